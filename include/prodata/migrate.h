@@ -1,0 +1,195 @@
+/*
+ * migrate.h - migrations: planning the change from one model state to the
+ * next (makemigrations), the migration file that records it, and applying
+ * files to a database (migrate), with drift detection (check).
+ *
+ * A migration file is reviewable SQL in sections, plus the full model state
+ * after it (canonical model text, see pd_model_format), so the next
+ * makemigrations reads one file instead of replaying the history:
+ *
+ *   -- prodata migration 0002_book_add_meta
+ *   -- operations: ...   -- warnings: ...     (comments for the reviewer)
+ *   -- +up                    statements run in one transaction
+ *   -- +up concurrently       statements run one at a time outside it, after it commits
+ *   -- +down                  statements that undo +up, in one transaction
+ *   -- +down irreversible: <reason>   instead of +down when it cannot be undone
+ *   -- +state                 the model state after this migration, each line behind "-- "
+ *
+ * The format is documented in docs/migrations.md.
+ */
+#ifndef PRODATA_MIGRATE_H
+#define PRODATA_MIGRATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "prodata/arena.h"
+#include "prodata/db.h"
+#include "prodata/error.h"
+#include "prodata/model.h"
+
+/* ---- planning (makemigrations) ---------------------------------------- */
+
+typedef enum PdOperationKind
+{
+    PD_OP_CREATE_MODEL,
+    PD_OP_DROP_MODEL,
+    PD_OP_RENAME_MODEL,   /* model renamed (renamed_from) or its table renamed */
+    PD_OP_ADD_FIELD,
+    PD_OP_DROP_FIELD,
+    PD_OP_RENAME_FIELD,   /* renamed_from */
+    PD_OP_ALTER_FIELD,    /* type, length, null, default, unique, index, checks, choices, on_delete */
+    PD_OP_ADD_INDEX,      /* model-level index or unique */
+    PD_OP_DROP_INDEX
+} PdOperationKind;
+
+typedef struct PdOperation
+{
+    PdOperationKind kind;
+    const char *model; /* model name (the new name for a rename) */
+    const char *field; /* field or index name, or NULL */
+    const char *description; /* one line for people: "add field Book.meta (json null)" */
+    bool is_destructive;     /* loses data: drop model or field, narrowing type */
+} PdOperation;
+
+typedef struct PdMigrationPlan
+{
+    PdOperation *operations;
+    size_t operation_count;
+    const char *up_sql;              /* transactional part; "" when none */
+    const char *up_concurrently_sql; /* statements one per line-group, each ending in ";"; "" when none */
+    const char *down_sql;            /* NULL when irreversible */
+    const char *irreversible_reason; /* set when down_sql is NULL */
+    const char **warnings;           /* long locks, table rewrites, each with the safer way */
+    size_t warning_count;
+    const char **destructive_reasons; /* one per destructive operation, saying what data is lost */
+    size_t destructive_count;
+    const char *suggested_name; /* "initial", "book_add_meta", "author_drop_born_and_more" */
+} PdMigrationPlan;
+
+/*
+ * Compares two model states and plans the migration from `from` (NULL: an
+ * empty database) to `to`. A plan with operation_count 0 means no change.
+ * Destructive operations are planned, not refused: the caller refuses them
+ * unless told otherwise (see destructive_reasons). Renames happen only through
+ * renamed_from hints, never by guessing. Everything is allocated in arena.
+ * Errors: PD_ERR_INVALID_INPUT when the change cannot be expressed (a
+ * renamed_from naming nothing, a type change with no cast), with the position.
+ */
+bool pd_migrate_plan(PdArena *arena, const PdCatalog *from, const PdCatalog *to, PdMigrationPlan **plan,
+                     PdError *err);
+
+/* ---- migration files -------------------------------------------------- */
+
+typedef struct PdMigrationFile
+{
+    const char *path; /* as read; NULL for a rendered file not yet written */
+    const char *name; /* "0002_book_add_meta": the file name without ".sql" */
+    int number;       /* 2 */
+    const char *text; /* the whole file */
+    size_t text_length;
+    char checksum[65]; /* sha256 of text, lower-case hex */
+    const char *up_sql;
+    const char *up_concurrently_sql; /* "" when none */
+    const char *down_sql;            /* NULL when irreversible */
+    const char *irreversible_reason;
+    const char *state_text; /* the model state after it, "-- " removed; NULL when the file has none */
+} PdMigrationFile;
+
+/*
+ * Renders the text of a migration file named `name` ("0002_book_add_meta")
+ * for plan, with `state` (the models after it) as its state section.
+ * source_name names the model file in the header comment. Deterministic: no
+ * time stamps, so the same change always gives the same bytes.
+ */
+bool pd_migration_render(PdArena *arena, const PdMigrationPlan *plan, const char *name, const char *source_name,
+                         const PdCatalog *state, char **text, PdError *err);
+
+/* Splits a migration file's text into its sections and checksums it.
+ * Errors: PD_ERR_INVALID_INPUT with path:line for an unknown or repeated section or a bad name. */
+bool pd_migration_parse(PdArena *arena, const char *path, const char *text, size_t text_length,
+                        PdMigrationFile *file, PdError *err);
+
+/*
+ * Reads every NNNN_name.sql in directory, sorted by number. A missing
+ * directory gives zero files. Errors: two files with one number (two branches
+ * that each added a migration: the message names both), a gap in numbering,
+ * a file that does not parse; PD_ERR_IO when unreadable.
+ */
+bool pd_migration_list(PdArena *arena, const char *directory, PdMigrationFile **files, size_t *count,
+                       PdError *err);
+
+/* The model state recorded by the newest file that has one; *state NULL when there are no files. */
+bool pd_migration_latest_state(PdArena *arena, const PdMigrationFile *files, size_t count, PdCatalog **state,
+                               PdError *err);
+
+/* Splits SQL text into statements (quotes, dollar quotes, comments respected). Arena-allocated. */
+bool pd_migration_split_statements(PdArena *arena, const char *sql, const char ***statements, size_t *count,
+                                   PdError *err);
+
+/* sha256 of data as 64 lower-case hex characters plus NUL. */
+void pd_migration_checksum(const char *data, size_t length, char out[65]);
+
+/* ---- applying (migrate, showmigrations, check) ------------------------ */
+
+typedef struct PdMigrateOptions
+{
+    int lock_timeout_ms;  /* lock_timeout for every step (default 5000) */
+    int lock_retries;     /* attempts after a lock timeout, with backoff (default 3) */
+    int lock_wait_ms;     /* bound on waiting for another deployer's migrate lock (default 60000) */
+    int target;           /* migrate up or down to this number; -1 means the newest; 0 undoes all */
+    bool is_dry_run;      /* say what would run, run nothing */
+} PdMigrateOptions;
+
+void pd_migrate_options_default(PdMigrateOptions *options);
+
+typedef enum PdMigrationStatus
+{
+    PD_MIGRATION_PENDING,
+    PD_MIGRATION_APPLIED,
+    PD_MIGRATION_PARTIAL,  /* transactional part applied, concurrent part not finished */
+    PD_MIGRATION_MODIFIED, /* applied, but the file's checksum differs */
+    PD_MIGRATION_MISSING   /* applied, but no file */
+} PdMigrationStatus;
+
+typedef struct PdMigrationState
+{
+    const char *name;
+    PdMigrationStatus status;
+    const char *applied_at; /* text from the database, NULL when pending */
+} PdMigrationState;
+
+/* One line per thing done, for the CLI to print. */
+typedef struct PdMigrateReport
+{
+    const char **lines;
+    size_t line_count;
+    int applied_count;
+    int reverted_count;
+} PdMigrateReport;
+
+/*
+ * Brings the database to options->target: applies pending files in order
+ * (each in its own transaction, then its concurrent statements), or reverts
+ * applied ones newest first. Runs under a session advisory lock so that
+ * concurrent deployers apply each migration exactly once. Refuses, before
+ * changing anything, when an applied file was edited (checksum) or is
+ * missing, or when a revert meets an irreversible migration.
+ * Errors: PD_ERR_REFUSED, PD_ERR_LOCK_TIMEOUT, PD_ERR_DB_QUERY (with the
+ * migration name and the line of the failing statement in context).
+ */
+bool pd_migrate_apply(PdArena *arena, PdDb *db, const PdMigrationFile *files, size_t count,
+                      const PdMigrateOptions *options, PdMigrateReport *report, PdError *err);
+
+/* Applied/pending state of every file and every history row. */
+bool pd_migrate_status(PdArena *arena, PdDb *db, const PdMigrationFile *files, size_t count,
+                       PdMigrationState **states, size_t *state_count, PdError *err);
+
+/*
+ * Compares the live schema of the migrated tables with the snapshot recorded
+ * by the last migrate. *diff is NULL when they agree, else readable lines
+ * ("column book.price: type numeric(10,2), expected numeric(8,2)").
+ */
+bool pd_migrate_check_drift(PdArena *arena, PdDb *db, char **diff, PdError *err);
+
+#endif

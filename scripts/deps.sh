@@ -1,0 +1,31 @@
+#!/bin/sh
+# Installs the Debian packages prodata needs that are missing, with apt-get,
+# as root or through sudo. Idempotent and quiet when nothing is missing.
+# PRODATA_DEPS_EXTRA adds packages (the benchmarks' reference systems).
+set -eu
+
+PACKAGES="gcc make pkg-config postgresql-15 postgresql-client-15 libpq-dev libcmocka-dev libjansson-dev libssl-dev ${PRODATA_DEPS_EXTRA:-}"
+
+missing=""
+for package in $PACKAGES; do
+    status=$(dpkg-query -W -f='${Status}' "$package" 2>/dev/null || true)
+    case "$status" in
+        *"install ok installed"*) ;;
+        *) missing="$missing $package" ;;
+    esac
+done
+[ -z "$missing" ] && exit 0
+
+echo "deps: installing:$missing"
+if [ "$(id -u)" = 0 ]; then
+    SUDO=""
+elif command -v sudo >/dev/null 2>&1; then
+    SUDO="sudo"
+else
+    echo "deps: missing packages:$missing; run as root or install sudo" >&2
+    exit 1
+fi
+# A fresh machine has no package lists yet; refresh them once before installing.
+$SUDO apt-get update -qq
+# shellcheck disable=SC2086
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing

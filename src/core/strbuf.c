@@ -1,0 +1,130 @@
+/*
+ * strbuf.c - growable strings in an arena. Growth doubles the capacity; the
+ * old block stays in the arena until it is freed, which costs at most as much
+ * again as the final string and saves every caller a free. Quoting of SQL
+ * identifiers and literals lives here and nowhere else.
+ */
+#include "prodata/strbuf.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+void
+pd_strbuf_init(PdStrbuf *buf, PdArena *arena)
+{
+    buf->arena = arena;
+    buf->data = NULL;
+    buf->length = 0;
+    buf->capacity = 0;
+    buf->failed = false;
+}
+
+static bool
+reserve(PdStrbuf *buf, size_t extra)
+{
+    if (buf->failed)
+        return false;
+    size_t needed = buf->length + extra + 1;
+    if (needed <= buf->capacity)
+        return true;
+    size_t capacity = buf->capacity ? buf->capacity : 256;
+    while (capacity < needed)
+        capacity *= 2;
+    char *data = pd_arena_alloc(buf->arena, capacity);
+    if (data == NULL)
+    {
+        buf->failed = true;
+        return false;
+    }
+    if (buf->length > 0)
+        memcpy(data, buf->data, buf->length);
+    data[buf->length] = '\0';
+    buf->data = data;
+    buf->capacity = capacity;
+    return true;
+}
+
+void
+pd_strbuf_append_length(PdStrbuf *buf, const char *text, size_t length)
+{
+    if (!reserve(buf, length))
+        return;
+    memcpy(buf->data + buf->length, text, length);
+    buf->length += length;
+    buf->data[buf->length] = '\0';
+}
+
+void
+pd_strbuf_append(PdStrbuf *buf, const char *text)
+{
+    pd_strbuf_append_length(buf, text, strlen(text));
+}
+
+void
+pd_strbuf_append_char(PdStrbuf *buf, char c)
+{
+    pd_strbuf_append_length(buf, &c, 1);
+}
+
+void
+pd_strbuf_appendf(PdStrbuf *buf, const char *fmt, ...)
+{
+    va_list args;
+    va_start(args, fmt);
+    va_list measure;
+    va_copy(measure, args);
+    int length = vsnprintf(NULL, 0, fmt, measure);
+    va_end(measure);
+    if (length >= 0 && reserve(buf, (size_t)length))
+    {
+        vsnprintf(buf->data + buf->length, (size_t)length + 1, fmt, args);
+        buf->length += (size_t)length;
+    }
+    else if (length < 0)
+        buf->failed = true;
+    va_end(args);
+}
+
+static void
+append_quoted(PdStrbuf *buf, const char *text, char quote)
+{
+    pd_strbuf_append_char(buf, quote);
+    for (const char *c = text; *c != '\0'; c++)
+    {
+        if (*c == quote)
+            pd_strbuf_append_char(buf, quote);
+        pd_strbuf_append_char(buf, *c);
+    }
+    pd_strbuf_append_char(buf, quote);
+}
+
+void
+pd_strbuf_append_identifier(PdStrbuf *buf, const char *name)
+{
+    append_quoted(buf, name, '"');
+}
+
+void
+pd_strbuf_append_literal(PdStrbuf *buf, const char *text)
+{
+    /* With standard_conforming_strings on (the default since 9.1) a backslash is
+     * an ordinary character in '...'; E'...' would need it doubled. Plain form it is. */
+    append_quoted(buf, text, '\'');
+}
+
+const char *
+pd_strbuf_text(PdStrbuf *buf)
+{
+    if (buf->failed)
+        return NULL;
+    if (buf->data == NULL)
+        return "";
+    return buf->data;
+}
+
+bool
+pd_strbuf_failed(const PdStrbuf *buf)
+{
+    return buf->failed;
+}

@@ -1,0 +1,78 @@
+# tap.sh - TAP output for bash integration tests, sourced after pg.sh.
+# Each check prints "ok N - name" or "not ok N - name" plus indented
+# diagnostics; tests/run.sh counts these lines. Every test gets its own
+# database (tap_fresh_db) on the run's shared PostgreSQL instance.
+
+TAP_COUNT=0
+TAP_FAILED=0
+PRODATA=${PRODATA:-$PWD/${PRODATA_BUILD:-build}/prodata}
+TESTS_ROOT=${TESTS_ROOT:-$PWD/tests}
+
+tap_ok() {
+    TAP_COUNT=$((TAP_COUNT + 1))
+    echo "ok $TAP_COUNT - $1"
+}
+
+tap_not_ok() {
+    TAP_COUNT=$((TAP_COUNT + 1))
+    TAP_FAILED=$((TAP_FAILED + 1))
+    echo "not ok $TAP_COUNT - $1"
+    shift
+    [ $# -gt 0 ] && printf '%s\n' "$@" | sed 's/^/#   /'
+    return 0
+}
+
+# check NAME COMMAND...: passes when COMMAND exits 0.
+check() {
+    local name=$1; shift
+    local out
+    if out=$("$@" 2>&1); then tap_ok "$name"; else tap_not_ok "$name" "command: $*" "$out"; fi
+}
+
+# run_cmd CMD...: runs, keeps stdout+stderr in $OUT and the exit code in $RC.
+run_cmd() {
+    OUT=$("$@" 2>&1)
+    RC=$?
+}
+
+# expect_rc NAME CODE: the last run_cmd exited CODE.
+expect_rc() {
+    if [ "$RC" = "$2" ]; then tap_ok "$1"; else tap_not_ok "$1" "exit code $RC, expected $2" "$OUT"; fi
+}
+
+# expect_out NAME PATTERN: the last run_cmd's output matches the extended regex PATTERN.
+expect_out() {
+    if grep -qE -- "$2" <<<"$OUT"; then tap_ok "$1"; else tap_not_ok "$1" "output does not match: $2" "$OUT"; fi
+}
+
+expect_no_out() {
+    if grep -qE -- "$2" <<<"$OUT"; then tap_not_ok "$1" "output matches: $2" "$OUT"; else tap_ok "$1"; fi
+}
+
+# expect_eq NAME ACTUAL EXPECTED
+expect_eq() {
+    if [ "$2" = "$3" ]; then tap_ok "$1"; else tap_not_ok "$1" "got:      $2" "expected: $3"; fi
+}
+
+# sql DB QUERY: one value (psql -At), errors to stderr.
+sql() {
+    psql -X -q -At -v ON_ERROR_STOP=1 -d "$1" -c "$2"
+}
+
+# tap_fresh_db NAME: drops and creates database NAME; sets PGDATABASE to it.
+tap_fresh_db() {
+    psql -X -q -d postgres -c "DROP DATABASE IF EXISTS \"$1\" WITH (FORCE)" >/dev/null
+    psql -X -q -d postgres -c "CREATE DATABASE \"$1\"" >/dev/null
+    export PGDATABASE=$1
+}
+
+# A scratch directory for this test, removed at exit.
+tap_workdir() {
+    TAP_WORKDIR=$(mktemp -d "${TMPDIR:-/tmp}/prodata-test.XXXXXX")
+    trap 'rm -rf "$TAP_WORKDIR"' EXIT
+}
+
+tap_done() {
+    echo "1..$TAP_COUNT"
+    [ "$TAP_FAILED" = 0 ]
+}

@@ -1,0 +1,81 @@
+#!/bin/bash
+# run.sh - runs every test and prints one closing line "N passed, N failed".
+#
+# Unit tests are cmocka programs (build/tests/unit/<area>/test_*), run with TAP
+# output. Integration tests are tests/integration/*.sh, each against its own
+# database on one throwaway PostgreSQL 15 instance that this script starts and
+# stops (also on failure or Ctrl-C). Every "ok"/"not ok" line counts as one
+# test. Exit status is non-zero when any test failed or a program crashed.
+#   tests/run.sh [--unit-only] [FILTER]
+set -uo pipefail
+cd "$(dirname "$0")/.."
+BUILD=${PRODATA_BUILD:-build}
+export PRODATA_BUILD=$BUILD
+UNIT_ONLY=0
+FILTER=""
+for arg in "$@"; do
+    case "$arg" in
+        --unit-only) UNIT_ONLY=1 ;;
+        *) FILTER=$arg ;;
+    esac
+done
+
+PASSED=0
+FAILED=0
+LOG_DIR="$BUILD/test-logs"
+mkdir -p "$LOG_DIR"
+
+# count_tap NAME LOGFILE EXIT_CODE: adds the file's ok/not ok lines to the totals;
+# a program that exited non-zero without a failing line counts as one failure.
+count_tap() {
+    local name=$1 log=$2 rc=$3 ok notok
+    ok=$(grep -cE '^ok [0-9]+' "$log")
+    notok=$(grep -cE '^not ok [0-9]+' "$log")
+    PASSED=$((PASSED + ok))
+    FAILED=$((FAILED + notok))
+    if [ "$rc" != 0 ] && [ "$notok" = 0 ]; then
+        FAILED=$((FAILED + 1))
+        notok=1
+        echo "FAIL $name exited $rc without a failing test; last lines:"
+        tail -15 "$log" | sed 's/^/    /'
+    fi
+    if [ "$notok" != 0 ]; then
+        echo "FAIL $name: $ok passed, $notok failed (log: $log)"
+        grep -E -A12 '^not ok' "$log" | head -60 | sed 's/^/    /'
+    else
+        echo "ok   $name: $ok passed"
+    fi
+}
+
+for bin in $(find "$BUILD/tests/unit" -type f -name 'test_*' -perm -u+x 2>/dev/null | sort); do
+    name=${bin#"$BUILD"/tests/}
+    [ -n "$FILTER" ] && [[ "$name" != *"$FILTER"* ]] && continue
+    log="$LOG_DIR/${name//\//_}.log"
+    CMOCKA_MESSAGE_OUTPUT=TAP timeout 300 "$bin" >"$log" 2>&1
+    count_tap "$name" "$log" $?
+done
+
+if [ "$UNIT_ONLY" = 0 ]; then
+    source tests/lib/pg.sh
+    PG_DIR=$(mktemp -d "${TMPDIR:-/tmp}/prodata-pg.XXXXXX")
+    trap 'pg_instance_stop "$PG_DIR"' EXIT
+    trap 'exit 130' INT TERM
+    if pg_instance_start "$PG_DIR"; then
+        echo "PostgreSQL 15 on 127.0.0.1:$PG_TEST_PORT (pid $PG_TEST_PID)"
+        export PRODATA="$PWD/$BUILD/prodata"
+        for script in tests/integration/*.sh; do
+            [ -e "$script" ] || continue
+            name=${script#tests/}
+            [ -n "$FILTER" ] && [[ "$name" != *"$FILTER"* ]] && continue
+            log="$LOG_DIR/${name//\//_}.log"
+            timeout 600 bash "$script" >"$log" 2>&1
+            count_tap "$name" "$log" $?
+        done
+    else
+        FAILED=$((FAILED + 1))
+        echo "FAIL could not start a PostgreSQL instance for the integration tests"
+    fi
+fi
+
+echo "$PASSED passed, $FAILED failed"
+[ "$FAILED" = 0 ]
