@@ -1,0 +1,149 @@
+/*
+ * history.c - the prodata_migrations table and the deployers' lock. The lock
+ * is a session-level advisory lock, so it is released even when the process
+ * dies (the server ends the session); waiting for it is bounded by
+ * lock_timeout, which PostgreSQL applies to advisory locks too. Rows are
+ * written inside the transaction that applies the migration, so a file is
+ * recorded exactly when its changes commit.
+ */
+#include "history.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* 'prodata' in ASCII: one key for every deployer of a database. */
+#define MIGRATE_LOCK_KEY "31650755335430241"
+
+bool
+pd_history_set_lock_timeout(PdArena *arena, PdDb *db, int timeout_ms, bool is_local, PdError *err)
+{
+    char value[32];
+    snprintf(value, sizeof(value), "%dms", timeout_ms);
+    const char *params[] = {value, is_local ? "true" : "false"};
+    PGresult *result;
+    return pd_db_query(arena, db, "SELECT set_config('lock_timeout', $1, $2::boolean)", 2, params, &result,
+                       err);
+}
+
+bool
+pd_history_lock(PdDb *db, int wait_ms, PdError *err)
+{
+    PdArena *arena = pd_arena_new(0);
+    if (arena == NULL)
+        return pd_error_set(err, PD_ERR_NO_MEMORY, "out of memory");
+    PGresult *result;
+    bool is_locked = pd_history_set_lock_timeout(arena, db, wait_ms, false, err) &&
+                     pd_db_query(arena, db, "SELECT pg_advisory_lock(" MIGRATE_LOCK_KEY ")", 0, NULL, &result, err);
+    pd_arena_free(arena);
+    if (!is_locked && err->code == PD_ERR_LOCK_TIMEOUT)
+    {
+        pd_error_set(err, PD_ERR_LOCK_TIMEOUT, "another prodata migrate is running on this database");
+        pd_error_detail(err, "Waited %d ms for its advisory lock.", wait_ms);
+        return pd_error_hint(err, "Wait for it to finish, or raise lock_wait_ms.");
+    }
+    return is_locked;
+}
+
+void
+pd_history_unlock(PdDb *db)
+{
+    PdError ignored;
+    pd_db_exec(db, "SELECT pg_advisory_unlock(" MIGRATE_LOCK_KEY ")", &ignored);
+}
+
+bool
+pd_history_ensure(PdDb *db, PdError *err)
+{
+    static const char *sql =
+        "CREATE TABLE IF NOT EXISTS " PD_HISTORY_TABLE " (\n"
+        "    number integer PRIMARY KEY,\n"
+        "    name text NOT NULL UNIQUE,\n"
+        "    checksum text NOT NULL,\n"
+        "    is_complete boolean NOT NULL,\n"
+        "    applied_at timestamptz NOT NULL DEFAULT now(),\n"
+        "    duration_ms bigint NOT NULL,\n"
+        "    prodata_version text NOT NULL\n"
+        ");\n"
+        "CREATE TABLE IF NOT EXISTS " PD_SNAPSHOT_TABLE " (\n"
+        "    is_current boolean PRIMARY KEY DEFAULT true CHECK (is_current),\n"
+        "    snapshot text NOT NULL,\n"
+        "    taken_at timestamptz NOT NULL DEFAULT now()\n"
+        ");";
+    if (!pd_db_exec(db, sql, err))
+        return pd_error_context(err, "while creating the migration history tables");
+    return true;
+}
+
+bool
+pd_history_read(PdArena *arena, PdDb *db, PdHistoryRow **rows, size_t *count, PdError *err)
+{
+    PGresult *result;
+    const char *params[] = {PD_HISTORY_TABLE};
+    if (!pd_db_query(arena, db, "SELECT to_regclass($1) IS NOT NULL", 1, params, &result, err))
+        return pd_error_context(err, "while reading the migration history");
+    if (strcmp(PQgetvalue(result, 0, 0), "t") != 0)
+    {
+        *rows = NULL;
+        *count = 0;
+        return true;
+    }
+    if (!pd_db_query(arena, db,
+                     "SELECT number, name, checksum, is_complete, "
+                     "to_char(applied_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') || ' UTC' "
+                     "FROM " PD_HISTORY_TABLE " ORDER BY number",
+                     0, NULL, &result, err))
+        return pd_error_context(err, "while reading the migration history");
+    size_t row_count = (size_t)PQntuples(result);
+    PdHistoryRow *history = pd_arena_calloc(arena, row_count ? row_count : 1, sizeof(*history));
+    if (history == NULL)
+        return pd_arena_error(arena, err);
+    for (size_t row = 0; row < row_count; row++)
+    {
+        history[row].number = atoi(PQgetvalue(result, (int)row, 0));
+        history[row].name = PQgetvalue(result, (int)row, 1);
+        history[row].checksum = PQgetvalue(result, (int)row, 2);
+        history[row].is_complete = strcmp(PQgetvalue(result, (int)row, 3), "t") == 0;
+        history[row].applied_at = PQgetvalue(result, (int)row, 4);
+    }
+    *rows = history;
+    *count = row_count;
+    return true;
+}
+
+bool
+pd_history_record(PdArena *arena, PdDb *db, int number, const char *name, const char *checksum,
+                  bool is_complete, long duration_ms, PdError *err)
+{
+    char number_text[16], duration_text[32];
+    snprintf(number_text, sizeof(number_text), "%d", number);
+    snprintf(duration_text, sizeof(duration_text), "%ld", duration_ms);
+    const char *params[] = {number_text, name, checksum, is_complete ? "true" : "false", duration_text, PD_VERSION};
+    PGresult *result;
+    return pd_db_query(arena, db,
+                       "INSERT INTO " PD_HISTORY_TABLE
+                       " (number, name, checksum, is_complete, duration_ms, prodata_version)"
+                       " VALUES ($1, $2, $3, $4, $5, $6)",
+                       6, params, &result, err);
+}
+
+bool
+pd_history_mark_complete(PdArena *arena, PdDb *db, int number, PdError *err)
+{
+    char number_text[16];
+    snprintf(number_text, sizeof(number_text), "%d", number);
+    const char *params[] = {number_text};
+    PGresult *result;
+    return pd_db_query(arena, db, "UPDATE " PD_HISTORY_TABLE " SET is_complete = true WHERE number = $1", 1,
+                       params, &result, err);
+}
+
+bool
+pd_history_forget(PdArena *arena, PdDb *db, int number, PdError *err)
+{
+    char number_text[16];
+    snprintf(number_text, sizeof(number_text), "%d", number);
+    const char *params[] = {number_text};
+    PGresult *result;
+    return pd_db_query(arena, db, "DELETE FROM " PD_HISTORY_TABLE " WHERE number = $1", 1, params, &result, err);
+}

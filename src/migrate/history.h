@@ -1,0 +1,51 @@
+/*
+ * history.h - the migration history kept in the database: which files were
+ * applied, with their checksums, and the advisory lock that serialises
+ * deployers. Private to src/migrate.
+ */
+#ifndef PRODATA_MIGRATE_HISTORY_H
+#define PRODATA_MIGRATE_HISTORY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "prodata/arena.h"
+#include "prodata/db.h"
+#include "prodata/error.h"
+
+#define PD_HISTORY_TABLE "prodata_migrations"
+#define PD_SNAPSHOT_TABLE "prodata_schema_snapshot"
+
+typedef struct PdHistoryRow
+{
+    int number;
+    const char *name;
+    const char *checksum;
+    bool is_complete; /* false while a concurrent part is unfinished */
+    const char *applied_at;
+} PdHistoryRow;
+
+/*
+ * Takes the session advisory lock that only one migrate holds at a time,
+ * waiting at most wait_ms. Errors: PD_ERR_LOCK_TIMEOUT saying another
+ * migrate holds it.
+ */
+bool pd_history_lock(PdDb *db, int wait_ms, PdError *err);
+void pd_history_unlock(PdDb *db);
+
+/* Creates the history and snapshot tables when absent (call under the lock). */
+bool pd_history_ensure(PdDb *db, PdError *err);
+
+/* Reads every row, ordered by number. A database without the table gives zero rows. */
+bool pd_history_read(PdArena *arena, PdDb *db, PdHistoryRow **rows, size_t *count, PdError *err);
+
+/* Inside the caller's transaction: records an applied file, complete or not. */
+bool pd_history_record(PdArena *arena, PdDb *db, int number, const char *name, const char *checksum,
+                       bool is_complete, long duration_ms, PdError *err);
+bool pd_history_mark_complete(PdArena *arena, PdDb *db, int number, PdError *err);
+bool pd_history_forget(PdArena *arena, PdDb *db, int number, PdError *err);
+
+/* Sets the session's lock_timeout. */
+bool pd_history_set_lock_timeout(PdArena *arena, PdDb *db, int timeout_ms, bool is_local, PdError *err);
+
+#endif
