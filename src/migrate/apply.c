@@ -351,6 +351,23 @@ migrate_backward(PdArena *arena, PdDb *db, const PdHistoryRow *rows, size_t row_
     return true;
 }
 
+/* True when reaching the target changes anything: a file to apply, revert or complete. */
+static bool
+has_work(const PdHistoryRow *rows, size_t row_count, const PdMigrationFile *files, size_t count,
+         const PdMigrateOptions *options)
+{
+    int newest_applied = row_count ? rows[row_count - 1].number : 0;
+    if (options->target >= 0 && options->target < newest_applied)
+        return true;
+    for (size_t r = 0; r < row_count; r++)
+        if (!rows[r].is_complete)
+            return true;
+    for (size_t i = 0; i < count; i++)
+        if (files[i].number > newest_applied && (options->target < 0 || files[i].number <= options->target))
+            return true;
+    return false;
+}
+
 static bool
 migrate_locked(PdArena *arena, PdDb *db, const PdMigrationFile *files, size_t count,
                const PdMigrateOptions *options, PdMigrateReport *report, PdError *err)
@@ -363,20 +380,26 @@ migrate_locked(PdArena *arena, PdDb *db, const PdMigrationFile *files, size_t co
         return false;
     if (options->target > 0 && find_file(files, count, options->target) == NULL)
         return pd_error_set(err, PD_ERR_NOT_FOUND, "no migration numbered %d", options->target);
+    if (!has_work(rows, row_count, files, count, options))
+        return true;
+    const char *schema_before = NULL;
+    if (!options->is_dry_run && !pd_drift_read_schema(arena, db, &schema_before, err))
+        return false;
     int newest_applied = row_count ? rows[row_count - 1].number : 0;
     bool is_backward = options->target >= 0 && options->target < newest_applied;
     bool is_done = is_backward ? migrate_backward(arena, db, rows, row_count, files, count, options, report, err)
                                : migrate_forward(arena, db, rows, row_count, files, count, options, report, err);
-    bool has_changed = report->applied_count + report->reverted_count > 0;
-    /* Even a failed run may have committed earlier files: record what the schema is now. */
-    if (!options->is_dry_run && (has_changed || !is_done || row_count > 0))
+    if (options->is_dry_run)
+        return is_done;
+    /* Even a failed run may have committed earlier files: record what they changed. */
+    PdError snapshot_err;
+    const char *schema_after;
+    if (!pd_drift_read_schema(arena, db, &schema_after, &snapshot_err) ||
+        !pd_drift_record_change(arena, db, schema_before, schema_after, &snapshot_err))
     {
-        PdError snapshot_err;
-        if (!pd_drift_store_snapshot(arena, db, &snapshot_err) && is_done)
-        {
+        if (is_done)
             *err = snapshot_err;
-            return false;
-        }
+        return false;
     }
     return is_done;
 }

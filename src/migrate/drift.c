@@ -8,6 +8,12 @@
  * pg_get_constraintdef, pg_get_indexdef), so nothing is compared against a
  * hand-written imitation of PostgreSQL's spelling, and a hand-made ALTER of
  * any kind shows up. prodata's own history tables are left out.
+ *
+ * The stored snapshot changes only by what migrate itself did: the live
+ * schema is read before and after applying, and only the lines that differ
+ * between those two are written into the stored one. A hand-made change made
+ * before a migrate therefore stays visible to `check` afterwards instead of
+ * being absorbed as if the migrations had made it.
  */
 #include "drift.h"
 
@@ -41,7 +47,7 @@ static const char *snapshot_query =
     "         pg_get_indexdef(ic.oid) || CASE WHEN x.indisvalid THEN '' ELSE ' (INVALID)' END\n"
     "  FROM t JOIN pg_index x ON x.indrelid = t.oid JOIN pg_class ic ON ic.oid = x.indexrelid\n"
     ")\n"
-    "SELECT coalesce(string_agg(key || E'\\t' || definition, E'\\n' ORDER BY key), '') FROM item";
+    "SELECT coalesce(string_agg(key || E'\\t' || definition, E'\\n' ORDER BY key COLLATE \"C\"), '') FROM item";
 
 bool
 pd_drift_read_schema(PdArena *arena, PdDb *db, const char **snapshot, PdError *err)
@@ -50,22 +56,6 @@ pd_drift_read_schema(PdArena *arena, PdDb *db, const char **snapshot, PdError *e
     if (!pd_db_query(arena, db, snapshot_query, 0, NULL, &result, err))
         return pd_error_context(err, "while reading the live schema");
     *snapshot = PQgetvalue(result, 0, 0);
-    return true;
-}
-
-bool
-pd_drift_store_snapshot(PdArena *arena, PdDb *db, PdError *err)
-{
-    const char *snapshot;
-    if (!pd_drift_read_schema(arena, db, &snapshot, err))
-        return false;
-    const char *params[] = {snapshot};
-    PGresult *result;
-    if (!pd_db_query(arena, db,
-                     "INSERT INTO " PD_SNAPSHOT_TABLE " (snapshot) VALUES ($1) ON CONFLICT (is_current) "
-                     "DO UPDATE SET snapshot = excluded.snapshot, taken_at = now()",
-                     1, params, &result, err))
-        return pd_error_context(err, "while recording the schema snapshot");
     return true;
 }
 
@@ -188,5 +178,112 @@ pd_migrate_check_drift(PdArena *arena, PdDb *db, char **diff, PdError *err)
     if (pd_strbuf_failed(&text))
         return pd_arena_error(arena, err);
     *diff = text.data;
+    return true;
+}
+
+static bool
+read_stored(PdArena *arena, PdDb *db, const char **stored, PdError *err)
+{
+    PGresult *result;
+    if (!pd_db_query(arena, db, "SELECT snapshot FROM " PD_SNAPSHOT_TABLE, 0, NULL, &result, err))
+        return false;
+    *stored = PQntuples(result) == 1 ? PQgetvalue(result, 0, 0) : NULL;
+    return true;
+}
+
+static bool
+lines_equal(const SnapshotLine *a, const SnapshotLine *b)
+{
+    return a->definition_length == b->definition_length &&
+           memcmp(a->definition, b->definition, a->definition_length) == 0;
+}
+
+static void
+append_snapshot_line(PdStrbuf *out, const SnapshotLine *line)
+{
+    if (out->length > 0)
+        pd_strbuf_append_char(out, '\n');
+    pd_strbuf_append_length(out, line->key, line->key_length);
+    pd_strbuf_append_char(out, '\t');
+    pd_strbuf_append_length(out, line->definition, line->definition_length);
+}
+
+/*
+ * The change migrate made: for every key whose line differs between before
+ * and after, the after line (or, with is_deleted, its removal). Sorted.
+ */
+typedef struct SnapshotChange
+{
+    SnapshotLine line;
+    bool is_deleted;
+} SnapshotChange;
+
+static size_t
+collect_changes(SnapshotLine *before, size_t before_count, SnapshotLine *after, size_t after_count,
+                SnapshotChange *changes)
+{
+    size_t b = 0, a = 0, used = 0;
+    while (b < before_count || a < after_count)
+    {
+        int order = b == before_count ? 1 : a == after_count ? -1 : compare_keys(&before[b], &after[a]);
+        if (order < 0)
+            changes[used++] = (SnapshotChange){before[b++], true};
+        else if (order > 0)
+            changes[used++] = (SnapshotChange){after[a++], false};
+        else
+        {
+            if (!lines_equal(&before[b], &after[a]))
+                changes[used++] = (SnapshotChange){after[a], false};
+            b++;
+            a++;
+        }
+    }
+    return used;
+}
+
+bool
+pd_drift_record_change(PdArena *arena, PdDb *db, const char *before_text, const char *after_text, PdError *err)
+{
+    const char *stored_text;
+    if (!read_stored(arena, db, &stored_text, err))
+        return pd_error_context(err, "while recording the schema snapshot");
+    if (stored_text == NULL)
+        stored_text = before_text; /* first migrate: the schema as found is the starting point */
+    SnapshotLine *before, *after, *stored;
+    size_t before_count, after_count, stored_count;
+    if (!split_lines(arena, before_text, &before, &before_count) ||
+        !split_lines(arena, after_text, &after, &after_count) ||
+        !split_lines(arena, stored_text, &stored, &stored_count))
+        return pd_arena_error(arena, err);
+    SnapshotChange *changes = pd_arena_calloc(arena, before_count + after_count + 1, sizeof(*changes));
+    if (changes == NULL)
+        return pd_arena_error(arena, err);
+    size_t change_count = collect_changes(before, before_count, after, after_count, changes);
+
+    PdStrbuf out;
+    pd_strbuf_init(&out, arena);
+    size_t s = 0, c = 0;
+    while (s < stored_count || c < change_count)
+    {
+        int order = s == stored_count ? 1 : c == change_count ? -1 : compare_keys(&stored[s], &changes[c].line);
+        if (order < 0)
+            append_snapshot_line(&out, &stored[s++]);
+        else
+        {
+            if (!changes[c].is_deleted)
+                append_snapshot_line(&out, &changes[c].line);
+            c++;
+            s += order == 0;
+        }
+    }
+    if (pd_strbuf_failed(&out))
+        return pd_arena_error(arena, err);
+    const char *params[] = {pd_strbuf_text(&out)};
+    PGresult *result;
+    if (!pd_db_query(arena, db,
+                     "INSERT INTO " PD_SNAPSHOT_TABLE " (snapshot) VALUES ($1) ON CONFLICT (is_current) "
+                     "DO UPDATE SET snapshot = excluded.snapshot, taken_at = now()",
+                     1, params, &result, err))
+        return pd_error_context(err, "while recording the schema snapshot");
     return true;
 }

@@ -14,7 +14,13 @@
 /* The live schema as sorted "key\tdefinition" lines; *snapshot lives in arena. */
 bool pd_drift_read_schema(PdArena *arena, PdDb *db, const char **snapshot, PdError *err);
 
-/* Reads the live schema and stores it as the expected one (call inside a transaction, under the lock). */
-bool pd_drift_store_snapshot(PdArena *arena, PdDb *db, PdError *err);
+/*
+ * Writes into the stored snapshot exactly the lines that differ between the
+ * live schema before and after a migrate (both from pd_drift_read_schema),
+ * so drift made by hand stays visible. With no stored snapshot yet, `before`
+ * is the starting point. Call under the migrate lock.
+ */
+bool pd_drift_record_change(PdArena *arena, PdDb *db, const char *before_text, const char *after_text,
+                            PdError *err);
 
 #endif
