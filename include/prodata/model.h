@@ -140,7 +140,7 @@ typedef struct PdField
     const struct PdModel *target; /* resolved; NULL only before resolution */
     PdOnDelete on_delete;
     const char *related_name; /* reverse accessor; default: <model snake>_set (FK), <model snake> (one-to-one) */
-    const char *through_table; /* many-to-many join table: <table>_<field> unless `through_table=` */
+    const char *through_table; /* many-to-many join table: <table>_<field> unless `through="name"` */
 
     const char *renamed_from; /* migration hint: this field was called that before */
     PdSourcePos pos;
@@ -210,8 +210,9 @@ const PdField *pd_model_find_field(const PdModel *model, const char *name);
 /* The primary key field (the implicit id or the one marked primary_key). Never NULL in a parsed catalog. */
 const PdField *pd_model_primary_key(const PdModel *model);
 
-/* Column type in PostgreSQL's spelling for the field ("varchar(200)", "numeric(8,2)", "bigint"). For a
- * foreign key, the type of the target's primary key. NULL for many-to-many. Static or arena storage. */
+/* Column type as PostgreSQL's format_type() spells it ("character varying(200)", "numeric(8,2)",
+ * "timestamp with time zone", "bigint"), so DDL and the live catalog read alike. For a foreign key, the
+ * type of the target's primary key. NULL for many-to-many. Static or arena storage. */
 const char *pd_model_column_type(PdArena *arena, const PdField *field);
 
 /*
@@ -222,6 +223,24 @@ const char *pd_model_column_type(PdArena *arena, const PdField *field);
 char *pd_model_constraint_name(PdArena *arena, const char *table, const char *column, const char *suffix);
 /* Name of a model-level composite index or unique constraint when none is given. */
 char *pd_model_index_name(PdArena *arena, const PdModel *model, const PdIndex *index);
+/* Name of a field's check number check_index (0-based, in file order): <table>_<column>_check for the
+ * first, then _check1, _check2, ... as PostgreSQL names unnamed checks. choices(...) is one check named
+ * pd_model_constraint_name(table, column, "choices"). */
+char *pd_model_check_constraint_name(PdArena *arena, const char *table, const char *column, size_t check_index);
+/* The two columns of a many-to-many join table: <source model snake>_id and <target model snake>_id, or
+ * from_<snake>_id and to_<snake>_id when a model relates to itself. False on arena exhaustion. */
+bool pd_model_through_columns(PdArena *arena, const PdModel *model, const PdField *field, char **source_column,
+                              char **target_column);
+
+/*
+ * Whether value is valid for field: right literal kind for the type, in range
+ * (integers, decimal digits), within max_length, well-formed dates, times,
+ * durations, uuids, JSON text, base64 for binary, the email/url/slug rules,
+ * one of the choices when the field has choices, null only when nullable.
+ * The REST layer uses it on input. Errors: PD_ERR_INVALID_INPUT, message
+ * "<what was found>, expected <what>" without a position. Thread-safe.
+ */
+bool pd_model_check_value(const PdField *field, const PdLiteral *value, PdError *err);
 
 /* snake_case of a CamelCase name ("BookReview" -> "book_review"), and a simple English plural. */
 char *pd_model_snake_case(PdArena *arena, const char *name);

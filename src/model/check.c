@@ -1,0 +1,465 @@
+/*
+ * check.c - turns a parsed file into a catalog: model names, tables and
+ * resources, the implicit id, each field (check_field.c), then what needs
+ * the whole model or file: duplicate fields and columns, renamed_from hints,
+ * values of relations (they depend on the target's key), ordering and
+ * composite indexes, related names that would clash on a target, and one
+ * namespace for every table and index name, as PostgreSQL has. The first
+ * error stops the check. Names are looked up in small hash sets so a file
+ * of thousands of models stays linear.
+ */
+#include <stdint.h>
+#include <string.h>
+
+#include "lexer.h"
+#include "syntax.h"
+
+#define MODEL_NAME_MAX 63
+
+/* An open-addressing set of names, each with a description of its owner for messages. */
+typedef struct NameSet
+{
+    const char **names;
+    const char **owners;
+    size_t capacity; /* a power of two, at least twice the count */
+    size_t count;
+} NameSet;
+
+static uint32_t
+hash_name(const char *name)
+{
+    uint32_t hash = 2166136261u;
+    for (const unsigned char *p = (const unsigned char *)name; *p != '\0'; p++)
+        hash = (hash ^ *p) * 16777619u;
+    return hash;
+}
+
+static bool
+set_init(PdArena *arena, NameSet *set, size_t expected)
+{
+    set->capacity = 16;
+    while (set->capacity < expected * 2)
+        set->capacity *= 2;
+    set->count = 0;
+    set->names = pd_arena_calloc(arena, set->capacity, sizeof(const char *));
+    set->owners = pd_arena_calloc(arena, set->capacity, sizeof(const char *));
+    return set->names != NULL && set->owners != NULL;
+}
+
+/* The owner of name when it is in the set, else NULL. */
+static const char *
+set_find(const NameSet *set, const char *name)
+{
+    for (size_t slot = hash_name(name) & (set->capacity - 1); set->names[slot] != NULL;
+         slot = (slot + 1) & (set->capacity - 1))
+        if (strcmp(set->names[slot], name) == 0)
+            return set->owners[slot];
+    return NULL;
+}
+
+/* Adds name; false only on exhaustion. The caller checks set_find first. */
+static bool
+set_add(PdArena *arena, NameSet *set, const char *name, const char *owner)
+{
+    if ((set->count + 1) * 2 > set->capacity)
+    {
+        NameSet bigger;
+        if (!set_init(arena, &bigger, set->capacity))
+            return false;
+        for (size_t i = 0; i < set->capacity; i++)
+            if (set->names[i] != NULL)
+                set_add(arena, &bigger, set->names[i], set->owners[i]);
+        *set = bigger;
+    }
+    size_t slot = hash_name(name) & (set->capacity - 1);
+    while (set->names[slot] != NULL)
+        slot = (slot + 1) & (set->capacity - 1);
+    set->names[slot] = name;
+    set->owners[slot] = owner;
+    set->count++;
+    return true;
+}
+
+typedef struct Checker
+{
+    PdArena *arena;
+    PdError *err;
+    const PdFileSyntax *syntax;
+    PdCatalog *catalog;
+    NameSet db_names; /* tables and indexes share one namespace in PostgreSQL */
+} Checker;
+
+static bool
+fail_memory(Checker *checker)
+{
+    return pd_arena_error(checker->arena, checker->err);
+}
+
+/* Adds a table or index name to the schema's namespace; a clash is an error at pos. */
+static bool
+claim_db_name(Checker *checker, const char *name, PdSourcePos pos, const char *fmt, const char *a, const char *b)
+{
+    const char *other = set_find(&checker->db_names, name);
+    char *owner = pd_arena_sprintf(checker->arena, fmt, a, b);
+    if (owner == NULL)
+        return fail_memory(checker);
+    if (other != NULL)
+        return pd_model_error_at(checker->err, pos,
+                                 "database name \"%s\" of %s is already the name of %s, expected distinct names "
+                                 "(set table, through= or name= explicitly)",
+                                 name, owner, other);
+    return set_add(checker->arena, &checker->db_names, name, owner) || fail_memory(checker);
+}
+
+static bool
+is_model_name(const char *name)
+{
+    if (!(name[0] >= 'A' && name[0] <= 'Z'))
+        return false;
+    for (const char *p = name; *p != '\0'; p++)
+        if (!((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9')))
+            return false;
+    return true;
+}
+
+static bool
+is_resource_name(const char *name)
+{
+    return name[0] >= 'a' && name[0] <= 'z' && strlen(name) <= 63 &&
+           strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789_-") == strlen(name);
+}
+
+/* Name, table, resource and renamed_from of one model. */
+static bool
+check_model_names(Checker *checker, const PdModelSyntax *syntax, PdModel *model, NameSet *models, NameSet *resources)
+{
+    PdError *err = checker->err;
+    *model = syntax->model;
+    if (!is_model_name(model->name))
+        return pd_model_error_at(err, model->pos,
+                                 "model name \"%s\", expected a capitalised name of letters and digits such as Book",
+                                 model->name);
+    if (strlen(model->name) > MODEL_NAME_MAX)
+        return pd_model_error_at(err, model->pos, "model name \"%.20s...\" of %zu characters, expected at most %d",
+                                 model->name, strlen(model->name), MODEL_NAME_MAX);
+    if (set_find(models, model->name) != NULL)
+        return pd_model_error_at(err, model->pos, "model \"%s\" defined twice, expected each model once (first at %s)",
+                                 model->name, set_find(models, model->name));
+    char *where = pd_arena_sprintf(checker->arena, "line %d", model->pos.line);
+    if (where == NULL || !set_add(checker->arena, models, model->name, where))
+        return fail_memory(checker);
+    char *snake = pd_model_snake_case(checker->arena, model->name);
+    if (snake == NULL)
+        return fail_memory(checker);
+    PdSourcePos table_pos = model->table != NULL ? syntax->table_pos : model->pos;
+    if (model->table == NULL)
+        model->table = snake;
+    if (!pd_model_is_sql_name(model->table))
+        return pd_model_error_at(err, table_pos,
+                                 "table name \"%s\" of model %s, expected lower-case letters, digits, _ and $, at most "
+                                 "63 bytes",
+                                 model->table, model->name);
+    PdSourcePos resource_pos = model->resource != NULL ? syntax->resource_pos : model->pos;
+    if (model->resource == NULL && (model->resource = pd_model_plural(checker->arena, snake)) == NULL)
+        return fail_memory(checker);
+    if (!is_resource_name(model->resource))
+        return pd_model_error_at(err, resource_pos,
+                                 "resource name \"%s\" of model %s, expected lower-case letters, digits, _ and -, at "
+                                 "most 63 bytes",
+                                 model->resource, model->name);
+    if (set_find(resources, model->resource) != NULL)
+        return pd_model_error_at(err, resource_pos, "resource \"%s\" of model %s is already used by model %s, expected "
+                                 "distinct resources (set resource \"...\")", model->resource, model->name,
+                                 set_find(resources, model->resource));
+    if (!set_add(checker->arena, resources, model->resource, model->name))
+        return fail_memory(checker);
+    if (model->renamed_from != NULL && !is_model_name(model->renamed_from))
+        return pd_model_error_at(err, syntax->renamed_from_pos, "renamed_from %s, expected the old model name",
+                                 model->renamed_from);
+    return claim_db_name(checker, model->table, table_pos, "the table of model %s%s", model->name, "");
+}
+
+static bool
+add_implicit_id(Checker *checker, PdModel *model, const PdModelSyntax *syntax)
+{
+    for (size_t i = 0; i < syntax->field_count; i++)
+        if (syntax->fields[i].has_option[PD_OPTION_PRIMARY_KEY])
+            return true;
+    PdField *id = &model->fields[model->field_count++];
+    memset(id, 0, sizeof(*id));
+    id->name = "id";
+    id->column = "id";
+    id->kind = PD_FIELD_AUTO;
+    id->is_primary_key = true;
+    id->pos = model->pos;
+    (void)checker;
+    return true;
+}
+
+/* Every field of one model: each line, then names and columns that must be distinct. */
+static bool
+check_fields(Checker *checker, const PdModelSyntax *syntax, PdModel *model)
+{
+    model->fields = pd_arena_calloc(checker->arena, syntax->field_count + 1, sizeof(PdField));
+    NameSet names, columns;
+    if (model->fields == NULL || !set_init(checker->arena, &names, syntax->field_count + 1) ||
+        !set_init(checker->arena, &columns, syntax->field_count + 1))
+        return fail_memory(checker);
+    add_implicit_id(checker, model, syntax);
+    if (model->field_count == 1 && (!set_add(checker->arena, &names, "id", "the implicit primary key id") ||
+                                    !set_add(checker->arena, &columns, "id", "the implicit primary key id")))
+        return fail_memory(checker);
+    const PdField *primary_key = NULL;
+    for (size_t i = 0; i < syntax->field_count; i++)
+    {
+        PdField *field = &model->fields[model->field_count];
+        if (!pd_model_check_field(checker->arena, checker->catalog, model, &syntax->fields[i], field, checker->err))
+            return false;
+        if (field->is_primary_key && primary_key != NULL)
+            return pd_model_error_at(checker->err, syntax->fields[i].option_pos[PD_OPTION_PRIMARY_KEY],
+                                     "a second primary key \"%s\" in model %s, expected one (\"%s\" is the first)",
+                                     field->name, model->name, primary_key->name);
+        if (field->is_primary_key)
+            primary_key = field;
+        const char *other = set_find(&names, field->name);
+        if (other != NULL)
+            return pd_model_error_at(checker->err, field->pos,
+                                     "field \"%s\" defined twice in model %s, expected distinct names (the other is %s)",
+                                     field->name, model->name, other);
+        char *owner = pd_arena_sprintf(checker->arena, "field \"%s\"", field->name);
+        if (owner == NULL || !set_add(checker->arena, &names, field->name, owner))
+            return fail_memory(checker);
+        if (field->column != NULL && (other = set_find(&columns, field->column)) != NULL)
+            return pd_model_error_at(checker->err, field->pos,
+                                     "column \"%s\" of field \"%s\" is also the column of %s in model %s, expected "
+                                     "distinct columns",
+                                     field->column, field->name, other, model->name);
+        if (field->column != NULL && !set_add(checker->arena, &columns, field->column, owner))
+            return fail_memory(checker);
+        model->field_count++;
+    }
+    return true;
+}
+
+/* renamed_from on a field names a field that is gone; it may not name a current one, nor twice the same. */
+static bool
+check_field_renames(Checker *checker, const PdModelSyntax *syntax, const PdModel *model)
+{
+    size_t offset = model->field_count - syntax->field_count;
+    for (size_t i = offset; i < model->field_count; i++)
+    {
+        const PdField *field = &model->fields[i];
+        if (field->renamed_from == NULL)
+            continue;
+        PdSourcePos pos = syntax->fields[i - offset].option_pos[PD_OPTION_RENAMED_FROM];
+        if (pd_model_find_field(model, field->renamed_from) != NULL)
+            return pd_model_error_at(checker->err, pos,
+                                     "renamed_from=%s on field \"%s\" names a current field of %s, expected the "
+                                     "field's old name, no longer in the model",
+                                     field->renamed_from, field->name, model->name);
+        for (size_t j = offset; j < i; j++)
+            if (model->fields[j].renamed_from != NULL && strcmp(model->fields[j].renamed_from, field->renamed_from) == 0)
+                return pd_model_error_at(checker->err, pos,
+                                         "renamed_from=%s on field \"%s\" and on field \"%s\", expected one field "
+                                         "per old name",
+                                         field->renamed_from, field->name, model->fields[j].name);
+    }
+    return true;
+}
+
+/* A field named in ordering, unique(...) or index(...): it must exist and have a column. */
+static bool
+check_field_reference(Checker *checker, const PdModel *model, const char *name, PdSourcePos pos, const char *where)
+{
+    const PdField *field = pd_model_find_field(model, name);
+    if (field == NULL)
+        return pd_model_error_at(checker->err, pos, "unknown field \"%s\" in %s of model %s, expected a field of %s",
+                                 name, where, model->name, model->name);
+    if (field->column == NULL)
+        return pd_model_error_at(checker->err, pos,
+                                 "many-to-many field \"%s\" in %s of model %s, expected a field with a column", name,
+                                 where, model->name);
+    return true;
+}
+
+static bool
+check_ordering(Checker *checker, const PdModelSyntax *syntax, const PdModel *model)
+{
+    for (size_t i = 0; i < model->ordering_count; i++)
+    {
+        const char *name = model->ordering[i].field;
+        if (!check_field_reference(checker, model, name, syntax->ordering_pos[i], "ordering"))
+            return false;
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(model->ordering[j].field, name) == 0)
+                return pd_model_error_at(checker->err, syntax->ordering_pos[i],
+                                         "field \"%s\" twice in ordering of model %s, expected each field once", name,
+                                         model->name);
+    }
+    return true;
+}
+
+static bool
+check_indexes(Checker *checker, const PdModelSyntax *syntax, PdModel *model)
+{
+    model->index_count = syntax->index_count;
+    model->indexes = pd_arena_calloc(checker->arena, syntax->index_count + 1, sizeof(PdIndex));
+    if (model->indexes == NULL)
+        return fail_memory(checker);
+    for (size_t i = 0; i < syntax->index_count; i++)
+    {
+        const PdIndexSyntax *entry = &syntax->indexes[i];
+        PdIndex *index = &model->indexes[i];
+        *index = entry->index;
+        const char *where = index->is_unique ? "unique(...)" : "index(...)";
+        for (size_t f = 0; f < index->field_count; f++)
+        {
+            if (!check_field_reference(checker, model, index->fields[f], entry->field_pos[f], where))
+                return false;
+            for (size_t g = 0; g < f; g++)
+                if (strcmp(index->fields[g], index->fields[f]) == 0)
+                    return pd_model_error_at(checker->err, entry->field_pos[f],
+                                             "field \"%s\" twice in %s of model %s, expected each field once",
+                                             index->fields[f], where, model->name);
+        }
+        PdSourcePos pos = index->name != NULL ? entry->name_pos : index->pos;
+        if (index->name != NULL && !pd_model_is_sql_name(index->name))
+            return pd_model_error_at(checker->err, pos,
+                                     "index name \"%s\", expected lower-case letters, digits, _ and $, at most 63 bytes",
+                                     index->name);
+        if (index->name == NULL && (index->name = pd_model_index_name(checker->arena, model, index)) == NULL)
+            return fail_memory(checker);
+        if (!claim_db_name(checker, index->name, pos, "%s of model %s", where, model->name))
+            return false;
+    }
+    return true;
+}
+
+/* Indexes that fields imply: the primary key, unique fields, indexed fields; and join tables. */
+static bool
+claim_field_names(Checker *checker, const PdModel *model)
+{
+    for (size_t i = 0; i < model->field_count; i++)
+    {
+        const PdField *field = &model->fields[i];
+        const char *suffix = field->is_primary_key ? "pkey" : field->is_unique ? "key" : field->is_indexed ? "idx" : NULL;
+        if (field->kind == PD_FIELD_MANY_TO_MANY &&
+            !claim_db_name(checker, field->through_table, field->pos, "the join table of %s.%s", model->name,
+                           field->name))
+            return false;
+        if (suffix == NULL)
+            continue;
+        char *name = pd_model_constraint_name(checker->arena, model->table, field->is_primary_key ? NULL : field->column,
+                                              suffix);
+        if (name == NULL)
+            return fail_memory(checker);
+        if (!claim_db_name(checker, name, field->pos, "the index of %s.%s", model->name, field->name))
+            return false;
+    }
+    return true;
+}
+
+/*
+ * Reverse accessors: on each target, related names must differ from each
+ * other and from the target's fields. One set per target model, filled as
+ * relations are met in file order.
+ */
+static bool
+check_related_names(Checker *checker, NameSet *reverse)
+{
+    PdCatalog *catalog = checker->catalog;
+    for (size_t m = 0; m < catalog->model_count; m++)
+    {
+        const PdModel *model = &catalog->models[m];
+        for (size_t i = 0; i < model->field_count; i++)
+        {
+            const PdField *field = &model->fields[i];
+            if (field->target == NULL)
+                continue;
+            size_t target = (size_t)(field->target - catalog->models);
+            const char *other = set_find(&reverse[target], field->related_name);
+            const PdField *same = pd_model_find_field(field->target, field->related_name);
+            char *owner = pd_arena_sprintf(checker->arena, "%s.%s", model->name, field->name);
+            if (owner == NULL)
+                return fail_memory(checker);
+            if (other != NULL || same != NULL)
+                return pd_model_error_at(checker->err, field->pos,
+                                         "related name \"%s\" of %s clashes on model %s with %s%s, expected "
+                                         "related=<another name>",
+                                         field->related_name, owner, field->target->name,
+                                         other != NULL ? "the related name of " : "its field ",
+                                         other != NULL ? other : same->name);
+            if (!set_add(checker->arena, &reverse[target], field->related_name, owner))
+                return fail_memory(checker);
+        }
+    }
+    return true;
+}
+
+/* Everything that needs every model's fields: relation values, names across the model and the file. */
+static bool
+check_model_rest(Checker *checker, const PdModelSyntax *syntax, PdModel *model)
+{
+    size_t offset = model->field_count - syntax->field_count;
+    for (size_t i = offset; i < model->field_count; i++)
+    {
+        PdField *field = &model->fields[i];
+        if ((field->kind == PD_FIELD_FOREIGN_KEY || field->kind == PD_FIELD_ONE_TO_ONE) &&
+            !pd_model_check_field_values(&syntax->fields[i - offset], field, checker->err))
+            return false;
+    }
+    return check_field_renames(checker, syntax, model) && check_ordering(checker, syntax, model) &&
+           claim_field_names(checker, model) && check_indexes(checker, syntax, model);
+}
+
+static bool
+check_model_renames(Checker *checker)
+{
+    const PdCatalog *catalog = checker->catalog;
+    for (size_t i = 0; i < catalog->model_count; i++)
+    {
+        const PdModel *model = &catalog->models[i];
+        if (model->renamed_from != NULL && pd_model_find(catalog, model->renamed_from) != NULL)
+            return pd_model_error_at(checker->err, checker->syntax->models[i].renamed_from_pos,
+                                     "renamed_from %s on model %s names a current model, expected the model's old "
+                                     "name, no longer in the file",
+                                     model->renamed_from, model->name);
+    }
+    return true;
+}
+
+bool
+pd_model_check_syntax(PdArena *arena, const PdFileSyntax *syntax, PdCatalog **catalog, PdError *err)
+{
+    Checker checker = {.arena = arena, .err = err, .syntax = syntax};
+    size_t count = syntax->model_count;
+    PdCatalog *result = pd_arena_calloc(arena, 1, sizeof(PdCatalog));
+    NameSet models, resources;
+    NameSet *reverse = pd_arena_calloc(arena, count + 1, sizeof(NameSet));
+    if (result == NULL || reverse == NULL || !set_init(arena, &models, count) || !set_init(arena, &resources, count) ||
+        !set_init(arena, &checker.db_names, count * 8))
+        return pd_arena_error(arena, err);
+    result->models = pd_arena_calloc(arena, count + 1, sizeof(PdModel));
+    if (result->models == NULL)
+        return pd_arena_error(arena, err);
+    checker.catalog = result;
+    /* Names first, so that fields may refer to models further down the file. */
+    for (size_t i = 0; i < count; i++, result->model_count++)
+        if (!check_model_names(&checker, &syntax->models[i], &result->models[i], &models, &resources))
+            return false;
+    for (size_t i = 0; i < count; i++)
+    {
+        result->models[i].field_count = 0;
+        if (!check_fields(&checker, &syntax->models[i], &result->models[i]))
+            return false;
+        if (!set_init(arena, &reverse[i], result->models[i].field_count))
+            return pd_arena_error(arena, err);
+    }
+    for (size_t i = 0; i < count; i++)
+        if (!check_model_rest(&checker, &syntax->models[i], &result->models[i]))
+            return false;
+    if (!check_model_renames(&checker) || !check_related_names(&checker, reverse))
+        return false;
+    *catalog = result;
+    return true;
+}

@@ -1,0 +1,396 @@
+/*
+ * check_field.c - the meaning of one field line: its type (a built-in or a
+ * model), the numbers in its type, which options apply to that type and
+ * which exclude each other, and the values it carries (default, check
+ * literals, choices). It also derives what the line leaves implicit: the
+ * column, the default index of slugs and foreign keys, on_delete, related
+ * names and join tables. Checks that need the whole model (duplicate
+ * names, column clashes) or the whole file (related-name clashes) are in
+ * check.c. Every error points at the token it is about.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "lexer.h"
+#include "syntax.h"
+
+#define FIELD_NAME_MAX 59
+#define VARCHAR_MAX 10485760
+#define NUMERIC_PRECISION_MAX 1000
+
+typedef struct BuiltinType
+{
+    const char *name;
+    PdFieldKind kind;
+    int default_length; /* 0: no (n); -1: (n) required; > 0: optional, this when absent */
+} BuiltinType;
+
+static const BuiltinType builtin_types[] = {
+    {"string", PD_FIELD_STRING, -1},   {"text", PD_FIELD_TEXT, 0},
+    {"email", PD_FIELD_EMAIL, 254},    {"url", PD_FIELD_URL, 200},
+    {"slug", PD_FIELD_SLUG, 50},       {"smallint", PD_FIELD_SMALLINT, 0},
+    {"int", PD_FIELD_INT, 0},          {"integer", PD_FIELD_INT, 0},
+    {"bigint", PD_FIELD_BIGINT, 0},    {"bool", PD_FIELD_BOOL, 0},
+    {"boolean", PD_FIELD_BOOL, 0},     {"float", PD_FIELD_FLOAT, 0},
+    {"decimal", PD_FIELD_DECIMAL, 0},  {"date", PD_FIELD_DATE, 0},
+    {"time", PD_FIELD_TIME, 0},        {"timestamptz", PD_FIELD_TIMESTAMPTZ, 0},
+    {"datetime", PD_FIELD_TIMESTAMPTZ, 0}, {"duration", PD_FIELD_DURATION, 0},
+    {"uuid", PD_FIELD_UUID, 0},        {"json", PD_FIELD_JSON, 0},
+    {"binary", PD_FIELD_BINARY, 0},
+};
+
+static bool
+is_string_kind(PdFieldKind kind)
+{
+    return kind == PD_FIELD_STRING || kind == PD_FIELD_TEXT || kind == PD_FIELD_EMAIL || kind == PD_FIELD_URL ||
+           kind == PD_FIELD_SLUG;
+}
+
+static bool
+is_relation_kind(PdFieldKind kind)
+{
+    return kind == PD_FIELD_FOREIGN_KEY || kind == PD_FIELD_ONE_TO_ONE || kind == PD_FIELD_MANY_TO_MANY;
+}
+
+static bool
+is_number_kind(PdFieldKind kind)
+{
+    return kind == PD_FIELD_SMALLINT || kind == PD_FIELD_INT || kind == PD_FIELD_BIGINT || kind == PD_FIELD_FLOAT ||
+           kind == PD_FIELD_DECIMAL;
+}
+
+static bool
+check_length(const PdFieldSyntax *syntax, PdField *out, int default_length, PdError *err)
+{
+    if (syntax->type_arg_count == 0)
+    {
+        if (default_length < 0)
+            return pd_model_error_at(err, syntax->type_pos,
+                                     "type %s without a length, expected %s(n) with n from 1 to %d", syntax->type_name,
+                                     syntax->type_name, VARCHAR_MAX);
+        out->max_length = default_length;
+        return true;
+    }
+    if (syntax->type_arg_count != 1)
+        return pd_model_error_at(err, syntax->type_args_pos, "%zu numbers after type %s, expected one: %s(n)",
+                                 syntax->type_arg_count, syntax->type_name, syntax->type_name);
+    long length = syntax->type_args[0];
+    if (length < 1 || length > VARCHAR_MAX)
+        return pd_model_error_at(err, syntax->type_args_pos, "length %ld for type %s, expected 1 to %d", length,
+                                 syntax->type_name, VARCHAR_MAX);
+    out->max_length = (int)length;
+    return true;
+}
+
+static bool
+check_decimal_args(const PdFieldSyntax *syntax, PdField *out, PdError *err)
+{
+    if (syntax->type_arg_count != 2)
+        return pd_model_error_at(err, syntax->type_arg_count ? syntax->type_args_pos : syntax->type_pos,
+                                 "decimal with %zu numbers, expected decimal(p,s): precision p from 1 to %d and "
+                                 "scale s from 0 to p",
+                                 syntax->type_arg_count, NUMERIC_PRECISION_MAX);
+    long precision = syntax->type_args[0], scale = syntax->type_args[1];
+    if (precision < 1 || precision > NUMERIC_PRECISION_MAX)
+        return pd_model_error_at(err, syntax->type_args_pos, "decimal precision %ld, expected 1 to %d", precision,
+                                 NUMERIC_PRECISION_MAX);
+    if (scale < 0 || scale > precision)
+        return pd_model_error_at(err, syntax->type_args_pos,
+                                 "decimal(%ld,%ld) with scale above precision, expected a scale from 0 to %ld",
+                                 precision, scale, precision);
+    out->precision = (int)precision;
+    out->scale = (int)scale;
+    return true;
+}
+
+/* The type: a built-in (with its numbers) or a model, resolved against the catalog. */
+static bool
+check_type(const PdCatalog *catalog, const PdFieldSyntax *syntax, PdField *out, PdError *err)
+{
+    const char *name = syntax->type_name;
+    if (name[0] >= 'A' && name[0] <= 'Z')
+    {
+        out->target_name = name;
+        out->target = pd_model_find(catalog, name);
+        if (out->target == NULL)
+            return pd_model_error_at(err, syntax->type_pos,
+                                     "unknown model \"%s\" in the type of field \"%s\", expected a model of this file",
+                                     name, out->name);
+        if (syntax->type_arg_count > 0)
+            return pd_model_error_at(err, syntax->type_args_pos,
+                                     "numbers after model %s, expected none (a relation takes its target's key type)",
+                                     name);
+        out->kind = syntax->is_list ? PD_FIELD_MANY_TO_MANY
+                    : syntax->has_option[PD_OPTION_ONE_TO_ONE] ? PD_FIELD_ONE_TO_ONE
+                                                               : PD_FIELD_FOREIGN_KEY;
+        return true;
+    }
+    const BuiltinType *type = NULL;
+    for (size_t i = 0; i < sizeof(builtin_types) / sizeof(builtin_types[0]) && type == NULL; i++)
+        if (strcmp(builtin_types[i].name, name) == 0)
+            type = &builtin_types[i];
+    if (type == NULL)
+        return pd_model_error_at(err, syntax->type_pos,
+                                 "unknown field type \"%s\", expected a type such as string(n), text, int, bool, "
+                                 "decimal(p,s), timestamptz, json or a model name",
+                                 name);
+    if (syntax->is_list)
+        return pd_model_error_at(err, syntax->type_pos,
+                                 "list of %s, expected a list only of a model (Model[] is a many-to-many field)", name);
+    out->kind = type->kind;
+    if (type->kind == PD_FIELD_DECIMAL)
+        return check_decimal_args(syntax, out, err);
+    if (type->default_length != 0)
+        return check_length(syntax, out, type->default_length, err);
+    if (syntax->type_arg_count > 0)
+        return pd_model_error_at(err, syntax->type_args_pos,
+                                 "numbers after type %s, expected none (only string, email, url, slug and decimal "
+                                 "take them)",
+                                 name);
+    return true;
+}
+
+/* Whether an option applies to a kind at all; the text names where it does. */
+static const char *
+option_applies(PdOption option, PdFieldKind kind)
+{
+    switch (option)
+    {
+    case PD_OPTION_PRIMARY_KEY:
+        return is_relation_kind(kind) || kind == PD_FIELD_JSON ? "on a field that is not a relation or json" : NULL;
+    case PD_OPTION_ONE_TO_ONE:
+        return kind != PD_FIELD_ONE_TO_ONE ? "on a relation to a single model (field Model one_to_one)" : NULL;
+    case PD_OPTION_NO_INDEX:
+        return kind != PD_FIELD_SLUG && kind != PD_FIELD_FOREIGN_KEY
+                   ? "on slug and foreign key fields, which are indexed by default"
+                   : NULL;
+    case PD_OPTION_SEARCH:
+        return !is_string_kind(kind) ? "on string, text, email, url or slug fields" : NULL;
+    case PD_OPTION_CHECK:
+        return !is_string_kind(kind) && !is_number_kind(kind) && kind != PD_FIELD_DATE && kind != PD_FIELD_TIME &&
+                       kind != PD_FIELD_TIMESTAMPTZ && kind != PD_FIELD_DURATION
+                   ? "on number, string, date, time, timestamptz and duration fields"
+                   : NULL;
+    case PD_OPTION_CHOICES:
+        return !is_string_kind(kind) && !is_number_kind(kind) ? "on string and number fields" : NULL;
+    case PD_OPTION_ON_DELETE:
+        return kind != PD_FIELD_FOREIGN_KEY && kind != PD_FIELD_ONE_TO_ONE ? "on foreign keys and one-to-one fields"
+                                                                           : NULL;
+    case PD_OPTION_RELATED:
+        return !is_relation_kind(kind) ? "on relation fields" : NULL;
+    case PD_OPTION_THROUGH:
+        return kind != PD_FIELD_MANY_TO_MANY ? "on many-to-many fields (Model[])" : NULL;
+    default:
+        return NULL;
+    }
+}
+
+static bool
+check_applies(const PdFieldSyntax *syntax, const PdField *out, PdError *err)
+{
+    for (int option = 0; option < PD_OPTION_COUNT; option++)
+    {
+        if (!syntax->has_option[option])
+            continue;
+        if (out->kind == PD_FIELD_MANY_TO_MANY && option != PD_OPTION_RELATED && option != PD_OPTION_THROUGH &&
+            option != PD_OPTION_RENAMED_FROM)
+            return pd_model_error_at(err, syntax->option_pos[option],
+                                     "option \"%s\" on many-to-many field \"%s\", expected only related=, through= "
+                                     "and renamed_from= on a many-to-many field",
+                                     pd_model_option_name((PdOption)option), out->name);
+        const char *where = option_applies((PdOption)option, out->kind);
+        if (where != NULL)
+            return pd_model_error_at(err, syntax->option_pos[option],
+                                     "option \"%s\" on field \"%s\" of type %s, expected it only %s",
+                                     pd_model_option_name((PdOption)option), out->name, syntax->type_name, where);
+    }
+    return true;
+}
+
+/* Pairs of options that exclude each other, with the reason. */
+static bool
+check_conflicts(const PdFieldSyntax *syntax, const PdField *out, PdError *err)
+{
+    static const struct
+    {
+        PdOption first, second;
+        const char *reason;
+    } conflicts[] = {
+        {PD_OPTION_PRIMARY_KEY, PD_OPTION_NULL, "a primary key is never null"},
+        {PD_OPTION_PRIMARY_KEY, PD_OPTION_UNIQUE, "a primary key is unique already"},
+        {PD_OPTION_PRIMARY_KEY, PD_OPTION_INDEX, "a primary key is indexed already"},
+        {PD_OPTION_ONE_TO_ONE, PD_OPTION_UNIQUE, "one_to_one is unique already"},
+        {PD_OPTION_ONE_TO_ONE, PD_OPTION_INDEX, "one_to_one is indexed by its unique constraint"},
+        {PD_OPTION_UNIQUE, PD_OPTION_INDEX, "a unique field is indexed by its constraint"},
+        {PD_OPTION_UNIQUE, PD_OPTION_NO_INDEX, "a unique field has no separate index to turn off"},
+        {PD_OPTION_PRIMARY_KEY, PD_OPTION_NO_INDEX, "a primary key has no separate index to turn off"},
+        {PD_OPTION_INDEX, PD_OPTION_NO_INDEX, "choose one"},
+    };
+    for (size_t i = 0; i < sizeof(conflicts) / sizeof(conflicts[0]); i++)
+    {
+        PdOption first = conflicts[i].first, second = conflicts[i].second;
+        if (!syntax->has_option[first] || !syntax->has_option[second])
+            continue;
+        /* Point at whichever was written second. */
+        bool is_second_later = syntax->option_pos[second].line > syntax->option_pos[first].line ||
+                               (syntax->option_pos[second].line == syntax->option_pos[first].line &&
+                                syntax->option_pos[second].column > syntax->option_pos[first].column);
+        PdOption later = is_second_later ? second : first, earlier = is_second_later ? first : second;
+        return pd_model_error_at(err, syntax->option_pos[later],
+                                 "option \"%s\" with \"%s\" on field \"%s\", expected only one of them (%s)",
+                                 pd_model_option_name(later), pd_model_option_name(earlier), out->name,
+                                 conflicts[i].reason);
+    }
+    return true;
+}
+
+static bool
+check_on_delete(const PdFieldSyntax *syntax, PdField *out, PdError *err)
+{
+    out->on_delete = PD_ON_DELETE_CASCADE;
+    if (!syntax->has_option[PD_OPTION_ON_DELETE])
+        return true;
+    int action = 0;
+    while (action <= PD_ON_DELETE_SET_DEFAULT &&
+           strcmp(pd_model_on_delete_name((PdOnDelete)action), syntax->on_delete_name) != 0)
+        action++;
+    PdSourcePos pos = syntax->option_pos[PD_OPTION_ON_DELETE];
+    if (action > PD_ON_DELETE_SET_DEFAULT)
+        return pd_model_error_at(err, pos,
+                                 "on_delete=%s on field \"%s\", expected cascade, restrict, protect, set_null or "
+                                 "set_default",
+                                 syntax->on_delete_name, out->name);
+    out->on_delete = (PdOnDelete)action;
+    if (action == PD_ON_DELETE_SET_NULL && !out->is_nullable)
+        return pd_model_error_at(err, pos, "on_delete=set_null on field \"%s\" that is not null, expected the option "
+                                           "null as well", out->name);
+    if (action == PD_ON_DELETE_SET_DEFAULT && out->default_value.kind == PD_DEFAULT_NONE)
+        return pd_model_error_at(err, pos, "on_delete=set_default on field \"%s\" without a default, expected "
+                                           "default=... as well", out->name);
+    return true;
+}
+
+/* related=, through=: validity of what was given, or the derived default. */
+static bool
+derive_relation_names(PdArena *arena, const PdModel *model, const PdFieldSyntax *syntax, PdField *out,
+                      PdError *err)
+{
+    if (out->related_name != NULL && !pd_model_is_lower_name(out->related_name))
+        return pd_model_error_at(err, syntax->option_pos[PD_OPTION_RELATED],
+                                 "related name \"%s\", expected lower-case letters, digits and _", out->related_name);
+    if (out->through_table != NULL && !pd_model_is_sql_name(out->through_table))
+        return pd_model_error_at(err, syntax->option_pos[PD_OPTION_THROUGH],
+                                 "through table \"%s\", expected lower-case letters, digits, _ and $, at most 63 bytes",
+                                 out->through_table);
+    char *snake = pd_model_snake_case(arena, model->name);
+    if (snake == NULL)
+        return pd_arena_error(arena, err);
+    if (out->related_name == NULL)
+        out->related_name =
+            out->kind == PD_FIELD_ONE_TO_ONE ? snake : pd_arena_sprintf(arena, "%s_set", snake);
+    if (out->kind == PD_FIELD_MANY_TO_MANY && out->through_table == NULL)
+        out->through_table = pd_model_through_table_name(arena, model->table, out->name);
+    if (out->related_name == NULL || (out->kind == PD_FIELD_MANY_TO_MANY && out->through_table == NULL))
+        return pd_arena_error(arena, err);
+    return true;
+}
+
+static bool
+check_default_kind(const PdFieldSyntax *syntax, const PdField *out, PdError *err)
+{
+    PdDefaultKind kind = out->default_value.kind;
+    PdSourcePos pos = syntax->option_pos[PD_OPTION_DEFAULT];
+    if (kind == PD_DEFAULT_NOW && out->kind != PD_FIELD_DATE && out->kind != PD_FIELD_TIME &&
+        out->kind != PD_FIELD_TIMESTAMPTZ)
+        return pd_model_error_at(err, pos,
+                                 "default=now on field \"%s\" of type %s, expected now only on date, time and "
+                                 "timestamptz fields",
+                                 out->name, syntax->type_name);
+    if (kind == PD_DEFAULT_UUID && out->kind != PD_FIELD_UUID)
+        return pd_model_error_at(err, pos,
+                                 "default=uuid on field \"%s\" of type %s, expected uuid only on uuid fields",
+                                 out->name, syntax->type_name);
+    return true;
+}
+
+bool
+pd_model_check_field(PdArena *arena, const PdCatalog *catalog, const PdModel *model, const PdFieldSyntax *syntax,
+                     PdField *out, PdError *err)
+{
+    *out = syntax->field;
+    if (!pd_model_is_lower_name(out->name))
+        return pd_model_error_at(err, out->pos,
+                                 "field name \"%s\", expected a lower-case name: letters a-z, digits and _, not "
+                                 "starting with a digit",
+                                 out->name);
+    if (strlen(out->name) > FIELD_NAME_MAX)
+        return pd_model_error_at(err, out->pos, "field name \"%.20s...\" of %zu characters, expected at most %d",
+                                 out->name, strlen(out->name), FIELD_NAME_MAX);
+    if (!check_type(catalog, syntax, out, err) || !check_applies(syntax, out, err) ||
+        !check_conflicts(syntax, out, err) || !check_default_kind(syntax, out, err))
+        return false;
+    const bool *has = syntax->has_option;
+    out->is_primary_key = has[PD_OPTION_PRIMARY_KEY];
+    out->is_nullable = has[PD_OPTION_NULL];
+    out->is_unique = has[PD_OPTION_UNIQUE] || out->kind == PD_FIELD_ONE_TO_ONE;
+    out->is_searchable = has[PD_OPTION_SEARCH];
+    bool is_indexed_by_default = out->kind == PD_FIELD_SLUG || out->kind == PD_FIELD_FOREIGN_KEY;
+    out->is_indexed = has[PD_OPTION_INDEX] ||
+                      (is_indexed_by_default && !has[PD_OPTION_NO_INDEX] && !out->is_unique && !out->is_primary_key);
+    if (out->renamed_from != NULL && !pd_model_is_lower_name(out->renamed_from))
+        return pd_model_error_at(err, syntax->option_pos[PD_OPTION_RENAMED_FROM],
+                                 "renamed_from=%s on field \"%s\", expected the old field name (lower case)",
+                                 out->renamed_from, out->name);
+    if (is_relation_kind(out->kind))
+    {
+        if (!check_on_delete(syntax, out, err) || !derive_relation_names(arena, model, syntax, out, err))
+            return false;
+        if (out->kind == PD_FIELD_MANY_TO_MANY)
+            return true; /* no column */
+        out->column = pd_arena_sprintf(arena, "%s_id", out->name);
+        return out->column != NULL ? true : pd_arena_error(arena, err);
+    }
+    out->column = out->name;
+    return pd_model_check_field_values(syntax, out, err);
+}
+
+static bool
+check_choices(const PdFieldSyntax *syntax, const PdField *field, PdError *err)
+{
+    for (size_t i = 0; i < field->choice_count; i++)
+    {
+        const PdLiteral *value = &field->choices[i].value;
+        if (!pd_model_check_literal(field, value, false, true, err))
+        {
+            PdError inner = *err;
+            return pd_model_error_at(err, syntax->choice_pos[i], "choice of field \"%s\": %s", field->name,
+                                     inner.message);
+        }
+        for (size_t j = 0; j < i; j++)
+        {
+            const PdLiteral *other = &field->choices[j].value;
+            if (other->kind == value->kind && strcmp(other->text, value->text) == 0)
+                return pd_model_error_at(err, syntax->choice_pos[i],
+                                         "choice \"%s\" listed twice in field \"%s\", expected each value once",
+                                         value->text, field->name);
+        }
+    }
+    return true;
+}
+
+bool
+pd_model_check_field_values(const PdFieldSyntax *syntax, const PdField *field, PdError *err)
+{
+    PdError inner;
+    if (!check_choices(syntax, field, err))
+        return false;
+    for (size_t i = 0; i < field->check_count; i++)
+        if (!pd_model_check_literal(field, &field->checks[i].value, false, false, &inner))
+            return pd_model_error_at(err, field->checks[i].pos, "check on field \"%s\": %s", field->name,
+                                     inner.message);
+    if (field->default_value.kind == PD_DEFAULT_LITERAL &&
+        !pd_model_check_literal(field, &field->default_value.literal, true, true, &inner))
+        return pd_model_error_at(err, syntax->option_pos[PD_OPTION_DEFAULT], "default of field \"%s\": %s",
+                                 field->name, inner.message);
+    return true;
+}

@@ -1,0 +1,240 @@
+/*
+ * format.c - the canonical text of a catalog. Migration files embed it as
+ * their model state and the next makemigrations parses it back, so it must
+ * re-parse to an equal catalog and be byte-stable: every derived name is
+ * written out (table, resource, related, through, index names, the index
+ * state of slugs and foreign keys), types use one spelling (int, bool,
+ * timestamptz, email(254)), options come in one fixed order (PdOption's),
+ * one space separates words and strings are escaped. The implicit id is
+ * left out: the parser adds it back.
+ *
+ *   model Book {
+ *     table "book"
+ *     resource "books"
+ *     title string(300) index search
+ *     author Author on_delete=cascade related=book_set index
+ *     ordering -published, title
+ *     unique(title, author) name="book_title_author_id_uniq"
+ *   }
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "prodata/strbuf.h"
+#include "syntax.h"
+
+static void
+append_string(PdStrbuf *buf, const char *text)
+{
+    pd_strbuf_append_char(buf, '"');
+    for (const unsigned char *p = (const unsigned char *)text; *p != '\0'; p++)
+    {
+        switch (*p)
+        {
+        case '"':
+            pd_strbuf_append(buf, "\\\"");
+            break;
+        case '\\':
+            pd_strbuf_append(buf, "\\\\");
+            break;
+        case '\n':
+            pd_strbuf_append(buf, "\\n");
+            break;
+        case '\t':
+            pd_strbuf_append(buf, "\\t");
+            break;
+        case '\r':
+            pd_strbuf_append(buf, "\\r");
+            break;
+        default:
+            if (*p < 0x20 || *p == 0x7F)
+                pd_strbuf_appendf(buf, "\\u%04x", *p);
+            else
+                pd_strbuf_append_char(buf, (char)*p);
+        }
+    }
+    pd_strbuf_append_char(buf, '"');
+}
+
+static void
+append_literal(PdStrbuf *buf, const PdLiteral *literal)
+{
+    if (literal->kind == PD_LITERAL_STRING)
+        append_string(buf, literal->text);
+    else
+        pd_strbuf_append(buf, literal->kind == PD_LITERAL_NULL ? "null" : literal->text);
+}
+
+/* A string choice is written as a bare word when it reads as one. */
+static bool
+is_word(const char *text)
+{
+    if (!((text[0] >= 'a' && text[0] <= 'z') || (text[0] >= 'A' && text[0] <= 'Z') || text[0] == '_'))
+        return false;
+    return strspn(text, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") == strlen(text);
+}
+
+static void
+append_type(PdStrbuf *buf, const PdField *field)
+{
+    switch (field->kind)
+    {
+    case PD_FIELD_STRING:
+    case PD_FIELD_EMAIL:
+    case PD_FIELD_URL:
+    case PD_FIELD_SLUG:
+        pd_strbuf_appendf(buf, "%s(%d)", pd_model_kind_name(field->kind), field->max_length);
+        break;
+    case PD_FIELD_DECIMAL:
+        pd_strbuf_appendf(buf, "decimal(%d,%d)", field->precision, field->scale);
+        break;
+    case PD_FIELD_FOREIGN_KEY:
+    case PD_FIELD_ONE_TO_ONE:
+        pd_strbuf_append(buf, field->target_name);
+        break;
+    case PD_FIELD_MANY_TO_MANY:
+        pd_strbuf_appendf(buf, "%s[]", field->target_name);
+        break;
+    default:
+        pd_strbuf_append(buf, pd_model_kind_name(field->kind));
+    }
+}
+
+static void
+append_default(PdStrbuf *buf, const PdDefault *value)
+{
+    if (value->kind == PD_DEFAULT_NONE)
+        return;
+    pd_strbuf_append(buf, " default=");
+    if (value->kind == PD_DEFAULT_NOW)
+        pd_strbuf_append(buf, "now");
+    else if (value->kind == PD_DEFAULT_UUID)
+        pd_strbuf_append(buf, "uuid");
+    else
+        append_literal(buf, &value->literal);
+}
+
+static void
+append_values(PdStrbuf *buf, const PdField *field)
+{
+    static const char *ops[] = {"=", "!=", "<", "<=", ">", ">="};
+    append_default(buf, &field->default_value);
+    for (size_t i = 0; i < field->check_count; i++)
+    {
+        pd_strbuf_appendf(buf, " check(%s ", ops[field->checks[i].op]);
+        append_literal(buf, &field->checks[i].value);
+        pd_strbuf_append_char(buf, ')');
+    }
+    if (field->choice_count == 0)
+        return;
+    pd_strbuf_append(buf, " choices(");
+    for (size_t i = 0; i < field->choice_count; i++)
+    {
+        const PdChoice *choice = &field->choices[i];
+        if (i > 0)
+            pd_strbuf_append(buf, ", ");
+        if (choice->value.kind == PD_LITERAL_STRING && is_word(choice->value.text))
+            pd_strbuf_append(buf, choice->value.text);
+        else
+            append_literal(buf, &choice->value);
+        pd_strbuf_append_char(buf, ' ');
+        append_string(buf, choice->label);
+    }
+    pd_strbuf_append_char(buf, ')');
+}
+
+/* One field line, options in PdOption order. */
+static void
+append_field(PdStrbuf *buf, const PdField *field)
+{
+    bool is_relation = field->kind == PD_FIELD_FOREIGN_KEY || field->kind == PD_FIELD_ONE_TO_ONE;
+    bool has_default_index = field->kind == PD_FIELD_SLUG || field->kind == PD_FIELD_FOREIGN_KEY;
+    pd_strbuf_appendf(buf, "  %s ", field->name);
+    append_type(buf, field);
+    if (field->is_primary_key)
+        pd_strbuf_append(buf, " primary_key");
+    if (field->kind == PD_FIELD_ONE_TO_ONE)
+        pd_strbuf_append(buf, " one_to_one");
+    if (field->is_nullable)
+        pd_strbuf_append(buf, " null");
+    if (field->is_unique && field->kind != PD_FIELD_ONE_TO_ONE)
+        pd_strbuf_append(buf, " unique");
+    if (field->is_indexed)
+        pd_strbuf_append(buf, " index");
+    else if (has_default_index && !field->is_unique && !field->is_primary_key)
+        pd_strbuf_append(buf, " no_index");
+    if (field->is_searchable)
+        pd_strbuf_append(buf, " search");
+    append_values(buf, field);
+    if (is_relation)
+        pd_strbuf_appendf(buf, " on_delete=%s", pd_model_on_delete_name(field->on_delete));
+    if (is_relation || field->kind == PD_FIELD_MANY_TO_MANY)
+        pd_strbuf_appendf(buf, " related=%s", field->related_name);
+    if (field->kind == PD_FIELD_MANY_TO_MANY)
+    {
+        pd_strbuf_append(buf, " through=");
+        append_string(buf, field->through_table);
+    }
+    if (field->renamed_from != NULL)
+        pd_strbuf_appendf(buf, " renamed_from=%s", field->renamed_from);
+    pd_strbuf_append_char(buf, '\n');
+}
+
+static void
+append_directives(PdStrbuf *buf, const PdModel *model)
+{
+    if (model->ordering_count > 0)
+    {
+        pd_strbuf_append(buf, "  ordering ");
+        for (size_t i = 0; i < model->ordering_count; i++)
+            pd_strbuf_appendf(buf, "%s%s%s", i > 0 ? ", " : "", model->ordering[i].is_descending ? "-" : "",
+                              model->ordering[i].field);
+        pd_strbuf_append_char(buf, '\n');
+    }
+    for (size_t i = 0; i < model->index_count; i++)
+    {
+        const PdIndex *index = &model->indexes[i];
+        pd_strbuf_append(buf, index->is_unique ? "  unique(" : "  index(");
+        for (size_t f = 0; f < index->field_count; f++)
+            pd_strbuf_appendf(buf, "%s%s", f > 0 ? ", " : "", index->fields[f]);
+        pd_strbuf_append(buf, ") name=");
+        append_string(buf, index->name);
+        pd_strbuf_append_char(buf, '\n');
+    }
+}
+
+static void
+append_model(PdStrbuf *buf, const PdModel *model)
+{
+    pd_strbuf_appendf(buf, "model %s {\n", model->name);
+    if (model->renamed_from != NULL)
+        pd_strbuf_appendf(buf, "  renamed_from %s\n", model->renamed_from);
+    pd_strbuf_append(buf, "  table ");
+    append_string(buf, model->table);
+    pd_strbuf_append(buf, "\n  resource ");
+    append_string(buf, model->resource);
+    pd_strbuf_append_char(buf, '\n');
+    for (size_t i = 0; i < model->field_count; i++)
+        if (model->fields[i].kind != PD_FIELD_AUTO)
+            append_field(buf, &model->fields[i]);
+    append_directives(buf, model);
+    pd_strbuf_append(buf, "}\n");
+}
+
+bool
+pd_model_format(PdArena *arena, const PdCatalog *catalog, char **text, PdError *err)
+{
+    PdStrbuf buf;
+    pd_strbuf_init(&buf, arena);
+    pd_strbuf_append(&buf, "");
+    for (size_t i = 0; i < catalog->model_count; i++)
+    {
+        if (i > 0)
+            pd_strbuf_append_char(&buf, '\n');
+        append_model(&buf, &catalog->models[i]);
+    }
+    if (pd_strbuf_failed(&buf))
+        return pd_arena_error(arena, err);
+    *text = buf.data;
+    return true;
+}

@@ -1,0 +1,77 @@
+/*
+ * lexer.h - tokens of the model language, produced on demand with a small
+ * lookahead so the parser reads the text exactly once. Private to src/model.
+ */
+#ifndef PRODATA_MODEL_LEXER_H
+#define PRODATA_MODEL_LEXER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "prodata/arena.h"
+#include "prodata/error.h"
+#include "prodata/model.h"
+
+typedef enum PdTokenKind
+{
+    PD_TOKEN_EOF,
+    PD_TOKEN_NEWLINE, /* one or more line ends outside parentheses and brackets */
+    PD_TOKEN_IDENT,   /* [A-Za-z_][A-Za-z0-9_]*: names, types, keywords alike */
+    PD_TOKEN_NUMBER,  /* -?digits[.digits][e[+-]digits], text as written */
+    PD_TOKEN_STRING,  /* "...", text holds the value with escapes resolved */
+    PD_TOKEN_LBRACE,
+    PD_TOKEN_RBRACE,
+    PD_TOKEN_LPAREN,
+    PD_TOKEN_RPAREN,
+    PD_TOKEN_LBRACKET,
+    PD_TOKEN_RBRACKET,
+    PD_TOKEN_COMMA,
+    PD_TOKEN_MINUS,
+    PD_TOKEN_EQ, /* = */
+    PD_TOKEN_NE, /* != */
+    PD_TOKEN_LT,
+    PD_TOKEN_LE,
+    PD_TOKEN_GT,
+    PD_TOKEN_GE,
+    PD_TOKEN_ERROR /* the lexer's error is in PdLexer.error */
+} PdTokenKind;
+
+typedef struct PdToken
+{
+    PdTokenKind kind;
+    const char *text; /* NUL-terminated, in the arena (identifiers, numbers, strings); else NULL */
+    PdSourcePos pos;
+} PdToken;
+
+#define PD_LEXER_LOOKAHEAD 4
+
+typedef struct PdLexer
+{
+    PdArena *arena;
+    const char *file;
+    const char *cursor;
+    int line;
+    int column;
+    int nesting; /* open ( and [: line ends inside them are plain white space */
+    PdToken ahead[PD_LEXER_LOOKAHEAD];
+    size_t ahead_start;
+    size_t ahead_count;
+    bool failed;
+    PdError error; /* set once failed; every later token is PD_TOKEN_ERROR */
+} PdLexer;
+
+void pd_model_lexer_init(PdLexer *lexer, PdArena *arena, const char *file, const char *text);
+
+/* The token `offset` places ahead (0: the next one) without consuming it; offset < PD_LEXER_LOOKAHEAD. */
+const PdToken *pd_model_lexer_peek(PdLexer *lexer, size_t offset);
+
+/* Consumes and returns the next token. The pointer stays valid until the next call. */
+PdToken pd_model_lexer_next(PdLexer *lexer);
+
+/* A token as a person reads it in a message: `name "foo"`, `"{"`, `end of line`. Arena storage. */
+const char *pd_model_token_describe(PdArena *arena, const PdToken *token);
+
+/* Fills err with PD_ERR_INVALID_INPUT and "file:line:col: <formatted>". Returns false. */
+bool pd_model_error_at(PdError *err, PdSourcePos pos, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+#endif

@@ -1,0 +1,552 @@
+/*
+ * parser.c - the model language's grammar, by recursive descent over the
+ * lexer's tokens, in one pass. It checks form only: a field line is a name, a
+ * type and options; a directive line starts with a reserved word. Meaning
+ * (known types and models, option conflicts, defaults) is the checker's job,
+ * so the parser records positions for everything the checker may point at.
+ * Arrays grow by doubling in the arena: no limit on models, fields, choices.
+ *
+ *   file      = { model }
+ *   model     = "model" Name "{" { line } "}"
+ *   line      = field | directive                       (ends at a line end or "}")
+ *   field     = name type { option }
+ *   type      = word [ "(" number [ "," number ] ")" ] | Name [ "[" "]" ]
+ *   option    = null | unique | index | no_index | search | primary_key | one_to_one
+ *             | default=value | check(op literal) | choices(choice, ...)
+ *             | on_delete=word | related=name | through="table" | renamed_from=name
+ *   directive = ordering [-]f, ... | table "t" | resource "r" | renamed_from Old
+ *             | unique(f, ...) [name="n"] | index(f, ...) [name="n"]
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lexer.h"
+#include "syntax.h"
+
+typedef struct Parser
+{
+    PdArena *arena;
+    PdLexer lexer;
+    PdError *err;
+} Parser;
+
+static const char *option_names[PD_OPTION_COUNT] = {
+    "primary_key", "one_to_one", "null",    "unique",    "index",   "no_index", "search",
+    "default",     "check",      "choices", "on_delete", "related", "through",  "renamed_from",
+};
+
+const char *
+pd_model_option_name(PdOption option)
+{
+    return option_names[option];
+}
+
+static const PdToken *
+peek(Parser *parser, size_t offset)
+{
+    return pd_model_lexer_peek(&parser->lexer, offset);
+}
+
+static PdToken
+next(Parser *parser)
+{
+    return pd_model_lexer_next(&parser->lexer);
+}
+
+static bool
+is_token(Parser *parser, size_t offset, PdTokenKind kind)
+{
+    return peek(parser, offset)->kind == kind;
+}
+
+static bool
+is_word(Parser *parser, size_t offset, const char *word)
+{
+    const PdToken *token = peek(parser, offset);
+    return token->kind == PD_TOKEN_IDENT && strcmp(token->text, word) == 0;
+}
+
+static bool
+is_line_end(Parser *parser, size_t offset)
+{
+    PdTokenKind kind = peek(parser, offset)->kind;
+    return kind == PD_TOKEN_NEWLINE || kind == PD_TOKEN_RBRACE || kind == PD_TOKEN_EOF;
+}
+
+static bool
+fail_memory(Parser *parser)
+{
+    return pd_arena_error(parser->arena, parser->err);
+}
+
+/* "unexpected <token>, expected <what>"; a lexical error wins, as it is what the text holds here. */
+static bool
+unexpected(Parser *parser, const char *expected)
+{
+    const PdToken *token = peek(parser, 0);
+    if (token->kind == PD_TOKEN_ERROR)
+    {
+        *parser->err = parser->lexer.error;
+        return false;
+    }
+    const char *found = pd_model_token_describe(parser->arena, token);
+    if (found == NULL)
+        return fail_memory(parser);
+    return pd_model_error_at(parser->err, token->pos, "unexpected %s, expected %s", found, expected);
+}
+
+static bool
+expect(Parser *parser, PdTokenKind kind, const char *expected, PdToken *out)
+{
+    if (!is_token(parser, 0, kind))
+        return unexpected(parser, expected);
+    PdToken token = next(parser);
+    if (out != NULL)
+        *out = token;
+    return true;
+}
+
+/* Room for one more element; returns the (possibly moved) array, NULL when memory ran out. */
+static void *
+reserve(Parser *parser, void *array, size_t count, size_t *capacity, size_t size)
+{
+    if (count < *capacity)
+        return array;
+    size_t new_capacity = *capacity ? *capacity * 2 : 4;
+    void *grown = pd_arena_grow(parser->arena, array, count, new_capacity, size);
+    if (grown == NULL)
+        return NULL;
+    *capacity = new_capacity;
+    return grown;
+}
+
+/* A literal as a value: number, string, true or false. */
+static bool
+parse_literal(Parser *parser, PdLiteral *literal, const char *expected)
+{
+    const PdToken *token = peek(parser, 0);
+    if (token->kind == PD_TOKEN_NUMBER || token->kind == PD_TOKEN_STRING)
+        literal->kind = token->kind == PD_TOKEN_NUMBER ? PD_LITERAL_NUMBER : PD_LITERAL_STRING;
+    else if (is_word(parser, 0, "true") || is_word(parser, 0, "false"))
+        literal->kind = PD_LITERAL_BOOL;
+    else
+        return unexpected(parser, expected);
+    literal->text = next(parser).text;
+    return true;
+}
+
+static bool
+parse_default(Parser *parser, PdFieldSyntax *field)
+{
+    static const char *expected = "a number, a string, true, false, now or uuid";
+    if (!expect(parser, PD_TOKEN_EQ, "\"=\" after default", NULL))
+        return false;
+    PdDefault *value = &field->field.default_value;
+    if (is_word(parser, 0, "now") || is_word(parser, 0, "uuid"))
+    {
+        value->kind = is_word(parser, 0, "now") ? PD_DEFAULT_NOW : PD_DEFAULT_UUID;
+        next(parser);
+        return true;
+    }
+    value->kind = PD_DEFAULT_LITERAL;
+    return parse_literal(parser, &value->literal, expected);
+}
+
+static bool
+parse_check(Parser *parser, PdFieldSyntax *field, size_t *capacity, PdSourcePos pos)
+{
+    static const PdTokenKind ops[] = {PD_TOKEN_EQ, PD_TOKEN_NE, PD_TOKEN_LT, PD_TOKEN_LE, PD_TOKEN_GT, PD_TOKEN_GE};
+    if (!expect(parser, PD_TOKEN_LPAREN, "\"(\" after check", NULL))
+        return false;
+    PdCheck check = {.pos = pos};
+    size_t op = 0;
+    while (op < 6 && !is_token(parser, 0, ops[op]))
+        op++;
+    if (op == 6)
+        return unexpected(parser, "a comparison: =, !=, <, <=, > or >=");
+    next(parser);
+    check.op = (PdCheckOp)op;
+    if (!parse_literal(parser, &check.value, "a number, a string, true or false"))
+        return false;
+    if (!expect(parser, PD_TOKEN_RPAREN, "\")\" to close check(", NULL))
+        return false;
+    PdField *target = &field->field;
+    PdCheck *checks = reserve(parser, target->checks, target->check_count, capacity, sizeof(PdCheck));
+    if (checks == NULL)
+        return fail_memory(parser);
+    target->checks = checks;
+    target->checks[target->check_count++] = check;
+    return true;
+}
+
+/* One choice: a value (a word stands for the string) and an optional label string. */
+static bool
+parse_choice(Parser *parser, PdChoice *choice)
+{
+    if (is_token(parser, 0, PD_TOKEN_IDENT))
+    {
+        choice->value.kind = PD_LITERAL_STRING;
+        choice->value.text = next(parser).text;
+    }
+    else if (is_token(parser, 0, PD_TOKEN_NUMBER) || is_token(parser, 0, PD_TOKEN_STRING))
+    {
+        choice->value.kind = is_token(parser, 0, PD_TOKEN_NUMBER) ? PD_LITERAL_NUMBER : PD_LITERAL_STRING;
+        choice->value.text = next(parser).text;
+    }
+    else
+        return unexpected(parser, "a choice: a word, a string or a number");
+    choice->label = choice->value.text;
+    if (is_token(parser, 0, PD_TOKEN_STRING))
+        choice->label = next(parser).text;
+    return true;
+}
+
+static bool
+parse_choices(Parser *parser, PdFieldSyntax *field)
+{
+    if (!expect(parser, PD_TOKEN_LPAREN, "\"(\" after choices", NULL))
+        return false;
+    size_t capacity = 0, pos_capacity = 0;
+    PdField *target = &field->field;
+    do
+    {
+        if (target->choice_count > 0 && is_token(parser, 0, PD_TOKEN_RPAREN))
+            break; /* a trailing comma, handy when a long list wraps */
+        PdChoice *choices = reserve(parser, target->choices, target->choice_count, &capacity, sizeof(PdChoice));
+        PdSourcePos *positions =
+            reserve(parser, field->choice_pos, target->choice_count, &pos_capacity, sizeof(PdSourcePos));
+        if (choices == NULL || positions == NULL)
+            return fail_memory(parser);
+        target->choices = choices;
+        field->choice_pos = positions;
+        field->choice_pos[target->choice_count] = peek(parser, 0)->pos;
+        if (!parse_choice(parser, &target->choices[target->choice_count]))
+            return false;
+        target->choice_count++;
+    } while (is_token(parser, 0, PD_TOKEN_COMMA) && (next(parser), true));
+    return expect(parser, PD_TOKEN_RPAREN, "\",\" or \")\" in choices(", NULL);
+}
+
+/* option=word or option="string" */
+static bool
+parse_assigned(Parser *parser, PdTokenKind kind, const char *option, const char **value)
+{
+    char expected[96];
+    snprintf(expected, sizeof(expected), "\"=\" after %s", option);
+    if (!expect(parser, PD_TOKEN_EQ, expected, NULL))
+        return false;
+    snprintf(expected, sizeof(expected), "%s after %s=", kind == PD_TOKEN_STRING ? "a string" : "a name", option);
+    PdToken token = {0};
+    if (!expect(parser, kind, expected, &token))
+        return false;
+    *value = token.text;
+    return true;
+}
+
+static int
+find_option(const char *name)
+{
+    for (int option = 0; option < PD_OPTION_COUNT; option++)
+        if (strcmp(option_names[option], name) == 0)
+            return option;
+    return -1;
+}
+
+static bool
+parse_option(Parser *parser, PdFieldSyntax *field, size_t *check_capacity)
+{
+    if (!is_token(parser, 0, PD_TOKEN_IDENT))
+        return unexpected(parser, "an option such as null, unique, index or default=..., or the end of the line");
+    PdToken token = next(parser);
+    int found = find_option(token.text);
+    if (found < 0)
+        return pd_model_error_at(parser->err, token.pos,
+                                 "unknown option \"%s\", expected null, unique, index, no_index, search, primary_key, "
+                                 "one_to_one, default=, check(), choices(), on_delete=, related=, through= or renamed_from=",
+                                 token.text);
+    PdOption option = (PdOption)found;
+    if (field->has_option[option] && option != PD_OPTION_CHECK)
+        return pd_model_error_at(parser->err, token.pos, "option \"%s\" given twice, expected it at most once per field",
+                                 token.text);
+    if (!field->has_option[option])
+        field->option_pos[option] = token.pos;
+    field->has_option[option] = true;
+    switch (option)
+    {
+    case PD_OPTION_DEFAULT:
+        return parse_default(parser, field);
+    case PD_OPTION_CHECK:
+        return parse_check(parser, field, check_capacity, token.pos);
+    case PD_OPTION_CHOICES:
+        return parse_choices(parser, field);
+    case PD_OPTION_ON_DELETE:
+        return parse_assigned(parser, PD_TOKEN_IDENT, "on_delete", &field->on_delete_name);
+    case PD_OPTION_RELATED:
+        return parse_assigned(parser, PD_TOKEN_IDENT, "related", &field->field.related_name);
+    case PD_OPTION_THROUGH:
+        return parse_assigned(parser, PD_TOKEN_STRING, "through", &field->field.through_table);
+    case PD_OPTION_RENAMED_FROM:
+        return parse_assigned(parser, PD_TOKEN_IDENT, "renamed_from", &field->field.renamed_from);
+    default:
+        return true; /* a flag */
+    }
+}
+
+/* (n) or (p, s) after a type: whole numbers, kept for the checker to judge. */
+static bool
+parse_type_args(Parser *parser, PdFieldSyntax *field)
+{
+    field->type_args_pos = next(parser).pos; /* "(" */
+    do
+    {
+        PdToken token = {0};
+        if (!expect(parser, PD_TOKEN_NUMBER, "a whole number in the type's parentheses", &token))
+            return false;
+        if (strspn(token.text, "0123456789") != strlen(token.text))
+            return pd_model_error_at(parser->err, token.pos,
+                                     "number %s in a type, expected a whole number such as 200", token.text);
+        errno = 0;
+        long value = strtol(token.text, NULL, 10);
+        if (field->type_arg_count < 2)
+            field->type_args[field->type_arg_count] = errno == ERANGE ? -1 : value;
+        field->type_arg_count++;
+    } while (is_token(parser, 0, PD_TOKEN_COMMA) && (next(parser), true));
+    return expect(parser, PD_TOKEN_RPAREN, "\",\" or \")\" after the type's numbers", NULL);
+}
+
+static bool
+parse_field(Parser *parser, PdFieldSyntax *field)
+{
+    PdToken name = next(parser);
+    field->field.name = name.text;
+    field->field.pos = name.pos;
+    PdToken type = {0};
+    if (!expect(parser, PD_TOKEN_IDENT, "a type such as string(n), int or a model name", &type))
+        return false;
+    field->type_name = type.text;
+    field->type_pos = type.pos;
+    if (is_token(parser, 0, PD_TOKEN_LPAREN) && !parse_type_args(parser, field))
+        return false;
+    if (is_token(parser, 0, PD_TOKEN_LBRACKET))
+    {
+        next(parser);
+        if (!expect(parser, PD_TOKEN_RBRACKET, "\"]\" after \"[\" (Model[] is a many-to-many field)", NULL))
+            return false;
+        field->is_list = true;
+    }
+    size_t check_capacity = 0;
+    while (!is_line_end(parser, 0))
+        if (!parse_option(parser, field, &check_capacity))
+            return false;
+    return true;
+}
+
+static bool
+parse_ordering(Parser *parser, PdModelSyntax *model)
+{
+    size_t capacity = 0, pos_capacity = 0;
+    PdModel *target = &model->model;
+    if (target->ordering_count > 0)
+        return pd_model_error_at(parser->err, peek(parser, 0)->pos,
+                                 "directive \"ordering\" given twice, expected it at most once per model");
+    next(parser); /* "ordering" */
+    do
+    {
+        PdOrdering *terms = reserve(parser, target->ordering, target->ordering_count, &capacity, sizeof(PdOrdering));
+        PdSourcePos *positions =
+            reserve(parser, model->ordering_pos, target->ordering_count, &pos_capacity, sizeof(PdSourcePos));
+        if (terms == NULL || positions == NULL)
+            return fail_memory(parser);
+        target->ordering = terms;
+        model->ordering_pos = positions;
+        PdOrdering *term = &target->ordering[target->ordering_count];
+        model->ordering_pos[target->ordering_count] = peek(parser, 0)->pos;
+        term->is_descending = is_token(parser, 0, PD_TOKEN_MINUS) && (next(parser), true);
+        PdToken name = {0};
+        if (!expect(parser, PD_TOKEN_IDENT, "a field name in ordering", &name))
+            return false;
+        term->field = name.text;
+        target->ordering_count++;
+    } while (is_token(parser, 0, PD_TOKEN_COMMA) && (next(parser), true));
+    return true;
+}
+
+static bool
+parse_index(Parser *parser, PdModelSyntax *model, size_t *capacity)
+{
+    PdIndexSyntax *indexes = reserve(parser, model->indexes, model->index_count, capacity, sizeof(PdIndexSyntax));
+    if (indexes == NULL)
+        return fail_memory(parser);
+    model->indexes = indexes;
+    PdIndexSyntax *entry = &model->indexes[model->index_count];
+    memset(entry, 0, sizeof(*entry));
+    PdToken keyword = next(parser);
+    entry->index.is_unique = strcmp(keyword.text, "unique") == 0;
+    entry->index.pos = keyword.pos;
+    next(parser); /* "(" */
+    size_t field_capacity = 0, pos_capacity = 0;
+    do
+    {
+        const char **fields = reserve(parser, entry->index.fields, entry->index.field_count, &field_capacity,
+                                      sizeof(const char *));
+        PdSourcePos *positions =
+            reserve(parser, entry->field_pos, entry->index.field_count, &pos_capacity, sizeof(PdSourcePos));
+        if (fields == NULL || positions == NULL)
+            return fail_memory(parser);
+        entry->index.fields = fields;
+        entry->field_pos = positions;
+        PdToken name = {0};
+        if (!expect(parser, PD_TOKEN_IDENT, "a field name", &name))
+            return false;
+        entry->index.fields[entry->index.field_count] = name.text;
+        entry->field_pos[entry->index.field_count++] = name.pos;
+    } while (is_token(parser, 0, PD_TOKEN_COMMA) && (next(parser), true));
+    if (!expect(parser, PD_TOKEN_RPAREN, "\",\" or \")\" in the field list", NULL))
+        return false;
+    model->index_count++;
+    if (!is_word(parser, 0, "name"))
+        return true;
+    entry->name_pos = next(parser).pos;
+    return parse_assigned(parser, PD_TOKEN_STRING, "name", &entry->index.name);
+}
+
+/* table "x", resource "x", renamed_from Old: once each. */
+static bool
+parse_single(Parser *parser, const char **value, PdSourcePos *pos)
+{
+    PdToken keyword = next(parser);
+    if (*value != NULL)
+        return pd_model_error_at(parser->err, keyword.pos,
+                                 "directive \"%s\" given twice, expected it at most once per model", keyword.text);
+    PdToken token = next(parser);
+    *value = token.text;
+    *pos = token.pos;
+    return true;
+}
+
+/*
+ * Whether a line starting with a reserved word is that directive: the words
+ * that follow tell, so that `index string(20)` reads as a misnamed field
+ * rather than a broken index(...) directive.
+ */
+static bool
+is_directive(Parser *parser, const char *word)
+{
+    const PdToken *second = peek(parser, 1);
+    if (strcmp(word, "unique") == 0 || strcmp(word, "index") == 0)
+        return second->kind == PD_TOKEN_LPAREN;
+    if (strcmp(word, "table") == 0 || strcmp(word, "resource") == 0)
+        return second->kind == PD_TOKEN_STRING;
+    if (strcmp(word, "ordering") == 0)
+        return second->kind == PD_TOKEN_MINUS || second->kind == PD_TOKEN_NEWLINE ||
+               (second->kind == PD_TOKEN_IDENT && !(second->text[0] >= 'A' && second->text[0] <= 'Z') &&
+                (is_line_end(parser, 2) || is_token(parser, 2, PD_TOKEN_COMMA)));
+    if (strcmp(word, "renamed_from") == 0)
+        return second->kind == PD_TOKEN_IDENT && is_line_end(parser, 2);
+    return false;
+}
+
+static bool
+is_reserved(const char *word)
+{
+    static const char *reserved[] = {"ordering", "table", "resource", "unique", "index", "renamed_from"};
+    for (size_t i = 0; i < sizeof(reserved) / sizeof(reserved[0]); i++)
+        if (strcmp(reserved[i], word) == 0)
+            return true;
+    return false;
+}
+
+static bool
+parse_line(Parser *parser, PdModelSyntax *model, size_t *field_capacity, size_t *index_capacity)
+{
+    if (!is_token(parser, 0, PD_TOKEN_IDENT))
+        return unexpected(parser, "a field name, a directive or \"}\"");
+    const PdToken *first = peek(parser, 0);
+    const char *word = first->text;
+    if (is_reserved(word) && !is_directive(parser, word))
+        return pd_model_error_at(parser->err, first->pos,
+                                 "reserved word \"%s\" used as a field name, expected another name (ordering, table, "
+                                 "resource, unique, index and renamed_from are directives)",
+                                 word);
+    if (strcmp(word, "ordering") == 0)
+        return parse_ordering(parser, model);
+    if (strcmp(word, "unique") == 0 || strcmp(word, "index") == 0)
+        return parse_index(parser, model, index_capacity);
+    if (strcmp(word, "table") == 0)
+        return parse_single(parser, &model->model.table, &model->table_pos);
+    if (strcmp(word, "resource") == 0)
+        return parse_single(parser, &model->model.resource, &model->resource_pos);
+    if (strcmp(word, "renamed_from") == 0)
+        return parse_single(parser, &model->model.renamed_from, &model->renamed_from_pos);
+    PdFieldSyntax *fields = reserve(parser, model->fields, model->field_count, field_capacity, sizeof(PdFieldSyntax));
+    if (fields == NULL)
+        return fail_memory(parser);
+    model->fields = fields;
+    PdFieldSyntax *field = &model->fields[model->field_count];
+    memset(field, 0, sizeof(*field));
+    if (!parse_field(parser, field))
+        return false;
+    model->field_count++;
+    return true;
+}
+
+static bool
+parse_model(Parser *parser, PdModelSyntax *model)
+{
+    memset(model, 0, sizeof(*model));
+    model->model.pos = next(parser).pos; /* "model" */
+    PdToken name = {0};
+    if (!expect(parser, PD_TOKEN_IDENT, "a model name such as Book", &name))
+        return false;
+    model->model.name = name.text;
+    model->model.pos = name.pos;
+    if (!expect(parser, PD_TOKEN_LBRACE, "\"{\" after the model name", NULL))
+        return false;
+    size_t field_capacity = 0, index_capacity = 0;
+    for (;;)
+    {
+        if (is_token(parser, 0, PD_TOKEN_NEWLINE))
+            next(parser);
+        if (is_token(parser, 0, PD_TOKEN_RBRACE))
+            break;
+        if (!parse_line(parser, model, &field_capacity, &index_capacity))
+            return false;
+        if (!is_line_end(parser, 0))
+            return unexpected(parser, "the end of the line");
+        if (is_token(parser, 0, PD_TOKEN_EOF))
+            return unexpected(parser, "\"}\" to close the model");
+    }
+    next(parser); /* "}" */
+    if (!is_token(parser, 0, PD_TOKEN_NEWLINE) && !is_token(parser, 0, PD_TOKEN_EOF))
+        return unexpected(parser, "the end of the line after \"}\"");
+    return true;
+}
+
+bool
+pd_model_parse_syntax(PdArena *arena, const char *file_name, const char *text, PdFileSyntax *syntax, PdError *err)
+{
+    Parser parser = {.arena = arena, .err = err};
+    pd_model_lexer_init(&parser.lexer, arena, file_name, text);
+    PdFileSyntax result = {0};
+    size_t capacity = 0;
+    for (;;)
+    {
+        if (is_token(&parser, 0, PD_TOKEN_NEWLINE))
+            next(&parser);
+        if (is_token(&parser, 0, PD_TOKEN_EOF))
+            break;
+        if (!is_word(&parser, 0, "model"))
+            return unexpected(&parser, "\"model\" to start a model");
+        PdModelSyntax *models = reserve(&parser, result.models, result.model_count, &capacity, sizeof(PdModelSyntax));
+        if (models == NULL)
+            return fail_memory(&parser);
+        result.models = models;
+        if (!parse_model(&parser, &result.models[result.model_count]))
+            return false;
+        result.model_count++;
+    }
+    *syntax = result;
+    return true;
+}

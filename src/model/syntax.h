@@ -1,0 +1,118 @@
+/*
+ * syntax.h - what the parser hands the checker: the models as written, with
+ * the positions of everything a later error may point at. The checker turns
+ * this into the public PdCatalog (types resolved, defaults derived, the
+ * implicit id added). Private to src/model.
+ */
+#ifndef PRODATA_MODEL_SYNTAX_H
+#define PRODATA_MODEL_SYNTAX_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "prodata/arena.h"
+#include "prodata/error.h"
+#include "prodata/model.h"
+
+/* Field options, in the canonical order the printer writes them. */
+typedef enum PdOption
+{
+    PD_OPTION_PRIMARY_KEY,
+    PD_OPTION_ONE_TO_ONE,
+    PD_OPTION_NULL,
+    PD_OPTION_UNIQUE,
+    PD_OPTION_INDEX,
+    PD_OPTION_NO_INDEX,
+    PD_OPTION_SEARCH,
+    PD_OPTION_DEFAULT,
+    PD_OPTION_CHECK,
+    PD_OPTION_CHOICES,
+    PD_OPTION_ON_DELETE,
+    PD_OPTION_RELATED,
+    PD_OPTION_THROUGH,
+    PD_OPTION_RENAMED_FROM,
+    PD_OPTION_COUNT
+} PdOption;
+
+/* The option's keyword ("on_delete"). */
+const char *pd_model_option_name(PdOption option);
+
+typedef struct PdFieldSyntax
+{
+    PdField field;         /* name, pos, options as written; kind and derived names set by the checker */
+    const char *type_name; /* "string", "Author", as written */
+    PdSourcePos type_pos;
+    bool is_list; /* Author[] */
+    long type_args[2];
+    size_t type_arg_count;
+    PdSourcePos type_args_pos;
+    bool has_option[PD_OPTION_COUNT];
+    PdSourcePos option_pos[PD_OPTION_COUNT]; /* first occurrence */
+    PdSourcePos *choice_pos;                 /* one per choice */
+    const char *on_delete_name;              /* as written, checked by the checker */
+} PdFieldSyntax;
+
+typedef struct PdIndexSyntax
+{
+    PdIndex index;          /* name NULL when not given */
+    PdSourcePos *field_pos; /* one per field */
+    PdSourcePos name_pos;
+} PdIndexSyntax;
+
+typedef struct PdModelSyntax
+{
+    PdModel model; /* name, pos, table/resource/renamed_from as given (NULL when not), ordering */
+    PdFieldSyntax *fields;
+    size_t field_count;
+    PdIndexSyntax *indexes;
+    size_t index_count;
+    PdSourcePos *ordering_pos;
+    PdSourcePos table_pos;
+    PdSourcePos resource_pos;
+    PdSourcePos renamed_from_pos;
+} PdModelSyntax;
+
+typedef struct PdFileSyntax
+{
+    PdModelSyntax *models;
+    size_t model_count;
+} PdFileSyntax;
+
+/* Parses text (syntax only) into *syntax, in arena. Errors: PD_ERR_INVALID_INPUT with the position. */
+bool pd_model_parse_syntax(PdArena *arena, const char *file_name, const char *text, PdFileSyntax *syntax,
+                           PdError *err);
+
+/* Checks and resolves a parsed file into a catalog. Errors: PD_ERR_INVALID_INPUT with the position. */
+bool pd_model_check_syntax(PdArena *arena, const PdFileSyntax *syntax, PdCatalog **catalog, PdError *err);
+
+/*
+ * Value checks shared by the checker and pd_model_check_value. check_choices:
+ * the value must be one of the field's choices; check_format: the rules of
+ * email, url and slug and the length limit apply (a check(...) literal only
+ * needs the right type). The message says what was found and what was expected.
+ */
+bool pd_model_check_literal(const PdField *field, const PdLiteral *value, bool check_choices, bool check_format,
+                            PdError *err);
+
+/* True when name is [a-z_][a-z0-9_]* (field, related and column names). */
+bool pd_model_is_lower_name(const char *name);
+
+/* Database identifiers given as strings (table, through, index names): [a-z_][a-z0-9_$]*, at most 63 bytes. */
+bool pd_model_is_sql_name(const char *name);
+
+/*
+ * Checks one field and fills *out: kind, lengths, options, column, default
+ * index, related name, join table, target. catalog's models have their names
+ * and tables already; model is the one being built. Values (default, checks,
+ * choices) are checked here unless the field is a relation, whose values
+ * depend on the target's key: pd_model_check_field_values does those once
+ * every model has its fields.
+ */
+bool pd_model_check_field(PdArena *arena, const PdCatalog *catalog, const PdModel *model,
+                          const PdFieldSyntax *syntax, PdField *out, PdError *err);
+bool pd_model_check_field_values(const PdFieldSyntax *syntax, const PdField *field, PdError *err);
+
+/* Default join table of a many-to-many field: <table>_<field>, kept within 63 bytes. */
+char *pd_model_through_table_name(PdArena *arena, const char *table, const char *field);
+
+#endif
