@@ -1,0 +1,593 @@
+/*
+ * alter.c - one field of a table that already exists: added, dropped or
+ * changed, in the forms that keep long locks off a live table. Constraints
+ * are added NOT VALID in the transaction and validated in the concurrent
+ * section; unique constraints and indexes are built CONCURRENTLY; a NOT NULL
+ * column needs a default; type changes say whether they rewrite the table and
+ * whether they can lose data. Every statement here runs after the renames,
+ * so old objects are addressed by their new names. Each change also writes
+ * its inverse to ctx->down, in the order it must run.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "plan.h"
+
+typedef enum TypeFamily
+{
+    FAMILY_TEXT, /* varchar(n), text (size 0) */
+    FAMILY_INT,  /* size in bytes */
+    FAMILY_NUMERIC,
+    FAMILY_FLOAT,
+    FAMILY_BOOL,
+    FAMILY_DATE,
+    FAMILY_TIME,
+    FAMILY_TIMESTAMPTZ,
+    FAMILY_INTERVAL,
+    FAMILY_UUID,
+    FAMILY_JSON,
+    FAMILY_BYTEA,
+    FAMILY_OTHER
+} TypeFamily;
+
+typedef struct TypeInfo
+{
+    TypeFamily family;
+    int size;
+    int precision;
+    int scale;
+} TypeInfo;
+
+static TypeInfo
+type_info(const char *type)
+{
+    static const struct
+    {
+        const char *prefix;
+        TypeFamily family;
+        int size;
+    } known[] = {
+        {"varchar", FAMILY_TEXT, 0},       {"character varying", FAMILY_TEXT, 0}, {"text", FAMILY_TEXT, 0},
+        {"smallint", FAMILY_INT, 2},       {"integer", FAMILY_INT, 4},            {"bigint", FAMILY_INT, 8},
+        {"numeric", FAMILY_NUMERIC, 0},    {"double precision", FAMILY_FLOAT, 8}, {"real", FAMILY_FLOAT, 4},
+        {"boolean", FAMILY_BOOL, 0},       {"date", FAMILY_DATE, 0},              {"timestamptz", FAMILY_TIMESTAMPTZ, 0},
+        {"timestamp", FAMILY_TIMESTAMPTZ, 0}, {"time", FAMILY_TIME, 0},          {"interval", FAMILY_INTERVAL, 0},
+        {"uuid", FAMILY_UUID, 0},          {"jsonb", FAMILY_JSON, 0},             {"bytea", FAMILY_BYTEA, 0},
+    };
+    TypeInfo info = {FAMILY_OTHER, 0, 0, 0};
+    for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+        if (strncmp(type, known[i].prefix, strlen(known[i].prefix)) == 0)
+        {
+            info.family = known[i].family;
+            info.size = known[i].size;
+            break;
+        }
+    const char *paren = strchr(type, '(');
+    if (paren != NULL && info.family == FAMILY_TEXT)
+        info.size = atoi(paren + 1);
+    if (paren != NULL && info.family == FAMILY_NUMERIC)
+    {
+        info.precision = atoi(paren + 1);
+        const char *comma = strchr(paren, ',');
+        info.scale = comma != NULL ? atoi(comma + 1) : 0;
+    }
+    return info;
+}
+
+/* What ALTER COLUMN TYPE costs and risks. */
+typedef struct TypeChange
+{
+    bool is_castable;
+    bool is_rewrite;    /* the table and its indexes are rewritten under ACCESS EXCLUSIVE */
+    const char *loss;   /* what data can be lost, or NULL */
+} TypeChange;
+
+static bool
+is_numberlike(TypeFamily family)
+{
+    return family == FAMILY_INT || family == FAMILY_NUMERIC || family == FAMILY_FLOAT;
+}
+
+static TypeChange
+classify_numbers(TypeInfo a, TypeInfo b)
+{
+    TypeChange change = {true, true, NULL};
+    if (a.family == FAMILY_INT && b.family == FAMILY_INT && b.size < a.size)
+        change.loss = "values out of the smaller range make it fail";
+    else if (a.family != FAMILY_INT && b.family == FAMILY_INT)
+        change.loss = "fractions are rounded away";
+    else if (a.family == FAMILY_NUMERIC && b.family == FAMILY_NUMERIC && a.precision > 0)
+    {
+        bool is_narrower = b.precision > 0 && (b.scale < a.scale || b.precision - b.scale < a.precision - a.scale);
+        change.is_rewrite = !(b.precision == 0 || (b.scale == a.scale && b.precision >= a.precision));
+        if (is_narrower)
+            change.loss = "values are rounded to fewer decimals, and larger ones make it fail";
+    }
+    else if (a.family == FAMILY_FLOAT && b.family == FAMILY_NUMERIC && b.precision > 0)
+        change.loss = "values are rounded to the new precision, and larger ones make it fail";
+    return change;
+}
+
+static TypeChange
+classify_type_change(const char *from, const char *to)
+{
+    TypeInfo a = type_info(from), b = type_info(to);
+    TypeChange change = {true, true, NULL};
+    if (a.family == FAMILY_TEXT && b.family == FAMILY_TEXT)
+    {
+        bool is_wider = b.size == 0 || (a.size != 0 && b.size >= a.size);
+        change.is_rewrite = !is_wider;
+        change.loss = is_wider ? NULL : "longer values are cut to the new length";
+        return change;
+    }
+    if (is_numberlike(a.family) && is_numberlike(b.family))
+        return classify_numbers(a, b);
+    if (b.family == FAMILY_TEXT && a.family != FAMILY_OTHER)
+    {
+        change.loss = b.size > 0 ? "values longer than the new length are cut" : NULL;
+        return change;
+    }
+    if (a.family == FAMILY_TEXT && b.family != FAMILY_OTHER)
+        return change; /* parsed per row: a value that does not parse makes it fail, nothing is lost */
+    bool is_int_bool = (a.family == FAMILY_BOOL && b.family == FAMILY_INT && b.size == 4) ||
+                       (b.family == FAMILY_BOOL && a.family == FAMILY_INT && a.size == 4);
+    if (is_int_bool)
+        return change;
+    if (a.family == FAMILY_DATE && b.family == FAMILY_TIMESTAMPTZ)
+        return change;
+    if (a.family == FAMILY_TIMESTAMPTZ && (b.family == FAMILY_DATE || b.family == FAMILY_TIME))
+    {
+        change.loss = b.family == FAMILY_DATE ? "the time of day is lost" : "the date is lost";
+        return change;
+    }
+    change.is_castable = false;
+    return change;
+}
+
+static bool
+same_text(const char *a, const char *b)
+{
+    return a == b || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+/* Whether check i of objects stands unchanged in other (NULL: nothing stands). */
+static bool
+is_check_kept(const FieldObjects *objects, size_t i, const FieldObjects *other, bool is_type)
+{
+    if (other == NULL || is_type)
+        return false; /* a check compares the column with literals typed for it: a new type re-makes it */
+    for (size_t j = 0; j < other->check_count; j++)
+        if (strcmp(other->check_names[j], objects->check_names[i]) == 0 &&
+            strcmp(other->check_sqls[j], objects->check_sqls[i]) == 0)
+            return true;
+    return false;
+}
+
+static void
+drop_checks(PdStrbuf *out, const FieldObjects *objects, const FieldObjects *other, bool is_type)
+{
+    for (size_t i = 0; i < objects->check_count; i++)
+        if (!is_check_kept(objects, i, other, is_type))
+            ddl_drop_constraint(out, objects->table, objects->check_names[i]);
+}
+
+static void
+alter_column(PdStrbuf *out, const FieldObjects *objects, const char *action)
+{
+    pd_strbuf_append(out, "ALTER TABLE ");
+    pd_strbuf_append_identifier(out, objects->table);
+    pd_strbuf_append(out, " ALTER COLUMN ");
+    pd_strbuf_append_identifier(out, objects->column);
+    pd_strbuf_appendf(out, " %s;\n", action);
+}
+
+static void
+set_type(PlanContext *ctx, PdStrbuf *out, const FieldObjects *objects, const char *type)
+{
+    PdStrbuf action;
+    pd_strbuf_init(&action, ctx->arena);
+    pd_strbuf_appendf(&action, "TYPE %s USING ", type);
+    pd_strbuf_append_identifier(&action, objects->column);
+    pd_strbuf_appendf(&action, "::%s", type);
+    alter_column(out, objects, pd_strbuf_text(&action) != NULL ? pd_strbuf_text(&action) : "");
+}
+
+static void
+set_default(PlanContext *ctx, PdStrbuf *out, const FieldObjects *objects, const char *default_sql)
+{
+    if (default_sql == NULL)
+        alter_column(out, objects, "DROP DEFAULT");
+    else
+        alter_column(out, objects, pd_arena_sprintf(ctx->arena, "SET DEFAULT %s", default_sql));
+}
+
+/*
+ * The constraints and index of a column added to or kept on a live table, in
+ * their safe forms; checks that stand unchanged in `kept` (NULL: none) stay.
+ */
+static void
+add_objects_safely(PlanContext *ctx, const FieldObjects *objects, bool has_fk, const FieldObjects *kept,
+                   bool is_type, bool has_unique, bool has_index)
+{
+    if (has_fk && objects->fk_name != NULL)
+    {
+        ddl_add_constraint(&ctx->up, objects->table, objects->fk_name, objects->fk_sql, true);
+        ddl_validate_constraint(&ctx->concurrently, objects->table, objects->fk_name);
+    }
+    for (size_t i = 0; i < objects->check_count; i++)
+        if (!is_check_kept(objects, i, kept, is_type))
+        {
+            ddl_add_constraint(&ctx->up, objects->table, objects->check_names[i],
+                               pd_arena_sprintf(ctx->arena, "CHECK (%s)", objects->check_sqls[i]), true);
+            ddl_validate_constraint(&ctx->concurrently, objects->table, objects->check_names[i]);
+        }
+    if (has_unique && objects->unique_name != NULL)
+    {
+        ddl_create_index(&ctx->concurrently, objects->table, objects->unique_name,
+                         ddl_columns(ctx->arena, objects->column), true, true);
+        ddl_unique_using_index(&ctx->concurrently, objects->table, objects->unique_name);
+    }
+    if (has_index && objects->index_name != NULL)
+        ddl_create_index(&ctx->concurrently, objects->table, objects->index_name,
+                         ddl_columns(ctx->arena, objects->column), false, true);
+}
+
+/* The same objects added plainly, inside +down's transaction (re-creating what +up dropped). */
+static void
+add_objects_plainly(PlanContext *ctx, PdStrbuf *out, const FieldObjects *objects, bool has_fk,
+                    const FieldObjects *kept, bool is_type, bool has_unique, bool has_index)
+{
+    if (has_fk && objects->fk_name != NULL)
+        ddl_add_constraint(out, objects->table, objects->fk_name, objects->fk_sql, false);
+    for (size_t i = 0; i < objects->check_count; i++)
+        if (!is_check_kept(objects, i, kept, is_type))
+            ddl_add_constraint(out, objects->table, objects->check_names[i],
+                               pd_arena_sprintf(ctx->arena, "CHECK (%s)", objects->check_sqls[i]), false);
+    if (has_unique && objects->unique_name != NULL)
+        ddl_add_constraint(out, objects->table, objects->unique_name,
+                           pd_arena_sprintf(ctx->arena, "UNIQUE %s", ddl_columns(ctx->arena, objects->column)),
+                           false);
+    if (has_index && objects->index_name != NULL)
+        ddl_create_index(out, objects->table, objects->index_name, ddl_columns(ctx->arena, objects->column), false,
+                         false);
+}
+
+static char *
+field_hint(PlanContext *ctx, const PdModel *model, const char *verb, const char *field)
+{
+    return pd_arena_sprintf(ctx->arena, "%s_%s_%s", plan_snake(ctx, model->name), verb, field);
+}
+
+static bool
+add_join_field(PlanContext *ctx, const PdModel *model, const PdField *field)
+{
+    ModelRef owner = schema_model_ref(ctx, model), target = plan_new_target_ref(ctx, field);
+    JoinObjects join;
+    if (!schema_join(ctx, field->through_table, &owner, &target, &join) ||
+        !plan_operation(ctx, PD_OP_ADD_FIELD, model->name, field->name, field_hint(ctx, model, "add", field->name),
+                        "add field %s.%s (%s, join table %s)", model->name, field->name,
+                        schema_field_summary(ctx, field), join.table))
+        return false;
+    ddl_create_join_table(&ctx->up, &join);
+    ddl_drop_table(&ctx->down, join.table);
+    return plan_step_end(ctx);
+}
+
+/* Warnings for a default that existing rows receive when the column is added. */
+static bool
+warn_added_default(PlanContext *ctx, const PdModel *model, const PdField *field)
+{
+    if (field->default_value.kind == PD_DEFAULT_UUID)
+        return plan_warning(ctx,
+                            "%s.%s: adding a column with default=uuid rewrites table \"%s\" under an ACCESS "
+                            "EXCLUSIVE lock (gen_random_uuid() is volatile); on a big table add it null without a "
+                            "default, SET DEFAULT for new rows, backfill old rows in batches, then make it not null",
+                            model->name, field->name, model->table);
+    if (field->default_value.kind == PD_DEFAULT_NOW)
+        return plan_warning(ctx,
+                            "%s.%s: default=now on existing table \"%s\" gives every existing row the time of the "
+                            "migration (evaluated once, no rewrite); if old rows need their own values, add the "
+                            "column null, backfill in batches, then add the default",
+                            model->name, field->name, model->table);
+    return true;
+}
+
+bool
+alter_add_field(PlanContext *ctx, const PdModel *model, const PdField *field)
+{
+    if (field->kind == PD_FIELD_MANY_TO_MANY)
+        return add_join_field(ctx, model, field);
+    ModelRef target = plan_new_target_ref(ctx, field);
+    FieldObjects objects;
+    if (!schema_field(ctx, model->table, field->column, field, &target, &objects))
+        return false;
+    if (objects.is_not_null && objects.default_sql == NULL && !objects.is_identity)
+    {
+        pd_error_set(ctx->err, PD_ERR_INVALID_INPUT,
+                     "%s:%d:%d: new field %s.%s is not null and has no default, but table \"%s\" exists",
+                     field->pos.file != NULL ? field->pos.file : "models", field->pos.line, field->pos.column,
+                     model->name, field->name, model->table);
+        pd_error_detail(ctx->err, "Rows already in the table would have no value for the new column.");
+        return pd_error_hint(ctx->err, "add default=... or null to the field");
+    }
+    if (!plan_operation(ctx, PD_OP_ADD_FIELD, model->name, field->name, field_hint(ctx, model, "add", field->name),
+                        "add field %s.%s (%s)", model->name, field->name, schema_field_summary(ctx, field)) ||
+        !warn_added_default(ctx, model, field))
+        return false;
+    pd_strbuf_append(&ctx->up, "ALTER TABLE ");
+    pd_strbuf_append_identifier(&ctx->up, model->table);
+    pd_strbuf_append(&ctx->up, " ADD COLUMN ");
+    ddl_column(&ctx->up, &objects);
+    pd_strbuf_append(&ctx->up, ";\n");
+    add_objects_safely(ctx, &objects, true, NULL, false, true, true);
+    pd_strbuf_append(&ctx->down, "ALTER TABLE ");
+    pd_strbuf_append_identifier(&ctx->down, model->table);
+    pd_strbuf_append(&ctx->down, " DROP COLUMN ");
+    pd_strbuf_append_identifier(&ctx->down, field->column);
+    pd_strbuf_append(&ctx->down, ";\n");
+    return plan_step_end(ctx);
+}
+
+static bool
+drop_join_field(PlanContext *ctx, const PdModel *model, const PdModel *old, const PdField *field)
+{
+    /* Not renamed with the rest (the field is gone), so the join table keeps its old names. */
+    ModelRef owner = schema_model_ref(ctx, old), target = plan_old_target_ref(ctx, field);
+    owner.table = model->table;
+    JoinObjects join;
+    if (!schema_join(ctx, field->through_table, &owner, &target, &join) ||
+        !plan_operation(ctx, PD_OP_DROP_FIELD, model->name, field->name, field_hint(ctx, model, "drop", field->name),
+                        "drop field %s.%s (join table %s)", model->name, field->name, join.table) ||
+        !plan_destructive(ctx, "drop field %s.%s: join table \"%s\" and all its links are deleted", model->name,
+                          field->name, join.table))
+        return false;
+    ddl_drop_table(&ctx->up, join.table);
+    ddl_create_join_table(&ctx->down, &join);
+    return plan_step_end(ctx);
+}
+
+bool
+alter_drop_field(PlanContext *ctx, const PdModel *model, const PdModel *old, const PdField *field)
+{
+    if (field->kind == PD_FIELD_MANY_TO_MANY)
+        return drop_join_field(ctx, model, old, field);
+    ModelRef target = plan_old_target_ref(ctx, field);
+    FieldObjects objects;
+    if (!schema_field(ctx, model->table, field->column, field, &target, &objects) ||
+        !plan_operation(ctx, PD_OP_DROP_FIELD, model->name, field->name, field_hint(ctx, model, "drop", field->name),
+                        "drop field %s.%s", model->name, field->name) ||
+        !plan_destructive(ctx, "drop field %s.%s: column \"%s\".\"%s\" and all its values are deleted",
+                          model->name, field->name, model->table, field->column))
+        return false;
+    pd_strbuf_append(&ctx->up, "ALTER TABLE ");
+    pd_strbuf_append_identifier(&ctx->up, model->table);
+    pd_strbuf_append(&ctx->up, " DROP COLUMN ");
+    pd_strbuf_append_identifier(&ctx->up, field->column);
+    pd_strbuf_append(&ctx->up, ";\n");
+    if (objects.is_not_null && objects.default_sql == NULL && !objects.is_identity)
+        plan_irreversible(ctx,
+                          "dropped field %s.%s was not null without a default: re-adding column \"%s\".\"%s\" "
+                          "fails on a table with rows",
+                          model->name, field->name, model->table, field->column);
+    pd_strbuf_append(&ctx->down, "ALTER TABLE ");
+    pd_strbuf_append_identifier(&ctx->down, model->table);
+    pd_strbuf_append(&ctx->down, " ADD COLUMN ");
+    ddl_column(&ctx->down, &objects);
+    pd_strbuf_append(&ctx->down, ";\n");
+    add_objects_plainly(ctx, &ctx->down, &objects, true, NULL, false, true, true);
+    return plan_step_end(ctx);
+}
+
+/* A many-to-many field pointing elsewhere gets a new join table; the old links cannot follow. */
+static bool
+alter_join_field(PlanContext *ctx, const PdModel *model, const PdField *old_field, const PdField *field)
+{
+    if (plan_same_target(ctx, old_field, field))
+        return true; /* names were brought along by the renames */
+    const PdModel *old = plan_old_model_of(ctx, model);
+    ModelRef old_owner = schema_model_ref(ctx, old), old_target = plan_old_target_ref(ctx, old_field);
+    old_owner.table = model->table;
+    ModelRef owner = schema_model_ref(ctx, model), target = plan_new_target_ref(ctx, field);
+    JoinObjects before, after;
+    if (!schema_join(ctx, old_field->through_table, &old_owner, &old_target, &before) ||
+        !schema_join(ctx, field->through_table, &owner, &target, &after) ||
+        !plan_operation(ctx, PD_OP_ALTER_FIELD, model->name, field->name,
+                        field_hint(ctx, model, "alter", field->name), "alter field %s.%s: %s[] -> %s[]",
+                        model->name, field->name, old_field->target_name, field->target_name) ||
+        !plan_destructive(ctx, "alter field %s.%s: join table \"%s\" and all its links are deleted", model->name,
+                          field->name, before.table))
+        return false;
+    ddl_drop_table(&ctx->up, before.table);
+    ddl_create_join_table(&ctx->up, &after);
+    ddl_drop_table(&ctx->down, after.table);
+    ddl_create_join_table(&ctx->down, &before);
+    return plan_step_end(ctx);
+}
+
+/* What differs between a column's old and new objects (both under the new names). */
+typedef struct FieldChange
+{
+    bool is_type;
+    bool is_default;
+    bool is_null;
+    bool is_fk;
+    bool is_check;
+    bool is_unique_added, is_unique_removed;
+    bool is_index_added, is_index_removed;
+    TypeChange type;
+} FieldChange;
+
+static FieldChange
+compare_objects(const FieldObjects *a, const FieldObjects *b)
+{
+    FieldChange change = {0};
+    change.is_type = strcmp(a->type, b->type) != 0;
+    change.is_default = !same_text(a->default_sql, b->default_sql);
+    change.is_null = a->is_not_null != b->is_not_null;
+    change.is_fk = !same_text(a->fk_sql, b->fk_sql);
+    /* A check compares the column with literals typed for it: a new type needs it re-made. */
+    for (size_t i = 0; i < a->check_count; i++)
+        change.is_check |= !is_check_kept(a, i, b, change.is_type);
+    for (size_t i = 0; i < b->check_count; i++)
+        change.is_check |= !is_check_kept(b, i, a, change.is_type);
+    change.is_unique_added = a->unique_name == NULL && b->unique_name != NULL;
+    change.is_unique_removed = a->unique_name != NULL && b->unique_name == NULL;
+    change.is_index_added = a->index_name == NULL && b->index_name != NULL;
+    change.is_index_removed = a->index_name != NULL && b->index_name == NULL;
+    if (change.is_type)
+        change.type = classify_type_change(a->type, b->type);
+    return change;
+}
+
+static bool
+has_change(const FieldChange *c)
+{
+    return c->is_type || c->is_default || c->is_null || c->is_fk || c->is_check || c->is_unique_added ||
+           c->is_unique_removed || c->is_index_added || c->is_index_removed;
+}
+
+static const char *
+describe_change(PlanContext *ctx, const FieldObjects *a, const FieldObjects *b, const FieldChange *c)
+{
+    PdStrbuf buf;
+    pd_strbuf_init(&buf, ctx->arena);
+    if (c->is_type)
+        pd_strbuf_appendf(&buf, ", type %s -> %s", a->type, b->type);
+    if (c->is_null)
+        pd_strbuf_append(&buf, b->is_not_null ? ", null -> not null" : ", not null -> null");
+    if (c->is_default)
+        pd_strbuf_appendf(&buf, ", default %s -> %s", a->default_sql ? a->default_sql : "none",
+                          b->default_sql ? b->default_sql : "none");
+    if (c->is_fk)
+        pd_strbuf_appendf(&buf, ", foreign key %s", b->fk_sql ? b->fk_sql : "dropped");
+    if (c->is_check)
+        pd_strbuf_append(&buf, b->check_count > 0 ? ", checks changed" : ", checks dropped");
+    if (c->is_unique_added || c->is_unique_removed)
+        pd_strbuf_append(&buf, c->is_unique_added ? ", unique added" : ", unique removed");
+    if (c->is_index_added || c->is_index_removed)
+        pd_strbuf_append(&buf, c->is_index_added ? ", index added" : ", index removed");
+    const char *text = pd_strbuf_text(&buf);
+    return text != NULL && text[0] != '\0' ? text + 2 : "";
+}
+
+static bool
+record_alter(PlanContext *ctx, const PdModel *model, const PdField *field, const FieldObjects *a,
+             const FieldObjects *b, const FieldChange *c)
+{
+    if (!plan_operation(ctx, PD_OP_ALTER_FIELD, model->name, field->name,
+                        field_hint(ctx, model, "alter", field->name), "alter field %s.%s: %s", model->name,
+                        field->name, describe_change(ctx, a, b, c)))
+        return false;
+    if (c->is_type && c->type.loss != NULL &&
+        !plan_destructive(ctx, "alter field %s.%s: type %s -> %s: %s", model->name, field->name, a->type, b->type,
+                          c->type.loss))
+        return false;
+    if (c->is_type && c->type.is_rewrite &&
+        !plan_warning(ctx,
+                      "%s.%s: changing the type from %s to %s rewrites table \"%s\" and its indexes under an "
+                      "ACCESS EXCLUSIVE lock; on a big table add a new column, backfill it in batches and switch "
+                      "over instead",
+                      model->name, field->name, a->type, b->type, model->table))
+        return false;
+    if (c->is_null && b->is_not_null &&
+        !plan_warning(ctx,
+                      "%s.%s: SET NOT NULL scans all of table \"%s\" under an ACCESS EXCLUSIVE lock; on a big "
+                      "table first add CHECK (\"%s\" IS NOT NULL) NOT VALID, VALIDATE CONSTRAINT it, then SET NOT "
+                      "NULL (PostgreSQL skips the scan) and drop the check",
+                      model->name, field->name, model->table, b->column))
+        return false;
+    return true;
+}
+
+/* +up: drop what changes, alter the column, add back in safe forms. */
+static void
+write_alter_up(PlanContext *ctx, const FieldObjects *a, const FieldObjects *b, const FieldChange *c)
+{
+    if (c->is_fk && a->fk_name != NULL)
+        ddl_drop_constraint(&ctx->up, a->table, a->fk_name);
+    drop_checks(&ctx->up, a, b, c->is_type);
+    if (c->is_unique_removed)
+        ddl_drop_constraint(&ctx->up, a->table, a->unique_name);
+    if (c->is_index_removed)
+        ddl_drop_index(&ctx->concurrently, a->index_name, true);
+    if (c->is_type)
+    {
+        if (a->default_sql != NULL) /* an old default may not cast to the new type */
+            set_default(ctx, &ctx->up, a, NULL);
+        set_type(ctx, &ctx->up, b, b->type);
+        if (b->default_sql != NULL)
+            set_default(ctx, &ctx->up, b, b->default_sql);
+    }
+    else if (c->is_default)
+        set_default(ctx, &ctx->up, b, b->default_sql);
+    if (c->is_null && b->is_not_null && b->default_sql != NULL)
+    {
+        /* Rows that hold NULL get the default first, or SET NOT NULL fails on them. */
+        pd_strbuf_append(&ctx->up, "UPDATE ");
+        pd_strbuf_append_identifier(&ctx->up, b->table);
+        pd_strbuf_append(&ctx->up, " SET ");
+        pd_strbuf_append_identifier(&ctx->up, b->column);
+        pd_strbuf_appendf(&ctx->up, " = %s WHERE ", b->default_sql);
+        pd_strbuf_append_identifier(&ctx->up, b->column);
+        pd_strbuf_append(&ctx->up, " IS NULL;\n");
+    }
+    if (c->is_null)
+        alter_column(&ctx->up, b, b->is_not_null ? "SET NOT NULL" : "DROP NOT NULL");
+    add_objects_safely(ctx, b, c->is_fk, a, c->is_type, c->is_unique_added, c->is_index_added);
+}
+
+/* +down: the same, backwards. */
+static void
+write_alter_down(PlanContext *ctx, const FieldObjects *a, const FieldObjects *b, const FieldChange *c)
+{
+    PdStrbuf *down = &ctx->down;
+    if (c->is_index_added)
+        ddl_drop_index(down, b->index_name, false);
+    if (c->is_unique_added)
+        ddl_drop_constraint(down, b->table, b->unique_name);
+    drop_checks(down, b, a, c->is_type);
+    if (c->is_fk && b->fk_name != NULL)
+        ddl_drop_constraint(down, b->table, b->fk_name);
+    if (c->is_null)
+        alter_column(down, a, a->is_not_null ? "SET NOT NULL" : "DROP NOT NULL");
+    if (c->is_type)
+    {
+        if (b->default_sql != NULL)
+            set_default(ctx, down, b, NULL);
+        set_type(ctx, down, a, a->type);
+        if (a->default_sql != NULL)
+            set_default(ctx, down, a, a->default_sql);
+    }
+    else if (c->is_default)
+        set_default(ctx, down, a, a->default_sql);
+    add_objects_plainly(ctx, down, a, c->is_fk, b, c->is_type, c->is_unique_removed, c->is_index_removed);
+}
+
+bool
+alter_field(PlanContext *ctx, const PdModel *model, const PdField *old_field, const PdField *field)
+{
+    if (field->kind == PD_FIELD_MANY_TO_MANY)
+        return alter_join_field(ctx, model, old_field, field);
+    ModelRef old_target = plan_old_target_ref(ctx, old_field), target = plan_new_target_ref(ctx, field);
+    FieldObjects a, b;
+    if (!schema_field(ctx, model->table, field->column, old_field, &old_target, &a) ||
+        !schema_field(ctx, model->table, field->column, field, &target, &b))
+        return false;
+    FieldChange change = compare_objects(&a, &b);
+    if (!has_change(&change))
+        return true;
+    if (change.is_type && !change.type.is_castable)
+    {
+        pd_error_set(ctx->err, PD_ERR_INVALID_INPUT, "%s:%d:%d: field %s.%s cannot change type from %s to %s",
+                     field->pos.file != NULL ? field->pos.file : "models", field->pos.line, field->pos.column,
+                     model->name, field->name, a.type, b.type);
+        pd_error_detail(ctx->err, "PostgreSQL has no cast between these types.");
+        return pd_error_hint(ctx->err, "add a new field and drop the old one, or write a hand migration");
+    }
+    if (!record_alter(ctx, model, field, &a, &b, &change))
+        return false;
+    write_alter_up(ctx, &a, &b, &change);
+    write_alter_down(ctx, &a, &b, &change);
+    return plan_step_end(ctx);
+}

@@ -1,0 +1,768 @@
+/*
+ * diff.c - the phases of planning at the model level: which model continues
+ * which (by name, or by a renamed_from hint: never guessed), renames of
+ * tables, columns and every derived name they change, model-level indexes
+ * dropped and added, tables created in dependency order (a foreign key's
+ * target first; only true cycles get their key added afterwards), fields
+ * compared model by model (alter.c does one field), tables dropped. Each
+ * phase appends to the PlanContext in the order the statements must run.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "plan.h"
+
+static bool
+is_relation(const PdField *field)
+{
+    return field->kind == PD_FIELD_FOREIGN_KEY || field->kind == PD_FIELD_ONE_TO_ONE;
+}
+
+/* The model a relation of `catalog` points at, found by pointer or by name. */
+static const PdModel *
+field_target(const PdCatalog *catalog, const PdField *field)
+{
+    if (field->target != NULL)
+        return field->target;
+    return field->target_name != NULL ? pd_model_find(catalog, field->target_name) : NULL;
+}
+
+/* An old field's target as it is named after the renames: what +down and ALTERs must reference. */
+static ModelRef
+old_target_ref(PlanContext *ctx, const PdField *field)
+{
+    const PdModel *old_target = field_target(ctx->from, field);
+    if (old_target == NULL)
+        return (ModelRef){field->target_name, "", "id", "bigint"};
+    const PdModel *new_target = plan_new_model_of(ctx, old_target);
+    ModelRef ref = schema_model_ref(ctx, old_target);
+    if (new_target != NULL)
+    {
+        ModelRef renamed = schema_model_ref(ctx, new_target);
+        ref.table = renamed.table;
+        ref.pk_column = renamed.pk_column;
+    }
+    return ref;
+}
+
+static ModelRef
+new_target_ref(PlanContext *ctx, const PdField *field)
+{
+    const PdModel *target = field_target(ctx->to, field);
+    if (target == NULL)
+        return (ModelRef){field->target_name, "", "id", "bigint"};
+    return schema_model_ref(ctx, target);
+}
+
+static bool
+input_error(PlanContext *ctx, PdSourcePos pos, const char *fmt, const char *a, const char *b)
+{
+    char what[200];
+    snprintf(what, sizeof(what), fmt, a, b);
+    pd_error_set(ctx->err, PD_ERR_INVALID_INPUT, "%s:%d:%d: %s", pos.file != NULL ? pos.file : "models", pos.line,
+                 pos.column, what);
+    return false;
+}
+
+bool
+diff_match_models(PlanContext *ctx)
+{
+    ctx->old_of_new = pd_arena_calloc(ctx->arena, ctx->to->model_count + 1, sizeof(*ctx->old_of_new));
+    ctx->new_of_old = pd_arena_calloc(ctx->arena, ctx->from->model_count + 1, sizeof(*ctx->new_of_old));
+    if (ctx->old_of_new == NULL || ctx->new_of_old == NULL)
+        return pd_arena_error(ctx->arena, ctx->err);
+    for (size_t i = 0; i < ctx->to->model_count; i++)
+    {
+        const PdModel *model = &ctx->to->models[i];
+        const PdModel *old = pd_model_find(ctx->from, model->name);
+        if (old == NULL && model->renamed_from != NULL && ctx->from->model_count > 0)
+        {
+            old = pd_model_find(ctx->from, model->renamed_from);
+            if (old == NULL)
+                return input_error(ctx, model->pos, "model %s: renamed_from %s names no model of the last migration",
+                                   model->name, model->renamed_from) ||
+                       pd_error_hint(ctx->err, "Remove the hint, or name the model as the last migration's state "
+                                               "has it.");
+            if (pd_model_find(ctx->to, model->renamed_from) != NULL)
+                return input_error(ctx, model->pos, "model %s: renamed_from %s, but model %s still exists",
+                                   model->name, model->renamed_from) ||
+                       pd_error_hint(ctx->err, "A renamed model's old name must be gone from the model file.");
+        }
+        if (old == NULL)
+            continue;
+        ctx->old_of_new[i] = old;
+        size_t j = (size_t)(old - ctx->from->models);
+        if (j >= ctx->from->model_count || ctx->new_of_old[j] != NULL)
+            return input_error(ctx, model->pos, "model %s continues %s, which another model already continues",
+                               model->name, old->name);
+        ctx->new_of_old[j] = model;
+    }
+    return true;
+}
+
+/* ---- renames ----------------------------------------------------------- */
+
+/* One rename, as its own step so that +down renames back in reverse order. */
+static bool
+rename_object(PlanContext *ctx, const char *table, const char *from, const char *to, bool is_index)
+{
+    if (from == NULL || to == NULL || strcmp(from, to) == 0)
+        return true;
+    if (is_index)
+    {
+        ddl_rename_index(&ctx->up, from, to);
+        ddl_rename_index(&ctx->down, to, from);
+    }
+    else
+    {
+        ddl_rename_constraint(&ctx->up, table, from, to);
+        ddl_rename_constraint(&ctx->down, table, to, from);
+    }
+    return plan_step_end(ctx);
+}
+
+static bool
+rename_tables(PlanContext *ctx)
+{
+    for (size_t i = 0; i < ctx->to->model_count; i++)
+    {
+        const PdModel *model = &ctx->to->models[i];
+        const PdModel *old = ctx->old_of_new[i];
+        if (old == NULL || strcmp(old->table, model->table) == 0)
+            continue;
+        char *hint = pd_arena_sprintf(ctx->arena, "rename_%s_to_%s", plan_snake(ctx, old->name),
+                                      plan_snake(ctx, model->name));
+        if (strcmp(old->name, model->name) == 0)
+            hint = pd_arena_sprintf(ctx->arena, "rename_%s_to_%s", old->table, model->table);
+        if (!plan_operation(ctx, PD_OP_RENAME_MODEL, model->name, NULL, hint,
+                            "rename model %s to %s (table %s -> %s)", old->name, model->name, old->table,
+                            model->table) ||
+            !plan_warning(ctx,
+                          "renaming table \"%s\" to \"%s\" breaks application instances still running with the "
+                          "old name; deploy the code that uses the new name together with this migration",
+                          old->table, model->table))
+            return false;
+        ddl_rename_table(&ctx->up, old->table, model->table);
+        ddl_rename_table(&ctx->down, model->table, old->table);
+        if (!plan_step_end(ctx))
+            return false;
+    }
+    return true;
+}
+
+static bool
+rename_columns(PlanContext *ctx, const PdModel *old, const PdModel *model)
+{
+    for (size_t f = 0; f < model->field_count; f++)
+    {
+        const PdField *field = &model->fields[f];
+        const PdField *old_field = plan_old_field_of(old, model, field);
+        if (old_field == NULL || old_field->column == NULL || field->column == NULL)
+            continue;
+        if (strcmp(old_field->name, field->name) != 0)
+        {
+            char *hint = pd_arena_sprintf(ctx->arena, "%s_rename_%s_to_%s", plan_snake(ctx, model->name),
+                                          old_field->name, field->name);
+            if (!plan_operation(ctx, PD_OP_RENAME_FIELD, model->name, field->name, hint,
+                                "rename field %s.%s to %s", model->name, old_field->name, field->name) ||
+                !plan_warning(ctx,
+                              "renaming column \"%s\".\"%s\" to \"%s\" breaks application instances still "
+                              "running with the old name; deploy the code that uses the new name together with "
+                              "this migration",
+                              model->table, old_field->column, field->column))
+                return false;
+        }
+        if (strcmp(old_field->column, field->column) == 0)
+            continue;
+        ddl_rename_column(&ctx->up, model->table, old_field->column, field->column);
+        ddl_rename_column(&ctx->down, model->table, field->column, old_field->column);
+        if (!plan_step_end(ctx))
+            return false;
+    }
+    return true;
+}
+
+/* The derived names of a field's objects follow the table and column: rename each one that changed. */
+static bool
+rename_field_objects(PlanContext *ctx, const PdModel *old, const PdModel *model, const PdField *old_field,
+                     const PdField *field)
+{
+    ModelRef target = old_target_ref(ctx, old_field);
+    FieldObjects before, after;
+    if (!schema_field(ctx, old->table, old_field->column, old_field, &target, &before) ||
+        !schema_field(ctx, model->table, field->column, old_field, &target, &after))
+        return false;
+    for (size_t i = 0; i < before.check_count && i < after.check_count; i++)
+        if (!rename_object(ctx, model->table, before.check_names[i], after.check_names[i], false))
+            return false;
+    return rename_object(ctx, model->table, before.pkey_name, after.pkey_name, false) &&
+           rename_object(ctx, model->table, before.unique_name, after.unique_name, false) &&
+           rename_object(ctx, model->table, before.fk_name, after.fk_name, false) &&
+           rename_object(ctx, model->table, before.index_name, after.index_name, true);
+}
+
+static bool
+same_target(PlanContext *ctx, const PdField *old_field, const PdField *field)
+{
+    const PdModel *old_target = field_target(ctx->from, old_field);
+    const PdModel *target = field_target(ctx->to, field);
+    return old_target != NULL && target != NULL && plan_new_model_of(ctx, old_target) == target;
+}
+
+/* Join table names follow the through table and both models' names. */
+static bool
+rename_join_table(PlanContext *ctx, const PdModel *old, const PdModel *model, const PdField *old_field,
+                  const PdField *field)
+{
+    if (!same_target(ctx, old_field, field))
+        return true; /* a new target is a new join table: alter.c drops and creates */
+    ModelRef old_owner = schema_model_ref(ctx, old), owner = schema_model_ref(ctx, model);
+    ModelRef old_target = schema_model_ref(ctx, field_target(ctx->from, old_field));
+    ModelRef target = schema_model_ref(ctx, field_target(ctx->to, field));
+    JoinObjects before, after;
+    if (!schema_join(ctx, old_field->through_table, &old_owner, &old_target, &before) ||
+        !schema_join(ctx, field->through_table, &owner, &target, &after))
+        return false;
+    if (strcmp(before.table, after.table) != 0)
+    {
+        if (strcmp(old->name, model->name) == 0 && strcmp(old_field->name, field->name) == 0 &&
+            !plan_operation(ctx, PD_OP_ALTER_FIELD, model->name, field->name,
+                            pd_arena_sprintf(ctx->arena, "%s_alter_%s", plan_snake(ctx, model->name), field->name),
+                            "alter field %s.%s: join table %s -> %s", model->name, field->name, before.table,
+                            after.table))
+            return false;
+        ddl_rename_table(&ctx->up, before.table, after.table);
+        ddl_rename_table(&ctx->down, after.table, before.table);
+        if (!plan_step_end(ctx))
+            return false;
+    }
+    for (int i = 0; i < 2; i++)
+        if (strcmp(before.columns[i], after.columns[i]) != 0)
+        {
+            ddl_rename_column(&ctx->up, after.table, before.columns[i], after.columns[i]);
+            ddl_rename_column(&ctx->down, after.table, after.columns[i], before.columns[i]);
+            if (!plan_step_end(ctx))
+                return false;
+        }
+    return rename_object(ctx, after.table, before.pkey_name, after.pkey_name, false) &&
+           rename_object(ctx, after.table, before.fk_names[0], after.fk_names[0], false) &&
+           rename_object(ctx, after.table, before.fk_names[1], after.fk_names[1], false) &&
+           rename_object(ctx, after.table, before.unique_name, after.unique_name, false) &&
+           rename_object(ctx, after.table, before.index_name, after.index_name, true);
+}
+
+/* The old index that a new model-level index continues: same kind, same fields after renames. */
+static const PdIndex *
+old_index_of(const PdModel *old, const PdModel *model, const PdIndex *index)
+{
+    for (size_t i = 0; i < old->index_count; i++)
+    {
+        const PdIndex *candidate = &old->indexes[i];
+        if (candidate->is_unique != index->is_unique || candidate->field_count != index->field_count)
+            continue;
+        bool is_same = true;
+        for (size_t k = 0; k < index->field_count && is_same; k++)
+        {
+            const PdField *field = pd_model_find_field(model, index->fields[k]);
+            const PdField *old_field = field != NULL ? plan_old_field_of(old, model, field) : NULL;
+            is_same = old_field != NULL && strcmp(old_field->name, candidate->fields[k]) == 0;
+        }
+        if (is_same)
+            return candidate;
+    }
+    return NULL;
+}
+
+static bool
+is_index_kept(const PdModel *old, const PdModel *model, const PdIndex *old_index)
+{
+    for (size_t i = 0; i < model->index_count; i++)
+        if (old_index_of(old, model, &model->indexes[i]) == old_index)
+            return true;
+    return false;
+}
+
+static bool
+rename_model_objects(PlanContext *ctx, const PdModel *old, const PdModel *model)
+{
+    for (size_t f = 0; f < model->field_count; f++)
+    {
+        const PdField *field = &model->fields[f];
+        const PdField *old_field = plan_old_field_of(old, model, field);
+        if (old_field == NULL)
+            continue;
+        bool is_join = field->kind == PD_FIELD_MANY_TO_MANY && old_field->kind == PD_FIELD_MANY_TO_MANY;
+        if (is_join && !rename_join_table(ctx, old, model, old_field, field))
+            return false;
+        if (!is_join && old_field->column != NULL && field->column != NULL &&
+            !rename_field_objects(ctx, old, model, old_field, field))
+            return false;
+    }
+    for (size_t i = 0; i < model->index_count; i++)
+    {
+        const PdIndex *old_index = old_index_of(old, model, &model->indexes[i]);
+        IndexObjects before, after;
+        if (old_index == NULL)
+            continue;
+        if (!schema_index(ctx, old, old_index, &before) || !schema_index(ctx, model, &model->indexes[i], &after) ||
+            !rename_object(ctx, model->table, before.name, after.name, !after.is_unique))
+            return false;
+    }
+    return true;
+}
+
+bool
+diff_renames(PlanContext *ctx)
+{
+    if (!rename_tables(ctx))
+        return false;
+    for (size_t i = 0; i < ctx->to->model_count; i++)
+        if (ctx->old_of_new[i] != NULL && !rename_columns(ctx, ctx->old_of_new[i], &ctx->to->models[i]))
+            return false;
+    for (size_t i = 0; i < ctx->to->model_count; i++)
+        if (ctx->old_of_new[i] != NULL && !rename_model_objects(ctx, ctx->old_of_new[i], &ctx->to->models[i]))
+            return false;
+    return true;
+}
+
+/* ---- model-level indexes ------------------------------------------------ */
+
+/* An old index under the new names: its table and columns as they are after the renames. */
+static bool
+old_index_objects(PlanContext *ctx, const PdModel *old, const PdModel *model, const PdIndex *index,
+                  IndexObjects *out)
+{
+    if (!schema_index(ctx, old, index, out))
+        return false;
+    out->table = model->table;
+    PdStrbuf buf;
+    pd_strbuf_init(&buf, ctx->arena);
+    pd_strbuf_append(&buf, "(");
+    for (size_t k = 0; k < index->field_count; k++)
+    {
+        const PdField *old_field = pd_model_find_field(old, index->fields[k]);
+        const char *column = old_field != NULL ? old_field->column : index->fields[k];
+        for (size_t f = 0; f < model->field_count && old_field != NULL; f++)
+            if (plan_old_field_of(old, model, &model->fields[f]) == old_field && model->fields[f].column != NULL)
+                column = model->fields[f].column;
+        pd_strbuf_append(&buf, k > 0 ? ", " : "");
+        pd_strbuf_append_identifier(&buf, column);
+    }
+    pd_strbuf_append(&buf, ")");
+    out->columns_sql = pd_strbuf_text(&buf);
+    return out->columns_sql != NULL || pd_arena_error(ctx->arena, ctx->err);
+}
+
+static bool
+drop_model_index(PlanContext *ctx, const PdModel *old, const PdModel *model, const PdIndex *index)
+{
+    IndexObjects objects;
+    if (!old_index_objects(ctx, old, model, index, &objects))
+        return false;
+    const char *kind = index->is_unique ? "unique" : "index";
+    char *fields = schema_index_fields(ctx, index);
+    char *hint = pd_arena_sprintf(ctx->arena, "%s_drop_%s_%s", plan_snake(ctx, model->name), kind, fields);
+    if (!plan_operation(ctx, PD_OP_DROP_INDEX, model->name, objects.name, hint, "drop %s(%s) on %s (%s)", kind,
+                        fields, model->name, objects.name))
+        return false;
+    if (index->is_unique)
+    {
+        ddl_drop_constraint(&ctx->up, objects.table, objects.name);
+        ddl_add_constraint(&ctx->down, objects.table, objects.name,
+                           pd_arena_sprintf(ctx->arena, "UNIQUE %s", objects.columns_sql), false);
+    }
+    else
+    {
+        ddl_drop_index(&ctx->concurrently, objects.name, true);
+        ddl_create_index(&ctx->down, objects.table, objects.name, objects.columns_sql, false, false);
+    }
+    return plan_step_end(ctx);
+}
+
+bool
+diff_drop_indexes(PlanContext *ctx)
+{
+    for (size_t i = 0; i < ctx->to->model_count; i++)
+    {
+        const PdModel *model = &ctx->to->models[i], *old = ctx->old_of_new[i];
+        for (size_t k = 0; old != NULL && k < old->index_count; k++)
+            if (!is_index_kept(old, model, &old->indexes[k]) && !drop_model_index(ctx, old, model, &old->indexes[k]))
+                return false;
+    }
+    return true;
+}
+
+static bool
+add_model_index(PlanContext *ctx, const PdModel *model, const PdIndex *index)
+{
+    IndexObjects objects;
+    if (!schema_index(ctx, model, index, &objects))
+        return false;
+    const char *kind = index->is_unique ? "unique" : "index";
+    char *fields = schema_index_fields(ctx, index);
+    char *hint = pd_arena_sprintf(ctx->arena, "%s_add_%s_%s", plan_snake(ctx, model->name), kind, fields);
+    if (!plan_operation(ctx, PD_OP_ADD_INDEX, model->name, objects.name, hint, "add %s(%s) on %s (%s)", kind,
+                        fields, model->name, objects.name))
+        return false;
+    ddl_create_index(&ctx->concurrently, objects.table, objects.name, objects.columns_sql, index->is_unique, true);
+    if (index->is_unique)
+    {
+        ddl_unique_using_index(&ctx->concurrently, objects.table, objects.name);
+        ddl_drop_constraint(&ctx->down, objects.table, objects.name);
+    }
+    else
+        ddl_drop_index(&ctx->down, objects.name, false);
+    return plan_step_end(ctx);
+}
+
+bool
+diff_add_indexes(PlanContext *ctx)
+{
+    for (size_t i = 0; i < ctx->to->model_count; i++)
+    {
+        const PdModel *model = &ctx->to->models[i], *old = ctx->old_of_new[i];
+        for (size_t k = 0; old != NULL && k < model->index_count; k++)
+            if (old_index_of(old, model, &model->indexes[k]) == NULL &&
+                !add_model_index(ctx, model, &model->indexes[k]))
+                return false;
+    }
+    return true;
+}
+
+/* ---- tables in dependency order ---------------------------------------- */
+
+typedef struct TopoSort
+{
+    PlanContext *ctx;
+    const PdCatalog *catalog;
+    const bool *is_member; /* the models being ordered */
+    char *state;           /* 0 unseen, 1 on the path, 2 done */
+    size_t *order;
+    size_t count;
+    const PdField **deferred; /* keys that close a cycle: added after the tables */
+    size_t deferred_count;
+} TopoSort;
+
+static bool
+topo_visit(TopoSort *sort, size_t i)
+{
+    sort->state[i] = 1;
+    const PdModel *model = &sort->catalog->models[i];
+    for (size_t f = 0; f < model->field_count; f++)
+    {
+        const PdField *field = &model->fields[f];
+        const PdModel *target = is_relation(field) ? field_target(sort->catalog, field) : NULL;
+        if (target == NULL)
+            continue;
+        size_t j = (size_t)(pd_model_find(sort->catalog, target->name) - sort->catalog->models);
+        if (j == i || j >= sort->catalog->model_count || !sort->is_member[j] || sort->state[j] == 2)
+            continue;
+        if (sort->state[j] == 1)
+        {
+            const PdField **grown = pd_arena_grow(sort->ctx->arena, sort->deferred, sort->deferred_count,
+                                                  sort->deferred_count + 1, sizeof(*grown));
+            if (grown == NULL)
+                return pd_arena_error(sort->ctx->arena, sort->ctx->err);
+            grown[sort->deferred_count++] = field;
+            sort->deferred = grown;
+        }
+        else if (!topo_visit(sort, j))
+            return false;
+    }
+    sort->state[i] = 2;
+    sort->order[sort->count++] = i;
+    return true;
+}
+
+static bool
+topo_sort(PlanContext *ctx, const PdCatalog *catalog, const bool *is_member, TopoSort *sort)
+{
+    *sort = (TopoSort){ctx, catalog, is_member, pd_arena_calloc(ctx->arena, catalog->model_count + 1, 1),
+                       pd_arena_calloc(ctx->arena, catalog->model_count + 1, sizeof(size_t)), 0, NULL, 0};
+    if (sort->state == NULL || sort->order == NULL)
+        return pd_arena_error(ctx->arena, ctx->err);
+    for (size_t i = 0; i < catalog->model_count; i++)
+        if (is_member[i] && sort->state[i] == 0 && !topo_visit(sort, i))
+            return false;
+    return true;
+}
+
+static bool
+is_deferred(const TopoSort *sort, const PdField *field)
+{
+    for (size_t i = 0; i < sort->deferred_count; i++)
+        if (sort->deferred[i] == field)
+            return true;
+    return false;
+}
+
+/* Column objects of every field with a column, plus which keys wait for a cycle. */
+static bool
+table_objects(PlanContext *ctx, const PdModel *model, const char *table, bool is_old, const TopoSort *sort,
+              FieldObjects **fields, bool **deferred, size_t *count)
+{
+    *fields = pd_arena_calloc(ctx->arena, model->field_count + 1, sizeof(**fields));
+    *deferred = pd_arena_calloc(ctx->arena, model->field_count + 1, sizeof(**deferred));
+    if (*fields == NULL || *deferred == NULL)
+        return pd_arena_error(ctx->arena, ctx->err);
+    *count = 0;
+    for (size_t f = 0; f < model->field_count; f++)
+    {
+        const PdField *field = &model->fields[f];
+        if (field->column == NULL)
+            continue;
+        ModelRef target = is_old ? old_target_ref(ctx, field) : new_target_ref(ctx, field);
+        (*deferred)[*count] = is_deferred(sort, field);
+        if (!schema_field(ctx, table, field->column, field, &target, &(*fields)[(*count)++]))
+            return false;
+    }
+    return true;
+}
+
+static bool
+model_indexes(PlanContext *ctx, const PdModel *model, const PdModel *named_as, IndexObjects **indexes)
+{
+    *indexes = pd_arena_calloc(ctx->arena, model->index_count + 1, sizeof(**indexes));
+    if (*indexes == NULL)
+        return pd_arena_error(ctx->arena, ctx->err);
+    for (size_t i = 0; i < model->index_count; i++)
+        if (!schema_index(ctx, model, &model->indexes[i], &(*indexes)[i]))
+            return false;
+    for (size_t i = 0; i < model->index_count; i++)
+        (*indexes)[i].table = named_as->table;
+    return true;
+}
+
+/* CREATE TABLE and its indexes into out; used for new models and for re-creating dropped ones in +down. */
+static bool
+create_table(PlanContext *ctx, PdStrbuf *out, const PdModel *model, bool is_old, const TopoSort *sort)
+{
+    FieldObjects *fields;
+    bool *deferred;
+    size_t count = 0;
+    IndexObjects *indexes;
+    if (!table_objects(ctx, model, model->table, is_old, sort, &fields, &deferred, &count) ||
+        !model_indexes(ctx, model, model, &indexes))
+        return false;
+    ddl_create_table(out, model->table, fields, count, deferred, indexes, model->index_count);
+    ddl_create_indexes(out, model->table, fields, count, indexes, model->index_count);
+    return true;
+}
+
+/* The foreign keys left out of CREATE TABLE because they close a cycle. */
+static bool
+deferred_keys(PlanContext *ctx, const PdCatalog *catalog, const TopoSort *sort, bool is_drop)
+{
+    for (size_t i = 0; i < sort->deferred_count; i++)
+    {
+        const PdField *field = sort->deferred[i];
+        const PdModel *owner = NULL;
+        for (size_t m = 0; m < catalog->model_count && owner == NULL; m++)
+            if (field >= catalog->models[m].fields && field < catalog->models[m].fields + catalog->models[m].field_count)
+                owner = &catalog->models[m];
+        if (owner == NULL)
+            continue;
+        ModelRef target = is_drop ? old_target_ref(ctx, field) : new_target_ref(ctx, field);
+        FieldObjects objects;
+        if (!schema_field(ctx, owner->table, field->column, field, &target, &objects))
+            return false;
+        ddl_add_constraint(is_drop ? &ctx->down : &ctx->up, owner->table, objects.fk_name, objects.fk_sql, false);
+        ddl_drop_constraint(is_drop ? &ctx->up : &ctx->down, owner->table, objects.fk_name);
+        if (!plan_step_end(ctx))
+            return false;
+    }
+    return true;
+}
+
+static bool
+join_tables(PlanContext *ctx, const PdModel *model, bool is_drop)
+{
+    for (size_t f = 0; f < model->field_count; f++)
+    {
+        const PdField *field = &model->fields[f];
+        if (field->kind != PD_FIELD_MANY_TO_MANY)
+            continue;
+        ModelRef owner = schema_model_ref(ctx, model);
+        ModelRef target = is_drop ? old_target_ref(ctx, field) : new_target_ref(ctx, field);
+        JoinObjects join;
+        if (!schema_join(ctx, field->through_table, &owner, &target, &join))
+            return false;
+        ddl_create_join_table(is_drop ? &ctx->down : &ctx->up, &join);
+        ddl_drop_table(is_drop ? &ctx->up : &ctx->down, join.table);
+        if (!plan_step_end(ctx))
+            return false;
+    }
+    return true;
+}
+
+bool
+diff_create_models(PlanContext *ctx)
+{
+    bool *is_new = pd_arena_calloc(ctx->arena, ctx->to->model_count + 1, sizeof(bool));
+    if (is_new == NULL)
+        return pd_arena_error(ctx->arena, ctx->err);
+    for (size_t i = 0; i < ctx->to->model_count; i++)
+        is_new[i] = ctx->old_of_new[i] == NULL;
+    TopoSort sort;
+    if (!topo_sort(ctx, ctx->to, is_new, &sort))
+        return false;
+    for (size_t k = 0; k < sort.count; k++)
+    {
+        const PdModel *model = &ctx->to->models[sort.order[k]];
+        char *hint = pd_arena_sprintf(ctx->arena, "create_%s", plan_snake(ctx, model->name));
+        if (!plan_operation(ctx, PD_OP_CREATE_MODEL, model->name, NULL, hint, "create model %s (table %s)",
+                            model->name, model->table) ||
+            !create_table(ctx, &ctx->up, model, false, &sort))
+            return false;
+        ddl_drop_table(&ctx->down, model->table);
+        if (!plan_step_end(ctx))
+            return false;
+    }
+    if (!deferred_keys(ctx, ctx->to, &sort, false))
+        return false;
+    for (size_t k = 0; k < sort.count; k++)
+        if (!join_tables(ctx, &ctx->to->models[sort.order[k]], false))
+            return false;
+    return true;
+}
+
+static bool
+has_join_tables(const PdModel *model)
+{
+    for (size_t f = 0; f < model->field_count; f++)
+        if (model->fields[f].kind == PD_FIELD_MANY_TO_MANY)
+            return true;
+    return false;
+}
+
+bool
+diff_drop_models(PlanContext *ctx)
+{
+    bool *is_dropped = pd_arena_calloc(ctx->arena, ctx->from->model_count + 1, sizeof(bool));
+    if (is_dropped == NULL)
+        return pd_arena_error(ctx->arena, ctx->err);
+    for (size_t i = 0; i < ctx->from->model_count; i++)
+        is_dropped[i] = ctx->new_of_old[i] == NULL;
+    TopoSort sort;
+    if (!topo_sort(ctx, ctx->from, is_dropped, &sort))
+        return false;
+    /* Join tables first (they may point at any dropped table), then keys closing cycles, then tables
+     * referencing others before the tables they reference. */
+    for (size_t k = sort.count; k > 0; k--)
+        if (!join_tables(ctx, &ctx->from->models[sort.order[k - 1]], true))
+            return false;
+    if (!deferred_keys(ctx, ctx->from, &sort, true))
+        return false;
+    for (size_t k = sort.count; k > 0; k--)
+    {
+        const PdModel *model = &ctx->from->models[sort.order[k - 1]];
+        char *hint = pd_arena_sprintf(ctx->arena, "drop_%s", plan_snake(ctx, model->name));
+        if (!plan_operation(ctx, PD_OP_DROP_MODEL, model->name, NULL, hint, "drop model %s (table %s)", model->name,
+                            model->table) ||
+            !plan_destructive(ctx, "drop model %s: table \"%s\" and all its rows are deleted%s", model->name,
+                              model->table, has_join_tables(model) ? ", with its many-to-many links" : "") ||
+            !create_table(ctx, &ctx->down, model, true, &sort))
+            return false;
+        ddl_drop_table(&ctx->up, model->table);
+        if (!plan_step_end(ctx))
+            return false;
+    }
+    return true;
+}
+
+/* ---- fields ------------------------------------------------------------ */
+
+/* The new field that continues old_field, or NULL when it is dropped. */
+static const PdField *
+new_field_of(const PdModel *old, const PdModel *model, const PdField *old_field)
+{
+    for (size_t f = 0; f < model->field_count; f++)
+        if (plan_old_field_of(old, model, &model->fields[f]) == old_field)
+            return &model->fields[f];
+    return NULL;
+}
+
+static bool
+check_rename_hint(PlanContext *ctx, const PdModel *old, const PdModel *model, const PdField *field)
+{
+    if (field->renamed_from == NULL)
+        return true;
+    if (pd_model_find_field(model, field->renamed_from) != NULL)
+        return input_error(ctx, field->pos, "field %s: renamed_from=%s, but that field still exists", field->name,
+                           field->renamed_from) ||
+               pd_error_hint(ctx->err, "A renamed field's old name must be gone from the model.");
+    if (pd_model_find_field(old, field->renamed_from) == NULL)
+        return input_error(ctx, field->pos, "field %s: renamed_from=%s names no field of the last migration's %s",
+                           field->name, field->renamed_from) ||
+               pd_error_hint(ctx->err, "Remove the hint, or name the field as the last migration's state has it.");
+    return true;
+}
+
+/* The primary key stays: changing it rewrites every referencing table, which deserves a hand migration. */
+static bool
+check_primary_key(PlanContext *ctx, const PdModel *old, const PdModel *model)
+{
+    const PdField *old_pk = pd_model_primary_key(old), *pk = pd_model_primary_key(model);
+    if (old_pk == NULL || pk == NULL)
+        return true;
+    const char *old_type = pd_model_column_type(ctx->arena, old_pk), *type = pd_model_column_type(ctx->arena, pk);
+    bool is_same = plan_old_field_of(old, model, pk) == old_pk && old_pk->kind == pk->kind && old_type != NULL &&
+                   type != NULL && strcmp(old_type, type) == 0;
+    if (is_same)
+        return true;
+    input_error(ctx, pk->pos, "model %s: changing the primary key (%s) is not supported", model->name, pk->name);
+    return pd_error_hint(ctx->err, "Keep the primary key as it was, and write a hand migration for this change.");
+}
+
+static bool
+diff_model_fields(PlanContext *ctx, const PdModel *old, const PdModel *model)
+{
+    if (!check_primary_key(ctx, old, model))
+        return false;
+    for (size_t f = 0; f < old->field_count; f++)
+        if (new_field_of(old, model, &old->fields[f]) == NULL &&
+            !alter_drop_field(ctx, model, old, &old->fields[f]))
+            return false;
+    for (size_t f = 0; f < model->field_count; f++)
+    {
+        const PdField *field = &model->fields[f];
+        const PdField *old_field = plan_old_field_of(old, model, field);
+        bool is_ok;
+        if (old_field == NULL)
+            is_ok = check_rename_hint(ctx, old, model, field) && alter_add_field(ctx, model, field);
+        else if ((old_field->kind == PD_FIELD_MANY_TO_MANY) != (field->kind == PD_FIELD_MANY_TO_MANY))
+            is_ok = alter_drop_field(ctx, model, old, old_field) && alter_add_field(ctx, model, field);
+        else
+            is_ok = alter_field(ctx, model, old_field, field);
+        if (!is_ok)
+            return false;
+    }
+    return true;
+}
+
+bool
+diff_fields(PlanContext *ctx)
+{
+    for (size_t i = 0; i < ctx->to->model_count; i++)
+        if (ctx->old_of_new[i] != NULL && !diff_model_fields(ctx, ctx->old_of_new[i], &ctx->to->models[i]))
+            return false;
+    return true;
+}
+
+ModelRef
+plan_old_target_ref(PlanContext *ctx, const PdField *field)
+{
+    return old_target_ref(ctx, field);
+}
+
+ModelRef
+plan_new_target_ref(PlanContext *ctx, const PdField *field)
+{
+    return new_target_ref(ctx, field);
+}
+
+bool
+plan_same_target(PlanContext *ctx, const PdField *old_field, const PdField *field)
+{
+    return same_target(ctx, old_field, field);
+}

@@ -1,0 +1,456 @@
+/*
+ * file.c - the migration file: rendering a plan as reviewable text, reading
+ * it back into sections, listing a directory of them, and recovering the
+ * model state the newest one recorded. The text is the record: the executor
+ * checksums all of it, so rendering is deterministic (no time stamps, fixed
+ * order) and parsing keeps each section's bytes exactly as written, so that
+ * an error position inside a section maps back to a line of the file.
+ *
+ *   -- prodata migration NNNN_name      header comments, anything before +up
+ *   -- +up                              transactional statements
+ *   -- +up concurrently                 one statement at a time, after the commit
+ *   -- +down | -- +down irreversible: <reason>
+ *   -- +state                           pd_model_format output, each line behind "-- "
+ */
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "plan.h"
+
+/* ---- rendering ---------------------------------------------------------- */
+
+/* One comment line per entry: newlines inside an entry would end the comment. */
+static void
+comment_line(PdStrbuf *out, const char *prefix, const char *text)
+{
+    pd_strbuf_append(out, prefix);
+    for (const char *c = text; *c != '\0'; c++)
+        pd_strbuf_append_char(out, *c == '\n' || *c == '\r' ? ' ' : *c);
+    pd_strbuf_append_char(out, '\n');
+}
+
+static void
+section(PdStrbuf *out, const char *marker, const char *sql)
+{
+    pd_strbuf_append(out, marker);
+    pd_strbuf_append_char(out, '\n');
+    pd_strbuf_append(out, sql);
+    if (sql[0] != '\0' && sql[strlen(sql) - 1] != '\n')
+        pd_strbuf_append_char(out, '\n');
+}
+
+static void
+render_header(PdStrbuf *out, const PdMigrationPlan *plan, const char *name, const char *source_name)
+{
+    pd_strbuf_appendf(out, "-- prodata migration %s\n", name);
+    comment_line(out, "-- from ", pd_arena_sprintf(out->arena, "%s; review before applying.",
+                                                   source_name != NULL ? source_name : "the model file"));
+    pd_strbuf_append(out, "--\n-- operations:\n");
+    for (size_t i = 0; i < plan->operation_count; i++)
+        comment_line(out, plan->operations[i].is_destructive ? "--   [destructive] " : "--   ",
+                     plan->operations[i].description);
+    if (plan->warning_count > 0)
+        pd_strbuf_append(out, "-- warnings:\n");
+    for (size_t i = 0; i < plan->warning_count; i++)
+        comment_line(out, "--   ", plan->warnings[i]);
+    if (plan->destructive_count > 0)
+        pd_strbuf_append(out, "-- data lost:\n");
+    for (size_t i = 0; i < plan->destructive_count; i++)
+        comment_line(out, "--   ", plan->destructive_reasons[i]);
+}
+
+bool
+pd_migration_render(PdArena *arena, const PdMigrationPlan *plan, const char *name, const char *source_name,
+                    const PdCatalog *state, char **text, PdError *err)
+{
+    char *state_text = NULL;
+    if (state != NULL && !pd_model_format(arena, state, &state_text, err))
+        return pd_error_context(err, "while writing the state of migration %s", name);
+    PdStrbuf out;
+    pd_strbuf_init(&out, arena);
+    render_header(&out, plan, name, source_name);
+    section(&out, "-- +up", plan->up_sql != NULL ? plan->up_sql : "");
+    if (plan->up_concurrently_sql != NULL && plan->up_concurrently_sql[0] != '\0')
+        section(&out, "-- +up concurrently", plan->up_concurrently_sql);
+    if (plan->down_sql != NULL)
+        section(&out, "-- +down", plan->down_sql);
+    else
+        comment_line(&out, "-- +down irreversible: ",
+                     plan->irreversible_reason != NULL ? plan->irreversible_reason : "no inverse");
+    if (state_text != NULL)
+    {
+        pd_strbuf_append(&out, "-- +state\n");
+        for (const char *line = state_text; *line != '\0';)
+        {
+            const char *end = strchr(line, '\n');
+            size_t length = end != NULL ? (size_t)(end - line) : strlen(line);
+            pd_strbuf_append(&out, length > 0 ? "-- " : "--");
+            pd_strbuf_append_length(&out, line, length);
+            pd_strbuf_append_char(&out, '\n');
+            line += length + (end != NULL);
+        }
+    }
+    const char *result = pd_strbuf_text(&out);
+    if (result == NULL)
+        return pd_arena_error(arena, err);
+    *text = (char *)result;
+    return true;
+}
+
+/* ---- parsing ------------------------------------------------------------ */
+
+typedef enum SectionKind
+{
+    SECTION_HEADER,
+    SECTION_UP,
+    SECTION_UP_CONCURRENTLY,
+    SECTION_DOWN,
+    SECTION_STATE,
+    SECTION_COUNT
+} SectionKind;
+
+typedef struct ParsedSections
+{
+    const char *start[SECTION_COUNT]; /* first byte after the marker line; NULL when absent */
+    const char *end[SECTION_COUNT];
+    int marker_line[SECTION_COUNT];
+    const char *irreversible_reason;
+} ParsedSections;
+
+/* Which marker a line is: -1 when it is no marker, -2 when it looks like one but is unknown. */
+static int
+marker_kind(const char *line, size_t length, const char **reason, size_t *reason_length)
+{
+    while (length > 0 && (line[length - 1] == ' ' || line[length - 1] == '\r' || line[length - 1] == '\t'))
+        length--;
+    if (length < 5 || strncmp(line, "-- +", 4) != 0 || !islower((unsigned char)line[4]))
+        return -1;
+    static const struct
+    {
+        const char *text;
+        SectionKind kind;
+    } markers[] = {{"-- +up", SECTION_UP},
+                   {"-- +up concurrently", SECTION_UP_CONCURRENTLY},
+                   {"-- +down", SECTION_DOWN},
+                   {"-- +state", SECTION_STATE}};
+    for (size_t i = 0; i < sizeof(markers) / sizeof(markers[0]); i++)
+        if (length == strlen(markers[i].text) && strncmp(line, markers[i].text, length) == 0)
+            return (int)markers[i].kind;
+    static const char irreversible[] = "-- +down irreversible:";
+    if (length >= sizeof(irreversible) - 1 && strncmp(line, irreversible, sizeof(irreversible) - 1) == 0)
+    {
+        *reason = line + sizeof(irreversible) - 1;
+        *reason_length = length - (sizeof(irreversible) - 1);
+        while (*reason_length > 0 && **reason == ' ')
+            (*reason)++, (*reason_length)--;
+        return SECTION_DOWN;
+    }
+    return -2;
+}
+
+static bool
+split_sections(PdArena *arena, const char *path, const char *text, size_t text_length, ParsedSections *out,
+               PdError *err)
+{
+    memset(out, 0, sizeof(*out));
+    SectionKind current = SECTION_HEADER;
+    int line_number = 0;
+    for (const char *line = text; line < text + text_length;)
+    {
+        line_number++;
+        const char *newline = memchr(line, '\n', (size_t)(text + text_length - line));
+        size_t length = newline != NULL ? (size_t)(newline - line) : (size_t)(text + text_length - line);
+        const char *next = line + length + (newline != NULL);
+        const char *reason = NULL;
+        size_t reason_length = 0;
+        int kind = marker_kind(line, length, &reason, &reason_length);
+        if (kind == -2)
+        {
+            pd_error_set(err, PD_ERR_INVALID_INPUT, "%s:%d: unknown section \"%.*s\"", path, line_number,
+                         (int)(length > 60 ? 60 : length), line);
+            return pd_error_hint(err, "Sections are -- +up, -- +up concurrently, -- +down (or -- +down "
+                                      "irreversible: <reason>) and -- +state.");
+        }
+        if (kind >= 0)
+        {
+            if (out->start[kind] != NULL)
+                return pd_error_set(err, PD_ERR_INVALID_INPUT, "%s:%d: section \"%.*s\" repeats the one on line %d",
+                                    path, line_number, (int)(length > 60 ? 60 : length), line,
+                                    out->marker_line[kind]);
+            out->end[current] = line;
+            current = (SectionKind)kind;
+            out->start[kind] = next;
+            out->marker_line[kind] = line_number;
+            if (reason != NULL)
+                out->irreversible_reason = pd_arena_strndup(arena, reason, reason_length);
+        }
+        line = next;
+    }
+    out->end[current] = text + text_length;
+    if (out->start[SECTION_UP] == NULL)
+        return pd_error_set(err, PD_ERR_INVALID_INPUT, "%s:%d: no \"-- +up\" section", path, line_number > 0 ? line_number : 1) ||
+               pd_error_hint(err, "A migration needs at least a line \"-- +up\" followed by its statements.");
+    return true;
+}
+
+/* The state lines without their "-- " prefix. */
+static bool
+strip_state(PdArena *arena, const char *path, const ParsedSections *sections, const char **state, PdError *err)
+{
+    PdStrbuf buf;
+    pd_strbuf_init(&buf, arena);
+    int line_number = sections->marker_line[SECTION_STATE];
+    for (const char *line = sections->start[SECTION_STATE]; line < sections->end[SECTION_STATE];)
+    {
+        line_number++;
+        const char *newline = memchr(line, '\n', (size_t)(sections->end[SECTION_STATE] - line));
+        size_t length = newline != NULL ? (size_t)(newline - line) : (size_t)(sections->end[SECTION_STATE] - line);
+        if (length >= 2 && strncmp(line, "--", 2) == 0)
+        {
+            size_t skip = length >= 3 && line[2] == ' ' ? 3 : 2;
+            pd_strbuf_append_length(&buf, line + skip, length - skip);
+        }
+        else if (strspn(line, " \t\r") < length)
+            return pd_error_set(err, PD_ERR_INVALID_INPUT, "%s:%d: a state line must start with \"-- \"", path,
+                                line_number);
+        pd_strbuf_append_char(&buf, '\n');
+        line += length + (newline != NULL);
+    }
+    *state = pd_strbuf_text(&buf);
+    return *state != NULL || pd_arena_error(arena, err);
+}
+
+/* "0002_book_add_meta" from ".../0002_book_add_meta.sql": 4+ digits, '_', a name. */
+static bool
+parse_name(PdArena *arena, const char *path, const char **name, int *number)
+{
+    const char *base = strrchr(path, '/');
+    base = base != NULL ? base + 1 : path;
+    size_t length = strlen(base);
+    if (length > 4 && strcmp(base + length - 4, ".sql") == 0)
+        length -= 4;
+    size_t digits = strspn(base, "0123456789");
+    if (digits < 4 || digits > 9 || digits + 1 >= length || base[digits] != '_')
+        return false;
+    *name = pd_arena_strndup(arena, base, length);
+    *number = atoi(base);
+    return *name != NULL;
+}
+
+bool
+pd_migration_parse(PdArena *arena, const char *path, const char *text, size_t text_length, PdMigrationFile *file,
+                   PdError *err)
+{
+    const char *where = path != NULL ? path : "migration";
+    PdMigrationFile result = {.path = path, .text = text, .text_length = text_length};
+    if (path != NULL && !parse_name(arena, path, &result.name, &result.number))
+        return pd_error_set(err, PD_ERR_INVALID_INPUT, "%s: bad migration file name", path) ||
+               pd_error_hint(err, "Name migration files NNNN_name.sql, with at least four digits.");
+    ParsedSections sections;
+    if (!split_sections(arena, where, text, text_length, &sections, err))
+        return false;
+    const char **fields[] = {NULL, &result.up_sql, &result.up_concurrently_sql, &result.down_sql, NULL};
+    for (int kind = SECTION_UP; kind <= SECTION_DOWN; kind++)
+        if (sections.start[kind] != NULL)
+            *fields[kind] = pd_arena_strndup(arena, sections.start[kind],
+                                             (size_t)(sections.end[kind] - sections.start[kind]));
+    if (result.up_concurrently_sql == NULL)
+        result.up_concurrently_sql = "";
+    if (sections.irreversible_reason != NULL || sections.start[SECTION_DOWN] == NULL)
+    {
+        result.down_sql = NULL;
+        result.irreversible_reason = sections.irreversible_reason != NULL ? sections.irreversible_reason
+                                                                          : "the file has no -- +down section";
+    }
+    if (sections.start[SECTION_STATE] != NULL && !strip_state(arena, where, &sections, &result.state_text, err))
+        return false;
+    if (result.up_sql == NULL || pd_arena_failed(arena))
+        return pd_arena_error(arena, err);
+    pd_migration_checksum(text, text_length, result.checksum);
+    *file = result;
+    return true;
+}
+
+/* ---- listing ------------------------------------------------------------ */
+
+static bool
+read_whole_file(PdArena *arena, const char *path, char **text, size_t *length, PdError *err)
+{
+    FILE *stream = fopen(path, "rb");
+    if (stream == NULL)
+        return pd_error_set(err, PD_ERR_IO, "cannot open %s: %s", path, strerror(errno));
+    PdStrbuf buf;
+    pd_strbuf_init(&buf, arena);
+    char chunk[16384];
+    size_t got;
+    while ((got = fread(chunk, 1, sizeof(chunk), stream)) > 0)
+        pd_strbuf_append_length(&buf, chunk, got);
+    bool has_failed = ferror(stream) != 0;
+    fclose(stream);
+    if (has_failed)
+        return pd_error_set(err, PD_ERR_IO, "cannot read %s", path);
+    if (pd_strbuf_text(&buf) == NULL)
+        return pd_arena_error(arena, err);
+    *text = (char *)pd_strbuf_text(&buf);
+    *length = buf.length;
+    return true;
+}
+
+static bool
+is_migration_name(const char *name)
+{
+    size_t length = strlen(name);
+    size_t digits = strspn(name, "0123456789");
+    return length > 4 && strcmp(name + length - 4, ".sql") == 0 && digits >= 4 && digits <= 9 &&
+           name[digits] == '_' && digits + 1 < length - 4;
+}
+
+static int
+compare_files(const void *a, const void *b)
+{
+    const PdMigrationFile *x = a, *y = b;
+    if (x->number != y->number)
+        return x->number < y->number ? -1 : 1;
+    return strcmp(x->name, y->name);
+}
+
+/* Collects the paths of NNNN_name.sql files; a missing directory has none. */
+static bool
+list_paths(PdArena *arena, const char *directory, char ***paths, size_t *count, PdError *err)
+{
+    *paths = NULL;
+    *count = 0;
+    DIR *dir = opendir(directory);
+    if (dir == NULL)
+        return errno == ENOENT || pd_error_set(err, PD_ERR_IO, "cannot list %s: %s", directory, strerror(errno));
+    struct dirent *entry;
+    while ((entry = readdir(dir)) != NULL)
+    {
+        if (!is_migration_name(entry->d_name))
+            continue;
+        char **grown = pd_arena_grow(arena, *paths, *count, *count + 1, sizeof(*grown));
+        char *path = pd_arena_sprintf(arena, "%s/%s", directory, entry->d_name);
+        if (grown == NULL || path == NULL)
+        {
+            closedir(dir);
+            return pd_arena_error(arena, err);
+        }
+        grown[(*count)++] = path;
+        *paths = grown;
+    }
+    closedir(dir);
+    return true;
+}
+
+static bool
+check_numbering(const PdMigrationFile *files, size_t count, PdError *err)
+{
+    for (size_t i = 1; i < count; i++)
+    {
+        if (files[i].number == files[i - 1].number)
+        {
+            pd_error_set(err, PD_ERR_INVALID_INPUT, "conflicting migrations %s and %s", files[i - 1].name,
+                         files[i].name);
+            pd_error_detail(err, "Two branches each added migration %04d.", files[i].number);
+            return pd_error_hint(err, "Renumber the one not yet applied anywhere (and check that its state "
+                                      "section still follows from the one before it).");
+        }
+        if (files[i].number != files[i - 1].number + 1)
+        {
+            pd_error_set(err, PD_ERR_INVALID_INPUT, "migration %s follows %s: %04d is missing", files[i].name,
+                         files[i - 1].name, files[i - 1].number + 1);
+            return pd_error_hint(err, "Restore the missing file, or renumber the ones after the gap.");
+        }
+    }
+    return true;
+}
+
+bool
+pd_migration_list(PdArena *arena, const char *directory, PdMigrationFile **files, size_t *count, PdError *err)
+{
+    char **paths;
+    size_t path_count;
+    if (!list_paths(arena, directory, &paths, &path_count, err))
+        return false;
+    PdMigrationFile *result = pd_arena_calloc(arena, path_count + 1, sizeof(*result));
+    if (result == NULL)
+        return pd_arena_error(arena, err);
+    for (size_t i = 0; i < path_count; i++)
+    {
+        char *text;
+        size_t length;
+        if (!read_whole_file(arena, paths[i], &text, &length, err) ||
+            !pd_migration_parse(arena, paths[i], text, length, &result[i], err))
+            return false;
+    }
+    qsort(result, path_count, sizeof(*result), compare_files);
+    if (!check_numbering(result, path_count, err))
+        return false;
+    *files = result;
+    *count = path_count;
+    return true;
+}
+
+/*
+ * The state as pd_model_parse should see it: every line before the state
+ * blank, and "--" turned into two spaces, so that a position it reports is the
+ * line and column in the migration file itself.
+ */
+static const char *
+state_in_place(PdArena *arena, const PdMigrationFile *file)
+{
+    const char *marker = NULL;
+    for (const char *line = file->text; line != NULL && *line != '\0';)
+    {
+        if (strncmp(line, "-- +state", 9) == 0 && (line[9] == '\n' || line[9] == '\r' || line[9] == '\0' ||
+                                                   line[9] == ' '))
+            marker = line;
+        const char *newline = strchr(line, '\n');
+        line = newline != NULL ? newline + 1 : NULL;
+    }
+    if (marker == NULL)
+        return file->state_text;
+    PdStrbuf buf;
+    pd_strbuf_init(&buf, arena);
+    for (const char *c = file->text; c <= marker; c++)
+        if (*c == '\n' || c == marker)
+            pd_strbuf_append_char(&buf, '\n');
+    const char *body = strchr(marker, '\n');
+    for (const char *line = body != NULL ? body + 1 : "", *end; *line != '\0'; line = end + (*end != '\0'))
+    {
+        end = strchr(line, '\n');
+        if (end == NULL)
+            end = line + strlen(line);
+        bool is_comment = end - line >= 2 && strncmp(line, "--", 2) == 0;
+        pd_strbuf_append(&buf, is_comment ? "  " : "");
+        pd_strbuf_append_length(&buf, line + (is_comment ? 2 : 0), (size_t)(end - line) - (is_comment ? 2 : 0));
+        pd_strbuf_append_char(&buf, '\n');
+    }
+    return pd_strbuf_text(&buf);
+}
+
+bool
+pd_migration_latest_state(PdArena *arena, const PdMigrationFile *files, size_t count, PdCatalog **state,
+                          PdError *err)
+{
+    *state = NULL;
+    for (size_t i = count; i > 0; i--)
+    {
+        const PdMigrationFile *file = &files[i - 1];
+        if (file->state_text == NULL)
+            continue;
+        const char *text = state_in_place(arena, file);
+        if (text == NULL)
+            return pd_arena_error(arena, err);
+        const char *where = file->path != NULL ? file->path : file->name;
+        if (!pd_model_parse(arena, where != NULL ? where : "migration", text, state, err))
+            return pd_error_context(err, "while reading the model state recorded in %s",
+                                    where != NULL ? where : "a migration");
+        return true;
+    }
+    return true;
+}

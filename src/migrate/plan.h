@@ -1,0 +1,175 @@
+/*
+ * plan.h - private to the planner (plan.c, diff.c, schema.c, ddl.c). The
+ * planner walks two catalogs once and appends to one PlanContext: operations
+ * for people, SQL for the three sections, warnings and destructive reasons.
+ * The inverse SQL is collected in steps: each step holds the statements that
+ * undo what was just appended to +up and +up concurrently, in the order they
+ * must run; the +down section is the steps in reverse order.
+ */
+#ifndef PRODATA_MIGRATE_PLAN_H
+#define PRODATA_MIGRATE_PLAN_H
+
+#include "prodata/migrate.h"
+#include "prodata/strbuf.h"
+
+typedef struct PlanContext
+{
+    PdArena *arena;
+    const PdCatalog *from; /* never NULL: an empty catalog stands for an empty database */
+    const PdCatalog *to;
+    const PdModel **old_of_new; /* per model of `to`: the model of `from` it continues, NULL when new */
+    const PdModel **new_of_old; /* per model of `from`: the model of `to` it became, NULL when dropped */
+    PdStrbuf up;
+    PdStrbuf concurrently;
+    PdStrbuf down; /* the inverse of the step being planned */
+    const char **down_steps;
+    size_t down_step_count;
+    PdOperation *operations;
+    const char **name_hints; /* per operation: its part of the suggested file name */
+    size_t operation_count;
+    const char **warnings;
+    size_t warning_count;
+    const char **destructive_reasons;
+    size_t destructive_count;
+    const char *irreversible_reason; /* the first reason found */
+    PdError *err;
+} PlanContext;
+
+/* ---- plan.c: collecting results --------------------------------------- */
+
+/* Records an operation; description is printf-formatted. False on exhaustion (err set). */
+bool plan_operation(PlanContext *ctx, PdOperationKind kind, const char *model, const char *field,
+                    const char *name_hint, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+/* Marks the last operation destructive and records what it loses. */
+bool plan_destructive(PlanContext *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+bool plan_warning(PlanContext *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Records why +down cannot be written; the first reason wins. */
+void plan_irreversible(PlanContext *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Ends a step: what was appended to ctx->down since the last call becomes one step of +down. */
+bool plan_step_end(PlanContext *ctx);
+
+/* The model of the other catalog that a model continues or became; NULL when none. */
+const PdModel *plan_new_model_of(const PlanContext *ctx, const PdModel *old_model);
+const PdModel *plan_old_model_of(const PlanContext *ctx, const PdModel *new_model);
+/* The field of old_model that new_field continues (same name, or its renamed_from); NULL when new. */
+const PdField *plan_old_field_of(const PdModel *old_model, const PdModel *new_model, const PdField *new_field);
+/* snake_case of a name, cut to [a-z0-9_]. */
+char *plan_snake(PlanContext *ctx, const char *name);
+
+/* ---- schema.c: the database objects a catalog implies ------------------- */
+
+/* What a model is referenced as: its table and primary key. */
+typedef struct ModelRef
+{
+    const char *name;
+    const char *table;
+    const char *pk_column;
+    const char *pk_type;
+} ModelRef;
+
+/* The objects one column owns, named for a given table and column. NULL names: absent. */
+typedef struct FieldObjects
+{
+    const PdField *field;
+    const char *table;
+    const char *column;
+    const char *type;
+    bool is_identity;
+    bool is_not_null;
+    const char *default_sql; /* the expression after DEFAULT */
+    const char *pkey_name;
+    const char *unique_name;
+    const char **check_names; /* each check(...), then choices(...) */
+    const char **check_sqls;  /* the expression inside CHECK (...) */
+    size_t check_count;
+    const char *fk_name;
+    const char *fk_sql; /* FOREIGN KEY (...) REFERENCES ... ON DELETE ... */
+    const char *index_name;
+} FieldObjects;
+
+/* A many-to-many join table. */
+typedef struct JoinObjects
+{
+    const char *table;
+    const char *columns[2]; /* from, to */
+    const char *types[2];
+    const char *targets[2]; /* referenced tables */
+    const char *target_pks[2];
+    const char *pkey_name;
+    const char *fk_names[2];
+    const char *unique_name;
+    const char *index_name; /* on the second column; the unique pair covers the first */
+} JoinObjects;
+
+/* A model-level unique(...) or index(...). */
+typedef struct IndexObjects
+{
+    const char *table;
+    const char *name;
+    const char *columns_sql; /* ("a", "b") */
+    bool is_unique;
+} IndexObjects;
+
+ModelRef schema_model_ref(PlanContext *ctx, const PdModel *model);
+/* target: what a relation field references (the new naming when planning an old field). */
+bool schema_field(PlanContext *ctx, const char *table, const char *column, const PdField *field,
+                  const ModelRef *target, FieldObjects *out);
+bool schema_join(PlanContext *ctx, const char *through, const ModelRef *owner, const ModelRef *target,
+                 JoinObjects *out);
+bool schema_index(PlanContext *ctx, const PdModel *model, const PdIndex *index, IndexObjects *out);
+/* Field names of a model-level index, as text for descriptions: "title, author". */
+char *schema_index_fields(PlanContext *ctx, const PdIndex *index);
+/* "string(200) null unique": a field as people write it. */
+char *schema_field_summary(PlanContext *ctx, const PdField *field);
+
+/* ---- ddl.c: SQL text --------------------------------------------------- */
+
+void ddl_column(PdStrbuf *out, const FieldObjects *objects);
+/* CREATE TABLE with every column and constraint except the foreign keys marked deferred (cycles). */
+void ddl_create_table(PdStrbuf *out, const char *table, const FieldObjects *fields, size_t field_count,
+                      const bool *is_deferred, const IndexObjects *indexes, size_t index_count);
+/* Plain CREATE INDEX statements for a table created in this migration. */
+void ddl_create_indexes(PdStrbuf *out, const char *table, const FieldObjects *fields, size_t field_count,
+                        const IndexObjects *indexes, size_t index_count);
+void ddl_create_join_table(PdStrbuf *out, const JoinObjects *join);
+void ddl_drop_table(PdStrbuf *out, const char *table);
+void ddl_add_constraint(PdStrbuf *out, const char *table, const char *name, const char *definition,
+                        bool is_not_valid);
+void ddl_validate_constraint(PdStrbuf *out, const char *table, const char *name);
+void ddl_drop_constraint(PdStrbuf *out, const char *table, const char *name);
+/* CREATE [UNIQUE] INDEX [CONCURRENTLY IF NOT EXISTS]; columns_sql is ("a", "b"). */
+void ddl_create_index(PdStrbuf *out, const char *table, const char *name, const char *columns_sql, bool is_unique,
+                      bool is_concurrent);
+void ddl_drop_index(PdStrbuf *out, const char *name, bool is_concurrent);
+/* The idempotent ALTER TABLE ... ADD CONSTRAINT ... UNIQUE USING INDEX of the concurrent section. */
+void ddl_unique_using_index(PdStrbuf *out, const char *table, const char *name);
+void ddl_rename_table(PdStrbuf *out, const char *from, const char *to);
+void ddl_rename_column(PdStrbuf *out, const char *table, const char *from, const char *to);
+void ddl_rename_constraint(PdStrbuf *out, const char *table, const char *from, const char *to);
+void ddl_rename_index(PdStrbuf *out, const char *from, const char *to);
+/* ("column") */
+char *ddl_columns(PdArena *arena, const char *column);
+
+/* ---- diff.c: the phases ------------------------------------------------ */
+
+bool diff_match_models(PlanContext *ctx);
+bool diff_renames(PlanContext *ctx);
+bool diff_drop_indexes(PlanContext *ctx);
+bool diff_create_models(PlanContext *ctx);
+bool diff_fields(PlanContext *ctx);
+bool diff_add_indexes(PlanContext *ctx);
+bool diff_drop_models(PlanContext *ctx);
+/* What a relation references, as diff.c resolves it: an old field's target under its new name. */
+ModelRef plan_old_target_ref(PlanContext *ctx, const PdField *field);
+ModelRef plan_new_target_ref(PlanContext *ctx, const PdField *field);
+/* Whether the old relation points at the model the new one points at (after renames). */
+bool plan_same_target(PlanContext *ctx, const PdField *old_field, const PdField *field);
+
+/* ---- alter.c: one field that exists on both sides ----------------------- */
+
+bool alter_field(PlanContext *ctx, const PdModel *model, const PdField *old_field, const PdField *new_field);
+bool alter_add_field(PlanContext *ctx, const PdModel *model, const PdField *field);
+bool alter_drop_field(PlanContext *ctx, const PdModel *new_model, const PdModel *old_model,
+                      const PdField *field);
+
+#endif

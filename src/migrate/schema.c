@@ -1,0 +1,380 @@
+/*
+ * schema.c - the database objects a catalog implies: for a field, its column
+ * (type, NOT NULL, default) and the constraints and index it owns; for a
+ * many-to-many field, its join table; for unique(...) and index(...), the
+ * composite object. Every name comes from the model's naming helpers, so the
+ * planner, the drift check and the query library agree on them. Objects are
+ * derived for a given table and column name: the planner derives an old
+ * field's objects under the new names to see what an ALTER must change, and
+ * under both old and new names to see what a rename must rename.
+ */
+#include <ctype.h>
+#include <string.h>
+
+#include "plan.h"
+
+/* A name for an object of the whole table ("book_pkey"). */
+static char *
+table_object_name(PlanContext *ctx, const char *table, const char *suffix)
+{
+    return pd_model_constraint_name(ctx->arena, table, NULL, suffix);
+}
+
+static bool
+is_string_kind(PdFieldKind kind)
+{
+    return kind == PD_FIELD_STRING || kind == PD_FIELD_TEXT || kind == PD_FIELD_EMAIL || kind == PD_FIELD_URL ||
+           kind == PD_FIELD_SLUG;
+}
+
+static bool
+is_numeric_type(const char *type)
+{
+    static const char *numeric[] = {"smallint", "integer", "bigint", "double precision", "real", "numeric"};
+    for (size_t i = 0; i < sizeof(numeric) / sizeof(numeric[0]); i++)
+        if (strncmp(type, numeric[i], strlen(numeric[i])) == 0)
+            return true;
+    return false;
+}
+
+/* A number as PostgreSQL reads it unquoted: -12, 3.50, .5, 1e3. Anything else is quoted. */
+static bool
+is_plain_number(const char *text)
+{
+    const char *c = text;
+    if (*c == '-' || *c == '+')
+        c++;
+    bool has_digits = false;
+    while (isdigit((unsigned char)*c))
+        c++, has_digits = true;
+    if (*c == '.')
+        for (c++; isdigit((unsigned char)*c); c++)
+            has_digits = true;
+    if (!has_digits)
+        return false;
+    if (*c == 'e' || *c == 'E')
+    {
+        c++;
+        if (*c == '-' || *c == '+')
+            c++;
+        if (!isdigit((unsigned char)*c))
+            return false;
+        while (isdigit((unsigned char)*c))
+            c++;
+    }
+    return *c == '\0';
+}
+
+/* A literal compared with or stored in a column of `type`: bare when PostgreSQL types it right, else quoted. */
+static void
+append_value(PdStrbuf *buf, const PdLiteral *literal, const char *type, bool is_cast)
+{
+    bool is_number_column = is_numeric_type(type);
+    bool is_bool_column = strcmp(type, "boolean") == 0;
+    if (literal->kind == PD_LITERAL_NULL)
+        pd_strbuf_append(buf, "NULL");
+    else if (literal->kind == PD_LITERAL_NUMBER && is_number_column && is_plain_number(literal->text))
+        pd_strbuf_append(buf, literal->text);
+    else if (literal->kind == PD_LITERAL_BOOL && is_bool_column)
+        pd_strbuf_append(buf, strcmp(literal->text, "true") == 0 ? "true" : "false");
+    else
+    {
+        pd_strbuf_append_literal(buf, literal->text);
+        bool is_text_column = strncmp(type, "character varying", 17) == 0 || strcmp(type, "text") == 0;
+        if (is_cast && !is_text_column)
+            pd_strbuf_appendf(buf, "::%s", type);
+    }
+}
+
+static const char *
+default_sql(PlanContext *ctx, const PdField *field, const char *type)
+{
+    switch (field->default_value.kind)
+    {
+    case PD_DEFAULT_NONE:
+        return NULL;
+    case PD_DEFAULT_NOW:
+        /* now() in a date or time column would be cast from a timestamp with time zone: say what is meant. */
+        return field->kind == PD_FIELD_DATE ? "CURRENT_DATE" : field->kind == PD_FIELD_TIME ? "LOCALTIME" : "now()";
+    case PD_DEFAULT_UUID:
+        return "gen_random_uuid()";
+    case PD_DEFAULT_LITERAL:
+        break;
+    }
+    PdStrbuf buf;
+    pd_strbuf_init(&buf, ctx->arena);
+    append_value(&buf, &field->default_value.literal, type, true);
+    return pd_strbuf_text(&buf);
+}
+
+static const char *
+check_operator(PdCheckOp op)
+{
+    switch (op)
+    {
+    case PD_CHECK_EQ:
+        return "=";
+    case PD_CHECK_NE:
+        return "<>";
+    case PD_CHECK_LT:
+        return "<";
+    case PD_CHECK_LE:
+        return "<=";
+    case PD_CHECK_GT:
+        return ">";
+    case PD_CHECK_GE:
+        return ">=";
+    }
+    return "=";
+}
+
+/* One check(...): <column> <op> <literal>, with = NULL and <> NULL spelled IS [NOT] NULL. */
+static const char *
+check_sql(PlanContext *ctx, const PdCheck *check, const char *column, const char *type)
+{
+    PdStrbuf buf;
+    pd_strbuf_init(&buf, ctx->arena);
+    pd_strbuf_append_identifier(&buf, column);
+    if (check->value.kind == PD_LITERAL_NULL && (check->op == PD_CHECK_EQ || check->op == PD_CHECK_NE))
+        pd_strbuf_append(&buf, check->op == PD_CHECK_EQ ? " IS NULL" : " IS NOT NULL");
+    else
+    {
+        pd_strbuf_appendf(&buf, " %s ", check_operator(check->op));
+        append_value(&buf, &check->value, type, false);
+    }
+    return pd_strbuf_text(&buf);
+}
+
+static const char *
+choices_sql(PlanContext *ctx, const PdField *field, const char *column, const char *type)
+{
+    PdStrbuf buf;
+    pd_strbuf_init(&buf, ctx->arena);
+    pd_strbuf_append_identifier(&buf, column);
+    pd_strbuf_append(&buf, " IN (");
+    for (size_t i = 0; i < field->choice_count; i++)
+    {
+        if (i > 0)
+            pd_strbuf_append(&buf, ", ");
+        append_value(&buf, &field->choices[i].value, type, false);
+    }
+    pd_strbuf_append(&buf, ")");
+    return pd_strbuf_text(&buf);
+}
+
+/* Each check(...) is one constraint, named as PostgreSQL would (_check, _check1, ...); choices one more. */
+static bool
+field_checks(PlanContext *ctx, const char *table, const PdField *field, FieldObjects *out)
+{
+    size_t count = field->check_count + (field->choice_count > 0);
+    if (count == 0)
+        return true;
+    out->check_names = pd_arena_calloc(ctx->arena, count, sizeof(char *));
+    out->check_sqls = pd_arena_calloc(ctx->arena, count, sizeof(char *));
+    if (out->check_names == NULL || out->check_sqls == NULL)
+        return false;
+    for (size_t i = 0; i < field->check_count; i++)
+    {
+        out->check_names[i] = pd_model_check_constraint_name(ctx->arena, table, out->column, i);
+        out->check_sqls[i] = check_sql(ctx, &field->checks[i], out->column, out->type);
+    }
+    if (field->choice_count > 0)
+    {
+        out->check_names[field->check_count] = pd_model_constraint_name(ctx->arena, table, out->column, "choices");
+        out->check_sqls[field->check_count] = choices_sql(ctx, field, out->column, out->type);
+    }
+    out->check_count = count;
+    return true;
+}
+
+static const char *
+on_delete_sql(PdOnDelete on_delete)
+{
+    switch (on_delete)
+    {
+    case PD_ON_DELETE_CASCADE:
+        return "CASCADE";
+    case PD_ON_DELETE_RESTRICT:
+        return "RESTRICT";
+    case PD_ON_DELETE_PROTECT:
+        return "NO ACTION";
+    case PD_ON_DELETE_SET_NULL:
+        return "SET NULL";
+    case PD_ON_DELETE_SET_DEFAULT:
+        return "SET DEFAULT";
+    }
+    return "CASCADE";
+}
+
+static const char *
+foreign_key_sql(PlanContext *ctx, const char *column, const char *table, const char *target_column,
+                PdOnDelete on_delete)
+{
+    PdStrbuf buf;
+    pd_strbuf_init(&buf, ctx->arena);
+    pd_strbuf_append(&buf, "FOREIGN KEY (");
+    pd_strbuf_append_identifier(&buf, column);
+    pd_strbuf_append(&buf, ") REFERENCES ");
+    pd_strbuf_append_identifier(&buf, table);
+    pd_strbuf_append(&buf, " (");
+    pd_strbuf_append_identifier(&buf, target_column);
+    pd_strbuf_appendf(&buf, ") ON DELETE %s", on_delete_sql(on_delete));
+    return pd_strbuf_text(&buf);
+}
+
+ModelRef
+schema_model_ref(PlanContext *ctx, const PdModel *model)
+{
+    const PdField *pk = pd_model_primary_key(model);
+    ModelRef ref = {model->name, model->table, pk != NULL ? pk->column : "id",
+                    pk != NULL ? pd_model_column_type(ctx->arena, pk) : "bigint"};
+    return ref;
+}
+
+/* An index of its own: asked for (index, slug, foreign keys unless no_index), and not covered by a unique one. */
+static bool
+needs_index(const PdField *field)
+{
+    return field->is_indexed && !field->is_unique && !field->is_primary_key &&
+           field->kind != PD_FIELD_ONE_TO_ONE && field->kind != PD_FIELD_MANY_TO_MANY;
+}
+
+bool
+schema_field(PlanContext *ctx, const char *table, const char *column, const PdField *field,
+             const ModelRef *target, FieldObjects *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->field = field;
+    out->table = table;
+    out->column = column;
+    out->type = pd_model_column_type(ctx->arena, field);
+    if (out->type == NULL)
+        out->type = "";
+    out->is_identity = field->kind == PD_FIELD_AUTO;
+    out->is_not_null = !field->is_nullable || field->is_primary_key || out->is_identity;
+    out->default_sql = default_sql(ctx, field, out->type);
+    if (field->is_primary_key || out->is_identity)
+        out->pkey_name = table_object_name(ctx, table, "pkey");
+    else if (field->is_unique || field->kind == PD_FIELD_ONE_TO_ONE)
+        out->unique_name = pd_model_constraint_name(ctx->arena, table, column, "key");
+    if (!field_checks(ctx, table, field, out))
+        return pd_arena_error(ctx->arena, ctx->err);
+    if ((field->kind == PD_FIELD_FOREIGN_KEY || field->kind == PD_FIELD_ONE_TO_ONE) && target != NULL)
+    {
+        out->fk_name = pd_model_constraint_name(ctx->arena, table, column, "fkey");
+        out->fk_sql = foreign_key_sql(ctx, column, target->table, target->pk_column, field->on_delete);
+    }
+    if (needs_index(field))
+        out->index_name = pd_model_constraint_name(ctx->arena, table, column, "idx");
+    if (pd_arena_failed(ctx->arena))
+        return pd_arena_error(ctx->arena, ctx->err);
+    return true;
+}
+
+bool
+schema_join(PlanContext *ctx, const char *through, const ModelRef *owner, const ModelRef *target,
+            JoinObjects *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->table = through;
+    /* The naming helper reads only the two models' names: stand-ins carry the names asked for. */
+    PdModel owner_model = {.name = owner->name, .table = owner->table};
+    PdModel target_model = {.name = target->name, .table = target->table};
+    PdField field = {.kind = PD_FIELD_MANY_TO_MANY, .target_name = target->name, .target = &target_model};
+    char *columns[2];
+    if (!pd_model_through_columns(ctx->arena, &owner_model, &field, &columns[0], &columns[1]))
+        return pd_arena_error(ctx->arena, ctx->err);
+    out->columns[0] = columns[0];
+    out->columns[1] = columns[1];
+    const ModelRef *ends[2] = {owner, target};
+    for (int i = 0; i < 2; i++)
+    {
+        out->types[i] = ends[i]->pk_type;
+        out->targets[i] = ends[i]->table;
+        out->target_pks[i] = ends[i]->pk_column;
+        out->fk_names[i] = pd_model_constraint_name(ctx->arena, through, out->columns[i], "fkey");
+    }
+    out->pkey_name = table_object_name(ctx, through, "pkey");
+    char *pair = pd_arena_sprintf(ctx->arena, "%s_%s", out->columns[0], out->columns[1]);
+    out->unique_name = pd_model_constraint_name(ctx->arena, through, pair, "key");
+    out->index_name = pd_model_constraint_name(ctx->arena, through, out->columns[1], "idx");
+    if (pd_arena_failed(ctx->arena))
+        return pd_arena_error(ctx->arena, ctx->err);
+    return true;
+}
+
+bool
+schema_index(PlanContext *ctx, const PdModel *model, const PdIndex *index, IndexObjects *out)
+{
+    out->table = model->table;
+    out->is_unique = index->is_unique;
+    out->name = index->name != NULL ? index->name : pd_model_index_name(ctx->arena, model, index);
+    PdStrbuf buf;
+    pd_strbuf_init(&buf, ctx->arena);
+    pd_strbuf_append(&buf, "(");
+    for (size_t i = 0; i < index->field_count; i++)
+    {
+        const PdField *field = pd_model_find_field(model, index->fields[i]);
+        if (i > 0)
+            pd_strbuf_append(&buf, ", ");
+        pd_strbuf_append_identifier(&buf, field != NULL && field->column != NULL ? field->column : index->fields[i]);
+    }
+    pd_strbuf_append(&buf, ")");
+    out->columns_sql = pd_strbuf_text(&buf);
+    if (out->name == NULL || out->columns_sql == NULL)
+        return pd_arena_error(ctx->arena, ctx->err);
+    return true;
+}
+
+char *
+schema_index_fields(PlanContext *ctx, const PdIndex *index)
+{
+    PdStrbuf buf;
+    pd_strbuf_init(&buf, ctx->arena);
+    for (size_t i = 0; i < index->field_count; i++)
+        pd_strbuf_appendf(&buf, "%s%s", i > 0 ? ", " : "", index->fields[i]);
+    return (char *)pd_strbuf_text(&buf);
+}
+
+char *
+schema_field_summary(PlanContext *ctx, const PdField *field)
+{
+    PdStrbuf buf;
+    pd_strbuf_init(&buf, ctx->arena);
+    switch (field->kind)
+    {
+    case PD_FIELD_FOREIGN_KEY:
+        pd_strbuf_append(&buf, field->target_name);
+        break;
+    case PD_FIELD_ONE_TO_ONE:
+        pd_strbuf_appendf(&buf, "%s one_to_one", field->target_name);
+        break;
+    case PD_FIELD_MANY_TO_MANY:
+        pd_strbuf_appendf(&buf, "%s[]", field->target_name);
+        break;
+    case PD_FIELD_DECIMAL:
+        pd_strbuf_appendf(&buf, "decimal(%d,%d)", field->precision, field->scale);
+        break;
+    default:
+        pd_strbuf_append(&buf, pd_model_kind_name(field->kind));
+        if (is_string_kind(field->kind) && field->max_length > 0)
+            pd_strbuf_appendf(&buf, "(%d)", field->max_length);
+    }
+    if (field->is_nullable)
+        pd_strbuf_append(&buf, " null");
+    if (field->is_primary_key)
+        pd_strbuf_append(&buf, " primary_key");
+    if (field->is_unique)
+        pd_strbuf_append(&buf, " unique");
+    if (needs_index(field) && field->kind != PD_FIELD_FOREIGN_KEY && field->kind != PD_FIELD_SLUG)
+        pd_strbuf_append(&buf, " index");
+    if (field->default_value.kind == PD_DEFAULT_NOW)
+        pd_strbuf_append(&buf, " default=now");
+    else if (field->default_value.kind == PD_DEFAULT_UUID)
+        pd_strbuf_append(&buf, " default=uuid");
+    else if (field->default_value.kind == PD_DEFAULT_LITERAL)
+        pd_strbuf_appendf(&buf, field->default_value.literal.kind == PD_LITERAL_STRING ? " default=\"%s\""
+                                                                                        : " default=%s",
+                          field->default_value.literal.text);
+    return (char *)pd_strbuf_text(&buf);
+}
