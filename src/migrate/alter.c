@@ -459,8 +459,13 @@ describe_change(PlanContext *ctx, const FieldObjects *a, const FieldObjects *b, 
     if (c->is_default)
         pd_strbuf_appendf(&buf, ", default %s -> %s", a->default_sql ? a->default_sql : "none",
                           b->default_sql ? b->default_sql : "none");
-    if (c->is_fk)
-        pd_strbuf_appendf(&buf, ", foreign key %s", b->fk_sql ? b->fk_sql : "dropped");
+    if (c->is_fk && a->fk_sql != NULL && b->fk_sql != NULL && a->field->target_name != NULL &&
+        strcmp(a->field->target_name, b->field->target_name) == 0)
+        pd_strbuf_appendf(&buf, ", on_delete %s -> %s", pd_model_on_delete_name(a->field->on_delete),
+                          pd_model_on_delete_name(b->field->on_delete));
+    else if (c->is_fk)
+        pd_strbuf_appendf(&buf, ", references %s -> %s", a->fk_sql ? a->field->target_name : "nothing",
+                          b->fk_sql ? b->field->target_name : "nothing");
     if (c->is_check)
         pd_strbuf_append(&buf, b->check_count > 0 ? ", checks changed" : ", checks dropped");
     if (c->is_unique_added || c->is_unique_removed)

@@ -7,6 +7,7 @@
  * compared model by model (alter.c does one field), tables dropped. Each
  * phase appends to the PlanContext in the order the statements must run.
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -54,14 +55,19 @@ new_target_ref(PlanContext *ctx, const PdField *field)
     return schema_model_ref(ctx, target);
 }
 
+static bool input_error(PlanContext *ctx, PdSourcePos pos, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* PD_ERR_INVALID_INPUT whose message starts with where the model file says it: "models.pdm:12:3: ". */
 static bool
-input_error(PlanContext *ctx, PdSourcePos pos, const char *fmt, const char *a, const char *b)
+input_error(PlanContext *ctx, PdSourcePos pos, const char *fmt, ...)
 {
     char what[200];
-    snprintf(what, sizeof(what), fmt, a, b);
-    pd_error_set(ctx->err, PD_ERR_INVALID_INPUT, "%s:%d:%d: %s", pos.file != NULL ? pos.file : "models", pos.line,
-                 pos.column, what);
-    return false;
+    va_list args;
+    va_start(args, fmt);
+    vsnprintf(what, sizeof(what), fmt, args);
+    va_end(args);
+    return pd_error_set(ctx->err, PD_ERR_INVALID_INPUT, "%s:%d:%d: %s", pos.file != NULL ? pos.file : "models",
+                        pos.line, pos.column, what);
 }
 
 bool
@@ -85,7 +91,7 @@ diff_match_models(PlanContext *ctx)
                                                "has it.");
             if (pd_model_find(ctx->to, model->renamed_from) != NULL)
                 return input_error(ctx, model->pos, "model %s: renamed_from %s, but model %s still exists",
-                                   model->name, model->renamed_from) ||
+                                   model->name, model->renamed_from, model->renamed_from) ||
                        pd_error_hint(ctx->err, "A renamed model's old name must be gone from the model file.");
         }
         if (old == NULL)
@@ -134,9 +140,13 @@ rename_tables(PlanContext *ctx)
                                       plan_snake(ctx, model->name));
         if (strcmp(old->name, model->name) == 0)
             hint = pd_arena_sprintf(ctx->arena, "rename_%s_to_%s", old->table, model->table);
-        if (!plan_operation(ctx, PD_OP_RENAME_MODEL, model->name, NULL, hint,
-                            "rename model %s to %s (table %s -> %s)", old->name, model->name, old->table,
-                            model->table) ||
+        bool is_table_only = strcmp(old->name, model->name) == 0;
+        char *description = is_table_only
+                                ? pd_arena_sprintf(ctx->arena, "rename table of %s: %s -> %s", model->name,
+                                                   old->table, model->table)
+                                : pd_arena_sprintf(ctx->arena, "rename model %s to %s (table %s -> %s)",
+                                                   old->name, model->name, old->table, model->table);
+        if (!plan_operation(ctx, PD_OP_RENAME_MODEL, model->name, NULL, hint, "%s", description) ||
             !plan_warning(ctx,
                           "renaming table \"%s\" to \"%s\" breaks application instances still running with the "
                           "old name; deploy the code that uses the new name together with this migration",
@@ -693,7 +703,7 @@ check_rename_hint(PlanContext *ctx, const PdModel *old, const PdModel *model, co
                pd_error_hint(ctx->err, "A renamed field's old name must be gone from the model.");
     if (pd_model_find_field(old, field->renamed_from) == NULL)
         return input_error(ctx, field->pos, "field %s: renamed_from=%s names no field of the last migration's %s",
-                           field->name, field->renamed_from) ||
+                           field->name, field->renamed_from, model->name) ||
                pd_error_hint(ctx->err, "Remove the hint, or name the field as the last migration's state has it.");
     return true;
 }
