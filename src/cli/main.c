@@ -1,18 +1,256 @@
 /*
- * main.c - the prodata command: dispatches to one function per command. Only
- * this folder prints or exits; everything below returns PdError values.
+ * main.c - the prodata command. Parses the command line against one table of
+ * commands (name, flags, help), runs the command with a command-lifetime
+ * arena, and is the only place that prints an error and picks the exit code:
+ * 0 success, 1 runtime failure, 2 usage or input error, 3 differences found
+ * (check, makemigrations --check). Everything below returns PdError values.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "cli.h"
+
+typedef struct CliFlag
+{
+    const char *name;
+    bool takes_value;
+} CliFlag;
+
+typedef struct CliCommand
+{
+    const char *name;
+    bool (*run)(PdArena *arena, const CliArgs *args, PdError *err);
+    const char *summary;
+    const char *usage;
+    CliFlag flags[8];
+    int max_positional;
+} CliCommand;
+
+#define SETTINGS_HELP                                                                                         \
+    "Settings (each also PRODATA_<NAME> or a line in prodata.conf):\n"                                        \
+    "  --config FILE          settings file (default ./prodata.conf when present)\n"                        \
+    "  --models FILE          model file (default models.pdm)\n"                                            \
+    "  --migrations DIR       migrations folder (default migrations)\n"                                     \
+    "  --database CONNINFO    libpq conninfo or URI, no password (default: PG* variables)\n"                \
+    "  --lock_timeout_ms N    lock wait per migration step (default 5000)\n"                                \
+    "  --lock_retries N       retries after a lock timeout (default 3)\n"                                   \
+    "  --lock_wait_ms N       wait for another migrate to finish (default 60000)\n"
+
+static const CliCommand commands[] = {
+    {"makemigrations", cmd_makemigrations, "write the next migration from the changes in the model file",
+     "usage: prodata makemigrations [--name NAME] [--allow-destructive] [--check] [--dry-run]\n"
+     "\n"
+     "Compares the model file with the state the migrations produce and writes the\n"
+     "next numbered migration (migrations/NNNN_name.sql). Writes nothing when\n"
+     "nothing changed.\n"
+     "  --name NAME            name the migration (default: from the change)\n"
+     "  --allow-destructive    write a migration that drops data (dropped models or fields, narrowed types)\n"
+     "  --check                write nothing; exit 3 when the models have unmigrated changes\n"
+     "  --dry-run              show the operations and SQL, write nothing\n",
+     {{"--name", true}, {"--allow-destructive", false}, {"--check", false}, {"--dry-run", false}},
+     0},
+    {"migrate", cmd_migrate, "apply pending migrations, or go back with --to",
+     "usage: prodata migrate [--to N] [--dry-run]\n"
+     "\n"
+     "Applies pending migrations in order, each in its own transaction, under an\n"
+     "advisory lock so that concurrent deployers apply each migration once.\n"
+     "  --to N                 migrate up or down to migration N (0: undo all)\n"
+     "  --dry-run              say what would run, change nothing\n",
+     {{"--to", true}, {"--dry-run", false}},
+     0},
+    {"showmigrations", cmd_showmigrations, "list migrations and whether each is applied",
+     "usage: prodata showmigrations\n", {{NULL, false}}, 0},
+    {"sqlmigrate", cmd_sqlmigrate, "print the SQL of one migration",
+     "usage: prodata sqlmigrate N [--down]\n"
+     "\n"
+     "Prints the SQL that migrate runs for migration N (a number or a name).\n"
+     "  --down                 the SQL that reverts it\n",
+     {{"--down", false}},
+     1},
+    {"check", cmd_check, "exit 3 with a readable diff when models, migrations and database disagree",
+     "usage: prodata check\n"
+     "\n"
+     "Checks that the migrations cover the model file, that every migration is\n"
+     "applied unedited, and that the live schema is what the migrations made\n"
+     "(no hand-made ALTER). Exit 0 when all agree, 3 with a diff when not.\n",
+     {{NULL, false}},
+     0},
+    {"config", cmd_config, "show the settings in effect and where they come from",
+     "usage: prodata config\n", {{NULL, false}}, 0},
+};
+#define COMMAND_COUNT (sizeof(commands) / sizeof(commands[0]))
+
+static void
+print_help(void)
+{
+    printf("prodata %s - models, migrations and REST on PostgreSQL\n\n", PD_VERSION);
+    printf("usage: prodata <command> [options]\n\ncommands:\n");
+    for (size_t i = 0; i < COMMAND_COUNT; i++)
+        printf("  %-16s %s\n", commands[i].name, commands[i].summary);
+    printf("\n'prodata <command> --help' describes one command.\n");
+    printf("Exit codes: 0 success, 1 failure, 2 usage or input error, 3 differences found.\n");
+}
+
+static void
+print_error(const PdError *err)
+{
+    fprintf(stderr, "prodata: error: %s\n", err->message);
+    if (err->detail[0] != '\0')
+        fprintf(stderr, "DETAIL: %s\n", err->detail);
+    if (err->hint[0] != '\0')
+        fprintf(stderr, "HINT: %s\n", err->hint);
+    if (err->context[0] != '\0')
+        fprintf(stderr, "CONTEXT: %s\n", err->context);
+    if (err->sqlstate[0] != '\0')
+        fprintf(stderr, "SQLSTATE: %s\n", err->sqlstate);
+}
+
+bool
+cli_has_flag(const CliArgs *args, const char *flag, const char **value)
+{
+    for (int i = 0; i < args->flag_count; i++)
+    {
+        if (strcmp(args->flags[i], flag) == 0)
+        {
+            if (value != NULL)
+                *value = args->flag_values[i];
+            return true;
+        }
+    }
+    return false;
+}
+
+bool
+cli_load_config(PdArena *arena, const CliArgs *args, PdConfig *config, PdError *err)
+{
+    return pd_config_load(arena, args->config_path, args->overrides, args->override_count, config, err);
+}
+
+static const CliFlag *
+find_flag(const CliCommand *command, const char *name, size_t length)
+{
+    for (int i = 0; i < 8 && command->flags[i].name != NULL; i++)
+        if (strlen(command->flags[i].name) == length && strncmp(command->flags[i].name, name, length) == 0)
+            return &command->flags[i];
+    return NULL;
+}
+
+/* "--lock-timeout-ms" and "--lock_timeout_ms" both name the setting lock_timeout_ms. */
+static char *
+setting_name(PdArena *arena, const char *option, size_t length)
+{
+    char *name = pd_arena_strndup(arena, option + 2, length - 2);
+    for (char *c = name; c && *c; c++)
+        if (*c == '-')
+            *c = '_';
+    return name;
+}
+
+static bool
+parse_args(PdArena *arena, const CliCommand *command, int argc, char **argv, CliArgs *args, PdError *err)
+{
+    memset(args, 0, sizeof(*args));
+    for (int i = 0; i < argc; i++)
+    {
+        const char *arg = argv[i];
+        if (strncmp(arg, "--", 2) != 0 || strcmp(arg, "--") == 0)
+        {
+            if (args->positional_count >= command->max_positional)
+                return pd_error_set(err, PD_ERR_USAGE, "%s: unexpected argument \"%s\"", command->name, arg);
+            args->positional[args->positional_count++] = arg;
+            continue;
+        }
+        const char *equals = strchr(arg, '=');
+        size_t name_length = equals ? (size_t)(equals - arg) : strlen(arg);
+        const char *value = equals ? equals + 1 : NULL;
+        const CliFlag *flag = find_flag(command, arg, name_length);
+        char *name = setting_name(arena, arg, name_length);
+        bool is_config = strcmp(name, "config") == 0;
+        bool is_setting = flag == NULL && !is_config && pd_config_is_setting(name);
+        if (flag == NULL && !is_config && !is_setting)
+            return pd_error_set(err, PD_ERR_USAGE, "%s: unknown option \"%.*s\"", command->name, (int)name_length,
+                                arg);
+        bool takes_value = flag == NULL || flag->takes_value;
+        if (takes_value && value == NULL)
+        {
+            if (i + 1 >= argc)
+                return pd_error_set(err, PD_ERR_USAGE, "%s: option %s needs a value", command->name, arg);
+            value = argv[++i];
+        }
+        else if (!takes_value && value != NULL)
+            return pd_error_set(err, PD_ERR_USAGE, "%s: option %.*s takes no value", command->name,
+                                (int)name_length, arg);
+        if (args->flag_count >= CLI_MAX_ARGS || args->override_count >= CLI_MAX_ARGS)
+            return pd_error_set(err, PD_ERR_USAGE, "%s: too many options", command->name);
+        if (is_config)
+            args->config_path = value;
+        else if (is_setting)
+            args->overrides[args->override_count++] = (PdConfigOverride){name, value};
+        else
+        {
+            args->flags[args->flag_count] = flag->name;
+            args->flag_values[args->flag_count++] = value;
+        }
+    }
+    return true;
+}
+
+static bool
+wants_help(int argc, char **argv)
+{
+    for (int i = 0; i < argc; i++)
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+            return true;
+    return false;
+}
 
 int
 main(int argc, char **argv)
 {
-    if (argc > 1 && strcmp(argv[1], "--version") == 0)
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0)
+    {
+        print_help();
+        return argc < 2 ? 2 : 0;
+    }
+    if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0)
     {
         printf("prodata %s\n", PD_VERSION);
         return 0;
     }
-    fprintf(stderr, "usage: prodata <command> [options]\n");
-    return 2;
+    const CliCommand *command = NULL;
+    for (size_t i = 0; i < COMMAND_COUNT; i++)
+        if (strcmp(argv[1], commands[i].name) == 0)
+            command = &commands[i];
+    if (command == NULL)
+    {
+        fprintf(stderr, "prodata: error: unknown command \"%s\"\nHINT: prodata --help lists the commands.\n",
+                argv[1]);
+        return 2;
+    }
+    if (wants_help(argc - 2, argv + 2))
+    {
+        printf("%s\n%s", command->usage, SETTINGS_HELP);
+        return 0;
+    }
+    PdArena *arena = pd_arena_new(0);
+    if (arena == NULL)
+    {
+        fprintf(stderr, "prodata: error: out of memory\n");
+        return 1;
+    }
+    PdError err;
+    pd_error_clear(&err);
+    CliArgs args;
+    bool is_done = parse_args(arena, command, argc - 2, argv + 2, &args, &err) && command->run(arena, &args, &err);
+    int exit_code = 0;
+    if (!is_done)
+    {
+        print_error(&err);
+        if (err.code == PD_ERR_USAGE)
+            fprintf(stderr, "HINT: prodata %s --help shows the usage.\n", command->name);
+        exit_code = pd_error_exit_code(err.code);
+    }
+    pd_arena_free(arena);
+    return exit_code;
 }

@@ -1,0 +1,43 @@
+/*
+ * cli.h - what the command functions share: the parsed command line and the
+ * settings. Each command returns bool with a PdError; main alone prints the
+ * error and turns it into the exit code.
+ */
+#ifndef PRODATA_CLI_H
+#define PRODATA_CLI_H
+
+#include <stdbool.h>
+
+#include "config.h"
+#include "prodata/arena.h"
+#include "prodata/error.h"
+
+#define CLI_MAX_ARGS 64
+
+/* The command line after the command name: flags, settings, positional arguments. */
+typedef struct CliArgs
+{
+    const char *flags[CLI_MAX_ARGS]; /* "--allow-destructive", "--to" ... as given, without value */
+    const char *flag_values[CLI_MAX_ARGS]; /* the value of a flag that takes one, else NULL */
+    int flag_count;
+    const char *positional[CLI_MAX_ARGS];
+    int positional_count;
+    PdConfigOverride overrides[CLI_MAX_ARGS];
+    int override_count;
+    const char *config_path;
+} CliArgs;
+
+/* True when the flag was given; *value receives its value when it takes one. */
+bool cli_has_flag(const CliArgs *args, const char *flag, const char **value);
+
+/* Loads the settings for a command (config file, environment, overrides). */
+bool cli_load_config(PdArena *arena, const CliArgs *args, PdConfig *config, PdError *err);
+
+bool cmd_makemigrations(PdArena *arena, const CliArgs *args, PdError *err);
+bool cmd_migrate(PdArena *arena, const CliArgs *args, PdError *err);
+bool cmd_showmigrations(PdArena *arena, const CliArgs *args, PdError *err);
+bool cmd_sqlmigrate(PdArena *arena, const CliArgs *args, PdError *err);
+bool cmd_check(PdArena *arena, const CliArgs *args, PdError *err);
+bool cmd_config(PdArena *arena, const CliArgs *args, PdError *err);
+
+#endif

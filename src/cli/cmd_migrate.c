@@ -1,0 +1,412 @@
+/*
+ * cmd_migrate.c - the schema commands: makemigrations, migrate,
+ * showmigrations, sqlmigrate, check, config. Each reads its settings, calls
+ * libprodata and prints results to stdout; warnings go to stderr, errors go
+ * back to main. Files are written whole or not at all (temporary file,
+ * fsync, rename), so an interrupted makemigrations never leaves half a
+ * migration behind.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "prodata/db.h"
+#include "prodata/migrate.h"
+#include "prodata/model.h"
+
+/* Loads settings and the migration files, which every command here needs. */
+static bool
+load_files(PdArena *arena, const CliArgs *args, PdConfig *config, PdMigrationFile **files, size_t *count,
+           PdError *err)
+{
+    if (!cli_load_config(arena, args, config, err))
+        return false;
+    if (!pd_migration_list(arena, config->migrations, files, count, err))
+        return pd_error_context(err, "while reading the migrations in %s", config->migrations);
+    return true;
+}
+
+/* Plans the change from the newest recorded state to the model file. */
+static bool
+plan_model_changes(PdArena *arena, const PdConfig *config, const PdMigrationFile *files, size_t count,
+                   PdCatalog **models, PdMigrationPlan **plan, PdError *err)
+{
+    PdCatalog *state;
+    if (!pd_model_load_file(arena, config->models, models, err))
+        return false;
+    if (!pd_migration_latest_state(arena, files, count, &state, err))
+        return false;
+    return pd_migrate_plan(arena, state, *models, plan, err);
+}
+
+static void
+print_operations(FILE *out, const PdMigrationPlan *plan)
+{
+    for (size_t i = 0; i < plan->operation_count; i++)
+        fprintf(out, "  - %s\n", plan->operations[i].description);
+}
+
+static bool
+is_valid_name(const char *name)
+{
+    if (name[0] == '\0' || strlen(name) > 60)
+        return false;
+    for (const char *c = name; *c; c++)
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '_'))
+            return false;
+    return true;
+}
+
+static bool
+write_atomically(PdArena *arena, const char *directory, const char *path, const char *text, PdError *err)
+{
+    if (mkdir(directory, 0777) != 0 && errno != EEXIST)
+    {
+        pd_error_set(err, PD_ERR_IO, "could not create the migrations folder %s", directory);
+        return pd_error_detail(err, "%s.", strerror(errno));
+    }
+    if (access(path, F_OK) == 0)
+        return pd_error_set(err, PD_ERR_REFUSED, "%s exists already", path);
+    char *temporary = pd_arena_sprintf(arena, "%s.tmp.%d", path, (int)getpid());
+    int fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL, 0644);
+    if (fd < 0)
+    {
+        pd_error_set(err, PD_ERR_IO, "could not write %s", temporary);
+        return pd_error_detail(err, "%s.", strerror(errno));
+    }
+    size_t length = strlen(text), written = 0;
+    while (written < length)
+    {
+        ssize_t n = write(fd, text + written, length - written);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        written += (size_t)n;
+    }
+    bool is_written = written == length && fsync(fd) == 0;
+    int saved_errno = errno;
+    close(fd);
+    if (!is_written || rename(temporary, path) != 0)
+    {
+        saved_errno = is_written ? errno : saved_errno;
+        unlink(temporary);
+        pd_error_set(err, PD_ERR_IO, "could not write %s", path);
+        return pd_error_detail(err, "%s.", strerror(saved_errno));
+    }
+    return true;
+}
+
+bool
+cmd_makemigrations(PdArena *arena, const CliArgs *args, PdError *err)
+{
+    PdConfig config;
+    PdMigrationFile *files;
+    size_t count;
+    PdCatalog *models;
+    PdMigrationPlan *plan;
+    if (!load_files(arena, args, &config, &files, &count, err) ||
+        !plan_model_changes(arena, &config, files, count, &models, &plan, err))
+        return false;
+    if (plan->operation_count == 0)
+    {
+        printf("No changes detected in %s.\n", config.models);
+        return true;
+    }
+    if (cli_has_flag(args, "--check", NULL))
+    {
+        printf("%s has %zu change%s not in a migration:\n", config.models, plan->operation_count,
+               plan->operation_count == 1 ? "" : "s");
+        print_operations(stdout, plan);
+        pd_error_set(err, PD_ERR_DRIFT, "the models have changes that no migration records");
+        return pd_error_hint(err, "Run prodata makemigrations.");
+    }
+    if (plan->destructive_count > 0 && !cli_has_flag(args, "--allow-destructive", NULL))
+    {
+        char detail[512] = "";
+        for (size_t i = 0; i < plan->destructive_count; i++)
+            snprintf(detail + strlen(detail), sizeof(detail) - strlen(detail), "%s%s", i ? " " : "",
+                     plan->destructive_reasons[i]);
+        pd_error_set(err, PD_ERR_REFUSED, "the change would destroy data; no migration was written");
+        pd_error_detail(err, "%s", detail);
+        return pd_error_hint(err, "If a model or field was renamed, say so with renamed_from. Otherwise review "
+                                  "and run again with --allow-destructive.");
+    }
+    const char *name = plan->suggested_name;
+    cli_has_flag(args, "--name", &name);
+    if (!is_valid_name(name))
+        return pd_error_set(err, PD_ERR_USAGE, "--name: \"%s\" must be 1 to 60 of a-z, 0-9 and _", name);
+    int number = count > 0 ? files[count - 1].number + 1 : 1;
+    char *file_name = pd_arena_sprintf(arena, "%04d_%s", number, name);
+    char *text;
+    if (!pd_migration_render(arena, plan, file_name, config.models, models, &text, err))
+        return false;
+    for (size_t i = 0; i < plan->warning_count; i++)
+        fprintf(stderr, "warning: %s\n", plan->warnings[i]);
+    if (cli_has_flag(args, "--dry-run", NULL))
+    {
+        fputs(text, stdout);
+        return true;
+    }
+    char *path = pd_arena_sprintf(arena, "%s/%s.sql", config.migrations, file_name);
+    if (!write_atomically(arena, config.migrations, path, text, err))
+        return false;
+    printf("Wrote %s:\n", path);
+    print_operations(stdout, plan);
+    return true;
+}
+
+/* "--to 2", "--to 0002" or "--to 0002_name". */
+static bool
+parse_target(const char *value, const PdMigrationFile *files, size_t count, int *target, PdError *err)
+{
+    char *end;
+    long number = strtol(value, &end, 10);
+    if (end != value && (*end == '\0' || *end == '_') && number >= 0)
+    {
+        *target = (int)number;
+        if (*end == '\0')
+            return true;
+        for (size_t i = 0; i < count; i++)
+            if (strcmp(files[i].name, value) == 0)
+                return true;
+    }
+    pd_error_set(err, PD_ERR_USAGE, "--to: no migration \"%s\"", value);
+    return pd_error_hint(err, "Give a migration number (0 undoes all) or a name from prodata showmigrations.");
+}
+
+static bool
+connect_database(PdArena *arena, const PdConfig *config, PdDb **db, PdError *err)
+{
+    if (!pd_db_connect(config->database, db, err))
+        return false;
+    /* The connection belongs to the command: closed with its arena, also on error paths. */
+    if (!pd_arena_on_free(arena, (void (*)(void *))pd_db_close, *db))
+    {
+        pd_db_close(*db);
+        return pd_arena_error(arena, err);
+    }
+    return true;
+}
+
+/* Tells, on stderr, when the model file has changes that no migration holds yet. */
+static void
+warn_unmigrated_models(PdArena *arena, const PdConfig *config, const PdMigrationFile *files, size_t count)
+{
+    if (access(config->models, F_OK) != 0)
+        return;
+    PdError ignored;
+    PdCatalog *models;
+    PdMigrationPlan *plan;
+    if (plan_model_changes(arena, config, files, count, &models, &plan, &ignored) && plan->operation_count > 0)
+        fprintf(stderr, "warning: %s has %zu change%s not in a migration; run prodata makemigrations\n",
+                config->models, plan->operation_count, plan->operation_count == 1 ? "" : "s");
+}
+
+bool
+cmd_migrate(PdArena *arena, const CliArgs *args, PdError *err)
+{
+    PdConfig config;
+    PdMigrationFile *files;
+    size_t count;
+    if (!load_files(arena, args, &config, &files, &count, err))
+        return false;
+    PdMigrateOptions options;
+    pd_migrate_options_default(&options);
+    options.lock_timeout_ms = config.lock_timeout_ms;
+    options.lock_retries = config.lock_retries;
+    options.lock_wait_ms = config.lock_wait_ms;
+    options.is_dry_run = cli_has_flag(args, "--dry-run", NULL);
+    const char *target;
+    if (cli_has_flag(args, "--to", &target) && !parse_target(target, files, count, &options.target, err))
+        return false;
+    PdDb *db;
+    if (!connect_database(arena, &config, &db, err))
+        return false;
+    PdMigrateReport report;
+    bool is_done = pd_migrate_apply(arena, db, files, count, &options, &report, err);
+    for (size_t i = 0; i < report.line_count; i++)
+        printf("%s\n", report.lines[i]);
+    if (is_done && report.line_count == 0)
+        printf("No migrations to apply.\n");
+    if (is_done && options.target < 0)
+        warn_unmigrated_models(arena, &config, files, count);
+    return is_done;
+}
+
+static const char *
+status_mark(PdMigrationStatus status)
+{
+    switch (status)
+    {
+        case PD_MIGRATION_APPLIED:
+            return "[X]";
+        case PD_MIGRATION_PARTIAL:
+            return "[~]";
+        case PD_MIGRATION_MODIFIED:
+            return "[!]";
+        case PD_MIGRATION_MISSING:
+            return "[?]";
+        case PD_MIGRATION_PENDING:
+            break;
+    }
+    return "[ ]";
+}
+
+static const char *
+status_note(PdMigrationStatus status)
+{
+    switch (status)
+    {
+        case PD_MIGRATION_PARTIAL:
+            return "  (concurrent part unfinished: run migrate)";
+        case PD_MIGRATION_MODIFIED:
+            return "  (file edited after it was applied)";
+        case PD_MIGRATION_MISSING:
+            return "  (applied, but its file is missing)";
+        default:
+            return "";
+    }
+}
+
+bool
+cmd_showmigrations(PdArena *arena, const CliArgs *args, PdError *err)
+{
+    PdConfig config;
+    PdMigrationFile *files;
+    size_t count;
+    PdDb *db;
+    PdMigrationState *states;
+    size_t state_count;
+    if (!load_files(arena, args, &config, &files, &count, err) || !connect_database(arena, &config, &db, err) ||
+        !pd_migrate_status(arena, db, files, count, &states, &state_count, err))
+        return false;
+    if (state_count == 0)
+        printf("(no migrations in %s)\n", config.migrations);
+    for (size_t i = 0; i < state_count; i++)
+    {
+        printf("%s %s", status_mark(states[i].status), states[i].name);
+        if (states[i].applied_at != NULL)
+            printf("  applied %s", states[i].applied_at);
+        printf("%s\n", status_note(states[i].status));
+    }
+    return true;
+}
+
+bool
+cmd_sqlmigrate(PdArena *arena, const CliArgs *args, PdError *err)
+{
+    PdConfig config;
+    PdMigrationFile *files;
+    size_t count;
+    if (args->positional_count != 1)
+        return pd_error_set(err, PD_ERR_USAGE, "sqlmigrate: which migration? give its number or name");
+    if (!load_files(arena, args, &config, &files, &count, err))
+        return false;
+    int number = -1;
+    if (!parse_target(args->positional[0], files, count, &number, err))
+        return pd_error_set(err, PD_ERR_NOT_FOUND, "no migration \"%s\" in %s", args->positional[0],
+                            config.migrations);
+    for (size_t i = 0; i < count; i++)
+    {
+        if (files[i].number != number)
+            continue;
+        if (cli_has_flag(args, "--down", NULL))
+        {
+            if (files[i].down_sql == NULL)
+            {
+                pd_error_set(err, PD_ERR_REFUSED, "migration %s cannot be reverted", files[i].name);
+                return pd_error_detail(err, "%s", files[i].irreversible_reason ? files[i].irreversible_reason
+                                                                               : "It has no -- +down section.");
+            }
+            printf("BEGIN;\n%s\nCOMMIT;\n", files[i].down_sql);
+            return true;
+        }
+        printf("BEGIN;\n%s\nCOMMIT;\n", files[i].up_sql);
+        if (files[i].up_concurrently_sql[0] != '\0')
+            printf("-- then, outside a transaction, one statement at a time:\n%s\n", files[i].up_concurrently_sql);
+        return true;
+    }
+    return pd_error_set(err, PD_ERR_NOT_FOUND, "no migration numbered %d in %s", number, config.migrations);
+}
+
+/* Prints what differs between files and history; returns how many differ. */
+static int
+report_history(const PdMigrationState *states, size_t state_count)
+{
+    int problems = 0;
+    for (size_t i = 0; i < state_count; i++)
+    {
+        if (states[i].status == PD_MIGRATION_APPLIED)
+            continue;
+        if (problems++ == 0)
+            printf("migrations not in step with the database:\n");
+        printf("  %s %s%s\n", status_mark(states[i].status), states[i].name,
+               states[i].status == PD_MIGRATION_PENDING ? "  (not applied)" : status_note(states[i].status));
+    }
+    return problems;
+}
+
+bool
+cmd_check(PdArena *arena, const CliArgs *args, PdError *err)
+{
+    PdConfig config;
+    PdMigrationFile *files;
+    size_t count;
+    PdCatalog *models;
+    PdMigrationPlan *plan;
+    if (!load_files(arena, args, &config, &files, &count, err) ||
+        !plan_model_changes(arena, &config, files, count, &models, &plan, err))
+        return false;
+    int problems = 0;
+    if (plan->operation_count > 0)
+    {
+        printf("%s has %zu change%s not in a migration:\n", config.models, plan->operation_count,
+               plan->operation_count == 1 ? "" : "s");
+        print_operations(stdout, plan);
+        problems++;
+    }
+    PdDb *db;
+    PdMigrationState *states;
+    size_t state_count;
+    if (!connect_database(arena, &config, &db, err) ||
+        !pd_migrate_status(arena, db, files, count, &states, &state_count, err))
+        return false;
+    problems += report_history(states, state_count);
+    char *diff = NULL;
+    if (!pd_migrate_check_drift(arena, db, &diff, err))
+    {
+        if (err->code != PD_ERR_NOT_FOUND)
+            return false;
+        if (count > 0 && problems == 0)
+            return false; /* files exist but nothing was ever migrated: say so */
+    }
+    else if (diff != NULL)
+    {
+        printf("the database schema differs from what the migrations made:\n%s", diff);
+        problems++;
+    }
+    if (problems > 0)
+    {
+        pd_error_set(err, PD_ERR_DRIFT, "models, migrations and database disagree");
+        return pd_error_hint(err, "makemigrations records model changes, migrate applies them; a hand-made "
+                                  "change must be undone or written as a migration.");
+    }
+    printf("OK: %s, %zu migration%s and the database agree.\n", config.models, count, count == 1 ? "" : "s");
+    return true;
+}
+
+bool
+cmd_config(PdArena *arena, const CliArgs *args, PdError *err)
+{
+    PdConfig config;
+    if (!cli_load_config(arena, args, &config, err))
+        return false;
+    fputs(pd_config_describe(arena, &config), stdout);
+    return true;
+}
