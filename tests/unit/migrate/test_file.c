@@ -1,0 +1,364 @@
+/*
+ * test_file.c - migration files: rendering is byte-for-byte deterministic,
+ * parsing finds each section and keeps its bytes, a hand-written file with
+ * only +up is valid and irreversible, listing sorts and refuses two files
+ * with one number, and a history of plans written, read back and re-planned
+ * always comes back to "no change". Also the statement splitter and checksum.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "prodata/migrate.h"
+
+static PdCatalog *
+parse(PdArena *arena, const char *text)
+{
+    PdCatalog *catalog = NULL;
+    PdError err;
+    if (!pd_model_parse(arena, "models.pdm", text, &catalog, &err))
+        fail_msg("model text does not parse: %s", err.message);
+    return catalog;
+}
+
+static void
+assert_contains(const char *text, const char *part)
+{
+    if (text == NULL || strstr(text, part) == NULL)
+        fail_msg("expected to find\n  %s\nin\n%s", part, text != NULL ? text : "(null)");
+}
+
+/* Plans from -> to and renders it as migration `name`. */
+static char *
+render(PdArena *arena, PdCatalog *from, PdCatalog *to, const char *name, PdMigrationPlan **plan_out)
+{
+    PdMigrationPlan *plan;
+    PdError err;
+    char *text;
+    if (!pd_migrate_plan(arena, from, to, &plan, &err))
+        fail_msg("plan: %s", err.message);
+    if (!pd_migration_render(arena, plan, name, "models.pdm", to, &text, &err))
+        fail_msg("render: %s", err.message);
+    if (plan_out != NULL)
+        *plan_out = plan;
+    return text;
+}
+
+static const char *models = "model Author {\n  name string(200)\n  email email unique\n}\n"
+                            "model Book {\n  title string(300) index\n  author Author related=books\n"
+                            "  price decimal(8,2) default=0 check(>= 0)\n  tags Tag[]\n}\n"
+                            "model Tag {\n  label slug unique\n}\n";
+
+static void
+test_render_parse_round_trip(void **state)
+{
+    (void)state;
+    PdArena *arena = pd_arena_new(0);
+    PdCatalog *to = parse(arena, models);
+    PdMigrationPlan *plan;
+    char *text = render(arena, NULL, to, "0001_initial", &plan);
+    static const char header[] = "-- prodata migration 0001_initial\n-- from models.pdm; review before applying.\n";
+    assert_true(strncmp(text, header, sizeof(header) - 1) == 0);
+    assert_contains(text, "-- operations:\n--   create model Author (table author)\n");
+    assert_contains(text, "\n-- +up\nCREATE TABLE \"author\" (\n");
+    assert_contains(text, "\n-- +down\nDROP TABLE \"book_tags\";\n");
+    assert_contains(text, "\n-- +state\n-- model Author {\n");
+
+    /* Same inputs, same bytes. */
+    assert_string_equal(text, render(arena, NULL, parse(arena, models), "0001_initial", NULL));
+
+    PdMigrationFile file;
+    PdError err;
+    assert_true(pd_migration_parse(arena, "migrations/0001_initial.sql", text, strlen(text), &file, &err));
+    assert_string_equal(file.name, "0001_initial");
+    assert_int_equal(file.number, 1);
+    assert_string_equal(file.up_sql, plan->up_sql);
+    assert_string_equal(file.up_concurrently_sql, "");
+    assert_string_equal(file.down_sql, plan->down_sql);
+    assert_null(file.irreversible_reason);
+    assert_non_null(file.state_text);
+    assert_contains(file.state_text, "model Author {\n");
+    /* The state section is the canonical form: it parses to the same catalog, which plans nothing. */
+    PdMigrationPlan *again;
+    assert_true(pd_migrate_plan(arena, parse(arena, file.state_text), to, &again, &err));
+    assert_int_equal(again->operation_count, 0);
+    char expected[65];
+    pd_migration_checksum(text, strlen(text), expected);
+    assert_string_equal(file.checksum, expected);
+    assert_int_equal(strlen(file.checksum), 64);
+    pd_arena_free(arena);
+}
+
+static void
+test_concurrent_and_irreversible_sections(void **state)
+{
+    (void)state;
+    PdArena *arena = pd_arena_new(0);
+    const char *from = "model T {\n  a int\n  b int null\n}\n";
+    const char *to = "model T {\n  b int null index\n}\n";
+    PdMigrationPlan *plan;
+    char *text = render(arena, parse(arena, from), parse(arena, to), "0002_t_drop_a", &plan);
+    assert_null(plan->down_sql);
+    assert_contains(text, "-- +up concurrently\nCREATE INDEX CONCURRENTLY IF NOT EXISTS \"t_b_idx\"");
+    assert_contains(text, "-- +down irreversible: dropped field T.a");
+    assert_contains(text, "--   [destructive] drop field T.a\n");
+    assert_contains(text, "-- data lost:\n--   drop field T.a: column");
+
+    PdMigrationFile file;
+    PdError err;
+    assert_true(pd_migration_parse(arena, "0002_t_drop_a.sql", text, strlen(text), &file, &err));
+    assert_string_equal(file.up_sql, "ALTER TABLE \"t\" DROP COLUMN \"a\";\n");
+    assert_string_equal(file.up_concurrently_sql, plan->up_concurrently_sql);
+    assert_null(file.down_sql);
+    assert_string_equal(file.irreversible_reason, plan->irreversible_reason);
+    pd_arena_free(arena);
+}
+
+static void
+test_hand_written_and_bad_files(void **state)
+{
+    (void)state;
+    PdArena *arena = pd_arena_new(0);
+    PdMigrationFile file;
+    PdError err;
+    const char *hand = "-- a data fix\n-- +up\nUPDATE book SET price = price;\n";
+    assert_true(pd_migration_parse(arena, "m/0004_hand_written.sql", hand, strlen(hand), &file, &err));
+    assert_string_equal(file.name, "0004_hand_written");
+    assert_int_equal(file.number, 4);
+    assert_string_equal(file.up_sql, "UPDATE book SET price = price;\n");
+    assert_null(file.down_sql);
+    assert_non_null(file.irreversible_reason);
+    assert_null(file.state_text);
+    /* The section's bytes are the file's, so an offset in up_sql maps to a file line. */
+    assert_ptr_not_equal(strstr(hand, file.up_sql), NULL);
+
+    const char *unknown = "-- +up\nSELECT 1;\n-- +sideways\nSELECT 2;\n";
+    assert_false(pd_migration_parse(arena, "m/0005_x.sql", unknown, strlen(unknown), &file, &err));
+    assert_int_equal(err.code, PD_ERR_INVALID_INPUT);
+    assert_contains(err.message, "m/0005_x.sql:3: unknown section");
+
+    const char *twice = "-- +up\nSELECT 1;\n-- +down\nSELECT 2;\n-- +up\n";
+    assert_false(pd_migration_parse(arena, "m/0005_x.sql", twice, strlen(twice), &file, &err));
+    assert_contains(err.message, "m/0005_x.sql:5:");
+    assert_contains(err.message, "line 1");
+
+    const char *no_up = "-- just a comment\n";
+    assert_false(pd_migration_parse(arena, "m/0005_x.sql", no_up, strlen(no_up), &file, &err));
+    assert_contains(err.message, "no \"-- +up\" section");
+
+    assert_false(pd_migration_parse(arena, "m/5_x.sql", hand, strlen(hand), &file, &err));
+    assert_contains(err.message, "bad migration file name");
+    pd_arena_free(arena);
+}
+
+static char *
+make_directory(PdArena *arena)
+{
+    char template[] = "/tmp/prodata-migrate-test.XXXXXX";
+    char *dir = mkdtemp(template);
+    assert_non_null(dir);
+    return pd_arena_strdup(arena, dir);
+}
+
+static void
+write_text(const char *path, const char *text)
+{
+    FILE *stream = fopen(path, "w");
+    assert_non_null(stream);
+    fputs(text, stream);
+    fclose(stream);
+}
+
+static void
+remove_directory(const char *dir, const char **names, size_t count)
+{
+    char path[512];
+    for (size_t i = 0; i < count; i++)
+    {
+        snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+        unlink(path);
+    }
+    rmdir(dir);
+}
+
+static void
+test_list_sorts_and_refuses_conflicts(void **state)
+{
+    (void)state;
+    PdArena *arena = pd_arena_new(0);
+    PdMigrationFile *files;
+    size_t count = 99;
+    PdError err;
+    assert_true(pd_migration_list(arena, "/tmp/prodata-no-such-directory", &files, &count, &err));
+    assert_int_equal(count, 0);
+
+    char *dir = make_directory(arena);
+    const char *names[] = {"0002_b.sql", "0001_a.sql", "README.md", "0010.sql", "0003_c.sql", "0003_d.sql"};
+    char path[512];
+    for (size_t i = 0; i < 6; i++)
+    {
+        snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+        write_text(path, "-- +up\nSELECT 1;\n");
+    }
+    assert_false(pd_migration_list(arena, dir, &files, &count, &err));
+    assert_int_equal(err.code, PD_ERR_INVALID_INPUT);
+    assert_contains(err.message, "conflicting migrations 0003_c and 0003_d");
+    assert_contains(err.hint, "Renumber");
+
+    snprintf(path, sizeof(path), "%s/0003_d.sql", dir);
+    unlink(path);
+    assert_true(pd_migration_list(arena, dir, &files, &count, &err));
+    assert_int_equal(count, 3);
+    assert_string_equal(files[0].name, "0001_a");
+    assert_string_equal(files[1].name, "0002_b");
+    assert_string_equal(files[2].name, "0003_c");
+    assert_contains(files[2].path, "/0003_c.sql");
+    remove_directory(dir, names, 6);
+    pd_arena_free(arena);
+}
+
+/* Writes each step's migration, lists the directory, reads the newest state and plans from it again. */
+static void
+test_history_round_trips_to_no_change(void **state)
+{
+    (void)state;
+    PdArena *arena = pd_arena_new(0);
+    const char *steps[] = {
+        models,
+        "model Author {\n  name string(200)\n  email email unique\n  born date null\n}\n"
+        "model Book {\n  title string(300) index\n  author Author related=books\n"
+        "  price decimal(8,2) default=0 check(>= 0)\n  tags Tag[]\n  meta json null\n}\n"
+        "model Tag {\n  label slug unique\n}\n",
+        "model Writer {\n  name string(250)\n  email email unique\n  born date null index\n  renamed_from Author\n}\n"
+        "model Book {\n  headline string(300) index renamed_from=title\n  author Writer related=books\n"
+        "  price decimal(10,2) default=0 check(>= 0)\n  tags Tag[]\n  unique(headline, author)\n}\n"
+        "model Tag {\n  label slug unique\n}\n",
+        "model Writer {\n  name string(250)\n  email email unique\n  born date null index\n  renamed_from Author\n}\n"
+        "model Book {\n  headline string(300) index renamed_from=title\n  author Writer related=books\n"
+        "  price decimal(10,2) default=0 check(>= 0)\n  unique(headline, author)\n}\n",
+    };
+    char *dir = make_directory(arena);
+    const char *written[4];
+    for (size_t i = 0; i < 4; i++)
+    {
+        PdMigrationFile *files;
+        size_t count;
+        PdCatalog *latest;
+        PdError err;
+        assert_true(pd_migration_list(arena, dir, &files, &count, &err));
+        assert_int_equal(count, i);
+        assert_true(pd_migration_latest_state(arena, files, count, &latest, &err));
+        assert_true(i == 0 ? latest == NULL : latest != NULL);
+        PdCatalog *to = parse(arena, steps[i]);
+        PdMigrationPlan *plan;
+        char *name = pd_arena_sprintf(arena, "%04zu_step", i + 1);
+        char *text = render(arena, latest, to, name, &plan);
+        assert_true(plan->operation_count > 0);
+        if (i == 0)
+            assert_string_equal(plan->suggested_name, "initial");
+        written[i] = pd_arena_sprintf(arena, "%s.sql", name);
+        write_text(pd_arena_sprintf(arena, "%s/%s", dir, written[i]), text);
+
+        /* Read back: the recorded state equals the models, so nothing is left to plan. */
+        assert_true(pd_migration_list(arena, dir, &files, &count, &err));
+        assert_true(pd_migration_latest_state(arena, files, count, &latest, &err));
+        PdMigrationPlan *none;
+        assert_true(pd_migrate_plan(arena, latest, to, &none, &err));
+        assert_int_equal(none->operation_count, 0);
+    }
+    remove_directory(dir, written, 4);
+    pd_arena_free(arena);
+}
+
+static void
+test_state_errors_point_into_the_migration_file(void **state)
+{
+    (void)state;
+    PdArena *arena = pd_arena_new(0);
+    const char *text = "-- +up\nSELECT 1;\n-- +state\n-- model A {\n--   x strng(5)\n-- }\n";
+    PdMigrationFile file;
+    PdError err;
+    assert_true(pd_migration_parse(arena, "migrations/0007_x.sql", text, strlen(text), &file, &err));
+    assert_string_equal(file.state_text, "model A {\n  x strng(5)\n}\n");
+    PdCatalog *state_catalog = NULL;
+    assert_false(pd_migration_latest_state(arena, &file, 1, &state_catalog, &err));
+    assert_int_equal(err.code, PD_ERR_INVALID_INPUT);
+    assert_contains(err.message, "migrations/0007_x.sql:5:");
+    pd_arena_free(arena);
+}
+
+static void
+test_split_statements(void **state)
+{
+    (void)state;
+    PdArena *arena = pd_arena_new(0);
+    const char **statements;
+    size_t count;
+    PdError err;
+    const char *sql = "-- leading comment\n"
+                      "CREATE INDEX CONCURRENTLY IF NOT EXISTS \"a;b\" ON \"t\" (\"x\");\n"
+                      "INSERT INTO t VALUES ('it''s; fine', E'back\\'slash;');\n"
+                      "/* block /* nested; */ still; */ SELECT 1;\n"
+                      ";;  \n"
+                      "DO $body$ BEGIN PERFORM 1; END $body$;\n"
+                      "DO $$ SELECT ';' $$;\n"
+                      "SELECT $1, x$y FROM t; -- trailing; comment\n"
+                      "-- only a comment;\n"
+                      "SELECT 'last without semicolon'";
+    assert_true(pd_migration_split_statements(arena, sql, &statements, &count, &err));
+    assert_int_equal(count, 7);
+    assert_string_equal(statements[0], "CREATE INDEX CONCURRENTLY IF NOT EXISTS \"a;b\" ON \"t\" (\"x\")");
+    assert_string_equal(statements[1], "INSERT INTO t VALUES ('it''s; fine', E'back\\'slash;')");
+    assert_string_equal(statements[2], "SELECT 1");
+    assert_string_equal(statements[3], "DO $body$ BEGIN PERFORM 1; END $body$");
+    assert_string_equal(statements[4], "DO $$ SELECT ';' $$");
+    assert_string_equal(statements[5], "SELECT $1, x$y FROM t");
+    assert_string_equal(statements[6], "SELECT 'last without semicolon'");
+
+    assert_true(pd_migration_split_statements(arena, "", &statements, &count, &err));
+    assert_int_equal(count, 0);
+    assert_true(pd_migration_split_statements(arena, "-- nothing\n/* here */\n", &statements, &count, &err));
+    assert_int_equal(count, 0);
+
+    assert_false(pd_migration_split_statements(arena, "SELECT 1;\nSELECT 'open;\n", &statements, &count, &err));
+    assert_int_equal(err.code, PD_ERR_INVALID_INPUT);
+    assert_contains(err.message, "unterminated quoted string starting on line 2");
+    assert_false(pd_migration_split_statements(arena, "DO $x$ never closed", &statements, &count, &err));
+    assert_contains(err.message, "dollar-quoted");
+    pd_arena_free(arena);
+}
+
+static void
+test_checksum_is_sha256_hex(void **state)
+{
+    (void)state;
+    char out[65];
+    pd_migration_checksum("abc", 3, out);
+    assert_string_equal(out, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    pd_migration_checksum("", 0, out);
+    assert_string_equal(out, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_render_parse_round_trip),
+        cmocka_unit_test(test_concurrent_and_irreversible_sections),
+        cmocka_unit_test(test_hand_written_and_bad_files),
+        cmocka_unit_test(test_list_sorts_and_refuses_conflicts),
+        cmocka_unit_test(test_history_round_trips_to_no_change),
+        cmocka_unit_test(test_state_errors_point_into_the_migration_file),
+        cmocka_unit_test(test_split_statements),
+        cmocka_unit_test(test_checksum_is_sha256_hex),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
