@@ -27,7 +27,7 @@ LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRC))
 
-.PHONY: all deps test unit integration asan demo demo-stop bench bench-deps clean format check-lib
+.PHONY: all deps test unit integration asan clang demo demo-stop bench bench-deps clean format check-lib
 .DEFAULT_GOAL := all
 
 all: deps $(BUILD)/prodata $(BUILD)/libprodata.a $(BUILD)/libprodata.so $(UNIT_BIN) check-lib
@@ -58,8 +58,13 @@ check-lib: $(BUILD)/libprodata.a
 	@bad=$$(nm -u $(BUILD)/libprodata.a | grep -wE 'exit|_exit|printf|fprintf|puts|fputs|putchar|perror' | sort -u); \
 	if [ -n "$$bad" ]; then echo "libprodata must not call: $$bad" >&2; exit 1; fi
 
-test: all
+test: all clang
 	@PRODATA_BUILD=$(BUILD) tests/run.sh
+
+# The same sources must build warning-free with clang too (-Werror): checked on every test run.
+clang: deps
+	@$(MAKE) --no-print-directory CC=clang BUILD=build/clang OPT=-O0 build/clang/prodata build/clang/libprodata.a >/dev/null
+	@echo "clang: warning-free build"
 
 unit: all
 	@PRODATA_BUILD=$(BUILD) tests/run.sh --unit-only

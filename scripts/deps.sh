@@ -4,7 +4,7 @@
 # PRODATA_DEPS_EXTRA adds packages (the benchmarks' reference systems).
 set -eu
 
-PACKAGES="gcc make pkg-config postgresql-15 postgresql-client-15 libpq-dev libcmocka-dev libjansson-dev libssl-dev ${PRODATA_DEPS_EXTRA:-}"
+PACKAGES="gcc clang make pkg-config postgresql-15 postgresql-client-15 libpq-dev libcmocka-dev libjansson-dev libssl-dev ${PRODATA_DEPS_EXTRA:-}"
 
 missing=""
 for package in $PACKAGES; do
