@@ -16,11 +16,11 @@
 
 #define MODEL_NAME_MAX 63
 
-/* An open-addressing set of names, each with a description of its owner for messages. */
+/* An open-addressing set of names, each with what owns it (a model, a field, an Owner) for messages. */
 typedef struct NameSet
 {
     const char **names;
-    const char **owners;
+    const void **values;
     size_t capacity; /* a power of two, at least twice the count */
     size_t count;
 } NameSet;
@@ -42,24 +42,24 @@ set_init(PdArena *arena, NameSet *set, size_t expected)
         set->capacity *= 2;
     set->count = 0;
     set->names = pd_arena_calloc(arena, set->capacity, sizeof(const char *));
-    set->owners = pd_arena_calloc(arena, set->capacity, sizeof(const char *));
-    return set->names != NULL && set->owners != NULL;
+    set->values = pd_arena_calloc(arena, set->capacity, sizeof(const void *));
+    return set->names != NULL && set->values != NULL;
 }
 
-/* The owner of name when it is in the set, else NULL. */
-static const char *
+/* The value of name when it is in the set, else NULL. */
+static const void *
 set_find(const NameSet *set, const char *name)
 {
     for (size_t slot = hash_name(name) & (set->capacity - 1); set->names[slot] != NULL;
          slot = (slot + 1) & (set->capacity - 1))
         if (strcmp(set->names[slot], name) == 0)
-            return set->owners[slot];
+            return set->values[slot];
     return NULL;
 }
 
 /* Adds name; false only on exhaustion. The caller checks set_find first. */
 static bool
-set_add(PdArena *arena, NameSet *set, const char *name, const char *owner)
+set_add(PdArena *arena, NameSet *set, const char *name, const void *value)
 {
     if ((set->count + 1) * 2 > set->capacity)
     {
@@ -68,14 +68,14 @@ set_add(PdArena *arena, NameSet *set, const char *name, const char *owner)
             return false;
         for (size_t i = 0; i < set->capacity; i++)
             if (set->names[i] != NULL)
-                set_add(arena, &bigger, set->names[i], set->owners[i]);
+                set_add(arena, &bigger, set->names[i], set->values[i]);
         *set = bigger;
     }
     size_t slot = hash_name(name) & (set->capacity - 1);
     while (set->names[slot] != NULL)
         slot = (slot + 1) & (set->capacity - 1);
     set->names[slot] = name;
-    set->owners[slot] = owner;
+    set->values[slot] = value;
     set->count++;
     return true;
 }
@@ -86,7 +86,8 @@ typedef struct Checker
     PdError *err;
     const PdFileSyntax *syntax;
     PdCatalog *catalog;
-    NameSet db_names; /* tables and indexes share one namespace in PostgreSQL */
+    NameSet models;   /* model name -> PdModel */
+    NameSet db_names; /* tables and indexes share one namespace in PostgreSQL: name -> Owner */
 } Checker;
 
 static bool
@@ -95,19 +96,52 @@ fail_memory(Checker *checker)
     return pd_arena_error(checker->arena, checker->err);
 }
 
+/* What a database name or a related name belongs to; described only when a clash is reported. */
+typedef struct Owner
+{
+    const char *what; /* "the table of model", "index(...) of model", ...; NULL: a relation field */
+    const PdModel *model;
+    const char *item; /* field name, or NULL */
+} Owner;
+
+static const char *
+describe_owner(PdArena *arena, const Owner *owner)
+{
+    if (owner->what == NULL)
+        return pd_arena_sprintf(arena, "%s.%s", owner->model->name, owner->item);
+    if (owner->item == NULL)
+        return pd_arena_sprintf(arena, "%s %s", owner->what, owner->model->name);
+    return pd_arena_sprintf(arena, "%s %s.%s", owner->what, owner->model->name, owner->item);
+}
+
+static const Owner *
+new_owner(PdArena *arena, const char *what, const PdModel *model, const char *item)
+{
+    Owner *owner = pd_arena_alloc(arena, sizeof(Owner));
+    if (owner != NULL)
+        *owner = (Owner){what, model, item};
+    return owner;
+}
+
 /* Adds a table or index name to the schema's namespace; a clash is an error at pos. */
 static bool
-claim_db_name(Checker *checker, const char *name, PdSourcePos pos, const char *fmt, const char *a, const char *b)
+claim_db_name(Checker *checker, const char *name, PdSourcePos pos, const char *what, const PdModel *model,
+              const char *item)
 {
-    const char *other = set_find(&checker->db_names, name);
-    char *owner = pd_arena_sprintf(checker->arena, fmt, a, b);
+    const Owner *owner = new_owner(checker->arena, what, model, item);
     if (owner == NULL)
         return fail_memory(checker);
+    const Owner *other = set_find(&checker->db_names, name);
     if (other != NULL)
+    {
+        const char *mine = describe_owner(checker->arena, owner), *theirs = describe_owner(checker->arena, other);
+        if (mine == NULL || theirs == NULL)
+            return fail_memory(checker);
         return pd_model_error_at(checker->err, pos,
                                  "database name \"%s\" of %s is already the name of %s, expected distinct names "
                                  "(set table, through= or name= explicitly)",
-                                 name, owner, other);
+                                 name, mine, theirs);
+    }
     return set_add(checker->arena, &checker->db_names, name, owner) || fail_memory(checker);
 }
 
@@ -131,7 +165,7 @@ is_resource_name(const char *name)
 
 /* Name, table, resource and renamed_from of one model. */
 static bool
-check_model_names(Checker *checker, const PdModelSyntax *syntax, PdModel *model, NameSet *models, NameSet *resources)
+check_model_names(Checker *checker, const PdModelSyntax *syntax, PdModel *model, NameSet *resources)
 {
     PdError *err = checker->err;
     *model = syntax->model;
@@ -142,11 +176,12 @@ check_model_names(Checker *checker, const PdModelSyntax *syntax, PdModel *model,
     if (strlen(model->name) > MODEL_NAME_MAX)
         return pd_model_error_at(err, model->pos, "model name \"%.20s...\" of %zu characters, expected at most %d",
                                  model->name, strlen(model->name), MODEL_NAME_MAX);
-    if (set_find(models, model->name) != NULL)
-        return pd_model_error_at(err, model->pos, "model \"%s\" defined twice, expected each model once (first at %s)",
-                                 model->name, set_find(models, model->name));
-    char *where = pd_arena_sprintf(checker->arena, "line %d", model->pos.line);
-    if (where == NULL || !set_add(checker->arena, models, model->name, where))
+    const PdModel *first = set_find(&checker->models, model->name);
+    if (first != NULL)
+        return pd_model_error_at(err, model->pos,
+                                 "model \"%s\" defined twice, expected each model once (first at line %d)",
+                                 model->name, first->pos.line);
+    if (!set_add(checker->arena, &checker->models, model->name, model))
         return fail_memory(checker);
     char *snake = pd_model_snake_case(checker->arena, model->name);
     if (snake == NULL)
@@ -154,6 +189,9 @@ check_model_names(Checker *checker, const PdModelSyntax *syntax, PdModel *model,
     PdSourcePos table_pos = model->table != NULL ? syntax->table_pos : model->pos;
     if (model->table == NULL)
         model->table = snake;
+    if (strlen(model->table) > 63)
+        return pd_model_error_at(err, table_pos, "table name \"%.24s...\" of model %s has %zu bytes, expected at most 63 "
+                                 "(set table \"...\")", model->table, model->name, strlen(model->table));
     if (!pd_model_is_sql_name(model->table))
         return pd_model_error_at(err, table_pos,
                                  "table name \"%s\" of model %s, expected lower-case letters, digits, _ and $, at most "
@@ -167,16 +205,18 @@ check_model_names(Checker *checker, const PdModelSyntax *syntax, PdModel *model,
                                  "resource name \"%s\" of model %s, expected lower-case letters, digits, _ and -, at "
                                  "most 63 bytes",
                                  model->resource, model->name);
-    if (set_find(resources, model->resource) != NULL)
-        return pd_model_error_at(err, resource_pos, "resource \"%s\" of model %s is already used by model %s, expected "
-                                 "distinct resources (set resource \"...\")", model->resource, model->name,
-                                 set_find(resources, model->resource));
-    if (!set_add(checker->arena, resources, model->resource, model->name))
+    const PdModel *user = set_find(resources, model->resource);
+    if (user != NULL)
+        return pd_model_error_at(err, resource_pos,
+                                 "resource \"%s\" of model %s is already used by model %s, expected distinct "
+                                 "resources (set resource \"...\")",
+                                 model->resource, model->name, user->name);
+    if (!set_add(checker->arena, resources, model->resource, model))
         return fail_memory(checker);
     if (model->renamed_from != NULL && !is_model_name(model->renamed_from))
         return pd_model_error_at(err, syntax->renamed_from_pos, "renamed_from %s, expected the old model name",
                                  model->renamed_from);
-    return claim_db_name(checker, model->table, table_pos, "the table of model %s%s", model->name, "");
+    return claim_db_name(checker, model->table, table_pos, "the table of model", model, NULL);
 }
 
 static bool
@@ -206,35 +246,42 @@ check_fields(Checker *checker, const PdModelSyntax *syntax, PdModel *model)
         !set_init(checker->arena, &columns, syntax->field_count + 1))
         return fail_memory(checker);
     add_implicit_id(checker, model, syntax);
-    if (model->field_count == 1 && (!set_add(checker->arena, &names, "id", "the implicit primary key id") ||
-                                    !set_add(checker->arena, &columns, "id", "the implicit primary key id")))
+    if (model->field_count == 1 && (!set_add(checker->arena, &names, "id", &model->fields[0]) ||
+                                    !set_add(checker->arena, &columns, "id", &model->fields[0])))
         return fail_memory(checker);
     const PdField *primary_key = NULL;
     for (size_t i = 0; i < syntax->field_count; i++)
     {
         PdField *field = &model->fields[model->field_count];
-        if (!pd_model_check_field(checker->arena, checker->catalog, model, &syntax->fields[i], field, checker->err))
+        const PdFieldSyntax *line = &syntax->fields[i];
+        const PdModel *target = set_find(&checker->models, line->type_name);
+        if (!pd_model_check_field(checker->arena, target, model, line, field, checker->err))
             return false;
         if (field->is_primary_key && primary_key != NULL)
-            return pd_model_error_at(checker->err, syntax->fields[i].option_pos[PD_OPTION_PRIMARY_KEY],
+            return pd_model_error_at(checker->err, line->option_pos[PD_OPTION_PRIMARY_KEY],
                                      "a second primary key \"%s\" in model %s, expected one (\"%s\" is the first)",
                                      field->name, model->name, primary_key->name);
         if (field->is_primary_key)
             primary_key = field;
-        const char *other = set_find(&names, field->name);
+        const PdField *other = set_find(&names, field->name);
+        if (other != NULL && other->kind == PD_FIELD_AUTO)
+            return pd_model_error_at(checker->err, field->pos,
+                                     "field \"id\" in model %s clashes with the implicit primary key id, expected "
+                                     "another name, or primary_key on this field to replace the implicit one",
+                                     model->name);
         if (other != NULL)
             return pd_model_error_at(checker->err, field->pos,
-                                     "field \"%s\" defined twice in model %s, expected distinct names (the other is %s)",
-                                     field->name, model->name, other);
-        char *owner = pd_arena_sprintf(checker->arena, "field \"%s\"", field->name);
-        if (owner == NULL || !set_add(checker->arena, &names, field->name, owner))
+                                     "field \"%s\" defined twice in model %s, expected each name once (first at "
+                                     "line %d)",
+                                     field->name, model->name, other->pos.line);
+        if (!set_add(checker->arena, &names, field->name, field))
             return fail_memory(checker);
         if (field->column != NULL && (other = set_find(&columns, field->column)) != NULL)
             return pd_model_error_at(checker->err, field->pos,
-                                     "column \"%s\" of field \"%s\" is also the column of %s in model %s, expected "
-                                     "distinct columns",
-                                     field->column, field->name, other, model->name);
-        if (field->column != NULL && !set_add(checker->arena, &columns, field->column, owner))
+                                     "column \"%s\" of field \"%s\" is also the column of field \"%s\" in model "
+                                     "%s, expected distinct columns",
+                                     field->column, field->name, other->name, model->name);
+        if (field->column != NULL && !set_add(checker->arena, &columns, field->column, field))
             return fail_memory(checker);
         model->field_count++;
     }
@@ -329,7 +376,8 @@ check_indexes(Checker *checker, const PdModelSyntax *syntax, PdModel *model)
                                      index->name);
         if (index->name == NULL && (index->name = pd_model_index_name(checker->arena, model, index)) == NULL)
             return fail_memory(checker);
-        if (!claim_db_name(checker, index->name, pos, "%s of model %s", where, model->name))
+        if (!claim_db_name(checker, index->name, pos, index->is_unique ? "unique(...) of model" : "index(...) of model",
+                           model, NULL))
             return false;
     }
     return true;
@@ -344,8 +392,7 @@ claim_field_names(Checker *checker, const PdModel *model)
         const PdField *field = &model->fields[i];
         const char *suffix = field->is_primary_key ? "pkey" : field->is_unique ? "key" : field->is_indexed ? "idx" : NULL;
         if (field->kind == PD_FIELD_MANY_TO_MANY &&
-            !claim_db_name(checker, field->through_table, field->pos, "the join table of %s.%s", model->name,
-                           field->name))
+            !claim_db_name(checker, field->through_table, field->pos, "the join table of", model, field->name))
             return false;
         if (suffix == NULL)
             continue;
@@ -353,7 +400,7 @@ claim_field_names(Checker *checker, const PdModel *model)
                                               suffix);
         if (name == NULL)
             return fail_memory(checker);
-        if (!claim_db_name(checker, name, field->pos, "the index of %s.%s", model->name, field->name))
+        if (!claim_db_name(checker, name, field->pos, "the index of", model, field->name))
             return false;
     }
     return true;
@@ -377,19 +424,22 @@ check_related_names(Checker *checker, NameSet *reverse)
             if (field->target == NULL)
                 continue;
             size_t target = (size_t)(field->target - catalog->models);
-            const char *other = set_find(&reverse[target], field->related_name);
+            const Owner *other = set_find(&reverse[target], field->related_name);
             const PdField *same = pd_model_find_field(field->target, field->related_name);
-            char *owner = pd_arena_sprintf(checker->arena, "%s.%s", model->name, field->name);
-            if (owner == NULL)
-                return fail_memory(checker);
             if (other != NULL || same != NULL)
+            {
+                const char *theirs = other != NULL ? describe_owner(checker->arena, other)
+                                                   : pd_arena_sprintf(checker->arena, "its field %s", same->name);
+                if (theirs == NULL)
+                    return fail_memory(checker);
                 return pd_model_error_at(checker->err, field->pos,
-                                         "related name \"%s\" of %s clashes on model %s with %s%s, expected "
+                                         "related name \"%s\" of %s.%s clashes on model %s with %s%s, expected "
                                          "related=<another name>",
-                                         field->related_name, owner, field->target->name,
-                                         other != NULL ? "the related name of " : "its field ",
-                                         other != NULL ? other : same->name);
-            if (!set_add(checker->arena, &reverse[target], field->related_name, owner))
+                                         field->related_name, model->name, field->name, field->target->name,
+                                         other != NULL ? "the related name of " : "", theirs);
+            }
+            const Owner *owner = new_owner(checker->arena, NULL, model, field->name);
+            if (owner == NULL || !set_add(checker->arena, &reverse[target], field->related_name, owner))
                 return fail_memory(checker);
         }
     }
@@ -434,9 +484,9 @@ pd_model_check_syntax(PdArena *arena, const PdFileSyntax *syntax, PdCatalog **ca
     Checker checker = {.arena = arena, .err = err, .syntax = syntax};
     size_t count = syntax->model_count;
     PdCatalog *result = pd_arena_calloc(arena, 1, sizeof(PdCatalog));
-    NameSet models, resources;
+    NameSet resources;
     NameSet *reverse = pd_arena_calloc(arena, count + 1, sizeof(NameSet));
-    if (result == NULL || reverse == NULL || !set_init(arena, &models, count) || !set_init(arena, &resources, count) ||
+    if (result == NULL || reverse == NULL || !set_init(arena, &checker.models, count) || !set_init(arena, &resources, count) ||
         !set_init(arena, &checker.db_names, count * 8))
         return pd_arena_error(arena, err);
     result->models = pd_arena_calloc(arena, count + 1, sizeof(PdModel));
@@ -445,7 +495,7 @@ pd_model_check_syntax(PdArena *arena, const PdFileSyntax *syntax, PdCatalog **ca
     checker.catalog = result;
     /* Names first, so that fields may refer to models further down the file. */
     for (size_t i = 0; i < count; i++, result->model_count++)
-        if (!check_model_names(&checker, &syntax->models[i], &result->models[i], &models, &resources))
+        if (!check_model_names(&checker, &syntax->models[i], &result->models[i], &resources))
             return false;
     for (size_t i = 0; i < count; i++)
     {

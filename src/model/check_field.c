@@ -105,13 +105,13 @@ check_decimal_args(const PdFieldSyntax *syntax, PdField *out, PdError *err)
 
 /* The type: a built-in (with its numbers) or a model, resolved against the catalog. */
 static bool
-check_type(const PdCatalog *catalog, const PdFieldSyntax *syntax, PdField *out, PdError *err)
+check_type(const PdModel *target, const PdFieldSyntax *syntax, PdField *out, PdError *err)
 {
     const char *name = syntax->type_name;
     if (name[0] >= 'A' && name[0] <= 'Z')
     {
         out->target_name = name;
-        out->target = pd_model_find(catalog, name);
+        out->target = target;
         if (out->target == NULL)
             return pd_model_error_at(err, syntax->type_pos,
                                      "unknown model \"%s\" in the type of field \"%s\", expected a model of this file",
@@ -314,7 +314,7 @@ check_default_kind(const PdFieldSyntax *syntax, const PdField *out, PdError *err
 }
 
 bool
-pd_model_check_field(PdArena *arena, const PdCatalog *catalog, const PdModel *model, const PdFieldSyntax *syntax,
+pd_model_check_field(PdArena *arena, const PdModel *target, const PdModel *model, const PdFieldSyntax *syntax,
                      PdField *out, PdError *err)
 {
     *out = syntax->field;
@@ -326,7 +326,7 @@ pd_model_check_field(PdArena *arena, const PdCatalog *catalog, const PdModel *mo
     if (strlen(out->name) > FIELD_NAME_MAX)
         return pd_model_error_at(err, out->pos, "field name \"%.20s...\" of %zu characters, expected at most %d",
                                  out->name, strlen(out->name), FIELD_NAME_MAX);
-    if (!check_type(catalog, syntax, out, err) || !check_applies(syntax, out, err) ||
+    if (!check_type(target, syntax, out, err) || !check_applies(syntax, out, err) ||
         !check_conflicts(syntax, out, err) || !check_default_kind(syntax, out, err))
         return false;
     const bool *has = syntax->has_option;

@@ -30,6 +30,10 @@ typedef struct Parser
     PdArena *arena;
     PdLexer lexer;
     PdError *err;
+    /* Fields of the model being read grow here and are copied out at its "}", so the doubling
+     * waste is paid once for the file rather than once per model. */
+    PdFieldSyntax *scratch_fields;
+    size_t scratch_capacity;
 } Parser;
 
 static const char *option_names[PD_OPTION_COUNT] = {
@@ -465,7 +469,13 @@ parse_line(Parser *parser, PdModelSyntax *model, size_t *field_capacity, size_t 
         return unexpected(parser, "a field name, a directive or \"}\"");
     const PdToken *first = peek(parser, 0);
     const char *word = first->text;
-    if (is_reserved(word) && !is_directive(parser, word))
+    bool is_directive_line = is_reserved(word) && is_directive(parser, word);
+    if (is_reserved(word) && !is_directive_line && (is_token(parser, 1, PD_TOKEN_ERROR) || is_token(parser, 2, PD_TOKEN_ERROR)))
+    {
+        *parser->err = parser->lexer.error; /* the text after the word does not even lex: say that */
+        return false;
+    }
+    if (is_reserved(word) && !is_directive_line)
         return pd_model_error_at(parser->err, first->pos,
                                  "reserved word \"%s\" used as a field name, expected another name (ordering, table, "
                                  "resource, unique, index and renamed_from are directives)",
@@ -504,14 +514,17 @@ parse_model(Parser *parser, PdModelSyntax *model)
     model->model.pos = name.pos;
     if (!expect(parser, PD_TOKEN_LBRACE, "\"{\" after the model name", NULL))
         return false;
-    size_t field_capacity = 0, index_capacity = 0;
+    size_t index_capacity = 0;
+    model->fields = parser->scratch_fields;
     for (;;)
     {
         if (is_token(parser, 0, PD_TOKEN_NEWLINE))
             next(parser);
         if (is_token(parser, 0, PD_TOKEN_RBRACE))
             break;
-        if (!parse_line(parser, model, &field_capacity, &index_capacity))
+        bool is_ok = parse_line(parser, model, &parser->scratch_capacity, &index_capacity);
+        parser->scratch_fields = model->fields; /* it may have moved */
+        if (!is_ok)
             return false;
         if (!is_line_end(parser, 0))
             return unexpected(parser, "the end of the line");
@@ -519,6 +532,11 @@ parse_model(Parser *parser, PdModelSyntax *model)
             return unexpected(parser, "\"}\" to close the model");
     }
     next(parser); /* "}" */
+    model->fields = pd_arena_alloc(parser->arena, (model->field_count + 1) * sizeof(PdFieldSyntax));
+    if (model->fields == NULL)
+        return fail_memory(parser);
+    if (model->field_count > 0)
+        memcpy(model->fields, parser->scratch_fields, model->field_count * sizeof(PdFieldSyntax));
     if (!is_token(parser, 0, PD_TOKEN_NEWLINE) && !is_token(parser, 0, PD_TOKEN_EOF))
         return unexpected(parser, "the end of the line after \"}\"");
     return true;

@@ -102,13 +102,14 @@ bool pd_model_is_sql_name(const char *name);
 
 /*
  * Checks one field and fills *out: kind, lengths, options, column, default
- * index, related name, join table, target. catalog's models have their names
- * and tables already; model is the one being built. Values (default, checks,
+ * index, related name, join table. target is the model the type names (NULL
+ * when the type is no model of the file), with its name and table set; model
+ * is the one being built. Values (default, checks,
  * choices) are checked here unless the field is a relation, whose values
  * depend on the target's key: pd_model_check_field_values does those once
  * every model has its fields.
  */
-bool pd_model_check_field(PdArena *arena, const PdCatalog *catalog, const PdModel *model,
+bool pd_model_check_field(PdArena *arena, const PdModel *target, const PdModel *model,
                           const PdFieldSyntax *syntax, PdField *out, PdError *err);
 bool pd_model_check_field_values(const PdFieldSyntax *syntax, const PdField *field, PdError *err);
 

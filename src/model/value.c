@@ -359,7 +359,8 @@ is_url(const char *text)
             rest = text + strlen(schemes[i]);
     if (rest == NULL)
         return false;
-    size_t host_length = strcspn(rest, ":/?#");
+    const char *bracket = rest[0] == '[' ? strchr(rest, ']') : NULL;
+    size_t host_length = bracket != NULL ? (size_t)(bracket - rest) + 1 : strcspn(rest, ":/?#");
     const char *after = rest + host_length;
     bool is_host = (host_length > 2 && rest[0] == '[' && rest[host_length - 1] == ']' &&
                     strspn(rest + 1, "0123456789abcdefABCDEF:.") == host_length - 2) ||

@@ -1,0 +1,91 @@
+/*
+ * test_invalid.c - every bad model file under tests/unit/model/invalid/, one
+ * folder per error class: input.pdm must fail with PD_ERR_INVALID_INPUT and
+ * exactly the message in `expected` (its final line end ignored), leaving the
+ * output catalog untouched. Adding a case is adding a folder. Runs with the
+ * repository root as the working directory.
+ */
+#include <dirent.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "prodata/model.h"
+
+#define INVALID_DIR "tests/unit/model/invalid"
+
+static char *
+read_text(PdArena *arena, const char *path)
+{
+    FILE *file = fopen(path, "rb");
+    if (file == NULL)
+        return NULL;
+    fseek(file, 0, SEEK_END);
+    long size = ftell(file);
+    fseek(file, 0, SEEK_SET);
+    char *text = pd_arena_alloc(arena, (size_t)size + 1);
+    size_t got = fread(text, 1, (size_t)size, file);
+    fclose(file);
+    text[got] = '\0';
+    return text;
+}
+
+static void
+test_invalid_case(void **state)
+{
+    const char *name = *state;
+    PdArena *arena = pd_arena_new(0);
+    char *input = read_text(arena, pd_arena_sprintf(arena, "%s/%s/input.pdm", INVALID_DIR, name));
+    char *expected = read_text(arena, pd_arena_sprintf(arena, "%s/%s/expected", INVALID_DIR, name));
+    assert_non_null(input);
+    assert_non_null(expected);
+    size_t length = strlen(expected);
+    while (length > 0 && (expected[length - 1] == '\n' || expected[length - 1] == '\r'))
+        expected[--length] = '\0';
+    PdCatalog sentinel;
+    PdCatalog *catalog = &sentinel;
+    PdError err;
+    pd_error_clear(&err);
+    assert_false(pd_model_parse(arena, "input.pdm", input, &catalog, &err));
+    assert_int_equal(err.code, PD_ERR_INVALID_INPUT);
+    assert_string_equal(err.message, expected);
+    assert_ptr_equal(catalog, &sentinel);
+    pd_arena_free(arena);
+}
+
+static int
+is_case(const struct dirent *entry)
+{
+    return entry->d_name[0] != '.';
+}
+
+int
+main(void)
+{
+    struct dirent **entries;
+    int count = scandir(INVALID_DIR, &entries, is_case, alphasort);
+    if (count <= 0)
+    {
+        fprintf(stderr, "no cases in %s (run from the repository root)\n", INVALID_DIR);
+        return 1;
+    }
+    struct CMUnitTest *tests = calloc((size_t)count, sizeof(*tests));
+    for (int i = 0; i < count; i++)
+    {
+        tests[i].name = entries[i]->d_name;
+        tests[i].test_func = test_invalid_case;
+        tests[i].initial_state = entries[i]->d_name;
+    }
+    int failed = _cmocka_run_group_tests("model_invalid", tests, (size_t)count, NULL, NULL);
+    for (int i = 0; i < count; i++)
+        free(entries[i]);
+    free(entries);
+    free(tests);
+    return failed;
+}
