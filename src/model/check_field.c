@@ -385,9 +385,20 @@ pd_model_check_field_values(const PdFieldSyntax *syntax, const PdField *field, P
     if (!check_choices(syntax, field, err))
         return false;
     for (size_t i = 0; i < field->check_count; i++)
-        if (!pd_model_check_literal(field, &field->checks[i].value, false, false, &inner))
-            return pd_model_error_at(err, field->checks[i].pos, "check on field \"%s\": %s", field->name,
-                                     inner.message);
+    {
+        const PdCheck *check = &field->checks[i];
+        if (check->value.kind == PD_LITERAL_NULL)
+        {
+            if (check->op != PD_CHECK_EQ && check->op != PD_CHECK_NE)
+                return pd_model_error_at(err, check->pos,
+                                         "null in an ordering comparison on field \"%s\", expected null only with "
+                                         "= (IS NULL) or != (IS NOT NULL)",
+                                         field->name);
+            continue;
+        }
+        if (!pd_model_check_literal(field, &check->value, false, false, &inner))
+            return pd_model_error_at(err, check->pos, "check on field \"%s\": %s", field->name, inner.message);
+    }
     if (field->default_value.kind == PD_DEFAULT_LITERAL &&
         !pd_model_check_literal(field, &field->default_value.literal, true, true, &inner))
         return pd_model_error_at(err, syntax->option_pos[PD_OPTION_DEFAULT], "default of field \"%s\": %s",

@@ -172,7 +172,13 @@ parse_check(Parser *parser, PdFieldSyntax *field, size_t *capacity, PdSourcePos 
         return unexpected(parser, "a comparison: =, !=, <, <=, > or >=");
     next(parser);
     check.op = (PdCheckOp)op;
-    if (!parse_literal(parser, &check.value, "a number, a string, true or false"))
+    if (is_word(parser, 0, "null"))
+    {
+        /* check(!= null): IS NOT NULL; the checker allows null only with = and != */
+        check.value.kind = PD_LITERAL_NULL;
+        check.value.text = next(parser).text;
+    }
+    else if (!parse_literal(parser, &check.value, "a number, a string, true, false or null"))
         return false;
     if (!expect(parser, PD_TOKEN_RPAREN, "\")\" to close check(", NULL))
         return false;

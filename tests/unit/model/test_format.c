@@ -201,7 +201,7 @@ test_every_feature_round_trip(void **state)
                        "  ratio decimal(4,3) default=-0.125\n"
                        "  born date default=\"2000-01-31\" check(> \"1900-01-01\")\n"
                        "  wakes time default=now\n"
-                       "  seen datetime null\n"
+                       "  seen datetime null check(!= null)\n"
                        "  wait duration default=\"1 day 02:00:00\"\n"
                        "  ref uuid default=uuid unique\n"
                        "  data json default=\"{\\\"k\\\": []}\"\n"
@@ -223,7 +223,7 @@ test_every_feature_round_trip(void **state)
     assert_non_null(strstr(canonical, "  name string(100) search default=\"quote \\\" backslash \\\\ tab \\t nl \\n "
                                       "\\u0001 \xc3\xa9\"\n"));
     assert_non_null(strstr(canonical, "  handle2 slug(50) no_index\n"));
-    assert_non_null(strstr(canonical, "  seen timestamptz null\n"));
+    assert_non_null(strstr(canonical, "  seen timestamptz null check(!= null)\n"));
     assert_non_null(strstr(canonical, "  mood string(20) default=\"so so\" choices(\"so so\" \"Meh\", ok \"ok\")\n"));
     assert_non_null(strstr(canonical, "  twin Person one_to_one null on_delete=restrict related=twin_of\n"));
     assert_non_null(strstr(canonical, "  friends Person[] related=befriended through=\"people_friends\"\n"));
