@@ -94,16 +94,20 @@ typedef struct PdMigrationFile
     const char *down_sql;            /* NULL when irreversible */
     const char *irreversible_reason;
     const char *state_text; /* the model state after it, "-- " removed; NULL when the file has none */
+    const char *parent_name; /* the migration it was made after ("" for none); NULL when not recorded */
 } PdMigrationFile;
 
 /*
  * Renders the text of a migration file named `name` ("0002_book_add_meta")
  * for plan, with `state` (the models after it) as its state section.
+ * parent_name is the migration it follows (NULL for the first); it is
+ * recorded so that pd_migration_list can refuse a renumbered file whose
+ * state no longer follows from its predecessor.
  * source_name names the model file in the header comment. Deterministic: no
  * time stamps, so the same change always gives the same bytes.
  */
-bool pd_migration_render(PdArena *arena, const PdMigrationPlan *plan, const char *name, const char *source_name,
-                         const PdCatalog *state, char **text, PdError *err);
+bool pd_migration_render(PdArena *arena, const PdMigrationPlan *plan, const char *name, const char *parent_name,
+                         const char *source_name, const PdCatalog *state, char **text, PdError *err);
 
 /* Splits a migration file's text into its sections and checksums it.
  * Errors: PD_ERR_INVALID_INPUT with path:line for an unknown or repeated section or a bad name. */
@@ -114,6 +118,7 @@ bool pd_migration_parse(PdArena *arena, const char *path, const char *text, size
  * Reads every NNNN_name.sql in directory, sorted by number. A missing
  * directory gives zero files. Errors: two files with one number (two branches
  * that each added a migration: the message names both), a gap in numbering,
+ * a file whose recorded predecessor is not the file before it,
  * a file that does not parse; PD_ERR_IO when unreadable.
  */
 bool pd_migration_list(PdArena *arena, const char *directory, PdMigrationFile **files, size_t *count,

@@ -144,7 +144,8 @@ cmd_makemigrations(PdArena *arena, const CliArgs *args, PdError *err)
     int number = count > 0 ? files[count - 1].number + 1 : 1;
     char *file_name = pd_arena_sprintf(arena, "%04d_%s", number, name);
     char *text;
-    if (!pd_migration_render(arena, plan, file_name, config.models, models, &text, err))
+    const char *parent_name = count > 0 ? files[count - 1].name : NULL;
+    if (!pd_migration_render(arena, plan, file_name, parent_name, config.models, models, &text, err))
         return false;
     for (size_t i = 0; i < plan->warning_count; i++)
         fprintf(stderr, "warning: %s\n", plan->warnings[i]);

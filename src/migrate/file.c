@@ -21,6 +21,10 @@
 
 #include "plan.h"
 
+/* The header line naming the migration a file was made after. */
+#define AFTER_PREFIX "-- after: "
+#define AFTER_NOTHING "nothing (the first migration)"
+
 /* ---- rendering ---------------------------------------------------------- */
 
 /* One comment line per entry: newlines inside an entry would end the comment. */
@@ -44,9 +48,11 @@ section(PdStrbuf *out, const char *marker, const char *sql)
 }
 
 static void
-render_header(PdStrbuf *out, const PdMigrationPlan *plan, const char *name, const char *source_name)
+render_header(PdStrbuf *out, const PdMigrationPlan *plan, const char *name, const char *parent_name,
+              const char *source_name)
 {
     pd_strbuf_appendf(out, "-- prodata migration %s\n", name);
+    pd_strbuf_appendf(out, "%s%s\n", AFTER_PREFIX, parent_name != NULL ? parent_name : AFTER_NOTHING);
     comment_line(out, "-- from ", pd_arena_sprintf(out->arena, "%s; review before applying.",
                                                    source_name != NULL ? source_name : "the model file"));
     pd_strbuf_append(out, "--\n-- operations:\n");
@@ -64,15 +70,15 @@ render_header(PdStrbuf *out, const PdMigrationPlan *plan, const char *name, cons
 }
 
 bool
-pd_migration_render(PdArena *arena, const PdMigrationPlan *plan, const char *name, const char *source_name,
-                    const PdCatalog *state, char **text, PdError *err)
+pd_migration_render(PdArena *arena, const PdMigrationPlan *plan, const char *name, const char *parent_name,
+                    const char *source_name, const PdCatalog *state, char **text, PdError *err)
 {
     char *state_text = NULL;
     if (state != NULL && !pd_model_format(arena, state, &state_text, err))
         return pd_error_context(err, "while writing the state of migration %s", name);
     PdStrbuf out;
     pd_strbuf_init(&out, arena);
-    render_header(&out, plan, name, source_name);
+    render_header(&out, plan, name, parent_name, source_name);
     section(&out, "-- +up", plan->up_sql != NULL ? plan->up_sql : "");
     if (plan->up_concurrently_sql != NULL && plan->up_concurrently_sql[0] != '\0')
         section(&out, "-- +up concurrently", plan->up_concurrently_sql);
@@ -241,6 +247,30 @@ parse_name(PdArena *arena, const char *path, const char **name, int *number)
     return *name != NULL;
 }
 
+/* The name on the header's "-- after:" line: "" for the first migration, NULL when the line is absent. */
+static const char *
+find_parent(PdArena *arena, const char *header, const char *header_end)
+{
+    size_t prefix_length = strlen(AFTER_PREFIX);
+    for (const char *line = header; line != NULL && line < header_end;)
+    {
+        const char *newline = memchr(line, '\n', (size_t)(header_end - line));
+        size_t length = newline != NULL ? (size_t)(newline - line) : (size_t)(header_end - line);
+        if (length > prefix_length && strncmp(line, AFTER_PREFIX, prefix_length) == 0)
+        {
+            const char *value = line + prefix_length;
+            size_t value_length = length - prefix_length;
+            while (value_length > 0 && (value[value_length - 1] == ' ' || value[value_length - 1] == '\r'))
+                value_length--;
+            if (value_length == strlen(AFTER_NOTHING) && strncmp(value, AFTER_NOTHING, value_length) == 0)
+                return "";
+            return pd_arena_strndup(arena, value, value_length);
+        }
+        line = newline != NULL ? newline + 1 : NULL;
+    }
+    return NULL;
+}
+
 bool
 pd_migration_parse(PdArena *arena, const char *path, const char *text, size_t text_length, PdMigrationFile *file,
                    PdError *err)
@@ -268,6 +298,7 @@ pd_migration_parse(PdArena *arena, const char *path, const char *text, size_t te
     }
     if (sections.start[SECTION_STATE] != NULL && !strip_state(arena, where, &sections, &result.state_text, err))
         return false;
+    result.parent_name = find_parent(arena, text, sections.end[SECTION_HEADER]);
     if (result.up_sql == NULL || pd_arena_failed(arena))
         return pd_arena_error(arena, err);
     pd_migration_checksum(text, text_length, result.checksum);
@@ -346,6 +377,32 @@ list_paths(PdArena *arena, const char *directory, char ***paths, size_t *count, 
     return true;
 }
 
+/*
+ * Each generated file names the one it was made after. A file renumbered to
+ * resolve a branch conflict still carries the state of its old predecessor,
+ * so the next makemigrations would plan the other branch's changes again:
+ * refuse the broken chain instead. Hand-written files name nothing and pass.
+ */
+static bool
+check_chain(const PdMigrationFile *files, size_t count, PdError *err)
+{
+    for (size_t i = 0; i < count; i++)
+    {
+        const char *expected = i > 0 ? files[i - 1].name : "";
+        if (files[i].parent_name == NULL || strcmp(files[i].parent_name, expected) == 0)
+            continue;
+        pd_error_set(err, PD_ERR_INVALID_INPUT, "migration %s was made after %s, but now follows %s", files[i].name,
+                     files[i].parent_name[0] ? files[i].parent_name : "no migration",
+                     i > 0 ? files[i - 1].name : "no migration");
+        pd_error_detail(err, "Its recorded model state does not include the changes in between, so the next "
+                             "makemigrations would write them again.");
+        return pd_error_hint(err, "If %s is not applied anywhere yet, delete it and run prodata makemigrations "
+                                  "again. If it is, fix its \"-- after:\" line and its -- +state section by hand.",
+                             files[i].name);
+    }
+    return true;
+}
+
 static bool
 check_numbering(const PdMigrationFile *files, size_t count, PdError *err)
 {
@@ -355,9 +412,11 @@ check_numbering(const PdMigrationFile *files, size_t count, PdError *err)
         {
             pd_error_set(err, PD_ERR_INVALID_INPUT, "conflicting migrations %s and %s", files[i - 1].name,
                          files[i].name);
-            pd_error_detail(err, "Two branches each added migration %04d.", files[i].number);
-            return pd_error_hint(err, "Renumber the one not yet applied anywhere (and check that its state "
-                                      "section still follows from the one before it).");
+            pd_error_detail(err, "Two branches each added migration %04d; each records a model state that "
+                                 "lacks the other's changes.",
+                            files[i].number);
+            return pd_error_hint(err, "Delete the one that is not applied anywhere yet and run prodata "
+                                      "makemigrations again: it writes your branch's changes after the other's.");
         }
         if (files[i].number != files[i - 1].number + 1)
         {
@@ -388,7 +447,7 @@ pd_migration_list(PdArena *arena, const char *directory, PdMigrationFile **files
             return false;
     }
     qsort(result, path_count, sizeof(*result), compare_files);
-    if (!check_numbering(result, path_count, err))
+    if (!check_numbering(result, path_count, err) || !check_chain(result, path_count, err))
         return false;
     *files = result;
     *count = path_count;

@@ -109,4 +109,32 @@ expect_out "after the history, the models need no migration" 'No changes detecte
 run_cmd "$PRODATA" check
 expect_rc "check agrees after the replay" 0
 
+# --- two branches each add a migration ------------------------------------------
+cp models.pdm models.base.pdm
+sed -i 's/^  born   date    null  index/  born   date    null  index\n  twitter  string(50)  null/' models.pdm
+"$PRODATA" makemigrations --name branch_a >/dev/null
+mv migrations/0006_branch_a.sql branch_a.sql
+cp models.base.pdm models.pdm
+sed -i 's/^  price     decimal(8,2)  default=0  check(>= 0)/&\n  isbn      string(20)  null/' models.pdm
+"$PRODATA" makemigrations --name branch_b >/dev/null
+mv branch_a.sql migrations/0006_branch_a.sql
+sed -i 's/^  born   date    null  index/  born   date    null  index\n  twitter  string(50)  null/' models.pdm
+run_cmd "$PRODATA" makemigrations
+expect_rc "two migrations with one number are refused" 2
+expect_out "the conflict names both files" 'conflicting migrations 0006_branch_a and 0006_branch_b'
+mv migrations/0006_branch_b.sql migrations/0007_branch_b.sql
+run_cmd "$PRODATA" makemigrations
+expect_rc "a renumbered file with a stale state is refused" 2
+expect_out "the refusal explains the chain" 'migration 0007_branch_b was made after 0005_[a-z_]+, but now follows 0006_branch_a'
+expect_out "the refusal says how to fix it" 'delete it and run prodata makemigrations again'
+rm migrations/0007_branch_b.sql
+run_cmd "$PRODATA" makemigrations
+expect_rc "after deleting it, makemigrations writes the branch's change again" 0
+up_section=$(sed -n '/^-- +up/,/^-- +down/p' migrations/0007_*.sql)
+expect_out_text() { OUT=$up_section; expect_out "$@"; }
+expect_out_text "the new migration adds the other branch's column" 'ADD COLUMN "isbn"'
+OUT=$up_section; expect_no_out "the new migration does not repeat the first branch's change" 'twitter'
+run_cmd "$PRODATA" migrate
+expect_rc "the merged history applies" 0
+
 tap_done

@@ -1,4 +1,5 @@
 -- prodata migration 0001_initial
+-- after: nothing (the first migration)
 -- from models.pdm; review before applying.
 --
 -- operations:

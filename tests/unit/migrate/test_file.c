@@ -38,18 +38,26 @@ assert_contains(const char *text, const char *part)
 
 /* Plans from -> to and renders it as migration `name`. */
 static char *
-render(PdArena *arena, PdCatalog *from, PdCatalog *to, const char *name, PdMigrationPlan **plan_out)
+render_after(PdArena *arena, PdCatalog *from, PdCatalog *to, const char *name, const char *parent_name,
+             PdMigrationPlan **plan_out)
 {
     PdMigrationPlan *plan;
     PdError err;
     char *text;
     if (!pd_migrate_plan(arena, from, to, &plan, &err))
         fail_msg("plan: %s", err.message);
-    if (!pd_migration_render(arena, plan, name, "models.pdm", to, &text, &err))
+    if (!pd_migration_render(arena, plan, name, parent_name, "models.pdm", to, &text, &err))
         fail_msg("render: %s", err.message);
     if (plan_out != NULL)
         *plan_out = plan;
     return text;
+}
+
+/* Plans from -> to and renders it as migration `name`, the first of its history. */
+static char *
+render(PdArena *arena, PdCatalog *from, PdCatalog *to, const char *name, PdMigrationPlan **plan_out)
+{
+    return render_after(arena, from, to, name, NULL, plan_out);
 }
 
 static const char *models = "model Author {\n  name string(200)\n  email email unique\n}\n"
@@ -65,7 +73,8 @@ test_render_parse_round_trip(void **state)
     PdCatalog *to = parse(arena, models);
     PdMigrationPlan *plan;
     char *text = render(arena, NULL, to, "0001_initial", &plan);
-    static const char header[] = "-- prodata migration 0001_initial\n-- from models.pdm; review before applying.\n";
+    static const char header[] = "-- prodata migration 0001_initial\n-- after: nothing (the first migration)\n"
+                                 "-- from models.pdm; review before applying.\n";
     assert_true(strncmp(text, header, sizeof(header) - 1) == 0);
     assert_contains(text, "-- operations:\n--   create model Author (table author)\n");
     assert_contains(text, "\n-- +up\nCREATE TABLE \"author\" (\n");
@@ -211,7 +220,7 @@ test_list_sorts_and_refuses_conflicts(void **state)
     assert_false(pd_migration_list(arena, dir, &files, &count, &err));
     assert_int_equal(err.code, PD_ERR_INVALID_INPUT);
     assert_contains(err.message, "conflicting migrations 0003_c and 0003_d");
-    assert_contains(err.hint, "Renumber");
+    assert_contains(err.hint, "Delete the one that is not applied anywhere yet");
 
     snprintf(path, sizeof(path), "%s/0003_d.sql", dir);
     unlink(path);
@@ -221,7 +230,43 @@ test_list_sorts_and_refuses_conflicts(void **state)
     assert_string_equal(files[1].name, "0002_b");
     assert_string_equal(files[2].name, "0003_c");
     assert_contains(files[2].path, "/0003_c.sql");
+    assert_null(files[0].parent_name); /* hand-written: no "-- after:" line, nothing to check */
     remove_directory(dir, names, 6);
+    pd_arena_free(arena);
+}
+
+/* A file renumbered after a branch conflict still names its old predecessor: refused with the fix. */
+static void
+test_list_refuses_a_renumbered_file(void **state)
+{
+    (void)state;
+    PdArena *arena = pd_arena_new(0);
+    PdMigrationFile *files;
+    size_t count;
+    PdError err;
+    char *dir = make_directory(arena);
+    const char *names[] = {"0001_a.sql", "0002_b.sql", "0003_c.sql"};
+    const char *texts[] = {"-- after: nothing (the first migration)\n-- +up\nSELECT 1;\n",
+                           "-- after: 0001_a\n-- +up\nSELECT 2;\n",
+                           "-- after: 0001_a\n-- +up\nSELECT 3;\n"};
+    char path[512];
+    for (size_t i = 0; i < 3; i++)
+    {
+        snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+        write_text(path, texts[i]);
+    }
+    assert_false(pd_migration_list(arena, dir, &files, &count, &err));
+    assert_int_equal(err.code, PD_ERR_INVALID_INPUT);
+    assert_string_equal(err.message, "migration 0003_c was made after 0001_a, but now follows 0002_b");
+    assert_contains(err.hint, "delete it and run prodata makemigrations again");
+
+    snprintf(path, sizeof(path), "%s/0003_c.sql", dir);
+    write_text(path, "-- after: 0002_b\n-- +up\nSELECT 3;\n");
+    assert_true(pd_migration_list(arena, dir, &files, &count, &err));
+    assert_int_equal(count, 3);
+    assert_string_equal(files[0].parent_name, "");
+    assert_string_equal(files[2].parent_name, "0002_b");
+    remove_directory(dir, names, 3);
     pd_arena_free(arena);
 }
 
@@ -260,7 +305,7 @@ test_history_round_trips_to_no_change(void **state)
         PdCatalog *to = parse(arena, steps[i]);
         PdMigrationPlan *plan;
         char *name = pd_arena_sprintf(arena, "%04zu_step", i + 1);
-        char *text = render(arena, latest, to, name, &plan);
+        char *text = render_after(arena, latest, to, name, i > 0 ? files[i - 1].name : NULL, &plan);
         assert_true(plan->operation_count > 0);
         if (i == 0)
             assert_string_equal(plan->suggested_name, "initial");
@@ -355,6 +400,7 @@ main(void)
         cmocka_unit_test(test_concurrent_and_irreversible_sections),
         cmocka_unit_test(test_hand_written_and_bad_files),
         cmocka_unit_test(test_list_sorts_and_refuses_conflicts),
+        cmocka_unit_test(test_list_refuses_a_renumbered_file),
         cmocka_unit_test(test_history_round_trips_to_no_change),
         cmocka_unit_test(test_state_errors_point_into_the_migration_file),
         cmocka_unit_test(test_split_statements),

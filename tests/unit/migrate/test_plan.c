@@ -590,7 +590,7 @@ test_two_hundred_models_timing(void **state)
     char *file = NULL;
     PdError err;
     assert_true(pd_migrate_plan(arena, NULL, catalog, &plan, &err));
-    assert_true(pd_migration_render(arena, plan, "0001_initial", "models.pdm", catalog, &file, &err));
+    assert_true(pd_migration_render(arena, plan, "0001_initial", NULL, "models.pdm", catalog, &file, &err));
     clock_gettime(CLOCK_MONOTONIC, &end);
     double ms = (double)(end.tv_sec - start.tv_sec) * 1e3 + (double)(end.tv_nsec - start.tv_nsec) / 1e6;
     printf("# plan + render of a 200-model initial migration: %.2f ms, %zu bytes\n", ms, strlen(file));
