@@ -88,7 +88,6 @@ typedef struct PdMigrationFile
     int number;       /* 2 */
     const char *text; /* the whole file */
     size_t text_length;
-    char checksum[65]; /* sha256 of text, lower-case hex */
     const char *up_sql;
     const char *up_concurrently_sql; /* "" when none */
     const char *down_sql;            /* NULL when irreversible */
@@ -109,7 +108,7 @@ typedef struct PdMigrationFile
 bool pd_migration_render(PdArena *arena, const PdMigrationPlan *plan, const char *name, const char *parent_name,
                          const char *source_name, const PdCatalog *state, char **text, PdError *err);
 
-/* Splits a migration file's text into its sections and checksums it.
+/* Splits a migration file's text into its sections (checksums are taken by migrate, which needs them).
  * Errors: PD_ERR_INVALID_INPUT with path:line for an unknown or repeated section or a bad name. */
 bool pd_migration_parse(PdArena *arena, const char *path, const char *text, size_t text_length,
                         PdMigrationFile *file, PdError *err);

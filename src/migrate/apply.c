@@ -34,6 +34,16 @@ pd_migrate_options_default(PdMigrateOptions *options)
     options->is_dry_run = false;
 }
 
+/* The sha256 recorded in the history: of the whole file, so any edit shows. */
+static char *
+file_checksum(PdArena *arena, const PdMigrationFile *file)
+{
+    char *checksum = pd_arena_alloc(arena, 65);
+    if (checksum != NULL)
+        pd_migration_checksum(file->text, file->text_length, checksum);
+    return checksum;
+}
+
 static long
 elapsed_ms(const struct timespec *start)
 {
@@ -108,7 +118,7 @@ run_transaction(PdArena *arena, PdDb *db, const PdMigrationFile *file, const cha
         goto failed;
     }
     bool is_recorded = is_revert ? pd_history_forget(arena, db, file->number, err)
-                                 : pd_history_record(arena, db, file->number, file->name, file->checksum,
+                                 : pd_history_record(arena, db, file->number, file->name, file_checksum(arena, file),
                                                      is_complete, elapsed_ms(&start), err);
     if (!is_recorded || !pd_db_exec(db, "COMMIT", err))
         goto failed;
@@ -243,8 +253,8 @@ find_file(const PdMigrationFile *files, size_t count, int number)
 
 /* Refuses, before any change, a history that the files no longer describe. */
 static bool
-verify_history(const PdHistoryRow *rows, size_t row_count, const PdMigrationFile *files, size_t count,
-               PdError *err)
+verify_history(PdArena *arena, const PdHistoryRow *rows, size_t row_count, const PdMigrationFile *files,
+               size_t count, PdError *err)
 {
     for (size_t r = 0; r < row_count; r++)
     {
@@ -257,11 +267,14 @@ verify_history(const PdHistoryRow *rows, size_t row_count, const PdMigrationFile
                                 rows[r].number, file->name, rows[r].name);
             return pd_error_hint(err, "Restore %s.sql into the migrations directory.", rows[r].name);
         }
-        if (strcmp(file->checksum, rows[r].checksum) != 0)
+        const char *checksum = file_checksum(arena, file);
+        if (checksum == NULL)
+            return pd_arena_error(arena, err);
+        if (strcmp(checksum, rows[r].checksum) != 0)
         {
             pd_error_set(err, PD_ERR_REFUSED, "migration %s was edited after it was applied", file->name);
             pd_error_detail(err, "Its checksum was %s when applied and is %s now (%s).", rows[r].checksum,
-                            file->checksum, file->path ? file->path : file->name);
+                            checksum, file->path ? file->path : file->name);
             return pd_error_hint(err, "Put the applied version back and write the change as a new migration "
                                       "(prodata makemigrations).");
         }
@@ -376,7 +389,7 @@ migrate_locked(PdArena *arena, PdDb *db, const PdMigrationFile *files, size_t co
     size_t row_count;
     if (!options->is_dry_run && !pd_history_ensure(db, err))
         return false;
-    if (!pd_history_read(arena, db, &rows, &row_count, err) || !verify_history(rows, row_count, files, count, err))
+    if (!pd_history_read(arena, db, &rows, &row_count, err) || !verify_history(arena, rows, row_count, files, count, err))
         return false;
     if (options->target > 0 && find_file(files, count, options->target) == NULL)
         return pd_error_set(err, PD_ERR_NOT_FOUND, "no migration numbered %d", options->target);
@@ -438,9 +451,12 @@ pd_migrate_status(PdArena *arena, PdDb *db, const PdMigrationFile *files, size_t
             if (rows[r].number != files[i].number)
                 continue;
             result[used].applied_at = rows[r].applied_at;
+            const char *checksum = file_checksum(arena, &files[i]);
+            if (checksum == NULL)
+                return pd_arena_error(arena, err);
             if (strcmp(rows[r].name, files[i].name) != 0)
                 result[used].status = PD_MIGRATION_MISSING;
-            else if (strcmp(rows[r].checksum, files[i].checksum) != 0)
+            else if (strcmp(rows[r].checksum, checksum) != 0)
                 result[used].status = PD_MIGRATION_MODIFIED;
             else
                 result[used].status = rows[r].is_complete ? PD_MIGRATION_APPLIED : PD_MIGRATION_PARTIAL;

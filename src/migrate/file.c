@@ -301,7 +301,6 @@ pd_migration_parse(PdArena *arena, const char *path, const char *text, size_t te
     result.parent_name = find_parent(arena, text, sections.end[SECTION_HEADER]);
     if (result.up_sql == NULL || pd_arena_failed(arena))
         return pd_arena_error(arena, err);
-    pd_migration_checksum(text, text_length, result.checksum);
     *file = result;
     return true;
 }
