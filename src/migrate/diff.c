@@ -108,23 +108,138 @@ diff_match_models(PlanContext *ctx)
 
 /* ---- renames ----------------------------------------------------------- */
 
-/* One rename, as its own step so that +down renames back in reverse order. */
+/*
+ * Renames are collected first and written once they can be ordered: renaming
+ * t_a to t_b while t_b becomes t_c must wait until t_b is gone. Tables,
+ * indexes and constraints count as one namespace (tables and indexes share
+ * pg_class, a unique constraint names its index, and derived constraint names
+ * carry their table's name, so sharing costs nothing); columns are per table.
+ * A statement that names a table by its new name waits for that table's
+ * rename. Renames that go round in a circle (a swap) cannot be ordered.
+ */
+typedef enum RenameKind
+{
+    RENAME_TABLE,
+    RENAME_COLUMN,
+    RENAME_CONSTRAINT,
+    RENAME_INDEX
+} RenameKind;
+
+typedef struct PlanRename
+{
+    RenameKind kind;
+    const char *table; /* the table the statement names, by its new name; NULL for tables and indexes */
+    const char *from;
+    const char *to;
+    const char *up_sql;
+    const char *down_sql;
+} PlanRename;
+
 static bool
-rename_object(PlanContext *ctx, const char *table, const char *from, const char *to, bool is_index)
+queue_rename(PlanContext *ctx, RenameKind kind, const char *table, const char *from, const char *to)
 {
     if (from == NULL || to == NULL || strcmp(from, to) == 0)
         return true;
-    if (is_index)
+    PdStrbuf up, down;
+    pd_strbuf_init(&up, ctx->arena);
+    pd_strbuf_init(&down, ctx->arena);
+    switch (kind)
     {
-        ddl_rename_index(&ctx->up, from, to);
-        ddl_rename_index(&ctx->down, to, from);
+    case RENAME_TABLE:
+        ddl_rename_table(&up, from, to);
+        ddl_rename_table(&down, to, from);
+        break;
+    case RENAME_COLUMN:
+        ddl_rename_column(&up, table, from, to);
+        ddl_rename_column(&down, table, to, from);
+        break;
+    case RENAME_CONSTRAINT:
+        ddl_rename_constraint(&up, table, from, to);
+        ddl_rename_constraint(&down, table, to, from);
+        break;
+    case RENAME_INDEX:
+        ddl_rename_index(&up, from, to);
+        ddl_rename_index(&down, to, from);
+        break;
     }
-    else
+    size_t count = ctx->rename_count;
+    PlanRename *grown = pd_arena_grow(ctx->arena, ctx->renames, count, count + 1, sizeof(*grown));
+    const char *up_sql = pd_strbuf_text(&up), *down_sql = pd_strbuf_text(&down);
+    if (grown == NULL || up_sql == NULL || down_sql == NULL)
+        return pd_arena_error(ctx->arena, ctx->err);
+    bool is_named_table = kind == RENAME_COLUMN || kind == RENAME_CONSTRAINT;
+    grown[count] = (PlanRename){kind, is_named_table ? table : NULL, from, to, up_sql, down_sql};
+    ctx->renames = grown;
+    ctx->rename_count = count + 1;
+    return true;
+}
+
+static bool
+rename_object(PlanContext *ctx, const char *table, const char *from, const char *to, bool is_index)
+{
+    return queue_rename(ctx, is_index ? RENAME_INDEX : RENAME_CONSTRAINT, table, from, to);
+}
+
+/* Whether two renames take names from the same namespace: columns of one table, or everything else. */
+static bool
+is_same_namespace(const PlanRename *a, const PlanRename *b)
+{
+    if ((a->kind == RENAME_COLUMN) != (b->kind == RENAME_COLUMN))
+        return false;
+    return a->kind != RENAME_COLUMN || strcmp(a->table, b->table) == 0;
+}
+
+/* The pending rename that rename i waits for, or NULL when it can run now. */
+static const PlanRename *
+rename_blocker(const PlanContext *ctx, const bool *is_done, size_t i)
+{
+    const PlanRename *rename = &ctx->renames[i];
+    for (size_t j = 0; j < ctx->rename_count; j++)
     {
-        ddl_rename_constraint(&ctx->up, table, from, to);
-        ddl_rename_constraint(&ctx->down, table, to, from);
+        const PlanRename *other = &ctx->renames[j];
+        if (j == i || is_done[j])
+            continue;
+        if (is_same_namespace(rename, other) && strcmp(other->from, rename->to) == 0)
+            return other; /* its new name is still taken */
+        if (rename->table != NULL && other->kind == RENAME_TABLE && strcmp(other->to, rename->table) == 0)
+            return other; /* the table it names does not have that name yet */
     }
-    return plan_step_end(ctx);
+    return NULL;
+}
+
+/* Writes the queued renames, each as its own step (so +down renames back in reverse order). */
+static bool
+write_renames(PlanContext *ctx)
+{
+    bool *is_done = pd_arena_calloc(ctx->arena, ctx->rename_count + 1, sizeof(bool));
+    if (is_done == NULL)
+        return pd_arena_error(ctx->arena, ctx->err);
+    for (size_t written = 0; written < ctx->rename_count; written++)
+    {
+        size_t i = 0;
+        while (i < ctx->rename_count && (is_done[i] || rename_blocker(ctx, is_done, i) != NULL))
+            i++;
+        if (i == ctx->rename_count)
+        {
+            for (i = 0; is_done[i]; i++)
+                ;
+            const PlanRename *stuck = &ctx->renames[i], *blocker = rename_blocker(ctx, is_done, i);
+            pd_error_set(ctx->err, PD_ERR_INVALID_INPUT,
+                         "renames go round in a circle: \"%s\" -> \"%s\" waits for \"%s\" -> \"%s\", which "
+                         "waits in turn",
+                         stuck->from, stuck->to, blocker->from, blocker->to);
+            pd_error_detail(ctx->err, "Each name is still taken when the other rename would need it, as in a "
+                                      "swap of two table names.");
+            return pd_error_hint(ctx->err, "Rename through a temporary name: one migration renames the first "
+                                           "to a name nobody uses, the next finishes the swap.");
+        }
+        is_done[i] = true;
+        pd_strbuf_append(&ctx->up, ctx->renames[i].up_sql);
+        pd_strbuf_append(&ctx->down, ctx->renames[i].down_sql);
+        if (!plan_step_end(ctx))
+            return false;
+    }
+    return true;
 }
 
 static bool
@@ -152,9 +267,7 @@ rename_tables(PlanContext *ctx)
                           "old name; deploy the code that uses the new name together with this migration",
                           old->table, model->table))
             return false;
-        ddl_rename_table(&ctx->up, old->table, model->table);
-        ddl_rename_table(&ctx->down, model->table, old->table);
-        if (!plan_step_end(ctx))
+        if (!queue_rename(ctx, RENAME_TABLE, NULL, old->table, model->table))
             return false;
     }
     return true;
@@ -184,9 +297,7 @@ rename_columns(PlanContext *ctx, const PdModel *old, const PdModel *model)
         }
         if (strcmp(old_field->column, field->column) == 0)
             continue;
-        ddl_rename_column(&ctx->up, model->table, old_field->column, field->column);
-        ddl_rename_column(&ctx->down, model->table, field->column, old_field->column);
-        if (!plan_step_end(ctx))
+        if (!queue_rename(ctx, RENAME_COLUMN, model->table, old_field->column, field->column))
             return false;
     }
     return true;
@@ -241,19 +352,12 @@ rename_join_table(PlanContext *ctx, const PdModel *old, const PdModel *model, co
                             "alter field %s.%s: join table %s -> %s", model->name, field->name, before.table,
                             after.table))
             return false;
-        ddl_rename_table(&ctx->up, before.table, after.table);
-        ddl_rename_table(&ctx->down, after.table, before.table);
-        if (!plan_step_end(ctx))
+        if (!queue_rename(ctx, RENAME_TABLE, NULL, before.table, after.table))
             return false;
     }
     for (int i = 0; i < 2; i++)
-        if (strcmp(before.columns[i], after.columns[i]) != 0)
-        {
-            ddl_rename_column(&ctx->up, after.table, before.columns[i], after.columns[i]);
-            ddl_rename_column(&ctx->down, after.table, after.columns[i], before.columns[i]);
-            if (!plan_step_end(ctx))
-                return false;
-        }
+        if (!queue_rename(ctx, RENAME_COLUMN, after.table, before.columns[i], after.columns[i]))
+            return false;
     return rename_object(ctx, after.table, before.pkey_name, after.pkey_name, false) &&
            rename_object(ctx, after.table, before.fk_names[0], after.fk_names[0], false) &&
            rename_object(ctx, after.table, before.fk_names[1], after.fk_names[1], false) &&
@@ -332,7 +436,7 @@ diff_renames(PlanContext *ctx)
     for (size_t i = 0; i < ctx->to->model_count; i++)
         if (ctx->old_of_new[i] != NULL && !rename_model_objects(ctx, ctx->old_of_new[i], &ctx->to->models[i]))
             return false;
-    return true;
+    return write_renames(ctx);
 }
 
 /* ---- model-level indexes ------------------------------------------------ */

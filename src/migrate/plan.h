@@ -32,6 +32,8 @@ typedef struct PlanContext
     const char **destructive_reasons;
     size_t destructive_count;
     const char *irreversible_reason; /* the first reason found */
+    struct PlanRename *renames;      /* diff.c: the renames of diff_renames, written once they can be ordered */
+    size_t rename_count;
     PdError *err;
 } PlanContext;
 

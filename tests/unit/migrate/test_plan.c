@@ -249,6 +249,54 @@ test_rename_model_renames_join_table_and_columns(void **state)
     pd_arena_free(arena);
 }
 
+/* The position of part in text, failing when absent: for checking statement order. */
+static const char *
+position_of(const char *text, const char *part)
+{
+    assert_contains(text, part);
+    return strstr(text, part);
+}
+
+static void
+test_rename_chains_are_ordered_and_swaps_refused(void **state)
+{
+    (void)state;
+    PdArena *arena = pd_arena_new(0);
+    const char *before = "model First {\n  table \"t_a\"\n  name string(20) unique\n}\n"
+                         "model Second {\n  table \"t_b\"\n  name string(20) unique\n}\n";
+    const char *chain = "model First {\n  table \"t_b\"\n  name string(20) unique\n}\n"
+                        "model Second {\n  table \"t_c\"\n  name string(20) unique\n}\n";
+    /* t_b must be free before t_a takes its name: tables and derived names alike. */
+    PdMigrationPlan *plan = plan_texts(arena, before, chain);
+    const char *up = plan->up_sql;
+    assert_true(position_of(up, "ALTER TABLE \"t_b\" RENAME TO \"t_c\";") <
+                position_of(up, "ALTER TABLE \"t_a\" RENAME TO \"t_b\";"));
+    assert_true(position_of(up, "ALTER TABLE \"t_a\" RENAME TO \"t_b\";") <
+                position_of(up, "ALTER TABLE \"t_b\" RENAME CONSTRAINT \"t_a_pkey\" TO \"t_b_pkey\";"));
+    assert_true(position_of(up, "RENAME CONSTRAINT \"t_b_pkey\" TO \"t_c_pkey\";") <
+                position_of(up, "RENAME CONSTRAINT \"t_a_pkey\" TO \"t_b_pkey\";"));
+    assert_true(position_of(up, "RENAME CONSTRAINT \"t_b_name_key\" TO \"t_c_name_key\";") <
+                position_of(up, "RENAME CONSTRAINT \"t_a_name_key\" TO \"t_b_name_key\";"));
+    /* +down is the same renames backwards, so t_b is free again before t_c gives its name back. */
+    const char *down = plan->down_sql;
+    assert_true(position_of(down, "ALTER TABLE \"t_b\" RENAME TO \"t_a\";") <
+                position_of(down, "ALTER TABLE \"t_c\" RENAME TO \"t_b\";"));
+    assert_true(position_of(down, "RENAME CONSTRAINT \"t_b_pkey\" TO \"t_a_pkey\";") <
+                position_of(down, "RENAME CONSTRAINT \"t_c_pkey\" TO \"t_b_pkey\";"));
+
+    /* A swap has no order: refused when planning rather than failing when applied. */
+    const char *swap = "model First {\n  table \"t_b\"\n  name string(20) unique\n}\n"
+                       "model Second {\n  table \"t_a\"\n  name string(20) unique\n}\n";
+    PdError err;
+    PdMigrationPlan *refused = NULL;
+    assert_false(pd_migrate_plan(arena, parse(arena, before), parse(arena, swap), &refused, &err));
+    assert_int_equal(err.code, PD_ERR_INVALID_INPUT);
+    assert_string_equal(err.message, "renames go round in a circle: \"t_a\" -> \"t_b\" waits for \"t_b\" -> "
+                                     "\"t_a\", which waits in turn");
+    assert_contains(err.hint, "temporary name");
+    pd_arena_free(arena);
+}
+
 static void
 test_add_field_nullable_and_refused_not_null(void **state)
 {
@@ -608,6 +656,7 @@ main(void)
         cmocka_unit_test(test_create_and_drop_model),
         cmocka_unit_test(test_rename_model_renames_derived_names),
         cmocka_unit_test(test_rename_model_renames_join_table_and_columns),
+        cmocka_unit_test(test_rename_chains_are_ordered_and_swaps_refused),
         cmocka_unit_test(test_add_field_nullable_and_refused_not_null),
         cmocka_unit_test(test_add_relation_to_existing_table_is_not_valid_then_validated),
         cmocka_unit_test(test_drop_field_destructive_and_irreversible),
