@@ -750,13 +750,60 @@ has_join_tables(const PdModel *model)
 }
 
 bool
+plan_check_table_freed_late(PlanContext *ctx, const char *table, const char *what, bool has_joins)
+{
+    for (size_t i = 0; i < ctx->to->model_count; i++)
+    {
+        const PdModel *model = &ctx->to->models[i];
+        const PdField *taker = NULL;
+        for (size_t f = 0; has_joins && f < model->field_count && taker == NULL; f++)
+            if (model->fields[f].kind == PD_FIELD_MANY_TO_MANY && model->fields[f].through_table != NULL &&
+                strcmp(model->fields[f].through_table, table) == 0)
+                taker = &model->fields[f];
+        if (taker == NULL && strcmp(model->table, table) != 0)
+            continue;
+        if (taker != NULL)
+            input_error(ctx, taker->pos, "table \"%s\" of %s is dropped only at the end of this migration, but %s.%s takes its name",
+                        table, what, model->name, taker->name);
+        else
+            input_error(ctx, model->pos, "table \"%s\" of %s is dropped only at the end of this migration, but model %s takes its name",
+                        table, what, model->name);
+        pd_error_detail(ctx->err, "Tables are dropped after the renames and new tables of the same migration, so "
+                                  "the name is still taken when it is needed.");
+        return pd_error_hint(ctx->err, "Make two migrations: one that drops the old table, then one that gives "
+                                       "its name away.");
+    }
+    return true;
+}
+
+/* Every table a dropped model frees: its own and its join tables. */
+static bool
+check_dropped_model_names(PlanContext *ctx, const PdModel *model)
+{
+    char *what = pd_arena_sprintf(ctx->arena, "model %s", model->name);
+    if (what == NULL)
+        return pd_arena_error(ctx->arena, ctx->err);
+    if (!plan_check_table_freed_late(ctx, model->table, what, true))
+        return false;
+    for (size_t f = 0; f < model->field_count; f++)
+        if (model->fields[f].kind == PD_FIELD_MANY_TO_MANY && model->fields[f].through_table != NULL &&
+            !plan_check_table_freed_late(ctx, model->fields[f].through_table, what, true))
+            return false;
+    return true;
+}
+
+bool
 diff_drop_models(PlanContext *ctx)
 {
     bool *is_dropped = pd_arena_calloc(ctx->arena, ctx->from->model_count + 1, sizeof(bool));
     if (is_dropped == NULL)
         return pd_arena_error(ctx->arena, ctx->err);
     for (size_t i = 0; i < ctx->from->model_count; i++)
+    {
         is_dropped[i] = ctx->new_of_old[i] == NULL;
+        if (is_dropped[i] && !check_dropped_model_names(ctx, &ctx->from->models[i]))
+            return false;
+    }
     TopoSort sort;
     if (!topo_sort(ctx, ctx->from, is_dropped, &sort))
         return false;

@@ -164,6 +164,13 @@ bool diff_drop_models(PlanContext *ctx);
 /* What a relation references, as diff.c resolves it: an old field's target under its new name. */
 ModelRef plan_old_target_ref(PlanContext *ctx, const PdField *field);
 ModelRef plan_new_target_ref(PlanContext *ctx, const PdField *field);
+/*
+ * Tables are dropped after the renames and creates of the same migration, so a
+ * table name it frees cannot be taken in it: refused (PD_ERR_INVALID_INPUT at
+ * the taker's position) when a model's table, or with has_joins a join table,
+ * of the new models is named `table`.
+ */
+bool plan_check_table_freed_late(PlanContext *ctx, const char *table, const char *what, bool has_joins);
 /* Whether the old relation points at the model the new one points at (after renames). */
 bool plan_same_target(PlanContext *ctx, const PdField *old_field, const PdField *field);
 

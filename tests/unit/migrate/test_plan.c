@@ -298,6 +298,35 @@ test_rename_chains_are_ordered_and_swaps_refused(void **state)
 }
 
 static void
+test_table_name_freed_by_a_drop_is_refused_in_the_same_migration(void **state)
+{
+    (void)state;
+    PdArena *arena = pd_arena_new(0);
+    PdError err;
+    PdMigrationPlan *plan = NULL;
+    /* The drop comes last, so the rename would find "author" still taken (and the drop would hit Person). */
+    assert_false(pd_migrate_plan(arena, parse(arena, "model Author {\n  a int\n}\nmodel Person {\n  a int\n}\n"),
+                                 parse(arena, "model Person {\n  table \"author\"\n  a int\n}\n"), &plan, &err));
+    assert_int_equal(err.code, PD_ERR_INVALID_INPUT);
+    assert_string_equal(err.message, "models.pdm:1:7: table \"author\" of model Author is dropped only at the end of "
+                                     "this migration, but model Person takes its name");
+    assert_contains(err.hint, "two migrations");
+    /* A new model taking a dropped many-to-many field's join table. */
+    const char *m2m = "model Tag {\n  a int\n}\nmodel Book {\n  tags Tag[]\n}\n";
+    assert_false(pd_migrate_plan(arena, parse(arena, m2m),
+                                 parse(arena, "model Tag {\n  a int\n}\nmodel Book {\n  a int null\n}\n"
+                                              "model BookTag {\n  table \"book_tags\"\n  book Book\n  tag Tag\n}\n"),
+                                 &plan, &err));
+    assert_contains(err.message, "table \"book_tags\" of field Book.tags is dropped only at the end");
+    /* In one model the drop comes before the add, so a new join table may take the name. */
+    PdMigrationPlan *same = plan_texts(arena, m2m, "model Tag {\n  a int\n}\nmodel Book {\n  labels Tag[]  "
+                                                   "through=\"book_tags\"\n}\n");
+    assert_true(position_of(same->up_sql, "DROP TABLE \"book_tags\";") <
+                position_of(same->up_sql, "CREATE TABLE \"book_tags\""));
+    pd_arena_free(arena);
+}
+
+static void
 test_add_field_nullable_and_refused_not_null(void **state)
 {
     (void)state;
@@ -657,6 +686,7 @@ main(void)
         cmocka_unit_test(test_rename_model_renames_derived_names),
         cmocka_unit_test(test_rename_model_renames_join_table_and_columns),
         cmocka_unit_test(test_rename_chains_are_ordered_and_swaps_refused),
+        cmocka_unit_test(test_table_name_freed_by_a_drop_is_refused_in_the_same_migration),
         cmocka_unit_test(test_add_field_nullable_and_refused_not_null),
         cmocka_unit_test(test_add_relation_to_existing_table_is_not_valid_then_validated),
         cmocka_unit_test(test_drop_field_destructive_and_irreversible),
