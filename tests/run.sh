@@ -22,6 +22,27 @@ done
 
 PASSED=0
 FAILED=0
+CHILD=""
+
+# run_bounded SECONDS LOG COMMAND...: runs COMMAND under timeout in the background and waits for it, so that a
+# Ctrl-C reaches this script at once (timeout puts the test in its own process group, away from the terminal's
+# signals); the trap below then ends that group and the PostgreSQL instance.
+run_bounded() {
+    local seconds=$1 log=$2
+    shift 2
+    timeout "$seconds" "$@" >"$log" 2>&1 &
+    CHILD=$!
+    wait "$CHILD"
+    local rc=$?
+    CHILD=""
+    return $rc
+}
+interrupted() {
+    [ -n "$CHILD" ] && kill -TERM -- "-$CHILD" 2>/dev/null
+    echo "interrupted"
+    exit 130
+}
+trap interrupted INT TERM
 LOG_DIR="$BUILD/test-logs"
 mkdir -p "$LOG_DIR"
 
@@ -31,6 +52,12 @@ count_tap() {
     local name=$1 log=$2 rc=$3 ok notok
     ok=$(grep -cE '^ok [0-9]+' "$log")
     notok=$(grep -cE '^not ok [0-9]+' "$log")
+    # A script that stopped early prints no plan (or a wrong one): count that as a failure too.
+    plan=$(grep -oE '^1\.\.[0-9]+' "$log" | tail -1 | cut -d. -f3)
+    if [ -z "$plan" ] || [ "$plan" != $((ok + notok)) ]; then
+        [ "$rc" = 0 ] && rc=1
+        echo "FAIL $name: plan ${plan:-missing} does not match $((ok + notok)) tests run"
+    fi
     PASSED=$((PASSED + ok))
     FAILED=$((FAILED + notok))
     if [ "$rc" != 0 ] && [ "$notok" = 0 ]; then
@@ -51,7 +78,7 @@ for bin in $(find "$BUILD/tests/unit" -type f -name 'test_*' -perm -u+x 2>/dev/n
     name=${bin#"$BUILD"/tests/}
     [ -n "$FILTER" ] && [[ "$name" != *"$FILTER"* ]] && continue
     log="$LOG_DIR/${name//\//_}.log"
-    CMOCKA_MESSAGE_OUTPUT=TAP timeout 300 "$bin" >"$log" 2>&1
+    CMOCKA_MESSAGE_OUTPUT=TAP run_bounded 300 "$log" "$bin"
     count_tap "$name" "$log" $?
 done
 
@@ -59,7 +86,6 @@ if [ "$UNIT_ONLY" = 0 ]; then
     source tests/lib/pg.sh
     PG_DIR=$(mktemp -d "${TMPDIR:-/tmp}/prodata-pg.XXXXXX")
     trap 'pg_instance_stop "$PG_DIR"' EXIT
-    trap 'exit 130' INT TERM
     if pg_instance_start "$PG_DIR"; then
         echo "PostgreSQL 15 on 127.0.0.1:$PG_TEST_PORT (pid $PG_TEST_PID)"
         export PRODATA="$PWD/$BUILD/prodata"
@@ -68,7 +94,7 @@ if [ "$UNIT_ONLY" = 0 ]; then
             name=${script#tests/}
             [ -n "$FILTER" ] && [[ "$name" != *"$FILTER"* ]] && continue
             log="$LOG_DIR/${name//\//_}.log"
-            timeout 600 bash "$script" >"$log" 2>&1
+            run_bounded 600 "$log" bash "$script"
             count_tap "$name" "$log" $?
         done
     else

@@ -45,6 +45,14 @@ char *pd_arena_vsprintf(PdArena *arena, const char *fmt, va_list args);
  */
 void *pd_arena_grow(PdArena *arena, void *old, size_t old_count, size_t new_count, size_t element_size);
 
+/*
+ * For appending to an array of `count` elements kept in the arena: returns
+ * an array with room for one more (index count), copying only when the
+ * implicit capacity (8, 16, 32, ...) is full, so appending n elements costs
+ * O(n). Callers keep just the array and its count. NULL on exhaustion.
+ */
+void *pd_arena_reserve_next(PdArena *arena, void *array, size_t count, size_t element_size);
+
 /* Registers free_fn(resource), called when the arena is freed. False on exhaustion. */
 bool pd_arena_on_free(PdArena *arena, void (*free_fn)(void *), void *resource);
 

@@ -18,7 +18,12 @@
 
 typedef struct PdDb PdDb;
 
-/* Connects; conninfo "" uses the PG* variables. Errors: PD_ERR_DB_CONNECT (password masked). */
+/*
+ * Connects; conninfo "" uses the PG* variables. The attempt is bounded to 10 s
+ * unless conninfo or PGCONNECT_TIMEOUT sets connect_timeout.
+ * Errors: PD_ERR_INVALID_INPUT for a conninfo that does not parse (its text is
+ * never quoted: it may hold a password), PD_ERR_DB_CONNECT.
+ */
 bool pd_db_connect(const char *conninfo, PdDb **db, PdError *err);
 void pd_db_close(PdDb *db);
 
@@ -37,10 +42,17 @@ int pd_db_error_position(const PdDb *db);
 
 PGconn *pd_db_connection(PdDb *db);
 
+/* A handle with which a signal handler may cancel the running statement (PQcancel is async-signal-safe).
+ * Owned by db; valid until pd_db_close. NULL when libpq could not make one. */
+PGcancel *pd_db_cancel_handle(PdDb *db);
+
 /* conninfo with any password replaced by "********", for logs and messages. Arena-allocated. */
 char *pd_db_mask_conninfo(PdArena *arena, const char *conninfo);
 
-/* True when conninfo (keyword form or URI) carries a password. */
+/* True when conninfo parses as libpq's keyword form or URI ("" does). */
+bool pd_db_is_valid_conninfo(const char *conninfo);
+
+/* True when conninfo (keyword form or URI) carries a password, or does not parse (it might). */
 bool pd_db_conninfo_has_password(const char *conninfo);
 
 #endif

@@ -20,6 +20,7 @@
 #ifndef PRODATA_MIGRATE_H
 #define PRODATA_MIGRATE_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -94,6 +95,9 @@ typedef struct PdMigrationFile
     const char *irreversible_reason;
     const char *state_text; /* the model state after it, "-- " removed; NULL when the file has none */
     const char *parent_name; /* the migration it was made after ("" for none); NULL when not recorded */
+    int up_line;             /* line in the file where each section's SQL starts, for error positions */
+    int up_concurrently_line;
+    int down_line;
 } PdMigrationFile;
 
 /*
@@ -127,9 +131,14 @@ bool pd_migration_list(PdArena *arena, const char *directory, PdMigrationFile **
 bool pd_migration_latest_state(PdArena *arena, const PdMigrationFile *files, size_t count, PdCatalog **state,
                                PdError *err);
 
-/* Splits SQL text into statements (quotes, dollar quotes, comments respected). Arena-allocated. */
-bool pd_migration_split_statements(PdArena *arena, const char *sql, const char ***statements, size_t *count,
-                                   PdError *err);
+/*
+ * Splits SQL text into statements (quotes, dollar quotes, comments
+ * respected); each is a trimmed copy of a substring of sql, without its ";".
+ * Errors (an unterminated quote or comment) say where: "where:line" counting
+ * from first_line when where is given, else "line N" of sql. Arena-allocated.
+ */
+bool pd_migration_split_statements(PdArena *arena, const char *sql, const char *where, int first_line,
+                                   const char ***statements, size_t *count, PdError *err);
 
 /* sha256 of data as 64 lower-case hex characters plus NUL. */
 void pd_migration_checksum(const char *data, size_t length, char out[65]);
@@ -143,6 +152,9 @@ typedef struct PdMigrateOptions
     int lock_wait_ms;     /* bound on waiting for another deployer's migrate lock (default 60000) */
     int target;           /* migrate up or down to this number; -1 means the newest; 0 undoes all */
     bool is_dry_run;      /* say what would run, run nothing */
+    /* Set by the caller's signal handler: stop before the next step. The step under way is ended by the
+     * caller with PQcancel (pd_db_cancel_handle), and rolls back whole. NULL: never interrupted. */
+    volatile sig_atomic_t *is_interrupted;
 } PdMigrateOptions;
 
 void pd_migrate_options_default(PdMigrateOptions *options);

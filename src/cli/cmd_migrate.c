@@ -8,6 +8,8 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -167,8 +169,9 @@ static bool
 parse_target(const char *value, const PdMigrationFile *files, size_t count, int *target, PdError *err)
 {
     char *end;
+    errno = 0;
     long number = strtol(value, &end, 10);
-    if (end != value && (*end == '\0' || *end == '_') && number >= 0)
+    if (end != value && (*end == '\0' || *end == '_') && number >= 0 && number <= INT_MAX && errno == 0)
     {
         *target = (int)number;
         if (*end == '\0')
@@ -209,6 +212,42 @@ warn_unmigrated_models(PdArena *arena, const PdConfig *config, const PdMigration
                 config->models, plan->operation_count, plan->operation_count == 1 ? "" : "s");
 }
 
+/* Set by the first SIGINT or SIGTERM: migrate stops before its next step. */
+static volatile sig_atomic_t stop_signal;
+static PGcancel *volatile running_statement;
+
+/*
+ * Cancels the statement under way so that its transaction rolls back now,
+ * instead of leaving it running on the server, holding the deployers' lock,
+ * after this process is gone. A second signal ends the process at once.
+ */
+static void
+on_stop_signal(int signal_number)
+{
+    if (stop_signal != 0)
+    {
+        signal(signal_number, SIG_DFL);
+        raise(signal_number);
+        return;
+    }
+    stop_signal = signal_number;
+    char message[256];
+    if (running_statement != NULL)
+        PQcancel(running_statement, message, sizeof(message));
+}
+
+static void
+catch_stop_signals(PGcancel *cancel)
+{
+    running_statement = cancel;
+    struct sigaction action;
+    memset(&action, 0, sizeof(action));
+    action.sa_handler = on_stop_signal;
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGINT, &action, NULL);
+    sigaction(SIGTERM, &action, NULL);
+}
+
 bool
 cmd_migrate(PdArena *arena, const CliArgs *args, PdError *err)
 {
@@ -229,8 +268,11 @@ cmd_migrate(PdArena *arena, const CliArgs *args, PdError *err)
     PdDb *db;
     if (!connect_database(arena, &config, &db, err))
         return false;
+    options.is_interrupted = &stop_signal;
+    catch_stop_signals(pd_db_cancel_handle(db));
     PdMigrateReport report;
     bool is_done = pd_migrate_apply(arena, db, files, count, &options, &report, err);
+    running_statement = NULL;
     for (size_t i = 0; i < report.line_count; i++)
         printf("%s\n", report.lines[i]);
     if (is_done && report.line_count == 0)

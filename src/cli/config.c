@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "prodata/db.h"
@@ -149,21 +150,30 @@ read_line(PdArena *arena, PdConfig *config, char *line, const char *path, int li
     char *equals = strchr(content, '=');
     if (equals == NULL)
     {
-        problem(problems, where, "expected \"name = value\", found \"%s\"", content);
+        /* The line is not echoed: a mistyped line may be a connection string with a password. */
+        problem(problems, where, "expected \"name = value\"");
         return;
     }
     *equals = '\0';
     char *name = trim(content);
     char *value = trim(equals + 1);
-    size_t value_length = strlen(value);
-    if (value_length >= 2 && value[0] == '"' && value[value_length - 1] == '"')
+    if (value[0] == '"')
     {
-        value[value_length - 1] = '\0';
+        char *closing = strchr(value + 1, '"');
+        char *rest = closing != NULL ? trim(closing + 1) : NULL;
+        if (closing == NULL || (*rest != '\0' && *rest != '#'))
+        {
+            problem(problems, where, closing == NULL ? "%s: unterminated quoted value"
+                                                     : "%s: unexpected text after the quoted value",
+                    name);
+            return;
+        }
+        *closing = '\0';
         value++;
     }
     else
     {
-        char *comment = strstr(value, " #");
+        char *comment = strchr(value, '#');
         if (comment != NULL)
         {
             *comment = '\0';
@@ -183,10 +193,17 @@ static bool
 read_file(PdArena *arena, PdConfig *config, const char *path, Problems *problems, PdError *err)
 {
     FILE *file = fopen(path, "r");
+    struct stat info;
+    if (file != NULL && (fstat(fileno(file), &info) != 0 || !S_ISREG(info.st_mode)))
+    {
+        fclose(file);
+        file = NULL;
+        errno = EISDIR;
+    }
     if (file == NULL)
     {
-        pd_error_set(err, PD_ERR_IO, "could not open configuration file %s", path);
-        return pd_error_detail(err, "%s.", strerror(errno));
+        pd_error_set(err, PD_ERR_IO, "could not read configuration file %s", path);
+        return pd_error_detail(err, "%s.", errno == EISDIR ? "It is not a regular file" : strerror(errno));
     }
     char *base_dir = pd_arena_strdup(arena, path);
     char *slash = base_dir ? strrchr(base_dir, '/') : NULL;
@@ -197,10 +214,14 @@ read_file(PdArena *arena, PdConfig *config, const char *path, Problems *problems
     char *line = NULL;
     size_t capacity = 0;
     int line_number = 0;
+    errno = 0;
     while (getline(&line, &capacity, file) != -1)
         read_line(arena, config, line, path, ++line_number, base_dir, problems);
+    bool is_read = !ferror(file);
     free(line);
     fclose(file);
+    if (!is_read)
+        return pd_error_set(err, PD_ERR_IO, "could not read configuration file %s", path);
     config->config_file = pd_arena_strdup(arena, path);
     return true;
 }
@@ -217,6 +238,28 @@ read_environment(PdArena *arena, PdConfig *config, Problems *problems)
         if (value != NULL)
             assign(arena, config, &settings[i], value, NULL, variable, problems);
     }
+}
+
+/* All problems in the detail, whole lines only; what does not fit is counted. */
+static void
+describe_problems(PdError *err, Problems *problems)
+{
+    const char *list = pd_strbuf_text(&problems->list);
+    int shown = 0;
+    size_t used = (size_t)snprintf(err->detail, sizeof(err->detail), "%d problems in the configuration:",
+                                   problems->count);
+    for (const char *line = list; line != NULL && *line != '\0'; shown++)
+    {
+        const char *end = strchr(line, '\n');
+        size_t length = end != NULL ? (size_t)(end - line) : strlen(line);
+        size_t reserve = 32; /* room for "... and N more" */
+        if (used + 1 + length + reserve >= sizeof(err->detail))
+            break;
+        used += (size_t)snprintf(err->detail + used, sizeof(err->detail) - used, "\n%.*s", (int)length, line);
+        line = end != NULL ? end + 1 : NULL;
+    }
+    if (shown < problems->count)
+        snprintf(err->detail + used, sizeof(err->detail) - used, "\n... and %d more", problems->count - shown);
 }
 
 bool
@@ -243,6 +286,8 @@ pd_config_load(PdArena *arena, const char *config_path, const PdConfigOverride *
         snprintf(where, sizeof(where), "--%s", overrides[i].name);
         if (setting == NULL)
             problem(&problems, where, "unknown setting");
+        else if (setting->may_hold_secret && !pd_db_is_valid_conninfo(overrides[i].value))
+            problem(&problems, where, "not a valid connection string (not shown: it may hold a password)");
         else if (setting->may_hold_secret && pd_db_conninfo_has_password(overrides[i].value))
             problem(&problems, where,
                     "a password on the command line is visible to every user of the machine; put it in "
@@ -252,10 +297,9 @@ pd_config_load(PdArena *arena, const char *config_path, const PdConfigOverride *
     }
     if (problems.count == 0)
         return true;
-    pd_error_set(err, PD_ERR_USAGE, "%s", problems.first);
+    pd_error_set(err, PD_ERR_INVALID_INPUT, "%s", problems.first);
     if (problems.count > 1)
-        pd_error_detail(err, "%d problems in the configuration:\n%s", problems.count,
-                        pd_strbuf_text(&problems.list));
+        describe_problems(err, &problems);
     return false;
 }
 

@@ -81,15 +81,16 @@ static const CliCommand commands[] = {
 };
 #define COMMAND_COUNT (sizeof(commands) / sizeof(commands[0]))
 
+/* To stdout when asked for, to stderr when the command line was wrong. */
 static void
-print_help(void)
+print_help(FILE *out)
 {
-    printf("prodata %s - models, migrations and REST on PostgreSQL\n\n", PD_VERSION);
-    printf("usage: prodata <command> [options]\n\ncommands:\n");
+    fprintf(out, "prodata %s - models, migrations and REST on PostgreSQL\n\n", PD_VERSION);
+    fprintf(out, "usage: prodata <command> [options]\n\ncommands:\n");
     for (size_t i = 0; i < COMMAND_COUNT; i++)
-        printf("  %-16s %s\n", commands[i].name, commands[i].summary);
-    printf("\n'prodata <command> --help' describes one command.\n");
-    printf("Exit codes: 0 success, 1 failure, 2 usage or input error, 3 differences found.\n");
+        fprintf(out, "  %-16s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out, "\n'prodata <command> --help' describes one command.\n");
+    fprintf(out, "Exit codes: 0 success, 1 failure, 2 usage or input error, 3 differences found.\n");
 }
 
 static void
@@ -210,7 +211,7 @@ main(int argc, char **argv)
 {
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0)
     {
-        print_help();
+        print_help(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
     if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0)
@@ -247,7 +248,7 @@ main(int argc, char **argv)
     if (!is_done)
     {
         print_error(&err);
-        if (err.code == PD_ERR_USAGE)
+        if (err.code == PD_ERR_USAGE && err.hint[0] == '\0')
             fprintf(stderr, "HINT: prodata %s --help shows the usage.\n", command->name);
         exit_code = pd_error_exit_code(err.code);
     }

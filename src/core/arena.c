@@ -200,6 +200,15 @@ pd_arena_grow(PdArena *arena, void *old, size_t old_count, size_t new_count, siz
     return grown;
 }
 
+void *
+pd_arena_reserve_next(PdArena *arena, void *array, size_t count, size_t element_size)
+{
+    if (array == NULL || count == 0)
+        return pd_arena_calloc(arena, 8, element_size);
+    bool is_full = count >= 8 && (count & (count - 1)) == 0;
+    return is_full ? pd_arena_grow(arena, array, count, count * 2, element_size) : array;
+}
+
 bool
 pd_arena_on_free(PdArena *arena, void (*free_fn)(void *), void *resource)
 {

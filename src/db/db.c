@@ -17,6 +17,7 @@
 struct PdDb
 {
     PGconn *connection;
+    PGcancel *cancel;
     int error_position; /* of the last failed statement, -1 when unknown */
 };
 
@@ -36,9 +37,9 @@ pd_db_conninfo_has_password(const char *conninfo)
     PQconninfoOption *options = PQconninfoParse(conninfo, &error_message);
     if (options == NULL)
     {
+        /* Unparseable: it may hold a password we cannot find, so treat it as one. */
         PQfreemem(error_message);
-        /* Unparseable: be conservative about a literal password keyword. */
-        return strstr(conninfo, "password") != NULL;
+        return true;
     }
     bool has_password = false;
     for (PQconninfoOption *option = options; option->keyword != NULL; option++)
@@ -58,7 +59,7 @@ pd_db_mask_conninfo(PdArena *arena, const char *conninfo)
     if (options == NULL)
     {
         PQfreemem(error_message);
-        return pd_arena_strdup(arena, pd_db_conninfo_has_password(conninfo) ? "(conninfo hidden)" : conninfo);
+        return pd_arena_strdup(arena, "(not a valid connection string; hidden)");
     }
     PdStrbuf buf;
     pd_strbuf_init(&buf, arena);
@@ -76,11 +77,54 @@ pd_db_mask_conninfo(PdArena *arena, const char *conninfo)
 }
 
 bool
+pd_db_is_valid_conninfo(const char *conninfo)
+{
+    if (conninfo == NULL || conninfo[0] == '\0')
+        return true;
+    char *error_message = NULL;
+    PQconninfoOption *options = PQconninfoParse(conninfo, &error_message);
+    PQfreemem(error_message);
+    if (options == NULL)
+        return false;
+    PQconninfoFree(options);
+    return true;
+}
+
+/* Whether conninfo or PGCONNECT_TIMEOUT already bounds the connection attempt. */
+static bool
+has_connect_timeout(const char *conninfo)
+{
+    if (getenv("PGCONNECT_TIMEOUT") != NULL)
+        return true;
+    char *error_message = NULL;
+    PQconninfoOption *options = PQconninfoParse(conninfo, &error_message);
+    PQfreemem(error_message);
+    bool is_set = false;
+    for (PQconninfoOption *option = options; option != NULL && option->keyword != NULL; option++)
+        if (strcmp(option->keyword, "connect_timeout") == 0 && option->val != NULL && option->val[0] != '\0')
+            is_set = true;
+    PQconninfoFree(options);
+    return is_set;
+}
+
+bool
 pd_db_connect(const char *conninfo, PdDb **db, PdError *err)
 {
-    const char *keywords[] = {"dbname", "application_name", "fallback_application_name", NULL};
-    const char *values[] = {conninfo ? conninfo : "", "prodata", "prodata", NULL};
-    /* expand_dbname lets dbname carry a whole conninfo or URI, as psql does. */
+    if (conninfo == NULL)
+        conninfo = "";
+    /* libpq's parse errors quote the text, which may hold a password: say only that it is invalid. */
+    if (!pd_db_is_valid_conninfo(conninfo))
+    {
+        pd_error_set(err, PD_ERR_INVALID_INPUT, "the database setting is not a valid connection string");
+        return pd_error_hint(err, "Use key=value pairs (host=... dbname=...) or a URI "
+                                  "(postgresql://user@host/dbname); see libpq's connection strings.");
+    }
+    /* expand_dbname lets dbname carry a whole conninfo or URI, as psql does; a host that never answers
+     * must not hang a deploy, so the attempt is bounded unless the user chose a bound. */
+    const char *keywords[] = {"dbname", "application_name", "fallback_application_name", "connect_timeout", NULL};
+    const char *values[] = {conninfo, "prodata", "prodata", "10", NULL};
+    if (has_connect_timeout(conninfo))
+        keywords[3] = NULL;
     PGconn *connection = PQconnectdbParams(keywords, values, 1);
     if (connection == NULL)
         return pd_error_set(err, PD_ERR_NO_MEMORY, "out of memory while connecting");
@@ -105,6 +149,7 @@ pd_db_connect(const char *conninfo, PdDb **db, PdError *err)
         return pd_error_set(err, PD_ERR_NO_MEMORY, "out of memory while connecting");
     }
     result->connection = connection;
+    result->cancel = PQgetCancel(connection);
     result->error_position = -1;
     *db = result;
     return true;
@@ -115,6 +160,7 @@ pd_db_close(PdDb *db)
 {
     if (db == NULL)
         return;
+    PQfreeCancel(db->cancel);
     PQfinish(db->connection);
     free(db);
 }
@@ -123,6 +169,12 @@ PGconn *
 pd_db_connection(PdDb *db)
 {
     return db->connection;
+}
+
+PGcancel *
+pd_db_cancel_handle(PdDb *db)
+{
+    return db->cancel;
 }
 
 int

@@ -4,12 +4,12 @@
  * or missing files, out-of-order history, irreversible reverts are refused up
  * front), then each file runs in its own transaction with a bounded
  * lock_timeout, retried with jittered backoff when a lock is not granted, and
- * is recorded in the history inside that same transaction. A file's
+ * is recorded in the history inside that same transaction, together with the
+ * schema change it made (for `check`). A file's
  * concurrent statements (CREATE INDEX CONCURRENTLY, VALIDATE CONSTRAINT) run
  * after it commits, one autocommit statement each; until they all succeed the
  * history row stays incomplete and the next migrate resumes them. The whole
- * run holds the deployers' advisory lock, and ends by recording the schema
- * snapshot that `check` compares against.
+ * run holds the deployers' advisory lock.
  */
 #include "prodata/migrate.h"
 
@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -32,6 +33,19 @@ pd_migrate_options_default(PdMigrateOptions *options)
     options->lock_wait_ms = 60000;
     options->target = -1;
     options->is_dry_run = false;
+    options->is_interrupted = NULL;
+}
+
+/* Whether the caller asked to stop; fills err when it did. */
+static bool
+was_interrupted(const PdMigrateOptions *options, const PdMigrateReport *report, PdError *err)
+{
+    if (options->is_interrupted == NULL || *options->is_interrupted == 0)
+        return false;
+    pd_error_set(err, PD_ERR_REFUSED, "migrate was interrupted");
+    return !pd_error_detail(err, "%d migration%s applied and %d reverted before it stopped; the one under way "
+                                 "was rolled back.",
+                            report->applied_count, report->applied_count == 1 ? "" : "s", report->reverted_count);
 }
 
 /* The sha256 recorded in the history: of the whole file, so any edit shows. */
@@ -62,64 +76,118 @@ report_line(PdArena *arena, PdMigrateReport *report, const char *fmt, ...)
     va_start(args, fmt);
     char *line = pd_arena_vsprintf(arena, fmt, args);
     va_end(args);
-    const char **lines = pd_arena_grow(arena, report->lines, report->line_count, report->line_count + 1,
-                                       sizeof(*lines));
+    const char **lines = pd_arena_reserve_next(arena, (void *)report->lines, report->line_count, sizeof(*lines));
     if (line == NULL || lines == NULL)
         return; /* the report is informative; the work it describes is already done */
     lines[report->line_count++] = line;
     report->lines = lines;
 }
 
-/* Sleeps 100 ms, 200 ms, 400 ms ... plus up to 100 ms of jitter, so deployers retrying together spread out. */
+/*
+ * Sleeps 100 ms, 200 ms, 400 ms ... plus up to 100 ms of jitter taken from the
+ * clock, so deployers retrying together spread out without any shared PRNG
+ * state in the library.
+ */
 static void
 backoff(int attempt)
 {
-    long ms = (100L << (attempt < 6 ? attempt : 6)) + rand() % 100;
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    long ms = (100L << (attempt < 6 ? attempt : 6)) + (now.tv_nsec / 1000) % 100;
     struct timespec pause = {ms / 1000, (ms % 1000) * 1000000L};
     nanosleep(&pause, NULL);
 }
 
-/* Line in the file of byte offset `position` inside `section`, or 0 when it cannot be placed. */
-static int
-file_line_of(const PdMigrationFile *file, const char *section, int position)
+/* One section of a file as sent to the server, and where it starts in the file. */
+typedef struct SentSql
 {
-    if (position < 0 || section == NULL)
-        return 0;
-    const char *start = strstr(file->text, section);
-    if (start == NULL || (size_t)position > strlen(section))
-        return 0;
-    int line = 1;
-    for (const char *c = file->text; c < start + position; c++)
+    const PdMigrationFile *file;
+    const char *section;   /* the whole section's SQL */
+    int first_line;        /* its first line in the file */
+    const char *statement; /* what was sent: the section, or one statement inside it */
+} SentSql;
+
+/* Byte offset of the character_index-th character of UTF-8 text (PostgreSQL counts characters). */
+static size_t
+byte_offset_of_character(const char *text, int character_index)
+{
+    size_t offset = 0;
+    for (int seen = 0; text[offset] != '\0'; offset++)
+    {
+        if (((unsigned char)text[offset] & 0xC0) == 0x80)
+            continue;
+        if (seen++ == character_index)
+            break;
+    }
+    return offset;
+}
+
+/*
+ * Adds where the server's error is in the file: "at path:line" when it gave a
+ * position, else the line where the statement (or the section) that was
+ * sent starts.
+ */
+static void
+add_position_context(PdDb *db, const SentSql *sent, PdError *err)
+{
+    int position = pd_db_error_position(db);
+    const char *where = sent->file->path != NULL ? sent->file->path : sent->file->name;
+    const char *statement_start = strstr(sent->section, sent->statement);
+    if (statement_start == NULL || sent->first_line <= 0)
+        return;
+    const char *error_at = statement_start;
+    if (position >= 0)
+        error_at += byte_offset_of_character(sent->statement, position);
+    else
+        error_at += strspn(error_at, " \t\r\n");
+    int line = sent->first_line;
+    for (const char *c = sent->section; c < error_at; c++)
         line += *c == '\n';
-    return line;
+    if (position >= 0 || sent->statement != sent->section)
+        pd_error_context(err, "at %s:%d", where, line);
+    else
+        pd_error_context(err, "in the statements from %s:%d on", where, line);
 }
 
+/*
+ * Runs one file's section in one transaction: lock_timeout, the SQL, the
+ * schema change it made recorded into the snapshot, the history row. All of
+ * it commits together, so an interrupted run never leaves a change that the
+ * history or the snapshot does not know.
+ */
 static bool
-add_statement_context(PdDb *db, const PdMigrationFile *file, const char *section, PdError *err)
+run_transaction(PdArena *arena, PdDb *db, const SentSql *sent, bool is_revert, bool has_concurrent_part,
+                int lock_timeout_ms, long *duration_ms, PdError *err)
 {
-    int line = file_line_of(file, section, pd_db_error_position(db));
-    if (line > 0)
-        return pd_error_context(err, "at %s:%d", file->path ? file->path : file->name, line);
-    return false;
-}
-
-/* Runs one transaction: lock_timeout, the section, the history change. */
-static bool
-run_transaction(PdArena *arena, PdDb *db, const PdMigrationFile *file, const char *sql, bool is_revert,
-                bool is_complete, int lock_timeout_ms, long *duration_ms, PdError *err)
-{
+    const PdMigrationFile *file = sent->file;
     struct timespec start;
     clock_gettime(CLOCK_MONOTONIC, &start);
-    if (!pd_db_exec(db, "BEGIN", err) || !pd_history_set_lock_timeout(arena, db, lock_timeout_ms, true, err))
+    const char *schema_before, *schema_after;
+    if (!pd_db_exec(db, "BEGIN", err) || !pd_history_set_lock_timeout(arena, db, lock_timeout_ms, true, err) ||
+        !pd_drift_read_schema(arena, db, &schema_before, err))
         goto failed;
-    if (!pd_db_exec(db, sql, err))
+    if (!pd_db_exec(db, sent->section, err))
     {
-        add_statement_context(db, file, sql, err);
+        add_position_context(db, sent, err);
         goto failed;
     }
+    if (PQtransactionStatus(pd_db_connection(db)) != PQTRANS_INTRANS)
+    {
+        pd_error_set(err, PD_ERR_INVALID_INPUT, "the SQL of %s ended its transaction", file->name);
+        pd_error_detail(err, "It contains COMMIT, ROLLBACK or END, so part of it may have been committed "
+                             "without being recorded.");
+        pd_error_hint(err, "Remove transaction control from %s: prodata runs each migration in its own "
+                           "transaction. Check the database by hand before running migrate again.",
+                      file->path ? file->path : file->name);
+        goto failed;
+    }
+    if (!pd_drift_read_schema(arena, db, &schema_after, err) ||
+        !pd_drift_record_change(arena, db, schema_before, schema_after, err))
+        goto failed;
     bool is_recorded = is_revert ? pd_history_forget(arena, db, file->number, err)
                                  : pd_history_record(arena, db, file->number, file->name, file_checksum(arena, file),
-                                                     is_complete, elapsed_ms(&start), err);
+                                                     has_concurrent_part ? schema_after : NULL, elapsed_ms(&start),
+                                                     err);
     if (!is_recorded || !pd_db_exec(db, "COMMIT", err))
         goto failed;
     *duration_ms = elapsed_ms(&start);
@@ -132,14 +200,15 @@ failed:;
 
 /* run_transaction, again after a lock timeout, lock_retries times with backoff. */
 static bool
-run_with_retries(PdArena *arena, PdDb *db, const PdMigrationFile *file, const char *sql, bool is_revert,
-                 bool is_complete, const PdMigrateOptions *options, PdMigrateReport *report, PdError *err)
+run_with_retries(PdArena *arena, PdDb *db, const SentSql *sent, bool is_revert, bool has_concurrent_part,
+                 const PdMigrateOptions *options, PdMigrateReport *report, PdError *err)
 {
+    const PdMigrationFile *file = sent->file;
     for (int attempt = 0;; attempt++)
     {
         long duration_ms = 0;
-        if (run_transaction(arena, db, file, sql, is_revert, is_complete, options->lock_timeout_ms, &duration_ms,
-                            err))
+        if (run_transaction(arena, db, sent, is_revert, has_concurrent_part, options->lock_timeout_ms,
+                            &duration_ms, err))
         {
             report_line(arena, report, "%s %s (%ld ms)", is_revert ? "reverted" : "applied", file->name,
                         duration_ms);
@@ -193,12 +262,52 @@ drop_invalid_index(PdArena *arena, PdDb *db, const char *index_name, PdError *er
                      "SELECT format('DROP INDEX CONCURRENTLY IF EXISTS %I.%I', n.nspname, c.relname) "
                      "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
                      "JOIN pg_index x ON x.indexrelid = c.oid "
-                     "WHERE c.relname = $1 AND n.oid = current_schema()::regnamespace AND NOT x.indisvalid",
+                     "WHERE c.relname = $1 AND n.nspname = current_schema() AND NOT x.indisvalid",
                      1, params, &result, err))
         return false;
     if (PQntuples(result) == 0)
         return true;
     return pd_db_exec(db, PQgetvalue(result, 0, 0), err);
+}
+
+/* One concurrent statement, retried after a lock timeout; an invalid index it leaves is dropped. */
+static bool
+run_concurrent_statement(PdArena *arena, PdDb *db, const SentSql *sent, const PdMigrateOptions *options,
+                         PdError *err)
+{
+    char *index_name = concurrent_index_name(arena, sent->statement);
+    for (int attempt = 0;; attempt++)
+    {
+        if (index_name != NULL && !drop_invalid_index(arena, db, index_name, err))
+            return pd_error_context(err, "while dropping the invalid index \"%s\"", index_name);
+        if (pd_db_exec(db, sent->statement, err))
+            return true;
+        add_position_context(db, sent, err);
+        PdError ignored;
+        if (index_name != NULL)
+            drop_invalid_index(arena, db, index_name, &ignored);
+        if (err->code != PD_ERR_LOCK_TIMEOUT || attempt >= options->lock_retries)
+            return false;
+        backoff(attempt);
+    }
+}
+
+/* In one transaction: what the concurrent part changed goes into the snapshot, and the file is complete. */
+static bool
+complete_concurrent_part(PdArena *arena, PdDb *db, const PdMigrationFile *file, PdError *err)
+{
+    const char *schema_before, *schema_after;
+    bool is_done = pd_db_exec(db, "BEGIN", err) &&
+                   pd_history_schema_before_concurrent(arena, db, file->number, &schema_before, err) &&
+                   pd_drift_read_schema(arena, db, &schema_after, err) &&
+                   pd_drift_record_change(arena, db, schema_before, schema_after, err) &&
+                   pd_history_mark_complete(arena, db, file->number, err) && pd_db_exec(db, "COMMIT", err);
+    if (!is_done)
+    {
+        PdError ignored;
+        pd_db_exec(db, "ROLLBACK", &ignored);
+    }
+    return is_done;
 }
 
 static bool
@@ -207,38 +316,66 @@ run_concurrently(PdArena *arena, PdDb *db, const PdMigrationFile *file, const Pd
 {
     const char **statements;
     size_t count;
-    if (!pd_migration_split_statements(arena, file->up_concurrently_sql, &statements, &count, err))
-        return pd_error_context(err, "while reading migration %s", file->name);
-    if (!pd_history_set_lock_timeout(arena, db, options->lock_timeout_ms, false, err))
+    const char *where = file->path ? file->path : file->name;
+    if (!pd_migration_split_statements(arena, file->up_concurrently_sql, where, file->up_concurrently_line,
+                                       &statements, &count, err) ||
+        !pd_history_set_lock_timeout(arena, db, options->lock_timeout_ms, false, err))
         return false;
     for (size_t i = 0; i < count; i++)
     {
-        char *index_name = concurrent_index_name(arena, statements[i]);
-        for (int attempt = 0;; attempt++)
-        {
-            if (index_name != NULL && !drop_invalid_index(arena, db, index_name, err))
-                return pd_error_context(err, "while dropping the invalid index \"%s\" of %s", index_name,
-                                        file->name);
-            if (pd_db_exec(db, statements[i], err))
-                break;
-            add_statement_context(db, file, file->up_concurrently_sql, err);
-            PdError ignored;
-            if (index_name != NULL)
-                drop_invalid_index(arena, db, index_name, &ignored);
-            if (err->code != PD_ERR_LOCK_TIMEOUT || attempt >= options->lock_retries)
-            {
-                pd_error_context(err, "while running statement %zu of the concurrent part of %s", i + 1,
-                                 file->name);
-                return pd_error_hint(err, "The transactional part is applied; run migrate again to resume "
-                                          "the concurrent part after fixing the cause.");
-            }
-            backoff(attempt);
-        }
+        if (was_interrupted(options, report, err))
+            return false;
+        SentSql sent = {file, file->up_concurrently_sql, file->up_concurrently_line, statements[i]};
+        if (!run_concurrent_statement(arena, db, &sent, options, err))
+            return pd_error_context(err,
+                                    "while running statement %zu of the concurrent part of %s; its transactional "
+                                    "part is applied, and migrate resumes here once the cause is fixed",
+                                    i + 1, file->name);
     }
-    if (!pd_history_mark_complete(arena, db, file->number, err))
-        return false;
+    if (!complete_concurrent_part(arena, db, file, err))
+        return pd_error_context(err, "while completing migration %s", file->name);
     report_line(arena, report, "completed %s: %zu concurrent statement%s", file->name, count,
                 count == 1 ? "" : "s");
+    return true;
+}
+
+/* Transaction control inside a migration would commit part of it behind prodata's back. */
+static bool
+is_transaction_control(const char *statement)
+{
+    static const char *const keywords[] = {"begin", "commit", "rollback", "end", "abort", "start"};
+    size_t length = strcspn(statement, " \t\r\n;(");
+    for (size_t i = 0; i < sizeof(keywords) / sizeof(keywords[0]); i++)
+        if (length == strlen(keywords[i]) && strncasecmp(statement, keywords[i], length) == 0)
+            return true;
+    return false;
+}
+
+/* Splits a section (checking its quotes and comments) and refuses transaction control, with path:line. */
+static bool
+check_section(PdArena *arena, const PdMigrationFile *file, const char *sql, int first_line, PdError *err)
+{
+    const char *where = file->path ? file->path : file->name;
+    const char **statements;
+    size_t count;
+    if (sql == NULL || sql[0] == '\0')
+        return true;
+    if (!pd_migration_split_statements(arena, sql, where, first_line, &statements, &count, err))
+        return false;
+    for (size_t i = 0; i < count; i++)
+    {
+        if (!is_transaction_control(statements[i]))
+            continue;
+        const char *at = strstr(sql, statements[i]);
+        int line = first_line;
+        for (const char *c = sql; at != NULL && c < at; c++)
+            line += *c == '\n';
+        pd_error_set(err, PD_ERR_INVALID_INPUT, "%s:%d: transaction control in a migration", where, line);
+        pd_error_detail(err, "Each migration runs in its own transaction; a COMMIT or ROLLBACK inside it would "
+                             "commit part of it without recording it.");
+        return pd_error_hint(err, "Remove the statement; for work that cannot run in a transaction, use the "
+                                  "-- +up concurrently section.");
+    }
     return true;
 }
 
@@ -316,13 +453,16 @@ migrate_forward(PdArena *arena, PdDb *db, const PdHistoryRow *rows, size_t row_c
         const PdMigrationFile *file = &files[i];
         if (file->number <= newest_applied || (options->target >= 0 && file->number > options->target))
             continue;
+        if (was_interrupted(options, report, err))
+            return false;
         if (options->is_dry_run)
         {
             report_line(arena, report, "would apply %s", file->name);
             continue;
         }
         bool has_concurrent_part = file->up_concurrently_sql != NULL && file->up_concurrently_sql[0] != '\0';
-        if (!run_with_retries(arena, db, file, file->up_sql, false, !has_concurrent_part, options, report, err))
+        SentSql sent = {file, file->up_sql, file->up_line, file->up_sql};
+        if (!run_with_retries(arena, db, &sent, false, has_concurrent_part, options, report, err))
             return false;
         if (has_concurrent_part && !run_concurrently(arena, db, file, options, report, err))
             return false;
@@ -354,9 +494,12 @@ migrate_backward(PdArena *arena, PdDb *db, const PdHistoryRow *rows, size_t row_
         if (rows[r].number <= options->target)
             break;
         const PdMigrationFile *file = find_file(files, count, rows[r].number);
+        if (was_interrupted(options, report, err))
+            return false;
         if (options->is_dry_run)
             report_line(arena, report, "would revert %s", file->name);
-        else if (!run_with_retries(arena, db, file, file->down_sql, true, false, options, report, err))
+        else if (!run_with_retries(arena, db, &(SentSql){file, file->down_sql, file->down_line, file->down_sql}, true,
+                                   false, options, report, err))
             return false;
         else
             report->reverted_count++;
@@ -381,6 +524,30 @@ has_work(const PdHistoryRow *rows, size_t row_count, const PdMigrationFile *file
     return false;
 }
 
+/* Checks every section this run will send, so a malformed file is refused before anything changes. */
+static bool
+check_sections(PdArena *arena, const PdHistoryRow *rows, size_t row_count, const PdMigrationFile *files,
+               size_t count, const PdMigrateOptions *options, PdError *err)
+{
+    int newest_applied = row_count ? rows[row_count - 1].number : 0;
+    bool is_backward = options->target >= 0 && options->target < newest_applied;
+    for (size_t i = 0; i < count; i++)
+    {
+        const PdMigrationFile *file = &files[i];
+        bool is_applied = file->number <= newest_applied;
+        if (is_backward && is_applied && file->number > options->target &&
+            !check_section(arena, file, file->down_sql, file->down_line, err))
+            return false;
+        if (!is_backward && !is_applied && (options->target < 0 || file->number <= options->target) &&
+            !check_section(arena, file, file->up_sql, file->up_line, err))
+            return false;
+        /* Applied files may still have their concurrent part to run. */
+        if (!is_backward && !check_section(arena, file, file->up_concurrently_sql, file->up_concurrently_line, err))
+            return false;
+    }
+    return true;
+}
+
 static bool
 migrate_locked(PdArena *arena, PdDb *db, const PdMigrationFile *files, size_t count,
                const PdMigrateOptions *options, PdMigrateReport *report, PdError *err)
@@ -389,32 +556,19 @@ migrate_locked(PdArena *arena, PdDb *db, const PdMigrationFile *files, size_t co
     size_t row_count;
     if (!options->is_dry_run && !pd_history_ensure(db, err))
         return false;
-    if (!pd_history_read(arena, db, &rows, &row_count, err) || !verify_history(arena, rows, row_count, files, count, err))
+    if (!pd_history_read(arena, db, &rows, &row_count, err) ||
+        !verify_history(arena, rows, row_count, files, count, err))
         return false;
     if (options->target > 0 && find_file(files, count, options->target) == NULL)
         return pd_error_set(err, PD_ERR_NOT_FOUND, "no migration numbered %d", options->target);
     if (!has_work(rows, row_count, files, count, options))
         return true;
-    const char *schema_before = NULL;
-    if (!options->is_dry_run && !pd_drift_read_schema(arena, db, &schema_before, err))
+    if (!check_sections(arena, rows, row_count, files, count, options, err))
         return false;
     int newest_applied = row_count ? rows[row_count - 1].number : 0;
     bool is_backward = options->target >= 0 && options->target < newest_applied;
-    bool is_done = is_backward ? migrate_backward(arena, db, rows, row_count, files, count, options, report, err)
-                               : migrate_forward(arena, db, rows, row_count, files, count, options, report, err);
-    if (options->is_dry_run)
-        return is_done;
-    /* Even a failed run may have committed earlier files: record what they changed. */
-    PdError snapshot_err;
-    const char *schema_after;
-    if (!pd_drift_read_schema(arena, db, &schema_after, &snapshot_err) ||
-        !pd_drift_record_change(arena, db, schema_before, schema_after, &snapshot_err))
-    {
-        if (is_done)
-            *err = snapshot_err;
-        return false;
-    }
-    return is_done;
+    return is_backward ? migrate_backward(arena, db, rows, row_count, files, count, options, report, err)
+                       : migrate_forward(arena, db, rows, row_count, files, count, options, report, err);
 }
 
 bool
@@ -422,8 +576,7 @@ pd_migrate_apply(PdArena *arena, PdDb *db, const PdMigrationFile *files, size_t 
                  const PdMigrateOptions *options, PdMigrateReport *report, PdError *err)
 {
     memset(report, 0, sizeof(*report));
-    srand((unsigned)time(NULL) ^ (unsigned)getpid());
-    if (!pd_history_lock(db, options->lock_wait_ms, err))
+    if (!pd_history_lock(arena, db, options->lock_wait_ms, err))
         return false;
     bool is_done = migrate_locked(arena, db, files, count, options, report, err);
     pd_history_unlock(db);
@@ -455,8 +608,12 @@ pd_migrate_status(PdArena *arena, PdDb *db, const PdMigrationFile *files, size_t
             if (checksum == NULL)
                 return pd_arena_error(arena, err);
             if (strcmp(rows[r].name, files[i].name) != 0)
-                result[used].status = PD_MIGRATION_MISSING;
-            else if (strcmp(rows[r].checksum, checksum) != 0)
+            {
+                /* Its number is taken by another, applied migration (listed below as missing). */
+                result[used].applied_at = NULL;
+                continue;
+            }
+            if (strcmp(rows[r].checksum, checksum) != 0)
                 result[used].status = PD_MIGRATION_MODIFIED;
             else
                 result[used].status = rows[r].is_complete ? PD_MIGRATION_APPLIED : PD_MIGRATION_PARTIAL;

@@ -26,7 +26,8 @@
 static const char *snapshot_query =
     "WITH t AS (\n"
     "  SELECT c.oid, c.relname FROM pg_class c\n"
-    "  WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind IN ('r', 'p')\n"
+    "  WHERE c.relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = current_schema())\n"
+    "    AND c.relkind IN ('r', 'p')\n"
     "    AND c.relname NOT IN ('" PD_HISTORY_TABLE "', '" PD_SNAPSHOT_TABLE "')\n"
     "), item AS (\n"
     "  SELECT 'table ' || t.relname AS key, '' AS definition FROM t\n"
@@ -46,8 +47,12 @@ static const char *snapshot_query =
     "  SELECT 'index ' || t.relname || '.' || ic.relname,\n"
     "         pg_get_indexdef(ic.oid) || CASE WHEN x.indisvalid THEN '' ELSE ' (INVALID)' END\n"
     "  FROM t JOIN pg_index x ON x.indrelid = t.oid JOIN pg_class ic ON ic.oid = x.indexrelid\n"
+    "), escaped AS (\n"
+    "  -- one line per item: a newline or tab inside a name or definition must not split it\n"
+    "  SELECT replace(replace(replace(key, E'\\\\', E'\\\\\\\\'), E'\\n', E'\\\\n'), E'\\t', E'\\\\t') AS key,\n"
+    "         replace(replace(replace(definition, E'\\\\', E'\\\\\\\\'), E'\\n', E'\\\\n'), E'\\t', E'\\\\t') AS definition FROM item\n"
     ")\n"
-    "SELECT coalesce(string_agg(key || E'\\t' || definition, E'\\n' ORDER BY key COLLATE \"C\"), '') FROM item";
+    "SELECT coalesce(string_agg(key || E'\\t' || definition, E'\\n' ORDER BY key COLLATE \"C\"), '') FROM escaped";
 
 bool
 pd_drift_read_schema(PdArena *arena, PdDb *db, const char **snapshot, PdError *err)

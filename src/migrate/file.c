@@ -244,7 +244,8 @@ parse_name(PdArena *arena, const char *path, const char **name, int *number)
         return false;
     *name = pd_arena_strndup(arena, base, length);
     *number = atoi(base);
-    return *name != NULL;
+    /* 0 means "nothing applied" to migrate --to 0: numbering starts at 1. */
+    return *name != NULL && *number > 0;
 }
 
 /* The name on the header's "-- after:" line: "" for the first migration, NULL when the line is absent. */
@@ -279,7 +280,7 @@ pd_migration_parse(PdArena *arena, const char *path, const char *text, size_t te
     PdMigrationFile result = {.path = path, .text = text, .text_length = text_length};
     if (path != NULL && !parse_name(arena, path, &result.name, &result.number))
         return pd_error_set(err, PD_ERR_INVALID_INPUT, "%s: bad migration file name", path) ||
-               pd_error_hint(err, "Name migration files NNNN_name.sql, with at least four digits.");
+               pd_error_hint(err, "Name migration files NNNN_name.sql: four to nine digits, from 0001 up.");
     ParsedSections sections;
     if (!split_sections(arena, where, text, text_length, &sections, err))
         return false;
@@ -290,6 +291,9 @@ pd_migration_parse(PdArena *arena, const char *path, const char *text, size_t te
                                              (size_t)(sections.end[kind] - sections.start[kind]));
     if (result.up_concurrently_sql == NULL)
         result.up_concurrently_sql = "";
+    result.up_line = sections.marker_line[SECTION_UP] + 1;
+    result.up_concurrently_line = sections.marker_line[SECTION_UP_CONCURRENTLY] + 1;
+    result.down_line = sections.marker_line[SECTION_DOWN] + 1;
     if (sections.irreversible_reason != NULL || sections.start[SECTION_DOWN] == NULL)
     {
         result.down_sql = NULL;

@@ -12,7 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* 'prodata' in ASCII: one key for every deployer of a database. */
+/* One fixed key for every deployer of a database; never change it, or old and new deployers stop excluding
+ * each other. */
 #define MIGRATE_LOCK_KEY "31650755335430241"
 
 bool
@@ -27,15 +28,11 @@ pd_history_set_lock_timeout(PdArena *arena, PdDb *db, int timeout_ms, bool is_lo
 }
 
 bool
-pd_history_lock(PdDb *db, int wait_ms, PdError *err)
+pd_history_lock(PdArena *arena, PdDb *db, int wait_ms, PdError *err)
 {
-    PdArena *arena = pd_arena_new(0);
-    if (arena == NULL)
-        return pd_error_set(err, PD_ERR_NO_MEMORY, "out of memory");
     PGresult *result;
     bool is_locked = pd_history_set_lock_timeout(arena, db, wait_ms, false, err) &&
                      pd_db_query(arena, db, "SELECT pg_advisory_lock(" MIGRATE_LOCK_KEY ")", 0, NULL, &result, err);
-    pd_arena_free(arena);
     if (!is_locked && err->code == PD_ERR_LOCK_TIMEOUT)
     {
         pd_error_set(err, PD_ERR_LOCK_TIMEOUT, "another prodata migrate is running on this database");
@@ -49,7 +46,7 @@ void
 pd_history_unlock(PdDb *db)
 {
     PdError ignored;
-    pd_db_exec(db, "SELECT pg_advisory_unlock(" MIGRATE_LOCK_KEY ")", &ignored);
+    pd_db_exec(db, "RESET lock_timeout; SELECT pg_advisory_unlock(" MIGRATE_LOCK_KEY ")", &ignored);
 }
 
 bool
@@ -61,6 +58,7 @@ pd_history_ensure(PdDb *db, PdError *err)
         "    name text NOT NULL UNIQUE,\n"
         "    checksum text NOT NULL,\n"
         "    is_complete boolean NOT NULL,\n"
+        "    schema_before_concurrent text,\n"
         "    applied_at timestamptz NOT NULL DEFAULT now(),\n"
         "    duration_ms bigint NOT NULL,\n"
         "    prodata_version text NOT NULL\n"
@@ -113,18 +111,33 @@ pd_history_read(PdArena *arena, PdDb *db, PdHistoryRow **rows, size_t *count, Pd
 
 bool
 pd_history_record(PdArena *arena, PdDb *db, int number, const char *name, const char *checksum,
-                  bool is_complete, long duration_ms, PdError *err)
+                  const char *schema_before_concurrent, long duration_ms, PdError *err)
 {
     char number_text[16], duration_text[32];
     snprintf(number_text, sizeof(number_text), "%d", number);
     snprintf(duration_text, sizeof(duration_text), "%ld", duration_ms);
-    const char *params[] = {number_text, name, checksum, is_complete ? "true" : "false", duration_text, PD_VERSION};
+    const char *params[] = {number_text, name, checksum, schema_before_concurrent, duration_text, PD_VERSION};
     PGresult *result;
     return pd_db_query(arena, db,
                        "INSERT INTO " PD_HISTORY_TABLE
-                       " (number, name, checksum, is_complete, duration_ms, prodata_version)"
-                       " VALUES ($1, $2, $3, $4, $5, $6)",
+                       " (number, name, checksum, is_complete, schema_before_concurrent, duration_ms,"
+                       " prodata_version) VALUES ($1, $2, $3, $4::text IS NULL, $4, $5, $6)",
                        6, params, &result, err);
+}
+
+bool
+pd_history_schema_before_concurrent(PdArena *arena, PdDb *db, int number, const char **schema, PdError *err)
+{
+    char number_text[16];
+    snprintf(number_text, sizeof(number_text), "%d", number);
+    const char *params[] = {number_text};
+    PGresult *result;
+    if (!pd_db_query(arena, db,
+                     "SELECT coalesce(schema_before_concurrent, '') FROM " PD_HISTORY_TABLE " WHERE number = $1",
+                     1, params, &result, err))
+        return false;
+    *schema = PQntuples(result) == 1 ? PQgetvalue(result, 0, 0) : "";
+    return true;
 }
 
 bool
@@ -134,8 +147,10 @@ pd_history_mark_complete(PdArena *arena, PdDb *db, int number, PdError *err)
     snprintf(number_text, sizeof(number_text), "%d", number);
     const char *params[] = {number_text};
     PGresult *result;
-    return pd_db_query(arena, db, "UPDATE " PD_HISTORY_TABLE " SET is_complete = true WHERE number = $1", 1,
-                       params, &result, err);
+    return pd_db_query(arena, db,
+                       "UPDATE " PD_HISTORY_TABLE " SET is_complete = true, schema_before_concurrent = NULL "
+                       "WHERE number = $1",
+                       1, params, &result, err);
 }
 
 bool

@@ -30,7 +30,8 @@ typedef struct PdHistoryRow
  * waiting at most wait_ms. Errors: PD_ERR_LOCK_TIMEOUT saying another
  * migrate holds it.
  */
-bool pd_history_lock(PdDb *db, int wait_ms, PdError *err);
+bool pd_history_lock(PdArena *arena, PdDb *db, int wait_ms, PdError *err);
+/* Releases the lock and puts lock_timeout back to the session's default. */
 void pd_history_unlock(PdDb *db);
 
 /* Creates the history and snapshot tables when absent (call under the lock). */
@@ -39,9 +40,18 @@ bool pd_history_ensure(PdDb *db, PdError *err);
 /* Reads every row, ordered by number. A database without the table gives zero rows. */
 bool pd_history_read(PdArena *arena, PdDb *db, PdHistoryRow **rows, size_t *count, PdError *err);
 
-/* Inside the caller's transaction: records an applied file, complete or not. */
+/*
+ * Inside the caller's transaction: records an applied file. A file whose
+ * concurrent part is still to run is recorded incomplete, with the schema as
+ * its transaction left it (schema_before_concurrent), so whoever completes
+ * it, even another process after a crash, knows what the concurrent part
+ * changed.
+ */
 bool pd_history_record(PdArena *arena, PdDb *db, int number, const char *name, const char *checksum,
-                       bool is_complete, long duration_ms, PdError *err);
+                       const char *schema_before_concurrent, long duration_ms, PdError *err);
+/* The schema recorded when the concurrent part of file `number` was left to run ("" when none). */
+bool pd_history_schema_before_concurrent(PdArena *arena, PdDb *db, int number, const char **schema,
+                                         PdError *err);
 bool pd_history_mark_complete(PdArena *arena, PdDb *db, int number, PdError *err);
 bool pd_history_forget(PdArena *arena, PdDb *db, int number, PdError *err);
 

@@ -133,7 +133,7 @@ push_statement(PdArena *arena, const char *text, size_t length, const char ***st
     const char *statement = trim_statement(arena, text, length);
     if (statement == NULL)
         return !pd_arena_failed(arena) || pd_arena_error(arena, err);
-    const char **grown = pd_arena_grow(arena, *statements, *count, *count + 1, sizeof(*grown));
+    const char **grown = pd_arena_reserve_next(arena, (void *)*statements, *count, sizeof(*grown));
     if (grown == NULL)
         return pd_arena_error(arena, err);
     grown[(*count)++] = statement;
@@ -142,8 +142,8 @@ push_statement(PdArena *arena, const char *text, size_t length, const char ***st
 }
 
 bool
-pd_migration_split_statements(PdArena *arena, const char *sql, const char ***statements, size_t *count,
-                              PdError *err)
+pd_migration_split_statements(PdArena *arena, const char *sql, const char *where, int first_line,
+                              const char ***statements, size_t *count, PdError *err)
 {
     const char **result = NULL;
     size_t result_count = 0;
@@ -157,10 +157,13 @@ pd_migration_split_statements(PdArena *arena, const char *sql, const char ***sta
             size_t end = skip_quoted(sql, length, i, &what);
             if (end == 0)
             {
-                int line = 1;
+                int line = first_line > 0 ? first_line : 1;
                 for (size_t j = 0; j < i; j++)
                     line += sql[j] == '\n';
-                pd_error_set(err, PD_ERR_INVALID_INPUT, "unterminated %s starting on line %d", what, line);
+                if (where != NULL)
+                    pd_error_set(err, PD_ERR_INVALID_INPUT, "%s:%d: unterminated %s", where, line, what);
+                else
+                    pd_error_set(err, PD_ERR_INVALID_INPUT, "unterminated %s starting on line %d", what, line);
                 return pd_error_detail(err, "The SQL ends before the %s is closed.", what);
             }
             i = end;

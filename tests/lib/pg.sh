@@ -65,8 +65,9 @@ CONF
 
 pg_instance_stop() {
     local dir=$1 pid
+    [ -n "$dir" ] && [ -d "$dir" ] || return 0
     pid=$(head -1 "$dir/data/postmaster.pid" 2>/dev/null || true)
-    if [[ "$pid" =~ ^[0-9]+$ ]] && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q -- "$dir/data"; then
+    if [[ "$pid" =~ ^[0-9]+$ ]] && tr '\0' '\n' <"/proc/$pid/cmdline" 2>/dev/null | grep -qxF -- "$dir/data"; then
         pg_as_owner "$PGBIN/pg_ctl" -D "$dir/data" -m immediate -w -t 30 stop >/dev/null 2>&1 || kill -9 "$pid" 2>/dev/null
     fi
     rm -rf "$dir"

@@ -144,8 +144,9 @@ test_hand_written_and_bad_files(void **state)
     assert_null(file.down_sql);
     assert_non_null(file.irreversible_reason);
     assert_null(file.state_text);
-    /* The section's bytes are the file's, so an offset in up_sql maps to a file line. */
+    /* The section's bytes are the file's, and its first line is known, so an offset in up_sql maps to a file line. */
     assert_ptr_not_equal(strstr(hand, file.up_sql), NULL);
+    assert_int_equal(file.up_line, 3);
 
     const char *unknown = "-- +up\nSELECT 1;\n-- +sideways\nSELECT 2;\n";
     assert_false(pd_migration_parse(arena, "m/0005_x.sql", unknown, strlen(unknown), &file, &err));
@@ -163,6 +164,8 @@ test_hand_written_and_bad_files(void **state)
 
     assert_false(pd_migration_parse(arena, "m/5_x.sql", hand, strlen(hand), &file, &err));
     assert_contains(err.message, "bad migration file name");
+    assert_false(pd_migration_parse(arena, "m/0000_x.sql", hand, strlen(hand), &file, &err));
+    assert_contains(err.message, "m/0000_x.sql: bad migration file name");
     pd_arena_free(arena);
 }
 
@@ -356,7 +359,7 @@ test_split_statements(void **state)
                       "SELECT $1, x$y FROM t; -- trailing; comment\n"
                       "-- only a comment;\n"
                       "SELECT 'last without semicolon'";
-    assert_true(pd_migration_split_statements(arena, sql, &statements, &count, &err));
+    assert_true(pd_migration_split_statements(arena, sql, NULL, 0, &statements, &count, &err));
     assert_int_equal(count, 7);
     assert_string_equal(statements[0], "CREATE INDEX CONCURRENTLY IF NOT EXISTS \"a;b\" ON \"t\" (\"x\")");
     assert_string_equal(statements[1], "INSERT INTO t VALUES ('it''s; fine', E'back\\'slash;')");
@@ -366,15 +369,18 @@ test_split_statements(void **state)
     assert_string_equal(statements[5], "SELECT $1, x$y FROM t");
     assert_string_equal(statements[6], "SELECT 'last without semicolon'");
 
-    assert_true(pd_migration_split_statements(arena, "", &statements, &count, &err));
+    assert_true(pd_migration_split_statements(arena, "", NULL, 0, &statements, &count, &err));
     assert_int_equal(count, 0);
-    assert_true(pd_migration_split_statements(arena, "-- nothing\n/* here */\n", &statements, &count, &err));
+    assert_true(pd_migration_split_statements(arena, "-- nothing\n/* here */\n", NULL, 0, &statements, &count, &err));
     assert_int_equal(count, 0);
 
-    assert_false(pd_migration_split_statements(arena, "SELECT 1;\nSELECT 'open;\n", &statements, &count, &err));
+    assert_false(pd_migration_split_statements(arena, "SELECT 1;\nSELECT 'open;\n", NULL, 0, &statements, &count, &err));
     assert_int_equal(err.code, PD_ERR_INVALID_INPUT);
     assert_contains(err.message, "unterminated quoted string starting on line 2");
-    assert_false(pd_migration_split_statements(arena, "DO $x$ never closed", &statements, &count, &err));
+    assert_false(pd_migration_split_statements(arena, "SELECT 1;\nSELECT 'open;\n", "m/0002_x.sql", 10, &statements,
+                                               &count, &err));
+    assert_string_equal(err.message, "m/0002_x.sql:11: unterminated quoted string");
+    assert_false(pd_migration_split_statements(arena, "DO $x$ never closed", NULL, 0, &statements, &count, &err));
     assert_contains(err.message, "dollar-quoted");
     pd_arena_free(arena);
 }

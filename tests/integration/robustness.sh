@@ -1,0 +1,164 @@
+#!/bin/bash
+# robustness.sh - bad and unlucky input to migrate, each found in review:
+# malformed sections refused before anything changes, transaction control in
+# a migration, numbers out of range, migration 0000, error lines placed
+# exactly (non-ASCII text, concurrent statements, identical sections), the
+# server's own hint kept, a schema whose name needs quoting, a migrate killed
+# between its steps leaving no false drift, an interrupted migrate cancelling
+# its statement and releasing its lock, definitions with newlines in the
+# drift report, and connection strings that must not echo a password.
+source tests/lib/tap.sh
+tap_workdir
+cd "$TAP_WORKDIR"
+tap_fresh_db robustness_test
+DB=robustness_test
+export PRODATA_MODELS=/dev/null   # these tests write migrations by hand
+new_folder() { rm -rf migrations; mkdir migrations; tap_fresh_db robustness_test; }
+history_count() { sql $DB "SELECT count(*) FROM prodata_migrations" 2>/dev/null || echo 0; }
+
+# --- a malformed concurrent section is refused before the transactional part runs --------
+new_folder
+printf -- '-- +up\nCREATE TABLE a (id int);\n-- +up concurrently\nSELECT 1;\n/* never closed\n' >migrations/0001_a.sql
+run_cmd "$PRODATA" migrate
+expect_rc "malformed concurrent section refused" 2
+expect_out "refusal names file and line" 'migrations/0001_a\.sql:5: unterminated block comment'
+expect_eq "nothing was applied" "$(sql $DB "SELECT to_regclass('a') IS NULL")" t
+
+printf -- "-- +up\nCREATE TABLE a (id int);\nSELECT 'open;\n" >migrations/0001_a.sql
+run_cmd "$PRODATA" migrate
+expect_rc "unterminated quote in +up refused" 2
+expect_out "quote error placed" 'migrations/0001_a\.sql:3: unterminated quoted string'
+
+# --- transaction control inside a migration --------------------------------------------
+printf -- '-- +up\nCREATE TABLE a (id int);\nCOMMIT;\nCREATE TABLE b (id nosuchtype);\n' >migrations/0001_a.sql
+run_cmd "$PRODATA" migrate
+expect_rc "COMMIT inside a migration refused" 2
+expect_out "refusal placed at the COMMIT" 'migrations/0001_a\.sql:3: transaction control in a migration'
+expect_eq "nothing committed behind the history's back" "$(sql $DB "SELECT to_regclass('a') IS NULL")" t
+
+# --- numbers ------------------------------------------------------------------------------
+printf -- '-- +up\nCREATE TABLE a (id int);\n-- +down\nDROP TABLE a;\n' >migrations/0001_a.sql
+printf -- '-- +up\nCREATE TABLE b (id int);\n-- +down\nDROP TABLE b;\n' >migrations/0002_b.sql
+"$PRODATA" migrate >/dev/null
+run_cmd "$PRODATA" migrate --to 4294967297
+expect_rc "--to beyond int range is a usage error" 2
+expect_eq "nothing reverted by a wrapped number" "$(history_count)" 2
+run_cmd "$PRODATA" sqlmigrate 4294967298
+expect_rc "sqlmigrate beyond int range refused" 2
+printf -- '-- +up\nCREATE TABLE z (id int);\n' >migrations/0000_z.sql
+run_cmd "$PRODATA" migrate
+expect_rc "migration 0000 refused" 2
+expect_out "0000 named" '0000_z\.sql: bad migration file name'
+rm migrations/0000_z.sql
+
+# --- an applied name taken over by another file -------------------------------------------
+mv migrations/0002_b.sql migrations/0002_c.sql
+run_cmd "$PRODATA" showmigrations
+expect_out "the new file is shown pending" '^\[ \] 0002_c$'
+expect_out "the applied one is shown missing" '^\[\?\] 0002_b .*file is missing'
+mv migrations/0002_c.sql migrations/0002_b.sql
+
+# --- error positions -----------------------------------------------------------------------
+printf -- '-- +up\nCOMMENT ON TABLE a IS '"'"'größe ünd ßpäce'"'"';\nSELECT 1;\nSELECT 2;\n\nSELECT nosuchcolumn FROM a;\n' >migrations/0003_pos.sql
+run_cmd "$PRODATA" migrate
+expect_rc "failing statement after non-ASCII text" 1
+expect_out "placed on its line despite multi-byte characters" 'migrations/0003_pos\.sql:6'
+printf -- '-- +up\nSELECT 1;\n-- +up concurrently\nSELECT 1;\nSELECT 2;\n\nSELECT nosuchfunc(1);\n' >migrations/0003_pos.sql
+run_cmd "$PRODATA" migrate
+expect_rc "failing concurrent statement" 1
+expect_out "concurrent statement placed on its line" 'migrations/0003_pos\.sql:7'
+expect_out "PostgreSQL's own hint is kept" 'HINT: No function matches'
+expect_out "the resume note is in the context" 'migrate resumes here'
+# The transactional part of 0003_pos was recorded; forget it so the next case can use number 3.
+rm migrations/0003_pos.sql
+sql $DB "DELETE FROM prodata_migrations WHERE number = 3" >/dev/null
+printf -- '-- +up\nSELECT * FROM nosuch;\n-- +down\n\n\nSELECT * FROM nosuch;\n' >migrations/0003_same.sql
+sql $DB "INSERT INTO prodata_migrations (number, name, checksum, is_complete, duration_ms, prodata_version) VALUES (3, '0003_same', encode(sha256(convert_to(\$\$$(cat migrations/0003_same.sql)
+\$\$, 'UTF8')), 'hex'), true, 0, 'test')" >/dev/null
+run_cmd "$PRODATA" migrate --to 2
+expect_rc "failing revert" 1
+expect_out "revert error placed in the down section, not the identical up" 'migrations/0003_same\.sql:6'
+sql $DB "DELETE FROM prodata_migrations WHERE number = 3" >/dev/null
+rm migrations/0003_same.sql
+
+# --- a schema whose name needs quoting ------------------------------------------------------
+new_folder
+sql $DB 'CREATE SCHEMA "App"' >/dev/null
+printf -- '-- +up\nCREATE TABLE t (id int);\n-- +down\nDROP TABLE t;\n' >migrations/0001_t.sql
+PGOPTIONS='-c search_path="App"' run_cmd "$PRODATA" migrate
+expect_rc "migrate in a schema named \"App\"" 0
+expect_eq "table made in that schema" "$(sql $DB "SELECT to_regclass('\"App\".t') IS NOT NULL")" t
+PGOPTIONS='-c search_path="App"' run_cmd "$PRODATA" check
+expect_rc "check in a schema named \"App\"" 0
+
+# --- killed between the transactional and the concurrent part: no false drift ---------------
+new_folder
+printf -- '-- +up\nCREATE TABLE a (id int);\n-- +down\nDROP TABLE a;\n' >migrations/0001_a.sql
+"$PRODATA" migrate >/dev/null
+printf -- '-- +up\nCREATE TABLE b (id int);\n-- +up concurrently\nSELECT pg_sleep(2);\nCREATE INDEX CONCURRENTLY IF NOT EXISTS b_id_idx ON b (id);\n-- +down\nDROP TABLE b;\n' >migrations/0002_b.sql
+"$PRODATA" migrate >/dev/null 2>&1 &
+victim=$!
+for _ in $(seq 1 50); do
+    [ "$(sql $DB "SELECT count(*) FROM prodata_migrations WHERE number = 2")" = 1 ] && break
+    sleep 0.1
+done
+kill -9 $victim 2>/dev/null
+wait $victim 2>/dev/null
+run_cmd "$PRODATA" showmigrations
+expect_out "the killed migration is marked unfinished" '^\[~\] 0002_b'
+run_cmd "$PRODATA" migrate
+expect_rc "the next migrate completes it" 0
+expect_out "completion reported" 'completed 0002_b: 2 concurrent statements'
+run_cmd "$PRODATA" check
+expect_rc "no false drift after the kill" 0
+
+# --- an interrupted migrate cancels its statement and frees the lock -------------------------
+printf -- '-- +up\nCREATE TABLE c (id int);\nSELECT pg_sleep(20);\n-- +down\nDROP TABLE c;\n' >migrations/0003_slow.sql
+"$PRODATA" migrate >interrupted.out 2>&1 &
+slow=$!
+for _ in $(seq 1 50); do
+    [ "$(sql $DB "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(20)%' AND application_name = 'prodata'")" = 1 ] && break
+    sleep 0.1
+done
+kill -INT $slow
+wait $slow
+rc=$?
+expect_eq "interrupted migrate exits 1" "$rc" 1
+check "interruption reported" grep -q 'canceling statement due to user request' interrupted.out
+expect_eq "its statement no longer runs" "$(sql $DB "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(20)%' AND application_name = 'prodata'")" 0
+expect_eq "its transaction rolled back" "$(sql $DB "SELECT to_regclass('c') IS NULL")" t
+rm migrations/0003_slow.sql
+run_cmd "$PRODATA" migrate --lock-wait-ms 1000
+expect_rc "the lock is free again" 0
+
+# --- definitions with newlines stay one line in the drift report ---------------------------------
+printf -- "-- +up\nCREATE TABLE d (s text DEFAULT E'a\\\\n0 zz');\n-- +down\nDROP TABLE d;\n" >migrations/0003_d.sql
+"$PRODATA" migrate >/dev/null
+sql $DB "ALTER TABLE d ALTER COLUMN s SET DEFAULT E'a\\n1 yy'" >/dev/null
+run_cmd "$PRODATA" check
+expect_rc "changed default found" 3
+expect_out "reported on the column, with the newline escaped" "column d\\.s: changed: text null default 'a\\\\n1 yy'"
+
+# --- connection strings -----------------------------------------------------------------------
+run_cmd "$PRODATA" migrate --database 'postgresql://u:s3cret@[::1'
+expect_rc "an unparseable URI on the command line is refused" 2
+expect_no_out "its password is not echoed" 's3cret'
+PRODATA_DATABASE='postgresql://u:s3cret@[::1' run_cmd "$PRODATA" migrate
+expect_rc "an unparseable URI in the environment is an input error" 2
+expect_no_out "its password is not echoed either" 's3cret'
+PRODATA_DATABASE='postgresql://u:s3cret@[::1' run_cmd "$PRODATA" config
+expect_no_out "config hides it" 's3cret'
+
+# --- prodata.conf quoting ---------------------------------------------------------------------
+printf 'database = "host=nowhere.invalid" # production\nlock_timeout_ms = 100 # fast\n' >q.conf
+run_cmd "$PRODATA" config --config q.conf
+expect_out "a quoted value with a comment after it" 'database = "host=nowhere.invalid"'
+expect_out "an unquoted value with a comment after it" 'lock_timeout_ms = 100'
+printf 'database = "host=x\n' >q.conf
+run_cmd "$PRODATA" config --config q.conf
+expect_rc "unterminated quote refused" 2
+expect_out "unterminated quote placed" 'q\.conf:1: database: unterminated quoted value'
+run_cmd "$PRODATA" config --config /tmp
+expect_rc "a directory as the settings file refused" 1
+
+tap_done
