@@ -72,8 +72,6 @@ write_atomically(PdArena *arena, const char *directory, const char *path, const 
         pd_error_set(err, PD_ERR_IO, "could not create the migrations folder %s", directory);
         return pd_error_detail(err, "%s.", strerror(errno));
     }
-    if (access(path, F_OK) == 0)
-        return pd_error_set(err, PD_ERR_REFUSED, "%s exists already", path);
     char *temporary = pd_arena_sprintf(arena, "%s.tmp.%d", path, (int)getpid());
     int fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL, 0644);
     if (fd < 0)
@@ -94,12 +92,24 @@ write_atomically(PdArena *arena, const char *directory, const char *path, const 
     bool is_written = written == length && fsync(fd) == 0;
     int saved_errno = errno;
     close(fd);
-    if (!is_written || rename(temporary, path) != 0)
+    /* link() never replaces: a file of that name written meanwhile (another makemigrations) is kept. */
+    bool is_linked = is_written && link(temporary, path) == 0;
+    if (is_written && !is_linked)
+        saved_errno = errno;
+    unlink(temporary);
+    if (!is_linked)
     {
-        saved_errno = is_written ? errno : saved_errno;
-        unlink(temporary);
+        if (saved_errno == EEXIST)
+            return pd_error_set(err, PD_ERR_REFUSED, "%s exists already", path);
         pd_error_set(err, PD_ERR_IO, "could not write %s", path);
         return pd_error_detail(err, "%s.", strerror(saved_errno));
+    }
+    /* The new name must survive a crash too: sync the folder. */
+    int directory_fd = open(directory, O_RDONLY | O_DIRECTORY);
+    if (directory_fd >= 0)
+    {
+        fsync(directory_fd);
+        close(directory_fd);
     }
     return true;
 }

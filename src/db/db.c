@@ -90,20 +90,16 @@ pd_db_is_valid_conninfo(const char *conninfo)
     return true;
 }
 
-/* Whether conninfo or PGCONNECT_TIMEOUT already bounds the connection attempt. */
+/* Whether PGCONNECT_TIMEOUT (or a service file) already bounds the attempt: libpq's own defaults say. */
 static bool
-has_connect_timeout(const char *conninfo)
+has_default_connect_timeout(void)
 {
-    if (getenv("PGCONNECT_TIMEOUT") != NULL)
-        return true;
-    char *error_message = NULL;
-    PQconninfoOption *options = PQconninfoParse(conninfo, &error_message);
-    PQfreemem(error_message);
+    PQconninfoOption *defaults = PQconndefaults();
     bool is_set = false;
-    for (PQconninfoOption *option = options; option != NULL && option->keyword != NULL; option++)
+    for (PQconninfoOption *option = defaults; option != NULL && option->keyword != NULL; option++)
         if (strcmp(option->keyword, "connect_timeout") == 0 && option->val != NULL && option->val[0] != '\0')
             is_set = true;
-    PQconninfoFree(options);
+    PQconninfoFree(defaults);
     return is_set;
 }
 
@@ -119,13 +115,13 @@ pd_db_connect(const char *conninfo, PdDb **db, PdError *err)
         return pd_error_hint(err, "Use key=value pairs (host=... dbname=...) or a URI "
                                   "(postgresql://user@host/dbname); see libpq's connection strings.");
     }
-    /* expand_dbname lets dbname carry a whole conninfo or URI, as psql does; a host that never answers
-     * must not hang a deploy, so the attempt is bounded unless the user chose a bound. */
-    const char *keywords[] = {"dbname", "application_name", "fallback_application_name", "connect_timeout", NULL};
-    const char *values[] = {conninfo, "prodata", "prodata", "10", NULL};
-    if (has_connect_timeout(conninfo))
-        keywords[3] = NULL;
-    PGconn *connection = PQconnectdbParams(keywords, values, 1);
+    /* expand_dbname lets dbname carry a whole conninfo or URI, as psql does. A host that never answers must
+     * not hang a deploy, so the attempt is bounded; libpq lets a later keyword win, so a connect_timeout in
+     * the conninfo (after ours) overrides our 10 s, and PGCONNECT_TIMEOUT is honoured by leaving ours out. */
+    const char *keywords[] = {"connect_timeout", "fallback_application_name", "dbname", NULL};
+    const char *values[] = {"10", "prodata", conninfo, NULL};
+    int first = has_default_connect_timeout() ? 1 : 0;
+    PGconn *connection = PQconnectdbParams(keywords + first, values + first, 1);
     if (connection == NULL)
         return pd_error_set(err, PD_ERR_NO_MEMORY, "out of memory while connecting");
     if (PQstatus(connection) != CONNECTION_OK)

@@ -163,7 +163,7 @@ queue_rename(PlanContext *ctx, RenameKind kind, const char *table, const char *f
         break;
     }
     size_t count = ctx->rename_count;
-    PlanRename *grown = pd_arena_grow(ctx->arena, ctx->renames, count, count + 1, sizeof(*grown));
+    PlanRename *grown = pd_arena_reserve_next(ctx->arena, ctx->renames, count, sizeof(*grown));
     const char *up_sql = pd_strbuf_text(&up), *down_sql = pd_strbuf_text(&down);
     if (grown == NULL || up_sql == NULL || down_sql == NULL)
         return pd_arena_error(ctx->arena, ctx->err);
@@ -573,8 +573,8 @@ topo_visit(TopoSort *sort, size_t i)
             continue;
         if (sort->state[j] == 1)
         {
-            const PdField **grown = pd_arena_grow(sort->ctx->arena, sort->deferred, sort->deferred_count,
-                                                  sort->deferred_count + 1, sizeof(*grown));
+            const PdField **grown = pd_arena_reserve_next(sort->ctx->arena, (void *)sort->deferred,
+                                                          sort->deferred_count, sizeof(*grown));
             if (grown == NULL)
                 return pd_arena_error(sort->ctx->arena, sort->ctx->err);
             grown[sort->deferred_count++] = field;

@@ -366,7 +366,7 @@ list_paths(PdArena *arena, const char *directory, char ***paths, size_t *count, 
     {
         if (!is_migration_name(entry->d_name))
             continue;
-        char **grown = pd_arena_grow(arena, *paths, *count, *count + 1, sizeof(*grown));
+        char **grown = pd_arena_reserve_next(arena, *paths, *count, sizeof(*grown));
         char *path = pd_arena_sprintf(arena, "%s/%s", directory, entry->d_name);
         if (grown == NULL || path == NULL)
         {

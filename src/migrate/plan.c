@@ -16,7 +16,7 @@
 static bool
 append_string(PlanContext *ctx, const char ***array, size_t *count, char *text)
 {
-    const char **grown = text != NULL ? pd_arena_grow(ctx->arena, *array, *count, *count + 1, sizeof(*grown)) : NULL;
+    const char **grown = text != NULL ? pd_arena_reserve_next(ctx->arena, (void *)*array, *count, sizeof(*grown)) : NULL;
     if (grown == NULL)
         return pd_arena_error(ctx->arena, ctx->err);
     grown[(*count)++] = text;
@@ -33,8 +33,8 @@ plan_operation(PlanContext *ctx, PdOperationKind kind, const char *model, const 
     char *description = pd_arena_vsprintf(ctx->arena, fmt, args);
     va_end(args);
     size_t count = ctx->operation_count;
-    PdOperation *operations = pd_arena_grow(ctx->arena, ctx->operations, count, count + 1, sizeof(*operations));
-    const char **hints = pd_arena_grow(ctx->arena, ctx->name_hints, count, count + 1, sizeof(*hints));
+    PdOperation *operations = pd_arena_reserve_next(ctx->arena, ctx->operations, count, sizeof(*operations));
+    const char **hints = pd_arena_reserve_next(ctx->arena, (void *)ctx->name_hints, count, sizeof(*hints));
     if (description == NULL || operations == NULL || hints == NULL)
         return pd_arena_error(ctx->arena, ctx->err);
     operations[count] = (PdOperation){kind, model, field, description, false};
