@@ -53,6 +53,15 @@ print_operations(FILE *out, const PdMigrationPlan *plan)
         fprintf(out, "  - %s\n", plan->operations[i].description);
 }
 
+/* What makemigrations would record, for --check and check. */
+static void
+print_unmigrated(const PdConfig *config, const PdMigrationPlan *plan)
+{
+    printf("%s has %zu change%s not in a migration:\n", config->models, plan->operation_count,
+           plan->operation_count == 1 ? "" : "s");
+    print_operations(stdout, plan);
+}
+
 static bool
 is_valid_name(const char *name)
 {
@@ -132,9 +141,7 @@ cmd_makemigrations(PdArena *arena, const CliArgs *args, PdError *err)
     }
     if (cli_has_flag(args, "--check", NULL))
     {
-        printf("%s has %zu change%s not in a migration:\n", config.models, plan->operation_count,
-               plan->operation_count == 1 ? "" : "s");
-        print_operations(stdout, plan);
+        print_unmigrated(&config, plan);
         pd_error_set(err, PD_ERR_DRIFT, "the models have changes that no migration records");
         return pd_error_hint(err, "Run prodata makemigrations.");
     }
@@ -419,9 +426,7 @@ cmd_check(PdArena *arena, const CliArgs *args, PdError *err)
     int problems = 0;
     if (plan->operation_count > 0)
     {
-        printf("%s has %zu change%s not in a migration:\n", config.models, plan->operation_count,
-               plan->operation_count == 1 ? "" : "s");
-        print_operations(stdout, plan);
+        print_unmigrated(&config, plan);
         problems++;
     }
     PdDb *db;
