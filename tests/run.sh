@@ -88,6 +88,8 @@ if [ "$UNIT_ONLY" = 0 ]; then
     trap 'pg_instance_stop "$PG_DIR"' EXIT
     if pg_instance_start "$PG_DIR"; then
         echo "PostgreSQL 15 on 127.0.0.1:$PG_TEST_PORT (pid $PG_TEST_PID)"
+        # For tests that must change server settings (authentication in auth.sh).
+        export PRODATA_TEST_PGDATA=$PG_DATA_DIR
         export PRODATA="$PWD/$BUILD/prodata"
         for script in tests/integration/*.sh; do
             [ -e "$script" ] || continue
