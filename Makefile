@@ -27,7 +27,7 @@ LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRC))
 
-.PHONY: all deps test unit integration asan clang demo demo-stop bench bench-deps clean format check-lib
+.PHONY: all deps test unit integration asan clang demo demo-stop bench bench-deps clean format format-check check-lib
 .DEFAULT_GOAL := all
 
 all: deps $(BUILD)/prodata $(BUILD)/libprodata.a $(BUILD)/libprodata.so $(UNIT_BIN) check-lib
@@ -88,6 +88,10 @@ bench: all bench-deps
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
+
+# Fails when a file is not as .clang-format would write it.
+format-check:
+	@clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h') && echo "format: clean"
 
 clean:
 	rm -rf build

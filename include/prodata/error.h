@@ -17,18 +17,18 @@
 typedef enum PdErrorCode
 {
     PD_OK = 0,
-    PD_ERR_USAGE,          /* bad command line: exit 2 */
-    PD_ERR_INVALID_INPUT,  /* bad model file, migration file or value: exit 2, HTTP 400 */
-    PD_ERR_NOT_FOUND,      /* a named thing does not exist: exit 2, HTTP 404 */
-    PD_ERR_REFUSED,        /* a safe refusal: destructive or irreversible change, edited migration: exit 1 */
-    PD_ERR_DRIFT,          /* the database differs from what the migrations produce: exit 3 */
-    PD_ERR_DB_CONNECT,     /* could not connect to PostgreSQL: exit 1, HTTP 503 */
-    PD_ERR_DB_QUERY,       /* PostgreSQL answered with an error (sqlstate set): exit 1 */
-    PD_ERR_LOCK_TIMEOUT,   /* a lock was not granted within its bound: exit 1, HTTP 503 */
-    PD_ERR_IO,             /* a file could not be read or written: exit 1 */
-    PD_ERR_NO_MEMORY,      /* allocation failed: exit 1, HTTP 500 */
-    PD_ERR_TOO_LARGE,      /* an arena's byte budget was exhausted: exit 1, HTTP 413 */
-    PD_ERR_INTERNAL,       /* our own bug: exit 1, HTTP 500 */
+    PD_ERR_USAGE,         /* bad command line: exit 2 */
+    PD_ERR_INVALID_INPUT, /* bad model file, migration file or value: exit 2, HTTP 400 */
+    PD_ERR_NOT_FOUND,     /* a named thing does not exist: exit 2, HTTP 404 */
+    PD_ERR_REFUSED,       /* a safe refusal: destructive or irreversible change, edited migration: exit 1 */
+    PD_ERR_DRIFT,         /* the database differs from what the migrations produce: exit 3 */
+    PD_ERR_DB_CONNECT,    /* could not connect to PostgreSQL: exit 1, HTTP 503 */
+    PD_ERR_DB_QUERY,      /* PostgreSQL answered with an error (sqlstate set): exit 1 */
+    PD_ERR_LOCK_TIMEOUT,  /* a lock was not granted within its bound: exit 1, HTTP 503 */
+    PD_ERR_IO,            /* a file could not be read or written: exit 1 */
+    PD_ERR_NO_MEMORY,     /* allocation failed: exit 1, HTTP 500 */
+    PD_ERR_TOO_LARGE,     /* an arena's byte budget was exhausted: exit 1, HTTP 413 */
+    PD_ERR_INTERNAL,      /* our own bug: exit 1, HTTP 500 */
 } PdErrorCode;
 
 typedef struct PdError

@@ -35,20 +35,20 @@ typedef enum PdOperationKind
 {
     PD_OP_CREATE_MODEL,
     PD_OP_DROP_MODEL,
-    PD_OP_RENAME_MODEL,   /* model renamed (renamed_from) or its table renamed */
+    PD_OP_RENAME_MODEL, /* model renamed (renamed_from) or its table renamed */
     PD_OP_ADD_FIELD,
     PD_OP_DROP_FIELD,
-    PD_OP_RENAME_FIELD,   /* renamed_from */
-    PD_OP_ALTER_FIELD,    /* type, length, null, default, unique, index, checks, choices, on_delete */
-    PD_OP_ADD_INDEX,      /* model-level index or unique */
+    PD_OP_RENAME_FIELD, /* renamed_from */
+    PD_OP_ALTER_FIELD,  /* type, length, null, default, unique, index, checks, choices, on_delete */
+    PD_OP_ADD_INDEX,    /* model-level index or unique */
     PD_OP_DROP_INDEX
 } PdOperationKind;
 
 typedef struct PdOperation
 {
     PdOperationKind kind;
-    const char *model; /* model name (the new name for a rename) */
-    const char *field; /* field or index name, or NULL */
+    const char *model;       /* model name (the new name for a rename) */
+    const char *field;       /* field or index name, or NULL */
     const char *description; /* one line for people: "add field Book.meta (json null)" */
     bool is_destructive;     /* loses data: drop model or field, narrowing type */
 } PdOperation;
@@ -93,7 +93,7 @@ typedef struct PdMigrationFile
     const char *up_concurrently_sql; /* "" when none */
     const char *down_sql;            /* NULL when irreversible */
     const char *irreversible_reason;
-    const char *state_text; /* the model state after it, "-- " removed; NULL when the file has none */
+    const char *state_text;  /* the model state after it, "-- " removed; NULL when the file has none */
     const char *parent_name; /* the migration it was made after ("" for none); NULL when not recorded */
     int up_line;             /* line in the file where each section's SQL starts, for error positions */
     int up_concurrently_line;
@@ -109,8 +109,9 @@ typedef struct PdMigrationFile
  * source_name names the model file in the header comment. Deterministic: no
  * time stamps, so the same change always gives the same bytes.
  */
-bool pd_migration_render(PdArena *arena, const PdMigrationPlan *plan, const char *name, const char *parent_name,
-                         const char *source_name, const PdCatalog *state, char **text, PdError *err);
+bool pd_migration_render(PdArena *arena, const PdMigrationPlan *plan, const char *name,
+                         const char *parent_name, const char *source_name, const PdCatalog *state,
+                         char **text, PdError *err);
 
 /* Splits a migration file's text into its sections (checksums are taken by migrate, which needs them).
  * Errors: PD_ERR_INVALID_INPUT with path:line for an unknown or repeated section or a bad name. */
@@ -147,11 +148,11 @@ void pd_migration_checksum(const char *data, size_t length, char out[65]);
 
 typedef struct PdMigrateOptions
 {
-    int lock_timeout_ms;  /* lock_timeout for every step (default 5000) */
-    int lock_retries;     /* attempts after a lock timeout, with backoff (default 3) */
-    int lock_wait_ms;     /* bound on waiting for another deployer's migrate lock (default 60000) */
-    int target;           /* migrate up or down to this number; -1 means the newest; 0 undoes all */
-    bool is_dry_run;      /* say what would run, run nothing */
+    int lock_timeout_ms; /* lock_timeout for every step (default 5000) */
+    int lock_retries;    /* attempts after a lock timeout, with backoff (default 3) */
+    int lock_wait_ms;    /* bound on waiting for another deployer's migrate lock (default 60000) */
+    int target;          /* migrate up or down to this number; -1 means the newest; 0 undoes all */
+    bool is_dry_run;     /* say what would run, run nothing */
     /* Set by the caller's signal handler: stop before the next step. The step under way is ended by the
      * caller with PQcancel (pd_db_cancel_handle), and rolls back whole. NULL: never interrupted. */
     volatile sig_atomic_t *is_interrupted;

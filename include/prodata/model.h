@@ -136,10 +136,11 @@ typedef struct PdField
     size_t choice_count;
 
     /* Relations (foreign key, one-to-one, many-to-many). */
-    const char *target_name;     /* model name as written */
+    const char *target_name;      /* model name as written */
     const struct PdModel *target; /* resolved; NULL only before resolution */
     PdOnDelete on_delete;
-    const char *related_name; /* reverse accessor; default: <model snake>_set (FK), <model snake> (one-to-one) */
+    const char
+        *related_name; /* reverse accessor; default: <model snake>_set (FK), <model snake> (one-to-one) */
     const char *through_table; /* many-to-many join table: <table>_<field> unless `through="name"` */
 
     const char *renamed_from; /* migration hint: this field was called that before */
@@ -149,7 +150,7 @@ typedef struct PdField
 /* A model-level composite constraint or index: unique(a, b) or index(a, b). */
 typedef struct PdIndex
 {
-    const char *name; /* database name, derived unless given (see pd_model_index_name) */
+    const char *name;    /* database name, derived unless given (see pd_model_index_name) */
     const char **fields; /* field names, in order */
     size_t field_count;
     bool is_unique;
@@ -190,7 +191,8 @@ typedef struct PdCatalog
  * message "file:line:col: what was found, what was expected" and
  * code PD_ERR_INVALID_INPUT; *catalog is left alone.
  */
-bool pd_model_parse(PdArena *arena, const char *file_name, const char *text, PdCatalog **catalog, PdError *err);
+bool pd_model_parse(PdArena *arena, const char *file_name, const char *text, PdCatalog **catalog,
+                    PdError *err);
 
 /* Reads and parses a file. PD_ERR_IO when it cannot be read. */
 bool pd_model_load_file(PdArena *arena, const char *path, PdCatalog **catalog, PdError *err);
@@ -226,11 +228,12 @@ char *pd_model_index_name(PdArena *arena, const PdModel *model, const PdIndex *i
 /* Name of a field's check number check_index (0-based, in file order): <table>_<column>_check for the
  * first, then _check1, _check2, ... as PostgreSQL names unnamed checks. choices(...) is one check named
  * pd_model_constraint_name(table, column, "choices"). */
-char *pd_model_check_constraint_name(PdArena *arena, const char *table, const char *column, size_t check_index);
+char *pd_model_check_constraint_name(PdArena *arena, const char *table, const char *column,
+                                     size_t check_index);
 /* The two columns of a many-to-many join table: <source model snake>_id and <target model snake>_id, or
  * from_<snake>_id and to_<snake>_id when a model relates to itself. False on arena exhaustion. */
-bool pd_model_through_columns(PdArena *arena, const PdModel *model, const PdField *field, char **source_column,
-                              char **target_column);
+bool pd_model_through_columns(PdArena *arena, const PdModel *model, const PdField *field,
+                              char **source_column, char **target_column);
 
 /*
  * Whether value is valid for field: right literal kind for the type, in range

@@ -17,7 +17,7 @@
 /* The command line after the command name: flags, settings, positional arguments. */
 typedef struct CliArgs
 {
-    const char *flags[CLI_MAX_ARGS]; /* "--allow-destructive", "--to" ... as given, without value */
+    const char *flags[CLI_MAX_ARGS];       /* "--allow-destructive", "--to" ... as given, without value */
     const char *flag_values[CLI_MAX_ARGS]; /* the value of a flag that takes one, else NULL */
     int flag_count;
     const char *positional[CLI_MAX_ARGS];

@@ -153,8 +153,9 @@ cmd_makemigrations(PdArena *arena, const CliArgs *args, PdError *err)
                      plan->destructive_reasons[i]);
         pd_error_set(err, PD_ERR_REFUSED, "the change would destroy data; no migration was written");
         pd_error_detail(err, "%s", detail);
-        return pd_error_hint(err, "If a model or field was renamed, say so with renamed_from. Otherwise review "
-                                  "and run again with --allow-destructive.");
+        return pd_error_hint(err,
+                             "If a model or field was renamed, say so with renamed_from. Otherwise review "
+                             "and run again with --allow-destructive.");
     }
     const char *name = plan->suggested_name;
     cli_has_flag(args, "--name", &name);
@@ -198,7 +199,8 @@ parse_target(const char *value, const PdMigrationFile *files, size_t count, int 
                 return true;
     }
     pd_error_set(err, PD_ERR_USAGE, "--to: no migration \"%s\"", value);
-    return pd_error_hint(err, "Give a migration number (0 undoes all) or a name from prodata showmigrations.");
+    return pd_error_hint(err,
+                         "Give a migration number (0 undoes all) or a name from prodata showmigrations.");
 }
 
 static bool
@@ -224,7 +226,8 @@ warn_unmigrated_models(PdArena *arena, const PdConfig *config, const PdMigration
     PdError ignored;
     PdCatalog *models;
     PdMigrationPlan *plan;
-    if (plan_model_changes(arena, config, files, count, &models, &plan, &ignored) && plan->operation_count > 0)
+    if (plan_model_changes(arena, config, files, count, &models, &plan, &ignored) &&
+        plan->operation_count > 0)
         fprintf(stderr, "warning: %s has %zu change%s not in a migration; run prodata makemigrations\n",
                 config->models, plan->operation_count, plan->operation_count == 1 ? "" : "s");
 }
@@ -343,7 +346,8 @@ cmd_showmigrations(PdArena *arena, const CliArgs *args, PdError *err)
     PdDb *db;
     PdMigrationState *states;
     size_t state_count;
-    if (!load_files(arena, args, &config, &files, &count, err) || !connect_database(arena, &config, &db, err) ||
+    if (!load_files(arena, args, &config, &files, &count, err) ||
+        !connect_database(arena, &config, &db, err) ||
         !pd_migrate_status(arena, db, files, count, &states, &state_count, err))
         return false;
     if (state_count == 0)
@@ -381,15 +385,17 @@ cmd_sqlmigrate(PdArena *arena, const CliArgs *args, PdError *err)
             if (files[i].down_sql == NULL)
             {
                 pd_error_set(err, PD_ERR_REFUSED, "migration %s cannot be reverted", files[i].name);
-                return pd_error_detail(err, "%s", files[i].irreversible_reason ? files[i].irreversible_reason
-                                                                               : "It has no -- +down section.");
+                return pd_error_detail(err, "%s",
+                                       files[i].irreversible_reason ? files[i].irreversible_reason
+                                                                    : "It has no -- +down section.");
             }
             printf("BEGIN;\n%s\nCOMMIT;\n", files[i].down_sql);
             return true;
         }
         printf("BEGIN;\n%s\nCOMMIT;\n", files[i].up_sql);
         if (files[i].up_concurrently_sql[0] != '\0')
-            printf("-- then, outside a transaction, one statement at a time:\n%s\n", files[i].up_concurrently_sql);
+            printf("-- then, outside a transaction, one statement at a time:\n%s\n",
+                   files[i].up_concurrently_sql);
         return true;
     }
     return pd_error_set(err, PD_ERR_NOT_FOUND, "no migration numbered %d in %s", number, config.migrations);

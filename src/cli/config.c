@@ -43,8 +43,7 @@ typedef struct Setting
 } Setting;
 
 static const Setting settings[] = {
-    {"models", SETTING_PATH, offsetof(PdConfig, models), "models.pdm", 0, 0, false,
-     "the model file"},
+    {"models", SETTING_PATH, offsetof(PdConfig, models), "models.pdm", 0, 0, false, "the model file"},
     {"migrations", SETTING_PATH, offsetof(PdConfig, migrations), "migrations", 0, 0, false,
      "the folder of migration files"},
     {"database", SETTING_STRING, offsetof(PdConfig, database), "", 0, 0, true,
@@ -80,8 +79,8 @@ typedef struct Problems
     char first[768];
 } Problems;
 
-static void
-problem(Problems *problems, const char *where, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void problem(Problems *problems, const char *where, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 static void
 problem(Problems *problems, const char *where, const char *fmt, ...)
@@ -139,8 +138,8 @@ trim(char *text)
 
 /* Parses one "name = value" line; problems name path:line. */
 static void
-read_line(PdArena *arena, PdConfig *config, char *line, const char *path, int line_number, const char *base_dir,
-          Problems *problems)
+read_line(PdArena *arena, PdConfig *config, char *line, const char *path, int line_number,
+          const char *base_dir, Problems *problems)
 {
     char where[300];
     snprintf(where, sizeof(where), "%s:%d", path, line_number);
@@ -163,8 +162,9 @@ read_line(PdArena *arena, PdConfig *config, char *line, const char *path, int li
         char *rest = closing != NULL ? trim(closing + 1) : NULL;
         if (closing == NULL || (*rest != '\0' && *rest != '#'))
         {
-            problem(problems, where, closing == NULL ? "%s: unterminated quoted value"
-                                                     : "%s: unexpected text after the quoted value",
+            problem(problems, where,
+                    closing == NULL ? "%s: unterminated quoted value"
+                                    : "%s: unexpected text after the quoted value",
                     name);
             return;
         }
@@ -246,8 +246,8 @@ describe_problems(PdError *err, Problems *problems)
 {
     const char *list = pd_strbuf_text(&problems->list);
     int shown = 0;
-    size_t used = (size_t)snprintf(err->detail, sizeof(err->detail), "%d problems in the configuration:",
-                                   problems->count);
+    size_t used = (size_t)snprintf(err->detail, sizeof(err->detail),
+                                   "%d problems in the configuration:", problems->count);
     for (const char *line = list; line != NULL && *line != '\0'; shown++)
     {
         const char *end = strchr(line, '\n');
@@ -259,7 +259,8 @@ describe_problems(PdError *err, Problems *problems)
         line = end != NULL ? end + 1 : NULL;
     }
     if (shown < problems->count)
-        snprintf(err->detail + used, sizeof(err->detail) - used, "\n... and %d more", problems->count - shown);
+        snprintf(err->detail + used, sizeof(err->detail) - used, "\n... and %d more",
+                 problems->count - shown);
 }
 
 bool

@@ -27,18 +27,20 @@ typedef struct CliCommand
     int max_positional;
 } CliCommand;
 
-#define SETTINGS_HELP                                                                                         \
-    "Settings (each also PRODATA_<NAME> or a line in prodata.conf):\n"                                        \
-    "  --config FILE          settings file (default ./prodata.conf when present)\n"                        \
-    "  --models FILE          model file (default models.pdm)\n"                                            \
-    "  --migrations DIR       migrations folder (default migrations)\n"                                     \
-    "  --database CONNINFO    libpq conninfo or URI, no password (default: PG* variables)\n"                \
-    "  --lock_timeout_ms N    lock wait per migration step (default 5000)\n"                                \
-    "  --lock_retries N       retries after a lock timeout (default 3)\n"                                   \
+#define SETTINGS_HELP                                                                                        \
+    "Settings (each also PRODATA_<NAME> or a line in prodata.conf):\n"                                       \
+    "  --config FILE          settings file (default ./prodata.conf when present)\n"                         \
+    "  --models FILE          model file (default models.pdm)\n"                                             \
+    "  --migrations DIR       migrations folder (default migrations)\n"                                      \
+    "  --database CONNINFO    libpq conninfo or URI, no password (default: PG* variables)\n"                 \
+    "  --lock_timeout_ms N    lock wait per migration step (default 5000)\n"                                 \
+    "  --lock_retries N       retries after a lock timeout (default 3)\n"                                    \
     "  --lock_wait_ms N       wait for another migrate to finish (default 60000)\n"
 
 static const CliCommand commands[] = {
-    {"makemigrations", cmd_makemigrations, "write the next migration from the changes in the model file",
+    {"makemigrations",
+     cmd_makemigrations,
+     "write the next migration from the changes in the model file",
      "usage: prodata makemigrations [--name NAME] [--allow-destructive] [--check] [--dry-run]\n"
      "\n"
      "Compares the model file with the state the migrations produce and writes the\n"
@@ -50,7 +52,9 @@ static const CliCommand commands[] = {
      "  --dry-run              show the operations and SQL, write nothing\n",
      {{"--name", true}, {"--allow-destructive", false}, {"--check", false}, {"--dry-run", false}},
      0},
-    {"migrate", cmd_migrate, "apply pending migrations, or go back with --to",
+    {"migrate",
+     cmd_migrate,
+     "apply pending migrations, or go back with --to",
      "usage: prodata migrate [--to N] [--dry-run]\n"
      "\n"
      "Applies pending migrations in order, each in its own transaction, under an\n"
@@ -59,16 +63,24 @@ static const CliCommand commands[] = {
      "  --dry-run              say what would run, change nothing\n",
      {{"--to", true}, {"--dry-run", false}},
      0},
-    {"showmigrations", cmd_showmigrations, "list migrations and whether each is applied",
-     "usage: prodata showmigrations\n", {{NULL, false}}, 0},
-    {"sqlmigrate", cmd_sqlmigrate, "print the SQL of one migration",
+    {"showmigrations",
+     cmd_showmigrations,
+     "list migrations and whether each is applied",
+     "usage: prodata showmigrations\n",
+     {{NULL, false}},
+     0},
+    {"sqlmigrate",
+     cmd_sqlmigrate,
+     "print the SQL of one migration",
      "usage: prodata sqlmigrate N [--down]\n"
      "\n"
      "Prints the SQL that migrate runs for migration N (a number or a name).\n"
      "  --down                 the SQL that reverts it\n",
      {{"--down", false}},
      1},
-    {"check", cmd_check, "exit 3 with a readable diff when models, migrations and database disagree",
+    {"check",
+     cmd_check,
+     "exit 3 with a readable diff when models, migrations and database disagree",
      "usage: prodata check\n"
      "\n"
      "Checks that the migrations cover the model file, that every migration is\n"
@@ -76,8 +88,12 @@ static const CliCommand commands[] = {
      "(no hand-made ALTER). Exit 0 when all agree, 3 with a diff when not.\n",
      {{NULL, false}},
      0},
-    {"config", cmd_config, "show the settings in effect and where they come from",
-     "usage: prodata config\n", {{NULL, false}}, 0},
+    {"config",
+     cmd_config,
+     "show the settings in effect and where they come from",
+     "usage: prodata config\n",
+     {{NULL, false}},
+     0},
 };
 #define COMMAND_COUNT (sizeof(commands) / sizeof(commands[0]))
 
@@ -170,8 +186,8 @@ parse_args(PdArena *arena, const CliCommand *command, int argc, char **argv, Cli
         bool is_config = strcmp(name, "config") == 0;
         bool is_setting = flag == NULL && !is_config && pd_config_is_setting(name);
         if (flag == NULL && !is_config && !is_setting)
-            return pd_error_set(err, PD_ERR_USAGE, "%s: unknown option \"%.*s\"", command->name, (int)name_length,
-                                arg);
+            return pd_error_set(err, PD_ERR_USAGE, "%s: unknown option \"%.*s\"", command->name,
+                                (int)name_length, arg);
         bool takes_value = flag == NULL || flag->takes_value;
         if (takes_value && value == NULL)
         {
@@ -209,7 +225,8 @@ wants_help(int argc, char **argv)
 int
 main(int argc, char **argv)
 {
-    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0)
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+        strcmp(argv[1], "help") == 0)
     {
         print_help(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
@@ -243,7 +260,8 @@ main(int argc, char **argv)
     PdError err;
     pd_error_clear(&err);
     CliArgs args;
-    bool is_done = parse_args(arena, command, argc - 2, argv + 2, &args, &err) && command->run(arena, &args, &err);
+    bool is_done =
+        parse_args(arena, command, argc - 2, argv + 2, &args, &err) && command->run(arena, &args, &err);
     int exit_code = 0;
     if (!is_done)
     {

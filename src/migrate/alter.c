@@ -48,12 +48,24 @@ type_info(const char *type)
         TypeFamily family;
         int size;
     } known[] = {
-        {"varchar", FAMILY_TEXT, 0},       {"character varying", FAMILY_TEXT, 0}, {"text", FAMILY_TEXT, 0},
-        {"smallint", FAMILY_INT, 2},       {"integer", FAMILY_INT, 4},            {"bigint", FAMILY_INT, 8},
-        {"numeric", FAMILY_NUMERIC, 0},    {"double precision", FAMILY_FLOAT, 8}, {"real", FAMILY_FLOAT, 4},
-        {"boolean", FAMILY_BOOL, 0},       {"date", FAMILY_DATE, 0},              {"timestamptz", FAMILY_TIMESTAMPTZ, 0},
-        {"timestamp", FAMILY_TIMESTAMPTZ, 0}, {"time", FAMILY_TIME, 0},          {"interval", FAMILY_INTERVAL, 0},
-        {"uuid", FAMILY_UUID, 0},          {"jsonb", FAMILY_JSON, 0},             {"bytea", FAMILY_BYTEA, 0},
+        {"varchar", FAMILY_TEXT, 0},
+        {"character varying", FAMILY_TEXT, 0},
+        {"text", FAMILY_TEXT, 0},
+        {"smallint", FAMILY_INT, 2},
+        {"integer", FAMILY_INT, 4},
+        {"bigint", FAMILY_INT, 8},
+        {"numeric", FAMILY_NUMERIC, 0},
+        {"double precision", FAMILY_FLOAT, 8},
+        {"real", FAMILY_FLOAT, 4},
+        {"boolean", FAMILY_BOOL, 0},
+        {"date", FAMILY_DATE, 0},
+        {"timestamptz", FAMILY_TIMESTAMPTZ, 0},
+        {"timestamp", FAMILY_TIMESTAMPTZ, 0},
+        {"time", FAMILY_TIME, 0},
+        {"interval", FAMILY_INTERVAL, 0},
+        {"uuid", FAMILY_UUID, 0},
+        {"jsonb", FAMILY_JSON, 0},
+        {"bytea", FAMILY_BYTEA, 0},
     };
     TypeInfo info = {FAMILY_OTHER, 0, 0, 0};
     for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
@@ -79,8 +91,8 @@ type_info(const char *type)
 typedef struct TypeChange
 {
     bool is_castable;
-    bool is_rewrite;    /* the table and its indexes are rewritten under ACCESS EXCLUSIVE */
-    const char *loss;   /* what data can be lost, or NULL */
+    bool is_rewrite;  /* the table and its indexes are rewritten under ACCESS EXCLUSIVE */
+    const char *loss; /* what data can be lost, or NULL */
 } TypeChange;
 
 static bool
@@ -99,7 +111,8 @@ classify_numbers(TypeInfo a, TypeInfo b)
         change.loss = "fractions are rounded away";
     else if (a.family == FAMILY_NUMERIC && b.family == FAMILY_NUMERIC && a.precision > 0)
     {
-        bool is_narrower = b.precision > 0 && (b.scale < a.scale || b.precision - b.scale < a.precision - a.scale);
+        bool is_narrower =
+            b.precision > 0 && (b.scale < a.scale || b.precision - b.scale < a.precision - a.scale);
         change.is_rewrite = !(b.precision == 0 || (b.scale == a.scale && b.precision >= a.precision));
         if (is_narrower)
             change.loss = "values are rounded to fewer decimals, and larger ones make it fail";
@@ -245,12 +258,12 @@ add_objects_plainly(PlanContext *ctx, PdStrbuf *out, const FieldObjects *objects
             ddl_add_constraint(out, objects->table, objects->check_names[i],
                                pd_arena_sprintf(ctx->arena, "CHECK (%s)", objects->check_sqls[i]), false);
     if (has_unique && objects->unique_name != NULL)
-        ddl_add_constraint(out, objects->table, objects->unique_name,
-                           pd_arena_sprintf(ctx->arena, "UNIQUE %s", ddl_columns(ctx->arena, objects->column)),
-                           false);
+        ddl_add_constraint(
+            out, objects->table, objects->unique_name,
+            pd_arena_sprintf(ctx->arena, "UNIQUE %s", ddl_columns(ctx->arena, objects->column)), false);
     if (has_index && objects->index_name != NULL)
-        ddl_create_index(out, objects->table, objects->index_name, ddl_columns(ctx->arena, objects->column), false,
-                         false);
+        ddl_create_index(out, objects->table, objects->index_name, ddl_columns(ctx->arena, objects->column),
+                         false, false);
 }
 
 static char *
@@ -265,9 +278,9 @@ add_join_field(PlanContext *ctx, const PdModel *model, const PdField *field)
     ModelRef owner = schema_model_ref(ctx, model), target = plan_new_target_ref(ctx, field);
     JoinObjects join;
     if (!schema_join(ctx, field->through_table, &owner, &target, &join) ||
-        !plan_operation(ctx, PD_OP_ADD_FIELD, model->name, field->name, field_hint(ctx, model, "add", field->name),
-                        "add field %s.%s (%s, join table %s)", model->name, field->name,
-                        schema_field_summary(ctx, field), join.table))
+        !plan_operation(ctx, PD_OP_ADD_FIELD, model->name, field->name,
+                        field_hint(ctx, model, "add", field->name), "add field %s.%s (%s, join table %s)",
+                        model->name, field->name, schema_field_summary(ctx, field), join.table))
         return false;
     ddl_create_join_table(&ctx->up, &join);
     ddl_drop_table(&ctx->down, join.table);
@@ -279,17 +292,19 @@ static bool
 warn_added_default(PlanContext *ctx, const PdModel *model, const PdField *field)
 {
     if (field->default_value.kind == PD_DEFAULT_UUID)
-        return plan_warning(ctx,
-                            "%s.%s: adding a column with default=uuid rewrites table \"%s\" under an ACCESS "
-                            "EXCLUSIVE lock (gen_random_uuid() is volatile); on a big table add it null without a "
-                            "default, SET DEFAULT for new rows, backfill old rows in batches, then make it not null",
-                            model->name, field->name, model->table);
+        return plan_warning(
+            ctx,
+            "%s.%s: adding a column with default=uuid rewrites table \"%s\" under an ACCESS "
+            "EXCLUSIVE lock (gen_random_uuid() is volatile); on a big table add it null without a "
+            "default, SET DEFAULT for new rows, backfill old rows in batches, then make it not null",
+            model->name, field->name, model->table);
     if (field->default_value.kind == PD_DEFAULT_NOW)
-        return plan_warning(ctx,
-                            "%s.%s: default=now on existing table \"%s\" gives every existing row the time of the "
-                            "migration (evaluated once, no rewrite); if old rows need their own values, add the "
-                            "column null, backfill in batches, then add the default",
-                            model->name, field->name, model->table);
+        return plan_warning(
+            ctx,
+            "%s.%s: default=now on existing table \"%s\" gives every existing row the time of the "
+            "migration (evaluated once, no rewrite); if old rows need their own values, add the "
+            "column null, backfill in batches, then add the default",
+            model->name, field->name, model->table);
     return true;
 }
 
@@ -311,8 +326,9 @@ alter_add_field(PlanContext *ctx, const PdModel *model, const PdField *field)
         pd_error_detail(ctx->err, "Rows already in the table would have no value for the new column.");
         return pd_error_hint(ctx->err, "add default=... or null to the field");
     }
-    if (!plan_operation(ctx, PD_OP_ADD_FIELD, model->name, field->name, field_hint(ctx, model, "add", field->name),
-                        "add field %s.%s (%s)", model->name, field->name, schema_field_summary(ctx, field)) ||
+    if (!plan_operation(ctx, PD_OP_ADD_FIELD, model->name, field->name,
+                        field_hint(ctx, model, "add", field->name), "add field %s.%s (%s)", model->name,
+                        field->name, schema_field_summary(ctx, field)) ||
         !warn_added_default(ctx, model, field))
         return false;
     pd_strbuf_append(&ctx->up, "ALTER TABLE ");
@@ -344,10 +360,11 @@ drop_join_field(PlanContext *ctx, const PdModel *model, const PdModel *old, cons
     if (!plan_check_table_freed_late(ctx, field->through_table, what, false))
         return false;
     if (!schema_join(ctx, field->through_table, &owner, &target, &join) ||
-        !plan_operation(ctx, PD_OP_DROP_FIELD, model->name, field->name, field_hint(ctx, model, "drop", field->name),
-                        "drop field %s.%s (join table %s)", model->name, field->name, join.table) ||
-        !plan_destructive(ctx, "drop field %s.%s: join table \"%s\" and all its links are deleted", model->name,
-                          field->name, join.table))
+        !plan_operation(ctx, PD_OP_DROP_FIELD, model->name, field->name,
+                        field_hint(ctx, model, "drop", field->name), "drop field %s.%s (join table %s)",
+                        model->name, field->name, join.table) ||
+        !plan_destructive(ctx, "drop field %s.%s: join table \"%s\" and all its links are deleted",
+                          model->name, field->name, join.table))
         return false;
     ddl_drop_table(&ctx->up, join.table);
     ddl_create_join_table(&ctx->down, &join);
@@ -362,8 +379,9 @@ alter_drop_field(PlanContext *ctx, const PdModel *model, const PdModel *old, con
     ModelRef target = plan_old_target_ref(ctx, field);
     FieldObjects objects;
     if (!schema_field(ctx, model->table, field->column, field, &target, &objects) ||
-        !plan_operation(ctx, PD_OP_DROP_FIELD, model->name, field->name, field_hint(ctx, model, "drop", field->name),
-                        "drop field %s.%s", model->name, field->name) ||
+        !plan_operation(ctx, PD_OP_DROP_FIELD, model->name, field->name,
+                        field_hint(ctx, model, "drop", field->name), "drop field %s.%s", model->name,
+                        field->name) ||
         !plan_destructive(ctx, "drop field %s.%s: column \"%s\".\"%s\" and all its values are deleted",
                           model->name, field->name, model->table, field->column))
         return false;
@@ -373,10 +391,11 @@ alter_drop_field(PlanContext *ctx, const PdModel *model, const PdModel *old, con
     pd_strbuf_append_identifier(&ctx->up, field->column);
     pd_strbuf_append(&ctx->up, ";\n");
     if (objects.is_not_null && objects.default_sql == NULL && !objects.is_identity)
-        plan_irreversible(ctx,
-                          "dropped field %s.%s was not null without a default: re-adding column \"%s\".\"%s\" "
-                          "fails on a table with rows",
-                          model->name, field->name, model->table, field->column);
+        plan_irreversible(
+            ctx,
+            "dropped field %s.%s was not null without a default: re-adding column \"%s\".\"%s\" "
+            "fails on a table with rows",
+            model->name, field->name, model->table, field->column);
     pd_strbuf_append(&ctx->down, "ALTER TABLE ");
     pd_strbuf_append_identifier(&ctx->down, model->table);
     pd_strbuf_append(&ctx->down, " ADD COLUMN ");
@@ -402,8 +421,8 @@ alter_join_field(PlanContext *ctx, const PdModel *model, const PdField *old_fiel
         !plan_operation(ctx, PD_OP_ALTER_FIELD, model->name, field->name,
                         field_hint(ctx, model, "alter", field->name), "alter field %s.%s: %s[] -> %s[]",
                         model->name, field->name, old_field->target_name, field->target_name) ||
-        !plan_destructive(ctx, "alter field %s.%s: join table \"%s\" and all its links are deleted", model->name,
-                          field->name, before.table))
+        !plan_destructive(ctx, "alter field %s.%s: join table \"%s\" and all its links are deleted",
+                          model->name, field->name, before.table))
         return false;
     ddl_drop_table(&ctx->up, before.table);
     ddl_create_join_table(&ctx->up, &after);
@@ -492,22 +511,24 @@ record_alter(PlanContext *ctx, const PdModel *model, const PdField *field, const
                         field->name, describe_change(ctx, a, b, c)))
         return false;
     if (c->is_type && c->type.loss != NULL &&
-        !plan_destructive(ctx, "alter field %s.%s: type %s -> %s: %s", model->name, field->name, a->type, b->type,
-                          c->type.loss))
+        !plan_destructive(ctx, "alter field %s.%s: type %s -> %s: %s", model->name, field->name, a->type,
+                          b->type, c->type.loss))
         return false;
     if (c->is_type && c->type.is_rewrite &&
-        !plan_warning(ctx,
-                      "%s.%s: changing the type from %s to %s rewrites table \"%s\" and its indexes under an "
-                      "ACCESS EXCLUSIVE lock; on a big table add a new column, backfill it in batches and switch "
-                      "over instead",
-                      model->name, field->name, a->type, b->type, model->table))
+        !plan_warning(
+            ctx,
+            "%s.%s: changing the type from %s to %s rewrites table \"%s\" and its indexes under an "
+            "ACCESS EXCLUSIVE lock; on a big table add a new column, backfill it in batches and switch "
+            "over instead",
+            model->name, field->name, a->type, b->type, model->table))
         return false;
     if (c->is_null && b->is_not_null &&
-        !plan_warning(ctx,
-                      "%s.%s: SET NOT NULL scans all of table \"%s\" under an ACCESS EXCLUSIVE lock; on a big "
-                      "table first add CHECK (\"%s\" IS NOT NULL) NOT VALID, VALIDATE CONSTRAINT it, then SET NOT "
-                      "NULL (PostgreSQL skips the scan) and drop the check",
-                      model->name, field->name, model->table, b->column))
+        !plan_warning(
+            ctx,
+            "%s.%s: SET NOT NULL scans all of table \"%s\" under an ACCESS EXCLUSIVE lock; on a big "
+            "table first add CHECK (\"%s\" IS NOT NULL) NOT VALID, VALIDATE CONSTRAINT it, then SET NOT "
+            "NULL (PostgreSQL skips the scan) and drop the check",
+            model->name, field->name, model->table, b->column))
         return false;
     return true;
 }

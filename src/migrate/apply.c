@@ -43,9 +43,11 @@ was_interrupted(const PdMigrateOptions *options, const PdMigrateReport *report, 
     if (options->is_interrupted == NULL || *options->is_interrupted == 0)
         return false;
     pd_error_set(err, PD_ERR_REFUSED, "migrate was interrupted");
-    return !pd_error_detail(err, "%d migration%s applied and %d reverted before it stopped; the one under way "
-                                 "was rolled back.",
-                            report->applied_count, report->applied_count == 1 ? "" : "s", report->reverted_count);
+    return !pd_error_detail(err,
+                            "%d migration%s applied and %d reverted before it stopped; the one under way "
+                            "was rolled back.",
+                            report->applied_count, report->applied_count == 1 ? "" : "s",
+                            report->reverted_count);
 }
 
 /* The sha256 recorded in the history: of the whole file, so any edit shows. */
@@ -66,8 +68,8 @@ elapsed_ms(const struct timespec *start)
     return (now.tv_sec - start->tv_sec) * 1000L + (now.tv_nsec - start->tv_nsec) / 1000000L;
 }
 
-static void
-report_line(PdArena *arena, PdMigrateReport *report, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void report_line(PdArena *arena, PdMigrateReport *report, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 static void
 report_line(PdArena *arena, PdMigrateReport *report, const char *fmt, ...)
@@ -76,7 +78,8 @@ report_line(PdArena *arena, PdMigrateReport *report, const char *fmt, ...)
     va_start(args, fmt);
     char *line = pd_arena_vsprintf(arena, fmt, args);
     va_end(args);
-    const char **lines = pd_arena_reserve_next(arena, (void *)report->lines, report->line_count, sizeof(*lines));
+    const char **lines =
+        pd_arena_reserve_next(arena, (void *)report->lines, report->line_count, sizeof(*lines));
     if (line == NULL || lines == NULL)
         return; /* the report is informative; the work it describes is already done */
     lines[report->line_count++] = line;
@@ -163,7 +166,8 @@ run_transaction(PdArena *arena, PdDb *db, const SentSql *sent, bool is_revert, b
     struct timespec start;
     clock_gettime(CLOCK_MONOTONIC, &start);
     const char *schema_before, *schema_after;
-    if (!pd_db_exec(db, "BEGIN", err) || !pd_history_set_lock_timeout(arena, db, lock_timeout_ms, true, err) ||
+    if (!pd_db_exec(db, "BEGIN", err) ||
+        !pd_history_set_lock_timeout(arena, db, lock_timeout_ms, true, err) ||
         !pd_drift_read_schema(arena, db, &schema_before, err))
         goto failed;
     if (!pd_db_exec(db, sent->section, err))
@@ -176,18 +180,19 @@ run_transaction(PdArena *arena, PdDb *db, const SentSql *sent, bool is_revert, b
         pd_error_set(err, PD_ERR_INVALID_INPUT, "the SQL of %s ended its transaction", file->name);
         pd_error_detail(err, "It contains COMMIT, ROLLBACK or END, so part of it may have been committed "
                              "without being recorded.");
-        pd_error_hint(err, "Remove transaction control from %s: prodata runs each migration in its own "
-                           "transaction. Check the database by hand before running migrate again.",
+        pd_error_hint(err,
+                      "Remove transaction control from %s: prodata runs each migration in its own "
+                      "transaction. Check the database by hand before running migrate again.",
                       file->path ? file->path : file->name);
         goto failed;
     }
     if (!pd_drift_read_schema(arena, db, &schema_after, err) ||
         !pd_drift_record_change(arena, db, schema_before, schema_after, err))
         goto failed;
-    bool is_recorded = is_revert ? pd_history_forget(arena, db, file->number, err)
-                                 : pd_history_record(arena, db, file->number, file->name, file_checksum(arena, file),
-                                                     has_concurrent_part ? schema_after : NULL, elapsed_ms(&start),
-                                                     err);
+    bool is_recorded =
+        is_revert ? pd_history_forget(arena, db, file->number, err)
+                  : pd_history_record(arena, db, file->number, file->name, file_checksum(arena, file),
+                                      has_concurrent_part ? schema_after : NULL, elapsed_ms(&start), err);
     if (!is_recorded || !pd_db_exec(db, "COMMIT", err))
         goto failed;
     *duration_ms = elapsed_ms(&start);
@@ -327,10 +332,11 @@ run_concurrently(PdArena *arena, PdDb *db, const PdMigrationFile *file, const Pd
             return false;
         SentSql sent = {file, file->up_concurrently_sql, file->up_concurrently_line, statements[i]};
         if (!run_concurrent_statement(arena, db, &sent, options, err))
-            return pd_error_context(err,
-                                    "while running statement %zu of the concurrent part of %s; its transactional "
-                                    "part is applied, and migrate resumes here once the cause is fixed",
-                                    i + 1, file->name);
+            return pd_error_context(
+                err,
+                "while running statement %zu of the concurrent part of %s; its transactional "
+                "part is applied, and migrate resumes here once the cause is fixed",
+                i + 1, file->name);
     }
     if (!complete_concurrent_part(arena, db, file, err))
         return pd_error_context(err, "while completing migration %s", file->name);
@@ -371,8 +377,9 @@ check_section(PdArena *arena, const PdMigrationFile *file, const char *sql, int 
         for (const char *c = sql; at != NULL && c < at; c++)
             line += *c == '\n';
         pd_error_set(err, PD_ERR_INVALID_INPUT, "%s:%d: transaction control in a migration", where, line);
-        pd_error_detail(err, "Each migration runs in its own transaction; a COMMIT or ROLLBACK inside it would "
-                             "commit part of it without recording it.");
+        pd_error_detail(err,
+                        "Each migration runs in its own transaction; a COMMIT or ROLLBACK inside it would "
+                        "commit part of it without recording it.");
         return pd_error_hint(err, "Remove the statement; for work that cannot run in a transaction, use the "
                                   "-- +up concurrently section.");
     }
@@ -423,10 +430,11 @@ verify_history(PdArena *arena, const PdHistoryRow *rows, size_t row_count, const
             is_applied |= rows[r].number == files[i].number;
         if (!is_applied && files[i].number < rows[row_count - 1].number)
         {
-            pd_error_set(err, PD_ERR_REFUSED, "migration %s is not applied but a later one, %s, is", files[i].name,
-                         rows[row_count - 1].name);
-            return pd_error_hint(err, "Two branches added migrations: renumber %s after %s, or revert with "
-                                      "migrate --to %d first.",
+            pd_error_set(err, PD_ERR_REFUSED, "migration %s is not applied but a later one, %s, is",
+                         files[i].name, rows[row_count - 1].name);
+            return pd_error_hint(err,
+                                 "Two branches added migrations: renumber %s after %s, or revert with "
+                                 "migrate --to %d first.",
                                  files[i].name, rows[row_count - 1].name, files[i].number - 1);
         }
     }
@@ -434,8 +442,9 @@ verify_history(PdArena *arena, const PdHistoryRow *rows, size_t row_count, const
 }
 
 static bool
-migrate_forward(PdArena *arena, PdDb *db, const PdHistoryRow *rows, size_t row_count, const PdMigrationFile *files,
-                size_t count, const PdMigrateOptions *options, PdMigrateReport *report, PdError *err)
+migrate_forward(PdArena *arena, PdDb *db, const PdHistoryRow *rows, size_t row_count,
+                const PdMigrationFile *files, size_t count, const PdMigrateOptions *options,
+                PdMigrateReport *report, PdError *err)
 {
     int newest_applied = row_count ? rows[row_count - 1].number : 0;
     for (size_t r = 0; r < row_count; r++)
@@ -482,10 +491,12 @@ migrate_backward(PdArena *arena, PdDb *db, const PdHistoryRow *rows, size_t row_
         if (rows[r].number > options->target && file->down_sql == NULL)
         {
             pd_error_set(err, PD_ERR_REFUSED, "migration %s cannot be reverted", file->name);
-            pd_error_detail(err, "%s", file->irreversible_reason ? file->irreversible_reason
-                                                                 : "It has no -- +down section.");
-            return pd_error_hint(err, "Nothing was reverted. Choose a target after %s, or write its -- +down "
-                                      "section by hand before it is applied elsewhere.",
+            pd_error_detail(err, "%s",
+                            file->irreversible_reason ? file->irreversible_reason
+                                                      : "It has no -- +down section.");
+            return pd_error_hint(err,
+                                 "Nothing was reverted. Choose a target after %s, or write its -- +down "
+                                 "section by hand before it is applied elsewhere.",
                                  file->name);
         }
     }
@@ -498,7 +509,8 @@ migrate_backward(PdArena *arena, PdDb *db, const PdHistoryRow *rows, size_t row_
             return false;
         if (options->is_dry_run)
             report_line(arena, report, "would revert %s", file->name);
-        else if (!run_with_retries(arena, db, &(SentSql){file, file->down_sql, file->down_line, file->down_sql}, true,
+        else if (!run_with_retries(arena, db,
+                                   &(SentSql){file, file->down_sql, file->down_line, file->down_sql}, true,
                                    false, options, report, err))
             return false;
         else
@@ -542,7 +554,8 @@ check_sections(PdArena *arena, const PdHistoryRow *rows, size_t row_count, const
             !check_section(arena, file, file->up_sql, file->up_line, err))
             return false;
         /* Applied files may still have their concurrent part to run. */
-        if (!is_backward && !check_section(arena, file, file->up_concurrently_sql, file->up_concurrently_line, err))
+        if (!is_backward &&
+            !check_section(arena, file, file->up_concurrently_sql, file->up_concurrently_line, err))
             return false;
     }
     return true;
@@ -584,8 +597,8 @@ pd_migrate_apply(PdArena *arena, PdDb *db, const PdMigrationFile *files, size_t 
 }
 
 bool
-pd_migrate_status(PdArena *arena, PdDb *db, const PdMigrationFile *files, size_t count, PdMigrationState **states,
-                  size_t *state_count, PdError *err)
+pd_migrate_status(PdArena *arena, PdDb *db, const PdMigrationFile *files, size_t count,
+                  PdMigrationState **states, size_t *state_count, PdError *err)
 {
     PdHistoryRow *rows;
     size_t row_count;

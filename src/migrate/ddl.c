@@ -156,7 +156,8 @@ alter_table(PdStrbuf *out, const char *table)
 }
 
 void
-ddl_add_constraint(PdStrbuf *out, const char *table, const char *name, const char *definition, bool is_not_valid)
+ddl_add_constraint(PdStrbuf *out, const char *table, const char *name, const char *definition,
+                   bool is_not_valid)
 {
     alter_table(out, table);
     pd_strbuf_append(out, " ADD CONSTRAINT ");
@@ -213,7 +214,8 @@ ddl_unique_using_index(PdStrbuf *out, const char *table, const char *name)
     PdStrbuf quoted;
     pd_strbuf_init(&quoted, out->arena);
     pd_strbuf_append_identifier(&quoted, table);
-    pd_strbuf_append(out, "DO $prodata$\nBEGIN\n    IF NOT EXISTS (SELECT FROM pg_constraint WHERE conname = ");
+    pd_strbuf_append(out,
+                     "DO $prodata$\nBEGIN\n    IF NOT EXISTS (SELECT FROM pg_constraint WHERE conname = ");
     pd_strbuf_append_literal(out, name);
     pd_strbuf_append(out, " AND conrelid = ");
     pd_strbuf_append_literal(out, pd_strbuf_text(&quoted) != NULL ? pd_strbuf_text(&quoted) : "");

@@ -55,7 +55,8 @@ new_target_ref(PlanContext *ctx, const PdField *field)
     return schema_model_ref(ctx, target);
 }
 
-static bool input_error(PlanContext *ctx, PdSourcePos pos, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static bool input_error(PlanContext *ctx, PdSourcePos pos, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* PD_ERR_INVALID_INPUT whose message starts with where the model file says it: "models.pdm:12:3: ". */
 static bool
@@ -66,8 +67,8 @@ input_error(PlanContext *ctx, PdSourcePos pos, const char *fmt, ...)
     va_start(args, fmt);
     vsnprintf(what, sizeof(what), fmt, args);
     va_end(args);
-    return pd_error_set(ctx->err, PD_ERR_INVALID_INPUT, "%s:%d:%d: %s", pos.file != NULL ? pos.file : "models",
-                        pos.line, pos.column, what);
+    return pd_error_set(ctx->err, PD_ERR_INVALID_INPUT, "%s:%d:%d: %s",
+                        pos.file != NULL ? pos.file : "models", pos.line, pos.column, what);
 }
 
 bool
@@ -85,22 +86,26 @@ diff_match_models(PlanContext *ctx)
         {
             old = pd_model_find(ctx->from, model->renamed_from);
             if (old == NULL)
-                return input_error(ctx, model->pos, "model %s: renamed_from %s names no model of the last migration",
+                return input_error(ctx, model->pos,
+                                   "model %s: renamed_from %s names no model of the last migration",
                                    model->name, model->renamed_from) ||
-                       pd_error_hint(ctx->err, "Remove the hint, or name the model as the last migration's state "
-                                               "has it.");
+                       pd_error_hint(ctx->err,
+                                     "Remove the hint, or name the model as the last migration's state "
+                                     "has it.");
             if (pd_model_find(ctx->to, model->renamed_from) != NULL)
                 return input_error(ctx, model->pos, "model %s: renamed_from %s, but model %s still exists",
                                    model->name, model->renamed_from, model->renamed_from) ||
-                       pd_error_hint(ctx->err, "A renamed model's old name must be gone from the model file.");
+                       pd_error_hint(ctx->err,
+                                     "A renamed model's old name must be gone from the model file.");
         }
         if (old == NULL)
             continue;
         ctx->old_of_new[i] = old;
         size_t j = (size_t)(old - ctx->from->models);
         if (j >= ctx->from->model_count || ctx->new_of_old[j] != NULL)
-            return input_error(ctx, model->pos, "model %s continues %s, which another model already continues",
-                               model->name, old->name);
+            return input_error(ctx, model->pos,
+                               "model %s continues %s, which another model already continues", model->name,
+                               old->name);
         ctx->new_of_old[j] = model;
     }
     return true;
@@ -145,22 +150,22 @@ queue_rename(PlanContext *ctx, RenameKind kind, const char *table, const char *f
     pd_strbuf_init(&down, ctx->arena);
     switch (kind)
     {
-    case RENAME_TABLE:
-        ddl_rename_table(&up, from, to);
-        ddl_rename_table(&down, to, from);
-        break;
-    case RENAME_COLUMN:
-        ddl_rename_column(&up, table, from, to);
-        ddl_rename_column(&down, table, to, from);
-        break;
-    case RENAME_CONSTRAINT:
-        ddl_rename_constraint(&up, table, from, to);
-        ddl_rename_constraint(&down, table, to, from);
-        break;
-    case RENAME_INDEX:
-        ddl_rename_index(&up, from, to);
-        ddl_rename_index(&down, to, from);
-        break;
+        case RENAME_TABLE:
+            ddl_rename_table(&up, from, to);
+            ddl_rename_table(&down, to, from);
+            break;
+        case RENAME_COLUMN:
+            ddl_rename_column(&up, table, from, to);
+            ddl_rename_column(&down, table, to, from);
+            break;
+        case RENAME_CONSTRAINT:
+            ddl_rename_constraint(&up, table, from, to);
+            ddl_rename_constraint(&down, table, to, from);
+            break;
+        case RENAME_INDEX:
+            ddl_rename_index(&up, from, to);
+            ddl_rename_index(&down, to, from);
+            break;
     }
     size_t count = ctx->rename_count;
     PlanRename *grown = pd_arena_reserve_next(ctx->arena, ctx->renames, count, sizeof(*grown));
@@ -262,10 +267,11 @@ rename_tables(PlanContext *ctx)
                                 : pd_arena_sprintf(ctx->arena, "rename model %s to %s (table %s -> %s)",
                                                    old->name, model->name, old->table, model->table);
         if (!plan_operation(ctx, PD_OP_RENAME_MODEL, model->name, NULL, hint, "%s", description) ||
-            !plan_warning(ctx,
-                          "renaming table \"%s\" to \"%s\" breaks application instances still running with the "
-                          "old name; deploy the code that uses the new name together with this migration",
-                          old->table, model->table))
+            !plan_warning(
+                ctx,
+                "renaming table \"%s\" to \"%s\" breaks application instances still running with the "
+                "old name; deploy the code that uses the new name together with this migration",
+                old->table, model->table))
             return false;
         if (!queue_rename(ctx, RENAME_TABLE, NULL, old->table, model->table))
             return false;
@@ -288,11 +294,12 @@ rename_columns(PlanContext *ctx, const PdModel *old, const PdModel *model)
                                           old_field->name, field->name);
             if (!plan_operation(ctx, PD_OP_RENAME_FIELD, model->name, field->name, hint,
                                 "rename field %s.%s to %s", model->name, old_field->name, field->name) ||
-                !plan_warning(ctx,
-                              "renaming column \"%s\".\"%s\" to \"%s\" breaks application instances still "
-                              "running with the old name; deploy the code that uses the new name together with "
-                              "this migration",
-                              model->table, old_field->column, field->column))
+                !plan_warning(
+                    ctx,
+                    "renaming column \"%s\".\"%s\" to \"%s\" breaks application instances still "
+                    "running with the old name; deploy the code that uses the new name together with "
+                    "this migration",
+                    model->table, old_field->column, field->column))
                 return false;
         }
         if (strcmp(old_field->column, field->column) == 0)
@@ -347,10 +354,11 @@ rename_join_table(PlanContext *ctx, const PdModel *old, const PdModel *model, co
     if (strcmp(before.table, after.table) != 0)
     {
         if (strcmp(old->name, model->name) == 0 && strcmp(old_field->name, field->name) == 0 &&
-            !plan_operation(ctx, PD_OP_ALTER_FIELD, model->name, field->name,
-                            pd_arena_sprintf(ctx->arena, "%s_alter_%s", plan_snake(ctx, model->name), field->name),
-                            "alter field %s.%s: join table %s -> %s", model->name, field->name, before.table,
-                            after.table))
+            !plan_operation(
+                ctx, PD_OP_ALTER_FIELD, model->name, field->name,
+                pd_arena_sprintf(ctx->arena, "%s_alter_%s", plan_snake(ctx, model->name), field->name),
+                "alter field %s.%s: join table %s -> %s", model->name, field->name, before.table,
+                after.table))
             return false;
         if (!queue_rename(ctx, RENAME_TABLE, NULL, before.table, after.table))
             return false;
@@ -418,7 +426,8 @@ rename_model_objects(PlanContext *ctx, const PdModel *old, const PdModel *model)
         IndexObjects before, after;
         if (old_index == NULL)
             continue;
-        if (!schema_index(ctx, old, old_index, &before) || !schema_index(ctx, model, &model->indexes[i], &after) ||
+        if (!schema_index(ctx, old, old_index, &before) ||
+            !schema_index(ctx, model, &model->indexes[i], &after) ||
             !rename_object(ctx, model->table, before.name, after.name, !after.is_unique))
             return false;
     }
@@ -457,7 +466,8 @@ old_index_objects(PlanContext *ctx, const PdModel *old, const PdModel *model, co
         const PdField *old_field = pd_model_find_field(old, index->fields[k]);
         const char *column = old_field != NULL ? old_field->column : index->fields[k];
         for (size_t f = 0; f < model->field_count && old_field != NULL; f++)
-            if (plan_old_field_of(old, model, &model->fields[f]) == old_field && model->fields[f].column != NULL)
+            if (plan_old_field_of(old, model, &model->fields[f]) == old_field &&
+                model->fields[f].column != NULL)
                 column = model->fields[f].column;
         pd_strbuf_append(&buf, k > 0 ? ", " : "");
         pd_strbuf_append_identifier(&buf, column);
@@ -476,8 +486,8 @@ drop_model_index(PlanContext *ctx, const PdModel *old, const PdModel *model, con
     const char *kind = index->is_unique ? "unique" : "index";
     char *fields = schema_index_fields(ctx, index);
     char *hint = pd_arena_sprintf(ctx->arena, "%s_drop_%s_%s", plan_snake(ctx, model->name), kind, fields);
-    if (!plan_operation(ctx, PD_OP_DROP_INDEX, model->name, objects.name, hint, "drop %s(%s) on %s (%s)", kind,
-                        fields, model->name, objects.name))
+    if (!plan_operation(ctx, PD_OP_DROP_INDEX, model->name, objects.name, hint, "drop %s(%s) on %s (%s)",
+                        kind, fields, model->name, objects.name))
         return false;
     if (index->is_unique)
     {
@@ -500,7 +510,8 @@ diff_drop_indexes(PlanContext *ctx)
     {
         const PdModel *model = &ctx->to->models[i], *old = ctx->old_of_new[i];
         for (size_t k = 0; old != NULL && k < old->index_count; k++)
-            if (!is_index_kept(old, model, &old->indexes[k]) && !drop_model_index(ctx, old, model, &old->indexes[k]))
+            if (!is_index_kept(old, model, &old->indexes[k]) &&
+                !drop_model_index(ctx, old, model, &old->indexes[k]))
                 return false;
     }
     return true;
@@ -518,7 +529,8 @@ add_model_index(PlanContext *ctx, const PdModel *model, const PdIndex *index)
     if (!plan_operation(ctx, PD_OP_ADD_INDEX, model->name, objects.name, hint, "add %s(%s) on %s (%s)", kind,
                         fields, model->name, objects.name))
         return false;
-    ddl_create_index(&ctx->concurrently, objects.table, objects.name, objects.columns_sql, index->is_unique, true);
+    ddl_create_index(&ctx->concurrently, objects.table, objects.name, objects.columns_sql, index->is_unique,
+                     true);
     if (index->is_unique)
     {
         ddl_unique_using_index(&ctx->concurrently, objects.table, objects.name);
@@ -591,8 +603,14 @@ topo_visit(TopoSort *sort, size_t i)
 static bool
 topo_sort(PlanContext *ctx, const PdCatalog *catalog, const bool *is_member, TopoSort *sort)
 {
-    *sort = (TopoSort){ctx, catalog, is_member, pd_arena_calloc(ctx->arena, catalog->model_count + 1, 1),
-                       pd_arena_calloc(ctx->arena, catalog->model_count + 1, sizeof(size_t)), 0, NULL, 0};
+    *sort = (TopoSort){ctx,
+                       catalog,
+                       is_member,
+                       pd_arena_calloc(ctx->arena, catalog->model_count + 1, 1),
+                       pd_arena_calloc(ctx->arena, catalog->model_count + 1, sizeof(size_t)),
+                       0,
+                       NULL,
+                       0};
     if (sort->state == NULL || sort->order == NULL)
         return pd_arena_error(ctx->arena, ctx->err);
     for (size_t i = 0; i < catalog->model_count; i++)
@@ -672,7 +690,8 @@ deferred_keys(PlanContext *ctx, const PdCatalog *catalog, const TopoSort *sort, 
         const PdField *field = sort->deferred[i];
         const PdModel *owner = NULL;
         for (size_t m = 0; m < catalog->model_count && owner == NULL; m++)
-            if (field >= catalog->models[m].fields && field < catalog->models[m].fields + catalog->models[m].field_count)
+            if (field >= catalog->models[m].fields &&
+                field < catalog->models[m].fields + catalog->models[m].field_count)
                 owner = &catalog->models[m];
         if (owner == NULL)
             continue;
@@ -680,7 +699,8 @@ deferred_keys(PlanContext *ctx, const PdCatalog *catalog, const TopoSort *sort, 
         FieldObjects objects;
         if (!schema_field(ctx, owner->table, field->column, field, &target, &objects))
             return false;
-        ddl_add_constraint(is_drop ? &ctx->down : &ctx->up, owner->table, objects.fk_name, objects.fk_sql, false);
+        ddl_add_constraint(is_drop ? &ctx->down : &ctx->up, owner->table, objects.fk_name, objects.fk_sql,
+                           false);
         ddl_drop_constraint(is_drop ? &ctx->up : &ctx->down, owner->table, objects.fk_name);
         if (!plan_step_end(ctx))
             return false;
@@ -763,15 +783,21 @@ plan_check_table_freed_late(PlanContext *ctx, const char *table, const char *wha
         if (taker == NULL && strcmp(model->table, table) != 0)
             continue;
         if (taker != NULL)
-            input_error(ctx, taker->pos, "table \"%s\" of %s is dropped only at the end of this migration, but %s.%s takes its name",
-                        table, what, model->name, taker->name);
+            input_error(
+                ctx, taker->pos,
+                "table \"%s\" of %s is dropped only at the end of this migration, but %s.%s takes its name",
+                table, what, model->name, taker->name);
         else
-            input_error(ctx, model->pos, "table \"%s\" of %s is dropped only at the end of this migration, but model %s takes its name",
+            input_error(ctx, model->pos,
+                        "table \"%s\" of %s is dropped only at the end of this migration, but model %s takes "
+                        "its name",
                         table, what, model->name);
-        pd_error_detail(ctx->err, "Tables are dropped after the renames and new tables of the same migration, so "
-                                  "the name is still taken when it is needed.");
-        return pd_error_hint(ctx->err, "Make two migrations: one that drops the old table, then one that gives "
-                                       "its name away.");
+        pd_error_detail(ctx->err,
+                        "Tables are dropped after the renames and new tables of the same migration, so "
+                        "the name is still taken when it is needed.");
+        return pd_error_hint(ctx->err,
+                             "Make two migrations: one that drops the old table, then one that gives "
+                             "its name away.");
     }
     return true;
 }
@@ -818,8 +844,8 @@ diff_drop_models(PlanContext *ctx)
     {
         const PdModel *model = &ctx->from->models[sort.order[k - 1]];
         char *hint = pd_arena_sprintf(ctx->arena, "drop_%s", plan_snake(ctx, model->name));
-        if (!plan_operation(ctx, PD_OP_DROP_MODEL, model->name, NULL, hint, "drop model %s (table %s)", model->name,
-                            model->table) ||
+        if (!plan_operation(ctx, PD_OP_DROP_MODEL, model->name, NULL, hint, "drop model %s (table %s)",
+                            model->name, model->table) ||
             !plan_destructive(ctx, "drop model %s: table \"%s\" and all its rows are deleted%s", model->name,
                               model->table, has_join_tables(model) ? ", with its many-to-many links" : "") ||
             !create_table(ctx, &ctx->down, model, true, &sort))
@@ -849,13 +875,15 @@ check_rename_hint(PlanContext *ctx, const PdModel *old, const PdModel *model, co
     if (field->renamed_from == NULL)
         return true;
     if (pd_model_find_field(model, field->renamed_from) != NULL)
-        return input_error(ctx, field->pos, "field %s: renamed_from=%s, but that field still exists", field->name,
-                           field->renamed_from) ||
+        return input_error(ctx, field->pos, "field %s: renamed_from=%s, but that field still exists",
+                           field->name, field->renamed_from) ||
                pd_error_hint(ctx->err, "A renamed field's old name must be gone from the model.");
     if (pd_model_find_field(old, field->renamed_from) == NULL)
-        return input_error(ctx, field->pos, "field %s: renamed_from=%s names no field of the last migration's %s",
-                           field->name, field->renamed_from, model->name) ||
-               pd_error_hint(ctx->err, "Remove the hint, or name the field as the last migration's state has it.");
+        return input_error(ctx, field->pos,
+                           "field %s: renamed_from=%s names no field of the last migration's %s", field->name,
+                           field->renamed_from, model->name) ||
+               pd_error_hint(ctx->err,
+                             "Remove the hint, or name the field as the last migration's state has it.");
     return true;
 }
 
@@ -866,13 +894,16 @@ check_primary_key(PlanContext *ctx, const PdModel *old, const PdModel *model)
     const PdField *old_pk = pd_model_primary_key(old), *pk = pd_model_primary_key(model);
     if (old_pk == NULL || pk == NULL)
         return true;
-    const char *old_type = pd_model_column_type(ctx->arena, old_pk), *type = pd_model_column_type(ctx->arena, pk);
-    bool is_same = plan_old_field_of(old, model, pk) == old_pk && old_pk->kind == pk->kind && old_type != NULL &&
-                   type != NULL && strcmp(old_type, type) == 0;
+    const char *old_type = pd_model_column_type(ctx->arena, old_pk),
+               *type = pd_model_column_type(ctx->arena, pk);
+    bool is_same = plan_old_field_of(old, model, pk) == old_pk && old_pk->kind == pk->kind &&
+                   old_type != NULL && type != NULL && strcmp(old_type, type) == 0;
     if (is_same)
         return true;
-    input_error(ctx, pk->pos, "model %s: changing the primary key (%s) is not supported", model->name, pk->name);
-    return pd_error_hint(ctx->err, "Keep the primary key as it was, and write a hand migration for this change.");
+    input_error(ctx, pk->pos, "model %s: changing the primary key (%s) is not supported", model->name,
+                pk->name);
+    return pd_error_hint(ctx->err,
+                         "Keep the primary key as it was, and write a hand migration for this change.");
 }
 
 static bool

@@ -49,10 +49,13 @@ static const char *snapshot_query =
     "  FROM t JOIN pg_index x ON x.indrelid = t.oid JOIN pg_class ic ON ic.oid = x.indexrelid\n"
     "), escaped AS (\n"
     "  -- one line per item: a newline or tab inside a name or definition must not split it\n"
-    "  SELECT replace(replace(replace(key, E'\\\\', E'\\\\\\\\'), E'\\n', E'\\\\n'), E'\\t', E'\\\\t') AS key,\n"
-    "         replace(replace(replace(definition, E'\\\\', E'\\\\\\\\'), E'\\n', E'\\\\n'), E'\\t', E'\\\\t') AS definition FROM item\n"
+    "  SELECT replace(replace(replace(key, E'\\\\', E'\\\\\\\\'), E'\\n', E'\\\\n'), E'\\t', E'\\\\t') AS "
+    "key,\n"
+    "         replace(replace(replace(definition, E'\\\\', E'\\\\\\\\'), E'\\n', E'\\\\n'), E'\\t', "
+    "E'\\\\t') AS definition FROM item\n"
     ")\n"
-    "SELECT coalesce(string_agg(key || E'\\t' || definition, E'\\n' ORDER BY key COLLATE \"C\"), '') FROM escaped";
+    "SELECT coalesce(string_agg(key || E'\\t' || definition, E'\\n' ORDER BY key COLLATE \"C\"), '') FROM "
+    "escaped";
 
 bool
 pd_drift_read_schema(PdArena *arena, PdDb *db, const char **snapshot, PdError *err)
@@ -247,7 +250,8 @@ collect_changes(SnapshotLine *before, size_t before_count, SnapshotLine *after, 
 }
 
 bool
-pd_drift_record_change(PdArena *arena, PdDb *db, const char *before_text, const char *after_text, PdError *err)
+pd_drift_record_change(PdArena *arena, PdDb *db, const char *before_text, const char *after_text,
+                       PdError *err)
 {
     const char *stored_text;
     if (!read_stored(arena, db, &stored_text, err))
@@ -270,7 +274,9 @@ pd_drift_record_change(PdArena *arena, PdDb *db, const char *before_text, const 
     size_t s = 0, c = 0;
     while (s < stored_count || c < change_count)
     {
-        int order = s == stored_count ? 1 : c == change_count ? -1 : compare_keys(&stored[s], &changes[c].line);
+        int order = s == stored_count   ? 1
+                    : c == change_count ? -1
+                                        : compare_keys(&stored[s], &changes[c].line);
         if (order < 0)
             append_snapshot_line(&out, &stored[s++]);
         else

@@ -53,8 +53,9 @@ render_header(PdStrbuf *out, const PdMigrationPlan *plan, const char *name, cons
 {
     pd_strbuf_appendf(out, "-- prodata migration %s\n", name);
     pd_strbuf_appendf(out, "%s%s\n", AFTER_PREFIX, parent_name != NULL ? parent_name : AFTER_NOTHING);
-    comment_line(out, "-- from ", pd_arena_sprintf(out->arena, "%s; review before applying.",
-                                                   source_name != NULL ? source_name : "the model file"));
+    comment_line(out, "-- from ",
+                 pd_arena_sprintf(out->arena, "%s; review before applying.",
+                                  source_name != NULL ? source_name : "the model file"));
     pd_strbuf_append(out, "--\n-- operations:\n");
     for (size_t i = 0; i < plan->operation_count; i++)
         comment_line(out, plan->operations[i].is_destructive ? "--   [destructive] " : "--   ",
@@ -184,9 +185,9 @@ split_sections(PdArena *arena, const char *path, const char *text, size_t text_l
         if (kind >= 0)
         {
             if (out->start[kind] != NULL)
-                return pd_error_set(err, PD_ERR_INVALID_INPUT, "%s:%d: section \"%.*s\" repeats the one on line %d",
-                                    path, line_number, (int)(length > 60 ? 60 : length), line,
-                                    out->marker_line[kind]);
+                return pd_error_set(err, PD_ERR_INVALID_INPUT,
+                                    "%s:%d: section \"%.*s\" repeats the one on line %d", path, line_number,
+                                    (int)(length > 60 ? 60 : length), line, out->marker_line[kind]);
             out->end[current] = line;
             current = (SectionKind)kind;
             out->start[kind] = next;
@@ -198,14 +199,16 @@ split_sections(PdArena *arena, const char *path, const char *text, size_t text_l
     }
     out->end[current] = text + text_length;
     if (out->start[SECTION_UP] == NULL)
-        return pd_error_set(err, PD_ERR_INVALID_INPUT, "%s:%d: no \"-- +up\" section", path, line_number > 0 ? line_number : 1) ||
+        return pd_error_set(err, PD_ERR_INVALID_INPUT, "%s:%d: no \"-- +up\" section", path,
+                            line_number > 0 ? line_number : 1) ||
                pd_error_hint(err, "A migration needs at least a line \"-- +up\" followed by its statements.");
     return true;
 }
 
 /* The state lines without their "-- " prefix. */
 static bool
-strip_state(PdArena *arena, const char *path, const ParsedSections *sections, const char **state, PdError *err)
+strip_state(PdArena *arena, const char *path, const ParsedSections *sections, const char **state,
+            PdError *err)
 {
     PdStrbuf buf;
     pd_strbuf_init(&buf, arena);
@@ -214,15 +217,16 @@ strip_state(PdArena *arena, const char *path, const ParsedSections *sections, co
     {
         line_number++;
         const char *newline = memchr(line, '\n', (size_t)(sections->end[SECTION_STATE] - line));
-        size_t length = newline != NULL ? (size_t)(newline - line) : (size_t)(sections->end[SECTION_STATE] - line);
+        size_t length =
+            newline != NULL ? (size_t)(newline - line) : (size_t)(sections->end[SECTION_STATE] - line);
         if (length >= 2 && strncmp(line, "--", 2) == 0)
         {
             size_t skip = length >= 3 && line[2] == ' ' ? 3 : 2;
             pd_strbuf_append_length(&buf, line + skip, length - skip);
         }
         else if (strspn(line, " \t\r") < length)
-            return pd_error_set(err, PD_ERR_INVALID_INPUT, "%s:%d: a state line must start with \"-- \"", path,
-                                line_number);
+            return pd_error_set(err, PD_ERR_INVALID_INPUT, "%s:%d: a state line must start with \"-- \"",
+                                path, line_number);
         pd_strbuf_append_char(&buf, '\n');
         line += length + (newline != NULL);
     }
@@ -273,8 +277,8 @@ find_parent(PdArena *arena, const char *header, const char *header_end)
 }
 
 bool
-pd_migration_parse(PdArena *arena, const char *path, const char *text, size_t text_length, PdMigrationFile *file,
-                   PdError *err)
+pd_migration_parse(PdArena *arena, const char *path, const char *text, size_t text_length,
+                   PdMigrationFile *file, PdError *err)
 {
     const char *where = path != NULL ? path : "migration";
     PdMigrationFile result = {.path = path, .text = text, .text_length = text_length};
@@ -297,10 +301,12 @@ pd_migration_parse(PdArena *arena, const char *path, const char *text, size_t te
     if (sections.irreversible_reason != NULL || sections.start[SECTION_DOWN] == NULL)
     {
         result.down_sql = NULL;
-        result.irreversible_reason = sections.irreversible_reason != NULL ? sections.irreversible_reason
-                                                                          : "the file has no -- +down section";
+        result.irreversible_reason = sections.irreversible_reason != NULL
+                                         ? sections.irreversible_reason
+                                         : "the file has no -- +down section";
     }
-    if (sections.start[SECTION_STATE] != NULL && !strip_state(arena, where, &sections, &result.state_text, err))
+    if (sections.start[SECTION_STATE] != NULL &&
+        !strip_state(arena, where, &sections, &result.state_text, err))
         return false;
     result.parent_name = find_parent(arena, text, sections.end[SECTION_HEADER]);
     if (result.up_sql == NULL || pd_arena_failed(arena))
@@ -360,7 +366,8 @@ list_paths(PdArena *arena, const char *directory, char ***paths, size_t *count, 
     *count = 0;
     DIR *dir = opendir(directory);
     if (dir == NULL)
-        return errno == ENOENT || pd_error_set(err, PD_ERR_IO, "cannot list %s: %s", directory, strerror(errno));
+        return errno == ENOENT ||
+               pd_error_set(err, PD_ERR_IO, "cannot list %s: %s", directory, strerror(errno));
     struct dirent *entry;
     while ((entry = readdir(dir)) != NULL)
     {
@@ -394,13 +401,14 @@ check_chain(const PdMigrationFile *files, size_t count, PdError *err)
         const char *expected = i > 0 ? files[i - 1].name : "";
         if (files[i].parent_name == NULL || strcmp(files[i].parent_name, expected) == 0)
             continue;
-        pd_error_set(err, PD_ERR_INVALID_INPUT, "migration %s was made after %s, but now follows %s", files[i].name,
-                     files[i].parent_name[0] ? files[i].parent_name : "no migration",
+        pd_error_set(err, PD_ERR_INVALID_INPUT, "migration %s was made after %s, but now follows %s",
+                     files[i].name, files[i].parent_name[0] ? files[i].parent_name : "no migration",
                      i > 0 ? files[i - 1].name : "no migration");
         pd_error_detail(err, "Its recorded model state does not include the changes in between, so the next "
                              "makemigrations would write them again.");
-        return pd_error_hint(err, "If %s is not applied anywhere yet, delete it and run prodata makemigrations "
-                                  "again. If it is, fix its \"-- after:\" line and its -- +state section by hand.",
+        return pd_error_hint(err,
+                             "If %s is not applied anywhere yet, delete it and run prodata makemigrations "
+                             "again. If it is, fix its \"-- after:\" line and its -- +state section by hand.",
                              files[i].name);
     }
     return true;
@@ -415,11 +423,13 @@ check_numbering(const PdMigrationFile *files, size_t count, PdError *err)
         {
             pd_error_set(err, PD_ERR_INVALID_INPUT, "conflicting migrations %s and %s", files[i - 1].name,
                          files[i].name);
-            pd_error_detail(err, "Two branches each added migration %04d; each records a model state that "
-                                 "lacks the other's changes.",
+            pd_error_detail(err,
+                            "Two branches each added migration %04d; each records a model state that "
+                            "lacks the other's changes.",
                             files[i].number);
-            return pd_error_hint(err, "Delete the one that is not applied anywhere yet and run prodata "
-                                      "makemigrations again: it writes your branch's changes after the other's.");
+            return pd_error_hint(err,
+                                 "Delete the one that is not applied anywhere yet and run prodata "
+                                 "makemigrations again: it writes your branch's changes after the other's.");
         }
         if (files[i].number != files[i - 1].number + 1)
         {
@@ -468,8 +478,8 @@ state_in_place(PdArena *arena, const PdMigrationFile *file)
     const char *marker = NULL;
     for (const char *line = file->text; line != NULL && *line != '\0';)
     {
-        if (strncmp(line, "-- +state", 9) == 0 && (line[9] == '\n' || line[9] == '\r' || line[9] == '\0' ||
-                                                   line[9] == ' '))
+        if (strncmp(line, "-- +state", 9) == 0 &&
+            (line[9] == '\n' || line[9] == '\r' || line[9] == '\0' || line[9] == ' '))
             marker = line;
         const char *newline = strchr(line, '\n');
         line = newline != NULL ? newline + 1 : NULL;
@@ -489,7 +499,8 @@ state_in_place(PdArena *arena, const PdMigrationFile *file)
             end = line + strlen(line);
         bool is_comment = end - line >= 2 && strncmp(line, "--", 2) == 0;
         pd_strbuf_append(&buf, is_comment ? "  " : "");
-        pd_strbuf_append_length(&buf, line + (is_comment ? 2 : 0), (size_t)(end - line) - (is_comment ? 2 : 0));
+        pd_strbuf_append_length(&buf, line + (is_comment ? 2 : 0),
+                                (size_t)(end - line) - (is_comment ? 2 : 0));
         pd_strbuf_append_char(&buf, '\n');
     }
     return pd_strbuf_text(&buf);

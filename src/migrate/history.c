@@ -31,8 +31,9 @@ bool
 pd_history_lock(PdArena *arena, PdDb *db, int wait_ms, PdError *err)
 {
     PGresult *result;
-    bool is_locked = pd_history_set_lock_timeout(arena, db, wait_ms, false, err) &&
-                     pd_db_query(arena, db, "SELECT pg_advisory_lock(" MIGRATE_LOCK_KEY ")", 0, NULL, &result, err);
+    bool is_locked =
+        pd_history_set_lock_timeout(arena, db, wait_ms, false, err) &&
+        pd_db_query(arena, db, "SELECT pg_advisory_lock(" MIGRATE_LOCK_KEY ")", 0, NULL, &result, err);
     if (!is_locked && err->code == PD_ERR_LOCK_TIMEOUT)
     {
         pd_error_set(err, PD_ERR_LOCK_TIMEOUT, "another prodata migrate is running on this database");
@@ -52,22 +53,21 @@ pd_history_unlock(PdDb *db)
 bool
 pd_history_ensure(PdDb *db, PdError *err)
 {
-    static const char *sql =
-        "CREATE TABLE IF NOT EXISTS " PD_HISTORY_TABLE " (\n"
-        "    number integer PRIMARY KEY,\n"
-        "    name text NOT NULL UNIQUE,\n"
-        "    checksum text NOT NULL,\n"
-        "    is_complete boolean NOT NULL,\n"
-        "    schema_before_concurrent text,\n"
-        "    applied_at timestamptz NOT NULL DEFAULT now(),\n"
-        "    duration_ms bigint NOT NULL,\n"
-        "    prodata_version text NOT NULL\n"
-        ");\n"
-        "CREATE TABLE IF NOT EXISTS " PD_SNAPSHOT_TABLE " (\n"
-        "    is_current boolean PRIMARY KEY DEFAULT true CHECK (is_current),\n"
-        "    snapshot text NOT NULL,\n"
-        "    taken_at timestamptz NOT NULL DEFAULT now()\n"
-        ");";
+    static const char *sql = "CREATE TABLE IF NOT EXISTS " PD_HISTORY_TABLE " (\n"
+                             "    number integer PRIMARY KEY,\n"
+                             "    name text NOT NULL UNIQUE,\n"
+                             "    checksum text NOT NULL,\n"
+                             "    is_complete boolean NOT NULL,\n"
+                             "    schema_before_concurrent text,\n"
+                             "    applied_at timestamptz NOT NULL DEFAULT now(),\n"
+                             "    duration_ms bigint NOT NULL,\n"
+                             "    prodata_version text NOT NULL\n"
+                             ");\n"
+                             "CREATE TABLE IF NOT EXISTS " PD_SNAPSHOT_TABLE " (\n"
+                             "    is_current boolean PRIMARY KEY DEFAULT true CHECK (is_current),\n"
+                             "    snapshot text NOT NULL,\n"
+                             "    taken_at timestamptz NOT NULL DEFAULT now()\n"
+                             ");";
     if (!pd_db_exec(db, sql, err))
         return pd_error_context(err, "while creating the migration history tables");
     return true;
@@ -133,7 +133,8 @@ pd_history_schema_before_concurrent(PdArena *arena, PdDb *db, int number, const 
     const char *params[] = {number_text};
     PGresult *result;
     if (!pd_db_query(arena, db,
-                     "SELECT coalesce(schema_before_concurrent, '') FROM " PD_HISTORY_TABLE " WHERE number = $1",
+                     "SELECT coalesce(schema_before_concurrent, '') FROM " PD_HISTORY_TABLE
+                     " WHERE number = $1",
                      1, params, &result, err))
         return false;
     *schema = PQntuples(result) == 1 ? PQgetvalue(result, 0, 0) : "";
@@ -160,5 +161,6 @@ pd_history_forget(PdArena *arena, PdDb *db, int number, PdError *err)
     snprintf(number_text, sizeof(number_text), "%d", number);
     const char *params[] = {number_text};
     PGresult *result;
-    return pd_db_query(arena, db, "DELETE FROM " PD_HISTORY_TABLE " WHERE number = $1", 1, params, &result, err);
+    return pd_db_query(arena, db, "DELETE FROM " PD_HISTORY_TABLE " WHERE number = $1", 1, params, &result,
+                       err);
 }

@@ -16,7 +16,8 @@
 static bool
 append_string(PlanContext *ctx, const char ***array, size_t *count, char *text)
 {
-    const char **grown = text != NULL ? pd_arena_reserve_next(ctx->arena, (void *)*array, *count, sizeof(*grown)) : NULL;
+    const char **grown =
+        text != NULL ? pd_arena_reserve_next(ctx->arena, (void *)*array, *count, sizeof(*grown)) : NULL;
     if (grown == NULL)
         return pd_arena_error(ctx->arena, ctx->err);
     grown[(*count)++] = text;
@@ -209,7 +210,8 @@ build_result(PlanContext *ctx, PdMigrationPlan **plan)
 }
 
 bool
-pd_migrate_plan(PdArena *arena, const PdCatalog *from, const PdCatalog *to, PdMigrationPlan **plan, PdError *err)
+pd_migrate_plan(PdArena *arena, const PdCatalog *from, const PdCatalog *to, PdMigrationPlan **plan,
+                PdError *err)
 {
     static const PdCatalog empty = {NULL, 0};
     PlanContext ctx = {.arena = arena, .from = from != NULL ? from : &empty, .to = to != NULL ? to : &empty};

@@ -32,7 +32,7 @@ typedef struct PlanContext
     const char **destructive_reasons;
     size_t destructive_count;
     const char *irreversible_reason; /* the first reason found */
-    struct PlanRename *renames;      /* diff.c: the renames of diff_renames, written once they can be ordered */
+    struct PlanRename *renames; /* diff.c: the renames of diff_renames, written once they can be ordered */
     size_t rename_count;
     PdError *err;
 } PlanContext;
@@ -54,7 +54,8 @@ bool plan_step_end(PlanContext *ctx);
 const PdModel *plan_new_model_of(const PlanContext *ctx, const PdModel *old_model);
 const PdModel *plan_old_model_of(const PlanContext *ctx, const PdModel *new_model);
 /* The field of old_model that new_field continues (same name, or its renamed_from); NULL when new. */
-const PdField *plan_old_field_of(const PdModel *old_model, const PdModel *new_model, const PdField *new_field);
+const PdField *plan_old_field_of(const PdModel *old_model, const PdModel *new_model,
+                                 const PdField *new_field);
 /* snake_case of a name, cut to [a-z0-9_]. */
 char *plan_snake(PlanContext *ctx, const char *name);
 
@@ -140,8 +141,8 @@ void ddl_add_constraint(PdStrbuf *out, const char *table, const char *name, cons
 void ddl_validate_constraint(PdStrbuf *out, const char *table, const char *name);
 void ddl_drop_constraint(PdStrbuf *out, const char *table, const char *name);
 /* CREATE [UNIQUE] INDEX [CONCURRENTLY IF NOT EXISTS]; columns_sql is ("a", "b"). */
-void ddl_create_index(PdStrbuf *out, const char *table, const char *name, const char *columns_sql, bool is_unique,
-                      bool is_concurrent);
+void ddl_create_index(PdStrbuf *out, const char *table, const char *name, const char *columns_sql,
+                      bool is_unique, bool is_concurrent);
 void ddl_drop_index(PdStrbuf *out, const char *name, bool is_concurrent);
 /* The idempotent ALTER TABLE ... ADD CONSTRAINT ... UNIQUE USING INDEX of the concurrent section. */
 void ddl_unique_using_index(PdStrbuf *out, const char *table, const char *name);

@@ -23,8 +23,8 @@ table_object_name(PlanContext *ctx, const char *table, const char *suffix)
 static bool
 is_string_kind(PdFieldKind kind)
 {
-    return kind == PD_FIELD_STRING || kind == PD_FIELD_TEXT || kind == PD_FIELD_EMAIL || kind == PD_FIELD_URL ||
-           kind == PD_FIELD_SLUG;
+    return kind == PD_FIELD_STRING || kind == PD_FIELD_TEXT || kind == PD_FIELD_EMAIL ||
+           kind == PD_FIELD_URL || kind == PD_FIELD_SLUG;
 }
 
 static bool
@@ -65,7 +65,8 @@ is_plain_number(const char *text)
     return *c == '\0';
 }
 
-/* A literal compared with or stored in a column of `type`: bare when PostgreSQL types it right, else quoted. */
+/* A literal compared with or stored in a column of `type`: bare when PostgreSQL types it right, else quoted.
+ */
 static void
 append_value(PdStrbuf *buf, const PdLiteral *literal, const char *type, bool is_cast)
 {
@@ -91,15 +92,18 @@ default_sql(PlanContext *ctx, const PdField *field, const char *type)
 {
     switch (field->default_value.kind)
     {
-    case PD_DEFAULT_NONE:
-        return NULL;
-    case PD_DEFAULT_NOW:
-        /* now() in a date or time column would be cast from a timestamp with time zone: say what is meant. */
-        return field->kind == PD_FIELD_DATE ? "CURRENT_DATE" : field->kind == PD_FIELD_TIME ? "LOCALTIME" : "now()";
-    case PD_DEFAULT_UUID:
-        return "gen_random_uuid()";
-    case PD_DEFAULT_LITERAL:
-        break;
+        case PD_DEFAULT_NONE:
+            return NULL;
+        case PD_DEFAULT_NOW:
+            /* now() in a date or time column would be cast from a timestamp with time zone: say what is
+             * meant. */
+            return field->kind == PD_FIELD_DATE   ? "CURRENT_DATE"
+                   : field->kind == PD_FIELD_TIME ? "LOCALTIME"
+                                                  : "now()";
+        case PD_DEFAULT_UUID:
+            return "gen_random_uuid()";
+        case PD_DEFAULT_LITERAL:
+            break;
     }
     PdStrbuf buf;
     pd_strbuf_init(&buf, ctx->arena);
@@ -112,18 +116,18 @@ check_operator(PdCheckOp op)
 {
     switch (op)
     {
-    case PD_CHECK_EQ:
-        return "=";
-    case PD_CHECK_NE:
-        return "<>";
-    case PD_CHECK_LT:
-        return "<";
-    case PD_CHECK_LE:
-        return "<=";
-    case PD_CHECK_GT:
-        return ">";
-    case PD_CHECK_GE:
-        return ">=";
+        case PD_CHECK_EQ:
+            return "=";
+        case PD_CHECK_NE:
+            return "<>";
+        case PD_CHECK_LT:
+            return "<";
+        case PD_CHECK_LE:
+            return "<=";
+        case PD_CHECK_GT:
+            return ">";
+        case PD_CHECK_GE:
+            return ">=";
     }
     return "=";
 }
@@ -180,7 +184,8 @@ field_checks(PlanContext *ctx, const char *table, const PdField *field, FieldObj
     }
     if (field->choice_count > 0)
     {
-        out->check_names[field->check_count] = pd_model_constraint_name(ctx->arena, table, out->column, "choices");
+        out->check_names[field->check_count] =
+            pd_model_constraint_name(ctx->arena, table, out->column, "choices");
         out->check_sqls[field->check_count] = choices_sql(ctx, field, out->column, out->type);
     }
     out->check_count = count;
@@ -192,16 +197,16 @@ on_delete_sql(PdOnDelete on_delete)
 {
     switch (on_delete)
     {
-    case PD_ON_DELETE_CASCADE:
-        return "CASCADE";
-    case PD_ON_DELETE_RESTRICT:
-        return "RESTRICT";
-    case PD_ON_DELETE_PROTECT:
-        return "NO ACTION";
-    case PD_ON_DELETE_SET_NULL:
-        return "SET NULL";
-    case PD_ON_DELETE_SET_DEFAULT:
-        return "SET DEFAULT";
+        case PD_ON_DELETE_CASCADE:
+            return "CASCADE";
+        case PD_ON_DELETE_RESTRICT:
+            return "RESTRICT";
+        case PD_ON_DELETE_PROTECT:
+            return "NO ACTION";
+        case PD_ON_DELETE_SET_NULL:
+            return "SET NULL";
+        case PD_ON_DELETE_SET_DEFAULT:
+            return "SET DEFAULT";
     }
     return "CASCADE";
 }
@@ -231,7 +236,8 @@ schema_model_ref(PlanContext *ctx, const PdModel *model)
     return ref;
 }
 
-/* An index of its own: asked for (index, slug, foreign keys unless no_index), and not covered by a unique one. */
+/* An index of its own: asked for (index, slug, foreign keys unless no_index), and not covered by a unique
+ * one. */
 static bool
 needs_index(const PdField *field)
 {
@@ -317,7 +323,8 @@ schema_index(PlanContext *ctx, const PdModel *model, const PdIndex *index, Index
         const PdField *field = pd_model_find_field(model, index->fields[i]);
         if (i > 0)
             pd_strbuf_append(&buf, ", ");
-        pd_strbuf_append_identifier(&buf, field != NULL && field->column != NULL ? field->column : index->fields[i]);
+        pd_strbuf_append_identifier(&buf, field != NULL && field->column != NULL ? field->column
+                                                                                 : index->fields[i]);
     }
     pd_strbuf_append(&buf, ")");
     out->columns_sql = pd_strbuf_text(&buf);
@@ -343,22 +350,22 @@ schema_field_summary(PlanContext *ctx, const PdField *field)
     pd_strbuf_init(&buf, ctx->arena);
     switch (field->kind)
     {
-    case PD_FIELD_FOREIGN_KEY:
-        pd_strbuf_append(&buf, field->target_name);
-        break;
-    case PD_FIELD_ONE_TO_ONE:
-        pd_strbuf_appendf(&buf, "%s one_to_one", field->target_name);
-        break;
-    case PD_FIELD_MANY_TO_MANY:
-        pd_strbuf_appendf(&buf, "%s[]", field->target_name);
-        break;
-    case PD_FIELD_DECIMAL:
-        pd_strbuf_appendf(&buf, "decimal(%d,%d)", field->precision, field->scale);
-        break;
-    default:
-        pd_strbuf_append(&buf, pd_model_kind_name(field->kind));
-        if (is_string_kind(field->kind) && field->max_length > 0)
-            pd_strbuf_appendf(&buf, "(%d)", field->max_length);
+        case PD_FIELD_FOREIGN_KEY:
+            pd_strbuf_append(&buf, field->target_name);
+            break;
+        case PD_FIELD_ONE_TO_ONE:
+            pd_strbuf_appendf(&buf, "%s one_to_one", field->target_name);
+            break;
+        case PD_FIELD_MANY_TO_MANY:
+            pd_strbuf_appendf(&buf, "%s[]", field->target_name);
+            break;
+        case PD_FIELD_DECIMAL:
+            pd_strbuf_appendf(&buf, "decimal(%d,%d)", field->precision, field->scale);
+            break;
+        default:
+            pd_strbuf_append(&buf, pd_model_kind_name(field->kind));
+            if (is_string_kind(field->kind) && field->max_length > 0)
+                pd_strbuf_appendf(&buf, "(%d)", field->max_length);
     }
     if (field->is_nullable)
         pd_strbuf_append(&buf, " null");
@@ -373,8 +380,8 @@ schema_field_summary(PlanContext *ctx, const PdField *field)
     else if (field->default_value.kind == PD_DEFAULT_UUID)
         pd_strbuf_append(&buf, " default=uuid");
     else if (field->default_value.kind == PD_DEFAULT_LITERAL)
-        pd_strbuf_appendf(&buf, field->default_value.literal.kind == PD_LITERAL_STRING ? " default=\"%s\""
-                                                                                        : " default=%s",
-                          field->default_value.literal.text);
+        pd_strbuf_appendf(
+            &buf, field->default_value.literal.kind == PD_LITERAL_STRING ? " default=\"%s\"" : " default=%s",
+            field->default_value.literal.text);
     return (char *)pd_strbuf_text(&buf);
 }

@@ -163,7 +163,8 @@ pd_migration_split_statements(PdArena *arena, const char *sql, const char *where
                 if (where != NULL)
                     pd_error_set(err, PD_ERR_INVALID_INPUT, "%s:%d: unterminated %s", where, line, what);
                 else
-                    pd_error_set(err, PD_ERR_INVALID_INPUT, "unterminated %s starting on line %d", what, line);
+                    pd_error_set(err, PD_ERR_INVALID_INPUT, "unterminated %s starting on line %d", what,
+                                 line);
                 return pd_error_detail(err, "The SQL ends before the %s is closed.", what);
             }
             i = end;

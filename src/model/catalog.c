@@ -41,7 +41,8 @@ read_file(PdArena *arena, const char *path, char **text, PdError *err)
     if (data == NULL)
         return pd_arena_error(arena, err);
     if (is_error)
-        return pd_error_set(err, PD_ERR_IO, "could not read model file \"%s\": %s", path, strerror(saved_errno));
+        return pd_error_set(err, PD_ERR_IO, "could not read model file \"%s\": %s", path,
+                            strerror(saved_errno));
     if (memchr(data, '\0', length) != NULL)
         return pd_error_set(err, PD_ERR_INVALID_INPUT, "%s: a NUL byte in the file, expected text", path);
     data[length] = '\0';

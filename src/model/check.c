@@ -134,13 +134,15 @@ claim_db_name(Checker *checker, const char *name, PdSourcePos pos, const char *w
     const Owner *other = set_find(&checker->db_names, name);
     if (other != NULL)
     {
-        const char *mine = describe_owner(checker->arena, owner), *theirs = describe_owner(checker->arena, other);
+        const char *mine = describe_owner(checker->arena, owner),
+                   *theirs = describe_owner(checker->arena, other);
         if (mine == NULL || theirs == NULL)
             return fail_memory(checker);
-        return pd_model_error_at(checker->err, pos,
-                                 "database name \"%s\" of %s is already the name of %s, expected distinct names "
-                                 "(set table, through= or name= explicitly)",
-                                 name, mine, theirs);
+        return pd_model_error_at(
+            checker->err, pos,
+            "database name \"%s\" of %s is already the name of %s, expected distinct names "
+            "(set table, through= or name= explicitly)",
+            name, mine, theirs);
     }
     return set_add(checker->arena, &checker->db_names, name, owner) || fail_memory(checker);
 }
@@ -170,11 +172,12 @@ check_model_names(Checker *checker, const PdModelSyntax *syntax, PdModel *model,
     PdError *err = checker->err;
     *model = syntax->model;
     if (!is_model_name(model->name))
-        return pd_model_error_at(err, model->pos,
-                                 "model name \"%s\", expected a capitalised name of letters and digits such as Book",
-                                 model->name);
+        return pd_model_error_at(
+            err, model->pos,
+            "model name \"%s\", expected a capitalised name of letters and digits such as Book", model->name);
     if (strlen(model->name) > MODEL_NAME_MAX)
-        return pd_model_error_at(err, model->pos, "model name \"%.20s...\" of %zu characters, expected at most %d",
+        return pd_model_error_at(err, model->pos,
+                                 "model name \"%.20s...\" of %zu characters, expected at most %d",
                                  model->name, strlen(model->name), MODEL_NAME_MAX);
     const PdModel *first = set_find(&checker->models, model->name);
     if (first != NULL)
@@ -190,21 +193,25 @@ check_model_names(Checker *checker, const PdModelSyntax *syntax, PdModel *model,
     if (model->table == NULL)
         model->table = snake;
     if (strlen(model->table) > 63)
-        return pd_model_error_at(err, table_pos, "table name \"%.24s...\" of model %s has %zu bytes, expected at most 63 "
-                                 "(set table \"...\")", model->table, model->name, strlen(model->table));
-    if (!pd_model_is_sql_name(model->table))
         return pd_model_error_at(err, table_pos,
-                                 "table name \"%s\" of model %s, expected lower-case letters, digits, _ and $, at most "
-                                 "63 bytes",
-                                 model->table, model->name);
+                                 "table name \"%.24s...\" of model %s has %zu bytes, expected at most 63 "
+                                 "(set table \"...\")",
+                                 model->table, model->name, strlen(model->table));
+    if (!pd_model_is_sql_name(model->table))
+        return pd_model_error_at(
+            err, table_pos,
+            "table name \"%s\" of model %s, expected lower-case letters, digits, _ and $, at most "
+            "63 bytes",
+            model->table, model->name);
     PdSourcePos resource_pos = model->resource != NULL ? syntax->resource_pos : model->pos;
     if (model->resource == NULL && (model->resource = pd_model_plural(checker->arena, snake)) == NULL)
         return fail_memory(checker);
     if (!is_resource_name(model->resource))
-        return pd_model_error_at(err, resource_pos,
-                                 "resource name \"%s\" of model %s, expected lower-case letters, digits, _ and -, at "
-                                 "most 63 bytes",
-                                 model->resource, model->name);
+        return pd_model_error_at(
+            err, resource_pos,
+            "resource name \"%s\" of model %s, expected lower-case letters, digits, _ and -, at "
+            "most 63 bytes",
+            model->resource, model->name);
     const PdModel *user = set_find(resources, model->resource);
     if (user != NULL)
         return pd_model_error_at(err, resource_pos,
@@ -214,8 +221,8 @@ check_model_names(Checker *checker, const PdModelSyntax *syntax, PdModel *model,
     if (!set_add(checker->arena, resources, model->resource, model))
         return fail_memory(checker);
     if (model->renamed_from != NULL && !is_model_name(model->renamed_from))
-        return pd_model_error_at(err, syntax->renamed_from_pos, "renamed_from %s, expected the old model name",
-                                 model->renamed_from);
+        return pd_model_error_at(err, syntax->renamed_from_pos,
+                                 "renamed_from %s, expected the old model name", model->renamed_from);
     return claim_db_name(checker, model->table, table_pos, "the table of model", model, NULL);
 }
 
@@ -258,29 +265,33 @@ check_fields(Checker *checker, const PdModelSyntax *syntax, PdModel *model)
         if (!pd_model_check_field(checker->arena, target, model, line, field, checker->err))
             return false;
         if (field->is_primary_key && primary_key != NULL)
-            return pd_model_error_at(checker->err, line->option_pos[PD_OPTION_PRIMARY_KEY],
-                                     "a second primary key \"%s\" in model %s, expected one (\"%s\" is the first)",
-                                     field->name, model->name, primary_key->name);
+            return pd_model_error_at(
+                checker->err, line->option_pos[PD_OPTION_PRIMARY_KEY],
+                "a second primary key \"%s\" in model %s, expected one (\"%s\" is the first)", field->name,
+                model->name, primary_key->name);
         if (field->is_primary_key)
             primary_key = field;
         const PdField *other = set_find(&names, field->name);
         if (other != NULL && other->kind == PD_FIELD_AUTO)
-            return pd_model_error_at(checker->err, field->pos,
-                                     "field \"id\" in model %s clashes with the implicit primary key id, expected "
-                                     "another name, or primary_key on this field to replace the implicit one",
-                                     model->name);
+            return pd_model_error_at(
+                checker->err, field->pos,
+                "field \"id\" in model %s clashes with the implicit primary key id, expected "
+                "another name, or primary_key on this field to replace the implicit one",
+                model->name);
         if (other != NULL)
-            return pd_model_error_at(checker->err, field->pos,
-                                     "field \"%s\" defined twice in model %s, expected each name once (first at "
-                                     "line %d)",
-                                     field->name, model->name, other->pos.line);
+            return pd_model_error_at(
+                checker->err, field->pos,
+                "field \"%s\" defined twice in model %s, expected each name once (first at "
+                "line %d)",
+                field->name, model->name, other->pos.line);
         if (!set_add(checker->arena, &names, field->name, field))
             return fail_memory(checker);
         if (field->column != NULL && (other = set_find(&columns, field->column)) != NULL)
-            return pd_model_error_at(checker->err, field->pos,
-                                     "column \"%s\" of field \"%s\" is also the column of field \"%s\" in model "
-                                     "%s, expected distinct columns",
-                                     field->column, field->name, other->name, model->name);
+            return pd_model_error_at(
+                checker->err, field->pos,
+                "column \"%s\" of field \"%s\" is also the column of field \"%s\" in model "
+                "%s, expected distinct columns",
+                field->column, field->name, other->name, model->name);
         if (field->column != NULL && !set_add(checker->arena, &columns, field->column, field))
             return fail_memory(checker);
         model->field_count++;
@@ -300,32 +311,37 @@ check_field_renames(Checker *checker, const PdModelSyntax *syntax, const PdModel
             continue;
         PdSourcePos pos = syntax->fields[i - offset].option_pos[PD_OPTION_RENAMED_FROM];
         if (pd_model_find_field(model, field->renamed_from) != NULL)
-            return pd_model_error_at(checker->err, pos,
-                                     "renamed_from=%s on field \"%s\" names a current field of %s, expected the "
-                                     "field's old name, no longer in the model",
-                                     field->renamed_from, field->name, model->name);
+            return pd_model_error_at(
+                checker->err, pos,
+                "renamed_from=%s on field \"%s\" names a current field of %s, expected the "
+                "field's old name, no longer in the model",
+                field->renamed_from, field->name, model->name);
         for (size_t j = offset; j < i; j++)
-            if (model->fields[j].renamed_from != NULL && strcmp(model->fields[j].renamed_from, field->renamed_from) == 0)
-                return pd_model_error_at(checker->err, pos,
-                                         "renamed_from=%s on field \"%s\" and on field \"%s\", expected one field "
-                                         "per old name",
-                                         field->renamed_from, field->name, model->fields[j].name);
+            if (model->fields[j].renamed_from != NULL &&
+                strcmp(model->fields[j].renamed_from, field->renamed_from) == 0)
+                return pd_model_error_at(
+                    checker->err, pos,
+                    "renamed_from=%s on field \"%s\" and on field \"%s\", expected one field "
+                    "per old name",
+                    field->renamed_from, field->name, model->fields[j].name);
     }
     return true;
 }
 
 /* A field named in ordering, unique(...) or index(...): it must exist and have a column. */
 static bool
-check_field_reference(Checker *checker, const PdModel *model, const char *name, PdSourcePos pos, const char *where)
+check_field_reference(Checker *checker, const PdModel *model, const char *name, PdSourcePos pos,
+                      const char *where)
 {
     const PdField *field = pd_model_find_field(model, name);
     if (field == NULL)
-        return pd_model_error_at(checker->err, pos, "unknown field \"%s\" in %s of model %s, expected a field of %s",
-                                 name, where, model->name, model->name);
-    if (field->column == NULL)
         return pd_model_error_at(checker->err, pos,
-                                 "many-to-many field \"%s\" in %s of model %s, expected a field with a column", name,
-                                 where, model->name);
+                                 "unknown field \"%s\" in %s of model %s, expected a field of %s", name,
+                                 where, model->name, model->name);
+    if (field->column == NULL)
+        return pd_model_error_at(
+            checker->err, pos, "many-to-many field \"%s\" in %s of model %s, expected a field with a column",
+            name, where, model->name);
     return true;
 }
 
@@ -339,9 +355,10 @@ check_ordering(Checker *checker, const PdModelSyntax *syntax, const PdModel *mod
             return false;
         for (size_t j = 0; j < i; j++)
             if (strcmp(model->ordering[j].field, name) == 0)
-                return pd_model_error_at(checker->err, syntax->ordering_pos[i],
-                                         "field \"%s\" twice in ordering of model %s, expected each field once", name,
-                                         model->name);
+                return pd_model_error_at(
+                    checker->err, syntax->ordering_pos[i],
+                    "field \"%s\" twice in ordering of model %s, expected each field once", name,
+                    model->name);
     }
     return true;
 }
@@ -371,13 +388,14 @@ check_indexes(Checker *checker, const PdModelSyntax *syntax, PdModel *model)
         }
         PdSourcePos pos = index->name != NULL ? entry->name_pos : index->pos;
         if (index->name != NULL && !pd_model_is_sql_name(index->name))
-            return pd_model_error_at(checker->err, pos,
-                                     "index name \"%s\", expected lower-case letters, digits, _ and $, at most 63 bytes",
-                                     index->name);
+            return pd_model_error_at(
+                checker->err, pos,
+                "index name \"%s\", expected lower-case letters, digits, _ and $, at most 63 bytes",
+                index->name);
         if (index->name == NULL && (index->name = pd_model_index_name(checker->arena, model, index)) == NULL)
             return fail_memory(checker);
-        if (!claim_db_name(checker, index->name, pos, index->is_unique ? "unique(...) of model" : "index(...) of model",
-                           model, NULL))
+        if (!claim_db_name(checker, index->name, pos,
+                           index->is_unique ? "unique(...) of model" : "index(...) of model", model, NULL))
             return false;
     }
     return true;
@@ -390,14 +408,17 @@ claim_field_names(Checker *checker, const PdModel *model)
     for (size_t i = 0; i < model->field_count; i++)
     {
         const PdField *field = &model->fields[i];
-        const char *suffix = field->is_primary_key ? "pkey" : field->is_unique ? "key" : field->is_indexed ? "idx" : NULL;
-        if (field->kind == PD_FIELD_MANY_TO_MANY &&
-            !claim_db_name(checker, field->through_table, field->pos, "the join table of", model, field->name))
+        const char *suffix = field->is_primary_key ? "pkey"
+                             : field->is_unique    ? "key"
+                             : field->is_indexed   ? "idx"
+                                                   : NULL;
+        if (field->kind == PD_FIELD_MANY_TO_MANY && !claim_db_name(checker, field->through_table, field->pos,
+                                                                   "the join table of", model, field->name))
             return false;
         if (suffix == NULL)
             continue;
-        char *name = pd_model_constraint_name(checker->arena, model->table, field->is_primary_key ? NULL : field->column,
-                                              suffix);
+        char *name = pd_model_constraint_name(checker->arena, model->table,
+                                              field->is_primary_key ? NULL : field->column, suffix);
         if (name == NULL)
             return fail_memory(checker);
         if (!claim_db_name(checker, name, field->pos, "the index of", model, field->name))
@@ -428,15 +449,17 @@ check_related_names(Checker *checker, NameSet *reverse)
             const PdField *same = pd_model_find_field(field->target, field->related_name);
             if (other != NULL || same != NULL)
             {
-                const char *theirs = other != NULL ? describe_owner(checker->arena, other)
-                                                   : pd_arena_sprintf(checker->arena, "its field %s", same->name);
+                const char *theirs = other != NULL
+                                         ? describe_owner(checker->arena, other)
+                                         : pd_arena_sprintf(checker->arena, "its field %s", same->name);
                 if (theirs == NULL)
                     return fail_memory(checker);
-                return pd_model_error_at(checker->err, field->pos,
-                                         "related name \"%s\" of %s.%s clashes on model %s with %s%s, expected "
-                                         "related=<another name>",
-                                         field->related_name, model->name, field->name, field->target->name,
-                                         other != NULL ? "the related name of " : "", theirs);
+                return pd_model_error_at(
+                    checker->err, field->pos,
+                    "related name \"%s\" of %s.%s clashes on model %s with %s%s, expected "
+                    "related=<another name>",
+                    field->related_name, model->name, field->name, field->target->name,
+                    other != NULL ? "the related name of " : "", theirs);
             }
             const Owner *owner = new_owner(checker->arena, NULL, model, field->name);
             if (owner == NULL || !set_add(checker->arena, &reverse[target], field->related_name, owner))
@@ -470,10 +493,11 @@ check_model_renames(Checker *checker)
     {
         const PdModel *model = &catalog->models[i];
         if (model->renamed_from != NULL && pd_model_find(catalog, model->renamed_from) != NULL)
-            return pd_model_error_at(checker->err, checker->syntax->models[i].renamed_from_pos,
-                                     "renamed_from %s on model %s names a current model, expected the model's old "
-                                     "name, no longer in the file",
-                                     model->renamed_from, model->name);
+            return pd_model_error_at(
+                checker->err, checker->syntax->models[i].renamed_from_pos,
+                "renamed_from %s on model %s names a current model, expected the model's old "
+                "name, no longer in the file",
+                model->renamed_from, model->name);
     }
     return true;
 }
@@ -486,8 +510,8 @@ pd_model_check_syntax(PdArena *arena, const PdFileSyntax *syntax, PdCatalog **ca
     PdCatalog *result = pd_arena_calloc(arena, 1, sizeof(PdCatalog));
     NameSet resources;
     NameSet *reverse = pd_arena_calloc(arena, count + 1, sizeof(NameSet));
-    if (result == NULL || reverse == NULL || !set_init(arena, &checker.models, count) || !set_init(arena, &resources, count) ||
-        !set_init(arena, &checker.db_names, count * 8))
+    if (result == NULL || reverse == NULL || !set_init(arena, &checker.models, count) ||
+        !set_init(arena, &resources, count) || !set_init(arena, &checker.db_names, count * 8))
         return pd_arena_error(arena, err);
     result->models = pd_arena_calloc(arena, count + 1, sizeof(PdModel));
     if (result->models == NULL)

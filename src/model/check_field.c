@@ -26,24 +26,34 @@ typedef struct BuiltinType
 } BuiltinType;
 
 static const BuiltinType builtin_types[] = {
-    {"string", PD_FIELD_STRING, -1},   {"text", PD_FIELD_TEXT, 0},
-    {"email", PD_FIELD_EMAIL, 254},    {"url", PD_FIELD_URL, 200},
-    {"slug", PD_FIELD_SLUG, 50},       {"smallint", PD_FIELD_SMALLINT, 0},
-    {"int", PD_FIELD_INT, 0},          {"integer", PD_FIELD_INT, 0},
-    {"bigint", PD_FIELD_BIGINT, 0},    {"bool", PD_FIELD_BOOL, 0},
-    {"boolean", PD_FIELD_BOOL, 0},     {"float", PD_FIELD_FLOAT, 0},
-    {"decimal", PD_FIELD_DECIMAL, 0},  {"date", PD_FIELD_DATE, 0},
-    {"time", PD_FIELD_TIME, 0},        {"timestamptz", PD_FIELD_TIMESTAMPTZ, 0},
-    {"datetime", PD_FIELD_TIMESTAMPTZ, 0}, {"duration", PD_FIELD_DURATION, 0},
-    {"uuid", PD_FIELD_UUID, 0},        {"json", PD_FIELD_JSON, 0},
+    {"string", PD_FIELD_STRING, -1},
+    {"text", PD_FIELD_TEXT, 0},
+    {"email", PD_FIELD_EMAIL, 254},
+    {"url", PD_FIELD_URL, 200},
+    {"slug", PD_FIELD_SLUG, 50},
+    {"smallint", PD_FIELD_SMALLINT, 0},
+    {"int", PD_FIELD_INT, 0},
+    {"integer", PD_FIELD_INT, 0},
+    {"bigint", PD_FIELD_BIGINT, 0},
+    {"bool", PD_FIELD_BOOL, 0},
+    {"boolean", PD_FIELD_BOOL, 0},
+    {"float", PD_FIELD_FLOAT, 0},
+    {"decimal", PD_FIELD_DECIMAL, 0},
+    {"date", PD_FIELD_DATE, 0},
+    {"time", PD_FIELD_TIME, 0},
+    {"timestamptz", PD_FIELD_TIMESTAMPTZ, 0},
+    {"datetime", PD_FIELD_TIMESTAMPTZ, 0},
+    {"duration", PD_FIELD_DURATION, 0},
+    {"uuid", PD_FIELD_UUID, 0},
+    {"json", PD_FIELD_JSON, 0},
     {"binary", PD_FIELD_BINARY, 0},
 };
 
 static bool
 is_string_kind(PdFieldKind kind)
 {
-    return kind == PD_FIELD_STRING || kind == PD_FIELD_TEXT || kind == PD_FIELD_EMAIL || kind == PD_FIELD_URL ||
-           kind == PD_FIELD_SLUG;
+    return kind == PD_FIELD_STRING || kind == PD_FIELD_TEXT || kind == PD_FIELD_EMAIL ||
+           kind == PD_FIELD_URL || kind == PD_FIELD_SLUG;
 }
 
 static bool
@@ -55,8 +65,8 @@ is_relation_kind(PdFieldKind kind)
 static bool
 is_number_kind(PdFieldKind kind)
 {
-    return kind == PD_FIELD_SMALLINT || kind == PD_FIELD_INT || kind == PD_FIELD_BIGINT || kind == PD_FIELD_FLOAT ||
-           kind == PD_FIELD_DECIMAL;
+    return kind == PD_FIELD_SMALLINT || kind == PD_FIELD_INT || kind == PD_FIELD_BIGINT ||
+           kind == PD_FIELD_FLOAT || kind == PD_FIELD_DECIMAL;
 }
 
 static bool
@@ -66,8 +76,8 @@ check_length(const PdFieldSyntax *syntax, PdField *out, int default_length, PdEr
     {
         if (default_length < 0)
             return pd_model_error_at(err, syntax->type_pos,
-                                     "type %s without a length, expected %s(n) with n from 1 to %d", syntax->type_name,
-                                     syntax->type_name, VARCHAR_MAX);
+                                     "type %s without a length, expected %s(n) with n from 1 to %d",
+                                     syntax->type_name, syntax->type_name, VARCHAR_MAX);
         out->max_length = default_length;
         return true;
     }
@@ -76,8 +86,8 @@ check_length(const PdFieldSyntax *syntax, PdField *out, int default_length, PdEr
                                  syntax->type_arg_count, syntax->type_name, syntax->type_name);
     long length = syntax->type_args[0];
     if (length < 1 || length > VARCHAR_MAX)
-        return pd_model_error_at(err, syntax->type_args_pos, "length %ld for type %s, expected 1 to %d", length,
-                                 syntax->type_name, VARCHAR_MAX);
+        return pd_model_error_at(err, syntax->type_args_pos, "length %ld for type %s, expected 1 to %d",
+                                 length, syntax->type_name, VARCHAR_MAX);
     out->max_length = (int)length;
     return true;
 }
@@ -86,18 +96,20 @@ static bool
 check_decimal_args(const PdFieldSyntax *syntax, PdField *out, PdError *err)
 {
     if (syntax->type_arg_count != 2)
-        return pd_model_error_at(err, syntax->type_arg_count ? syntax->type_args_pos : syntax->type_pos,
-                                 "decimal with %zu numbers, expected decimal(p,s): precision p from 1 to %d and "
-                                 "scale s from 0 to p",
-                                 syntax->type_arg_count, NUMERIC_PRECISION_MAX);
+        return pd_model_error_at(
+            err, syntax->type_arg_count ? syntax->type_args_pos : syntax->type_pos,
+            "decimal with %zu numbers, expected decimal(p,s): precision p from 1 to %d and "
+            "scale s from 0 to p",
+            syntax->type_arg_count, NUMERIC_PRECISION_MAX);
     long precision = syntax->type_args[0], scale = syntax->type_args[1];
     if (precision < 1 || precision > NUMERIC_PRECISION_MAX)
-        return pd_model_error_at(err, syntax->type_args_pos, "decimal precision %ld, expected 1 to %d", precision,
-                                 NUMERIC_PRECISION_MAX);
+        return pd_model_error_at(err, syntax->type_args_pos, "decimal precision %ld, expected 1 to %d",
+                                 precision, NUMERIC_PRECISION_MAX);
     if (scale < 0 || scale > precision)
-        return pd_model_error_at(err, syntax->type_args_pos,
-                                 "decimal(%ld,%ld) with scale above precision, expected a scale from 0 to %ld",
-                                 precision, scale, precision);
+        return pd_model_error_at(
+            err, syntax->type_args_pos,
+            "decimal(%ld,%ld) with scale above precision, expected a scale from 0 to %ld", precision, scale,
+            precision);
     out->precision = (int)precision;
     out->scale = (int)scale;
     return true;
@@ -113,14 +125,15 @@ check_type(const PdModel *target, const PdFieldSyntax *syntax, PdField *out, PdE
         out->target_name = name;
         out->target = target;
         if (out->target == NULL)
-            return pd_model_error_at(err, syntax->type_pos,
-                                     "unknown model \"%s\" in the type of field \"%s\", expected a model of this file",
-                                     name, out->name);
+            return pd_model_error_at(
+                err, syntax->type_pos,
+                "unknown model \"%s\" in the type of field \"%s\", expected a model of this file", name,
+                out->name);
         if (syntax->type_arg_count > 0)
-            return pd_model_error_at(err, syntax->type_args_pos,
-                                     "numbers after model %s, expected none (a relation takes its target's key type)",
-                                     name);
-        out->kind = syntax->is_list ? PD_FIELD_MANY_TO_MANY
+            return pd_model_error_at(
+                err, syntax->type_args_pos,
+                "numbers after model %s, expected none (a relation takes its target's key type)", name);
+        out->kind = syntax->is_list                            ? PD_FIELD_MANY_TO_MANY
                     : syntax->has_option[PD_OPTION_ONE_TO_ONE] ? PD_FIELD_ONE_TO_ONE
                                                                : PD_FIELD_FOREIGN_KEY;
         return true;
@@ -130,23 +143,26 @@ check_type(const PdModel *target, const PdFieldSyntax *syntax, PdField *out, PdE
         if (strcmp(builtin_types[i].name, name) == 0)
             type = &builtin_types[i];
     if (type == NULL)
-        return pd_model_error_at(err, syntax->type_pos,
-                                 "unknown field type \"%s\", expected a type such as string(n), text, int, bool, "
-                                 "decimal(p,s), timestamptz, json or a model name",
-                                 name);
+        return pd_model_error_at(
+            err, syntax->type_pos,
+            "unknown field type \"%s\", expected a type such as string(n), text, int, bool, "
+            "decimal(p,s), timestamptz, json or a model name",
+            name);
     if (syntax->is_list)
-        return pd_model_error_at(err, syntax->type_pos,
-                                 "list of %s, expected a list only of a model (Model[] is a many-to-many field)", name);
+        return pd_model_error_at(
+            err, syntax->type_pos,
+            "list of %s, expected a list only of a model (Model[] is a many-to-many field)", name);
     out->kind = type->kind;
     if (type->kind == PD_FIELD_DECIMAL)
         return check_decimal_args(syntax, out, err);
     if (type->default_length != 0)
         return check_length(syntax, out, type->default_length, err);
     if (syntax->type_arg_count > 0)
-        return pd_model_error_at(err, syntax->type_args_pos,
-                                 "numbers after type %s, expected none (only string, email, url, slug and decimal "
-                                 "take them)",
-                                 name);
+        return pd_model_error_at(
+            err, syntax->type_args_pos,
+            "numbers after type %s, expected none (only string, email, url, slug and decimal "
+            "take them)",
+            name);
     return true;
 }
 
@@ -156,32 +172,36 @@ option_applies(PdOption option, PdFieldKind kind)
 {
     switch (option)
     {
-    case PD_OPTION_PRIMARY_KEY:
-        return is_relation_kind(kind) || kind == PD_FIELD_JSON ? "on a field that is not a relation or json" : NULL;
-    case PD_OPTION_ONE_TO_ONE:
-        return kind != PD_FIELD_ONE_TO_ONE ? "on a relation to a single model (field Model one_to_one)" : NULL;
-    case PD_OPTION_NO_INDEX:
-        return kind != PD_FIELD_SLUG && kind != PD_FIELD_FOREIGN_KEY
-                   ? "on slug and foreign key fields, which are indexed by default"
-                   : NULL;
-    case PD_OPTION_SEARCH:
-        return !is_string_kind(kind) ? "on string, text, email, url or slug fields" : NULL;
-    case PD_OPTION_CHECK:
-        return !is_string_kind(kind) && !is_number_kind(kind) && kind != PD_FIELD_DATE && kind != PD_FIELD_TIME &&
-                       kind != PD_FIELD_TIMESTAMPTZ && kind != PD_FIELD_DURATION
-                   ? "on number, string, date, time, timestamptz and duration fields"
-                   : NULL;
-    case PD_OPTION_CHOICES:
-        return !is_string_kind(kind) && !is_number_kind(kind) ? "on string and number fields" : NULL;
-    case PD_OPTION_ON_DELETE:
-        return kind != PD_FIELD_FOREIGN_KEY && kind != PD_FIELD_ONE_TO_ONE ? "on foreign keys and one-to-one fields"
-                                                                           : NULL;
-    case PD_OPTION_RELATED:
-        return !is_relation_kind(kind) ? "on relation fields" : NULL;
-    case PD_OPTION_THROUGH:
-        return kind != PD_FIELD_MANY_TO_MANY ? "on many-to-many fields (Model[])" : NULL;
-    default:
-        return NULL;
+        case PD_OPTION_PRIMARY_KEY:
+            return is_relation_kind(kind) || kind == PD_FIELD_JSON
+                       ? "on a field that is not a relation or json"
+                       : NULL;
+        case PD_OPTION_ONE_TO_ONE:
+            return kind != PD_FIELD_ONE_TO_ONE ? "on a relation to a single model (field Model one_to_one)"
+                                               : NULL;
+        case PD_OPTION_NO_INDEX:
+            return kind != PD_FIELD_SLUG && kind != PD_FIELD_FOREIGN_KEY
+                       ? "on slug and foreign key fields, which are indexed by default"
+                       : NULL;
+        case PD_OPTION_SEARCH:
+            return !is_string_kind(kind) ? "on string, text, email, url or slug fields" : NULL;
+        case PD_OPTION_CHECK:
+            return !is_string_kind(kind) && !is_number_kind(kind) && kind != PD_FIELD_DATE &&
+                           kind != PD_FIELD_TIME && kind != PD_FIELD_TIMESTAMPTZ && kind != PD_FIELD_DURATION
+                       ? "on number, string, date, time, timestamptz and duration fields"
+                       : NULL;
+        case PD_OPTION_CHOICES:
+            return !is_string_kind(kind) && !is_number_kind(kind) ? "on string and number fields" : NULL;
+        case PD_OPTION_ON_DELETE:
+            return kind != PD_FIELD_FOREIGN_KEY && kind != PD_FIELD_ONE_TO_ONE
+                       ? "on foreign keys and one-to-one fields"
+                       : NULL;
+        case PD_OPTION_RELATED:
+            return !is_relation_kind(kind) ? "on relation fields" : NULL;
+        case PD_OPTION_THROUGH:
+            return kind != PD_FIELD_MANY_TO_MANY ? "on many-to-many fields (Model[])" : NULL;
+        default:
+            return NULL;
     }
 }
 
@@ -192,17 +212,19 @@ check_applies(const PdFieldSyntax *syntax, const PdField *out, PdError *err)
     {
         if (!syntax->has_option[option])
             continue;
-        if (out->kind == PD_FIELD_MANY_TO_MANY && option != PD_OPTION_RELATED && option != PD_OPTION_THROUGH &&
-            option != PD_OPTION_RENAMED_FROM)
-            return pd_model_error_at(err, syntax->option_pos[option],
-                                     "option \"%s\" on many-to-many field \"%s\", expected only related=, through= "
-                                     "and renamed_from= on a many-to-many field",
-                                     pd_model_option_name((PdOption)option), out->name);
+        if (out->kind == PD_FIELD_MANY_TO_MANY && option != PD_OPTION_RELATED &&
+            option != PD_OPTION_THROUGH && option != PD_OPTION_RENAMED_FROM)
+            return pd_model_error_at(
+                err, syntax->option_pos[option],
+                "option \"%s\" on many-to-many field \"%s\", expected only related=, through= "
+                "and renamed_from= on a many-to-many field",
+                pd_model_option_name((PdOption)option), out->name);
         const char *where = option_applies((PdOption)option, out->kind);
         if (where != NULL)
             return pd_model_error_at(err, syntax->option_pos[option],
                                      "option \"%s\" on field \"%s\" of type %s, expected it only %s",
-                                     pd_model_option_name((PdOption)option), out->name, syntax->type_name, where);
+                                     pd_model_option_name((PdOption)option), out->name, syntax->type_name,
+                                     where);
     }
     return true;
 }
@@ -256,17 +278,22 @@ check_on_delete(const PdFieldSyntax *syntax, PdField *out, PdError *err)
         action++;
     PdSourcePos pos = syntax->option_pos[PD_OPTION_ON_DELETE];
     if (action > PD_ON_DELETE_SET_DEFAULT)
-        return pd_model_error_at(err, pos,
-                                 "on_delete=%s on field \"%s\", expected cascade, restrict, protect, set_null or "
-                                 "set_default",
-                                 syntax->on_delete_name, out->name);
+        return pd_model_error_at(
+            err, pos,
+            "on_delete=%s on field \"%s\", expected cascade, restrict, protect, set_null or "
+            "set_default",
+            syntax->on_delete_name, out->name);
     out->on_delete = (PdOnDelete)action;
     if (action == PD_ON_DELETE_SET_NULL && !out->is_nullable)
-        return pd_model_error_at(err, pos, "on_delete=set_null on field \"%s\" that is not null, expected the option "
-                                           "null as well", out->name);
+        return pd_model_error_at(err, pos,
+                                 "on_delete=set_null on field \"%s\" that is not null, expected the option "
+                                 "null as well",
+                                 out->name);
     if (action == PD_ON_DELETE_SET_DEFAULT && out->default_value.kind == PD_DEFAULT_NONE)
-        return pd_model_error_at(err, pos, "on_delete=set_default on field \"%s\" without a default, expected "
-                                           "default=... as well", out->name);
+        return pd_model_error_at(err, pos,
+                                 "on_delete=set_default on field \"%s\" without a default, expected "
+                                 "default=... as well",
+                                 out->name);
     return true;
 }
 
@@ -277,11 +304,13 @@ derive_relation_names(PdArena *arena, const PdModel *model, const PdFieldSyntax 
 {
     if (out->related_name != NULL && !pd_model_is_lower_name(out->related_name))
         return pd_model_error_at(err, syntax->option_pos[PD_OPTION_RELATED],
-                                 "related name \"%s\", expected lower-case letters, digits and _", out->related_name);
+                                 "related name \"%s\", expected lower-case letters, digits and _",
+                                 out->related_name);
     if (out->through_table != NULL && !pd_model_is_sql_name(out->through_table))
-        return pd_model_error_at(err, syntax->option_pos[PD_OPTION_THROUGH],
-                                 "through table \"%s\", expected lower-case letters, digits, _ and $, at most 63 bytes",
-                                 out->through_table);
+        return pd_model_error_at(
+            err, syntax->option_pos[PD_OPTION_THROUGH],
+            "through table \"%s\", expected lower-case letters, digits, _ and $, at most 63 bytes",
+            out->through_table);
     char *snake = pd_model_snake_case(arena, model->name);
     if (snake == NULL)
         return pd_arena_error(arena, err);
@@ -302,10 +331,11 @@ check_default_kind(const PdFieldSyntax *syntax, const PdField *out, PdError *err
     PdSourcePos pos = syntax->option_pos[PD_OPTION_DEFAULT];
     if (kind == PD_DEFAULT_NOW && out->kind != PD_FIELD_DATE && out->kind != PD_FIELD_TIME &&
         out->kind != PD_FIELD_TIMESTAMPTZ)
-        return pd_model_error_at(err, pos,
-                                 "default=now on field \"%s\" of type %s, expected now only on date, time and "
-                                 "timestamptz fields",
-                                 out->name, syntax->type_name);
+        return pd_model_error_at(
+            err, pos,
+            "default=now on field \"%s\" of type %s, expected now only on date, time and "
+            "timestamptz fields",
+            out->name, syntax->type_name);
     if (kind == PD_DEFAULT_UUID && out->kind != PD_FIELD_UUID)
         return pd_model_error_at(err, pos,
                                  "default=uuid on field \"%s\" of type %s, expected uuid only on uuid fields",
@@ -319,13 +349,15 @@ pd_model_check_field(PdArena *arena, const PdModel *target, const PdModel *model
 {
     *out = syntax->field;
     if (!pd_model_is_lower_name(out->name))
-        return pd_model_error_at(err, out->pos,
-                                 "field name \"%s\", expected a lower-case name: letters a-z, digits and _, not "
-                                 "starting with a digit",
-                                 out->name);
+        return pd_model_error_at(
+            err, out->pos,
+            "field name \"%s\", expected a lower-case name: letters a-z, digits and _, not "
+            "starting with a digit",
+            out->name);
     if (strlen(out->name) > FIELD_NAME_MAX)
-        return pd_model_error_at(err, out->pos, "field name \"%.20s...\" of %zu characters, expected at most %d",
-                                 out->name, strlen(out->name), FIELD_NAME_MAX);
+        return pd_model_error_at(err, out->pos,
+                                 "field name \"%.20s...\" of %zu characters, expected at most %d", out->name,
+                                 strlen(out->name), FIELD_NAME_MAX);
     if (!check_type(target, syntax, out, err) || !check_applies(syntax, out, err) ||
         !check_conflicts(syntax, out, err) || !check_default_kind(syntax, out, err))
         return false;
@@ -335,8 +367,8 @@ pd_model_check_field(PdArena *arena, const PdModel *target, const PdModel *model
     out->is_unique = has[PD_OPTION_UNIQUE] || out->kind == PD_FIELD_ONE_TO_ONE;
     out->is_searchable = has[PD_OPTION_SEARCH];
     bool is_indexed_by_default = out->kind == PD_FIELD_SLUG || out->kind == PD_FIELD_FOREIGN_KEY;
-    out->is_indexed = has[PD_OPTION_INDEX] ||
-                      (is_indexed_by_default && !has[PD_OPTION_NO_INDEX] && !out->is_unique && !out->is_primary_key);
+    out->is_indexed = has[PD_OPTION_INDEX] || (is_indexed_by_default && !has[PD_OPTION_NO_INDEX] &&
+                                               !out->is_unique && !out->is_primary_key);
     if (out->renamed_from != NULL && !pd_model_is_lower_name(out->renamed_from))
         return pd_model_error_at(err, syntax->option_pos[PD_OPTION_RENAMED_FROM],
                                  "renamed_from=%s on field \"%s\", expected the old field name (lower case)",
@@ -370,9 +402,10 @@ check_choices(const PdFieldSyntax *syntax, const PdField *field, PdError *err)
         {
             const PdLiteral *other = &field->choices[j].value;
             if (other->kind == value->kind && strcmp(other->text, value->text) == 0)
-                return pd_model_error_at(err, syntax->choice_pos[i],
-                                         "choice \"%s\" listed twice in field \"%s\", expected each value once",
-                                         value->text, field->name);
+                return pd_model_error_at(
+                    err, syntax->choice_pos[i],
+                    "choice \"%s\" listed twice in field \"%s\", expected each value once", value->text,
+                    field->name);
         }
     }
     return true;
@@ -390,14 +423,16 @@ pd_model_check_field_values(const PdFieldSyntax *syntax, const PdField *field, P
         if (check->value.kind == PD_LITERAL_NULL)
         {
             if (check->op != PD_CHECK_EQ && check->op != PD_CHECK_NE)
-                return pd_model_error_at(err, check->pos,
-                                         "null in an ordering comparison on field \"%s\", expected null only with "
-                                         "= (IS NULL) or != (IS NOT NULL)",
-                                         field->name);
+                return pd_model_error_at(
+                    err, check->pos,
+                    "null in an ordering comparison on field \"%s\", expected null only with "
+                    "= (IS NULL) or != (IS NOT NULL)",
+                    field->name);
             continue;
         }
         if (!pd_model_check_literal(field, &check->value, false, false, &inner))
-            return pd_model_error_at(err, check->pos, "check on field \"%s\": %s", field->name, inner.message);
+            return pd_model_error_at(err, check->pos, "check on field \"%s\": %s", field->name,
+                                     inner.message);
     }
     if (field->default_value.kind == PD_DEFAULT_LITERAL &&
         !pd_model_check_literal(field, &field->default_value.literal, true, true, &inner))

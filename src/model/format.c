@@ -31,26 +31,26 @@ append_string(PdStrbuf *buf, const char *text)
     {
         switch (*p)
         {
-        case '"':
-            pd_strbuf_append(buf, "\\\"");
-            break;
-        case '\\':
-            pd_strbuf_append(buf, "\\\\");
-            break;
-        case '\n':
-            pd_strbuf_append(buf, "\\n");
-            break;
-        case '\t':
-            pd_strbuf_append(buf, "\\t");
-            break;
-        case '\r':
-            pd_strbuf_append(buf, "\\r");
-            break;
-        default:
-            if (*p < 0x20 || *p == 0x7F)
-                pd_strbuf_appendf(buf, "\\u%04x", *p);
-            else
-                pd_strbuf_append_char(buf, (char)*p);
+            case '"':
+                pd_strbuf_append(buf, "\\\"");
+                break;
+            case '\\':
+                pd_strbuf_append(buf, "\\\\");
+                break;
+            case '\n':
+                pd_strbuf_append(buf, "\\n");
+                break;
+            case '\t':
+                pd_strbuf_append(buf, "\\t");
+                break;
+            case '\r':
+                pd_strbuf_append(buf, "\\r");
+                break;
+            default:
+                if (*p < 0x20 || *p == 0x7F)
+                    pd_strbuf_appendf(buf, "\\u%04x", *p);
+                else
+                    pd_strbuf_append_char(buf, (char)*p);
         }
     }
     pd_strbuf_append_char(buf, '"');
@@ -79,24 +79,24 @@ append_type(PdStrbuf *buf, const PdField *field)
 {
     switch (field->kind)
     {
-    case PD_FIELD_STRING:
-    case PD_FIELD_EMAIL:
-    case PD_FIELD_URL:
-    case PD_FIELD_SLUG:
-        pd_strbuf_appendf(buf, "%s(%d)", pd_model_kind_name(field->kind), field->max_length);
-        break;
-    case PD_FIELD_DECIMAL:
-        pd_strbuf_appendf(buf, "decimal(%d,%d)", field->precision, field->scale);
-        break;
-    case PD_FIELD_FOREIGN_KEY:
-    case PD_FIELD_ONE_TO_ONE:
-        pd_strbuf_append(buf, field->target_name);
-        break;
-    case PD_FIELD_MANY_TO_MANY:
-        pd_strbuf_appendf(buf, "%s[]", field->target_name);
-        break;
-    default:
-        pd_strbuf_append(buf, pd_model_kind_name(field->kind));
+        case PD_FIELD_STRING:
+        case PD_FIELD_EMAIL:
+        case PD_FIELD_URL:
+        case PD_FIELD_SLUG:
+            pd_strbuf_appendf(buf, "%s(%d)", pd_model_kind_name(field->kind), field->max_length);
+            break;
+        case PD_FIELD_DECIMAL:
+            pd_strbuf_appendf(buf, "decimal(%d,%d)", field->precision, field->scale);
+            break;
+        case PD_FIELD_FOREIGN_KEY:
+        case PD_FIELD_ONE_TO_ONE:
+            pd_strbuf_append(buf, field->target_name);
+            break;
+        case PD_FIELD_MANY_TO_MANY:
+            pd_strbuf_appendf(buf, "%s[]", field->target_name);
+            break;
+        default:
+            pd_strbuf_append(buf, pd_model_kind_name(field->kind));
     }
 }
 

@@ -204,7 +204,8 @@ read_escape(PdLexer *lexer, char *out, size_t *length)
             return true;
         }
     }
-    return fail(lexer, pos, "unknown escape \"\\%s\" in a string, expected \\\", \\\\, \\n, \\t, \\r or \\uXXXX",
+    return fail(lexer, pos,
+                "unknown escape \"\\%s\" in a string, expected \\\", \\\\, \\n, \\t, \\r or \\uXXXX",
                 c == '\0' || c == '\n' ? "" : (char[]){c, '\0'});
 }
 
@@ -238,7 +239,8 @@ read_string(PdLexer *lexer, PdToken *token)
         {
             char found[8];
             snprintf(found, sizeof(found), "0x%02x", c);
-            return fail(lexer, here(lexer), "invalid byte %s in a string, expected UTF-8 text (escape control characters)",
+            return fail(lexer, here(lexer),
+                        "invalid byte %s in a string, expected UTF-8 text (escape control characters)",
                         found);
         }
         for (size_t i = 0; i < size; i++)
@@ -289,7 +291,8 @@ read_number(PdLexer *lexer, PdToken *token)
         while (is_ident_char(*lexer->cursor) || *lexer->cursor == '.')
             advance(lexer);
         char *text = pd_arena_strndup(lexer->arena, start, (size_t)(lexer->cursor - start));
-        return text ? fail(lexer, token->pos, "malformed number \"%s\", expected digits such as 12, -3 or 4.50", text)
+        return text ? fail(lexer, token->pos,
+                           "malformed number \"%s\", expected digits such as 12, -3 or 4.50", text)
                     : fail_memory(lexer);
     }
     token->kind = PD_TOKEN_NUMBER;
@@ -315,9 +318,10 @@ read_punctuation(PdLexer *lexer, PdToken *token)
     char c = *lexer->cursor;
     char next = lexer->cursor[1];
     static const char singles[] = "{}()[],-=<>";
-    static const PdTokenKind kinds[] = {PD_TOKEN_LBRACE,   PD_TOKEN_RBRACE,   PD_TOKEN_LPAREN, PD_TOKEN_RPAREN,
-                                        PD_TOKEN_LBRACKET, PD_TOKEN_RBRACKET, PD_TOKEN_COMMA,  PD_TOKEN_MINUS,
-                                        PD_TOKEN_EQ,       PD_TOKEN_LT,       PD_TOKEN_GT};
+    static const PdTokenKind kinds[] = {PD_TOKEN_LBRACE, PD_TOKEN_RBRACE,   PD_TOKEN_LPAREN,
+                                        PD_TOKEN_RPAREN, PD_TOKEN_LBRACKET, PD_TOKEN_RBRACKET,
+                                        PD_TOKEN_COMMA,  PD_TOKEN_MINUS,    PD_TOKEN_EQ,
+                                        PD_TOKEN_LT,     PD_TOKEN_GT};
     const char *found = c != '\0' ? strchr(singles, c) : NULL;
     if (c == '!' && next == '=')
         token->kind = PD_TOKEN_NE;
@@ -335,8 +339,10 @@ read_punctuation(PdLexer *lexer, PdToken *token)
             snprintf(shown, sizeof(shown), "\"%c\"", c);
         else
             snprintf(shown, sizeof(shown), "byte 0x%02x", byte);
-        return fail(lexer, token->pos, "unexpected character %s, expected a name, a number, a string or one of { } ( ) [ ] , = - < > !=",
-                    shown);
+        return fail(
+            lexer, token->pos,
+            "unexpected character %s, expected a name, a number, a string or one of { } ( ) [ ] , = - < > !=",
+            shown);
     }
     bool is_double = token->kind == PD_TOKEN_NE || token->kind == PD_TOKEN_LE || token->kind == PD_TOKEN_GE;
     advance(lexer);
@@ -423,46 +429,46 @@ pd_model_token_describe(PdArena *arena, const PdToken *token)
 {
     switch (token->kind)
     {
-    case PD_TOKEN_EOF:
-        return "end of file";
-    case PD_TOKEN_NEWLINE:
-        return "end of line";
-    case PD_TOKEN_IDENT:
-        return pd_arena_sprintf(arena, "\"%s\"", token->text);
-    case PD_TOKEN_NUMBER:
-        return pd_arena_sprintf(arena, "number %s", token->text);
-    case PD_TOKEN_STRING:
-        return pd_arena_sprintf(arena, "string \"%.40s\"", token->text);
-    case PD_TOKEN_LBRACE:
-        return "\"{\"";
-    case PD_TOKEN_RBRACE:
-        return "\"}\"";
-    case PD_TOKEN_LPAREN:
-        return "\"(\"";
-    case PD_TOKEN_RPAREN:
-        return "\")\"";
-    case PD_TOKEN_LBRACKET:
-        return "\"[\"";
-    case PD_TOKEN_RBRACKET:
-        return "\"]\"";
-    case PD_TOKEN_COMMA:
-        return "\",\"";
-    case PD_TOKEN_MINUS:
-        return "\"-\"";
-    case PD_TOKEN_EQ:
-        return "\"=\"";
-    case PD_TOKEN_NE:
-        return "\"!=\"";
-    case PD_TOKEN_LT:
-        return "\"<\"";
-    case PD_TOKEN_LE:
-        return "\"<=\"";
-    case PD_TOKEN_GT:
-        return "\">\"";
-    case PD_TOKEN_GE:
-        return "\">=\"";
-    case PD_TOKEN_ERROR:
-        break;
+        case PD_TOKEN_EOF:
+            return "end of file";
+        case PD_TOKEN_NEWLINE:
+            return "end of line";
+        case PD_TOKEN_IDENT:
+            return pd_arena_sprintf(arena, "\"%s\"", token->text);
+        case PD_TOKEN_NUMBER:
+            return pd_arena_sprintf(arena, "number %s", token->text);
+        case PD_TOKEN_STRING:
+            return pd_arena_sprintf(arena, "string \"%.40s\"", token->text);
+        case PD_TOKEN_LBRACE:
+            return "\"{\"";
+        case PD_TOKEN_RBRACE:
+            return "\"}\"";
+        case PD_TOKEN_LPAREN:
+            return "\"(\"";
+        case PD_TOKEN_RPAREN:
+            return "\")\"";
+        case PD_TOKEN_LBRACKET:
+            return "\"[\"";
+        case PD_TOKEN_RBRACKET:
+            return "\"]\"";
+        case PD_TOKEN_COMMA:
+            return "\",\"";
+        case PD_TOKEN_MINUS:
+            return "\"-\"";
+        case PD_TOKEN_EQ:
+            return "\"=\"";
+        case PD_TOKEN_NE:
+            return "\"!=\"";
+        case PD_TOKEN_LT:
+            return "\"<\"";
+        case PD_TOKEN_LE:
+            return "\"<=\"";
+        case PD_TOKEN_GT:
+            return "\">\"";
+        case PD_TOKEN_GE:
+            return "\">=\"";
+        case PD_TOKEN_ERROR:
+            break;
     }
     return "an invalid token";
 }

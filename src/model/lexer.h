@@ -72,6 +72,7 @@ PdToken pd_model_lexer_next(PdLexer *lexer);
 const char *pd_model_token_describe(PdArena *arena, const PdToken *token);
 
 /* Fills err with PD_ERR_INVALID_INPUT and "file:line:col: <formatted>". Returns false. */
-bool pd_model_error_at(PdError *err, PdSourcePos pos, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+bool pd_model_error_at(PdError *err, PdSourcePos pos, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 #endif

@@ -44,8 +44,8 @@ pd_model_snake_case(PdArena *arena, const char *name)
         /* A word starts at a capital after a lower-case letter or digit ("BookReview"), or at the last
          * capital of a run that a lower-case letter follows ("HTTPServer" -> http_server). */
         bool starts_word = i > 0 && is_upper(c) &&
-                           (is_lower_or_digit(name[i - 1]) || (is_upper(name[i - 1]) && name[i + 1] >= 'a' &&
-                                                                name[i + 1] <= 'z'));
+                           (is_lower_or_digit(name[i - 1]) ||
+                            (is_upper(name[i - 1]) && name[i + 1] >= 'a' && name[i + 1] <= 'z'));
         if (starts_word && used > 0 && out[used - 1] != '_')
             out[used++] = '_';
         out[used++] = is_upper(c) ? (char)(c - 'A' + 'a') : c;
@@ -163,49 +163,49 @@ pd_model_column_type(PdArena *arena, const PdField *field)
 {
     switch (field->kind)
     {
-    case PD_FIELD_AUTO:
-    case PD_FIELD_BIGINT:
-        return "bigint";
-    case PD_FIELD_STRING:
-    case PD_FIELD_EMAIL:
-    case PD_FIELD_URL:
-    case PD_FIELD_SLUG:
-        return pd_arena_sprintf(arena, "character varying(%d)", field->max_length);
-    case PD_FIELD_TEXT:
-        return "text";
-    case PD_FIELD_SMALLINT:
-        return "smallint";
-    case PD_FIELD_INT:
-        return "integer";
-    case PD_FIELD_BOOL:
-        return "boolean";
-    case PD_FIELD_FLOAT:
-        return "double precision";
-    case PD_FIELD_DECIMAL:
-        return pd_arena_sprintf(arena, "numeric(%d,%d)", field->precision, field->scale);
-    case PD_FIELD_DATE:
-        return "date";
-    case PD_FIELD_TIME:
-        return "time without time zone";
-    case PD_FIELD_TIMESTAMPTZ:
-        return "timestamp with time zone";
-    case PD_FIELD_DURATION:
-        return "interval";
-    case PD_FIELD_UUID:
-        return "uuid";
-    case PD_FIELD_JSON:
-        return "jsonb";
-    case PD_FIELD_BINARY:
-        return "bytea";
-    case PD_FIELD_FOREIGN_KEY:
-    case PD_FIELD_ONE_TO_ONE:
-    {
-        const PdField *key = field->target != NULL ? pd_model_primary_key(field->target) : NULL;
-        /* A key is never a relation (the checker refuses primary_key there), so this recursion ends. */
-        return key != NULL ? pd_model_column_type(arena, key) : NULL;
-    }
-    case PD_FIELD_MANY_TO_MANY:
-        return NULL;
+        case PD_FIELD_AUTO:
+        case PD_FIELD_BIGINT:
+            return "bigint";
+        case PD_FIELD_STRING:
+        case PD_FIELD_EMAIL:
+        case PD_FIELD_URL:
+        case PD_FIELD_SLUG:
+            return pd_arena_sprintf(arena, "character varying(%d)", field->max_length);
+        case PD_FIELD_TEXT:
+            return "text";
+        case PD_FIELD_SMALLINT:
+            return "smallint";
+        case PD_FIELD_INT:
+            return "integer";
+        case PD_FIELD_BOOL:
+            return "boolean";
+        case PD_FIELD_FLOAT:
+            return "double precision";
+        case PD_FIELD_DECIMAL:
+            return pd_arena_sprintf(arena, "numeric(%d,%d)", field->precision, field->scale);
+        case PD_FIELD_DATE:
+            return "date";
+        case PD_FIELD_TIME:
+            return "time without time zone";
+        case PD_FIELD_TIMESTAMPTZ:
+            return "timestamp with time zone";
+        case PD_FIELD_DURATION:
+            return "interval";
+        case PD_FIELD_UUID:
+            return "uuid";
+        case PD_FIELD_JSON:
+            return "jsonb";
+        case PD_FIELD_BINARY:
+            return "bytea";
+        case PD_FIELD_FOREIGN_KEY:
+        case PD_FIELD_ONE_TO_ONE:
+        {
+            const PdField *key = field->target != NULL ? pd_model_primary_key(field->target) : NULL;
+            /* A key is never a relation (the checker refuses primary_key there), so this recursion ends. */
+            return key != NULL ? pd_model_column_type(arena, key) : NULL;
+        }
+        case PD_FIELD_MANY_TO_MANY:
+            return NULL;
     }
     return NULL;
 }
@@ -214,9 +214,9 @@ const char *
 pd_model_kind_name(PdFieldKind kind)
 {
     static const char *names[] = {
-        "auto", "string",   "text", "email", "url",  "slug", "smallint",    "int",        "bigint",     "bool",
-        "float", "decimal", "date", "time",  "timestamptz", "duration", "uuid", "json", "binary", "foreign_key",
-        "one_to_one", "many_to_many",
+        "auto",   "string", "text",   "email",       "url",        "slug",         "smallint",    "int",
+        "bigint", "bool",   "float",  "decimal",     "date",       "time",         "timestamptz", "duration",
+        "uuid",   "json",   "binary", "foreign_key", "one_to_one", "many_to_many",
     };
     if ((size_t)kind < sizeof(names) / sizeof(names[0]))
         return names[kind];

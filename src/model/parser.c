@@ -161,7 +161,8 @@ parse_default(Parser *parser, PdFieldSyntax *field)
 static bool
 parse_check(Parser *parser, PdFieldSyntax *field, size_t *capacity, PdSourcePos pos)
 {
-    static const PdTokenKind ops[] = {PD_TOKEN_EQ, PD_TOKEN_NE, PD_TOKEN_LT, PD_TOKEN_LE, PD_TOKEN_GT, PD_TOKEN_GE};
+    static const PdTokenKind ops[] = {PD_TOKEN_EQ, PD_TOKEN_NE, PD_TOKEN_LT,
+                                      PD_TOKEN_LE, PD_TOKEN_GT, PD_TOKEN_GE};
     if (!expect(parser, PD_TOKEN_LPAREN, "\"(\" after check", NULL))
         return false;
     PdCheck check = {.pos = pos};
@@ -224,7 +225,8 @@ parse_choices(Parser *parser, PdFieldSyntax *field)
     {
         if (target->choice_count > 0 && is_token(parser, 0, PD_TOKEN_RPAREN))
             break; /* a trailing comma, handy when a long list wraps */
-        PdChoice *choices = reserve(parser, target->choices, target->choice_count, &capacity, sizeof(PdChoice));
+        PdChoice *choices =
+            reserve(parser, target->choices, target->choice_count, &capacity, sizeof(PdChoice));
         PdSourcePos *positions =
             reserve(parser, field->choice_pos, target->choice_count, &pos_capacity, sizeof(PdSourcePos));
         if (choices == NULL || positions == NULL)
@@ -247,7 +249,8 @@ parse_assigned(Parser *parser, PdTokenKind kind, const char *option, const char 
     snprintf(expected, sizeof(expected), "\"=\" after %s", option);
     if (!expect(parser, PD_TOKEN_EQ, expected, NULL))
         return false;
-    snprintf(expected, sizeof(expected), "%s after %s=", kind == PD_TOKEN_STRING ? "a string" : "a name", option);
+    snprintf(expected, sizeof(expected), "%s after %s=", kind == PD_TOKEN_STRING ? "a string" : "a name",
+             option);
     PdToken token = {0};
     if (!expect(parser, kind, expected, &token))
         return false;
@@ -268,39 +271,41 @@ static bool
 parse_option(Parser *parser, PdFieldSyntax *field, size_t *check_capacity)
 {
     if (!is_token(parser, 0, PD_TOKEN_IDENT))
-        return unexpected(parser, "an option such as null, unique, index or default=..., or the end of the line");
+        return unexpected(parser,
+                          "an option such as null, unique, index or default=..., or the end of the line");
     PdToken token = next(parser);
     int found = find_option(token.text);
     if (found < 0)
-        return pd_model_error_at(parser->err, token.pos,
-                                 "unknown option \"%s\", expected null, unique, index, no_index, search, primary_key, "
-                                 "one_to_one, default=, check(), choices(), on_delete=, related=, through= or renamed_from=",
-                                 token.text);
+        return pd_model_error_at(
+            parser->err, token.pos,
+            "unknown option \"%s\", expected null, unique, index, no_index, search, primary_key, "
+            "one_to_one, default=, check(), choices(), on_delete=, related=, through= or renamed_from=",
+            token.text);
     PdOption option = (PdOption)found;
     if (field->has_option[option] && option != PD_OPTION_CHECK)
-        return pd_model_error_at(parser->err, token.pos, "option \"%s\" given twice, expected it at most once per field",
-                                 token.text);
+        return pd_model_error_at(parser->err, token.pos,
+                                 "option \"%s\" given twice, expected it at most once per field", token.text);
     if (!field->has_option[option])
         field->option_pos[option] = token.pos;
     field->has_option[option] = true;
     switch (option)
     {
-    case PD_OPTION_DEFAULT:
-        return parse_default(parser, field);
-    case PD_OPTION_CHECK:
-        return parse_check(parser, field, check_capacity, token.pos);
-    case PD_OPTION_CHOICES:
-        return parse_choices(parser, field);
-    case PD_OPTION_ON_DELETE:
-        return parse_assigned(parser, PD_TOKEN_IDENT, "on_delete", &field->on_delete_name);
-    case PD_OPTION_RELATED:
-        return parse_assigned(parser, PD_TOKEN_IDENT, "related", &field->field.related_name);
-    case PD_OPTION_THROUGH:
-        return parse_assigned(parser, PD_TOKEN_STRING, "through", &field->field.through_table);
-    case PD_OPTION_RENAMED_FROM:
-        return parse_assigned(parser, PD_TOKEN_IDENT, "renamed_from", &field->field.renamed_from);
-    default:
-        return true; /* a flag */
+        case PD_OPTION_DEFAULT:
+            return parse_default(parser, field);
+        case PD_OPTION_CHECK:
+            return parse_check(parser, field, check_capacity, token.pos);
+        case PD_OPTION_CHOICES:
+            return parse_choices(parser, field);
+        case PD_OPTION_ON_DELETE:
+            return parse_assigned(parser, PD_TOKEN_IDENT, "on_delete", &field->on_delete_name);
+        case PD_OPTION_RELATED:
+            return parse_assigned(parser, PD_TOKEN_IDENT, "related", &field->field.related_name);
+        case PD_OPTION_THROUGH:
+            return parse_assigned(parser, PD_TOKEN_STRING, "through", &field->field.through_table);
+        case PD_OPTION_RENAMED_FROM:
+            return parse_assigned(parser, PD_TOKEN_IDENT, "renamed_from", &field->field.renamed_from);
+        default:
+            return true; /* a flag */
     }
 }
 
@@ -364,7 +369,8 @@ parse_ordering(Parser *parser, PdModelSyntax *model)
     next(parser); /* "ordering" */
     do
     {
-        PdOrdering *terms = reserve(parser, target->ordering, target->ordering_count, &capacity, sizeof(PdOrdering));
+        PdOrdering *terms =
+            reserve(parser, target->ordering, target->ordering_count, &capacity, sizeof(PdOrdering));
         PdSourcePos *positions =
             reserve(parser, model->ordering_pos, target->ordering_count, &pos_capacity, sizeof(PdSourcePos));
         if (terms == NULL || positions == NULL)
@@ -386,7 +392,8 @@ parse_ordering(Parser *parser, PdModelSyntax *model)
 static bool
 parse_index(Parser *parser, PdModelSyntax *model, size_t *capacity)
 {
-    PdIndexSyntax *indexes = reserve(parser, model->indexes, model->index_count, capacity, sizeof(PdIndexSyntax));
+    PdIndexSyntax *indexes =
+        reserve(parser, model->indexes, model->index_count, capacity, sizeof(PdIndexSyntax));
     if (indexes == NULL)
         return fail_memory(parser);
     model->indexes = indexes;
@@ -429,7 +436,8 @@ parse_single(Parser *parser, const char **value, PdSourcePos *pos)
     PdToken keyword = next(parser);
     if (*value != NULL)
         return pd_model_error_at(parser->err, keyword.pos,
-                                 "directive \"%s\" given twice, expected it at most once per model", keyword.text);
+                                 "directive \"%s\" given twice, expected it at most once per model",
+                                 keyword.text);
     PdToken token = next(parser);
     *value = token.text;
     *pos = token.pos;
@@ -476,16 +484,18 @@ parse_line(Parser *parser, PdModelSyntax *model, size_t *field_capacity, size_t 
     const PdToken *first = peek(parser, 0);
     const char *word = first->text;
     bool is_directive_line = is_reserved(word) && is_directive(parser, word);
-    if (is_reserved(word) && !is_directive_line && (is_token(parser, 1, PD_TOKEN_ERROR) || is_token(parser, 2, PD_TOKEN_ERROR)))
+    if (is_reserved(word) && !is_directive_line &&
+        (is_token(parser, 1, PD_TOKEN_ERROR) || is_token(parser, 2, PD_TOKEN_ERROR)))
     {
         *parser->err = parser->lexer.error; /* the text after the word does not even lex: say that */
         return false;
     }
     if (is_reserved(word) && !is_directive_line)
-        return pd_model_error_at(parser->err, first->pos,
-                                 "reserved word \"%s\" used as a field name, expected another name (ordering, table, "
-                                 "resource, unique, index and renamed_from are directives)",
-                                 word);
+        return pd_model_error_at(
+            parser->err, first->pos,
+            "reserved word \"%s\" used as a field name, expected another name (ordering, table, "
+            "resource, unique, index and renamed_from are directives)",
+            word);
     if (strcmp(word, "ordering") == 0)
         return parse_ordering(parser, model);
     if (strcmp(word, "unique") == 0 || strcmp(word, "index") == 0)
@@ -496,7 +506,8 @@ parse_line(Parser *parser, PdModelSyntax *model, size_t *field_capacity, size_t 
         return parse_single(parser, &model->model.resource, &model->resource_pos);
     if (strcmp(word, "renamed_from") == 0)
         return parse_single(parser, &model->model.renamed_from, &model->renamed_from_pos);
-    PdFieldSyntax *fields = reserve(parser, model->fields, model->field_count, field_capacity, sizeof(PdFieldSyntax));
+    PdFieldSyntax *fields =
+        reserve(parser, model->fields, model->field_count, field_capacity, sizeof(PdFieldSyntax));
     if (fields == NULL)
         return fail_memory(parser);
     model->fields = fields;
@@ -549,7 +560,8 @@ parse_model(Parser *parser, PdModelSyntax *model)
 }
 
 bool
-pd_model_parse_syntax(PdArena *arena, const char *file_name, const char *text, PdFileSyntax *syntax, PdError *err)
+pd_model_parse_syntax(PdArena *arena, const char *file_name, const char *text, PdFileSyntax *syntax,
+                      PdError *err)
 {
     Parser parser = {.arena = arena, .err = err};
     pd_model_lexer_init(&parser.lexer, arena, file_name, text);
@@ -563,7 +575,8 @@ pd_model_parse_syntax(PdArena *arena, const char *file_name, const char *text, P
             break;
         if (!is_word(&parser, 0, "model"))
             return unexpected(&parser, "\"model\" to start a model");
-        PdModelSyntax *models = reserve(&parser, result.models, result.model_count, &capacity, sizeof(PdModelSyntax));
+        PdModelSyntax *models =
+            reserve(&parser, result.models, result.model_count, &capacity, sizeof(PdModelSyntax));
         if (models == NULL)
             return fail_memory(&parser);
         result.models = models;

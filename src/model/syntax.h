@@ -91,13 +91,14 @@ bool pd_model_check_syntax(PdArena *arena, const PdFileSyntax *syntax, PdCatalog
  * email, url and slug and the length limit apply (a check(...) literal only
  * needs the right type). The message says what was found and what was expected.
  */
-bool pd_model_check_literal(const PdField *field, const PdLiteral *value, bool check_choices, bool check_format,
-                            PdError *err);
+bool pd_model_check_literal(const PdField *field, const PdLiteral *value, bool check_choices,
+                            bool check_format, PdError *err);
 
 /* True when name is [a-z_][a-z0-9_]* (field, related and column names). */
 bool pd_model_is_lower_name(const char *name);
 
-/* Database identifiers given as strings (table, through, index names): [a-z_][a-z0-9_$]*, at most 63 bytes. */
+/* Database identifiers given as strings (table, through, index names): [a-z_][a-z0-9_$]*, at most 63 bytes.
+ */
 bool pd_model_is_sql_name(const char *name);
 
 /*

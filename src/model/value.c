@@ -33,15 +33,15 @@ invalid(PdError *err, const PdField *field, const PdLiteral *value, const char *
     const char *kind = pd_model_kind_name(field->kind);
     switch (value->kind)
     {
-    case PD_LITERAL_STRING:
-        return pd_error_set(err, PD_ERR_INVALID_INPUT, "string \"%.60s\" is not a valid %s, expected %s", value->text,
-                            kind, expected);
-    case PD_LITERAL_NUMBER:
-        return pd_error_set(err, PD_ERR_INVALID_INPUT, "number %.40s is not a valid %s, expected %s", value->text,
-                            kind, expected);
-    default:
-        return pd_error_set(err, PD_ERR_INVALID_INPUT, "%s is not a valid %s, expected %s",
-                            value->kind == PD_LITERAL_NULL ? "null" : value->text, kind, expected);
+        case PD_LITERAL_STRING:
+            return pd_error_set(err, PD_ERR_INVALID_INPUT, "string \"%.60s\" is not a valid %s, expected %s",
+                                value->text, kind, expected);
+        case PD_LITERAL_NUMBER:
+            return pd_error_set(err, PD_ERR_INVALID_INPUT, "number %.40s is not a valid %s, expected %s",
+                                value->text, kind, expected);
+        default:
+            return pd_error_set(err, PD_ERR_INVALID_INPUT, "%s is not a valid %s, expected %s",
+                                value->kind == PD_LITERAL_NULL ? "null" : value->text, kind, expected);
     }
 }
 
@@ -194,7 +194,8 @@ is_interval_unit(const char *word, size_t length)
     return false;
 }
 
-/* PostgreSQL's plain forms: "3 days", "1 year 2 months", "2 days 04:05:06", "-01:30:00" (a clock comes last). */
+/* PostgreSQL's plain forms: "3 days", "1 year 2 months", "2 days 04:05:06", "-01:30:00" (a clock comes last).
+ */
 static bool
 is_plain_duration(const char *text)
 {
@@ -254,8 +255,8 @@ is_base64(const char *text)
         char c = text[i];
         if (c == '=')
             padding++;
-        else if (padding > 0 || !((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || is_digit(c) || c == '+' ||
-                                  c == '/'))
+        else if (padding > 0 ||
+                 !((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || is_digit(c) || c == '+' || c == '/'))
             return false;
     }
     return padding <= 2;
@@ -315,12 +316,14 @@ is_email(const char *text)
     if (at == NULL || length > 254)
         return false;
     size_t local_length = (size_t)(at - text);
-    if (local_length == 0 || local_length > 64 || text[0] == '.' || at[-1] == '.' || strstr(text, "..") != NULL)
+    if (local_length == 0 || local_length > 64 || text[0] == '.' || at[-1] == '.' ||
+        strstr(text, "..") != NULL)
         return false;
     for (const char *p = text; p < at; p++)
     {
         char c = *p;
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c) || strchr("!#$%&'*+/=?^_`{|}~.-", c)))
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c) ||
+              strchr("!#$%&'*+/=?^_`{|}~.-", c)))
             return false;
     }
     return is_domain(at + 1, strlen(at + 1), 2);
@@ -438,7 +441,8 @@ static bool
 check_string(const PdField *field, const PdLiteral *value, bool check_format, PdError *err)
 {
     static const char *shapes[] = {[PD_FIELD_EMAIL] = "an address such as \"ann@example.com\"",
-                                   [PD_FIELD_URL] = "an http(s) or ftp(s) URL such as \"https://example.com/\"",
+                                   [PD_FIELD_URL] =
+                                       "an http(s) or ftp(s) URL such as \"https://example.com/\"",
                                    [PD_FIELD_SLUG] = "letters, digits, \"-\" and \"_\""};
     if (value->kind != PD_LITERAL_STRING)
         return invalid(err, field, value, "a string");
@@ -463,28 +467,29 @@ check_text_form(const PdField *field, const PdLiteral *value, PdError *err)
     bool is_string = value->kind == PD_LITERAL_STRING;
     switch (field->kind)
     {
-    case PD_FIELD_DATE:
-        return (is_string && read_date(&text) && *text == '\0') ||
-               invalid(err, field, value, "a date as \"YYYY-MM-DD\"");
-    case PD_FIELD_TIME:
-        return (is_string && read_time(&text) && *text == '\0') ||
-               invalid(err, field, value, "a time as \"HH:MM\", \"HH:MM:SS\" or \"HH:MM:SS.ffffff\"");
-    case PD_FIELD_TIMESTAMPTZ:
-        return (is_string && is_timestamp(text)) ||
-               invalid(err, field, value, "a time stamp as \"YYYY-MM-DD HH:MM:SS[.ffffff][+HH:MM]\"");
-    case PD_FIELD_DURATION:
-        return (is_string && (is_iso_duration(text) || is_plain_duration(text))) ||
-               invalid(err, field, value, "an interval such as \"3 days\", \"01:30:00\" or \"P1DT2H\"");
-    case PD_FIELD_UUID:
-        return (is_string && is_uuid(text)) ||
-               invalid(err, field, value, "a uuid as \"xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx\"");
-    case PD_FIELD_JSON:
-        /* numbers and booleans are JSON as they stand; a string holds JSON text */
-        return !is_string || is_json(text) || invalid(err, field, value, "a string holding JSON text such as \"{}\"");
-    case PD_FIELD_BINARY:
-        return (is_string && is_base64(text)) || invalid(err, field, value, "a base64 string");
-    default:
-        return true;
+        case PD_FIELD_DATE:
+            return (is_string && read_date(&text) && *text == '\0') ||
+                   invalid(err, field, value, "a date as \"YYYY-MM-DD\"");
+        case PD_FIELD_TIME:
+            return (is_string && read_time(&text) && *text == '\0') ||
+                   invalid(err, field, value, "a time as \"HH:MM\", \"HH:MM:SS\" or \"HH:MM:SS.ffffff\"");
+        case PD_FIELD_TIMESTAMPTZ:
+            return (is_string && is_timestamp(text)) ||
+                   invalid(err, field, value, "a time stamp as \"YYYY-MM-DD HH:MM:SS[.ffffff][+HH:MM]\"");
+        case PD_FIELD_DURATION:
+            return (is_string && (is_iso_duration(text) || is_plain_duration(text))) ||
+                   invalid(err, field, value, "an interval such as \"3 days\", \"01:30:00\" or \"P1DT2H\"");
+        case PD_FIELD_UUID:
+            return (is_string && is_uuid(text)) ||
+                   invalid(err, field, value, "a uuid as \"xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx\"");
+        case PD_FIELD_JSON:
+            /* numbers and booleans are JSON as they stand; a string holds JSON text */
+            return !is_string || is_json(text) ||
+                   invalid(err, field, value, "a string holding JSON text such as \"{}\"");
+        case PD_FIELD_BINARY:
+            return (is_string && is_base64(text)) || invalid(err, field, value, "a base64 string");
+        default:
+            return true;
     }
 }
 
@@ -493,41 +498,42 @@ check_type(const PdField *field, const PdLiteral *value, bool check_format, PdEr
 {
     switch (field->kind)
     {
-    case PD_FIELD_AUTO:
-    case PD_FIELD_BIGINT:
-        return check_integer(field, value, -9223372036854775807LL - 1, 9223372036854775807LL, err);
-    case PD_FIELD_INT:
-        return check_integer(field, value, -2147483648LL, 2147483647LL, err);
-    case PD_FIELD_SMALLINT:
-        return check_integer(field, value, -32768, 32767, err);
-    case PD_FIELD_FLOAT:
-        if (value->kind != PD_LITERAL_NUMBER || !isfinite(strtod(value->text, NULL)))
-            return invalid(err, field, value, "a number within double precision's range");
-        return true;
-    case PD_FIELD_DECIMAL:
-        return check_decimal(field, value, err);
-    case PD_FIELD_BOOL:
-        return value->kind == PD_LITERAL_BOOL || invalid(err, field, value, "true or false");
-    case PD_FIELD_STRING:
-    case PD_FIELD_TEXT:
-    case PD_FIELD_EMAIL:
-    case PD_FIELD_URL:
-    case PD_FIELD_SLUG:
-        return check_string(field, value, check_format, err);
-    case PD_FIELD_FOREIGN_KEY:
-    case PD_FIELD_ONE_TO_ONE:
-    {
-        /* A key's value is a value of the target's primary key. */
-        const PdField *key = field->target != NULL ? pd_model_primary_key(field->target) : NULL;
-        if (key == NULL)
-            return pd_error_set(err, PD_ERR_INTERNAL, "relation \"%s\" is not resolved", field->name);
-        return check_type(key, value, check_format, err);
-    }
-    case PD_FIELD_MANY_TO_MANY:
-        return pd_error_set(err, PD_ERR_INVALID_INPUT,
-                            "a single value for a many-to-many field, expected a list of keys, set through its join table");
-    default:
-        return check_text_form(field, value, err);
+        case PD_FIELD_AUTO:
+        case PD_FIELD_BIGINT:
+            return check_integer(field, value, -9223372036854775807LL - 1, 9223372036854775807LL, err);
+        case PD_FIELD_INT:
+            return check_integer(field, value, -2147483648LL, 2147483647LL, err);
+        case PD_FIELD_SMALLINT:
+            return check_integer(field, value, -32768, 32767, err);
+        case PD_FIELD_FLOAT:
+            if (value->kind != PD_LITERAL_NUMBER || !isfinite(strtod(value->text, NULL)))
+                return invalid(err, field, value, "a number within double precision's range");
+            return true;
+        case PD_FIELD_DECIMAL:
+            return check_decimal(field, value, err);
+        case PD_FIELD_BOOL:
+            return value->kind == PD_LITERAL_BOOL || invalid(err, field, value, "true or false");
+        case PD_FIELD_STRING:
+        case PD_FIELD_TEXT:
+        case PD_FIELD_EMAIL:
+        case PD_FIELD_URL:
+        case PD_FIELD_SLUG:
+            return check_string(field, value, check_format, err);
+        case PD_FIELD_FOREIGN_KEY:
+        case PD_FIELD_ONE_TO_ONE:
+        {
+            /* A key's value is a value of the target's primary key. */
+            const PdField *key = field->target != NULL ? pd_model_primary_key(field->target) : NULL;
+            if (key == NULL)
+                return pd_error_set(err, PD_ERR_INTERNAL, "relation \"%s\" is not resolved", field->name);
+            return check_type(key, value, check_format, err);
+        }
+        case PD_FIELD_MANY_TO_MANY:
+            return pd_error_set(err, PD_ERR_INVALID_INPUT,
+                                "a single value for a many-to-many field, expected a list of keys, set "
+                                "through its join table");
+        default:
+            return check_text_form(field, value, err);
     }
 }
 
@@ -557,8 +563,9 @@ check_choice(const PdField *field, const PdLiteral *value, PdError *err)
     if (used >= sizeof(listed))
         strcpy(listed + sizeof(listed) - 4, "...");
     const char *quote = value->kind == PD_LITERAL_STRING ? "\"" : "";
-    return pd_error_set(err, PD_ERR_INVALID_INPUT, "%s%.60s%s is not one of the choices of field \"%s\", expected one of %s",
-                        quote, value->text, quote, field->name, listed);
+    return pd_error_set(err, PD_ERR_INVALID_INPUT,
+                        "%s%.60s%s is not one of the choices of field \"%s\", expected one of %s", quote,
+                        value->text, quote, field->name, listed);
 }
 
 bool
@@ -569,8 +576,8 @@ pd_model_check_literal(const PdField *field, const PdLiteral *value, bool check_
     {
         if (field->is_nullable)
             return true;
-        return pd_error_set(err, PD_ERR_INVALID_INPUT, "null for field \"%s\", expected a value (the field is not null)",
-                            field->name);
+        return pd_error_set(err, PD_ERR_INVALID_INPUT,
+                            "null for field \"%s\", expected a value (the field is not null)", field->name);
     }
     if (!check_type(field, value, check_format, err))
         return false;

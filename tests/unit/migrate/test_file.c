@@ -73,8 +73,9 @@ test_render_parse_round_trip(void **state)
     PdCatalog *to = parse(arena, models);
     PdMigrationPlan *plan;
     char *text = render(arena, NULL, to, "0001_initial", &plan);
-    static const char header[] = "-- prodata migration 0001_initial\n-- after: nothing (the first migration)\n"
-                                 "-- from models.pdm; review before applying.\n";
+    static const char header[] =
+        "-- prodata migration 0001_initial\n-- after: nothing (the first migration)\n"
+        "-- from models.pdm; review before applying.\n";
     assert_true(strncmp(text, header, sizeof(header) - 1) == 0);
     assert_contains(text, "-- operations:\n--   create model Author (table author)\n");
     assert_contains(text, "\n-- +up\nCREATE TABLE \"author\" (\n");
@@ -144,7 +145,8 @@ test_hand_written_and_bad_files(void **state)
     assert_null(file.down_sql);
     assert_non_null(file.irreversible_reason);
     assert_null(file.state_text);
-    /* The section's bytes are the file's, and its first line is known, so an offset in up_sql maps to a file line. */
+    /* The section's bytes are the file's, and its first line is known, so an offset in up_sql maps to a file
+     * line. */
     assert_ptr_not_equal(strstr(hand, file.up_sql), NULL);
     assert_int_equal(file.up_line, 3);
 
@@ -248,8 +250,7 @@ test_list_refuses_a_renumbered_file(void **state)
     char *dir = make_directory(arena);
     const char *names[] = {"0001_a.sql", "0002_b.sql", "0003_c.sql"};
     const char *texts[] = {"-- after: nothing (the first migration)\n-- +up\nSELECT 1;\n",
-                           "-- after: 0001_a\n-- +up\nSELECT 2;\n",
-                           "-- after: 0001_a\n-- +up\nSELECT 3;\n"};
+                           "-- after: 0001_a\n-- +up\nSELECT 2;\n", "-- after: 0001_a\n-- +up\nSELECT 3;\n"};
     char path[512];
     for (size_t i = 0; i < 3; i++)
     {
@@ -283,11 +284,13 @@ test_history_round_trips_to_no_change(void **state)
         "model Book {\n  title string(300) index\n  author Author related=books\n"
         "  price decimal(8,2) default=0 check(>= 0)\n  tags Tag[]\n  meta json null\n}\n"
         "model Tag {\n  label slug unique\n}\n",
-        "model Writer {\n  name string(250)\n  email email unique\n  born date null index\n  renamed_from Author\n}\n"
+        "model Writer {\n  name string(250)\n  email email unique\n  born date null index\n  renamed_from "
+        "Author\n}\n"
         "model Book {\n  headline string(300) index renamed_from=title\n  author Writer related=books\n"
         "  price decimal(10,2) default=0 check(>= 0)\n  tags Tag[]\n  unique(headline, author)\n}\n"
         "model Tag {\n  label slug unique\n}\n",
-        "model Writer {\n  name string(250)\n  email email unique\n  born date null index\n  renamed_from Author\n}\n"
+        "model Writer {\n  name string(250)\n  email email unique\n  born date null index\n  renamed_from "
+        "Author\n}\n"
         "model Book {\n  headline string(300) index renamed_from=title\n  author Writer related=books\n"
         "  price decimal(10,2) default=0 check(>= 0)\n  unique(headline, author)\n}\n",
     };
@@ -371,16 +374,19 @@ test_split_statements(void **state)
 
     assert_true(pd_migration_split_statements(arena, "", NULL, 0, &statements, &count, &err));
     assert_int_equal(count, 0);
-    assert_true(pd_migration_split_statements(arena, "-- nothing\n/* here */\n", NULL, 0, &statements, &count, &err));
+    assert_true(
+        pd_migration_split_statements(arena, "-- nothing\n/* here */\n", NULL, 0, &statements, &count, &err));
     assert_int_equal(count, 0);
 
-    assert_false(pd_migration_split_statements(arena, "SELECT 1;\nSELECT 'open;\n", NULL, 0, &statements, &count, &err));
+    assert_false(pd_migration_split_statements(arena, "SELECT 1;\nSELECT 'open;\n", NULL, 0, &statements,
+                                               &count, &err));
     assert_int_equal(err.code, PD_ERR_INVALID_INPUT);
     assert_contains(err.message, "unterminated quoted string starting on line 2");
-    assert_false(pd_migration_split_statements(arena, "SELECT 1;\nSELECT 'open;\n", "m/0002_x.sql", 10, &statements,
-                                               &count, &err));
+    assert_false(pd_migration_split_statements(arena, "SELECT 1;\nSELECT 'open;\n", "m/0002_x.sql", 10,
+                                               &statements, &count, &err));
     assert_string_equal(err.message, "m/0002_x.sql:11: unterminated quoted string");
-    assert_false(pd_migration_split_statements(arena, "DO $x$ never closed", NULL, 0, &statements, &count, &err));
+    assert_false(
+        pd_migration_split_statements(arena, "DO $x$ never closed", NULL, 0, &statements, &count, &err));
     assert_contains(err.message, "dollar-quoted");
     pd_arena_free(arena);
 }

@@ -177,8 +177,9 @@ test_bookstore_round_trip(void **state)
                                       "  author Author index on_delete=cascade related=books\n"
                                       "  price decimal(8,2) default=0 check(>= 0)\n"));
     assert_non_null(strstr(canonical, "  tags Tag[] related=book_set through=\"book_tags\"\n"));
-    assert_non_null(strstr(canonical, "  status string(16) default=\"draft\" choices(draft \"Draft\", published "
-                                      "\"Published\")\n"));
+    assert_non_null(strstr(canonical,
+                           "  status string(16) default=\"draft\" choices(draft \"Draft\", published "
+                           "\"Published\")\n"));
     assert_non_null(strstr(canonical, "  unique(title, author) name=\"book_title_author_id_uniq\"\n"));
 }
 
@@ -186,49 +187,53 @@ static void
 test_every_feature_round_trip(void **state)
 {
     (void)state;
-    const char *text = "model Country {\n"
-                       "  code string(2) primary_key\n"
-                       "}\n"
-                       "model Person {\n"
-                       "  renamed_from People\n"
-                       "  table \"people\"\n"
-                       "  resource \"folk\"\n"
-                       "  name string(100) search default=\"quote \\\" backslash \\\\ tab \\t nl \\n \\u0001 \xc3\xa9\"\n"
-                       "  handle slug(30) unique\n"
-                       "  handle2 slug no_index\n"
-                       "  age smallint null check(>= 0) check(< 150)\n"
-                       "  score float default=1.5e3\n"
-                       "  ratio decimal(4,3) default=-0.125\n"
-                       "  born date default=\"2000-01-31\" check(> \"1900-01-01\")\n"
-                       "  wakes time default=now\n"
-                       "  seen datetime null check(!= null)\n"
-                       "  wait duration default=\"1 day 02:00:00\"\n"
-                       "  ref uuid default=uuid unique\n"
-                       "  data json default=\"{\\\"k\\\": []}\"\n"
-                       "  blob binary null\n"
-                       "  kind int choices(1 \"One\", 2 \"Two\") default=2\n"
-                       "  mood string(20) choices(\"so so\" \"Meh\", ok) default=\"so so\"\n"
-                       "  site url null\n"
-                       "  mail email(120) null\n"
-                       "  country Country null on_delete=set_null\n"
-                       "  home Country default=\"fr\" on_delete=set_default related=residents no_index\n"
-                       "  twin Person one_to_one null on_delete=restrict related=twin_of\n"
-                       "  friends Person[] related=befriended\n"
-                       "  old_name text renamed_from=nickname\n"
-                       "  ordering -age, name\n"
-                       "  unique(name, born)\n"
-                       "  index(score, age) name=\"person_score_age\"\n"
-                       "}\n";
+    const char *text =
+        "model Country {\n"
+        "  code string(2) primary_key\n"
+        "}\n"
+        "model Person {\n"
+        "  renamed_from People\n"
+        "  table \"people\"\n"
+        "  resource \"folk\"\n"
+        "  name string(100) search default=\"quote \\\" backslash \\\\ tab \\t nl \\n \\u0001 \xc3\xa9\"\n"
+        "  handle slug(30) unique\n"
+        "  handle2 slug no_index\n"
+        "  age smallint null check(>= 0) check(< 150)\n"
+        "  score float default=1.5e3\n"
+        "  ratio decimal(4,3) default=-0.125\n"
+        "  born date default=\"2000-01-31\" check(> \"1900-01-01\")\n"
+        "  wakes time default=now\n"
+        "  seen datetime null check(!= null)\n"
+        "  wait duration default=\"1 day 02:00:00\"\n"
+        "  ref uuid default=uuid unique\n"
+        "  data json default=\"{\\\"k\\\": []}\"\n"
+        "  blob binary null\n"
+        "  kind int choices(1 \"One\", 2 \"Two\") default=2\n"
+        "  mood string(20) choices(\"so so\" \"Meh\", ok) default=\"so so\"\n"
+        "  site url null\n"
+        "  mail email(120) null\n"
+        "  country Country null on_delete=set_null\n"
+        "  home Country default=\"fr\" on_delete=set_default related=residents no_index\n"
+        "  twin Person one_to_one null on_delete=restrict related=twin_of\n"
+        "  friends Person[] related=befriended\n"
+        "  old_name text renamed_from=nickname\n"
+        "  ordering -age, name\n"
+        "  unique(name, born)\n"
+        "  index(score, age) name=\"person_score_age\"\n"
+        "}\n";
     char *canonical = assert_round_trip("all.pdm", text);
-    assert_non_null(strstr(canonical, "  name string(100) search default=\"quote \\\" backslash \\\\ tab \\t nl \\n "
-                                      "\\u0001 \xc3\xa9\"\n"));
+    assert_non_null(strstr(canonical,
+                           "  name string(100) search default=\"quote \\\" backslash \\\\ tab \\t nl \\n "
+                           "\\u0001 \xc3\xa9\"\n"));
     assert_non_null(strstr(canonical, "  handle2 slug(50) no_index\n"));
     assert_non_null(strstr(canonical, "  seen timestamptz null check(!= null)\n"));
-    assert_non_null(strstr(canonical, "  mood string(20) default=\"so so\" choices(\"so so\" \"Meh\", ok \"ok\")\n"));
+    assert_non_null(
+        strstr(canonical, "  mood string(20) default=\"so so\" choices(\"so so\" \"Meh\", ok \"ok\")\n"));
     assert_non_null(strstr(canonical, "  twin Person one_to_one null on_delete=restrict related=twin_of\n"));
     assert_non_null(strstr(canonical, "  friends Person[] related=befriended through=\"people_friends\"\n"));
     assert_non_null(strstr(canonical, "  renamed_from People\n  table \"people\"\n  resource \"folk\"\n"));
-    assert_non_null(strstr(canonical, "  country Country null index on_delete=set_null related=person_set\n"));
+    assert_non_null(
+        strstr(canonical, "  country Country null index on_delete=set_null related=person_set\n"));
 }
 
 static double

@@ -150,18 +150,19 @@ static void
 test_flags_and_values(void **state)
 {
     (void)state;
-    PdCatalog *catalog = parse_ok("model M {\n"
-                                  "  a string(10) null unique search\n"
-                                  "  b int index default=-5 check(>= -10) check(!= 3)\n"
-                                  "  c slug no_index\n"
-                                  "  d timestamptz default=now\n"
-                                  "  e uuid default=uuid\n"
-                                  "  f bool default=false\n"
-                                  "  g string(16) choices(draft \"Draft\", \"two words\", x3 \"x\") default=\"draft\"\n"
-                                  "  h decimal(6,2) default=2.00 choices(1.5, 2)\n"
-                                  "  i json default=\"{\\\"a\\\": [1, 2]}\"\n"
-                                  "  j text renamed_from=old_j\n"
-                                  "}\n");
+    PdCatalog *catalog =
+        parse_ok("model M {\n"
+                 "  a string(10) null unique search\n"
+                 "  b int index default=-5 check(>= -10) check(!= 3)\n"
+                 "  c slug no_index\n"
+                 "  d timestamptz default=now\n"
+                 "  e uuid default=uuid\n"
+                 "  f bool default=false\n"
+                 "  g string(16) choices(draft \"Draft\", \"two words\", x3 \"x\") default=\"draft\"\n"
+                 "  h decimal(6,2) default=2.00 choices(1.5, 2)\n"
+                 "  i json default=\"{\\\"a\\\": [1, 2]}\"\n"
+                 "  j text renamed_from=old_j\n"
+                 "}\n");
     const PdField *a = field_of(catalog, "M", "a");
     assert_true(a->is_nullable && a->is_unique && a->is_searchable);
     assert_false(a->is_indexed);
@@ -242,7 +243,8 @@ test_relations(void **state)
     assert_string_equal(source, "book_review_id");
     assert_string_equal(target, "tag_id");
     const PdModel *person = pd_model_find(catalog, "Person");
-    assert_true(pd_model_through_columns(arena, person, pd_model_find_field(person, "friends"), &source, &target));
+    assert_true(
+        pd_model_through_columns(arena, person, pd_model_find_field(person, "friends"), &source, &target));
     assert_string_equal(source, "from_person_id");
     assert_string_equal(target, "to_person_id");
 }
