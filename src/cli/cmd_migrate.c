@@ -123,6 +123,57 @@ write_atomically(PdArena *arena, const char *directory, const char *path, const 
     return true;
 }
 
+/* Renders plan as the migration after files and writes it, or prints it with --dry-run. */
+static bool
+write_next_migration(PdArena *arena, const CliArgs *args, const PdConfig *config,
+                     const PdMigrationFile *files, size_t count, const PdMigrationPlan *plan,
+                     const PdCatalog *state, const char *name, PdError *err)
+{
+    cli_has_flag(args, "--name", &name);
+    if (!is_valid_name(name))
+        return pd_error_set(err, PD_ERR_USAGE, "--name: \"%s\" must be 1 to 60 of a-z, 0-9 and _", name);
+    int number = count > 0 ? files[count - 1].number + 1 : 1;
+    char *file_name = pd_arena_sprintf(arena, "%04d_%s", number, name);
+    char *text;
+    const char *parent_name = count > 0 ? files[count - 1].name : NULL;
+    if (!pd_migration_render(arena, plan, file_name, parent_name, config->models, state, &text, err))
+        return false;
+    for (size_t i = 0; i < plan->warning_count; i++)
+        fprintf(stderr, "warning: %s\n", plan->warnings[i]);
+    if (cli_has_flag(args, "--dry-run", NULL))
+    {
+        fputs(text, stdout);
+        return true;
+    }
+    char *path = pd_arena_sprintf(arena, "%s/%s.sql", config->migrations, file_name);
+    if (!write_atomically(arena, config->migrations, path, text, err))
+        return false;
+    printf("Wrote %s%s\n", path, plan->operation_count > 0 ? ":" : "");
+    print_operations(stdout, plan);
+    return true;
+}
+
+/*
+ * --empty: a migration for SQL written by hand (a data fix, a backfill). It
+ * follows the newest file and carries its model state forward unchanged, so
+ * the next makemigrations plans from the right place.
+ */
+static bool
+make_empty_migration(PdArena *arena, const CliArgs *args, const PdConfig *config,
+                     const PdMigrationFile *files, size_t count, PdError *err)
+{
+    PdCatalog *state;
+    if (!pd_migration_latest_state(arena, files, count, &state, err))
+        return false;
+    PdMigrationPlan plan = {
+        .up_sql = "-- Write the statements here; they run in one transaction, recorded with it.\n",
+        .up_concurrently_sql = "",
+        .down_sql = "-- Write the statements that undo them, or replace this section with a line\n"
+                    "-- \"-- +down irreversible: <reason>\" when they cannot be undone.\n",
+    };
+    return write_next_migration(arena, args, config, files, count, &plan, state, "custom", err);
+}
+
 bool
 cmd_makemigrations(PdArena *arena, const CliArgs *args, PdError *err)
 {
@@ -131,8 +182,11 @@ cmd_makemigrations(PdArena *arena, const CliArgs *args, PdError *err)
     size_t count;
     PdCatalog *models;
     PdMigrationPlan *plan;
-    if (!load_files(arena, args, &config, &files, &count, err) ||
-        !plan_model_changes(arena, &config, files, count, &models, &plan, err))
+    if (!load_files(arena, args, &config, &files, &count, err))
+        return false;
+    if (cli_has_flag(args, "--empty", NULL))
+        return make_empty_migration(arena, args, &config, files, count, err);
+    if (!plan_model_changes(arena, &config, files, count, &models, &plan, err))
         return false;
     if (plan->operation_count == 0)
     {
@@ -157,29 +211,7 @@ cmd_makemigrations(PdArena *arena, const CliArgs *args, PdError *err)
                              "If a model or field was renamed, say so with renamed_from. Otherwise review "
                              "and run again with --allow-destructive.");
     }
-    const char *name = plan->suggested_name;
-    cli_has_flag(args, "--name", &name);
-    if (!is_valid_name(name))
-        return pd_error_set(err, PD_ERR_USAGE, "--name: \"%s\" must be 1 to 60 of a-z, 0-9 and _", name);
-    int number = count > 0 ? files[count - 1].number + 1 : 1;
-    char *file_name = pd_arena_sprintf(arena, "%04d_%s", number, name);
-    char *text;
-    const char *parent_name = count > 0 ? files[count - 1].name : NULL;
-    if (!pd_migration_render(arena, plan, file_name, parent_name, config.models, models, &text, err))
-        return false;
-    for (size_t i = 0; i < plan->warning_count; i++)
-        fprintf(stderr, "warning: %s\n", plan->warnings[i]);
-    if (cli_has_flag(args, "--dry-run", NULL))
-    {
-        fputs(text, stdout);
-        return true;
-    }
-    char *path = pd_arena_sprintf(arena, "%s/%s.sql", config.migrations, file_name);
-    if (!write_atomically(arena, config.migrations, path, text, err))
-        return false;
-    printf("Wrote %s:\n", path);
-    print_operations(stdout, plan);
-    return true;
+    return write_next_migration(arena, args, &config, files, count, plan, models, plan->suggested_name, err);
 }
 
 /* "--to 2", "--to 0002" or "--to 0002_name". */

@@ -41,7 +41,7 @@ static const CliCommand commands[] = {
     {"makemigrations",
      cmd_makemigrations,
      "write the next migration from the changes in the model file",
-     "usage: prodata makemigrations [--name NAME] [--allow-destructive] [--check] [--dry-run]\n"
+     "usage: prodata makemigrations [--name NAME] [--allow-destructive] [--check] [--dry-run] [--empty]\n"
      "\n"
      "Compares the model file with the state the migrations produce and writes the\n"
      "next numbered migration (migrations/NNNN_name.sql). Writes nothing when\n"
@@ -49,8 +49,13 @@ static const CliCommand commands[] = {
      "  --name NAME            name the migration (default: from the change)\n"
      "  --allow-destructive    write a migration that drops data (dropped models or fields, narrowed types)\n"
      "  --check                write nothing; exit 3 when the models have unmigrated changes\n"
-     "  --dry-run              show the operations and SQL, write nothing\n",
-     {{"--name", true}, {"--allow-destructive", false}, {"--check", false}, {"--dry-run", false}},
+     "  --dry-run              show the operations and SQL, write nothing\n"
+     "  --empty                write a migration to fill in by hand (data fixes, backfills)\n",
+     {{"--name", true},
+      {"--allow-destructive", false},
+      {"--check", false},
+      {"--dry-run", false},
+      {"--empty", false}},
      0},
     {"migrate",
      cmd_migrate,

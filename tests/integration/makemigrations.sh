@@ -137,4 +137,18 @@ OUT=$up_section; expect_no_out "the new migration does not repeat the first bran
 run_cmd "$PRODATA" migrate
 expect_rc "the merged history applies" 0
 
+# --- a migration written by hand ---------------------------------------------------
+run_cmd "$PRODATA" makemigrations --empty --name backfill_prices
+expect_rc "makemigrations --empty writes a template" 0
+check "the template follows the newest migration" grep -q '^-- after: 0007_' migrations/0008_backfill_prices.sql
+check "the template carries the model state forward" grep -q '^-- +state' migrations/0008_backfill_prices.sql
+sed -i 's/^-- Write the statements here.*/UPDATE book SET price = 1 WHERE price = 0;/' migrations/0008_backfill_prices.sql
+run_cmd "$PRODATA" makemigrations
+expect_out "after a hand-written migration, the models still need none" 'No changes detected'
+run_cmd "$PRODATA" migrate
+expect_rc "the hand-written migration applies" 0
+expect_out "and is reported" 'applied 0008_backfill_prices'
+run_cmd "$PRODATA" migrate --to 7
+expect_rc "its down section (only comments) reverts" 0
+
 tap_done
