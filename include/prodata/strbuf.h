@@ -31,7 +31,12 @@ void pd_strbuf_appendf(PdStrbuf *buf, const char *fmt, ...) __attribute__((forma
 /* Appends "name" with embedded double quotes doubled: a PostgreSQL quoted identifier. */
 void pd_strbuf_append_identifier(PdStrbuf *buf, const char *name);
 
-/* Appends 'text' with embedded single quotes doubled (standard_conforming_strings must be on). */
+/*
+ * Appends text as an SQL string literal: 'text' with quotes doubled, or,
+ * when it holds a backslash or a control character, E'text' with those
+ * escaped, so it means the same under any standard_conforming_strings and
+ * never spans lines.
+ */
 void pd_strbuf_append_literal(PdStrbuf *buf, const char *text);
 
 /* The text so far ("" when empty); NULL only if the buffer failed. */

@@ -105,12 +105,50 @@ pd_strbuf_append_identifier(PdStrbuf *buf, const char *name)
     append_quoted(buf, name, '"');
 }
 
+/* Whether text needs the escape form: a backslash, or a control character that must not break a line. */
+static bool
+needs_escape_form(const char *text)
+{
+    for (const unsigned char *c = (const unsigned char *)text; *c != '\0'; c++)
+        if (*c == '\\' || *c < 0x20 || *c == 0x7f)
+            return true;
+    return false;
+}
+
 void
 pd_strbuf_append_literal(PdStrbuf *buf, const char *text)
 {
-    /* With standard_conforming_strings on (the default since 9.1) a backslash is
-     * an ordinary character in '...'; E'...' would need it doubled. Plain form it is. */
-    append_quoted(buf, text, '\'');
+    /*
+     * A plain '...' means the same whatever standard_conforming_strings says
+     * only while it holds no backslash; and a raw newline inside it would
+     * split a migration file's line (a following "-- +down" would read as a
+     * section marker). Such text takes the E'...' form, which is
+     * unambiguous, with backslashes, quotes and control characters escaped.
+     */
+    if (!needs_escape_form(text))
+    {
+        append_quoted(buf, text, '\'');
+        return;
+    }
+    pd_strbuf_append(buf, "E'");
+    for (const unsigned char *c = (const unsigned char *)text; *c != '\0'; c++)
+    {
+        if (*c == '\\')
+            pd_strbuf_append(buf, "\\\\");
+        else if (*c == '\'')
+            pd_strbuf_append(buf, "''");
+        else if (*c == '\n')
+            pd_strbuf_append(buf, "\\n");
+        else if (*c == '\r')
+            pd_strbuf_append(buf, "\\r");
+        else if (*c == '\t')
+            pd_strbuf_append(buf, "\\t");
+        else if (*c < 0x20 || *c == 0x7f)
+            pd_strbuf_appendf(buf, "\\x%02x", *c);
+        else
+            pd_strbuf_append_char(buf, (char)*c);
+    }
+    pd_strbuf_append_char(buf, '\'');
 }
 
 const char *

@@ -119,6 +119,8 @@ classify_numbers(TypeInfo a, TypeInfo b)
     }
     else if (a.family == FAMILY_FLOAT && b.family == FAMILY_NUMERIC && b.precision > 0)
         change.loss = "values are rounded to the new precision, and larger ones make it fail";
+    else if (b.family == FAMILY_FLOAT && (a.family == FAMILY_NUMERIC || (a.family == FAMILY_INT && a.size == 8)))
+        change.loss = "digits beyond a double's 15 to 17 significant ones are rounded away";
     return change;
 }
 
@@ -142,11 +144,28 @@ classify_type_change(const char *from, const char *to)
         return change;
     }
     if (a.family == FAMILY_TEXT && b.family != FAMILY_OTHER)
-        return change; /* parsed per row: a value that does not parse makes it fail, nothing is lost */
+    {
+        /*
+         * Parsed per row: a value that does not parse makes it fail, but one
+         * that parses can still lose information (a time of day or zone in a
+         * date, decimals rounded to a scale, "yes"/"on" folded into a bool).
+         */
+        if (b.family == FAMILY_DATE || b.family == FAMILY_TIME)
+            change.loss = "text with more than the new type holds (a time of day, a zone) is cut to it";
+        else if (b.family == FAMILY_NUMERIC || b.family == FAMILY_FLOAT)
+            change.loss = "numbers are rounded to the new type's precision";
+        else if (b.family == FAMILY_BOOL)
+            change.loss = "every spelling of true and false (yes, on, 1, t) becomes one value";
+        return change;
+    }
     bool is_int_bool = (a.family == FAMILY_BOOL && b.family == FAMILY_INT && b.size == 4) ||
                        (b.family == FAMILY_BOOL && a.family == FAMILY_INT && a.size == 4);
     if (is_int_bool)
+    {
+        if (b.family == FAMILY_BOOL)
+            change.loss = "every non-zero number becomes true";
         return change;
+    }
     if (a.family == FAMILY_DATE && b.family == FAMILY_TIMESTAMPTZ)
         return change;
     if (a.family == FAMILY_TIMESTAMPTZ && (b.family == FAMILY_DATE || b.family == FAMILY_TIME))

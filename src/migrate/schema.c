@@ -78,6 +78,13 @@ append_value(PdStrbuf *buf, const PdLiteral *literal, const char *type, bool is_
         pd_strbuf_append(buf, literal->text);
     else if (literal->kind == PD_LITERAL_BOOL && is_bool_column)
         pd_strbuf_append(buf, strcmp(literal->text, "true") == 0 ? "true" : "false");
+    else if (strcmp(type, "bytea") == 0)
+    {
+        /* The model language writes bytes as base64 (docs/models.md): store the bytes, not the text. */
+        pd_strbuf_append(buf, "decode(");
+        pd_strbuf_append_literal(buf, literal->text);
+        pd_strbuf_append(buf, ", 'base64')");
+    }
     else
     {
         pd_strbuf_append_literal(buf, literal->text);

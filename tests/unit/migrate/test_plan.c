@@ -523,6 +523,17 @@ test_alter_type_rewrites_and_narrowing(void **state)
         assert_true(narrow->operations[i].is_destructive);
     assert_contains(narrow->destructive_reasons[0], "longer values are cut");
 
+    /* Casts that keep running but lose information are destructive too. */
+    const char *lossy_from = "model L {\n  b bigint\n  n decimal(30,10)\n  i int\n  t text\n  u text\n}\n";
+    PdMigrationPlan *lossy = plan_texts(arena, lossy_from,
+                                        "model L {\n  b float\n  n float\n  i bool\n  t date\n  u decimal(8,2)\n}\n");
+    assert_int_equal(lossy->destructive_count, 5);
+    assert_true(has_warning(lossy, "rewrites table \"l\""));
+    /* The way back from those is lossless (or at least not lossier): int -> bigint, float -> text. */
+    PdMigrationPlan *safe = plan_texts(arena, "model L {\n  i int\n  f float\n}\n",
+                                       "model L {\n  i bigint\n  f text\n}\n");
+    assert_int_equal(safe->destructive_count, 0);
+
     /* No cast: refused with the position. */
     PdError err;
     PdMigrationPlan *none = NULL;
