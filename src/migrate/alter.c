@@ -119,7 +119,8 @@ classify_numbers(TypeInfo a, TypeInfo b)
     }
     else if (a.family == FAMILY_FLOAT && b.family == FAMILY_NUMERIC && b.precision > 0)
         change.loss = "values are rounded to the new precision, and larger ones make it fail";
-    else if (b.family == FAMILY_FLOAT && (a.family == FAMILY_NUMERIC || (a.family == FAMILY_INT && a.size == 8)))
+    else if (b.family == FAMILY_FLOAT &&
+             (a.family == FAMILY_NUMERIC || (a.family == FAMILY_INT && a.size == 8)))
         change.loss = "digits beyond a double's 15 to 17 significant ones are rounded away";
     return change;
 }

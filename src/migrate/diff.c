@@ -254,8 +254,20 @@ rename_tables(PlanContext *ctx)
     {
         const PdModel *model = &ctx->to->models[i];
         const PdModel *old = ctx->old_of_new[i];
-        if (old == NULL || strcmp(old->table, model->table) == 0)
+        if (old == NULL)
             continue;
+        if (strcmp(old->table, model->table) == 0)
+        {
+            /* No table to rename, but the state must learn the name (and derived names may follow it). */
+            if (strcmp(old->name, model->name) != 0 &&
+                !plan_operation(ctx, PD_OP_RENAME_MODEL, model->name, NULL,
+                                pd_arena_sprintf(ctx->arena, "rename_%s_to_%s", plan_snake(ctx, old->name),
+                                                 plan_snake(ctx, model->name)),
+                                "rename model %s to %s (table %s kept)", old->name, model->name,
+                                model->table))
+                return false;
+            continue;
+        }
         char *hint = pd_arena_sprintf(ctx->arena, "rename_%s_to_%s", plan_snake(ctx, old->name),
                                       plan_snake(ctx, model->name));
         if (strcmp(old->name, model->name) == 0)
@@ -286,7 +298,19 @@ rename_columns(PlanContext *ctx, const PdModel *old, const PdModel *model)
     {
         const PdField *field = &model->fields[f];
         const PdField *old_field = plan_old_field_of(old, model, field);
-        if (old_field == NULL || old_field->column == NULL || field->column == NULL)
+        if (old_field == NULL)
+            continue;
+        if (strcmp(old_field->name, field->name) != 0 && (old_field->column == NULL || field->column == NULL))
+        {
+            /* A many-to-many field has no column: its join table follows the name (rename_join_table). */
+            if (!plan_operation(ctx, PD_OP_RENAME_FIELD, model->name, field->name,
+                                pd_arena_sprintf(ctx->arena, "%s_rename_%s_to_%s",
+                                                 plan_snake(ctx, model->name), old_field->name, field->name),
+                                "rename field %s.%s to %s", model->name, old_field->name, field->name))
+                return false;
+            continue;
+        }
+        if (old_field->column == NULL || field->column == NULL)
             continue;
         if (strcmp(old_field->name, field->name) != 0)
         {
@@ -373,6 +397,12 @@ rename_join_table(PlanContext *ctx, const PdModel *old, const PdModel *model, co
            rename_object(ctx, after.table, before.index_name, after.index_name, true);
 }
 
+static bool
+same_name(const char *a, const char *b)
+{
+    return a == b || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
 /* The old index that a new model-level index continues: same kind, same fields after renames. */
 static const PdIndex *
 old_index_of(const PdModel *old, const PdModel *model, const PdIndex *index)
@@ -427,8 +457,22 @@ rename_model_objects(PlanContext *ctx, const PdModel *old, const PdModel *model)
         if (old_index == NULL)
             continue;
         if (!schema_index(ctx, old, old_index, &before) ||
-            !schema_index(ctx, model, &model->indexes[i], &after) ||
-            !rename_object(ctx, model->table, before.name, after.name, !after.is_unique))
+            !schema_index(ctx, model, &model->indexes[i], &after))
+            return false;
+        /* A name given with name="..." (on either side) changes only here: say so. A derived name that
+         * changes with renamed fields or tables is covered by the rename that caused it. */
+        bool is_derived_before = same_name(old_index->name, pd_model_index_name(ctx->arena, old, old_index));
+        bool is_derived_after =
+            same_name(model->indexes[i].name, pd_model_index_name(ctx->arena, model, &model->indexes[i]));
+        bool is_named_anew = strcmp(before.name, after.name) != 0 && !(is_derived_before && is_derived_after);
+        if (is_named_anew &&
+            !plan_operation(
+                ctx, PD_OP_RENAME_INDEX, model->name, after.name,
+                pd_arena_sprintf(ctx->arena, "%s_rename_%s", plan_snake(ctx, model->name), after.name),
+                "rename %s on %s: %s -> %s", after.is_unique ? "unique" : "index", model->name, before.name,
+                after.name))
+            return false;
+        if (!rename_object(ctx, model->table, before.name, after.name, !after.is_unique))
             return false;
     }
     return true;

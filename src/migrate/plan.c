@@ -228,5 +228,11 @@ pd_migrate_plan(PdArena *arena, const PdCatalog *from, const PdCatalog *to, PdMi
     for (size_t i = 0; i < sizeof(phases) / sizeof(phases[0]); i++)
         if (!phases[i](&ctx) || !plan_step_end(&ctx))
             return pd_error_context(err, "while planning the migration");
+    /* Every statement must be accounted for by an operation, or makemigrations would call it no change. */
+    if (ctx.operation_count == 0 && (ctx.up.length > 0 || ctx.concurrently.length > 0))
+    {
+        pd_error_set(err, PD_ERR_INTERNAL, "the plan has statements but no operation");
+        return pd_error_hint(err, "This is a bug in prodata; please report it with the two model states.");
+    }
     return build_result(&ctx, plan);
 }

@@ -99,8 +99,9 @@ test_strbuf_quotes_identifiers_and_literals(void **state)
     pd_strbuf_append(&buf, ", ");
     pd_strbuf_append_literal(&buf, "C:\\dir\n-- +down\t\x01");
     pd_strbuf_appendf(&buf, " -- %d", 42);
-    assert_string_equal(pd_strbuf_text(&buf),
-                        "ALTER TABLE \"we\"\"ird\" SET DEFAULT 'it''s', E'C:\\\\dir\\n-- +down\\t\\x01' -- 42");
+    assert_string_equal(
+        pd_strbuf_text(&buf),
+        "ALTER TABLE \"we\"\"ird\" SET DEFAULT 'it''s', E'C:\\\\dir\\n-- +down\\t\\x01' -- 42");
     for (int i = 0; i < 5000; i++)
         pd_strbuf_append_char(&buf, 'z');
     assert_int_equal(buf.length, strlen(buf.data));

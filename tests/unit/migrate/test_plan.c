@@ -525,13 +525,13 @@ test_alter_type_rewrites_and_narrowing(void **state)
 
     /* Casts that keep running but lose information are destructive too. */
     const char *lossy_from = "model L {\n  b bigint\n  n decimal(30,10)\n  i int\n  t text\n  u text\n}\n";
-    PdMigrationPlan *lossy = plan_texts(arena, lossy_from,
-                                        "model L {\n  b float\n  n float\n  i bool\n  t date\n  u decimal(8,2)\n}\n");
+    PdMigrationPlan *lossy = plan_texts(
+        arena, lossy_from, "model L {\n  b float\n  n float\n  i bool\n  t date\n  u decimal(8,2)\n}\n");
     assert_int_equal(lossy->destructive_count, 5);
     assert_true(has_warning(lossy, "rewrites table \"l\""));
     /* The way back from those is lossless (or at least not lossier): int -> bigint, float -> text. */
-    PdMigrationPlan *safe = plan_texts(arena, "model L {\n  i int\n  f float\n}\n",
-                                       "model L {\n  i bigint\n  f text\n}\n");
+    PdMigrationPlan *safe =
+        plan_texts(arena, "model L {\n  i int\n  f float\n}\n", "model L {\n  i bigint\n  f text\n}\n");
     assert_int_equal(safe->destructive_count, 0);
 
     /* No cast: refused with the position. */
@@ -542,6 +542,33 @@ test_alter_type_rewrites_and_narrowing(void **state)
     assert_int_equal(err.code, PD_ERR_INVALID_INPUT);
     assert_contains(err.message, "models.pdm:2:3");
     assert_contains(err.message, "jsonb");
+    pd_arena_free(arena);
+}
+
+/* Renames that change no table still change the state and derived names: each is an operation. */
+static void
+test_renames_without_a_table_rename_are_operations(void **state)
+{
+    (void)state;
+    PdArena *arena = pd_arena_new(0);
+    const char *from = "model Tag {\n  table \"tag\"\n  label string(20)\n}\n"
+                       "model Book {\n  title string(50)\n  tags Tag[]\n  index(title)\n  unique(title)\n}\n";
+    const char *to = "model Label {\n  table \"tag\"\n  label string(20)\n  renamed_from Tag\n}\n"
+                     "model Book {\n  title string(50)\n  labels Label[] renamed_from=tags\n"
+                     "  index(title) name=\"book_t_idx\"\n  unique(title) name=\"book_t_uniq\"\n}\n";
+    PdMigrationPlan *plan = plan_texts(arena, from, to);
+    assert_int_equal(plan->operation_count, 4);
+    assert_string_equal(plan->operations[0].description, "rename model Tag to Label (table tag kept)");
+    assert_string_equal(plan->operations[1].description, "rename field Book.tags to labels");
+    assert_string_equal(plan->operations[2].description,
+                        "rename index on Book: book_title_idx -> book_t_idx");
+    assert_string_equal(plan->operations[3].description,
+                        "rename unique on Book: book_title_uniq -> book_t_uniq");
+    assert_contains(plan->up_sql, "ALTER TABLE \"book_tags\" RENAME TO \"book_labels\";\n");
+    assert_contains(plan->up_sql, "RENAME COLUMN \"tag_id\" TO \"label_id\";\n");
+    assert_contains(plan->up_sql, "ALTER INDEX \"book_title_idx\" RENAME TO \"book_t_idx\";\n");
+    assert_contains(plan->down_sql, "ALTER INDEX \"book_t_idx\" RENAME TO \"book_title_idx\";\n");
+    assert_int_equal(plan->destructive_count, 0);
     pd_arena_free(arena);
 }
 
@@ -737,6 +764,7 @@ main(void)
         cmocka_unit_test(test_drop_field_destructive_and_irreversible),
         cmocka_unit_test(test_rename_field_renames_column_and_derived_names),
         cmocka_unit_test(test_alter_type_rewrites_and_narrowing),
+        cmocka_unit_test(test_renames_without_a_table_rename_are_operations),
         cmocka_unit_test(test_alter_null_default_unique_checks_choices),
         cmocka_unit_test(test_alter_on_delete_and_index),
         cmocka_unit_test(test_composite_index_and_unique),
