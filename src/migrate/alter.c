@@ -372,12 +372,17 @@ drop_join_field(PlanContext *ctx, const PdModel *model, const PdModel *old, cons
     ModelRef owner = schema_model_ref(ctx, old), target = plan_old_target_ref(ctx, field);
     owner.table = model->table;
     JoinObjects join;
-    /* A new model created earlier in this migration cannot take the join table's name (a new join table can:
-     * in its model, drops come before adds). */
+    /*
+     * Models are diffed in file order, drops before adds within each: a new
+     * model, or a join table added by a model earlier in the file, would take
+     * the name before this drop frees it (and the down section would meet the
+     * same order reversed). A model from this one on may take it.
+     */
     char *what = pd_arena_sprintf(ctx->arena, "field %s.%s", model->name, field->name);
     if (what == NULL)
         return pd_arena_error(ctx->arena, ctx->err);
-    if (!plan_check_table_freed_late(ctx, field->through_table, what, false))
+    size_t model_number = (size_t)(model - ctx->to->models);
+    if (!plan_check_table_freed_late(ctx, field->through_table, what, model_number))
         return false;
     if (!schema_join(ctx, field->through_table, &owner, &target, &join) ||
         !plan_operation(ctx, PD_OP_DROP_FIELD, model->name, field->name,

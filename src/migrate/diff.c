@@ -814,13 +814,13 @@ has_join_tables(const PdModel *model)
 }
 
 bool
-plan_check_table_freed_late(PlanContext *ctx, const char *table, const char *what, bool has_joins)
+plan_check_table_freed_late(PlanContext *ctx, const char *table, const char *what, size_t joins_from)
 {
     for (size_t i = 0; i < ctx->to->model_count; i++)
     {
         const PdModel *model = &ctx->to->models[i];
         const PdField *taker = NULL;
-        for (size_t f = 0; has_joins && f < model->field_count && taker == NULL; f++)
+        for (size_t f = 0; i < joins_from && f < model->field_count && taker == NULL; f++)
             if (model->fields[f].kind == PD_FIELD_MANY_TO_MANY && model->fields[f].through_table != NULL &&
                 strcmp(model->fields[f].through_table, table) == 0)
                 taker = &model->fields[f];
@@ -853,11 +853,11 @@ check_dropped_model_names(PlanContext *ctx, const PdModel *model)
     char *what = pd_arena_sprintf(ctx->arena, "model %s", model->name);
     if (what == NULL)
         return pd_arena_error(ctx->arena, ctx->err);
-    if (!plan_check_table_freed_late(ctx, model->table, what, true))
+    if (!plan_check_table_freed_late(ctx, model->table, what, ctx->to->model_count))
         return false;
     for (size_t f = 0; f < model->field_count; f++)
         if (model->fields[f].kind == PD_FIELD_MANY_TO_MANY && model->fields[f].through_table != NULL &&
-            !plan_check_table_freed_late(ctx, model->fields[f].through_table, what, true))
+            !plan_check_table_freed_late(ctx, model->fields[f].through_table, what, ctx->to->model_count))
             return false;
     return true;
 }

@@ -168,10 +168,13 @@ ModelRef plan_new_target_ref(PlanContext *ctx, const PdField *field);
 /*
  * Tables are dropped after the renames and creates of the same migration, so a
  * table name it frees cannot be taken in it: refused (PD_ERR_INVALID_INPUT at
- * the taker's position) when a model's table, or with has_joins a join table,
- * of the new models is named `table`.
+ * the taker's position) when a new model's table, or a join table of the new
+ * models numbered below joins_from, is named `table`. Join tables of a dropped
+ * field are freed at that model's turn (file order, drops before adds), so
+ * models from it on (joins_from = its number) may take the name;
+ * joins_from = ctx->to->model_count checks every join table, 0 none.
  */
-bool plan_check_table_freed_late(PlanContext *ctx, const char *table, const char *what, bool has_joins);
+bool plan_check_table_freed_late(PlanContext *ctx, const char *table, const char *what, size_t joins_from);
 /* Whether the old relation points at the model the new one points at (after renames). */
 bool plan_same_target(PlanContext *ctx, const PdField *old_field, const PdField *field);
 

@@ -569,6 +569,25 @@ test_renames_without_a_table_rename_are_operations(void **state)
     assert_contains(plan->up_sql, "ALTER INDEX \"book_title_idx\" RENAME TO \"book_t_idx\";\n");
     assert_contains(plan->down_sql, "ALTER INDEX \"book_t_idx\" RENAME TO \"book_title_idx\";\n");
     assert_int_equal(plan->destructive_count, 0);
+
+    /* A join table handed from one model to another: fine when the giver comes first in the file (its drop
+     * runs first, and its re-creation last on the way down), refused with the position otherwise. */
+    const char *shared =
+        "model T {\n  n int\n}\nmodel Y {\n  n int\n}\nmodel X {\n  tags T[] through=\"shared\"\n}\n";
+    PdError err;
+    PdMigrationPlan *refused = NULL;
+    assert_false(pd_migrate_plan(
+        arena, parse(arena, shared),
+        parse(arena, "model T {\n  n int\n}\nmodel Y {\n  n int\n  ts T[] through=\"shared\"\n}\n"
+                     "model X {\n  n int null\n}\n"),
+        &refused, &err));
+    assert_contains(err.message,
+                    "models.pdm:6:3: table \"shared\" of field X.tags is dropped only at the end");
+    PdMigrationPlan *handed = plan_texts(arena, shared,
+                                         "model T {\n  n int\n}\nmodel X {\n  n int null\n}\n"
+                                         "model Y {\n  n int\n  ts T[] through=\"shared\"\n}\n");
+    assert_true(strstr(handed->up_sql, "DROP TABLE \"shared\"") <
+                strstr(handed->up_sql, "CREATE TABLE \"shared\""));
     pd_arena_free(arena);
 }
 
