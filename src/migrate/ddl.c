@@ -5,6 +5,7 @@
  * same bytes. Which statement goes in which section, and what undoes it, is
  * decided by the callers (diff.c, alter.c); this file only spells.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "plan.h"
@@ -211,21 +212,27 @@ ddl_drop_index(PdStrbuf *out, const char *name, bool is_concurrent)
 void
 ddl_unique_using_index(PdStrbuf *out, const char *table, const char *name)
 {
-    PdStrbuf quoted;
+    PdStrbuf quoted, body;
     pd_strbuf_init(&quoted, out->arena);
+    pd_strbuf_init(&body, out->arena);
     pd_strbuf_append_identifier(&quoted, table);
-    pd_strbuf_append(out,
-                     "DO $prodata$\nBEGIN\n    IF NOT EXISTS (SELECT FROM pg_constraint WHERE conname = ");
-    pd_strbuf_append_literal(out, name);
-    pd_strbuf_append(out, " AND conrelid = ");
-    pd_strbuf_append_literal(out, pd_strbuf_text(&quoted) != NULL ? pd_strbuf_text(&quoted) : "");
-    pd_strbuf_append(out, "::regclass) THEN\n        ");
-    alter_table(out, table);
-    pd_strbuf_append(out, " ADD CONSTRAINT ");
-    pd_strbuf_append_identifier(out, name);
-    pd_strbuf_append(out, " UNIQUE USING INDEX ");
-    pd_strbuf_append_identifier(out, name);
-    pd_strbuf_append(out, ";\n    END IF;\nEND\n$prodata$;\n");
+    pd_strbuf_append(&body, "BEGIN\n    IF NOT EXISTS (SELECT FROM pg_constraint WHERE conname = ");
+    pd_strbuf_append_literal(&body, name);
+    pd_strbuf_append(&body, " AND conrelid = ");
+    pd_strbuf_append_literal(&body, pd_strbuf_text(&quoted) != NULL ? pd_strbuf_text(&quoted) : "");
+    pd_strbuf_append(&body, "::regclass) THEN\n        ");
+    alter_table(&body, table);
+    pd_strbuf_append(&body, " ADD CONSTRAINT ");
+    pd_strbuf_append_identifier(&body, name);
+    pd_strbuf_append(&body, " UNIQUE USING INDEX ");
+    pd_strbuf_append_identifier(&body, name);
+    pd_strbuf_append(&body, ";\n    END IF;\nEND\n");
+    /* Names may hold '$': the dollar-quote tag must not occur in the body, or the block would end early. */
+    const char *text = pd_strbuf_text(&body) != NULL ? pd_strbuf_text(&body) : "";
+    char tag[32] = "$prodata$";
+    for (int n = 1; strstr(text, tag) != NULL; n++)
+        snprintf(tag, sizeof(tag), "$prodata%d$", n);
+    pd_strbuf_appendf(out, "DO %s\n%s%s;\n", tag, text, tag);
 }
 
 void
