@@ -179,8 +179,9 @@ is_iso_duration(const char *text)
     return has_part;
 }
 
-static bool
-is_interval_unit(const char *word, size_t length)
+/* The unit's number (0 to 8) when word names one ("day" or "days"), else -1. */
+static int
+interval_unit(const char *word, size_t length)
 {
     static const char *units[] = {"microsecond", "millisecond", "second", "minute", "hour",
                                   "day",         "week",        "month",  "year"};
@@ -189,9 +190,19 @@ is_interval_unit(const char *word, size_t length)
         size_t unit_length = strlen(units[i]);
         if (strncmp(word, units[i], unit_length) == 0 &&
             (length == unit_length || (length == unit_length + 1 && word[unit_length] == 's')))
-            return true;
+            return (int)i;
     }
-    return false;
+    return -1;
+}
+
+/* A number as PostgreSQL reads it in an interval: digits with at most one '.', at least one digit. */
+static bool
+is_interval_number(const char *text, size_t length)
+{
+    size_t dots = 0, digits = 0;
+    for (size_t i = 0; i < length; i++)
+        text[i] == '.' ? dots++ : digits++;
+    return digits > 0 && dots <= 1;
 }
 
 /* PostgreSQL's plain forms: "3 days", "1 year 2 months", "2 days 04:05:06", "-01:30:00" (a clock comes last).
@@ -200,6 +211,7 @@ static bool
 is_plain_duration(const char *text)
 {
     bool has_part = false;
+    unsigned seen_units = 0; /* PostgreSQL refuses a unit given twice ("1 day 2 days") */
     for (;;)
     {
         while (*text == ' ')
@@ -216,7 +228,7 @@ is_plain_duration(const char *text)
             return read_time(&clock) && *clock == '\0';
         }
         size_t number = strspn(p, "0123456789.");
-        if (number == 0 || p[number] != ' ')
+        if (!is_interval_number(p, number) || p[number] != ' ')
             return false;
         p += number;
         while (*p == ' ')
@@ -224,8 +236,10 @@ is_plain_duration(const char *text)
         const char *word = p;
         while (*p >= 'a' && *p <= 'z')
             p++;
-        if (!is_interval_unit(word, (size_t)(p - word)) || (*p != ' ' && *p != '\0'))
+        int unit = interval_unit(word, (size_t)(p - word));
+        if (unit < 0 || (seen_units & (1u << unit)) != 0 || (*p != ' ' && *p != '\0'))
             return false;
+        seen_units |= 1u << unit;
         has_part = true;
         text = p;
     }
@@ -402,6 +416,21 @@ utf8_count(const char *text)
     return count;
 }
 
+/*
+ * Whether PostgreSQL takes the text as a double precision value. Like its
+ * float8in: out of range when strtod overflows, or underflows all the way to
+ * zero (1e-400, which strtod quietly turns into 0); subnormals are accepted.
+ */
+static bool
+is_double_in_range(const char *text)
+{
+    errno = 0;
+    double number = strtod(text, NULL);
+    if (!isfinite(number))
+        return false;
+    return !(errno == ERANGE && number == 0.0);
+}
+
 static bool
 check_integer(const PdField *field, const PdLiteral *value, long long min, long long max, PdError *err)
 {
@@ -506,7 +535,7 @@ check_type(const PdField *field, const PdLiteral *value, bool check_format, PdEr
         case PD_FIELD_SMALLINT:
             return check_integer(field, value, -32768, 32767, err);
         case PD_FIELD_FLOAT:
-            if (value->kind != PD_LITERAL_NUMBER || !isfinite(strtod(value->text, NULL)))
+            if (value->kind != PD_LITERAL_NUMBER || !is_double_in_range(value->text))
                 return invalid(err, field, value, "a number within double precision's range");
             return true;
         case PD_FIELD_DECIMAL:
