@@ -324,8 +324,12 @@ parse_type_args(Parser *parser, PdFieldSyntax *field)
                                      "number %s in a type, expected a whole number such as 200", token.text);
         errno = 0;
         long value = strtol(token.text, NULL, 10);
+        /* No type takes a number near this: refuse it here rather than let it wrap into a stranger message. */
+        if (errno == ERANGE || value > 1000000000L)
+            return pd_model_error_at(parser->err, token.pos,
+                                     "number %s in a type, expected a whole number such as 200", token.text);
         if (field->type_arg_count < 2)
-            field->type_args[field->type_arg_count] = errno == ERANGE ? -1 : value;
+            field->type_args[field->type_arg_count] = value;
         field->type_arg_count++;
     } while (is_token(parser, 0, PD_TOKEN_COMMA) && (next(parser), true));
     return expect(parser, PD_TOKEN_RPAREN, "\",\" or \")\" after the type's numbers", NULL);
