@@ -434,6 +434,37 @@ is_index_kept(const PdModel *old, const PdModel *model, const PdIndex *old_index
     return false;
 }
 
+/*
+ * A plain model-level index that goes away is dropped CONCURRENTLY, after the
+ * transactional part, where renames run: a rename cannot take its name in the
+ * same migration. Refused with the position instead of failing on apply.
+ */
+static bool
+check_name_free_in_time(PlanContext *ctx, const PdModel *old, const PdModel *model, const PdIndex *index,
+                        const char *name)
+{
+    for (size_t i = 0; i < old->index_count; i++)
+    {
+        const PdIndex *dropped = &old->indexes[i];
+        IndexObjects objects;
+        if (dropped->is_unique || is_index_kept(old, model, dropped))
+            continue;
+        if (!schema_index(ctx, old, dropped, &objects))
+            return false;
+        if (strcmp(objects.name, name) != 0)
+            continue;
+        input_error(ctx, index->pos,
+                    "index \"%s\" is dropped only after this migration's renames, but an index "
+                    "of %s is renamed to it",
+                    name, model->name);
+        return pd_error_hint(ctx->err,
+                             "Make two migrations: one that drops index \"%s\", then one that gives "
+                             "its name away.",
+                             name);
+    }
+    return true;
+}
+
 static bool
 rename_model_objects(PlanContext *ctx, const PdModel *old, const PdModel *model)
 {
@@ -471,6 +502,9 @@ rename_model_objects(PlanContext *ctx, const PdModel *old, const PdModel *model)
                 pd_arena_sprintf(ctx->arena, "%s_rename_%s", plan_snake(ctx, model->name), after.name),
                 "rename %s on %s: %s -> %s", after.is_unique ? "unique" : "index", model->name, before.name,
                 after.name))
+            return false;
+        if (strcmp(before.name, after.name) != 0 &&
+            !check_name_free_in_time(ctx, old, model, &model->indexes[i], after.name))
             return false;
         if (!rename_object(ctx, model->table, before.name, after.name, !after.is_unique))
             return false;

@@ -324,7 +324,8 @@ parse_type_args(Parser *parser, PdFieldSyntax *field)
                                      "number %s in a type, expected a whole number such as 200", token.text);
         errno = 0;
         long value = strtol(token.text, NULL, 10);
-        /* No type takes a number near this: refuse it here rather than let it wrap into a stranger message. */
+        /* No type takes a number near this: refuse it here rather than let it wrap into a stranger message.
+         */
         if (errno == ERANGE || value > 1000000000L)
             return pd_model_error_at(parser->err, token.pos,
                                      "number %s in a type, expected a whole number such as 200", token.text);
