@@ -18,23 +18,7 @@
 #include <cmocka.h>
 
 #include "prodata/migrate.h"
-
-static PdCatalog *
-parse(PdArena *arena, const char *text)
-{
-    PdCatalog *catalog = NULL;
-    PdError err;
-    if (!pd_model_parse(arena, "models.pdm", text, &catalog, &err))
-        fail_msg("model text does not parse: %s", err.message);
-    return catalog;
-}
-
-static void
-assert_contains(const char *text, const char *part)
-{
-    if (text == NULL || strstr(text, part) == NULL)
-        fail_msg("expected to find\n  %s\nin\n%s", part, text != NULL ? text : "(null)");
-}
+#include "testing.h"
 
 /* Plans from -> to and renders it as migration `name`. */
 static char *
@@ -70,7 +54,7 @@ test_render_parse_round_trip(void **state)
 {
     (void)state;
     PdArena *arena = pd_arena_new(0);
-    PdCatalog *to = parse(arena, models);
+    PdCatalog *to = testing_parse(arena, models);
     PdMigrationPlan *plan;
     char *text = render(arena, NULL, to, "0001_initial", &plan);
     static const char header[] =
@@ -83,7 +67,7 @@ test_render_parse_round_trip(void **state)
     assert_contains(text, "\n-- +state\n-- model Author {\n");
 
     /* Same inputs, same bytes. */
-    assert_string_equal(text, render(arena, NULL, parse(arena, models), "0001_initial", NULL));
+    assert_string_equal(text, render(arena, NULL, testing_parse(arena, models), "0001_initial", NULL));
 
     PdMigrationFile file;
     PdError err;
@@ -98,7 +82,7 @@ test_render_parse_round_trip(void **state)
     assert_contains(file.state_text, "model Author {\n");
     /* The state section is the canonical form: it parses to the same catalog, which plans nothing. */
     PdMigrationPlan *again;
-    assert_true(pd_migrate_plan(arena, parse(arena, file.state_text), to, &again, &err));
+    assert_true(pd_migrate_plan(arena, testing_parse(arena, file.state_text), to, &again, &err));
     assert_int_equal(again->operation_count, 0);
     assert_int_equal(file.text_length, strlen(text));
     assert_memory_equal(file.text, text, file.text_length);
@@ -113,7 +97,7 @@ test_concurrent_and_irreversible_sections(void **state)
     const char *from = "model T {\n  a int\n  b int null\n}\n";
     const char *to = "model T {\n  b int null index\n}\n";
     PdMigrationPlan *plan;
-    char *text = render(arena, parse(arena, from), parse(arena, to), "0002_t_drop_a", &plan);
+    char *text = render(arena, testing_parse(arena, from), testing_parse(arena, to), "0002_t_drop_a", &plan);
     assert_null(plan->down_sql);
     assert_contains(text, "-- +up concurrently\nCREATE INDEX CONCURRENTLY IF NOT EXISTS \"t_b_idx\"");
     assert_contains(text, "-- +down irreversible: dropped field T.a");
@@ -306,7 +290,7 @@ test_history_round_trips_to_no_change(void **state)
         assert_int_equal(count, i);
         assert_true(pd_migration_latest_state(arena, files, count, &latest, &err));
         assert_true(i == 0 ? latest == NULL : latest != NULL);
-        PdCatalog *to = parse(arena, steps[i]);
+        PdCatalog *to = testing_parse(arena, steps[i]);
         PdMigrationPlan *plan;
         char *name = pd_arena_sprintf(arena, "%04zu_step", i + 1);
         char *text = render_after(arena, latest, to, name, i > 0 ? files[i - 1].name : NULL, &plan);

@@ -17,39 +17,17 @@
 
 #include "prodata/migrate.h"
 #include "prodata/strbuf.h"
-
-static PdCatalog *
-parse(PdArena *arena, const char *text)
-{
-    PdCatalog *catalog = NULL;
-    PdError err;
-    if (!pd_model_parse(arena, "models.pdm", text, &catalog, &err))
-        fail_msg("model text does not parse: %s", err.message);
-    return catalog;
-}
+#include "testing.h"
 
 static PdMigrationPlan *
 plan_texts(PdArena *arena, const char *from, const char *to)
 {
     PdMigrationPlan *plan = NULL;
     PdError err;
-    if (!pd_migrate_plan(arena, from != NULL ? parse(arena, from) : NULL, parse(arena, to), &plan, &err))
+    if (!pd_migrate_plan(arena, from != NULL ? testing_parse(arena, from) : NULL, testing_parse(arena, to),
+                         &plan, &err))
         fail_msg("planning failed: %s (%s)", err.message, err.hint);
     return plan;
-}
-
-static void
-assert_contains(const char *text, const char *part)
-{
-    if (text == NULL || strstr(text, part) == NULL)
-        fail_msg("expected to find\n  %s\nin\n%s", part, text != NULL ? text : "(null)");
-}
-
-static void
-assert_lacks(const char *text, const char *part)
-{
-    if (text != NULL && strstr(text, part) != NULL)
-        fail_msg("did not expect\n  %s\nin\n%s", part, text);
 }
 
 static bool
@@ -295,7 +273,8 @@ test_rename_chains_are_ordered_and_swaps_refused(void **state)
                        "model Second {\n  table \"t_a\"\n  name string(20) unique\n}\n";
     PdError err;
     PdMigrationPlan *refused = NULL;
-    assert_false(pd_migrate_plan(arena, parse(arena, before), parse(arena, swap), &refused, &err));
+    assert_false(
+        pd_migrate_plan(arena, testing_parse(arena, before), testing_parse(arena, swap), &refused, &err));
     assert_int_equal(err.code, PD_ERR_INVALID_INPUT);
     assert_string_equal(err.message, "renames go round in a circle: \"t_a\" -> \"t_b\" waits for \"t_b\" -> "
                                      "\"t_a\", which waits in turn");
@@ -311,9 +290,9 @@ test_table_name_freed_by_a_drop_is_refused_in_the_same_migration(void **state)
     PdError err;
     PdMigrationPlan *plan = NULL;
     /* The drop comes last, so the rename would find "author" still taken (and the drop would hit Person). */
-    assert_false(
-        pd_migrate_plan(arena, parse(arena, "model Author {\n  a int\n}\nmodel Person {\n  a int\n}\n"),
-                        parse(arena, "model Person {\n  table \"author\"\n  a int\n}\n"), &plan, &err));
+    assert_false(pd_migrate_plan(
+        arena, testing_parse(arena, "model Author {\n  a int\n}\nmodel Person {\n  a int\n}\n"),
+        testing_parse(arena, "model Person {\n  table \"author\"\n  a int\n}\n"), &plan, &err));
     assert_int_equal(err.code, PD_ERR_INVALID_INPUT);
     assert_string_equal(err.message,
                         "models.pdm:1:7: table \"author\" of model Author is dropped only at the end of "
@@ -321,11 +300,11 @@ test_table_name_freed_by_a_drop_is_refused_in_the_same_migration(void **state)
     assert_contains(err.hint, "two migrations");
     /* A new model taking a dropped many-to-many field's join table. */
     const char *m2m = "model Tag {\n  a int\n}\nmodel Book {\n  tags Tag[]\n}\n";
-    assert_false(
-        pd_migrate_plan(arena, parse(arena, m2m),
-                        parse(arena, "model Tag {\n  a int\n}\nmodel Book {\n  a int null\n}\n"
-                                     "model BookTag {\n  table \"book_tags\"\n  book Book\n  tag Tag\n}\n"),
-                        &plan, &err));
+    assert_false(pd_migrate_plan(
+        arena, testing_parse(arena, m2m),
+        testing_parse(arena, "model Tag {\n  a int\n}\nmodel Book {\n  a int null\n}\n"
+                             "model BookTag {\n  table \"book_tags\"\n  book Book\n  tag Tag\n}\n"),
+        &plan, &err));
     assert_contains(err.message, "table \"book_tags\" of field Book.tags is dropped only at the end");
     /* In one model the drop comes before the add, so a new join table may take the name. */
     PdMigrationPlan *same = plan_texts(arena, m2m,
@@ -355,7 +334,8 @@ test_add_field_nullable_and_refused_not_null(void **state)
     PdMigrationPlan *refused = NULL;
     PdError err;
     char *bad = edit(arena, base_models, "  born   date   null\n", "  born   date   null\n  age int\n");
-    assert_false(pd_migrate_plan(arena, parse(arena, base_models), parse(arena, bad), &refused, &err));
+    assert_false(
+        pd_migrate_plan(arena, testing_parse(arena, base_models), testing_parse(arena, bad), &refused, &err));
     assert_int_equal(err.code, PD_ERR_INVALID_INPUT);
     assert_contains(err.message, "models.pdm:5:3");
     assert_contains(err.message, "Author.age");
@@ -476,7 +456,8 @@ test_rename_field_renames_column_and_derived_names(void **state)
     PdMigrationPlan *bad = NULL;
     char *wrong =
         edit(arena, base_models, "  born   date   null\n", "  birth  date   null  renamed_from=bron\n");
-    assert_false(pd_migrate_plan(arena, parse(arena, base_models), parse(arena, wrong), &bad, &err));
+    assert_false(
+        pd_migrate_plan(arena, testing_parse(arena, base_models), testing_parse(arena, wrong), &bad, &err));
     assert_int_equal(err.code, PD_ERR_INVALID_INPUT);
     assert_contains(err.message, "models.pdm:4:3");
     assert_contains(err.message, "bron");
@@ -537,8 +518,8 @@ test_alter_type_rewrites_and_narrowing(void **state)
     /* No cast: refused with the position. */
     PdError err;
     PdMigrationPlan *none = NULL;
-    assert_false(pd_migrate_plan(arena, parse(arena, "model T {\n  j json null\n}\n"),
-                                 parse(arena, "model T {\n  j date null\n}\n"), &none, &err));
+    assert_false(pd_migrate_plan(arena, testing_parse(arena, "model T {\n  j json null\n}\n"),
+                                 testing_parse(arena, "model T {\n  j date null\n}\n"), &none, &err));
     assert_int_equal(err.code, PD_ERR_INVALID_INPUT);
     assert_contains(err.message, "models.pdm:2:3");
     assert_contains(err.message, "jsonb");
@@ -577,9 +558,9 @@ test_renames_without_a_table_rename_are_operations(void **state)
     PdError err;
     PdMigrationPlan *refused = NULL;
     assert_false(pd_migrate_plan(
-        arena, parse(arena, shared),
-        parse(arena, "model T {\n  n int\n}\nmodel Y {\n  n int\n  ts T[] through=\"shared\"\n}\n"
-                     "model X {\n  n int null\n}\n"),
+        arena, testing_parse(arena, shared),
+        testing_parse(arena, "model T {\n  n int\n}\nmodel Y {\n  n int\n  ts T[] through=\"shared\"\n}\n"
+                             "model X {\n  n int null\n}\n"),
         &refused, &err));
     assert_contains(err.message,
                     "models.pdm:6:3: table \"shared\" of field X.tags is dropped only at the end");
@@ -727,8 +708,8 @@ test_primary_key_change_refused(void **state)
     PdArena *arena = pd_arena_new(0);
     PdError err;
     PdMigrationPlan *plan = NULL;
-    assert_false(pd_migrate_plan(arena, parse(arena, "model T {\n  a int\n}\n"),
-                                 parse(arena, "model T {\n  a int primary_key\n}\n"), &plan, &err));
+    assert_false(pd_migrate_plan(arena, testing_parse(arena, "model T {\n  a int\n}\n"),
+                                 testing_parse(arena, "model T {\n  a int primary_key\n}\n"), &plan, &err));
     assert_int_equal(err.code, PD_ERR_INVALID_INPUT);
     assert_contains(err.message, "primary key");
     pd_arena_free(arena);
@@ -751,7 +732,7 @@ test_two_hundred_models_timing(void **state)
             pd_strbuf_appendf(&text, "  parent M%d related=children_%d\n", i - 1, i);
         pd_strbuf_append(&text, "}\n");
     }
-    PdCatalog *catalog = parse(arena, pd_strbuf_text(&text));
+    PdCatalog *catalog = testing_parse(arena, pd_strbuf_text(&text));
     struct timespec start, end;
     clock_gettime(CLOCK_MONOTONIC, &start);
     PdMigrationPlan *plan = NULL;

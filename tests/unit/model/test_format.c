@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "prodata/model.h"
+#include "testing.h"
 
 static PdArena *arena;
 
@@ -36,18 +37,12 @@ teardown(void **state)
     return 0;
 }
 
+/* A data file; a missing one fails the test. */
 static char *
 read_text(const char *path)
 {
-    FILE *file = fopen(path, "rb");
-    assert_non_null(file);
-    fseek(file, 0, SEEK_END);
-    long size = ftell(file);
-    fseek(file, 0, SEEK_SET);
-    char *text = pd_arena_alloc(arena, (size_t)size + 1);
-    size_t got = fread(text, 1, (size_t)size, file);
-    fclose(file);
-    text[got] = '\0';
+    char *text = testing_read_text(arena, path);
+    assert_non_null(text);
     return text;
 }
 

@@ -17,32 +17,17 @@
 #include <cmocka.h>
 
 #include "prodata/model.h"
+#include "testing.h"
 
 #define INVALID_DIR "tests/unit/model/invalid"
-
-static char *
-read_text(PdArena *arena, const char *path)
-{
-    FILE *file = fopen(path, "rb");
-    if (file == NULL)
-        return NULL;
-    fseek(file, 0, SEEK_END);
-    long size = ftell(file);
-    fseek(file, 0, SEEK_SET);
-    char *text = pd_arena_alloc(arena, (size_t)size + 1);
-    size_t got = fread(text, 1, (size_t)size, file);
-    fclose(file);
-    text[got] = '\0';
-    return text;
-}
 
 static void
 test_invalid_case(void **state)
 {
     const char *name = *state;
     PdArena *arena = pd_arena_new(0);
-    char *input = read_text(arena, pd_arena_sprintf(arena, "%s/%s/input.pdm", INVALID_DIR, name));
-    char *expected = read_text(arena, pd_arena_sprintf(arena, "%s/%s/expected", INVALID_DIR, name));
+    char *input = testing_read_text(arena, pd_arena_sprintf(arena, "%s/%s/input.pdm", INVALID_DIR, name));
+    char *expected = testing_read_text(arena, pd_arena_sprintf(arena, "%s/%s/expected", INVALID_DIR, name));
     assert_non_null(input);
     assert_non_null(expected);
     size_t length = strlen(expected);
