@@ -19,7 +19,6 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "drift.h"
 #include "history.h"
