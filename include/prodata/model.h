@@ -12,6 +12,7 @@
 #ifndef PRODATA_MODEL_H
 #define PRODATA_MODEL_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -205,6 +206,15 @@ bool pd_model_load_file(PdArena *arena, const char *path, PdCatalog **catalog, P
  * migration files. *text is allocated in arena.
  */
 bool pd_model_format(PdArena *arena, const PdCatalog *catalog, char **text, PdError *err);
+
+/*
+ * An input error at a place in a model file: PD_ERR_INVALID_INPUT with the
+ * message "file:line:col: <formatted>" (the parser's and the planner's shape).
+ * Returns false, so a failure is one line.
+ */
+bool pd_model_error_at(PdError *err, PdSourcePos pos, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+bool pd_model_error_at_va(PdError *err, PdSourcePos pos, const char *fmt, va_list args);
 
 /* Lookups; NULL when absent. */
 const PdModel *pd_model_find(const PdCatalog *catalog, const char *name);

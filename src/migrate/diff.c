@@ -62,13 +62,11 @@ static bool input_error(PlanContext *ctx, PdSourcePos pos, const char *fmt, ...)
 static bool
 input_error(PlanContext *ctx, PdSourcePos pos, const char *fmt, ...)
 {
-    char what[200];
     va_list args;
     va_start(args, fmt);
-    vsnprintf(what, sizeof(what), fmt, args);
+    pd_model_error_at_va(ctx->err, pos, fmt, args);
     va_end(args);
-    return pd_error_set(ctx->err, PD_ERR_INVALID_INPUT, "%s:%d:%d: %s",
-                        pos.file != NULL ? pos.file : "models", pos.line, pos.column, what);
+    return false;
 }
 
 bool

@@ -16,14 +16,22 @@
 #include <string.h>
 
 bool
-pd_model_error_at(PdError *err, PdSourcePos pos, const char *fmt, ...)
+pd_model_error_at_va(PdError *err, PdSourcePos pos, const char *fmt, va_list args)
 {
     char what[256];
+    vsnprintf(what, sizeof(what), fmt, args);
+    return pd_error_set(err, PD_ERR_INVALID_INPUT, "%s:%d:%d: %s", pos.file != NULL ? pos.file : "models",
+                        pos.line, pos.column, what);
+}
+
+bool
+pd_model_error_at(PdError *err, PdSourcePos pos, const char *fmt, ...)
+{
     va_list args;
     va_start(args, fmt);
-    vsnprintf(what, sizeof(what), fmt, args);
+    pd_model_error_at_va(err, pos, fmt, args);
     va_end(args);
-    return pd_error_set(err, PD_ERR_INVALID_INPUT, "%s:%d:%d: %s", pos.file, pos.line, pos.column, what);
+    return false;
 }
 
 void
@@ -64,13 +72,12 @@ static bool fail(PdLexer *lexer, PdSourcePos pos, const char *fmt, ...) __attrib
 static bool
 fail(PdLexer *lexer, PdSourcePos pos, const char *fmt, ...)
 {
-    char what[256];
     va_list args;
     va_start(args, fmt);
-    vsnprintf(what, sizeof(what), fmt, args);
+    pd_model_error_at_va(&lexer->error, pos, fmt, args);
     va_end(args);
     lexer->failed = true;
-    return pd_model_error_at(&lexer->error, pos, "%s", what);
+    return false;
 }
 
 static bool

@@ -71,8 +71,4 @@ PdToken pd_model_lexer_next(PdLexer *lexer);
 /* A token as a person reads it in a message: `name "foo"`, `"{"`, `end of line`. Arena storage. */
 const char *pd_model_token_describe(PdArena *arena, const PdToken *token);
 
-/* Fills err with PD_ERR_INVALID_INPUT and "file:line:col: <formatted>". Returns false. */
-bool pd_model_error_at(PdError *err, PdSourcePos pos, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
 #endif
