@@ -125,17 +125,24 @@ pd_history_record(PdArena *arena, PdDb *db, int number, const char *name, const 
                        6, params, &result, err);
 }
 
-bool
-pd_history_schema_before_concurrent(PdArena *arena, PdDb *db, int number, const char **schema, PdError *err)
+/* Runs sql with the migration number as its one parameter. */
+static bool
+query_by_number(PdArena *arena, PdDb *db, const char *sql, int number, PGresult **result, PdError *err)
 {
     char number_text[16];
     snprintf(number_text, sizeof(number_text), "%d", number);
     const char *params[] = {number_text};
+    return pd_db_query(arena, db, sql, 1, params, result, err);
+}
+
+bool
+pd_history_schema_before_concurrent(PdArena *arena, PdDb *db, int number, const char **schema, PdError *err)
+{
     PGresult *result;
-    if (!pd_db_query(arena, db,
-                     "SELECT coalesce(schema_before_concurrent, '') FROM " PD_HISTORY_TABLE
-                     " WHERE number = $1",
-                     1, params, &result, err))
+    if (!query_by_number(arena, db,
+                         "SELECT coalesce(schema_before_concurrent, '') FROM " PD_HISTORY_TABLE
+                         " WHERE number = $1",
+                         number, &result, err))
         return false;
     *schema = PQntuples(result) == 1 ? PQgetvalue(result, 0, 0) : "";
     return true;
@@ -144,23 +151,18 @@ pd_history_schema_before_concurrent(PdArena *arena, PdDb *db, int number, const 
 bool
 pd_history_mark_complete(PdArena *arena, PdDb *db, int number, PdError *err)
 {
-    char number_text[16];
-    snprintf(number_text, sizeof(number_text), "%d", number);
-    const char *params[] = {number_text};
     PGresult *result;
-    return pd_db_query(arena, db,
-                       "UPDATE " PD_HISTORY_TABLE " SET is_complete = true, schema_before_concurrent = NULL "
-                       "WHERE number = $1",
-                       1, params, &result, err);
+    return query_by_number(arena, db,
+                           "UPDATE " PD_HISTORY_TABLE
+                           " SET is_complete = true, schema_before_concurrent = NULL "
+                           "WHERE number = $1",
+                           number, &result, err);
 }
 
 bool
 pd_history_forget(PdArena *arena, PdDb *db, int number, PdError *err)
 {
-    char number_text[16];
-    snprintf(number_text, sizeof(number_text), "%d", number);
-    const char *params[] = {number_text};
     PGresult *result;
-    return pd_db_query(arena, db, "DELETE FROM " PD_HISTORY_TABLE " WHERE number = $1", 1, params, &result,
-                       err);
+    return query_by_number(arena, db, "DELETE FROM " PD_HISTORY_TABLE " WHERE number = $1", number, &result,
+                           err);
 }
