@@ -1,58 +1,121 @@
 /*
  * db.h - a PostgreSQL connection and the few calls the rest of prodata needs
- * on it, over libpq. Connection settings are libpq's own: a conninfo string or
- * URI, the PG* environment variables and ~/.pgpass. Every server error
- * becomes a PdError with the sqlstate, PostgreSQL's message, detail and hint;
- * a lock timeout (55P03) gets its own code. Values travel only as parameters.
- * One PdDb per thread.
+ * on it. Connection settings are libpq's own: a conninfo string or URI, the
+ * PG* environment variables and ~/.pgpass. Every server error becomes a
+ * PdError with the sqlstate, PostgreSQL's message, detail and hint, and a code
+ * from the sqlstate (see pd_db_query). Values travel only as parameters and
+ * come back as text. No libpq type appears here: users of libprodata need no
+ * libpq header. One PdDb per thread.
  */
 #ifndef PRODATA_DB_H
 #define PRODATA_DB_H
 
 #include <stdbool.h>
-
-#include <libpq-fe.h>
+#include <stddef.h>
 
 #include "prodata/arena.h"
 #include "prodata/error.h"
 
 typedef struct PdDb PdDb;
 
+/* The rows of one query: text values, owned by the arena pd_db_query was given. */
+typedef struct PdDbResult PdDbResult;
+
+/* A handle with which a signal handler may cancel the statement running on a connection. */
+typedef struct PdDbCancel PdDbCancel;
+
+/* Where the connection stands with respect to transactions (libpq's PQtransactionStatus). */
+typedef enum PdDbTxState
+{
+    PD_DB_TX_IDLE,           /* no transaction open */
+    PD_DB_TX_ACTIVE,         /* a statement is running */
+    PD_DB_TX_IN_TRANSACTION, /* inside a transaction block, no error */
+    PD_DB_TX_FAILED,         /* inside a failed transaction block: only ROLLBACK will do */
+    PD_DB_TX_UNKNOWN,        /* the connection is bad */
+} PdDbTxState;
+
 /*
  * Connects; conninfo "" uses the PG* variables. The attempt is bounded to 10 s
- * unless conninfo or PGCONNECT_TIMEOUT sets connect_timeout.
+ * unless conninfo or PGCONNECT_TIMEOUT sets connect_timeout. The PdDb is the
+ * caller's, closed with pd_db_close.
  * Errors: PD_ERR_INVALID_INPUT for a conninfo that does not parse (its text is
  * never quoted: it may hold a password), PD_ERR_DB_CONNECT.
  */
 bool pd_db_connect(const char *conninfo, PdDb **db, PdError *err);
+
+/* Closes the connection and frees db and its cancel handle. NULL is a no-op. */
 void pd_db_close(PdDb *db);
 
-/* Runs one or more statements with the simple protocol, no parameters, no rows wanted. */
+/*
+ * Runs one or more statements with the simple protocol, no parameters, no rows
+ * wanted. Errors as pd_db_query.
+ */
 bool pd_db_exec(PdDb *db, const char *sql, PdError *err);
 
 /*
- * Runs one statement with text parameters (NULL for SQL NULL). The result is
- * freed with the arena. Errors: PD_ERR_DB_QUERY (sqlstate set), PD_ERR_LOCK_TIMEOUT.
+ * Runs one statement with text parameters (NULL for SQL NULL). *result lives
+ * as long as the arena: libpq's copy is freed with it and its size is charged
+ * against the arena's budget. Errors, from the sqlstate:
+ *   PD_ERR_INVALID_INPUT: a constraint refused a value (23502 not null, 23503
+ *     foreign key, 23505 unique, 23514 check); err->constraint and err->field
+ *     (the column) are set when the server names them;
+ *   PD_ERR_LOCK_TIMEOUT (55P03), retryable;
+ *   PD_ERR_DB_GONE: the connection was lost, the server is shutting down or
+ *     cannot accept connections now (57P01-57P03, class 08), or the transaction
+ *     is read-only (25006: a demoted primary), retryable on another connection;
+ *   PD_ERR_DB_QUERY for the rest; retryable for 40001 (serialization) and 40P01 (deadlock);
+ *   PD_ERR_TOO_LARGE when the result does not fit the arena's budget.
+ * err->sqlstate, detail and hint are the server's.
  */
 bool pd_db_query(PdArena *arena, PdDb *db, const char *sql, int param_count, const char *const *params,
-                 PGresult **result, PdError *err);
+                 PdDbResult **result, PdError *err);
+
+size_t pd_db_result_row_count(const PdDbResult *result);
+size_t pd_db_result_column_count(const PdDbResult *result);
+
+/* The column's name; NULL when column is out of range. Lives as long as the result. */
+const char *pd_db_result_column_name(const PdDbResult *result, size_t column);
+
+/*
+ * The value's text ("" for SQL NULL: ask pd_db_result_is_null), NUL-terminated,
+ * living as long as the result. NULL when row or column is out of range.
+ */
+const char *pd_db_result_value(const PdDbResult *result, size_t row, size_t column);
+bool pd_db_result_is_null(const PdDbResult *result, size_t row, size_t column);
+
+/* The value's length in bytes (0 for NULL or out of range). */
+size_t pd_db_result_length(const PdDbResult *result, size_t row, size_t column);
 
 /* The byte offset (from 0) in the last statement sent where the server placed its error, or -1. */
 int pd_db_error_position(const PdDb *db);
 
-PGconn *pd_db_connection(PdDb *db);
+PdDbTxState pd_db_transaction_state(const PdDb *db);
 
-/* A handle with which a signal handler may cancel the running statement (PQcancel is async-signal-safe).
- * Owned by db; valid until pd_db_close. NULL when libpq could not make one. */
-PGcancel *pd_db_cancel_handle(PdDb *db);
+/*
+ * The cancel handle of db: owned by db, valid until pd_db_close. NULL when
+ * libpq could not make one.
+ */
+PdDbCancel *pd_db_cancel_handle(PdDb *db);
 
-/* conninfo with any password replaced by "********", for logs and messages. Arena-allocated. */
+/*
+ * Asks the server to cancel the statement running on the handle's connection.
+ * Async-signal-safe (a signal handler may call it); NULL is a no-op. False when
+ * the request could not be sent; a statement that already ended is not an error.
+ */
+bool pd_db_cancel_send(PdDbCancel *cancel);
+
+/*
+ * conninfo with every secret option (password, sslpassword, any keyword libpq
+ * marks as secret) replaced by "********", for logs and messages.
+ * Arena-allocated; NULL on exhaustion.
+ */
 char *pd_db_mask_conninfo(PdArena *arena, const char *conninfo);
 
 /* True when conninfo parses as libpq's keyword form or URI ("" does). */
 bool pd_db_is_valid_conninfo(const char *conninfo);
 
-/* True when conninfo (keyword form or URI) carries a password, or does not parse (it might). */
+/* True when conninfo (keyword form or URI) carries a secret (a password,
+ * sslpassword, ...), or does not parse (it might). */
 bool pd_db_conninfo_has_password(const char *conninfo);
 
 #endif

@@ -266,7 +266,7 @@ warn_unmigrated_models(PdArena *arena, const PdConfig *config, const PdMigration
 
 /* Set by the first SIGINT or SIGTERM: migrate stops before its next step. */
 static volatile sig_atomic_t stop_signal;
-static PGcancel *volatile running_statement;
+static PdDbCancel *volatile running_statement;
 
 /*
  * Cancels the statement under way so that its transaction rolls back now,
@@ -283,13 +283,11 @@ on_stop_signal(int signal_number)
         return;
     }
     stop_signal = signal_number;
-    char message[256];
-    if (running_statement != NULL)
-        PQcancel(running_statement, message, sizeof(message));
+    pd_db_cancel_send(running_statement);
 }
 
 static void
-catch_stop_signals(PGcancel *cancel)
+catch_stop_signals(PdDbCancel *cancel)
 {
     running_statement = cancel;
     struct sigaction action;

@@ -174,7 +174,7 @@ run_transaction(PdArena *arena, PdDb *db, const SentSql *sent, bool is_revert, b
         add_position_context(db, sent, err);
         goto failed;
     }
-    if (PQtransactionStatus(pd_db_connection(db)) != PQTRANS_INTRANS)
+    if (pd_db_transaction_state(db) != PD_DB_TX_IN_TRANSACTION)
     {
         pd_error_set(err, PD_ERR_INVALID_INPUT, "the SQL of %s ended its transaction", file->name);
         pd_error_detail(err, "It contains COMMIT, ROLLBACK or END, so part of it may have been committed "
@@ -261,7 +261,7 @@ static bool
 drop_invalid_index(PdArena *arena, PdDb *db, const char *index_name, PdError *err)
 {
     const char *params[] = {index_name};
-    PGresult *result;
+    PdDbResult *result;
     if (!pd_db_query(arena, db,
                      "SELECT format('DROP INDEX CONCURRENTLY IF EXISTS %I.%I', n.nspname, c.relname) "
                      "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
@@ -269,9 +269,9 @@ drop_invalid_index(PdArena *arena, PdDb *db, const char *index_name, PdError *er
                      "WHERE c.relname = $1 AND n.nspname = current_schema() AND NOT x.indisvalid",
                      1, params, &result, err))
         return false;
-    if (PQntuples(result) == 0)
+    if (pd_db_result_row_count(result) == 0)
         return true;
-    return pd_db_exec(db, PQgetvalue(result, 0, 0), err);
+    return pd_db_exec(db, pd_db_result_value(result, 0, 0), err);
 }
 
 /* One concurrent statement, retried after a lock timeout; an invalid index it leaves is dropped. */

@@ -60,10 +60,10 @@ static const char *snapshot_query =
 bool
 pd_drift_read_schema(PdArena *arena, PdDb *db, const char **snapshot, PdError *err)
 {
-    PGresult *result;
+    PdDbResult *result;
     if (!pd_db_query(arena, db, snapshot_query, 0, NULL, &result, err))
         return pd_error_context(err, "while reading the live schema");
-    *snapshot = PQgetvalue(result, 0, 0);
+    *snapshot = pd_db_result_value(result, 0, 0);
     return true;
 }
 
@@ -153,16 +153,16 @@ bool
 pd_migrate_check_drift(PdArena *arena, PdDb *db, char **diff, PdError *err)
 {
     const char *params[] = {PD_SNAPSHOT_TABLE};
-    PGresult *result;
+    PdDbResult *result;
     if (!pd_db_query(arena, db, "SELECT to_regclass($1) IS NOT NULL", 1, params, &result, err))
         return false;
     const char *expected_text = NULL;
-    if (strcmp(PQgetvalue(result, 0, 0), "t") == 0)
+    if (strcmp(pd_db_result_value(result, 0, 0), "t") == 0)
     {
         if (!pd_db_query(arena, db, "SELECT snapshot FROM " PD_SNAPSHOT_TABLE, 0, NULL, &result, err))
             return false;
-        if (PQntuples(result) == 1)
-            expected_text = PQgetvalue(result, 0, 0);
+        if (pd_db_result_row_count(result) == 1)
+            expected_text = pd_db_result_value(result, 0, 0);
     }
     if (expected_text == NULL)
     {
@@ -192,10 +192,10 @@ pd_migrate_check_drift(PdArena *arena, PdDb *db, char **diff, PdError *err)
 static bool
 read_stored(PdArena *arena, PdDb *db, const char **stored, PdError *err)
 {
-    PGresult *result;
+    PdDbResult *result;
     if (!pd_db_query(arena, db, "SELECT snapshot FROM " PD_SNAPSHOT_TABLE, 0, NULL, &result, err))
         return false;
-    *stored = PQntuples(result) == 1 ? PQgetvalue(result, 0, 0) : NULL;
+    *stored = pd_db_result_row_count(result) == 1 ? pd_db_result_value(result, 0, 0) : NULL;
     return true;
 }
 
@@ -290,7 +290,7 @@ pd_drift_record_change(PdArena *arena, PdDb *db, const char *before_text, const 
     if (pd_strbuf_failed(&out))
         return pd_arena_error(arena, err);
     const char *params[] = {pd_strbuf_text(&out)};
-    PGresult *result;
+    PdDbResult *result;
     if (!pd_db_query(arena, db,
                      "INSERT INTO " PD_SNAPSHOT_TABLE " (snapshot) VALUES ($1) ON CONFLICT (is_current) "
                      "DO UPDATE SET snapshot = excluded.snapshot, taken_at = now()",

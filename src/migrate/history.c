@@ -22,7 +22,7 @@ pd_history_set_lock_timeout(PdArena *arena, PdDb *db, int timeout_ms, bool is_lo
     char value[32];
     snprintf(value, sizeof(value), "%dms", timeout_ms);
     const char *params[] = {value, is_local ? "true" : "false"};
-    PGresult *result;
+    PdDbResult *result;
     return pd_db_query(arena, db, "SELECT set_config('lock_timeout', $1, $2::boolean)", 2, params, &result,
                        err);
 }
@@ -30,7 +30,7 @@ pd_history_set_lock_timeout(PdArena *arena, PdDb *db, int timeout_ms, bool is_lo
 bool
 pd_history_lock(PdArena *arena, PdDb *db, int wait_ms, PdError *err)
 {
-    PGresult *result;
+    PdDbResult *result;
     bool is_locked =
         pd_history_set_lock_timeout(arena, db, wait_ms, false, err) &&
         pd_db_query(arena, db, "SELECT pg_advisory_lock(" MIGRATE_LOCK_KEY ")", 0, NULL, &result, err);
@@ -76,11 +76,11 @@ pd_history_ensure(PdDb *db, PdError *err)
 bool
 pd_history_read(PdArena *arena, PdDb *db, PdHistoryRow **rows, size_t *count, PdError *err)
 {
-    PGresult *result;
+    PdDbResult *result;
     const char *params[] = {PD_HISTORY_TABLE};
     if (!pd_db_query(arena, db, "SELECT to_regclass($1) IS NOT NULL", 1, params, &result, err))
         return pd_error_context(err, "while reading the migration history");
-    if (strcmp(PQgetvalue(result, 0, 0), "t") != 0)
+    if (strcmp(pd_db_result_value(result, 0, 0), "t") != 0)
     {
         *rows = NULL;
         *count = 0;
@@ -92,17 +92,17 @@ pd_history_read(PdArena *arena, PdDb *db, PdHistoryRow **rows, size_t *count, Pd
                      "FROM " PD_HISTORY_TABLE " ORDER BY number",
                      0, NULL, &result, err))
         return pd_error_context(err, "while reading the migration history");
-    size_t row_count = (size_t)PQntuples(result);
+    size_t row_count = pd_db_result_row_count(result);
     PdHistoryRow *history = pd_arena_calloc(arena, row_count ? row_count : 1, sizeof(*history));
     if (history == NULL)
         return pd_arena_error(arena, err);
     for (size_t row = 0; row < row_count; row++)
     {
-        history[row].number = atoi(PQgetvalue(result, (int)row, 0));
-        history[row].name = PQgetvalue(result, (int)row, 1);
-        history[row].checksum = PQgetvalue(result, (int)row, 2);
-        history[row].is_complete = strcmp(PQgetvalue(result, (int)row, 3), "t") == 0;
-        history[row].applied_at = PQgetvalue(result, (int)row, 4);
+        history[row].number = atoi(pd_db_result_value(result, row, 0));
+        history[row].name = pd_db_result_value(result, row, 1);
+        history[row].checksum = pd_db_result_value(result, row, 2);
+        history[row].is_complete = strcmp(pd_db_result_value(result, row, 3), "t") == 0;
+        history[row].applied_at = pd_db_result_value(result, row, 4);
     }
     *rows = history;
     *count = row_count;
@@ -117,7 +117,7 @@ pd_history_record(PdArena *arena, PdDb *db, int number, const char *name, const 
     snprintf(number_text, sizeof(number_text), "%d", number);
     snprintf(duration_text, sizeof(duration_text), "%ld", duration_ms);
     const char *params[] = {number_text, name, checksum, schema_before_concurrent, duration_text, PD_VERSION};
-    PGresult *result;
+    PdDbResult *result;
     return pd_db_query(arena, db,
                        "INSERT INTO " PD_HISTORY_TABLE
                        " (number, name, checksum, is_complete, schema_before_concurrent, duration_ms,"
@@ -127,7 +127,7 @@ pd_history_record(PdArena *arena, PdDb *db, int number, const char *name, const 
 
 /* Runs sql with the migration number as its one parameter. */
 static bool
-query_by_number(PdArena *arena, PdDb *db, const char *sql, int number, PGresult **result, PdError *err)
+query_by_number(PdArena *arena, PdDb *db, const char *sql, int number, PdDbResult **result, PdError *err)
 {
     char number_text[16];
     snprintf(number_text, sizeof(number_text), "%d", number);
@@ -138,20 +138,20 @@ query_by_number(PdArena *arena, PdDb *db, const char *sql, int number, PGresult 
 bool
 pd_history_schema_before_concurrent(PdArena *arena, PdDb *db, int number, const char **schema, PdError *err)
 {
-    PGresult *result;
+    PdDbResult *result;
     if (!query_by_number(arena, db,
                          "SELECT coalesce(schema_before_concurrent, '') FROM " PD_HISTORY_TABLE
                          " WHERE number = $1",
                          number, &result, err))
         return false;
-    *schema = PQntuples(result) == 1 ? PQgetvalue(result, 0, 0) : "";
+    *schema = pd_db_result_row_count(result) == 1 ? pd_db_result_value(result, 0, 0) : "";
     return true;
 }
 
 bool
 pd_history_mark_complete(PdArena *arena, PdDb *db, int number, PdError *err)
 {
-    PGresult *result;
+    PdDbResult *result;
     return query_by_number(arena, db,
                            "UPDATE " PD_HISTORY_TABLE
                            " SET is_complete = true, schema_before_concurrent = NULL "
@@ -162,7 +162,7 @@ pd_history_mark_complete(PdArena *arena, PdDb *db, int number, PdError *err)
 bool
 pd_history_forget(PdArena *arena, PdDb *db, int number, PdError *err)
 {
-    PGresult *result;
+    PdDbResult *result;
     return query_by_number(arena, db, "DELETE FROM " PD_HISTORY_TABLE " WHERE number = $1", number, &result,
                            err);
 }

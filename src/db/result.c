@@ -1,0 +1,103 @@
+/*
+ * result.c - queries with parameters and the rows they return. A PdDbResult
+ * wraps libpq's PGresult so that no libpq type leaves src/db; the PGresult is
+ * freed with the arena the caller gave. Values are text (libpq's text format):
+ * callers parse what they need. Accessors check their indexes, so a caller's
+ * wrong guess about the shape of a result is a NULL, never a read past it.
+ */
+#include "db/connection.h"
+
+struct PdDbResult
+{
+    PGresult *result;
+    size_t row_count;
+    size_t column_count;
+};
+
+static void
+clear_result(void *result)
+{
+    PQclear(result);
+}
+
+/* Ties answer to the arena (freed with it) and wraps it; false (answer cleared) on exhaustion. */
+static bool
+adopt_result(PdArena *arena, PGresult *answer, PdDbResult **result, PdError *err)
+{
+    if (!pd_arena_on_free(arena, clear_result, answer))
+    {
+        PQclear(answer);
+        return pd_arena_error(arena, err);
+    }
+    PdDbResult *wrapped = pd_arena_alloc(arena, sizeof(*wrapped));
+    if (wrapped == NULL)
+        return pd_arena_error(arena, err);
+    wrapped->result = answer;
+    wrapped->row_count = (size_t)PQntuples(answer);
+    wrapped->column_count = (size_t)PQnfields(answer);
+    *result = wrapped;
+    return true;
+}
+
+bool
+pd_db_query(PdArena *arena, PdDb *db, const char *sql, int param_count, const char *const *params,
+            PdDbResult **result, PdError *err)
+{
+    PGresult *answer = PQexecParams(db->connection, sql, param_count, NULL, params, NULL, NULL, 0);
+    ExecStatusType status = PQresultStatus(answer);
+    if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK)
+    {
+        pd_db_set_query_error(db, answer, err);
+        PQclear(answer);
+        return false;
+    }
+    return adopt_result(arena, answer, result, err);
+}
+
+size_t
+pd_db_result_row_count(const PdDbResult *result)
+{
+    return result->row_count;
+}
+
+size_t
+pd_db_result_column_count(const PdDbResult *result)
+{
+    return result->column_count;
+}
+
+const char *
+pd_db_result_column_name(const PdDbResult *result, size_t column)
+{
+    if (column >= result->column_count)
+        return NULL;
+    return PQfname(result->result, (int)column);
+}
+
+static bool
+is_in_range(const PdDbResult *result, size_t row, size_t column)
+{
+    return row < result->row_count && column < result->column_count;
+}
+
+const char *
+pd_db_result_value(const PdDbResult *result, size_t row, size_t column)
+{
+    if (!is_in_range(result, row, column))
+        return NULL;
+    return PQgetvalue(result->result, (int)row, (int)column);
+}
+
+bool
+pd_db_result_is_null(const PdDbResult *result, size_t row, size_t column)
+{
+    return is_in_range(result, row, column) && PQgetisnull(result->result, (int)row, (int)column) == 1;
+}
+
+size_t
+pd_db_result_length(const PdDbResult *result, size_t row, size_t column)
+{
+    if (!is_in_range(result, row, column))
+        return 0;
+    return (size_t)PQgetlength(result->result, (int)row, (int)column);
+}
