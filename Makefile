@@ -11,11 +11,15 @@ WARN      = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototy
 OPT      ?= -O2 -g
 PG_INC   := $(shell pg_config --includedir 2>/dev/null || echo /usr/include/postgresql)
 CPPFLAGS += -Iinclude -Isrc -I$(PG_INC)
-CFLAGS   += $(CSTD) $(WARN) $(OPT) -fPIC $(EXTRA_CFLAGS)
+# Hidden by default: libprodata.so exports only what the public headers declare between
+# PD_API_BEGIN and PD_API_END (include/prodata/export.h); `check-exports` holds it to that.
+CFLAGS   += $(CSTD) $(WARN) $(OPT) -fPIC -fvisibility=hidden $(EXTRA_CFLAGS)
 LDLIBS   += -lpq -ljansson -lcrypto
 LDFLAGS  += $(EXTRA_LDFLAGS)
 
 VERSION  := 0.1.0
+SOVERSION := $(firstword $(subst ., ,$(VERSION)))
+SONAME   := libprodata.so.$(SOVERSION)
 CPPFLAGS += -DPD_VERSION=\"$(VERSION)\"
 
 # libprodata is built from core, model, migrate and db only (the CLI is not part of it).
@@ -27,15 +31,16 @@ LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRC))
 
-.PHONY: all deps test unit integration asan clang demo demo-stop bench bench-deps clean format format-check check-lib
+.PHONY: all deps test unit integration asan clang demo demo-stop bench bench-deps clean format format-check check-lib check-exports
 .DEFAULT_GOAL := all
 
-all: deps $(BUILD)/prodata $(BUILD)/libprodata.a $(BUILD)/libprodata.so $(UNIT_BIN) check-lib
+all: deps $(BUILD)/prodata $(BUILD)/libprodata.a $(BUILD)/libprodata.so $(UNIT_BIN) check-lib check-exports
 
 deps:
 	@scripts/deps.sh
 
-$(BUILD)/obj/%.o: %.c
+# Objects depend on the Makefile too, so a change of flags (visibility, warnings) rebuilds them.
+$(BUILD)/obj/%.o: %.c Makefile
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
 
@@ -43,8 +48,14 @@ $(BUILD)/libprodata.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/libprodata.so: $(LIB_OBJ)
-	$(CC) -shared $(LDFLAGS) -o $@ $^ $(LDLIBS)
+# libprodata.so.0.1.0 carries the SONAME libprodata.so.0 (the major version: programs linked
+# against it keep working until the ABI breaks); libprodata.so is the name the linker looks for.
+$(BUILD)/libprodata.so.$(VERSION): $(LIB_OBJ)
+	$(CC) -shared -Wl,-soname,$(SONAME) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/$(SONAME) $(BUILD)/libprodata.so: $(BUILD)/libprodata.so.$(VERSION)
+	ln -sf libprodata.so.$(VERSION) $(BUILD)/$(SONAME)
+	ln -sf $(SONAME) $(BUILD)/libprodata.so
 
 $(BUILD)/prodata: $(CLI_OBJ) $(BUILD)/libprodata.a
 	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libprodata.a $(LDLIBS)
@@ -57,6 +68,10 @@ $(BUILD)/tests/unit/%: tests/unit/%.c $(BUILD)/libprodata.a
 check-lib: $(BUILD)/libprodata.a
 	@bad=$$(nm -u $(BUILD)/libprodata.a | grep -wE 'exit|_exit|abort|printf|fprintf|vprintf|vfprintf|puts|fputs|putchar|perror|fwrite|stdout|stderr|__printf_chk|__fprintf_chk|__vfprintf_chk|srand|getenv' | sort -u); \
 	if [ -n "$$bad" ]; then echo "libprodata must not call: $$bad" >&2; exit 1; fi
+
+# libprodata.so exports only pd_ symbols, and every function a public header declares.
+check-exports: $(BUILD)/libprodata.so
+	@CC="$(CC)" CPPFLAGS="$(CPPFLAGS)" scripts/check-exports.sh $(BUILD)/libprodata.so include/prodata
 
 test: all clang
 	@PRODATA_BUILD=$(BUILD) tests/run.sh

@@ -15,6 +15,9 @@
 #include <stddef.h>
 
 #include "prodata/error.h"
+#include "prodata/export.h"
+
+PD_API_BEGIN
 
 typedef struct PdArena PdArena;
 
@@ -64,5 +67,7 @@ bool pd_arena_failed(const PdArena *arena);
 
 /* Fills err with PD_ERR_TOO_LARGE (budget) or PD_ERR_NO_MEMORY (malloc). Returns false. */
 bool pd_arena_error(const PdArena *arena, PdError *err);
+
+PD_API_END
 
 #endif

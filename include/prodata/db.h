@@ -15,6 +15,9 @@
 
 #include "prodata/arena.h"
 #include "prodata/error.h"
+#include "prodata/export.h"
+
+PD_API_BEGIN
 
 typedef struct PdDb PdDb;
 
@@ -117,5 +120,7 @@ bool pd_db_is_valid_conninfo(const char *conninfo);
 /* True when conninfo (keyword form or URI) carries a secret (a password,
  * sslpassword, ...), or does not parse (it might). */
 bool pd_db_conninfo_has_password(const char *conninfo);
+
+PD_API_END
 
 #endif

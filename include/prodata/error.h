@@ -10,6 +10,10 @@
 
 #include <stdbool.h>
 
+#include "prodata/export.h"
+
+PD_API_BEGIN
+
 /*
  * Codes are few and stable; each has one exit code and one HTTP status in
  * the table in error.c (pd_error_exit_code, pd_error_http_status).
@@ -64,5 +68,7 @@ int pd_error_exit_code(PdErrorCode code);
 
 /* HTTP status for a code (400, 404, 409, 413, 500, 503). */
 int pd_error_http_status(PdErrorCode code);
+
+PD_API_END
 
 #endif

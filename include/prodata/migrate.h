@@ -27,7 +27,10 @@
 #include "prodata/arena.h"
 #include "prodata/db.h"
 #include "prodata/error.h"
+#include "prodata/export.h"
 #include "prodata/model.h"
+
+PD_API_BEGIN
 
 /* ---- planning (makemigrations) ---------------------------------------- */
 
@@ -209,5 +212,7 @@ bool pd_migrate_status(PdArena *arena, PdDb *db, const PdMigrationFile *files, s
  * ("column book.price: type numeric(10,2), expected numeric(8,2)").
  */
 bool pd_migrate_check_drift(PdArena *arena, PdDb *db, char **diff, PdError *err);
+
+PD_API_END
 
 #endif

@@ -18,6 +18,9 @@
 
 #include "prodata/arena.h"
 #include "prodata/error.h"
+#include "prodata/export.h"
+
+PD_API_BEGIN
 
 /* Where something was written: "models/shop.pdm:12:5". line and column count from 1. */
 typedef struct PdSourcePos
@@ -262,5 +265,7 @@ char *pd_model_plural(PdArena *arena, const char *word);
 /* Names of kinds and on_delete actions as written in the language ("string", "set_null"). */
 const char *pd_model_kind_name(PdFieldKind kind);
 const char *pd_model_on_delete_name(PdOnDelete on_delete);
+
+PD_API_END
 
 #endif

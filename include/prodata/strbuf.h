@@ -12,6 +12,9 @@
 #include <stddef.h>
 
 #include "prodata/arena.h"
+#include "prodata/export.h"
+
+PD_API_BEGIN
 
 typedef struct PdStrbuf
 {
@@ -43,5 +46,7 @@ void pd_strbuf_append_literal(PdStrbuf *buf, const char *text);
 const char *pd_strbuf_text(PdStrbuf *buf);
 
 bool pd_strbuf_failed(const PdStrbuf *buf);
+
+PD_API_END
 
 #endif
