@@ -27,13 +27,20 @@
 
 /* ---- rendering ---------------------------------------------------------- */
 
-/* One comment line per entry: newlines inside an entry would end the comment. */
+/* Text inside a comment line: a newline inside it would end the comment. */
+static void
+comment_text(PdStrbuf *out, const char *text)
+{
+    for (const char *c = text; *c != '\0'; c++)
+        pd_strbuf_append_char(out, *c == '\n' || *c == '\r' ? ' ' : *c);
+}
+
+/* One comment line per entry. */
 static void
 comment_line(PdStrbuf *out, const char *prefix, const char *text)
 {
     pd_strbuf_append(out, prefix);
-    for (const char *c = text; *c != '\0'; c++)
-        pd_strbuf_append_char(out, *c == '\n' || *c == '\r' ? ' ' : *c);
+    comment_text(out, text);
     pd_strbuf_append_char(out, '\n');
 }
 
@@ -53,9 +60,9 @@ render_header(PdStrbuf *out, const PdMigrationPlan *plan, const char *name, cons
 {
     pd_strbuf_appendf(out, "-- prodata migration %s\n", name);
     pd_strbuf_appendf(out, "%s%s\n", AFTER_PREFIX, parent_name != NULL ? parent_name : AFTER_NOTHING);
-    comment_line(out, "-- from ",
-                 pd_arena_sprintf(out->arena, "%s; review before applying.",
-                                  source_name != NULL ? source_name : "the model file"));
+    pd_strbuf_append(out, "-- from ");
+    comment_text(out, source_name != NULL ? source_name : "the model file");
+    pd_strbuf_append(out, "; review before applying.\n");
     pd_strbuf_append(out, "--\n-- operations:\n");
     for (size_t i = 0; i < plan->operation_count; i++)
         comment_line(out, plan->operations[i].is_destructive ? "--   [destructive] " : "--   ",
@@ -205,6 +212,15 @@ split_sections(PdArena *arena, const char *path, const char *text, size_t text_l
     return true;
 }
 
+static bool
+is_blank(const char *line, size_t length)
+{
+    for (size_t i = 0; i < length; i++)
+        if (line[i] != ' ' && line[i] != '\t' && line[i] != '\r')
+            return false;
+    return true;
+}
+
 /* The state lines without their "-- " prefix. */
 static bool
 strip_state(PdArena *arena, const char *path, const ParsedSections *sections, const char **state,
@@ -224,7 +240,7 @@ strip_state(PdArena *arena, const char *path, const ParsedSections *sections, co
             size_t skip = length >= 3 && line[2] == ' ' ? 3 : 2;
             pd_strbuf_append_length(&buf, line + skip, length - skip);
         }
-        else if (strspn(line, " \t\r") < length)
+        else if (!is_blank(line, length))
             return pd_error_set(err, PD_ERR_INVALID_INPUT, "%s:%d: a state line must start with \"-- \"",
                                 path, line_number);
         pd_strbuf_append_char(&buf, '\n');
@@ -276,6 +292,21 @@ find_parent(PdArena *arena, const char *header, const char *header_end)
     return NULL;
 }
 
+/* A NUL byte would end the text early for every reader that takes it as a C string (the recorded state
+ * was cut short without a word): refused, as the model file loader refuses it. */
+static bool
+check_no_nul(const char *where, const char *text, size_t text_length, PdError *err)
+{
+    const char *nul = memchr(text, '\0', text_length);
+    if (nul == NULL)
+        return true;
+    int line = 1;
+    for (const char *c = text; c < nul; c++)
+        line += *c == '\n';
+    return pd_error_set(err, PD_ERR_INVALID_INPUT, "%s:%d: a NUL byte in the file, expected text", where,
+                        line);
+}
+
 bool
 pd_migration_parse(PdArena *arena, const char *path, const char *text, size_t text_length,
                    PdMigrationFile *file, PdError *err)
@@ -285,6 +316,8 @@ pd_migration_parse(PdArena *arena, const char *path, const char *text, size_t te
     if (path != NULL && !parse_name(arena, path, &result.name, &result.number))
         return pd_error_set(err, PD_ERR_INVALID_INPUT, "%s: bad migration file name", path) ||
                pd_error_hint(err, "Name migration files NNNN_name.sql: four to nine digits, from 0001 up.");
+    if (!check_no_nul(where, text, text_length, err))
+        return false;
     ParsedSections sections;
     if (!split_sections(arena, where, text, text_length, &sections, err))
         return false;
@@ -475,33 +508,35 @@ pd_migration_list(PdArena *arena, const char *directory, PdMigrationFile **files
 static const char *
 state_in_place(PdArena *arena, const PdMigrationFile *file)
 {
-    const char *marker = NULL;
-    for (const char *line = file->text; line != NULL && *line != '\0';)
+    const char *text = file->text, *text_end = file->text + file->text_length;
+    const char *body = NULL; /* the first line after the state marker */
+    int body_line = 0, line_number = 0;
+    for (const char *line = text; line < text_end && body == NULL;)
     {
-        if (strncmp(line, "-- +state", 9) == 0 &&
-            (line[9] == '\n' || line[9] == '\r' || line[9] == '\0' || line[9] == ' '))
-            marker = line;
-        const char *newline = strchr(line, '\n');
-        line = newline != NULL ? newline + 1 : NULL;
+        line_number++;
+        const char *newline = memchr(line, '\n', (size_t)(text_end - line));
+        size_t length = newline != NULL ? (size_t)(newline - line) : (size_t)(text_end - line);
+        const char *reason = NULL;
+        size_t reason_length = 0;
+        if (marker_kind(line, length, &reason, &reason_length) == SECTION_STATE)
+            body = line + length + (newline != NULL), body_line = line_number;
+        line += length + (newline != NULL);
     }
-    if (marker == NULL)
+    if (body == NULL)
         return file->state_text;
     PdStrbuf buf;
     pd_strbuf_init(&buf, arena);
-    for (const char *c = file->text; c <= marker; c++)
-        if (*c == '\n' || c == marker)
-            pd_strbuf_append_char(&buf, '\n');
-    const char *body = strchr(marker, '\n');
-    for (const char *line = body != NULL ? body + 1 : "", *end; *line != '\0'; line = end + (*end != '\0'))
-    {
-        end = strchr(line, '\n');
-        if (end == NULL)
-            end = line + strlen(line);
-        bool is_comment = end - line >= 2 && strncmp(line, "--", 2) == 0;
-        pd_strbuf_append(&buf, is_comment ? "  " : "");
-        pd_strbuf_append_length(&buf, line + (is_comment ? 2 : 0),
-                                (size_t)(end - line) - (is_comment ? 2 : 0));
+    for (int i = 0; i < body_line; i++)
         pd_strbuf_append_char(&buf, '\n');
+    for (const char *line = body; line < text_end;)
+    {
+        const char *newline = memchr(line, '\n', (size_t)(text_end - line));
+        size_t length = newline != NULL ? (size_t)(newline - line) : (size_t)(text_end - line);
+        bool is_comment = length >= 2 && strncmp(line, "--", 2) == 0;
+        pd_strbuf_append(&buf, is_comment ? "  " : "");
+        pd_strbuf_append_length(&buf, line + (is_comment ? 2 : 0), length - (is_comment ? 2 : 0));
+        pd_strbuf_append_char(&buf, '\n');
+        line += length + (newline != NULL);
     }
     return pd_strbuf_text(&buf);
 }

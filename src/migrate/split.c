@@ -4,6 +4,10 @@
  * share a multi-statement string). A ';' ends a statement only outside
  * '...' strings (with '' inside, and E'...' with backslash escapes), "..."
  * identifiers, $tag$...$tag$ bodies, -- comments and nested block comments.
+ * Words (identifiers, keywords, numbers, $1 parameters) are stepped over
+ * whole, as PostgreSQL's lexer reads them: a '$' inside a word (x$a$$b$) never
+ * opens a dollar quote, or a COMMIT after it would hide from the check that
+ * refuses transaction control.
  * Each statement comes back without its ';', with leading blanks and comments
  * and trailing blanks cut, so it starts with its keyword; statements that hold
  * nothing but comments are dropped.
@@ -19,29 +23,56 @@ is_identifier_char(char c)
     return isalnum((unsigned char)c) || c == '_' || (unsigned char)c >= 0x80;
 }
 
-/* Length of the dollar-quote tag starting at text ("$$" or "$tag$"), or 0 when it is none. */
-static size_t
-dollar_tag_length(const char *text)
+static bool
+is_identifier_start(char c)
 {
-    if (text[0] != '$')
-        return 0;
-    size_t i = 1;
-    if (isdigit((unsigned char)text[i])) /* $1 is a parameter, not a tag */
-        return 0;
-    while (is_identifier_char(text[i]) && text[i] != '$')
-        i++;
-    return text[i] == '$' ? i + 1 : 0;
+    return isalpha((unsigned char)c) || c == '_' || (unsigned char)c >= 0x80;
 }
 
-/* Returns the position just after the construct opened at text[i], or 0 when unterminated. */
+/* The end of the word starting at text[i]: an identifier or keyword (which may hold '$' after its first
+ * character), a number's digits, or a $1 parameter; i itself when no word starts there. */
 static size_t
-skip_quoted(const char *text, size_t length, size_t i, const char **what)
+skip_word(const char *text, size_t length, size_t i)
+{
+    size_t j = i;
+    if (is_identifier_start(text[i]))
+    {
+        while (j < length && (is_identifier_char(text[j]) || text[j] == '$'))
+            j++;
+        return j;
+    }
+    if (text[i] == '$' && i + 1 < length && isdigit((unsigned char)text[i + 1]))
+        j++;
+    while (j < length && isdigit((unsigned char)text[j]))
+        j++;
+    return j;
+}
+
+/* Length of the dollar-quote tag starting at text ("$$" or "$tag$"), or 0 when it is none. */
+static size_t
+dollar_tag_length(const char *text, size_t length)
+{
+    if (length == 0 || text[0] != '$')
+        return 0;
+    size_t i = 1;
+    if (i < length && isdigit((unsigned char)text[i])) /* $1 is a parameter, not a tag */
+        return 0;
+    while (i < length && is_identifier_char(text[i]))
+        i++;
+    return i < length && text[i] == '$' ? i + 1 : 0;
+}
+
+/*
+ * Returns the position just after the construct opened at text[i], or 0 when unterminated.
+ * has_escapes: the quote follows the word E, so a backslash escapes the next character.
+ */
+static size_t
+skip_quoted(const char *text, size_t length, size_t i, bool has_escapes, const char **what)
 {
     char c = text[i];
     if (c == '\'' || c == '"')
     {
-        bool has_escapes = c == '\'' && i > 0 && (text[i - 1] == 'E' || text[i - 1] == 'e') &&
-                           (i < 2 || !is_identifier_char(text[i - 2]));
+        has_escapes = has_escapes && c == '\'';
         *what = c == '"' ? "quoted identifier" : "quoted string";
         for (size_t j = i + 1; j < length; j++)
         {
@@ -79,7 +110,7 @@ skip_quoted(const char *text, size_t length, size_t i, const char **what)
         }
         return 0;
     }
-    size_t tag = dollar_tag_length(text + i);
+    size_t tag = dollar_tag_length(text + i, length - i);
     *what = "dollar-quoted string";
     for (size_t j = i + tag; j + tag <= length; j++)
         if (text[j] == '$' && strncmp(text + j, text + i, tag) == 0)
@@ -87,7 +118,7 @@ skip_quoted(const char *text, size_t length, size_t i, const char **what)
     return 0;
 }
 
-/* Whether a construct that must be skipped whole starts at text[i]. */
+/* Whether a construct that must be skipped whole starts at text[i], which is not inside a word. */
 static bool
 opens_quoted(const char *text, size_t length, size_t i)
 {
@@ -98,7 +129,7 @@ opens_quoted(const char *text, size_t length, size_t i)
         return true;
     if (c == '/' && i + 1 < length && text[i + 1] == '*')
         return true;
-    return c == '$' && (i == 0 || !is_identifier_char(text[i - 1])) && dollar_tag_length(text + i) > 0;
+    return c == '$' && dollar_tag_length(text + i, length - i) > 0;
 }
 
 /* Cuts leading blanks and comments and trailing blanks; NULL when nothing is left. */
@@ -113,7 +144,7 @@ trim_statement(PdArena *arena, const char *text, size_t length)
         else if ((text[start] == '-' || text[start] == '/') && opens_quoted(text, length, start))
         {
             const char *ignored;
-            size_t end = skip_quoted(text, length, start, &ignored);
+            size_t end = skip_quoted(text, length, start, false, &ignored);
             start = end == 0 ? length : end;
         }
         else
@@ -141,6 +172,20 @@ push_statement(PdArena *arena, const char *text, size_t length, const char ***st
     return true;
 }
 
+/* Fills err for a construct opened on sql[i] and never closed. Returns false. */
+static bool
+unterminated(const char *sql, size_t i, const char *what, const char *where, int first_line, PdError *err)
+{
+    int line = first_line > 0 ? first_line : 1;
+    for (size_t j = 0; j < i; j++)
+        line += sql[j] == '\n';
+    if (where != NULL)
+        pd_error_set(err, PD_ERR_INVALID_INPUT, "%s:%d: unterminated %s", where, line, what);
+    else
+        pd_error_set(err, PD_ERR_INVALID_INPUT, "unterminated %s starting on line %d", what, line);
+    return pd_error_detail(err, "The SQL ends before the %s is closed.", what);
+}
+
 bool
 pd_migration_split_statements(PdArena *arena, const char *sql, const char *where, int first_line,
                               const char ***statements, size_t *count, PdError *err)
@@ -149,34 +194,31 @@ pd_migration_split_statements(PdArena *arena, const char *sql, const char *where
     size_t result_count = 0;
     size_t length = sql != NULL ? strlen(sql) : 0;
     size_t start = 0;
+    bool is_after_e = false; /* the last word was E alone, right before i: E'...' has escapes */
     for (size_t i = 0; i < length;)
     {
+        size_t word_end = skip_word(sql, length, i);
+        if (word_end > i)
+        {
+            is_after_e = word_end == i + 1 && (sql[i] == 'E' || sql[i] == 'e');
+            i = word_end;
+            continue;
+        }
         if (opens_quoted(sql, length, i))
         {
             const char *what = "";
-            size_t end = skip_quoted(sql, length, i, &what);
+            size_t end = skip_quoted(sql, length, i, is_after_e, &what);
             if (end == 0)
-            {
-                int line = first_line > 0 ? first_line : 1;
-                for (size_t j = 0; j < i; j++)
-                    line += sql[j] == '\n';
-                if (where != NULL)
-                    pd_error_set(err, PD_ERR_INVALID_INPUT, "%s:%d: unterminated %s", where, line, what);
-                else
-                    pd_error_set(err, PD_ERR_INVALID_INPUT, "unterminated %s starting on line %d", what,
-                                 line);
-                return pd_error_detail(err, "The SQL ends before the %s is closed.", what);
-            }
+                return unterminated(sql, i, what, where, first_line, err);
             i = end;
-            continue;
         }
-        if (sql[i] == ';')
+        else if (sql[i++] == ';')
         {
-            if (!push_statement(arena, sql + start, i - start, &result, &result_count, err))
+            if (!push_statement(arena, sql + start, i - 1 - start, &result, &result_count, err))
                 return false;
-            start = i + 1;
+            start = i;
         }
-        i++;
+        is_after_e = false;
     }
     if (!push_statement(arena, sql + start, length - start, &result, &result_count, err))
         return false;

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -328,6 +329,110 @@ test_state_errors_point_into_the_migration_file(void **state)
     pd_arena_free(arena);
 }
 
+/*
+ * A copy of text[0..length) that ends exactly where a page that cannot be read begins, so a read past
+ * length crashes in every build, not only under AddressSanitizer. Unmapped by release_guarded.
+ */
+static char *
+guarded_copy(const char *text, size_t length, size_t *mapped)
+{
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    size_t pages = (length + page - 1) / page + 1;
+    char *base = mmap(NULL, pages * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    assert_true(base != MAP_FAILED);
+    assert_int_equal(mprotect(base + (pages - 1) * page, page, PROT_NONE), 0);
+    *mapped = pages * page;
+    char *copy = base + (pages - 1) * page - length;
+    memcpy(copy, text, length);
+    return copy;
+}
+
+static void
+release_guarded(char *copy, size_t length, size_t mapped)
+{
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    char *end = copy + length;
+    munmap(end + page - mapped, mapped);
+}
+
+/* Found by fuzzing: a blank last state line without a newline was read past the given length. */
+static void
+test_parse_honours_the_length(void **state)
+{
+    (void)state;
+    PdArena *arena = pd_arena_new(0);
+    static const char *texts[] = {
+        "-- +up\nSELECT 1;\n-- +state\n-- model A {\n--   x int\n-- }\n   ",
+        "-- +up\nSELECT 1;\n-- +state\n \t",
+        "-- after: nothing (the first migration)\n-- +up",
+        "-- +up\n-- +down irreversible:   ",
+        "-- +up\nSELECT 1;\n-- +state\n-- model A {\n--   x int\n-- }",
+    };
+    for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++)
+    {
+        size_t length = strlen(texts[i]), mapped;
+        char *text = guarded_copy(texts[i], length, &mapped);
+        PdMigrationFile file;
+        PdError err;
+        assert_true(pd_migration_parse(arena, "m/0001_x.sql", text, length, &file, &err));
+        PdCatalog *catalog = NULL;
+        assert_true(pd_migration_latest_state(arena, &file, 1, &catalog, &err));
+        release_guarded(text, length, mapped);
+    }
+    pd_arena_free(arena);
+}
+
+/* Found by fuzzing: a NUL byte in the state section cut the recorded state short without a word. */
+static void
+test_parse_refuses_nul_bytes(void **state)
+{
+    (void)state;
+    PdArena *arena = pd_arena_new(0);
+    static const char text[] = "-- +up\nSELECT 1;\n-- +state\n-- model A {\n--   x int\0\n--   y int\n-- }\n";
+    PdMigrationFile file;
+    PdError err;
+    assert_false(pd_migration_parse(arena, "m/0003_x.sql", text, sizeof(text) - 1, &file, &err));
+    assert_int_equal(err.code, PD_ERR_INVALID_INPUT);
+    assert_string_equal(err.message, "m/0003_x.sql:5: a NUL byte in the file, expected text");
+    static const char in_up[] = "\0-- +up\nSELECT 1;\n";
+    assert_false(pd_migration_parse(arena, "m/0003_x.sql", in_up, sizeof(in_up) - 1, &file, &err));
+    assert_string_equal(err.message, "m/0003_x.sql:1: a NUL byte in the file, expected text");
+    pd_arena_free(arena);
+}
+
+/* Found by fuzzing: a budget that ran out inside the header crashed rendering instead of failing it. */
+static void
+test_render_reports_an_exhausted_budget(void **state)
+{
+    (void)state;
+    PdArena *setup = pd_arena_new(0);
+    PdCatalog *from = testing_parse(setup, "model T {\n  a int\n  b int null\n}\n");
+    PdCatalog *to = testing_parse(setup, "model T {\n  b int null index\n  c string(20) null\n}\n");
+    PdMigrationPlan *plan;
+    PdError err;
+    assert_true(pd_migrate_plan(setup, from, to, &plan, &err));
+    char *expected;
+    assert_true(
+        pd_migration_render(setup, plan, "0002_t", "0001_initial", "models.pdm", to, &expected, &err));
+    bool has_succeeded = false;
+    for (size_t budget = 1; !has_succeeded && budget < 1024 * 1024; budget += budget < 4096 ? 1 : 64)
+    {
+        PdArena *arena = pd_arena_new(budget);
+        assert_non_null(arena);
+        char *text = NULL;
+        PdError budget_err;
+        has_succeeded =
+            pd_migration_render(arena, plan, "0002_t", "0001_initial", "models.pdm", to, &text, &budget_err);
+        if (has_succeeded)
+            assert_string_equal(text, expected);
+        else
+            assert_int_equal(budget_err.code, PD_ERR_TOO_LARGE);
+        pd_arena_free(arena);
+    }
+    assert_true(has_succeeded);
+    pd_arena_free(setup);
+}
+
 static void
 test_split_statements(void **state)
 {
@@ -375,6 +480,36 @@ test_split_statements(void **state)
     pd_arena_free(arena);
 }
 
+/*
+ * Found by fuzzing: a '$' inside an identifier (x$a$$b$) was taken for the start of a dollar quote, which
+ * hid the COMMIT after it from the transaction-control check and merged the statements around it.
+ */
+static void
+test_split_dollar_inside_a_word(void **state)
+{
+    (void)state;
+    PdArena *arena = pd_arena_new(0);
+    const char **statements;
+    size_t count;
+    PdError err;
+    const char *sql = "SELECT x$a$$b$ FROM t;\nCOMMIT;\nCREATE INDEX CONCURRENTLY i ON t (y$$z);\n"
+                      "SELECT x$E'\\';\nSELECT $1$q$;$q$;\nSELECT 1$q$;$q$";
+    assert_true(pd_migration_split_statements(arena, sql, NULL, 0, &statements, &count, &err));
+    assert_int_equal(count, 6);
+    assert_string_equal(statements[0], "SELECT x$a$$b$ FROM t");
+    assert_string_equal(statements[1], "COMMIT");
+    assert_string_equal(statements[2], "CREATE INDEX CONCURRENTLY i ON t (y$$z)");
+    assert_string_equal(statements[3], "SELECT x$E'\\'");
+    assert_string_equal(statements[4], "SELECT $1$q$;$q$");
+    assert_string_equal(statements[5], "SELECT 1$q$;$q$");
+    /* A word that is only E (or e) still opens an escape string. */
+    assert_true(
+        pd_migration_split_statements(arena, "SELECT e'\\';';SELECT 2", NULL, 0, &statements, &count, &err));
+    assert_int_equal(count, 2);
+    assert_string_equal(statements[0], "SELECT e'\\';'");
+    pd_arena_free(arena);
+}
+
 static void
 test_checksum_is_sha256_hex(void **state)
 {
@@ -397,7 +532,11 @@ main(void)
         cmocka_unit_test(test_list_refuses_a_renumbered_file),
         cmocka_unit_test(test_history_round_trips_to_no_change),
         cmocka_unit_test(test_state_errors_point_into_the_migration_file),
+        cmocka_unit_test(test_parse_honours_the_length),
+        cmocka_unit_test(test_parse_refuses_nul_bytes),
+        cmocka_unit_test(test_render_reports_an_exhausted_budget),
         cmocka_unit_test(test_split_statements),
+        cmocka_unit_test(test_split_dollar_inside_a_word),
         cmocka_unit_test(test_checksum_is_sha256_hex),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
