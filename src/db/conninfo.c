@@ -13,6 +13,43 @@
 #include "prodata/db.h"
 #include "prodata/strbuf.h"
 
+/* libpq marks an option whose value must never be shown ("password", "sslpassword", ...) with a '*' in its
+ * dispchar; the keyword names are not ours to list. */
+static bool
+is_secret(const PQconninfoOption *option)
+{
+    return option->dispchar != NULL && strchr(option->dispchar, '*') != NULL;
+}
+
+static bool
+has_value(const PQconninfoOption *option)
+{
+    return option->val != NULL && option->val[0] != '\0';
+}
+
+/* Appends keyword=value, quoting the value as libpq reads it back when it is empty or holds a space, a quote
+ * or a backslash. */
+static void
+append_option(PdStrbuf *buf, const char *keyword, const char *value)
+{
+    if (buf->length > 0)
+        pd_strbuf_append_char(buf, ' ');
+    pd_strbuf_appendf(buf, "%s=", keyword);
+    if (value[0] != '\0' && strpbrk(value, " \t\n\r\f\v'\\") == NULL)
+    {
+        pd_strbuf_append(buf, value);
+        return;
+    }
+    pd_strbuf_append_char(buf, '\'');
+    for (const char *c = value; *c != '\0'; c++)
+    {
+        if (*c == '\'' || *c == '\\')
+            pd_strbuf_append_char(buf, '\\');
+        pd_strbuf_append_char(buf, *c);
+    }
+    pd_strbuf_append_char(buf, '\'');
+}
+
 bool
 pd_db_conninfo_has_password(const char *conninfo)
 {
@@ -22,13 +59,13 @@ pd_db_conninfo_has_password(const char *conninfo)
     PQconninfoOption *options = PQconninfoParse(conninfo, &error_message);
     if (options == NULL)
     {
-        /* Unparseable: it may hold a password we cannot find, so treat it as one. */
+        /* Unparseable: it may hold a secret we cannot find, so treat it as one. */
         PQfreemem(error_message);
         return true;
     }
     bool has_password = false;
     for (PQconninfoOption *option = options; option->keyword != NULL; option++)
-        if (strcmp(option->keyword, "password") == 0 && option->val != NULL && option->val[0] != '\0')
+        if (is_secret(option) && has_value(option))
             has_password = true;
     PQconninfoFree(options);
     return has_password;
@@ -50,12 +87,8 @@ pd_db_mask_conninfo(PdArena *arena, const char *conninfo)
     pd_strbuf_init(&buf, arena);
     for (PQconninfoOption *option = options; option->keyword != NULL; option++)
     {
-        if (option->val == NULL || option->val[0] == '\0')
-            continue;
-        if (buf.length > 0)
-            pd_strbuf_append_char(&buf, ' ');
-        bool is_secret = strcmp(option->keyword, "password") == 0;
-        pd_strbuf_appendf(&buf, "%s=%s", option->keyword, is_secret ? "********" : option->val);
+        if (has_value(option))
+            append_option(&buf, option->keyword, is_secret(option) ? "********" : option->val);
     }
     PQconninfoFree(options);
     return (char *)pd_strbuf_text(&buf);

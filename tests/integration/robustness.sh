@@ -6,7 +6,8 @@
 # server's own hint kept, a schema whose name needs quoting, a migrate killed
 # between its steps leaving no false drift, an interrupted migrate cancelling
 # its statement and releasing its lock, definitions with newlines in the
-# drift report, and connection strings that must not echo a password.
+# drift report, and connection strings that must not echo a password or any
+# other secret option (sslpassword).
 source tests/lib/tap.sh
 tap_workdir
 cd "$TAP_WORKDIR"
@@ -148,6 +149,23 @@ expect_rc "an unparseable URI in the environment is an input error" 2
 expect_no_out "its password is not echoed either" 's3cret'
 PRODATA_DATABASE='postgresql://u:s3cret@[::1' run_cmd "$PRODATA" config
 expect_no_out "config hides it" 's3cret'
+
+# Every option libpq marks secret is one (found by fuzzing: sslpassword was printed and accepted).
+printf 'database = "host=x sslpassword=s3cretssl"\n' >secret.conf
+run_cmd "$PRODATA" config --config secret.conf
+expect_rc "config with an sslpassword in the file runs" 0
+expect_no_out "config does not print the sslpassword" 's3cretssl'
+expect_out "config shows it masked" 'sslpassword=\*{8}'
+PRODATA_DATABASE='postgresql://u:s3cretpw@127.0.0.1/x?sslpassword=s3cretssl' run_cmd "$PRODATA" config
+expect_no_out "config masks a URI's password and sslpassword parameter" 's3cret'
+expect_out "the URI's other parts are shown" 'host=127\.0\.0\.1'
+run_cmd "$PRODATA" migrate --database 'host=127.0.0.1 sslpassword=s3cretssl'
+expect_rc "an sslpassword on the command line is refused" 2
+expect_out "refused as a password is" 'pgpass'
+expect_no_out "the refusal does not echo it" 's3cretssl'
+run_cmd "$PRODATA" migrate --database 'postgresql://127.0.0.1/x?sslpassword=s3cretssl'
+expect_rc "an sslpassword in a URI on the command line is refused" 2
+expect_no_out "that refusal does not echo it either" 's3cretssl'
 
 # --- prodata.conf quoting ---------------------------------------------------------------------
 printf 'database = "host=nowhere.invalid" # production\nlock_timeout_ms = 100 # fast\n' >q.conf
