@@ -108,6 +108,26 @@ format:
 format-check:
 	@clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h') && echo "format: clean"
 
+# `make fuzz` (not part of `make test`): the libFuzzer targets in tests/fuzz, built by clang with ASan and
+# UBSan, each run for FUZZ_SECONDS (default 30) on seeds copied from the examples and the test data.
+# FUZZ_TARGETS="model split" runs only those. Findings are kept in build/fuzz/artifacts/<target>/.
+FUZZ_SECONDS ?= 30
+FUZZ_TARGETS ?=
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined
+.PHONY: fuzz fuzz-build
+
+fuzz: deps
+	@PRODATA_DEPS_EXTRA="libclang-rt-14-dev" scripts/deps.sh
+	@$(MAKE) --no-print-directory CC=clang BUILD=build/fuzz OPT="-O1 -g -fno-omit-frame-pointer" \
+		EXTRA_CFLAGS="$(FUZZ_SAN) -fsanitize=fuzzer-no-link" EXTRA_LDFLAGS="$(FUZZ_SAN)" fuzz-build
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run.sh build/fuzz $(FUZZ_TARGETS)
+
+fuzz-build: $(patsubst tests/fuzz/%.c,$(BUILD)/bin/%,$(sort $(wildcard tests/fuzz/fuzz_*.c)))
+
+$(BUILD)/bin/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(BUILD)/libprodata.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -fsanitize=fuzzer -o $@ $< $(BUILD)/libprodata.a $(LDLIBS) $(LDFLAGS)
+
 clean:
 	rm -rf build
 
