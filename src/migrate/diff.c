@@ -633,6 +633,20 @@ diff_add_indexes(PlanContext *ctx)
 
 /* ---- tables in dependency order ---------------------------------------- */
 
+/*
+ * Depth-first over the foreign keys, with an explicit stack in the arena: a
+ * chain of links as long as the file is deep (hundreds of thousands of
+ * models) must not exhaust the thread's stack. A model is appended once every
+ * member it references is; a key to a model still on the path closes a cycle
+ * and is deferred. Keys are followed in field order, so the order is the one
+ * a recursive walk gives.
+ */
+typedef struct TopoFrame
+{
+    size_t model; /* index in the catalog */
+    size_t field; /* the next field of it to follow */
+} TopoFrame;
+
 typedef struct TopoSort
 {
     PlanContext *ctx;
@@ -643,55 +657,84 @@ typedef struct TopoSort
     size_t count;
     const PdField **deferred; /* keys that close a cycle: added after the tables */
     size_t deferred_count;
+    TopoFrame *path; /* the models on the path: at most every model once */
+    size_t depth;
 } TopoSort;
 
+/* The catalog index of a model a relation points at; model_count when it is not in the catalog. */
+static size_t
+catalog_index(const PdCatalog *catalog, const PdModel *model)
+{
+    if (model >= catalog->models && model < catalog->models + catalog->model_count)
+        return (size_t)(model - catalog->models);
+    const PdModel *found = pd_model_find(catalog, model->name);
+    return found != NULL ? (size_t)(found - catalog->models) : catalog->model_count;
+}
+
 static bool
-topo_visit(TopoSort *sort, size_t i)
+topo_defer(TopoSort *sort, const PdField *field)
+{
+    const PdField **grown =
+        pd_arena_reserve_next(sort->ctx->arena, (void *)sort->deferred, sort->deferred_count, sizeof(*grown));
+    if (grown == NULL)
+        return pd_arena_error(sort->ctx->arena, sort->ctx->err);
+    grown[sort->deferred_count++] = field;
+    sort->deferred = grown;
+    return true;
+}
+
+static void
+topo_push(TopoSort *sort, size_t i)
 {
     sort->state[i] = 1;
-    const PdModel *model = &sort->catalog->models[i];
-    for (size_t f = 0; f < model->field_count; f++)
+    sort->path[sort->depth++] = (TopoFrame){i, 0};
+}
+
+/* Follows the next key of the model on top of the path, or finishes that model. */
+static bool
+topo_step(TopoSort *sort)
+{
+    TopoFrame *top = &sort->path[sort->depth - 1];
+    const PdModel *model = &sort->catalog->models[top->model];
+    if (top->field == model->field_count)
     {
-        const PdField *field = &model->fields[f];
-        const PdModel *target = is_relation(field) ? field_target(sort->catalog, field) : NULL;
-        if (target == NULL)
-            continue;
-        size_t j = (size_t)(pd_model_find(sort->catalog, target->name) - sort->catalog->models);
-        if (j == i || j >= sort->catalog->model_count || !sort->is_member[j] || sort->state[j] == 2)
-            continue;
-        if (sort->state[j] == 1)
-        {
-            const PdField **grown = pd_arena_reserve_next(sort->ctx->arena, (void *)sort->deferred,
-                                                          sort->deferred_count, sizeof(*grown));
-            if (grown == NULL)
-                return pd_arena_error(sort->ctx->arena, sort->ctx->err);
-            grown[sort->deferred_count++] = field;
-            sort->deferred = grown;
-        }
-        else if (!topo_visit(sort, j))
-            return false;
+        sort->state[top->model] = 2;
+        sort->order[sort->count++] = top->model;
+        sort->depth--;
+        return true;
     }
-    sort->state[i] = 2;
-    sort->order[sort->count++] = i;
+    const PdField *field = &model->fields[top->field++];
+    const PdModel *target = is_relation(field) ? field_target(sort->catalog, field) : NULL;
+    if (target == NULL)
+        return true;
+    size_t j = catalog_index(sort->catalog, target);
+    if (j == top->model || j >= sort->catalog->model_count || !sort->is_member[j] || sort->state[j] == 2)
+        return true;
+    if (sort->state[j] == 1)
+        return topo_defer(sort, field);
+    topo_push(sort, j);
     return true;
 }
 
 static bool
 topo_sort(PlanContext *ctx, const PdCatalog *catalog, const bool *is_member, TopoSort *sort)
 {
-    *sort = (TopoSort){ctx,
-                       catalog,
-                       is_member,
-                       pd_arena_calloc(ctx->arena, catalog->model_count + 1, 1),
-                       pd_arena_calloc(ctx->arena, catalog->model_count + 1, sizeof(size_t)),
-                       0,
-                       NULL,
-                       0};
-    if (sort->state == NULL || sort->order == NULL)
+    size_t count = catalog->model_count;
+    *sort = (TopoSort){.ctx = ctx, .catalog = catalog, .is_member = is_member};
+    sort->state = pd_arena_calloc(ctx->arena, count + 1, 1);
+    sort->order = pd_arena_calloc(ctx->arena, count + 1, sizeof(size_t));
+    sort->path = pd_arena_calloc(ctx->arena, count + 1, sizeof(TopoFrame));
+    if (sort->state == NULL || sort->order == NULL || sort->path == NULL)
         return pd_arena_error(ctx->arena, ctx->err);
-    for (size_t i = 0; i < catalog->model_count; i++)
-        if (is_member[i] && sort->state[i] == 0 && !topo_visit(sort, i))
-            return false;
+    for (size_t i = 0; i < count; i++)
+    {
+        if (!is_member[i] || sort->state[i] != 0)
+            continue;
+        topo_push(sort, i);
+        while (sort->depth > 0)
+            if (!topo_step(sort))
+                return false;
+    }
     return true;
 }
 

@@ -5,6 +5,7 @@
  * hand while writing it; here we pin its shape. Timing of a 200-model initial
  * plan is printed, never asserted.
  */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -747,6 +748,56 @@ test_two_hundred_models_timing(void **state)
     pd_arena_free(arena);
 }
 
+typedef struct PlanJob
+{
+    PdArena *arena;
+    const PdCatalog *to;
+    PdMigrationPlan *plan;
+    PdError err;
+    bool is_ok;
+} PlanJob;
+
+static void *
+plan_job(void *data)
+{
+    PlanJob *job = data;
+    job->is_ok = pd_migrate_plan(job->arena, NULL, job->to, &job->plan, &job->err);
+    return NULL;
+}
+
+/* The dependency sort keeps its path in the arena: a long foreign-key chain fits a small thread stack. */
+static void
+test_long_foreign_key_chain_on_a_small_stack(void **state)
+{
+    (void)state;
+    enum
+    {
+        LINKS = 200000
+    };
+    PdArena *arena = pd_arena_new(0);
+    PdStrbuf text;
+    pd_strbuf_init(&text, arena);
+    /* Written last first, so that the walk from the first model follows the whole chain. */
+    for (int i = LINKS; i > 0; i--)
+        pd_strbuf_appendf(&text, "model M%d {\n  prev M%d\n}\n", i, i - 1);
+    pd_strbuf_append(&text, "model M0 {\n  size int\n}\n");
+    PlanJob job = {.arena = arena, .to = testing_parse(arena, pd_strbuf_text(&text))};
+    pthread_attr_t attr;
+    pthread_t thread;
+    assert_int_equal(pthread_attr_init(&attr), 0);
+    assert_int_equal(pthread_attr_setstacksize(&attr, 256 * 1024), 0);
+    assert_int_equal(pthread_create(&thread, &attr, plan_job, &job), 0);
+    assert_int_equal(pthread_join(thread, NULL), 0);
+    pthread_attr_destroy(&attr);
+    if (!job.is_ok)
+        fail_msg("planning failed: %s", job.err.message);
+    assert_int_equal(job.plan->operation_count, LINKS + 1);
+    assert_string_equal(job.plan->operations[0].model, "M0");
+    assert_string_equal(job.plan->operations[1].model, "M1");
+    assert_string_equal(job.plan->operations[LINKS].model, "M200000");
+    pd_arena_free(arena);
+}
+
 int
 main(void)
 {
@@ -771,6 +822,7 @@ main(void)
         cmocka_unit_test(test_many_to_many_add_drop_retarget),
         cmocka_unit_test(test_primary_key_change_refused),
         cmocka_unit_test(test_two_hundred_models_timing),
+        cmocka_unit_test(test_long_foreign_key_chain_on_a_small_stack),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
