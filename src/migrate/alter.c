@@ -289,22 +289,22 @@ add_objects_plainly(PlanContext *ctx, PdStrbuf *out, const FieldObjects *objects
 static char *
 field_hint(PlanContext *ctx, const PdModel *model, const char *verb, const char *field)
 {
-    return pd_arena_sprintf(ctx->arena, "%s_%s_%s", plan_snake(ctx, model->name), verb, field);
+    return pd_arena_sprintf(ctx->arena, "%s_%s_%s", pd_plan_snake(ctx, model->name), verb, field);
 }
 
 static bool
 add_join_field(PlanContext *ctx, const PdModel *model, const PdField *field)
 {
-    ModelRef owner = schema_model_ref(ctx, model), target = plan_new_target_ref(ctx, field);
+    ModelRef owner = schema_model_ref(ctx, model), target = pd_plan_new_target_ref(ctx, field);
     JoinObjects join;
     if (!schema_join(ctx, field->through_table, &owner, &target, &join) ||
-        !plan_operation(ctx, PD_OP_ADD_FIELD, model->name, field->name,
-                        field_hint(ctx, model, "add", field->name), "add field %s.%s (%s, join table %s)",
-                        model->name, field->name, schema_field_summary(ctx, field), join.table))
+        !pd_plan_operation(ctx, PD_OP_ADD_FIELD, model->name, field->name,
+                           field_hint(ctx, model, "add", field->name), "add field %s.%s (%s, join table %s)",
+                           model->name, field->name, schema_field_summary(ctx, field), join.table))
         return false;
     ddl_create_join_table(&ctx->up, &join);
     ddl_drop_table(&ctx->down, join.table);
-    return plan_step_end(ctx);
+    return pd_plan_step_end(ctx);
 }
 
 /* Warnings for a default that existing rows receive when the column is added. */
@@ -312,14 +312,14 @@ static bool
 warn_added_default(PlanContext *ctx, const PdModel *model, const PdField *field)
 {
     if (field->default_value.kind == PD_DEFAULT_UUID)
-        return plan_warning(
+        return pd_plan_warning(
             ctx,
             "%s.%s: adding a column with default=uuid rewrites table \"%s\" under an ACCESS "
             "EXCLUSIVE lock (gen_random_uuid() is volatile); on a big table add it null without a "
             "default, SET DEFAULT for new rows, backfill old rows in batches, then make it not null",
             model->name, field->name, model->table);
     if (field->default_value.kind == PD_DEFAULT_NOW)
-        return plan_warning(
+        return pd_plan_warning(
             ctx,
             "%s.%s: default=now on existing table \"%s\" gives every existing row the time of the "
             "migration (evaluated once, no rewrite); if old rows need their own values, add the "
@@ -333,7 +333,7 @@ alter_add_field(PlanContext *ctx, const PdModel *model, const PdField *field)
 {
     if (field->kind == PD_FIELD_MANY_TO_MANY)
         return add_join_field(ctx, model, field);
-    ModelRef target = plan_new_target_ref(ctx, field);
+    ModelRef target = pd_plan_new_target_ref(ctx, field);
     FieldObjects objects;
     if (!schema_field(ctx, model->table, field->column, field, &target, &objects))
         return false;
@@ -346,9 +346,9 @@ alter_add_field(PlanContext *ctx, const PdModel *model, const PdField *field)
         pd_error_detail(ctx->err, "Rows already in the table would have no value for the new column.");
         return pd_error_hint(ctx->err, "add default=... or null to the field");
     }
-    if (!plan_operation(ctx, PD_OP_ADD_FIELD, model->name, field->name,
-                        field_hint(ctx, model, "add", field->name), "add field %s.%s (%s)", model->name,
-                        field->name, schema_field_summary(ctx, field)) ||
+    if (!pd_plan_operation(ctx, PD_OP_ADD_FIELD, model->name, field->name,
+                           field_hint(ctx, model, "add", field->name), "add field %s.%s (%s)", model->name,
+                           field->name, schema_field_summary(ctx, field)) ||
         !warn_added_default(ctx, model, field))
         return false;
     pd_strbuf_append(&ctx->up, "ALTER TABLE ");
@@ -362,14 +362,14 @@ alter_add_field(PlanContext *ctx, const PdModel *model, const PdField *field)
     pd_strbuf_append(&ctx->down, " DROP COLUMN ");
     pd_strbuf_append_identifier(&ctx->down, field->column);
     pd_strbuf_append(&ctx->down, ";\n");
-    return plan_step_end(ctx);
+    return pd_plan_step_end(ctx);
 }
 
 static bool
 drop_join_field(PlanContext *ctx, const PdModel *model, const PdModel *old, const PdField *field)
 {
     /* Not renamed with the rest (the field is gone), so the join table keeps its old names. */
-    ModelRef owner = schema_model_ref(ctx, old), target = plan_old_target_ref(ctx, field);
+    ModelRef owner = schema_model_ref(ctx, old), target = pd_plan_old_target_ref(ctx, field);
     owner.table = model->table;
     JoinObjects join;
     /*
@@ -382,18 +382,18 @@ drop_join_field(PlanContext *ctx, const PdModel *model, const PdModel *old, cons
     if (what == NULL)
         return pd_arena_error(ctx->arena, ctx->err);
     size_t model_number = (size_t)(model - ctx->to->models);
-    if (!plan_check_table_freed_late(ctx, field->through_table, what, model_number))
+    if (!pd_plan_check_table_freed_late(ctx, field->through_table, what, model_number))
         return false;
     if (!schema_join(ctx, field->through_table, &owner, &target, &join) ||
-        !plan_operation(ctx, PD_OP_DROP_FIELD, model->name, field->name,
-                        field_hint(ctx, model, "drop", field->name), "drop field %s.%s (join table %s)",
-                        model->name, field->name, join.table) ||
-        !plan_destructive(ctx, "drop field %s.%s: join table \"%s\" and all its links are deleted",
-                          model->name, field->name, join.table))
+        !pd_plan_operation(ctx, PD_OP_DROP_FIELD, model->name, field->name,
+                           field_hint(ctx, model, "drop", field->name), "drop field %s.%s (join table %s)",
+                           model->name, field->name, join.table) ||
+        !pd_plan_destructive(ctx, "drop field %s.%s: join table \"%s\" and all its links are deleted",
+                             model->name, field->name, join.table))
         return false;
     ddl_drop_table(&ctx->up, join.table);
     ddl_create_join_table(&ctx->down, &join);
-    return plan_step_end(ctx);
+    return pd_plan_step_end(ctx);
 }
 
 bool
@@ -401,14 +401,14 @@ alter_drop_field(PlanContext *ctx, const PdModel *model, const PdModel *old, con
 {
     if (field->kind == PD_FIELD_MANY_TO_MANY)
         return drop_join_field(ctx, model, old, field);
-    ModelRef target = plan_old_target_ref(ctx, field);
+    ModelRef target = pd_plan_old_target_ref(ctx, field);
     FieldObjects objects;
     if (!schema_field(ctx, model->table, field->column, field, &target, &objects) ||
-        !plan_operation(ctx, PD_OP_DROP_FIELD, model->name, field->name,
-                        field_hint(ctx, model, "drop", field->name), "drop field %s.%s", model->name,
-                        field->name) ||
-        !plan_destructive(ctx, "drop field %s.%s: column \"%s\".\"%s\" and all its values are deleted",
-                          model->name, field->name, model->table, field->column))
+        !pd_plan_operation(ctx, PD_OP_DROP_FIELD, model->name, field->name,
+                           field_hint(ctx, model, "drop", field->name), "drop field %s.%s", model->name,
+                           field->name) ||
+        !pd_plan_destructive(ctx, "drop field %s.%s: column \"%s\".\"%s\" and all its values are deleted",
+                             model->name, field->name, model->table, field->column))
         return false;
     pd_strbuf_append(&ctx->up, "ALTER TABLE ");
     pd_strbuf_append_identifier(&ctx->up, model->table);
@@ -416,7 +416,7 @@ alter_drop_field(PlanContext *ctx, const PdModel *model, const PdModel *old, con
     pd_strbuf_append_identifier(&ctx->up, field->column);
     pd_strbuf_append(&ctx->up, ";\n");
     if (objects.is_not_null && objects.default_sql == NULL && !objects.is_identity)
-        plan_irreversible(
+        pd_plan_irreversible(
             ctx,
             "dropped field %s.%s was not null without a default: re-adding column \"%s\".\"%s\" "
             "fails on a table with rows",
@@ -427,33 +427,33 @@ alter_drop_field(PlanContext *ctx, const PdModel *model, const PdModel *old, con
     ddl_column(&ctx->down, &objects);
     pd_strbuf_append(&ctx->down, ";\n");
     add_objects_plainly(ctx, &ctx->down, &objects, true, NULL, false, true, true);
-    return plan_step_end(ctx);
+    return pd_plan_step_end(ctx);
 }
 
 /* A many-to-many field pointing elsewhere gets a new join table; the old links cannot follow. */
 static bool
 alter_join_field(PlanContext *ctx, const PdModel *model, const PdField *old_field, const PdField *field)
 {
-    if (plan_same_target(ctx, old_field, field))
+    if (pd_plan_same_target(ctx, old_field, field))
         return true; /* names were brought along by the renames */
-    const PdModel *old = plan_old_model_of(ctx, model);
-    ModelRef old_owner = schema_model_ref(ctx, old), old_target = plan_old_target_ref(ctx, old_field);
+    const PdModel *old = pd_plan_old_model_of(ctx, model);
+    ModelRef old_owner = schema_model_ref(ctx, old), old_target = pd_plan_old_target_ref(ctx, old_field);
     old_owner.table = model->table;
-    ModelRef owner = schema_model_ref(ctx, model), target = plan_new_target_ref(ctx, field);
+    ModelRef owner = schema_model_ref(ctx, model), target = pd_plan_new_target_ref(ctx, field);
     JoinObjects before, after;
     if (!schema_join(ctx, old_field->through_table, &old_owner, &old_target, &before) ||
         !schema_join(ctx, field->through_table, &owner, &target, &after) ||
-        !plan_operation(ctx, PD_OP_ALTER_FIELD, model->name, field->name,
-                        field_hint(ctx, model, "alter", field->name), "alter field %s.%s: %s[] -> %s[]",
-                        model->name, field->name, old_field->target_name, field->target_name) ||
-        !plan_destructive(ctx, "alter field %s.%s: join table \"%s\" and all its links are deleted",
-                          model->name, field->name, before.table))
+        !pd_plan_operation(ctx, PD_OP_ALTER_FIELD, model->name, field->name,
+                           field_hint(ctx, model, "alter", field->name), "alter field %s.%s: %s[] -> %s[]",
+                           model->name, field->name, old_field->target_name, field->target_name) ||
+        !pd_plan_destructive(ctx, "alter field %s.%s: join table \"%s\" and all its links are deleted",
+                             model->name, field->name, before.table))
         return false;
     ddl_drop_table(&ctx->up, before.table);
     ddl_create_join_table(&ctx->up, &after);
     ddl_drop_table(&ctx->down, after.table);
     ddl_create_join_table(&ctx->down, &before);
-    return plan_step_end(ctx);
+    return pd_plan_step_end(ctx);
 }
 
 /* What differs between a column's old and new objects (both under the new names). */
@@ -531,16 +531,16 @@ static bool
 record_alter(PlanContext *ctx, const PdModel *model, const PdField *field, const FieldObjects *a,
              const FieldObjects *b, const FieldChange *c)
 {
-    if (!plan_operation(ctx, PD_OP_ALTER_FIELD, model->name, field->name,
-                        field_hint(ctx, model, "alter", field->name), "alter field %s.%s: %s", model->name,
-                        field->name, describe_change(ctx, a, b, c)))
+    if (!pd_plan_operation(ctx, PD_OP_ALTER_FIELD, model->name, field->name,
+                           field_hint(ctx, model, "alter", field->name), "alter field %s.%s: %s", model->name,
+                           field->name, describe_change(ctx, a, b, c)))
         return false;
     if (c->is_type && c->type.loss != NULL &&
-        !plan_destructive(ctx, "alter field %s.%s: type %s -> %s: %s", model->name, field->name, a->type,
-                          b->type, c->type.loss))
+        !pd_plan_destructive(ctx, "alter field %s.%s: type %s -> %s: %s", model->name, field->name, a->type,
+                             b->type, c->type.loss))
         return false;
     if (c->is_type && c->type.is_rewrite &&
-        !plan_warning(
+        !pd_plan_warning(
             ctx,
             "%s.%s: changing the type from %s to %s rewrites table \"%s\" and its indexes under an "
             "ACCESS EXCLUSIVE lock; on a big table add a new column, backfill it in batches and switch "
@@ -548,7 +548,7 @@ record_alter(PlanContext *ctx, const PdModel *model, const PdField *field, const
             model->name, field->name, a->type, b->type, model->table))
         return false;
     if (c->is_null && b->is_not_null &&
-        !plan_warning(
+        !pd_plan_warning(
             ctx,
             "%s.%s: SET NOT NULL scans all of table \"%s\" under an ACCESS EXCLUSIVE lock; on a big "
             "table first add CHECK (\"%s\" IS NOT NULL) NOT VALID, VALIDATE CONSTRAINT it, then SET NOT "
@@ -627,7 +627,7 @@ alter_field(PlanContext *ctx, const PdModel *model, const PdField *old_field, co
 {
     if (field->kind == PD_FIELD_MANY_TO_MANY)
         return alter_join_field(ctx, model, old_field, field);
-    ModelRef old_target = plan_old_target_ref(ctx, old_field), target = plan_new_target_ref(ctx, field);
+    ModelRef old_target = pd_plan_old_target_ref(ctx, old_field), target = pd_plan_new_target_ref(ctx, field);
     FieldObjects a, b;
     if (!schema_field(ctx, model->table, field->column, old_field, &old_target, &a) ||
         !schema_field(ctx, model->table, field->column, field, &target, &b))
@@ -647,5 +647,5 @@ alter_field(PlanContext *ctx, const PdModel *model, const PdField *old_field, co
         return false;
     write_alter_up(ctx, &a, &b, &change);
     write_alter_down(ctx, &a, &b, &change);
-    return plan_step_end(ctx);
+    return pd_plan_step_end(ctx);
 }

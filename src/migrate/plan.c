@@ -1,11 +1,12 @@
 /*
- * plan.c - makemigrations' planner: the entry point that runs the phases of
- * diff.c in an order where every statement finds what it needs (renames
- * first, so everything after speaks the new names; drops of indexes before
- * creates; new tables before the fields that point at them; dropped fields
- * before dropped tables), and the collectors every phase appends to:
- * operations, warnings, destructive reasons and the steps of +down. It also
- * picks the suggested file name. Planning is pure: no database, no files.
+ * plan.c - makemigrations' planner: the entry point that runs the phases
+ * (diff.c, rename.c, index.c, tables.c) in an order where every statement
+ * finds what it needs (renames first, so everything after speaks the new
+ * names; drops of indexes before creates; new tables before the fields that
+ * point at them; dropped fields before dropped tables), and the collectors
+ * every phase appends to: operations, warnings, destructive reasons, input
+ * errors and the steps of +down. It also picks the suggested file name.
+ * Planning is pure: no database, no files.
  */
 #include <ctype.h>
 #include <stdarg.h>
@@ -26,8 +27,8 @@ append_string(PlanContext *ctx, const char ***array, size_t *count, char *text)
 }
 
 bool
-plan_operation(PlanContext *ctx, PdOperationKind kind, const char *model, const char *field,
-               const char *name_hint, const char *fmt, ...)
+pd_plan_operation(PlanContext *ctx, PdOperationKind kind, const char *model, const char *field,
+                  const char *name_hint, const char *fmt, ...)
 {
     va_list args;
     va_start(args, fmt);
@@ -47,7 +48,7 @@ plan_operation(PlanContext *ctx, PdOperationKind kind, const char *model, const 
 }
 
 bool
-plan_destructive(PlanContext *ctx, const char *fmt, ...)
+pd_plan_destructive(PlanContext *ctx, const char *fmt, ...)
 {
     va_list args;
     va_start(args, fmt);
@@ -59,7 +60,7 @@ plan_destructive(PlanContext *ctx, const char *fmt, ...)
 }
 
 bool
-plan_warning(PlanContext *ctx, const char *fmt, ...)
+pd_plan_warning(PlanContext *ctx, const char *fmt, ...)
 {
     va_list args;
     va_start(args, fmt);
@@ -69,7 +70,7 @@ plan_warning(PlanContext *ctx, const char *fmt, ...)
 }
 
 void
-plan_irreversible(PlanContext *ctx, const char *fmt, ...)
+pd_plan_irreversible(PlanContext *ctx, const char *fmt, ...)
 {
     if (ctx->irreversible_reason != NULL)
         return;
@@ -80,7 +81,17 @@ plan_irreversible(PlanContext *ctx, const char *fmt, ...)
 }
 
 bool
-plan_step_end(PlanContext *ctx)
+pd_plan_input_error(PlanContext *ctx, PdSourcePos pos, const char *fmt, ...)
+{
+    va_list args;
+    va_start(args, fmt);
+    pd_model_error_at_va(ctx->err, pos, fmt, args);
+    va_end(args);
+    return false;
+}
+
+bool
+pd_plan_step_end(PlanContext *ctx)
 {
     if (ctx->down.length == 0)
         return true;
@@ -103,21 +114,21 @@ model_index(const PdCatalog *catalog, const PdModel *model)
 }
 
 const PdModel *
-plan_new_model_of(const PlanContext *ctx, const PdModel *old_model)
+pd_plan_new_model_of(const PlanContext *ctx, const PdModel *old_model)
 {
     size_t i = model_index(ctx->from, old_model);
     return i < ctx->from->model_count ? ctx->new_of_old[i] : NULL;
 }
 
 const PdModel *
-plan_old_model_of(const PlanContext *ctx, const PdModel *new_model)
+pd_plan_old_model_of(const PlanContext *ctx, const PdModel *new_model)
 {
     size_t i = model_index(ctx->to, new_model);
     return i < ctx->to->model_count ? ctx->old_of_new[i] : NULL;
 }
 
 const PdField *
-plan_old_field_of(const PdModel *old_model, const PdModel *new_model, const PdField *new_field)
+pd_plan_old_field_of(const PdModel *old_model, const PdModel *new_model, const PdField *new_field)
 {
     const PdField *same = pd_model_find_field(old_model, new_field->name);
     if (same != NULL)
@@ -129,7 +140,7 @@ plan_old_field_of(const PdModel *old_model, const PdModel *new_model, const PdFi
 }
 
 char *
-plan_snake(PlanContext *ctx, const char *name)
+pd_plan_snake(PlanContext *ctx, const char *name)
 {
     char *snake = pd_model_snake_case(ctx->arena, name);
     return snake != NULL ? snake : pd_arena_strdup(ctx->arena, name);
@@ -220,13 +231,13 @@ pd_migrate_plan(PdArena *arena, const PdCatalog *from, const PdCatalog *to, PdMi
     pd_strbuf_init(&ctx.concurrently, arena);
     pd_strbuf_init(&ctx.down, arena);
     bool (*const phases[])(PlanContext *) = {
-        diff_match_models, /* who continues whom, checking every renamed_from */
-        diff_renames,      /* tables, columns, and every derived name they change */
-        diff_drop_indexes, /* model-level indexes that are gone, before anything reuses a name */
-        diff_create_models, diff_fields, diff_add_indexes, diff_drop_models,
+        pd_plan_match_models, /* who continues whom, checking every renamed_from */
+        pd_plan_renames,      /* tables, columns, and every derived name they change */
+        pd_plan_drop_indexes, /* model-level indexes that are gone, before anything reuses a name */
+        pd_plan_create_models, pd_plan_diff_fields, pd_plan_add_indexes, pd_plan_drop_models,
     };
     for (size_t i = 0; i < sizeof(phases) / sizeof(phases[0]); i++)
-        if (!phases[i](&ctx) || !plan_step_end(&ctx))
+        if (!phases[i](&ctx) || !pd_plan_step_end(&ctx))
             return pd_error_context(err, "while planning the migration");
     /* Every statement must be accounted for by an operation, or makemigrations would call it no change. */
     if (ctx.operation_count == 0 && (ctx.up.length > 0 || ctx.concurrently.length > 0))

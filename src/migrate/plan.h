@@ -1,7 +1,8 @@
 /*
- * plan.h - private to the planner (plan.c, diff.c, schema.c, ddl.c). The
- * planner walks two catalogs once and appends to one PlanContext: operations
- * for people, SQL for the three sections, warnings and destructive reasons.
+ * plan.h - private to the planner (plan.c, diff.c, rename.c, index.c,
+ * tables.c, alter.c, schema.c, ddl.c). The planner walks two catalogs once
+ * and appends to one PlanContext: operations for people, SQL for the three
+ * sections, warnings and destructive reasons.
  * The inverse SQL is collected in steps: each step holds the statements that
  * undo what was just appended to +up and +up concurrently, in the order they
  * must run; the +down section is the steps in reverse order.
@@ -32,7 +33,7 @@ typedef struct PlanContext
     const char **destructive_reasons;
     size_t destructive_count;
     const char *irreversible_reason; /* the first reason found */
-    struct PlanRename *renames; /* diff.c: the renames of diff_renames, written once they can be ordered */
+    struct PlanRename *renames;      /* rename.c: queued, written once they can be ordered */
     size_t rename_count;
     PdError *err;
 } PlanContext;
@@ -40,24 +41,28 @@ typedef struct PlanContext
 /* ---- plan.c: collecting results --------------------------------------- */
 
 /* Records an operation; description is printf-formatted. False on exhaustion (err set). */
-bool plan_operation(PlanContext *ctx, PdOperationKind kind, const char *model, const char *field,
-                    const char *name_hint, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+bool pd_plan_operation(PlanContext *ctx, PdOperationKind kind, const char *model, const char *field,
+                       const char *name_hint, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 /* Marks the last operation destructive and records what it loses. */
-bool plan_destructive(PlanContext *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-bool plan_warning(PlanContext *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+bool pd_plan_destructive(PlanContext *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+bool pd_plan_warning(PlanContext *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Records why +down cannot be written; the first reason wins. */
-void plan_irreversible(PlanContext *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void pd_plan_irreversible(PlanContext *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* PD_ERR_INVALID_INPUT whose message starts with where the model file says it: "models.pdm:12:3: ".
+ * Returns false. */
+bool pd_plan_input_error(PlanContext *ctx, PdSourcePos pos, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 /* Ends a step: what was appended to ctx->down since the last call becomes one step of +down. */
-bool plan_step_end(PlanContext *ctx);
+bool pd_plan_step_end(PlanContext *ctx);
 
 /* The model of the other catalog that a model continues or became; NULL when none. */
-const PdModel *plan_new_model_of(const PlanContext *ctx, const PdModel *old_model);
-const PdModel *plan_old_model_of(const PlanContext *ctx, const PdModel *new_model);
+const PdModel *pd_plan_new_model_of(const PlanContext *ctx, const PdModel *old_model);
+const PdModel *pd_plan_old_model_of(const PlanContext *ctx, const PdModel *new_model);
 /* The field of old_model that new_field continues (same name, or its renamed_from); NULL when new. */
-const PdField *plan_old_field_of(const PdModel *old_model, const PdModel *new_model,
-                                 const PdField *new_field);
+const PdField *pd_plan_old_field_of(const PdModel *old_model, const PdModel *new_model,
+                                    const PdField *new_field);
 /* snake_case of a name, cut to [a-z0-9_]. */
-char *plan_snake(PlanContext *ctx, const char *name);
+char *pd_plan_snake(PlanContext *ctx, const char *name);
 
 /* ---- schema.c: the database objects a catalog implies ------------------- */
 
@@ -153,18 +158,42 @@ void ddl_rename_index(PdStrbuf *out, const char *from, const char *to);
 /* ("column") */
 char *ddl_columns(PdArena *arena, const char *column);
 
-/* ---- diff.c: the phases ------------------------------------------------ */
+/* ---- the phases, in the order pd_migrate_plan runs them ----------------- */
 
-bool diff_match_models(PlanContext *ctx);
-bool diff_renames(PlanContext *ctx);
-bool diff_drop_indexes(PlanContext *ctx);
-bool diff_create_models(PlanContext *ctx);
-bool diff_fields(PlanContext *ctx);
-bool diff_add_indexes(PlanContext *ctx);
-bool diff_drop_models(PlanContext *ctx);
-/* What a relation references, as diff.c resolves it: an old field's target under its new name. */
-ModelRef plan_old_target_ref(PlanContext *ctx, const PdField *field);
-ModelRef plan_new_target_ref(PlanContext *ctx, const PdField *field);
+/* diff.c: who continues whom (ctx->old_of_new, ctx->new_of_old), checking every renamed_from. */
+bool pd_plan_match_models(PlanContext *ctx);
+/* rename.c: tables, columns and every derived name they change. */
+bool pd_plan_renames(PlanContext *ctx);
+/* index.c: model-level indexes that are gone, before anything reuses a name. */
+bool pd_plan_drop_indexes(PlanContext *ctx);
+/* tables.c: new tables in dependency order, then the keys closing cycles, then join tables. */
+bool pd_plan_create_models(PlanContext *ctx);
+/* diff.c: fields of the models that continue, dropped ones first. */
+bool pd_plan_diff_fields(PlanContext *ctx);
+/* index.c: new model-level indexes, built concurrently. */
+bool pd_plan_add_indexes(PlanContext *ctx);
+/* tables.c: dropped models, referencing tables before the tables they reference. */
+bool pd_plan_drop_models(PlanContext *ctx);
+
+/* ---- diff.c: what relations point at ----------------------------------- */
+
+/* The model a relation of `catalog` points at, found by pointer or by name; NULL when none. */
+const PdModel *pd_plan_field_target(const PdCatalog *catalog, const PdField *field);
+/* What a relation references: an old field's target under its new name (what +down and ALTERs name). */
+ModelRef pd_plan_old_target_ref(PlanContext *ctx, const PdField *field);
+ModelRef pd_plan_new_target_ref(PlanContext *ctx, const PdField *field);
+/* Whether the old relation points at the model the new one points at (after renames). */
+bool pd_plan_same_target(PlanContext *ctx, const PdField *old_field, const PdField *field);
+
+/* ---- index.c: model-level indexes that continue ------------------------- */
+
+/* The old index that a new model-level index continues: same kind, same fields after renames; or NULL. */
+const PdIndex *pd_plan_old_index_of(const PdModel *old, const PdModel *model, const PdIndex *index);
+/* Whether some index of model continues old_index. */
+bool pd_plan_is_index_kept(const PdModel *old, const PdModel *model, const PdIndex *old_index);
+
+/* ---- tables.c ----------------------------------------------------------- */
+
 /*
  * Tables are dropped after the renames and creates of the same migration, so a
  * table name it frees cannot be taken in it: refused (PD_ERR_INVALID_INPUT at
@@ -174,9 +203,7 @@ ModelRef plan_new_target_ref(PlanContext *ctx, const PdField *field);
  * models from it on (joins_from = its number) may take the name;
  * joins_from = ctx->to->model_count checks every join table, 0 none.
  */
-bool plan_check_table_freed_late(PlanContext *ctx, const char *table, const char *what, size_t joins_from);
-/* Whether the old relation points at the model the new one points at (after renames). */
-bool plan_same_target(PlanContext *ctx, const PdField *old_field, const PdField *field);
+bool pd_plan_check_table_freed_late(PlanContext *ctx, const char *table, const char *what, size_t joins_from);
 
 /* ---- alter.c: one field that exists on both sides ----------------------- */
 

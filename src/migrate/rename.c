@@ -1,0 +1,388 @@
+/*
+ * rename.c - the renames of a plan: tables, columns, and every derived name
+ * (constraints, indexes, join tables and their columns) that a renamed model,
+ * field or table changes. They are collected first and written once they can
+ * be ordered, each as its own step, so +down renames back in reverse order.
+ * Which model and field continue which is decided in diff.c; the names
+ * themselves come from schema.c.
+ */
+#include <string.h>
+
+#include "plan.h"
+
+/* ---- renames ----------------------------------------------------------- */
+
+/*
+ * Renames are collected first and written once they can be ordered: renaming
+ * t_a to t_b while t_b becomes t_c must wait until t_b is gone. Tables,
+ * indexes and constraints count as one namespace (tables and indexes share
+ * pg_class, a unique constraint names its index, and derived constraint names
+ * carry their table's name, so sharing costs nothing); columns are per table.
+ * A statement that names a table by its new name waits for that table's
+ * rename. Renames that go round in a circle (a swap) cannot be ordered.
+ */
+typedef enum RenameKind
+{
+    RENAME_TABLE,
+    RENAME_COLUMN,
+    RENAME_CONSTRAINT,
+    RENAME_INDEX
+} RenameKind;
+
+typedef struct PlanRename
+{
+    RenameKind kind;
+    const char *table; /* the table the statement names, by its new name; NULL for tables and indexes */
+    const char *from;
+    const char *to;
+    const char *up_sql;
+    const char *down_sql;
+} PlanRename;
+
+static bool
+queue_rename(PlanContext *ctx, RenameKind kind, const char *table, const char *from, const char *to)
+{
+    if (from == NULL || to == NULL || strcmp(from, to) == 0)
+        return true;
+    PdStrbuf up, down;
+    pd_strbuf_init(&up, ctx->arena);
+    pd_strbuf_init(&down, ctx->arena);
+    switch (kind)
+    {
+        case RENAME_TABLE:
+            ddl_rename_table(&up, from, to);
+            ddl_rename_table(&down, to, from);
+            break;
+        case RENAME_COLUMN:
+            ddl_rename_column(&up, table, from, to);
+            ddl_rename_column(&down, table, to, from);
+            break;
+        case RENAME_CONSTRAINT:
+            ddl_rename_constraint(&up, table, from, to);
+            ddl_rename_constraint(&down, table, to, from);
+            break;
+        case RENAME_INDEX:
+            ddl_rename_index(&up, from, to);
+            ddl_rename_index(&down, to, from);
+            break;
+    }
+    size_t count = ctx->rename_count;
+    PlanRename *grown = pd_arena_reserve_next(ctx->arena, ctx->renames, count, sizeof(*grown));
+    const char *up_sql = pd_strbuf_text(&up), *down_sql = pd_strbuf_text(&down);
+    if (grown == NULL || up_sql == NULL || down_sql == NULL)
+        return pd_arena_error(ctx->arena, ctx->err);
+    bool is_named_table = kind == RENAME_COLUMN || kind == RENAME_CONSTRAINT;
+    grown[count] = (PlanRename){kind, is_named_table ? table : NULL, from, to, up_sql, down_sql};
+    ctx->renames = grown;
+    ctx->rename_count = count + 1;
+    return true;
+}
+
+static bool
+rename_object(PlanContext *ctx, const char *table, const char *from, const char *to, bool is_index)
+{
+    return queue_rename(ctx, is_index ? RENAME_INDEX : RENAME_CONSTRAINT, table, from, to);
+}
+
+/* Whether two renames take names from the same namespace: columns of one table, or everything else. */
+static bool
+is_same_namespace(const PlanRename *a, const PlanRename *b)
+{
+    if ((a->kind == RENAME_COLUMN) != (b->kind == RENAME_COLUMN))
+        return false;
+    return a->kind != RENAME_COLUMN || strcmp(a->table, b->table) == 0;
+}
+
+/* The pending rename that rename i waits for, or NULL when it can run now. */
+static const PlanRename *
+rename_blocker(const PlanContext *ctx, const bool *is_done, size_t i)
+{
+    const PlanRename *rename = &ctx->renames[i];
+    for (size_t j = 0; j < ctx->rename_count; j++)
+    {
+        const PlanRename *other = &ctx->renames[j];
+        if (j == i || is_done[j])
+            continue;
+        if (is_same_namespace(rename, other) && strcmp(other->from, rename->to) == 0)
+            return other; /* its new name is still taken */
+        if (rename->table != NULL && other->kind == RENAME_TABLE && strcmp(other->to, rename->table) == 0)
+            return other; /* the table it names does not have that name yet */
+    }
+    return NULL;
+}
+
+/* Writes the queued renames, each as its own step (so +down renames back in reverse order). */
+static bool
+write_renames(PlanContext *ctx)
+{
+    bool *is_done = pd_arena_calloc(ctx->arena, ctx->rename_count + 1, sizeof(bool));
+    if (is_done == NULL)
+        return pd_arena_error(ctx->arena, ctx->err);
+    for (size_t written = 0; written < ctx->rename_count; written++)
+    {
+        size_t i = 0;
+        while (i < ctx->rename_count && (is_done[i] || rename_blocker(ctx, is_done, i) != NULL))
+            i++;
+        if (i == ctx->rename_count)
+        {
+            for (i = 0; is_done[i]; i++)
+                ;
+            const PlanRename *stuck = &ctx->renames[i], *blocker = rename_blocker(ctx, is_done, i);
+            pd_error_set(ctx->err, PD_ERR_INVALID_INPUT,
+                         "renames go round in a circle: \"%s\" -> \"%s\" waits for \"%s\" -> \"%s\", which "
+                         "waits in turn",
+                         stuck->from, stuck->to, blocker->from, blocker->to);
+            pd_error_detail(ctx->err, "Each name is still taken when the other rename would need it, as in a "
+                                      "swap of two table names.");
+            return pd_error_hint(ctx->err, "Rename through a temporary name: one migration renames the first "
+                                           "to a name nobody uses, the next finishes the swap.");
+        }
+        is_done[i] = true;
+        pd_strbuf_append(&ctx->up, ctx->renames[i].up_sql);
+        pd_strbuf_append(&ctx->down, ctx->renames[i].down_sql);
+        if (!pd_plan_step_end(ctx))
+            return false;
+    }
+    return true;
+}
+
+static bool
+rename_tables(PlanContext *ctx)
+{
+    for (size_t i = 0; i < ctx->to->model_count; i++)
+    {
+        const PdModel *model = &ctx->to->models[i];
+        const PdModel *old = ctx->old_of_new[i];
+        if (old == NULL)
+            continue;
+        if (strcmp(old->table, model->table) == 0)
+        {
+            /* No table to rename, but the state must learn the name (and derived names may follow it). */
+            if (strcmp(old->name, model->name) != 0 &&
+                !pd_plan_operation(
+                    ctx, PD_OP_RENAME_MODEL, model->name, NULL,
+                    pd_arena_sprintf(ctx->arena, "rename_%s_to_%s", pd_plan_snake(ctx, old->name),
+                                     pd_plan_snake(ctx, model->name)),
+                    "rename model %s to %s (table %s kept)", old->name, model->name, model->table))
+                return false;
+            continue;
+        }
+        char *hint = pd_arena_sprintf(ctx->arena, "rename_%s_to_%s", pd_plan_snake(ctx, old->name),
+                                      pd_plan_snake(ctx, model->name));
+        if (strcmp(old->name, model->name) == 0)
+            hint = pd_arena_sprintf(ctx->arena, "rename_%s_to_%s", old->table, model->table);
+        bool is_table_only = strcmp(old->name, model->name) == 0;
+        char *description = is_table_only
+                                ? pd_arena_sprintf(ctx->arena, "rename table of %s: %s -> %s", model->name,
+                                                   old->table, model->table)
+                                : pd_arena_sprintf(ctx->arena, "rename model %s to %s (table %s -> %s)",
+                                                   old->name, model->name, old->table, model->table);
+        if (!pd_plan_operation(ctx, PD_OP_RENAME_MODEL, model->name, NULL, hint, "%s", description) ||
+            !pd_plan_warning(
+                ctx,
+                "renaming table \"%s\" to \"%s\" breaks application instances still running with the "
+                "old name; deploy the code that uses the new name together with this migration",
+                old->table, model->table))
+            return false;
+        if (!queue_rename(ctx, RENAME_TABLE, NULL, old->table, model->table))
+            return false;
+    }
+    return true;
+}
+
+static bool
+rename_columns(PlanContext *ctx, const PdModel *old, const PdModel *model)
+{
+    for (size_t f = 0; f < model->field_count; f++)
+    {
+        const PdField *field = &model->fields[f];
+        const PdField *old_field = pd_plan_old_field_of(old, model, field);
+        if (old_field == NULL)
+            continue;
+        if (strcmp(old_field->name, field->name) != 0 && (old_field->column == NULL || field->column == NULL))
+        {
+            /* A many-to-many field has no column: its join table follows the name (rename_join_table). */
+            if (!pd_plan_operation(ctx, PD_OP_RENAME_FIELD, model->name, field->name,
+                                   pd_arena_sprintf(ctx->arena, "%s_rename_%s_to_%s",
+                                                    pd_plan_snake(ctx, model->name), old_field->name,
+                                                    field->name),
+                                   "rename field %s.%s to %s", model->name, old_field->name, field->name))
+                return false;
+            continue;
+        }
+        if (old_field->column == NULL || field->column == NULL)
+            continue;
+        if (strcmp(old_field->name, field->name) != 0)
+        {
+            char *hint = pd_arena_sprintf(ctx->arena, "%s_rename_%s_to_%s", pd_plan_snake(ctx, model->name),
+                                          old_field->name, field->name);
+            if (!pd_plan_operation(ctx, PD_OP_RENAME_FIELD, model->name, field->name, hint,
+                                   "rename field %s.%s to %s", model->name, old_field->name, field->name) ||
+                !pd_plan_warning(
+                    ctx,
+                    "renaming column \"%s\".\"%s\" to \"%s\" breaks application instances still "
+                    "running with the old name; deploy the code that uses the new name together with "
+                    "this migration",
+                    model->table, old_field->column, field->column))
+                return false;
+        }
+        if (strcmp(old_field->column, field->column) == 0)
+            continue;
+        if (!queue_rename(ctx, RENAME_COLUMN, model->table, old_field->column, field->column))
+            return false;
+    }
+    return true;
+}
+
+/* The derived names of a field's objects follow the table and column: rename each one that changed. */
+static bool
+rename_field_objects(PlanContext *ctx, const PdModel *old, const PdModel *model, const PdField *old_field,
+                     const PdField *field)
+{
+    ModelRef target = pd_plan_old_target_ref(ctx, old_field);
+    FieldObjects before, after;
+    if (!schema_field(ctx, old->table, old_field->column, old_field, &target, &before) ||
+        !schema_field(ctx, model->table, field->column, old_field, &target, &after))
+        return false;
+    for (size_t i = 0; i < before.check_count && i < after.check_count; i++)
+        if (!rename_object(ctx, model->table, before.check_names[i], after.check_names[i], false))
+            return false;
+    return rename_object(ctx, model->table, before.pkey_name, after.pkey_name, false) &&
+           rename_object(ctx, model->table, before.unique_name, after.unique_name, false) &&
+           rename_object(ctx, model->table, before.fk_name, after.fk_name, false) &&
+           rename_object(ctx, model->table, before.index_name, after.index_name, true);
+}
+
+/* Join table names follow the through table and both models' names. */
+static bool
+rename_join_table(PlanContext *ctx, const PdModel *old, const PdModel *model, const PdField *old_field,
+                  const PdField *field)
+{
+    if (!pd_plan_same_target(ctx, old_field, field))
+        return true; /* a new target is a new join table: alter.c drops and creates */
+    ModelRef old_owner = schema_model_ref(ctx, old), owner = schema_model_ref(ctx, model);
+    ModelRef old_target = schema_model_ref(ctx, pd_plan_field_target(ctx->from, old_field));
+    ModelRef target = schema_model_ref(ctx, pd_plan_field_target(ctx->to, field));
+    JoinObjects before, after;
+    if (!schema_join(ctx, old_field->through_table, &old_owner, &old_target, &before) ||
+        !schema_join(ctx, field->through_table, &owner, &target, &after))
+        return false;
+    if (strcmp(before.table, after.table) != 0)
+    {
+        if (strcmp(old->name, model->name) == 0 && strcmp(old_field->name, field->name) == 0 &&
+            !pd_plan_operation(
+                ctx, PD_OP_ALTER_FIELD, model->name, field->name,
+                pd_arena_sprintf(ctx->arena, "%s_alter_%s", pd_plan_snake(ctx, model->name), field->name),
+                "alter field %s.%s: join table %s -> %s", model->name, field->name, before.table,
+                after.table))
+            return false;
+        if (!queue_rename(ctx, RENAME_TABLE, NULL, before.table, after.table))
+            return false;
+    }
+    for (int i = 0; i < 2; i++)
+        if (!queue_rename(ctx, RENAME_COLUMN, after.table, before.columns[i], after.columns[i]))
+            return false;
+    return rename_object(ctx, after.table, before.pkey_name, after.pkey_name, false) &&
+           rename_object(ctx, after.table, before.fk_names[0], after.fk_names[0], false) &&
+           rename_object(ctx, after.table, before.fk_names[1], after.fk_names[1], false) &&
+           rename_object(ctx, after.table, before.unique_name, after.unique_name, false) &&
+           rename_object(ctx, after.table, before.index_name, after.index_name, true);
+}
+
+static bool
+same_name(const char *a, const char *b)
+{
+    return a == b || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+/*
+ * A plain model-level index that goes away is dropped CONCURRENTLY, after the
+ * transactional part, where renames run: a rename cannot take its name in the
+ * same migration. Refused with the position instead of failing on apply.
+ */
+static bool
+check_name_free_in_time(PlanContext *ctx, const PdModel *old, const PdModel *model, const PdIndex *index,
+                        const char *name)
+{
+    for (size_t i = 0; i < old->index_count; i++)
+    {
+        const PdIndex *dropped = &old->indexes[i];
+        IndexObjects objects;
+        if (dropped->is_unique || pd_plan_is_index_kept(old, model, dropped))
+            continue;
+        if (!schema_index(ctx, old, dropped, &objects))
+            return false;
+        if (strcmp(objects.name, name) != 0)
+            continue;
+        pd_plan_input_error(ctx, index->pos,
+                            "index \"%s\" is dropped only after this migration's renames, but an index "
+                            "of %s is renamed to it",
+                            name, model->name);
+        return pd_error_hint(ctx->err,
+                             "Make two migrations: one that drops index \"%s\", then one that gives "
+                             "its name away.",
+                             name);
+    }
+    return true;
+}
+
+static bool
+rename_model_objects(PlanContext *ctx, const PdModel *old, const PdModel *model)
+{
+    for (size_t f = 0; f < model->field_count; f++)
+    {
+        const PdField *field = &model->fields[f];
+        const PdField *old_field = pd_plan_old_field_of(old, model, field);
+        if (old_field == NULL)
+            continue;
+        bool is_join = field->kind == PD_FIELD_MANY_TO_MANY && old_field->kind == PD_FIELD_MANY_TO_MANY;
+        if (is_join && !rename_join_table(ctx, old, model, old_field, field))
+            return false;
+        if (!is_join && old_field->column != NULL && field->column != NULL &&
+            !rename_field_objects(ctx, old, model, old_field, field))
+            return false;
+    }
+    for (size_t i = 0; i < model->index_count; i++)
+    {
+        const PdIndex *old_index = pd_plan_old_index_of(old, model, &model->indexes[i]);
+        IndexObjects before, after;
+        if (old_index == NULL)
+            continue;
+        if (!schema_index(ctx, old, old_index, &before) ||
+            !schema_index(ctx, model, &model->indexes[i], &after))
+            return false;
+        /* A name given with name="..." (on either side) changes only here: say so. A derived name that
+         * changes with renamed fields or tables is covered by the rename that caused it. */
+        bool is_derived_before = same_name(old_index->name, pd_model_index_name(ctx->arena, old, old_index));
+        bool is_derived_after =
+            same_name(model->indexes[i].name, pd_model_index_name(ctx->arena, model, &model->indexes[i]));
+        bool is_named_anew = strcmp(before.name, after.name) != 0 && !(is_derived_before && is_derived_after);
+        if (is_named_anew &&
+            !pd_plan_operation(
+                ctx, PD_OP_RENAME_INDEX, model->name, after.name,
+                pd_arena_sprintf(ctx->arena, "%s_rename_%s", pd_plan_snake(ctx, model->name), after.name),
+                "rename %s on %s: %s -> %s", after.is_unique ? "unique" : "index", model->name, before.name,
+                after.name))
+            return false;
+        if (strcmp(before.name, after.name) != 0 &&
+            !check_name_free_in_time(ctx, old, model, &model->indexes[i], after.name))
+            return false;
+        if (!rename_object(ctx, model->table, before.name, after.name, !after.is_unique))
+            return false;
+    }
+    return true;
+}
+
+bool
+pd_plan_renames(PlanContext *ctx)
+{
+    if (!rename_tables(ctx))
+        return false;
+    for (size_t i = 0; i < ctx->to->model_count; i++)
+        if (ctx->old_of_new[i] != NULL && !rename_columns(ctx, ctx->old_of_new[i], &ctx->to->models[i]))
+            return false;
+    for (size_t i = 0; i < ctx->to->model_count; i++)
+        if (ctx->old_of_new[i] != NULL && !rename_model_objects(ctx, ctx->old_of_new[i], &ctx->to->models[i]))
+            return false;
+    return write_renames(ctx);
+}
