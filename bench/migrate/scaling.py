@@ -28,7 +28,7 @@ PRODATA = os.environ.get("PRODATA", os.path.join(ROOT, os.environ.get("PRODATA_B
 WORK = os.environ.get("BENCH_DIR", "/tmp/prodata-bench-scaling")
 SCALE = float(os.environ.get("SCALE", "1"))
 REPS = int(os.environ.get("REPS", "3"))
-TIMEOUT = float(os.environ.get("TIMEOUT", "120"))
+TIMEOUT = float(os.environ.get("TIMEOUT", "300"))
 
 
 def model(name, lines, table=None, renamed_from=None):
@@ -95,9 +95,9 @@ SHAPES = [
     ("models_renamed", "n models all renamed", models_renamed, 2000),
     ("table_rename_chain", "n tables renamed t_i -> t_i+1", table_rename_chain, 500),
     ("choices", "one field with n choices (initial)", choices, 10000),
-    ("ordering_terms", "one model, ordering of n fields (initial)", ordering_terms, 1000),
-    ("index_columns", "one model, index of n fields (initial)", index_columns, 500),
-    ("fk_chain", "n models, each a foreign key to the next (initial)", fk_chain, 2000),
+    ("ordering_terms", "one model, ordering of n fields (initial)", ordering_terms, 10000),
+    ("index_columns", "one model, index of n fields (initial)", index_columns, 5000),
+    ("fk_chain", "n models, each a foreign key to the next (initial)", fk_chain, 5000),
 ]
 
 
