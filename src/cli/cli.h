@@ -8,9 +8,9 @@
 
 #include <stdbool.h>
 
-#include "config.h"
 #include "prodata/arena.h"
 #include "prodata/error.h"
+#include "prodata/settings.h"
 
 #define CLI_MAX_ARGS 64
 
@@ -22,16 +22,22 @@ typedef struct CliArgs
     int flag_count;
     const char *positional[CLI_MAX_ARGS];
     int positional_count;
-    PdConfigOverride overrides[CLI_MAX_ARGS];
-    int override_count;
+    PdSettingOverride overrides[CLI_MAX_ARGS];
+    size_t override_count;
     const char *config_path;
 } CliArgs;
 
 /* True when the flag was given; *value receives its value when it takes one. */
 bool cli_has_flag(const CliArgs *args, const char *flag, const char **value);
 
-/* Loads the settings for a command (config file, environment, overrides). */
-bool cli_load_config(PdArena *arena, const CliArgs *args, PdConfig *config, PdError *err);
+/*
+ * Loads the migrate surface's settings (settings file, environment, options)
+ * config.c.
+ */
+bool cli_load_config(PdArena *arena, const CliArgs *args, PdMigrateSettings *config, PdError *err);
+
+/* The settings file that --help names: ./prodata.conf when present. */
+#define CLI_SETTINGS_FILE "prodata.conf"
 
 bool cmd_makemigrations(PdArena *arena, const CliArgs *args, PdError *err);
 bool cmd_migrate(PdArena *arena, const CliArgs *args, PdError *err);

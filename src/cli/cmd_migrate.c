@@ -1,6 +1,6 @@
 /*
  * cmd_migrate.c - the schema commands: makemigrations, migrate,
- * showmigrations, sqlmigrate, check, config. Each reads its settings, calls
+ * showmigrations, sqlmigrate, check. Each reads its settings, calls
  * libprodata and prints results to stdout; warnings go to stderr, errors go
  * back to main. Files are written whole or not at all (temporary file,
  * fsync, rename), so an interrupted makemigrations never leaves half a
@@ -23,8 +23,8 @@
 
 /* Loads settings and the migration files, which every command here needs. */
 static bool
-load_files(PdArena *arena, const CliArgs *args, PdConfig *config, PdMigrationFile **files, size_t *count,
-           PdError *err)
+load_files(PdArena *arena, const CliArgs *args, PdMigrateSettings *config, PdMigrationFile **files,
+           size_t *count, PdError *err)
 {
     if (!cli_load_config(arena, args, config, err))
         return false;
@@ -35,8 +35,8 @@ load_files(PdArena *arena, const CliArgs *args, PdConfig *config, PdMigrationFil
 
 /* Plans the change from the newest recorded state to the model file. */
 static bool
-plan_model_changes(PdArena *arena, const PdConfig *config, const PdMigrationFile *files, size_t count,
-                   PdCatalog **models, PdMigrationPlan **plan, PdError *err)
+plan_model_changes(PdArena *arena, const PdMigrateSettings *config, const PdMigrationFile *files,
+                   size_t count, PdCatalog **models, PdMigrationPlan **plan, PdError *err)
 {
     PdCatalog *state;
     if (!pd_model_load_file(arena, config->models, models, err))
@@ -55,7 +55,7 @@ print_operations(FILE *out, const PdMigrationPlan *plan)
 
 /* What makemigrations would record, for --check and check. */
 static void
-print_unmigrated(const PdConfig *config, const PdMigrationPlan *plan)
+print_unmigrated(const PdMigrateSettings *config, const PdMigrationPlan *plan)
 {
     printf("%s has %zu change%s not in a migration:\n", config->models, plan->operation_count,
            plan->operation_count == 1 ? "" : "s");
@@ -125,7 +125,7 @@ write_atomically(PdArena *arena, const char *directory, const char *path, const 
 
 /* Renders plan as the migration after files and writes it, or prints it with --dry-run. */
 static bool
-write_next_migration(PdArena *arena, const CliArgs *args, const PdConfig *config,
+write_next_migration(PdArena *arena, const CliArgs *args, const PdMigrateSettings *config,
                      const PdMigrationFile *files, size_t count, const PdMigrationPlan *plan,
                      const PdCatalog *state, const char *name, PdError *err)
 {
@@ -159,7 +159,7 @@ write_next_migration(PdArena *arena, const CliArgs *args, const PdConfig *config
  * the next makemigrations plans from the right place.
  */
 static bool
-make_empty_migration(PdArena *arena, const CliArgs *args, const PdConfig *config,
+make_empty_migration(PdArena *arena, const CliArgs *args, const PdMigrateSettings *config,
                      const PdMigrationFile *files, size_t count, PdError *err)
 {
     PdCatalog *state;
@@ -177,7 +177,7 @@ make_empty_migration(PdArena *arena, const CliArgs *args, const PdConfig *config
 bool
 cmd_makemigrations(PdArena *arena, const CliArgs *args, PdError *err)
 {
-    PdConfig config;
+    PdMigrateSettings config;
     PdMigrationFile *files;
     size_t count;
     PdCatalog *models;
@@ -236,7 +236,7 @@ parse_target(const char *value, const PdMigrationFile *files, size_t count, int 
 }
 
 static bool
-connect_database(PdArena *arena, const PdConfig *config, PdDb **db, PdError *err)
+connect_database(PdArena *arena, const PdMigrateSettings *config, PdDb **db, PdError *err)
 {
     if (!pd_db_connect(config->database, db, err))
         return false;
@@ -251,7 +251,8 @@ connect_database(PdArena *arena, const PdConfig *config, PdDb **db, PdError *err
 
 /* Tells, on stderr, when the model file has changes that no migration holds yet. */
 static void
-warn_unmigrated_models(PdArena *arena, const PdConfig *config, const PdMigrationFile *files, size_t count)
+warn_unmigrated_models(PdArena *arena, const PdMigrateSettings *config, const PdMigrationFile *files,
+                       size_t count)
 {
     if (access(config->models, F_OK) != 0)
         return;
@@ -301,7 +302,7 @@ catch_stop_signals(PdDbCancel *cancel)
 bool
 cmd_migrate(PdArena *arena, const CliArgs *args, PdError *err)
 {
-    PdConfig config;
+    PdMigrateSettings config;
     PdMigrationFile *files;
     size_t count;
     if (!load_files(arena, args, &config, &files, &count, err))
@@ -370,7 +371,7 @@ status_note(PdMigrationStatus status)
 bool
 cmd_showmigrations(PdArena *arena, const CliArgs *args, PdError *err)
 {
-    PdConfig config;
+    PdMigrateSettings config;
     PdMigrationFile *files;
     size_t count;
     PdDb *db;
@@ -395,7 +396,7 @@ cmd_showmigrations(PdArena *arena, const CliArgs *args, PdError *err)
 bool
 cmd_sqlmigrate(PdArena *arena, const CliArgs *args, PdError *err)
 {
-    PdConfig config;
+    PdMigrateSettings config;
     PdMigrationFile *files;
     size_t count;
     if (args->positional_count != 1)
@@ -451,7 +452,7 @@ report_history(const PdMigrationState *states, size_t state_count)
 bool
 cmd_check(PdArena *arena, const CliArgs *args, PdError *err)
 {
-    PdConfig config;
+    PdMigrateSettings config;
     PdMigrationFile *files;
     size_t count;
     PdCatalog *models;
@@ -492,15 +493,5 @@ cmd_check(PdArena *arena, const CliArgs *args, PdError *err)
                                   "change must be undone or written as a migration.");
     }
     printf("OK: %s, %zu migration%s and the database agree.\n", config.models, count, count == 1 ? "" : "s");
-    return true;
-}
-
-bool
-cmd_config(PdArena *arena, const CliArgs *args, PdError *err)
-{
-    PdConfig config;
-    if (!cli_load_config(arena, args, &config, err))
-        return false;
-    fputs(pd_config_describe(arena, &config), stdout);
     return true;
 }

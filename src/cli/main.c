@@ -27,16 +27,6 @@ typedef struct CliCommand
     int max_positional;
 } CliCommand;
 
-#define SETTINGS_HELP                                                                                        \
-    "Settings (each also PRODATA_<NAME> or a line in prodata.conf):\n"                                       \
-    "  --config FILE          settings file (default ./prodata.conf when present)\n"                         \
-    "  --models FILE          model file (default models.pdm)\n"                                             \
-    "  --migrations DIR       migrations folder (default migrations)\n"                                      \
-    "  --database CONNINFO    libpq conninfo or URI, no password (default: PG* variables)\n"                 \
-    "  --lock_timeout_ms N    lock wait per migration step (default 5000)\n"                                 \
-    "  --lock_retries N       retries after a lock timeout (default 3)\n"                                    \
-    "  --lock_wait_ms N       wait for another migrate to finish (default 60000)\n"
-
 static const CliCommand commands[] = {
     {"makemigrations",
      cmd_makemigrations,
@@ -95,9 +85,13 @@ static const CliCommand commands[] = {
      0},
     {"config",
      cmd_config,
-     "show the settings in effect and where they come from",
-     "usage: prodata config\n",
-     {{NULL, false}},
+     "show the settings in effect and where each comes from",
+     "usage: prodata config [--docs]\n"
+     "\n"
+     "Prints every setting's value and its source: default, FILE:LINE of the\n"
+     "settings file, PRODATA_<NAME> or --option. Passwords are masked.\n"
+     "  --docs                 print the settings reference table (docs/configuration.md)\n",
+     {{"--docs", false}},
      0},
 };
 #define COMMAND_COUNT (sizeof(commands) / sizeof(commands[0]))
@@ -112,6 +106,26 @@ print_help(FILE *out)
         fprintf(out, "  %-16s %s\n", commands[i].name, commands[i].summary);
     fprintf(out, "\n'prodata <command> --help' describes one command.\n");
     fprintf(out, "Exit codes: 0 success, 1 failure, 2 usage or input error, 3 differences found.\n");
+}
+
+/* The command's usage, then the settings from the table. */
+static int
+print_command_help(const CliCommand *command)
+{
+    PdArena *arena = pd_arena_new(0);
+    const char *settings = arena != NULL ? pd_settings_help(arena, &pd_settings_migrate) : NULL;
+    printf("%s\nSettings (each also PRODATA_<NAME>, or a line \"name = value\" in the settings file):\n"
+           "  %-24s %s\n%s",
+           command->usage, "--config FILE",
+           "the settings file (default ./" CLI_SETTINGS_FILE " when present)",
+           settings != NULL ? settings : "");
+    pd_arena_free(arena);
+    if (settings == NULL)
+    {
+        fprintf(stderr, "prodata: error: out of memory\n");
+        return 1;
+    }
+    return 0;
 }
 
 static void
@@ -143,12 +157,6 @@ cli_has_flag(const CliArgs *args, const char *flag, const char **value)
     return false;
 }
 
-bool
-cli_load_config(PdArena *arena, const CliArgs *args, PdConfig *config, PdError *err)
-{
-    return pd_config_load(arena, args->config_path, args->overrides, args->override_count, config, err);
-}
-
 static const CliFlag *
 find_flag(const CliCommand *command, const char *name, size_t length)
 {
@@ -167,6 +175,19 @@ setting_name(PdArena *arena, const char *option, size_t length)
         if (*c == '-')
             *c = '_';
     return name;
+}
+
+/* An unknown option, with the setting it was probably meant to be. */
+static bool
+unknown_option(PdArena *arena, const CliCommand *command, const char *arg, size_t name_length,
+               const char *name, PdError *err)
+{
+    pd_error_set(err, PD_ERR_USAGE, "%s: unknown option \"%.*s\"", command->name, (int)name_length, arg);
+    const char *suggestion = pd_settings_suggest(&pd_settings_migrate, name);
+    if (suggestion != NULL)
+        pd_error_hint(err, "Did you mean %s?",
+                      pd_settings_option(arena, pd_settings_find(&pd_settings_migrate, suggestion)));
+    return false;
 }
 
 static bool
@@ -189,10 +210,9 @@ parse_args(PdArena *arena, const CliCommand *command, int argc, char **argv, Cli
         const CliFlag *flag = find_flag(command, arg, name_length);
         char *name = setting_name(arena, arg, name_length);
         bool is_config = strcmp(name, "config") == 0;
-        bool is_setting = flag == NULL && !is_config && pd_config_is_setting(name);
+        bool is_setting = flag == NULL && !is_config && pd_settings_find(&pd_settings_migrate, name) != NULL;
         if (flag == NULL && !is_config && !is_setting)
-            return pd_error_set(err, PD_ERR_USAGE, "%s: unknown option \"%.*s\"", command->name,
-                                (int)name_length, arg);
+            return unknown_option(arena, command, arg, name_length, name, err);
         bool takes_value = flag == NULL || flag->takes_value;
         if (takes_value && value == NULL)
         {
@@ -208,7 +228,8 @@ parse_args(PdArena *arena, const CliCommand *command, int argc, char **argv, Cli
         if (is_config)
             args->config_path = value;
         else if (is_setting)
-            args->overrides[args->override_count++] = (PdConfigOverride){name, value};
+            args->overrides[args->override_count++] =
+                (PdSettingOverride){name, pd_arena_strndup(arena, arg, name_length), value};
         else
         {
             args->flags[args->flag_count] = flag->name;
@@ -253,8 +274,7 @@ main(int argc, char **argv)
     }
     if (wants_help(argc - 2, argv + 2))
     {
-        printf("%s\n%s", command->usage, SETTINGS_HELP);
-        return 0;
+        return print_command_help(command);
     }
     PdArena *arena = pd_arena_new(0);
     if (arena == NULL)

@@ -42,36 +42,113 @@ expect_no_out "refusal does not echo the password" 'hunter2'
 run_cmd "$PRODATA" migrate --database "postgresql://u:hunter2@127.0.0.1/x"
 expect_rc "password in a URI on the command line is refused" 2
 
+# --- settings: sources, precedence, file-relative paths ----------------------------------------
 cat >prodata.conf <<'CONF'
 # settings for this test
 models = shop.pdm
 lock_timeout_ms = 250
 database = "host=127.0.0.1 password=secret"
 CONF
+HERE=$(pwd -P)
 run_cmd "$PRODATA" config
 expect_rc "config reads prodata.conf" 0
-expect_out "relative paths resolve against the file's folder" "models = \"$TAP_WORKDIR/shop.pdm\"|models = \"\./shop.pdm\"|models = \"shop.pdm\""
-expect_out "file value is used" 'lock_timeout_ms = 250'
+expect_out "a relative path in the file is resolved against its folder" "^models = \"$HERE/shop\.pdm\" +# prodata\.conf:2\$"
+expect_out "file value is used, with its file:line" '^lock_timeout_ms = 250 +# prodata\.conf:3$'
+expect_out "a default says so" '^migrations = "migrations" +# default$'
+expect_out "the settings file is named" '^# settings file: prodata\.conf$'
 expect_out "password is masked" 'password=\*\*\*\*\*\*\*\*'
 expect_no_out "password never printed" 'secret'
 
 PRODATA_LOCK_TIMEOUT_MS=300 run_cmd "$PRODATA" config
-expect_out "environment overrides the file" 'lock_timeout_ms = 300'
+expect_out "environment overrides the file, and is named" '^lock_timeout_ms = 300 +# PRODATA_LOCK_TIMEOUT_MS$'
 PRODATA_LOCK_TIMEOUT_MS=300 run_cmd "$PRODATA" config --lock-timeout-ms 400
-expect_out "command line overrides the environment" 'lock_timeout_ms = 400'
+expect_out "command line overrides the environment, named as typed" '^lock_timeout_ms = 400 +# --lock-timeout-ms$'
+run_cmd "$PRODATA" config --lock_timeout_ms=2s --log-level=warning
+expect_out "a duration takes a unit" '^lock_timeout_ms = 2000 +# --lock_timeout_ms$'
+expect_out "an enum setting from the command line" '^log_level = warning +# --log-level$'
+rm prodata.conf
 
+# A settings file in one folder, its models beside it, migrate run from a third folder: the model file is
+# found only if the file's relative path is resolved against the file's folder (not the working folder).
+mkdir -p deploy/conf deploy/app elsewhere
+cat >deploy/app/shop.pdm <<'PDM'
+model Shelf {
+  label  string(40)
+}
+PDM
+printf 'models = ../app/shop.pdm\nmigrations = ../app/migrations\n' >deploy/conf/prodata.conf
+mkdir -p deploy/app/migrations
+(cd elsewhere && run_cmd "$PRODATA" config --config ../deploy/conf/prodata.conf && printf '%s' "$OUT") >config.out
+OUT=$(cat config.out)
+expect_out "relative path from another folder made absolute" "^models = \"$HERE/deploy/conf/\.\./app/shop\.pdm\" +# \.\./deploy/conf/prodata\.conf:1\$"
+cd elsewhere
+run_cmd "$PRODATA" makemigrations --config ../deploy/conf/prodata.conf
+cd ..
+expect_rc "makemigrations finds the models relative to the settings file" 0
+expect_eq "and writes the migration beside them" "$(ls deploy/app/migrations)" "0001_initial.sql"
+tap_fresh_db cli_test
+cd elsewhere
+run_cmd "$PRODATA" migrate --config ../deploy/conf/prodata.conf
+cd ..
+expect_rc "migrate run from a third folder finds models and migrations" 0
+expect_eq "the table exists" "$(sql cli_test "SELECT count(*) FROM information_schema.tables WHERE table_name = 'shelf'")" 1
+
+# --- bad settings: all at once, each with file:line ---------------------------------------------
 cat >bad.conf <<'CONF'
 models = a.pdm
 lock_timeout_ms = soon
 colour = blue
+lock_retrys = 4
+log_level = loud
+this line has no equals sign
 CONF
 run_cmd "$PRODATA" config --config bad.conf
 expect_rc "bad configuration exits 2" 2
-expect_out "bad value named with file:line" 'bad.conf:2: lock_timeout_ms must be a whole number'
-expect_out "every problem reported at once" 'bad.conf:3: unknown setting "colour"'
+expect_out "first problem is the message" '^prodata: error: bad\.conf:2: lock_timeout_ms must be a duration'
+expect_out "every problem is counted" '5 problems in the settings'
+expect_out "bad duration with file:line" '^bad\.conf:2: lock_timeout_ms must be a duration from 1 to 600000 ms'
+expect_out "unknown name with file:line" '^bad\.conf:3: unknown setting "colour"$'
+expect_out "a misspelt name gets the closest one" '^bad\.conf:4: unknown setting "lock_retrys"; did you mean "lock_retries"\?'
+expect_out "bad enum lists the choices" '^bad\.conf:5: log_level must be one of debug, info, notice, warning, error'
+expect_out "a line without = is placed" '^bad\.conf:6: expected "name = value"'
+printf 'lock_retries = 4\nlock_timeout_ms = -5\n' >bad2.conf
+PRODATA_LOCK_RETRIES=many run_cmd "$PRODATA" config --config bad2.conf --lock-wait-ms=0
+expect_out "file, environment and option problems reported together" '3 problems in the settings'
+expect_out "a negative duration refused with file:line" '^bad2\.conf:2: lock_timeout_ms must be a duration'
+
+expect_out "environment problems are named by variable, beside the file's" '^PRODATA_LOCK_RETRIES: lock_retries must be a whole number'
+expect_out "option problems are named by option" '^--lock-wait-ms: lock_wait_ms must be a duration'
+run_cmd "$PRODATA" migrate --lock-retrys 4
+expect_rc "misspelt option exits 2" 2
+expect_out "misspelt option gets the closest setting" 'HINT: Did you mean --lock-retries\?'
 
 run_cmd "$PRODATA" config --config missing.conf
 expect_rc "missing configuration file exits 1" 1
 expect_out "missing file named" 'missing.conf'
+
+# --- generated from the table: docs and --help ------------------------------------------------
+run_cmd "$PRODATA" config --docs
+expect_rc "config --docs exits 0" 0
+DOCS_TABLE=$(sed -n '/^<!-- settings:migrate begin -->$/,/^<!-- settings:migrate end -->$/p' "$TESTS_ROOT/../docs/configuration.md" | sed '1d;$d')
+expect_eq "docs/configuration.md holds exactly the generated table (prodata config --docs)" "$DOCS_TABLE" "$OUT"
+SETTING_NAMES=$(sed -n 's/^| `\([a-z_]*\)` |.*/\1/p' <<<"$OUT")
+run_cmd "$PRODATA" migrate --help
+missing=""
+for name in $SETTING_NAMES; do
+    grep -qE -- "^  --${name//_/-} " <<<"$OUT" || missing="$missing $name"
+done
+expect_eq "--help lists every setting of the table ($(wc -w <<<"$SETTING_NAMES") settings)" "$missing" ""
+expect_out "--help shows a setting with its default and unit" '--lock-wait-ms MS +how long migrate waits'
+
+# --- CONTEXT lines, innermost first (as PostgreSQL prints them) ---------------------------------
+mkdir -p ctx/migrations
+printf 'model Tag {\n  name  string(20)\n}\n' >ctx/models.pdm
+printf -- '-- +up\nCREATE TABLE tag (id bigint);\nSELECT no_such_function();\n-- +down\nDROP TABLE tag;\n' >ctx/migrations/0001_tag.sql
+tap_fresh_db cli_context
+cd ctx
+run_cmd "$PRODATA" migrate
+cd ..
+expect_rc "failing migration exits 1" 1
+expect_out "CONTEXT: the statement's place, then the migration" '^CONTEXT: at migrations/0001_tag\.sql:3; while applying migration 0001_tag$'
 
 tap_done

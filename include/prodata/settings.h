@@ -1,0 +1,195 @@
+/*
+ * settings.h - settings as data. Each command surface (migrate today; serve
+ * and keeper later) has one table of PdSetting rows: name, type, default,
+ * unit, bounds, when a change takes effect, whether the value may hold a
+ * secret, a one-line description, and where its value lives in the surface's
+ * struct. One loader fills that struct in the order default < settings file
+ * < PRODATA_<NAME> environment < command line and records where each value
+ * came from; `prodata config`, --help and docs/configuration.md are printed
+ * from the same table. The library never reads the environment by itself:
+ * the caller passes it in (PdSettingsInput.environ).
+ *
+ * Adding a surface: a struct of its values below, one table in settings.c
+ * (the shared rows, database and log_level, are one line each there), and
+ * its command passes that table to pd_settings_load.
+ */
+#ifndef PRODATA_SETTINGS_H
+#define PRODATA_SETTINGS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "prodata/arena.h"
+#include "prodata/error.h"
+#include "prodata/export.h"
+
+PD_API_BEGIN
+
+typedef enum PdSettingType
+{
+    PD_SETTING_STRING,      /* const char *, as given */
+    PD_SETTING_PATH,        /* const char *; relative in a file: against the file's folder */
+    PD_SETTING_INT,         /* int within [min_value, max_value] */
+    PD_SETTING_BOOL,        /* bool: on/off, true/false, yes/no, 1/0 */
+    PD_SETTING_DURATION_MS, /* int milliseconds within bounds; "250", "250ms", "5s", "2min", "1h" */
+    PD_SETTING_ENUM,        /* int: the index of the value in choices */
+} PdSettingType;
+
+/* When a changed value takes effect in a long-running process (a one-shot command reads it each run). */
+typedef enum PdSettingApply
+{
+    PD_SETTING_RESTART, /* only at start */
+    PD_SETTING_RELOAD,  /* also on reload (SIGHUP) */
+} PdSettingApply;
+
+typedef struct PdSetting
+{
+    const char *name; /* lower_case; option --name or --na-me, variable PRODATA_NAME */
+    PdSettingType type;
+    size_t offset;             /* of the value in the surface's struct */
+    const char *default_value; /* as text, parsed like any other value */
+    const char *unit;          /* "ms" for durations, else NULL */
+    int64_t min_value;         /* INT and DURATION_MS bounds (within int) */
+    int64_t max_value;
+    const char *const *choices; /* ENUM: the names, NULL-terminated */
+    PdSettingApply apply;
+    bool may_hold_secret;    /* masked when shown, refused on the command line (see PdSecretHooks) */
+    const char *placeholder; /* for --help ("FILE", "CONNINFO"); NULL: from the type */
+    const char *description; /* one line, lower case, no final period */
+} PdSetting;
+
+typedef struct PdSettingTable
+{
+    const char *surface; /* "migrate" */
+    const PdSetting *settings;
+    size_t count;
+} PdSettingTable;
+
+/* Where a value came from. */
+typedef enum PdSettingOrigin
+{
+    PD_SETTING_FROM_DEFAULT,
+    PD_SETTING_FROM_FILE,
+    PD_SETTING_FROM_ENVIRONMENT,
+    PD_SETTING_FROM_COMMAND_LINE,
+} PdSettingOrigin;
+
+typedef struct PdSettingSource
+{
+    PdSettingOrigin origin;
+    const char *where; /* the file's path, the variable's name or the option as typed; NULL for default */
+    int line;          /* FILE: its line, else 0 */
+} PdSettingSource;
+
+/* The migrate surface: makemigrations, migrate, showmigrations, sqlmigrate, check, config. */
+typedef struct PdMigrateSettings
+{
+    const char *models;     /* model file */
+    const char *migrations; /* migrations folder */
+    const char *database;   /* libpq conninfo or URI; "" uses the PG* variables */
+    int lock_timeout_ms;
+    int lock_retries;
+    int lock_wait_ms;
+    int log_level; /* a PdLogLevel: debug, info, notice, warning, error */
+} PdMigrateSettings;
+
+extern const PdSettingTable pd_settings_migrate;
+
+/*
+ * How secrets are recognised: the settings module knows no connection string
+ * syntax (that is libpq's, in db), so the caller lends these. Either may be
+ * NULL: then a secret setting is shown as "********" when not empty and any
+ * command-line value for it is refused.
+ */
+typedef struct PdSecretHooks
+{
+    /* value with its secrets replaced, for display; arena-allocated */
+    char *(*mask)(PdArena *arena, const char *value);
+    /* NULL when value may be given on the command line, else why not (a static string) */
+    const char *(*refuse_on_command_line)(const char *value);
+} PdSecretHooks;
+
+/* One --name=value from the command line. */
+typedef struct PdSettingOverride
+{
+    const char *name;   /* the setting's name, '-' already turned into '_' */
+    const char *option; /* as typed ("--lock-timeout-ms"), for messages and sources; NULL: "--name" */
+    const char *value;
+} PdSettingOverride;
+
+typedef struct PdSettingsInput
+{
+    const char *file;           /* --config, or NULL: then PRODATA_CONFIG, then default_file when it exists */
+    const char *default_file;   /* "prodata.conf", or NULL */
+    const char *const *environ; /* "NAME=value" strings, NULL-terminated, or NULL for none */
+    const PdSettingOverride *overrides;
+    size_t override_count;
+    const PdSecretHooks *secrets; /* or NULL */
+} PdSettingsInput;
+
+/* A loaded surface: its values and where each came from. */
+typedef struct PdSettings
+{
+    const PdSettingTable *table;
+    void *values;             /* the caller's struct, filled */
+    PdSettingSource *sources; /* one per row of the table, in its order */
+    const char *file;         /* the settings file read, as named, or NULL */
+} PdSettings;
+
+/*
+ * Fills values (the table's struct) and settings: defaults, then the
+ * settings file, then PRODATA_<NAME> variables of input->environ, then the
+ * overrides. Relative paths in the file resolve against the file's folder
+ * (made absolute); other relative paths stay relative to the working folder.
+ * Every problem is collected, not stopped at: the message names the first
+ * with its place (file:line, PRODATA_X or --x), the detail lists all. A
+ * secret setting on the command line is refused. Values and sources live in
+ * arena. Errors: PD_ERR_INVALID_INPUT (bad values or names), PD_ERR_IO (the
+ * file cannot be read), PD_ERR_NO_MEMORY.
+ */
+bool pd_settings_load(PdArena *arena, const PdSettingTable *table, const PdSettingsInput *input, void *values,
+                      PdSettings *settings, PdError *err);
+
+/*
+ * Defaults, then the text of one settings file (length bytes; NUL bytes are
+ * refused). path names it in messages and base_dir resolves its relative
+ * paths (NULL: as given). For tests and fuzzing; pd_settings_load reads files.
+ */
+bool pd_settings_parse(PdArena *arena, const PdSettingTable *table, const char *path, const char *base_dir,
+                       const char *text, size_t length, void *values, PdSettings *settings, PdError *err);
+
+/* The row named name ('-' and '_' alike), or NULL. */
+const PdSetting *pd_settings_find(const PdSettingTable *table, const char *name);
+
+/* The closest setting name to a misspelt one, or NULL when none is close. */
+const char *pd_settings_suggest(const PdSettingTable *table, const char *name);
+
+/* An ENUM setting's choices joined by separator ("debug, info, ..."). Arena-allocated. */
+char *pd_settings_choices(PdArena *arena, const PdSetting *setting, const char *separator);
+
+/* "PRODATA_LOCK_TIMEOUT_MS" for a setting; arena-allocated. */
+char *pd_settings_variable(PdArena *arena, const PdSetting *setting);
+
+/* "--lock-timeout-ms" for lock_timeout_ms; arena-allocated. */
+char *pd_settings_option(PdArena *arena, const PdSetting *setting);
+
+/* A value as text ("5000", "\"models.pdm\"", "info"), masked when secret. Arena-allocated. */
+char *pd_settings_format_value(PdArena *arena, const PdSettings *settings, size_t index,
+                               const PdSecretHooks *secrets);
+
+/* "default", "prodata.conf:3", "PRODATA_MODELS" or "--models". Arena-allocated. */
+char *pd_settings_format_source(PdArena *arena, const PdSettingSource *source);
+
+/* "name = value  # source" per setting, secrets masked: what `prodata config` prints. Arena-allocated. */
+char *pd_settings_describe(PdArena *arena, const PdSettings *settings, const PdSecretHooks *secrets);
+
+/* "  --name VALUE  description (default ...)" per setting, for --help. Arena-allocated. */
+char *pd_settings_help(PdArena *arena, const PdSettingTable *table);
+
+/* The markdown reference table (docs/configuration.md holds it verbatim). Arena-allocated. */
+char *pd_settings_docs(PdArena *arena, const PdSettingTable *table);
+
+PD_API_END
+
+#endif

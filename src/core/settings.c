@@ -1,0 +1,672 @@
+/*
+ * settings.c - the settings tables of every command surface and the one
+ * loader that fills a surface's struct from defaults, a settings file,
+ * PRODATA_* variables and the command line, in that order, remembering where
+ * each value came from. The file format is "name = value" lines with #
+ * comments; values may be double-quoted. Unknown names and bad values are
+ * collected, not stopped at, so one run shows every mistake with its place.
+ * The environment comes from the caller (the library never calls getenv);
+ * what a secret looks like inside a value (a conninfo password) is the
+ * caller's too, through PdSecretHooks: core knows no libpq. A secret may
+ * live in the file or the environment, never on the command line, where any
+ * user of the machine can read it in the process list.
+ */
+#include "prodata/settings.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "prodata/strbuf.h"
+
+/* ---- the tables ------------------------------------------------------------------------------------ */
+
+/* In PdLogLevel's order (log.h). */
+static const char *const log_levels[] = {"debug", "info", "notice", "warning", "error", NULL};
+
+/*
+ * The rows every surface shares; its struct names the members database and
+ * log_level. Unset fields are zero: no unit, no bounds, PD_SETTING_RESTART.
+ */
+#define DATABASE_ROW(Struct)                                                                                 \
+    {                                                                                                        \
+        .name = "database", .type = PD_SETTING_STRING, .offset = offsetof(Struct, database),                 \
+        .default_value = "", .may_hold_secret = true, .placeholder = "CONNINFO",                             \
+        .description = "libpq conninfo or URI; empty uses PGHOST, PGPORT, PGDATABASE, PGUSER, PGPASSWORD, "  \
+                       "PGSERVICE and ~/.pgpass"                                                             \
+    }
+#define LOG_LEVEL_ROW(Struct)                                                                                \
+    {                                                                                                        \
+        .name = "log_level", .type = PD_SETTING_ENUM, .offset = offsetof(Struct, log_level),                 \
+        .default_value = "info", .choices = log_levels, .apply = PD_SETTING_RELOAD,                          \
+        .description = "the least severe messages written to stderr"                                         \
+    }
+
+static const PdSetting migrate_rows[] = {
+    {.name = "models",
+     .type = PD_SETTING_PATH,
+     .offset = offsetof(PdMigrateSettings, models),
+     .default_value = "models.pdm",
+     .placeholder = "FILE",
+     .description = "the model file"},
+    {.name = "migrations",
+     .type = PD_SETTING_PATH,
+     .offset = offsetof(PdMigrateSettings, migrations),
+     .default_value = "migrations",
+     .placeholder = "DIR",
+     .description = "the folder of migration files"},
+    DATABASE_ROW(PdMigrateSettings),
+    {.name = "lock_timeout_ms",
+     .type = PD_SETTING_DURATION_MS,
+     .offset = offsetof(PdMigrateSettings, lock_timeout_ms),
+     .default_value = "5000",
+     .unit = "ms",
+     .min_value = 1,
+     .max_value = 600000,
+     .description =
+         "how long one migration step may wait for a table lock before it is rolled back and retried"},
+    {.name = "lock_retries",
+     .type = PD_SETTING_INT,
+     .offset = offsetof(PdMigrateSettings, lock_retries),
+     .default_value = "3",
+     .min_value = 0,
+     .max_value = 100,
+     .description =
+         "how often a step that hit the lock timeout is retried, with jittered exponential backoff"},
+    {.name = "lock_wait_ms",
+     .type = PD_SETTING_DURATION_MS,
+     .offset = offsetof(PdMigrateSettings, lock_wait_ms),
+     .default_value = "60000",
+     .unit = "ms",
+     .min_value = 1,
+     .max_value = 3600000,
+     .description = "how long migrate waits for another migrate on the same database to finish"},
+    LOG_LEVEL_ROW(PdMigrateSettings),
+};
+
+const PdSettingTable pd_settings_migrate = {"migrate", migrate_rows,
+                                            sizeof(migrate_rows) / sizeof(migrate_rows[0])};
+
+/* ---- problems: collected, then reported at once ------------------------------------------------------ */
+
+typedef struct Problems
+{
+    PdStrbuf list;
+    int count;
+    char first[768];
+} Problems;
+
+static void problem(Problems *problems, const char *where, int line, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* One problem at where (a file with line > 0, a variable or an option). */
+static void
+problem(Problems *problems, const char *where, int line, const char *fmt, ...)
+{
+    char place[320];
+    if (line > 0)
+        snprintf(place, sizeof(place), "%s:%d", where, line);
+    else
+        snprintf(place, sizeof(place), "%s", where);
+    char text[384];
+    va_list args;
+    va_start(args, fmt);
+    vsnprintf(text, sizeof(text), fmt, args);
+    va_end(args);
+    if (problems->count == 0)
+        snprintf(problems->first, sizeof(problems->first), "%s: %s", place, text);
+    pd_strbuf_appendf(&problems->list, "%s%s: %s", problems->count ? "\n" : "", place, text);
+    problems->count++;
+}
+
+/* All problems in the detail, whole lines only; what does not fit is counted. */
+static void
+describe_problems(PdError *err, Problems *problems)
+{
+    const char *list = pd_strbuf_text(&problems->list);
+    int shown = 0;
+    size_t used =
+        (size_t)snprintf(err->detail, sizeof(err->detail), "%d problems in the settings:", problems->count);
+    for (const char *line = list; line != NULL && *line != '\0'; shown++)
+    {
+        const char *end = strchr(line, '\n');
+        size_t length = end != NULL ? (size_t)(end - line) : strlen(line);
+        size_t reserve = 32; /* room for "... and N more" */
+        if (used + 1 + length + reserve >= sizeof(err->detail))
+            break;
+        used += (size_t)snprintf(err->detail + used, sizeof(err->detail) - used, "\n%.*s", (int)length, line);
+        line = end != NULL ? end + 1 : NULL;
+    }
+    if (shown < problems->count)
+        snprintf(err->detail + used, sizeof(err->detail) - used, "\n... and %d more",
+                 problems->count - shown);
+}
+
+static bool
+report_problems(PdArena *arena, Problems *problems, PdError *err)
+{
+    if (pd_strbuf_failed(&problems->list) || pd_arena_failed(arena))
+        return pd_arena_error(arena, err);
+    if (problems->count == 0)
+        return true;
+    pd_error_set(err, PD_ERR_INVALID_INPUT, "%s", problems->first);
+    if (problems->count > 1)
+        describe_problems(err, problems);
+    return false;
+}
+
+/* ---- finding settings ------------------------------------------------------------------------------- */
+
+/* Names compare with '-' and '_' alike. */
+static bool
+is_same_name(const char *name, const char *candidate, size_t length)
+{
+    if (strlen(name) != length)
+        return false;
+    for (size_t i = 0; i < length; i++)
+    {
+        char c = candidate[i] == '-' ? '_' : candidate[i];
+        if (name[i] != c)
+            return false;
+    }
+    return true;
+}
+
+static const PdSetting *
+find_length(const PdSettingTable *table, const char *name, size_t length)
+{
+    for (size_t i = 0; i < table->count; i++)
+        if (is_same_name(table->settings[i].name, name, length))
+            return &table->settings[i];
+    return NULL;
+}
+
+const PdSetting *
+pd_settings_find(const PdSettingTable *table, const char *name)
+{
+    return find_length(table, name, strlen(name));
+}
+
+static char
+name_char(const char *name, size_t i)
+{
+    return name[i] == '-' ? '_' : (char)tolower((unsigned char)name[i]);
+}
+
+/*
+ * Edit distance counting an insertion, deletion, substitution or swap of two
+ * neighbours as one (optimal string alignment); '-' reads as '_'. Both names
+ * at most 63 characters.
+ */
+static size_t
+edit_distance(const char *a, const char *b)
+{
+    size_t a_length = strlen(a), b_length = strlen(b);
+    size_t rows[3][64]; /* i - 2, i - 1, i */
+    for (size_t j = 0; j <= b_length; j++)
+        rows[1][j] = j;
+    for (size_t i = 1; i <= a_length; i++)
+    {
+        size_t *row = rows[(i + 1) % 3], *above = rows[i % 3], *above2 = rows[(i + 2) % 3];
+        row[0] = i;
+        for (size_t j = 1; j <= b_length; j++)
+        {
+            size_t best = above[j - 1] + (name_char(a, i - 1) == b[j - 1] ? 0 : 1);
+            if (above[j] + 1 < best)
+                best = above[j] + 1;
+            if (row[j - 1] + 1 < best)
+                best = row[j - 1] + 1;
+            if (i > 1 && j > 1 && name_char(a, i - 1) == b[j - 2] && name_char(a, i - 2) == b[j - 1] &&
+                above2[j - 2] + 1 < best)
+                best = above2[j - 2] + 1;
+            row[j] = best;
+        }
+    }
+    return rows[(a_length + 1) % 3][b_length];
+}
+
+const char *
+pd_settings_suggest(const PdSettingTable *table, const char *name)
+{
+    size_t length = strlen(name);
+    if (length == 0 || length > 63)
+        return NULL;
+    const char *best = NULL;
+    size_t best_distance = SIZE_MAX;
+    for (size_t i = 0; i < table->count; i++)
+    {
+        const char *candidate = table->settings[i].name;
+        if (strlen(candidate) > 63)
+            continue;
+        size_t distance = edit_distance(name, candidate);
+        if (distance < best_distance)
+        {
+            best = candidate;
+            best_distance = distance;
+        }
+    }
+    /* Close enough to be a typo: at most two edits, and fewer than a third of the name. */
+    return best_distance <= 2 && best_distance * 3 < length ? best : NULL;
+}
+
+char *
+pd_settings_variable(PdArena *arena, const PdSetting *setting)
+{
+    char *variable = pd_arena_sprintf(arena, "PRODATA_%s", setting->name);
+    for (char *c = variable; c != NULL && *c != '\0'; c++)
+        *c = (char)toupper((unsigned char)*c);
+    return variable;
+}
+
+/* ---- values ----------------------------------------------------------------------------------------- */
+
+/* A whole number, all of text. */
+static bool
+parse_number(const char *text, int64_t *number, const char **rest)
+{
+    char *end;
+    errno = 0;
+    long long value = strtoll(text, &end, 10);
+    if (errno != 0 || end == text || isspace((unsigned char)text[0]))
+        return false;
+    *number = value;
+    *rest = end;
+    return true;
+}
+
+/* "250", "250ms", "5s", "2min", "1h" (spaces allowed before the unit) to milliseconds. */
+static bool
+parse_duration_ms(const char *text, int64_t *ms)
+{
+    static const struct
+    {
+        const char *unit;
+        int64_t factor;
+    } units[] = {{"", 1}, {"ms", 1}, {"s", 1000}, {"min", 60000}, {"h", 3600000}};
+    int64_t number;
+    const char *rest;
+    if (!parse_number(text, &number, &rest))
+        return false;
+    while (*rest == ' ')
+        rest++;
+    for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+    {
+        if (strcmp(rest, units[i].unit) != 0)
+            continue;
+        if (number > INT64_MAX / units[i].factor || number < INT64_MIN / units[i].factor)
+            return false;
+        *ms = number * units[i].factor;
+        return true;
+    }
+    return false;
+}
+
+static bool
+parse_bool(const char *text, bool *value)
+{
+    static const char *const yes[] = {"on", "true", "yes", "1"};
+    static const char *const no[] = {"off", "false", "no", "0"};
+    for (size_t i = 0; i < 4; i++)
+    {
+        if (strcasecmp(text, yes[i]) == 0 || strcasecmp(text, no[i]) == 0)
+        {
+            *value = strcasecmp(text, yes[i]) == 0;
+            return true;
+        }
+    }
+    return false;
+}
+
+char *
+pd_settings_choices(PdArena *arena, const PdSetting *setting, const char *separator)
+{
+    PdStrbuf out;
+    pd_strbuf_init(&out, arena);
+    for (size_t i = 0; setting->choices != NULL && setting->choices[i] != NULL; i++)
+        pd_strbuf_appendf(&out, "%s%s", i ? separator : "", setting->choices[i]);
+    return (char *)pd_strbuf_text(&out);
+}
+
+/* A number-like value within bounds into *field; else a problem. */
+static bool
+parse_bounded(const PdSetting *setting, const char *value, int *field, Problems *problems, const char *where,
+              int line)
+{
+    int64_t number = 0;
+    const char *rest = "";
+    bool is_parsed = setting->type == PD_SETTING_DURATION_MS ? parse_duration_ms(value, &number)
+                                                             : parse_number(value, &number, &rest) && !*rest;
+    if (is_parsed && number >= setting->min_value && number <= setting->max_value)
+    {
+        *field = (int)number;
+        return true;
+    }
+    if (setting->type == PD_SETTING_DURATION_MS)
+        problem(problems, where, line,
+                "%s must be a duration from %" PRId64 " to %" PRId64 " ms, not \"%.80s\"", setting->name,
+                setting->min_value, setting->max_value, value);
+    else
+        problem(problems, where, line,
+                "%s must be a whole number from %" PRId64 " to %" PRId64 ", not \"%.80s\"", setting->name,
+                setting->min_value, setting->max_value, value);
+    return false;
+}
+
+/* Parses value for setting into values; base_dir resolves a relative path (NULL: as given). */
+static bool
+assign(PdArena *arena, const PdSetting *setting, void *values, const char *value, const char *base_dir,
+       Problems *problems, const char *where, int line)
+{
+    char *field = (char *)values + setting->offset;
+    switch (setting->type)
+    {
+        case PD_SETTING_INT:
+        case PD_SETTING_DURATION_MS:
+            return parse_bounded(setting, value, (int *)field, problems, where, line);
+        case PD_SETTING_BOOL:
+            if (parse_bool(value, (bool *)field))
+                return true;
+            problem(problems, where, line, "%s must be on or off (true/false, yes/no, 1/0), not \"%.80s\"",
+                    setting->name, value);
+            return false;
+        case PD_SETTING_ENUM:
+            for (int i = 0; setting->choices[i] != NULL; i++)
+            {
+                if (strcasecmp(value, setting->choices[i]) == 0)
+                {
+                    *(int *)field = i;
+                    return true;
+                }
+            }
+            problem(problems, where, line, "%s must be one of %s, not \"%.80s\"", setting->name,
+                    pd_settings_choices(arena, setting, ", "), value);
+            return false;
+        case PD_SETTING_PATH:
+        case PD_SETTING_STRING:
+            break;
+    }
+    bool is_relative = setting->type == PD_SETTING_PATH && value[0] != '/' && value[0] != '\0';
+    if (base_dir != NULL && is_relative)
+        *(const char **)field = pd_arena_sprintf(arena, "%s/%s", base_dir, value);
+    else
+        *(const char **)field = pd_arena_strdup(arena, value);
+    return true;
+}
+
+/* Assigns and, when the value is taken, records where it came from. */
+static void
+assign_from(PdArena *arena, PdSettings *settings, size_t index, const char *value, const char *base_dir,
+            PdSettingSource source, Problems *problems)
+{
+    const PdSetting *setting = &settings->table->settings[index];
+    if (assign(arena, setting, settings->values, value, base_dir, problems, source.where, source.line))
+        settings->sources[index] = source;
+}
+
+static bool
+start(PdArena *arena, const PdSettingTable *table, void *values, PdSettings *settings, Problems *problems)
+{
+    *problems = (Problems){.count = 0};
+    pd_strbuf_init(&problems->list, arena);
+    *settings = (PdSettings){.table = table, .values = values};
+    settings->sources = pd_arena_calloc(arena, table->count ? table->count : 1, sizeof(PdSettingSource));
+    if (settings->sources == NULL)
+        return false;
+    for (size_t i = 0; i < table->count; i++)
+        assign_from(arena, settings, i, table->settings[i].default_value, NULL,
+                    (PdSettingSource){PD_SETTING_FROM_DEFAULT, "default", 0}, problems);
+    return true;
+}
+
+/* ---- the settings file ------------------------------------------------------------------------------ */
+
+static char *
+trim(char *text)
+{
+    while (isspace((unsigned char)*text))
+        text++;
+    size_t length = strlen(text);
+    while (length > 0 && isspace((unsigned char)text[length - 1]))
+        text[--length] = '\0';
+    return text;
+}
+
+/* The value part of a line: unquoted up to a #, or double-quoted; NULL after a problem. */
+static char *
+line_value(char *value, const char *name, const char *path, int line_number, Problems *problems)
+{
+    if (value[0] != '"')
+    {
+        char *comment = strchr(value, '#');
+        if (comment != NULL)
+            *comment = '\0';
+        return trim(value);
+    }
+    char *closing = strchr(value + 1, '"');
+    char *rest = closing != NULL ? trim(closing + 1) : NULL;
+    if (closing == NULL || (*rest != '\0' && *rest != '#'))
+    {
+        problem(problems, path, line_number,
+                closing == NULL ? "%s: unterminated quoted value"
+                                : "%s: unexpected text after the quoted value",
+                name);
+        return NULL;
+    }
+    *closing = '\0';
+    return value + 1;
+}
+
+/* One "name = value" line. */
+static void
+read_line(PdArena *arena, PdSettings *settings, char *line, const char *path, int line_number,
+          const char *base_dir, Problems *problems)
+{
+    char *content = trim(line);
+    if (*content == '\0' || *content == '#')
+        return;
+    char *equals = strchr(content, '=');
+    if (equals == NULL)
+    {
+        /* The line is not echoed: a mistyped line may be a connection string with a password. */
+        problem(problems, path, line_number, "expected \"name = value\"");
+        return;
+    }
+    *equals = '\0';
+    char *name = trim(content);
+    const PdSetting *setting = find_length(settings->table, name, strlen(name));
+    if (setting == NULL)
+    {
+        const char *suggestion = pd_settings_suggest(settings->table, name);
+        if (suggestion != NULL)
+            problem(problems, path, line_number, "unknown setting \"%.64s\"; did you mean \"%s\"?", name,
+                    suggestion);
+        else
+            problem(problems, path, line_number, "unknown setting \"%.64s\"", name);
+        return;
+    }
+    char *value = line_value(trim(equals + 1), setting->name, path, line_number, problems);
+    if (value != NULL)
+        assign_from(arena, settings, (size_t)(setting - settings->table->settings), value, base_dir,
+                    (PdSettingSource){PD_SETTING_FROM_FILE, path, line_number}, problems);
+}
+
+static void
+read_text(PdArena *arena, PdSettings *settings, const char *path, const char *base_dir, const char *text,
+          size_t length, Problems *problems)
+{
+    int line_number = 0;
+    for (size_t at = 0; at < length;)
+    {
+        const char *end = memchr(text + at, '\n', length - at);
+        size_t line_length = end != NULL ? (size_t)(end - (text + at)) : length - at;
+        line_number++;
+        if (memchr(text + at, '\0', line_length) != NULL)
+            problem(problems, path, line_number, "a NUL byte in the line");
+        else
+        {
+            char *line = pd_arena_strndup(arena, text + at, line_length);
+            if (line == NULL)
+                return;
+            read_line(arena, settings, line, path, line_number, base_dir, problems);
+        }
+        at += line_length + 1;
+    }
+}
+
+bool
+pd_settings_parse(PdArena *arena, const PdSettingTable *table, const char *path, const char *base_dir,
+                  const char *text, size_t length, void *values, PdSettings *settings, PdError *err)
+{
+    Problems problems;
+    if (!start(arena, table, values, settings, &problems))
+        return pd_arena_error(arena, err);
+    read_text(arena, settings, path, base_dir, text, length, &problems);
+    settings->file = pd_arena_strdup(arena, path);
+    return report_problems(arena, &problems, err);
+}
+
+/* The whole file into the arena; refuses what is not a regular file. */
+static bool
+slurp(PdArena *arena, const char *path, char **text, size_t *length, PdError *err)
+{
+    FILE *file = fopen(path, "rb");
+    struct stat info;
+    if (file != NULL && (fstat(fileno(file), &info) != 0 || !S_ISREG(info.st_mode)))
+    {
+        fclose(file);
+        file = NULL;
+        errno = EISDIR;
+    }
+    if (file == NULL)
+    {
+        pd_error_set(err, PD_ERR_IO, "could not read settings file %s", path);
+        return pd_error_detail(err, "%s.", errno == EISDIR ? "It is not a regular file" : strerror(errno));
+    }
+    *text = pd_arena_alloc(arena, (size_t)info.st_size + 1);
+    *length = *text != NULL ? fread(*text, 1, (size_t)info.st_size, file) : 0;
+    bool is_read = *text != NULL && !ferror(file);
+    fclose(file);
+    if (*text == NULL)
+        return pd_arena_error(arena, err);
+    if (!is_read)
+        return pd_error_set(err, PD_ERR_IO, "could not read settings file %s", path);
+    (*text)[*length] = '\0';
+    return true;
+}
+
+/* The absolute folder of path, for resolving the relative paths it holds. */
+static char *
+absolute_folder(PdArena *arena, const char *path)
+{
+    char *folder = pd_arena_strdup(arena, path);
+    char *slash = folder != NULL ? strrchr(folder, '/') : NULL;
+    if (slash == folder && folder != NULL)
+        return pd_arena_strdup(arena, "/");
+    if (slash != NULL)
+        *slash = '\0';
+    char *resolved = realpath(slash != NULL ? folder : ".", NULL);
+    if (resolved == NULL)
+        return slash != NULL ? folder : NULL;
+    char *copy = pd_arena_strdup(arena, resolved);
+    free(resolved);
+    return copy;
+}
+
+/* ---- the environment and the command line ----------------------------------------------------------- */
+
+static const char *
+lookup(const char *const *environ_list, const char *variable)
+{
+    size_t length = strlen(variable);
+    for (size_t i = 0; environ_list != NULL && environ_list[i] != NULL; i++)
+        if (strncmp(environ_list[i], variable, length) == 0 && environ_list[i][length] == '=')
+            return environ_list[i] + length + 1;
+    return NULL;
+}
+
+static void
+read_environment(PdArena *arena, PdSettings *settings, const char *const *environ_list, Problems *problems)
+{
+    for (size_t i = 0; i < settings->table->count; i++)
+    {
+        char *variable = pd_settings_variable(arena, &settings->table->settings[i]);
+        const char *value = variable != NULL ? lookup(environ_list, variable) : NULL;
+        if (value != NULL)
+            assign_from(arena, settings, i, value, NULL,
+                        (PdSettingSource){PD_SETTING_FROM_ENVIRONMENT, variable, 0}, problems);
+    }
+}
+
+static void
+read_overrides(PdArena *arena, PdSettings *settings, const PdSettingsInput *input, Problems *problems)
+{
+    for (size_t i = 0; i < input->override_count; i++)
+    {
+        const PdSettingOverride *override = &input->overrides[i];
+        const char *option = override->option;
+        if (option == NULL)
+            option = pd_arena_sprintf(arena, "--%s", override->name);
+        if (option == NULL)
+            return;
+        const PdSetting *setting = pd_settings_find(settings->table, override->name);
+        if (setting == NULL)
+        {
+            problem(problems, option, 0, "unknown setting");
+            continue;
+        }
+        if (setting->may_hold_secret)
+        {
+            const PdSecretHooks *hooks = input->secrets;
+            const char *why = hooks != NULL && hooks->refuse_on_command_line != NULL
+                                  ? hooks->refuse_on_command_line(override->value)
+                                  : "it may hold a secret, which every user of the machine can read on the "
+                                    "command line";
+            if (why != NULL)
+            {
+                problem(problems, option, 0, "%s", why);
+                continue;
+            }
+        }
+        assign_from(arena, settings, (size_t)(setting - settings->table->settings), override->value, NULL,
+                    (PdSettingSource){PD_SETTING_FROM_COMMAND_LINE, option, 0}, problems);
+    }
+}
+
+static bool
+read_file(PdArena *arena, PdSettings *settings, const char *path, Problems *problems, PdError *err)
+{
+    char *text = NULL;
+    size_t length = 0;
+    if (!slurp(arena, path, &text, &length, err))
+        return false;
+    char *base_dir = absolute_folder(arena, path);
+    settings->file = pd_arena_strdup(arena, path);
+    read_text(arena, settings, settings->file, base_dir, text, length, problems);
+    return true;
+}
+
+bool
+pd_settings_load(PdArena *arena, const PdSettingTable *table, const PdSettingsInput *input, void *values,
+                 PdSettings *settings, PdError *err)
+{
+    Problems problems;
+    if (!start(arena, table, values, settings, &problems))
+        return pd_arena_error(arena, err);
+    const char *path = input->file;
+    if (path == NULL)
+        path = lookup(input->environ, "PRODATA_CONFIG");
+    if (path == NULL && input->default_file != NULL && access(input->default_file, F_OK) == 0)
+        path = input->default_file;
+    if (path != NULL && !read_file(arena, settings, path, &problems, err))
+        return false;
+    read_environment(arena, settings, input->environ, &problems);
+    read_overrides(arena, settings, input, &problems);
+    return report_problems(arena, &problems, err);
+}

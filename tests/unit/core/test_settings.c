@@ -1,0 +1,215 @@
+/*
+ * test_settings.c - the settings loader without a process environment: every
+ * table's defaults parse, values come with their source, precedence default
+ * < file < environment < command line, durations with units, every problem
+ * reported at once with its place, secrets refused on the command line and
+ * masked when shown, names suggested for typos, and the reference table.
+ */
+#include <limits.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "prodata/settings.h"
+#include "testing.h"
+
+static const PdSettingTable *const tables[] = {&pd_settings_migrate};
+
+static void
+test_every_table_is_well_formed(void **state)
+{
+    (void)state;
+    for (size_t t = 0; t < sizeof(tables) / sizeof(tables[0]); t++)
+    {
+        const PdSettingTable *table = tables[t];
+        for (size_t i = 0; i < table->count; i++)
+        {
+            const PdSetting *setting = &table->settings[i];
+            assert_true(strlen(setting->name) <= 63);
+            assert_non_null(setting->description);
+            assert_true(setting->min_value <= setting->max_value);
+            assert_true(setting->min_value >= INT_MIN && setting->max_value <= INT_MAX);
+            assert_true(setting->type != PD_SETTING_ENUM || setting->choices != NULL);
+            assert_ptr_equal(pd_settings_find(table, setting->name), setting);
+        }
+        PdArena *arena = pd_arena_new(0);
+        union
+        {
+            PdMigrateSettings migrate;
+            max_align_t room[64]; /* any surface's struct */
+        } values;
+        PdSettings settings;
+        PdError err;
+        if (!pd_settings_parse(arena, table, "empty.conf", NULL, "", 0, &values, &settings, &err))
+            fail_msg("defaults of %s do not parse: %s", table->surface, err.message);
+        for (size_t i = 0; i < table->count; i++)
+            assert_int_equal(settings.sources[i].origin, PD_SETTING_FROM_DEFAULT);
+        pd_arena_free(arena);
+    }
+}
+
+static void
+test_file_values_carry_file_and_line(void **state)
+{
+    (void)state;
+    PdArena *arena = pd_arena_new(0);
+    const char *text = "# comment\n\nmodels = shop.pdm\nlock_wait_ms = 2min  # two minutes\n"
+                       "lock_timeout_ms = \"250ms\"\nlog_level = NOTICE\n";
+    PdMigrateSettings values;
+    PdSettings settings;
+    PdError err;
+    assert_true(pd_settings_parse(arena, &pd_settings_migrate, "conf/p.conf", "/srv/conf", text, strlen(text),
+                                  &values, &settings, &err));
+    assert_string_equal(values.models, "/srv/conf/shop.pdm");
+    assert_string_equal(values.migrations, "migrations");
+    assert_int_equal(values.lock_wait_ms, 120000);
+    assert_int_equal(values.lock_timeout_ms, 250);
+    assert_int_equal(values.log_level, 2);
+    size_t models = (size_t)(pd_settings_find(&pd_settings_migrate, "models") - pd_settings_migrate.settings);
+    assert_int_equal(settings.sources[models].origin, PD_SETTING_FROM_FILE);
+    assert_string_equal(pd_settings_format_source(arena, &settings.sources[models]), "conf/p.conf:3");
+    char *described = pd_settings_describe(arena, &settings, NULL);
+    assert_contains(described, "lock_wait_ms = 120000");
+    assert_contains(described, "# conf/p.conf:4\n");
+    assert_contains(described, "migrations = \"migrations\"");
+    assert_contains(described, "# default\n");
+    pd_arena_free(arena);
+}
+
+static void
+test_every_problem_at_once(void **state)
+{
+    (void)state;
+    PdArena *arena = pd_arena_new(0);
+    const char text[] = "lock_retries = 101\nmodles = x\nlock_timeout_ms = 5 days\nnothing here\n"
+                        "log_level = \"info\n\0models = y\n";
+    PdMigrateSettings values;
+    PdSettings settings;
+    PdError err;
+    assert_false(pd_settings_parse(arena, &pd_settings_migrate, "p.conf", NULL, text, sizeof(text) - 1,
+                                   &values, &settings, &err));
+    assert_int_equal(err.code, PD_ERR_INVALID_INPUT);
+    assert_string_equal(err.message,
+                        "p.conf:1: lock_retries must be a whole number from 0 to 100, not \"101\"");
+    assert_contains(err.detail, "6 problems in the settings:");
+    assert_contains(err.detail, "p.conf:2: unknown setting \"modles\"; did you mean \"models\"?");
+    assert_contains(err.detail, "p.conf:3: lock_timeout_ms must be a duration from 1 to 600000 ms");
+    assert_contains(err.detail, "p.conf:4: expected \"name = value\"");
+    assert_contains(err.detail, "p.conf:5: log_level: unterminated quoted value");
+    assert_contains(err.detail, "p.conf:6: a NUL byte in the line");
+    pd_arena_free(arena);
+}
+
+static void
+test_precedence_and_sources(void **state)
+{
+    (void)state;
+    PdArena *arena = pd_arena_new(0);
+    const char *environment[] = {"PRODATA_LOCK_RETRIES=7", "PRODATA_LOCK_WAIT_MS=9", "PRODATA_LOCK_RETRIES=8",
+                                 "HOME=/root", NULL};
+    PdSettingOverride overrides[] = {{"lock_wait_ms", "--lock-wait-ms", "1s"}, {"models", NULL, "m.pdm"}};
+    PdSettingsInput input = {.environ = environment, .overrides = overrides, .override_count = 2};
+    PdMigrateSettings values;
+    PdSettings settings;
+    PdError err;
+    assert_true(pd_settings_load(arena, &pd_settings_migrate, &input, &values, &settings, &err));
+    assert_null(settings.file);
+    assert_int_equal(values.lock_retries, 7); /* the first of two, as getenv */
+    assert_int_equal(values.lock_wait_ms, 1000);
+    assert_string_equal(values.models, "m.pdm"); /* not from a file: stays relative */
+    char *described = pd_settings_describe(arena, &settings, NULL);
+    assert_contains(described, "# no settings file\n");
+    assert_contains(described, "lock_retries = 7");
+    assert_contains(described, "# PRODATA_LOCK_RETRIES\n");
+    assert_contains(described, "# --lock-wait-ms\n");
+    assert_contains(described, "# --models\n");
+    pd_arena_free(arena);
+}
+
+static const char *
+refuse_passwords(const char *value)
+{
+    return strstr(value, "password") != NULL ? "no passwords here" : NULL;
+}
+
+static char *
+mask_everything(PdArena *arena, const char *value)
+{
+    return pd_arena_sprintf(arena, "masked(%zu)", strlen(value));
+}
+
+static void
+test_secrets(void **state)
+{
+    (void)state;
+    PdArena *arena = pd_arena_new(0);
+    PdSettingOverride overrides[] = {{"database", NULL, "host=x"}};
+    PdSettingsInput input = {.overrides = overrides, .override_count = 1};
+    PdMigrateSettings values;
+    PdSettings settings;
+    PdError err;
+    /* Without hooks, any command-line value of a secret setting is refused. */
+    assert_false(pd_settings_load(arena, &pd_settings_migrate, &input, &values, &settings, &err));
+    assert_contains(err.message, "--database: it may hold a secret");
+    PdSecretHooks hooks = {mask_everything, refuse_passwords};
+    input.secrets = &hooks;
+    assert_true(pd_settings_load(arena, &pd_settings_migrate, &input, &values, &settings, &err));
+    assert_string_equal(values.database, "host=x");
+    assert_contains(pd_settings_describe(arena, &settings, &hooks), "database = \"masked(6)\"");
+    assert_contains(pd_settings_describe(arena, &settings, NULL), "database = \"********\"");
+    overrides[0].value = "host=x password=p";
+    assert_false(pd_settings_load(arena, &pd_settings_migrate, &input, &values, &settings, &err));
+    assert_string_equal(err.message, "--database: no passwords here");
+    assert_lacks(err.detail, "password=p");
+    pd_arena_free(arena);
+}
+
+static void
+test_suggestions(void **state)
+{
+    (void)state;
+    assert_string_equal(pd_settings_suggest(&pd_settings_migrate, "lock-timout-ms"), "lock_timeout_ms");
+    assert_string_equal(pd_settings_suggest(&pd_settings_migrate, "migration"), "migrations");
+    assert_string_equal(pd_settings_suggest(&pd_settings_migrate, "loglevel"), "log_level");
+    assert_null(pd_settings_suggest(&pd_settings_migrate, "colour"));
+    assert_null(pd_settings_suggest(&pd_settings_migrate, "db"));
+    assert_null(pd_settings_suggest(&pd_settings_migrate, ""));
+}
+
+static void
+test_help_and_docs_come_from_the_table(void **state)
+{
+    (void)state;
+    PdArena *arena = pd_arena_new(0);
+    char *help = pd_settings_help(arena, &pd_settings_migrate);
+    char *docs = pd_settings_docs(arena, &pd_settings_migrate);
+    for (size_t i = 0; i < pd_settings_migrate.count; i++)
+    {
+        const PdSetting *setting = &pd_settings_migrate.settings[i];
+        assert_contains(help, pd_arena_sprintf(arena, "\n  %s ", pd_settings_option(arena, setting)) + 1);
+        assert_contains(docs, pd_arena_sprintf(arena, "| `%s` |", setting->name));
+    }
+    assert_contains(help, "--lock-wait-ms MS");
+    assert_contains(docs, "| `lock_timeout_ms` | duration (ms) | `5000` | 1 to 600000 | restart |");
+    assert_contains(docs, "`debug`, `info`, `notice`, `warning`, `error` | reload |");
+    pd_arena_free(arena);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_every_table_is_well_formed),
+        cmocka_unit_test(test_file_values_carry_file_and_line),
+        cmocka_unit_test(test_every_problem_at_once),
+        cmocka_unit_test(test_precedence_and_sources),
+        cmocka_unit_test(test_secrets),
+        cmocka_unit_test(test_suggestions),
+        cmocka_unit_test(test_help_and_docs_come_from_the_table),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
