@@ -31,7 +31,7 @@ LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRC))
 
-.PHONY: all deps test unit integration asan clang demo demo-stop bench bench-deps clean format format-check check-lib check-exports
+.PHONY: all deps test unit integration asan clang demo demo-stop bench bench-deps clean format format-check check-lib check-exports check-layers check-prefix install uninstall
 .DEFAULT_GOAL := all
 
 all: deps $(BUILD)/prodata $(BUILD)/libprodata.a $(BUILD)/libprodata.so $(UNIT_BIN) check-lib check-exports
@@ -73,7 +73,20 @@ check-lib: $(BUILD)/libprodata.a
 check-exports: $(BUILD)/libprodata.so
 	@CC="$(CC)" CPPFLAGS="$(CPPFLAGS)" scripts/check-exports.sh $(BUILD)/libprodata.so include/prodata
 
-test: all clang
+# Functions shared between the files of one module are static or named pd_<module>_... (src/*/README.md):
+# every global symbol of libprodata.a starts with pd_. Not yet part of `make test`: src/migrate's
+# planner still shares plan_, diff_, alter_, schema_ and ddl_ functions (hidden from libprodata.so).
+check-prefix: $(BUILD)/libprodata.a
+	@bad=$$(nm -A -g --defined-only $(BUILD)/libprodata.a | awk 'NF == 3 && $$3 !~ /^pd_/ { split($$1, where, ":"); print "    " where[2] ": " $$3 }'); \
+	if [ -n "$$bad" ]; then echo "libprodata.a: global symbols outside pd_ (make them static or name them pd_<module>_...):" >&2; \
+	echo "$$bad" >&2; exit 1; fi; echo "prefix: every global symbol of libprodata.a starts with pd_"
+
+# Includes point down only (cli -> {http, ha, migrate, archive} -> {query, model, db} -> core), private
+# headers stay in their module, public headers need no other package: the table is in the script.
+check-layers:
+	@scripts/check-layers.sh
+
+test: all clang check-layers
 	@PRODATA_BUILD=$(BUILD) tests/run.sh
 
 # The same sources must build warning-free with clang too (-Werror): checked on every test run.
@@ -101,11 +114,11 @@ bench-deps:
 bench: all bench-deps
 	@bench/migrate/run.sh
 
-format:
+format: deps
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
 # Fails when a file is not as .clang-format would write it.
-format-check:
+format-check: deps
 	@clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h') && echo "format: clean"
 
 # `make fuzz` (not part of `make test`): the libFuzzer targets in tests/fuzz, built by clang with ASan and
@@ -127,6 +140,36 @@ fuzz-build: $(patsubst tests/fuzz/%.c,$(BUILD)/bin/%,$(sort $(wildcard tests/fuz
 $(BUILD)/bin/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(BUILD)/libprodata.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -fsanitize=fuzzer -o $@ $< $(BUILD)/libprodata.a $(LDLIBS) $(LDFLAGS)
+
+# `make install [PREFIX=/usr/local] [DESTDIR=staging]`: the binary, libprodata (static, and shared with
+# its SONAME links), the public headers under include/prodata and prodata.pc for pkg-config (from
+# prodata.pc.in). `make uninstall` with the same variables removes exactly these. Neither builds:
+# run `make` first (as a user) when installing as root.
+PREFIX       ?= /usr/local
+BINDIR       ?= $(PREFIX)/bin
+LIBDIR       ?= $(PREFIX)/lib
+INCLUDEDIR   ?= $(PREFIX)/include
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+INSTALL      ?= install
+PUBLIC_HEADERS := $(sort $(wildcard include/prodata/*.h))
+
+install: $(BUILD)/prodata $(BUILD)/libprodata.a $(BUILD)/libprodata.so
+	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR)/prodata $(DESTDIR)$(PKGCONFIGDIR)
+	$(INSTALL) -m 755 $(BUILD)/prodata $(DESTDIR)$(BINDIR)/prodata
+	$(INSTALL) -m 644 $(BUILD)/libprodata.a $(DESTDIR)$(LIBDIR)/libprodata.a
+	$(INSTALL) -m 755 $(BUILD)/libprodata.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libprodata.so.$(VERSION)
+	ln -sf libprodata.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libprodata.so
+	$(INSTALL) -m 644 $(PUBLIC_HEADERS) $(DESTDIR)$(INCLUDEDIR)/prodata/
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \
+		-e 's|@VERSION@|$(VERSION)|' prodata.pc.in >$(DESTDIR)$(PKGCONFIGDIR)/prodata.pc
+	@# The dynamic linker finds a new library under /usr/local/lib only after ldconfig.
+	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ]; then ldconfig; fi
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/prodata $(DESTDIR)$(LIBDIR)/libprodata.a $(DESTDIR)$(LIBDIR)/libprodata.so \
+		$(DESTDIR)$(LIBDIR)/$(SONAME) $(DESTDIR)$(LIBDIR)/libprodata.so.$(VERSION) $(DESTDIR)$(PKGCONFIGDIR)/prodata.pc
+	rm -rf $(DESTDIR)$(INCLUDEDIR)/prodata
 
 clean:
 	rm -rf build

@@ -1,0 +1,193 @@
+#!/bin/bash
+# build.sh - the boundaries the build enforces, and the installed library.
+# check-layers passes on the tree and fails, naming file:line and the rule, on
+# each kind of include it refuses, planted in a copy of the tree;
+# check-exports fails on a library that exports a non-pd_ symbol or hides a
+# public declaration; `make install DESTDIR=... PREFIX=/usr` installs what a C
+# program needs to build against libprodata with pkg-config and run, and
+# `make uninstall` removes every file it installed.
+source tests/lib/tap.sh
+tap_workdir
+BUILD=${PRODATA_BUILD:-build}
+CC=${CC:-cc}
+
+# ---- check-layers ---------------------------------------------------------------------------------
+
+run_cmd scripts/check-layers.sh
+expect_rc "check-layers passes on the tree" 0
+expect_out "check-layers says what it checked" '^layers: [0-9]+ files'
+
+# plant FILE LINE TEXT: a fresh copy of the tree with TEXT inserted after line LINE of FILE, checked.
+plant() {
+    local file=$1 line=$2 text=$3 copy="$TAP_WORKDIR/tree"
+    rm -rf "$copy"
+    mkdir -p "$copy/scripts" "$copy/tests"
+    cp -r src include "$copy/"
+    cp -r tests/unit "$copy/tests/"
+    cp scripts/check-layers.sh "$copy/scripts/"
+    mkdir -p "$(dirname "$copy/$file")"
+    [ -f "$copy/$file" ] || printf '/* planted */\n' >"$copy/$file"
+    sed -i "${line}a $text" "$copy/$file"
+    run_cmd "$copy/scripts/check-layers.sh" "$copy"
+}
+
+# expect_refused NAME WHERE RULE: the last plant failed, naming WHERE (file:line) with RULE, and nothing else.
+expect_refused() {
+    local name=$1 where=$2 rule=$3
+    if [ "$RC" = 1 ] && grep -qF -- "$where: " <<<"$OUT" && grep -qF -- "$rule" <<<"$OUT" &&
+        grep -q '^check-layers: 1 include(s) break the layering' <<<"$OUT"; then
+        tap_ok "$name"
+    else
+        tap_not_ok "$name" "exit code $RC, expected 1 naming $where with: $rule" "$OUT"
+    fi
+}
+
+plant src/model/lexer.c 5 '#include "prodata/migrate.h"'
+expect_refused "an upward include (model -> migrate) is refused" "src/model/lexer.c:6" \
+    "model includes include/prodata/migrate.h of migrate: includes point down only"
+
+plant src/db/db.c 5 '#include "prodata/model.h"'
+expect_refused "an include between siblings of one layer (db -> model) is refused" "src/db/db.c:6" \
+    "db includes include/prodata/model.h of model: includes point down only"
+
+# plant_with FILE...: like plant, also creating each FILE (empty) in the copy: headers of modules to come.
+plant_with() {
+    local file
+    plant "$1" "$2" "$3"
+    shift 3
+    for file in "$@"; do
+        mkdir -p "$(dirname "$TAP_WORKDIR/tree/$file")"
+        touch "$TAP_WORKDIR/tree/$file"
+    done
+    run_cmd "$TAP_WORKDIR/tree/scripts/check-layers.sh" "$TAP_WORKDIR/tree"
+}
+
+plant_with src/migrate/apply.c 3 '#include "prodata/http.h"' include/prodata/http.h
+expect_refused "libprodata (migrate) reaching http is refused" "src/migrate/apply.c:4" \
+    "migrate includes include/prodata/http.h of http: libprodata (core model migrate query db) never reaches http"
+
+plant_with src/http/server.c 1 '#include "prodata/ha.h"' include/prodata/ha.h
+expect_refused "http including ha (same layer) is refused" "src/http/server.c:2" \
+    "http includes include/prodata/ha.h of ha: includes point down only"
+
+plant_with src/http/server.c 1 '#include "ha/keeper.h"' src/ha/keeper.h
+expect_refused "http including a private header of ha is refused" "src/http/server.c:2" \
+    "http includes src/ha/keeper.h, a private header of ha"
+
+plant src/model/parser.c 3 '#include "../migrate/plan.h"'
+expect_refused "a private header included by another module is refused" "src/model/parser.c:4" \
+    "model includes src/migrate/plan.h, a private header of migrate: a private header is included only by its own module"
+
+plant tests/unit/model/test_parse.c 3 '#include "migrate/plan.h"'
+expect_refused "a module's tests may not include another module's private header" \
+    "tests/unit/model/test_parse.c:4" "model includes src/migrate/plan.h, a private header of migrate"
+
+plant include/prodata/model.h 3 '#include <libpq-fe.h>'
+expect_refused "a public header including libpq-fe.h is refused" "include/prodata/model.h:4" \
+    "public header includes <libpq-fe.h>: public headers include only prodata/*.h and the C library headers"
+
+plant include/prodata/migrate.h 3 '#include "../../src/migrate/plan.h"'
+expect_refused "a public header including a private header is refused" "include/prodata/migrate.h:4" \
+    "public header includes the private header src/migrate/plan.h"
+
+plant src/migrate/history.c 3 '#include <libpq-fe.h>'
+expect_refused "libpq-fe.h outside src/db is refused" "src/migrate/history.c:4" \
+    "migrate includes libpq-fe.h, which only db may include"
+
+plant src/cli/main.c 3 '#include "prodata/migrate.h"'
+if [ "$RC" = 0 ]; then tap_ok "a downward include (cli -> migrate) passes"; else tap_not_ok "a downward include (cli -> migrate) passes" "$OUT"; fi
+
+plant src/weird/thing.c 1 '#include "prodata/error.h"'
+expect_refused "a folder of src/ missing from the layer table is refused" "src/weird" \
+    "module weird has no layer: add it to LAYERS in scripts/check-layers.sh"
+
+# ---- check-exports ----------------------------------------------------------------------------------
+
+run_cmd env CC="$CC" CPPFLAGS="-Iinclude" scripts/check-exports.sh "$BUILD/libprodata.so" include/prodata
+expect_rc "check-exports passes on libprodata.so" 0
+run_cmd nm -D --defined-only "$BUILD/libprodata.so"
+expect_no_out "libprodata.so exports no module-private function (plan_, ddl_, diff_...)" ' T (plan|ddl|diff|schema|alter)_'
+
+# A library of one public header with the export macros, one without, and a leaked helper.
+fake="$TAP_WORKDIR/fake"
+mkdir -p "$fake/include/prodata"
+cp include/prodata/export.h "$fake/include/prodata/"
+printf '#include "prodata/export.h"\nPD_API_BEGIN\nint pd_fake_shown(void);\nPD_API_END\n' >"$fake/include/prodata/shown.h"
+printf '/* no PD_API_BEGIN: pd_fake_hidden() stays hidden */\nint pd_fake_hidden(void);\n' >"$fake/include/prodata/hidden.h"
+cat >"$fake/fake.c" <<'C'
+#include "prodata/hidden.h"
+#include "prodata/shown.h"
+__attribute__((visibility("default"))) int fake_leaked_helper(void);
+int fake_leaked_helper(void) { return 1; }
+int pd_fake_shown(void) { return fake_leaked_helper(); }
+int pd_fake_hidden(void) { return 2; }
+C
+"$CC" -shared -fPIC -fvisibility=hidden -I"$fake/include" -o "$fake/libfake.so" "$fake/fake.c"
+run_cmd env CC="$CC" CPPFLAGS="-I$fake/include" scripts/check-exports.sh "$fake/libfake.so" "$fake/include/prodata"
+expect_rc "check-exports fails on a library with a leak and a hidden declaration" 1
+expect_out "check-exports names the exported symbol outside pd_" '^    fake_leaked_helper$'
+expect_out "check-exports names the public declaration that is not exported" '^    pd_fake_hidden$'
+expect_no_out "check-exports does not name an exported public function" 'pd_fake_shown'
+
+# ---- make install / uninstall -------------------------------------------------------------------
+
+dest="$TAP_WORKDIR/dest"
+run_cmd make --no-print-directory BUILD="$BUILD" DESTDIR="$dest" PREFIX=/usr install
+expect_rc "make install DESTDIR=... PREFIX=/usr" 0
+for path in usr/bin/prodata usr/lib/libprodata.a usr/lib/libprodata.so.0 usr/lib/libprodata.so \
+    usr/include/prodata/model.h usr/include/prodata/export.h usr/lib/pkgconfig/prodata.pc; do
+    [ -e "$dest/$path" ] && tap_ok "installed $path" || tap_not_ok "installed $path" "$(cd "$dest" && find . | sort)"
+done
+expect_eq "libprodata.so.0 is a link to the versioned library" "$(readlink "$dest/usr/lib/libprodata.so.0")" \
+    "$(readlink "$BUILD/libprodata.so.0")"
+run_cmd readelf -d "$dest/usr/lib/libprodata.so"
+expect_out "the installed library carries the SONAME libprodata.so.0" 'SONAME.*\[libprodata\.so\.0\]'
+
+# A program built the way a user would: pkg-config on the installed prodata.pc.
+export PKG_CONFIG_PATH="$dest/usr/lib/pkgconfig" PKG_CONFIG_SYSROOT_DIR="$dest"
+run_cmd pkg-config --cflags --libs prodata
+expect_out "pkg-config gives the installed headers and -lprodata" "^-I$dest/usr/include .*-L$dest/usr/lib -lprodata"
+flags=$OUT
+run_cmd pkg-config --static --libs prodata
+expect_out "pkg-config --static adds libpq, jansson and libcrypto" '-lpq.*-ljansson.*-lcrypto'
+cat >"$TAP_WORKDIR/count.c" <<'C'
+/* Counts the models of a model file through the installed libprodata. */
+#include <prodata/arena.h>
+#include <prodata/model.h>
+#include <stdio.h>
+
+int
+main(int argc, char **argv)
+{
+    PdArena *arena = pd_arena_new(0);
+    PdCatalog *catalog = NULL;
+    PdError err = {0};
+    if (argc != 2 || arena == NULL || !pd_model_load_file(arena, argv[1], &catalog, &err))
+    {
+        fprintf(stderr, "count: %s\n", err.message);
+        return 1;
+    }
+    printf("%zu models\n", catalog->model_count);
+    pd_arena_free(arena);
+    return 0;
+}
+C
+# An AddressSanitizer build of the library needs the program built with the same runtime.
+sanitize=""
+readelf -d "$BUILD/libprodata.so" | grep -q 'libasan' && sanitize="-fsanitize=address,undefined"
+# shellcheck disable=SC2086
+run_cmd "$CC" -std=c11 -Wall -Werror $sanitize -o "$TAP_WORKDIR/count" "$TAP_WORKDIR/count.c" $flags
+expect_rc "a C program compiles and links against the installed headers and library" 0
+run_cmd readelf -d "$TAP_WORKDIR/count"
+expect_out "the program needs libprodata.so.0 (the SONAME), not the unversioned name" 'NEEDED.*\[libprodata\.so\.0\]'
+run_cmd env LD_LIBRARY_PATH="$dest/usr/lib" "$TAP_WORKDIR/count" examples/bookstore/models.pdm
+expect_eq "the program runs and counts the example's models" "$OUT" \
+    "$(grep -c '^model ' examples/bookstore/models.pdm) models"
+run_cmd "$dest/usr/bin/prodata" --version
+expect_out "the installed prodata runs" "prodata"
+
+run_cmd make --no-print-directory BUILD="$BUILD" DESTDIR="$dest" PREFIX=/usr uninstall
+expect_rc "make uninstall DESTDIR=... PREFIX=/usr" 0
+expect_eq "make uninstall leaves no file behind" "$(cd "$dest" && find . ! -type d | sort)" ""
+
+tap_done
