@@ -2,9 +2,12 @@
 # Installs the Debian packages prodata needs that are missing, with apt-get,
 # as root or through sudo. Idempotent and quiet when nothing is missing.
 # PRODATA_DEPS_EXTRA adds packages (the benchmarks' reference systems).
+# clang-format serves `make format` and `make format-check`; libclang-rt-14-dev
+# holds clang's libFuzzer and sanitizer runtimes, which `make fuzz` links.
 set -eu
 
-PACKAGES="gcc clang make pkg-config postgresql-15 postgresql-client-15 libpq-dev libcmocka-dev libjansson-dev libssl-dev ${PRODATA_DEPS_EXTRA:-}"
+PACKAGES="gcc clang clang-format libclang-rt-14-dev make pkg-config binutils postgresql-15 postgresql-client-15
+ libpq-dev libcmocka-dev libjansson-dev libssl-dev ${PRODATA_DEPS_EXTRA:-}"
 
 missing=""
 for package in $PACKAGES; do
