@@ -2,13 +2,14 @@
 # check-layers.sh - includes point downward only (STYLE.md, "Layout").
 #   scripts/check-layers.sh [ROOT]     ROOT defaults to the repository this script is in
 # Reads every #include of ROOT/src/*/*.{c,h}, ROOT/include/prodata/*.h and
-# ROOT/tests/unit/<module>/*.{c,h}, resolves it as the compiler does (the
+# ROOT/tests/**/*.{c,h}, resolves it as the compiler does (the
 # including file's folder for "", then include/, then src/, and tests/unit/
 # for tests) and fails, printing file:line, the rule and the way out, when:
 #   - a module includes a header of a module on its own layer or above it;
 #   - libprodata (core, model, migrate, query, db) reaches a module outside it;
 #   - a private header (src/<module>/*.h) is included outside its module (a
-#     module's tests, tests/unit/<module>/, count as the module);
+#     module's tests, tests/unit/<module>/, count as the module; other tests,
+#     fuzz targets among them, use public headers only);
 #   - a public header (include/prodata/*.h) includes anything but other public
 #     headers and the C library's headers (libpq-fe.h in particular);
 #   - a header of an outside library owned by one module (libpq-fe.h: db) is
@@ -34,7 +35,7 @@ C_HEADERS="assert.h complex.h ctype.h errno.h fenv.h float.h inttypes.h iso646.h
  setjmp.h signal.h stdalign.h stdarg.h stdatomic.h stdbool.h stddef.h stdint.h stdio.h stdlib.h
  stdnoreturn.h string.h tgmath.h threads.h time.h uchar.h wchar.h wctype.h sys/types.h"
 
-mapfile -t files < <(find src include/prodata tests/unit -name '*.[ch]' -type f 2>/dev/null | sort)
+mapfile -t files < <(find src include/prodata tests -name '*.[ch]' -type f 2>/dev/null | sort)
 [ "${#files[@]}" -gt 0 ] || { echo "check-layers: no sources under $ROOT" >&2; exit 1; }
 
 # awk reads the file list first (which files exist, to resolve includes), then grep's "file:line:text".
@@ -107,8 +108,9 @@ function classify(file, info,    parts) {
     } else if (parts[1] == "include") {
         info["module"] = public_module(file)
         info["kind"] = "public"
-    } else if (parts[1] == "tests" && parts[2] == "unit" && parts[4] != "") {
-        info["module"] = parts[3]
+    } else if (parts[1] == "tests") {
+        # The unit tests of a module count as the module; other tests (fuzz targets, helpers) as none.
+        info["module"] = (parts[2] == "unit" && parts[4] != "") ? parts[3] : "tests"
         info["kind"] = "test"
     } else {
         return 0

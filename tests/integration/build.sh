@@ -82,6 +82,10 @@ plant tests/unit/model/test_parse.c 3 '#include "migrate/plan.h"'
 expect_refused "a module's tests may not include another module's private header" \
     "tests/unit/model/test_parse.c:4" "model includes src/migrate/plan.h, a private header of migrate"
 
+plant tests/fuzz/fuzz_model.c 1 '#include "model/lexer.h"'
+expect_refused "a test of no module (a fuzz target) may not include a private header" "tests/fuzz/fuzz_model.c:2" \
+    "tests includes src/model/lexer.h, a private header of model"
+
 plant include/prodata/model.h 3 '#include <libpq-fe.h>'
 expect_refused "a public header including libpq-fe.h is refused" "include/prodata/model.h:4" \
     "public header includes <libpq-fe.h>: public headers include only prodata/*.h and the C library headers"
