@@ -1,7 +1,10 @@
 #!/bin/bash
-# concurrency.sh - two deployers running migrate at the same moment apply each
-# migration exactly once (the advisory lock serialises them; the second finds
-# the history up to date), and a migrate that cannot get the lock in time
+# concurrency.sh - deployers running migrate at the same moment apply each
+# migration exactly once (the advisory lock serialises them; the others find
+# the history up to date), also when a pending migration builds an index,
+# a unique constraint or validates a foreign key concurrently (a waiter must
+# hold no snapshot, or CREATE INDEX CONCURRENTLY waits for it while it waits
+# for the lock: a deadlock), and a migrate that cannot get the lock in time
 # says who holds it instead of waiting forever.
 source tests/lib/tap.sh
 tap_workdir
@@ -37,13 +40,80 @@ expect_eq "each migration applied exactly once across both" "$applied" 40
 expect_eq "history has forty rows" "$(sql $DB 'SELECT count(*) FROM prodata_migrations')" 40
 expect_eq "forty tables" "$(sql $DB "SELECT count(*) FROM pg_tables WHERE schemaname = 'public' AND tablename LIKE 'thing%'")" 40
 
+# --- deployers at once on migrations with concurrent statements ----------------------
+# A table with rows, then rounds that each add one migration whose +up concurrently
+# part builds an index, attaches a unique constraint, or validates a foreign key
+# on it; every round starts N deployers at the same moment.
+tap_fresh_db concurrency_index_test
+DB=concurrency_index_test
+mkdir -p indexed && cd indexed
+{
+    echo "model Owner {"
+    echo "  name  string(100)"
+    echo "}"
+    echo "model Item {"
+    echo "  name  string(100)"
+} >head.pdm
+fields=""
+write_models() { { cat head.pdm; printf '%b' "$fields"; echo "}"; } >models.pdm; }
+write_models
+"$PRODATA" makemigrations --name initial >/dev/null
+"$PRODATA" migrate >/dev/null
+sql $DB "INSERT INTO item (name) SELECT 'item ' || g FROM generate_series(1, 20000) g" >/dev/null
+
+# deploy_round ROUND DEPLOYERS FIELD-LINE: adds the field, writes its migration, runs the deployers at once;
+# sets round_applied to how many of them applied it and adds those that failed to round_failures.
+round_failures=0
+deploy_round() {
+    local round=$1 deployers=$2 line=$3 pids=() rc d
+    fields="$fields  $line\n"
+    write_models
+    "$PRODATA" makemigrations --name "round$round" >/dev/null || echo "makemigrations round $round failed"
+    grep -q '^-- +up concurrently' migrations/*_round"$round".sql || echo "round $round has no concurrent part"
+    for d in $(seq 1 "$deployers"); do
+        "$PRODATA" migrate >"round$round.$d.out" 2>&1 &
+        pids+=($!)
+    done
+    for d in $(seq 1 "$deployers"); do
+        wait "${pids[$((d - 1))]}"; rc=$?
+        if [ "$rc" != 0 ]; then
+            round_failures=$((round_failures + 1))
+            echo "# round $round deployer $d exited $rc:"; sed 's/^/#   /' "round$round.$d.out"
+        fi
+    done
+    round_applied=$(cat round"$round".*.out | grep -c "^applied [0-9]*_round$round\b")
+}
+kinds=("c%d  string(40)  null  index" "u%d  string(40)  null  unique" "o%d  Owner  null")
+expected=1
+for round in 1 2 3 4 5 6; do
+    deployers=2
+    [ "$round" -gt 3 ] && deployers=5
+    line=$(printf "${kinds[$(((round - 1) % 3))]}" "$round")
+    deploy_round "$round" "$deployers" "$line"
+    expect_eq "round $round: $deployers deployers at once apply migration round$round exactly once" \
+        "$round_applied" 1
+    expected=$((expected + 1))
+done
+expect_eq "every deployer of every round exits 0" "$round_failures" 0
+expect_eq "history has each migration once, all complete" \
+    "$(sql $DB 'SELECT count(*), count(DISTINCT name), bool_and(is_complete) FROM prodata_migrations')" \
+    "$expected|$expected|t"
+expect_eq "every index built concurrently is valid" \
+    "$(sql $DB "SELECT count(*) FILTER (WHERE NOT indisvalid) FROM pg_index WHERE indrelid = 'item'::regclass")" 0
+cd ..
+DB=concurrency_test
+export PGDATABASE=$DB
+
 # Another deployer holds the lock: a bounded wait, then a clear error.
-psql -X -q -d $DB -c "SELECT pg_advisory_lock(31650755335430241), pg_sleep(2)" >/dev/null 2>&1 &
+psql -X -q -d $DB -c "SELECT pg_advisory_lock(31650755335430241), pg_sleep(30)" >/dev/null 2>&1 &
 holder=$!
-sleep 0.4
+poll_sql $DB "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted
+              AND database = (SELECT oid FROM pg_database WHERE datname = current_database())" 1
 run_cmd "$PRODATA" migrate --lock-wait-ms 300
-wait $holder
 expect_rc "migrate gives up on a held lock with exit 1" 1
 expect_out "says another migrate is running" 'another prodata migrate is running'
+expect_out "says how long it waited" 'Waited 300 ms'
+sql $DB "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE '%pg_advisory_lock(31650755335430241), pg_sleep%' AND pid <> pg_backend_pid()" >/dev/null
+wait $holder
 
 tap_done

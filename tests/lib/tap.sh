@@ -76,3 +76,19 @@ tap_done() {
     echo "1..$TAP_COUNT"
     [ "$TAP_FAILED" = 0 ]
 }
+
+# poll_sql DB QUERY EXPECTED [SECONDS]: waits until QUERY gives EXPECTED, checking every 50 ms for at most
+# SECONDS (default 10): the bounded wait that replaces a fixed sleep. Silent when it comes; a failed check
+# naming the query when it does not.
+poll_sql() {
+    local db=$1 query=$2 expected=$3 deadline=$((SECONDS + ${4:-10})) got
+    while :; do
+        got=$(psql -X -q -At -d "$db" -c "$query" 2>&1)
+        [ "$got" = "$expected" ] && return 0
+        if [ "$SECONDS" -ge "$deadline" ]; then
+            tap_not_ok "waited ${4:-10} s for: $query" "got:      $got" "expected: $expected"
+            return 1
+        fi
+        sleep 0.05
+    done
+}
