@@ -150,6 +150,35 @@ void pd_migration_checksum(const char *data, size_t length, char out[65]);
 
 /* ---- applying (migrate, showmigrations, check) ------------------------ */
 
+/* What a progress callback is told, as it happens (see PdMigrateOptions.progress). */
+typedef enum PdMigrateEventKind
+{
+    PD_MIGRATE_LOCK_WAIT,       /* another deployer holds the migrate lock: waiting (wait_ms: the bound) */
+    PD_MIGRATE_LOCK_TAKEN,      /* the lock was taken after a wait (duration_ms: how long it took) */
+    PD_MIGRATE_MIGRATION_START, /* a file's transaction starts (is_revert: its +down) */
+    PD_MIGRATE_MIGRATION_END,   /* it committed (duration_ms) */
+    PD_MIGRATE_LOCK_RETRY,      /* a lock_timeout rolled it back or stopped a statement; retrying (attempt) */
+    PD_MIGRATE_STATEMENT_START, /* a concurrent statement starts (statement, statement_number,
+                                   statement_count) */
+    PD_MIGRATE_STATEMENT_END    /* it succeeded (duration_ms) */
+} PdMigrateEventKind;
+
+typedef struct PdMigrateEvent
+{
+    PdMigrateEventKind kind;
+    const char *migration; /* "0004_book_add_isbn"; NULL for the lock events */
+    bool is_revert;
+    const char *statement; /* statement events: the statement's first line (without its newline) */
+    int statement_number;  /* statement events: 1-based, of statement_count in the concurrent part */
+    int statement_count;
+    int attempt;      /* LOCK_RETRY: 1 for the first retry */
+    long duration_ms; /* the END events and LOCK_TAKEN */
+    int wait_ms;      /* LOCK_WAIT: how long migrate waits at most */
+} PdMigrateEvent;
+
+/* Called on the thread running pd_migrate_apply; the event and its strings live only during the call. */
+typedef void (*PdMigrateProgress)(const PdMigrateEvent *event, void *data);
+
 typedef struct PdMigrateOptions
 {
     int lock_timeout_ms; /* lock_timeout for every step (default 5000) */
@@ -160,6 +189,8 @@ typedef struct PdMigrateOptions
     /* Set by the caller's signal handler: stop before the next step. The step under way is ended by the
      * caller with PQcancel (pd_db_cancel_handle), and rolls back whole. NULL: never interrupted. */
     volatile sig_atomic_t *is_interrupted;
+    PdMigrateProgress progress; /* NULL (the default): silent */
+    void *progress_data;        /* passed to progress */
 } PdMigrateOptions;
 
 void pd_migrate_options_default(PdMigrateOptions *options);
@@ -180,13 +211,20 @@ typedef struct PdMigrationState
     const char *applied_at; /* text from the database, NULL when pending */
 } PdMigrationState;
 
-/* One line per thing done, for the CLI to print. */
+/*
+ * One line per thing done, for the CLI to print: "applied 0002_x (12 ms)",
+ * "completed 0003_y: 2 concurrent statements", "reverted 0003_y (4 ms)". A
+ * file whose concurrent part failed is reported as "applied 0003_y
+ * (transactional part, 12 ms); concurrent part pending: <why>" and counted in
+ * partial_count, not applied_count.
+ */
 typedef struct PdMigrateReport
 {
     const char **lines;
     size_t line_count;
     int applied_count;
     int reverted_count;
+    int partial_count;
 } PdMigrateReport;
 
 /*

@@ -299,6 +299,44 @@ catch_stop_signals(PdDbCancel *cancel)
     sigaction(SIGTERM, &action, NULL);
 }
 
+/*
+ * One line on stderr per step of a migrate, as it happens, so a long run is
+ * not silent; stdout keeps only the final report, for scripts.
+ */
+static void
+print_progress(const PdMigrateEvent *event, void *data)
+{
+    (void)data;
+    const char *name = event->migration != NULL ? event->migration : "";
+    switch (event->kind)
+    {
+        case PD_MIGRATE_LOCK_WAIT:
+            fprintf(stderr, "migrate: another deployer holds the migrate lock; waiting up to %d ms\n",
+                    event->wait_ms);
+            break;
+        case PD_MIGRATE_LOCK_TAKEN:
+            fprintf(stderr, "migrate: lock taken after %ld ms\n", event->duration_ms);
+            break;
+        case PD_MIGRATE_MIGRATION_START:
+            fprintf(stderr, "migrate: %s %s\n", event->is_revert ? "reverting" : "applying", name);
+            break;
+        case PD_MIGRATE_MIGRATION_END:
+            fprintf(stderr, "migrate: %s committed (%ld ms)\n", name, event->duration_ms);
+            break;
+        case PD_MIGRATE_LOCK_RETRY:
+            fprintf(stderr, "migrate: %s: a lock was not granted in time; retry %d\n", name, event->attempt);
+            break;
+        case PD_MIGRATE_STATEMENT_START:
+            fprintf(stderr, "migrate: %s concurrent %d/%d: %s\n", name, event->statement_number,
+                    event->statement_count, event->statement);
+            break;
+        case PD_MIGRATE_STATEMENT_END:
+            fprintf(stderr, "migrate: %s concurrent %d/%d done (%ld ms)\n", name, event->statement_number,
+                    event->statement_count, event->duration_ms);
+            break;
+    }
+}
+
 bool
 cmd_migrate(PdArena *arena, const CliArgs *args, PdError *err)
 {
@@ -313,6 +351,7 @@ cmd_migrate(PdArena *arena, const CliArgs *args, PdError *err)
     options.lock_retries = config.lock_retries;
     options.lock_wait_ms = config.lock_wait_ms;
     options.is_dry_run = cli_has_flag(args, "--dry-run", NULL);
+    options.progress = print_progress;
     const char *target;
     if (cli_has_flag(args, "--to", &target) && !parse_target(target, files, count, &options.target, err))
         return false;

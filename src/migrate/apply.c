@@ -33,6 +33,16 @@ pd_migrate_options_default(PdMigrateOptions *options)
     options->target = -1;
     options->is_dry_run = false;
     options->is_interrupted = NULL;
+    options->progress = NULL;
+    options->progress_data = NULL;
+}
+
+/* Tells the caller's progress callback, when there is one. */
+static void
+emit(const PdMigrateOptions *options, PdMigrateEvent event)
+{
+    if (options->progress != NULL)
+        options->progress(&event, options->progress_data);
 }
 
 /* Whether the caller asked to stop; fills err when it did. */
@@ -152,28 +162,161 @@ add_position_context(PdDb *db, const SentSql *sent, PdError *err)
 }
 
 /*
+ * One file's transaction as a unit of work: what runs, which way, and for the
+ * revert of a partly applied file, the objects that its unfinished concurrent
+ * statements would have made (quoted, as they appear in the SQL).
+ */
+typedef struct Step
+{
+    SentSql sent;
+    bool is_revert;
+    bool has_concurrent_part;
+    const char **unfinished; /* NULL unless reverting a partial file */
+    size_t unfinished_count;
+    const char **built; /* indexes its finished concurrent statements built (quoted) */
+    size_t built_count;
+    size_t skipped_count; /* out: down statements skipped for the unfinished part */
+} Step;
+
+/* The first quoted name in the text after `marker` (quotes included), or NULL. */
+static const char *
+quoted_name_after(PdArena *arena, const char *statement, const char *marker)
+{
+    const char *at = strstr(statement, marker);
+    if (at == NULL)
+        return NULL;
+    const char *name = at + strlen(marker);
+    if (*name != '"')
+        return NULL;
+    const char *end = name + 1;
+    while (*end != '\0' && !(*end == '"' && end[1] != '"'))
+        end += *end == '"' ? 2 : 1;
+    return *end == '"' ? pd_arena_strndup(arena, name, (size_t)(end - name) + 1) : NULL;
+}
+
+/* The index or constraint a concurrent statement creates or drops (quoted), or NULL (VALIDATE, others). */
+static const char *
+concurrent_object(PdArena *arena, const char *statement)
+{
+    static const char *const markers[] = {"CONCURRENTLY IF NOT EXISTS ", "CONCURRENTLY IF EXISTS ",
+                                          "ADD CONSTRAINT "};
+    for (size_t i = 0; i < sizeof(markers) / sizeof(markers[0]); i++)
+    {
+        const char *name = quoted_name_after(arena, statement, markers[i]);
+        if (name != NULL)
+            return name;
+    }
+    return NULL;
+}
+
+/* Whether statement names (quoted) one of names. */
+static bool
+names_any(const char *statement, const char *const *names, size_t count)
+{
+    for (size_t i = 0; i < count; i++)
+        if (strstr(statement, names[i]) != NULL)
+            return true;
+    return false;
+}
+
+/* A missing or already existing object: what a down statement meets when its concurrent statement never ran.
+ */
+static bool
+is_missing_or_existing_object(const PdError *err)
+{
+    return strcmp(err->sqlstate, "42704") == 0 || strcmp(err->sqlstate, "42P07") == 0 ||
+           strcmp(err->sqlstate, "42710") == 0;
+}
+
+/*
+ * A skipped statement that undid a constraint the unfinished part never
+ * attached (DROP CONSTRAINT of a unique made USING INDEX) would also have
+ * dropped the index a finished statement built for it: drop that index.
+ */
+static bool
+drop_built_indexes(PdArena *arena, PdDb *db, const Step *step, const char *skipped, PdError *err)
+{
+    for (size_t i = 0; i < step->built_count; i++)
+    {
+        if (strstr(skipped, step->built[i]) == NULL)
+            continue;
+        char *sql = pd_arena_sprintf(arena, "DROP INDEX IF EXISTS %s", step->built[i]);
+        if (sql == NULL)
+            return pd_arena_error(arena, err);
+        if (!pd_db_exec(db, sql, err))
+            return false;
+    }
+    return true;
+}
+
+/*
+ * The +down of a partly applied file, statement by statement, each behind a
+ * savepoint: a statement that fails because the object it undoes was never
+ * made (or never dropped) by an unfinished concurrent statement is rolled back
+ * and skipped; any other failure stands.
+ */
+static bool
+run_partial_down(PdArena *arena, PdDb *db, Step *step, PdError *err)
+{
+    const PdMigrationFile *file = step->sent.file;
+    const char **statements;
+    size_t count;
+    if (!pd_migration_split_statements(arena, step->sent.section, file->path ? file->path : file->name,
+                                       step->sent.first_line, &statements, &count, err))
+        return false;
+    for (size_t i = 0; i < count; i++)
+    {
+        if (!pd_db_exec(db, "SAVEPOINT prodata_step", err))
+            return false;
+        if (pd_db_exec(db, statements[i], err))
+            continue;
+        SentSql sent = step->sent;
+        sent.statement = statements[i];
+        add_position_context(db, &sent, err);
+        if (!is_missing_or_existing_object(err) ||
+            !names_any(statements[i], step->unfinished, step->unfinished_count))
+            return false;
+        PdError ignored;
+        if (!pd_db_exec(db, "ROLLBACK TO SAVEPOINT prodata_step", &ignored))
+            return pd_error_context(err, "while skipping a statement of %s", file->name);
+        step->skipped_count++;
+        *err = (PdError){0};
+        if (!drop_built_indexes(arena, db, step, statements[i], err))
+            return false;
+    }
+    return true;
+}
+
+/* Runs the step's SQL inside the open transaction, adding where it failed. */
+static bool
+run_step_sql(PdArena *arena, PdDb *db, Step *step, PdError *err)
+{
+    if (step->unfinished != NULL)
+        return run_partial_down(arena, db, step, err);
+    if (pd_db_exec(db, step->sent.section, err))
+        return true;
+    add_position_context(db, &step->sent, err);
+    return false;
+}
+
+/*
  * Runs one file's section in one transaction: lock_timeout, the SQL, the
  * schema change it made recorded into the snapshot, the history row. All of
  * it commits together, so an interrupted run never leaves a change that the
  * history or the snapshot does not know.
  */
 static bool
-run_transaction(PdArena *arena, PdDb *db, const SentSql *sent, bool is_revert, bool has_concurrent_part,
-                int lock_timeout_ms, long *duration_ms, PdError *err)
+run_transaction(PdArena *arena, PdDb *db, Step *step, int lock_timeout_ms, long *duration_ms, PdError *err)
 {
-    const PdMigrationFile *file = sent->file;
+    const PdMigrationFile *file = step->sent.file;
     struct timespec start;
     clock_gettime(CLOCK_MONOTONIC, &start);
     const char *schema_before, *schema_after;
+    step->skipped_count = 0;
     if (!pd_db_exec(db, "BEGIN", err) ||
         !pd_history_set_lock_timeout(arena, db, lock_timeout_ms, true, err) ||
-        !pd_drift_read_schema(arena, db, &schema_before, err))
+        !pd_drift_read_schema(arena, db, &schema_before, err) || !run_step_sql(arena, db, step, err))
         goto failed;
-    if (!pd_db_exec(db, sent->section, err))
-    {
-        add_position_context(db, sent, err);
-        goto failed;
-    }
     if (pd_db_transaction_state(db) != PD_DB_TX_IN_TRANSACTION)
     {
         pd_error_set(err, PD_ERR_INVALID_INPUT, "the SQL of %s ended its transaction", file->name);
@@ -189,9 +332,10 @@ run_transaction(PdArena *arena, PdDb *db, const SentSql *sent, bool is_revert, b
         !pd_drift_record_change(arena, db, schema_before, schema_after, err))
         goto failed;
     bool is_recorded =
-        is_revert ? pd_history_forget(arena, db, file->number, err)
-                  : pd_history_record(arena, db, file->number, file->name, file_checksum(arena, file),
-                                      has_concurrent_part ? schema_after : NULL, elapsed_ms(&start), err);
+        step->is_revert
+            ? pd_history_forget(arena, db, file->number, err)
+            : pd_history_record(arena, db, file->number, file->name, file_checksum(arena, file),
+                                step->has_concurrent_part ? schema_after : NULL, elapsed_ms(&start), err);
     if (!is_recorded || !pd_db_exec(db, "COMMIT", err))
         goto failed;
     *duration_ms = elapsed_ms(&start);
@@ -204,58 +348,44 @@ failed:;
 
 /* run_transaction, again after a lock timeout, lock_retries times with backoff. */
 static bool
-run_with_retries(PdArena *arena, PdDb *db, const SentSql *sent, bool is_revert, bool has_concurrent_part,
-                 const PdMigrateOptions *options, PdMigrateReport *report, PdError *err)
+run_with_retries(PdArena *arena, PdDb *db, Step *step, const PdMigrateOptions *options,
+                 PdMigrateReport *report, long *duration_ms, PdError *err)
 {
-    const PdMigrationFile *file = sent->file;
+    const PdMigrationFile *file = step->sent.file;
+    emit(options, (PdMigrateEvent){.kind = PD_MIGRATE_MIGRATION_START,
+                                   .migration = file->name,
+                                   .is_revert = step->is_revert});
     for (int attempt = 0;; attempt++)
     {
-        long duration_ms = 0;
-        if (run_transaction(arena, db, sent, is_revert, has_concurrent_part, options->lock_timeout_ms,
-                            &duration_ms, err))
+        if (run_transaction(arena, db, step, options->lock_timeout_ms, duration_ms, err))
         {
-            report_line(arena, report, "%s %s (%ld ms)", is_revert ? "reverted" : "applied", file->name,
-                        duration_ms);
+            emit(options, (PdMigrateEvent){.kind = PD_MIGRATE_MIGRATION_END,
+                                           .migration = file->name,
+                                           .is_revert = step->is_revert,
+                                           .duration_ms = *duration_ms});
             return true;
         }
         if (err->code != PD_ERR_LOCK_TIMEOUT || attempt >= options->lock_retries)
             break;
         report_line(arena, report, "%s: a lock was not granted within %d ms; retrying (%d of %d)", file->name,
                     options->lock_timeout_ms, attempt + 1, options->lock_retries);
+        emit(options, (PdMigrateEvent){.kind = PD_MIGRATE_LOCK_RETRY,
+                                       .migration = file->name,
+                                       .is_revert = step->is_revert,
+                                       .attempt = attempt + 1});
         backoff(attempt);
     }
     if (err->code == PD_ERR_LOCK_TIMEOUT)
         pd_error_hint(err, "Another session holds a lock on a table this migration changes; find it in "
                            "pg_stat_activity, or raise lock_timeout_ms or lock_retries.");
-    return pd_error_context(err, "while %s migration %s", is_revert ? "reverting" : "applying", file->name);
-}
-
-/* The quoted index name after "IF NOT EXISTS" in a CREATE INDEX CONCURRENTLY statement, or NULL. */
-static char *
-concurrent_index_name(PdArena *arena, const char *statement)
-{
-    if (strstr(statement, "CONCURRENTLY") == NULL || strncmp(statement, "CREATE", 6) != 0)
-        return NULL;
-    const char *marker = strstr(statement, "IF NOT EXISTS \"");
-    if (marker == NULL)
-        return NULL;
-    const char *name = marker + strlen("IF NOT EXISTS \"");
-    PdStrbuf buf;
-    pd_strbuf_init(&buf, arena);
-    for (const char *c = name; *c != '\0'; c++)
-    {
-        if (*c == '"' && c[1] == '"')
-            c++;
-        else if (*c == '"')
-            return buf.data;
-        pd_strbuf_append_char(&buf, *c);
-    }
-    return NULL;
+    return pd_error_context(err, "while %s migration %s", step->is_revert ? "reverting" : "applying",
+                            file->name);
 }
 
 /*
  * A failed CREATE INDEX CONCURRENTLY leaves an INVALID index behind, which
  * IF NOT EXISTS would then accept: drop such a leftover before (re)building.
+ * index_name is quoted, as in the statement.
  */
 static bool
 drop_invalid_index(PdArena *arena, PdDb *db, const char *index_name, PdError *err)
@@ -266,7 +396,8 @@ drop_invalid_index(PdArena *arena, PdDb *db, const char *index_name, PdError *er
                      "SELECT format('DROP INDEX CONCURRENTLY IF EXISTS %I.%I', n.nspname, c.relname) "
                      "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
                      "JOIN pg_index x ON x.indexrelid = c.oid "
-                     "WHERE c.relname = $1 AND n.nspname = current_schema() AND NOT x.indisvalid",
+                     "WHERE '\"' || replace(c.relname, '\"', '\"\"') || '\"' = $1 AND n.nspname = "
+                     "current_schema() AND NOT x.indisvalid",
                      1, params, &result, err))
         return false;
     if (pd_db_result_row_count(result) == 0)
@@ -274,16 +405,25 @@ drop_invalid_index(PdArena *arena, PdDb *db, const char *index_name, PdError *er
     return pd_db_exec(db, pd_db_result_value(result, 0, 0), err);
 }
 
+/* The name of the index a CREATE INDEX CONCURRENTLY statement builds (quoted), or NULL. */
+static const char *
+concurrent_index_name(PdArena *arena, const char *statement)
+{
+    if (strncmp(statement, "CREATE", 6) != 0)
+        return NULL;
+    return quoted_name_after(arena, statement, "CONCURRENTLY IF NOT EXISTS ");
+}
+
 /* One concurrent statement, retried after a lock timeout; an invalid index it leaves is dropped. */
 static bool
 run_concurrent_statement(PdArena *arena, PdDb *db, const SentSql *sent, const PdMigrateOptions *options,
                          PdError *err)
 {
-    char *index_name = concurrent_index_name(arena, sent->statement);
+    const char *index_name = concurrent_index_name(arena, sent->statement);
     for (int attempt = 0;; attempt++)
     {
         if (index_name != NULL && !drop_invalid_index(arena, db, index_name, err))
-            return pd_error_context(err, "while dropping the invalid index \"%s\"", index_name);
+            return pd_error_context(err, "while dropping the invalid index %s", index_name);
         if (pd_db_exec(db, sent->statement, err))
             return true;
         add_position_context(db, sent, err);
@@ -292,6 +432,9 @@ run_concurrent_statement(PdArena *arena, PdDb *db, const SentSql *sent, const Pd
             drop_invalid_index(arena, db, index_name, &ignored);
         if (err->code != PD_ERR_LOCK_TIMEOUT || attempt >= options->lock_retries)
             return false;
+        emit(options, (PdMigrateEvent){.kind = PD_MIGRATE_LOCK_RETRY,
+                                       .migration = sent->file->name,
+                                       .attempt = attempt + 1});
         backoff(attempt);
     }
 }
@@ -314,29 +457,61 @@ complete_concurrent_part(PdArena *arena, PdDb *db, const PdMigrationFile *file, 
     return is_done;
 }
 
+/* The statement's first line, for a progress event. */
+static const char *
+first_line(PdArena *arena, const char *statement)
+{
+    const char *line = pd_arena_strndup(arena, statement, strcspn(statement, "\n"));
+    return line != NULL ? line : "";
+}
+
+/* The concurrent statements from number `done` on, one autocommit statement each, each recorded as done. */
 static bool
-run_concurrently(PdArena *arena, PdDb *db, const PdMigrationFile *file, const PdMigrateOptions *options,
-                 PdMigrateReport *report, PdError *err)
+run_concurrent_statements(PdArena *arena, PdDb *db, const PdMigrationFile *file, const char **statements,
+                          size_t count, int done, const PdMigrateOptions *options, PdMigrateReport *report,
+                          PdError *err)
+{
+    for (size_t i = (size_t)done; i < count; i++)
+    {
+        if (was_interrupted(options, report, err))
+            return false;
+        PdMigrateEvent event = {.kind = PD_MIGRATE_STATEMENT_START,
+                                .migration = file->name,
+                                .statement = first_line(arena, statements[i]),
+                                .statement_number = (int)i + 1,
+                                .statement_count = (int)count};
+        emit(options, event);
+        struct timespec start;
+        clock_gettime(CLOCK_MONOTONIC, &start);
+        SentSql sent = {file, file->up_concurrently_sql, file->up_concurrently_line, statements[i]};
+        if (!run_concurrent_statement(arena, db, &sent, options, err))
+            return pd_error_context(err,
+                                    "while running statement %zu of %zu of the concurrent part of %s; its "
+                                    "transactional part is applied, and migrate resumes here once the "
+                                    "cause is fixed (or migrate --to %d reverts what was applied)",
+                                    i + 1, count, file->name, file->number - 1);
+        PdError ignored; /* a count not recorded is only lower than the truth: see history.h */
+        pd_history_set_concurrent_done(arena, db, file->number, (int)i + 1, &ignored);
+        event.kind = PD_MIGRATE_STATEMENT_END;
+        event.duration_ms = elapsed_ms(&start);
+        emit(options, event);
+    }
+    return true;
+}
+
+/* The concurrent part of file from statement number `done` on, then the file is marked complete. */
+static bool
+run_concurrently(PdArena *arena, PdDb *db, const PdMigrationFile *file, int done,
+                 const PdMigrateOptions *options, PdMigrateReport *report, PdError *err)
 {
     const char **statements;
     size_t count;
     const char *where = file->path ? file->path : file->name;
     if (!pd_migration_split_statements(arena, file->up_concurrently_sql, where, file->up_concurrently_line,
                                        &statements, &count, err) ||
-        !pd_history_set_lock_timeout(arena, db, options->lock_timeout_ms, false, err))
+        !pd_history_set_lock_timeout(arena, db, options->lock_timeout_ms, false, err) ||
+        !run_concurrent_statements(arena, db, file, statements, count, done, options, report, err))
         return false;
-    for (size_t i = 0; i < count; i++)
-    {
-        if (was_interrupted(options, report, err))
-            return false;
-        SentSql sent = {file, file->up_concurrently_sql, file->up_concurrently_line, statements[i]};
-        if (!run_concurrent_statement(arena, db, &sent, options, err))
-            return pd_error_context(
-                err,
-                "while running statement %zu of the concurrent part of %s; its transactional "
-                "part is applied, and migrate resumes here once the cause is fixed",
-                i + 1, file->name);
-    }
     if (!complete_concurrent_part(arena, db, file, err))
         return pd_error_context(err, "while completing migration %s", file->name);
     report_line(arena, report, "completed %s: %zu concurrent statement%s", file->name, count,
@@ -440,12 +615,13 @@ verify_history(PdArena *arena, const PdHistoryRow *rows, size_t row_count, const
     return true;
 }
 
+/* Resumes the concurrent parts left unfinished by an earlier migrate, from the statement where each stopped.
+ */
 static bool
-migrate_forward(PdArena *arena, PdDb *db, const PdHistoryRow *rows, size_t row_count,
-                const PdMigrationFile *files, size_t count, const PdMigrateOptions *options,
-                PdMigrateReport *report, PdError *err)
+complete_partial_files(PdArena *arena, PdDb *db, const PdHistoryRow *rows, size_t row_count,
+                       const PdMigrationFile *files, size_t count, const PdMigrateOptions *options,
+                       PdMigrateReport *report, PdError *err)
 {
-    int newest_applied = row_count ? rows[row_count - 1].number : 0;
     for (size_t r = 0; r < row_count; r++)
     {
         if (rows[r].is_complete)
@@ -453,9 +629,57 @@ migrate_forward(PdArena *arena, PdDb *db, const PdHistoryRow *rows, size_t row_c
         const PdMigrationFile *file = find_file(files, count, rows[r].number);
         if (options->is_dry_run)
             report_line(arena, report, "would complete %s", file->name);
-        else if (!run_concurrently(arena, db, file, options, report, err))
+        else if (!run_concurrently(arena, db, file, rows[r].concurrent_done, options, report, err))
+        {
+            report_line(arena, report, "%s: concurrent part still pending: %s", file->name, err->message);
+            report->partial_count++;
             return false;
+        }
     }
+    return true;
+}
+
+/*
+ * Applies one pending file: its transaction, then its concurrent part. The
+ * report says exactly how far it got: "applied X (N ms)", or, when the
+ * concurrent part fails, that only the transactional part is applied and why
+ * the rest is pending.
+ */
+static bool
+apply_file(PdArena *arena, PdDb *db, const PdMigrationFile *file, const PdMigrateOptions *options,
+           PdMigrateReport *report, PdError *err)
+{
+    bool has_concurrent_part = file->up_concurrently_sql != NULL && file->up_concurrently_sql[0] != '\0';
+    Step step = {.sent = {file, file->up_sql, file->up_line, file->up_sql},
+                 .has_concurrent_part = has_concurrent_part};
+    long duration_ms = 0;
+    if (!run_with_retries(arena, db, &step, options, report, &duration_ms, err))
+        return false;
+    size_t line = report->line_count;
+    report_line(arena, report, "applied %s (%ld ms)", file->name, duration_ms);
+    if (has_concurrent_part && !run_concurrently(arena, db, file, 0, options, report, err))
+    {
+        char *truthful = pd_arena_sprintf(arena,
+                                          "applied %s (transactional part, %ld ms); concurrent part "
+                                          "pending: %s",
+                                          file->name, duration_ms, err->message);
+        if (truthful != NULL && line < report->line_count)
+            report->lines[line] = truthful;
+        report->partial_count++;
+        return false;
+    }
+    report->applied_count++;
+    return true;
+}
+
+static bool
+migrate_forward(PdArena *arena, PdDb *db, const PdHistoryRow *rows, size_t row_count,
+                const PdMigrationFile *files, size_t count, const PdMigrateOptions *options,
+                PdMigrateReport *report, PdError *err)
+{
+    int newest_applied = row_count ? rows[row_count - 1].number : 0;
+    if (!complete_partial_files(arena, db, rows, row_count, files, count, options, report, err))
+        return false;
     for (size_t i = 0; i < count; i++)
     {
         const PdMigrationFile *file = &files[i];
@@ -464,18 +688,67 @@ migrate_forward(PdArena *arena, PdDb *db, const PdHistoryRow *rows, size_t row_c
         if (was_interrupted(options, report, err))
             return false;
         if (options->is_dry_run)
-        {
             report_line(arena, report, "would apply %s", file->name);
+        else if (!apply_file(arena, db, file, options, report, err))
+            return false;
+    }
+    return true;
+}
+
+/*
+ * For the revert of a file whose concurrent part did not finish: the objects
+ * its unfinished statements would have made or dropped (their +down
+ * statements meet nothing to undo), after dropping an invalid index a build
+ * that stopped half way left.
+ */
+static bool
+unfinished_objects(PdArena *arena, PdDb *db, const PdMigrationFile *file, int done, Step *step, PdError *err)
+{
+    const char **statements;
+    size_t count;
+    if (!pd_migration_split_statements(arena, file->up_concurrently_sql, file->path ? file->path : file->name,
+                                       file->up_concurrently_line, &statements, &count, err))
+        return false;
+    step->unfinished = pd_arena_calloc(arena, count + 1, sizeof(*step->unfinished));
+    step->built = pd_arena_calloc(arena, count + 1, sizeof(*step->built));
+    if (step->unfinished == NULL || step->built == NULL)
+        return pd_arena_error(arena, err);
+    for (size_t i = 0; i < count; i++)
+    {
+        const char *name = concurrent_object(arena, statements[i]);
+        const char *index_name = concurrent_index_name(arena, statements[i]);
+        if (i < (size_t)done)
+        {
+            if (index_name != NULL)
+                step->built[step->built_count++] = index_name;
             continue;
         }
-        bool has_concurrent_part = file->up_concurrently_sql != NULL && file->up_concurrently_sql[0] != '\0';
-        SentSql sent = {file, file->up_sql, file->up_line, file->up_sql};
-        if (!run_with_retries(arena, db, &sent, false, has_concurrent_part, options, report, err))
-            return false;
-        if (has_concurrent_part && !run_concurrently(arena, db, file, options, report, err))
-            return false;
-        report->applied_count++;
+        if (index_name != NULL && !drop_invalid_index(arena, db, index_name, err))
+            return pd_error_context(err, "while dropping the invalid index %s", index_name);
+        if (name != NULL)
+            step->unfinished[step->unfinished_count++] = name;
     }
+    return true;
+}
+
+/* Reverts one applied file; a partly applied one undoes exactly what was applied (see run_partial_down). */
+static bool
+revert_file(PdArena *arena, PdDb *db, const PdMigrationFile *file, const PdHistoryRow *row,
+            const PdMigrateOptions *options, PdMigrateReport *report, PdError *err)
+{
+    Step step = {.sent = {file, file->down_sql, file->down_line, file->down_sql}, .is_revert = true};
+    if (!row->is_complete && !unfinished_objects(arena, db, file, row->concurrent_done, &step, err))
+        return pd_error_context(err, "while reverting migration %s", file->name);
+    long duration_ms = 0;
+    if (!run_with_retries(arena, db, &step, options, report, &duration_ms, err))
+        return false;
+    if (step.skipped_count > 0)
+        report_line(arena, report,
+                    "reverted %s (%ld ms; %zu statement%s skipped: they undo its unfinished concurrent part)",
+                    file->name, duration_ms, step.skipped_count, step.skipped_count == 1 ? "" : "s");
+    else
+        report_line(arena, report, "reverted %s (%ld ms)", file->name, duration_ms);
+    report->reverted_count++;
     return true;
 }
 
@@ -508,12 +781,8 @@ migrate_backward(PdArena *arena, PdDb *db, const PdHistoryRow *rows, size_t row_
             return false;
         if (options->is_dry_run)
             report_line(arena, report, "would revert %s", file->name);
-        else if (!run_with_retries(arena, db,
-                                   &(SentSql){file, file->down_sql, file->down_line, file->down_sql}, true,
-                                   false, options, report, err))
+        else if (!revert_file(arena, db, file, &rows[r], options, report, err))
             return false;
-        else
-            report->reverted_count++;
     }
     return true;
 }
@@ -583,12 +852,64 @@ migrate_locked(PdArena *arena, PdDb *db, const PdMigrationFile *files, size_t co
                        : migrate_forward(arena, db, rows, row_count, files, count, options, report, err);
 }
 
+/* Sleeps about ms (a random share of it: deployers polling together spread out), false when interrupted. */
+static bool
+poll_pause(long ms, volatile sig_atomic_t *is_interrupted)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    long pause_ms = ms / 2 + (long)(now.tv_nsec / 1000) % (ms / 2 + 1);
+    for (long slept = 0; slept < pause_ms; slept += 10)
+    {
+        if (is_interrupted != NULL && *is_interrupted != 0)
+            return false;
+        nanosleep(&(struct timespec){0, 10 * 1000000L}, NULL);
+    }
+    return true;
+}
+
+/*
+ * Takes the deployers' lock, polling pg_try_advisory_lock with a growing,
+ * jittered pause for at most lock_wait_ms. Between tries this session runs
+ * nothing, so it holds no snapshot that the holder's CREATE INDEX
+ * CONCURRENTLY would wait for (waiting inside pg_advisory_lock did, and
+ * deadlocked).
+ */
+static bool
+take_deployer_lock(PdArena *arena, PdDb *db, const PdMigrateOptions *options, PdError *err)
+{
+    bool is_locked;
+    if (!pd_history_try_lock(arena, db, &is_locked, err))
+        return false;
+    if (is_locked)
+        return true;
+    emit(options, (PdMigrateEvent){.kind = PD_MIGRATE_LOCK_WAIT, .wait_ms = options->lock_wait_ms});
+    struct timespec start;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    for (long pause_ms = 20; !is_locked; pause_ms = pause_ms < 500 ? pause_ms * 2 : 1000)
+    {
+        long left_ms = options->lock_wait_ms - elapsed_ms(&start);
+        if (left_ms <= 0)
+        {
+            pd_error_set(err, PD_ERR_LOCK_TIMEOUT, "another prodata migrate is running on this database");
+            pd_error_detail(err, "Waited %d ms for its advisory lock.", options->lock_wait_ms);
+            return pd_error_hint(err, "Wait for it to finish, or raise lock_wait_ms.");
+        }
+        if (!poll_pause(pause_ms < left_ms ? pause_ms : left_ms, options->is_interrupted))
+            return pd_error_set(err, PD_ERR_REFUSED, "migrate was interrupted while waiting for the lock");
+        if (!pd_history_try_lock(arena, db, &is_locked, err))
+            return false;
+    }
+    emit(options, (PdMigrateEvent){.kind = PD_MIGRATE_LOCK_TAKEN, .duration_ms = elapsed_ms(&start)});
+    return true;
+}
+
 bool
 pd_migrate_apply(PdArena *arena, PdDb *db, const PdMigrationFile *files, size_t count,
                  const PdMigrateOptions *options, PdMigrateReport *report, PdError *err)
 {
     memset(report, 0, sizeof(*report));
-    if (!pd_history_lock(arena, db, options->lock_wait_ms, err))
+    if (!take_deployer_lock(arena, db, options, err))
         return false;
     bool is_done = migrate_locked(arena, db, files, count, options, report, err);
     pd_history_unlock(db);

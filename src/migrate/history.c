@@ -28,19 +28,13 @@ pd_history_set_lock_timeout(PdArena *arena, PdDb *db, int timeout_ms, bool is_lo
 }
 
 bool
-pd_history_lock(PdArena *arena, PdDb *db, int wait_ms, PdError *err)
+pd_history_try_lock(PdArena *arena, PdDb *db, bool *is_locked, PdError *err)
 {
     PdDbResult *result;
-    bool is_locked =
-        pd_history_set_lock_timeout(arena, db, wait_ms, false, err) &&
-        pd_db_query(arena, db, "SELECT pg_advisory_lock(" MIGRATE_LOCK_KEY ")", 0, NULL, &result, err);
-    if (!is_locked && err->code == PD_ERR_LOCK_TIMEOUT)
-    {
-        pd_error_set(err, PD_ERR_LOCK_TIMEOUT, "another prodata migrate is running on this database");
-        pd_error_detail(err, "Waited %d ms for its advisory lock.", wait_ms);
-        return pd_error_hint(err, "Wait for it to finish, or raise lock_wait_ms.");
-    }
-    return is_locked;
+    if (!pd_db_query(arena, db, "SELECT pg_try_advisory_lock(" MIGRATE_LOCK_KEY ")", 0, NULL, &result, err))
+        return false;
+    *is_locked = strcmp(pd_db_result_value(result, 0, 0), "t") == 0;
+    return true;
 }
 
 void
@@ -59,10 +53,14 @@ pd_history_ensure(PdDb *db, PdError *err)
                              "    checksum text NOT NULL,\n"
                              "    is_complete boolean NOT NULL,\n"
                              "    schema_before_concurrent text,\n"
+                             "    concurrent_done integer NOT NULL DEFAULT 0,\n"
                              "    applied_at timestamptz NOT NULL DEFAULT now(),\n"
                              "    duration_ms bigint NOT NULL,\n"
                              "    prodata_version text NOT NULL\n"
                              ");\n"
+                             /* histories written before concurrent_done existed */
+                             "ALTER TABLE " PD_HISTORY_TABLE
+                             " ADD COLUMN IF NOT EXISTS concurrent_done integer NOT NULL DEFAULT 0;\n"
                              "CREATE TABLE IF NOT EXISTS " PD_SNAPSHOT_TABLE " (\n"
                              "    is_current boolean PRIMARY KEY DEFAULT true CHECK (is_current),\n"
                              "    snapshot text NOT NULL,\n"
@@ -86,10 +84,12 @@ pd_history_read(PdArena *arena, PdDb *db, PdHistoryRow **rows, size_t *count, Pd
         *count = 0;
         return true;
     }
+    /* concurrent_done through to_jsonb: a dry run reads, without altering, a history older than it */
     if (!pd_db_query(arena, db,
                      "SELECT number, name, checksum, is_complete, "
-                     "to_char(applied_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') || ' UTC' "
-                     "FROM " PD_HISTORY_TABLE " ORDER BY number",
+                     "to_char(applied_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') || ' UTC', "
+                     "coalesce((to_jsonb(h) ->> 'concurrent_done')::integer, 0) "
+                     "FROM " PD_HISTORY_TABLE " h ORDER BY number",
                      0, NULL, &result, err))
         return pd_error_context(err, "while reading the migration history");
     size_t row_count = pd_db_result_row_count(result);
@@ -103,6 +103,7 @@ pd_history_read(PdArena *arena, PdDb *db, PdHistoryRow **rows, size_t *count, Pd
         history[row].checksum = pd_db_result_value(result, row, 2);
         history[row].is_complete = strcmp(pd_db_result_value(result, row, 3), "t") == 0;
         history[row].applied_at = pd_db_result_value(result, row, 4);
+        history[row].concurrent_done = atoi(pd_db_result_value(result, row, 5));
     }
     *rows = history;
     *count = row_count;
@@ -157,6 +158,18 @@ pd_history_mark_complete(PdArena *arena, PdDb *db, int number, PdError *err)
                            " SET is_complete = true, schema_before_concurrent = NULL "
                            "WHERE number = $1",
                            number, &result, err);
+}
+
+bool
+pd_history_set_concurrent_done(PdArena *arena, PdDb *db, int number, int done, PdError *err)
+{
+    char number_text[16], done_text[16];
+    snprintf(number_text, sizeof(number_text), "%d", number);
+    snprintf(done_text, sizeof(done_text), "%d", done);
+    const char *params[] = {number_text, done_text};
+    PdDbResult *result;
+    return pd_db_query(arena, db, "UPDATE " PD_HISTORY_TABLE " SET concurrent_done = $2 WHERE number = $1", 2,
+                       params, &result, err);
 }
 
 bool

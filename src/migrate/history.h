@@ -23,14 +23,16 @@ typedef struct PdHistoryRow
     const char *checksum;
     bool is_complete; /* false while a concurrent part is unfinished */
     const char *applied_at;
+    int concurrent_done; /* concurrent statements known to have succeeded, in file order (never more than did)
+                          */
 } PdHistoryRow;
 
 /*
- * Takes the session advisory lock that only one migrate holds at a time,
- * waiting at most wait_ms. Errors: PD_ERR_LOCK_TIMEOUT saying another
- * migrate holds it.
+ * Tries once, without waiting, to take the session advisory lock that only
+ * one migrate holds at a time; *is_locked says whether it did. Call outside a
+ * transaction, so that nothing of this session stays open between tries.
  */
-bool pd_history_lock(PdArena *arena, PdDb *db, int wait_ms, PdError *err);
+bool pd_history_try_lock(PdArena *arena, PdDb *db, bool *is_locked, PdError *err);
 /* Releases the lock and puts lock_timeout back to the session's default. */
 void pd_history_unlock(PdDb *db);
 
@@ -52,6 +54,8 @@ bool pd_history_record(PdArena *arena, PdDb *db, int number, const char *name, c
 /* The schema recorded when the concurrent part of file `number` was left to run ("" when none). */
 bool pd_history_schema_before_concurrent(PdArena *arena, PdDb *db, int number, const char **schema,
                                          PdError *err);
+/* Autocommit: records that the first `done` concurrent statements of file `number` succeeded. */
+bool pd_history_set_concurrent_done(PdArena *arena, PdDb *db, int number, int done, PdError *err);
 bool pd_history_mark_complete(PdArena *arena, PdDb *db, int number, PdError *err);
 bool pd_history_forget(PdArena *arena, PdDb *db, int number, PdError *err);
 

@@ -83,12 +83,12 @@ deploy_round() {
     done
     round_applied=$(cat round"$round".*.out | grep -c "^applied [0-9]*_round$round\b")
 }
-kinds=("c%d  string(40)  null  index" "u%d  string(40)  null  unique" "o%d  Owner  null")
+kinds=("cN  string(40)  null  index" "uN  string(40)  null  unique" "oN  Owner  null  related=itemsN")
 expected=1
 for round in 1 2 3 4 5 6; do
     deployers=2
     [ "$round" -gt 3 ] && deployers=5
-    line=$(printf "${kinds[$(((round - 1) % 3))]}" "$round")
+    line=${kinds[$(((round - 1) % 3))]//N/$round}
     deploy_round "$round" "$deployers" "$line"
     expect_eq "round $round: $deployers deployers at once apply migration round$round exactly once" \
         "$round_applied" 1

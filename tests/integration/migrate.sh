@@ -21,7 +21,6 @@ model Book {
 }
 PDM
 "$PRODATA" makemigrations >/dev/null
-printf '  born   date  null\n' >/dev/null
 sed -i 's/^  email  email   unique/  email  email   unique\n  born   date    null/' models.pdm
 "$PRODATA" makemigrations >/dev/null
 sed -i 's/^  title   string(300)/  title   string(300)  index/' models.pdm
@@ -52,10 +51,12 @@ expect_out "showmigrations marks applied" '^\[X\] 0003_'
 
 # --- constraints from the models hold in the database -----------------------
 sql $DB "INSERT INTO author (name, email) VALUES ('Ann', 'ann@example.com')" >/dev/null
-run_cmd sql $DB "INSERT INTO book (title, author_id, price) VALUES ('x', 1, -1)"
+run_cmd sql_verbose $DB "INSERT INTO book (title, author_id, price) VALUES ('x', 1, -1)"
 expect_rc "check(>= 0) enforced by the database" 1
-run_cmd sql $DB "INSERT INTO author (name, email) VALUES ('Bob', 'ann@example.com')"
+expect_out "refused by the check constraint (23514)" '23514.*violates check constraint "book_price_check"'
+run_cmd sql_verbose $DB "INSERT INTO author (name, email) VALUES ('Bob', 'ann@example.com')"
 expect_rc "unique enforced by the database" 1
+expect_out "refused by the unique constraint (23505)" '23505.*violates unique constraint "author_email_key"'
 sql $DB "INSERT INTO book (title, author_id) VALUES ('Dune', 1)" >/dev/null
 expect_eq "default applied by the database" "$(sql $DB "SELECT price FROM book WHERE title = 'Dune'")" 0.00
 sql $DB "DELETE FROM author WHERE id = 1" >/dev/null
@@ -149,7 +150,8 @@ ALTER TABLE book DROP COLUMN pages;
 SQL
 psql -X -q -d $DB -c "BEGIN; LOCK TABLE book IN ACCESS SHARE MODE; SELECT pg_sleep(1.5); COMMIT;" >/dev/null 2>&1 &
 holder=$!
-sleep 0.3
+poll_sql $DB "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
+              WHERE c.relname = 'book' AND l.mode = 'AccessShareLock' AND l.granted AND l.pid <> pg_backend_pid()" 1
 run_cmd "$PRODATA" migrate --lock-timeout-ms 200 --lock-retries 6
 wait $holder
 expect_rc "migration behind a held lock applies after retries" 0
@@ -157,7 +159,8 @@ expect_out "lock timeout retried" 'retrying \(1 of 6\)'
 
 psql -X -q -d $DB -c "BEGIN; LOCK TABLE book IN ACCESS SHARE MODE; SELECT pg_sleep(2); COMMIT;" >/dev/null 2>&1 &
 holder=$!
-sleep 0.3
+poll_sql $DB "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
+              WHERE c.relname = 'book' AND l.mode = 'AccessShareLock' AND l.granted AND l.pid <> pg_backend_pid()" 1
 run_cmd "$PRODATA" migrate --to 4 --lock-timeout-ms 100 --lock-retries 1
 wait $holder
 expect_rc "lock timeout after the retries fails with exit 1" 1
@@ -179,5 +182,59 @@ run_cmd "$PRODATA" check
 expect_rc "the earlier hand-made change is still reported" 3
 expect_out "hand-made column still shown" 'column author\.nickname: not created by the migrations'
 expect_no_out "the migration's own column is not drift" 'book\.isbn'
+
+# --- a concurrent part that fails: reported truthfully, revertible, resumable ------------
+# Two authors share a name, so the unique index on it cannot be built: statement 2 of
+# the concurrent part (code index, unique index, unique constraint) fails.
+sql $DB "INSERT INTO author (name, email) VALUES ('Ann', 'ann1@example.com'), ('Ann', 'ann2@example.com')" >/dev/null
+sed -i 's/^  name   string(200)$/  code   string(20)  null  index\n  name   string(200)  unique/' models.pdm
+"$PRODATA" makemigrations --name author_code_unique_name >/dev/null
+expect_eq "the new migration builds indexes concurrently" "$(grep -c 'CONCURRENTLY' migrations/0007_*.sql)" 2
+run_cmd "$PRODATA" migrate
+expect_rc "a failing concurrent part exits 1" 1
+expect_out "the report says only the transactional part is applied, and why the rest is pending" \
+    '^applied 0007_author_code_unique_name \(transactional part, [0-9]+ ms\); concurrent part pending: could not create unique index "author_name_key"'
+expect_no_out "the file is not reported as applied whole" '^applied 0007_[a-z_]+ \([0-9]+ ms\)'
+expect_out "the error says which statement and how to go on" 'statement 2 of 3 of the concurrent part of 0007_.*migrate --to 6'
+expect_out "progress: the first concurrent statement ran" 'migrate: 0007_author_code_unique_name concurrent 1/3 done'
+expect_eq "history: applied, incomplete, one concurrent statement done" \
+    "$(sql $DB "SELECT is_complete, concurrent_done FROM prodata_migrations WHERE number = 7")" 'f|1'
+run_cmd "$PRODATA" showmigrations
+expect_out "showmigrations marks the concurrent part unfinished" '^\[~\] 0007_'
+
+objects_0007="SELECT (SELECT count(*) FROM pg_class WHERE relname IN ('author_code_idx', 'author_name_key'))
+    + (SELECT count(*) FROM pg_constraint WHERE conname = 'author_name_key')
+    + (SELECT count(*) FROM information_schema.columns WHERE table_name = 'author' AND column_name = 'code')"
+run_cmd "$PRODATA" migrate --to 6
+expect_rc "a partly applied migration reverts" 0
+expect_out "the revert says what it skipped" '^reverted 0007_author_code_unique_name \([0-9]+ ms; 1 statement skipped'
+expect_eq "history back to six rows" "$(sql $DB 'SELECT count(*) FROM prodata_migrations')" 6
+expect_eq "nothing of 0007 is left (column, indexes, constraint)" "$(sql $DB "$objects_0007")" 0
+
+# As a crash between the unique index and its constraint would leave it: the index built, the constraint not.
+run_cmd "$PRODATA" migrate
+expect_rc "applied again, the concurrent part fails again" 1
+sql $DB "DELETE FROM author WHERE email = 'ann2@example.com'" >/dev/null
+sql $DB 'CREATE UNIQUE INDEX author_name_key ON author (name)' >/dev/null
+sql $DB 'UPDATE prodata_migrations SET concurrent_done = 2 WHERE number = 7' >/dev/null
+run_cmd "$PRODATA" migrate --to 6
+expect_rc "reverting with the constraint never attached succeeds" 0
+expect_eq "the index built for the constraint is dropped too" "$(sql $DB "$objects_0007")" 0
+
+# Resumed where it stopped once the cause is fixed.
+sql $DB "INSERT INTO author (name, email) VALUES ('Ann', 'ann2@example.com')" >/dev/null
+run_cmd "$PRODATA" migrate
+expect_rc "fails once more on the duplicate" 1
+sql $DB "DELETE FROM author WHERE email = 'ann2@example.com'" >/dev/null
+run_cmd "$PRODATA" migrate
+expect_rc "migrate completes it once the duplicate is gone" 0
+expect_out "reported as completed" '^completed 0007_author_code_unique_name: 3 concurrent statements'
+expect_no_out "the statement that succeeded before is not run again" 'concurrent 1/3'
+expect_out "it resumes at the statement that failed" 'migrate: 0007_author_code_unique_name concurrent 2/3: CREATE UNIQUE INDEX'
+expect_eq "history complete" "$(sql $DB "SELECT is_complete, concurrent_done FROM prodata_migrations WHERE number = 7")" 't|3'
+run_cmd "$PRODATA" migrate --to 6
+expect_rc "the complete migration reverts" 0
+expect_out "without skipping anything" '^reverted 0007_author_code_unique_name \([0-9]+ ms\)$'
+expect_eq "nothing of 0007 is left" "$(sql $DB "$objects_0007")" 0
 
 tap_done

@@ -92,3 +92,8 @@ poll_sql() {
         sleep 0.05
     done
 }
+
+# sql_verbose DB QUERY: as sql, with errors in verbose form ("ERROR:  23505: ..."), so a check sees the SQLSTATE.
+sql_verbose() {
+    psql -X -q -At -v ON_ERROR_STOP=1 -v VERBOSITY=verbose -d "$1" -c "$2"
+}
