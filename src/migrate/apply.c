@@ -1,15 +1,19 @@
 /*
- * apply.c - bringing a database to a target migration. Everything is decided
- * before anything changes: the history is checked against the files (edited
- * or missing files, out-of-order history, irreversible reverts are refused up
- * front), then each file runs in its own transaction with a bounded
- * lock_timeout, retried with jittered backoff when a lock is not granted, and
- * is recorded in the history inside that same transaction, together with the
- * schema change it made (for `check`). A file's
- * concurrent statements (CREATE INDEX CONCURRENTLY, VALIDATE CONSTRAINT) run
- * after it commits, one autocommit statement each; until they all succeed the
- * history row stays incomplete and the next migrate resumes them. The whole
- * run holds the deployers' advisory lock.
+ * apply.c - bringing a database to a target migration. The deployers' lock
+ * is polled (pg_try_advisory_lock, nothing open between tries), so a waiting
+ * deployer holds no snapshot that the holder's CREATE INDEX CONCURRENTLY
+ * would wait for. Everything is decided before anything changes: the history
+ * is checked against the files (edited or missing files, out-of-order
+ * history, irreversible reverts are refused up front), then each file runs in
+ * its own transaction with a bounded lock_timeout, retried with jittered
+ * backoff when a lock is not granted, and is recorded in the history inside
+ * that same transaction, together with the schema change it made (for
+ * `check`). A file's concurrent statements (CREATE INDEX CONCURRENTLY,
+ * VALIDATE CONSTRAINT) run after it commits, one autocommit statement each,
+ * each counted in the history (concurrent_done) once it succeeds; until all
+ * have, the row stays incomplete, the next migrate resumes at the first
+ * statement not done, and a revert skips the +down statements that would
+ * undo the unfinished ones. Progress goes to the caller's callback.
  */
 #include "prodata/migrate.h"
 
