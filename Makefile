@@ -74,8 +74,8 @@ check-exports: $(BUILD)/libprodata.so
 	@CC="$(CC)" CPPFLAGS="$(CPPFLAGS)" scripts/check-exports.sh $(BUILD)/libprodata.so include/prodata
 
 # Functions shared between the files of one module are static or named pd_<module>_... (src/*/README.md):
-# every global symbol of libprodata.a starts with pd_. Not yet part of `make test`: src/migrate's
-# planner still shares plan_, diff_, alter_, schema_ and ddl_ functions (hidden from libprodata.so).
+# every global symbol of libprodata.a starts with pd_. Not yet part of `make test`: src/migrate still
+# shares schema_, ddl_ and alter_ functions (hidden from libprodata.so, global in libprodata.a).
 check-prefix: $(BUILD)/libprodata.a
 	@bad=$$(nm -A -g --defined-only $(BUILD)/libprodata.a | awk 'NF == 3 && $$3 !~ /^pd_/ { split($$1, where, ":"); print "    " where[2] ": " $$3 }'); \
 	if [ -n "$$bad" ]; then echo "libprodata.a: global symbols outside pd_ (make them static or name them pd_<module>_...):" >&2; \
