@@ -19,13 +19,16 @@ import sys
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-ANCHOR = os.environ["ANCHOR"]
+ANCHOR = os.environ.get("ANCHOR", "")
+# Without the anchor (run.sh says so): the 200-model project as the anchor generates it, kept in the repo.
+MODELS = os.environ.get("BENCH_MODELS", "")
 N = int(os.environ.get("N", "200"))
 REPS = int(os.environ.get("REPS", "5"))
 PRODATA = os.path.join(ROOT, os.environ.get("PRODATA_BUILD", "build"), "prodata")
 WORK = os.environ.get("BENCH_DIR", "/tmp/prodata-bench-migrate")
 PGBIN = "/usr/lib/postgresql/15/bin"
-ENV = dict(os.environ, PGHOST="127.0.0.1", PGPORT=os.environ.get("ANCHOR_PGPORT", "55451"),
+ENV = dict(os.environ, PGHOST="127.0.0.1",
+           PGPORT=os.environ.get("BENCH_PGPORT", os.environ.get("ANCHOR_PGPORT", "55451")),
            PGUSER="postgres", PGDATABASE="prodata_bench")
 ENV.pop("PRODATA_CONFIG", None)
 DB = "prodata_bench"
@@ -69,9 +72,12 @@ def add_field(pdm_path):
 def prepare():
     shutil.rmtree(WORK, ignore_errors=True)
     os.makedirs(WORK)
-    run(["/usr/bin/python3", os.path.join(ANCHOR, "gen_models.py"), str(N), WORK])
-    run(["/usr/bin/python3", os.path.join(ROOT, "bench/migrate/gen_pdm.py"),
-         os.path.join(WORK, "models.json"), os.path.join(WORK, "models.pdm")])
+    if MODELS:
+        shutil.copy(MODELS, os.path.join(WORK, "models.pdm"))
+    else:
+        run(["/usr/bin/python3", os.path.join(ANCHOR, "gen_models.py"), str(N), WORK])
+        run(["/usr/bin/python3", os.path.join(ROOT, "bench/migrate/gen_pdm.py"),
+             os.path.join(WORK, "models.json"), os.path.join(WORK, "models.pdm")])
     shutil.copy(os.path.join(WORK, "models.pdm"), os.path.join(WORK, "models.base.pdm"))
     add_field(os.path.join(WORK, "models.pdm"))
     shutil.copy(os.path.join(WORK, "models.pdm"), os.path.join(WORK, "models.added.pdm"))
@@ -121,7 +127,7 @@ def measure_ours():
 
 
 def measure_django():
-    if os.environ.get("SKIP_DJANGO"):
+    if os.environ.get("SKIP_DJANGO") or not ANCHOR:
         return None
     before = set(glob.glob("/tmp/anchor-django-migrate/results/n%d-*" % N))
     subprocess.run([os.path.join(ANCHOR, "run.sh"), str(N)], check=True, stdout=subprocess.DEVNULL)
@@ -157,8 +163,10 @@ def main():
         django["1+2"] = [a + b for a, b in zip(django["1"], django["2"])]
     rev = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], stdout=subprocess.PIPE,
                          universal_newlines=True).stdout.strip()
-    print("bench/migrate: N=%d models, prodata %s (commit %s), %d reps of ours; Django 3.2 from the anchor, "
-          "same run, same PostgreSQL 15 (127.0.0.1:%s, fsync on)" % (N, "build", rev, REPS, ENV["PGPORT"]))
+    beside = ("Django 3.2 from the anchor, same run, same PostgreSQL 15" if django else
+              "Django skipped (SKIP_DJANGO, or no anchor: see above), PostgreSQL 15")
+    print("bench/migrate: N=%d models, prodata %s (commit %s), %d reps of ours; %s (127.0.0.1:%s, fsync on)"
+          % (N, "build", rev, REPS, beside, ENV["PGPORT"]))
     print("machine: %s, %d cores, loadavg %s" % (platform.platform(), os.cpu_count(),
                                                   open("/proc/loadavg").read().split()[0]))
     print("our initial migration: %d SQL statements; after it: tables, indexes, constraints = %s" % (statements, objects))
