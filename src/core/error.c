@@ -1,7 +1,10 @@
 /*
  * error.c - filling PdError values and the one table that maps each code to
  * an exit status and an HTTP status. Nothing here prints: the top of each
- * program decides how an error is shown.
+ * program decides how an error is shown. Every text part is truncated to its
+ * fixed buffer, never overflowed, so an error can be filled when memory is
+ * gone; the problem list keeps the first PD_ERROR_MAX_PROBLEMS and counts the
+ * rest, so a file with thousands of mistakes still gives a bounded error.
  */
 #include "prodata/error.h"
 
@@ -31,7 +34,10 @@ static const ErrorCodeInfo error_codes[] = {
     {PD_ERR_NO_MEMORY, "out of memory", 1, 500},
     {PD_ERR_TOO_LARGE, "too large", 1, 413},
     {PD_ERR_INTERNAL, "internal", 1, 500},
+    {PD_ERR_DB_GONE, "database gone", 1, 503},
 };
+
+_Static_assert(sizeof(error_codes) / sizeof(error_codes[0]) == PD_ERR_DB_GONE + 1, "one row per code");
 
 static const ErrorCodeInfo *
 find_code(PdErrorCode code)
@@ -39,19 +45,43 @@ find_code(PdErrorCode code)
     for (size_t i = 0; i < sizeof(error_codes) / sizeof(error_codes[0]); i++)
         if (error_codes[i].code == code)
             return &error_codes[i];
-    return &error_codes[sizeof(error_codes) / sizeof(error_codes[0]) - 1];
+    return &error_codes[PD_ERR_INTERNAL]; /* the table is in enum order: an unknown code is our bug */
+}
+
+static void
+copy_text(char *target, size_t size, const char *text)
+{
+    snprintf(target, size, "%s", text != NULL ? text : "");
+}
+
+static bool
+is_retryable_code(PdErrorCode code)
+{
+    return code == PD_ERR_LOCK_TIMEOUT || code == PD_ERR_DB_GONE;
+}
+
+static void
+set_va(PdError *err, const char *file, int line, const char *function, PdErrorCode code, const char *fmt,
+       va_list args)
+{
+    memset(err, 0, sizeof(*err));
+    err->code = code;
+    err->is_retryable = is_retryable_code(code);
+    err->raise_file = file;
+    err->raise_line = line;
+    err->raise_function = function;
+    vsnprintf(err->message, sizeof(err->message), fmt, args);
 }
 
 bool
-pd_error_set(PdError *err, PdErrorCode code, const char *fmt, ...)
+pd_error_set_at(PdError *err, const char *file, int line, const char *function, PdErrorCode code,
+                const char *fmt, ...)
 {
     if (err == NULL)
         return false;
-    memset(err, 0, sizeof(*err));
-    err->code = code;
     va_list args;
     va_start(args, fmt);
-    vsnprintf(err->message, sizeof(err->message), fmt, args);
+    set_va(err, file, line, function, code, fmt, args);
     va_end(args);
     return false;
 }
@@ -99,6 +129,106 @@ pd_error_context(PdError *err, const char *fmt, ...)
         va_end(args);
     }
     return false;
+}
+
+bool
+pd_error_position(PdError *err, const char *file, int line, int column)
+{
+    if (err == NULL)
+        return false;
+    copy_text(err->pos.file, sizeof(err->pos.file), file);
+    err->pos.line = line;
+    err->pos.column = column;
+    return false;
+}
+
+bool
+pd_error_field(PdError *err, const char *fmt, ...)
+{
+    if (err == NULL)
+        return false;
+    va_list args;
+    va_start(args, fmt);
+    vsnprintf(err->field, sizeof(err->field), fmt, args);
+    va_end(args);
+    return false;
+}
+
+bool
+pd_error_constraint(PdError *err, const char *name)
+{
+    if (err != NULL)
+        copy_text(err->constraint, sizeof(err->constraint), name);
+    return false;
+}
+
+static void
+fill_problem(PdProblem *problem, const PdErrorPos *pos, const char *field, const char *message)
+{
+    problem->pos = *pos;
+    copy_text(problem->field, sizeof(problem->field), field);
+    copy_text(problem->message, sizeof(problem->message), message);
+}
+
+/* Appends one problem to the list, or counts it when the list is full. */
+static void
+push_problem(PdError *err, const PdErrorPos *pos, const char *field, const char *message)
+{
+    if (err->problem_count >= PD_ERROR_MAX_PROBLEMS)
+    {
+        err->problems_omitted++;
+        return;
+    }
+    fill_problem(&err->problems[err->problem_count++], pos, field, message);
+}
+
+bool
+pd_error_add_problem_at(PdError *err, const char *raise_file, int raise_line, const char *raise_function,
+                        const char *file, int line, int column, const char *field, const char *fmt, ...)
+{
+    if (err == NULL)
+        return false;
+    char message[sizeof(err->problems[0].message)];
+    va_list args;
+    va_start(args, fmt);
+    vsnprintf(message, sizeof(message), fmt, args);
+    va_end(args);
+    PdErrorPos pos = {{0}, line, column};
+    copy_text(pos.file, sizeof(pos.file), file);
+    if (err->code == PD_OK)
+    {
+        /* The message alone reads as before: the position first, as every input error says where. */
+        char where[sizeof(pos.file) + 32];
+        pd_error_format_position(&pos, where, sizeof(where));
+        pd_error_set_at(err, raise_file, raise_line, raise_function, PD_ERR_INVALID_INPUT, "%s%s%s", where,
+                        where[0] != '\0' ? ": " : "", message);
+        err->pos = pos;
+        copy_text(err->field, sizeof(err->field), field);
+    }
+    else if (err->problem_count == 0)
+        push_problem(err, &err->pos, err->field, err->message); /* the error already raised comes first */
+    push_problem(err, &pos, field, message);
+    return false;
+}
+
+size_t
+pd_error_format_position(const PdErrorPos *pos, char *buf, size_t size)
+{
+    if (size == 0)
+        return 0;
+    buf[0] = '\0';
+    if (pos->line <= 0)
+        return 0;
+    const char *file = pos->file[0] != '\0' ? pos->file : "input";
+    int length = pos->column > 0 ? snprintf(buf, size, "%s:%d:%d", file, pos->line, pos->column)
+                                 : snprintf(buf, size, "%s:%d", file, pos->line);
+    return length > 0 ? (size_t)length : 0;
+}
+
+bool
+pd_error_is_retryable(const PdError *err)
+{
+    return err != NULL && (err->is_retryable || is_retryable_code(err->code));
 }
 
 void

@@ -1,0 +1,177 @@
+/*
+ * test_error.c - the structure an error carries beside its text: the raise
+ * site recorded by the pd_error_set macro, position and field, retryability,
+ * the collected problem list with its cap, and the new code's exit and HTTP
+ * mapping.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "prodata/error.h"
+
+static void
+test_error_set_records_the_raise_site(void **state)
+{
+    (void)state;
+    PdError err;
+    int line = __LINE__ + 1;
+    assert_false(pd_error_set(&err, PD_ERR_IO, "cannot read \"%s\"", "x.pdm"));
+    assert_string_equal(err.message, "cannot read \"x.pdm\"");
+    assert_non_null(err.raise_file);
+    assert_non_null(strstr(err.raise_file, "test_error.c"));
+    assert_int_equal(err.raise_line, line);
+    assert_string_equal(err.raise_function, "test_error_set_records_the_raise_site");
+    /* A message without arguments still goes through the macro. */
+    assert_false(pd_error_set(&err, PD_ERR_INTERNAL, "plain"));
+    assert_string_equal(err.message, "plain");
+    assert_false(pd_error_set(NULL, PD_ERR_INTERNAL, "no error to fill"));
+}
+
+static void
+test_error_set_clears_structure(void **state)
+{
+    (void)state;
+    PdError err;
+    pd_error_set(&err, PD_ERR_DB_QUERY, "first");
+    pd_error_field(&err, "column %s", "title");
+    pd_error_constraint(&err, "book_title_key");
+    pd_error_position(&err, "shop.pdm", 3, 7);
+    pd_error_add_problem(&err, "shop.pdm", 4, 1, NULL, "another");
+    assert_string_equal(err.field, "column title");
+    assert_string_equal(err.constraint, "book_title_key");
+    assert_int_equal(err.pos.line, 3);
+    pd_error_set(&err, PD_ERR_IO, "second");
+    assert_string_equal(err.field, "");
+    assert_string_equal(err.constraint, "");
+    assert_int_equal(err.pos.line, 0);
+    assert_int_equal(err.problem_count, 0);
+    assert_false(err.is_retryable);
+}
+
+static void
+test_error_retryable_codes(void **state)
+{
+    (void)state;
+    PdError err;
+    pd_error_set(&err, PD_ERR_LOCK_TIMEOUT, "lock not granted");
+    assert_true(pd_error_is_retryable(&err));
+    pd_error_set(&err, PD_ERR_DB_GONE, "server closed the connection");
+    assert_true(pd_error_is_retryable(&err));
+    pd_error_set(&err, PD_ERR_DB_QUERY, "deadlock detected");
+    assert_false(pd_error_is_retryable(&err));
+    err.is_retryable = true; /* as db does for 40001 and 40P01 */
+    assert_true(pd_error_is_retryable(&err));
+    pd_error_set(&err, PD_ERR_INVALID_INPUT, "bad");
+    assert_false(pd_error_is_retryable(&err));
+    assert_false(pd_error_is_retryable(NULL));
+    assert_int_equal(pd_error_exit_code(PD_ERR_DB_GONE), 1);
+    assert_int_equal(pd_error_http_status(PD_ERR_DB_GONE), 503);
+    assert_string_equal(pd_error_code_name(PD_ERR_DB_GONE), "database gone");
+    assert_string_equal(pd_error_code_name((PdErrorCode)999), "internal");
+}
+
+static void
+test_error_position_and_field(void **state)
+{
+    (void)state;
+    PdError err;
+    pd_error_set(&err, PD_ERR_INVALID_INPUT, "unclosed \"{\"");
+    assert_false(pd_error_position(&err, "models/shop.pdm", 12, 5));
+    assert_false(pd_error_field(&err, "%s.%s", "book", "title"));
+    assert_string_equal(err.pos.file, "models/shop.pdm");
+    assert_int_equal(err.pos.line, 12);
+    assert_int_equal(err.pos.column, 5);
+    assert_string_equal(err.field, "book.title");
+    char where[64];
+    assert_int_equal(pd_error_format_position(&err.pos, where, sizeof(where)),
+                     strlen("models/shop.pdm:12:5"));
+    assert_string_equal(where, "models/shop.pdm:12:5");
+    pd_error_position(&err, NULL, 9, 0);
+    pd_error_format_position(&err.pos, where, sizeof(where));
+    assert_string_equal(where, "input:9");
+    pd_error_position(&err, "x", 0, 0);
+    assert_int_equal(pd_error_format_position(&err.pos, where, sizeof(where)), 0);
+    assert_string_equal(where, "");
+    /* A file name longer than the buffer is cut, never overflowed. */
+    char long_name[600];
+    memset(long_name, 'f', sizeof(long_name) - 1);
+    long_name[sizeof(long_name) - 1] = '\0';
+    pd_error_position(&err, long_name, 1, 1);
+    assert_int_equal(strlen(err.pos.file), sizeof(err.pos.file) - 1);
+}
+
+static void
+test_error_collects_problems(void **state)
+{
+    (void)state;
+    PdError err;
+    pd_error_clear(&err);
+    int line = __LINE__ + 1;
+    assert_false(pd_error_add_problem(&err, "shop.pdm", 3, 5, "book.price", "unknown type \"%s\"", "strng"));
+    assert_false(pd_error_add_problem(&err, "shop.pdm", 9, 1, NULL, "unclosed \"{\" of model %s", "author"));
+    assert_int_equal(err.code, PD_ERR_INVALID_INPUT);
+    assert_string_equal(err.message, "shop.pdm:3:5: unknown type \"strng\"");
+    assert_string_equal(err.field, "book.price");
+    assert_int_equal(err.pos.line, 3);
+    assert_int_equal(err.raise_line, line);
+    assert_int_equal(err.problem_count, 2);
+    assert_string_equal(err.problems[0].message, "unknown type \"strng\"");
+    assert_string_equal(err.problems[0].field, "book.price");
+    assert_string_equal(err.problems[1].pos.file, "shop.pdm");
+    assert_int_equal(err.problems[1].pos.line, 9);
+    assert_string_equal(err.problems[1].field, "");
+    assert_string_equal(err.problems[1].message, "unclosed \"{\" of model author");
+    assert_int_equal(err.problems_omitted, 0);
+}
+
+static void
+test_error_problems_are_capped(void **state)
+{
+    (void)state;
+    PdError err;
+    pd_error_clear(&err);
+    for (int i = 1; i <= PD_ERROR_MAX_PROBLEMS + 5; i++)
+        pd_error_add_problem(&err, "big.pdm", i, 1, NULL, "problem %d", i);
+    assert_int_equal(err.problem_count, PD_ERROR_MAX_PROBLEMS);
+    assert_int_equal(err.problems_omitted, 5);
+    assert_string_equal(err.problems[PD_ERROR_MAX_PROBLEMS - 1].message, "problem 16");
+    assert_string_equal(err.message, "big.pdm:1:1: problem 1");
+}
+
+/* An error raised the old way (one positioned message) becomes problems[0] when more are added. */
+static void
+test_error_problem_after_a_raised_error(void **state)
+{
+    (void)state;
+    PdError err;
+    pd_error_set(&err, PD_ERR_INVALID_INPUT, "a.pdm:1:2: first");
+    pd_error_position(&err, "a.pdm", 1, 2);
+    pd_error_add_problem(&err, "a.pdm", 5, 6, "x", "second");
+    assert_string_equal(err.message, "a.pdm:1:2: first");
+    assert_int_equal(err.problem_count, 2);
+    assert_string_equal(err.problems[0].message, "a.pdm:1:2: first");
+    assert_int_equal(err.problems[0].pos.line, 1);
+    assert_string_equal(err.problems[1].message, "second");
+    assert_int_equal(err.problems[1].pos.column, 6);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_error_set_records_the_raise_site),
+        cmocka_unit_test(test_error_set_clears_structure),
+        cmocka_unit_test(test_error_retryable_codes),
+        cmocka_unit_test(test_error_position_and_field),
+        cmocka_unit_test(test_error_collects_problems),
+        cmocka_unit_test(test_error_problems_are_capped),
+        cmocka_unit_test(test_error_problem_after_a_raised_error),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
