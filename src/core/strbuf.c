@@ -1,12 +1,15 @@
 /*
  * strbuf.c - growable strings in an arena. Growth doubles the capacity; the
  * old block stays in the arena until it is freed, which costs at most as much
- * again as the final string and saves every caller a free. Quoting of SQL
- * identifiers and literals lives here and nowhere else.
+ * again as the final string and saves every caller a free. Sizes are checked
+ * before they are computed, so a huge append fails the buffer instead of
+ * wrapping around. Quoting of SQL identifiers and literals lives here and
+ * nowhere else.
  */
 #include "prodata/strbuf.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -25,12 +28,18 @@ reserve(PdStrbuf *buf, size_t extra)
 {
     if (buf->failed)
         return false;
+    if (extra > SIZE_MAX - 1 - buf->length) /* length + extra + 1 would wrap */
+    {
+        pd_arena_alloc(buf->arena, SIZE_MAX); /* records the refusal for pd_arena_error */
+        buf->failed = true;
+        return false;
+    }
     size_t needed = buf->length + extra + 1;
     if (needed <= buf->capacity)
         return true;
     size_t capacity = buf->capacity ? buf->capacity : 256;
     while (capacity < needed)
-        capacity *= 2;
+        capacity = capacity <= SIZE_MAX / 2 ? capacity * 2 : needed; /* doubling must not wrap to 0 */
     char *data = pd_arena_alloc(buf->arena, capacity);
     if (data == NULL)
     {
