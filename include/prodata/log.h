@@ -15,6 +15,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "prodata/export.h"
+
+PD_API_BEGIN
+
 typedef enum PdLogLevel
 {
     PD_LOG_DEBUG,
@@ -66,5 +70,7 @@ const char *pd_log_level_name(PdLogLevel level);
  */
 size_t pd_log_format(char *buf, size_t size, PdLogLevel level, const char *message, const PdLogField *fields,
                      size_t field_count);
+
+PD_API_END
 
 #endif

@@ -16,6 +16,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "prodata/export.h"
+
+PD_API_BEGIN
+
 typedef struct PdClock
 {
     int64_t (*now_ms)(void *data); /* monotonic milliseconds, from any origin */
@@ -68,5 +72,7 @@ int64_t pd_retry_remaining_ms(const PdRetry *retry);
 
 /* A seed that differs between processes and calls (time, process id, a counter). */
 uint64_t pd_retry_seed(void);
+
+PD_API_END
 
 #endif

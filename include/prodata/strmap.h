@@ -16,6 +16,9 @@
 #include <stddef.h>
 
 #include "prodata/arena.h"
+#include "prodata/export.h"
+
+PD_API_BEGIN
 
 typedef struct PdStrmap PdStrmap;
 
@@ -43,5 +46,7 @@ size_t pd_strmap_count(const PdStrmap *map);
  * the cursor. A put during the walk may reorder it.
  */
 bool pd_strmap_next(const PdStrmap *map, size_t *cursor, const char **key, size_t *key_length, void **value);
+
+PD_API_END
 
 #endif
