@@ -13,7 +13,8 @@ header_dir=$2
 CC=${CC:-cc}
 [ -f "$lib" ] || { echo "check-exports: $lib not found" >&2; exit 1; }
 
-exported=$(nm -D --defined-only "$lib" | awk 'NF == 3 { print $3 }' | sed 's/@.*//' | sort -u)
+# AddressSanitizer adds an ODR indicator, __odr_asan.<name>, beside each exported global: judged by <name>.
+exported=$(nm -D --defined-only "$lib" | awk 'NF == 3 { print $3 }' | sed -e 's/@.*//' -e 's/^__odr_asan\.//' | sort -u)
 bad_names=$(grep -v '^pd_' <<<"$exported" | grep -vxE '_init|_fini|_edata|_end|__bss_start' || true)
 
 # Every header at once; keep only the text that comes from HEADER_DIR (linemarkers
