@@ -45,7 +45,7 @@ static const char *const log_levels[] = {"debug", "info", "notice", "warning", "
 #define LOG_LEVEL_ROW(Struct)                                                                                \
     {                                                                                                        \
         .name = "log_level", .type = PD_SETTING_ENUM, .offset = offsetof(Struct, log_level),                 \
-        .default_value = "info", .choices = log_levels, .apply = PD_SETTING_RELOAD,                          \
+        .default_value = "warning", .choices = log_levels, .apply = PD_SETTING_RELOAD,                          \
         .description = "the least severe messages written to stderr"                                         \
     }
 
