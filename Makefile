@@ -1,5 +1,7 @@
 # prodata build. `make` builds build/prodata and libprodata (static and shared);
-# `make test` runs every unit and integration test on a real PostgreSQL 15;
+# `make test` runs every unit and integration test on a real PostgreSQL 15, after
+# the boundary checks (check-layers, check-exports, check-lib, a clang build);
+# `make install` / `make uninstall` (PREFIX, DESTDIR) put it on a system;
 # `make asan` builds with AddressSanitizer + UBSan and runs the same tests;
 # `make demo` migrates the example onto a local PostgreSQL. Every target that
 # needs packages depends on `deps`, which installs only what is missing.
@@ -22,9 +24,12 @@ SOVERSION := $(firstword $(subst ., ,$(VERSION)))
 SONAME   := libprodata.so.$(SOVERSION)
 CPPFLAGS += -DPD_VERSION=\"$(VERSION)\"
 
-# libprodata is built from core, model, migrate and db only (the CLI is not part of it).
-LIB_SRC  := $(sort $(wildcard src/core/*.c src/model/*.c src/migrate/*.c src/db/*.c))
-CLI_SRC  := $(sort $(wildcard src/cli/*.c))
+# libprodata's modules, from the layer table in scripts/check-layers.sh (which keeps them from
+# including the others); every other folder of src/ goes into the prodata binary only.
+LIB_MODULES := $(shell scripts/check-layers.sh --library)
+BIN_MODULES := $(filter-out $(LIB_MODULES),$(notdir $(wildcard src/*)))
+LIB_SRC  := $(sort $(wildcard $(LIB_MODULES:%=src/%/*.c)))
+CLI_SRC  := $(sort $(wildcard $(BIN_MODULES:%=src/%/*.c)))
 UNIT_SRC := $(sort $(wildcard tests/unit/*/test_*.c))
 
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)

@@ -1,6 +1,7 @@
 #!/bin/bash
 # check-layers.sh - includes point downward only (STYLE.md, "Layout").
 #   scripts/check-layers.sh [ROOT]     ROOT defaults to the repository this script is in
+#   scripts/check-layers.sh --library  prints libprodata's modules (the Makefile builds the library from them)
 # Reads every #include of ROOT/src/*/*.{c,h}, ROOT/include/prodata/*.h and
 # ROOT/tests/**/*.{c,h}, resolves it as the compiler does (the
 # including file's folder for "", then include/, then src/, and tests/unit/
@@ -18,14 +19,19 @@
 #     header is missing from the tables below.
 # The tables below are the one place the layering is written down.
 set -euo pipefail
-ROOT=$(cd "${1:-$(dirname "$0")/..}" && pwd)
-cd "$ROOT"
 
 # module:layer. A module may include its own headers and those of lower layers only.
 LAYERS="core:0 model:1 db:1 query:1 migrate:2 http:2 ha:2 archive:2 cli:3"
 LAYERING="cli -> {http, ha, migrate, archive} -> {query, model, db} -> core"
 # The modules libprodata is built from.
 LIBRARY="core model migrate query db"
+if [ "${1:-}" = --library ]; then
+    echo "$LIBRARY"
+    exit 0
+fi
+ROOT=$(cd "${1:-$(dirname "$0")/..}" && pwd)
+cd "$ROOT"
+
 # header:module for the public headers not named after their module.
 PUBLIC_OWNERS="error:core arena:core strbuf:core export:core log:core retry:core strmap:core settings:core"
 # header:module for outside libraries' headers that only one module may include.

@@ -119,6 +119,10 @@ expect_rc "check-exports passes on libprodata.so" 0
 run_cmd nm -D --defined-only "$BUILD/libprodata.so"
 expect_no_out "libprodata.so exports no module-private function (plan_, ddl_, diff_...)" ' T (plan|ddl|diff|schema|alter)_'
 
+run_cmd nm -A -g --defined-only "$BUILD/libprodata.a"
+expect_no_out "libprodata.a holds no object of src/cli (its modules come from check-layers.sh --library)" \
+    '(cmd_migrate|main|config)\.o:'
+
 # A library of one public header with the export macros, one without, and a leaked helper.
 fake="$TAP_WORKDIR/fake"
 mkdir -p "$fake/include/prodata"
