@@ -4,179 +4,14 @@
  * are added NOT VALID in the transaction and validated in the concurrent
  * section; unique constraints and indexes are built CONCURRENTLY; a NOT NULL
  * column needs a default; type changes say whether they rewrite the table and
- * whether they can lose data. Every statement here runs after the renames,
- * so old objects are addressed by their new names. Each change also writes
- * its inverse to ctx->down, in the order it must run.
+ * whether they can lose data, as the kind table's casts (kind.c) tell. Every statement here runs after the
+ * renames, so old objects are addressed by their new names. Each change also writes its inverse to ctx->down,
+ * in the order it must run.
  */
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "plan.h"
-
-typedef enum TypeFamily
-{
-    FAMILY_TEXT, /* varchar(n), text (size 0) */
-    FAMILY_INT,  /* size in bytes */
-    FAMILY_NUMERIC,
-    FAMILY_FLOAT,
-    FAMILY_BOOL,
-    FAMILY_DATE,
-    FAMILY_TIME,
-    FAMILY_TIMESTAMPTZ,
-    FAMILY_INTERVAL,
-    FAMILY_UUID,
-    FAMILY_JSON,
-    FAMILY_BYTEA,
-    FAMILY_OTHER
-} TypeFamily;
-
-typedef struct TypeInfo
-{
-    TypeFamily family;
-    int size;
-    int precision;
-    int scale;
-} TypeInfo;
-
-static TypeInfo
-type_info(const char *type)
-{
-    static const struct
-    {
-        const char *prefix;
-        TypeFamily family;
-        int size;
-    } known[] = {
-        {"varchar", FAMILY_TEXT, 0},
-        {"character varying", FAMILY_TEXT, 0},
-        {"text", FAMILY_TEXT, 0},
-        {"smallint", FAMILY_INT, 2},
-        {"integer", FAMILY_INT, 4},
-        {"bigint", FAMILY_INT, 8},
-        {"numeric", FAMILY_NUMERIC, 0},
-        {"double precision", FAMILY_FLOAT, 8},
-        {"real", FAMILY_FLOAT, 4},
-        {"boolean", FAMILY_BOOL, 0},
-        {"date", FAMILY_DATE, 0},
-        {"timestamptz", FAMILY_TIMESTAMPTZ, 0},
-        {"timestamp", FAMILY_TIMESTAMPTZ, 0},
-        {"time", FAMILY_TIME, 0},
-        {"interval", FAMILY_INTERVAL, 0},
-        {"uuid", FAMILY_UUID, 0},
-        {"jsonb", FAMILY_JSON, 0},
-        {"bytea", FAMILY_BYTEA, 0},
-    };
-    TypeInfo info = {FAMILY_OTHER, 0, 0, 0};
-    for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
-        if (strncmp(type, known[i].prefix, strlen(known[i].prefix)) == 0)
-        {
-            info.family = known[i].family;
-            info.size = known[i].size;
-            break;
-        }
-    const char *paren = strchr(type, '(');
-    if (paren != NULL && info.family == FAMILY_TEXT)
-        info.size = atoi(paren + 1);
-    if (paren != NULL && info.family == FAMILY_NUMERIC)
-    {
-        info.precision = atoi(paren + 1);
-        const char *comma = strchr(paren, ',');
-        info.scale = comma != NULL ? atoi(comma + 1) : 0;
-    }
-    return info;
-}
-
-/* What ALTER COLUMN TYPE costs and risks. */
-typedef struct TypeChange
-{
-    bool is_castable;
-    bool is_rewrite;  /* the table and its indexes are rewritten under ACCESS EXCLUSIVE */
-    const char *loss; /* what data can be lost, or NULL */
-} TypeChange;
-
-static bool
-is_numberlike(TypeFamily family)
-{
-    return family == FAMILY_INT || family == FAMILY_NUMERIC || family == FAMILY_FLOAT;
-}
-
-static TypeChange
-classify_numbers(TypeInfo a, TypeInfo b)
-{
-    TypeChange change = {true, true, NULL};
-    if (a.family == FAMILY_INT && b.family == FAMILY_INT && b.size < a.size)
-        change.loss = "values out of the smaller range make it fail";
-    else if (a.family != FAMILY_INT && b.family == FAMILY_INT)
-        change.loss = "fractions are rounded away";
-    else if (a.family == FAMILY_NUMERIC && b.family == FAMILY_NUMERIC && a.precision > 0)
-    {
-        bool is_narrower =
-            b.precision > 0 && (b.scale < a.scale || b.precision - b.scale < a.precision - a.scale);
-        change.is_rewrite = !(b.precision == 0 || (b.scale == a.scale && b.precision >= a.precision));
-        if (is_narrower)
-            change.loss = "values are rounded to fewer decimals, and larger ones make it fail";
-    }
-    else if (a.family == FAMILY_FLOAT && b.family == FAMILY_NUMERIC && b.precision > 0)
-        change.loss = "values are rounded to the new precision, and larger ones make it fail";
-    else if (b.family == FAMILY_FLOAT &&
-             (a.family == FAMILY_NUMERIC || (a.family == FAMILY_INT && a.size == 8)))
-        change.loss = "digits beyond a double's 15 to 17 significant ones are rounded away";
-    return change;
-}
-
-static TypeChange
-classify_type_change(const char *from, const char *to)
-{
-    TypeInfo a = type_info(from), b = type_info(to);
-    TypeChange change = {true, true, NULL};
-    if (a.family == FAMILY_TEXT && b.family == FAMILY_TEXT)
-    {
-        bool is_wider = b.size == 0 || (a.size != 0 && b.size >= a.size);
-        change.is_rewrite = !is_wider;
-        change.loss = is_wider ? NULL : "longer values are cut to the new length";
-        return change;
-    }
-    if (is_numberlike(a.family) && is_numberlike(b.family))
-        return classify_numbers(a, b);
-    if (b.family == FAMILY_TEXT && a.family != FAMILY_OTHER)
-    {
-        change.loss = b.size > 0 ? "values longer than the new length are cut" : NULL;
-        return change;
-    }
-    if (a.family == FAMILY_TEXT && b.family != FAMILY_OTHER)
-    {
-        /*
-         * Parsed per row: a value that does not parse makes it fail, but one
-         * that parses can still lose information (a time of day or zone in a
-         * date, decimals rounded to a scale, "yes"/"on" folded into a bool).
-         */
-        if (b.family == FAMILY_DATE || b.family == FAMILY_TIME)
-            change.loss = "text with more than the new type holds (a time of day, a zone) is cut to it";
-        else if (b.family == FAMILY_NUMERIC || b.family == FAMILY_FLOAT)
-            change.loss = "numbers are rounded to the new type's precision";
-        else if (b.family == FAMILY_BOOL)
-            change.loss = "every spelling of true and false (yes, on, 1, t) becomes one value";
-        return change;
-    }
-    bool is_int_bool = (a.family == FAMILY_BOOL && b.family == FAMILY_INT && b.size == 4) ||
-                       (b.family == FAMILY_BOOL && a.family == FAMILY_INT && a.size == 4);
-    if (is_int_bool)
-    {
-        if (b.family == FAMILY_BOOL)
-            change.loss = "every non-zero number becomes true";
-        return change;
-    }
-    if (a.family == FAMILY_DATE && b.family == FAMILY_TIMESTAMPTZ)
-        return change;
-    if (a.family == FAMILY_TIMESTAMPTZ && (b.family == FAMILY_DATE || b.family == FAMILY_TIME))
-    {
-        change.loss = b.family == FAMILY_DATE ? "the time of day is lost" : "the date is lost";
-        return change;
-    }
-    change.is_castable = false;
-    return change;
-}
 
 static bool
 same_text(const char *a, const char *b)
@@ -466,14 +301,14 @@ typedef struct FieldChange
     bool is_check;
     bool is_unique_added, is_unique_removed;
     bool is_index_added, is_index_removed;
-    TypeChange type;
+    PdKindCast type; /* from the kind table's casts */
 } FieldChange;
 
 static FieldChange
 compare_objects(const FieldObjects *a, const FieldObjects *b)
 {
     FieldChange change = {0};
-    change.is_type = strcmp(a->type, b->type) != 0;
+    change.is_type = !pd_kind_column_equal(&a->type, &b->type);
     change.is_default = !same_text(a->default_sql, b->default_sql);
     change.is_null = a->is_not_null != b->is_not_null;
     change.is_fk = !same_text(a->fk_sql, b->fk_sql);
@@ -487,7 +322,7 @@ compare_objects(const FieldObjects *a, const FieldObjects *b)
     change.is_index_added = a->index_name == NULL && b->index_name != NULL;
     change.is_index_removed = a->index_name != NULL && b->index_name == NULL;
     if (change.is_type)
-        change.type = classify_type_change(a->type, b->type);
+        change.type = pd_kind_cast(&a->type, &b->type);
     return change;
 }
 
@@ -504,7 +339,7 @@ describe_change(PlanContext *ctx, const FieldObjects *a, const FieldObjects *b, 
     PdStrbuf buf;
     pd_strbuf_init(&buf, ctx->arena);
     if (c->is_type)
-        pd_strbuf_appendf(&buf, ", type %s -> %s", a->type, b->type);
+        pd_strbuf_appendf(&buf, ", type %s -> %s", a->type_sql, b->type_sql);
     if (c->is_null)
         pd_strbuf_append(&buf, b->is_not_null ? ", null -> not null" : ", not null -> null");
     if (c->is_default)
@@ -536,8 +371,8 @@ record_alter(PlanContext *ctx, const PdModel *model, const PdField *field, const
                            field->name, describe_change(ctx, a, b, c)))
         return false;
     if (c->is_type && c->type.loss != NULL &&
-        !pd_plan_destructive(ctx, "alter field %s.%s: type %s -> %s: %s", model->name, field->name, a->type,
-                             b->type, c->type.loss))
+        !pd_plan_destructive(ctx, "alter field %s.%s: type %s -> %s: %s", model->name, field->name, a->type_sql,
+                             b->type_sql, c->type.loss))
         return false;
     if (c->is_type && c->type.is_rewrite &&
         !pd_plan_warning(
@@ -545,7 +380,7 @@ record_alter(PlanContext *ctx, const PdModel *model, const PdField *field, const
             "%s.%s: changing the type from %s to %s rewrites table \"%s\" and its indexes under an "
             "ACCESS EXCLUSIVE lock; on a big table add a new column, backfill it in batches and switch "
             "over instead",
-            model->name, field->name, a->type, b->type, model->table))
+            model->name, field->name, a->type_sql, b->type_sql, model->table))
         return false;
     if (c->is_null && b->is_not_null &&
         !pd_plan_warning(
@@ -573,7 +408,7 @@ write_alter_up(PlanContext *ctx, const FieldObjects *a, const FieldObjects *b, c
     {
         if (a->default_sql != NULL) /* an old default may not cast to the new type */
             set_default(ctx, &ctx->up, a, NULL);
-        set_type(ctx, &ctx->up, b, b->type);
+        set_type(ctx, &ctx->up, b, b->type_sql);
         if (b->default_sql != NULL)
             set_default(ctx, &ctx->up, b, b->default_sql);
     }
@@ -613,7 +448,7 @@ write_alter_down(PlanContext *ctx, const FieldObjects *a, const FieldObjects *b,
     {
         if (b->default_sql != NULL)
             set_default(ctx, down, b, NULL);
-        set_type(ctx, down, a, a->type);
+        set_type(ctx, down, a, a->type_sql);
         if (a->default_sql != NULL)
             set_default(ctx, down, a, a->default_sql);
     }
@@ -639,7 +474,7 @@ alter_field(PlanContext *ctx, const PdModel *model, const PdField *old_field, co
     {
         pd_error_set(ctx->err, PD_ERR_INVALID_INPUT, "%s:%d:%d: field %s.%s cannot change type from %s to %s",
                      field->pos.file != NULL ? field->pos.file : "models", field->pos.line, field->pos.column,
-                     model->name, field->name, a.type, b.type);
+                     model->name, field->name, a.type_sql, b.type_sql);
         pd_error_detail(ctx->err, "PostgreSQL has no cast between these types.");
         return pd_error_hint(ctx->err, "add a new field and drop the old one, or write a hand migration");
     }

@@ -81,7 +81,8 @@ typedef struct FieldObjects
     const PdField *field;
     const char *table;
     const char *column;
-    const char *type;
+    PdColumnType type;    /* the kind table's type; a relation's is its target key's */
+    const char *type_sql; /* type as SQL, printed once: "character varying(200)"; "" without a column */
     bool is_identity;
     bool is_not_null;
     const char *default_sql; /* the expression after DEFAULT */

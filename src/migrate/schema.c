@@ -20,23 +20,6 @@ table_object_name(PlanContext *ctx, const char *table, const char *suffix)
     return pd_model_constraint_name(ctx->arena, table, NULL, suffix);
 }
 
-static bool
-is_string_kind(PdFieldKind kind)
-{
-    return kind == PD_FIELD_STRING || kind == PD_FIELD_TEXT || kind == PD_FIELD_EMAIL ||
-           kind == PD_FIELD_URL || kind == PD_FIELD_SLUG;
-}
-
-static bool
-is_numeric_type(const char *type)
-{
-    static const char *numeric[] = {"smallint", "integer", "bigint", "double precision", "real", "numeric"};
-    for (size_t i = 0; i < sizeof(numeric) / sizeof(numeric[0]); i++)
-        if (strncmp(type, numeric[i], strlen(numeric[i])) == 0)
-            return true;
-    return false;
-}
-
 /* A number as PostgreSQL reads it unquoted: -12, 3.50, .5, 1e3. Anything else is quoted. */
 static bool
 is_plain_number(const char *text)
@@ -65,20 +48,21 @@ is_plain_number(const char *text)
     return *c == '\0';
 }
 
-/* A literal compared with or stored in a column of `type`: bare when PostgreSQL types it right, else quoted.
- */
+/* A literal compared with or stored in a column of `type` (type_sql spelled): bare when PostgreSQL types it
+ * right, else quoted. */
 static void
-append_value(PdStrbuf *buf, const PdLiteral *literal, const char *type, bool is_cast)
+append_value(PdStrbuf *buf, const PdLiteral *literal, const PdColumnType *type, const char *type_sql,
+             bool is_cast)
 {
-    bool is_number_column = is_numeric_type(type);
-    bool is_bool_column = strcmp(type, "boolean") == 0;
+    PdKindFamily family = pd_kind_info(type->kind)->family;
+    bool is_number_column = family == PD_FAMILY_INTEGER || family == PD_FAMILY_NUMERIC;
     if (literal->kind == PD_LITERAL_NULL)
         pd_strbuf_append(buf, "NULL");
     else if (literal->kind == PD_LITERAL_NUMBER && is_number_column && is_plain_number(literal->text))
         pd_strbuf_append(buf, literal->text);
-    else if (literal->kind == PD_LITERAL_BOOL && is_bool_column)
+    else if (literal->kind == PD_LITERAL_BOOL && family == PD_FAMILY_BOOLEAN)
         pd_strbuf_append(buf, strcmp(literal->text, "true") == 0 ? "true" : "false");
-    else if (strcmp(type, "bytea") == 0)
+    else if (family == PD_FAMILY_BINARY)
     {
         /* The model language writes bytes as base64 (docs/models.md): store the bytes, not the text. */
         pd_strbuf_append(buf, "decode(");
@@ -88,25 +72,22 @@ append_value(PdStrbuf *buf, const PdLiteral *literal, const char *type, bool is_
     else
     {
         pd_strbuf_append_literal(buf, literal->text);
-        bool is_text_column = strncmp(type, "character varying", 17) == 0 || strcmp(type, "text") == 0;
-        if (is_cast && !is_text_column)
-            pd_strbuf_appendf(buf, "::%s", type);
+        if (is_cast && family != PD_FAMILY_TEXT)
+            pd_strbuf_appendf(buf, "::%s", type_sql);
     }
 }
 
 static const char *
-default_sql(PlanContext *ctx, const PdField *field, const char *type)
+default_sql(PlanContext *ctx, const PdField *field, const FieldObjects *objects)
 {
     switch (field->default_value.kind)
     {
         case PD_DEFAULT_NONE:
             return NULL;
         case PD_DEFAULT_NOW:
-            /* now() in a date or time column would be cast from a timestamp with time zone: say what is
-             * meant. */
-            return field->kind == PD_FIELD_DATE   ? "CURRENT_DATE"
-                   : field->kind == PD_FIELD_TIME ? "LOCALTIME"
-                                                  : "now()";
+            /* now() in a date or time column would be cast from a timestamp with time zone: the kind table
+             * says what is meant (CURRENT_DATE, LOCALTIME). */
+            return pd_kind_info(field->kind)->now_sql;
         case PD_DEFAULT_UUID:
             return "gen_random_uuid()";
         case PD_DEFAULT_LITERAL:
@@ -114,7 +95,7 @@ default_sql(PlanContext *ctx, const PdField *field, const char *type)
     }
     PdStrbuf buf;
     pd_strbuf_init(&buf, ctx->arena);
-    append_value(&buf, &field->default_value.literal, type, true);
+    append_value(&buf, &field->default_value.literal, &objects->type, objects->type_sql, true);
     return pd_strbuf_text(&buf);
 }
 
@@ -141,8 +122,9 @@ check_operator(PdCheckOp op)
 
 /* One check(...): <column> <op> <literal>, with = NULL and <> NULL spelled IS [NOT] NULL. */
 static const char *
-check_sql(PlanContext *ctx, const PdCheck *check, const char *column, const char *type)
+check_sql(PlanContext *ctx, const PdCheck *check, const FieldObjects *objects)
 {
+    const char *column = objects->column;
     PdStrbuf buf;
     pd_strbuf_init(&buf, ctx->arena);
     pd_strbuf_append_identifier(&buf, column);
@@ -151,23 +133,23 @@ check_sql(PlanContext *ctx, const PdCheck *check, const char *column, const char
     else
     {
         pd_strbuf_appendf(&buf, " %s ", check_operator(check->op));
-        append_value(&buf, &check->value, type, false);
+        append_value(&buf, &check->value, &objects->type, objects->type_sql, false);
     }
     return pd_strbuf_text(&buf);
 }
 
 static const char *
-choices_sql(PlanContext *ctx, const PdField *field, const char *column, const char *type)
+choices_sql(PlanContext *ctx, const PdField *field, const FieldObjects *objects)
 {
     PdStrbuf buf;
     pd_strbuf_init(&buf, ctx->arena);
-    pd_strbuf_append_identifier(&buf, column);
+    pd_strbuf_append_identifier(&buf, objects->column);
     pd_strbuf_append(&buf, " IN (");
     for (size_t i = 0; i < field->choice_count; i++)
     {
         if (i > 0)
             pd_strbuf_append(&buf, ", ");
-        append_value(&buf, &field->choices[i].value, type, false);
+        append_value(&buf, &field->choices[i].value, &objects->type, objects->type_sql, false);
     }
     pd_strbuf_append(&buf, ")");
     return pd_strbuf_text(&buf);
@@ -187,13 +169,13 @@ field_checks(PlanContext *ctx, const char *table, const PdField *field, FieldObj
     for (size_t i = 0; i < field->check_count; i++)
     {
         out->check_names[i] = pd_model_check_constraint_name(ctx->arena, table, out->column, i);
-        out->check_sqls[i] = check_sql(ctx, &field->checks[i], out->column, out->type);
+        out->check_sqls[i] = check_sql(ctx, &field->checks[i], out);
     }
     if (field->choice_count > 0)
     {
         out->check_names[field->check_count] =
             pd_model_constraint_name(ctx->arena, table, out->column, "choices");
-        out->check_sqls[field->check_count] = choices_sql(ctx, field, out->column, out->type);
+        out->check_sqls[field->check_count] = choices_sql(ctx, field, out);
     }
     out->check_count = count;
     return true;
@@ -260,12 +242,13 @@ schema_field(PlanContext *ctx, const char *table, const char *column, const PdFi
     out->field = field;
     out->table = table;
     out->column = column;
-    out->type = pd_model_column_type(ctx->arena, field);
-    if (out->type == NULL)
-        out->type = "";
+    out->type = (PdColumnType){field->kind, 0, 0, 0};
+    out->type_sql = "";
+    if (pd_model_column_type_of(field, &out->type))
+        out->type_sql = pd_kind_column_sql(ctx->arena, &out->type);
     out->is_identity = field->kind == PD_FIELD_AUTO;
     out->is_not_null = !field->is_nullable || field->is_primary_key || out->is_identity;
-    out->default_sql = default_sql(ctx, field, out->type);
+    out->default_sql = default_sql(ctx, field, out);
     if (field->is_primary_key || out->is_identity)
         out->pkey_name = table_object_name(ctx, table, "pkey");
     else if (field->is_unique || field->kind == PD_FIELD_ONE_TO_ONE)
@@ -355,32 +338,17 @@ schema_field_summary(PlanContext *ctx, const PdField *field)
 {
     PdStrbuf buf;
     pd_strbuf_init(&buf, ctx->arena);
-    switch (field->kind)
-    {
-        case PD_FIELD_FOREIGN_KEY:
-            pd_strbuf_append(&buf, field->target_name);
-            break;
-        case PD_FIELD_ONE_TO_ONE:
-            pd_strbuf_appendf(&buf, "%s one_to_one", field->target_name);
-            break;
-        case PD_FIELD_MANY_TO_MANY:
-            pd_strbuf_appendf(&buf, "%s[]", field->target_name);
-            break;
-        case PD_FIELD_DECIMAL:
-            pd_strbuf_appendf(&buf, "decimal(%d,%d)", field->precision, field->scale);
-            break;
-        default:
-            pd_strbuf_append(&buf, pd_model_kind_name(field->kind));
-            if (is_string_kind(field->kind) && field->max_length > 0)
-                pd_strbuf_appendf(&buf, "(%d)", field->max_length);
-    }
+    const char *type = pd_model_type_text(ctx->arena, field);
+    pd_strbuf_append(&buf, type != NULL ? type : "");
+    if (field->kind == PD_FIELD_ONE_TO_ONE)
+        pd_strbuf_append(&buf, " one_to_one");
     if (field->is_nullable)
         pd_strbuf_append(&buf, " null");
     if (field->is_primary_key)
         pd_strbuf_append(&buf, " primary_key");
     if (field->is_unique)
         pd_strbuf_append(&buf, " unique");
-    if (needs_index(field) && field->kind != PD_FIELD_FOREIGN_KEY && field->kind != PD_FIELD_SLUG)
+    if (needs_index(field) && !pd_kind_info(field->kind)->is_indexed_by_default)
         pd_strbuf_append(&buf, " index");
     if (field->default_value.kind == PD_DEFAULT_NOW)
         pd_strbuf_append(&buf, " default=now");

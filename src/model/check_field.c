@@ -6,7 +6,8 @@
  * column, the default index of slugs and foreign keys, on_delete, related
  * names and join tables. Checks that need the whole model (duplicate
  * names, column clashes) or the whole file (related-name clashes) are in
- * check.c. Every error points at the token it is about.
+ * check.c. What each kind accepts (spellings, numbers, families) is read from
+ * the kind table (kind.c). Every error points at the token it is about.
  */
 #include <stdio.h>
 #include <string.h>
@@ -15,96 +16,56 @@
 #include "syntax.h"
 
 #define FIELD_NAME_MAX 59
-#define VARCHAR_MAX 10485760
-#define NUMERIC_PRECISION_MAX 1000
-
-typedef struct BuiltinType
-{
-    const char *name;
-    PdFieldKind kind;
-    int default_length; /* 0: no (n); -1: (n) required; > 0: optional, this when absent */
-} BuiltinType;
-
-static const BuiltinType builtin_types[] = {
-    {"string", PD_FIELD_STRING, -1},
-    {"text", PD_FIELD_TEXT, 0},
-    {"email", PD_FIELD_EMAIL, 254},
-    {"url", PD_FIELD_URL, 200},
-    {"slug", PD_FIELD_SLUG, 50},
-    {"smallint", PD_FIELD_SMALLINT, 0},
-    {"int", PD_FIELD_INT, 0},
-    {"integer", PD_FIELD_INT, 0},
-    {"bigint", PD_FIELD_BIGINT, 0},
-    {"bool", PD_FIELD_BOOL, 0},
-    {"boolean", PD_FIELD_BOOL, 0},
-    {"float", PD_FIELD_FLOAT, 0},
-    {"decimal", PD_FIELD_DECIMAL, 0},
-    {"date", PD_FIELD_DATE, 0},
-    {"time", PD_FIELD_TIME, 0},
-    {"timestamptz", PD_FIELD_TIMESTAMPTZ, 0},
-    {"datetime", PD_FIELD_TIMESTAMPTZ, 0},
-    {"duration", PD_FIELD_DURATION, 0},
-    {"uuid", PD_FIELD_UUID, 0},
-    {"json", PD_FIELD_JSON, 0},
-    {"binary", PD_FIELD_BINARY, 0},
-};
 
 static bool
-is_string_kind(PdFieldKind kind)
+is_family(PdFieldKind kind, PdKindFamily family)
 {
-    return kind == PD_FIELD_STRING || kind == PD_FIELD_TEXT || kind == PD_FIELD_EMAIL ||
-           kind == PD_FIELD_URL || kind == PD_FIELD_SLUG;
-}
-
-static bool
-is_relation_kind(PdFieldKind kind)
-{
-    return kind == PD_FIELD_FOREIGN_KEY || kind == PD_FIELD_ONE_TO_ONE || kind == PD_FIELD_MANY_TO_MANY;
+    return pd_kind_info(kind)->family == family;
 }
 
 static bool
 is_number_kind(PdFieldKind kind)
 {
-    return kind == PD_FIELD_SMALLINT || kind == PD_FIELD_INT || kind == PD_FIELD_BIGINT ||
-           kind == PD_FIELD_FLOAT || kind == PD_FIELD_DECIMAL;
+    return is_family(kind, PD_FAMILY_INTEGER) || is_family(kind, PD_FAMILY_NUMERIC);
 }
 
 static bool
-check_length(const PdFieldSyntax *syntax, PdField *out, int default_length, PdError *err)
+check_length(const PdFieldSyntax *syntax, PdField *out, const PdKindInfo *type, PdError *err)
 {
     if (syntax->type_arg_count == 0)
     {
-        if (default_length < 0)
+        if (type->numbers == PD_NUMBERS_LENGTH)
             return pd_model_error_at(err, syntax->type_pos,
                                      "type %s without a length, expected %s(n) with n from 1 to %d",
-                                     syntax->type_name, syntax->type_name, VARCHAR_MAX);
-        out->max_length = default_length;
+                                     syntax->type_name, syntax->type_name, type->max_length);
+        out->max_length = type->default_length;
         return true;
     }
     if (syntax->type_arg_count != 1)
         return pd_model_error_at(err, syntax->type_args_pos, "%zu numbers after type %s, expected one: %s(n)",
                                  syntax->type_arg_count, syntax->type_name, syntax->type_name);
     long length = syntax->type_args[0];
-    if (length < 1 || length > VARCHAR_MAX)
+    if (length < 1 || length > type->max_length)
         return pd_model_error_at(err, syntax->type_args_pos, "length %ld for type %s, expected 1 to %d",
-                                 length, syntax->type_name, VARCHAR_MAX);
+                                 length, syntax->type_name, type->max_length);
     out->max_length = (int)length;
     return true;
 }
 
 static bool
-check_decimal_args(const PdFieldSyntax *syntax, PdField *out, PdError *err)
+check_decimal_args(const PdFieldSyntax *syntax, PdField *out, const PdKindInfo *type, PdError *err)
 {
+    const int precision_max = type->max_precision;
     if (syntax->type_arg_count != 2)
         return pd_model_error_at(
             err, syntax->type_arg_count ? syntax->type_args_pos : syntax->type_pos,
             "decimal with %zu numbers, expected decimal(p,s): precision p from 1 to %d and "
             "scale s from 0 to p",
-            syntax->type_arg_count, NUMERIC_PRECISION_MAX);
+            syntax->type_arg_count, precision_max);
     long precision = syntax->type_args[0], scale = syntax->type_args[1];
-    if (precision < 1 || precision > NUMERIC_PRECISION_MAX)
+    if (precision < 1 || precision > precision_max)
         return pd_model_error_at(err, syntax->type_args_pos, "decimal precision %ld, expected 1 to %d",
-                                 precision, NUMERIC_PRECISION_MAX);
+                                 precision, precision_max);
     if (scale < 0 || scale > precision)
         return pd_model_error_at(
             err, syntax->type_args_pos,
@@ -138,10 +99,7 @@ check_type(const PdModel *target, const PdFieldSyntax *syntax, PdField *out, PdE
                                                                : PD_FIELD_FOREIGN_KEY;
         return true;
     }
-    const BuiltinType *type = NULL;
-    for (size_t i = 0; i < sizeof(builtin_types) / sizeof(builtin_types[0]) && type == NULL; i++)
-        if (strcmp(builtin_types[i].name, name) == 0)
-            type = &builtin_types[i];
+    const PdKindInfo *type = pd_kind_find(name);
     if (type == NULL)
         return pd_model_error_at(
             err, syntax->type_pos,
@@ -153,10 +111,10 @@ check_type(const PdModel *target, const PdFieldSyntax *syntax, PdField *out, PdE
             err, syntax->type_pos,
             "list of %s, expected a list only of a model (Model[] is a many-to-many field)", name);
     out->kind = type->kind;
-    if (type->kind == PD_FIELD_DECIMAL)
-        return check_decimal_args(syntax, out, err);
-    if (type->default_length != 0)
-        return check_length(syntax, out, type->default_length, err);
+    if (type->numbers == PD_NUMBERS_PRECISION_SCALE)
+        return check_decimal_args(syntax, out, type, err);
+    if (type->numbers != PD_NUMBERS_NONE)
+        return check_length(syntax, out, type, err);
     if (syntax->type_arg_count > 0)
         return pd_model_error_at(
             err, syntax->type_args_pos,
@@ -173,31 +131,32 @@ option_applies(PdOption option, PdFieldKind kind)
     switch (option)
     {
         case PD_OPTION_PRIMARY_KEY:
-            return is_relation_kind(kind) || kind == PD_FIELD_JSON
+            return is_family(kind, PD_FAMILY_RELATION) || is_family(kind, PD_FAMILY_JSON)
                        ? "on a field that is not a relation or json"
                        : NULL;
         case PD_OPTION_ONE_TO_ONE:
             return kind != PD_FIELD_ONE_TO_ONE ? "on a relation to a single model (field Model one_to_one)"
                                                : NULL;
         case PD_OPTION_NO_INDEX:
-            return kind != PD_FIELD_SLUG && kind != PD_FIELD_FOREIGN_KEY
+            return !pd_kind_info(kind)->is_indexed_by_default
                        ? "on slug and foreign key fields, which are indexed by default"
                        : NULL;
         case PD_OPTION_SEARCH:
-            return !is_string_kind(kind) ? "on string, text, email, url or slug fields" : NULL;
+            return !is_family(kind, PD_FAMILY_TEXT) ? "on string, text, email, url or slug fields" : NULL;
         case PD_OPTION_CHECK:
-            return !is_string_kind(kind) && !is_number_kind(kind) && kind != PD_FIELD_DATE &&
-                           kind != PD_FIELD_TIME && kind != PD_FIELD_TIMESTAMPTZ && kind != PD_FIELD_DURATION
+            return !is_family(kind, PD_FAMILY_TEXT) && !is_number_kind(kind) &&
+                           !is_family(kind, PD_FAMILY_TEMPORAL)
                        ? "on number, string, date, time, timestamptz and duration fields"
                        : NULL;
         case PD_OPTION_CHOICES:
-            return !is_string_kind(kind) && !is_number_kind(kind) ? "on string and number fields" : NULL;
+            return !is_family(kind, PD_FAMILY_TEXT) && !is_number_kind(kind) ? "on string and number fields"
+                                                                             : NULL;
         case PD_OPTION_ON_DELETE:
             return kind != PD_FIELD_FOREIGN_KEY && kind != PD_FIELD_ONE_TO_ONE
                        ? "on foreign keys and one-to-one fields"
                        : NULL;
         case PD_OPTION_RELATED:
-            return !is_relation_kind(kind) ? "on relation fields" : NULL;
+            return !is_family(kind, PD_FAMILY_RELATION) ? "on relation fields" : NULL;
         case PD_OPTION_THROUGH:
             return kind != PD_FIELD_MANY_TO_MANY ? "on many-to-many fields (Model[])" : NULL;
         default:
@@ -329,14 +288,13 @@ check_default_kind(const PdFieldSyntax *syntax, const PdField *out, PdError *err
 {
     PdDefaultKind kind = out->default_value.kind;
     PdSourcePos pos = syntax->option_pos[PD_OPTION_DEFAULT];
-    if (kind == PD_DEFAULT_NOW && out->kind != PD_FIELD_DATE && out->kind != PD_FIELD_TIME &&
-        out->kind != PD_FIELD_TIMESTAMPTZ)
+    if (kind == PD_DEFAULT_NOW && pd_kind_info(out->kind)->now_sql == NULL)
         return pd_model_error_at(
             err, pos,
             "default=now on field \"%s\" of type %s, expected now only on date, time and "
             "timestamptz fields",
             out->name, syntax->type_name);
-    if (kind == PD_DEFAULT_UUID && out->kind != PD_FIELD_UUID)
+    if (kind == PD_DEFAULT_UUID && !is_family(out->kind, PD_FAMILY_UUID))
         return pd_model_error_at(err, pos,
                                  "default=uuid on field \"%s\" of type %s, expected uuid only on uuid fields",
                                  out->name, syntax->type_name);
@@ -366,14 +324,14 @@ pd_model_check_field(PdArena *arena, const PdModel *target, const PdModel *model
     out->is_nullable = has[PD_OPTION_NULL];
     out->is_unique = has[PD_OPTION_UNIQUE] || out->kind == PD_FIELD_ONE_TO_ONE;
     out->is_searchable = has[PD_OPTION_SEARCH];
-    bool is_indexed_by_default = out->kind == PD_FIELD_SLUG || out->kind == PD_FIELD_FOREIGN_KEY;
+    bool is_indexed_by_default = pd_kind_info(out->kind)->is_indexed_by_default;
     out->is_indexed = has[PD_OPTION_INDEX] || (is_indexed_by_default && !has[PD_OPTION_NO_INDEX] &&
                                                !out->is_unique && !out->is_primary_key);
     if (out->renamed_from != NULL && !pd_model_is_lower_name(out->renamed_from))
         return pd_model_error_at(err, syntax->option_pos[PD_OPTION_RENAMED_FROM],
                                  "renamed_from=%s on field \"%s\", expected the old field name (lower case)",
                                  out->renamed_from, out->name);
-    if (is_relation_kind(out->kind))
+    if (is_family(out->kind, PD_FAMILY_RELATION))
     {
         if (!check_on_delete(syntax, out, err) || !derive_relation_names(arena, model, syntax, out, err))
             return false;

@@ -75,32 +75,6 @@ is_word(const char *text)
 }
 
 static void
-append_type(PdStrbuf *buf, const PdField *field)
-{
-    switch (field->kind)
-    {
-        case PD_FIELD_STRING:
-        case PD_FIELD_EMAIL:
-        case PD_FIELD_URL:
-        case PD_FIELD_SLUG:
-            pd_strbuf_appendf(buf, "%s(%d)", pd_model_kind_name(field->kind), field->max_length);
-            break;
-        case PD_FIELD_DECIMAL:
-            pd_strbuf_appendf(buf, "decimal(%d,%d)", field->precision, field->scale);
-            break;
-        case PD_FIELD_FOREIGN_KEY:
-        case PD_FIELD_ONE_TO_ONE:
-            pd_strbuf_append(buf, field->target_name);
-            break;
-        case PD_FIELD_MANY_TO_MANY:
-            pd_strbuf_appendf(buf, "%s[]", field->target_name);
-            break;
-        default:
-            pd_strbuf_append(buf, pd_model_kind_name(field->kind));
-    }
-}
-
-static void
 append_default(PdStrbuf *buf, const PdDefault *value)
 {
     if (value->kind == PD_DEFAULT_NONE)
@@ -147,10 +121,10 @@ append_values(PdStrbuf *buf, const PdField *field)
 static void
 append_field(PdStrbuf *buf, const PdField *field)
 {
-    bool is_relation = field->kind == PD_FIELD_FOREIGN_KEY || field->kind == PD_FIELD_ONE_TO_ONE;
-    bool has_default_index = field->kind == PD_FIELD_SLUG || field->kind == PD_FIELD_FOREIGN_KEY;
-    pd_strbuf_appendf(buf, "  %s ", field->name);
-    append_type(buf, field);
+    const PdKindInfo *info = pd_kind_info(field->kind);
+    bool is_relation = info->family == PD_FAMILY_RELATION && field->kind != PD_FIELD_MANY_TO_MANY;
+    const char *type = pd_model_type_text(buf->arena, field);
+    pd_strbuf_appendf(buf, "  %s %s", field->name, type != NULL ? type : "");
     if (field->is_primary_key)
         pd_strbuf_append(buf, " primary_key");
     if (field->kind == PD_FIELD_ONE_TO_ONE)
@@ -161,7 +135,7 @@ append_field(PdStrbuf *buf, const PdField *field)
         pd_strbuf_append(buf, " unique");
     if (field->is_indexed)
         pd_strbuf_append(buf, " index");
-    else if (has_default_index && !field->is_unique && !field->is_primary_key)
+    else if (info->is_indexed_by_default && !field->is_unique && !field->is_primary_key)
         pd_strbuf_append(buf, " no_index");
     if (field->is_searchable)
         pd_strbuf_append(buf, " search");
@@ -233,7 +207,7 @@ pd_model_format(PdArena *arena, const PdCatalog *catalog, char **text, PdError *
             pd_strbuf_append_char(&buf, '\n');
         append_model(&buf, &catalog->models[i]);
     }
-    if (pd_strbuf_failed(&buf))
+    if (pd_strbuf_failed(&buf) || pd_arena_failed(arena)) /* a type's text may have failed alone */
         return pd_arena_error(arena, err);
     *text = buf.data;
     return true;

@@ -1,12 +1,12 @@
 /*
  * naming.c - every name the database or the REST API sees that the model
  * file does not spell out: tables and resources from model names, constraint
- * and index names, join tables and their columns, and column types. These
- * rules are part of the migration contract (a changed rule renames objects in
- * every existing database), so they are deliberately simple and documented in
- * docs/models.md. Names longer than PostgreSQL's 63 bytes are cut and end in
- * "_" plus 8 hex digits of the FNV-1a hash of the full name, so they stay
- * deterministic and distinct.
+ * and index names, join tables and their columns (column types and kind names
+ * come from the kind table, kind.c). These rules are part of the migration
+ * contract (a changed rule renames objects in every existing database), so
+ * they are deliberately simple and documented in docs/models.md. Names longer
+ * than PostgreSQL's 63 bytes are cut and end in "_" plus 8 hex digits of the
+ * FNV-1a hash of the full name, so they stay deterministic and distinct.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -156,71 +156,6 @@ pd_model_through_columns(PdArena *arena, const PdModel *model, const PdField *fi
     *source_column = fit_name(arena, from);
     *target_column = fit_name(arena, to);
     return *source_column != NULL && *target_column != NULL;
-}
-
-const char *
-pd_model_column_type(PdArena *arena, const PdField *field)
-{
-    switch (field->kind)
-    {
-        case PD_FIELD_AUTO:
-        case PD_FIELD_BIGINT:
-            return "bigint";
-        case PD_FIELD_STRING:
-        case PD_FIELD_EMAIL:
-        case PD_FIELD_URL:
-        case PD_FIELD_SLUG:
-            return pd_arena_sprintf(arena, "character varying(%d)", field->max_length);
-        case PD_FIELD_TEXT:
-            return "text";
-        case PD_FIELD_SMALLINT:
-            return "smallint";
-        case PD_FIELD_INT:
-            return "integer";
-        case PD_FIELD_BOOL:
-            return "boolean";
-        case PD_FIELD_FLOAT:
-            return "double precision";
-        case PD_FIELD_DECIMAL:
-            return pd_arena_sprintf(arena, "numeric(%d,%d)", field->precision, field->scale);
-        case PD_FIELD_DATE:
-            return "date";
-        case PD_FIELD_TIME:
-            return "time without time zone";
-        case PD_FIELD_TIMESTAMPTZ:
-            return "timestamp with time zone";
-        case PD_FIELD_DURATION:
-            return "interval";
-        case PD_FIELD_UUID:
-            return "uuid";
-        case PD_FIELD_JSON:
-            return "jsonb";
-        case PD_FIELD_BINARY:
-            return "bytea";
-        case PD_FIELD_FOREIGN_KEY:
-        case PD_FIELD_ONE_TO_ONE:
-        {
-            const PdField *key = field->target != NULL ? pd_model_primary_key(field->target) : NULL;
-            /* A key is never a relation (the checker refuses primary_key there), so this recursion ends. */
-            return key != NULL ? pd_model_column_type(arena, key) : NULL;
-        }
-        case PD_FIELD_MANY_TO_MANY:
-            return NULL;
-    }
-    return NULL;
-}
-
-const char *
-pd_model_kind_name(PdFieldKind kind)
-{
-    static const char *names[] = {
-        "auto",   "string", "text",   "email",       "url",        "slug",         "smallint",    "int",
-        "bigint", "bool",   "float",  "decimal",     "date",       "time",         "timestamptz", "duration",
-        "uuid",   "json",   "binary", "foreign_key", "one_to_one", "many_to_many",
-    };
-    if ((size_t)kind < sizeof(names) / sizeof(names[0]))
-        return names[kind];
-    return "unknown";
 }
 
 const char *

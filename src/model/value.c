@@ -4,8 +4,9 @@
  * every value the REST layer accepts (pd_model_check_value). The rules follow
  * what PostgreSQL would accept for the column, and are stricter where
  * PostgreSQL would silently round or guess (decimal digits, dates) and where
- * the type promises a shape (email, url, slug). Validation only: nothing is
- * converted or allocated, so it is safe from any thread.
+ * the type promises a shape (email, url, slug). Ranges and families come from
+ * the kind table (kind.c); the shape of each kind's text is here. Validation
+ * only: nothing is converted or allocated, so it is safe from any thread.
  */
 #include <errno.h>
 #include <jansson.h>
@@ -431,6 +432,8 @@ is_double_in_range(const char *text)
     return !(errno == ERANGE && number == 0.0);
 }
 
+static bool check_type(const PdField *field, const PdLiteral *value, bool check_format, PdError *err);
+
 static bool
 check_integer(const PdField *field, const PdLiteral *value, long long min, long long max, PdError *err)
 {
@@ -466,104 +469,119 @@ check_decimal(const PdField *field, const PdLiteral *value, PdError *err)
                    field->precision - field->scale, field->scale);
 }
 
+/* The shapes of the text kinds that promise one, with what the error says is expected. */
+static const struct
+{
+    bool (*is_valid)(const char *text);
+    const char *expected;
+} string_shapes[PD_FIELD_KIND_COUNT] = {
+    [PD_FIELD_EMAIL] = {is_email, "an address such as \"ann@example.com\""},
+    [PD_FIELD_URL] = {is_url, "an http(s) or ftp(s) URL such as \"https://example.com/\""},
+    [PD_FIELD_SLUG] = {is_slug, "letters, digits, \"-\" and \"_\""},
+};
+
 static bool
 check_string(const PdField *field, const PdLiteral *value, bool check_format, PdError *err)
 {
-    static const char *shapes[] = {[PD_FIELD_EMAIL] = "an address such as \"ann@example.com\"",
-                                   [PD_FIELD_URL] =
-                                       "an http(s) or ftp(s) URL such as \"https://example.com/\"",
-                                   [PD_FIELD_SLUG] = "letters, digits, \"-\" and \"_\""};
     if (value->kind != PD_LITERAL_STRING)
         return invalid(err, field, value, "a string");
     if (!check_format)
         return true;
-    bool is_shaped = field->kind == PD_FIELD_EMAIL  ? is_email(value->text)
-                     : field->kind == PD_FIELD_URL  ? is_url(value->text)
-                     : field->kind == PD_FIELD_SLUG ? is_slug(value->text)
-                                                    : true;
-    if (!is_shaped)
-        return invalid(err, field, value, "%s", shapes[field->kind]);
+    bool (*is_valid)(const char *) = string_shapes[field->kind].is_valid;
+    if (is_valid != NULL && !is_valid(value->text))
+        return invalid(err, field, value, "%s", string_shapes[field->kind].expected);
     if (field->max_length > 0 && utf8_count(value->text) > (size_t)field->max_length)
         return invalid(err, field, value, "at most %d characters", field->max_length);
     return true;
 }
 
-/* The shape of a string holding a date, time, duration, uuid, JSON text or base64. */
+static bool
+is_date(const char *text)
+{
+    return read_date(&text) && *text == '\0';
+}
+
+static bool
+is_time(const char *text)
+{
+    return read_time(&text) && *text == '\0';
+}
+
+static bool
+is_duration(const char *text)
+{
+    return is_iso_duration(text) || is_plain_duration(text);
+}
+
+/* The kinds whose values are strings of a given form (dates, times, durations, uuids, base64). */
+static const struct
+{
+    bool (*is_valid)(const char *text);
+    const char *expected;
+} text_forms[PD_FIELD_KIND_COUNT] = {
+    [PD_FIELD_DATE] = {is_date, "a date as \"YYYY-MM-DD\""},
+    [PD_FIELD_TIME] = {is_time, "a time as \"HH:MM\", \"HH:MM:SS\" or \"HH:MM:SS.ffffff\""},
+    [PD_FIELD_TIMESTAMPTZ] = {is_timestamp, "a time stamp as \"YYYY-MM-DD HH:MM:SS[.ffffff][+HH:MM]\""},
+    [PD_FIELD_DURATION] = {is_duration, "an interval such as \"3 days\", \"01:30:00\" or \"P1DT2H\""},
+    [PD_FIELD_UUID] = {is_uuid, "a uuid as \"xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx\""},
+    [PD_FIELD_BINARY] = {is_base64, "a base64 string"},
+};
+
 static bool
 check_text_form(const PdField *field, const PdLiteral *value, PdError *err)
 {
-    const char *text = value->text;
-    bool is_string = value->kind == PD_LITERAL_STRING;
-    switch (field->kind)
-    {
-        case PD_FIELD_DATE:
-            return (is_string && read_date(&text) && *text == '\0') ||
-                   invalid(err, field, value, "a date as \"YYYY-MM-DD\"");
-        case PD_FIELD_TIME:
-            return (is_string && read_time(&text) && *text == '\0') ||
-                   invalid(err, field, value, "a time as \"HH:MM\", \"HH:MM:SS\" or \"HH:MM:SS.ffffff\"");
-        case PD_FIELD_TIMESTAMPTZ:
-            return (is_string && is_timestamp(text)) ||
-                   invalid(err, field, value, "a time stamp as \"YYYY-MM-DD HH:MM:SS[.ffffff][+HH:MM]\"");
-        case PD_FIELD_DURATION:
-            return (is_string && (is_iso_duration(text) || is_plain_duration(text))) ||
-                   invalid(err, field, value, "an interval such as \"3 days\", \"01:30:00\" or \"P1DT2H\"");
-        case PD_FIELD_UUID:
-            return (is_string && is_uuid(text)) ||
-                   invalid(err, field, value, "a uuid as \"xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx\"");
-        case PD_FIELD_JSON:
-            /* numbers and booleans are JSON as they stand; a string holds JSON text */
-            return !is_string || is_json(text) ||
-                   invalid(err, field, value, "a string holding JSON text such as \"{}\"");
-        case PD_FIELD_BINARY:
-            return (is_string && is_base64(text)) || invalid(err, field, value, "a base64 string");
-        default:
-            return true;
-    }
+    bool (*is_valid)(const char *) = text_forms[field->kind].is_valid;
+    if (is_valid == NULL)
+        return pd_error_set(err, PD_ERR_INTERNAL, "no value rule for field \"%s\" of kind %s", field->name,
+                            pd_model_kind_name(field->kind));
+    return (value->kind == PD_LITERAL_STRING && is_valid(value->text)) ||
+           invalid(err, field, value, "%s", text_forms[field->kind].expected);
+}
+
+/* A key's value is a value of the target's primary key. */
+static bool
+check_relation(const PdField *field, const PdLiteral *value, bool check_format, PdError *err)
+{
+    if (field->kind == PD_FIELD_MANY_TO_MANY)
+        return pd_error_set(err, PD_ERR_INVALID_INPUT,
+                            "a single value for a many-to-many field, expected a list of keys, set "
+                            "through its join table");
+    const PdField *key = field->target != NULL ? pd_model_primary_key(field->target) : NULL;
+    if (key == NULL)
+        return pd_error_set(err, PD_ERR_INTERNAL, "relation \"%s\" is not resolved", field->name);
+    return check_type(key, value, check_format, err);
 }
 
 static bool
 check_type(const PdField *field, const PdLiteral *value, bool check_format, PdError *err)
 {
-    switch (field->kind)
+    const PdKindInfo *info = pd_kind_info(field->kind);
+    switch (info->family)
     {
-        case PD_FIELD_AUTO:
-        case PD_FIELD_BIGINT:
-            return check_integer(field, value, -9223372036854775807LL - 1, 9223372036854775807LL, err);
-        case PD_FIELD_INT:
-            return check_integer(field, value, -2147483648LL, 2147483647LL, err);
-        case PD_FIELD_SMALLINT:
-            return check_integer(field, value, -32768, 32767, err);
-        case PD_FIELD_FLOAT:
+        case PD_FAMILY_INTEGER:
+            return check_integer(field, value, info->min_value, info->max_value, err);
+        case PD_FAMILY_NUMERIC:
+            if (info->numbers == PD_NUMBERS_PRECISION_SCALE)
+                return check_decimal(field, value, err);
             if (value->kind != PD_LITERAL_NUMBER || !is_double_in_range(value->text))
                 return invalid(err, field, value, "a number within double precision's range");
             return true;
-        case PD_FIELD_DECIMAL:
-            return check_decimal(field, value, err);
-        case PD_FIELD_BOOL:
+        case PD_FAMILY_BOOLEAN:
             return value->kind == PD_LITERAL_BOOL || invalid(err, field, value, "true or false");
-        case PD_FIELD_STRING:
-        case PD_FIELD_TEXT:
-        case PD_FIELD_EMAIL:
-        case PD_FIELD_URL:
-        case PD_FIELD_SLUG:
+        case PD_FAMILY_TEXT:
             return check_string(field, value, check_format, err);
-        case PD_FIELD_FOREIGN_KEY:
-        case PD_FIELD_ONE_TO_ONE:
-        {
-            /* A key's value is a value of the target's primary key. */
-            const PdField *key = field->target != NULL ? pd_model_primary_key(field->target) : NULL;
-            if (key == NULL)
-                return pd_error_set(err, PD_ERR_INTERNAL, "relation \"%s\" is not resolved", field->name);
-            return check_type(key, value, check_format, err);
-        }
-        case PD_FIELD_MANY_TO_MANY:
-            return pd_error_set(err, PD_ERR_INVALID_INPUT,
-                                "a single value for a many-to-many field, expected a list of keys, set "
-                                "through its join table");
-        default:
-            return check_text_form(field, value, err);
+        case PD_FAMILY_RELATION:
+            return check_relation(field, value, check_format, err);
+        case PD_FAMILY_JSON:
+            /* numbers and booleans are JSON as they stand; a string holds JSON text */
+            return value->kind != PD_LITERAL_STRING || is_json(value->text) ||
+                   invalid(err, field, value, "a string holding JSON text such as \"{}\"");
+        case PD_FAMILY_TEMPORAL:
+        case PD_FAMILY_UUID:
+        case PD_FAMILY_BINARY:
+            break;
     }
+    return check_text_form(field, value, err);
 }
 
 static bool
