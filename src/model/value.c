@@ -206,8 +206,8 @@ is_interval_number(const char *text, size_t length)
     return digits > 0 && dots <= 1;
 }
 
-/* PostgreSQL's plain forms: "3 days", "1 year 2 months", "2 days 04:05:06", "-01:30:00" (a clock comes last).
- */
+/* PostgreSQL's plain forms: "3 days", "1 year 2 months", "2 days 04:05:06", "-01:30:00", "3 04:05:06" (a
+ * clock comes last). */
 static bool
 is_plain_duration(const char *text)
 {
@@ -228,6 +228,7 @@ is_plain_duration(const char *text)
             const char *clock = padded;
             return read_time(&clock) && *clock == '\0';
         }
+        const char *number_text = p;
         size_t number = strspn(p, "0123456789.");
         if (!is_interval_number(p, number) || p[number] != ' ')
             return false;
@@ -237,8 +238,13 @@ is_plain_duration(const char *text)
         const char *word = p;
         while (*p >= 'a' && *p <= 'z')
             p++;
-        int unit = interval_unit(word, (size_t)(p - word));
-        if (unit < 0 || (seen_units & (1u << unit)) != 0 || (*p != ' ' && *p != '\0'))
+        /* A whole number right before a clock counts days: "3 01:02:03", as Django writes durations (the
+         * REST layer's encoding, kind.h). */
+        size_t clock_digits = strspn(word, "0123456789");
+        bool is_days = p == word && strspn(number_text, "0123456789") == number && clock_digits >= 1 &&
+                       clock_digits <= 2 && word[clock_digits] == ':';
+        int unit = is_days ? interval_unit("days", 4) : interval_unit(word, (size_t)(p - word));
+        if (unit < 0 || (seen_units & (1u << unit)) != 0 || (!is_days && *p != ' ' && *p != '\0'))
             return false;
         seen_units |= 1u << unit;
         has_part = true;

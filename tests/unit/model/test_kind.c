@@ -167,7 +167,8 @@ test_column_types_print_and_compare(void **state)
 
     /* A foreign key's column takes its target's key type. */
     PdCatalog *catalog = testing_parse(
-        arena, "model A {\n  code string(12) primary_key\n}\nmodel B {\n  a A\n  c B null\n  m A[] related=ms\n}\n");
+        arena,
+        "model A {\n  code string(12) primary_key\n}\nmodel B {\n  a A\n  c B null\n  m A[] related=ms\n}\n");
     const PdModel *b = pd_model_find(catalog, "B");
     PdColumnType type;
     assert_true(pd_model_column_type_of(pd_model_find_field(b, "a"), &type));
@@ -282,6 +283,65 @@ test_json_encoding_names(void **state)
     assert_string_equal(pd_kind_json_name((PdJsonEncoding)PD_JSON_ENCODING_COUNT), "unknown");
 }
 
+/*
+ * A value written in its kind's JSON encoding is accepted back as input
+ * (the REST layer reads what it writes). The literal kind is what the REST
+ * layer makes of the JSON: numbers and decimal strings become number literals.
+ */
+static void
+test_json_examples_are_valid_values(void **state)
+{
+    (void)state;
+    PdCatalog *catalog = testing_parse(arena, "model M {\n  i int\n  big bigint\n  fl float\n"
+                                              "  d decimal(8,2)\n  s string(20)\n  b bool\n  dt date\n"
+                                              "  tm time\n  ts timestamptz\n  du duration\n  u uuid\n"
+                                              "  bn binary\n  j json\n  fk M null related=ms\n}\n");
+    static const struct
+    {
+        const char *field;
+        PdLiteralKind kind;
+        const char *text;
+    } cases[] = {
+        {"i", PD_LITERAL_NUMBER, "42"},
+        {"big", PD_LITERAL_NUMBER, "9007199254740993"},
+        {"fl", PD_LITERAL_NUMBER, "1.5"},
+        {"d", PD_LITERAL_NUMBER, "3.50"},
+        {"s", PD_LITERAL_STRING, "Dune"},
+        {"b", PD_LITERAL_BOOL, "true"},
+        {"dt", PD_LITERAL_STRING, "2024-02-29"},
+        {"tm", PD_LITERAL_STRING, "10:30:00"},
+        {"tm", PD_LITERAL_STRING, "10:30:00.500000"},
+        {"ts", PD_LITERAL_STRING, "2024-01-02T10:00:00+02:00"},
+        {"ts", PD_LITERAL_STRING, "2024-01-02T10:00:00.123456Z"},
+        {"du", PD_LITERAL_STRING, "3 01:02:03"},
+        {"du", PD_LITERAL_STRING, "-1 23:00:00"},
+        {"du", PD_LITERAL_STRING, "00:01:30.500000"},
+        {"du", PD_LITERAL_STRING, "10 00:00:00.000001"},
+        {"u", PD_LITERAL_STRING, "123e4567-e89b-12d3-a456-426614174000"},
+        {"bn", PD_LITERAL_STRING, "AAEC"},
+        {"j", PD_LITERAL_STRING, "{\"a\": [1, 2]}"},
+        {"j", PD_LITERAL_NUMBER, "3"},
+        {"fk", PD_LITERAL_NUMBER, "7"},
+    };
+    const PdModel *model = pd_model_find(catalog, "M");
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+    {
+        PdLiteral value = {cases[i].kind, cases[i].text};
+        PdError err;
+        if (!pd_model_check_value(pd_model_find_field(model, cases[i].field), &value, &err))
+            fail_msg("%s = %s refused: %s", cases[i].field, cases[i].text, err.message);
+    }
+    /* A bare number counts days only right before a clock. */
+    static const char *refused[] = {"3 4", "3 4 days", "1.5 01:00:00", "3 days 4 01:00:00", "3 001:00:00"};
+    for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++)
+    {
+        PdLiteral value = {PD_LITERAL_STRING, refused[i]};
+        PdError err;
+        if (pd_model_check_value(pd_model_find_field(model, "du"), &value, &err))
+            fail_msg("duration %s accepted", refused[i]);
+    }
+}
+
 int
 main(void)
 {
@@ -292,6 +352,7 @@ main(void)
         cmocka_unit_test(test_lossless_cast_is_reflexive),
         cmocka_unit_test(test_cast_table),
         cmocka_unit_test(test_json_encoding_names),
+        cmocka_unit_test(test_json_examples_are_valid_values),
     };
     return cmocka_run_group_tests_name("model_kind", tests, setup, teardown);
 }
