@@ -33,7 +33,7 @@ ROOT=$(cd "${1:-$(dirname "$0")/..}" && pwd)
 cd "$ROOT"
 
 # header:module for the public headers not named after their module.
-PUBLIC_OWNERS="error:core arena:core strbuf:core export:core log:core retry:core strmap:core settings:core"
+PUBLIC_OWNERS="error:core arena:core strbuf:core export:core log:core retry:core strmap:core settings:core kind:model"
 # header:module for outside libraries' headers that only one module may include.
 EXTERNAL_OWNERS="libpq-fe.h:db libpq/libpq-fs.h:db"
 # What a public header may include besides prodata/*.h: the C11 library (and sys/types.h).
