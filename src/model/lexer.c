@@ -5,9 +5,11 @@
  * read once and the parser can look two or three tokens ahead to tell a
  * directive from a field. Line ends matter in this language (one field per
  * line) and become NEWLINE tokens, except inside ( ) and [ ] so that long
- * choices lists may wrap. The first lexical error is kept in the lexer and
- * every token after it is an ERROR token: errors come out in text order
- * because the parser only meets the ERROR token when it reaches it.
+ * choices lists may wrap. A lexical error becomes an ERROR token holding its
+ * message and position, and lexing goes on at the next line, so that one bad
+ * character does not hide the problems after it; errors come out in text
+ * order because the parser meets the ERROR token when it reaches it. Only
+ * memory running out ends lexing for good.
  */
 #include "lexer.h"
 
@@ -15,13 +17,16 @@
 #include <stdio.h>
 #include <string.h>
 
+/* One positioned problem (problems[0] and the message "file:line:col: what"), so the parser can collect it
+ * with others and an HTTP layer can read the position without parsing the text. */
 bool
 pd_model_error_at_va(PdError *err, PdSourcePos pos, const char *fmt, va_list args)
 {
-    char what[256];
+    char what[sizeof(err->problems[0].message)];
     vsnprintf(what, sizeof(what), fmt, args);
-    return pd_error_set(err, PD_ERR_INVALID_INPUT, "%s:%d:%d: %s", pos.file != NULL ? pos.file : "models",
-                        pos.line, pos.column, what);
+    pd_error_clear(err);
+    return pd_error_add_problem(err, pos.file != NULL ? pos.file : "models", pos.line, pos.column, NULL, "%s",
+                                what);
 }
 
 bool
@@ -74,9 +79,9 @@ fail(PdLexer *lexer, PdSourcePos pos, const char *fmt, ...)
 {
     va_list args;
     va_start(args, fmt);
-    pd_model_error_at_va(&lexer->error, pos, fmt, args);
+    vsnprintf(lexer->problem, sizeof(lexer->problem), fmt, args);
     va_end(args);
-    lexer->failed = true;
+    lexer->problem_pos = pos;
     return false;
 }
 
@@ -355,11 +360,33 @@ read_punctuation(PdLexer *lexer, PdToken *token)
     advance(lexer);
     if (is_double)
         advance(lexer);
-    if (token->kind == PD_TOKEN_LPAREN || token->kind == PD_TOKEN_LBRACKET)
+    if (token->kind == PD_TOKEN_LBRACE || token->kind == PD_TOKEN_RBRACE)
+        lexer->nesting = 0; /* an unclosed "(" ends where no "(" can be: one broken line, not the file */
+    else if (token->kind == PD_TOKEN_LPAREN || token->kind == PD_TOKEN_LBRACKET)
         lexer->nesting++;
     else if ((token->kind == PD_TOKEN_RPAREN || token->kind == PD_TOKEN_RBRACKET) && lexer->nesting > 0)
         lexer->nesting--;
     return true;
+}
+
+/* The ERROR token for the error just found; lexing goes on at the next line. */
+static void
+lexical_error(PdLexer *lexer, PdToken *token)
+{
+    token->kind = PD_TOKEN_ERROR;
+    token->text = NULL;
+    if (lexer->failed)
+        return;
+    token->pos = lexer->problem_pos;
+    token->text = pd_arena_strdup(lexer->arena, lexer->problem);
+    if (token->text == NULL)
+    {
+        fail_memory(lexer);
+        return;
+    }
+    while (*lexer->cursor != '\0' && *lexer->cursor != '\n')
+        advance(lexer);
+    lexer->nesting = 0;
 }
 
 static void
@@ -400,10 +427,7 @@ scan(PdLexer *lexer, PdToken *token)
     else
         is_ok = read_punctuation(lexer, token);
     if (!is_ok)
-    {
-        token->kind = PD_TOKEN_ERROR;
-        token->text = NULL;
-    }
+        lexical_error(lexer, token);
 }
 
 const PdToken *
@@ -422,8 +446,8 @@ PdToken
 pd_model_lexer_next(PdLexer *lexer)
 {
     PdToken token = *pd_model_lexer_peek(lexer, 0);
-    /* EOF and ERROR repeat forever; everything else is consumed. */
-    if (token.kind != PD_TOKEN_EOF && token.kind != PD_TOKEN_ERROR)
+    /* EOF, and the ERROR of exhausted memory, repeat forever; everything else is consumed. */
+    if (token.kind != PD_TOKEN_EOF && !(token.kind == PD_TOKEN_ERROR && token.text == NULL))
     {
         lexer->ahead_start = (lexer->ahead_start + 1) % PD_LEXER_LOOKAHEAD;
         lexer->ahead_count--;

@@ -33,13 +33,13 @@ typedef enum PdTokenKind
     PD_TOKEN_LE,
     PD_TOKEN_GT,
     PD_TOKEN_GE,
-    PD_TOKEN_ERROR /* the lexer's error is in PdLexer.error */
+    PD_TOKEN_ERROR /* text holds what is wrong there (pos); NULL when memory ran out (PdLexer.error) */
 } PdTokenKind;
 
 typedef struct PdToken
 {
     PdTokenKind kind;
-    const char *text; /* NUL-terminated, in the arena (identifiers, numbers, strings); else NULL */
+    const char *text; /* NUL-terminated, in the arena (identifiers, numbers, strings, errors); else NULL */
     PdSourcePos pos;
 } PdToken;
 
@@ -56,8 +56,10 @@ typedef struct PdLexer
     PdToken ahead[PD_LEXER_LOOKAHEAD];
     size_t ahead_start;
     size_t ahead_count;
-    bool failed;
-    PdError error; /* set once failed; every later token is PD_TOKEN_ERROR */
+    PdSourcePos problem_pos; /* the lexical error being made into an ERROR token */
+    char problem[200];
+    bool failed;   /* memory ran out: every later token is PD_TOKEN_ERROR with text NULL */
+    PdError error; /* set once failed */
 } PdLexer;
 
 void pd_model_lexer_init(PdLexer *lexer, PdArena *arena, const char *file, const char *text);
@@ -65,7 +67,11 @@ void pd_model_lexer_init(PdLexer *lexer, PdArena *arena, const char *file, const
 /* The token `offset` places ahead (0: the next one) without consuming it; offset < PD_LEXER_LOOKAHEAD. */
 const PdToken *pd_model_lexer_peek(PdLexer *lexer, size_t offset);
 
-/* Consumes and returns the next token. The pointer stays valid until the next call. */
+/*
+ * Consumes and returns the next token. After a lexical error (an ERROR token
+ * with its message) the lexer goes on at the next line, so the parser can
+ * report more than one problem; after memory ran out, ERROR tokens repeat.
+ */
 PdToken pd_model_lexer_next(PdLexer *lexer);
 
 /* A token as a person reads it in a message: `name "foo"`, `"{"`, `end of line`. Arena storage. */

@@ -5,6 +5,11 @@
  * (known types and models, option conflicts, defaults) is the checker's job,
  * so the parser records positions for everything the checker may point at.
  * Arrays grow by doubling in the arena: no limit on models, fields, choices.
+ * It reports every problem it can find, not only the first: a broken line is
+ * reported and skipped (the next line is read afresh), a broken model header
+ * skips to the next "model", and an unclosed "{" names the model it opened.
+ * Each problem is raised into a scratch error, then moved into the list
+ * (pd_error_add_problem, capped); only memory running out stops at once.
  *
  *   file      = { model }
  *   model     = "model" Name "{" { line } "}"
@@ -29,7 +34,9 @@ typedef struct Parser
 {
     PdArena *arena;
     PdLexer lexer;
-    PdError *err;
+    PdError *err;      /* the problem being raised; report() moves it into problems */
+    PdError *problems; /* every problem found so far, in text order */
+    bool is_fatal;     /* memory ran out: stop */
     /* Fields of the model being read grow here and are copied out at its "}", so the doubling
      * waste is paid once for the file rather than once per model. */
     PdFieldSyntax *scratch_fields;
@@ -82,7 +89,22 @@ is_line_end(Parser *parser, size_t offset)
 static bool
 fail_memory(Parser *parser)
 {
+    parser->is_fatal = true;
     return pd_arena_error(parser->arena, parser->err);
+}
+
+/* The lexical error of the ERROR token `offset` places ahead, as the problem raised. Returns false. */
+static bool
+lexical_error(Parser *parser, size_t offset)
+{
+    const PdToken *token = peek(parser, offset);
+    if (token->text == NULL)
+    {
+        *parser->err = parser->lexer.error; /* memory ran out */
+        parser->is_fatal = true;
+        return false;
+    }
+    return pd_model_error_at(parser->err, token->pos, "%s", token->text);
 }
 
 /* "unexpected <token>, expected <what>"; a lexical error wins, as it is what the text holds here. */
@@ -91,10 +113,7 @@ unexpected(Parser *parser, const char *expected)
 {
     const PdToken *token = peek(parser, 0);
     if (token->kind == PD_TOKEN_ERROR)
-    {
-        *parser->err = parser->lexer.error;
-        return false;
-    }
+        return lexical_error(parser, 0);
     const char *found = pd_model_token_describe(parser->arena, token);
     if (found == NULL)
         return fail_memory(parser);
@@ -491,10 +510,8 @@ parse_line(Parser *parser, PdModelSyntax *model, size_t *field_capacity, size_t 
     bool is_directive_line = is_reserved(word) && is_directive(parser, word);
     if (is_reserved(word) && !is_directive_line &&
         (is_token(parser, 1, PD_TOKEN_ERROR) || is_token(parser, 2, PD_TOKEN_ERROR)))
-    {
-        *parser->err = parser->lexer.error; /* the text after the word does not even lex: say that */
-        return false;
-    }
+        return lexical_error(parser, is_token(parser, 1, PD_TOKEN_ERROR) ? 1 : 2); /* the text after the word
+                                                                                      does not even lex */
     if (is_reserved(word) && !is_directive_line)
         return pd_model_error_at(
             parser->err, first->pos,
@@ -524,18 +541,76 @@ parse_line(Parser *parser, PdModelSyntax *model, size_t *field_capacity, size_t 
     return true;
 }
 
+/*
+ * Moves the problem just raised into the list. False when parsing must stop
+ * (memory ran out: parser->err holds that error).
+ */
 static bool
-parse_model(Parser *parser, PdModelSyntax *model)
+report(Parser *parser)
 {
-    memset(model, 0, sizeof(*model));
-    model->model.pos = next(parser).pos; /* "model" */
-    PdToken name = {0};
-    if (!expect(parser, PD_TOKEN_IDENT, "a model name such as Book", &name))
+    if (parser->is_fatal)
         return false;
-    model->model.name = name.text;
-    model->model.pos = name.pos;
-    if (!expect(parser, PD_TOKEN_LBRACE, "\"{\" after the model name", NULL))
-        return false;
+    PdError *raised = parser->err;
+    if (parser->problems->code == PD_OK)
+        *parser->problems = *raised;
+    else
+        for (size_t i = 0; i < raised->problem_count; i++)
+            pd_error_add_problem(parser->problems, raised->problems[i].pos.file, raised->problems[i].pos.line,
+                                 raised->problems[i].pos.column, raised->problems[i].field, "%s",
+                                 raised->problems[i].message);
+    pd_error_clear(raised);
+    return true;
+}
+
+/* Skips the rest of a broken line, up to its end, a "}" or the end of the file. */
+static void
+skip_line(Parser *parser)
+{
+    while (!is_line_end(parser, 0) && !parser->lexer.failed)
+        next(parser);
+}
+
+/* Skips to the next line that starts with "model", or to the end of the file. */
+static void
+skip_to_model(Parser *parser)
+{
+    while (!is_token(parser, 0, PD_TOKEN_EOF) && !parser->lexer.failed)
+    {
+        bool is_line_start = is_token(parser, 0, PD_TOKEN_NEWLINE);
+        next(parser);
+        if (is_line_start && is_word(parser, 0, "model"))
+            return;
+    }
+}
+
+/* A line "model Name {" inside a model: the "}" before it is missing. */
+static bool
+starts_model(Parser *parser)
+{
+    return is_word(parser, 0, "model") && is_token(parser, 1, PD_TOKEN_IDENT) &&
+           is_token(parser, 2, PD_TOKEN_LBRACE);
+}
+
+/* Reports a model whose "{" at brace is not closed before the end of the file or the next model. */
+static bool
+unclosed(Parser *parser, const PdModelSyntax *model, PdSourcePos brace)
+{
+    const PdToken *token = peek(parser, 0);
+    pd_model_error_at(parser->err, token->pos,
+                      "model %s opened at %s:%d:%d is not closed, expected \"}\" before %s",
+                      model->model.name, brace.file != NULL ? brace.file : "models", brace.line, brace.column,
+                      token->kind == PD_TOKEN_EOF ? "the end of the file" : "the next model");
+    return report(parser);
+}
+
+/*
+ * The lines up to the model's "}" (*is_closed) or to where it should have
+ * been; a broken line is reported and skipped. False when parsing must stop.
+ */
+static bool
+parse_body(Parser *parser, PdModelSyntax *model, PdSourcePos brace, bool *is_closed)
+{
+    *is_closed = false;
     size_t index_capacity = 0;
     model->fields = parser->scratch_fields;
     for (;;)
@@ -543,24 +618,78 @@ parse_model(Parser *parser, PdModelSyntax *model)
         if (is_token(parser, 0, PD_TOKEN_NEWLINE))
             next(parser);
         if (is_token(parser, 0, PD_TOKEN_RBRACE))
-            break;
+        {
+            next(parser);
+            *is_closed = true;
+            return true;
+        }
+        if (is_token(parser, 0, PD_TOKEN_EOF) || starts_model(parser))
+            return unclosed(parser, model, brace);
         bool is_ok = parse_line(parser, model, &parser->scratch_capacity, &index_capacity);
         parser->scratch_fields = model->fields; /* it may have moved */
-        if (!is_ok)
+        if (is_ok && !is_line_end(parser, 0))
+            is_ok = unexpected(parser, "the end of the line");
+        if (!is_ok && !report(parser))
             return false;
-        if (!is_line_end(parser, 0))
-            return unexpected(parser, "the end of the line");
-        if (is_token(parser, 0, PD_TOKEN_EOF))
-            return unexpected(parser, "\"}\" to close the model");
+        if (!is_ok)
+            skip_line(parser);
     }
-    next(parser); /* "}" */
+}
+
+/* The model's name and "{"; a broken header is reported and, when no "{" follows on its line, the model
+ * is skipped. *has_body tells whether a body follows. False when parsing must stop. */
+static bool
+parse_header(Parser *parser, PdModelSyntax *model, PdSourcePos *brace, bool *has_body)
+{
+    model->model.pos = next(parser).pos; /* "model" */
+    model->model.name = "?";
+    PdToken name = {0}, open = {0};
+    *has_body = true;
+    if (expect(parser, PD_TOKEN_IDENT, "a model name such as Book", &name))
+    {
+        model->model.name = name.text;
+        model->model.pos = name.pos;
+        if (expect(parser, PD_TOKEN_LBRACE, "\"{\" after the model name", &open))
+        {
+            *brace = open.pos;
+            return true;
+        }
+    }
+    if (!report(parser))
+        return false;
+    while (!is_line_end(parser, 0) && !is_token(parser, 0, PD_TOKEN_LBRACE) && !parser->lexer.failed)
+        next(parser);
+    *has_body = is_token(parser, 0, PD_TOKEN_LBRACE); /* "model {": still read the body for its problems */
+    if (*has_body)
+        *brace = next(parser).pos;
+    else
+        skip_to_model(parser);
+    return true;
+}
+
+/* One model; its problems are reported as found. False when parsing must stop. */
+static bool
+parse_model(Parser *parser, PdModelSyntax *model)
+{
+    memset(model, 0, sizeof(*model));
+    PdSourcePos brace = {0};
+    bool has_body, is_closed = false;
+    if (!parse_header(parser, model, &brace, &has_body))
+        return false;
+    if (has_body && !parse_body(parser, model, brace, &is_closed))
+        return false;
     model->fields = pd_arena_alloc(parser->arena, (model->field_count + 1) * sizeof(PdFieldSyntax));
     if (model->fields == NULL)
         return fail_memory(parser);
     if (model->field_count > 0)
         memcpy(model->fields, parser->scratch_fields, model->field_count * sizeof(PdFieldSyntax));
-    if (!is_token(parser, 0, PD_TOKEN_NEWLINE) && !is_token(parser, 0, PD_TOKEN_EOF))
-        return unexpected(parser, "the end of the line after \"}\"");
+    if (is_closed && !is_token(parser, 0, PD_TOKEN_NEWLINE) && !is_token(parser, 0, PD_TOKEN_EOF))
+    {
+        unexpected(parser, "the end of the line after \"}\"");
+        if (!report(parser))
+            return false;
+        skip_line(parser);
+    }
     return true;
 }
 
@@ -568,27 +697,42 @@ bool
 pd_model_parse_syntax(PdArena *arena, const char *file_name, const char *text, PdFileSyntax *syntax,
                       PdError *err)
 {
-    Parser parser = {.arena = arena, .err = err};
+    PdError raised, problems;
+    pd_error_clear(&raised);
+    pd_error_clear(&problems);
+    Parser parser = {.arena = arena, .err = &raised, .problems = &problems};
     pd_model_lexer_init(&parser.lexer, arena, file_name, text);
     PdFileSyntax result = {0};
     size_t capacity = 0;
-    for (;;)
+    while (!parser.is_fatal)
     {
         if (is_token(&parser, 0, PD_TOKEN_NEWLINE))
             next(&parser);
         if (is_token(&parser, 0, PD_TOKEN_EOF))
             break;
         if (!is_word(&parser, 0, "model"))
-            return unexpected(&parser, "\"model\" to start a model");
+        {
+            unexpected(&parser, "\"model\" to start a model");
+            if (report(&parser))
+                skip_to_model(&parser);
+            continue;
+        }
         PdModelSyntax *models =
             reserve(&parser, result.models, result.model_count, &capacity, sizeof(PdModelSyntax));
         if (models == NULL)
-            return fail_memory(&parser);
+        {
+            fail_memory(&parser);
+            break;
+        }
         result.models = models;
-        if (!parse_model(&parser, &result.models[result.model_count]))
-            return false;
-        result.model_count++;
+        if (parse_model(&parser, &result.models[result.model_count]))
+            result.model_count++;
     }
-    *syntax = result;
-    return true;
+    if (parser.is_fatal)
+        *err = raised;
+    else if (problems.code != PD_OK)
+        *err = problems;
+    else
+        *syntax = result;
+    return !parser.is_fatal && problems.code == PD_OK;
 }

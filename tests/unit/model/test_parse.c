@@ -459,6 +459,119 @@ test_budget_exhaustion_is_an_error(void **state)
     pd_arena_free(small);
 }
 
+/* Parses text that must fail, as "m.pdm"; returns the error. */
+static PdError
+parse_error(const char *text)
+{
+    PdCatalog *catalog = NULL;
+    PdError err;
+    assert_false(pd_model_parse(arena, "m.pdm", text, &catalog, &err));
+    assert_null(catalog);
+    assert_int_equal(err.code, PD_ERR_INVALID_INPUT);
+    return err;
+}
+
+static void
+assert_problem(const PdError *err, size_t index, int line, int column, const char *message)
+{
+    assert_true(index < err->problem_count);
+    const PdProblem *problem = &err->problems[index];
+    assert_string_equal(problem->pos.file, "m.pdm");
+    assert_int_equal(problem->pos.line, line);
+    assert_int_equal(problem->pos.column, column);
+    assert_string_equal(problem->message, message);
+}
+
+/* Every broken line is a problem of its own, in text order, each with its position. */
+static void
+test_every_problem_is_reported(void **state)
+{
+    (void)state;
+    PdError err = parse_error("model Author {\n"
+                              "  name strng(20) nul\n"         /* an unknown option */
+                              "  age int check(3)\n"           /* a bad check */
+                              "  email email\n"                /* fine */
+                              "  bio text default=\"a\\qb\"\n" /* a lexical error */
+                              "  born date = 5\n"              /* a stray token */
+                              "}\n"
+                              "Book {\n" /* no "model" */
+                              "  title string(10)\n"
+                              "}\n"
+                              "model Tag {\n"
+                              "  label slug @\n" /* a bad character */
+                              "}\n");
+    assert_int_equal(err.problem_count, 6);
+    assert_int_equal(err.problems_omitted, 0);
+    assert_string_equal(err.message,
+                        "m.pdm:2:18: unknown option \"nul\", expected null, unique, index, "
+                        "no_index, search, primary_key, one_to_one, default=, check(), choices(), "
+                        "on_delete=, related=, through= or renamed_from=");
+    assert_int_equal(err.pos.line, 2);
+    assert_int_equal(err.pos.column, 18);
+    assert_problem(&err, 1, 3, 17, "unexpected number 3, expected a comparison: =, !=, <, <=, > or >=");
+    assert_problem(&err, 2, 5, 22,
+                   "unknown escape \"\\q\" in a string, expected \\\", \\\\, \\n, \\t, \\r or \\uXXXX");
+    assert_problem(&err, 3, 6, 13,
+                   "unexpected \"=\", expected an option such as null, unique, index or default=..., or the "
+                   "end of the line");
+    assert_problem(&err, 4, 8, 1, "unexpected \"Book\", expected \"model\" to start a model");
+    assert_problem(
+        &err, 5, 12, 14,
+        "unexpected character \"@\", expected a name, a number, a string or one of { } ( ) [ ] , = "
+        "- < > !=");
+}
+
+/* An unclosed "{" names the model and where it was opened, at the next model or the end of the file. */
+static void
+test_unclosed_model_is_named(void **state)
+{
+    (void)state;
+    PdError err = parse_error("model Author {\n  name string(10)\n\nmodel Book {\n  title string(10)\n");
+    assert_int_equal(err.problem_count, 2);
+    assert_string_equal(err.message, "m.pdm:4:1: model Author opened at m.pdm:1:14 is not closed, expected "
+                                     "\"}\" before the next model");
+    assert_problem(
+        &err, 1, 6, 1,
+        "model Book opened at m.pdm:4:12 is not closed, expected \"}\" before the end of the file");
+
+    /* An unclosed "(" ends at the "}" rather than swallowing the rest of the file. */
+    err = parse_error("model A {\n  x string(10\n}\nmodel B {\n  y int nul\n}\n");
+    assert_int_equal(err.problem_count, 2);
+    assert_problem(&err, 0, 3, 1, "unexpected \"}\", expected \",\" or \")\" after the type's numbers");
+    assert_problem(
+        &err, 1, 5, 9,
+        "unknown option \"nul\", expected null, unique, index, no_index, search, primary_key, "
+        "one_to_one, default=, check(), choices(), on_delete=, related=, through= or renamed_from=");
+
+    /* A model header without "{" skips to the next model; one with "{" after a bad name still reads its body.
+     */
+    err = parse_error("model Author\n  name string(10)\n}\nmodel 12 {\n  x int nul\n}\n");
+    assert_int_equal(err.problem_count, 3);
+    assert_problem(&err, 0, 1, 13, "unexpected end of line, expected \"{\" after the model name");
+    assert_problem(&err, 1, 4, 7, "unexpected number 12, expected a model name such as Book");
+    assert_problem(
+        &err, 2, 5, 9,
+        "unknown option \"nul\", expected null, unique, index, no_index, search, primary_key, "
+        "one_to_one, default=, check(), choices(), on_delete=, related=, through= or renamed_from=");
+}
+
+/* Past the cap, problems are counted, not kept. */
+static void
+test_problems_are_capped(void **state)
+{
+    (void)state;
+    PdArena *scratch = pd_arena_new(0);
+    char *text = pd_arena_strdup(scratch, "model A {\n");
+    for (int i = 0; i < PD_ERROR_MAX_PROBLEMS + 5; i++)
+        text = pd_arena_sprintf(scratch, "%s  f%d int nul\n", text, i);
+    text = pd_arena_sprintf(scratch, "%s}\n", text);
+    PdError err = parse_error(text);
+    assert_int_equal(err.problem_count, PD_ERROR_MAX_PROBLEMS);
+    assert_int_equal(err.problems_omitted, 5);
+    assert_int_equal(err.problems[PD_ERROR_MAX_PROBLEMS - 1].pos.line, PD_ERROR_MAX_PROBLEMS + 1);
+    pd_arena_free(scratch);
+}
+
 static void
 test_load_file(void **state)
 {
@@ -487,6 +600,9 @@ main(void)
         cmocka_unit_test(test_check_value),
         cmocka_unit_test(test_budget_exhaustion_is_an_error),
         cmocka_unit_test(test_load_file),
+        cmocka_unit_test(test_every_problem_is_reported),
+        cmocka_unit_test(test_unclosed_model_is_named),
+        cmocka_unit_test(test_problems_are_capped),
     };
     return cmocka_run_group_tests_name("model_parse", tests, setup, teardown);
 }
