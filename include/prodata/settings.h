@@ -142,8 +142,10 @@ typedef struct PdSettings
  * settings file, then PRODATA_<NAME> variables of input->environ, then the
  * overrides. Relative paths in the file resolve against the file's folder
  * (made absolute); other relative paths stay relative to the working folder.
- * Every problem is collected, not stopped at: the message names the first
- * with its place (file:line, PRODATA_X or --x), the detail lists all. A
+ * Every problem is collected, not stopped at, as err->problems
+ * (pd_error_add_problem): a file's with its position and the setting as
+ * field, a variable's or an option's named at the start of its text
+ * ("PRODATA_X: ...", "--x: ..."); the message is the first. A
  * secret setting on the command line is refused. Values and sources live in
  * arena. Errors: PD_ERR_INVALID_INPUT (bad values or names), PD_ERR_IO (the
  * file cannot be read), PD_ERR_NO_MEMORY.

@@ -45,7 +45,7 @@ static const char *const log_levels[] = {"debug", "info", "notice", "warning", "
 #define LOG_LEVEL_ROW(Struct)                                                                                \
     {                                                                                                        \
         .name = "log_level", .type = PD_SETTING_ENUM, .offset = offsetof(Struct, log_level),                 \
-        .default_value = "warning", .choices = log_levels, .apply = PD_SETTING_RELOAD,                          \
+        .default_value = "warning", .choices = log_levels, .apply = PD_SETTING_RELOAD,                       \
         .description = "the least severe messages written to stderr"                                         \
     }
 
@@ -96,69 +96,42 @@ const PdSettingTable pd_settings_migrate = {"migrate", migrate_rows,
 
 /* ---- problems: collected, then reported at once ------------------------------------------------------ */
 
+/* Problems go into a PdError of their own, so a run of the loader can still fail on I/O after some. */
 typedef struct Problems
 {
-    PdStrbuf list;
-    int count;
-    char first[768];
+    PdError err;
 } Problems;
 
-static void problem(Problems *problems, const char *where, int line, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
+static void problem(Problems *problems, const char *where, int line, const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
 
-/* One problem at where (a file with line > 0, a variable or an option). */
+/*
+ * One problem at where: a file with line > 0 (its position), else a variable
+ * or an option (named at the start of the text). field is the setting at
+ * fault, or NULL.
+ */
 static void
-problem(Problems *problems, const char *where, int line, const char *fmt, ...)
+problem(Problems *problems, const char *where, int line, const char *field, const char *fmt, ...)
 {
-    char place[320];
-    if (line > 0)
-        snprintf(place, sizeof(place), "%s:%d", where, line);
-    else
-        snprintf(place, sizeof(place), "%s", where);
-    char text[384];
+    char text[sizeof(problems->err.problems[0].message)];
     va_list args;
     va_start(args, fmt);
     vsnprintf(text, sizeof(text), fmt, args);
     va_end(args);
-    if (problems->count == 0)
-        snprintf(problems->first, sizeof(problems->first), "%s: %s", place, text);
-    pd_strbuf_appendf(&problems->list, "%s%s: %s", problems->count ? "\n" : "", place, text);
-    problems->count++;
-}
-
-/* All problems in the detail, whole lines only; what does not fit is counted. */
-static void
-describe_problems(PdError *err, Problems *problems)
-{
-    const char *list = pd_strbuf_text(&problems->list);
-    int shown = 0;
-    size_t used =
-        (size_t)snprintf(err->detail, sizeof(err->detail), "%d problems in the settings:", problems->count);
-    for (const char *line = list; line != NULL && *line != '\0'; shown++)
-    {
-        const char *end = strchr(line, '\n');
-        size_t length = end != NULL ? (size_t)(end - line) : strlen(line);
-        size_t reserve = 32; /* room for "... and N more" */
-        if (used + 1 + length + reserve >= sizeof(err->detail))
-            break;
-        used += (size_t)snprintf(err->detail + used, sizeof(err->detail) - used, "\n%.*s", (int)length, line);
-        line = end != NULL ? end + 1 : NULL;
-    }
-    if (shown < problems->count)
-        snprintf(err->detail + used, sizeof(err->detail) - used, "\n... and %d more",
-                 problems->count - shown);
+    if (line > 0)
+        pd_error_add_problem(&problems->err, where, line, 0, field, "%s", text);
+    else
+        pd_error_add_problem(&problems->err, NULL, 0, 0, field, "%s: %s", where, text);
 }
 
 static bool
 report_problems(PdArena *arena, Problems *problems, PdError *err)
 {
-    if (pd_strbuf_failed(&problems->list) || pd_arena_failed(arena))
+    if (pd_arena_failed(arena))
         return pd_arena_error(arena, err);
-    if (problems->count == 0)
+    if (problems->err.code == PD_OK)
         return true;
-    pd_error_set(err, PD_ERR_INVALID_INPUT, "%s", problems->first);
-    if (problems->count > 1)
-        describe_problems(err, problems);
+    *err = problems->err;
     return false;
 }
 
@@ -349,11 +322,11 @@ parse_bounded(const PdSetting *setting, const char *value, int *field, Problems 
         return true;
     }
     if (setting->type == PD_SETTING_DURATION_MS)
-        problem(problems, where, line,
+        problem(problems, where, line, setting->name,
                 "%s must be a duration from %" PRId64 " to %" PRId64 " ms, not \"%.80s\"", setting->name,
                 setting->min_value, setting->max_value, value);
     else
-        problem(problems, where, line,
+        problem(problems, where, line, setting->name,
                 "%s must be a whole number from %" PRId64 " to %" PRId64 ", not \"%.80s\"", setting->name,
                 setting->min_value, setting->max_value, value);
     return false;
@@ -373,8 +346,8 @@ assign(PdArena *arena, const PdSetting *setting, void *values, const char *value
         case PD_SETTING_BOOL:
             if (parse_bool(value, (bool *)field))
                 return true;
-            problem(problems, where, line, "%s must be on or off (true/false, yes/no, 1/0), not \"%.80s\"",
-                    setting->name, value);
+            problem(problems, where, line, setting->name,
+                    "%s must be on or off (true/false, yes/no, 1/0), not \"%.80s\"", setting->name, value);
             return false;
         case PD_SETTING_ENUM:
             for (int i = 0; setting->choices[i] != NULL; i++)
@@ -385,8 +358,8 @@ assign(PdArena *arena, const PdSetting *setting, void *values, const char *value
                     return true;
                 }
             }
-            problem(problems, where, line, "%s must be one of %s, not \"%.80s\"", setting->name,
-                    pd_settings_choices(arena, setting, ", "), value);
+            problem(problems, where, line, setting->name, "%s must be one of %s, not \"%.80s\"",
+                    setting->name, pd_settings_choices(arena, setting, ", "), value);
             return false;
         case PD_SETTING_PATH:
         case PD_SETTING_STRING:
@@ -413,8 +386,7 @@ assign_from(PdArena *arena, PdSettings *settings, size_t index, const char *valu
 static bool
 start(PdArena *arena, const PdSettingTable *table, void *values, PdSettings *settings, Problems *problems)
 {
-    *problems = (Problems){.count = 0};
-    pd_strbuf_init(&problems->list, arena);
+    pd_error_clear(&problems->err);
     *settings = (PdSettings){.table = table, .values = values};
     settings->sources = pd_arena_calloc(arena, table->count ? table->count : 1, sizeof(PdSettingSource));
     if (settings->sources == NULL)
@@ -453,7 +425,7 @@ line_value(char *value, const char *name, const char *path, int line_number, Pro
     char *rest = closing != NULL ? trim(closing + 1) : NULL;
     if (closing == NULL || (*rest != '\0' && *rest != '#'))
     {
-        problem(problems, path, line_number,
+        problem(problems, path, line_number, name,
                 closing == NULL ? "%s: unterminated quoted value"
                                 : "%s: unexpected text after the quoted value",
                 name);
@@ -475,7 +447,7 @@ read_line(PdArena *arena, PdSettings *settings, char *line, const char *path, in
     if (equals == NULL)
     {
         /* The line is not echoed: a mistyped line may be a connection string with a password. */
-        problem(problems, path, line_number, "expected \"name = value\"");
+        problem(problems, path, line_number, NULL, "expected \"name = value\"");
         return;
     }
     *equals = '\0';
@@ -485,10 +457,10 @@ read_line(PdArena *arena, PdSettings *settings, char *line, const char *path, in
     {
         const char *suggestion = pd_settings_suggest(settings->table, name);
         if (suggestion != NULL)
-            problem(problems, path, line_number, "unknown setting \"%.64s\"; did you mean \"%s\"?", name,
-                    suggestion);
+            problem(problems, path, line_number, name, "unknown setting \"%.64s\"; did you mean \"%s\"?",
+                    name, suggestion);
         else
-            problem(problems, path, line_number, "unknown setting \"%.64s\"", name);
+            problem(problems, path, line_number, name, "unknown setting \"%.64s\"", name);
         return;
     }
     char *value = line_value(trim(equals + 1), setting->name, path, line_number, problems);
@@ -508,7 +480,7 @@ read_text(PdArena *arena, PdSettings *settings, const char *path, const char *ba
         size_t line_length = end != NULL ? (size_t)(end - (text + at)) : length - at;
         line_number++;
         if (memchr(text + at, '\0', line_length) != NULL)
-            problem(problems, path, line_number, "a NUL byte in the line");
+            problem(problems, path, line_number, NULL, "a NUL byte in the line");
         else
         {
             char *line = pd_arena_strndup(arena, text + at, line_length);
@@ -618,7 +590,7 @@ read_overrides(PdArena *arena, PdSettings *settings, const PdSettingsInput *inpu
         const PdSetting *setting = pd_settings_find(settings->table, override->name);
         if (setting == NULL)
         {
-            problem(problems, option, 0, "unknown setting");
+            problem(problems, option, 0, override->name, "unknown setting");
             continue;
         }
         if (setting->may_hold_secret)
@@ -630,7 +602,7 @@ read_overrides(PdArena *arena, PdSettings *settings, const PdSettingsInput *inpu
                                     "command line";
             if (why != NULL)
             {
-                problem(problems, option, 0, "%s", why);
+                problem(problems, option, 0, setting->name, "%s", why);
                 continue;
             }
         }

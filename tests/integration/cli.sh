@@ -105,16 +105,16 @@ CONF
 run_cmd "$PRODATA" config --config bad.conf
 expect_rc "bad configuration exits 2" 2
 expect_out "first problem is the message" '^prodata: error: bad\.conf:2: lock_timeout_ms must be a duration'
-expect_out "every problem is counted" '5 problems in the settings'
-expect_out "bad duration with file:line" '^bad\.conf:2: lock_timeout_ms must be a duration from 1 to 600000 ms'
+expect_eq "every problem is reported, one line each" "$(grep -cE '^(prodata: error: )?bad\.conf:[0-9]+: ' <<<"$OUT")" 5
+expect_out "bad duration with file:line" '^prodata: error: bad\.conf:2: lock_timeout_ms must be a duration from 1 to 600000 ms'
 expect_out "unknown name with file:line" '^bad\.conf:3: unknown setting "colour"$'
 expect_out "a misspelt name gets the closest one" '^bad\.conf:4: unknown setting "lock_retrys"; did you mean "lock_retries"\?'
 expect_out "bad enum lists the choices" '^bad\.conf:5: log_level must be one of debug, info, notice, warning, error'
 expect_out "a line without = is placed" '^bad\.conf:6: expected "name = value"'
 printf 'lock_retries = 4\nlock_timeout_ms = -5\n' >bad2.conf
 PRODATA_LOCK_RETRIES=many run_cmd "$PRODATA" config --config bad2.conf --lock-wait-ms=0
-expect_out "file, environment and option problems reported together" '3 problems in the settings'
-expect_out "a negative duration refused with file:line" '^bad2\.conf:2: lock_timeout_ms must be a duration'
+expect_eq "file, environment and option problems reported together" "$(grep -cE '^(prodata: error: )?(bad2\.conf:2|PRODATA_LOCK_RETRIES|--lock-wait-ms): ' <<<"$OUT")" 3
+expect_out "a negative duration refused with file:line" '^prodata: error: bad2\.conf:2: lock_timeout_ms must be a duration'
 
 expect_out "environment problems are named by variable, beside the file's" '^PRODATA_LOCK_RETRIES: lock_retries must be a whole number'
 expect_out "option problems are named by option" '^--lock-wait-ms: lock_wait_ms must be a duration'

@@ -95,12 +95,24 @@ test_every_problem_at_once(void **state)
     assert_int_equal(err.code, PD_ERR_INVALID_INPUT);
     assert_string_equal(err.message,
                         "p.conf:1: lock_retries must be a whole number from 0 to 100, not \"101\"");
-    assert_contains(err.detail, "6 problems in the settings:");
-    assert_contains(err.detail, "p.conf:2: unknown setting \"modles\"; did you mean \"models\"?");
-    assert_contains(err.detail, "p.conf:3: lock_timeout_ms must be a duration from 1 to 600000 ms");
-    assert_contains(err.detail, "p.conf:4: expected \"name = value\"");
-    assert_contains(err.detail, "p.conf:5: log_level: unterminated quoted value");
-    assert_contains(err.detail, "p.conf:6: a NUL byte in the line");
+    static const char *const expected[] = {
+        "lock_retries must be a whole number from 0 to 100, not \"101\"",
+        "unknown setting \"modles\"; did you mean \"models\"?",
+        "lock_timeout_ms must be a duration from 1 to 600000 ms, not \"5 days\"",
+        "expected \"name = value\"",
+        "log_level: unterminated quoted value",
+        "a NUL byte in the line",
+    };
+    assert_int_equal(err.problem_count, 6);
+    for (size_t i = 0; i < 6; i++)
+    {
+        assert_string_equal(err.problems[i].message, expected[i]);
+        assert_string_equal(err.problems[i].pos.file, "p.conf");
+        assert_int_equal(err.problems[i].pos.line, (int)i + 1);
+    }
+    assert_string_equal(err.field, "lock_retries");
+    assert_string_equal(err.problems[1].field, "modles");
+    assert_string_equal(err.problems[3].field, "");
     pd_arena_free(arena);
 }
 
@@ -164,7 +176,8 @@ test_secrets(void **state)
     overrides[0].value = "host=x password=p";
     assert_false(pd_settings_load(arena, &pd_settings_migrate, &input, &values, &settings, &err));
     assert_string_equal(err.message, "--database: no passwords here");
-    assert_lacks(err.detail, "password=p");
+    assert_string_equal(err.field, "database");
+    assert_int_equal(err.pos.line, 0);
     pd_arena_free(arena);
 }
 
