@@ -21,8 +21,17 @@
 set -euo pipefail
 
 # module:layer. A module may include its own headers and those of lower layers only.
-LAYERS="core:0 model:1 db:1 query:1 migrate:2 http:2 ha:2 archive:2 cli:3"
-LAYERING="cli -> {http, ha, migrate, archive} -> {query, model, db} -> core"
+LAYERS="cli:3 http:2 ha:2 migrate:2 archive:2 query:1 model:1 db:1 core:0"
+# The same, as messages show it: "cli -> {http, ha, migrate, archive} -> {query, model, db} -> core".
+LAYERING=$(tr ' ' '\n' <<<"$LAYERS" | awk -F: '
+    { group[$2] = group[$2] (group[$2] == "" ? "" : ", ") $1; count[$2]++; if ($2 > top) top = $2 }
+    END {
+        for (layer = top; layer >= 0; layer--) {
+            if (!(layer in group)) continue
+            text = text (text == "" ? "" : " -> ") (count[layer] > 1 ? "{" group[layer] "}" : group[layer])
+        }
+        print text
+    }')
 # The modules libprodata is built from.
 LIBRARY="core model migrate query db"
 if [ "${1:-}" = --library ]; then
