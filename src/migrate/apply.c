@@ -26,6 +26,7 @@
 
 #include "drift.h"
 #include "history.h"
+#include "prodata/retry.h"
 #include "prodata/strbuf.h"
 
 void
@@ -97,21 +98,6 @@ report_line(PdArena *arena, PdMigrateReport *report, const char *fmt, ...)
         return; /* the report is informative; the work it describes is already done */
     lines[report->line_count++] = line;
     report->lines = lines;
-}
-
-/*
- * Sleeps 100 ms, 200 ms, 400 ms ... plus up to 100 ms of jitter taken from the
- * clock, so deployers retrying together spread out without any shared PRNG
- * state in the library.
- */
-static void
-backoff(int attempt)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
-    long ms = (100L << (attempt < 6 ? attempt : 6)) + (now.tv_nsec / 1000) % 100;
-    struct timespec pause = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&pause, NULL);
 }
 
 /* One section of a file as sent to the server, and where it starts in the file. */
@@ -350,18 +336,33 @@ failed:;
     return false;
 }
 
-/* run_transaction, again after a lock timeout, lock_retries times with backoff. */
+/*
+ * The retries after a lock timeout: lock_retries more attempts, waits of
+ * decorrelated jitter between 100 ms and 5 s (deployers retrying together
+ * spread out), interruptible by the caller's flag.
+ */
+static void
+begin_lock_retries(PdRetry *retry, const PdMigrateOptions *options)
+{
+    PdRetryPolicy policy = {
+        .max_attempts = options->lock_retries + 1, .base_delay_ms = 100, .max_delay_ms = 5000};
+    pd_retry_begin(retry, &policy, NULL, pd_retry_seed());
+}
+
+/* run_transaction, again after a lock timeout, lock_retries times with backoff; the work in scratch. */
 static bool
-run_with_retries(PdArena *arena, PdDb *db, Step *step, const PdMigrateOptions *options,
+run_with_retries(PdArena *arena, PdArena *scratch, PdDb *db, Step *step, const PdMigrateOptions *options,
                  PdMigrateReport *report, long *duration_ms, PdError *err)
 {
     const PdMigrationFile *file = step->sent.file;
     emit(options, (PdMigrateEvent){.kind = PD_MIGRATE_MIGRATION_START,
                                    .migration = file->name,
                                    .is_revert = step->is_revert});
+    PdRetry retry;
+    begin_lock_retries(&retry, options);
     for (int attempt = 0;; attempt++)
     {
-        if (run_transaction(arena, db, step, options->lock_timeout_ms, duration_ms, err))
+        if (run_transaction(scratch, db, step, options->lock_timeout_ms, duration_ms, err))
         {
             emit(options, (PdMigrateEvent){.kind = PD_MIGRATE_MIGRATION_END,
                                            .migration = file->name,
@@ -377,7 +378,8 @@ run_with_retries(PdArena *arena, PdDb *db, Step *step, const PdMigrateOptions *o
                                        .migration = file->name,
                                        .is_revert = step->is_revert,
                                        .attempt = attempt + 1});
-        backoff(attempt);
+        if (!pd_retry_next(&retry, options->is_interrupted))
+            break; /* interrupted: the lock timeout stands, and was_interrupted stops the run */
     }
     if (err->code == PD_ERR_LOCK_TIMEOUT)
         pd_error_hint(err, "Another session holds a lock on a table this migration changes; find it in "
@@ -424,6 +426,8 @@ run_concurrent_statement(PdArena *arena, PdDb *db, const SentSql *sent, const Pd
                          PdError *err)
 {
     const char *index_name = concurrent_index_name(arena, sent->statement);
+    PdRetry retry;
+    begin_lock_retries(&retry, options);
     for (int attempt = 0;; attempt++)
     {
         if (index_name != NULL && !drop_invalid_index(arena, db, index_name, err))
@@ -439,7 +443,8 @@ run_concurrent_statement(PdArena *arena, PdDb *db, const SentSql *sent, const Pd
         emit(options, (PdMigrateEvent){.kind = PD_MIGRATE_LOCK_RETRY,
                                        .migration = sent->file->name,
                                        .attempt = attempt + 1});
-        backoff(attempt);
+        if (!pd_retry_next(&retry, options->is_interrupted))
+            return false;
     }
 }
 
@@ -505,18 +510,18 @@ run_concurrent_statements(PdArena *arena, PdDb *db, const PdMigrationFile *file,
 
 /* The concurrent part of file from statement number `done` on, then the file is marked complete. */
 static bool
-run_concurrently(PdArena *arena, PdDb *db, const PdMigrationFile *file, int done,
+run_concurrently(PdArena *arena, PdArena *scratch, PdDb *db, const PdMigrationFile *file, int done,
                  const PdMigrateOptions *options, PdMigrateReport *report, PdError *err)
 {
     const char **statements;
     size_t count;
     const char *where = file->path ? file->path : file->name;
-    if (!pd_migration_split_statements(arena, file->up_concurrently_sql, where, file->up_concurrently_line,
+    if (!pd_migration_split_statements(scratch, file->up_concurrently_sql, where, file->up_concurrently_line,
                                        &statements, &count, err) ||
-        !pd_history_set_lock_timeout(arena, db, options->lock_timeout_ms, false, err) ||
-        !run_concurrent_statements(arena, db, file, statements, count, done, options, report, err))
+        !pd_history_set_lock_timeout(scratch, db, options->lock_timeout_ms, false, err) ||
+        !run_concurrent_statements(scratch, db, file, statements, count, done, options, report, err))
         return false;
-    if (!complete_concurrent_part(arena, db, file, err))
+    if (!complete_concurrent_part(scratch, db, file, err))
         return pd_error_context(err, "while completing migration %s", file->name);
     report_line(arena, report, "completed %s: %zu concurrent statement%s", file->name, count,
                 count == 1 ? "" : "s");
@@ -632,8 +637,17 @@ complete_partial_files(PdArena *arena, PdDb *db, const PdHistoryRow *rows, size_
             continue;
         const PdMigrationFile *file = find_file(files, count, rows[r].number);
         if (options->is_dry_run)
+        {
             report_line(arena, report, "would complete %s", file->name);
-        else if (!run_concurrently(arena, db, file, rows[r].concurrent_done, options, report, err))
+            continue;
+        }
+        PdArena *scratch = pd_arena_new_child(arena, 0);
+        if (scratch == NULL)
+            return pd_arena_error(arena, err);
+        bool is_done =
+            run_concurrently(arena, scratch, db, file, rows[r].concurrent_done, options, report, err);
+        pd_arena_free(scratch);
+        if (!is_done)
         {
             report_line(arena, report, "%s: concurrent part still pending: %s", file->name, err->message);
             report->partial_count++;
@@ -650,18 +664,18 @@ complete_partial_files(PdArena *arena, PdDb *db, const PdHistoryRow *rows, size_
  * the rest is pending.
  */
 static bool
-apply_file(PdArena *arena, PdDb *db, const PdMigrationFile *file, const PdMigrateOptions *options,
-           PdMigrateReport *report, PdError *err)
+apply_file_in(PdArena *arena, PdArena *scratch, PdDb *db, const PdMigrationFile *file,
+              const PdMigrateOptions *options, PdMigrateReport *report, PdError *err)
 {
     bool has_concurrent_part = file->up_concurrently_sql != NULL && file->up_concurrently_sql[0] != '\0';
     Step step = {.sent = {file, file->up_sql, file->up_line, file->up_sql},
                  .has_concurrent_part = has_concurrent_part};
     long duration_ms = 0;
-    if (!run_with_retries(arena, db, &step, options, report, &duration_ms, err))
+    if (!run_with_retries(arena, scratch, db, &step, options, report, &duration_ms, err))
         return false;
     size_t line = report->line_count;
     report_line(arena, report, "applied %s (%ld ms)", file->name, duration_ms);
-    if (has_concurrent_part && !run_concurrently(arena, db, file, 0, options, report, err))
+    if (has_concurrent_part && !run_concurrently(arena, scratch, db, file, 0, options, report, err))
     {
         char *truthful = pd_arena_sprintf(arena,
                                           "applied %s (transactional part, %ld ms); concurrent part "
@@ -674,6 +688,24 @@ apply_file(PdArena *arena, PdDb *db, const PdMigrationFile *file, const PdMigrat
     }
     report->applied_count++;
     return true;
+}
+
+/*
+ * One file's work in a scratch arena of its own, dropped when it is done:
+ * the schema it reads twice, the snapshot it rewrites and every result die
+ * with it, and only the report lines stay in the command's arena. Peak
+ * memory follows the largest file, not the length of the history.
+ */
+static bool
+apply_file(PdArena *arena, PdDb *db, const PdMigrationFile *file, const PdMigrateOptions *options,
+           PdMigrateReport *report, PdError *err)
+{
+    PdArena *scratch = pd_arena_new_child(arena, 0);
+    if (scratch == NULL)
+        return pd_arena_error(arena, err);
+    bool is_done = apply_file_in(arena, scratch, db, file, options, report, err);
+    pd_arena_free(scratch);
+    return is_done;
 }
 
 static bool
@@ -737,14 +769,15 @@ unfinished_objects(PdArena *arena, PdDb *db, const PdMigrationFile *file, int do
 
 /* Reverts one applied file; a partly applied one undoes exactly what was applied (see run_partial_down). */
 static bool
-revert_file(PdArena *arena, PdDb *db, const PdMigrationFile *file, const PdHistoryRow *row,
-            const PdMigrateOptions *options, PdMigrateReport *report, PdError *err)
+revert_file_in(PdArena *arena, PdArena *scratch, PdDb *db, const PdMigrationFile *file,
+               const PdHistoryRow *row, const PdMigrateOptions *options, PdMigrateReport *report,
+               PdError *err)
 {
     Step step = {.sent = {file, file->down_sql, file->down_line, file->down_sql}, .is_revert = true};
-    if (!row->is_complete && !unfinished_objects(arena, db, file, row->concurrent_done, &step, err))
+    if (!row->is_complete && !unfinished_objects(scratch, db, file, row->concurrent_done, &step, err))
         return pd_error_context(err, "while reverting migration %s", file->name);
     long duration_ms = 0;
-    if (!run_with_retries(arena, db, &step, options, report, &duration_ms, err))
+    if (!run_with_retries(arena, scratch, db, &step, options, report, &duration_ms, err))
         return false;
     if (step.skipped_count > 0)
         report_line(arena, report,
@@ -754,6 +787,19 @@ revert_file(PdArena *arena, PdDb *db, const PdMigrationFile *file, const PdHisto
         report_line(arena, report, "reverted %s (%ld ms)", file->name, duration_ms);
     report->reverted_count++;
     return true;
+}
+
+/* revert_file_in in a scratch arena of its own, as apply_file. */
+static bool
+revert_file(PdArena *arena, PdDb *db, const PdMigrationFile *file, const PdHistoryRow *row,
+            const PdMigrateOptions *options, PdMigrateReport *report, PdError *err)
+{
+    PdArena *scratch = pd_arena_new_child(arena, 0);
+    if (scratch == NULL)
+        return pd_arena_error(arena, err);
+    bool is_done = revert_file_in(arena, scratch, db, file, row, options, report, err);
+    pd_arena_free(scratch);
+    return is_done;
 }
 
 static bool
@@ -856,28 +902,13 @@ migrate_locked(PdArena *arena, PdDb *db, const PdMigrationFile *files, size_t co
                        : migrate_forward(arena, db, rows, row_count, files, count, options, report, err);
 }
 
-/* Sleeps about ms (a random share of it: deployers polling together spread out), false when interrupted. */
-static bool
-poll_pause(long ms, volatile sig_atomic_t *is_interrupted)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
-    long pause_ms = ms / 2 + (long)(now.tv_nsec / 1000) % (ms / 2 + 1);
-    for (long slept = 0; slept < pause_ms; slept += 10)
-    {
-        if (is_interrupted != NULL && *is_interrupted != 0)
-            return false;
-        nanosleep(&(struct timespec){0, 10 * 1000000L}, NULL);
-    }
-    return true;
-}
-
 /*
- * Takes the deployers' lock, polling pg_try_advisory_lock with a growing,
- * jittered pause for at most lock_wait_ms. Between tries this session runs
- * nothing, so it holds no snapshot that the holder's CREATE INDEX
- * CONCURRENTLY would wait for (waiting inside pg_advisory_lock did, and
- * deadlocked).
+ * Takes the deployers' lock, polling pg_try_advisory_lock for at most
+ * lock_wait_ms with waits of decorrelated jitter (20 ms to 1 s). Between
+ * tries this session runs nothing, so it holds no snapshot that the holder's
+ * CREATE INDEX CONCURRENTLY would wait for (waiting inside pg_advisory_lock
+ * did, and deadlocked). Each try's result lives in a scratch arena reset for
+ * the next, so a long wait costs no memory.
  */
 static bool
 take_deployer_lock(PdArena *arena, PdDb *db, const PdMigrateOptions *options, PdError *err)
@@ -888,24 +919,35 @@ take_deployer_lock(PdArena *arena, PdDb *db, const PdMigrateOptions *options, Pd
     if (is_locked)
         return true;
     emit(options, (PdMigrateEvent){.kind = PD_MIGRATE_LOCK_WAIT, .wait_ms = options->lock_wait_ms});
-    struct timespec start;
-    clock_gettime(CLOCK_MONOTONIC, &start);
-    for (long pause_ms = 20; !is_locked; pause_ms = pause_ms < 500 ? pause_ms * 2 : 1000)
+    PdArena *scratch = pd_arena_new_child(arena, 0);
+    if (scratch == NULL)
+        return pd_arena_error(arena, err);
+    PdRetryPolicy policy = {.max_total_ms = options->lock_wait_ms > 0 ? options->lock_wait_ms : 1,
+                            .base_delay_ms = 20,
+                            .max_delay_ms = 1000};
+    PdRetry retry;
+    pd_retry_begin(&retry, &policy, NULL, pd_retry_seed());
+    bool is_tried = true;
+    while (!is_locked && is_tried && pd_retry_next(&retry, options->is_interrupted))
     {
-        long left_ms = options->lock_wait_ms - elapsed_ms(&start);
-        if (left_ms <= 0)
-        {
-            pd_error_set(err, PD_ERR_LOCK_TIMEOUT, "another prodata migrate is running on this database");
-            pd_error_detail(err, "Waited %d ms for its advisory lock.", options->lock_wait_ms);
-            return pd_error_hint(err, "Wait for it to finish, or raise lock_wait_ms.");
-        }
-        if (!poll_pause(pause_ms < left_ms ? pause_ms : left_ms, options->is_interrupted))
-            return pd_error_set(err, PD_ERR_REFUSED, "migrate was interrupted while waiting for the lock");
-        if (!pd_history_try_lock(arena, db, &is_locked, err))
-            return false;
+        pd_arena_reset(scratch);
+        is_tried = pd_history_try_lock(scratch, db, &is_locked, err);
     }
-    emit(options, (PdMigrateEvent){.kind = PD_MIGRATE_LOCK_TAKEN, .duration_ms = elapsed_ms(&start)});
-    return true;
+    pd_arena_free(scratch);
+    if (is_locked)
+    {
+        emit(options, (PdMigrateEvent){
+                          .kind = PD_MIGRATE_LOCK_TAKEN,
+                          .duration_ms = (long)(retry.clock->now_ms(retry.clock->data) - retry.started_ms)});
+        return true;
+    }
+    if (!is_tried)
+        return false;
+    if (options->is_interrupted != NULL && *options->is_interrupted != 0)
+        return pd_error_set(err, PD_ERR_REFUSED, "migrate was interrupted while waiting for the lock");
+    pd_error_set(err, PD_ERR_LOCK_TIMEOUT, "another prodata migrate is running on this database");
+    pd_error_detail(err, "Waited %d ms for its advisory lock.", options->lock_wait_ms);
+    return pd_error_hint(err, "Wait for it to finish, or raise lock_wait_ms.");
 }
 
 bool
