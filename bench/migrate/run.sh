@@ -5,6 +5,7 @@
 # fsync on). Prints one table with both.
 #   bench/migrate/run.sh [N]        N models (default 200); REPS=5 repetitions of ours
 #   SKIP_DJANGO=1 bench/migrate/run.sh   only ours (Django takes about two minutes)
+# Then bench/migrate/memory.sh: migrate's time and peak memory against the length of the history.
 # The anchor lives outside the repository, in ../shared/anchors/django-migrate
 # (ANCHOR= names another place). Without it, Django's side is skipped with a
 # message naming the path, and ours runs alone on the 200-model project kept in
@@ -18,7 +19,8 @@ export N=${1:-200}
 if [ -f "$ANCHOR/run.sh" ] && [ -f "$ANCHOR/gen_models.py" ]; then
     export ANCHOR=$(cd "$ANCHOR" && pwd)
     "$ANCHOR/run.sh" start >/dev/null
-    exec /usr/bin/python3 bench/migrate/bench.py
+    /usr/bin/python3 bench/migrate/bench.py
+    exec bench/migrate/memory.sh
 fi
 
 echo "bench: Django's side skipped: the django-migrate anchor is not at $ANCHOR (it lives outside the" \
@@ -37,3 +39,4 @@ psql -X -q -d postgres -c "ALTER SYSTEM RESET fsync" -c "ALTER SYSTEM RESET sync
     -c "ALTER SYSTEM RESET full_page_writes" -c "SELECT pg_reload_conf()" >/dev/null
 export BENCH_PGPORT=$PG_TEST_PORT BENCH_MODELS="$PWD/bench/migrate/models-200.pdm"
 /usr/bin/python3 bench/migrate/bench.py
+bench/migrate/memory.sh
