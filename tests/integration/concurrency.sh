@@ -113,7 +113,27 @@ run_cmd "$PRODATA" migrate --lock-wait-ms 300
 expect_rc "migrate gives up on a held lock with exit 1" 1
 expect_out "says another migrate is running" 'another prodata migrate is running'
 expect_out "says how long it waited" 'Waited 300 ms'
+expect_out "progress says it is waiting, and for how long at most" \
+    'migrate: another deployer holds the migrate lock; waiting up to 300 ms'
+
+# A deployer that finds the lock held waits, then goes on once it is released.
+cat >migrations/0041_after_wait.sql <<'SQL'
+-- +up
+CREATE TABLE after_wait (id bigint PRIMARY KEY);
+-- +down
+DROP TABLE after_wait;
+SQL
+"$PRODATA" migrate --lock-wait-ms 30000 >waiter.out 2>&1 &
+waiter=$!
+poll_sql $DB "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_try_advisory_lock%'
+              AND datname = current_database()" 1
 sql $DB "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE '%pg_advisory_lock(31650755335430241), pg_sleep%' AND pid <> pg_backend_pid()" >/dev/null
 wait $holder
+wait $waiter; rc_waiter=$?
+OUT=$(cat waiter.out)
+expect_eq "the waiting deployer succeeds once the lock is free" "$rc_waiter" 0
+expect_out "it said it was waiting" 'waiting up to 30000 ms'
+expect_out "it says when it got the lock" 'migrate: lock taken after [0-9]+ ms'
+expect_out "then applied the pending migration" '^applied 0041_after_wait'
 
 tap_done
