@@ -8,12 +8,9 @@
  * its own transaction with a bounded lock_timeout, retried with jittered
  * backoff when a lock is not granted, and is recorded in the history inside
  * that same transaction, together with the schema change it made (for
- * `check`). A file's concurrent statements (CREATE INDEX CONCURRENTLY,
- * VALIDATE CONSTRAINT) run after it commits, one autocommit statement each,
- * each counted in the history (concurrent_done) once it succeeds; until all
- * have, the row stays incomplete, the next migrate resumes at the first
- * statement not done, and a revert skips the +down statements that would
- * undo the unfinished ones. Progress goes to the caller's callback.
+ * `check`). A file's concurrent statements run after it commits
+ * (concurrent.c), and the report says how far each file got. Each file works
+ * in a scratch arena of its own; progress goes to the caller's callback.
  */
 #include "prodata/migrate.h"
 
@@ -24,6 +21,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "apply.h"
 #include "drift.h"
 #include "history.h"
 #include "prodata/retry.h"
@@ -43,16 +41,16 @@ pd_migrate_options_default(PdMigrateOptions *options)
 }
 
 /* Tells the caller's progress callback, when there is one. */
-static void
-emit(const PdMigrateOptions *options, PdMigrateEvent event)
+void
+pd_apply_emit(const PdMigrateOptions *options, PdMigrateEvent event)
 {
     if (options->progress != NULL)
         options->progress(&event, options->progress_data);
 }
 
 /* Whether the caller asked to stop; fills err when it did. */
-static bool
-was_interrupted(const PdMigrateOptions *options, const PdMigrateReport *report, PdError *err)
+bool
+pd_apply_was_interrupted(const PdMigrateOptions *options, const PdMigrateReport *report, PdError *err)
 {
     if (options->is_interrupted == NULL || *options->is_interrupted == 0)
         return false;
@@ -74,19 +72,16 @@ file_checksum(PdArena *arena, const PdMigrationFile *file)
     return checksum;
 }
 
-static long
-elapsed_ms(const struct timespec *start)
+long
+pd_apply_elapsed_ms(const struct timespec *start)
 {
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
     return (now.tv_sec - start->tv_sec) * 1000L + (now.tv_nsec - start->tv_nsec) / 1000000L;
 }
 
-static void report_line(PdArena *arena, PdMigrateReport *report, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-report_line(PdArena *arena, PdMigrateReport *report, const char *fmt, ...)
+void
+pd_apply_report_line(PdArena *arena, PdMigrateReport *report, const char *fmt, ...)
 {
     va_list args;
     va_start(args, fmt);
@@ -99,15 +94,6 @@ report_line(PdArena *arena, PdMigrateReport *report, const char *fmt, ...)
     lines[report->line_count++] = line;
     report->lines = lines;
 }
-
-/* One section of a file as sent to the server, and where it starts in the file. */
-typedef struct SentSql
-{
-    const PdMigrationFile *file;
-    const char *section;   /* the whole section's SQL */
-    int first_line;        /* its first line in the file */
-    const char *statement; /* what was sent: the section, or one statement inside it */
-} SentSql;
 
 /* Byte offset of the character_index-th character of UTF-8 text (PostgreSQL counts characters). */
 static size_t
@@ -129,8 +115,8 @@ byte_offset_of_character(const char *text, int character_index)
  * position, else the line where the statement (or the section) that was
  * sent starts.
  */
-static void
-add_position_context(PdDb *db, const SentSql *sent, PdError *err)
+void
+pd_apply_add_position_context(PdDb *db, const PdApplySql *sent, PdError *err)
 {
     int position = pd_db_error_position(db);
     const char *where = sent->file->path != NULL ? sent->file->path : sent->file->name;
@@ -151,141 +137,15 @@ add_position_context(PdDb *db, const SentSql *sent, PdError *err)
         pd_error_context(err, "in the statements from %s:%d on", where, line);
 }
 
-/*
- * One file's transaction as a unit of work: what runs, which way, and for the
- * revert of a partly applied file, the objects that its unfinished concurrent
- * statements would have made (quoted, as they appear in the SQL).
- */
-typedef struct Step
-{
-    SentSql sent;
-    bool is_revert;
-    bool has_concurrent_part;
-    const char **unfinished; /* NULL unless reverting a partial file */
-    size_t unfinished_count;
-    const char **built; /* indexes its finished concurrent statements built (quoted) */
-    size_t built_count;
-    size_t skipped_count; /* out: down statements skipped for the unfinished part */
-} Step;
-
-/* The first quoted name in the text after `marker` (quotes included), or NULL. */
-static const char *
-quoted_name_after(PdArena *arena, const char *statement, const char *marker)
-{
-    const char *at = strstr(statement, marker);
-    if (at == NULL)
-        return NULL;
-    const char *name = at + strlen(marker);
-    if (*name != '"')
-        return NULL;
-    const char *end = name + 1;
-    while (*end != '\0' && !(*end == '"' && end[1] != '"'))
-        end += *end == '"' ? 2 : 1;
-    return *end == '"' ? pd_arena_strndup(arena, name, (size_t)(end - name) + 1) : NULL;
-}
-
-/* The index or constraint a concurrent statement creates or drops (quoted), or NULL (VALIDATE, others). */
-static const char *
-concurrent_object(PdArena *arena, const char *statement)
-{
-    static const char *const markers[] = {"CONCURRENTLY IF NOT EXISTS ", "CONCURRENTLY IF EXISTS ",
-                                          "ADD CONSTRAINT "};
-    for (size_t i = 0; i < sizeof(markers) / sizeof(markers[0]); i++)
-    {
-        const char *name = quoted_name_after(arena, statement, markers[i]);
-        if (name != NULL)
-            return name;
-    }
-    return NULL;
-}
-
-/* Whether statement names (quoted) one of names. */
-static bool
-names_any(const char *statement, const char *const *names, size_t count)
-{
-    for (size_t i = 0; i < count; i++)
-        if (strstr(statement, names[i]) != NULL)
-            return true;
-    return false;
-}
-
-/* A missing or already existing object: what a down statement meets when its concurrent statement never ran.
- */
-static bool
-is_missing_or_existing_object(const PdError *err)
-{
-    return strcmp(err->sqlstate, "42704") == 0 || strcmp(err->sqlstate, "42P07") == 0 ||
-           strcmp(err->sqlstate, "42710") == 0;
-}
-
-/*
- * A skipped statement that undid a constraint the unfinished part never
- * attached (DROP CONSTRAINT of a unique made USING INDEX) would also have
- * dropped the index a finished statement built for it: drop that index.
- */
-static bool
-drop_built_indexes(PdArena *arena, PdDb *db, const Step *step, const char *skipped, PdError *err)
-{
-    for (size_t i = 0; i < step->built_count; i++)
-    {
-        if (strstr(skipped, step->built[i]) == NULL)
-            continue;
-        char *sql = pd_arena_sprintf(arena, "DROP INDEX IF EXISTS %s", step->built[i]);
-        if (sql == NULL)
-            return pd_arena_error(arena, err);
-        if (!pd_db_exec(db, sql, err))
-            return false;
-    }
-    return true;
-}
-
-/*
- * The +down of a partly applied file, statement by statement, each behind a
- * savepoint: a statement that fails because the object it undoes was never
- * made (or never dropped) by an unfinished concurrent statement is rolled back
- * and skipped; any other failure stands.
- */
-static bool
-run_partial_down(PdArena *arena, PdDb *db, Step *step, PdError *err)
-{
-    const PdMigrationFile *file = step->sent.file;
-    const char **statements;
-    size_t count;
-    if (!pd_migration_split_statements(arena, step->sent.section, file->path ? file->path : file->name,
-                                       step->sent.first_line, &statements, &count, err))
-        return false;
-    for (size_t i = 0; i < count; i++)
-    {
-        if (!pd_db_exec(db, "SAVEPOINT prodata_step", err))
-            return false;
-        if (pd_db_exec(db, statements[i], err))
-            continue;
-        SentSql sent = step->sent;
-        sent.statement = statements[i];
-        add_position_context(db, &sent, err);
-        if (!is_missing_or_existing_object(err) ||
-            !names_any(statements[i], step->unfinished, step->unfinished_count))
-            return false;
-        PdError ignored;
-        if (!pd_db_exec(db, "ROLLBACK TO SAVEPOINT prodata_step", &ignored))
-            return pd_error_context(err, "while skipping a statement of %s", file->name);
-        step->skipped_count++;
-        *err = (PdError){0};
-        if (!drop_built_indexes(arena, db, step, statements[i], err))
-            return false;
-    }
-    return true;
-}
-
 /* Runs the step's SQL inside the open transaction, adding where it failed. */
 static bool
-run_step_sql(PdArena *arena, PdDb *db, Step *step, PdError *err)
+run_step_sql(PdArena *arena, PdDb *db, PdApplyStep *step, PdError *err)
 {
     if (step->unfinished != NULL)
-        return run_partial_down(arena, db, step, err);
+        return pd_concurrent_run_partial_down(arena, db, step, err);
     if (pd_db_exec(db, step->sent.section, err))
         return true;
-    add_position_context(db, &step->sent, err);
+    pd_apply_add_position_context(db, &step->sent, err);
     return false;
 }
 
@@ -296,7 +156,8 @@ run_step_sql(PdArena *arena, PdDb *db, Step *step, PdError *err)
  * history or the snapshot does not know.
  */
 static bool
-run_transaction(PdArena *arena, PdDb *db, Step *step, int lock_timeout_ms, long *duration_ms, PdError *err)
+run_transaction(PdArena *arena, PdDb *db, PdApplyStep *step, int lock_timeout_ms, long *duration_ms,
+                PdError *err)
 {
     const PdMigrationFile *file = step->sent.file;
     struct timespec start;
@@ -322,13 +183,13 @@ run_transaction(PdArena *arena, PdDb *db, Step *step, int lock_timeout_ms, long 
         !pd_drift_record_change(arena, db, schema_before, schema_after, err))
         goto failed;
     bool is_recorded =
-        step->is_revert
-            ? pd_history_forget(arena, db, file->number, err)
-            : pd_history_record(arena, db, file->number, file->name, file_checksum(arena, file),
-                                step->has_concurrent_part ? schema_after : NULL, elapsed_ms(&start), err);
+        step->is_revert ? pd_history_forget(arena, db, file->number, err)
+                        : pd_history_record(arena, db, file->number, file->name, file_checksum(arena, file),
+                                            step->has_concurrent_part ? schema_after : NULL,
+                                            pd_apply_elapsed_ms(&start), err);
     if (!is_recorded || !pd_db_exec(db, "COMMIT", err))
         goto failed;
-    *duration_ms = elapsed_ms(&start);
+    *duration_ms = pd_apply_elapsed_ms(&start);
     return true;
 failed:;
     PdError ignored;
@@ -341,8 +202,8 @@ failed:;
  * decorrelated jitter between 100 ms and 5 s (deployers retrying together
  * spread out), interruptible by the caller's flag.
  */
-static void
-begin_lock_retries(PdRetry *retry, const PdMigrateOptions *options)
+void
+pd_apply_begin_lock_retries(PdRetry *retry, const PdMigrateOptions *options)
 {
     PdRetryPolicy policy = {
         .max_attempts = options->lock_retries + 1, .base_delay_ms = 100, .max_delay_ms = 5000};
@@ -351,33 +212,33 @@ begin_lock_retries(PdRetry *retry, const PdMigrateOptions *options)
 
 /* run_transaction, again after a lock timeout, lock_retries times with backoff; the work in scratch. */
 static bool
-run_with_retries(PdArena *arena, PdArena *scratch, PdDb *db, Step *step, const PdMigrateOptions *options,
-                 PdMigrateReport *report, long *duration_ms, PdError *err)
+run_with_retries(PdArena *arena, PdArena *scratch, PdDb *db, PdApplyStep *step,
+                 const PdMigrateOptions *options, PdMigrateReport *report, long *duration_ms, PdError *err)
 {
     const PdMigrationFile *file = step->sent.file;
-    emit(options, (PdMigrateEvent){.kind = PD_MIGRATE_MIGRATION_START,
-                                   .migration = file->name,
-                                   .is_revert = step->is_revert});
+    pd_apply_emit(options, (PdMigrateEvent){.kind = PD_MIGRATE_MIGRATION_START,
+                                            .migration = file->name,
+                                            .is_revert = step->is_revert});
     PdRetry retry;
-    begin_lock_retries(&retry, options);
+    pd_apply_begin_lock_retries(&retry, options);
     for (int attempt = 0;; attempt++)
     {
         if (run_transaction(scratch, db, step, options->lock_timeout_ms, duration_ms, err))
         {
-            emit(options, (PdMigrateEvent){.kind = PD_MIGRATE_MIGRATION_END,
-                                           .migration = file->name,
-                                           .is_revert = step->is_revert,
-                                           .duration_ms = *duration_ms});
+            pd_apply_emit(options, (PdMigrateEvent){.kind = PD_MIGRATE_MIGRATION_END,
+                                                    .migration = file->name,
+                                                    .is_revert = step->is_revert,
+                                                    .duration_ms = *duration_ms});
             return true;
         }
         if (err->code != PD_ERR_LOCK_TIMEOUT || attempt >= options->lock_retries)
             break;
-        report_line(arena, report, "%s: a lock was not granted within %d ms; retrying (%d of %d)", file->name,
-                    options->lock_timeout_ms, attempt + 1, options->lock_retries);
-        emit(options, (PdMigrateEvent){.kind = PD_MIGRATE_LOCK_RETRY,
-                                       .migration = file->name,
-                                       .is_revert = step->is_revert,
-                                       .attempt = attempt + 1});
+        pd_apply_report_line(arena, report, "%s: a lock was not granted within %d ms; retrying (%d of %d)",
+                             file->name, options->lock_timeout_ms, attempt + 1, options->lock_retries);
+        pd_apply_emit(options, (PdMigrateEvent){.kind = PD_MIGRATE_LOCK_RETRY,
+                                                .migration = file->name,
+                                                .is_revert = step->is_revert,
+                                                .attempt = attempt + 1});
         if (!pd_retry_next(&retry, options->is_interrupted))
             break; /* interrupted: the lock timeout stands, and was_interrupted stops the run */
     }
@@ -386,146 +247,6 @@ run_with_retries(PdArena *arena, PdArena *scratch, PdDb *db, Step *step, const P
                            "pg_stat_activity, or raise lock_timeout_ms or lock_retries.");
     return pd_error_context(err, "while %s migration %s", step->is_revert ? "reverting" : "applying",
                             file->name);
-}
-
-/*
- * A failed CREATE INDEX CONCURRENTLY leaves an INVALID index behind, which
- * IF NOT EXISTS would then accept: drop such a leftover before (re)building.
- * index_name is quoted, as in the statement.
- */
-static bool
-drop_invalid_index(PdArena *arena, PdDb *db, const char *index_name, PdError *err)
-{
-    const char *params[] = {index_name};
-    PdDbResult *result;
-    if (!pd_db_query(arena, db,
-                     "SELECT format('DROP INDEX CONCURRENTLY IF EXISTS %I.%I', n.nspname, c.relname) "
-                     "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-                     "JOIN pg_index x ON x.indexrelid = c.oid "
-                     "WHERE '\"' || replace(c.relname, '\"', '\"\"') || '\"' = $1 AND n.nspname = "
-                     "current_schema() AND NOT x.indisvalid",
-                     1, params, &result, err))
-        return false;
-    if (pd_db_result_row_count(result) == 0)
-        return true;
-    return pd_db_exec(db, pd_db_result_value(result, 0, 0), err);
-}
-
-/* The name of the index a CREATE INDEX CONCURRENTLY statement builds (quoted), or NULL. */
-static const char *
-concurrent_index_name(PdArena *arena, const char *statement)
-{
-    if (strncmp(statement, "CREATE", 6) != 0)
-        return NULL;
-    return quoted_name_after(arena, statement, "CONCURRENTLY IF NOT EXISTS ");
-}
-
-/* One concurrent statement, retried after a lock timeout; an invalid index it leaves is dropped. */
-static bool
-run_concurrent_statement(PdArena *arena, PdDb *db, const SentSql *sent, const PdMigrateOptions *options,
-                         PdError *err)
-{
-    const char *index_name = concurrent_index_name(arena, sent->statement);
-    PdRetry retry;
-    begin_lock_retries(&retry, options);
-    for (int attempt = 0;; attempt++)
-    {
-        if (index_name != NULL && !drop_invalid_index(arena, db, index_name, err))
-            return pd_error_context(err, "while dropping the invalid index %s", index_name);
-        if (pd_db_exec(db, sent->statement, err))
-            return true;
-        add_position_context(db, sent, err);
-        PdError ignored;
-        if (index_name != NULL)
-            drop_invalid_index(arena, db, index_name, &ignored);
-        if (err->code != PD_ERR_LOCK_TIMEOUT || attempt >= options->lock_retries)
-            return false;
-        emit(options, (PdMigrateEvent){.kind = PD_MIGRATE_LOCK_RETRY,
-                                       .migration = sent->file->name,
-                                       .attempt = attempt + 1});
-        if (!pd_retry_next(&retry, options->is_interrupted))
-            return false;
-    }
-}
-
-/* In one transaction: what the concurrent part changed goes into the snapshot, and the file is complete. */
-static bool
-complete_concurrent_part(PdArena *arena, PdDb *db, const PdMigrationFile *file, PdError *err)
-{
-    const char *schema_before, *schema_after;
-    bool is_done = pd_db_exec(db, "BEGIN", err) &&
-                   pd_history_schema_before_concurrent(arena, db, file->number, &schema_before, err) &&
-                   pd_drift_read_schema(arena, db, &schema_after, err) &&
-                   pd_drift_record_change(arena, db, schema_before, schema_after, err) &&
-                   pd_history_mark_complete(arena, db, file->number, err) && pd_db_exec(db, "COMMIT", err);
-    if (!is_done)
-    {
-        PdError ignored;
-        pd_db_exec(db, "ROLLBACK", &ignored);
-    }
-    return is_done;
-}
-
-/* The statement's first line, for a progress event. */
-static const char *
-first_line(PdArena *arena, const char *statement)
-{
-    const char *line = pd_arena_strndup(arena, statement, strcspn(statement, "\n"));
-    return line != NULL ? line : "";
-}
-
-/* The concurrent statements from number `done` on, one autocommit statement each, each recorded as done. */
-static bool
-run_concurrent_statements(PdArena *arena, PdDb *db, const PdMigrationFile *file, const char **statements,
-                          size_t count, int done, const PdMigrateOptions *options, PdMigrateReport *report,
-                          PdError *err)
-{
-    for (size_t i = (size_t)done; i < count; i++)
-    {
-        if (was_interrupted(options, report, err))
-            return false;
-        PdMigrateEvent event = {.kind = PD_MIGRATE_STATEMENT_START,
-                                .migration = file->name,
-                                .statement = first_line(arena, statements[i]),
-                                .statement_number = (int)i + 1,
-                                .statement_count = (int)count};
-        emit(options, event);
-        struct timespec start;
-        clock_gettime(CLOCK_MONOTONIC, &start);
-        SentSql sent = {file, file->up_concurrently_sql, file->up_concurrently_line, statements[i]};
-        if (!run_concurrent_statement(arena, db, &sent, options, err))
-            return pd_error_context(err,
-                                    "while running statement %zu of %zu of the concurrent part of %s; its "
-                                    "transactional part is applied, and migrate resumes here once the "
-                                    "cause is fixed (or migrate --to %d reverts what was applied)",
-                                    i + 1, count, file->name, file->number - 1);
-        PdError ignored; /* a count not recorded is only lower than the truth: see history.h */
-        pd_history_set_concurrent_done(arena, db, file->number, (int)i + 1, &ignored);
-        event.kind = PD_MIGRATE_STATEMENT_END;
-        event.duration_ms = elapsed_ms(&start);
-        emit(options, event);
-    }
-    return true;
-}
-
-/* The concurrent part of file from statement number `done` on, then the file is marked complete. */
-static bool
-run_concurrently(PdArena *arena, PdArena *scratch, PdDb *db, const PdMigrationFile *file, int done,
-                 const PdMigrateOptions *options, PdMigrateReport *report, PdError *err)
-{
-    const char **statements;
-    size_t count;
-    const char *where = file->path ? file->path : file->name;
-    if (!pd_migration_split_statements(scratch, file->up_concurrently_sql, where, file->up_concurrently_line,
-                                       &statements, &count, err) ||
-        !pd_history_set_lock_timeout(scratch, db, options->lock_timeout_ms, false, err) ||
-        !run_concurrent_statements(scratch, db, file, statements, count, done, options, report, err))
-        return false;
-    if (!complete_concurrent_part(scratch, db, file, err))
-        return pd_error_context(err, "while completing migration %s", file->name);
-    report_line(arena, report, "completed %s: %zu concurrent statement%s", file->name, count,
-                count == 1 ? "" : "s");
-    return true;
 }
 
 /* Transaction control inside a migration would commit part of it behind prodata's back. */
@@ -638,18 +359,19 @@ complete_partial_files(PdArena *arena, PdDb *db, const PdHistoryRow *rows, size_
         const PdMigrationFile *file = find_file(files, count, rows[r].number);
         if (options->is_dry_run)
         {
-            report_line(arena, report, "would complete %s", file->name);
+            pd_apply_report_line(arena, report, "would complete %s", file->name);
             continue;
         }
         PdArena *scratch = pd_arena_new_child(arena, 0);
         if (scratch == NULL)
             return pd_arena_error(arena, err);
         bool is_done =
-            run_concurrently(arena, scratch, db, file, rows[r].concurrent_done, options, report, err);
+            pd_concurrent_run(arena, scratch, db, file, rows[r].concurrent_done, options, report, err);
         pd_arena_free(scratch);
         if (!is_done)
         {
-            report_line(arena, report, "%s: concurrent part still pending: %s", file->name, err->message);
+            pd_apply_report_line(arena, report, "%s: concurrent part still pending: %s", file->name,
+                                 err->message);
             report->partial_count++;
             return false;
         }
@@ -668,14 +390,14 @@ apply_file_in(PdArena *arena, PdArena *scratch, PdDb *db, const PdMigrationFile 
               const PdMigrateOptions *options, PdMigrateReport *report, PdError *err)
 {
     bool has_concurrent_part = file->up_concurrently_sql != NULL && file->up_concurrently_sql[0] != '\0';
-    Step step = {.sent = {file, file->up_sql, file->up_line, file->up_sql},
-                 .has_concurrent_part = has_concurrent_part};
+    PdApplyStep step = {.sent = {file, file->up_sql, file->up_line, file->up_sql},
+                        .has_concurrent_part = has_concurrent_part};
     long duration_ms = 0;
     if (!run_with_retries(arena, scratch, db, &step, options, report, &duration_ms, err))
         return false;
     size_t line = report->line_count;
-    report_line(arena, report, "applied %s (%ld ms)", file->name, duration_ms);
-    if (has_concurrent_part && !run_concurrently(arena, scratch, db, file, 0, options, report, err))
+    pd_apply_report_line(arena, report, "applied %s (%ld ms)", file->name, duration_ms);
+    if (has_concurrent_part && !pd_concurrent_run(arena, scratch, db, file, 0, options, report, err))
     {
         char *truthful = pd_arena_sprintf(arena,
                                           "applied %s (transactional part, %ld ms); concurrent part "
@@ -721,48 +443,12 @@ migrate_forward(PdArena *arena, PdDb *db, const PdHistoryRow *rows, size_t row_c
         const PdMigrationFile *file = &files[i];
         if (file->number <= newest_applied || (options->target >= 0 && file->number > options->target))
             continue;
-        if (was_interrupted(options, report, err))
+        if (pd_apply_was_interrupted(options, report, err))
             return false;
         if (options->is_dry_run)
-            report_line(arena, report, "would apply %s", file->name);
+            pd_apply_report_line(arena, report, "would apply %s", file->name);
         else if (!apply_file(arena, db, file, options, report, err))
             return false;
-    }
-    return true;
-}
-
-/*
- * For the revert of a file whose concurrent part did not finish: the objects
- * its unfinished statements would have made or dropped (their +down
- * statements meet nothing to undo), after dropping an invalid index a build
- * that stopped half way left.
- */
-static bool
-unfinished_objects(PdArena *arena, PdDb *db, const PdMigrationFile *file, int done, Step *step, PdError *err)
-{
-    const char **statements;
-    size_t count;
-    if (!pd_migration_split_statements(arena, file->up_concurrently_sql, file->path ? file->path : file->name,
-                                       file->up_concurrently_line, &statements, &count, err))
-        return false;
-    step->unfinished = pd_arena_calloc(arena, count + 1, sizeof(*step->unfinished));
-    step->built = pd_arena_calloc(arena, count + 1, sizeof(*step->built));
-    if (step->unfinished == NULL || step->built == NULL)
-        return pd_arena_error(arena, err);
-    for (size_t i = 0; i < count; i++)
-    {
-        const char *name = concurrent_object(arena, statements[i]);
-        const char *index_name = concurrent_index_name(arena, statements[i]);
-        if (i < (size_t)done)
-        {
-            if (index_name != NULL)
-                step->built[step->built_count++] = index_name;
-            continue;
-        }
-        if (index_name != NULL && !drop_invalid_index(arena, db, index_name, err))
-            return pd_error_context(err, "while dropping the invalid index %s", index_name);
-        if (name != NULL)
-            step->unfinished[step->unfinished_count++] = name;
     }
     return true;
 }
@@ -773,18 +459,20 @@ revert_file_in(PdArena *arena, PdArena *scratch, PdDb *db, const PdMigrationFile
                const PdHistoryRow *row, const PdMigrateOptions *options, PdMigrateReport *report,
                PdError *err)
 {
-    Step step = {.sent = {file, file->down_sql, file->down_line, file->down_sql}, .is_revert = true};
-    if (!row->is_complete && !unfinished_objects(scratch, db, file, row->concurrent_done, &step, err))
+    PdApplyStep step = {.sent = {file, file->down_sql, file->down_line, file->down_sql}, .is_revert = true};
+    if (!row->is_complete &&
+        !pd_concurrent_find_unfinished(scratch, db, file, row->concurrent_done, &step, err))
         return pd_error_context(err, "while reverting migration %s", file->name);
     long duration_ms = 0;
     if (!run_with_retries(arena, scratch, db, &step, options, report, &duration_ms, err))
         return false;
     if (step.skipped_count > 0)
-        report_line(arena, report,
-                    "reverted %s (%ld ms; %zu statement%s skipped: they undo its unfinished concurrent part)",
-                    file->name, duration_ms, step.skipped_count, step.skipped_count == 1 ? "" : "s");
+        pd_apply_report_line(
+            arena, report,
+            "reverted %s (%ld ms; %zu statement%s skipped: they undo its unfinished concurrent part)",
+            file->name, duration_ms, step.skipped_count, step.skipped_count == 1 ? "" : "s");
     else
-        report_line(arena, report, "reverted %s (%ld ms)", file->name, duration_ms);
+        pd_apply_report_line(arena, report, "reverted %s (%ld ms)", file->name, duration_ms);
     report->reverted_count++;
     return true;
 }
@@ -827,10 +515,10 @@ migrate_backward(PdArena *arena, PdDb *db, const PdHistoryRow *rows, size_t row_
         if (rows[r].number <= options->target)
             break;
         const PdMigrationFile *file = find_file(files, count, rows[r].number);
-        if (was_interrupted(options, report, err))
+        if (pd_apply_was_interrupted(options, report, err))
             return false;
         if (options->is_dry_run)
-            report_line(arena, report, "would revert %s", file->name);
+            pd_apply_report_line(arena, report, "would revert %s", file->name);
         else if (!revert_file(arena, db, file, &rows[r], options, report, err))
             return false;
     }
@@ -918,7 +606,7 @@ take_deployer_lock(PdArena *arena, PdDb *db, const PdMigrateOptions *options, Pd
         return false;
     if (is_locked)
         return true;
-    emit(options, (PdMigrateEvent){.kind = PD_MIGRATE_LOCK_WAIT, .wait_ms = options->lock_wait_ms});
+    pd_apply_emit(options, (PdMigrateEvent){.kind = PD_MIGRATE_LOCK_WAIT, .wait_ms = options->lock_wait_ms});
     PdArena *scratch = pd_arena_new_child(arena, 0);
     if (scratch == NULL)
         return pd_arena_error(arena, err);
@@ -936,9 +624,9 @@ take_deployer_lock(PdArena *arena, PdDb *db, const PdMigrateOptions *options, Pd
     pd_arena_free(scratch);
     if (is_locked)
     {
-        emit(options, (PdMigrateEvent){
-                          .kind = PD_MIGRATE_LOCK_TAKEN,
-                          .duration_ms = (long)(retry.clock->now_ms(retry.clock->data) - retry.started_ms)});
+        pd_apply_emit(options, (PdMigrateEvent){.kind = PD_MIGRATE_LOCK_TAKEN,
+                                                .duration_ms = (long)(retry.clock->now_ms(retry.clock->data) -
+                                                                      retry.started_ms)});
         return true;
     }
     if (!is_tried)

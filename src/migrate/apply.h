@@ -1,0 +1,90 @@
+/*
+ * apply.h - what the two files of migrate's applying half share: apply.c
+ * (the lock, the checks, a file's transaction, the order of work) and
+ * concurrent.c (a file's concurrent part: running, resuming, and undoing
+ * exactly what ran of it when a partly applied file is reverted). Private to
+ * src/migrate.
+ */
+#ifndef PRODATA_MIGRATE_APPLY_H
+#define PRODATA_MIGRATE_APPLY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+#include "prodata/migrate.h"
+#include "prodata/retry.h"
+
+/* One section of a file as sent to the server, and where it starts in the file. */
+typedef struct PdApplySql
+{
+    const PdMigrationFile *file;
+    const char *section;   /* the whole section's SQL */
+    int first_line;        /* its first line in the file */
+    const char *statement; /* what was sent: the section, or one statement inside it */
+} PdApplySql;
+
+/*
+ * One file's transaction as a unit of work: what runs, which way, and for the
+ * revert of a partly applied file, the objects that its unfinished concurrent
+ * statements would have made (quoted, as they appear in the SQL).
+ */
+typedef struct PdApplyStep
+{
+    PdApplySql sent;
+    bool is_revert;
+    bool has_concurrent_part;
+    const char **unfinished; /* NULL unless reverting a partial file */
+    size_t unfinished_count;
+    const char **built; /* indexes its finished concurrent statements built (quoted) */
+    size_t built_count;
+    size_t skipped_count; /* out: down statements skipped for the unfinished part */
+} PdApplyStep;
+
+/* Tells the caller's progress callback, when there is one. */
+void pd_apply_emit(const PdMigrateOptions *options, PdMigrateEvent event);
+
+/* Whether the caller asked to stop; fills err (PD_ERR_REFUSED, what was done before) when it did. */
+bool pd_apply_was_interrupted(const PdMigrateOptions *options, const PdMigrateReport *report, PdError *err);
+
+/* Milliseconds since start (CLOCK_MONOTONIC). */
+long pd_apply_elapsed_ms(const struct timespec *start);
+
+/* Appends a line to the report, allocated in arena (the caller's: it outlives every scratch arena). */
+void pd_apply_report_line(PdArena *arena, PdMigrateReport *report, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Adds to err where the server's error is in the file: "at path:line". */
+void pd_apply_add_position_context(PdDb *db, const PdApplySql *sent, PdError *err);
+
+/* The retries after a lock timeout: lock_retries more attempts, jittered waits (core retry policy). */
+void pd_apply_begin_lock_retries(PdRetry *retry, const PdMigrateOptions *options);
+
+/*
+ * Runs the concurrent part of file from statement number `done` (0-based
+ * count of those already done) on, one autocommit statement each, recording
+ * each success in the history, then marks the file complete. Work in
+ * scratch; the "completed" report line in arena. Errors: the failing
+ * statement's, with its number and the file in context.
+ */
+bool pd_concurrent_run(PdArena *arena, PdArena *scratch, PdDb *db, const PdMigrationFile *file, int done,
+                       const PdMigrateOptions *options, PdMigrateReport *report, PdError *err);
+
+/*
+ * For the revert of a file whose concurrent part stopped after `done`
+ * statements: fills step->unfinished (the objects the rest would have made or
+ * dropped) and step->built (the indexes the finished ones built), and drops
+ * an INVALID index a stopped build left. Outside a transaction.
+ */
+bool pd_concurrent_find_unfinished(PdArena *arena, PdDb *db, const PdMigrationFile *file, int done,
+                                   PdApplyStep *step, PdError *err);
+
+/*
+ * Inside the revert's transaction: step's +down statement by statement, each
+ * behind a savepoint; one that fails on a missing or existing object that an
+ * unfinished statement names is rolled back and counted in
+ * step->skipped_count. Any other failure is returned.
+ */
+bool pd_concurrent_run_partial_down(PdArena *arena, PdDb *db, PdApplyStep *step, PdError *err);
+
+#endif
