@@ -148,21 +148,33 @@ ALTER TABLE book ADD COLUMN pages integer;
 -- +down
 ALTER TABLE book DROP COLUMN pages;
 SQL
-psql -X -q -d $DB -c "BEGIN; LOCK TABLE book IN ACCESS SHARE MODE; SELECT pg_sleep(1.5); COMMIT;" >/dev/null 2>&1 &
-holder=$!
-poll_sql $DB "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
-              WHERE c.relname = 'book' AND l.mode = 'AccessShareLock' AND l.granted AND l.pid <> pg_backend_pid()" 1
-run_cmd "$PRODATA" migrate --lock-timeout-ms 200 --lock-retries 6
-wait $holder
+# The holder keeps its lock until this test ends it, so no timing decides the outcome.
+hold_book() {
+    psql -X -q -d $DB -c "BEGIN; LOCK TABLE book IN ACCESS SHARE MODE; SELECT pg_sleep(60); COMMIT;" >/dev/null 2>&1 &
+    holder=$!
+    poll_sql $DB "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
+                  WHERE c.relname = 'book' AND l.mode = 'AccessShareLock' AND l.granted AND l.pid <> pg_backend_pid()" 1
+}
+release_book() {
+    sql $DB "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+             WHERE query LIKE 'BEGIN; LOCK TABLE book%' AND pid <> pg_backend_pid()" >/dev/null
+    wait $holder
+}
+hold_book
+"$PRODATA" migrate --lock-timeout-ms 200 --lock-retries 50 >retried.out 2>&1 &
+migrating=$!
+poll_file retried.out 'a lock was not granted in time; retry 1'
+release_book
+wait $migrating
+RC=$?
+OUT=$(cat retried.out)
 expect_rc "migration behind a held lock applies after retries" 0
-expect_out "lock timeout retried" 'retrying \(1 of 6\)'
+expect_out "lock timeout retried" 'retrying \(1 of 50\)'
+expect_out "the migration applied" '^applied 0005_add_pages'
 
-psql -X -q -d $DB -c "BEGIN; LOCK TABLE book IN ACCESS SHARE MODE; SELECT pg_sleep(2); COMMIT;" >/dev/null 2>&1 &
-holder=$!
-poll_sql $DB "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
-              WHERE c.relname = 'book' AND l.mode = 'AccessShareLock' AND l.granted AND l.pid <> pg_backend_pid()" 1
+hold_book
 run_cmd "$PRODATA" migrate --to 4 --lock-timeout-ms 100 --lock-retries 1
-wait $holder
+release_book
 expect_rc "lock timeout after the retries fails with exit 1" 1
 expect_out "lock timeout explained" 'lock timeout|canceling statement due to lock timeout'
 expect_out "lock timeout hint" 'pg_stat_activity'

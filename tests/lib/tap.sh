@@ -97,3 +97,16 @@ poll_sql() {
 sql_verbose() {
     psql -X -q -At -v ON_ERROR_STOP=1 -v VERBOSITY=verbose -d "$1" -c "$2"
 }
+
+# poll_file FILE PATTERN [SECONDS]: waits until FILE has a line matching the extended regex PATTERN, checking
+# every 50 ms for at most SECONDS (default 10). Silent when it comes; a failed check when it does not.
+poll_file() {
+    local file=$1 pattern=$2 deadline=$((SECONDS + ${3:-10}))
+    until grep -qE -- "$pattern" "$file" 2>/dev/null; do
+        if [ "$SECONDS" -ge "$deadline" ]; then
+            tap_not_ok "waited ${3:-10} s for $pattern in $file" "$(cat "$file" 2>/dev/null)"
+            return 1
+        fi
+        sleep 0.05
+    done
+}
