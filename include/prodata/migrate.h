@@ -231,9 +231,14 @@ typedef struct PdMigrateReport
  * Brings the database to options->target: applies pending files in order
  * (each in its own transaction, then its concurrent statements), or reverts
  * applied ones newest first. Runs under a session advisory lock so that
- * concurrent deployers apply each migration exactly once. Refuses, before
- * changing anything, when an applied file was edited (checksum) or is
- * missing, or when a revert meets an irreversible migration.
+ * concurrent deployers apply each migration exactly once; waiting for it
+ * (polled, at most lock_wait_ms) holds no snapshot. Refuses, before changing
+ * anything, when an applied file was edited (checksum) or is missing, or when
+ * a revert meets an irreversible migration. A file whose concurrent part
+ * fails stays partial (resumed by the next call, or reverted exactly); the
+ * report says so. Each file's work lives in a scratch child of arena, freed
+ * when the file is done; the report's lines live in arena. Progress goes to
+ * options->progress as it happens.
  * Errors: PD_ERR_REFUSED, PD_ERR_LOCK_TIMEOUT, PD_ERR_DB_QUERY (with the
  * migration name and the line of the failing statement in context).
  */
