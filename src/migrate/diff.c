@@ -55,34 +55,108 @@ pd_plan_same_target(PlanContext *ctx, const PdField *old_field, const PdField *f
     return old_target != NULL && target != NULL && pd_plan_new_model_of(ctx, old_target) == target;
 }
 
+/* Models of a catalog by name; the first of a name wins, as pd_model_find's scan would find it. */
+static PdStrmap *
+model_map(PlanContext *ctx, const PdCatalog *catalog)
+{
+    PdStrmap *map = pd_strmap_new(ctx->arena, catalog->model_count);
+    for (size_t i = 0; map != NULL && i < catalog->model_count; i++)
+        if (!pd_strmap_contains(map, catalog->models[i].name) &&
+            !pd_strmap_put(map, catalog->models[i].name, &catalog->models[i]))
+            map = NULL;
+    return map;
+}
+
+/* The model of `from` that model continues: by name, or by its renamed_from hint. */
+static bool
+match_model(PlanContext *ctx, const PdStrmap *from_models, const PdStrmap *to_models, const PdModel *model,
+            const PdModel **old)
+{
+    *old = pd_strmap_get(from_models, model->name);
+    if (*old != NULL || model->renamed_from == NULL || ctx->from->model_count == 0)
+        return true;
+    *old = pd_strmap_get(from_models, model->renamed_from);
+    if (*old == NULL)
+        return pd_plan_input_error(ctx, model->pos,
+                                   "model %s: renamed_from %s names no model of the last migration",
+                                   model->name, model->renamed_from) ||
+               pd_error_hint(ctx->err, "Remove the hint, or name the model as the last migration's state "
+                                       "has it.");
+    if (pd_strmap_contains(to_models, model->renamed_from))
+        return pd_plan_input_error(ctx, model->pos, "model %s: renamed_from %s, but model %s still exists",
+                                   model->name, model->renamed_from, model->renamed_from) ||
+               pd_error_hint(ctx->err, "A renamed model's old name must be gone from the model file.");
+    return true;
+}
+
+/* Fields by name for a model large enough that scanning it per question would cost; NULL for a small one. */
+enum
+{
+    FIELD_MAP_MIN = 16
+};
+
+static bool
+field_map(PlanContext *ctx, const PdModel *model, PdStrmap **map)
+{
+    *map = NULL;
+    if (model->field_count < FIELD_MAP_MIN)
+        return true;
+    if ((*map = pd_strmap_new(ctx->arena, model->field_count)) == NULL)
+        return pd_arena_error(ctx->arena, ctx->err);
+    for (size_t f = 0; f < model->field_count; f++)
+        if (!pd_strmap_contains(*map, model->fields[f].name) &&
+            !pd_strmap_put(*map, model->fields[f].name, &model->fields[f]))
+            return pd_arena_error(ctx->arena, ctx->err);
+    return true;
+}
+
+static const PdField *
+find_field(const PdStrmap *map, const PdModel *model, const char *name)
+{
+    return map != NULL ? pd_strmap_get(map, name) : pd_model_find_field(model, name);
+}
+
+/* Which field continues which, in both directions; then the model-level indexes (index.c). */
+static bool
+pair_models(PlanContext *ctx, const PdModel *old, const PdModel *model, PlanPair *pair)
+{
+    pair->old_of_new = pd_arena_calloc(ctx->arena, model->field_count + 1, sizeof(*pair->old_of_new));
+    pair->new_of_old = pd_arena_calloc(ctx->arena, old->field_count + 1, sizeof(*pair->new_of_old));
+    if (pair->old_of_new == NULL || pair->new_of_old == NULL)
+        return pd_arena_error(ctx->arena, ctx->err);
+    if (!field_map(ctx, old, &pair->old_fields) || !field_map(ctx, model, &pair->new_fields))
+        return false;
+    for (size_t f = 0; f < model->field_count; f++)
+    {
+        const PdField *field = &model->fields[f];
+        const PdField *old_field = find_field(pair->old_fields, old, field->name);
+        /* A hint counts only while the old name is gone from the new model: renames are never guessed. */
+        if (old_field == NULL && field->renamed_from != NULL &&
+            find_field(pair->new_fields, model, field->renamed_from) == NULL)
+            old_field = find_field(pair->old_fields, old, field->renamed_from);
+        pair->old_of_new[f] = old_field;
+        /* The first new field wins, as a scan in field order would find it. */
+        if (old_field != NULL && pair->new_of_old[old_field - old->fields] == NULL)
+            pair->new_of_old[old_field - old->fields] = field;
+    }
+    return pd_plan_pair_indexes(ctx, old, model, pair);
+}
+
 bool
 pd_plan_match_models(PlanContext *ctx)
 {
     ctx->old_of_new = pd_arena_calloc(ctx->arena, ctx->to->model_count + 1, sizeof(*ctx->old_of_new));
     ctx->new_of_old = pd_arena_calloc(ctx->arena, ctx->from->model_count + 1, sizeof(*ctx->new_of_old));
-    if (ctx->old_of_new == NULL || ctx->new_of_old == NULL)
+    ctx->pairs = pd_arena_calloc(ctx->arena, ctx->to->model_count + 1, sizeof(*ctx->pairs));
+    PdStrmap *from_models = model_map(ctx, ctx->from), *to_models = model_map(ctx, ctx->to);
+    if (ctx->old_of_new == NULL || ctx->new_of_old == NULL || ctx->pairs == NULL || from_models == NULL ||
+        to_models == NULL)
         return pd_arena_error(ctx->arena, ctx->err);
     for (size_t i = 0; i < ctx->to->model_count; i++)
     {
-        const PdModel *model = &ctx->to->models[i];
-        const PdModel *old = pd_model_find(ctx->from, model->name);
-        if (old == NULL && model->renamed_from != NULL && ctx->from->model_count > 0)
-        {
-            old = pd_model_find(ctx->from, model->renamed_from);
-            if (old == NULL)
-                return pd_plan_input_error(ctx, model->pos,
-                                           "model %s: renamed_from %s names no model of the last migration",
-                                           model->name, model->renamed_from) ||
-                       pd_error_hint(ctx->err,
-                                     "Remove the hint, or name the model as the last migration's state "
-                                     "has it.");
-            if (pd_model_find(ctx->to, model->renamed_from) != NULL)
-                return pd_plan_input_error(ctx, model->pos,
-                                           "model %s: renamed_from %s, but model %s still exists",
-                                           model->name, model->renamed_from, model->renamed_from) ||
-                       pd_error_hint(ctx->err,
-                                     "A renamed model's old name must be gone from the model file.");
-        }
+        const PdModel *model = &ctx->to->models[i], *old;
+        if (!match_model(ctx, from_models, to_models, model, &old))
+            return false;
         if (old == NULL)
             continue;
         ctx->old_of_new[i] = old;
@@ -93,31 +167,56 @@ pd_plan_match_models(PlanContext *ctx)
                                        model->name, old->name);
         ctx->new_of_old[j] = model;
     }
+    for (size_t i = 0; i < ctx->to->model_count; i++)
+        if (ctx->old_of_new[i] != NULL &&
+            !pair_models(ctx, ctx->old_of_new[i], &ctx->to->models[i], &ctx->pairs[i]))
+            return false;
     return true;
+}
+
+static const PlanPair *
+pair_of(const PlanContext *ctx, const PdModel *model)
+{
+    return &ctx->pairs[model - ctx->to->models];
+}
+
+const PdField *
+pd_plan_old_field_of(const PlanContext *ctx, const PdModel *model, const PdField *field)
+{
+    return pair_of(ctx, model)->old_of_new[field - model->fields];
+}
+
+const PdField *
+pd_plan_new_field_of(const PlanContext *ctx, const PdModel *model, const PdField *old_field)
+{
+    const PdModel *old = ctx->old_of_new[model - ctx->to->models];
+    return pair_of(ctx, model)->new_of_old[old_field - old->fields];
+}
+
+const PdField *
+pd_plan_find_new_field(const PlanContext *ctx, const PdModel *model, const char *name)
+{
+    return find_field(pair_of(ctx, model)->new_fields, model, name);
+}
+
+const PdField *
+pd_plan_find_old_field(const PlanContext *ctx, const PdModel *model, const char *name)
+{
+    return find_field(pair_of(ctx, model)->old_fields, ctx->old_of_new[model - ctx->to->models], name);
 }
 
 /* ---- fields ------------------------------------------------------------ */
 
-/* The new field that continues old_field, or NULL when it is dropped. */
-static const PdField *
-new_field_of(const PdModel *old, const PdModel *model, const PdField *old_field)
-{
-    for (size_t f = 0; f < model->field_count; f++)
-        if (pd_plan_old_field_of(old, model, &model->fields[f]) == old_field)
-            return &model->fields[f];
-    return NULL;
-}
-
 static bool
-check_rename_hint(PlanContext *ctx, const PdModel *old, const PdModel *model, const PdField *field)
+check_rename_hint(PlanContext *ctx, const PdModel *model, const PdField *field)
 {
     if (field->renamed_from == NULL)
         return true;
-    if (pd_model_find_field(model, field->renamed_from) != NULL)
+    if (pd_plan_find_new_field(ctx, model, field->renamed_from) != NULL)
         return pd_plan_input_error(ctx, field->pos, "field %s: renamed_from=%s, but that field still exists",
                                    field->name, field->renamed_from) ||
                pd_error_hint(ctx->err, "A renamed field's old name must be gone from the model.");
-    if (pd_model_find_field(old, field->renamed_from) == NULL)
+    if (pd_plan_find_old_field(ctx, model, field->renamed_from) == NULL)
         return pd_plan_input_error(ctx, field->pos,
                                    "field %s: renamed_from=%s names no field of the last migration's %s",
                                    field->name, field->renamed_from, model->name) ||
@@ -135,7 +234,7 @@ check_primary_key(PlanContext *ctx, const PdModel *old, const PdModel *model)
         return true;
     const char *old_type = pd_model_column_type(ctx->arena, old_pk),
                *type = pd_model_column_type(ctx->arena, pk);
-    bool is_same = pd_plan_old_field_of(old, model, pk) == old_pk && old_pk->kind == pk->kind &&
+    bool is_same = pd_plan_old_field_of(ctx, model, pk) == old_pk && old_pk->kind == pk->kind &&
                    old_type != NULL && type != NULL && strcmp(old_type, type) == 0;
     if (is_same)
         return true;
@@ -151,16 +250,16 @@ diff_model_fields(PlanContext *ctx, const PdModel *old, const PdModel *model)
     if (!check_primary_key(ctx, old, model))
         return false;
     for (size_t f = 0; f < old->field_count; f++)
-        if (new_field_of(old, model, &old->fields[f]) == NULL &&
+        if (pd_plan_new_field_of(ctx, model, &old->fields[f]) == NULL &&
             !alter_drop_field(ctx, model, old, &old->fields[f]))
             return false;
     for (size_t f = 0; f < model->field_count; f++)
     {
         const PdField *field = &model->fields[f];
-        const PdField *old_field = pd_plan_old_field_of(old, model, field);
+        const PdField *old_field = pd_plan_old_field_of(ctx, model, field);
         bool is_ok;
         if (old_field == NULL)
-            is_ok = check_rename_hint(ctx, old, model, field) && alter_add_field(ctx, model, field);
+            is_ok = check_rename_hint(ctx, model, field) && alter_add_field(ctx, model, field);
         else if ((old_field->kind == PD_FIELD_MANY_TO_MANY) != (field->kind == PD_FIELD_MANY_TO_MANY))
             is_ok = alter_drop_field(ctx, model, old, old_field) && alter_add_field(ctx, model, field);
         else

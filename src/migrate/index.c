@@ -10,8 +10,8 @@
 #include "plan.h"
 
 /* The old index that a new model-level index continues: same kind, same fields after renames. */
-const PdIndex *
-pd_plan_old_index_of(const PdModel *old, const PdModel *model, const PdIndex *index)
+static const PdIndex *
+find_old_index(const PlanContext *ctx, const PdModel *old, const PdModel *model, const PdIndex *index)
 {
     for (size_t i = 0; i < old->index_count; i++)
     {
@@ -21,8 +21,8 @@ pd_plan_old_index_of(const PdModel *old, const PdModel *model, const PdIndex *in
         bool is_same = true;
         for (size_t k = 0; k < index->field_count && is_same; k++)
         {
-            const PdField *field = pd_model_find_field(model, index->fields[k]);
-            const PdField *old_field = field != NULL ? pd_plan_old_field_of(old, model, field) : NULL;
+            const PdField *field = pd_plan_find_new_field(ctx, model, index->fields[k]);
+            const PdField *old_field = field != NULL ? pd_plan_old_field_of(ctx, model, field) : NULL;
             is_same = old_field != NULL && strcmp(old_field->name, candidate->fields[k]) == 0;
         }
         if (is_same)
@@ -32,12 +32,34 @@ pd_plan_old_index_of(const PdModel *old, const PdModel *model, const PdIndex *in
 }
 
 bool
-pd_plan_is_index_kept(const PdModel *old, const PdModel *model, const PdIndex *old_index)
+pd_plan_pair_indexes(PlanContext *ctx, const PdModel *old, const PdModel *model, PlanPair *pair)
 {
+    pair->old_index_of_new =
+        pd_arena_calloc(ctx->arena, model->index_count + 1, sizeof(*pair->old_index_of_new));
+    pair->is_old_index_kept = pd_arena_calloc(ctx->arena, old->index_count + 1, sizeof(bool));
+    if (pair->old_index_of_new == NULL || pair->is_old_index_kept == NULL)
+        return pd_arena_error(ctx->arena, ctx->err);
     for (size_t i = 0; i < model->index_count; i++)
-        if (pd_plan_old_index_of(old, model, &model->indexes[i]) == old_index)
-            return true;
-    return false;
+    {
+        const PdIndex *old_index = find_old_index(ctx, old, model, &model->indexes[i]);
+        pair->old_index_of_new[i] = old_index;
+        if (old_index != NULL)
+            pair->is_old_index_kept[old_index - old->indexes] = true;
+    }
+    return true;
+}
+
+const PdIndex *
+pd_plan_old_index_of(const PlanContext *ctx, const PdModel *model, const PdIndex *index)
+{
+    return ctx->pairs[model - ctx->to->models].old_index_of_new[index - model->indexes];
+}
+
+bool
+pd_plan_is_index_kept(const PlanContext *ctx, const PdModel *model, const PdIndex *old_index)
+{
+    const PdModel *old = ctx->old_of_new[model - ctx->to->models];
+    return ctx->pairs[model - ctx->to->models].is_old_index_kept[old_index - old->indexes];
 }
 
 /* ---- model-level indexes ------------------------------------------------ */
@@ -55,12 +77,11 @@ old_index_objects(PlanContext *ctx, const PdModel *old, const PdModel *model, co
     pd_strbuf_append(&buf, "(");
     for (size_t k = 0; k < index->field_count; k++)
     {
-        const PdField *old_field = pd_model_find_field(old, index->fields[k]);
+        const PdField *old_field = pd_plan_find_old_field(ctx, model, index->fields[k]);
+        const PdField *field = old_field != NULL ? pd_plan_new_field_of(ctx, model, old_field) : NULL;
         const char *column = old_field != NULL ? old_field->column : index->fields[k];
-        for (size_t f = 0; f < model->field_count && old_field != NULL; f++)
-            if (pd_plan_old_field_of(old, model, &model->fields[f]) == old_field &&
-                model->fields[f].column != NULL)
-                column = model->fields[f].column;
+        if (field != NULL && field->column != NULL)
+            column = field->column;
         pd_strbuf_append(&buf, k > 0 ? ", " : "");
         pd_strbuf_append_identifier(&buf, column);
     }
@@ -102,7 +123,7 @@ pd_plan_drop_indexes(PlanContext *ctx)
     {
         const PdModel *model = &ctx->to->models[i], *old = ctx->old_of_new[i];
         for (size_t k = 0; old != NULL && k < old->index_count; k++)
-            if (!pd_plan_is_index_kept(old, model, &old->indexes[k]) &&
+            if (!pd_plan_is_index_kept(ctx, model, &old->indexes[k]) &&
                 !drop_model_index(ctx, old, model, &old->indexes[k]))
                 return false;
     }
@@ -140,7 +161,7 @@ pd_plan_add_indexes(PlanContext *ctx)
     {
         const PdModel *model = &ctx->to->models[i], *old = ctx->old_of_new[i];
         for (size_t k = 0; old != NULL && k < model->index_count; k++)
-            if (pd_plan_old_index_of(old, model, &model->indexes[k]) == NULL &&
+            if (pd_plan_old_index_of(ctx, model, &model->indexes[k]) == NULL &&
                 !add_model_index(ctx, model, &model->indexes[k]))
                 return false;
     }

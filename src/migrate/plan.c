@@ -127,18 +127,6 @@ pd_plan_old_model_of(const PlanContext *ctx, const PdModel *new_model)
     return i < ctx->to->model_count ? ctx->old_of_new[i] : NULL;
 }
 
-const PdField *
-pd_plan_old_field_of(const PdModel *old_model, const PdModel *new_model, const PdField *new_field)
-{
-    const PdField *same = pd_model_find_field(old_model, new_field->name);
-    if (same != NULL)
-        return same;
-    /* A hint counts only while the old name is gone from the new model: renames are never guessed. */
-    if (new_field->renamed_from != NULL && pd_model_find_field(new_model, new_field->renamed_from) == NULL)
-        return pd_model_find_field(old_model, new_field->renamed_from);
-    return NULL;
-}
-
 char *
 pd_plan_snake(PlanContext *ctx, const char *name)
 {

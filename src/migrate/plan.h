@@ -12,6 +12,23 @@
 
 #include "prodata/migrate.h"
 #include "prodata/strbuf.h"
+#include "prodata/strmap.h"
+
+/*
+ * What a model of `to` that continues a model of `from` keeps, built once by
+ * pd_plan_match_models, so that every later question about its fields and
+ * indexes is a lookup, never a scan: a model of thousands of fields plans in
+ * time proportional to its size.
+ */
+typedef struct PlanPair
+{
+    const PdField **old_of_new; /* per field of the new model: the old field it continues, or NULL */
+    const PdField **new_of_old; /* per field of the old model: the new field continuing it, or NULL */
+    PdStrmap *old_fields;       /* name -> field; NULL for a small model (scanned instead) */
+    PdStrmap *new_fields;
+    const PdIndex **old_index_of_new; /* per model-level index of the new model: the old one it continues */
+    bool *is_old_index_kept;          /* per model-level index of the old model */
+} PlanPair;
 
 typedef struct PlanContext
 {
@@ -20,6 +37,8 @@ typedef struct PlanContext
     const PdCatalog *to;
     const PdModel **old_of_new; /* per model of `to`: the model of `from` it continues, NULL when new */
     const PdModel **new_of_old; /* per model of `from`: the model of `to` it became, NULL when dropped */
+    PlanPair *pairs;            /* per model of `to`: zeroed when it continues none */
+    struct PlanTakers *takers;  /* tables.c: who takes each table name of `to`, built on first use */
     PdStrbuf up;
     PdStrbuf concurrently;
     PdStrbuf down; /* the inverse of the step being planned */
@@ -58,9 +77,6 @@ bool pd_plan_step_end(PlanContext *ctx);
 /* The model of the other catalog that a model continues or became; NULL when none. */
 const PdModel *pd_plan_new_model_of(const PlanContext *ctx, const PdModel *old_model);
 const PdModel *pd_plan_old_model_of(const PlanContext *ctx, const PdModel *new_model);
-/* The field of old_model that new_field continues (same name, or its renamed_from); NULL when new. */
-const PdField *pd_plan_old_field_of(const PdModel *old_model, const PdModel *new_model,
-                                    const PdField *new_field);
 /* snake_case of a name, cut to [a-z0-9_]. */
 char *pd_plan_snake(PlanContext *ctx, const char *name);
 
@@ -176,6 +192,17 @@ bool pd_plan_add_indexes(PlanContext *ctx);
 /* tables.c: dropped models, referencing tables before the tables they reference. */
 bool pd_plan_drop_models(PlanContext *ctx);
 
+/* ---- diff.c: fields of a model that continues another ------------------ */
+
+/* The field of the old model that a field of `model` (a model of `to`) continues: same name, or its
+ * renamed_from while that name is gone from the model. NULL when the field is new. */
+const PdField *pd_plan_old_field_of(const PlanContext *ctx, const PdModel *model, const PdField *field);
+/* The field of `model` that continues old_field (a field of the model it continues); NULL when dropped. */
+const PdField *pd_plan_new_field_of(const PlanContext *ctx, const PdModel *model, const PdField *old_field);
+/* By name, in `model` or in the model it continues; NULL when absent. */
+const PdField *pd_plan_find_new_field(const PlanContext *ctx, const PdModel *model, const char *name);
+const PdField *pd_plan_find_old_field(const PlanContext *ctx, const PdModel *model, const char *name);
+
 /* ---- diff.c: what relations point at ----------------------------------- */
 
 /* The model a relation of `catalog` points at, found by pointer or by name; NULL when none. */
@@ -188,10 +215,13 @@ bool pd_plan_same_target(PlanContext *ctx, const PdField *old_field, const PdFie
 
 /* ---- index.c: model-level indexes that continue ------------------------- */
 
-/* The old index that a new model-level index continues: same kind, same fields after renames; or NULL. */
-const PdIndex *pd_plan_old_index_of(const PdModel *old, const PdModel *model, const PdIndex *index);
-/* Whether some index of model continues old_index. */
-bool pd_plan_is_index_kept(const PdModel *old, const PdModel *model, const PdIndex *old_index);
+/* Fills pair's index lookups for `model` (a model of `to`) once its field lookups are set. */
+bool pd_plan_pair_indexes(PlanContext *ctx, const PdModel *old, const PdModel *model, PlanPair *pair);
+/* The old index that a model-level index of `model` continues: same kind, same fields after renames; or
+ * NULL. */
+const PdIndex *pd_plan_old_index_of(const PlanContext *ctx, const PdModel *model, const PdIndex *index);
+/* Whether some index of `model` continues old_index (an index of the model it continues). */
+bool pd_plan_is_index_kept(const PlanContext *ctx, const PdModel *model, const PdIndex *old_index);
 
 /* ---- tables.c ----------------------------------------------------------- */
 

@@ -191,12 +191,12 @@ rename_tables(PlanContext *ctx)
 }
 
 static bool
-rename_columns(PlanContext *ctx, const PdModel *old, const PdModel *model)
+rename_columns(PlanContext *ctx, const PdModel *model)
 {
     for (size_t f = 0; f < model->field_count; f++)
     {
         const PdField *field = &model->fields[f];
-        const PdField *old_field = pd_plan_old_field_of(old, model, field);
+        const PdField *old_field = pd_plan_old_field_of(ctx, model, field);
         if (old_field == NULL)
             continue;
         if (strcmp(old_field->name, field->name) != 0 && (old_field->column == NULL || field->column == NULL))
@@ -308,7 +308,7 @@ check_name_free_in_time(PlanContext *ctx, const PdModel *old, const PdModel *mod
     {
         const PdIndex *dropped = &old->indexes[i];
         IndexObjects objects;
-        if (dropped->is_unique || pd_plan_is_index_kept(old, model, dropped))
+        if (dropped->is_unique || pd_plan_is_index_kept(ctx, model, dropped))
             continue;
         if (!schema_index(ctx, old, dropped, &objects))
             return false;
@@ -332,7 +332,7 @@ rename_model_objects(PlanContext *ctx, const PdModel *old, const PdModel *model)
     for (size_t f = 0; f < model->field_count; f++)
     {
         const PdField *field = &model->fields[f];
-        const PdField *old_field = pd_plan_old_field_of(old, model, field);
+        const PdField *old_field = pd_plan_old_field_of(ctx, model, field);
         if (old_field == NULL)
             continue;
         bool is_join = field->kind == PD_FIELD_MANY_TO_MANY && old_field->kind == PD_FIELD_MANY_TO_MANY;
@@ -344,7 +344,7 @@ rename_model_objects(PlanContext *ctx, const PdModel *old, const PdModel *model)
     }
     for (size_t i = 0; i < model->index_count; i++)
     {
-        const PdIndex *old_index = pd_plan_old_index_of(old, model, &model->indexes[i]);
+        const PdIndex *old_index = pd_plan_old_index_of(ctx, model, &model->indexes[i]);
         IndexObjects before, after;
         if (old_index == NULL)
             continue;
@@ -379,7 +379,7 @@ pd_plan_renames(PlanContext *ctx)
     if (!rename_tables(ctx))
         return false;
     for (size_t i = 0; i < ctx->to->model_count; i++)
-        if (ctx->old_of_new[i] != NULL && !rename_columns(ctx, ctx->old_of_new[i], &ctx->to->models[i]))
+        if (ctx->old_of_new[i] != NULL && !rename_columns(ctx, &ctx->to->models[i]))
             return false;
     for (size_t i = 0; i < ctx->to->model_count; i++)
         if (ctx->old_of_new[i] != NULL && !rename_model_objects(ctx, ctx->old_of_new[i], &ctx->to->models[i]))
