@@ -6,6 +6,7 @@
  * Which model and field continue which is decided in diff.c; the names
  * themselves come from schema.c.
  */
+#include <stdint.h>
 #include <string.h>
 
 #include "plan.h"
@@ -111,36 +112,191 @@ rename_blocker(const PlanContext *ctx, const bool *is_done, size_t i)
     return NULL;
 }
 
+/*
+ * The order in which renames are written: rename j blocks rename i while j
+ * still holds the name i takes (same namespace), or while j has not yet given
+ * the table that i names its name. Each rename counts the edges from its
+ * pending blockers; the lowest-numbered rename with none runs next (what a
+ * scan from the first would pick: a rename, once free, stays free), and then
+ * frees those it blocked. Names are found through maps of chains, so a long
+ * chain of renames orders in time proportional to its length.
+ */
+typedef struct RenameOrder
+{
+    PlanContext *ctx;
+    PdStrmap *by_from;      /* namespace key of `from` -> chain of renames (next_from) */
+    PdStrmap *by_to;        /* namespace key of `to` -> chain (next_to) */
+    PdStrmap *tables_by_to; /* table renames by their new name -> chain (next_table) */
+    PdStrmap *by_table;     /* the table a column or constraint rename names -> chain (next_named) */
+    size_t *next_from, *next_to, *next_table, *next_named; /* index + 1; 0 ends a chain */
+    size_t *waits;                                         /* per rename: edges from pending blockers */
+    size_t *ready;                                         /* a min-heap of renames that wait for nothing */
+    size_t ready_count;
+} RenameOrder;
+
+/* The key of a name in its namespace: columns of one table, or everything else. */
+static const char *
+name_key(PdArena *arena, const PlanRename *rename, const char *name)
+{
+    if (rename->kind == RENAME_COLUMN)
+        return pd_arena_sprintf(arena, "c%zu:%s:%s", strlen(rename->table), rename->table, name);
+    return pd_arena_sprintf(arena, "o:%s", name);
+}
+
+/* Adds rename i to the chain of key in map. */
+static bool
+chain_add(PdStrmap *map, size_t *next, const char *key, size_t i)
+{
+    next[i] = (size_t)(uintptr_t)pd_strmap_get(map, key);
+    return pd_strmap_put(map, key, (void *)(uintptr_t)(i + 1));
+}
+
+static size_t
+chain_head(const PdStrmap *map, const char *key)
+{
+    return key != NULL ? (size_t)(uintptr_t)pd_strmap_get(map, key) : 0;
+}
+
+static bool
+order_init(PlanContext *ctx, RenameOrder *order)
+{
+    size_t n = ctx->rename_count;
+    PdArena *arena = ctx->arena;
+    *order = (RenameOrder){.ctx = ctx};
+    order->by_from = pd_strmap_new(arena, n);
+    order->by_to = pd_strmap_new(arena, n);
+    order->tables_by_to = pd_strmap_new(arena, n);
+    order->by_table = pd_strmap_new(arena, n);
+    size_t **arrays[] = {&order->next_from,  &order->next_to, &order->next_table,
+                         &order->next_named, &order->waits,   &order->ready};
+    for (size_t a = 0; a < sizeof(arrays) / sizeof(arrays[0]); a++)
+        if ((*arrays[a] = pd_arena_calloc(arena, n + 1, sizeof(size_t))) == NULL)
+            return pd_arena_error(arena, ctx->err);
+    if (order->by_from == NULL || order->by_to == NULL || order->tables_by_to == NULL ||
+        order->by_table == NULL)
+        return pd_arena_error(arena, ctx->err);
+    for (size_t i = 0; i < n; i++)
+    {
+        const PlanRename *rename = &ctx->renames[i];
+        const char *from = name_key(arena, rename, rename->from), *to = name_key(arena, rename, rename->to);
+        bool is_ok =
+            from != NULL && to != NULL && chain_add(order->by_from, order->next_from, from, i) &&
+            chain_add(order->by_to, order->next_to, to, i) &&
+            (rename->kind != RENAME_TABLE ||
+             chain_add(order->tables_by_to, order->next_table, rename->to, i)) &&
+            (rename->table == NULL || chain_add(order->by_table, order->next_named, rename->table, i));
+        if (!is_ok)
+            return pd_arena_error(arena, ctx->err);
+    }
+    return true;
+}
+
+/* Counts rename i's blockers: renames of its namespace taking from the name it takes, table renames
+ * giving the table it names its name. */
+static bool
+count_waits(RenameOrder *order, size_t i)
+{
+    const PlanRename *rename = &order->ctx->renames[i];
+    const char *to = name_key(order->ctx->arena, rename, rename->to);
+    if (to == NULL)
+        return pd_arena_error(order->ctx->arena, order->ctx->err);
+    for (size_t j = chain_head(order->by_from, to); j != 0; j = order->next_from[j - 1])
+        order->waits[i] += j - 1 != i;
+    for (size_t j = chain_head(order->tables_by_to, rename->table); j != 0; j = order->next_table[j - 1])
+        order->waits[i] += j - 1 != i;
+    return true;
+}
+
+static void
+ready_push(RenameOrder *order, size_t i)
+{
+    size_t at = order->ready_count++;
+    for (; at > 0 && order->ready[(at - 1) / 2] > i; at = (at - 1) / 2)
+        order->ready[at] = order->ready[(at - 1) / 2];
+    order->ready[at] = i;
+}
+
+static size_t
+ready_pop(RenameOrder *order)
+{
+    size_t first = order->ready[0], last = order->ready[--order->ready_count], at = 0;
+    for (size_t child = 1; child < order->ready_count; child = 2 * at + 1)
+    {
+        if (child + 1 < order->ready_count && order->ready[child + 1] < order->ready[child])
+            child++;
+        if (order->ready[child] >= last)
+            break;
+        order->ready[at] = order->ready[child];
+        at = child;
+    }
+    order->ready[at] = last;
+    return first;
+}
+
+static void
+release(RenameOrder *order, size_t i, size_t freed)
+{
+    if (i != freed && --order->waits[i] == 0)
+        ready_push(order, i);
+}
+
+/* Rename j is written: the renames it blocked wait for one edge less. */
+static bool
+release_blocked(RenameOrder *order, size_t j)
+{
+    const PlanRename *rename = &order->ctx->renames[j];
+    const char *from = name_key(order->ctx->arena, rename, rename->from);
+    if (from == NULL)
+        return pd_arena_error(order->ctx->arena, order->ctx->err);
+    for (size_t i = chain_head(order->by_to, from); i != 0; i = order->next_to[i - 1])
+        release(order, i - 1, j);
+    if (rename->kind == RENAME_TABLE)
+        for (size_t i = chain_head(order->by_table, rename->to); i != 0; i = order->next_named[i - 1])
+            release(order, i - 1, j);
+    return true;
+}
+
+static bool
+refuse_circle(PlanContext *ctx, const bool *is_done)
+{
+    size_t i = 0;
+    while (is_done[i])
+        i++;
+    const PlanRename *stuck = &ctx->renames[i], *blocker = rename_blocker(ctx, is_done, i);
+    pd_error_set(ctx->err, PD_ERR_INVALID_INPUT,
+                 "renames go round in a circle: \"%s\" -> \"%s\" waits for \"%s\" -> \"%s\", which "
+                 "waits in turn",
+                 stuck->from, stuck->to, blocker->from, blocker->to);
+    pd_error_detail(ctx->err, "Each name is still taken when the other rename would need it, as in a "
+                              "swap of two table names.");
+    return pd_error_hint(ctx->err, "Rename through a temporary name: one migration renames the first "
+                                   "to a name nobody uses, the next finishes the swap.");
+}
+
 /* Writes the queued renames, each as its own step (so +down renames back in reverse order). */
 static bool
 write_renames(PlanContext *ctx)
 {
+    RenameOrder order;
     bool *is_done = pd_arena_calloc(ctx->arena, ctx->rename_count + 1, sizeof(bool));
-    if (is_done == NULL)
+    if (is_done == NULL || !order_init(ctx, &order))
         return pd_arena_error(ctx->arena, ctx->err);
+    for (size_t i = 0; i < ctx->rename_count; i++)
+    {
+        if (!count_waits(&order, i))
+            return false;
+        if (order.waits[i] == 0)
+            ready_push(&order, i);
+    }
     for (size_t written = 0; written < ctx->rename_count; written++)
     {
-        size_t i = 0;
-        while (i < ctx->rename_count && (is_done[i] || rename_blocker(ctx, is_done, i) != NULL))
-            i++;
-        if (i == ctx->rename_count)
-        {
-            for (i = 0; is_done[i]; i++)
-                ;
-            const PlanRename *stuck = &ctx->renames[i], *blocker = rename_blocker(ctx, is_done, i);
-            pd_error_set(ctx->err, PD_ERR_INVALID_INPUT,
-                         "renames go round in a circle: \"%s\" -> \"%s\" waits for \"%s\" -> \"%s\", which "
-                         "waits in turn",
-                         stuck->from, stuck->to, blocker->from, blocker->to);
-            pd_error_detail(ctx->err, "Each name is still taken when the other rename would need it, as in a "
-                                      "swap of two table names.");
-            return pd_error_hint(ctx->err, "Rename through a temporary name: one migration renames the first "
-                                           "to a name nobody uses, the next finishes the swap.");
-        }
+        if (order.ready_count == 0)
+            return refuse_circle(ctx, is_done);
+        size_t i = ready_pop(&order);
         is_done[i] = true;
         pd_strbuf_append(&ctx->up, ctx->renames[i].up_sql);
         pd_strbuf_append(&ctx->down, ctx->renames[i].down_sql);
-        if (!pd_plan_step_end(ctx))
+        if (!pd_plan_step_end(ctx) || !release_blocked(&order, i))
             return false;
     }
     return true;
