@@ -6,6 +6,7 @@
  * re-creates a dropped model in +down. A table name freed by a drop is free
  * only at the end of the migration, so taking it in the same one is refused.
  */
+#include <stdint.h>
 #include <string.h>
 
 #include "plan.h"
@@ -41,8 +42,11 @@ typedef struct TopoSort
     size_t *order;
     size_t count;
     const PdField **deferred; /* keys that close a cycle: added after the tables */
+    size_t *deferred_owners;  /* per deferred key: the index of its model */
     size_t deferred_count;
-    TopoFrame *path; /* the models on the path: at most every model once */
+    size_t *field_base;      /* per model: the number of its first field among all the catalog's */
+    bool *is_deferred_field; /* per field of the catalog, numbered from field_base */
+    TopoFrame *path;         /* the models on the path: at most every model once */
     size_t depth;
 } TopoSort;
 
@@ -57,14 +61,20 @@ catalog_index(const PdCatalog *catalog, const PdModel *model)
 }
 
 static bool
-topo_defer(TopoSort *sort, const PdField *field)
+topo_defer(TopoSort *sort, size_t owner, size_t field)
 {
+    PdArena *arena = sort->ctx->arena;
     const PdField **grown =
-        pd_arena_reserve_next(sort->ctx->arena, (void *)sort->deferred, sort->deferred_count, sizeof(*grown));
-    if (grown == NULL)
-        return pd_arena_error(sort->ctx->arena, sort->ctx->err);
-    grown[sort->deferred_count++] = field;
+        pd_arena_reserve_next(arena, (void *)sort->deferred, sort->deferred_count, sizeof(*grown));
+    size_t *owners =
+        pd_arena_reserve_next(arena, sort->deferred_owners, sort->deferred_count, sizeof(*owners));
+    if (grown == NULL || owners == NULL)
+        return pd_arena_error(arena, sort->ctx->err);
+    grown[sort->deferred_count] = &sort->catalog->models[owner].fields[field];
+    owners[sort->deferred_count++] = owner;
     sort->deferred = grown;
+    sort->deferred_owners = owners;
+    sort->is_deferred_field[sort->field_base[owner] + field] = true;
     return true;
 }
 
@@ -88,7 +98,8 @@ topo_step(TopoSort *sort)
         sort->depth--;
         return true;
     }
-    const PdField *field = &model->fields[top->field++];
+    size_t f = top->field++;
+    const PdField *field = &model->fields[f];
     const PdModel *target = is_relation(field) ? pd_plan_field_target(sort->catalog, field) : NULL;
     if (target == NULL)
         return true;
@@ -96,7 +107,7 @@ topo_step(TopoSort *sort)
     if (j == top->model || j >= sort->catalog->model_count || !sort->is_member[j] || sort->state[j] == 2)
         return true;
     if (sort->state[j] == 1)
-        return topo_defer(sort, field);
+        return topo_defer(sort, top->model, f);
     topo_push(sort, j);
     return true;
 }
@@ -109,7 +120,13 @@ topo_sort(PlanContext *ctx, const PdCatalog *catalog, const bool *is_member, Top
     sort->state = pd_arena_calloc(ctx->arena, count + 1, 1);
     sort->order = pd_arena_calloc(ctx->arena, count + 1, sizeof(size_t));
     sort->path = pd_arena_calloc(ctx->arena, count + 1, sizeof(TopoFrame));
-    if (sort->state == NULL || sort->order == NULL || sort->path == NULL)
+    sort->field_base = pd_arena_calloc(ctx->arena, count + 1, sizeof(size_t));
+    if (sort->state == NULL || sort->order == NULL || sort->path == NULL || sort->field_base == NULL)
+        return pd_arena_error(ctx->arena, ctx->err);
+    for (size_t i = 0; i < count; i++)
+        sort->field_base[i + 1] = sort->field_base[i] + catalog->models[i].field_count;
+    sort->is_deferred_field = pd_arena_calloc(ctx->arena, sort->field_base[count] + 1, sizeof(bool));
+    if (sort->is_deferred_field == NULL)
         return pd_arena_error(ctx->arena, ctx->err);
     for (size_t i = 0; i < count; i++)
     {
@@ -121,15 +138,6 @@ topo_sort(PlanContext *ctx, const PdCatalog *catalog, const bool *is_member, Top
                 return false;
     }
     return true;
-}
-
-static bool
-is_deferred(const TopoSort *sort, const PdField *field)
-{
-    for (size_t i = 0; i < sort->deferred_count; i++)
-        if (sort->deferred[i] == field)
-            return true;
-    return false;
 }
 
 /* Column objects of every field with a column, plus which keys wait for a cycle. */
@@ -148,7 +156,7 @@ table_objects(PlanContext *ctx, const PdModel *model, const char *table, bool is
         if (field->column == NULL)
             continue;
         ModelRef target = is_old ? pd_plan_old_target_ref(ctx, field) : pd_plan_new_target_ref(ctx, field);
-        (*deferred)[*count] = is_deferred(sort, field);
+        (*deferred)[*count] = sort->is_deferred_field[sort->field_base[model - sort->catalog->models] + f];
         if (!schema_field(ctx, table, field->column, field, &target, &(*fields)[(*count)++]))
             return false;
     }
@@ -192,13 +200,7 @@ deferred_keys(PlanContext *ctx, const PdCatalog *catalog, const TopoSort *sort, 
     for (size_t i = 0; i < sort->deferred_count; i++)
     {
         const PdField *field = sort->deferred[i];
-        const PdModel *owner = NULL;
-        for (size_t m = 0; m < catalog->model_count && owner == NULL; m++)
-            if (field >= catalog->models[m].fields &&
-                field < catalog->models[m].fields + catalog->models[m].field_count)
-                owner = &catalog->models[m];
-        if (owner == NULL)
-            continue;
+        const PdModel *owner = &catalog->models[sort->deferred_owners[i]];
         ModelRef target = is_drop ? pd_plan_old_target_ref(ctx, field) : pd_plan_new_target_ref(ctx, field);
         FieldObjects objects;
         if (!schema_field(ctx, owner->table, field->column, field, &target, &objects))
@@ -273,37 +275,80 @@ has_join_tables(const PdModel *model)
     return false;
 }
 
-bool
-pd_plan_check_table_freed_late(PlanContext *ctx, const char *table, const char *what, size_t joins_from)
+/* Who takes each table name in `to`: the first model with it as its table, the first join table. */
+typedef struct PlanTakers
 {
+    PdStrmap *tables;      /* table -> model index + 1 */
+    PdStrmap *joins;       /* join table -> model index + 1 */
+    PdStrmap *join_fields; /* join table -> its many-to-many field */
+} PlanTakers;
+
+static bool
+put_first(PdStrmap *map, const char *key, void *value)
+{
+    return pd_strmap_contains(map, key) || pd_strmap_put(map, key, value);
+}
+
+static PlanTakers *
+build_takers(PlanContext *ctx)
+{
+    PlanTakers *takers = pd_arena_calloc(ctx->arena, 1, sizeof(*takers));
+    if (takers == NULL || (takers->tables = pd_strmap_new(ctx->arena, ctx->to->model_count)) == NULL ||
+        (takers->joins = pd_strmap_new(ctx->arena, 0)) == NULL ||
+        (takers->join_fields = pd_strmap_new(ctx->arena, 0)) == NULL)
+        return NULL;
     for (size_t i = 0; i < ctx->to->model_count; i++)
     {
         const PdModel *model = &ctx->to->models[i];
-        const PdField *taker = NULL;
-        for (size_t f = 0; i < joins_from && f < model->field_count && taker == NULL; f++)
-            if (model->fields[f].kind == PD_FIELD_MANY_TO_MANY && model->fields[f].through_table != NULL &&
-                strcmp(model->fields[f].through_table, table) == 0)
-                taker = &model->fields[f];
-        if (taker == NULL && strcmp(model->table, table) != 0)
-            continue;
-        if (taker != NULL)
-            pd_plan_input_error(
-                ctx, taker->pos,
-                "table \"%s\" of %s is dropped only at the end of this migration, but %s.%s takes its name",
-                table, what, model->name, taker->name);
-        else
-            pd_plan_input_error(
-                ctx, model->pos,
-                "table \"%s\" of %s is dropped only at the end of this migration, but model %s takes "
-                "its name",
-                table, what, model->name);
-        pd_error_detail(ctx->err,
-                        "Tables are dropped after the renames and new tables of the same migration, so "
-                        "the name is still taken when it is needed.");
-        return pd_error_hint(ctx->err,
-                             "Make two migrations: one that drops the old table, then one that gives "
-                             "its name away.");
+        void *number = (void *)(uintptr_t)(i + 1);
+        if (!put_first(takers->tables, model->table, number))
+            return NULL;
+        for (size_t f = 0; f < model->field_count; f++)
+        {
+            const PdField *field = &model->fields[f];
+            if (field->kind == PD_FIELD_MANY_TO_MANY && field->through_table != NULL &&
+                !pd_strmap_contains(takers->joins, field->through_table) &&
+                (!pd_strmap_put(takers->joins, field->through_table, number) ||
+                 !pd_strmap_put(takers->join_fields, field->through_table, (void *)field)))
+                return NULL;
+        }
     }
+    return takers;
+}
+
+static bool
+refuse_taken(PlanContext *ctx, const char *table, const char *what, const PdModel *model,
+             const PdField *taker)
+{
+    if (taker != NULL)
+        pd_plan_input_error(
+            ctx, taker->pos,
+            "table \"%s\" of %s is dropped only at the end of this migration, but %s.%s takes its name",
+            table, what, model->name, taker->name);
+    else
+        pd_plan_input_error(ctx, model->pos,
+                            "table \"%s\" of %s is dropped only at the end of this migration, but model %s "
+                            "takes its name",
+                            table, what, model->name);
+    pd_error_detail(ctx->err, "Tables are dropped after the renames and new tables of the same migration, so "
+                              "the name is still taken when it is needed.");
+    return pd_error_hint(ctx->err, "Make two migrations: one that drops the old table, then one that gives "
+                                   "its name away.");
+}
+
+bool
+pd_plan_check_table_freed_late(PlanContext *ctx, const char *table, const char *what, size_t joins_from)
+{
+    if (ctx->takers == NULL && (ctx->takers = build_takers(ctx)) == NULL)
+        return pd_arena_error(ctx->arena, ctx->err);
+    /* The first model in file order that takes the name; within one, a join table before the table. */
+    size_t by_table = (size_t)(uintptr_t)pd_strmap_get(ctx->takers->tables, table);
+    size_t by_join = (size_t)(uintptr_t)pd_strmap_get(ctx->takers->joins, table);
+    if (by_join != 0 && by_join - 1 < joins_from && (by_table == 0 || by_join <= by_table))
+        return refuse_taken(ctx, table, what, &ctx->to->models[by_join - 1],
+                            pd_strmap_get(ctx->takers->join_fields, table));
+    if (by_table != 0)
+        return refuse_taken(ctx, table, what, &ctx->to->models[by_table - 1], NULL);
     return true;
 }
 
