@@ -5,80 +5,19 @@
  * values of relations (they depend on the target's key), ordering and
  * composite indexes, related names that would clash on a target, and one
  * namespace for every table and index name, as PostgreSQL has. The first
- * error stops the check. Names are looked up in small hash sets so a file
- * of thousands of models stays linear.
+ * error stops the check. Every name is looked up in a string map (models,
+ * fields of each model, database names, related names, renamed_from,
+ * ordering and index terms), so a file of thousands of models, fields or
+ * terms is checked in time proportional to its size.
  */
-#include <stdint.h>
 #include <string.h>
+
+#include "prodata/strmap.h"
 
 #include "lexer.h"
 #include "syntax.h"
 
 #define MODEL_NAME_MAX 63
-
-/* An open-addressing set of names, each with what owns it (a model, a field, an Owner) for messages. */
-typedef struct NameSet
-{
-    const char **names;
-    const void **values;
-    size_t capacity; /* a power of two, at least twice the count */
-    size_t count;
-} NameSet;
-
-static uint32_t
-hash_name(const char *name)
-{
-    uint32_t hash = 2166136261u;
-    for (const unsigned char *p = (const unsigned char *)name; *p != '\0'; p++)
-        hash = (hash ^ *p) * 16777619u;
-    return hash;
-}
-
-static bool
-set_init(PdArena *arena, NameSet *set, size_t expected)
-{
-    set->capacity = 16;
-    while (set->capacity < expected * 2)
-        set->capacity *= 2;
-    set->count = 0;
-    set->names = pd_arena_calloc(arena, set->capacity, sizeof(const char *));
-    set->values = pd_arena_calloc(arena, set->capacity, sizeof(const void *));
-    return set->names != NULL && set->values != NULL;
-}
-
-/* The value of name when it is in the set, else NULL. */
-static const void *
-set_find(const NameSet *set, const char *name)
-{
-    for (size_t slot = hash_name(name) & (set->capacity - 1); set->names[slot] != NULL;
-         slot = (slot + 1) & (set->capacity - 1))
-        if (strcmp(set->names[slot], name) == 0)
-            return set->values[slot];
-    return NULL;
-}
-
-/* Adds name; false only on exhaustion. The caller checks set_find first. */
-static bool
-set_add(PdArena *arena, NameSet *set, const char *name, const void *value)
-{
-    if ((set->count + 1) * 2 > set->capacity)
-    {
-        NameSet bigger;
-        if (!set_init(arena, &bigger, set->capacity))
-            return false;
-        for (size_t i = 0; i < set->capacity; i++)
-            if (set->names[i] != NULL)
-                set_add(arena, &bigger, set->names[i], set->values[i]);
-        *set = bigger;
-    }
-    size_t slot = hash_name(name) & (set->capacity - 1);
-    while (set->names[slot] != NULL)
-        slot = (slot + 1) & (set->capacity - 1);
-    set->names[slot] = name;
-    set->values[slot] = value;
-    set->count++;
-    return true;
-}
 
 typedef struct Checker
 {
@@ -86,8 +25,9 @@ typedef struct Checker
     PdError *err;
     const PdFileSyntax *syntax;
     PdCatalog *catalog;
-    NameSet models;   /* model name -> PdModel */
-    NameSet db_names; /* tables and indexes share one namespace in PostgreSQL: name -> Owner */
+    PdStrmap *models;   /* model name -> PdModel */
+    PdStrmap *db_names; /* tables and indexes share one namespace in PostgreSQL: name -> Owner */
+    PdStrmap **fields;  /* per model: field name -> PdField */
 } Checker;
 
 static bool
@@ -131,7 +71,7 @@ claim_db_name(Checker *checker, const char *name, PdSourcePos pos, const char *w
     const Owner *owner = new_owner(checker->arena, what, model, item);
     if (owner == NULL)
         return fail_memory(checker);
-    const Owner *other = set_find(&checker->db_names, name);
+    const Owner *other = pd_strmap_get(checker->db_names, name);
     if (other != NULL)
     {
         const char *mine = describe_owner(checker->arena, owner),
@@ -144,7 +84,7 @@ claim_db_name(Checker *checker, const char *name, PdSourcePos pos, const char *w
             "(set table, through= or name= explicitly)",
             name, mine, theirs);
     }
-    return set_add(checker->arena, &checker->db_names, name, owner) || fail_memory(checker);
+    return pd_strmap_put(checker->db_names, name, (void *)owner) || fail_memory(checker);
 }
 
 static bool
@@ -167,7 +107,7 @@ is_resource_name(const char *name)
 
 /* Name, table, resource and renamed_from of one model. */
 static bool
-check_model_names(Checker *checker, const PdModelSyntax *syntax, PdModel *model, NameSet *resources)
+check_model_names(Checker *checker, const PdModelSyntax *syntax, PdModel *model, PdStrmap *resources)
 {
     PdError *err = checker->err;
     *model = syntax->model;
@@ -179,12 +119,12 @@ check_model_names(Checker *checker, const PdModelSyntax *syntax, PdModel *model,
         return pd_model_error_at(err, model->pos,
                                  "model name \"%.20s...\" of %zu characters, expected at most %d",
                                  model->name, strlen(model->name), MODEL_NAME_MAX);
-    const PdModel *first = set_find(&checker->models, model->name);
+    const PdModel *first = pd_strmap_get(checker->models, model->name);
     if (first != NULL)
         return pd_model_error_at(err, model->pos,
                                  "model \"%s\" defined twice, expected each model once (first at line %d)",
                                  model->name, first->pos.line);
-    if (!set_add(checker->arena, &checker->models, model->name, model))
+    if (!pd_strmap_put(checker->models, model->name, model))
         return fail_memory(checker);
     char *snake = pd_model_snake_case(checker->arena, model->name);
     if (snake == NULL)
@@ -212,13 +152,13 @@ check_model_names(Checker *checker, const PdModelSyntax *syntax, PdModel *model,
             "resource name \"%s\" of model %s, expected lower-case letters, digits, _ and -, at "
             "most 63 bytes",
             model->resource, model->name);
-    const PdModel *user = set_find(resources, model->resource);
+    const PdModel *user = pd_strmap_get(resources, model->resource);
     if (user != NULL)
         return pd_model_error_at(err, resource_pos,
                                  "resource \"%s\" of model %s is already used by model %s, expected distinct "
                                  "resources (set resource \"...\")",
                                  model->resource, model->name, user->name);
-    if (!set_add(checker->arena, resources, model->resource, model))
+    if (!pd_strmap_put(resources, model->resource, model))
         return fail_memory(checker);
     if (model->renamed_from != NULL && !is_model_name(model->renamed_from))
         return pd_model_error_at(err, syntax->renamed_from_pos,
@@ -245,23 +185,24 @@ add_implicit_id(Checker *checker, PdModel *model, const PdModelSyntax *syntax)
 
 /* Every field of one model: each line, then names and columns that must be distinct. */
 static bool
-check_fields(Checker *checker, const PdModelSyntax *syntax, PdModel *model)
+check_fields(Checker *checker, const PdModelSyntax *syntax, PdModel *model, PdStrmap **names_out)
 {
     model->fields = pd_arena_calloc(checker->arena, syntax->field_count + 1, sizeof(PdField));
-    NameSet names, columns;
-    if (model->fields == NULL || !set_init(checker->arena, &names, syntax->field_count + 1) ||
-        !set_init(checker->arena, &columns, syntax->field_count + 1))
+    PdStrmap *names = pd_strmap_new(checker->arena, syntax->field_count + 1);
+    PdStrmap *columns = pd_strmap_new(checker->arena, syntax->field_count + 1);
+    if (model->fields == NULL || names == NULL || columns == NULL)
         return fail_memory(checker);
+    *names_out = names;
     add_implicit_id(checker, model, syntax);
-    if (model->field_count == 1 && (!set_add(checker->arena, &names, "id", &model->fields[0]) ||
-                                    !set_add(checker->arena, &columns, "id", &model->fields[0])))
+    if (model->field_count == 1 &&
+        (!pd_strmap_put(names, "id", &model->fields[0]) || !pd_strmap_put(columns, "id", &model->fields[0])))
         return fail_memory(checker);
     const PdField *primary_key = NULL;
     for (size_t i = 0; i < syntax->field_count; i++)
     {
         PdField *field = &model->fields[model->field_count];
         const PdFieldSyntax *line = &syntax->fields[i];
-        const PdModel *target = set_find(&checker->models, line->type_name);
+        const PdModel *target = pd_strmap_get(checker->models, line->type_name);
         if (!pd_model_check_field(checker->arena, target, model, line, field, checker->err))
             return false;
         if (field->is_primary_key && primary_key != NULL)
@@ -271,7 +212,7 @@ check_fields(Checker *checker, const PdModelSyntax *syntax, PdModel *model)
                 model->name, primary_key->name);
         if (field->is_primary_key)
             primary_key = field;
-        const PdField *other = set_find(&names, field->name);
+        const PdField *other = pd_strmap_get(names, field->name);
         if (other != NULL && other->kind == PD_FIELD_AUTO)
             return pd_model_error_at(
                 checker->err, field->pos,
@@ -284,15 +225,15 @@ check_fields(Checker *checker, const PdModelSyntax *syntax, PdModel *model)
                 "field \"%s\" defined twice in model %s, expected each name once (first at "
                 "line %d)",
                 field->name, model->name, other->pos.line);
-        if (!set_add(checker->arena, &names, field->name, field))
+        if (!pd_strmap_put(names, field->name, field))
             return fail_memory(checker);
-        if (field->column != NULL && (other = set_find(&columns, field->column)) != NULL)
+        if (field->column != NULL && (other = pd_strmap_get(columns, field->column)) != NULL)
             return pd_model_error_at(
                 checker->err, field->pos,
                 "column \"%s\" of field \"%s\" is also the column of field \"%s\" in model "
                 "%s, expected distinct columns",
                 field->column, field->name, other->name, model->name);
-        if (field->column != NULL && !set_add(checker->arena, &columns, field->column, field))
+        if (field->column != NULL && !pd_strmap_put(columns, field->column, field))
             return fail_memory(checker);
         model->field_count++;
     }
@@ -301,39 +242,44 @@ check_fields(Checker *checker, const PdModelSyntax *syntax, PdModel *model)
 
 /* renamed_from on a field names a field that is gone; it may not name a current one, nor twice the same. */
 static bool
-check_field_renames(Checker *checker, const PdModelSyntax *syntax, const PdModel *model)
+check_field_renames(Checker *checker, const PdModelSyntax *syntax, const PdModel *model,
+                    const PdStrmap *names)
 {
     size_t offset = model->field_count - syntax->field_count;
+    PdStrmap *old_names = pd_strmap_new(checker->arena, 0); /* renamed_from -> the first field with it */
+    if (old_names == NULL)
+        return fail_memory(checker);
     for (size_t i = offset; i < model->field_count; i++)
     {
         const PdField *field = &model->fields[i];
         if (field->renamed_from == NULL)
             continue;
         PdSourcePos pos = syntax->fields[i - offset].option_pos[PD_OPTION_RENAMED_FROM];
-        if (pd_model_find_field(model, field->renamed_from) != NULL)
+        const PdField *other = pd_strmap_get(old_names, field->renamed_from);
+        if (pd_strmap_contains(names, field->renamed_from))
             return pd_model_error_at(
                 checker->err, pos,
                 "renamed_from=%s on field \"%s\" names a current field of %s, expected the "
                 "field's old name, no longer in the model",
                 field->renamed_from, field->name, model->name);
-        for (size_t j = offset; j < i; j++)
-            if (model->fields[j].renamed_from != NULL &&
-                strcmp(model->fields[j].renamed_from, field->renamed_from) == 0)
-                return pd_model_error_at(
-                    checker->err, pos,
-                    "renamed_from=%s on field \"%s\" and on field \"%s\", expected one field "
-                    "per old name",
-                    field->renamed_from, field->name, model->fields[j].name);
+        if (other != NULL)
+            return pd_model_error_at(
+                checker->err, pos,
+                "renamed_from=%s on field \"%s\" and on field \"%s\", expected one field "
+                "per old name",
+                field->renamed_from, field->name, other->name);
+        if (!pd_strmap_put(old_names, field->renamed_from, (void *)field))
+            return fail_memory(checker);
     }
     return true;
 }
 
 /* A field named in ordering, unique(...) or index(...): it must exist and have a column. */
 static bool
-check_field_reference(Checker *checker, const PdModel *model, const char *name, PdSourcePos pos,
-                      const char *where)
+check_field_reference(Checker *checker, const PdModel *model, const PdStrmap *names, const char *name,
+                      PdSourcePos pos, const char *where)
 {
-    const PdField *field = pd_model_find_field(model, name);
+    const PdField *field = pd_strmap_get(names, name);
     if (field == NULL)
         return pd_model_error_at(checker->err, pos,
                                  "unknown field \"%s\" in %s of model %s, expected a field of %s", name,
@@ -346,25 +292,51 @@ check_field_reference(Checker *checker, const PdModel *model, const char *name, 
 }
 
 static bool
-check_ordering(Checker *checker, const PdModelSyntax *syntax, const PdModel *model)
+check_ordering(Checker *checker, const PdModelSyntax *syntax, const PdModel *model, const PdStrmap *names)
 {
+    PdStrmap *seen = pd_strmap_new(checker->arena, model->ordering_count);
+    if (seen == NULL)
+        return fail_memory(checker);
     for (size_t i = 0; i < model->ordering_count; i++)
     {
         const char *name = model->ordering[i].field;
-        if (!check_field_reference(checker, model, name, syntax->ordering_pos[i], "ordering"))
+        if (!check_field_reference(checker, model, names, name, syntax->ordering_pos[i], "ordering"))
             return false;
-        for (size_t j = 0; j < i; j++)
-            if (strcmp(model->ordering[j].field, name) == 0)
-                return pd_model_error_at(
-                    checker->err, syntax->ordering_pos[i],
-                    "field \"%s\" twice in ordering of model %s, expected each field once", name,
-                    model->name);
+        if (pd_strmap_contains(seen, name))
+            return pd_model_error_at(checker->err, syntax->ordering_pos[i],
+                                     "field \"%s\" twice in ordering of model %s, expected each field once",
+                                     name, model->name);
+        if (!pd_strmap_put(seen, name, NULL))
+            return fail_memory(checker);
+    }
+    return true;
+}
+
+/* The fields of one unique(...) or index(...): each a field with a column, each once. */
+static bool
+check_index_fields(Checker *checker, const PdIndexSyntax *entry, const PdModel *model, const PdStrmap *names,
+                   const char *where)
+{
+    const PdIndex *index = &entry->index;
+    PdStrmap *seen = pd_strmap_new(checker->arena, index->field_count);
+    if (seen == NULL)
+        return fail_memory(checker);
+    for (size_t f = 0; f < index->field_count; f++)
+    {
+        if (!check_field_reference(checker, model, names, index->fields[f], entry->field_pos[f], where))
+            return false;
+        if (pd_strmap_contains(seen, index->fields[f]))
+            return pd_model_error_at(checker->err, entry->field_pos[f],
+                                     "field \"%s\" twice in %s of model %s, expected each field once",
+                                     index->fields[f], where, model->name);
+        if (!pd_strmap_put(seen, index->fields[f], NULL))
+            return fail_memory(checker);
     }
     return true;
 }
 
 static bool
-check_indexes(Checker *checker, const PdModelSyntax *syntax, PdModel *model)
+check_indexes(Checker *checker, const PdModelSyntax *syntax, PdModel *model, const PdStrmap *names)
 {
     model->index_count = syntax->index_count;
     model->indexes = pd_arena_calloc(checker->arena, syntax->index_count + 1, sizeof(PdIndex));
@@ -376,16 +348,8 @@ check_indexes(Checker *checker, const PdModelSyntax *syntax, PdModel *model)
         PdIndex *index = &model->indexes[i];
         *index = entry->index;
         const char *where = index->is_unique ? "unique(...)" : "index(...)";
-        for (size_t f = 0; f < index->field_count; f++)
-        {
-            if (!check_field_reference(checker, model, index->fields[f], entry->field_pos[f], where))
-                return false;
-            for (size_t g = 0; g < f; g++)
-                if (strcmp(index->fields[g], index->fields[f]) == 0)
-                    return pd_model_error_at(checker->err, entry->field_pos[f],
-                                             "field \"%s\" twice in %s of model %s, expected each field once",
-                                             index->fields[f], where, model->name);
-        }
+        if (!check_index_fields(checker, entry, model, names, where))
+            return false;
         PdSourcePos pos = index->name != NULL ? entry->name_pos : index->pos;
         if (index->name != NULL && !pd_model_is_sql_name(index->name))
             return pd_model_error_at(
@@ -433,7 +397,7 @@ claim_field_names(Checker *checker, const PdModel *model)
  * relations are met in file order.
  */
 static bool
-check_related_names(Checker *checker, NameSet *reverse)
+check_related_names(Checker *checker, PdStrmap **reverse)
 {
     PdCatalog *catalog = checker->catalog;
     for (size_t m = 0; m < catalog->model_count; m++)
@@ -445,8 +409,9 @@ check_related_names(Checker *checker, NameSet *reverse)
             if (field->target == NULL)
                 continue;
             size_t target = (size_t)(field->target - catalog->models);
-            const Owner *other = set_find(&reverse[target], field->related_name);
-            const PdField *same = pd_model_find_field(field->target, field->related_name);
+            const Owner *other =
+                reverse[target] != NULL ? pd_strmap_get(reverse[target], field->related_name) : NULL;
+            const PdField *same = pd_strmap_get(checker->fields[target], field->related_name);
             if (other != NULL || same != NULL)
             {
                 const char *theirs = other != NULL
@@ -462,7 +427,10 @@ check_related_names(Checker *checker, NameSet *reverse)
                     other != NULL ? "the related name of " : "", theirs);
             }
             const Owner *owner = new_owner(checker->arena, NULL, model, field->name);
-            if (owner == NULL || !set_add(checker->arena, &reverse[target], field->related_name, owner))
+            if (reverse[target] == NULL)
+                reverse[target] = pd_strmap_new(checker->arena, 0);
+            if (owner == NULL || reverse[target] == NULL ||
+                !pd_strmap_put(reverse[target], field->related_name, (void *)owner))
                 return fail_memory(checker);
         }
     }
@@ -471,7 +439,7 @@ check_related_names(Checker *checker, NameSet *reverse)
 
 /* Everything that needs every model's fields: relation values, names across the model and the file. */
 static bool
-check_model_rest(Checker *checker, const PdModelSyntax *syntax, PdModel *model)
+check_model_rest(Checker *checker, const PdModelSyntax *syntax, PdModel *model, const PdStrmap *names)
 {
     size_t offset = model->field_count - syntax->field_count;
     for (size_t i = offset; i < model->field_count; i++)
@@ -481,8 +449,9 @@ check_model_rest(Checker *checker, const PdModelSyntax *syntax, PdModel *model)
             !pd_model_check_field_values(&syntax->fields[i - offset], field, checker->err))
             return false;
     }
-    return check_field_renames(checker, syntax, model) && check_ordering(checker, syntax, model) &&
-           claim_field_names(checker, model) && check_indexes(checker, syntax, model);
+    return check_field_renames(checker, syntax, model, names) &&
+           check_ordering(checker, syntax, model, names) && claim_field_names(checker, model) &&
+           check_indexes(checker, syntax, model, names);
 }
 
 static bool
@@ -492,7 +461,7 @@ check_model_renames(Checker *checker)
     for (size_t i = 0; i < catalog->model_count; i++)
     {
         const PdModel *model = &catalog->models[i];
-        if (model->renamed_from != NULL && pd_model_find(catalog, model->renamed_from) != NULL)
+        if (model->renamed_from != NULL && pd_strmap_contains(checker->models, model->renamed_from))
             return pd_model_error_at(
                 checker->err, checker->syntax->models[i].renamed_from_pos,
                 "renamed_from %s on model %s names a current model, expected the model's old "
@@ -508,10 +477,13 @@ pd_model_check_syntax(PdArena *arena, const PdFileSyntax *syntax, PdCatalog **ca
     Checker checker = {.arena = arena, .err = err, .syntax = syntax};
     size_t count = syntax->model_count;
     PdCatalog *result = pd_arena_calloc(arena, 1, sizeof(PdCatalog));
-    NameSet resources;
-    NameSet *reverse = pd_arena_calloc(arena, count + 1, sizeof(NameSet));
-    if (result == NULL || reverse == NULL || !set_init(arena, &checker.models, count) ||
-        !set_init(arena, &resources, count) || !set_init(arena, &checker.db_names, count * 8))
+    PdStrmap *resources = pd_strmap_new(arena, count);
+    PdStrmap **reverse = pd_arena_calloc(arena, count + 1, sizeof(PdStrmap *)); /* per target, on first use */
+    checker.models = pd_strmap_new(arena, count);
+    checker.db_names = pd_strmap_new(arena, count * 8);
+    checker.fields = pd_arena_calloc(arena, count + 1, sizeof(PdStrmap *));
+    if (result == NULL || resources == NULL || reverse == NULL || checker.models == NULL ||
+        checker.db_names == NULL || checker.fields == NULL)
         return pd_arena_error(arena, err);
     result->models = pd_arena_calloc(arena, count + 1, sizeof(PdModel));
     if (result->models == NULL)
@@ -519,18 +491,16 @@ pd_model_check_syntax(PdArena *arena, const PdFileSyntax *syntax, PdCatalog **ca
     checker.catalog = result;
     /* Names first, so that fields may refer to models further down the file. */
     for (size_t i = 0; i < count; i++, result->model_count++)
-        if (!check_model_names(&checker, &syntax->models[i], &result->models[i], &resources))
+        if (!check_model_names(&checker, &syntax->models[i], &result->models[i], resources))
             return false;
     for (size_t i = 0; i < count; i++)
     {
         result->models[i].field_count = 0;
-        if (!check_fields(&checker, &syntax->models[i], &result->models[i]))
+        if (!check_fields(&checker, &syntax->models[i], &result->models[i], &checker.fields[i]))
             return false;
-        if (!set_init(arena, &reverse[i], result->models[i].field_count))
-            return pd_arena_error(arena, err);
     }
     for (size_t i = 0; i < count; i++)
-        if (!check_model_rest(&checker, &syntax->models[i], &result->models[i]))
+        if (!check_model_rest(&checker, &syntax->models[i], &result->models[i], checker.fields[i]))
             return false;
     if (!check_model_renames(&checker) || !check_related_names(&checker, reverse))
         return false;

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "lexer.h"
+#include "prodata/strmap.h"
 #include "syntax.h"
 
 #define FIELD_NAME_MAX 59
@@ -344,29 +345,49 @@ pd_model_check_field(PdArena *arena, const PdModel *target, const PdModel *model
     return pd_model_check_field_values(syntax, out, err);
 }
 
+/* Whether choice i repeats an earlier one: a scan for a few, a map (in a scratch arena) for many. */
+static bool
+is_repeated_choice(const PdField *field, size_t i, PdArena *scratch, PdStrmap *seen)
+{
+    const PdLiteral *value = &field->choices[i].value;
+    char *key = seen != NULL ? pd_arena_sprintf(scratch, "%d:%s", (int)value->kind, value->text) : NULL;
+    if (key != NULL && pd_strmap_contains(seen, key))
+        return true;
+    if (key != NULL && pd_strmap_put(seen, key, NULL))
+        return false;
+    for (size_t j = 0; j < i; j++) /* few choices, or no memory for the map */
+        if (field->choices[j].value.kind == value->kind &&
+            strcmp(field->choices[j].value.text, value->text) == 0)
+            return true;
+    return false;
+}
+
 static bool
 check_choices(const PdFieldSyntax *syntax, const PdField *field, PdError *err)
 {
-    for (size_t i = 0; i < field->choice_count; i++)
+    enum
+    {
+        SCAN_MAX = 16
+    };
+    PdArena *scratch = field->choice_count > SCAN_MAX ? pd_arena_new(0) : NULL;
+    PdStrmap *seen = scratch != NULL ? pd_strmap_new(scratch, field->choice_count) : NULL;
+    bool is_ok = true;
+    for (size_t i = 0; i < field->choice_count && is_ok; i++)
     {
         const PdLiteral *value = &field->choices[i].value;
         if (!pd_model_check_literal(field, value, false, true, err))
         {
             PdError inner = *err;
-            return pd_model_error_at(err, syntax->choice_pos[i], "choice of field \"%s\": %s", field->name,
-                                     inner.message);
+            is_ok = pd_model_error_at(err, syntax->choice_pos[i], "choice of field \"%s\": %s", field->name,
+                                      inner.message);
         }
-        for (size_t j = 0; j < i; j++)
-        {
-            const PdLiteral *other = &field->choices[j].value;
-            if (other->kind == value->kind && strcmp(other->text, value->text) == 0)
-                return pd_model_error_at(
-                    err, syntax->choice_pos[i],
-                    "choice \"%s\" listed twice in field \"%s\", expected each value once", value->text,
-                    field->name);
-        }
+        else if (is_repeated_choice(field, i, scratch, seen))
+            is_ok = pd_model_error_at(err, syntax->choice_pos[i],
+                                      "choice \"%s\" listed twice in field \"%s\", expected each value once",
+                                      value->text, field->name);
     }
-    return true;
+    pd_arena_free(scratch);
+    return is_ok;
 }
 
 bool
