@@ -371,9 +371,16 @@ record_alter(PlanContext *ctx, const PdModel *model, const PdField *field, const
                            field->name, describe_change(ctx, a, b, c)))
         return false;
     if (c->is_type && c->type.loss != NULL &&
-        !pd_plan_destructive(ctx, "alter field %s.%s: type %s -> %s: %s", model->name, field->name, a->type_sql,
-                             b->type_sql, c->type.loss))
+        !pd_plan_destructive(ctx, "alter field %s.%s: type %s -> %s: %s", model->name, field->name,
+                             a->type_sql, b->type_sql, c->type.loss))
         return false;
+    /* +down casts back, and PostgreSQL may have no cast that way (time to timestamptz). */
+    if (c->is_type && !pd_kind_cast(&b->type, &a->type).is_castable)
+        pd_plan_irreversible(
+            ctx,
+            "altered field %s.%s: type %s cannot change back to %s (PostgreSQL has no cast that "
+            "way)",
+            model->name, field->name, b->type_sql, a->type_sql);
     if (c->is_type && c->type.is_rewrite &&
         !pd_plan_warning(
             ctx,
