@@ -37,7 +37,7 @@ drop_checks(PdStrbuf *out, const FieldObjects *objects, const FieldObjects *othe
 {
     for (size_t i = 0; i < objects->check_count; i++)
         if (!is_check_kept(objects, i, other, is_type))
-            ddl_drop_constraint(out, objects->table, objects->check_names[i]);
+            pd_plan_ddl_drop_constraint(out, objects->table, objects->check_names[i]);
 }
 
 static void
@@ -80,25 +80,26 @@ add_objects_safely(PlanContext *ctx, const FieldObjects *objects, bool has_fk, c
 {
     if (has_fk && objects->fk_name != NULL)
     {
-        ddl_add_constraint(&ctx->up, objects->table, objects->fk_name, objects->fk_sql, true);
-        ddl_validate_constraint(&ctx->concurrently, objects->table, objects->fk_name);
+        pd_plan_ddl_add_constraint(&ctx->up, objects->table, objects->fk_name, objects->fk_sql, true);
+        pd_plan_ddl_validate_constraint(&ctx->concurrently, objects->table, objects->fk_name);
     }
     for (size_t i = 0; i < objects->check_count; i++)
         if (!is_check_kept(objects, i, kept, is_type))
         {
-            ddl_add_constraint(&ctx->up, objects->table, objects->check_names[i],
-                               pd_arena_sprintf(ctx->arena, "CHECK (%s)", objects->check_sqls[i]), true);
-            ddl_validate_constraint(&ctx->concurrently, objects->table, objects->check_names[i]);
+            pd_plan_ddl_add_constraint(&ctx->up, objects->table, objects->check_names[i],
+                                       pd_arena_sprintf(ctx->arena, "CHECK (%s)", objects->check_sqls[i]),
+                                       true);
+            pd_plan_ddl_validate_constraint(&ctx->concurrently, objects->table, objects->check_names[i]);
         }
     if (has_unique && objects->unique_name != NULL)
     {
-        ddl_create_index(&ctx->concurrently, objects->table, objects->unique_name,
-                         ddl_columns(ctx->arena, objects->column), true, true);
-        ddl_unique_using_index(&ctx->concurrently, objects->table, objects->unique_name);
+        pd_plan_ddl_create_index(&ctx->concurrently, objects->table, objects->unique_name,
+                                 pd_plan_ddl_columns(ctx->arena, objects->column), true, true);
+        pd_plan_ddl_unique_using_index(&ctx->concurrently, objects->table, objects->unique_name);
     }
     if (has_index && objects->index_name != NULL)
-        ddl_create_index(&ctx->concurrently, objects->table, objects->index_name,
-                         ddl_columns(ctx->arena, objects->column), false, true);
+        pd_plan_ddl_create_index(&ctx->concurrently, objects->table, objects->index_name,
+                                 pd_plan_ddl_columns(ctx->arena, objects->column), false, true);
 }
 
 /* The same objects added plainly, inside +down's transaction (re-creating what +up dropped). */
@@ -107,18 +108,20 @@ add_objects_plainly(PlanContext *ctx, PdStrbuf *out, const FieldObjects *objects
                     const FieldObjects *kept, bool is_type, bool has_unique, bool has_index)
 {
     if (has_fk && objects->fk_name != NULL)
-        ddl_add_constraint(out, objects->table, objects->fk_name, objects->fk_sql, false);
+        pd_plan_ddl_add_constraint(out, objects->table, objects->fk_name, objects->fk_sql, false);
     for (size_t i = 0; i < objects->check_count; i++)
         if (!is_check_kept(objects, i, kept, is_type))
-            ddl_add_constraint(out, objects->table, objects->check_names[i],
-                               pd_arena_sprintf(ctx->arena, "CHECK (%s)", objects->check_sqls[i]), false);
+            pd_plan_ddl_add_constraint(out, objects->table, objects->check_names[i],
+                                       pd_arena_sprintf(ctx->arena, "CHECK (%s)", objects->check_sqls[i]),
+                                       false);
     if (has_unique && objects->unique_name != NULL)
-        ddl_add_constraint(
+        pd_plan_ddl_add_constraint(
             out, objects->table, objects->unique_name,
-            pd_arena_sprintf(ctx->arena, "UNIQUE %s", ddl_columns(ctx->arena, objects->column)), false);
+            pd_arena_sprintf(ctx->arena, "UNIQUE %s", pd_plan_ddl_columns(ctx->arena, objects->column)),
+            false);
     if (has_index && objects->index_name != NULL)
-        ddl_create_index(out, objects->table, objects->index_name, ddl_columns(ctx->arena, objects->column),
-                         false, false);
+        pd_plan_ddl_create_index(out, objects->table, objects->index_name,
+                                 pd_plan_ddl_columns(ctx->arena, objects->column), false, false);
 }
 
 static char *
@@ -130,15 +133,15 @@ field_hint(PlanContext *ctx, const PdModel *model, const char *verb, const char 
 static bool
 add_join_field(PlanContext *ctx, const PdModel *model, const PdField *field)
 {
-    ModelRef owner = schema_model_ref(ctx, model), target = pd_plan_new_target_ref(ctx, field);
+    ModelRef owner = pd_plan_schema_model_ref(ctx, model), target = pd_plan_new_target_ref(ctx, field);
     JoinObjects join;
-    if (!schema_join(ctx, field->through_table, &owner, &target, &join) ||
+    if (!pd_plan_schema_join(ctx, field->through_table, &owner, &target, &join) ||
         !pd_plan_operation(ctx, PD_OP_ADD_FIELD, model->name, field->name,
                            field_hint(ctx, model, "add", field->name), "add field %s.%s (%s, join table %s)",
-                           model->name, field->name, schema_field_summary(ctx, field), join.table))
+                           model->name, field->name, pd_plan_schema_field_summary(ctx, field), join.table))
         return false;
-    ddl_create_join_table(&ctx->up, &join);
-    ddl_drop_table(&ctx->down, join.table);
+    pd_plan_ddl_create_join_table(&ctx->up, &join);
+    pd_plan_ddl_drop_table(&ctx->down, join.table);
     return pd_plan_step_end(ctx);
 }
 
@@ -164,13 +167,13 @@ warn_added_default(PlanContext *ctx, const PdModel *model, const PdField *field)
 }
 
 bool
-alter_add_field(PlanContext *ctx, const PdModel *model, const PdField *field)
+pd_plan_alter_add_field(PlanContext *ctx, const PdModel *model, const PdField *field)
 {
     if (field->kind == PD_FIELD_MANY_TO_MANY)
         return add_join_field(ctx, model, field);
     ModelRef target = pd_plan_new_target_ref(ctx, field);
     FieldObjects objects;
-    if (!schema_field(ctx, model->table, field->column, field, &target, &objects))
+    if (!pd_plan_schema_field(ctx, model->table, field->column, field, &target, &objects))
         return false;
     if (objects.is_not_null && objects.default_sql == NULL && !objects.is_identity)
     {
@@ -183,13 +186,13 @@ alter_add_field(PlanContext *ctx, const PdModel *model, const PdField *field)
     }
     if (!pd_plan_operation(ctx, PD_OP_ADD_FIELD, model->name, field->name,
                            field_hint(ctx, model, "add", field->name), "add field %s.%s (%s)", model->name,
-                           field->name, schema_field_summary(ctx, field)) ||
+                           field->name, pd_plan_schema_field_summary(ctx, field)) ||
         !warn_added_default(ctx, model, field))
         return false;
     pd_strbuf_append(&ctx->up, "ALTER TABLE ");
     pd_strbuf_append_identifier(&ctx->up, model->table);
     pd_strbuf_append(&ctx->up, " ADD COLUMN ");
-    ddl_column(&ctx->up, &objects);
+    pd_plan_ddl_column(&ctx->up, &objects);
     pd_strbuf_append(&ctx->up, ";\n");
     add_objects_safely(ctx, &objects, true, NULL, false, true, true);
     pd_strbuf_append(&ctx->down, "ALTER TABLE ");
@@ -204,7 +207,7 @@ static bool
 drop_join_field(PlanContext *ctx, const PdModel *model, const PdModel *old, const PdField *field)
 {
     /* Not renamed with the rest (the field is gone), so the join table keeps its old names. */
-    ModelRef owner = schema_model_ref(ctx, old), target = pd_plan_old_target_ref(ctx, field);
+    ModelRef owner = pd_plan_schema_model_ref(ctx, old), target = pd_plan_old_target_ref(ctx, field);
     owner.table = model->table;
     JoinObjects join;
     /*
@@ -219,26 +222,26 @@ drop_join_field(PlanContext *ctx, const PdModel *model, const PdModel *old, cons
     size_t model_number = (size_t)(model - ctx->to->models);
     if (!pd_plan_check_table_freed_late(ctx, field->through_table, what, model_number))
         return false;
-    if (!schema_join(ctx, field->through_table, &owner, &target, &join) ||
+    if (!pd_plan_schema_join(ctx, field->through_table, &owner, &target, &join) ||
         !pd_plan_operation(ctx, PD_OP_DROP_FIELD, model->name, field->name,
                            field_hint(ctx, model, "drop", field->name), "drop field %s.%s (join table %s)",
                            model->name, field->name, join.table) ||
         !pd_plan_destructive(ctx, "drop field %s.%s: join table \"%s\" and all its links are deleted",
                              model->name, field->name, join.table))
         return false;
-    ddl_drop_table(&ctx->up, join.table);
-    ddl_create_join_table(&ctx->down, &join);
+    pd_plan_ddl_drop_table(&ctx->up, join.table);
+    pd_plan_ddl_create_join_table(&ctx->down, &join);
     return pd_plan_step_end(ctx);
 }
 
 bool
-alter_drop_field(PlanContext *ctx, const PdModel *model, const PdModel *old, const PdField *field)
+pd_plan_alter_drop_field(PlanContext *ctx, const PdModel *model, const PdModel *old, const PdField *field)
 {
     if (field->kind == PD_FIELD_MANY_TO_MANY)
         return drop_join_field(ctx, model, old, field);
     ModelRef target = pd_plan_old_target_ref(ctx, field);
     FieldObjects objects;
-    if (!schema_field(ctx, model->table, field->column, field, &target, &objects) ||
+    if (!pd_plan_schema_field(ctx, model->table, field->column, field, &target, &objects) ||
         !pd_plan_operation(ctx, PD_OP_DROP_FIELD, model->name, field->name,
                            field_hint(ctx, model, "drop", field->name), "drop field %s.%s", model->name,
                            field->name) ||
@@ -259,7 +262,7 @@ alter_drop_field(PlanContext *ctx, const PdModel *model, const PdModel *old, con
     pd_strbuf_append(&ctx->down, "ALTER TABLE ");
     pd_strbuf_append_identifier(&ctx->down, model->table);
     pd_strbuf_append(&ctx->down, " ADD COLUMN ");
-    ddl_column(&ctx->down, &objects);
+    pd_plan_ddl_column(&ctx->down, &objects);
     pd_strbuf_append(&ctx->down, ";\n");
     add_objects_plainly(ctx, &ctx->down, &objects, true, NULL, false, true, true);
     return pd_plan_step_end(ctx);
@@ -272,22 +275,23 @@ alter_join_field(PlanContext *ctx, const PdModel *model, const PdField *old_fiel
     if (pd_plan_same_target(ctx, old_field, field))
         return true; /* names were brought along by the renames */
     const PdModel *old = pd_plan_old_model_of(ctx, model);
-    ModelRef old_owner = schema_model_ref(ctx, old), old_target = pd_plan_old_target_ref(ctx, old_field);
+    ModelRef old_owner = pd_plan_schema_model_ref(ctx, old),
+             old_target = pd_plan_old_target_ref(ctx, old_field);
     old_owner.table = model->table;
-    ModelRef owner = schema_model_ref(ctx, model), target = pd_plan_new_target_ref(ctx, field);
+    ModelRef owner = pd_plan_schema_model_ref(ctx, model), target = pd_plan_new_target_ref(ctx, field);
     JoinObjects before, after;
-    if (!schema_join(ctx, old_field->through_table, &old_owner, &old_target, &before) ||
-        !schema_join(ctx, field->through_table, &owner, &target, &after) ||
+    if (!pd_plan_schema_join(ctx, old_field->through_table, &old_owner, &old_target, &before) ||
+        !pd_plan_schema_join(ctx, field->through_table, &owner, &target, &after) ||
         !pd_plan_operation(ctx, PD_OP_ALTER_FIELD, model->name, field->name,
                            field_hint(ctx, model, "alter", field->name), "alter field %s.%s: %s[] -> %s[]",
                            model->name, field->name, old_field->target_name, field->target_name) ||
         !pd_plan_destructive(ctx, "alter field %s.%s: join table \"%s\" and all its links are deleted",
                              model->name, field->name, before.table))
         return false;
-    ddl_drop_table(&ctx->up, before.table);
-    ddl_create_join_table(&ctx->up, &after);
-    ddl_drop_table(&ctx->down, after.table);
-    ddl_create_join_table(&ctx->down, &before);
+    pd_plan_ddl_drop_table(&ctx->up, before.table);
+    pd_plan_ddl_create_join_table(&ctx->up, &after);
+    pd_plan_ddl_drop_table(&ctx->down, after.table);
+    pd_plan_ddl_create_join_table(&ctx->down, &before);
     return pd_plan_step_end(ctx);
 }
 
@@ -405,12 +409,12 @@ static void
 write_alter_up(PlanContext *ctx, const FieldObjects *a, const FieldObjects *b, const FieldChange *c)
 {
     if (c->is_fk && a->fk_name != NULL)
-        ddl_drop_constraint(&ctx->up, a->table, a->fk_name);
+        pd_plan_ddl_drop_constraint(&ctx->up, a->table, a->fk_name);
     drop_checks(&ctx->up, a, b, c->is_type);
     if (c->is_unique_removed)
-        ddl_drop_constraint(&ctx->up, a->table, a->unique_name);
+        pd_plan_ddl_drop_constraint(&ctx->up, a->table, a->unique_name);
     if (c->is_index_removed)
-        ddl_drop_index(&ctx->concurrently, a->index_name, true);
+        pd_plan_ddl_drop_index(&ctx->concurrently, a->index_name, true);
     if (c->is_type)
     {
         if (a->default_sql != NULL) /* an old default may not cast to the new type */
@@ -443,12 +447,12 @@ write_alter_down(PlanContext *ctx, const FieldObjects *a, const FieldObjects *b,
 {
     PdStrbuf *down = &ctx->down;
     if (c->is_index_added)
-        ddl_drop_index(down, b->index_name, false);
+        pd_plan_ddl_drop_index(down, b->index_name, false);
     if (c->is_unique_added)
-        ddl_drop_constraint(down, b->table, b->unique_name);
+        pd_plan_ddl_drop_constraint(down, b->table, b->unique_name);
     drop_checks(down, b, a, c->is_type);
     if (c->is_fk && b->fk_name != NULL)
-        ddl_drop_constraint(down, b->table, b->fk_name);
+        pd_plan_ddl_drop_constraint(down, b->table, b->fk_name);
     if (c->is_null)
         alter_column(down, a, a->is_not_null ? "SET NOT NULL" : "DROP NOT NULL");
     if (c->is_type)
@@ -465,14 +469,14 @@ write_alter_down(PlanContext *ctx, const FieldObjects *a, const FieldObjects *b,
 }
 
 bool
-alter_field(PlanContext *ctx, const PdModel *model, const PdField *old_field, const PdField *field)
+pd_plan_alter_field(PlanContext *ctx, const PdModel *model, const PdField *old_field, const PdField *field)
 {
     if (field->kind == PD_FIELD_MANY_TO_MANY)
         return alter_join_field(ctx, model, old_field, field);
     ModelRef old_target = pd_plan_old_target_ref(ctx, old_field), target = pd_plan_new_target_ref(ctx, field);
     FieldObjects a, b;
-    if (!schema_field(ctx, model->table, field->column, old_field, &old_target, &a) ||
-        !schema_field(ctx, model->table, field->column, field, &target, &b))
+    if (!pd_plan_schema_field(ctx, model->table, field->column, old_field, &old_target, &a) ||
+        !pd_plan_schema_field(ctx, model->table, field->column, field, &target, &b))
         return false;
     FieldChange change = compare_objects(&a, &b);
     if (!has_change(&change))

@@ -11,7 +11,7 @@
 #include "plan.h"
 
 void
-ddl_column(PdStrbuf *out, const FieldObjects *objects)
+pd_plan_ddl_column(PdStrbuf *out, const FieldObjects *objects)
 {
     pd_strbuf_append_identifier(out, objects->column);
     pd_strbuf_appendf(out, " %s", objects->type_sql);
@@ -54,8 +54,8 @@ field_constraints(PdStrbuf *out, const FieldObjects *objects, bool is_fk_deferre
 }
 
 void
-ddl_create_table(PdStrbuf *out, const char *table, const FieldObjects *fields, size_t field_count,
-                 const bool *is_deferred, const IndexObjects *indexes, size_t index_count)
+pd_plan_ddl_create_table(PdStrbuf *out, const char *table, const FieldObjects *fields, size_t field_count,
+                         const bool *is_deferred, const IndexObjects *indexes, size_t index_count)
 {
     pd_strbuf_append(out, "CREATE TABLE ");
     pd_strbuf_append_identifier(out, table);
@@ -63,7 +63,7 @@ ddl_create_table(PdStrbuf *out, const char *table, const FieldObjects *fields, s
     for (size_t i = 0; i < field_count; i++)
     {
         pd_strbuf_append(out, i > 0 ? ",\n    " : "\n    ");
-        ddl_column(out, &fields[i]);
+        pd_plan_ddl_column(out, &fields[i]);
     }
     for (size_t i = 0; i < field_count; i++)
     {
@@ -85,8 +85,8 @@ ddl_create_table(PdStrbuf *out, const char *table, const FieldObjects *fields, s
 }
 
 void
-ddl_create_indexes(PdStrbuf *out, const char *table, const FieldObjects *fields, size_t field_count,
-                   const IndexObjects *indexes, size_t index_count)
+pd_plan_ddl_create_indexes(PdStrbuf *out, const char *table, const FieldObjects *fields, size_t field_count,
+                           const IndexObjects *indexes, size_t index_count)
 {
     for (size_t i = 0; i < field_count; i++)
         if (fields[i].index_name != NULL)
@@ -101,11 +101,11 @@ ddl_create_indexes(PdStrbuf *out, const char *table, const FieldObjects *fields,
         }
     for (size_t i = 0; i < index_count; i++)
         if (!indexes[i].is_unique)
-            ddl_create_index(out, table, indexes[i].name, indexes[i].columns_sql, false, false);
+            pd_plan_ddl_create_index(out, table, indexes[i].name, indexes[i].columns_sql, false, false);
 }
 
 void
-ddl_create_join_table(PdStrbuf *out, const JoinObjects *join)
+pd_plan_ddl_create_join_table(PdStrbuf *out, const JoinObjects *join)
 {
     pd_strbuf_append(out, "CREATE TABLE ");
     pd_strbuf_append_identifier(out, join->table);
@@ -142,7 +142,7 @@ ddl_create_join_table(PdStrbuf *out, const JoinObjects *join)
 }
 
 void
-ddl_drop_table(PdStrbuf *out, const char *table)
+pd_plan_ddl_drop_table(PdStrbuf *out, const char *table)
 {
     pd_strbuf_append(out, "DROP TABLE ");
     pd_strbuf_append_identifier(out, table);
@@ -157,8 +157,8 @@ alter_table(PdStrbuf *out, const char *table)
 }
 
 void
-ddl_add_constraint(PdStrbuf *out, const char *table, const char *name, const char *definition,
-                   bool is_not_valid)
+pd_plan_ddl_add_constraint(PdStrbuf *out, const char *table, const char *name, const char *definition,
+                           bool is_not_valid)
 {
     alter_table(out, table);
     pd_strbuf_append(out, " ADD CONSTRAINT ");
@@ -167,7 +167,7 @@ ddl_add_constraint(PdStrbuf *out, const char *table, const char *name, const cha
 }
 
 void
-ddl_validate_constraint(PdStrbuf *out, const char *table, const char *name)
+pd_plan_ddl_validate_constraint(PdStrbuf *out, const char *table, const char *name)
 {
     alter_table(out, table);
     pd_strbuf_append(out, " VALIDATE CONSTRAINT ");
@@ -176,7 +176,7 @@ ddl_validate_constraint(PdStrbuf *out, const char *table, const char *name)
 }
 
 void
-ddl_drop_constraint(PdStrbuf *out, const char *table, const char *name)
+pd_plan_ddl_drop_constraint(PdStrbuf *out, const char *table, const char *name)
 {
     alter_table(out, table);
     pd_strbuf_append(out, " DROP CONSTRAINT ");
@@ -185,8 +185,8 @@ ddl_drop_constraint(PdStrbuf *out, const char *table, const char *name)
 }
 
 void
-ddl_create_index(PdStrbuf *out, const char *table, const char *name, const char *columns_sql, bool is_unique,
-                 bool is_concurrent)
+pd_plan_ddl_create_index(PdStrbuf *out, const char *table, const char *name, const char *columns_sql,
+                         bool is_unique, bool is_concurrent)
 {
     pd_strbuf_appendf(out, "CREATE %sINDEX %s", is_unique ? "UNIQUE " : "",
                       is_concurrent ? "CONCURRENTLY IF NOT EXISTS " : "");
@@ -197,7 +197,7 @@ ddl_create_index(PdStrbuf *out, const char *table, const char *name, const char 
 }
 
 void
-ddl_drop_index(PdStrbuf *out, const char *name, bool is_concurrent)
+pd_plan_ddl_drop_index(PdStrbuf *out, const char *name, bool is_concurrent)
 {
     pd_strbuf_appendf(out, "DROP INDEX %sIF EXISTS ", is_concurrent ? "CONCURRENTLY " : "");
     pd_strbuf_append_identifier(out, name);
@@ -210,7 +210,7 @@ ddl_drop_index(PdStrbuf *out, const char *name, bool is_concurrent)
  * once the index already belongs to the constraint.
  */
 void
-ddl_unique_using_index(PdStrbuf *out, const char *table, const char *name)
+pd_plan_ddl_unique_using_index(PdStrbuf *out, const char *table, const char *name)
 {
     PdStrbuf quoted, body;
     pd_strbuf_init(&quoted, out->arena);
@@ -236,7 +236,7 @@ ddl_unique_using_index(PdStrbuf *out, const char *table, const char *name)
 }
 
 void
-ddl_rename_table(PdStrbuf *out, const char *from, const char *to)
+pd_plan_ddl_rename_table(PdStrbuf *out, const char *from, const char *to)
 {
     alter_table(out, from);
     pd_strbuf_append(out, " RENAME TO ");
@@ -245,7 +245,7 @@ ddl_rename_table(PdStrbuf *out, const char *from, const char *to)
 }
 
 void
-ddl_rename_column(PdStrbuf *out, const char *table, const char *from, const char *to)
+pd_plan_ddl_rename_column(PdStrbuf *out, const char *table, const char *from, const char *to)
 {
     alter_table(out, table);
     pd_strbuf_append(out, " RENAME COLUMN ");
@@ -256,7 +256,7 @@ ddl_rename_column(PdStrbuf *out, const char *table, const char *from, const char
 }
 
 void
-ddl_rename_constraint(PdStrbuf *out, const char *table, const char *from, const char *to)
+pd_plan_ddl_rename_constraint(PdStrbuf *out, const char *table, const char *from, const char *to)
 {
     alter_table(out, table);
     pd_strbuf_append(out, " RENAME CONSTRAINT ");
@@ -267,7 +267,7 @@ ddl_rename_constraint(PdStrbuf *out, const char *table, const char *from, const 
 }
 
 void
-ddl_rename_index(PdStrbuf *out, const char *from, const char *to)
+pd_plan_ddl_rename_index(PdStrbuf *out, const char *from, const char *to)
 {
     pd_strbuf_append(out, "ALTER INDEX ");
     pd_strbuf_append_identifier(out, from);
@@ -277,7 +277,7 @@ ddl_rename_index(PdStrbuf *out, const char *from, const char *to)
 }
 
 char *
-ddl_columns(PdArena *arena, const char *column)
+pd_plan_ddl_columns(PdArena *arena, const char *column)
 {
     PdStrbuf buf;
     pd_strbuf_init(&buf, arena);

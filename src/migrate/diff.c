@@ -28,10 +28,10 @@ pd_plan_old_target_ref(PlanContext *ctx, const PdField *field)
     if (old_target == NULL)
         return (ModelRef){field->target_name, "", "id", "bigint"};
     const PdModel *new_target = pd_plan_new_model_of(ctx, old_target);
-    ModelRef ref = schema_model_ref(ctx, old_target);
+    ModelRef ref = pd_plan_schema_model_ref(ctx, old_target);
     if (new_target != NULL)
     {
-        ModelRef renamed = schema_model_ref(ctx, new_target);
+        ModelRef renamed = pd_plan_schema_model_ref(ctx, new_target);
         ref.table = renamed.table;
         ref.pk_column = renamed.pk_column;
     }
@@ -44,7 +44,7 @@ pd_plan_new_target_ref(PlanContext *ctx, const PdField *field)
     const PdModel *target = pd_plan_field_target(ctx->to, field);
     if (target == NULL)
         return (ModelRef){field->target_name, "", "id", "bigint"};
-    return schema_model_ref(ctx, target);
+    return pd_plan_schema_model_ref(ctx, target);
 }
 
 bool
@@ -251,7 +251,7 @@ diff_model_fields(PlanContext *ctx, const PdModel *old, const PdModel *model)
         return false;
     for (size_t f = 0; f < old->field_count; f++)
         if (pd_plan_new_field_of(ctx, model, &old->fields[f]) == NULL &&
-            !alter_drop_field(ctx, model, old, &old->fields[f]))
+            !pd_plan_alter_drop_field(ctx, model, old, &old->fields[f]))
             return false;
     for (size_t f = 0; f < model->field_count; f++)
     {
@@ -259,11 +259,12 @@ diff_model_fields(PlanContext *ctx, const PdModel *old, const PdModel *model)
         const PdField *old_field = pd_plan_old_field_of(ctx, model, field);
         bool is_ok;
         if (old_field == NULL)
-            is_ok = check_rename_hint(ctx, model, field) && alter_add_field(ctx, model, field);
+            is_ok = check_rename_hint(ctx, model, field) && pd_plan_alter_add_field(ctx, model, field);
         else if ((old_field->kind == PD_FIELD_MANY_TO_MANY) != (field->kind == PD_FIELD_MANY_TO_MANY))
-            is_ok = alter_drop_field(ctx, model, old, old_field) && alter_add_field(ctx, model, field);
+            is_ok = pd_plan_alter_drop_field(ctx, model, old, old_field) &&
+                    pd_plan_alter_add_field(ctx, model, field);
         else
-            is_ok = alter_field(ctx, model, old_field, field);
+            is_ok = pd_plan_alter_field(ctx, model, old_field, field);
         if (!is_ok)
             return false;
     }

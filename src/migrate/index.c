@@ -69,7 +69,7 @@ static bool
 old_index_objects(PlanContext *ctx, const PdModel *old, const PdModel *model, const PdIndex *index,
                   IndexObjects *out)
 {
-    if (!schema_index(ctx, old, index, out))
+    if (!pd_plan_schema_index(ctx, old, index, out))
         return false;
     out->table = model->table;
     PdStrbuf buf;
@@ -97,21 +97,21 @@ drop_model_index(PlanContext *ctx, const PdModel *old, const PdModel *model, con
     if (!old_index_objects(ctx, old, model, index, &objects))
         return false;
     const char *kind = index->is_unique ? "unique" : "index";
-    char *fields = schema_index_fields(ctx, index);
+    char *fields = pd_plan_schema_index_fields(ctx, index);
     char *hint = pd_arena_sprintf(ctx->arena, "%s_drop_%s_%s", pd_plan_snake(ctx, model->name), kind, fields);
     if (!pd_plan_operation(ctx, PD_OP_DROP_INDEX, model->name, objects.name, hint, "drop %s(%s) on %s (%s)",
                            kind, fields, model->name, objects.name))
         return false;
     if (index->is_unique)
     {
-        ddl_drop_constraint(&ctx->up, objects.table, objects.name);
-        ddl_add_constraint(&ctx->down, objects.table, objects.name,
-                           pd_arena_sprintf(ctx->arena, "UNIQUE %s", objects.columns_sql), false);
+        pd_plan_ddl_drop_constraint(&ctx->up, objects.table, objects.name);
+        pd_plan_ddl_add_constraint(&ctx->down, objects.table, objects.name,
+                                   pd_arena_sprintf(ctx->arena, "UNIQUE %s", objects.columns_sql), false);
     }
     else
     {
-        ddl_drop_index(&ctx->concurrently, objects.name, true);
-        ddl_create_index(&ctx->down, objects.table, objects.name, objects.columns_sql, false, false);
+        pd_plan_ddl_drop_index(&ctx->concurrently, objects.name, true);
+        pd_plan_ddl_create_index(&ctx->down, objects.table, objects.name, objects.columns_sql, false, false);
     }
     return pd_plan_step_end(ctx);
 }
@@ -134,23 +134,23 @@ static bool
 add_model_index(PlanContext *ctx, const PdModel *model, const PdIndex *index)
 {
     IndexObjects objects;
-    if (!schema_index(ctx, model, index, &objects))
+    if (!pd_plan_schema_index(ctx, model, index, &objects))
         return false;
     const char *kind = index->is_unique ? "unique" : "index";
-    char *fields = schema_index_fields(ctx, index);
+    char *fields = pd_plan_schema_index_fields(ctx, index);
     char *hint = pd_arena_sprintf(ctx->arena, "%s_add_%s_%s", pd_plan_snake(ctx, model->name), kind, fields);
     if (!pd_plan_operation(ctx, PD_OP_ADD_INDEX, model->name, objects.name, hint, "add %s(%s) on %s (%s)",
                            kind, fields, model->name, objects.name))
         return false;
-    ddl_create_index(&ctx->concurrently, objects.table, objects.name, objects.columns_sql, index->is_unique,
-                     true);
+    pd_plan_ddl_create_index(&ctx->concurrently, objects.table, objects.name, objects.columns_sql,
+                             index->is_unique, true);
     if (index->is_unique)
     {
-        ddl_unique_using_index(&ctx->concurrently, objects.table, objects.name);
-        ddl_drop_constraint(&ctx->down, objects.table, objects.name);
+        pd_plan_ddl_unique_using_index(&ctx->concurrently, objects.table, objects.name);
+        pd_plan_ddl_drop_constraint(&ctx->down, objects.table, objects.name);
     }
     else
-        ddl_drop_index(&ctx->down, objects.name, false);
+        pd_plan_ddl_drop_index(&ctx->down, objects.name, false);
     return pd_plan_step_end(ctx);
 }
 

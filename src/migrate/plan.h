@@ -135,45 +135,46 @@ typedef struct IndexObjects
     bool is_unique;
 } IndexObjects;
 
-ModelRef schema_model_ref(PlanContext *ctx, const PdModel *model);
+ModelRef pd_plan_schema_model_ref(PlanContext *ctx, const PdModel *model);
 /* target: what a relation field references (the new naming when planning an old field). */
-bool schema_field(PlanContext *ctx, const char *table, const char *column, const PdField *field,
-                  const ModelRef *target, FieldObjects *out);
-bool schema_join(PlanContext *ctx, const char *through, const ModelRef *owner, const ModelRef *target,
-                 JoinObjects *out);
-bool schema_index(PlanContext *ctx, const PdModel *model, const PdIndex *index, IndexObjects *out);
+bool pd_plan_schema_field(PlanContext *ctx, const char *table, const char *column, const PdField *field,
+                          const ModelRef *target, FieldObjects *out);
+bool pd_plan_schema_join(PlanContext *ctx, const char *through, const ModelRef *owner, const ModelRef *target,
+                         JoinObjects *out);
+bool pd_plan_schema_index(PlanContext *ctx, const PdModel *model, const PdIndex *index, IndexObjects *out);
 /* Field names of a model-level index, as text for descriptions: "title, author". */
-char *schema_index_fields(PlanContext *ctx, const PdIndex *index);
+char *pd_plan_schema_index_fields(PlanContext *ctx, const PdIndex *index);
 /* "string(200) null unique": a field as people write it. */
-char *schema_field_summary(PlanContext *ctx, const PdField *field);
+char *pd_plan_schema_field_summary(PlanContext *ctx, const PdField *field);
 
 /* ---- ddl.c: SQL text --------------------------------------------------- */
 
-void ddl_column(PdStrbuf *out, const FieldObjects *objects);
+void pd_plan_ddl_column(PdStrbuf *out, const FieldObjects *objects);
 /* CREATE TABLE with every column and constraint except the foreign keys marked deferred (cycles). */
-void ddl_create_table(PdStrbuf *out, const char *table, const FieldObjects *fields, size_t field_count,
-                      const bool *is_deferred, const IndexObjects *indexes, size_t index_count);
+void pd_plan_ddl_create_table(PdStrbuf *out, const char *table, const FieldObjects *fields,
+                              size_t field_count, const bool *is_deferred, const IndexObjects *indexes,
+                              size_t index_count);
 /* Plain CREATE INDEX statements for a table created in this migration. */
-void ddl_create_indexes(PdStrbuf *out, const char *table, const FieldObjects *fields, size_t field_count,
-                        const IndexObjects *indexes, size_t index_count);
-void ddl_create_join_table(PdStrbuf *out, const JoinObjects *join);
-void ddl_drop_table(PdStrbuf *out, const char *table);
-void ddl_add_constraint(PdStrbuf *out, const char *table, const char *name, const char *definition,
-                        bool is_not_valid);
-void ddl_validate_constraint(PdStrbuf *out, const char *table, const char *name);
-void ddl_drop_constraint(PdStrbuf *out, const char *table, const char *name);
+void pd_plan_ddl_create_indexes(PdStrbuf *out, const char *table, const FieldObjects *fields,
+                                size_t field_count, const IndexObjects *indexes, size_t index_count);
+void pd_plan_ddl_create_join_table(PdStrbuf *out, const JoinObjects *join);
+void pd_plan_ddl_drop_table(PdStrbuf *out, const char *table);
+void pd_plan_ddl_add_constraint(PdStrbuf *out, const char *table, const char *name, const char *definition,
+                                bool is_not_valid);
+void pd_plan_ddl_validate_constraint(PdStrbuf *out, const char *table, const char *name);
+void pd_plan_ddl_drop_constraint(PdStrbuf *out, const char *table, const char *name);
 /* CREATE [UNIQUE] INDEX [CONCURRENTLY IF NOT EXISTS]; columns_sql is ("a", "b"). */
-void ddl_create_index(PdStrbuf *out, const char *table, const char *name, const char *columns_sql,
-                      bool is_unique, bool is_concurrent);
-void ddl_drop_index(PdStrbuf *out, const char *name, bool is_concurrent);
+void pd_plan_ddl_create_index(PdStrbuf *out, const char *table, const char *name, const char *columns_sql,
+                              bool is_unique, bool is_concurrent);
+void pd_plan_ddl_drop_index(PdStrbuf *out, const char *name, bool is_concurrent);
 /* The idempotent ALTER TABLE ... ADD CONSTRAINT ... UNIQUE USING INDEX of the concurrent section. */
-void ddl_unique_using_index(PdStrbuf *out, const char *table, const char *name);
-void ddl_rename_table(PdStrbuf *out, const char *from, const char *to);
-void ddl_rename_column(PdStrbuf *out, const char *table, const char *from, const char *to);
-void ddl_rename_constraint(PdStrbuf *out, const char *table, const char *from, const char *to);
-void ddl_rename_index(PdStrbuf *out, const char *from, const char *to);
+void pd_plan_ddl_unique_using_index(PdStrbuf *out, const char *table, const char *name);
+void pd_plan_ddl_rename_table(PdStrbuf *out, const char *from, const char *to);
+void pd_plan_ddl_rename_column(PdStrbuf *out, const char *table, const char *from, const char *to);
+void pd_plan_ddl_rename_constraint(PdStrbuf *out, const char *table, const char *from, const char *to);
+void pd_plan_ddl_rename_index(PdStrbuf *out, const char *from, const char *to);
 /* ("column") */
-char *ddl_columns(PdArena *arena, const char *column);
+char *pd_plan_ddl_columns(PdArena *arena, const char *column);
 
 /* ---- the phases, in the order pd_migrate_plan runs them ----------------- */
 
@@ -238,9 +239,10 @@ bool pd_plan_check_table_freed_late(PlanContext *ctx, const char *table, const c
 
 /* ---- alter.c: one field that exists on both sides ----------------------- */
 
-bool alter_field(PlanContext *ctx, const PdModel *model, const PdField *old_field, const PdField *new_field);
-bool alter_add_field(PlanContext *ctx, const PdModel *model, const PdField *field);
-bool alter_drop_field(PlanContext *ctx, const PdModel *new_model, const PdModel *old_model,
-                      const PdField *field);
+bool pd_plan_alter_field(PlanContext *ctx, const PdModel *model, const PdField *old_field,
+                         const PdField *new_field);
+bool pd_plan_alter_add_field(PlanContext *ctx, const PdModel *model, const PdField *field);
+bool pd_plan_alter_drop_field(PlanContext *ctx, const PdModel *new_model, const PdModel *old_model,
+                              const PdField *field);
 
 #endif

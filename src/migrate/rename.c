@@ -51,20 +51,20 @@ queue_rename(PlanContext *ctx, RenameKind kind, const char *table, const char *f
     switch (kind)
     {
         case RENAME_TABLE:
-            ddl_rename_table(&up, from, to);
-            ddl_rename_table(&down, to, from);
+            pd_plan_ddl_rename_table(&up, from, to);
+            pd_plan_ddl_rename_table(&down, to, from);
             break;
         case RENAME_COLUMN:
-            ddl_rename_column(&up, table, from, to);
-            ddl_rename_column(&down, table, to, from);
+            pd_plan_ddl_rename_column(&up, table, from, to);
+            pd_plan_ddl_rename_column(&down, table, to, from);
             break;
         case RENAME_CONSTRAINT:
-            ddl_rename_constraint(&up, table, from, to);
-            ddl_rename_constraint(&down, table, to, from);
+            pd_plan_ddl_rename_constraint(&up, table, from, to);
+            pd_plan_ddl_rename_constraint(&down, table, to, from);
             break;
         case RENAME_INDEX:
-            ddl_rename_index(&up, from, to);
-            ddl_rename_index(&down, to, from);
+            pd_plan_ddl_rename_index(&up, from, to);
+            pd_plan_ddl_rename_index(&down, to, from);
             break;
     }
     size_t count = ctx->rename_count;
@@ -397,8 +397,8 @@ rename_field_objects(PlanContext *ctx, const PdModel *old, const PdModel *model,
 {
     ModelRef target = pd_plan_old_target_ref(ctx, old_field);
     FieldObjects before, after;
-    if (!schema_field(ctx, old->table, old_field->column, old_field, &target, &before) ||
-        !schema_field(ctx, model->table, field->column, old_field, &target, &after))
+    if (!pd_plan_schema_field(ctx, old->table, old_field->column, old_field, &target, &before) ||
+        !pd_plan_schema_field(ctx, model->table, field->column, old_field, &target, &after))
         return false;
     for (size_t i = 0; i < before.check_count && i < after.check_count; i++)
         if (!rename_object(ctx, model->table, before.check_names[i], after.check_names[i], false))
@@ -416,12 +416,12 @@ rename_join_table(PlanContext *ctx, const PdModel *old, const PdModel *model, co
 {
     if (!pd_plan_same_target(ctx, old_field, field))
         return true; /* a new target is a new join table: alter.c drops and creates */
-    ModelRef old_owner = schema_model_ref(ctx, old), owner = schema_model_ref(ctx, model);
-    ModelRef old_target = schema_model_ref(ctx, pd_plan_field_target(ctx->from, old_field));
-    ModelRef target = schema_model_ref(ctx, pd_plan_field_target(ctx->to, field));
+    ModelRef old_owner = pd_plan_schema_model_ref(ctx, old), owner = pd_plan_schema_model_ref(ctx, model);
+    ModelRef old_target = pd_plan_schema_model_ref(ctx, pd_plan_field_target(ctx->from, old_field));
+    ModelRef target = pd_plan_schema_model_ref(ctx, pd_plan_field_target(ctx->to, field));
     JoinObjects before, after;
-    if (!schema_join(ctx, old_field->through_table, &old_owner, &old_target, &before) ||
-        !schema_join(ctx, field->through_table, &owner, &target, &after))
+    if (!pd_plan_schema_join(ctx, old_field->through_table, &old_owner, &old_target, &before) ||
+        !pd_plan_schema_join(ctx, field->through_table, &owner, &target, &after))
         return false;
     if (strcmp(before.table, after.table) != 0)
     {
@@ -466,7 +466,7 @@ check_name_free_in_time(PlanContext *ctx, const PdModel *old, const PdModel *mod
         IndexObjects objects;
         if (dropped->is_unique || pd_plan_is_index_kept(ctx, model, dropped))
             continue;
-        if (!schema_index(ctx, old, dropped, &objects))
+        if (!pd_plan_schema_index(ctx, old, dropped, &objects))
             return false;
         if (strcmp(objects.name, name) != 0)
             continue;
@@ -504,8 +504,8 @@ rename_model_objects(PlanContext *ctx, const PdModel *old, const PdModel *model)
         IndexObjects before, after;
         if (old_index == NULL)
             continue;
-        if (!schema_index(ctx, old, old_index, &before) ||
-            !schema_index(ctx, model, &model->indexes[i], &after))
+        if (!pd_plan_schema_index(ctx, old, old_index, &before) ||
+            !pd_plan_schema_index(ctx, model, &model->indexes[i], &after))
             return false;
         /* A name given with name="..." (on either side) changes only here: say so. A derived name that
          * changes with renamed fields or tables is covered by the rename that caused it. */

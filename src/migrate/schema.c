@@ -217,7 +217,7 @@ foreign_key_sql(PlanContext *ctx, const char *column, const char *table, const c
 }
 
 ModelRef
-schema_model_ref(PlanContext *ctx, const PdModel *model)
+pd_plan_schema_model_ref(PlanContext *ctx, const PdModel *model)
 {
     const PdField *pk = pd_model_primary_key(model);
     ModelRef ref = {model->name, model->table, pk != NULL ? pk->column : "id",
@@ -235,8 +235,8 @@ needs_index(const PdField *field)
 }
 
 bool
-schema_field(PlanContext *ctx, const char *table, const char *column, const PdField *field,
-             const ModelRef *target, FieldObjects *out)
+pd_plan_schema_field(PlanContext *ctx, const char *table, const char *column, const PdField *field,
+                     const ModelRef *target, FieldObjects *out)
 {
     memset(out, 0, sizeof(*out));
     out->field = field;
@@ -268,8 +268,8 @@ schema_field(PlanContext *ctx, const char *table, const char *column, const PdFi
 }
 
 bool
-schema_join(PlanContext *ctx, const char *through, const ModelRef *owner, const ModelRef *target,
-            JoinObjects *out)
+pd_plan_schema_join(PlanContext *ctx, const char *through, const ModelRef *owner, const ModelRef *target,
+                    JoinObjects *out)
 {
     memset(out, 0, sizeof(*out));
     out->table = through;
@@ -300,7 +300,7 @@ schema_join(PlanContext *ctx, const char *through, const ModelRef *owner, const 
 }
 
 bool
-schema_index(PlanContext *ctx, const PdModel *model, const PdIndex *index, IndexObjects *out)
+pd_plan_schema_index(PlanContext *ctx, const PdModel *model, const PdIndex *index, IndexObjects *out)
 {
     out->table = model->table;
     out->is_unique = index->is_unique;
@@ -324,7 +324,7 @@ schema_index(PlanContext *ctx, const PdModel *model, const PdIndex *index, Index
 }
 
 char *
-schema_index_fields(PlanContext *ctx, const PdIndex *index)
+pd_plan_schema_index_fields(PlanContext *ctx, const PdIndex *index)
 {
     PdStrbuf buf;
     pd_strbuf_init(&buf, ctx->arena);
@@ -334,7 +334,7 @@ schema_index_fields(PlanContext *ctx, const PdIndex *index)
 }
 
 char *
-schema_field_summary(PlanContext *ctx, const PdField *field)
+pd_plan_schema_field_summary(PlanContext *ctx, const PdField *field)
 {
     PdStrbuf buf;
     pd_strbuf_init(&buf, ctx->arena);

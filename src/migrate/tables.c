@@ -157,7 +157,7 @@ table_objects(PlanContext *ctx, const PdModel *model, const char *table, bool is
             continue;
         ModelRef target = is_old ? pd_plan_old_target_ref(ctx, field) : pd_plan_new_target_ref(ctx, field);
         (*deferred)[*count] = sort->is_deferred_field[sort->field_base[model - sort->catalog->models] + f];
-        if (!schema_field(ctx, table, field->column, field, &target, &(*fields)[(*count)++]))
+        if (!pd_plan_schema_field(ctx, table, field->column, field, &target, &(*fields)[(*count)++]))
             return false;
     }
     return true;
@@ -170,7 +170,7 @@ model_indexes(PlanContext *ctx, const PdModel *model, const PdModel *named_as, I
     if (*indexes == NULL)
         return pd_arena_error(ctx->arena, ctx->err);
     for (size_t i = 0; i < model->index_count; i++)
-        if (!schema_index(ctx, model, &model->indexes[i], &(*indexes)[i]))
+        if (!pd_plan_schema_index(ctx, model, &model->indexes[i], &(*indexes)[i]))
             return false;
     for (size_t i = 0; i < model->index_count; i++)
         (*indexes)[i].table = named_as->table;
@@ -188,8 +188,8 @@ create_table(PlanContext *ctx, PdStrbuf *out, const PdModel *model, bool is_old,
     if (!table_objects(ctx, model, model->table, is_old, sort, &fields, &deferred, &count) ||
         !model_indexes(ctx, model, model, &indexes))
         return false;
-    ddl_create_table(out, model->table, fields, count, deferred, indexes, model->index_count);
-    ddl_create_indexes(out, model->table, fields, count, indexes, model->index_count);
+    pd_plan_ddl_create_table(out, model->table, fields, count, deferred, indexes, model->index_count);
+    pd_plan_ddl_create_indexes(out, model->table, fields, count, indexes, model->index_count);
     return true;
 }
 
@@ -203,11 +203,11 @@ deferred_keys(PlanContext *ctx, const PdCatalog *catalog, const TopoSort *sort, 
         const PdModel *owner = &catalog->models[sort->deferred_owners[i]];
         ModelRef target = is_drop ? pd_plan_old_target_ref(ctx, field) : pd_plan_new_target_ref(ctx, field);
         FieldObjects objects;
-        if (!schema_field(ctx, owner->table, field->column, field, &target, &objects))
+        if (!pd_plan_schema_field(ctx, owner->table, field->column, field, &target, &objects))
             return false;
-        ddl_add_constraint(is_drop ? &ctx->down : &ctx->up, owner->table, objects.fk_name, objects.fk_sql,
-                           false);
-        ddl_drop_constraint(is_drop ? &ctx->up : &ctx->down, owner->table, objects.fk_name);
+        pd_plan_ddl_add_constraint(is_drop ? &ctx->down : &ctx->up, owner->table, objects.fk_name,
+                                   objects.fk_sql, false);
+        pd_plan_ddl_drop_constraint(is_drop ? &ctx->up : &ctx->down, owner->table, objects.fk_name);
         if (!pd_plan_step_end(ctx))
             return false;
     }
@@ -222,13 +222,13 @@ join_tables(PlanContext *ctx, const PdModel *model, bool is_drop)
         const PdField *field = &model->fields[f];
         if (field->kind != PD_FIELD_MANY_TO_MANY)
             continue;
-        ModelRef owner = schema_model_ref(ctx, model);
+        ModelRef owner = pd_plan_schema_model_ref(ctx, model);
         ModelRef target = is_drop ? pd_plan_old_target_ref(ctx, field) : pd_plan_new_target_ref(ctx, field);
         JoinObjects join;
-        if (!schema_join(ctx, field->through_table, &owner, &target, &join))
+        if (!pd_plan_schema_join(ctx, field->through_table, &owner, &target, &join))
             return false;
-        ddl_create_join_table(is_drop ? &ctx->down : &ctx->up, &join);
-        ddl_drop_table(is_drop ? &ctx->up : &ctx->down, join.table);
+        pd_plan_ddl_create_join_table(is_drop ? &ctx->down : &ctx->up, &join);
+        pd_plan_ddl_drop_table(is_drop ? &ctx->up : &ctx->down, join.table);
         if (!pd_plan_step_end(ctx))
             return false;
     }
@@ -254,7 +254,7 @@ pd_plan_create_models(PlanContext *ctx)
                                model->name, model->table) ||
             !create_table(ctx, &ctx->up, model, false, &sort))
             return false;
-        ddl_drop_table(&ctx->down, model->table);
+        pd_plan_ddl_drop_table(&ctx->down, model->table);
         if (!pd_plan_step_end(ctx))
             return false;
     }
@@ -401,7 +401,7 @@ pd_plan_drop_models(PlanContext *ctx)
                                  has_join_tables(model) ? ", with its many-to-many links" : "") ||
             !create_table(ctx, &ctx->down, model, true, &sort))
             return false;
-        ddl_drop_table(&ctx->up, model->table);
+        pd_plan_ddl_drop_table(&ctx->up, model->table);
         if (!pd_plan_step_end(ctx))
             return false;
     }
