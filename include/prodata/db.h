@@ -5,7 +5,9 @@
  * PdError with the sqlstate, PostgreSQL's message, detail and hint, and a code
  * from the sqlstate (see pd_db_query). Values travel only as parameters and
  * come back as text. No libpq type appears here: users of libprodata need no
- * libpq header. One PdDb per thread.
+ * libpq header. The server's notices and warnings go to the log module
+ * (pd_log at PD_LOG_NOTICE, PD_LOG_WARNING, ... with fields sqlstate, detail,
+ * hint), silent unless the program installs a handler. One PdDb per thread.
  */
 #ifndef PRODATA_DB_H
 #define PRODATA_DB_H

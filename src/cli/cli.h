@@ -39,6 +39,9 @@ bool cli_load_config(PdArena *arena, const CliArgs *args, PdMigrateSettings *con
 /* The settings file that --help names: ./prodata.conf when present. */
 #define CLI_SETTINGS_FILE "prodata.conf"
 
+/* Installs the log handler that prints the library's warnings (PostgreSQL's among them) on stderr (log_stderr.c). */
+void cli_log_to_stderr(void);
+
 bool cmd_makemigrations(PdArena *arena, const CliArgs *args, PdError *err);
 bool cmd_migrate(PdArena *arena, const CliArgs *args, PdError *err);
 bool cmd_showmigrations(PdArena *arena, const CliArgs *args, PdError *err);

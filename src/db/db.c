@@ -5,19 +5,53 @@
  * PdError is query_error.c's. Connection parameters are libpq's own (a
  * conninfo or URI, PG* variables, ~/.pgpass); this file adds only
  * application_name and a connect timeout, and never logs or echoes a password.
- * Server notices are swallowed here: the library does not print.
+ * Server notices and warnings go to the log module (pd_log, silent unless the
+ * program installs a handler), with their sqlstate, detail and hint.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "db/connection.h"
+#include "prodata/log.h"
 
-static void
-ignore_notice(void *arg, const char *message)
+/* libpq's severity (never translated) as a log level; DEBUG and LOG messages are debug. */
+static PdLogLevel
+notice_level(const char *severity)
 {
-    (void)arg;
-    (void)message;
+    if (severity == NULL || strcmp(severity, "NOTICE") == 0)
+        return PD_LOG_NOTICE;
+    if (strcmp(severity, "WARNING") == 0)
+        return PD_LOG_WARNING;
+    if (strcmp(severity, "INFO") == 0)
+        return PD_LOG_INFO;
+    return PD_LOG_DEBUG;
+}
+
+/* A notice or warning from the server goes to the program's log handler, with its sqlstate, detail, hint. */
+static void
+pass_notice(void *data, const PGresult *notice)
+{
+    (void)data;
+    PdLogLevel level = notice_level(PQresultErrorField(notice, PG_DIAG_SEVERITY_NONLOCALIZED));
+    if (!pd_log_enabled(level))
+        return;
+    static const struct
+    {
+        const char *key;
+        int code;
+    } parts[] = {
+        {"sqlstate", PG_DIAG_SQLSTATE}, {"detail", PG_DIAG_MESSAGE_DETAIL}, {"hint", PG_DIAG_MESSAGE_HINT}};
+    PdLogField fields[3];
+    size_t count = 0;
+    for (size_t i = 0; i < 3; i++)
+    {
+        const char *value = PQresultErrorField(notice, parts[i].code);
+        if (value != NULL)
+            fields[count++] = (PdLogField){parts[i].key, value};
+    }
+    const char *message = PQresultErrorField(notice, PG_DIAG_MESSAGE_PRIMARY);
+    pd_log(level, message != NULL ? message : PQresultErrorMessage(notice), fields, count);
 }
 
 /* Whether PGCONNECT_TIMEOUT (or a service file) already bounds the attempt: libpq's own defaults say. */
@@ -67,7 +101,7 @@ pd_db_connect(const char *conninfo, PdDb **db, PdError *err)
         return pd_error_hint(err, "Set the connection with --database, PRODATA_DATABASE, \"database\" in "
                                   "prodata.conf, or the PG* environment variables.");
     }
-    PQsetNoticeProcessor(connection, ignore_notice, NULL);
+    PQsetNoticeReceiver(connection, pass_notice, NULL);
     PdDb *result = calloc(1, sizeof(*result));
     if (result == NULL)
     {

@@ -1,7 +1,9 @@
 /*
  * result.c - queries with parameters and the rows they return. A PdDbResult
  * wraps libpq's PGresult so that no libpq type leaves src/db; the PGresult is
- * freed with the arena the caller gave. Values are text (libpq's text format):
+ * freed with the arena the caller gave, and its size (PQresultMemorySize) is
+ * charged against that arena's budget, so a request arena bounds the rows it
+ * holds as it bounds its own allocations. Values are text (libpq's text format):
  * callers parse what they need. Accessors check their indexes, so a caller's
  * wrong guess about the shape of a result is a NULL, never a read past it.
  */
@@ -20,12 +22,24 @@ clear_result(void *result)
     PQclear(result);
 }
 
-/* Ties answer to the arena (freed with it) and wraps it; false (answer cleared) on exhaustion. */
+/*
+ * Ties answer to the arena: its memory counts against the arena's budget and
+ * it is freed with the arena. libpq has already read the whole result by now,
+ * so a budget bounds what is kept, not the peak while reading. False (answer
+ * cleared) on exhaustion.
+ */
 static bool
 adopt_result(PdArena *arena, PGresult *answer, PdDbResult **result, PdError *err)
 {
+    size_t size = PQresultMemorySize(answer);
+    if (!pd_arena_charge(arena, size))
+    {
+        PQclear(answer);
+        return pd_arena_error(arena, err);
+    }
     if (!pd_arena_on_free(arena, clear_result, answer))
     {
+        pd_arena_uncharge(arena, size);
         PQclear(answer);
         return pd_arena_error(arena, err);
     }

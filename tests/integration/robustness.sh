@@ -6,8 +6,8 @@
 # server's own hint kept, a schema whose name needs quoting, a migrate killed
 # between its steps leaving no false drift, an interrupted migrate cancelling
 # its statement and releasing its lock, definitions with newlines in the
-# drift report, and connection strings that must not echo a password or any
-# other secret option (sslpassword).
+# drift report, a migration's warnings shown, and connection strings that must
+# not echo a password or any other secret option (sslpassword).
 source tests/lib/tap.sh
 tap_workdir
 cd "$TAP_WORKDIR"
@@ -139,6 +139,12 @@ sql $DB "ALTER TABLE d ALTER COLUMN s SET DEFAULT E'a\\n1 yy'" >/dev/null
 run_cmd "$PRODATA" check
 expect_rc "changed default found" 3
 expect_out "reported on the column, with the newline escaped" "column d\\.s: changed: text null default 'a\\\\n1 yy'"
+
+# --- the server's warnings reach the deployer ------------------------------------------------------
+new_folder
+printf -- "-- +up\nCREATE TABLE w (id int);\nDO \$\$ BEGIN RAISE WARNING 'rows to check by hand' USING DETAIL = 'see the runbook'; END \$\$;\n-- +down\nDROP TABLE w;\n" >migrations/0001_w.sql
+OUT=$("$PRODATA" migrate 2>&1 >/dev/null)
+expect_out "a migration's RAISE WARNING is printed on stderr" '^prodata: level=warning msg="rows to check by hand" sqlstate=01000 detail="see the runbook"$'
 
 # --- connection strings -----------------------------------------------------------------------
 run_cmd "$PRODATA" migrate --database 'postgresql://u:s3cret@[::1'

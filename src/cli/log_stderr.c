@@ -1,0 +1,30 @@
+/*
+ * log_stderr.c - the command's log handler: every message the library logs
+ * (PostgreSQL's notices and warnings passed through by db, for now) becomes
+ * one line on stderr, "prodata: " and the standard key=value form, so a
+ * migration's RAISE WARNING reaches the deployer instead of being lost. Results
+ * stay on stdout. One handler for the process, installed before any command.
+ */
+#include <stdio.h>
+
+#include "cli.h"
+#include "prodata/log.h"
+
+static void
+print_log_line(PdLogLevel level, const char *message, const PdLogField *fields, size_t field_count,
+               void *data)
+{
+    (void)data;
+    char line[1024];
+    size_t length = pd_log_format(line, sizeof(line), level, message, fields, field_count);
+    /* A cut line still ends cleanly; say that it was cut. */
+    fprintf(stderr, "prodata: %s%s\n", line, length >= sizeof(line) ? " ..." : "");
+}
+
+/* Warnings and errors only, for now: migrate's own CREATE TABLE IF NOT EXISTS draws a notice on every run.
+ * A log-level setting belongs to the settings table. */
+void
+cli_log_to_stderr(void)
+{
+    pd_log_set_handler(print_log_line, NULL, PD_LOG_WARNING);
+}
