@@ -10,6 +10,7 @@
 
 #include "prodata/arena.h"
 #include "prodata/error.h"
+#include "prodata/log.h"
 #include "prodata/settings.h"
 
 #define CLI_MAX_ARGS 64
@@ -39,8 +40,9 @@ bool cli_load_config(PdArena *arena, const CliArgs *args, PdMigrateSettings *con
 /* The settings file that --help names: ./prodata.conf when present. */
 #define CLI_SETTINGS_FILE "prodata.conf"
 
-/* Installs the log handler that prints the library's warnings (PostgreSQL's among them) on stderr (log_stderr.c). */
-void cli_log_to_stderr(void);
+/* Installs the log handler that prints the library's messages at min_level or above (PostgreSQL's notices
+ * and warnings among them) on stderr (log_stderr.c). cli_load_config calls it with the log_level setting. */
+void cli_log_to_stderr(PdLogLevel min_level);
 
 bool cmd_makemigrations(PdArena *arena, const CliArgs *args, PdError *err);
 bool cmd_migrate(PdArena *arena, const CliArgs *args, PdError *err);

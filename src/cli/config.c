@@ -44,7 +44,10 @@ bool
 cli_load_config(PdArena *arena, const CliArgs *args, PdMigrateSettings *config, PdError *err)
 {
     PdSettings settings;
-    return load(arena, args, config, &settings, err);
+    if (!load(arena, args, config, &settings, err))
+        return false;
+    cli_log_to_stderr((PdLogLevel)config->log_level);
+    return true;
 }
 
 bool

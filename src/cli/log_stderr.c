@@ -3,7 +3,8 @@
  * (PostgreSQL's notices and warnings passed through by db, for now) becomes
  * one line on stderr, "prodata: " and the standard key=value form, so a
  * migration's RAISE WARNING reaches the deployer instead of being lost. Results
- * stay on stdout. One handler for the process, installed before any command.
+ * stay on stdout. One handler for the process, installed once the settings
+ * are loaded, at the log_level setting.
  */
 #include <stdio.h>
 
@@ -21,10 +22,8 @@ print_log_line(PdLogLevel level, const char *message, const PdLogField *fields, 
     fprintf(stderr, "prodata: %s%s\n", line, length >= sizeof(line) ? " ..." : "");
 }
 
-/* Warnings and errors only, for now: migrate's own CREATE TABLE IF NOT EXISTS draws a notice on every run.
- * A log-level setting belongs to the settings table. */
 void
-cli_log_to_stderr(void)
+cli_log_to_stderr(PdLogLevel min_level)
 {
-    pd_log_set_handler(print_log_line, NULL, PD_LOG_WARNING);
+    pd_log_set_handler(print_log_line, NULL, min_level);
 }

@@ -287,7 +287,6 @@ main(int argc, char **argv)
     {
         return print_command_help(command);
     }
-    cli_log_to_stderr();
     PdArena *arena = pd_arena_new(0);
     if (arena == NULL)
     {

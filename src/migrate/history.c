@@ -47,7 +47,9 @@ pd_history_unlock(PdDb *db)
 bool
 pd_history_ensure(PdDb *db, PdError *err)
 {
-    static const char *sql = "CREATE TABLE IF NOT EXISTS " PD_HISTORY_TABLE " (\n"
+    /* IF NOT EXISTS draws a notice on every run once the tables exist: not news for the deployer's log. */
+    static const char *sql = "SET client_min_messages = warning;\n"
+                             "CREATE TABLE IF NOT EXISTS " PD_HISTORY_TABLE " (\n"
                              "    number integer PRIMARY KEY,\n"
                              "    name text NOT NULL UNIQUE,\n"
                              "    checksum text NOT NULL,\n"
@@ -65,7 +67,8 @@ pd_history_ensure(PdDb *db, PdError *err)
                              "    is_current boolean PRIMARY KEY DEFAULT true CHECK (is_current),\n"
                              "    snapshot text NOT NULL,\n"
                              "    taken_at timestamptz NOT NULL DEFAULT now()\n"
-                             ");";
+                             ");\n"
+                             "RESET client_min_messages;";
     if (!pd_db_exec(db, sql, err))
         return pd_error_context(err, "while creating the migration history tables");
     return true;
