@@ -10,7 +10,8 @@
 # whole before and after each migration (drift.c's snapshot), so 1,000 take
 # minutes (about 12 on two busy cores); memory no longer does.
 # Runs on a throwaway PostgreSQL 15 (tests/lib/pg.sh: fsync off), so it needs
-# no other server; peak RSS from /usr/bin/time -v.
+# no other server; peak RSS from /usr/bin/time -v, the command arena's peak
+# from PRODATA_DEBUG=1.
 #   bench/migrate/memory.sh               sizes 20 150 1000
 #   SIZES="20 150" bench/migrate/memory.sh
 # The migrations are written directly (CREATE TABLE with a few columns, a
@@ -51,12 +52,12 @@ write_migrations() {
 }
 
 echo "prodata migrate from an empty database: $(git rev-parse --short HEAD 2>/dev/null || echo '?'), $(nproc) cores, PostgreSQL 15 (fsync off)"
-printf '%12s %10s %14s %18s\n' migrations seconds "peak RSS MB" "KB per migration"
+printf '%12s %10s %14s %18s %16s\n' migrations seconds "peak RSS MB" "KB per migration" "arena peak KB"
 for n in $SIZES; do
     dir=$WORK/m$n
     write_migrations "$dir/migrations" "$n"
     psql -X -q -d postgres -c "CREATE DATABASE bench_$n" >/dev/null
-    if ! PGDATABASE=bench_$n /usr/bin/time -v -o "$dir/time.txt" "$PRODATA" migrate --migrations "$dir/migrations" \
+    if ! PRODATA_DEBUG=1 PGDATABASE=bench_$n /usr/bin/time -v -o "$dir/time.txt" "$PRODATA" migrate --migrations "$dir/migrations" \
         --models "$dir/none.pdm" >"$dir/out.txt" 2>"$dir/err.txt"; then
         echo "memory.sh: migrate of $n migrations failed:" >&2
         tail -5 "$dir/err.txt" >&2
@@ -67,6 +68,7 @@ for n in $SIZES; do
     rss_kb=$(sed -n 's/.*Maximum resident set size (kbytes): //p' "$dir/time.txt")
     wall=$(sed -n 's/.*Elapsed (wall clock) time (h:mm:ss or m:ss): //p' "$dir/time.txt")
     seconds=$(awk -F: '{ s = 0; for (i = 1; i <= NF; i++) s = s * 60 + $i; printf "%.2f", s }' <<<"$wall")
-    printf '%12d %10s %14.1f %18.1f\n' "$n" "$seconds" "$(echo "$rss_kb / 1024" | bc -l)" \
-        "$(echo "$rss_kb / $n" | bc -l)"
+    arena_kb=$(sed -n 's/^migrate: memory: arena peak \([0-9]*\) KB$/\1/p' "$dir/err.txt")
+    printf '%12d %10s %14.1f %18.1f %16s\n' "$n" "$seconds" "$(echo "$rss_kb / 1024" | bc -l)" \
+        "$(echo "$rss_kb / $n" | bc -l)" "${arena_kb:-?}"
 done

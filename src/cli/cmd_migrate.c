@@ -367,6 +367,9 @@ cmd_migrate(PdArena *arena, const CliArgs *args, PdError *err)
         printf("%s\n", report.lines[i]);
     if (is_done && report.line_count == 0)
         printf("No migrations to apply.\n");
+    const char *debug = getenv("PRODATA_DEBUG");
+    if (debug != NULL && strcmp(debug, "1") == 0) /* for bench/migrate/memory.sh and migrate.sh */
+        fprintf(stderr, "migrate: memory: arena peak %zu KB\n", pd_arena_peak(arena) / 1024);
     if (is_done && options.target < 0)
         warn_unmigrated_models(arena, &config, files, count);
     return is_done;

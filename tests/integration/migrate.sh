@@ -249,4 +249,30 @@ expect_rc "the complete migration reverts" 0
 expect_out "without skipping anything" '^reverted 0007_author_code_unique_name \([0-9]+ ms\)$'
 expect_eq "nothing of 0007 is left" "$(sql $DB "$objects_0007")" 0
 
+# --- memory: each migration's work is dropped with its scratch arena -------------------------------
+# The command arena's peak (PRODATA_DEBUG=1 prints it) over 100 one-table migrations stays within a small
+# multiple of the peak over 10: it follows one migration's work. When every migration's two reads of the
+# whole schema stayed in the command arena it grew with the square of the history (about 100 times).
+write_one_table_migrations() {
+    local dir=$1 n=$2 i
+    mkdir -p "$dir"
+    for i in $(seq 1 "$n"); do
+        printf -- '-- +up\nCREATE TABLE m%d (id bigint PRIMARY KEY, name varchar(100) NOT NULL UNIQUE, size int CHECK (size >= 0));\nCREATE INDEX m%d_size_idx ON m%d (size);\n-- +down\nDROP TABLE m%d;\n' \
+            "$i" "$i" "$i" "$i" >"$dir/$(printf '%04d' "$i")_m$i.sql"
+    done
+}
+arena_peak_kb() {
+    tap_fresh_db "$2"
+    PRODATA_DEBUG=1 "$PRODATA" migrate --migrations "$1" --models "$1/none.pdm" 2>&1 >/dev/null |
+        sed -n 's/^migrate: memory: arena peak \([0-9]*\) KB$/\1/p'
+}
+write_one_table_migrations short 10
+write_one_table_migrations long 100
+peak_short=$(arena_peak_kb short migrate_memory_short_test)
+peak_long=$(arena_peak_kb long migrate_memory_long_test)
+echo "# arena peak: $peak_short KB for 10 migrations, $peak_long KB for 100"
+expect_eq "the arena peak is reported" "$([ -n "$peak_short" ] && [ -n "$peak_long" ] && echo yes)" yes
+expect_eq "100 migrations peak under 20 times what 10 do ($peak_long KB against $peak_short KB)" \
+    "$([ "${peak_long:-0}" -lt $((20 * ${peak_short:-0})) ] && echo yes)" yes
+
 tap_done
