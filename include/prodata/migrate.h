@@ -187,7 +187,7 @@ typedef struct PdMigrateOptions
     int target;          /* migrate up or down to this number; -1 means the newest; 0 undoes all */
     bool is_dry_run;     /* say what would run, run nothing */
     /* Set by the caller's signal handler: stop before the next step. The step under way is ended by the
-     * caller with PQcancel (pd_db_cancel_handle), and rolls back whole. NULL: never interrupted. */
+     * caller with pd_db_cancel_send (pd_db_cancel_handle), and rolls back whole. NULL: never interrupted. */
     volatile sig_atomic_t *is_interrupted;
     PdMigrateProgress progress; /* NULL (the default): silent */
     void *progress_data;        /* passed to progress */
