@@ -232,10 +232,10 @@ check_primary_key(PlanContext *ctx, const PdModel *old, const PdModel *model)
     const PdField *old_pk = pd_model_primary_key(old), *pk = pd_model_primary_key(model);
     if (old_pk == NULL || pk == NULL)
         return true;
-    const char *old_type = pd_model_column_type(ctx->arena, old_pk),
-               *type = pd_model_column_type(ctx->arena, pk);
+    PdColumnType old_type, type;
     bool is_same = pd_plan_old_field_of(ctx, model, pk) == old_pk && old_pk->kind == pk->kind &&
-                   old_type != NULL && type != NULL && strcmp(old_type, type) == 0;
+                   pd_model_column_type_of(old_pk, &old_type) && pd_model_column_type_of(pk, &type) &&
+                   pd_kind_column_equal(&old_type, &type);
     if (is_same)
         return true;
     pd_plan_input_error(ctx, pk->pos, "model %s: changing the primary key (%s) is not supported", model->name,

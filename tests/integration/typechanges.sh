@@ -98,4 +98,17 @@ run_cmd "$PRODATA" migrate --to 1
 expect_rc "migrate --to 1 reverts every type change" 0
 expect_eq "every column has its old type again" "$(column_types | LC_ALL=C sort)" "$(expected_types OLD)"
 
+# A primary key keeps its type: widening string(20) to string(30) would rewrite every referencing table (a
+# hand migration); the same key beside other changes plans.
+mkdir pk && cd pk
+printf 'model A {\n  code string(20) primary_key\n}\nmodel B {\n  a A\n}\n' >models.pdm
+run_cmd "$PRODATA" makemigrations
+expect_rc "a model keyed by a string" 0
+printf 'model A {\n  code string(20) primary_key\n  n int null\n}\nmodel B {\n  a A\n}\n' >models.pdm
+run_cmd "$PRODATA" makemigrations --dry-run
+expect_rc "the key's type unchanged: the other change plans" 0
+printf 'model A {\n  code string(30) primary_key\n}\nmodel B {\n  a A\n}\n' >models.pdm
+run_cmd "$PRODATA" makemigrations --dry-run
+expect_out "the key's type changed: refused" "changing the primary key \\(code\\) is not supported"
+
 tap_done
