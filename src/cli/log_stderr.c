@@ -1,25 +1,110 @@
 /*
  * log_stderr.c - the command's log handler: every message the library logs
- * (PostgreSQL's notices and warnings passed through by db, for now) becomes
- * one line on stderr, "prodata: " and the standard key=value form, so a
- * migration's RAISE WARNING reaches the deployer instead of being lost. Results
- * stay on stdout. One handler for the process, installed once the settings
- * are loaded, at the log_level setting.
+ * at or above log_level (PostgreSQL's notices and warnings passed through by
+ * db, retries, progress) becomes one line on stderr,
+ * `prodata: level: message key=value ...` (as an error's
+ * `prodata: error: ...`), so a migration's RAISE WARNING reaches the
+ * deployer instead of being lost; results stay on stdout. Installed once the
+ * settings are loaded, at the log_level setting. A value is quoted
+ * when it is empty or holds a space, a quote, '=' or a control character.
+ * Each line is built whole and written with one call, so lines from several
+ * threads do not interleave.
  */
 #include <stdio.h>
+#include <string.h>
 
 #include "cli.h"
 #include "prodata/log.h"
+
+/* One line being built; past its room characters are dropped and the line is marked cut. */
+typedef struct Line
+{
+    char text[2048];
+    size_t used;
+    bool is_cut;
+} Line;
+
+static void
+put_char(Line *line, char c)
+{
+    if (line->used + 1 < sizeof(line->text)) /* room kept for the newline */
+        line->text[line->used++] = c;
+    else
+        line->is_cut = true;
+}
+
+static void
+put_text(Line *line, const char *text)
+{
+    for (; *text != '\0'; text++)
+        put_char(line, *text);
+}
+
+static bool
+needs_quotes(const char *value)
+{
+    if (value[0] == '\0')
+        return true;
+    for (const unsigned char *c = (const unsigned char *)value; *c != '\0'; c++)
+        if (*c <= ' ' || *c == '"' || *c == '=' || *c == 0x7f)
+            return true;
+    return false;
+}
+
+/* value bare, or in double quotes with \" \\ \n \r \t and \xHH escapes. */
+static void
+put_value(Line *line, const char *value)
+{
+    if (!needs_quotes(value))
+    {
+        put_text(line, value);
+        return;
+    }
+    put_char(line, '"');
+    for (const unsigned char *c = (const unsigned char *)value; *c != '\0'; c++)
+    {
+        const char *escape = *c == '"'    ? "\\\""
+                             : *c == '\\' ? "\\\\"
+                             : *c == '\n' ? "\\n"
+                             : *c == '\r' ? "\\r"
+                             : *c == '\t' ? "\\t"
+                                          : NULL;
+        char hex[5];
+        if (escape == NULL && (*c < ' ' || *c == 0x7f))
+        {
+            snprintf(hex, sizeof(hex), "\\x%02x", *c);
+            escape = hex;
+        }
+        if (escape != NULL)
+            put_text(line, escape);
+        else
+            put_char(line, (char)*c);
+    }
+    put_char(line, '"');
+}
 
 static void
 print_log_line(PdLogLevel level, const char *message, const PdLogField *fields, size_t field_count,
                void *data)
 {
     (void)data;
-    char line[1024];
-    size_t length = pd_log_format(line, sizeof(line), level, message, fields, field_count);
-    /* A cut line still ends cleanly; say that it was cut. */
-    fprintf(stderr, "prodata: %s%s\n", line, length >= sizeof(line) ? " ..." : "");
+    Line line = {.used = 0, .is_cut = false};
+    put_text(&line, "prodata: ");
+    put_text(&line, pd_log_level_name(level));
+    put_text(&line, ": ");
+    for (const char *c = message != NULL ? message : ""; *c != '\0'; c++) /* one line, whatever it holds */
+        put_char(&line, (unsigned char)*c < ' ' ? ' ' : *c);
+    for (size_t i = 0; i < field_count; i++)
+    {
+        put_char(&line, ' ');
+        put_text(&line, fields[i].key);
+        put_char(&line, '=');
+        put_value(&line, fields[i].value != NULL ? fields[i].value : "");
+    }
+    if (line.is_cut)
+        memcpy(line.text + line.used - 4, " ...", 4);
+    line.text[line.used] = '\n';
+    fwrite(line.text, 1, line.used + 1, stderr);
 }
 
 void

@@ -140,6 +140,20 @@ done
 expect_eq "--help lists every setting of the table ($(wc -w <<<"$SETTING_NAMES") settings)" "$missing" ""
 expect_out "--help shows a setting with its default and unit" '--lock-wait-ms MS +how long migrate waits'
 
+# --- the log handler: its line, quoting, and log_level from the environment --------------------
+mkdir -p logs/migrations
+printf 'model Note {\n  text  string(20)\n}\n' >logs/models.pdm
+printf -- "-- +up\nCREATE TABLE note (id bigint);\nDO \$\$ BEGIN RAISE WARNING 'look=here' USING HINT = 'say \"yes\"'; END \$\$;\n-- +down\nDROP TABLE note;\n" >logs/migrations/0001_note.sql
+cd logs
+tap_fresh_db cli_log
+run_cmd "$PRODATA" migrate
+expect_out "a warning is one line: level, message, fields quoted as needed" '^prodata: warning: look=here sqlstate=01000 hint="say \\"yes\\""$'
+"$PRODATA" migrate --to 0 >/dev/null 2>&1
+PRODATA_LOG_LEVEL=error run_cmd "$PRODATA" migrate
+expect_rc "PRODATA_LOG_LEVEL=error: migrate succeeds" 0
+expect_no_out "and prints no warning" 'prodata: warning:'
+cd ..
+
 # --- CONTEXT lines, innermost first (as PostgreSQL prints them) ---------------------------------
 mkdir -p ctx/migrations
 printf 'model Tag {\n  name  string(20)\n}\n' >ctx/models.pdm

@@ -144,12 +144,12 @@ expect_out "reported on the column, with the newline escaped" "column d\\.s: cha
 new_folder
 printf -- "-- +up\nCREATE TABLE w (id int);\nDO \$\$ BEGIN RAISE WARNING 'rows to check by hand' USING DETAIL = 'see the runbook'; RAISE NOTICE 'fyi'; END \$\$;\n-- +down\nDROP TABLE w;\n" >migrations/0001_w.sql
 OUT=$("$PRODATA" migrate 2>&1 >/dev/null)
-expect_out "a migration's RAISE WARNING is printed on stderr" '^prodata: level=warning msg="rows to check by hand" sqlstate=01000 detail="see the runbook"$'
-expect_no_out "its RAISE NOTICE is not, at the default log_level (warning)" 'msg=fyi'
+expect_out "a migration's RAISE WARNING is printed on stderr" '^prodata: warning: rows to check by hand sqlstate=01000 detail="see the runbook"$'
+expect_no_out "its RAISE NOTICE is not, at the default log_level (warning)" 'fyi'
 "$PRODATA" migrate --to 0 >/dev/null 2>&1
 OUT=$("$PRODATA" migrate --log-level notice 2>&1 >/dev/null)
-expect_out "log_level notice shows the notice" '^prodata: level=notice msg=fyi sqlstate=00000$'
-expect_out "and still the warning" 'level=warning msg="rows to check by hand"'
+expect_out "log_level notice shows the notice" '^prodata: notice: fyi sqlstate=00000$'
+expect_out "and still the warning" '^prodata: warning: rows to check by hand'
 expect_no_out "but not migrate's own IF NOT EXISTS notices" 'already exists|skipping'
 OUT=$("$PRODATA" migrate --to 0 --log-level debug 2>&1 >/dev/null)
 expect_no_out "nor, on a second run, at debug" 'already exists|skipping'
