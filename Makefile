@@ -157,23 +157,32 @@ PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 INSTALL      ?= install
 PUBLIC_HEADERS := $(sort $(wildcard include/prodata/*.h))
 
+# Every path is quoted in the recipes, so a DESTDIR or PREFIX with spaces stays one word (unquoted, `rm -rf`
+# would remove whatever its first word names). In prodata.pc spaces are escaped (pkg-config splits Cflags and
+# Libs at spaces); pc_path also escapes what sed's replacement treats specially.
+empty :=
+space := $(empty) $(empty)
+pc_path = $(subst |,\|,$(subst &,\&,$(subst \,\\,$(subst $(space),\$(space),$(subst \,\\,$(1))))))
+
 install: $(BUILD)/prodata $(BUILD)/libprodata.a $(BUILD)/libprodata.so
-	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR)/prodata $(DESTDIR)$(PKGCONFIGDIR)
-	$(INSTALL) -m 755 $(BUILD)/prodata $(DESTDIR)$(BINDIR)/prodata
-	$(INSTALL) -m 644 $(BUILD)/libprodata.a $(DESTDIR)$(LIBDIR)/libprodata.a
-	$(INSTALL) -m 755 $(BUILD)/libprodata.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libprodata.so.$(VERSION)
-	ln -sf libprodata.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
-	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libprodata.so
-	$(INSTALL) -m 644 $(PUBLIC_HEADERS) $(DESTDIR)$(INCLUDEDIR)/prodata/
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \
-		-e 's|@VERSION@|$(VERSION)|' prodata.pc.in >$(DESTDIR)$(PKGCONFIGDIR)/prodata.pc
+	$(INSTALL) -d "$(DESTDIR)$(BINDIR)" "$(DESTDIR)$(LIBDIR)" "$(DESTDIR)$(INCLUDEDIR)/prodata" "$(DESTDIR)$(PKGCONFIGDIR)"
+	$(INSTALL) -m 755 $(BUILD)/prodata "$(DESTDIR)$(BINDIR)/prodata"
+	$(INSTALL) -m 644 $(BUILD)/libprodata.a "$(DESTDIR)$(LIBDIR)/libprodata.a"
+	$(INSTALL) -m 755 $(BUILD)/libprodata.so.$(VERSION) "$(DESTDIR)$(LIBDIR)/libprodata.so.$(VERSION)"
+	ln -sf libprodata.so.$(VERSION) "$(DESTDIR)$(LIBDIR)/$(SONAME)"
+	ln -sf $(SONAME) "$(DESTDIR)$(LIBDIR)/libprodata.so"
+	$(INSTALL) -m 644 $(PUBLIC_HEADERS) "$(DESTDIR)$(INCLUDEDIR)/prodata/"
+	sed -e 's|@PREFIX@|$(call pc_path,$(PREFIX))|' -e 's|@LIBDIR@|$(call pc_path,$(LIBDIR))|' \
+		-e 's|@INCLUDEDIR@|$(call pc_path,$(INCLUDEDIR))|' -e 's|@VERSION@|$(VERSION)|' \
+		prodata.pc.in >"$(DESTDIR)$(PKGCONFIGDIR)/prodata.pc"
 	@# The dynamic linker finds a new library under /usr/local/lib only after ldconfig.
 	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ]; then ldconfig; fi
 
 uninstall:
-	rm -f $(DESTDIR)$(BINDIR)/prodata $(DESTDIR)$(LIBDIR)/libprodata.a $(DESTDIR)$(LIBDIR)/libprodata.so \
-		$(DESTDIR)$(LIBDIR)/$(SONAME) $(DESTDIR)$(LIBDIR)/libprodata.so.$(VERSION) $(DESTDIR)$(PKGCONFIGDIR)/prodata.pc
-	rm -rf $(DESTDIR)$(INCLUDEDIR)/prodata
+	rm -f "$(DESTDIR)$(BINDIR)/prodata" "$(DESTDIR)$(LIBDIR)/libprodata.a" "$(DESTDIR)$(LIBDIR)/libprodata.so" \
+		"$(DESTDIR)$(LIBDIR)/$(SONAME)" "$(DESTDIR)$(LIBDIR)/libprodata.so.$(VERSION)" \
+		"$(DESTDIR)$(PKGCONFIGDIR)/prodata.pc"
+	rm -rf "$(DESTDIR)$(INCLUDEDIR)/prodata"
 
 clean:
 	rm -rf build

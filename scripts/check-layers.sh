@@ -16,7 +16,11 @@
 #   - a header of an outside library owned by one module (libpq-fe.h: db) is
 #     included by another: its types stay inside that module;
 #   - src/ or include/ includes a test helper, or a folder of src/ or a public
-#     header is missing from the tables below.
+#     header is missing from the tables below;
+#   - an include this reading cannot follow: a computed one (#include MACRO),
+#     one continued on the next line, or one of a file that is not .c or .h
+#     (its own includes would go unread). Comments around the directive are
+#     skipped and #include_next counts as an include.
 # The tables below are the one place the layering is written down.
 set -euo pipefail
 
@@ -44,19 +48,23 @@ cd "$ROOT"
 # header:module for the public headers not named after their module.
 PUBLIC_OWNERS="error:core arena:core strbuf:core export:core log:core retry:core strmap:core settings:core kind:model"
 # header:module for outside libraries' headers that only one module may include.
-EXTERNAL_OWNERS="libpq-fe.h:db libpq/libpq-fs.h:db"
+# A name matches also with folders before it (<postgresql/libpq-fe.h>).
+EXTERNAL_OWNERS="libpq-fe.h:db libpq-events.h:db postgres_ext.h:db libpq/libpq-fs.h:db"
 # What a public header may include besides prodata/*.h: the C11 library (and sys/types.h).
 C_HEADERS="assert.h complex.h ctype.h errno.h fenv.h float.h inttypes.h iso646.h limits.h locale.h math.h
  setjmp.h signal.h stdalign.h stdarg.h stdatomic.h stdbool.h stddef.h stdint.h stdio.h stdlib.h
  stdnoreturn.h string.h tgmath.h threads.h time.h uchar.h wchar.h wctype.h sys/types.h"
 
 mapfile -t files < <(find src include/prodata tests -name '*.[ch]' -type f 2>/dev/null | sort)
+# Every file of the tree, so an include of something else (a .inc) is known to be ours.
+tree=$(find src include tests -type f ! -name '*.[ch]' 2>/dev/null | sort)
 [ "${#files[@]}" -gt 0 ] || { echo "check-layers: no sources under $ROOT" >&2; exit 1; }
 
-# awk reads the file list first (which files exist, to resolve includes), then grep's "file:line:text".
-grep -Hn '^[[:space:]]*#[[:space:]]*include' "${files[@]}" /dev/null |
+# awk reads the file lists first (which files exist, to resolve includes), then grep's "file:line:text" for
+# every line that may be an include directive (awk drops comments and decides).
+grep -HnE '^[[:space:]]*(/\*.*\*/[[:space:]]*)*#.*include' "${files[@]}" /dev/null |
     awk -v layers="$LAYERS" -v layering="$LAYERING" -v library="$LIBRARY" -v public_owners="$PUBLIC_OWNERS" \
-        -v external_owners="$EXTERNAL_OWNERS" -v c_headers="$C_HEADERS" -v file_list="$(printf '%s\n' "${files[@]}")" '
+        -v external_owners="$EXTERNAL_OWNERS" -v c_headers="$C_HEADERS" -v file_list="$(printf '%s\n' "${files[@]}")" -v tree_list="$tree" '
 function pairs(text, map,    n, i, kv, parts) {
     n = split(text, parts, /[ \n]+/)
     for (i = 1; i <= n; i++)
@@ -145,10 +153,17 @@ function check_layer(where, from, to, target) {
         violation(where, from " includes " target " of " to ": includes point down only (" layering "), and " \
                   to " is not below " from)
 }
+# The module owning an outside header (name, or name after a folder), or "".
+function external_module(name,    header) {
+    for (header in external_owner)
+        if (name == header || substr(name, length(name) - length(header)) == "/" header)
+            return external_owner[header]
+    return ""
+}
 function check_include(file, where, module, kind, quote, name,    target, owner, parts) {
     target = resolve(file, quote, name)
     if (target == "") {
-        owner = (name in external_owner) ? external_owner[name] : ""
+        owner = external_module(name)
         if (kind == "public" && !(name in c_header))
             violation(where, "public header includes <" name ">: public headers include only prodata/*.h and " \
                       "the C library headers, so libprodata users need no other package" \
@@ -158,6 +173,9 @@ function check_include(file, where, module, kind, quote, name,    target, owner,
                       "inside src/" owner)
         return
     }
+    if (target !~ /\.[ch]$/)
+        violation(where, target " is not a .c or .h file, so the layer check does not read its includes (name " \
+                  "it .h)")
     split(target, parts, "/")
     if (parts[1] == "include") {
         owner = public_module(target)
@@ -184,6 +202,10 @@ BEGIN {
     pairs(external_owners, external_owner)
     words(library, in_library)
     words(c_headers, c_header)
+    n = split(tree_list, listed, "\n")
+    for (i = 1; i <= n; i++)
+        if (listed[i] != "")
+            exists[listed[i]] = 1
     n = split(file_list, listed, "\n")
     for (i = 1; i <= n; i++) {
         if (listed[i] == "")
@@ -216,10 +238,17 @@ BEGIN {
         next
     if (info["kind"] == "public" && info["module"] == "")
         next
-    if (!match(text, /include[ \t]*["<][^">]+[">]/))
+    # A comment reads as a space, as the compiler reads it.
+    gsub(/\/\*([^*]|\*+[^*\/])*\*+\//, " ", text)
+    if (text !~ /^[ \t]*#[ \t]*include(_next)?([^A-Za-z0-9_]|$)/)
         next
+    if (!match(text, /^[ \t]*#[ \t]*include(_next)?[ \t]*("[^"]+"|<[^>]+>)/)) {
+        violation(file ":" line, "an include the layer check cannot read (a macro, or continued on the next " \
+                  "line): write #include \"file\" or #include <file> on one line")
+        next
+    }
     spec = substr(text, RSTART, RLENGTH)
-    sub(/^include[ \t]*/, "", spec)
+    sub(/^[ \t]*#[ \t]*include(_next)?[ \t]*/, "", spec)
     quote = substr(spec, 1, 1)
     name = substr(spec, 2, length(spec) - 2)
     check_include(file, file ":" line, info["module"], info["kind"], quote, name)

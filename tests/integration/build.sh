@@ -102,6 +102,35 @@ plant src/migrate/history.c 3 '#include <libpq-fe.h>'
 expect_refused "libpq-fe.h outside src/db is refused" "src/migrate/history.c:4" \
     "migrate includes libpq-fe.h, which only db may include"
 
+# Includes a line-by-line reading could miss: each is refused, so an upward include cannot hide in one.
+plant src/model/lexer.c 15 '#define PLANTED_HEADER "../migrate/plan.h"\n#include PLANTED_HEADER'
+expect_refused "a computed include (#include MACRO) is refused" "src/model/lexer.c:17" \
+    "an include the layer check cannot read"
+
+plant src/model/lexer.c 15 '#include \\\n    "../migrate/plan.h"'
+expect_refused "an include continued on the next line is refused" "src/model/lexer.c:16" \
+    "an include the layer check cannot read"
+
+plant src/model/lexer.c 15 '/* planted */ #include "../migrate/plan.h"'
+expect_refused "an include behind a comment is still checked" "src/model/lexer.c:16" \
+    "model includes src/migrate/plan.h, a private header of migrate"
+
+plant src/model/lexer.c 15 '#include_next "../migrate/plan.h"'
+expect_refused "#include_next is checked as an include" "src/model/lexer.c:16" \
+    "model includes src/migrate/plan.h, a private header of migrate"
+
+plant src/model/lexer.c 15 '#include "lexer_table.inc"' src/model/lexer_table.inc
+expect_refused "an included file the check does not read (.inc) is refused" "src/model/lexer.c:16" \
+    "src/model/lexer_table.inc is not a .c or .h file"
+
+plant src/migrate/history.c 3 '#include <postgresql/libpq-fe.h>'
+expect_refused "libpq-fe.h through another folder outside src/db is refused" "src/migrate/history.c:4" \
+    "migrate includes postgresql/libpq-fe.h, which only db may include"
+
+plant src/migrate/history.c 3 '#include <postgres_ext.h>'
+expect_refused "libpq's postgres_ext.h outside src/db is refused" "src/migrate/history.c:4" \
+    "migrate includes postgres_ext.h, which only db may include"
+
 plant src/cli/main.c 3 '#include "prodata/migrate.h"'
 if [ "$RC" = 0 ]; then tap_ok "a downward include (cli -> migrate) passes"; else tap_not_ok "a downward include (cli -> migrate) passes" "$OUT"; fi
 
@@ -204,5 +233,27 @@ expect_out "the installed prodata runs" "prodata"
 run_cmd make --no-print-directory BUILD="$BUILD" DESTDIR="$dest" PREFIX=/usr uninstall
 expect_rc "make uninstall DESTDIR=... PREFIX=/usr" 0
 expect_eq "make uninstall leaves no file behind" "$(cd "$dest" && find . ! -type d | sort)" ""
+
+# Paths with spaces: every path is one word to the shell and to pkg-config, and uninstall removes exactly what
+# install put there (unquoted, "rm -rf $(DESTDIR)..." would remove the folder "$TAP_WORKDIR/my" below).
+spaced="$TAP_WORKDIR/my dest"
+mkdir -p "$TAP_WORKDIR/my"
+touch "$TAP_WORKDIR/my/keep"
+run_cmd make --no-print-directory BUILD="$BUILD" DESTDIR="$spaced" PREFIX="/opt/pro data" install
+expect_rc "make install with spaces in DESTDIR and PREFIX" 0
+installed=$({
+    printf '%s\n' ./bin/prodata ./lib/libprodata.a ./lib/libprodata.so ./lib/libprodata.so.0 \
+        "./lib/$(readlink "$BUILD/libprodata.so.0")" ./lib/pkgconfig/prodata.pc
+    for header in include/prodata/*.h; do echo "./$header"; done
+} | sort)
+expect_eq "everything lands under the spaced prefix" \
+    "$(cd "$spaced/opt/pro data" 2>/dev/null && find . ! -type d | sort)" "$installed"
+run_cmd env PKG_CONFIG_PATH="$spaced/opt/pro data/lib/pkgconfig" PKG_CONFIG_SYSROOT_DIR= pkg-config --cflags --libs prodata
+expect_out "pkg-config keeps a spaced prefix one word (spaces escaped)" \
+    '^-I/opt/pro\\ data/include .*-L/opt/pro\\ data/lib -lprodata'
+run_cmd make --no-print-directory BUILD="$BUILD" DESTDIR="$spaced" PREFIX="/opt/pro data" uninstall
+expect_rc "make uninstall with spaces in DESTDIR and PREFIX" 0
+expect_eq "uninstall removes every installed file and nothing else" \
+    "$(cd "$spaced" 2>/dev/null && find . ! -type d | sort)|$(ls "$TAP_WORKDIR/my" 2>&1)" "|keep"
 
 tap_done
