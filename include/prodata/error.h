@@ -8,7 +8,8 @@
  * (pd_error_set is a macro recording __FILE__, __LINE__, __func__, as
  * PostgreSQL's ereport does), whether trying again may succeed, and, for
  * input errors, every problem found up to a cap (collect, then report).
- * Buffers are fixed so an error can be reported when memory is exhausted.
+ * Buffers are fixed so an error can be reported when memory is exhausted; a
+ * text too long for its buffer is cut between two UTF-8 characters.
  * A PdError belongs to one thread; the functions keep no state of their own.
  */
 #ifndef PRODATA_ERROR_H
@@ -108,7 +109,8 @@ bool pd_error_detail(PdError *err, const char *fmt, ...) __attribute__((format(p
 /* Sets the hint. Returns false. */
 bool pd_error_hint(PdError *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* Appends one context entry ("while applying migration 0003_x"). Returns false. */
+/* Appends one context entry ("while applying migration 0003_x"); dropped when the context is full. Returns
+ * false. */
 bool pd_error_context(PdError *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Sets the input position (file may be NULL: ""; line 0: none). Returns false. */

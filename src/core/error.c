@@ -3,8 +3,10 @@
  * an exit status and an HTTP status. Nothing here prints: the top of each
  * program decides how an error is shown. Every text part is truncated to its
  * fixed buffer, never overflowed, so an error can be filled when memory is
- * gone; the problem list keeps the first PD_ERROR_MAX_PROBLEMS and counts the
- * rest, so a file with thousands of mistakes still gives a bounded error.
+ * gone, and a cut never splits a UTF-8 character (the HTTP layer puts these
+ * texts in JSON, whose encoders refuse broken UTF-8); the problem list keeps
+ * the first PD_ERROR_MAX_PROBLEMS and counts the rest, so a file with
+ * thousands of mistakes still gives a bounded error.
  */
 #include "prodata/error.h"
 
@@ -48,10 +50,39 @@ find_code(PdErrorCode code)
     return &error_codes[PD_ERR_INTERNAL]; /* the table is in enum order: an unknown code is our bug */
 }
 
+/*
+ * After a write that needed `needed` bytes into size, drops the start of a
+ * UTF-8 character the cut split (its lead byte and the continuation bytes
+ * that made it in), so the text stays well-formed.
+ */
+static void
+trim_cut_character(char *text, size_t size, int needed)
+{
+    if (size == 0 || needed < 0 || (size_t)needed < size)
+        return; /* not cut */
+    size_t end = strlen(text);
+    size_t start = end;
+    while (start > 0 && end - start < 3 && ((unsigned char)text[start - 1] & 0xc0) == 0x80)
+        start--;
+    if (start == 0)
+        return;
+    unsigned char lead = (unsigned char)text[start - 1];
+    size_t kept = end - start + 1;
+    size_t wanted = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : lead >= 0xc0 ? 2 : 1;
+    if (wanted > kept)
+        text[start - 1] = '\0';
+}
+
+static void
+format_text(char *target, size_t size, const char *fmt, va_list args)
+{
+    trim_cut_character(target, size, vsnprintf(target, size, fmt, args));
+}
+
 static void
 copy_text(char *target, size_t size, const char *text)
 {
-    snprintf(target, size, "%s", text != NULL ? text : "");
+    trim_cut_character(target, size, snprintf(target, size, "%s", text != NULL ? text : ""));
 }
 
 static bool
@@ -70,7 +101,7 @@ set_va(PdError *err, const char *file, int line, const char *function, PdErrorCo
     err->raise_file = file;
     err->raise_line = line;
     err->raise_function = function;
-    vsnprintf(err->message, sizeof(err->message), fmt, args);
+    format_text(err->message, sizeof(err->message), fmt, args);
 }
 
 bool
@@ -93,7 +124,7 @@ pd_error_detail(PdError *err, const char *fmt, ...)
         return false;
     va_list args;
     va_start(args, fmt);
-    vsnprintf(err->detail, sizeof(err->detail), fmt, args);
+    format_text(err->detail, sizeof(err->detail), fmt, args);
     va_end(args);
     return false;
 }
@@ -105,7 +136,7 @@ pd_error_hint(PdError *err, const char *fmt, ...)
         return false;
     va_list args;
     va_start(args, fmt);
-    vsnprintf(err->hint, sizeof(err->hint), fmt, args);
+    format_text(err->hint, sizeof(err->hint), fmt, args);
     va_end(args);
     return false;
 }
@@ -116,18 +147,15 @@ pd_error_context(PdError *err, const char *fmt, ...)
     if (err == NULL)
         return false;
     size_t used = strlen(err->context);
-    if (used > 0 && used + 2 < sizeof(err->context))
-    {
-        memcpy(err->context + used, "; ", 3);
-        used += 2;
-    }
-    if (used + 1 < sizeof(err->context))
-    {
-        va_list args;
-        va_start(args, fmt);
-        vsnprintf(err->context + used, sizeof(err->context) - used, fmt, args);
-        va_end(args);
-    }
+    size_t separator = used > 0 ? 2 : 0;
+    if (used + separator + 1 >= sizeof(err->context))
+        return false; /* full: an entry is dropped, never glued on without its separator */
+    memcpy(err->context + used, "; ", separator);
+    used += separator;
+    va_list args;
+    va_start(args, fmt);
+    format_text(err->context + used, sizeof(err->context) - used, fmt, args);
+    va_end(args);
     return false;
 }
 
@@ -149,7 +177,7 @@ pd_error_field(PdError *err, const char *fmt, ...)
         return false;
     va_list args;
     va_start(args, fmt);
-    vsnprintf(err->field, sizeof(err->field), fmt, args);
+    format_text(err->field, sizeof(err->field), fmt, args);
     va_end(args);
     return false;
 }
@@ -191,7 +219,7 @@ pd_error_add_problem_at(PdError *err, const char *raise_file, int raise_line, co
     char message[sizeof(err->problems[0].message)];
     va_list args;
     va_start(args, fmt);
-    vsnprintf(message, sizeof(message), fmt, args);
+    format_text(message, sizeof(message), fmt, args);
     va_end(args);
     PdErrorPos pos = {{0}, line, column};
     copy_text(pos.file, sizeof(pos.file), file);
@@ -214,9 +242,8 @@ pd_error_add_problem_at(PdError *err, const char *raise_file, int raise_line, co
 size_t
 pd_error_format_position(const PdErrorPos *pos, char *buf, size_t size)
 {
-    if (size == 0)
-        return 0;
-    buf[0] = '\0';
+    if (size > 0)
+        buf[0] = '\0';
     if (pos->line <= 0)
         return 0;
     const char *file = pos->file[0] != '\0' ? pos->file : "input";

@@ -6,6 +6,7 @@
  */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -161,6 +162,100 @@ test_error_problem_after_a_raised_error(void **state)
     assert_int_equal(err.problems[1].pos.column, 6);
 }
 
+/* Whether text is well-formed UTF-8 (no cut sequence, no stray continuation byte). */
+static bool
+is_utf8(const char *text)
+{
+    const unsigned char *c = (const unsigned char *)text;
+    while (*c != '\0')
+    {
+        size_t length = *c < 0x80 ? 1 : *c >= 0xf0 ? 4 : *c >= 0xe0 ? 3 : *c >= 0xc0 ? 2 : 0;
+        if (length == 0)
+            return false;
+        for (size_t i = 1; i < length; i++)
+            if ((c[i] & 0xc0) != 0x80)
+                return false;
+        c += length;
+    }
+    return true;
+}
+
+/* n copies of piece, in buf. */
+static const char *
+repeat(char *buf, size_t size, const char *piece, size_t n)
+{
+    buf[0] = '\0';
+    for (size_t i = 0; i < n && strlen(buf) + strlen(piece) < size; i++)
+        strcat(buf, piece);
+    return buf;
+}
+
+/* A text longer than its buffer is cut before the character the cut would split (a JSON encoder refuses
+ * broken UTF-8: the HTTP layer sends these texts as they are). */
+static void
+test_error_truncation_keeps_whole_characters(void **state)
+{
+    (void)state;
+    char two[2048], three[2048];
+    repeat(two, sizeof(two), "\xc3\xa9", 600);         /* é: 2 bytes */
+    repeat(three, sizeof(three), "\xe2\x82\xac", 600); /* €: 3 bytes */
+    PdError err;
+    pd_error_set(&err, PD_ERR_INVALID_INPUT, "%s", two);
+    assert_true(is_utf8(err.message));
+    assert_int_equal(strlen(err.message), 254);
+    pd_error_detail(&err, "%s", two);
+    assert_true(is_utf8(err.detail));
+    pd_error_hint(&err, "x%s", three);
+    assert_true(is_utf8(err.hint));
+    pd_error_field(&err, "%s", two);
+    assert_true(is_utf8(err.field));
+    pd_error_constraint(&err, two);
+    assert_true(is_utf8(err.constraint));
+    pd_error_context(&err, "%s", three);
+    assert_true(is_utf8(err.context));
+    pd_error_position(&err, two, 1, 1);
+    assert_true(is_utf8(err.pos.file));
+
+    PdError problems = {0};
+    pd_error_add_problem(&problems, "a.pdm", 1, 2, two, "%s", three);
+    pd_error_add_problem(&problems, "a.pdm", 3, 4, NULL, "x%s", three);
+    assert_true(is_utf8(problems.message));
+    assert_true(is_utf8(problems.field));
+    assert_true(is_utf8(problems.problems[0].message));
+    assert_true(is_utf8(problems.problems[0].field));
+    assert_true(is_utf8(problems.problems[1].message));
+    assert_int_equal(strlen(problems.problems[1].message), 199); /* "x" and 66 whole euros */
+}
+
+/* A full context takes no more entries: none is glued on without its separator, none leaves a dangling "; ".
+ */
+static void
+test_error_context_when_full(void **state)
+{
+    (void)state;
+    char filler[600];
+    PdError err = {0};
+    pd_error_context(&err, "%s", repeat(filler, sizeof(filler), "x", 510));
+    pd_error_context(&err, "next");
+    assert_string_equal(err.context, filler);
+    pd_error_clear(&err);
+    pd_error_context(&err, "%s", repeat(filler, sizeof(filler), "x", 509));
+    pd_error_context(&err, "next");
+    assert_string_equal(err.context, filler);
+}
+
+/* As snprintf: the length needed, also when the buffer is empty. */
+static void
+test_error_format_position_needs(void **state)
+{
+    (void)state;
+    PdErrorPos pos = {"a.pdm", 3, 4};
+    char buf[4];
+    assert_int_equal(pd_error_format_position(&pos, buf, 0), strlen("a.pdm:3:4"));
+    assert_int_equal(pd_error_format_position(&pos, buf, sizeof(buf)), strlen("a.pdm:3:4"));
+    assert_string_equal(buf, "a.p");
+}
+
 int
 main(void)
 {
@@ -172,6 +267,9 @@ main(void)
         cmocka_unit_test(test_error_collects_problems),
         cmocka_unit_test(test_error_problems_are_capped),
         cmocka_unit_test(test_error_problem_after_a_raised_error),
+        cmocka_unit_test(test_error_truncation_keeps_whole_characters),
+        cmocka_unit_test(test_error_context_when_full),
+        cmocka_unit_test(test_error_format_position_needs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
