@@ -50,7 +50,7 @@ void pd_log_set_handler(PdLogHandler handler, void *data, PdLogLevel min_level);
 /* Passes one message to the handler when one is installed and level is at or above its minimum. */
 void pd_log(PdLogLevel level, const char *message, const PdLogField *fields, size_t field_count);
 
-/* pd_log without fields, the message formatted by printf rules (cut at 1,023 bytes). */
+/* pd_log without fields, the message formatted by printf rules (cut to 1,023 bytes, between characters). */
 void pd_logf(PdLogLevel level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Whether a message at level would reach a handler: test it before costly formatting. */
@@ -65,8 +65,9 @@ const char *pd_log_level_name(PdLogLevel level);
  * bare unless it is empty or holds a space, a quote, '=' or a control
  * character; then it is put in double quotes with \" \\ \n \r \t and \xHH
  * escapes. Key characters other than letters, digits, '_', '-' and '.' become
- * '_'. Always NUL-terminates when size > 0; returns the length the whole line
- * needs, as snprintf does, so a result >= size means it was cut.
+ * '_'. Always NUL-terminates when size > 0 (a cut line ends between UTF-8
+ * characters); returns the length the whole line needs, as snprintf does, so
+ * a result >= size means it was cut.
  */
 size_t pd_log_format(char *buf, size_t size, PdLogLevel level, const char *message, const PdLogField *fields,
                      size_t field_count);

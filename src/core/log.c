@@ -5,7 +5,9 @@
  * are read under a mutex so a message never sees the handler of one call
  * with the data of another; the minimum level is an atomic so pd_log_enabled
  * stays cheap on hot paths. pd_log_format writes the key=value line handlers
- * share; it writes into the caller's buffer and nowhere else.
+ * share; it writes into the caller's buffer and nowhere else. A line or
+ * message cut to its buffer ends before a UTF-8 character the cut would
+ * split, so a handler can pass it to anything that wants valid UTF-8.
  */
 #include "prodata/log.h"
 
@@ -52,6 +54,20 @@ pd_log(PdLogLevel level, const char *message, const PdLogField *fields, size_t f
         handler(level, message != NULL ? message : "", fields, field_count, data);
 }
 
+/* The length of text[0 .. length) without a UTF-8 character cut off at its end. */
+static size_t
+whole_characters(const char *text, size_t length)
+{
+    size_t start = length;
+    while (start > 0 && length - start < 3 && ((unsigned char)text[start - 1] & 0xc0) == 0x80)
+        start--;
+    if (start == 0)
+        return length;
+    unsigned char lead = (unsigned char)text[start - 1];
+    size_t wanted = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : lead >= 0xc0 ? 2 : 1;
+    return wanted > length - start + 1 ? start - 1 : length;
+}
+
 void
 pd_logf(PdLogLevel level, const char *fmt, ...)
 {
@@ -60,8 +76,10 @@ pd_logf(PdLogLevel level, const char *fmt, ...)
     char message[1024];
     va_list args;
     va_start(args, fmt);
-    vsnprintf(message, sizeof(message), fmt, args);
+    int needed = vsnprintf(message, sizeof(message), fmt, args);
     va_end(args);
+    if (needed >= (int)sizeof(message))
+        message[whole_characters(message, sizeof(message) - 1)] = '\0';
     pd_log(level, message, NULL, 0);
 }
 
@@ -182,6 +200,6 @@ pd_log_format(char *buf, size_t size, PdLogLevel level, const char *message, con
         put_value(&writer, fields[i].value);
     }
     if (size > 0)
-        buf[writer.length < size ? writer.length : size - 1] = '\0';
+        buf[writer.length < size ? writer.length : whole_characters(buf, size - 1)] = '\0';
     return writer.length;
 }

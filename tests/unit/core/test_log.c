@@ -111,6 +111,38 @@ test_log_format_reports_truncation(void **state)
     assert_int_equal(pd_log_format(NULL, 0, PD_LOG_INFO, "a message", NULL, 0), needed);
 }
 
+/* The raw message a handler gets. */
+static char last_message[2048];
+
+static void
+keep_message(PdLogLevel level, const char *message, const PdLogField *fields, size_t field_count, void *data)
+{
+    (void)level, (void)fields, (void)field_count, (void)data;
+    snprintf(last_message, sizeof(last_message), "%s", message);
+}
+
+/* A cut line or message ends before the character the cut would split (é is 2 bytes, € is 3). */
+static void
+test_log_cut_keeps_whole_characters(void **state)
+{
+    (void)state;
+    char line[19]; /* "level=info msg=" and 3 bytes */
+    size_t needed = pd_log_format(line, sizeof(line), PD_LOG_INFO, "\xc3\xa9\xc3\xa9\xc3\xa9", NULL, 0);
+    assert_int_equal(needed, strlen("level=info msg=") + 6);
+    assert_string_equal(line, "level=info msg=\xc3\xa9");
+    char euro[21]; /* 5 bytes of the second € would be cut after its first two */
+    pd_log_format(euro, sizeof(euro), PD_LOG_INFO, "\xe2\x82\xac\xe2\x82\xac", NULL, 0);
+    assert_string_equal(euro, "level=info msg=\xe2\x82\xac");
+
+    char long_text[1500] = "";
+    for (int i = 0; i < 600; i++)
+        strcat(long_text, "\xc3\xa9");
+    pd_log_set_handler(keep_message, NULL, PD_LOG_DEBUG);
+    pd_logf(PD_LOG_INFO, "%s", long_text);
+    pd_log_set_handler(NULL, NULL, PD_LOG_DEBUG);
+    assert_int_equal(strlen(last_message), 1022); /* 511 whole characters of the 1,023 bytes kept */
+}
+
 static Captured shared = {PTHREAD_MUTEX_INITIALIZER, 0, PD_LOG_DEBUG, ""};
 
 static void *
@@ -149,6 +181,7 @@ main(void)
         cmocka_unit_test(test_log_levels_and_fields_reach_the_handler),
         cmocka_unit_test(test_log_format_quotes_and_escapes),
         cmocka_unit_test(test_log_format_reports_truncation),
+        cmocka_unit_test(test_log_cut_keeps_whole_characters),
         cmocka_unit_test(test_log_from_many_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
