@@ -14,6 +14,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "utf8.h"
+
 typedef struct ErrorCodeInfo
 {
     PdErrorCode code;
@@ -50,27 +52,12 @@ find_code(PdErrorCode code)
     return &error_codes[PD_ERR_INTERNAL]; /* the table is in enum order: an unknown code is our bug */
 }
 
-/*
- * After a write that needed `needed` bytes into size, drops the start of a
- * UTF-8 character the cut split (its lead byte and the continuation bytes
- * that made it in), so the text stays well-formed.
- */
+/* After a write that needed `needed` bytes into size: a cut ends between characters. */
 static void
 trim_cut_character(char *text, size_t size, int needed)
 {
-    if (size == 0 || needed < 0 || (size_t)needed < size)
-        return; /* not cut */
-    size_t end = strlen(text);
-    size_t start = end;
-    while (start > 0 && end - start < 3 && ((unsigned char)text[start - 1] & 0xc0) == 0x80)
-        start--;
-    if (start == 0)
-        return;
-    unsigned char lead = (unsigned char)text[start - 1];
-    size_t kept = end - start + 1;
-    size_t wanted = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : lead >= 0xc0 ? 2 : 1;
-    if (wanted > kept)
-        text[start - 1] = '\0';
+    if (size > 0 && needed >= 0 && (size_t)needed >= size)
+        text[pd_core_utf8_whole(text, strlen(text))] = '\0';
 }
 
 static void

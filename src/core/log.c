@@ -17,6 +17,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "utf8.h"
+
 /* A minimum above every level: nothing is enabled. */
 #define LOG_SILENT (PD_LOG_ERROR + 1)
 
@@ -54,20 +56,6 @@ pd_log(PdLogLevel level, const char *message, const PdLogField *fields, size_t f
         handler(level, message != NULL ? message : "", fields, field_count, data);
 }
 
-/* The length of text[0 .. length) without a UTF-8 character cut off at its end. */
-static size_t
-whole_characters(const char *text, size_t length)
-{
-    size_t start = length;
-    while (start > 0 && length - start < 3 && ((unsigned char)text[start - 1] & 0xc0) == 0x80)
-        start--;
-    if (start == 0)
-        return length;
-    unsigned char lead = (unsigned char)text[start - 1];
-    size_t wanted = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : lead >= 0xc0 ? 2 : 1;
-    return wanted > length - start + 1 ? start - 1 : length;
-}
-
 void
 pd_logf(PdLogLevel level, const char *fmt, ...)
 {
@@ -79,7 +67,7 @@ pd_logf(PdLogLevel level, const char *fmt, ...)
     int needed = vsnprintf(message, sizeof(message), fmt, args);
     va_end(args);
     if (needed >= (int)sizeof(message))
-        message[whole_characters(message, sizeof(message) - 1)] = '\0';
+        message[pd_core_utf8_whole(message, sizeof(message) - 1)] = '\0';
     pd_log(level, message, NULL, 0);
 }
 
@@ -200,6 +188,6 @@ pd_log_format(char *buf, size_t size, PdLogLevel level, const char *message, con
         put_value(&writer, fields[i].value);
     }
     if (size > 0)
-        buf[writer.length < size ? writer.length : whole_characters(buf, size - 1)] = '\0';
+        buf[writer.length < size ? writer.length : pd_core_utf8_whole(buf, size - 1)] = '\0';
     return writer.length;
 }

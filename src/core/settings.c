@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "prodata/strbuf.h"
+#include "utf8.h"
 
 /* ---- the tables ------------------------------------------------------------------------------------ */
 
@@ -93,6 +94,9 @@ static const PdSetting migrate_rows[] = {
 
 const PdSettingTable pd_settings_migrate = {"migrate", migrate_rows,
                                             sizeof(migrate_rows) / sizeof(migrate_rows[0])};
+
+/* The arguments of "%.*s" for at most max bytes of text, cut between UTF-8 characters. */
+#define QUOTED(text, max) (int)pd_core_utf8_prefix((text), (max)), (text)
 
 /* ---- problems: collected, then reported at once ------------------------------------------------------ */
 
@@ -323,12 +327,12 @@ parse_bounded(const PdSetting *setting, const char *value, int *field, Problems 
     }
     if (setting->type == PD_SETTING_DURATION_MS)
         problem(problems, where, line, setting->name,
-                "%s must be a duration from %" PRId64 " to %" PRId64 " ms, not \"%.80s\"", setting->name,
-                setting->min_value, setting->max_value, value);
+                "%s must be a duration from %" PRId64 " to %" PRId64 " ms, not \"%.*s\"", setting->name,
+                setting->min_value, setting->max_value, QUOTED(value, 80));
     else
         problem(problems, where, line, setting->name,
-                "%s must be a whole number from %" PRId64 " to %" PRId64 ", not \"%.80s\"", setting->name,
-                setting->min_value, setting->max_value, value);
+                "%s must be a whole number from %" PRId64 " to %" PRId64 ", not \"%.*s\"", setting->name,
+                setting->min_value, setting->max_value, QUOTED(value, 80));
     return false;
 }
 
@@ -347,7 +351,8 @@ assign(PdArena *arena, const PdSetting *setting, void *values, const char *value
             if (parse_bool(value, (bool *)field))
                 return true;
             problem(problems, where, line, setting->name,
-                    "%s must be on or off (true/false, yes/no, 1/0), not \"%.80s\"", setting->name, value);
+                    "%s must be on or off (true/false, yes/no, 1/0), not \"%.*s\"", setting->name,
+                    QUOTED(value, 80));
             return false;
         case PD_SETTING_ENUM:
             for (int i = 0; setting->choices[i] != NULL; i++)
@@ -358,8 +363,8 @@ assign(PdArena *arena, const PdSetting *setting, void *values, const char *value
                     return true;
                 }
             }
-            problem(problems, where, line, setting->name, "%s must be one of %s, not \"%.80s\"",
-                    setting->name, pd_settings_choices(arena, setting, ", "), value);
+            problem(problems, where, line, setting->name, "%s must be one of %s, not \"%.*s\"", setting->name,
+                    pd_settings_choices(arena, setting, ", "), QUOTED(value, 80));
             return false;
         case PD_SETTING_PATH:
         case PD_SETTING_STRING:
@@ -457,10 +462,10 @@ read_line(PdArena *arena, PdSettings *settings, char *line, const char *path, in
     {
         const char *suggestion = pd_settings_suggest(settings->table, name);
         if (suggestion != NULL)
-            problem(problems, path, line_number, name, "unknown setting \"%.64s\"; did you mean \"%s\"?",
-                    name, suggestion);
+            problem(problems, path, line_number, name, "unknown setting \"%.*s\"; did you mean \"%s\"?",
+                    QUOTED(name, 64), suggestion);
         else
-            problem(problems, path, line_number, name, "unknown setting \"%.64s\"", name);
+            problem(problems, path, line_number, name, "unknown setting \"%.*s\"", QUOTED(name, 64));
         return;
     }
     char *value = line_value(trim(equals + 1), setting->name, path, line_number, problems);

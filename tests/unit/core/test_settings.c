@@ -116,6 +116,29 @@ test_every_problem_at_once(void **state)
     pd_arena_free(arena);
 }
 
+/* A value or name quoted in a problem is cut between characters (é is 2 bytes: the 80th and 81st here). */
+static void
+test_quoted_values_are_cut_between_characters(void **state)
+{
+    (void)state;
+    PdArena *arena = pd_arena_new(0);
+    char x79[80], x63[64];
+    memset(x79, 'x', 79), x79[79] = '\0';
+    memset(x63, 'x', 63), x63[63] = '\0';
+    char *text = pd_arena_sprintf(arena, "lock_retries = %s\xc3\xa9 and more\n%s\xc3\xa9 = 1\n", x79, x63);
+    PdMigrateSettings values;
+    PdSettings settings;
+    PdError err;
+    assert_false(pd_settings_parse(arena, &pd_settings_migrate, "p.conf", NULL, text, strlen(text), &values,
+                                   &settings, &err));
+    assert_int_equal(err.problem_count, 2);
+    char *expected =
+        pd_arena_sprintf(arena, "lock_retries must be a whole number from 0 to 100, not \"%s\"", x79);
+    assert_string_equal(err.problems[0].message, expected);
+    assert_string_equal(err.problems[1].message, pd_arena_sprintf(arena, "unknown setting \"%s\"", x63));
+    pd_arena_free(arena);
+}
+
 static void
 test_precedence_and_sources(void **state)
 {
@@ -219,6 +242,7 @@ main(void)
         cmocka_unit_test(test_every_table_is_well_formed),
         cmocka_unit_test(test_file_values_carry_file_and_line),
         cmocka_unit_test(test_every_problem_at_once),
+        cmocka_unit_test(test_quoted_values_are_cut_between_characters),
         cmocka_unit_test(test_precedence_and_sources),
         cmocka_unit_test(test_secrets),
         cmocka_unit_test(test_suggestions),
