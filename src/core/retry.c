@@ -28,7 +28,8 @@ system_now_ms(void *data)
 static bool
 system_sleep_ms(void *data, int64_t ms, volatile sig_atomic_t *is_interrupted)
 {
-    int64_t deadline = system_now_ms(data) + ms;
+    int64_t now = system_now_ms(data);
+    int64_t deadline = ms > INT64_MAX - now ? INT64_MAX : now + ms; /* INT64_MAX: until interrupted */
     for (;;)
     {
         if (is_interrupted != NULL && *is_interrupted)

@@ -290,6 +290,22 @@ test_system_clock_sleep_is_interruptible(void **state)
     assert_false(pd_retry_next(&retry, &stop_flag)); /* still set: returns before sleeping */
 }
 
+/* An endless wait (a policy without a cap: max_delay_ms INT64_MAX) sleeps until interrupted; now + ms
+ * overflowed and the sleep returned at once, so the retries spun. */
+static void
+test_system_clock_sleep_without_end(void **state)
+{
+    (void)state;
+    const PdClock *clock = pd_clock_system();
+    stop_flag = 0;
+    pthread_t thread;
+    assert_int_equal(pthread_create(&thread, NULL, interrupt_soon, NULL), 0);
+    int64_t before = clock->now_ms(clock->data);
+    assert_false(clock->sleep_ms(clock->data, INT64_MAX, &stop_flag));
+    assert_true(clock->now_ms(clock->data) - before >= 25);
+    pthread_join(thread, NULL);
+}
+
 int
 main(void)
 {
@@ -303,6 +319,7 @@ main(void)
         cmocka_unit_test(test_retry_seed_reproduces_the_sequence),
         cmocka_unit_test(test_system_clock_sleeps),
         cmocka_unit_test(test_system_clock_sleep_is_interruptible),
+        cmocka_unit_test(test_system_clock_sleep_without_end),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
