@@ -2,7 +2,8 @@
  * strmap.h - a string -> pointer map in an arena, for lookups by name (models,
  * fields, migrations, settings) that must stay fast on large inputs. Keys are
  * byte strings compared by length and content (they need not be
- * NUL-terminated with the _length calls) and are not copied: they must live
+ * NUL-terminated with the _length calls; a NULL key of length 0 is the empty
+ * key) and are not copied: they must live
  * as long as the map, which is true of anything already in the same arena.
  * Putting an existing key replaces its value. Memory comes from the arena and
  * is freed with it; growing leaves the old table there until then (at most as

@@ -113,6 +113,8 @@ pd_strmap_new(PdArena *arena, size_t expected)
 bool
 pd_strmap_put_length(PdStrmap *map, const char *key, size_t key_length, void *value)
 {
+    if (key_length == 0)
+        key = ""; /* (NULL, 0) is the empty key too; a NULL key would read as an empty slot */
     uint64_t hash = hash_key(key, key_length);
     StrmapSlot *slot = find_slot(map->slots, map->capacity, key, key_length, hash);
     if (slot->key != NULL)
@@ -144,6 +146,8 @@ pd_strmap_put(PdStrmap *map, const char *key, void *value)
 static const StrmapSlot *
 lookup(const PdStrmap *map, const char *key, size_t key_length)
 {
+    if (key_length == 0)
+        key = "";
     const StrmapSlot *slot = find_slot(map->slots, map->capacity, key, key_length, hash_key(key, key_length));
     return slot->key != NULL ? slot : NULL;
 }

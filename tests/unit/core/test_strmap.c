@@ -159,6 +159,28 @@ test_strmap_exhaustion_is_a_value(void **state)
     pd_arena_free(arena);
 }
 
+/* The empty key given as (NULL, 0), as an empty slice often is: a NULL key marked an empty slot, so it was
+ * counted on every put and never found. */
+static void
+test_strmap_empty_key_without_pointer(void **state)
+{
+    (void)state;
+    PdArena *arena = pd_arena_new(0);
+    PdStrmap *map = pd_strmap_new(arena, 0);
+    int first, second;
+    assert_true(pd_strmap_put_length(map, NULL, 0, &first));
+    assert_true(pd_strmap_put_length(map, NULL, 0, &second));
+    assert_int_equal(pd_strmap_count(map), 1);
+    assert_true(pd_strmap_contains_length(map, NULL, 0));
+    assert_ptr_equal(pd_strmap_get(map, ""), &second);
+    size_t cursor = 0, length = 99;
+    const char *key = NULL;
+    assert_true(pd_strmap_next(map, &cursor, &key, &length, NULL));
+    assert_non_null(key);
+    assert_int_equal(length, 0);
+    pd_arena_free(arena);
+}
+
 int
 main(void)
 {
@@ -168,6 +190,7 @@ main(void)
         cmocka_unit_test(test_strmap_non_terminated_keys),
         cmocka_unit_test(test_strmap_null_values_and_iteration),
         cmocka_unit_test(test_strmap_exhaustion_is_a_value),
+        cmocka_unit_test(test_strmap_empty_key_without_pointer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
