@@ -3,6 +3,7 @@
 # PRODATA_DATABASE carry the password, the command line may not, and no
 # message or output ever shows it, also when the login fails.
 source tests/lib/tap.sh
+tap_plan 12
 tap_workdir
 cd "$TAP_WORKDIR"
 tap_fresh_db auth_test

@@ -11,6 +11,7 @@
 # Schemas are compared as text (one catalog query: columns, constraints,
 # indexes), so a failure prints the lines that differ.
 source tests/lib/tap.sh
+tap_plan 146
 tap_workdir
 cd "$TAP_WORKDIR"
 HIST=evolution_history

@@ -5,6 +5,7 @@
 # every on_delete action, one-to-one, many-to-many join tables, composite
 # unique and index, custom table names.
 source tests/lib/tap.sh
+tap_plan 47
 tap_workdir
 cd "$TAP_WORKDIR"
 tap_fresh_db fieldtypes_test

@@ -5,6 +5,7 @@
 # without --allow-destructive, renames only through renamed_from, --check,
 # and a multi-step history replayed from scratch onto an empty database.
 source tests/lib/tap.sh
+tap_plan 56
 tap_workdir
 cd "$TAP_WORKDIR"
 tap_fresh_db makemigrations_test

@@ -72,8 +72,25 @@ tap_workdir() {
     trap 'rm -rf "$TAP_WORKDIR"' EXIT
 }
 
+# tap_plan N: declares up front how many checks the file runs (TAP's "1..N" first), so a check that a
+# changed branch or an early exit skips is a failure, not a smaller total.
+TAP_PLAN=""
+tap_plan() {
+    TAP_PLAN=$1
+    echo "1..$TAP_PLAN"
+}
+
+# tap_done: the file's last line. Fails when any check failed, when no plan was declared, or when the number
+# of checks run differs from the plan.
 tap_done() {
-    echo "1..$TAP_COUNT"
+    if [ -z "$TAP_PLAN" ]; then
+        echo "# no plan declared: call tap_plan N before the first check"
+        return 1
+    fi
+    if [ "$TAP_COUNT" != "$TAP_PLAN" ]; then
+        echo "# planned $TAP_PLAN checks, ran $TAP_COUNT"
+        return 1
+    fi
     [ "$TAP_FAILED" = 0 ]
 }
 
