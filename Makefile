@@ -86,7 +86,7 @@ check-prefix: $(BUILD)/libprodata.a
 	if [ -n "$$bad" ]; then echo "libprodata.a: global symbols outside pd_ (make them static or name them pd_<module>_...):" >&2; \
 	echo "$$bad" >&2; exit 1; fi; echo "prefix: every global symbol of libprodata.a starts with pd_"
 
-# Includes point down only (cli -> {http, ha, migrate, archive} -> {query, model, db} -> core), private
+# Includes point down only (cli -> {http, ha, migrate, archive} -> query -> {model, db} -> core), private
 # headers stay in their module, public headers need no other package: the table is in the script.
 check-layers:
 	@scripts/check-layers.sh

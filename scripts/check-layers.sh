@@ -25,8 +25,9 @@
 set -euo pipefail
 
 # module:layer. A module may include its own headers and those of lower layers only.
-LAYERS="cli:3 http:2 ha:2 migrate:2 archive:2 query:1 model:1 db:1 core:0"
-# The same, as messages show it: "cli -> {http, ha, migrate, archive} -> {query, model, db} -> core".
+# query is the object layer over the catalog (model) and the connection (db), so it sits above both.
+LAYERS="cli:4 http:3 ha:3 migrate:3 archive:3 query:2 model:1 db:1 core:0"
+# The same, as messages show it: "cli -> {http, ha, migrate, archive} -> query -> {model, db} -> core".
 LAYERING=$(tr ' ' '\n' <<<"$LAYERS" | awk -F: '
     { group[$2] = group[$2] (group[$2] == "" ? "" : ", ") $1; count[$2]++; if ($2 > top) top = $2 }
     END {
