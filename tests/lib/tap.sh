@@ -88,7 +88,7 @@ tap_done() {
         return 1
     fi
     if [ "$TAP_COUNT" != "$TAP_PLAN" ]; then
-        echo "# planned $TAP_PLAN checks, ran $TAP_COUNT"
+        echo "# planned $TAP_PLAN checks, ran $TAP_COUNT: a check was skipped or added without updating tap_plan"
         return 1
     fi
     [ "$TAP_FAILED" = 0 ]
