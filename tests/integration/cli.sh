@@ -2,6 +2,7 @@
 # cli.sh - the command line itself: help, version, usage errors with exit 2,
 # settings precedence and errors with file:line, no password on the command line.
 source tests/lib/tap.sh
+tap_plan 62
 tap_workdir
 cd "$TAP_WORKDIR"
 

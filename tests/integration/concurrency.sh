@@ -7,6 +7,7 @@
 # for the lock: a deadlock), and a migrate that cannot get the lock in time
 # says who holds it instead of waiting forever.
 source tests/lib/tap.sh
+tap_plan 23
 tap_workdir
 cd "$TAP_WORKDIR"
 tap_fresh_db concurrency_test

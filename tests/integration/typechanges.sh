@@ -9,6 +9,7 @@
 # migrate --to 1. The number of refusals is pinned: a change to the
 # cast table shows up here and in docs/models.md ("Type changes").
 source tests/lib/tap.sh
+tap_plan 14
 tap_workdir
 cd "$TAP_WORKDIR"
 tap_fresh_db typechanges_test
