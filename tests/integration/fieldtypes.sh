@@ -100,28 +100,28 @@ sql $DB "INSERT INTO publishing_house (name) VALUES ('P1'), ('P2')" >/dev/null
 sql $DB "INSERT INTO tag (label) VALUES ('sci-fi')" >/dev/null
 sql $DB "INSERT INTO item (title, handle, publisher_id, editor_id) VALUES ('Dune', 'dune', 1, 2)" >/dev/null
 expect_eq "defaults filled by the database" "$(sql $DB "SELECT small || ' ' || medium || ' ' || flag || ' ' || price || ' ' || status || ' ' || (day = CURRENT_DATE) || ' ' || (token IS NOT NULL) FROM item")" "1 -5 false 1.500 new true true"
-run_cmd sql $DB "INSERT INTO item (title, handle, medium) VALUES ('a', 'a', 200)"
-expect_rc "check(< 100) enforced" 1
-run_cmd sql $DB "INSERT INTO item (title, handle, medium) VALUES ('a', 'a', -11)"
-expect_rc "check(>= -10) enforced" 1
-run_cmd sql $DB "INSERT INTO item (title, handle, status) VALUES ('a', 'a', 'lost')"
-expect_rc "choices enforced" 1
-run_cmd sql $DB "INSERT INTO item (title, handle, publisher_id) VALUES ('Dune', 'b', 1)"
-expect_rc "composite unique(title, publisher) enforced" 1
-run_cmd sql $DB "INSERT INTO tag (label) VALUES ('sci-fi')"
-expect_rc "unique enforced" 1
+run_cmd sql_verbose $DB "INSERT INTO item (title, handle, medium) VALUES ('a', 'a', 200)"
+expect_out "check(< 100) enforced (SQLSTATE and constraint)" '^ERROR:  23514: .*violates check constraint "item_medium_check1"'
+run_cmd sql_verbose $DB "INSERT INTO item (title, handle, medium) VALUES ('a', 'a', -11)"
+expect_out "check(>= -10) enforced (SQLSTATE and constraint)" '^ERROR:  23514: .*violates check constraint "item_medium_check"$'
+run_cmd sql_verbose $DB "INSERT INTO item (title, handle, status) VALUES ('a', 'a', 'lost')"
+expect_out "choices enforced (SQLSTATE and constraint)" '^ERROR:  23514: .*violates check constraint "item_status_choices"'
+run_cmd sql_verbose $DB "INSERT INTO item (title, handle, publisher_id) VALUES ('Dune', 'b', 1)"
+expect_out "composite unique(title, publisher) enforced (SQLSTATE and constraint)" '^ERROR:  23505: .*violates unique constraint "item_title_publisher_id_uniq"'
+run_cmd sql_verbose $DB "INSERT INTO tag (label) VALUES ('sci-fi')"
+expect_out "unique enforced (SQLSTATE and constraint)" '^ERROR:  23505: .*violates unique constraint "tag_label_key"'
 sql $DB "INSERT INTO item_tags (item_id, tag_id) SELECT code, 1 FROM item" >/dev/null
-run_cmd sql $DB "INSERT INTO item_tags (item_id, tag_id) SELECT code, 1 FROM item"
-expect_rc "many-to-many pair unique" 1
-run_cmd sql $DB "DELETE FROM publishing_house WHERE id = 2"
-expect_rc "on_delete=restrict refuses" 1
+run_cmd sql_verbose $DB "INSERT INTO item_tags (item_id, tag_id) SELECT code, 1 FROM item"
+expect_out "many-to-many pair unique (SQLSTATE and constraint)" '^ERROR:  23505: .*violates unique constraint "item_tags_item_id_tag_id_key"'
+run_cmd sql_verbose $DB "DELETE FROM publishing_house WHERE id = 2"
+expect_out "on_delete=restrict refuses (SQLSTATE and constraint)" '^ERROR:  23503: .*violates foreign key constraint "item_editor_id_fkey"'
 sql $DB "DELETE FROM publishing_house WHERE id = 1" >/dev/null
 expect_eq "on_delete=set_null nulls the key" "$(sql $DB "SELECT publisher_id IS NULL FROM item")" t
 sql $DB "INSERT INTO profile (item_id) SELECT code FROM item" >/dev/null
-run_cmd sql $DB "INSERT INTO profile (item_id) SELECT code FROM item"
-expect_rc "one_to_one is unique" 1
-run_cmd sql $DB "DELETE FROM item"
-expect_rc "on_delete=protect refuses" 1
+run_cmd sql_verbose $DB "INSERT INTO profile (item_id) SELECT code FROM item"
+expect_out "one_to_one is unique (SQLSTATE and constraint)" '^ERROR:  23505: .*violates unique constraint "profile_item_id_key"'
+run_cmd sql_verbose $DB "DELETE FROM item"
+expect_out "on_delete=protect refuses (SQLSTATE and constraint)" '^ERROR:  23503: .*violates foreign key constraint "profile_item_id_fkey"'
 sql $DB "DELETE FROM profile" >/dev/null
 sql $DB "DELETE FROM item" >/dev/null
 expect_eq "deleting an item cascades to its join rows" "$(sql $DB "SELECT count(*) FROM item_tags")" 0
