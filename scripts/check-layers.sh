@@ -2,7 +2,7 @@
 # check-layers.sh - includes point downward only (STYLE.md, "Layout").
 #   scripts/check-layers.sh [ROOT]     ROOT defaults to the repository this script is in
 #   scripts/check-layers.sh --library  prints libprodata's modules (the Makefile builds the library from them)
-# Reads every #include of ROOT/src/*/*.{c,h}, ROOT/include/prodata/*.h and
+# Reads every #include of ROOT/src/*/*.{c,h}, ROOT/include/**/*.h and
 # ROOT/tests/**/*.{c,h}, resolves it as the compiler does (the
 # including file's folder for "", then include/, then src/, and tests/unit/
 # for tests) and fails, printing file:line, the rule and the way out, when:
@@ -56,7 +56,7 @@ C_HEADERS="assert.h complex.h ctype.h errno.h fenv.h float.h inttypes.h iso646.h
  setjmp.h signal.h stdalign.h stdarg.h stdatomic.h stdbool.h stddef.h stdint.h stdio.h stdlib.h
  stdnoreturn.h string.h tgmath.h threads.h time.h uchar.h wchar.h wctype.h sys/types.h"
 
-mapfile -t files < <(find src include/prodata tests -name '*.[ch]' -type f 2>/dev/null | sort)
+mapfile -t files < <(find src include tests -name '*.[ch]' -type f 2>/dev/null | sort)
 # Every file of the tree, so an include of something else (a .inc) is known to be ours.
 tree=$(find src include tests -type f ! -name '*.[ch]' 2>/dev/null | sort)
 [ "${#files[@]}" -gt 0 ] || { echo "check-layers: no sources under $ROOT" >&2; exit 1; }
@@ -220,7 +220,10 @@ BEGIN {
                       "scripts/check-layers.sh")
             reported[info["module"]] = 1
         }
-        if (info["kind"] == "public" && info["module"] == "")
+        if (info["kind"] == "public" && listed[i] !~ /^include\/prodata\/[^\/]+\.h$/)
+            violation(listed[i], listed[i] " is outside include/prodata/: public headers are " \
+                      "include/prodata/*.h (-Iinclude would let anything here be included unchecked)")
+        else if (info["kind"] == "public" && info["module"] == "")
             violation(listed[i], listed[i] " belongs to no module: add it to PUBLIC_OWNERS in " \
                       "scripts/check-layers.sh")
     }

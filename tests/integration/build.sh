@@ -124,6 +124,10 @@ plant src/model/lexer.c 15 '#include "lexer_table.inc"' src/model/lexer_table.in
 expect_refused "an included file the check does not read (.inc) is refused" "src/model/lexer.c:16" \
     "src/model/lexer_table.inc is not a .c or .h file"
 
+plant include/extra.h 1 '#include "../src/cli/config.h"'
+expect_refused "a header under include/ but outside include/prodata/ is refused" "include/extra.h" \
+    "include/extra.h is outside include/prodata/"
+
 plant src/migrate/history.c 3 '#include <postgresql/libpq-fe.h>'
 expect_refused "libpq-fe.h through another folder outside src/db is refused" "src/migrate/history.c:4" \
     "migrate includes postgresql/libpq-fe.h, which only db may include"
