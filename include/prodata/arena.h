@@ -111,7 +111,11 @@ bool pd_arena_on_free(PdArena *arena, void (*free_fn)(void *), void *resource);
  */
 bool pd_arena_charge(PdArena *arena, size_t bytes);
 
-/* Gives back bytes charged before, when what they stood for is released early (PQclear). */
+/*
+ * Gives back bytes charged before, when what they stood for is released early
+ * (PQclear): at most what is charged to this arena and not yet given back
+ * (a reset forgets every charge).
+ */
 void pd_arena_uncharge(PdArena *arena, size_t bytes);
 
 /* Bytes handed out or charged so far, live children included (for budgets and tests). */

@@ -52,7 +52,8 @@ struct PdArena
     PdArena *next_sibling;
     size_t next_chunk_size;
     size_t budget_bytes;
-    size_t used_bytes; /* handed out and charged, children included */
+    size_t used_bytes;    /* handed out and charged, children included */
+    size_t charged_bytes; /* charged to this arena itself and not given back (part of used_bytes) */
     size_t peak_bytes;
     size_t chunk_bytes;    /* obtained from malloc for this arena's own chunks */
     size_t failed_budget;  /* the budget that refused a request (this arena's or an ancestor's) */
@@ -222,6 +223,7 @@ pd_arena_reset(PdArena *arena)
     if (arena->parent != NULL)
         uncount_used(arena->parent, arena->used_bytes);
     arena->used_bytes = 0;
+    arena->charged_bytes = 0;
     arena->over_budget = false;
     arena->out_of_memory = false;
 }
@@ -381,13 +383,17 @@ pd_arena_charge(PdArena *arena, size_t bytes)
     if (!fits_budgets(arena, bytes))
         return false;
     count_used(arena, bytes);
+    arena->charged_bytes += bytes;
     return true;
 }
 
 void
 pd_arena_uncharge(PdArena *arena, size_t bytes)
 {
-    uncount_used(arena, bytes < arena->used_bytes ? bytes : arena->used_bytes);
+    /* Only charges come back: bytes handed out or counted for children stay counted until they go. */
+    size_t given_back = bytes < arena->charged_bytes ? bytes : arena->charged_bytes;
+    arena->charged_bytes -= given_back;
+    uncount_used(arena, given_back);
 }
 
 size_t

@@ -248,6 +248,35 @@ test_charge_counts_against_the_budget(void **state)
     pd_arena_free(unbounded);
 }
 
+/* Uncharging gives back only bytes charged (and not yet given back or forgotten by a reset): it used to
+ * take them from anything counted, so a later child's free wrapped the parent's count around. */
+static void
+test_uncharge_gives_back_only_charges(void **state)
+{
+    (void)state;
+    PdArena *parent = pd_arena_new(0);
+    PdArena *child = pd_arena_new_child(parent, 0);
+    assert_non_null(pd_arena_alloc(child, 1000));
+    size_t child_used = pd_arena_used(child);
+    pd_arena_uncharge(parent, 1000); /* nothing was charged to parent */
+    assert_int_equal(pd_arena_used(parent), child_used);
+    pd_arena_free(child);
+    assert_int_equal(pd_arena_used(parent), 0);
+
+    PdArena *tick = pd_arena_new(0);
+    assert_true(pd_arena_charge(tick, 500));
+    pd_arena_reset(tick); /* the charge is forgotten with everything else */
+    assert_non_null(pd_arena_alloc(tick, 100));
+    size_t used = pd_arena_used(tick);
+    pd_arena_uncharge(tick, 500); /* a late give-back does not uncount the new allocation */
+    assert_int_equal(pd_arena_used(tick), used);
+    assert_true(pd_arena_charge(tick, 300));
+    pd_arena_uncharge(tick, 1000); /* at most what is charged */
+    assert_int_equal(pd_arena_used(tick), used);
+    pd_arena_free(tick);
+    pd_arena_free(parent);
+}
+
 int
 main(void)
 {
@@ -260,6 +289,7 @@ main(void)
         cmocka_unit_test(test_reset_runs_callbacks_and_clears_failure),
         cmocka_unit_test(test_reset_keeps_memory_flat),
         cmocka_unit_test(test_charge_counts_against_the_budget),
+        cmocka_unit_test(test_uncharge_gives_back_only_charges),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
