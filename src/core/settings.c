@@ -120,8 +120,10 @@ problem(Problems *problems, const char *where, int line, const char *field, cons
     char text[sizeof(problems->err.problems[0].message)];
     va_list args;
     va_start(args, fmt);
-    vsnprintf(text, sizeof(text), fmt, args);
+    int needed = vsnprintf(text, sizeof(text), fmt, args);
     va_end(args);
+    if (needed >= (int)sizeof(text))
+        text[pd_core_utf8_whole(text, sizeof(text) - 1)] = '\0'; /* cut between characters */
     if (line > 0)
         pd_error_add_problem(&problems->err, where, line, 0, field, "%s", text);
     else

@@ -139,6 +139,36 @@ test_quoted_values_are_cut_between_characters(void **state)
     pd_arena_free(arena);
 }
 
+/* A problem longer than a problem's text (199 bytes) is cut between characters too: here the list of
+ * choices puts the cut inside the quoted value's 25th é. */
+static void
+test_long_problem_is_cut_between_characters(void **state)
+{
+    (void)state;
+    static const char *const choices[] = {"choice_number1", "choice_number2", "choice_number3",
+                                          "choice_number4", "choice_number5", "choice_number6",
+                                          "choice_number7", "choice_number8", NULL};
+    static const PdSetting rows[] = {{.name = "n",
+                                      .type = PD_SETTING_ENUM,
+                                      .default_value = "choice_number1",
+                                      .choices = choices,
+                                      .description = "a setting with many choices"}};
+    static const PdSettingTable table = {"test", rows, 1};
+    PdArena *arena = pd_arena_new(0);
+    char text[128] = "n = ";
+    for (int i = 0; i < 40; i++)
+        strcat(text, "\xc3\xa9");
+    int values[16];
+    PdSettings settings;
+    PdError err;
+    assert_false(
+        pd_settings_parse(arena, &table, "p.conf", NULL, text, strlen(text), values, &settings, &err));
+    const char *message = err.problems[0].message;
+    assert_int_equal(strlen(message), 198); /* "n must be one of ..., not \"" (150 bytes) and 24 é */
+    assert_int_equal((unsigned char)message[197], 0xa9);
+    pd_arena_free(arena);
+}
+
 static void
 test_precedence_and_sources(void **state)
 {
@@ -243,6 +273,7 @@ main(void)
         cmocka_unit_test(test_file_values_carry_file_and_line),
         cmocka_unit_test(test_every_problem_at_once),
         cmocka_unit_test(test_quoted_values_are_cut_between_characters),
+        cmocka_unit_test(test_long_problem_is_cut_between_characters),
         cmocka_unit_test(test_precedence_and_sources),
         cmocka_unit_test(test_secrets),
         cmocka_unit_test(test_suggestions),
