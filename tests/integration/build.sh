@@ -7,7 +7,7 @@
 # program needs to build against libprodata with pkg-config and run, and
 # `make uninstall` removes every file it installed.
 source tests/lib/tap.sh
-tap_plan 41
+tap_plan 54
 tap_workdir
 BUILD=${PRODATA_BUILD:-build}
 CC=${CC:-cc}
