@@ -4,8 +4,17 @@
  * the whole model or file: duplicate fields and columns, renamed_from hints,
  * values of relations (they depend on the target's key), ordering and
  * composite indexes, related names that would clash on a target, and one
- * namespace for every table and index name, as PostgreSQL has. The first
- * error stops the check. Every name is looked up in a string map (models,
+ * namespace for every table and index name, as PostgreSQL has. It reports
+ * every problem it can find, not only the first (as Django's system checks):
+ * each model, field, ordering term, index or relation is checked on its own
+ * and a problem in one is collected (capped, pd_error_add_problem) before the
+ * next is checked. The steps depend on each other (fields need every model
+ * name, relation values their target's key), so a step that found problems is
+ * the last one run: a later step never judges what an earlier one refused,
+ * and one mistake is reported once, not again as its consequences. The first
+ * problem is the one the checker meets first, so its message does not depend
+ * on what follows it. Only memory running out stops at once. Every name is
+ * looked up in a string map (models,
  * fields of each model, database names, related names, renamed_from,
  * ordering and index terms), so a file of thousands of models, fields or
  * terms is checked in time proportional to its size.
@@ -22,7 +31,8 @@
 typedef struct Checker
 {
     PdArena *arena;
-    PdError *err;
+    PdError *err;      /* the problem being raised; collect() moves it into problems */
+    PdError *problems; /* every problem found so far, in the order met */
     const PdFileSyntax *syntax;
     PdCatalog *catalog;
     PdStrmap *models;   /* model name -> PdModel */
@@ -34,6 +44,40 @@ static bool
 fail_memory(Checker *checker)
 {
     return pd_arena_error(checker->arena, checker->err);
+}
+
+/*
+ * The outcome of one independent check: a problem it raised is moved into the
+ * list and checking goes on. False only when checking must stop at once
+ * (memory ran out: checker->err holds that error).
+ */
+static bool
+collect(Checker *checker, bool is_ok)
+{
+    PdError *raised = checker->err;
+    if (is_ok)
+        return true;
+    if (raised->code != PD_ERR_INVALID_INPUT)
+        return false;
+    if (checker->problems->code == PD_OK)
+        *checker->problems = *raised; /* the first keeps its message and raise site as they are */
+    else if (raised->problem_count == 0)
+        pd_error_add_problem(checker->problems, raised->pos.file, raised->pos.line, raised->pos.column,
+                             raised->field, "%s", raised->message);
+    else
+        for (size_t i = 0; i < raised->problem_count; i++)
+            pd_error_add_problem(checker->problems, raised->problems[i].pos.file,
+                                 raised->problems[i].pos.line, raised->problems[i].pos.column,
+                                 raised->problems[i].field, "%s", raised->problems[i].message);
+    pd_error_clear(raised);
+    return true;
+}
+
+/* Whether a step found problems (then the steps that depend on it are not run). */
+static bool
+has_problems(const Checker *checker)
+{
+    return checker->problems->code != PD_OK;
 }
 
 /* What a database name or a related name belongs to; described only when a clash is reported. */
@@ -183,64 +227,101 @@ add_implicit_id(Checker *checker, PdModel *model, const PdModelSyntax *syntax)
     return true;
 }
 
-/* Every field of one model: each line, then names and columns that must be distinct. */
+/* The names and columns of one model so far, and its primary key; a field joins them once accepted. */
+typedef struct FieldSet
+{
+    PdStrmap *names;
+    PdStrmap *columns;
+    const PdField *primary_key;
+} FieldSet;
+
+/* One field line, then what it must not share with the fields accepted before it. */
+static bool
+check_field_line(Checker *checker, const PdModel *model, const PdFieldSyntax *line, PdField *field,
+                 FieldSet *set)
+{
+    const PdModel *target = pd_strmap_get(checker->models, line->type_name);
+    if (!pd_model_check_field(checker->arena, target, model, line, field, checker->err))
+        return false;
+    if (field->is_primary_key && set->primary_key != NULL)
+        return pd_model_error_at(
+            checker->err, line->option_pos[PD_OPTION_PRIMARY_KEY],
+            "a second primary key \"%s\" in model %s, expected one (\"%s\" is the first)", field->name,
+            model->name, set->primary_key->name);
+    const PdField *other = pd_strmap_get(set->names, field->name);
+    if (other != NULL && other->kind == PD_FIELD_AUTO)
+        return pd_model_error_at(
+            checker->err, field->pos,
+            "field \"id\" in model %s clashes with the implicit primary key id, expected "
+            "another name, or primary_key on this field to replace the implicit one",
+            model->name);
+    if (other != NULL)
+        return pd_model_error_at(checker->err, field->pos,
+                                 "field \"%s\" defined twice in model %s, expected each name once (first at "
+                                 "line %d)",
+                                 field->name, model->name, other->pos.line);
+    if (field->column != NULL && (other = pd_strmap_get(set->columns, field->column)) != NULL)
+        return pd_model_error_at(checker->err, field->pos,
+                                 "column \"%s\" of field \"%s\" is also the column of field \"%s\" in model "
+                                 "%s, expected distinct columns",
+                                 field->column, field->name, other->name, model->name);
+    if (!pd_strmap_put(set->names, field->name, field) ||
+        (field->column != NULL && !pd_strmap_put(set->columns, field->column, field)))
+        return fail_memory(checker);
+    if (field->is_primary_key)
+        set->primary_key = field;
+    return true;
+}
+
+/*
+ * Every field of one model, each line on its own: a refused line is reported
+ * and left out (its slot is reused, and no name, column or primary key of it
+ * is kept for the lines after it). False only when memory ran out.
+ */
 static bool
 check_fields(Checker *checker, const PdModelSyntax *syntax, PdModel *model, PdStrmap **names_out)
 {
     model->fields = pd_arena_calloc(checker->arena, syntax->field_count + 1, sizeof(PdField));
-    PdStrmap *names = pd_strmap_new(checker->arena, syntax->field_count + 1);
-    PdStrmap *columns = pd_strmap_new(checker->arena, syntax->field_count + 1);
-    if (model->fields == NULL || names == NULL || columns == NULL)
+    FieldSet set = {pd_strmap_new(checker->arena, syntax->field_count + 1),
+                    pd_strmap_new(checker->arena, syntax->field_count + 1), NULL};
+    if (model->fields == NULL || set.names == NULL || set.columns == NULL)
         return fail_memory(checker);
-    *names_out = names;
+    *names_out = set.names;
     add_implicit_id(checker, model, syntax);
-    if (model->field_count == 1 &&
-        (!pd_strmap_put(names, "id", &model->fields[0]) || !pd_strmap_put(columns, "id", &model->fields[0])))
+    if (model->field_count == 1 && (!pd_strmap_put(set.names, "id", &model->fields[0]) ||
+                                    !pd_strmap_put(set.columns, "id", &model->fields[0])))
         return fail_memory(checker);
-    const PdField *primary_key = NULL;
     for (size_t i = 0; i < syntax->field_count; i++)
     {
-        PdField *field = &model->fields[model->field_count];
-        const PdFieldSyntax *line = &syntax->fields[i];
-        const PdModel *target = pd_strmap_get(checker->models, line->type_name);
-        if (!pd_model_check_field(checker->arena, target, model, line, field, checker->err))
+        bool is_ok =
+            check_field_line(checker, model, &syntax->fields[i], &model->fields[model->field_count], &set);
+        if (!collect(checker, is_ok))
             return false;
-        if (field->is_primary_key && primary_key != NULL)
-            return pd_model_error_at(
-                checker->err, line->option_pos[PD_OPTION_PRIMARY_KEY],
-                "a second primary key \"%s\" in model %s, expected one (\"%s\" is the first)", field->name,
-                model->name, primary_key->name);
-        if (field->is_primary_key)
-            primary_key = field;
-        const PdField *other = pd_strmap_get(names, field->name);
-        if (other != NULL && other->kind == PD_FIELD_AUTO)
-            return pd_model_error_at(
-                checker->err, field->pos,
-                "field \"id\" in model %s clashes with the implicit primary key id, expected "
-                "another name, or primary_key on this field to replace the implicit one",
-                model->name);
-        if (other != NULL)
-            return pd_model_error_at(
-                checker->err, field->pos,
-                "field \"%s\" defined twice in model %s, expected each name once (first at "
-                "line %d)",
-                field->name, model->name, other->pos.line);
-        if (!pd_strmap_put(names, field->name, field))
-            return fail_memory(checker);
-        if (field->column != NULL && (other = pd_strmap_get(columns, field->column)) != NULL)
-            return pd_model_error_at(
-                checker->err, field->pos,
-                "column \"%s\" of field \"%s\" is also the column of field \"%s\" in model "
-                "%s, expected distinct columns",
-                field->column, field->name, other->name, model->name);
-        if (field->column != NULL && !pd_strmap_put(columns, field->column, field))
-            return fail_memory(checker);
-        model->field_count++;
+        if (is_ok)
+            model->field_count++;
     }
     return true;
 }
 
 /* renamed_from on a field names a field that is gone; it may not name a current one, nor twice the same. */
+static bool
+check_field_rename(Checker *checker, const PdModel *model, const PdField *field, PdSourcePos pos,
+                   const PdStrmap *names, PdStrmap *old_names)
+{
+    const PdField *other = pd_strmap_get(old_names, field->renamed_from);
+    if (pd_strmap_contains(names, field->renamed_from))
+        return pd_model_error_at(checker->err, pos,
+                                 "renamed_from=%s on field \"%s\" names a current field of %s, expected the "
+                                 "field's old name, no longer in the model",
+                                 field->renamed_from, field->name, model->name);
+    if (other != NULL)
+        return pd_model_error_at(checker->err, pos,
+                                 "renamed_from=%s on field \"%s\" and on field \"%s\", expected one field "
+                                 "per old name",
+                                 field->renamed_from, field->name, other->name);
+    return pd_strmap_put(old_names, field->renamed_from, (void *)field) || fail_memory(checker);
+}
+
 static bool
 check_field_renames(Checker *checker, const PdModelSyntax *syntax, const PdModel *model,
                     const PdStrmap *names)
@@ -252,24 +333,10 @@ check_field_renames(Checker *checker, const PdModelSyntax *syntax, const PdModel
     for (size_t i = offset; i < model->field_count; i++)
     {
         const PdField *field = &model->fields[i];
-        if (field->renamed_from == NULL)
-            continue;
         PdSourcePos pos = syntax->fields[i - offset].option_pos[PD_OPTION_RENAMED_FROM];
-        const PdField *other = pd_strmap_get(old_names, field->renamed_from);
-        if (pd_strmap_contains(names, field->renamed_from))
-            return pd_model_error_at(
-                checker->err, pos,
-                "renamed_from=%s on field \"%s\" names a current field of %s, expected the "
-                "field's old name, no longer in the model",
-                field->renamed_from, field->name, model->name);
-        if (other != NULL)
-            return pd_model_error_at(
-                checker->err, pos,
-                "renamed_from=%s on field \"%s\" and on field \"%s\", expected one field "
-                "per old name",
-                field->renamed_from, field->name, other->name);
-        if (!pd_strmap_put(old_names, field->renamed_from, (void *)field))
-            return fail_memory(checker);
+        if (field->renamed_from != NULL &&
+            !collect(checker, check_field_rename(checker, model, field, pos, names, old_names)))
+            return false;
     }
     return true;
 }
@@ -291,6 +358,20 @@ check_field_reference(Checker *checker, const PdModel *model, const PdStrmap *na
     return true;
 }
 
+/* One ordering term: a field with a column, not named before in the same ordering (seen). */
+static bool
+check_ordering_term(Checker *checker, const PdModel *model, const PdStrmap *names, PdStrmap *seen,
+                    const char *name, PdSourcePos pos)
+{
+    if (!check_field_reference(checker, model, names, name, pos, "ordering"))
+        return false;
+    if (pd_strmap_contains(seen, name))
+        return pd_model_error_at(checker->err, pos,
+                                 "field \"%s\" twice in ordering of model %s, expected each field once", name,
+                                 model->name);
+    return pd_strmap_put(seen, name, NULL) || fail_memory(checker);
+}
+
 static bool
 check_ordering(Checker *checker, const PdModelSyntax *syntax, const PdModel *model, const PdStrmap *names)
 {
@@ -298,17 +379,9 @@ check_ordering(Checker *checker, const PdModelSyntax *syntax, const PdModel *mod
     if (seen == NULL)
         return fail_memory(checker);
     for (size_t i = 0; i < model->ordering_count; i++)
-    {
-        const char *name = model->ordering[i].field;
-        if (!check_field_reference(checker, model, names, name, syntax->ordering_pos[i], "ordering"))
+        if (!collect(checker, check_ordering_term(checker, model, names, seen, model->ordering[i].field,
+                                                  syntax->ordering_pos[i])))
             return false;
-        if (pd_strmap_contains(seen, name))
-            return pd_model_error_at(checker->err, syntax->ordering_pos[i],
-                                     "field \"%s\" twice in ordering of model %s, expected each field once",
-                                     name, model->name);
-        if (!pd_strmap_put(seen, name, NULL))
-            return fail_memory(checker);
-    }
     return true;
 }
 
@@ -335,6 +408,26 @@ check_index_fields(Checker *checker, const PdIndexSyntax *entry, const PdModel *
     return true;
 }
 
+/* One unique(...) or index(...): its fields, then its name (given or derived from them) in the namespace. */
+static bool
+check_index(Checker *checker, const PdIndexSyntax *entry, PdIndex *index, const PdModel *model,
+            const PdStrmap *names)
+{
+    *index = entry->index;
+    const char *where = index->is_unique ? "unique(...)" : "index(...)";
+    if (!check_index_fields(checker, entry, model, names, where))
+        return false;
+    PdSourcePos pos = index->name != NULL ? entry->name_pos : index->pos;
+    if (index->name != NULL && !pd_model_is_sql_name(index->name))
+        return pd_model_error_at(
+            checker->err, pos,
+            "index name \"%s\", expected lower-case letters, digits, _ and $, at most 63 bytes", index->name);
+    if (index->name == NULL && (index->name = pd_model_index_name(checker->arena, model, index)) == NULL)
+        return fail_memory(checker);
+    return claim_db_name(checker, index->name, pos,
+                         index->is_unique ? "unique(...) of model" : "index(...) of model", model, NULL);
+}
+
 static bool
 check_indexes(Checker *checker, const PdModelSyntax *syntax, PdModel *model, const PdStrmap *names)
 {
@@ -343,51 +436,65 @@ check_indexes(Checker *checker, const PdModelSyntax *syntax, PdModel *model, con
     if (model->indexes == NULL)
         return fail_memory(checker);
     for (size_t i = 0; i < syntax->index_count; i++)
-    {
-        const PdIndexSyntax *entry = &syntax->indexes[i];
-        PdIndex *index = &model->indexes[i];
-        *index = entry->index;
-        const char *where = index->is_unique ? "unique(...)" : "index(...)";
-        if (!check_index_fields(checker, entry, model, names, where))
+        if (!collect(checker, check_index(checker, &syntax->indexes[i], &model->indexes[i], model, names)))
             return false;
-        PdSourcePos pos = index->name != NULL ? entry->name_pos : index->pos;
-        if (index->name != NULL && !pd_model_is_sql_name(index->name))
-            return pd_model_error_at(
-                checker->err, pos,
-                "index name \"%s\", expected lower-case letters, digits, _ and $, at most 63 bytes",
-                index->name);
-        if (index->name == NULL && (index->name = pd_model_index_name(checker->arena, model, index)) == NULL)
-            return fail_memory(checker);
-        if (!claim_db_name(checker, index->name, pos,
-                           index->is_unique ? "unique(...) of model" : "index(...) of model", model, NULL))
-            return false;
-    }
     return true;
 }
 
-/* Indexes that fields imply: the primary key, unique fields, indexed fields; and join tables. */
+/* The join table of a many-to-many field, or the index a field implies: primary key, unique, indexed. */
+static bool
+claim_field_name(Checker *checker, const PdModel *model, const PdField *field)
+{
+    const char *suffix = field->is_primary_key ? "pkey"
+                         : field->is_unique    ? "key"
+                         : field->is_indexed   ? "idx"
+                                               : NULL;
+    if (field->kind == PD_FIELD_MANY_TO_MANY &&
+        !claim_db_name(checker, field->through_table, field->pos, "the join table of", model, field->name))
+        return false;
+    if (suffix == NULL)
+        return true;
+    char *name = pd_model_constraint_name(checker->arena, model->table,
+                                          field->is_primary_key ? NULL : field->column, suffix);
+    if (name == NULL)
+        return fail_memory(checker);
+    return claim_db_name(checker, name, field->pos, "the index of", model, field->name);
+}
+
 static bool
 claim_field_names(Checker *checker, const PdModel *model)
 {
     for (size_t i = 0; i < model->field_count; i++)
+        if (!collect(checker, claim_field_name(checker, model, &model->fields[i])))
+            return false;
+    return true;
+}
+
+/* One relation's related name on its target: distinct from the target's fields and other related names. */
+static bool
+check_related_name(Checker *checker, PdStrmap **reverse, const PdModel *model, const PdField *field)
+{
+    size_t target = (size_t)(field->target - checker->catalog->models);
+    const Owner *other = reverse[target] != NULL ? pd_strmap_get(reverse[target], field->related_name) : NULL;
+    const PdField *same = pd_strmap_get(checker->fields[target], field->related_name);
+    if (other != NULL || same != NULL)
     {
-        const PdField *field = &model->fields[i];
-        const char *suffix = field->is_primary_key ? "pkey"
-                             : field->is_unique    ? "key"
-                             : field->is_indexed   ? "idx"
-                                                   : NULL;
-        if (field->kind == PD_FIELD_MANY_TO_MANY && !claim_db_name(checker, field->through_table, field->pos,
-                                                                   "the join table of", model, field->name))
-            return false;
-        if (suffix == NULL)
-            continue;
-        char *name = pd_model_constraint_name(checker->arena, model->table,
-                                              field->is_primary_key ? NULL : field->column, suffix);
-        if (name == NULL)
+        const char *theirs = other != NULL ? describe_owner(checker->arena, other)
+                                           : pd_arena_sprintf(checker->arena, "its field %s", same->name);
+        if (theirs == NULL)
             return fail_memory(checker);
-        if (!claim_db_name(checker, name, field->pos, "the index of", model, field->name))
-            return false;
+        return pd_model_error_at(checker->err, field->pos,
+                                 "related name \"%s\" of %s.%s clashes on model %s with %s%s, expected "
+                                 "related=<another name>",
+                                 field->related_name, model->name, field->name, field->target->name,
+                                 other != NULL ? "the related name of " : "", theirs);
     }
+    const Owner *owner = new_owner(checker->arena, NULL, model, field->name);
+    if (reverse[target] == NULL)
+        reverse[target] = pd_strmap_new(checker->arena, 0);
+    if (owner == NULL || reverse[target] == NULL ||
+        !pd_strmap_put(reverse[target], field->related_name, (void *)owner))
+        return fail_memory(checker);
     return true;
 }
 
@@ -399,45 +506,23 @@ claim_field_names(Checker *checker, const PdModel *model)
 static bool
 check_related_names(Checker *checker, PdStrmap **reverse)
 {
-    PdCatalog *catalog = checker->catalog;
+    const PdCatalog *catalog = checker->catalog;
     for (size_t m = 0; m < catalog->model_count; m++)
     {
         const PdModel *model = &catalog->models[m];
         for (size_t i = 0; i < model->field_count; i++)
-        {
-            const PdField *field = &model->fields[i];
-            if (field->target == NULL)
-                continue;
-            size_t target = (size_t)(field->target - catalog->models);
-            const Owner *other =
-                reverse[target] != NULL ? pd_strmap_get(reverse[target], field->related_name) : NULL;
-            const PdField *same = pd_strmap_get(checker->fields[target], field->related_name);
-            if (other != NULL || same != NULL)
-            {
-                const char *theirs = other != NULL
-                                         ? describe_owner(checker->arena, other)
-                                         : pd_arena_sprintf(checker->arena, "its field %s", same->name);
-                if (theirs == NULL)
-                    return fail_memory(checker);
-                return pd_model_error_at(
-                    checker->err, field->pos,
-                    "related name \"%s\" of %s.%s clashes on model %s with %s%s, expected "
-                    "related=<another name>",
-                    field->related_name, model->name, field->name, field->target->name,
-                    other != NULL ? "the related name of " : "", theirs);
-            }
-            const Owner *owner = new_owner(checker->arena, NULL, model, field->name);
-            if (reverse[target] == NULL)
-                reverse[target] = pd_strmap_new(checker->arena, 0);
-            if (owner == NULL || reverse[target] == NULL ||
-                !pd_strmap_put(reverse[target], field->related_name, (void *)owner))
-                return fail_memory(checker);
-        }
+            if (model->fields[i].target != NULL &&
+                !collect(checker, check_related_name(checker, reverse, model, &model->fields[i])))
+                return false;
     }
     return true;
 }
 
-/* Everything that needs every model's fields: relation values, names across the model and the file. */
+/*
+ * Everything that needs every model's fields: relation values, names across
+ * the model and the file. Each check goes on after a problem; false only when
+ * memory ran out.
+ */
 static bool
 check_model_rest(Checker *checker, const PdModelSyntax *syntax, PdModel *model, const PdStrmap *names)
 {
@@ -446,7 +531,7 @@ check_model_rest(Checker *checker, const PdModelSyntax *syntax, PdModel *model, 
     {
         PdField *field = &model->fields[i];
         if ((field->kind == PD_FIELD_FOREIGN_KEY || field->kind == PD_FIELD_ONE_TO_ONE) &&
-            !pd_model_check_field_values(&syntax->fields[i - offset], field, checker->err))
+            !collect(checker, pd_model_check_field_values(&syntax->fields[i - offset], field, checker->err)))
             return false;
     }
     return check_field_renames(checker, syntax, model, names) &&
@@ -461,20 +546,57 @@ check_model_renames(Checker *checker)
     for (size_t i = 0; i < catalog->model_count; i++)
     {
         const PdModel *model = &catalog->models[i];
-        if (model->renamed_from != NULL && pd_strmap_contains(checker->models, model->renamed_from))
-            return pd_model_error_at(
-                checker->err, checker->syntax->models[i].renamed_from_pos,
-                "renamed_from %s on model %s names a current model, expected the model's old "
-                "name, no longer in the file",
-                model->renamed_from, model->name);
+        bool is_ok = model->renamed_from == NULL ||
+                     !pd_strmap_contains(checker->models, model->renamed_from) ||
+                     pd_model_error_at(checker->err, checker->syntax->models[i].renamed_from_pos,
+                                       "renamed_from %s on model %s names a current model, expected the "
+                                       "model's old name, no longer in the file",
+                                       model->renamed_from, model->name);
+        if (!collect(checker, is_ok))
+            return false;
     }
     return true;
+}
+
+/*
+ * The steps in order; each needs the ones before it to have found nothing:
+ * model names (fields refer to models further down the file), each model's
+ * fields, then what needs every model's fields. Within the last step the
+ * checks do not depend on each other, so they all run. False when a step
+ * found problems or memory ran out.
+ */
+static bool
+check_steps(Checker *checker, PdStrmap *resources, PdStrmap **reverse)
+{
+    const PdFileSyntax *syntax = checker->syntax;
+    PdCatalog *result = checker->catalog;
+    size_t count = syntax->model_count;
+    for (size_t i = 0; i < count; i++, result->model_count++)
+        if (!collect(checker, check_model_names(checker, &syntax->models[i], &result->models[i], resources)))
+            return false;
+    if (has_problems(checker))
+        return false;
+    for (size_t i = 0; i < count; i++)
+    {
+        result->models[i].field_count = 0;
+        if (!check_fields(checker, &syntax->models[i], &result->models[i], &checker->fields[i]))
+            return false;
+    }
+    if (has_problems(checker))
+        return false;
+    for (size_t i = 0; i < count; i++)
+        if (!check_model_rest(checker, &syntax->models[i], &result->models[i], checker->fields[i]))
+            return false;
+    return check_model_renames(checker) && check_related_names(checker, reverse) && !has_problems(checker);
 }
 
 bool
 pd_model_check_syntax(PdArena *arena, const PdFileSyntax *syntax, PdCatalog **catalog, PdError *err)
 {
-    Checker checker = {.arena = arena, .err = err, .syntax = syntax};
+    PdError raised, problems;
+    pd_error_clear(&raised);
+    pd_error_clear(&problems);
+    Checker checker = {.arena = arena, .err = &raised, .problems = &problems, .syntax = syntax};
     size_t count = syntax->model_count;
     PdCatalog *result = pd_arena_calloc(arena, 1, sizeof(PdCatalog));
     PdStrmap *resources = pd_strmap_new(arena, count);
@@ -489,21 +611,11 @@ pd_model_check_syntax(PdArena *arena, const PdFileSyntax *syntax, PdCatalog **ca
     if (result->models == NULL)
         return pd_arena_error(arena, err);
     checker.catalog = result;
-    /* Names first, so that fields may refer to models further down the file. */
-    for (size_t i = 0; i < count; i++, result->model_count++)
-        if (!check_model_names(&checker, &syntax->models[i], &result->models[i], resources))
-            return false;
-    for (size_t i = 0; i < count; i++)
+    if (check_steps(&checker, resources, reverse))
     {
-        result->models[i].field_count = 0;
-        if (!check_fields(&checker, &syntax->models[i], &result->models[i], &checker.fields[i]))
-            return false;
+        *catalog = result;
+        return true;
     }
-    for (size_t i = 0; i < count; i++)
-        if (!check_model_rest(&checker, &syntax->models[i], &result->models[i], checker.fields[i]))
-            return false;
-    if (!check_model_renames(&checker) || !check_related_names(&checker, reverse))
-        return false;
-    *catalog = result;
-    return true;
+    *err = raised.code != PD_OK ? raised : problems; /* memory ran out, or the problems found */
+    return false;
 }

@@ -7,7 +7,9 @@
  * names and join tables. Checks that need the whole model (duplicate
  * names, column clashes) or the whole file (related-name clashes) are in
  * check.c. What each kind accepts (spellings, numbers, families) is read from
- * the kind table (kind.c). Every error points at the token it is about.
+ * the kind table (kind.c). Every error points at the token it is about. A
+ * line gives at most one problem (its options mean little with a wrong type);
+ * check.c collects it and goes on to the next line.
  */
 #include <stdio.h>
 #include <string.h>

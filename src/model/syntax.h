@@ -82,7 +82,11 @@ typedef struct PdFileSyntax
 bool pd_model_parse_syntax(PdArena *arena, const char *file_name, const char *text, PdFileSyntax *syntax,
                            PdError *err);
 
-/* Checks and resolves a parsed file into a catalog. Errors: PD_ERR_INVALID_INPUT with the position. */
+/*
+ * Checks and resolves a parsed file into a catalog. Errors: PD_ERR_INVALID_INPUT
+ * with every problem found (err->problems, capped; the first is the message),
+ * or PD_ERR_NO_MEMORY / PD_ERR_TOO_LARGE alone.
+ */
 bool pd_model_check_syntax(PdArena *arena, const PdFileSyntax *syntax, PdCatalog **catalog, PdError *err);
 
 /*

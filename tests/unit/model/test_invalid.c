@@ -2,8 +2,12 @@
  * test_invalid.c - every bad model file under tests/unit/model/invalid/, one
  * folder per error class: input.pdm must fail with PD_ERR_INVALID_INPUT and
  * exactly the message in `expected` (its final line end ignored), leaving the
- * output catalog untouched. Adding a case is adding a folder. Runs with the
- * repository root as the working directory.
+ * output catalog untouched. A case with several problems lists them all in
+ * `problems`, one "file:line:col: message" line each in the order reported,
+ * then "(N more problems not shown)" when some were past the cap; a case
+ * without that file must report exactly one problem, so a mistake never
+ * brings follow-on problems with it. Adding a case is adding a folder. Runs
+ * with the repository root as the working directory.
  */
 #include <dirent.h>
 #include <setjmp.h>
@@ -20,6 +24,38 @@
 #include "testing.h"
 
 #define INVALID_DIR "tests/unit/model/invalid"
+
+/* Every problem of err, one line each as the CLI prints them, with the count of those past the cap. */
+static char *
+format_problems(PdArena *arena, const PdError *err)
+{
+    char *text = "";
+    for (size_t i = 0; i < err->problem_count && text != NULL; i++)
+    {
+        char where[300];
+        pd_error_format_position(&err->problems[i].pos, where, sizeof(where));
+        text = pd_arena_sprintf(arena, "%s%s: %s\n", text, where, err->problems[i].message);
+    }
+    if (err->problems_omitted > 0 && text != NULL)
+        text = pd_arena_sprintf(arena, "%s(%zu more problems not shown)\n", text, err->problems_omitted);
+    assert_non_null(text);
+    return text;
+}
+
+static void
+assert_problems(PdArena *arena, const char *name, const PdError *err)
+{
+    char *expected = testing_read_text(arena, pd_arena_sprintf(arena, "%s/%s/problems", INVALID_DIR, name));
+    if (expected == NULL)
+    {
+        if (err->problem_count != 1)
+            fail_msg("expected one problem, got %zu (list them in %s/%s/problems):\n%s", err->problem_count,
+                     INVALID_DIR, name, format_problems(arena, err));
+        return;
+    }
+    assert_true(err->problem_count > 1);
+    assert_string_equal(format_problems(arena, err), expected);
+}
 
 static void
 test_invalid_case(void **state)
@@ -40,6 +76,7 @@ test_invalid_case(void **state)
     assert_false(pd_model_parse(arena, "input.pdm", input, &catalog, &err));
     assert_int_equal(err.code, PD_ERR_INVALID_INPUT);
     assert_string_equal(err.message, expected);
+    assert_problems(arena, name, &err);
     assert_ptr_equal(catalog, &sentinel);
     pd_arena_free(arena);
 }

@@ -459,6 +459,47 @@ test_budget_exhaustion_is_an_error(void **state)
     pd_arena_free(small);
 }
 
+/*
+ * The checker collects problems in several models; when memory runs out on
+ * the way, the error says so and carries no partial list. Every budget from
+ * too small to enough gives either that error or the whole list.
+ */
+static void
+test_budget_exhaustion_while_collecting(void **state)
+{
+    (void)state;
+    const char *text =
+        "model Author {\n  name strng(20)\n  born date default=\"x\"\n}\n"
+        "model Book {\n  title string(20)\n  title text\n  author Author on_delete=set_null\n}\n"
+        "model Shelf {\n  size smallint default=40000\n}\n";
+    PdError whole;
+    PdCatalog *catalog = NULL;
+    assert_false(pd_model_parse(arena, "t.pdm", text, &catalog, &whole));
+    assert_int_equal(whole.problem_count, 5);
+    size_t exhausted = 0;
+    for (size_t budget = 1024; budget < 64 * 1024; budget += 256)
+    {
+        PdArena *small = pd_arena_new(budget);
+        PdError err;
+        assert_false(pd_model_parse(small, "t.pdm", text, &catalog, &err));
+        assert_null(catalog);
+        if (err.code == PD_ERR_TOO_LARGE)
+        {
+            assert_int_equal(err.problem_count, 0);
+            exhausted++;
+        }
+        else
+        {
+            assert_string_equal(err.message, whole.message);
+            assert_int_equal(err.problem_count, whole.problem_count);
+            for (size_t i = 0; i < whole.problem_count; i++)
+                assert_string_equal(err.problems[i].message, whole.problems[i].message);
+        }
+        pd_arena_free(small);
+    }
+    assert_true(exhausted > 0);
+}
+
 /* Parses text that must fail, as "m.pdm"; returns the error. */
 static PdError
 parse_error(const char *text)
@@ -599,6 +640,7 @@ main(void)
         cmocka_unit_test(test_long_derived_names_are_hashed),
         cmocka_unit_test(test_check_value),
         cmocka_unit_test(test_budget_exhaustion_is_an_error),
+        cmocka_unit_test(test_budget_exhaustion_while_collecting),
         cmocka_unit_test(test_load_file),
         cmocka_unit_test(test_every_problem_is_reported),
         cmocka_unit_test(test_unclosed_model_is_named),
