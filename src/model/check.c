@@ -6,18 +6,17 @@
  * composite indexes, related names that would clash on a target, and one
  * namespace for every table and index name, as PostgreSQL has. It reports
  * every problem it can find, not only the first (as Django's system checks):
- * each model, field, ordering term, index or relation is checked on its own
+ * each model, field, ordering term, index or relation is judged on its own
  * and a problem in one is collected (capped, pd_error_add_problem) before the
- * next is checked. The steps depend on each other (fields need every model
+ * next is judged. The steps depend on each other (fields need every model
  * name, relation values their target's key), so a step that found problems is
- * the last one run: a later step never judges what an earlier one refused,
- * and one mistake is reported once, not again as its consequences. The first
- * problem is the one the checker meets first, so its message does not depend
- * on what follows it. Only memory running out stops at once. Every name is
- * looked up in a string map (models,
- * fields of each model, database names, related names, renamed_from,
- * ordering and index terms), so a file of thousands of models, fields or
- * terms is checked in time proportional to its size.
+ * the last one run: no check judges what an earlier one refused, and one
+ * mistake is reported once, not again through its consequences. Problems come
+ * in text order and the first is the one the checker has always met first.
+ * Only memory running out stops at once. Every name is looked up in a string
+ * map (models, fields of each model, database names, related names,
+ * renamed_from, ordering and index terms), so a file of thousands of models,
+ * fields or terms is checked in time proportional to its size.
  */
 #include <string.h>
 
@@ -31,8 +30,9 @@
 typedef struct Checker
 {
     PdArena *arena;
-    PdError *err;      /* the problem being raised; collect() moves it into problems */
-    PdError *problems; /* every problem found so far, in the order met */
+    PdError *err;         /* the problem being raised; collect() moves it into problems */
+    PdError *problems;    /* every problem found so far, in text order */
+    size_t problem_total; /* problems collected, those past the cap included */
     const PdFileSyntax *syntax;
     PdCatalog *catalog;
     PdStrmap *models;   /* model name -> PdModel */
@@ -59,6 +59,7 @@ collect(Checker *checker, bool is_ok)
         return true;
     if (raised->code != PD_ERR_INVALID_INPUT)
         return false;
+    checker->problem_total++;
     if (checker->problems->code == PD_OK)
         *checker->problems = *raised; /* the first keeps its message and raise site as they are */
     else if (raised->problem_count == 0)
@@ -518,25 +519,41 @@ check_related_names(Checker *checker, PdStrmap **reverse)
     return true;
 }
 
-/*
- * Everything that needs every model's fields: relation values, names across
- * the model and the file. Each check goes on after a problem; false only when
- * memory ran out.
- */
+/* Values of foreign keys and one-to-one fields: they depend on the target's key. */
 static bool
-check_model_rest(Checker *checker, const PdModelSyntax *syntax, PdModel *model, const PdStrmap *names)
+check_relation_values(Checker *checker, const PdModelSyntax *syntax, const PdModel *model)
 {
     size_t offset = model->field_count - syntax->field_count;
     for (size_t i = offset; i < model->field_count; i++)
     {
-        PdField *field = &model->fields[i];
+        const PdField *field = &model->fields[i];
         if ((field->kind == PD_FIELD_FOREIGN_KEY || field->kind == PD_FIELD_ONE_TO_ONE) &&
             !collect(checker, pd_model_check_field_values(&syntax->fields[i - offset], field, checker->err)))
             return false;
     }
-    return check_field_renames(checker, syntax, model, names) &&
-           check_ordering(checker, syntax, model, names) && claim_field_names(checker, model) &&
-           check_indexes(checker, syntax, model, names);
+    return true;
+}
+
+/*
+ * Everything that needs every model's fields: relation values, renames,
+ * ordering, names in the database namespace, indexes. Each kind of check
+ * judges every item on its own; the model's next kind runs only when this one
+ * found nothing, so its problems stay in text order (the kinds are not in the
+ * order of the lines they point at). False only when memory ran out.
+ */
+static bool
+check_model_rest(Checker *checker, const PdModelSyntax *syntax, PdModel *model, const PdStrmap *names)
+{
+    size_t before = checker->problem_total;
+    if (!check_relation_values(checker, syntax, model))
+        return false;
+    if (checker->problem_total == before && !check_field_renames(checker, syntax, model, names))
+        return false;
+    if (checker->problem_total == before && !check_ordering(checker, syntax, model, names))
+        return false;
+    if (checker->problem_total == before && !claim_field_names(checker, model))
+        return false;
+    return checker->problem_total != before || check_indexes(checker, syntax, model, names);
 }
 
 static bool
@@ -559,11 +576,13 @@ check_model_renames(Checker *checker)
 }
 
 /*
- * The steps in order; each needs the ones before it to have found nothing:
+ * The steps in order, each run only when the ones before it found nothing:
  * model names (fields refer to models further down the file), each model's
- * fields, then what needs every model's fields. Within the last step the
- * checks do not depend on each other, so they all run. False when a step
- * found problems or memory ran out.
+ * fields, what needs every model's fields, renamed models, related names.
+ * The first two are needed by what follows; the last three are kept apart
+ * so that problems come in text order, the first one being the one the
+ * checker always met first. False when a step found problems or memory ran
+ * out.
  */
 static bool
 check_steps(Checker *checker, PdStrmap *resources, PdStrmap **reverse)
@@ -587,7 +606,9 @@ check_steps(Checker *checker, PdStrmap *resources, PdStrmap **reverse)
     for (size_t i = 0; i < count; i++)
         if (!check_model_rest(checker, &syntax->models[i], &result->models[i], checker->fields[i]))
             return false;
-    return check_model_renames(checker) && check_related_names(checker, reverse) && !has_problems(checker);
+    if (has_problems(checker) || !check_model_renames(checker) || has_problems(checker))
+        return false;
+    return check_related_names(checker, reverse) && !has_problems(checker);
 }
 
 bool
