@@ -47,8 +47,8 @@ fail_memory(Checker *checker)
 }
 
 /*
- * The outcome of one independent check: a problem it raised is moved into the
- * list and checking goes on. False only when checking must stop at once
+ * The outcome of one independent check: the problem it raised (an input
+ * error) is moved into the list and checking goes on. False only when checking must stop at once
  * (memory ran out: checker->err holds that error).
  */
 static bool
@@ -62,10 +62,7 @@ collect(Checker *checker, bool is_ok)
     checker->problem_total++;
     if (checker->problems->code == PD_OK)
         *checker->problems = *raised; /* the first keeps its message and raise site as they are */
-    else if (raised->problem_count == 0)
-        pd_error_add_problem(checker->problems, raised->pos.file, raised->pos.line, raised->pos.column,
-                             raised->field, "%s", raised->message);
-    else
+    else                              /* raised by pd_model_error_at: one problem */
         for (size_t i = 0; i < raised->problem_count; i++)
             pd_error_add_problem(checker->problems, raised->problems[i].pos.file,
                                  raised->problems[i].pos.line, raised->problems[i].pos.column,
