@@ -66,9 +66,11 @@ bool pd_db_exec(PdDb *db, const char *sql, PdError *err);
  *     (the column) are set when the server names them;
  *   PD_ERR_LOCK_TIMEOUT (55P03), retryable;
  *   PD_ERR_DB_GONE: the connection was lost, the server is shutting down or
- *     cannot accept connections now (57P01-57P03, class 08), or the transaction
+ *     cannot accept connections now (57P01-57P03, class 08 but 08P01), or the transaction
  *     is read-only (25006: a demoted primary), retryable on another connection;
- *   PD_ERR_DB_QUERY for the rest; retryable for 40001 (serialization) and 40P01 (deadlock);
+ *   PD_ERR_DB_CONNECT, retryable, for 53300 (too many connections);
+ *   PD_ERR_DB_QUERY for the rest, 08P01 (protocol violation: a parameter count that does not match)
+ *     included; retryable for 40001 (serialization) and 40P01 (deadlock);
  *   PD_ERR_TOO_LARGE when the result does not fit the arena's budget.
  * err->sqlstate, detail and hint are the server's.
  */

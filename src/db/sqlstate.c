@@ -31,7 +31,11 @@ static const SqlstateRow sqlstate_table[] = {
     {"57P01", {PD_ERR_DB_GONE, true, false}},       /* admin_shutdown */
     {"57P02", {PD_ERR_DB_GONE, true, false}},       /* crash_shutdown */
     {"57P03", {PD_ERR_DB_GONE, true, false}},       /* cannot_connect_now */
-    {"08", {PD_ERR_DB_GONE, true, false}},          /* connection_exception, the whole class */
+    {"53300", {PD_ERR_DB_CONNECT, true, false}}, /* too_many_connections: up but full, may let us in later */
+    /* protocol_violation from a server still there is the client's bug (a parameter count that does not
+     * match): retrying sends it again. A connection lost mid-statement is told by libpq's state instead. */
+    {"08P01", {PD_ERR_DB_QUERY, false, false}},
+    {"08", {PD_ERR_DB_GONE, true, false}}, /* connection_exception, the whole class */
 };
 
 PdDbSqlstateClass

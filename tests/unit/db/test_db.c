@@ -47,6 +47,12 @@ test_sqlstate_table(void **state)
     assert_class("57P03", PD_ERR_DB_GONE, true, false);
     assert_class("08006", PD_ERR_DB_GONE, true, false);
     assert_class("08000", PD_ERR_DB_GONE, true, false);
+    /* A protocol violation on a live connection is the client's bug (a parameter count that does not match),
+     * and trying again sends the same bug: not "the server went away". A lost connection is told by libpq's
+     * state, not by this table. */
+    assert_class("08P01", PD_ERR_DB_QUERY, false, false);
+    /* Too many connections: the server is up but full; a later attempt may get in. */
+    assert_class("53300", PD_ERR_DB_CONNECT, true, false);
     /* Neighbours of listed codes are plain query errors. */
     assert_class("23000", PD_ERR_DB_QUERY, false, false);
     assert_class("40000", PD_ERR_DB_QUERY, false, false);
@@ -368,6 +374,26 @@ test_terminated_backend_is_gone(void **state)
     pd_db_close(db);
 }
 
+/* A parameter count that does not match the statement is 08P01 from a server that is still there. */
+static void
+test_protocol_violation_is_a_query_error(void **state)
+{
+    (void)state;
+    PdDb *db = connect_or_fail();
+    PdArena *arena = pd_arena_new(0);
+    PdDbResult *result;
+    PdError err;
+    const char *params[] = {"1"};
+    assert_false(pd_db_query(arena, db, "SELECT 1", 1, params, &result, &err));
+    assert_string_equal(err.sqlstate, "08P01");
+    assert_int_equal(err.code, PD_ERR_DB_QUERY);
+    assert_false(pd_error_is_retryable(&err));
+    /* The connection is fine: the next statement runs. */
+    assert_true(pd_db_query(arena, db, "SELECT 1", 0, NULL, &result, &err));
+    pd_arena_free(arena);
+    pd_db_close(db);
+}
+
 static void
 test_read_only_transaction_is_gone(void **state)
 {
@@ -402,6 +428,7 @@ main(int argc, char **argv)
         cmocka_unit_test(test_deadlock_is_retryable),
         cmocka_unit_test(test_terminated_backend_is_gone),
         cmocka_unit_test(test_read_only_transaction_is_gone),
+        cmocka_unit_test(test_protocol_violation_is_a_query_error),
     };
     if (argc > 1 && strcmp(argv[1], "--server") == 0)
         return cmocka_run_group_tests(server_tests, NULL, NULL);
