@@ -220,7 +220,13 @@ run_concurrent_statements(PdArena *arena, PdDb *db, const PdMigrationFile *file,
     for (size_t i = (size_t)done; i < count; i++)
     {
         if (pd_apply_was_interrupted(options, report, err))
-            return false;
+            return pd_error_detail(
+                err,
+                "%d migration%s applied before it stopped; the transactional part of %s is "
+                "applied and %zu of its %zu concurrent statements ran: the next migrate "
+                "resumes there (migrate --to %d reverts what was applied).",
+                report->applied_count, report->applied_count == 1 ? "" : "s", file->name, i, count,
+                file->number - 1);
         PdMigrateEvent event = {.kind = PD_MIGRATE_STATEMENT_START,
                                 .migration = file->name,
                                 .statement = first_line(arena, statements[i]),

@@ -155,6 +155,37 @@ expect_no_out "but not migrate's own IF NOT EXISTS notices" 'already exists|skip
 OUT=$("$PRODATA" migrate --to 0 --log-level debug 2>&1 >/dev/null)
 expect_no_out "nor, on a second run, at debug" 'already exists|skipping'
 
+# --- interrupted between two concurrent statements: the error says what stays applied ---------
+# The first statement swallows the cancel the signal sends, so migrate stops at its next step, after the
+# transactional part committed and one concurrent statement ran: nothing of that was rolled back.
+new_folder
+cat >migrations/0001_s.sql <<'SQL'
+-- +up
+CREATE TABLE s (id int);
+-- +up concurrently
+DO $$ BEGIN PERFORM pg_sleep(1); EXCEPTION WHEN query_canceled THEN NULL; END $$;
+CREATE INDEX CONCURRENTLY IF NOT EXISTS s_id_idx ON s (id);
+-- +down
+DROP TABLE s;
+SQL
+"$PRODATA" migrate >between.out 2>&1 &
+between=$!
+poll_file between.out 'concurrent 1/2:'
+kill -INT $between
+wait $between
+expect_eq "interrupted between concurrent statements: exit 1" "$?" 1
+OUT=$(cat between.out)
+expect_out "it says it was interrupted" 'error: migrate was interrupted'
+expect_no_out "it does not claim the migration was rolled back" 'rolled back'
+expect_out "it says the transactional part and one concurrent statement stay applied" \
+    'transactional part of 0001_s is applied and 1 of its 2 concurrent statements'
+expect_eq "history: applied, one concurrent statement done" \
+    "$(sql $DB "SELECT is_complete, concurrent_done FROM prodata_migrations WHERE number = 1")" "f|1"
+run_cmd "$PRODATA" migrate
+expect_out "the next migrate resumes at the second statement" 'concurrent 2/2: CREATE INDEX'
+expect_no_out "and does not run the first again" 'concurrent 1/2'
+expect_out "then completes the file" 'completed 0001_s: 2 concurrent statements'
+
 # --- connection strings -----------------------------------------------------------------------
 run_cmd "$PRODATA" migrate --database 'postgresql://u:s3cret@[::1'
 expect_rc "an unparseable URI on the command line is refused" 2
