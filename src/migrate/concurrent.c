@@ -16,44 +16,178 @@
 #include "drift.h"
 #include "history.h"
 
-/* The first quoted name in the text after `marker` (quotes included), or NULL. */
-static const char *
-quoted_name_after(PdArena *arena, const char *statement, const char *marker)
+/*
+ * Statements are read as PostgreSQL reads names: an unquoted name is folded
+ * to lower case, a quoted one kept, and both are compared in quoted form
+ * ("name"), so CREATE INDEX CONCURRENTLY IF NOT EXISTS Items_Idx and DROP
+ * INDEX "items_idx" name one index. Comments and string literals are skipped;
+ * a dollar-quoted body is read as tokens (the DO block that attaches a unique
+ * index names its constraint there).
+ */
+typedef struct SqlToken
 {
-    const char *at = strstr(statement, marker);
-    if (at == NULL)
+    const char *name; /* a name in quoted form, NULL for another character */
+    bool is_quoted;   /* written in quotes (never a keyword) */
+    char other;       /* the character that is not a name */
+} SqlToken;
+
+static const char *
+skip_ignored(const char *c)
+{
+    for (;;)
+    {
+        c += strspn(c, " \t\r\n\f\v");
+        if (c[0] == '-' && c[1] == '-')
+            c += strcspn(c, "\n");
+        else if (c[0] == '/' && c[1] == '*')
+        {
+            const char *end = strstr(c + 2, "*/");
+            c = end != NULL ? end + 2 : c + strlen(c);
+        }
+        else if (c[0] == '\'')
+        {
+            for (c++; *c != '\0' && !(*c == '\'' && c[1] != '\''); c += *c == '\'' ? 2 : 1)
+                ;
+            c += *c == '\'';
+        }
+        else
+            return c;
+    }
+}
+
+static bool
+is_name_start(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || (unsigned char)c >= 0x80;
+}
+
+static bool
+is_name_part(char c)
+{
+    return is_name_start(c) || (c >= '0' && c <= '9') || c == '$';
+}
+
+/* The unquoted name at c, folded to lower case, in quoted form. */
+static const char *
+fold_name(PdArena *arena, const char *c, size_t length)
+{
+    char *name = pd_arena_alloc(arena, length + 3);
+    if (name == NULL)
         return NULL;
-    const char *name = at + strlen(marker);
-    if (*name != '"')
+    name[0] = '"';
+    for (size_t i = 0; i < length; i++)
+        name[i + 1] = c[i] >= 'A' && c[i] <= 'Z' ? (char)(c[i] - 'A' + 'a') : c[i];
+    name[length + 1] = '"';
+    name[length + 2] = '\0';
+    return name;
+}
+
+/* Reads the next token from *cursor; false at the end (or when the arena is exhausted). */
+static bool
+next_token(PdArena *arena, const char **cursor, SqlToken *token)
+{
+    const char *c = skip_ignored(*cursor);
+    *token = (SqlToken){0};
+    if (*c == '\0')
+    {
+        *cursor = c;
+        return false;
+    }
+    size_t length = 1;
+    if (*c == '"')
+    {
+        while (c[length] != '\0' && !(c[length] == '"' && c[length + 1] != '"'))
+            length += c[length] == '"' ? 2 : 1;
+        length += c[length] == '"';
+        token->name = pd_arena_strndup(arena, c, length);
+        token->is_quoted = true;
+    }
+    else if (is_name_start(*c))
+    {
+        while (is_name_part(c[length]))
+            length++;
+        token->name = fold_name(arena, c, length);
+    }
+    else
+        token->other = *c;
+    *cursor = c + length;
+    return token->name != NULL || token->other != '\0';
+}
+
+/* Whether the token is the keyword (lower case) written without quotes. */
+static bool
+is_keyword(const SqlToken *token, const char *keyword)
+{
+    size_t length = strlen(keyword);
+    return token->name != NULL && !token->is_quoted && strncmp(token->name + 1, keyword, length) == 0 &&
+           strcmp(token->name + 1 + length, "\"") == 0;
+}
+
+/* The position in statement just after the first run of keywords (lower case), or NULL. */
+static const char *
+after_keywords(PdArena *arena, const char *statement, const char *const *keywords, size_t count)
+{
+    const char *cursor = statement;
+    SqlToken token;
+    size_t matched = 0;
+    while (next_token(arena, &cursor, &token))
+    {
+        if (is_keyword(&token, keywords[matched]))
+            matched++;
+        else
+            matched = is_keyword(&token, keywords[0]) ? 1 : 0;
+        if (matched == count)
+            return cursor;
+    }
+    return NULL;
+}
+
+/* The object named at cursor after an optional IF [NOT] EXISTS (of schema.name, the name), or NULL. */
+static const char *
+object_name_at(PdArena *arena, const char *cursor)
+{
+    SqlToken token;
+    if (!next_token(arena, &cursor, &token))
         return NULL;
-    const char *end = name + 1;
-    while (*end != '\0' && !(*end == '"' && end[1] != '"'))
-        end += *end == '"' ? 2 : 1;
-    return *end == '"' ? pd_arena_strndup(arena, name, (size_t)(end - name) + 1) : NULL;
+    if (is_keyword(&token, "if"))
+    {
+        if (!next_token(arena, &cursor, &token) ||
+            (is_keyword(&token, "not") && !next_token(arena, &cursor, &token)) ||
+            !is_keyword(&token, "exists") || !next_token(arena, &cursor, &token))
+            return NULL;
+    }
+    if (token.name == NULL || is_keyword(&token, "on"))
+        return NULL; /* CREATE INDEX CONCURRENTLY ON t: PostgreSQL picks the name */
+    const char *name = token.name;
+    SqlToken dot;
+    if (next_token(arena, &cursor, &dot) && dot.other == '.' && next_token(arena, &cursor, &token) &&
+        token.name != NULL)
+        name = token.name;
+    return name;
 }
 
 /* The index or constraint a concurrent statement creates or drops (quoted), or NULL (VALIDATE, others). */
 static const char *
 concurrent_object(PdArena *arena, const char *statement)
 {
-    static const char *const markers[] = {"CONCURRENTLY IF NOT EXISTS ", "CONCURRENTLY IF EXISTS ",
-                                          "ADD CONSTRAINT "};
-    for (size_t i = 0; i < sizeof(markers) / sizeof(markers[0]); i++)
-    {
-        const char *name = quoted_name_after(arena, statement, markers[i]);
-        if (name != NULL)
-            return name;
-    }
-    return NULL;
+    static const char *const concurrently[] = {"concurrently"};
+    static const char *const add_constraint[] = {"add", "constraint"};
+    const char *at = after_keywords(arena, statement, concurrently, 1);
+    if (at == NULL)
+        at = after_keywords(arena, statement, add_constraint, 2);
+    return at != NULL ? object_name_at(arena, at) : NULL;
 }
 
-/* Whether statement names (quoted) one of names. */
+/* Whether statement names one of names (quoted form). */
 static bool
-names_any(const char *statement, const char *const *names, size_t count)
+names_any(PdArena *arena, const char *statement, const char *const *names, size_t count)
 {
-    for (size_t i = 0; i < count; i++)
-        if (strstr(statement, names[i]) != NULL)
-            return true;
+    const char *cursor = statement;
+    SqlToken token;
+    while (next_token(arena, &cursor, &token))
+        for (size_t i = 0; token.name != NULL && i < count; i++)
+            if (strcmp(token.name, names[i]) == 0)
+                return true;
     return false;
 }
 
@@ -76,7 +210,7 @@ drop_built_indexes(PdArena *arena, PdDb *db, const PdApplyStep *step, const char
 {
     for (size_t i = 0; i < step->built_count; i++)
     {
-        if (strstr(skipped, step->built[i]) == NULL)
+        if (!names_any(arena, skipped, &step->built[i], 1))
             continue;
         char *sql = pd_arena_sprintf(arena, "DROP INDEX IF EXISTS %s", step->built[i]);
         if (sql == NULL)
@@ -112,7 +246,7 @@ pd_concurrent_run_partial_down(PdArena *arena, PdDb *db, PdApplyStep *step, PdEr
         sent.statement = statements[i];
         pd_apply_add_position_context(db, &sent, err);
         if (!is_missing_or_existing_object(err) ||
-            !names_any(statements[i], step->unfinished, step->unfinished_count))
+            !names_any(arena, statements[i], step->unfinished, step->unfinished_count))
             return false;
         PdError ignored;
         if (!pd_db_exec(db, "ROLLBACK TO SAVEPOINT prodata_step", &ignored))
@@ -152,9 +286,13 @@ drop_invalid_index(PdArena *arena, PdDb *db, const char *index_name, PdError *er
 static const char *
 concurrent_index_name(PdArena *arena, const char *statement)
 {
-    if (strncmp(statement, "CREATE", 6) != 0)
+    const char *cursor = statement;
+    SqlToken first;
+    if (!next_token(arena, &cursor, &first) || !is_keyword(&first, "create"))
         return NULL;
-    return quoted_name_after(arena, statement, "CONCURRENTLY IF NOT EXISTS ");
+    static const char *const concurrently[] = {"concurrently"};
+    const char *at = after_keywords(arena, cursor, concurrently, 1);
+    return at != NULL ? object_name_at(arena, at) : NULL;
 }
 
 /* One concurrent statement, retried after a lock timeout; an invalid index it leaves is dropped. */

@@ -186,6 +186,40 @@ expect_out "the next migrate resumes at the second statement" 'concurrent 2/2: C
 expect_no_out "and does not run the first again" 'concurrent 1/2'
 expect_out "then completes the file" 'completed 0001_s: 2 concurrent statements'
 
+# --- hand-written concurrent statements: unquoted names, lower-case keywords ------------------
+# A build that failed leaves an INVALID index; IF NOT EXISTS would accept it on the next run, so it must be
+# dropped first, whether the name is quoted or not. A revert must skip what the unfinished part never made.
+new_folder
+printf -- '-- +up\nCREATE TABLE u (a int, b int);\nINSERT INTO u VALUES (1, 1), (1, 2);\n-- +down\nDROP TABLE u;\n' \
+    >migrations/0001_u.sql
+cat >migrations/0002_keys.sql <<'SQL'
+-- +up
+ALTER TABLE u ADD COLUMN c int;
+-- +up concurrently
+CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS u_a_key ON u (a);
+create index concurrently if not exists U_B_Idx on u (b);
+-- +down
+DROP INDEX u_b_idx;
+DROP INDEX u_a_key;
+ALTER TABLE u DROP COLUMN c;
+SQL
+run_cmd "$PRODATA" migrate
+expect_out "a unique build over duplicates fails in the concurrent part" 'concurrent part pending: could not create unique index'
+expect_eq "the INVALID index it left is dropped (unquoted name)" \
+    "$(sql $DB "SELECT count(*) FROM pg_index WHERE indrelid = 'u'::regclass")" 0
+run_cmd "$PRODATA" migrate --to 1
+expect_rc "the partly applied file reverts" 0
+expect_out "skipping the statements that undo what never ran" 'reverted 0002_keys .*2 statements skipped'
+expect_eq "its transactional part is undone" "$(sql $DB "SELECT count(*) FROM pg_attribute WHERE attrelid = 'u'::regclass AND attname = 'c'")" 0
+run_cmd "$PRODATA" migrate
+sql $DB "DELETE FROM u WHERE b = 2" >/dev/null
+run_cmd "$PRODATA" migrate
+expect_out "once the duplicate is gone, migrate completes the file" 'completed 0002_keys: 2 concurrent statements'
+expect_eq "both indexes exist and are valid" \
+    "$(sql $DB "SELECT count(*), bool_and(indisvalid) FROM pg_index WHERE indrelid = 'u'::regclass")" "2|t"
+run_cmd sql_verbose $DB "INSERT INTO u VALUES (1, 3)"
+expect_out "the unique index refuses a duplicate" '23505'
+
 # --- connection strings -----------------------------------------------------------------------
 run_cmd "$PRODATA" migrate --database 'postgresql://u:s3cret@[::1'
 expect_rc "an unparseable URI on the command line is refused" 2
