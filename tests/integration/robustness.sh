@@ -9,7 +9,7 @@
 # drift report, a migration's warnings shown, and connection strings that must
 # not echo a password or any other secret option (sslpassword).
 source tests/lib/tap.sh
-tap_plan 63
+tap_plan 79
 tap_workdir
 cd "$TAP_WORKDIR"
 tap_fresh_db robustness_test
