@@ -1,8 +1,8 @@
 /*
  * history.c - the prodata_migrations table and the deployers' lock. The lock
  * is a session-level advisory lock, so it is released even when the process
- * dies (the server ends the session); waiting for it is bounded by
- * lock_timeout, which PostgreSQL applies to advisory locks too. Rows are
+ * dies (the server ends the session); it is only ever tried, never waited
+ * for inside a statement (apply.c polls, holding no snapshot). Rows are
  * written inside the transaction that applies the migration, so a file is
  * recorded exactly when its changes commit.
  */
@@ -48,27 +48,31 @@ bool
 pd_history_ensure(PdDb *db, PdError *err)
 {
     /* IF NOT EXISTS draws a notice on every run once the tables exist: not news for the deployer's log. */
-    static const char *sql = "SET client_min_messages = warning;\n"
-                             "CREATE TABLE IF NOT EXISTS " PD_HISTORY_TABLE " (\n"
-                             "    number integer PRIMARY KEY,\n"
-                             "    name text NOT NULL UNIQUE,\n"
-                             "    checksum text NOT NULL,\n"
-                             "    is_complete boolean NOT NULL,\n"
-                             "    schema_before_concurrent text,\n"
-                             "    concurrent_done integer NOT NULL DEFAULT 0,\n"
-                             "    applied_at timestamptz NOT NULL DEFAULT now(),\n"
-                             "    duration_ms bigint NOT NULL,\n"
-                             "    prodata_version text NOT NULL\n"
-                             ");\n"
-                             /* histories written before concurrent_done existed */
-                             "ALTER TABLE " PD_HISTORY_TABLE
-                             " ADD COLUMN IF NOT EXISTS concurrent_done integer NOT NULL DEFAULT 0;\n"
-                             "CREATE TABLE IF NOT EXISTS " PD_SNAPSHOT_TABLE " (\n"
-                             "    is_current boolean PRIMARY KEY DEFAULT true CHECK (is_current),\n"
-                             "    snapshot text NOT NULL,\n"
-                             "    taken_at timestamptz NOT NULL DEFAULT now()\n"
-                             ");\n"
-                             "RESET client_min_messages;";
+    static const char *sql =
+        "SET client_min_messages = warning;\n"
+        "CREATE TABLE IF NOT EXISTS " PD_HISTORY_TABLE " (\n"
+        "    number integer PRIMARY KEY,\n"
+        "    name text NOT NULL UNIQUE,\n"
+        "    checksum text NOT NULL,\n"
+        "    is_complete boolean NOT NULL,\n"
+        "    schema_before_concurrent text,\n"
+        "    concurrent_done integer NOT NULL DEFAULT 0,\n"
+        "    applied_at timestamptz NOT NULL DEFAULT now(),\n"
+        "    duration_ms bigint NOT NULL,\n"
+        "    prodata_version text NOT NULL\n"
+        ");\n"
+        /* Histories written before concurrent_done existed gain it. Looked up first: ALTER TABLE takes its
+         * lock even when the column exists, and would wait without bound for any open transaction that has
+         * read the history. */
+        "DO $prodata$ BEGIN IF NOT EXISTS (SELECT FROM pg_attribute WHERE attrelid = '" PD_HISTORY_TABLE
+        "'::regclass AND attname = 'concurrent_done' AND NOT attisdropped) THEN ALTER TABLE " PD_HISTORY_TABLE
+        " ADD COLUMN concurrent_done integer NOT NULL DEFAULT 0; END IF; END $prodata$;\n"
+        "CREATE TABLE IF NOT EXISTS " PD_SNAPSHOT_TABLE " (\n"
+        "    is_current boolean PRIMARY KEY DEFAULT true CHECK (is_current),\n"
+        "    snapshot text NOT NULL,\n"
+        "    taken_at timestamptz NOT NULL DEFAULT now()\n"
+        ");\n"
+        "RESET client_min_messages;";
     if (!pd_db_exec(db, sql, err))
         return pd_error_context(err, "while creating the migration history tables");
     return true;

@@ -9,7 +9,7 @@
 # drift report, a migration's warnings shown, and connection strings that must
 # not echo a password or any other secret option (sslpassword).
 source tests/lib/tap.sh
-tap_plan 79
+tap_plan 83
 tap_workdir
 cd "$TAP_WORKDIR"
 tap_fresh_db robustness_test
@@ -219,6 +219,32 @@ expect_eq "both indexes exist and are valid" \
     "$(sql $DB "SELECT count(*), bool_and(indisvalid) FROM pg_index WHERE indrelid = 'u'::regclass")" "2|t"
 run_cmd sql_verbose $DB "INSERT INTO u VALUES (1, 3)"
 expect_out "the unique index refuses a duplicate" '23505'
+
+# --- the history table: an older one gains concurrent_done; an open reader does not hold migrate up ---
+new_folder
+printf -- '-- +up\nCREATE TABLE h (id int);\n-- +up concurrently\nCREATE INDEX CONCURRENTLY IF NOT EXISTS h_id_idx ON h (id);\n-- +down\nDROP TABLE h;\n' \
+    >migrations/0001_h.sql
+"$PRODATA" migrate >/dev/null 2>&1
+# As a deployer from before concurrent_done left it: killed before its concurrent part.
+sql $DB "ALTER TABLE prodata_migrations DROP COLUMN concurrent_done; UPDATE prodata_migrations SET is_complete = false;
+         DROP INDEX h_id_idx" >/dev/null
+run_cmd "$PRODATA" migrate
+expect_out "an older history's unfinished file is completed" 'completed 0001_h: 1 concurrent statement'
+expect_eq "the older history gained concurrent_done" \
+    "$(sql $DB "SELECT is_complete, concurrent_done FROM prodata_migrations WHERE number = 1")" "t|1"
+# A session that read the history and stays in its transaction (an operator's psql, a health check) must not
+# hold up a migrate that has nothing to do: the upgrade's ALTER TABLE ran on every migrate and waited for it.
+psql -X -q -d $DB -c "BEGIN; SELECT count(*) FROM prodata_migrations; SELECT pg_sleep(30); COMMIT" >/dev/null 2>&1 &
+reader=$!
+poll_sql $DB "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%FROM prodata_migrations; SELECT pg_sleep(30)%'
+              AND pid <> pg_backend_pid()" 1
+started=$SECONDS
+run_cmd timeout 20 "$PRODATA" migrate
+expect_out "migrate beside an open reader of the history has nothing to do" '^No migrations to apply\.$'
+expect_eq "and does not wait for the reader's transaction" "$([ $((SECONDS - started)) -lt 10 ] && echo yes)" yes
+sql $DB "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE '%FROM prodata_migrations; SELECT pg_sleep(30)%'
+         AND pid <> pg_backend_pid()" >/dev/null
+wait $reader
 
 # --- connection strings -----------------------------------------------------------------------
 run_cmd "$PRODATA" migrate --database 'postgresql://u:s3cret@[::1'
