@@ -73,8 +73,9 @@ bool pd_concurrent_run(PdArena *arena, PdArena *scratch, PdDb *db, const PdMigra
 /*
  * For the revert of a file whose concurrent part stopped after `done`
  * statements: fills step->unfinished (the objects the rest would have made or
- * dropped) and step->built (the indexes the finished ones built), and drops
- * an INVALID index a stopped build left. Outside a transaction.
+ * dropped) and step->built (the indexes the finished ones built, and those a
+ * later build finished after its deployer died, before the count said so),
+ * and drops an INVALID index a stopped build left. Outside a transaction.
  */
 bool pd_concurrent_find_unfinished(PdArena *arena, PdDb *db, const PdMigrationFile *file, int done,
                                    PdApplyStep *step, PdError *err);

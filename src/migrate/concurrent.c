@@ -262,24 +262,28 @@ pd_concurrent_run_partial_down(PdArena *arena, PdDb *db, PdApplyStep *step, PdEr
 /*
  * A failed CREATE INDEX CONCURRENTLY leaves an INVALID index behind, which
  * IF NOT EXISTS would then accept: drop such a leftover before (re)building.
- * index_name is quoted, as in the statement.
+ * index_name is quoted, as in the statement. *is_built (when not NULL) says
+ * whether a valid index of that name is there.
  */
 static bool
-drop_invalid_index(PdArena *arena, PdDb *db, const char *index_name, PdError *err)
+drop_invalid_index(PdArena *arena, PdDb *db, const char *index_name, bool *is_built, PdError *err)
 {
     const char *params[] = {index_name};
     PdDbResult *result;
     if (!pd_db_query(arena, db,
-                     "SELECT format('DROP INDEX CONCURRENTLY IF EXISTS %I.%I', n.nspname, c.relname) "
-                     "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                     "SELECT x.indisvalid, format('DROP INDEX CONCURRENTLY IF EXISTS %I.%I', n.nspname, "
+                     "c.relname) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
                      "JOIN pg_index x ON x.indexrelid = c.oid "
                      "WHERE '\"' || replace(c.relname, '\"', '\"\"') || '\"' = $1 AND n.nspname = "
-                     "current_schema() AND NOT x.indisvalid",
+                     "current_schema()",
                      1, params, &result, err))
         return false;
-    if (pd_db_result_row_count(result) == 0)
+    bool is_valid = pd_db_result_row_count(result) == 1 && strcmp(pd_db_result_value(result, 0, 0), "t") == 0;
+    if (is_built != NULL)
+        *is_built = is_valid;
+    if (pd_db_result_row_count(result) == 0 || is_valid)
         return true;
-    return pd_db_exec(db, pd_db_result_value(result, 0, 0), err);
+    return pd_db_exec(db, pd_db_result_value(result, 0, 1), err);
 }
 
 /* The name of the index a CREATE INDEX CONCURRENTLY statement builds (quoted), or NULL. */
@@ -305,14 +309,14 @@ run_concurrent_statement(PdArena *arena, PdDb *db, const PdApplySql *sent, const
     pd_apply_begin_lock_retries(&retry, options);
     for (int attempt = 0;; attempt++)
     {
-        if (index_name != NULL && !drop_invalid_index(arena, db, index_name, err))
+        if (index_name != NULL && !drop_invalid_index(arena, db, index_name, NULL, err))
             return pd_error_context(err, "while dropping the invalid index %s", index_name);
         if (pd_db_exec(db, sent->statement, err))
             return true;
         pd_apply_add_position_context(db, sent, err);
         PdError ignored;
         if (index_name != NULL)
-            drop_invalid_index(arena, db, index_name, &ignored);
+            drop_invalid_index(arena, db, index_name, NULL, &ignored);
         if (err->code != PD_ERR_LOCK_TIMEOUT || attempt >= options->lock_retries)
             return false;
         pd_apply_emit(options, (PdMigrateEvent){.kind = PD_MIGRATE_LOCK_RETRY,
@@ -438,9 +442,12 @@ pd_concurrent_find_unfinished(PdArena *arena, PdDb *db, const PdMigrationFile *f
                 step->built[step->built_count++] = index_name;
             continue;
         }
-        if (index_name != NULL && !drop_invalid_index(arena, db, index_name, err))
+        bool is_built = false;
+        if (index_name != NULL && !drop_invalid_index(arena, db, index_name, &is_built, err))
             return pd_error_context(err, "while dropping the invalid index %s", index_name);
-        if (name != NULL)
+        if (is_built) /* it ran, but its deployer died (or failed to record it) before the count said so */
+            step->built[step->built_count++] = index_name;
+        else if (name != NULL)
             step->unfinished[step->unfinished_count++] = name;
     }
     return true;
