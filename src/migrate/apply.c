@@ -162,11 +162,11 @@ run_transaction(PdArena *arena, PdDb *db, PdApplyStep *step, int lock_timeout_ms
     const PdMigrationFile *file = step->sent.file;
     struct timespec start;
     clock_gettime(CLOCK_MONOTONIC, &start);
-    const char *schema_before, *schema_after;
+    const char *schema_after = NULL;
     step->skipped_count = 0;
     if (!pd_db_exec(db, "BEGIN", err) ||
         !pd_history_set_lock_timeout(arena, db, lock_timeout_ms, true, err) ||
-        !pd_drift_read_schema(arena, db, &schema_before, err) || !run_step_sql(arena, db, step, err))
+        !pd_drift_run_begin(step->drift, arena, db, err) || !run_step_sql(arena, db, step, err))
         goto failed;
     if (pd_db_transaction_state(db) != PD_DB_TX_IN_TRANSACTION)
     {
@@ -179,8 +179,7 @@ run_transaction(PdArena *arena, PdDb *db, PdApplyStep *step, int lock_timeout_ms
                       file->path ? file->path : file->name);
         goto failed;
     }
-    if (!pd_drift_read_schema(arena, db, &schema_after, err) ||
-        !pd_drift_record_change(arena, db, schema_before, schema_after, err))
+    if (!pd_drift_run_record(step->drift, arena, db, step->has_concurrent_part ? &schema_after : NULL, err))
         goto failed;
     bool is_recorded =
         step->is_revert ? pd_history_forget(arena, db, file->number, err)
@@ -194,6 +193,7 @@ run_transaction(PdArena *arena, PdDb *db, PdApplyStep *step, int lock_timeout_ms
 failed:;
     PdError ignored;
     pd_db_exec(db, "ROLLBACK", &ignored);
+    pd_drift_run_forget(step->drift); /* what it holds may be this transaction's */
     return false;
 }
 
@@ -386,12 +386,13 @@ complete_partial_files(PdArena *arena, PdDb *db, const PdHistoryRow *rows, size_
  * the rest is pending.
  */
 static bool
-apply_file_in(PdArena *arena, PdArena *scratch, PdDb *db, const PdMigrationFile *file,
+apply_file_in(PdArena *arena, PdArena *scratch, PdDb *db, PdDriftRun *drift, const PdMigrationFile *file,
               const PdMigrateOptions *options, PdMigrateReport *report, PdError *err)
 {
     bool has_concurrent_part = file->up_concurrently_sql != NULL && file->up_concurrently_sql[0] != '\0';
     PdApplyStep step = {.sent = {file, file->up_sql, file->up_line, file->up_sql},
-                        .has_concurrent_part = has_concurrent_part};
+                        .has_concurrent_part = has_concurrent_part,
+                        .drift = drift};
     long duration_ms = 0;
     if (!run_with_retries(arena, scratch, db, &step, options, report, &duration_ms, err))
         return false;
@@ -414,24 +415,26 @@ apply_file_in(PdArena *arena, PdArena *scratch, PdDb *db, const PdMigrationFile 
 
 /*
  * One file's work in a scratch arena of its own, dropped when it is done:
- * the schema it reads twice, the snapshot it rewrites and every result die
- * with it, and only the report lines stay in the command's arena. Peak
- * memory follows the largest file, not the length of the history.
+ * the catalog scans and the tables it reads, the snapshot lines it writes and
+ * every result die with it; the report lines stay in the command's arena,
+ * and the run's view of the schema in drift's own (the size of the schema).
+ * Peak memory follows the schema and the largest file, not the length of
+ * the history.
  */
 static bool
-apply_file(PdArena *arena, PdDb *db, const PdMigrationFile *file, const PdMigrateOptions *options,
-           PdMigrateReport *report, PdError *err)
+apply_file(PdArena *arena, PdDb *db, PdDriftRun *drift, const PdMigrationFile *file,
+           const PdMigrateOptions *options, PdMigrateReport *report, PdError *err)
 {
     PdArena *scratch = pd_arena_new_child(arena, 0);
     if (scratch == NULL)
         return pd_arena_error(arena, err);
-    bool is_done = apply_file_in(arena, scratch, db, file, options, report, err);
+    bool is_done = apply_file_in(arena, scratch, db, drift, file, options, report, err);
     pd_arena_free(scratch);
     return is_done;
 }
 
 static bool
-migrate_forward(PdArena *arena, PdDb *db, const PdHistoryRow *rows, size_t row_count,
+migrate_forward(PdArena *arena, PdDb *db, PdDriftRun *drift, const PdHistoryRow *rows, size_t row_count,
                 const PdMigrationFile *files, size_t count, const PdMigrateOptions *options,
                 PdMigrateReport *report, PdError *err)
 {
@@ -447,7 +450,7 @@ migrate_forward(PdArena *arena, PdDb *db, const PdHistoryRow *rows, size_t row_c
             return false;
         if (options->is_dry_run)
             pd_apply_report_line(arena, report, "would apply %s", file->name);
-        else if (!apply_file(arena, db, file, options, report, err))
+        else if (!apply_file(arena, db, drift, file, options, report, err))
             return false;
     }
     return true;
@@ -455,11 +458,12 @@ migrate_forward(PdArena *arena, PdDb *db, const PdHistoryRow *rows, size_t row_c
 
 /* Reverts one applied file; a partly applied one undoes exactly what was applied (see run_partial_down). */
 static bool
-revert_file_in(PdArena *arena, PdArena *scratch, PdDb *db, const PdMigrationFile *file,
+revert_file_in(PdArena *arena, PdArena *scratch, PdDb *db, PdDriftRun *drift, const PdMigrationFile *file,
                const PdHistoryRow *row, const PdMigrateOptions *options, PdMigrateReport *report,
                PdError *err)
 {
-    PdApplyStep step = {.sent = {file, file->down_sql, file->down_line, file->down_sql}, .is_revert = true};
+    PdApplyStep step = {
+        .sent = {file, file->down_sql, file->down_line, file->down_sql}, .is_revert = true, .drift = drift};
     if (!row->is_complete &&
         !pd_concurrent_find_unfinished(scratch, db, file, row->concurrent_done, &step, err))
         return pd_error_context(err, "while reverting migration %s", file->name);
@@ -479,19 +483,19 @@ revert_file_in(PdArena *arena, PdArena *scratch, PdDb *db, const PdMigrationFile
 
 /* revert_file_in in a scratch arena of its own, as apply_file. */
 static bool
-revert_file(PdArena *arena, PdDb *db, const PdMigrationFile *file, const PdHistoryRow *row,
+revert_file(PdArena *arena, PdDb *db, PdDriftRun *drift, const PdMigrationFile *file, const PdHistoryRow *row,
             const PdMigrateOptions *options, PdMigrateReport *report, PdError *err)
 {
     PdArena *scratch = pd_arena_new_child(arena, 0);
     if (scratch == NULL)
         return pd_arena_error(arena, err);
-    bool is_done = revert_file_in(arena, scratch, db, file, row, options, report, err);
+    bool is_done = revert_file_in(arena, scratch, db, drift, file, row, options, report, err);
     pd_arena_free(scratch);
     return is_done;
 }
 
 static bool
-migrate_backward(PdArena *arena, PdDb *db, const PdHistoryRow *rows, size_t row_count,
+migrate_backward(PdArena *arena, PdDb *db, PdDriftRun *drift, const PdHistoryRow *rows, size_t row_count,
                  const PdMigrationFile *files, size_t count, const PdMigrateOptions *options,
                  PdMigrateReport *report, PdError *err)
 {
@@ -519,7 +523,7 @@ migrate_backward(PdArena *arena, PdDb *db, const PdHistoryRow *rows, size_t row_
             return false;
         if (options->is_dry_run)
             pd_apply_report_line(arena, report, "would revert %s", file->name);
-        else if (!revert_file(arena, db, file, &rows[r], options, report, err))
+        else if (!revert_file(arena, db, drift, file, &rows[r], options, report, err))
             return false;
     }
     return true;
@@ -586,8 +590,14 @@ migrate_locked(PdArena *arena, PdDb *db, const PdMigrationFile *files, size_t co
         return false;
     int newest_applied = row_count ? rows[row_count - 1].number : 0;
     bool is_backward = options->target >= 0 && options->target < newest_applied;
-    return is_backward ? migrate_backward(arena, db, rows, row_count, files, count, options, report, err)
-                       : migrate_forward(arena, db, rows, row_count, files, count, options, report, err);
+    PdDriftRun *drift = pd_drift_run_new(arena); /* the schema as the run goes: see drift_run.c */
+    if (drift == NULL)
+        return pd_arena_error(arena, err);
+    bool is_done =
+        is_backward ? migrate_backward(arena, db, drift, rows, row_count, files, count, options, report, err)
+                    : migrate_forward(arena, db, drift, rows, row_count, files, count, options, report, err);
+    pd_drift_run_free(drift);
+    return is_done;
 }
 
 /*

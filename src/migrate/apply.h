@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <time.h>
 
+#include "drift.h"
 #include "prodata/migrate.h"
 #include "prodata/retry.h"
 
@@ -39,6 +40,7 @@ typedef struct PdApplyStep
     const char **built; /* indexes its finished concurrent statements built (quoted) */
     size_t built_count;
     size_t skipped_count; /* out: down statements skipped for the unfinished part */
+    PdDriftRun *drift;    /* the run's view of the schema, for the snapshot (drift.h) */
 } PdApplyStep;
 
 /* Tells the caller's progress callback, when there is one. */

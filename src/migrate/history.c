@@ -67,10 +67,10 @@ pd_history_ensure(PdDb *db, PdError *err)
         "DO $prodata$ BEGIN IF NOT EXISTS (SELECT FROM pg_attribute WHERE attrelid = '" PD_HISTORY_TABLE
         "'::regclass AND attname = 'concurrent_done' AND NOT attisdropped) THEN ALTER TABLE " PD_HISTORY_TABLE
         " ADD COLUMN concurrent_done integer NOT NULL DEFAULT 0; END IF; END $prodata$;\n"
-        "CREATE TABLE IF NOT EXISTS " PD_SNAPSHOT_TABLE " (\n"
-        "    is_current boolean PRIMARY KEY DEFAULT true CHECK (is_current),\n"
-        "    snapshot text NOT NULL,\n"
-        "    taken_at timestamptz NOT NULL DEFAULT now()\n"
+        /* an old single-text snapshot moves in on the next migration (drift_store.c) */
+        "CREATE TABLE IF NOT EXISTS " PD_SNAPSHOT_LINES_TABLE " (\n"
+        "    key text COLLATE \"C\" PRIMARY KEY,\n"
+        "    definition text NOT NULL\n"
         ");\n"
         "RESET client_min_messages;";
     if (!pd_db_exec(db, sql, err))

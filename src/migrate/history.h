@@ -14,7 +14,10 @@
 #include "prodata/error.h"
 
 #define PD_HISTORY_TABLE "prodata_migrations"
-#define PD_SNAPSHOT_TABLE "prodata_schema_snapshot"
+/* The stored schema snapshot, one row per line; the row with key '' marks that a snapshot was taken. */
+#define PD_SNAPSHOT_LINES_TABLE "prodata_schema_snapshot_lines"
+/* Earlier versions kept the snapshot as one text in this table; migrate moves it into the lines table. */
+#define PD_SNAPSHOT_OLD_TABLE "prodata_schema_snapshot"
 
 typedef struct PdHistoryRow
 {
@@ -36,7 +39,7 @@ bool pd_history_try_lock(PdArena *arena, PdDb *db, bool *is_locked, PdError *err
 /* Releases the lock and puts lock_timeout back to the session's default. */
 void pd_history_unlock(PdDb *db);
 
-/* Creates the history and snapshot tables when absent (call under the lock). */
+/* Creates the history and snapshot lines tables when absent (call under the lock). */
 bool pd_history_ensure(PdDb *db, PdError *err);
 
 /* Reads every row, ordered by number. A database without the table gives zero rows. */

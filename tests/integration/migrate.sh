@@ -250,6 +250,85 @@ expect_rc "the complete migration reverts" 0
 expect_out "without skipping anything" '^reverted 0007_author_code_unique_name \([0-9]+ ms\)$'
 expect_eq "nothing of 0007 is left" "$(sql $DB "$objects_0007")" 0
 
+# --- the snapshot follows a run migration by migration, re-reading only what changed ----------------
+# Each migration deparses only the tables it touched (or that changed since the previous); the lines kept from earlier
+# migrations of the run must still be the live ones, so check agrees after every kind of change below
+# and still reports a hand-made one.
+tap_fresh_db migrate_drift_run_test
+DRUN="--migrations drun --models drun/none.pdm"
+mkdir -p drun && : >drun/none.pdm
+drun_file() { printf -- '-- +up\n%s\n-- +down\nSELECT 1;\n' "$2" >"drun/$1.sql"; }
+drun_file 0001_p_q 'CREATE TABLE p (id int PRIMARY KEY, x int CONSTRAINT p_x_check CHECK (x > 0));
+CREATE TABLE q (id int PRIMARY KEY, p_id int REFERENCES p (id), y int);
+CREATE INDEX q_y_idx ON q (y);'
+run_cmd "$PRODATA" migrate $DRUN
+expect_rc "run: first migrate" 0
+run_cmd "$PRODATA" check $DRUN
+expect_rc "run: check agrees" 0
+expect_eq "run: the snapshot is stored one row per line, with its mark" \
+    "$(sql migrate_drift_run_test "SELECT count(*) FILTER (WHERE key = ''), count(*) FILTER (WHERE key = 'index q.q_y_idx') FROM prodata_schema_snapshot_lines")" "1|1"
+
+# a hand change before the run, on a table the run's second migration alters
+sql migrate_drift_run_test 'ALTER TABLE q ADD COLUMN hand text' >/dev/null
+drun_file 0002_r 'CREATE TABLE r (id int);'
+drun_file 0003_q_z 'ALTER TABLE q ADD COLUMN z int;'
+run_cmd "$PRODATA" migrate $DRUN
+expect_rc "run: two migrations over a hand change" 0
+run_cmd "$PRODATA" check $DRUN
+expect_rc "run: the hand change is still reported" 3
+expect_out "run: the hand-made column is shown" 'column q\.hand: not created by the migrations'
+expect_no_out "run: the migrations' own changes are not drift" 'q\.z|table r'
+sql migrate_drift_run_test 'ALTER TABLE q DROP COLUMN hand' >/dev/null
+run_cmd "$PRODATA" check $DRUN
+expect_rc "run: hand change undone, check agrees" 0
+
+# migrations that only drop a constraint, only drop an index, rename what a foreign key names
+drun_file 0004_s 'CREATE TABLE s (id int);'
+drun_file 0005_drop_check 'ALTER TABLE p DROP CONSTRAINT p_x_check;'
+drun_file 0006_drop_index 'DROP INDEX q_y_idx;'
+drun_file 0007_rename_p 'ALTER TABLE p RENAME TO p2;'
+drun_file 0008_rename_id 'ALTER TABLE p2 RENAME COLUMN id TO pid;'
+run_cmd "$PRODATA" migrate $DRUN
+expect_rc "run: drops and renames applied" 0
+run_cmd "$PRODATA" check $DRUN
+expect_rc "run: a dropped constraint, a dropped index and renames are recorded" 0
+expect_eq "run: their lines are gone from the snapshot" \
+    "$(sql migrate_drift_run_test "SELECT count(*) FROM prodata_schema_snapshot_lines WHERE key IN ('constraint p.p_x_check', 'index q.q_y_idx', 'table p')")" 0
+expect_eq "run: the foreign key of the table not altered is stored under the new names" \
+    "$(sql migrate_drift_run_test "SELECT definition FROM prodata_schema_snapshot_lines WHERE key = 'constraint q.q_p_id_fkey'")" \
+    'FOREIGN KEY (p_id) REFERENCES p2(pid)'
+
+# a concurrent part between two migrations of a run: the next one sees the index it built
+printf -- '-- +up\nCREATE TABLE c (id int, v int);\n-- +up concurrently\nCREATE INDEX CONCURRENTLY IF NOT EXISTS c_v_idx ON c (v);\n-- +down\nDROP TABLE c;\n' >drun/0009_c.sql
+drun_file 0010_drop_c_v_idx 'DROP INDEX c_v_idx;'
+run_cmd "$PRODATA" migrate $DRUN
+expect_rc "run: a concurrent index, then its drop" 0
+run_cmd "$PRODATA" check $DRUN
+expect_rc "run: the drop after the concurrent part is recorded" 0
+
+# a snapshot stored by an earlier version (one text) keeps its drift baseline
+sql migrate_drift_run_test "CREATE TABLE prodata_schema_snapshot (is_current boolean PRIMARY KEY DEFAULT true CHECK (is_current),
+    snapshot text NOT NULL, taken_at timestamptz NOT NULL DEFAULT now());
+INSERT INTO prodata_schema_snapshot (snapshot) SELECT string_agg(key || E'\t' || definition, E'\n' ORDER BY key COLLATE \"C\")
+    FROM prodata_schema_snapshot_lines WHERE key <> '';
+DROP TABLE prodata_schema_snapshot_lines;
+ALTER TABLE s ADD COLUMN legacy_hand text;" >/dev/null
+run_cmd "$PRODATA" check $DRUN
+expect_rc "old snapshot: check reads it" 3
+expect_out "old snapshot: the hand change is reported" 'column s\.legacy_hand: not created by the migrations'
+drun_file 0011_s_w 'ALTER TABLE s ADD COLUMN w int;'
+run_cmd "$PRODATA" migrate $DRUN
+expect_rc "old snapshot: migrate applies" 0
+expect_eq "old snapshot: moved into the lines table, the old one dropped" \
+    "$(sql migrate_drift_run_test "SELECT to_regclass('prodata_schema_snapshot') IS NULL AND EXISTS (SELECT FROM prodata_schema_snapshot_lines WHERE key = 'table q')")" t
+run_cmd "$PRODATA" check $DRUN
+expect_rc "old snapshot: the hand change is still reported after the upgrade" 3
+expect_out "old snapshot: the hand-made column is shown" 'column s\.legacy_hand: not created by the migrations'
+expect_no_out "old snapshot: the migration's column is not drift" 's\.w'
+sql migrate_drift_run_test 'ALTER TABLE s DROP COLUMN legacy_hand' >/dev/null
+run_cmd "$PRODATA" check $DRUN
+expect_rc "old snapshot: hand change undone, check agrees" 0
+
 # --- memory: each migration's work is dropped with its scratch arena -------------------------------
 # The command arena's peak (PRODATA_DEBUG=1 prints it) over 100 one-table migrations stays within a small
 # multiple of the peak over 10: it follows one migration's work. When every migration's two reads of the
