@@ -4,7 +4,7 @@
 # concurrent deployers applying each migration once, lock timeouts retried,
 # concurrent index builds, and drift detection of a hand-made ALTER.
 source tests/lib/tap.sh
-tap_plan 87
+tap_plan 109
 tap_workdir
 cd "$TAP_WORKDIR"
 tap_fresh_db migrate_test
