@@ -5,28 +5,95 @@
  * new ones built concurrently after the transactional part. A kept entry whose
  * name changes is renamed by rename.c.
  */
+#include <stdint.h>
 #include <string.h>
 
 #include "plan.h"
 
-/* The old index that a new model-level index continues: same kind, same fields after renames. */
-static const PdIndex *
-find_old_index(const PlanContext *ctx, const PdModel *old, const PdModel *model, const PdIndex *index)
+/*
+ * Which old entry each new model-level entry continues: one of the same kind on the same fields after
+ * renames, each old entry continuing at most one new entry. Entries are keyed by kind and old field names;
+ * among old entries with one key (two indexes on the same fields, named apart) a new entry first takes
+ * the one of its own name, then the first left in file order. A lookup per entry, not a scan.
+ */
+typedef struct IndexMatch
 {
-    for (size_t i = 0; i < old->index_count; i++)
+    PdStrmap *by_key;  /* key -> first old entry of that key, number + 1 */
+    size_t *next;      /* per old entry: the next of its key, number + 1; 0 ends */
+    const char **keys; /* per new entry: its key, NULL when a field continues none */
+    bool *is_claimed;  /* per old entry */
+} IndexMatch;
+
+/* "u:" or "i:" and the fields as the old model names them, comma-separated; NULL on exhaustion or when a
+ * field of a new entry (is_old false) continues no old field (*is_none set). */
+static const char *
+index_key(const PlanContext *ctx, const PdModel *model, const PdIndex *index, bool is_old, bool *is_none)
+{
+    PdStrbuf buf;
+    pd_strbuf_init(&buf, ctx->arena);
+    pd_strbuf_append(&buf, index->is_unique ? "u:" : "i:");
+    for (size_t k = 0; k < index->field_count; k++)
     {
-        const PdIndex *candidate = &old->indexes[i];
-        if (candidate->is_unique != index->is_unique || candidate->field_count != index->field_count)
-            continue;
-        bool is_same = true;
-        for (size_t k = 0; k < index->field_count && is_same; k++)
+        const char *name = index->fields[k];
+        if (!is_old)
         {
-            const PdField *field = pd_plan_find_new_field(ctx, model, index->fields[k]);
+            const PdField *field = pd_plan_find_new_field(ctx, model, name);
             const PdField *old_field = field != NULL ? pd_plan_old_field_of(ctx, model, field) : NULL;
-            is_same = old_field != NULL && strcmp(old_field->name, candidate->fields[k]) == 0;
+            if (old_field == NULL)
+            {
+                *is_none = true;
+                return NULL;
+            }
+            name = old_field->name;
         }
-        if (is_same)
-            return candidate;
+        pd_strbuf_append(&buf, k > 0 ? "," : "");
+        pd_strbuf_append(&buf, name);
+    }
+    return pd_strbuf_text(&buf);
+}
+
+static bool
+index_match_init(PlanContext *ctx, const PdModel *old, const PdModel *model, IndexMatch *match)
+{
+    match->by_key = pd_strmap_new(ctx->arena, old->index_count);
+    match->next = pd_arena_calloc(ctx->arena, old->index_count + 1, sizeof(size_t));
+    match->keys = pd_arena_calloc(ctx->arena, model->index_count + 1, sizeof(char *));
+    match->is_claimed = pd_arena_calloc(ctx->arena, old->index_count + 1, sizeof(bool));
+    if (match->by_key == NULL || match->next == NULL || match->keys == NULL || match->is_claimed == NULL)
+        return pd_arena_error(ctx->arena, ctx->err);
+    for (size_t i = old->index_count; i > 0; i--) /* backwards, so each chain runs in file order */
+    {
+        bool is_none = false;
+        const char *key = index_key(ctx, old, &old->indexes[i - 1], true, &is_none);
+        if (key == NULL)
+            return pd_arena_error(ctx->arena, ctx->err);
+        match->next[i - 1] = (size_t)(uintptr_t)pd_strmap_get(match->by_key, key);
+        if (!pd_strmap_put(match->by_key, key, (void *)(uintptr_t)i))
+            return pd_arena_error(ctx->arena, ctx->err);
+    }
+    for (size_t i = 0; i < model->index_count; i++)
+    {
+        bool is_none = false;
+        match->keys[i] = index_key(ctx, model, &model->indexes[i], false, &is_none);
+        if (match->keys[i] == NULL && !is_none)
+            return pd_arena_error(ctx->arena, ctx->err);
+    }
+    return true;
+}
+
+/* The first unclaimed old entry of the new entry's key, of its name when is_named; claimed. */
+static const PdIndex *
+claim_old_index(IndexMatch *match, const PdModel *old, const char *key, const PdIndex *index, bool is_named)
+{
+    for (size_t j = (size_t)(uintptr_t)pd_strmap_get(match->by_key, key); j != 0; j = match->next[j - 1])
+    {
+        const PdIndex *candidate = &old->indexes[j - 1];
+        bool is_same_name =
+            candidate->name != NULL && index->name != NULL && strcmp(candidate->name, index->name) == 0;
+        if (match->is_claimed[j - 1] || (is_named && !is_same_name))
+            continue;
+        match->is_claimed[j - 1] = true;
+        return candidate;
     }
     return NULL;
 }
@@ -34,18 +101,19 @@ find_old_index(const PlanContext *ctx, const PdModel *old, const PdModel *model,
 bool
 pd_plan_pair_indexes(PlanContext *ctx, const PdModel *old, const PdModel *model, PlanPair *pair)
 {
+    IndexMatch match;
     pair->old_index_of_new =
         pd_arena_calloc(ctx->arena, model->index_count + 1, sizeof(*pair->old_index_of_new));
-    pair->is_old_index_kept = pd_arena_calloc(ctx->arena, old->index_count + 1, sizeof(bool));
-    if (pair->old_index_of_new == NULL || pair->is_old_index_kept == NULL)
+    if (pair->old_index_of_new == NULL)
         return pd_arena_error(ctx->arena, ctx->err);
-    for (size_t i = 0; i < model->index_count; i++)
-    {
-        const PdIndex *old_index = find_old_index(ctx, old, model, &model->indexes[i]);
-        pair->old_index_of_new[i] = old_index;
-        if (old_index != NULL)
-            pair->is_old_index_kept[old_index - old->indexes] = true;
-    }
+    if (!index_match_init(ctx, old, model, &match))
+        return false;
+    for (int is_named = 1; is_named >= 0; is_named--)
+        for (size_t i = 0; i < model->index_count; i++)
+            if (match.keys[i] != NULL && pair->old_index_of_new[i] == NULL)
+                pair->old_index_of_new[i] =
+                    claim_old_index(&match, old, match.keys[i], &model->indexes[i], is_named);
+    pair->is_old_index_kept = match.is_claimed;
     return true;
 }
 

@@ -218,8 +218,8 @@ bool pd_plan_same_target(PlanContext *ctx, const PdField *old_field, const PdFie
 
 /* Fills pair's index lookups for `model` (a model of `to`) once its field lookups are set. */
 bool pd_plan_pair_indexes(PlanContext *ctx, const PdModel *old, const PdModel *model, PlanPair *pair);
-/* The old index that a model-level index of `model` continues: same kind, same fields after renames; or
- * NULL. */
+/* The old index that a model-level index of `model` continues: same kind, same fields after renames, each
+ * old index continued by one new index at most (of its own name first); or NULL. */
 const PdIndex *pd_plan_old_index_of(const PlanContext *ctx, const PdModel *model, const PdIndex *index);
 /* Whether some index of `model` continues old_index (an index of the model it continues). */
 bool pd_plan_is_index_kept(const PlanContext *ctx, const PdModel *model, const PdIndex *old_index);

@@ -669,6 +669,44 @@ test_composite_index_and_unique(void **state)
     pd_arena_free(arena);
 }
 
+/* Two entries on the same fields (names differ): each continues the old entry of its own name, and an old
+ * entry continues at most one new entry. (Each used to match the first old entry of those fields, so an
+ * unchanged model planned "rename x -> y" and the second entry was lost.) */
+static void
+test_two_indexes_on_the_same_fields(void **state)
+{
+    (void)state;
+    PdArena *arena = pd_arena_new(0);
+    const char *both = "model T {\n  a int\n  index(a) name=\"x\"\n  index(a) name=\"y\"\n"
+                       "  unique(a) name=\"u1\"\n  unique(a) name=\"u2\"\n}\n";
+    assert_int_equal(plan_texts(arena, both, both)->operation_count, 0);
+
+    const char *one = "model T {\n  a int\n  index(a) name=\"x\"\n  unique(a) name=\"u1\"\n}\n";
+    PdMigrationPlan *added = plan_texts(arena, one, both);
+    assert_int_equal(added->operation_count, 2);
+    assert_int_equal(added->operations[0].kind, PD_OP_ADD_INDEX);
+    assert_int_equal(added->operations[1].kind, PD_OP_ADD_INDEX);
+    assert_string_equal(added->up_sql, "");
+    assert_contains(added->up_concurrently_sql, "CREATE INDEX CONCURRENTLY IF NOT EXISTS \"y\" ON \"t\"");
+    assert_contains(added->up_concurrently_sql, "UNIQUE USING INDEX \"u2\"");
+
+    PdMigrationPlan *dropped = plan_texts(arena, both, one);
+    assert_int_equal(dropped->operation_count, 2);
+    assert_int_equal(dropped->operations[0].kind, PD_OP_DROP_INDEX);
+    assert_int_equal(dropped->operations[1].kind, PD_OP_DROP_INDEX);
+    assert_string_equal(dropped->up_sql, "ALTER TABLE \"t\" DROP CONSTRAINT \"u2\";\n");
+    assert_string_equal(dropped->up_concurrently_sql, "DROP INDEX CONCURRENTLY IF EXISTS \"y\";\n");
+
+    /* A renamed entry still continues the old one its name left. */
+    const char *renamed = "model T {\n  a int\n  index(a) name=\"x2\"\n  index(a) name=\"y\"\n"
+                          "  unique(a) name=\"u1\"\n  unique(a) name=\"u2\"\n}\n";
+    PdMigrationPlan *plan = plan_texts(arena, both, renamed);
+    assert_int_equal(plan->operation_count, 1);
+    assert_int_equal(plan->operations[0].kind, PD_OP_RENAME_INDEX);
+    assert_string_equal(plan->up_sql, "ALTER INDEX \"x\" RENAME TO \"x2\";\n");
+    pd_arena_free(arena);
+}
+
 static void
 test_many_to_many_add_drop_retarget(void **state)
 {
@@ -819,6 +857,7 @@ main(void)
         cmocka_unit_test(test_alter_null_default_unique_checks_choices),
         cmocka_unit_test(test_alter_on_delete_and_index),
         cmocka_unit_test(test_composite_index_and_unique),
+        cmocka_unit_test(test_two_indexes_on_the_same_fields),
         cmocka_unit_test(test_many_to_many_add_drop_retarget),
         cmocka_unit_test(test_primary_key_change_refused),
         cmocka_unit_test(test_two_hundred_models_timing),
