@@ -643,9 +643,15 @@ take_deployer_lock(PdArena *arena, PdDb *db, const PdMigrateOptions *options, Pd
         return false;
     if (options->is_interrupted != NULL && *options->is_interrupted != 0)
         return pd_error_set(err, PD_ERR_REFUSED, "migrate was interrupted while waiting for the lock");
+    const char *holder = NULL;
+    PdError ignored; /* the holder only adds to the error */
+    pd_history_lock_holder(arena, db, &holder, &ignored);
     pd_error_set(err, PD_ERR_LOCK_TIMEOUT, "another prodata migrate is running on this database");
-    pd_error_detail(err, "Waited %d ms for its advisory lock.", options->lock_wait_ms);
-    return pd_error_hint(err, "Wait for it to finish, or raise lock_wait_ms.");
+    pd_error_detail(err, "Waited %d ms for its advisory lock%s%s.", options->lock_wait_ms,
+                    holder != NULL ? ", held by " : "", holder != NULL ? holder : "");
+    return pd_error_hint(err,
+                         "Wait for it to finish, or raise lock_wait_ms. A deployer killed in the middle of a "
+                         "statement holds the lock until the server has finished that statement.");
 }
 
 bool

@@ -37,6 +37,27 @@ pd_history_try_lock(PdArena *arena, PdDb *db, bool *is_locked, PdError *err)
     return true;
 }
 
+bool
+pd_history_lock_holder(PdArena *arena, PdDb *db, const char **holder, PdError *err)
+{
+    /* A bigint advisory key is held as classid (high 32 bits), objid (low 32 bits), objsubid 1. */
+    PdDbResult *result;
+    if (!pd_db_query(arena, db,
+                     "SELECT format('pid %s (%s%s, %s since %s)', a.pid, coalesce(nullif(a.application_name, "
+                     "''), 'no application_name'), coalesce(' from ' || host(a.client_addr), ''), "
+                     "coalesce(a.state, 'unknown'), to_char(a.state_change AT TIME ZONE 'UTC', "
+                     "'YYYY-MM-DD HH24:MI:SS \"UTC\"')) "
+                     "FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+                     "WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 "
+                     "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+                     "AND l.classid = (" MIGRATE_LOCK_KEY "::bigint >> 32)::oid "
+                     "AND l.objid = (" MIGRATE_LOCK_KEY "::bigint & 4294967295)::oid LIMIT 1",
+                     0, NULL, &result, err))
+        return false;
+    *holder = pd_db_result_row_count(result) == 1 ? pd_db_result_value(result, 0, 0) : NULL;
+    return true;
+}
+
 void
 pd_history_unlock(PdDb *db)
 {

@@ -36,6 +36,12 @@ typedef struct PdHistoryRow
  * transaction, so that nothing of this session stays open between tries.
  */
 bool pd_history_try_lock(PdArena *arena, PdDb *db, bool *is_locked, PdError *err);
+/*
+ * Who holds the deployers' lock, for the error of a deployer that gave up
+ * waiting: "pid N (application, from address, state since time)", or NULL
+ * when nobody does now. Never the holder's query text: it may hold a secret.
+ */
+bool pd_history_lock_holder(PdArena *arena, PdDb *db, const char **holder, PdError *err);
 /* Releases the lock and puts lock_timeout back to the session's default. */
 void pd_history_unlock(PdDb *db);
 

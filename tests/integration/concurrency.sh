@@ -7,7 +7,7 @@
 # for the lock: a deadlock), and a migrate that cannot get the lock in time
 # says who holds it instead of waiting forever.
 source tests/lib/tap.sh
-tap_plan 23
+tap_plan 24
 tap_workdir
 cd "$TAP_WORKDIR"
 tap_fresh_db concurrency_test
@@ -114,6 +114,9 @@ run_cmd "$PRODATA" migrate --lock-wait-ms 300
 expect_rc "migrate gives up on a held lock with exit 1" 1
 expect_out "says another migrate is running" 'another prodata migrate is running'
 expect_out "says how long it waited" 'Waited 300 ms'
+holder_pid=$(sql $DB "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted
+                     AND database = (SELECT oid FROM pg_database WHERE datname = current_database())")
+expect_out "names the session that holds it, so an orphan can be ended" "held by pid $holder_pid \\(psql"
 expect_out "progress says it is waiting, and for how long at most" \
     'migrate: another deployer holds the migrate lock; waiting up to 300 ms'
 
