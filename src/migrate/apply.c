@@ -56,8 +56,8 @@ pd_apply_was_interrupted(const PdMigrateOptions *options, const PdMigrateReport 
         return false;
     pd_error_set(err, PD_ERR_REFUSED, "migrate was interrupted");
     return !pd_error_detail(err,
-                            "%d migration%s applied and %d reverted before it stopped; the one under way "
-                            "was rolled back.",
+                            "%d migration%s applied and %d reverted before it stopped; a migration not "
+                            "counted here left no change. Run migrate again to go on.",
                             report->applied_count, report->applied_count == 1 ? "" : "s",
                             report->reverted_count);
 }
