@@ -15,8 +15,10 @@ PG_INC   := $(shell pg_config --includedir 2>/dev/null || echo /usr/include/post
 CPPFLAGS += -Iinclude -Isrc -I$(PG_INC)
 # Hidden by default: libprodata.so exports only what the public headers declare between
 # PD_API_BEGIN and PD_API_END (include/prodata/export.h); `check-exports` holds it to that.
-CFLAGS   += $(CSTD) $(WARN) $(OPT) -fPIC -fvisibility=hidden $(EXTRA_CFLAGS)
-LDLIBS   += -lpq -ljansson -lcrypto
+CFLAGS   += $(CSTD) $(WARN) $(OPT) -pthread -fPIC -fvisibility=hidden $(EXTRA_CFLAGS)
+LDLIBS   += -lpq -ljansson -lcrypto -pthread
+# The prodata binary also serves HTTP (src/http); libprodata itself does not link libmicrohttpd.
+BIN_LDLIBS := -lmicrohttpd
 LDFLAGS  += $(EXTRA_LDFLAGS)
 
 VERSION  := 0.1.0
@@ -63,7 +65,7 @@ $(BUILD)/$(SONAME) $(BUILD)/libprodata.so: $(BUILD)/libprodata.so.$(VERSION)
 	ln -sf $(SONAME) $(BUILD)/libprodata.so
 
 $(BUILD)/prodata: $(CLI_OBJ) $(BUILD)/libprodata.a
-	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libprodata.a $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libprodata.a $(BIN_LDLIBS) $(LDLIBS)
 
 $(BUILD)/tests/unit/%: tests/unit/%.c $(BUILD)/libprodata.a
 	@mkdir -p $(dir $@)

@@ -4,10 +4,11 @@
 # PRODATA_DEPS_EXTRA adds packages (the benchmarks' reference systems).
 # clang-format serves `make format` and `make format-check`; libclang-rt-14-dev
 # holds clang's libFuzzer and sanitizer runtimes, which `make fuzz` links.
+# libmicrohttpd-dev serves `prodata serve`; curl drives its tests over real HTTP.
 set -eu
 
 PACKAGES="gcc clang clang-format libclang-rt-14-dev make pkg-config binutils postgresql-15 postgresql-client-15
- libpq-dev libcmocka-dev libjansson-dev libssl-dev ${PRODATA_DEPS_EXTRA:-}"
+ libpq-dev libcmocka-dev libjansson-dev libssl-dev libmicrohttpd-dev curl ${PRODATA_DEPS_EXTRA:-}"
 
 missing=""
 for package in $PACKAGES; do

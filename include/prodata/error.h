@@ -44,6 +44,13 @@ typedef enum PdErrorCode
     PD_ERR_DB_GONE,       /* the server went away: connection lost, admin shutdown, crash, cannot connect now
                              (57P01-57P03), or a read-only transaction (25006: a demoted primary).
                              exit 1, HTTP 503; retryable (the pool and the keeper tell it from a query error) */
+    PD_ERR_MULTIPLE,      /* one object was asked for and several match (Django's MultipleObjectsReturned):
+                             exit 1, HTTP 409 */
+    PD_ERR_UNAUTHORIZED,  /* no credentials, or credentials that do not verify (forged, expired): exit 1,
+                             HTTP 401 */
+    PD_ERR_FORBIDDEN,     /* verified credentials that do not allow the action (a permission, a GRANT):
+                             exit 1, HTTP 403 */
+    PD_ERR_RATE_LIMITED,  /* too many requests for a role or client address: exit 1, HTTP 429; retryable */
 } PdErrorCode;
 
 /* At most this many input problems are kept; more are only counted (problems_omitted). */
@@ -95,7 +102,7 @@ typedef struct PdError
 
 /*
  * Sets code and message and records the raise site; clears every other part.
- * is_retryable starts true for PD_ERR_LOCK_TIMEOUT and PD_ERR_DB_GONE, false
+ * is_retryable starts true for PD_ERR_LOCK_TIMEOUT, PD_ERR_DB_GONE and PD_ERR_RATE_LIMITED, false
  * otherwise. Always returns false. Use the macro; the _at function is for
  * helpers that pass on their own caller's site. err may be NULL (a no-op).
  */

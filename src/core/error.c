@@ -39,9 +39,13 @@ static const ErrorCodeInfo error_codes[] = {
     {PD_ERR_TOO_LARGE, "too large", 1, 413},
     {PD_ERR_INTERNAL, "internal", 1, 500},
     {PD_ERR_DB_GONE, "database gone", 1, 503},
+    {PD_ERR_MULTIPLE, "multiple objects", 1, 409},
+    {PD_ERR_UNAUTHORIZED, "unauthorized", 1, 401},
+    {PD_ERR_FORBIDDEN, "forbidden", 1, 403},
+    {PD_ERR_RATE_LIMITED, "rate limited", 1, 429},
 };
 
-_Static_assert(sizeof(error_codes) / sizeof(error_codes[0]) == PD_ERR_DB_GONE + 1, "one row per code");
+_Static_assert(sizeof(error_codes) / sizeof(error_codes[0]) == PD_ERR_RATE_LIMITED + 1, "one row per code");
 
 static const ErrorCodeInfo *
 find_code(PdErrorCode code)
@@ -75,7 +79,7 @@ copy_text(char *target, size_t size, const char *text)
 static bool
 is_retryable_code(PdErrorCode code)
 {
-    return code == PD_ERR_LOCK_TIMEOUT || code == PD_ERR_DB_GONE;
+    return code == PD_ERR_LOCK_TIMEOUT || code == PD_ERR_DB_GONE || code == PD_ERR_RATE_LIMITED;
 }
 
 static void

@@ -74,6 +74,10 @@ test_error_retryable_codes(void **state)
     assert_int_equal(pd_error_exit_code(PD_ERR_DB_GONE), 1);
     assert_int_equal(pd_error_http_status(PD_ERR_DB_GONE), 503);
     assert_string_equal(pd_error_code_name(PD_ERR_DB_GONE), "database gone");
+    assert_int_equal(pd_error_http_status(PD_ERR_MULTIPLE), 409);
+    assert_int_equal(pd_error_http_status(PD_ERR_UNAUTHORIZED), 401);
+    assert_int_equal(pd_error_http_status(PD_ERR_FORBIDDEN), 403);
+    assert_int_equal(pd_error_http_status(PD_ERR_RATE_LIMITED), 429);
     assert_string_equal(pd_error_code_name((PdErrorCode)999), "internal");
 }
 
