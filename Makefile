@@ -33,15 +33,19 @@ BIN_MODULES := $(filter-out $(LIB_MODULES),$(notdir $(wildcard src/*)))
 LIB_SRC  := $(sort $(wildcard $(LIB_MODULES:%=src/%/*.c)))
 CLI_SRC  := $(sort $(wildcard $(BIN_MODULES:%=src/%/*.c)))
 UNIT_SRC := $(sort $(wildcard tests/unit/*/test_*.c))
+# cmocka programs that need a database (tests/pg/test_*.c): tests/run.sh runs each on a fresh database of its
+# throwaway PostgreSQL, connection in PRODATA_TEST_CONNINFO.
+PGT_SRC  := $(sort $(wildcard tests/pg/test_*.c))
 
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRC))
+PGT_BIN  := $(patsubst tests/pg/%.c,$(BUILD)/tests/pg/%,$(PGT_SRC))
 
 .PHONY: all deps test unit integration asan clang demo demo-stop bench bench-deps clean format format-check check-lib check-exports check-layers check-prefix install uninstall
 .DEFAULT_GOAL := all
 
-all: deps $(BUILD)/prodata $(BUILD)/libprodata.a $(BUILD)/libprodata.so $(UNIT_BIN) check-lib check-exports
+all: deps $(BUILD)/prodata $(BUILD)/libprodata.a $(BUILD)/libprodata.so $(UNIT_BIN) $(PGT_BIN) check-lib check-exports
 
 deps:
 	@scripts/deps.sh
@@ -70,6 +74,10 @@ $(BUILD)/prodata: $(CLI_OBJ) $(BUILD)/libprodata.a
 $(BUILD)/tests/unit/%: tests/unit/%.c $(BUILD)/libprodata.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -Itests/unit -o $@ $< $(BUILD)/libprodata.a $(LDLIBS) -lcmocka
+
+$(BUILD)/tests/pg/%: tests/pg/%.c $(wildcard tests/pg/*.h) $(BUILD)/libprodata.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -Itests/pg -o $@ $< $(BUILD)/libprodata.a $(LDLIBS) -lcmocka
 
 # The library never prints or exits: only src/cli may (docs/STYLE, as libpq's own check).
 check-lib: $(BUILD)/libprodata.a

@@ -2,7 +2,8 @@
 # run.sh - runs every test and prints one closing line "N passed, N failed".
 #
 # Unit tests are cmocka programs (build/tests/unit/<area>/test_*), run with TAP
-# output. Integration tests are tests/integration/*.sh, each against its own
+# output; build/tests/pg/test_* are cmocka programs that need a database (each
+# gets a fresh one, PRODATA_TEST_CONNINFO). Integration tests are tests/integration/*.sh, each against its own
 # database on one throwaway PostgreSQL 15 instance that this script starts and
 # stops (also on failure or Ctrl-C). Every "ok"/"not ok" line counts as one
 # test. Exit status is non-zero when any test failed or a program crashed.
@@ -91,6 +92,17 @@ if [ "$UNIT_ONLY" = 0 ]; then
         # For tests that must change server settings (authentication in auth.sh).
         export PRODATA_TEST_PGDATA=$PG_DATA_DIR
         export PRODATA="$PWD/$BUILD/prodata"
+        # Library tests that need a database: each program gets a fresh database of its own.
+        for bin in $(find "$BUILD/tests/pg" -type f -name 'test_*' -perm -u+x 2>/dev/null | sort); do
+            name=${bin#"$BUILD"/tests/}
+            [ -n "$FILTER" ] && [[ "$name" != *"$FILTER"* ]] && continue
+            log="$LOG_DIR/${name//\//_}.log"
+            db="pgt_$(basename "$bin")"
+            psql -qX -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db" >"$log" 2>&1
+            PRODATA_TEST_CONNINFO="host=127.0.0.1 port=$PG_TEST_PORT user=postgres dbname=$db" \
+                CMOCKA_MESSAGE_OUTPUT=TAP run_bounded 300 "$log" "$bin"
+            count_tap "$name" "$log" $?
+        done
         for script in tests/integration/*.sh; do
             [ -e "$script" ] || continue
             name=${script#tests/}
