@@ -9,7 +9,8 @@
 #   - a module includes a header of a module on its own layer or above it;
 #   - libprodata (core, model, migrate, query, db) reaches a module outside it;
 #   - a private header (src/<module>/*.h) is included outside its module (a
-#     module's tests, tests/unit/<module>/, count as the module; other tests,
+#     module's tests, tests/unit/<module>/ and tests/pg/test_<module>_*.c, count
+#     as the module; other tests,
 #     fuzz targets among them, use public headers only);
 #   - a public header (include/prodata/*.h) includes anything but other public
 #     headers and the C library's headers (libpq-fe.h in particular);
@@ -133,8 +134,11 @@ function classify(file, info,    parts) {
         info["module"] = public_module(file)
         info["kind"] = "public"
     } else if (parts[1] == "tests") {
-        # The unit tests of a module count as the module; other tests (fuzz targets, helpers) as none.
+        # The unit tests of a module count as the module, and so do its database tests
+        # (tests/pg/test_<module>_*.c); other tests (fuzz targets, helpers) as none.
         info["module"] = (parts[2] == "unit" && parts[4] != "") ? parts[3] : "tests"
+        if (parts[2] == "pg" && match(parts[3], /^test_[a-z]+_/) && (substr(parts[3], 6, RLENGTH - 6) in layer))
+            info["module"] = substr(parts[3], 6, RLENGTH - 6)
         info["kind"] = "test"
     } else {
         return 0
