@@ -125,6 +125,91 @@ bool pd_db_is_valid_conninfo(const char *conninfo);
  * sslpassword, ...), or does not parse (it might). */
 bool pd_db_conninfo_has_password(const char *conninfo);
 
+/*
+ * As pd_db_query, but the statement is prepared once per connection and
+ * reused: a cache keyed by the SQL text, bounded (the pool's
+ * prepared_cache_size, else 256 statements), the least recently used dropped
+ * with DEALLOCATE. A hit costs a hash of the text and one round trip. A cached
+ * statement the server lost (26000) or whose plan a schema change made stale
+ * (0A000 "cached plan must not change result type") is prepared again and the
+ * statement retried once, when no transaction was open. With a session set
+ * and no transaction open, it runs inside the session's one-round-trip
+ * transaction (pd_db_set_session). Errors as pd_db_query, plus
+ * PD_ERR_FORBIDDEN (42501, or a session role that cannot be assumed).
+ */
+bool pd_db_query_prepared(PdArena *arena, PdDb *db, const char *sql, int param_count,
+                          const char *const *params, PdDbResult **result, PdError *err);
+
+/* A setting for set_config(name, value, true): "request.jwt.claims", "request.jwt.sub", ... */
+typedef struct PdDbSetting
+{
+    const char *name;
+    const char *value;
+} PdDbSetting;
+
+/* At most this many settings in one session. */
+#define PD_DB_SESSION_MAX_SETTINGS 16
+
+/* The request's identity: the role to act as (NULL: the login role) and settings local to its transaction. */
+typedef struct PdDbSession
+{
+    const char *role;
+    const PdDbSetting *settings;
+    size_t setting_count;
+} PdDbSession;
+
+/*
+ * Sets the request's identity on db. While set, every statement outside an
+ * explicit transaction (pd_db_query, pd_db_query_prepared, pd_db_exec) runs as
+ *     BEGIN; SELECT set_config('role', $1, true), set_config($2, $3, true)...;
+ *     <statement>; COMMIT
+ * sent in ONE round trip (libpq's pipeline mode; pd_db_exec, whose text may
+ * hold several statements, takes three); pd_db_begin sends BEGIN and the
+ * set_config the same way. The values are parameters, never SQL text, and
+ * are gone when the transaction ends. A role that does not exist or cannot
+ * be assumed (42704, 22023, 42501) is PD_ERR_FORBIDDEN with the server's
+ * message; more than PD_DB_SESSION_MAX_SETTINGS is PD_ERR_INVALID_INPUT.
+ * NULL (or a session with no role and no settings): plain statements. The
+ * session and what it points to must stay valid until cleared
+ * (pd_db_set_session(db, NULL), or pd_pool_release).
+ */
+void pd_db_set_session(PdDb *db, const PdDbSession *session);
+
+/*
+ * Transactions: BEGIN (with the session's identity when one is set), COMMIT,
+ * ROLLBACK. pd_db_begin with a transaction already open is PD_ERR_INTERNAL.
+ * pd_db_commit of a transaction a failed statement aborted rolls it back and
+ * says so: PD_ERR_DB_QUERY "the transaction was rolled back: ...".
+ */
+bool pd_db_begin(PdDb *db, PdError *err);
+bool pd_db_commit(PdDb *db, PdError *err);
+bool pd_db_rollback(PdDb *db, PdError *err);
+
+/*
+ * Savepoints inside a transaction: name is [a-z_][a-z0-9_]{0,62} (else
+ * PD_ERR_INVALID_INPUT), sent quoted. Rolling back to a savepoint undoes what
+ * followed it, a failed statement included, and keeps the transaction.
+ */
+bool pd_db_savepoint(PdDb *db, const char *name, PdError *err);
+bool pd_db_release_savepoint(PdDb *db, const char *name, PdError *err);
+bool pd_db_rollback_to_savepoint(PdDb *db, const char *name, PdError *err);
+
+/* LISTEN "channel" (1 to 63 bytes, quoted as an identifier). A pool unlistens it on release. */
+bool pd_db_listen(PdDb *db, const char *channel, PdError *err);
+
+/*
+ * Waits up to timeout_ms (0: only what has already arrived) for a
+ * notification on a channel db listens to. *received false on timeout (not an
+ * error); else *channel and *payload ("" when none; either pointer may be
+ * NULL) are copied into arena. Errors: PD_ERR_DB_GONE (connection lost),
+ * PD_ERR_IO, PD_ERR_TOO_LARGE/PD_ERR_NO_MEMORY from the arena.
+ */
+bool pd_db_wait_notification(PdArena *arena, PdDb *db, int timeout_ms, bool *received, char **channel,
+                             char **payload, PdError *err);
+
+/* Whether db can still be used: libpq's state is good and no statement found the server gone. */
+bool pd_db_is_usable(const PdDb *db);
+
 PD_API_END
 
 #endif

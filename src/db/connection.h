@@ -1,10 +1,13 @@
 /*
  * connection.h - what the files of src/db share about one connection (private
- * to src/db): the PdDb struct around libpq's PGconn and the translation of a
+ * to src/db): the PdDb struct around libpq's PGconn, its cache of prepared
+ * statements, the request session it carries, and the translation of a
  * failed result into a PdError. Nothing outside src/db includes it.
  */
 #ifndef PRODATA_DB_CONNECTION_H
 #define PRODATA_DB_CONNECTION_H
+
+#include <stdint.h>
 
 #include <libpq-fe.h>
 
@@ -15,14 +18,90 @@ struct PdDbCancel
     PGcancel *handle;
 };
 
+/* One statement prepared on the connection, keyed by its SQL text. */
+typedef struct PdDbStatement PdDbStatement;
+struct PdDbStatement
+{
+    PdDbStatement *chain; /* next in the same hash bucket */
+    PdDbStatement *newer; /* least-recently-used list: towards the most recent */
+    PdDbStatement *older;
+    uint64_t hash;
+    size_t sql_length;
+    char name[24]; /* "pd_s<n>": ours only, so it never needs quoting */
+    char sql[];    /* the text, NUL-terminated */
+};
+
+/* The prepared statements of one connection: a hash table by SQL text plus a LRU list, at most capacity. */
+typedef struct PdDbStatementCache
+{
+    PdDbStatement **buckets; /* bucket_count heads, allocated on the first insert */
+    size_t bucket_count;     /* a power of two, at least twice capacity */
+    size_t count;
+    size_t capacity;
+    PdDbStatement *newest;
+    PdDbStatement *oldest;
+    uint64_t next_id;
+} PdDbStatementCache;
+
 struct PdDb
 {
     PGconn *connection;
-    PdDbCancel cancel;  /* handle NULL when libpq could not make one */
-    int error_position; /* of the last failed statement, -1 when unknown */
+    PdDbCancel cancel;          /* handle NULL when libpq could not make one */
+    int error_position;         /* of the last failed statement, -1 when unknown */
+    bool is_broken;             /* a statement found the server gone (PD_ERR_DB_GONE): a pool closes it */
+    bool is_listening;          /* LISTEN was run: a pool runs UNLISTEN * on release */
+    const PdDbSession *session; /* the caller's, NULL for none */
+    PdDbStatementCache statements;
 };
 
-/* Fills err from a failed result (NULL: from the connection) and sets db's error position. Returns false. */
+/* Statements kept prepared per connection when nobody says otherwise. */
+#define PD_DB_STATEMENT_CACHE_DEFAULT 256
+
+/* Fills err from a failed result (NULL: from the connection) and sets db's error position. Returns false.
+ * A PD_ERR_DB_GONE marks db broken. */
 bool pd_db_set_query_error(PdDb *db, const PGresult *result, PdError *err);
+
+/* How the pool connects: every bound explicit. */
+typedef struct PdDbConnectOptions
+{
+    const char *conninfo;
+    int connect_timeout_ms;       /* the whole attempt, per host named; > 0 */
+    const char *application_name; /* NULL: the conninfo's, else "prodata" */
+    int statement_timeout_ms;     /* 0: the server's */
+    int prepared_cache_size;      /* 0: PD_DB_STATEMENT_CACHE_DEFAULT */
+} PdDbConnectOptions;
+
+/* Connects without blocking past options->connect_timeout_ms per host (libpq's multi-host list and
+ * target_session_attrs are followed). Errors: PD_ERR_INVALID_INPUT (conninfo), PD_ERR_DB_CONNECT. */
+bool pd_db_connect_bounded(const PdDbConnectOptions *options, PdDb **db, PdError *err);
+
+/* Wraps a connected PGconn (taken over, finished on failure) into a new PdDb. */
+bool pd_db_wrap(PGconn *connection, PdDb **db, PdError *err);
+
+/* Ties a successful result to the arena (charged against its budget, cleared with it). */
+bool pd_db_adopt_result(PdArena *arena, PGresult *answer, PdDbResult **result, PdError *err);
+
+/* The statement for sql, prepared now on a miss (evicting the least recently used with DEALLOCATE when
+ * full). Not in pipeline mode. The entry lives until evicted or forgotten. */
+bool pd_db_statement_get(PdDb *db, const char *sql, int param_count, PdDbStatement **statement, PdError *err);
+
+/* Drops statement from the cache; with deallocate, also from the server (errors ignored: the server may
+ * already have lost it). */
+void pd_db_statement_forget(PdDb *db, PdDbStatement *statement, bool deallocate);
+
+/* Frees the cache's memory (the server side goes with the connection). */
+void pd_db_statements_free(PdDb *db);
+
+/* Whether err says a cached statement must be prepared again: 26000 (it no longer exists: DEALLOCATE ALL,
+ * DISCARD ALL) or 0A000 (cached plan must not change result type, after a schema change). */
+bool pd_db_statement_is_stale(const PdError *err);
+
+/* Runs sql (prepared when is_prepared) as the session's statement: BEGIN; set_config(...); sql; COMMIT in one
+ * round trip. Precondition: a session is set and no transaction is open. */
+bool pd_db_session_query(PdArena *arena, PdDb *db, const char *sql, bool is_prepared, int param_count,
+                         const char *const *params, PdDbResult **result, PdError *err);
+
+/* Whether a session must wrap the next statement: one is set and no transaction is open. */
+bool pd_db_session_wraps(const PdDb *db);
 
 #endif

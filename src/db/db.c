@@ -101,6 +101,12 @@ pd_db_connect(const char *conninfo, PdDb **db, PdError *err)
         return pd_error_hint(err, "Set the connection with --database, PRODATA_DATABASE, \"database\" in "
                                   "prodata.conf, or the PG* environment variables.");
     }
+    return pd_db_wrap(connection, db, err);
+}
+
+bool
+pd_db_wrap(PGconn *connection, PdDb **db, PdError *err)
+{
     PQsetNoticeReceiver(connection, pass_notice, NULL);
     PdDb *result = calloc(1, sizeof(*result));
     if (result == NULL)
@@ -111,6 +117,7 @@ pd_db_connect(const char *conninfo, PdDb **db, PdError *err)
     result->connection = connection;
     result->cancel.handle = PQgetCancel(connection);
     result->error_position = -1;
+    result->statements.capacity = PD_DB_STATEMENT_CACHE_DEFAULT;
     *db = result;
     return true;
 }
@@ -120,6 +127,7 @@ pd_db_close(PdDb *db)
 {
     if (db == NULL)
         return;
+    pd_db_statements_free(db);
     PQfreeCancel(db->cancel.handle);
     PQfinish(db->connection);
     free(db);
@@ -166,10 +174,10 @@ pd_db_transaction_state(const PdDb *db)
     return PD_DB_TX_UNKNOWN;
 }
 
-bool
-pd_db_exec(PdDb *db, const char *sql, PdError *err)
+/* PQexec returns only the last result of a multi-statement string; an error stops it there. */
+static bool
+exec_plain(PdDb *db, const char *sql, PdError *err)
 {
-    /* PQexec returns only the last result of a multi-statement string; an error stops it there. */
     PGresult *result = PQexec(db->connection, sql);
     ExecStatusType status = PQresultStatus(result);
     if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK && status != PGRES_EMPTY_QUERY)
@@ -180,4 +188,27 @@ pd_db_exec(PdDb *db, const char *sql, PdError *err)
     }
     PQclear(result);
     return true;
+}
+
+bool
+pd_db_exec(PdDb *db, const char *sql, PdError *err)
+{
+    if (!pd_db_session_wraps(db))
+        return exec_plain(db, sql, err);
+    /* Several statements cannot go through a pipeline: the session's transaction is opened first. */
+    if (!pd_db_begin(db, err))
+        return false;
+    if (!exec_plain(db, sql, err))
+    {
+        PdError ignored = {0};
+        pd_db_rollback(db, &ignored);
+        return false;
+    }
+    return pd_db_commit(db, err);
+}
+
+bool
+pd_db_is_usable(const PdDb *db)
+{
+    return !db->is_broken && PQstatus(db->connection) == CONNECTION_OK;
 }

@@ -40,6 +40,7 @@ set_connection_lost(PdDb *db, const PGresult *result, PdError *err)
 {
     const char *primary = error_field(result, PG_DIAG_MESSAGE_PRIMARY);
     pd_error_set(err, PD_ERR_DB_GONE, "lost the connection to PostgreSQL");
+    db->is_broken = true;
     copy_server_parts(result, err);
     err->is_retryable = true;
     if (primary != NULL)
@@ -75,6 +76,8 @@ pd_db_set_query_error(PdDb *db, const PGresult *result, PdError *err)
     PdDbSqlstateClass class = pd_db_sqlstate_classify(error_field(result, PG_DIAG_SQLSTATE));
     pd_error_set(err, class.code, "%s", primary ? primary : PQerrorMessage(db->connection));
     err->is_retryable = class.is_retryable;
+    if (class.code == PD_ERR_DB_GONE)
+        db->is_broken = true; /* a pool closes it: reconnecting may find the server, or the new primary */
     copy_server_parts(result, err);
     if (class.is_constraint)
         name_constraint(result, err);

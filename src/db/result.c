@@ -28,8 +28,8 @@ clear_result(void *result)
  * so a budget bounds what is kept, not the peak while reading. False (answer
  * cleared) on exhaustion.
  */
-static bool
-adopt_result(PdArena *arena, PGresult *answer, PdDbResult **result, PdError *err)
+bool
+pd_db_adopt_result(PdArena *arena, PGresult *answer, PdDbResult **result, PdError *err)
 {
     size_t size = PQresultMemorySize(answer);
     if (!pd_arena_charge(arena, size))
@@ -57,6 +57,8 @@ bool
 pd_db_query(PdArena *arena, PdDb *db, const char *sql, int param_count, const char *const *params,
             PdDbResult **result, PdError *err)
 {
+    if (pd_db_session_wraps(db))
+        return pd_db_session_query(arena, db, sql, false, param_count, params, result, err);
     PGresult *answer = PQexecParams(db->connection, sql, param_count, NULL, params, NULL, NULL, 0);
     ExecStatusType status = PQresultStatus(answer);
     if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK)
@@ -65,7 +67,7 @@ pd_db_query(PdArena *arena, PdDb *db, const char *sql, int param_count, const ch
         PQclear(answer);
         return false;
     }
-    return adopt_result(arena, answer, result, err);
+    return pd_db_adopt_result(arena, answer, result, err);
 }
 
 size_t

@@ -24,6 +24,7 @@ static const SqlstateRow sqlstate_table[] = {
     {"23503", {PD_ERR_INVALID_INPUT, false, true}}, /* foreign_key_violation */
     {"23505", {PD_ERR_INVALID_INPUT, false, true}}, /* unique_violation */
     {"23514", {PD_ERR_INVALID_INPUT, false, true}}, /* check_violation */
+    {"42501", {PD_ERR_FORBIDDEN, false, false}},    /* insufficient_privilege: a GRANT the role lacks */
     {"40001", {PD_ERR_DB_QUERY, true, false}},      /* serialization_failure */
     {"40P01", {PD_ERR_DB_QUERY, true, false}},      /* deadlock_detected */
     {"55P03", {PD_ERR_LOCK_TIMEOUT, true, false}},  /* lock_not_available (lock_timeout) */
