@@ -3,7 +3,8 @@
 # the boundary checks (check-layers, check-exports, check-lib, a clang build);
 # `make install` / `make uninstall` (PREFIX, DESTDIR) put it on a system;
 # `make asan` builds with AddressSanitizer + UBSan and runs the same tests;
-# `make demo` migrates the example onto a local PostgreSQL. Every target that
+# `make demo` migrates the example onto a local PostgreSQL, seeds it and serves it (`make demo-stop`);
+# `make bench` and `make bench-rest` run the benchmarks beside their reference systems. Every target that
 # needs packages depends on `deps`, which installs only what is missing.
 
 BUILD    ?= build
@@ -42,7 +43,7 @@ CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRC))
 PGT_BIN  := $(patsubst tests/pg/%.c,$(BUILD)/tests/pg/%,$(PGT_SRC))
 
-.PHONY: all deps test unit integration asan clang demo demo-stop bench bench-deps clean format format-check check-lib check-exports check-layers check-prefix install uninstall
+.PHONY: all deps test unit integration asan clang demo demo-stop bench bench-rest bench-deps clean format format-check check-lib check-exports check-layers check-prefix install uninstall
 .DEFAULT_GOAL := all
 
 all: deps $(BUILD)/prodata $(BUILD)/libprodata.a $(BUILD)/libprodata.so $(UNIT_BIN) $(PGT_BIN) check-lib check-exports
@@ -123,11 +124,17 @@ demo: all
 demo-stop:
 	@scripts/demo.sh stop
 
+# The reference systems of the benchmarks: Django (bench), DRF under gunicorn and wrk (bench-rest). The
+# Fastify anchor needs Node.js 20 with npm, which Debian 12 does not ship: bench-rest skips it without them.
 bench-deps:
-	@PRODATA_DEPS_EXTRA="python3-django python3-psycopg2" scripts/deps.sh
+	@PRODATA_DEPS_EXTRA="python3-django python3-psycopg2 python3-djangorestframework python3-django-filters gunicorn wrk" scripts/deps.sh
 
 bench: all bench-deps
 	@bench/migrate/run.sh
+
+# prodata serve beside DRF, Fastify and pgbench on the same rows (bench/rest/README.md).
+bench-rest: all bench-deps
+	@bench/rest/run.sh
 
 format: deps
 	clang-format -i $$(git ls-files '*.c' '*.h')
