@@ -143,6 +143,22 @@ typedef struct PdOrdering
     bool is_descending;
 } PdOrdering;
 
+/* Who may read or write a model's resource over REST: the model file's `access read=<who> write=<who>`. */
+typedef enum PdAccessKind
+{
+    PD_ACCESS_ANYONE,        /* the default: every request, the anonymous role's included */
+    PD_ACCESS_AUTHENTICATED, /* a request with a verified token */
+    PD_ACCESS_NONE,          /* nobody (write=none: a read-only resource, 405 on writes) */
+    PD_ACCESS_ROLES,         /* a verified token whose role is one of roles (`editor|admin`) */
+} PdAccessKind;
+
+typedef struct PdAccess
+{
+    PdAccessKind kind;
+    const char **roles; /* PD_ACCESS_ROLES: the role names as written, in file order */
+    size_t role_count;
+} PdAccess;
+
 typedef struct PdModel
 {
     const char *name;     /* Book */
@@ -155,6 +171,8 @@ typedef struct PdModel
     PdOrdering *ordering;
     size_t ordering_count;
     const char *renamed_from;
+    PdAccess read_access; /* REST permissions only: no schema, so a change of them alone migrates nothing */
+    PdAccess write_access;
     PdSourcePos pos;
 } PdModel;
 

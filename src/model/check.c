@@ -531,6 +531,53 @@ check_relation_values(Checker *checker, const PdModelSyntax *syntax, const PdMod
     return true;
 }
 
+/* One role of an access list: a PostgreSQL role name that is not one of the words and not listed twice. */
+static bool
+check_access_role(Checker *checker, const PdModel *model, const PdAccess *access, size_t index,
+                  PdSourcePos pos, const char *side)
+{
+    const char *role = access->roles[index];
+    static const char *words[] = {"anyone", "authenticated", "none"};
+    for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+        if (strcmp(role, words[i]) == 0)
+            return pd_model_error_at(
+                checker->err, pos, "\"%s\" combined with roles in %s=, expected it alone or role names only",
+                role, side);
+    if (strlen(role) > 63)
+        return pd_model_error_at(checker->err, pos, "role name \"%.20s...\" is longer than 63 bytes", role);
+    if (strncmp(role, "pg_", 3) == 0)
+        return pd_model_error_at(checker->err, pos,
+                                 "role \"%s\" in %s= of model %s, expected a role of your own (pg_ names are "
+                                 "PostgreSQL's)",
+                                 role, side, model->name);
+    for (size_t i = 0; i < index; i++)
+        if (strcmp(access->roles[i], role) == 0)
+            return pd_model_error_at(checker->err, pos, "role \"%s\" twice in %s=, expected each role once",
+                                     role, side);
+    return true;
+}
+
+/* The access directive: read=none is refused (nothing could read the resource), roles judged one by one. */
+static bool
+check_access(Checker *checker, const PdModelSyntax *syntax, const PdModel *model)
+{
+    if (model->read_access.kind == PD_ACCESS_NONE &&
+        !collect(checker, pd_model_error_at(checker->err, syntax->access_pos_of[0],
+                                            "read=none on model %s, expected anyone, authenticated or role "
+                                            "names (none is for write: a read-only resource)",
+                                            model->name)))
+        return false;
+    for (int side = 0; side < 2; side++)
+    {
+        const PdAccess *access = side == 0 ? &model->read_access : &model->write_access;
+        for (size_t i = 0; i < access->role_count; i++)
+            if (!collect(checker, check_access_role(checker, model, access, i, syntax->role_pos_of[side][i],
+                                                    side == 0 ? "read" : "write")))
+                return false;
+    }
+    return true;
+}
+
 /*
  * Everything that needs every model's fields: relation values, renames,
  * ordering, names in the database namespace, indexes. Each kind of check
@@ -547,6 +594,8 @@ check_model_rest(Checker *checker, const PdModelSyntax *syntax, PdModel *model, 
     if (checker->problem_total == before && !check_field_renames(checker, syntax, model, names))
         return false;
     if (checker->problem_total == before && !check_ordering(checker, syntax, model, names))
+        return false;
+    if (checker->problem_total == before && !check_access(checker, syntax, model))
         return false;
     if (checker->problem_total == before && !claim_field_names(checker, model))
         return false;

@@ -15,6 +15,7 @@
  *     author Author on_delete=cascade related=book_set index
  *     ordering -published, title
  *     unique(title, author) name="book_title_author_id_uniq"
+ *     access read=authenticated write=editor|admin
  *   }
  */
 #include <stdio.h>
@@ -155,6 +156,33 @@ append_field(PdStrbuf *buf, const PdField *field)
 }
 
 static void
+append_who(PdStrbuf *buf, const char *side, const PdAccess *access)
+{
+    static const char *words[] = {"anyone", "authenticated", "none"};
+    pd_strbuf_appendf(buf, " %s=", side);
+    if (access->kind != PD_ACCESS_ROLES)
+        pd_strbuf_append(buf, words[access->kind]);
+    for (size_t i = 0; i < access->role_count; i++)
+        pd_strbuf_appendf(buf, "%s%s", i > 0 ? "|" : "", access->roles[i]);
+}
+
+/* access only when it is not the default (anyone for both), so files without it format as before. */
+static void
+append_access(PdStrbuf *buf, const PdModel *model)
+{
+    bool has_read = model->read_access.kind != PD_ACCESS_ANYONE;
+    bool has_write = model->write_access.kind != PD_ACCESS_ANYONE;
+    if (!has_read && !has_write)
+        return;
+    pd_strbuf_append(buf, "  access");
+    if (has_read)
+        append_who(buf, "read", &model->read_access);
+    if (has_write)
+        append_who(buf, "write", &model->write_access);
+    pd_strbuf_append_char(buf, '\n');
+}
+
+static void
 append_directives(PdStrbuf *buf, const PdModel *model)
 {
     if (model->ordering_count > 0)
@@ -175,6 +203,7 @@ append_directives(PdStrbuf *buf, const PdModel *model)
         append_string(buf, index->name);
         pd_strbuf_append_char(buf, '\n');
     }
+    append_access(buf, model);
 }
 
 static void

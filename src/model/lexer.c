@@ -329,11 +329,11 @@ read_punctuation(PdLexer *lexer, PdToken *token)
 {
     char c = *lexer->cursor;
     char next = lexer->cursor[1];
-    static const char singles[] = "{}()[],-=<>";
+    static const char singles[] = "{}()[],-=<>|";
     static const PdTokenKind kinds[] = {PD_TOKEN_LBRACE, PD_TOKEN_RBRACE,   PD_TOKEN_LPAREN,
                                         PD_TOKEN_RPAREN, PD_TOKEN_LBRACKET, PD_TOKEN_RBRACKET,
                                         PD_TOKEN_COMMA,  PD_TOKEN_MINUS,    PD_TOKEN_EQ,
-                                        PD_TOKEN_LT,     PD_TOKEN_GT};
+                                        PD_TOKEN_LT,     PD_TOKEN_GT,       PD_TOKEN_PIPE};
     const char *found = c != '\0' ? strchr(singles, c) : NULL;
     if (c == '!' && next == '=')
         token->kind = PD_TOKEN_NE;
@@ -351,10 +351,10 @@ read_punctuation(PdLexer *lexer, PdToken *token)
             snprintf(shown, sizeof(shown), "\"%c\"", c);
         else
             snprintf(shown, sizeof(shown), "byte 0x%02x", byte);
-        return fail(
-            lexer, token->pos,
-            "unexpected character %s, expected a name, a number, a string or one of { } ( ) [ ] , = - < > !=",
-            shown);
+        return fail(lexer, token->pos,
+                    "unexpected character %s, expected a name, a number, a string or one of { } ( ) [ ] , = "
+                    "- < > != |",
+                    shown);
     }
     bool is_double = token->kind == PD_TOKEN_NE || token->kind == PD_TOKEN_LE || token->kind == PD_TOKEN_GE;
     advance(lexer);
@@ -498,6 +498,8 @@ pd_model_token_describe(PdArena *arena, const PdToken *token)
             return "\">\"";
         case PD_TOKEN_GE:
             return "\">=\"";
+        case PD_TOKEN_PIPE:
+            return "\"|\"";
         case PD_TOKEN_ERROR:
             break;
     }

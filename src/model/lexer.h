@@ -33,6 +33,7 @@ typedef enum PdTokenKind
     PD_TOKEN_LE,
     PD_TOKEN_GT,
     PD_TOKEN_GE,
+    PD_TOKEN_PIPE, /* | (between roles: write=editor|admin) */
     PD_TOKEN_ERROR /* text holds what is wrong there (pos); NULL when memory ran out (PdLexer.error) */
 } PdTokenKind;
 

@@ -21,6 +21,8 @@
  *             | on_delete=word | related=name | through="table" | renamed_from=name
  *   directive = ordering [-]f, ... | table "t" | resource "r" | renamed_from Old
  *             | unique(f, ...) [name="n"] | index(f, ...) [name="n"]
+ *             | access (read | write) = who [ (read | write) = who ]
+ *   who       = word { "|" word }                          (anyone, authenticated, none or role names)
  */
 #include <errno.h>
 #include <stdio.h>
@@ -453,6 +455,75 @@ parse_index(Parser *parser, PdModelSyntax *model, size_t *capacity)
     return parse_assigned(parser, PD_TOKEN_STRING, "name", &entry->index.name);
 }
 
+/* who = word { "|" word }: one of anyone, authenticated, none alone, else role names (the checker judges). */
+static bool
+parse_who(Parser *parser, PdAccess *access, PdSourcePos **positions)
+{
+    size_t capacity = 0, pos_capacity = 0;
+    do
+    {
+        const char **roles =
+            reserve(parser, access->roles, access->role_count, &capacity, sizeof(const char *));
+        PdSourcePos *found =
+            reserve(parser, *positions, access->role_count, &pos_capacity, sizeof(PdSourcePos));
+        if (roles == NULL || found == NULL)
+            return fail_memory(parser);
+        access->roles = roles;
+        *positions = found;
+        PdToken name = {0};
+        if (!expect(parser, PD_TOKEN_IDENT, "a role name, anyone, authenticated or none", &name))
+            return false;
+        access->roles[access->role_count] = name.text;
+        (*positions)[access->role_count++] = name.pos;
+    } while (is_token(parser, 0, PD_TOKEN_PIPE) && (next(parser), true));
+    static const struct
+    {
+        const char *word;
+        PdAccessKind kind;
+    } words[] = {
+        {"anyone", PD_ACCESS_ANYONE}, {"authenticated", PD_ACCESS_AUTHENTICATED}, {"none", PD_ACCESS_NONE}};
+    access->kind = PD_ACCESS_ROLES;
+    for (size_t i = 0; i < sizeof(words) / sizeof(words[0]) && access->role_count == 1; i++)
+        if (strcmp(access->roles[0], words[i].word) == 0)
+        {
+            access->kind = words[i].kind;
+            access->roles = NULL;
+            access->role_count = 0;
+        }
+    return true;
+}
+
+/* access read=<who> write=<who>: either or both, once each, on one line. */
+static bool
+parse_access(Parser *parser, PdModelSyntax *model)
+{
+    PdToken keyword = next(parser);
+    if (model->access_pos.line != 0)
+        return pd_model_error_at(parser->err, keyword.pos,
+                                 "directive \"access\" given twice, expected it at most once per model");
+    model->access_pos = keyword.pos;
+    do
+    {
+        PdToken which = {0};
+        if (!expect(parser, PD_TOKEN_IDENT, "\"|\" between roles, or read=<who> or write=<who>", &which))
+            return false;
+        int side = strcmp(which.text, "read") == 0 ? 0 : strcmp(which.text, "write") == 0 ? 1 : -1;
+        if (side < 0)
+            return pd_model_error_at(parser->err, which.pos,
+                                     "unknown access \"%s\", expected read=<who> or write=<who>", which.text);
+        if (model->access_pos_of[side].line != 0)
+            return pd_model_error_at(parser->err, which.pos,
+                                     "\"%s\" given twice in access, expected it at most once", which.text);
+        if (!expect(parser, PD_TOKEN_EQ, side == 0 ? "\"=\" after read" : "\"=\" after write", NULL))
+            return false;
+        model->access_pos_of[side] = peek(parser, 0)->pos;
+        PdAccess *access = side == 0 ? &model->model.read_access : &model->model.write_access;
+        if (!parse_who(parser, access, &model->role_pos_of[side]))
+            return false;
+    } while (!is_line_end(parser, 0));
+    return true;
+}
+
 /* table "x", resource "x", renamed_from Old: once each. */
 static bool
 parse_single(Parser *parser, const char **value, PdSourcePos *pos)
@@ -487,6 +558,8 @@ is_directive(Parser *parser, const char *word)
                 (is_line_end(parser, 2) || is_token(parser, 2, PD_TOKEN_COMMA)));
     if (strcmp(word, "renamed_from") == 0)
         return second->kind == PD_TOKEN_IDENT && is_line_end(parser, 2);
+    if (strcmp(word, "access") == 0) /* not reserved: a field may still be called access */
+        return second->kind == PD_TOKEN_IDENT && is_token(parser, 2, PD_TOKEN_EQ);
     return false;
 }
 
@@ -520,6 +593,8 @@ parse_line(Parser *parser, PdModelSyntax *model, size_t *field_capacity, size_t 
             word);
     if (strcmp(word, "ordering") == 0)
         return parse_ordering(parser, model);
+    if (strcmp(word, "access") == 0 && is_directive(parser, word))
+        return parse_access(parser, model);
     if (strcmp(word, "unique") == 0 || strcmp(word, "index") == 0)
         return parse_index(parser, model, index_capacity);
     if (strcmp(word, "table") == 0)

@@ -70,6 +70,9 @@ typedef struct PdModelSyntax
     PdSourcePos table_pos;
     PdSourcePos resource_pos;
     PdSourcePos renamed_from_pos;
+    PdSourcePos access_pos;       /* the word "access"; line 0 when the model has none */
+    PdSourcePos access_pos_of[2]; /* the value after read= [0] and write= [1]; line 0 when not given */
+    PdSourcePos *role_pos_of[2];  /* one per role of read_access [0] and write_access [1] */
 } PdModelSyntax;
 
 typedef struct PdFileSyntax

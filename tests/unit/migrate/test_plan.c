@@ -124,6 +124,23 @@ test_same_models_plan_nothing(void **state)
     pd_arena_free(arena);
 }
 
+/* Access is for the REST layer only: changing it alone changes no schema. */
+static void
+test_access_alone_plans_nothing(void **state)
+{
+    (void)state;
+    PdArena *arena = pd_arena_new(0);
+    char *guarded = edit(arena, base_models, "  born   date   null\n",
+                         "  born   date   null\n  access read=authenticated write=editor|admin\n");
+    PdMigrationPlan *plan = plan_texts(arena, base_models, guarded);
+    assert_int_equal(plan->operation_count, 0);
+    assert_string_equal(plan->up_sql, "");
+    plan = plan_texts(arena, guarded, edit(arena, guarded, "write=editor|admin", "write=none"));
+    assert_int_equal(plan->operation_count, 0);
+    assert_string_equal(plan->down_sql, "");
+    pd_arena_free(arena);
+}
+
 static void
 test_cycle_adds_the_closing_key_afterwards(void **state)
 {
@@ -842,6 +859,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_initial_creates_tables_in_dependency_order),
         cmocka_unit_test(test_same_models_plan_nothing),
+        cmocka_unit_test(test_access_alone_plans_nothing),
         cmocka_unit_test(test_cycle_adds_the_closing_key_afterwards),
         cmocka_unit_test(test_create_and_drop_model),
         cmocka_unit_test(test_rename_model_renames_derived_names),

@@ -117,6 +117,15 @@ assert_same_field(const PdField *a, const PdField *b)
 }
 
 static void
+assert_same_access(const PdAccess *a, const PdAccess *b)
+{
+    assert_int_equal(a->kind, b->kind);
+    assert_int_equal(a->role_count, b->role_count);
+    for (size_t i = 0; i < a->role_count; i++)
+        assert_string_equal(a->roles[i], b->roles[i]);
+}
+
+static void
 assert_same_catalog(const PdCatalog *a, const PdCatalog *b)
 {
     assert_int_equal(a->model_count, b->model_count);
@@ -144,6 +153,8 @@ assert_same_catalog(const PdCatalog *a, const PdCatalog *b)
         }
         if (x->renamed_from != NULL || y->renamed_from != NULL)
             assert_string_equal(x->renamed_from, y->renamed_from);
+        assert_same_access(&x->read_access, &y->read_access);
+        assert_same_access(&x->write_access, &y->write_access);
     }
 }
 
@@ -215,7 +226,10 @@ test_every_feature_round_trip(void **state)
         "  ordering -age, name\n"
         "  unique(name, born)\n"
         "  index(score, age) name=\"person_score_age\"\n"
-        "}\n";
+        "  access write=editor|admin|web_owner read=authenticated\n"
+        "}\n"
+        "model Log {\n  line text\n  access write=none\n}\n"
+        "model Note {\n  access text\n  access read=anyone write=anyone\n}\n";
     char *canonical = assert_round_trip("all.pdm", text);
     assert_non_null(strstr(canonical,
                            "  name string(100) search default=\"quote \\\" backslash \\\\ tab \\t nl \\n "
@@ -229,6 +243,10 @@ test_every_feature_round_trip(void **state)
     assert_non_null(strstr(canonical, "  renamed_from People\n  table \"people\"\n  resource \"folk\"\n"));
     assert_non_null(
         strstr(canonical, "  country Country null index on_delete=set_null related=person_set\n"));
+    assert_non_null(strstr(canonical, "  access read=authenticated write=editor|admin|web_owner\n}\n"));
+    assert_non_null(strstr(canonical, "  access write=none\n}\n"));
+    /* a field called access stays a field; the default access is not written */
+    assert_non_null(strstr(canonical, "  access text\n}\n"));
 }
 
 static double

@@ -559,7 +559,7 @@ test_every_problem_is_reported(void **state)
     assert_problem(
         &err, 5, 12, 14,
         "unexpected character \"@\", expected a name, a number, a string or one of { } ( ) [ ] , = "
-        "- < > !=");
+        "- < > != |");
 }
 
 /* An unclosed "{" names the model and where it was opened, at the next model or the end of the file. */
