@@ -76,6 +76,17 @@ $(BUILD)/tests/unit/%: tests/unit/%.c $(BUILD)/libprodata.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -Itests/unit -o $@ $< $(BUILD)/libprodata.a $(LDLIBS) -lcmocka
 
+# src/http is not in libprodata: its unit tests (and the fuzz targets) also link http.a, an archive of its
+# objects, so each program pulls in only the files it uses (and libmicrohttpd for those that serve).
+HTTP_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(sort $(wildcard src/http/*.c)))
+$(BUILD)/http.a: $(HTTP_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/tests/unit/http/%: tests/unit/http/%.c $(BUILD)/http.a $(BUILD)/libprodata.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -Itests/unit -o $@ $< $(BUILD)/http.a $(BUILD)/libprodata.a $(BIN_LDLIBS) $(LDLIBS) -lcmocka
+
 $(BUILD)/tests/pg/%: tests/pg/%.c $(wildcard tests/pg/*.h) $(BUILD)/libprodata.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -Itests/pg -o $@ $< $(BUILD)/libprodata.a $(LDLIBS) -lcmocka
@@ -158,9 +169,9 @@ fuzz: deps
 
 fuzz-build: $(patsubst tests/fuzz/%.c,$(BUILD)/bin/%,$(sort $(wildcard tests/fuzz/fuzz_*.c)))
 
-$(BUILD)/bin/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(BUILD)/libprodata.a
+$(BUILD)/bin/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(BUILD)/http.a $(BUILD)/libprodata.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -fsanitize=fuzzer -o $@ $< $(BUILD)/libprodata.a $(LDLIBS) $(LDFLAGS)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -fsanitize=fuzzer -o $@ $< $(BUILD)/http.a $(BUILD)/libprodata.a $(BIN_LDLIBS) $(LDLIBS) $(LDFLAGS)
 
 # `make install [PREFIX=/usr/local] [DESTDIR=staging]`: the binary, libprodata (static, and shared with
 # its SONAME links), the public headers under include/prodata and prodata.pc for pkg-config (from
