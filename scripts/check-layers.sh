@@ -8,9 +8,11 @@
 # for tests) and fails, printing file:line, the rule and the way out, when:
 #   - a module includes a header of a module on its own layer or above it;
 #   - libprodata (core, model, migrate, query, db) reaches a module outside it;
-#   - a private header (src/<module>/*.h) is included outside its module (a
-#     module's tests, tests/unit/<module>/ and tests/pg/test_<module>_*.c, count
-#     as the module; other tests,
+#   - a private header (src/<module>/*.h) is included outside its module, except
+#     the interface of a module outside libprodata, src/<module>/<module>.h, by a
+#     module above it (cli includes src/http/http.h) (a module's tests,
+#     tests/unit/<module>/ and tests/pg/test_<module>_*.c, count as the module;
+#     other tests,
 #     fuzz targets among them, use public headers only);
 #   - a public header (include/prodata/*.h) includes anything but other public
 #     headers and the C library's headers (libpq-fe.h in particular);
@@ -193,6 +195,8 @@ function check_include(file, where, module, kind, quote, name,    target, owner,
         if (kind == "public")
             violation(where, "public header includes the private header " target ": public headers include " \
                       "only prodata/*.h and the C library headers")
+        else if (owner != module && !(parts[2] in in_library) && parts[3] == owner ".h" && kind != "test")
+            check_layer(where, module, owner, target) # the interface of a module outside the library (src/http/http.h)
         else if (owner != module)
             violation(where, module " includes " target ", a private header of " owner ": a private header is " \
                       "included only by its own module (use " owner "'"'"'s public header, or move the " \

@@ -96,6 +96,42 @@ typedef struct PdMigrateSettings
 
 extern const PdSettingTable pd_settings_migrate;
 
+/* The serve surface: `prodata serve`, the REST server (docs/serve.md). */
+typedef struct PdServeSettings
+{
+    const char *listen_address; /* host name or address to bind */
+    int port;
+    const char *tls_cert; /* PEM files; both or neither */
+    const char *tls_key;
+    int worker_threads;  /* threads answering requests, each blocking on its own database connection */
+    int pool_size;       /* database connections; 0: as many as worker_threads */
+    int pool_timeout_ms; /* how long a request waits for a free connection */
+    int connect_timeout_ms;
+    int statement_timeout_ms;
+    int default_page_size;
+    int max_page_size;
+    int body_limit; /* bytes */
+    int max_connections;
+    int idle_timeout_ms; /* an idle client connection is closed after it */
+    const char *jwt_secret;
+    const char *jwt_public_key; /* PEM file */
+    const char *jwt_issuer;
+    const char *jwt_audience;
+    const char *jwt_role_claim;
+    const char *anonymous_role;
+    const char *cursor_secret;
+    const char *cors_origins;
+    const char *rate_per_role;
+    const char *rate_per_address;
+    bool trust_proxy;
+    const char *models;
+    const char *database;
+    int log_level;
+    int shutdown_timeout_ms;
+} PdServeSettings;
+
+extern const PdSettingTable pd_settings_serve;
+
 /*
  * How secrets are recognised: the settings module knows no connection string
  * syntax (that is libpq's, in db), so the caller lends these. Either may be

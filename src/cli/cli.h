@@ -51,4 +51,11 @@ bool cmd_sqlmigrate(PdArena *arena, const CliArgs *args, PdError *err);
 bool cmd_check(PdArena *arena, const CliArgs *args, PdError *err);
 bool cmd_config(PdArena *arena, const CliArgs *args, PdError *err);
 
+/*
+ * Loads the settings of any surface (table) into values, as cli_load_config does for migrate's, and
+ * installs the stderr log handler at the surface's log_level (log_level_offset into values).
+ */
+bool cli_load_settings(PdArena *arena, const CliArgs *args, const PdSettingTable *table, void *values,
+                       PdSettings *settings, PdError *err);
+
 #endif

@@ -363,6 +363,10 @@ cmd_migrate(PdArena *arena, const CliArgs *args, PdError *err)
     PdMigrateReport report;
     bool is_done = pd_migrate_apply(arena, db, files, count, &options, &report, err);
     running_statement = NULL;
+    PdError unheard = {
+        0}; /* a running `prodata serve` reloads its models on this; none listening is no error */
+    if (is_done && !options.is_dry_run && report.line_count > 0)
+        pd_db_exec(db, "NOTIFY prodata_catalog", &unheard);
     for (size_t i = 0; i < report.line_count; i++)
         printf("%s\n", report.lines[i]);
     if (is_done && report.line_count == 0)

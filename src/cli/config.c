@@ -7,27 +7,42 @@
  * docs/configuration.md. The table and the loader live in core (settings.c).
  */
 #include <stdio.h>
+#include <string.h>
 
 #include "cli.h"
 #include "prodata/db.h"
 
 extern char **environ;
 
+/*
+ * The secret settings are a connection string (database) or a key (serve's jwt_secret, cursor_secret):
+ * whatever is not a valid connection string is a key, never shown and never taken from the command line.
+ */
 static const char *
 refuse_conninfo(const char *value)
 {
     if (!pd_db_is_valid_conninfo(value))
-        return "not a valid connection string (not shown: it may hold a password)";
+        return "a secret on the command line is visible to every user of the machine; put it in prodata.conf "
+               "or the PRODATA_ variable (a connection string it is not: not shown)";
     if (pd_db_conninfo_has_password(value))
         return "a password on the command line is visible to every user of the machine; put it in "
                "~/.pgpass, PGPASSWORD, PRODATA_DATABASE or prodata.conf";
     return NULL;
 }
 
-static const PdSecretHooks conninfo_secrets = {pd_db_mask_conninfo, refuse_conninfo};
+static char *
+mask_secret(PdArena *arena, const char *value)
+{
+    if (value[0] != '\0' && !pd_db_is_valid_conninfo(value))
+        return pd_arena_strdup(arena, "********");
+    return pd_db_mask_conninfo(arena, value);
+}
+
+static const PdSecretHooks conninfo_secrets = {mask_secret, refuse_conninfo};
 
 static bool
-load(PdArena *arena, const CliArgs *args, void *values, PdSettings *settings, PdError *err)
+load(PdArena *arena, const CliArgs *args, const PdSettingTable *table, void *values, PdSettings *settings,
+     PdError *err)
 {
     PdSettingsInput input = {
         .file = args->config_path,
@@ -37,30 +52,64 @@ load(PdArena *arena, const CliArgs *args, void *values, PdSettings *settings, Pd
         .override_count = args->override_count,
         .secrets = &conninfo_secrets,
     };
-    return pd_settings_load(arena, &pd_settings_migrate, &input, values, settings, err);
+    return pd_settings_load(arena, table, &input, values, settings, err);
+}
+
+bool
+cli_load_settings(PdArena *arena, const CliArgs *args, const PdSettingTable *table, void *values,
+                  PdSettings *settings, PdError *err)
+{
+    return load(arena, args, table, values, settings, err);
 }
 
 bool
 cli_load_config(PdArena *arena, const CliArgs *args, PdMigrateSettings *config, PdError *err)
 {
     PdSettings settings;
-    if (!load(arena, args, config, &settings, err))
+    if (!load(arena, args, &pd_settings_migrate, config, &settings, err))
         return false;
     cli_log_to_stderr((PdLogLevel)config->log_level);
     return true;
 }
 
+/* --surface NAME: the table named (migrate when absent). */
+static bool
+surface_table(const CliArgs *args, const PdSettingTable **table, PdError *err)
+{
+    static const PdSettingTable *const tables[] = {&pd_settings_migrate, &pd_settings_serve};
+    const char *name = "migrate";
+    cli_has_flag(args, "--surface", &name);
+    for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]); i++)
+    {
+        if (strcmp(tables[i]->surface, name) == 0)
+        {
+            *table = tables[i];
+            return true;
+        }
+    }
+    pd_error_set(err, PD_ERR_USAGE, "config: unknown surface \"%s\"", name);
+    return pd_error_hint(err, "The surfaces are migrate and serve.");
+}
+
 bool
 cmd_config(PdArena *arena, const CliArgs *args, PdError *err)
 {
+    const PdSettingTable *table = &pd_settings_migrate;
+    if (!surface_table(args, &table, err))
+        return false;
     const char *text;
     if (cli_has_flag(args, "--docs", NULL))
-        text = pd_settings_docs(arena, &pd_settings_migrate);
+        text = pd_settings_docs(arena, table);
     else
     {
-        PdMigrateSettings config;
+        /* Large enough for any surface's struct. */
+        union
+        {
+            PdMigrateSettings migrate;
+            PdServeSettings serve;
+        } config;
         PdSettings settings;
-        if (!load(arena, args, &config, &settings, err))
+        if (!load(arena, args, table, &config, &settings, err))
             return false;
         text = pd_settings_describe(arena, &settings, &conninfo_secrets);
     }

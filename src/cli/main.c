@@ -25,6 +25,7 @@ typedef struct CliCommand
     const char *usage;
     CliFlag flags[8];
     int max_positional;
+    const PdSettingTable *settings; /* the surface whose settings it takes; NULL: migrate's */
 } CliCommand;
 
 static const CliCommand commands[] = {
@@ -90,8 +91,9 @@ static const CliCommand commands[] = {
      "\n"
      "Prints every setting's value and its source: default, FILE:LINE of the\n"
      "settings file, PRODATA_<NAME> or --option. Passwords are masked.\n"
-     "  --docs                 print the settings reference table (docs/configuration.md)\n",
-     {{"--docs", false}},
+     "  --docs                 print the settings reference table (docs/configuration.md)\n"
+     "  --surface NAME         the settings of migrate (default) or serve\n",
+     {{"--docs", false}, {"--surface", true}},
      0},
 };
 #define COMMAND_COUNT (sizeof(commands) / sizeof(commands[0]))
@@ -108,12 +110,37 @@ print_help(FILE *out)
     fprintf(out, "Exit codes: 0 success, 1 failure, 2 usage or input error, 3 differences found.\n");
 }
 
-/* The command's usage, then the settings from the table. */
+/* `prodata config --surface serve` takes serve's settings as options: the surface is known before parsing. */
+static const char *surface_option = NULL;
+
+/* The settings table a command reads. */
+static const PdSettingTable *
+command_settings(const CliCommand *command)
+{
+    if (strcmp(command->name, "config") == 0 && surface_option != NULL &&
+        strcmp(surface_option, pd_settings_serve.surface) == 0)
+        return &pd_settings_serve;
+    return command->settings != NULL ? command->settings : &pd_settings_migrate;
+}
+
+static void
+find_surface(int argc, char **argv)
+{
+    for (int i = 0; i < argc; i++)
+    {
+        if (strcmp(argv[i], "--surface") == 0 && i + 1 < argc)
+            surface_option = argv[i + 1];
+        else if (strncmp(argv[i], "--surface=", 10) == 0)
+            surface_option = argv[i] + 10;
+    }
+}
+
+/* The command's usage, then the settings from its table. */
 static int
 print_command_help(const CliCommand *command)
 {
     PdArena *arena = pd_arena_new(0);
-    const char *settings = arena != NULL ? pd_settings_help(arena, &pd_settings_migrate) : NULL;
+    const char *settings = arena != NULL ? pd_settings_help(arena, command_settings(command)) : NULL;
     printf("%s\nSettings (each also PRODATA_<NAME>, or a line \"name = value\" in the settings file):\n"
            "  %-24s %s\n%s",
            command->usage, "--config FILE",
@@ -194,10 +221,11 @@ unknown_option(PdArena *arena, const CliCommand *command, const char *arg, size_
                const char *name, PdError *err)
 {
     pd_error_set(err, PD_ERR_USAGE, "%s: unknown option \"%.*s\"", command->name, (int)name_length, arg);
-    const char *suggestion = pd_settings_suggest(&pd_settings_migrate, name);
+    const PdSettingTable *table = command_settings(command);
+    const char *suggestion = pd_settings_suggest(table, name);
     if (suggestion != NULL)
         pd_error_hint(err, "Did you mean %s?",
-                      pd_settings_option(arena, pd_settings_find(&pd_settings_migrate, suggestion)));
+                      pd_settings_option(arena, pd_settings_find(table, suggestion)));
     return false;
 }
 
@@ -221,7 +249,8 @@ parse_args(PdArena *arena, const CliCommand *command, int argc, char **argv, Cli
         const CliFlag *flag = find_flag(command, arg, name_length);
         char *name = setting_name(arena, arg, name_length);
         bool is_config = strcmp(name, "config") == 0;
-        bool is_setting = flag == NULL && !is_config && pd_settings_find(&pd_settings_migrate, name) != NULL;
+        bool is_setting =
+            flag == NULL && !is_config && pd_settings_find(command_settings(command), name) != NULL;
         if (flag == NULL && !is_config && !is_setting)
             return unknown_option(arena, command, arg, name_length, name, err);
         bool takes_value = flag == NULL || flag->takes_value;
@@ -283,6 +312,7 @@ main(int argc, char **argv)
                 argv[1]);
         return 2;
     }
+    find_surface(argc - 2, argv + 2);
     if (wants_help(argc - 2, argv + 2))
     {
         return print_command_help(command);

@@ -43,10 +43,12 @@ static const char *const log_levels[] = {"debug", "info", "notice", "warning", "
         .description = "libpq conninfo or URI; empty uses PGHOST, PGPORT, PGDATABASE, PGUSER, PGPASSWORD, "  \
                        "PGSERVICE and ~/.pgpass"                                                             \
     }
-#define LOG_LEVEL_ROW(Struct)                                                                                \
+#define LOG_LEVEL_ROW(Struct) LOG_LEVEL_ROW_DEFAULT(Struct, "warning")
+/* serve's default is info: its access log (one line per request) is written at info. */
+#define LOG_LEVEL_ROW_DEFAULT(Struct, level)                                                                 \
     {                                                                                                        \
         .name = "log_level", .type = PD_SETTING_ENUM, .offset = offsetof(Struct, log_level),                 \
-        .default_value = "warning", .choices = log_levels, .apply = PD_SETTING_RELOAD,                       \
+        .default_value = level, .choices = log_levels, .apply = PD_SETTING_RELOAD,                           \
         .description = "the least severe messages written to stderr"                                         \
     }
 
@@ -94,6 +96,81 @@ static const PdSetting migrate_rows[] = {
 
 const PdSettingTable pd_settings_migrate = {"migrate", migrate_rows,
                                             sizeof(migrate_rows) / sizeof(migrate_rows[0])};
+
+#define SERVE_INT(field, def, low, high, text)                                                               \
+    {                                                                                                        \
+        .name = #field, .type = PD_SETTING_INT, .offset = offsetof(PdServeSettings, field),                  \
+        .default_value = def, .min_value = low, .max_value = high, .description = text                       \
+    }
+#define SERVE_MS(field, def, low, high, when, text)                                                          \
+    {                                                                                                        \
+        .name = #field, .type = PD_SETTING_DURATION_MS, .offset = offsetof(PdServeSettings, field),          \
+        .default_value = def, .unit = "ms", .min_value = low, .max_value = high, .apply = when,              \
+        .description = text                                                                                  \
+    }
+#define SERVE_TEXT(field, kind, def, secret, holder, text)                                                   \
+    {                                                                                                        \
+        .name = #field, .type = kind, .offset = offsetof(PdServeSettings, field), .default_value = def,      \
+        .may_hold_secret = secret, .placeholder = holder, .description = text                                \
+    }
+
+static const PdSetting serve_rows[] = {
+    SERVE_TEXT(listen_address, PD_SETTING_STRING, "127.0.0.1", false, "ADDRESS",
+               "the address to listen on (0.0.0.0 or :: for every interface)"),
+    SERVE_INT(port, "8000", 0, 65535, "the TCP port to listen on (0: any free port, named in the log)"),
+    SERVE_TEXT(tls_cert, PD_SETTING_PATH, "", false, "FILE",
+               "PEM certificate (chain) for HTTPS; empty serves plain HTTP; needs tls_key"),
+    SERVE_TEXT(tls_key, PD_SETTING_PATH, "", false, "FILE", "PEM private key of tls_cert"),
+    SERVE_INT(
+        worker_threads, "32", 1, 1024,
+        "threads answering requests; each blocks on its own database connection while a statement runs"),
+    SERVE_INT(pool_size, "0", 0, 1024, "database connections at most; 0: as many as worker_threads"),
+    SERVE_MS(pool_timeout_ms, "5000", 1, 600000, PD_SETTING_RESTART,
+             "how long a request waits for a free database connection before 503"),
+    SERVE_MS(connect_timeout_ms, "2000", 100, 600000, PD_SETTING_RESTART,
+             "bound on one attempt to connect to PostgreSQL"),
+    SERVE_MS(statement_timeout_ms, "30000", 0, 3600000, PD_SETTING_RESTART,
+             "statement_timeout of the server's connections; 0: none"),
+    SERVE_INT(default_page_size, "50", 1, 100000,
+              "objects per list page when the request names no page_size"),
+    SERVE_INT(max_page_size, "1000", 1, 100000, "the cap on ?page_size= and ?limit= (larger values are cut)"),
+    SERVE_INT(body_limit, "1048576", 1, 1073741824, "the largest request body in bytes (larger: 413)"),
+    SERVE_INT(max_connections, "512", 1, 100000, "client connections open at once"),
+    SERVE_MS(idle_timeout_ms, "60000", 1000, 3600000, PD_SETTING_RESTART,
+             "an idle client connection is closed after this"),
+    SERVE_TEXT(jwt_secret, PD_SETTING_STRING, "", true, "SECRET",
+               "HS256 key of bearer tokens; empty: no HS256"),
+    SERVE_TEXT(jwt_public_key, PD_SETTING_PATH, "", false, "FILE",
+               "PEM public key of RS256/ES256 bearer tokens; empty: none"),
+    SERVE_TEXT(jwt_issuer, PD_SETTING_STRING, "", false, "ISSUER", "required iss claim; empty: not checked"),
+    SERVE_TEXT(jwt_audience, PD_SETTING_STRING, "", false, "AUDIENCE",
+               "required aud claim; empty: not checked"),
+    SERVE_TEXT(jwt_role_claim, PD_SETTING_STRING, "role", false, "NAME",
+               "the claim naming the PostgreSQL role of the request"),
+    SERVE_TEXT(anonymous_role, PD_SETTING_STRING, "", false, "ROLE",
+               "the PostgreSQL role of requests without a token; empty: 401 without a token"),
+    SERVE_TEXT(cursor_secret, PD_SETTING_STRING, "", true, "SECRET",
+               "key that signs pagination cursors; empty: a random key per start"),
+    SERVE_TEXT(cors_origins, PD_SETTING_STRING, "", false, "ORIGINS",
+               "origins allowed by CORS, comma-separated, or *; empty: no CORS headers"),
+    SERVE_TEXT(rate_per_role, PD_SETTING_STRING, "", false, "RATES",
+               "requests per role, \"100/min\", with overrides \"editor=1000/min,admin=\"; empty: unlimited"),
+    SERVE_TEXT(rate_per_address, PD_SETTING_STRING, "", false, "RATE",
+               "requests per client address, \"100/min\"; empty: unlimited"),
+    {.name = "trust_proxy",
+     .type = PD_SETTING_BOOL,
+     .offset = offsetof(PdServeSettings, trust_proxy),
+     .default_value = "off",
+     .description = "honour X-Forwarded-For/-Proto/-Host (only behind a proxy that sets them)"},
+    SERVE_TEXT(models, PD_SETTING_PATH, "models.pdm", false, "FILE",
+               "the model file; re-read on SIGHUP and after prodata migrate"),
+    DATABASE_ROW(PdServeSettings),
+    LOG_LEVEL_ROW_DEFAULT(PdServeSettings, "info"),
+    SERVE_MS(shutdown_timeout_ms, "10000", 0, 600000, PD_SETTING_RESTART,
+             "on SIGTERM, how long requests under way may take to finish"),
+};
+
+const PdSettingTable pd_settings_serve = {"serve", serve_rows, sizeof(serve_rows) / sizeof(serve_rows[0])};
 
 /* The arguments of "%.*s" for at most max bytes of text, cut between UTF-8 characters. */
 #define QUOTED(text, max) (int)pd_core_utf8_prefix((text), (max)), (text)

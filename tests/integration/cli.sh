@@ -2,7 +2,7 @@
 # cli.sh - the command line itself: help, version, usage errors with exit 2,
 # settings precedence and errors with file:line, no password on the command line.
 source tests/lib/tap.sh
-tap_plan 62
+tap_plan 65
 tap_workdir
 cd "$TAP_WORKDIR"
 
@@ -133,6 +133,13 @@ expect_rc "config --docs exits 0" 0
 DOCS_TABLE=$(sed -n '/^<!-- settings:migrate begin -->$/,/^<!-- settings:migrate end -->$/p' "$TESTS_ROOT/../docs/configuration.md" | sed '1d;$d')
 expect_eq "docs/configuration.md holds exactly the generated table (prodata config --docs)" "$DOCS_TABLE" "$OUT"
 SETTING_NAMES=$(sed -n 's/^| `\([a-z_]*\)` |.*/\1/p' <<<"$OUT")
+run_cmd "$PRODATA" config --docs --surface serve
+SERVE_TABLE=$(sed -n '/^<!-- settings:serve begin -->$/,/^<!-- settings:serve end -->$/p' "$TESTS_ROOT/../docs/configuration.md" | sed '1d;$d')
+expect_eq "docs/configuration.md holds exactly serve's generated table (config --docs --surface serve)" "$SERVE_TABLE" "$OUT"
+run_cmd "$PRODATA" config --surface serve --port 9000
+expect_out "config --surface serve shows serve's values with their source" '^port = 9000 +# --port'
+run_cmd "$PRODATA" config --surface nothing
+expect_rc "an unknown surface is a usage error" 2
 run_cmd "$PRODATA" migrate --help
 missing=""
 for name in $SETTING_NAMES; do
