@@ -186,6 +186,10 @@ typedef struct PdMigrateOptions
     int lock_wait_ms;    /* bound on waiting for another deployer's migrate lock (default 60000) */
     int target;          /* migrate up or down to this number; -1 means the newest; 0 undoes all */
     bool is_dry_run;     /* say what would run, run nothing */
+    /* Exact row counts of the model tables (default true): each migration's transaction, and the run's
+     * end, install on every model table of the state after it the statement-level triggers that keep
+     * prodata_row_counts, seeded under the triggers' lock; false removes them (docs/query.md, "Counts"). */
+    bool count_rows;
     /* Set by the caller's signal handler: stop before the next step. The step under way is ended by the
      * caller with pd_db_cancel_send (pd_db_cancel_handle), and rolls back whole. NULL: never interrupted. */
     volatile sig_atomic_t *is_interrupted;

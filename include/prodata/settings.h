@@ -91,7 +91,8 @@ typedef struct PdMigrateSettings
     int lock_timeout_ms;
     int lock_retries;
     int lock_wait_ms;
-    int log_level; /* a PdLogLevel: debug, info, notice, warning, error */
+    bool count_rows; /* row counters on model tables (see pd_migrate_options count_rows) */
+    int log_level;   /* a PdLogLevel: debug, info, notice, warning, error */
 } PdMigrateSettings;
 
 extern const PdSettingTable pd_settings_migrate;

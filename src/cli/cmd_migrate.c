@@ -350,6 +350,7 @@ cmd_migrate(PdArena *arena, const CliArgs *args, PdError *err)
     options.lock_timeout_ms = config.lock_timeout_ms;
     options.lock_retries = config.lock_retries;
     options.lock_wait_ms = config.lock_wait_ms;
+    options.count_rows = config.count_rows;
     options.is_dry_run = cli_has_flag(args, "--dry-run", NULL);
     options.progress = print_progress;
     const char *target;

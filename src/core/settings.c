@@ -91,6 +91,13 @@ static const PdSetting migrate_rows[] = {
      .min_value = 1,
      .max_value = 3600000,
      .description = "how long migrate waits for another migrate on the same database to finish"},
+    {.name = "count_rows",
+     .type = PD_SETTING_BOOL,
+     .offset = offsetof(PdMigrateSettings, count_rows),
+     .default_value = "on",
+     .description = "keep an exact row count of every model table (prodata_row_counts, kept by triggers in "
+                    "each writing transaction) so list pages count for free; off removes the triggers and "
+                    "the table"},
     LOG_LEVEL_ROW(PdMigrateSettings),
 };
 

@@ -22,6 +22,7 @@
 #include <time.h>
 
 #include "apply.h"
+#include "counters.h"
 #include "drift.h"
 #include "history.h"
 #include "prodata/retry.h"
@@ -35,6 +36,7 @@ pd_migrate_options_default(PdMigrateOptions *options)
     options->lock_wait_ms = 60000;
     options->target = -1;
     options->is_dry_run = false;
+    options->count_rows = true;
     options->is_interrupted = NULL;
     options->progress = NULL;
     options->progress_data = NULL;
@@ -164,7 +166,9 @@ run_transaction(PdArena *arena, PdDb *db, PdApplyStep *step, int lock_timeout_ms
     clock_gettime(CLOCK_MONOTONIC, &start);
     const char *schema_after = NULL;
     step->skipped_count = 0;
-    if (!pd_db_exec(db, "BEGIN", err) ||
+    /* READ COMMITTED, whatever the default: the row counters' seeding counts in a snapshot taken after its
+     * lock (counters.c). */
+    if (!pd_db_exec(db, "BEGIN ISOLATION LEVEL READ COMMITTED", err) ||
         !pd_history_set_lock_timeout(arena, db, lock_timeout_ms, true, err) ||
         !pd_drift_run_begin(step->drift, arena, db, err) || !run_step_sql(arena, db, step, err))
         goto failed;
@@ -179,7 +183,8 @@ run_transaction(PdArena *arena, PdDb *db, PdApplyStep *step, int lock_timeout_ms
                       file->path ? file->path : file->name);
         goto failed;
     }
-    if (!pd_drift_run_record(step->drift, arena, db, step->has_concurrent_part ? &schema_after : NULL, err))
+    if (!pd_counters_sync(arena, db, step->counted, step->count_rows, false, NULL, err) ||
+        !pd_drift_run_record(step->drift, arena, db, step->has_concurrent_part ? &schema_after : NULL, err))
         goto failed;
     bool is_recorded =
         step->is_revert ? pd_history_forget(arena, db, file->number, err)
@@ -380,20 +385,41 @@ complete_partial_files(PdArena *arena, PdDb *db, const PdHistoryRow *rows, size_
 }
 
 /*
+ * The step's row counters: on or off, and the models whose tables are
+ * counted after it, those of the newest of the first state_count files that
+ * records a state (parsed in scratch). A file that records none (written by
+ * hand) keeps the state before it.
+ */
+static bool
+set_counted(PdArena *scratch, PdApplyStep *step, const PdMigrationFile *files, size_t state_count,
+            const PdMigrateOptions *options, PdError *err)
+{
+    PdCatalog *state = NULL;
+    step->count_rows = options->count_rows;
+    if (options->count_rows && !pd_migration_latest_state(scratch, files, state_count, &state, err))
+        return false;
+    step->counted = state;
+    return true;
+}
+
+/*
  * Applies one pending file: its transaction, then its concurrent part. The
  * report says exactly how far it got: "applied X (N ms)", or, when the
  * concurrent part fails, that only the transactional part is applied and why
  * the rest is pending.
  */
 static bool
-apply_file_in(PdArena *arena, PdArena *scratch, PdDb *db, PdDriftRun *drift, const PdMigrationFile *file,
-              const PdMigrateOptions *options, PdMigrateReport *report, PdError *err)
+apply_file_in(PdArena *arena, PdArena *scratch, PdDb *db, PdDriftRun *drift, const PdMigrationFile *files,
+              const PdMigrationFile *file, const PdMigrateOptions *options, PdMigrateReport *report,
+              PdError *err)
 {
     bool has_concurrent_part = file->up_concurrently_sql != NULL && file->up_concurrently_sql[0] != '\0';
     PdApplyStep step = {.sent = {file, file->up_sql, file->up_line, file->up_sql},
                         .has_concurrent_part = has_concurrent_part,
                         .drift = drift};
     long duration_ms = 0;
+    if (!set_counted(scratch, &step, files, (size_t)(file - files) + 1, options, err))
+        return pd_error_context(err, "while applying migration %s", file->name);
     if (!run_with_retries(arena, scratch, db, &step, options, report, &duration_ms, err))
         return false;
     size_t line = report->line_count;
@@ -422,13 +448,14 @@ apply_file_in(PdArena *arena, PdArena *scratch, PdDb *db, PdDriftRun *drift, con
  * the history.
  */
 static bool
-apply_file(PdArena *arena, PdDb *db, PdDriftRun *drift, const PdMigrationFile *file,
-           const PdMigrateOptions *options, PdMigrateReport *report, PdError *err)
+apply_file(PdArena *arena, PdDb *db, PdDriftRun *drift, const PdMigrationFile *files,
+           const PdMigrationFile *file, const PdMigrateOptions *options, PdMigrateReport *report,
+           PdError *err)
 {
     PdArena *scratch = pd_arena_new_child(arena, 0);
     if (scratch == NULL)
         return pd_arena_error(arena, err);
-    bool is_done = apply_file_in(arena, scratch, db, drift, file, options, report, err);
+    bool is_done = apply_file_in(arena, scratch, db, drift, files, file, options, report, err);
     pd_arena_free(scratch);
     return is_done;
 }
@@ -450,7 +477,7 @@ migrate_forward(PdArena *arena, PdDb *db, PdDriftRun *drift, const PdHistoryRow 
             return false;
         if (options->is_dry_run)
             pd_apply_report_line(arena, report, "would apply %s", file->name);
-        else if (!apply_file(arena, db, drift, file, options, report, err))
+        else if (!apply_file(arena, db, drift, files, file, options, report, err))
             return false;
     }
     return true;
@@ -458,12 +485,14 @@ migrate_forward(PdArena *arena, PdDb *db, PdDriftRun *drift, const PdHistoryRow 
 
 /* Reverts one applied file; a partly applied one undoes exactly what was applied (see run_partial_down). */
 static bool
-revert_file_in(PdArena *arena, PdArena *scratch, PdDb *db, PdDriftRun *drift, const PdMigrationFile *file,
-               const PdHistoryRow *row, const PdMigrateOptions *options, PdMigrateReport *report,
-               PdError *err)
+revert_file_in(PdArena *arena, PdArena *scratch, PdDb *db, PdDriftRun *drift, const PdMigrationFile *files,
+               const PdMigrationFile *file, const PdHistoryRow *row, const PdMigrateOptions *options,
+               PdMigrateReport *report, PdError *err)
 {
     PdApplyStep step = {
         .sent = {file, file->down_sql, file->down_line, file->down_sql}, .is_revert = true, .drift = drift};
+    if (!set_counted(scratch, &step, files, (size_t)(file - files), options, err))
+        return pd_error_context(err, "while reverting migration %s", file->name);
     if (!row->is_complete &&
         !pd_concurrent_find_unfinished(scratch, db, file, row->concurrent_done, &step, err))
         return pd_error_context(err, "while reverting migration %s", file->name);
@@ -483,13 +512,14 @@ revert_file_in(PdArena *arena, PdArena *scratch, PdDb *db, PdDriftRun *drift, co
 
 /* revert_file_in in a scratch arena of its own, as apply_file. */
 static bool
-revert_file(PdArena *arena, PdDb *db, PdDriftRun *drift, const PdMigrationFile *file, const PdHistoryRow *row,
-            const PdMigrateOptions *options, PdMigrateReport *report, PdError *err)
+revert_file(PdArena *arena, PdDb *db, PdDriftRun *drift, const PdMigrationFile *files,
+            const PdMigrationFile *file, const PdHistoryRow *row, const PdMigrateOptions *options,
+            PdMigrateReport *report, PdError *err)
 {
     PdArena *scratch = pd_arena_new_child(arena, 0);
     if (scratch == NULL)
         return pd_arena_error(arena, err);
-    bool is_done = revert_file_in(arena, scratch, db, drift, file, row, options, report, err);
+    bool is_done = revert_file_in(arena, scratch, db, drift, files, file, row, options, report, err);
     pd_arena_free(scratch);
     return is_done;
 }
@@ -523,7 +553,7 @@ migrate_backward(PdArena *arena, PdDb *db, PdDriftRun *drift, const PdHistoryRow
             return false;
         if (options->is_dry_run)
             pd_apply_report_line(arena, report, "would revert %s", file->name);
-        else if (!revert_file(arena, db, drift, file, &rows[r], options, report, err))
+        else if (!revert_file(arena, db, drift, files, file, &rows[r], options, report, err))
             return false;
     }
     return true;
@@ -571,6 +601,71 @@ check_sections(PdArena *arena, const PdHistoryRow *rows, size_t row_count, const
     return true;
 }
 
+/* One try of the run's last counter sync: its own READ COMMITTED transaction, bounded lock waits. */
+static bool
+sync_counters_once(PdArena *scratch, PdDb *db, const PdCatalog *state, const PdMigrateOptions *options,
+                   int *changed, PdError *err)
+{
+    if (pd_db_exec(db, "BEGIN ISOLATION LEVEL READ COMMITTED", err) &&
+        pd_history_set_lock_timeout(scratch, db, options->lock_timeout_ms, true, err) &&
+        pd_counters_sync(scratch, db, state, options->count_rows, true, changed, err) &&
+        pd_db_exec(db, "COMMIT", err))
+        return true;
+    PdError ignored;
+    pd_db_exec(db, "ROLLBACK", &ignored);
+    return false;
+}
+
+/*
+ * After the last migration, or when none was pending: the row counters as
+ * count_rows says for the state of the newest applied file (a setting
+ * turned on or off takes effect without a migration), and the slots of
+ * dropped tables deleted. Retried after a lock timeout like a migration; a
+ * change is reported.
+ */
+static bool
+sync_counters_at_end(PdArena *arena, PdArena *scratch, PdDb *db, const PdMigrationFile *files, size_t count,
+                     const PdMigrateOptions *options, PdMigrateReport *report, PdError *err)
+{
+    PdHistoryRow *rows;
+    size_t row_count, state_count = 0;
+    PdCatalog *state = NULL;
+    if (!pd_history_read(scratch, db, &rows, &row_count, err))
+        return false;
+    while (row_count > 0 && state_count < count && files[state_count].number <= rows[row_count - 1].number)
+        state_count++;
+    if (options->count_rows && !pd_migration_latest_state(scratch, files, state_count, &state, err))
+        return false;
+    PdRetry retry;
+    pd_apply_begin_lock_retries(&retry, options);
+    int changed = 0;
+    while (!sync_counters_once(scratch, db, state, options, &changed, err))
+        if (err->code != PD_ERR_LOCK_TIMEOUT || !pd_retry_next(&retry, options->is_interrupted))
+            return pd_error_context(err, "while %s the row counters (count_rows = %s)",
+                                    options->count_rows ? "installing" : "removing",
+                                    options->count_rows ? "on" : "off");
+    if (changed > 0)
+        pd_apply_report_line(arena, report, "row counters %s %d table%s (count_rows = %s)",
+                             options->count_rows ? "installed on" : "removed from", changed,
+                             changed == 1 ? "" : "s", options->count_rows ? "on" : "off");
+    return true;
+}
+
+/* sync_counters_at_end in a scratch arena of its own; nothing in a dry run. */
+static bool
+sync_counters(PdArena *arena, PdDb *db, const PdMigrationFile *files, size_t count,
+              const PdMigrateOptions *options, PdMigrateReport *report, PdError *err)
+{
+    if (options->is_dry_run)
+        return true;
+    PdArena *scratch = pd_arena_new_child(arena, 0);
+    if (scratch == NULL)
+        return pd_arena_error(arena, err);
+    bool is_done = sync_counters_at_end(arena, scratch, db, files, count, options, report, err);
+    pd_arena_free(scratch);
+    return is_done;
+}
+
 static bool
 migrate_locked(PdArena *arena, PdDb *db, const PdMigrationFile *files, size_t count,
                const PdMigrateOptions *options, PdMigrateReport *report, PdError *err)
@@ -585,7 +680,7 @@ migrate_locked(PdArena *arena, PdDb *db, const PdMigrationFile *files, size_t co
     if (options->target > 0 && find_file(files, count, options->target) == NULL)
         return pd_error_set(err, PD_ERR_NOT_FOUND, "no migration numbered %d", options->target);
     if (!has_work(rows, row_count, files, count, options))
-        return true;
+        return sync_counters(arena, db, files, count, options, report, err);
     if (!check_sections(arena, rows, row_count, files, count, options, err))
         return false;
     int newest_applied = row_count ? rows[row_count - 1].number : 0;
@@ -597,7 +692,7 @@ migrate_locked(PdArena *arena, PdDb *db, const PdMigrationFile *files, size_t co
         is_backward ? migrate_backward(arena, db, drift, rows, row_count, files, count, options, report, err)
                     : migrate_forward(arena, db, drift, rows, row_count, files, count, options, report, err);
     pd_drift_run_free(drift);
-    return is_done;
+    return is_done && sync_counters(arena, db, files, count, options, report, err);
 }
 
 /*

@@ -39,8 +39,10 @@ typedef struct PdApplyStep
     size_t unfinished_count;
     const char **built; /* indexes its finished concurrent statements built (quoted) */
     size_t built_count;
-    size_t skipped_count; /* out: down statements skipped for the unfinished part */
-    PdDriftRun *drift;    /* the run's view of the schema, for the snapshot (drift.h) */
+    size_t skipped_count;     /* out: down statements skipped for the unfinished part */
+    PdDriftRun *drift;        /* the run's view of the schema, for the snapshot (drift.h) */
+    bool count_rows;          /* options->count_rows: row counters on or off (counters.h) */
+    const PdCatalog *counted; /* the models after the step, whose tables are counted; NULL: none */
 } PdApplyStep;
 
 /* Tells the caller's progress callback, when there is one. */

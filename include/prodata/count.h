@@ -1,0 +1,35 @@
+/*
+ * count.h - whether a model's exact row count can come from the counters
+ * that migrate keeps (prodata_row_counts, see docs/query.md "Counts")
+ * instead of count(*). The query library uses the counter for an unfiltered
+ * exact count when the caller says so (pd_query_use_counter) after asking
+ * here once per model, when the catalog is loaded.
+ */
+#ifndef PRODATA_COUNT_H
+#define PRODATA_COUNT_H
+
+#include <stdbool.h>
+
+#include "prodata/arena.h"
+#include "prodata/db.h"
+#include "prodata/error.h"
+#include "prodata/export.h"
+#include "prodata/model.h"
+
+PD_API_BEGIN
+
+/*
+ * *available is true when model's table (as the search_path finds it) has
+ * migrate's three counter triggers enabled, the current role may read
+ * prodata_row_counts, and the table has no row-level security enabled (with
+ * it, a role's count(*) sees only its rows, while the counter counts them
+ * all). False when the table does not exist. One catalog query; its answer
+ * holds until the next migrate (or ALTER TABLE ... ROW LEVEL SECURITY), so
+ * ask again when the catalog is reloaded. Errors: the server's.
+ */
+bool pd_query_counter_available(PdArena *arena, PdDb *db, const PdModel *model, bool *available,
+                                PdError *err);
+
+PD_API_END
+
+#endif

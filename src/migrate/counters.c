@@ -1,0 +1,407 @@
+/*
+ * counters.c - exact row counts of the model tables, kept by the database in
+ * the same transactions as the rows. Each model table gets three
+ * statement-level triggers: AFTER INSERT (its NEW TABLE counted) and AFTER
+ * DELETE (its OLD TABLE) add to one row of prodata_row_counts, the slot
+ * pg_backend_pid() % 64 of the table, so concurrent writers rarely wait on
+ * one row; AFTER TRUNCATE sets the table's slots to zero. A table's count is
+ * the sum of its slots. The trigger functions run as their owner (security
+ * definer, search_path pinned), so a role that may insert into a table needs
+ * no right on the counters; every role may read them, as it may read
+ * pg_class.reltuples.
+ *
+ * Exactness: the slots are seeded with count(*) after LOCK TABLE ... SHARE
+ * ROW EXCLUSIVE, the lock CREATE TRIGGER takes. It waits until every
+ * transaction that wrote the table has ended and keeps new writers out until
+ * the migration commits; the count(*) is a later statement of a READ
+ * COMMITTED transaction, so its snapshot sees every committed row. Each
+ * later write changes its rows and its slot in the same transaction, so any
+ * snapshot sees both or neither, and concurrent UPDATEs of one slot add up
+ * (READ COMMITTED re-reads the newest row). apply.c runs this inside each
+ * migration's transaction, after its SQL, with the state after it, and once
+ * more at the end of a run (which also deletes the rows of dropped tables).
+ * Which tables are counted follows the models, by oid: a renamed table keeps
+ * its triggers and rows, a dropped one loses them, a new one is seeded.
+ * Join tables of many-to-many fields are not counted.
+ */
+#include "counters.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "prodata/strbuf.h"
+
+#define TRIGGER_NAMES "'prodata_count_insert', 'prodata_count_delete', 'prodata_count_truncate'"
+
+/* One table as the catalog has it: a model table, or one carrying counter triggers. */
+typedef struct CountedTable
+{
+    const char *oid;
+    const char *name;
+    bool is_model;
+    bool is_installed; /* three enabled triggers and every slot */
+    bool has_triggers; /* any of the three, enabled or not */
+} CountedTable;
+
+typedef struct CountersState
+{
+    const char *schema; /* current_schema(), quoted as an identifier */
+    bool has_table;     /* prodata_row_counts exists in it */
+    CountedTable *tables;
+    size_t table_count;
+} CountersState;
+
+/* The model tables as a text[] literal: {"book","author"} with \ and " escaped. */
+static const char *
+model_tables_array(PdArena *arena, const PdCatalog *state)
+{
+    PdStrbuf buf;
+    pd_strbuf_init(&buf, arena);
+    pd_strbuf_append_char(&buf, '{');
+    for (size_t m = 0; state != NULL && m < state->model_count; m++)
+    {
+        pd_strbuf_append(&buf, m > 0 ? ",\"" : "\"");
+        for (const char *c = state->models[m].table; *c != '\0'; c++)
+        {
+            if (*c == '"' || *c == '\\')
+                pd_strbuf_append_char(&buf, '\\');
+            pd_strbuf_append_char(&buf, *c);
+        }
+        pd_strbuf_append_char(&buf, '"');
+    }
+    pd_strbuf_append_char(&buf, '}');
+    return pd_strbuf_failed(&buf) ? NULL : pd_strbuf_text(&buf);
+}
+
+/* The schema migrate works in and whether the counter table is there. */
+static bool
+read_schema(PdArena *arena, PdDb *db, CountersState *state, PdError *err)
+{
+    PdDbResult *result;
+    if (!pd_db_query(
+            arena, db,
+            "SELECT quote_ident(current_schema()), EXISTS (SELECT 1 FROM pg_class c JOIN pg_namespace "
+            "n ON n.oid = c.relnamespace WHERE n.nspname = current_schema() AND c.relname = "
+            "'" PD_COUNTERS_TABLE "' AND c.relkind = 'r')",
+            0, NULL, &result, err))
+        return false;
+    if (pd_db_result_is_null(result, 0, 0))
+        return pd_error_set(err, PD_ERR_INVALID_INPUT, "no schema to keep row counters in") &&
+               pd_error_hint(err, "Set search_path to the schema the migrations use.");
+    state->schema = pd_db_result_value(result, 0, 0);
+    state->has_table = strcmp(pd_db_result_value(result, 0, 1), "t") == 0;
+    return true;
+}
+
+/*
+ * The model tables of the current schema and every table carrying one of
+ * the triggers, with whether it is installed: its three triggers enabled
+ * and, when the counter table exists, its 64 slots.
+ */
+static bool
+read_tables(PdArena *arena, PdDb *db, const PdCatalog *models, CountersState *state, PdError *err)
+{
+    static const char *with_slots =
+        "WITH wanted AS (SELECT unnest($1::text[]) AS relname),\n"
+        "t AS (\n"
+        "  SELECT c.oid, c.relname, w.relname IS NOT NULL AS is_model,\n"
+        "         (SELECT count(*) FROM pg_trigger g WHERE g.tgrelid = c.oid AND g.tgname IN (" TRIGGER_NAMES
+        ")\n"
+        "            AND g.tgenabled <> 'D') AS enabled,\n"
+        "         (SELECT count(*) FROM pg_trigger g WHERE g.tgrelid = c.oid AND g.tgname IN (" TRIGGER_NAMES
+        ")) AS present\n"
+        "  FROM pg_class c LEFT JOIN wanted w ON w.relname = c.relname\n"
+        "  WHERE c.relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = current_schema())\n"
+        "    AND c.relkind = 'r' AND c.relname <> '" PD_COUNTERS_TABLE "'\n"
+        ")\n"
+        "SELECT oid, relname, is_model, enabled = 3 AND %s, present > 0 FROM t\n"
+        "WHERE is_model OR present > 0 ORDER BY relname";
+    const char *slots = state->has_table ? "(SELECT count(*) FROM " PD_COUNTERS_TABLE
+                                           " s WHERE s.relid = t.oid AND s.slot BETWEEN 0 AND 63) = 64"
+                                         : "false";
+    const char *sql = pd_arena_sprintf(arena, with_slots, slots);
+    const char *tables = model_tables_array(arena, models);
+    if (sql == NULL || tables == NULL)
+        return pd_arena_error(arena, err);
+    const char *params[] = {tables};
+    PdDbResult *result;
+    if (!pd_db_query(arena, db, sql, 1, params, &result, err))
+        return false;
+    size_t count = pd_db_result_row_count(result);
+    state->tables = pd_arena_calloc(arena, count ? count : 1, sizeof(*state->tables));
+    if (state->tables == NULL)
+        return pd_arena_error(arena, err);
+    for (size_t row = 0; row < count; row++)
+        state->tables[row] =
+            (CountedTable){pd_db_result_value(result, row, 0), pd_db_result_value(result, row, 1),
+                           strcmp(pd_db_result_value(result, row, 2), "t") == 0,
+                           strcmp(pd_db_result_value(result, row, 3), "t") == 0,
+                           strcmp(pd_db_result_value(result, row, 4), "t") == 0};
+    state->table_count = count;
+    return true;
+}
+
+/*
+ * One trigger function: `body` with SCHEMA standing for the counter table's
+ * schema, as a string literal (no dollar quote a schema's name could end).
+ * Security definer, so writers need no right on the counters; search_path
+ * pinned, so no object of a writer's can stand in for pg_catalog's.
+ */
+static void
+append_function(PdStrbuf *sql, const char *schema, const char *name, const char *body)
+{
+    PdStrbuf text;
+    pd_strbuf_init(&text, sql->arena);
+    for (const char *at = body; *at != '\0';)
+    {
+        const char *mark = strstr(at, "SCHEMA.");
+        size_t length = mark != NULL ? (size_t)(mark - at) : strlen(at);
+        pd_strbuf_append_length(&text, at, length);
+        if (mark == NULL)
+            break;
+        pd_strbuf_appendf(&text, "%s.", schema);
+        at = mark + strlen("SCHEMA.");
+    }
+    pd_strbuf_appendf(sql,
+                      "CREATE OR REPLACE FUNCTION %s.%s() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER "
+                      "SET search_path = pg_catalog, pg_temp AS ",
+                      schema, name);
+    pd_strbuf_append_literal(sql, pd_strbuf_failed(&text) ? "" : pd_strbuf_text(&text));
+    pd_strbuf_appendf(sql, ";\nREVOKE ALL ON FUNCTION %s.%s() FROM PUBLIC;\n", schema, name);
+    if (pd_strbuf_failed(&text))
+        sql->failed = true;
+}
+
+/* The counter table and the three trigger functions, created or replaced. */
+static bool
+install_objects(PdArena *arena, PdDb *db, const CountersState *state, PdError *err)
+{
+    PdStrbuf sql;
+    pd_strbuf_init(&sql, arena);
+    pd_strbuf_appendf(&sql,
+                      "CREATE TABLE IF NOT EXISTS %s." PD_COUNTERS_TABLE
+                      " (relid oid NOT NULL, slot smallint NOT NULL, n bigint NOT NULL,"
+                      " PRIMARY KEY (relid, slot)) WITH (fillfactor = 50);\n"
+                      "GRANT SELECT ON %s." PD_COUNTERS_TABLE " TO PUBLIC;\n",
+                      state->schema, state->schema);
+    append_function(&sql, state->schema, "prodata_count_insert",
+                    "DECLARE added bigint;\n"
+                    "BEGIN\n"
+                    "    SELECT count(*) INTO added FROM prodata_inserted;\n"
+                    "    IF added <> 0 THEN\n"
+                    "        UPDATE SCHEMA." PD_COUNTERS_TABLE " SET n = n + added\n"
+                    "        WHERE relid = TG_RELID AND slot = pg_backend_pid() % 64;\n"
+                    "    END IF;\n"
+                    "    RETURN NULL;\n"
+                    "END");
+    append_function(&sql, state->schema, "prodata_count_delete",
+                    "DECLARE removed bigint;\n"
+                    "BEGIN\n"
+                    "    SELECT count(*) INTO removed FROM prodata_deleted;\n"
+                    "    IF removed <> 0 THEN\n"
+                    "        UPDATE SCHEMA." PD_COUNTERS_TABLE " SET n = n - removed\n"
+                    "        WHERE relid = TG_RELID AND slot = pg_backend_pid() % 64;\n"
+                    "    END IF;\n"
+                    "    RETURN NULL;\n"
+                    "END");
+    append_function(&sql, state->schema, "prodata_count_truncate",
+                    "BEGIN\n"
+                    "    UPDATE SCHEMA." PD_COUNTERS_TABLE " SET n = 0 WHERE relid = TG_RELID AND n <> 0;\n"
+                    "    RETURN NULL;\n"
+                    "END");
+    if (pd_strbuf_failed(&sql))
+        return pd_arena_error(arena, err);
+    return pd_db_exec(db, pd_strbuf_text(&sql), err) ||
+           pd_error_context(err, "while creating the row counters' table and functions");
+}
+
+/* Drops whichever of the three triggers table has. */
+static void
+append_drop_triggers(PdStrbuf *sql, const char *table)
+{
+    static const char *const names[] = {"prodata_count_insert", "prodata_count_delete",
+                                        "prodata_count_truncate"};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+    {
+        pd_strbuf_appendf(sql, "DROP TRIGGER IF EXISTS %s ON ", names[i]);
+        pd_strbuf_append_identifier(sql, table);
+        pd_strbuf_append(sql, ";\n");
+    }
+}
+
+/*
+ * Counts one table: locks it against writers (waiting for those under way
+ * to end), puts the three triggers on it, then seeds its slots with
+ * count(*), a statement whose snapshot is taken after the lock was granted.
+ */
+static bool
+install_table(PdArena *arena, PdDb *db, const CountersState *state, const CountedTable *table, PdError *err)
+{
+    PdStrbuf sql;
+    pd_strbuf_init(&sql, arena);
+    pd_strbuf_append(&sql, "LOCK TABLE ");
+    pd_strbuf_append_identifier(&sql, table->name);
+    pd_strbuf_append(&sql, " IN SHARE ROW EXCLUSIVE MODE;\n");
+    if (table->has_triggers)
+        append_drop_triggers(&sql, table->name);
+    static const char *const triggers[][2] = {
+        {"prodata_count_insert", "AFTER INSERT ON %s REFERENCING NEW TABLE AS prodata_inserted"},
+        {"prodata_count_delete", "AFTER DELETE ON %s REFERENCING OLD TABLE AS prodata_deleted"},
+        {"prodata_count_truncate", "AFTER TRUNCATE ON %s"}};
+    PdStrbuf quoted;
+    pd_strbuf_init(&quoted, arena);
+    pd_strbuf_append_identifier(&quoted, table->name);
+    for (size_t i = 0; i < sizeof(triggers) / sizeof(triggers[0]); i++)
+    {
+        pd_strbuf_appendf(&sql, "CREATE TRIGGER %s ", triggers[i][0]);
+        pd_strbuf_appendf(&sql, triggers[i][1], pd_strbuf_text(&quoted));
+        pd_strbuf_appendf(&sql, " FOR EACH STATEMENT EXECUTE FUNCTION %s.%s();\n", state->schema,
+                          triggers[i][0]);
+    }
+    const char *seed =
+        pd_arena_sprintf(arena,
+                         "INSERT INTO %s." PD_COUNTERS_TABLE " (relid, slot, n)\n"
+                         "SELECT $1::oid, s, CASE WHEN s = 0 THEN (SELECT count(*) FROM %s) ELSE 0 END\n"
+                         "FROM generate_series(0, %d) s\n"
+                         "ON CONFLICT (relid, slot) DO UPDATE SET n = excluded.n",
+                         state->schema, pd_strbuf_text(&quoted), PD_COUNTERS_SLOTS - 1);
+    if (pd_strbuf_failed(&sql) || pd_strbuf_failed(&quoted) || seed == NULL)
+        return pd_arena_error(arena, err);
+    const char *params[] = {table->oid};
+    PdDbResult *result;
+    if (!pd_db_exec(db, pd_strbuf_text(&sql), err) || !pd_db_query(arena, db, seed, 1, params, &result, err))
+        return pd_error_context(err, "while installing the row counter of table %s", table->name);
+    return true;
+}
+
+/* Takes the counter off one table: its triggers and its slots. */
+static bool
+remove_table(PdArena *arena, PdDb *db, const CountersState *state, const CountedTable *table, PdError *err)
+{
+    PdStrbuf sql;
+    pd_strbuf_init(&sql, arena);
+    append_drop_triggers(&sql, table->name);
+    if (pd_strbuf_failed(&sql))
+        return pd_arena_error(arena, err);
+    if (!pd_db_exec(db, pd_strbuf_text(&sql), err))
+        return pd_error_context(err, "while removing the row counter of table %s", table->name);
+    if (!state->has_table)
+        return true;
+    const char *params[] = {table->oid};
+    PdDbResult *result;
+    const char *delete_slots =
+        pd_arena_sprintf(arena, "DELETE FROM %s." PD_COUNTERS_TABLE " WHERE relid = $1::oid", state->schema);
+    if (delete_slots == NULL)
+        return pd_arena_error(arena, err);
+    return pd_db_query(arena, db, delete_slots, 1, params, &result, err) ||
+           pd_error_context(err, "while removing the row counter of table %s", table->name);
+}
+
+/* count_rows off: every trigger, then the functions and the table. */
+static bool
+remove_everything(PdArena *arena, PdDb *db, const CountersState *state, int *changed, PdError *err)
+{
+    for (size_t i = 0; i < state->table_count; i++)
+    {
+        if (!state->tables[i].has_triggers)
+            continue;
+        if (!remove_table(arena, db, state, &state->tables[i], err))
+            return false;
+        (*changed)++;
+    }
+    const char *sql = pd_arena_sprintf(arena,
+                                       "DROP TABLE IF EXISTS %s." PD_COUNTERS_TABLE ";\n"
+                                       "DROP FUNCTION IF EXISTS %s.prodata_count_insert();\n"
+                                       "DROP FUNCTION IF EXISTS %s.prodata_count_delete();\n"
+                                       "DROP FUNCTION IF EXISTS %s.prodata_count_truncate();\n",
+                                       state->schema, state->schema, state->schema, state->schema);
+    if (sql == NULL)
+        return pd_arena_error(arena, err);
+    return pd_db_exec(db, sql, err) || pd_error_context(err, "while removing the row counters");
+}
+
+/* Whether anything of the counters is there to remove. */
+static bool
+has_anything(PdArena *arena, PdDb *db, const CountersState *state, bool *has, PdError *err)
+{
+    *has = state->has_table;
+    for (size_t i = 0; i < state->table_count && !*has; i++)
+        *has = state->tables[i].has_triggers;
+    if (*has)
+        return true;
+    PdDbResult *result;
+    if (!pd_db_query(
+            arena, db,
+            "SELECT EXISTS (SELECT 1 FROM pg_proc WHERE pronamespace = (SELECT oid FROM pg_namespace "
+            "WHERE nspname = current_schema()) AND proname IN (" TRIGGER_NAMES "))",
+            0, NULL, &result, err))
+        return false;
+    *has = strcmp(pd_db_result_value(result, 0, 0), "t") == 0;
+    return true;
+}
+
+/* count_rows on: each model table counted, the counters of other tables removed. */
+static bool
+sync_on(PdArena *arena, PdDb *db, CountersState *state, int *changed, PdError *err)
+{
+    bool needs_objects = false;
+    for (size_t i = 0; i < state->table_count; i++)
+        needs_objects |= state->tables[i].is_model && !state->tables[i].is_installed;
+    if (needs_objects)
+    {
+        if (!install_objects(arena, db, state, err))
+            return false;
+        state->has_table = true;
+    }
+    for (size_t i = 0; i < state->table_count; i++)
+    {
+        const CountedTable *table = &state->tables[i];
+        if (table->is_model && !table->is_installed && !install_table(arena, db, state, table, err))
+            return false;
+        if (!table->is_model && !remove_table(arena, db, state, table, err))
+            return false;
+        *changed += !table->is_model || !table->is_installed;
+    }
+    return true;
+}
+
+/* The slots of tables that are gone or no longer carry the insert trigger. */
+static bool
+forget_uncounted(PdArena *arena, PdDb *db, const CountersState *state, PdError *err)
+{
+    const char *sql =
+        pd_arena_sprintf(arena,
+                         "DELETE FROM %s." PD_COUNTERS_TABLE " s WHERE NOT EXISTS (SELECT 1 FROM "
+                         "pg_trigger g WHERE g.tgrelid = s.relid AND g.tgname = "
+                         "'prodata_count_insert')",
+                         state->schema);
+    PdDbResult *result;
+    if (sql == NULL)
+        return pd_arena_error(arena, err);
+    return pd_db_query(arena, db, sql, 0, NULL, &result, err) ||
+           pd_error_context(err, "while deleting the row counters of dropped tables");
+}
+
+bool
+pd_counters_sync(PdArena *arena, PdDb *db, const PdCatalog *state, bool is_on, bool is_run_end, int *changed,
+                 PdError *err)
+{
+    CountersState counters = {0};
+    int changed_here = 0;
+    if (!read_schema(arena, db, &counters, err) || !read_tables(arena, db, state, &counters, err))
+        return pd_error_context(err, "while reading the row counters");
+    bool is_synced;
+    if (is_on)
+        is_synced = sync_on(arena, db, &counters, &changed_here, err) &&
+                    (!is_run_end || !counters.has_table || forget_uncounted(arena, db, &counters, err));
+    else
+    {
+        bool has = false;
+        is_synced = has_anything(arena, db, &counters, &has, err) &&
+                    (!has || remove_everything(arena, db, &counters, &changed_here, err));
+    }
+    if (changed != NULL)
+        *changed = changed_here;
+    return is_synced;
+}
