@@ -3,7 +3,8 @@
  * that migrate keeps (prodata_row_counts, see docs/query.md "Counts")
  * instead of count(*). The query library uses the counter for an unfiltered
  * exact count when the caller says so (pd_query_use_counter) after asking
- * here once per model, when the catalog is loaded.
+ * here once per model, when the catalog is loaded; the SQL it puts in the
+ * page statement is pd_query_count_expression's.
  */
 #ifndef PRODATA_COUNT_H
 #define PRODATA_COUNT_H
@@ -15,6 +16,7 @@
 #include "prodata/error.h"
 #include "prodata/export.h"
 #include "prodata/model.h"
+#include "prodata/strbuf.h"
 
 PD_API_BEGIN
 
@@ -29,6 +31,20 @@ PD_API_BEGIN
  */
 bool pd_query_counter_available(PdArena *arena, PdDb *db, const PdModel *model, bool *available,
                                 PdError *err);
+
+/*
+ * Appends to sql a scalar expression of type bigint: the number of rows of
+ * model's table that the statement's snapshot sees, the sum of its slots in
+ * prodata_row_counts (64 small rows, whatever the table's size). No
+ * parameters: the table's name comes from the catalog, quoted as an
+ * identifier inside a regclass literal. For a count of the whole table only,
+ * and only where pd_query_counter_available said so: on a table without the
+ * counter it gives 0; with row-level security it would count rows the role
+ * cannot see. The page statement uses it for an unfiltered exact count.
+ * A failed allocation is left in the strbuf for the caller to check; no
+ * other error.
+ */
+bool pd_query_count_expression(PdStrbuf *sql, const PdModel *model, PdError *err);
 
 PD_API_END
 

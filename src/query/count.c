@@ -10,7 +10,7 @@
  * row-level security, whose policies make count(*) differ per role. Filtered
  * counts are the page query's own (count(*) through the indexes).
  */
-#include "count.h"
+#include "prodata/count.h"
 
 #include <string.h>
 
