@@ -62,8 +62,9 @@ bool pd_pool_new(const PdPoolOptions *options, PdPool **pool, PdError *err);
  * to acquire_timeout_ms for one to be released, then PD_ERR_LOCK_TIMEOUT
  * ("no free database connection within N ms", retryable). PD_ERR_DB_GONE
  * (retryable; detail: libpq's reason) when a connection cannot be made; for a
- * short backoff after that failure (PD_POOL_BACKOFF_MS) further attempts fail
- * at once with the same error. A connection whose server end is known gone
+ * short backoff after that failure (PD_POOL_BACKOFF_MS) no connect is tried:
+ * with no connection open an acquire fails at once with the same error, with
+ * some open it waits (bounded) for one of them. A connection whose server end is known gone
  * (a terminated backend) is replaced before it is handed out. The PdDb is the
  * caller's until pd_pool_release; it has no session and no open transaction.
  */

@@ -149,23 +149,27 @@ take_locked(PdPool *pool, const struct timespec *deadline, PdDb **db, PdError *e
         {
             *db = pool->idle[--pool->idle_count];
             pool->stats.in_use++;
+            pool->stats.acquired++; /* taken back should the check find it dead */
             return TAKE_IDLE;
         }
-        if (pool->stats.open < pool->size)
+        bool is_backing_off = monotonic_ms() < pool->backoff_until_ms;
+        if (pool->stats.open < pool->size && !is_backing_off)
         {
-            if (monotonic_ms() < pool->backoff_until_ms)
-            {
-                *err = pool->last_failure;
-                return TAKE_FAILED;
-            }
             pool->stats.open++;
             pool->stats.in_use++;
             return TAKE_SLOT;
         }
+        /* No connect now: with none open there is nothing to wait for; else one may come back. */
+        if (pool->stats.open == 0)
+        {
+            *err = pool->last_failure;
+            return TAKE_FAILED;
+        }
         pool->stats.waiting++;
         int waited = pthread_cond_timedwait(&pool->released, &pool->lock, deadline);
         pool->stats.waiting--;
-        if (waited == ETIMEDOUT && pool->idle_count == 0 && pool->stats.open >= pool->size)
+        bool may_connect = pool->stats.open < pool->size && monotonic_ms() >= pool->backoff_until_ms;
+        if (waited == ETIMEDOUT && pool->idle_count == 0 && !may_connect)
         {
             pool->stats.timeouts++;
             pd_error_set(err, PD_ERR_LOCK_TIMEOUT, "no free database connection within %d ms",
@@ -252,9 +256,6 @@ pd_pool_acquire(PdPool *pool, PdDb **db, PdError *err)
             return connect_in_slot(pool, db, err);
         if (is_alive(taken))
         {
-            pthread_mutex_lock(&pool->lock);
-            pool->stats.acquired++;
-            pthread_mutex_unlock(&pool->lock);
             *db = taken;
             return true;
         }
@@ -262,6 +263,7 @@ pd_pool_acquire(PdPool *pool, PdDb **db, PdError *err)
         pthread_mutex_lock(&pool->lock);
         pool->stats.open--;
         pool->stats.in_use--;
+        pool->stats.acquired--;
     }
 }
 

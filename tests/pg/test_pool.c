@@ -312,6 +312,59 @@ test_dead_address_fails_fast(void **state)
     pd_pool_free(pool);
 }
 
+typedef struct DelayedRelease
+{
+    PdPool *pool;
+    PdDb *db;
+    int delay_ms;
+} DelayedRelease;
+
+static void *
+release_later(void *data)
+{
+    DelayedRelease *release = data;
+    usleep((useconds_t)release->delay_ms * 1000);
+    pd_pool_release(release->pool, release->db);
+    return NULL;
+}
+
+static void
+test_failed_connect_lets_waiters_wait_for_open_connections(void **state)
+{
+    (void)state;
+    PdDb *admin = pgtest_connect();
+    pgtest_exec(admin, "DO $$ BEGIN CREATE ROLE pool_limited LOGIN CONNECTION LIMIT 1; "
+                       "EXCEPTION WHEN duplicate_object THEN NULL; END $$");
+    pd_db_close(admin);
+    char conninfo[512];
+    snprintf(conninfo, sizeof(conninfo), "%s user=pool_limited", pgtest_conninfo());
+    PdPool *pool = make_pool(conninfo, 2, 3000, NULL);
+    PdDb *first = NULL;
+    PdDb *second = NULL;
+    PdError err = {0};
+    assert_true(pd_pool_acquire(pool, &first, &err));
+    /* The role's limit refuses a second connection: the pool says the database cannot be reached. */
+    assert_false(pd_pool_acquire(pool, &second, &err));
+    assert_int_equal(err.code, PD_ERR_DB_GONE);
+    assert_non_null(strstr(err.detail, "too many connections"));
+    /* Within the backoff no connect is tried, but the open connection is worth waiting for. */
+    DelayedRelease release = {pool, first, 200};
+    pthread_t thread;
+    assert_int_equal(pthread_create(&thread, NULL, release_later, &release), 0);
+    int64_t start = now_ms();
+    assert_true(pd_pool_acquire(pool, &second, &err));
+    assert_true(now_ms() - start >= 150);
+    assert_ptr_equal(second, first);
+    pthread_join(thread, NULL);
+    PdPoolStats stats;
+    pd_pool_stats(pool, &stats);
+    assert_int_equal(stats.connects, 1);
+    assert_int_equal(stats.connect_failures, 1);
+    assert_int_equal(stats.open, 1);
+    pd_pool_release(pool, second);
+    pd_pool_free(pool);
+}
+
 /* The value of `key=` in the test conninfo (keyword form). */
 static void
 conninfo_value(const char *key, char *buf, size_t size)
@@ -439,9 +492,35 @@ test_session_role_and_settings_last_one_statement(void **state)
     PdError err = {0};
     assert_true(pd_db_query(arena, db, "SELECT current_user", 0, NULL, &result, &err));
     assert_string_equal(pd_db_result_value(result, 0, 0), "pool_reader");
+    /* A statement that fails rolls its transaction back; pd_db_exec is wrapped too. */
+    pd_db_set_session(db, NULL);
+    pgtest_exec(db,
+                "CREATE TABLE session_item (id int PRIMARY KEY); GRANT ALL ON session_item TO pool_reader");
+    pd_db_set_session(db, &session);
+    assert_true(
+        pd_db_exec(db, "INSERT INTO session_item VALUES (1); INSERT INTO session_item VALUES (2)", &err));
+    assert_false(
+        pd_db_query_prepared(arena, db, "INSERT INTO session_item VALUES (1)", 0, NULL, &result, &err));
+    assert_int_equal(err.code, PD_ERR_INVALID_INPUT);
+    assert_string_equal(err.constraint, "session_item_pkey");
+    assert_int_equal(pd_db_transaction_state(db), PD_DB_TX_IDLE);
+    assert_false(
+        pd_db_exec(db, "INSERT INTO session_item VALUES (3); INSERT INTO session_item VALUES (1)", &err));
+    assert_int_equal(pd_db_transaction_state(db), PD_DB_TX_IDLE);
+    /* A table the role has no GRANT on: 42501, forbidden. */
+    pd_db_set_session(db, NULL);
+    pgtest_exec(db, "REVOKE ALL ON session_item FROM pool_reader");
+    pd_db_set_session(db, &session);
+    assert_false(
+        pd_db_query_prepared(arena, db, "SELECT count(*) FROM session_item", 0, NULL, &result, &err));
+    assert_int_equal(err.code, PD_ERR_FORBIDDEN);
+    assert_string_equal(err.sqlstate, "42501");
     /* Gone once the statement is over. */
     pd_db_set_session(db, NULL);
     assert_string_equal(query_text(db, IDENTITY_SQL, buf, sizeof(buf)), "postgres||");
+    assert_string_equal(
+        query_text(db, "SELECT string_agg(id::text, ',' ORDER BY id) FROM session_item", buf, sizeof(buf)),
+        "1,2");
     /* Inside an explicit transaction, pd_db_begin applies it once for every statement. */
     pd_db_set_session(db, &session);
     assert_true(pd_db_begin(db, &err));
@@ -624,6 +703,7 @@ main(void)
         cmocka_unit_test(test_acquire_times_out_when_all_are_busy),
         cmocka_unit_test(test_reconnects_after_backends_are_terminated),
         cmocka_unit_test(test_dead_address_fails_fast),
+        cmocka_unit_test(test_failed_connect_lets_waiters_wait_for_open_connections),
         cmocka_unit_test(test_multi_host_skips_a_dead_first_host),
         cmocka_unit_test(test_prepared_statements_are_reused_and_bounded),
         cmocka_unit_test(test_session_role_and_settings_last_one_statement),
