@@ -428,7 +428,7 @@ test_prepared_statements_are_reused_and_bounded(void **state)
     PdDbResult *result = NULL;
     for (int i = 0; i < 5; i++)
     {
-        char value[8];
+        char value[16];
         snprintf(value, sizeof(value), "%d", i);
         const char *params[] = {value};
         assert_true(pd_db_query_prepared(arena, db, "SELECT $1::int * 2", 1, params, &result, &err));
