@@ -32,7 +32,8 @@ typedef struct PdPoolOptions
     const char *conninfo;         /* libpq keyword form or URI; multi-host + target_session_attrs welcome */
     int size;                     /* most connections open at once (>= 1) */
     int acquire_timeout_ms;       /* how long pd_pool_acquire waits for a free connection (0: not at all) */
-    int connect_timeout_ms;       /* bound on one connection attempt, per host named (0: 2000) */
+    int connect_timeout_ms;       /* bound on one connection attempt, per host named (0: 2000); libpq
+                                     itself moves to the next host after whole seconds, at least 2 */
     int statement_timeout_ms;     /* set on each new connection (a startup option); 0: the server's */
     const char *application_name; /* "prodata serve"; NULL: the conninfo's, else "prodata" */
     int prepared_cache_size;      /* statements kept prepared per connection; 0: 256 */
