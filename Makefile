@@ -38,6 +38,10 @@ UNIT_SRC := $(sort $(wildcard tests/unit/*/test_*.c))
 # throwaway PostgreSQL, connection in PRODATA_TEST_CONNINFO.
 PGT_SRC  := $(sort $(wildcard tests/pg/test_*.c))
 
+# Short programs using libprodata's public headers only (examples/*.c), built against the static library.
+EXAMPLE_SRC := $(sort $(wildcard examples/*.c))
+EXAMPLE_BIN := $(patsubst examples/%.c,$(BUILD)/examples/%,$(EXAMPLE_SRC))
+
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRC))
@@ -46,7 +50,7 @@ PGT_BIN  := $(patsubst tests/pg/%.c,$(BUILD)/tests/pg/%,$(PGT_SRC))
 .PHONY: all deps test unit integration asan clang demo demo-stop bench bench-rest bench-deps clean format format-check check-lib check-exports check-layers check-prefix install uninstall
 .DEFAULT_GOAL := all
 
-all: deps $(BUILD)/prodata $(BUILD)/libprodata.a $(BUILD)/libprodata.so $(UNIT_BIN) $(PGT_BIN) check-lib check-exports
+all: deps $(BUILD)/prodata $(BUILD)/libprodata.a $(BUILD)/libprodata.so $(UNIT_BIN) $(PGT_BIN) $(EXAMPLE_BIN) check-lib check-exports
 
 deps:
 	@scripts/deps.sh
@@ -90,6 +94,10 @@ $(BUILD)/tests/unit/http/%: tests/unit/http/%.c $(BUILD)/http.a $(BUILD)/libprod
 $(BUILD)/tests/pg/%: tests/pg/%.c $(wildcard tests/pg/*.h) $(BUILD)/libprodata.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -Itests/pg -o $@ $< $(BUILD)/libprodata.a $(LDLIBS) -lcmocka
+
+$(BUILD)/examples/%: examples/%.c $(BUILD)/libprodata.a
+	@mkdir -p $(dir $@)
+	$(CC) -Iinclude $(CFLAGS) -o $@ $< $(BUILD)/libprodata.a $(LDLIBS)
 
 # The library never prints or exits: only src/cli may (docs/STYLE, as libpq's own check).
 check-lib: $(BUILD)/libprodata.a
