@@ -150,7 +150,7 @@ trap 'serve_cleanup; pg_instance_stop "$SECOND"; rm -rf "$TAP_WORKDIR"' EXIT
 if pg_instance_start "$SECOND"; then
     migrate
     psql -qX -c "INSERT INTO author (name, email) VALUES ('Solo', 'solo@example.com')" >/dev/null
-    serve_start --models "$MODELS" --anonymous-role postgres --connect-timeout-ms 1000 || exit 1
+    serve_start --models "$MODELS" --anonymous-role postgres --connect-timeout-ms 1000 --pool-timeout-ms 1000 || exit 1
     http GET /api/authors/
     expect_json "the second server answers from the second cluster" '.count' 1
     pg_as_owner "$PGBIN/pg_ctl" -D "$SECOND/data" -m immediate -w stop >/dev/null 2>&1
