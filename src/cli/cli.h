@@ -50,11 +50,18 @@ bool cmd_showmigrations(PdArena *arena, const CliArgs *args, PdError *err);
 bool cmd_sqlmigrate(PdArena *arena, const CliArgs *args, PdError *err);
 bool cmd_check(PdArena *arena, const CliArgs *args, PdError *err);
 bool cmd_config(PdArena *arena, const CliArgs *args, PdError *err);
+bool cmd_serve(PdArena *arena, const CliArgs *args, PdError *err);
 
 /*
  * Loads the settings of any surface (table) into values, as cli_load_config does for migrate's, and
  * installs the stderr log handler at the surface's log_level (log_level_offset into values).
  */
+/*
+ * The serve settings' jwt_secret from jwt_secret_file when that is set (its final newline dropped), so a
+ * deployment keeps the key out of prodata.conf and the environment. Errors: PD_ERR_IO.
+ */
+bool cli_read_jwt_secret(PdArena *arena, PdServeSettings *settings, PdError *err);
+
 bool cli_load_settings(PdArena *arena, const CliArgs *args, const PdSettingTable *table, void *values,
                        PdSettings *settings, PdError *err);
 

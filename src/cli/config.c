@@ -6,6 +6,7 @@
  * with its source, or with --docs the reference table of
  * docs/configuration.md. The table and the loader live in core (settings.c).
  */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -117,4 +118,26 @@ cmd_config(PdArena *arena, const CliArgs *args, PdError *err)
         return pd_arena_error(arena, err);
     fputs(text, stdout);
     return true;
+}
+
+bool
+cli_read_jwt_secret(PdArena *arena, PdServeSettings *settings, PdError *err)
+{
+    if (settings->jwt_secret_file[0] == '\0')
+        return true;
+    FILE *file = fopen(settings->jwt_secret_file, "rb");
+    if (file == NULL)
+        return pd_error_set(err, PD_ERR_IO, "could not read jwt_secret_file %s: %s",
+                            settings->jwt_secret_file, strerror(errno));
+    char buffer[8192];
+    size_t length = fread(buffer, 1, sizeof(buffer) - 1, file);
+    bool is_whole = feof(file) && !ferror(file);
+    fclose(file);
+    if (!is_whole)
+        return pd_error_set(err, PD_ERR_IO, "could not read jwt_secret_file %s (at most %zu bytes)",
+                            settings->jwt_secret_file, sizeof(buffer) - 1);
+    while (length > 0 && (buffer[length - 1] == '\n' || buffer[length - 1] == '\r'))
+        length--;
+    settings->jwt_secret = pd_arena_strndup(arena, buffer, length);
+    return settings->jwt_secret != NULL || pd_arena_error(arena, err);
 }

@@ -95,6 +95,19 @@ static const CliCommand commands[] = {
      "  --surface NAME         the settings of migrate (default) or serve\n",
      {{"--docs", false}, {"--surface", true}},
      0},
+    {"serve",
+     cmd_serve,
+     "serve every model as a REST API (Django REST Framework's conventions)",
+     "usage: prodata serve\n"
+     "\n"
+     "Serves the models of the model file over HTTP: GET /api/ lists the resources,\n"
+     "/api/<resource>/ and /api/<resource>/<pk>/ list, create, read, change and\n"
+     "delete objects (docs/serve.md). SIGHUP, or `prodata migrate` applying a\n"
+     "migration, reloads the models without dropping a request; SIGTERM or SIGINT\n"
+     "stops after the requests under way (shutdown_timeout_ms).\n",
+     {{NULL, false}},
+     0,
+     &pd_settings_serve},
 };
 #define COMMAND_COUNT (sizeof(commands) / sizeof(commands[0]))
 

@@ -147,6 +147,8 @@ static const PdSetting serve_rows[] = {
              "an idle client connection is closed after this"),
     SERVE_TEXT(jwt_secret, PD_SETTING_STRING, "", true, "SECRET",
                "HS256 key of bearer tokens; empty: no HS256"),
+    SERVE_TEXT(jwt_secret_file, PD_SETTING_PATH, "", false, "FILE",
+               "a file holding the HS256 key (its final newline dropped); when set, it wins over jwt_secret"),
     SERVE_TEXT(jwt_public_key, PD_SETTING_PATH, "", false, "FILE",
                "PEM public key of RS256/ES256 bearer tokens; empty: none"),
     SERVE_TEXT(jwt_issuer, PD_SETTING_STRING, "", false, "ISSUER", "required iss claim; empty: not checked"),
@@ -526,6 +528,17 @@ line_value(char *value, const char *name, const char *path, int line_number, Pro
     return value + 1;
 }
 
+/* Whether name is a setting of a surface other than table's (a settings file is shared by the commands). */
+static bool
+is_other_surface_setting(const PdSettingTable *table, const char *name)
+{
+    static const PdSettingTable *const surfaces[] = {&pd_settings_migrate, &pd_settings_serve};
+    for (size_t i = 0; i < sizeof(surfaces) / sizeof(surfaces[0]); i++)
+        if (surfaces[i] != table && find_length(surfaces[i], name, strlen(name)) != NULL)
+            return true;
+    return false;
+}
+
 /* One "name = value" line. */
 static void
 read_line(PdArena *arena, PdSettings *settings, char *line, const char *path, int line_number,
@@ -544,6 +557,8 @@ read_line(PdArena *arena, PdSettings *settings, char *line, const char *path, in
     *equals = '\0';
     char *name = trim(content);
     const PdSetting *setting = find_length(settings->table, name, strlen(name));
+    if (setting == NULL && is_other_surface_setting(settings->table, name))
+        return; /* one prodata.conf serves every command: another command's setting is not a mistake */
     if (setting == NULL)
     {
         const char *suggestion = pd_settings_suggest(settings->table, name);

@@ -1,0 +1,453 @@
+/*
+ * request.c - one HTTP request from libmicrohttpd's point of view: the access
+ * handler gathers the body (bounded by body_limit), refuses early what can be
+ * refused from the headers alone (413 from Content-Length, 415), then answers
+ * the whole request in one call on the worker thread: the thread's arena is
+ * reset, the request routed (pd_http_dispatch), the response copied into a
+ * libmicrohttpd response with its headers (CORS, Connection: close while
+ * draining), one access-log line written and the metrics observed. The
+ * arena belongs to the thread, not the connection: requests of other
+ * connections run on the same thread between two calls of a slow upload, so
+ * nothing of a request lives in the arena across calls (the body is kept in
+ * malloc'd memory owned by the request's state until its completion).
+ */
+#include <ctype.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <sys/socket.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "server.h"
+
+/* Every request's arena has this budget: past it, PD_ERR_TOO_LARGE (413), never an abort. */
+#define REQUEST_ARENA_BUDGET ((size_t)256 * 1024 * 1024)
+
+/* What a request keeps between the calls of the access handler (malloc'd; freed on completion). */
+typedef struct Pending
+{
+    struct timespec started;
+    char *body;
+    size_t body_length;
+    size_t body_capacity;
+    bool is_too_large;
+    bool is_answered;
+} Pending;
+
+static pthread_key_t arena_key;
+static pthread_once_t arena_once = PTHREAD_ONCE_INIT;
+
+static void
+free_thread_arena(void *arena)
+{
+    pd_arena_free(arena);
+}
+
+static void
+make_arena_key(void)
+{
+    pthread_key_create(&arena_key, free_thread_arena);
+}
+
+/* The calling worker thread's arena (made on first use, freed when the thread ends). */
+static PdArena *
+thread_arena(void)
+{
+    pthread_once(&arena_once, make_arena_key);
+    PdArena *arena = pthread_getspecific(arena_key);
+    if (arena == NULL)
+    {
+        arena = pd_arena_new(REQUEST_ARENA_BUDGET);
+        if (arena != NULL)
+            pthread_setspecific(arena_key, arena);
+    }
+    return arena;
+}
+
+static PdHttpMethod
+method_of(const char *name)
+{
+    static const struct
+    {
+        const char *name;
+        PdHttpMethod method;
+    } methods[] = {{"GET", PD_HTTP_GET},        {"HEAD", PD_HTTP_HEAD},   {"POST", PD_HTTP_POST},
+                   {"PUT", PD_HTTP_PUT},        {"PATCH", PD_HTTP_PATCH}, {"DELETE", PD_HTTP_DELETE},
+                   {"OPTIONS", PD_HTTP_OPTIONS}};
+    for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
+        if (strcmp(name, methods[i].name) == 0)
+            return methods[i].method;
+    return PD_HTTP_OTHER;
+}
+
+static bool
+has_body(PdHttpMethod method)
+{
+    return method == PD_HTTP_POST || method == PD_HTTP_PUT || method == PD_HTTP_PATCH;
+}
+
+const char *
+pd_http_header(PdHttpContext *ctx, const char *name)
+{
+    return MHD_lookup_connection_value(ctx->connection, MHD_HEADER_KIND, name);
+}
+
+void
+pd_http_add_header(PdHttpContext *ctx, const char *name, const char *value)
+{
+    if (ctx->header_count < PD_HTTP_MAX_HEADERS && value != NULL)
+    {
+        ctx->header_names[ctx->header_count] = name;
+        ctx->header_values[ctx->header_count++] = value;
+    }
+}
+
+const char *
+pd_http_arg(const PdHttpContext *ctx, const char *key)
+{
+    for (size_t i = 0; i < ctx->arg_count; i++)
+        if (strcmp(ctx->args[i].key, key) == 0)
+            return ctx->args[i].value;
+    return NULL;
+}
+
+static enum MHD_Result
+collect_arg(void *data, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+    (void)kind;
+    PdHttpContext *ctx = data;
+    PdHttpArg *args = pd_arena_reserve_next(ctx->arena, ctx->args, ctx->arg_count, sizeof(*args));
+    if (args == NULL)
+        return MHD_NO;
+    ctx->args = args;
+    args[ctx->arg_count++] = (PdHttpArg){key, value != NULL ? value : ""};
+    return MHD_YES;
+}
+
+/* ---- where the request comes from ---- */
+
+static const char *
+client_address(PdHttpContext *ctx)
+{
+    if (ctx->server->settings->trust_proxy)
+    {
+        const char *forwarded = pd_http_header(ctx, "X-Forwarded-For");
+        if (forwarded != NULL && forwarded[0] != '\0')
+            return pd_arena_strndup(ctx->arena, forwarded, strcspn(forwarded, ", "));
+    }
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(ctx->connection, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    char host[INET6_ADDRSTRLEN] = "-";
+    const struct sockaddr *address = info != NULL ? info->client_addr : NULL;
+    if (address != NULL && address->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)address)->sin_addr, host, sizeof(host));
+    else if (address != NULL && address->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)address)->sin6_addr, host, sizeof(host));
+    return pd_arena_strdup(ctx->arena, host);
+}
+
+/* A Host header can only hold a host name, an address and a port: anything else is refused (no header
+ * injection into the URLs we build from it). */
+static bool
+is_valid_host(const char *host)
+{
+    if (host == NULL || host[0] == '\0' || strlen(host) > 255)
+        return false;
+    for (const char *c = host; *c != '\0'; c++)
+        if (!isalnum((unsigned char)*c) && strchr(".-:[]_", *c) == NULL)
+            return false;
+    return true;
+}
+
+static bool
+find_base_url(PdHttpContext *ctx)
+{
+    const char *scheme = ctx->server->is_tls ? "https" : "http";
+    const char *host = pd_http_header(ctx, "Host");
+    if (ctx->server->settings->trust_proxy)
+    {
+        const char *proto = pd_http_header(ctx, "X-Forwarded-Proto");
+        const char *forwarded_host = pd_http_header(ctx, "X-Forwarded-Host");
+        if (proto != NULL && (strcmp(proto, "https") == 0 || strcmp(proto, "http") == 0))
+            scheme = proto;
+        if (forwarded_host != NULL)
+            host = forwarded_host;
+    }
+    if (host == NULL)
+        host =
+            pd_arena_sprintf(ctx->arena, "%s:%d", ctx->server->settings->listen_address, ctx->server->port);
+    if (!is_valid_host(host))
+        return false;
+    ctx->base_url = pd_arena_sprintf(ctx->arena, "%s://%s", scheme, host);
+    return true;
+}
+
+/* ---- CORS ---- */
+
+static bool
+is_allowed_origin(const PdHttpServer *server, const char *origin)
+{
+    if (server->is_cors_any)
+        return true;
+    for (size_t i = 0; i < server->cors_origin_count; i++)
+        if (strcmp(server->cors_origins[i], origin) == 0)
+            return true;
+    return false;
+}
+
+/* A preflight (OPTIONS with Access-Control-Request-Method) is answered here; others get the headers added. */
+static bool
+answer_cors(PdHttpContext *ctx, bool *is_preflight)
+{
+    *is_preflight = false;
+    const char *origin = pd_http_header(ctx, "Origin");
+    if (origin == NULL || !is_allowed_origin(ctx->server, origin))
+        return false;
+    pd_http_add_header(ctx, "Access-Control-Allow-Origin", ctx->server->is_cors_any ? "*" : origin);
+    pd_http_add_header(ctx, "Vary", "Origin");
+    if (ctx->method == PD_HTTP_OPTIONS && pd_http_header(ctx, "Access-Control-Request-Method") != NULL)
+    {
+        pd_http_add_header(ctx, "Access-Control-Allow-Methods",
+                           "GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS");
+        pd_http_add_header(ctx, "Access-Control-Allow-Headers", "Authorization, Content-Type");
+        pd_http_add_header(ctx, "Access-Control-Max-Age", "600");
+        ctx->status = 204;
+        *is_preflight = true;
+        return true;
+    }
+    pd_http_add_header(ctx, "Access-Control-Expose-Headers", "Location, Retry-After, WWW-Authenticate");
+    return true;
+}
+
+/* ---- answering ---- */
+
+static double
+seconds_since(const struct timespec *started)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)(now.tv_sec - started->tv_sec) + (double)(now.tv_nsec - started->tv_nsec) / 1e9;
+}
+
+static void
+log_access(PdHttpContext *ctx, size_t bytes, double seconds)
+{
+    if (!pd_log_enabled(PD_LOG_INFO))
+        return;
+    char status[8], size[24], duration[32];
+    snprintf(status, sizeof(status), "%d", ctx->status);
+    snprintf(size, sizeof(size), "%zu", bytes);
+    snprintf(duration, sizeof(duration), "%.3f", seconds * 1000.0);
+    const char *role = ctx->has_identity && ctx->identity.role != NULL ? ctx->identity.role : "-";
+    PdLogField fields[] = {{"method", ctx->method_name},
+                           {"path", ctx->path},
+                           {"status", status},
+                           {"bytes", size},
+                           {"ms", duration},
+                           {"role", role},
+                           {"address", ctx->address}};
+    pd_log(PD_LOG_INFO, "request", fields, sizeof(fields) / sizeof(fields[0]));
+}
+
+/* Copies the response to libmicrohttpd and queues it. */
+static enum MHD_Result
+queue(PdHttpContext *ctx, Pending *pending)
+{
+    const char *body = pd_strbuf_text(&ctx->out);
+    size_t length = body != NULL ? ctx->out.length : 0;
+    if (body == NULL) /* the arena's budget ran out while building the body */
+    {
+        ctx->status = 500;
+        body = "{\"detail\":\"A server error occurred.\"}";
+        length = strlen(body);
+    }
+    struct MHD_Response *response =
+        MHD_create_response_from_buffer(length, (void *)body, MHD_RESPMEM_MUST_COPY);
+    if (response == NULL)
+        return MHD_NO;
+    if (ctx->status != 204 && ctx->status != 304)
+        MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE,
+                                ctx->content_type != NULL ? ctx->content_type : "application/json");
+    for (size_t i = 0; i < ctx->header_count; i++)
+        MHD_add_response_header(response, ctx->header_names[i], ctx->header_values[i]);
+    if (atomic_load(&ctx->server->is_draining))
+        MHD_add_response_header(response, MHD_HTTP_HEADER_CONNECTION, "close");
+    enum MHD_Result queued = MHD_queue_response(ctx->connection, (unsigned int)ctx->status, response);
+    MHD_destroy_response(response);
+    pending->is_answered = true;
+    double seconds = seconds_since(&pending->started);
+    log_access(ctx, length, seconds);
+    pd_http_metrics_observe(ctx->server->metrics, ctx->resource, ctx->method_name, ctx->status, seconds);
+    return queued;
+}
+
+/* The refusals the headers alone decide, before a body is read: 415 and 413. */
+static bool
+refuse_early(PdHttpContext *ctx)
+{
+    const char *length = pd_http_header(ctx, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    long long limit = ctx->server->settings->body_limit;
+    if (length != NULL && strtoll(length, NULL, 10) > limit)
+    {
+        pd_http_respond_detail(
+            ctx, 413, pd_arena_sprintf(ctx->arena, "Request body is too large (limit %lld bytes).", limit));
+        return true;
+    }
+    const char *type = pd_http_header(ctx, MHD_HTTP_HEADER_CONTENT_TYPE);
+    bool has_content = (length != NULL && strtoll(length, NULL, 10) > 0) ||
+                       pd_http_header(ctx, MHD_HTTP_HEADER_TRANSFER_ENCODING) != NULL;
+    if (type == NULL && !has_content)
+        return false;
+    size_t type_length = type != NULL ? strcspn(type, "; ") : 0;
+    bool is_json = type != NULL && ((type_length == 16 && strncasecmp(type, "application/json", 16) == 0) ||
+                                    (type_length > 17 && strncasecmp(type, "application/", 12) == 0 &&
+                                     strncasecmp(type + type_length - 5, "+json", 5) == 0));
+    if (is_json)
+        return false;
+    PdStrbuf detail;
+    pd_strbuf_init(&detail, ctx->arena);
+    pd_strbuf_appendf(&detail, "Unsupported media type \"%s\" in request.", type != NULL ? type : "");
+    pd_http_respond_detail(ctx, 415, pd_strbuf_text(&detail));
+    return true;
+}
+
+/* Builds the context of a request being answered now. */
+static bool
+begin(PdHttpContext *ctx, PdHttpServer *server, struct MHD_Connection *connection, const char *url,
+      const char *method)
+{
+    memset(ctx, 0, sizeof(*ctx));
+    ctx->server = server;
+    ctx->connection = connection;
+    ctx->arena = thread_arena();
+    if (ctx->arena == NULL)
+        return false;
+    pd_arena_reset(ctx->arena);
+    ctx->method_name = method;
+    ctx->method = method_of(method);
+    ctx->path = url;
+    ctx->resource = "-";
+    ctx->status = 200;
+    pd_strbuf_init(&ctx->out, ctx->arena);
+    MHD_get_connection_values(connection, MHD_GET_ARGUMENT_KIND, collect_arg, ctx);
+    ctx->address = client_address(ctx);
+    return true;
+}
+
+/* Answers the request in full, now. */
+static enum MHD_Result
+answer(PdHttpServer *server, struct MHD_Connection *connection, const char *url, const char *method,
+       Pending *pending, bool is_first_call)
+{
+    PdHttpContext ctx;
+    if (!begin(&ctx, server, connection, url, method))
+        return MHD_NO;
+    bool is_preflight = false;
+    answer_cors(&ctx, &is_preflight);
+    if (is_preflight)
+        return queue(&ctx, pending);
+    if (!find_base_url(&ctx))
+        pd_http_respond_detail(&ctx, 400, "Invalid Host header.");
+    else if (is_first_call && has_body(ctx.method) && refuse_early(&ctx))
+        ;
+    else if (pending->is_too_large)
+        pd_http_respond_detail(&ctx, 413,
+                               pd_arena_sprintf(ctx.arena, "Request body is too large (limit %d bytes).",
+                                                server->settings->body_limit));
+    else
+    {
+        ctx.body = pending->body != NULL ? pending->body : "";
+        ctx.body_length = pending->body_length;
+        pd_http_dispatch(&ctx);
+    }
+    return queue(&ctx, pending);
+}
+
+/* Keeps up to body_limit bytes of the body; past it only notes that the body was too large. */
+static void
+take_body(PdHttpServer *server, Pending *pending, const char *data, size_t size)
+{
+    size_t limit = (size_t)server->settings->body_limit;
+    if (pending->is_too_large || pending->body_length + size > limit)
+    {
+        pending->is_too_large = true;
+        return;
+    }
+    if (pending->body_length + size + 1 > pending->body_capacity)
+    {
+        size_t capacity = pending->body_capacity ? pending->body_capacity * 2 : 4096;
+        while (capacity < pending->body_length + size + 1)
+            capacity *= 2;
+        char *grown = realloc(pending->body, capacity);
+        if (grown == NULL)
+        {
+            pending->is_too_large = true;
+            return;
+        }
+        pending->body = grown;
+        pending->body_capacity = capacity;
+    }
+    memcpy(pending->body + pending->body_length, data, size);
+    pending->body_length += size;
+    pending->body[pending->body_length] = '\0';
+}
+
+enum MHD_Result
+pd_http_on_request(void *cls, struct MHD_Connection *connection, const char *url, const char *method,
+                   const char *version, const char *upload_data, size_t *upload_data_size, void **state)
+{
+    (void)version;
+    PdHttpServer *server = cls;
+    Pending *pending = *state;
+    if (pending == NULL)
+    {
+        pending = calloc(1, sizeof(*pending));
+        if (pending == NULL)
+            return MHD_NO;
+        clock_gettime(CLOCK_MONOTONIC, &pending->started);
+        atomic_fetch_add(&server->in_flight, 1);
+        *state = pending;
+        /* Answered on the next call, once libmicrohttpd has the whole request: a response queued now
+         * would cost the connection its keep-alive. Only a refusal from the headers (413, 415) is sent
+         * at once, before a body nobody will read. */
+        if (!has_body(method_of(method)))
+            return MHD_YES;
+        PdHttpContext probe;
+        if (!begin(&probe, server, connection, url, method))
+            return MHD_NO;
+        if (refuse_early(&probe))
+            return answer(server, connection, url, method, pending, true);
+        return MHD_YES;
+    }
+    if (pending->is_answered)
+    {
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (*upload_data_size > 0)
+    {
+        take_body(server, pending, upload_data, *upload_data_size);
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    return answer(server, connection, url, method, pending, false);
+}
+
+void
+pd_http_on_completed(void *cls, struct MHD_Connection *connection, void **state,
+                     enum MHD_RequestTerminationCode reason)
+{
+    (void)connection;
+    (void)reason;
+    PdHttpServer *server = cls;
+    Pending *pending = *state;
+    if (pending == NULL)
+        return;
+    free(pending->body);
+    free(pending);
+    *state = NULL;
+    atomic_fetch_sub(&server->in_flight, 1);
+}

@@ -1,0 +1,372 @@
+/*
+ * resource.c - routing: which URL is what, and which methods each answers.
+ * /healthz, /openapi.json and /metrics need no credentials; under /api/ every
+ * request is identified first (pd_http_auth_identify: a token, the anonymous
+ * role or 401/429), holds one catalog generation for its whole life, and is
+ * checked against the model's access directive. URLs end with a slash as
+ * DRF's routers make them: GET or HEAD without it is a 301 to the slash form
+ * (query string kept, as Django's APPEND_SLASH), any other method a 404.
+ * Also the one way a handler gets a database connection: from the pool, with
+ * the request's role and claims as its session, or none when the request
+ * runs as the pool's own role with no claims (a plain prepared statement).
+ */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "openapi.h"
+#include "server.h"
+
+#define LIST_ALLOW "GET, POST, HEAD, OPTIONS"
+/* PUT, PATCH and DELETE come with the query library's pd_object_update and pd_object_delete. */
+#define ITEM_ALLOW "GET, HEAD, OPTIONS"
+#define READ_ALLOW "GET, HEAD, OPTIONS"
+
+static bool
+is_read(PdHttpMethod method)
+{
+    return method == PD_HTTP_GET || method == PD_HTTP_HEAD;
+}
+
+/* ---- database connections with the request's identity ---- */
+
+bool
+pd_http_db_acquire(PdHttpContext *ctx, PdDb **db, PdError *err)
+{
+    if (!pd_pool_acquire(ctx->server->pool, db, err))
+        return false;
+    const PdHttpIdentity *identity = &ctx->identity;
+    const char *login = ctx->server->login_role;
+    bool is_login_role = identity->role == NULL || (login != NULL && strcmp(identity->role, login) == 0);
+    if (!ctx->has_identity || (is_login_role && identity->claims_json == NULL && identity->subject == NULL))
+        return true;
+    PdDbSetting *settings = pd_arena_calloc(ctx->arena, 2, sizeof(*settings));
+    PdDbSession *session = pd_arena_calloc(ctx->arena, 1, sizeof(*session));
+    if (settings == NULL || session == NULL)
+    {
+        pd_pool_release(ctx->server->pool, *db);
+        return pd_arena_error(ctx->arena, err);
+    }
+    size_t count = 0;
+    if (identity->claims_json != NULL)
+        settings[count++] = (PdDbSetting){"request.jwt.claims", identity->claims_json};
+    if (identity->subject != NULL)
+        settings[count++] = (PdDbSetting){"request.jwt.sub", identity->subject};
+    *session = (PdDbSession){.role = identity->role, .settings = settings, .setting_count = count};
+    pd_db_set_session(*db, session);
+    return true;
+}
+
+void
+pd_http_db_release(PdHttpContext *ctx, PdDb *db)
+{
+    pd_pool_release(ctx->server->pool, db);
+}
+
+/* ---- endpoints outside /api ---- */
+
+static void
+healthz(PdHttpContext *ctx)
+{
+    if (!is_read(ctx->method))
+    {
+        pd_http_respond_not_allowed(ctx, "GET, HEAD");
+        return;
+    }
+    PdError err = {0};
+    PdDb *db;
+    PdDbResult *result;
+    bool is_up = pd_pool_acquire(ctx->server->pool, &db, &err);
+    if (is_up)
+    {
+        is_up = pd_db_query_prepared(ctx->arena, db, "SELECT 1", 0, NULL, &result, &err);
+        pd_pool_release(ctx->server->pool, db);
+    }
+    if (!is_up)
+    {
+        pd_http_respond_error(ctx, &err);
+        return;
+    }
+    PdHttpCatalog *catalog = pd_http_catalog_acquire(ctx->server);
+    ctx->status = 200;
+    pd_strbuf_appendf(&ctx->out, "{\"status\":\"ok\",\"models\":%zu,\"generation\":%llu}",
+                      catalog->catalog->model_count, (unsigned long long)catalog->generation);
+    pd_http_catalog_release(ctx->server, catalog);
+}
+
+static void
+openapi(PdHttpContext *ctx)
+{
+    if (!is_read(ctx->method))
+    {
+        pd_http_respond_not_allowed(ctx, "GET, HEAD");
+        return;
+    }
+    PdHttpCatalog *catalog = pd_http_catalog_acquire(ctx->server);
+    PdError err = {0};
+    bool is_built = true;
+    pthread_mutex_lock(&catalog->openapi_lock);
+    if (catalog->openapi == NULL)
+    {
+        const PdServeSettings *settings = ctx->server->settings;
+        PdOpenApiOptions options = {
+            .title = "prodata",
+            .version = PD_VERSION,
+            .base_path = "/api",
+            .default_page_size = settings->default_page_size,
+            .max_page_size = settings->max_page_size,
+            .has_bearer_auth = settings->jwt_secret[0] != '\0' || settings->jwt_public_key[0] != '\0',
+        };
+        is_built = pd_http_openapi(catalog->arena, catalog->catalog, &options, &catalog->openapi,
+                                   &catalog->openapi_length, &err);
+    }
+    pthread_mutex_unlock(&catalog->openapi_lock);
+    if (is_built)
+        pd_http_respond_json(ctx, 200, catalog->openapi, catalog->openapi_length);
+    else
+        pd_http_respond_error(ctx, &err);
+    pd_http_catalog_release(ctx->server, catalog);
+}
+
+static void
+metrics(PdHttpContext *ctx)
+{
+    if (!is_read(ctx->method))
+    {
+        pd_http_respond_not_allowed(ctx, "GET, HEAD");
+        return;
+    }
+    PdPoolStats stats;
+    pd_pool_stats(ctx->server->pool, &stats);
+    char *text;
+    size_t length;
+    PdError err = {0};
+    if (!pd_http_metrics_render(ctx->arena, ctx->server->metrics, &stats, &text, &length, &err))
+    {
+        pd_http_respond_error(ctx, &err);
+        return;
+    }
+    pd_http_respond_json(ctx, 200, text, length);
+    ctx->content_type = "text/plain; version=0.0.4; charset=utf-8";
+}
+
+/* ---- /api ---- */
+
+/* 301 to the same URL with a slash at the end of the path (GET and HEAD only; others 404). */
+static void
+append_slash(PdHttpContext *ctx)
+{
+    if (!is_read(ctx->method))
+    {
+        pd_http_respond_detail(ctx, 404, "Not found.");
+        return;
+    }
+    PdStrbuf location;
+    pd_strbuf_init(&location, ctx->arena);
+    for (const char *segment = ctx->path; *segment != '\0';)
+    {
+        size_t length = strcspn(segment, "/");
+        char *part = pd_arena_strndup(ctx->arena, segment, length);
+        if (part != NULL)
+            pd_http_url_encode(&location, part);
+        segment += length;
+        if (*segment == '/')
+        {
+            pd_strbuf_append_char(&location, '/');
+            segment++;
+        }
+    }
+    pd_strbuf_append_char(&location, '/');
+    for (size_t i = 0; i < ctx->arg_count; i++)
+    {
+        pd_strbuf_append_char(&location, i == 0 ? '?' : '&');
+        pd_http_url_encode(&location, ctx->args[i].key);
+        pd_strbuf_append_char(&location, '=');
+        pd_http_url_encode(&location, ctx->args[i].value);
+    }
+    pd_http_add_header(ctx, "Location", pd_strbuf_text(&location));
+    ctx->status = 301;
+    pd_strbuf_init(&ctx->out, ctx->arena);
+}
+
+/* GET /api/: {"authors": "http://host/api/authors/", ...}. */
+static void
+api_root(PdHttpContext *ctx)
+{
+    if (ctx->method == PD_HTTP_OPTIONS)
+    {
+        pd_http_add_header(ctx, "Allow", READ_ALLOW);
+        pd_strbuf_append(&ctx->out, "{\"name\":\"Api Root\",\"description\":\"The default basic root view "
+                                    "for DefaultRouter\",\"renders\":[\"application/json\"],\"parses\":"
+                                    "[\"application/json\"]}");
+        return;
+    }
+    if (!is_read(ctx->method))
+    {
+        pd_http_respond_not_allowed(ctx, READ_ALLOW);
+        return;
+    }
+    const PdCatalog *catalog = ctx->catalog->catalog;
+    pd_strbuf_append_char(&ctx->out, '{');
+    for (size_t i = 0; i < catalog->model_count; i++)
+    {
+        const char *resource = catalog->models[i].resource;
+        pd_strbuf_append(&ctx->out, i == 0 ? "" : ",");
+        pd_http_json_string(&ctx->out, resource);
+        pd_strbuf_append(&ctx->out, ":");
+        pd_http_json_string(&ctx->out, pd_arena_sprintf(ctx->arena, "%s/api/%s/", ctx->base_url, resource));
+    }
+    pd_strbuf_append_char(&ctx->out, '}');
+}
+
+static const PdModel *
+find_resource(const PdCatalog *catalog, const char *name, size_t length)
+{
+    for (size_t i = 0; i < catalog->model_count; i++)
+    {
+        const char *resource = catalog->models[i].resource;
+        if (strlen(resource) == length && strncmp(resource, name, length) == 0)
+            return &catalog->models[i];
+    }
+    return NULL;
+}
+
+/* `access write=none`: a read-only resource, whose writes are 405 (not 403: no role may). */
+static bool
+is_read_only(const PdModel *model)
+{
+    return model->write_access.kind == PD_ACCESS_NONE;
+}
+
+static void
+list_endpoint(PdHttpContext *ctx, const PdModel *model)
+{
+    switch (ctx->method)
+    {
+        case PD_HTTP_GET:
+        case PD_HTTP_HEAD:
+            pd_http_list(ctx, model);
+            return;
+        case PD_HTTP_POST:
+            pd_http_create(ctx, model);
+            return;
+        case PD_HTTP_OPTIONS:
+            pd_http_add_header(ctx, "Allow", is_read_only(model) ? READ_ALLOW : LIST_ALLOW);
+            pd_http_options(ctx, model, false, !is_read_only(model));
+            return;
+        default:
+            pd_http_respond_not_allowed(ctx, LIST_ALLOW);
+    }
+}
+
+static void
+item_endpoint(PdHttpContext *ctx, const PdModel *model, const char *pk)
+{
+    switch (ctx->method)
+    {
+        case PD_HTTP_GET:
+        case PD_HTTP_HEAD:
+            pd_http_retrieve(ctx, model, pk);
+            return;
+        case PD_HTTP_OPTIONS:
+            pd_http_add_header(ctx, "Allow", is_read_only(model) ? READ_ALLOW : ITEM_ALLOW);
+            pd_http_options(ctx, model, true, false); /* no PUT yet */
+            return;
+        default:
+            pd_http_respond_not_allowed(ctx, ITEM_ALLOW);
+    }
+}
+
+/* Identity first (401/429 before anything else), then the model's access directive. */
+static bool
+identify(PdHttpContext *ctx, PdError *err)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    int64_t now_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+    if (!pd_http_auth_identify(ctx->server->auth, ctx->arena, pd_http_header(ctx, "Authorization"),
+                               ctx->address, now_ms, &ctx->identity, err))
+        return false;
+    ctx->has_identity = true;
+    return true;
+}
+
+/* The model's endpoint for the request, once identified and allowed (OPTIONS needs neither). */
+static void
+answer_endpoint(PdHttpContext *ctx, const PdModel *model, const char *pk)
+{
+    PdError err = {0};
+    bool is_write = !is_read(ctx->method) && ctx->method != PD_HTTP_OPTIONS;
+    if (is_read_only(model) && is_write)
+        pd_http_respond_not_allowed(ctx, READ_ALLOW);
+    else if (ctx->method == PD_HTTP_OPTIONS)
+        pk == NULL ? list_endpoint(ctx, model) : item_endpoint(ctx, model, pk);
+    else if (!identify(ctx, &err) || !pd_http_auth_allows(model, &ctx->identity, is_write, &err))
+        pd_http_respond_error(ctx, &err);
+    else
+        pk == NULL ? list_endpoint(ctx, model) : item_endpoint(ctx, model, pk);
+}
+
+/*
+ * rest: the path after "/api/", e.g. "books/12/". The URL's shape is judged before credentials (404 and 301
+ * first, as Django resolves URLs and appends slashes before a view authenticates).
+ */
+static void
+api_route(PdHttpContext *ctx, const char *rest)
+{
+    PdError err = {0};
+    if (rest[0] == '\0')
+    {
+        if (ctx->method != PD_HTTP_OPTIONS && !identify(ctx, &err))
+            pd_http_respond_error(ctx, &err);
+        else
+            api_root(ctx);
+        return;
+    }
+    size_t name_length = strcspn(rest, "/");
+    const PdModel *model = find_resource(ctx->catalog->catalog, rest, name_length);
+    const char *after = rest + name_length;
+    size_t pk_length = *after == '/' ? strcspn(after + 1, "/") : 0;
+    bool is_too_deep =
+        *after == '/' &&
+        (pk_length == 0 ? after[1] != '\0' : after[1 + pk_length] == '/' && after[2 + pk_length] != '\0');
+    if (model == NULL || is_too_deep)
+    {
+        pd_http_respond_detail(ctx, 404, "Not found.");
+        return;
+    }
+    ctx->resource = model->resource;
+    if (*after == '\0' || (pk_length > 0 && after[1 + pk_length] == '\0'))
+        append_slash(ctx);
+    else if (pk_length == 0)
+        answer_endpoint(ctx, model, NULL);
+    else
+        answer_endpoint(ctx, model, pd_arena_strndup(ctx->arena, after + 1, pk_length));
+}
+
+void
+pd_http_api(PdHttpContext *ctx, const char *rest)
+{
+    ctx->catalog = pd_http_catalog_acquire(ctx->server);
+    api_route(ctx, rest);
+    pd_http_catalog_release(ctx->server, ctx->catalog);
+    ctx->catalog = NULL;
+}
+
+void
+pd_http_dispatch(PdHttpContext *ctx)
+{
+    const char *path = ctx->path;
+    if (strcmp(path, "/healthz") == 0)
+        healthz(ctx);
+    else if (strcmp(path, "/openapi.json") == 0)
+        openapi(ctx);
+    else if (strcmp(path, "/metrics") == 0)
+        metrics(ctx);
+    else if (strcmp(path, "/api") == 0)
+        append_slash(ctx);
+    else if (strncmp(path, "/api/", 5) == 0)
+        pd_http_api(ctx, path + 5);
+    else
+        pd_http_respond_detail(ctx, 404, "Not found.");
+}

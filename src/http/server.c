@@ -1,0 +1,347 @@
+/*
+ * server.c - the life of `prodata serve`'s server: start (models, pool,
+ * authentication, metrics, the listening socket, libmicrohttpd, the LISTEN
+ * thread) and the graceful stop. Thread model, chosen for throughput on few
+ * cores: libmicrohttpd runs a pool of worker_threads epoll threads and each
+ * request is answered inside its access handler, which blocks on its own
+ * pooled database connection; so N concurrent clients can have N statements
+ * in flight (what create's group commit needs) without a hand-off between
+ * threads. Our own thread accepts connections and hands them to
+ * libmicrohttpd (MHD_add_connection places a connection by its descriptor,
+ * which spreads clients evenly over the workers; racing accepts would pile a
+ * burst of connections onto whichever worker woke first). Stopping closes the
+ * listening socket first, so draining needs no libmicrohttpd quiesce.
+ */
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cursor.h"
+#include "server.h"
+
+/* ---- the listening socket and the accept thread ---- */
+
+static bool
+bind_socket(PdHttpServer *server, PdError *err)
+{
+    const PdServeSettings *settings = server->settings;
+    char port_text[16];
+    snprintf(port_text, sizeof(port_text), "%d", settings->port);
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE};
+    struct addrinfo *found = NULL;
+    int status = getaddrinfo(settings->listen_address, port_text, &hints, &found);
+    if (status != 0)
+        return pd_error_set(err, PD_ERR_INVALID_INPUT, "listen_address \"%s\": %s", settings->listen_address,
+                            gai_strerror(status));
+    int saved = 0;
+    for (struct addrinfo *at = found; at != NULL && server->listen_fd < 0; at = at->ai_next)
+    {
+        int fd = socket(at->ai_family, at->ai_socktype | SOCK_CLOEXEC, at->ai_protocol);
+        int on = 1;
+        if (fd >= 0 && setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == 0 &&
+            bind(fd, at->ai_addr, at->ai_addrlen) == 0 && listen(fd, 1024) == 0)
+            server->listen_fd = fd;
+        else
+        {
+            saved = errno;
+            if (fd >= 0)
+                close(fd);
+        }
+    }
+    freeaddrinfo(found);
+    if (server->listen_fd < 0)
+        return pd_error_set(err, PD_ERR_IO, "could not listen on %s port %d: %s", settings->listen_address,
+                            settings->port, strerror(saved));
+    struct sockaddr_storage address;
+    socklen_t length = sizeof(address);
+    if (getsockname(server->listen_fd, (struct sockaddr *)&address, &length) == 0)
+        server->port = ntohs(address.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&address)->sin6_port
+                                                           : ((struct sockaddr_in *)&address)->sin_port);
+    return true;
+}
+
+/* Accepts until the listening socket is shut down; libmicrohttpd owns each connection from then on. */
+static void *
+accept_loop(void *data)
+{
+    PdHttpServer *server = data;
+    while (!atomic_load(&server->is_stopping))
+    {
+        struct sockaddr_storage address;
+        socklen_t length = sizeof(address);
+        int fd = accept(server->listen_fd, (struct sockaddr *)&address, &length);
+        if (fd < 0)
+        {
+            if (errno == EINTR || errno == ECONNABORTED)
+                continue;
+            if (atomic_load(&server->is_stopping) || errno == EINVAL || errno == EBADF)
+                break;
+            /* EMFILE and the like: wait a little rather than spin; the backlog holds the clients. */
+            pd_logf(PD_LOG_WARNING, "accept failed: %s", strerror(errno));
+            struct timespec pause = {0, 50 * 1000 * 1000};
+            nanosleep(&pause, NULL);
+            continue;
+        }
+        int on = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+        /* Refused (every worker at its connection limit): libmicrohttpd has closed fd already. */
+        MHD_add_connection(server->daemon, fd, (struct sockaddr *)&address, length);
+    }
+    return NULL;
+}
+
+/* ---- TLS files ---- */
+
+static bool
+read_pem(PdArena *arena, const char *path, char **text, PdError *err)
+{
+    FILE *file = fopen(path, "rb");
+    if (file == NULL)
+        return pd_error_set(err, PD_ERR_IO, "could not read %s: %s", path, strerror(errno));
+    PdStrbuf buf;
+    pd_strbuf_init(&buf, arena);
+    char chunk[4096];
+    size_t got;
+    while ((got = fread(chunk, 1, sizeof(chunk), file)) > 0)
+        pd_strbuf_append_length(&buf, chunk, got);
+    fclose(file);
+    if (pd_strbuf_failed(&buf))
+        return pd_arena_error(arena, err);
+    *text = (char *)pd_strbuf_text(&buf);
+    return true;
+}
+
+/* ---- libmicrohttpd ---- */
+
+static bool
+start_daemon(PdHttpServer *server, PdError *err)
+{
+    const PdServeSettings *settings = server->settings;
+    unsigned int flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ITC;
+    char *key = NULL, *cert = NULL;
+    if (settings->tls_cert[0] != '\0' || settings->tls_key[0] != '\0')
+    {
+        if (settings->tls_cert[0] == '\0' || settings->tls_key[0] == '\0')
+            return pd_error_set(err, PD_ERR_INVALID_INPUT, "tls_cert and tls_key go together: set both");
+        if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES)
+            return pd_error_set(err, PD_ERR_INVALID_INPUT, "this libmicrohttpd was built without TLS");
+        if (!read_pem(server->arena, settings->tls_cert, &cert, err) ||
+            !read_pem(server->arena, settings->tls_key, &key, err))
+            return false;
+        flags |= MHD_USE_TLS;
+        server->is_tls = true;
+    }
+    unsigned int threads = (unsigned int)settings->worker_threads;
+    unsigned int limit = (unsigned int)settings->max_connections;
+    if (limit < threads)
+        limit = threads;
+    unsigned int idle_s = (unsigned int)((settings->idle_timeout_ms + 999) / 1000);
+    struct MHD_OptionItem options[] = {
+        {MHD_OPTION_THREAD_POOL_SIZE, threads, NULL},
+        {MHD_OPTION_CONNECTION_LIMIT, limit, NULL},
+        {MHD_OPTION_CONNECTION_TIMEOUT, idle_s, NULL},
+        {MHD_OPTION_CONNECTION_MEMORY_LIMIT, 64 * 1024, NULL},
+        {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)pd_http_on_completed, server},
+        {MHD_OPTION_HTTPS_MEM_KEY, 0, key},
+        {MHD_OPTION_HTTPS_MEM_CERT, 0, cert},
+        {MHD_OPTION_END, 0, NULL},
+    };
+    if (!server->is_tls)
+        options[5] = options[7]; /* the list ends before the TLS options */
+    server->daemon = MHD_start_daemon(flags, 0, NULL, NULL, pd_http_on_request, server, MHD_OPTION_ARRAY,
+                                      options, MHD_OPTION_END);
+    if (server->daemon == NULL)
+        return pd_error_set(err, PD_ERR_INTERNAL, "libmicrohttpd did not start (worker_threads %u%s)",
+                            threads, server->is_tls ? ", TLS: check the certificate and key" : "");
+    return true;
+}
+
+/* ---- settings derived at start ---- */
+
+/* cors_origins: "*" or a comma list, split once. */
+static bool
+parse_cors(PdHttpServer *server, PdError *err)
+{
+    const char *text = server->settings->cors_origins;
+    const char **origins = NULL;
+    size_t count = 0;
+    while (*text != '\0')
+    {
+        while (*text == ' ' || *text == ',')
+            text++;
+        size_t length = strcspn(text, ", ");
+        if (length == 0)
+            break;
+        if (length == 1 && text[0] == '*')
+            server->is_cors_any = true;
+        else
+        {
+            origins = pd_arena_reserve_next(server->arena, origins, count, sizeof(*origins));
+            if (origins == NULL)
+                return pd_arena_error(server->arena, err);
+            origins[count++] = pd_arena_strndup(server->arena, text, length);
+        }
+        text += length;
+    }
+    server->cors_origins = origins;
+    server->cors_origin_count = count;
+    return true;
+}
+
+static bool
+open_pool(PdHttpServer *server, PdError *err)
+{
+    const PdServeSettings *settings = server->settings;
+    PdPoolOptions options = {
+        .conninfo = settings->database,
+        .size = settings->pool_size > 0 ? settings->pool_size : settings->worker_threads,
+        .acquire_timeout_ms = settings->pool_timeout_ms,
+        .connect_timeout_ms = settings->connect_timeout_ms,
+        .statement_timeout_ms = settings->statement_timeout_ms,
+        .application_name = "prodata serve",
+    };
+    return pd_pool_new(&options, &server->pool, err);
+}
+
+static bool
+open_auth(PdHttpServer *server, PdError *err)
+{
+    const PdServeSettings *settings = server->settings;
+    PdHttpAuthOptions options = {
+        .jwt = {.secret = settings->jwt_secret,
+                .public_key_file = settings->jwt_public_key,
+                .issuer = settings->jwt_issuer,
+                .audience = settings->jwt_audience,
+                .role_claim = settings->jwt_role_claim},
+        .anonymous_role = settings->anonymous_role,
+        .rate_per_address = settings->rate_per_address,
+        .rate_per_role = settings->rate_per_role,
+    };
+    return pd_http_auth_new(&options, &server->auth, err);
+}
+
+/*
+ * Opens the pool's connections one after the other before the first client comes (a burst of clients
+ * on a cold pool would open them all at once, each slower for the others, some past connect_timeout_ms),
+ * and learns the pool's own login role, so that requests as that role with no claims run as plain
+ * statements. When the database cannot be reached now, the pool connects on demand later and every
+ * anonymous request switches role explicitly (still correct).
+ */
+static void
+warm_pool(PdHttpServer *server, int size)
+{
+    PdDb **held = calloc((size_t)size, sizeof(*held));
+    PdError err = {0};
+    int count = 0;
+    while (held != NULL && count < size && pd_pool_acquire(server->pool, &held[count], &err))
+        count++;
+    if (count == 0)
+        pd_logf(PD_LOG_WARNING, "database not reachable at start: %s", err.message);
+    PdDbResult *result;
+    if (count > 0 && pd_db_query(server->arena, held[0], "SELECT current_user", 0, NULL, &result, &err) &&
+        pd_db_result_row_count(result) == 1)
+        server->login_role = pd_arena_strdup(server->arena, pd_db_result_value(result, 0, 0));
+    for (int i = 0; i < count; i++)
+        pd_pool_release(server->pool, held[i]);
+    free(held);
+}
+
+static void
+server_free(PdHttpServer *server)
+{
+    if (server->daemon != NULL)
+        MHD_stop_daemon(server->daemon);
+    if (server->listen_fd >= 0)
+        close(server->listen_fd);
+    if (server->catalog != NULL)
+        pd_http_catalog_free(server->catalog);
+    if (server->pool != NULL)
+        pd_pool_free(server->pool);
+    if (server->auth != NULL)
+        pd_http_auth_free(server->auth);
+    if (server->metrics != NULL)
+        pd_http_metrics_free(server->metrics);
+    pthread_mutex_destroy(&server->catalog_lock);
+    pd_arena_free(server->arena);
+    free(server);
+}
+
+bool
+pd_http_server_start(const PdServeSettings *settings, PdHttpServer **out, PdError *err)
+{
+    PdHttpServer *server = calloc(1, sizeof(*server));
+    if (server == NULL)
+        return pd_error_set(err, PD_ERR_NO_MEMORY, "out of memory");
+    server->settings = settings;
+    server->listen_fd = -1;
+    pthread_mutex_init(&server->catalog_lock, NULL);
+    server->arena = pd_arena_new(0);
+    server->metrics = pd_http_metrics_new();
+    if (server->arena == NULL || server->metrics == NULL)
+    {
+        server_free(server);
+        return pd_error_set(err, PD_ERR_NO_MEMORY, "out of memory");
+    }
+    bool is_started = parse_cors(server, err) &&
+                      pd_http_cursor_key(settings->cursor_secret, server->cursor_key, err) &&
+                      open_auth(server, err) && open_pool(server, err) &&
+                      pd_http_catalog_load(server, &server->catalog, err);
+    if (is_started)
+    {
+        warm_pool(server, settings->pool_size > 0 ? settings->pool_size : settings->worker_threads);
+        is_started = bind_socket(server, err) && start_daemon(server, err);
+    }
+    if (is_started && pthread_create(&server->accept_thread, NULL, accept_loop, server) != 0)
+        is_started = pd_error_set(err, PD_ERR_INTERNAL, "could not start the accept thread");
+    server->has_accept_thread = is_started;
+    if (is_started && !pd_http_listener_start(server, err))
+        is_started = false;
+    if (!is_started)
+    {
+        pd_http_server_stop(server, 0);
+        return false;
+    }
+    pd_logf(PD_LOG_INFO, "serving %zu models on %s://%s:%d/api/ with %d worker threads",
+            server->catalog->catalog->model_count, server->is_tls ? "https" : "http",
+            settings->listen_address, server->port, settings->worker_threads);
+    *out = server;
+    return true;
+}
+
+int
+pd_http_server_port(const PdHttpServer *server)
+{
+    return server->port;
+}
+
+int
+pd_http_server_stop(PdHttpServer *server, int timeout_ms)
+{
+    atomic_store(&server->is_draining, true);
+    atomic_store(&server->is_stopping, true);
+    if (server->listen_fd >= 0)
+        shutdown(server->listen_fd, SHUT_RDWR); /* wakes the blocked accept */
+    if (server->has_accept_thread)
+        pthread_join(server->accept_thread, NULL);
+    pd_http_listener_stop(server);
+    struct timespec step = {0, 10 * 1000 * 1000};
+    for (int waited_ms = 0; atomic_load(&server->in_flight) > 0 && waited_ms < timeout_ms; waited_ms += 10)
+        nanosleep(&step, NULL);
+    int left = atomic_load(&server->in_flight);
+    if (left > 0)
+    {
+        /* libmicrohttpd's stop would join workers still blocked in their statements, unbounded: the process
+         * is ending, so the server is left as it is and its connections close with it. */
+        pd_logf(PD_LOG_WARNING, "%d requests still under way after %d ms: they are cut", left, timeout_ms);
+        return left;
+    }
+    server_free(server);
+    return 0;
+}

@@ -1,0 +1,189 @@
+/*
+ * server.h - what the files of src/http share: the server, a catalog
+ * generation, and one request being answered (PdHttpContext). A request is
+ * answered inside one call of the access handler on one worker thread, so
+ * everything it allocates lives in that thread's arena, reset per request;
+ * only the response body is copied out to libmicrohttpd.
+ */
+#ifndef PRODATA_HTTP_SERVER_H
+#define PRODATA_HTTP_SERVER_H
+
+#include <microhttpd.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "auth.h"
+#include "http.h"
+#include "metrics.h"
+#include "prodata/arena.h"
+#include "prodata/db.h"
+#include "prodata/error.h"
+#include "prodata/log.h"
+#include "prodata/model.h"
+#include "prodata/pool.h"
+#include "prodata/settings.h"
+#include "prodata/strbuf.h"
+
+/* One generation of the models: freed after the last request that holds it lets it go. */
+typedef struct PdHttpCatalog
+{
+    PdArena *arena; /* the catalog and the cached OpenAPI document */
+    PdCatalog *catalog;
+    uint64_t generation;
+    int references; /* under the server's catalog_lock */
+    pthread_mutex_t openapi_lock;
+    char *openapi; /* built on first use */
+    size_t openapi_length;
+    bool *has_counter; /* per model (catalog order): an unfiltered count may read the row counters */
+} PdHttpCatalog;
+
+struct PdHttpServer
+{
+    const PdServeSettings *settings;
+    PdPool *pool;
+    PdHttpAuth *auth;
+    PdMetrics *metrics;
+    struct MHD_Daemon *daemon;
+    int listen_fd;
+    int port;
+    bool is_tls;
+    pthread_t accept_thread;
+    bool has_accept_thread;
+    pthread_t listener_thread; /* LISTEN for prodata migrate's notification */
+    bool has_listener_thread;
+    atomic_bool is_stopping;
+    atomic_bool is_draining;
+    atomic_int in_flight;
+    pthread_mutex_t catalog_lock;
+    PdHttpCatalog *catalog;
+    uint64_t generation;
+    unsigned char cursor_key[32];
+    const char *login_role; /* the pool's own role: requests as it need no role switch */
+    PdArena *arena;         /* the server's lifetime: settings derived at start */
+    const char *const *cors_origins;
+    size_t cors_origin_count;
+    bool is_cors_any;
+};
+
+/* The channel `prodata migrate` notifies after it applied something. */
+#define PD_HTTP_RELOAD_CHANNEL "prodata_catalog"
+
+typedef enum PdHttpMethod
+{
+    PD_HTTP_GET,
+    PD_HTTP_HEAD,
+    PD_HTTP_POST,
+    PD_HTTP_PUT,
+    PD_HTTP_PATCH,
+    PD_HTTP_DELETE,
+    PD_HTTP_OPTIONS,
+    PD_HTTP_OTHER,
+} PdHttpMethod;
+
+/* One query-string argument, decoded; value "" when the argument has no '='. */
+typedef struct PdHttpArg
+{
+    const char *key;
+    const char *value;
+} PdHttpArg;
+
+#define PD_HTTP_MAX_HEADERS 8
+
+/* A request being answered and the response being built. */
+typedef struct PdHttpContext
+{
+    PdHttpServer *server;
+    struct MHD_Connection *connection;
+    PdArena *arena; /* the worker thread's, reset for this request */
+    PdHttpMethod method;
+    const char *method_name;
+    const char *path; /* decoded, without the query string */
+    PdHttpArg *args;
+    size_t arg_count;
+    const char *body;
+    size_t body_length;
+    const char *address;    /* the client's (X-Forwarded-For's first when trust_proxy) */
+    const char *base_url;   /* "http://host:port", from the Host header */
+    PdHttpCatalog *catalog; /* held while the request runs; NULL outside /api */
+    const char *resource;   /* for metrics and the log; "-" when none */
+    PdHttpIdentity identity;
+    bool has_identity;
+    /* the response */
+    int status;
+    PdStrbuf out;
+    const char *content_type; /* NULL: application/json */
+    const char *header_names[PD_HTTP_MAX_HEADERS];
+    const char *header_values[PD_HTTP_MAX_HEADERS];
+    size_t header_count;
+} PdHttpContext;
+
+/* ---- request.c: the access handler ---- */
+/* Answers a request: routes it and fills ctx's response. */
+void pd_http_dispatch(PdHttpContext *ctx);
+/* A request header, or NULL. */
+const char *pd_http_header(PdHttpContext *ctx, const char *name);
+/* Adds a response header (name and value must live as long as the request). */
+void pd_http_add_header(PdHttpContext *ctx, const char *name, const char *value);
+/* The first query argument named key, or NULL. */
+const char *pd_http_arg(const PdHttpContext *ctx, const char *key);
+
+/* ---- respond.c: response bodies and the error shapes of Django REST Framework ---- */
+/* A JSON string literal of text (quotes included; invalid UTF-8 becomes U+FFFD). */
+void pd_http_json_string(PdStrbuf *out, const char *text);
+void pd_http_json_string_length(PdStrbuf *out, const char *text, size_t length);
+/* {"detail": "text"} with status. */
+void pd_http_respond_detail(PdHttpContext *ctx, int status, const char *detail);
+/* The error as DRF shapes it (400 per field, 404, 401 + WWW-Authenticate, 429/503 + Retry-After, ...). */
+void pd_http_respond_error(PdHttpContext *ctx, const PdError *err);
+/* 405 {"detail": "Method \"X\" not allowed."} with Allow. */
+void pd_http_respond_not_allowed(PdHttpContext *ctx, const char *allow);
+/* status with a JSON body taken as it is (PostgreSQL's text). */
+void pd_http_respond_json(PdHttpContext *ctx, int status, const char *json, size_t length);
+/* Percent-encodes text for a URL's query (RFC 3986 unreserved characters kept). */
+void pd_http_url_encode(PdStrbuf *out, const char *text);
+/*
+ * ctx's URL (base, path) with its query arguments sorted by name (as DRF's replace_query_param), key set to
+ * value, or removed when value is NULL. Arena-allocated; NULL on exhaustion.
+ */
+char *pd_http_url_with(PdHttpContext *ctx, const char *key, const char *value);
+/* The value text of member key of the top-level JSON object json, or false when absent. */
+bool pd_http_json_member(const char *json, size_t length, const char *key, const char **value,
+                         size_t *value_length);
+
+/* ---- resource.c: /api/ and the models' endpoints ---- */
+void pd_http_api(PdHttpContext *ctx, const char *rest);
+/* Acquires a pooled connection with the request's identity set as its session. */
+bool pd_http_db_acquire(PdHttpContext *ctx, PdDb **db, PdError *err);
+void pd_http_db_release(PdHttpContext *ctx, PdDb *db);
+
+/* ---- list.c: GET on a list, with filters, ordering, search, fields, expand and pagination ---- */
+void pd_http_list(PdHttpContext *ctx, const PdModel *model);
+/* Applies the filters, search, fields and expand of the query string (not pagination) to query. */
+struct PdQuery;
+bool pd_http_apply_args(PdHttpContext *ctx, struct PdQuery *query, bool is_list, PdError *err);
+
+/* ---- write.c: GET of an item, POST, OPTIONS ---- */
+void pd_http_create(PdHttpContext *ctx, const PdModel *model);
+void pd_http_retrieve(PdHttpContext *ctx, const PdModel *model, const char *pk);
+/* OPTIONS: DRF's SimpleMetadata for a list (POST) or an item (PUT); no actions for a read-only model. */
+void pd_http_options(PdHttpContext *ctx, const PdModel *model, bool is_item, bool has_actions);
+
+/* ---- catalog.c: generations and reload ---- */
+bool pd_http_catalog_load(PdHttpServer *server, PdHttpCatalog **catalog, PdError *err);
+PdHttpCatalog *pd_http_catalog_acquire(PdHttpServer *server);
+void pd_http_catalog_release(PdHttpServer *server, PdHttpCatalog *catalog);
+void pd_http_catalog_free(PdHttpCatalog *catalog);
+bool pd_http_listener_start(PdHttpServer *server, PdError *err);
+void pd_http_listener_stop(PdHttpServer *server);
+
+/* ---- request.c: the access handler and completion callback libmicrohttpd calls ---- */
+enum MHD_Result pd_http_on_request(void *cls, struct MHD_Connection *connection, const char *url,
+                                   const char *method, const char *version, const char *upload_data,
+                                   size_t *upload_data_size, void **state);
+void pd_http_on_completed(void *cls, struct MHD_Connection *connection, void **state,
+                          enum MHD_RequestTerminationCode reason);
+
+#endif

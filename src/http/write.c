@@ -1,0 +1,287 @@
+/*
+ * write.c - the item endpoints and the writes: retrieve (GET an object by its
+ * key, with ?fields= and ?expand=), create (POST: 201, the object, Location;
+ * a JSON array creates several in one INSERT), and OPTIONS with DRF's
+ * metadata. PUT, PATCH and DELETE wait for the query library's
+ * pd_object_update and pd_object_delete: until then an item answers them
+ * 405. Each runs one SQL statement; the request body is read by the query
+ * library (pd_values_from_json, jansson), the object's JSON is PostgreSQL's. A key that cannot be the model's
+ * key ("abc" for an integer id) is a 404, as DRF's get_object_or_404 makes it.
+ */
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "prodata/object.h"
+#include "prodata/query.h"
+#include "server.h"
+
+/* A query for the one object whose key is pk; false with 404 already answered when pk cannot be a key. */
+static bool
+which_object(PdHttpContext *ctx, const PdModel *model, const char *pk, PdQuery **query)
+{
+    const PdField *key = pd_model_primary_key(model);
+    PdError err = {0};
+    *query = pd_query_new(ctx->arena, ctx->catalog->catalog, model);
+    if (*query == NULL)
+    {
+        pd_arena_error(ctx->arena, &err);
+        pd_http_respond_error(ctx, &err);
+        return false;
+    }
+    if (key == NULL || !pd_query_where(*query, key->name, pk, &err))
+    {
+        pd_http_respond_detail(ctx, 404, "Not found.");
+        return false;
+    }
+    return true;
+}
+
+void
+pd_http_retrieve(PdHttpContext *ctx, const PdModel *model, const char *pk)
+{
+    PdQuery *query;
+    if (!which_object(ctx, model, pk, &query))
+        return;
+    PdError err = {0};
+    PdDb *db;
+    const char *json;
+    size_t length;
+    if (!pd_http_apply_args(ctx, query, false, &err) || !pd_http_db_acquire(ctx, &db, &err))
+    {
+        pd_http_respond_error(ctx, &err);
+        return;
+    }
+    bool is_found = pd_query_get_json(query, db, &json, &length, &err);
+    pd_http_db_release(ctx, db);
+    if (is_found)
+        pd_http_respond_json(ctx, 200, json, length);
+    else
+        pd_http_respond_error(ctx, &err);
+}
+
+/* The body as values for model (one object). */
+static bool
+read_values(PdHttpContext *ctx, const PdModel *model, const char *json, size_t length, PdValues **values,
+            PdError *err)
+{
+    *values = pd_values_new(ctx->arena, model);
+    if (*values == NULL)
+        return pd_arena_error(ctx->arena, err);
+    return pd_values_from_json(*values, json, length, err);
+}
+
+/* Location of a created object: its URL from the key in its JSON. */
+static void
+add_location(PdHttpContext *ctx, const PdModel *model, const char *json)
+{
+    const PdField *key = pd_model_primary_key(model);
+    const char *value;
+    size_t length;
+    if (key == NULL || !pd_http_json_member(json, strlen(json), key->name, &value, &length))
+        return;
+    if (length >= 2 && value[0] == '"') /* a uuid or a string key */
+    {
+        value++;
+        length -= 2;
+    }
+    PdStrbuf url;
+    pd_strbuf_init(&url, ctx->arena);
+    pd_strbuf_appendf(&url, "%s/api/%s/", ctx->base_url, model->resource);
+    char *text = pd_arena_strndup(ctx->arena, value, length);
+    if (text == NULL)
+        return;
+    pd_http_url_encode(&url, text);
+    pd_strbuf_append_char(&url, '/');
+    pd_http_add_header(ctx, "Location", pd_strbuf_text(&url));
+}
+
+/* A JSON array of objects: each element as its own values (jansson splits the array). */
+static bool
+read_array(PdHttpContext *ctx, const PdModel *model, PdValues ***objects, size_t *count, PdError *err)
+{
+    json_error_t problem;
+    json_t *array = json_loadb(ctx->body, ctx->body_length, 0, &problem);
+    if (array == NULL || !json_is_array(array))
+    {
+        json_decref(array);
+        return pd_error_set(err, PD_ERR_INVALID_INPUT, "JSON parse error - %s at line %d column %d",
+                            problem.text, problem.line, problem.column);
+    }
+    bool is_read = true;
+    *count = json_array_size(array);
+    *objects = pd_arena_calloc(ctx->arena, *count ? *count : 1, sizeof(**objects));
+    for (size_t i = 0; is_read && i < *count; i++)
+    {
+        char *text = json_dumps(json_array_get(array, i), JSON_COMPACT | JSON_ENCODE_ANY);
+        is_read = text != NULL && *objects != NULL &&
+                  read_values(ctx, model, text, strlen(text), &(*objects)[i], err);
+        free(text);
+    }
+    json_decref(array);
+    if (*objects == NULL)
+        return pd_arena_error(ctx->arena, err);
+    return is_read;
+}
+
+static bool
+is_array_body(const PdHttpContext *ctx)
+{
+    size_t at = strspn(ctx->body, " \t\r\n");
+    return at < ctx->body_length && ctx->body[at] == '[';
+}
+
+void
+pd_http_create(PdHttpContext *ctx, const PdModel *model)
+{
+    PdError err = {0};
+    PdDb *db;
+    const char *json = NULL;
+    PdValues *values = NULL;
+    PdValues **objects = NULL;
+    size_t count = 0;
+    bool is_bulk = is_array_body(ctx);
+    bool is_read = is_bulk ? read_array(ctx, model, &objects, &count, &err)
+                           : read_values(ctx, model, ctx->body, ctx->body_length, &values, &err);
+    if (!is_read || !pd_http_db_acquire(ctx, &db, &err))
+    {
+        pd_http_respond_error(ctx, &err);
+        return;
+    }
+    bool is_created =
+        is_bulk ? pd_object_create_bulk(ctx->arena, db, (const PdValues *const *)objects, count, &json, &err)
+                : pd_object_create(ctx->arena, db, values, &json, &err);
+    pd_http_db_release(ctx, db);
+    if (!is_created)
+    {
+        pd_http_respond_error(ctx, &err);
+        return;
+    }
+    if (!is_bulk)
+        add_location(ctx, model, json);
+    pd_http_respond_json(ctx, 201, json, strlen(json));
+}
+
+/* ---- OPTIONS: DRF's SimpleMetadata ---- */
+
+/* DRF's field type names. */
+static const char *
+field_type(const PdField *field)
+{
+    if (field->choice_count > 0)
+        return "choice";
+    switch (field->kind)
+    {
+        case PD_FIELD_AUTO:
+        case PD_FIELD_SMALLINT:
+        case PD_FIELD_INT:
+        case PD_FIELD_BIGINT:
+            return "integer";
+        case PD_FIELD_EMAIL:
+            return "email";
+        case PD_FIELD_URL:
+            return "url";
+        case PD_FIELD_SLUG:
+            return "slug";
+        case PD_FIELD_BOOL:
+            return "boolean";
+        case PD_FIELD_FLOAT:
+            return "float";
+        case PD_FIELD_DECIMAL:
+            return "decimal";
+        case PD_FIELD_DATE:
+            return "date";
+        case PD_FIELD_TIME:
+            return "time";
+        case PD_FIELD_TIMESTAMPTZ:
+            return "datetime";
+        case PD_FIELD_DURATION:
+            return "duration";
+        case PD_FIELD_JSON:
+            return "json";
+        case PD_FIELD_FOREIGN_KEY:
+        case PD_FIELD_ONE_TO_ONE:
+        case PD_FIELD_MANY_TO_MANY:
+            return "field";
+        default:
+            return "string";
+    }
+}
+
+/* "in_stock" -> "In stock" (Django's verbose name, capitalised as DRF's label). */
+static void
+append_label(PdStrbuf *out, PdArena *arena, const char *name)
+{
+    char *label = pd_arena_strdup(arena, name);
+    if (label == NULL)
+        return;
+    for (char *c = label; *c != '\0'; c++)
+        if (*c == '_')
+            *c = ' ';
+    if (label[0] >= 'a' && label[0] <= 'z')
+        label[0] = (char)(label[0] - 'a' + 'A');
+    if (strcmp(label, "Id") == 0)
+        label = "ID";
+    pd_http_json_string(out, label);
+}
+
+static void
+append_field(PdHttpContext *ctx, const PdField *field)
+{
+    PdStrbuf *out = &ctx->out;
+    bool is_read_only = field->kind == PD_FIELD_AUTO;
+    bool is_required = !is_read_only && !field->is_nullable && field->default_value.kind == PD_DEFAULT_NONE &&
+                       field->kind != PD_FIELD_MANY_TO_MANY && field->kind != PD_FIELD_BOOL;
+    pd_http_json_string(out, field->name);
+    pd_strbuf_appendf(out, ":{\"type\":\"%s\",\"required\":%s,\"read_only\":%s,\"label\":", field_type(field),
+                      is_required ? "true" : "false", is_read_only ? "true" : "false");
+    append_label(out, ctx->arena, field->name);
+    if (field->max_length > 0)
+        pd_strbuf_appendf(out, ",\"max_length\":%d", field->max_length);
+    if (field->kind == PD_FIELD_DECIMAL)
+        pd_strbuf_appendf(out, ",\"max_digits\":%d,\"decimal_places\":%d", field->precision, field->scale);
+    if (field->choice_count > 0)
+    {
+        pd_strbuf_append(out, ",\"choices\":[");
+        for (size_t i = 0; i < field->choice_count; i++)
+        {
+            const PdChoice *choice = &field->choices[i];
+            pd_strbuf_append(out, i == 0 ? "{\"value\":" : ",{\"value\":");
+            if (choice->value.kind == PD_LITERAL_STRING)
+                pd_http_json_string(out, choice->value.text);
+            else
+                pd_strbuf_append(out, choice->value.text);
+            pd_strbuf_append(out, ",\"display_name\":");
+            pd_http_json_string(out, choice->label != NULL ? choice->label : choice->value.text);
+            pd_strbuf_append_char(out, '}');
+        }
+        pd_strbuf_append_char(out, ']');
+    }
+    pd_strbuf_append_char(out, '}');
+}
+
+void
+pd_http_options(PdHttpContext *ctx, const PdModel *model, bool is_item, bool has_actions)
+{
+    PdStrbuf *out = &ctx->out;
+    ctx->status = 200;
+    pd_strbuf_init(out, ctx->arena);
+    pd_strbuf_append(out, "{\"name\":");
+    pd_http_json_string(out,
+                        pd_arena_sprintf(ctx->arena, "%s %s", model->name, is_item ? "Instance" : "List"));
+    pd_strbuf_append(out, ",\"description\":\"\",\"renders\":[\"application/json\"],"
+                          "\"parses\":[\"application/json\"]");
+    if (!has_actions)
+    {
+        pd_strbuf_append_char(out, '}');
+        return;
+    }
+    pd_strbuf_append(out, is_item ? ",\"actions\":{\"PUT\":{" : ",\"actions\":{\"POST\":{");
+    for (size_t i = 0; i < model->field_count; i++)
+    {
+        if (i > 0)
+            pd_strbuf_append_char(out, ',');
+        append_field(ctx, &model->fields[i]);
+    }
+    pd_strbuf_append(out, "}}}");
+}
