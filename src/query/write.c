@@ -1,0 +1,435 @@
+/*
+ * write.c - create and bulk create: each ONE INSERT whose values are
+ * parameters ($n with an explicit cast, names from the catalog, quoted), the
+ * many-to-many join rows written in the same statement by data-modifying
+ * CTEs, and the representation of what was inserted built by PostgreSQL from
+ * the RETURNING rows (so the JSON is the database's text, never re-encoded).
+ * No SELECT precedes an INSERT: the foreign key constraint finds a missing
+ * author, the unique constraint a taken title, and refusal.c words it as DRF
+ * would. A bulk insert of objects giving different fields writes DEFAULT
+ * where an object gave nothing; with many-to-many keys the new rows' keys are
+ * drawn first (nextval, or the keys given) so that each object's join rows
+ * find their row. Also the statement builder the other writers share.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "represent.h"
+#include "write.h"
+
+/* At most this many objects in one bulk insert (PostgreSQL takes at most 65,535 parameters). */
+#define MAX_BULK 1000
+
+void
+pd_query_write_init(PdWriteSql *stmt, PdArena *arena)
+{
+    memset(stmt, 0, sizeof(*stmt));
+    stmt->arena = arena;
+    pd_strbuf_init(&stmt->sql, arena);
+}
+
+int
+pd_query_write_param(PdWriteSql *stmt, const char *text)
+{
+    if (stmt->param_count == stmt->param_capacity)
+    {
+        size_t capacity = stmt->param_capacity > 0 ? stmt->param_capacity * 2 : 16;
+        const char **grown =
+            pd_arena_grow(stmt->arena, stmt->params, stmt->param_count, capacity, sizeof(*stmt->params));
+        if (grown == NULL)
+            return 0;
+        stmt->params = grown;
+        stmt->param_capacity = capacity;
+    }
+    stmt->params[stmt->param_count++] = text;
+    return (int)stmt->param_count;
+}
+
+const char *
+pd_query_write_type(const PdField *field)
+{
+    PdColumnType type;
+    if (!pd_model_column_type_of(field, &type))
+        return "text";
+    /* the base type, without length or precision: a cast to varchar(3) would cut a value silently */
+    return pd_kind_info(type.kind)->sql_type;
+}
+
+void
+pd_query_write_value(PdWriteSql *stmt, const PdField *field, const char *text)
+{
+    int number = pd_query_write_param(stmt, text);
+    if (field->kind == PD_FIELD_BINARY)
+        pd_strbuf_appendf(&stmt->sql, "decode($%d::text, 'base64')", number);
+    else
+        pd_strbuf_appendf(&stmt->sql, "$%d::%s", number, pd_query_write_type(field));
+}
+
+void
+pd_query_write_keys(PdWriteSql *stmt, const PdField *field, const char *array)
+{
+    const PdField *key = pd_model_primary_key(field->target);
+    pd_strbuf_appendf(&stmt->sql, "$%d::%s[]", pd_query_write_param(stmt, array), pd_query_write_type(key));
+}
+
+/* ---- many-to-many ---- */
+
+static void
+append_through(PdWriteSql *stmt, const PdModel *model, const PdField *field, const char **source,
+               const char **target)
+{
+    char *from = NULL, *to = NULL;
+    if (!pd_model_through_columns(stmt->arena, model, field, &from, &to))
+        stmt->sql.failed = true;
+    *source = from != NULL ? from : "";
+    *target = to != NULL ? to : "";
+}
+
+/* alias."column", both quoted */
+static void
+append_column(PdStrbuf *sql, const char *alias, const char *column)
+{
+    pd_strbuf_append_identifier(sql, alias);
+    pd_strbuf_append_char(sql, '.');
+    pd_strbuf_append_identifier(sql, column);
+}
+
+/* The representation of the keys in CTE "k_<i>" (only the row whose key is ins.<row_key>, when given). */
+static const char *
+key_list(PdArena *arena, const PdField *field, size_t i, const char *row_key)
+{
+    PdStrbuf sql;
+    pd_strbuf_init(&sql, arena);
+    pd_strbuf_append(&sql, "(SELECT coalesce(json_agg(");
+    pd_query_represent_value(&sql, pd_model_primary_key(field->target), "p", "k");
+    pd_strbuf_appendf(&sql, " ORDER BY p.k), '[]'::json) FROM \"k_%zu\" AS p", i);
+    if (row_key != NULL)
+    {
+        pd_strbuf_append(&sql, " WHERE p.id = ");
+        append_column(&sql, "ins", row_key);
+    }
+    pd_strbuf_append_char(&sql, ')');
+    return pd_strbuf_text(&sql);
+}
+
+/* ", "n_<i>" AS (INSERT INTO through (source, target) SELECT <select>" */
+static void
+append_join_insert(PdWriteSql *stmt, const PdModel *model, const PdField *field, size_t i, const char *select)
+{
+    const char *source, *target;
+    append_through(stmt, model, field, &source, &target);
+    pd_strbuf_appendf(&stmt->sql, ", \"n_%zu\" AS (INSERT INTO ", i);
+    pd_strbuf_append_identifier(&stmt->sql, field->through_table);
+    pd_strbuf_append(&stmt->sql, " (");
+    pd_strbuf_append_identifier(&stmt->sql, source);
+    pd_strbuf_append(&stmt->sql, ", ");
+    pd_strbuf_append_identifier(&stmt->sql, target);
+    pd_strbuf_appendf(&stmt->sql, ") %s)", select);
+}
+
+/* ", "d_<i>" AS (DELETE FROM through AS j USING rows WHERE j.source = rows.pk AND j.target NOT IN keys)" */
+static void
+append_join_delete(PdWriteSql *stmt, const PdModel *model, const PdField *field, size_t i, const char *rows)
+{
+    const char *source, *target;
+    append_through(stmt, model, field, &source, &target);
+    PdStrbuf *sql = &stmt->sql;
+    pd_strbuf_appendf(sql, ", \"d_%zu\" AS (DELETE FROM ", i);
+    pd_strbuf_append_identifier(sql, field->through_table);
+    pd_strbuf_append(sql, " AS j USING ");
+    pd_strbuf_append_identifier(sql, rows);
+    pd_strbuf_append(sql, " WHERE ");
+    append_column(sql, "j", source);
+    pd_strbuf_append(sql, " = ");
+    append_column(sql, rows, pd_model_primary_key(model)->column);
+    pd_strbuf_append(sql, " AND ");
+    append_column(sql, "j", target);
+    pd_strbuf_appendf(sql, " NOT IN (SELECT k FROM \"k_%zu\"))", i);
+}
+
+void
+pd_query_write_m2m(PdWriteSql *stmt, const PdModel *model, const PdValueParam *params, const char *rows,
+                   bool is_replacing, PdWriteKeys *keys)
+{
+    for (size_t i = 0; i < model->field_count; i++)
+    {
+        const PdField *field = &model->fields[i];
+        if (field->kind != PD_FIELD_MANY_TO_MANY || !params[i].is_set)
+            continue;
+        pd_strbuf_appendf(&stmt->sql, ", \"k_%zu\"(k) AS (SELECT DISTINCT unnest(", i);
+        pd_query_write_keys(stmt, field, params[i].text);
+        pd_strbuf_append(&stmt->sql, "))");
+        if (is_replacing)
+            append_join_delete(stmt, model, field, i, rows);
+        PdStrbuf select;
+        pd_strbuf_init(&select, stmt->arena);
+        pd_strbuf_append(&select, "SELECT ");
+        append_column(&select, "r", pd_model_primary_key(model)->column);
+        pd_strbuf_append(&select, ", k.k FROM ");
+        pd_strbuf_append_identifier(&select, rows);
+        pd_strbuf_appendf(&select, " AS r, \"k_%zu\" AS k ON CONFLICT DO NOTHING", i);
+        append_join_insert(stmt, model, field, i, pd_strbuf_text(&select));
+        keys->expressions[i] = key_list(stmt->arena, field, i, NULL);
+    }
+}
+
+/* ---- representation (the JSON of one row) ---- */
+
+/* pd_query_represent's object, but a many-to-many field whose keys this statement writes is represented from
+ * those keys: the join rows its CTEs insert are not visible to the statement's own reads. */
+bool
+pd_query_write_represent(PdWriteSql *stmt, const PdModel *model, const char *alias, const PdWriteKeys *keys,
+                         PdError *err)
+{
+    (void)err;
+    PdStrbuf *sql = &stmt->sql;
+    pd_strbuf_append(sql, "(SELECT row_to_json(o) FROM (SELECT ");
+    for (size_t i = 0; i < model->field_count; i++)
+    {
+        const PdField *field = &model->fields[i];
+        if (i > 0)
+            pd_strbuf_append(sql, ", ");
+        if (keys != NULL && keys->expressions[i] != NULL)
+            pd_strbuf_append(sql, keys->expressions[i]);
+        else
+            pd_query_represent_field(sql, model, field, alias);
+        pd_strbuf_append(sql, " AS ");
+        pd_strbuf_append_identifier(sql, field->name);
+    }
+    pd_strbuf_append(sql, ") AS o)");
+    return true;
+}
+
+/* ---- running ---- */
+
+bool
+pd_query_write_run(PdArena *arena, PdDb *db, PdWriteSql *stmt, const PdModel *model,
+                   const PdValueParam *params, PdDbResult **result, PdError *err)
+{
+    if (pd_strbuf_failed(&stmt->sql) || pd_arena_failed(stmt->arena))
+        return pd_arena_error(stmt->arena, err) || pd_error_set(err, PD_ERR_NO_MEMORY, "out of memory");
+    if (pd_db_query(arena, db, pd_strbuf_text(&stmt->sql), (int)stmt->param_count, stmt->params, result, err))
+        return true;
+    return pd_query_refusal(arena, model, params, err);
+}
+
+/* ---- create ---- */
+
+static PdWriteKeys
+no_keys(PdArena *arena, const PdModel *model)
+{
+    PdWriteKeys keys = {pd_arena_calloc(arena, model->field_count + 1, sizeof(char *))};
+    return keys;
+}
+
+/* Whether any of the objects gives field i. */
+static bool
+any_sets(PdValueParam *const *rows, size_t count, size_t i)
+{
+    for (size_t r = 0; r < count; r++)
+        if (rows[r][i].is_set)
+            return true;
+    return false;
+}
+
+static bool
+has_column(const PdField *field)
+{
+    return field->kind != PD_FIELD_MANY_TO_MANY;
+}
+
+/* INSERT INTO t (columns) VALUES (...), (...): DEFAULT where an object gave nothing; the pk from "ids" when
+ * drawn. */
+static void
+append_insert(PdWriteSql *stmt, const PdModel *model, PdValueParam *const *rows, size_t count, bool has_ids)
+{
+    PdStrbuf *sql = &stmt->sql;
+    const PdField *pk = pd_model_primary_key(model);
+    size_t columns = 0;
+    pd_strbuf_append(sql, "\"ins\" AS (INSERT INTO ");
+    pd_strbuf_append_identifier(sql, model->table);
+    for (size_t i = 0; i < model->field_count; i++)
+        if (has_column(&model->fields[i]) &&
+            (any_sets(rows, count, i) || (has_ids && &model->fields[i] == pk)))
+        {
+            pd_strbuf_append(sql, columns++ == 0 ? " (" : ", ");
+            pd_strbuf_append_identifier(sql, model->fields[i].column);
+        }
+    if (columns == 0)
+    {
+        pd_strbuf_append(sql, " DEFAULT VALUES RETURNING *)");
+        return;
+    }
+    pd_strbuf_append(sql, ") VALUES ");
+    for (size_t r = 0; r < count; r++)
+    {
+        pd_strbuf_append(sql, r > 0 ? ", (" : "(");
+        size_t written = 0;
+        for (size_t i = 0; i < model->field_count; i++)
+        {
+            const PdField *field = &model->fields[i];
+            bool is_id = has_ids && field == pk;
+            if (!has_column(field) || !(any_sets(rows, count, i) || is_id))
+                continue;
+            pd_strbuf_append(sql, written++ > 0 ? ", " : "");
+            if (is_id)
+                pd_strbuf_appendf(sql, "(SELECT id FROM \"ids\" WHERE n = %zu)", r + 1);
+            else if (rows[r][i].is_set)
+                pd_query_write_value(stmt, field, rows[r][i].text);
+            else
+                pd_strbuf_append(sql, "DEFAULT");
+        }
+        pd_strbuf_append_char(sql, ')');
+    }
+    pd_strbuf_append(sql, " RETURNING *)");
+}
+
+static bool
+gives_keys(const PdModel *model, PdValueParam *const *rows, size_t count)
+{
+    for (size_t i = 0; i < model->field_count; i++)
+        if (model->fields[i].kind == PD_FIELD_MANY_TO_MANY && any_sets(rows, count, i))
+            return true;
+    return false;
+}
+
+/* "ids"(n, id): the keys of the new rows, drawn before the insert so that join rows can name them. */
+static bool
+append_ids(PdWriteSql *stmt, const PdModel *model, PdValueParam *const *rows, size_t count, PdError *err)
+{
+    const PdField *pk = pd_model_primary_key(model);
+    size_t pk_index = pd_query_field_index(model, pk);
+    PdStrbuf *sql = &stmt->sql;
+    pd_strbuf_append(sql, "\"ids\"(n, id) AS MATERIALIZED (");
+    if (pk->kind == PD_FIELD_AUTO)
+    {
+        /* the table's name as regclass text wants it: quoted (the parameter's text, never SQL text) */
+        PdStrbuf table;
+        pd_strbuf_init(&table, stmt->arena);
+        pd_strbuf_append_identifier(&table, model->table);
+        int table_param = pd_query_write_param(stmt, pd_strbuf_text(&table));
+        int column_param = pd_query_write_param(stmt, pk->column);
+        pd_strbuf_appendf(sql,
+                          "SELECT n, nextval(pg_get_serial_sequence($%d::text, $%d::text)) FROM "
+                          "generate_series(1, %zu) AS n)",
+                          table_param, column_param, count);
+        return true;
+    }
+    pd_strbuf_append(sql, "VALUES ");
+    for (size_t r = 0; r < count; r++)
+    {
+        if (!rows[r][pk_index].is_set)
+            return pd_error_add_problem(err, NULL, 0, 0, pk->name, "This field is required.");
+        pd_strbuf_appendf(sql, "%s(%zu, ", r > 0 ? ", " : "", r + 1);
+        pd_query_write_value(stmt, pk, rows[r][pk_index].text);
+        pd_strbuf_append_char(sql, ')');
+    }
+    pd_strbuf_append_char(sql, ')');
+    return true;
+}
+
+/* For each many-to-many field any object sets: "k_<i>"(id, k) the (row, key) pairs, and their join rows. */
+static void
+append_bulk_m2m(PdWriteSql *stmt, const PdModel *model, PdValueParam *const *rows, size_t count,
+                PdWriteKeys *keys)
+{
+    PdStrbuf *sql = &stmt->sql;
+    for (size_t i = 0; i < model->field_count; i++)
+    {
+        const PdField *field = &model->fields[i];
+        if (field->kind != PD_FIELD_MANY_TO_MANY || !any_sets(rows, count, i))
+            continue;
+        pd_strbuf_appendf(sql, ", \"k_%zu\"(id, k) AS (SELECT DISTINCT ids.id, k FROM \"ids\" JOIN (VALUES ",
+                          i);
+        for (size_t r = 0; r < count; r++)
+        {
+            pd_strbuf_appendf(sql, "%s(%zu, ", r > 0 ? ", " : "", r + 1);
+            pd_query_write_keys(stmt, field, rows[r][i].is_set ? rows[r][i].text : NULL);
+            pd_strbuf_append_char(sql, ')');
+        }
+        pd_strbuf_append(sql, ") AS v(n, keys) ON v.n = ids.n, unnest(v.keys) AS k)");
+        append_join_insert(stmt, model, field, i,
+                           pd_arena_sprintf(stmt->arena, "SELECT id, k FROM \"k_%zu\"", i));
+        keys->expressions[i] = key_list(stmt->arena, field, i, pd_model_primary_key(model)->column);
+    }
+}
+
+/* The whole statement: [ids,] ins[, join rows] then one JSON value (an object, or the array of them). */
+static bool
+build_insert(PdWriteSql *stmt, const PdModel *model, PdValueParam *const *rows, size_t count, bool is_array,
+             PdError *err)
+{
+    PdWriteKeys keys = no_keys(stmt->arena, model);
+    bool has_ids = gives_keys(model, rows, count);
+    pd_strbuf_append(&stmt->sql, "WITH ");
+    if (has_ids)
+    {
+        if (!append_ids(stmt, model, rows, count, err))
+            return false;
+        pd_strbuf_append(&stmt->sql, ", ");
+    }
+    append_insert(stmt, model, rows, count, has_ids);
+    if (has_ids)
+        append_bulk_m2m(stmt, model, rows, count, &keys);
+    pd_strbuf_append(&stmt->sql, is_array ? " SELECT coalesce(json_agg(" : " SELECT ");
+    if (keys.expressions == NULL || !pd_query_write_represent(stmt, model, "ins", &keys, err))
+        return keys.expressions != NULL || pd_arena_error(stmt->arena, err);
+    if (is_array && has_ids)
+    {
+        pd_strbuf_append(&stmt->sql, " ORDER BY ids.n), '[]'::json) FROM \"ins\" JOIN \"ids\" ON ids.id = ");
+        append_column(&stmt->sql, "ins", pd_model_primary_key(model)->column);
+    }
+    else if (is_array)
+        pd_strbuf_append(&stmt->sql, "), '[]'::json) FROM \"ins\"");
+    else
+        pd_strbuf_append(&stmt->sql, " FROM \"ins\"");
+    return true;
+}
+
+static bool
+insert(PdArena *arena, PdDb *db, const PdValues *const *objects, size_t count, bool is_array,
+       const char **json, PdError *err)
+{
+    if (count == 0 && is_array)
+        return (*json = "[]"), true;
+    if (count > MAX_BULK)
+        return pd_error_set(err, PD_ERR_INVALID_INPUT, "%zu objects in one bulk create, at most %d", count,
+                            MAX_BULK);
+    const PdModel *model = pd_values_model(objects[0]);
+    PdValueParam **rows = pd_arena_calloc(arena, count, sizeof(*rows));
+    if (rows == NULL)
+        return pd_arena_error(arena, err);
+    bool is_valid = true;
+    for (size_t r = 0; r < count; r++)
+    {
+        if (pd_values_model(objects[r]) != model)
+            return pd_error_set(err, PD_ERR_INVALID_INPUT, "bulk create of objects of different models");
+        is_valid = pd_query_values_params(arena, objects[r], PD_VALIDATE_CREATE, &rows[r], err) && is_valid;
+    }
+    if (!is_valid)
+        return false;
+    PdWriteSql stmt;
+    pd_query_write_init(&stmt, arena);
+    PdDbResult *result = NULL;
+    if (!build_insert(&stmt, model, rows, count, is_array, err) ||
+        !pd_query_write_run(arena, db, &stmt, model, count == 1 ? rows[0] : NULL, &result, err))
+        return false;
+    if (pd_db_result_row_count(result) != 1)
+        return pd_error_set(err, PD_ERR_INTERNAL, "insert into \"%s\" returned %zu rows", model->table,
+                            pd_db_result_row_count(result));
+    *json = pd_db_result_value(result, 0, 0);
+    return true;
+}
+
+bool
+pd_object_create(PdArena *arena, PdDb *db, const PdValues *values, const char **json, PdError *err)
+{
+    return insert(arena, db, &values, 1, false, json, err);
+}
+
+bool
+pd_object_create_bulk(PdArena *arena, PdDb *db, const PdValues *const *objects, size_t count,
+                      const char **json, PdError *err)
+{
+    return insert(arena, db, objects, count, true, json, err);
+}

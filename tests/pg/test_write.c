@@ -1,0 +1,409 @@
+/*
+ * test_write.c - the write side of the query library (include/prodata/object.h)
+ * on the bookstore models of examples/bookstore/models.pdm, migrated by
+ * prodata's own planner into this program's fresh database: values that
+ * come back as they went in (unicode, nulls, decimals, many-to-many keys),
+ * each database refusal in DRF's words under the API field's name, a bulk
+ * insert that is one statement and all or nothing, upserts that say whether
+ * they created, get_or_create racing a concurrent creator, and injection
+ * attempts as values and as field names that leave the data as it was.
+ */
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "pgtest.h"
+#include "prodata/migrate.h"
+#include "prodata/model.h"
+#include "prodata/object.h"
+
+static PdArena *arena;
+static PdDb *db;
+static PdCatalog *catalog;
+
+static int
+setup(void **state)
+{
+    (void)state;
+    PdError err = {0};
+    PdMigrationPlan *plan = NULL;
+    arena = pd_arena_new(0);
+    db = pgtest_connect();
+    if (!pd_model_load_file(arena, "examples/bookstore/models.pdm", &catalog, &err) ||
+        !pd_migrate_plan(arena, NULL, catalog, &plan, &err))
+    {
+        fprintf(stderr, "setup: %s\n", err.message);
+        return -1;
+    }
+    pgtest_exec(db, plan->up_sql);
+    pgtest_exec(db, "SET TIME ZONE 'UTC'");
+    return 0;
+}
+
+static int
+teardown(void **state)
+{
+    (void)state;
+    pd_db_close(db);
+    pd_arena_free(arena);
+    return 0;
+}
+
+static const PdModel *
+model(const char *name)
+{
+    const PdModel *found = pd_model_find(catalog, name);
+    assert_non_null(found);
+    return found;
+}
+
+/* A PdValues read from JSON, which must read. */
+static PdValues *
+values_of(const char *model_name, const char *json)
+{
+    PdValues *values = pd_values_new(arena, model(model_name));
+    PdError err = {0};
+    if (!pd_values_from_json(values, json, strlen(json), &err))
+        fail_msg("reading %s: %s", json, err.message);
+    return values;
+}
+
+/* One value of a query that must work. */
+static const char *
+scalar(const char *sql)
+{
+    PdDbResult *result = NULL;
+    PdError err = {0};
+    if (!pd_db_query(arena, db, sql, 0, NULL, &result, &err))
+        fail_msg("%s: %s", sql, err.message);
+    return pd_db_result_value(result, 0, 0);
+}
+
+static const char *
+create(const char *model_name, const char *json)
+{
+    const char *out = NULL;
+    PdError err = {0};
+    if (!pd_object_create(arena, db, values_of(model_name, json), &out, &err))
+        fail_msg("create %s: %s (%s)", json, err.message, err.detail);
+    return out;
+}
+
+/* The create must be refused with exactly this one problem. */
+static void
+assert_refused(const char *model_name, const char *json, const char *field, const char *message)
+{
+    const char *out = NULL;
+    PdError err = {0};
+    assert_false(pd_object_create(arena, db, values_of(model_name, json), &out, &err));
+    assert_int_equal(err.code, PD_ERR_INVALID_INPUT);
+    assert_int_equal(err.problem_count, 1);
+    assert_string_equal(err.problems[0].field, field);
+    assert_string_equal(err.problems[0].message, message);
+    assert_string_equal(err.field, field);
+}
+
+static void
+test_create_round_trip(void **state)
+{
+    (void)state;
+    const char *json = create("Author", "{\"name\": \"  Zoë Ødegaard 🌸 \", \"email\": \"zoe@example.com\","
+                                        " \"born\": null, \"website\": \"https://zoe.example.com/\"}");
+    char expected[512];
+    snprintf(expected, sizeof(expected),
+             "{\"id\":%s,\"name\":\"Zoë Ødegaard 🌸\",\"email\":\"zoe@example.com\",\"born\":null,"
+             "\"website\":\"https://zoe.example.com/\"}",
+             scalar("SELECT max(id) FROM author"));
+    assert_string_equal(json, expected);
+    assert_string_equal(scalar("SELECT name FROM author WHERE email = 'zoe@example.com'"), "Zoë Ødegaard 🌸");
+
+    const char *book =
+        create("Book", "{\"title\": \"Ünïcode\", \"author\": \"1\", \"price\": 12.5,"
+                       " \"published\": \"2024-05-01T10:30:00Z\", \"meta\": {\"pages\": [1, 2]},"
+                       " \"status\": \"published\"}");
+    snprintf(expected, sizeof(expected),
+             "{\"id\":%s,\"title\":\"Ünïcode\",\"author\":1,\"price\":\"12.50\","
+             "\"published\":\"2024-05-01T10:30:00+00:00\",\"in_stock\":true,\"meta\":{\"pages\": [1, 2]},"
+             "\"tags\":[],\"status\":\"published\"}",
+             scalar("SELECT max(id) FROM book"));
+    assert_string_equal(book, expected);
+    assert_string_equal(scalar("SELECT meta->'pages'->>1 FROM book WHERE title = 'Ünïcode'"), "2");
+}
+
+static void
+test_create_many_to_many(void **state)
+{
+    (void)state;
+    create("Tag", "{\"name\": \"poetry\"}");
+    create("Tag", "{\"name\": \"essays\"}");
+    const char *poetry = scalar("SELECT id FROM tag WHERE name = 'poetry'");
+    const char *essays = scalar("SELECT id FROM tag WHERE name = 'essays'");
+    char body[256], expected[64];
+    snprintf(body, sizeof(body), "{\"title\": \"Tagged\", \"author\": 1, \"tags\": [%s, %s, %s]}", essays,
+             poetry, essays);
+    const char *book = create("Book", body);
+    snprintf(expected, sizeof(expected), "\"tags\":[%s, %s]", poetry, essays);
+    if (strstr(book, expected) == NULL)
+        fail_msg("%s in %s", expected, book);
+    assert_non_null(strstr(book, expected));
+    assert_string_equal(scalar("SELECT count(*) FROM book_tags JOIN book ON book.id = book_id "
+                               "WHERE book.title = 'Tagged'"),
+                        "2");
+}
+
+static void
+test_refusals_mapped(void **state)
+{
+    (void)state;
+    create("Author", "{\"name\": \"Ann\", \"email\": \"ann@example.com\"}");
+    const char *books = scalar("SELECT count(*) FROM book");
+    assert_refused("Author", "{\"name\": \"Other Ann\", \"email\": \"ann@example.com\"}", "email",
+                   "author with this email already exists.");
+    create("Book", "{\"title\": \"Twice\", \"author\": 1}");
+    assert_refused("Book", "{\"title\": \"Twice\", \"author\": 1}", "non_field_errors",
+                   "The fields title, author must make a unique set.");
+    assert_refused("Book", "{\"title\": \"Orphan\", \"author\": 9}", "author",
+                   "Invalid pk \"9\" - object does not exist.");
+    assert_refused("Book", "{\"title\": \"Bad tag\", \"author\": 1, \"tags\": [424242]}", "tags",
+                   "Invalid pk \"424242\" - object does not exist.");
+    assert_refused("Tag", "{\"name\": \"poetry\"}", "name", "tag with this name already exists.");
+    char count_after[32];
+    snprintf(count_after, sizeof(count_after), "%s", scalar("SELECT count(*) FROM book"));
+    assert_int_equal(atoi(count_after), atoi(books) + 1);
+
+    /* What only the database knows: a check and a not null stricter than the model (a drifted table). */
+    pgtest_exec(db, "BEGIN; ALTER TABLE book DROP CONSTRAINT book_price_check,"
+                    " ADD CONSTRAINT book_price_check CHECK (price >= 5) NOT VALID");
+    assert_refused("Book", "{\"title\": \"Cheap\", \"author\": 1, \"price\": \"1.00\"}", "price",
+                   "Ensure this value is greater than or equal to 0.");
+    pgtest_exec(db, "ROLLBACK; BEGIN; UPDATE author SET born = '2000-01-01' WHERE born IS NULL;"
+                    " ALTER TABLE author ALTER born SET NOT NULL");
+    assert_refused("Author", "{\"name\": \"Nobody\", \"email\": \"no@example.com\"}", "born",
+                   "This field may not be null.");
+    pgtest_exec(db, "ROLLBACK");
+}
+
+static void
+test_validation_before_database(void **state)
+{
+    (void)state;
+    const char *out = NULL;
+    PdError err = {0};
+    PdValues *values =
+        values_of("Book", "{\"price\": \"123456.789\", \"status\": \"lost\", \"in_stock\": \"maybe\"}");
+    assert_false(pd_object_create(arena, db, values, &out, &err));
+    assert_int_equal(err.problem_count, 5);
+    assert_string_equal(err.problems[0].field, "title");
+    assert_string_equal(err.problems[0].message, "This field is required.");
+    assert_string_equal(err.problems[1].field, "author");
+    assert_string_equal(err.problems[2].field, "price");
+    assert_string_equal(err.problems[2].message, "Ensure that there are no more than 8 digits in total.");
+    assert_string_equal(err.problems[3].field, "in_stock");
+    assert_string_equal(err.problems[3].message, "Must be a valid boolean.");
+    assert_string_equal(err.problems[4].message, "\"lost\" is not a valid choice.");
+}
+
+/* All rows inserted by one statement share their transaction (xmin) and command (cmin). */
+static void
+test_bulk_one_statement(void **state)
+{
+    (void)state;
+    const char *poetry = scalar("SELECT id FROM tag WHERE name = 'poetry'");
+    char second[128];
+    snprintf(second, sizeof(second), "{\"title\": \"Bulk B\", \"author\": 1, \"tags\": [%s]}", poetry);
+    const PdValues *objects[] = {
+        values_of("Book", "{\"title\": \"Bulk A\", \"author\": 1, \"price\": \"3.10\"}"),
+        values_of("Book", second),
+        values_of("Book", "{\"title\": \"Bulk C\", \"author\": 1, \"in_stock\": false}"),
+    };
+    const char *json = NULL;
+    PdError err = {0};
+    if (!pd_object_create_bulk(arena, db, objects, 3, &json, &err))
+        fail_msg("bulk: %s", err.message);
+    assert_non_null(strstr(json, "\"title\":\"Bulk A\""));
+    assert_true(strstr(json, "\"Bulk A\"") < strstr(json, "\"Bulk B\"") &&
+                strstr(json, "\"Bulk B\"") < strstr(json, "\"Bulk C\""));
+    assert_non_null(strstr(json, "\"price\":\"3.10\""));
+    char tags[64];
+    snprintf(tags, sizeof(tags), "\"tags\":[%s]", poetry);
+    assert_non_null(strstr(json, tags));
+    assert_string_equal(scalar("SELECT count(DISTINCT (xmin::text, cmin::text)) FROM book "
+                               "WHERE title LIKE 'Bulk _'"),
+                        "1");
+    assert_string_equal(scalar("SELECT count(*) FROM book WHERE title LIKE 'Bulk _'"), "3");
+    assert_string_equal(scalar("SELECT in_stock::text FROM book WHERE title = 'Bulk C'"), "false");
+    assert_string_equal(scalar("SELECT count(*) FROM book_tags JOIN book b ON b.id = book_id "
+                               "WHERE b.title = 'Bulk B'"),
+                        "1");
+}
+
+static void
+test_bulk_all_or_nothing(void **state)
+{
+    (void)state;
+    char before[32];
+    snprintf(before, sizeof(before), "%s", scalar("SELECT count(*) FROM book"));
+    const PdValues *objects[] = {
+        values_of("Book", "{\"title\": \"Half 1\", \"author\": 1}"),
+        values_of("Book", "{\"title\": \"Half 2\", \"author\": 77}"),
+    };
+    const char *json = NULL;
+    PdError err = {0};
+    assert_false(pd_object_create_bulk(arena, db, objects, 2, &json, &err));
+    assert_string_equal(err.problems[0].field, "author");
+    assert_string_equal(err.problems[0].message, "Invalid pk \"77\" - object does not exist.");
+    assert_string_equal(scalar("SELECT count(*) FROM book"), before);
+}
+
+static void
+test_update_or_create(void **state)
+{
+    (void)state;
+    const char *fields[] = {"title", "author"};
+    const char *json = NULL;
+    bool created = false;
+    PdError err = {0};
+    assert_true(pd_object_update_or_create(
+        arena, db, values_of("Book", "{\"title\": \"Upsert\", \"author\": 1, \"price\": 2}"), fields, 2,
+        &json, &created, &err));
+    assert_true(created);
+    assert_non_null(strstr(json, "\"price\":\"2.00\""));
+    assert_true(pd_object_update_or_create(
+        arena, db,
+        values_of("Book", "{\"title\": \"Upsert\", \"author\": 1, \"price\": \"7.25\", \"tags\": []}"),
+        fields, 2, &json, &created, &err));
+    assert_false(created);
+    assert_non_null(strstr(json, "\"price\":\"7.25\""));
+    assert_string_equal(scalar("SELECT count(*) || ' ' || max(price) FROM book WHERE title = 'Upsert'"),
+                        "1 7.25");
+    const char *not_unique[] = {"price"};
+    assert_false(pd_object_update_or_create(arena, db,
+                                            values_of("Book", "{\"title\": \"U2\", \"author\": 1}"),
+                                            not_unique, 1, &json, &created, &err));
+    assert_int_equal(err.code, PD_ERR_INVALID_INPUT);
+}
+
+static void
+test_get_or_create(void **state)
+{
+    (void)state;
+    const char *json = NULL, *again = NULL;
+    bool created = false;
+    PdError err = {0};
+    PdValues *lookup = values_of("Author", "{\"email\": \"goc@example.com\"}");
+    PdValues *defaults = values_of("Author", "{\"name\": \"Got\"}");
+    assert_true(pd_object_get_or_create(arena, db, lookup, defaults, &json, &created, &err));
+    assert_true(created);
+    assert_true(pd_object_get_or_create(arena, db, lookup, defaults, &again, &created, &err));
+    assert_false(created);
+    assert_string_equal(json, again);
+    assert_string_equal(scalar("SELECT count(*) FROM author WHERE email = 'goc@example.com'"), "1");
+}
+
+/* A second connection's get_or_create waits for the first creator's transaction and finds its row. */
+typedef struct Racer
+{
+    const char *json;
+    bool created;
+    bool is_ok;
+} Racer;
+
+static void *
+race(void *data)
+{
+    Racer *racer = data;
+    PdDb *other = pgtest_connect();
+    PdArena *own = pd_arena_new(0);
+    PdValues *lookup = pd_values_new(own, pd_model_find(catalog, "Author"));
+    PdValues *defaults = pd_values_new(own, pd_model_find(catalog, "Author"));
+    PdError err = {0};
+    racer->is_ok = pd_values_set_text(lookup, "email", "race@example.com", &err) &&
+                   pd_values_set_text(defaults, "name", "Second", &err) &&
+                   pd_object_get_or_create(own, other, lookup, defaults, &racer->json, &racer->created, &err);
+    racer->json = racer->is_ok ? strdup(racer->json) : NULL;
+    pd_arena_free(own);
+    pd_db_close(other);
+    return NULL;
+}
+
+static void
+test_get_or_create_race(void **state)
+{
+    (void)state;
+    const char *json = NULL;
+    bool created = false;
+    PdError err = {0};
+    pgtest_exec(db, "BEGIN");
+    assert_true(pd_object_get_or_create(arena, db, values_of("Author", "{\"email\": \"race@example.com\"}"),
+                                        values_of("Author", "{\"name\": \"First\"}"), &json, &created, &err));
+    assert_true(created);
+    Racer racer = {0};
+    pthread_t thread;
+    assert_int_equal(pthread_create(&thread, NULL, race, &racer), 0);
+    usleep(300 * 1000); /* the racer now waits on the unique index for this transaction */
+    pgtest_exec(db, "COMMIT");
+    pthread_join(thread, NULL);
+    assert_true(racer.is_ok);
+    assert_false(racer.created);
+    assert_string_equal(racer.json, json);
+    free((void *)racer.json);
+    assert_string_equal(scalar("SELECT count(*) FROM author WHERE email = 'race@example.com'"), "1");
+}
+
+static void
+test_injection_leaves_data(void **state)
+{
+    (void)state;
+    char before[64];
+    snprintf(before, sizeof(before), "%s",
+             scalar("SELECT (SELECT count(*) FROM book) || '/' || "
+                    "(SELECT count(*) FROM author)"));
+    const char *evil = "'; DROP TABLE book; --";
+    PdValues *values = pd_values_new(arena, model("Book"));
+    PdError err = {0};
+    assert_true(pd_values_set_text(values, "title", evil, &err));
+    assert_true(pd_values_set_text(values, "author", "1", &err));
+    const char *json = NULL;
+    assert_true(pd_object_create(arena, db, values, &json, &err));
+    assert_string_equal(scalar("SELECT title FROM book WHERE title LIKE '%DROP%'"), evil);
+    /* as field names: refused before any SQL */
+    PdError name_err = {0};
+    assert_false(pd_values_set_text(values, "title\"; DROP TABLE book; --", "x", &name_err));
+    assert_string_equal(name_err.problems[0].field, "title\"; DROP TABLE book; --");
+    PdValues *from_json = pd_values_new(arena, model("Author"));
+    PdError json_err = {0};
+    const char *body = "{\"id;--\": 1, \"author__password\": \"x\", \"name\": \"ok\"}";
+    assert_false(pd_values_from_json(from_json, body, strlen(body), &json_err));
+    assert_int_equal(json_err.problem_count, 2);
+    assert_string_equal(json_err.problems[0].field, "id;--");
+    assert_string_equal(json_err.problems[1].field, "author__password");
+    /* and as a value of every kind of the model */
+    assert_refused("Book", "{\"title\": \"x\", \"author\": \"1; DROP TABLE book\"}", "author",
+                   "Incorrect type. Expected pk value, received str.");
+    assert_refused("Book", "{\"title\": \"y\", \"author\": 1, \"price\": \"0); DELETE FROM book; --\"}",
+                   "price", "A valid number is required.");
+    char after[64];
+    snprintf(after, sizeof(after), "%s",
+             scalar("SELECT (SELECT count(*) FROM book) - 1 || '/' || "
+                    "(SELECT count(*) FROM author)"));
+    assert_string_equal(after, before);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_create_round_trip),  cmocka_unit_test(test_create_many_to_many),
+        cmocka_unit_test(test_refusals_mapped),    cmocka_unit_test(test_validation_before_database),
+        cmocka_unit_test(test_bulk_one_statement), cmocka_unit_test(test_bulk_all_or_nothing),
+        cmocka_unit_test(test_update_or_create),   cmocka_unit_test(test_get_or_create),
+        cmocka_unit_test(test_get_or_create_race), cmocka_unit_test(test_injection_leaves_data),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

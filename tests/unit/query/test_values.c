@@ -1,0 +1,316 @@
+/*
+ * test_values.c - reading a JSON body into PdValues and judging it, without a
+ * database: per kind, what DRF's ModelSerializer field accepts (and the text
+ * sent to PostgreSQL for it), and the exact message DRF gives for what it
+ * refuses; required fields by mode; unknown names, malformed JSON and a body
+ * that is not an object.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "query/values.h"
+#include "testing.h"
+
+static const char *models_text = "model Author {\n"
+                                 "  name  string(50)\n"
+                                 "}\n"
+                                 "model Tag {\n"
+                                 "  name  slug(40)  unique\n"
+                                 "}\n"
+                                 "model Sample {\n"
+                                 "  small   smallint      null\n"
+                                 "  whole   int           null\n"
+                                 "  big     bigint        null\n"
+                                 "  flag    bool          null\n"
+                                 "  ratio   float         null\n"
+                                 "  price   decimal(8,2)  null  check(>= 0)\n"
+                                 "  rating  smallint      null  check(>= 1)  check(<= 5)\n"
+                                 "  day     date          null\n"
+                                 "  clock   time          null\n"
+                                 "  stamp   timestamptz   null\n"
+                                 "  span    duration      null\n"
+                                 "  ident   uuid          null\n"
+                                 "  doc     json          null\n"
+                                 "  blob    binary        null\n"
+                                 "  label   string(5)\n"
+                                 "  body    text          default=\"\"\n"
+                                 "  mail    email         null\n"
+                                 "  site    url           null\n"
+                                 "  handle  slug          null\n"
+                                 "  status  string(16)    choices(draft, published)  default=\"draft\"\n"
+                                 "  owner   Author        null\n"
+                                 "  tags    Tag[]\n"
+                                 "}\n";
+
+static PdArena *arena;
+static const PdModel *sample;
+
+static int
+setup(void **state)
+{
+    (void)state;
+    arena = pd_arena_new(0);
+    sample = pd_model_find(testing_parse(arena, models_text), "Sample");
+    return sample != NULL ? 0 : -1;
+}
+
+static int
+teardown(void **state)
+{
+    (void)state;
+    pd_arena_free(arena);
+    return 0;
+}
+
+/* {"<field>": <json>} read and judged as PATCH; messages joined with " | ", or "=<param text>" when valid. */
+static const char *
+judge(const char *field, const char *json)
+{
+    char body[512];
+    snprintf(body, sizeof(body), "{\"%s\": %s}", field, json);
+    PdValues *values = pd_values_new(arena, sample);
+    PdError err = {0};
+    if (!pd_values_from_json(values, body, strlen(body), &err))
+        return pd_arena_sprintf(arena, "read: %s", err.message);
+    PdValueParam *params = NULL;
+    if (pd_query_values_params(arena, values, PD_VALIDATE_PARTIAL, &params, &err))
+    {
+        const PdValueParam *param = &params[pd_query_field_index(sample, pd_model_find_field(sample, field))];
+        return pd_arena_sprintf(arena, "=%s", param->text != NULL ? param->text : "NULL");
+    }
+    PdStrbuf out;
+    pd_strbuf_init(&out, arena);
+    for (size_t i = 0; i < err.problem_count; i++)
+    {
+        assert_string_equal(err.problems[i].field, field);
+        pd_strbuf_appendf(&out, "%s%s", i > 0 ? " | " : "", err.problems[i].message);
+    }
+    return pd_strbuf_text(&out);
+}
+
+typedef struct Case
+{
+    const char *field;
+    const char *json;
+    const char *expected;
+} Case;
+
+static void
+run_cases(const Case *cases, size_t count)
+{
+    for (size_t i = 0; i < count; i++)
+    {
+        const char *got = judge(cases[i].field, cases[i].json);
+        if (strcmp(got, cases[i].expected) != 0)
+            fail_msg("%s = %s:\n  expected %s\n  got      %s", cases[i].field, cases[i].json,
+                     cases[i].expected, got);
+    }
+}
+
+static void
+test_integers(void **state)
+{
+    (void)state;
+    static const Case cases[] = {
+        {"small", "40000", "Ensure this value is less than or equal to 32767."},
+        {"small", "-40000", "Ensure this value is greater than or equal to -32768."},
+        {"small", "\" 12 \"", "=12"},
+        {"whole", "\"12.0\"", "=12"},
+        {"whole", "12.0", "=12"},
+        {"whole", "1.5", "A valid integer is required."},
+        {"whole", "true", "A valid integer is required."},
+        {"whole", "\"abc\"", "A valid integer is required."},
+        {"whole", "[1]", "A valid integer is required."},
+        {"big", "9223372036854775807", "=9223372036854775807"},
+        {"big", "\"99999999999999999999\"",
+         "Ensure this value is less than or equal to 9223372036854775807."},
+        {"rating", "0", "Ensure this value is greater than or equal to 1."},
+        {"rating", "6", "Ensure this value is less than or equal to 5."},
+        {"rating", "5", "=5"},
+    };
+    run_cases(cases, sizeof(cases) / sizeof(cases[0]));
+}
+
+static void
+test_numbers(void **state)
+{
+    (void)state;
+    static const Case cases[] = {
+        {"price", "\"123456.789\"", "Ensure that there are no more than 8 digits in total."},
+        {"price", "\"12.345\"", "Ensure that there are no more than 2 decimal places."},
+        {"price", "\"1234567.8\"", "Ensure that there are no more than 6 digits before the decimal point."},
+        {"price", "0.1", "=0.1"},
+        {"price", "12.5", "=12.5"},
+        {"price", "\"0012.50\"", "=0012.50"},
+        {"price", "\"1e3\"", "=1e3"},
+        {"price", "\"abc\"", "A valid number is required."},
+        {"price", "\"NaN\"", "A valid number is required."},
+        {"price", "true", "A valid number is required."},
+        {"price", "-1", "Ensure this value is greater than or equal to 0."},
+        {"ratio", "\"2.5\"", "=2.5"},
+        {"ratio", "\"1e400\"", "A valid number is required."},
+        {"ratio", "\"ten\"", "A valid number is required."},
+    };
+    run_cases(cases, sizeof(cases) / sizeof(cases[0]));
+}
+
+static void
+test_booleans_and_times(void **state)
+{
+    (void)state;
+    static const Case cases[] = {
+        {"flag", "\"yes\"", "=true"},
+        {"flag", "0", "=false"},
+        {"flag", "\"maybe\"", "Must be a valid boolean."},
+        {"flag", "2", "Must be a valid boolean."},
+        {"day", "\"2024-02-29\"", "=2024-02-29"},
+        {"day", "\"2023-02-29\"", "Date has wrong format. Use one of these formats instead: YYYY-MM-DD."},
+        {"day", "20240101", "Date has wrong format. Use one of these formats instead: YYYY-MM-DD."},
+        {"clock", "\"25:00\"",
+         "Time has wrong format. Use one of these formats instead: hh:mm[:ss[.uuuuuu]]."},
+        {"clock", "\"10:30\"", "=10:30"},
+        {"stamp", "\"2024-01-01\"",
+         "Datetime has wrong format. Use one of these formats instead: "
+         "YYYY-MM-DDThh:mm[:ss[.uuuuuu]][+HH:MM|-HH:MM|Z]."},
+        {"stamp", "\"2024-01-01T10:00\"", "=2024-01-01T10:00+00:00"},
+        {"stamp", "\"2024-01-01T10:00:00-02:00\"", "=2024-01-01T10:00:00-02:00"},
+        {"span", "\"3 01:02:03\"", "=3 01:02:03"},
+        {"span", "90", "=90 seconds"},
+        {"span", "\"soon\"",
+         "Duration has wrong format. Use one of these formats instead: "
+         "[DD] [HH:[MM:]]ss[.uuuuuu]."},
+    };
+    run_cases(cases, sizeof(cases) / sizeof(cases[0]));
+}
+
+static void
+test_text_kinds(void **state)
+{
+    (void)state;
+    static const Case cases[] = {
+        {"label", "\"toolong\"", "Ensure this field has no more than 5 characters."},
+        {"label", "\"  hi  \"", "=hi"},
+        {"label", "\"ÅÅÅÅÅ\"", "=ÅÅÅÅÅ"},
+        {"label", "\"\"", "This field may not be blank."},
+        {"label", "\"   \"", "This field may not be blank."},
+        {"label", "12", "=12"},
+        {"label", "true", "Not a valid string."},
+        {"label", "{\"a\": 1}", "Not a valid string."},
+        {"label", "null", "This field may not be null."},
+        {"body", "\"\"", "="},
+        {"mail", "\"nope\"", "Enter a valid email address."},
+        {"mail", "\"ann@example.com\"", "=ann@example.com"},
+        {"site", "\"ftp:/x\"", "Enter a valid URL."},
+        {"handle", "\"a b\"",
+         "Enter a valid \"slug\" consisting of letters, numbers, underscores or hyphens."},
+        {"status", "\"lost\"", "\"lost\" is not a valid choice."},
+        {"status", "\"published\"", "=published"},
+        {"ident", "\"not-a-uuid\"", "Must be a valid UUID."},
+        {"ident", "\"123e4567-e89b-12d3-a456-426614174000\"", "=123e4567-e89b-12d3-a456-426614174000"},
+        {"doc", "{\"a\": [1, \"x\"]}", "={\"a\":[1,\"x\"]}"},
+        {"doc", "\"text\"", "=\"text\""},
+        {"doc", "null", "=NULL"},
+        {"blob", "\"aGk=\"", "=aGk="},
+        {"blob", "\"!!\"", "Incorrect format. Expected a base64 string."},
+    };
+    run_cases(cases, sizeof(cases) / sizeof(cases[0]));
+}
+
+static void
+test_relations(void **state)
+{
+    (void)state;
+    static const Case cases[] = {
+        {"owner", "7", "=7"},
+        {"owner", "\"7\"", "=7"},
+        {"owner", "\"abc\"", "Incorrect type. Expected pk value, received str."},
+        {"owner", "1.5", "Incorrect type. Expected pk value, received float."},
+        {"owner", "[1]", "Incorrect type. Expected pk value, received list."},
+        {"owner", "true", "Incorrect type. Expected pk value, received bool."},
+        {"owner", "\"99999999999999999999\"", "Invalid pk \"99999999999999999999\" - object does not exist."},
+        {"owner", "null", "=NULL"},
+        {"tags", "[1, \"2\"]", "={\"1\",\"2\"}"},
+        {"tags", "[]", "={}"},
+        {"tags", "\"1\"", "Expected a list of items but got type \"str\"."},
+        {"tags", "{\"a\": 1}", "Expected a list of items but got type \"dict\"."},
+        {"tags", "[true]", "Incorrect type. Expected pk value, received bool."},
+        {"tags", "null", "This field may not be null."},
+    };
+    run_cases(cases, sizeof(cases) / sizeof(cases[0]));
+}
+
+static void
+test_required_by_mode(void **state)
+{
+    (void)state;
+    PdValues *values = pd_values_new(arena, sample);
+    PdError err = {0};
+    const char *with_id = "{\"id\": 5, \"small\": 1}"; /* id: read-only, ignored */
+    assert_true(pd_values_from_json(values, with_id, strlen(with_id), &err));
+    assert_false(pd_values_has(values, "id"));
+    assert_true(pd_values_validate(values, PD_VALIDATE_PARTIAL, &err));
+    assert_false(pd_values_validate(values, PD_VALIDATE_CREATE, &err));
+    assert_int_equal(err.problem_count, 1);
+    assert_string_equal(err.problems[0].field, "label");
+    assert_string_equal(err.problems[0].message, "This field is required.");
+    PdError replace = {0};
+    assert_false(pd_values_validate(values, PD_VALIDATE_REPLACE, &replace));
+    assert_string_equal(replace.problems[0].field, "label");
+    /* every problem of the object, in field order */
+    PdValues *bad = pd_values_new(arena, sample);
+    PdError all = {0};
+    const char *body = "{\"status\": \"x\", \"small\": \"a\", \"mail\": \"no\"}";
+    assert_true(pd_values_from_json(bad, body, strlen(body), &all));
+    assert_false(pd_values_validate(bad, PD_VALIDATE_CREATE, &all));
+    assert_int_equal(all.problem_count, 4);
+    assert_string_equal(all.problems[0].field, "small");
+    assert_string_equal(all.problems[1].field, "label");
+    assert_string_equal(all.problems[2].field, "mail");
+    assert_string_equal(all.problems[3].field, "status");
+}
+
+static void
+test_structure(void **state)
+{
+    (void)state;
+    PdValues *values = pd_values_new(arena, sample);
+    PdError err = {0};
+    assert_false(pd_values_from_json(values, "{\"small\": 1,", 12, &err));
+    assert_int_equal(err.code, PD_ERR_INVALID_INPUT);
+    assert_string_equal(err.problems[0].field, "");
+    assert_contains(err.problems[0].message, "JSON parse error - ");
+    assert_contains(err.problems[0].message, "at line 1 column");
+    PdError list = {0};
+    assert_false(pd_values_from_json(values, "[1]", 3, &list));
+    assert_string_equal(list.problems[0].field, "non_field_errors");
+    assert_string_equal(list.problems[0].message, "Invalid data. Expected a dictionary, but got list.");
+    PdError unknown = {0};
+    assert_false(pd_values_from_json(values, "{\"smal\": 1}", 11, &unknown));
+    assert_string_equal(unknown.problems[0].field, "smal");
+    assert_contains(unknown.problems[0].message, "Unknown field \"smal\". Fields: small, whole, big,");
+    PdError set = {0};
+    assert_false(pd_values_set_text(values, "nope", "1", &set));
+    assert_string_equal(set.field, "nope");
+    PdError keys = {0};
+    PdLiteral key = {PD_LITERAL_NUMBER, "1"};
+    assert_false(pd_values_set_keys(values, "small", &key, 1, &keys));
+    assert_true(pd_values_set_keys(values, "tags", &key, 1, &keys));
+    assert_true(pd_values_has(values, "tags"));
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_integers),           cmocka_unit_test(test_numbers),
+        cmocka_unit_test(test_booleans_and_times), cmocka_unit_test(test_text_kinds),
+        cmocka_unit_test(test_relations),          cmocka_unit_test(test_required_by_mode),
+        cmocka_unit_test(test_structure),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
