@@ -46,7 +46,7 @@ PGT_BIN  := $(patsubst tests/pg/%.c,$(BUILD)/tests/pg/%,$(PGT_SRC))
 .PHONY: all deps test unit integration asan clang demo demo-stop bench bench-rest bench-deps clean format format-check check-lib check-exports check-layers check-prefix install uninstall
 .DEFAULT_GOAL := all
 
-all: deps $(BUILD)/prodata $(BUILD)/libprodata.a $(BUILD)/libprodata.so $(UNIT_BIN) $(PGT_BIN) check-lib check-exports
+all: deps $(BUILD)/prodata $(BUILD)/libprodata.a $(BUILD)/libprodata.so $(UNIT_BIN) $(PGT_BIN) $(BUILD)/examples/query_example check-lib check-exports
 
 deps:
 	@scripts/deps.sh
@@ -90,6 +90,11 @@ $(BUILD)/tests/unit/http/%: tests/unit/http/%.c $(BUILD)/http.a $(BUILD)/libprod
 $(BUILD)/tests/pg/%: tests/pg/%.c $(wildcard tests/pg/*.h) $(BUILD)/libprodata.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -Itests/pg -o $@ $< $(BUILD)/libprodata.a $(LDLIBS) -lcmocka
+
+# The example program of docs/query.md, linked as a user's program would be (public headers only).
+$(BUILD)/examples/query_example: examples/bookstore/query_example.c $(BUILD)/libprodata.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(BUILD)/libprodata.a $(LDLIBS)
 
 # The library never prints or exits: only src/cli may (docs/STYLE, as libpq's own check).
 check-lib: $(BUILD)/libprodata.a

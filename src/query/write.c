@@ -208,7 +208,8 @@ pd_query_write_run(PdArena *arena, PdDb *db, PdWriteSql *stmt, const PdModel *mo
 {
     if (pd_strbuf_failed(&stmt->sql) || pd_arena_failed(stmt->arena))
         return pd_arena_error(stmt->arena, err) || pd_error_set(err, PD_ERR_NO_MEMORY, "out of memory");
-    if (pd_db_query(arena, db, pd_strbuf_text(&stmt->sql), (int)stmt->param_count, stmt->params, result, err))
+    if (pd_db_query_prepared(arena, db, pd_strbuf_text(&stmt->sql), (int)stmt->param_count, stmt->params,
+                             result, err))
         return true;
     return pd_query_refusal(arena, model, params, err);
 }
