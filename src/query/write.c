@@ -361,6 +361,8 @@ build_insert(PdWriteSql *stmt, const PdModel *model, PdValueParam *const *rows, 
              PdError *err)
 {
     PdWriteKeys keys = no_keys(stmt->arena, model);
+    if (keys.expressions == NULL)
+        return pd_arena_error(stmt->arena, err);
     bool has_ids = gives_keys(model, rows, count);
     pd_strbuf_append(&stmt->sql, "WITH ");
     if (has_ids)
@@ -372,9 +374,12 @@ build_insert(PdWriteSql *stmt, const PdModel *model, PdValueParam *const *rows, 
     append_insert(stmt, model, rows, count, has_ids);
     if (has_ids)
         append_bulk_m2m(stmt, model, rows, count, &keys);
+    for (size_t i = 0; i < model->field_count; i++)
+        if (model->fields[i].kind == PD_FIELD_MANY_TO_MANY && keys.expressions[i] == NULL)
+            keys.expressions[i] = "'[]'::json"; /* a new row has no join rows but those written here */
     pd_strbuf_append(&stmt->sql, is_array ? " SELECT coalesce(json_agg(" : " SELECT ");
-    if (keys.expressions == NULL || !pd_query_write_represent(stmt, model, "ins", &keys, err))
-        return keys.expressions != NULL || pd_arena_error(stmt->arena, err);
+    if (!pd_query_write_represent(stmt, model, "ins", &keys, err))
+        return false;
     if (is_array && has_ids)
     {
         pd_strbuf_append(&stmt->sql, " ORDER BY ids.n), '[]'::json) FROM \"ins\" JOIN \"ids\" ON ids.id = ");
