@@ -30,6 +30,9 @@
 
 PD_API_BEGIN
 
+/* A query selecting the rows to change (query.h); declared here too so either header may come first. */
+typedef struct PdQuery PdQuery;
+
 /* Field -> value for one object of one model; lives in the arena given to pd_values_new. */
 typedef struct PdValues PdValues;
 
@@ -108,6 +111,13 @@ bool pd_object_create(PdArena *arena, PdDb *db, const PdValues *values, const ch
 /* count objects of one model in one INSERT; *json the array in input order. At most 1,000 objects. */
 bool pd_object_create_bulk(PdArena *arena, PdDb *db, const PdValues *const *objects, size_t count,
                            const char **json, PdError *err);
+/* UPDATE of the rows `which` selects (its filters; slicing and ordering apply too); *json the array of the
+ * changed objects ("[]" when none), *updated their number. Either output may be NULL. */
+bool pd_object_update(PdArena *arena, PdDb *db, PdQuery *which, const PdValues *values, PdValidateMode mode,
+                      const char **json, int64_t *updated, PdError *err);
+/* DELETE of the rows `which` selects; *deleted their number (may be NULL). A row other rows protect
+ * (on_delete=protect/restrict): PD_ERR_INVALID_INPUT under non_field_errors. */
+bool pd_object_delete(PdArena *arena, PdDb *db, PdQuery *which, int64_t *deleted, PdError *err);
 /*
  * Django's get_or_create: the object whose fields equal lookup's, or a new one
  * made of lookup and defaults (defaults win; defaults may be NULL). Race-safe:

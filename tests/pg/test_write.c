@@ -22,6 +22,7 @@
 #include "prodata/migrate.h"
 #include "prodata/model.h"
 #include "prodata/object.h"
+#include "prodata/query.h"
 
 static PdArena *arena;
 static PdDb *db;
@@ -261,6 +262,104 @@ test_bulk_all_or_nothing(void **state)
     assert_string_equal(scalar("SELECT count(*) FROM book"), before);
 }
 
+static PdQuery *
+books_where(const char *lookup, const char *value)
+{
+    PdQuery *query = pd_query_new(arena, catalog, model("Book"));
+    PdError err = {0};
+    assert_non_null(query);
+    if (!pd_query_where(query, lookup, value, &err))
+        fail_msg("%s=%s: %s", lookup, value, err.message);
+    return query;
+}
+
+static void
+test_update(void **state)
+{
+    (void)state;
+    const char *json = NULL;
+    int64_t updated = 0;
+    PdError err = {0};
+    /* PATCH of three rows, across a relation, many-to-many cleared in the same statement */
+    if (!pd_object_update(arena, db, books_where("title__startswith", "Bulk "),
+                          values_of("Book", "{\"price\": \"4.40\", \"tags\": []}"), PD_VALIDATE_PARTIAL,
+                          &json, &updated, &err))
+        fail_msg("update: %s", err.message);
+    assert_int_equal(updated, 3);
+    assert_non_null(strstr(json, "\"title\":\"Bulk A\""));
+    assert_null(strstr(json, "\"tags\":[1"));
+    assert_string_equal(scalar("SELECT string_agg(price::text, ',' ORDER BY title) FROM book "
+                               "WHERE title LIKE 'Bulk _'"),
+                        "4.40,4.40,4.40");
+    assert_string_equal(scalar("SELECT count(*) FROM book_tags t JOIN book b ON b.id = t.book_id "
+                               "WHERE b.title LIKE 'Bulk _'"),
+                        "0");
+    const char *poetry = scalar("SELECT id FROM tag WHERE name = 'poetry'");
+    char body[128], tags[64];
+    snprintf(body, sizeof(body), "{\"tags\": [%s], \"in_stock\": \"no\"}", poetry);
+    if (!pd_object_update(arena, db, books_where("author__email", "zoe@example.com"), values_of("Book", body),
+                          PD_VALIDATE_PARTIAL, &json, &updated, &err))
+        fail_msg("update across a relation: %s", err.message);
+    snprintf(tags, sizeof(tags), "\"tags\":[%s]", poetry);
+    assert_non_null(strstr(json, tags));
+    assert_string_equal(scalar("SELECT count(*) FROM book b JOIN author a ON a.id = b.author_id "
+                               "WHERE a.email = 'zoe@example.com' AND NOT in_stock"),
+                        pd_arena_sprintf(arena, "%lld", (long long)updated));
+    /* PUT without a required field; a taken unique set: refused, nothing changed */
+    PdError put = {0};
+    assert_false(pd_object_update(arena, db, books_where("title", "Bulk A"),
+                                  values_of("Book", "{\"price\": 1}"), PD_VALIDATE_REPLACE, &json, &updated,
+                                  &put));
+    assert_string_equal(put.problems[0].field, "title");
+    assert_string_equal(put.problems[0].message, "This field is required.");
+    PdError taken = {0};
+    assert_false(pd_object_update(arena, db, books_where("title", "Bulk A"),
+                                  values_of("Book", "{\"title\": \"Bulk B\"}"), PD_VALIDATE_PARTIAL, &json,
+                                  &updated, &taken));
+    assert_string_equal(taken.problems[0].field, "non_field_errors");
+    assert_string_equal(taken.problems[0].message, "The fields title, author must make a unique set.");
+    assert_string_equal(scalar("SELECT count(*) FROM book WHERE title = 'Bulk A'"), "1");
+    /* no match: an empty array */
+    assert_true(pd_object_update(arena, db, books_where("title", "nothing"),
+                                 values_of("Book", "{\"price\": 1}"), PD_VALIDATE_PARTIAL, &json, &updated,
+                                 &err));
+    assert_string_equal(json, "[]");
+    assert_int_equal(updated, 0);
+    /* a sliced query cannot be updated (Django's rule) */
+    PdQuery *sliced = books_where("title__startswith", "Bulk");
+    pd_query_slice(sliced, 0, 1);
+    PdError slice = {0};
+    assert_false(pd_object_update(arena, db, sliced, values_of("Book", "{\"price\": 1}"), PD_VALIDATE_PARTIAL,
+                                  &json, &updated, &slice));
+    assert_int_equal(slice.code, PD_ERR_INVALID_INPUT);
+}
+
+static void
+test_delete(void **state)
+{
+    (void)state;
+    int64_t deleted = -1;
+    PdError err = {0};
+    assert_true(pd_object_delete(arena, db, books_where("title", "Bulk C"), &deleted, &err));
+    assert_int_equal(deleted, 1);
+    assert_string_equal(scalar("SELECT count(*) FROM book WHERE title = 'Bulk C'"), "0");
+    assert_true(pd_object_delete(arena, db, books_where("title", "Bulk C"), &deleted, &err));
+    assert_int_equal(deleted, 0);
+    /* a row other rows protect: Django's words, nothing deleted */
+    pgtest_exec(db, "BEGIN; ALTER TABLE book DROP CONSTRAINT book_author_id_fkey, ADD CONSTRAINT "
+                    "book_author_id_fkey FOREIGN KEY (author_id) REFERENCES author (id) ON DELETE RESTRICT");
+    PdQuery *authors = pd_query_new(arena, catalog, model("Author"));
+    assert_true(pd_query_where(authors, "email", "zoe@example.com", &err));
+    PdError refused = {0};
+    assert_false(pd_object_delete(arena, db, authors, &deleted, &refused));
+    assert_string_equal(refused.problems[0].field, "non_field_errors");
+    assert_string_equal(refused.problems[0].message,
+                        "Cannot delete some instances of model 'Author' because they are referenced through "
+                        "protected foreign keys: 'Book.author'.");
+    pgtest_exec(db, "ROLLBACK");
+    assert_string_equal(scalar("SELECT count(*) FROM author WHERE email = 'zoe@example.com'"), "1");
+}
+
 static void
 test_update_or_create(void **state)
 {
@@ -399,11 +498,18 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_create_round_trip),  cmocka_unit_test(test_create_many_to_many),
-        cmocka_unit_test(test_refusals_mapped),    cmocka_unit_test(test_validation_before_database),
-        cmocka_unit_test(test_bulk_one_statement), cmocka_unit_test(test_bulk_all_or_nothing),
-        cmocka_unit_test(test_update_or_create),   cmocka_unit_test(test_get_or_create),
-        cmocka_unit_test(test_get_or_create_race), cmocka_unit_test(test_injection_leaves_data),
+        cmocka_unit_test(test_create_round_trip),
+        cmocka_unit_test(test_create_many_to_many),
+        cmocka_unit_test(test_refusals_mapped),
+        cmocka_unit_test(test_validation_before_database),
+        cmocka_unit_test(test_bulk_one_statement),
+        cmocka_unit_test(test_bulk_all_or_nothing),
+        cmocka_unit_test(test_update),
+        cmocka_unit_test(test_delete),
+        cmocka_unit_test(test_update_or_create),
+        cmocka_unit_test(test_get_or_create),
+        cmocka_unit_test(test_get_or_create_race),
+        cmocka_unit_test(test_injection_leaves_data),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
