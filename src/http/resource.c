@@ -18,8 +18,7 @@
 #include "server.h"
 
 #define LIST_ALLOW "GET, POST, HEAD, OPTIONS"
-/* PUT, PATCH and DELETE come with the query library's pd_object_update and pd_object_delete. */
-#define ITEM_ALLOW "GET, HEAD, OPTIONS"
+#define ITEM_ALLOW "GET, PUT, PATCH, DELETE, HEAD, OPTIONS"
 #define READ_ALLOW "GET, HEAD, OPTIONS"
 
 static bool
@@ -268,9 +267,16 @@ item_endpoint(PdHttpContext *ctx, const PdModel *model, const char *pk)
         case PD_HTTP_HEAD:
             pd_http_retrieve(ctx, model, pk);
             return;
+        case PD_HTTP_PUT:
+        case PD_HTTP_PATCH:
+            pd_http_update(ctx, model, pk, ctx->method == PD_HTTP_PATCH);
+            return;
+        case PD_HTTP_DELETE:
+            pd_http_delete(ctx, model, pk);
+            return;
         case PD_HTTP_OPTIONS:
             pd_http_add_header(ctx, "Allow", is_read_only(model) ? READ_ALLOW : ITEM_ALLOW);
-            pd_http_options(ctx, model, true, false); /* no PUT yet */
+            pd_http_options(ctx, model, true, !is_read_only(model));
             return;
         default:
             pd_http_respond_not_allowed(ctx, ITEM_ALLOW);

@@ -165,9 +165,11 @@ void pd_http_list(PdHttpContext *ctx, const PdModel *model);
 struct PdQuery;
 bool pd_http_apply_args(PdHttpContext *ctx, struct PdQuery *query, bool is_list, PdError *err);
 
-/* ---- write.c: GET of an item, POST, OPTIONS ---- */
+/* ---- write.c: POST, PUT, PATCH, DELETE ---- */
 void pd_http_create(PdHttpContext *ctx, const PdModel *model);
 void pd_http_retrieve(PdHttpContext *ctx, const PdModel *model, const char *pk);
+void pd_http_update(PdHttpContext *ctx, const PdModel *model, const char *pk, bool is_partial);
+void pd_http_delete(PdHttpContext *ctx, const PdModel *model, const char *pk);
 /* OPTIONS: DRF's SimpleMetadata for a list (POST) or an item (PUT); no actions for a read-only model. */
 void pd_http_options(PdHttpContext *ctx, const PdModel *model, bool is_item, bool has_actions);
 

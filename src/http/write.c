@@ -1,12 +1,12 @@
 /*
  * write.c - the item endpoints and the writes: retrieve (GET an object by its
  * key, with ?fields= and ?expand=), create (POST: 201, the object, Location;
- * a JSON array creates several in one INSERT), and OPTIONS with DRF's
- * metadata. PUT, PATCH and DELETE wait for the query library's
- * pd_object_update and pd_object_delete: until then an item answers them
- * 405. Each runs one SQL statement; the request body is read by the query
- * library (pd_values_from_json, jansson), the object's JSON is PostgreSQL's. A key that cannot be the model's
- * key ("abc" for an integer id) is a 404, as DRF's get_object_or_404 makes it.
+ * a JSON array creates several in one INSERT), update (PUT replaces, PATCH
+ * changes some fields: 200 with the object), delete (204), and OPTIONS with
+ * DRF's metadata. Each runs one SQL statement; the request body is read by
+ * the query library (pd_values_from_json, jansson), the object's JSON is
+ * PostgreSQL's. A key that cannot be the model's key ("abc" for an integer
+ * id) is a 404, as DRF's get_object_or_404 makes it.
  */
 #include <jansson.h>
 #include <stdio.h>
@@ -160,6 +160,75 @@ pd_http_create(PdHttpContext *ctx, const PdModel *model)
     if (!is_bulk)
         add_location(ctx, model, json);
     pd_http_respond_json(ctx, 201, json, strlen(json));
+}
+
+/* The one object of a JSON array of one: "[{...}]" -> "{...}". */
+static void
+respond_single(PdHttpContext *ctx, const char *json)
+{
+    size_t length = strlen(json);
+    const char *start = strchr(json, '{');
+    const char *end = strrchr(json, '}');
+    if (json[0] == '[' && start != NULL && end != NULL && end > start)
+        pd_http_respond_json(ctx, 200, start, (size_t)(end - start + 1));
+    else
+        pd_http_respond_json(ctx, 200, json, length);
+}
+
+void
+pd_http_update(PdHttpContext *ctx, const PdModel *model, const char *pk, bool is_partial)
+{
+    PdQuery *which;
+    if (!which_object(ctx, model, pk, &which))
+        return;
+    PdError err = {0};
+    PdValues *values;
+    PdDb *db;
+    if (!read_values(ctx, model, ctx->body, ctx->body_length, &values, &err) ||
+        !pd_http_db_acquire(ctx, &db, &err))
+    {
+        pd_http_respond_error(ctx, &err);
+        return;
+    }
+    const char *json = NULL;
+    int64_t updated = 0;
+    bool is_done =
+        pd_object_update(ctx->arena, db, which, values,
+                         is_partial ? PD_VALIDATE_PARTIAL : PD_VALIDATE_REPLACE, &json, &updated, &err);
+    pd_http_db_release(ctx, db);
+    if (!is_done)
+        pd_http_respond_error(ctx, &err);
+    else if (updated == 0)
+        pd_http_respond_detail(ctx, 404, "Not found.");
+    else
+        respond_single(ctx, json);
+}
+
+void
+pd_http_delete(PdHttpContext *ctx, const PdModel *model, const char *pk)
+{
+    PdQuery *which;
+    if (!which_object(ctx, model, pk, &which))
+        return;
+    PdError err = {0};
+    PdDb *db;
+    if (!pd_http_db_acquire(ctx, &db, &err))
+    {
+        pd_http_respond_error(ctx, &err);
+        return;
+    }
+    int64_t deleted = 0;
+    bool is_done = pd_object_delete(ctx->arena, db, which, &deleted, &err);
+    pd_http_db_release(ctx, db);
+    if (!is_done)
+        pd_http_respond_error(ctx, &err);
+    else if (deleted == 0)
+        pd_http_respond_detail(ctx, 404, "Not found.");
+    else
+    {
+        ctx->status = 204;
+        pd_strbuf_init(&ctx->out, ctx->arena);
+    }
 }
 
 /* ---- OPTIONS: DRF's SimpleMetadata ---- */

@@ -7,7 +7,7 @@
 # body fields: each is refused with a 4xx (or taken as plain data) and the table is unchanged.
 source tests/lib/pg.sh
 source tests/lib/tap.sh
-tap_plan 100
+tap_plan 106
 source tests/lib/serve.sh
 
 tap_fresh_db serve_api
@@ -169,7 +169,7 @@ expect_json "OPTIONS describes the fields for POST (DRF's metadata)" \
 expect_json "choices with their labels" '.actions.POST.status.choices' \
     '[{"value":"draft","display_name":"Draft"},{"value":"published","display_name":"Published"}]'
 http OPTIONS /api/books/3/
-expect_json "OPTIONS on an item names it" '.name' '"Book Instance"'
+expect_json "OPTIONS on an item describes PUT" '[.name, (.actions | keys)]' '["Book Instance",["PUT"]]'
 
 # --- writes -----------------------------------------------------------------------------------------
 http POST /api/authors/ -H 'Content-Type: application/json' -d '{"name": "Łukasz", "email": "l@example.com"}'
@@ -195,24 +195,27 @@ expect_json "... DRF's words" '.detail' '"Unsupported media type \"text/plain\" 
 BIG=$(head -c 5000 /dev/zero | tr '\0' 'a')
 http POST /api/authors/ -H 'Content-Type: application/json' -d "{\"name\": \"$BIG\"}"
 expect_status "a body over body_limit is a 413" 413
-# PUT, PATCH and DELETE come with the query library's pd_object_update / pd_object_delete: until then, 405.
-STATUSES=""
-for method in PUT PATCH DELETE; do
-    http "$method" "/api/authors/$NEW_ID/" -H 'Content-Type: application/json' -d '{"born": "1999-12-31"}'
-    STATUSES="$STATUSES $HTTP_STATUS:$(http_header Allow)"
-done
-expect_eq "PUT, PATCH and DELETE on an item are 405 naming what it takes" "$STATUSES" \
-    " 405:GET, HEAD, OPTIONS 405:GET, HEAD, OPTIONS 405:GET, HEAD, OPTIONS"
+http PATCH "/api/authors/$NEW_ID/" -H 'Content-Type: application/json' -d '{"born": "1999-12-31"}'
+expect_status "PATCH changes some fields: 200" 200
+expect_json "... answering the whole object" '[.name, .born]' '["Łukasz","1999-12-31"]'
+http PUT "/api/authors/$NEW_ID/" -H 'Content-Type: application/json' -d '{"name": "Luke", "email": "l@example.com"}'
+expect_status "PUT replaces: 200" 200
+expect_json "... a field left out of PUT keeps its value (as DRF's update)" '[.name, .born]' '["Luke","1999-12-31"]'
+http PUT "/api/authors/$NEW_ID/" -H 'Content-Type: application/json' -d '{"name": "Luke"}'
+expect_status "PUT without a required field is a 400" 400
+http DELETE "/api/authors/$NEW_ID/"
+expect_status "DELETE: 204" 204
 http GET "/api/authors/$NEW_ID/"
-expect_json "... and the object is unchanged" '[.name, .born]' '["Łukasz",null]'
-psql -qX -c "DELETE FROM author WHERE id = $NEW_ID" >/dev/null
+expect_status "... and the object is gone" 404
+http DELETE "/api/authors/$NEW_ID/"
+expect_status "DELETE of what does not exist is a 404" 404
 http PATCH /api/books/ -H 'Content-Type: application/json' -d '{}'
 expect_status "PATCH on a list is a 405" 405
 expect_json "... Method \"PATCH\" not allowed." '.detail' '"Method \"PATCH\" not allowed."'
 expect_eq "... with Allow" "$(http_header Allow)" "GET, POST, HEAD, OPTIONS"
 http POST /api/books/3/ -H 'Content-Type: application/json' -d '{}'
 expect_eq "POST on an item is a 405 with the item's Allow" "$HTTP_STATUS $(http_header Allow)" \
-    "405 GET, HEAD, OPTIONS"
+    "405 GET, PUT, PATCH, DELETE, HEAD, OPTIONS"
 
 # --- a read-only model (access write=none) ------------------------------------------------------------
 http POST /api/genres/ -H 'Content-Type: application/json' -d '{"name": "x"}'

@@ -23,7 +23,8 @@ INSERT INTO author (name, email) VALUES ('Ann', 'ann@example.com');
 INSERT INTO book (title, author_id) SELECT 'Book ' || i, 1 FROM generate_series(1, 30) i;
 SQL
 
-serve_start --models "$MODELS" --anonymous-role postgres --cors-origins "https://app.example" || exit 1
+serve_start --models "$MODELS" --anonymous-role postgres --cors-origins "https://app.example" \
+    --shutdown-timeout-ms 15000 || exit 1
 
 # --- health, metrics, OpenAPI -----------------------------------------------------------------------
 http GET /healthz
@@ -110,7 +111,7 @@ ANSWERS=$(cat "$TAP_WORKDIR"/load.* | sort | uniq -c | awk '{ printf "%s:%s ", $
 expect_eq "600 requests during 15 reloads: every one answered 200" "$ANSWERS" "200:600 "
 
 # --- SIGTERM: requests under way finish, then the server stops --------------------------------------
-psql -X -q -c "BEGIN; LOCK TABLE book IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(2); COMMIT;" >/dev/null 2>&1 &
+psql -X -q -c "BEGIN; LOCK TABLE book IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(6); COMMIT;" >/dev/null 2>&1 &
 LOCKER=$!
 poll_sql "$PGDATABASE" "SELECT count(*) FROM pg_locks WHERE relation = 'book'::regclass AND mode = 'AccessExclusiveLock' AND granted" 1
 curl -s -o "$TAP_WORKDIR/slow.body" -w '%{http_code}' --max-time 20 "$SERVE_URL/api/volumes/3/" >"$TAP_WORKDIR/slow.status" &
