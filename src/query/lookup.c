@@ -1,0 +1,459 @@
+/*
+ * lookup.c - conditions: Django's lookups parsed against the catalog, their
+ * values checked before any SQL exists, Q trees, and their rendering into a
+ * boolean SQL expression with numbered parameters. A lookup on the model's
+ * own field compares its column; a path across relations becomes one EXISTS
+ * sub-query joining the hops, so a to-many relation never repeats a row.
+ * Values stay parameters cast to the field's type (from the catalog); the
+ * LIKE lookups get their pattern built here with the wildcards of the value
+ * escaped, so "50%" matches "50%" only.
+ */
+#include <string.h>
+
+#include "query/build.h"
+
+static const char *lookup_names[PD_LOOKUP_COUNT_] = {
+    [PD_LOOKUP_EXACT] = "exact",
+    [PD_LOOKUP_IEXACT] = "iexact",
+    [PD_LOOKUP_CONTAINS] = "contains",
+    [PD_LOOKUP_ICONTAINS] = "icontains",
+    [PD_LOOKUP_STARTSWITH] = "startswith",
+    [PD_LOOKUP_ISTARTSWITH] = "istartswith",
+    [PD_LOOKUP_ENDSWITH] = "endswith",
+    [PD_LOOKUP_IENDSWITH] = "iendswith",
+    [PD_LOOKUP_IN] = "in",
+    [PD_LOOKUP_GT] = "gt",
+    [PD_LOOKUP_GTE] = "gte",
+    [PD_LOOKUP_LT] = "lt",
+    [PD_LOOKUP_LTE] = "lte",
+    [PD_LOOKUP_RANGE] = "range",
+    [PD_LOOKUP_ISNULL] = "isnull",
+    [PD_LOOKUP_REGEX] = "regex",
+    [PD_LOOKUP_IREGEX] = "iregex",
+};
+
+static const char *transform_names[] = {"", "year", "month", "day", "date"};
+
+const char *
+pd_query_lookup_name(PdLookup lookup)
+{
+    return lookup < PD_LOOKUP_COUNT_ ? lookup_names[lookup] : "?";
+}
+
+static bool
+find_lookup(const char *name, PdLookup *lookup)
+{
+    for (int i = 0; i < PD_LOOKUP_COUNT_; i++)
+    {
+        if (strcmp(lookup_names[i], name) == 0)
+        {
+            *lookup = (PdLookup)i;
+            return true;
+        }
+    }
+    return false;
+}
+
+static bool
+find_transform(const char *name, PdTransform *transform)
+{
+    for (int i = 1; i < (int)(sizeof(transform_names) / sizeof(transform_names[0])); i++)
+    {
+        if (strcmp(transform_names[i], name) == 0)
+        {
+            *transform = (PdTransform)i;
+            return true;
+        }
+    }
+    return false;
+}
+
+bool
+pd_query_is_lookup_word(const char *name)
+{
+    PdLookup lookup;
+    PdTransform transform;
+    return find_lookup(name, &lookup) || find_transform(name, &transform);
+}
+
+static bool
+is_text_lookup(PdLookup lookup)
+{
+    return lookup >= PD_LOOKUP_IEXACT && lookup <= PD_LOOKUP_IENDSWITH;
+}
+
+/* Which lookups a field of this kind (after the transform) takes. */
+static bool
+lookup_applies(const PdField *field, PdTransform transform, PdLookup lookup)
+{
+    if (lookup == PD_LOOKUP_ISNULL || lookup == PD_LOOKUP_REGEX || lookup == PD_LOOKUP_IREGEX)
+        return true;
+    if (transform != PD_TRANSFORM_NONE)
+        return !is_text_lookup(lookup);
+    switch (pd_kind_info(field->kind)->family)
+    {
+        case PD_FAMILY_TEXT:
+            return true;
+        case PD_FAMILY_BOOLEAN:
+            return lookup == PD_LOOKUP_EXACT || lookup == PD_LOOKUP_IN;
+        case PD_FAMILY_JSON:
+        case PD_FAMILY_BINARY:
+            return lookup == PD_LOOKUP_EXACT;
+        default:
+            return !is_text_lookup(lookup);
+    }
+}
+
+static bool
+transform_applies(const PdField *field, PdTransform transform)
+{
+    if (transform == PD_TRANSFORM_NONE)
+        return true;
+    if (field->kind == PD_FIELD_TIMESTAMPTZ)
+        return true;
+    return field->kind == PD_FIELD_DATE && transform != PD_TRANSFORM_DATE;
+}
+
+/* Parses the names after the path: [transform] [lookup]. */
+static bool
+parse_tail(const PdPath *path, char **names, size_t count, PdTransform *transform, PdLookup *lookup,
+           PdError *err)
+{
+    *transform = PD_TRANSFORM_NONE;
+    *lookup = PD_LOOKUP_EXACT;
+    size_t i = 0;
+    if (i < count && find_transform(names[i], transform))
+        i++;
+    if (i < count && find_lookup(names[i], lookup))
+        i++;
+    const PdField *field = path->field;
+    const char *kind = pd_model_kind_name(field->kind);
+    if (i < count)
+    {
+        return pd_error_set(err, PD_ERR_INVALID_INPUT,
+                            "unknown lookup \"%.60s\" on %s field \"%s\"; lookups: exact, iexact, contains, "
+                            "icontains, startswith, istartswith, endswith, iendswith, in, gt, gte, lt, lte, "
+                            "range, isnull, regex, iregex; transforms: year, month, day, date",
+                            names[i], kind, field->name);
+    }
+    if (!transform_applies(field, *transform))
+        return pd_error_set(err, PD_ERR_INVALID_INPUT, "transform \"%s\" does not apply to %s field \"%s\"",
+                            transform_names[*transform], kind, field->name);
+    if (!lookup_applies(field, *transform, *lookup))
+    {
+        if (*transform != PD_TRANSFORM_NONE)
+            return pd_error_set(err, PD_ERR_INVALID_INPUT,
+                                "lookup \"%s\" does not apply to \"%s\" of %s field \"%s\"",
+                                lookup_names[*lookup], transform_names[*transform], kind, field->name);
+        return pd_error_set(err, PD_ERR_INVALID_INPUT, "lookup \"%s\" does not apply to %s field \"%s\"",
+                            lookup_names[*lookup], kind, field->name);
+    }
+    return true;
+}
+
+static bool
+value_error(PdError *err, const char *fmt, const char *value)
+{
+    return pd_error_set(err, PD_ERR_INVALID_INPUT, fmt, value);
+}
+
+/* isnull's and a boolean field's words: true/false/1/0 (and Python's True/False), normalised. */
+static const char *
+boolean_text(const char *text)
+{
+    if (strcmp(text, "true") == 0 || strcmp(text, "True") == 0 || strcmp(text, "1") == 0)
+        return "true";
+    if (strcmp(text, "false") == 0 || strcmp(text, "False") == 0 || strcmp(text, "0") == 0)
+        return "false";
+    return NULL;
+}
+
+static bool
+is_whole_number(const char *text)
+{
+    const char *digits = text + (text[0] == '-');
+    size_t length = strlen(digits);
+    return length > 0 && length <= 9 && strspn(digits, "0123456789") == length;
+}
+
+/* A number as the model language writes one: -12, 3.50, 1e3 (the value check takes the syntax as given). */
+static bool
+is_number_text(const char *text)
+{
+    const char *p = text + (*text == '-');
+    size_t whole = strspn(p, "0123456789");
+    p += whole;
+    if (*p == '.')
+    {
+        size_t fraction = strspn(p + 1, "0123456789");
+        if (fraction == 0)
+            return false;
+        p += 1 + fraction;
+    }
+    if (whole == 0)
+        return false;
+    if (*p == 'e' || *p == 'E')
+    {
+        p++;
+        p += *p == '-' || *p == '+';
+        size_t exponent = strspn(p, "0123456789");
+        if (exponent == 0)
+            return false;
+        p += exponent;
+    }
+    return *p == '\0';
+}
+
+static PdLiteralKind
+literal_kind(const PdField *field)
+{
+    if (field->kind == PD_FIELD_FOREIGN_KEY || field->kind == PD_FIELD_ONE_TO_ONE)
+    {
+        const PdField *key = field->target != NULL ? pd_model_primary_key(field->target) : NULL;
+        return key != NULL ? literal_kind(key) : PD_LITERAL_STRING;
+    }
+    switch (pd_kind_info(field->kind)->family)
+    {
+        case PD_FAMILY_INTEGER:
+        case PD_FAMILY_NUMERIC:
+            return PD_LITERAL_NUMBER;
+        case PD_FAMILY_BOOLEAN:
+            return PD_LITERAL_BOOL;
+        default:
+            return PD_LITERAL_STRING;
+    }
+}
+
+/* One value of a lookup, checked; *param is the text sent (normalised booleans, LIKE patterns). */
+static bool
+check_one(PdArena *arena, const PdField *field, PdTransform transform, PdLookup lookup, const char *text,
+          const char **param, PdError *err)
+{
+    *param = text;
+    if (lookup == PD_LOOKUP_REGEX || lookup == PD_LOOKUP_IREGEX || is_text_lookup(lookup))
+        return true; /* any text: a pattern or a part of a value need not be a valid value itself */
+    if (transform == PD_TRANSFORM_YEAR || transform == PD_TRANSFORM_MONTH || transform == PD_TRANSFORM_DAY)
+        return is_whole_number(text) ||
+               pd_error_set(err, PD_ERR_INVALID_INPUT, "\"%.60s\" is not a valid %s, expected a whole number",
+                            text, transform_names[transform]);
+    if (transform == PD_TRANSFORM_DATE)
+    {
+        PdField date = {.name = field->name, .kind = PD_FIELD_DATE};
+        PdLiteral literal = {PD_LITERAL_STRING, text};
+        return pd_model_check_value(&date, &literal, err);
+    }
+    PdLiteral literal = {literal_kind(field), text};
+    if (literal.kind == PD_LITERAL_BOOL && (literal.text = boolean_text(text)) == NULL)
+        return value_error(err, "\"%.60s\" is not a valid boolean, expected true, false, 1 or 0", text);
+    if (literal.kind == PD_LITERAL_NUMBER && !is_number_text(text))
+        return pd_error_set(err, PD_ERR_INVALID_INPUT, "\"%.60s\" is not a valid %s, expected a number", text,
+                            pd_model_kind_name(pd_query_key_kind(field)));
+    *param = literal.text;
+    (void)arena;
+    return pd_model_check_value(field, &literal, err);
+}
+
+/* LIKE pattern: the value with \ % _ escaped, between the wildcards the lookup needs. */
+static const char *
+like_pattern(PdArena *arena, PdLookup lookup, const char *text)
+{
+    PdStrbuf pattern;
+    pd_strbuf_init(&pattern, arena);
+    bool is_contains = lookup == PD_LOOKUP_CONTAINS || lookup == PD_LOOKUP_ICONTAINS;
+    if (is_contains || lookup == PD_LOOKUP_ENDSWITH || lookup == PD_LOOKUP_IENDSWITH)
+        pd_strbuf_append_char(&pattern, '%');
+    for (const char *p = text; *p != '\0'; p++)
+    {
+        if (*p == '\\' || *p == '%' || *p == '_')
+            pd_strbuf_append_char(&pattern, '\\');
+        pd_strbuf_append_char(&pattern, *p);
+    }
+    if (is_contains || lookup == PD_LOOKUP_STARTSWITH || lookup == PD_LOOKUP_ISTARTSWITH)
+        pd_strbuf_append_char(&pattern, '%');
+    pd_strbuf_append(&pattern, "");
+    return pd_strbuf_text(&pattern);
+}
+
+static PdQ *
+new_q(PdQuery *query, PdQKind kind)
+{
+    PdQ *q = pd_arena_calloc(query->arena, 1, sizeof(*q));
+    if (q != NULL)
+        q->kind = kind;
+    return q;
+}
+
+static bool
+check_values(PdQuery *query, PdQ *q, const char *const *values, size_t count, PdError *err)
+{
+    const PdField *field = q->path.field;
+    if (q->lookup == PD_LOOKUP_RANGE && count != 2)
+        return pd_error_set(err, PD_ERR_INVALID_INPUT, "range takes two values, not %zu", count);
+    if (q->lookup != PD_LOOKUP_IN && q->lookup != PD_LOOKUP_RANGE && count != 1)
+        return pd_error_set(err, PD_ERR_INVALID_INPUT, "lookup \"%s\" takes one value, not %zu",
+                            lookup_names[q->lookup], count);
+    q->values = pd_arena_calloc(query->arena, count > 0 ? count : 1, sizeof(*q->values));
+    if (q->values == NULL)
+        return pd_arena_error(query->arena, err);
+    q->value_count = count;
+    for (size_t i = 0; i < count; i++)
+    {
+        if (values[i] == NULL)
+        {
+            if (q->lookup == PD_LOOKUP_EXACT || q->lookup == PD_LOOKUP_IN)
+                continue; /* exact None is IS NULL; a null in a list matches nothing */
+            return pd_error_set(err, PD_ERR_INVALID_INPUT, "lookup \"%s\" takes a value, not null",
+                                lookup_names[q->lookup]);
+        }
+        if (q->lookup == PD_LOOKUP_ISNULL)
+        {
+            const char *word = boolean_text(values[i]);
+            if (word == NULL)
+                return value_error(err, "isnull takes true or false, not \"%.60s\"", values[i]);
+            q->is_true = word[0] == 't';
+            continue;
+        }
+        if (!check_one(query->arena, field, q->transform, q->lookup, values[i], &q->values[i], err))
+            return false;
+        if (is_text_lookup(q->lookup) && q->lookup != PD_LOOKUP_IEXACT &&
+            (q->values[i] = like_pattern(query->arena, q->lookup, values[i])) == NULL)
+            return pd_arena_error(query->arena, err);
+    }
+    return true;
+}
+
+PdQ *
+pd_q_list(PdQuery *query, const char *lookup, const char *const *values, size_t count, PdError *err)
+{
+    if (query == NULL || lookup == NULL)
+        return NULL;
+    size_t name_count = 0;
+    char **names = pd_query_split_path(query->arena, lookup, &name_count);
+    PdQ *q = new_q(query, PD_Q_LEAF);
+    if (names == NULL || q == NULL)
+    {
+        pd_arena_error(query->arena, err);
+        return NULL;
+    }
+    size_t used = 0;
+    q->path.text = pd_arena_strdup(query->arena, lookup);
+    bool ok = pd_query_resolve_path(query->arena, query->catalog, query->model, names, name_count, true,
+                                    &used, &q->path, err) &&
+              parse_tail(&q->path, names + used, name_count - used, &q->transform, &q->lookup, err) &&
+              check_values(query, q, values, count, err);
+    if (!ok)
+    {
+        pd_error_field(err, "%s", lookup);
+        return NULL;
+    }
+    return q;
+}
+
+/* Splits "a,b,c" for in and range (an empty text: no values). */
+static const char **
+split_list(PdArena *arena, const char *text, size_t *count)
+{
+    size_t parts = 1;
+    for (const char *p = text; *p != '\0'; p++)
+        parts += *p == ',';
+    const char **values = pd_arena_calloc(arena, parts, sizeof(*values));
+    if (values == NULL)
+        return NULL;
+    *count = 0;
+    if (*text == '\0')
+        return values;
+    const char *start = text;
+    for (;;)
+    {
+        const char *end = strchr(start, ',');
+        size_t length = end != NULL ? (size_t)(end - start) : strlen(start);
+        if ((values[(*count)++] = pd_arena_strndup(arena, start, length)) == NULL)
+            return NULL;
+        if (end == NULL)
+            return values;
+        start = end + 1;
+    }
+}
+
+static bool
+is_list_lookup(const char *lookup)
+{
+    size_t length = strlen(lookup);
+    return (length >= 4 && strcmp(lookup + length - 4, "__in") == 0) ||
+           (length >= 7 && strcmp(lookup + length - 7, "__range") == 0);
+}
+
+PdQ *
+pd_q(PdQuery *query, const char *lookup, const char *value, PdError *err)
+{
+    if (query == NULL || lookup == NULL)
+        return NULL;
+    if (value != NULL && is_list_lookup(lookup))
+    {
+        size_t count = 0;
+        const char **values = split_list(query->arena, value, &count);
+        if (values == NULL)
+        {
+            pd_arena_error(query->arena, err);
+            return NULL;
+        }
+        return pd_q_list(query, lookup, values, count, err);
+    }
+    const char *values[] = {value};
+    return pd_q_list(query, lookup, values, 1, err);
+}
+
+static PdQ *
+combine(PdQuery *query, PdQKind kind, PdQ *left, PdQ *right)
+{
+    if (query == NULL || left == NULL || (kind != PD_Q_NOT && right == NULL))
+        return NULL;
+    PdQ *q = new_q(query, kind);
+    if (q != NULL)
+    {
+        q->left = left;
+        q->right = right;
+    }
+    return q;
+}
+
+PdQ *
+pd_q_and(PdQuery *query, PdQ *left, PdQ *right)
+{
+    return combine(query, PD_Q_AND, left, right);
+}
+
+PdQ *
+pd_q_or(PdQuery *query, PdQ *left, PdQ *right)
+{
+    return combine(query, PD_Q_OR, left, right);
+}
+
+PdQ *
+pd_q_not(PdQuery *query, PdQ *q)
+{
+    return combine(query, PD_Q_NOT, q, NULL);
+}
+
+bool
+pd_query_check_value(PdArena *arena, const PdField *field, const char *text, const char **param, PdError *err)
+{
+    return check_one(arena, field, PD_TRANSFORM_NONE, PD_LOOKUP_EXACT, text, param, err);
+}
+
+PdQ *
+pd_query_leaf_search(PdQuery *query, const PdField *field, const char *term)
+{
+    PdQ *q = new_q(query, PD_Q_LEAF);
+    const char **values = pd_arena_calloc(query->arena, 1, sizeof(*values));
+    if (q == NULL || values == NULL)
+        return NULL;
+    q->path.text = field->name;
+    q->path.model = query->model;
+    q->path.field = field;
+    q->lookup = PD_LOOKUP_ICONTAINS;
+    q->values = values;
+    q->value_count = 1;
+    values[0] = like_pattern(query->arena, PD_LOOKUP_ICONTAINS, term);
+    return values[0] != NULL ? q : NULL;
+}

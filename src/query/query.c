@@ -1,0 +1,198 @@
+/*
+ * query.c - the PdQuery object: what a caller adds to a query (conditions,
+ * search, ordering, slice, field subset, embeds, keyset position), each
+ * checked against the catalog when added, so a query that was built without
+ * error can always be rendered. Turning it into SQL is statement.c's job,
+ * running it execute.c's.
+ */
+#include <string.h>
+
+#include "query/build.h"
+
+PdQuery *
+pd_query_new(PdArena *arena, const PdCatalog *catalog, const PdModel *model)
+{
+    if (arena == NULL || catalog == NULL || model == NULL)
+        return NULL;
+    PdQuery *query = pd_arena_calloc(arena, 1, sizeof(*query));
+    if (query == NULL)
+        return NULL;
+    query->arena = arena;
+    query->catalog = catalog;
+    query->model = model;
+    query->limit = -1;
+    return query;
+}
+
+const PdModel *
+pd_query_model(const PdQuery *query)
+{
+    return query->model;
+}
+
+static bool
+add_condition(PdQuery *query, PdQ *condition, bool is_exclude, PdError *err)
+{
+    if (condition == NULL)
+    {
+        if (err != NULL && err->code == PD_OK)
+            pd_error_set(err, PD_ERR_INVALID_INPUT, "no condition (a lookup before failed)");
+        return false;
+    }
+    if (is_exclude && (condition = pd_q_not(query, condition)) == NULL)
+        return pd_arena_error(query->arena, err);
+    if (query->where == NULL)
+    {
+        query->where = condition;
+        return true;
+    }
+    PdQ *both = pd_q_and(query, query->where, condition);
+    if (both == NULL)
+        return pd_arena_error(query->arena, err);
+    query->where = both;
+    return true;
+}
+
+bool
+pd_query_filter(PdQuery *query, PdQ *condition, PdError *err)
+{
+    return add_condition(query, condition, false, err);
+}
+
+bool
+pd_query_exclude(PdQuery *query, PdQ *condition, PdError *err)
+{
+    return add_condition(query, condition, true, err);
+}
+
+bool
+pd_query_where(PdQuery *query, const char *lookup, const char *value, PdError *err)
+{
+    PdQ *q = pd_q(query, lookup, value, err);
+    return q != NULL && add_condition(query, q, false, err);
+}
+
+/* One term of a search: icontains in some searchable field (an OR over them). */
+static PdQ *
+search_term(PdQuery *query, const char *term)
+{
+    PdQ *any = NULL;
+    for (size_t i = 0; i < query->model->field_count; i++)
+    {
+        const PdField *field = &query->model->fields[i];
+        if (!field->is_searchable)
+            continue;
+        PdQ *leaf = pd_query_leaf_search(query, field, term);
+        any = any == NULL ? leaf : pd_q_or(query, any, leaf);
+        if (any == NULL)
+            return NULL;
+    }
+    return any;
+}
+
+bool
+pd_query_search(PdQuery *query, const char *terms, PdError *err)
+{
+    bool has_searchable = false;
+    for (size_t i = 0; i < query->model->field_count; i++)
+        has_searchable = has_searchable || query->model->fields[i].is_searchable;
+    if (!has_searchable)
+    {
+        pd_error_set(err, PD_ERR_INVALID_INPUT, "%s has no searchable field (the \"search\" option)",
+                     query->model->name);
+        return pd_error_field(err, "search");
+    }
+    /* DRF: null characters dropped, commas are spaces, then split at white space */
+    char *text = pd_arena_strdup(query->arena, terms != NULL ? terms : "");
+    if (text == NULL)
+        return pd_arena_error(query->arena, err);
+    char *term = text;
+    for (;;)
+    {
+        term += strspn(term, " \t\r\n\f\v,");
+        if (*term == '\0')
+            return true;
+        size_t length = strcspn(term, " \t\r\n\f\v,");
+        char *end = term + length;
+        bool is_last = *end == '\0';
+        *end = '\0';
+        PdQ *q = search_term(query, term);
+        if (q == NULL || !add_condition(query, q, false, err))
+            return pd_arena_error(query->arena, err);
+        if (is_last)
+            return true;
+        term = end + 1;
+    }
+}
+
+void
+pd_query_slice(PdQuery *query, int64_t offset, int64_t limit)
+{
+    query->offset = offset > 0 ? offset : 0;
+    query->limit = limit;
+}
+
+void
+pd_query_use_counter(PdQuery *query, bool use)
+{
+    query->use_counter = use;
+}
+
+/* Calls fn on each comma-separated item of list (spaces around items ignored; empty items refused). */
+static bool
+each_item(PdQuery *query, const char *list, const char *what, bool (*fn)(PdQuery *, const char *, PdError *),
+          PdError *err)
+{
+    char *text = pd_arena_strdup(query->arena, list != NULL ? list : "");
+    if (text == NULL)
+        return pd_arena_error(query->arena, err);
+    for (char *item = text;;)
+    {
+        item += strspn(item, " ");
+        size_t length = strcspn(item, ",");
+        char *end = item + length;
+        bool is_last = *end == '\0';
+        *end = '\0';
+        while (length > 0 && item[length - 1] == ' ')
+            item[--length] = '\0';
+        if (length == 0)
+        {
+            pd_error_set(err, PD_ERR_INVALID_INPUT, "empty name in %s list \"%.60s\"", what, list);
+            return pd_error_field(err, "%s", what);
+        }
+        if (!fn(query, item, err))
+            return false;
+        if (is_last)
+            return true;
+        item = end + 1;
+    }
+}
+
+static bool
+add_only(PdQuery *query, const char *name, PdError *err)
+{
+    const PdField *field = pd_model_find_field(query->model, name);
+    if (field == NULL)
+    {
+        pd_error_set(err, PD_ERR_INVALID_INPUT, "%s has no field \"%.60s\"; fields: %s", query->model->name,
+                     name, pd_query_field_list(query->arena, query->catalog, query->model));
+        return pd_error_field(err, "%s", name);
+    }
+    for (size_t i = 0; i < query->only_count; i++)
+        if (query->only[i] == field)
+            return true;
+    const PdField **only = pd_arena_reserve_next(query->arena, query->only, query->only_count, sizeof(*only));
+    if (only == NULL)
+        return pd_arena_error(query->arena, err);
+    only[query->only_count++] = field;
+    query->only = only;
+    return true;
+}
+
+bool
+pd_query_only(PdQuery *query, const char *fields, PdError *err)
+{
+    query->only_count = 0;
+    query->only = NULL;
+    return each_item(query, fields, "fields", add_only, err);
+}

@@ -1,0 +1,256 @@
+/*
+ * statement.c - a PdQuery as one SQL statement per execution shape. The
+ * shapes share one core, "FROM <table> AS pd_m <joins> WHERE <conditions>
+ * [keyset] ORDER BY <ordering, key last> LIMIT/OFFSET", and differ in what
+ * they select: a page (the objects as one JSON array with json_agg, the
+ * exact count as a sub-select of the same statement, limit + 1 rows to know
+ * whether more follow, the ordering values of the first and last row), one
+ * object (get), a count, an existence test, text rows. Limits are parameters
+ * too, so one statement text serves every page of a list and PostgreSQL's
+ * prepared plan is reused; the ORDER BY is the plain columns of the ordering
+ * so the index that matches it serves the LIMIT and the keyset.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "query/build.h"
+
+#define MAIN_ALIAS "pd_m"
+
+static void
+append_from(PdSqlBuild *build, const char *joins)
+{
+    pd_strbuf_append(&build->sql, " FROM ");
+    pd_strbuf_append_identifier(&build->sql, build->query->model->table);
+    pd_strbuf_append(&build->sql, " AS " MAIN_ALIAS);
+    if (joins != NULL)
+        pd_strbuf_append(&build->sql, joins);
+}
+
+/* " WHERE <conditions> [AND keyset]" (nothing when neither). */
+static void
+append_where(PdSqlBuild *build, const PdOrderTerm *terms, const char *const *exprs, size_t count,
+             bool with_keyset)
+{
+    PdQuery *query = build->query;
+    bool has_keyset = with_keyset && query->after != NULL;
+    if (query->where == NULL && !has_keyset)
+        return;
+    pd_strbuf_append(&build->sql, " WHERE ");
+    if (query->where != NULL)
+        pd_query_render_condition(build, query->where, MAIN_ALIAS);
+    if (query->where != NULL && has_keyset)
+        pd_strbuf_append(&build->sql, " AND ");
+    if (has_keyset)
+        pd_query_render_keyset(build, terms, exprs, count);
+}
+
+static const char *
+number_text(PdSqlBuild *build, int64_t number)
+{
+    char *text = pd_arena_sprintf(build->query->arena, "%lld", (long long)number);
+    if (text == NULL)
+        build->sql.failed = true;
+    return text;
+}
+
+static void
+append_count(PdSqlBuild *build)
+{
+    pd_strbuf_append(&build->sql, "SELECT count(*)");
+    append_from(build, NULL);
+    append_where(build, NULL, NULL, 0, false);
+}
+
+/* The ordered, limited rows with the object as o and the ordering values as k1..kn (text). */
+static void
+append_page_rows(PdSqlBuild *build, const PdOrderTerm *terms, size_t count, int64_t fetch_limit)
+{
+    PdQuery *query = build->query;
+    PdArena *arena = query->arena;
+    PdStrbuf joins;
+    PdStrbuf object;
+    pd_strbuf_init(&joins, arena);
+    pd_strbuf_init(&object, arena);
+    pd_strbuf_append(&joins, "");
+    const char **exprs = NULL;
+    if (!pd_query_order_exprs(build, terms, count, MAIN_ALIAS, &joins, &exprs))
+    {
+        build->sql.failed = true;
+        return;
+    }
+    pd_query_render_object(build, MAIN_ALIAS, &object, &joins);
+    pd_strbuf_append(&build->sql, "SELECT ");
+    pd_strbuf_append(&build->sql, pd_strbuf_text(&object));
+    pd_strbuf_append(&build->sql, " AS o");
+    for (size_t i = 0; i < count; i++)
+        pd_strbuf_appendf(&build->sql, ", to_json(%s) #>> '{}' AS k%zu", exprs[i], i + 1);
+    append_from(build, pd_strbuf_text(&joins));
+    append_where(build, terms, exprs, count, true);
+    pd_query_render_order(build, terms, exprs, count, query->after != NULL && query->is_before);
+    if (fetch_limit >= 0)
+    {
+        pd_strbuf_append(&build->sql, " LIMIT ");
+        pd_query_param(build, number_text(build, fetch_limit), "bigint");
+    }
+    if (query->offset > 0)
+    {
+        pd_strbuf_append(&build->sql, " OFFSET ");
+        pd_query_param(build, number_text(build, query->offset), "bigint");
+    }
+    if (object.failed || joins.failed)
+        build->sql.failed = true;
+}
+
+/*
+ * SELECT count, results, fetched, k1 first, k1 last, ...: the page's objects in order, how many rows came
+ * (limit + 1 means more follow) and the keys of the first and last object of the page.
+ */
+static void
+append_page(PdSqlBuild *build, PdCountMode count_mode, const PdOrderTerm *terms, size_t count)
+{
+    PdQuery *query = build->query;
+    PdStrbuf *sql = &build->sql;
+    bool is_backwards = query->after != NULL && query->is_before;
+    pd_strbuf_append(sql, "SELECT ");
+    if (count_mode == PD_COUNT_EXACT)
+    {
+        pd_strbuf_append(sql, "(");
+        append_count(build);
+        pd_strbuf_append(sql, ") AS count, ");
+    }
+    else
+        pd_strbuf_append(sql, "NULL::bigint AS count, ");
+    const char *limit = NULL;
+    if (query->limit >= 0)
+        limit = number_text(build, query->limit);
+    pd_strbuf_appendf(sql, "coalesce(json_agg(p.o ORDER BY p.n%s)", is_backwards ? " DESC" : "");
+    if (limit != NULL)
+    {
+        pd_strbuf_append(sql, " FILTER (WHERE p.n <= ");
+        pd_query_param(build, limit, "bigint");
+        pd_strbuf_append(sql, ")");
+    }
+    pd_strbuf_append(sql, ", '[]'::json) AS results, count(*) AS fetched");
+    for (size_t i = 0; i < count; i++)
+    {
+        /* the page's first and last rows in the order the statement walked (reversed for a before-keyset) */
+        pd_strbuf_appendf(sql, ", (array_agg(p.k%zu ORDER BY p.n))[1] AS a%zu", i + 1, i + 1);
+        pd_strbuf_appendf(sql, ", (array_agg(p.k%zu ORDER BY p.n))[", i + 1);
+        if (limit != NULL)
+        {
+            pd_strbuf_append(sql, "least(count(*), ");
+            pd_query_param(build, limit, "bigint");
+            pd_strbuf_append(sql, ")");
+        }
+        else
+            pd_strbuf_append(sql, "count(*)");
+        pd_strbuf_appendf(sql, "] AS b%zu", i + 1);
+    }
+    pd_strbuf_append(sql, " FROM (SELECT row_number() OVER () AS n, q.* FROM (");
+    append_page_rows(build, terms, count, query->limit >= 0 ? query->limit + 1 : -1);
+    pd_strbuf_append(sql, ") AS q) AS p");
+}
+
+static void
+append_get(PdSqlBuild *build)
+{
+    PdStrbuf joins;
+    PdStrbuf object;
+    pd_strbuf_init(&joins, build->query->arena);
+    pd_strbuf_init(&object, build->query->arena);
+    pd_strbuf_append(&joins, "");
+    pd_query_render_object(build, MAIN_ALIAS, &object, &joins);
+    pd_strbuf_append(&build->sql, "SELECT ");
+    pd_strbuf_append(&build->sql, pd_strbuf_text(&object));
+    append_from(build, pd_strbuf_text(&joins));
+    append_where(build, NULL, NULL, 0, false);
+    pd_strbuf_append(&build->sql, " LIMIT 2");
+    if (object.failed || joins.failed)
+        build->sql.failed = true;
+}
+
+static void
+append_rows(PdSqlBuild *build, const PdOrderTerm *terms, size_t count)
+{
+    PdQuery *query = build->query;
+    PdStrbuf joins;
+    PdStrbuf columns;
+    pd_strbuf_init(&joins, query->arena);
+    pd_strbuf_init(&columns, query->arena);
+    pd_strbuf_append(&joins, "");
+    const char **exprs = NULL;
+    pd_query_render_columns(build, MAIN_ALIAS, &columns, &joins);
+    if (!pd_query_order_exprs(build, terms, count, MAIN_ALIAS, &joins, &exprs))
+    {
+        build->sql.failed = true;
+        return;
+    }
+    pd_strbuf_append(&build->sql, "SELECT ");
+    pd_strbuf_append(&build->sql, pd_strbuf_text(&columns));
+    append_from(build, pd_strbuf_text(&joins));
+    append_where(build, terms, exprs, count, true);
+    pd_query_render_order(build, terms, exprs, count, query->after != NULL && query->is_before);
+    if (query->limit >= 0)
+    {
+        pd_strbuf_append(&build->sql, " LIMIT ");
+        pd_query_param(build, number_text(build, query->limit), "bigint");
+    }
+    if (query->offset > 0)
+    {
+        pd_strbuf_append(&build->sql, " OFFSET ");
+        pd_query_param(build, number_text(build, query->offset), "bigint");
+    }
+    if (columns.failed || joins.failed)
+        build->sql.failed = true;
+}
+
+bool
+pd_query_build(PdQuery *query, PdQueryShape shape, PdCountMode count, PdSqlBuild *build, PdError *err)
+{
+    memset(build, 0, sizeof(*build));
+    build->query = query;
+    build->err = err;
+    pd_strbuf_init(&build->sql, query->arena);
+    PdOrderTerm *terms = NULL;
+    size_t term_count = 0;
+    if ((shape == PD_SHAPE_PAGE || shape == PD_SHAPE_ROWS) &&
+        !pd_query_effective_order(query, &terms, &term_count, err))
+        return false;
+    switch (shape)
+    {
+        case PD_SHAPE_PAGE:
+            append_page(build, count, terms, term_count);
+            break;
+        case PD_SHAPE_GET:
+            append_get(build);
+            break;
+        case PD_SHAPE_COUNT:
+            append_count(build);
+            break;
+        case PD_SHAPE_EXISTS:
+            pd_strbuf_append(&build->sql, "SELECT EXISTS (SELECT 1");
+            append_from(build, NULL);
+            append_where(build, NULL, NULL, 0, false);
+            pd_strbuf_append(&build->sql, ")");
+            break;
+        case PD_SHAPE_ROWS:
+            append_rows(build, terms, term_count);
+            break;
+    }
+    if (pd_strbuf_failed(&build->sql) || pd_arena_failed(query->arena))
+        return pd_arena_error(query->arena, err);
+    return true;
+}
+
+bool
+pd_query_sql(PdQuery *query, PdQueryShape shape, PdCountMode count, PdSqlText *out, PdError *err)
+{
+    PdSqlBuild build;
+    if (!pd_query_build(query, shape, count, &build, err))
+        return false;
+    out->sql = pd_strbuf_text(&build.sql);
+    out->params = build.params;
+    out->param_count = build.param_count;
+    return true;
+}
