@@ -11,12 +11,12 @@
 
 #include "query/build.h"
 
-/* The one place a query reaches the database. */
+/* The one place a query reaches the database: prepared once per connection, then reused. */
 bool
 pd_query_run(PdQuery *query, PdDb *db, const char *sql, const char *const *params, int param_count,
              PdDbResult **result, PdError *err)
 {
-    if (pd_db_query(query->arena, db, sql, param_count, params, result, err))
+    if (pd_db_query_prepared(query->arena, db, sql, param_count, params, result, err))
         return true;
     if (err != NULL && err->code == PD_ERR_DB_QUERY && strncmp(err->sqlstate, "22", 2) == 0)
     {

@@ -62,43 +62,57 @@ append_count(PdSqlBuild *build)
     append_where(build, NULL, NULL, 0, false);
 }
 
-/* The ordered, limited rows with the object as o and the ordering values as k1..kn (text). */
+/*
+ * The ordered, limited rows with the object as o, the ordering values as k1..kn (text) and their place as n.
+ * The innermost select orders and limits the bare rows (so OFFSET skips rows without building their
+ * objects), the middle numbers them in that order, the outer builds each object on the same alias pd_m
+ * (its columns keep their names) with the LEFT JOINs of select_related.
+ */
 static void
 append_page_rows(PdSqlBuild *build, const PdOrderTerm *terms, size_t count, int64_t fetch_limit)
 {
     PdQuery *query = build->query;
     PdArena *arena = query->arena;
-    PdStrbuf joins;
+    PdStrbuf order_joins;
+    PdStrbuf embed_joins;
     PdStrbuf object;
-    pd_strbuf_init(&joins, arena);
+    pd_strbuf_init(&order_joins, arena);
+    pd_strbuf_init(&embed_joins, arena);
     pd_strbuf_init(&object, arena);
-    pd_strbuf_append(&joins, "");
+    pd_strbuf_append(&order_joins, "");
+    pd_strbuf_append(&embed_joins, "");
     const char **exprs = NULL;
-    if (!pd_query_order_exprs(build, terms, count, MAIN_ALIAS, &joins, &exprs))
+    if (!pd_query_order_exprs(build, terms, count, MAIN_ALIAS, &order_joins, &exprs))
     {
         build->sql.failed = true;
         return;
     }
-    pd_query_render_object(build, MAIN_ALIAS, &object, &joins);
-    pd_strbuf_append(&build->sql, "SELECT ");
-    pd_strbuf_append(&build->sql, pd_strbuf_text(&object));
-    pd_strbuf_append(&build->sql, " AS o");
+    pd_query_render_object(build, MAIN_ALIAS, &object, &embed_joins);
+    PdStrbuf *sql = &build->sql;
+    pd_strbuf_append(sql, "SELECT " MAIN_ALIAS ".pd_n AS n, ");
+    pd_strbuf_append(sql, pd_strbuf_text(&object));
+    pd_strbuf_append(sql, " AS o");
     for (size_t i = 0; i < count; i++)
-        pd_strbuf_appendf(&build->sql, ", to_json(%s) #>> '{}' AS k%zu", exprs[i], i + 1);
-    append_from(build, pd_strbuf_text(&joins));
+        pd_strbuf_appendf(sql, ", to_json(" MAIN_ALIAS ".pd_k%zu) #>> '{}' AS k%zu", i + 1, i + 1);
+    pd_strbuf_append(sql, " FROM (SELECT row_number() OVER () AS pd_n, pd_i.* FROM (SELECT " MAIN_ALIAS ".*");
+    for (size_t i = 0; i < count; i++)
+        pd_strbuf_appendf(sql, ", %s AS pd_k%zu", exprs[i], i + 1);
+    append_from(build, pd_strbuf_text(&order_joins));
     append_where(build, terms, exprs, count, true);
     pd_query_render_order(build, terms, exprs, count, query->after != NULL && query->is_before);
     if (fetch_limit >= 0)
     {
-        pd_strbuf_append(&build->sql, " LIMIT ");
+        pd_strbuf_append(sql, " LIMIT ");
         pd_query_param(build, number_text(build, fetch_limit), "bigint");
     }
     if (query->offset > 0)
     {
-        pd_strbuf_append(&build->sql, " OFFSET ");
+        pd_strbuf_append(sql, " OFFSET ");
         pd_query_param(build, number_text(build, query->offset), "bigint");
     }
-    if (object.failed || joins.failed)
+    pd_strbuf_append(sql, ") AS pd_i) AS " MAIN_ALIAS);
+    pd_strbuf_append(sql, pd_strbuf_text(&embed_joins));
+    if (object.failed || order_joins.failed || embed_joins.failed)
         build->sql.failed = true;
 }
 
@@ -147,9 +161,9 @@ append_page(PdSqlBuild *build, PdCountMode count_mode, const PdOrderTerm *terms,
             pd_strbuf_append(sql, "count(*)");
         pd_strbuf_appendf(sql, "] AS b%zu", i + 1);
     }
-    pd_strbuf_append(sql, " FROM (SELECT row_number() OVER () AS n, q.* FROM (");
+    pd_strbuf_append(sql, " FROM (");
     append_page_rows(build, terms, count, query->limit >= 0 ? query->limit + 1 : -1);
-    pd_strbuf_append(sql, ") AS q) AS p");
+    pd_strbuf_append(sql, ") AS p");
 }
 
 static void

@@ -1,0 +1,327 @@
+/*
+ * test_lookup.c - lookups to SQL without a database: for each lookup,
+ * transform and path kind the condition text and the parameters a query
+ * sends (pd_query_sql), and every error a name or a value can give, word for
+ * word. Values appear only among the parameters, never in the SQL text.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "prodata/query.h"
+#include "testing.h"
+
+static PdArena *arena;
+static PdCatalog *catalog;
+
+static int
+setup(void **state)
+{
+    (void)state;
+    PdError err = {0};
+    arena = pd_arena_new(0);
+    if (!pd_model_load_file(arena, "examples/bookstore/models.pdm", &catalog, &err))
+    {
+        fprintf(stderr, "setup: %s\n", err.message);
+        return -1;
+    }
+    return 0;
+}
+
+static int
+teardown(void **state)
+{
+    (void)state;
+    pd_arena_free(arena);
+    return 0;
+}
+
+static PdQuery *
+query_of(const char *model)
+{
+    PdQuery *query = pd_query_new(arena, catalog, pd_model_find(catalog, model));
+    assert_non_null(query);
+    return query;
+}
+
+/* The condition of a count statement, after "WHERE ". */
+static const char *
+condition_of(PdQuery *query, PdSqlText *text)
+{
+    PdError err = {0};
+    if (!pd_query_sql(query, PD_SHAPE_COUNT, PD_COUNT_NONE, text, &err))
+        fail_msg("sql: %s", err.message);
+    const char *where = strstr(text->sql, " WHERE ");
+    assert_non_null(where);
+    return where + 7;
+}
+
+/* The condition of model filtered by one lookup; its parameters joined by "|" in *params. */
+static const char *
+sql_of(const char *model, const char *lookup, const char *value, const char **params)
+{
+    PdError err = {0};
+    PdQuery *query = query_of(model);
+    if (!pd_query_where(query, lookup, value, &err))
+        fail_msg("%s: %s", lookup, err.message);
+    PdSqlText text;
+    const char *condition = condition_of(query, &text);
+    char *joined = pd_arena_calloc(arena, 1, 256);
+    for (int i = 0; i < text.param_count; i++)
+    {
+        size_t length = strlen(joined);
+        snprintf(joined + length, 256 - length, "%s%s", i > 0 ? "|" : "", text.params[i] ? text.params[i] : "NULL");
+    }
+    *params = joined;
+    return condition;
+}
+
+static void
+expect(const char *model, const char *lookup, const char *value, const char *sql, const char *params)
+{
+    const char *got_params = NULL;
+    const char *got = sql_of(model, lookup, value, &got_params);
+    if (strcmp(got, sql) != 0)
+        fail_msg("%s:\n  got      %s\n  expected %s", lookup, got, sql);
+    if (strcmp(got_params, params) != 0)
+        fail_msg("%s parameters:\n  got      %s\n  expected %s", lookup, got_params, params);
+}
+
+static void
+test_lookups_on_own_fields(void **state)
+{
+    (void)state;
+    expect("Book", "title", "Dune", "\"pd_m\".\"title\" = $1::character varying", "Dune");
+    expect("Book", "title__exact", "Dune", "\"pd_m\".\"title\" = $1::character varying", "Dune");
+    expect("Book", "title__iexact", "dune", "upper(\"pd_m\".\"title\"::text) = upper($1::text)", "dune");
+    expect("Book", "title__contains", "50%_\\", "\"pd_m\".\"title\"::text LIKE $1::text", "%50\\%\\_\\\\%");
+    expect("Book", "title__icontains", "Dune", "\"pd_m\".\"title\"::text ILIKE $1::text", "%Dune%");
+    expect("Book", "title__startswith", "An", "\"pd_m\".\"title\"::text LIKE $1::text", "An%");
+    expect("Book", "title__istartswith", "an", "\"pd_m\".\"title\"::text ILIKE $1::text", "an%");
+    expect("Book", "title__endswith", "ne", "\"pd_m\".\"title\"::text LIKE $1::text", "%ne");
+    expect("Book", "title__iendswith", "NE", "\"pd_m\".\"title\"::text ILIKE $1::text", "%NE");
+    expect("Book", "title__regex", "^D.*e$", "\"pd_m\".\"title\"::text ~ $1::text", "^D.*e$");
+    expect("Book", "title__iregex", "^d", "\"pd_m\".\"title\"::text ~* $1::text", "^d");
+    expect("Book", "price__gt", "1", "\"pd_m\".\"price\" > $1::numeric", "1");
+    expect("Book", "price__gte", "1.5", "\"pd_m\".\"price\" >= $1::numeric", "1.5");
+    expect("Book", "price__lt", "-2", "\"pd_m\".\"price\" < $1::numeric", "-2");
+    expect("Book", "price__lte", "3.25", "\"pd_m\".\"price\" <= $1::numeric", "3.25");
+    expect("Book", "price__range", "1,2", "\"pd_m\".\"price\" BETWEEN $1::numeric AND $2::numeric", "1|2");
+    expect("Book", "id__in", "1,2", "\"pd_m\".\"id\" = ANY ($1::bigint[])", "{\"1\",\"2\"}");
+    expect("Book", "title__in", "a\"b,c\\d", "\"pd_m\".\"title\" = ANY ($1::character varying[])",
+           "{\"a\\\"b\",\"c\\\\d\"}");
+    expect("Book", "id__in", "", "false", "");
+    expect("Book", "in_stock", "True", "\"pd_m\".\"in_stock\" = $1::boolean", "true");
+    expect("Book", "in_stock", "0", "\"pd_m\".\"in_stock\" = $1::boolean", "false");
+    expect("Book", "meta__isnull", "true", "\"pd_m\".\"meta\" IS NULL", "");
+    expect("Book", "meta__isnull", "false", "\"pd_m\".\"meta\" IS NOT NULL", "");
+    expect("Author", "born", NULL, "\"pd_m\".\"born\" IS NULL", "");
+    expect("Book", "published", "2024-01-02T10:00:00+02:00",
+           "\"pd_m\".\"published\" = $1::timestamp with time zone", "2024-01-02T10:00:00+02:00");
+    expect("Book", "pk", "7", "\"pd_m\".\"id\" = $1::bigint", "7");
+    expect("Book", "author", "2", "\"pd_m\".\"author_id\" = $1::bigint", "2");
+    expect("Book", "author__isnull", "true", "\"pd_m\".\"author_id\" IS NULL", "");
+}
+
+static void
+test_transforms(void **state)
+{
+    (void)state;
+    expect("Book", "published__year", "2024", "extract(year FROM \"pd_m\".\"published\") = $1::integer", "2024");
+    expect("Book", "published__month__gte", "6", "extract(month FROM \"pd_m\".\"published\") >= $1::integer", "6");
+    expect("Author", "born__day__in", "1,2", "extract(day FROM \"pd_m\".\"born\") = ANY ($1::integer[])",
+           "{\"1\",\"2\"}");
+    expect("Book", "published__date", "2024-02-29", "(\"pd_m\".\"published\")::date = $1::date", "2024-02-29");
+    expect("Book", "published__date__range", "2024-01-01,2024-12-31",
+           "(\"pd_m\".\"published\")::date BETWEEN $1::date AND $2::date", "2024-01-01|2024-12-31");
+}
+
+static void
+test_paths(void **state)
+{
+    (void)state;
+    expect("Book", "author__name__icontains", "her",
+           "EXISTS (SELECT 1 FROM \"author\" AS \"pd_a1\" WHERE \"pd_a1\".\"id\" = \"pd_m\".\"author_id\" AND "
+           "\"pd_a1\".\"name\"::text ILIKE $1::text)",
+           "%her%");
+    expect("Book", "tags__name", "scifi",
+           "EXISTS (SELECT 1 FROM \"book_tags\" AS \"pd_a2\" JOIN \"tag\" AS \"pd_a1\" ON \"pd_a1\".\"id\" = "
+           "\"pd_a2\".\"tag_id\" WHERE \"pd_a2\".\"book_id\" = \"pd_m\".\"id\" AND \"pd_a1\".\"name\" = "
+           "$1::character varying)",
+           "scifi");
+    expect("Book", "tags", "3",
+           "EXISTS (SELECT 1 FROM \"book_tags\" AS \"pd_a2\" JOIN \"tag\" AS \"pd_a1\" ON \"pd_a1\".\"id\" = "
+           "\"pd_a2\".\"tag_id\" WHERE \"pd_a2\".\"book_id\" = \"pd_m\".\"id\" AND \"pd_a1\".\"id\" = $1::bigint)",
+           "3");
+    expect("Author", "books__title", "Dune",
+           "EXISTS (SELECT 1 FROM \"book\" AS \"pd_a1\" WHERE \"pd_a1\".\"author_id\" = \"pd_m\".\"id\" AND "
+           "\"pd_a1\".\"title\" = $1::character varying)",
+           "Dune");
+    expect("Author", "books__reviews__rating__gte", "4",
+           "EXISTS (SELECT 1 FROM \"book\" AS \"pd_a1\" JOIN \"book_review\" AS \"pd_a3\" ON \"pd_a3\".\"book_id\" = "
+           "\"pd_a1\".\"id\" WHERE \"pd_a1\".\"author_id\" = \"pd_m\".\"id\" AND \"pd_a3\".\"rating\" >= "
+           "$1::smallint)",
+           "4");
+    expect("Tag", "book_set__author__name", "Ann",
+           "EXISTS (SELECT 1 FROM \"book_tags\" AS \"pd_a2\" JOIN \"book\" AS \"pd_a1\" ON \"pd_a1\".\"id\" = "
+           "\"pd_a2\".\"book_id\" JOIN \"author\" AS \"pd_a3\" ON \"pd_a3\".\"id\" = \"pd_a1\".\"author_id\" WHERE "
+           "\"pd_a2\".\"tag_id\" = \"pd_m\".\"id\" AND \"pd_a3\".\"name\" = $1::character varying)",
+           "Ann");
+    expect("Book", "tags__isnull", "true",
+           "(NOT EXISTS (SELECT 1 FROM \"book_tags\" AS \"pd_a2\" JOIN \"tag\" AS \"pd_a1\" ON \"pd_a1\".\"id\" = "
+           "\"pd_a2\".\"tag_id\" WHERE \"pd_a2\".\"book_id\" = \"pd_m\".\"id\") OR EXISTS (SELECT 1 FROM "
+           "\"book_tags\" AS \"pd_a4\" JOIN \"tag\" AS \"pd_a3\" ON \"pd_a3\".\"id\" = \"pd_a4\".\"tag_id\" WHERE "
+           "\"pd_a4\".\"book_id\" = \"pd_m\".\"id\" AND \"pd_a3\".\"id\" IS NULL))",
+           "");
+}
+
+static void
+test_trees_exclude_and_search(void **state)
+{
+    (void)state;
+    PdError err = {0};
+    PdSqlText text;
+    PdQuery *query = query_of("Book");
+    PdQ *a = pd_q(query, "price__lt", "5", &err);
+    PdQ *b = pd_q(query, "in_stock", "true", &err);
+    assert_true(pd_query_filter(query, pd_q_or(query, a, pd_q_not(query, b)), &err));
+    assert_true(pd_query_exclude(query, pd_q(query, "title", "x", &err), &err));
+    assert_string_equal(condition_of(query, &text),
+                        "((\"pd_m\".\"price\" < $1::numeric OR NOT coalesce(\"pd_m\".\"in_stock\" = $2::boolean, "
+                        "false)) AND NOT coalesce(\"pd_m\".\"title\" = $3::character varying, false))");
+    assert_int_equal(text.param_count, 3);
+
+    query = query_of("Author");
+    assert_true(pd_query_search(query, "le, 100%", &err));
+    assert_string_equal(condition_of(query, &text), "(\"pd_m\".\"name\"::text ILIKE $1::text AND "
+                                                    "\"pd_m\".\"name\"::text ILIKE $2::text)");
+    assert_string_equal(text.params[0], "%le%");
+    assert_string_equal(text.params[1], "%100\\%%");
+}
+
+static void
+test_ordering_keyset_and_page(void **state)
+{
+    (void)state;
+    PdError err = {0};
+    PdSqlText text;
+    PdQuery *query = query_of("Book");
+    assert_true(pd_query_order_by(query, "price", &err));
+    const char *keys[] = {"9.99", "3"};
+    assert_true(pd_query_after(query, keys, 2, false, &err));
+    pd_query_slice(query, 0, 50);
+    assert_true(pd_query_sql(query, PD_SHAPE_ROWS, PD_COUNT_NONE, &text, &err));
+    assert_contains(text.sql, " WHERE (\"pd_m\".\"price\", \"pd_m\".\"id\") > ($1::numeric, $2::bigint) ORDER BY "
+                              "\"pd_m\".\"price\", \"pd_m\".\"id\" LIMIT $3::bigint");
+    assert_string_equal(text.params[2], "50");
+
+    query = query_of("Book"); /* -published, title, id: mixed directions */
+    const char *mixed[] = {"2024-01-01", "Dune", "3"};
+    assert_true(pd_query_after(query, mixed, 3, false, &err));
+    assert_true(pd_query_sql(query, PD_SHAPE_ROWS, PD_COUNT_NONE, &text, &err));
+    assert_contains(text.sql,
+                    " WHERE (\"pd_m\".\"published\" <= $1::timestamp with time zone AND ((\"pd_m\".\"published\" < "
+                    "$2::timestamp with time zone) OR (\"pd_m\".\"published\" = $3::timestamp with time zone AND "
+                    "\"pd_m\".\"title\" > $4::character varying) OR (\"pd_m\".\"published\" = $5::timestamp with "
+                    "time zone AND \"pd_m\".\"title\" = $6::character varying AND \"pd_m\".\"id\" > $7::bigint))) "
+                    "ORDER BY \"pd_m\".\"published\" DESC, \"pd_m\".\"title\", \"pd_m\".\"id\"");
+
+    query = query_of("Author");
+    assert_true(pd_query_order_by(query, "-born", &err));
+    const char *null_key[] = {NULL, "3"};
+    assert_true(pd_query_after(query, null_key, 2, true, &err));
+    assert_true(pd_query_sql(query, PD_SHAPE_ROWS, PD_COUNT_NONE, &text, &err));
+    assert_contains(text.sql, " WHERE (((false) OR (\"pd_m\".\"born\" IS NULL AND \"pd_m\".\"id\" < $1::bigint))) "
+                              "ORDER BY \"pd_m\".\"born\", \"pd_m\".\"id\" DESC");
+
+    query = query_of("Book");
+    assert_true(pd_query_order_by(query, "author__name", &err));
+    pd_query_slice(query, 100, 10);
+    assert_true(pd_query_sql(query, PD_SHAPE_PAGE, PD_COUNT_EXACT, &text, &err));
+    assert_contains(text.sql, "SELECT (SELECT count(*) FROM \"book\" AS pd_m) AS count, ");
+    assert_contains(text.sql, " LEFT JOIN \"author\" AS \"pd_a1\" ON \"pd_a1\".\"id\" = \"pd_m\".\"author_id\" "
+                              "ORDER BY \"pd_a1\".\"name\", \"pd_m\".\"id\" LIMIT $");
+    assert_lacks(text.sql, "100");
+    assert_int_equal(text.param_count, 5); /* the filter's limit, the two keys' last index, limit + 1, offset */
+    assert_string_equal(text.params[3], "11");
+    assert_string_equal(text.params[4], "100");
+}
+
+/* The error of one lookup, which must fail with err->field set to the lookup. */
+static void
+expect_error(const char *model, const char *lookup, const char *value, const char *message)
+{
+    PdError err = {0};
+    PdQuery *query = query_of(model);
+    if (pd_query_where(query, lookup, value, &err))
+        fail_msg("%s=%s was accepted", lookup, value);
+    assert_int_equal(err.code, PD_ERR_INVALID_INPUT);
+    assert_string_equal(err.field, lookup);
+    if (strcmp(err.message, message) != 0)
+        fail_msg("%s:\n  got      %s\n  expected %s", lookup, err.message, message);
+}
+
+static void
+test_errors(void **state)
+{
+    (void)state;
+    expect_error("Book", "pric", "1",
+                 "Book has no field \"pric\"; fields: id, title, author, price, published, in_stock, meta, tags, "
+                 "status; related: reviews");
+    expect_error("Book", "author__password", "1",
+                 "Author has no field \"password\"; fields: id, name, email, born, website; related: books");
+    expect_error("Book", "id;--", "1",
+                 "Book has no field \"id;--\"; fields: id, title, author, price, published, in_stock, meta, tags, "
+                 "status; related: reviews");
+    expect_error("Book", "tags__label", "x", "Tag has no field \"label\"; fields: id, name; related: book_set");
+    expect_error("Book", "in_stock__gte", "true", "lookup \"gte\" does not apply to bool field \"in_stock\"");
+    expect_error("Book", "in_stock__contains", "t", "lookup \"contains\" does not apply to bool field \"in_stock\"");
+    expect_error("Book", "price__icontains", "1", "lookup \"icontains\" does not apply to decimal field \"price\"");
+    expect_error("Book", "meta__gt", "1", "lookup \"gt\" does not apply to json field \"meta\"");
+    expect_error("Book", "published__year__icontains", "1",
+                 "lookup \"icontains\" does not apply to \"year\" of timestamptz field \"published\"");
+    expect_error("Book", "price__near", "1",
+                 "unknown lookup \"near\" on decimal field \"price\"; lookups: exact, iexact, contains, icontains, "
+                 "startswith, istartswith, endswith, iendswith, in, gt, gte, lt, lte, range, isnull, regex, iregex; "
+                 "transforms: year, month, day, date");
+    expect_error("Book", "title__year", "2000", "transform \"year\" does not apply to string field \"title\"");
+    expect_error("Author", "born__date", "2000-01-01", "transform \"date\" does not apply to date field \"born\"");
+    expect_error("Book", "published__year", "20x", "\"20x\" is not a valid year, expected a whole number");
+    expect_error("Book", "published__month", "", "\"\" is not a valid month, expected a whole number");
+    expect_error("Author", "born__isnull", "maybe", "isnull takes true or false, not \"maybe\"");
+    expect_error("Book", "price__range", "1", "range takes two values, not 1");
+    expect_error("Book", "price__range", "1,2,3", "range takes two values, not 3");
+    expect_error("Book", "in_stock", "yes", "\"yes\" is not a valid boolean, expected true, false, 1 or 0");
+    expect_error("Book", "price", "abc", "\"abc\" is not a valid decimal, expected a number");
+    expect_error("Book", "id", "1 OR 1=1", "\"1 OR 1=1\" is not a valid auto, expected a number");
+    expect_error("Book", "author", "x", "\"x\" is not a valid auto, expected a number");
+    expect_error("Book", "title__gt", NULL, "lookup \"gt\" takes a value, not null");
+    expect_error("Book", "title__regex", NULL, "lookup \"regex\" takes a value, not null");
+    PdError err = {0};
+    PdQuery *query = query_of("Book");
+    assert_false(pd_query_where(query, "price__gte", "1.999", &err));
+    assert_contains(err.message, "at most 6 digits before the point and 2 after");
+    assert_false(pd_query_where(query, "status", "archived", &err));
+    assert_contains(err.message, "is not one of the choices of field \"status\", expected one of draft, published");
+    assert_false(pd_query_where(query, "published", "yesterday", &err));
+    assert_contains(err.message, "\"yesterday\" is not a valid timestamptz");
+    assert_false(pd_query_filter(query, NULL, &err));
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_lookups_on_own_fields),
+        cmocka_unit_test(test_transforms),
+        cmocka_unit_test(test_paths),
+        cmocka_unit_test(test_trees_exclude_and_search),
+        cmocka_unit_test(test_ordering_keyset_and_page),
+        cmocka_unit_test(test_errors),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
