@@ -74,7 +74,8 @@ sql_of(const char *model, const char *lookup, const char *value, const char **pa
     for (int i = 0; i < text.param_count; i++)
     {
         size_t length = strlen(joined);
-        snprintf(joined + length, 256 - length, "%s%s", i > 0 ? "|" : "", text.params[i] ? text.params[i] : "NULL");
+        snprintf(joined + length, 256 - length, "%s%s", i > 0 ? "|" : "",
+                 text.params[i] ? text.params[i] : "NULL");
     }
     *params = joined;
     return condition;
@@ -131,11 +132,14 @@ static void
 test_transforms(void **state)
 {
     (void)state;
-    expect("Book", "published__year", "2024", "extract(year FROM \"pd_m\".\"published\") = $1::integer", "2024");
-    expect("Book", "published__month__gte", "6", "extract(month FROM \"pd_m\".\"published\") >= $1::integer", "6");
+    expect("Book", "published__year", "2024", "extract(year FROM \"pd_m\".\"published\") = $1::integer",
+           "2024");
+    expect("Book", "published__month__gte", "6", "extract(month FROM \"pd_m\".\"published\") >= $1::integer",
+           "6");
     expect("Author", "born__day__in", "1,2", "extract(day FROM \"pd_m\".\"born\") = ANY ($1::integer[])",
            "{\"1\",\"2\"}");
-    expect("Book", "published__date", "2024-02-29", "(\"pd_m\".\"published\")::date = $1::date", "2024-02-29");
+    expect("Book", "published__date", "2024-02-29", "(\"pd_m\".\"published\")::date = $1::date",
+           "2024-02-29");
     expect("Book", "published__date__range", "2024-01-01,2024-12-31",
            "(\"pd_m\".\"published\")::date BETWEEN $1::date AND $2::date", "2024-01-01|2024-12-31");
 }
@@ -144,10 +148,11 @@ static void
 test_paths(void **state)
 {
     (void)state;
-    expect("Book", "author__name__icontains", "her",
-           "EXISTS (SELECT 1 FROM \"author\" AS \"pd_a1\" WHERE \"pd_a1\".\"id\" = \"pd_m\".\"author_id\" AND "
-           "\"pd_a1\".\"name\"::text ILIKE $1::text)",
-           "%her%");
+    expect(
+        "Book", "author__name__icontains", "her",
+        "EXISTS (SELECT 1 FROM \"author\" AS \"pd_a1\" WHERE \"pd_a1\".\"id\" = \"pd_m\".\"author_id\" AND "
+        "\"pd_a1\".\"name\"::text ILIKE $1::text)",
+        "%her%");
     expect("Book", "tags__name", "scifi",
            "EXISTS (SELECT 1 FROM \"book_tags\" AS \"pd_a2\" JOIN \"tag\" AS \"pd_a1\" ON \"pd_a1\".\"id\" = "
            "\"pd_a2\".\"tag_id\" WHERE \"pd_a2\".\"book_id\" = \"pd_m\".\"id\" AND \"pd_a1\".\"name\" = "
@@ -155,26 +160,32 @@ test_paths(void **state)
            "scifi");
     expect("Book", "tags", "3",
            "EXISTS (SELECT 1 FROM \"book_tags\" AS \"pd_a2\" JOIN \"tag\" AS \"pd_a1\" ON \"pd_a1\".\"id\" = "
-           "\"pd_a2\".\"tag_id\" WHERE \"pd_a2\".\"book_id\" = \"pd_m\".\"id\" AND \"pd_a1\".\"id\" = $1::bigint)",
+           "\"pd_a2\".\"tag_id\" WHERE \"pd_a2\".\"book_id\" = \"pd_m\".\"id\" AND \"pd_a1\".\"id\" = "
+           "$1::bigint)",
            "3");
     expect("Author", "books__title", "Dune",
            "EXISTS (SELECT 1 FROM \"book\" AS \"pd_a1\" WHERE \"pd_a1\".\"author_id\" = \"pd_m\".\"id\" AND "
            "\"pd_a1\".\"title\" = $1::character varying)",
            "Dune");
     expect("Author", "books__reviews__rating__gte", "4",
-           "EXISTS (SELECT 1 FROM \"book\" AS \"pd_a1\" JOIN \"book_review\" AS \"pd_a3\" ON \"pd_a3\".\"book_id\" = "
+           "EXISTS (SELECT 1 FROM \"book\" AS \"pd_a1\" JOIN \"book_review\" AS \"pd_a3\" ON "
+           "\"pd_a3\".\"book_id\" = "
            "\"pd_a1\".\"id\" WHERE \"pd_a1\".\"author_id\" = \"pd_m\".\"id\" AND \"pd_a3\".\"rating\" >= "
            "$1::smallint)",
            "4");
-    expect("Tag", "book_set__author__name", "Ann",
-           "EXISTS (SELECT 1 FROM \"book_tags\" AS \"pd_a2\" JOIN \"book\" AS \"pd_a1\" ON \"pd_a1\".\"id\" = "
-           "\"pd_a2\".\"book_id\" JOIN \"author\" AS \"pd_a3\" ON \"pd_a3\".\"id\" = \"pd_a1\".\"author_id\" WHERE "
-           "\"pd_a2\".\"tag_id\" = \"pd_m\".\"id\" AND \"pd_a3\".\"name\" = $1::character varying)",
-           "Ann");
+    expect(
+        "Tag", "book_set__author__name", "Ann",
+        "EXISTS (SELECT 1 FROM \"book_tags\" AS \"pd_a2\" JOIN \"book\" AS \"pd_a1\" ON \"pd_a1\".\"id\" = "
+        "\"pd_a2\".\"book_id\" JOIN \"author\" AS \"pd_a3\" ON \"pd_a3\".\"id\" = \"pd_a1\".\"author_id\" "
+        "WHERE "
+        "\"pd_a2\".\"tag_id\" = \"pd_m\".\"id\" AND \"pd_a3\".\"name\" = $1::character varying)",
+        "Ann");
     expect("Book", "tags__isnull", "true",
-           "(NOT EXISTS (SELECT 1 FROM \"book_tags\" AS \"pd_a2\" JOIN \"tag\" AS \"pd_a1\" ON \"pd_a1\".\"id\" = "
+           "(NOT EXISTS (SELECT 1 FROM \"book_tags\" AS \"pd_a2\" JOIN \"tag\" AS \"pd_a1\" ON "
+           "\"pd_a1\".\"id\" = "
            "\"pd_a2\".\"tag_id\" WHERE \"pd_a2\".\"book_id\" = \"pd_m\".\"id\") OR EXISTS (SELECT 1 FROM "
-           "\"book_tags\" AS \"pd_a4\" JOIN \"tag\" AS \"pd_a3\" ON \"pd_a3\".\"id\" = \"pd_a4\".\"tag_id\" WHERE "
+           "\"book_tags\" AS \"pd_a4\" JOIN \"tag\" AS \"pd_a3\" ON \"pd_a3\".\"id\" = \"pd_a4\".\"tag_id\" "
+           "WHERE "
            "\"pd_a4\".\"book_id\" = \"pd_m\".\"id\" AND \"pd_a3\".\"id\" IS NULL))",
            "");
 }
@@ -190,9 +201,10 @@ test_trees_exclude_and_search(void **state)
     PdQ *b = pd_q(query, "in_stock", "true", &err);
     assert_true(pd_query_filter(query, pd_q_or(query, a, pd_q_not(query, b)), &err));
     assert_true(pd_query_exclude(query, pd_q(query, "title", "x", &err), &err));
-    assert_string_equal(condition_of(query, &text),
-                        "((\"pd_m\".\"price\" < $1::numeric OR NOT coalesce(\"pd_m\".\"in_stock\" = $2::boolean, "
-                        "false)) AND NOT coalesce(\"pd_m\".\"title\" = $3::character varying, false))");
+    assert_string_equal(
+        condition_of(query, &text),
+        "((\"pd_m\".\"price\" < $1::numeric OR NOT coalesce(\"pd_m\".\"in_stock\" = $2::boolean, "
+        "false)) AND NOT coalesce(\"pd_m\".\"title\" = $3::character varying, false))");
     assert_int_equal(text.param_count, 3);
 
     query = query_of("Author");
@@ -215,38 +227,43 @@ test_ordering_keyset_and_page(void **state)
     assert_true(pd_query_after(query, keys, 2, false, &err));
     pd_query_slice(query, 0, 50);
     assert_true(pd_query_sql(query, PD_SHAPE_ROWS, PD_COUNT_NONE, &text, &err));
-    assert_contains(text.sql, " WHERE (\"pd_m\".\"price\", \"pd_m\".\"id\") > ($1::numeric, $2::bigint) ORDER BY "
-                              "\"pd_m\".\"price\", \"pd_m\".\"id\" LIMIT $3::bigint");
+    assert_contains(text.sql,
+                    " WHERE (\"pd_m\".\"price\", \"pd_m\".\"id\") > ($1::numeric, $2::bigint) ORDER BY "
+                    "\"pd_m\".\"price\", \"pd_m\".\"id\" LIMIT $3::bigint");
     assert_string_equal(text.params[2], "50");
 
     query = query_of("Book"); /* -published, title, id: mixed directions */
     const char *mixed[] = {"2024-01-01", "Dune", "3"};
     assert_true(pd_query_after(query, mixed, 3, false, &err));
     assert_true(pd_query_sql(query, PD_SHAPE_ROWS, PD_COUNT_NONE, &text, &err));
-    assert_contains(text.sql,
-                    " WHERE (\"pd_m\".\"published\" <= $1::timestamp with time zone AND ((\"pd_m\".\"published\" < "
-                    "$2::timestamp with time zone) OR (\"pd_m\".\"published\" = $3::timestamp with time zone AND "
-                    "\"pd_m\".\"title\" > $4::character varying) OR (\"pd_m\".\"published\" = $5::timestamp with "
-                    "time zone AND \"pd_m\".\"title\" = $6::character varying AND \"pd_m\".\"id\" > $7::bigint))) "
-                    "ORDER BY \"pd_m\".\"published\" DESC, \"pd_m\".\"title\", \"pd_m\".\"id\"");
+    assert_contains(
+        text.sql,
+        " WHERE (\"pd_m\".\"published\" <= $1::timestamp with time zone AND ((\"pd_m\".\"published\" < "
+        "$2::timestamp with time zone) OR (\"pd_m\".\"published\" = $3::timestamp with time zone AND "
+        "\"pd_m\".\"title\" > $4::character varying) OR (\"pd_m\".\"published\" = $5::timestamp with "
+        "time zone AND \"pd_m\".\"title\" = $6::character varying AND \"pd_m\".\"id\" > $7::bigint))) "
+        "ORDER BY \"pd_m\".\"published\" DESC, \"pd_m\".\"title\", \"pd_m\".\"id\"");
 
     query = query_of("Author");
     assert_true(pd_query_order_by(query, "-born", &err));
     const char *null_key[] = {NULL, "3"};
     assert_true(pd_query_after(query, null_key, 2, true, &err));
     assert_true(pd_query_sql(query, PD_SHAPE_ROWS, PD_COUNT_NONE, &text, &err));
-    assert_contains(text.sql, " WHERE (((false) OR (\"pd_m\".\"born\" IS NULL AND \"pd_m\".\"id\" < $1::bigint))) "
-                              "ORDER BY \"pd_m\".\"born\", \"pd_m\".\"id\" DESC");
+    assert_contains(text.sql,
+                    " WHERE (((false) OR (\"pd_m\".\"born\" IS NULL AND \"pd_m\".\"id\" < $1::bigint))) "
+                    "ORDER BY \"pd_m\".\"born\", \"pd_m\".\"id\" DESC");
 
     query = query_of("Book");
     assert_true(pd_query_order_by(query, "author__name", &err));
     pd_query_slice(query, 100, 10);
     assert_true(pd_query_sql(query, PD_SHAPE_PAGE, PD_COUNT_EXACT, &text, &err));
     assert_contains(text.sql, "SELECT (SELECT count(*) FROM \"book\" AS pd_m) AS count, ");
-    assert_contains(text.sql, " LEFT JOIN \"author\" AS \"pd_a1\" ON \"pd_a1\".\"id\" = \"pd_m\".\"author_id\" "
-                              "ORDER BY \"pd_a1\".\"name\", \"pd_m\".\"id\" LIMIT $");
+    assert_contains(text.sql,
+                    " LEFT JOIN \"author\" AS \"pd_a1\" ON \"pd_a1\".\"id\" = \"pd_m\".\"author_id\" "
+                    "ORDER BY \"pd_a1\".\"name\", \"pd_m\".\"id\" LIMIT $");
     assert_lacks(text.sql, "100");
-    assert_int_equal(text.param_count, 5); /* the filter's limit, the two keys' last index, limit + 1, offset */
+    assert_int_equal(text.param_count,
+                     5); /* the filter's limit, the two keys' last index, limit + 1, offset */
     assert_string_equal(text.params[3], "11");
     assert_string_equal(text.params[4], "100");
 }
@@ -269,27 +286,35 @@ static void
 test_errors(void **state)
 {
     (void)state;
-    expect_error("Book", "pric", "1",
-                 "Book has no field \"pric\"; fields: id, title, author, price, published, in_stock, meta, tags, "
-                 "status; related: reviews");
+    expect_error(
+        "Book", "pric", "1",
+        "Book has no field \"pric\"; fields: id, title, author, price, published, in_stock, meta, tags, "
+        "status; related: reviews");
     expect_error("Book", "author__password", "1",
                  "Author has no field \"password\"; fields: id, name, email, born, website; related: books");
-    expect_error("Book", "id;--", "1",
-                 "Book has no field \"id;--\"; fields: id, title, author, price, published, in_stock, meta, tags, "
-                 "status; related: reviews");
-    expect_error("Book", "tags__label", "x", "Tag has no field \"label\"; fields: id, name; related: book_set");
+    expect_error(
+        "Book", "id;--", "1",
+        "Book has no field \"id;--\"; fields: id, title, author, price, published, in_stock, meta, tags, "
+        "status; related: reviews");
+    expect_error("Book", "tags__label", "x",
+                 "Tag has no field \"label\"; fields: id, name; related: book_set");
     expect_error("Book", "in_stock__gte", "true", "lookup \"gte\" does not apply to bool field \"in_stock\"");
-    expect_error("Book", "in_stock__contains", "t", "lookup \"contains\" does not apply to bool field \"in_stock\"");
-    expect_error("Book", "price__icontains", "1", "lookup \"icontains\" does not apply to decimal field \"price\"");
+    expect_error("Book", "in_stock__contains", "t",
+                 "lookup \"contains\" does not apply to bool field \"in_stock\"");
+    expect_error("Book", "price__icontains", "1",
+                 "lookup \"icontains\" does not apply to decimal field \"price\"");
     expect_error("Book", "meta__gt", "1", "lookup \"gt\" does not apply to json field \"meta\"");
     expect_error("Book", "published__year__icontains", "1",
                  "lookup \"icontains\" does not apply to \"year\" of timestamptz field \"published\"");
-    expect_error("Book", "price__near", "1",
-                 "unknown lookup \"near\" on decimal field \"price\"; lookups: exact, iexact, contains, icontains, "
-                 "startswith, istartswith, endswith, iendswith, in, gt, gte, lt, lte, range, isnull, regex, iregex; "
-                 "transforms: year, month, day, date");
-    expect_error("Book", "title__year", "2000", "transform \"year\" does not apply to string field \"title\"");
-    expect_error("Author", "born__date", "2000-01-01", "transform \"date\" does not apply to date field \"born\"");
+    expect_error(
+        "Book", "price__near", "1",
+        "unknown lookup \"near\" on decimal field \"price\"; lookups: exact, iexact, contains, icontains, "
+        "startswith, istartswith, endswith, iendswith, in, gt, gte, lt, lte, range, isnull, regex, iregex; "
+        "transforms: year, month, day, date");
+    expect_error("Book", "title__year", "2000",
+                 "transform \"year\" does not apply to string field \"title\"");
+    expect_error("Author", "born__date", "2000-01-01",
+                 "transform \"date\" does not apply to date field \"born\"");
     expect_error("Book", "published__year", "20x", "\"20x\" is not a valid year, expected a whole number");
     expect_error("Book", "published__month", "", "\"\" is not a valid month, expected a whole number");
     expect_error("Author", "born__isnull", "maybe", "isnull takes true or false, not \"maybe\"");
@@ -306,7 +331,8 @@ test_errors(void **state)
     assert_false(pd_query_where(query, "price__gte", "1.999", &err));
     assert_contains(err.message, "at most 6 digits before the point and 2 after");
     assert_false(pd_query_where(query, "status", "archived", &err));
-    assert_contains(err.message, "is not one of the choices of field \"status\", expected one of draft, published");
+    assert_contains(err.message,
+                    "is not one of the choices of field \"status\", expected one of draft, published");
     assert_false(pd_query_where(query, "published", "yesterday", &err));
     assert_contains(err.message, "\"yesterday\" is not a valid timestamptz");
     assert_false(pd_query_filter(query, NULL, &err));
