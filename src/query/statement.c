@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "prodata/count.h"
 #include "query/build.h"
 
 #define MAIN_ALIAS "pd_m"
@@ -54,9 +55,16 @@ number_text(PdSqlBuild *build, int64_t number)
     return text;
 }
 
+/* SELECT count(*) ..., or the row counter's sum when the caller allowed it and nothing filters the rows. */
 static void
 append_count(PdSqlBuild *build)
 {
+    if (build->query->use_counter && build->query->where == NULL)
+    {
+        pd_strbuf_append(&build->sql, "SELECT ");
+        pd_query_count_expression(&build->sql, build->query->model, build->err);
+        return;
+    }
     pd_strbuf_append(&build->sql, "SELECT count(*)");
     append_from(build, NULL);
     append_where(build, NULL, NULL, 0, false);

@@ -266,6 +266,17 @@ test_ordering_keyset_and_page(void **state)
                      5); /* the filter's limit, the two keys' last index, limit + 1, offset */
     assert_string_equal(text.params[3], "11");
     assert_string_equal(text.params[4], "100");
+
+    pd_query_use_counter(query, true); /* no condition: the row counter instead of count(*) */
+    assert_true(pd_query_sql(query, PD_SHAPE_PAGE, PD_COUNT_EXACT, &text, &err));
+    assert_contains(text.sql,
+                    "SELECT (SELECT (SELECT coalesce(sum(prodata_slot.n), 0)::int8 FROM "
+                    "prodata_row_counts prodata_slot WHERE prodata_slot.relid = '\"book\"'::regclass)) "
+                    "AS count, ");
+    assert_true(pd_query_where(query, "price__gt", "1", &err));
+    assert_true(pd_query_sql(query, PD_SHAPE_COUNT, PD_COUNT_NONE, &text, &err));
+    assert_string_equal(text.sql,
+                        "SELECT count(*) FROM \"book\" AS pd_m WHERE \"pd_m\".\"price\" > $1::numeric");
 }
 
 /* The error of one lookup, which must fail with err->field set to the lookup. */
