@@ -526,6 +526,17 @@ line_value(char *value, const char *name, const char *path, int line_number, Pro
     return value + 1;
 }
 
+/* Whether name is a setting of a surface other than table's (a settings file is shared by the commands). */
+static bool
+is_other_surface_setting(const PdSettingTable *table, const char *name)
+{
+    static const PdSettingTable *const surfaces[] = {&pd_settings_migrate, &pd_settings_serve};
+    for (size_t i = 0; i < sizeof(surfaces) / sizeof(surfaces[0]); i++)
+        if (surfaces[i] != table && find_length(surfaces[i], name, strlen(name)) != NULL)
+            return true;
+    return false;
+}
+
 /* One "name = value" line. */
 static void
 read_line(PdArena *arena, PdSettings *settings, char *line, const char *path, int line_number,
@@ -544,6 +555,8 @@ read_line(PdArena *arena, PdSettings *settings, char *line, const char *path, in
     *equals = '\0';
     char *name = trim(content);
     const PdSetting *setting = find_length(settings->table, name, strlen(name));
+    if (setting == NULL && is_other_surface_setting(settings->table, name))
+        return; /* one prodata.conf serves every command: another command's setting is not a mistake */
     if (setting == NULL)
     {
         const char *suggestion = pd_settings_suggest(settings->table, name);

@@ -2,7 +2,7 @@
 # cli.sh - the command line itself: help, version, usage errors with exit 2,
 # settings precedence and errors with file:line, no password on the command line.
 source tests/lib/tap.sh
-tap_plan 65
+tap_plan 68
 tap_workdir
 cd "$TAP_WORKDIR"
 
@@ -140,6 +140,12 @@ run_cmd "$PRODATA" config --surface serve --port 9000
 expect_out "config --surface serve shows serve's values with their source" '^port = 9000 +# --port'
 run_cmd "$PRODATA" config --surface nothing
 expect_rc "an unknown surface is a usage error" 2
+printf 'migrations = m\nport = 9001\nlock_retries = 7\nworker_threads = 4\n' >"$TAP_WORKDIR/shared.conf"
+run_cmd "$PRODATA" config --config "$TAP_WORKDIR/shared.conf"
+expect_out "one settings file serves every command: migrate skips serve's settings" '^lock_retries = 7 '
+run_cmd "$PRODATA" config --surface serve --config "$TAP_WORKDIR/shared.conf"
+expect_out "... and serve skips migrate's" '^worker_threads = 4 '
+expect_no_out "... without a problem" 'unknown setting' 
 run_cmd "$PRODATA" migrate --help
 missing=""
 for name in $SETTING_NAMES; do
