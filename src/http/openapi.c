@@ -67,7 +67,6 @@ static const Lookup order_lookups[] = {
     {"range", LOOKUP_PAIR, "between the two comma-separated values, both included"},
 };
 static const Lookup isnull_lookup = {"isnull", LOOKUP_BOOL, "null (true) or not null (false)"};
-static const char *const comparisons[] = {"", "gt", "gte", "lt", "lte"};
 
 /* ---- small builders ------------------------------------------------------------------------------------ */
 
@@ -126,23 +125,12 @@ integer_range(int minimum, int maximum)
 /* ---- filters ---------------------------------------------------------------------------------------------
  */
 
+/* A value the filter compares with: the field's own, or the date part a transform takes out of it. */
 static json_t *
-lookup_schema(PdOaBuild *build, const PdField *field, LookupValue value)
+element_schema(PdOaBuild *build, const PdField *field, LookupValue part)
 {
-    switch (value)
+    switch (part)
     {
-        case LOOKUP_FIELD:
-            return pd_http_oa_value_schema(build, field, PD_OA_VALUE);
-        case LOOKUP_TEXT:
-            return json_pack("{ss}", "type", "string");
-        case LOOKUP_REGEX:
-            return json_pack("{ssss}", "type", "string", "format", "regex");
-        case LOOKUP_LIST:
-            return array_of(build, pd_http_oa_value_schema(build, field, PD_OA_VALUE), 0, 0);
-        case LOOKUP_PAIR:
-            return array_of(build, pd_http_oa_value_schema(build, field, PD_OA_VALUE), 2, 2);
-        case LOOKUP_BOOL:
-            return json_pack("{ss}", "type", "boolean");
         case LOOKUP_YEAR:
             return integer_range(1, 9999);
         case LOOKUP_MONTH:
@@ -151,13 +139,35 @@ lookup_schema(PdOaBuild *build, const PdField *field, LookupValue value)
             return integer_range(1, 31);
         case LOOKUP_DATE:
             return json_pack("{ssss}", "type", "string", "format", "date");
+        default:
+            return pd_http_oa_value_schema(build, field, PD_OA_VALUE);
     }
-    return NULL;
 }
 
+static json_t *
+lookup_schema(PdOaBuild *build, const PdField *field, LookupValue part, LookupValue value)
+{
+    switch (value)
+    {
+        case LOOKUP_TEXT:
+            return json_pack("{ss}", "type", "string");
+        case LOOKUP_REGEX:
+            return json_pack("{ssss}", "type", "string", "format", "regex");
+        case LOOKUP_BOOL:
+            return json_pack("{ss}", "type", "boolean");
+        case LOOKUP_LIST:
+            return array_of(build, element_schema(build, field, part), 0, 0);
+        case LOOKUP_PAIR:
+            return array_of(build, element_schema(build, field, part), 2, 2);
+        default:
+            return element_schema(build, field, part);
+    }
+}
+
+/* "<field>[__<transform>][__<lookup>]"; part is LOOKUP_FIELD without a transform. */
 static void
 add_filter(PdOaBuild *build, json_t *parameters, const PdField *field, const char *transform,
-           const Lookup *lookup, LookupValue value)
+           LookupValue part, const Lookup *lookup)
 {
     const char *name = field->name;
     if (transform != NULL)
@@ -167,55 +177,51 @@ add_filter(PdOaBuild *build, json_t *parameters, const PdField *field, const cha
     const char *description =
         pd_http_oa_printf(build, "Filter: %s%s%s %s", field->name, transform != NULL ? "'s " : "",
                           transform != NULL ? transform : "", lookup->meaning);
-    pd_http_oa_push(build, parameters,
-                    query_parameter(build, name, description, lookup_schema(build, field, value)));
+    pd_http_oa_push(
+        build, parameters,
+        query_parameter(build, name, description, lookup_schema(build, field, part, lookup->value)));
 }
 
-/* year, month, day (and date on a timestamp), each alone and with the comparisons. */
+/* year, month, day (and date on a timestamp): each alone, as a list and with the comparisons. */
 static void
 add_date_parts(PdOaBuild *build, json_t *parameters, const PdField *field)
 {
     static const struct
     {
         const char *name;
-        LookupValue value;
+        LookupValue part;
     } parts[] = {{"year", LOOKUP_YEAR}, {"month", LOOKUP_MONTH}, {"day", LOOKUP_DAY}, {"date", LOOKUP_DATE}};
     for (size_t p = 0; p < sizeof(parts) / sizeof(parts[0]); p++)
     {
-        if (parts[p].value == LOOKUP_DATE && field->kind != PD_FIELD_TIMESTAMPTZ)
+        if (parts[p].part == LOOKUP_DATE && field->kind != PD_FIELD_TIMESTAMPTZ)
             continue;
-        for (size_t c = 0; c < sizeof(comparisons) / sizeof(comparisons[0]); c++)
-        {
-            Lookup lookup = {comparisons[c], parts[p].value, c == 0 ? "equal to the value" : NULL};
-            for (size_t o = 0; c > 0 && o < sizeof(order_lookups) / sizeof(order_lookups[0]); o++)
-                if (strcmp(order_lookups[o].name, comparisons[c]) == 0)
-                    lookup.meaning = order_lookups[o].meaning;
-            add_filter(build, parameters, field, parts[p].name, &lookup, parts[p].value);
-        }
+        add_filter(build, parameters, field, parts[p].name, parts[p].part, &exact);
+        add_filter(build, parameters, field, parts[p].name, parts[p].part, &in_lookup);
+        for (size_t o = 0; o < sizeof(order_lookups) / sizeof(order_lookups[0]); o++)
+            add_filter(build, parameters, field, parts[p].name, parts[p].part, &order_lookups[o]);
     }
 }
 
-/* Every filter the query library takes on field: exact, the lookups of its kind, isnull. */
+/* Every filter the query library takes on field: exact, the lookups of its kind, isnull. Text takes them all;
+ * a bool exact and in; json and binary exact alone; the others (numbers, dates and times, uuids, relations by
+ * their key) exact, in and the comparisons. */
 static void
 add_field_filters(PdOaBuild *build, json_t *parameters, const PdField *field)
 {
     if (is_reserved(field->name))
         return;
     PdKindFamily family = pd_kind_info(field->kind)->family;
-    bool is_ordered = family == PD_FAMILY_INTEGER || family == PD_FAMILY_NUMERIC ||
-                      family == PD_FAMILY_TEMPORAL || family == PD_FAMILY_TEXT;
-    bool has_equality = family != PD_FAMILY_JSON && family != PD_FAMILY_BINARY;
-    if (has_equality)
-        add_filter(build, parameters, field, NULL, &exact, LOOKUP_FIELD);
+    bool is_exact_only = family == PD_FAMILY_JSON || family == PD_FAMILY_BINARY;
+    add_filter(build, parameters, field, NULL, LOOKUP_FIELD, &exact);
     if (family == PD_FAMILY_TEXT)
         for (size_t i = 0; i < sizeof(text_lookups) / sizeof(text_lookups[0]); i++)
-            add_filter(build, parameters, field, NULL, &text_lookups[i], text_lookups[i].value);
-    if (has_equality && family != PD_FAMILY_BOOLEAN)
-        add_filter(build, parameters, field, NULL, &in_lookup, LOOKUP_LIST);
-    if (is_ordered)
+            add_filter(build, parameters, field, NULL, LOOKUP_FIELD, &text_lookups[i]);
+    if (!is_exact_only)
+        add_filter(build, parameters, field, NULL, LOOKUP_FIELD, &in_lookup);
+    if (!is_exact_only && family != PD_FAMILY_BOOLEAN)
         for (size_t i = 0; i < sizeof(order_lookups) / sizeof(order_lookups[0]); i++)
-            add_filter(build, parameters, field, NULL, &order_lookups[i], order_lookups[i].value);
-    add_filter(build, parameters, field, NULL, &isnull_lookup, LOOKUP_BOOL);
+            add_filter(build, parameters, field, NULL, LOOKUP_FIELD, &order_lookups[i]);
+    add_filter(build, parameters, field, NULL, LOOKUP_FIELD, &isnull_lookup);
     if (field->kind == PD_FIELD_DATE || field->kind == PD_FIELD_TIMESTAMPTZ)
         add_date_parts(build, parameters, field);
 }
@@ -503,8 +509,33 @@ add_errors(PdOaBuild *build, json_t *responses, const char *const *codes)
 /* ---- operations ------------------------------------------------------------------------------------------
  */
 
+/* Whether the model's access directive lets anyone do it (false: none may). */
+static bool
+is_allowed(const PdModel *model, bool is_write)
+{
+    return (is_write ? model->write_access : model->read_access).kind != PD_ACCESS_NONE;
+}
+
+/* An operation's own security when its access needs a token (the document's default serves anyone). */
+static void
+add_access(PdOaBuild *build, json_t *op, const PdModel *model, bool is_write)
+{
+    const PdAccess *access = is_write ? &model->write_access : &model->read_access;
+    if (!build->options->has_bearer_auth ||
+        (access->kind != PD_ACCESS_AUTHENTICATED && access->kind != PD_ACCESS_ROLES))
+        return;
+    json_t *security = json_array();
+    pd_http_oa_push(build, security, json_pack("{s[]}", "bearerAuth"));
+    pd_http_oa_set(build, op, "security", security);
+    const char *who = "Needs a token (access: authenticated)";
+    for (size_t i = 0; access->kind == PD_ACCESS_ROLES && i < access->role_count; i++)
+        who = pd_http_oa_printf(build, "%s%s%s", i == 0 ? "Needs a token whose role is one of: " : who,
+                                i == 0 ? "" : ", ", access->roles[i]);
+    pd_http_oa_set(build, op, "description", text(build, who));
+}
+
 static json_t *
-operation(PdOaBuild *build, const PdModel *model, const char *action, const char *summary)
+operation(PdOaBuild *build, const PdModel *model, const char *action, const char *summary, bool is_write)
 {
     json_t *op = json_object();
     pd_http_oa_set(build, op, "operationId",
@@ -512,7 +543,9 @@ operation(PdOaBuild *build, const PdModel *model, const char *action, const char
     pd_http_oa_set(build, op, "summary", text(build, summary));
     json_t *tags = json_array();
     pd_http_oa_push(build, tags, text(build, model->resource));
-    return pd_http_oa_set(build, op, "tags", tags);
+    pd_http_oa_set(build, op, "tags", tags);
+    add_access(build, op, model, is_write);
+    return op;
 }
 
 static json_t *
@@ -529,7 +562,7 @@ list_operation(PdOaBuild *build, const PdModel *model)
 {
     json_t *op = operation(
         build, model, "list",
-        pd_http_oa_printf(build, "List %s: filtered, searched, ordered, one page", model->resource));
+        pd_http_oa_printf(build, "List %s: filtered, searched, ordered, one page", model->resource), false);
     pd_http_oa_set(build, op, "parameters", list_parameters(build, model));
     json_t *styles = json_array();
     static const char *const suffixes[] = {PD_OA_PAGE_SUFFIX, PD_OA_LIMIT_OFFSET_SUFFIX, PD_OA_CURSOR_SUFFIX};
@@ -550,7 +583,8 @@ list_operation(PdOaBuild *build, const PdModel *model)
 static json_t *
 create_operation(PdOaBuild *build, const PdModel *model)
 {
-    json_t *op = operation(build, model, "create", pd_http_oa_printf(build, "Create a %s", model->name));
+    json_t *op =
+        operation(build, model, "create", pd_http_oa_printf(build, "Create a %s", model->name), true);
     pd_http_oa_set(build, op, "requestBody",
                    body(build, pd_http_oa_printf(build, "%s" PD_OA_REQUEST_SUFFIX, model->name)));
     json_t *responses = json_object();
@@ -568,7 +602,9 @@ static json_t *
 item_operation(PdOaBuild *build, const PdModel *model, const char *action, const char *summary,
                const char *body_suffix, const char *ok_code)
 {
-    json_t *op = operation(build, model, action, pd_http_oa_printf(build, "%s a %s", summary, model->name));
+    bool is_write = strcmp(action, "retrieve") != 0;
+    json_t *op =
+        operation(build, model, action, pd_http_oa_printf(build, "%s a %s", summary, model->name), is_write);
     if (body_suffix == NULL && strcmp(ok_code, "200") == 0)
     {
         json_t *parameters = json_array();
@@ -608,7 +644,10 @@ item_path(PdOaBuild *build, const PdModel *model)
     json_t *parameters = json_array();
     pd_http_oa_push(build, parameters, parameter);
     pd_http_oa_set(build, path, "parameters", parameters);
-    pd_http_oa_set(build, path, "get", item_operation(build, model, "retrieve", "Read", NULL, "200"));
+    if (is_allowed(model, false))
+        pd_http_oa_set(build, path, "get", item_operation(build, model, "retrieve", "Read", NULL, "200"));
+    if (!is_allowed(model, true)) /* write=none: the server answers 405 */
+        return path;
     pd_http_oa_set(build, path, "put",
                    item_operation(build, model, "update", "Replace", PD_OA_REQUEST_SUFFIX, "200"));
     pd_http_oa_set(
@@ -704,8 +743,10 @@ paths_object(PdOaBuild *build, PdError *err)
         if (seen == NULL || !pd_strmap_put(seen, model->resource, (void *)model))
             build->failed = true;
         json_t *list = json_object();
-        pd_http_oa_set(build, list, "get", list_operation(build, model));
-        pd_http_oa_set(build, list, "post", create_operation(build, model));
+        if (is_allowed(model, false))
+            pd_http_oa_set(build, list, "get", list_operation(build, model));
+        if (is_allowed(model, true))
+            pd_http_oa_set(build, list, "post", create_operation(build, model));
         pd_http_oa_set(build, paths, pd_http_oa_printf(build, "%s/%s/", base, model->resource), list);
         pd_http_oa_set(
             build, paths,

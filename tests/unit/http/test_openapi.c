@@ -217,12 +217,15 @@ test_openapi_list_parameters(void **state)
         "title",      "title__icontains", "title__in",       "title__regex",        "price",
         "price__gte", "price__range",     "published__year", "published__date__lt", "published__month",
         "in_stock",   "in_stock__isnull", "author",          "author__in",          "author__isnull",
-        "tags",       "tags__in",         "status__in",      "meta__isnull",        "id__in"};
+        "tags",       "tags__in",         "status__in",      "meta__isnull",        "id__in",
+        "meta",       "author__gte",      "in_stock__in",    "published__year__in", "published__date__range",
+        "tags__lt"};
     for (size_t i = 0; i < sizeof(present) / sizeof(present[0]); i++)
         if (parameter(list, present[i]) == NULL)
             fail_msg("no filter %s", present[i]);
-    const char *absent[] = {"in_stock__gte", "in_stock__icontains", "price__icontains",
-                            "meta",          "author__gte",         "published__icontains"};
+    const char *absent[] = {
+        "in_stock__gte",        "in_stock__icontains", "price__icontains",           "meta__gt",   "meta__in",
+        "published__icontains", "author__contains",    "published__year__icontains", "title__year"};
     for (size_t i = 0; i < sizeof(absent) / sizeof(absent[0]); i++)
         if (parameter(list, absent[i]) != NULL)
             fail_msg("filter %s should not be offered", absent[i]);
@@ -235,6 +238,11 @@ test_openapi_list_parameters(void **state)
     assert_int_equal(json_integer_value(at(range, "maxItems", NULL)), 2);
     assert_string_equal(string_at(at(parameter(list, "price__gte"), "schema", NULL), "type"), "string");
     assert_string_equal(string_at(at(parameter(list, "author__isnull"), "schema", NULL), "type"), "boolean");
+    json_t *months = at(parameter(list, "published__month__range"), "schema", NULL);
+    assert_int_equal(json_integer_value(at(months, "items", "maximum", NULL)), 12);
+    assert_int_equal(json_integer_value(at(months, "maxItems", NULL)), 2);
+    assert_string_equal(string_at(at(parameter(list, "published__date__gte"), "schema", NULL), "format"),
+                        "date");
     json_t *tag_list = at(doc, "paths", "/api/tags/", "get", NULL);
     assert_null(parameter(tag_list, "search"));
     assert_null(parameter(tag_list, "expand"));
@@ -405,13 +413,15 @@ test_openapi_every_kind(void **state)
     assert_string_equal(json_string_value(at(request, "rate", "default", NULL)), "0.500");
     json_t *list = at(doc, "paths", "/api/items/", "get", NULL);
     assert_null(parameter(list, "page__in")); /* a field named like a query parameter is not a filter */
-    assert_null(parameter(list, "data"));
+    assert_non_null(parameter(list, "data"));
+    assert_null(parameter(list, "blob__in"));
     assert_non_null(parameter(list, "data__isnull"));
     assert_non_null(parameter(list, "day__year__gte"));
     assert_null(parameter(list, "day__date")); /* a date has no date part to take */
     assert_non_null(parameter(list, "stamp__date__gte"));
     assert_non_null(parameter(list, "wait__lt"));
-    assert_null(parameter(list, "token__gt"));
+    assert_null(parameter(list, "token__icontains"));
+    assert_non_null(parameter(list, "token__gt"));
     assert_non_null(parameter(list, "token__in"));
     assert_string_equal(string_at(at(parameter(list, "code"), "schema", NULL), "format"), "uuid");
     assert_string_equal(
@@ -453,6 +463,37 @@ test_openapi_stable_and_bounded(void **state)
     pd_arena_free(arena);
 }
 
+static void
+test_openapi_access(void **state)
+{
+    (void)state;
+    PdArena *arena = pd_arena_new(0);
+    const char *models = "model Note {\n  body text\n  access read=authenticated write=editor|admin\n}\n"
+                         "model Country {\n  name string(60)\n  access write=none\n}\n";
+    PdOpenApiOptions auth = plain;
+    auth.has_bearer_auth = true;
+    auth.has_anonymous = true;
+    json_t *doc = describe(arena, models, &auth);
+    json_t *list = at(doc, "paths", "/api/notes/", "get", NULL);
+    assert_int_equal(json_array_size(at(list, "security", NULL)), 1); /* no {}: a token is needed */
+    json_t *create = at(doc, "paths", "/api/notes/", "post", NULL);
+    assert_contains(string_at(create, "description"), "one of: editor, admin");
+    at(doc, "paths", "/api/notes/{id}/", "delete", "security", NULL);
+    json_t *countries = at(doc, "paths", "/api/countries/", NULL);
+    assert_null(json_object_get(countries, "post")); /* write=none: read-only, the server answers 405 */
+    assert_null(json_object_get(at(countries, "get", NULL), "security")); /* read=anyone */
+    json_t *country = at(doc, "paths", "/api/countries/{id}/", NULL);
+    at(country, "get", NULL);
+    assert_null(json_object_get(country, "put"));
+    assert_null(json_object_get(country, "patch"));
+    assert_null(json_object_get(country, "delete"));
+    json_decref(doc);
+    doc = describe(arena, models, &plain); /* no tokens checked: no security anywhere */
+    assert_null(json_object_get(at(doc, "paths", "/api/notes/", "get", NULL), "security"));
+    json_decref(doc);
+    pd_arena_free(arena);
+}
+
 int
 main(void)
 {
@@ -462,6 +503,7 @@ main(void)
         cmocka_unit_test(test_openapi_book_schemas),
         cmocka_unit_test(test_openapi_errors_and_security),
         cmocka_unit_test(test_openapi_every_kind),
+        cmocka_unit_test(test_openapi_access),
         cmocka_unit_test(test_openapi_stable_and_bounded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
