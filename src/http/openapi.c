@@ -772,6 +772,20 @@ components_object(PdOaBuild *build)
     return components;
 }
 
+void
+pd_http_openapi_options(const PdServeSettings *settings, PdOpenApiOptions *options)
+{
+    bool has_keys = (settings->jwt_secret != NULL && settings->jwt_secret[0] != '\0') ||
+                    (settings->jwt_public_key != NULL && settings->jwt_public_key[0] != '\0');
+    *options = (PdOpenApiOptions){
+        .base_path = DEFAULT_BASE_PATH,
+        .default_page_size = settings->default_page_size,
+        .max_page_size = settings->max_page_size,
+        .has_bearer_auth = has_keys,
+        .has_anonymous = has_keys && settings->anonymous_role != NULL && settings->anonymous_role[0] != '\0',
+    };
+}
+
 /* The whole tree in *doc; false with err set when the catalog cannot be described (two models, one path). */
 static bool
 document(PdOaBuild *build, json_t **doc, PdError *err)

@@ -13,6 +13,7 @@
 #include "prodata/arena.h"
 #include "prodata/error.h"
 #include "prodata/model.h"
+#include "prodata/settings.h"
 
 typedef struct PdOpenApiOptions
 {
@@ -24,6 +25,13 @@ typedef struct PdOpenApiOptions
     bool has_bearer_auth;  /* JWT bearer tokens are checked: the security scheme, 401 and 403 answers */
     bool has_anonymous;    /* with has_bearer_auth: requests without a token are served (an anonymous role) */
 } PdOpenApiOptions;
+
+/*
+ * The options `prodata serve` documents itself with, from its settings: base path "/api", the page sizes,
+ * the bearer scheme when a JWT secret or public key is set, anonymous requests when an anonymous role is.
+ * GET /openapi.json and `prodata openapi` both take theirs from here, so they print the same document.
+ */
+void pd_http_openapi_options(const PdServeSettings *settings, PdOpenApiOptions *options);
 
 /*
  * The document as compact JSON text (UTF-8, NUL-terminated, *length bytes) in arena. For each model: the
