@@ -9,7 +9,8 @@
  * choices, bounds from the column type and from checks, readOnly id),
  * request bodies (required fields, defaults, no unknown names), the three
  * envelopes, the error answers, the bearer scheme only when asked, the same
- * bytes on every call, and a budget that runs out.
+ * bytes on every call, and a budget that runs out. With --dump it prints a
+ * document instead, for the validators of tests/integration/openapi.sh.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -494,9 +495,37 @@ test_openapi_access(void **state)
     pd_arena_free(arena);
 }
 
-int
-main(void)
+/* test_openapi --dump MODELS.pdm [--bearer-auth] [--anonymous]: prints the document (page sizes 50 and 1000)
+ * for tests/integration/openapi.sh, which validates it with the npm validators. */
+static int
+dump(int argc, char **argv)
 {
+    PdArena *arena = pd_arena_new(0);
+    PdCatalog *catalog = NULL;
+    PdError err;
+    PdOpenApiOptions options = plain;
+    for (int i = 3; i < argc; i++)
+    {
+        options.has_bearer_auth = options.has_bearer_auth || strcmp(argv[i], "--bearer-auth") == 0;
+        options.has_anonymous = options.has_anonymous || strcmp(argv[i], "--anonymous") == 0;
+    }
+    char *text = NULL;
+    size_t length = 0;
+    bool ok = pd_model_load_file(arena, argv[2], &catalog, &err) &&
+              pd_http_openapi(arena, catalog, &options, &text, &length, &err);
+    if (ok)
+        printf("%s\n", text);
+    else
+        fprintf(stderr, "test_openapi: %s\n", err.message);
+    pd_arena_free(arena);
+    return ok ? 0 : 1;
+}
+
+int
+main(int argc, char **argv)
+{
+    if (argc >= 3 && strcmp(argv[1], "--dump") == 0)
+        return dump(argc, argv);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_openapi_paths_and_operations),
         cmocka_unit_test(test_openapi_list_parameters),
