@@ -50,6 +50,7 @@ bool cmd_showmigrations(PdArena *arena, const CliArgs *args, PdError *err);
 bool cmd_sqlmigrate(PdArena *arena, const CliArgs *args, PdError *err);
 bool cmd_check(PdArena *arena, const CliArgs *args, PdError *err);
 bool cmd_config(PdArena *arena, const CliArgs *args, PdError *err);
+bool cmd_token(PdArena *arena, const CliArgs *args, PdError *err);
 
 /*
  * Loads the settings of any surface (table) into values, as cli_load_config does for migrate's, and

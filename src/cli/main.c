@@ -95,6 +95,23 @@ static const CliCommand commands[] = {
      "  --surface NAME         the settings of migrate (default) or serve\n",
      {{"--docs", false}, {"--surface", true}},
      0},
+    {"token",
+     cmd_token,
+     "print a bearer token for a role, signed with the serve settings' JWT secret",
+     "usage: prodata token --role ROLE [--sub SUBJECT] [--expires 1h] [--aud AUDIENCE] [--iss ISSUER]\n"
+     "\n"
+     "Prints an HS256 bearer token that `prodata serve` with the same settings\n"
+     "accepts: the role under jwt_role_claim, iat, exp, and iss/aud from\n"
+     "jwt_issuer/jwt_audience unless given. The secret is jwt_secret_file's\n"
+     "contents or jwt_secret (prodata.conf, PRODATA_JWT_SECRET), never an option.\n"
+     "  --role ROLE            the PostgreSQL role the requests run as (required)\n"
+     "  --sub SUBJECT          the sub claim (request.jwt.sub for row-level security)\n"
+     "  --expires DURATION     lifetime: 90s, 15min, 1h (default), 7d; at most 366d\n"
+     "  --aud AUDIENCE         the aud claim (default: jwt_audience)\n"
+     "  --iss ISSUER           the iss claim (default: jwt_issuer)\n",
+     {{"--role", true}, {"--sub", true}, {"--expires", true}, {"--aud", true}, {"--iss", true}},
+     0,
+     &pd_settings_serve},
 };
 #define COMMAND_COUNT (sizeof(commands) / sizeof(commands[0]))
 

@@ -128,6 +128,49 @@ pd_http_auth_new(const PdHttpAuthOptions *options, PdHttpAuth **auth, PdError *e
     return true;
 }
 
+/* jwt_secret_file's contents; a longer file is refused rather than cut (a cut key would sign, wrongly). */
+static bool
+read_secret_file(PdArena *arena, const char *path, const char **secret, PdError *err)
+{
+    FILE *file = fopen(path, "r");
+    if (file == NULL)
+        return pd_error_set(err, PD_ERR_IO, "cannot read jwt_secret_file \"%s\"", path);
+    char *text = pd_arena_alloc(arena, 4098);
+    size_t length = text != NULL ? fread(text, 1, 4097, file) : 0;
+    fclose(file);
+    if (text == NULL)
+        return pd_arena_error(arena, err);
+    if (length > 4096)
+        return pd_error_set(err, PD_ERR_INVALID_INPUT, "jwt_secret_file \"%s\" is longer than 4096 bytes",
+                            path);
+    text[length] = '\0';
+    while (length > 0 && (text[length - 1] == '\n' || text[length - 1] == '\r'))
+        text[--length] = '\0';
+    *secret = text;
+    return true;
+}
+
+bool
+pd_http_auth_options(PdArena *arena, const PdServeSettings *settings, PdHttpAuthOptions *options,
+                     PdError *err)
+{
+    const char *secret = settings->jwt_secret;
+    if (is_set(settings->jwt_secret_file) &&
+        !read_secret_file(arena, settings->jwt_secret_file, &secret, err))
+        return false;
+    *options = (PdHttpAuthOptions){
+        .jwt = {.secret = secret,
+                .public_key_file = settings->jwt_public_key,
+                .issuer = settings->jwt_issuer,
+                .audience = settings->jwt_audience,
+                .role_claim = settings->jwt_role_claim},
+        .anonymous_role = settings->anonymous_role,
+        .rate_per_address = settings->rate_per_address,
+        .rate_per_role = settings->rate_per_role,
+    };
+    return true;
+}
+
 static bool
 throttled(PdError *err, int retry_after_s)
 {

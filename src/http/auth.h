@@ -14,6 +14,7 @@
 #include "prodata/arena.h"
 #include "prodata/error.h"
 #include "prodata/model.h"
+#include "prodata/settings.h"
 #include "throttle.h"
 
 /* The message of a 401 without credentials and of a 403, as DRF words them (the server's "detail"). */
@@ -33,6 +34,14 @@ typedef struct PdHttpAuthOptions
 } PdHttpAuthOptions;
 
 typedef struct PdHttpAuth PdHttpAuth;
+
+/*
+ * The options as the serve settings give them. The HS256 secret is the contents of jwt_secret_file when
+ * that is set (at most 4096 bytes, its final line end dropped), else jwt_secret; texts live in arena or in
+ * settings. Errors: PD_ERR_IO naming the file (never its contents), arena exhaustion.
+ */
+bool pd_http_auth_options(PdArena *arena, const PdServeSettings *settings, PdHttpAuthOptions *options,
+                          PdError *err);
 
 /*
  * Loads keys and parses rates. *auth is malloc'd (pd_http_auth_free); read-only afterwards except for the
