@@ -115,7 +115,7 @@ typedef struct PdServeSettings
     int max_connections;
     int idle_timeout_ms; /* an idle client connection is closed after it */
     const char *jwt_secret;
-    const char *jwt_secret_file; /* the file holding the secret; wins over jwt_secret */
+    const char *jwt_secret_file; /* holds the secret (trailing newline dropped); wins over jwt_secret */
     const char *jwt_public_key;  /* PEM file */
     const char *jwt_issuer;
     const char *jwt_audience;

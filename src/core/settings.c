@@ -148,7 +148,7 @@ static const PdSetting serve_rows[] = {
     SERVE_TEXT(jwt_secret, PD_SETTING_STRING, "", true, "SECRET",
                "HS256 key of bearer tokens; empty: no HS256"),
     SERVE_TEXT(jwt_secret_file, PD_SETTING_PATH, "", false, "FILE",
-               "file holding the HS256 key (its final line end dropped); wins over jwt_secret"),
+               "a file holding the HS256 key (its final newline dropped); when set, it wins over jwt_secret"),
     SERVE_TEXT(jwt_public_key, PD_SETTING_PATH, "", false, "FILE",
                "PEM public key of RS256/ES256 bearer tokens; empty: none"),
     SERVE_TEXT(jwt_issuer, PD_SETTING_STRING, "", false, "ISSUER", "required iss claim; empty: not checked"),
