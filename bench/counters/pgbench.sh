@@ -111,7 +111,7 @@ echo "| script | count_rows on | count_rows off | on / off |"
 echo "|---|---:|---:|---:|"
 for script in insert bulk page_count; do
     on=$(tps_of "$script" on) off=$(tps_of "$script" off)
-    printf '| %s | %.0f | %.0f | %.3f |\n' "$script" "$on" "$off" "$(awk -v a="$on" -v b="$off" 'BEGIN { print b > 0 ? a / b : 0 }')"
+    printf '| %s | %.0f | %.0f | %.3f |\n' "$script" "$on" "$off" "$(awk -v a="$on" -v b="$off" 'BEGIN { print (b > 0 ? a / b : 0) }')"
 done
 printf '| page_counter | %.0f | | %.2fx page_count |\n' "$(tps_of page_counter on)" \
-    "$(awk -v a="$(tps_of page_counter on)" -v b="$(tps_of page_count on)" 'BEGIN { print b > 0 ? a / b : 0 }')"
+    "$(awk -v a="$(tps_of page_counter on)" -v b="$(tps_of page_count on)" 'BEGIN { print (b > 0 ? a / b : 0) }')"
