@@ -4,15 +4,16 @@
 # throwaway PostgreSQL 15 (tests/lib/pg.sh: fsync off, so a commit costs no
 # disk flush and the triggers' share of an insert shows at its largest).
 # The bookstore shape of the DRF anchor (1,000 authors, 100,000 books) is
-# made by prodata migrate, then, each with count_rows on and off, REPS times
-# alternating:
-#   insert      one book per transaction (the anchor's insert.sql)
-#   bulk        1,000 books per INSERT ... SELECT
-#   page_count  a page of 50 as JSON with the exact total by count(*)
-#   page_counter the same page with the total from prodata_row_counts
-# All at CLIENTS connections (32) for DURATION seconds (10), -M prepared.
-# Prints one TSV line per run and a median table. Not a test: nothing is
-# asserted. Rows the inserts add are deleted after each run.
+# made by prodata migrate (count_rows on: book is counted), with a copy of
+# book made by hand (book_plain: no trigger). Each pair runs both sides AT
+# ONCE, CLIENTS connections each (32), for DURATION seconds (10), -M
+# prepared, so both meet the same load (this machine is shared; a lone run
+# moves by tens of percent from one minute to the next):
+#   insert   one book per transaction (the anchor's insert.sql): book vs book_plain
+#   bulk     1,000 books per INSERT ... SELECT: book vs book_plain
+#   page     a page of 50 as JSON with its exact total: from the counter vs count(*)
+# Prints one TSV line per pair and the medians. Not a test: nothing is
+# asserted. Rows the inserts add are deleted after each pair.
 #   bench/counters/pgbench.sh
 #   REPS=3 DURATION=15 bench/counters/pgbench.sh
 set -euo pipefail
@@ -21,7 +22,7 @@ PRODATA=${PRODATA:-$PWD/build/prodata}
 CLIENTS=${CLIENTS:-32}
 JOBS=${JOBS:-2}
 DURATION=${DURATION:-10}
-REPS=${REPS:-2}
+REPS=${REPS:-3}
 [ -x "$PRODATA" ] || { echo "pgbench.sh: $PRODATA not found: run make first" >&2; exit 1; }
 source tests/lib/pg.sh
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/prodata-counters.XXXXXX")
@@ -55,16 +56,22 @@ FROM generate_series(1, 100000) g;
 VACUUM ANALYZE;
 SQL
 
-cat >insert.sql <<'SQL'
+psql -X -q -c "CREATE TABLE book_plain (LIKE book INCLUDING ALL)" -c "INSERT INTO book_plain SELECT * FROM book" \
+    -c "SELECT setval(pg_get_serial_sequence('book_plain', 'id'), 100000)" -c "VACUUM ANALYZE book_plain"
+
+# Each script twice: on book (counted) and on book_plain (a copy made by hand: no trigger).
+for table in book book_plain; do
+    cat >"insert_$table.sql" <<SQL
 \set author random(1, 1000)
 \set cents random(100, 9999)
-INSERT INTO book (title, author_id, price, published, in_stock)
+INSERT INTO $table (title, author_id, price, published, in_stock)
 VALUES ('pgbench book', :author, :cents / 100.0, now(), true) RETURNING id;
 SQL
-cat >bulk.sql <<'SQL'
-INSERT INTO book (title, author_id, price, published, in_stock)
+    cat >"bulk_$table.sql" <<SQL
+INSERT INTO $table (title, author_id, price, published, in_stock)
 SELECT 'bulk book', 1 + g % 1000, 9.99, now(), true FROM generate_series(1, 1000) g;
 SQL
+done
 cat >page_count.sql <<'SQL'
 \set off 50 * random(0, 199)
 SELECT (SELECT count(*) FROM book) AS count,
@@ -80,38 +87,36 @@ SELECT (SELECT coalesce(sum(n), 0)::int8 FROM prodata_row_counts WHERE relid = '
               FROM book ORDER BY id LIMIT 50 OFFSET :off) t) AS results;
 SQL
 
-# run SCRIPT MODE: one pgbench run, its TPS on stdout.
-run() {
-    local tps
-    tps=$(pgbench -n -f "$1.sql" -c "$CLIENTS" -j "$JOBS" -T "$DURATION" -M prepared 2>/dev/null |
-        awk '/^tps = / { print $3 }')
-    psql -X -q -c "DELETE FROM book WHERE id > 100000" >/dev/null
-    echo "${tps:-0}"
+# pair A B: pgbench on scripts A and B at the same time, CLIENTS connections each, so that both meet the same
+# load from the rest of the machine (a shared machine moves a lone run by tens of percent); prints "tpsA tpsB".
+pair() {
+    pgbench -n -f "$1.sql" -c "$CLIENTS" -j "$JOBS" -T "$DURATION" -M prepared >"$WORK/a.out" 2>&1 &
+    local first=$!
+    pgbench -n -f "$2.sql" -c "$CLIENTS" -j "$JOBS" -T "$DURATION" -M prepared >"$WORK/b.out" 2>&1
+    wait $first
+    psql -X -q -c "DELETE FROM book WHERE id > 100000; DELETE FROM book_plain WHERE id > 100000" >/dev/null
+    echo "$(awk '/^tps = / { print $3 }' "$WORK/a.out") $(awk '/^tps = / { print $3 }' "$WORK/b.out")"
 }
 
 SAMPLES=$WORK/samples.tsv
-printf 'script\tcount_rows\trep\ttps\n' | tee "$SAMPLES"
+printf 'pair\trep\ttps_a\ttps_b\n' | tee "$SAMPLES"
 for rep in $(seq 1 "$REPS"); do
-    for mode in on off; do
-        PRODATA_COUNT_ROWS=$mode "$PRODATA" migrate >/dev/null
-        scripts="insert bulk page_count"
-        [ "$mode" = on ] && scripts="$scripts page_counter"
-        for script in $scripts; do
-            printf '%s\t%s\t%s\t%s\n' "$script" "$mode" "$rep" "$(run "$script")" | tee -a "$SAMPLES"
-        done
+    for p in "insert_book insert_book_plain" "bulk_book bulk_book_plain" "page_counter page_count"; do
+        set -- $p
+        read -r a b < <(pair "$1" "$2")
+        printf '%s/%s\t%s\t%s\t%s\n' "$1" "$2" "$rep" "$a" "$b" | tee -a "$SAMPLES"
     done
 done
 
-median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.0f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-tps_of() { awk -F'\t' -v s="$1" -v m="$2" 'NR > 1 && $1 == s && $2 == m { print $4 }' "$SAMPLES" | median; }
+median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+col() { awk -F'\t' -v p="$1" -v c="$2" 'NR > 1 && $1 == p { print $c }' "$SAMPLES"; }
+ratio() { awk -F'\t' -v p="$1" 'NR > 1 && $1 == p && $4 > 0 { print $3 / $4 }' "$SAMPLES"; }
 echo
-echo "pgbench -c $CLIENTS -j $JOBS -T $DURATION -M prepared, median of $REPS; $(date -u '+%Y-%m-%d %H:%M UTC'); load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "pgbench -c $CLIENTS -j $JOBS -T $DURATION -M prepared per side, both sides at once, median of $REPS;"
+echo "$(date -u '+%Y-%m-%d %H:%M UTC'); load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
-echo "| script | count_rows on | count_rows off | on / off |"
+echo "| workload | A: tps | B: tps | A / B (median of the runs' ratios) |"
 echo "|---|---:|---:|---:|"
-for script in insert bulk page_count; do
-    on=$(tps_of "$script" on) off=$(tps_of "$script" off)
-    printf '| %s | %.0f | %.0f | %.3f |\n' "$script" "$on" "$off" "$(awk -v a="$on" -v b="$off" 'BEGIN { print b > 0 ? a / b : 0 }')"
+for p in insert_book/insert_book_plain bulk_book/bulk_book_plain page_counter/page_count; do
+    printf '| %s | %.0f | %.0f | %s |\n' "$p" "$(col "$p" 3 | median)" "$(col "$p" 4 | median)" "$(ratio "$p" | median)"
 done
-printf '| page_counter | %.0f | | %.2fx page_count |\n' "$(tps_of page_counter on)" \
-    "$(awk -v a="$(tps_of page_counter on)" -v b="$(tps_of page_count on)" 'BEGIN { print b > 0 ? a / b : 0 }')"

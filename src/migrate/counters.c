@@ -6,7 +6,7 @@
  * pg_backend_pid() % 64 of the table, so concurrent writers rarely wait on
  * one row; AFTER TRUNCATE sets the table's slots to zero. A table's count is
  * the sum of its slots. The trigger functions run as their owner (security
- * definer, search_path pinned), so a role that may insert into a table needs
+ * definer, every name in them qualified), so a role that may insert into a table needs
  * no right on the counters; every role may read them, as it may read
  * pg_class.reltuples.
  *
@@ -31,6 +31,10 @@
 #include <string.h>
 
 #include "prodata/strbuf.h"
+
+/* PD_COUNTERS_SLOTS as SQL text, for the function bodies. */
+#define SLOTS_TEXT "64"
+_Static_assert(PD_COUNTERS_SLOTS == 64, "SLOTS_TEXT spells PD_COUNTERS_SLOTS");
 
 #define TRIGGER_NAMES "'prodata_count_insert', 'prodata_count_delete', 'prodata_count_truncate'"
 
@@ -145,8 +149,11 @@ read_tables(PdArena *arena, PdDb *db, const PdCatalog *models, CountersState *st
 /*
  * One trigger function: `body` with SCHEMA standing for the counter table's
  * schema, as a string literal (no dollar quote a schema's name could end).
- * Security definer, so writers need no right on the counters; search_path
- * pinned, so no object of a writer's can stand in for pg_catalog's.
+ * Security definer, so writers need no right on the counters. Every table,
+ * function and operator in the bodies is schema-qualified (the transition
+ * table's name is resolved before any schema), so no object of a writer's
+ * can stand in for them; that is instead of a pinned search_path, whose
+ * save and restore on every call would cost each writing statement.
  */
 static void
 append_function(PdStrbuf *sql, const char *schema, const char *name, const char *body)
@@ -163,17 +170,38 @@ append_function(PdStrbuf *sql, const char *schema, const char *name, const char 
         pd_strbuf_appendf(&text, "%s.", schema);
         at = mark + strlen("SCHEMA.");
     }
-    pd_strbuf_appendf(sql,
-                      "CREATE OR REPLACE FUNCTION %s.%s() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER "
-                      "SET search_path = pg_catalog, pg_temp AS ",
-                      schema, name);
+    pd_strbuf_appendf(
+        sql, "CREATE OR REPLACE FUNCTION %s.%s() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER AS ",
+        schema, name);
     pd_strbuf_append_literal(sql, pd_strbuf_failed(&text) ? "" : pd_strbuf_text(&text));
     pd_strbuf_appendf(sql, ";\nREVOKE ALL ON FUNCTION %s.%s() FROM PUBLIC;\n", schema, name);
     if (pd_strbuf_failed(&text))
         sql->failed = true;
 }
 
-/* The counter table and the three trigger functions, created or replaced. */
+/*
+ * The body of the insert and delete functions: ONE statement per firing, an
+ * UPDATE of the session's pre-seeded slot by the transition table's row count
+ * (skipped when it is empty), every name and operator qualified.
+ */
+#define ADD_ROWS(op, transition)                                                                             \
+    "BEGIN\n"                                                                                                \
+    "    UPDATE SCHEMA." PD_COUNTERS_TABLE "\n"                                                              \
+    "    SET n = n OPERATOR(pg_catalog." op ") (SELECT pg_catalog.count(*) FROM " transition ")\n"           \
+    "    WHERE relid OPERATOR(pg_catalog.=) TG_RELID\n"                                                      \
+    "      AND slot OPERATOR(pg_catalog.=) (pg_catalog.pg_backend_pid() OPERATOR(pg_catalog.%) " SLOTS_TEXT  \
+    ")\n"                                                                                                    \
+    "      AND EXISTS (SELECT FROM " transition ");\n"                                                       \
+    "    RETURN NULL;\n"                                                                                     \
+    "END"
+
+/*
+ * The counter table and the three trigger functions, created or replaced.
+ * Every write updates a slot row: room on each page for new versions
+ * (fillfactor), and vacuum after every 1,000 dead versions rather than a
+ * fraction of a table that stays 64 rows per table, since busy writers keep
+ * its pages pinned and in-page pruning then often cannot run.
+ */
 static bool
 install_objects(PdArena *arena, PdDb *db, const CountersState *state, PdError *err)
 {
@@ -182,32 +210,16 @@ install_objects(PdArena *arena, PdDb *db, const CountersState *state, PdError *e
     pd_strbuf_appendf(&sql,
                       "CREATE TABLE IF NOT EXISTS %s." PD_COUNTERS_TABLE
                       " (relid oid NOT NULL, slot smallint NOT NULL, n bigint NOT NULL,"
-                      " PRIMARY KEY (relid, slot)) WITH (fillfactor = 50);\n"
+                      " PRIMARY KEY (relid, slot)) WITH (fillfactor = 50, autovacuum_vacuum_scale_factor = 0,"
+                      " autovacuum_vacuum_threshold = 1000);\n"
                       "GRANT SELECT ON %s." PD_COUNTERS_TABLE " TO PUBLIC;\n",
                       state->schema, state->schema);
-    append_function(&sql, state->schema, "prodata_count_insert",
-                    "DECLARE added bigint;\n"
-                    "BEGIN\n"
-                    "    SELECT count(*) INTO added FROM prodata_inserted;\n"
-                    "    IF added <> 0 THEN\n"
-                    "        UPDATE SCHEMA." PD_COUNTERS_TABLE " SET n = n + added\n"
-                    "        WHERE relid = TG_RELID AND slot = pg_backend_pid() % 64;\n"
-                    "    END IF;\n"
-                    "    RETURN NULL;\n"
-                    "END");
-    append_function(&sql, state->schema, "prodata_count_delete",
-                    "DECLARE removed bigint;\n"
-                    "BEGIN\n"
-                    "    SELECT count(*) INTO removed FROM prodata_deleted;\n"
-                    "    IF removed <> 0 THEN\n"
-                    "        UPDATE SCHEMA." PD_COUNTERS_TABLE " SET n = n - removed\n"
-                    "        WHERE relid = TG_RELID AND slot = pg_backend_pid() % 64;\n"
-                    "    END IF;\n"
-                    "    RETURN NULL;\n"
-                    "END");
+    append_function(&sql, state->schema, "prodata_count_insert", ADD_ROWS("+", "prodata_inserted"));
+    append_function(&sql, state->schema, "prodata_count_delete", ADD_ROWS("-", "prodata_deleted"));
     append_function(&sql, state->schema, "prodata_count_truncate",
                     "BEGIN\n"
-                    "    UPDATE SCHEMA." PD_COUNTERS_TABLE " SET n = 0 WHERE relid = TG_RELID AND n <> 0;\n"
+                    "    UPDATE SCHEMA." PD_COUNTERS_TABLE " SET n = 0\n"
+                    "    WHERE relid OPERATOR(pg_catalog.=) TG_RELID AND n OPERATOR(pg_catalog.<>) 0;\n"
                     "    RETURN NULL;\n"
                     "END");
     if (pd_strbuf_failed(&sql))
