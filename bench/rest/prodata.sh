@@ -4,9 +4,12 @@
 # and off, and the resident memory over a mixed run.
 
 EXTRA_SAMPLES="$OUT/prodata-extra/samples.tsv"
-SERVE_ARGS=(--config "$HERE/prodata.conf" --port "$PRODATA_PORT")
+# Anonymous requests run as the database's owner (the anchors have no authentication either); no access
+# log (neither has gunicorn here), warnings still go to the log file.
+SERVE_ARGS=(--config "$HERE/prodata.conf" --port "$PRODATA_PORT" --anonymous-role "$BENCH_ROLE" --log-level warning
+    ${SERVE_OPTIONS:-})
 # The first page of the cursor-paginated list (serve's per-request switch to CursorPagination).
-CURSOR_FIRST_PATH=${CURSOR_FIRST_PATH:-/api/books/?pagination=cursor}
+CURSOR_FIRST_PATH=${CURSOR_FIRST_PATH:-/api/books/?cursor=}
 DEEP_PAGE=${DEEP_PAGE:-1000}
 
 # counters_set on|off: `prodata migrate` with the row counters' setting; false when this prodata has none.
