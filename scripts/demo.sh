@@ -123,21 +123,28 @@ GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO bookstore_editor;
 SQL
 psql -X -q -c '\dp (author|tag|book|book_tags|book_review)'
 
-# The token key of this demo: made once, kept beside the data, readable by its owner only.
-SECRET_FILE="$DEMO_DIR/jwt-secret"
-if [ ! -s "$SECRET_FILE" ]; then
-    (umask 077 && openssl rand -hex 32 >"$SECRET_FILE")
+# The server's settings: a file of its own beside the data (the example's prodata.conf holds migrate's
+# settings), with the token key of this demo, made once and readable by its owner only.
+SERVE_CONF="$DEMO_DIR/serve.conf"
+if [ ! -s "$SERVE_CONF" ] || ! grep -q '^jwt_secret' "$SERVE_CONF"; then
+    (umask 077 && cat >"$SERVE_CONF" <<CONF
+# prodata serve settings of make demo (prodata config --surface serve --config $SERVE_CONF lists them all)
+models = "$PWD/models.pdm"
+port = $HTTP_PORT
+anonymous_role = bookstore_anon
+jwt_secret = "$(openssl rand -hex 32)"
+CONF
+    )
 fi
-export PRODATA_JWT_SECRET
-PRODATA_JWT_SECRET=$(cat "$SECRET_FILE")
+sed -i "s/^port = .*/port = $HTTP_PORT/" "$SERVE_CONF"
 
-echo "== prodata serve on $API (log $SERVE_LOG)"
+echo "== prodata serve on $API (settings $SERVE_CONF, log $SERVE_LOG)"
 serve_stop >/dev/null
 if (exec 3<>"/dev/tcp/127.0.0.1/$HTTP_PORT") 2>/dev/null; then
     echo "demo: port $HTTP_PORT is taken by another server; set PRODATA_DEMO_HTTP_PORT" >&2
     exit 1
 fi
-nohup "$PRODATA" serve --port "$HTTP_PORT" --anonymous-role bookstore_anon >"$SERVE_LOG" 2>&1 </dev/null &
+nohup "$PRODATA" serve --config "$SERVE_CONF" >"$SERVE_LOG" 2>&1 </dev/null &
 echo $! >"$SERVE_PIDFILE"
 for _ in $(seq 1 100); do
     curl -s -o /dev/null --max-time 2 "$API/healthz" && break
@@ -148,7 +155,7 @@ for _ in $(seq 1 100); do
     fi
     sleep 0.1
 done
-TOKEN=$("$PRODATA" token --role bookstore_editor --sub demo-editor --expires 24h)
+TOKEN=$("$PRODATA" token --config "$SERVE_CONF" --role bookstore_editor --sub demo-editor --expires 24h)
 echo "== GET $API/api/books/?ordering=-price&page_size=2"
 curl -s "$API/api/books/?ordering=-price&page_size=2"
 echo
@@ -178,7 +185,7 @@ A token for the role bookstore_editor (GRANT SELECT, INSERT, UPDATE, DELETE), va
   curl -s -X PATCH -H "Authorization: Bearer \$TOKEN" -H 'Content-Type: application/json' \\
        -d '{"price": "8.99"}' $API/api/books/1/
   curl -s -i -X DELETE -H "Authorization: Bearer \$TOKEN" $API/api/book_reviews/3/
-  another token: PRODATA_JWT_SECRET=\$(cat $SECRET_FILE) $PRODATA token --role bookstore_editor --sub you --expires 1h
+  another token: $PRODATA token --config $SERVE_CONF --role bookstore_editor --sub you --expires 1h
 
   connect:   psql "host=127.0.0.1 port=$DEMO_PORT user=postgres dbname=bookstore"
   prodata:   cd examples/bookstore && PGHOST=127.0.0.1 PGPORT=$DEMO_PORT PGUSER=postgres PGDATABASE=bookstore $PRODATA showmigrations
