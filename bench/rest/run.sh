@@ -43,6 +43,7 @@ command -v wrk >/dev/null || { echo "bench: wrk is missing (make bench-rest inst
 # --- PostgreSQL and the rows ---------------------------------------------------------------------------------
 PG_DIR=""
 cleanup() {
+    if declare -F statement_logging_off >/dev/null; then statement_logging_off || true; fi
     serve_stop
     if [ -f "$DRF/serve.sh" ]; then "$DRF/serve.sh" stop >/dev/null 2>&1 || true; fi
     if [ -f "$FASTIFY/serve.sh" ]; then "$FASTIFY/serve.sh" stop >/dev/null 2>&1 || true; fi
