@@ -40,13 +40,14 @@ def after_marker(path, marker):
     """The timed statements (duration ms, SQL, {n: literal}) logged after MARKER until the next marker."""
     found, statements, last = False, [], {}
     for pid, level, text in entries(path):
-        if f"'{marker}'" in text:
-            found = True
+        if f"'{marker}'" in text:  # the last time the marker was written counts (a log holds earlier runs)
+            found, statements, last = True, [], {}
             continue
         if not found:
             continue
         if "bench-marker-" in text:
-            break
+            found = False
+            continue
         if level == "DETAIL":
             # The parameters of the entry just before, when that was an execute (a bind logs them too).
             if text.startswith("parameters:") and last.get(pid) is not None:
