@@ -52,7 +52,7 @@ FROM generate_series(1, $SEED_AUTHORS) AS i;
 INSERT INTO book (id, title, author_id, price, published, in_stock)
 SELECT i, 'Book ' || i, 1 + (i * 7919) % $SEED_AUTHORS, ((i * 104729) % 10000) / 100.0,
        timestamptz '2000-01-01 00:00:00+00' + ((i * 15485863) % 788400000) * interval '1 second', i % 7 <> 0
-FROM generate_series(1, $SEED_BOOKS) AS i;
+FROM generate_series(1::bigint, $SEED_BOOKS) AS i;
 SQL
 }
 
@@ -63,7 +63,7 @@ prodata_reset() { SEED_AUTHORS=$SEED_AUTHORS SEED_BOOKS=$SEED_BOOKS "$HERE/reset
 SERVE_PID=""
 serve_start() {
     local log="$OUT/prodata-serve.log"
-    (cd "$HERE" && exec "$PRODATA" serve "${SERVE_ARGS[@]}") >>"$log" 2>&1 </dev/null &
+    (cd "$HERE" && PRODATA_CURSOR_SECRET=bench-rest-cursor-key exec "$PRODATA" serve "${SERVE_ARGS[@]}") >>"$log" 2>&1 </dev/null &
     SERVE_PID=$!
     echo "$SERVE_PID" >"$OUT/prodata-serve.pid"
     local i

@@ -4,9 +4,15 @@
 # and off, and the resident memory over a mixed run.
 
 EXTRA_SAMPLES="$OUT/prodata-extra/samples.tsv"
-SERVE_ARGS=(--config "$HERE/prodata.conf" --port "$PRODATA_PORT")
+# Anonymous requests run as the database's owner (the anchors have no authentication either); no access
+# log (neither has gunicorn here), warnings still go to the log file. 8 worker threads, each with its own
+# database connection (the default, 32, is one per wrk connection: on 2 cores that many threads and
+# backends lost about a third of get's rate in a quick comparison of 4, 8, 16 and 32). SERVE_OPTIONS adds
+# or overrides options.
+SERVE_ARGS=(--config "$HERE/prodata.conf" --port "$PRODATA_PORT" --anonymous-role "$BENCH_ROLE" --log-level warning
+    ${SERVE_OPTIONS:---worker-threads 8})
 # The first page of the cursor-paginated list (serve's per-request switch to CursorPagination).
-CURSOR_FIRST_PATH=${CURSOR_FIRST_PATH:-/api/books/?pagination=cursor}
+CURSOR_FIRST_PATH=${CURSOR_FIRST_PATH:-/api/books/?cursor=}
 DEEP_PAGE=${DEEP_PAGE:-1000}
 
 # counters_set on|off: `prodata migrate` with the row counters' setting; false when this prodata has none.
@@ -116,6 +122,57 @@ prodata_mixed() {
     prodata_reset
 }
 
+# Where the time goes: each kind of request once with every statement logged (log_min_duration_statement =
+# 0 for a moment, then reset; cleanup() resets it too), the statements printed with their durations
+# (statements.py), then the slowest statement of each under pgbench with the same 32 clients: the SQL ceiling
+# of prodata's own statement. PG_LOG is the anchor's PostgreSQL log (setup.sh's pg_ctl -l).
+PG_LOG=${PG_LOG:-${ANCHOR_DIR:-/tmp/anchor-drf}/postgres.log}
+prodata_statements() {
+    local dir="$OUT/prodata-sql" name path
+    if [ "${SQL_CEILING:-1}" = 0 ] || [ ! -r "$PG_LOG" ]; then
+        skip "prodata's own statements under pgbench (SQL_CEILING=0, or no readable PostgreSQL log at $PG_LOG)"
+        return 0
+    fi
+    mkdir -p "$dir"
+    local -A paths=([get]="/api/books/12345/" [list]="/api/books/?page=7" [deep_page]="/api/books/?page=$DEEP_PAGE"
+        [filter]="/api/books/?price__gte=10&ordering=-published" [cursor_deep]="${BENCH_CURSOR_PATH:-}")
+    LOGGING_STATEMENTS=1
+    psql_admin -c "ALTER SYSTEM SET log_min_duration_statement = 0" -c "SELECT pg_reload_conf()" >/dev/null
+    sleep 0.5
+    for name in get list deep_page filter cursor_deep create; do
+        psql_admin -c "SELECT 'bench-marker-$name'" >/dev/null
+        path=${paths[$name]:-}
+        if [ "$name" = create ]; then
+            curl -s -o /dev/null -X POST -H 'Content-Type: application/json' \
+                -d '{"title":"bench sql","author":7,"price":"12.34","in_stock":true}' "$PRODATA_URL/api/books/"
+        elif [ -n "$path" ]; then
+            curl -s -o /dev/null "$PRODATA_URL$path"
+        fi
+    done
+    statement_logging_off
+    prodata_reset
+    printf 'script\trep\ttps\tlatency_avg_ms\tfailed\n' >"$dir/samples.tsv"
+    for name in get list deep_page filter cursor_deep create; do
+        /usr/bin/python3 "$HERE/statements.py" "$PG_LOG" "bench-marker-$name" "$dir" | tee "$dir/$name.txt"
+        [ -f "$dir/bench-marker-$name.sql" ] || continue
+        "${PGBIN:-/usr/lib/postgresql/15/bin}/pgbench" -n -f "$dir/bench-marker-$name.sql" -c "$CONNECTIONS" -j "$THREADS" -T "$DURATION" -M prepared \
+            >"$dir/pgbench-$name.txt" 2>&1 || echo "pgbench failed: see $dir/pgbench-$name.txt" >&2
+        [ "$name" = create ] && prodata_reset
+        local tps lat
+        tps=$(awk '/^tps = / { print $3 }' "$dir/pgbench-$name.txt")
+        lat=$(awk '/^latency average = / { print $4 }' "$dir/pgbench-$name.txt")
+        printf '%s\t1\t%s\t%s\t0\n' "$name" "${tps:-0}" "${lat:-0}" >>"$dir/samples.tsv"
+        echo "--   pgbench -c $CONNECTIONS -j $THREADS -T $DURATION -M prepared, that statement alone: ${tps:-?} tps"
+    done
+}
+
+statement_logging_off() {
+    [ "${LOGGING_STATEMENTS:-0}" = 1 ] || return 0
+    psql_admin -c "SELECT 'bench-marker-end'" -c "ALTER SYSTEM RESET log_min_duration_statement" \
+        -c "SELECT pg_reload_conf()" >/dev/null
+    LOGGING_STATEMENTS=0
+}
+
 prodata_bench() {
     note "prodata serve"
     serve_start
@@ -123,6 +180,7 @@ prodata_bench() {
     prodata_standard
     printf 'endpoint\trep\treq_per_s\tp50_ms\tp99_ms\tnon2xx\tsocket_errors\trequests\n' >"$EXTRA_SAMPLES"
     prodata_extras
+    prodata_statements
     prodata_mixed
     serve_stop
 }

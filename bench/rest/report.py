@@ -10,6 +10,7 @@ median over the repetitions, as bench.sh's own summary.
 """
 import csv
 import os
+import re
 import statistics
 import sys
 
@@ -106,6 +107,32 @@ def memory_row(path):
     return text, f"{growth:+.1f}%: {'met' if abs(growth) <= 10 else 'MISSED'}"
 
 
+def sql_rows(out, ours, extra):
+    """prodata's own statement of each request under pgbench beside the request's rate (statements.py)."""
+    folder = os.path.join(out, "prodata-sql")
+    sql = read_samples(os.path.join(folder, "samples.tsv"), key="script")
+    if not sql:
+        return
+    print()
+    print("Where the time goes: the statements prodata serve sent for one request (logged by PostgreSQL), and "
+          "the slowest of them alone under pgbench (-c 32 -j 2 -M prepared, parameters as literals):")
+    print()
+    print("| request | statements, ms in PostgreSQL | that statement under pgbench, tps | prodata req/s | req/s / tps |")
+    print("|---|---:|---:|---:|---:|")
+    rates = {"get": ours, "list": ours, "filter": ours, "create": ours, "deep_page": extra, "cursor_deep": extra}
+    for name, values in sql.items():
+        summary = ""
+        path = os.path.join(folder, name + ".txt")
+        if os.path.exists(path):
+            match = re.search(r": (\d+) statement\(s\), ([\d.]+) ms", open(path).readline())
+            if match:
+                summary = f"{match.group(1)}, {float(match.group(2)):.2f}"
+        tps = statistics.median(values["tps"])
+        rps = median(rates.get(name, {}), name, "req_per_s")
+        share = f"{rps / tps:.2f}" if rps and tps else "-"
+        print(f"| {name} | {summary} | {tps:,.0f} | {f'{rps:,.0f}' if rps else '-'} | {share} |")
+
+
 def main():
     out = sys.argv[1]
     drf = read_samples(os.path.join(out, "drf", "samples.tsv"))
@@ -143,6 +170,7 @@ def main():
     for measure, goal, result in goal_rows(ours, fastify, pgbench, extra):
         print(f"| {measure} | {goal} | {result} |")
     print(f"| memory over the mixed run | flat, within 10% | {memory[1] if memory else 'not measured'} |")
+    sql_rows(out, ours, extra)
     if pgbench:
         print()
         print("pgbench -c 32 -j 2 (the anchors' pgbench.sh), median tps: " + ", ".join(

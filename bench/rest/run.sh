@@ -33,6 +33,7 @@ OUT=${OUT:-/tmp/prodata-bench-rest/$(date +%Y%m%d-%H%M%S)}
 DRF=$ANCHORS/drf
 FASTIFY=$ANCHORS/fastify
 mkdir -p "$OUT/prodata-extra"
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 : >"$OUT/skipped.txt"
 source "$HERE/lib.sh"
 has() { case " $SYSTEMS " in *" $1 "*) return 0 ;; esac; return 1; }
@@ -43,6 +44,7 @@ command -v wrk >/dev/null || { echo "bench: wrk is missing (make bench-rest inst
 # --- PostgreSQL and the rows ---------------------------------------------------------------------------------
 PG_DIR=""
 cleanup() {
+    if declare -F statement_logging_off >/dev/null; then statement_logging_off || true; fi
     serve_stop
     if [ -f "$DRF/serve.sh" ]; then "$DRF/serve.sh" stop >/dev/null 2>&1 || true; fi
     if [ -f "$FASTIFY/serve.sh" ]; then "$FASTIFY/serve.sh" stop >/dev/null 2>&1 || true; fi
@@ -114,4 +116,16 @@ fi
 
 note "the table"
 /usr/bin/python3 "$HERE/report.py" "$OUT" | tee "$OUT/table.md"
-echo "raw output: $OUT"
+{
+    echo "## bench/rest run of $(date -u '+%Y-%m-%d %H:%M UTC')"
+    echo
+    echo "Machine: $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo)," \
+        "$(uname -sr); PostgreSQL $(psql -X -tAc 'SHOW server_version' 2>/dev/null | cut -d' ' -f1)" \
+        "(fsync on); prodata at $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?');" \
+        "load average before the run: $LOAD_BEFORE."
+    echo "Knobs: DURATION=$DURATION REPS=$REPS WARMUP=$WARMUP BENCH_MIXED_SECONDS=$BENCH_MIXED_SECONDS" \
+        "THREADS=$THREADS CONNECTIONS=$CONNECTIONS; raw output was in $OUT."
+    echo
+    cat "$OUT/table.md"
+} >"$OUT/RESULTS.md"
+echo "raw output: $OUT (RESULTS.md: the table with the date and machine)"
