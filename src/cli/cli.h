@@ -52,6 +52,7 @@ bool cmd_check(PdArena *arena, const CliArgs *args, PdError *err);
 bool cmd_config(PdArena *arena, const CliArgs *args, PdError *err);
 bool cmd_serve(PdArena *arena, const CliArgs *args, PdError *err);
 bool cmd_token(PdArena *arena, const CliArgs *args, PdError *err);
+bool cmd_openapi(PdArena *arena, const CliArgs *args, PdError *err);
 
 /*
  * Loads the settings of any surface (table) into values, as cli_load_config does for migrate's, and

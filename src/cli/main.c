@@ -108,6 +108,17 @@ static const CliCommand commands[] = {
      {{NULL, false}},
      0,
      &pd_settings_serve},
+    {"openapi",
+     cmd_openapi,
+     "print the OpenAPI 3.1 document of the REST API (what serve answers at /openapi.json)",
+     "usage: prodata openapi\n"
+     "\n"
+     "Prints the OpenAPI 3.1 document of every model of the model file, with the\n"
+     "serve settings' page sizes and authentication, exactly as `prodata serve`\n"
+     "answers GET /openapi.json; no server or database is needed.\n",
+     {{NULL, false}},
+     0,
+     &pd_settings_serve},
     {"token",
      cmd_token,
      "print a bearer token for a role, signed with the serve settings' JWT secret",

@@ -15,6 +15,9 @@
 #include "prodata/error.h"
 #include "prodata/settings.h"
 
+/* The OpenAPI document (`prodata openapi` prints what GET /openapi.json answers). */
+#include "http/openapi.h"
+
 typedef struct PdHttpServer PdHttpServer;
 
 /*

@@ -107,15 +107,8 @@ openapi(PdHttpContext *ctx)
     pthread_mutex_lock(&catalog->openapi_lock);
     if (catalog->openapi == NULL)
     {
-        const PdServeSettings *settings = ctx->server->settings;
-        PdOpenApiOptions options = {
-            .title = "prodata",
-            .version = PD_VERSION,
-            .base_path = "/api",
-            .default_page_size = settings->default_page_size,
-            .max_page_size = settings->max_page_size,
-            .has_bearer_auth = settings->jwt_secret[0] != '\0' || settings->jwt_public_key[0] != '\0',
-        };
+        PdOpenApiOptions options;
+        pd_http_openapi_options(ctx->server->settings, &options);
         is_built = pd_http_openapi(catalog->arena, catalog->catalog, &options, &catalog->openapi,
                                    &catalog->openapi_length, &err);
     }
