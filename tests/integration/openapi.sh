@@ -1,6 +1,6 @@
 #!/bin/bash
-# openapi.sh - the OpenAPI document (pd_http_openapi, printed by test_openapi --dump until `prodata openapi`
-# reaches the command line with the server's interface header) for the bookstore and for a model file with every kind
+# openapi.sh - the OpenAPI document (pd_http_openapi: `prodata openapi` for the bookstore, test_openapi --dump
+# for the options the command takes from settings) for the bookstore and for a model file with every kind
 # (tests/unit/http/data/every_kind.pdm), checked by real validators installed from the npm registry with
 # npm ci (tests/tools: @seriousme/openapi-schema-validator for OpenAPI 3.1, Ajv for every schema as JSON
 # Schema 2020-12 in strict mode), with and without the bearer scheme; spot checks with jq that the document
@@ -24,8 +24,8 @@ run_cmd "$OPENAPI" --dump "$ROOT/tests/unit/http/data/no_such.pdm"
 expect_rc "a model file that cannot be read is an error" 1
 expect_out "the error names the problem" 'no_such\.pdm'
 
-"$OPENAPI" --dump "$ROOT/examples/bookstore/models.pdm" >bookstore.json 2>err.txt
-expect_eq "the bookstore's document is written" "$?" 0
+"$PRODATA" openapi --models "$ROOT/examples/bookstore/models.pdm" >bookstore.json 2>err.txt
+expect_eq "prodata openapi writes the bookstore's document" "$?" 0
 validate bookstore.json
 expect_rc "the bookstore's document is valid OpenAPI 3.1 and JSON Schema 2020-12" 0
 expect_out "the validator read version 3.1" '^valid: OpenAPI 3\.1, [0-9]+ schemas compiled'
