@@ -33,6 +33,16 @@
 PD_API_BEGIN
 
 typedef struct PdQuery PdQuery;
+
+/*
+ * Bounds on what one query may ask for, so that no input (a REST query string) can make a statement that
+ * costs without bound: ordering terms (PostgreSQL refuses more than 1,664 output columns long before a
+ * sort of hundreds of keys is sensible), relations followed by one embed path (each level multiplies the
+ * rows), and embeds in all. Past them the call fails with PD_ERR_INVALID_INPUT naming the parameter.
+ */
+#define PD_QUERY_MAX_ORDER_TERMS 16
+#define PD_QUERY_MAX_EMBED_DEPTH 3
+#define PD_QUERY_MAX_EMBEDS 16
 typedef struct PdQ PdQ; /* a condition tree, Django's Q */
 
 /* A query over every object of model (a model of catalog). NULL on arena exhaustion. */

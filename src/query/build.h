@@ -133,6 +133,7 @@ struct PdQuery
     size_t only_count; /* only NULL: every field */
     PdEmbed **embeds;  /* top-level embeds, children nested */
     size_t embed_count;
+    size_t embed_total; /* embeds at every depth, bounded by PD_QUERY_MAX_EMBEDS */
     const char **after; /* keyset values; NULL when none */
     size_t after_count;
     bool is_before;

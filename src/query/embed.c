@@ -40,6 +40,12 @@ add_embed(PdQuery *query, const char *path, bool is_prefetch, PdError *err)
     char **names = pd_query_split_path(query->arena, path, &count);
     if (names == NULL)
         return pd_arena_error(query->arena, err);
+    if (count > PD_QUERY_MAX_EMBED_DEPTH)
+    {
+        pd_error_set(err, PD_ERR_INVALID_INPUT, "\"%.60s\" follows %zu relations; at most %d", path, count,
+                     PD_QUERY_MAX_EMBED_DEPTH);
+        return pd_error_field(err, "%s", path);
+    }
     PdEmbed ***list = &query->embeds;
     size_t *list_count = &query->embed_count;
     const PdModel *model = query->model;
@@ -66,6 +72,13 @@ add_embed(PdQuery *query, const char *path, bool is_prefetch, PdError *err)
                                    "is a to-one relation: prefetch takes many-to-many fields and reverse "
                                    "relations; use select_related",
                                    err);
+            if (query->embed_total >= PD_QUERY_MAX_EMBEDS)
+            {
+                pd_error_set(err, PD_ERR_INVALID_INPUT, "more than %d related objects embedded",
+                             PD_QUERY_MAX_EMBEDS);
+                return pd_error_field(err, "%s", path);
+            }
+            query->embed_total++;
             embed = pd_arena_calloc(query->arena, 1, sizeof(*embed));
             PdEmbed **grown = pd_arena_reserve_next(query->arena, *list, *list_count, sizeof(*grown));
             if (embed == NULL || grown == NULL)

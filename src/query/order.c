@@ -68,6 +68,12 @@ pd_query_order_by(PdQuery *query, const char *terms, PdError *err)
             pd_error_set(err, PD_ERR_INVALID_INPUT, "empty term in ordering \"%.60s\"", terms);
             return pd_error_field(err, "ordering");
         }
+        if (query->order_count >= PD_QUERY_MAX_ORDER_TERMS)
+        {
+            pd_error_set(err, PD_ERR_INVALID_INPUT, "ordering \"%.60s...\" has more than %d terms", terms,
+                         PD_QUERY_MAX_ORDER_TERMS);
+            return pd_error_field(err, "ordering");
+        }
         if (!add_term(query, item, err))
             return false;
         item = next;

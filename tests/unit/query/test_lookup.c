@@ -349,6 +349,32 @@ test_errors(void **state)
     assert_false(pd_query_filter(query, NULL, &err));
 }
 
+/* No query string can ask for an unbounded statement: ordering terms, embed depth and embeds are capped. */
+static void
+test_bounds(void **state)
+{
+    (void)state;
+    PdError err = {0};
+    PdQuery *query = query_of("Book");
+    assert_true(pd_query_order_by(query,
+                                  "title,title,title,title,title,title,title,title,title,title,title,"
+                                  "title,title,title,title,title",
+                                  &err));
+    assert_false(pd_query_order_by(query,
+                                   "title,title,title,title,title,title,title,title,title,title,title,"
+                                   "title,title,title,title,title,title",
+                                   &err));
+    assert_int_equal(err.code, PD_ERR_INVALID_INPUT);
+    assert_string_equal(err.field, "ordering");
+    PdError deep = {0};
+    assert_true(pd_query_select_related(query_of("BookReview"), "book__author", &deep));
+    PdQuery *books = query_of("Book");
+    assert_false(pd_query_prefetch(books, "author__books__author__books", &deep));
+    assert_int_equal(deep.code, PD_ERR_INVALID_INPUT);
+    assert_string_equal(deep.field, "author__books__author__books");
+    assert_non_null(strstr(deep.message, "at most 3"));
+}
+
 int
 main(void)
 {
@@ -359,6 +385,7 @@ main(void)
         cmocka_unit_test(test_trees_exclude_and_search),
         cmocka_unit_test(test_ordering_keyset_and_page),
         cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_bounds),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
