@@ -4,9 +4,10 @@
 # bookstore: it runs, prints the objects PostgreSQL built and the refusals in
 # DRF's words, and the database holds what it says it wrote.
 source tests/lib/tap.sh
-tap_plan 15
+tap_plan 17
 EXAMPLE=$PWD/${PRODATA_BUILD:-build}/examples/query_example
 tap_workdir
+ROOT=$PWD
 cp -r examples/bookstore "$TAP_WORKDIR/"
 cd "$TAP_WORKDIR/bookstore"
 tap_fresh_db query_example
@@ -36,4 +37,8 @@ expect_out "a taken title for the author" '^  non_field_errors: The fields title
 expect_eq "the database holds what the example says" \
     "$(sql $DB "SELECT string_agg(title || '=' || price, ',' ORDER BY id) || ' tags:' || (SELECT count(*) FROM book_tags) FROM book")" \
     "Dune=12.50,Dune Messiah=8.50,Children of Dune=0.00 tags:2"
+# The read side's example (examples/query_books.c) over the rows the write example left.
+run_cmd bash -c "cd '$ROOT' && '$ROOT/${PRODATA_BUILD:-build}/examples/query_books' 'dbname=$DB'"
+expect_rc "query_books runs" 0
+expect_out "a page over a price, its count and the author embedded" '^1 books cost 10 or more.*'
 tap_done
