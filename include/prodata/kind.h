@@ -86,7 +86,7 @@ typedef enum PdJsonEncoding
     PD_JSON_BOOLEAN,        /* "boolean": true or false */
     PD_JSON_DATE,           /* "date": ISO 8601 "YYYY-MM-DD" */
     PD_JSON_TIME,           /* "time": ISO 8601 "HH:MM:SS[.ffffff]" */
-    PD_JSON_TIMESTAMP,      /* "timestamp": ISO 8601 "YYYY-MM-DDTHH:MM:SS[.ffffff]+HH:MM" */
+    PD_JSON_TIMESTAMP,      /* "timestamp": ISO 8601 "YYYY-MM-DDTHH:MM:SS[.ffffff]Z" (+HH:MM if not UTC) */
     PD_JSON_DURATION,       /* "duration": Django's "[DD ]HH:MM:SS[.uuuuuu]", e.g. "3 01:02:03" */
     PD_JSON_UUID,           /* "uuid": the canonical lower-case 8-4-4-4-12 string */
     PD_JSON_BASE64,         /* "base64": the bytes in standard base64 with padding */

@@ -17,7 +17,8 @@
  * Appends to sql an expression of type json giving one object from row alias
  * `alias` (a table alias or a CTE/RETURNING row) as DRF's ModelSerializer
  * would: keys in field order, decimals as text ("12.50"), timestamptz ISO 8601
- * with offset (PostgreSQL's own JSON form: "2026-01-02T03:04:05.5+00:00"),
+ * as DRF writes it ("2026-01-02T03:04:05.500000Z" for a zero offset; other
+ * offsets in PostgreSQL's own JSON form, "2026-01-02T05:04:05.5+02:00"),
  * dates ISO, times "HH:MM:SS[.ffffff]" (six digits, as Python), durations in Django's "[DD
  * ]HH:MM:SS[.uuuuuu]", uuid text, json as JSON, binary base64 (one line), a foreign key as the target's key
  * under its field name ("author", not author_id), many-to-many as an array of

@@ -7,7 +7,7 @@
 # body fields: each is refused with a 4xx (or taken as plain data) and the table is unchanged.
 source tests/lib/pg.sh
 source tests/lib/tap.sh
-tap_plan 106
+tap_plan 112
 source tests/lib/serve.sh
 
 tap_fresh_db serve_api
@@ -146,8 +146,8 @@ http GET '/api/authors/?ordering=id'
 expect_json "unicode passes through unchanged" '[.results[].name]' '["Ann Émile","Bob","Zoë 日本"]'
 expect_json "null is null, a date YYYY-MM-DD" '[.results[].born]' '["1970-01-02",null,"1980-05-06"]'
 http GET '/api/books/5/'
-expect_json "decimal as a string, timestamptz with its offset, json as JSON" '[.price, .published, .meta]' \
-    '["5.50","2020-01-06T00:00:00+00:00",{"k":[1,2]}]'
+expect_json "decimal as a string, timestamptz in UTC with Z (as DRF), json as JSON" '[.price, .published, .meta]' \
+    '["5.50","2020-01-06T00:00:00Z",{"k":[1,2]}]'
 http GET '/api/books/99999/'
 expect_status "an object that does not exist is a 404" 404
 expect_json "... Not found." '.' '{"detail":"Not found."}'
@@ -209,6 +209,24 @@ http GET "/api/authors/$NEW_ID/"
 expect_status "... and the object is gone" 404
 http DELETE "/api/authors/$NEW_ID/"
 expect_status "DELETE of what does not exist is a 404" 404
+# Time stamps as DRF's DateTimeField writes them ("Z" for UTC, six digits of fraction or none) in every
+# answer; either form of UTC is read.
+http POST /api/books/ -H 'Content-Type: application/json' \
+    -d '{"title": "Stamp", "author": 3, "published": "2024-05-01T10:30:00+00:00"}'
+expect_json "a create answers a UTC time stamp with Z, read from +00:00" '[.published]' '["2024-05-01T10:30:00Z"]'
+STAMP_ID=$(jq -r .id <<<"$HTTP_BODY")
+http PATCH "/api/books/$STAMP_ID/" -H 'Content-Type: application/json' -d '{"published": "2024-05-01T10:30:00.5Z"}'
+expect_json "... an update too, read from Z, six digits of fraction" '.published' '"2024-05-01T10:30:00.500000Z"'
+http GET "/api/authors/3/?expand=books"
+expect_json "... an embedded object too" '[.books[] | select(.title == "Stamp") | .published]' \
+    '["2024-05-01T10:30:00.500000Z"]'
+http GET '/api/books/?published=2024-05-01T10:30:00.500%2B00:00&fields=id'
+expect_json "... and a filter reads +00:00" '[.results[].id]' "[$STAMP_ID]"
+http GET '/api/books/?published=2024-05-01T10:30:00.5Z&fields=id'
+expect_json "... and Z" '[.results[].id]' "[$STAMP_ID]"
+http DELETE "/api/books/$STAMP_ID/"
+expect_status "... (the book deleted again)" 204
+
 http PATCH /api/books/ -H 'Content-Type: application/json' -d '{}'
 expect_status "PATCH on a list is a 405" 405
 expect_json "... Method \"PATCH\" not allowed." '.detail' '"Method \"PATCH\" not allowed."'

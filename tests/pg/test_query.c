@@ -365,7 +365,7 @@ test_lookup_errors(void **state)
 
 static const char *book3 =
     "{\"id\":3,\"title\":\"Dune\",\"author\":2,\"price\":\"9.99\","
-    "\"published\":\"1965-08-01T00:00:00+00:00\",\"in_stock\":true,\"meta\":{\"pages\": 412},"
+    "\"published\":\"1965-08-01T00:00:00Z\",\"in_stock\":true,\"meta\":{\"pages\": 412},"
     "\"tags\":[1, 2],\"status\":\"published\"}";
 static const char *author2 = "{\"id\":2,\"name\":\"Frank Herbert\",\"email\":\"frank@example.com\","
                              "\"born\":\"1920-10-08\",\"website\":null}";
@@ -495,7 +495,7 @@ test_page_with_count_and_keys(void **state)
     assert_int_equal(page.row_count, 1);
     assert_false(page.has_more);
     assert_string_equal(page.json, "[{\"id\":3,\"title\":\"Dune\",\"author\":2,\"price\":\"9.99\","
-                                   "\"published\":\"1965-08-01T00:00:00+00:00\",\"in_stock\":true,"
+                                   "\"published\":\"1965-08-01T00:00:00Z\",\"in_stock\":true,"
                                    "\"meta\":{\"pages\": 412},\"tags\":[1, 2],\"status\":\"published\"}]");
     assert_int_equal(page.json_length, strlen(page.json));
     assert_int_equal(page.key_count, 2);
@@ -673,7 +673,7 @@ test_prefetch(void **state)
     assert_true(strncmp(json, "{\"name\":\"Frank Herbert\",\"books\":[{\"id\":3,", 40) == 0);
     assert_non_null(strstr(json,
                            "\"reviews\":[{\"id\":3,\"book\":3,\"reviewer\":\"r1@example.com\",\"rating\":5,"
-                           "\"body\":\"classic\",\"created\":\"2020-03-01T00:00:00+00:00\"}]}, {\"id\":4,"));
+                           "\"body\":\"classic\",\"created\":\"2020-03-01T00:00:00Z\"}]}, {\"id\":4,"));
     assert_non_null(strstr(json, "\"reviews\":[]}]}"));
 
     /* the prefetched objects may embed their own to-one relations */

@@ -3,7 +3,7 @@
  * against real PostgreSQL values: one model holding every kind, tables made
  * by prodata's own migration planner, rows written with SQL, and the text
  * PostgreSQL returns compared whole with what DRF's serializer writes for the
- * same values (decimals as "12.50", timestamptz with the session's offset,
+ * same values (decimals as "12.50", timestamptz as DRF's "...Z" in UTC,
  * Django's duration strings, base64, json as JSON, null, unicode, a foreign
  * key as the target's key, many-to-many as the ordered array of keys).
  */
@@ -11,6 +11,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -140,7 +141,7 @@ test_every_kind_in_utc(void **state)
         represent_row(fx, "sample", "1", NULL, 0),
         "{\"id\":1,\"small\":-7,\"whole\":42,\"big\":9007199254740993,\"flag\":true,"
         "\"ratio\":1.5,\"price\":\"12.50\",\"day\":\"2024-02-29\",\"clock\":\"10:30:00.500000\","
-        "\"stamp\":\"2024-01-02T08:00:00.25+00:00\",\"span\":\"3 01:02:03\","
+        "\"stamp\":\"2024-01-02T08:00:00.250000Z\",\"span\":\"3 01:02:03\","
         "\"ident\":\"123e4567-e89b-12d3-a456-426614174000\","
         "\"doc\":{\"a\": [1, 2], \"b\": null},\"blob\":\"AAEC/w==\","
         "\"note\":\"caf\u00e9 \u2603 \\\"q\\\" \\\\ ok\",\"label\":\"Dune\","
@@ -169,6 +170,40 @@ test_offset_follows_the_session_time_zone(void **state)
     assert_string_equal(represent_row(fx, "sample", "1", fields, 2),
                         "{\"stamp\":\"2024-01-02T13:30:00.25+05:30\",\"day\":\"2024-02-29\"}");
     pgtest_exec(fx->db, "SET TimeZone = 'UTC'");
+}
+
+/* Row 3's stamp set to `value` (SQL text), represented alone. */
+static const char *
+stamp_as(Fixture *fx, const char *value)
+{
+    const char *fields[] = {"stamp"};
+    char sql[160];
+    snprintf(sql, sizeof(sql), "UPDATE sample SET stamp = '%s' WHERE id = 3", value);
+    pgtest_exec(fx->db, sql);
+    return represent_row(fx, "sample", "3", fields, 1);
+}
+
+/* DRF's DateTimeField: isoformat (six digits of fraction, none when zero) and "Z" for a zero offset. */
+static void
+test_time_stamps_as_drf_writes_them(void **state)
+{
+    Fixture *fx = *state;
+    pgtest_exec(fx->db, "SET TimeZone = 'UTC'");
+    assert_string_equal(stamp_as(fx, "2024-01-02 08:00:00Z"), "{\"stamp\":\"2024-01-02T08:00:00Z\"}");
+    assert_string_equal(stamp_as(fx, "2024-01-02 08:00:00.000001Z"),
+                        "{\"stamp\":\"2024-01-02T08:00:00.000001Z\"}");
+    assert_string_equal(stamp_as(fx, "2024-01-02 23:59:59.5+02:00"),
+                        "{\"stamp\":\"2024-01-02T21:59:59.500000Z\"}");
+    /* what Python cannot hold keeps PostgreSQL's own form rather than a wrong date */
+    assert_string_equal(stamp_as(fx, "infinity"), "{\"stamp\":\"infinity\"}");
+    assert_string_equal(stamp_as(fx, "0044-03-15 12:00:00Z BC"),
+                        "{\"stamp\":\"0044-03-15T12:00:00+00:00 BC\"}");
+    /* a zone whose offset is zero in winter only: Z then, the offset in summer */
+    pgtest_exec(fx->db, "SET TimeZone = 'Europe/London'");
+    assert_string_equal(stamp_as(fx, "2024-01-02 08:00:00Z"), "{\"stamp\":\"2024-01-02T08:00:00Z\"}");
+    assert_string_equal(stamp_as(fx, "2024-07-02 08:00:00Z"), "{\"stamp\":\"2024-07-02T09:00:00+01:00\"}");
+    pgtest_exec(fx->db, "SET TimeZone = 'UTC'");
+    pgtest_exec(fx->db, "UPDATE sample SET stamp = NULL WHERE id = 3");
 }
 
 static void
@@ -211,6 +246,7 @@ main(void)
         cmocka_unit_test(test_every_kind_in_utc),
         cmocka_unit_test(test_nulls_and_empty_lists),
         cmocka_unit_test(test_offset_follows_the_session_time_zone),
+        cmocka_unit_test(test_time_stamps_as_drf_writes_them),
         cmocka_unit_test(test_subset_in_the_order_given),
         cmocka_unit_test(test_keys_of_other_kinds),
         cmocka_unit_test(test_unknown_field_is_refused),
