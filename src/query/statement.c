@@ -70,11 +70,21 @@ append_count(PdSqlBuild *build)
     append_where(build, NULL, NULL, 0, false);
 }
 
+/* Whether an ordering term is a column of the query's model itself (no relation to cross). */
+static bool
+is_own_column(const PdOrderTerm *term)
+{
+    return term->path.hop_count == 0;
+}
+
 /*
  * The ordered, limited rows with the object as o, the ordering values as k1..kn (text) and their place as n.
  * The innermost select orders and limits the bare rows (so OFFSET skips rows without building their
  * objects), the middle numbers them in that order, the outer builds each object on the same alias pd_m
- * (its columns keep their names) with the LEFT JOINs of select_related.
+ * (its columns keep their names) with the LEFT JOINs of select_related. The innermost select is the table's
+ * own row (pd_m.*) and adds a column only for a term across a relation: then PostgreSQL hands the scanned
+ * rows to the sort as they are, where a computed list would be formed for every row the filter keeps (90,000
+ * for one page of 50: a third of the statement's time). The outer select reads own terms by their names.
  */
 static void
 append_page_rows(PdSqlBuild *build, const PdOrderTerm *terms, size_t count, int64_t fetch_limit)
@@ -101,10 +111,18 @@ append_page_rows(PdSqlBuild *build, const PdOrderTerm *terms, size_t count, int6
     pd_strbuf_append(sql, pd_strbuf_text(&object));
     pd_strbuf_append(sql, " AS o");
     for (size_t i = 0; i < count; i++)
-        pd_strbuf_appendf(sql, ", to_json(" MAIN_ALIAS ".pd_k%zu) #>> '{}' AS k%zu", i + 1, i + 1);
+    {
+        pd_strbuf_append(sql, ", to_json(");
+        if (is_own_column(&terms[i]))
+            pd_query_column(sql, MAIN_ALIAS, terms[i].path.field->column);
+        else
+            pd_strbuf_appendf(sql, MAIN_ALIAS ".pd_k%zu", i + 1);
+        pd_strbuf_appendf(sql, ") #>> '{}' AS k%zu", i + 1);
+    }
     pd_strbuf_append(sql, " FROM (SELECT row_number() OVER () AS pd_n, pd_i.* FROM (SELECT " MAIN_ALIAS ".*");
     for (size_t i = 0; i < count; i++)
-        pd_strbuf_appendf(sql, ", %s AS pd_k%zu", exprs[i], i + 1);
+        if (!is_own_column(&terms[i]))
+            pd_strbuf_appendf(sql, ", %s AS pd_k%zu", exprs[i], i + 1);
     append_from(build, pd_strbuf_text(&order_joins));
     append_where(build, terms, exprs, count, true);
     pd_query_render_order(build, terms, exprs, count, query->after != NULL && query->is_before);

@@ -609,6 +609,72 @@ test_keyset(void **state)
     assert_string_equal(err.field, "cursor");
 }
 
+/* The page statement's text for model ordered by ordering (first page of 2). */
+static const char *
+page_sql(const char *model, const char *ordering)
+{
+    PdError err = {0};
+    PdQuery *query = query_of(model);
+    assert_true(pd_query_order_by(query, ordering, &err));
+    pd_query_slice(query, 0, 2);
+    PdSqlText text = {0};
+    assert_true(pd_query_sql(query, PD_SHAPE_PAGE, PD_COUNT_EXACT, &text, &err));
+    return text.sql;
+}
+
+static void
+test_page_on_related_ordering(void **state)
+{
+    (void)state;
+    PdError err = {0};
+    /* author__name, -title, id: 2,1 (Ann), 3,4 (Frank), 5, 6; price >= 5 leaves 4 out */
+    PdQuery *query = query_of("Book");
+    assert_true(pd_query_where(query, "price__gte", "5", &err));
+    assert_true(pd_query_order_by(query, "author__name,-title", &err));
+    assert_true(pd_query_select_related(query, "author", &err));
+    assert_true(pd_query_only(query, "id,author", &err));
+    pd_query_slice(query, 1, 2);
+    PdPage page = page_of(query, PD_COUNT_EXACT);
+    char expected[512];
+    snprintf(expected, sizeof(expected),
+             "[{\"id\":1,\"author\":{\"id\":1,\"name\":\"Ann Leckie\",\"email\":\"ann@example.com\","
+             "\"born\":\"1966-03-02\",\"website\":null}}, {\"id\":3,\"author\":%s}]",
+             author2);
+    assert_string_equal(page.json, expected);
+    assert_int_equal(page.count, 5);
+    assert_true(page.has_more);
+    assert_int_equal(page.key_count, 3);
+    assert_string_equal(page.first_key[0], "Ann Leckie");
+    assert_string_equal(page.first_key[1], "Ancillary Justice");
+    assert_string_equal(page.first_key[2], "1");
+    assert_string_equal(page.last_key[0], "Frank Herbert");
+    assert_string_equal(page.last_key[1], "Dune");
+    assert_string_equal(page.last_key[2], "3");
+
+    /* walking by the keys of a related ordering, forwards then back, visits every row once */
+    const char *ordering = "author__name,-title";
+    assert_string_equal(keyset_ids("Book", ordering, NULL, 0, false, 2, &page), "2,1");
+    assert_string_equal(keyset_ids("Book", ordering, page.last_key, page.key_count, false, 2, &page), "3,4");
+    assert_string_equal(keyset_ids("Book", ordering, page.last_key, page.key_count, false, 2, &page), "5,6");
+    assert_false(page.has_more);
+    assert_string_equal(keyset_ids("Book", ordering, page.first_key, page.key_count, true, 2, &page), "3,4");
+    assert_true(page.has_more);
+    assert_string_equal(page.first_key[0], "Frank Herbert");
+    assert_string_equal(page.last_key[2], "4");
+    assert_string_equal(keyset_ids("Book", ordering, page.first_key, page.key_count, true, 2, &page), "2,1");
+    assert_false(page.has_more);
+
+    /* the sort takes the table's rows as stored when every term is the model's own column (no per-row
+     * projection of the matching rows), and a computed column only for a term across a relation */
+    const char *own = page_sql("Book", "-published,title");
+    assert_non_null(strstr(own, "(SELECT pd_m.* FROM \"book\" AS pd_m ORDER BY"));
+    assert_null(strstr(own, "pd_k"));
+    const char *related = page_sql("Book", "author__name,-title");
+    assert_non_null(strstr(related, "SELECT pd_m.*, \"pd_a"));
+    assert_non_null(strstr(related, "AS pd_k1 FROM \"book\""));
+    assert_null(strstr(related, "pd_k2"));
+}
+
 static void
 test_select_related(void **state)
 {
@@ -871,6 +937,7 @@ main(void)
         cmocka_unit_test(test_ordering),
         cmocka_unit_test(test_page_with_count_and_keys),
         cmocka_unit_test(test_keyset),
+        cmocka_unit_test(test_page_on_related_ordering),
         cmocka_unit_test(test_select_related),
         cmocka_unit_test(test_prefetch),
         cmocka_unit_test(test_fetch_rows),
