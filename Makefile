@@ -38,7 +38,8 @@ UNIT_SRC := $(sort $(wildcard tests/unit/*/test_*.c))
 # throwaway PostgreSQL, connection in PRODATA_TEST_CONNINFO.
 PGT_SRC  := $(sort $(wildcard tests/pg/test_*.c))
 
-# Short programs using libprodata's public headers only (examples/*.c), built against the static library.
+# Short programs using libprodata's public headers only (examples/*.c: query_example, the program of
+# docs/query.md), built against the static library as a user's program would be.
 EXAMPLE_SRC := $(sort $(wildcard examples/*.c))
 EXAMPLE_BIN := $(patsubst examples/%.c,$(BUILD)/examples/%,$(EXAMPLE_SRC))
 
@@ -50,7 +51,7 @@ PGT_BIN  := $(patsubst tests/pg/%.c,$(BUILD)/tests/pg/%,$(PGT_SRC))
 .PHONY: all deps test unit integration asan clang demo demo-stop bench bench-rest bench-deps clean format format-check check-lib check-exports check-layers check-prefix install uninstall
 .DEFAULT_GOAL := all
 
-all: deps $(BUILD)/prodata $(BUILD)/libprodata.a $(BUILD)/libprodata.so $(UNIT_BIN) $(PGT_BIN) $(EXAMPLE_BIN) $(BUILD)/examples/query_example check-lib check-exports
+all: deps $(BUILD)/prodata $(BUILD)/libprodata.a $(BUILD)/libprodata.so $(UNIT_BIN) $(PGT_BIN) $(EXAMPLE_BIN) check-lib check-exports
 
 deps:
 	@scripts/deps.sh
@@ -94,11 +95,6 @@ $(BUILD)/tests/unit/http/%: tests/unit/http/%.c $(BUILD)/http.a $(BUILD)/libprod
 $(BUILD)/tests/pg/%: tests/pg/%.c $(wildcard tests/pg/*.h) $(BUILD)/libprodata.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -Itests/pg -o $@ $< $(BUILD)/libprodata.a $(LDLIBS) -lcmocka
-
-# The example program of docs/query.md, linked as a user's program would be (public headers only).
-$(BUILD)/examples/query_example: examples/bookstore/query_example.c $(BUILD)/libprodata.a
-	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(BUILD)/libprodata.a $(LDLIBS)
 
 $(BUILD)/examples/%: examples/%.c $(BUILD)/libprodata.a
 	@mkdir -p $(dir $@)
