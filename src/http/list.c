@@ -8,8 +8,9 @@
  * table). Pagination, DRF's three styles: page number (the default,
  * {"count","next","previous","results"}), limit/offset when ?limit= or ?offset=
  * is given, and cursor when ?cursor= is (empty, or ?pagination=cursor, for the first page; opaque and
- * signed, stable under inserts, no count). The objects' JSON is PostgreSQL's,
- * passed through; only the envelope is written here.
+ * signed, stable under inserts, no count); arguments of two styles at once are a 400. Numbers past 2^63
+ * are taken as DRF's unbounded ints would be (cut to the cap, an empty page). The objects' JSON is
+ * PostgreSQL's, passed through; only the envelope is written here.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -121,8 +122,13 @@ pd_http_apply_args(PdHttpContext *ctx, PdQuery *query, bool is_list, PdError *er
     const char *search = pd_http_arg(ctx, "search");
     if (search != NULL && search[0] != '\0' && !pd_query_search(query, search, err))
         return blame(err, "search");
+    /* On an item the ordering orders nothing, but a bad one is refused as on the list (checked on a copy). */
     const char *ordering = pd_http_arg(ctx, "ordering");
-    if (is_list && ordering != NULL && ordering[0] != '\0' && !pd_query_order_by(query, ordering, err))
+    PdQuery *ordered =
+        is_list ? query : pd_query_new(ctx->arena, ctx->catalog->catalog, pd_query_model(query));
+    if (ordered == NULL)
+        return pd_arena_error(ctx->arena, err);
+    if (ordering != NULL && ordering[0] != '\0' && !pd_query_order_by(ordered, ordering, err))
         return blame(err, "ordering");
     const char *fields = pd_http_arg(ctx, "fields");
     if (fields != NULL && fields[0] != '\0' && !pd_query_only(query, fields, err))
@@ -135,7 +141,10 @@ pd_http_apply_args(PdHttpContext *ctx, PdQuery *query, bool is_list, PdError *er
 
 /* ---- pagination ---- */
 
-/* A whole number >= minimum, all of text; else fallback (DRF's _positive_int with a cap). */
+/*
+ * A whole number >= minimum, all of text, else fallback (DRF's _positive_int). A number past INT64_MAX is
+ * INT64_MAX: Python's ints have no bound, so DRF takes it as a number (then cuts it to its cap).
+ */
 static int64_t
 whole_number(const char *text, int64_t minimum, int64_t fallback)
 {
@@ -144,7 +153,11 @@ whole_number(const char *text, int64_t minimum, int64_t fallback)
     char *end;
     errno = 0;
     long long value = strtoll(text, &end, 10);
-    return errno != 0 || *end != '\0' || value < minimum ? fallback : value;
+    if (*end != '\0')
+        return fallback;
+    if (errno == ERANGE)
+        return INT64_MAX;
+    return value < minimum ? fallback : value;
 }
 
 static int64_t
@@ -257,6 +270,8 @@ limit_offset(PdHttpContext *ctx, PdQuery *query)
 {
     int64_t limit = page_size(ctx, "limit");
     int64_t offset = whole_number(pd_http_arg(ctx, "offset"), 0, 0);
+    if (offset > PD_HTTP_MAX_OFFSET) /* past any table's end: an empty page, and offset + limit stays exact */
+        offset = PD_HTTP_MAX_OFFSET;
     pd_query_slice(query, offset, limit);
     PdPage page;
     PdError err = {0};
@@ -319,6 +334,44 @@ cursor_page(PdHttpContext *ctx, PdQuery *query, const char *text)
     envelope(ctx, &page, false, next, previous);
 }
 
+/* Not one of both: DRF's view has one pagination class, so the arguments of two at once mean nothing. */
+static void
+refuse_mixed(PdHttpContext *ctx, const char *const *names, const char *style, PdError *err)
+{
+    for (size_t i = 0; names[i] != NULL; i++)
+        if (pd_http_arg(ctx, names[i]) != NULL)
+            pd_error_add_problem(err, NULL, 0, 0, names[i], "Cannot be used with %s pagination.", style);
+}
+
+bool
+pd_http_pagination(PdHttpContext *ctx, PdHttpPagination *style, PdError *err)
+{
+    static const char *const page_names[] = {"page", NULL};
+    static const char *const other_names[] = {"page", "limit", "offset", NULL};
+    const char *named = pd_http_arg(ctx, "pagination");
+    if (named != NULL && named[0] != '\0' && strcmp(named, "cursor") != 0)
+    {
+        pd_error_add_problem(err, NULL, 0, 0, "pagination",
+                             "Select a valid choice. \"%s\" is not one of the available choices: cursor.",
+                             named);
+        return false;
+    }
+    bool is_limit = pd_http_arg(ctx, "limit") != NULL || pd_http_arg(ctx, "offset") != NULL;
+    if (pd_http_arg(ctx, "cursor") != NULL || (named != NULL && named[0] != '\0'))
+    {
+        *style = PD_HTTP_PAGE_CURSOR;
+        refuse_mixed(ctx, other_names, "cursor", err);
+    }
+    else if (is_limit)
+    {
+        *style = PD_HTTP_PAGE_LIMIT_OFFSET;
+        refuse_mixed(ctx, page_names, "limit/offset", err);
+    }
+    else
+        *style = PD_HTTP_PAGE_NUMBER;
+    return err->problem_count == 0;
+}
+
 void
 pd_http_list(PdHttpContext *ctx, const PdModel *model)
 {
@@ -337,11 +390,16 @@ pd_http_list(PdHttpContext *ctx, const PdModel *model)
     }
     const bool *has_counter = ctx->catalog->has_counter;
     pd_query_use_counter(query, has_counter != NULL && has_counter[model - ctx->catalog->catalog->models]);
+    PdHttpPagination style;
+    if (!pd_http_pagination(ctx, &style, &err))
+    {
+        pd_http_respond_error(ctx, &err);
+        return;
+    }
     const char *cursor = pd_http_arg(ctx, "cursor");
-    const char *style = pd_http_arg(ctx, "pagination");
-    if (cursor != NULL || (style != NULL && strcmp(style, "cursor") == 0))
+    if (style == PD_HTTP_PAGE_CURSOR)
         cursor_page(ctx, query, cursor != NULL ? cursor : "");
-    else if (pd_http_arg(ctx, "limit") != NULL || pd_http_arg(ctx, "offset") != NULL)
+    else if (style == PD_HTTP_PAGE_LIMIT_OFFSET)
         limit_offset(ctx, query);
     else
         page_number(ctx, query);

@@ -1,5 +1,7 @@
 /*
- * request.c - one HTTP request from libmicrohttpd's point of view: the access
+ * request.c - one HTTP request from libmicrohttpd's point of view: the URI
+ * callback makes the request's state and judges the raw target (args.c) before
+ * libmicrohttpd splits its arguments; the access
  * handler gathers the body (bounded by body_limit), refuses early what can be
  * refused from the headers alone (413 from Content-Length, 415), then answers
  * the whole request in one call on the worker thread: the thread's arena is
@@ -11,7 +13,6 @@
  * nothing of a request lives in the arena across calls (the body is kept in
  * malloc'd memory owned by the request's state until its completion).
  */
-#include <ctype.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -26,13 +27,20 @@
 /* Every request's arena has this budget: past it, PD_ERR_TOO_LARGE (413), never an abort. */
 #define REQUEST_ARENA_BUDGET ((size_t)256 * 1024 * 1024)
 
-/* What a request keeps between the calls of the access handler (malloc'd; freed on completion). */
+/*
+ * What a request keeps between the calls of the access handler (malloc'd by pd_http_on_uri, or by the first
+ * call; freed on completion).
+ */
 typedef struct Pending
 {
     struct timespec started;
     char *body;
     size_t body_length;
     size_t body_capacity;
+    char *query_string;  /* the target's query string as received (NULL when none) */
+    const char *refusal; /* pd_http_target_refusal's words, or NULL */
+    int refusal_status;  /* its status */
+    bool has_begun;      /* the access handler has seen the request (and counted it in flight) */
     bool is_too_large;
     bool is_answered;
 } Pending;
@@ -105,26 +113,57 @@ pd_http_add_header(PdHttpContext *ctx, const char *name, const char *value)
     }
 }
 
-const char *
-pd_http_arg(const PdHttpContext *ctx, const char *key)
+/* ---- the query string ---- */
+
+typedef struct Collect
 {
-    for (size_t i = 0; i < ctx->arg_count; i++)
-        if (strcmp(ctx->args[i].key, key) == 0)
-            return ctx->args[i].value;
-    return NULL;
-}
+    PdHttpContext *ctx;
+    PdError *err;
+    bool is_exhausted;
+} Collect;
 
 static enum MHD_Result
-collect_arg(void *data, enum MHD_ValueKind kind, const char *key, const char *value)
+collect_arg(void *data, enum MHD_ValueKind kind, const char *key, size_t key_size, const char *value,
+            size_t value_size)
 {
     (void)kind;
-    PdHttpContext *ctx = data;
-    PdHttpArg *args = pd_arena_reserve_next(ctx->arena, ctx->args, ctx->arg_count, sizeof(*args));
-    if (args == NULL)
+    Collect *collect = data;
+    if (!pd_http_args_add(collect->ctx, key, key_size, value, value_size, collect->err))
+    {
+        collect->is_exhausted = true;
         return MHD_NO;
-    ctx->args = args;
-    args[ctx->arg_count++] = (PdHttpArg){key, value != NULL ? value : ""};
+    }
     return MHD_YES;
+}
+
+/* The query arguments into ctx->args; false with err (400 per argument, or exhaustion) when refused. */
+static bool
+read_args(PdHttpContext *ctx, PdError *err)
+{
+    Collect collect = {ctx, err, false};
+    MHD_get_connection_values_n(ctx->connection, MHD_GET_ARGUMENT_KIND, collect_arg, &collect);
+    return !collect.is_exhausted && err->code == PD_OK;
+}
+
+void *
+pd_http_on_uri(void *cls, const char *uri, struct MHD_Connection *connection)
+{
+    (void)cls;
+    (void)connection;
+    Pending *pending = calloc(1, sizeof(*pending));
+    if (pending == NULL)
+        return NULL;
+    clock_gettime(CLOCK_MONOTONIC, &pending->started);
+    pending->refusal_status = pd_http_target_refusal(uri, &pending->refusal);
+    char *query = strchr(uri, '?');
+    if (query != NULL && pending->refusal_status != 0)
+        /* libmicrohttpd splits the query string after this call, one record per argument in the connection's
+         * fixed memory; out of it, it closes the connection without an answer. Its documentation lets this
+         * callback process the URI before it is parsed: a refused target keeps no argument to split. */
+        query[1] = '\0';
+    else if (query != NULL)
+        pending->query_string = strdup(query + 1); /* NULL when out of memory: the 301 then has none */
+    return pending;
 }
 
 /* ---- where the request comes from ---- */
@@ -149,17 +188,41 @@ client_address(PdHttpContext *ctx)
     return pd_arena_strdup(ctx->arena, host);
 }
 
-/* A Host header can only hold a host name, an address and a port: anything else is refused (no header
- * injection into the URLs we build from it). */
+/* ":port" at text: 1 to 5 digits, at most 65535 (an empty port is no port: Django refuses "host:"). */
+static bool
+is_valid_port(const char *text)
+{
+    size_t digits = strspn(text, "0123456789");
+    return digits >= 1 && digits <= 5 && text[digits] == '\0' && atoi(text) <= 65535;
+}
+
+/*
+ * A Host header is a host name (letters, digits, '.', '-', '_') or a bracketed IPv6 address, then an
+ * optional port (Django's split_domain_port and host_validation_re, with the port's range checked too);
+ * anything else is refused, so no URL we build from it can carry what a client slipped into it.
+ */
 static bool
 is_valid_host(const char *host)
 {
     if (host == NULL || host[0] == '\0' || strlen(host) > 255)
         return false;
-    for (const char *c = host; *c != '\0'; c++)
-        if (!isalnum((unsigned char)*c) && strchr(".-:[]_", *c) == NULL)
+    size_t length;
+    if (host[0] == '[')
+    {
+        length = 1 + strspn(host + 1, "0123456789abcdefABCDEF:.");
+        if (host[length] != ']' || memchr(host, ':', length) == NULL)
             return false;
-    return true;
+        length++;
+    }
+    else
+    {
+        length = strspn(host, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_");
+        if (length == 0)
+            return false;
+    }
+    if (host[length] == '\0')
+        return true;
+    return host[length] == ':' && is_valid_port(host + length + 1);
 }
 
 static bool
@@ -332,7 +395,6 @@ begin(PdHttpContext *ctx, PdHttpServer *server, struct MHD_Connection *connectio
     ctx->resource = "-";
     ctx->status = 200;
     pd_strbuf_init(&ctx->out, ctx->arena);
-    MHD_get_connection_values(connection, MHD_GET_ARGUMENT_KIND, collect_arg, ctx);
     ctx->address = client_address(ctx);
     return true;
 }
@@ -345,12 +407,18 @@ answer(PdHttpServer *server, struct MHD_Connection *connection, const char *url,
     PdHttpContext ctx;
     if (!begin(&ctx, server, connection, url, method))
         return MHD_NO;
+    ctx.query_string = pending->query_string;
     bool is_preflight = false;
     answer_cors(&ctx, &is_preflight);
+    PdError err = {0};
     if (is_preflight)
         return queue(&ctx, pending);
-    if (!find_base_url(&ctx))
+    if (pending->refusal_status != 0)
+        pd_http_respond_detail(&ctx, pending->refusal_status, pending->refusal);
+    else if (!find_base_url(&ctx))
         pd_http_respond_detail(&ctx, 400, "Invalid Host header.");
+    else if (!read_args(&ctx, &err))
+        pd_http_respond_error(&ctx, &err);
     else if (is_first_call && has_body(ctx.method) && refuse_early(&ctx))
         ;
     else if (pending->is_too_large)
@@ -404,12 +472,16 @@ pd_http_on_request(void *cls, struct MHD_Connection *connection, const char *url
     Pending *pending = *state;
     if (pending == NULL)
     {
-        pending = calloc(1, sizeof(*pending));
+        pending = calloc(1, sizeof(*pending)); /* no URI callback ran (out of memory then) */
         if (pending == NULL)
             return MHD_NO;
         clock_gettime(CLOCK_MONOTONIC, &pending->started);
-        atomic_fetch_add(&server->in_flight, 1);
         *state = pending;
+    }
+    if (!pending->has_begun)
+    {
+        pending->has_begun = true;
+        atomic_fetch_add(&server->in_flight, 1);
         /* Answered on the next call, once libmicrohttpd has the whole request: a response queued now
          * would cost the connection its keep-alive. Only a refusal from the headers (413, 415) is sent
          * at once, before a body nobody will read. */
@@ -446,8 +518,10 @@ pd_http_on_completed(void *cls, struct MHD_Connection *connection, void **state,
     Pending *pending = *state;
     if (pending == NULL)
         return;
+    if (pending->has_begun)
+        atomic_fetch_sub(&server->in_flight, 1);
     free(pending->body);
+    free(pending->query_string);
     free(pending);
     *state = NULL;
-    atomic_fetch_sub(&server->in_flight, 1);
 }

@@ -144,6 +144,27 @@ metrics(PdHttpContext *ctx)
 
 /* ---- /api ---- */
 
+/* "?query" as received (Django's APPEND_SLASH keeps it), bytes outside a URL's characters escaped. */
+static void
+append_query_string(PdStrbuf *out, const char *query)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    if (query == NULL || query[0] == '\0')
+        return;
+    pd_strbuf_append_char(out, '?');
+    for (const unsigned char *c = (const unsigned char *)query; *c != '\0'; c++)
+    {
+        if (*c > 0x20 && *c < 0x7F && strchr("\"<>\\^`{|}", *c) == NULL)
+            pd_strbuf_append_char(out, (char)*c);
+        else
+        {
+            pd_strbuf_append_char(out, '%');
+            pd_strbuf_append_char(out, hex[*c >> 4]);
+            pd_strbuf_append_char(out, hex[*c & 15]);
+        }
+    }
+}
+
 /* 301 to the same URL with a slash at the end of the path (GET and HEAD only; others 404). */
 static void
 append_slash(PdHttpContext *ctx)
@@ -169,13 +190,7 @@ append_slash(PdHttpContext *ctx)
         }
     }
     pd_strbuf_append_char(&location, '/');
-    for (size_t i = 0; i < ctx->arg_count; i++)
-    {
-        pd_strbuf_append_char(&location, i == 0 ? '?' : '&');
-        pd_http_url_encode(&location, ctx->args[i].key);
-        pd_strbuf_append_char(&location, '=');
-        pd_http_url_encode(&location, ctx->args[i].value);
-    }
+    append_query_string(&location, ctx->query_string);
     pd_http_add_header(ctx, "Location", pd_strbuf_text(&location));
     ctx->status = 301;
     pd_strbuf_init(&ctx->out, ctx->arena);
@@ -356,7 +371,9 @@ void
 pd_http_dispatch(PdHttpContext *ctx)
 {
     const char *path = ctx->path;
-    if (strcmp(path, "/healthz") == 0)
+    if (!pd_http_is_utf8(path, strlen(path))) /* no resource or key is named so: no such URL */
+        pd_http_respond_detail(ctx, 404, "Not found.");
+    else if (strcmp(path, "/healthz") == 0)
         healthz(ctx);
     else if (strcmp(path, "/openapi.json") == 0)
         openapi(ctx);

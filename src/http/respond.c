@@ -39,6 +39,21 @@ utf8_sequence(const unsigned char *text, size_t left)
     return length;
 }
 
+bool
+pd_http_is_utf8(const char *text, size_t length)
+{
+    const unsigned char *at = (const unsigned char *)text;
+    const unsigned char *end = at + length;
+    while (at < end)
+    {
+        size_t sequence = utf8_sequence(at, (size_t)(end - at));
+        if (sequence == 0)
+            return false;
+        at += sequence;
+    }
+    return true;
+}
+
 void
 pd_http_json_string_length(PdStrbuf *out, const char *text, size_t length)
 {
@@ -328,6 +343,32 @@ respond_server_error(PdHttpContext *ctx, const PdError *err)
     pd_http_respond_detail(ctx, 500, "A server error occurred.");
 }
 
+static bool
+is_pattern_argument(const char *key)
+{
+    size_t length = strlen(key);
+    return (length > 7 && strcmp(key + length - 7, "__regex") == 0) ||
+           (length > 8 && strcmp(key + length - 8, "__iregex") == 0);
+}
+
+/*
+ * PostgreSQL refused a regex or iregex lookup's pattern (2201B, invalid_regular_expression): its words under
+ * the regex arguments of the query string, as any other value the field refuses. It does not say which
+ * pattern, so with several each carries the message. False when the request has no such argument.
+ */
+static bool
+respond_pattern(PdHttpContext *ctx, const PdError *err)
+{
+    PdError problems = {0};
+    for (size_t i = 0; i < ctx->arg_count; i++)
+        if (is_pattern_argument(ctx->args[i].key))
+            pd_error_add_problem(&problems, NULL, 0, 0, ctx->args[i].key, "%s", err->message);
+    if (problems.problem_count == 0)
+        return false;
+    respond_problems(ctx, &problems);
+    return true;
+}
+
 void
 pd_http_respond_error(PdHttpContext *ctx, const PdError *err)
 {
@@ -335,6 +376,8 @@ pd_http_respond_error(PdHttpContext *ctx, const PdError *err)
     switch (status)
     {
         case 400:
+            if (strcmp(err->sqlstate, "2201B") == 0 && respond_pattern(ctx, err))
+                return;
             if (err->code == PD_ERR_DB_QUERY)
                 pd_http_respond_detail(ctx, 400, err->message);
             else

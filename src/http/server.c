@@ -147,14 +147,17 @@ start_daemon(PdHttpServer *server, PdError *err)
         {MHD_OPTION_THREAD_POOL_SIZE, threads, NULL},
         {MHD_OPTION_CONNECTION_LIMIT, limit, NULL},
         {MHD_OPTION_CONNECTION_TIMEOUT, idle_s, NULL},
-        {MHD_OPTION_CONNECTION_MEMORY_LIMIT, 64 * 1024, NULL},
+        /* a request line of PD_HTTP_MAX_TARGET bytes with PD_HTTP_MAX_ARGS arguments (a 64-byte record
+         * each) and the headers fit; pd_http_on_uri refuses a larger one before it is split */
+        {MHD_OPTION_CONNECTION_MEMORY_LIMIT, 128 * 1024, NULL},
         {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)pd_http_on_completed, server},
+        {MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)pd_http_on_uri, server},
         {MHD_OPTION_HTTPS_MEM_KEY, 0, key},
         {MHD_OPTION_HTTPS_MEM_CERT, 0, cert},
         {MHD_OPTION_END, 0, NULL},
     };
     if (!server->is_tls)
-        options[5] = options[7]; /* the list ends before the TLS options */
+        options[6] = options[8]; /* the list ends before the TLS options */
     server->daemon = MHD_start_daemon(flags, 0, NULL, NULL, pd_http_on_request, server, MHD_OPTION_ARRAY,
                                       options, MHD_OPTION_END);
     if (server->daemon == NULL)

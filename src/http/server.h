@@ -100,7 +100,8 @@ typedef struct PdHttpContext
     PdArena *arena; /* the worker thread's, reset for this request */
     PdHttpMethod method;
     const char *method_name;
-    const char *path; /* decoded, without the query string */
+    const char *path;         /* decoded, without the query string */
+    const char *query_string; /* as received, after '?' (NULL when none) */
     PdHttpArg *args;
     size_t arg_count;
     const char *body;
@@ -120,6 +121,33 @@ typedef struct PdHttpContext
     size_t header_count;
 } PdHttpContext;
 
+/*
+ * Bounds of a request target (path and query string as received): past them libmicrohttpd would run out of
+ * the connection's memory (MHD_OPTION_CONNECTION_MEMORY_LIMIT) while splitting the arguments.
+ */
+#define PD_HTTP_MAX_ARGS 1000    /* Django's DATA_UPLOAD_MAX_NUMBER_FIELDS */
+#define PD_HTTP_MAX_TARGET 16384 /* bytes; nginx answers 414 past 8 KB by default */
+#define PD_HTTP_STRINGIFY_TEXT(x) #x
+#define PD_HTTP_STRINGIFY(x) PD_HTTP_STRINGIFY_TEXT(x)
+
+/* ---- args.c: the query string ---- */
+/*
+ * The refusal the raw request target calls for, before libmicrohttpd splits it: 0 when none, else the
+ * status (400: an escaped NUL in the path or more than PD_HTTP_MAX_ARGS arguments, 414: longer than
+ * PD_HTTP_MAX_TARGET) with *detail its words (static).
+ */
+int pd_http_target_refusal(const char *target, const char **detail);
+/*
+ * Adds one decoded argument (key_size and value_size bytes; value NULL when the argument has no '=') to
+ * ctx->args: an empty segment is skipped, a repeated name takes the new value. A name or value with a NUL
+ * or invalid UTF-8, or a value without a name, adds a problem to err (the argument's name as its field)
+ * and is left out; the caller answers 400 when err holds problems. False only on arena exhaustion.
+ */
+bool pd_http_args_add(PdHttpContext *ctx, const char *key, size_t key_size, const char *value,
+                      size_t value_size, PdError *err);
+/* The value of the query argument named key (the last given), or NULL. */
+const char *pd_http_arg(const PdHttpContext *ctx, const char *key);
+
 /* ---- request.c: the access handler ---- */
 /* Answers a request: routes it and fills ctx's response. */
 void pd_http_dispatch(PdHttpContext *ctx);
@@ -127,10 +155,10 @@ void pd_http_dispatch(PdHttpContext *ctx);
 const char *pd_http_header(PdHttpContext *ctx, const char *name);
 /* Adds a response header (name and value must live as long as the request). */
 void pd_http_add_header(PdHttpContext *ctx, const char *name, const char *value);
-/* The first query argument named key, or NULL. */
-const char *pd_http_arg(const PdHttpContext *ctx, const char *key);
 
 /* ---- respond.c: response bodies and the error shapes of Django REST Framework ---- */
+/* Whether text (length bytes) is valid UTF-8 (no overlong forms, no surrogates). */
+bool pd_http_is_utf8(const char *text, size_t length);
 /* A JSON string literal of text (quotes included; invalid UTF-8 becomes U+FFFD). */
 void pd_http_json_string(PdStrbuf *out, const char *text);
 void pd_http_json_string_length(PdStrbuf *out, const char *text, size_t length);
@@ -161,6 +189,23 @@ void pd_http_db_release(PdHttpContext *ctx, PdDb *db);
 
 /* ---- list.c: GET on a list, with filters, ordering, search, fields, expand and pagination ---- */
 void pd_http_list(PdHttpContext *ctx, const PdModel *model);
+
+/* The largest ?offset= taken as given; a larger one is taken as this (an empty page past any table). */
+#define PD_HTTP_MAX_OFFSET (INT64_MAX / 2)
+
+typedef enum PdHttpPagination
+{
+    PD_HTTP_PAGE_NUMBER,
+    PD_HTTP_PAGE_LIMIT_OFFSET,
+    PD_HTTP_PAGE_CURSOR,
+} PdHttpPagination;
+
+/*
+ * The pagination style the query string asks for: cursor (?cursor= or ?pagination=cursor), limit/offset
+ * (?limit= or ?offset=), else page number. Errors (PD_ERR_INVALID_INPUT, a problem per argument): a
+ * ?pagination= other than cursor, or arguments of two styles at once (?cursor= with ?page=, ...).
+ */
+bool pd_http_pagination(PdHttpContext *ctx, PdHttpPagination *style, PdError *err);
 /* Applies the filters, search, fields and expand of the query string (not pagination) to query. */
 struct PdQuery;
 bool pd_http_apply_args(PdHttpContext *ctx, struct PdQuery *query, bool is_list, PdError *err);
@@ -182,6 +227,9 @@ bool pd_http_listener_start(PdHttpServer *server, PdError *err);
 void pd_http_listener_stop(PdHttpServer *server);
 
 /* ---- request.c: the access handler and completion callback libmicrohttpd calls ---- */
+/* MHD_OPTION_URI_LOG_CALLBACK: the request's state, made before libmicrohttpd splits the query string; a
+ * target pd_http_target_refusal refuses loses its query string here, so that it is never split. */
+void *pd_http_on_uri(void *cls, const char *uri, struct MHD_Connection *connection);
 enum MHD_Result pd_http_on_request(void *cls, struct MHD_Connection *connection, const char *url,
                                    const char *method, const char *version, const char *upload_data,
                                    size_t *upload_data_size, void **state);

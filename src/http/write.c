@@ -5,8 +5,11 @@
  * changes some fields: 200 with the object), delete (204), and OPTIONS with
  * DRF's metadata. Each runs one SQL statement; the request body is read by
  * the query library (pd_values_from_json, jansson), the object's JSON is
- * PostgreSQL's. A key that cannot be the model's key ("abc" for an integer
- * id) is a 404, as DRF's get_object_or_404 makes it.
+ * PostgreSQL's. The query string's filters and search restrict every item
+ * request, as DRF's get_object filters the queryset before the key: an object
+ * they exclude is a 404 and is neither changed nor deleted. A key that cannot
+ * be the model's key ("abc" for an integer id) is a 404, as DRF's
+ * get_object_or_404 makes it.
  */
 #include <jansson.h>
 #include <stdio.h>
@@ -16,7 +19,12 @@
 #include "prodata/query.h"
 #include "server.h"
 
-/* A query for the one object whose key is pk; false with 404 already answered when pk cannot be a key. */
+/*
+ * A query for the one object whose key is pk, through the filters and search of the query string as DRF's
+ * get_object (filter_queryset, then the key): the object is found only when they also select it, and an
+ * unknown or malformed argument is a 400 before the key is looked at. False with the answer given (400, or
+ * 404 when pk cannot be a key).
+ */
 static bool
 which_object(PdHttpContext *ctx, const PdModel *model, const char *pk, PdQuery **query)
 {
@@ -24,8 +32,9 @@ which_object(PdHttpContext *ctx, const PdModel *model, const char *pk, PdQuery *
     PdError err = {0};
     *query = pd_query_new(ctx->arena, ctx->catalog->catalog, model);
     if (*query == NULL)
-    {
         pd_arena_error(ctx->arena, &err);
+    if (*query == NULL || !pd_http_apply_args(ctx, *query, false, &err))
+    {
         pd_http_respond_error(ctx, &err);
         return false;
     }
@@ -47,7 +56,7 @@ pd_http_retrieve(PdHttpContext *ctx, const PdModel *model, const char *pk)
     PdDb *db;
     const char *json;
     size_t length;
-    if (!pd_http_apply_args(ctx, query, false, &err) || !pd_http_db_acquire(ctx, &db, &err))
+    if (!pd_http_db_acquire(ctx, &db, &err))
     {
         pd_http_respond_error(ctx, &err);
         return;

@@ -1,0 +1,189 @@
+#!/bin/bash
+# serve_edges.sh - `prodata serve` over real HTTP (curl) against a real PostgreSQL, at the edges a hostile
+# client reaches: the query string of an item (PUT, PATCH, DELETE and GET go through the filters, as DRF's
+# get_object; nothing half-applied), too many arguments and too long targets (a 4xx in DRF's shape, never an
+# empty reply), invalid regexes, invalid UTF-8 and NUL in names, values and the path, offsets near 2^63,
+# repeated and nameless arguments, malformed Host headers, mixed pagination styles, the expand parameter's
+# errors. Every refusal leaves the table unchanged.
+source tests/lib/pg.sh
+source tests/lib/tap.sh
+tap_plan 58
+source tests/lib/serve.sh
+
+tap_fresh_db serve_edges
+tap_workdir
+MODELS="$TESTS_ROOT/integration/serve/models.pdm"
+"$PRODATA" makemigrations --models "$MODELS" --migrations "$TAP_WORKDIR/migrations" >/dev/null 2>&1
+"$PRODATA" migrate --models "$MODELS" --migrations "$TAP_WORKDIR/migrations" >/dev/null 2>&1
+psql -qX -v ON_ERROR_STOP=1 >/dev/null <<'SQL'
+INSERT INTO author (name, email) VALUES ('Ann', 'ann@example.com'), ('Bob', 'bob@example.com');
+INSERT INTO tag (name) VALUES ('sf');
+INSERT INTO book (title, author_id, price, published)
+SELECT 'Book ' || i, 1 + i % 2, i + 0.5, '2020-01-01T00:00:00Z'::timestamptz + i * interval '1 day'
+FROM generate_series(1, 6) i;
+INSERT INTO book_tags (book_id, tag_id) VALUES (2, 1);
+SQL
+snapshot() { psql -X -At -c "SELECT count(*), sum(hashtext(b::text)) FROM book b"; }
+BEFORE=$(snapshot)
+
+serve_start --models "$MODELS" --anonymous-role postgres --default-page-size 2 --max-page-size 4 || exit 1
+JSON=(-H 'Content-Type: application/json')
+
+# --- 1. an item's query string: DRF's get_object filters before it looks the key up --------------------
+# Book 3's author is Bob (1 + 3 % 2 = 2), book 4's Ann.
+http DELETE '/api/books/3/?title=nomatch'
+expect_status "DELETE through a filter that excludes the object is a 404" 404
+http DELETE '/api/books/3/?nofield=x'
+expect_json "DELETE with an unknown filter is a 400 naming it" 'keys' '["nofield"]'
+http DELETE '/api/books/abc/?nofield=x'
+expect_status "... before the key is looked at (filter_queryset comes first)" 400
+http PATCH '/api/books/3/?author__name=Ann' "${JSON[@]}" -d '{"title": "Changed"}'
+expect_status "PATCH through a filter across a relation that excludes the object is a 404" 404
+http PUT '/api/books/3/?search=nomatch' "${JSON[@]}" -d '{"title": "Changed", "author": 1}'
+expect_status "PUT through a search that excludes the object is a 404" 404
+http PATCH '/api/books/3/?tags__name=sf' "${JSON[@]}" -d '{"tags": []}'
+expect_status "PATCH through a filter over a many-to-many that excludes the object is a 404" 404
+http PATCH '/api/books/3/?ordering=nothing' "${JSON[@]}" -d '{"title": "Changed"}'
+expect_json "an unknown ordering on an item is a 400 as on the list" 'keys' '["ordering"]'
+http PATCH '/api/books/3/?expand=nothing' "${JSON[@]}" -d '{"title": "Changed"}'
+expect_json "... and an unknown expand" 'keys' '["expand"]'
+expect_eq "none of these changed a row" "$(snapshot)" "$BEFORE"
+http GET '/api/books/3/?author__name=Ann'
+expect_status "GET of an item through a filter that excludes it is a 404" 404
+http GET '/api/books/3/?author__name=Bob&fields=id,title'
+expect_json "... and answers it when the filter selects it" '.' '{"id":3,"title":"Book 3"}'
+http PATCH '/api/books/4/?author__name=Ann&search=book&tags__isnull=true' "${JSON[@]}" -d '{"in_stock": false}'
+expect_json "PATCH through filters that select the object changes it" '[.id, .in_stock]' '[4,false]'
+psql -qX -c "UPDATE book SET in_stock = true WHERE id = 4" >/dev/null
+
+# --- 2. too many arguments, too long a target: a 4xx in DRF's shape, never an empty reply ---------------
+ARGS=$(seq 1 1001 | sed 's/^/a/; s/$/=1/' | paste -sd '&')
+http GET "/api/books/?$ARGS"
+expect_status "1,001 query arguments are a 400 (Django's DATA_UPLOAD_MAX_NUMBER_FIELDS)" 400
+expect_json "... saying so" '.detail' '"Too many query parameters (at most 1000)."'
+AMPERSANDS=$(head -c 5000 /dev/zero | tr '\0' '&')
+http GET "/api/books/?$AMPERSANDS"
+expect_status "5,000 empty arguments too (each costs the connection a record)" 400
+ARGS=$(seq 1 1000 | sed 's/^/page_size=/' | paste -sd '&')
+http GET "/api/books/?$ARGS" -H "Cookie: $(head -c 6000 /dev/zero | tr '\0' 'c')"
+expect_json "1,000 arguments (13 KB) with 6 KB of headers are answered (the last page_size wins)" \
+    '[.count, (.results | length)]' '[6,4]'
+LONG=$(head -c 17000 /dev/zero | tr '\0' 'a')
+http GET "/api/books/?title=$LONG"
+expect_status "a request target over 16 KB is a 414" 414
+expect_json "... in DRF's shape" '.detail' '"Request-URI too long (at most 16384 bytes)."'
+http POST "/api/books/?title=$LONG" "${JSON[@]}" -d '{"title": "T", "author": 1}'
+expect_status "... with a body too, creating nothing" 414
+http GET '/api/books/?page_size=1'
+expect_status "the server answers the next request" 200
+
+# --- 3. invalid regex, invalid UTF-8: 400 under the argument, never PostgreSQL's words ------------------
+http GET '/api/books/?title__regex=('
+expect_status "an invalid regex is a 400" 400
+expect_json "... under the argument's name, PostgreSQL's reason as the message" \
+    '[keys, (.title__regex[0] | startswith("invalid regular expression"))]' '[["title__regex"],true]'
+http DELETE '/api/books/2/?title__iregex=%5B'
+expect_json "an invalid regex on a DELETE: the same 400, nothing deleted" 'keys' '["title__iregex"]'
+http GET '/api/books/?title=%FF'
+expect_json "invalid UTF-8 in a value is a 400 naming the argument" '.' '{"title":["The value is not valid UTF-8."]}'
+http GET '/api/books/?search=%C3%28'
+expect_json "... in search too (refused before the database)" 'keys' '["search"]'
+http GET '/api/books/?ti%FFtle=x'
+expect_json "invalid UTF-8 in a name is a 400 too" '.[] | .[0]' '"The parameter'"'"'s name is not valid UTF-8."'
+http GET '/api/books/%FF/'
+expect_status "invalid UTF-8 in the path is a 404 (no such URL)" 404
+
+# --- 4. NUL ----------------------------------------------------------------------------------------------
+http GET '/api/books/?title=Book%001'
+expect_json "a NUL in a value is a 400 (DRF's words)" '.' '{"title":["Null characters are not allowed."]}'
+http GET '/api/books/?title%00x=1'
+expect_json "a NUL in a name is a 400 under the name before it" '.' '{"title":["Null characters are not allowed."]}'
+http GET '/api/books%00/'
+expect_json "a NUL in the path is a 400, not a 301 to a shorter path" '[.detail, "'"$HTTP_STATUS"'"]' \
+    '["Null characters are not allowed in the path.","400"]'
+http DELETE '/api/books/1%00/'
+expect_status "... nor a DELETE of book 1" 400
+
+# --- 5. offsets and page numbers near 2^63 ---------------------------------------------------------------
+http GET '/api/books/?limit=2&offset=9223372036854775807'
+expect_json "offset 2^63-1: an empty page, no next, a previous that does not overflow" \
+    '[.count, (.results | length), .next, (.previous | test("offset=4611686018427387901$"))]' '[6,0,null,true]'
+http GET '/api/books/?limit=2&offset=99999999999999999999999'
+expect_json "an offset past 2^63 is an empty page too (not the first page)" '[(.results | length), .next]' '[0,null]'
+http GET '/api/books/?limit=99999999999999999999'
+expect_json "a limit past 2^63 is cut to the cap (DRF's _positive_int with a cutoff)" '.results | length' 4
+http GET '/api/books/?page_size=99999999999999999999'
+expect_json "a page_size past 2^63 too" '.results | length' 4
+http GET '/api/books/?page=9223372036854775807&page_size=4'
+expect_status "page 2^63-1 is a 404 Invalid page." 404
+http GET '/api/books/?page=99999999999999999999'
+expect_status "a page past 2^63 too" 404
+
+# --- 6. a repeated argument: the last value, as Django's QueryDict --------------------------------------
+http GET '/api/books/?title=Book%201&title=Book%202'
+expect_json "a repeated filter takes the last value" '[.results[].id]' '[2]'
+http GET '/api/books/?page_size=1&page_size=3'
+expect_json "a repeated page_size too, and the links carry that one" '[(.results | length), .next]' \
+    "[3,\"$SERVE_URL/api/books/?page=2&page_size=3\"]"
+http GET '/api/books?title=a&title=b&x=%20y'
+expect_eq "the 301 to the slash keeps the query string as sent" "$(http_header Location)" \
+    "/api/books/?title=a&title=b&x=%20y"
+
+# --- 7. nameless arguments ------------------------------------------------------------------------------
+http GET '/api/books/?&&page_size=1&'
+expect_json "empty segments are no arguments (as Python's parse_qsl)" '.results | length' 1
+http GET '/api/books/?=Dune'
+expect_json "a value without a name is a 400 under non_field_errors" '.' \
+    '{"non_field_errors":["A query parameter has no name."]}'
+
+# --- 8. Host ---------------------------------------------------------------------------------------------
+STATUSES=""
+for host in '[::1' 'example.com:99999999' 'a b' 'example.com:' 'example.com:80:80' '[zz::1]' 'ex@mple.com'; do
+    http GET '/api/books/?page_size=1' -H "Host: $host"
+    STATUSES="$STATUSES $HTTP_STATUS"
+done
+expect_eq "a malformed Host is a 400, never echoed into a link" "$STATUSES" " 400 400 400 400 400 400 400"
+expect_json "... Django's words" '.detail' '"Invalid Host header."'
+http GET '/api/books/?page_size=1' -H 'Host: [::1]:8080'
+expect_json "an IPv6 literal with a port is a host" '.next' '"http://[::1]:8080/api/books/?page=2&page_size=1"'
+http POST /api/authors/ -H 'Host: example.com:65535' "${JSON[@]}" -d '{"name": "H", "email": "h@example.com"}'
+expect_eq "Location is built from a valid Host" "$(http_header Location)" \
+    "http://example.com:65535/api/authors/$(jq -r .id <<<"$HTTP_BODY")/"
+psql -qX -c "DELETE FROM author WHERE name = 'H'" >/dev/null
+
+# --- 9. pagination styles ------------------------------------------------------------------------------
+http GET '/api/books/?cursor=&page=2'
+expect_json "cursor with page is a 400 naming page" '.' '{"page":["Cannot be used with cursor pagination."]}'
+http GET '/api/books/?pagination=cursor&limit=2&offset=2'
+expect_json "cursor with limit/offset names both" 'keys' '["limit","offset"]'
+http GET '/api/books/?page=2&offset=2'
+expect_json "page with offset is a 400 naming page" '.' '{"page":["Cannot be used with limit/offset pagination."]}'
+http GET '/api/books/?pagination=bogus'
+expect_json "an unknown pagination style is a 400 naming the parameter" 'keys' '["pagination"]'
+http GET '/api/books/?pagination=cursor&page_size=2'
+expect_json "pagination=cursor with page_size is a cursor page" '[has("count"), (.results | length)]' '[false,2]'
+
+# --- 10. expand ------------------------------------------------------------------------------------------
+KEYS=""
+for expand in nothing author__nothing title author__books__author__books; do
+    http GET "/api/books/?expand=$expand"
+    KEYS="$KEYS $HTTP_STATUS $(jq -c keys <<<"$HTTP_BODY")"
+done
+expect_eq "every bad expand path is a 400 under \"expand\", not under the path" "$KEYS" \
+    ' 400 ["expand"] 400 ["expand"] 400 ["expand"] 400 ["expand"]'
+
+# --- hostile requests ------------------------------------------------------------------------------------
+http GET /api/books/ -H 'Content-Type: application/json' --data-binary '{}' -X GET
+expect_status "a GET with a body is answered as a GET" 200
+http POST /api/authors/ "${JSON[@]}" --data-binary $'{"name": "a\\u0000b", "email": "z@example.com"}'
+expect_json "a NUL in a JSON body is a 400 parse error" '.detail | startswith("JSON parse error")' 'true'
+http POST /api/authors/ "${JSON[@]}" --data-binary $'{"name": "\xff", "email": "z@example.com"}'
+expect_json "invalid UTF-8 in a JSON body is a 400 parse error" '.detail | startswith("JSON parse error")' 'true'
+http BREW /api/books/
+expect_json "an unknown method is a 405 with Allow" "[.detail, \"$(http_header Allow)\"]" \
+    '["Method \"BREW\" not allowed.","GET, POST, HEAD, OPTIONS"]'
+
+expect_eq "the table is unchanged after every refusal" "$(snapshot)" "$BEFORE"
+serve_stop
+expect_eq "SIGTERM stops the server with exit 0" "$SERVE_RC" 0
+tap_done
