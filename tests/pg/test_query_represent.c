@@ -7,6 +7,7 @@
  * Django's duration strings, base64, json as JSON, null, unicode, a foreign
  * key as the target's key, many-to-many as the ordered array of keys).
  */
+#include <ctype.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -206,6 +207,26 @@ test_time_stamps_as_drf_writes_them(void **state)
     pgtest_exec(fx->db, "UPDATE sample SET stamp = NULL WHERE id = 3");
 }
 
+/* No ":name" outside a cast's "::" in the text of any kind: pgbench would read it as a variable. */
+static void
+test_text_has_no_colon_names(void **state)
+{
+    Fixture *fx = *state;
+    PdError err = {0};
+    PdStrbuf sql;
+    pd_strbuf_init(&sql, fx->arena);
+    assert_true(pd_query_represent(&sql, pd_model_find(fx->catalog, "Sample"), "s", NULL, 0, &err));
+    const char *text = pd_strbuf_text(&sql);
+    assert_non_null(strstr(text, "to_char("));
+    for (const char *at = strchr(text, ':'); at != NULL; at = strchr(at + 1, ':'))
+    {
+        if (at[1] == ':')
+            at++;
+        else if (isalpha((unsigned char)at[1]) || at[1] == '_')
+            fail_msg("\":%.12s\" in \"%.40s\"", at + 1, at > text + 20 ? at - 20 : text);
+    }
+}
+
 static void
 test_subset_in_the_order_given(void **state)
 {
@@ -247,6 +268,7 @@ main(void)
         cmocka_unit_test(test_nulls_and_empty_lists),
         cmocka_unit_test(test_offset_follows_the_session_time_zone),
         cmocka_unit_test(test_time_stamps_as_drf_writes_them),
+        cmocka_unit_test(test_text_has_no_colon_names),
         cmocka_unit_test(test_subset_in_the_order_given),
         cmocka_unit_test(test_keys_of_other_kinds),
         cmocka_unit_test(test_unknown_field_is_refused),
