@@ -1,17 +1,25 @@
 #!/bin/bash
 # demo.sh - `make demo`: starts a local PostgreSQL 15 under a data directory
-# (/tmp/prodata-demo by default, port 54329; reused when it already runs),
+# (/tmp/prodata-demo as root, /tmp/prodata-demo-<user> as a user, or
+# PRODATA_DEMO_DIR; port 54329; reused when it already runs),
 # migrates the bookstore example onto it, seeds it with sample rows
 # (examples/bookstore/seed.sql), makes two demo roles with their GRANTs, starts
 # `prodata serve` on it in the background (127.0.0.1:8000, pid file
 # serve.pid beside the data) and prints curl commands to try, with a token
 # for the editor role made by `prodata token`. `make demo-stop` (demo.sh stop)
 # stops the server and PostgreSQL by their PIDs.
-# As root, PostgreSQL runs as the unprivileged postgres account.
+# As root, PostgreSQL runs as the unprivileged postgres account; as a user, as
+# that user (each user's demo has a directory of its own, since another's is
+# not writable; two demos at once need other ports: PRODATA_DEMO_PORT,
+# PRODATA_DEMO_HTTP_PORT).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source tests/lib/pg.sh
-DEMO_DIR=${PRODATA_DEMO_DIR:-/tmp/prodata-demo}
+if [ "$(id -u)" = 0 ]; then
+    DEMO_DIR=${PRODATA_DEMO_DIR:-/tmp/prodata-demo}
+else
+    DEMO_DIR=${PRODATA_DEMO_DIR:-/tmp/prodata-demo-$(id -un)}
+fi
 DEMO_PORT=${PRODATA_DEMO_PORT:-54329}
 HTTP_PORT=${PRODATA_DEMO_HTTP_PORT:-8000}
 PGDATA_DIR="$DEMO_DIR/pgdata"
@@ -60,7 +68,12 @@ if [ "${1:-}" = stop ]; then
 fi
 
 mkdir -p "$DEMO_DIR"
-[ "$(id -u)" = 0 ] && chown postgres: "$DEMO_DIR"
+if [ "$(id -u)" = 0 ]; then
+    chown postgres: "$DEMO_DIR"
+elif [ ! -w "$DEMO_DIR" ]; then
+    echo "demo: $DEMO_DIR belongs to $(stat -c %U "$DEMO_DIR"); set PRODATA_DEMO_DIR to a directory of yours" >&2
+    exit 1
+fi
 if [ ! -f "$PGDATA_DIR/PG_VERSION" ]; then
     echo "== initdb $PGDATA_DIR"
     pg_as_owner "$PGBIN/initdb" -D "$PGDATA_DIR" -U postgres --auth=trust --encoding=UTF8 --locale=C.UTF-8 \
