@@ -163,7 +163,7 @@ read_labels(const char *p, char *key, size_t key_size, char *le, size_t le_size)
         value[n] = '\0';
         p++;
         if (is_le)
-            snprintf(le, le_size, "%s", value);
+            assert_true((size_t)snprintf(le, le_size, "%s", value) < le_size);
         else
             key_length += (size_t)snprintf(key + key_length, key_size - key_length, "%.*s=%s;", (int)length,
                                            name, value);
@@ -234,7 +234,8 @@ read_sample(Reader *reader, const char *line)
         fail_msg("no space before the value in \"%s\"", line);
     double value = read_value(p + 1);
     assert_true(reader->seen_count < 4096);
-    snprintf(reader->seen[reader->seen_count], 256, "%.*s{%s%s}", (int)length, line, key, le);
+    int written = snprintf(reader->seen[reader->seen_count], 256, "%.*s{%s%s}", (int)length, line, key, le);
+    assert_true(written >= 0 && written < 256);
     for (size_t i = 0; i < reader->seen_count; i++)
         if (strcmp(reader->seen[i], reader->seen[reader->seen_count]) == 0)
             fail_msg("sample twice: %s", reader->seen[i]);
