@@ -349,7 +349,8 @@ api_route(PdHttpContext *ctx, const char *rest)
         pd_http_respond_detail(ctx, 404, "Not found.");
         return;
     }
-    ctx->resource = model->resource;
+    /* a copy: the catalog may be released (and freed by a reload) before the answer is queued and counted */
+    ctx->resource = pd_arena_strdup(ctx->arena, model->resource);
     if (*after == '\0' || (pk_length > 0 && after[1 + pk_length] == '\0'))
         append_slash(ctx);
     else if (pk_length == 0)
