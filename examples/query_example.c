@@ -29,7 +29,7 @@ typedef struct Shop
 {
     PdArena *arena;
     PdDb *db;
-    const PdCatalog *catalog;
+    PdCatalog *catalog;
 } Shop;
 
 static int
@@ -255,21 +255,21 @@ main(int argc, char **argv)
     const char *conninfo = argc > 1 && argv[1][0] != '\0' ? argv[1] : getenv("PRODATA_DATABASE");
     const char *models = argc > 2 ? argv[2] : "examples/bookstore/models.pdm";
     Shop shop = {pd_arena_new(0), NULL, NULL};
-    PdCatalog *catalog = NULL;
     PdError err = {0};
     if (shop.arena == NULL)
         return 1;
-    if (!pd_model_load_file(shop.arena, models, &catalog, &err))
-        return fail("load models", &err);
-    shop.catalog = catalog;
-    if (!pd_db_connect(conninfo != NULL ? conninfo : "", &shop.db, &err))
-        return fail("connect", &err);
     long long author = 0, dune = 0;
-    int status = create_books(&shop, &author, &dune) || change_books(&shop, author) || read_page(&shop) ||
+    int status = 1;
+    if (!pd_model_load_file(shop.arena, models, &shop.catalog, &err))
+        status = fail("load models", &err);
+    else if (!pd_db_connect(conninfo != NULL ? conninfo : "", &shop.db, &err))
+        status = fail("connect", &err);
+    else
+        status = create_books(&shop, &author, &dune) || change_books(&shop, author) || read_page(&shop) ||
                  get_book(&shop, "title", "Dune") || get_book(&shop, "title", "Dune Returns") ||
                  get_book(&shop, "author__name", "Frank Herbert") ||
                  review_in_transaction(&shop, author, dune) || show_refusals(&shop);
-    pd_db_close(shop.db);
+    pd_db_close(shop.db); /* NULL when the connection was not made */
     pd_arena_free(shop.arena);
     return status;
 }
