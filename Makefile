@@ -2,7 +2,7 @@
 # `make test` runs every unit and integration test on a real PostgreSQL 15, after
 # the boundary checks (check-layers, check-exports, check-lib, a clang build);
 # `make install` / `make uninstall` (PREFIX, DESTDIR) put it on a system;
-# `make asan` builds with AddressSanitizer + UBSan and runs the same tests;
+# `make asan` builds with AddressSanitizer + UBSan and runs the same tests (ASAN_TESTS= picks some);
 # `make demo` migrates the example onto a local PostgreSQL, seeds it and serves it (`make demo-stop`);
 # `make bench` and `make bench-rest` run the benchmarks beside their reference systems. Every target that
 # needs packages depends on `deps`, which installs only what is missing.
@@ -133,10 +133,26 @@ clang: deps
 unit: all
 	@PRODATA_BUILD=$(BUILD) tests/run.sh --unit-only
 
+# `make asan`: build/asan with AddressSanitizer + UBSan, then the tests on it: the unit and tests/pg programs,
+# and the integration files, whose every prodata process (the server of the serve tests included) is
+# build/asan/prodata. ASAN_TESTS="pg/ serve_ counters" runs only the tests whose names contain one of the
+# words. A sanitizer report (an error, or leaks at exit) is written under build/asan/sanitizer/, not into a
+# test's output where a server's stderr would be lost with its test's files: the reports are printed at the
+# end and fail the run even when every test passed.
+ASAN_TESTS ?=
+ASAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined
+ASAN_REPORTS = $(CURDIR)/build/asan/sanitizer
 asan: deps
 	@$(MAKE) --no-print-directory BUILD=build/asan OPT="-O1 -g -fno-omit-frame-pointer" \
-		EXTRA_CFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=undefined" \
-		EXTRA_LDFLAGS="-fsanitize=address,undefined" test
+		EXTRA_CFLAGS="$(ASAN_FLAGS)" EXTRA_LDFLAGS="$(ASAN_FLAGS)" all
+	@rm -rf $(ASAN_REPORTS) && mkdir -p $(ASAN_REPORTS)
+	@ASAN_OPTIONS="log_path=$(ASAN_REPORTS)/asan:detect_leaks=1" \
+		UBSAN_OPTIONS="log_path=$(ASAN_REPORTS)/ubsan:print_stacktrace=1" \
+		PRODATA_BUILD=build/asan tests/run.sh $(ASAN_TESTS); rc=$$?; \
+	if [ -n "$$(ls $(ASAN_REPORTS))" ]; then \
+		echo "asan: $$(ls $(ASAN_REPORTS) | wc -l) sanitizer report(s) in $(ASAN_REPORTS):"; \
+		for report in $(ASAN_REPORTS)/*; do echo "== $$report"; head -n 40 "$$report"; done; exit 1; \
+	fi; [ $$rc = 0 ] && echo "asan: no sanitizer report"; exit $$rc
 
 demo: all
 	@scripts/demo.sh

@@ -7,19 +7,30 @@
 # database on one throwaway PostgreSQL 15 instance that this script starts and
 # stops (also on failure or Ctrl-C). Every "ok"/"not ok" line counts as one
 # test. Exit status is non-zero when any test failed or a program crashed.
-#   tests/run.sh [--unit-only] [FILTER]
+#   tests/run.sh [--unit-only] [FILTER...]   (only the tests whose name, e.g. "pg/test_pool" or
+#   "integration/serve_api.sh", contains one of the FILTERs)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${PRODATA_BUILD:-build}
 export PRODATA_BUILD=$BUILD
 UNIT_ONLY=0
-FILTER=""
+FILTERS=()
 for arg in "$@"; do
     case "$arg" in
         --unit-only) UNIT_ONLY=1 ;;
-        *) FILTER=$arg ;;
+        *) FILTERS+=("$arg") ;;
     esac
 done
+
+# wanted NAME: whether the test NAME is to run (no FILTER, or one that NAME contains).
+wanted() {
+    local filter
+    [ ${#FILTERS[@]} = 0 ] && return 0
+    for filter in "${FILTERS[@]}"; do
+        [[ "$1" == *"$filter"* ]] && return 0
+    done
+    return 1
+}
 
 PASSED=0
 FAILED=0
@@ -77,7 +88,7 @@ count_tap() {
 
 for bin in $(find "$BUILD/tests/unit" -type f -name 'test_*' -perm -u+x 2>/dev/null | sort); do
     name=${bin#"$BUILD"/tests/}
-    [ -n "$FILTER" ] && [[ "$name" != *"$FILTER"* ]] && continue
+    wanted "$name" || continue
     log="$LOG_DIR/${name//\//_}.log"
     CMOCKA_MESSAGE_OUTPUT=TAP run_bounded 300 "$log" "$bin"
     count_tap "$name" "$log" $?
@@ -95,7 +106,7 @@ if [ "$UNIT_ONLY" = 0 ]; then
         # Library tests that need a database: each program gets a fresh database of its own.
         for bin in $(find "$BUILD/tests/pg" -type f -name 'test_*' -perm -u+x 2>/dev/null | sort); do
             name=${bin#"$BUILD"/tests/}
-            [ -n "$FILTER" ] && [[ "$name" != *"$FILTER"* ]] && continue
+            wanted "$name" || continue
             log="$LOG_DIR/${name//\//_}.log"
             db="pgt_$(basename "$bin")"
             psql -qX -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db" >"$log" 2>&1
@@ -106,7 +117,7 @@ if [ "$UNIT_ONLY" = 0 ]; then
         for script in tests/integration/*.sh; do
             [ -e "$script" ] || continue
             name=${script#tests/}
-            [ -n "$FILTER" ] && [[ "$name" != *"$FILTER"* ]] && continue
+            wanted "$name" || continue
             log="$LOG_DIR/${name//\//_}.log"
             run_bounded 600 "$log" bash "$script"
             count_tap "$name" "$log" $?
