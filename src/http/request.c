@@ -239,9 +239,12 @@ find_base_url(PdHttpContext *ctx)
         if (forwarded_host != NULL)
             host = forwarded_host;
     }
-    if (host == NULL)
-        host =
-            pd_arena_sprintf(ctx->arena, "%s:%d", ctx->server->settings->listen_address, ctx->server->port);
+    if (host == NULL) /* HTTP/1.0 without Host: the address we listen on (an IPv6 one in brackets) */
+    {
+        const char *address = ctx->server->settings->listen_address;
+        host = pd_arena_sprintf(ctx->arena, strchr(address, ':') != NULL ? "[%s]:%d" : "%s:%d", address,
+                                ctx->server->port);
+    }
     if (!is_valid_host(host))
         return false;
     ctx->base_url = pd_arena_sprintf(ctx->arena, "%s://%s", scheme, host);

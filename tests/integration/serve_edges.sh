@@ -7,7 +7,7 @@
 # errors. Every refusal leaves the table unchanged.
 source tests/lib/pg.sh
 source tests/lib/tap.sh
-tap_plan 58
+tap_plan 59
 source tests/lib/serve.sh
 
 tap_fresh_db serve_edges
@@ -186,4 +186,19 @@ expect_json "an unknown method is a 405 with Allow" "[.detail, \"$(http_header A
 expect_eq "the table is unchanged after every refusal" "$(snapshot)" "$BEFORE"
 serve_stop
 expect_eq "SIGTERM stops the server with exit 0" "$SERVE_RC" 0
+
+# --- an HTTP/1.0 request without Host to a server on an IPv6 address: links in brackets ----------------
+V6_PORT=$(pg_free_port)
+"$PRODATA" serve --models "$MODELS" --listen-address ::1 --port "$V6_PORT" --worker-threads 2 \
+    --anonymous-role postgres --default-page-size 2 >"$SERVE_DIR/serve-v6.log" 2>&1 &
+SERVE_PID=$!
+SERVE_PIDS="$SERVE_PIDS $SERVE_PID"
+for waited in $(seq 1 150); do
+    curl -s -o /dev/null --max-time 2 "http://[::1]:$V6_PORT/healthz" && break
+    sleep 0.1
+done
+V6_NEXT=$(curl -s --max-time 10 --http1.0 -H 'Host:' "http://[::1]:$V6_PORT/api/books/?page_size=1" | jq -r .next)
+expect_eq "the address listened on, bracketed, stands in for a missing Host" "$V6_NEXT" \
+    "http://[::1]:$V6_PORT/api/books/?page=2&page_size=1"
+serve_stop
 tap_done
