@@ -2,13 +2,15 @@
  * counters.c - exact row counts of the model tables, kept by the database in
  * the same transactions as the rows. Each model table gets three
  * statement-level triggers: AFTER INSERT (its NEW TABLE counted) and AFTER
- * DELETE (its OLD TABLE) add to one row of prodata_row_counts, the slot
- * pg_backend_pid() % 64 of the table, so concurrent writers rarely wait on
- * one row; AFTER TRUNCATE sets the table's slots to zero. A table's count is
- * the sum of its slots. The trigger functions run as their owner (security
- * definer, every name in them qualified), so a role that may insert into a table needs
- * no right on the counters; every role may read them, as it may read
- * pg_class.reltuples.
+ * DELETE (its OLD TABLE) add to one row of prodata_row_counts, one of the
+ * table's 64 slots: the first from pg_backend_pid() % 64 on that no other
+ * open transaction holds (a transaction-level advisory lock per slot, tried
+ * without waiting), so concurrent writers do not wait on one row until
+ * another's commit; AFTER TRUNCATE sets the table's slots to zero. A table's
+ * count is the sum of its slots. The trigger functions run as their owner
+ * (security definer, every name in them qualified), so a role that may
+ * insert into a table needs no right on the counters; every role may read
+ * them, as it may read pg_class.reltuples.
  *
  * Exactness: the slots are seeded with count(*) after LOCK TABLE ... SHARE
  * ROW EXCLUSIVE, the lock CREATE TRIGGER takes. It waits until every
@@ -22,7 +24,8 @@
  * more at the end of a run (which also deletes the rows of dropped tables).
  * Which tables are counted follows the models, by oid: a renamed table keeps
  * its triggers and rows, a dropped one loses them, a new one is seeded.
- * Join tables of many-to-many fields are not counted.
+ * Join tables of many-to-many fields are not counted. Functions of an older
+ * version (another body) are replaced in place, which keeps every slot.
  */
 #include "counters.h"
 
@@ -50,8 +53,9 @@ typedef struct CountedTable
 
 typedef struct CountersState
 {
-    const char *schema; /* current_schema(), quoted as an identifier */
-    bool has_table;     /* prodata_row_counts exists in it */
+    const char *schema;         /* current_schema(), quoted as an identifier */
+    bool has_table;             /* prodata_row_counts exists in it */
+    bool has_current_functions; /* the three functions, with this version's bodies */
     CountedTable *tables;
     size_t table_count;
 } CountersState;
@@ -147,19 +151,53 @@ read_tables(PdArena *arena, PdDb *db, const PdCatalog *models, CountersState *st
 }
 
 /*
- * One trigger function: `body` with SCHEMA standing for the counter table's
- * schema, as a string literal (no dollar quote a schema's name could end).
- * Security definer, so writers need no right on the counters. Every table,
- * function and operator in the bodies is schema-qualified (the transition
- * table's name is resolved before any schema), so no object of a writer's
- * can stand in for them; that is instead of a pinned search_path, whose
- * save and restore on every call would cost each writing statement.
+ * The body of the insert and delete functions. The slot: the first, from
+ * pg_backend_pid() % 64 on, whose transaction-level advisory lock (table
+ * oid, slot) this transaction gets without waiting; every writer takes its
+ * slot's lock before its UPDATE and both are held until its transaction
+ * ends, so the slot's row is then free (or already this transaction's) and
+ * the UPDATE does not wait for another writer's commit. A lock some other
+ * holder took on that key only moves the writer on; with all 64 taken it
+ * waits on its own slot, as every writer did before. Then ONE statement per
+ * firing: an UPDATE of that pre-seeded slot by the transition table's row
+ * count (skipped when it is empty), the slot a parameter (a cheap filter,
+ * and an index scan once the counter table has grown past a few pages).
  */
-static void
-append_function(PdStrbuf *sql, const char *schema, const char *name, const char *body)
+#define ADD_ROWS(op, transition)                                                                             \
+    "DECLARE\n"                                                                                              \
+    "    chosen pg_catalog.int4 := pg_catalog.pg_backend_pid() OPERATOR(pg_catalog.%) " SLOTS_TEXT ";\n"     \
+    "BEGIN\n"                                                                                                \
+    "    FOR attempt IN 1.." SLOTS_TEXT " LOOP\n"                                                            \
+    "        EXIT WHEN pg_catalog.pg_try_advisory_xact_lock(CAST(TG_RELID AS pg_catalog.int4), chosen);\n"   \
+    "        chosen := (chosen OPERATOR(pg_catalog.+) 1) OPERATOR(pg_catalog.%) " SLOTS_TEXT ";\n"           \
+    "    END LOOP;\n"                                                                                        \
+    "    UPDATE SCHEMA." PD_COUNTERS_TABLE "\n"                                                              \
+    "    SET n = n OPERATOR(pg_catalog." op ") (SELECT pg_catalog.count(*) FROM " transition ")\n"           \
+    "    WHERE relid OPERATOR(pg_catalog.=) TG_RELID AND slot OPERATOR(pg_catalog.=) chosen\n"               \
+    "      AND EXISTS (SELECT FROM " transition ");\n"                                                       \
+    "    RETURN NULL;\n"                                                                                     \
+    "END"
+
+#define TRUNCATE_BODY                                                                                        \
+    "BEGIN\n"                                                                                                \
+    "    UPDATE SCHEMA." PD_COUNTERS_TABLE " SET n = 0\n"                                                    \
+    "    WHERE relid OPERATOR(pg_catalog.=) TG_RELID AND n OPERATOR(pg_catalog.<>) 0;\n"                     \
+    "    RETURN NULL;\n"                                                                                     \
+    "END"
+
+/* The three functions' names and bodies, as installed (SCHEMA stands for the schema). */
+static const char *const functions[][2] = {
+    {"prodata_count_insert", ADD_ROWS("+", "prodata_inserted")},
+    {"prodata_count_delete", ADD_ROWS("-", "prodata_deleted")},
+    {"prodata_count_truncate", TRUNCATE_BODY},
+};
+
+/* A function's source as installed: `body` with SCHEMA. standing for the schema's quoted name. */
+static const char *
+function_source(PdArena *arena, const char *schema, const char *body)
 {
     PdStrbuf text;
-    pd_strbuf_init(&text, sql->arena);
+    pd_strbuf_init(&text, arena);
     for (const char *at = body; *at != '\0';)
     {
         const char *mark = strstr(at, "SCHEMA.");
@@ -170,30 +208,59 @@ append_function(PdStrbuf *sql, const char *schema, const char *name, const char 
         pd_strbuf_appendf(&text, "%s.", schema);
         at = mark + strlen("SCHEMA.");
     }
+    return pd_strbuf_failed(&text) ? NULL : pd_strbuf_text(&text);
+}
+
+/*
+ * One trigger function, its source as a string literal (no dollar quote a
+ * schema's name could end). Security definer, so writers need no right on
+ * the counters. Every table, function and operator in the bodies is
+ * schema-qualified (the transition table's name is resolved before any
+ * schema), so no object of a writer's can stand in for them; that is
+ * instead of a pinned search_path, whose save and restore on every call
+ * would cost each writing statement.
+ */
+static void
+append_function(PdStrbuf *sql, const char *schema, const char *name, const char *body)
+{
+    const char *source = function_source(sql->arena, schema, body);
     pd_strbuf_appendf(
         sql, "CREATE OR REPLACE FUNCTION %s.%s() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER AS ",
         schema, name);
-    pd_strbuf_append_literal(sql, pd_strbuf_failed(&text) ? "" : pd_strbuf_text(&text));
+    pd_strbuf_append_literal(sql, source != NULL ? source : "");
     pd_strbuf_appendf(sql, ";\nREVOKE ALL ON FUNCTION %s.%s() FROM PUBLIC;\n", schema, name);
-    if (pd_strbuf_failed(&text))
+    if (source == NULL)
         sql->failed = true;
 }
 
 /*
- * The body of the insert and delete functions: ONE statement per firing, an
- * UPDATE of the session's pre-seeded slot by the transition table's row count
- * (skipped when it is empty), every name and operator qualified.
+ * Whether the three functions in the schema are this version's (security
+ * definer, the source as function_source makes it). A database counted by
+ * an older prodata has other bodies: migrate replaces them (same name and
+ * oid, so the triggers keep pointing at them, and the slots and their sum
+ * are unchanged: the count stays exact across the upgrade).
  */
-#define ADD_ROWS(op, transition)                                                                             \
-    "BEGIN\n"                                                                                                \
-    "    UPDATE SCHEMA." PD_COUNTERS_TABLE "\n"                                                              \
-    "    SET n = n OPERATOR(pg_catalog." op ") (SELECT pg_catalog.count(*) FROM " transition ")\n"           \
-    "    WHERE relid OPERATOR(pg_catalog.=) TG_RELID\n"                                                      \
-    "      AND slot OPERATOR(pg_catalog.=) (pg_catalog.pg_backend_pid() OPERATOR(pg_catalog.%) " SLOTS_TEXT  \
-    ")\n"                                                                                                    \
-    "      AND EXISTS (SELECT FROM " transition ");\n"                                                       \
-    "    RETURN NULL;\n"                                                                                     \
-    "END"
+static bool
+read_functions_current(PdArena *arena, PdDb *db, CountersState *state, PdError *err)
+{
+    const char *params[6];
+    for (size_t i = 0; i < 3; i++)
+    {
+        params[2 * i] = functions[i][0];
+        params[2 * i + 1] = function_source(arena, state->schema, functions[i][1]);
+        if (params[2 * i + 1] == NULL)
+            return pd_arena_error(arena, err);
+    }
+    PdDbResult *result;
+    if (!pd_db_query(arena, db,
+                     "SELECT count(*) = 3 FROM pg_proc p JOIN (VALUES ($1, $2), ($3, $4), ($5, $6)) f(name, "
+                     "body) ON p.proname = f.name AND p.prosrc = f.body AND p.prosecdef\n"
+                     "WHERE p.pronamespace = (SELECT oid FROM pg_namespace WHERE nspname = current_schema())",
+                     6, params, &result, err))
+        return false;
+    state->has_current_functions = strcmp(pd_db_result_value(result, 0, 0), "t") == 0;
+    return true;
+}
 
 /*
  * The counter table and the three trigger functions, created or replaced.
@@ -214,14 +281,8 @@ install_objects(PdArena *arena, PdDb *db, const CountersState *state, PdError *e
                       " autovacuum_vacuum_threshold = 1000);\n"
                       "GRANT SELECT ON %s." PD_COUNTERS_TABLE " TO PUBLIC;\n",
                       state->schema, state->schema);
-    append_function(&sql, state->schema, "prodata_count_insert", ADD_ROWS("+", "prodata_inserted"));
-    append_function(&sql, state->schema, "prodata_count_delete", ADD_ROWS("-", "prodata_deleted"));
-    append_function(&sql, state->schema, "prodata_count_truncate",
-                    "BEGIN\n"
-                    "    UPDATE SCHEMA." PD_COUNTERS_TABLE " SET n = 0\n"
-                    "    WHERE relid OPERATOR(pg_catalog.=) TG_RELID AND n OPERATOR(pg_catalog.<>) 0;\n"
-                    "    RETURN NULL;\n"
-                    "END");
+    for (size_t i = 0; i < sizeof(functions) / sizeof(functions[0]); i++)
+        append_function(&sql, state->schema, functions[i][0], functions[i][1]);
     if (pd_strbuf_failed(&sql))
         return pd_arena_error(arena, err);
     return pd_db_exec(db, pd_strbuf_text(&sql), err) ||
@@ -357,7 +418,7 @@ has_anything(PdArena *arena, PdDb *db, const CountersState *state, bool *has, Pd
 static bool
 sync_on(PdArena *arena, PdDb *db, CountersState *state, int *changed, PdError *err)
 {
-    bool needs_objects = false;
+    bool needs_objects = state->has_table && !state->has_current_functions;
     for (size_t i = 0; i < state->table_count; i++)
         needs_objects |= state->tables[i].is_model && !state->tables[i].is_installed;
     if (needs_objects)
@@ -401,7 +462,8 @@ pd_counters_sync(PdArena *arena, PdDb *db, const PdCatalog *state, bool is_on, b
 {
     CountersState counters = {0};
     int changed_here = 0;
-    if (!read_schema(arena, db, &counters, err) || !read_tables(arena, db, state, &counters, err))
+    if (!read_schema(arena, db, &counters, err) || !read_tables(arena, db, state, &counters, err) ||
+        (is_on && !read_functions_current(arena, db, &counters, err)))
         return pd_error_context(err, "while reading the row counters");
     bool is_synced;
     if (is_on)

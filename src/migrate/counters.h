@@ -16,7 +16,8 @@
 
 /* The counter table: one row per (table oid, slot); a table's count is the sum of its slots. */
 #define PD_COUNTERS_TABLE "prodata_row_counts"
-/* Slots per table: an inserting session adds to slot pg_backend_pid() % PD_COUNTERS_SLOTS. */
+/* Slots per table: a writer adds to the first from pg_backend_pid() % PD_COUNTERS_SLOTS on that no open
+ * transaction of another holds. */
 #define PD_COUNTERS_SLOTS 64
 
 /*

@@ -8,7 +8,7 @@
 # recreated by migrations; count_rows=off removes everything and on puts it
 # back; drift and check stay clean in both modes.
 source tests/lib/tap.sh
-tap_plan 57
+tap_plan 69
 tap_workdir
 cd "$TAP_WORKDIR"
 tap_fresh_db counters_test
@@ -128,6 +128,75 @@ expect_rc "pgbench: 8 sessions insert, delete and roll back at once" 0
 expect_exact "after 1,200 concurrent transactions" tag
 expect_eq "the sessions wrote to several slots" \
     "$(sql $DB "SELECT count(*) > 1 FROM prodata_row_counts WHERE relid = 'tag'::regclass AND n <> 0")" t
+
+cat >savepoint.sql <<'SQL'
+BEGIN;
+INSERT INTO tag (name) VALUES ('s1');
+SAVEPOINT a;
+INSERT INTO tag (name) SELECT 'gone' FROM generate_series(1, 3);
+ROLLBACK TO a;
+INSERT INTO tag (name) VALUES ('s2');
+COMMIT;
+SQL
+run_cmd pgbench -n -c 32 -j 2 -t 60 -f insert.sql@4 -f insert_many.sql@2 -f savepoint.sql@2 -f rollback.sql@1 \
+    -f delete.sql@1 $DB
+expect_rc "pgbench: 32 sessions insert, delete, roll back and use savepoints at once" 0
+expect_exact "after 1,920 transactions of 32 sessions" tag
+
+# --- a writer does not wait for another's slot ------------------------------------------------------------------
+# A transaction holds slots 0..62 of tag as writers on them would (each slot's advisory lock and row): a writer,
+# whatever its pid, takes slot 63 at once rather than waiting for that transaction to end.
+hold_slots() { # hold_slots LAST SECONDS: an open transaction holding slots 0..LAST of tag for SECONDS
+    psql -X -q -d $DB >holder.log 2>&1 <<SQL &
+BEGIN;
+SELECT count(pg_advisory_xact_lock('tag'::regclass::oid::int4, s)) FROM generate_series(0, $1) s;
+SELECT count(*) FROM (SELECT FROM prodata_row_counts WHERE relid = 'tag'::regclass AND slot <= $1 FOR UPDATE) s;
+SELECT pg_sleep($2);
+COMMIT;
+SQL
+    HOLDER=$!
+    poll_sql $DB "SELECT count(*) FROM pg_stat_activity WHERE query = 'SELECT pg_sleep($2);'" 1
+}
+hold_slots 62 4
+BEFORE=$(counted tag)
+run_cmd sql $DB "SET lock_timeout = '1s'; INSERT INTO tag (name) VALUES ('beside'), ('the holder')"
+expect_rc "with 63 of 64 slots held by an open transaction, an insert does not wait (lock_timeout 1 s)" 0
+expect_eq "it is counted, in slot 63" "$(counted tag):$(actual tag):$(sql $DB "SELECT n <> 0 FROM prodata_row_counts WHERE relid = 'tag'::regclass AND slot = 63")" \
+    "$((BEFORE + 2)):$((BEFORE + 2)):t"
+wait $HOLDER
+hold_slots 63 3
+run_cmd sql $DB "SET lock_timeout = '300ms'; INSERT INTO tag (name) VALUES ('waits')"
+expect_out "with all 64 held, a writer waits for its own slot rather than skipping the count" 'lock timeout'
+wait $HOLDER
+expect_exact "and nothing was counted twice or lost" tag
+
+# --- a database counted by the previous version's functions is upgraded in place -----------------------------
+for kind in insert:+:prodata_inserted delete:-:prodata_deleted; do
+    IFS=: read -r name op transition <<<"$kind"
+    sql $DB "CREATE OR REPLACE FUNCTION prodata_count_$name() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER AS \$f\$BEGIN
+    UPDATE public.prodata_row_counts
+    SET n = n OPERATOR(pg_catalog.$op) (SELECT pg_catalog.count(*) FROM $transition)
+    WHERE relid OPERATOR(pg_catalog.=) TG_RELID
+      AND slot OPERATOR(pg_catalog.=) (pg_catalog.pg_backend_pid() OPERATOR(pg_catalog.%) 64)
+      AND EXISTS (SELECT FROM $transition);
+    RETURN NULL;
+END\$f\$" >/dev/null
+done
+sql $DB "INSERT INTO tag (name) SELECT 'old' FROM generate_series(1, 40) g; DELETE FROM tag WHERE id % 7 = 0" >/dev/null
+expect_exact "written through the previous version's functions" tag
+FUNCTION_OIDS=$(sql $DB "SELECT string_agg(oid::text, ',' ORDER BY proname) FROM pg_proc WHERE proname LIKE 'prodata_count_%'")
+run_cmd "$PRODATA" migrate
+expect_rc "migrate over the previous version's functions" 0
+expect_eq "replaces both writing functions (same oids, the triggers keep them)" \
+    "$(sql $DB "SELECT count(*) FILTER (WHERE prosrc LIKE '%pg_try_advisory_xact_lock%') || ':' || string_agg(oid::text, ',' ORDER BY proname) FROM pg_proc WHERE proname LIKE 'prodata_count_%'")" \
+    "2:$FUNCTION_OIDS"
+expect_exact "the count is still exact after the upgrade" tag
+sql $DB "INSERT INTO tag (name) SELECT 'new' FROM generate_series(1, 40) g; DELETE FROM tag WHERE id % 11 = 0" >/dev/null
+expect_exact "and after writes through the new functions" tag
+XMIN=$(sql $DB "SELECT string_agg(xmin::text, ',' ORDER BY proname) FROM pg_proc WHERE proname LIKE 'prodata_count_%'")
+"$PRODATA" migrate >/dev/null
+expect_eq "a second migrate leaves the current functions alone" \
+    "$(sql $DB "SELECT string_agg(xmin::text, ',' ORDER BY proname) FROM pg_proc WHERE proname LIKE 'prodata_count_%'")" "$XMIN"
 
 sql $DB "TRUNCATE tag, book, book_tags" >/dev/null
 expect_eq "truncate sets the count to 0" "$(counted tag):$(counted book)" "0:0"
