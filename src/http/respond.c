@@ -264,27 +264,42 @@ respond_problems(PdHttpContext *ctx, const PdError *err)
 {
     ctx->status = 400;
     pd_strbuf_init(&ctx->out, ctx->arena);
-    pd_strbuf_append_char(&ctx->out, '{');
+    pd_http_append_problems(&ctx->out, err);
+}
+
+void
+pd_http_append_problems(PdStrbuf *out, const PdError *err)
+{
+    if (err->problem_count == 0) /* one problem: under its field, or non_field_errors */
+    {
+        pd_strbuf_append_char(out, '{');
+        pd_http_json_string(out, err->field[0] != '\0' ? err->field : "non_field_errors");
+        pd_strbuf_append(out, ":[");
+        pd_http_json_string(out, err->message);
+        pd_strbuf_append(out, "]}");
+        return;
+    }
+    pd_strbuf_append_char(out, '{');
     bool is_done[PD_ERROR_MAX_PROBLEMS] = {false};
     for (size_t i = 0; i < err->problem_count; i++)
     {
         if (is_done[i])
             continue;
         const char *field = err->problems[i].field[0] != '\0' ? err->problems[i].field : "non_field_errors";
-        pd_strbuf_append(&ctx->out, i == 0 ? "" : ",");
-        pd_http_json_string(&ctx->out, field);
-        pd_strbuf_append(&ctx->out, ":[");
+        pd_strbuf_append(out, i == 0 ? "" : ",");
+        pd_http_json_string(out, field);
+        pd_strbuf_append(out, ":[");
         for (size_t j = i; j < err->problem_count; j++)
         {
             if (strcmp(err->problems[j].field, err->problems[i].field) != 0)
                 continue;
             is_done[j] = true;
-            pd_strbuf_append(&ctx->out, j == i ? "" : ",");
-            pd_http_json_string(&ctx->out, err->problems[j].message);
+            pd_strbuf_append(out, j == i ? "" : ",");
+            pd_http_json_string(out, err->problems[j].message);
         }
-        pd_strbuf_append_char(&ctx->out, ']');
+        pd_strbuf_append_char(out, ']');
     }
-    pd_strbuf_append_char(&ctx->out, '}');
+    pd_strbuf_append_char(out, '}');
 }
 
 /* 400 {"field": ["message"]} for one input error. */

@@ -166,6 +166,9 @@ void pd_http_json_string_length(PdStrbuf *out, const char *text, size_t length);
 void pd_http_respond_detail(PdHttpContext *ctx, int status, const char *detail);
 /* The error as DRF shapes it (400 per field, 404, 401 + WWW-Authenticate, 429/503 + Retry-After, ...). */
 void pd_http_respond_error(PdHttpContext *ctx, const PdError *err);
+/* An input error as DRF's field errors: {"field": ["message", ...], ...} (non_field_errors without a field).
+ */
+void pd_http_append_problems(PdStrbuf *out, const PdError *err);
 /* 405 {"detail": "Method \"X\" not allowed."} with Allow. */
 void pd_http_respond_not_allowed(PdHttpContext *ctx, const char *allow);
 /* status with a JSON body taken as it is (PostgreSQL's text). */

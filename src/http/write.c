@@ -2,7 +2,8 @@
  * write.c - the item endpoints and the writes: retrieve (GET an object by its
  * key, with ?fields= and ?expand=), create (POST: 201, the object, Location;
  * a JSON array creates several in one INSERT), update (PUT replaces, PATCH
- * changes some fields: 200 with the object), delete (204), and OPTIONS with
+ * changes some fields: 200 with the object; a bulk body's problems are
+ * answered per element, as DRF's ListSerializer), delete (204), and OPTIONS with
  * DRF's metadata. Each runs one SQL statement; the request body is read by
  * the query library (pd_values_from_json, jansson), the object's JSON is
  * PostgreSQL's. The query string's filters and search restrict every item
@@ -105,32 +106,82 @@ add_location(PdHttpContext *ctx, const PdModel *model, const char *json)
     pd_http_add_header(ctx, "Location", pd_strbuf_text(&url));
 }
 
-/* A JSON array of objects: each element as its own values (jansson splits the array). */
+/*
+ * DRF's ListSerializer errors: a 400 with one object per element, {} for a valid one
+ * ([{}, {"name": ["This field is required."]}]). failed[i] is the error of element i, or NULL.
+ */
+static void
+respond_elements(PdHttpContext *ctx, PdError **failed, size_t count)
+{
+    ctx->status = 400;
+    pd_strbuf_init(&ctx->out, ctx->arena);
+    pd_strbuf_append_char(&ctx->out, '[');
+    for (size_t i = 0; i < count; i++)
+    {
+        pd_strbuf_append(&ctx->out, i == 0 ? "" : ",");
+        if (failed[i] == NULL)
+            pd_strbuf_append(&ctx->out, "{}");
+        else
+            pd_http_append_problems(&ctx->out, failed[i]);
+    }
+    pd_strbuf_append_char(&ctx->out, ']');
+}
+
+/* Element i of a bulk body as values, read and validated for create; its error kept in failed[i]. */
 static bool
-read_array(PdHttpContext *ctx, const PdModel *model, PdValues ***objects, size_t *count, PdError *err)
+read_element(PdHttpContext *ctx, const PdModel *model, json_t *element, PdValues **values, PdError **failed)
+{
+    PdError err = {0};
+    char *text = json_dumps(element, JSON_COMPACT | JSON_ENCODE_ANY);
+    bool is_read = text != NULL && read_values(ctx, model, text, strlen(text), values, &err) &&
+                   pd_values_validate(*values, PD_VALIDATE_CREATE, &err);
+    free(text);
+    if (is_read)
+        return true;
+    if (err.code == PD_OK)
+        pd_error_set(&err, PD_ERR_INVALID_INPUT, "Invalid data.");
+    *failed = pd_arena_alloc(ctx->arena, sizeof(**failed));
+    if (*failed != NULL)
+        **failed = err;
+    return false;
+}
+
+/*
+ * A JSON array of objects: each element as its own values (jansson splits the array). False with the
+ * answer given: a parse error, or every element's problems in DRF's list shape.
+ */
+static bool
+read_array(PdHttpContext *ctx, const PdModel *model, PdValues ***objects, size_t *count)
 {
     json_error_t problem;
     json_t *array = json_loadb(ctx->body, ctx->body_length, 0, &problem);
+    PdError err = {0};
     if (array == NULL || !json_is_array(array))
     {
         json_decref(array);
-        return pd_error_set(err, PD_ERR_INVALID_INPUT, "JSON parse error - %s at line %d column %d",
-                            problem.text, problem.line, problem.column);
+        pd_error_set(&err, PD_ERR_INVALID_INPUT, "JSON parse error - %s at line %d column %d", problem.text,
+                     problem.line, problem.column);
+        pd_http_respond_error(ctx, &err);
+        return false;
     }
-    bool is_read = true;
     *count = json_array_size(array);
-    *objects = pd_arena_calloc(ctx->arena, *count ? *count : 1, sizeof(**objects));
+    size_t slots = *count ? *count : 1;
+    *objects = pd_arena_calloc(ctx->arena, slots, sizeof(**objects));
+    PdError **failed = pd_arena_calloc(ctx->arena, slots, sizeof(*failed));
+    bool is_read = *objects != NULL && failed != NULL;
+    bool has_failed = false;
     for (size_t i = 0; is_read && i < *count; i++)
-    {
-        char *text = json_dumps(json_array_get(array, i), JSON_COMPACT | JSON_ENCODE_ANY);
-        is_read = text != NULL && *objects != NULL &&
-                  read_values(ctx, model, text, strlen(text), &(*objects)[i], err);
-        free(text);
-    }
+        has_failed =
+            !read_element(ctx, model, json_array_get(array, i), &(*objects)[i], &failed[i]) || has_failed;
     json_decref(array);
-    if (*objects == NULL)
-        return pd_arena_error(ctx->arena, err);
-    return is_read;
+    if (!is_read)
+    {
+        pd_arena_error(ctx->arena, &err);
+        pd_http_respond_error(ctx, &err);
+    }
+    else if (has_failed)
+        respond_elements(ctx, failed, *count);
+    return is_read && !has_failed;
 }
 
 static bool
@@ -150,9 +201,10 @@ pd_http_create(PdHttpContext *ctx, const PdModel *model)
     PdValues **objects = NULL;
     size_t count = 0;
     bool is_bulk = is_array_body(ctx);
-    bool is_read = is_bulk ? read_array(ctx, model, &objects, &count, &err)
-                           : read_values(ctx, model, ctx->body, ctx->body_length, &values, &err);
-    if (!is_read || !pd_http_db_acquire(ctx, &db, &err))
+    if (is_bulk && !read_array(ctx, model, &objects, &count))
+        return;
+    if ((!is_bulk && !read_values(ctx, model, ctx->body, ctx->body_length, &values, &err)) ||
+        !pd_http_db_acquire(ctx, &db, &err))
     {
         pd_http_respond_error(ctx, &err);
         return;

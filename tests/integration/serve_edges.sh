@@ -7,7 +7,7 @@
 # errors. Every refusal leaves the table unchanged.
 source tests/lib/pg.sh
 source tests/lib/tap.sh
-tap_plan 59
+tap_plan 61
 source tests/lib/serve.sh
 
 tap_fresh_db serve_edges
@@ -179,6 +179,11 @@ http POST /api/authors/ "${JSON[@]}" --data-binary $'{"name": "a\\u0000b", "emai
 expect_json "a NUL in a JSON body is a 400 parse error" '.detail | startswith("JSON parse error")' 'true'
 http POST /api/authors/ "${JSON[@]}" --data-binary $'{"name": "\xff", "email": "z@example.com"}'
 expect_json "invalid UTF-8 in a JSON body is a 400 parse error" '.detail | startswith("JSON parse error")' 'true'
+AUTHORS=$(psql -X -At -c "SELECT count(*) FROM author")
+http POST /api/authors/ "${JSON[@]}" -d '[{"name": "Ok", "email": "ok@example.com"}, {"name": ""}, 5]'
+expect_json "a bulk create's problems are DRF's list shape, one object per element, {} for a valid one" '.' \
+    '[{},{"name":["This field may not be blank."],"email":["This field is required."]},{"non_field_errors":["Invalid data. Expected a dictionary, but got int."]}]'
+expect_eq "... and create nothing" "$(psql -X -At -c "SELECT count(*) FROM author")" "$AUTHORS"
 http BREW /api/books/
 expect_json "an unknown method is a 405 with Allow" "[.detail, \"$(http_header Allow)\"]" \
     '["Method \"BREW\" not allowed.","GET, POST, HEAD, OPTIONS"]'
