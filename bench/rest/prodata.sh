@@ -5,12 +5,10 @@
 
 EXTRA_SAMPLES="$OUT/prodata-extra/samples.tsv"
 # Anonymous requests run as the database's owner (the anchors have no authentication either); no access
-# log (neither has gunicorn here), warnings still go to the log file. 8 worker threads, each with its own
-# database connection (the default, 32, is one per wrk connection: on 2 cores that many threads and
-# backends lost about a third of get's rate in a quick comparison of 4, 8, 16 and 32). SERVE_OPTIONS adds
-# or overrides options.
+# log (neither has gunicorn here), warnings still go to the log file. The server's defaults otherwise (one
+# event loop per core, 32 database connections). SERVE_OPTIONS adds options (e.g. --pool-size 16).
 SERVE_ARGS=(--config "$HERE/prodata.conf" --port "$PRODATA_PORT" --anonymous-role "$BENCH_ROLE" --log-level warning
-    ${SERVE_OPTIONS:---worker-threads 8})
+    ${SERVE_OPTIONS:-})
 # The first page of the cursor-paginated list (serve's per-request switch to CursorPagination).
 CURSOR_FIRST_PATH=${CURSOR_FIRST_PATH:-/api/books/?cursor=}
 DEEP_PAGE=${DEEP_PAGE:-1000}

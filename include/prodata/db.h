@@ -210,6 +210,17 @@ bool pd_db_wait_notification(PdArena *arena, PdDb *db, int timeout_ms, bool *rec
 /* Whether db can still be used: libpq's state is good and no statement found the server gone. */
 bool pd_db_is_usable(const PdDb *db);
 
+/*
+ * How a statement waits for the server's answer. By default libpq blocks the
+ * calling thread. With a wait function set, every statement is sent, then,
+ * while its answer is incomplete, wait(context, socket) is called and must
+ * return once socket (the connection's) is readable: an event loop that runs
+ * requests as coroutines answers others meanwhile. NULL restores the default.
+ * A pool clears it on release.
+ */
+typedef void (*PdDbWaitFn)(void *context, int socket);
+void pd_db_set_wait(PdDb *db, PdDbWaitFn wait, void *context);
+
 PD_API_END
 
 #endif

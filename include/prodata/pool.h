@@ -71,6 +71,14 @@ bool pd_pool_new(const PdPoolOptions *options, PdPool **pool, PdError *err);
  */
 bool pd_pool_acquire(PdPool *pool, PdDb **db, PdError *err);
 
+/*
+ * As pd_pool_acquire, but never waits for a release: with every connection
+ * lent (or, after a failed connect, within the backoff) it fails at once with
+ * PD_ERR_LOCK_TIMEOUT "every database connection is in use", for a caller
+ * that waits its own way (a coroutine, which must not block its thread).
+ */
+bool pd_pool_try_acquire(PdPool *pool, PdDb **db, PdError *err);
+
 /* How long acquires fail at once after a failed connect. */
 #define PD_POOL_BACKOFF_MS 500
 

@@ -104,8 +104,8 @@ typedef struct PdServeSettings
     int port;
     const char *tls_cert; /* PEM files; both or neither */
     const char *tls_key;
-    int worker_threads;  /* threads answering requests, each blocking on its own database connection */
-    int pool_size;       /* database connections; 0: as many as worker_threads */
+    int worker_threads;  /* event-loop threads answering requests; 0: one per core */
+    int pool_size;       /* database connections; 0: 32, or 8 per worker thread when that is more */
     int pool_timeout_ms; /* how long a request waits for a free connection */
     int connect_timeout_ms;
     int statement_timeout_ms;

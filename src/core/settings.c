@@ -128,10 +128,12 @@ static const PdSetting serve_rows[] = {
     SERVE_TEXT(tls_cert, PD_SETTING_PATH, "", false, "FILE",
                "PEM certificate (chain) for HTTPS; empty serves plain HTTP; needs tls_key"),
     SERVE_TEXT(tls_key, PD_SETTING_PATH, "", false, "FILE", "PEM private key of tls_cert"),
-    SERVE_INT(
-        worker_threads, "32", 1, 1024,
-        "threads answering requests; each blocks on its own database connection while a statement runs"),
-    SERVE_INT(pool_size, "0", 0, 1024, "database connections at most; 0: as many as worker_threads"),
+    SERVE_INT(worker_threads, "0", 0, 1024,
+              "event-loop threads answering requests, each keeping many statements in flight; 0: one per "
+              "core"),
+    SERVE_INT(pool_size, "0", 0, 1024,
+              "database connections at most (statements in flight at once); 0: 32, or 8 per worker "
+              "thread when that is more"),
     SERVE_MS(pool_timeout_ms, "5000", 1, 600000, PD_SETTING_RESTART,
              "how long a request waits for a free database connection before 503"),
     SERVE_MS(connect_timeout_ms, "2000", 100, 600000, PD_SETTING_RESTART,

@@ -51,6 +51,8 @@ struct PdDb
     bool is_broken;             /* a statement found the server gone (PD_ERR_DB_GONE): a pool closes it */
     bool is_listening;          /* LISTEN was run: a pool runs UNLISTEN * on release */
     const PdDbSession *session; /* the caller's, NULL for none */
+    PdDbWaitFn wait;            /* NULL: libpq blocks for answers */
+    void *wait_context;
     PdDbStatementCache statements;
 };
 
@@ -100,6 +102,14 @@ bool pd_db_statement_is_stale(const PdError *err);
  * round trip. Precondition: a session is set and no transaction is open. */
 bool pd_db_session_query(PdArena *arena, PdDb *db, const char *sql, bool is_prepared, int param_count,
                          const char *const *params, PdDbResult **result, PdError *err);
+
+/* Returns once PQgetResult can answer without blocking: at once without a wait function, else after
+ * waiting through it for the socket as long as libpq is busy (or the connection fails). */
+void pd_db_await(PdDb *db);
+
+/* What PQexec would return for the statement just sent (sent: the PQsend* call's return): every result
+ * read, the first error kept, else the last. NULL when nothing was sent or nothing came back. */
+PGresult *pd_db_collect(PdDb *db, int sent);
 
 /* Whether a session must wrap the next statement: one is set and no transaction is open. */
 bool pd_db_session_wraps(const PdDb *db);

@@ -174,11 +174,11 @@ pd_db_transaction_state(const PdDb *db)
     return PD_DB_TX_UNKNOWN;
 }
 
-/* PQexec returns only the last result of a multi-statement string; an error stops it there. */
+/* As PQexec: the last result of a multi-statement string, or the error that stopped it. */
 static bool
 exec_plain(PdDb *db, const char *sql, PdError *err)
 {
-    PGresult *result = PQexec(db->connection, sql);
+    PGresult *result = pd_db_collect(db, PQsendQuery(db->connection, sql));
     ExecStatusType status = PQresultStatus(result);
     if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK && status != PGRES_EMPTY_QUERY)
     {

@@ -139,7 +139,8 @@ typedef enum Take
     TAKE_FAILED, /* err says why: a timeout, or a connect failure within the backoff */
 } Take;
 
-/* Under the lock: an idle connection, a slot to connect in, or a bounded wait for either. */
+/* Under the lock: an idle connection, a slot to connect in, or a bounded wait for either (deadline NULL:
+ * no wait, PD_ERR_LOCK_TIMEOUT at once, not counted as a timeout). */
 static Take
 take_locked(PdPool *pool, const struct timespec *deadline, PdDb **db, PdError *err)
 {
@@ -165,6 +166,8 @@ take_locked(PdPool *pool, const struct timespec *deadline, PdDb **db, PdError *e
             *err = pool->last_failure;
             return TAKE_FAILED;
         }
+        if (deadline == NULL)
+            return pd_error_set(err, PD_ERR_LOCK_TIMEOUT, "every database connection is in use"), TAKE_FAILED;
         pool->stats.waiting++;
         int waited = pthread_cond_timedwait(&pool->released, &pool->lock, deadline);
         pool->stats.waiting--;
@@ -237,18 +240,17 @@ connect_in_slot(PdPool *pool, PdDb **db, PdError *err)
     return ok;
 }
 
-bool
-pd_pool_acquire(PdPool *pool, PdDb **db, PdError *err)
+static bool
+acquire(PdPool *pool, const struct timespec *deadline, PdDb **db, PdError *err)
 {
     PdError scratch = {0};
     if (err == NULL)
         err = &scratch;
-    struct timespec deadline = deadline_after(pool->acquire_timeout_ms);
     pthread_mutex_lock(&pool->lock);
     for (;;)
     {
         PdDb *taken = NULL;
-        Take take = take_locked(pool, &deadline, &taken, err);
+        Take take = take_locked(pool, deadline, &taken, err);
         pthread_mutex_unlock(&pool->lock);
         if (take == TAKE_FAILED)
             return false;
@@ -265,6 +267,19 @@ pd_pool_acquire(PdPool *pool, PdDb **db, PdError *err)
         pool->stats.in_use--;
         pool->stats.acquired--;
     }
+}
+
+bool
+pd_pool_acquire(PdPool *pool, PdDb **db, PdError *err)
+{
+    struct timespec deadline = deadline_after(pool->acquire_timeout_ms);
+    return acquire(pool, &deadline, db, err);
+}
+
+bool
+pd_pool_try_acquire(PdPool *pool, PdDb **db, PdError *err)
+{
+    return acquire(pool, NULL, db, err);
 }
 
 /* Leaves db as a new acquirer expects it: no session, no transaction, no LISTEN. False when it cannot. */
@@ -298,6 +313,7 @@ pd_pool_release(PdPool *pool, PdDb *db)
     if (db == NULL)
         return;
     bool is_kept = reset_for_reuse(db);
+    pd_db_set_wait(db, NULL, NULL);
     pthread_mutex_lock(&pool->lock);
     pool->stats.in_use--;
     if (is_kept && pool->idle_count < pool->size)

@@ -59,7 +59,8 @@ pd_db_query(PdArena *arena, PdDb *db, const char *sql, int param_count, const ch
 {
     if (pd_db_session_wraps(db))
         return pd_db_session_query(arena, db, sql, false, param_count, params, result, err);
-    PGresult *answer = PQexecParams(db->connection, sql, param_count, NULL, params, NULL, NULL, 0);
+    PGresult *answer =
+        pd_db_collect(db, PQsendQueryParams(db->connection, sql, param_count, NULL, params, NULL, NULL, 0));
     ExecStatusType status = PQresultStatus(answer);
     if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK)
     {

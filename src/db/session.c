@@ -144,7 +144,7 @@ read_steps(PdDb *db, const SessionPipeline *pipeline, PGresult **kept, size_t *f
     for (size_t i = 0; i < pipeline->step_count && PQstatus(db->connection) == CONNECTION_OK; i++)
     {
         PGresult *result;
-        while ((result = PQgetResult(db->connection)) != NULL)
+        while (pd_db_await(db), (result = PQgetResult(db->connection)) != NULL)
         {
             ExecStatusType status = PQresultStatus(result);
             if (status == PGRES_TUPLES_OK || status == PGRES_COMMAND_OK)
@@ -164,6 +164,7 @@ read_steps(PdDb *db, const SessionPipeline *pipeline, PGresult **kept, size_t *f
             PQclear(result);
         }
     }
+    pd_db_await(db);
     PGresult *sync = PQgetResult(db->connection);
     bool is_synced = sync != NULL && PQresultStatus(sync) == PGRES_PIPELINE_SYNC;
     PQclear(sync);
@@ -183,7 +184,7 @@ leave_pipeline(PdDb *db)
     for (int tries = 0; tries < 8 && PQexitPipelineMode(db->connection) != 1; tries++)
     {
         PGresult *result;
-        while ((result = PQgetResult(db->connection)) != NULL)
+        while (pd_db_await(db), (result = PQgetResult(db->connection)) != NULL)
             PQclear(result);
         if (PQstatus(db->connection) != CONNECTION_OK)
             break;
@@ -221,7 +222,7 @@ run_pipeline(PdDb *db, const SessionPipeline *pipeline, PGresult **kept, size_t 
     if (*failed_step == STEP_SESSION)
         map_session_error(err);
     if (PQstatus(db->connection) == CONNECTION_OK && PQtransactionStatus(db->connection) != PQTRANS_IDLE)
-        PQclear(PQexec(db->connection, "ROLLBACK"));
+        PQclear(pd_db_collect(db, PQsendQuery(db->connection, "ROLLBACK")));
     return false;
 }
 
@@ -250,7 +251,7 @@ pd_db_session_query(PdArena *arena, PdDb *db, const char *sql, bool is_prepared,
 static bool
 run_simple(PdDb *db, const char *sql, PdError *err)
 {
-    PGresult *result = PQexec(db->connection, sql);
+    PGresult *result = pd_db_collect(db, PQsendQuery(db->connection, sql));
     bool ok = PQresultStatus(result) == PGRES_COMMAND_OK;
     if (!ok)
         pd_db_set_query_error(db, result, err);

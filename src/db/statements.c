@@ -99,7 +99,7 @@ ensure_buckets(PdDbStatementCache *cache, PdError *err)
 static bool
 run_command(PdDb *db, const char *sql, PdError *err)
 {
-    PGresult *result = PQexec(db->connection, sql);
+    PGresult *result = pd_db_collect(db, PQsendQuery(db->connection, sql));
     bool ok = PQresultStatus(result) == PGRES_COMMAND_OK;
     if (!ok)
         pd_db_set_query_error(db, result, err);
@@ -138,7 +138,7 @@ prepare_new(PdDb *db, const char *sql, size_t length, uint64_t hash, int param_c
     memcpy(entry->sql, sql, length + 1);
     entry->sql_length = length;
     entry->hash = hash;
-    PGresult *result = PQprepare(db->connection, entry->name, sql, param_count, NULL);
+    PGresult *result = pd_db_collect(db, PQsendPrepare(db->connection, entry->name, sql, param_count, NULL));
     if (PQresultStatus(result) != PGRES_COMMAND_OK)
     {
         pd_db_set_query_error(db, result, err);
@@ -210,7 +210,8 @@ query_once(PdArena *arena, PdDb *db, const char *sql, int param_count, const cha
 {
     if (!pd_db_statement_get(db, sql, param_count, statement, err))
         return false;
-    PGresult *answer = PQexecPrepared(db->connection, (*statement)->name, param_count, params, NULL, NULL, 0);
+    PGresult *answer = pd_db_collect(
+        db, PQsendQueryPrepared(db->connection, (*statement)->name, param_count, params, NULL, NULL, 0));
     ExecStatusType status = PQresultStatus(answer);
     if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK)
     {

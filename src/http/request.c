@@ -3,15 +3,16 @@
  * callback makes the request's state and judges the raw target (args.c) before
  * libmicrohttpd splits its arguments; the access
  * handler gathers the body (bounded by body_limit), refuses early what can be
- * refused from the headers alone (413 from Content-Length, 415), then answers
- * the whole request in one call on the worker thread: the thread's arena is
- * reset, the request routed (pd_http_dispatch), the response copied into a
- * libmicrohttpd response with its headers (CORS, Connection: close while
- * draining), one access-log line written and the metrics observed. The
- * arena belongs to the thread, not the connection: requests of other
- * connections run on the same thread between two calls of a slow upload, so
- * nothing of a request lives in the arena across calls (the body is kept in
- * malloc'd memory owned by the request's state until its completion).
+ * refused from the headers alone (413 from Content-Length, 415), then
+ * answers the whole request as a task on its event loop (loop.h): the task's
+ * arena is reset, the request routed (pd_http_dispatch), and when the task
+ * had to wait for the database the connection stays suspended until it has
+ * finished. Then the response is copied into a libmicrohttpd response with
+ * its headers (CORS, Connection: close while draining), one access-log line
+ * written and the metrics observed. Nothing of a request lives in an arena
+ * across calls of a slow upload (the body is kept in malloc'd memory owned by
+ * the request's state until its completion); the header-only refusals use
+ * the thread's own arena, which no task touches.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -23,9 +24,6 @@
 #include <time.h>
 
 #include "server.h"
-
-/* Every request's arena has this budget: past it, PD_ERR_TOO_LARGE (413), never an abort. */
-#define REQUEST_ARENA_BUDGET ((size_t)256 * 1024 * 1024)
 
 /*
  * What a request keeps between the calls of the access handler (malloc'd by pd_http_on_uri, or by the first
@@ -43,6 +41,14 @@ typedef struct Pending
     bool has_begun;      /* the access handler has seen the request (and counted it in flight) */
     bool is_too_large;
     bool is_answered;
+    /* the answer, computed in a task (loop.h) that may outlive one call of the handler */
+    PdHttpTask *task;
+    PdHttpContext ctx;
+    PdHttpServer *server;
+    const char *url;
+    const char *method;
+    bool is_first_call;
+    bool has_failed; /* no context could be made: the connection is closed */
 } Pending;
 
 static pthread_key_t arena_key;
@@ -68,7 +74,7 @@ thread_arena(void)
     PdArena *arena = pthread_getspecific(arena_key);
     if (arena == NULL)
     {
-        arena = pd_arena_new(REQUEST_ARENA_BUDGET);
+        arena = pd_arena_new(PD_HTTP_REQUEST_ARENA_BUDGET);
         if (arena != NULL)
             pthread_setspecific(arena_key, arena);
     }
@@ -383,12 +389,12 @@ refuse_early(PdHttpContext *ctx)
 /* Builds the context of a request being answered now. */
 static bool
 begin(PdHttpContext *ctx, PdHttpServer *server, struct MHD_Connection *connection, const char *url,
-      const char *method)
+      const char *method, PdArena *arena)
 {
     memset(ctx, 0, sizeof(*ctx));
     ctx->server = server;
     ctx->connection = connection;
-    ctx->arena = thread_arena();
+    ctx->arena = arena;
     if (ctx->arena == NULL)
         return false;
     pd_arena_reset(ctx->arena);
@@ -402,39 +408,70 @@ begin(PdHttpContext *ctx, PdHttpServer *server, struct MHD_Connection *connectio
     return true;
 }
 
-/* Answers the request in full, now. */
+/* Computes the response into pending->ctx: run as a task, so it may wait for the database. */
+static void
+compute(void *argument)
+{
+    Pending *pending = argument;
+    PdHttpContext *ctx = &pending->ctx;
+    PdHttpServer *server = pending->server;
+    PdArena *arena = pd_http_task_arena();
+    if (!begin(ctx, server, ctx->connection, pending->url, pending->method, arena ? arena : thread_arena()))
+    {
+        pending->has_failed = true;
+        return;
+    }
+    ctx->query_string = pending->query_string;
+    bool is_preflight = false;
+    answer_cors(ctx, &is_preflight);
+    if (is_preflight)
+        return;
+    PdError err = {0};
+    if (pending->refusal_status != 0)
+        pd_http_respond_detail(ctx, pending->refusal_status, pending->refusal);
+    else if (!find_base_url(ctx))
+        pd_http_respond_detail(ctx, 400, "Invalid Host header.");
+    else if (!read_args(ctx, &err))
+        pd_http_respond_error(ctx, &err);
+    else if (pending->is_first_call && has_body(ctx->method) && refuse_early(ctx))
+        ;
+    else if (pending->is_too_large)
+        pd_http_respond_detail(ctx, 413,
+                               pd_arena_sprintf(ctx->arena, "Request body is too large (limit %d bytes).",
+                                                server->settings->body_limit));
+    else
+    {
+        ctx->body = pending->body != NULL ? pending->body : "";
+        ctx->body_length = pending->body_length;
+        pd_http_dispatch(ctx);
+    }
+}
+
+/* Queues what the task computed and lets the task go. */
+static enum MHD_Result
+finish(Pending *pending)
+{
+    PdHttpTask *task = pending->task;
+    pending->task = NULL;
+    enum MHD_Result result = pending->has_failed ? MHD_NO : queue(&pending->ctx, pending);
+    pd_http_task_release(task);
+    return result;
+}
+
+/* Answers the request: at once when nothing waits, else once its task has finished (the connection is
+ * suspended meanwhile and the handler called again). */
 static enum MHD_Result
 answer(PdHttpServer *server, struct MHD_Connection *connection, const char *url, const char *method,
        Pending *pending, bool is_first_call)
 {
-    PdHttpContext ctx;
-    if (!begin(&ctx, server, connection, url, method))
-        return MHD_NO;
-    ctx.query_string = pending->query_string;
-    bool is_preflight = false;
-    answer_cors(&ctx, &is_preflight);
-    PdError err = {0};
-    if (is_preflight)
-        return queue(&ctx, pending);
-    if (pending->refusal_status != 0)
-        pd_http_respond_detail(&ctx, pending->refusal_status, pending->refusal);
-    else if (!find_base_url(&ctx))
-        pd_http_respond_detail(&ctx, 400, "Invalid Host header.");
-    else if (!read_args(&ctx, &err))
-        pd_http_respond_error(&ctx, &err);
-    else if (is_first_call && has_body(ctx.method) && refuse_early(&ctx))
-        ;
-    else if (pending->is_too_large)
-        pd_http_respond_detail(&ctx, 413,
-                               pd_arena_sprintf(ctx.arena, "Request body is too large (limit %d bytes).",
-                                                server->settings->body_limit));
-    else
-    {
-        ctx.body = pending->body != NULL ? pending->body : "";
-        ctx.body_length = pending->body_length;
-        pd_http_dispatch(&ctx);
-    }
-    return queue(&ctx, pending);
+    pending->server = server;
+    pending->url = url;
+    pending->method = method;
+    pending->is_first_call = is_first_call;
+    pending->ctx.connection = connection;
+    if (!pd_http_task_run(connection, compute, pending, &pending->task))
+        return MHD_YES;
+    return finish(pending);
 }
 
 /* Keeps up to body_limit bytes of the body; past it only notes that the body was too large. */
@@ -491,12 +528,14 @@ pd_http_on_request(void *cls, struct MHD_Connection *connection, const char *url
         if (!has_body(method_of(method)))
             return MHD_YES;
         PdHttpContext probe;
-        if (!begin(&probe, server, connection, url, method))
+        if (!begin(&probe, server, connection, url, method, thread_arena()))
             return MHD_NO;
         if (refuse_early(&probe))
             return answer(server, connection, url, method, pending, true);
         return MHD_YES;
     }
+    if (pending->task != NULL)
+        return pd_http_task_is_done(pending->task) ? finish(pending) : MHD_YES;
     if (pending->is_answered)
     {
         *upload_data_size = 0;
@@ -521,6 +560,15 @@ pd_http_on_completed(void *cls, struct MHD_Connection *connection, void **state,
     Pending *pending = *state;
     if (pending == NULL)
         return;
+    if (!pd_http_task_is_done(pending->task))
+    {
+        /* Only a daemon stopped with a request under way gets here (the drain timed out): its task still
+         * points at pending, which is left to the process's end. */
+        pd_logf(PD_LOG_WARNING, "a connection closed while its request was still being answered");
+        *state = NULL;
+        return;
+    }
+    pd_http_task_release(pending->task);
     if (pending->has_begun)
         atomic_fetch_sub(&server->in_flight, 1);
     free(pending->body);

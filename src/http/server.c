@@ -1,16 +1,16 @@
 /*
  * server.c - the life of `prodata serve`'s server: start (models, pool,
- * authentication, metrics, the listening socket, libmicrohttpd, the LISTEN
- * thread) and the graceful stop. Thread model, chosen for throughput on few
- * cores: libmicrohttpd runs a pool of worker_threads epoll threads and each
- * request is answered inside its access handler, which blocks on its own
- * pooled database connection; so N concurrent clients can have N statements
- * in flight (what create's group commit needs) without a hand-off between
- * threads. Our own thread accepts connections and hands them to
- * libmicrohttpd (MHD_add_connection places a connection by its descriptor,
- * which spreads clients evenly over the workers; racing accepts would pile a
- * burst of connections onto whichever worker woke first). Stopping closes the
- * listening socket first, so draining needs no libmicrohttpd quiesce.
+ * authentication, metrics, the listening socket, the event loops with their
+ * libmicrohttpd daemons, the LISTEN thread) and the graceful stop. Thread
+ * model, chosen for throughput on few cores: worker_threads event loops (one
+ * per core by default, loop.c), each running its requests as fibers that
+ * switch out while their statements are at the database; so N concurrent
+ * clients have N statements in flight (what create's group commit needs)
+ * with no thread per connection and no hand-off between threads. Our own
+ * thread accepts connections and deals them to the loops in turn (racing
+ * accepts would pile a burst of connections onto whichever loop woke
+ * first). Stopping closes the listening socket first and lets the loops run
+ * until the requests under way have finished.
  */
 #include <errno.h>
 #include <netdb.h>
@@ -91,8 +91,7 @@ accept_loop(void *data)
         }
         int on = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
-        /* Refused (every worker at its connection limit): libmicrohttpd has closed fd already. */
-        MHD_add_connection(server->daemon, fd, (struct sockaddr *)&address, length);
+        pd_http_loops_add(server, fd, (struct sockaddr *)&address, length);
     }
     return NULL;
 }
@@ -120,49 +119,72 @@ read_pem(PdArena *arena, const char *path, char **text, PdError *err)
 
 /* ---- libmicrohttpd ---- */
 
+/* Reads the TLS certificate and key once, for every loop's daemon. */
 static bool
-start_daemon(PdHttpServer *server, PdError *err)
+prepare_tls(PdHttpServer *server, PdError *err)
 {
     const PdServeSettings *settings = server->settings;
-    unsigned int flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ITC;
-    char *key = NULL, *cert = NULL;
-    if (settings->tls_cert[0] != '\0' || settings->tls_key[0] != '\0')
-    {
-        if (settings->tls_cert[0] == '\0' || settings->tls_key[0] == '\0')
-            return pd_error_set(err, PD_ERR_INVALID_INPUT, "tls_cert and tls_key go together: set both");
-        if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES)
-            return pd_error_set(err, PD_ERR_INVALID_INPUT, "this libmicrohttpd was built without TLS");
-        if (!read_pem(server->arena, settings->tls_cert, &cert, err) ||
-            !read_pem(server->arena, settings->tls_key, &key, err))
-            return false;
+    if (settings->tls_cert[0] == '\0' && settings->tls_key[0] == '\0')
+        return true;
+    if (settings->tls_cert[0] == '\0' || settings->tls_key[0] == '\0')
+        return pd_error_set(err, PD_ERR_INVALID_INPUT, "tls_cert and tls_key go together: set both");
+    if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES)
+        return pd_error_set(err, PD_ERR_INVALID_INPUT, "this libmicrohttpd was built without TLS");
+    if (!read_pem(server->arena, settings->tls_cert, &server->tls_cert, err) ||
+        !read_pem(server->arena, settings->tls_key, &server->tls_key, err))
+        return false;
+    server->is_tls = true;
+    return true;
+}
+
+/* One loop's daemon: external epoll mode (the loop runs it), connections handed in by the accept thread,
+ * suspend and resume for requests that wait on the database. */
+static struct MHD_Daemon *
+start_daemon(PdHttpServer *server, unsigned int connection_limit)
+{
+    const PdServeSettings *settings = server->settings;
+    unsigned int flags = MHD_USE_EPOLL | MHD_USE_NO_LISTEN_SOCKET | MHD_ALLOW_SUSPEND_RESUME;
+    if (server->is_tls)
         flags |= MHD_USE_TLS;
-        server->is_tls = true;
-    }
-    unsigned int threads = (unsigned int)settings->worker_threads;
-    unsigned int limit = (unsigned int)settings->max_connections;
-    if (limit < threads)
-        limit = threads;
     unsigned int idle_s = (unsigned int)((settings->idle_timeout_ms + 999) / 1000);
     struct MHD_OptionItem options[] = {
-        {MHD_OPTION_THREAD_POOL_SIZE, threads, NULL},
-        {MHD_OPTION_CONNECTION_LIMIT, limit, NULL},
+        {MHD_OPTION_CONNECTION_LIMIT, connection_limit, NULL},
         {MHD_OPTION_CONNECTION_TIMEOUT, idle_s, NULL},
         /* a request line of PD_HTTP_MAX_TARGET bytes with PD_HTTP_MAX_ARGS arguments (a 64-byte record
          * each) and the headers fit; pd_http_on_uri refuses a larger one before it is split */
         {MHD_OPTION_CONNECTION_MEMORY_LIMIT, 128 * 1024, NULL},
         {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)pd_http_on_completed, server},
         {MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)pd_http_on_uri, server},
-        {MHD_OPTION_HTTPS_MEM_KEY, 0, key},
-        {MHD_OPTION_HTTPS_MEM_CERT, 0, cert},
+        {MHD_OPTION_HTTPS_MEM_KEY, 0, server->tls_key},
+        {MHD_OPTION_HTTPS_MEM_CERT, 0, server->tls_cert},
         {MHD_OPTION_END, 0, NULL},
     };
     if (!server->is_tls)
-        options[6] = options[8]; /* the list ends before the TLS options */
-    server->daemon = MHD_start_daemon(flags, 0, NULL, NULL, pd_http_on_request, server, MHD_OPTION_ARRAY,
-                                      options, MHD_OPTION_END);
-    if (server->daemon == NULL)
-        return pd_error_set(err, PD_ERR_INTERNAL, "libmicrohttpd did not start (worker_threads %u%s)",
-                            threads, server->is_tls ? ", TLS: check the certificate and key" : "");
+        options[5] = options[7]; /* the list ends before the TLS options */
+    return MHD_start_daemon(flags, 0, NULL, NULL, pd_http_on_request, server, MHD_OPTION_ARRAY, options,
+                            MHD_OPTION_END);
+}
+
+/* worker_threads, or 0: one per core. */
+static int
+thread_count(const PdServeSettings *settings)
+{
+    if (settings->worker_threads > 0)
+        return settings->worker_threads;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    return cores > 0 ? (int)cores : 1;
+}
+
+static bool
+start_loops(PdHttpServer *server, PdError *err)
+{
+    if (!pd_http_loops_start(server, server->thread_count, PD_HTTP_REQUEST_ARENA_BUDGET, start_daemon, err))
+    {
+        if (err->code == PD_OK)
+            pd_error_set(err, PD_ERR_INTERNAL, "libmicrohttpd did not start%s",
+                         server->is_tls ? " (TLS: check the certificate and key)" : "");
+        return false;
+    }
     return true;
 }
 
@@ -198,13 +220,23 @@ parse_cors(PdHttpServer *server, PdError *err)
     return true;
 }
 
+/* pool_size, or 0: 32, or 8 per loop when that is more (each loop keeps many statements in flight). */
+static int
+pool_size(const PdHttpServer *server)
+{
+    int size = server->settings->pool_size;
+    if (size > 0)
+        return size;
+    return server->thread_count * 8 > 32 ? server->thread_count * 8 : 32;
+}
+
 static bool
 open_pool(PdHttpServer *server, PdError *err)
 {
     const PdServeSettings *settings = server->settings;
     PdPoolOptions options = {
         .conninfo = settings->database,
-        .size = settings->pool_size > 0 ? settings->pool_size : settings->worker_threads,
+        .size = pool_size(server),
         .acquire_timeout_ms = settings->pool_timeout_ms,
         .connect_timeout_ms = settings->connect_timeout_ms,
         .statement_timeout_ms = settings->statement_timeout_ms,
@@ -259,8 +291,8 @@ warm_pool(PdHttpServer *server, int size)
 static void
 server_free(PdHttpServer *server)
 {
-    if (server->daemon != NULL)
-        MHD_stop_daemon(server->daemon);
+    if (server->loops != NULL)
+        pd_http_loops_stop(server);
     if (server->listen_fd >= 0)
         close(server->listen_fd);
     if (server->catalog != NULL)
@@ -292,14 +324,15 @@ pd_http_server_start(const PdServeSettings *settings, PdHttpServer **out, PdErro
         server_free(server);
         return pd_error_set(err, PD_ERR_NO_MEMORY, "out of memory");
     }
-    bool is_started = parse_cors(server, err) &&
+    server->thread_count = thread_count(settings);
+    bool is_started = parse_cors(server, err) && prepare_tls(server, err) &&
                       pd_http_cursor_key(settings->cursor_secret, server->cursor_key, err) &&
                       open_auth(server, err) && open_pool(server, err) &&
                       pd_http_catalog_load(server, &server->catalog, err);
     if (is_started)
     {
-        warm_pool(server, settings->pool_size > 0 ? settings->pool_size : settings->worker_threads);
-        is_started = bind_socket(server, err) && start_daemon(server, err);
+        warm_pool(server, pool_size(server));
+        is_started = bind_socket(server, err) && start_loops(server, err);
     }
     if (is_started && pthread_create(&server->accept_thread, NULL, accept_loop, server) != 0)
         is_started = pd_error_set(err, PD_ERR_INTERNAL, "could not start the accept thread");
@@ -311,9 +344,10 @@ pd_http_server_start(const PdServeSettings *settings, PdHttpServer **out, PdErro
         pd_http_server_stop(server, 0);
         return false;
     }
-    pd_logf(PD_LOG_INFO, "serving %zu models on %s://%s:%d/api/ with %d worker threads",
+    pd_logf(PD_LOG_INFO,
+            "serving %zu models on %s://%s:%d/api/ with %d event loops and %d database connections",
             server->catalog->catalog->model_count, server->is_tls ? "https" : "http",
-            settings->listen_address, server->port, settings->worker_threads);
+            settings->listen_address, server->port, server->thread_count, pool_size(server));
     *out = server;
     return true;
 }

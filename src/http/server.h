@@ -1,9 +1,9 @@
 /*
  * server.h - what the files of src/http share: the server, a catalog
  * generation, and one request being answered (PdHttpContext). A request is
- * answered inside one call of the access handler on one worker thread, so
- * everything it allocates lives in that thread's arena, reset per request;
- * only the response body is copied out to libmicrohttpd.
+ * answered as a task on one event loop (loop.h), so everything it allocates
+ * lives in its task's arena, reset per request; only the response body is
+ * copied out to libmicrohttpd.
  */
 #ifndef PRODATA_HTTP_SERVER_H
 #define PRODATA_HTTP_SERVER_H
@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "auth.h"
+#include "loop.h"
 #include "http.h"
 #include "metrics.h"
 #include "prodata/arena.h"
@@ -46,7 +47,12 @@ struct PdHttpServer
     PdPool *pool;
     PdHttpAuth *auth;
     PdMetrics *metrics;
-    struct MHD_Daemon *daemon;
+    struct PdHttpLoop **loops; /* loop.c: the event loops, each with its libmicrohttpd daemon */
+    int loop_count;
+    int thread_count; /* loops to run: worker_threads, or one per core */
+    atomic_uint next_loop; /* round robin of accepted connections */
+    char *tls_key; /* PEM text, NULL without TLS */
+    char *tls_cert;
     int listen_fd;
     int port;
     bool is_tls;
@@ -67,6 +73,9 @@ struct PdHttpServer
     size_t cors_origin_count;
     bool is_cors_any;
 };
+
+/* Every request's arena has this budget: past it, PD_ERR_TOO_LARGE (413), never an abort. */
+#define PD_HTTP_REQUEST_ARENA_BUDGET ((size_t)256 * 1024 * 1024)
 
 /* The channel `prodata migrate` notifies after it applied something. */
 #define PD_HTTP_RELOAD_CHANNEL "prodata_catalog"
@@ -97,7 +106,7 @@ typedef struct PdHttpContext
 {
     PdHttpServer *server;
     struct MHD_Connection *connection;
-    PdArena *arena; /* the worker thread's, reset for this request */
+    PdArena *arena; /* the request's task's, reset for this request */
     PdHttpMethod method;
     const char *method_name;
     const char *path;         /* decoded, without the query string */

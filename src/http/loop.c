@@ -1,0 +1,470 @@
+/*
+ * loop.c - the event loops of `prodata serve`. Why: a thread per connection
+ * that blocks on its statement pays two context switches per request on top
+ * of PostgreSQL's own, and with more threads than cores those switches, not
+ * the statements, set the rate. Here a few loop threads (one per core by
+ * default) each own a libmicrohttpd daemon in external epoll mode and an
+ * epoll set holding the daemon's descriptor, an eventfd (new connections,
+ * stop) and the sockets of the database connections its requests wait on.
+ * The access handler runs each request as a task: a fiber with its own
+ * arena. A task that must wait for the database registers the connection's
+ * socket here and yields (the connection to the client is suspended); when
+ * the socket is readable the loop switches back into it, and once the task
+ * has finished the client's connection is resumed and the handler, called
+ * again, queues the response. Tasks and their stacks are kept for reuse.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fiber.h"
+#include "loop.h"
+#include "server.h"
+
+/* Each task's stack: request handling, jansson, OpenSSL and libpq calls, with room to spare. */
+#define TASK_STACK_SIZE ((size_t)512 * 1024)
+#define LOOP_EVENTS 64
+
+/* What an epoll event's data.ptr points at: the first member of each registered thing. */
+typedef enum Tag
+{
+    TAG_DAEMON,
+    TAG_WAKE,
+    TAG_TASK,
+} Tag;
+
+struct PdHttpTask
+{
+    Tag tag; /* TAG_TASK; first */
+    PdHttpLoop *loop;
+    PdFiber *fiber;
+    PdArena *arena;
+    struct MHD_Connection *connection;
+    bool is_done;
+    bool is_suspended;    /* its client connection is suspended until it finishes */
+    int wait_fd;          /* registered in the loop's epoll set, -1 when none */
+    long long wake_at_ms; /* while sleeping */
+    PdHttpTask *next;     /* free list, or the sleeping list */
+};
+
+/* A connection accepted by the accept thread, waiting for its loop to take it. */
+typedef struct Incoming
+{
+    int fd;
+    struct sockaddr_storage address;
+    socklen_t length;
+} Incoming;
+
+struct PdHttpLoop
+{
+    struct PdHttpServer *server;
+    pthread_t thread;
+    bool has_thread;
+    int epoll_fd;
+    int wake_fd;
+    Tag wake_tag;
+    Tag daemon_tag;
+    struct MHD_Daemon *daemon;
+    atomic_bool is_stopping;
+    pthread_mutex_t lock; /* incoming */
+    Incoming *incoming;
+    size_t incoming_count;
+    size_t incoming_capacity;
+    PdHttpTask *free_tasks;
+    PdHttpTask *sleeping;
+    size_t arena_budget;
+    bool must_run_daemon;
+};
+
+static _Thread_local PdHttpLoop *current_loop;
+static _Thread_local PdHttpTask *current_task;
+
+static long long
+now_ms(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}
+
+/* ---- tasks ---- */
+
+static PdHttpTask *
+task_get(PdHttpLoop *loop)
+{
+    PdHttpTask *task = loop->free_tasks;
+    if (task != NULL)
+    {
+        loop->free_tasks = task->next;
+        return task;
+    }
+    task = calloc(1, sizeof(*task));
+    if (task == NULL)
+        return NULL;
+    task->tag = TAG_TASK;
+    task->loop = loop;
+    task->wait_fd = -1;
+    task->fiber = pd_fiber_new(TASK_STACK_SIZE);
+    task->arena = pd_arena_new(loop->arena_budget);
+    if (task->fiber == NULL || task->arena == NULL)
+    {
+        pd_fiber_free(task->fiber);
+        pd_arena_free(task->arena);
+        free(task);
+        return NULL;
+    }
+    return task;
+}
+
+static void
+task_free(PdHttpTask *task)
+{
+    pd_fiber_free(task->fiber);
+    pd_arena_free(task->arena);
+    free(task);
+}
+
+/* Switches into task (started anew with fn, or resumed when fn is NULL) until it yields or finishes. */
+static bool
+task_switch(PdHttpTask *task, PdHttpTaskFn fn, void *argument)
+{
+    current_task = task;
+    bool is_done = fn != NULL ? pd_fiber_start(task->fiber, fn, argument) : pd_fiber_resume(task->fiber);
+    current_task = NULL;
+    task->is_done = is_done;
+    return is_done;
+}
+
+bool
+pd_http_task_run(struct MHD_Connection *connection, PdHttpTaskFn fn, void *argument, PdHttpTask **task)
+{
+    *task = NULL;
+    PdHttpLoop *loop = current_loop;
+    PdHttpTask *made = loop != NULL && current_task == NULL ? task_get(loop) : NULL;
+    if (made == NULL)
+    {
+        fn(argument); /* off a loop (or out of memory for a task): now, blocking */
+        return true;
+    }
+    pd_arena_reset(made->arena);
+    made->connection = connection;
+    made->is_suspended = false;
+    *task = made;
+    if (task_switch(made, fn, argument))
+        return true;
+    MHD_suspend_connection(connection);
+    made->is_suspended = true;
+    return false;
+}
+
+bool
+pd_http_task_is_done(const PdHttpTask *task)
+{
+    return task == NULL || task->is_done;
+}
+
+void
+pd_http_task_release(PdHttpTask *task)
+{
+    if (task == NULL)
+        return;
+    task->connection = NULL;
+    task->next = task->loop->free_tasks;
+    task->loop->free_tasks = task;
+}
+
+PdArena *
+pd_http_task_arena(void)
+{
+    return current_task != NULL ? current_task->arena : NULL;
+}
+
+bool
+pd_http_in_task(void)
+{
+    return current_task != NULL;
+}
+
+/* ---- waiting, from inside a task ---- */
+
+void
+pd_http_task_wait(void *context, int socket)
+{
+    (void)context;
+    PdHttpTask *task = current_task;
+    struct epoll_event event = {.events = EPOLLIN, .data.ptr = task};
+    if (task == NULL || epoll_ctl(task->loop->epoll_fd, EPOLL_CTL_ADD, socket, &event) != 0)
+    {
+        struct pollfd wait = {socket, POLLIN, 0};
+        while (poll(&wait, 1, -1) < 0 && errno == EINTR)
+            ;
+        return;
+    }
+    task->wait_fd = socket;
+    pd_fiber_yield();
+}
+
+bool
+pd_http_task_sleep(int ms)
+{
+    PdHttpTask *task = current_task;
+    if (task == NULL)
+        return false;
+    task->wake_at_ms = now_ms() + ms;
+    task->next = task->loop->sleeping;
+    task->loop->sleeping = task;
+    pd_fiber_yield();
+    return true;
+}
+
+/* Goes on with a task whose wait ended; one that finished gets its client connection resumed. */
+static void
+resume(PdHttpLoop *loop, PdHttpTask *task)
+{
+    if (task_switch(task, NULL, NULL) && task->is_suspended)
+    {
+        task->is_suspended = false;
+        MHD_resume_connection(task->connection);
+        loop->must_run_daemon = true;
+    }
+}
+
+static void
+wake_sleepers(PdHttpLoop *loop)
+{
+    long long now = now_ms();
+    PdHttpTask **link = &loop->sleeping;
+    PdHttpTask *due = NULL;
+    while (*link != NULL)
+    {
+        PdHttpTask *task = *link;
+        if (task->wake_at_ms <= now)
+        {
+            *link = task->next;
+            task->next = due;
+            due = task;
+        }
+        else
+            link = &task->next;
+    }
+    while (due != NULL)
+    {
+        PdHttpTask *task = due;
+        due = task->next;
+        task->next = NULL;
+        resume(loop, task);
+    }
+}
+
+/* ---- the loop ---- */
+
+/* Milliseconds epoll may wait: libmicrohttpd's next timeout, the first sleeper's, at most a second. */
+static int
+next_timeout(PdHttpLoop *loop)
+{
+    long long timeout = 1000;
+    MHD_UNSIGNED_LONG_LONG daemon_ms;
+    if (MHD_get_timeout(loop->daemon, &daemon_ms) == MHD_YES && (long long)daemon_ms < timeout)
+        timeout = (long long)daemon_ms;
+    if (loop->sleeping != NULL)
+    {
+        long long now = now_ms();
+        for (PdHttpTask *task = loop->sleeping; task != NULL; task = task->next)
+            if (task->wake_at_ms - now < timeout)
+                timeout = task->wake_at_ms > now ? task->wake_at_ms - now : 0;
+    }
+    return (int)timeout;
+}
+
+/* New connections from the accept thread, handed to this loop's daemon. */
+static void
+take_incoming(PdHttpLoop *loop)
+{
+    uint64_t count;
+    while (read(loop->wake_fd, &count, sizeof(count)) < 0 && errno == EINTR)
+        ;
+    pthread_mutex_lock(&loop->lock);
+    Incoming *taken = loop->incoming;
+    size_t taken_count = loop->incoming_count;
+    loop->incoming = NULL;
+    loop->incoming_count = 0;
+    loop->incoming_capacity = 0;
+    pthread_mutex_unlock(&loop->lock);
+    for (size_t i = 0; i < taken_count; i++)
+        /* Refused (at the connection limit): libmicrohttpd has closed the descriptor already. */
+        MHD_add_connection(loop->daemon, taken[i].fd, (struct sockaddr *)&taken[i].address, taken[i].length);
+    free(taken);
+    loop->must_run_daemon = taken_count > 0 || loop->must_run_daemon;
+}
+
+static void
+handle_event(PdHttpLoop *loop, const struct epoll_event *event)
+{
+    Tag *tag = event->data.ptr;
+    if (*tag == TAG_DAEMON)
+        loop->must_run_daemon = true;
+    else if (*tag == TAG_WAKE)
+        take_incoming(loop);
+    else
+    {
+        PdHttpTask *task = (PdHttpTask *)tag;
+        if (task->wait_fd >= 0)
+            epoll_ctl(loop->epoll_fd, EPOLL_CTL_DEL, task->wait_fd, NULL);
+        task->wait_fd = -1;
+        resume(loop, task);
+    }
+}
+
+static void *
+loop_main(void *data)
+{
+    PdHttpLoop *loop = data;
+    current_loop = loop;
+    struct epoll_event events[LOOP_EVENTS];
+    while (!atomic_load(&loop->is_stopping))
+    {
+        int count = epoll_wait(loop->epoll_fd, events, LOOP_EVENTS, next_timeout(loop));
+        loop->must_run_daemon = count == 0;
+        for (int i = 0; i < count; i++)
+            handle_event(loop, &events[i]);
+        if (loop->sleeping != NULL)
+            wake_sleepers(loop);
+        if (loop->must_run_daemon)
+            MHD_run(loop->daemon);
+    }
+    current_loop = NULL;
+    return NULL;
+}
+
+/* ---- start and stop ---- */
+
+static bool
+watch(PdHttpLoop *loop, int fd, Tag *tag)
+{
+    struct epoll_event event = {.events = EPOLLIN, .data.ptr = tag};
+    return epoll_ctl(loop->epoll_fd, EPOLL_CTL_ADD, fd, &event) == 0;
+}
+
+static bool
+loop_open(PdHttpLoop *loop, struct PdHttpServer *server, size_t arena_budget, PdHttpDaemonStart start,
+          unsigned int connection_limit, PdError *err)
+{
+    loop->server = server;
+    loop->arena_budget = arena_budget;
+    loop->wake_tag = TAG_WAKE;
+    loop->daemon_tag = TAG_DAEMON;
+    pthread_mutex_init(&loop->lock, NULL);
+    loop->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+    loop->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (loop->epoll_fd < 0 || loop->wake_fd < 0 || !watch(loop, loop->wake_fd, &loop->wake_tag))
+        return pd_error_set(err, PD_ERR_INTERNAL, "could not make an event loop: %s", strerror(errno));
+    loop->daemon = start(server, connection_limit);
+    if (loop->daemon == NULL)
+        return false; /* start said why, in the server's start error */
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(loop->daemon, MHD_DAEMON_INFO_EPOLL_FD);
+    if (info == NULL || !watch(loop, info->epoll_fd, &loop->daemon_tag))
+        return pd_error_set(err, PD_ERR_INTERNAL, "libmicrohttpd gave no epoll descriptor");
+    if (pthread_create(&loop->thread, NULL, loop_main, loop) != 0)
+        return pd_error_set(err, PD_ERR_INTERNAL, "could not start an event loop thread");
+    loop->has_thread = true;
+    return true;
+}
+
+bool
+pd_http_loops_start(struct PdHttpServer *server, int count, size_t arena_budget, PdHttpDaemonStart start,
+                    PdError *err)
+{
+    server->loops = calloc((size_t)count, sizeof(*server->loops));
+    if (server->loops == NULL)
+        return pd_error_set(err, PD_ERR_NO_MEMORY, "out of memory");
+    unsigned int limit = (unsigned int)server->settings->max_connections;
+    unsigned int per_loop = (limit + (unsigned int)count - 1) / (unsigned int)count;
+    for (int i = 0; i < count; i++)
+    {
+        PdHttpLoop *loop = calloc(1, sizeof(*loop));
+        if (loop == NULL)
+            return pd_error_set(err, PD_ERR_NO_MEMORY, "out of memory");
+        loop->epoll_fd = loop->wake_fd = -1;
+        server->loops[server->loop_count++] = loop;
+        if (!loop_open(loop, server, arena_budget, start, per_loop > 0 ? per_loop : 1, err))
+            return false;
+    }
+    return true;
+}
+
+void
+pd_http_loops_add(struct PdHttpServer *server, int fd, const struct sockaddr *address, socklen_t length)
+{
+    unsigned int next = atomic_fetch_add(&server->next_loop, 1);
+    PdHttpLoop *loop = server->loops[next % (unsigned int)server->loop_count];
+    pthread_mutex_lock(&loop->lock);
+    if (loop->incoming_count == loop->incoming_capacity)
+    {
+        size_t capacity = loop->incoming_capacity ? loop->incoming_capacity * 2 : 16;
+        Incoming *grown = realloc(loop->incoming, capacity * sizeof(*grown));
+        if (grown == NULL)
+        {
+            pthread_mutex_unlock(&loop->lock);
+            close(fd);
+            return;
+        }
+        loop->incoming = grown;
+        loop->incoming_capacity = capacity;
+    }
+    Incoming *slot = &loop->incoming[loop->incoming_count++];
+    slot->fd = fd;
+    slot->length = length <= sizeof(slot->address) ? length : sizeof(slot->address);
+    memcpy(&slot->address, address, slot->length);
+    pthread_mutex_unlock(&loop->lock);
+    uint64_t one = 1;
+    while (write(loop->wake_fd, &one, sizeof(one)) < 0 && errno == EINTR)
+        ;
+}
+
+static void
+loop_close(PdHttpLoop *loop)
+{
+    if (loop->has_thread)
+    {
+        atomic_store(&loop->is_stopping, true);
+        uint64_t one = 1;
+        while (write(loop->wake_fd, &one, sizeof(one)) < 0 && errno == EINTR)
+            ;
+        pthread_join(loop->thread, NULL);
+    }
+    if (loop->daemon != NULL)
+        MHD_stop_daemon(loop->daemon);
+    for (size_t i = 0; i < loop->incoming_count; i++)
+        close(loop->incoming[i].fd);
+    free(loop->incoming);
+    while (loop->free_tasks != NULL)
+    {
+        PdHttpTask *task = loop->free_tasks;
+        loop->free_tasks = task->next;
+        task_free(task);
+    }
+    if (loop->epoll_fd >= 0)
+        close(loop->epoll_fd);
+    if (loop->wake_fd >= 0)
+        close(loop->wake_fd);
+    pthread_mutex_destroy(&loop->lock);
+    free(loop);
+}
+
+void
+pd_http_loops_stop(struct PdHttpServer *server)
+{
+    for (int i = 0; i < server->loop_count; i++)
+        loop_close(server->loops[i]);
+    free(server->loops);
+    server->loops = NULL;
+    server->loop_count = 0;
+}

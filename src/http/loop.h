@@ -1,0 +1,51 @@
+/*
+ * loop.h - the event loops of `prodata serve` (loop.c): a few threads, one
+ * per core by default, each with its own libmicrohttpd daemon in external
+ * epoll mode and its own epoll set; each request runs as a fiber on its
+ * loop's thread, switching out whenever it waits for the database, so one
+ * thread keeps many statements in flight without a thread per connection.
+ */
+#ifndef PRODATA_HTTP_LOOP_H
+#define PRODATA_HTTP_LOOP_H
+
+#include <stdbool.h>
+#include <sys/socket.h>
+
+#include "prodata/arena.h"
+#include "prodata/error.h"
+
+struct PdHttpServer;
+struct MHD_Connection;
+typedef struct PdHttpLoop PdHttpLoop;
+typedef struct PdHttpTask PdHttpTask;
+typedef void (*PdHttpTaskFn)(void *argument);
+
+/* Starts count loops for server, each with a daemon made by its start callback; arena_budget bounds each
+ * request's arena. */
+typedef struct MHD_Daemon *(*PdHttpDaemonStart)(struct PdHttpServer *server, unsigned int connection_limit);
+bool pd_http_loops_start(struct PdHttpServer *server, int count, size_t arena_budget, PdHttpDaemonStart start,
+                         PdError *err);
+/* Hands an accepted connection to the next loop (round robin). Any thread. */
+void pd_http_loops_add(struct PdHttpServer *server, int fd, const struct sockaddr *address, socklen_t length);
+/* Ends the loops and stops their daemons (every request finished or abandoned by then). */
+void pd_http_loops_stop(struct PdHttpServer *server);
+
+/*
+ * Runs fn(argument) in a fiber of the calling loop: true when it finished already. Otherwise connection is
+ * suspended; when fn has finished the loop resumes it, libmicrohttpd calls the access handler again, and
+ * the handler queues the response and releases *task. Off a loop thread, fn runs at once (true).
+ */
+bool pd_http_task_run(struct MHD_Connection *connection, PdHttpTaskFn fn, void *argument, PdHttpTask **task);
+bool pd_http_task_is_done(const PdHttpTask *task);
+void pd_http_task_release(PdHttpTask *task);
+/* The running task's arena (reset when it started), or NULL outside a task. */
+PdArena *pd_http_task_arena(void);
+
+/* From a task: wait until socket is readable (a PdDbWaitFn: context unused). Elsewhere: poll(). */
+void pd_http_task_wait(void *context, int socket);
+/* From a task: true after about ms milliseconds, the thread serving others meanwhile; false elsewhere. */
+bool pd_http_task_sleep(int ms);
+/* Whether the caller runs in a task (and so must never block its thread). */
+bool pd_http_in_task(void);
+
+#endif
