@@ -195,13 +195,27 @@ pd_http_in_task(void)
 
 /* ---- waiting, from inside a task ---- */
 
+/*
+ * Watches socket for one readable event on behalf of task (EPOLLONESHOT: delivered once, then disarmed).
+ * A socket stays in the set, disarmed, after its event, so the next wait costs one EPOLL_CTL_MOD; a
+ * connection that moved to another loop is added there, and the kernel drops it from every set when it is
+ * closed.
+ */
+static bool
+arm(int epoll_fd, int socket, PdHttpTask *task)
+{
+    struct epoll_event event = {.events = EPOLLIN | EPOLLONESHOT, .data.ptr = task};
+    if (epoll_ctl(epoll_fd, EPOLL_CTL_MOD, socket, &event) == 0)
+        return true;
+    return errno == ENOENT && epoll_ctl(epoll_fd, EPOLL_CTL_ADD, socket, &event) == 0;
+}
+
 void
 pd_http_task_wait(void *context, int socket)
 {
     (void)context;
     PdHttpTask *task = current_task;
-    struct epoll_event event = {.events = EPOLLIN, .data.ptr = task};
-    if (task == NULL || epoll_ctl(task->loop->epoll_fd, EPOLL_CTL_ADD, socket, &event) != 0)
+    if (task == NULL || !arm(task->loop->epoll_fd, socket, task))
     {
         struct pollfd wait = {socket, POLLIN, 0};
         while (poll(&wait, 1, -1) < 0 && errno == EINTR)
@@ -316,9 +330,7 @@ handle_event(PdHttpLoop *loop, const struct epoll_event *event)
     else
     {
         PdHttpTask *task = (PdHttpTask *)tag;
-        if (task->wait_fd >= 0)
-            epoll_ctl(loop->epoll_fd, EPOLL_CTL_DEL, task->wait_fd, NULL);
-        task->wait_fd = -1;
+        task->wait_fd = -1; /* disarmed by EPOLLONESHOT */
         resume(loop, task);
     }
 }
