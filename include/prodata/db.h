@@ -221,6 +221,36 @@ bool pd_db_is_usable(const PdDb *db);
 typedef void (*PdDbWaitFn)(void *context, int socket);
 void pd_db_set_wait(PdDb *db, PdDbWaitFn wait, void *context);
 
+/*
+ * A multiplexed connection: one connection in libpq's pipeline mode carrying
+ * the single statements of many callers of one thread at once, each in its
+ * own implicit transaction (a Sync after each), answered in the order sent.
+ * The server reads a burst of statements in one wake-up, so reads go past
+ * what one statement per connection allows. Each caller gets a share
+ * (pd_db_mux_share): a PdDb on which pd_db_query and pd_db_query_prepared
+ * work as usual; anything else (transactions, sessions, pd_db_exec, LISTEN)
+ * is PD_ERR_INTERNAL. A caller waits through wait(context, socket) while it
+ * is the oldest statement in flight, and, behind others, through
+ * wait(context, -1), which must return after wake(context) (called by the
+ * caller ahead once done). Writes belong on connections of their own:
+ * statements of one connection commit one after the other.
+ */
+typedef struct PdDbMux PdDbMux;
+typedef void (*PdDbWakeFn)(void *context);
+/* Takes db (connected, no transaction) over for the multiplexer's life. */
+bool pd_db_mux_new(PdDb *db, PdDbMux **mux, PdError *err);
+/* Whether statements can still be sent: false once the connection broke (make a new one). */
+bool pd_db_mux_is_usable(const PdDbMux *mux);
+/* Statements sent and not yet answered. */
+size_t pd_db_mux_in_flight(const PdDbMux *mux);
+/* A share for one caller, allocated in arena (nothing to release). */
+bool pd_db_mux_share(PdDbMux *mux, PdArena *arena, PdDbWaitFn wait, PdDbWakeFn wake, void *context,
+                     PdDb **share, PdError *err);
+/* Whether db is a share of a multiplexed connection. */
+bool pd_db_is_share(const PdDb *db);
+/* Gives the connection back (returned, for a pool to take it back or close it). In flight must be 0. */
+PdDb *pd_db_mux_free(PdDbMux *mux);
+
 PD_API_END
 
 #endif

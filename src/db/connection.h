@@ -53,6 +53,8 @@ struct PdDb
     const PdDbSession *session; /* the caller's, NULL for none */
     PdDbWaitFn wait;            /* NULL: libpq blocks for answers */
     void *wait_context;
+    PdDbMux *mux;               /* on a share: the multiplexed connection its statements go through */
+    PdDbWakeFn wake;            /* on a share: how the caller ahead wakes this one */
     PdDbStatementCache statements;
 };
 
@@ -87,6 +89,12 @@ bool pd_db_adopt_result(PdArena *arena, PGresult *answer, PdDbResult **result, P
  * full). Not in pipeline mode. The entry lives until evicted or forgotten. */
 bool pd_db_statement_get(PdDb *db, const char *sql, int param_count, PdDbStatement **statement, PdError *err);
 
+/* For a connection in pipeline mode (mux.c): the cached statement for sql, or a new entry whose Prepare (after
+ * the DEALLOCATE of the entry it evicts) is sent now and left unanswered; *steps counts what was sent
+ * (0 to 2): the pipeline's reader takes those results before the statement's own. */
+bool pd_db_statement_send(PdDb *db, const char *sql, int param_count, PdDbStatement **statement, int *steps,
+                          PdError *err);
+
 /* Drops statement from the cache; with deallocate, also from the server (errors ignored: the server may
  * already have lost it). */
 void pd_db_statement_forget(PdDb *db, PdDbStatement *statement, bool deallocate);
@@ -110,6 +118,10 @@ void pd_db_await(PdDb *db);
 /* What PQexec would return for the statement just sent (sent: the PQsend* call's return): every result
  * read, the first error kept, else the last. NULL when nothing was sent or nothing came back. */
 PGresult *pd_db_collect(PdDb *db, int sent);
+
+/* A statement on a share (mux.c): sent in the multiplexed connection's pipeline, its answer awaited in turn. */
+bool pd_db_mux_query(PdArena *arena, PdDb *share, const char *sql, bool is_prepared, int param_count,
+                     const char *const *params, PdDbResult **result, PdError *err);
 
 /* Whether a session must wrap the next statement: one is set and no transaction is open. */
 bool pd_db_session_wraps(const PdDb *db);

@@ -193,6 +193,8 @@ exec_plain(PdDb *db, const char *sql, PdError *err)
 bool
 pd_db_exec(PdDb *db, const char *sql, PdError *err)
 {
+    if (db->mux != NULL)
+        return pd_error_set(err, PD_ERR_INTERNAL, "a shared connection runs single statements only");
     if (!pd_db_session_wraps(db))
         return exec_plain(db, sql, err);
     /* Several statements cannot go through a pipeline: the session's transaction is opened first. */

@@ -57,6 +57,8 @@ bool
 pd_db_query(PdArena *arena, PdDb *db, const char *sql, int param_count, const char *const *params,
             PdDbResult **result, PdError *err)
 {
+    if (db->mux != NULL)
+        return pd_db_mux_query(arena, db, sql, false, param_count, params, result, err);
     if (pd_db_session_wraps(db))
         return pd_db_session_query(arena, db, sql, false, param_count, params, result, err);
     PGresult *answer =

@@ -262,6 +262,8 @@ run_simple(PdDb *db, const char *sql, PdError *err)
 bool
 pd_db_begin(PdDb *db, PdError *err)
 {
+    if (db->mux != NULL)
+        return pd_error_set(err, PD_ERR_INTERNAL, "a shared connection runs no transaction");
     if (PQtransactionStatus(db->connection) != PQTRANS_IDLE)
         return pd_error_set(err, PD_ERR_INTERNAL, "a transaction is already open on this connection");
     if (!pd_db_session_wraps(db))

@@ -123,6 +123,31 @@ evict_if_full(PdDb *db, PdError *err)
     return true;
 }
 
+/* A new entry for sql (not yet prepared, not yet in the cache). */
+static PdDbStatement *
+entry_new(PdDbStatementCache *cache, const char *sql, size_t length, uint64_t hash)
+{
+    PdDbStatement *entry = malloc(sizeof(*entry) + length + 1);
+    if (entry == NULL)
+        return NULL;
+    memset(entry, 0, sizeof(*entry));
+    snprintf(entry->name, sizeof(entry->name), "pd_s%llu", (unsigned long long)++cache->next_id);
+    memcpy(entry->sql, sql, length + 1);
+    entry->sql_length = length;
+    entry->hash = hash;
+    return entry;
+}
+
+static void
+entry_insert(PdDbStatementCache *cache, PdDbStatement *entry)
+{
+    size_t bucket = entry->hash & (cache->bucket_count - 1);
+    entry->chain = cache->buckets[bucket];
+    cache->buckets[bucket] = entry;
+    lru_push(cache, entry);
+    cache->count++;
+}
+
 static bool
 prepare_new(PdDb *db, const char *sql, size_t length, uint64_t hash, int param_count,
             PdDbStatement **statement, PdError *err)
@@ -130,14 +155,9 @@ prepare_new(PdDb *db, const char *sql, size_t length, uint64_t hash, int param_c
     PdDbStatementCache *cache = &db->statements;
     if (!ensure_buckets(cache, err) || !evict_if_full(db, err))
         return false;
-    PdDbStatement *entry = malloc(sizeof(*entry) + length + 1);
+    PdDbStatement *entry = entry_new(cache, sql, length, hash);
     if (entry == NULL)
         return pd_error_set(err, PD_ERR_NO_MEMORY, "out of memory for the prepared statement cache");
-    memset(entry, 0, sizeof(*entry));
-    snprintf(entry->name, sizeof(entry->name), "pd_s%llu", (unsigned long long)++cache->next_id);
-    memcpy(entry->sql, sql, length + 1);
-    entry->sql_length = length;
-    entry->hash = hash;
     PGresult *result = pd_db_collect(db, PQsendPrepare(db->connection, entry->name, sql, param_count, NULL));
     if (PQresultStatus(result) != PGRES_COMMAND_OK)
     {
@@ -147,11 +167,48 @@ prepare_new(PdDb *db, const char *sql, size_t length, uint64_t hash, int param_c
         return false;
     }
     PQclear(result);
-    size_t bucket = hash & (cache->bucket_count - 1);
-    entry->chain = cache->buckets[bucket];
-    cache->buckets[bucket] = entry;
-    lru_push(cache, entry);
-    cache->count++;
+    entry_insert(cache, entry);
+    *statement = entry;
+    return true;
+}
+
+bool
+pd_db_statement_send(PdDb *db, const char *sql, int param_count, PdDbStatement **statement, int *steps,
+                     PdError *err)
+{
+    PdDbStatementCache *cache = &db->statements;
+    size_t length = strlen(sql);
+    uint64_t hash = hash_text(sql, length);
+    *steps = 0;
+    PdDbStatement *entry = find(cache, sql, length, hash);
+    if (entry != NULL)
+    {
+        lru_unlink(cache, entry);
+        lru_push(cache, entry);
+        *statement = entry;
+        return true;
+    }
+    if (!ensure_buckets(cache, err))
+        return false;
+    if (cache->count >= cache->capacity && cache->oldest != NULL)
+    {
+        char deallocate[64];
+        snprintf(deallocate, sizeof(deallocate), "DEALLOCATE %s", cache->oldest->name);
+        if (PQsendQueryParams(db->connection, deallocate, 0, NULL, NULL, NULL, NULL, 0) != 1)
+            return pd_db_set_query_error(db, NULL, err);
+        ++*steps;
+        remove_entry(cache, cache->oldest);
+    }
+    entry = entry_new(cache, sql, length, hash);
+    if (entry == NULL)
+        return pd_error_set(err, PD_ERR_NO_MEMORY, "out of memory for the prepared statement cache");
+    if (PQsendPrepare(db->connection, entry->name, sql, param_count, NULL) != 1)
+    {
+        free(entry);
+        return pd_db_set_query_error(db, NULL, err);
+    }
+    ++*steps;
+    entry_insert(cache, entry);
     *statement = entry;
     return true;
 }
@@ -226,6 +283,8 @@ bool
 pd_db_query_prepared(PdArena *arena, PdDb *db, const char *sql, int param_count, const char *const *params,
                      PdDbResult **result, PdError *err)
 {
+    if (db->mux != NULL)
+        return pd_db_mux_query(arena, db, sql, true, param_count, params, result, err);
     if (pd_db_session_wraps(db))
         return pd_db_session_query(arena, db, sql, true, param_count, params, result, err);
     PdDbStatement *statement = NULL;

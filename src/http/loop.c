@@ -53,6 +53,8 @@ struct PdHttpTask
     int wait_fd;          /* registered in the loop's epoll set, -1 when none */
     long long wake_at_ms; /* while sleeping */
     PdHttpTask *next;     /* free list, or the sleeping list */
+    bool is_parked;       /* waiting for pd_http_task_wake */
+    PdHttpTask *next_ready;
 };
 
 /* A connection accepted by the accept thread, waiting for its loop to take it. */
@@ -80,6 +82,9 @@ struct PdHttpLoop
     size_t incoming_capacity;
     PdHttpTask *free_tasks;
     PdHttpTask *sleeping;
+    PdHttpTask *ready_head; /* woken, to be resumed in order */
+    PdHttpTask *ready_tail;
+    PdDbMux *mux; /* the multiplexed connection for single reads, made on first use */
     size_t arena_budget;
     bool must_run_daemon;
 };
@@ -215,6 +220,12 @@ pd_http_task_wait(void *context, int socket)
 {
     (void)context;
     PdHttpTask *task = current_task;
+    if (task != NULL && socket < 0)
+    {
+        task->is_parked = true;
+        pd_fiber_yield();
+        return;
+    }
     if (task == NULL || !arm(task->loop->epoll_fd, socket, task))
     {
         struct pollfd wait = {socket, POLLIN, 0};
@@ -224,6 +235,57 @@ pd_http_task_wait(void *context, int socket)
     }
     task->wait_fd = socket;
     pd_fiber_yield();
+}
+
+void
+pd_http_task_wake(void *context)
+{
+    PdHttpTask *task = context;
+    if (task == NULL || !task->is_parked)
+        return;
+    task->is_parked = false;
+    task->next_ready = NULL;
+    PdHttpLoop *loop = task->loop;
+    if (loop->ready_tail != NULL)
+        loop->ready_tail->next_ready = task;
+    else
+        loop->ready_head = task;
+    loop->ready_tail = task;
+}
+
+void *
+pd_http_task_self(void)
+{
+    return current_task;
+}
+
+PdDbMux *
+pd_http_loop_mux(void)
+{
+    PdHttpLoop *loop = current_loop;
+    if (loop == NULL)
+        return NULL;
+    if (loop->mux != NULL && !pd_db_mux_is_usable(loop->mux))
+    {
+        if (pd_db_mux_in_flight(loop->mux) > 0)
+            return NULL; /* the callers still in its queue are finding out */
+        pd_pool_release(loop->server->pool, pd_db_mux_free(loop->mux));
+        loop->mux = NULL;
+    }
+    if (loop->mux == NULL)
+    {
+        PdDb *db = NULL;
+        PdError err = {0};
+        if (!pd_pool_try_acquire(loop->server->pool, &db, &err))
+            return NULL;
+        pd_db_set_wait(db, pd_http_task_wait, NULL);
+        if (!pd_db_mux_new(db, &loop->mux, &err))
+        {
+            pd_pool_release(loop->server->pool, db);
+            return NULL;
+        }
+    }
+    return loop->mux;
 }
 
 bool
@@ -248,6 +310,19 @@ resume(PdHttpLoop *loop, PdHttpTask *task)
         task->is_suspended = false;
         MHD_resume_connection(task->connection);
         loop->must_run_daemon = true;
+    }
+}
+
+static void
+run_ready(PdHttpLoop *loop)
+{
+    while (loop->ready_head != NULL)
+    {
+        PdHttpTask *task = loop->ready_head;
+        loop->ready_head = task->next_ready;
+        if (loop->ready_head == NULL)
+            loop->ready_tail = NULL;
+        resume(loop, task);
     }
 }
 
@@ -284,6 +359,8 @@ wake_sleepers(PdHttpLoop *loop)
 static int
 next_timeout(PdHttpLoop *loop)
 {
+    if (loop->ready_head != NULL)
+        return 0;
     long long timeout = 1000;
     MHD_UNSIGNED_LONG_LONG daemon_ms;
     if (MHD_get_timeout(loop->daemon, &daemon_ms) == MHD_YES && (long long)daemon_ms < timeout)
@@ -349,6 +426,7 @@ loop_main(void *data)
             handle_event(loop, &events[i]);
         if (loop->sleeping != NULL)
             wake_sleepers(loop);
+        run_ready(loop);
         if (loop->must_run_daemon)
             MHD_run(loop->daemon);
     }
@@ -454,6 +532,8 @@ loop_close(PdHttpLoop *loop)
     }
     if (loop->daemon != NULL)
         MHD_stop_daemon(loop->daemon);
+    if (loop->mux != NULL)
+        pd_pool_release(loop->server->pool, pd_db_mux_free(loop->mux));
     for (size_t i = 0; i < loop->incoming_count; i++)
         close(loop->incoming[i].fd);
     free(loop->incoming);

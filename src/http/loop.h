@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 
 #include "prodata/arena.h"
+#include "prodata/db.h"
 #include "prodata/error.h"
 
 struct PdHttpServer;
@@ -41,10 +42,18 @@ void pd_http_task_release(PdHttpTask *task);
 /* The running task's arena (reset when it started), or NULL outside a task. */
 PdArena *pd_http_task_arena(void);
 
-/* From a task: wait until socket is readable (a PdDbWaitFn: context unused). Elsewhere: poll(). */
+/* From a task: wait until socket is readable (a PdDbWaitFn: context unused), or with socket -1 until
+ * pd_http_task_wake. Elsewhere: poll(). */
 void pd_http_task_wait(void *context, int socket);
 /* From a task: true after about ms milliseconds, the thread serving others meanwhile; false elsewhere. */
 bool pd_http_task_sleep(int ms);
+/* From a task: the running task (a context for pd_http_task_wait/wake); NULL elsewhere. */
+void *pd_http_task_self(void);
+/* Resumes a task parked in pd_http_task_wait(task, -1), on its loop's next turn (a PdDbWakeFn). */
+void pd_http_task_wake(void *context);
+/* The calling loop's multiplexed connection for single reads (one pooled connection, made on first use and
+ * replaced after it broke), or NULL off a loop or when none can be had now. */
+PdDbMux *pd_http_loop_mux(void);
 /* Whether the caller runs in a task (and so must never block its thread). */
 bool pd_http_in_task(void);
 

@@ -64,16 +64,38 @@ take_connection(PdHttpServer *server, PdDb **db, PdError *err)
     }
 }
 
-bool
-pd_http_db_acquire(PdHttpContext *ctx, PdDb **db, PdError *err)
+/* Whether the request runs as the pool's own role with no claims: plain statements, no session. */
+static bool
+runs_as_login(const PdHttpContext *ctx)
 {
-    if (!take_connection(ctx->server, db, err))
-        return false;
     const PdHttpIdentity *identity = &ctx->identity;
     const char *login = ctx->server->login_role;
     bool is_login_role = identity->role == NULL || (login != NULL && strcmp(identity->role, login) == 0);
-    if (!ctx->has_identity || (is_login_role && identity->claims_json == NULL && identity->subject == NULL))
+    return !ctx->has_identity ||
+           (is_login_role && identity->claims_json == NULL && identity->subject == NULL);
+}
+
+/*
+ * Reads that run as the login role (one statement each: a page, an item) share their loop's multiplexed
+ * connection (pd_db_mux_share): many in flight on one connection, answered in one wake-up of its backend.
+ * Writes and requests with a role or claims take a connection of their own.
+ */
+bool
+pd_http_db_acquire(PdHttpContext *ctx, PdDb **db, PdError *err)
+{
+    bool is_plain = runs_as_login(ctx);
+    if (is_plain && is_read(ctx->method) && pd_http_in_task())
+    {
+        PdDbMux *mux = pd_http_loop_mux();
+        if (mux != NULL)
+            return pd_db_mux_share(mux, ctx->arena, pd_http_task_wait, pd_http_task_wake, pd_http_task_self(),
+                                   db, err);
+    }
+    if (!take_connection(ctx->server, db, err))
+        return false;
+    if (is_plain)
         return true;
+    const PdHttpIdentity *identity = &ctx->identity;
     PdDbSetting *settings = pd_arena_calloc(ctx->arena, 2, sizeof(*settings));
     PdDbSession *session = pd_arena_calloc(ctx->arena, 1, sizeof(*session));
     if (settings == NULL || session == NULL)
@@ -94,6 +116,8 @@ pd_http_db_acquire(PdHttpContext *ctx, PdDb **db, PdError *err)
 void
 pd_http_db_release(PdHttpContext *ctx, PdDb *db)
 {
+    if (db != NULL && pd_db_is_share(db))
+        return; /* the share lives in the request's arena; the connection stays with the loop */
     pd_pool_release(ctx->server->pool, db);
 }
 
