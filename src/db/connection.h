@@ -89,11 +89,14 @@ bool pd_db_adopt_result(PdArena *arena, PGresult *answer, PdDbResult **result, P
  * full). Not in pipeline mode. The entry lives until evicted or forgotten. */
 bool pd_db_statement_get(PdDb *db, const char *sql, int param_count, PdDbStatement **statement, PdError *err);
 
-/* For a connection in pipeline mode (mux.c): the cached statement for sql, or a new entry whose Prepare (after
- * the DEALLOCATE of the entry it evicts) is sent now and left unanswered; *steps counts what was sent
- * (0 to 2): the pipeline's reader takes those results before the statement's own. */
+/* For a connection in pipeline mode (mux.c): the cached statement for sql, or a new entry whose Prepare is
+ * sent now and left unanswered (*steps 1: the reader takes its result before the statement's own). The
+ * entry it evicts is deallocated in a segment of its own, before (*prefix_syncs counts such segments:
+ * their results, errors included, are only read past). */
 bool pd_db_statement_send(PdDb *db, const char *sql, int param_count, PdDbStatement **statement, int *steps,
-                          PdError *err);
+                          int *prefix_syncs, PdError *err);
+/* Sends DEALLOCATE name and a Sync: a segment of its own (pipeline mode). */
+bool pd_db_statement_send_deallocate(PdDb *db, const char *name, PdError *err);
 
 /* Drops statement from the cache; with deallocate, also from the server (errors ignored: the server may
  * already have lost it). */

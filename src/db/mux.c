@@ -14,10 +14,14 @@
  * and then wakes the next. A connection that breaks fails every caller in
  * the queue with PD_ERR_DB_GONE and is not used again.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "db/connection.h"
+
+/* Stale statements remembered for deallocation at once (more are left to the connection's end). */
+#define PD_DB_MUX_STALE_MAX 8
 
 /* One caller's segment in flight, on the caller's stack while it waits. */
 typedef struct Waiter Waiter;
@@ -34,6 +38,8 @@ struct PdDbMux
     Waiter *tail;
     size_t in_flight;
     bool is_broken;
+    char stale[PD_DB_MUX_STALE_MAX][24]; /* names to deallocate before the next statement */
+    size_t stale_count;
 };
 
 bool
@@ -146,23 +152,48 @@ gone(PdDb *share, PdError *err)
 
 /* ---- one statement ---- */
 
-/* Sends the caller's segment; *steps counts the statements sent before its own. */
+/* What a caller sent: segments of housekeeping first (each up to its own Sync, read past), then its own:
+ * steps statements (a Prepare) before the statement whose answer it wants. */
+typedef struct Sent
+{
+    int prefix_syncs;
+    int steps;
+    PdDbStatement *statement; /* the cached statement executed, NULL for an unprepared one */
+} Sent;
+
+/* Statements whose plans went stale are deallocated in segments of their own, before the next statement. */
+static bool
+send_stale(PdDbMux *mux, Sent *sent, PdError *err)
+{
+    for (size_t i = 0; i < mux->stale_count; i++)
+    {
+        if (!pd_db_statement_send_deallocate(mux->db, mux->stale[i], err))
+            return false;
+        sent->prefix_syncs++;
+    }
+    mux->stale_count = 0;
+    return true;
+}
+
 static bool
 send_segment(PdDbMux *mux, const char *sql, bool is_prepared, int param_count, const char *const *params,
-             PdDbStatement **statement, int *steps, PdError *err)
+             Sent *sent, PdError *err)
 {
     PGconn *connection = mux->db->connection;
-    int sent;
-    *steps = 0;
+    *sent = (Sent){0};
+    if (!send_stale(mux, sent, err))
+        return false;
+    int is_sent;
     if (is_prepared)
     {
-        if (!pd_db_statement_send(mux->db, sql, param_count, statement, steps, err))
+        if (!pd_db_statement_send(mux->db, sql, param_count, &sent->statement, &sent->steps,
+                                  &sent->prefix_syncs, err))
             return false;
-        sent = PQsendQueryPrepared(connection, (*statement)->name, param_count, params, NULL, NULL, 0);
+        is_sent = PQsendQueryPrepared(connection, sent->statement->name, param_count, params, NULL, NULL, 0);
     }
     else
-        sent = PQsendQueryParams(connection, sql, param_count, NULL, params, NULL, NULL, 0);
-    if (sent != 1 || PQpipelineSync(connection) != 1)
+        is_sent = PQsendQueryParams(connection, sql, param_count, NULL, params, NULL, NULL, 0);
+    if (is_sent != 1 || PQpipelineSync(connection) != 1)
         return pd_db_set_query_error(mux->db, NULL, err);
     return true;
 }
@@ -176,61 +207,67 @@ wait_turn(PdDbMux *mux, Waiter *waiter)
         share->wait(share->wait_context, -1);
 }
 
-/* Reads the head's results up to its Sync: the statement's own result (step == steps) into *answer, the
- * first error into err and *failed_step. False with the connection broken when it went away. */
+/* The next result, waiting through the share for it; NULL with *is_lost when the connection went away. */
+static PGresult *
+next_result(PGconn *connection, PdDb *share, bool *is_lost)
+{
+    while (PQisBusy(connection))
+    {
+        share->wait(share->wait_context, PQsocket(connection));
+        if (PQconsumeInput(connection) != 1)
+            break;
+    }
+    PGresult *result = PQgetResult(connection);
+    *is_lost = result == NULL && PQstatus(connection) != CONNECTION_OK;
+    return result;
+}
+
+/* Reads the head's results up to its last Sync: the statement's own result into *answer, the first error
+ * of its own segment into err and *failed_step. False when the connection went away. */
 static bool
-read_segment(PdDbMux *mux, PdDb *share, int steps, PGresult **answer, int *failed_step, bool *ok,
+read_segment(PdDbMux *mux, PdDb *share, const Sent *sent, PGresult **answer, int *failed_step, bool *ok,
              PdError *err)
 {
     PGconn *connection = mux->db->connection;
-    for (int step = 0;;)
+    int syncs = 0, step = 0;
+    for (;;)
     {
-        while (PQisBusy(connection))
-        {
-            share->wait(share->wait_context, PQsocket(connection));
-            if (PQconsumeInput(connection) != 1)
-                return false;
-        }
-        PGresult *result = PQgetResult(connection);
+        bool is_lost;
+        PGresult *result = next_result(connection, share, &is_lost);
+        if (is_lost)
+            return false;
         if (result == NULL)
         {
-            if (PQstatus(connection) != CONNECTION_OK)
-                return false;
             step++;
             continue;
         }
         ExecStatusType status = PQresultStatus(result);
+        bool is_own = syncs == sent->prefix_syncs;
+        bool is_good = status == PGRES_TUPLES_OK || status == PGRES_COMMAND_OK;
         if (status == PGRES_PIPELINE_SYNC)
+            step = 0;
+        if (is_own && is_good && step == sent->steps && *answer == NULL)
+            result = (*answer = result, NULL);
+        else if (is_own && !is_good && status != PGRES_PIPELINE_ABORTED && status != PGRES_PIPELINE_SYNC &&
+                 *ok)
         {
-            PQclear(result);
+            *ok = false;
+            *failed_step = step;
+            pd_db_set_query_error(share, result, err);
+        }
+        PQclear(result);
+        if (status == PGRES_PIPELINE_SYNC && ++syncs > sent->prefix_syncs)
             return true;
-        }
-        if ((status == PGRES_TUPLES_OK || status == PGRES_COMMAND_OK) && step == steps && *answer == NULL)
-            *answer = result;
-        else
-        {
-            if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK && status != PGRES_PIPELINE_ABORTED &&
-                *ok)
-            {
-                *ok = false;
-                *failed_step = step;
-                pd_db_set_query_error(share, result, err);
-            }
-            PQclear(result);
-        }
     }
 }
 
-/* One try: sent, awaited in turn, read. *statement: the cached statement used (NULL: none); *steps: the
- * statements sent before it (a failed_step below steps was a Prepare or DEALLOCATE). */
+/* One try: sent, awaited in turn, read. */
 static bool
 query_once(PdDbMux *mux, PdDb *share, const char *sql, bool is_prepared, int param_count,
-           const char *const *params, PGresult **answer, PdDbStatement **statement, int *steps,
-           int *failed_step, PdError *err)
+           const char *const *params, PGresult **answer, Sent *sent, int *failed_step, PdError *err)
 {
-    *statement = NULL;
     *answer = NULL;
-    if (!send_segment(mux, sql, is_prepared, param_count, params, statement, steps, err))
+    if (!send_segment(mux, sql, is_prepared, param_count, params, sent, err))
     {
         break_mux(mux);
         return gone(share, err);
@@ -239,7 +276,7 @@ query_once(PdDbMux *mux, PdDb *share, const char *sql, bool is_prepared, int par
     enqueue(mux, &waiter);
     wait_turn(mux, &waiter);
     bool ok = true;
-    bool is_read = !mux->is_broken && read_segment(mux, share, *steps, answer, failed_step, &ok, err);
+    bool is_read = !mux->is_broken && read_segment(mux, share, sent, answer, failed_step, &ok, err);
     mux->in_flight--;
     if (!is_read)
     {
@@ -260,6 +297,15 @@ query_once(PdDbMux *mux, PdDb *share, const char *sql, bool is_prepared, int par
     return ok;
 }
 
+/* A statement whose plan went stale (0A000) still exists on the server: deallocated before the next one. */
+static void
+forget(PdDbMux *mux, PdDbStatement *statement, bool is_on_server)
+{
+    if (is_on_server && mux->stale_count < PD_DB_MUX_STALE_MAX)
+        snprintf(mux->stale[mux->stale_count++], sizeof(mux->stale[0]), "%s", statement->name);
+    pd_db_statement_forget(mux->db, statement, false);
+}
+
 bool
 pd_db_mux_query(PdArena *arena, PdDb *share, const char *sql, bool is_prepared, int param_count,
                 const char *const *params, PdDbResult **result, PdError *err)
@@ -272,18 +318,17 @@ pd_db_mux_query(PdArena *arena, PdDb *share, const char *sql, bool is_prepared, 
         if (!pd_db_mux_is_usable(mux))
             return gone(share, err);
         PGresult *answer;
-        PdDbStatement *statement;
-        int steps = 0, failed_step = -1;
-        if (query_once(mux, share, sql, is_prepared, param_count, params, &answer, &statement, &steps,
-                       &failed_step, err))
+        Sent sent;
+        int failed_step = -1;
+        if (query_once(mux, share, sql, is_prepared, param_count, params, &answer, &sent, &failed_step, err))
             return pd_db_adopt_result(arena, answer, result, err);
-        if (mux->is_broken || statement == NULL)
+        if (mux->is_broken || sent.statement == NULL)
             return false;
         /* A Prepare that failed leaves no statement behind; a plan a schema change made stale (or a
          * statement the server lost) is forgotten and the statement tried once more. */
-        bool is_stale = failed_step == steps && pd_db_statement_is_stale(err);
-        if (failed_step < steps || is_stale)
-            pd_db_statement_forget(mux->db, statement, false);
+        bool is_stale = failed_step == sent.steps && pd_db_statement_is_stale(err);
+        if (failed_step < sent.steps || is_stale)
+            forget(mux, sent.statement, is_stale && strcmp(err->sqlstate, "0A000") == 0);
         if (attempt > 0 || !is_stale)
             return false;
     }

@@ -173,8 +173,19 @@ prepare_new(PdDb *db, const char *sql, size_t length, uint64_t hash, int param_c
 }
 
 bool
+pd_db_statement_send_deallocate(PdDb *db, const char *name, PdError *err)
+{
+    char deallocate[64];
+    snprintf(deallocate, sizeof(deallocate), "DEALLOCATE %s", name);
+    if (PQsendQueryParams(db->connection, deallocate, 0, NULL, NULL, NULL, NULL, 0) != 1 ||
+        PQpipelineSync(db->connection) != 1)
+        return pd_db_set_query_error(db, NULL, err);
+    return true;
+}
+
+bool
 pd_db_statement_send(PdDb *db, const char *sql, int param_count, PdDbStatement **statement, int *steps,
-                     PdError *err)
+                     int *prefix_syncs, PdError *err)
 {
     PdDbStatementCache *cache = &db->statements;
     size_t length = strlen(sql);
@@ -192,11 +203,9 @@ pd_db_statement_send(PdDb *db, const char *sql, int param_count, PdDbStatement *
         return false;
     if (cache->count >= cache->capacity && cache->oldest != NULL)
     {
-        char deallocate[64];
-        snprintf(deallocate, sizeof(deallocate), "DEALLOCATE %s", cache->oldest->name);
-        if (PQsendQueryParams(db->connection, deallocate, 0, NULL, NULL, NULL, NULL, 0) != 1)
-            return pd_db_set_query_error(db, NULL, err);
-        ++*steps;
+        if (!pd_db_statement_send_deallocate(db, cache->oldest->name, err))
+            return false;
+        ++*prefix_syncs;
         remove_entry(cache, cache->oldest);
     }
     entry = entry_new(cache, sql, length, hash);

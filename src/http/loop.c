@@ -84,7 +84,8 @@ struct PdHttpLoop
     PdHttpTask *sleeping;
     PdHttpTask *ready_head; /* woken, to be resumed in order */
     PdHttpTask *ready_tail;
-    PdDbMux *mux; /* the multiplexed connection for single reads, made on first use */
+    PdDbMux *mux;       /* the multiplexed connection for single reads, made on first use */
+    bool may_multiplex; /* the pool is large enough to lend each loop one connection for good */
     size_t arena_budget;
     bool must_run_daemon;
 };
@@ -263,7 +264,7 @@ PdDbMux *
 pd_http_loop_mux(void)
 {
     PdHttpLoop *loop = current_loop;
-    if (loop == NULL)
+    if (loop == NULL || !loop->may_multiplex)
         return NULL;
     if (loop->mux != NULL && !pd_db_mux_is_usable(loop->mux))
     {
@@ -445,10 +446,11 @@ watch(PdHttpLoop *loop, int fd, Tag *tag)
 
 static bool
 loop_open(PdHttpLoop *loop, struct PdHttpServer *server, size_t arena_budget, PdHttpDaemonStart start,
-          unsigned int connection_limit, PdError *err)
+          unsigned int connection_limit, int pool_size, int count, PdError *err)
 {
     loop->server = server;
     loop->arena_budget = arena_budget;
+    loop->may_multiplex = pool_size >= 4 * count;
     loop->wake_tag = TAG_WAKE;
     loop->daemon_tag = TAG_DAEMON;
     pthread_mutex_init(&loop->lock, NULL);
@@ -469,8 +471,8 @@ loop_open(PdHttpLoop *loop, struct PdHttpServer *server, size_t arena_budget, Pd
 }
 
 bool
-pd_http_loops_start(struct PdHttpServer *server, int count, size_t arena_budget, PdHttpDaemonStart start,
-                    PdError *err)
+pd_http_loops_start(struct PdHttpServer *server, int count, int pool_size, size_t arena_budget,
+                    PdHttpDaemonStart start, PdError *err)
 {
     server->loops = calloc((size_t)count, sizeof(*server->loops));
     if (server->loops == NULL)
@@ -484,7 +486,7 @@ pd_http_loops_start(struct PdHttpServer *server, int count, size_t arena_budget,
             return pd_error_set(err, PD_ERR_NO_MEMORY, "out of memory");
         loop->epoll_fd = loop->wake_fd = -1;
         server->loops[server->loop_count++] = loop;
-        if (!loop_open(loop, server, arena_budget, start, per_loop > 0 ? per_loop : 1, err))
+        if (!loop_open(loop, server, arena_budget, start, per_loop > 0 ? per_loop : 1, pool_size, count, err))
             return false;
     }
     return true;

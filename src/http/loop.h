@@ -22,9 +22,10 @@ typedef struct PdHttpTask PdHttpTask;
 typedef void (*PdHttpTaskFn)(void *argument);
 
 /* Starts count loops for server, each with a daemon made by its start callback; arena_budget bounds each
- * request's arena. */
+ * request's arena. Each loop keeps one of the pool's pool_size connections as its multiplexed connection
+ * (pd_http_loop_mux) when the pool has at least 4 per loop. */
 typedef struct MHD_Daemon *(*PdHttpDaemonStart)(struct PdHttpServer *server, unsigned int connection_limit);
-bool pd_http_loops_start(struct PdHttpServer *server, int count, size_t arena_budget, PdHttpDaemonStart start,
+bool pd_http_loops_start(struct PdHttpServer *server, int count, int pool_size, size_t arena_budget, PdHttpDaemonStart start,
                          PdError *err);
 /* Hands an accepted connection to the next loop (round robin). Any thread. */
 void pd_http_loops_add(struct PdHttpServer *server, int fd, const struct sockaddr *address, socklen_t length);

@@ -76,15 +76,38 @@ runs_as_login(const PdHttpContext *ctx)
 }
 
 /*
- * Reads that run as the login role (one statement each: a page, an item) share their loop's multiplexed
- * connection (pd_db_mux_share): many in flight on one connection, answered in one wake-up of its backend.
- * Writes and requests with a role or claims take a connection of their own.
+ * A read whose statement is short by its shape: an item by key, or a page with no filter, search or
+ * ordering of the client's (those may scan a table, and statements on a multiplexed connection are
+ * answered in turn: a slow one would hold up every one behind it).
+ */
+static bool
+is_short_read(const PdHttpContext *ctx)
+{
+    static const char *const shaping[] = {"page", "page_size", "limit", "offset", "cursor",
+                                          "fields", "expand", "pagination", "format", NULL};
+    if (!is_read(ctx->method))
+        return false;
+    for (size_t i = 0; i < ctx->arg_count; i++)
+    {
+        size_t k = 0;
+        while (shaping[k] != NULL && strcmp(shaping[k], ctx->args[i].key) != 0)
+            k++;
+        if (shaping[k] == NULL)
+            return false;
+    }
+    return true;
+}
+
+/*
+ * Short reads that run as the login role (one statement each) share their loop's multiplexed connection
+ * (pd_db_mux_share): many in flight on one connection, answered in one wake-up of its backend. Writes,
+ * filtered lists and requests with a role or claims take a connection of their own.
  */
 bool
 pd_http_db_acquire(PdHttpContext *ctx, PdDb **db, PdError *err)
 {
     bool is_plain = runs_as_login(ctx);
-    if (is_plain && is_read(ctx->method) && pd_http_in_task())
+    if (is_plain && is_short_read(ctx) && pd_http_in_task())
     {
         PdDbMux *mux = pd_http_loop_mux();
         if (mux != NULL)

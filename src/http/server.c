@@ -165,6 +165,16 @@ start_daemon(PdHttpServer *server, unsigned int connection_limit)
                             MHD_OPTION_END);
 }
 
+/* pool_size, or 0: 32, or 8 per loop when that is more (each loop keeps many statements in flight). */
+static int
+pool_size(const PdHttpServer *server)
+{
+    int size = server->settings->pool_size;
+    if (size > 0)
+        return size;
+    return server->thread_count * 8 > 32 ? server->thread_count * 8 : 32;
+}
+
 /* worker_threads, or 0: one per core. */
 static int
 thread_count(const PdServeSettings *settings)
@@ -178,7 +188,7 @@ thread_count(const PdServeSettings *settings)
 static bool
 start_loops(PdHttpServer *server, PdError *err)
 {
-    if (!pd_http_loops_start(server, server->thread_count, PD_HTTP_REQUEST_ARENA_BUDGET, start_daemon, err))
+    if (!pd_http_loops_start(server, server->thread_count, pool_size(server), PD_HTTP_REQUEST_ARENA_BUDGET, start_daemon, err))
     {
         if (err->code == PD_OK)
             pd_error_set(err, PD_ERR_INTERNAL, "libmicrohttpd did not start%s",
@@ -218,16 +228,6 @@ parse_cors(PdHttpServer *server, PdError *err)
     server->cors_origins = origins;
     server->cors_origin_count = count;
     return true;
-}
-
-/* pool_size, or 0: 32, or 8 per loop when that is more (each loop keeps many statements in flight). */
-static int
-pool_size(const PdHttpServer *server)
-{
-    int size = server->settings->pool_size;
-    if (size > 0)
-        return size;
-    return server->thread_count * 8 > 32 ? server->thread_count * 8 : 32;
 }
 
 static bool
