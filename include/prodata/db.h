@@ -239,8 +239,9 @@ typedef struct PdDbMux PdDbMux;
 typedef void (*PdDbWakeFn)(void *context);
 /* Takes db (connected, no transaction) over for the multiplexer's life. */
 bool pd_db_mux_new(PdDb *db, PdDbMux **mux, PdError *err);
-/* Whether statements can still be sent: false once the connection broke (make a new one). */
-bool pd_db_mux_is_usable(const PdDbMux *mux);
+/* Whether statements can still be sent: false once the connection broke (make a new one); checked with one
+ * poll() while none is in flight. */
+bool pd_db_mux_is_usable(PdDbMux *mux);
 /* Statements sent and not yet answered. */
 size_t pd_db_mux_in_flight(const PdDbMux *mux);
 /* A share for one caller, allocated in arena (nothing to release). */

@@ -14,6 +14,7 @@
  * and then wakes the next. A connection that breaks fails every caller in
  * the queue with PD_ERR_DB_GONE and is not used again.
  */
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,10 +59,36 @@ pd_db_mux_new(PdDb *db, PdDbMux **mux, PdError *err)
     return true;
 }
 
-bool
-pd_db_mux_is_usable(const PdDbMux *mux)
+/* The connection is gone: every caller behind is woken to find that out. */
+static void
+break_mux(PdDbMux *mux)
 {
-    return !mux->is_broken && pd_db_is_usable(mux->db);
+    mux->is_broken = true;
+    mux->db->is_broken = true;
+    Waiter *waiter = mux->head;
+    mux->head = mux->tail = NULL;
+    for (; waiter != NULL; waiter = waiter->next)
+        waiter->share->wake(waiter->share->wait_context);
+}
+
+/*
+ * Whether the connection still stands. While idle, a backend that was terminated or a server that shut
+ * down has sent its farewell and closed the socket: the socket reads ready with nothing asked, and libpq,
+ * reading it, finds the connection bad. One poll() when all is well; nothing while statements are in
+ * flight (their reader finds out).
+ */
+bool
+pd_db_mux_is_usable(PdDbMux *mux)
+{
+    if (mux->is_broken || !pd_db_is_usable(mux->db))
+        return false;
+    if (mux->in_flight > 0)
+        return true;
+    struct pollfd check = {PQsocket(mux->db->connection), POLLIN, 0};
+    if (poll(&check, 1, 0) > 0 &&
+        (PQconsumeInput(mux->db->connection) != 1 || PQstatus(mux->db->connection) != CONNECTION_OK))
+        break_mux(mux);
+    return !mux->is_broken;
 }
 
 size_t
@@ -104,18 +131,6 @@ pd_db_is_share(const PdDb *db)
 }
 
 /* ---- the queue ---- */
-
-/* The connection is gone: every caller behind is woken to find that out. */
-static void
-break_mux(PdDbMux *mux)
-{
-    mux->is_broken = true;
-    mux->db->is_broken = true;
-    Waiter *waiter = mux->head;
-    mux->head = mux->tail = NULL;
-    for (; waiter != NULL; waiter = waiter->next)
-        waiter->share->wake(waiter->share->wait_context);
-}
 
 static void
 enqueue(PdDbMux *mux, Waiter *waiter)
