@@ -84,10 +84,15 @@ pd_db_mux_is_usable(PdDbMux *mux)
         return false;
     if (mux->in_flight > 0)
         return true;
-    struct pollfd check = {PQsocket(mux->db->connection), POLLIN, 0};
-    if (poll(&check, 1, 0) > 0 &&
-        (PQconsumeInput(mux->db->connection) != 1 || PQstatus(mux->db->connection) != CONNECTION_OK))
-        break_mux(mux);
+    PGconn *connection = mux->db->connection;
+    for (int round = 0; round < 2 && !mux->is_broken; round++) /* the farewell, then the end of the stream */
+    {
+        struct pollfd check = {PQsocket(connection), POLLIN, 0};
+        if (poll(&check, 1, 0) <= 0)
+            break;
+        if (PQconsumeInput(connection) != 1 || PQstatus(connection) != CONNECTION_OK)
+            break_mux(mux);
+    }
     return !mux->is_broken;
 }
 
