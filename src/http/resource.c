@@ -76,38 +76,18 @@ runs_as_login(const PdHttpContext *ctx)
 }
 
 /*
- * A read whose statement is short by its shape: an item by key, or a page with no filter, search or
- * ordering of the client's (those may scan a table, and statements on a multiplexed connection are
- * answered in turn: a slow one would hold up every one behind it).
- */
-static bool
-is_short_read(const PdHttpContext *ctx)
-{
-    static const char *const shaping[] = {"page", "page_size", "limit", "offset", "cursor",
-                                          "fields", "expand", "pagination", "format", NULL};
-    if (!is_read(ctx->method))
-        return false;
-    for (size_t i = 0; i < ctx->arg_count; i++)
-    {
-        size_t k = 0;
-        while (shaping[k] != NULL && strcmp(shaping[k], ctx->args[i].key) != 0)
-            k++;
-        if (shaping[k] == NULL)
-            return false;
-    }
-    return true;
-}
-
-/*
- * Short reads that run as the login role (one statement each) share their loop's multiplexed connection
- * (pd_db_mux_share): many in flight on one connection, answered in one wake-up of its backend. Writes,
- * filtered lists and requests with a role or claims take a connection of their own.
+ * Reads of one object by its key that run as the login role share their loop's multiplexed connection
+ * (pd_db_mux_share): many in flight on one connection, answered in one wake-up of its backend. Lists,
+ * writes and requests with a role or claims take a connection of their own: a list's statement may scan a
+ * table, and statements on a multiplexed connection are answered in turn (a slow one would hold up all
+ * behind it); and a list's statement is long enough that its backend's share of the cores, not the
+ * wake-up, sets its rate (32 backends get more of them than one).
  */
 bool
 pd_http_db_acquire(PdHttpContext *ctx, PdDb **db, PdError *err)
 {
     bool is_plain = runs_as_login(ctx);
-    if (is_plain && is_short_read(ctx) && pd_http_in_task())
+    if (is_plain && ctx->is_item && is_read(ctx->method) && pd_http_in_task())
     {
         PdDbMux *mux = pd_http_loop_mux();
         if (mux != NULL)
@@ -355,6 +335,7 @@ item_endpoint(PdHttpContext *ctx, const PdModel *model, const char *pk)
     {
         case PD_HTTP_GET:
         case PD_HTTP_HEAD:
+            ctx->is_item = true;
             pd_http_retrieve(ctx, model, pk);
             return;
         case PD_HTTP_PUT:

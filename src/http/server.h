@@ -49,9 +49,9 @@ struct PdHttpServer
     PdMetrics *metrics;
     struct PdHttpLoop **loops; /* loop.c: the event loops, each with its libmicrohttpd daemon */
     int loop_count;
-    int thread_count; /* loops to run: worker_threads, or one per core */
+    int thread_count;      /* loops to run: worker_threads, or one per core */
     atomic_uint next_loop; /* round robin of accepted connections */
-    char *tls_key; /* PEM text, NULL without TLS */
+    char *tls_key;         /* PEM text, NULL without TLS */
     char *tls_cert;
     int listen_fd;
     int port;
@@ -121,6 +121,7 @@ typedef struct PdHttpContext
     const char *resource;   /* for metrics and the log; "-" when none */
     PdHttpIdentity identity;
     bool has_identity;
+    bool is_item; /* a read of one object by its key (routing): may share a multiplexed connection */
     /* the response */
     int status;
     PdStrbuf out;
