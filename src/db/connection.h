@@ -95,6 +95,9 @@ bool pd_db_statement_get(PdDb *db, const char *sql, int param_count, PdDbStateme
  * their results, errors included, are only read past). */
 bool pd_db_statement_send(PdDb *db, const char *sql, int param_count, PdDbStatement **statement, int *steps,
                           int *prefix_syncs, PdError *err);
+/* The cached statement for sql, or NULL: a lookup that prepares nothing. */
+PdDbStatement *pd_db_statement_find(PdDb *db, const char *sql);
+
 /* Sends DEALLOCATE name and a Sync: a segment of its own (pipeline mode). */
 bool pd_db_statement_send_deallocate(PdDb *db, const char *name, PdError *err);
 

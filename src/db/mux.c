@@ -178,7 +178,9 @@ typedef struct Sent
 {
     int prefix_syncs;
     int steps;
-    PdDbStatement *statement; /* the cached statement executed, NULL for an unprepared one */
+    bool is_cached; /* a cached statement was executed: its name below (the entry itself may be gone by the
+                       time the answer comes: callers ahead forget or evict entries while this one waits) */
+    char name[24];
 } Sent;
 
 /* Statements whose plans went stale are deallocated in segments of their own, before the next statement. */
@@ -206,10 +208,13 @@ send_segment(PdDbMux *mux, const char *sql, bool is_prepared, int param_count, c
     int is_sent;
     if (is_prepared)
     {
-        if (!pd_db_statement_send(mux->db, sql, param_count, &sent->statement, &sent->steps,
-                                  &sent->prefix_syncs, err))
+        PdDbStatement *statement;
+        if (!pd_db_statement_send(mux->db, sql, param_count, &statement, &sent->steps, &sent->prefix_syncs,
+                                  err))
             return false;
-        is_sent = PQsendQueryPrepared(connection, sent->statement->name, param_count, params, NULL, NULL, 0);
+        sent->is_cached = true;
+        snprintf(sent->name, sizeof(sent->name), "%s", statement->name);
+        is_sent = PQsendQueryPrepared(connection, sent->name, param_count, params, NULL, NULL, 0);
     }
     else
         is_sent = PQsendQueryParams(connection, sql, param_count, NULL, params, NULL, NULL, 0);
@@ -267,7 +272,10 @@ read_segment(PdDbMux *mux, PdDb *share, const Sent *sent, PGresult **answer, int
         if (status == PGRES_PIPELINE_SYNC)
             step = 0;
         if (is_own && is_good && step == sent->steps && *answer == NULL)
-            result = (*answer = result, NULL);
+        {
+            *answer = result;
+            result = NULL;
+        }
         else if (is_own && !is_good && status != PGRES_PIPELINE_ABORTED && status != PGRES_PIPELINE_SYNC &&
                  *ok)
         {
@@ -306,7 +314,8 @@ query_once(PdDbMux *mux, PdDb *share, const char *sql, bool is_prepared, int par
         *answer = NULL;
         return gone(share, err);
     }
-    dequeue_head(mux);
+    if (mux->head == &waiter) /* else a failed send behind broke the queue while this one read */
+        dequeue_head(mux);
     if (ok && *answer == NULL)
         ok = pd_error_set(err, PD_ERR_DB_QUERY, "the statement returned no result");
     if (!ok)
@@ -317,13 +326,20 @@ query_once(PdDbMux *mux, PdDb *share, const char *sql, bool is_prepared, int par
     return ok;
 }
 
-/* A statement whose plan went stale (0A000) still exists on the server: deallocated before the next one. */
+/*
+ * Forgets the cached statement sent, when the cache still holds it under the same name (another caller may
+ * have forgotten or replaced it meanwhile). One whose plan went stale (0A000) still exists on the server: it
+ * is deallocated before the next statement.
+ */
 static void
-forget(PdDbMux *mux, PdDbStatement *statement, bool is_on_server)
+forget(PdDbMux *mux, const char *sql, const Sent *sent, bool is_on_server)
 {
+    PdDbStatement *entry = pd_db_statement_find(mux->db, sql);
+    if (entry == NULL || strcmp(entry->name, sent->name) != 0)
+        return;
     if (is_on_server && mux->stale_count < PD_DB_MUX_STALE_MAX)
-        snprintf(mux->stale[mux->stale_count++], sizeof(mux->stale[0]), "%s", statement->name);
-    pd_db_statement_forget(mux->db, statement, false);
+        snprintf(mux->stale[mux->stale_count++], sizeof(mux->stale[0]), "%s", sent->name);
+    pd_db_statement_forget(mux->db, entry, false);
 }
 
 bool
@@ -342,13 +358,13 @@ pd_db_mux_query(PdArena *arena, PdDb *share, const char *sql, bool is_prepared, 
         int failed_step = -1;
         if (query_once(mux, share, sql, is_prepared, param_count, params, &answer, &sent, &failed_step, err))
             return pd_db_adopt_result(arena, answer, result, err);
-        if (mux->is_broken || sent.statement == NULL)
+        if (mux->is_broken || !sent.is_cached)
             return false;
         /* A Prepare that failed leaves no statement behind; a plan a schema change made stale (or a
          * statement the server lost) is forgotten and the statement tried once more. */
         bool is_stale = failed_step == sent.steps && pd_db_statement_is_stale(err);
         if (failed_step < sent.steps || is_stale)
-            forget(mux, sent.statement, is_stale && strcmp(err->sqlstate, "0A000") == 0);
+            forget(mux, sql, &sent, is_stale && strcmp(err->sqlstate, "0A000") == 0);
         if (attempt > 0 || !is_stale)
             return false;
     }

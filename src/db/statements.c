@@ -172,6 +172,13 @@ prepare_new(PdDb *db, const char *sql, size_t length, uint64_t hash, int param_c
     return true;
 }
 
+PdDbStatement *
+pd_db_statement_find(PdDb *db, const char *sql)
+{
+    size_t length = strlen(sql);
+    return find(&db->statements, sql, length, hash_text(sql, length));
+}
+
 bool
 pd_db_statement_send_deallocate(PdDb *db, const char *name, PdError *err)
 {

@@ -29,8 +29,9 @@
 #include "loop.h"
 #include "server.h"
 
-/* Each task's stack: request handling, jansson, OpenSSL and libpq calls, with room to spare. */
-#define TASK_STACK_SIZE ((size_t)512 * 1024)
+/* Each task's stack: as a thread's (jansson recurses per nesting level of a body, up to 2,048 levels). The
+ * mapping is MAP_NORESERVE: address space, with memory only for the pages a request touched. */
+#define TASK_STACK_SIZE ((size_t)8 * 1024 * 1024)
 #define LOOP_EVENTS 64
 
 /* What an epoll event's data.ptr points at: the first member of each registered thing. */
@@ -242,8 +243,15 @@ void
 pd_http_task_wake(void *context)
 {
     PdHttpTask *task = context;
-    if (task == NULL || !task->is_parked)
+    if (task == NULL || (!task->is_parked && task->wait_fd < 0))
         return;
+    if (task->wait_fd >= 0)
+    {
+        /* Woken out of a socket wait: the connection broke under it (libpq may have closed the socket
+         * already, which took it out of the set; else it is taken out here). */
+        epoll_ctl(task->loop->epoll_fd, EPOLL_CTL_DEL, task->wait_fd, NULL);
+        task->wait_fd = -1;
+    }
     task->is_parked = false;
     task->next_ready = NULL;
     PdHttpLoop *loop = task->loop;
@@ -522,16 +530,29 @@ pd_http_loops_add(struct PdHttpServer *server, int fd, const struct sockaddr *ad
 }
 
 static void
+loop_halt(PdHttpLoop *loop)
+{
+    if (!loop->has_thread)
+        return;
+    atomic_store(&loop->is_stopping, true);
+    uint64_t one = 1;
+    while (write(loop->wake_fd, &one, sizeof(one)) < 0 && errno == EINTR)
+        ;
+    pthread_join(loop->thread, NULL);
+    loop->has_thread = false;
+}
+
+void
+pd_http_loops_halt(struct PdHttpServer *server)
+{
+    for (int i = 0; i < server->loop_count; i++)
+        loop_halt(server->loops[i]);
+}
+
+static void
 loop_close(PdHttpLoop *loop)
 {
-    if (loop->has_thread)
-    {
-        atomic_store(&loop->is_stopping, true);
-        uint64_t one = 1;
-        while (write(loop->wake_fd, &one, sizeof(one)) < 0 && errno == EINTR)
-            ;
-        pthread_join(loop->thread, NULL);
-    }
+    loop_halt(loop);
     if (loop->daemon != NULL)
         MHD_stop_daemon(loop->daemon);
     if (loop->mux != NULL)

@@ -25,11 +25,14 @@ typedef void (*PdHttpTaskFn)(void *argument);
  * request's arena. Each loop keeps one of the pool's pool_size connections as its multiplexed connection
  * (pd_http_loop_mux) when the pool has at least 4 per loop. */
 typedef struct MHD_Daemon *(*PdHttpDaemonStart)(struct PdHttpServer *server, unsigned int connection_limit);
-bool pd_http_loops_start(struct PdHttpServer *server, int count, int pool_size, size_t arena_budget, PdHttpDaemonStart start,
-                         PdError *err);
+bool pd_http_loops_start(struct PdHttpServer *server, int count, int pool_size, size_t arena_budget,
+                         PdHttpDaemonStart start, PdError *err);
 /* Hands an accepted connection to the next loop (round robin). Any thread. */
 void pd_http_loops_add(struct PdHttpServer *server, int fd, const struct sockaddr *address, socklen_t length);
-/* Ends the loops and stops their daemons (every request finished or abandoned by then). */
+/* Ends the loops' threads: no request is read or answered from then on (their daemons stay). */
+void pd_http_loops_halt(struct PdHttpServer *server);
+/* Ends the loops and stops their daemons: every request must have finished (libmicrohttpd refuses to stop
+ * with a connection suspended). */
 void pd_http_loops_stop(struct PdHttpServer *server);
 
 /*
@@ -50,7 +53,8 @@ void pd_http_task_wait(void *context, int socket);
 bool pd_http_task_sleep(int ms);
 /* From a task: the running task (a context for pd_http_task_wait/wake); NULL elsewhere. */
 void *pd_http_task_self(void);
-/* Resumes a task parked in pd_http_task_wait(task, -1), on its loop's next turn (a PdDbWakeFn). */
+/* Resumes a task parked in pd_http_task_wait(task, -1), or cuts its wait for a socket short, on its loop's
+ * next turn (a PdDbWakeFn; nothing for a task that waits for neither). */
 void pd_http_task_wake(void *context);
 /* The calling loop's multiplexed connection for single reads (one pooled connection, made on first use and
  * replaced after it broke), or NULL off a loop or when none can be had now. */

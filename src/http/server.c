@@ -188,7 +188,8 @@ thread_count(const PdServeSettings *settings)
 static bool
 start_loops(PdHttpServer *server, PdError *err)
 {
-    if (!pd_http_loops_start(server, server->thread_count, pool_size(server), PD_HTTP_REQUEST_ARENA_BUDGET, start_daemon, err))
+    if (!pd_http_loops_start(server, server->thread_count, pool_size(server), PD_HTTP_REQUEST_ARENA_BUDGET,
+                             start_daemon, err))
     {
         if (err->code == PD_OK)
             pd_error_set(err, PD_ERR_INTERNAL, "libmicrohttpd did not start%s",
@@ -371,11 +372,14 @@ pd_http_server_stop(PdHttpServer *server, int timeout_ms)
     struct timespec step = {0, 10 * 1000 * 1000};
     for (int waited_ms = 0; atomic_load(&server->in_flight) > 0 && waited_ms < timeout_ms; waited_ms += 10)
         nanosleep(&step, NULL);
+    /* The loops end first: a keep-alive connection may have begun a request after the count was read, and
+     * once the loops are halted none can. */
+    pd_http_loops_halt(server);
     int left = atomic_load(&server->in_flight);
     if (left > 0)
     {
-        /* libmicrohttpd's stop would join workers still blocked in their statements, unbounded: the process
-         * is ending, so the server is left as it is and its connections close with it. */
+        /* Requests still suspended at the database: libmicrohttpd refuses to stop a daemon holding one, and
+         * the process is ending, so the server is left as it is and its connections close with it. */
         pd_logf(PD_LOG_WARNING, "%d requests still under way after %d ms: they are cut", left, timeout_ms);
         return left;
     }

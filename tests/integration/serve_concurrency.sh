@@ -6,7 +6,7 @@
 # most 503s, never a wrong answer or a 500, with the server recovering by itself.
 source tests/lib/pg.sh
 source tests/lib/tap.sh
-tap_plan 9
+tap_plan 11
 source tests/lib/serve.sh
 
 tap_fresh_db serve_concurrency
@@ -110,6 +110,14 @@ expect_eq "backends terminated under load: 200, 404 or 503 only (never 500, neve
 sleep 1
 parallel_get "$TAP_WORKDIR/reads"
 expect_eq "... then every read answers again" "$(awk '{ print $1 }' "$TAP_WORKDIR/codes" | sort | uniq -c | awk '{ printf "%s:%s ", $2, $1 }')" "200:450 404:150 "
+
+# --- a body nested as deep as the JSON parser allows: answered, the server standing ---------------------
+DEEP=$(python3 -c 'print("{\"title\": \"deep\", \"author\": 1, \"meta\": " + "[" * 2000 + "1" + "]" * 2000 + "}")')
+http POST /api/books/ -H 'Content-Type: application/json' --data-binary "$DEEP"
+expect_eq "a body nested 2,000 levels deep is answered (each request runs on its own stack, as deep as a thread's)" \
+    "$(case $HTTP_STATUS in 201 | 400) echo answered ;; *) echo "$HTTP_STATUS" ;; esac)" answered
+http GET /healthz
+expect_status "... and the server still answers" 200
 
 # --- a pool much smaller than the clients -----------------------------------------------------------------
 serve_stop
