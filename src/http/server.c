@@ -249,18 +249,9 @@ open_pool(PdHttpServer *server, PdError *err)
 static bool
 open_auth(PdHttpServer *server, PdError *err)
 {
-    const PdServeSettings *settings = server->settings;
-    PdHttpAuthOptions options = {
-        .jwt = {.secret = settings->jwt_secret,
-                .public_key_file = settings->jwt_public_key,
-                .issuer = settings->jwt_issuer,
-                .audience = settings->jwt_audience,
-                .role_claim = settings->jwt_role_claim},
-        .anonymous_role = settings->anonymous_role,
-        .rate_per_address = settings->rate_per_address,
-        .rate_per_role = settings->rate_per_role,
-    };
-    return pd_http_auth_new(&options, &server->auth, err);
+    PdHttpAuthOptions options;
+    return pd_http_auth_options(server->arena, server->settings, &options, err) &&
+           pd_http_auth_new(&options, &server->auth, err);
 }
 
 /*

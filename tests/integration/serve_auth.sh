@@ -8,7 +8,7 @@
 # writes leave the table unchanged.
 source tests/lib/pg.sh
 source tests/lib/tap.sh
-tap_plan 50
+tap_plan 53
 source tests/lib/serve.sh
 
 tap_fresh_db serve_auth
@@ -148,6 +148,17 @@ http GET /api/books/ -H "$(auth "$VIEWER")"
 expect_status "the seventh request from the address is a 429, whatever the role" 429
 WAIT=$(http_header Retry-After)
 expect_eq "... Retry-After within the address rate's 10 s" "$([ "$WAIT" -ge 1 ] 2>/dev/null && [ "$WAIT" -le 10 ] && echo yes)" yes
+serve_stop
+
+# --- the secret from jwt_secret_file (not only from jwt_secret) --------------------------------------------
+printf '%s\n' "file-secret-for-serve-auth-long-enough-for-hs256" >"$TAP_WORKDIR/jwt.secret"
+FILE_TOKEN=$(env -u PRODATA_JWT_SECRET "$PRODATA" token --jwt-secret-file "$TAP_WORKDIR/jwt.secret" --role editor)
+PRODATA_JWT_SECRET= serve_start --models "$MODELS" --jwt-secret-file "$TAP_WORKDIR/jwt.secret" || exit 1
+http GET /api/books/ -H "$(auth "$FILE_TOKEN")"
+expect_status "a server given jwt_secret_file accepts a token signed with the file's secret" 200
+http GET /api/books/ -H "$(auth "$(token --role editor)")"
+expect_status "... and refuses one signed with another secret" 401
+expect_json "... saying why" '.detail' '"signature does not verify"'
 serve_stop
 
 tap_done
