@@ -6,7 +6,7 @@
 # most 503s, never a wrong answer or a 500, with the server recovering by itself.
 source tests/lib/pg.sh
 source tests/lib/tap.sh
-tap_plan 11
+tap_plan 14
 source tests/lib/serve.sh
 
 tap_fresh_db serve_concurrency
@@ -118,6 +118,28 @@ expect_eq "a body nested 2,000 levels deep is answered (each request runs on its
     "$(case $HTTP_STATUS in 201 | 400) echo answered ;; *) echo "$HTTP_STATUS" ;; esac)" answered
 http GET /healthz
 expect_status "... and the server still answers" 200
+
+# --- HTTPS: each loop's libmicrohttpd with the certificate, reads and writes in flight over TLS ----------
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$TAP_WORKDIR/key.pem" -out "$TAP_WORKDIR/cert.pem" -days 2 \
+    -subj /CN=127.0.0.1 >/dev/null 2>&1
+"$PRODATA" serve --models "$MODELS" --anonymous-role postgres --listen-address 127.0.0.1 --port 0 \
+    --tls-cert "$TAP_WORKDIR/cert.pem" --tls-key "$TAP_WORKDIR/key.pem" --log-level info >"$TAP_WORKDIR/tls.log" 2>&1 &
+TLS_PID=$!
+TLS_URL=""
+for _ in $(seq 1 150); do
+    TLS_URL=$(grep -o 'https://127.0.0.1:[0-9]*' "$TAP_WORKDIR/tls.log" | head -1)
+    [ -n "$TLS_URL" ] && break
+    sleep 0.1
+done
+expect_eq "with tls_cert and tls_key the server says it serves HTTPS" "${TLS_URL%%:*}" https
+TLS_CODES=$(for i in $(seq 1 40); do
+    curl -sk -o /dev/null -w '%{http_code}\n' --max-time 10 "$TLS_URL/api/books/$((i % 200 + 1))/" &
+done; wait)
+expect_eq "40 reads at once over TLS: all 200" "$(echo "$TLS_CODES" | sort | uniq -c | awk '{ printf "%s:%s ", $2, $1 }')" "200:40 "
+expect_eq "... and plain HTTP on that port gets no answer" \
+    "$(curl -s -o /dev/null -w '%{http_code}' --max-time 3 "http${TLS_URL#https}/healthz")" 000
+kill "$TLS_PID" 2>/dev/null
+wait "$TLS_PID" 2>/dev/null
 
 # --- a pool much smaller than the clients -----------------------------------------------------------------
 serve_stop
