@@ -47,6 +47,10 @@ const char *pd_strbuf_text(PdStrbuf *buf);
 
 bool pd_strbuf_failed(const PdStrbuf *buf);
 
+/* Appends the whole file at path. False with PD_ERR_IO ("cannot read PATH: reason") when it cannot be
+ * opened or read, or with the arena's error (pd_arena_error) when the buffer ran out. */
+bool pd_strbuf_append_file(PdStrbuf *buf, const char *path, PdError *err);
+
 PD_API_END
 
 #endif

@@ -8,6 +8,7 @@
  */
 #include "prodata/strbuf.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -174,4 +175,22 @@ bool
 pd_strbuf_failed(const PdStrbuf *buf)
 {
     return buf->failed;
+}
+
+bool
+pd_strbuf_append_file(PdStrbuf *buf, const char *path, PdError *err)
+{
+    FILE *stream = fopen(path, "rb");
+    if (stream == NULL)
+        return pd_error_set(err, PD_ERR_IO, "cannot read %s: %s", path, strerror(errno));
+    char chunk[16384];
+    size_t got;
+    while ((got = fread(chunk, 1, sizeof(chunk), stream)) > 0)
+        pd_strbuf_append_length(buf, chunk, got);
+    bool has_failed = ferror(stream) != 0;
+    int saved = errno;
+    fclose(stream);
+    if (has_failed)
+        return pd_error_set(err, PD_ERR_IO, "cannot read %s: %s", path, strerror(saved));
+    return !buf->failed || pd_arena_error(buf->arena, err);
 }

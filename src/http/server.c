@@ -101,18 +101,10 @@ accept_loop(void *data)
 static bool
 read_pem(PdArena *arena, const char *path, char **text, PdError *err)
 {
-    FILE *file = fopen(path, "rb");
-    if (file == NULL)
-        return pd_error_set(err, PD_ERR_IO, "could not read %s: %s", path, strerror(errno));
     PdStrbuf buf;
     pd_strbuf_init(&buf, arena);
-    char chunk[4096];
-    size_t got;
-    while ((got = fread(chunk, 1, sizeof(chunk), file)) > 0)
-        pd_strbuf_append_length(&buf, chunk, got);
-    fclose(file);
-    if (pd_strbuf_failed(&buf))
-        return pd_arena_error(arena, err);
+    if (!pd_strbuf_append_file(&buf, path, err))
+        return false;
     *text = (char *)pd_strbuf_text(&buf);
     return true;
 }

@@ -353,21 +353,10 @@ pd_migration_parse(PdArena *arena, const char *path, const char *text, size_t te
 static bool
 read_whole_file(PdArena *arena, const char *path, char **text, size_t *length, PdError *err)
 {
-    FILE *stream = fopen(path, "rb");
-    if (stream == NULL)
-        return pd_error_set(err, PD_ERR_IO, "cannot open %s: %s", path, strerror(errno));
     PdStrbuf buf;
     pd_strbuf_init(&buf, arena);
-    char chunk[16384];
-    size_t got;
-    while ((got = fread(chunk, 1, sizeof(chunk), stream)) > 0)
-        pd_strbuf_append_length(&buf, chunk, got);
-    bool has_failed = ferror(stream) != 0;
-    fclose(stream);
-    if (has_failed)
-        return pd_error_set(err, PD_ERR_IO, "cannot read %s", path);
-    if (pd_strbuf_text(&buf) == NULL)
-        return pd_arena_error(arena, err);
+    if (!pd_strbuf_append_file(&buf, path, err))
+        return false;
     *text = (char *)pd_strbuf_text(&buf);
     *length = buf.length;
     return true;
