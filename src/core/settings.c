@@ -129,8 +129,8 @@ static const PdSetting serve_rows[] = {
                "PEM certificate (chain) for HTTPS; empty serves plain HTTP; needs tls_key"),
     SERVE_TEXT(tls_key, PD_SETTING_PATH, "", false, "FILE", "PEM private key of tls_cert"),
     SERVE_INT(worker_threads, "0", 0, 1024,
-              "event-loop threads answering requests, each keeping many statements in flight; 0: one per "
-              "core"),
+              "event loops (one thread each) answering requests, each keeping many statements in flight; "
+              "0: one per core; more loops than cores only add contention (a warning at start)"),
     SERVE_INT(pool_size, "0", 0, 1024,
               "database connections at most (statements in flight at once); 0: 32, or 8 per worker "
               "thread when that is more"),

@@ -485,6 +485,13 @@ pd_http_loops_start(struct PdHttpServer *server, int count, int pool_size, size_
     server->loops = calloc((size_t)count, sizeof(*server->loops));
     if (server->loops == NULL)
         return pd_error_set(err, PD_ERR_NO_MEMORY, "out of memory");
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    if (cores > 0 && count > cores)
+        pd_logf(
+            PD_LOG_WARNING,
+            "worker_threads=%d event loops on %ld cores: a loop never blocks, so loops beyond one per core "
+            "only take turns on the cores (set worker_threads=0 for one per core)",
+            count, cores);
     unsigned int limit = (unsigned int)server->settings->max_connections;
     unsigned int per_loop = (limit + (unsigned int)count - 1) / (unsigned int)count;
     for (int i = 0; i < count; i++)

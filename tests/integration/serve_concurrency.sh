@@ -6,7 +6,7 @@
 # most 503s, never a wrong answer or a 500, with the server recovering by itself.
 source tests/lib/pg.sh
 source tests/lib/tap.sh
-tap_plan 14
+tap_plan 16
 source tests/lib/serve.sh
 
 tap_fresh_db serve_concurrency
@@ -148,3 +148,10 @@ parallel_get "$TAP_WORKDIR/filters"
 expect_eq "200 filtered lists at once through 2 connections: all answered 200" "$(awk '{ print $1 }' "$TAP_WORKDIR/codes" | sort | uniq -c | awk '{ printf "%s:%s ", $2, $1 }')" "200:200 "
 http GET /healthz
 expect_status "... and the loop still answers /healthz" 200
+expect_eq "... with 1 loop on $(nproc) cores: no warning about worker_threads" "$(grep -c 'worker_threads=' "$SERVE_LOG")" 0
+
+# --- worker_threads above the cores: one warning at start ---------------------------------------------------
+serve_stop
+serve_start --models "$MODELS" --anonymous-role postgres --worker-threads $(($(nproc) + 1)) || exit 1
+expect_eq "worker_threads=$(($(nproc) + 1)) on $(nproc) cores: one warning line at start" \
+    "$(grep -c "warning: worker_threads=$(($(nproc) + 1)) event loops on $(nproc) cores" "$SERVE_LOG")" 1
