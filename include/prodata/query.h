@@ -38,11 +38,13 @@ typedef struct PdQuery PdQuery;
  * Bounds on what one query may ask for, so that no input (a REST query string) can make a statement that
  * costs without bound: ordering terms (PostgreSQL refuses more than 1,664 output columns long before a
  * sort of hundreds of keys is sensible), relations followed by one embed path (each level multiplies the
- * rows), and embeds in all. Past them the call fails with PD_ERR_INVALID_INPUT naming the parameter.
+ * rows), embeds in all, and the terms of a search (each one an OR over the searchable fields). Past them the
+ * call fails with PD_ERR_INVALID_INPUT naming the parameter.
  */
 #define PD_QUERY_MAX_ORDER_TERMS 16
 #define PD_QUERY_MAX_EMBED_DEPTH 3
 #define PD_QUERY_MAX_EMBEDS 16
+#define PD_QUERY_MAX_SEARCH_TERMS 10
 typedef struct PdQ PdQ; /* a condition tree, Django's Q */
 
 /* A query over every object of model (a model of catalog). NULL on arena exhaustion. */
@@ -69,6 +71,12 @@ const PdModel *pd_query_model(const PdQuery *query);
 PdQ *pd_q(PdQuery *query, const char *lookup, const char *value, PdError *err);
 /* in (count >= 0; an empty list matches nothing) and range (exactly 2) with values given one by one. */
 PdQ *pd_q_list(PdQuery *query, const char *lookup, const char *const *values, size_t count, PdError *err);
+/*
+ * Checks lookup (pd_q's first argument: path, transform, lookup) against the catalog without a value, and
+ * adds no condition: for a caller that ignores an argument whose value is empty, as django-filter does, yet
+ * refuses a name that means nothing. Errors: pd_q's, err->field = lookup.
+ */
+bool pd_query_check_lookup(PdQuery *query, const char *lookup, PdError *err);
 /* Trees. NULL in, NULL out: a chain with a failed part fails once, at filter. */
 PdQ *pd_q_and(PdQuery *query, PdQ *left, PdQ *right);
 PdQ *pd_q_or(PdQuery *query, PdQ *left, PdQ *right);
@@ -85,7 +93,8 @@ bool pd_query_where(PdQuery *query, const char *lookup, const char *value, PdErr
  * DRF's SearchFilter: terms split at spaces and commas; every term must be
  * contained (case-insensitively) in some searchable field of the model (the
  * `search` option). LIKE's wildcards in the terms match themselves. A model
- * with no searchable field: PD_ERR_INVALID_INPUT. Empty terms: no condition.
+ * with no searchable field, or more than PD_QUERY_MAX_SEARCH_TERMS terms: PD_ERR_INVALID_INPUT,
+ * err->field "search". Empty terms: no condition.
  */
 bool pd_query_search(PdQuery *query, const char *terms, PdError *err);
 

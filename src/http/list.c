@@ -3,7 +3,8 @@
  * one SQL statement. django-filter's style: every argument that is not a
  * reserved name (page, page_size, limit, offset, cursor, ordering, search,
  * fields, expand, pagination, format) is a lookup, `?price__gte=10`, `?id__in=1,2,3`,
- * `?published__range=a,b`; an unknown one is a 400 naming the argument
+ * `?published__range=a,b`; one with an empty value filters nothing, as
+ * django-filter skips it; an unknown one is a 400 naming the argument
  * (stricter than DRF, which ignores it: a typo must not return the whole
  * table). Pagination, DRF's three styles: page number (the default,
  * {"count","next","previous","results"}), limit/offset when ?limit= or ?offset=
@@ -72,10 +73,14 @@ split_list(PdArena *arena, const char *text, const char ***values, size_t *count
     }
 }
 
+/* One filter argument; an empty value filters nothing (django-filter skips it), but its name must mean one.
+ */
 static bool
 apply_filter(PdHttpContext *ctx, PdQuery *query, const PdHttpArg *arg, PdError *err)
 {
     PdQ *condition;
+    if (arg->value[0] == '\0')
+        return pd_query_check_lookup(query, arg->key, err) || blame(err, arg->key);
     if (has_suffix(arg->key, "__in") || has_suffix(arg->key, "__range"))
     {
         const char **values;

@@ -10,7 +10,9 @@
  * request, as DRF's get_object filters the queryset before the key: an object
  * they exclude is a 404 and is neither changed nor deleted. A key that cannot
  * be the model's key ("abc" for an integer id) is a 404, as DRF's
- * get_object_or_404 makes it.
+ * get_object_or_404 makes it. As DRF's get_object comes before the body is
+ * read, a body refused for an object that is not there (or not visible) is a
+ * 404 too; the look-up that tells runs only when the body was refused.
  */
 #include <jansson.h>
 #include <stdio.h>
@@ -236,6 +238,24 @@ respond_single(PdHttpContext *ctx, const char *json)
         pd_http_respond_json(ctx, 200, json, length);
 }
 
+/*
+ * A refused update's answer. DRF's update looks the object up (get_object) before it reads the body, so a
+ * body refused for an object that does not exist, or that the request cannot see (row-level security, a
+ * filter of the query string), is a 404. Only a refusal costs the extra look-up; nothing was changed.
+ */
+static void
+respond_refused(PdHttpContext *ctx, PdQuery *which, PdDb *db, const PdError *refusal)
+{
+    PdError err = {0};
+    bool exists = true;
+    if (refusal->code == PD_ERR_INVALID_INPUT && !pd_query_exists(which, db, &exists, &err))
+        pd_http_respond_error(ctx, &err);
+    else if (!exists)
+        pd_http_respond_detail(ctx, 404, "Not found.");
+    else
+        pd_http_respond_error(ctx, refusal);
+}
+
 void
 pd_http_update(PdHttpContext *ctx, const PdModel *model, const char *pk, bool is_partial)
 {
@@ -245,8 +265,7 @@ pd_http_update(PdHttpContext *ctx, const PdModel *model, const char *pk, bool is
     PdError err = {0};
     PdValues *values;
     PdDb *db;
-    if (!read_values(ctx, model, ctx->body, ctx->body_length, &values, &err) ||
-        !pd_http_db_acquire(ctx, &db, &err))
+    if (!pd_http_db_acquire(ctx, &db, &err))
     {
         pd_http_respond_error(ctx, &err);
         return;
@@ -254,12 +273,15 @@ pd_http_update(PdHttpContext *ctx, const PdModel *model, const char *pk, bool is
     const char *json = NULL;
     int64_t updated = 0;
     bool is_done =
+        read_values(ctx, model, ctx->body, ctx->body_length, &values, &err) &&
         pd_object_update(ctx->arena, db, which, values,
                          is_partial ? PD_VALIDATE_PARTIAL : PD_VALIDATE_REPLACE, &json, &updated, &err);
+    if (!is_done)
+        respond_refused(ctx, which, db, &err);
     pd_http_db_release(ctx, db);
     if (!is_done)
-        pd_http_respond_error(ctx, &err);
-    else if (updated == 0)
+        return;
+    if (updated == 0)
         pd_http_respond_detail(ctx, 404, "Not found.");
     else
         respond_single(ctx, json);

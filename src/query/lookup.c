@@ -322,11 +322,10 @@ check_values(PdQuery *query, PdQ *q, const char *const *values, size_t count, Pd
     return true;
 }
 
-PdQ *
-pd_q_list(PdQuery *query, const char *lookup, const char *const *values, size_t count, PdError *err)
+/* A leaf for lookup with its values checked; values NULL: the path and the lookup only, no values. */
+static PdQ *
+leaf(PdQuery *query, const char *lookup, const char *const *values, size_t count, PdError *err)
 {
-    if (query == NULL || lookup == NULL)
-        return NULL;
     size_t name_count = 0;
     char **names = pd_query_split_path(query->arena, lookup, &name_count);
     PdQ *q = new_q(query, PD_Q_LEAF);
@@ -340,13 +339,30 @@ pd_q_list(PdQuery *query, const char *lookup, const char *const *values, size_t 
     bool ok = pd_query_resolve_path(query->arena, query->catalog, query->model, names, name_count, true,
                                     &used, &q->path, err) &&
               parse_tail(&q->path, names + used, name_count - used, &q->transform, &q->lookup, err) &&
-              check_values(query, q, values, count, err);
+              (values == NULL || check_values(query, q, values, count, err));
     if (!ok)
     {
         pd_error_field(err, "%s", lookup);
         return NULL;
     }
     return q;
+}
+
+bool
+pd_query_check_lookup(PdQuery *query, const char *lookup, PdError *err)
+{
+    if (query == NULL || lookup == NULL)
+        return pd_error_set(err, PD_ERR_INVALID_INPUT, "no query or no lookup");
+    return leaf(query, lookup, NULL, 0, err) != NULL;
+}
+
+PdQ *
+pd_q_list(PdQuery *query, const char *lookup, const char *const *values, size_t count, PdError *err)
+{
+    if (query == NULL || lookup == NULL)
+        return NULL;
+    static const char *const none[1] = {NULL};
+    return leaf(query, lookup, values != NULL ? values : none, values != NULL ? count : 0, err);
 }
 
 /* Splits "a,b,c" for in and range (an empty text: no values). */

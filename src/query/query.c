@@ -107,11 +107,17 @@ pd_query_search(PdQuery *query, const char *terms, PdError *err)
     if (text == NULL)
         return pd_arena_error(query->arena, err);
     char *term = text;
-    for (;;)
+    for (int count = 0;; count++)
     {
         term += strspn(term, " \t\r\n\f\v,");
         if (*term == '\0')
             return true;
+        if (count == PD_QUERY_MAX_SEARCH_TERMS)
+        {
+            pd_error_set(err, PD_ERR_INVALID_INPUT, "Ensure this value has no more than %d words.",
+                         PD_QUERY_MAX_SEARCH_TERMS);
+            return pd_error_field(err, "search");
+        }
         size_t length = strcspn(term, " \t\r\n\f\v,");
         char *end = term + length;
         bool is_last = *end == '\0';

@@ -8,7 +8,7 @@
 # writes leave the table unchanged.
 source tests/lib/pg.sh
 source tests/lib/tap.sh
-tap_plan 53
+tap_plan 55
 source tests/lib/serve.sh
 
 tap_fresh_db serve_auth
@@ -118,6 +118,10 @@ expect_status "row-level security: alice lists notes" 200
 expect_json "... and sees only her own" '[.count, [.results[].owner]]' '[1,["alice"]]'
 http GET /api/notes/2/ -H "$(auth "$EDITOR")"
 expect_status "bob's note is a 404 for alice" 404
+http PATCH /api/notes/2/ -H "$(auth "$EDITOR")" -H 'Content-Type: application/json' -d '{"body": ["x"]}'
+expect_status "an invalid body for bob's note is a 404 for alice too (DRF's get_object comes first)" 404
+http PATCH /api/notes/1/ -H "$(auth "$EDITOR")" -H 'Content-Type: application/json' -d '{"body": ["x"]}'
+expect_json "... and a 400 naming the field on her own note" 'keys' '["body"]'
 http GET /api/notes/2/ -H "$(auth "$VIEWER")"
 expect_status "... and a 200 for bob" 200
 expect_json "... his note" '.body' "\"bob's note\""

@@ -7,7 +7,7 @@
 # errors. Every refusal leaves the table unchanged.
 source tests/lib/pg.sh
 source tests/lib/tap.sh
-tap_plan 61
+tap_plan 72
 source tests/lib/serve.sh
 
 tap_fresh_db serve_edges
@@ -47,6 +47,16 @@ http PATCH '/api/books/3/?ordering=nothing' "${JSON[@]}" -d '{"title": "Changed"
 expect_json "an unknown ordering on an item is a 400 as on the list" 'keys' '["ordering"]'
 http PATCH '/api/books/3/?expand=nothing' "${JSON[@]}" -d '{"title": "Changed"}'
 expect_json "... and an unknown expand" 'keys' '["expand"]'
+http PATCH '/api/books/999/' "${JSON[@]}" -d '{"price": "abc"}'
+expect_status "an invalid body for an object that does not exist is a 404 (get_object before the body)" 404
+http PUT '/api/books/999/' "${JSON[@]}" -d '{"title": '
+expect_status "... malformed JSON too" 404
+http PATCH '/api/books/3/?title=nomatch' "${JSON[@]}" -d '{"price": "abc", "nofield": 1}'
+expect_status "... and for one a filter excludes" 404
+http PATCH '/api/books/3/' "${JSON[@]}" -d '{"price": "abc"}'
+expect_json "an invalid body for an object that exists is the 400" '.' '{"price":["A valid number is required."]}'
+http PUT '/api/books/3/' "${JSON[@]}" -d '{"title": '
+expect_json "... malformed JSON too" '.detail | startswith("JSON parse error")' 'true'
 expect_eq "none of these changed a row" "$(snapshot)" "$BEFORE"
 http GET '/api/books/3/?author__name=Ann'
 expect_status "GET of an item through a filter that excludes it is a 404" 404
@@ -171,6 +181,21 @@ for expand in nothing author__nothing title author__books__author__books; do
 done
 expect_eq "every bad expand path is a 400 under \"expand\", not under the path" "$KEYS" \
     ' 400 ["expand"] 400 ["expand"] 400 ["expand"] 400 ["expand"]'
+
+# --- 11. empty filter values, long searches ---------------------------------------------------------------
+http GET '/api/books/?author=&price__gte=&id__in=&author__isnull=&published__range=&title=&published__year='
+expect_json "empty filter values filter nothing, __in and __isnull too (django-filter skips them)" '.count' 6
+http GET '/api/books/3/?title=&fields=id'
+expect_json "... on an item as well" '.' '{"id":3}'
+http GET '/api/books/?pric='
+expect_json "an unknown name with an empty value is still a 400 naming it" 'keys' '["pric"]'
+http GET '/api/books/?in_stock__gte='
+expect_json "... as is a lookup that does not apply to the field" 'keys' '["in_stock__gte"]'
+http GET "/api/books/?search=$(printf 'book%%20%.0s' $(seq 1 10))"
+expect_json "a search of 10 words is answered" '.count' 6
+http GET "/api/books/?search=$(printf 'book%%20%.0s' $(seq 1 11))"
+expect_json "11 words are a 400 under search (one condition per word: bounded)" '.' \
+    '{"search":["Ensure this value has no more than 10 words."]}'
 
 # --- hostile requests ------------------------------------------------------------------------------------
 http GET /api/books/ -H 'Content-Type: application/json' --data-binary '{}' -X GET

@@ -373,6 +373,34 @@ test_bounds(void **state)
     assert_int_equal(deep.code, PD_ERR_INVALID_INPUT);
     assert_string_equal(deep.field, "author__books__author__books");
     assert_non_null(strstr(deep.message, "at most 3"));
+    PdError search = {0};
+    PdQuery *searched = query_of("Book");
+    assert_true(pd_query_search(searched, "a b,c d e f g h i j ,, ", &search));
+    assert_false(pd_query_search(searched, "a b c d e f g h i j k", &search));
+    assert_int_equal(search.code, PD_ERR_INVALID_INPUT);
+    assert_string_equal(search.field, "search");
+    assert_string_equal(search.message, "Ensure this value has no more than 10 words.");
+}
+
+/* A lookup checked without a value: the name's errors, no condition added. */
+static void
+test_check_lookup(void **state)
+{
+    (void)state;
+    PdError err = {0};
+    PdQuery *query = query_of("Book");
+    assert_true(pd_query_check_lookup(query, "price__gte", &err));
+    assert_true(pd_query_check_lookup(query, "author__name__in", &err));
+    assert_true(pd_query_check_lookup(query, "published__year__range", &err));
+    assert_true(pd_query_check_lookup(query, "tags__isnull", &err));
+    PdSqlText text;
+    assert_true(pd_query_sql(query, PD_SHAPE_COUNT, PD_COUNT_NONE, &text, &err));
+    assert_null(strstr(text.sql, " WHERE "));
+    assert_false(pd_query_check_lookup(query, "in_stock__gte", &err));
+    assert_string_equal(err.field, "in_stock__gte");
+    assert_string_equal(err.message, "lookup \"gte\" does not apply to bool field \"in_stock\"");
+    assert_false(pd_query_check_lookup(query, "author__password", &err));
+    assert_string_equal(err.field, "author__password");
 }
 
 int
@@ -386,6 +414,7 @@ main(void)
         cmocka_unit_test(test_ordering_keyset_and_page),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_bounds),
+        cmocka_unit_test(test_check_lookup),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
