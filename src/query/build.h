@@ -163,7 +163,8 @@ const char *pd_query_lookup_name(PdLookup lookup);
 /* Whether name is a lookup or a transform ("icontains", "year"). */
 bool pd_query_is_lookup_word(const char *name);
 PdQ *pd_query_leaf_search(PdQuery *query, const PdField *field, const char *term);
-/* A value for field as exact would check it; *param the text to send (booleans normalised). */
+/* A value for field as exact would check it, or a date or time stamp as PostgreSQL writes it (a year past
+ * 9999 or BC, infinity: a keyset position holds a row's values); *param the text to send. */
 bool pd_query_check_value(PdArena *arena, const PdField *field, const char *text, const char **param,
                           PdError *err);
 

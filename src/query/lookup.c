@@ -451,9 +451,39 @@ pd_q_not(PdQuery *query, PdQ *q)
     return combine(query, PD_Q_NOT, q, NULL);
 }
 
+/*
+ * A date or time stamp as PostgreSQL writes one that the input shape refuses: a year past 9999
+ * ("12345-06-01T10:00:00+00:00"), a year BC ("0044-03-15 BC"), infinity. The rest must have the shape, the
+ * year put aside; the cast to the column's type judges the whole.
+ */
+static bool
+is_postgres_temporal(PdArena *arena, const PdField *field, const char *text)
+{
+    if (field->kind != PD_FIELD_DATE && field->kind != PD_FIELD_TIMESTAMPTZ)
+        return false;
+    if (strcmp(text, "infinity") == 0 || strcmp(text, "-infinity") == 0)
+        return true;
+    size_t year = strspn(text, "0123456789");
+    size_t length = strlen(text);
+    bool is_bc = length > 3 && strcmp(text + length - 3, " BC") == 0;
+    if (year < 4 || (year == 4 && !is_bc))
+        return false;
+    PdLiteral literal = {
+        PD_LITERAL_STRING,
+        pd_arena_sprintf(arena, "2000%.*s", (int)(length - year - (is_bc ? 3 : 0)), text + year)};
+    PdError ignored = {0};
+    return literal.text != NULL && pd_model_check_value(field, &literal, &ignored);
+}
+
 bool
 pd_query_check_value(PdArena *arena, const PdField *field, const char *text, const char **param, PdError *err)
 {
+    /* a keyset position holds the values of a row as PostgreSQL gave them: any value a column can hold */
+    if (is_postgres_temporal(arena, field, text))
+    {
+        *param = text;
+        return true;
+    }
     return check_one(arena, field, PD_TRANSFORM_NONE, PD_LOOKUP_EXACT, text, param, err);
 }
 

@@ -285,6 +285,26 @@ has_offset(const char *text)
     return strlen(text) > 11 && strpbrk(text + 11, "Z+-") != NULL;
 }
 
+/*
+ * Whether a time stamp of the right shape stays within Python's years 1 to 9999 once moved to UTC, as DRF's
+ * DateTimeField needs (its enforce_timezone fails with "Datetime value out of range." past them, where
+ * PostgreSQL would store 10000-01-01 or a year BC). An offset is under a day, so only the first and the last
+ * day can cross.
+ */
+static bool
+is_in_utc_range(const char *text)
+{
+    bool is_first_day = strncmp(text, "0001-01-01", 10) == 0;
+    bool is_last_day = strncmp(text, "9999-12-31", 10) == 0;
+    const char *zone = strpbrk(text + 11, "Z+-");
+    if ((!is_first_day && !is_last_day) || zone == NULL || *zone == 'Z')
+        return true;
+    int minutes = atoi(text + 11) * 60 + atoi(text + 14);
+    int offset = atoi(zone + 1) * 60 + (zone[3] == ':' ? atoi(zone + 4) : 0);
+    int utc = *zone == '+' ? minutes - offset : minutes + offset;
+    return is_first_day ? utc >= 0 : utc < 24 * 60;
+}
+
 static bool
 read_temporal(Reader *reader, const char **out)
 {
@@ -306,6 +326,8 @@ read_temporal(Reader *reader, const char **out)
     if (!is_text || !(is_seconds || has_shape(reader->field, text)) ||
         (kind == PD_FIELD_TIMESTAMPTZ && strlen(text) <= 10))
         return fail(reader, "%s", formats[kind]);
+    if (kind == PD_FIELD_TIMESTAMPTZ && !is_in_utc_range(text))
+        return fail(reader, "Datetime value out of range.");
     /* a time stamp without an offset is UTC, as DRF reads it with Django's default TIME_ZONE */
     *out = kind == PD_FIELD_TIMESTAMPTZ && !has_offset(text)
                ? pd_arena_sprintf(reader->arena, "%s+00:00", text)

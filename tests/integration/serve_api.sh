@@ -7,7 +7,7 @@
 # body fields: each is refused with a 4xx (or taken as plain data) and the table is unchanged.
 source tests/lib/pg.sh
 source tests/lib/tap.sh
-tap_plan 112
+tap_plan 120
 source tests/lib/serve.sh
 
 tap_fresh_db serve_api
@@ -224,6 +224,38 @@ http GET '/api/books/?published=2024-05-01T10:30:00.500%2B00:00&fields=id'
 expect_json "... and a filter reads +00:00" '[.results[].id]' "[$STAMP_ID]"
 http GET '/api/books/?published=2024-05-01T10:30:00.5Z&fields=id'
 expect_json "... and Z" '[.results[].id]' "[$STAMP_ID]"
+# Years past 9999 (PostgreSQL has them, Python has not): refused on write as DRF's DateTimeField refuses them;
+# rows holding them (inserted with SQL), a year BC or infinity are read without a 500, cursor pages included.
+http PATCH "/api/books/$STAMP_ID/" -H 'Content-Type: application/json' -d '{"published": "9999-12-31T23:00:00-05:00"}'
+expect_json "a time stamp past 9999 once in UTC is a 400 naming the field (DRF's words)" '.' \
+    '{"published":["Datetime value out of range."]}'
+http PATCH "/api/books/$STAMP_ID/" -H 'Content-Type: application/json' -d '{"published": "0001-01-01T00:30:00+01:00"}'
+expect_json "... and one before year 1" '.' '{"published":["Datetime value out of range."]}'
+http PATCH "/api/books/$STAMP_ID/" -H 'Content-Type: application/json' -d '{"published": "10000-01-01T00:00:00Z"}'
+expect_json "... a five-digit year is a wrong format" '.published[0] | startswith("Datetime has wrong format.")' true
+http PATCH "/api/books/$STAMP_ID/" -H 'Content-Type: application/json' -d '{"published": "9999-12-31T23:00:00+05:00"}'
+expect_json "9999-12-31 with an offset that stays within the year is taken" '.published' '"9999-12-31T18:00:00Z"'
+FAR_ID=$(psql -X -At -c "INSERT INTO book (title, author_id, published) VALUES ('Far', 1, '12345-06-01T10:00:00Z'),
+    ('Old', 1, '0044-03-15 12:00:00+00 BC'), ('Never', 1, 'infinity') RETURNING id" | head -1)
+http GET "/api/books/$FAR_ID/"
+expect_json "a row of year 12345 is read" '.published' '"12345-06-01T10:00:00Z"'
+http GET '/api/books/?ordering=-published&page_size=4&fields=title,published'
+expect_json "... in a list too, beside a year BC and infinity (PostgreSQL's words)" '[.results[].published]' \
+    '["infinity","12345-06-01T10:00:00Z","9999-12-31T18:00:00Z","2020-01-13T00:00:00Z"]'
+WALKED="" STATUSES="" URL="/api/books/?pagination=cursor&ordering=published&page_size=5&fields=id"
+while [ -n "$URL" ]; do
+    http GET "$URL"
+    STATUSES="$STATUSES $HTTP_STATUS"
+    WALKED="$WALKED$(jq -r '[.results[].id | tostring] | join(",")' <<<"$HTTP_BODY"),"
+    URL=$(jq -r '.next // empty' <<<"$HTTP_BODY")
+    URL=${URL#"$SERVE_URL"}
+done
+expect_eq "cursor pages walk past the rows of year 12345, BC and infinity" "$STATUSES ${WALKED%,}" \
+    " 200 200 200 200 $(psql -X -At -c "SELECT string_agg(id::text, ',' ORDER BY published, id) FROM book")"
+http GET "$(jq -r .previous <<<"$HTTP_BODY" | sed "s|^$SERVE_URL||")"
+expect_json "... and back" '[.results[].id]' "[$(psql -X -At -c "SELECT string_agg(id::text, ',') FROM (SELECT id FROM book
+    ORDER BY published, id OFFSET 10 LIMIT 5) b")]"
+psql -qX -c "DELETE FROM book WHERE title IN ('Far', 'Old', 'Never')" >/dev/null
 http DELETE "/api/books/$STAMP_ID/"
 expect_status "... (the book deleted again)" 204
 

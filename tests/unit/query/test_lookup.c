@@ -382,6 +382,35 @@ test_bounds(void **state)
     assert_string_equal(search.message, "Ensure this value has no more than 10 words.");
 }
 
+/* A keyset position takes any time stamp PostgreSQL writes (a page's keys are its text), and no other text.
+ */
+static void
+test_positions_past_9999(void **state)
+{
+    (void)state;
+    static const char *const taken[] = {"12345-06-01T10:00:00.5+00:00", "0044-03-15T12:00:00+00:00 BC",
+                                        "12345-06-01 10:00:00.5+00", "infinity", "-infinity"};
+    static const char *const refused[] = {"12345-13-01T10:00:00+00:00", "123-06-01T10:00:00Z",
+                                          "2020-06-01T10:00:00Z BC x", "infinity BC", "0044-03-15T25:00 BC"};
+    for (size_t i = 0; i < sizeof(taken) / sizeof(taken[0]); i++)
+    {
+        PdError err = {0};
+        PdQuery *query = query_of("Book");
+        assert_true(pd_query_order_by(query, "published", &err));
+        if (!pd_query_after(query, (const char *const[]){taken[i], "7"}, 2, false, &err))
+            fail_msg("%s was refused: %s", taken[i], err.message);
+    }
+    for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++)
+    {
+        PdError err = {0};
+        PdQuery *query = query_of("Book");
+        assert_true(pd_query_order_by(query, "published", &err));
+        if (pd_query_after(query, (const char *const[]){refused[i], "7"}, 2, false, &err))
+            fail_msg("%s was taken", refused[i]);
+        assert_string_equal(err.field, "cursor");
+    }
+}
+
 /* A lookup checked without a value: the name's errors, no condition added. */
 static void
 test_check_lookup(void **state)
@@ -415,6 +444,7 @@ main(void)
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_bounds),
         cmocka_unit_test(test_check_lookup),
+        cmocka_unit_test(test_positions_past_9999),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
