@@ -3,9 +3,10 @@
  * catalog on each call (a few milliseconds; the server keeps the text with the
  * catalog it serves). It owns the document's shape: paths with DRF's trailing
  * slashes, one operation per handler with a stable operationId, the query
- * parameters the server reads (pagination, ordering, search, fields, expand
- * and one filter per field and lookup that applies to its kind, the lookups
- * being the query library's), the shared error answers and the bearer
+ * parameters the server reads (pagination with its ?pagination= switch,
+ * ordering, search, fields, expand and one filter per field and lookup that
+ * applies to its kind, the lookups being the query library's), the shared
+ * error answers (the 414 included: every request has a target) and the bearer
  * scheme. Schemas of values and objects come from openapi_schema.c. Built as
  * a jansson tree (this is a document, not row data), written once as compact
  * JSON into the caller's arena and freed.
@@ -16,13 +17,15 @@
 #include <string.h>
 
 #include "http/openapi_build.h"
+#include "prodata/query.h"
 #include "prodata/strmap.h"
 
 #define DEFAULT_BASE_PATH "/api"
 
 /* Query parameters of the server itself; a field of the same name is not offered as a filter. */
-static const char *const reserved_parameters[] = {"page",     "page_size", "limit",  "offset", "cursor",
-                                                  "ordering", "search",    "fields", "expand", "format"};
+static const char *const reserved_parameters[] = {"page",   "page_size",  "limit",  "offset",
+                                                  "cursor", "ordering",   "search", "fields",
+                                                  "expand", "pagination", "format"};
 
 /* One filter lookup: its suffix after "__" ("" for exact) and what its value is. */
 typedef enum LookupValue
@@ -330,7 +333,7 @@ add_shape_parameters(PdOaBuild *build, json_t *parameters, const PdModel *model)
 static void
 add_pagination_parameters(PdOaBuild *build, json_t *parameters)
 {
-    static const char *const names[] = {"page", "page_size", "limit", "offset", "cursor"};
+    static const char *const names[] = {"page", "page_size", "limit", "offset", "cursor", "pagination"};
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
         pd_http_oa_push(build, parameters, pd_http_oa_ref(build, "parameters", names[i]));
 }
@@ -343,14 +346,15 @@ list_parameters(PdOaBuild *build, const PdModel *model)
     pd_http_oa_push(build, parameters, ordering_parameter(build, model));
     const char *searchable = searchable_fields(build, model);
     if (searchable[0] != '\0')
-        pd_http_oa_push(build, parameters,
-                        query_parameter(build, "search",
-                                        pd_http_oa_printf(
-                                            build,
-                                            "Words separated by spaces; an object matches when each word is "
-                                            "in one of %s (ignoring case)",
-                                            searchable),
-                                        json_pack("{ss}", "type", "string")));
+        pd_http_oa_push(
+            build, parameters,
+            query_parameter(build, "search",
+                            pd_http_oa_printf(build,
+                                              "Words separated by spaces or commas; an object matches when "
+                                              "each word is in one of %s (ignoring case). At most %d words: "
+                                              "more is a 400",
+                                              searchable, PD_QUERY_MAX_SEARCH_TERMS),
+                            json_pack("{ss}", "type", "string")));
     add_shape_parameters(build, parameters, model);
     for (size_t i = 0; i < model->field_count; i++)
         add_field_filters(build, parameters, &model->fields[i]);
@@ -385,11 +389,21 @@ pagination_components(PdOaBuild *build)
     pd_http_oa_set(build, parameters, "offset",
                    query_parameter(build, "offset", "Limit/offset pagination: objects to skip",
                                    json_pack("{sssisi}", "type", "integer", "minimum", 0, "default", 0)));
-    pd_http_oa_set(build, parameters, "cursor",
-                   query_parameter(build, "cursor",
-                                   "Cursor pagination: the opaque value of a next or previous link. A cursor "
-                                   "that was altered is a 400",
-                                   json_pack("{ss}", "type", "string")));
+    pd_http_oa_set(
+        build, parameters, "cursor",
+        query_parameter(build, "cursor",
+                        "Cursor pagination: the opaque value of a next or previous link; empty for "
+                        "the first page. A cursor that was altered, or made for another ordering, "
+                        "is a 404 {\"detail\": \"Invalid cursor\"}. Not with page, limit or "
+                        "offset (a 400 naming them)",
+                        json_pack("{ss}", "type", "string")));
+    pd_http_oa_set(build, parameters, "pagination",
+                   query_parameter(build, "pagination",
+                                   "The pagination style of this request: cursor gives the first page of "
+                                   "cursor pagination (as an empty ?cursor=), whose links carry the cursor. "
+                                   "Not with page, limit or offset (a 400 naming them); another value is a "
+                                   "400",
+                                   json_pack("{ss s[s]}", "type", "string", "enum", "cursor")));
     return parameters;
 }
 
@@ -446,7 +460,11 @@ error_components(PdOaBuild *build)
          "The token's role may not do this ({\"detail\": \"You do not have permission to perform "
          "this action.\"})",
          NULL},
-        {"NotFound", "No such object, or one the role cannot see ({\"detail\": \"Not found.\"})", NULL},
+        {"NotFound",
+         "No such object, or one the role cannot see ({\"detail\": \"Not found.\"}), also when the body "
+         "is invalid; on a list, a page past the last ({\"detail\": \"Invalid page.\"}) or a cursor that "
+         "does not verify ({\"detail\": \"Invalid cursor\"})",
+         NULL},
         {"MethodNotAllowed",
          "The resource does not take this method ({\"detail\": \"Method \\\"PATCH\\\" not "
          "allowed.\"}); Allow lists those it takes",
@@ -454,6 +472,10 @@ error_components(PdOaBuild *build)
         {"PayloadTooLarge",
          "The body is over the server's limit ({\"detail\": \"Request body is too large "
          "(limit N bytes).\"})",
+         NULL},
+        {"UriTooLong",
+         "The request target (path and query string) is over 16,384 bytes ({\"detail\": \"Request-URI too "
+         "long (at most 16384 bytes).\"})",
          NULL},
         {"UnsupportedMediaType",
          "The body is not application/json ({\"detail\": \"Unsupported media type "
@@ -468,12 +490,19 @@ error_components(PdOaBuild *build)
          "again shortly.\"})",
          header(build, "Retry-After", "seconds to wait", "integer")},
     };
-    pd_http_oa_set(
-        build, responses, "BadRequest",
-        answer(build,
-               "Invalid input: each field or query parameter with its messages; malformed JSON under "
-               "\"non_field_errors\"",
-               pd_http_oa_ref(build, "schemas", PD_OA_FIELD_ERRORS), NULL));
+    /* a bulk create's problems: one object per element, {} for a valid one (DRF's ListSerializer) */
+    json_t *elements = json_pack("{ss s{ss s{ss s{ss}}}}", "type", "array", "items", "type", "object",
+                                 "additionalProperties", "type", "array", "items", "type", "string");
+    json_t *shapes = json_array();
+    pd_http_oa_push(build, shapes, pd_http_oa_ref(build, "schemas", PD_OA_FIELD_ERRORS));
+    pd_http_oa_push(build, shapes, pd_http_oa_ref(build, "schemas", PD_OA_DETAIL));
+    pd_http_oa_push(build, shapes, elements);
+    pd_http_oa_set(build, responses, "BadRequest",
+                   answer(build,
+                          "Invalid input: each field or query parameter with its messages; malformed JSON, "
+                          "too many query parameters or a bad Host header as {\"detail\": \"...\"}; a bulk "
+                          "create's problems as an array, one object per element",
+                          json_pack("{so}", "anyOf", shapes), NULL));
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
         pd_http_oa_set(build, responses, rows[i].name,
                        answer(build, rows[i].description, pd_http_oa_ref(build, "schemas", PD_OA_DETAIL),
@@ -490,15 +519,11 @@ add_errors(PdOaBuild *build, json_t *responses, const char *const *codes)
         const char *code;
         const char *name;
         bool needs_auth;
-    } table[] = {{"400", "BadRequest", false},
-                 {"401", "Unauthorized", true},
-                 {"403", "Forbidden", true},
-                 {"404", "NotFound", false},
-                 {"405", "MethodNotAllowed", false},
-                 {"413", "PayloadTooLarge", false},
-                 {"415", "UnsupportedMediaType", false},
-                 {"429", "TooManyRequests", false},
-                 {"503", "ServiceUnavailable", false}};
+    } table[] = {{"400", "BadRequest", false},       {"401", "Unauthorized", true},
+                 {"403", "Forbidden", true},         {"404", "NotFound", false},
+                 {"405", "MethodNotAllowed", false}, {"413", "PayloadTooLarge", false},
+                 {"414", "UriTooLong", false},       {"415", "UnsupportedMediaType", false},
+                 {"429", "TooManyRequests", false},  {"503", "ServiceUnavailable", false}};
     for (const char *const *code = codes; *code != NULL; code++)
         for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++)
             if (strcmp(*code, table[i].code) == 0 &&
@@ -574,9 +599,10 @@ list_operation(PdOaBuild *build, const PdModel *model)
     pd_http_oa_set(build, responses, "200",
                    answer(build,
                           "One page: page number style by default, limit/offset when ?limit= or ?offset= is "
-                          "given, cursor style when ?cursor= is",
+                          "given, cursor style when ?cursor= or ?pagination=cursor is",
                           json_pack("{so}", "anyOf", styles), NULL));
-    add_errors(build, responses, (const char *const[]){"400", "401", "403", "404", "429", "503", NULL});
+    add_errors(build, responses,
+               (const char *const[]){"400", "401", "403", "404", "414", "429", "503", NULL});
     return pd_http_oa_set(build, op, "responses", responses);
 }
 
@@ -593,7 +619,7 @@ create_operation(PdOaBuild *build, const PdModel *model)
                           pd_http_oa_ref(build, "schemas", model->name),
                           header(build, "Location", "the new object's URL", "string")));
     add_errors(build, responses,
-               (const char *const[]){"400", "401", "403", "413", "415", "429", "503", NULL});
+               (const char *const[]){"400", "401", "403", "413", "414", "415", "429", "503", NULL});
     return pd_http_oa_set(build, op, "responses", responses);
 }
 
@@ -620,12 +646,12 @@ item_operation(PdOaBuild *build, const PdModel *model, const char *action, const
                    answer(build, has_content ? "The object" : "Deleted",
                           has_content ? pd_http_oa_ref(build, "schemas", model->name) : NULL, NULL));
     if (body_suffix != NULL)
+        add_errors(
+            build, responses,
+            (const char *const[]){"400", "401", "403", "404", "413", "414", "415", "429", "503", NULL});
+    else /* the query string's filters, ?fields= and ?expand= can be wrong */
         add_errors(build, responses,
-                   (const char *const[]){"400", "401", "403", "404", "413", "415", "429", "503", NULL});
-    else if (has_content) /* ?fields= and ?expand= can be wrong */
-        add_errors(build, responses, (const char *const[]){"400", "401", "403", "404", "429", "503", NULL});
-    else
-        add_errors(build, responses, (const char *const[]){"401", "403", "404", "429", "503", NULL});
+                   (const char *const[]){"400", "401", "403", "404", "414", "429", "503", NULL});
     return pd_http_oa_set(build, op, "responses", responses);
 }
 
@@ -674,7 +700,7 @@ root_path(PdOaBuild *build)
     json_t *responses = json_object();
     pd_http_oa_set(build, responses, "200",
                    answer(build, "{\"books\": \"http://host/api/books/\", ...}", schema, NULL));
-    add_errors(build, responses, (const char *const[]){"401", "429", NULL});
+    add_errors(build, responses, (const char *const[]){"400", "401", "414", "429", NULL});
     pd_http_oa_set(build, op, "responses", responses);
     return pd_http_oa_set(build, json_object(), "get", op);
 }

@@ -7,7 +7,7 @@
 # says what the server does; and proof that the validators refuse a broken document. Without npm or the
 # registry the install fails and so does this file: it never skips.
 source tests/lib/tap.sh
-tap_plan 28
+tap_plan 35
 ROOT=$PWD
 tap_workdir
 
@@ -52,7 +52,8 @@ expect_eq "a nullable date is a type array" "$(jq -c '.components.schemas.Author
     '["string","null"]'
 params=$(jq -r '.paths["/api/books/"].get.parameters[] | .name // .["$ref"]' bookstore.json)
 missing=""
-for name in '#/components/parameters/page' '#/components/parameters/cursor' ordering search fields expand \
+for name in '#/components/parameters/page' '#/components/parameters/cursor' '#/components/parameters/pagination' \
+    ordering search fields expand \
     price__gte price__range title__icontains published__year published__date__lt author__in tags in_stock \
     status__in; do
     grep -qxF -- "$name" <<<"$params" || missing="$missing $name"
@@ -72,8 +73,26 @@ expect_eq "a cursor page has no count" \
 expect_eq "a 400 is a map of fields to messages" \
     "$(jq -r '.components.schemas["error.FieldErrors"].additionalProperties.items.type' bookstore.json)" "string"
 expect_eq "the other errors are {detail}" \
-    "$(jq -r '[.components.responses[] | .content["application/json"].schema["$ref"]] | unique | join(" ")' bookstore.json)" \
-    "#/components/schemas/error.Detail #/components/schemas/error.FieldErrors"
+    "$(jq -r '[.components.responses[] | .content["application/json"].schema["$ref"] // empty] | unique | join(" ")' bookstore.json)" \
+    "#/components/schemas/error.Detail"
+expect_eq "a 400 is a map of fields, a {detail} (malformed JSON) or a bulk create's array" \
+    "$(jq -c '.components.responses.BadRequest.content["application/json"].schema.anyOf | map(.["$ref"] // .type)' bookstore.json)" \
+    '["#/components/schemas/error.FieldErrors","#/components/schemas/error.Detail","array"]'
+# The switches and answers the server has (docs/serve.md): ?pagination=cursor, the cursor's 404, the 414.
+expect_eq "?pagination= takes cursor" "$(jq -c '.components.parameters.pagination.schema.enum' bookstore.json)" '["cursor"]'
+expect_eq "a cursor that does not verify is documented as the 404 it is" \
+    "$(jq -r '.components.parameters.cursor.description | test("404 \\{\"detail\": \"Invalid cursor\"\\}")' bookstore.json)" true
+expect_eq "every operation documents the 414 for a request target over 16 KB" \
+    "$(jq -c '[.paths[][] | objects | select(has("responses")) | .responses["414"]["$ref"]] | unique' bookstore.json)" \
+    '["#/components/responses/UriTooLong"]'
+expect_eq "search says its bound" \
+    "$(jq -r '.paths["/api/books/"].get.parameters[] | select(.name == "search") | .description | test("At most 10 words")' bookstore.json)" true
+echo '{"detail": "Request-URI too long (at most 16384 bytes)."}' >too_long.json
+validate bookstore.json --response /api/books/ get 414 too_long.json
+expect_rc "the server's 414 body matches the document" 0
+echo '{"detail": "JSON parse error - end of file expected near x"}' >parse_error.json
+validate bookstore.json --response '/api/books/{id}/' patch 400 parse_error.json
+expect_rc "... and a malformed body's 400" 0
 expect_eq "operationIds are unique" \
     "$(jq -r '[.paths[][] | objects | .operationId | select(. != null)] | (length == (unique | length))' every_kind.json)" \
     "true"
@@ -88,7 +107,7 @@ expect_rc "a misspelt type is refused" 1
 jq '.components.schemas.Book.properties.title.maxLenght = 3' bookstore.json >broken_keyword.json
 validate broken_keyword.json
 expect_out "an unknown keyword is refused" 'unknown keyword: "maxLenght"'
-jq '.paths["/api/books/"].get.parameters[5].in = "body"' bookstore.json >broken_parameter.json
+jq '(.paths["/api/books/"].get.parameters[] | select(.name == "ordering") | .in) = "body"' bookstore.json >broken_parameter.json
 validate broken_parameter.json
 expect_out "a parameter in the body (OpenAPI 2's way) is not OpenAPI 3.1" 'not a valid OpenAPI document'
 jq '.paths["/api/books/"].get.responses["200"].content["application/json"].schema.anyOf[0]["$ref"] = "#/components/schemas/Nope"' \
