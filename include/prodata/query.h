@@ -134,6 +134,9 @@ bool pd_query_prefetch(PdQuery *query, const char *path, PdError *err);
 bool pd_query_after(PdQuery *query, const char *const *values, size_t count, bool is_before, PdError *err);
 /* Unfiltered counts from the migrations' row counter when it is available (see docs/query.md). */
 void pd_query_use_counter(PdQuery *query, bool use);
+/* Whether pd_query_page returns the first and last rows' ordering values (the default; a keyset or cursor
+ * needs them). Without them the page statement is cheaper: about a third of a page of 50 rows' time. */
+void pd_query_page_keys(PdQuery *query, bool with_keys);
 
 typedef enum PdCountMode
 {
@@ -149,7 +152,7 @@ typedef struct PdPage
     int64_t count;                /* total matching (the slice ignored) when asked, else -1 */
     bool has_more;                /* another row follows the page (limit + 1 rows were fetched) */
     const char *const *first_key; /* ordering values (text; NULL for null) of the first and last row */
-    const char *const *last_key;  /* NULL when the page is empty */
+    const char *const *last_key;  /* NULL when the page is empty or pd_query_page_keys said none */
     size_t key_count;
 } PdPage;
 

@@ -402,6 +402,7 @@ pd_http_list(PdHttpContext *ctx, const PdModel *model)
         return;
     }
     const char *cursor = pd_http_arg(ctx, "cursor");
+    pd_query_page_keys(query, style == PD_HTTP_PAGE_CURSOR);
     if (style == PD_HTTP_PAGE_CURSOR)
         cursor_page(ctx, query, cursor != NULL ? cursor : "");
     else if (style == PD_HTTP_PAGE_LIMIT_OFFSET)

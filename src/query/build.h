@@ -138,6 +138,7 @@ struct PdQuery
     size_t after_count;
     bool is_before;
     bool use_counter;
+    bool without_keys; /* pd_query_page leaves first_key/last_key out (pd_query_page_keys) */
 };
 
 /* path.c */

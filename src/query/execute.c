@@ -68,7 +68,7 @@ pd_query_page(PdQuery *query, PdDb *db, PdCountMode count, PdPage *page, PdError
     out.has_more = query->limit >= 0 && fetched > query->limit;
     out.row_count = (size_t)(out.has_more ? query->limit : fetched);
     out.key_count = key_count;
-    if (out.row_count > 0)
+    if (out.row_count > 0 && key_count > 0)
     {
         bool is_backwards = query->after != NULL && query->is_before;
         const char **walked_first = read_keys(query, result, key_count, false);

@@ -144,6 +144,12 @@ pd_query_use_counter(PdQuery *query, bool use)
     query->use_counter = use;
 }
 
+void
+pd_query_page_keys(PdQuery *query, bool with_keys)
+{
+    query->without_keys = !with_keys;
+}
+
 /* Calls fn on each comma-separated item of list (spaces around items ignored; empty items refused). */
 static bool
 each_item(PdQuery *query, const char *list, const char *what, bool (*fn)(PdQuery *, const char *, PdError *),

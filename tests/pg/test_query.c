@@ -502,6 +502,22 @@ test_page_with_count_and_keys(void **state)
     assert_string_equal(page.first_key[0], "1965-08-01T00:00:00+00:00");
     assert_string_equal(page.first_key[1], "3");
     assert_string_equal(page.last_key[1], "3");
+    const char *with_keys = page.json;
+
+    /* without the keys (page numbers need none): the same objects and count, no keys */
+    query = query_of("Book");
+    assert_true(pd_query_where(query, "author", "2", &err));
+    assert_true(pd_query_order_by(query, "-published", &err));
+    pd_query_slice(query, 1, 1);
+    pd_query_page_keys(query, false);
+    page = page_of(query, PD_COUNT_EXACT);
+    assert_string_equal(page.json, with_keys);
+    assert_int_equal(page.count, 2);
+    assert_int_equal(page.row_count, 1);
+    assert_false(page.has_more);
+    assert_int_equal(page.key_count, 0);
+    assert_null(page.first_key);
+    assert_null(page.last_key);
 
     query = query_of("Book");
     pd_query_slice(query, 0, 2);
