@@ -239,6 +239,18 @@ typedef struct PdDbMux PdDbMux;
 typedef void (*PdDbWakeFn)(void *context);
 /* Takes db (connected, no transaction) over for the multiplexer's life. */
 bool pd_db_mux_new(PdDb *db, PdDbMux **mux, PdError *err);
+/*
+ * A group-commit multiplexer, for single-statement writes: the statements of
+ * its shares run in shared transactions. The first statement while no
+ * COMMIT is in flight commits at once (BEGIN, statement, COMMIT in one
+ * round trip); statements that come while a COMMIT is being made durable
+ * join the next transaction, committed as soon as that COMMIT is answered,
+ * so one WAL flush serves all of them. A caller's answer comes only once its
+ * transaction committed. A statement that fails gets its own error; the
+ * others of its transaction get PD_ERR_ROLLED_BACK (nothing of them was
+ * written) and must be run again on a connection of their own.
+ */
+bool pd_db_mux_new_group(PdDb *db, PdDbMux **mux, PdError *err);
 /* Whether statements can still be sent: false once the connection broke (make a new one); checked with one
  * poll() while none is in flight. */
 bool pd_db_mux_is_usable(PdDbMux *mux);

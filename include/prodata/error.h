@@ -51,6 +51,8 @@ typedef enum PdErrorCode
     PD_ERR_FORBIDDEN,     /* verified credentials that do not allow the action (a permission, a GRANT):
                              exit 1, HTTP 403 */
     PD_ERR_RATE_LIMITED,  /* too many requests for a role or client address: exit 1, HTTP 429; retryable */
+    PD_ERR_ROLLED_BACK,   /* a statement of a group commit (pd_db_mux_new_group) was rolled back for another
+                             statement's error: nothing of it was written; run it again alone. HTTP 503 */
 } PdErrorCode;
 
 /* At most this many input problems are kept; more are only counted (problems_omitted). */
@@ -102,8 +104,8 @@ typedef struct PdError
 
 /*
  * Sets code and message and records the raise site; clears every other part.
- * is_retryable starts true for PD_ERR_LOCK_TIMEOUT, PD_ERR_DB_GONE and PD_ERR_RATE_LIMITED, false
- * otherwise. Always returns false. Use the macro; the _at function is for
+ * is_retryable starts true for PD_ERR_LOCK_TIMEOUT, PD_ERR_DB_GONE, PD_ERR_RATE_LIMITED and
+ * PD_ERR_ROLLED_BACK, false otherwise. Always returns false. Use the macro; the _at function is for
  * helpers that pass on their own caller's site. err may be NULL (a no-op).
  */
 #define pd_error_set(err, code, ...) pd_error_set_at((err), __FILE__, __LINE__, __func__, (code), __VA_ARGS__)

@@ -43,9 +43,10 @@ static const ErrorCodeInfo error_codes[] = {
     {PD_ERR_UNAUTHORIZED, "unauthorized", 1, 401},
     {PD_ERR_FORBIDDEN, "forbidden", 1, 403},
     {PD_ERR_RATE_LIMITED, "rate limited", 1, 429},
+    {PD_ERR_ROLLED_BACK, "rolled back", 1, 503},
 };
 
-_Static_assert(sizeof(error_codes) / sizeof(error_codes[0]) == PD_ERR_RATE_LIMITED + 1, "one row per code");
+_Static_assert(sizeof(error_codes) / sizeof(error_codes[0]) == PD_ERR_ROLLED_BACK + 1, "one row per code");
 
 static const ErrorCodeInfo *
 find_code(PdErrorCode code)
@@ -79,7 +80,8 @@ copy_text(char *target, size_t size, const char *text)
 static bool
 is_retryable_code(PdErrorCode code)
 {
-    return code == PD_ERR_LOCK_TIMEOUT || code == PD_ERR_DB_GONE || code == PD_ERR_RATE_LIMITED;
+    return code == PD_ERR_LOCK_TIMEOUT || code == PD_ERR_DB_GONE || code == PD_ERR_RATE_LIMITED ||
+           code == PD_ERR_ROLLED_BACK;
 }
 
 static void

@@ -32,6 +32,27 @@ struct Waiter
     PdDb *share;
 };
 
+/* A member of a commit group, on its caller's stack until the group's COMMIT is answered. */
+typedef struct Member Member;
+struct Member
+{
+    Member *next;
+    PdDb *share;
+};
+
+/* One transaction of a group-commit multiplexer: BEGIN, its members' statements, then COMMIT. */
+typedef struct Group Group;
+struct Group
+{
+    Group *next;   /* the multiplexer's live groups */
+    Waiter commit; /* the COMMIT's segment in the queue; read by the member that joined last */
+    Member *members;
+    size_t staying; /* members that have not left yet: the last one frees the group */
+    bool is_closed; /* its COMMIT was sent: whoever comes next opens a group of its own */
+    bool is_done;   /* its COMMIT was answered */
+    bool is_committed;
+};
+
 struct PdDbMux
 {
     PdDb *db; /* the connection and its prepared statements */
@@ -41,6 +62,10 @@ struct PdDbMux
     bool is_broken;
     char stale[PD_DB_MUX_STALE_MAX][24]; /* names to deallocate before the next statement */
     size_t stale_count;
+    bool is_group;            /* a group-commit multiplexer (pd_db_mux_new_group) */
+    Group *open;              /* the group new statements join; NULL: the next one opens one */
+    Group *groups;            /* every group some member still waits on */
+    size_t commits_in_flight; /* COMMITs sent and not yet answered */
 };
 
 bool
@@ -59,7 +84,23 @@ pd_db_mux_new(PdDb *db, PdDbMux **mux, PdError *err)
     return true;
 }
 
-/* The connection is gone: every caller behind is woken to find that out. */
+bool
+pd_db_mux_new_group(PdDb *db, PdDbMux **mux, PdError *err)
+{
+    if (!pd_db_mux_new(db, mux, err))
+        return false;
+    (*mux)->is_group = true;
+    return true;
+}
+
+static void
+wake_members(const Group *group)
+{
+    for (const Member *member = group->members; member != NULL; member = member->next)
+        member->share->wake(member->share->wait_context);
+}
+
+/* The connection is gone: every caller behind, and every member awaiting a COMMIT, is woken to find out. */
 static void
 break_mux(PdDbMux *mux)
 {
@@ -69,6 +110,8 @@ break_mux(PdDbMux *mux)
     mux->head = mux->tail = NULL;
     for (; waiter != NULL; waiter = waiter->next)
         waiter->share->wake(waiter->share->wait_context);
+    for (Group *group = mux->groups; group != NULL; group = group->next)
+        wake_members(group);
 }
 
 /*
@@ -197,13 +240,25 @@ send_stale(PdDbMux *mux, Sent *sent, PdError *err)
     return true;
 }
 
+/* BEGIN in a segment of its own: the statements sent after it, up to the COMMIT, are one transaction. */
+static bool
+send_begin(PdDbMux *mux, Sent *sent, PdError *err)
+{
+    PGconn *connection = mux->db->connection;
+    if (PQsendQueryParams(connection, "BEGIN", 0, NULL, NULL, NULL, NULL, 0) != 1 ||
+        PQpipelineSync(connection) != 1)
+        return pd_db_set_query_error(mux->db, NULL, err);
+    sent->prefix_syncs++;
+    return true;
+}
+
 static bool
 send_segment(PdDbMux *mux, const char *sql, bool is_prepared, int param_count, const char *const *params,
-             Sent *sent, PdError *err)
+             bool with_begin, Sent *sent, PdError *err)
 {
     PGconn *connection = mux->db->connection;
     *sent = (Sent){0};
-    if (!send_stale(mux, sent, err))
+    if (!send_stale(mux, sent, err) || (with_begin && !send_begin(mux, sent, err)))
         return false;
     int is_sent;
     if (is_prepared)
@@ -295,7 +350,7 @@ query_once(PdDbMux *mux, PdDb *share, const char *sql, bool is_prepared, int par
            const char *const *params, PGresult **answer, Sent *sent, int *failed_step, PdError *err)
 {
     *answer = NULL;
-    if (!send_segment(mux, sql, is_prepared, param_count, params, sent, err))
+    if (!send_segment(mux, sql, is_prepared, param_count, params, false, sent, err))
     {
         break_mux(mux);
         return gone(share, err);
@@ -342,6 +397,199 @@ forget(PdDbMux *mux, const char *sql, const Sent *sent, bool is_on_server)
     pd_db_statement_forget(mux->db, entry, false);
 }
 
+/* ---- group commit ---- */
+
+/* COMMIT in a segment of its own, read by the member that joined the group last. */
+static bool
+close_group(PdDbMux *mux, Group *group)
+{
+    PGconn *connection = mux->db->connection;
+    group->is_closed = true;
+    if (mux->open == group)
+        mux->open = NULL;
+    if (PQsendQueryParams(connection, "COMMIT", 0, NULL, NULL, NULL, NULL, 0) != 1 ||
+        PQpipelineSync(connection) != 1)
+        return false;
+    enqueue(mux, &group->commit);
+    mux->commits_in_flight++;
+    if (mux->head == &group->commit) /* every statement ahead was answered: its reader waits for no turn */
+        group->commit.share->wake(group->commit.share->wait_context);
+    return true;
+}
+
+/* The group a new statement joins: the open one, else a new one (its BEGIN goes before the statement). */
+static Group *
+join_group(PdDbMux *mux, Member *member, bool *is_new)
+{
+    Group *group = mux->open;
+    *is_new = group == NULL;
+    if (group == NULL)
+    {
+        group = calloc(1, sizeof(*group));
+        if (group == NULL)
+            return NULL;
+        group->next = mux->groups;
+        mux->groups = group;
+        mux->open = group;
+    }
+    member->next = group->members;
+    group->members = member;
+    group->staying++;
+    group->commit.share = member->share;
+    return group;
+}
+
+static void
+leave_group(PdDbMux *mux, Group *group)
+{
+    if (--group->staying > 0)
+        return;
+    if (mux->open == group)
+        mux->open = NULL;
+    if (group->is_closed && !group->is_done) /* the connection broke before its COMMIT was answered */
+    {
+        mux->in_flight--;
+        mux->commits_in_flight--;
+    }
+    for (Group **link = &mux->groups; *link != NULL; link = &(*link)->next)
+    {
+        if (*link == group)
+        {
+            *link = group->next;
+            break;
+        }
+    }
+    free(group);
+}
+
+/* Reads the COMMIT's answer ("ROLLBACK" after an error in the transaction), wakes the members, and closes
+ * the group that formed meanwhile: its COMMIT goes out now, behind its statements. */
+static void
+read_commit(PdDbMux *mux, Group *group, PdDb *share)
+{
+    PGconn *connection = mux->db->connection;
+    for (;;)
+    {
+        bool is_lost;
+        PGresult *result = next_result(connection, share, &is_lost);
+        if (is_lost)
+        {
+            break_mux(mux);
+            return;
+        }
+        if (result == NULL)
+            continue;
+        ExecStatusType status = PQresultStatus(result);
+        if (status == PGRES_COMMAND_OK && strcmp(PQcmdStatus(result), "COMMIT") == 0)
+            group->is_committed = true;
+        PQclear(result);
+        if (status == PGRES_PIPELINE_SYNC)
+            break;
+    }
+    mux->in_flight--;
+    mux->commits_in_flight--;
+    group->is_done = true;
+    dequeue_head(mux);
+    wake_members(group);
+    if (mux->open != NULL && mux->open->members != NULL && !close_group(mux, mux->open))
+        break_mux(mux);
+}
+
+/* Waits until the group's COMMIT is answered, reading it when this member is the one to. */
+static void
+await_commit(PdDbMux *mux, Group *group, PdDb *share)
+{
+    while (!group->is_done && !mux->is_broken)
+    {
+        if (mux->head == &group->commit && group->commit.share == share)
+            read_commit(mux, group, share);
+        else
+            share->wait(share->wait_context, -1);
+    }
+}
+
+static bool
+rolled_back(PdError *err)
+{
+    return pd_error_set(
+        err, PD_ERR_ROLLED_BACK,
+        "the transaction this statement shared rolled back for another statement; nothing was "
+        "written: run it again on a connection of its own");
+}
+
+/* A statement's segment sent after its group's BEGIN (sent first when it opens the group). */
+static bool
+send_member(PdDbMux *mux, PdDb *share, const char *sql, bool is_prepared, int param_count,
+            const char *const *params, Member *member, Group **group, Sent *sent, PdError *err)
+{
+    bool is_new;
+    *group = join_group(mux, member, &is_new);
+    if (*group == NULL)
+        return pd_error_set(err, PD_ERR_NO_MEMORY, "out of memory");
+    if (!send_segment(mux, sql, is_prepared, param_count, params, is_new, sent, err))
+    {
+        leave_group(mux, *group);
+        break_mux(mux);
+        return gone(share, err);
+    }
+    return true;
+}
+
+/*
+ * A statement in a group commit: it joins the open transaction (or opens one), and when no COMMIT is in
+ * flight the group closes at once; else it closes when the COMMIT ahead is answered, so every statement
+ * that arrived while one transaction was being made durable shares the next COMMIT (and its WAL flush).
+ * The answer is handed back only once the COMMIT is. A statement that failed keeps its own error; one whose
+ * transaction rolled back for another's error (25P02 or a COMMIT that answered ROLLBACK) gets
+ * PD_ERR_ROLLED_BACK: nothing of it was written, and the caller runs it again on its own.
+ */
+static bool
+group_query(PdArena *arena, PdDb *share, const char *sql, bool is_prepared, int param_count,
+            const char *const *params, PdDbResult **result, PdError *err)
+{
+    PdDbMux *mux = share->mux;
+    if (!pd_db_mux_is_usable(mux))
+        return gone(share, err);
+    Member member = {.share = share};
+    Group *group;
+    Sent sent;
+    if (!send_member(mux, share, sql, is_prepared, param_count, params, &member, &group, &sent, err))
+        return false;
+    Waiter waiter = {.share = share};
+    enqueue(mux, &waiter);
+    if (mux->commits_in_flight == 0 && !close_group(mux, group))
+        break_mux(mux);
+    PGresult *answer = NULL;
+    int failed_step = -1;
+    bool ok = true;
+    wait_turn(mux, &waiter);
+    bool is_read = !mux->is_broken && read_segment(mux, share, &sent, &answer, &failed_step, &ok, err);
+    mux->in_flight--;
+    if (!is_read && !mux->is_broken)
+        break_mux(mux);
+    if (mux->head == &waiter)
+        dequeue_head(mux);
+    if (is_read) /* even after an error: a member stays listed (and may be the COMMIT's reader) */
+        await_commit(mux, group, share);
+    bool is_done = group->is_done, is_committed = group->is_committed;
+    leave_group(mux, group);
+    if (!is_read || !is_done)
+    {
+        PQclear(answer);
+        return gone(share, err);
+    }
+    if (ok && is_committed && answer != NULL)
+        return pd_db_adopt_result(arena, answer, result, err);
+    PQclear(answer);
+    if (!ok && sent.is_cached && (failed_step < sent.steps || pd_db_statement_is_stale(err)))
+        forget(mux, sql, &sent, failed_step == sent.steps && strcmp(err->sqlstate, "0A000") == 0);
+    if (ok && answer == NULL)
+        return pd_error_set(err, PD_ERR_DB_QUERY, "the statement returned no result");
+    if (!ok && strcmp(err->sqlstate, "25P02") != 0 && !pd_db_statement_is_stale(err))
+        return false;
+    return rolled_back(err);
+}
+
 bool
 pd_db_mux_query(PdArena *arena, PdDb *share, const char *sql, bool is_prepared, int param_count,
                 const char *const *params, PdDbResult **result, PdError *err)
@@ -349,6 +597,8 @@ pd_db_mux_query(PdArena *arena, PdDb *share, const char *sql, bool is_prepared, 
     PdDbMux *mux = share->mux;
     if (share->session != NULL)
         return pd_error_set(err, PD_ERR_INTERNAL, "a shared connection runs no session");
+    if (mux->is_group)
+        return group_query(arena, share, sql, is_prepared, param_count, params, result, err);
     for (int attempt = 0;; attempt++)
     {
         if (!pd_db_mux_is_usable(mux))

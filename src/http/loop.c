@@ -86,7 +86,8 @@ struct PdHttpLoop
     PdHttpTask *ready_head; /* woken, to be resumed in order */
     PdHttpTask *ready_tail;
     PdDbMux *mux;       /* the multiplexed connection for single reads, made on first use */
-    bool may_multiplex; /* the pool is large enough to lend each loop one connection for good */
+    PdDbMux *group;     /* the group-commit connection for single creates, made on first use */
+    bool may_multiplex; /* the pool is large enough to lend each loop two connections for good */
     size_t arena_budget;
     bool must_run_daemon;
 };
@@ -268,33 +269,46 @@ pd_http_task_self(void)
     return current_task;
 }
 
-PdDbMux *
-pd_http_loop_mux(void)
+/* The loop's multiplexed connection in *slot: replaced once it broke and its callers found out. */
+static PdDbMux *
+loop_mux(PdDbMux **slot, bool is_group)
 {
     PdHttpLoop *loop = current_loop;
     if (loop == NULL || !loop->may_multiplex)
         return NULL;
-    if (loop->mux != NULL && !pd_db_mux_is_usable(loop->mux))
+    if (*slot != NULL && !pd_db_mux_is_usable(*slot))
     {
-        if (pd_db_mux_in_flight(loop->mux) > 0)
+        if (pd_db_mux_in_flight(*slot) > 0)
             return NULL; /* the callers still in its queue are finding out */
-        pd_pool_release(loop->server->pool, pd_db_mux_free(loop->mux));
-        loop->mux = NULL;
+        pd_pool_release(loop->server->pool, pd_db_mux_free(*slot));
+        *slot = NULL;
     }
-    if (loop->mux == NULL)
+    if (*slot == NULL)
     {
         PdDb *db = NULL;
         PdError err = {0};
         if (!pd_pool_try_acquire(loop->server->pool, &db, &err))
             return NULL;
         pd_db_set_wait(db, pd_http_task_wait, NULL);
-        if (!pd_db_mux_new(db, &loop->mux, &err))
+        if (!(is_group ? pd_db_mux_new_group(db, slot, &err) : pd_db_mux_new(db, slot, &err)))
         {
             pd_pool_release(loop->server->pool, db);
             return NULL;
         }
     }
-    return loop->mux;
+    return *slot;
+}
+
+PdDbMux *
+pd_http_loop_mux(void)
+{
+    return current_loop == NULL ? NULL : loop_mux(&current_loop->mux, false);
+}
+
+PdDbMux *
+pd_http_loop_group(void)
+{
+    return current_loop == NULL ? NULL : loop_mux(&current_loop->group, true);
 }
 
 bool
@@ -564,6 +578,8 @@ loop_close(PdHttpLoop *loop)
         MHD_stop_daemon(loop->daemon);
     if (loop->mux != NULL)
         pd_pool_release(loop->server->pool, pd_db_mux_free(loop->mux));
+    if (loop->group != NULL)
+        pd_pool_release(loop->server->pool, pd_db_mux_free(loop->group));
     for (size_t i = 0; i < loop->incoming_count; i++)
         close(loop->incoming[i].fd);
     free(loop->incoming);

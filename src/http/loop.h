@@ -22,8 +22,9 @@ typedef struct PdHttpTask PdHttpTask;
 typedef void (*PdHttpTaskFn)(void *argument);
 
 /* Starts count loops for server, each with a daemon made by its start callback; arena_budget bounds each
- * request's arena. Each loop keeps one of the pool's pool_size connections as its multiplexed connection
- * (pd_http_loop_mux) when the pool has at least 4 per loop. */
+ * request's arena. Each loop keeps two of the pool's pool_size connections, its multiplexed connection
+ * (pd_http_loop_mux) and its group-commit connection (pd_http_loop_group), when the pool has at least 4
+ * per loop. */
 typedef struct MHD_Daemon *(*PdHttpDaemonStart)(struct PdHttpServer *server, unsigned int connection_limit);
 bool pd_http_loops_start(struct PdHttpServer *server, int count, int pool_size, size_t arena_budget,
                          PdHttpDaemonStart start, PdError *err);
@@ -59,6 +60,8 @@ void pd_http_task_wake(void *context);
 /* The calling loop's multiplexed connection for single reads (one pooled connection, made on first use and
  * replaced after it broke), or NULL off a loop or when none can be had now. */
 PdDbMux *pd_http_loop_mux(void);
+/* The calling loop's group-commit connection for single creates (pd_db_mux_new_group), the same way. */
+PdDbMux *pd_http_loop_group(void);
 /* Whether the caller runs in a task (and so must never block its thread). */
 bool pd_http_in_task(void);
 

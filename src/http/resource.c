@@ -116,6 +116,25 @@ pd_http_db_acquire(PdHttpContext *ctx, PdDb **db, PdError *err)
     return true;
 }
 
+/*
+ * A create that runs as the login role shares its loop's group-commit connection (pd_db_mux_new_group):
+ * creates that arrive while one COMMIT is being made durable share the next one, so a burst of creates
+ * costs one WAL flush, not one each; the flush, not the statement, caps single-row transactions (pgbench's
+ * insert ceiling). Anything else acquires as pd_http_db_acquire does.
+ */
+bool
+pd_http_db_acquire_create(PdHttpContext *ctx, PdDb **db, PdError *err)
+{
+    if (runs_as_login(ctx) && pd_http_in_task())
+    {
+        PdDbMux *group = pd_http_loop_group();
+        if (group != NULL)
+            return pd_db_mux_share(group, ctx->arena, pd_http_task_wait, pd_http_task_wake,
+                                   pd_http_task_self(), db, err);
+    }
+    return pd_http_db_acquire(ctx, db, err);
+}
+
 void
 pd_http_db_release(PdHttpContext *ctx, PdDb *db)
 {

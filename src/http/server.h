@@ -198,6 +198,9 @@ bool pd_http_json_member(const char *json, size_t length, const char *key, const
 void pd_http_api(PdHttpContext *ctx, const char *rest);
 /* Acquires a pooled connection with the request's identity set as its session. */
 bool pd_http_db_acquire(PdHttpContext *ctx, PdDb **db, PdError *err);
+/* For a create: the loop's group-commit share when the request runs as the login role, else as above. A
+ * statement on it may fail with PD_ERR_ROLLED_BACK: run it again on pd_http_db_acquire's connection. */
+bool pd_http_db_acquire_create(PdHttpContext *ctx, PdDb **db, PdError *err);
 void pd_http_db_release(PdHttpContext *ctx, PdDb *db);
 
 /* ---- list.c: GET on a list, with filters, ordering, search, fields, expand and pagination ---- */

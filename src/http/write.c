@@ -205,16 +205,25 @@ pd_http_create(PdHttpContext *ctx, const PdModel *model)
     bool is_bulk = is_array_body(ctx);
     if (is_bulk && !read_array(ctx, model, &objects, &count))
         return;
-    if ((!is_bulk && !read_values(ctx, model, ctx->body, ctx->body_length, &values, &err)) ||
-        !pd_http_db_acquire(ctx, &db, &err))
+    if (!is_bulk && !read_values(ctx, model, ctx->body, ctx->body_length, &values, &err))
     {
         pd_http_respond_error(ctx, &err);
         return;
     }
-    bool is_created =
-        is_bulk ? pd_object_create_bulk(ctx->arena, db, (const PdValues *const *)objects, count, &json, &err)
-                : pd_object_create(ctx->arena, db, values, &json, &err);
-    pd_http_db_release(ctx, db);
+    bool is_created = false;
+    for (int attempt = 0; attempt < 2 && !is_created; attempt++)
+    {
+        /* first in a group commit; rolled back there for another statement's error, alone */
+        if (attempt > 0 && err.code != PD_ERR_ROLLED_BACK)
+            break;
+        err = (PdError){0};
+        if (!(attempt == 0 ? pd_http_db_acquire_create(ctx, &db, &err) : pd_http_db_acquire(ctx, &db, &err)))
+            break;
+        is_created = is_bulk ? pd_object_create_bulk(ctx->arena, db, (const PdValues *const *)objects, count,
+                                                     &json, &err)
+                             : pd_object_create(ctx->arena, db, values, &json, &err);
+        pd_http_db_release(ctx, db);
+    }
     if (!is_created)
     {
         pd_http_respond_error(ctx, &err);

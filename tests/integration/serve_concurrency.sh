@@ -3,10 +3,12 @@
 # its request asked for when many are in flight at once on few loops (items through the loops' multiplexed
 # connections, filtered lists and writes on connections of their own), a pool far smaller than the number
 # of clients makes requests wait without blocking the loops, and a backend terminated under load costs at
-# most 503s, never a wrong answer or a 500, with the server recovering by itself.
+# most 503s, never a wrong answer or a 500, with the server recovering by itself. Creates that arrive while
+# a COMMIT is in flight share the next transaction; one that fails there costs the others a rerun, not
+# their data.
 source tests/lib/pg.sh
 source tests/lib/tap.sh
-tap_plan 16
+tap_plan 20
 source tests/lib/serve.sh
 
 tap_fresh_db serve_concurrency
@@ -140,6 +142,48 @@ expect_eq "... and plain HTTP on that port gets no answer" \
     "$(curl -s -o /dev/null -w '%{http_code}' --max-time 3 "http${TLS_URL#https}/healthz")" 000
 kill "$TLS_PID" 2>/dev/null
 wait "$TLS_PID" 2>/dev/null
+
+# --- creates in group commits: a slow create holds its COMMIT, the creates behind it share the next ------
+# One loop, so every create meets the same group-commit connection; a trigger makes 'Slow' creates take
+# 1.2 s, so the ten creates sent meanwhile are one transaction (one xmin). With a failing create among
+# them, that transaction rolls back: the failing one gets its own 400, each other one runs again alone.
+serve_stop
+serve_start --models "$MODELS" --anonymous-role postgres --worker-threads 1 --pool-size 8 || exit 1
+psql -qX -v ON_ERROR_STOP=1 >/dev/null <<'SQL'
+CREATE FUNCTION slow_book() RETURNS trigger LANGUAGE plpgsql AS
+  $$ BEGIN IF NEW.title LIKE 'Slow%' THEN PERFORM pg_sleep(1.2); END IF; RETURN NEW; END $$;
+CREATE TRIGGER slow_book BEFORE INSERT ON book FOR EACH ROW EXECUTE FUNCTION slow_book();
+SQL
+post_titled() { curl -s -o /dev/null -w '%{http_code}\n' --max-time 30 -X POST -H 'Content-Type: application/json' \
+    -d "{\"title\": \"$1\", \"author\": $2, \"price\": \"1.00\"}" "$SERVE_URL/api/books/"; }
+# group_round PREFIX BAD: a slow create, then ten creates (and one with author BAD when not 0) behind it
+group_round() {
+    local pids="" i
+    : >"$TAP_WORKDIR/group"
+    post_titled "Slow $1" 1 >>"$TAP_WORKDIR/group" &
+    pids="$!"
+    sleep 0.2
+    for i in $(seq 1 10); do
+        post_titled "$1 $i" 1 >>"$TAP_WORKDIR/group" &
+        pids="$pids $!"
+    done
+    if [ "$2" != 0 ]; then
+        post_titled "$1 bad" "$2" >>"$TAP_WORKDIR/group" &
+        pids="$pids $!"
+    fi
+    # shellcheck disable=SC2086
+    wait $pids
+    sort "$TAP_WORKDIR/group" | uniq -c | awk '{ printf "%s:%s ", $2, $1 }'
+}
+expect_eq "ten creates behind a slow one: all 201" "$(group_round Grouped 0)" "201:11 "
+expect_eq "... and they committed as one transaction (one xmin for the ten)" \
+    "$(psql -tAX -c "SELECT count(*) || ' rows, ' || count(DISTINCT xmin::text) || ' xmin' FROM book WHERE title LIKE 'Grouped %'")" \
+    "10 rows, 1 xmin"
+expect_eq "ten creates and a bad one behind a slow one: ten 201, the bad one 400" "$(group_round Mixed 999)" "201:11 400:1 "
+expect_eq "... each good one written once (run again alone after the shared transaction rolled back)" \
+    "$(psql -tAX -c "SELECT count(*) || ' rows, ' || count(DISTINCT title) || ' titles' FROM book WHERE title LIKE 'Mixed %'")" \
+    "10 rows, 10 titles"
+psql -qX -c "DROP TRIGGER slow_book ON book" >/dev/null
 
 # --- a pool much smaller than the clients -----------------------------------------------------------------
 serve_stop

@@ -5,7 +5,8 @@
  * cached; a plan made stale by a schema change is prepared again; the LRU
  * eviction of prepared statements works inside the pipeline; a terminated
  * backend fails the share with PD_ERR_DB_GONE and marks the multiplexer
- * unusable; transactions and pd_db_exec are refused on a share. Callers run
+ * unusable; transactions and pd_db_exec are refused on a share; a group-commit
+ * multiplexer commits what it answers and keeps a failure to its statement. Callers run
  * one after the other here (concurrent callers are tested over HTTP, where
  * the server's event loops run them as fibers: serve_concurrency.sh).
  */
@@ -188,6 +189,45 @@ test_terminated_backend(void **state)
     assert_int_equal(pd_db_mux_in_flight(fixture->mux), 0);
 }
 
+/* A group-commit multiplexer with one caller: each statement is BEGIN, itself, COMMIT; its answer comes
+ * once committed; a failing statement keeps its own error, writes nothing, and leaves no transaction open. */
+static void
+test_group_commit_alone(void **state)
+{
+    Fixture *fixture = *state;
+    PdError err = {0};
+    PdDbMux *group;
+    PdDb *share;
+    pgtest_exec(fixture->admin, "CREATE TABLE mux_g (a int CHECK (a > 0))");
+    assert_true(pd_db_mux_new_group(pgtest_connect(), &group, &err));
+    assert_true(pd_db_mux_share(group, fixture->arena, wait_poll, wake_count, NULL, &share, &err));
+    const char *insert = "INSERT INTO mux_g VALUES ($1::int) RETURNING a";
+    for (int i = 1; i <= 3; i++)
+    {
+        char text[8];
+        snprintf(text, sizeof(text), "%d", i);
+        const char *params[] = {text};
+        PdDbResult *result = NULL;
+        assert_true(pd_db_query_prepared(fixture->arena, share, insert, 1, params, &result, &err));
+        assert_string_equal(pd_db_result_value(result, 0, 0), text);
+        assert_int_equal(pd_db_mux_in_flight(group), 0);
+    }
+    const char *bad[] = {"-1"};
+    PdDbResult *result = NULL;
+    PdError refused = {0};
+    assert_false(pd_db_query_prepared(fixture->arena, share, insert, 1, bad, &result, &refused));
+    assert_int_equal(refused.code, PD_ERR_INVALID_INPUT);
+    assert_string_equal(refused.sqlstate, "23514");
+    const char *good[] = {"4"};
+    assert_true(pd_db_query_prepared(fixture->arena, share, insert, 1, good, &result, &err));
+    PdDbResult *rows = NULL;
+    assert_true(pd_db_query(fixture->arena, fixture->admin,
+                            "SELECT string_agg(a::text, ',' ORDER BY a) FROM mux_g", 0, NULL, &rows, &err));
+    assert_string_equal(pd_db_result_value(rows, 0, 0), "1,2,3,4");
+    assert_true(pd_db_mux_is_usable(group));
+    pd_db_close(pd_db_mux_free(group));
+}
+
 int
 main(void)
 {
@@ -198,6 +238,7 @@ main(void)
         cmocka_unit_test(test_stale_plan_is_prepared_again),
         cmocka_unit_test(test_eviction_in_the_pipeline),
         cmocka_unit_test(test_refused_on_a_share),
+        cmocka_unit_test(test_group_commit_alone),
         cmocka_unit_test(test_terminated_backend),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

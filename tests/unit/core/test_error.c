@@ -78,6 +78,9 @@ test_error_retryable_codes(void **state)
     assert_int_equal(pd_error_http_status(PD_ERR_UNAUTHORIZED), 401);
     assert_int_equal(pd_error_http_status(PD_ERR_FORBIDDEN), 403);
     assert_int_equal(pd_error_http_status(PD_ERR_RATE_LIMITED), 429);
+    assert_int_equal(pd_error_http_status(PD_ERR_ROLLED_BACK), 503);
+    pd_error_set(&err, PD_ERR_ROLLED_BACK, "again");
+    assert_true(pd_error_is_retryable(&err));
     assert_string_equal(pd_error_code_name((PdErrorCode)999), "internal");
 }
 
