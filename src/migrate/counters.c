@@ -391,7 +391,7 @@ remove_everything(PdArena *arena, PdDb *db, const CountersState *state, int *cha
                                        state->schema, state->schema, state->schema, state->schema);
     if (sql == NULL)
         return pd_arena_error(arena, err);
-    return pd_db_exec(db, sql, err) || pd_error_context(err, "while removing the row counters");
+    return pd_db_exec(db, sql, err) || pd_error_context(err, "while dropping their table and functions");
 }
 
 /* Whether anything of the counters is there to remove. */
