@@ -211,14 +211,30 @@ bool pd_db_wait_notification(PdArena *arena, PdDb *db, int timeout_ms, bool *rec
 bool pd_db_is_usable(const PdDb *db);
 
 /*
- * How a statement waits for the server's answer. By default libpq blocks the
- * calling thread. With a wait function set, every statement is sent, then,
- * while its answer is incomplete, wait(context, socket) is called and must
- * return once socket (the connection's) is readable: an event loop that runs
- * requests as coroutines answers others meanwhile. NULL restores the default.
- * A pool clears it on release.
+ * How a statement waits for the server. By default libpq blocks the calling
+ * thread. With a wait function set, the connection is in libpq's nonblocking
+ * mode: every statement is sent, its bytes flushed and its answer read through
+ * wait(context, socket, what, timeout_ms), which must return true once socket
+ * (the connection's) is ready for what (PD_DB_WAIT_READ, _WRITE, or either),
+ * or false once timeout_ms passed (PD_DB_WAIT_FOREVER: no bound); it may
+ * return true early (callers look again). With PD_DB_WAIT_WAKE it waits for
+ * no socket but for wake(context) (a multiplexed connection's caller behind
+ * others, a pool's queued acquirer). An event loop that runs requests as
+ * coroutines answers others meanwhile. NULL restores the default (blocking
+ * mode). A pool clears it on release.
  */
-typedef void (*PdDbWaitFn)(void *context, int socket);
+typedef enum PdDbWaitFor
+{
+    PD_DB_WAIT_READ = 1,       /* the socket is readable */
+    PD_DB_WAIT_WRITE = 2,      /* the socket is writable */
+    PD_DB_WAIT_READ_WRITE = 3, /* either (a flush that may need the server's answer read first) */
+    PD_DB_WAIT_WAKE = 4,       /* no socket (pass PD_DB_NO_SOCKET): until wake(context) */
+} PdDbWaitFor;
+#define PD_DB_NO_SOCKET (-1)
+#define PD_DB_WAIT_FOREVER (-1)
+typedef bool (*PdDbWaitFn)(void *context, int socket, PdDbWaitFor what, int timeout_ms);
+/* Ends a PD_DB_WAIT_WAKE wait of context's (for a pool: from any thread). */
+typedef void (*PdDbWakeFn)(void *context);
 void pd_db_set_wait(PdDb *db, PdDbWaitFn wait, void *context);
 
 /*
@@ -229,14 +245,13 @@ void pd_db_set_wait(PdDb *db, PdDbWaitFn wait, void *context);
  * what one statement per connection allows. Each caller gets a share
  * (pd_db_mux_share): a PdDb on which pd_db_query and pd_db_query_prepared
  * work as usual; anything else (transactions, sessions, pd_db_exec, LISTEN)
- * is PD_ERR_INTERNAL. A caller waits through wait(context, socket) while it
- * is the oldest statement in flight, and, behind others, through
- * wait(context, -1), which must return after wake(context) (called by the
- * caller ahead once done). Writes belong on connections of their own:
+ * is PD_ERR_INTERNAL. A caller waits for the socket through wait while it
+ * is the oldest statement in flight, and, behind others, with
+ * PD_DB_WAIT_WAKE until wake(context) (called by the caller ahead once
+ * done, on the same thread). Writes belong on connections of their own:
  * statements of one connection commit one after the other.
  */
 typedef struct PdDbMux PdDbMux;
-typedef void (*PdDbWakeFn)(void *context);
 /* Takes db (connected, no transaction) over for the multiplexer's life. */
 bool pd_db_mux_new(PdDb *db, PdDbMux **mux, PdError *err);
 /*

@@ -44,11 +44,13 @@ typedef struct PdPoolStats
     int size;                  /* the bound */
     int open;                  /* connections open or being opened */
     int in_use;                /* acquired and not yet released */
-    int waiting;               /* threads waiting in pd_pool_acquire */
+    int waiting;               /* acquires queued for a connection now */
     uint64_t acquired;         /* successful acquires, ever */
     uint64_t timeouts;         /* acquires that gave up waiting */
     uint64_t connects;         /* connections made */
     uint64_t connect_failures; /* attempts that failed */
+    uint64_t waits;            /* acquires that had to queue (found every connection lent) */
+    uint64_t wait_us;          /* microseconds they spent queued, in all */
 } PdPoolStats;
 
 /*
@@ -65,7 +67,8 @@ bool pd_pool_new(const PdPoolOptions *options, PdPool **pool, PdError *err);
  * (retryable; detail: libpq's reason) when a connection cannot be made; for a
  * short backoff after that failure (PD_POOL_BACKOFF_MS) no connect is tried:
  * with no connection open an acquire fails at once with the same error, with
- * some open it waits (bounded) for one of them. A connection whose server end is known gone
+ * some open it waits (bounded) for one of them. Waits are served first come, first served. A
+ * connection whose server end is known gone
  * (a terminated backend) is replaced before it is handed out. The PdDb is the
  * caller's until pd_pool_release; it has no session and no open transaction.
  */
@@ -73,11 +76,30 @@ bool pd_pool_acquire(PdPool *pool, PdDb **db, PdError *err);
 
 /*
  * As pd_pool_acquire, but never waits for a release: with every connection
- * lent (or, after a failed connect, within the backoff) it fails at once with
- * PD_ERR_LOCK_TIMEOUT "every database connection is in use", for a caller
- * that waits its own way (a coroutine, which must not block its thread).
+ * lent, or others queued before it (or, after a failed connect, within the
+ * backoff) it fails at once with PD_ERR_LOCK_TIMEOUT "every database
+ * connection is in use". A connect it makes blocks the thread (bounded).
  */
 bool pd_pool_try_acquire(PdPool *pool, PdDb **db, PdError *err);
+
+/* How a caller that must not block its thread (a coroutine on an event loop) waits: for sockets and for a
+ * wake-up through wait (include/prodata/db.h), woken by wake(context) from whichever thread releases. */
+typedef struct PdPoolWaiter
+{
+    PdDbWaitFn wait;
+    PdDbWakeFn wake; /* called under the pool's lock: it must not call into the pool */
+    void *context;
+} PdPoolWaiter;
+
+/*
+ * As pd_pool_acquire (may_wait) or pd_pool_try_acquire (!may_wait), for a caller that must not block its
+ * thread: a new connection is made through waiter->wait (libpq's nonblocking connect, bounded as ever; a
+ * host name is still resolved by libpq, blocking), and a wait for a free connection parks the caller in
+ * the pool's queue (wait with PD_DB_WAIT_WAKE, at most acquire_timeout_ms in all) until a release hands it
+ * one. Waiters of both kinds are served in the order they came, and while any waits a newcomer queues
+ * behind them. The PdDb comes with waiter's wait set (pd_db_set_wait: nonblocking mode).
+ */
+bool pd_pool_acquire_with(PdPool *pool, const PdPoolWaiter *waiter, bool may_wait, PdDb **db, PdError *err);
 
 /* How long acquires fail at once after a failed connect. */
 #define PD_POOL_BACKOFF_MS 500

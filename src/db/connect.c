@@ -1,14 +1,14 @@
 /*
  * connect.c - a connection attempt with a bound the caller chooses, for the
  * pool: libpq's non-blocking connect (PQconnectStartParams, PQconnectPoll)
- * driven by poll() against a deadline, so a host that never answers costs at
- * most connect_timeout_ms for each host the conninfo names, never the
- * kernel's TCP timeout. libpq keeps its part: the multi-host list, tried in
- * order, and target_session_attrs (read-write finds the primary). This file
- * adds application_name, a per-host connect_timeout for libpq (whole seconds,
- * its own minimum 2) and the statement timeout as a startup option, so a new
- * connection costs no extra round trip. A password in the conninfo never
- * reaches an error message.
+ * driven against a deadline, by poll() or, for a coroutine on an event loop,
+ * through its wait function (only that coroutine waits, its thread serves
+ * others), so a host that never answers costs at most connect_timeout_ms for
+ * each host the conninfo names, never the kernel's TCP timeout. libpq keeps its part: the multi-host list,
+ * tried in order, and target_session_attrs (read-write finds the primary). This file adds application_name, a
+ * per-host connect_timeout for libpq (whole seconds, its own minimum 2) and the statement timeout as a
+ * startup option, so a new connection costs no extra round trip. A password in the conninfo never reaches an
+ * error message.
  */
 #include <errno.h>
 #include <poll.h>
@@ -121,9 +121,35 @@ build_params(const PdDbConnectOptions *options, PQconninfoOption **parsed, Conne
     return true;
 }
 
-/* Drives PQconnectPoll until connected, failed, or the deadline passed (false, *is_timeout true). */
+/* Whether the socket is ready for what PQconnectPoll asked, at once: a wait function may return early, and
+ * libpq must not be polled for a connect still under way (it would take it as made). */
 static bool
-poll_connect(PGconn *connection, int64_t deadline_ms, bool *is_timeout)
+is_ready(int socket, short events)
+{
+    struct pollfd check = {socket, events, 0};
+    return poll(&check, 1, 0) > 0;
+}
+
+/* Waits up to remaining_ms for the socket, with poll() or through wait: 1 when it is ready, 0 when not (yet),
+ * -1 when poll() failed. */
+static int
+wait_socket(PGconn *connection, PostgresPollingStatusType state, int remaining_ms, PdDbWaitFn wait,
+            void *context)
+{
+    int socket = PQsocket(connection);
+    bool is_read = state == PGRES_POLLING_READING;
+    if (wait != NULL)
+        return wait(context, socket, is_read ? PD_DB_WAIT_READ : PD_DB_WAIT_WRITE, remaining_ms) &&
+               is_ready(socket, is_read ? POLLIN : POLLOUT);
+    struct pollfd ready = {socket, is_read ? POLLIN : POLLOUT, 0};
+    int count = poll(&ready, 1, remaining_ms);
+    return count > 0 ? 1 : count == 0 || errno == EINTR ? 0 : -1;
+}
+
+/* Drives PQconnectPoll until connected, failed, or the deadline passed (false, *is_timeout true). libpq
+ * moves on to the next host of the list, and checks target_session_attrs, inside PQconnectPoll. */
+static bool
+poll_connect(PGconn *connection, int64_t deadline_ms, PdDbWaitFn wait, void *context, bool *is_timeout)
 {
     PostgresPollingStatusType state = PGRES_POLLING_WRITING;
     *is_timeout = false;
@@ -134,9 +160,8 @@ poll_connect(PGconn *connection, int64_t deadline_ms, bool *is_timeout)
         int64_t remaining = deadline_ms - monotonic_ms();
         if (remaining <= 0)
             return !(*is_timeout = true);
-        struct pollfd wait = {PQsocket(connection), state == PGRES_POLLING_READING ? POLLIN : POLLOUT, 0};
-        int ready = poll(&wait, 1, (int)remaining);
-        if (ready < 0 && errno != EINTR)
+        int ready = wait_socket(connection, state, (int)remaining, wait, context);
+        if (ready < 0)
             return false;
         if (ready > 0)
             state = PQconnectPoll(connection);
@@ -165,7 +190,8 @@ connect_failed(PGconn *connection, bool is_timeout, int timeout_ms, PdError *err
 }
 
 bool
-pd_db_connect_bounded(const PdDbConnectOptions *options, PdDb **db, PdError *err)
+pd_db_connect_bounded(const PdDbConnectOptions *options, PdDbWaitFn wait, void *context, PdDb **db,
+                      PdError *err)
 {
     PQconninfoOption *parsed = NULL;
     ConnectParams params = {0};
@@ -177,10 +203,11 @@ pd_db_connect_bounded(const PdDbConnectOptions *options, PdDb **db, PdError *err
     PQconninfoFree(parsed);
     bool is_timeout = false;
     if (connection == NULL || PQstatus(connection) == CONNECTION_BAD ||
-        !poll_connect(connection, deadline_ms, &is_timeout))
+        !poll_connect(connection, deadline_ms, wait, context, &is_timeout))
         return connect_failed(connection, is_timeout, timeout_ms * params.host_count, err);
     if (!pd_db_wrap(connection, db, err))
         return false;
+    pd_db_set_wait(*db, wait, context);
     if (options->prepared_cache_size > 0)
         (*db)->statements.capacity = (size_t)options->prepared_cache_size;
     return true;

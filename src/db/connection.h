@@ -53,8 +53,8 @@ struct PdDb
     const PdDbSession *session; /* the caller's, NULL for none */
     PdDbWaitFn wait;            /* NULL: libpq blocks for answers */
     void *wait_context;
-    PdDbMux *mux;               /* on a share: the multiplexed connection its statements go through */
-    PdDbWakeFn wake;            /* on a share: how the caller ahead wakes this one */
+    PdDbMux *mux;    /* on a share: the multiplexed connection its statements go through */
+    PdDbWakeFn wake; /* on a share: how the caller ahead wakes this one */
     PdDbStatementCache statements;
 };
 
@@ -76,8 +76,12 @@ typedef struct PdDbConnectOptions
 } PdDbConnectOptions;
 
 /* Connects without blocking past options->connect_timeout_ms per host (libpq's multi-host list and
- * target_session_attrs are followed). Errors: PD_ERR_INVALID_INPUT (conninfo), PD_ERR_DB_CONNECT. */
-bool pd_db_connect_bounded(const PdDbConnectOptions *options, PdDb **db, PdError *err);
+ * target_session_attrs are followed), waiting for the socket with poll() or, when wait is not NULL, through
+ * wait(context, ...) (a coroutine's: the thread serves others meanwhile); the PdDb then has that wait set.
+ * libpq resolves a host name itself, blocking (hostaddr avoids it). Errors: PD_ERR_INVALID_INPUT (conninfo),
+ * PD_ERR_DB_CONNECT. */
+bool pd_db_connect_bounded(const PdDbConnectOptions *options, PdDbWaitFn wait, void *context, PdDb **db,
+                           PdError *err);
 
 /* Wraps a connected PGconn (taken over, finished on failure) into a new PdDb. */
 bool pd_db_wrap(PGconn *connection, PdDb **db, PdError *err);
@@ -118,14 +122,18 @@ bool pd_db_session_query(PdArena *arena, PdDb *db, const char *sql, bool is_prep
                          const char *const *params, PdDbResult **result, PdError *err);
 
 /* Returns once PQgetResult can answer without blocking: at once without a wait function, else after
- * waiting through it for the socket as long as libpq is busy (or the connection fails). */
+ * flushing what is unsent and reading as long as libpq is busy, waiting through it for the socket (or
+ * until the connection fails). */
 void pd_db_await(PdDb *db);
+/* The same for a connection and a wait function (mux.c's shares); false when the connection failed. */
+bool pd_db_await_connection(PGconn *connection, PdDbWaitFn wait, void *context);
 
 /* What PQexec would return for the statement just sent (sent: the PQsend* call's return): every result
  * read, the first error kept, else the last. NULL when nothing was sent or nothing came back. */
 PGresult *pd_db_collect(PdDb *db, int sent);
 
-/* A statement on a share (mux.c): sent in the multiplexed connection's pipeline, its answer awaited in turn. */
+/* A statement on a share (mux.c): sent in the multiplexed connection's pipeline, its answer awaited in turn.
+ */
 bool pd_db_mux_query(PdArena *arena, PdDb *share, const char *sql, bool is_prepared, int param_count,
                      const char *const *params, PdDbResult **result, PdError *err);
 

@@ -284,19 +284,14 @@ wait_turn(PdDbMux *mux, Waiter *waiter)
 {
     PdDb *share = waiter->share;
     while (mux->head != waiter && !mux->is_broken)
-        share->wait(share->wait_context, -1);
+        share->wait(share->wait_context, PD_DB_NO_SOCKET, PD_DB_WAIT_WAKE, PD_DB_WAIT_FOREVER);
 }
 
 /* The next result, waiting through the share for it; NULL with *is_lost when the connection went away. */
 static PGresult *
 next_result(PGconn *connection, PdDb *share, bool *is_lost)
 {
-    while (PQisBusy(connection))
-    {
-        share->wait(share->wait_context, PQsocket(connection));
-        if (PQconsumeInput(connection) != 1)
-            break;
-    }
+    pd_db_await_connection(connection, share->wait, share->wait_context); /* flushed, then read */
     PGresult *result = PQgetResult(connection);
     *is_lost = result == NULL && PQstatus(connection) != CONNECTION_OK;
     return result;
@@ -504,7 +499,7 @@ await_commit(PdDbMux *mux, Group *group, PdDb *share)
         if (mux->head == &group->commit && group->commit.share == share)
             read_commit(mux, group, share);
         else
-            share->wait(share->wait_context, -1);
+            share->wait(share->wait_context, PD_DB_NO_SOCKET, PD_DB_WAIT_WAKE, PD_DB_WAIT_FOREVER);
     }
 }
 

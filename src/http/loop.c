@@ -5,13 +5,15 @@
  * the statements, set the rate. Here a few loop threads (one per core by
  * default) each own a libmicrohttpd daemon in external epoll mode and an
  * epoll set holding the daemon's descriptor, an eventfd (new connections,
- * stop) and the sockets of the database connections its requests wait on.
- * The access handler runs each request as a task: a fiber with its own
- * arena. A task that must wait for the database registers the connection's
- * socket here and yields (the connection to the client is suspended); when
- * the socket is readable the loop switches back into it, and once the task
- * has finished the client's connection is resumed and the handler, called
- * again, queues the response. Tasks and their stacks are kept for reuse.
+ * wakes from other threads, stop) and the sockets of the database
+ * connections its requests wait on. The access handler runs each request as
+ * a task: a fiber with its own arena. A task that must wait (a database
+ * socket to become readable or writable, a pool connection, its turn on the
+ * multiplexed connection) says what for and yields (the connection to the
+ * client is suspended); when that comes, or the wait's deadline passes, the
+ * loop switches back into it, and once the task has finished the client's
+ * connection is resumed and the handler, called again, queues the response.
+ * Tasks and their stacks are kept for reuse.
  */
 #include <errno.h>
 #include <poll.h>
@@ -42,6 +44,14 @@ typedef enum Tag
     TAG_TASK,
 } Tag;
 
+/* What a task waits for; any wait may also end at a deadline (has_deadline: in the loop's sleeping list). */
+typedef enum TaskWait
+{
+    TASK_RUNNING,   /* waits for nothing: running, ready to run, or finished */
+    TASK_ON_SOCKET, /* wait_fd is armed in the loop's epoll set */
+    TASK_PARKED,    /* until pd_http_task_wake (or the deadline alone: a sleep) */
+} TaskWait;
+
 struct PdHttpTask
 {
     Tag tag; /* TAG_TASK; first */
@@ -50,12 +60,20 @@ struct PdHttpTask
     PdArena *arena;
     struct MHD_Connection *connection;
     bool is_done;
-    bool is_suspended;    /* its client connection is suspended until it finishes */
-    int wait_fd;          /* registered in the loop's epoll set, -1 when none */
-    long long wake_at_ms; /* while sleeping */
-    PdHttpTask *next;     /* free list, or the sleeping list */
-    bool is_parked;       /* waiting for pd_http_task_wake */
+    bool is_suspended; /* its client connection is suspended until it finishes */
+    TaskWait waiting;
+    int wait_fd; /* with TASK_ON_SOCKET */
+    bool has_deadline;
+    bool is_timed_out; /* the last wait ended at its deadline */
+    long long wake_at_ms;
+    atomic_uint_fast64_t wait_count; /* waits begun: a wake from another thread names the one it ends */
+    PdHttpTask *next;                /* free list */
+    PdHttpTask *next_sleeping;
     PdHttpTask *next_ready;
+    /* a wake from another thread, under the loop's lock until the loop takes it */
+    PdHttpTask *next_posted;
+    bool is_posted;
+    uint_fast64_t posted_wait; /* the wait_count of the wait it ends */
 };
 
 /* A connection accepted by the accept thread, waiting for its loop to take it. */
@@ -81,8 +99,9 @@ struct PdHttpLoop
     Incoming *incoming;
     size_t incoming_count;
     size_t incoming_capacity;
+    PdHttpTask *posted; /* woken from other threads (under lock), newest first */
     PdHttpTask *free_tasks;
-    PdHttpTask *sleeping;
+    PdHttpTask *sleeping;   /* tasks with a deadline */
     PdHttpTask *ready_head; /* woken, to be resumed in order */
     PdHttpTask *ready_tail;
     PdDbMux *mux;       /* the multiplexed connection for single reads, made on first use */
@@ -119,7 +138,6 @@ task_get(PdHttpLoop *loop)
         return NULL;
     task->tag = TAG_TASK;
     task->loop = loop;
-    task->wait_fd = -1;
     task->fiber = pd_fiber_new(TASK_STACK_SIZE);
     task->arena = pd_arena_new(loop->arena_budget);
     if (task->fiber == NULL || task->arena == NULL)
@@ -204,58 +222,100 @@ pd_http_in_task(void)
 /* ---- waiting, from inside a task ---- */
 
 /*
- * Watches socket for one readable event on behalf of task (EPOLLONESHOT: delivered once, then disarmed).
- * A socket stays in the set, disarmed, after its event, so the next wait costs one EPOLL_CTL_MOD; a
- * connection that moved to another loop is added there, and the kernel drops it from every set when it is
- * closed.
+ * Watches socket for one event on behalf of task (EPOLLONESHOT: delivered once, then disarmed). A socket
+ * stays in the set, disarmed, after its event, so the next wait costs one EPOLL_CTL_MOD; a connection that
+ * moved to another loop is added there, and the kernel drops it from every set when it is closed.
  */
 static bool
-arm(int epoll_fd, int socket, PdHttpTask *task)
+arm(int epoll_fd, int socket, PdDbWaitFor what, PdHttpTask *task)
 {
-    struct epoll_event event = {.events = EPOLLIN | EPOLLONESHOT, .data.ptr = task};
+    uint32_t events = EPOLLONESHOT;
+    events |= (what & PD_DB_WAIT_READ) ? EPOLLIN : 0;
+    events |= (what & PD_DB_WAIT_WRITE) ? EPOLLOUT : 0;
+    struct epoll_event event = {.events = events, .data.ptr = task};
     if (epoll_ctl(epoll_fd, EPOLL_CTL_MOD, socket, &event) == 0)
         return true;
     return errno == ENOENT && epoll_ctl(epoll_fd, EPOLL_CTL_ADD, socket, &event) == 0;
 }
 
-void
-pd_http_task_wait(void *context, int socket)
+static void
+unlink_sleeping(PdHttpLoop *loop, PdHttpTask *task)
+{
+    for (PdHttpTask **link = &loop->sleeping; *link != NULL; link = &(*link)->next_sleeping)
+        if (*link == task)
+        {
+            *link = task->next_sleeping;
+            return;
+        }
+}
+
+/* The task's wait is over (its event came, a wake, or with is_timeout its deadline): whatever else it
+ * waited on is let go. The caller resumes it, or queues it to be. */
+static void
+end_wait(PdHttpLoop *loop, PdHttpTask *task, bool is_timeout, bool is_socket_event)
+{
+    if (task->waiting == TASK_ON_SOCKET && !is_socket_event)
+        epoll_ctl(loop->epoll_fd, EPOLL_CTL_DEL, task->wait_fd, NULL); /* libpq may have closed it: fine */
+    if (task->has_deadline && !is_timeout)
+        unlink_sleeping(loop, task);
+    task->has_deadline = false;
+    task->waiting = TASK_RUNNING;
+    task->is_timed_out = is_timeout;
+}
+
+/* Off a task (a thread that may block): poll() for the socket; no wake-up can come, so a wake wait is a
+ * short sleep (callers look again). */
+static bool
+wait_blocking(int socket, PdDbWaitFor what, int timeout_ms)
+{
+    if (what == PD_DB_WAIT_WAKE)
+        return poll(NULL, 0, timeout_ms >= 0 && timeout_ms < 1 ? timeout_ms : 1) == 0;
+    short events =
+        (short)(((what & PD_DB_WAIT_READ) ? POLLIN : 0) | ((what & PD_DB_WAIT_WRITE) ? POLLOUT : 0));
+    struct pollfd wait = {socket, events, 0};
+    int ready;
+    while ((ready = poll(&wait, 1, timeout_ms)) < 0 && errno == EINTR)
+        ;
+    return ready != 0;
+}
+
+bool
+pd_http_task_wait(void *context, int socket, PdDbWaitFor what, int timeout_ms)
 {
     (void)context;
     PdHttpTask *task = current_task;
-    if (task != NULL && socket < 0)
+    if (task == NULL)
+        return wait_blocking(socket, what, timeout_ms);
+    if (what == PD_DB_WAIT_WAKE)
+        task->waiting = TASK_PARKED;
+    else if (arm(task->loop->epoll_fd, socket, what, task))
     {
-        task->is_parked = true;
-        pd_fiber_yield();
-        return;
+        task->waiting = TASK_ON_SOCKET;
+        task->wait_fd = socket;
     }
-    if (task == NULL || !arm(task->loop->epoll_fd, socket, task))
+    else
+        return wait_blocking(socket, what, timeout_ms); /* not a socket epoll takes: should not happen */
+    atomic_fetch_add(&task->wait_count, 1);
+    task->is_timed_out = false;
+    task->has_deadline = timeout_ms >= 0;
+    if (task->has_deadline)
     {
-        struct pollfd wait = {socket, POLLIN, 0};
-        while (poll(&wait, 1, -1) < 0 && errno == EINTR)
-            ;
-        return;
+        task->wake_at_ms = now_ms() + timeout_ms;
+        task->next_sleeping = task->loop->sleeping;
+        task->loop->sleeping = task;
     }
-    task->wait_fd = socket;
     pd_fiber_yield();
+    return !task->is_timed_out;
 }
 
-void
-pd_http_task_wake(void *context)
+/* On the task's loop: ends its wait and queues it to run on this turn. */
+static void
+wake_here(PdHttpLoop *loop, PdHttpTask *task)
 {
-    PdHttpTask *task = context;
-    if (task == NULL || (!task->is_parked && task->wait_fd < 0))
+    if (task->waiting == TASK_RUNNING)
         return;
-    if (task->wait_fd >= 0)
-    {
-        /* Woken out of a socket wait: the connection broke under it (libpq may have closed the socket
-         * already, which took it out of the set; else it is taken out here). */
-        epoll_ctl(task->loop->epoll_fd, EPOLL_CTL_DEL, task->wait_fd, NULL);
-        task->wait_fd = -1;
-    }
-    task->is_parked = false;
+    end_wait(loop, task, false, false);
     task->next_ready = NULL;
-    PdHttpLoop *loop = task->loop;
     if (loop->ready_tail != NULL)
         loop->ready_tail->next_ready = task;
     else
@@ -263,10 +323,78 @@ pd_http_task_wake(void *context)
     loop->ready_tail = task;
 }
 
+/* From another thread: the wake is posted to the task's loop with the wait it ends, which the loop checks
+ * (the task may have timed out and moved on to another wait meanwhile: that one is not cut short). */
+static void
+wake_from_afar(PdHttpTask *task)
+{
+    PdHttpLoop *loop = task->loop;
+    uint_fast64_t wait = atomic_load(&task->wait_count);
+    pthread_mutex_lock(&loop->lock);
+    task->posted_wait = wait;
+    if (!task->is_posted)
+    {
+        task->is_posted = true;
+        task->next_posted = loop->posted;
+        loop->posted = task;
+    }
+    pthread_mutex_unlock(&loop->lock);
+    uint64_t one = 1;
+    while (write(loop->wake_fd, &one, sizeof(one)) < 0 && errno == EINTR)
+        ;
+}
+
+void
+pd_http_task_wake(void *context)
+{
+    PdHttpTask *task = context;
+    if (task == NULL)
+        return;
+    if (current_loop == task->loop)
+        wake_here(task->loop, task);
+    else
+        wake_from_afar(task);
+}
+
+/* The wakes other threads posted: each ends the park it was meant for, if the task is still in it. */
+static void
+take_posted(PdHttpLoop *loop)
+{
+    pthread_mutex_lock(&loop->lock);
+    PdHttpTask *posted = loop->posted;
+    loop->posted = NULL;
+    PdHttpTask *oldest_first = NULL;
+    while (posted != NULL)
+    {
+        PdHttpTask *task = posted;
+        posted = task->next_posted;
+        task->is_posted = false;
+        task->next_posted = oldest_first;
+        oldest_first = task;
+    }
+    pthread_mutex_unlock(&loop->lock);
+    while (oldest_first != NULL)
+    {
+        PdHttpTask *task = oldest_first;
+        oldest_first = task->next_posted;
+        if (task->waiting == TASK_PARKED && atomic_load(&task->wait_count) == task->posted_wait)
+            wake_here(loop, task);
+    }
+}
+
 void *
 pd_http_task_self(void)
 {
     return current_task;
+}
+
+bool
+pd_http_task_acquire(PdPool *pool, bool may_wait, PdDb **db, PdError *err)
+{
+    if (current_task == NULL)
+        return may_wait ? pd_pool_acquire(pool, db, err) : pd_pool_try_acquire(pool, db, err);
+    PdPoolWaiter waiter = {pd_http_task_wait, pd_http_task_wake, current_task};
+    return pd_pool_acquire_with(pool, &waiter, may_wait, db, err);
 }
 
 /* The loop's multiplexed connection in *slot: replaced once it broke and its callers found out. */
@@ -287,9 +415,8 @@ loop_mux(PdDbMux **slot, bool is_group)
     {
         PdDb *db = NULL;
         PdError err = {0};
-        if (!pd_pool_try_acquire(loop->server->pool, &db, &err))
+        if (!pd_http_task_acquire(loop->server->pool, false, &db, &err))
             return NULL;
-        pd_db_set_wait(db, pd_http_task_wait, NULL);
         if (!(is_group ? pd_db_mux_new_group(db, slot, &err) : pd_db_mux_new(db, slot, &err)))
         {
             pd_pool_release(loop->server->pool, db);
@@ -309,19 +436,6 @@ PdDbMux *
 pd_http_loop_group(void)
 {
     return current_loop == NULL ? NULL : loop_mux(&current_loop->group, true);
-}
-
-bool
-pd_http_task_sleep(int ms)
-{
-    PdHttpTask *task = current_task;
-    if (task == NULL)
-        return false;
-    task->wake_at_ms = now_ms() + ms;
-    task->next = task->loop->sleeping;
-    task->loop->sleeping = task;
-    pd_fiber_yield();
-    return true;
 }
 
 /* Goes on with a task whose wait ended; one that finished gets its client connection resumed. */
@@ -349,30 +463,28 @@ run_ready(PdHttpLoop *loop)
     }
 }
 
+/* Tasks whose deadline passed: their waits end (timed out) and they run on this turn. */
 static void
 wake_sleepers(PdHttpLoop *loop)
 {
     long long now = now_ms();
     PdHttpTask **link = &loop->sleeping;
-    PdHttpTask *due = NULL;
     while (*link != NULL)
     {
         PdHttpTask *task = *link;
-        if (task->wake_at_ms <= now)
+        if (task->wake_at_ms > now)
         {
-            *link = task->next;
-            task->next = due;
-            due = task;
+            link = &task->next_sleeping;
+            continue;
         }
+        *link = task->next_sleeping;
+        end_wait(loop, task, true, false);
+        task->next_ready = NULL;
+        if (loop->ready_tail != NULL)
+            loop->ready_tail->next_ready = task;
         else
-            link = &task->next;
-    }
-    while (due != NULL)
-    {
-        PdHttpTask *task = due;
-        due = task->next;
-        task->next = NULL;
-        resume(loop, task);
+            loop->ready_head = task;
+        loop->ready_tail = task;
     }
 }
 
@@ -391,7 +503,7 @@ next_timeout(PdHttpLoop *loop)
     if (loop->sleeping != NULL)
     {
         long long now = now_ms();
-        for (PdHttpTask *task = loop->sleeping; task != NULL; task = task->next)
+        for (PdHttpTask *task = loop->sleeping; task != NULL; task = task->next_sleeping)
             if (task->wake_at_ms - now < timeout)
                 timeout = task->wake_at_ms > now ? task->wake_at_ms - now : 0;
     }
@@ -426,11 +538,16 @@ handle_event(PdHttpLoop *loop, const struct epoll_event *event)
     if (*tag == TAG_DAEMON)
         loop->must_run_daemon = true;
     else if (*tag == TAG_WAKE)
+    {
         take_incoming(loop);
+        take_posted(loop);
+    }
     else
     {
         PdHttpTask *task = (PdHttpTask *)tag;
-        task->wait_fd = -1; /* disarmed by EPOLLONESHOT */
+        if (task->waiting != TASK_ON_SOCKET)
+            return; /* its wait ended otherwise in this same turn (a wake, its deadline) */
+        end_wait(loop, task, false, true); /* the socket is disarmed by EPOLLONESHOT */
         resume(loop, task);
     }
 }

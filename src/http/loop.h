@@ -14,6 +14,7 @@
 #include "prodata/arena.h"
 #include "prodata/db.h"
 #include "prodata/error.h"
+#include "prodata/pool.h"
 
 struct PdHttpServer;
 struct MHD_Connection;
@@ -47,16 +48,21 @@ void pd_http_task_release(PdHttpTask *task);
 /* The running task's arena (reset when it started), or NULL outside a task. */
 PdArena *pd_http_task_arena(void);
 
-/* From a task: wait until socket is readable (a PdDbWaitFn: context unused), or with socket -1 until
- * pd_http_task_wake. Elsewhere: poll(). */
-void pd_http_task_wait(void *context, int socket);
-/* From a task: true after about ms milliseconds, the thread serving others meanwhile; false elsewhere. */
-bool pd_http_task_sleep(int ms);
+/* A PdDbWaitFn (context unused). From a task: the fiber switches out until socket is ready for what (or,
+ * with PD_DB_WAIT_WAKE, until pd_http_task_wake), or timeout_ms passed (false); the loop serves others
+ * meanwhile. Elsewhere: poll(). */
+bool pd_http_task_wait(void *context, int socket, PdDbWaitFor what, int timeout_ms);
 /* From a task: the running task (a context for pd_http_task_wait/wake); NULL elsewhere. */
 void *pd_http_task_self(void);
-/* Resumes a task parked in pd_http_task_wait(task, -1), or cuts its wait for a socket short, on its loop's
- * next turn (a PdDbWakeFn; nothing for a task that waits for neither). */
+/* A PdDbWakeFn: ends the PD_DB_WAIT_WAKE wait of task context, or cuts its wait for a socket short, on its
+ * loop's next turn. From any thread: from another one only a PD_DB_WAIT_WAKE wait is ended, and only the
+ * one under way when it was called (a task that timed out and waits again meanwhile is left alone). */
 void pd_http_task_wake(void *context);
+/* A pooled connection for the running task, its statements, connect and wait for a free connection
+ * (first come, first served, at most the pool's timeout; may_wait false: not at all) all through
+ * pd_http_task_wait, so only the task waits; off a task, pd_pool_acquire (or _try_acquire). Errors: the
+ * pool's (PD_ERR_LOCK_TIMEOUT, PD_ERR_DB_GONE). */
+bool pd_http_task_acquire(PdPool *pool, bool may_wait, PdDb **db, PdError *err);
 /* The calling loop's multiplexed connection for single reads (one pooled connection, made on first use and
  * replaced after it broke), or NULL off a loop or when none can be had now. */
 PdDbMux *pd_http_loop_mux(void);

@@ -368,12 +368,18 @@ append_pool(PdStrbuf *out, const PdPoolStats *pool)
         {"prodata_db_pool_connects_total", "counter", "Connections opened.", pool->connects},
         {"prodata_db_pool_connect_failures_total", "counter", "Connection attempts that failed.",
          pool->connect_failures},
+        {"prodata_db_pool_waits_total", "counter",
+         "Requests that found every database connection lent and queued for one.", pool->waits},
     };
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
     {
         append_family(out, rows[i].name, rows[i].type, rows[i].help);
         pd_strbuf_appendf(out, "%s %" PRIu64 "\n", rows[i].name, rows[i].value);
     }
+    append_family(out, "prodata_db_pool_wait_seconds_total", "counter",
+                  "Time requests spent queued for a database connection, in all.");
+    pd_strbuf_appendf(out, "prodata_db_pool_wait_seconds_total %" PRIu64 ".%06" PRIu64 "\n",
+                      pool->wait_us / 1000000, pool->wait_us % 1000000);
 }
 
 bool

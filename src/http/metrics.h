@@ -40,7 +40,8 @@ void pd_http_metrics_observe(PdMetrics *metrics, const char *resource, const cha
  *   prodata_http_requests_total{resource,method,status}            counter
  *   prodata_http_request_duration_seconds{resource,method}         histogram, le 0.0005 .. 5, +Inf
  *   prodata_db_pool_size, _open, _in_use, _waiting                  gauges (when pool is not NULL)
- *   prodata_db_pool_acquired_total, _timeouts_total, _connects_total, _connect_failures_total   counters
+ *   prodata_db_pool_acquired_total, _timeouts_total, _connects_total, _connect_failures_total,
+ *   _waits_total, _wait_seconds_total                                counters
  * Label values are escaped (\\, \", \n). *text is allocated in arena (NUL-terminated, *length bytes).
  * Errors: PD_ERR_NO_MEMORY / PD_ERR_TOO_LARGE from the arena. Thread-safe with concurrent observes: each
  * series is read under its stripe's lock.

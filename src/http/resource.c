@@ -30,38 +30,14 @@ is_read(PdHttpMethod method)
 /* ---- database connections with the request's identity ---- */
 
 /*
- * A pooled connection that waits for its answers through the request's task. In a task, waiting for a
- * free connection must not block the thread (the connections in use belong to tasks of this same thread
- * too): the task sleeps a little and tries again, up to pool_timeout_ms.
+ * A pooled connection that waits through the request's task: in a task nothing may block the thread (the
+ * connections in use belong to tasks of this same thread too), so a wait for a free connection parks the
+ * task in the pool's queue, up to pool_timeout_ms, and a connect is made without blocking (loop.c).
  */
 static bool
 take_connection(PdHttpServer *server, PdDb **db, PdError *err)
 {
-    if (!pd_http_in_task())
-        return pd_pool_acquire(server->pool, db, err);
-    struct timespec started;
-    clock_gettime(CLOCK_MONOTONIC, &started);
-    int timeout_ms = server->settings->pool_timeout_ms;
-    for (int pause_ms = 1;; pause_ms = pause_ms < 8 ? pause_ms * 2 : 8)
-    {
-        if (pd_pool_try_acquire(server->pool, db, err))
-        {
-            pd_db_set_wait(*db, pd_http_task_wait, NULL);
-            return true;
-        }
-        struct timespec now;
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        long waited_ms = (now.tv_sec - started.tv_sec) * 1000 + (now.tv_nsec - started.tv_nsec) / 1000000;
-        if (err->code != PD_ERR_LOCK_TIMEOUT)
-            return false;
-        if (waited_ms >= timeout_ms)
-        {
-            pd_error_set(err, PD_ERR_LOCK_TIMEOUT, "no free database connection within %d ms", timeout_ms);
-            return pd_error_hint(err, "Every one of the pool's connections stayed busy; raise pool_size or "
-                                      "find what holds them.");
-        }
-        pd_http_task_sleep(pause_ms);
-    }
+    return pd_http_task_acquire(server->pool, true, db, err);
 }
 
 /* Whether the request runs as the pool's own role with no claims: plain statements, no session. */

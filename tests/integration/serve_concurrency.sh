@@ -8,7 +8,7 @@
 # their data.
 source tests/lib/pg.sh
 source tests/lib/tap.sh
-tap_plan 20
+tap_plan 27
 source tests/lib/serve.sh
 
 tap_fresh_db serve_concurrency
@@ -199,3 +199,95 @@ serve_stop
 serve_start --models "$MODELS" --anonymous-role postgres --worker-threads $(($(nproc) + 1)) || exit 1
 expect_eq "worker_threads=$(($(nproc) + 1)) on $(nproc) cores: one warning line at start" \
     "$(grep -c "warning: worker_threads=$(($(nproc) + 1)) event loops on $(nproc) cores" "$SERVE_LOG")" 1
+
+# --- nothing at the database blocks the loop: a connect, a statement's flush (through a relay the test stalls) ---
+serve_stop
+PROXY_PORT=$(pg_free_port)
+HOLD="$TAP_WORKDIR/proxy.hold"
+STATE="$TAP_WORKDIR/proxy.state"
+python3 "$TESTS_ROOT/integration/serve/pgproxy.py" "$PROXY_PORT" "$PGPORT" "$HOLD" "$STATE" 2>"$TAP_WORKDIR/proxy.log" &
+PROXY_PID=$!
+PREVIOUS_TRAP=$(trap -p EXIT | sed -e "s/^trap -- '//" -e "s/' EXIT\$//")
+# shellcheck disable=SC2064
+trap "kill $PROXY_PID 2>/dev/null; $PREVIOUS_TRAP" EXIT
+for _ in $(seq 1 100); do [ -s "$STATE" ] && break; sleep 0.1; done
+# proxy_wait PATTERN: waits (bounded, 20 s) until the relay's state matches the extended regex PATTERN
+proxy_wait() {
+    local _
+    for _ in $(seq 1 200); do
+        grep -Eq "$1" "$STATE" 2>/dev/null && return 0
+        sleep 0.1
+    done
+    echo "    # the relay's state stayed: $(cat "$STATE")"
+    return 1
+}
+serve_start --models "$MODELS" --anonymous-role postgres --database "host=127.0.0.1 port=$PROXY_PORT" \
+    --worker-threads 1 --pool-size 2 --connect-timeout-ms 30000 --pool-timeout-ms 30000 --body-limit 67108864 || exit 1
+PAIRS=$(sed -n 's/.*pairs=\([0-9]*\).*/\1/p' "$STATE")
+ENDED=$(psql -tAX -c "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = 'prodata serve'")
+proxy_wait "pairs=$((PAIRS - ENDED))\$" # the relay closed the server's ends of them too
+touch "$HOLD"
+curl -s -o /dev/null -w '%{http_code}' --max-time 60 "$SERVE_URL/api/books/?page_size=1" >"$TAP_WORKDIR/stalled_list" &
+LISTER=$!
+expect_eq "while a new database connection waits to be made, the same loop answers others (/metrics)" \
+    "$(proxy_wait 'held=1 ' && curl -s -o /dev/null -w '%{http_code}' --max-time 3 "$SERVE_URL/metrics")" 200
+rm -f "$HOLD"
+wait $LISTER
+expect_eq "... and the request whose connect it was gets its answer once the database answers" "$(cat "$TAP_WORKDIR/stalled_list")" 200
+python3 -c 'import json; print(json.dumps({"title": "big", "author": 1, "meta": "x" * (24 << 20)}))' >"$TAP_WORKDIR/big.json"
+# the same INSERT once, small, so that it is prepared on the connection: then only its Bind waits, 24 MB
+http POST /api/books/ -H 'Content-Type: application/json' --data-binary '{"title": "small", "author": 1, "meta": "x"}'
+touch "$HOLD"
+curl -s -o /dev/null -w '%{http_code}' --max-time 60 -X POST -H 'Content-Type: application/json' \
+    --data-binary @"$TAP_WORKDIR/big.json" "$SERVE_URL/api/books/" >"$TAP_WORKDIR/stalled_post" &
+POSTER=$!
+expect_eq "while a 24 MB parameter waits for the database to read it, the same loop answers others (/metrics)" \
+    "$(proxy_wait 'queued=[0-9]{5,}' && curl -s -o /dev/null -w '%{http_code}' --max-time 3 "$SERVE_URL/metrics")" 200
+rm -f "$HOLD"
+wait $POSTER
+expect_eq "... and the create is answered 201 once it is read" "$(cat "$TAP_WORKDIR/stalled_post")" 201
+serve_stop
+kill $PROXY_PID 2>/dev/null
+wait $PROXY_PID 2>/dev/null
+
+# lock_books: a session (application_name locker) holds book's lock, so lists wait at the database; unlock_books
+lock_books() {
+    PGAPPNAME=locker psql -qX -c "BEGIN; LOCK TABLE book; SELECT pg_sleep(60)" >/dev/null 2>&1 &
+    for _ in $(seq 1 100); do
+        [ "$(psql -tAX -c "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid)
+            WHERE a.application_name = 'locker' AND l.mode = 'AccessExclusiveLock' AND l.granted")" = 1 ] && return 0
+        sleep 0.1
+    done
+    return 1
+}
+unlock_books() {
+    psql -qX -c "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'locker'" >/dev/null
+}
+# wait_list_blocked: until a server backend waits for book's lock (bounded)
+wait_list_blocked() {
+    for _ in $(seq 1 100); do
+        [ "$(psql -tAX -c "SELECT count(*) FROM pg_stat_activity
+            WHERE application_name = 'prodata serve' AND wait_event_type = 'Lock'")" -ge 1 ] && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+# --- a wait for a free connection: queued, bounded by pool_timeout_ms, counted in /metrics ---------------
+serve_start --models "$MODELS" --anonymous-role postgres --worker-threads 1 --pool-size 1 --pool-timeout-ms 300 || exit 1
+lock_books
+curl -s -o /dev/null -w '%{http_code}' --max-time 60 "$SERVE_URL/api/books/?page_size=1" >"$TAP_WORKDIR/locked_list" &
+LISTER=$!
+wait_list_blocked
+http GET "/api/books/?page_size=2"
+expect_json "with the only connection lent past pool_timeout_ms: 503 in DRF's shape" "[$HTTP_STATUS, .detail, \"$(http_header Retry-After)\"]" \
+    '[503,"Database unavailable, try again shortly.","1"]'
+http GET /metrics
+expect_eq "... counted: prodata_db_pool_waits_total and _timeouts_total 1, wait_seconds_total at least the timeout" \
+    "$(echo "$HTTP_BODY" | awk '$1 == "prodata_db_pool_waits_total" || $1 == "prodata_db_pool_timeouts_total" { printf "%s=%s ", $1, $2 }
+        $1 == "prodata_db_pool_wait_seconds_total" { printf "wait>=0.3:%s", ($2 >= 0.29) }')" \
+    "prodata_db_pool_timeouts_total=1 prodata_db_pool_waits_total=1 wait>=0.3:1"
+unlock_books
+wait $LISTER
+expect_eq "... the list that held the connection answers once the lock is gone" "$(cat "$TAP_WORKDIR/locked_list")" 200
+

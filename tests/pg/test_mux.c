@@ -24,13 +24,16 @@
 
 static int wakes;
 
-static void
-wait_poll(void *context, int socket)
+static bool
+wait_poll(void *context, int socket, PdDbWaitFor what, int timeout_ms)
 {
     (void)context;
-    assert_true(socket >= 0); /* a lone caller is always the oldest in flight: never parked */
-    struct pollfd wait = {socket, POLLIN, 0};
-    poll(&wait, 1, 5000);
+    (void)timeout_ms;
+    assert_true(what != PD_DB_WAIT_WAKE); /* a lone caller is always the oldest in flight: never parked */
+    struct pollfd wait = {
+        socket, (short)(((what & PD_DB_WAIT_READ) ? POLLIN : 0) | ((what & PD_DB_WAIT_WRITE) ? POLLOUT : 0)),
+        0};
+    return poll(&wait, 1, 5000) > 0;
 }
 
 static void

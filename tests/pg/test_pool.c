@@ -3,19 +3,23 @@
  * (prepared statements, the request session, transactions, savepoints,
  * LISTEN/NOTIFY) against the real test cluster: threads hammering a small
  * pool, bounded waits and connects, recovery after the server ends our
- * backends, a multi-host conninfo whose first host is dead, and the session's
- * role and settings as the server sees them.
+ * backends, a multi-host conninfo whose first host is dead, callers that must
+ * not block their thread (connects, flushes and waits for a free connection
+ * through their wait function; waiters served in turn, woken by the release,
+ * counted), and the session's role and settings as the server sees them.
  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -396,6 +400,286 @@ test_multi_host_skips_a_dead_first_host(void **state)
     pd_pool_free(pool);
 }
 
+/* ---- callers that must not block their thread (pd_pool_acquire_with) ---- */
+
+/* A caller's waits, recorded: sockets with poll(), wake-ups on a condition variable that wake signals. */
+typedef struct Recorder
+{
+    pthread_mutex_t lock;
+    pthread_cond_t signal;
+    bool is_woken;
+    int socket_waits;
+    int write_waits; /* with PD_DB_WAIT_WRITE: a flush that could not finish at once */
+    int wake_waits;
+    int wakes;
+    int longest_timeout_ms;
+} Recorder;
+
+static void
+recorder_init(Recorder *recorder)
+{
+    memset(recorder, 0, sizeof(*recorder));
+    pthread_mutex_init(&recorder->lock, NULL);
+    pthread_cond_init(&recorder->signal, NULL);
+}
+
+static bool
+park(Recorder *recorder, int timeout_ms)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += timeout_ms / 1000 + 1;
+    pthread_mutex_lock(&recorder->lock);
+    recorder->wake_waits++;
+    int waited = 0;
+    while (!recorder->is_woken && waited == 0)
+        waited = pthread_cond_timedwait(&recorder->signal, &recorder->lock, &until);
+    bool is_woken = recorder->is_woken;
+    recorder->is_woken = false;
+    pthread_mutex_unlock(&recorder->lock);
+    return is_woken;
+}
+
+static bool
+recorder_wait(void *context, int socket, PdDbWaitFor what, int timeout_ms)
+{
+    Recorder *recorder = context;
+    if (what == PD_DB_WAIT_WAKE)
+        return park(recorder, timeout_ms);
+    pthread_mutex_lock(&recorder->lock);
+    recorder->socket_waits++;
+    recorder->write_waits += (what & PD_DB_WAIT_WRITE) != 0;
+    if (timeout_ms > recorder->longest_timeout_ms)
+        recorder->longest_timeout_ms = timeout_ms;
+    pthread_mutex_unlock(&recorder->lock);
+    struct pollfd ready = {
+        socket, (short)(((what & PD_DB_WAIT_READ) ? POLLIN : 0) | ((what & PD_DB_WAIT_WRITE) ? POLLOUT : 0)),
+        0};
+    return poll(&ready, 1, timeout_ms) > 0;
+}
+
+static void
+recorder_wake(void *context)
+{
+    Recorder *recorder = context;
+    pthread_mutex_lock(&recorder->lock);
+    recorder->is_woken = true;
+    recorder->wakes++;
+    pthread_cond_signal(&recorder->signal);
+    pthread_mutex_unlock(&recorder->lock);
+}
+
+static void
+test_waiter_connects_through_its_wait(void **state)
+{
+    (void)state;
+    char port[16], dbname[128], conninfo[512], buf[32];
+    conninfo_value("port", port, sizeof(port));
+    conninfo_value("dbname", dbname, sizeof(dbname));
+    snprintf(conninfo, sizeof(conninfo),
+             "host=127.0.0.1,127.0.0.1 port=%d,%s dbname=%s user=postgres target_session_attrs=read-write",
+             closed_port(), port, dbname);
+    PdPool *pool = make_pool(conninfo, 2, 2000, NULL);
+    Recorder recorder;
+    recorder_init(&recorder);
+    PdPoolWaiter waiter = {recorder_wait, recorder_wake, &recorder};
+    PdDb *db = NULL;
+    PdError err = {0};
+    assert_true(pd_pool_acquire_with(pool, &waiter, true, &db, &err));
+    /* libpq's connect went through the caller's wait (the dead first host skipped, the primary found) */
+    assert_true(recorder.socket_waits >= 2);
+    assert_true(recorder.longest_timeout_ms > 0 && recorder.longest_timeout_ms <= 4000);
+    int connect_waits = recorder.socket_waits;
+    assert_string_equal(query_text(db, "SELECT inet_server_port()::text", buf, sizeof(buf)), port);
+    assert_true(recorder.socket_waits > connect_waits); /* and so do its statements */
+    pd_pool_release(pool, db);
+    /* An idle connection taken again comes with the new caller's wait too. */
+    Recorder second;
+    recorder_init(&second);
+    PdPoolWaiter other = {recorder_wait, recorder_wake, &second};
+    assert_true(pd_pool_acquire_with(pool, &other, true, &db, &err));
+    assert_string_equal(query_text(db, "SELECT 'again'", buf, sizeof(buf)), "again");
+    assert_true(second.socket_waits >= 1);
+    pd_pool_release(pool, db);
+    pd_pool_free(pool);
+}
+
+static void
+test_waiter_connect_is_bounded_through_its_wait(void **state)
+{
+    (void)state;
+    int port = 0;
+    int silent = silent_listener(&port); /* accepts, never answers: libpq waits for its first reply */
+    char conninfo[256];
+    snprintf(conninfo, sizeof(conninfo), "host=127.0.0.1 port=%d dbname=x user=x", port);
+    PdPoolOptions options = {
+        .conninfo = conninfo, .size = 1, .acquire_timeout_ms = 100, .connect_timeout_ms = 300};
+    PdPool *pool = NULL;
+    PdError err = {0};
+    assert_true(pd_pool_new(&options, &pool, &err));
+    Recorder recorder;
+    recorder_init(&recorder);
+    PdPoolWaiter waiter = {recorder_wait, recorder_wake, &recorder};
+    PdDb *db = NULL;
+    int64_t start = now_ms();
+    assert_false(pd_pool_acquire_with(pool, &waiter, true, &db, &err));
+    int64_t took = now_ms() - start;
+    assert_int_equal(err.code, PD_ERR_DB_GONE);
+    assert_string_equal(err.message, "could not connect to PostgreSQL within 300 ms");
+    assert_true(took >= 280 && took < 3000);
+    assert_true(recorder.socket_waits >= 1 && recorder.longest_timeout_ms <= 300);
+    pd_pool_free(pool);
+    close(silent);
+}
+
+static void
+test_large_parameter_is_flushed_through_the_wait(void **state)
+{
+    (void)state;
+    PdPool *pool = make_pool(pgtest_conninfo(), 1, 2000, NULL);
+    Recorder recorder;
+    recorder_init(&recorder);
+    PdPoolWaiter waiter = {recorder_wait, recorder_wake, &recorder};
+    PdDb *db = NULL;
+    PdError err = {0};
+    assert_true(pd_pool_acquire_with(pool, &waiter, true, &db, &err));
+    size_t size = (size_t)32 * 1024 * 1024; /* far past the kernel's socket buffers */
+    char *large = malloc(size + 1);
+    assert_non_null(large);
+    memset(large, 'x', size);
+    large[size] = '\0';
+    const char *params[] = {large};
+    PdArena *arena = pd_arena_new(0);
+    PdDbResult *result = NULL;
+    recorder.write_waits = 0;
+    assert_true(pd_db_query(arena, db, "SELECT length($1)::text", 1, params, &result, &err));
+    assert_string_equal(pd_db_result_value(result, 0, 0), "33554432");
+    /* libpq could not send it at once: the rest went out as the caller's wait said the socket took more
+     * (in blocking mode the thread would have blocked inside libpq, the caller none the wiser) */
+    assert_true(recorder.write_waits >= 1);
+    free(large);
+    pd_arena_free(arena);
+    pd_pool_release(pool, db);
+    pd_pool_free(pool);
+}
+
+typedef struct Queued
+{
+    PdPool *pool;
+    Recorder *recorder; /* NULL: a thread in pd_pool_acquire */
+    int id;
+    PdDb *db;
+    bool ok;
+    PdError err;
+} Queued;
+
+static pthread_mutex_t order_lock = PTHREAD_MUTEX_INITIALIZER;
+static int order[4];
+static int order_count;
+
+static void *
+acquire_queued(void *data)
+{
+    Queued *queued = data;
+    PdPoolWaiter waiter = {recorder_wait, recorder_wake, queued->recorder};
+    queued->ok = queued->recorder != NULL
+                     ? pd_pool_acquire_with(queued->pool, &waiter, true, &queued->db, &queued->err)
+                     : pd_pool_acquire(queued->pool, &queued->db, &queued->err);
+    pthread_mutex_lock(&order_lock);
+    order[order_count++] = queued->id;
+    pthread_mutex_unlock(&order_lock);
+    if (queued->ok)
+        pd_pool_release(queued->pool, queued->db);
+    return NULL;
+}
+
+/* Waits (bounded) until n acquires are queued. */
+static void
+wait_for_waiting(PdPool *pool, int n)
+{
+    PdPoolStats stats;
+    for (int i = 0; i < 500; i++)
+    {
+        pd_pool_stats(pool, &stats);
+        if (stats.waiting == n)
+            return;
+        usleep(10000);
+    }
+    fail_msg("waiting stayed %d, not %d", stats.waiting, n);
+}
+
+static void
+test_waiters_are_served_in_turn_and_woken(void **state)
+{
+    (void)state;
+    PdPool *pool = make_pool(pgtest_conninfo(), 1, 10000, NULL);
+    PdDb *lent = NULL;
+    PdError err = {0};
+    assert_true(pd_pool_acquire(pool, &lent, &err));
+    Recorder recorder;
+    recorder_init(&recorder);
+    Queued first = {pool, &recorder, 1, NULL, false, {0}};
+    Queued second = {pool, NULL, 2, NULL, false, {0}};
+    pthread_t threads[2];
+    order_count = 0;
+    assert_int_equal(pthread_create(&threads[0], NULL, acquire_queued, &first), 0);
+    wait_for_waiting(pool, 1);
+    assert_int_equal(pthread_create(&threads[1], NULL, acquire_queued, &second), 0);
+    wait_for_waiting(pool, 2);
+    /* The release hands the connection to the oldest waiter at once: a newcomer cannot take it. */
+    pd_pool_release(pool, lent);
+    PdDb *newcomer = NULL;
+    assert_false(pd_pool_try_acquire(pool, &newcomer, &err));
+    assert_int_equal(err.code, PD_ERR_LOCK_TIMEOUT);
+    pthread_join(threads[0], NULL);
+    pthread_join(threads[1], NULL);
+    assert_true(first.ok && second.ok);
+    assert_int_equal(order_count, 2);
+    assert_int_equal(order[0], 1);
+    assert_int_equal(order[1], 2);
+    /* The coroutine-style waiter parked once and was woken once by the release: no polling. */
+    assert_int_equal(recorder.wake_waits, 1);
+    assert_int_equal(recorder.wakes, 1);
+    PdPoolStats stats;
+    pd_pool_stats(pool, &stats);
+    assert_int_equal(stats.waits, 2);
+    assert_int_equal(stats.timeouts, 0);
+    assert_int_equal(stats.waiting, 0);
+    assert_true(stats.wait_us > 0);
+    pd_pool_free(pool);
+}
+
+static void
+test_waiter_times_out_and_is_counted(void **state)
+{
+    (void)state;
+    PdPool *pool = make_pool(pgtest_conninfo(), 1, 300, NULL);
+    PdDb *lent = NULL;
+    PdError err = {0};
+    assert_true(pd_pool_acquire(pool, &lent, &err));
+    Recorder recorder;
+    recorder_init(&recorder);
+    PdPoolWaiter waiter = {recorder_wait, recorder_wake, &recorder};
+    PdDb *db = NULL;
+    int64_t start = now_ms();
+    assert_false(pd_pool_acquire_with(pool, &waiter, true, &db, &err));
+    int64_t waited = now_ms() - start;
+    assert_int_equal(err.code, PD_ERR_LOCK_TIMEOUT);
+    assert_string_equal(err.message, "no free database connection within 300 ms");
+    assert_true(waited >= 290 && waited < 3000);
+    assert_int_equal(recorder.wakes, 0);
+    assert_false(pd_pool_acquire_with(pool, &waiter, false, &db, &err)); /* no wait at all */
+    assert_string_equal(err.message, "every database connection is in use");
+    PdPoolStats stats;
+    pd_pool_stats(pool, &stats);
+    assert_int_equal(stats.waits, 1);
+    assert_int_equal(stats.timeouts, 1);
+    assert_int_equal(stats.waiting, 0);
+    assert_true(stats.wait_us >= 290000);
+    pd_pool_release(pool, lent);
+    pd_pool_free(pool);
+}
+
 /* ---- prepared statements ---- */
 
 static int
@@ -705,6 +989,11 @@ main(void)
         cmocka_unit_test(test_dead_address_fails_fast),
         cmocka_unit_test(test_failed_connect_lets_waiters_wait_for_open_connections),
         cmocka_unit_test(test_multi_host_skips_a_dead_first_host),
+        cmocka_unit_test(test_waiter_connects_through_its_wait),
+        cmocka_unit_test(test_waiter_connect_is_bounded_through_its_wait),
+        cmocka_unit_test(test_large_parameter_is_flushed_through_the_wait),
+        cmocka_unit_test(test_waiters_are_served_in_turn_and_woken),
+        cmocka_unit_test(test_waiter_times_out_and_is_counted),
         cmocka_unit_test(test_prepared_statements_are_reused_and_bounded),
         cmocka_unit_test(test_session_role_and_settings_last_one_statement),
         cmocka_unit_test(test_session_role_that_cannot_be_assumed_is_forbidden),

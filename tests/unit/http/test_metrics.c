@@ -326,7 +326,9 @@ test_metrics_empty_and_pool(void **state)
                         .acquired = 12345678901ULL,
                         .timeouts = 7,
                         .connects = 5,
-                        .connect_failures = 1};
+                        .connect_failures = 1,
+                        .waits = 9,
+                        .wait_us = 2500042};
     text = render(arena, metrics, &pool);
     assert_int_equal(sample(text, "prodata_db_pool_size"), 10);
     assert_int_equal(sample(text, "prodata_db_pool_open"), 4);
@@ -336,6 +338,9 @@ test_metrics_empty_and_pool(void **state)
     assert_int_equal(sample(text, "prodata_db_pool_timeouts_total"), 7);
     assert_int_equal(sample(text, "prodata_db_pool_connects_total"), 5);
     assert_int_equal(sample(text, "prodata_db_pool_connect_failures_total"), 1);
+    assert_int_equal(sample(text, "prodata_db_pool_waits_total"), 9);
+    assert_contains(text, "\nprodata_db_pool_wait_seconds_total 2.500042\n");
+    assert_contains(text, "# TYPE prodata_db_pool_wait_seconds_total counter\n");
     assert_contains(text, "# TYPE prodata_db_pool_in_use gauge\n");
     pd_http_metrics_free(metrics);
     pd_arena_free(arena);
