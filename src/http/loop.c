@@ -13,7 +13,8 @@
  * client is suspended); when that comes, or the wait's deadline passes, the
  * loop switches back into it, and once the task has finished the client's
  * connection is resumed and the handler, called again, queues the response.
- * Tasks and their stacks are kept for reuse.
+ * Tasks and their stacks are kept for reuse; a request for which no task can
+ * be made is refused (request.c answers 503), never run on the loop's stack.
  */
 #include <errno.h>
 #include <poll.h>
@@ -169,26 +170,28 @@ task_switch(PdHttpTask *task, PdHttpTaskFn fn, void *argument)
     return is_done;
 }
 
-bool
+PdHttpTaskStart
 pd_http_task_run(struct MHD_Connection *connection, PdHttpTaskFn fn, void *argument, PdHttpTask **task)
 {
     *task = NULL;
     PdHttpLoop *loop = current_loop;
-    PdHttpTask *made = loop != NULL && current_task == NULL ? task_get(loop) : NULL;
-    if (made == NULL)
+    if (loop == NULL || current_task != NULL)
     {
-        fn(argument); /* off a loop (or out of memory for a task): now, blocking */
-        return true;
+        fn(argument); /* off a loop (a test, a tool): now, blocking its thread as any caller there may */
+        return PD_HTTP_TASK_DONE;
     }
+    PdHttpTask *made = task_get(loop);
+    if (made == NULL)
+        return PD_HTTP_TASK_NO_MEMORY; /* never fn on the loop's own stack: it would block every request */
     pd_arena_reset(made->arena);
     made->connection = connection;
     made->is_suspended = false;
     *task = made;
     if (task_switch(made, fn, argument))
-        return true;
+        return PD_HTTP_TASK_DONE;
     MHD_suspend_connection(connection);
     made->is_suspended = true;
-    return false;
+    return PD_HTTP_TASK_WAITING;
 }
 
 bool

@@ -38,11 +38,21 @@ void pd_http_loops_halt(struct PdHttpServer *server);
 void pd_http_loops_stop(struct PdHttpServer *server);
 
 /*
- * Runs fn(argument) in a fiber of the calling loop: true when it finished already. Otherwise connection is
- * suspended; when fn has finished the loop resumes it, libmicrohttpd calls the access handler again, and
- * the handler queues the response and releases *task. Off a loop thread, fn runs at once (true).
+ * Runs fn(argument) in a fiber of the calling loop. PD_HTTP_TASK_DONE: it finished already.
+ * PD_HTTP_TASK_WAITING: connection is suspended; when fn has finished the loop resumes it, libmicrohttpd
+ * calls the access handler again, and the handler queues the response and releases *task.
+ * PD_HTTP_TASK_NO_MEMORY: no fiber could be made (its stack could not be mapped): fn did not run (never on
+ * the loop's own stack, which would block every request of the loop); answer without it (503). Off a loop
+ * thread, fn runs at once (DONE).
  */
-bool pd_http_task_run(struct MHD_Connection *connection, PdHttpTaskFn fn, void *argument, PdHttpTask **task);
+typedef enum PdHttpTaskStart
+{
+    PD_HTTP_TASK_DONE,
+    PD_HTTP_TASK_WAITING,
+    PD_HTTP_TASK_NO_MEMORY,
+} PdHttpTaskStart;
+PdHttpTaskStart pd_http_task_run(struct MHD_Connection *connection, PdHttpTaskFn fn, void *argument,
+                                 PdHttpTask **task);
 bool pd_http_task_is_done(const PdHttpTask *task);
 void pd_http_task_release(PdHttpTask *task);
 /* The running task's arena (reset when it started), or NULL outside a task. */

@@ -447,6 +447,22 @@ compute(void *argument)
     }
 }
 
+/* No task could be made for the request (memory, or address space for its stack, is exhausted): 503 in
+ * DRF's shape, built in the thread's own arena within this call, the request not run. */
+static void
+refuse_without_task(Pending *pending)
+{
+    PdHttpContext *ctx = &pending->ctx;
+    if (!begin(ctx, pending->server, ctx->connection, pending->url, pending->method, thread_arena()))
+    {
+        pending->has_failed = true;
+        return;
+    }
+    pd_logf(PD_LOG_WARNING, "no memory for a request's task: answered 503");
+    pd_http_add_header(ctx, "Retry-After", "1");
+    pd_http_respond_detail(ctx, 503, "Service temporarily unavailable, try again later.");
+}
+
 /* Queues what the task computed and lets the task go. */
 static enum MHD_Result
 finish(Pending *pending)
@@ -469,8 +485,11 @@ answer(PdHttpServer *server, struct MHD_Connection *connection, const char *url,
     pending->method = method;
     pending->is_first_call = is_first_call;
     pending->ctx.connection = connection;
-    if (!pd_http_task_run(connection, compute, pending, &pending->task))
+    PdHttpTaskStart start = pd_http_task_run(connection, compute, pending, &pending->task);
+    if (start == PD_HTTP_TASK_WAITING)
         return MHD_YES;
+    if (start == PD_HTTP_TASK_NO_MEMORY)
+        refuse_without_task(pending);
     return finish(pending);
 }
 
