@@ -231,6 +231,10 @@ void pd_http_create(PdHttpContext *ctx, const PdModel *model);
 void pd_http_retrieve(PdHttpContext *ctx, const PdModel *model, const char *pk);
 void pd_http_update(PdHttpContext *ctx, const PdModel *model, const char *pk, bool is_partial);
 void pd_http_delete(PdHttpContext *ctx, const PdModel *model, const char *pk);
+/* ---- upsert.c: POST with ?on_conflict= or a Prefer resolution (PostgREST's upsert) ---- */
+/* Answers the POST as an upsert when it asks for one (on_conflict or Prefer: resolution=...); false when it
+ * does not, with nothing answered (a create). */
+bool pd_http_upsert(PdHttpContext *ctx, const PdModel *model);
 /* OPTIONS: DRF's SimpleMetadata for a list (POST) or an item (PUT); no actions for a read-only model. */
 void pd_http_options(PdHttpContext *ctx, const PdModel *model, bool is_item, bool has_actions);
 

@@ -202,6 +202,8 @@ pd_http_create(PdHttpContext *ctx, const PdModel *model)
     PdValues *values = NULL;
     PdValues **objects = NULL;
     size_t count = 0;
+    if (pd_http_upsert(ctx, model))
+        return;
     bool is_bulk = is_array_body(ctx);
     if (is_bulk && !read_array(ctx, model, &objects, &count))
         return;

@@ -7,8 +7,15 @@
  * makes the insert do nothing while the read (an older snapshot) saw nothing
  * either, so the statement is run again and then finds the winner's row. The
  * last attempt drops ON CONFLICT so that a conflict on another unique key
- * reaches the caller as the refusal it is.
+ * reaches the caller as the refusal it is. pd_object_upsert_bulk is
+ * PostgREST's upsert: ONE INSERT ... VALUES (...), (...) ON CONFLICT
+ * (fields) DO UPDATE SET col = EXCLUDED.col (or DO NOTHING) for any number
+ * of objects giving the same fields; the rows written come back in input
+ * order by joining RETURNING to the input's keys (the first object of a key
+ * owns its place), never by trusting the order of RETURNING.
  */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "write.h"
@@ -20,6 +27,10 @@
 static bool
 is_unique_set(const PdModel *model, const char *const *names, size_t count)
 {
+    for (size_t n = 0; n < count; n++) /* a name twice would pass for two fields of a unique(...) */
+        for (size_t m = n + 1; m < count; m++)
+            if (strcmp(names[n], names[m]) == 0)
+                return false;
     if (count == 1)
     {
         const PdField *field = pd_model_find_field(model, names[0]);
@@ -78,23 +89,12 @@ is_conflict_field(const PdField *field, const char *const *names, size_t count)
 
 /* ---- update_or_create ---- */
 
+/* ") DO UPDATE SET col = EXCLUDED.col, ..." for every given column but the conflict fields. */
 static void
-append_upsert(PdWriteSql *stmt, const PdModel *model, const PdValueParam *params, const char *const *names,
-              size_t count)
+append_merge(PdWriteSql *stmt, const PdModel *model, const PdValueParam *params, const char *const *names,
+             size_t count)
 {
     PdStrbuf *sql = &stmt->sql;
-    pd_strbuf_append(sql, "WITH \"ins\" AS (INSERT INTO ");
-    pd_strbuf_append_identifier(sql, model->table);
-    pd_strbuf_append(sql, " (");
-    append_column_list(stmt, model, params);
-    pd_strbuf_append(sql, ") VALUES (");
-    append_value_list(stmt, model, params);
-    pd_strbuf_append(sql, ") ON CONFLICT (");
-    for (size_t n = 0; n < count; n++)
-    {
-        pd_strbuf_append(sql, n > 0 ? ", " : "");
-        pd_strbuf_append_identifier(sql, pd_model_find_field(model, names[n])->column);
-    }
     pd_strbuf_append(sql, ") DO UPDATE SET ");
     size_t written = 0;
     for (size_t i = 0; i < model->field_count; i++)
@@ -115,6 +115,26 @@ append_upsert(PdWriteSql *stmt, const PdModel *model, const PdValueParam *params
         pd_strbuf_append(sql, " = EXCLUDED.");
         pd_strbuf_append_identifier(sql, column);
     }
+}
+
+static void
+append_upsert(PdWriteSql *stmt, const PdModel *model, const PdValueParam *params, const char *const *names,
+              size_t count)
+{
+    PdStrbuf *sql = &stmt->sql;
+    pd_strbuf_append(sql, "WITH \"ins\" AS (INSERT INTO ");
+    pd_strbuf_append_identifier(sql, model->table);
+    pd_strbuf_append(sql, " (");
+    append_column_list(stmt, model, params);
+    pd_strbuf_append(sql, ") VALUES (");
+    append_value_list(stmt, model, params);
+    pd_strbuf_append(sql, ") ON CONFLICT (");
+    for (size_t n = 0; n < count; n++)
+    {
+        pd_strbuf_append(sql, n > 0 ? ", " : "");
+        pd_strbuf_append_identifier(sql, pd_model_find_field(model, names[n])->column);
+    }
+    append_merge(stmt, model, params, names, count);
     pd_strbuf_append(sql, " RETURNING *, (xmax = 0) AS \"pd_created\")");
 }
 
@@ -175,6 +195,230 @@ pd_object_update_or_create(PdArena *arena, PdDb *db, const PdValues *values,
     *json = pd_db_result_value(result, 0, 0);
     if (created != NULL)
         *created = strcmp(pd_db_result_value(result, 0, 1), "t") == 0;
+    return true;
+}
+
+/* ---- upsert of several objects (PostgREST's on_conflict) ---- */
+
+/* At most this many objects in one upsert, as in one bulk create (PostgreSQL takes 65,535 parameters). */
+#define MAX_UPSERT 1000
+
+/* The conflict fields of an upsert: each a field with a column, together a unique set of the model. */
+static bool
+find_conflict_fields(const PdModel *model, const char *const *names, size_t count, const PdField **fields,
+                     PdError *err)
+{
+    for (size_t n = 0; n < count; n++)
+    {
+        fields[n] = pd_model_find_field(model, names[n]);
+        if (fields[n] == NULL || fields[n]->kind == PD_FIELD_MANY_TO_MANY)
+            return pd_error_set(err, PD_ERR_INVALID_INPUT,
+                                "upsert: \"%s\" is not a field of %s with a column", names[n], model->name);
+    }
+    if (count == 0 || !is_unique_set(model, names, count))
+        return pd_error_set(err, PD_ERR_INVALID_INPUT,
+                            "upsert: the conflict fields must be a unique field or a unique(...) of %s",
+                            model->name);
+    return true;
+}
+
+/* " (object N)" for an object of several, "" for the only one: which element a problem is about. */
+static const char *
+which_object(PdArena *arena, size_t r, size_t count)
+{
+    return count > 1 ? pd_arena_sprintf(arena, " (object %zu)", r + 1) : "";
+}
+
+/* Object r against the first: the same fields given (PostgREST's rule for a bulk body), no many-to-many. */
+static bool
+check_same_fields(PdArena *arena, const PdModel *model, PdValueParam *const *rows, size_t r, size_t count,
+                  PdError *err)
+{
+    bool is_ok = true;
+    for (size_t i = 0; i < model->field_count; i++)
+    {
+        const PdField *field = &model->fields[i];
+        if (rows[r][i].is_set && field->kind == PD_FIELD_MANY_TO_MANY)
+            is_ok = pd_error_add_problem(err, NULL, 0, 0, field->name,
+                                         "An upsert cannot set a many-to-many field; set it with PATCH%s.",
+                                         which_object(arena, r, count));
+        else if (rows[r][i].is_set != rows[0][i].is_set)
+            is_ok = pd_error_add_problem(err, NULL, 0, 0, "non_field_errors",
+                                         "All objects of an upsert must give the same fields: \"%s\" is "
+                                         "given by object 1 or object %zu, not both.",
+                                         field->name, r + 1);
+    }
+    return is_ok;
+}
+
+/* Every object gives each conflict field a value (null never conflicts: it would identify no row). */
+static bool
+check_keys(PdArena *arena, const PdModel *model, PdValueParam *const *rows, size_t count,
+           const PdField *const *keys, size_t key_count, PdError *err)
+{
+    bool is_ok = true;
+    for (size_t r = 0; r < count; r++)
+    {
+        is_ok = check_same_fields(arena, model, rows, r, count, err) && is_ok;
+        for (size_t k = 0; k < key_count; k++)
+        {
+            const PdValueParam *key = &rows[r][pd_query_field_index(model, keys[k])];
+            if (!key->is_set || key->text == NULL)
+                is_ok = pd_error_add_problem(err, NULL, 0, 0, keys[k]->name,
+                                             "This field is required to identify the row (on_conflict)%s.",
+                                             which_object(arena, r, count));
+        }
+    }
+    return is_ok;
+}
+
+/* "ins": INSERT ... VALUES (...), (...) ON CONFLICT (keys) DO UPDATE SET col = EXCLUDED.col | DO NOTHING */
+static void
+append_bulk_upsert(PdWriteSql *stmt, const PdModel *model, PdValueParam *const *rows, size_t count,
+                   const char *const *names, size_t key_count, bool is_ignoring)
+{
+    PdStrbuf *sql = &stmt->sql;
+    pd_strbuf_append(sql, "WITH \"ins\" AS (INSERT INTO ");
+    pd_strbuf_append_identifier(sql, model->table);
+    pd_strbuf_append(sql, " (");
+    append_column_list(stmt, model, rows[0]);
+    pd_strbuf_append(sql, ") VALUES ");
+    for (size_t r = 0; r < count; r++)
+    {
+        pd_strbuf_append(sql, r > 0 ? ", (" : "(");
+        append_value_list(stmt, model, rows[r]);
+        pd_strbuf_append_char(sql, ')');
+    }
+    pd_strbuf_append(sql, " ON CONFLICT (");
+    for (size_t n = 0; n < key_count; n++)
+    {
+        pd_strbuf_append(sql, n > 0 ? ", " : "");
+        pd_strbuf_append_identifier(sql, pd_model_find_field(model, names[n])->column);
+    }
+    if (is_ignoring)
+        pd_strbuf_append(sql, ") DO NOTHING");
+    else
+        append_merge(stmt, model, rows[0], names, key_count);
+    pd_strbuf_append(sql, " RETURNING *, (xmax = 0) AS \"pd_created\")");
+}
+
+/* "pd_keys"(n, k1, ...): each key of the input once, with the place of the first object giving it. */
+static void
+append_input_keys(PdWriteSql *stmt, const PdModel *model, PdValueParam *const *rows, size_t count,
+                  const PdField *const *keys, size_t key_count)
+{
+    PdStrbuf *sql = &stmt->sql;
+    PdStrbuf columns;
+    pd_strbuf_init(&columns, stmt->arena);
+    for (size_t k = 0; k < key_count; k++)
+        pd_strbuf_appendf(&columns, "%s\"k%zu\"", k > 0 ? ", " : "", k + 1);
+    const char *names = pd_strbuf_failed(&columns) ? "" : pd_strbuf_text(&columns);
+    pd_strbuf_appendf(sql, ", \"pd_keys\" AS (SELECT min(\"n\") AS \"n\", %s FROM (VALUES ", names);
+    for (size_t r = 0; r < count; r++)
+    {
+        pd_strbuf_appendf(sql, "%s(%zu", r > 0 ? ", " : "", r + 1);
+        for (size_t k = 0; k < key_count; k++)
+        {
+            pd_strbuf_append(sql, ", ");
+            pd_query_write_value(stmt, keys[k], rows[r][pd_query_field_index(model, keys[k])].text);
+        }
+        pd_strbuf_append_char(sql, ')');
+    }
+    pd_strbuf_appendf(sql, ") AS \"v\"(\"n\", %s) GROUP BY %s)", names, names);
+}
+
+/* The statement: ins, pd_keys, then the written rows' array in input order, their number, the updated. */
+static bool
+build_bulk_upsert(PdWriteSql *stmt, const PdModel *model, PdValueParam *const *rows, size_t count,
+                  const char *const *names, const PdField *const *keys, size_t key_count, bool is_ignoring,
+                  PdError *err)
+{
+    PdStrbuf *sql = &stmt->sql;
+    append_bulk_upsert(stmt, model, rows, count, names, key_count, is_ignoring);
+    append_input_keys(stmt, model, rows, count, keys, key_count);
+    pd_strbuf_append(sql, " SELECT coalesce(json_agg(");
+    if (!pd_query_write_represent(stmt, model, "ins", NULL, err))
+        return false;
+    pd_strbuf_append(sql,
+                     " ORDER BY \"pd_keys\".\"n\"), '[]'::json), count(*), "
+                     "count(*) FILTER (WHERE NOT \"ins\".\"pd_created\") FROM \"ins\" JOIN \"pd_keys\" ON ");
+    for (size_t k = 0; k < key_count; k++)
+    {
+        pd_strbuf_append(sql, k > 0 ? " AND " : "");
+        pd_strbuf_append(sql, "\"ins\".");
+        pd_strbuf_append_identifier(sql, keys[k]->column);
+        pd_strbuf_appendf(sql, " = \"pd_keys\".\"k%zu\"", k + 1);
+    }
+    return true;
+}
+
+/* PostgreSQL's 21000 (ON CONFLICT DO UPDATE cannot affect a row a second time) in DRF's words. */
+static bool
+two_objects_one_key(const char *const *names, size_t key_count, PdError *err)
+{
+    char fields[256] = "";
+    for (size_t n = 0; n < key_count; n++)
+        snprintf(fields + strlen(fields), sizeof(fields) - strlen(fields), "%s%s", n > 0 ? ", " : "",
+                 names[n]);
+    PdError mapped = {0};
+    pd_error_add_problem(&mapped, NULL, 0, 0, "non_field_errors",
+                         "Two objects of the body have the same %s: an upsert changes a row once.", fields);
+    memcpy(mapped.sqlstate, err->sqlstate, sizeof(mapped.sqlstate));
+    snprintf(mapped.detail, sizeof(mapped.detail), "%s", err->message);
+    *err = mapped;
+    return false;
+}
+
+static bool
+read_upsert_rows(PdArena *arena, const PdValues *const *objects, size_t count, PdValueParam **rows,
+                 PdError *err)
+{
+    const PdModel *model = pd_values_model(objects[0]);
+    bool is_valid = true;
+    for (size_t r = 0; r < count; r++)
+    {
+        if (pd_values_model(objects[r]) != model)
+            return pd_error_set(err, PD_ERR_INVALID_INPUT, "upsert of objects of different models");
+        is_valid = pd_query_values_params(arena, objects[r], PD_VALIDATE_CREATE, &rows[r], err) && is_valid;
+    }
+    return is_valid;
+}
+
+bool
+pd_object_upsert_bulk(PdArena *arena, PdDb *db, const PdValues *const *objects, size_t count,
+                      const char *const *conflict_fields, size_t conflict_count, bool is_ignoring,
+                      PdUpsertResult *result, PdError *err)
+{
+    *result = (PdUpsertResult){"[]", 0, 0};
+    if (count == 0)
+        return true;
+    if (count > MAX_UPSERT)
+        return pd_error_set(err, PD_ERR_INVALID_INPUT, "%zu objects in one upsert, at most %d", count,
+                            MAX_UPSERT);
+    const PdModel *model = pd_values_model(objects[0]);
+    PdValueParam **rows = pd_arena_calloc(arena, count, sizeof(*rows));
+    const PdField **keys = pd_arena_calloc(arena, conflict_count + 1, sizeof(*keys));
+    if (rows == NULL || keys == NULL)
+        return pd_arena_error(arena, err);
+    if (!find_conflict_fields(model, conflict_fields, conflict_count, keys, err) ||
+        !read_upsert_rows(arena, objects, count, rows, err) ||
+        !check_keys(arena, model, rows, count, keys, conflict_count, err))
+        return false;
+    PdWriteSql stmt;
+    pd_query_write_init(&stmt, arena);
+    PdDbResult *answer = NULL;
+    if (!build_bulk_upsert(&stmt, model, rows, count, conflict_fields, keys, conflict_count, is_ignoring,
+                           err))
+        return false;
+    if (!pd_query_write_run(arena, db, &stmt, model, count == 1 ? rows[0] : NULL, &answer, err))
+        return strcmp(err->sqlstate, "21000") == 0 ? two_objects_one_key(conflict_fields, conflict_count, err)
+                                                   : false;
+    if (pd_db_result_row_count(answer) != 1)
+        return pd_error_set(err, PD_ERR_INTERNAL, "upsert into \"%s\" returned %zu rows", model->table,
+                            pd_db_result_row_count(answer));
+    result->json = pd_db_result_value(answer, 0, 0);
+    result->written = (size_t)strtoull(pd_db_result_value(answer, 0, 1), NULL, 10);
+    result->updated = (size_t)strtoull(pd_db_result_value(answer, 0, 2), NULL, 10);
     return true;
 }
 
