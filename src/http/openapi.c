@@ -5,7 +5,8 @@
  * slashes, one operation per handler with a stable operationId, the query
  * parameters the server reads (pagination with its ?pagination= switch,
  * ordering, search, fields, expand and one filter per field and lookup that
- * applies to its kind, the lookups being the query library's), the shared
+ * applies to its kind, the lookups being the query library's; a create's
+ * ?on_conflict= and Prefer for an upsert), the shared
  * error answers (the 414 included: every request has a target) and the bearer
  * scheme. Schemas of values and objects come from openapi_schema.c. Built as
  * a jansson tree (this is a document, not row data), written once as compact
@@ -18,6 +19,7 @@
 
 #include "http/openapi_build.h"
 #include "prodata/query.h"
+#include "prodata/strbuf.h"
 #include "prodata/strmap.h"
 
 #define DEFAULT_BASE_PATH "/api"
@@ -606,6 +608,88 @@ list_operation(PdOaBuild *build, const PdModel *model)
     return pd_http_oa_set(build, op, "responses", responses);
 }
 
+/* ---- upsert: ?on_conflict= and Prefer on a create (upsert.c) ---- */
+
+/* The unique sets ?on_conflict= takes, as upsert.c finds them: unique fields (the key among them), then the
+ * unique(...)s, each as its comma list ("id", "email", "title,author"). */
+static json_t *
+conflict_targets(PdOaBuild *build, const PdModel *model)
+{
+    json_t *targets = json_array();
+    for (size_t i = 0; i < model->field_count; i++)
+    {
+        const PdField *field = &model->fields[i];
+        if (field->kind != PD_FIELD_MANY_TO_MANY &&
+            (field->is_unique || field->is_primary_key || field->kind == PD_FIELD_AUTO ||
+             field->kind == PD_FIELD_ONE_TO_ONE))
+            pd_http_oa_push(build, targets, text(build, field->name));
+    }
+    for (size_t i = 0; i < model->index_count; i++)
+    {
+        const PdIndex *index = &model->indexes[i];
+        if (!index->is_unique)
+            continue;
+        PdStrbuf names;
+        pd_strbuf_init(&names, build->arena);
+        for (size_t f = 0; f < index->field_count; f++)
+            pd_strbuf_appendf(&names, "%s%s", f > 0 ? "," : "", index->fields[f]);
+        pd_http_oa_push(build, targets,
+                        text(build, pd_strbuf_failed(&names) ? NULL : pd_strbuf_text(&names)));
+    }
+    return targets;
+}
+
+static json_t *
+upsert_parameters(PdOaBuild *build, const PdModel *model)
+{
+    json_t *parameters = json_array();
+    pd_http_oa_push(
+        build, parameters,
+        query_parameter(build, "on_conflict",
+                        "Upsert (PostgREST's): the fields of one unique constraint of the model, comma "
+                        "separated; an object whose values of them are taken updates that row with the "
+                        "fields the body gives (or is left alone with Prefer: resolution=ignore-duplicates), "
+                        "any other is inserted, all in one statement. Every object gives them a value, and "
+                        "the objects of an array give the same fields; a many-to-many field is not written "
+                        "by an upsert. Any other value is a 400 under on_conflict",
+                        json_pack("{ss so}", "type", "string", "enum", conflict_targets(build, model))));
+    json_t *prefer = json_object();
+    pd_http_oa_set(build, prefer, "name", json_string("Prefer"));
+    pd_http_oa_set(build, prefer, "in", json_string("header"));
+    pd_http_oa_set(build, prefer, "required", json_false());
+    pd_http_oa_set(build, prefer, "description",
+                   text(build,
+                        "resolution=merge-duplicates (the default with on_conflict) or "
+                        "resolution=ignore-duplicates (ON CONFLICT DO NOTHING: the answer holds only the "
+                        "rows written); either without on_conflict upserts on the primary key, which the "
+                        "body then gives. Echoed in Preference-Applied. Other preferences are ignored"));
+    pd_http_oa_set(build, prefer, "schema",
+                   json_pack("{ss s[ss]}", "type", "string", "enum", "resolution=merge-duplicates",
+                             "resolution=ignore-duplicates"));
+    return pd_http_oa_push(build, parameters, prefer);
+}
+
+/* The 200 and 204 only an upsert answers. */
+static void
+add_upsert_answers(PdOaBuild *build, json_t *responses, const PdModel *model)
+{
+    json_t *shapes = json_array();
+    pd_http_oa_push(build, shapes, pd_http_oa_ref(build, "schemas", model->name));
+    pd_http_oa_push(build, shapes, array_of(build, pd_http_oa_ref(build, "schemas", model->name), 0, 0));
+    pd_http_oa_set(
+        build, responses, "200",
+        answer(build,
+               "Upsert (?on_conflict=): the object given existed and was updated (the object), or an "
+               "array of which at least one existed (the rows written, in input order)",
+               json_pack("{so}", "anyOf", shapes), NULL));
+    pd_http_oa_set(
+        build, responses, "204",
+        answer(build,
+               "Upsert with Prefer: resolution=ignore-duplicates: the one object given existed and "
+               "was left alone; nothing written",
+               NULL, NULL));
+}
+
 static json_t *
 create_operation(PdOaBuild *build, const PdModel *model)
 {
@@ -614,10 +698,17 @@ create_operation(PdOaBuild *build, const PdModel *model)
     pd_http_oa_set(build, op, "requestBody",
                    body(build, pd_http_oa_printf(build, "%s" PD_OA_REQUEST_SUFFIX, model->name)));
     json_t *responses = json_object();
+    pd_http_oa_set(build, op, "parameters", upsert_parameters(build, model));
+    json_t *created = json_array();
+    pd_http_oa_push(build, created, pd_http_oa_ref(build, "schemas", model->name));
+    pd_http_oa_push(build, created, array_of(build, pd_http_oa_ref(build, "schemas", model->name), 0, 0));
     pd_http_oa_set(build, responses, "201",
-                   answer(build, "Created: the object as stored",
-                          pd_http_oa_ref(build, "schemas", model->name),
-                          header(build, "Location", "the new object's URL", "string")));
+                   answer(build,
+                          "Created: the object as stored (an array body: the objects, in input order; an "
+                          "upsert's array: the rows written, none of which existed)",
+                          json_pack("{so}", "anyOf", created),
+                          header(build, "Location", "the new object's URL (one object)", "string")));
+    add_upsert_answers(build, responses, model);
     add_errors(build, responses,
                (const char *const[]){"400", "401", "403", "413", "414", "415", "429", "503", NULL});
     return pd_http_oa_set(build, op, "responses", responses);

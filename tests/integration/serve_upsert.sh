@@ -8,7 +8,7 @@
 # (each a 400, the data unchanged); row-level security through a token's role and subject.
 source tests/lib/pg.sh
 source tests/lib/tap.sh
-tap_plan 66
+tap_plan 70
 source tests/lib/serve.sh
 
 tap_fresh_db serve_upsert
@@ -98,6 +98,9 @@ expect_eq "... Bob untouched" "$(psql -X -At -c 'SELECT name FROM author WHERE i
 http POST '/api/authors/' "${JSON[@]}" -H 'Prefer: resolution=merge-duplicates' -d '{"name":"Lee","email":"lee@example.com"}'
 expect_status "a Prefer resolution without on_conflict upserts on the primary key (no id given: refused)" 400
 expect_json "... the key is required to identify the row" '.id' '["This field is required to identify the row (on_conflict)."]'
+http POST '/api/authors/' "${JSON[@]}" -H 'Prefer: resolution=merge-duplicates' -d '{"id":3,"name":"Cy Two","email":"cy@example.com"}'
+expect_status "... and with the key given, updates that row: 200" 200
+expect_eq "... Cy renamed" "$(psql -X -At -c 'SELECT name FROM author WHERE id = 3')" "Cy Two"
 
 # --- refusals -----------------------------------------------------------------------------------------
 BEFORE=$(snapshot)
@@ -166,6 +169,13 @@ expect_eq "... notes unchanged" "$(NOTES)" "$BEFORE"
 http POST '/api/notes/?on_conflict=slug' "${JSON[@]}" -H "Authorization: Bearer $ALICE" \
     -d '{"slug":"a3","body":"new","owner":"alice"}'
 expect_status "alice inserts a note of hers by upsert: 201" 201
+# --- the OpenAPI document says so -----------------------------------------------------------------------
+http GET /openapi.json
+expect_json "OpenAPI: on_conflict takes the unique sets of book" \
+    '.paths["/api/books/"].post.parameters | map(select(.name == "on_conflict"))[0].schema.enum' '["id","isbn","title,author"]'
+expect_json "... with the Prefer header and the 200/201/204 answers" \
+    '[(.paths["/api/books/"].post.parameters | map(select(.in == "header"))[0].schema.enum), (.paths["/api/books/"].post.responses | has("200") and has("201") and has("204"))]' \
+    '[["resolution=merge-duplicates","resolution=ignore-duplicates"],true]'
 expect_eq "the server logged no error (no 500 on any of these)" "$(grep -ci 'error' "$SERVE_LOG")" 0
 
 serve_stop
