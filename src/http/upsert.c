@@ -104,12 +104,15 @@ read_conflict(PdHttpContext *ctx, const PdModel *model, const char *given, Upser
         return pd_arena_error(ctx->arena, err);
     const char *parts[MAX_CONFLICT_FIELDS];
     size_t count = 0;
-    for (char *save = NULL, *part = strtok_r(text, ",", &save); part != NULL;
-         part = strtok_r(NULL, ",", &save))
+    for (char *part = text; part != NULL; count++) /* "a,,b" and "a," hold an empty name: no set has it */
     {
-        if (count == MAX_CONFLICT_FIELDS)
+        char *comma = strchr(part, ',');
+        if (comma != NULL)
+            *comma = '\0';
+        if (count == MAX_CONFLICT_FIELDS || part[0] == '\0')
             return refuse_conflict(ctx, sets, set_count, given, err);
-        parts[count++] = part;
+        parts[count] = part;
+        part = comma != NULL ? comma + 1 : NULL;
     }
     for (size_t s = 0; s < set_count; s++)
     {

@@ -8,7 +8,7 @@
 # (each a 400, the data unchanged); row-level security through a token's role and subject.
 source tests/lib/pg.sh
 source tests/lib/tap.sh
-tap_plan 70
+tap_plan 71
 source tests/lib/serve.sh
 
 tap_fresh_db serve_upsert
@@ -118,6 +118,8 @@ http POST '/api/books/?on_conflict=title,title' "${JSON[@]}" -d '{"title":"Zed",
 expect_status "a name twice: 400" 400
 http POST '/api/books/?on_conflict=' "${JSON[@]}" -d '{"title":"Zed","author":1}'
 expect_status "an empty on_conflict: 400" 400
+http POST '/api/authors/?on_conflict=email,' "${JSON[@]}" -d '{"name":"Zed","email":"zed@example.com"}'
+expect_status "an empty name after a comma: 400" 400
 http POST '/api/books/?on_conflict=tags' "${JSON[@]}" -d '{"title":"Zed","author":1}'
 expect_status "a many-to-many field: 400" 400
 http POST '/api/authors/?on_conflict=id%3B--' "${JSON[@]}" -d '{"name":"Zed","email":"zed@example.com"}'
