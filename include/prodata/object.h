@@ -153,13 +153,14 @@ typedef struct PdUpsertResult
  * primary key or a unique(...) set of the model; every object gives each of
  * them a value (not null: null identifies no row) and all objects give the
  * same fields (PostgREST's rule: a field one object leaves out would be reset
- * in another's row). result->json is the array of the rows written, in input
- * order (an object DO NOTHING skipped is absent; two objects of one key under
- * DO NOTHING: the first's place), in the arena. At most 1,000 objects.
- * Errors: PD_ERR_INVALID_INPUT for the above, validation (CREATE), a
- * many-to-many field given (not written by an upsert), two objects with the
- * same key under a merge (PostgreSQL's 21000, under non_field_errors) and the
- * database's refusals as pd_object_create's; pd_db_query's errors otherwise.
+ * in another's row). A many-to-many field given replaces the join rows of
+ * each row written, in the same statement. result->json is the array of the
+ * rows written, in input order (an object DO NOTHING skipped is absent; two
+ * objects of one key under DO NOTHING: the first's place), in the arena. At
+ * most 1,000 objects. Errors: PD_ERR_INVALID_INPUT for the above, validation
+ * (CREATE), two objects with the same key under a merge (PostgreSQL's 21000,
+ * under non_field_errors) and the database's refusals as pd_object_create's;
+ * pd_db_query's errors otherwise.
  */
 bool pd_object_upsert_bulk(PdArena *arena, PdDb *db, const PdValues *const *objects, size_t count,
                            const char *const *conflict_fields, size_t conflict_count, bool is_ignoring,

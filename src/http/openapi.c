@@ -650,8 +650,8 @@ upsert_parameters(PdOaBuild *build, const PdModel *model)
                         "separated; an object whose values of them are taken updates that row with the "
                         "fields the body gives (or is left alone with Prefer: resolution=ignore-duplicates), "
                         "any other is inserted, all in one statement. Every object gives them a value, and "
-                        "the objects of an array give the same fields; a many-to-many field is not written "
-                        "by an upsert. Any other value is a 400 under on_conflict",
+                        "the objects of an array give the same fields. Any other value is a 400 under "
+                        "on_conflict",
                         json_pack("{ss so}", "type", "string", "enum", conflict_targets(build, model))));
     json_t *prefer = json_object();
     pd_http_oa_set(build, prefer, "name", json_string("Prefer"));

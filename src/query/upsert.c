@@ -12,12 +12,14 @@
  * (fields) DO UPDATE SET col = EXCLUDED.col (or DO NOTHING) for any number
  * of objects giving the same fields; the rows written come back in input
  * order by joining RETURNING to the input's keys (the first object of a key
- * owns its place), never by trusting the order of RETURNING.
+ * owns its place), never by trusting the order of RETURNING; many-to-many
+ * keys are written by CTEs joined to the written rows the same way.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "represent.h"
 #include "write.h"
 
 /* Attempts of get_or_create before a conflict is reported as it is. */
@@ -229,24 +231,22 @@ which_object(PdArena *arena, size_t r, size_t count)
     return count > 1 ? pd_arena_sprintf(arena, " (object %zu)", r + 1) : "";
 }
 
-/* Object r against the first: the same fields given (PostgREST's rule for a bulk body), no many-to-many. */
+/* Object r against the first: the same fields given (PostgREST's rule for a bulk body). */
 static bool
-check_same_fields(PdArena *arena, const PdModel *model, PdValueParam *const *rows, size_t r, size_t count,
-                  PdError *err)
+check_same_fields(const PdModel *model, PdValueParam *const *rows, size_t r, PdError *err)
 {
     bool is_ok = true;
     for (size_t i = 0; i < model->field_count; i++)
     {
         const PdField *field = &model->fields[i];
-        if (rows[r][i].is_set && field->kind == PD_FIELD_MANY_TO_MANY)
-            is_ok = pd_error_add_problem(err, NULL, 0, 0, field->name,
-                                         "An upsert cannot set a many-to-many field; set it with PATCH%s.",
-                                         which_object(arena, r, count));
-        else if (rows[r][i].is_set != rows[0][i].is_set)
+        if (rows[r][i].is_set != rows[0][i].is_set)
+        {
             is_ok = pd_error_add_problem(err, NULL, 0, 0, "non_field_errors",
                                          "All objects of an upsert must give the same fields: \"%s\" is "
                                          "given by object 1 or object %zu, not both.",
                                          field->name, r + 1);
+            break; /* one message per object */
+        }
     }
     return is_ok;
 }
@@ -259,7 +259,7 @@ check_keys(PdArena *arena, const PdModel *model, PdValueParam *const *rows, size
     bool is_ok = true;
     for (size_t r = 0; r < count; r++)
     {
-        is_ok = check_same_fields(arena, model, rows, r, count, err) && is_ok;
+        is_ok = check_same_fields(model, rows, r, err) && is_ok;
         for (size_t k = 0; k < key_count; k++)
         {
             const PdValueParam *key = &rows[r][pd_query_field_index(model, keys[k])];
@@ -327,21 +327,10 @@ append_input_keys(PdWriteSql *stmt, const PdModel *model, PdValueParam *const *r
     pd_strbuf_appendf(sql, ") AS \"v\"(\"n\", %s) GROUP BY %s)", names, names);
 }
 
-/* The statement: ins, pd_keys, then the written rows' array in input order, their number, the updated. */
-static bool
-build_bulk_upsert(PdWriteSql *stmt, const PdModel *model, PdValueParam *const *rows, size_t count,
-                  const char *const *names, const PdField *const *keys, size_t key_count, bool is_ignoring,
-                  PdError *err)
+/* "ins"."col1" = "pd_keys"."k1" AND ...: a written row and its place in the input. */
+static void
+append_key_match(PdStrbuf *sql, const PdField *const *keys, size_t key_count)
 {
-    PdStrbuf *sql = &stmt->sql;
-    append_bulk_upsert(stmt, model, rows, count, names, key_count, is_ignoring);
-    append_input_keys(stmt, model, rows, count, keys, key_count);
-    pd_strbuf_append(sql, " SELECT coalesce(json_agg(");
-    if (!pd_query_write_represent(stmt, model, "ins", NULL, err))
-        return false;
-    pd_strbuf_append(sql,
-                     " ORDER BY \"pd_keys\".\"n\"), '[]'::json), count(*), "
-                     "count(*) FILTER (WHERE NOT \"ins\".\"pd_created\") FROM \"ins\" JOIN \"pd_keys\" ON ");
     for (size_t k = 0; k < key_count; k++)
     {
         pd_strbuf_append(sql, k > 0 ? " AND " : "");
@@ -349,6 +338,118 @@ build_bulk_upsert(PdWriteSql *stmt, const PdModel *model, PdValueParam *const *r
         pd_strbuf_append_identifier(sql, keys[k]->column);
         pd_strbuf_appendf(sql, " = \"pd_keys\".\"k%zu\"", k + 1);
     }
+}
+
+/* "m<i>"(id, k): the keys each written row is given for many-to-many field i, by its place in the input. */
+static void
+append_given_keys(PdWriteSql *stmt, const PdModel *model, PdValueParam *const *rows, size_t count,
+                  const PdField *const *keys, size_t key_count, size_t i)
+{
+    PdStrbuf *sql = &stmt->sql;
+    pd_strbuf_appendf(sql, ", \"m%zu\"(\"id\", \"k\") AS (SELECT DISTINCT \"ins\".", i);
+    pd_strbuf_append_identifier(sql, pd_model_primary_key(model)->column);
+    pd_strbuf_append(sql, ", \"k\" FROM \"ins\" JOIN \"pd_keys\" ON ");
+    append_key_match(sql, keys, key_count);
+    pd_strbuf_append(sql, " JOIN (VALUES ");
+    for (size_t r = 0; r < count; r++)
+    {
+        pd_strbuf_appendf(sql, "%s(%zu, ", r > 0 ? ", " : "", r + 1);
+        pd_query_write_keys(stmt, &model->fields[i], rows[r][i].text);
+        pd_strbuf_append_char(sql, ')');
+    }
+    pd_strbuf_append(sql, ") AS \"w\"(\"n\", \"keys\") ON \"w\".\"n\" = \"pd_keys\".\"n\", "
+                          "unnest(\"w\".\"keys\") AS \"k\")");
+}
+
+/* ", "md<i>" AS (DELETE FROM through AS j USING ins WHERE j.source = ins.pk AND (source, target) not in
+ * m<i>)" */
+static void
+append_join_delete(PdStrbuf *sql, const PdField *field, size_t i, const char *pk, const char *source,
+                   const char *target)
+{
+    pd_strbuf_appendf(sql, ", \"md%zu\" AS (DELETE FROM ", i);
+    pd_strbuf_append_identifier(sql, field->through_table);
+    pd_strbuf_append(sql, " AS \"j\" USING \"ins\" WHERE \"j\".");
+    pd_strbuf_append_identifier(sql, source);
+    pd_strbuf_append(sql, " = \"ins\".");
+    pd_strbuf_append_identifier(sql, pk);
+    pd_strbuf_appendf(sql, " AND NOT EXISTS (SELECT 1 FROM \"m%zu\" AS \"m\" WHERE \"m\".\"id\" = \"j\".", i);
+    pd_strbuf_append_identifier(sql, source);
+    pd_strbuf_append(sql, " AND \"m\".\"k\" = \"j\".");
+    pd_strbuf_append_identifier(sql, target);
+    pd_strbuf_append(sql, "))");
+}
+
+/* ", "mn<i>" AS (INSERT INTO through (source, target) SELECT id, k FROM m<i> ON CONFLICT DO NOTHING)" */
+static void
+append_join_insert(PdStrbuf *sql, const PdField *field, size_t i, const char *source, const char *target)
+{
+    pd_strbuf_appendf(sql, ", \"mn%zu\" AS (INSERT INTO ", i);
+    pd_strbuf_append_identifier(sql, field->through_table);
+    pd_strbuf_append(sql, " (");
+    pd_strbuf_append_identifier(sql, source);
+    pd_strbuf_append(sql, ", ");
+    pd_strbuf_append_identifier(sql, target);
+    pd_strbuf_appendf(sql, ") SELECT \"id\", \"k\" FROM \"m%zu\" ON CONFLICT DO NOTHING)", i);
+}
+
+/*
+ * For each many-to-many field the objects give, the join rows of the rows written made equal to the keys
+ * given ("m<i>" the keys, "md<i>" deletes the others, "mn<i>" inserts the missing), and in
+ * out->expressions[i] their representation: the statement's own reads do not see the join rows it writes.
+ */
+static void
+append_upsert_m2m(PdWriteSql *stmt, const PdModel *model, PdValueParam *const *rows, size_t count,
+                  const PdField *const *keys, size_t key_count, PdWriteKeys *out)
+{
+    const char *pk = pd_model_primary_key(model)->column;
+    for (size_t i = 0; i < model->field_count; i++)
+    {
+        const PdField *field = &model->fields[i];
+        char *source = NULL, *target = NULL;
+        if (field->kind != PD_FIELD_MANY_TO_MANY || !rows[0][i].is_set)
+            continue;
+        if (!pd_model_through_columns(stmt->arena, model, field, &source, &target))
+        {
+            stmt->sql.failed = true;
+            return;
+        }
+        append_given_keys(stmt, model, rows, count, keys, key_count, i);
+        append_join_delete(&stmt->sql, field, i, pk, source, target);
+        append_join_insert(&stmt->sql, field, i, source, target);
+        PdStrbuf list;
+        pd_strbuf_init(&list, stmt->arena);
+        pd_strbuf_append(&list, "(SELECT coalesce(json_agg(");
+        pd_query_represent_value(&list, pd_model_primary_key(field->target), "p", "k");
+        pd_strbuf_appendf(
+            &list, " ORDER BY \"p\".\"k\"), '[]'::json) FROM \"m%zu\" AS \"p\" WHERE \"p\".\"id\" = \"ins\".",
+            i);
+        pd_strbuf_append_identifier(&list, pk);
+        pd_strbuf_append_char(&list, ')');
+        out->expressions[i] = pd_strbuf_failed(&list) ? "" : pd_strbuf_text(&list);
+    }
+}
+
+/* The statement: ins, pd_keys, then the written rows' array in input order, their number, the updated. */
+static bool
+build_bulk_upsert(PdWriteSql *stmt, const PdModel *model, PdValueParam *const *rows, size_t count,
+                  const char *const *names, const PdField *const *keys, size_t key_count, bool is_ignoring,
+                  PdError *err)
+{
+    PdStrbuf *sql = &stmt->sql;
+    PdWriteKeys given = {pd_arena_calloc(stmt->arena, model->field_count + 1, sizeof(char *))};
+    if (given.expressions == NULL)
+        return pd_arena_error(stmt->arena, err);
+    append_bulk_upsert(stmt, model, rows, count, names, key_count, is_ignoring);
+    append_input_keys(stmt, model, rows, count, keys, key_count);
+    append_upsert_m2m(stmt, model, rows, count, keys, key_count, &given);
+    pd_strbuf_append(sql, " SELECT coalesce(json_agg(");
+    if (!pd_query_write_represent(stmt, model, "ins", &given, err))
+        return false;
+    pd_strbuf_append(sql,
+                     " ORDER BY \"pd_keys\".\"n\"), '[]'::json), count(*), "
+                     "count(*) FILTER (WHERE NOT \"ins\".\"pd_created\") FROM \"ins\" JOIN \"pd_keys\" ON ");
+    append_key_match(sql, keys, key_count);
     return true;
 }
 
