@@ -8,7 +8,7 @@
 # (each a 400, the data unchanged); row-level security through a token's role and subject.
 source tests/lib/pg.sh
 source tests/lib/tap.sh
-tap_plan 82
+tap_plan 84
 source tests/lib/serve.sh
 
 tap_fresh_db serve_upsert
@@ -192,6 +192,13 @@ expect_eq "... notes unchanged" "$(NOTES)" "$BEFORE"
 http POST '/api/notes/?on_conflict=slug' "${JSON[@]}" -H "Authorization: Bearer $ALICE" \
     -d '{"slug":"a3","body":"new","owner":"alice"}'
 expect_status "alice inserts a note of hers by upsert: 201" 201
+# --- the list's count (the row counters) after upserts -------------------------------------------------
+http GET /api/authors/
+expect_json "the list's count is exact after inserts, updates and skips by upsert" '.count' \
+    "$(psql -X -At -c 'SELECT count(*) FROM author')"
+http GET /api/books/
+expect_json "... books too" '.count' "$(psql -X -At -c 'SELECT count(*) FROM book')"
+
 # --- the OpenAPI document says so -----------------------------------------------------------------------
 http GET /openapi.json
 expect_json "OpenAPI: on_conflict takes the unique sets of book" \
