@@ -284,13 +284,14 @@ answer_cors(PdHttpContext *ctx, bool *is_preflight)
     {
         pd_http_add_header(ctx, "Access-Control-Allow-Methods",
                            "GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS");
-        pd_http_add_header(ctx, "Access-Control-Allow-Headers", "Authorization, Content-Type");
+        pd_http_add_header(ctx, "Access-Control-Allow-Headers", "Authorization, Content-Type, Prefer");
         pd_http_add_header(ctx, "Access-Control-Max-Age", "600");
         ctx->status = 204;
         *is_preflight = true;
         return true;
     }
-    pd_http_add_header(ctx, "Access-Control-Expose-Headers", "Location, Retry-After, WWW-Authenticate");
+    pd_http_add_header(ctx, "Access-Control-Expose-Headers",
+                       "Location, Retry-After, WWW-Authenticate, Preference-Applied");
     return true;
 }
 

@@ -8,7 +8,7 @@
 # (each a 400, the data unchanged); row-level security through a token's role and subject.
 source tests/lib/pg.sh
 source tests/lib/tap.sh
-tap_plan 84
+tap_plan 86
 source tests/lib/serve.sh
 
 tap_fresh_db serve_upsert
@@ -38,7 +38,7 @@ export PRODATA_JWT_SECRET=serve-upsert-test-secret-long-enough-for-hs256
 export PRODATA_JWT_AUDIENCE=api
 ALICE=$("$PRODATA" token --role upsert_editor --sub alice)
 
-serve_start --models "$MODELS" --anonymous-role postgres || exit 1
+serve_start --models "$MODELS" --anonymous-role postgres --cors-origins "https://app.example" || exit 1
 
 # --- one object ---------------------------------------------------------------------------------------
 http POST '/api/authors/?on_conflict=email' "${JSON[@]}" -d '{"name":"Cy","email":"cy@example.com"}'
@@ -192,6 +192,15 @@ expect_eq "... notes unchanged" "$(NOTES)" "$BEFORE"
 http POST '/api/notes/?on_conflict=slug' "${JSON[@]}" -H "Authorization: Bearer $ALICE" \
     -d '{"slug":"a3","body":"new","owner":"alice"}'
 expect_status "alice inserts a note of hers by upsert: 201" 201
+# --- CORS: a browser may send Prefer and read Preference-Applied --------------------------------------
+http OPTIONS '/api/authors/?on_conflict=email' -H 'Origin: https://app.example' \
+    -H 'Access-Control-Request-Method: POST' -H 'Access-Control-Request-Headers: content-type, prefer'
+expect_eq "a preflight allows the Prefer header" "$(http_header Access-Control-Allow-Headers)" "Authorization, Content-Type, Prefer"
+http POST '/api/authors/?on_conflict=email' "${JSON[@]}" -H 'Origin: https://app.example' \
+    -H 'Prefer: resolution=merge-duplicates' -d '{"name":"Cy Three","email":"cy@example.com"}'
+expect_eq "... and the answer exposes Preference-Applied" "$(http_header Access-Control-Expose-Headers)" \
+    "Location, Retry-After, WWW-Authenticate, Preference-Applied"
+
 # --- the list's count (the row counters) after upserts -------------------------------------------------
 http GET /api/authors/
 expect_json "the list's count is exact after inserts, updates and skips by upsert" '.count' \
