@@ -691,15 +691,22 @@ pd_http_loops_halt(struct PdHttpServer *server)
 }
 
 static void
-loop_close(PdHttpLoop *loop)
+loop_let_go(PdHttpLoop *loop)
 {
     loop_halt(loop);
     if (loop->daemon != NULL)
         MHD_stop_daemon(loop->daemon);
+    loop->daemon = NULL;
     if (loop->mux != NULL)
         pd_pool_release(loop->server->pool, pd_db_mux_free(loop->mux));
     if (loop->group != NULL)
         pd_pool_release(loop->server->pool, pd_db_mux_free(loop->group));
+    loop->mux = loop->group = NULL;
+}
+
+static void
+loop_close(PdHttpLoop *loop)
+{
     for (size_t i = 0; i < loop->incoming_count; i++)
         close(loop->incoming[i].fd);
     free(loop->incoming);
@@ -720,6 +727,10 @@ loop_close(PdHttpLoop *loop)
 void
 pd_http_loops_stop(struct PdHttpServer *server)
 {
+    /* Every loop halted and its connections given back before any loop is freed: a release may wake a
+     * task of another loop still queued in the pool (a drain cut short), which must find its loop there. */
+    for (int i = 0; i < server->loop_count; i++)
+        loop_let_go(server->loops[i]);
     for (int i = 0; i < server->loop_count; i++)
         loop_close(server->loops[i]);
     free(server->loops);
