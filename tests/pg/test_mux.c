@@ -207,7 +207,7 @@ test_group_commit_alone(void **state)
     const char *insert = "INSERT INTO mux_g VALUES ($1::int) RETURNING a";
     for (int i = 1; i <= 3; i++)
     {
-        char text[8];
+        char text[16];
         snprintf(text, sizeof(text), "%d", i);
         const char *params[] = {text};
         PdDbResult *result = NULL;
