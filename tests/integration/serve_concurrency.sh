@@ -292,21 +292,29 @@ wait $LISTER
 expect_eq "... the list that held the connection answers once the lock is gone" "$(cat "$TAP_WORKDIR/locked_list")" 200
 
 # --- no memory for a request's fiber: 503 in DRF's shape, never run on the loop's own stack --------------
-serve_stop
-serve_start --models "$MODELS" --anonymous-role postgres --worker-threads 1 --pool-size 2 || exit 1
-lock_books
-curl -s -o /dev/null -w '%{http_code}' --max-time 60 "$SERVE_URL/api/books/?page_size=1" >"$TAP_WORKDIR/locked_list" &
-LISTER=$!
-wait_list_blocked
-VM_KB=$(awk '/^VmSize:/ { print $2 }' "/proc/$SERVE_PID/status")
-# address space for small allocations, not for another 8 MB fiber stack (the loop's only one is the list's)
-prlimit --pid "$SERVE_PID" --as=$(((VM_KB + 4096) * 1024)):
-http GET /healthz
-expect_json "no address space for a new request's fiber: 503 in DRF's shape with Retry-After" \
-    "[$HTTP_STATUS, .detail, \"$(http_header Retry-After)\"]" '[503,"Service temporarily unavailable, try again later.","1"]'
-prlimit --pid "$SERVE_PID" --as=unlimited:
-unlock_books
-wait $LISTER
-http GET /healthz
-expect_eq "... the server stands: the waiting list answered, then /healthz again" "$(cat "$TAP_WORKDIR/locked_list") $HTTP_STATUS" "200 200"
-expect_eq "... and the log says why once" "$(grep -c 'no memory for a request.s task' "$SERVE_LOG")" 1
+# (Under AddressSanitizer a limit on the address space ends the process in ASan's own allocator first: the
+# three checks are skipped there, named.)
+if ldd "$PRODATA" 2>/dev/null | grep -q libasan; then
+    for check in "no address space for a new request's fiber: 503" "... the server stands" "... the log says why"; do
+        tap_ok "$check # SKIP AddressSanitizer reserves and manages the address space itself"
+    done
+else
+    serve_stop
+    serve_start --models "$MODELS" --anonymous-role postgres --worker-threads 1 --pool-size 2 || exit 1
+    lock_books
+    curl -s -o /dev/null -w '%{http_code}' --max-time 60 "$SERVE_URL/api/books/?page_size=1" >"$TAP_WORKDIR/locked_list" &
+    LISTER=$!
+    wait_list_blocked
+    VM_KB=$(awk '/^VmSize:/ { print $2 }' "/proc/$SERVE_PID/status")
+    # address space for small allocations, not for another 8 MB fiber stack (the loop's only one is the list's)
+    prlimit --pid "$SERVE_PID" --as=$(((VM_KB + 4096) * 1024)):
+    http GET /healthz
+    expect_json "no address space for a new request's fiber: 503 in DRF's shape with Retry-After" \
+        "[$HTTP_STATUS, .detail, \"$(http_header Retry-After)\"]" '[503,"Service temporarily unavailable, try again later.","1"]'
+    prlimit --pid "$SERVE_PID" --as=unlimited:
+    unlock_books
+    wait $LISTER
+    http GET /healthz
+    expect_eq "... the server stands: the waiting list answered, then /healthz again" "$(cat "$TAP_WORKDIR/locked_list") $HTTP_STATUS" "200 200"
+    expect_eq "... and the log says why once" "$(grep -c 'no memory for a request.s task' "$SERVE_LOG")" 1
+fi
