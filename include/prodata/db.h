@@ -263,9 +263,11 @@ bool pd_db_mux_new(PdDb *db, PdDbMux **mux, PdError *err);
  * so one WAL flush serves all of them. A caller's answer comes only once its
  * transaction committed. A statement that fails gets its own error; the
  * others of its transaction get PD_ERR_ROLLED_BACK (nothing of them was
- * written) and must be run again on a connection of their own.
+ * written) and must be run again on a connection of their own. begin_sql
+ * (NULL: none) is a statement without parameters run after each BEGIN,
+ * e.g. a SET LOCAL; the multiplexer keeps a copy.
  */
-bool pd_db_mux_new_group(PdDb *db, PdDbMux **mux, PdError *err);
+bool pd_db_mux_new_group(PdDb *db, const char *begin_sql, PdDbMux **mux, PdError *err);
 /* Whether statements can still be sent: false once the connection broke (make a new one); checked with one
  * poll() while none is in flight. */
 bool pd_db_mux_is_usable(PdDbMux *mux);

@@ -63,6 +63,7 @@ struct PdDbMux
     char stale[PD_DB_MUX_STALE_MAX][24]; /* names to deallocate before the next statement */
     size_t stale_count;
     bool is_group;            /* a group-commit multiplexer (pd_db_mux_new_group) */
+    char *begin_sql;          /* run after each group's BEGIN; NULL: none */
     Group *open;              /* the group new statements join; NULL: the next one opens one */
     Group *groups;            /* every group some member still waits on */
     size_t commits_in_flight; /* COMMITs sent and not yet answered */
@@ -85,11 +86,18 @@ pd_db_mux_new(PdDb *db, PdDbMux **mux, PdError *err)
 }
 
 bool
-pd_db_mux_new_group(PdDb *db, PdDbMux **mux, PdError *err)
+pd_db_mux_new_group(PdDb *db, const char *begin_sql, PdDbMux **mux, PdError *err)
 {
+    char *copy = NULL;
+    if (begin_sql != NULL && (copy = strdup(begin_sql)) == NULL)
+        return pd_error_set(err, PD_ERR_NO_MEMORY, "out of memory");
     if (!pd_db_mux_new(db, mux, err))
+    {
+        free(copy);
         return false;
+    }
     (*mux)->is_group = true;
+    (*mux)->begin_sql = copy;
     return true;
 }
 
@@ -151,6 +159,7 @@ pd_db_mux_free(PdDbMux *mux)
     PdDb *db = mux->db;
     if (mux->is_broken || PQexitPipelineMode(db->connection) != 1)
         db->is_broken = true;
+    free(mux->begin_sql);
     free(mux);
     return db;
 }
@@ -240,12 +249,15 @@ send_stale(PdDbMux *mux, Sent *sent, PdError *err)
     return true;
 }
 
-/* BEGIN in a segment of its own: the statements sent after it, up to the COMMIT, are one transaction. */
+/* BEGIN (and the group's begin_sql) in a segment of its own: the statements sent after it, up to the
+ * COMMIT, are one transaction. */
 static bool
 send_begin(PdDbMux *mux, Sent *sent, PdError *err)
 {
     PGconn *connection = mux->db->connection;
     if (PQsendQueryParams(connection, "BEGIN", 0, NULL, NULL, NULL, NULL, 0) != 1 ||
+        (mux->begin_sql != NULL &&
+         PQsendQueryParams(connection, mux->begin_sql, 0, NULL, NULL, NULL, NULL, 0) != 1) ||
         PQpipelineSync(connection) != 1)
         return pd_db_set_query_error(mux->db, NULL, err);
     sent->prefix_syncs++;

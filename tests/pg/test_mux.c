@@ -202,9 +202,11 @@ test_group_commit_alone(void **state)
     PdDbMux *group;
     PdDb *share;
     pgtest_exec(fixture->admin, "CREATE TABLE mux_g (a int CHECK (a > 0))");
-    assert_true(pd_db_mux_new_group(pgtest_connect(), &group, &err));
+    assert_true(
+        pd_db_mux_new_group(pgtest_connect(), "SET LOCAL application_name = 'grouped'", &group, &err));
     assert_true(pd_db_mux_share(group, fixture->arena, wait_poll, wake_count, NULL, &share, &err));
-    const char *insert = "INSERT INTO mux_g VALUES ($1::int) RETURNING a";
+    const char *insert =
+        "INSERT INTO mux_g VALUES ($1::int) RETURNING a, current_setting('application_name')";
     for (int i = 1; i <= 3; i++)
     {
         char text[16];
@@ -213,6 +215,8 @@ test_group_commit_alone(void **state)
         PdDbResult *result = NULL;
         assert_true(pd_db_query_prepared(fixture->arena, share, insert, 1, params, &result, &err));
         assert_string_equal(pd_db_result_value(result, 0, 0), text);
+        assert_string_equal(pd_db_result_value(result, 0, 1),
+                            "grouped"); /* begin_sql ran in its transaction */
         assert_int_equal(pd_db_mux_in_flight(group), 0);
     }
     const char *bad[] = {"-1"};
