@@ -48,10 +48,21 @@ struct Group
     Waiter commit; /* the COMMIT's segment in the queue; read by the member that joined last */
     Member *members;
     size_t staying; /* members that have not left yet: the last one frees the group */
-    bool is_closed; /* its COMMIT was sent: whoever comes next opens a group of its own */
+    bool is_closed; /* no one joins any more: whoever comes next opens a group of its own */
+    bool is_queued; /* its COMMIT was sent and waits in the queue for its answer */
     bool is_done;   /* its COMMIT was answered */
     bool is_committed;
 };
+
+/* How a member's group ended, read before the member leaves it. */
+typedef struct GroupEnd
+{
+    bool ok; /* its own statement succeeded */
+    int failed_step;
+    bool is_done;
+    bool is_queued;
+    bool is_committed;
+} GroupEnd;
 
 struct PdDbMux
 {
@@ -67,6 +78,7 @@ struct PdDbMux
     Group *open;              /* the group new statements join; NULL: the next one opens one */
     Group *groups;            /* every group some member still waits on */
     size_t commits_in_flight; /* COMMITs sent and not yet answered */
+    size_t members;           /* callers in a group, until they leave it (pd_db_mux_in_flight counts them) */
 };
 
 bool
@@ -119,7 +131,8 @@ break_mux(PdDbMux *mux)
     for (; waiter != NULL; waiter = waiter->next)
         waiter->share->wake(waiter->share->wait_context);
     for (Group *group = mux->groups; group != NULL; group = group->next)
-        wake_members(group);
+        if (!group->is_done) /* the members of a done group have their answer (some may have left) */
+            wake_members(group);
 }
 
 /*
@@ -150,7 +163,7 @@ pd_db_mux_is_usable(PdDbMux *mux)
 size_t
 pd_db_mux_in_flight(const PdDbMux *mux)
 {
-    return mux->in_flight;
+    return mux->in_flight + mux->members;
 }
 
 PdDb *
@@ -255,7 +268,10 @@ static bool
 send_begin(PdDbMux *mux, Sent *sent, PdError *err)
 {
     PGconn *connection = mux->db->connection;
-    if (PQsendQueryParams(connection, "BEGIN", 0, NULL, NULL, NULL, NULL, 0) != 1 ||
+    /* READ COMMITTED whatever the role's default: a statement that joins late sees what committed before
+     * it was sent (a parent another request created), as it would in a transaction of its own. */
+    if (PQsendQueryParams(connection, "BEGIN ISOLATION LEVEL READ COMMITTED", 0, NULL, NULL, NULL, NULL, 0) !=
+            1 ||
         (mux->begin_sql != NULL &&
          PQsendQueryParams(connection, mux->begin_sql, 0, NULL, NULL, NULL, NULL, 0) != 1) ||
         PQpipelineSync(connection) != 1)
@@ -418,6 +434,7 @@ close_group(PdDbMux *mux, Group *group)
         PQpipelineSync(connection) != 1)
         return false;
     enqueue(mux, &group->commit);
+    group->is_queued = true;
     mux->commits_in_flight++;
     if (mux->head == &group->commit) /* every statement ahead was answered: its reader waits for no turn */
         group->commit.share->wake(group->commit.share->wait_context);
@@ -443,17 +460,28 @@ join_group(PdDbMux *mux, Member *member, bool *is_new)
     group->members = member;
     group->staying++;
     group->commit.share = member->share;
+    mux->members++;
     return group;
 }
 
+/* The member goes (its node lives on its caller's stack); the last one frees the group. */
 static void
-leave_group(PdDbMux *mux, Group *group)
+leave_group(PdDbMux *mux, Group *group, Member *member)
 {
+    for (Member **link = &group->members; *link != NULL; link = &(*link)->next)
+    {
+        if (*link == member)
+        {
+            *link = member->next;
+            break;
+        }
+    }
+    mux->members--;
     if (--group->staying > 0)
         return;
     if (mux->open == group)
         mux->open = NULL;
-    if (group->is_closed && !group->is_done) /* the connection broke before its COMMIT was answered */
+    if (group->is_queued && !group->is_done) /* the connection broke before its COMMIT was answered */
     {
         mux->in_flight--;
         mux->commits_in_flight--;
@@ -535,7 +563,7 @@ send_member(PdDbMux *mux, PdDb *share, const char *sql, bool is_prepared, int pa
         return pd_error_set(err, PD_ERR_NO_MEMORY, "out of memory");
     if (!send_segment(mux, sql, is_prepared, param_count, params, is_new, sent, err))
     {
-        leave_group(mux, *group);
+        leave_group(mux, *group, member);
         break_mux(mux);
         return gone(share, err);
     }
@@ -543,11 +571,52 @@ send_member(PdDbMux *mux, PdDb *share, const char *sql, bool is_prepared, int pa
 }
 
 /*
+ * Errors that come from sharing the transaction, not from the statement: an earlier statement's failure
+ * (25P02), a deadlock or serialization failure between groups (40P01, 40001), a lock not granted within
+ * the group's lock_timeout (55P03) or a cancel (57014). Run alone, the statement may well succeed.
+ */
+static bool
+is_shared_failure(const PdError *err)
+{
+    static const char *const states[] = {"25P02", "40P01", "40001", "55P03", "57014"};
+    for (size_t i = 0; i < sizeof(states) / sizeof(states[0]); i++)
+        if (strcmp(err->sqlstate, states[i]) == 0)
+            return true;
+    return pd_db_statement_is_stale(err);
+}
+
+/* What a member's caller gets once its group is over (or its connection gone). */
+static bool
+group_outcome(PdDbMux *mux, PdDb *share, PdArena *arena, const char *sql, const Sent *sent,
+              const GroupEnd *end, PGresult *answer, PdDbResult **result, PdError *err)
+{
+    if (!end->is_done)
+    {
+        PQclear(answer);
+        if (!end->is_queued)
+            return rolled_back(err); /* no COMMIT went out: the server rolls the transaction back */
+        gone(share, err); /* its COMMIT went out: whether it committed is unknown, so never run it again */
+        err->is_retryable = false;
+        return false;
+    }
+    if (end->ok && end->is_committed && answer != NULL)
+        return pd_db_adopt_result(arena, answer, result, err);
+    PQclear(answer);
+    if (!end->ok && sent->is_cached && (end->failed_step < sent->steps || pd_db_statement_is_stale(err)))
+        forget(mux, sql, sent, end->failed_step == sent->steps && strcmp(err->sqlstate, "0A000") == 0);
+    if (end->ok && answer == NULL && end->is_committed)
+        return pd_error_set(err, PD_ERR_DB_QUERY, "the statement returned no result");
+    if (!end->ok && !is_shared_failure(err))
+        return false;
+    return rolled_back(err);
+}
+
+/*
  * A statement in a group commit: it joins the open transaction (or opens one), and when no COMMIT is in
  * flight the group closes at once; else it closes when the COMMIT ahead is answered, so every statement
  * that arrived while one transaction was being made durable shares the next COMMIT (and its WAL flush).
  * The answer is handed back only once the COMMIT is. A statement that failed keeps its own error; one whose
- * transaction rolled back for another's error (25P02 or a COMMIT that answered ROLLBACK) gets
+ * transaction rolled back for another's error, or that failed for sharing it (is_shared_failure), gets
  * PD_ERR_ROLLED_BACK: nothing of it was written, and the caller runs it again on its own.
  */
 static bool
@@ -567,10 +636,10 @@ group_query(PdArena *arena, PdDb *share, const char *sql, bool is_prepared, int 
     if (mux->commits_in_flight == 0 && !close_group(mux, group))
         break_mux(mux);
     PGresult *answer = NULL;
-    int failed_step = -1;
-    bool ok = true;
+    GroupEnd end = {.ok = true, .failed_step = -1};
     wait_turn(mux, &waiter);
-    bool is_read = !mux->is_broken && read_segment(mux, share, &sent, &answer, &failed_step, &ok, err);
+    bool is_read =
+        !mux->is_broken && read_segment(mux, share, &sent, &answer, &end.failed_step, &end.ok, err);
     mux->in_flight--;
     if (!is_read && !mux->is_broken)
         break_mux(mux);
@@ -578,23 +647,11 @@ group_query(PdArena *arena, PdDb *share, const char *sql, bool is_prepared, int 
         dequeue_head(mux);
     if (is_read) /* even after an error: a member stays listed (and may be the COMMIT's reader) */
         await_commit(mux, group, share);
-    bool is_done = group->is_done, is_committed = group->is_committed;
-    leave_group(mux, group);
-    if (!is_read || !is_done)
-    {
-        PQclear(answer);
-        return gone(share, err);
-    }
-    if (ok && is_committed && answer != NULL)
-        return pd_db_adopt_result(arena, answer, result, err);
-    PQclear(answer);
-    if (!ok && sent.is_cached && (failed_step < sent.steps || pd_db_statement_is_stale(err)))
-        forget(mux, sql, &sent, failed_step == sent.steps && strcmp(err->sqlstate, "0A000") == 0);
-    if (ok && answer == NULL)
-        return pd_error_set(err, PD_ERR_DB_QUERY, "the statement returned no result");
-    if (!ok && strcmp(err->sqlstate, "25P02") != 0 && !pd_db_statement_is_stale(err))
-        return false;
-    return rolled_back(err);
+    end.is_done = is_read && group->is_done;
+    end.is_queued = group->is_queued;
+    end.is_committed = group->is_committed;
+    leave_group(mux, group, &member);
+    return group_outcome(mux, share, arena, sql, &sent, &end, answer, result, err);
 }
 
 bool

@@ -400,9 +400,17 @@ pd_http_task_acquire(PdPool *pool, bool may_wait, PdDb **db, PdError *err)
     return pd_pool_acquire_with(pool, &waiter, may_wait, db, err);
 }
 
-/* Run after each BEGIN of a shared create transaction: the row counters (src/migrate/counters.c) count its
- * inserts once, at its commit, instead of one UPDATE per statement. A database without them ignores it. */
-#define PD_HTTP_GROUP_BEGIN "SET LOCAL prodata.defer_counts = on"
+/*
+ * Run after each BEGIN of a shared create transaction. The row counters (src/migrate/counters.c) count its
+ * inserts once, at its commit, instead of one UPDATE per statement (a database without them ignores the
+ * setting). A lock not granted within 50 ms fails the transaction: its creates run again alone, where a
+ * lock wait holds up no one else's create (the group's connection is a pipeline: one waiting statement
+ * would stall every create of the loop), and two groups that lock the same keys in crossed order cannot
+ * hold each other up until deadlock_timeout.
+ */
+#define PD_HTTP_GROUP_BEGIN                                                                                  \
+    "SELECT pg_catalog.set_config('prodata.defer_counts', 'on', true), "                                     \
+    "pg_catalog.set_config('lock_timeout', '50ms', true)"
 
 /* The loop's multiplexed connection in *slot: replaced once it broke and its callers found out. */
 static PdDbMux *

@@ -219,7 +219,8 @@ pd_http_create(PdHttpContext *ctx, const PdModel *model)
         if (attempt > 0 && err.code != PD_ERR_ROLLED_BACK)
             break;
         err = (PdError){0};
-        if (!(attempt == 0 ? pd_http_db_acquire_create(ctx, &db, &err) : pd_http_db_acquire(ctx, &db, &err)))
+        bool is_shared = attempt == 0 && (!is_bulk || count == 1); /* a long bulk would stall the group */
+        if (!(is_shared ? pd_http_db_acquire_create(ctx, &db, &err) : pd_http_db_acquire(ctx, &db, &err)))
             break;
         is_created = is_bulk ? pd_object_create_bulk(ctx->arena, db, (const PdValues *const *)objects, count,
                                                      &json, &err)
