@@ -201,6 +201,13 @@ bool pd_http_db_acquire(PdHttpContext *ctx, PdDb **db, PdError *err);
 /* For a create: the loop's group-commit share when the request runs as the login role, else as above. A
  * statement on it may fail with PD_ERR_ROLLED_BACK: run it again on pd_http_db_acquire's connection. */
 bool pd_http_db_acquire_create(PdHttpContext *ctx, PdDb **db, PdError *err);
+/* The Location header of a created object: its URL from the primary key in its JSON (json_length bytes). */
+void pd_http_add_location(PdHttpContext *ctx, const PdModel *model, const char *json, size_t json_length);
+/* A bulk body's problems as DRF's ListSerializer gives them: a 400 with one object per element, {} for a
+ * valid one ([{}, {"name": ["This field is required."]}]); failed[i] is element i's error or NULL. */
+void pd_http_respond_elements(PdHttpContext *ctx, PdError **failed, size_t count);
+/* Keeps err (or "Invalid data." when it holds none) as a bulk element's error in *failed; returns false. */
+bool pd_http_element_failed(PdHttpContext *ctx, PdError *err, PdError **failed);
 void pd_http_db_release(PdHttpContext *ctx, PdDb *db);
 
 /* ---- list.c: GET on a list, with filters, ordering, search, fields, expand and pagination ---- */

@@ -194,32 +194,7 @@ read_element(PdHttpContext *ctx, const PdModel *model, const Upsert *upsert, jso
                    read_keys(model, upsert, element, *values, &err) &&
                    pd_values_validate(*values, PD_VALIDATE_CREATE, &err);
     free(text);
-    if (is_read)
-        return true;
-    if (err.code == PD_OK)
-        pd_error_set(&err, PD_ERR_INVALID_INPUT, "Invalid data.");
-    *failed = pd_arena_alloc(ctx->arena, sizeof(**failed));
-    if (*failed != NULL)
-        **failed = err;
-    return false;
-}
-
-/* A bulk body's problems in DRF's ListSerializer shape: [{}, {"name": ["..."]}]. */
-static void
-respond_elements(PdHttpContext *ctx, PdError **failed, size_t count)
-{
-    ctx->status = 400;
-    pd_strbuf_init(&ctx->out, ctx->arena);
-    pd_strbuf_append_char(&ctx->out, '[');
-    for (size_t i = 0; i < count; i++)
-    {
-        pd_strbuf_append(&ctx->out, i == 0 ? "" : ",");
-        if (failed[i] == NULL)
-            pd_strbuf_append(&ctx->out, "{}");
-        else
-            pd_http_append_problems(&ctx->out, failed[i]);
-    }
-    pd_strbuf_append_char(&ctx->out, ']');
+    return is_read || pd_http_element_failed(ctx, &err, failed);
 }
 
 /* The elements of a parsed body (an object is one); false with the answer given. */
@@ -245,38 +220,13 @@ read_elements(PdHttpContext *ctx, const PdModel *model, const Upsert *upsert, js
                                    &(*objects)[i], &failed[i]) ||
                      has_failed;
     if (has_failed && is_array)
-        respond_elements(ctx, failed, *count);
+        pd_http_respond_elements(ctx, failed, *count);
     else if (has_failed)
         pd_http_respond_error(ctx, failed[0] != NULL ? failed[0] : &(PdError){.code = PD_ERR_NO_MEMORY});
     return !has_failed;
 }
 
 /* ---- the answer ---- */
-
-/* Location of an inserted object: its URL from the key in its JSON. */
-static void
-add_location(PdHttpContext *ctx, const PdModel *model, const char *json, size_t length)
-{
-    const PdField *key = pd_model_primary_key(model);
-    const char *value;
-    size_t value_length;
-    if (key == NULL || !pd_http_json_member(json, length, key->name, &value, &value_length))
-        return;
-    if (value_length >= 2 && value[0] == '"') /* a uuid or a string key */
-    {
-        value++;
-        value_length -= 2;
-    }
-    char *text = pd_arena_strndup(ctx->arena, value, value_length);
-    PdStrbuf url;
-    pd_strbuf_init(&url, ctx->arena);
-    pd_strbuf_appendf(&url, "%s/api/%s/", ctx->base_url, model->resource);
-    if (text == NULL)
-        return;
-    pd_http_url_encode(&url, text);
-    pd_strbuf_append_char(&url, '/');
-    pd_http_add_header(ctx, "Location", pd_strbuf_text(&url));
-}
 
 static void
 respond_upsert(PdHttpContext *ctx, const PdModel *model, bool is_array, const PdUpsertResult *result)
@@ -303,7 +253,7 @@ respond_upsert(PdHttpContext *ctx, const PdModel *model, bool is_array, const Pd
     }
     size_t length = (size_t)(end - start + 1);
     if (result->updated == 0)
-        add_location(ctx, model, start, length);
+        pd_http_add_location(ctx, model, start, length);
     pd_http_respond_json(ctx, result->updated > 0 ? 200 : 201, start, length);
 }
 

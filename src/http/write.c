@@ -83,14 +83,14 @@ read_values(PdHttpContext *ctx, const PdModel *model, const char *json, size_t l
     return pd_values_from_json(*values, json, length, err);
 }
 
-/* Location of a created object: its URL from the key in its JSON. */
-static void
-add_location(PdHttpContext *ctx, const PdModel *model, const char *json)
+/* Location of a created object: its URL from the key in its JSON (json_length bytes). */
+void
+pd_http_add_location(PdHttpContext *ctx, const PdModel *model, const char *json, size_t json_length)
 {
     const PdField *key = pd_model_primary_key(model);
     const char *value;
     size_t length;
-    if (key == NULL || !pd_http_json_member(json, strlen(json), key->name, &value, &length))
+    if (key == NULL || !pd_http_json_member(json, json_length, key->name, &value, &length))
         return;
     if (length >= 2 && value[0] == '"') /* a uuid or a string key */
     {
@@ -112,8 +112,8 @@ add_location(PdHttpContext *ctx, const PdModel *model, const char *json)
  * DRF's ListSerializer errors: a 400 with one object per element, {} for a valid one
  * ([{}, {"name": ["This field is required."]}]). failed[i] is the error of element i, or NULL.
  */
-static void
-respond_elements(PdHttpContext *ctx, PdError **failed, size_t count)
+void
+pd_http_respond_elements(PdHttpContext *ctx, PdError **failed, size_t count)
 {
     ctx->status = 400;
     pd_strbuf_init(&ctx->out, ctx->arena);
@@ -129,6 +129,17 @@ respond_elements(PdHttpContext *ctx, PdError **failed, size_t count)
     pd_strbuf_append_char(&ctx->out, ']');
 }
 
+bool
+pd_http_element_failed(PdHttpContext *ctx, PdError *err, PdError **failed)
+{
+    if (err->code == PD_OK)
+        pd_error_set(err, PD_ERR_INVALID_INPUT, "Invalid data.");
+    *failed = pd_arena_alloc(ctx->arena, sizeof(**failed));
+    if (*failed != NULL)
+        **failed = *err;
+    return false;
+}
+
 /* Element i of a bulk body as values, read and validated for create; its error kept in failed[i]. */
 static bool
 read_element(PdHttpContext *ctx, const PdModel *model, json_t *element, PdValues **values, PdError **failed)
@@ -138,14 +149,7 @@ read_element(PdHttpContext *ctx, const PdModel *model, json_t *element, PdValues
     bool is_read = text != NULL && read_values(ctx, model, text, strlen(text), values, &err) &&
                    pd_values_validate(*values, PD_VALIDATE_CREATE, &err);
     free(text);
-    if (is_read)
-        return true;
-    if (err.code == PD_OK)
-        pd_error_set(&err, PD_ERR_INVALID_INPUT, "Invalid data.");
-    *failed = pd_arena_alloc(ctx->arena, sizeof(**failed));
-    if (*failed != NULL)
-        **failed = err;
-    return false;
+    return is_read || pd_http_element_failed(ctx, &err, failed);
 }
 
 /*
@@ -182,7 +186,7 @@ read_array(PdHttpContext *ctx, const PdModel *model, PdValues ***objects, size_t
         pd_http_respond_error(ctx, &err);
     }
     else if (has_failed)
-        respond_elements(ctx, failed, *count);
+        pd_http_respond_elements(ctx, failed, *count);
     return is_read && !has_failed;
 }
 
@@ -233,7 +237,7 @@ pd_http_create(PdHttpContext *ctx, const PdModel *model)
         return;
     }
     if (!is_bulk)
-        add_location(ctx, model, json);
+        pd_http_add_location(ctx, model, json, strlen(json));
     pd_http_respond_json(ctx, 201, json, strlen(json));
 }
 
