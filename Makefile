@@ -138,7 +138,8 @@ unit: all
 # build/asan/prodata. ASAN_TESTS="pg/ serve_ counters" runs only the tests whose names contain one of the
 # words. A sanitizer report (an error, or leaks at exit) is written under build/asan/sanitizer/, not into a
 # test's output where a server's stderr would be lost with its test's files: the reports are printed at the
-# end and fail the run even when every test passed.
+# end and fail the run even when every test passed. ASan's one-line warning that it does not fully support
+# swapcontext, which every server process prints (it runs requests as fibers), is not a report.
 ASAN_TESTS ?=
 ASAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined
 ASAN_REPORTS = $(CURDIR)/build/asan/sanitizer
@@ -149,6 +150,9 @@ asan: deps
 	@ASAN_OPTIONS="log_path=$(ASAN_REPORTS)/asan:detect_leaks=1" \
 		UBSAN_OPTIONS="log_path=$(ASAN_REPORTS)/ubsan:print_stacktrace=1" \
 		PRODATA_BUILD=build/asan tests/run.sh $(ASAN_TESTS); rc=$$?; \
+	for report in $(ASAN_REPORTS)/*; do [ -e "$$report" ] || continue; \
+		grep -qvE "^(==[0-9]+==)?WARNING: ASan doesn't fully support makecontext/swapcontext" "$$report" || \
+			rm -f "$$report"; done; \
 	if [ -n "$$(ls $(ASAN_REPORTS))" ]; then \
 		echo "asan: $$(ls $(ASAN_REPORTS) | wc -l) sanitizer report(s) in $(ASAN_REPORTS):"; \
 		for report in $(ASAN_REPORTS)/*; do echo "== $$report"; head -n 40 "$$report"; done; exit 1; \
