@@ -12,6 +12,22 @@
  * insert into a table needs no right on the counters; every role may read
  * them, as it may read pg_class.reltuples.
  *
+ * Deferred counting: a transaction that sets prodata.defer_counts to 'on'
+ * (SET LOCAL; prodata serve does so in the transactions its creates share)
+ * has its inserts counted at its commit, once per table, instead of one
+ * UPDATE per statement: the insert trigger's WHEN skips it, a row trigger
+ * (prodata_count_defer) adds one to a transaction-local setting per row, and
+ * a deferred constraint trigger (prodata_count_flush) adds that to a slot at
+ * commit, its first firing per table (the others find zero). The setting
+ * and the rows' queued events roll back together (savepoints too), so what
+ * commits is exactly the rows that commit. Any SQL of the session can
+ * overwrite that setting, so only a session whose login role may itself
+ * UPDATE the counters defers (a role it SET ROLEs to needs no right); other
+ * sessions' inserts are counted by their statements whatever they set.
+ * Deletes and truncates are never deferred; PostgreSQL refuses a TRUNCATE of
+ * a table with pending flush events (SET CONSTRAINTS prodata_count_flush
+ * IMMEDIATE first), and the truncate zeroes the pending count anyway.
+ *
  * Exactness: the slots are seeded with count(*) after LOCK TABLE ... SHARE
  * ROW EXCLUSIVE, the lock CREATE TRIGGER takes. It waits until every
  * transaction that wrote the table has ended and keeps new writers out until
@@ -25,7 +41,9 @@
  * Which tables are counted follows the models, by oid: a renamed table keeps
  * its triggers and rows, a dropped one loses them, a new one is seeded.
  * Join tables of many-to-many fields are not counted. Functions of an older
- * version (another body) are replaced in place, which keeps every slot.
+ * version (another body) are replaced in place, and a table counted by the
+ * previous version's three triggers gets the five in the migration's
+ * transaction, its slots untouched: either keeps every slot and the count.
  */
 #include "counters.h"
 
@@ -39,7 +57,23 @@
 #define SLOTS_TEXT "64"
 _Static_assert(PD_COUNTERS_SLOTS == 64, "SLOTS_TEXT spells PD_COUNTERS_SLOTS");
 
-#define TRIGGER_NAMES "'prodata_count_insert', 'prodata_count_delete', 'prodata_count_truncate'"
+#define TRIGGER_NAMES                                                                                        \
+    "'prodata_count_insert', 'prodata_count_delete', 'prodata_count_truncate', 'prodata_count_defer', "      \
+    "'prodata_count_flush'"
+#define OLD_TRIGGER_NAMES "'prodata_count_insert', 'prodata_count_delete', 'prodata_count_truncate'"
+
+/*
+ * Whether this row (or statement) defers its count: the transaction said so
+ * (prodata.defer_counts, a setting every role may change) and its session's
+ * login role may itself UPDATE the counter table (%s: the table's regclass,
+ * a literal), so deferring gives no role a way to change a count that it
+ * did not already have (the pending count is a setting too, which any SQL
+ * of the session could overwrite). Evaluated at queue time; AND stops at
+ * the first false, so other writers pay one setting lookup.
+ */
+#define DEFER_CONDITION                                                                                      \
+    "COALESCE(pg_catalog.current_setting('prodata.defer_counts', true) OPERATOR(pg_catalog.=) 'on', false)"  \
+    " AND pg_catalog.has_table_privilege(SESSION_USER, CAST(%s AS pg_catalog.regclass), 'UPDATE')"
 
 /* One table as the catalog has it: a model table, or one carrying counter triggers. */
 typedef struct CountedTable
@@ -47,8 +81,9 @@ typedef struct CountedTable
     const char *oid;
     const char *name;
     bool is_model;
-    bool is_installed; /* three enabled triggers and every slot */
-    bool has_triggers; /* any of the three, enabled or not */
+    bool is_installed;  /* the five triggers as this version makes them, enabled, and every slot */
+    bool is_upgradable; /* every slot and the previous version's three triggers, enabled */
+    bool has_triggers;  /* any of the five, enabled or not */
 } CountedTable;
 
 typedef struct CountersState
@@ -104,8 +139,10 @@ read_schema(PdArena *arena, PdDb *db, CountersState *state, PdError *err)
 
 /*
  * The model tables of the current schema and every table carrying one of
- * the triggers, with whether it is installed: its three triggers enabled
- * and, when the counter table exists, its 64 slots.
+ * the triggers, with whether it is installed (its five triggers as
+ * install_table makes them, enabled, and, when the counter table exists,
+ * its 64 slots) or counted by the previous version (its slots and the three
+ * statement triggers without a WHEN, enabled, and nothing else).
  */
 static bool
 read_tables(PdArena *arena, PdDb *db, const PdCatalog *models, CountersState *state, PdError *err)
@@ -114,21 +151,28 @@ read_tables(PdArena *arena, PdDb *db, const PdCatalog *models, CountersState *st
         "WITH wanted AS (SELECT unnest($1::text[]) AS relname),\n"
         "t AS (\n"
         "  SELECT c.oid, c.relname, w.relname IS NOT NULL AS is_model,\n"
-        "         (SELECT count(*) FROM pg_trigger g WHERE g.tgrelid = c.oid AND g.tgname IN (" TRIGGER_NAMES
-        ")\n"
-        "            AND g.tgenabled <> 'D') AS enabled,\n"
+        "         (SELECT count(*) FROM pg_trigger g WHERE g.tgrelid = c.oid AND g.tgenabled <> 'D'\n"
+        "            AND CASE g.tgname WHEN 'prodata_count_insert' THEN g.tgqual IS NOT NULL\n"
+        "                              WHEN 'prodata_count_defer' THEN g.tgqual IS NOT NULL\n"
+        "                              WHEN 'prodata_count_flush' THEN g.tgqual IS NOT NULL AND "
+        "g.tgdeferrable\n"
+        "                                                              AND g.tginitdeferred\n"
+        "                              ELSE g.tgname IN (" OLD_TRIGGER_NAMES ") END) AS current,\n"
+        "         (SELECT count(*) FROM pg_trigger g WHERE g.tgrelid = c.oid AND g.tgenabled <> 'D'\n"
+        "            AND g.tgqual IS NULL AND g.tgname IN (" OLD_TRIGGER_NAMES ")) AS previous,\n"
         "         (SELECT count(*) FROM pg_trigger g WHERE g.tgrelid = c.oid AND g.tgname IN (" TRIGGER_NAMES
         ")) AS present\n"
         "  FROM pg_class c LEFT JOIN wanted w ON w.relname = c.relname\n"
         "  WHERE c.relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = current_schema())\n"
         "    AND c.relkind = 'r' AND c.relname <> '" PD_COUNTERS_TABLE "'\n"
         ")\n"
-        "SELECT oid, relname, is_model, enabled = 3 AND %s, present > 0 FROM t\n"
-        "WHERE is_model OR present > 0 ORDER BY relname";
+        "SELECT oid, relname, is_model, current = 5 AND %s, previous = 3 AND present = 3 AND %s, present > "
+        "0\n"
+        "FROM t WHERE is_model OR present > 0 ORDER BY relname";
     const char *slots = state->has_table ? "(SELECT count(*) FROM " PD_COUNTERS_TABLE
                                            " s WHERE s.relid = t.oid AND s.slot BETWEEN 0 AND 63) = 64"
                                          : "false";
-    const char *sql = pd_arena_sprintf(arena, with_slots, slots);
+    const char *sql = pd_arena_sprintf(arena, with_slots, slots, slots);
     const char *tables = model_tables_array(arena, models);
     if (sql == NULL || tables == NULL)
         return pd_arena_error(arena, err);
@@ -141,55 +185,108 @@ read_tables(PdArena *arena, PdDb *db, const PdCatalog *models, CountersState *st
     if (state->tables == NULL)
         return pd_arena_error(arena, err);
     for (size_t row = 0; row < count; row++)
-        state->tables[row] =
-            (CountedTable){pd_db_result_value(result, row, 0), pd_db_result_value(result, row, 1),
-                           strcmp(pd_db_result_value(result, row, 2), "t") == 0,
-                           strcmp(pd_db_result_value(result, row, 3), "t") == 0,
-                           strcmp(pd_db_result_value(result, row, 4), "t") == 0};
+        state->tables[row] = (CountedTable){pd_db_result_value(result, row, 0),
+                                            pd_db_result_value(result, row, 1),
+                                            strcmp(pd_db_result_value(result, row, 2), "t") == 0,
+                                            strcmp(pd_db_result_value(result, row, 3), "t") == 0,
+                                            strcmp(pd_db_result_value(result, row, 4), "t") == 0,
+                                            strcmp(pd_db_result_value(result, row, 5), "t") == 0};
     state->table_count = count;
     return true;
 }
 
 /*
- * The body of the insert and delete functions. The slot: the first, from
+ * The slot, in `chosen` (declared by the body): the first, from
  * pg_backend_pid() % 64 on, whose transaction-level advisory lock (table
  * oid, slot) this transaction gets without waiting; every writer takes its
  * slot's lock before its UPDATE and both are held until its transaction
  * ends, so the slot's row is then free (or already this transaction's) and
  * the UPDATE does not wait for another writer's commit. A lock some other
  * holder took on that key only moves the writer on; with all 64 taken it
- * waits on its own slot, as every writer did before. Then ONE statement per
- * firing: an UPDATE of that pre-seeded slot by the transition table's row
- * count (skipped when it is empty), the slot a parameter (a cheap filter,
- * and an index scan once the counter table has grown past a few pages).
+ * waits on its own slot, as every writer did before.
  */
-#define ADD_ROWS(op, transition)                                                                             \
-    "DECLARE\n"                                                                                              \
-    "    chosen pg_catalog.int4 := pg_catalog.pg_backend_pid() OPERATOR(pg_catalog.%) " SLOTS_TEXT ";\n"     \
-    "BEGIN\n"                                                                                                \
+#define CHOOSE_SLOT                                                                                          \
+    "    chosen := pg_catalog.pg_backend_pid() OPERATOR(pg_catalog.%) " SLOTS_TEXT ";\n"                     \
     "    FOR attempt IN 1.." SLOTS_TEXT " LOOP\n"                                                            \
     "        EXIT WHEN pg_catalog.pg_try_advisory_xact_lock(CAST(TG_RELID AS pg_catalog.int4), chosen);\n"   \
     "        chosen := (chosen OPERATOR(pg_catalog.+) 1) OPERATOR(pg_catalog.%) " SLOTS_TEXT ";\n"           \
-    "    END LOOP;\n"                                                                                        \
-    "    UPDATE SCHEMA." PD_COUNTERS_TABLE "\n"                                                              \
+    "    END LOOP;\n"
+
+/*
+ * The body of the insert and delete functions: ONE statement per firing, an
+ * UPDATE of the pre-seeded slot by the transition table's row count
+ * (skipped when it is empty), the slot a parameter (a cheap filter, and an
+ * index scan once the counter table has grown past a few pages).
+ */
+#define ADD_ROWS(op, transition)                                                                             \
+    "DECLARE\n"                                                                                              \
+    "    chosen pg_catalog.int4;\n"                                                                          \
+    "BEGIN\n" CHOOSE_SLOT "    UPDATE SCHEMA." PD_COUNTERS_TABLE "\n"                                        \
     "    SET n = n OPERATOR(pg_catalog." op ") (SELECT pg_catalog.count(*) FROM " transition ")\n"           \
     "    WHERE relid OPERATOR(pg_catalog.=) TG_RELID AND slot OPERATOR(pg_catalog.=) chosen\n"               \
     "      AND EXISTS (SELECT FROM " transition ");\n"                                                       \
     "    RETURN NULL;\n"                                                                                     \
     "END"
 
+/* The transaction-local setting holding a table's deferred rows not yet added to a slot. */
+#define PENDING_SETTING "'prodata.pending_' OPERATOR(pg_catalog.||) CAST(TG_RELID AS pg_catalog.text)"
+
+/*
+ * The deferred insert, per row: one more pending row in the transaction's
+ * setting (no query, no lock). The setting and the row's events roll back
+ * together, with a savepoint too.
+ */
+#define DEFER_BODY                                                                                           \
+    "DECLARE\n"                                                                                              \
+    "    setting pg_catalog.text := " PENDING_SETTING ";\n"                                                  \
+    "    pending pg_catalog.text := pg_catalog.current_setting(setting, true);\n"                            \
+    "BEGIN\n"                                                                                                \
+    "    PERFORM pg_catalog.set_config(setting, CAST(CASE WHEN pending OPERATOR(pg_catalog.<>) '' THEN\n"    \
+    "        CAST(pending AS pg_catalog.int8) ELSE 0 END OPERATOR(pg_catalog.+) 1 AS pg_catalog.text), "     \
+    "true);\n"                                                                                               \
+    "    RETURN NULL;\n"                                                                                     \
+    "END"
+
+/*
+ * The flush, per deferred row at commit (or at SET CONSTRAINTS ...
+ * IMMEDIATE): the first firing for a table adds its pending rows to a slot,
+ * as ADD_ROWS does, and zeroes them; the later ones find zero and return.
+ */
+#define FLUSH_BODY                                                                                           \
+    "DECLARE\n"                                                                                              \
+    "    setting pg_catalog.text := " PENDING_SETTING ";\n"                                                  \
+    "    pending pg_catalog.text := pg_catalog.current_setting(setting, true);\n"                            \
+    "    chosen pg_catalog.int4;\n"                                                                          \
+    "BEGIN\n"                                                                                                \
+    "    IF pending IS NULL OR pending OPERATOR(pg_catalog.=) '' OR pending OPERATOR(pg_catalog.=) '0' "     \
+    "THEN\n"                                                                                                 \
+    "        RETURN NULL;\n"                                                                                 \
+    "    END IF;\n"                                                                                          \
+    "    PERFORM pg_catalog.set_config(setting, '0', true);\n" CHOOSE_SLOT                                   \
+    "    UPDATE SCHEMA." PD_COUNTERS_TABLE                                                                   \
+    " SET n = n OPERATOR(pg_catalog.+) CAST(pending AS pg_catalog.int8)\n"                                   \
+    "    WHERE relid OPERATOR(pg_catalog.=) TG_RELID AND slot OPERATOR(pg_catalog.=) chosen;\n"              \
+    "    RETURN NULL;\n"                                                                                     \
+    "END"
+
+/* Truncate: every slot to zero, and no pending row left to add at commit. */
 #define TRUNCATE_BODY                                                                                        \
     "BEGIN\n"                                                                                                \
     "    UPDATE SCHEMA." PD_COUNTERS_TABLE " SET n = 0\n"                                                    \
     "    WHERE relid OPERATOR(pg_catalog.=) TG_RELID AND n OPERATOR(pg_catalog.<>) 0;\n"                     \
+    "    PERFORM pg_catalog.set_config(" PENDING_SETTING ", '0', true);\n"                                   \
     "    RETURN NULL;\n"                                                                                     \
     "END"
 
-/* The three functions' names and bodies, as installed (SCHEMA stands for the schema). */
-static const char *const functions[][2] = {
+#define FUNCTION_COUNT 5
+
+/* The functions' names and bodies, as installed (SCHEMA stands for the schema). */
+static const char *const functions[FUNCTION_COUNT][2] = {
     {"prodata_count_insert", ADD_ROWS("+", "prodata_inserted")},
     {"prodata_count_delete", ADD_ROWS("-", "prodata_deleted")},
     {"prodata_count_truncate", TRUNCATE_BODY},
+    {"prodata_count_defer", DEFER_BODY},
+    {"prodata_count_flush", FLUSH_BODY},
 };
 
 /* A function's source as installed: `body` with SCHEMA. standing for the schema's quoted name. */
@@ -234,7 +331,7 @@ append_function(PdStrbuf *sql, const char *schema, const char *name, const char 
 }
 
 /*
- * Whether the three functions in the schema are this version's (security
+ * Whether the functions in the schema are this version's (security
  * definer, the source as function_source makes it). A database counted by
  * an older prodata has other bodies: migrate replaces them (same name and
  * oid, so the triggers keep pointing at them, and the slots and their sum
@@ -243,8 +340,8 @@ append_function(PdStrbuf *sql, const char *schema, const char *name, const char 
 static bool
 read_functions_current(PdArena *arena, PdDb *db, CountersState *state, PdError *err)
 {
-    const char *params[6];
-    for (size_t i = 0; i < 3; i++)
+    const char *params[2 * FUNCTION_COUNT];
+    for (size_t i = 0; i < FUNCTION_COUNT; i++)
     {
         params[2 * i] = functions[i][0];
         params[2 * i + 1] = function_source(arena, state->schema, functions[i][1]);
@@ -252,18 +349,19 @@ read_functions_current(PdArena *arena, PdDb *db, CountersState *state, PdError *
             return pd_arena_error(arena, err);
     }
     PdDbResult *result;
-    if (!pd_db_query(arena, db,
-                     "SELECT count(*) = 3 FROM pg_proc p JOIN (VALUES ($1, $2), ($3, $4), ($5, $6)) f(name, "
-                     "body) ON p.proname = f.name AND p.prosrc = f.body AND p.prosecdef\n"
-                     "WHERE p.pronamespace = (SELECT oid FROM pg_namespace WHERE nspname = current_schema())",
-                     6, params, &result, err))
+    if (!pd_db_query(
+            arena, db,
+            "SELECT count(*) = 5 FROM pg_proc p JOIN (VALUES ($1, $2), ($3, $4), ($5, $6), ($7, $8), "
+            "($9, $10)) f(name, body) ON p.proname = f.name AND p.prosrc = f.body AND p.prosecdef\n"
+            "WHERE p.pronamespace = (SELECT oid FROM pg_namespace WHERE nspname = current_schema())",
+            2 * FUNCTION_COUNT, params, &result, err))
         return false;
     state->has_current_functions = strcmp(pd_db_result_value(result, 0, 0), "t") == 0;
     return true;
 }
 
 /*
- * The counter table and the three trigger functions, created or replaced.
+ * The counter table and the five trigger functions, created or replaced.
  * Every write updates a slot row: room on each page for new versions
  * (fillfactor), and vacuum after every 1,000 dead versions rather than a
  * fraction of a table that stays 64 rows per table, since busy writers keep
@@ -281,7 +379,7 @@ install_objects(PdArena *arena, PdDb *db, const CountersState *state, PdError *e
                       " autovacuum_vacuum_threshold = 1000);\n"
                       "GRANT SELECT ON %s." PD_COUNTERS_TABLE " TO PUBLIC;\n",
                       state->schema, state->schema);
-    for (size_t i = 0; i < sizeof(functions) / sizeof(functions[0]); i++)
+    for (size_t i = 0; i < FUNCTION_COUNT; i++)
         append_function(&sql, state->schema, functions[i][0], functions[i][1]);
     if (pd_strbuf_failed(&sql))
         return pd_arena_error(arena, err);
@@ -289,56 +387,91 @@ install_objects(PdArena *arena, PdDb *db, const CountersState *state, PdError *e
            pd_error_context(err, "while creating the row counters' table and functions");
 }
 
-/* Drops whichever of the three triggers table has. */
+static const char *const trigger_names[] = {"prodata_count_insert", "prodata_count_delete",
+                                            "prodata_count_truncate", "prodata_count_defer",
+                                            "prodata_count_flush"};
+
+/* Drops whichever of the five triggers table has. */
 static void
 append_drop_triggers(PdStrbuf *sql, const char *table)
 {
-    static const char *const names[] = {"prodata_count_insert", "prodata_count_delete",
-                                        "prodata_count_truncate"};
-    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+    for (size_t i = 0; i < sizeof(trigger_names) / sizeof(trigger_names[0]); i++)
     {
-        pd_strbuf_appendf(sql, "DROP TRIGGER IF EXISTS %s ON ", names[i]);
+        pd_strbuf_appendf(sql, "DROP TRIGGER IF EXISTS %s ON ", trigger_names[i]);
         pd_strbuf_append_identifier(sql, table);
         pd_strbuf_append(sql, ";\n");
     }
 }
 
 /*
+ * The five triggers on `quoted` (the table's quoted name): the statement
+ * triggers count inserts unless the statement defers (DEFER_CONDITION),
+ * deletes and truncates always; a deferring row queues two events, the
+ * defer trigger at once and the flush at commit. A writer that does not
+ * defer queues no row event (the WHEN is false).
+ */
+static void
+append_create_triggers(PdStrbuf *sql, const char *schema, const char *quoted)
+{
+    PdStrbuf table, condition;
+    pd_strbuf_init(&table, sql->arena);
+    pd_strbuf_init(&condition, sql->arena);
+    pd_strbuf_appendf(&table, "%s." PD_COUNTERS_TABLE, schema);
+    if (pd_strbuf_failed(&table))
+        sql->failed = true;
+    pd_strbuf_append_literal(&condition, pd_strbuf_failed(&table) ? "" : pd_strbuf_text(&table));
+    const char *literal = pd_strbuf_failed(&condition) ? "" : pd_strbuf_text(&condition);
+    pd_strbuf_appendf(sql,
+                      "CREATE TRIGGER prodata_count_insert AFTER INSERT ON %s REFERENCING NEW TABLE AS "
+                      "prodata_inserted FOR EACH STATEMENT WHEN (NOT (" DEFER_CONDITION
+                      ")) EXECUTE FUNCTION %s.prodata_count_insert();\n",
+                      quoted, literal, schema);
+    pd_strbuf_appendf(sql,
+                      "CREATE TRIGGER prodata_count_delete AFTER DELETE ON %s REFERENCING OLD TABLE AS "
+                      "prodata_deleted FOR EACH STATEMENT EXECUTE FUNCTION %s.prodata_count_delete();\n",
+                      quoted, schema);
+    pd_strbuf_appendf(sql,
+                      "CREATE TRIGGER prodata_count_truncate AFTER TRUNCATE ON %s FOR EACH STATEMENT EXECUTE "
+                      "FUNCTION %s.prodata_count_truncate();\n",
+                      quoted, schema);
+    pd_strbuf_appendf(
+        sql,
+        "CREATE TRIGGER prodata_count_defer AFTER INSERT ON %s FOR EACH ROW WHEN (" DEFER_CONDITION
+        ") EXECUTE FUNCTION %s.prodata_count_defer();\n",
+        quoted, literal, schema);
+    pd_strbuf_appendf(sql,
+                      "CREATE CONSTRAINT TRIGGER prodata_count_flush AFTER INSERT ON %s DEFERRABLE INITIALLY "
+                      "DEFERRED FOR EACH ROW WHEN (" DEFER_CONDITION
+                      ") EXECUTE FUNCTION %s.prodata_count_flush();\n",
+                      quoted, literal, schema);
+    if (pd_strbuf_failed(&condition))
+        sql->failed = true;
+}
+
+/*
  * Counts one table: locks it against writers (waiting for those under way
- * to end), puts the three triggers on it, then seeds its slots with
+ * to end), puts the five triggers on it, then seeds its slots with
  * count(*), a statement whose snapshot is taken after the lock was granted.
  */
 static bool
 install_table(PdArena *arena, PdDb *db, const CountersState *state, const CountedTable *table, PdError *err)
 {
-    PdStrbuf sql;
+    PdStrbuf sql, quoted;
     pd_strbuf_init(&sql, arena);
-    pd_strbuf_append(&sql, "LOCK TABLE ");
-    pd_strbuf_append_identifier(&sql, table->name);
-    pd_strbuf_append(&sql, " IN SHARE ROW EXCLUSIVE MODE;\n");
-    if (table->has_triggers)
-        append_drop_triggers(&sql, table->name);
-    static const char *const triggers[][2] = {
-        {"prodata_count_insert", "AFTER INSERT ON %s REFERENCING NEW TABLE AS prodata_inserted"},
-        {"prodata_count_delete", "AFTER DELETE ON %s REFERENCING OLD TABLE AS prodata_deleted"},
-        {"prodata_count_truncate", "AFTER TRUNCATE ON %s"}};
-    PdStrbuf quoted;
     pd_strbuf_init(&quoted, arena);
     pd_strbuf_append_identifier(&quoted, table->name);
-    for (size_t i = 0; i < sizeof(triggers) / sizeof(triggers[0]); i++)
-    {
-        pd_strbuf_appendf(&sql, "CREATE TRIGGER %s ", triggers[i][0]);
-        pd_strbuf_appendf(&sql, triggers[i][1], pd_strbuf_text(&quoted));
-        pd_strbuf_appendf(&sql, " FOR EACH STATEMENT EXECUTE FUNCTION %s.%s();\n", state->schema,
-                          triggers[i][0]);
-    }
+    const char *name = pd_strbuf_failed(&quoted) ? "" : pd_strbuf_text(&quoted);
+    pd_strbuf_appendf(&sql, "LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE;\n", name);
+    if (table->has_triggers)
+        append_drop_triggers(&sql, table->name);
+    append_create_triggers(&sql, state->schema, name);
     const char *seed =
         pd_arena_sprintf(arena,
                          "INSERT INTO %s." PD_COUNTERS_TABLE " (relid, slot, n)\n"
                          "SELECT $1::oid, s, CASE WHEN s = 0 THEN (SELECT count(*) FROM %s) ELSE 0 END\n"
                          "FROM generate_series(0, %d) s\n"
                          "ON CONFLICT (relid, slot) DO UPDATE SET n = excluded.n",
-                         state->schema, pd_strbuf_text(&quoted), PD_COUNTERS_SLOTS - 1);
+                         state->schema, name, PD_COUNTERS_SLOTS - 1);
     if (pd_strbuf_failed(&sql) || pd_strbuf_failed(&quoted) || seed == NULL)
         return pd_arena_error(arena, err);
     const char *params[] = {table->oid};
@@ -346,6 +479,28 @@ install_table(PdArena *arena, PdDb *db, const CountersState *state, const Counte
     if (!pd_db_exec(db, pd_strbuf_text(&sql), err) || !pd_db_query(arena, db, seed, 1, params, &result, err))
         return pd_error_context(err, "while installing the row counter of table %s", table->name);
     return true;
+}
+
+/*
+ * A table counted by the previous version (three statement triggers): its
+ * triggers replaced by the five, its slots untouched. DROP and CREATE
+ * TRIGGER hold the table's SHARE ROW EXCLUSIVE lock until the migration
+ * commits, so every write is counted by the old triggers before it or by
+ * the new ones after it, and the sum stays exact with no recount.
+ */
+static bool
+upgrade_table(PdArena *arena, PdDb *db, const CountersState *state, const CountedTable *table, PdError *err)
+{
+    PdStrbuf sql, quoted;
+    pd_strbuf_init(&sql, arena);
+    pd_strbuf_init(&quoted, arena);
+    pd_strbuf_append_identifier(&quoted, table->name);
+    append_drop_triggers(&sql, table->name);
+    append_create_triggers(&sql, state->schema, pd_strbuf_failed(&quoted) ? "" : pd_strbuf_text(&quoted));
+    if (pd_strbuf_failed(&sql) || pd_strbuf_failed(&quoted))
+        return pd_arena_error(arena, err);
+    return pd_db_exec(db, pd_strbuf_text(&sql), err) ||
+           pd_error_context(err, "while upgrading the row counter of table %s", table->name);
 }
 
 /* Takes the counter off one table: its triggers and its slots. */
@@ -387,8 +542,11 @@ remove_everything(PdArena *arena, PdDb *db, const CountersState *state, int *cha
                                        "DROP TABLE IF EXISTS %s." PD_COUNTERS_TABLE ";\n"
                                        "DROP FUNCTION IF EXISTS %s.prodata_count_insert();\n"
                                        "DROP FUNCTION IF EXISTS %s.prodata_count_delete();\n"
-                                       "DROP FUNCTION IF EXISTS %s.prodata_count_truncate();\n",
-                                       state->schema, state->schema, state->schema, state->schema);
+                                       "DROP FUNCTION IF EXISTS %s.prodata_count_truncate();\n"
+                                       "DROP FUNCTION IF EXISTS %s.prodata_count_defer();\n"
+                                       "DROP FUNCTION IF EXISTS %s.prodata_count_flush();\n",
+                                       state->schema, state->schema, state->schema, state->schema,
+                                       state->schema, state->schema);
     if (sql == NULL)
         return pd_arena_error(arena, err);
     return pd_db_exec(db, sql, err) || pd_error_context(err, "while dropping their table and functions");
@@ -430,7 +588,10 @@ sync_on(PdArena *arena, PdDb *db, CountersState *state, int *changed, PdError *e
     for (size_t i = 0; i < state->table_count; i++)
     {
         const CountedTable *table = &state->tables[i];
-        if (table->is_model && !table->is_installed && !install_table(arena, db, state, table, err))
+        if (table->is_model && table->is_upgradable && !upgrade_table(arena, db, state, table, err))
+            return false;
+        if (table->is_model && !table->is_installed && !table->is_upgradable &&
+            !install_table(arena, db, state, table, err))
             return false;
         if (!table->is_model && !remove_table(arena, db, state, table, err))
             return false;

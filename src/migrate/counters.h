@@ -23,14 +23,16 @@
 /*
  * Inside the caller's open READ COMMITTED transaction (apply.c begins it so):
  * makes the counters match `state` (the models after the migration; NULL: no
- * models). is_on: every model table gets the three triggers and its slots,
- * seeded with count(*) after the table is locked against writers; counters of
- * tables that are no longer model tables (dropped, or no longer a model's)
- * go. Off: every trigger, the functions and the table go. A table whose
+ * models). is_on: every model table gets the five triggers and its slots,
+ * seeded with count(*) after the table is locked against writers (a table
+ * counted by the previous version's three triggers gets the five and keeps
+ * its slots); counters of tables that are no longer model tables (dropped,
+ * or no longer a model's) go. Off: every trigger, the functions and the table go. A table whose
  * triggers and slots are already right is not locked. is_run_end: also
  * deletes the slots of tables that are gone or carry no trigger (dropped by
  * a migration; left for the end, so a migration does not scan the counter
- * table). *changed (may be NULL) counts the tables installed or removed.
+ * table). *changed (may be NULL) counts the tables installed, upgraded or
+ * removed.
  * Errors: the server's (PD_ERR_LOCK_TIMEOUT when a table stays locked past
  * lock_timeout).
  */

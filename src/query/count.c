@@ -1,14 +1,17 @@
 /*
  * count.c - exact counts of whole tables from the counters migrate keeps
- * (src/migrate/counters.c: statement-level triggers add each statement's
- * inserted and deleted rows to one of 64 slots of prodata_row_counts, in
- * the writer's transaction). Summing a table's slots reads 64 small rows
- * where count(*) reads the table, and gives the same number under any
- * snapshot: a writer's rows and its slot change commit together. What this
- * file decides is when that is allowed (pd_query_counter_available): the
- * counter must be installed and enabled, readable, and the table free of
- * row-level security, whose policies make count(*) differ per role. Filtered
- * counts are the page query's own (count(*) through the indexes).
+ * (src/migrate/counters.c: triggers add each statement's inserted and
+ * deleted rows, or at commit a deferring transaction's inserted rows, to
+ * one of 64 slots of prodata_row_counts, in the writer's transaction).
+ * Summing a table's slots reads 64 small rows where count(*) reads the
+ * table, and gives the same number under any snapshot: a writer's rows and
+ * its slot change commit together. What this file decides is when that is
+ * allowed (pd_query_counter_available): the counter must be installed and
+ * enabled (the three statement triggers, and the deferring pair either
+ * both enabled or both absent, as a database counted by the previous
+ * version has them until its next migrate), readable, and the table free
+ * of row-level security, whose policies make count(*) differ per role.
+ * Filtered counts are the page query's own (count(*) through the indexes).
  */
 #include "prodata/count.h"
 
@@ -23,8 +26,11 @@ pd_query_counter_available(PdArena *arena, PdDb *db, const PdModel *model, bool 
         "SELECT NOT c.relrowsecurity\n"
         "   AND (SELECT count(*) FROM pg_trigger g WHERE g.tgrelid = c.oid AND g.tgenabled <> 'D'\n"
         "          AND g.tgname IN ('prodata_count_insert', 'prodata_count_delete', "
-        "'prodata_count_truncate'))"
-        " = 3\n"
+        "'prodata_count_truncate')) = 3\n"
+        "   AND NOT EXISTS (SELECT 1 FROM pg_trigger g WHERE g.tgrelid = c.oid AND g.tgenabled = 'D'\n"
+        "          AND g.tgname IN ('prodata_count_defer', 'prodata_count_flush'))\n"
+        "   AND (SELECT count(*) FROM pg_trigger g WHERE g.tgrelid = c.oid\n"
+        "          AND g.tgname IN ('prodata_count_defer', 'prodata_count_flush')) IN (0, 2)\n"
         "   AND coalesce(has_table_privilege(to_regclass('prodata_row_counts'), 'SELECT'), false)\n"
         "FROM pg_class c WHERE c.oid = to_regclass($1)";
     PdStrbuf name;

@@ -3,12 +3,17 @@
  * against a database migrated by the library itself: when the counter may
  * stand in for count(*) (installed, enabled, readable, no row-level
  * security) and that the count expression gives count(*)'s number under the
- * statement's snapshot, inside and outside a writing transaction.
+ * statement's snapshot, inside and outside a writing transaction; and the
+ * deferred counting of a transaction that sets prodata.defer_counts (its
+ * inserted rows added at its commit: rolled back with it or with a
+ * savepoint, a truncate after them, a role that may only insert, and a
+ * session whose login role may not write the counters, which cannot defer).
  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -127,6 +132,145 @@ test_expression_counts_exactly(void **state)
     assert_string_equal(actual, "0");
 }
 
+/* The counter and count(*) of model_name as numbers, in one statement. */
+static void
+read_numbers(Fixture *fixture, const char *model_name, long long *counted, long long *actual)
+{
+    char *counted_text, *actual_text;
+    read_counts(fixture, model_name, &counted_text, &actual_text);
+    *counted = atoll(counted_text);
+    *actual = atoll(actual_text);
+}
+
+static void
+assert_exact(Fixture *fixture, const char *model_name, long long expected)
+{
+    long long counted, actual;
+    read_numbers(fixture, model_name, &counted, &actual);
+    assert_int_equal(actual, expected);
+    assert_int_equal(counted, actual);
+}
+
+/* Whether sql fails (the transaction it runs in is then aborted). */
+static bool
+fails(Fixture *fixture, const char *sql)
+{
+    PdError err = {0};
+    return !pd_db_exec(fixture->db, sql, &err);
+}
+
+static void
+test_deferred_inserts_counted_at_commit(void **state)
+{
+    Fixture *fixture = *state;
+    long long before, counted, actual;
+    read_numbers(fixture, "Author", &before, &actual);
+    assert_int_equal(before, actual);
+    pgtest_exec(fixture->db, "BEGIN; SET LOCAL prodata.defer_counts = on");
+    pgtest_exec(fixture->db, "INSERT INTO author (name) VALUES ('d1')");
+    pgtest_exec(fixture->db, "INSERT INTO author (name) VALUES ('d2'), ('d3')");
+    read_numbers(fixture, "Author", &counted, &actual);
+    assert_int_equal(actual, before + 3);
+    assert_int_equal(counted, before); /* deferred: in no slot before the commit */
+    pgtest_exec(fixture->db, "COMMIT");
+    assert_exact(fixture, "Author", before + 3);
+    /* A transaction that defers and one that does not, one after the other on one session. */
+    pgtest_exec(fixture->db, "INSERT INTO author (name) VALUES ('n1')");
+    assert_exact(fixture, "Author", before + 4);
+}
+
+static void
+test_deferred_inserts_rolled_back(void **state)
+{
+    Fixture *fixture = *state;
+    long long before, actual;
+    read_numbers(fixture, "Author", &before, &actual);
+    pgtest_exec(fixture->db,
+                "BEGIN; SET LOCAL prodata.defer_counts = on; INSERT INTO author (name) SELECT 'r' "
+                "FROM generate_series(1, 5); ROLLBACK");
+    assert_exact(fixture, "Author", before);
+    /* Savepoints: rolled back, released, and one rolled back after it had flushed the pending rows early. */
+    pgtest_exec(fixture->db,
+                "BEGIN; SET LOCAL prodata.defer_counts = on; INSERT INTO author (name) VALUES ('s1')");
+    pgtest_exec(fixture->db,
+                "SAVEPOINT a; INSERT INTO author (name) SELECT 'gone' FROM generate_series(1, 4)");
+    pgtest_exec(fixture->db, "ROLLBACK TO a; INSERT INTO author (name) VALUES ('s2'), ('s3')");
+    pgtest_exec(fixture->db, "SAVEPOINT b; INSERT INTO author (name) VALUES ('s4'); RELEASE b");
+    pgtest_exec(fixture->db, "SAVEPOINT c; SET CONSTRAINTS prodata_count_flush IMMEDIATE; ROLLBACK TO c");
+    pgtest_exec(fixture->db, "COMMIT");
+    assert_exact(fixture, "Author", before + 4);
+    /* Flushed early and kept: the rows inserted after it are flushed at commit. */
+    pgtest_exec(fixture->db,
+                "BEGIN; SET LOCAL prodata.defer_counts = on; INSERT INTO author (name) VALUES ('e1')");
+    pgtest_exec(fixture->db, "SET CONSTRAINTS prodata_count_flush IMMEDIATE");
+    pgtest_exec(fixture->db, "INSERT INTO author (name) VALUES ('e2'), ('e3'); COMMIT");
+    assert_exact(fixture, "Author", before + 7);
+}
+
+static void
+test_truncate_after_deferred_inserts(void **state)
+{
+    Fixture *fixture = *state;
+    static const char *insert_books =
+        "INSERT INTO book (title, author_id) SELECT 't' || g, (SELECT min(id) FROM "
+        "author) FROM generate_series(1, %d) g";
+    char sql[256];
+    pgtest_exec(fixture->db, "BEGIN; SET LOCAL prodata.defer_counts = on");
+    snprintf(sql, sizeof(sql), insert_books, 3);
+    pgtest_exec(fixture->db, sql);
+    /* The flush events of the rows are pending: PostgreSQL refuses the truncate, the transaction aborts. */
+    assert_true(fails(fixture, "TRUNCATE book"));
+    pgtest_exec(fixture->db, "ROLLBACK");
+    assert_exact(fixture, "Book", 0);
+    /* Flushed first, the truncate goes through; rows deferred after it are counted at commit. */
+    pgtest_exec(fixture->db, "BEGIN; SET LOCAL prodata.defer_counts = on");
+    pgtest_exec(fixture->db, sql);
+    pgtest_exec(fixture->db, "SET CONSTRAINTS prodata_count_flush IMMEDIATE; TRUNCATE book");
+    snprintf(sql, sizeof(sql), insert_books, 2);
+    pgtest_exec(fixture->db, sql);
+    pgtest_exec(fixture->db, "COMMIT");
+    assert_exact(fixture, "Book", 2);
+    pgtest_exec(fixture->db, "TRUNCATE book");
+    assert_exact(fixture, "Book", 0);
+}
+
+/*
+ * A role that may only insert defers when the session's login role may
+ * write the counters (as prodata serve's SET LOCAL ROLE does); a session
+ * whose login role may not cannot defer, so its own setting of the
+ * pending count (a setting every role may change) is never read.
+ */
+static void
+test_deferring_roles(void **state)
+{
+    Fixture *fixture = *state;
+    long long before, counted, actual;
+    pgtest_exec(fixture->db,
+                "DROP ROLE IF EXISTS test_counters_inserter; CREATE ROLE test_counters_inserter; "
+                "GRANT INSERT, SELECT ON author TO test_counters_inserter");
+    read_numbers(fixture, "Author", &before, &actual);
+    pgtest_exec(fixture->db,
+                "BEGIN; SET LOCAL ROLE test_counters_inserter; SET LOCAL prodata.defer_counts = on");
+    assert_true(fails(fixture, "SAVEPOINT p; UPDATE prodata_row_counts SET n = n + 1"));
+    pgtest_exec(fixture->db, "ROLLBACK TO p; INSERT INTO author (name) VALUES ('i1'), ('i2')");
+    read_numbers(fixture, "Author", &counted, &actual);
+    assert_int_equal(counted, before); /* deferred */
+    pgtest_exec(fixture->db, "COMMIT");
+    assert_exact(fixture, "Author", before + 2);
+
+    pgtest_exec(fixture->db, "SET SESSION AUTHORIZATION test_counters_inserter");
+    pgtest_exec(fixture->db,
+                "BEGIN; SET LOCAL prodata.defer_counts = on; SELECT set_config('prodata.pending_' || "
+                "'author'::regclass::oid, '1000', true); INSERT INTO author (name) VALUES ('f1')");
+    read_numbers(fixture, "Author", &counted, &actual);
+    assert_int_equal(counted, before + 3); /* counted by the statement, not deferred */
+    pgtest_exec(fixture->db, "SET CONSTRAINTS ALL IMMEDIATE; COMMIT");
+    pgtest_exec(fixture->db, "RESET SESSION AUTHORIZATION");
+    assert_exact(fixture, "Author", before + 3);
+    pgtest_exec(fixture->db,
+                "REVOKE ALL ON author FROM test_counters_inserter; DROP ROLE test_counters_inserter");
+}
+
 static void
 test_available_when_installed(void **state)
 {
@@ -153,6 +297,14 @@ test_not_available_with_a_disabled_trigger(void **state)
     pgtest_exec(fixture->db, "ALTER TABLE author DISABLE TRIGGER prodata_count_delete");
     assert_false(available(fixture, "Author"));
     pgtest_exec(fixture->db, "ALTER TABLE author ENABLE TRIGGER prodata_count_delete");
+    assert_true(available(fixture, "Author"));
+    /* Either of the deferring pair disabled: a deferring writer's rows would not be counted. */
+    pgtest_exec(fixture->db, "ALTER TABLE author DISABLE TRIGGER prodata_count_flush");
+    assert_false(available(fixture, "Author"));
+    pgtest_exec(fixture->db, "ALTER TABLE author ENABLE TRIGGER prodata_count_flush");
+    pgtest_exec(fixture->db, "ALTER TABLE author DISABLE TRIGGER prodata_count_defer");
+    assert_false(available(fixture, "Author"));
+    pgtest_exec(fixture->db, "ALTER TABLE author ENABLE TRIGGER prodata_count_defer");
     assert_true(available(fixture, "Author"));
 }
 
@@ -195,6 +347,10 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_expression_counts_exactly),
+        cmocka_unit_test(test_deferred_inserts_counted_at_commit),
+        cmocka_unit_test(test_deferred_inserts_rolled_back),
+        cmocka_unit_test(test_truncate_after_deferred_inserts),
+        cmocka_unit_test(test_deferring_roles),
         cmocka_unit_test(test_available_when_installed),
         cmocka_unit_test(test_not_available_with_row_level_security),
         cmocka_unit_test(test_not_available_with_a_disabled_trigger),
