@@ -248,9 +248,10 @@ read_tables(PdArena *arena, PdDb *db, const PdCatalog *models, CountersState *st
     "END"
 
 /*
- * The flush, per deferred row at commit (or at SET CONSTRAINTS ...
- * IMMEDIATE): the first firing for a table adds its pending rows to a slot,
- * as ADD_ROWS does, and zeroes them; the later ones find zero and return.
+ * The flush, at commit (or at SET CONSTRAINTS ... IMMEDIATE), per row of the
+ * first deferring statement of a table (append_create_triggers): the first
+ * firing adds the table's pending rows to a slot, as ADD_ROWS does, and
+ * zeroes them; the later ones find zero and return.
  */
 #define FLUSH_BODY                                                                                           \
     "DECLARE\n"                                                                                              \
@@ -404,23 +405,33 @@ append_drop_triggers(PdStrbuf *sql, const char *table)
 }
 
 /*
- * The five triggers on `quoted` (the table's quoted name): the statement
- * triggers count inserts unless the statement defers (DEFER_CONDITION),
- * deletes and truncates always; a deferring row queues two events, the
- * defer trigger at once and the flush at commit. A writer that does not
- * defer queues no row event (the WHEN is false).
+ * The five triggers on `quoted` (the table's quoted name, `oid` its oid):
+ * the statement triggers count inserts unless the statement defers
+ * (DEFER_CONDITION), deletes and truncates always. A deferring row queues
+ * the defer trigger's event, and the flush's only while the table has no
+ * pending row (its WHEN, evaluated as the row is inserted, before the
+ * statement's defer triggers run): the first deferring statement of a
+ * transaction per table queues flushes, later ones none. Pending rows
+ * therefore always have a flush event queued with them, in the same
+ * (sub)transaction, and roll back with it. A writer that does not defer
+ * queues no row event (the WHEN is false).
  */
 static void
-append_create_triggers(PdStrbuf *sql, const char *schema, const char *quoted)
+append_create_triggers(PdStrbuf *sql, const char *schema, const char *quoted, const char *oid)
 {
-    PdStrbuf table, condition;
+    PdStrbuf table, condition, pending, setting;
     pd_strbuf_init(&table, sql->arena);
     pd_strbuf_init(&condition, sql->arena);
+    pd_strbuf_init(&pending, sql->arena);
+    pd_strbuf_init(&setting, sql->arena);
     pd_strbuf_appendf(&table, "%s." PD_COUNTERS_TABLE, schema);
-    if (pd_strbuf_failed(&table))
+    pd_strbuf_appendf(&pending, "prodata.pending_%s", oid);
+    if (pd_strbuf_failed(&table) || pd_strbuf_failed(&pending))
         sql->failed = true;
     pd_strbuf_append_literal(&condition, pd_strbuf_failed(&table) ? "" : pd_strbuf_text(&table));
+    pd_strbuf_append_literal(&setting, pd_strbuf_failed(&pending) ? "" : pd_strbuf_text(&pending));
     const char *literal = pd_strbuf_failed(&condition) ? "" : pd_strbuf_text(&condition);
+    const char *name = pd_strbuf_failed(&setting) ? "" : pd_strbuf_text(&setting);
     pd_strbuf_appendf(sql,
                       "CREATE TRIGGER prodata_count_insert AFTER INSERT ON %s REFERENCING NEW TABLE AS "
                       "prodata_inserted FOR EACH STATEMENT WHEN (NOT (" DEFER_CONDITION
@@ -442,9 +453,10 @@ append_create_triggers(PdStrbuf *sql, const char *schema, const char *quoted)
     pd_strbuf_appendf(sql,
                       "CREATE CONSTRAINT TRIGGER prodata_count_flush AFTER INSERT ON %s DEFERRABLE INITIALLY "
                       "DEFERRED FOR EACH ROW WHEN (" DEFER_CONDITION
-                      ") EXECUTE FUNCTION %s.prodata_count_flush();\n",
-                      quoted, literal, schema);
-    if (pd_strbuf_failed(&condition))
+                      " AND COALESCE(pg_catalog.current_setting(%s, true), '') OPERATOR(pg_catalog.=) ANY "
+                      "('{\"\",0}'::pg_catalog.text[])) EXECUTE FUNCTION %s.prodata_count_flush();\n",
+                      quoted, literal, name, schema);
+    if (pd_strbuf_failed(&condition) || pd_strbuf_failed(&setting))
         sql->failed = true;
 }
 
@@ -464,7 +476,7 @@ install_table(PdArena *arena, PdDb *db, const CountersState *state, const Counte
     pd_strbuf_appendf(&sql, "LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE;\n", name);
     if (table->has_triggers)
         append_drop_triggers(&sql, table->name);
-    append_create_triggers(&sql, state->schema, name);
+    append_create_triggers(&sql, state->schema, name, table->oid);
     const char *seed =
         pd_arena_sprintf(arena,
                          "INSERT INTO %s." PD_COUNTERS_TABLE " (relid, slot, n)\n"
@@ -496,7 +508,8 @@ upgrade_table(PdArena *arena, PdDb *db, const CountersState *state, const Counte
     pd_strbuf_init(&quoted, arena);
     pd_strbuf_append_identifier(&quoted, table->name);
     append_drop_triggers(&sql, table->name);
-    append_create_triggers(&sql, state->schema, pd_strbuf_failed(&quoted) ? "" : pd_strbuf_text(&quoted));
+    append_create_triggers(&sql, state->schema, pd_strbuf_failed(&quoted) ? "" : pd_strbuf_text(&quoted),
+                           table->oid);
     if (pd_strbuf_failed(&sql) || pd_strbuf_failed(&quoted))
         return pd_arena_error(arena, err);
     return pd_db_exec(db, pd_strbuf_text(&sql), err) ||

@@ -205,6 +205,16 @@ test_deferred_inserts_rolled_back(void **state)
     pgtest_exec(fixture->db, "SET CONSTRAINTS prodata_count_flush IMMEDIATE");
     pgtest_exec(fixture->db, "INSERT INTO author (name) VALUES ('e2'), ('e3'); COMMIT");
     assert_exact(fixture, "Author", before + 7);
+    /* Only the first deferring statement queues flushes: rolled back, the next one does; released, they stay.
+     */
+    pgtest_exec(fixture->db,
+                "BEGIN; SET LOCAL prodata.defer_counts = on; SAVEPOINT a; INSERT INTO author (name) "
+                "VALUES ('f1'); ROLLBACK TO a; INSERT INTO author (name) VALUES ('f2'); COMMIT");
+    assert_exact(fixture, "Author", before + 8);
+    pgtest_exec(fixture->db,
+                "BEGIN; SET LOCAL prodata.defer_counts = on; SAVEPOINT a; INSERT INTO author (name) "
+                "VALUES ('g1'); RELEASE a; INSERT INTO author (name) VALUES ('g2'); COMMIT");
+    assert_exact(fixture, "Author", before + 10);
 }
 
 static void
