@@ -130,7 +130,8 @@ static const PdSetting serve_rows[] = {
     SERVE_TEXT(tls_key, PD_SETTING_PATH, "", false, "FILE", "PEM private key of tls_cert"),
     SERVE_INT(worker_threads, "0", 0, 1024,
               "event loops (one thread each) answering requests, each keeping many statements in flight; "
-              "0: one per core; more loops than cores only add contention (a warning at start)"),
+              "0: half the cores (at least one), the rest left to PostgreSQL's backends; more loops than "
+              "cores only add contention (a warning at start)"),
     SERVE_INT(pool_size, "0", 0, 1024,
               "database connections at most (statements in flight at once); 0: 32, or 8 per worker "
               "thread when that is more"),

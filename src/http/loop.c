@@ -637,7 +637,7 @@ pd_http_loops_start(struct PdHttpServer *server, int count, int pool_size, size_
         pd_logf(
             PD_LOG_WARNING,
             "worker_threads=%d event loops on %ld cores: a loop never blocks, so loops beyond one per core "
-            "only take turns on the cores (set worker_threads=0 for one per core)",
+            "only take turns on the cores (worker_threads=0 gives half the cores)",
             count, cores);
     unsigned int limit = (unsigned int)server->settings->max_connections;
     unsigned int per_loop = (limit + (unsigned int)count - 1) / (unsigned int)count;

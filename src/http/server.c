@@ -167,14 +167,19 @@ pool_size(const PdHttpServer *server)
     return server->thread_count * 8 > 32 ? server->thread_count * 8 : 32;
 }
 
-/* worker_threads, or 0: one per core. */
+/*
+ * worker_threads, or 0: half the cores, at least one. A loop never blocks, so one keeps a core busy (about
+ * 20,000 reads by key a second here); PostgreSQL's backends, usually on the same machine, need the other
+ * cores, and fewer loops make bigger commit groups (measured on 2 cores: 1 loop against 2, creates 1.2-1.6x,
+ * reads by key and lists the same, p99 lower).
+ */
 static int
 thread_count(const PdServeSettings *settings)
 {
     if (settings->worker_threads > 0)
         return settings->worker_threads;
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    return cores > 0 ? (int)cores : 1;
+    return cores > 1 ? (int)(cores / 2) : 1;
 }
 
 static bool
