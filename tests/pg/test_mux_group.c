@@ -27,11 +27,15 @@
 #include <unistd.h>
 
 #include <cmocka.h>
-#include <libpq-fe.h>
 
 #include "pgtest.h"
 
-/* libpq's PQsendQueryParams, refusing "COMMIT" while refuse_commit is set (a connection libpq found bad). */
+/* libpq's PQsendQueryParams, refusing "COMMIT" while refuse_commit is set (a connection libpq found bad).
+ * libpq's types stay inside src/db: its connection is opaque here, an Oid is libpq's unsigned int. */
+typedef struct pg_conn PGconn;
+typedef unsigned int Oid;
+int PQsendQueryParams(PGconn *conn, const char *command, int count, const Oid *types,
+                      const char *const *values, const int *lengths, const int *formats, int result_format);
 static int refuse_commit;
 
 int
