@@ -95,8 +95,9 @@ pd_http_db_acquire(PdHttpContext *ctx, PdDb **db, PdError *err)
 /*
  * A create that runs as the login role shares its loop's group-commit connection (pd_db_mux_new_group):
  * creates that arrive while one COMMIT is being made durable share the next one, so a burst of creates
- * costs one WAL flush, not one each; the flush, not the statement, caps single-row transactions (pgbench's
- * insert ceiling). Anything else acquires as pd_http_db_acquire does.
+ * costs one transaction (its id, commit record and WAL flush) and one backend's turn on the cores, not one
+ * each: what caps single-row transactions (pgbench's insert ceiling). Anything else acquires as
+ * pd_http_db_acquire does.
  */
 bool
 pd_http_db_acquire_create(PdHttpContext *ctx, PdDb **db, PdError *err)
