@@ -381,16 +381,25 @@ conninfo_value(const char *key, char *buf, size_t size)
     snprintf(buf, size, "%.*s", (int)strcspn(at, " "), at);
 }
 
+/* A multi-host conninfo whose first host refuses connections and whose second is the test database (its port
+ * in port). */
+static void
+dead_first_host(char *port, size_t port_size, char *conninfo, size_t conninfo_size)
+{
+    char dbname[128];
+    conninfo_value("port", port, port_size);
+    conninfo_value("dbname", dbname, sizeof(dbname));
+    snprintf(conninfo, conninfo_size,
+             "host=127.0.0.1,127.0.0.1 port=%d,%s dbname=%s user=postgres target_session_attrs=read-write",
+             closed_port(), port, dbname);
+}
+
 static void
 test_multi_host_skips_a_dead_first_host(void **state)
 {
     (void)state;
-    char port[16], dbname[128], conninfo[512], buf[32];
-    conninfo_value("port", port, sizeof(port));
-    conninfo_value("dbname", dbname, sizeof(dbname));
-    snprintf(conninfo, sizeof(conninfo),
-             "host=127.0.0.1,127.0.0.1 port=%d,%s dbname=%s user=postgres target_session_attrs=read-write",
-             closed_port(), port, dbname);
+    char port[16], conninfo[512], buf[32];
+    dead_first_host(port, sizeof(port), conninfo, sizeof(conninfo));
     PdPool *pool = make_pool(conninfo, 2, 2000, NULL);
     PdDb *db = NULL;
     PdError err = {0};
@@ -473,12 +482,8 @@ static void
 test_waiter_connects_through_its_wait(void **state)
 {
     (void)state;
-    char port[16], dbname[128], conninfo[512], buf[32];
-    conninfo_value("port", port, sizeof(port));
-    conninfo_value("dbname", dbname, sizeof(dbname));
-    snprintf(conninfo, sizeof(conninfo),
-             "host=127.0.0.1,127.0.0.1 port=%d,%s dbname=%s user=postgres target_session_attrs=read-write",
-             closed_port(), port, dbname);
+    char port[16], conninfo[512], buf[32];
+    dead_first_host(port, sizeof(port), conninfo, sizeof(conninfo));
     PdPool *pool = make_pool(conninfo, 2, 2000, NULL);
     Recorder recorder;
     recorder_init(&recorder);
