@@ -311,6 +311,18 @@ pd_http_task_wait(void *context, int socket, PdDbWaitFor what, int timeout_ms)
     return !task->is_timed_out;
 }
 
+/* Puts the task at the end of the loop's ready queue (run on this turn, in order). */
+static void
+queue_ready(PdHttpLoop *loop, PdHttpTask *task)
+{
+    task->next_ready = NULL;
+    if (loop->ready_tail != NULL)
+        loop->ready_tail->next_ready = task;
+    else
+        loop->ready_head = task;
+    loop->ready_tail = task;
+}
+
 /* On the task's loop: ends its wait and queues it to run on this turn. */
 static void
 wake_here(PdHttpLoop *loop, PdHttpTask *task)
@@ -318,12 +330,7 @@ wake_here(PdHttpLoop *loop, PdHttpTask *task)
     if (task->waiting == TASK_RUNNING)
         return;
     end_wait(loop, task, false, false);
-    task->next_ready = NULL;
-    if (loop->ready_tail != NULL)
-        loop->ready_tail->next_ready = task;
-    else
-        loop->ready_head = task;
-    loop->ready_tail = task;
+    queue_ready(loop, task);
 }
 
 /* From another thread: the wake is posted to the task's loop with the wait it ends, which the loop checks
@@ -495,12 +502,7 @@ wake_sleepers(PdHttpLoop *loop)
         }
         *link = task->next_sleeping;
         end_wait(loop, task, true, false);
-        task->next_ready = NULL;
-        if (loop->ready_tail != NULL)
-            loop->ready_tail->next_ready = task;
-        else
-            loop->ready_head = task;
-        loop->ready_tail = task;
+        queue_ready(loop, task);
     }
 }
 
