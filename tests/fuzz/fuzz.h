@@ -18,6 +18,26 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/* The bookstore models the query-string and lookup targets parse their inputs against. */
+#define FUZZ_BOOKSTORE_MODELS                                                                                \
+    "model Author {\n"                                                                                       \
+    "  name     string(200)   search\n"                                                                      \
+    "  email    email          unique\n"                                                                     \
+    "  born     date           null\n"                                                                       \
+    "}\n"                                                                                                    \
+    "model Tag {\n"                                                                                          \
+    "  name  slug(40)  unique\n"                                                                             \
+    "}\n"                                                                                                    \
+    "model Book {\n"                                                                                         \
+    "  title      string(300)   index  search\n"                                                             \
+    "  author     Author        related=books\n"                                                             \
+    "  price      decimal(8,2)  default=0  check(>= 0)\n"                                                    \
+    "  published  timestamptz   default=now\n"                                                               \
+    "  in_stock   bool          default=true\n"                                                              \
+    "  meta       json          null\n"                                                                      \
+    "  tags       Tag[]\n"                                                                                   \
+    "}\n"
+
 /* The input as a C string in arena (a NUL byte inside ends it early, as it would for a file read as text). */
 static inline char *
 fuzz_text(PdArena *arena, const uint8_t *data, size_t size)

@@ -21,24 +21,6 @@
 #include "prodata/model.h"
 #include "prodata/query.h"
 
-static const char MODELS[] = "model Author {\n"
-                             "  name     string(200)   search\n"
-                             "  email    email          unique\n"
-                             "  born     date           null\n"
-                             "}\n"
-                             "model Tag {\n"
-                             "  name  slug(40)  unique\n"
-                             "}\n"
-                             "model Book {\n"
-                             "  title      string(300)   index  search\n"
-                             "  author     Author        related=books\n"
-                             "  price      decimal(8,2)  default=0  check(>= 0)\n"
-                             "  published  timestamptz   default=now\n"
-                             "  in_stock   bool          default=true\n"
-                             "  meta       json          null\n"
-                             "  tags       Tag[]\n"
-                             "}\n";
-
 /* The body of an error as the server answers it: a 4xx, JSON, in one of DRF's two shapes. */
 static void
 check_answer(PdHttpContext *ctx, const PdError *err, const char *what)
@@ -182,8 +164,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (catalog == NULL)
     {
         catalog_arena = pd_arena_new(0);
-        FUZZ_ASSERT(pd_model_parse(catalog_arena, "fuzz.pdm", MODELS, &catalog, &err), "models: %s",
-                    err.message);
+        FUZZ_ASSERT(pd_model_parse(catalog_arena, "fuzz.pdm", FUZZ_BOOKSTORE_MODELS, &catalog, &err),
+                    "models: %s", err.message);
     }
     PdHttpCatalog generation = {.catalog = catalog};
     PdHttpContext ctx = {.arena = arena, .catalog = &generation, .base_url = "http://host", .resource = "-"};

@@ -16,24 +16,6 @@
 #include "prodata/model.h"
 #include "prodata/query.h"
 
-static const char MODELS[] = "model Author {\n"
-                             "  name     string(200)   search\n"
-                             "  email    email          unique\n"
-                             "  born     date           null\n"
-                             "}\n"
-                             "model Tag {\n"
-                             "  name  slug(40)  unique\n"
-                             "}\n"
-                             "model Book {\n"
-                             "  title      string(300)   index  search\n"
-                             "  author     Author        related=books\n"
-                             "  price      decimal(8,2)  default=0  check(>= 0)\n"
-                             "  published  timestamptz   default=now\n"
-                             "  in_stock   bool          default=true\n"
-                             "  meta       json          null\n"
-                             "  tags       Tag[]\n"
-                             "}\n";
-
 /* Splits text at the next newline: returns the part before it and moves *rest past it. */
 static char *
 take_line(char **rest)
@@ -109,7 +91,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     PdArena *arena = pd_arena_new(0);
     PdCatalog *catalog = NULL;
     PdError err = {0};
-    FUZZ_ASSERT(pd_model_parse(arena, "fuzz.pdm", MODELS, &catalog, &err), "models: %s", err.message);
+    FUZZ_ASSERT(pd_model_parse(arena, "fuzz.pdm", FUZZ_BOOKSTORE_MODELS, &catalog, &err), "models: %s",
+                err.message);
     PdQuery *query = pd_query_new(arena, catalog, pd_model_find(catalog, "Book"));
     FUZZ_ASSERT(query != NULL, "pd_query_new");
     char *rest = fuzz_text(arena, data, size);
