@@ -197,11 +197,26 @@ is_array_body(const PdHttpContext *ctx)
     return at < ctx->body_length && ctx->body[at] == '[';
 }
 
+/* One try at a create: values alone, else the count objects of a bulk body; shared: on the loop's
+ * group-commit connection when the request may use it. */
+static bool
+create_once(PdHttpContext *ctx, PdValues **objects, size_t count, PdValues *values, bool shared,
+            const char **json, PdError *err)
+{
+    PdDb *db;
+    if (!(shared ? pd_http_db_acquire_create(ctx, &db, err) : pd_http_db_acquire(ctx, &db, err)))
+        return false;
+    bool is_created = values == NULL ? pd_object_create_bulk(ctx->arena, db, (const PdValues *const *)objects,
+                                                             count, json, err)
+                                     : pd_object_create(ctx->arena, db, values, json, err);
+    pd_http_db_release(ctx, db);
+    return is_created;
+}
+
 void
 pd_http_create(PdHttpContext *ctx, const PdModel *model)
 {
     PdError err = {0};
-    PdDb *db;
     const char *json = NULL;
     PdValues *values = NULL;
     PdValues **objects = NULL;
@@ -216,20 +231,13 @@ pd_http_create(PdHttpContext *ctx, const PdModel *model)
         pd_http_respond_error(ctx, &err);
         return;
     }
-    bool is_created = false;
-    for (int attempt = 0; attempt < 2 && !is_created; attempt++)
+    /* in a group commit first (not a bulk of several: a long statement would stall the group); rolled back
+     * there for another create's error, once more on a connection of its own */
+    bool is_created = create_once(ctx, objects, count, values, !is_bulk || count == 1, &json, &err);
+    if (!is_created && err.code == PD_ERR_ROLLED_BACK)
     {
-        /* first in a group commit; rolled back there for another statement's error, alone */
-        if (attempt > 0 && err.code != PD_ERR_ROLLED_BACK)
-            break;
         err = (PdError){0};
-        bool is_shared = attempt == 0 && (!is_bulk || count == 1); /* a long bulk would stall the group */
-        if (!(is_shared ? pd_http_db_acquire_create(ctx, &db, &err) : pd_http_db_acquire(ctx, &db, &err)))
-            break;
-        is_created = is_bulk ? pd_object_create_bulk(ctx->arena, db, (const PdValues *const *)objects, count,
-                                                     &json, &err)
-                             : pd_object_create(ctx->arena, db, values, &json, &err);
-        pd_http_db_release(ctx, db);
+        is_created = create_once(ctx, objects, count, values, false, &json, &err);
     }
     if (!is_created)
     {
