@@ -18,8 +18,9 @@ CPPFLAGS += -Iinclude -Isrc -I$(PG_INC)
 # PD_API_BEGIN and PD_API_END (include/prodata/export.h); `check-exports` holds it to that.
 CFLAGS   += $(CSTD) $(WARN) $(OPT) -pthread -fPIC -fvisibility=hidden $(EXTRA_CFLAGS)
 LDLIBS   += -lpq -ljansson -lcrypto -pthread
-# The prodata binary also serves HTTP (src/http); libprodata itself does not link libmicrohttpd.
-BIN_LDLIBS := -lmicrohttpd
+# The prodata binary also serves HTTP (src/http) and compresses archived WAL (src/archive); libprodata
+# itself links neither libmicrohttpd nor libzstd.
+BIN_LDLIBS := -lmicrohttpd -lzstd
 LDFLAGS  += $(EXTRA_LDFLAGS)
 
 VERSION  := 0.1.0
@@ -91,6 +92,16 @@ $(BUILD)/http.a: $(HTTP_OBJ)
 $(BUILD)/tests/unit/http/%: tests/unit/http/%.c $(BUILD)/http.a $(BUILD)/libprodata.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -Itests/unit -o $@ $< $(BUILD)/http.a $(BUILD)/libprodata.a $(BIN_LDLIBS) $(LDLIBS) -lcmocka
+
+# src/archive is not in libprodata either: its unit tests and fuzz target link archive.a the same way.
+ARCHIVE_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(sort $(wildcard src/archive/*.c)))
+$(BUILD)/archive.a: $(ARCHIVE_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/tests/unit/archive/%: tests/unit/archive/%.c $(BUILD)/archive.a $(BUILD)/libprodata.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -Itests/unit -o $@ $< $(BUILD)/archive.a $(BUILD)/libprodata.a $(BIN_LDLIBS) $(LDLIBS) -lcmocka
 
 $(BUILD)/tests/pg/%: tests/pg/%.c $(wildcard tests/pg/*.h) $(BUILD)/libprodata.a
 	@mkdir -p $(dir $@)
@@ -198,9 +209,9 @@ fuzz: deps
 
 fuzz-build: $(patsubst tests/fuzz/%.c,$(BUILD)/bin/%,$(sort $(wildcard tests/fuzz/fuzz_*.c)))
 
-$(BUILD)/bin/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(BUILD)/http.a $(BUILD)/libprodata.a
+$(BUILD)/bin/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(BUILD)/http.a $(BUILD)/archive.a $(BUILD)/libprodata.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -fsanitize=fuzzer -o $@ $< $(BUILD)/http.a $(BUILD)/libprodata.a $(BIN_LDLIBS) $(LDLIBS) $(LDFLAGS)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -fsanitize=fuzzer -o $@ $< $(BUILD)/http.a $(BUILD)/archive.a $(BUILD)/libprodata.a $(BIN_LDLIBS) $(LDLIBS) $(LDFLAGS)
 
 # `make install [PREFIX=/usr/local] [DESTDIR=staging]`: the binary, libprodata (static, and shared with
 # its SONAME links), the public headers under include/prodata and prodata.pc for pkg-config (from

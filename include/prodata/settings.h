@@ -134,6 +134,18 @@ typedef struct PdServeSettings
 
 extern const PdSettingTable pd_settings_serve;
 
+/* The archive surface: `prodata wal-push`, `wal-fetch` and `archive check` (docs/archive.md). */
+typedef struct PdArchiveSettings
+{
+    const char *archive_dir; /* the archive directory; "" until set */
+    int archive_compress;    /* 0 none, 1 zstd */
+    int archive_compress_level;
+    const char *database; /* for archive check's backlog; "" uses the PG* variables */
+    int log_level;
+} PdArchiveSettings;
+
+extern const PdSettingTable pd_settings_archive;
+
 /*
  * How secrets are recognised: the settings module knows no connection string
  * syntax (that is libpq's, in db), so the caller lends these. Either may be

@@ -53,6 +53,21 @@ bool cmd_config(PdArena *arena, const CliArgs *args, PdError *err);
 bool cmd_serve(PdArena *arena, const CliArgs *args, PdError *err);
 bool cmd_token(PdArena *arena, const CliArgs *args, PdError *err);
 bool cmd_openapi(PdArena *arena, const CliArgs *args, PdError *err);
+bool cmd_wal_push(PdArena *arena, const CliArgs *args, PdError *err);
+bool cmd_wal_fetch(PdArena *arena, const CliArgs *args, PdError *err);
+bool cmd_archive(PdArena *arena, const CliArgs *args, PdError *err);
+
+/* The settings surfaces `prodata config --surface` knows: migrate, serve, archive (config.c). NULL: unknown.
+ */
+const PdSettingTable *pd_cli_surface(const char *name);
+
+/*
+ * Loads the archive settings and installs the log handler; options gets the archive directory and
+ * compression (cmd_archive.c). Errors: those of loading, PD_ERR_USAGE when archive_dir is not set.
+ */
+struct PdArchiveOptions;
+bool pd_cli_archive_options(PdArena *arena, const CliArgs *args, PdArchiveSettings *settings,
+                            struct PdArchiveOptions *options, PdError *err);
 
 /*
  * Loads the settings of any surface (table) into values, as cli_load_config does for migrate's, and

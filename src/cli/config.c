@@ -73,23 +73,28 @@ cli_load_config(PdArena *arena, const CliArgs *args, PdMigrateSettings *config, 
     return true;
 }
 
+const PdSettingTable *
+pd_cli_surface(const char *name)
+{
+    static const PdSettingTable *const tables[] = {&pd_settings_migrate, &pd_settings_serve,
+                                                   &pd_settings_archive};
+    for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]); i++)
+        if (strcmp(tables[i]->surface, name) == 0)
+            return tables[i];
+    return NULL;
+}
+
 /* --surface NAME: the table named (migrate when absent). */
 static bool
 surface_table(const CliArgs *args, const PdSettingTable **table, PdError *err)
 {
-    static const PdSettingTable *const tables[] = {&pd_settings_migrate, &pd_settings_serve};
     const char *name = "migrate";
     cli_has_flag(args, "--surface", &name);
-    for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]); i++)
-    {
-        if (strcmp(tables[i]->surface, name) == 0)
-        {
-            *table = tables[i];
-            return true;
-        }
-    }
+    *table = pd_cli_surface(name);
+    if (*table != NULL)
+        return true;
     pd_error_set(err, PD_ERR_USAGE, "config: unknown surface \"%s\"", name);
-    return pd_error_hint(err, "The surfaces are migrate and serve.");
+    return pd_error_hint(err, "The surfaces are migrate, serve and archive.");
 }
 
 bool
@@ -108,6 +113,7 @@ cmd_config(PdArena *arena, const CliArgs *args, PdError *err)
         {
             PdMigrateSettings migrate;
             PdServeSettings serve;
+            PdArchiveSettings archive;
         } config;
         PdSettings settings;
         if (!load(arena, args, table, &config, &settings, err))

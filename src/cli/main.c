@@ -26,6 +26,7 @@ typedef struct CliCommand
     CliFlag flags[8];
     int max_positional;
     const PdSettingTable *settings; /* the surface whose settings it takes; NULL: migrate's */
+    bool is_quiet_not_found;        /* PD_ERR_NOT_FOUND exits without a message (wal-fetch) */
 } CliCommand;
 
 static const CliCommand commands[] = {
@@ -92,7 +93,7 @@ static const CliCommand commands[] = {
      "Prints every setting's value and its source: default, FILE:LINE of the\n"
      "settings file, PRODATA_<NAME> or --option. Passwords are masked.\n"
      "  --docs                 print the settings reference table (docs/configuration.md)\n"
-     "  --surface NAME         the settings of migrate (default) or serve\n",
+     "  --surface NAME         the settings of migrate (default), serve or archive\n",
      {{"--docs", false}, {"--surface", true}},
      0},
     {"serve",
@@ -136,6 +137,46 @@ static const CliCommand commands[] = {
      {{"--role", true}, {"--sub", true}, {"--expires", true}, {"--aud", true}, {"--iss", true}},
      0,
      &pd_settings_serve},
+    {"wal-push",
+     cmd_wal_push,
+     "store one WAL file in the archive (archive_command = 'prodata wal-push %p')",
+     "usage: prodata wal-push [--archive-dir DIR] PATH\n"
+     "\n"
+     "Stores the WAL file at PATH in archive_dir under its own name, with its\n"
+     "SHA-256 and (archive_compress) zstd: written to a temporary file, fsynced,\n"
+     "linked under the final name, the directory fsynced. The same file pushed\n"
+     "again succeeds; a different file under an archived name is refused (exit 1)\n"
+     "and the archived one kept (docs/archive.md).\n",
+     {{NULL, false}},
+     1,
+     &pd_settings_archive},
+    {"wal-fetch",
+     cmd_wal_fetch,
+     "restore one WAL file from the archive (restore_command = 'prodata wal-fetch %f %p')",
+     "usage: prodata wal-fetch [--archive-dir DIR] NAME DEST\n"
+     "\n"
+     "Writes the archived file NAME to DEST, decompressed and checked against its\n"
+     "SHA-256. Exit 0 restored; 2 without a message when NAME is not archived\n"
+     "(recovery asks for files that do not exist yet); 1 when the archived file is\n"
+     "corrupt or cannot be read.\n",
+     {{NULL, false}},
+     2,
+     &pd_settings_archive,
+     true},
+    {"archive",
+     cmd_archive,
+     "check the WAL archive: gaps, newest segment, the archiver's backlog",
+     "usage: prodata archive check [--verify] [--backlog] [--json]\n"
+     "\n"
+     "Lists each timeline's archived segments, the gaps between them and the\n"
+     "newest segment; exit 3 on a gap or a corrupt file.\n"
+     "  --verify               read every archived file back and check its SHA-256\n"
+     "  --backlog              also read the server's pg_stat_archiver and .ready files (the database\n"
+     "                         setting's server; implied when database is set)\n"
+     "  --json                 one JSON object instead of the table\n",
+     {{"--verify", false}, {"--backlog", false}, {"--json", false}},
+     1,
+     &pd_settings_archive},
 };
 #define COMMAND_COUNT (sizeof(commands) / sizeof(commands[0]))
 
@@ -159,8 +200,8 @@ static const PdSettingTable *
 command_settings(const CliCommand *command)
 {
     if (strcmp(command->name, "config") == 0 && surface_option != NULL &&
-        strcmp(surface_option, pd_settings_serve.surface) == 0)
-        return &pd_settings_serve;
+        pd_cli_surface(surface_option) != NULL)
+        return pd_cli_surface(surface_option);
     return command->settings != NULL ? command->settings : &pd_settings_migrate;
 }
 
@@ -370,7 +411,9 @@ main(int argc, char **argv)
     bool is_done =
         parse_args(arena, command, argc - 2, argv + 2, &args, &err) && command->run(arena, &args, &err);
     int exit_code = 0;
-    if (!is_done)
+    if (!is_done && command->is_quiet_not_found && err.code == PD_ERR_NOT_FOUND)
+        exit_code = pd_error_exit_code(err.code);
+    else if (!is_done)
     {
         print_error(&err);
         if (err.code == PD_ERR_USAGE && err.hint[0] == '\0')

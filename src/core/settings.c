@@ -184,6 +184,36 @@ static const PdSetting serve_rows[] = {
 
 const PdSettingTable pd_settings_serve = {"serve", serve_rows, sizeof(serve_rows) / sizeof(serve_rows[0])};
 
+static const char *const archive_compressions[] = {"none", "zstd", NULL};
+
+static const PdSetting archive_rows[] = {
+    {.name = "archive_dir",
+     .type = PD_SETTING_PATH,
+     .offset = offsetof(PdArchiveSettings, archive_dir),
+     .default_value = "",
+     .placeholder = "DIR",
+     .description = "the WAL archive directory (wal-push, wal-fetch, archive check); it must exist and be "
+                    "writable by the account PostgreSQL runs as"},
+    {.name = "archive_compress",
+     .type = PD_SETTING_ENUM,
+     .offset = offsetof(PdArchiveSettings, archive_compress),
+     .default_value = "zstd",
+     .choices = archive_compressions,
+     .description = "how wal-push stores a file: zstd or none (wal-fetch reads either)"},
+    {.name = "archive_compress_level",
+     .type = PD_SETTING_INT,
+     .offset = offsetof(PdArchiveSettings, archive_compress_level),
+     .default_value = "1",
+     .min_value = 1,
+     .max_value = 19,
+     .description = "zstd level of wal-push: 1 is fastest; higher levels cost CPU the archiver may lack"},
+    DATABASE_ROW(PdArchiveSettings),
+    LOG_LEVEL_ROW(PdArchiveSettings),
+};
+
+const PdSettingTable pd_settings_archive = {"archive", archive_rows,
+                                            sizeof(archive_rows) / sizeof(archive_rows[0])};
+
 /* The arguments of "%.*s" for at most max bytes of text, cut between UTF-8 characters. */
 #define QUOTED(text, max) (int)pd_core_utf8_prefix((text), (max)), (text)
 

@@ -1,0 +1,211 @@
+/*
+ * archive.h - the WAL archive: what the command (src/cli/cmd_archive.c) calls.
+ * PostgreSQL's archiver hands each finished WAL file to `prodata wal-push`
+ * (pd_archive_push), recovery asks for them back with `prodata wal-fetch`
+ * (pd_archive_fetch), and `prodata archive check` reads the directory
+ * (pd_archive_scan) and the archiver's state (pd_archive_backlog). An archived
+ * file keeps PostgreSQL's name and holds a 64-byte header (format, compression,
+ * sizes, SHA-256 of the original bytes) before its payload. Not part of
+ * libprodata: the prodata binary links it.
+ */
+#ifndef PRODATA_ARCHIVE_H
+#define PRODATA_ARCHIVE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "prodata/arena.h"
+#include "prodata/error.h"
+
+/* ---- names (walname.c) ----------------------------------------------------------------------------- */
+
+/* The files PostgreSQL archives, by the shape of their names (xlog_internal.h). */
+typedef enum PdWalKind
+{
+    PD_WAL_SEGMENT, /* 000000010000000A000000FF: timeline, log, seg, 24 upper-case hex digits */
+    PD_WAL_PARTIAL, /* 000000010000000A000000FF.partial: the last segment of a timeline, cut at promotion */
+    PD_WAL_HISTORY, /* 00000002.history: how a timeline branched off its parent */
+    PD_WAL_BACKUP,  /* 000000010000000A000000FF.00000028.backup: a base backup's label */
+} PdWalKind;
+
+typedef struct PdWalName
+{
+    PdWalKind kind;
+    uint32_t timeline;
+    uint32_t log; /* the high 32 bits of the segment's place; 0 for a history file */
+    uint32_t seg; /* the segment within log */
+} PdWalName;
+
+/* The length of a segment's name, without the NUL. */
+#define PD_WAL_NAME_LENGTH 24
+/* The segment size when nothing says otherwise: PostgreSQL's default. */
+#define PD_WAL_DEFAULT_SEGMENT_BYTES (16u * 1024 * 1024)
+
+/*
+ * Reads a file name (no folder) as PostgreSQL names WAL files. Errors:
+ * PD_ERR_INVALID_INPUT naming the name and the expected shapes. No allocation.
+ */
+bool pd_archive_parse_name(const char *name, PdWalName *out, PdError *err);
+
+/* Whether bytes is a valid segment size: a power of two from 1 MB to 1 GB (initdb --wal-segsize). */
+bool pd_archive_is_segment_size(uint64_t bytes);
+
+/* Segments per log value for a segment size: 256 for 16 MB. */
+uint64_t pd_archive_segments_per_log(uint32_t segment_bytes);
+
+/*
+ * The number of a segment (or the segment a .partial or .backup names) counted from the start of WAL:
+ * log * segments_per_log + seg. False when seg is too large for segment_bytes.
+ */
+bool pd_archive_segno(const PdWalName *name, uint32_t segment_bytes, uint64_t *segno);
+
+/* The segment name of timeline and segno: 24 characters and a NUL into out. */
+void pd_archive_segment_name(uint32_t timeline, uint64_t segno, uint32_t segment_bytes, char out[25]);
+
+/* ---- the stored file's header (header.c) ------------------------------------------------------------- */
+
+#define PD_ARCHIVE_HEADER_BYTES 64
+
+typedef enum PdArchiveCompress
+{
+    PD_ARCHIVE_COMPRESS_NONE, /* in the order of the archive_compress setting's choices */
+    PD_ARCHIVE_COMPRESS_ZSTD,
+} PdArchiveCompress;
+
+typedef struct PdArchiveHeader
+{
+    PdArchiveCompress compress;
+    uint64_t original_bytes;  /* the file as PostgreSQL wrote it */
+    uint64_t stored_bytes;    /* the payload after the header */
+    unsigned char sha256[32]; /* of the original bytes */
+} PdArchiveHeader;
+
+/* The 64 bytes: "PDWALARC", version 1, compression, sizes (little-endian), SHA-256, zero padding. */
+void pd_archive_header_encode(const PdArchiveHeader *header, unsigned char out[PD_ARCHIVE_HEADER_BYTES]);
+
+/*
+ * Reads a header from bytes (length of them available). path names the file in messages. Errors:
+ * PD_ERR_REFUSED ("archived file PATH is corrupt: why", err->field naming the field: header, magic,
+ * version, compress, reserved, original_bytes, stored_bytes).
+ */
+bool pd_archive_header_decode(const unsigned char *bytes, size_t length, const char *path,
+                              PdArchiveHeader *out, PdError *err);
+
+/* ---- push, fetch, verify (push.c, fetch.c, payload.c) ---------------------------------------------- */
+
+typedef struct PdArchiveOptions
+{
+    const char *dir; /* the archive directory; must exist */
+    PdArchiveCompress compress;
+    int zstd_level;
+} PdArchiveOptions;
+
+typedef enum PdArchivePushOutcome
+{
+    PD_ARCHIVE_STORED,           /* written and made durable */
+    PD_ARCHIVE_ALREADY_ARCHIVED, /* the same bytes were already there (verified): nothing written */
+} PdArchivePushOutcome;
+
+/*
+ * Stores the file at source_path under its own name in options->dir: written to a temporary file in
+ * that directory while hashed (and compressed), fsynced, linked under the final name (never replacing
+ * one), the temporary name removed and the directory fsynced. A name already archived with the same
+ * content (checked against the archived copy, which is verified) succeeds with ALREADY_ARCHIVED.
+ * Errors: PD_ERR_INVALID_INPUT (not a WAL file name, a segment of an impossible size), PD_ERR_REFUSED
+ * (a different file already archived under the name, or the archived copy is corrupt: nothing is
+ * overwritten), PD_ERR_IO (naming the file and the call), PD_ERR_NO_MEMORY.
+ */
+bool pd_archive_push(PdArena *arena, const PdArchiveOptions *options, const char *source_path,
+                     PdArchivePushOutcome *outcome, PdError *err);
+
+/*
+ * Restores the archived file name into dest_path: decompressed and checked against its SHA-256 while
+ * written to a temporary file beside dest_path, which is renamed over dest_path only when it matches.
+ * Errors: PD_ERR_NOT_FOUND (nothing archived under name: the common case during recovery),
+ * PD_ERR_INVALID_INPUT (name is not a WAL file name), PD_ERR_REFUSED (the archived file is corrupt:
+ * bad header, wrong size or checksum), PD_ERR_IO, PD_ERR_NO_MEMORY.
+ */
+bool pd_archive_fetch(PdArena *arena, const PdArchiveOptions *options, const char *name,
+                      const char *dest_path, PdError *err);
+
+/*
+ * Reads the archived file at path whole, decompressing, and checks its size and SHA-256 against its header
+ * (*header filled when not NULL). Errors: PD_ERR_REFUSED (corrupt, saying how), PD_ERR_IO,
+ * PD_ERR_NO_MEMORY.
+ */
+bool pd_archive_verify(PdArena *arena, const char *path, PdArchiveHeader *header, PdError *err);
+
+/* ---- check (scan.c, gaps.c, backlog.c) --------------------------------------------------------------- */
+
+typedef struct PdArchiveGap
+{
+    uint32_t timeline;
+    uint64_t first_segno; /* the missing run, both ends included */
+    uint64_t last_segno;
+    char first[25]; /* their names */
+    char last[25];
+} PdArchiveGap;
+
+typedef struct PdArchiveTimeline
+{
+    uint32_t timeline;
+    uint64_t first_segno; /* the lowest and highest segment archived on it (a .partial counts) */
+    uint64_t last_segno;
+    size_t segments; /* distinct segments, .partial included */
+    bool has_history;
+    bool ends_partial; /* its highest segment is a .partial only */
+} PdArchiveTimeline;
+
+typedef struct PdArchiveReport
+{
+    uint32_t segment_bytes;       /* from the archived segments' headers, else the default */
+    PdArchiveTimeline *timelines; /* ascending */
+    size_t timeline_count;
+    PdArchiveGap *gaps; /* by timeline, then segment */
+    size_t gap_count;
+    char newest[64]; /* the newest segment: highest timeline, then segment; "" */
+    size_t segment_count, partial_count, history_count, backup_count;
+    const char **temporary; /* leftover temporary files of an interrupted push */
+    size_t temporary_count;
+    const char **unknown; /* other files */
+    size_t unknown_count;
+    const char **corrupt; /* with verify: "name: why" of each file that does not verify */
+    size_t corrupt_count;
+    size_t verified_count;
+} PdArchiveReport;
+
+/*
+ * The gaps in names (any order; history and backup files are skipped): per timeline, each run of segment
+ * numbers missing between its lowest and highest archived segment. Fills report's timelines, gaps and
+ * newest (arena-allocated); other fields are left as they are. Errors: PD_ERR_NO_MEMORY.
+ */
+bool pd_archive_find_gaps(PdArena *arena, const PdWalName *names, size_t count, uint32_t segment_bytes,
+                          PdArchiveReport *report, PdError *err);
+
+/*
+ * Reads the archive directory dir: every file classified, the segment size from a segment's header, the
+ * gaps; with verify every archived file is read and checked too. Errors: PD_ERR_IO (dir cannot be read),
+ * PD_ERR_NO_MEMORY; a file that does not verify is listed in report->corrupt, not an error.
+ */
+bool pd_archive_scan(PdArena *arena, const char *dir, bool verify, PdArchiveReport *report, PdError *err);
+
+/* The archiver's state on a running server (pg_stat_archiver, pg_ls_archive_statusdir). */
+typedef struct PdArchiveBacklog
+{
+    long long archived_count, failed_count;
+    const char *last_archived_wal, *last_archived_time; /* "" when none */
+    const char *last_failed_wal, *last_failed_time;
+    long long ready_count;    /* .ready files: segments waiting for archive_command */
+    const char *oldest_ready; /* "" when none */
+    const char *current_wal;  /* pg_walfile_name(pg_current_wal_lsn()), "" on a standby */
+} PdArchiveBacklog;
+
+/*
+ * Connects with conninfo (libpq's; "" uses the PG* variables) and reads the archiver's state. Strings live
+ * in arena. Errors: PD_ERR_DB_CONNECT, PD_ERR_DB_QUERY (pg_ls_archive_statusdir needs superuser or
+ * pg_monitor), PD_ERR_NO_MEMORY.
+ */
+bool pd_archive_backlog(PdArena *arena, const char *conninfo, PdArchiveBacklog *backlog, PdError *err);
+
+#endif

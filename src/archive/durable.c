@@ -1,0 +1,74 @@
+/*
+ * durable.c - the file calls of the archive with their errors as values: a
+ * write that is whole or an error, a read that fills its buffer unless the
+ * file ends, and the fsync of a directory that makes a new name survive a
+ * crash (the file's own fsync is not enough: the entry lives in the
+ * directory). Each error names the file and what failed.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "store.h"
+
+bool
+pd_archive_io_error(PdError *err, const char *verb, const char *path)
+{
+    return pd_error_set(err, PD_ERR_IO, "could not %s %s: %s", verb, path, strerror(errno));
+}
+
+bool
+pd_archive_write_all(int fd, const void *data, size_t length, const char *path, PdError *err)
+{
+    const char *bytes = data;
+    while (length > 0)
+    {
+        ssize_t written = write(fd, bytes, length);
+        if (written < 0 && errno == EINTR)
+            continue;
+        if (written < 0)
+            return pd_archive_io_error(err, "write", path);
+        bytes += written;
+        length -= (size_t)written;
+    }
+    return true;
+}
+
+bool
+pd_archive_read_full(int fd, void *data, size_t length, size_t *got, const char *path, PdError *err)
+{
+    char *bytes = data;
+    *got = 0;
+    while (*got < length)
+    {
+        ssize_t n = read(fd, bytes + *got, length - *got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return pd_archive_io_error(err, "read", path);
+        if (n == 0)
+            break;
+        *got += (size_t)n;
+    }
+    return true;
+}
+
+bool
+pd_archive_fsync_dir(const char *dir, PdError *err)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return pd_archive_io_error(err, "open directory", dir);
+    bool is_synced = fsync(fd) == 0 || pd_archive_io_error(err, "fsync directory", dir);
+    close(fd);
+    return is_synced;
+}
+
+char *
+pd_archive_join(PdArena *arena, const char *dir, const char *name)
+{
+    size_t length = strlen(dir);
+    bool has_slash = length > 0 && dir[length - 1] == '/';
+    return pd_arena_sprintf(arena, "%s%s%s", dir, has_slash ? "" : "/", name);
+}

@@ -1,0 +1,71 @@
+/*
+ * fetch.c - `prodata wal-fetch` and the verification of one archived file.
+ * Recovery asks for segments that do not exist yet all the time (the next
+ * one, a newer timeline's history), so "not archived" is an ordinary answer,
+ * PD_ERR_NOT_FOUND, which the command turns into a quiet exit status. What is
+ * archived is restored through a temporary file beside the destination and
+ * renamed into place only after its size and SHA-256 matched: PostgreSQL
+ * never sees a half or a corrupt file under the name it asked for.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include "store.h"
+
+bool
+pd_archive_verify(PdArena *arena, const char *path, PdArchiveHeader *header, PdError *err)
+{
+    PdArchiveHeader scratch;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return pd_archive_io_error(err, "open", path);
+    PdArena *child = pd_arena_new_child(arena, 0);
+    bool is_valid = child != NULL ? pd_archive_stream_out(child, fd, path, -1, NULL,
+                                                          header != NULL ? header : &scratch, err)
+                                  : pd_arena_error(arena, err);
+    pd_arena_free(child);
+    close(fd);
+    return is_valid;
+}
+
+/* The archived file restored into temp_path, then renamed to dest_path. */
+static bool
+restore(PdArena *arena, int in_fd, const char *path, const char *temp_path, const char *dest_path,
+        PdError *err)
+{
+    PdArchiveHeader header;
+    int out_fd = open(temp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (out_fd < 0)
+        return pd_archive_io_error(err, "create", temp_path);
+    bool is_restored = pd_archive_stream_out(arena, in_fd, path, out_fd, temp_path, &header, err);
+    if (close(out_fd) != 0 && is_restored)
+        is_restored = pd_archive_io_error(err, "close", temp_path);
+    if (is_restored && rename(temp_path, dest_path) != 0)
+        is_restored = pd_archive_io_error(err, "rename the restored file to", dest_path);
+    if (!is_restored)
+        unlink(temp_path);
+    return is_restored;
+}
+
+bool
+pd_archive_fetch(PdArena *arena, const PdArchiveOptions *options, const char *name, const char *dest_path,
+                 PdError *err)
+{
+    PdWalName parsed;
+    if (!pd_archive_parse_name(name, &parsed, err))
+        return pd_error_context(err, "wal-fetch %s", name);
+    char *path = pd_archive_join(arena, options->dir, name);
+    char *temp_path = pd_arena_sprintf(arena, "%s.prodata-fetch.%ld", dest_path, (long)getpid());
+    if (path == NULL || temp_path == NULL)
+        return pd_arena_error(arena, err);
+    int in_fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (in_fd < 0 && errno == ENOENT)
+        return pd_error_set(err, PD_ERR_NOT_FOUND, "%s is not in the archive %s", name, options->dir);
+    if (in_fd < 0)
+        return pd_archive_io_error(err, "open", path);
+    bool is_restored = restore(arena, in_fd, path, temp_path, dest_path, err);
+    close(in_fd);
+    return is_restored;
+}

@@ -1,0 +1,48 @@
+/*
+ * store.h - what the files of src/archive share and nobody else sees: file
+ * I/O that reports errors as values naming the file (durable.c), and the two
+ * payload streams (payload.c): the original bytes in, hashed and compressed
+ * into an archived file; an archived file out, decompressed and checked.
+ */
+#ifndef PRODATA_ARCHIVE_STORE_H
+#define PRODATA_ARCHIVE_STORE_H
+
+#include "archive.h"
+
+/* Bytes read or written per call by the streams. */
+#define PD_ARCHIVE_CHUNK_BYTES (1u << 20)
+
+/* Writes all of length bytes to fd. Errors: PD_ERR_IO naming path and the errno. */
+bool pd_archive_write_all(int fd, const void *data, size_t length, const char *path, PdError *err);
+
+/* Reads up to length bytes (fewer only at end of file) into *got. Errors: PD_ERR_IO naming path. */
+bool pd_archive_read_full(int fd, void *data, size_t length, size_t *got, const char *path, PdError *err);
+
+/* fsync of the directory dir, so a link, rename or unlink in it survives a crash. Errors: PD_ERR_IO. */
+bool pd_archive_fsync_dir(const char *dir, PdError *err);
+
+/* PD_ERR_IO "could not VERB PATH: strerror(errno)". Returns false. */
+bool pd_archive_io_error(PdError *err, const char *verb, const char *path);
+
+/* "dir/name", arena-allocated (NULL when out of memory). */
+char *pd_archive_join(PdArena *arena, const char *dir, const char *name);
+
+/*
+ * Reads in_fd to its end, hashing the bytes and, when out_fd >= 0, writing them to out_fd compressed as
+ * header->compress says (zstd at zstd_level); expected_bytes (the file's size, or 0) lets zstd record the
+ * size in its frame. Fills header's sizes and sha256. in_path and out_path name the files in errors.
+ * Errors: PD_ERR_IO, PD_ERR_NO_MEMORY, PD_ERR_INTERNAL (the compressor failed).
+ */
+bool pd_archive_stream_in(PdArena *arena, int in_fd, const char *in_path, uint64_t expected_bytes, int out_fd,
+                          const char *out_path, int zstd_level, PdArchiveHeader *header, PdError *err);
+
+/*
+ * Reads the archived file open at in_fd (at its start; path names it): its header, then the payload,
+ * decompressed and written to out_fd when >= 0, checked against the header's sizes and SHA-256.
+ * *header receives the header. Errors: PD_ERR_REFUSED (corrupt: header, sizes, zstd frame or checksum),
+ * PD_ERR_IO, PD_ERR_NO_MEMORY.
+ */
+bool pd_archive_stream_out(PdArena *arena, int in_fd, const char *path, int out_fd, const char *out_path,
+                           PdArchiveHeader *header, PdError *err);
+
+#endif

@@ -1,0 +1,79 @@
+/*
+ * cmd_archive.c - `prodata wal-push PATH` and `prodata wal-fetch NAME DEST`,
+ * PostgreSQL's archive_command and restore_command (docs/archive.md). Both
+ * run once per WAL file, started by PostgreSQL in its data directory, so
+ * they load the archive settings, do one thing and say nothing on success
+ * (a line at info for those who ask). wal-fetch of a file that is not
+ * archived exits 2 without a word: recovery asks for the next segment every
+ * few seconds until it exists. The work is src/archive's.
+ */
+#include <string.h>
+#include <time.h>
+
+#include "archive/archive.h"
+#include "cli.h"
+
+bool
+pd_cli_archive_options(PdArena *arena, const CliArgs *args, PdArchiveSettings *settings,
+                       PdArchiveOptions *options, PdError *err)
+{
+    PdSettings loaded;
+    if (!cli_load_settings(arena, args, &pd_settings_archive, settings, &loaded, err))
+        return false;
+    cli_log_to_stderr((PdLogLevel)settings->log_level);
+    if (settings->archive_dir[0] == '\0')
+    {
+        pd_error_set(err, PD_ERR_USAGE, "archive_dir is not set");
+        pd_error_field(err, "archive_dir");
+        return pd_error_hint(err, "Name the archive directory: --archive-dir DIR on the command line, "
+                                  "archive_dir = DIR in the file of --config, or PRODATA_ARCHIVE_DIR.");
+    }
+    options->dir = settings->archive_dir;
+    options->compress = (PdArchiveCompress)settings->archive_compress;
+    options->zstd_level = settings->archive_compress_level;
+    return true;
+}
+
+static double
+elapsed_ms(const struct timespec *start)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)(now.tv_sec - start->tv_sec) * 1e3 + (double)(now.tv_nsec - start->tv_nsec) / 1e6;
+}
+
+bool
+cmd_wal_push(PdArena *arena, const CliArgs *args, PdError *err)
+{
+    PdArchiveSettings settings;
+    PdArchiveOptions options;
+    PdArchivePushOutcome outcome;
+    struct timespec start;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    if (args->positional_count != 1)
+        return pd_error_set(err, PD_ERR_USAGE,
+                            "wal-push: give the path of one WAL file (archive_command's %%p)");
+    if (!pd_cli_archive_options(arena, args, &settings, &options, err) ||
+        !pd_archive_push(arena, &options, args->positional[0], &outcome, err))
+        return false;
+    pd_logf(PD_LOG_INFO, "wal-push: %s %s (%.1f ms)", args->positional[0],
+            outcome == PD_ARCHIVE_STORED ? "archived" : "was already archived with the same bytes",
+            elapsed_ms(&start));
+    return true;
+}
+
+bool
+cmd_wal_fetch(PdArena *arena, const CliArgs *args, PdError *err)
+{
+    PdArchiveSettings settings;
+    PdArchiveOptions options;
+    if (args->positional_count != 2)
+        return pd_error_set(
+            err, PD_ERR_USAGE,
+            "wal-fetch: give the WAL file's name and where to put it (restore_command's %%f %%p)");
+    if (!pd_cli_archive_options(arena, args, &settings, &options, err) ||
+        !pd_archive_fetch(arena, &options, args->positional[0], args->positional[1], err))
+        return false;
+    pd_logf(PD_LOG_INFO, "wal-fetch: restored %s", args->positional[0]);
+    return true;
+}
