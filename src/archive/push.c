@@ -96,6 +96,13 @@ write_temporary(PdArena *arena, const PdArchiveOptions *options, int in_fd, cons
                 uint64_t bytes, const char *temp_path, PdArchiveHeader *header, PdError *err)
 {
     int out_fd = open(temp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+    if (out_fd < 0 && errno == ENOENT)
+    {
+        pd_error_set(err, PD_ERR_IO, "the archive directory %s does not exist", options->dir);
+        pd_error_field(err, "archive_dir");
+        return pd_error_hint(err, "Create it, writable by the account PostgreSQL runs as; wal-push never "
+                                  "creates it, so a missing mount fails instead of filling another disk.");
+    }
     if (out_fd < 0)
         return pd_archive_io_error(err, "create", temp_path);
     unsigned char encoded[PD_ARCHIVE_HEADER_BYTES];

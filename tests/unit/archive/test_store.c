@@ -1,0 +1,237 @@
+/*
+ * test_store.c - push, fetch and verify on real files in a scratch folder,
+ * with and without zstd: a round trip gives the same bytes; a second push of
+ * them is ALREADY_ARCHIVED; other bytes under the name are refused and the
+ * archived file stays as it was; a flipped byte anywhere in the payload, a
+ * truncated file and a wrong size are each "corrupt" and restore nothing; a
+ * missing name is PD_ERR_NOT_FOUND; a segment of an impossible size is an
+ * input error; no temporary file stays behind.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "archive/archive.h"
+#include "testing.h"
+
+#define SEGMENT_BYTES (1u << 20) /* the smallest segment initdb allows: quick to write */
+
+typedef struct Scratch
+{
+    char root[64];
+    char dir[96];
+    char source[160];
+    char dest[160];
+} Scratch;
+
+static void
+write_file(const char *path, uint32_t seed, size_t bytes)
+{
+    FILE *file = fopen(path, "wb");
+    assert_non_null(file);
+    for (size_t i = 0; i < bytes; i += 4)
+    {
+        uint32_t word = (uint32_t)(i / 64) * 2654435761u + seed; /* repetitive enough to compress */
+        fwrite(&word, 4, 1, file);
+    }
+    fclose(file);
+}
+
+static bool
+same_files(const char *a, const char *b)
+{
+    char command[400];
+    snprintf(command, sizeof(command), "cmp -s '%s' '%s'", a, b);
+    return system(command) == 0;
+}
+
+static int
+setup(void **state)
+{
+    Scratch *scratch = calloc(1, sizeof(Scratch));
+    strcpy(scratch->root, "/tmp/prodata-archive-test.XXXXXX");
+    if (mkdtemp(scratch->root) == NULL)
+        return -1;
+    snprintf(scratch->dir, sizeof(scratch->dir), "%s/archive", scratch->root);
+    mkdir(scratch->dir, 0700);
+    snprintf(scratch->source, sizeof(scratch->source), "%s/000000010000000000000007", scratch->root);
+    snprintf(scratch->dest, sizeof(scratch->dest), "%s/RECOVERYXLOG", scratch->root);
+    *state = scratch;
+    return 0;
+}
+
+static int
+teardown(void **state)
+{
+    Scratch *scratch = *state;
+    char command[128];
+    snprintf(command, sizeof(command), "rm -rf '%s'", scratch->root);
+    int rc = system(command);
+    free(scratch);
+    return rc == 0 ? 0 : -1;
+}
+
+static void
+push_ok(PdArena *arena, const PdArchiveOptions *options, const char *source, PdArchivePushOutcome expected)
+{
+    PdArchivePushOutcome outcome;
+    PdError err;
+    if (!pd_archive_push(arena, options, source, &outcome, &err))
+        fail_msg("push %s: %s", source, err.message);
+    assert_int_equal(outcome, expected);
+}
+
+static size_t
+entries_of(const char *dir)
+{
+    char command[200];
+    snprintf(command, sizeof(command), "test $(ls -A '%s' | wc -l) -eq 1", dir);
+    return system(command) == 0 ? 1 : 0;
+}
+
+static void
+round_trip(void **state, PdArchiveCompress compress)
+{
+    Scratch *scratch = *state;
+    PdArena *arena = pd_arena_new(0);
+    PdArchiveOptions options = {scratch->dir, compress, 1};
+    PdError err;
+    write_file(scratch->source, 1, SEGMENT_BYTES);
+    push_ok(arena, &options, scratch->source, PD_ARCHIVE_STORED);
+    assert_int_equal(entries_of(scratch->dir), 1); /* the segment alone: no temporary file left */
+    push_ok(arena, &options, scratch->source, PD_ARCHIVE_ALREADY_ARCHIVED);
+    if (!pd_archive_fetch(arena, &options, "000000010000000000000007", scratch->dest, &err))
+        fail_msg("fetch: %s", err.message);
+    assert_true(same_files(scratch->source, scratch->dest));
+    PdArchiveHeader header;
+    char archived[200];
+    snprintf(archived, sizeof(archived), "%s/000000010000000000000007", scratch->dir);
+    assert_true(pd_archive_verify(arena, archived, &header, &err));
+    assert_int_equal(header.compress, compress);
+    if (compress == PD_ARCHIVE_COMPRESS_ZSTD)
+        assert_true(header.stored_bytes < SEGMENT_BYTES / 4);
+    /* other bytes under the same name: refused, the archived file unchanged */
+    write_file(scratch->source, 2, SEGMENT_BYTES);
+    PdArchivePushOutcome outcome;
+    assert_false(pd_archive_push(arena, &options, scratch->source, &outcome, &err));
+    assert_int_equal(err.code, PD_ERR_REFUSED);
+    assert_contains(err.message, "refusing to overwrite");
+    assert_contains(err.message, "000000010000000000000007");
+    assert_true(pd_archive_fetch(arena, &options, "000000010000000000000007", scratch->dest, &err));
+    assert_false(same_files(scratch->source, scratch->dest)); /* still the first file's bytes */
+    pd_arena_free(arena);
+}
+
+static void
+test_round_trip_plain(void **state)
+{
+    round_trip(state, PD_ARCHIVE_COMPRESS_NONE);
+}
+
+static void
+test_round_trip_zstd(void **state)
+{
+    round_trip(state, PD_ARCHIVE_COMPRESS_ZSTD);
+}
+
+/* Flips one byte of the archived file at offset and expects fetch to call it corrupt. */
+static void
+expect_corrupt_after_flip(PdArena *arena, const Scratch *scratch, const PdArchiveOptions *options,
+                          long offset)
+{
+    char archived[200];
+    snprintf(archived, sizeof(archived), "%s/000000010000000000000007", scratch->dir);
+    FILE *file = fopen(archived, "r+b");
+    assert_non_null(file);
+    fseek(file, offset, SEEK_SET);
+    int c = fgetc(file);
+    fseek(file, offset, SEEK_SET);
+    fputc(c ^ 0x5A, file);
+    fclose(file);
+    unlink(scratch->dest);
+    PdError err;
+    assert_false(pd_archive_fetch(arena, options, "000000010000000000000007", scratch->dest, &err));
+    assert_int_equal(err.code, PD_ERR_REFUSED);
+    assert_contains(err.message, "is corrupt");
+    assert_int_equal(access(scratch->dest, F_OK), -1); /* nothing restored */
+    fseek(file = fopen(archived, "r+b"), offset, SEEK_SET);
+    fputc(c, file); /* put it back */
+    fclose(file);
+}
+
+static void
+test_corruption_detected(void **state)
+{
+    Scratch *scratch = *state;
+    PdArena *arena = pd_arena_new(0);
+    for (int compress = 0; compress < 2; compress++)
+    {
+        PdArchiveOptions options = {scratch->dir, (PdArchiveCompress)compress, 1};
+        char archived[200];
+        snprintf(archived, sizeof(archived), "%s/000000010000000000000007", scratch->dir);
+        unlink(archived);
+        write_file(scratch->source, 3, SEGMENT_BYTES);
+        push_ok(arena, &options, scratch->source, PD_ARCHIVE_STORED);
+        struct stat info;
+        stat(archived, &info);
+        expect_corrupt_after_flip(arena, scratch, &options, PD_ARCHIVE_HEADER_BYTES + 10);
+        expect_corrupt_after_flip(arena, scratch, &options, (long)info.st_size - 1);
+        expect_corrupt_after_flip(arena, scratch, &options, 40); /* the recorded SHA-256 */
+        assert_int_equal(truncate(archived, info.st_size - 100), 0);
+        PdError err;
+        assert_false(pd_archive_verify(arena, archived, NULL, &err));
+        assert_contains(err.message, "its size differs from its header's");
+        /* a re-push onto a corrupt copy is refused too, and the copy left for the operator */
+        PdArchivePushOutcome outcome;
+        assert_false(pd_archive_push(arena, &options, scratch->source, &outcome, &err));
+        assert_contains(err.message, "the archived copy does not verify");
+    }
+    pd_arena_free(arena);
+}
+
+static void
+test_missing_and_bad_input(void **state)
+{
+    Scratch *scratch = *state;
+    PdArena *arena = pd_arena_new(0);
+    PdArchiveOptions options = {scratch->dir, PD_ARCHIVE_COMPRESS_ZSTD, 1};
+    PdError err;
+    assert_false(pd_archive_fetch(arena, &options, "000000010000000000000099", scratch->dest, &err));
+    assert_int_equal(err.code, PD_ERR_NOT_FOUND);
+    assert_false(pd_archive_fetch(arena, &options, "../etc/passwd", scratch->dest, &err));
+    assert_int_equal(err.code, PD_ERR_INVALID_INPUT);
+    write_file(scratch->source, 4, SEGMENT_BYTES - 4); /* not a segment size */
+    PdArchivePushOutcome outcome;
+    assert_false(pd_archive_push(arena, &options, scratch->source, &outcome, &err));
+    assert_int_equal(err.code, PD_ERR_INVALID_INPUT);
+    assert_contains(err.message, "is not a whole WAL segment");
+    char history[200];
+    snprintf(history, sizeof(history), "%s/00000002.history", scratch->root);
+    FILE *file = fopen(history, "w");
+    fputs("1\t0/3000000\tno recovery target specified\n", file);
+    fclose(file);
+    push_ok(arena, &options, history, PD_ARCHIVE_STORED);
+    assert_true(pd_archive_fetch(arena, &options, "00000002.history", scratch->dest, &err));
+    assert_true(same_files(history, scratch->dest));
+    pd_arena_free(arena);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_round_trip_plain, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_round_trip_zstd, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_corruption_detected, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_missing_and_bad_input, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
