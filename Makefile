@@ -4,8 +4,8 @@
 # `make install` / `make uninstall` (PREFIX, DESTDIR) put it on a system;
 # `make asan` builds with AddressSanitizer + UBSan and runs the same tests (ASAN_TESTS= picks some);
 # `make demo` migrates the example onto a local PostgreSQL, seeds it and serves it (`make demo-stop`);
-# `make bench` and `make bench-rest` run the benchmarks beside their reference systems. Every target that
-# needs packages depends on `deps`, which installs only what is missing.
+# `make bench`, `make bench-rest` and `make bench-archive` run the benchmarks beside their reference systems.
+# Every target that needs packages depends on `deps`, which installs only what is missing.
 
 BUILD    ?= build
 CC       ?= cc
@@ -49,7 +49,7 @@ CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRC))
 PGT_BIN  := $(patsubst tests/pg/%.c,$(BUILD)/tests/pg/%,$(PGT_SRC))
 
-.PHONY: all deps test unit integration asan clang demo demo-stop bench bench-rest bench-deps clean format format-check check-lib check-exports check-layers check-prefix install uninstall
+.PHONY: all deps test unit integration asan clang demo demo-stop bench bench-rest bench-archive bench-deps clean format format-check check-lib check-exports check-layers check-prefix install uninstall
 .DEFAULT_GOAL := all
 
 all: deps $(BUILD)/prodata $(BUILD)/libprodata.a $(BUILD)/libprodata.so $(UNIT_BIN) $(PGT_BIN) $(EXAMPLE_BIN) check-lib check-exports
@@ -186,6 +186,11 @@ bench: all bench-deps
 # prodata serve beside DRF, Fastify and pgbench on the same rows (bench/rest/README.md).
 bench-rest: all bench-deps
 	@bench/rest/run.sh
+
+# prodata wal-push per 16 MB segment under a pgbench write load, with zstd and without, beside pgBackRest's
+# archive-push (bench/archive/README.md).
+bench-archive: all
+	@bench/archive/run.sh
 
 format: deps
 	clang-format -i $$(git ls-files '*.c' '*.h')

@@ -4,7 +4,8 @@
 # PRODATA_DEPS_EXTRA adds packages (the benchmarks' reference systems).
 # clang-format serves `make format` and `make format-check`; libclang-rt-14-dev
 # holds clang's libFuzzer and sanitizer runtimes, which `make fuzz` links.
-# libmicrohttpd-dev serves `prodata serve`; libzstd-dev compresses archived WAL (`prodata wal-push`); curl drives its tests over real HTTP.
+# libmicrohttpd-dev serves `prodata serve`; curl drives its tests over real HTTP; libzstd-dev compresses
+# archived WAL (`prodata wal-push`).
 # python3-prometheus-client parses /metrics in the tests; npm installs the OpenAPI validator the tests run
 # (tests/tools): Debian's npm only when the machine has no npm command (Node.js may bring its own).
 set -eu
