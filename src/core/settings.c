@@ -565,7 +565,8 @@ line_value(char *value, const char *name, const char *path, int line_number, Pro
 static bool
 is_other_surface_setting(const PdSettingTable *table, const char *name)
 {
-    static const PdSettingTable *const surfaces[] = {&pd_settings_migrate, &pd_settings_serve};
+    static const PdSettingTable *const surfaces[] = {&pd_settings_migrate, &pd_settings_serve,
+                                                     &pd_settings_archive};
     for (size_t i = 0; i < sizeof(surfaces) / sizeof(surfaces[0]); i++)
         if (surfaces[i] != table && find_length(surfaces[i], name, strlen(name)) != NULL)
             return true;

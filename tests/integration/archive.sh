@@ -9,7 +9,7 @@
 # it archives its timeline's history file, which archive check reports with a pushed .partial.
 source tests/lib/pg.sh
 source tests/lib/tap.sh
-tap_plan 27
+tap_plan 29
 tap_workdir
 chmod 755 "$TAP_WORKDIR"
 STANDBY_DIR="$TAP_WORKDIR/standby"
@@ -33,6 +33,13 @@ switch_and_wait() {
     done
     poll_sql postgres "SELECT coalesce(last_archived_wal, '') >= '$last' FROM pg_stat_archiver" t 30
 }
+
+run_cmd "$PRODATA" config --docs --surface archive
+expect_eq "docs/configuration.md holds exactly the archive settings' generated table" \
+    "$(sed -n '/^<!-- settings:archive begin -->$/,/^<!-- settings:archive end -->$/p' docs/configuration.md | sed '1d;$d')" "$OUT"
+run_cmd "$PRODATA" wal-push 000000010000000000000001
+expect_eq "wal-push without archive_dir: a usage error naming the setting" "$RC|$(head -1 <<<"$OUT")" \
+    "2|prodata: error: archive_dir is not set"
 
 pg_instance_start "$PRIMARY_DIR" || exit 1
 cat >>"$PG_DATA_DIR/postgresql.auto.conf" <<CONF
