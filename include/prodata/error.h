@@ -53,6 +53,8 @@ typedef enum PdErrorCode
     PD_ERR_RATE_LIMITED,  /* too many requests for a role or client address: exit 1, HTTP 429; retryable */
     PD_ERR_ROLLED_BACK,   /* a statement of a group commit (pd_db_mux_new_group) was rolled back for another
                              statement's error: nothing of it was written; run it again alone. HTTP 503 */
+    PD_ERR_DCS_UNKNOWN,   /* etcd gave no answer to trust (timeout, connection failure, 5xx, garbage):
+                             whether a write took effect is unknown. exit 1, HTTP 503; retryable */
 } PdErrorCode;
 
 /* At most this many input problems are kept; more are only counted (problems_omitted). */
@@ -104,9 +106,9 @@ typedef struct PdError
 
 /*
  * Sets code and message and records the raise site; clears every other part.
- * is_retryable starts true for PD_ERR_LOCK_TIMEOUT, PD_ERR_DB_GONE, PD_ERR_RATE_LIMITED and
- * PD_ERR_ROLLED_BACK, false otherwise. Always returns false. Use the macro; the _at function is for
- * helpers that pass on their own caller's site. err may be NULL (a no-op).
+ * is_retryable starts true for PD_ERR_LOCK_TIMEOUT, PD_ERR_DB_GONE, PD_ERR_RATE_LIMITED,
+ * PD_ERR_ROLLED_BACK and PD_ERR_DCS_UNKNOWN, false otherwise. Always returns false. Use the macro; the _at
+ * function is for helpers that pass on their own caller's site. err may be NULL (a no-op).
  */
 #define pd_error_set(err, code, ...) pd_error_set_at((err), __FILE__, __LINE__, __func__, (code), __VA_ARGS__)
 bool pd_error_set_at(PdError *err, const char *file, int line, const char *function, PdErrorCode code,

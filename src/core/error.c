@@ -44,9 +44,10 @@ static const ErrorCodeInfo error_codes[] = {
     {PD_ERR_FORBIDDEN, "forbidden", 1, 403},
     {PD_ERR_RATE_LIMITED, "rate limited", 1, 429},
     {PD_ERR_ROLLED_BACK, "rolled back", 1, 503},
+    {PD_ERR_DCS_UNKNOWN, "dcs unknown", 1, 503},
 };
 
-_Static_assert(sizeof(error_codes) / sizeof(error_codes[0]) == PD_ERR_ROLLED_BACK + 1, "one row per code");
+_Static_assert(sizeof(error_codes) / sizeof(error_codes[0]) == PD_ERR_DCS_UNKNOWN + 1, "one row per code");
 
 static const ErrorCodeInfo *
 find_code(PdErrorCode code)
@@ -81,7 +82,7 @@ static bool
 is_retryable_code(PdErrorCode code)
 {
     return code == PD_ERR_LOCK_TIMEOUT || code == PD_ERR_DB_GONE || code == PD_ERR_RATE_LIMITED ||
-           code == PD_ERR_ROLLED_BACK;
+           code == PD_ERR_ROLLED_BACK || code == PD_ERR_DCS_UNKNOWN;
 }
 
 static void

@@ -81,6 +81,10 @@ test_error_retryable_codes(void **state)
     assert_int_equal(pd_error_http_status(PD_ERR_ROLLED_BACK), 503);
     pd_error_set(&err, PD_ERR_ROLLED_BACK, "again");
     assert_true(pd_error_is_retryable(&err));
+    assert_int_equal(pd_error_http_status(PD_ERR_DCS_UNKNOWN), 503);
+    assert_string_equal(pd_error_code_name(PD_ERR_DCS_UNKNOWN), "dcs unknown");
+    pd_error_set(&err, PD_ERR_DCS_UNKNOWN, "etcd timed out");
+    assert_true(pd_error_is_retryable(&err));
     assert_string_equal(pd_error_code_name((PdErrorCode)999), "internal");
 }
 
