@@ -18,9 +18,9 @@ CPPFLAGS += -Iinclude -Isrc -I$(PG_INC)
 # PD_API_BEGIN and PD_API_END (include/prodata/export.h); `check-exports` holds it to that.
 CFLAGS   += $(CSTD) $(WARN) $(OPT) -pthread -fPIC -fvisibility=hidden $(EXTRA_CFLAGS)
 LDLIBS   += -lpq -ljansson -lcrypto -pthread
-# The prodata binary also serves HTTP (src/http) and compresses archived WAL (src/archive); libprodata
-# itself links neither libmicrohttpd nor libzstd.
-BIN_LDLIBS := -lmicrohttpd -lzstd
+# The prodata binary also serves HTTP (src/http), compresses archived WAL (src/archive) and speaks to
+# etcd (src/ha, libcurl); libprodata itself links neither libmicrohttpd, libzstd nor libcurl.
+BIN_LDLIBS := -lmicrohttpd -lzstd -lcurl
 LDFLAGS  += $(EXTRA_LDFLAGS)
 
 VERSION  := 0.1.0
@@ -102,6 +102,16 @@ $(BUILD)/archive.a: $(ARCHIVE_OBJ)
 $(BUILD)/tests/unit/archive/%: tests/unit/archive/%.c $(BUILD)/archive.a $(BUILD)/libprodata.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -Itests/unit -o $@ $< $(BUILD)/archive.a $(BUILD)/libprodata.a $(BIN_LDLIBS) $(LDLIBS) -lcmocka
+
+# Nor is src/ha (the etcd client): its tests (each starts its own etcd) and the fuzz targets link ha.a.
+HA_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(sort $(wildcard src/ha/*.c)))
+$(BUILD)/ha.a: $(HA_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/tests/unit/ha/%: tests/unit/ha/%.c $(wildcard tests/unit/ha/*.h) $(BUILD)/ha.a $(BUILD)/libprodata.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -Itests/unit -o $@ $< $(BUILD)/ha.a $(BUILD)/libprodata.a $(BIN_LDLIBS) $(LDLIBS) -lcmocka -lpthread
 
 $(BUILD)/tests/pg/%: tests/pg/%.c $(wildcard tests/pg/*.h) $(BUILD)/libprodata.a
 	@mkdir -p $(dir $@)
@@ -214,9 +224,11 @@ fuzz: deps
 
 fuzz-build: $(patsubst tests/fuzz/%.c,$(BUILD)/bin/%,$(sort $(wildcard tests/fuzz/fuzz_*.c)))
 
-$(BUILD)/bin/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(BUILD)/http.a $(BUILD)/archive.a $(BUILD)/libprodata.a
+$(BUILD)/bin/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(BUILD)/http.a $(BUILD)/archive.a $(BUILD)/ha.a \
+		$(BUILD)/libprodata.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -fsanitize=fuzzer -o $@ $< $(BUILD)/http.a $(BUILD)/archive.a $(BUILD)/libprodata.a $(BIN_LDLIBS) $(LDLIBS) $(LDFLAGS)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -fsanitize=fuzzer -o $@ $< $(BUILD)/http.a $(BUILD)/archive.a $(BUILD)/ha.a \
+		$(BUILD)/libprodata.a $(BIN_LDLIBS) $(LDLIBS) $(LDFLAGS)
 
 # `make install [PREFIX=/usr/local] [DESTDIR=staging]`: the binary, libprodata (static, and shared with
 # its SONAME links), the public headers under include/prodata and prodata.pc for pkg-config (from
