@@ -1,12 +1,13 @@
 #!/bin/bash
-# run.sh - runs every test and prints one closing line "N passed, N failed".
+# run.sh - runs every test and prints one closing line "N passed, N failed, N skipped".
 #
 # Unit tests are cmocka programs (build/tests/unit/<area>/test_*), run with TAP
 # output; build/tests/pg/test_* are cmocka programs that need a database (each
 # gets a fresh one, PRODATA_TEST_CONNINFO). Integration tests are tests/integration/*.sh, each against its own
 # database on one throwaway PostgreSQL 15 instance that this script starts and
 # stops (also on failure or Ctrl-C). Every "ok"/"not ok" line counts as one
-# test. Exit status is non-zero when any test failed or a program crashed.
+# test; a line marked "# SKIP" (cmocka's skip() prints "not ok N # SKIP", tap_skip "ok N # SKIP") counts as
+# skipped, not passed nor failed. Exit status is non-zero when any test failed or a program crashed.
 #   tests/run.sh [--unit-only] [FILTER...]   (only the tests whose name, e.g. "pg/test_pool" or
 #   "integration/serve_api.sh", contains one of the FILTERs)
 set -uo pipefail
@@ -34,6 +35,7 @@ wanted() {
 
 PASSED=0
 FAILED=0
+SKIPPED=0
 CHILD=""
 
 # run_bounded SECONDS LOG COMMAND...: runs COMMAND under timeout in the background and waits for it, so that a
@@ -61,17 +63,19 @@ mkdir -p "$LOG_DIR"
 # count_tap NAME LOGFILE EXIT_CODE: adds the file's ok/not ok lines to the totals;
 # a program that exited non-zero without a failing line counts as one failure.
 count_tap() {
-    local name=$1 log=$2 rc=$3 ok notok
-    ok=$(grep -cE '^ok [0-9]+' "$log")
-    notok=$(grep -cE '^not ok [0-9]+' "$log")
+    local name=$1 log=$2 rc=$3 ok notok skipped
+    skipped=$(grep -cE '^(not )?ok [0-9]+.*# (SKIP|skip)' "$log")
+    ok=$(grep -E '^ok [0-9]+' "$log" | grep -cvE '# (SKIP|skip)')
+    notok=$(grep -E '^not ok [0-9]+' "$log" | grep -cvE '# (SKIP|skip)')
     # A script that stopped early prints no plan (or a wrong one): count that as a failure too.
     plan=$(grep -oE '^1\.\.[0-9]+' "$log" | tail -1 | cut -d. -f3)
-    if [ -z "$plan" ] || [ "$plan" != $((ok + notok)) ]; then
+    if [ -z "$plan" ] || [ "$plan" != $((ok + notok + skipped)) ]; then
         [ "$rc" = 0 ] && rc=1
-        echo "FAIL $name: plan ${plan:-missing} does not match $((ok + notok)) tests run"
+        echo "FAIL $name: plan ${plan:-missing} does not match $((ok + notok + skipped)) tests run"
     fi
     PASSED=$((PASSED + ok))
     FAILED=$((FAILED + notok))
+    SKIPPED=$((SKIPPED + skipped))
     if [ "$rc" != 0 ] && [ "$notok" = 0 ]; then
         FAILED=$((FAILED + 1))
         notok=1
@@ -81,6 +85,8 @@ count_tap() {
     if [ "$notok" != 0 ]; then
         echo "FAIL $name: $ok passed, $notok failed (log: $log)"
         grep -E -A12 '^not ok' "$log" | head -60 | sed 's/^/    /'
+    elif [ "$skipped" != 0 ]; then
+        echo "ok   $name: $ok passed, $skipped skipped ($(grep -m1 -E '^# .*skip' "$log" | sed 's/^# //'))"
     else
         echo "ok   $name: $ok passed"
     fi
@@ -128,5 +134,5 @@ if [ "$UNIT_ONLY" = 0 ]; then
     fi
 fi
 
-echo "$PASSED passed, $FAILED failed"
+echo "$PASSED passed, $FAILED failed, $SKIPPED skipped"
 [ "$FAILED" = 0 ]

@@ -1,0 +1,106 @@
+#!/bin/bash
+# etcd.sh - throwaway etcd clusters for tests, on free loopback ports in a directory of the test's own.
+# Sourced (etcd_cluster_start / etcd_cluster_stop) or run:
+#   tests/lib/etcd.sh start DIR [MEMBERS [OWNER_PID]]   MEMBERS defaults to 1
+#   tests/lib/etcd.sh stop DIR
+# start runs MEMBERS etcd members (Debian's etcd-server) under DIR/m1, DIR/m2, ... and returns once every one
+# answers /health, within ETCD_START_SECONDS (default 20): DIR/endpoints then holds their client URLs, comma
+# separated, and DIR/mN/url, DIR/mN/pid each member's. Short heartbeat and election timeouts keep a test's
+# elections fast. When OWNER_PID is given, a watcher stops the cluster once that process is gone, so a test
+# that crashes leaves no etcd behind. It exits 1 with the members' last log lines when etcd is missing or does
+# not start: a test then skips, saying so. stop kills each member by its pid (checked to be an etcd of DIR)
+# and removes DIR.
+
+ETCD_BIN=${ETCD_BIN:-etcd}
+
+# A port nobody listens on, from 20000-29999 (outside the ephemeral range), not in DIR/ports yet.
+etcd_free_port() {
+    local dir=$1 port tries=0
+    while [ $tries -lt 200 ]; do
+        port=$((20000 + (RANDOM % 10000)))
+        if ! grep -qx "$port" "$dir/ports" 2>/dev/null && ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+            echo "$port" >>"$dir/ports"
+            echo "$port"
+            return 0
+        fi
+        tries=$((tries + 1))
+    done
+    echo "etcd.sh: no free port found" >&2
+    return 1
+}
+
+# etcd_member_start DIR NAME CLUSTER: starts the member NAME whose ports are in DIR/NAME/{client,peer}.
+etcd_member_start() {
+    local dir=$1 name=$2 cluster=$3 client peer
+    client=$(cat "$dir/$name/client")
+    peer=$(cat "$dir/$name/peer")
+    "$ETCD_BIN" --name "$name" --data-dir "$dir/$name/data" \
+        --listen-client-urls "http://127.0.0.1:$client" --advertise-client-urls "http://127.0.0.1:$client" \
+        --listen-peer-urls "http://127.0.0.1:$peer" --initial-advertise-peer-urls "http://127.0.0.1:$peer" \
+        --initial-cluster "$cluster" --initial-cluster-token "prodata-test-$$" --initial-cluster-state new \
+        --heartbeat-interval 50 --election-timeout 500 --logger zap --log-level warn \
+        </dev/null >"$dir/$name/log" 2>&1 &
+    echo $! >"$dir/$name/pid"
+    echo "http://127.0.0.1:$client" >"$dir/$name/url"
+}
+
+etcd_cluster_start() {
+    local dir=$1 members=${2:-1} owner=${3:-} i cluster="" urls="" deadline
+    if ! command -v "$ETCD_BIN" >/dev/null 2>&1; then
+        echo "etcd.sh: no etcd binary ($ETCD_BIN): install Debian's etcd-server (make deps)" >&2
+        return 1
+    fi
+    mkdir -p "$dir"
+    for i in $(seq 1 "$members"); do
+        mkdir -p "$dir/m$i"
+        etcd_free_port "$dir" >"$dir/m$i/client" && etcd_free_port "$dir" >"$dir/m$i/peer" || return 1
+        cluster="$cluster${cluster:+,}m$i=http://127.0.0.1:$(cat "$dir/m$i/peer")"
+    done
+    for i in $(seq 1 "$members"); do
+        etcd_member_start "$dir" "m$i" "$cluster"
+        urls="$urls${urls:+,}$(cat "$dir/m$i/url")"
+    done
+    echo "$urls" >"$dir/endpoints"
+    [ -n "$owner" ] && etcd_watch_owner "$dir" "$owner"
+    deadline=$((SECONDS + ${ETCD_START_SECONDS:-20}))
+    for i in $(seq 1 "$members"); do
+        until curl -s -m 1 "$(cat "$dir/m$i/url")/health" 2>/dev/null | grep -q '"health":"true"'; do
+            if [ "$SECONDS" -ge "$deadline" ] || ! kill -0 "$(cat "$dir/m$i/pid")" 2>/dev/null; then
+                echo "etcd.sh: member m$i did not become healthy; its log ends:" >&2
+                tail -5 "$dir/m$i/log" >&2
+                return 1
+            fi
+            sleep 0.1
+        done
+    done
+}
+
+# Stops the cluster in DIR once the process OWNER is gone (or DIR was removed by a stop).
+etcd_watch_owner() {
+    local dir=$1 owner=$2
+    (
+        while kill -0 "$owner" 2>/dev/null && [ -d "$dir" ]; do sleep 0.5; done
+        etcd_cluster_stop "$dir"
+    ) </dev/null >/dev/null 2>&1 &
+}
+
+etcd_cluster_stop() {
+    local dir=$1 pidfile pid
+    [ -n "$dir" ] && [ -d "$dir" ] || return 0
+    for pidfile in "$dir"/m*/pid; do
+        [ -e "$pidfile" ] || continue
+        pid=$(cat "$pidfile")
+        if [[ "$pid" =~ ^[0-9]+$ ]] && tr '\0' '\n' <"/proc/$pid/cmdline" 2>/dev/null | grep -qxF -- "$(dirname "$pidfile")/data"; then
+            kill -9 "$pid" 2>/dev/null
+        fi
+    done
+    rm -rf "$dir"
+}
+
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+    case "${1:-}" in
+        start) etcd_cluster_start "${2:?DIR}" "${3:-1}" "${4:-}" ;;
+        stop) etcd_cluster_stop "${2:?DIR}" ;;
+        *) echo "usage: $0 start DIR [MEMBERS [OWNER_PID]] | stop DIR" >&2; exit 2 ;;
+    esac
+fi
