@@ -180,6 +180,7 @@ pd_etcd_call(PdEtcd *etcd, const char *path, json_t *body, PdEtcdRepeat repeat, 
         return pd_etcd_wire_unknown(err, "out of memory for the request");
     int64_t deadline = now_ms() + etcd->request_timeout_ms;
     char tried[768] = "";
+    PdError attempt_err = {0}; /* an attempt's failure reaches err only when the whole call fails */
     PdEtcdStatus status = PD_ETCD_UNKNOWN;
     size_t start = etcd->current;
     for (size_t n = 0; n < etcd->endpoint_count; n++)
@@ -190,20 +191,24 @@ pd_etcd_call(PdEtcd *etcd, const char *path, json_t *body, PdEtcdRepeat repeat, 
             break;
         int64_t timeout_ms = remaining < etcd->attempt_timeout_ms ? remaining : etcd->attempt_timeout_ms;
         AttemptEnd end;
-        status = try_endpoint(etcd, index, path, text, repeat, timeout_ms, &end, answer, err);
+        status = try_endpoint(etcd, index, path, text, repeat, timeout_ms, &end, answer, &attempt_err);
         if (status != PD_ETCD_UNKNOWN)
         {
             etcd->current = index; /* it answered: start there next time */
             break;
         }
-        note_failure(tried, sizeof tried, &etcd->endpoints[index], err->message);
+        note_failure(tried, sizeof tried, &etcd->endpoints[index], attempt_err.message);
         etcd->current = (index + 1) % etcd->endpoint_count;
         if (end != ATTEMPT_NOT_SENT && repeat == PD_ETCD_ONCE)
             break; /* a write that may have arrived: sending it again could apply it twice */
     }
     free(text);
     if (status != PD_ETCD_UNKNOWN)
+    {
+        if (status != PD_ETCD_DONE)
+            *err = attempt_err; /* the refusal's own error */
         return status;
+    }
     pd_error_set(err, PD_ERR_DCS_UNKNOWN, "etcd gave no answer to trust for %s", path);
     pd_error_detail(err, "Tried %s.", tried[0] ? tried : "no endpoint: the request timeout was spent");
     return PD_ETCD_UNKNOWN;
