@@ -90,7 +90,7 @@ etcd_cluster_stop() {
     for pidfile in "$dir"/m*/pid; do
         [ -e "$pidfile" ] || continue
         pid=$(cat "$pidfile")
-        if [[ "$pid" =~ ^[0-9]+$ ]] && tr '\0' '\n' <"/proc/$pid/cmdline" 2>/dev/null | grep -qxF -- "$(dirname "$pidfile")/data"; then
+        if [[ "$pid" =~ ^[0-9]+$ ]] && tr '\0' '\n' 2>/dev/null <"/proc/$pid/cmdline" | grep -qxF -- "$(dirname "$pidfile")/data"; then
             kill -9 "$pid" 2>/dev/null
         fi
     done
