@@ -129,7 +129,8 @@ bool pd_etcd_open(const PdEtcdConfig *config, PdEtcd **etcd, PdError *err);
 /* Closes connections and frees. NULL is a no-op. */
 void pd_etcd_close(PdEtcd *etcd);
 
-/* The endpoint the next call starts at: the one that answered last. Owned by etcd. */
+/* The endpoint the next call starts at: the one that answered last, or the one after an endpoint that gave
+ * no answer to trust. Owned by etcd. */
 const char *pd_etcd_endpoint(const PdEtcd *etcd);
 
 /* One key. DONE: *kv filled (kv->exists false when there is no such key), in arena. */

@@ -408,6 +408,30 @@ test_status_and_rejected(void **state)
     pd_etcd_close(etcd);
 }
 
+/* An answer longer than max_answer_bytes is UNKNOWN, not a partial list. */
+static void
+test_answer_too_long(void **state)
+{
+    (void)state;
+    if (!single.is_running)
+        skip();
+    PdEtcdConfig config = {.endpoints = single.endpoints, .endpoint_count = 1, .max_answer_bytes = 300};
+    PdEtcd *etcd = NULL;
+    PdError err = {0};
+    assert_true(pd_etcd_open(&config, &etcd, &err));
+    PdArena *arena = pd_arena_new(0);
+    char value[400];
+    memset(value, 'v', sizeof value - 1);
+    value[sizeof value - 1] = '\0';
+    assert_status(pd_etcd_put(etcd, pd_etcd_text("/long/k"), pd_etcd_text(value), 0, NULL, &err),
+                  PD_ETCD_DONE);
+    PdEtcdKv kv;
+    assert_status(pd_etcd_get(arena, etcd, pd_etcd_text("/long/k"), &kv, &err), PD_ETCD_UNKNOWN);
+    assert_non_null(strstr(err.detail, "answer longer than 300 bytes"));
+    pd_arena_free(arena);
+    pd_etcd_close(etcd);
+}
+
 /* A port nobody listens on answers nothing: UNKNOWN at once, for reads, writes and keepalives alike. */
 static void
 test_refused_is_unknown(void **state)
@@ -586,6 +610,37 @@ test_failover_past_dead_endpoints(void **state)
     close(blackhole);
 }
 
+/* An endpoint answering 503: a read moves on to the next endpoint, a write does not (it may have been
+ * applied). */
+static void
+test_5xx_moves_reads_not_writes(void **state)
+{
+    (void)state;
+    if (!single.is_running)
+        skip();
+    EtcdTestFake fake;
+    assert_true(etcdtest_fake_start(
+        &fake, HTTP("503 Service Unavailable", "{\"error\":\"etcdserver: leader changed\",\"code\":14}")));
+    const char *endpoints[] = {fake.url, single.urls[0]};
+    PdEtcd *etcd = client_of(endpoints, 2, 500, 1500);
+    PdArena *arena = pd_arena_new(0);
+    PdError err = {0};
+    assert_status(pd_etcd_put(etcd, pd_etcd_text("/5/k"), pd_etcd_text("first"), 0, NULL, &err),
+                  PD_ETCD_UNKNOWN);
+    assert_non_null(strstr(err.detail, "leader changed"));
+    assert_string_equal(pd_etcd_endpoint(etcd), single.urls[0]); /* the next call starts past it */
+    PdEtcdKv kv;
+    assert_status(pd_etcd_get(arena, etcd, pd_etcd_text("/5/k"), &kv, &err), PD_ETCD_DONE);
+    assert_false(kv.exists); /* the write was not sent to the live member */
+    pd_etcd_close(etcd);
+    etcd = client_of(endpoints, 2, 500, 1500);
+    assert_status(pd_etcd_get(arena, etcd, pd_etcd_text("/5/k"), &kv, &err), PD_ETCD_DONE);
+    assert_string_equal(pd_etcd_endpoint(etcd), single.urls[0]);
+    pd_arena_free(arena);
+    pd_etcd_close(etcd);
+    etcdtest_fake_stop(&fake);
+}
+
 /* The member's index that leads a 3-member cluster, asking each member on its own; -1 if none knows. */
 static int
 leader_of(EtcdTestCluster *cluster)
@@ -689,10 +744,12 @@ main(void)
         cmocka_unit_test(test_lease_cycle),
         cmocka_unit_test(test_lease_expires),
         cmocka_unit_test(test_status_and_rejected),
+        cmocka_unit_test(test_answer_too_long),
         cmocka_unit_test(test_refused_is_unknown),
         cmocka_unit_test(test_blackhole_is_unknown_within_timeout),
         cmocka_unit_test(test_garbage_answers),
         cmocka_unit_test(test_failover_past_dead_endpoints),
+        cmocka_unit_test(test_5xx_moves_reads_not_writes),
         cmocka_unit_test(test_cluster_member_loss),
     };
     return cmocka_run_group_tests(tests, start_single, stop_single);
