@@ -63,6 +63,49 @@ bool pd_archive_segno(const PdWalName *name, uint32_t segment_bytes, uint64_t *s
 /* The segment name of timeline and segno: 24 characters and a NUL into out. */
 void pd_archive_segment_name(uint32_t timeline, uint64_t segno, uint32_t segment_bytes, char out[25]);
 
+/* ---- a segment's first page and the archive's system (segment.c) ------------------------------------ */
+
+/* What the long page header at the start of every WAL segment says (xlog_internal.h). */
+typedef struct PdWalSegmentHeader
+{
+    uint32_t timeline;     /* of the first record on the page: the parent's in a timeline's first segment */
+    uint64_t page_address; /* the WAL position of the page: segno * segment_bytes */
+    uint64_t system_identifier;
+    uint32_t segment_bytes;
+    uint32_t block_bytes;
+} PdWalSegmentHeader;
+
+/* The bytes of the long page header that are read. */
+#define PD_WAL_LONG_HEADER_BYTES 40
+
+/*
+ * Reads the long page header from the first bytes of a segment (as PostgreSQL wrote them, in this
+ * machine's byte order) and checks it against the segment's name and its file's size: a long header, a
+ * segment size that is the file's, a block size that is a power of two, the page address the name's
+ * segment number gives, a timeline not after the name's. path names the file in messages. Errors:
+ * PD_ERR_INVALID_INPUT ("PATH is not the WAL segment its name says: ...", err->field the header field).
+ */
+bool pd_archive_read_segment_header(const unsigned char *bytes, size_t length, const PdWalName *name,
+                                    uint64_t file_bytes, const char *path, PdWalSegmentHeader *out,
+                                    PdError *err);
+
+/* The file in the archive directory that records whose WAL it holds. */
+#define PD_ARCHIVE_SYSTEM_FILE "prodata.archive"
+
+/*
+ * Makes sure the archive directory dir holds WAL of the database system system_identifier only: records it
+ * in PD_ARCHIVE_SYSTEM_FILE on the first segment (written atomically, as a segment is), compares it after.
+ * Errors: PD_ERR_REFUSED (another system's archive: both identifiers named), PD_ERR_IO, PD_ERR_NO_MEMORY.
+ */
+bool pd_archive_claim_system(PdArena *arena, const char *dir, uint64_t system_identifier, const char *path,
+                             PdError *err);
+
+/*
+ * Reads the system identifier recorded in dir: *is_recorded says whether there is one, *system_identifier
+ * holds it. Errors: PD_ERR_REFUSED (the file does not read as one), PD_ERR_IO.
+ */
+bool pd_archive_read_system(const char *dir, uint64_t *system_identifier, bool *is_recorded, PdError *err);
+
 /* ---- the stored file's header (header.c) ------------------------------------------------------------- */
 
 #define PD_ARCHIVE_HEADER_BYTES 64
@@ -170,7 +213,8 @@ typedef struct PdArchiveReport
     size_t temporary_count;
     const char **unknown; /* other files */
     size_t unknown_count;
-    const char **corrupt; /* with verify: "name: why" of each file that does not verify */
+    uint64_t system_identifier; /* recorded in PD_ARCHIVE_SYSTEM_FILE, 0 when none */
+    const char **corrupt;       /* with verify: "name: why" of each file that does not verify */
     size_t corrupt_count;
     size_t verified_count;
 } PdArchiveReport;

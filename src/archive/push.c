@@ -96,13 +96,6 @@ write_temporary(PdArena *arena, const PdArchiveOptions *options, int in_fd, cons
                 uint64_t bytes, const char *temp_path, PdArchiveHeader *header, PdError *err)
 {
     int out_fd = open(temp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
-    if (out_fd < 0 && errno == ENOENT)
-    {
-        pd_error_set(err, PD_ERR_IO, "the archive directory %s does not exist", options->dir);
-        pd_error_field(err, "archive_dir");
-        return pd_error_hint(err, "Create it, writable by the account PostgreSQL runs as; wal-push never "
-                                  "creates it, so a missing mount fails instead of filling another disk.");
-    }
     if (out_fd < 0)
         return pd_archive_io_error(err, "create", temp_path);
     unsigned char encoded[PD_ARCHIVE_HEADER_BYTES];
@@ -142,6 +135,38 @@ publish(PdArena *arena, const PdArchiveOptions *options, const char *temp_path, 
     return pd_archive_fsync_dir(options->dir, err);
 }
 
+/* A segment's first page must be the segment its name says, of the archive's database system. */
+static bool
+check_segment(PdArena *arena, const PdArchiveOptions *options, int fd, const char *source_path,
+              const PdWalName *name, uint64_t bytes, PdError *err)
+{
+    unsigned char page[PD_WAL_LONG_HEADER_BYTES];
+    PdWalSegmentHeader header;
+    if (name->kind != PD_WAL_SEGMENT && name->kind != PD_WAL_PARTIAL)
+        return true;
+    ssize_t got = pread(fd, page, sizeof(page), 0);
+    if (got < 0)
+        return pd_archive_io_error(err, "read", source_path);
+    return pd_archive_read_segment_header(page, (size_t)got, name, bytes, source_path, &header, err) &&
+           pd_archive_claim_system(arena, options->dir, header.system_identifier, source_path, err);
+}
+
+static bool
+check_dir(const char *dir, PdError *err)
+{
+    struct stat info;
+    bool exists = stat(dir, &info) == 0;
+    if (exists && S_ISDIR(info.st_mode))
+        return true;
+    if (!exists && errno != ENOENT)
+        return pd_archive_io_error(err, "stat the archive directory", dir);
+    pd_error_set(err, PD_ERR_IO, "the archive directory %s %s", dir,
+                 exists ? "is not a directory" : "does not exist");
+    pd_error_field(err, "archive_dir");
+    return pd_error_hint(err, "Create it, writable by the account PostgreSQL runs as; wal-push never "
+                              "creates it, so a missing mount fails instead of filling another disk.");
+}
+
 static bool
 push_open(const char *source_path, const PdWalName *name, int *fd, uint64_t *bytes, PdError *err)
 {
@@ -172,7 +197,8 @@ pd_archive_push(PdArena *arena, const PdArchiveOptions *options, const char *sou
     int in_fd = -1;
     uint64_t bytes = 0;
     PdArchiveHeader header = {0};
-    bool is_done = push_open(source_path, &name, &in_fd, &bytes, err);
+    bool is_done = check_dir(options->dir, err) && push_open(source_path, &name, &in_fd, &bytes, err) &&
+                   check_segment(arena, options, in_fd, source_path, &name, bytes, err);
     if (is_done && access(final_path, F_OK) == 0) /* a re-push: hash only, then compare */
         is_done = pd_archive_stream_in(arena, in_fd, source_path, bytes, -1, NULL, 0, &header, err) &&
                   compare_archived(arena, final_path, &header, outcome, err);

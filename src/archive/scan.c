@@ -117,6 +117,10 @@ classify_entry(PdArena *arena, const char *dir, const char *entry, bool verify, 
 {
     PdError ignored;
     size_t length = strlen(entry);
+    bool is_recorded;
+    if (strcmp(entry, PD_ARCHIVE_SYSTEM_FILE) == 0)
+        return pd_archive_read_system(dir, &report->system_identifier, &is_recorded, &ignored) ||
+               append(arena, &report->unknown, &report->unknown_count, entry);
     if (entry[0] == '.' && length > 4 && strcmp(entry + length - 4, ".tmp") == 0)
         return append(arena, &report->temporary, &report->temporary_count, entry);
     if (!pd_archive_parse_name(entry, &names[*count], &ignored))

@@ -8,6 +8,7 @@
  * object; a gap or a corrupt file exits 3, as `prodata check` does on a
  * difference. The findings come from src/archive.
  */
+#include <inttypes.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,6 +46,8 @@ print_table(const char *dir, const PdArchiveReport *report, const PdArchiveBackl
     printf("archive %s: %zu segments, %zu partial, %zu history, %zu backup labels (%u MB segments)\n", dir,
            report->segment_count, report->partial_count, report->history_count, report->backup_count,
            report->segment_bytes >> 20);
+    if (report->system_identifier != 0)
+        printf("database system: %" PRIu64 "\n", report->system_identifier);
     printf("%-9s %-25s %-25s %9s %s\n", "timeline", "first", "last", "segments", "history");
     for (size_t i = 0; i < report->timeline_count; i++)
     {
@@ -146,6 +149,11 @@ print_json(const char *dir, const PdArchiveReport *report, const PdArchiveBacklo
                   json_strings(report->unknown, report->unknown_count), "backlog", json_backlog(backlog),
                   "verified", verify ? json_integer((json_int_t)report->verified_count) : NULL, "ok",
                   report->gap_count == 0 && report->corrupt_count == 0);
+    char system[24] = "";
+    if (report->system_identifier != 0)
+        snprintf(system, sizeof(system), "%" PRIu64, report->system_identifier);
+    if (root != NULL)
+        json_object_set_new(root, "system_identifier", system[0] ? json_string(system) : json_null());
     char *text = root != NULL ? json_dumps(root, JSON_INDENT(2)) : NULL;
     json_decref(root);
     if (text == NULL)

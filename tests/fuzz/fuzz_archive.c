@@ -3,7 +3,9 @@
  * one: 0, a WAL file name (accepted names are exactly the shapes PostgreSQL
  * writes: a segment's name printed back from its numbers is the input); 1,
  * the 64-byte header (an accepted header encodes back to the same bytes,
- * and a rejected one is PD_ERR_REFUSED naming a field); otherwise, a whole
+ * and a rejected one is PD_ERR_REFUSED naming a field); 2, a WAL segment's
+ * first page header, read for segment 000000020000000A000000FF of 16 MB (an
+ * accepted one agrees with the name and the size); otherwise, a whole
  * archived file read back by pd_archive_verify (header, zstd frame, sizes,
  * checksum), which must end in success or PD_ERR_REFUSED, never a crash.
  */
@@ -51,6 +53,27 @@ fuzz_header(const uint8_t *data, size_t size)
 }
 
 static void
+fuzz_segment_header(const uint8_t *data, size_t size)
+{
+    PdWalName name = {PD_WAL_SEGMENT, 2, 10, 255};
+    PdWalSegmentHeader header;
+    PdError err;
+    if (!pd_archive_read_segment_header(data, size, &name, PD_WAL_DEFAULT_SEGMENT_BYTES, "fuzz", &header,
+                                        &err))
+    {
+        FUZZ_ASSERT(err.code == PD_ERR_INVALID_INPUT && err.field[0] != '\0', "a bad page gave code %d",
+                    err.code);
+        return;
+    }
+    FUZZ_ASSERT(header.segment_bytes == PD_WAL_DEFAULT_SEGMENT_BYTES,
+                "a page of another segment size accepted");
+    FUZZ_ASSERT(header.page_address == (UINT64_C(10) * 256 + 255) * PD_WAL_DEFAULT_SEGMENT_BYTES,
+                "a page of another place accepted");
+    FUZZ_ASSERT(header.timeline >= 1 && header.timeline <= 2, "a page of timeline %u accepted",
+                header.timeline);
+}
+
+static void
 fuzz_file(PdArena *arena, const uint8_t *data, size_t size)
 {
     FILE *file = tmpfile();
@@ -78,6 +101,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fuzz_name(arena, data + 1, size - 1);
     else if (data[0] == 1)
         fuzz_header(data + 1, size - 1);
+    else if (data[0] == 2)
+        fuzz_segment_header(data + 1, size - 1);
     else
         fuzz_file(arena, data + 1, size - 1);
     pd_arena_free(arena);

@@ -1,7 +1,8 @@
 #!/bin/bash
 # archive.sh - the WAL archive on real PostgreSQL 15 clusters of its own: a primary with archive_mode=on and
 # archive_command = 'prodata wal-push' archives segments (zstd, then plain after a reload), every file verifies;
-# an identical re-push succeeds, a different file under an archived name is refused and the original kept;
+# an identical re-push succeeds, a different file under an archived name is refused and the original kept, and
+# so are a segment of another database system and a file that is no WAL segment;
 # wal-fetch of a missing segment exits 2 without a word, a corrupt file is named; archive check finds an
 # injected gap (exit 3) and a push killed mid-write leaves only a temporary file, never a half file under the
 # final name; a warm standby made by pg_basebackup without WAL restores through restore_command = 'prodata
@@ -9,7 +10,7 @@
 # it archives its timeline's history file, which archive check reports with a pushed .partial.
 source tests/lib/pg.sh
 source tests/lib/tap.sh
-tap_plan 29
+tap_plan 31
 tap_workdir
 chmod 755 "$TAP_WORKDIR"
 STANDBY_DIR="$TAP_WORKDIR/standby"
@@ -80,11 +81,19 @@ expect_eq "restored segment is 16 MB" "$(stat -c %s "$TAP_WORKDIR/$FIRST")" 1677
 BEFORE=$(sha256sum <"$ARCH/$FIRST")
 run_cmd "$PRODATA" wal-push --archive-dir "$ARCH" "$TAP_WORKDIR/$FIRST"
 expect_rc "an identical re-push exits 0" 0
-mkdir other && head -c 16777216 /dev/urandom >"other/$FIRST"
+mkdir other && cp "$TAP_WORKDIR/$FIRST" "other/$FIRST"
+printf 'changed' | dd of="other/$FIRST" bs=1 seek=8000000 conv=notrunc status=none
 run_cmd "$PRODATA" wal-push --archive-dir "$ARCH" "other/$FIRST"
 expect_rc "a different segment under an archived name exits 1" 1
 expect_out "the refusal names the file and why" "refusing to overwrite $ARCH/$FIRST: a different file is already archived"
 expect_eq "the archived file is untouched" "$(sha256sum <"$ARCH/$FIRST")" "$BEFORE"
+printf '\x01' | dd of="other/$FIRST" bs=1 seek=24 conv=notrunc status=none
+run_cmd "$PRODATA" wal-push --archive-dir "$ARCH" "other/$FIRST"
+expect_out "a segment of another database system is refused, both named" \
+    "refusing other/$FIRST: it is WAL of database system [0-9]+, and the archive $ARCH holds system $(sed 's/.* = //' "$ARCH/prodata.archive")"
+head -c 16777216 /dev/urandom >"other/$FIRST"
+run_cmd "$PRODATA" wal-push --archive-dir "$ARCH" "other/$FIRST"
+expect_eq "a file that is no WAL segment is refused (exit 2)" "$RC|$(grep -c 'is not the WAL segment its name says' <<<"$OUT")" "2|1"
 
 # 3. missing, corrupt, gaps
 run_cmd "$PRODATA" wal-fetch --archive-dir "$ARCH" 0000000100000000000000F0 "$TAP_WORKDIR/missing"
@@ -101,18 +110,22 @@ expect_rc "archive check exits 3 on a gap" 3
 expect_out "the gap is named" "gap: timeline 1, $GAP \.\. $GAP \(1 missing\)"
 
 # 4. a push killed mid-write: a temporary file, never a half file under the final name
-mkdir crash && head -c 67108864 /dev/urandom >000000010000000000000040
-"$PRODATA" wal-push --archive-dir crash --archive-compress-level=19 000000010000000000000040 2>/dev/null &
+# (segment 4 of a 64 MB-segment cluster: its page header, then random bytes that zstd level 19 chews on slowly)
+mkdir crash
+{ printf '\x10\xd1\x02\x00\x01\x00\x00\x00\x00\x00\x00\x10\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00'
+  printf '\x01\x02\x03\x04\x05\x06\x07\x08\x00\x00\x00\x04\x00\x20\x00\x00'
+  head -c $((67108864 - 40)) /dev/urandom; } >000000010000000000000004
+"$PRODATA" wal-push --archive-dir crash --archive-compress-level=19 000000010000000000000004 2>/dev/null &
 PUSH=$!
 for _ in $(seq 200); do ls -A crash | grep -q '\.tmp$' && break; sleep 0.05; done
 kill -9 "$PUSH" 2>/dev/null; wait "$PUSH" 2>/dev/null
-expect_eq "killed mid-write: only a temporary file" "$(ls -A crash | sed -E 's/[0-9]+\.tmp$/PID.tmp/')" \
-    ".000000010000000000000040.PID.tmp"
+expect_eq "killed mid-write: a temporary file, nothing under the segment's name" \
+    "$(ls -A crash | sed -E 's/[0-9]+\.tmp$/PID.tmp/' | tr '\n' ' ')" ".000000010000000000000004.PID.tmp prodata.archive "
 run_cmd "$PRODATA" archive check --archive-dir crash
-expect_out "archive check lists the leftover temporary file" "^  \.000000010000000000000040\.[0-9]+\.tmp$"
-run_cmd "$PRODATA" wal-push --archive-dir crash 000000010000000000000040
-"$PRODATA" wal-fetch --archive-dir crash 000000010000000000000040 back40
-expect_eq "the next push stores it whole" "$RC|$(cmp -s back40 000000010000000000000040 && echo same)" "0|same"
+expect_out "archive check lists the leftover temporary file" "^  \.000000010000000000000004\.[0-9]+\.tmp$"
+run_cmd "$PRODATA" wal-push --archive-dir crash 000000010000000000000004
+"$PRODATA" wal-fetch --archive-dir crash 000000010000000000000004 back4
+expect_eq "the next push stores it whole" "$RC|$(cmp -s back4 000000010000000000000004 && echo same)" "0|same"
 
 # 5. a warm standby by log shipping alone: base backup without WAL, restore_command = prodata wal-fetch
 mkdir -p "$STANDBY_DIR" && [ "$(id -u)" = 0 ] && chown postgres: "$STANDBY_DIR"

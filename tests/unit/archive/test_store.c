@@ -4,8 +4,10 @@
  * them is ALREADY_ARCHIVED; other bytes under the name are refused and the
  * archived file stays as it was; a flipped byte anywhere in the payload, a
  * truncated file and a wrong size are each "corrupt" and restore nothing; a
- * missing name is PD_ERR_NOT_FOUND; a segment of an impossible size is an
- * input error; no temporary file stays behind.
+ * missing name is PD_ERR_NOT_FOUND; a segment of an impossible size, one
+ * without a page header or whose header is another segment's is an input
+ * error; a segment of another database system than the archive's is
+ * refused; no temporary file stays behind.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -32,17 +34,52 @@ typedef struct Scratch
     char dest[160];
 } Scratch;
 
+#define SYSTEM UINT64_C(7713828616719481647)
+
+/* A segment's first page header as PostgreSQL writes it (xlog_internal.h), in this machine's byte order. */
 static void
-write_file(const char *path, uint32_t seed, size_t bytes)
+write_page_header(FILE *file, uint64_t segno, uint64_t system, uint32_t segment_bytes)
+{
+    uint16_t magic = 0xD110, info = 0x0002;
+    uint32_t timeline = 1, remaining = 0, padding = 0, block = 8192;
+    uint64_t address = segno * segment_bytes;
+    fwrite(&magic, 2, 1, file);
+    fwrite(&info, 2, 1, file);
+    fwrite(&timeline, 4, 1, file);
+    fwrite(&address, 8, 1, file);
+    fwrite(&remaining, 4, 1, file);
+    fwrite(&padding, 4, 1, file);
+    fwrite(&system, 8, 1, file);
+    fwrite(&segment_bytes, 4, 1, file);
+    fwrite(&block, 4, 1, file);
+}
+
+/* bytes of data at path: a page header for segment segno of system (none when segno is UINT64_MAX), then
+ * words from seed, repetitive enough to compress. */
+static void
+write_wal(const char *path, uint64_t segno, uint64_t system, uint32_t seed, size_t bytes)
 {
     FILE *file = fopen(path, "wb");
     assert_non_null(file);
-    for (size_t i = 0; i < bytes; i += 4)
+    size_t i = 0;
+    if (segno != UINT64_MAX)
     {
-        uint32_t word = (uint32_t)(i / 64) * 2654435761u + seed; /* repetitive enough to compress */
+        write_page_header(file, segno, system, (uint32_t)bytes);
+        i = PD_WAL_LONG_HEADER_BYTES;
+    }
+    for (; i < bytes; i += 4)
+    {
+        uint32_t word = (uint32_t)(i / 64) * 2654435761u + seed;
         fwrite(&word, 4, 1, file);
     }
     fclose(file);
+}
+
+/* Segment 7 of SYSTEM, the name the tests push. */
+static void
+write_file(const char *path, uint32_t seed, size_t bytes)
+{
+    write_wal(path, 7, SYSTEM, seed, bytes);
 }
 
 static bool
@@ -93,8 +130,13 @@ static size_t
 entries_of(const char *dir)
 {
     char command[200];
-    snprintf(command, sizeof(command), "test $(ls -A '%s' | wc -l) -eq 1", dir);
-    return system(command) == 0 ? 1 : 0;
+    snprintf(command, sizeof(command), "ls -A '%s' | wc -l", dir);
+    FILE *pipe = popen(command, "r");
+    size_t count = 0;
+    if (pipe == NULL || fscanf(pipe, "%zu", &count) != 1)
+        fail_msg("could not count the entries of %s", dir);
+    pclose(pipe);
+    return count;
 }
 
 static void
@@ -106,7 +148,8 @@ round_trip(void **state, PdArchiveCompress compress)
     PdError err;
     write_file(scratch->source, 1, SEGMENT_BYTES);
     push_ok(arena, &options, scratch->source, PD_ARCHIVE_STORED);
-    assert_int_equal(entries_of(scratch->dir), 1); /* the segment alone: no temporary file left */
+    assert_int_equal(entries_of(scratch->dir),
+                     2); /* the segment and prodata.archive: no temporary file left */
     push_ok(arena, &options, scratch->source, PD_ARCHIVE_ALREADY_ARCHIVED);
     if (!pd_archive_fetch(arena, &options, "000000010000000000000007", scratch->dest, &err))
         fail_msg("fetch: %s", err.message);
@@ -224,6 +267,39 @@ test_missing_and_bad_input(void **state)
     pd_arena_free(arena);
 }
 
+static void
+test_segment_header_and_system_checked(void **state)
+{
+    Scratch *scratch = *state;
+    PdArena *arena = pd_arena_new(0);
+    PdArchiveOptions options = {scratch->dir, PD_ARCHIVE_COMPRESS_ZSTD, 1};
+    PdArchivePushOutcome outcome;
+    PdError err;
+    write_wal(scratch->source, UINT64_MAX, 0, 5, SEGMENT_BYTES); /* no page header: not WAL at all */
+    assert_false(pd_archive_push(arena, &options, scratch->source, &outcome, &err));
+    assert_int_equal(err.code, PD_ERR_INVALID_INPUT);
+    assert_contains(err.message, "is not the WAL segment its name says");
+    write_wal(scratch->source, 8, SYSTEM, 5, SEGMENT_BYTES); /* segment 8's page under segment 7's name */
+    assert_false(pd_archive_push(arena, &options, scratch->source, &outcome, &err));
+    assert_string_equal(err.field, "xlp_pageaddr");
+    write_file(scratch->source, 5, SEGMENT_BYTES);
+    push_ok(arena, &options, scratch->source, PD_ARCHIVE_STORED);
+    uint64_t recorded = 0;
+    bool is_recorded = false;
+    assert_true(pd_archive_read_system(scratch->dir, &recorded, &is_recorded, &err));
+    assert_true(is_recorded);
+    assert_true(recorded == SYSTEM);
+    /* segment 9 of another database system: refused, whatever its name */
+    char other[200];
+    snprintf(other, sizeof(other), "%s/000000010000000000000009", scratch->root);
+    write_wal(other, 9, SYSTEM + 1, 5, SEGMENT_BYTES);
+    assert_false(pd_archive_push(arena, &options, other, &outcome, &err));
+    assert_int_equal(err.code, PD_ERR_REFUSED);
+    assert_contains(err.message, "it is WAL of database system 7713828616719481648");
+    assert_contains(err.message, "holds system 7713828616719481647");
+    pd_arena_free(arena);
+}
+
 int
 main(void)
 {
@@ -232,6 +308,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_round_trip_zstd, setup, teardown),
         cmocka_unit_test_setup_teardown(test_corruption_detected, setup, teardown),
         cmocka_unit_test_setup_teardown(test_missing_and_bad_input, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_segment_header_and_system_checked, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
