@@ -6,9 +6,11 @@
  * etcd_lease.c are the calls. Opening makes no connection: a down etcd is
  * found by the first call, as an UNKNOWN outcome, never at open.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 
@@ -71,6 +73,17 @@ endpoint_url(const char *text)
     return url;
 }
 
+/* A TLS file given must be readable now: a typo found at open, not as an UNKNOWN on every call. */
+static bool
+check_tls_file(const char *path, const char *field, PdError *err)
+{
+    if (path == NULL || access(path, R_OK) == 0)
+        return true;
+    pd_error_set(err, PD_ERR_INVALID_INPUT, "cannot read the etcd TLS file \"%s\": %s", path,
+                 strerror(errno));
+    return pd_error_field(err, "%s", field);
+}
+
 static bool
 check_config(const PdEtcdConfig *config, PdError *err)
 {
@@ -84,6 +97,15 @@ check_config(const PdEtcdConfig *config, PdError *err)
     {
         pd_error_set(err, PD_ERR_INVALID_INPUT, "an etcd timeout is negative");
         return pd_error_field(err, "timeouts");
+    }
+    if (!check_tls_file(config->ca_file, "ca_file", err) ||
+        !check_tls_file(config->cert_file, "cert_file", err) ||
+        !check_tls_file(config->key_file, "key_file", err))
+        return false;
+    if (config->key_file != NULL && config->cert_file == NULL)
+    {
+        pd_error_set(err, PD_ERR_INVALID_INPUT, "an etcd TLS key file without its certificate");
+        return pd_error_field(err, "cert_file");
     }
     int attempt = config->attempt_timeout_ms ? config->attempt_timeout_ms : DEFAULT_ATTEMPT_TIMEOUT_MS;
     int request = config->request_timeout_ms ? config->request_timeout_ms : DEFAULT_REQUEST_TIMEOUT_MS;
@@ -112,6 +134,18 @@ set_timeouts(PdEtcd *etcd, const PdEtcdConfig *config)
     etcd->max_answer_bytes = config->max_answer_bytes ? config->max_answer_bytes : DEFAULT_MAX_ANSWER_BYTES;
 }
 
+/* Copies of the TLS file names (the config may not outlive the client); false when memory is exhausted. */
+static bool
+copy_tls_files(PdEtcd *etcd, const PdEtcdConfig *config)
+{
+    etcd->ca_file = config->ca_file != NULL ? strdup(config->ca_file) : NULL;
+    etcd->cert_file = config->cert_file != NULL ? strdup(config->cert_file) : NULL;
+    etcd->key_file = config->key_file != NULL ? strdup(config->key_file) : NULL;
+    return (etcd->ca_file != NULL) == (config->ca_file != NULL) &&
+           (etcd->cert_file != NULL) == (config->cert_file != NULL) &&
+           (etcd->key_file != NULL) == (config->key_file != NULL);
+}
+
 bool
 pd_etcd_open(const PdEtcdConfig *config, PdEtcd **etcd, PdError *err)
 {
@@ -128,6 +162,11 @@ pd_etcd_open(const PdEtcdConfig *config, PdEtcd **etcd, PdError *err)
         return pd_error_set(err, PD_ERR_NO_MEMORY, "out of memory for the etcd client");
     }
     set_timeouts(client, config);
+    if (!copy_tls_files(client, config))
+    {
+        pd_etcd_close(client);
+        return pd_error_set(err, PD_ERR_NO_MEMORY, "out of memory for the etcd client");
+    }
     for (size_t i = 0; i < config->endpoint_count; i++)
     {
         const char *text = config->endpoints[i] != NULL ? config->endpoints[i] : "";
@@ -157,6 +196,9 @@ pd_etcd_close(PdEtcd *etcd)
         free(etcd->endpoints[i].url);
     }
     free(etcd->endpoints);
+    free(etcd->ca_file);
+    free(etcd->cert_file);
+    free(etcd->key_file);
     curl_slist_free_all(etcd->headers);
     free(etcd->answer);
     free(etcd);

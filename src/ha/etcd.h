@@ -46,6 +46,10 @@ typedef struct PdEtcdConfig
     int attempt_timeout_ms;  /* one endpoint's whole exchange; 0: 1,000 */
     int request_timeout_ms;  /* one call, every endpoint it tries; 0: 2,000 */
     size_t max_answer_bytes; /* a longer answer is PD_ETCD_UNKNOWN; 0: 64 MiB */
+    /* https endpoints: NULL for each means the system's CA certificates and no client certificate. */
+    const char *ca_file;   /* PEM CA certificates etcd's certificate is checked against */
+    const char *cert_file; /* PEM client certificate (etcd's --client-cert-auth) */
+    const char *key_file;  /* its PEM private key (needs cert_file) */
 } PdEtcdConfig;
 
 typedef enum PdEtcdStatus
@@ -120,7 +124,8 @@ PdEtcdBytes pd_etcd_text(const char *text);
 
 /*
  * Checks config (at least one endpoint, http:// or https://, timeouts >= 0,
- * attempt <= request) and makes the client; it opens no connection yet.
+ * attempt <= request, TLS files readable) and makes the client, copying what
+ * it keeps of config; it opens no connection yet.
  * *etcd is freed with pd_etcd_close. Errors: PD_ERR_INVALID_INPUT (field
  * set), PD_ERR_NO_MEMORY.
  */

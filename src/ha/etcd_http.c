@@ -92,6 +92,12 @@ endpoint_handle(PdEtcd *etcd, PdEtcdEndpoint *endpoint)
     curl_easy_setopt(curl, CURLOPT_HTTPHEADER, etcd->headers);
     curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, receive);
     curl_easy_setopt(curl, CURLOPT_WRITEDATA, etcd);
+    if (etcd->ca_file != NULL)
+        curl_easy_setopt(curl, CURLOPT_CAINFO, etcd->ca_file);
+    if (etcd->cert_file != NULL)
+        curl_easy_setopt(curl, CURLOPT_SSLCERT, etcd->cert_file);
+    if (etcd->key_file != NULL)
+        curl_easy_setopt(curl, CURLOPT_SSLKEY, etcd->key_file);
     endpoint->curl = curl;
     return curl;
 }

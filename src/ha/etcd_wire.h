@@ -28,6 +28,9 @@ struct PdEtcd
     int attempt_timeout_ms;
     int request_timeout_ms;
     size_t max_answer_bytes;
+    char *ca_file; /* copies of the config's TLS files, or NULL */
+    char *cert_file;
+    char *key_file;
     struct curl_slist *headers; /* the request headers every handle sends */
     char *answer;               /* the answer being received; grows, kept between calls */
     size_t answer_length;

@@ -1,7 +1,7 @@
 #!/bin/bash
 # etcd.sh - throwaway etcd clusters for tests, on free loopback ports in a directory of the test's own.
 # Sourced (etcd_cluster_start / etcd_cluster_stop) or run:
-#   tests/lib/etcd.sh start DIR [MEMBERS [OWNER_PID]]   MEMBERS defaults to 1
+#   tests/lib/etcd.sh start DIR [MEMBERS [OWNER_PID [tls]]]   MEMBERS defaults to 1
 #   tests/lib/etcd.sh stop DIR
 # start runs MEMBERS etcd members (Debian's etcd-server) under DIR/m1, DIR/m2, ... and returns once every one
 # answers /health, within ETCD_START_SECONDS (default 20): DIR/endpoints then holds their client URLs, comma
@@ -9,7 +9,8 @@
 # elections fast. When OWNER_PID is given, a watcher stops the cluster once that process is gone, so a test
 # that crashes leaves no etcd behind. It exits 1 with the members' last log lines when etcd is missing or does
 # not start: a test then skips, saying so. stop kills each member by its pid (checked to be an etcd of DIR)
-# and removes DIR.
+# and removes DIR. With tls, clients speak https and must show a certificate (--client-cert-auth): a test CA,
+# the members' certificate (for 127.0.0.1) and a client's are made in DIR/tls (ca.crt, client.crt, client.key).
 
 ETCD_BIN=${ETCD_BIN:-etcd}
 
@@ -29,42 +30,68 @@ etcd_free_port() {
     return 1
 }
 
-# etcd_member_start DIR NAME CLUSTER: starts the member NAME whose ports are in DIR/NAME/{client,peer}.
+# etcd_make_certs DIR: a CA, a certificate for the members (127.0.0.1, server and client use: the gateway
+# inside etcd presents it to etcd's own gRPC server) and one for clients, in DIR/tls.
+etcd_make_certs() {
+    local tls=$1/tls name
+    mkdir -p "$tls"
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=prodata-test-ca \
+        -keyout "$tls/ca.key" -out "$tls/ca.crt" 2>/dev/null || return 1
+    printf 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n' >"$tls/server.ext"
+    printf 'extendedKeyUsage=clientAuth\n' >"$tls/client.ext"
+    for name in server client; do
+        openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=prodata-test-$name" \
+            -keyout "$tls/$name.key" -out "$tls/$name.csr" 2>/dev/null &&
+            openssl x509 -req -in "$tls/$name.csr" -CA "$tls/ca.crt" -CAkey "$tls/ca.key" -CAcreateserial \
+                -days 2 -extfile "$tls/$name.ext" -out "$tls/$name.crt" 2>/dev/null || return 1
+    done
+}
+
+# etcd_member_start DIR NAME CLUSTER [tls]: starts the member NAME whose ports are in DIR/NAME/{client,peer}.
 etcd_member_start() {
-    local dir=$1 name=$2 cluster=$3 client peer
+    local dir=$1 name=$2 cluster=$3 client peer scheme=http tls_args=()
     client=$(cat "$dir/$name/client")
     peer=$(cat "$dir/$name/peer")
-    "$ETCD_BIN" --name "$name" --data-dir "$dir/$name/data" \
-        --listen-client-urls "http://127.0.0.1:$client" --advertise-client-urls "http://127.0.0.1:$client" \
+    if [ "${4:-}" = tls ]; then
+        scheme=https
+        tls_args=(--cert-file "$dir/tls/server.crt" --key-file "$dir/tls/server.key"
+            --trusted-ca-file "$dir/tls/ca.crt" --client-cert-auth)
+    fi
+    "$ETCD_BIN" --name "$name" --data-dir "$dir/$name/data" "${tls_args[@]}" \
+        --listen-client-urls "$scheme://127.0.0.1:$client" --advertise-client-urls "$scheme://127.0.0.1:$client" \
         --listen-peer-urls "http://127.0.0.1:$peer" --initial-advertise-peer-urls "http://127.0.0.1:$peer" \
         --initial-cluster "$cluster" --initial-cluster-token "prodata-test-$$" --initial-cluster-state new \
         --heartbeat-interval 50 --election-timeout 500 --logger zap --log-level warn \
         </dev/null >"$dir/$name/log" 2>&1 &
     echo $! >"$dir/$name/pid"
-    echo "http://127.0.0.1:$client" >"$dir/$name/url"
+    echo "$scheme://127.0.0.1:$client" >"$dir/$name/url"
 }
 
 etcd_cluster_start() {
-    local dir=$1 members=${2:-1} owner=${3:-} i cluster="" urls="" deadline
+    local dir=$1 members=${2:-1} owner=${3:-} tls=${4:-} i cluster="" urls="" deadline curl_tls=()
     if ! command -v "$ETCD_BIN" >/dev/null 2>&1; then
         echo "etcd.sh: no etcd binary ($ETCD_BIN): install Debian's etcd-server (make deps)" >&2
         return 1
     fi
     mkdir -p "$dir"
+    if [ "$tls" = tls ]; then
+        etcd_make_certs "$dir" || { echo "etcd.sh: openssl could not make the test certificates" >&2; return 1; }
+        curl_tls=(--cacert "$dir/tls/ca.crt" --cert "$dir/tls/client.crt" --key "$dir/tls/client.key")
+    fi
     for i in $(seq 1 "$members"); do
         mkdir -p "$dir/m$i"
         etcd_free_port "$dir" >"$dir/m$i/client" && etcd_free_port "$dir" >"$dir/m$i/peer" || return 1
         cluster="$cluster${cluster:+,}m$i=http://127.0.0.1:$(cat "$dir/m$i/peer")"
     done
     for i in $(seq 1 "$members"); do
-        etcd_member_start "$dir" "m$i" "$cluster"
+        etcd_member_start "$dir" "m$i" "$cluster" "$tls"
         urls="$urls${urls:+,}$(cat "$dir/m$i/url")"
     done
     echo "$urls" >"$dir/endpoints"
     [ -n "$owner" ] && etcd_watch_owner "$dir" "$owner"
     deadline=$((SECONDS + ${ETCD_START_SECONDS:-20}))
     for i in $(seq 1 "$members"); do
-        until curl -s -m 1 "$(cat "$dir/m$i/url")/health" 2>/dev/null | grep -q '"health":"true"'; do
+        until curl -s -m 1 "${curl_tls[@]}" "$(cat "$dir/m$i/url")/health" 2>/dev/null | grep -q '"health":"true"'; do
             if [ "$SECONDS" -ge "$deadline" ] || ! kill -0 "$(cat "$dir/m$i/pid")" 2>/dev/null; then
                 echo "etcd.sh: member m$i did not become healthy; its log ends:" >&2
                 tail -5 "$dir/m$i/log" >&2
@@ -99,8 +126,8 @@ etcd_cluster_stop() {
 
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then
     case "${1:-}" in
-        start) etcd_cluster_start "${2:?DIR}" "${3:-1}" "${4:-}" ;;
+        start) etcd_cluster_start "${2:?DIR}" "${3:-1}" "${4:-}" "${5:-}" ;;
         stop) etcd_cluster_stop "${2:?DIR}" ;;
-        *) echo "usage: $0 start DIR [MEMBERS [OWNER_PID]] | stop DIR" >&2; exit 2 ;;
+        *) echo "usage: $0 start DIR [MEMBERS [OWNER_PID [tls]]] | stop DIR" >&2; exit 2 ;;
     esac
 fi

@@ -51,9 +51,10 @@ etcdtest_read_line(const char *path, char *line, size_t size)
     return is_read && line[0] != '\0';
 }
 
-/* Starts a cluster of `members` members; false (and one "# " line saying why) when etcd cannot start. */
+/* Starts a cluster of `members` members (https with client certificates when is_tls, in dir/c/tls); false
+ * (and one "# " line saying why) when etcd cannot start. */
 static inline bool
-etcdtest_start(EtcdTestCluster *cluster, int members)
+etcdtest_start_mode(EtcdTestCluster *cluster, int members, bool is_tls)
 {
     memset(cluster, 0, sizeof *cluster);
     const char *script = getenv("PRODATA_ETCD_SH") != NULL ? getenv("PRODATA_ETCD_SH") : "tests/lib/etcd.sh";
@@ -62,8 +63,8 @@ etcdtest_start(EtcdTestCluster *cluster, int members)
     if (mkdtemp(cluster->dir) == NULL)
         return printf("# etcd: cannot make a temporary directory\n"), false;
     char command[1024];
-    snprintf(command, sizeof command, "%s start '%s/c' %d %d >'%s/start.log' 2>&1", script, cluster->dir,
-             members, (int)getpid(), cluster->dir);
+    snprintf(command, sizeof command, "%s start '%s/c' %d %d %s >'%s/start.log' 2>&1", script, cluster->dir,
+             members, (int)getpid(), is_tls ? "tls" : "", cluster->dir);
     if (system(command) != 0)
     {
         char reason[256] = "see the log";
@@ -89,6 +90,12 @@ etcdtest_start(EtcdTestCluster *cluster, int members)
 
 /* Kills a member with SIGKILL and waits (at most 5 s) until it is gone: a member dying while it serves a
  * request is another case (the request's outcome is unknown). */
+static inline bool
+etcdtest_start(EtcdTestCluster *cluster, int members)
+{
+    return etcdtest_start_mode(cluster, members, false);
+}
+
 static inline void
 etcdtest_kill_member(EtcdTestCluster *cluster, int member)
 {

@@ -432,6 +432,58 @@ test_answer_too_long(void **state)
     pd_etcd_close(etcd);
 }
 
+/* https with a client certificate (etcd's --client-cert-auth): the calls work; without the certificate, or
+ * against another CA, every call is UNKNOWN and says why; a TLS file that cannot be read is refused at open.
+ */
+static void
+test_tls(void **state)
+{
+    (void)state;
+    EtcdTestCluster cluster;
+    if (!etcdtest_start_mode(&cluster, 1, true))
+        skip();
+    char ca[300], cert[300], key[300];
+    snprintf(ca, sizeof ca, "%s/c/tls/ca.crt", cluster.dir);
+    snprintf(cert, sizeof cert, "%s/c/tls/client.crt", cluster.dir);
+    snprintf(key, sizeof key, "%s/c/tls/client.key", cluster.dir);
+    PdEtcdConfig config = {.endpoints = cluster.endpoints,
+                           .endpoint_count = 1,
+                           .ca_file = ca,
+                           .cert_file = cert,
+                           .key_file = key};
+    PdEtcd *etcd = NULL;
+    PdError err = {0};
+    PdArena *arena = pd_arena_new(0);
+    PdEtcdKv kv;
+    int64_t lease = 0, ttl = 0;
+    assert_true(pd_etcd_open(&config, &etcd, &err));
+    assert_status(pd_etcd_put(etcd, pd_etcd_text("/tls/k"), pd_etcd_text("v"), 0, NULL, &err), PD_ETCD_DONE);
+    assert_status(pd_etcd_get(arena, etcd, pd_etcd_text("/tls/k"), &kv, &err), PD_ETCD_DONE);
+    assert_string_equal(kv.value.data, "v");
+    assert_status(pd_etcd_lease_grant(etcd, 10, &lease, &err), PD_ETCD_DONE);
+    assert_status(pd_etcd_lease_keepalive(etcd, lease, &ttl, &err), PD_ETCD_DONE);
+    pd_etcd_close(etcd);
+    config.cert_file = config.key_file = NULL;
+    assert_true(pd_etcd_open(&config, &etcd, &err));
+    assert_status(pd_etcd_lease_keepalive(etcd, lease, &ttl, &err), PD_ETCD_UNKNOWN);
+    pd_etcd_close(etcd);
+    config = (PdEtcdConfig){.endpoints = cluster.endpoints,
+                            .endpoint_count = 1,
+                            .ca_file = cert,
+                            .cert_file = cert,
+                            .key_file = key}; /* a CA that did not sign etcd's certificate */
+    assert_true(pd_etcd_open(&config, &etcd, &err));
+    assert_status(pd_etcd_get(arena, etcd, pd_etcd_text("/tls/k"), &kv, &err), PD_ETCD_UNKNOWN);
+    assert_non_null(strstr(err.detail, "certificate"));
+    pd_etcd_close(etcd);
+    config.ca_file = "/nonexistent/ca.crt";
+    assert_false(pd_etcd_open(&config, &etcd, &err));
+    assert_int_equal(err.code, PD_ERR_INVALID_INPUT);
+    assert_string_equal(err.field, "ca_file");
+    pd_arena_free(arena);
+    etcdtest_stop(&cluster);
+}
+
 /* A port nobody listens on answers nothing: UNKNOWN at once, for reads, writes and keepalives alike. */
 static void
 test_refused_is_unknown(void **state)
@@ -745,6 +797,7 @@ main(void)
         cmocka_unit_test(test_lease_expires),
         cmocka_unit_test(test_status_and_rejected),
         cmocka_unit_test(test_answer_too_long),
+        cmocka_unit_test(test_tls),
         cmocka_unit_test(test_refused_is_unknown),
         cmocka_unit_test(test_blackhole_is_unknown_within_timeout),
         cmocka_unit_test(test_garbage_answers),
