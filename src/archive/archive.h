@@ -179,7 +179,8 @@ bool pd_archive_fetch(PdArena *arena, const PdArchiveOptions *options, const cha
  */
 bool pd_archive_verify(PdArena *arena, const char *path, PdArchiveHeader *header, PdError *err);
 
-/* ---- check (scan.c, gaps.c, backlog.c) --------------------------------------------------------------- */
+/* ---- check (scan.c, gaps.c, history.c, backlog.c)
+ * --------------------------------------------------------------- */
 
 typedef struct PdArchiveGap
 {
@@ -197,7 +198,9 @@ typedef struct PdArchiveTimeline
     uint64_t last_segno;
     size_t segments; /* distinct segments, .partial included */
     bool has_history;
-    bool ends_partial; /* its highest segment is a .partial only */
+    bool ends_partial;   /* its highest segment is a .partial only */
+    uint32_t parent;     /* from its history file: the timeline it branched off, 0 when unknown */
+    uint64_t switch_lsn; /* and where */
 } PdArchiveTimeline;
 
 typedef struct PdArchiveReport
@@ -226,6 +229,32 @@ typedef struct PdArchiveReport
  */
 bool pd_archive_find_gaps(PdArena *arena, const PdWalName *names, size_t count, uint32_t segment_bytes,
                           PdArchiveReport *report, PdError *err);
+
+/* Where a timeline branched off its parent: the last line of its history file. */
+typedef struct PdArchiveSwitch
+{
+    uint32_t timeline;
+    uint32_t parent;
+    uint64_t switch_lsn;
+} PdArchiveSwitch;
+
+/*
+ * Reads the text of timeline's history file (length bytes, as PostgreSQL writes it: "parent<TAB>X/Y<TAB>
+ * reason" per line, # comments, blank lines) into *out: its last line, the switch from the direct parent.
+ * Each line's parent must be below timeline and its LSN not before the previous line's. path names the file
+ * in messages. Errors: PD_ERR_INVALID_INPUT naming path:line (no line at all is one too).
+ */
+bool pd_archive_parse_history(const char *text, size_t length, const char *path, uint32_t timeline,
+                              PdArchiveSwitch *out, PdError *err);
+
+/*
+ * The gaps across timelines, after pd_archive_find_gaps filled report: for each switch, the parent's
+ * segments must reach the one before the switch segment, and the child's must start at the switch segment
+ * at the latest; a timeline with no archived segment is not judged. Adds to report->gaps (sorted again by
+ * timeline and segment) and fills the timelines' parent and switch_lsn. Errors: PD_ERR_NO_MEMORY.
+ */
+bool pd_archive_find_switch_gaps(PdArena *arena, const PdArchiveSwitch *switches, size_t count,
+                                 uint32_t segment_bytes, PdArchiveReport *report, PdError *err);
 
 /*
  * Reads the archive directory dir: every file classified, the segment size from a segment's header, the

@@ -3,10 +3,11 @@
  * tested: archived names sorted by timeline and segment number, each
  * timeline's range, the runs of segments missing inside it, and the newest
  * segment. A .partial fills its place in the sequence (it is the end of its
- * timeline, cut at a promotion). A timeline starts where its archived
- * segments start: the archive may begin after initdb, and the segment a
- * timeline branched in belongs to the new one, so nothing across timelines
- * is called missing.
+ * timeline, cut at a promotion). Within a timeline, a timeline starts where
+ * its archived segments start (the archive may begin after initdb); across a
+ * switch read from a history file (history.c), the parent must reach the
+ * segment before the switch segment and the child start at it, the way
+ * recovery reads them.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -156,5 +157,56 @@ pd_archive_find_gaps(PdArena *arena, const PdWalName *names, size_t count, uint3
     /* A timeline known only from its history file was added last. */
     if (report->timeline_count > 1)
         qsort(report->timelines, report->timeline_count, sizeof(PdArchiveTimeline), compare_timelines);
+    return true;
+}
+
+static int
+compare_gaps(const void *a, const void *b)
+{
+    const PdArchiveGap *x = a, *y = b;
+    if (x->timeline != y->timeline)
+        return x->timeline < y->timeline ? -1 : 1;
+    return x->first_segno < y->first_segno ? -1 : x->first_segno > y->first_segno;
+}
+
+static PdArchiveTimeline *
+find_timeline(PdArchiveReport *report, uint32_t timeline)
+{
+    for (size_t i = 0; i < report->timeline_count; i++)
+        if (report->timelines[i].timeline == timeline)
+            return &report->timelines[i];
+    return NULL;
+}
+
+/* One switch: the parent up to the segment before the switch segment, the child from it. */
+static bool
+check_switch(PdArena *arena, const PdArchiveSwitch *step, uint32_t segment_bytes, PdArchiveReport *report)
+{
+    uint64_t switch_segno = step->switch_lsn / segment_bytes;
+    PdArchiveTimeline *child = find_timeline(report, step->timeline);
+    PdArchiveTimeline *parent = find_timeline(report, step->parent);
+    if (child != NULL)
+    {
+        child->parent = step->parent;
+        child->switch_lsn = step->switch_lsn;
+    }
+    if (parent != NULL && parent->segments > 0 && switch_segno > 0 && parent->last_segno + 1 < switch_segno &&
+        !add_gap(arena, report, parent->timeline, parent->last_segno + 1, switch_segno - 1, segment_bytes))
+        return false;
+    if (child != NULL && child->segments > 0 && child->first_segno > switch_segno &&
+        !add_gap(arena, report, child->timeline, switch_segno, child->first_segno - 1, segment_bytes))
+        return false;
+    return true;
+}
+
+bool
+pd_archive_find_switch_gaps(PdArena *arena, const PdArchiveSwitch *switches, size_t count,
+                            uint32_t segment_bytes, PdArchiveReport *report, PdError *err)
+{
+    for (size_t i = 0; i < count; i++)
+        if (!check_switch(arena, &switches[i], segment_bytes, report))
+            return pd_arena_error(arena, err);
+    if (report->gap_count > 1)
+        qsort(report->gaps, report->gap_count, sizeof(PdArchiveGap), compare_gaps);
     return true;
 }

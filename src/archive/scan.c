@@ -2,11 +2,13 @@
  * scan.c - reads an archive directory for `prodata archive check`: every
  * entry classified (a WAL file name, a temporary file an interrupted push
  * left, anything else), the segment size taken from an archived segment's
- * header, the gaps found (gaps.c), and, when asked, every archived file read
- * back and checked against its SHA-256. A file that does not verify is a
+ * header, the gaps found (gaps.c) within each timeline and across each
+ * switch its history file records (history.c), and, when asked, every
+ * archived file read back and checked against its SHA-256. A file that does not verify is a
  * finding listed in the report, not an error of the scan.
  */
 #include <dirent.h>
+#include <stdio.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -110,6 +112,62 @@ verify_file(PdArena *arena, const char *dir, const char *name, PdArchiveReport *
                   pd_arena_sprintf(arena, "%s: %s", name, verify_err.message));
 }
 
+/* The original bytes of the archived file at path, NUL-terminated, in arena (history files are small). */
+static bool
+read_archived(PdArena *arena, const char *path, char **text, size_t *length, PdError *err)
+{
+    PdArchiveHeader header;
+    int in_fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (in_fd < 0)
+        return pd_archive_io_error(err, "open", path);
+    FILE *scratch = tmpfile();
+    bool is_read = scratch != NULL ? pd_archive_stream_out(arena, in_fd, path, fileno(scratch),
+                                                           "a temporary file", &header, err)
+                                   : pd_archive_io_error(err, "create", "a temporary file");
+    close(in_fd);
+    if (is_read && (*text = pd_arena_alloc(arena, header.original_bytes + 1)) == NULL)
+        is_read = pd_arena_error(arena, err);
+    if (is_read && pread(fileno(scratch), *text, header.original_bytes, 0) != (ssize_t)header.original_bytes)
+        is_read = pd_archive_io_error(err, "read back", path);
+    if (is_read)
+        (*text)[ *length = header.original_bytes] = '\0';
+    if (scratch != NULL)
+        fclose(scratch);
+    return is_read;
+}
+
+/* Each history file's switch, for the gaps across timelines; one that cannot be read is listed as corrupt
+ * (unless --verify listed it already). */
+static bool
+follow_switches(PdArena *arena, const char *dir, const PdWalName *names, size_t count, bool verify,
+                PdArchiveReport *report, PdError *err)
+{
+    PdArchiveSwitch *switches = pd_arena_calloc(arena, count + 1, sizeof(PdArchiveSwitch));
+    size_t switch_count = 0;
+    if (switches == NULL)
+        return pd_arena_error(arena, err);
+    for (size_t i = 0; i < count; i++)
+    {
+        char name[32], *text = NULL, *path;
+        size_t length = 0;
+        PdError file_err;
+        if (names[i].kind != PD_WAL_HISTORY)
+            continue;
+        snprintf(name, sizeof(name), "%08X.history", names[i].timeline);
+        if ((path = pd_archive_join(arena, dir, name)) == NULL)
+            return pd_arena_error(arena, err);
+        if (read_archived(arena, path, &text, &length, &file_err) &&
+            pd_archive_parse_history(text, length, name, names[i].timeline, &switches[switch_count],
+                                     &file_err))
+            switch_count++;
+        else if ((!verify || file_err.code == PD_ERR_INVALID_INPUT) &&
+                 !append(arena, &report->corrupt, &report->corrupt_count,
+                         pd_arena_sprintf(arena, "%s: %s", name, file_err.message)))
+            return pd_arena_error(arena, err);
+    }
+    return pd_archive_find_switch_gaps(arena, switches, switch_count, report->segment_bytes, report, err);
+}
+
 /* One entry of the directory into the report; WAL names into names. */
 static bool
 classify_entry(PdArena *arena, const char *dir, const char *entry, bool verify, PdWalName *names,
@@ -152,5 +210,6 @@ pd_archive_scan(PdArena *arena, const char *dir, bool verify, PdArchiveReport *r
     for (size_t i = 0; i < entry_count; i++)
         if (!classify_entry(arena, dir, entries[i], verify, names, &name_count, report))
             return pd_arena_error(arena, err);
-    return pd_archive_find_gaps(arena, names, name_count, report->segment_bytes, report, err);
+    return pd_archive_find_gaps(arena, names, name_count, report->segment_bytes, report, err) &&
+           follow_switches(arena, dir, names, name_count, verify, report, err);
 }

@@ -97,11 +97,15 @@ json_timelines(const PdArchiveReport *report)
         char first[25], last[25];
         pd_archive_segment_name(row->timeline, row->first_segno, report->segment_bytes, first);
         pd_archive_segment_name(row->timeline, row->last_segno, report->segment_bytes, last);
+        char lsn[24];
+        snprintf(lsn, sizeof(lsn), "%X/%X", (unsigned)(row->switch_lsn >> 32), (unsigned)row->switch_lsn);
         json_array_append_new(
-            array, json_pack("{s:i, s:s?, s:s?, s:I, s:b, s:b}", "timeline", (json_int_t)row->timeline,
-                             "first", row->segments ? first : NULL, "last", row->segments ? last : NULL,
-                             "segments", (json_int_t)row->segments, "history", row->has_history,
-                             "ends_partial", row->ends_partial));
+            array,
+            json_pack("{s:I, s:s?, s:s?, s:I, s:b, s:b, s:o, s:s?}", "timeline", (json_int_t)row->timeline,
+                      "first", row->segments ? first : NULL, "last", row->segments ? last : NULL, "segments",
+                      (json_int_t)row->segments, "history", row->has_history, "ends_partial",
+                      row->ends_partial, "parent", row->parent ? json_integer(row->parent) : json_null(),
+                      "switch_lsn", row->parent ? lsn : NULL));
     }
     return array;
 }

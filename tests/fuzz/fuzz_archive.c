@@ -5,7 +5,8 @@
  * the 64-byte header (an accepted header encodes back to the same bytes,
  * and a rejected one is PD_ERR_REFUSED naming a field); 2, a WAL segment's
  * first page header, read for segment 000000020000000A000000FF of 16 MB (an
- * accepted one agrees with the name and the size); otherwise, a whole
+ * accepted one agrees with the name and the size); 3, a timeline history
+ * file of timeline 5 (an accepted one names a parent below 5); otherwise, a whole
  * archived file read back by pd_archive_verify (header, zstd frame, sizes,
  * checksum), which must end in success or PD_ERR_REFUSED, never a crash.
  */
@@ -74,6 +75,20 @@ fuzz_segment_header(const uint8_t *data, size_t size)
 }
 
 static void
+fuzz_history(const uint8_t *data, size_t size)
+{
+    PdArchiveSwitch step;
+    PdError err;
+    if (!pd_archive_parse_history((const char *)data, size, "00000005.history", 5, &step, &err))
+    {
+        FUZZ_ASSERT(err.code == PD_ERR_INVALID_INPUT && strstr(err.message, "00000005.history:") != NULL,
+                    "a bad history gave code %d: %s", err.code, err.message);
+        return;
+    }
+    FUZZ_ASSERT(step.timeline == 5 && step.parent >= 1 && step.parent < 5, "parent %u accepted", step.parent);
+}
+
+static void
 fuzz_file(PdArena *arena, const uint8_t *data, size_t size)
 {
     FILE *file = tmpfile();
@@ -103,6 +118,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fuzz_header(data + 1, size - 1);
     else if (data[0] == 2)
         fuzz_segment_header(data + 1, size - 1);
+    else if (data[0] == 3)
+        fuzz_history(data + 1, size - 1);
     else
         fuzz_file(arena, data + 1, size - 1);
     pd_arena_free(arena);

@@ -7,10 +7,11 @@
 # injected gap (exit 3) and a push killed mid-write leaves only a temporary file, never a half file under the
 # final name; a warm standby made by pg_basebackup without WAL restores through restore_command = 'prodata
 # wal-fetch' alone (log shipping) and reaches the primary's rows without a line of noise in its log; promoted,
-# it archives its timeline's history file, which archive check reports with a pushed .partial.
+# it archives its timeline's history file, which archive check follows: a segment missing just before the
+# switch is a gap.
 source tests/lib/pg.sh
 source tests/lib/tap.sh
-tap_plan 31
+tap_plan 33
 tap_workdir
 chmod 755 "$TAP_WORKDIR"
 STANDBY_DIR="$TAP_WORKDIR/standby"
@@ -157,9 +158,17 @@ for _ in $(seq 200); do [ -e "$ARCH/00000002.history" ] && break; sleep 0.05; do
 cp "$TAP_WORKDIR/$FIRST" "$TAP_WORKDIR/$FIRST.partial"
 run_cmd "$PRODATA" wal-push --archive-dir "$ARCH" "$TAP_WORKDIR/$FIRST.partial"
 run_cmd "$PRODATA" archive check --archive-dir "$ARCH" --json
-expect_eq "archive check: timeline 2 with its history, the .partial, still no gap" \
-    "$(jq -c '[(.timelines | map(select(.timeline == 2 and .history)) | length), .partial, (.gaps | length)]' <<<"$OUT")" \
+expect_eq "archive check: timeline 2 branched off 1 (its history read), the .partial, still no gap" \
+    "$(jq -c '[(.timelines | map(select(.timeline == 2 and .history and .parent == 1)) | length), .partial, (.gaps | length)]' <<<"$OUT")" \
     "[1,1,0]"
+# the parent's segment just before the switch, removed from a copy: only the history file shows it missing
+SWITCH=$(jq -r '.timelines[] | select(.timeline == 2) | .switch_lsn' <<<"$OUT")
+SEGNO=$(( 16#${SWITCH%/*} * 256 + 16#${SWITCH#*/} / 16777216 ))
+BEFORE_SWITCH=$(printf '%08X%08X%08X' 1 $(( (SEGNO - 1) / 256 )) $(( (SEGNO - 1) % 256 )))
+rm -rf copy && cp -r "$ARCH" copy && rm "copy/$BEFORE_SWITCH"
+run_cmd "$PRODATA" archive check --archive-dir copy
+expect_rc "archive check exits 3 on a gap before a timeline switch" 3
+expect_out "the gap before the switch is named" "gap: timeline 1, $BEFORE_SWITCH \.\. $BEFORE_SWITCH \(1 missing\)"
 run_cmd "$PRODATA" wal-fetch --archive-dir "$ARCH" 00000002.history "$TAP_WORKDIR/history"
 expect_eq "wal-fetch restores the history file" "$RC|$(head -c 2 "$TAP_WORKDIR/history")" "0|1"$'\t'
 

@@ -4,7 +4,9 @@
  * message), segment numbers and names for 16 MB and other segment sizes, the
  * stored header's round trip and each corrupt field named, and the gap
  * finder: no gap, one run, several timelines, a .partial ending a timeline, a
- * timeline known only from its history file, the newest segment.
+ * timeline known only from its history file, the newest segment; history
+ * files read (and bad ones named by line) and the gaps on either side of a
+ * timeline switch.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -220,6 +222,79 @@ test_partial_beside_its_segment(void **state)
     pd_arena_free(arena);
 }
 
+static void
+test_history_files(void **state)
+{
+    (void)state;
+    PdArchiveSwitch step;
+    PdError err;
+    const char *one = "1\t0/9000000\tno recovery target specified\n";
+    assert_true(pd_archive_parse_history(one, strlen(one), "00000002.history", 2, &step, &err));
+    assert_int_equal(step.timeline, 2);
+    assert_int_equal(step.parent, 1);
+    assert_int_equal(step.switch_lsn, 0x9000000);
+    const char *two =
+        "# written by hand\n1\t0/3000000\tbefore transaction 740\n\n2\t1/5000060\tat restore point\n";
+    assert_true(pd_archive_parse_history(two, strlen(two), "00000003.history", 3, &step, &err));
+    assert_int_equal(step.parent, 2);
+    assert_true(step.switch_lsn == ((UINT64_C(1) << 32) | 0x5000060));
+    struct
+    {
+        const char *text;
+        uint32_t timeline;
+        const char *message;
+    } bad[] = {{"", 2, "00000002.history:0: no switch line"},
+               {"# only a comment\n", 2, "no switch line"},
+               {"1\t0-3000000\tx\n", 2, "00000002.history:1: expected"},
+               {"1\n", 2, ":1: expected"},
+               {"1\t0/3000000\tx\n1\t0/4000000\ty\n", 3, ":2: timelines and LSNs do not ascend"},
+               {"1\t0/5000000\tx\n2\t0/4000000\ty\n", 3, ":2: timelines and LSNs do not ascend"},
+               {"2\t0/5000000\tx\n", 2, ":1: timelines and LSNs do not ascend"},
+               {"1\t100000000/0\tx\n", 2, ":1: expected"}};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+    {
+        if (pd_archive_parse_history(bad[i].text, strlen(bad[i].text), "00000002.history", bad[i].timeline,
+                                     &step, &err))
+            fail_msg("history \"%s\" parsed", bad[i].text);
+        assert_int_equal(err.code, PD_ERR_INVALID_INPUT);
+        assert_contains(err.message, bad[i].message);
+    }
+}
+
+static void
+test_gaps_across_a_switch(void **state)
+{
+    (void)state;
+    PdArena *arena = pd_arena_new(0);
+    PdError err;
+    /* timeline 2 branched at 0/9000000 (segment 9): 1 must reach 8, 2 start at 9 */
+    PdArchiveSwitch step = {2, 1, 0x9000000};
+    const char *whole[] = {"000000010000000000000007", "000000010000000000000008", "000000020000000000000009",
+                           "00000002.history"};
+    PdArchiveReport report = gaps_of(arena, whole, 4);
+    assert_true(pd_archive_find_switch_gaps(arena, &step, 1, PD_WAL_DEFAULT_SEGMENT_BYTES, &report, &err));
+    assert_int_equal(report.gap_count, 0);
+    assert_int_equal(report.timelines[1].parent, 1);
+    assert_int_equal(report.timelines[1].switch_lsn, 0x9000000);
+    const char *holes[] = {"000000010000000000000003", "000000010000000000000004", "00000002000000000000000A",
+                           "00000002000000000000000B"};
+    report = gaps_of(arena, holes, 4);
+    assert_true(pd_archive_find_switch_gaps(arena, &step, 1, PD_WAL_DEFAULT_SEGMENT_BYTES, &report, &err));
+    assert_int_equal(report.gap_count, 2);
+    assert_string_equal(report.gaps[0].first, "000000010000000000000005");
+    assert_string_equal(report.gaps[0].last, "000000010000000000000008");
+    assert_string_equal(report.gaps[1].first, "000000020000000000000009");
+    assert_string_equal(report.gaps[1].last, "000000020000000000000009");
+    /* a switch in the middle of segment 8: the parent's 8 (or its .partial) is not needed, the child's is */
+    PdArchiveSwitch mid = {2, 1, 0x8000100};
+    const char *partial[] = {"000000010000000000000007", "000000010000000000000008.partial",
+                             "000000020000000000000008"};
+    report = gaps_of(arena, partial, 3);
+    assert_true(pd_archive_find_switch_gaps(arena, &mid, 1, PD_WAL_DEFAULT_SEGMENT_BYTES, &report, &err));
+    assert_int_equal(report.gap_count, 0);
+    pd_arena_free(arena);
+}
+
 int
 main(void)
 {
@@ -231,6 +306,8 @@ main(void)
         cmocka_unit_test(test_gaps_none_and_one_run),
         cmocka_unit_test(test_gaps_per_timeline_with_partial_and_history),
         cmocka_unit_test(test_partial_beside_its_segment),
+        cmocka_unit_test(test_history_files),
+        cmocka_unit_test(test_gaps_across_a_switch),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
