@@ -22,7 +22,9 @@
  * move on after a timeout or a 5xx too, writes do not (the write may have been
  * applied: a second try could answer "compare failed" for our own write), but
  * the next call starts at the next endpoint. Every call is bounded by
- * request_timeout_ms in all, each endpoint by attempt_timeout_ms.
+ * request_timeout_ms in all, each endpoint by attempt_timeout_ms. Each
+ * endpoint's cluster id is learnt before its first call (a status request);
+ * one of another cluster than the first to answer gives UNKNOWN.
  *
  * A PdEtcd belongs to one thread at a time.
  */
@@ -112,9 +114,10 @@ typedef struct PdEtcdCas
 
 typedef struct PdEtcdServer
 {
-    char version[32];   /* "3.4.23" */
-    uint64_t member_id; /* the member that answered */
-    uint64_t leader_id; /* 0: it knows no leader */
+    char version[32];    /* "3.4.23" */
+    uint64_t cluster_id; /* the cluster the member belongs to */
+    uint64_t member_id;  /* the member that answered */
+    uint64_t leader_id;  /* 0: it knows no leader */
     int64_t revision;
     int64_t raft_term;
 } PdEtcdServer;
@@ -168,9 +171,11 @@ PdEtcdOutcome pd_etcd_cas(PdArena *arena, PdEtcd *etcd, const PdEtcdCas *cas, Pd
 PdEtcdOutcome pd_etcd_lease_grant(PdEtcd *etcd, int64_t ttl_s, int64_t *lease_id, PdError *err);
 
 /*
- * Renews a lease once. DONE: it lives, *ttl_s (> 0) seconds from now.
- * LEASE_NOT_FOUND: it expired or was revoked (the only status that says the
- * lease is gone). UNKNOWN: it may live or not: the caller's own clock decides.
+ * Renews a lease once. DONE: it lives at least *ttl_s (> 0) seconds from the
+ * moment this call began (read the clock before calling): etcd counts them
+ * from its renewal, which came later. LEASE_NOT_FOUND: it expired or was
+ * revoked (the only status that says the lease is gone). UNKNOWN: it may live
+ * or not; the caller's clock from the last DONE decides.
  */
 PdEtcdOutcome pd_etcd_lease_keepalive(PdEtcd *etcd, int64_t lease_id, int64_t *ttl_s, PdError *err);
 

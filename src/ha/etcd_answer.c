@@ -211,6 +211,7 @@ pd_etcd_answer_status(const json_t *answer, PdEtcdServer *server, PdError *err)
         !pd_etcd_wire_int64(answer, "raftTerm", &read.raft_term))
         return pd_etcd_wire_unknown(err, "etcd's status answer is malformed");
     snprintf(read.version, sizeof read.version, "%s", version);
+    read.cluster_id = pd_etcd_wire_cluster(answer);
     read.revision = revision;
     *server = read;
     return PD_ETCD_DONE;

@@ -12,7 +12,10 @@
  * a socket already closing and answers with a reset: a write lost in flight,
  * which could not be sent again safely. A fresh connection to a dead member
  * fails at connect instead, which can (a handshake per write is the price).
- * The answer is received into the client's buffer.
+ * The answer is received into the client's buffer. Every endpoint is asked
+ * its cluster id once (maintenance status) before its first call, and every
+ * answer's header must name that cluster: endpoints of two etcd clusters
+ * mixed in one list give UNKNOWN, never another cluster's "lease not found".
  * libcurl never reads the proxy variables here, and never signals.
  */
 #include <stdio.h>
@@ -163,18 +166,83 @@ note_failure(char *tried, size_t size, const PdEtcdEndpoint *endpoint, const cha
         snprintf(tried + used, size - used, "%s%s: %s", used ? "; " : "", endpoint->url, why);
 }
 
-/* One attempt read into a status: UNKNOWN when it got no answer to trust (why says what went wrong). */
+/* The time an attempt may take: the attempt timeout, cut to what is left before the deadline (<= 0: none). */
+static int64_t
+attempt_time(const PdEtcd *etcd, int64_t deadline)
+{
+    int64_t remaining = deadline - now_ms();
+    return remaining < etcd->attempt_timeout_ms ? remaining : etcd->attempt_timeout_ms;
+}
+
+/* DONE when the endpoint's cluster is the client's (the first one seen becomes the client's). */
 static PdEtcdStatus
-try_endpoint(PdEtcd *etcd, size_t index, const char *path, const char *text, PdEtcdRepeat repeat,
-             int64_t timeout_ms, AttemptEnd *end, json_t **answer, PdError *err)
+check_cluster(PdEtcd *etcd, const PdEtcdEndpoint *endpoint, PdError *err)
+{
+    if (etcd->cluster_id == 0)
+        etcd->cluster_id = endpoint->cluster_id;
+    if (endpoint->cluster_id == etcd->cluster_id)
+        return PD_ETCD_DONE;
+    pd_error_set(err, PD_ERR_DCS_UNKNOWN, "it belongs to another etcd cluster (id %llu, not %llu)",
+                 (unsigned long long)endpoint->cluster_id, (unsigned long long)etcd->cluster_id);
+    return PD_ETCD_UNKNOWN;
+}
+
+/*
+ * Learns the endpoint's cluster from its status, the first time the client
+ * uses it: a refusal carries no header, so "lease not found" from a member of
+ * another cluster could not be told from our own etcd's otherwise.
+ */
+static PdEtcdStatus
+verify_endpoint(PdEtcd *etcd, PdEtcdEndpoint *endpoint, int64_t deadline, PdError *err)
 {
     char why[256] = "";
     long http_status = 0;
-    *end =
-        attempt(etcd, &etcd->endpoints[index], path, text, repeat, timeout_ms, &http_status, why, sizeof why);
+    int64_t timeout_ms = attempt_time(etcd, deadline);
+    if (timeout_ms <= 0)
+        return pd_etcd_wire_unknown(err, "the request timeout was spent");
+    if (attempt(etcd, endpoint, "/v3/maintenance/status", "{}", PD_ETCD_REPEATABLE, timeout_ms, &http_status,
+                why, sizeof why) != ATTEMPT_ANSWERED)
+        return pd_etcd_wire_unknown(err, why);
+    json_t *answer;
+    if (pd_etcd_wire_read(http_status, etcd->answer, etcd->answer_length, &answer, err) != PD_ETCD_DONE)
+        return pd_etcd_wire_unknown(err, "its status could not be read to learn its cluster");
+    endpoint->cluster_id = pd_etcd_wire_cluster(answer);
+    json_decref(answer);
+    if (endpoint->cluster_id == 0)
+        return pd_etcd_wire_unknown(err, "its status names no cluster");
+    return check_cluster(etcd, endpoint, err);
+}
+
+/* One attempt read into a status: UNKNOWN when it got no answer to trust (err's message says why). */
+static PdEtcdStatus
+try_endpoint(PdEtcd *etcd, PdEtcdEndpoint *endpoint, const char *path, const char *text, PdEtcdRepeat repeat,
+             int64_t deadline, AttemptEnd *end, json_t **answer, PdError *err)
+{
+    *end = ATTEMPT_NOT_SENT; /* until the call itself goes out, another endpoint may be tried for any call */
+    PdEtcdStatus known = endpoint->cluster_id == 0 ? verify_endpoint(etcd, endpoint, deadline, err)
+                                                   : check_cluster(etcd, endpoint, err);
+    if (known != PD_ETCD_DONE)
+        return known;
+    char why[256] = "";
+    long http_status = 0;
+    int64_t timeout_ms = attempt_time(etcd, deadline);
+    if (timeout_ms <= 0)
+        return pd_etcd_wire_unknown(err, "the request timeout was spent");
+    *end = attempt(etcd, endpoint, path, text, repeat, timeout_ms, &http_status, why, sizeof why);
     if (*end != ATTEMPT_ANSWERED)
         return pd_etcd_wire_unknown(err, why);
-    return pd_etcd_wire_read(http_status, etcd->answer, etcd->answer_length, answer, err);
+    PdEtcdStatus status = pd_etcd_wire_read(http_status, etcd->answer, etcd->answer_length, answer, err);
+    /* An answer without a header (an error in the keepalive stream) is judged as a refusal is: by the
+     * endpoint's verified cluster; the readers want a header in every other answer. */
+    uint64_t cluster_id = status == PD_ETCD_DONE ? pd_etcd_wire_cluster(*answer) : 0;
+    if (cluster_id != 0 && cluster_id != endpoint->cluster_id)
+    {
+        endpoint->cluster_id = cluster_id; /* moved to another cluster: checked before its next call */
+        json_decref(*answer);
+        *answer = NULL;
+        return pd_etcd_wire_unknown(err, "it answered for another etcd cluster than before");
+    }
+    return status;
 }
 
 PdEtcdStatus
@@ -192,12 +260,11 @@ pd_etcd_call(PdEtcd *etcd, const char *path, json_t *body, PdEtcdRepeat repeat, 
     for (size_t n = 0; n < etcd->endpoint_count; n++)
     {
         size_t index = (start + n) % etcd->endpoint_count;
-        int64_t remaining = deadline - now_ms();
-        if (remaining <= 0)
+        if (deadline - now_ms() <= 0)
             break;
-        int64_t timeout_ms = remaining < etcd->attempt_timeout_ms ? remaining : etcd->attempt_timeout_ms;
         AttemptEnd end;
-        status = try_endpoint(etcd, index, path, text, repeat, timeout_ms, &end, answer, &attempt_err);
+        status = try_endpoint(etcd, &etcd->endpoints[index], path, text, repeat, deadline, &end, answer,
+                              &attempt_err);
         if (status != PD_ETCD_UNKNOWN)
         {
             etcd->current = index; /* it answered: start there next time */

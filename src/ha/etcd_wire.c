@@ -139,6 +139,18 @@ pd_etcd_wire_uint64(const json_t *object, const char *name, uint64_t *value)
     return true;
 }
 
+uint64_t
+pd_etcd_wire_cluster(const json_t *answer)
+{
+    const json_t *header = json_object_get(answer, "header");
+    if (header == NULL)
+        header = json_object_get(json_object_get(answer, "result"), "header");
+    uint64_t cluster_id = 0;
+    if (!json_is_object(header) || !pd_etcd_wire_uint64(header, "cluster_id", &cluster_id))
+        return 0;
+    return cluster_id;
+}
+
 bool
 pd_etcd_wire_header(const json_t *answer, int64_t *revision)
 {

@@ -15,15 +15,17 @@
 
 typedef struct PdEtcdEndpoint
 {
-    char *url;  /* "http://host:port", no final slash */
-    void *curl; /* CURL *, made on first use, kept for keep-alive */
+    char *url;           /* "http://host:port", no final slash */
+    void *curl;          /* CURL *, made on first use, kept for keep-alive */
+    uint64_t cluster_id; /* the etcd cluster it answered for; 0 until its first call asks */
 } PdEtcdEndpoint;
 
 struct PdEtcd
 {
     PdEtcdEndpoint *endpoints;
     size_t endpoint_count;
-    size_t current; /* where the next call starts: the endpoint that answered last */
+    size_t current;      /* where the next call starts: the endpoint that answered last */
+    uint64_t cluster_id; /* the cluster the first endpoint to answer belongs to; 0 before */
     int connect_timeout_ms;
     int attempt_timeout_ms;
     int request_timeout_ms;
@@ -75,6 +77,9 @@ PdEtcdStatus pd_etcd_wire_error(long http_status, int64_t grpc_code, const char 
 /* An int64 field sent as a decimal string (or a JSON integer); absent is 0. False when it is neither. */
 bool pd_etcd_wire_int64(const json_t *object, const char *name, int64_t *value);
 bool pd_etcd_wire_uint64(const json_t *object, const char *name, uint64_t *value);
+
+/* The cluster id in an answer's header (or, for a keepalive, its result's header); 0 when none. */
+uint64_t pd_etcd_wire_cluster(const json_t *answer);
 
 /* The answer's "header" object, with its revision; false when missing or malformed. */
 bool pd_etcd_wire_header(const json_t *answer, int64_t *revision);

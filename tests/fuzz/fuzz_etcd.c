@@ -63,6 +63,7 @@ read_answers(PdArena *arena, const json_t *answer, long http_status)
     FUZZ_ASSERT(status != PD_ETCD_DONE || number > 0, "keepalive DONE with TTL %lld", (long long)number);
     check_status(pd_etcd_answer_ttl(answer, 7, &number, &other, &err), http_status, &err);
     check_status(pd_etcd_answer_status(answer, &server, &err), http_status, &err);
+    (void)pd_etcd_wire_cluster(answer);
 }
 
 static void

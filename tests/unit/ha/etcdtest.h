@@ -3,8 +3,9 @@
  * by tests/lib/etcd.sh in a temporary directory (free loopback ports, stopped
  * at the end, and by a watcher if the test dies), and two fake endpoints for
  * the failures a real etcd will not show on demand: a server answering one
- * canned HTTP reply to every request (garbage, 5xx, a broken body), and a
- * blackhole that accepts connections (the kernel's backlog) and never answers.
+ * canned HTTP reply to every request but the status (garbage, 5xx, a broken
+ * body, or none at all), and a blackhole that accepts connections (the
+ * kernel's backlog) and never answers.
  * When etcd cannot start, etcdtest_start says why on one "# " line and the
  * tests needing it skip.
  */
@@ -17,6 +18,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -150,27 +152,34 @@ etcdtest_refusing_port(void)
     return port;
 }
 
-/* A server answering every request with one canned reply, then closing the connection. */
+/*
+ * A server answering every request with one canned reply, then closing the
+ * connection (reply NULL: never answering, holding the connection until the
+ * client gives up). The client asks an endpoint's status before its first
+ * call, to learn its cluster: that request gets a status naming cluster_id.
+ */
 typedef struct EtcdTestFake
 {
     int fd;
     int port;
     char url[64];
     const char *reply;
+    char status_reply[512];
     volatile bool is_stopping;
     pthread_t thread;
 } EtcdTestFake;
 
-/* Reads a request's head and body (by Content-Length), so the reply comes after the whole request. */
+/* Reads a request's head and body (by Content-Length) into buffer, so the reply comes after the whole
+ * request. */
 static inline void
-etcdtest_read_request(int client)
+etcdtest_read_request(int client, char *buffer, size_t size)
 {
-    char buffer[8192];
     size_t used = 0;
-    while (used < sizeof buffer - 1)
+    buffer[0] = '\0';
+    while (used < size - 1)
     {
         struct pollfd ready = {.fd = client, .events = POLLIN};
-        ssize_t n = poll(&ready, 1, 2000) == 1 ? read(client, buffer + used, sizeof buffer - 1 - used) : -1;
+        ssize_t n = poll(&ready, 1, 2000) == 1 ? read(client, buffer + used, size - 1 - used) : -1;
         if (n <= 0)
             return;
         used += (size_t)n;
@@ -182,10 +191,24 @@ etcdtest_read_request(int client)
     }
 }
 
+/* Holds a connection without answering until the client closes it or the fake stops. */
+static inline void
+etcdtest_hold(EtcdTestFake *fake, int client)
+{
+    char byte;
+    while (!fake->is_stopping)
+    {
+        struct pollfd ready = {.fd = client, .events = POLLIN};
+        if (poll(&ready, 1, 50) == 1 && read(client, &byte, 1) <= 0)
+            return;
+    }
+}
+
 static inline void *
 etcdtest_fake_serve(void *data)
 {
     EtcdTestFake *fake = data;
+    char request[8192];
     while (!fake->is_stopping)
     {
         struct pollfd ready = {.fd = fake->fd, .events = POLLIN};
@@ -194,8 +217,12 @@ etcdtest_fake_serve(void *data)
         int client = accept(fake->fd, NULL, NULL);
         if (client < 0)
             continue;
-        etcdtest_read_request(client);
-        if (write(client, fake->reply, strlen(fake->reply)) < 0)
+        etcdtest_read_request(client, request, sizeof request);
+        const char *reply =
+            strstr(request, "POST /v3/maintenance/status ") == request ? fake->status_reply : fake->reply;
+        if (reply == NULL)
+            etcdtest_hold(fake, client);
+        else if (write(client, reply, strlen(reply)) < 0)
             perror("fake etcd: write");
         close(client);
     }
@@ -203,10 +230,16 @@ etcdtest_fake_serve(void *data)
 }
 
 static inline bool
-etcdtest_fake_start(EtcdTestFake *fake, const char *reply)
+etcdtest_fake_start(EtcdTestFake *fake, const char *reply, uint64_t cluster_id)
 {
     memset(fake, 0, sizeof *fake);
     fake->reply = reply;
+    snprintf(
+        fake->status_reply, sizeof fake->status_reply,
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n"
+        "{\"header\":{\"cluster_id\":\"%llu\",\"member_id\":\"2\",\"revision\":\"5\",\"raft_term\":\"2\"},"
+        "\"version\":\"3.4.0\",\"leader\":\"2\",\"raftTerm\":\"2\"}",
+        (unsigned long long)cluster_id);
     fake->fd = etcdtest_listen(&fake->port);
     snprintf(fake->url, sizeof fake->url, "http://127.0.0.1:%d", fake->port);
     return fake->fd >= 0 && pthread_create(&fake->thread, NULL, etcdtest_fake_serve, fake) == 0;

@@ -561,6 +561,9 @@ static const CannedCase canned_cases[] = {
      PD_ETCD_UNKNOWN},
     {HTTP("200 OK", "{" HEADER ",\"kvs\":[{\"key\":\"eA==\"}]}"), false, PD_ETCD_UNKNOWN}, /* another key */
     {HTTP("200 OK", "{" HEADER ",\"kvs\":[{\"key\":\"aw==\",\"value\":\"dg==\"}]}"), false, PD_ETCD_DONE},
+    /* a header of another cluster than the endpoint's status named */
+    {HTTP("200 OK", "{\"header\":{\"cluster_id\":\"9\",\"member_id\":\"2\",\"revision\":\"5\"},\"kvs\":[]}"),
+     false, PD_ETCD_UNKNOWN},
     {HTTP("500 Internal Server Error", "oops"), false, PD_ETCD_UNKNOWN},
     {HTTP("503 Service Unavailable", "{\"error\":\"etcdserver: no leader\",\"code\":14}"), false,
      PD_ETCD_UNKNOWN},
@@ -600,7 +603,7 @@ test_garbage_answers(void **state)
     {
         const CannedCase *c = &canned_cases[i];
         EtcdTestFake fake;
-        assert_true(etcdtest_fake_start(&fake, c->reply));
+        assert_true(etcdtest_fake_start(&fake, c->reply, 1)); /* the cluster HEADER names */
         const char *endpoints[] = {fake.url};
         PdEtcd *etcd = client_of(endpoints, 1, 500, 1000);
         PdError err = {0};
@@ -619,7 +622,24 @@ test_garbage_answers(void **state)
     pd_arena_free(arena);
 }
 
-/* Dead endpoints before a live one: reads pass them; a write stops at a blackhole and the next call moves on.
+/* The cluster id of the member at url (its status), for fakes that stand beside it. */
+static uint64_t
+cluster_of(const char *url)
+{
+    PdEtcd *one = client_of(&url, 1, 1000, 1000);
+    PdEtcdServer server = {0};
+    PdError err = {0};
+    assert_status(pd_etcd_status(one, &server, &err), PD_ETCD_DONE);
+    pd_etcd_close(one);
+    assert_true(server.cluster_id != 0);
+    return server.cluster_id;
+}
+
+/*
+ * Dead endpoints before a live one: every call passes those that cannot be
+ * reached (a blackhole is met by the status request that learns an endpoint's
+ * cluster, before the call itself leaves); a write that reached a member
+ * which never answered is UNKNOWN and not sent again, and the next call moves on.
  */
 static void
 test_failover_past_dead_endpoints(void **state)
@@ -637,29 +657,70 @@ test_failover_past_dead_endpoints(void **state)
     PdArena *arena = pd_arena_new(0);
     PdError err = {0};
     PdEtcdKv kv;
-    assert_status(pd_etcd_get(arena, etcd, pd_etcd_text("/f/k"), &kv, &err), PD_ETCD_DONE);
-    assert_int_equal(err.code, PD_OK); /* the endpoints that failed on the way leave no error behind */
-    assert_string_equal(pd_etcd_endpoint(etcd), single.urls[0]);
     int64_t started = etcdtest_now_ms();
     assert_status(pd_etcd_put(etcd, pd_etcd_text("/f/k"), pd_etcd_text("v"), 0, NULL, &err), PD_ETCD_DONE);
+    assert_true(etcdtest_now_ms() - started >= 250); /* the blackhole's status request took its time */
+    assert_int_equal(err.code, PD_OK);               /* the endpoints that failed on the way leave no error */
+    assert_string_equal(pd_etcd_endpoint(etcd), single.urls[0]);
+    started = etcdtest_now_ms();
+    assert_status(pd_etcd_get(arena, etcd, pd_etcd_text("/f/k"), &kv, &err), PD_ETCD_DONE);
     assert_true(etcdtest_now_ms() - started < 250); /* straight to the one that answered */
     pd_etcd_close(etcd);
 
-    const char *hole_first[] = {hole, single.urls[0]};
-    etcd = client_of(hole_first, 2, 300, 1500);
+    EtcdTestFake silent; /* knows its cluster, then never answers a call */
+    assert_true(etcdtest_fake_start(&silent, NULL, cluster_of(single.urls[0])));
+    const char *silent_first[] = {silent.url, single.urls[0]};
+    etcd = client_of(silent_first, 2, 300, 1500);
     assert_status(pd_etcd_put(etcd, pd_etcd_text("/f/k"), pd_etcd_text("w"), 0, NULL, &err), PD_ETCD_UNKNOWN);
-    assert_string_equal(pd_etcd_endpoint(etcd), single.urls[0]); /* the next call starts past the blackhole */
+    assert_non_null(strstr(err.detail, "no answer within 300 ms"));
+    assert_string_equal(pd_etcd_endpoint(etcd), single.urls[0]); /* the next call starts past it */
     assert_status(pd_etcd_get(arena, etcd, pd_etcd_text("/f/k"), &kv, &err), PD_ETCD_DONE);
     assert_string_equal(kv.value.data, "v"); /* the write that timed out was not sent again */
     pd_etcd_close(etcd);
-    etcd = client_of(hole_first, 2, 300, 1500);
+    etcd = client_of(silent_first, 2, 300, 1500);
     started = etcdtest_now_ms();
     assert_status(pd_etcd_get(arena, etcd, pd_etcd_text("/f/k"), &kv, &err),
                   PD_ETCD_DONE); /* a read moves on */
     assert_true(etcdtest_now_ms() - started >= 250);
     pd_arena_free(arena);
     pd_etcd_close(etcd);
+    etcdtest_fake_stop(&silent);
     close(blackhole);
+}
+
+/* Endpoints of two etcd clusters in one list: the one that is not the first to answer's cluster gives
+ * UNKNOWN, never its own "lease not found" for our lease. */
+static void
+test_other_cluster_is_unknown(void **state)
+{
+    (void)state;
+    EtcdTestCluster ours, theirs;
+    if (!etcdtest_start(&ours, 1))
+        skip();
+    if (!etcdtest_start(&theirs, 1))
+    {
+        etcdtest_stop(&ours);
+        skip();
+    }
+    const char *endpoints[] = {ours.urls[0], theirs.urls[0]};
+    PdEtcd *etcd = client_of(endpoints, 2, 500, 1500);
+    PdArena *arena = pd_arena_new(0);
+    PdError err = {0};
+    int64_t lease = 0, ttl = 0;
+    assert_status(pd_etcd_lease_grant(etcd, 30, &lease, &err), PD_ETCD_DONE);
+    etcdtest_kill_member(&ours, 0);
+    assert_status(pd_etcd_lease_keepalive(etcd, lease, &ttl, &err), PD_ETCD_UNKNOWN);
+    assert_non_null(strstr(err.detail, "another etcd cluster"));
+    PdEtcdKv kv;
+    assert_status(pd_etcd_get(arena, etcd, pd_etcd_text("/x"), &kv, &err), PD_ETCD_UNKNOWN);
+    pd_etcd_close(etcd);
+    const char *theirs_only[] = {theirs.urls[0]}; /* alone, it is a cluster like any other */
+    etcd = client_of(theirs_only, 1, 500, 1500);
+    assert_status(pd_etcd_lease_keepalive(etcd, lease, &ttl, &err), PD_ETCD_LEASE_NOT_FOUND);
+    pd_arena_free(arena);
+    pd_etcd_close(etcd);
+    etcdtest_stop(&theirs);
+    etcdtest_stop(&ours);
 }
 
 /* An endpoint answering 503: a read moves on to the next endpoint, a write does not (it may have been
@@ -672,7 +733,8 @@ test_5xx_moves_reads_not_writes(void **state)
         skip();
     EtcdTestFake fake;
     assert_true(etcdtest_fake_start(
-        &fake, HTTP("503 Service Unavailable", "{\"error\":\"etcdserver: leader changed\",\"code\":14}")));
+        &fake, HTTP("503 Service Unavailable", "{\"error\":\"etcdserver: leader changed\",\"code\":14}"),
+        cluster_of(single.urls[0])));
     const char *endpoints[] = {fake.url, single.urls[0]};
     PdEtcd *etcd = client_of(endpoints, 2, 500, 1500);
     PdArena *arena = pd_arena_new(0);
@@ -803,6 +865,7 @@ main(void)
         cmocka_unit_test(test_garbage_answers),
         cmocka_unit_test(test_failover_past_dead_endpoints),
         cmocka_unit_test(test_5xx_moves_reads_not_writes),
+        cmocka_unit_test(test_other_cluster_is_unknown),
         cmocka_unit_test(test_cluster_member_loss),
     };
     return cmocka_run_group_tests(tests, start_single, stop_single);
