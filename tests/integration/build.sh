@@ -5,9 +5,10 @@
 # check-exports fails on a library that exports a non-pd_ symbol or hides a
 # public declaration; `make install DESTDIR=... PREFIX=/usr` installs what a C
 # program needs to build against libprodata with pkg-config and run, and
-# `make uninstall` removes every file it installed.
+# `make uninstall` removes every file it installed. The etcd client's outcome cannot be tested as a boolean,
+# and a switch on it that forgets a status does not build.
 source tests/lib/tap.sh
-tap_plan 54
+tap_plan 58
 tap_workdir
 BUILD=${PRODATA_BUILD:-build}
 CC=${CC:-cc}
@@ -177,6 +178,37 @@ expect_rc "check-exports fails on a library with a leak and a hidden declaration
 expect_out "check-exports names the exported symbol outside pd_" '^    fake_leaked_helper$'
 expect_out "check-exports names the public declaration that is not exported" '^    pd_fake_hidden$'
 expect_no_out "check-exports does not name an exported public function" 'pd_fake_shown'
+
+# ---- the etcd client's outcome: read with a switch, never as a boolean -----------------------------
+
+# outcome_program BODY: a function of the keeper's kind with BODY, compiled as the build compiles src/.
+outcome_program() {
+    cat >"$TAP_WORKDIR/outcome.c" <<C
+#include "ha/etcd.h"
+int renew(PdEtcd *etcd, PdError *err);
+int
+renew(PdEtcd *etcd, PdError *err)
+{
+    int64_t ttl = 0;
+    $1
+    return 0;
+}
+C
+    run_cmd "$CC" -std=c11 -Wall -Wextra -Werror -fsyntax-only -Iinclude -Isrc "$TAP_WORKDIR/outcome.c"
+}
+outcome_program 'if (pd_etcd_lease_keepalive(etcd, 1, &ttl, err)) return 1;'
+expect_rc "an etcd outcome tested as a boolean does not compile" 1
+expect_out "... the compiler says it is no scalar" 'scalar'
+outcome_program 'switch (pd_etcd_lease_keepalive(etcd, 1, &ttl, err).status) {
+    case PD_ETCD_DONE: return 1;
+    case PD_ETCD_LEASE_NOT_FOUND: return 2;
+    case PD_ETCD_COMPARE_FAILED: case PD_ETCD_REJECTED: case PD_ETCD_UNKNOWN: return 3; }'
+expect_rc "a switch on its status that covers every status compiles" 0
+outcome_program 'switch (pd_etcd_lease_keepalive(etcd, 1, &ttl, err).status) {
+    case PD_ETCD_DONE: return 1;
+    case PD_ETCD_LEASE_NOT_FOUND: return 2;
+    case PD_ETCD_COMPARE_FAILED: case PD_ETCD_REJECTED: return 3; }'
+expect_out "a switch that forgets PD_ETCD_UNKNOWN does not (-Wswitch)" "PD_ETCD_UNKNOWN.*not handled"
 
 # ---- make install / uninstall -------------------------------------------------------------------
 
