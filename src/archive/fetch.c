@@ -5,11 +5,13 @@
  * PD_ERR_NOT_FOUND, which the command turns into a quiet exit status. What is
  * archived is restored through a temporary file beside the destination and
  * renamed into place only after its size and SHA-256 matched: PostgreSQL
- * never sees a half or a corrupt file under the name it asked for.
+ * never sees a half or a corrupt file under the name it asked for. A missing
+ * archive directory is not "not archived": it is said, loudly.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "store.h"
@@ -49,6 +51,22 @@ restore(PdArena *arena, int in_fd, const char *path, const char *temp_path, cons
     return is_restored;
 }
 
+static bool
+is_directory(const char *dir)
+{
+    struct stat info;
+    return stat(dir, &info) == 0 && S_ISDIR(info.st_mode);
+}
+
+/* A missing archive (an unmounted disk, a typo) is an error to say, not a segment that is not there yet. */
+static bool
+missing_archive(PdError *err, const char *dir)
+{
+    pd_error_set(err, PD_ERR_IO, "the archive directory %s does not exist", dir);
+    pd_error_field(err, "archive_dir");
+    return pd_error_hint(err, "Recovery cannot restore anything from it; check archive_dir and its mount.");
+}
+
 bool
 pd_archive_fetch(PdArena *arena, const PdArchiveOptions *options, const char *name, const char *dest_path,
                  PdError *err)
@@ -61,6 +79,8 @@ pd_archive_fetch(PdArena *arena, const PdArchiveOptions *options, const char *na
     if (path == NULL || temp_path == NULL)
         return pd_arena_error(arena, err);
     int in_fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (in_fd < 0 && errno == ENOENT && !is_directory(options->dir))
+        return missing_archive(err, options->dir);
     if (in_fd < 0 && errno == ENOENT)
         return pd_error_set(err, PD_ERR_NOT_FOUND, "%s is not in the archive %s", name, options->dir);
     if (in_fd < 0)

@@ -11,7 +11,7 @@
 # switch is a gap.
 source tests/lib/pg.sh
 source tests/lib/tap.sh
-tap_plan 33
+tap_plan 34
 tap_workdir
 chmod 755 "$TAP_WORKDIR"
 STANDBY_DIR="$TAP_WORKDIR/standby"
@@ -99,6 +99,9 @@ expect_eq "a file that is no WAL segment is refused (exit 2)" "$RC|$(grep -c 'is
 # 3. missing, corrupt, gaps
 run_cmd "$PRODATA" wal-fetch --archive-dir "$ARCH" 0000000100000000000000F0 "$TAP_WORKDIR/missing"
 expect_eq "wal-fetch of a missing segment: exit 2, no output, no file" "$RC|$OUT|$(ls missing* 2>/dev/null)" "2||"
+run_cmd "$PRODATA" wal-fetch --archive-dir "$TAP_WORKDIR/unmounted" 0000000100000000000000F0 "$TAP_WORKDIR/missing"
+expect_eq "wal-fetch from a missing archive directory: exit 1, said" "$RC|$(head -1 <<<"$OUT")" \
+    "1|prodata: error: the archive directory $TAP_WORKDIR/unmounted does not exist"
 cp -r "$ARCH" copy
 printf '\x00\x01\x02' | dd of="copy/$FIRST" bs=1 seek=5000 conv=notrunc status=none
 run_cmd "$PRODATA" wal-fetch --archive-dir copy "$FIRST" "$TAP_WORKDIR/corrupt"

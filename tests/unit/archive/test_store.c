@@ -249,6 +249,10 @@ test_missing_and_bad_input(void **state)
     PdError err;
     assert_false(pd_archive_fetch(arena, &options, "000000010000000000000099", scratch->dest, &err));
     assert_int_equal(err.code, PD_ERR_NOT_FOUND);
+    PdArchiveOptions unmounted = {"/nonexistent/archive", PD_ARCHIVE_COMPRESS_ZSTD, 1};
+    assert_false(pd_archive_fetch(arena, &unmounted, "000000010000000000000099", scratch->dest, &err));
+    assert_int_equal(err.code, PD_ERR_IO);
+    assert_contains(err.message, "the archive directory /nonexistent/archive does not exist");
     assert_false(pd_archive_fetch(arena, &options, "../etc/passwd", scratch->dest, &err));
     assert_int_equal(err.code, PD_ERR_INVALID_INPUT);
     write_file(scratch->source, 4, SEGMENT_BYTES - 4); /* not a segment size */
