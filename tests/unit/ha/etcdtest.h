@@ -156,7 +156,8 @@ etcdtest_refusing_port(void)
  * A server answering every request with one canned reply, then closing the
  * connection (reply NULL: never answering, holding the connection until the
  * client gives up). The client asks an endpoint's status before its first
- * call, to learn its cluster: that request gets a status naming cluster_id.
+ * call, to learn its cluster: that request gets a status naming cluster_id
+ * (0: no answer either). connections counts the connections accepted.
  */
 typedef struct EtcdTestFake
 {
@@ -165,6 +166,7 @@ typedef struct EtcdTestFake
     char url[64];
     const char *reply;
     char status_reply[512];
+    volatile int connections;
     volatile bool is_stopping;
     pthread_t thread;
 } EtcdTestFake;
@@ -217,9 +219,11 @@ etcdtest_fake_serve(void *data)
         int client = accept(fake->fd, NULL, NULL);
         if (client < 0)
             continue;
+        fake->connections++;
         etcdtest_read_request(client, request, sizeof request);
+        bool is_status = strstr(request, "POST /v3/maintenance/status ") == request;
         const char *reply =
-            strstr(request, "POST /v3/maintenance/status ") == request ? fake->status_reply : fake->reply;
+            is_status ? (fake->status_reply[0] != '\0' ? fake->status_reply : NULL) : fake->reply;
         if (reply == NULL)
             etcdtest_hold(fake, client);
         else if (write(client, reply, strlen(reply)) < 0)
@@ -234,12 +238,13 @@ etcdtest_fake_start(EtcdTestFake *fake, const char *reply, uint64_t cluster_id)
 {
     memset(fake, 0, sizeof *fake);
     fake->reply = reply;
-    snprintf(
-        fake->status_reply, sizeof fake->status_reply,
-        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n"
-        "{\"header\":{\"cluster_id\":\"%llu\",\"member_id\":\"2\",\"revision\":\"5\",\"raft_term\":\"2\"},"
-        "\"version\":\"3.4.0\",\"leader\":\"2\",\"raftTerm\":\"2\"}",
-        (unsigned long long)cluster_id);
+    if (cluster_id != 0) /* else the status is never answered either */
+        snprintf(fake->status_reply, sizeof fake->status_reply,
+                 "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n"
+                 "{\"header\":{\"cluster_id\":\"%llu\",\"member_id\":\"2\",\"revision\":\"5\",\"raft_term\":"
+                 "\"2\"},"
+                 "\"version\":\"3.4.0\",\"leader\":\"2\",\"raftTerm\":\"2\"}",
+                 (unsigned long long)cluster_id);
     fake->fd = etcdtest_listen(&fake->port);
     snprintf(fake->url, sizeof fake->url, "http://127.0.0.1:%d", fake->port);
     return fake->fd >= 0 && pthread_create(&fake->thread, NULL, etcdtest_fake_serve, fake) == 0;

@@ -503,7 +503,7 @@ test_refused_is_unknown(void **state)
     assert_non_null(strstr(err.detail, url));
     assert_status(pd_etcd_lease_keepalive(etcd, 42, &ttl, &err), PD_ETCD_UNKNOWN);
     assert_status(pd_etcd_put(etcd, pd_etcd_text("/k"), pd_etcd_text("v"), 0, NULL, &err), PD_ETCD_UNKNOWN);
-    assert_true(etcdtest_now_ms() - started < 1000);
+    assert_true(etcdtest_now_ms() - started < 1500); /* at once: no call waited for its 1 s attempt timeout */
     pd_arena_free(arena);
     pd_etcd_close(etcd);
 }
@@ -524,7 +524,8 @@ test_blackhole_is_unknown_within_timeout(void **state)
     int64_t ttl = 0, started = etcdtest_now_ms();
     assert_status(pd_etcd_lease_keepalive(etcd, 42, &ttl, &err), PD_ETCD_UNKNOWN);
     int64_t elapsed = etcdtest_now_ms() - started;
-    assert_true(elapsed >= 250 && elapsed < 1000);
+    assert_true(elapsed >= 250 && elapsed < 2000); /* the attempt timeout, not a hang (bounds are loose for a
+                                                      busy machine) */
     assert_non_null(strstr(err.detail, "no answer within 300 ms"));
     started = etcdtest_now_ms();
     PdEtcdCas take = {.key = pd_etcd_text("/leader"),
@@ -534,7 +535,7 @@ test_blackhole_is_unknown_within_timeout(void **state)
     PdEtcdKv current;
     PdArena *arena = pd_arena_new(0);
     assert_status(pd_etcd_cas(arena, etcd, &take, &current, &err), PD_ETCD_UNKNOWN);
-    assert_true(etcdtest_now_ms() - started < 1000);
+    assert_true(etcdtest_now_ms() - started < 2000);
     pd_arena_free(arena);
     pd_etcd_close(etcd);
     close(blackhole);
@@ -647,25 +648,25 @@ test_failover_past_dead_endpoints(void **state)
     (void)state;
     if (!single.is_running)
         skip();
-    int port = 0;
-    int blackhole = etcdtest_listen(&port);
-    char refused[64], hole[64];
+    EtcdTestFake hole; /* accepts connections and answers nothing, its status included */
+    assert_true(etcdtest_fake_start(&hole, NULL, 0));
+    char refused[64];
     snprintf(refused, sizeof refused, "http://127.0.0.1:%d", etcdtest_refusing_port());
-    snprintf(hole, sizeof hole, "http://127.0.0.1:%d", port);
-    const char *endpoints[] = {refused, hole, single.urls[0]};
+    const char *endpoints[] = {refused, hole.url, single.urls[0]};
     PdEtcd *etcd = client_of(endpoints, 3, 300, 1500);
     PdArena *arena = pd_arena_new(0);
     PdError err = {0};
     PdEtcdKv kv;
     int64_t started = etcdtest_now_ms();
     assert_status(pd_etcd_put(etcd, pd_etcd_text("/f/k"), pd_etcd_text("v"), 0, NULL, &err), PD_ETCD_DONE);
-    assert_true(etcdtest_now_ms() - started >= 250); /* the blackhole's status request took its time */
-    assert_int_equal(err.code, PD_OK);               /* the endpoints that failed on the way leave no error */
+    /* the hole's status request waited its attempt timeout; the failures on the way leave no error */
+    assert_true(etcdtest_now_ms() - started >= 250);
+    assert_int_equal(err.code, PD_OK);
     assert_string_equal(pd_etcd_endpoint(etcd), single.urls[0]);
-    started = etcdtest_now_ms();
     assert_status(pd_etcd_get(arena, etcd, pd_etcd_text("/f/k"), &kv, &err), PD_ETCD_DONE);
-    assert_true(etcdtest_now_ms() - started < 250); /* straight to the one that answered */
+    assert_int_equal(hole.connections, 1); /* the second call went straight to the one that answered */
     pd_etcd_close(etcd);
+    etcdtest_fake_stop(&hole);
 
     EtcdTestFake silent; /* knows its cluster, then never answers a call */
     assert_true(etcdtest_fake_start(&silent, NULL, cluster_of(single.urls[0])));
@@ -678,14 +679,13 @@ test_failover_past_dead_endpoints(void **state)
     assert_string_equal(kv.value.data, "v"); /* the write that timed out was not sent again */
     pd_etcd_close(etcd);
     etcd = client_of(silent_first, 2, 300, 1500);
-    started = etcdtest_now_ms();
+    int before = silent.connections;
     assert_status(pd_etcd_get(arena, etcd, pd_etcd_text("/f/k"), &kv, &err),
-                  PD_ETCD_DONE); /* a read moves on */
-    assert_true(etcdtest_now_ms() - started >= 250);
+                  PD_ETCD_DONE);                      /* a read moves on */
+    assert_int_equal(silent.connections, before + 2); /* after its status and its own request there */
     pd_arena_free(arena);
     pd_etcd_close(etcd);
     etcdtest_fake_stop(&silent);
-    close(blackhole);
 }
 
 /* Endpoints of two etcd clusters in one list: the one that is not the first to answer's cluster gives
