@@ -167,8 +167,10 @@ PdEtcdOutcome pd_etcd_delete(PdEtcd *etcd, PdEtcdBytes key, int64_t *deleted, Pd
 PdEtcdOutcome pd_etcd_cas(PdArena *arena, PdEtcd *etcd, const PdEtcdCas *cas, PdEtcdKv *current,
                           PdError *err);
 
-/* A new lease of ttl_s seconds (etcd may raise a very short one). DONE: *lease_id. */
-PdEtcdOutcome pd_etcd_lease_grant(PdEtcd *etcd, int64_t ttl_s, int64_t *lease_id, PdError *err);
+/* A new lease of ttl_s seconds. DONE: *lease_id, and *granted_ttl_s (may be NULL) the TTL etcd gave it: etcd
+ * raises one below its minimum (1.5 times its election timeout). */
+PdEtcdOutcome pd_etcd_lease_grant(PdEtcd *etcd, int64_t ttl_s, int64_t *lease_id, int64_t *granted_ttl_s,
+                                  PdError *err);
 
 /*
  * Renews a lease once. DONE: it lives at least *ttl_s (> 0) seconds from the

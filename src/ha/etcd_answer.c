@@ -125,7 +125,7 @@ pd_etcd_answer_txn(PdArena *arena, const json_t *answer, PdEtcdAction action, Pd
 }
 
 PdEtcdStatus
-pd_etcd_answer_grant(const json_t *answer, int64_t *lease_id, PdError *err)
+pd_etcd_answer_grant(const json_t *answer, int64_t *lease_id, int64_t *granted_ttl_s, PdError *err)
 {
     int64_t revision, id, ttl;
     const char *error = json_string_value(json_object_get(answer, "error"));
@@ -140,6 +140,7 @@ pd_etcd_answer_grant(const json_t *answer, int64_t *lease_id, PdError *err)
     if (id <= 0 || ttl <= 0)
         return pd_etcd_wire_unknown(err, "etcd's lease grant answer has no lease id or TTL");
     *lease_id = id;
+    *granted_ttl_s = ttl;
     return PD_ETCD_DONE;
 }
 

@@ -29,7 +29,7 @@ lease_call(PdEtcd *etcd, const char *path, int64_t lease_id, PdEtcdRepeat repeat
 }
 
 PdEtcdOutcome
-pd_etcd_lease_grant(PdEtcd *etcd, int64_t ttl_s, int64_t *lease_id, PdError *err)
+pd_etcd_lease_grant(PdEtcd *etcd, int64_t ttl_s, int64_t *lease_id, int64_t *granted_ttl_s, PdError *err)
 {
     json_t *body = json_pack("{s:o, s:s}", "TTL", json_sprintf("%lld", (long long)ttl_s), "ID", "0");
     if (body == NULL)
@@ -39,8 +39,15 @@ pd_etcd_lease_grant(PdEtcd *etcd, int64_t ttl_s, int64_t *lease_id, PdError *err
     json_decref(body);
     if (status != PD_ETCD_DONE)
         return outcome(status);
-    status = pd_etcd_answer_grant(answer, lease_id, err);
+    int64_t id = 0, granted = 0;
+    status = pd_etcd_answer_grant(answer, &id, &granted, err);
     json_decref(answer);
+    if (status == PD_ETCD_DONE)
+    {
+        *lease_id = id;
+        if (granted_ttl_s != NULL)
+            *granted_ttl_s = granted;
+    }
     return outcome(status);
 }
 

@@ -98,7 +98,8 @@ PdEtcdStatus pd_etcd_answer_delete(const json_t *answer, int64_t *deleted, PdErr
 /* DONE or COMPARE_FAILED, *current as pd_etcd_cas says. */
 PdEtcdStatus pd_etcd_answer_txn(PdArena *arena, const json_t *answer, PdEtcdAction action, PdEtcdBytes key,
                                 PdEtcdKv *current, PdError *err);
-PdEtcdStatus pd_etcd_answer_grant(const json_t *answer, int64_t *lease_id, PdError *err);
+PdEtcdStatus pd_etcd_answer_grant(const json_t *answer, int64_t *lease_id, int64_t *granted_ttl_s,
+                                  PdError *err);
 /* DONE with *ttl_s > 0, LEASE_NOT_FOUND (TTL 0 or a NotFound error in the stream), or UNKNOWN. */
 PdEtcdStatus pd_etcd_answer_keepalive(const json_t *answer, int64_t lease_id, int64_t *ttl_s, PdError *err);
 PdEtcdStatus pd_etcd_answer_ttl(const json_t *answer, int64_t lease_id, int64_t *ttl_s,

@@ -56,7 +56,7 @@ read_answers(PdArena *arena, const json_t *answer, long http_status)
         if (status == PD_ETCD_DONE || status == PD_ETCD_COMPARE_FAILED)
             check_kvs(current.exists ? &current : NULL, current.exists ? 1 : 0);
     }
-    check_status(pd_etcd_answer_grant(answer, &number, &err), http_status, &err);
+    check_status(pd_etcd_answer_grant(answer, &number, &other, &err), http_status, &err);
     number = 0;
     PdEtcdStatus status = pd_etcd_answer_keepalive(answer, 7, &number, &err);
     check_status(status, http_status, &err);

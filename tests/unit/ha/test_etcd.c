@@ -227,7 +227,7 @@ test_cas_create_if_absent(void **state)
     PdArena *arena = pd_arena_new(0);
     PdError err = {0};
     int64_t lease = 0;
-    assert_status(pd_etcd_lease_grant(etcd, 30, &lease, &err), PD_ETCD_DONE);
+    assert_status(pd_etcd_lease_grant(etcd, 30, &lease, NULL, &err), PD_ETCD_DONE);
     PdEtcdCas take = {.key = pd_etcd_text("/c/leader"),
                       .compare = PD_ETCD_IF_ABSENT,
                       .action = PD_ETCD_PUT,
@@ -323,8 +323,9 @@ test_lease_cycle(void **state)
     PdArena *arena = pd_arena_new(0);
     PdError err = {0};
     int64_t lease = 0, ttl = 0, granted = 0;
-    assert_status(pd_etcd_lease_grant(etcd, 10, &lease, &err), PD_ETCD_DONE);
+    assert_status(pd_etcd_lease_grant(etcd, 10, &lease, &granted, &err), PD_ETCD_DONE);
     assert_true(lease > 0);
+    assert_int_equal(granted, 10);
     assert_status(pd_etcd_put(etcd, pd_etcd_text("/l/member"), pd_etcd_text("up"), lease, NULL, &err),
                   PD_ETCD_DONE);
     PdEtcdKv kv;
@@ -366,7 +367,8 @@ test_lease_expires(void **state)
     PdArena *arena = pd_arena_new(0);
     PdError err = {0};
     int64_t lease = 0, ttl = 0, granted = 0;
-    assert_status(pd_etcd_lease_grant(etcd, 2, &lease, &err), PD_ETCD_DONE);
+    assert_status(pd_etcd_lease_grant(etcd, 2, &lease, &granted, &err), PD_ETCD_DONE);
+    assert_int_equal(granted, 2); /* the test member's election timeout is 500 ms: no raise */
     assert_status(pd_etcd_put(etcd, pd_etcd_text("/e/leader"), pd_etcd_text("me"), lease, NULL, &err),
                   PD_ETCD_DONE);
     int64_t started = etcdtest_now_ms();
@@ -400,7 +402,7 @@ test_status_and_rejected(void **state)
     assert_true(server.leader_id == server.member_id); /* one member leads itself */
     assert_true(server.revision > 0);
     int64_t lease = 0;
-    assert_status(pd_etcd_lease_grant(etcd, INT64_C(99999999999), &lease, &err), PD_ETCD_REJECTED);
+    assert_status(pd_etcd_lease_grant(etcd, INT64_C(99999999999), &lease, NULL, &err), PD_ETCD_REJECTED);
     assert_int_equal(err.code, PD_ERR_INVALID_INPUT);
     assert_non_null(strstr(err.message, "lease TTL"));
     assert_status(pd_etcd_put(etcd, pd_etcd_text(""), pd_etcd_text("x"), 0, NULL, &err), PD_ETCD_REJECTED);
@@ -460,7 +462,7 @@ test_tls(void **state)
     assert_status(pd_etcd_put(etcd, pd_etcd_text("/tls/k"), pd_etcd_text("v"), 0, NULL, &err), PD_ETCD_DONE);
     assert_status(pd_etcd_get(arena, etcd, pd_etcd_text("/tls/k"), &kv, &err), PD_ETCD_DONE);
     assert_string_equal(kv.value.data, "v");
-    assert_status(pd_etcd_lease_grant(etcd, 10, &lease, &err), PD_ETCD_DONE);
+    assert_status(pd_etcd_lease_grant(etcd, 10, &lease, NULL, &err), PD_ETCD_DONE);
     assert_status(pd_etcd_lease_keepalive(etcd, lease, &ttl, &err), PD_ETCD_DONE);
     pd_etcd_close(etcd);
     config.cert_file = config.key_file = NULL;
@@ -707,7 +709,7 @@ test_other_cluster_is_unknown(void **state)
     PdArena *arena = pd_arena_new(0);
     PdError err = {0};
     int64_t lease = 0, ttl = 0;
-    assert_status(pd_etcd_lease_grant(etcd, 30, &lease, &err), PD_ETCD_DONE);
+    assert_status(pd_etcd_lease_grant(etcd, 30, &lease, NULL, &err), PD_ETCD_DONE);
     etcdtest_kill_member(&ours, 0);
     assert_status(pd_etcd_lease_keepalive(etcd, lease, &ttl, &err), PD_ETCD_UNKNOWN);
     assert_non_null(strstr(err.detail, "another etcd cluster"));
@@ -809,7 +811,7 @@ test_cluster_member_loss(void **state)
     PdArena *arena = pd_arena_new(0);
     PdError err = {0};
     int64_t lease = 0, ttl = 0;
-    assert_status(pd_etcd_lease_grant(etcd, 30, &lease, &err), PD_ETCD_DONE);
+    assert_status(pd_etcd_lease_grant(etcd, 30, &lease, NULL, &err), PD_ETCD_DONE);
     assert_string_equal(pd_etcd_endpoint(etcd), cluster.urls[follower]);
     etcdtest_kill_member(&cluster, follower);
     for (int round = 0; round < 10; round++)
