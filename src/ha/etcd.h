@@ -12,7 +12,7 @@
  *   PD_ETCD_UNKNOWN   no answer we can trust: a timeout, a connection failure,
  *                     a 5xx, an answer that is not etcd's JSON. A write may or
  *                     may not have taken effect; a lease may or may not live.
- * Only a refusal is evidence about etcd's state. PD_ETCD_UNKNOWN is 0, so a
+ * DONE and the refusals are evidence about etcd; UNKNOWN is none. It is 0, so a
  * zeroed outcome never reads as an answer. err is filled for every status but
  * PD_ETCD_DONE (PD_ERR_DCS_UNKNOWN for PD_ETCD_UNKNOWN); outputs are written
  * only when the header says so.
