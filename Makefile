@@ -33,7 +33,8 @@ CPPFLAGS += -DPD_VERSION=\"$(VERSION)\"
 LIB_MODULES := $(shell scripts/check-layers.sh --library)
 BIN_MODULES := $(filter-out $(LIB_MODULES),$(notdir $(wildcard src/*)))
 LIB_SRC  := $(sort $(wildcard $(LIB_MODULES:%=src/%/*.c)))
-CLI_SRC  := $(sort $(wildcard $(BIN_MODULES:%=src/%/*.c)))
+# src/cli/wal_main.c is the main of prodata-wal (below), not of prodata.
+CLI_SRC  := $(filter-out src/cli/wal_main.c,$(sort $(wildcard $(BIN_MODULES:%=src/%/*.c))))
 UNIT_SRC := $(sort $(wildcard tests/unit/*/test_*.c))
 # cmocka programs that need a database (tests/pg/test_*.c): tests/run.sh runs each on a fresh database of its
 # throwaway PostgreSQL, connection in PRODATA_TEST_CONNINFO.
@@ -52,7 +53,7 @@ PGT_BIN  := $(patsubst tests/pg/%.c,$(BUILD)/tests/pg/%,$(PGT_SRC))
 .PHONY: all deps test unit integration asan clang demo demo-stop bench bench-rest bench-archive bench-deps clean format format-check check-lib check-exports check-layers check-prefix install uninstall
 .DEFAULT_GOAL := all
 
-all: deps $(BUILD)/prodata $(BUILD)/libprodata.a $(BUILD)/libprodata.so $(UNIT_BIN) $(PGT_BIN) $(EXAMPLE_BIN) check-lib check-exports
+all: deps $(BUILD)/prodata $(BUILD)/prodata-wal $(BUILD)/libprodata.a $(BUILD)/libprodata.so $(UNIT_BIN) $(PGT_BIN) $(EXAMPLE_BIN) check-lib check-exports
 
 deps:
 	@scripts/deps.sh
@@ -77,6 +78,12 @@ $(BUILD)/$(SONAME) $(BUILD)/libprodata.so: $(BUILD)/libprodata.so.$(VERSION)
 
 $(BUILD)/prodata: $(CLI_OBJ) $(BUILD)/libprodata.a
 	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libprodata.a $(BIN_LDLIBS) $(LDLIBS)
+
+# prodata-wal: wal-push and wal-fetch without libpq, libcurl or libmicrohttpd, which every start of prodata
+# loads (PostgreSQL starts one process per WAL segment; src/cli/wal_main.c).
+WAL_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,src/cli/wal_main.c src/cli/cmd_archive.c src/cli/log_stderr.c)
+$(BUILD)/prodata-wal: $(WAL_OBJ) $(BUILD)/archive.a $(BUILD)/libprodata.a
+	$(CC) $(LDFLAGS) -o $@ $(WAL_OBJ) $(BUILD)/archive.a $(BUILD)/libprodata.a -lzstd -lcrypto -pthread
 
 $(BUILD)/tests/unit/%: tests/unit/%.c $(BUILD)/libprodata.a
 	@mkdir -p $(dir $@)
@@ -148,7 +155,7 @@ test: all clang check-layers
 
 # The same sources must build warning-free with clang too (-Werror): checked on every test run.
 clang: deps
-	@$(MAKE) --no-print-directory CC=clang BUILD=build/clang OPT=-O0 build/clang/prodata build/clang/libprodata.a >/dev/null
+	@$(MAKE) --no-print-directory CC=clang BUILD=build/clang OPT=-O0 build/clang/prodata build/clang/prodata-wal build/clang/libprodata.a >/dev/null
 	@echo "clang: warning-free build"
 
 unit: all
@@ -249,9 +256,10 @@ empty :=
 space := $(empty) $(empty)
 pc_path = $(subst |,\|,$(subst &,\&,$(subst \,\\,$(subst $(space),\$(space),$(subst \,\\,$(1))))))
 
-install: $(BUILD)/prodata $(BUILD)/libprodata.a $(BUILD)/libprodata.so
+install: $(BUILD)/prodata $(BUILD)/prodata-wal $(BUILD)/libprodata.a $(BUILD)/libprodata.so
 	$(INSTALL) -d "$(DESTDIR)$(BINDIR)" "$(DESTDIR)$(LIBDIR)" "$(DESTDIR)$(INCLUDEDIR)/prodata" "$(DESTDIR)$(PKGCONFIGDIR)"
 	$(INSTALL) -m 755 $(BUILD)/prodata "$(DESTDIR)$(BINDIR)/prodata"
+	$(INSTALL) -m 755 $(BUILD)/prodata-wal "$(DESTDIR)$(BINDIR)/prodata-wal"
 	$(INSTALL) -m 644 $(BUILD)/libprodata.a "$(DESTDIR)$(LIBDIR)/libprodata.a"
 	$(INSTALL) -m 755 $(BUILD)/libprodata.so.$(VERSION) "$(DESTDIR)$(LIBDIR)/libprodata.so.$(VERSION)"
 	ln -sf libprodata.so.$(VERSION) "$(DESTDIR)$(LIBDIR)/$(SONAME)"
@@ -264,7 +272,7 @@ install: $(BUILD)/prodata $(BUILD)/libprodata.a $(BUILD)/libprodata.so
 	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ]; then ldconfig; fi
 
 uninstall:
-	rm -f "$(DESTDIR)$(BINDIR)/prodata" "$(DESTDIR)$(LIBDIR)/libprodata.a" "$(DESTDIR)$(LIBDIR)/libprodata.so" \
+	rm -f "$(DESTDIR)$(BINDIR)/prodata" "$(DESTDIR)$(BINDIR)/prodata-wal" "$(DESTDIR)$(LIBDIR)/libprodata.a" "$(DESTDIR)$(LIBDIR)/libprodata.so" \
 		"$(DESTDIR)$(LIBDIR)/$(SONAME)" "$(DESTDIR)$(LIBDIR)/libprodata.so.$(VERSION)" \
 		"$(DESTDIR)$(PKGCONFIGDIR)/prodata.pc"
 	rm -rf "$(DESTDIR)$(INCLUDEDIR)/prodata"

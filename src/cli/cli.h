@@ -62,12 +62,11 @@ bool cmd_archive(PdArena *arena, const CliArgs *args, PdError *err);
 const PdSettingTable *pd_cli_surface(const char *name);
 
 /*
- * Loads the archive settings and installs the log handler; options gets the archive directory and
- * compression (cmd_archive.c). Errors: those of loading, PD_ERR_USAGE when archive_dir is not set.
+ * Installs the log handler at the archive settings' log_level and fills options with the archive directory
+ * and compression (cmd_archive.c). Errors: PD_ERR_USAGE when archive_dir is not set.
  */
 struct PdArchiveOptions;
-bool pd_cli_archive_options(PdArena *arena, const CliArgs *args, PdArchiveSettings *settings,
-                            struct PdArchiveOptions *options, PdError *err);
+bool pd_cli_archive_fill(const PdArchiveSettings *settings, struct PdArchiveOptions *options, PdError *err);
 
 /*
  * Loads the settings of any surface (table) into values, as cli_load_config does for migrate's, and

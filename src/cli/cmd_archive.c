@@ -5,7 +5,8 @@
  * they load the archive settings, do one thing and say nothing on success
  * (a line at info for those who ask). wal-fetch of a file that is not
  * archived exits 2 without a word: recovery asks for the next segment every
- * few seconds until it exists. The work is src/archive's.
+ * few seconds until it exists. The work is src/archive's. Both the prodata
+ * binary and the lean prodata-wal (wal_main.c) link this file.
  */
 #include <string.h>
 #include <time.h>
@@ -13,13 +14,30 @@
 #include "archive/archive.h"
 #include "cli.h"
 
-bool
-pd_cli_archive_options(PdArena *arena, const CliArgs *args, PdArchiveSettings *settings,
-                       PdArchiveOptions *options, PdError *err)
+extern char **environ;
+
+/*
+ * The archive settings, read without libpq's conninfo hooks, so that this file links into prodata-wal
+ * (wal_main.c) without libpq: the one secret setting, database, serves archive check only; here it is
+ * masked whole and refused on the command line.
+ */
+static bool
+load_archive_settings(PdArena *arena, const CliArgs *args, PdArchiveSettings *settings, PdError *err)
 {
     PdSettings loaded;
-    if (!cli_load_settings(arena, args, &pd_settings_archive, settings, &loaded, err))
-        return false;
+    PdSettingsInput input = {
+        .file = args->config_path,
+        .default_file = CLI_SETTINGS_FILE,
+        .environ = (const char *const *)environ,
+        .overrides = args->overrides,
+        .override_count = args->override_count,
+    };
+    return pd_settings_load(arena, &pd_settings_archive, &input, settings, &loaded, err);
+}
+
+bool
+pd_cli_archive_fill(const PdArchiveSettings *settings, PdArchiveOptions *options, PdError *err)
+{
     cli_log_to_stderr((PdLogLevel)settings->log_level);
     if (settings->archive_dir[0] == '\0')
     {
@@ -32,6 +50,13 @@ pd_cli_archive_options(PdArena *arena, const CliArgs *args, PdArchiveSettings *s
     options->compress = (PdArchiveCompress)settings->archive_compress;
     options->zstd_level = settings->archive_compress_level;
     return true;
+}
+
+static bool
+archive_options(PdArena *arena, const CliArgs *args, PdArchiveSettings *settings, PdArchiveOptions *options,
+                PdError *err)
+{
+    return load_archive_settings(arena, args, settings, err) && pd_cli_archive_fill(settings, options, err);
 }
 
 static double
@@ -53,7 +78,7 @@ cmd_wal_push(PdArena *arena, const CliArgs *args, PdError *err)
     if (args->positional_count != 1)
         return pd_error_set(err, PD_ERR_USAGE,
                             "wal-push: give the path of one WAL file (archive_command's %%p)");
-    if (!pd_cli_archive_options(arena, args, &settings, &options, err) ||
+    if (!archive_options(arena, args, &settings, &options, err) ||
         !pd_archive_push(arena, &options, args->positional[0], &outcome, err))
         return false;
     pd_logf(PD_LOG_INFO, "wal-push: %s %s (%.1f ms)", args->positional[0],
@@ -71,7 +96,7 @@ cmd_wal_fetch(PdArena *arena, const CliArgs *args, PdError *err)
         return pd_error_set(
             err, PD_ERR_USAGE,
             "wal-fetch: give the WAL file's name and where to put it (restore_command's %%f %%p)");
-    if (!pd_cli_archive_options(arena, args, &settings, &options, err) ||
+    if (!archive_options(arena, args, &settings, &options, err) ||
         !pd_archive_fetch(arena, &options, args->positional[0], args->positional[1], err))
         return false;
     pd_logf(PD_LOG_INFO, "wal-fetch: restored %s", args->positional[0]);

@@ -177,7 +177,10 @@ cmd_archive(PdArena *arena, const CliArgs *args, PdError *err)
     bool verify = cli_has_flag(args, "--verify", NULL);
     if (args->positional_count != 1 || strcmp(args->positional[0], "check") != 0)
         return pd_error_set(err, PD_ERR_USAGE, "archive: the subcommand is check");
-    if (!pd_cli_archive_options(arena, args, &settings, &options, err) ||
+    PdSettings loaded;
+    /* with libpq's hooks: a database conninfo without a password may be given on the command line */
+    if (!cli_load_settings(arena, args, &pd_settings_archive, &settings, &loaded, err) ||
+        !pd_cli_archive_fill(&settings, &options, err) ||
         !pd_archive_scan(arena, options.dir, verify, &report, err))
         return false;
     bool wants_backlog = cli_has_flag(args, "--backlog", NULL) || settings.database[0] != '\0';

@@ -6,18 +6,19 @@
 # wal-fetch of a missing segment exits 2 without a word, a corrupt file is named; archive check finds an
 # injected gap (exit 3) and a push killed mid-write leaves only a temporary file, never a half file under the
 # final name; a warm standby made by pg_basebackup without WAL restores through restore_command = 'prodata
-# wal-fetch' alone (log shipping) and reaches the primary's rows without a line of noise in its log; promoted,
+# wal-fetch' alone (log shipping; prodata-wal, the lean program, pushes and fetches part of it) and reaches the primary's rows without a line of noise in its log; promoted,
 # it archives its timeline's history file, which archive check follows: a segment missing just before the
 # switch is a gap.
 source tests/lib/pg.sh
 source tests/lib/tap.sh
-tap_plan 34
+tap_plan 36
 tap_workdir
 chmod 755 "$TAP_WORKDIR"
 STANDBY_DIR="$TAP_WORKDIR/standby"
 PRIMARY_DIR="$TAP_WORKDIR/primary"
 trap 'pg_instance_stop "$STANDBY_DIR"; pg_instance_stop "$PRIMARY_DIR"; rm -rf "$TAP_WORKDIR"' EXIT
 ARCH="$TAP_WORKDIR/archive"
+PRODATA_WAL="$(dirname "$PRODATA")/prodata-wal"
 mkdir -p "$ARCH"
 [ "$(id -u)" = 0 ] && chown postgres: "$ARCH"
 
@@ -58,12 +59,12 @@ switch_and_wait 3
 FIRST=$(sql postgres "SELECT last_archived_wal FROM pg_stat_archiver")
 expect_eq "segments archived under PostgreSQL's names" "$(ls "$ARCH" | grep -cE '^[0-9A-F]{24}$' | awk '$1 >= 3 {print "ok"}')" ok
 expect_eq "stored with zstd by default" "$(compression_of "$ARCH/$FIRST")" 1
-sql postgres "ALTER SYSTEM SET archive_command = '$PRODATA wal-push --archive-dir $ARCH --archive-compress=none %p'" &&
+sql postgres "ALTER SYSTEM SET archive_command = '$PRODATA_WAL wal-push --archive-dir $ARCH --archive-compress=none %p'" &&
     sql postgres "SELECT pg_reload_conf()" >/dev/null
 sleep 0.2 # the archiver reads the reload between files: give it one round
 switch_and_wait 2
 LAST=$(sql postgres "SELECT last_archived_wal FROM pg_stat_archiver")
-expect_eq "stored plain with archive_compress=none" "$(compression_of "$ARCH/$LAST")" 0
+expect_eq "stored plain with archive_compress=none, by prodata-wal" "$(compression_of "$ARCH/$LAST")" 0
 expect_eq "no archiving failure" "$(sql postgres "SELECT failed_count FROM pg_stat_archiver")" 0
 run_cmd "$PRODATA" archive check --archive-dir "$ARCH" --verify --json
 expect_rc "archive check --verify passes" 0
@@ -99,6 +100,10 @@ expect_eq "a file that is no WAL segment is refused (exit 2)" "$RC|$(grep -c 'is
 # 3. missing, corrupt, gaps
 run_cmd "$PRODATA" wal-fetch --archive-dir "$ARCH" 0000000100000000000000F0 "$TAP_WORKDIR/missing"
 expect_eq "wal-fetch of a missing segment: exit 2, no output, no file" "$RC|$OUT|$(ls missing* 2>/dev/null)" "2||"
+run_cmd "$PRODATA_WAL" wal-fetch --archive-dir "$ARCH" 0000000100000000000000F0 "$TAP_WORKDIR/missing"
+expect_eq "prodata-wal wal-fetch of a missing segment: exit 2, no output" "$RC|$OUT" "2|"
+run_cmd "$PRODATA_WAL" wal-push --archive-dir "$ARCH" --database=x "$TAP_WORKDIR/$FIRST"
+expect_eq "prodata-wal refuses the secret setting on its command line, as a usage error" "$RC" 2
 run_cmd "$PRODATA" wal-fetch --archive-dir "$TAP_WORKDIR/unmounted" 0000000100000000000000F0 "$TAP_WORKDIR/missing"
 expect_eq "wal-fetch from a missing archive directory: exit 1, said" "$RC|$(head -1 <<<"$OUT")" \
     "1|prodata: error: the archive directory $TAP_WORKDIR/unmounted does not exist"
@@ -141,7 +146,7 @@ STANDBY_PORT=$(pg_free_port)
 cat >>"$STANDBY_DIR/data/postgresql.auto.conf" <<CONF
 port = $STANDBY_PORT
 unix_socket_directories = '$STANDBY_DIR'
-restore_command = '$PRODATA wal-fetch --archive-dir $ARCH %f %p'
+restore_command = '$PRODATA_WAL wal-fetch --archive-dir $ARCH %f %p'
 hot_standby = on
 CONF
 touch "$STANDBY_DIR/data/standby.signal" && chown -R postgres: "$STANDBY_DIR" 2>/dev/null

@@ -8,7 +8,7 @@
 # `make uninstall` removes every file it installed. The etcd client's outcome cannot be tested as a boolean,
 # and a switch on it that forgets a status does not build.
 source tests/lib/tap.sh
-tap_plan 58
+tap_plan 59
 tap_workdir
 BUILD=${PRODATA_BUILD:-build}
 CC=${CC:-cc}
@@ -215,7 +215,7 @@ expect_out "a switch that forgets PD_ETCD_UNKNOWN does not (-Wswitch)" "PD_ETCD_
 dest="$TAP_WORKDIR/dest"
 run_cmd make --no-print-directory BUILD="$BUILD" DESTDIR="$dest" PREFIX=/usr install
 expect_rc "make install DESTDIR=... PREFIX=/usr" 0
-for path in usr/bin/prodata usr/lib/libprodata.a usr/lib/libprodata.so.0 usr/lib/libprodata.so \
+for path in usr/bin/prodata usr/bin/prodata-wal usr/lib/libprodata.a usr/lib/libprodata.so.0 usr/lib/libprodata.so \
     usr/include/prodata/model.h usr/include/prodata/export.h usr/lib/pkgconfig/prodata.pc; do
     [ -e "$dest/$path" ] && tap_ok "installed $path" || tap_not_ok "installed $path" "$(cd "$dest" && find . | sort)"
 done
@@ -279,7 +279,7 @@ touch "$TAP_WORKDIR/my/keep"
 run_cmd make --no-print-directory BUILD="$BUILD" DESTDIR="$spaced" PREFIX="/opt/pro data" install
 expect_rc "make install with spaces in DESTDIR and PREFIX" 0
 installed=$({
-    printf '%s\n' ./bin/prodata ./lib/libprodata.a ./lib/libprodata.so ./lib/libprodata.so.0 \
+    printf '%s\n' ./bin/prodata ./bin/prodata-wal ./lib/libprodata.a ./lib/libprodata.so ./lib/libprodata.so.0 \
         "./lib/$(readlink "$BUILD/libprodata.so.0")" ./lib/pkgconfig/prodata.pc
     for header in include/prodata/*.h; do echo "./$header"; done
 } | sort)
