@@ -34,6 +34,25 @@ bool pd_query_counter_available(PdArena *arena, PdDb *db, const PdModel *model, 
                                 PdError *err);
 
 /*
+ * *may_tally is true when a session may create objects of model in
+ * transactions that count their own inserts (prodata.defer_counts =
+ * 'client', then prodata_count_add(table, rows) before the commit, see
+ * docs/query.md "Counting at commit"), as prodata serve's shared create
+ * transactions do: the function is there and the current role may run it,
+ * the session's login role may UPDATE prodata_row_counts, and one create is
+ * one INSERT of exactly one row into a counted table: the table has no
+ * rules and no enabled BEFORE INSERT row trigger of the user's (either may
+ * make an INSERT write no row without an error), and no join table of
+ * model's many-to-many fields is another model's table (those rows would be
+ * skipped and not added). catalog: the models model belongs to. False when
+ * the table does not exist. One catalog query; ask again when the catalog is
+ * reloaded (prodata_count_add refuses a table that changed meanwhile, and
+ * the transaction rolls back). Errors: the server's.
+ */
+bool pd_query_counter_may_tally(PdArena *arena, PdDb *db, const PdCatalog *catalog, const PdModel *model,
+                                bool *may_tally, PdError *err);
+
+/*
  * Appends to sql a scalar expression of type bigint: the number of rows of
  * model's table that the statement's snapshot sees, the sum of its slots in
  * prodata_row_counts (64 small rows, whatever the table's size). No

@@ -265,9 +265,21 @@ bool pd_db_mux_new(PdDb *db, PdDbMux **mux, PdError *err);
  * others of its transaction get PD_ERR_ROLLED_BACK (nothing of them was
  * written) and must be run again on a connection of their own. begin_sql
  * (NULL: none) is a statement without parameters run after each BEGIN,
- * e.g. a SET LOCAL; the multiplexer keeps a copy.
+ * e.g. a SET LOCAL. tally_sql (NULL: none) is a statement of two
+ * parameters, a key ($1) and a count ($2, as text), run just before each
+ * COMMIT once per key that statements of the transaction named
+ * (pd_db_share_tally), with how many named it; its error rolls the whole
+ * transaction back (every statement of it gets PD_ERR_ROLLED_BACK). The
+ * multiplexer keeps copies of both.
  */
-bool pd_db_mux_new_group(PdDb *db, const char *begin_sql, PdDbMux **mux, PdError *err);
+bool pd_db_mux_new_group(PdDb *db, const char *begin_sql, const char *tally_sql, PdDbMux **mux, PdError *err);
+/* Whether the group multiplexer was made with a tally_sql. */
+bool pd_db_mux_tallies(const PdDbMux *mux);
+/*
+ * The next statement on share (of a group multiplexer with a tally_sql; else nothing happens) counts one
+ * toward key in its transaction's tally. key must last until that statement is sent (the group copies it).
+ */
+void pd_db_share_tally(PdDb *share, const char *key);
 /* Whether statements can still be sent: false once the connection broke (make a new one); checked with one
  * poll() while none is in flight. */
 bool pd_db_mux_is_usable(PdDbMux *mux);

@@ -55,6 +55,7 @@ struct PdDb
     void *wait_context;
     PdDbMux *mux;    /* on a share: the multiplexed connection its statements go through */
     PdDbWakeFn wake; /* on a share: how the caller ahead wakes this one */
+    const char *tally; /* on a share of a group multiplexer: the key its next statement counts toward */
     PdDbStatementCache statements;
 };
 

@@ -40,6 +40,13 @@ struct Member
     PdDb *share;
 };
 
+/* How many of a group's statements named one key (pd_db_share_tally). */
+typedef struct Tally
+{
+    char *key;
+    long long count;
+} Tally;
+
 /* One transaction of a group-commit multiplexer: BEGIN, its members' statements, then COMMIT. */
 typedef struct Group Group;
 struct Group
@@ -47,6 +54,8 @@ struct Group
     Group *next;   /* the multiplexer's live groups */
     Waiter commit; /* the COMMIT's segment in the queue; read by the member that joined last */
     Member *members;
+    Tally *tallies; /* sent (tally_sql) before its COMMIT */
+    size_t tally_count;
     size_t staying; /* members that have not left yet: the last one frees the group */
     bool is_closed; /* no one joins any more: whoever comes next opens a group of its own */
     bool is_queued; /* its COMMIT was sent and waits in the queue for its answer */
@@ -75,6 +84,7 @@ struct PdDbMux
     size_t stale_count;
     bool is_group;            /* a group-commit multiplexer (pd_db_mux_new_group) */
     char *begin_sql;          /* run after each group's BEGIN; NULL: none */
+    char *tally_sql;          /* run before each group's COMMIT per tallied key; NULL: none */
     Group *open;              /* the group new statements join; NULL: the next one opens one */
     Group *groups;            /* every group some member still waits on */
     size_t commits_in_flight; /* COMMITs sent and not yet answered */
@@ -98,19 +108,38 @@ pd_db_mux_new(PdDb *db, PdDbMux **mux, PdError *err)
 }
 
 bool
-pd_db_mux_new_group(PdDb *db, const char *begin_sql, PdDbMux **mux, PdError *err)
+pd_db_mux_new_group(PdDb *db, const char *begin_sql, const char *tally_sql, PdDbMux **mux, PdError *err)
 {
-    char *copy = NULL;
-    if (begin_sql != NULL && (copy = strdup(begin_sql)) == NULL)
+    char *begin = NULL, *tally = NULL;
+    if ((begin_sql != NULL && (begin = strdup(begin_sql)) == NULL) ||
+        (tally_sql != NULL && (tally = strdup(tally_sql)) == NULL))
+    {
+        free(begin);
         return pd_error_set(err, PD_ERR_NO_MEMORY, "out of memory");
+    }
     if (!pd_db_mux_new(db, mux, err))
     {
-        free(copy);
+        free(begin);
+        free(tally);
         return false;
     }
     (*mux)->is_group = true;
-    (*mux)->begin_sql = copy;
+    (*mux)->begin_sql = begin;
+    (*mux)->tally_sql = tally;
     return true;
+}
+
+bool
+pd_db_mux_tallies(const PdDbMux *mux)
+{
+    return mux->tally_sql != NULL;
+}
+
+void
+pd_db_share_tally(PdDb *share, const char *key)
+{
+    if (share->mux != NULL && share->mux->tally_sql != NULL)
+        share->tally = key;
 }
 
 static void
@@ -173,6 +202,7 @@ pd_db_mux_free(PdDbMux *mux)
     if (mux->is_broken || PQexitPipelineMode(db->connection) != 1)
         db->is_broken = true;
     free(mux->begin_sql);
+    free(mux->tally_sql);
     free(mux);
     return db;
 }
@@ -422,7 +452,23 @@ forget(PdDbMux *mux, const char *sql, const Sent *sent, bool is_on_server)
 
 /* ---- group commit ---- */
 
-/* COMMIT in a segment of its own, read by the member that joined the group last. */
+/* The group's tallies, one tally_sql each, ahead of its COMMIT (in the COMMIT's segment). */
+static bool
+send_tallies(PdDbMux *mux, const Group *group)
+{
+    for (size_t i = 0; i < group->tally_count; i++)
+    {
+        char count[24];
+        snprintf(count, sizeof(count), "%lld", group->tallies[i].count);
+        const char *params[] = {group->tallies[i].key, count};
+        if (PQsendQueryParams(mux->db->connection, mux->tally_sql, 2, NULL, params, NULL, NULL, 0) != 1)
+            return false;
+    }
+    return true;
+}
+
+/* The tallies and then COMMIT in a segment of its own, read by the member that joined the group last: an
+ * error in a tally statement rolls the whole transaction back, as a member's error does. */
 static bool
 close_group(PdDbMux *mux, Group *group)
 {
@@ -430,7 +476,8 @@ close_group(PdDbMux *mux, Group *group)
     group->is_closed = true;
     if (mux->open == group)
         mux->open = NULL;
-    if (PQsendQueryParams(connection, "COMMIT", 0, NULL, NULL, NULL, NULL, 0) != 1 ||
+    if (!send_tallies(mux, group) ||
+        PQsendQueryParams(connection, "COMMIT", 0, NULL, NULL, NULL, NULL, 0) != 1 ||
         PQpipelineSync(connection) != 1)
         return false;
     enqueue(mux, &group->commit);
@@ -494,7 +541,27 @@ leave_group(PdDbMux *mux, Group *group, Member *member)
             break;
         }
     }
+    for (size_t i = 0; i < group->tally_count; i++)
+        free(group->tallies[i].key);
+    free(group->tallies);
     free(group);
+}
+
+/* One more statement of group counts toward key. */
+static bool
+add_tally(Group *group, const char *key)
+{
+    for (size_t i = 0; i < group->tally_count; i++)
+        if (strcmp(group->tallies[i].key, key) == 0)
+            return group->tallies[i].count++, true;
+    Tally *grown = realloc(group->tallies, (group->tally_count + 1) * sizeof(*grown));
+    if (grown == NULL)
+        return false;
+    group->tallies = grown;
+    if ((grown[group->tally_count].key = strdup(key)) == NULL)
+        return false;
+    grown[group->tally_count++].count = 1;
+    return true;
 }
 
 /* Reads the COMMIT's answer ("ROLLBACK" after an error in the transaction), wakes the members, and closes
@@ -558,9 +625,16 @@ send_member(PdDbMux *mux, PdDb *share, const char *sql, bool is_prepared, int pa
             const char *const *params, Member *member, Group **group, Sent *sent, PdError *err)
 {
     bool is_new;
+    const char *tally = share->tally;
+    share->tally = NULL;
     *group = join_group(mux, member, &is_new);
     if (*group == NULL)
         return pd_error_set(err, PD_ERR_NO_MEMORY, "out of memory");
+    if (tally != NULL && !add_tally(*group, tally))
+    {
+        leave_group(mux, *group, member);
+        return pd_error_set(err, PD_ERR_NO_MEMORY, "out of memory");
+    }
     if (!send_segment(mux, sql, is_prepared, param_count, params, is_new, sent, err))
     {
         leave_group(mux, *group, member);

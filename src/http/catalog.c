@@ -19,30 +19,51 @@
 #include "prodata/count.h"
 #include "server.h"
 
+/* The quoted name of model's table when its creates may count their own rows, else NULL. */
+static const char *
+find_tally_key(PdHttpCatalog *catalog, PdDb *db, const PdModel *model)
+{
+    bool may_tally = false;
+    PdError err = {0};
+    if (!pd_query_counter_may_tally(catalog->arena, db, catalog->catalog, model, &may_tally, &err))
+    {
+        pd_logf(PD_LOG_WARNING, "creates of %s count their rows by statement: %s", model->name, err.message);
+        return NULL;
+    }
+    PdStrbuf key;
+    pd_strbuf_init(&key, catalog->arena);
+    pd_strbuf_append_identifier(&key, model->table);
+    return may_tally && !pd_strbuf_failed(&key) ? pd_strbuf_text(&key) : NULL;
+}
+
 /*
  * Which models' unfiltered counts may come from the row counters migrate maintains (installed, readable, no
- * row-level security): asked once per generation on a connection of the pool's own role. When the database
- * cannot be asked now, none: count(*) is always right, only slower.
+ * row-level security), and whose creates may add their own rows to them: asked once per generation on a
+ * connection of the pool's own role. When the database cannot be asked now, none: count(*) is always
+ * right, only slower, and creates are then counted by the counters' triggers.
  */
 static void
 find_counters(PdHttpServer *server, PdHttpCatalog *catalog)
 {
     size_t count = catalog->catalog->model_count;
     catalog->has_counter = pd_arena_calloc(catalog->arena, count ? count : 1, sizeof(bool));
+    catalog->tally_key = pd_arena_calloc(catalog->arena, count ? count : 1, sizeof(const char *));
     PdDb *db;
     PdError err = {0};
-    if (catalog->has_counter == NULL || server->pool == NULL || !pd_pool_acquire(server->pool, &db, &err))
+    if (catalog->has_counter == NULL || catalog->tally_key == NULL || server->pool == NULL ||
+        !pd_pool_acquire(server->pool, &db, &err))
         return;
     for (size_t i = 0; i < count; i++)
     {
+        const PdModel *model = &catalog->catalog->models[i];
         pd_error_clear(&err);
-        if (!pd_query_counter_available(catalog->arena, db, &catalog->catalog->models[i],
-                                        &catalog->has_counter[i], &err))
+        if (!pd_query_counter_available(catalog->arena, db, model, &catalog->has_counter[i], &err))
         {
             catalog->has_counter[i] = false;
-            pd_logf(PD_LOG_WARNING, "row counter of %s not usable: %s", catalog->catalog->models[i].name,
-                    err.message);
+            pd_logf(PD_LOG_WARNING, "row counter of %s not usable: %s", model->name, err.message);
         }
+        catalog->tally_key[i] = find_tally_key(catalog, db, model);
+        catalog->tallies |= catalog->tally_key[i] != NULL;
     }
     pd_pool_release(server->pool, db);
 }

@@ -107,6 +107,7 @@ struct PdHttpLoop
     PdHttpTask *ready_tail;
     PdDbMux *mux;       /* the multiplexed connection for single reads, made on first use */
     PdDbMux *group;     /* the group-commit connection for single creates, made on first use */
+    PdDbMux *retiring;  /* a group connection of the other tally mode, freed once its last caller left */
     bool may_multiplex; /* the pool is large enough to lend each loop two connections for good */
     size_t arena_budget;
     bool must_run_daemon;
@@ -408,30 +409,64 @@ pd_http_task_acquire(PdPool *pool, bool may_wait, PdDb **db, PdError *err)
 }
 
 /*
- * Run after each BEGIN of a shared create transaction. The row counters (src/migrate/counters.c) count its
- * inserts once, at its commit, instead of one UPDATE per statement (a database without them ignores the
- * setting). A lock not granted within 50 ms fails the transaction: its creates run again alone, where a
- * lock wait holds up no one else's create (the group's connection is a pipeline: one waiting statement
- * would stall every create of the loop), and two groups that lock the same keys in crossed order cannot
- * hold each other up until deadlock_timeout.
+ * Run after each BEGIN of a shared create transaction. The row counters (src/migrate/counters.c) skip its
+ * own inserts, which it adds itself before its COMMIT (PD_HTTP_GROUP_TALLY, one UPDATE per table and
+ * transaction instead of trigger work per row), when the counters' function for that is there
+ * (catalog.c); else they count its inserts once, at its commit (deferred). A database without counters
+ * ignores the setting. A lock not granted within 50 ms fails the transaction: its creates run again
+ * alone, where a lock wait holds up no one else's create (the group's connection is a pipeline: one
+ * waiting statement would stall every create of the loop), and two groups that lock the same keys in
+ * crossed order cannot hold each other up until deadlock_timeout.
  */
-#define PD_HTTP_GROUP_BEGIN                                                                                  \
-    "SELECT pg_catalog.set_config('prodata.defer_counts', 'on', true), "                                     \
+#define PD_HTTP_GROUP_BEGIN(mode)                                                                            \
+    "SELECT pg_catalog.set_config('prodata.defer_counts', '" mode "', true), "                               \
     "pg_catalog.set_config('lock_timeout', '50ms', true)"
+/* Run before each COMMIT of a tallying group, per table ($1, its quoted name) with its creates ($2). */
+#define PD_HTTP_GROUP_TALLY "SELECT prodata_count_add($1::pg_catalog.regclass, $2::pg_catalog.int8)"
 
-/* The loop's multiplexed connection in *slot: replaced once it broke and its callers found out. */
 static PdDbMux *
-loop_mux(PdDbMux **slot, bool is_group)
+new_mux(PdDb *db, bool is_group, bool tallies, PdDbMux **slot, PdError *err)
+{
+    if (!is_group)
+        return pd_db_mux_new(db, slot, err) ? *slot : NULL;
+    const char *begin = tallies ? PD_HTTP_GROUP_BEGIN("client") : PD_HTTP_GROUP_BEGIN("on");
+    return pd_db_mux_new_group(db, begin, tallies ? PD_HTTP_GROUP_TALLY : NULL, slot, err) ? *slot : NULL;
+}
+
+/* A group connection of the other tally mode: no one joins it any more; it goes once its callers left. */
+static bool
+retire(PdHttpLoop *loop, PdDbMux **slot)
+{
+    if (loop->retiring != NULL && pd_db_mux_in_flight(loop->retiring) == 0)
+    {
+        PdDbMux *retired = loop->retiring;
+        loop->retiring = NULL; /* first: giving the connection back may park this task */
+        pd_pool_release(loop->server->pool, pd_db_mux_free(retired));
+    }
+    if (slot == NULL || loop->retiring != NULL)
+        return slot == NULL;
+    loop->retiring = *slot;
+    *slot = NULL;
+    return true;
+}
+
+/* The loop's multiplexed connection in *slot: replaced once it broke and its callers found out, or (a
+ * group) retired when the tally mode asked for changed; NULL meanwhile. */
+static PdDbMux *
+loop_mux(PdDbMux **slot, bool is_group, bool tallies)
 {
     PdHttpLoop *loop = current_loop;
     if (loop == NULL || !loop->may_multiplex)
         return NULL;
+    if (is_group && !retire(loop, *slot != NULL && pd_db_mux_tallies(*slot) != tallies ? slot : NULL))
+        return NULL; /* the one retired before is still busy */
     if (*slot != NULL && !pd_db_mux_is_usable(*slot))
     {
         if (pd_db_mux_in_flight(*slot) > 0)
             return NULL; /* the callers still in its queue are finding out */
-        pd_pool_release(loop->server->pool, pd_db_mux_free(*slot));
-        *slot = NULL;
+        PdDbMux *broken = *slot;
+        *slot = NULL; /* first: giving the connection back may park this task */
+        pd_pool_release(loop->server->pool, pd_db_mux_free(broken));
     }
     if (*slot == NULL)
     {
@@ -439,8 +474,7 @@ loop_mux(PdDbMux **slot, bool is_group)
         PdError err = {0};
         if (!pd_http_task_acquire(loop->server->pool, false, &db, &err))
             return NULL;
-        if (!(is_group ? pd_db_mux_new_group(db, PD_HTTP_GROUP_BEGIN, slot, &err)
-                       : pd_db_mux_new(db, slot, &err)))
+        if (new_mux(db, is_group, tallies, slot, &err) == NULL)
         {
             pd_pool_release(loop->server->pool, db);
             return NULL;
@@ -452,13 +486,13 @@ loop_mux(PdDbMux **slot, bool is_group)
 PdDbMux *
 pd_http_loop_mux(void)
 {
-    return current_loop == NULL ? NULL : loop_mux(&current_loop->mux, false);
+    return current_loop == NULL ? NULL : loop_mux(&current_loop->mux, false, false);
 }
 
 PdDbMux *
-pd_http_loop_group(void)
+pd_http_loop_group(bool tallies)
 {
-    return current_loop == NULL ? NULL : loop_mux(&current_loop->group, true);
+    return current_loop == NULL ? NULL : loop_mux(&current_loop->group, true, tallies);
 }
 
 /* Goes on with a task whose wait ended; one that finished gets its client connection resumed. */
@@ -716,7 +750,9 @@ loop_let_go(PdHttpLoop *loop)
         pd_pool_release(loop->server->pool, pd_db_mux_free(loop->mux));
     if (loop->group != NULL)
         pd_pool_release(loop->server->pool, pd_db_mux_free(loop->group));
-    loop->mux = loop->group = NULL;
+    if (loop->retiring != NULL)
+        pd_pool_release(loop->server->pool, pd_db_mux_free(loop->retiring));
+    loop->mux = loop->group = loop->retiring = NULL;
 }
 
 static void

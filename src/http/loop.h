@@ -76,8 +76,10 @@ bool pd_http_task_acquire(PdPool *pool, bool may_wait, PdDb **db, PdError *err);
 /* The calling loop's multiplexed connection for single reads (one pooled connection, made on first use and
  * replaced after it broke), or NULL off a loop or when none can be had now. */
 PdDbMux *pd_http_loop_mux(void);
-/* The calling loop's group-commit connection for single creates (pd_db_mux_new_group), the same way. */
-PdDbMux *pd_http_loop_group(void);
+/* The calling loop's group-commit connection for single creates (pd_db_mux_new_group), the same way; tallies:
+ * one whose transactions add their own inserts to the row counters (else they defer them to the commit).
+ * A connection of the other mode is replaced once idle (NULL until then). */
+PdDbMux *pd_http_loop_group(bool tallies);
 /* Whether the caller runs in a task (and so must never block its thread). */
 bool pd_http_in_task(void);
 

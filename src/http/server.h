@@ -39,6 +39,11 @@ typedef struct PdHttpCatalog
     char *openapi; /* built on first use */
     size_t openapi_length;
     bool *has_counter; /* per model (catalog order): an unfiltered count may read the row counters */
+    /* per model: its table's quoted name when its creates may count their own rows
+     * (pd_query_counter_may_tally), else NULL; tallies: some model's may, so the shared create transactions
+     * do (the others' creates then run on connections of their own) */
+    const char **tally_key;
+    bool tallies;
 } PdHttpCatalog;
 
 struct PdHttpServer
@@ -200,7 +205,7 @@ void pd_http_api(PdHttpContext *ctx, const char *rest);
 bool pd_http_db_acquire(PdHttpContext *ctx, PdDb **db, PdError *err);
 /* For a create: the loop's group-commit share when the request runs as the login role, else as above. A
  * statement on it may fail with PD_ERR_ROLLED_BACK: run it again on pd_http_db_acquire's connection. */
-bool pd_http_db_acquire_create(PdHttpContext *ctx, PdDb **db, PdError *err);
+bool pd_http_db_acquire_create(PdHttpContext *ctx, const PdModel *model, PdDb **db, PdError *err);
 /* The Location header of a created object: its URL from the primary key in its JSON (json_length bytes). */
 void pd_http_add_location(PdHttpContext *ctx, const PdModel *model, const char *json, size_t json_length);
 /* A bulk body's problems as DRF's ListSerializer gives them: a 400 with one object per element, {} for a

@@ -204,7 +204,8 @@ create_once(PdHttpContext *ctx, PdValues **objects, size_t count, PdValues *valu
             const char **json, PdError *err)
 {
     PdDb *db;
-    if (!(shared ? pd_http_db_acquire_create(ctx, &db, err) : pd_http_db_acquire(ctx, &db, err)))
+    const PdModel *model = shared ? pd_values_model(values != NULL ? values : objects[0]) : NULL; /* one */
+    if (!(shared ? pd_http_db_acquire_create(ctx, model, &db, err) : pd_http_db_acquire(ctx, &db, err)))
         return false;
     bool is_created = values == NULL ? pd_object_create_bulk(ctx->arena, db, (const PdValues *const *)objects,
                                                              count, json, err)

@@ -28,6 +28,23 @@
  * a table with pending flush events (SET CONSTRAINTS prodata_count_flush
  * IMMEDIATE first), and the truncate zeroes the pending count anyway.
  *
+ * Counting by the client: a transaction that sets prodata.defer_counts to
+ * 'client' (prodata serve's shared create transactions) says that it adds
+ * its own statements' inserted rows itself, before it commits, with
+ * prodata_count_add(table, rows): one UPDATE per table and transaction, and
+ * no trigger runs for those rows at all (a row trigger costs PostgreSQL
+ * more than the rest of a one-row INSERT's counting). Only rows of the
+ * transaction's own statements are skipped (pg_trigger_depth() = 0 as the
+ * row is inserted): rows that a trigger of the user's inserts are counted
+ * by their statements as ever. The same login-role rule as for deferring
+ * applies. prodata_count_add adds nothing to a table whose insert trigger
+ * does not know this mode (one of an older version, which counted the rows
+ * itself, or none), and refuses a table with rules or BEFORE INSERT row
+ * triggers of the user's, which could make an INSERT write no row without
+ * an error (the transaction then rolls back, and serve runs such creates
+ * on their own): so the count stays exact whichever version installed it.
+ * The insert trigger's argument ('client') marks the version that knows it.
+ *
  * Exactness: the slots are seeded with count(*) after LOCK TABLE ... SHARE
  * ROW EXCLUSIVE, the lock CREATE TRIGGER takes. It waits until every
  * transaction that wrote the table has ended and keeps new writers out until
@@ -41,8 +58,9 @@
  * Which tables are counted follows the models, by oid: a renamed table keeps
  * its triggers and rows, a dropped one loses them, a new one is seeded.
  * Join tables of many-to-many fields are not counted. Functions of an older
- * version (another body) are replaced in place, and a table counted by the
- * previous version's three triggers gets the five in the migration's
+ * version (another body) are replaced in place, and a table counted by an
+ * earlier version's triggers (the three statement triggers, or the five
+ * before the client mode) gets this version's five in the migration's
  * transaction, its slots untouched: either keeps every slot and the count.
  */
 #include "counters.h"
@@ -60,7 +78,8 @@ _Static_assert(PD_COUNTERS_SLOTS == 64, "SLOTS_TEXT spells PD_COUNTERS_SLOTS");
 #define TRIGGER_NAMES                                                                                        \
     "'prodata_count_insert', 'prodata_count_delete', 'prodata_count_truncate', 'prodata_count_defer', "      \
     "'prodata_count_flush'"
-#define OLD_TRIGGER_NAMES "'prodata_count_insert', 'prodata_count_delete', 'prodata_count_truncate'"
+/* The statement triggers every version has had. */
+#define BASE_TRIGGER_NAMES "'prodata_count_insert', 'prodata_count_delete', 'prodata_count_truncate'"
 
 /*
  * Whether this row (or statement) defers its count: the transaction said so
@@ -75,6 +94,17 @@ _Static_assert(PD_COUNTERS_SLOTS == 64, "SLOTS_TEXT spells PD_COUNTERS_SLOTS");
     "COALESCE(pg_catalog.current_setting('prodata.defer_counts', true) OPERATOR(pg_catalog.=) 'on', false)"  \
     " AND pg_catalog.has_table_privilege(SESSION_USER, CAST(%s AS pg_catalog.regclass), 'UPDATE')"
 
+/*
+ * Whether the insert statement's rows are counted otherwise, so that its
+ * statement trigger skips them: deferred to the commit ('on'), or added by
+ * the client ('client', its own statements' rows only); with the same
+ * login-role rule as DEFER_CONDITION (%s: the counter table's regclass).
+ */
+#define COUNTED_ELSEWHERE                                                                                    \
+    "CASE pg_catalog.current_setting('prodata.defer_counts', true) WHEN 'on' THEN true"                      \
+    " WHEN 'client' THEN pg_catalog.pg_trigger_depth() OPERATOR(pg_catalog.=) 0 ELSE false END"              \
+    " AND pg_catalog.has_table_privilege(SESSION_USER, CAST(%s AS pg_catalog.regclass), 'UPDATE')"
+
 /* One table as the catalog has it: a model table, or one carrying counter triggers. */
 typedef struct CountedTable
 {
@@ -82,7 +112,7 @@ typedef struct CountedTable
     const char *name;
     bool is_model;
     bool is_installed;  /* the five triggers as this version makes them, enabled, and every slot */
-    bool is_upgradable; /* every slot and the previous version's three triggers, enabled */
+    bool is_upgradable; /* every slot and an earlier version's triggers (the three statement ones), enabled */
     bool has_triggers;  /* any of the five, enabled or not */
 } CountedTable;
 
@@ -141,8 +171,8 @@ read_schema(PdArena *arena, PdDb *db, CountersState *state, PdError *err)
  * The model tables of the current schema and every table carrying one of
  * the triggers, with whether it is installed (its five triggers as
  * install_table makes them, enabled, and, when the counter table exists,
- * its 64 slots) or counted by the previous version (its slots and the three
- * statement triggers without a WHEN, enabled, and nothing else).
+ * its 64 slots) or counted by an earlier version (its slots, the three
+ * statement triggers enabled, and any other of the five enabled too).
  */
 static bool
 read_tables(PdArena *arena, PdDb *db, const PdCatalog *models, CountersState *state, PdError *err)
@@ -152,21 +182,24 @@ read_tables(PdArena *arena, PdDb *db, const PdCatalog *models, CountersState *st
         "t AS (\n"
         "  SELECT c.oid, c.relname, w.relname IS NOT NULL AS is_model,\n"
         "         (SELECT count(*) FROM pg_trigger g WHERE g.tgrelid = c.oid AND g.tgenabled <> 'D'\n"
-        "            AND CASE g.tgname WHEN 'prodata_count_insert' THEN g.tgqual IS NOT NULL\n"
+        "            AND CASE g.tgname WHEN 'prodata_count_insert' THEN g.tgqual IS NOT NULL AND g.tgnargs = "
+        "1\n"
         "                              WHEN 'prodata_count_defer' THEN g.tgqual IS NOT NULL\n"
         "                              WHEN 'prodata_count_flush' THEN g.tgqual IS NOT NULL AND "
         "g.tgdeferrable\n"
         "                                                              AND g.tginitdeferred\n"
-        "                              ELSE g.tgname IN (" OLD_TRIGGER_NAMES ") END) AS current,\n"
+        "                              ELSE g.tgname IN (" BASE_TRIGGER_NAMES ") END) AS current,\n"
         "         (SELECT count(*) FROM pg_trigger g WHERE g.tgrelid = c.oid AND g.tgenabled <> 'D'\n"
-        "            AND g.tgqual IS NULL AND g.tgname IN (" OLD_TRIGGER_NAMES ")) AS previous,\n"
+        "            AND g.tgname IN (" BASE_TRIGGER_NAMES ")) AS base,\n"
+        "         (SELECT count(*) FROM pg_trigger g WHERE g.tgrelid = c.oid AND g.tgenabled <> 'D'\n"
+        "            AND g.tgname IN (" TRIGGER_NAMES ")) AS enabled,\n"
         "         (SELECT count(*) FROM pg_trigger g WHERE g.tgrelid = c.oid AND g.tgname IN (" TRIGGER_NAMES
         ")) AS present\n"
         "  FROM pg_class c LEFT JOIN wanted w ON w.relname = c.relname\n"
         "  WHERE c.relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = current_schema())\n"
         "    AND c.relkind = 'r' AND c.relname <> '" PD_COUNTERS_TABLE "'\n"
         ")\n"
-        "SELECT oid, relname, is_model, current = 5 AND %s, previous = 3 AND present = 3 AND %s, present > "
+        "SELECT oid, relname, is_model, current = 5 AND %s, base = 3 AND enabled = present AND %s, present > "
         "0\n"
         "FROM t WHERE is_model OR present > 0 ORDER BY relname";
     const char *slots = state->has_table ? "(SELECT count(*) FROM " PD_COUNTERS_TABLE
@@ -205,12 +238,13 @@ read_tables(PdArena *arena, PdDb *db, const PdCatalog *models, CountersState *st
  * holder took on that key only moves the writer on; with all 64 taken it
  * waits on its own slot, as every writer did before.
  */
-#define CHOOSE_SLOT                                                                                          \
+#define CHOOSE_SLOT_OF(relid)                                                                                \
     "    chosen := pg_catalog.pg_backend_pid() OPERATOR(pg_catalog.%) " SLOTS_TEXT ";\n"                     \
     "    FOR attempt IN 1.." SLOTS_TEXT " LOOP\n"                                                            \
-    "        EXIT WHEN pg_catalog.pg_try_advisory_xact_lock(CAST(TG_RELID AS pg_catalog.int4), chosen);\n"   \
+    "        EXIT WHEN pg_catalog.pg_try_advisory_xact_lock(CAST(" relid " AS pg_catalog.int4), chosen);\n"  \
     "        chosen := (chosen OPERATOR(pg_catalog.+) 1) OPERATOR(pg_catalog.%) " SLOTS_TEXT ";\n"           \
     "    END LOOP;\n"
+#define CHOOSE_SLOT CHOOSE_SLOT_OF("TG_RELID")
 
 /*
  * The body of the insert and delete functions: ONE statement per firing, an
@@ -279,15 +313,70 @@ read_tables(PdArena *arena, PdDb *db, const PdCatalog *models, CountersState *st
     "    RETURN NULL;\n"                                                                                     \
     "END"
 
-#define FUNCTION_COUNT 5
+/*
+ * prodata_count_add(target, added): a client's own inserted rows (a
+ * 'client' transaction's), added to a slot of target's, before it commits.
+ * Nothing for a table whose insert trigger does not skip such rows (no
+ * 'client' argument: an older version's, which counted them, or none); an
+ * error for one with rules or enabled BEFORE INSERT row triggers of the
+ * user's (tgtype bits ROW | BEFORE | INSERT), under which an INSERT may
+ * write no row and still succeed, so that the client's tally could be
+ * wrong: that transaction rolls back instead. Runs as its caller, who must
+ * be allowed to UPDATE the counters (so it gives no one a new power).
+ */
+#define EQ " OPERATOR(pg_catalog.=) "
+/* clang-format off */
+#define CLIENT_ADD_BODY                                                                                      \
+    "DECLARE\n"                                                                                              \
+    "    target_oid pg_catalog.oid := CAST(target AS pg_catalog.oid);\n"                                     \
+    "    chosen pg_catalog.int4;\n"                                                                          \
+    "BEGIN\n"                                                                                                \
+    "    IF added OPERATOR(pg_catalog.<) 0 THEN\n"                                                           \
+    "        RAISE EXCEPTION 'prodata_count_add: % rows added to %', added, target\n"                        \
+    "            USING ERRCODE = '22023';\n"                                                                 \
+    "    END IF;\n"                                                                                          \
+    "    IF added" EQ "0 OR NOT EXISTS (SELECT FROM pg_catalog.pg_trigger g\n"                               \
+    "        WHERE g.tgrelid" EQ "target_oid AND g.tgname" EQ "'prodata_count_insert'\n"                      \
+    "          AND g.tgenabled OPERATOR(pg_catalog.<>) 'D' AND g.tgnargs" EQ "1) THEN\n"                      \
+    "        RETURN;\n"                                                                                      \
+    "    END IF;\n"                                                                                          \
+    "    IF EXISTS (SELECT FROM pg_catalog.pg_class c WHERE c.oid" EQ "target_oid AND c.relhasrules)\n"       \
+    "        OR EXISTS (SELECT FROM pg_catalog.pg_trigger g WHERE g.tgrelid" EQ "target_oid\n"               \
+    "          AND NOT g.tgisinternal AND g.tgenabled OPERATOR(pg_catalog.<>) 'D'\n"                         \
+    "          AND CAST(g.tgtype AS pg_catalog.int4) OPERATOR(pg_catalog.&) 7" EQ "7) THEN\n"                 \
+    "        RAISE EXCEPTION 'the rows of % are counted by their statements, not by the client: '\n"         \
+    "            'it has rules or BEFORE INSERT row triggers', target USING ERRCODE = '55000';\n"            \
+    "    END IF;\n"                                                                                          \
+    CHOOSE_SLOT_OF("target_oid")                                                                             \
+    "    UPDATE SCHEMA." PD_COUNTERS_TABLE " s SET n = s.n OPERATOR(pg_catalog.+) added\n"                   \
+    "    WHERE s.relid" EQ "target_oid AND s.slot" EQ "chosen;\n"                                            \
+    "END"
+/* clang-format on */
 
-/* The functions' names and bodies, as installed (SCHEMA stands for the schema). */
-static const char *const functions[FUNCTION_COUNT][2] = {
-    {"prodata_count_insert", ADD_ROWS("+", "prodata_inserted")},
-    {"prodata_count_delete", ADD_ROWS("-", "prodata_deleted")},
-    {"prodata_count_truncate", TRUNCATE_BODY},
-    {"prodata_count_defer", DEFER_BODY},
-    {"prodata_count_flush", FLUSH_BODY},
+/* One function as installed: its name, arguments, result, whether it runs as its owner, and body. */
+typedef struct CounterFunction
+{
+    const char *name;
+    const char *arguments; /* as in CREATE FUNCTION (names and types) */
+    const char *returns;
+    bool is_definer;
+    const char *body; /* SCHEMA. stands for the schema */
+} CounterFunction;
+
+#define FUNCTION_COUNT 6
+
+/*
+ * The trigger functions run as their owner (security definer), so writers
+ * need no right on the counters; prodata_count_add runs as its caller.
+ */
+static const CounterFunction functions[FUNCTION_COUNT] = {
+    {"prodata_count_insert", "", "trigger", true, ADD_ROWS("+", "prodata_inserted")},
+    {"prodata_count_delete", "", "trigger", true, ADD_ROWS("-", "prodata_deleted")},
+    {"prodata_count_truncate", "", "trigger", true, TRUNCATE_BODY},
+    {"prodata_count_defer", "", "trigger", true, DEFER_BODY},
+    {"prodata_count_flush", "", "trigger", true, FLUSH_BODY},
+    {"prodata_count_add", "target pg_catalog.regclass, added pg_catalog.int8", "void", false,
+     CLIENT_ADD_BODY},
 };
 
 /* A function's source as installed: `body` with SCHEMA. standing for the schema's quoted name. */
@@ -310,23 +399,26 @@ function_source(PdArena *arena, const char *schema, const char *body)
 }
 
 /*
- * One trigger function, its source as a string literal (no dollar quote a
- * schema's name could end). Security definer, so writers need no right on
- * the counters. Every table, function and operator in the bodies is
+ * One function, its source as a string literal (no dollar quote a schema's
+ * name could end). Every table, function and operator in the bodies is
  * schema-qualified (the transition table's name is resolved before any
  * schema), so no object of a writer's can stand in for them; that is
  * instead of a pinned search_path, whose save and restore on every call
- * would cost each writing statement.
+ * would cost each writing statement. A security definer is for its
+ * triggers only; the others may be called by anyone (who then needs the
+ * rights its body uses).
  */
 static void
-append_function(PdStrbuf *sql, const char *schema, const char *name, const char *body)
+append_function(PdStrbuf *sql, const char *schema, const CounterFunction *function)
 {
-    const char *source = function_source(sql->arena, schema, body);
-    pd_strbuf_appendf(
-        sql, "CREATE OR REPLACE FUNCTION %s.%s() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER AS ",
-        schema, name);
+    const char *source = function_source(sql->arena, schema, function->body);
+    pd_strbuf_appendf(sql, "CREATE OR REPLACE FUNCTION %s.%s(%s) RETURNS %s LANGUAGE plpgsql%s AS ", schema,
+                      function->name, function->arguments, function->returns,
+                      function->is_definer ? " SECURITY DEFINER" : "");
     pd_strbuf_append_literal(sql, source != NULL ? source : "");
-    pd_strbuf_appendf(sql, ";\nREVOKE ALL ON FUNCTION %s.%s() FROM PUBLIC;\n", schema, name);
+    pd_strbuf_append(sql, ";\n");
+    if (function->is_definer)
+        pd_strbuf_appendf(sql, "REVOKE ALL ON FUNCTION %s.%s() FROM PUBLIC;\n", schema, function->name);
     if (source == NULL)
         sql->failed = true;
 }
@@ -341,28 +433,32 @@ append_function(PdStrbuf *sql, const char *schema, const char *name, const char 
 static bool
 read_functions_current(PdArena *arena, PdDb *db, CountersState *state, PdError *err)
 {
-    const char *params[2 * FUNCTION_COUNT];
+    const char *params[3 * FUNCTION_COUNT];
     for (size_t i = 0; i < FUNCTION_COUNT; i++)
     {
-        params[2 * i] = functions[i][0];
-        params[2 * i + 1] = function_source(arena, state->schema, functions[i][1]);
-        if (params[2 * i + 1] == NULL)
+        params[3 * i] = functions[i].name;
+        params[3 * i + 1] = function_source(arena, state->schema, functions[i].body);
+        params[3 * i + 2] = functions[i].is_definer ? "t" : "f";
+        if (params[3 * i + 1] == NULL)
             return pd_arena_error(arena, err);
     }
+    _Static_assert(FUNCTION_COUNT == 6, "the VALUES list below has a row per function");
     PdDbResult *result;
     if (!pd_db_query(
             arena, db,
-            "SELECT count(*) = 5 FROM pg_proc p JOIN (VALUES ($1, $2), ($3, $4), ($5, $6), ($7, $8), "
-            "($9, $10)) f(name, body) ON p.proname = f.name AND p.prosrc = f.body AND p.prosecdef\n"
+            "SELECT count(*) = 6 FROM pg_proc p JOIN (VALUES ($1, $2, $3::bool), ($4, $5, $6::bool), "
+            "($7, $8, $9::bool), ($10, $11, $12::bool), ($13, $14, $15::bool), ($16, $17, $18::bool)) "
+            "f(name, body, is_definer) ON p.proname = f.name AND p.prosrc = f.body AND p.prosecdef = "
+            "f.is_definer\n"
             "WHERE p.pronamespace = (SELECT oid FROM pg_namespace WHERE nspname = current_schema())",
-            2 * FUNCTION_COUNT, params, &result, err))
+            3 * FUNCTION_COUNT, params, &result, err))
         return false;
     state->has_current_functions = strcmp(pd_db_result_value(result, 0, 0), "t") == 0;
     return true;
 }
 
 /*
- * The counter table and the five trigger functions, created or replaced.
+ * The counter table and the six functions, created or replaced.
  * Every write updates a slot row: room on each page for new versions
  * (fillfactor), and vacuum after every 1,000 dead versions rather than a
  * fraction of a table that stays 64 rows per table, since busy writers keep
@@ -381,7 +477,7 @@ install_objects(PdArena *arena, PdDb *db, const CountersState *state, PdError *e
                       "GRANT SELECT ON %s." PD_COUNTERS_TABLE " TO PUBLIC;\n",
                       state->schema, state->schema);
     for (size_t i = 0; i < FUNCTION_COUNT; i++)
-        append_function(&sql, state->schema, functions[i][0], functions[i][1]);
+        append_function(&sql, state->schema, &functions[i]);
     if (pd_strbuf_failed(&sql))
         return pd_arena_error(arena, err);
     return pd_db_exec(db, pd_strbuf_text(&sql), err) ||
@@ -406,8 +502,9 @@ append_drop_triggers(PdStrbuf *sql, const char *table)
 
 /*
  * The five triggers on `quoted` (the table's quoted name, `oid` its oid):
- * the statement triggers count inserts unless the statement defers
- * (DEFER_CONDITION), deletes and truncates always. A deferring row queues
+ * the statement triggers count inserts unless they are counted elsewhere
+ * (COUNTED_ELSEWHERE: deferred, or the client's own), deletes and
+ * truncates always; the insert trigger's argument marks this version. A deferring row queues
  * the defer trigger's event, and the flush's only while the table has no
  * pending row (its WHEN, evaluated as the row is inserted, before the
  * statement's defer triggers run): the first deferring statement of a
@@ -434,8 +531,8 @@ append_create_triggers(PdStrbuf *sql, const char *schema, const char *quoted, co
     const char *name = pd_strbuf_failed(&setting) ? "" : pd_strbuf_text(&setting);
     pd_strbuf_appendf(sql,
                       "CREATE TRIGGER prodata_count_insert AFTER INSERT ON %s REFERENCING NEW TABLE AS "
-                      "prodata_inserted FOR EACH STATEMENT WHEN (NOT (" DEFER_CONDITION
-                      ")) EXECUTE FUNCTION %s.prodata_count_insert();\n",
+                      "prodata_inserted FOR EACH STATEMENT WHEN (NOT (" COUNTED_ELSEWHERE
+                      ")) EXECUTE FUNCTION %s.prodata_count_insert('client');\n",
                       quoted, literal, schema);
     pd_strbuf_appendf(sql,
                       "CREATE TRIGGER prodata_count_delete AFTER DELETE ON %s REFERENCING OLD TABLE AS "
@@ -494,8 +591,10 @@ install_table(PdArena *arena, PdDb *db, const CountersState *state, const Counte
 }
 
 /*
- * A table counted by the previous version (three statement triggers): its
- * triggers replaced by the five, its slots untouched. DROP and CREATE
+ * A table counted by an earlier version (three statement triggers, or the
+ * five of the version before the client mode): its triggers replaced by this
+ * version's five, its slots untouched. No writer is under way (DROP TRIGGER
+ * waits for them), so none has rows pending for a commit-time flush. DROP and CREATE
  * TRIGGER hold the table's SHARE ROW EXCLUSIVE lock until the migration
  * commits, so every write is counted by the old triggers before it or by
  * the new ones after it, and the sum stays exact with no recount.
@@ -557,9 +656,11 @@ remove_everything(PdArena *arena, PdDb *db, const CountersState *state, int *cha
                                        "DROP FUNCTION IF EXISTS %s.prodata_count_delete();\n"
                                        "DROP FUNCTION IF EXISTS %s.prodata_count_truncate();\n"
                                        "DROP FUNCTION IF EXISTS %s.prodata_count_defer();\n"
-                                       "DROP FUNCTION IF EXISTS %s.prodata_count_flush();\n",
+                                       "DROP FUNCTION IF EXISTS %s.prodata_count_flush();\n"
+                                       "DROP FUNCTION IF EXISTS %s.prodata_count_add(pg_catalog.regclass, "
+                                       "pg_catalog.int8);\n",
                                        state->schema, state->schema, state->schema, state->schema,
-                                       state->schema, state->schema);
+                                       state->schema, state->schema, state->schema);
     if (sql == NULL)
         return pd_arena_error(arena, err);
     return pd_db_exec(db, sql, err) || pd_error_context(err, "while dropping their table and functions");
@@ -578,7 +679,7 @@ has_anything(PdArena *arena, PdDb *db, const CountersState *state, bool *has, Pd
     if (!pd_db_query(
             arena, db,
             "SELECT EXISTS (SELECT 1 FROM pg_proc WHERE pronamespace = (SELECT oid FROM pg_namespace "
-            "WHERE nspname = current_schema()) AND proname IN (" TRIGGER_NAMES "))",
+            "WHERE nspname = current_schema()) AND proname IN (" TRIGGER_NAMES ", 'prodata_count_add'))",
             0, NULL, &result, err))
         return false;
     *has = strcmp(pd_db_result_value(result, 0, 0), "t") == 0;
@@ -601,7 +702,8 @@ sync_on(PdArena *arena, PdDb *db, CountersState *state, int *changed, PdError *e
     for (size_t i = 0; i < state->table_count; i++)
     {
         const CountedTable *table = &state->tables[i];
-        if (table->is_model && table->is_upgradable && !upgrade_table(arena, db, state, table, err))
+        if (table->is_model && !table->is_installed && table->is_upgradable &&
+            !upgrade_table(arena, db, state, table, err))
             return false;
         if (table->is_model && !table->is_installed && !table->is_upgradable &&
             !install_table(arena, db, state, table, err))

@@ -25,7 +25,7 @@
  * makes the counters match `state` (the models after the migration; NULL: no
  * models). is_on: every model table gets the five triggers and its slots,
  * seeded with count(*) after the table is locked against writers (a table
- * counted by the previous version's three triggers gets the five and keeps
+ * counted by an earlier version's triggers gets this version's and keeps
  * its slots); counters of tables that are no longer model tables (dropped,
  * or no longer a model's) go. Off: every trigger, the functions and the table go. A table whose
  * triggers and slots are already right is not locked. is_run_end: also

@@ -17,6 +17,8 @@
 
 #include <string.h>
 
+#include "prodata/kind.h"
+
 #include "prodata/strbuf.h"
 
 bool
@@ -43,6 +45,52 @@ pd_query_counter_available(PdArena *arena, PdDb *db, const PdModel *model, bool 
     if (!pd_db_query(arena, db, sql, 1, params, &result, err))
         return pd_error_context(err, "while asking whether table %s keeps a row counter", model->table);
     *available = pd_db_result_row_count(result) == 1 && strcmp(pd_db_result_value(result, 0, 0), "t") == 0;
+    return true;
+}
+
+/* Whether a join table of model's many-to-many fields is a model's table (and so may be counted). */
+static bool
+joins_model_table(const PdCatalog *catalog, const PdModel *model)
+{
+    for (size_t f = 0; f < model->field_count; f++)
+    {
+        const PdField *field = &model->fields[f];
+        if (field->kind != PD_FIELD_MANY_TO_MANY || field->through_table == NULL)
+            continue;
+        for (size_t m = 0; m < catalog->model_count; m++)
+            if (strcmp(catalog->models[m].table, field->through_table) == 0)
+                return true;
+    }
+    return false;
+}
+
+bool
+pd_query_counter_may_tally(PdArena *arena, PdDb *db, const PdCatalog *catalog, const PdModel *model,
+                           bool *may_tally, PdError *err)
+{
+    static const char *sql =
+        "SELECT coalesce(has_function_privilege(to_regprocedure('prodata_count_add(regclass, int8)'), "
+        "'EXECUTE'), false)\n"
+        "   AND coalesce(has_table_privilege(session_user, to_regclass('prodata_row_counts'), 'UPDATE'), "
+        "false)\n"
+        "   AND NOT c.relhasrules\n"
+        "   AND NOT EXISTS (SELECT 1 FROM pg_trigger g WHERE g.tgrelid = c.oid AND NOT g.tgisinternal\n"
+        "          AND g.tgenabled <> 'D' AND g.tgtype::int & 7 = 7)\n"
+        "FROM pg_class c WHERE c.oid = to_regclass($1)";
+    *may_tally = false;
+    if (joins_model_table(catalog, model))
+        return true;
+    PdStrbuf name;
+    pd_strbuf_init(&name, arena);
+    pd_strbuf_append_identifier(&name, model->table);
+    if (pd_strbuf_failed(&name))
+        return pd_arena_error(arena, err);
+    const char *params[] = {pd_strbuf_text(&name)};
+    PdDbResult *result;
+    if (!pd_db_query(arena, db, sql, 1, params, &result, err))
+        return pd_error_context(err, "while asking whether creates of %s may count their own rows",
+                                model->table);
+    *may_tally = pd_db_result_row_count(result) == 1 && strcmp(pd_db_result_value(result, 0, 0), "t") == 0;
     return true;
 }
 

@@ -203,8 +203,8 @@ test_crossed_keys(void **state)
     PdDb *admin = pgtest_connect();
     pgtest_exec(admin, "CREATE TABLE g_keys (k int PRIMARY KEY)");
     PdDbMux *a, *b;
-    assert_true(pd_db_mux_new_group(pgtest_connect(), LOCK_BOUND, &a, &err));
-    assert_true(pd_db_mux_new_group(pgtest_connect(), LOCK_BOUND, &b, &err));
+    assert_true(pd_db_mux_new_group(pgtest_connect(), LOCK_BOUND, NULL, &a, &err));
+    assert_true(pd_db_mux_new_group(pgtest_connect(), LOCK_BOUND, NULL, &b, &err));
     const char *insert = "INSERT INTO g_keys VALUES ($1::int) RETURNING k";
     Caller *all[] = {caller_new(a, insert, "100"), caller_new(a, insert, "1"), caller_new(b, insert, "200"),
                      caller_new(b, insert, "2"),   caller_new(a, insert, "2"), caller_new(b, insert, "1")};
@@ -241,7 +241,7 @@ test_late_joiner_sees_commits(void **state)
                        "CREATE TABLE g_child (id serial PRIMARY KEY, parent int REFERENCES g_parent)");
     pgtest_exec(admin, "ALTER ROLE CURRENT_USER SET default_transaction_isolation = 'repeatable read'");
     PdDbMux *mux;
-    assert_true(pd_db_mux_new_group(pgtest_connect(), NULL, &mux, &err));
+    assert_true(pd_db_mux_new_group(pgtest_connect(), NULL, NULL, &mux, &err));
     pgtest_exec(admin, "ALTER ROLE CURRENT_USER RESET default_transaction_isolation");
     Caller *all[] = {caller_new(mux, "INSERT INTO g_parent VALUES ($1::int) RETURNING id", "100"),
                      caller_new(mux, "INSERT INTO g_parent VALUES ($1::int) RETURNING id", "1"),
@@ -271,7 +271,7 @@ test_refused_commit(void **state)
     PdDb *admin = pgtest_connect();
     pgtest_exec(admin, "CREATE TABLE g_refused (a int)");
     PdDbMux *mux;
-    assert_true(pd_db_mux_new_group(pgtest_connect(), NULL, &mux, &err));
+    assert_true(pd_db_mux_new_group(pgtest_connect(), NULL, NULL, &mux, &err));
     Caller *caller = caller_new(mux, "INSERT INTO g_refused VALUES ($1::int) RETURNING a", "1");
     refuse_commit = 1;
     run_all(&caller, 1, 10);
@@ -296,7 +296,7 @@ test_failure_rolls_back_the_others(void **state)
     PdDb *admin = pgtest_connect();
     pgtest_exec(admin, "CREATE TABLE g_checked (a int CHECK (a > 0))");
     PdDbMux *mux;
-    assert_true(pd_db_mux_new_group(pgtest_connect(), NULL, &mux, &err));
+    assert_true(pd_db_mux_new_group(pgtest_connect(), NULL, NULL, &mux, &err));
     const char *insert = "INSERT INTO g_checked VALUES ($1::int) RETURNING a";
     Caller *all[] = {caller_new(mux, insert, "1"), caller_new(mux, insert, "2"), caller_new(mux, insert, "3"),
                      caller_new(mux, insert, "-4"), caller_new(mux, insert, "5")};
