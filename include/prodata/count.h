@@ -34,23 +34,24 @@ bool pd_query_counter_available(PdArena *arena, PdDb *db, const PdModel *model, 
                                 PdError *err);
 
 /*
- * *may_tally is true when a session may create objects of model in
- * transactions that count their own inserts (prodata.defer_counts =
- * 'client', then prodata_count_add(table, rows) before the commit, see
- * docs/query.md "Counting at commit"), as prodata serve's shared create
- * transactions do: the function is there and the current role may run it,
- * the session's login role may UPDATE prodata_row_counts, and one create is
- * one INSERT of exactly one row into a counted table: the table has no
- * rules and no enabled BEFORE INSERT row trigger of the user's (either may
- * make an INSERT write no row without an error), and no join table of
- * model's many-to-many fields is another model's table (those rows would be
- * skipped and not added). catalog: the models model belongs to. False when
- * the table does not exist. One catalog query; ask again when the catalog is
- * reloaded (prodata_count_add refuses a table that changed meanwhile, and
- * the transaction rolls back). Errors: the server's.
+ * *oid (decimal text, in arena) is model's table's oid when a session may
+ * create objects of model in transactions that add their own inserts to
+ * the counters: they list the table in prodata.client_counts (',oid,...,')
+ * and call prodata_count_add(table, rows) before they commit, see
+ * docs/query.md "Counting at commit"; prodata serve's shared create
+ * transactions do. That needs the function (and the right to run it), a
+ * session whose login role may UPDATE prodata_row_counts, and one create
+ * being one INSERT of exactly one row into the table: no rules and no
+ * enabled BEFORE INSERT row trigger of the user's on it (either may make an
+ * INSERT write no row without an error), and no join table of model's
+ * many-to-many fields that is another model's table (its rows would not be
+ * added). Else *oid is NULL (also when the table does not exist). catalog:
+ * the models model belongs to. One catalog query; ask again when the
+ * catalog is reloaded (prodata_count_add refuses a table that changed
+ * meanwhile, and the transaction rolls back). Errors: the server's.
  */
-bool pd_query_counter_may_tally(PdArena *arena, PdDb *db, const PdCatalog *catalog, const PdModel *model,
-                                bool *may_tally, PdError *err);
+bool pd_query_counter_client_table(PdArena *arena, PdDb *db, const PdCatalog *catalog, const PdModel *model,
+                                   const char **oid, PdError *err);
 
 /*
  * Appends to sql a scalar expression of type bigint: the number of rows of

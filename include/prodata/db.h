@@ -273,8 +273,11 @@ bool pd_db_mux_new(PdDb *db, PdDbMux **mux, PdError *err);
  * multiplexer keeps copies of both.
  */
 bool pd_db_mux_new_group(PdDb *db, const char *begin_sql, const char *tally_sql, PdDbMux **mux, PdError *err);
-/* Whether the group multiplexer was made with a tally_sql. */
-bool pd_db_mux_tallies(const PdDbMux *mux);
+/* The begin_sql the group multiplexer was made with (NULL: none). */
+const char *pd_db_mux_begin_sql(const PdDbMux *mux);
+/* How many tally statements failed on their own (not for an earlier error of their transaction) so far: a
+ * sign that what the caller knew when it named the keys is out of date. */
+size_t pd_db_mux_tally_failures(const PdDbMux *mux);
 /*
  * The next statement on share (of a group multiplexer with a tally_sql; else nothing happens) counts one
  * toward key in its transaction's tally. key must last until that statement is sent (the group copies it).

@@ -89,6 +89,7 @@ struct PdDbMux
     Group *groups;            /* every group some member still waits on */
     size_t commits_in_flight; /* COMMITs sent and not yet answered */
     size_t members;           /* callers in a group, until they leave it (pd_db_mux_in_flight counts them) */
+    size_t tally_failures;    /* tally statements that failed on their own */
 };
 
 bool
@@ -129,10 +130,16 @@ pd_db_mux_new_group(PdDb *db, const char *begin_sql, const char *tally_sql, PdDb
     return true;
 }
 
-bool
-pd_db_mux_tallies(const PdDbMux *mux)
+const char *
+pd_db_mux_begin_sql(const PdDbMux *mux)
 {
-    return mux->tally_sql != NULL;
+    return mux->begin_sql;
+}
+
+size_t
+pd_db_mux_tally_failures(const PdDbMux *mux)
+{
+    return mux->tally_failures;
 }
 
 void
@@ -570,7 +577,7 @@ static void
 read_commit(PdDbMux *mux, Group *group, PdDb *share)
 {
     PGconn *connection = mux->db->connection;
-    for (;;)
+    for (size_t answered = 0;; answered++)
     {
         bool is_lost;
         PGresult *result = next_result(connection, share, &is_lost);
@@ -584,6 +591,10 @@ read_commit(PdDbMux *mux, Group *group, PdDb *share)
         ExecStatusType status = PQresultStatus(result);
         if (status == PGRES_COMMAND_OK && strcmp(PQcmdStatus(result), "COMMIT") == 0)
             group->is_committed = true;
+        const char *state = PQresultErrorField(result, PG_DIAG_SQLSTATE);
+        if (answered < group->tally_count && status == PGRES_FATAL_ERROR &&
+            (state == NULL || strcmp(state, "25P02") != 0))
+            mux->tally_failures++; /* the tally's own failure, not a member's that aborted the transaction */
         PQclear(result);
         if (status == PGRES_PIPELINE_SYNC)
             break;

@@ -19,21 +19,52 @@
 #include "prodata/count.h"
 #include "server.h"
 
-/* The quoted name of model's table when its creates may count their own rows, else NULL. */
+/*
+ * Run after each BEGIN of a shared create transaction (pd_db_mux_new_group). Its inserts into the tables
+ * listed in prodata.client_counts are added to the row counters by the transaction itself, once per table
+ * before its COMMIT (PD_HTTP_GROUP_TALLY, loop.c), with no trigger work per row; its other inserts are
+ * counted once, at its commit (deferred); src/migrate/counters.c. A database without counters ignores both
+ * settings. A lock not granted within 50 ms fails the transaction: its creates run again alone, where a
+ * lock wait holds up no one else's create (the group's connection is a pipeline: one waiting statement
+ * would stall every create of the loop), and two groups that lock the same keys in crossed order cannot
+ * hold each other up until deadlock_timeout.
+ */
+#define GROUP_BEGIN                                                                                          \
+    "SELECT pg_catalog.set_config('prodata.defer_counts', 'on', true), "                                     \
+    "pg_catalog.set_config('prodata.client_counts', %s, true), "                                             \
+    "pg_catalog.set_config('lock_timeout', '50ms', true)"
+
+/* The quoted name of model's table when its creates add their own rows (its oid then joins list). */
 static const char *
-find_tally_key(PdHttpCatalog *catalog, PdDb *db, const PdModel *model)
+find_tally_key(PdHttpCatalog *catalog, PdDb *db, const PdModel *model, PdStrbuf *list)
 {
-    bool may_tally = false;
+    const char *oid = NULL;
     PdError err = {0};
-    if (!pd_query_counter_may_tally(catalog->arena, db, catalog->catalog, model, &may_tally, &err))
+    if (!pd_query_counter_client_table(catalog->arena, db, catalog->catalog, model, &oid, &err))
     {
-        pd_logf(PD_LOG_WARNING, "creates of %s count their rows by statement: %s", model->name, err.message);
+        pd_logf(PD_LOG_WARNING, "creates of %s are counted by the counters' triggers: %s", model->name,
+                err.message);
         return NULL;
     }
+    if (oid == NULL)
+        return NULL;
+    pd_strbuf_appendf(list, "%s,", oid);
     PdStrbuf key;
     pd_strbuf_init(&key, catalog->arena);
     pd_strbuf_append_identifier(&key, model->table);
-    return may_tally && !pd_strbuf_failed(&key) ? pd_strbuf_text(&key) : NULL;
+    return pd_strbuf_failed(&key) ? NULL : pd_strbuf_text(&key);
+}
+
+/* group_begin with list (",oid,oid," or ",") as its prodata.client_counts. */
+static void
+make_group_begin(PdHttpCatalog *catalog, PdStrbuf *list)
+{
+    PdStrbuf literal;
+    pd_strbuf_init(&literal, catalog->arena);
+    pd_strbuf_append_literal(&literal, pd_strbuf_failed(list) ? "," : pd_strbuf_text(list));
+    catalog->group_begin = pd_strbuf_failed(&literal) || pd_strbuf_failed(list)
+                               ? NULL
+                               : pd_arena_sprintf(catalog->arena, GROUP_BEGIN, pd_strbuf_text(&literal));
 }
 
 /*
@@ -48,11 +79,17 @@ find_counters(PdHttpServer *server, PdHttpCatalog *catalog)
     size_t count = catalog->catalog->model_count;
     catalog->has_counter = pd_arena_calloc(catalog->arena, count ? count : 1, sizeof(bool));
     catalog->tally_key = pd_arena_calloc(catalog->arena, count ? count : 1, sizeof(const char *));
+    PdStrbuf list;
+    pd_strbuf_init(&list, catalog->arena);
+    pd_strbuf_append_char(&list, ',');
     PdDb *db;
     PdError err = {0};
     if (catalog->has_counter == NULL || catalog->tally_key == NULL || server->pool == NULL ||
         !pd_pool_acquire(server->pool, &db, &err))
+    {
+        make_group_begin(catalog, &list);
         return;
+    }
     for (size_t i = 0; i < count; i++)
     {
         const PdModel *model = &catalog->catalog->models[i];
@@ -62,10 +99,10 @@ find_counters(PdHttpServer *server, PdHttpCatalog *catalog)
             catalog->has_counter[i] = false;
             pd_logf(PD_LOG_WARNING, "row counter of %s not usable: %s", model->name, err.message);
         }
-        catalog->tally_key[i] = find_tally_key(catalog, db, model);
-        catalog->tallies |= catalog->tally_key[i] != NULL;
+        catalog->tally_key[i] = find_tally_key(catalog, db, model, &list);
     }
     pd_pool_release(server->pool, db);
+    make_group_begin(catalog, &list);
 }
 
 bool
@@ -176,6 +213,8 @@ listen_on(PdHttpServer *server, PdDb *db, PdArena *arena)
         }
         if (is_received)
             reload_logged(server, "reload after prodata migrate failed");
+        else if (atomic_exchange(&server->wants_reload, false))
+            reload_logged(server, "reload after the database refused a create's row count failed");
     }
 }
 

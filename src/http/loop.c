@@ -105,10 +105,11 @@ struct PdHttpLoop
     PdHttpTask *sleeping;   /* tasks with a deadline */
     PdHttpTask *ready_head; /* woken, to be resumed in order */
     PdHttpTask *ready_tail;
-    PdDbMux *mux;       /* the multiplexed connection for single reads, made on first use */
-    PdDbMux *group;     /* the group-commit connection for single creates, made on first use */
-    PdDbMux *retiring;  /* a group connection of the other tally mode, freed once its last caller left */
-    bool may_multiplex; /* the pool is large enough to lend each loop two connections for good */
+    PdDbMux *mux;          /* the multiplexed connection for single reads, made on first use */
+    PdDbMux *group;        /* the group-commit connection for single creates, made on first use */
+    PdDbMux *retiring;     /* a group connection of another catalog's, freed once its last caller left */
+    size_t tally_failures; /* of the group connection, seen so far */
+    bool may_multiplex;    /* the pool is large enough to lend each loop two connections for good */
     size_t arena_budget;
     bool must_run_daemon;
 };
@@ -408,32 +409,20 @@ pd_http_task_acquire(PdPool *pool, bool may_wait, PdDb **db, PdError *err)
     return pd_pool_acquire_with(pool, &waiter, may_wait, db, err);
 }
 
-/*
- * Run after each BEGIN of a shared create transaction. The row counters (src/migrate/counters.c) skip its
- * own inserts, which it adds itself before its COMMIT (PD_HTTP_GROUP_TALLY, one UPDATE per table and
- * transaction instead of trigger work per row), when the counters' function for that is there
- * (catalog.c); else they count its inserts once, at its commit (deferred). A database without counters
- * ignores the setting. A lock not granted within 50 ms fails the transaction: its creates run again
- * alone, where a lock wait holds up no one else's create (the group's connection is a pipeline: one
- * waiting statement would stall every create of the loop), and two groups that lock the same keys in
- * crossed order cannot hold each other up until deadlock_timeout.
- */
-#define PD_HTTP_GROUP_BEGIN(mode)                                                                            \
-    "SELECT pg_catalog.set_config('prodata.defer_counts', '" mode "', true), "                               \
-    "pg_catalog.set_config('lock_timeout', '50ms', true)"
-/* Run before each COMMIT of a tallying group, per table ($1, its quoted name) with its creates ($2). */
+/* Run before each COMMIT of a shared create transaction, per table ($1, its quoted name) whose creates in it
+ * named it (pd_db_share_tally), with how many did ($2): they are added to the row counters (catalog.c). */
 #define PD_HTTP_GROUP_TALLY "SELECT prodata_count_add($1::pg_catalog.regclass, $2::pg_catalog.int8)"
 
 static PdDbMux *
-new_mux(PdDb *db, bool is_group, bool tallies, PdDbMux **slot, PdError *err)
+new_mux(PdDb *db, const char *group_begin, PdDbMux **slot, PdError *err)
 {
-    if (!is_group)
+    if (group_begin == NULL)
         return pd_db_mux_new(db, slot, err) ? *slot : NULL;
-    const char *begin = tallies ? PD_HTTP_GROUP_BEGIN("client") : PD_HTTP_GROUP_BEGIN("on");
-    return pd_db_mux_new_group(db, begin, tallies ? PD_HTTP_GROUP_TALLY : NULL, slot, err) ? *slot : NULL;
+    return pd_db_mux_new_group(db, group_begin, PD_HTTP_GROUP_TALLY, slot, err) ? *slot : NULL;
 }
 
-/* A group connection of the other tally mode: no one joins it any more; it goes once its callers left. */
+/* A group connection of another begin (an older catalog's): no one joins it any more; it goes once its
+ * callers left. */
 static bool
 retire(PdHttpLoop *loop, PdDbMux **slot)
 {
@@ -446,19 +435,36 @@ retire(PdHttpLoop *loop, PdDbMux **slot)
     if (slot == NULL || loop->retiring != NULL)
         return slot == NULL;
     loop->retiring = *slot;
+    loop->tally_failures = 0;
     *slot = NULL;
     return true;
 }
 
-/* The loop's multiplexed connection in *slot: replaced once it broke and its callers found out, or (a
- * group) retired when the tally mode asked for changed; NULL meanwhile. */
+void
+pd_http_loop_group_check(void)
+{
+    PdHttpLoop *loop = current_loop;
+    if (loop == NULL || loop->group == NULL || pd_db_mux_tally_failures(loop->group) == loop->tally_failures)
+        return;
+    /* a table its transactions list was refused (a rule or trigger added since, or the counters gone): the
+     * catalog is reloaded (catalog.c), and the next group_begin lists what may be listed now */
+    loop->tally_failures = pd_db_mux_tally_failures(loop->group);
+    atomic_store(&loop->server->wants_reload, true);
+}
+
+/* The loop's multiplexed connection in *slot (a group one when group_begin is not NULL): replaced once it
+ * broke and its callers found out, or (a group) retired when group_begin changed; NULL meanwhile. */
 static PdDbMux *
-loop_mux(PdDbMux **slot, bool is_group, bool tallies)
+loop_mux(PdDbMux **slot, const char *group_begin)
 {
     PdHttpLoop *loop = current_loop;
     if (loop == NULL || !loop->may_multiplex)
         return NULL;
-    if (is_group && !retire(loop, *slot != NULL && pd_db_mux_tallies(*slot) != tallies ? slot : NULL))
+    bool is_other =
+        group_begin != NULL && *slot != NULL && strcmp(pd_db_mux_begin_sql(*slot), group_begin) != 0;
+    if (group_begin != NULL)
+        pd_http_loop_group_check();
+    if (group_begin != NULL && !retire(loop, is_other ? slot : NULL))
         return NULL; /* the one retired before is still busy */
     if (*slot != NULL && !pd_db_mux_is_usable(*slot))
     {
@@ -466,6 +472,8 @@ loop_mux(PdDbMux **slot, bool is_group, bool tallies)
             return NULL; /* the callers still in its queue are finding out */
         PdDbMux *broken = *slot;
         *slot = NULL; /* first: giving the connection back may park this task */
+        if (group_begin != NULL)
+            loop->tally_failures = 0;
         pd_pool_release(loop->server->pool, pd_db_mux_free(broken));
     }
     if (*slot == NULL)
@@ -474,7 +482,7 @@ loop_mux(PdDbMux **slot, bool is_group, bool tallies)
         PdError err = {0};
         if (!pd_http_task_acquire(loop->server->pool, false, &db, &err))
             return NULL;
-        if (new_mux(db, is_group, tallies, slot, &err) == NULL)
+        if (new_mux(db, group_begin, slot, &err) == NULL)
         {
             pd_pool_release(loop->server->pool, db);
             return NULL;
@@ -486,13 +494,13 @@ loop_mux(PdDbMux **slot, bool is_group, bool tallies)
 PdDbMux *
 pd_http_loop_mux(void)
 {
-    return current_loop == NULL ? NULL : loop_mux(&current_loop->mux, false, false);
+    return current_loop == NULL ? NULL : loop_mux(&current_loop->mux, NULL);
 }
 
 PdDbMux *
-pd_http_loop_group(bool tallies)
+pd_http_loop_group(const char *begin_sql)
 {
-    return current_loop == NULL ? NULL : loop_mux(&current_loop->group, true, tallies);
+    return current_loop == NULL ? NULL : loop_mux(&current_loop->group, begin_sql);
 }
 
 /* Goes on with a task whose wait ended; one that finished gets its client connection resumed. */

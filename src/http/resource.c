@@ -96,25 +96,24 @@ pd_http_db_acquire(PdHttpContext *ctx, PdDb **db, PdError *err)
  * A create that runs as the login role shares its loop's group-commit connection (pd_db_mux_new_group):
  * creates that arrive while one COMMIT is being made durable share the next one, so a burst of creates
  * costs one transaction (its id, commit record and WAL flush) and one backend's turn on the cores, not one
- * each: what caps single-row transactions (pgbench's insert ceiling). When the catalog's models may count
- * their own rows (ctx->catalog->tallies), those transactions do: each create names its table's tally, added
- * to the row counters once per table before the COMMIT; a model that may not then creates alone, as does
- * anything else (pd_http_db_acquire).
+ * each: what caps single-row transactions (pgbench's insert ceiling). A create of a model whose table the
+ * transactions list (ctx->catalog->tally_key) names it, so that the transaction adds it to the row counters
+ * itself before its COMMIT. Anything else acquires as pd_http_db_acquire does.
  */
 bool
 pd_http_db_acquire_create(PdHttpContext *ctx, const PdModel *model, PdDb **db, PdError *err)
 {
     const PdHttpCatalog *catalog = ctx->catalog;
-    const char *tally =
-        catalog->tally_key != NULL ? catalog->tally_key[model - catalog->catalog->models] : NULL;
-    if (runs_as_login(ctx) && pd_http_in_task() && (tally != NULL || !catalog->tallies))
+    if (runs_as_login(ctx) && pd_http_in_task() && catalog->group_begin != NULL)
     {
-        PdDbMux *group = pd_http_loop_group(catalog->tallies);
+        PdDbMux *group = pd_http_loop_group(catalog->group_begin);
         if (group != NULL)
         {
             if (!pd_db_mux_share(group, ctx->arena, pd_http_task_wait, pd_http_task_wake, pd_http_task_self(),
                                  db, err))
                 return false;
+            const char *tally =
+                catalog->tally_key != NULL ? catalog->tally_key[model - catalog->catalog->models] : NULL;
             if (tally != NULL)
                 pd_db_share_tally(*db, tally);
             return true;

@@ -39,11 +39,11 @@ typedef struct PdHttpCatalog
     char *openapi; /* built on first use */
     size_t openapi_length;
     bool *has_counter; /* per model (catalog order): an unfiltered count may read the row counters */
-    /* per model: its table's quoted name when its creates may count their own rows
-     * (pd_query_counter_may_tally), else NULL; tallies: some model's may, so the shared create transactions
-     * do (the others' creates then run on connections of their own) */
+    /* per model: its table's quoted name when its creates add their own rows to the row counters
+     * (pd_query_counter_client_table), else NULL; group_begin: what each shared create transaction runs
+     * first, listing those tables in prodata.client_counts (catalog.c) */
     const char **tally_key;
-    bool tallies;
+    const char *group_begin;
 } PdHttpCatalog;
 
 struct PdHttpServer
@@ -66,6 +66,7 @@ struct PdHttpServer
     pthread_t listener_thread; /* LISTEN for prodata migrate's notification */
     bool has_listener_thread;
     atomic_bool is_stopping;
+    atomic_bool wants_reload; /* the models (and what the database says of them) are out of date: reload */
     atomic_bool is_draining;
     atomic_int in_flight;
     pthread_mutex_t catalog_lock;

@@ -237,6 +237,7 @@ pd_http_create(PdHttpContext *ctx, const PdModel *model)
     bool is_created = create_once(ctx, objects, count, values, !is_bulk || count == 1, &json, &err);
     if (!is_created && err.code == PD_ERR_ROLLED_BACK)
     {
+        pd_http_loop_group_check();
         err = (PdError){0};
         is_created = create_once(ctx, objects, count, values, false, &json, &err);
     }

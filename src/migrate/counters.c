@@ -28,22 +28,25 @@
  * a table with pending flush events (SET CONSTRAINTS prodata_count_flush
  * IMMEDIATE first), and the truncate zeroes the pending count anyway.
  *
- * Counting by the client: a transaction that sets prodata.defer_counts to
- * 'client' (prodata serve's shared create transactions) says that it adds
- * its own statements' inserted rows itself, before it commits, with
- * prodata_count_add(table, rows): one UPDATE per table and transaction, and
- * no trigger runs for those rows at all (a row trigger costs PostgreSQL
- * more than the rest of a one-row INSERT's counting). Only rows of the
- * transaction's own statements are skipped (pg_trigger_depth() = 0 as the
- * row is inserted): rows that a trigger of the user's inserts are counted
- * by their statements as ever. The same login-role rule as for deferring
- * applies. prodata_count_add adds nothing to a table whose insert trigger
- * does not know this mode (one of an older version, which counted the rows
- * itself, or none), and refuses a table with rules or BEFORE INSERT row
- * triggers of the user's, which could make an INSERT write no row without
- * an error (the transaction then rolls back, and serve runs such creates
- * on their own): so the count stays exact whichever version installed it.
- * The insert trigger's argument ('client') marks the version that knows it.
+ * Counting by the client: a transaction that lists a table in
+ * prodata.client_counts (',oid,oid,'; prodata serve's shared create
+ * transactions list the tables of the models it may) says that it adds its
+ * own statements' inserted rows of that table itself, before it commits,
+ * with prodata_count_add(table, rows): one UPDATE per table and
+ * transaction, and no trigger runs for those rows at all (a row trigger
+ * costs PostgreSQL more than the rest of a one-row INSERT's counting). Only
+ * rows of the transaction's own statements are skipped (pg_trigger_depth()
+ * = 0 as the row is inserted): rows that a trigger of the user's inserts
+ * are counted as ever, and tables not listed are deferred or counted by
+ * their statements. The same login-role rule as for deferring applies.
+ * prodata_count_add adds nothing to a table that the transaction did not
+ * list or whose insert trigger does not know the list (an older version's,
+ * which counted the rows itself, or none), and refuses a table with rules
+ * or BEFORE INSERT row triggers of the user's, which could make an INSERT
+ * write no row without an error (the transaction then rolls back; serve
+ * lists such a table no more once it reloads its models): so the count
+ * stays exact whichever version installed the triggers. The insert
+ * trigger's argument ('client_counts') marks the version that knows the list.
  *
  * Exactness: the slots are seeded with count(*) after LOCK TABLE ... SHARE
  * ROW EXCLUSIVE, the lock CREATE TRIGGER takes. It waits until every
@@ -95,14 +98,15 @@ _Static_assert(PD_COUNTERS_SLOTS == 64, "SLOTS_TEXT spells PD_COUNTERS_SLOTS");
     " AND pg_catalog.has_table_privilege(SESSION_USER, CAST(%s AS pg_catalog.regclass), 'UPDATE')"
 
 /*
- * Whether the insert statement's rows are counted otherwise, so that its
- * statement trigger skips them: deferred to the commit ('on'), or added by
- * the client ('client', its own statements' rows only); with the same
- * login-role rule as DEFER_CONDITION (%s: the counter table's regclass).
+ * Whether this row (or statement) is one the client adds itself: the
+ * transaction lists the table (prodata.client_counts holds ',oid,', the
+ * first %s, a literal), the statement is the transaction's own (not one a
+ * trigger runs), and the session's login role may UPDATE the counter table
+ * (the second %s), as for DEFER_CONDITION.
  */
-#define COUNTED_ELSEWHERE                                                                                    \
-    "CASE pg_catalog.current_setting('prodata.defer_counts', true) WHEN 'on' THEN true"                      \
-    " WHEN 'client' THEN pg_catalog.pg_trigger_depth() OPERATOR(pg_catalog.=) 0 ELSE false END"              \
+#define CLIENT_CONDITION                                                                                     \
+    "pg_catalog.strpos(COALESCE(pg_catalog.current_setting('prodata.client_counts', true), ''), %s)"         \
+    " OPERATOR(pg_catalog.>) 0 AND pg_catalog.pg_trigger_depth() OPERATOR(pg_catalog.=) 0"                   \
     " AND pg_catalog.has_table_privilege(SESSION_USER, CAST(%s AS pg_catalog.regclass), 'UPDATE')"
 
 /* One table as the catalog has it: a model table, or one carrying counter triggers. */
@@ -314,18 +318,19 @@ read_tables(PdArena *arena, PdDb *db, const PdCatalog *models, CountersState *st
     "END"
 
 /*
- * prodata_count_add(target, added): a client's own inserted rows (a
- * 'client' transaction's), added to a slot of target's, before it commits.
- * Nothing for a table whose insert trigger does not skip such rows (no
- * 'client' argument: an older version's, which counted them, or none); an
- * error for one with rules or enabled BEFORE INSERT row triggers of the
- * user's (tgtype bits ROW | BEFORE | INSERT), under which an INSERT may
- * write no row and still succeed, so that the client's tally could be
- * wrong: that transaction rolls back instead. Runs as its caller, who must
- * be allowed to UPDATE the counters (so it gives no one a new power).
+ * prodata_count_add(target, added): a client's own inserted rows of a table
+ * its transaction lists in prodata.client_counts, added to a slot of
+ * target's, before it commits. Nothing for a table not listed, or whose
+ * insert trigger does not skip such rows (no 'client_counts' argument: an older
+ * version's, which counted them, or none); an error for one with rules or
+ * enabled BEFORE INSERT row triggers of the user's (tgtype bits ROW |
+ * BEFORE | INSERT), under which an INSERT may write no row and still
+ * succeed, so that the client's tally could be wrong: that transaction
+ * rolls back instead. Runs as its caller, who must be allowed to UPDATE the
+ * counters (so it gives no one a new power).
  */
-#define EQ " OPERATOR(pg_catalog.=) "
 /* clang-format off */
+#define EQ " OPERATOR(pg_catalog.=) "
 #define CLIENT_ADD_BODY                                                                                      \
     "DECLARE\n"                                                                                              \
     "    target_oid pg_catalog.oid := CAST(target AS pg_catalog.oid);\n"                                     \
@@ -335,7 +340,9 @@ read_tables(PdArena *arena, PdDb *db, const PdCatalog *models, CountersState *st
     "        RAISE EXCEPTION 'prodata_count_add: % rows added to %', added, target\n"                        \
     "            USING ERRCODE = '22023';\n"                                                                 \
     "    END IF;\n"                                                                                          \
-    "    IF added" EQ "0 OR NOT EXISTS (SELECT FROM pg_catalog.pg_trigger g\n"                               \
+    "    IF added" EQ "0 OR pg_catalog.strpos(COALESCE(pg_catalog.current_setting('prodata.client_counts', "  \
+    "true), ''), ',' OPERATOR(pg_catalog.||) target_oid OPERATOR(pg_catalog.||) ',')" EQ "0\n"                \
+    "        OR NOT EXISTS (SELECT FROM pg_catalog.pg_trigger g\n"                                           \
     "        WHERE g.tgrelid" EQ "target_oid AND g.tgname" EQ "'prodata_count_insert'\n"                      \
     "          AND g.tgenabled OPERATOR(pg_catalog.<>) 'D' AND g.tgnargs" EQ "1) THEN\n"                      \
     "        RETURN;\n"                                                                                      \
@@ -500,40 +507,58 @@ append_drop_triggers(PdStrbuf *sql, const char *table)
     }
 }
 
+/* text as an SQL string literal, in arena; NULL when out of memory. */
+static const char *
+quoted_literal(PdArena *arena, const char *text)
+{
+    PdStrbuf literal;
+    pd_strbuf_init(&literal, arena);
+    pd_strbuf_append_literal(&literal, text);
+    return pd_strbuf_failed(&literal) ? NULL : pd_strbuf_text(&literal);
+}
+
 /*
  * The five triggers on `quoted` (the table's quoted name, `oid` its oid):
- * the statement triggers count inserts unless they are counted elsewhere
- * (COUNTED_ELSEWHERE: deferred, or the client's own), deletes and
- * truncates always; the insert trigger's argument marks this version. A deferring row queues
- * the defer trigger's event, and the flush's only while the table has no
- * pending row (its WHEN, evaluated as the row is inserted, before the
- * statement's defer triggers run): the first deferring statement of a
- * transaction per table queues flushes, later ones none. Pending rows
- * therefore always have a flush event queued with them, in the same
- * (sub)transaction, and roll back with it. A writer that does not defer
- * queues no row event (the WHEN is false).
+ * the statement triggers count inserts unless they are deferred
+ * (DEFER_CONDITION) or the client's own (CLIENT_CONDITION), deletes and
+ * truncates always; the insert trigger's argument marks this version. A
+ * deferring row that is not the client's queues the defer trigger's event,
+ * and the flush's only while the table has no pending row (its WHEN,
+ * evaluated as the row is inserted, before the statement's defer triggers
+ * run): the first deferring statement of a transaction per table queues
+ * flushes, later ones none. Pending rows therefore always have a flush
+ * event queued with them, in the same (sub)transaction, and roll back with
+ * it. A writer that neither defers nor counts its rows itself queues no row
+ * event (the WHEN is false).
  */
 static void
 append_create_triggers(PdStrbuf *sql, const char *schema, const char *quoted, const char *oid)
 {
-    PdStrbuf table, condition, pending, setting;
+    PdStrbuf table, marker, pending;
     pd_strbuf_init(&table, sql->arena);
-    pd_strbuf_init(&condition, sql->arena);
+    pd_strbuf_init(&marker, sql->arena);
     pd_strbuf_init(&pending, sql->arena);
-    pd_strbuf_init(&setting, sql->arena);
     pd_strbuf_appendf(&table, "%s." PD_COUNTERS_TABLE, schema);
+    pd_strbuf_appendf(&marker, ",%s,", oid);
     pd_strbuf_appendf(&pending, "prodata.pending_%s", oid);
-    if (pd_strbuf_failed(&table) || pd_strbuf_failed(&pending))
+    if (pd_strbuf_failed(&table) || pd_strbuf_failed(&marker) || pd_strbuf_failed(&pending))
+    {
         sql->failed = true;
-    pd_strbuf_append_literal(&condition, pd_strbuf_failed(&table) ? "" : pd_strbuf_text(&table));
-    pd_strbuf_append_literal(&setting, pd_strbuf_failed(&pending) ? "" : pd_strbuf_text(&pending));
-    const char *literal = pd_strbuf_failed(&condition) ? "" : pd_strbuf_text(&condition);
-    const char *name = pd_strbuf_failed(&setting) ? "" : pd_strbuf_text(&setting);
+        return;
+    }
+    const char *counters = quoted_literal(sql->arena, pd_strbuf_text(&table));
+    const char *listed = quoted_literal(sql->arena, pd_strbuf_text(&marker));
+    const char *name = quoted_literal(sql->arena, pd_strbuf_text(&pending));
+    if (counters == NULL || listed == NULL || name == NULL)
+    {
+        sql->failed = true;
+        return;
+    }
     pd_strbuf_appendf(sql,
                       "CREATE TRIGGER prodata_count_insert AFTER INSERT ON %s REFERENCING NEW TABLE AS "
-                      "prodata_inserted FOR EACH STATEMENT WHEN (NOT (" COUNTED_ELSEWHERE
-                      ")) EXECUTE FUNCTION %s.prodata_count_insert('client');\n",
-                      quoted, literal, schema);
+                      "prodata_inserted FOR EACH STATEMENT WHEN (NOT ((" DEFER_CONDITION
+                      ") OR (" CLIENT_CONDITION "))) EXECUTE FUNCTION %s.prodata_count_insert('client_counts');\n",
+                      quoted, counters, listed, counters, schema);
     pd_strbuf_appendf(sql,
                       "CREATE TRIGGER prodata_count_delete AFTER DELETE ON %s REFERENCING OLD TABLE AS "
                       "prodata_deleted FOR EACH STATEMENT EXECUTE FUNCTION %s.prodata_count_delete();\n",
@@ -545,16 +570,14 @@ append_create_triggers(PdStrbuf *sql, const char *schema, const char *quoted, co
     pd_strbuf_appendf(
         sql,
         "CREATE TRIGGER prodata_count_defer AFTER INSERT ON %s FOR EACH ROW WHEN (" DEFER_CONDITION
-        ") EXECUTE FUNCTION %s.prodata_count_defer();\n",
-        quoted, literal, schema);
+        " AND NOT (" CLIENT_CONDITION ")) EXECUTE FUNCTION %s.prodata_count_defer();\n",
+        quoted, counters, listed, counters, schema);
     pd_strbuf_appendf(sql,
                       "CREATE CONSTRAINT TRIGGER prodata_count_flush AFTER INSERT ON %s DEFERRABLE INITIALLY "
-                      "DEFERRED FOR EACH ROW WHEN (" DEFER_CONDITION
-                      " AND COALESCE(pg_catalog.current_setting(%s, true), '') OPERATOR(pg_catalog.=) ANY "
+                      "DEFERRED FOR EACH ROW WHEN (" DEFER_CONDITION " AND NOT (" CLIENT_CONDITION
+                      ") AND COALESCE(pg_catalog.current_setting(%s, true), '') OPERATOR(pg_catalog.=) ANY "
                       "('{\"\",0}'::pg_catalog.text[])) EXECUTE FUNCTION %s.prodata_count_flush();\n",
-                      quoted, literal, name, schema);
-    if (pd_strbuf_failed(&condition) || pd_strbuf_failed(&setting))
-        sql->failed = true;
+                      quoted, counters, listed, counters, name, schema);
 }
 
 /*

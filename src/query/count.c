@@ -65,19 +65,19 @@ joins_model_table(const PdCatalog *catalog, const PdModel *model)
 }
 
 bool
-pd_query_counter_may_tally(PdArena *arena, PdDb *db, const PdCatalog *catalog, const PdModel *model,
-                           bool *may_tally, PdError *err)
+pd_query_counter_client_table(PdArena *arena, PdDb *db, const PdCatalog *catalog, const PdModel *model,
+                              const char **oid, PdError *err)
 {
     static const char *sql =
-        "SELECT coalesce(has_function_privilege(to_regprocedure('prodata_count_add(regclass, int8)'), "
+        "SELECT c.oid FROM pg_class c WHERE c.oid = to_regclass($1)\n"
+        "   AND coalesce(has_function_privilege(to_regprocedure('prodata_count_add(regclass, int8)'), "
         "'EXECUTE'), false)\n"
         "   AND coalesce(has_table_privilege(session_user, to_regclass('prodata_row_counts'), 'UPDATE'), "
         "false)\n"
         "   AND NOT c.relhasrules\n"
         "   AND NOT EXISTS (SELECT 1 FROM pg_trigger g WHERE g.tgrelid = c.oid AND NOT g.tgisinternal\n"
-        "          AND g.tgenabled <> 'D' AND g.tgtype::int & 7 = 7)\n"
-        "FROM pg_class c WHERE c.oid = to_regclass($1)";
-    *may_tally = false;
+        "          AND g.tgenabled <> 'D' AND g.tgtype::int & 7 = 7)";
+    *oid = NULL;
     if (joins_model_table(catalog, model))
         return true;
     PdStrbuf name;
@@ -90,7 +90,8 @@ pd_query_counter_may_tally(PdArena *arena, PdDb *db, const PdCatalog *catalog, c
     if (!pd_db_query(arena, db, sql, 1, params, &result, err))
         return pd_error_context(err, "while asking whether creates of %s may count their own rows",
                                 model->table);
-    *may_tally = pd_db_result_row_count(result) == 1 && strcmp(pd_db_result_value(result, 0, 0), "t") == 0;
+    if (pd_db_result_row_count(result) == 1)
+        *oid = pd_db_result_value(result, 0, 0);
     return true;
 }
 

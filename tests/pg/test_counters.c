@@ -7,7 +7,10 @@
  * deferred counting of a transaction that sets prodata.defer_counts (its
  * inserted rows added at its commit: rolled back with it or with a
  * savepoint, a truncate after them, a role that may only insert, and a
- * session whose login role may not write the counters, which cannot defer).
+ * session whose login role may not write the counters, which cannot defer);
+ * and the counting by the client of a 'client' transaction
+ * (prodata_count_add, pd_query_counter_may_tally), also on a table whose
+ * trigger is of the version before it, and that version's upgrade.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -281,6 +284,151 @@ test_deferring_roles(void **state)
                 "REVOKE ALL ON author FROM test_counters_inserter; DROP ROLE test_counters_inserter");
 }
 
+/* The transaction lists a table whose inserts it adds itself (prodata.client_counts). */
+#define LIST_AUTHOR "SELECT set_config('prodata.client_counts', ',' || 'author'::regclass::oid || ',', true)"
+#define LIST_BOOK "SELECT set_config('prodata.client_counts', ',' || 'book'::regclass::oid || ',', true)"
+
+static bool
+may_tally(Fixture *fixture, const char *model_name)
+{
+    PdError err = {0};
+    const char *oid = "unset";
+    const PdModel *model = pd_model_find(fixture->catalog, model_name);
+    assert_true(
+        pd_query_counter_client_table(fixture->arena, fixture->db, fixture->catalog, model, &oid, &err));
+    if (oid == NULL)
+        return false;
+    const char *params[] = {model->table};
+    PdDbResult *result;
+    assert_true(
+        pd_db_query(fixture->arena, fixture->db, "SELECT to_regclass($1)::oid", 1, params, &result, &err));
+    assert_string_equal(oid, pd_db_result_value(result, 0, 0));
+    return true;
+}
+
+/*
+ * A 'client' transaction's own inserts are in no slot until it adds them
+ * (prodata_count_add), and go with it when it rolls back; rows a trigger of
+ * the user's inserts (pg_trigger_depth() > 0) are counted by their
+ * statements as ever.
+ */
+static void
+test_client_adds_its_own_inserts(void **state)
+{
+    Fixture *fixture = *state;
+    long long before, books, counted, actual;
+    read_numbers(fixture, "Author", &before, &actual);
+    read_numbers(fixture, "Book", &books, &actual);
+    pgtest_exec(fixture->db, "BEGIN; " LIST_AUTHOR);
+    pgtest_exec(fixture->db, "INSERT INTO author (name) VALUES ('c1'), ('c2')");
+    read_numbers(fixture, "Author", &counted, &actual);
+    assert_int_equal(actual, before + 2);
+    assert_int_equal(counted, before); /* skipped: the client adds them */
+    pgtest_exec(fixture->db, "SELECT prodata_count_add('author', 2)");
+    read_numbers(fixture, "Author", &counted, &actual);
+    assert_int_equal(counted, before + 2);
+    pgtest_exec(fixture->db, "COMMIT");
+    assert_exact(fixture, "Author", before + 2);
+    pgtest_exec(fixture->db, "BEGIN; " LIST_AUTHOR "; INSERT INTO author (name) SELECT 'r' FROM "
+                             "generate_series(1, 3); SELECT prodata_count_add('author', 3); ROLLBACK");
+    assert_exact(fixture, "Author", before + 2);
+    /* A row inserted by a trigger of the user's is counted by its statement, not skipped. */
+    pgtest_exec(
+        fixture->db,
+        "CREATE FUNCTION test_author_per_book() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN INSERT "
+        "INTO author (name) VALUES (NEW.title); RETURN NULL; END'; CREATE TRIGGER test_author_per_book "
+        "AFTER INSERT ON book FOR EACH ROW EXECUTE FUNCTION test_author_per_book()");
+    pgtest_exec(fixture->db, "BEGIN; " LIST_BOOK "; INSERT INTO book (title, author_id) SELECT "
+                             "'nested', min(id) FROM author; SELECT prodata_count_add('book', 1); COMMIT");
+    assert_exact(fixture, "Author", before + 3);
+    assert_exact(fixture, "Book", books + 1);
+    pgtest_exec(fixture->db,
+                "DROP TRIGGER test_author_per_book ON book; DROP FUNCTION test_author_per_book()");
+    /* A table the transaction does not list is counted by its statements; adding to it adds nothing. */
+    pgtest_exec(fixture->db,
+                "BEGIN; " LIST_AUTHOR "; INSERT INTO book (title, author_id) SELECT 'unlisted', min(id) FROM "
+                "author; SELECT prodata_count_add('book', 1); COMMIT");
+    assert_exact(fixture, "Book", books + 2);
+}
+
+/*
+ * prodata_count_add refuses a negative count and a table whose INSERT may
+ * write no row without an error (a BEFORE INSERT row trigger of the
+ * user's), which pd_query_counter_may_tally also says; a session whose
+ * login role may not write the counters cannot skip its rows.
+ */
+static void
+test_client_refusals(void **state)
+{
+    Fixture *fixture = *state;
+    long long before, counted, actual;
+    assert_true(may_tally(fixture, "Author"));
+    assert_true(may_tally(fixture, "Book"));
+    pgtest_exec(fixture->db, "BEGIN");
+    assert_true(fails(fixture, "SELECT prodata_count_add('author', -1)"));
+    pgtest_exec(fixture->db, "ROLLBACK");
+    pgtest_exec(fixture->db,
+                "CREATE FUNCTION test_keep() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NEW; END'; "
+                "CREATE TRIGGER test_keep BEFORE INSERT ON author FOR EACH ROW EXECUTE FUNCTION test_keep()");
+    assert_false(may_tally(fixture, "Author"));
+    assert_true(may_tally(fixture, "Book"));
+    pgtest_exec(fixture->db, "BEGIN; " LIST_AUTHOR);
+    assert_true(fails(fixture, "SELECT prodata_count_add('author', 1)"));
+    pgtest_exec(fixture->db, "ROLLBACK; DROP TRIGGER test_keep ON author; DROP FUNCTION test_keep()");
+    assert_true(may_tally(fixture, "Author"));
+
+    read_numbers(fixture, "Author", &before, &actual);
+    pgtest_exec(fixture->db, "DROP ROLE IF EXISTS test_counters_client; CREATE ROLE test_counters_client; "
+                             "GRANT INSERT, SELECT ON author TO test_counters_client");
+    pgtest_exec(fixture->db, "SET SESSION AUTHORIZATION test_counters_client");
+    pgtest_exec(fixture->db, "BEGIN; " LIST_AUTHOR "; INSERT INTO author (name) VALUES ('x')");
+    read_numbers(fixture, "Author", &counted, &actual);
+    assert_int_equal(counted, before + 1); /* counted by the statement */
+    pgtest_exec(fixture->db, "COMMIT; RESET SESSION AUTHORIZATION");
+    assert_exact(fixture, "Author", before + 1);
+    pgtest_exec(fixture->db,
+                "REVOKE ALL ON author FROM test_counters_client; DROP ROLE test_counters_client");
+}
+
+/*
+ * A table whose insert trigger is the version before the client mode (no
+ * argument; it counts every statement's rows): prodata_count_add adds
+ * nothing to it, so nothing is counted twice; migrate then replaces its
+ * triggers and keeps its slots (no recount: an offset put in a slot stays).
+ */
+static void
+test_client_mode_on_an_older_trigger(void **state)
+{
+    Fixture *fixture = *state;
+    long long before, counted, actual;
+    pgtest_exec(
+        fixture->db,
+        "DROP TRIGGER prodata_count_insert ON author; CREATE TRIGGER prodata_count_insert AFTER INSERT "
+        "ON author REFERENCING NEW TABLE AS prodata_inserted FOR EACH STATEMENT WHEN (NOT "
+        "COALESCE(current_setting('prodata.defer_counts', true) = 'on', false)) EXECUTE FUNCTION "
+        "prodata_count_insert()");
+    assert_true(may_tally(fixture, "Author")); /* the function decides per table, in the transaction */
+    read_numbers(fixture, "Author", &before, &actual);
+    pgtest_exec(fixture->db, "BEGIN; " LIST_AUTHOR "; INSERT INTO author (name) VALUES ('o1'), "
+                             "('o2'); SELECT prodata_count_add('author', 2); COMMIT");
+    assert_exact(fixture, "Author", before + 2);
+    pgtest_exec(fixture->db,
+                "UPDATE prodata_row_counts SET n = n + 5 WHERE relid = 'author'::regclass AND slot = 0");
+    migrate(fixture, true);
+    PdError err = {0};
+    PdDbResult *result;
+    assert_true(pd_db_query(fixture->arena, fixture->db,
+                            "SELECT tgnargs FROM pg_trigger WHERE tgrelid = 'author'::regclass AND tgname = "
+                            "'prodata_count_insert'",
+                            0, NULL, &result, &err));
+    assert_string_equal(pd_db_result_value(result, 0, 0), "1");
+    read_numbers(fixture, "Author", &counted, &actual);
+    assert_int_equal(counted, actual + 5); /* the slots were kept, offset and all */
+    pgtest_exec(fixture->db,
+                "UPDATE prodata_row_counts SET n = n - 5 WHERE relid = 'author'::regclass AND slot = 0");
+    assert_exact(fixture, "Author", before + 2);
+}
+
 static void
 test_available_when_installed(void **state)
 {
@@ -361,6 +509,9 @@ main(void)
         cmocka_unit_test(test_deferred_inserts_rolled_back),
         cmocka_unit_test(test_truncate_after_deferred_inserts),
         cmocka_unit_test(test_deferring_roles),
+        cmocka_unit_test(test_client_adds_its_own_inserts),
+        cmocka_unit_test(test_client_refusals),
+        cmocka_unit_test(test_client_mode_on_an_older_trigger),
         cmocka_unit_test(test_available_when_installed),
         cmocka_unit_test(test_not_available_with_row_level_security),
         cmocka_unit_test(test_not_available_with_a_disabled_trigger),

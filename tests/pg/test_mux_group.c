@@ -11,7 +11,8 @@
  * sent), a COMMIT that libpq refuses to send (nothing committed: the caller
  * may run again, and the accounting lets the loop replace the connection),
  * and a statement failing in a shared transaction (the others roll back and
- * are told so, nothing of theirs written).
+ * are told so, nothing of theirs written); and the tally statements sent
+ * before each COMMIT (pd_db_share_tally), and one that fails.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -317,6 +318,61 @@ test_failure_rolls_back_the_others(void **state)
     pd_db_close(admin);
 }
 
+/* Callers on mux inserting 1..count into table g_rows, each naming keys[i] (NULL: none) as its tally. */
+static void
+tallied_callers(PdDbMux *mux, Caller **all, const char *const *keys, size_t count)
+{
+    static const char *numbers[] = {"1", "2", "3", "4", "5", "6"};
+    for (size_t i = 0; i < count; i++)
+    {
+        all[i] = caller_new(mux, "INSERT INTO g_rows VALUES ($1::int) RETURNING a", numbers[i]);
+        if (keys[i] != NULL)
+            pd_db_share_tally(all[i]->share, keys[i]);
+    }
+    for (size_t i = 0; i < count; i++)
+        step(all[i]); /* the first commits at once; the others share the next transaction */
+    run_all(all, count, 10);
+}
+
+/* The tally statement runs before each COMMIT once per key its statements named, with how many did; when it
+ * fails, the whole transaction rolls back and every statement of it is told so. */
+static void
+test_tallies(void **state)
+{
+    (void)state;
+    PdError err = {0};
+    PdDb *admin = pgtest_connect();
+    pgtest_exec(admin, "CREATE TABLE g_rows (a int); CREATE TABLE g_tally (key text, n int)");
+    PdDbMux *mux;
+    assert_true(pd_db_mux_new_group(pgtest_connect(), NULL,
+                                    "INSERT INTO g_tally VALUES ($1, CASE WHEN $1 = 'bad' THEN 1 / 0 ELSE "
+                                    "$2::int END)",
+                                    &mux, &err));
+    assert_null(pd_db_mux_begin_sql(mux));
+    Caller *all[6];
+    const char *keys[] = {"a", "a", "b", NULL, "a", "b"};
+    tallied_callers(mux, all, keys, 6);
+    for (size_t i = 0; i < 6; i++)
+    {
+        assert_true(all[i]->ok);
+        caller_free(all[i]);
+    }
+    assert_string_equal(one_text(admin, "SELECT string_agg(key || n, ',' ORDER BY key, n) FROM g_tally"),
+                        "a1,a2,b2");
+    const char *failing[] = {NULL, "good", "bad"};
+    tallied_callers(mux, all, failing, 3);
+    assert_true(all[0]->ok);
+    assert_int_equal(all[1]->err.code, PD_ERR_ROLLED_BACK);
+    assert_int_equal(all[2]->err.code, PD_ERR_ROLLED_BACK);
+    for (size_t i = 0; i < 3; i++)
+        caller_free(all[i]);
+    assert_string_equal(one_text(admin, "SELECT count(*) FROM g_rows"), "7");
+    assert_string_equal(one_text(admin, "SELECT count(*) FROM g_tally"), "3");
+    assert_int_equal(pd_db_mux_in_flight(mux), 0);
+    pd_db_close(pd_db_mux_free(mux));
+    pd_db_close(admin);
+}
+
 int
 main(void)
 {
@@ -325,6 +381,7 @@ main(void)
         cmocka_unit_test(test_crossed_keys),
         cmocka_unit_test(test_late_joiner_sees_commits),
         cmocka_unit_test(test_refused_commit),
+        cmocka_unit_test(test_tallies),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
