@@ -340,8 +340,9 @@ read_tables(PdArena *arena, PdDb *db, const PdCatalog *models, CountersState *st
     "        RAISE EXCEPTION 'prodata_count_add: % rows added to %', added, target\n"                        \
     "            USING ERRCODE = '22023';\n"                                                                 \
     "    END IF;\n"                                                                                          \
-    "    IF added" EQ "0 OR pg_catalog.strpos(COALESCE(pg_catalog.current_setting('prodata.client_counts', "  \
-    "true), ''), ',' OPERATOR(pg_catalog.||) target_oid OPERATOR(pg_catalog.||) ',')" EQ "0\n"                \
+    "    IF added" EQ "0 OR pg_catalog.strpos(COALESCE(pg_catalog.current_setting("                          \
+    "'prodata.client_counts', true), ''), ',' OPERATOR(pg_catalog.||) target_oid OPERATOR(pg_catalog.||) ',')" \
+    EQ "0\n"                                                                                                 \
     "        OR NOT EXISTS (SELECT FROM pg_catalog.pg_trigger g\n"                                           \
     "        WHERE g.tgrelid" EQ "target_oid AND g.tgname" EQ "'prodata_count_insert'\n"                      \
     "          AND g.tgenabled OPERATOR(pg_catalog.<>) 'D' AND g.tgnargs" EQ "1) THEN\n"                      \
