@@ -12,41 +12,29 @@
  * insert into a table needs no right on the counters; every role may read
  * them, as it may read pg_class.reltuples.
  *
- * Deferred counting: a transaction that sets prodata.defer_counts to 'on'
- * (SET LOCAL; prodata serve does so in the transactions its creates share)
- * has its inserts counted at its commit, once per table, instead of one
- * UPDATE per statement: the insert trigger's WHEN skips it, a row trigger
- * (prodata_count_defer) adds one to a transaction-local setting per row, and
- * a deferred constraint trigger (prodata_count_flush) adds that to a slot at
- * commit, its first firing per table (the others find zero). The setting
- * and the rows' queued events roll back together (savepoints too), so what
- * commits is exactly the rows that commit. Any SQL of the session can
- * overwrite that setting, so only a session whose login role may itself
- * UPDATE the counters defers (a role it SET ROLEs to needs no right); other
- * sessions' inserts are counted by their statements whatever they set.
- * Deletes and truncates are never deferred; PostgreSQL refuses a TRUNCATE of
- * a table with pending flush events (SET CONSTRAINTS prodata_count_flush
- * IMMEDIATE first), and the truncate zeroes the pending count anyway.
- *
  * Counting by the client: a transaction that lists a table in
  * prodata.client_counts (',oid,oid,'; prodata serve's shared create
  * transactions list the tables of the models it may) says that it adds its
  * own statements' inserted rows of that table itself, before it commits,
  * with prodata_count_add(table, rows): one UPDATE per table and
- * transaction, and no trigger runs for those rows at all (a row trigger
- * costs PostgreSQL more than the rest of a one-row INSERT's counting). Only
- * rows of the transaction's own statements are skipped (pg_trigger_depth()
- * = 0 as the row is inserted): rows that a trigger of the user's inserts
- * are counted as ever, and tables not listed are deferred or counted by
- * their statements. The same login-role rule as for deferring applies.
- * prodata_count_add adds nothing to a table that the transaction did not
- * list or whose insert trigger does not know the list (an older version's,
- * which counted the rows itself, or none), and refuses a table with rules
- * or BEFORE INSERT row triggers of the user's, which could make an INSERT
- * write no row without an error (the transaction then rolls back; serve
- * lists such a table no more once it reloads its models): so the count
- * stays exact whichever version installed the triggers. The insert
- * trigger's argument ('client_counts') marks the version that knows the list.
+ * transaction instead of one per statement (a transaction of many one-row
+ * INSERTs, as serve's are, otherwise makes a new version of one slot row
+ * per statement). Only rows of the transaction's own statements are
+ * skipped (pg_trigger_depth() = 0 as the statement ends): rows that a
+ * trigger of the user's inserts are counted as ever, and so are tables not
+ * listed. Any SQL of a session can set a setting, so only a session whose
+ * login role may itself UPDATE the counters is believed (a role it SET
+ * ROLEs to needs no right); other sessions' inserts are counted by their
+ * statements whatever they set. prodata_count_add adds nothing to a table
+ * the transaction did not list or whose insert trigger does not know the
+ * list (an older version's, which counted the rows itself, or none), and
+ * refuses a table with rules or BEFORE INSERT row triggers of the user's,
+ * which could make an INSERT write no row without an error (the
+ * transaction then rolls back; serve lists such a table no more once it
+ * reloads its models): so the count stays exact whichever version
+ * installed the triggers. The insert trigger's argument ('client_counts')
+ * marks the version that knows the list. Deletes and truncates are always
+ * counted by their statements.
  *
  * Exactness: the slots are seeded with count(*) after LOCK TABLE ... SHARE
  * ROW EXCLUSIVE, the lock CREATE TRIGGER takes. It waits until every
@@ -62,9 +50,10 @@
  * its triggers and rows, a dropped one loses them, a new one is seeded.
  * Join tables of many-to-many fields are not counted. Functions of an older
  * version (another body) are replaced in place, and a table counted by an
- * earlier version's triggers (the three statement triggers, or the five
- * before the client mode) gets this version's five in the migration's
- * transaction, its slots untouched: either keeps every slot and the count.
+ * earlier version's triggers (the three statement triggers without the
+ * client list, and the pair that deferred counts to the commit, if there)
+ * gets this version's three in the migration's transaction, its slots
+ * untouched: either keeps every slot and the count.
  */
 #include "counters.h"
 
@@ -78,6 +67,7 @@
 #define SLOTS_TEXT "64"
 _Static_assert(PD_COUNTERS_SLOTS == 64, "SLOTS_TEXT spells PD_COUNTERS_SLOTS");
 
+/* Every trigger name of ours, this version's and the version before's (prodata_count_defer, _flush). */
 #define TRIGGER_NAMES                                                                                        \
     "'prodata_count_insert', 'prodata_count_delete', 'prodata_count_truncate', 'prodata_count_defer', "      \
     "'prodata_count_flush'"
@@ -85,24 +75,14 @@ _Static_assert(PD_COUNTERS_SLOTS == 64, "SLOTS_TEXT spells PD_COUNTERS_SLOTS");
 #define BASE_TRIGGER_NAMES "'prodata_count_insert', 'prodata_count_delete', 'prodata_count_truncate'"
 
 /*
- * Whether this row (or statement) defers its count: the transaction said so
- * (prodata.defer_counts, a setting every role may change) and its session's
- * login role may itself UPDATE the counter table (%s: the table's regclass,
- * a literal), so deferring gives no role a way to change a count that it
- * did not already have (the pending count is a setting too, which any SQL
- * of the session could overwrite). Evaluated at queue time; AND stops at
- * the first false, so other writers pay one setting lookup.
- */
-#define DEFER_CONDITION                                                                                      \
-    "COALESCE(pg_catalog.current_setting('prodata.defer_counts', true) OPERATOR(pg_catalog.=) 'on', false)"  \
-    " AND pg_catalog.has_table_privilege(SESSION_USER, CAST(%s AS pg_catalog.regclass), 'UPDATE')"
-
-/*
- * Whether this row (or statement) is one the client adds itself: the
+ * Whether this statement's rows are ones the client adds itself: the
  * transaction lists the table (prodata.client_counts holds ',oid,', the
  * first %s, a literal), the statement is the transaction's own (not one a
  * trigger runs), and the session's login role may UPDATE the counter table
- * (the second %s), as for DEFER_CONDITION.
+ * (the second %s, its regclass), so that listing a table gives no role a
+ * way to change a count that it did not already have. Evaluated as the
+ * statement ends; AND stops at the first false, so other writers pay one
+ * setting lookup.
  */
 #define CLIENT_CONDITION                                                                                     \
     "pg_catalog.strpos(COALESCE(pg_catalog.current_setting('prodata.client_counts', true), ''), %s)"         \
@@ -115,16 +95,16 @@ typedef struct CountedTable
     const char *oid;
     const char *name;
     bool is_model;
-    bool is_installed;  /* the five triggers as this version makes them, enabled, and every slot */
+    bool is_installed;  /* the three triggers as this version makes them, enabled, and every slot */
     bool is_upgradable; /* every slot and an earlier version's triggers (the three statement ones), enabled */
-    bool has_triggers;  /* any of the five, enabled or not */
+    bool has_triggers;  /* any of ours (TRIGGER_NAMES), enabled or not */
 } CountedTable;
 
 typedef struct CountersState
 {
     const char *schema;         /* current_schema(), quoted as an identifier */
     bool has_table;             /* prodata_row_counts exists in it */
-    bool has_current_functions; /* the three functions, with this version's bodies */
+    bool has_current_functions; /* the four functions, with this version's bodies */
     CountedTable *tables;
     size_t table_count;
 } CountersState;
@@ -173,10 +153,11 @@ read_schema(PdArena *arena, PdDb *db, CountersState *state, PdError *err)
 
 /*
  * The model tables of the current schema and every table carrying one of
- * the triggers, with whether it is installed (its five triggers as
- * install_table makes them, enabled, and, when the counter table exists,
- * its 64 slots) or counted by an earlier version (its slots, the three
- * statement triggers enabled, and any other of the five enabled too).
+ * the triggers, with whether it is installed (its three triggers as
+ * install_table makes them, enabled, no other, and, when the counter table
+ * exists, its 64 slots) or counted by an earlier version (its slots, the
+ * three statement triggers enabled, and the deferring pair of the version
+ * before enabled too, if there).
  */
 static bool
 read_tables(PdArena *arena, PdDb *db, const PdCatalog *models, CountersState *state, PdError *err)
@@ -188,10 +169,6 @@ read_tables(PdArena *arena, PdDb *db, const PdCatalog *models, CountersState *st
         "         (SELECT count(*) FROM pg_trigger g WHERE g.tgrelid = c.oid AND g.tgenabled <> 'D'\n"
         "            AND CASE g.tgname WHEN 'prodata_count_insert' THEN g.tgqual IS NOT NULL AND g.tgnargs = "
         "1\n"
-        "                              WHEN 'prodata_count_defer' THEN g.tgqual IS NOT NULL\n"
-        "                              WHEN 'prodata_count_flush' THEN g.tgqual IS NOT NULL AND "
-        "g.tgdeferrable\n"
-        "                                                              AND g.tginitdeferred\n"
         "                              ELSE g.tgname IN (" BASE_TRIGGER_NAMES ") END) AS current,\n"
         "         (SELECT count(*) FROM pg_trigger g WHERE g.tgrelid = c.oid AND g.tgenabled <> 'D'\n"
         "            AND g.tgname IN (" BASE_TRIGGER_NAMES ")) AS base,\n"
@@ -203,7 +180,8 @@ read_tables(PdArena *arena, PdDb *db, const PdCatalog *models, CountersState *st
         "  WHERE c.relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = current_schema())\n"
         "    AND c.relkind = 'r' AND c.relname <> '" PD_COUNTERS_TABLE "'\n"
         ")\n"
-        "SELECT oid, relname, is_model, current = 5 AND %s, base = 3 AND enabled = present AND %s, present > "
+        "SELECT oid, relname, is_model, current = 3 AND present = 3 AND %s, base = 3 AND enabled = present "
+        "AND %s, present > "
         "0\n"
         "FROM t WHERE is_model OR present > 0 ORDER BY relname";
     const char *slots = state->has_table ? "(SELECT count(*) FROM " PD_COUNTERS_TABLE
@@ -266,54 +244,11 @@ read_tables(PdArena *arena, PdDb *db, const PdCatalog *models, CountersState *st
     "    RETURN NULL;\n"                                                                                     \
     "END"
 
-/* The transaction-local setting holding a table's deferred rows not yet added to a slot. */
-#define PENDING_SETTING "'prodata.pending_' OPERATOR(pg_catalog.||) CAST(TG_RELID AS pg_catalog.text)"
-
-/*
- * The deferred insert, per row: one more pending row in the transaction's
- * setting (no query, no lock). The setting and the row's events roll back
- * together, with a savepoint too.
- */
-#define DEFER_BODY                                                                                           \
-    "DECLARE\n"                                                                                              \
-    "    setting pg_catalog.text := " PENDING_SETTING ";\n"                                                  \
-    "    pending pg_catalog.text := pg_catalog.current_setting(setting, true);\n"                            \
-    "BEGIN\n"                                                                                                \
-    "    PERFORM pg_catalog.set_config(setting, CAST(CASE WHEN pending OPERATOR(pg_catalog.<>) '' THEN\n"    \
-    "        CAST(pending AS pg_catalog.int8) ELSE 0 END OPERATOR(pg_catalog.+) 1 AS pg_catalog.text), "     \
-    "true);\n"                                                                                               \
-    "    RETURN NULL;\n"                                                                                     \
-    "END"
-
-/*
- * The flush, at commit (or at SET CONSTRAINTS ... IMMEDIATE), per row of the
- * first deferring statement of a table (append_create_triggers): the first
- * firing adds the table's pending rows to a slot, as ADD_ROWS does, and
- * zeroes them; the later ones find zero and return.
- */
-#define FLUSH_BODY                                                                                           \
-    "DECLARE\n"                                                                                              \
-    "    setting pg_catalog.text := " PENDING_SETTING ";\n"                                                  \
-    "    pending pg_catalog.text := pg_catalog.current_setting(setting, true);\n"                            \
-    "    chosen pg_catalog.int4;\n"                                                                          \
-    "BEGIN\n"                                                                                                \
-    "    IF pending IS NULL OR pending OPERATOR(pg_catalog.=) '' OR pending OPERATOR(pg_catalog.=) '0' "     \
-    "THEN\n"                                                                                                 \
-    "        RETURN NULL;\n"                                                                                 \
-    "    END IF;\n"                                                                                          \
-    "    PERFORM pg_catalog.set_config(setting, '0', true);\n" CHOOSE_SLOT                                   \
-    "    UPDATE SCHEMA." PD_COUNTERS_TABLE                                                                   \
-    " SET n = n OPERATOR(pg_catalog.+) CAST(pending AS pg_catalog.int8)\n"                                   \
-    "    WHERE relid OPERATOR(pg_catalog.=) TG_RELID AND slot OPERATOR(pg_catalog.=) chosen;\n"              \
-    "    RETURN NULL;\n"                                                                                     \
-    "END"
-
-/* Truncate: every slot to zero, and no pending row left to add at commit. */
+/* Truncate: every slot to zero. */
 #define TRUNCATE_BODY                                                                                        \
     "BEGIN\n"                                                                                                \
     "    UPDATE SCHEMA." PD_COUNTERS_TABLE " SET n = 0\n"                                                    \
     "    WHERE relid OPERATOR(pg_catalog.=) TG_RELID AND n OPERATOR(pg_catalog.<>) 0;\n"                     \
-    "    PERFORM pg_catalog.set_config(" PENDING_SETTING ", '0', true);\n"                                   \
     "    RETURN NULL;\n"                                                                                     \
     "END"
 
@@ -326,8 +261,9 @@ read_tables(PdArena *arena, PdDb *db, const PdCatalog *models, CountersState *st
  * enabled BEFORE INSERT row triggers of the user's (tgtype bits ROW |
  * BEFORE | INSERT), under which an INSERT may write no row and still
  * succeed, so that the client's tally could be wrong: that transaction
- * rolls back instead. Runs as its caller, who must be allowed to UPDATE the
- * counters (so it gives no one a new power).
+ * rolls back instead. Runs as its owner, for a session whose login role may
+ * itself UPDATE the counters (the rule CLIENT_CONDITION applies), so it
+ * gives no one a new power; a role that session SET ROLEs to needs none.
  */
 /* clang-format off */
 #define EQ " OPERATOR(pg_catalog.=) "
@@ -336,6 +272,10 @@ read_tables(PdArena *arena, PdDb *db, const PdCatalog *models, CountersState *st
     "    target_oid pg_catalog.oid := CAST(target AS pg_catalog.oid);\n"                                     \
     "    chosen pg_catalog.int4;\n"                                                                          \
     "BEGIN\n"                                                                                                \
+    "    IF NOT pg_catalog.has_table_privilege(SESSION_USER, 'IN_LITERAL_SCHEMA." PD_COUNTERS_TABLE "', 'UPDATE') THEN\n" \
+    "        RAISE EXCEPTION 'prodata_count_add: the session''s login role % may not write the row counters',\n" \
+    "            SESSION_USER USING ERRCODE = '42501';\n"                                                    \
+    "    END IF;\n"                                                                                          \
     "    IF added OPERATOR(pg_catalog.<) 0 THEN\n"                                                           \
     "        RAISE EXCEPTION 'prodata_count_add: % rows added to %', added, target\n"                        \
     "            USING ERRCODE = '22023';\n"                                                                 \
@@ -371,7 +311,7 @@ typedef struct CounterFunction
     const char *body; /* SCHEMA. stands for the schema */
 } CounterFunction;
 
-#define FUNCTION_COUNT 6
+#define FUNCTION_COUNT 4
 
 /*
  * The trigger functions run as their owner (security definer), so writers
@@ -381,13 +321,14 @@ static const CounterFunction functions[FUNCTION_COUNT] = {
     {"prodata_count_insert", "", "trigger", true, ADD_ROWS("+", "prodata_inserted")},
     {"prodata_count_delete", "", "trigger", true, ADD_ROWS("-", "prodata_deleted")},
     {"prodata_count_truncate", "", "trigger", true, TRUNCATE_BODY},
-    {"prodata_count_defer", "", "trigger", true, DEFER_BODY},
-    {"prodata_count_flush", "", "trigger", true, FLUSH_BODY},
-    {"prodata_count_add", "target pg_catalog.regclass, added pg_catalog.int8", "void", false,
-     CLIENT_ADD_BODY},
+    {"prodata_count_add", "target pg_catalog.regclass, added pg_catalog.int8", "void", true, CLIENT_ADD_BODY},
 };
 
-/* A function's source as installed: `body` with SCHEMA. standing for the schema's quoted name. */
+/*
+ * A function's source as installed: `body` with SCHEMA. standing for the
+ * schema's quoted name, and IN_LITERAL_SCHEMA. for the same inside a string
+ * literal (its single quotes doubled).
+ */
 static const char *
 function_source(PdArena *arena, const char *schema, const char *body)
 {
@@ -397,10 +338,14 @@ function_source(PdArena *arena, const char *schema, const char *body)
     {
         const char *mark = strstr(at, "SCHEMA.");
         size_t length = mark != NULL ? (size_t)(mark - at) : strlen(at);
-        pd_strbuf_append_length(&text, at, length);
+        bool is_in_literal = mark != NULL && length >= strlen("IN_LITERAL_") &&
+                             strncmp(mark - strlen("IN_LITERAL_"), "IN_LITERAL_", strlen("IN_LITERAL_")) == 0;
+        pd_strbuf_append_length(&text, at, is_in_literal ? length - strlen("IN_LITERAL_") : length);
         if (mark == NULL)
             break;
-        pd_strbuf_appendf(&text, "%s.", schema);
+        for (const char *c = schema; *c != '\0'; c++)
+            pd_strbuf_append(&text, *c == '\'' && is_in_literal ? "''" : (char[]){*c, '\0'});
+        pd_strbuf_append_char(&text, '.');
         at = mark + strlen("SCHEMA.");
     }
     return pd_strbuf_failed(&text) ? NULL : pd_strbuf_text(&text);
@@ -408,13 +353,14 @@ function_source(PdArena *arena, const char *schema, const char *body)
 
 /*
  * One function, its source as a string literal (no dollar quote a schema's
- * name could end). Every table, function and operator in the bodies is
- * schema-qualified (the transition table's name is resolved before any
- * schema), so no object of a writer's can stand in for them; that is
- * instead of a pinned search_path, whose save and restore on every call
- * would cost each writing statement. A security definer is for its
- * triggers only; the others may be called by anyone (who then needs the
- * rights its body uses).
+ * name could end). All run as their owner (security definer), so writers
+ * need no right on the counters. Every table, function and operator in the
+ * bodies is schema-qualified (the transition table's name is resolved
+ * before any schema), so no object of a writer's can stand in for them;
+ * that is instead of a pinned search_path, whose save and restore on every
+ * call would cost each writing statement. Trigger functions cannot be
+ * called directly; prodata_count_add may be by anyone, and checks itself
+ * who may (CLIENT_ADD_BODY).
  */
 static void
 append_function(PdStrbuf *sql, const char *schema, const CounterFunction *function)
@@ -425,7 +371,7 @@ append_function(PdStrbuf *sql, const char *schema, const CounterFunction *functi
                       function->is_definer ? " SECURITY DEFINER" : "");
     pd_strbuf_append_literal(sql, source != NULL ? source : "");
     pd_strbuf_append(sql, ";\n");
-    if (function->is_definer)
+    if (strcmp(function->returns, "trigger") == 0)
         pd_strbuf_appendf(sql, "REVOKE ALL ON FUNCTION %s.%s() FROM PUBLIC;\n", schema, function->name);
     if (source == NULL)
         sql->failed = true;
@@ -450,12 +396,12 @@ read_functions_current(PdArena *arena, PdDb *db, CountersState *state, PdError *
         if (params[3 * i + 1] == NULL)
             return pd_arena_error(arena, err);
     }
-    _Static_assert(FUNCTION_COUNT == 6, "the VALUES list below has a row per function");
+    _Static_assert(FUNCTION_COUNT == 4, "the VALUES list below has a row per function");
     PdDbResult *result;
     if (!pd_db_query(
             arena, db,
-            "SELECT count(*) = 6 FROM pg_proc p JOIN (VALUES ($1, $2, $3::bool), ($4, $5, $6::bool), "
-            "($7, $8, $9::bool), ($10, $11, $12::bool), ($13, $14, $15::bool), ($16, $17, $18::bool)) "
+            "SELECT count(*) = 4 FROM pg_proc p JOIN (VALUES ($1, $2, $3::bool), ($4, $5, $6::bool), "
+            "($7, $8, $9::bool), ($10, $11, $12::bool)) "
             "f(name, body, is_definer) ON p.proname = f.name AND p.prosrc = f.body AND p.prosecdef = "
             "f.is_definer\n"
             "WHERE p.pronamespace = (SELECT oid FROM pg_namespace WHERE nspname = current_schema())",
@@ -466,7 +412,9 @@ read_functions_current(PdArena *arena, PdDb *db, CountersState *state, PdError *
 }
 
 /*
- * The counter table and the six functions, created or replaced.
+ * The counter table and the four functions, created or replaced (and the
+ * two of the version before, which deferred counts to the commit, dropped
+ * once no trigger uses them: sync_on).
  * Every write updates a slot row: room on each page for new versions
  * (fillfactor), and vacuum after every 1,000 dead versions rather than a
  * fraction of a table that stays 64 rows per table, since busy writers keep
@@ -496,7 +444,7 @@ static const char *const trigger_names[] = {"prodata_count_insert", "prodata_cou
                                             "prodata_count_truncate", "prodata_count_defer",
                                             "prodata_count_flush"};
 
-/* Drops whichever of the five triggers table has. */
+/* Drops whichever of our triggers (this version's or the version before's) table has. */
 static void
 append_drop_triggers(PdStrbuf *sql, const char *table)
 {
@@ -519,47 +467,33 @@ quoted_literal(PdArena *arena, const char *text)
 }
 
 /*
- * The five triggers on `quoted` (the table's quoted name, `oid` its oid):
- * the statement triggers count inserts unless they are deferred
- * (DEFER_CONDITION) or the client's own (CLIENT_CONDITION), deletes and
- * truncates always; the insert trigger's argument marks this version. A
- * deferring row that is not the client's queues the defer trigger's event,
- * and the flush's only while the table has no pending row (its WHEN,
- * evaluated as the row is inserted, before the statement's defer triggers
- * run): the first deferring statement of a transaction per table queues
- * flushes, later ones none. Pending rows therefore always have a flush
- * event queued with them, in the same (sub)transaction, and roll back with
- * it. A writer that neither defers nor counts its rows itself queues no row
- * event (the WHEN is false).
+ * The three triggers on `quoted` (the table's quoted name, `oid` its oid):
+ * the statement triggers count inserts unless they are the client's own
+ * (CLIENT_CONDITION), deletes and truncates always; the insert trigger's
+ * argument marks this version.
  */
 static void
 append_create_triggers(PdStrbuf *sql, const char *schema, const char *quoted, const char *oid)
 {
-    PdStrbuf table, marker, pending;
+    PdStrbuf table, marker;
     pd_strbuf_init(&table, sql->arena);
     pd_strbuf_init(&marker, sql->arena);
-    pd_strbuf_init(&pending, sql->arena);
     pd_strbuf_appendf(&table, "%s." PD_COUNTERS_TABLE, schema);
     pd_strbuf_appendf(&marker, ",%s,", oid);
-    pd_strbuf_appendf(&pending, "prodata.pending_%s", oid);
-    if (pd_strbuf_failed(&table) || pd_strbuf_failed(&marker) || pd_strbuf_failed(&pending))
-    {
-        sql->failed = true;
-        return;
-    }
-    const char *counters = quoted_literal(sql->arena, pd_strbuf_text(&table));
-    const char *listed = quoted_literal(sql->arena, pd_strbuf_text(&marker));
-    const char *name = quoted_literal(sql->arena, pd_strbuf_text(&pending));
-    if (counters == NULL || listed == NULL || name == NULL)
+    const char *counters =
+        pd_strbuf_failed(&table) ? NULL : quoted_literal(sql->arena, pd_strbuf_text(&table));
+    const char *listed =
+        pd_strbuf_failed(&marker) ? NULL : quoted_literal(sql->arena, pd_strbuf_text(&marker));
+    if (counters == NULL || listed == NULL)
     {
         sql->failed = true;
         return;
     }
     pd_strbuf_appendf(sql,
                       "CREATE TRIGGER prodata_count_insert AFTER INSERT ON %s REFERENCING NEW TABLE AS "
-                      "prodata_inserted FOR EACH STATEMENT WHEN (NOT ((" DEFER_CONDITION
-                      ") OR (" CLIENT_CONDITION "))) EXECUTE FUNCTION %s.prodata_count_insert('client_counts');\n",
-                      quoted, counters, listed, counters, schema);
+                      "prodata_inserted FOR EACH STATEMENT WHEN (NOT (" CLIENT_CONDITION
+                      ")) EXECUTE FUNCTION %s.prodata_count_insert('client_counts');\n",
+                      quoted, listed, counters, schema);
     pd_strbuf_appendf(sql,
                       "CREATE TRIGGER prodata_count_delete AFTER DELETE ON %s REFERENCING OLD TABLE AS "
                       "prodata_deleted FOR EACH STATEMENT EXECUTE FUNCTION %s.prodata_count_delete();\n",
@@ -568,22 +502,11 @@ append_create_triggers(PdStrbuf *sql, const char *schema, const char *quoted, co
                       "CREATE TRIGGER prodata_count_truncate AFTER TRUNCATE ON %s FOR EACH STATEMENT EXECUTE "
                       "FUNCTION %s.prodata_count_truncate();\n",
                       quoted, schema);
-    pd_strbuf_appendf(
-        sql,
-        "CREATE TRIGGER prodata_count_defer AFTER INSERT ON %s FOR EACH ROW WHEN (" DEFER_CONDITION
-        " AND NOT (" CLIENT_CONDITION ")) EXECUTE FUNCTION %s.prodata_count_defer();\n",
-        quoted, counters, listed, counters, schema);
-    pd_strbuf_appendf(sql,
-                      "CREATE CONSTRAINT TRIGGER prodata_count_flush AFTER INSERT ON %s DEFERRABLE INITIALLY "
-                      "DEFERRED FOR EACH ROW WHEN (" DEFER_CONDITION " AND NOT (" CLIENT_CONDITION
-                      ") AND COALESCE(pg_catalog.current_setting(%s, true), '') OPERATOR(pg_catalog.=) ANY "
-                      "('{\"\",0}'::pg_catalog.text[])) EXECUTE FUNCTION %s.prodata_count_flush();\n",
-                      quoted, counters, listed, counters, name, schema);
 }
 
 /*
  * Counts one table: locks it against writers (waiting for those under way
- * to end), puts the five triggers on it, then seeds its slots with
+ * to end), puts the three triggers on it, then seeds its slots with
  * count(*), a statement whose snapshot is taken after the lock was granted.
  */
 static bool
@@ -615,10 +538,11 @@ install_table(PdArena *arena, PdDb *db, const CountersState *state, const Counte
 }
 
 /*
- * A table counted by an earlier version (three statement triggers, or the
- * five of the version before the client mode): its triggers replaced by this
- * version's five, its slots untouched. No writer is under way (DROP TRIGGER
- * waits for them), so none has rows pending for a commit-time flush. DROP and CREATE
+ * A table counted by an earlier version (three statement triggers, and the
+ * deferring pair of the version before, if there): its triggers replaced by
+ * this version's three, its slots untouched. No writer is under way (DROP
+ * TRIGGER waits for them), so none has rows pending for a commit-time flush
+ * of the version before. DROP and CREATE
  * TRIGGER hold the table's SHARE ROW EXCLUSIVE lock until the migration
  * commits, so every write is counted by the old triggers before it or by
  * the new ones after it, and the sum stays exact with no recount.
@@ -710,6 +634,20 @@ has_anything(PdArena *arena, PdDb *db, const CountersState *state, bool *has, Pd
     return true;
 }
 
+/* The functions of the version before that deferred counts to the commit; no trigger uses them any more. */
+static bool
+drop_deferring_functions(PdArena *arena, PdDb *db, const CountersState *state, PdError *err)
+{
+    const char *sql = pd_arena_sprintf(arena,
+                                       "DROP FUNCTION IF EXISTS %s.prodata_count_defer();\n"
+                                       "DROP FUNCTION IF EXISTS %s.prodata_count_flush();\n",
+                                       state->schema, state->schema);
+    if (sql == NULL)
+        return pd_arena_error(arena, err);
+    return pd_db_exec(db, sql, err) ||
+           pd_error_context(err, "while dropping the functions of the version before");
+}
+
 /* count_rows on: each model table counted, the counters of other tables removed. */
 static bool
 sync_on(PdArena *arena, PdDb *db, CountersState *state, int *changed, PdError *err)
@@ -736,7 +674,7 @@ sync_on(PdArena *arena, PdDb *db, CountersState *state, int *changed, PdError *e
             return false;
         *changed += !table->is_model || !table->is_installed;
     }
-    return true;
+    return drop_deferring_functions(arena, db, state, err);
 }
 
 /* The slots of tables that are gone or no longer carry the insert trigger. */

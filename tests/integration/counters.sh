@@ -3,15 +3,16 @@
 # (prodata_row_counts, docs/query.md "Counts"): installed by migrate in each
 # migration's transaction, never written into migration files; exact after
 # inserts (single, bulk, COPY, upserts), deletes (cascades too), truncate,
-# rollback and concurrent writers in many sessions; deferred to commit by
-# prodata.defer_counts (with savepoints, rollbacks, an INSERT-only role, and
-# no deferring for a session whose login role may not write the counters);
+# rollback and concurrent writers in many sessions; added by the client for
+# the tables its transaction lists in prodata.client_counts (with
+# savepoints, rollbacks, an INSERT-only role, and no skipping for a session
+# whose login role may not write the counters);
 # seeded exactly under a writer's open transaction; upgraded in place from
 # the previous version's triggers; right across a table renamed, dropped and
 # recreated by migrations; count_rows=off removes everything and on puts it
 # back; drift and check stay clean in both modes.
 source tests/lib/tap.sh
-tap_plan 79
+tap_plan 80
 tap_workdir
 cd "$TAP_WORKDIR"
 tap_fresh_db counters_test
@@ -63,9 +64,9 @@ expect_eq "the writer's 50 rows are in" "$(actual author)" 350
 expect_eq "64 slots per model table, no join table counted" \
     "$(sql $DB "SELECT string_agg(relid::regclass::text || ':' || n, ',' ORDER BY relid::regclass::text) FROM (SELECT relid, count(*) AS n FROM prodata_row_counts GROUP BY relid) s")" \
     "author:64,book:64,tag:64"
-expect_eq "five triggers on each model table, none on book_tags" \
+expect_eq "three triggers on each model table, none on book_tags" \
     "$(sql $DB "SELECT string_agg(tgrelid::regclass::text || ':' || n, ',' ORDER BY tgrelid::regclass::text) FROM (SELECT tgrelid, count(*) AS n FROM pg_trigger WHERE tgname LIKE 'prodata_count_%' GROUP BY tgrelid) g")" \
-    "author:5,book:5,tag:5"
+    "author:3,book:3,tag:3"
 run_cmd "$PRODATA" check
 expect_rc "check is clean with the counters on" 0
 run_cmd "$PRODATA" migrate
@@ -110,16 +111,19 @@ expect_rc "a writer with no right on prodata_row_counts inserts and reads the co
 run_cmd sql $DB "SET ROLE counters_writer; UPDATE prodata_row_counts SET n = n + 1"
 expect_rc "but cannot change the counters" 1
 expect_exact "the writer's insert counted" tag
-# A session whose login role may write the counters SETs ROLE to that writer (as prodata serve does) and defers.
+# A session whose login role may write the counters SETs ROLE to that writer and adds its own rows itself.
+LIST_TAG="SELECT set_config('prodata.client_counts', ',' || 'tag'::regclass::oid || ',', true)"
 BEFORE=$(counted tag)
-run_cmd sql $DB "BEGIN; SET LOCAL ROLE counters_writer; SET LOCAL prodata.defer_counts = on; INSERT INTO tag (name) VALUES ('d1'); INSERT INTO tag (name) VALUES ('d2'), ('d3'); SELECT sum(n) FROM prodata_row_counts WHERE relid = 'tag'::regclass; COMMIT"
-expect_eq "the INSERT-only role defers: its transaction saw no slot change before its commit" "$OUT" "$BEFORE"
-expect_exact "and its three rows are counted at commit" tag
-# A session logged in as that writer cannot defer: its own pending count (a setting anyone may set) is never read.
-run_cmd sql $DB "SET SESSION AUTHORIZATION counters_writer; BEGIN; SET LOCAL prodata.defer_counts = on; SELECT set_config('prodata.pending_' || 'tag'::regclass::oid, '1000', true); INSERT INTO tag (name) VALUES ('f1'); SELECT sum(n) FROM prodata_row_counts WHERE relid = 'tag'::regclass; COMMIT"
-expect_eq "a login role that may not write the counters is counted by its statement, the forged pending count ignored" \
+run_cmd sql $DB "BEGIN; SET LOCAL ROLE counters_writer; $LIST_TAG; INSERT INTO tag (name) VALUES ('d1'); INSERT INTO tag (name) VALUES ('d2'), ('d3'); SELECT sum(n) FROM prodata_row_counts WHERE relid = 'tag'::regclass; SELECT prodata_count_add('tag', 3); COMMIT"
+expect_eq "the INSERT-only role's rows are skipped by the triggers: no slot change before it adds them" "$(echo "$OUT" | sed -n 2p)" "$BEFORE"
+expect_exact "and its three rows are counted once it added them" tag
+# A session logged in as that writer cannot skip its rows, nor add to the counters.
+run_cmd sql $DB "SET SESSION AUTHORIZATION counters_writer; BEGIN; $LIST_TAG; INSERT INTO tag (name) VALUES ('f1'); SELECT sum(n) FROM prodata_row_counts WHERE relid = 'tag'::regclass; COMMIT"
+expect_eq "a login role that may not write the counters is counted by its statement, whatever it lists" \
     "$(echo "$OUT" | tail -1)" "$((BEFORE + 4))"
-expect_exact "nothing forged at its commit" tag
+run_cmd sql $DB "SET SESSION AUTHORIZATION counters_writer; SELECT prodata_count_add('tag', 1000)"
+expect_out "nor may it add to them" 'may not write the row counters'
+expect_exact "nothing forged" tag
 
 # --- concurrent writers in many sessions ---------------------------------------------------------------------
 cat >insert.sql <<'SQL'
@@ -156,29 +160,31 @@ run_cmd pgbench -n -c 32 -j 2 -t 60 -f insert.sql@4 -f insert_many.sql@2 -f save
 expect_rc "pgbench: 32 sessions insert, delete, roll back and use savepoints at once" 0
 expect_exact "after 1,920 transactions of 32 sessions" tag
 
-# Transactions that defer their counts (16 single-row inserts, as prodata serve's shared creates), with savepoints
-# rolled back, deletes and whole rollbacks, beside writers that do not defer.
+# Transactions that add their own rows (16 single-row inserts, as prodata serve's shared creates), with
+# savepoints rolled back, deletes and whole rollbacks, beside writers that do not.
 {
     echo "BEGIN;"
-    echo "SET LOCAL prodata.defer_counts = on;"
+    echo "$LIST_TAG;"
     for i in $(seq 1 8); do echo "INSERT INTO tag (name) VALUES ('d$i');"; done
     echo "SAVEPOINT a;"
     echo "INSERT INTO tag (name) VALUES ('gone'), ('gone too');"
     echo "ROLLBACK TO a;"
     for i in $(seq 9 16); do echo "INSERT INTO tag (name) VALUES ('d$i');"; done
     echo "DELETE FROM tag WHERE id = (SELECT max(id) FROM tag);"
+    echo "SELECT prodata_count_add('tag', 16);"
     echo "COMMIT;"
-} >defer.sql
-cat >defer_rollback.sql <<'SQL'
+} >client.sql
+cat >client_rollback.sql <<SQL
 BEGIN;
-SET LOCAL prodata.defer_counts = on;
+$LIST_TAG;
 INSERT INTO tag (name) VALUES ('r1');
 INSERT INTO tag (name) VALUES ('r2');
+SELECT prodata_count_add('tag', 2);
 ROLLBACK;
 SQL
-run_cmd pgbench -n -c 16 -j 2 -t 60 -f defer.sql@4 -f defer_rollback.sql@1 -f insert.sql@2 -f delete.sql@1 $DB
-expect_rc "pgbench: 16 sessions defer, roll back, insert and delete at once" 0
-expect_exact "after 960 transactions, most of them deferring" tag
+run_cmd pgbench -n -c 16 -j 2 -t 60 -f client.sql@4 -f client_rollback.sql@1 -f insert.sql@2 -f delete.sql@1 $DB
+expect_rc "pgbench: 16 sessions add their own rows, roll back, insert and delete at once" 0
+expect_exact "after 960 transactions, most of them adding their own rows" tag
 
 # --- a writer does not wait for another's slot ------------------------------------------------------------------
 # A transaction holds slots 0..62 of tag as writers on them would (each slot's advisory lock and row): a writer,
@@ -208,11 +214,12 @@ wait $HOLDER
 expect_exact "and nothing was counted twice or lost" tag
 
 # --- a database counted by the previous version is upgraded in place ---------------------------------------------
-# That version: three statement triggers (the insert trigger without WHEN), no deferring pair, older function bodies.
+# An earlier version: three statement triggers (the insert trigger without WHEN), older function bodies, no
+# prodata_count_add.
 for table in author book tag; do
-    sql $DB "DROP TRIGGER prodata_count_insert ON $table; DROP TRIGGER prodata_count_defer ON $table; DROP TRIGGER prodata_count_flush ON $table; CREATE TRIGGER prodata_count_insert AFTER INSERT ON $table REFERENCING NEW TABLE AS prodata_inserted FOR EACH STATEMENT EXECUTE FUNCTION prodata_count_insert()" >/dev/null
+    sql $DB "DROP TRIGGER prodata_count_insert ON $table; CREATE TRIGGER prodata_count_insert AFTER INSERT ON $table REFERENCING NEW TABLE AS prodata_inserted FOR EACH STATEMENT EXECUTE FUNCTION prodata_count_insert()" >/dev/null
 done
-sql $DB "DROP FUNCTION prodata_count_defer(); DROP FUNCTION prodata_count_flush()" >/dev/null
+sql $DB "DROP FUNCTION prodata_count_add(regclass, int8)" >/dev/null
 for kind in insert:+:prodata_inserted delete:-:prodata_deleted; do
     IFS=: read -r name op transition <<<"$kind"
     sql $DB "CREATE OR REPLACE FUNCTION prodata_count_$name() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER AS \$f\$BEGIN
@@ -237,13 +244,13 @@ expect_rc "migrate over the previous version's triggers and functions" 0
 expect_eq "replaces both writing functions (same oids, the triggers keep them)" \
     "$(sql $DB "SELECT count(*) FILTER (WHERE prosrc LIKE '%pg_try_advisory_xact_lock%') || ':' || string_agg(oid::text, ',' ORDER BY proname) FROM pg_proc WHERE $OLD_FUNCTIONS")" \
     "2:$FUNCTION_OIDS"
-expect_eq "puts this version's five triggers on each table (the insert trigger with its WHEN)" \
-    "$(sql $DB "SELECT count(*) || ':' || count(*) FILTER (WHERE tgname = 'prodata_count_insert' AND tgqual IS NOT NULL) FROM pg_trigger WHERE tgname LIKE 'prodata_count_%'")" \
-    "15:3"
+expect_eq "puts this version's three triggers on each table (the insert trigger with its WHEN and argument)" \
+    "$(sql $DB "SELECT count(*) || ':' || count(*) FILTER (WHERE tgname = 'prodata_count_insert' AND tgqual IS NOT NULL AND tgnargs = 1) FROM pg_trigger WHERE tgname LIKE 'prodata_count_%'")" \
+    "9:3"
 expect_eq "leaves every slot untouched (no recount)" "$(sql $DB "$SLOTS")" "$SLOTS_BEFORE"
 expect_exact "the count is still exact after the upgrade" tag
-sql $DB "BEGIN; SET LOCAL prodata.defer_counts = on; INSERT INTO tag (name) SELECT 'deferred' FROM generate_series(1, 7) g; INSERT INTO tag (name) VALUES ('one more'); COMMIT" >/dev/null
-expect_exact "and deferred inserts are counted after it" tag
+sql $DB "BEGIN; $LIST_TAG; INSERT INTO tag (name) SELECT 'mine' FROM generate_series(1, 7) g; INSERT INTO tag (name) VALUES ('one more'); SELECT prodata_count_add('tag', 8); COMMIT" >/dev/null
+expect_exact "and a client's own inserts are counted after it" tag
 sql $DB "INSERT INTO tag (name) SELECT 'new' FROM generate_series(1, 40) g; DELETE FROM tag WHERE id % 11 = 0" >/dev/null
 expect_exact "and after writes through the new functions" tag
 XMIN=$(sql $DB "SELECT string_agg(xmin::text, ',' ORDER BY proname) FROM pg_proc WHERE proname LIKE 'prodata_count_%'")

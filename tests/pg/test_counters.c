@@ -4,13 +4,13 @@
  * stand in for count(*) (installed, enabled, readable, no row-level
  * security) and that the count expression gives count(*)'s number under the
  * statement's snapshot, inside and outside a writing transaction; and the
- * deferred counting of a transaction that sets prodata.defer_counts (its
- * inserted rows added at its commit: rolled back with it or with a
- * savepoint, a truncate after them, a role that may only insert, and a
- * session whose login role may not write the counters, which cannot defer);
- * and the counting by the client of a 'client' transaction
- * (prodata_count_add, pd_query_counter_may_tally), also on a table whose
- * trigger is of the version before it, and that version's upgrade.
+ * counting by the client of a transaction that lists a table in
+ * prodata.client_counts and adds its own inserts (prodata_count_add): with
+ * a trigger of the user's inserting rows, savepoints, a truncate, a role
+ * the session SET ROLEs to, a session whose login role may not write the
+ * counters (which cannot skip its rows), the refusals, which models may
+ * (pd_query_counter_client_table), and a table whose insert trigger is of
+ * the version before, and its upgrade.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -162,128 +162,6 @@ fails(Fixture *fixture, const char *sql)
     return !pd_db_exec(fixture->db, sql, &err);
 }
 
-static void
-test_deferred_inserts_counted_at_commit(void **state)
-{
-    Fixture *fixture = *state;
-    long long before, counted, actual;
-    read_numbers(fixture, "Author", &before, &actual);
-    assert_int_equal(before, actual);
-    pgtest_exec(fixture->db, "BEGIN; SET LOCAL prodata.defer_counts = on");
-    pgtest_exec(fixture->db, "INSERT INTO author (name) VALUES ('d1')");
-    pgtest_exec(fixture->db, "INSERT INTO author (name) VALUES ('d2'), ('d3')");
-    read_numbers(fixture, "Author", &counted, &actual);
-    assert_int_equal(actual, before + 3);
-    assert_int_equal(counted, before); /* deferred: in no slot before the commit */
-    pgtest_exec(fixture->db, "COMMIT");
-    assert_exact(fixture, "Author", before + 3);
-    /* A transaction that defers and one that does not, one after the other on one session. */
-    pgtest_exec(fixture->db, "INSERT INTO author (name) VALUES ('n1')");
-    assert_exact(fixture, "Author", before + 4);
-}
-
-static void
-test_deferred_inserts_rolled_back(void **state)
-{
-    Fixture *fixture = *state;
-    long long before, actual;
-    read_numbers(fixture, "Author", &before, &actual);
-    pgtest_exec(fixture->db,
-                "BEGIN; SET LOCAL prodata.defer_counts = on; INSERT INTO author (name) SELECT 'r' "
-                "FROM generate_series(1, 5); ROLLBACK");
-    assert_exact(fixture, "Author", before);
-    /* Savepoints: rolled back, released, and one rolled back after it had flushed the pending rows early. */
-    pgtest_exec(fixture->db,
-                "BEGIN; SET LOCAL prodata.defer_counts = on; INSERT INTO author (name) VALUES ('s1')");
-    pgtest_exec(fixture->db,
-                "SAVEPOINT a; INSERT INTO author (name) SELECT 'gone' FROM generate_series(1, 4)");
-    pgtest_exec(fixture->db, "ROLLBACK TO a; INSERT INTO author (name) VALUES ('s2'), ('s3')");
-    pgtest_exec(fixture->db, "SAVEPOINT b; INSERT INTO author (name) VALUES ('s4'); RELEASE b");
-    pgtest_exec(fixture->db, "SAVEPOINT c; SET CONSTRAINTS prodata_count_flush IMMEDIATE; ROLLBACK TO c");
-    pgtest_exec(fixture->db, "COMMIT");
-    assert_exact(fixture, "Author", before + 4);
-    /* Flushed early and kept: the rows inserted after it are flushed at commit. */
-    pgtest_exec(fixture->db,
-                "BEGIN; SET LOCAL prodata.defer_counts = on; INSERT INTO author (name) VALUES ('e1')");
-    pgtest_exec(fixture->db, "SET CONSTRAINTS prodata_count_flush IMMEDIATE");
-    pgtest_exec(fixture->db, "INSERT INTO author (name) VALUES ('e2'), ('e3'); COMMIT");
-    assert_exact(fixture, "Author", before + 7);
-    /* Only the first deferring statement queues flushes: rolled back, the next one does; released, they stay.
-     */
-    pgtest_exec(fixture->db,
-                "BEGIN; SET LOCAL prodata.defer_counts = on; SAVEPOINT a; INSERT INTO author (name) "
-                "VALUES ('f1'); ROLLBACK TO a; INSERT INTO author (name) VALUES ('f2'); COMMIT");
-    assert_exact(fixture, "Author", before + 8);
-    pgtest_exec(fixture->db,
-                "BEGIN; SET LOCAL prodata.defer_counts = on; SAVEPOINT a; INSERT INTO author (name) "
-                "VALUES ('g1'); RELEASE a; INSERT INTO author (name) VALUES ('g2'); COMMIT");
-    assert_exact(fixture, "Author", before + 10);
-}
-
-static void
-test_truncate_after_deferred_inserts(void **state)
-{
-    Fixture *fixture = *state;
-    static const char *insert_books =
-        "INSERT INTO book (title, author_id) SELECT 't' || g, (SELECT min(id) FROM "
-        "author) FROM generate_series(1, %d) g";
-    char sql[256];
-    pgtest_exec(fixture->db, "BEGIN; SET LOCAL prodata.defer_counts = on");
-    snprintf(sql, sizeof(sql), insert_books, 3);
-    pgtest_exec(fixture->db, sql);
-    /* The flush events of the rows are pending: PostgreSQL refuses the truncate, the transaction aborts. */
-    assert_true(fails(fixture, "TRUNCATE book"));
-    pgtest_exec(fixture->db, "ROLLBACK");
-    assert_exact(fixture, "Book", 0);
-    /* Flushed first, the truncate goes through; rows deferred after it are counted at commit. */
-    pgtest_exec(fixture->db, "BEGIN; SET LOCAL prodata.defer_counts = on");
-    pgtest_exec(fixture->db, sql);
-    pgtest_exec(fixture->db, "SET CONSTRAINTS prodata_count_flush IMMEDIATE; TRUNCATE book");
-    snprintf(sql, sizeof(sql), insert_books, 2);
-    pgtest_exec(fixture->db, sql);
-    pgtest_exec(fixture->db, "COMMIT");
-    assert_exact(fixture, "Book", 2);
-    pgtest_exec(fixture->db, "TRUNCATE book");
-    assert_exact(fixture, "Book", 0);
-}
-
-/*
- * A role that may only insert defers when the session's login role may
- * write the counters (as prodata serve's SET LOCAL ROLE does); a session
- * whose login role may not cannot defer, so its own setting of the
- * pending count (a setting every role may change) is never read.
- */
-static void
-test_deferring_roles(void **state)
-{
-    Fixture *fixture = *state;
-    long long before, counted, actual;
-    pgtest_exec(fixture->db,
-                "DROP ROLE IF EXISTS test_counters_inserter; CREATE ROLE test_counters_inserter; "
-                "GRANT INSERT, SELECT ON author TO test_counters_inserter");
-    read_numbers(fixture, "Author", &before, &actual);
-    pgtest_exec(fixture->db,
-                "BEGIN; SET LOCAL ROLE test_counters_inserter; SET LOCAL prodata.defer_counts = on");
-    assert_true(fails(fixture, "SAVEPOINT p; UPDATE prodata_row_counts SET n = n + 1"));
-    pgtest_exec(fixture->db, "ROLLBACK TO p; INSERT INTO author (name) VALUES ('i1'), ('i2')");
-    read_numbers(fixture, "Author", &counted, &actual);
-    assert_int_equal(counted, before); /* deferred */
-    pgtest_exec(fixture->db, "COMMIT");
-    assert_exact(fixture, "Author", before + 2);
-
-    pgtest_exec(fixture->db, "SET SESSION AUTHORIZATION test_counters_inserter");
-    pgtest_exec(fixture->db,
-                "BEGIN; SET LOCAL prodata.defer_counts = on; SELECT set_config('prodata.pending_' || "
-                "'author'::regclass::oid, '1000', true); INSERT INTO author (name) VALUES ('f1')");
-    read_numbers(fixture, "Author", &counted, &actual);
-    assert_int_equal(counted, before + 3); /* counted by the statement, not deferred */
-    pgtest_exec(fixture->db, "SET CONSTRAINTS ALL IMMEDIATE; COMMIT");
-    pgtest_exec(fixture->db, "RESET SESSION AUTHORIZATION");
-    assert_exact(fixture, "Author", before + 3);
-    pgtest_exec(fixture->db,
-                "REVOKE ALL ON author FROM test_counters_inserter; DROP ROLE test_counters_inserter");
-}
-
 /* The transaction lists a table whose inserts it adds itself (prodata.client_counts). */
 #define LIST_AUTHOR "SELECT set_config('prodata.client_counts', ',' || 'author'::regclass::oid || ',', true)"
 #define LIST_BOOK "SELECT set_config('prodata.client_counts', ',' || 'book'::regclass::oid || ',', true)"
@@ -352,6 +230,45 @@ test_client_adds_its_own_inserts(void **state)
 }
 
 /*
+ * The client adds what its transaction keeps: rows rolled back to a
+ * savepoint are not added, an add rolled back to a savepoint is gone, and a
+ * truncate zeroes what was added before it. A role the session SET ROLEs to
+ * needs no right on the counters (the function checks the login role).
+ */
+static void
+test_client_savepoints_truncate_and_roles(void **state)
+{
+    Fixture *fixture = *state;
+    long long before, actual;
+    read_numbers(fixture, "Author", &before, &actual);
+    pgtest_exec(fixture->db,
+                "BEGIN; " LIST_AUTHOR "; INSERT INTO author (name) VALUES ('s1'), ('s2'); SAVEPOINT a; "
+                "INSERT INTO author (name) SELECT 'gone' FROM generate_series(1, 3); ROLLBACK TO a");
+    pgtest_exec(fixture->db, "SAVEPOINT b; SELECT prodata_count_add('author', 2); ROLLBACK TO b; SELECT "
+                             "prodata_count_add('author', 2); COMMIT");
+    assert_exact(fixture, "Author", before + 2);
+    pgtest_exec(
+        fixture->db,
+        "BEGIN; " LIST_BOOK "; INSERT INTO book (title, author_id) SELECT 't' || g, (SELECT min(id) "
+        "FROM author) FROM generate_series(1, 3) g; SELECT prodata_count_add('book', 3); TRUNCATE book; "
+        "INSERT INTO book (title, author_id) SELECT 'u' || g, (SELECT min(id) FROM author) FROM "
+        "generate_series(1, 2) g; SELECT prodata_count_add('book', 2); COMMIT");
+    assert_exact(fixture, "Book", 2);
+    pgtest_exec(fixture->db,
+                "DROP ROLE IF EXISTS test_counters_inserter; CREATE ROLE test_counters_inserter; "
+                "GRANT INSERT, SELECT ON author TO test_counters_inserter");
+    pgtest_exec(fixture->db,
+                "BEGIN; SET LOCAL ROLE test_counters_inserter; " LIST_AUTHOR "; INSERT INTO author (name) "
+                "VALUES ('i1'), ('i2')");
+    assert_true(fails(fixture, "SAVEPOINT p; UPDATE prodata_row_counts SET n = n + 1"));
+    pgtest_exec(fixture->db, "ROLLBACK TO p; SELECT prodata_count_add('author', 2); COMMIT");
+    assert_exact(fixture, "Author", before + 4);
+    pgtest_exec(fixture->db,
+                "REVOKE ALL ON author FROM test_counters_inserter; DROP ROLE test_counters_inserter");
+    pgtest_exec(fixture->db, "TRUNCATE book");
+}
+
+/*
  * prodata_count_add refuses a negative count and a table whose INSERT may
  * write no row without an error (a BEFORE INSERT row trigger of the
  * user's), which pd_query_counter_may_tally also says; a session whose
@@ -384,7 +301,9 @@ test_client_refusals(void **state)
     pgtest_exec(fixture->db, "BEGIN; " LIST_AUTHOR "; INSERT INTO author (name) VALUES ('x')");
     read_numbers(fixture, "Author", &counted, &actual);
     assert_int_equal(counted, before + 1); /* counted by the statement */
-    pgtest_exec(fixture->db, "COMMIT; RESET SESSION AUTHORIZATION");
+    assert_true(fails(fixture, "SELECT prodata_count_add('author', 1000)"));
+    pgtest_exec(fixture->db, "ROLLBACK; RESET SESSION AUTHORIZATION");
+    pgtest_exec(fixture->db, "INSERT INTO author (name) VALUES ('x')");
     assert_exact(fixture, "Author", before + 1);
     pgtest_exec(fixture->db,
                 "REVOKE ALL ON author FROM test_counters_client; DROP ROLE test_counters_client");
@@ -456,14 +375,6 @@ test_not_available_with_a_disabled_trigger(void **state)
     assert_false(available(fixture, "Author"));
     pgtest_exec(fixture->db, "ALTER TABLE author ENABLE TRIGGER prodata_count_delete");
     assert_true(available(fixture, "Author"));
-    /* Either of the deferring pair disabled: a deferring writer's rows would not be counted. */
-    pgtest_exec(fixture->db, "ALTER TABLE author DISABLE TRIGGER prodata_count_flush");
-    assert_false(available(fixture, "Author"));
-    pgtest_exec(fixture->db, "ALTER TABLE author ENABLE TRIGGER prodata_count_flush");
-    pgtest_exec(fixture->db, "ALTER TABLE author DISABLE TRIGGER prodata_count_defer");
-    assert_false(available(fixture, "Author"));
-    pgtest_exec(fixture->db, "ALTER TABLE author ENABLE TRIGGER prodata_count_defer");
-    assert_true(available(fixture, "Author"));
 }
 
 static void
@@ -505,11 +416,8 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_expression_counts_exactly),
-        cmocka_unit_test(test_deferred_inserts_counted_at_commit),
-        cmocka_unit_test(test_deferred_inserts_rolled_back),
-        cmocka_unit_test(test_truncate_after_deferred_inserts),
-        cmocka_unit_test(test_deferring_roles),
         cmocka_unit_test(test_client_adds_its_own_inserts),
+        cmocka_unit_test(test_client_savepoints_truncate_and_roles),
         cmocka_unit_test(test_client_refusals),
         cmocka_unit_test(test_client_mode_on_an_older_trigger),
         cmocka_unit_test(test_available_when_installed),
