@@ -23,7 +23,7 @@ PD_API_BEGIN
 /*
  * *available is true when model's table (as the search_path finds it) has
  * migrate's counter triggers enabled (the three statement triggers, and the
- * two that defer counting to commit when present), the current role may read
+ * two that counted at commit in the version before, when present), the current role may read
  * prodata_row_counts, and the table has no row-level security enabled (with
  * it, a role's count(*) sees only its rows, while the counter counts them
  * all). False when the table does not exist. One catalog query; its answer

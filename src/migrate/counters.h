@@ -23,7 +23,7 @@
 /*
  * Inside the caller's open READ COMMITTED transaction (apply.c begins it so):
  * makes the counters match `state` (the models after the migration; NULL: no
- * models). is_on: every model table gets the five triggers and its slots,
+ * models). is_on: every model table gets the three triggers and its slots,
  * seeded with count(*) after the table is locked against writers (a table
  * counted by an earlier version's triggers gets this version's and keeps
  * its slots); counters of tables that are no longer model tables (dropped,

@@ -1,17 +1,19 @@
 /*
  * count.c - exact counts of whole tables from the counters migrate keeps
  * (src/migrate/counters.c: triggers add each statement's inserted and
- * deleted rows, or at commit a deferring transaction's inserted rows, to
- * one of 64 slots of prodata_row_counts, in the writer's transaction).
- * Summing a table's slots reads 64 small rows where count(*) reads the
- * table, and gives the same number under any snapshot: a writer's rows and
- * its slot change commit together. What this file decides is when that is
- * allowed (pd_query_counter_available): the counter must be installed and
- * enabled (the three statement triggers, and the deferring pair either
- * both enabled or both absent, as a database counted by the previous
- * version has them until its next migrate), readable, and the table free
- * of row-level security, whose policies make count(*) differ per role.
- * Filtered counts are the page query's own (count(*) through the indexes).
+ * deleted rows, or a transaction adds its own inserted rows of the tables
+ * it lists, to one of 64 slots of prodata_row_counts, in the writer's
+ * transaction). Summing a table's slots reads 64 small rows where count(*)
+ * reads the table, and gives the same number under any snapshot: a
+ * writer's rows and its slot change commit together. What this file
+ * decides is when that is allowed (pd_query_counter_available): the counter
+ * must be installed and enabled (the three statement triggers, and the
+ * pair that counted at commit either both enabled or both absent, as a
+ * database counted by the version before has them until its next migrate),
+ * readable, and the table free of row-level security, whose policies make
+ * count(*) differ per role; and which tables a transaction may count its
+ * own rows of (pd_query_counter_client_table). Filtered counts are the page
+ * query's own (count(*) through the indexes).
  */
 #include "prodata/count.h"
 
