@@ -1,0 +1,221 @@
+/*
+ * node.h - the keeper's hands on one PostgreSQL 15 node: initialise a
+ * primary, clone a standby, write the managed settings, start, stop, reload,
+ * restart, promote, rewind, read the node's status, keep replication slots.
+ * Each call is one bounded step (a timeout_ms, or the connect and statement
+ * timeouts of node.c) that ends in a state the next call can start from; the
+ * keeper loop decides which step to take. PostgreSQL's programs run as
+ * config.os_user when the process is root (PostgreSQL refuses root).
+ * A bound that passed is PD_ERR_LOCK_TIMEOUT, retryable, message "<step>
+ * did not finish within N ms" (error.h has no general timeout code yet).
+ * Operators' view: docs/ha.md, "The node". A PdNode belongs to one thread.
+ */
+#ifndef PRODATA_HA_NODE_H
+#define PRODATA_HA_NODE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "prodata/arena.h"
+#include "prodata/error.h"
+
+/* One managed PostgreSQL parameter beyond the fixed ones (the cluster-wide settings). */
+typedef struct PdNodeSetting
+{
+    const char *name;  /* [a-z0-9_.]+, e.g. "shared_buffers" */
+    const char *value; /* written as a quoted string: '64MB' */
+} PdNodeSetting;
+
+/*
+ * What the node is. Strings are copied by pd_node_new. Paths must be absolute
+ * and hold no quote, backslash, '%' or control character (they go into
+ * postgresql.conf and shell commands).
+ */
+typedef struct PdNodeConfig
+{
+    const char *member_name;      /* [a-z0-9_-], 1-40 characters, starting with a letter or digit */
+    const char *data_dir;         /* PGDATA */
+    const char *state_dir;        /* prodata's own files: passfile, server log, socket, markers; not inside
+                                     data_dir (pg_basebackup and pg_rewind copy that) */
+    const char *bin_dir;          /* NULL: /usr/lib/postgresql/15/bin */
+    const char *os_user;          /* account PostgreSQL runs as when we are root; NULL: "postgres" */
+    const char *listen_address;   /* listen_addresses, e.g. "10.0.0.1" or "127.0.0.1" */
+    int port;                     /* 1-65535 */
+    const char *replication_user; /* NULL: "replicator" */
+    const char *replication_password;  /* printable ASCII, 8-99 characters; read by the binary from a file
+                                          or the environment; only its SCRAM verifier and the passfile
+                                          (mode 0600) hold it, never a command line or a log */
+    const char *const *peer_addresses; /* addresses or CIDR ranges allowed to replicate and rewind */
+    size_t peer_count;
+    const char *archive_dir;       /* NULL: no archiving, no restore_command */
+    const char *wal_command;       /* NULL: "prodata-wal" (found in PostgreSQL's PATH) */
+    int max_wal_senders;           /* 0: 10 */
+    int max_replication_slots;     /* 0: 10 */
+    const PdNodeSetting *settings; /* further parameters, written after the fixed ones */
+    size_t setting_count;
+} PdNodeConfig;
+
+typedef struct PdNode PdNode;
+
+/* Where the postmaster stands, read from postmaster.pid and /proc (no connection). */
+typedef enum PdNodeRun
+{
+    PD_NODE_STOPPED = 0, /* no postmaster.pid */
+    PD_NODE_STARTING,    /* postmaster alive, not yet accepting connections (recovery to consistency) */
+    PD_NODE_READY,       /* accepting connections (a primary, or a standby open for reads) */
+    PD_NODE_STOPPING,    /* shutting down */
+    PD_NODE_CRASHED,     /* postmaster.pid left by a postmaster that is gone */
+} PdNodeRun;
+
+/* A standby connected to this node (pg_stat_replication). */
+typedef struct PdNodeStandby
+{
+    char *name;       /* application_name: the member name */
+    char *state;      /* "streaming", "catchup", "startup", "backup" */
+    char *sync_state; /* "async", "potential", "sync", "quorum" */
+    uint64_t flush_lsn;
+    uint64_t replay_lsn;
+} PdNodeStandby;
+
+/* A replication slot on this node (pg_replication_slots). */
+typedef struct PdNodeSlot
+{
+    char *name;
+    bool is_active;
+    uint64_t restart_lsn; /* 0 when none */
+} PdNodeSlot;
+
+typedef struct PdNodeStatus
+{
+    PdNodeRun run;
+    int pid;               /* the postmaster's; 0 when stopped */
+    bool is_connected;     /* the fields below were read (run is READY and the query answered) */
+    bool is_in_recovery;   /* a standby */
+    uint32_t timeline;     /* a primary's current timeline; a standby's replay timeline */
+    uint64_t current_lsn;  /* primary: pg_current_wal_lsn() */
+    uint64_t flush_lsn;    /* primary: pg_current_wal_flush_lsn() */
+    uint64_t received_lsn; /* standby: pg_last_wal_receive_lsn(), 0 when nothing streamed */
+    uint64_t replayed_lsn; /* standby: pg_last_wal_replay_lsn() */
+    char *receiver_status; /* standby: pg_stat_wal_receiver.status ("streaming"...), "" when no receiver */
+    char *receiver_host;   /* standby: the primary it streams from, "" when none */
+    size_t standby_count;
+    PdNodeStandby *standbys;
+    size_t slot_count;
+    PdNodeSlot *slots;
+} PdNodeStatus;
+
+/*
+ * Checks the configuration (every problem at once, PD_ERR_INVALID_INPUT), that
+ * PostgreSQL's programs are in bin_dir (PD_ERR_NOT_FOUND, naming the first
+ * one missing) and that os_user exists when root. *node is the caller's, freed with pd_node_free.
+ */
+bool pd_node_new(const PdNodeConfig *config, PdNode **node, PdError *err);
+void pd_node_free(PdNode *node);
+
+/*
+ * Makes a new primary: initdb (data checksums, superuser "postgres"), the
+ * managed files (pd_node_configure as a primary), a start, the replication
+ * role with its password and the grants pg_rewind needs, and the passfile.
+ * Leaves the server running. Refused (PD_ERR_REFUSED) when data_dir already
+ * holds a cluster. Errors: PD_ERR_IO, PD_ERR_INTERNAL (a program failed; its
+ * last output lines in the detail), PD_ERR_LOCK_TIMEOUT (timeout_ms passed).
+ */
+bool pd_node_init_primary(PdNode *node, int timeout_ms, PdError *err);
+
+/*
+ * Makes this node a standby of the primary at host:port: pg_basebackup (WAL
+ * streamed, fast checkpoint, through the passfile) into a sibling directory,
+ * then swapped with data_dir by two renames, so that an interrupted clone
+ * leaves the old data directory or the new one, never half of one. Writes
+ * standby.signal and the standby's settings. The server must be stopped
+ * (PD_ERR_REFUSED otherwise); it stays stopped. Errors as init_primary.
+ */
+bool pd_node_clone(PdNode *node, const char *primary_host, int primary_port, int timeout_ms, PdError *err);
+
+/*
+ * Rewrites the managed files: postgresql.prodata.conf (included from postgresql.conf),
+ * pg_hba.conf, pg_ident.conf and, for a standby (primary_host not NULL),
+ * primary_conninfo, primary_slot_name, restore_command and standby.signal;
+ * for a primary (primary_host NULL) standby.signal is removed.
+ * synchronous_standby_names is written when not NULL ("" turns it off).
+ * Each file is replaced atomically. Takes effect at the next reload or restart.
+ */
+bool pd_node_configure(PdNode *node, const char *primary_host, int primary_port,
+                       const char *synchronous_standby_names, PdError *err);
+
+/*
+ * Start, stop, reload, restart, promote: each bounded by timeout_ms
+ * (PD_ERR_LOCK_TIMEOUT, retryable, when it passed). A start that timed out
+ * leaves the postmaster running (recovery may just be slow: status says
+ * STARTING); start refuses a node whose rewind was interrupted
+ * (PD_ERR_REFUSED), and starts over a crashed postmaster's stale pid file.
+ * Stop is fast shutdown, then immediate once half of timeout_ms passed;
+ * *was_immediate (may be NULL) says which. Stopping a stopped node succeeds.
+ * Promote waits until the server leaves recovery.
+ */
+bool pd_node_start(PdNode *node, int timeout_ms, PdError *err);
+bool pd_node_stop(PdNode *node, int timeout_ms, bool *was_immediate, PdError *err);
+bool pd_node_reload(PdNode *node, int timeout_ms, PdError *err);
+bool pd_node_restart(PdNode *node, int timeout_ms, PdError *err);
+bool pd_node_promote(PdNode *node, int timeout_ms, PdError *err);
+
+/*
+ * Reads the node's status into *status (strings and arrays in arena). A
+ * stopped, starting or crashed node is not an error: status->run says so and
+ * is_connected is false. Errors: PD_ERR_DB_CONNECT or PD_ERR_DB_GONE when a
+ * READY server does not answer within the connect (2 s) and statement (5 s)
+ * timeouts; status->run and pid are filled even then.
+ */
+bool pd_node_status(PdArena *arena, PdNode *node, PdNodeStatus *status, PdError *err);
+
+/* Only the postmaster's state, from postmaster.pid and /proc; *pid 0 when none. Never fails. */
+PdNodeRun pd_node_run_state(PdNode *node, int *pid);
+
+/*
+ * The replication slot of a member: "prodata_" and the member name with '-'
+ * turned into '_' (so "a-b" and "a_b" share a slot: the keeper refuses such
+ * pairs). False (PD_ERR_INVALID_INPUT) for a name that is not a member name.
+ */
+bool pd_node_slot_name(const char *member_name, char *slot, size_t size, PdError *err);
+
+/*
+ * Creates (WAL reserved at once) or drops the physical slot of member on this
+ * node, which must be a running primary. A standby's slot must exist on its
+ * primary before it starts (clone or rewind): without it the WAL receiver
+ * is refused and the standby does not stream. Both are idempotent. Dropping a slot
+ * in use fails with PD_ERR_DB_QUERY (sqlstate 55006).
+ */
+bool pd_node_slot_create(PdNode *node, const char *member, PdError *err);
+bool pd_node_slot_drop(PdNode *node, const char *member, PdError *err);
+
+/*
+ * Rewinds this stopped node (a failed old primary) onto the primary at
+ * host:port with pg_rewind (missing WAL restored from the archive when one is
+ * set), then configures it as that primary's standby; it stays stopped.
+ * Steps: the standby's settings written (without standby.signal), a crashed
+ * target recovered in single-user mode, a CHECKPOINT asked of the new
+ * primary (a just-promoted one still shows its old timeline until then,
+ * and pg_rewind would answer "no rewind required"), then a
+ * dry run: when rewind cannot work (no common history, another system)
+ * nothing is touched and the answer is PD_ERR_REFUSED with pg_rewind's reason
+ * and the hint to clone. The real run is bracketed by a marker file in
+ * state_dir: an interrupted rewind leaves the marker, start and rewind then
+ * refuse (PD_ERR_REFUSED), and only pd_node_clone clears it. A new primary
+ * out of reach is PD_ERR_DB_CONNECT, retryable, with nothing changed.
+ */
+bool pd_node_rewind(PdNode *node, const char *primary_host, int primary_port, int timeout_ms, PdError *err);
+
+/* "0/3000060" into *lsn; false for anything else. */
+bool pd_node_lsn_parse(const char *text, uint64_t *lsn);
+
+/* The data directory, the server log, the passfile (owned by the node). */
+const char *pd_node_data_dir(const PdNode *node);
+const char *pd_node_log_path(const PdNode *node);
+const char *pd_node_passfile(const PdNode *node);
+/* A conninfo for the local superuser connection over the node's socket (owned by the node). */
+const char *pd_node_local_conninfo(const PdNode *node);
+
+const char *pd_node_run_name(PdNodeRun run);
+
+#endif

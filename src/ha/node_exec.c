@@ -1,0 +1,181 @@
+/*
+ * node_exec.c - running PostgreSQL's programs within a deadline. Each runs in
+ * its own process group as the server's account (when we are root), its
+ * output read through a pipe while we wait, the last bytes kept for the
+ * error message. Past the deadline the whole group is ended (SIGTERM, SIGKILL
+ * a second later), so no step of the keeper outlives its bound; a postmaster
+ * that pg_ctl started has left the group by then (it calls setsid), so ending
+ * a pg_ctl that timed out never kills the server itself. The environment
+ * passed on is the keeper's, less PG* variables that would redirect the
+ * programs, plus PGPASSFILE: the password never appears on a command line.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ha/node_run.h"
+
+extern char **environ;
+
+long long
+pd_node_now_ms(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}
+
+void
+pd_node_program(const PdNode *node, const char *program, char *path, size_t size)
+{
+    int length = snprintf(path, size, "%s/%s", node->bin_dir, program);
+    if (length < 0 || (size_t)length >= size)
+        path[0] = '\0'; /* bin_dir is checked to be short: cannot happen */
+}
+
+/* In the child: drop to the server's account, take the pipe as output, clean the environment, exec. */
+static void
+exec_child(PdNode *node, const char *const *argv, int output_fd)
+{
+    setpgid(0, 0);
+    int null_fd = open("/dev/null", O_RDONLY);
+    if (null_fd < 0 || dup2(null_fd, 0) < 0 || dup2(output_fd, 1) < 0 || dup2(output_fd, 2) < 0)
+        _exit(126);
+    if (node->is_root && (setgid(node->os_gid) != 0 || initgroups(node->config.os_user, node->os_gid) != 0 ||
+                          setuid(node->os_uid) != 0))
+        _exit(126);
+    for (char **var = environ; *var != NULL;)
+    {
+        if (strncmp(*var, "PG", 2) == 0)
+        {
+            char name[128];
+            snprintf(name, sizeof name, "%.*s", (int)strcspn(*var, "="), *var);
+            unsetenv(name);
+            continue; /* environ shifted */
+        }
+        var++;
+    }
+    setenv("PGPASSFILE", node->passfile, 1);
+    setenv("LC_ALL", "C.UTF-8", 1);
+    if (chdir("/") != 0)
+        _exit(126);
+    char path[PD_NODE_PATH_MAX];
+    pd_node_program(node, argv[0], path, sizeof path);
+    char *args[32] = {path}; /* argv[0] a full path: pg_rewind finds postgres beside itself */
+    for (size_t i = 1; i < 31 && argv[i] != NULL; i++)
+        args[i] = (char *)argv[i];
+    execv(path, args);
+    dprintf(2, "cannot run %s: %s\n", path, strerror(errno));
+    _exit(127);
+}
+
+/* Keeps the last bytes read from fd in result->output. */
+static void
+read_output(int fd, PdNodeRunResult *result, size_t *length)
+{
+    char chunk[1024];
+    ssize_t got;
+    while ((got = read(fd, chunk, sizeof chunk)) > 0)
+    {
+        size_t room = sizeof result->output - 1;
+        size_t add = (size_t)got > room ? room : (size_t)got;
+        if (*length + add > room)
+        {
+            size_t drop = *length + add - room;
+            memmove(result->output, result->output + drop, *length - drop);
+            *length -= drop;
+        }
+        memcpy(result->output + *length, chunk + (size_t)got - add, add);
+        *length += add;
+        result->output[*length] = '\0';
+    }
+}
+
+/* Waits for pid until deadline_ms, reading its output; ends its group past the deadline. */
+static void
+wait_child(pid_t pid, int fd, long long deadline_ms, PdNodeRunResult *result)
+{
+    size_t length = 0;
+    int status = 0;
+    bool is_killed = false;
+    for (;;)
+    {
+        read_output(fd, result, &length);
+        pid_t done = waitpid(pid, &status, WNOHANG);
+        if (done == pid || (done < 0 && errno != EINTR))
+            break;
+        long long now = pd_node_now_ms();
+        if (now >= deadline_ms && !result->is_timed_out)
+        {
+            result->is_timed_out = true;
+            kill(-pid, SIGTERM);
+        }
+        else if (result->is_timed_out && !is_killed && now >= deadline_ms + 1000)
+        {
+            is_killed = true;
+            kill(-pid, SIGKILL);
+        }
+        struct pollfd waiting = {.fd = fd, .events = POLLIN};
+        poll(&waiting, 1, 20);
+    }
+    read_output(fd, result, &length);
+    result->exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+bool
+pd_node_exec(PdNode *node, const char *const *argv, int timeout_ms, PdNodeRunResult *result, PdError *err)
+{
+    memset(result, 0, sizeof *result);
+    int pipe_fds[2];
+    if (pipe(pipe_fds) != 0 || fcntl(pipe_fds[0], F_SETFD, FD_CLOEXEC) != 0 ||
+        fcntl(pipe_fds[1], F_SETFD, FD_CLOEXEC) != 0)
+        return pd_error_set(err, PD_ERR_IO, "cannot make a pipe: %s", strerror(errno));
+    long long deadline_ms = pd_node_now_ms() + (timeout_ms > 0 ? timeout_ms : 1);
+    pid_t pid = fork();
+    if (pid < 0)
+    {
+        close(pipe_fds[0]);
+        close(pipe_fds[1]);
+        return pd_error_set(err, PD_ERR_IO, "cannot start %s: %s", argv[0], strerror(errno));
+    }
+    if (pid == 0)
+        exec_child(node, argv, pipe_fds[1]);
+    setpgid(pid, pid); /* also here, so the group exists before any kill */
+    close(pipe_fds[1]);
+    fcntl(pipe_fds[0], F_SETFL, O_NONBLOCK);
+    wait_child(pid, pipe_fds[0], deadline_ms, result);
+    close(pipe_fds[0]);
+    return true;
+}
+
+bool
+pd_node_exec_error(const char *what, int timeout_ms, const PdNodeRunResult *result, PdError *err)
+{
+    const char *tail = result->output;
+    size_t length = strlen(tail);
+    while (length > 0 && (tail[length - 1] == '\n' || tail[length - 1] == ' '))
+        length--;
+    const char *start = tail + length; /* the last three lines */
+    for (int lines = 0; start > tail && lines < 3;)
+        if (*--start == '\n' && start + 1 < tail + length)
+            lines++;
+    if (*start == '\n')
+        start++;
+    if (result->is_timed_out)
+    {
+        pd_error_set(err, PD_ERR_LOCK_TIMEOUT, "%s did not finish within %d ms", what, timeout_ms);
+        if (err != NULL)
+            err->is_retryable = true;
+    }
+    else
+        pd_error_set(err, PD_ERR_INTERNAL, "%s failed (exit code %d)", what, result->exit_code);
+    return pd_error_detail(err, "%.*s", (int)(tail + length - start), start);
+}

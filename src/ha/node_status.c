@@ -1,0 +1,119 @@
+/*
+ * node_status.c - what the keeper publishes about its node, read in one
+ * bounded connection: the postmaster's state (from its pid file, so a node
+ * that is down or still recovering is a state, not an error), then, when it
+ * accepts connections, its role, timeline and WAL positions, the standbys
+ * streaming from it (pg_stat_replication) and its physical slots. LSNs are
+ * numbers, so the keeper compares them without parsing.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "ha/node_run.h"
+
+static const char SELF_SQL[] =
+    "SELECT pg_is_in_recovery(), "
+    "CASE WHEN NOT pg_is_in_recovery() THEN pg_current_wal_lsn()::text END, "
+    "CASE WHEN NOT pg_is_in_recovery() THEN pg_current_wal_flush_lsn()::text END, "
+    "pg_last_wal_receive_lsn()::text, pg_last_wal_replay_lsn()::text, "
+    "CASE WHEN NOT pg_is_in_recovery() "
+    "  THEN ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int "
+    "  ELSE coalesce((SELECT received_tli FROM pg_stat_wal_receiver), "
+    "                (SELECT timeline_id FROM pg_control_checkpoint())) END, "
+    "coalesce((SELECT status FROM pg_stat_wal_receiver), ''), "
+    "coalesce((SELECT sender_host FROM pg_stat_wal_receiver), '')";
+
+static const char STANDBYS_SQL[] =
+    "SELECT application_name, coalesce(state, ''), coalesce(sync_state, ''), flush_lsn::text, "
+    "replay_lsn::text FROM pg_stat_replication ORDER BY application_name";
+
+static const char SLOTS_SQL[] = "SELECT slot_name, active, restart_lsn::text FROM pg_replication_slots "
+                                "WHERE slot_type = 'physical' ORDER BY slot_name";
+
+static uint64_t
+lsn_at(const PdDbResult *result, size_t row, size_t column)
+{
+    uint64_t lsn = 0;
+    if (!pd_db_result_is_null(result, row, column))
+        pd_node_lsn_parse(pd_db_result_value(result, row, column), &lsn);
+    return lsn;
+}
+
+static bool
+read_self(PdArena *arena, PdDb *db, PdNodeStatus *status, PdError *err)
+{
+    PdDbResult *result;
+    if (!pd_db_query(arena, db, SELF_SQL, 0, NULL, &result, err))
+        return false;
+    status->is_in_recovery = strcmp(pd_db_result_value(result, 0, 0), "t") == 0;
+    status->current_lsn = lsn_at(result, 0, 1);
+    status->flush_lsn = lsn_at(result, 0, 2);
+    status->received_lsn = lsn_at(result, 0, 3);
+    status->replayed_lsn = lsn_at(result, 0, 4);
+    status->timeline = (uint32_t)strtoul(pd_db_result_value(result, 0, 5), NULL, 10);
+    status->receiver_status = pd_arena_strdup(arena, pd_db_result_value(result, 0, 6));
+    status->receiver_host = pd_arena_strdup(arena, pd_db_result_value(result, 0, 7));
+    return !pd_arena_failed(arena) || pd_arena_error(arena, err);
+}
+
+static bool
+read_standbys(PdArena *arena, PdDb *db, PdNodeStatus *status, PdError *err)
+{
+    PdDbResult *result;
+    if (!pd_db_query(arena, db, STANDBYS_SQL, 0, NULL, &result, err))
+        return false;
+    size_t count = pd_db_result_row_count(result);
+    status->standbys = pd_arena_calloc(arena, count + 1, sizeof *status->standbys);
+    if (status->standbys == NULL)
+        return pd_arena_error(arena, err);
+    for (size_t row = 0; row < count; row++)
+    {
+        PdNodeStandby *standby = &status->standbys[row];
+        standby->name = pd_arena_strdup(arena, pd_db_result_value(result, row, 0));
+        standby->state = pd_arena_strdup(arena, pd_db_result_value(result, row, 1));
+        standby->sync_state = pd_arena_strdup(arena, pd_db_result_value(result, row, 2));
+        standby->flush_lsn = lsn_at(result, row, 3);
+        standby->replay_lsn = lsn_at(result, row, 4);
+    }
+    status->standby_count = count;
+    return !pd_arena_failed(arena) || pd_arena_error(arena, err);
+}
+
+static bool
+read_slots(PdArena *arena, PdDb *db, PdNodeStatus *status, PdError *err)
+{
+    PdDbResult *result;
+    if (!pd_db_query(arena, db, SLOTS_SQL, 0, NULL, &result, err))
+        return false;
+    size_t count = pd_db_result_row_count(result);
+    status->slots = pd_arena_calloc(arena, count + 1, sizeof *status->slots);
+    if (status->slots == NULL)
+        return pd_arena_error(arena, err);
+    for (size_t row = 0; row < count; row++)
+    {
+        status->slots[row].name = pd_arena_strdup(arena, pd_db_result_value(result, row, 0));
+        status->slots[row].is_active = strcmp(pd_db_result_value(result, row, 1), "t") == 0;
+        status->slots[row].restart_lsn = lsn_at(result, row, 2);
+    }
+    status->slot_count = count;
+    return !pd_arena_failed(arena) || pd_arena_error(arena, err);
+}
+
+bool
+pd_node_status(PdArena *arena, PdNode *node, PdNodeStatus *status, PdError *err)
+{
+    memset(status, 0, sizeof *status);
+    status->receiver_status = "";
+    status->receiver_host = "";
+    status->run = pd_node_run_state(node, &status->pid);
+    if (status->run != PD_NODE_READY)
+        return true;
+    PdDb *db = NULL;
+    bool ok = pd_node_connect(node, &db, err) && read_self(arena, db, status, err) &&
+              read_standbys(arena, db, status, err) && read_slots(arena, db, status, err);
+    pd_db_close(db);
+    if (!ok)
+        return pd_error_context(err, "while reading the status of %s", node->member);
+    status->is_connected = true;
+    return true;
+}
