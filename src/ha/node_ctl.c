@@ -176,8 +176,10 @@ pd_node_stop(PdNode *node, int timeout_ms, bool *was_immediate, PdError *err)
     PdNodeRun after = pd_node_run_state(node, &pid);
     if (after == PD_NODE_STOPPED || after == PD_NODE_CRASHED)
         return true;
-    return result.is_timed_out ? timed_out("stop", timeout_ms, err)
-                               : pd_node_exec_error("pg_ctl stop", timeout_ms, &result, err);
+    /* pg_ctl gave up at its -t ("server does not shut down") or was ended at ours: a timeout either way */
+    timed_out("stop", timeout_ms, err);
+    return pd_error_detail(err, "The postmaster (pid %d) did not stop on a fast nor an immediate shutdown.",
+                           pid);
 }
 
 bool

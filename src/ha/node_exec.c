@@ -8,6 +8,8 @@
  * a pg_ctl that timed out never kills the server itself. The environment
  * passed on is the keeper's, less PG* variables that would redirect the
  * programs, plus PGPASSFILE: the password never appears on a command line.
+ * Everything the child needs is made before fork, so the child calls only
+ * async-signal-safe functions (the keeper is multi-threaded).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -41,39 +43,60 @@ pd_node_program(const PdNode *node, const char *program, char *path, size_t size
         path[0] = '\0'; /* bin_dir is checked to be short: cannot happen */
 }
 
-/* In the child: drop to the server's account, take the pipe as output, clean the environment, exec. */
+/* What the child needs, made before fork: after it only async-signal-safe calls are made (the keeper has
+ * other threads, whose locks a child must never wait for). */
+typedef struct ExecPlan
+{
+    char path[PD_NODE_PATH_MAX];
+    char *args[32];
+    char **envp;
+} ExecPlan;
+
+/* The environment passed on: the keeper's less PG* and LC_ALL, plus PGPASSFILE and LC_ALL=C.UTF-8. */
+static bool
+plan_exec(PdArena *arena, PdNode *node, const char *const *argv, ExecPlan *plan)
+{
+    pd_node_program(node, argv[0], plan->path, sizeof plan->path);
+    plan->args[0] = plan->path; /* a full path: pg_rewind finds postgres beside itself */
+    size_t count = 1;
+    for (; count < 31 && argv[count] != NULL; count++)
+        plan->args[count] = (char *)argv[count];
+    plan->args[count] = NULL;
+    size_t vars = 0;
+    while (environ[vars] != NULL)
+        vars++;
+    plan->envp = pd_arena_calloc(arena, vars + 3, sizeof *plan->envp);
+    if (plan->envp == NULL)
+        return false;
+    size_t kept = 0;
+    for (size_t i = 0; i < vars; i++)
+        if (strncmp(environ[i], "PG", 2) != 0 && strncmp(environ[i], "LC_ALL=", 7) != 0)
+            plan->envp[kept++] = environ[i];
+    plan->envp[kept++] = pd_arena_sprintf(arena, "PGPASSFILE=%s", node->passfile);
+    plan->envp[kept++] = "LC_ALL=C.UTF-8";
+    return !pd_arena_failed(arena);
+}
+
+/* In the child: its own group, the pipe as output, no other inherited descriptor (a postmaster must not
+ * keep the keeper's sockets), the server's account, exec. */
 static void
-exec_child(PdNode *node, const char *const *argv, int output_fd)
+exec_child(const PdNode *node, const ExecPlan *plan, int output_fd)
 {
     setpgid(0, 0);
     int null_fd = open("/dev/null", O_RDONLY);
     if (null_fd < 0 || dup2(null_fd, 0) < 0 || dup2(output_fd, 1) < 0 || dup2(output_fd, 2) < 0)
         _exit(126);
-    if (node->is_root && (setgid(node->os_gid) != 0 || initgroups(node->config.os_user, node->os_gid) != 0 ||
-                          setuid(node->os_uid) != 0))
+    for (int fd = 3; fd < 4096; fd++)
+        close(fd);
+    if (node->is_root &&
+        (setgroups(1, &node->os_gid) != 0 || setgid(node->os_gid) != 0 || setuid(node->os_uid) != 0))
         _exit(126);
-    for (char **var = environ; *var != NULL;)
-    {
-        if (strncmp(*var, "PG", 2) == 0)
-        {
-            char name[128];
-            snprintf(name, sizeof name, "%.*s", (int)strcspn(*var, "="), *var);
-            unsetenv(name);
-            continue; /* environ shifted */
-        }
-        var++;
-    }
-    setenv("PGPASSFILE", node->passfile, 1);
-    setenv("LC_ALL", "C.UTF-8", 1);
     if (chdir("/") != 0)
         _exit(126);
-    char path[PD_NODE_PATH_MAX];
-    pd_node_program(node, argv[0], path, sizeof path);
-    char *args[32] = {path}; /* argv[0] a full path: pg_rewind finds postgres beside itself */
-    for (size_t i = 1; i < 31 && argv[i] != NULL; i++)
-        args[i] = (char *)argv[i];
-    execv(path, args);
-    dprintf(2, "cannot run %s: %s\n", path, strerror(errno));
+    execve(plan->path, plan->args, plan->envp);
+    static const char message[] = "cannot run a PostgreSQL program\n";
+    ssize_t ignored = write(2, message, sizeof message - 1);
+    (void)ignored;
     _exit(127);
 }
 
@@ -139,15 +162,22 @@ pd_node_exec(PdNode *node, const char *const *argv, int timeout_ms, PdNodeRunRes
         fcntl(pipe_fds[1], F_SETFD, FD_CLOEXEC) != 0)
         return pd_error_set(err, PD_ERR_IO, "cannot make a pipe: %s", strerror(errno));
     long long deadline_ms = pd_node_now_ms() + (timeout_ms > 0 ? timeout_ms : 1);
-    pid_t pid = fork();
+    PdArena *arena = pd_arena_new(0);
+    ExecPlan plan;
+    pid_t pid = arena != NULL && plan_exec(arena, node, argv, &plan) ? fork() : -2;
     if (pid < 0)
     {
+        int saved = errno;
         close(pipe_fds[0]);
         close(pipe_fds[1]);
-        return pd_error_set(err, PD_ERR_IO, "cannot start %s: %s", argv[0], strerror(errno));
+        pd_arena_free(arena);
+        if (pid == -2)
+            return pd_error_set(err, PD_ERR_NO_MEMORY, "out of memory");
+        return pd_error_set(err, PD_ERR_IO, "cannot start %s: %s", argv[0], strerror(saved));
     }
     if (pid == 0)
-        exec_child(node, argv, pipe_fds[1]);
+        exec_child(node, &plan, pipe_fds[1]);
+    pd_arena_free(arena);
     setpgid(pid, pid); /* also here, so the group exists before any kill */
     close(pipe_fds[1]);
     fcntl(pipe_fds[0], F_SETFL, O_NONBLOCK);

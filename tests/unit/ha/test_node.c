@@ -5,7 +5,7 @@
  * reloaded, a start that cannot finish bounded, a crashed postmaster seen,
  * the standby promoted, the old primary rewound (WAL from the archive when
  * prodata-wal is built) to follow it, an interrupted rewind refused until a
- * clone. The tests run in order and share three nodes: a (first primary),
+ * clone, a frozen postmaster's stop bounded. The tests run in order and share three nodes: a (first primary),
  * b (standby, then primary), c (the node that cannot start).
  */
 #include <setjmp.h>
@@ -399,6 +399,30 @@ test_restart_after_crash(void **state)
     assert_true(nodetest_poll(node_c, "SELECT count(*) FROM t", "152", 20, value, sizeof value));
 }
 
+/* A postmaster that answers no signal (frozen with SIGSTOP): stop gives up at its bound, having tried both.
+ */
+static void
+test_stop_bounded(void **state)
+{
+    (void)state;
+    PdError err = {0};
+    int pid = 0;
+    assert_int_equal(pd_node_run_state(node_c, &pid), PD_NODE_READY);
+    assert_int_equal(kill(pid, SIGSTOP), 0);
+    bool was_immediate = false;
+    long long started = nodetest_now_ms();
+    bool is_stopped = pd_node_stop(node_c, 3000, &was_immediate, &err);
+    long long elapsed = nodetest_now_ms() - started;
+    kill(pid, SIGCONT); /* the queued signals now stop it */
+    assert_false(is_stopped);
+    assert_int_equal(err.code, PD_ERR_LOCK_TIMEOUT);
+    assert_contains(err.message, "stop did not finish within 3000 ms");
+    assert_true(was_immediate);
+    assert_true(elapsed >= 2500 && elapsed < 5000);
+    expect_ok(pd_node_stop(node_c, CTL_MS, NULL, &err), &err);
+    assert_int_equal(pd_node_run_state(node_c, &pid), PD_NODE_STOPPED);
+}
+
 static int
 setup(void **state)
 {
@@ -441,7 +465,7 @@ main(void)
         cmocka_unit_test(test_start_timeout),       cmocka_unit_test(test_promote_and_crash),
         cmocka_unit_test(test_rewind_refusals),     cmocka_unit_test(test_rewind_follows),
         cmocka_unit_test(test_interrupted_rewind),  cmocka_unit_test(test_stop_and_drop),
-        cmocka_unit_test(test_restart_after_crash),
+        cmocka_unit_test(test_restart_after_crash), cmocka_unit_test(test_stop_bounded),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
