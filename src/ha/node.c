@@ -129,7 +129,7 @@ check_config(const PdNodeConfig *config, PdError *err)
     for (size_t i = 0; i < config->setting_count; i++)
         if (!is_setting(&config->settings[i]))
             pd_error_add_problem(err, NULL, 0, 0, "settings", "setting %zu is not name = value", i + 1);
-    return err == NULL || err->code == PD_OK;
+    return err->code == PD_OK;
 }
 
 static bool
@@ -221,8 +221,13 @@ derive_paths(PdNode *node)
 bool
 pd_node_new(const PdNodeConfig *config, PdNode **out, PdError *err)
 {
-    if (!check_config(config, err))
+    PdError problems = {0}; /* collected here: the caller's err may hold an earlier error, or be NULL */
+    if (!check_config(config, &problems))
+    {
+        if (err != NULL)
+            *err = problems;
         return pd_error_context(err, "while checking the node's configuration");
+    }
     PdNode *node = calloc(1, sizeof *node);
     if (node == NULL || (node->arena = pd_arena_new(0)) == NULL)
     {
