@@ -634,10 +634,20 @@ has_anything(PdArena *arena, PdDb *db, const CountersState *state, bool *has, Pd
     return true;
 }
 
-/* The functions of the version before that deferred counts to the commit; no trigger uses them any more. */
+/* The functions of the version before that deferred counts to the commit, when there: no trigger uses them
+ * any more (asked first, so that migrate's output shows no DROP ... IF EXISTS notice). */
 static bool
 drop_deferring_functions(PdArena *arena, PdDb *db, const CountersState *state, PdError *err)
 {
+    PdDbResult *result;
+    if (!pd_db_query(
+            arena, db,
+            "SELECT count(*) FROM pg_proc WHERE pronamespace = (SELECT oid FROM pg_namespace WHERE "
+            "nspname = current_schema()) AND proname IN ('prodata_count_defer', 'prodata_count_flush')",
+            0, NULL, &result, err))
+        return false;
+    if (strcmp(pd_db_result_value(result, 0, 0), "0") == 0)
+        return true;
     const char *sql = pd_arena_sprintf(arena,
                                        "DROP FUNCTION IF EXISTS %s.prodata_count_defer();\n"
                                        "DROP FUNCTION IF EXISTS %s.prodata_count_flush();\n",
