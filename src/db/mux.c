@@ -474,8 +474,12 @@ send_tallies(PdDbMux *mux, const Group *group)
     return true;
 }
 
-/* The tallies and then COMMIT in a segment of its own, read by the member that joined the group last: an
- * error in a tally statement rolls the whole transaction back, as a member's error does. */
+/*
+ * The tallies (a Sync after them) and then COMMIT (a Sync after it), read together by the member that joined
+ * the group last: an error in a tally statement rolls the whole transaction back, as a member's error does.
+ * The COMMIT is not in the tallies' segment: after an error PostgreSQL skips the rest of a segment, and a
+ * skipped COMMIT would leave the connection in the failed transaction, failing every group after it.
+ */
 static bool
 close_group(PdDbMux *mux, Group *group)
 {
@@ -483,7 +487,7 @@ close_group(PdDbMux *mux, Group *group)
     group->is_closed = true;
     if (mux->open == group)
         mux->open = NULL;
-    if (!send_tallies(mux, group) ||
+    if (!send_tallies(mux, group) || (group->tally_count > 0 && PQpipelineSync(connection) != 1) ||
         PQsendQueryParams(connection, "COMMIT", 0, NULL, NULL, NULL, NULL, 0) != 1 ||
         PQpipelineSync(connection) != 1)
         return false;
@@ -577,7 +581,8 @@ static void
 read_commit(PdDbMux *mux, Group *group, PdDb *share)
 {
     PGconn *connection = mux->db->connection;
-    for (size_t answered = 0;; answered++)
+    size_t answered = 0; /* the tallies' results, then the COMMIT's */
+    for (int syncs = group->tally_count > 0 ? 2 : 1; syncs > 0;)
     {
         bool is_lost;
         PGresult *result = next_result(connection, share, &is_lost);
@@ -589,15 +594,15 @@ read_commit(PdDbMux *mux, Group *group, PdDb *share)
         if (result == NULL)
             continue;
         ExecStatusType status = PQresultStatus(result);
+        const char *state = PQresultErrorField(result, PG_DIAG_SQLSTATE);
         if (status == PGRES_COMMAND_OK && strcmp(PQcmdStatus(result), "COMMIT") == 0)
             group->is_committed = true;
-        const char *state = PQresultErrorField(result, PG_DIAG_SQLSTATE);
-        if (answered < group->tally_count && status == PGRES_FATAL_ERROR &&
-            (state == NULL || strcmp(state, "25P02") != 0))
+        else if (answered < group->tally_count && status == PGRES_FATAL_ERROR &&
+                 (state == NULL || strcmp(state, "25P02") != 0))
             mux->tally_failures++; /* the tally's own failure, not a member's that aborted the transaction */
+        syncs -= status == PGRES_PIPELINE_SYNC;
+        answered += status != PGRES_PIPELINE_SYNC;
         PQclear(result);
-        if (status == PGRES_PIPELINE_SYNC)
-            break;
     }
     mux->in_flight--;
     mux->commits_in_flight--;

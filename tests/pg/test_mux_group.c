@@ -366,8 +366,31 @@ test_tallies(void **state)
     assert_int_equal(all[2]->err.code, PD_ERR_ROLLED_BACK);
     for (size_t i = 0; i < 3; i++)
         caller_free(all[i]);
+    assert_int_equal(pd_db_mux_tally_failures(mux), 1); /* the second tally's own failure, seen */
     assert_string_equal(one_text(admin, "SELECT count(*) FROM g_rows"), "7");
     assert_string_equal(one_text(admin, "SELECT count(*) FROM g_tally"), "3");
+    /* A statement that fails (its transaction's tallies then fail for it, not on their own): the groups after
+     * it commit as before, the connection left out of the failed transaction. */
+    const char *after_failure[] = {NULL, "a", "a"};
+    tallied_callers(mux, all, after_failure, 3);
+    for (size_t i = 0; i < 3; i++)
+        caller_free(all[i]);
+    Caller *bad = caller_new(mux, "INSERT INTO g_rows VALUES (1 / ($1::int - 1)) RETURNING a", "1");
+    pd_db_share_tally(bad->share, "a");
+    run_all(&bad, 1, 10);
+    assert_string_equal(bad->err.sqlstate, "22012");
+    caller_free(bad);
+    const char *later[] = {"a", "a", "b"};
+    tallied_callers(mux, all, later, 3);
+    for (size_t i = 0; i < 3; i++)
+    {
+        assert_true(all[i]->ok);
+        caller_free(all[i]);
+    }
+    assert_int_equal(pd_db_mux_tally_failures(mux), 1);
+    assert_string_equal(one_text(admin, "SELECT count(*) FROM g_rows"), "13");
+    assert_string_equal(one_text(admin, "SELECT string_agg(key || n, ',' ORDER BY key, n) FROM g_tally"),
+                        "a1,a1,a1,a2,a2,b1,b2");
     assert_int_equal(pd_db_mux_in_flight(mux), 0);
     pd_db_close(pd_db_mux_free(mux));
     pd_db_close(admin);
