@@ -22,10 +22,10 @@
  * per statement). Only rows of the transaction's own statements are
  * skipped (pg_trigger_depth() = 0 as the statement ends): rows that a
  * trigger of the user's inserts are counted as ever, and so are tables not
- * listed. Any SQL of a session can set a setting, so only a session whose
- * login role may itself UPDATE the counters is believed (a role it SET
- * ROLEs to needs no right); other sessions' inserts are counted by their
- * statements whatever they set. prodata_count_add adds nothing to a table
+ * listed. Any SQL of a session can set a setting, so it is believed only
+ * while both the session's login role and the current role may UPDATE the
+ * counters; other sessions' inserts are counted by their statements
+ * whatever they set, and their prodata_count_add adds nothing. prodata_count_add adds nothing to a table
  * the transaction did not list or whose insert trigger does not know the
  * list (an older version's, which counted the rows itself, or none), and
  * refuses a table with rules or BEFORE INSERT row triggers of the user's,
@@ -78,16 +78,18 @@ _Static_assert(PD_COUNTERS_SLOTS == 64, "SLOTS_TEXT spells PD_COUNTERS_SLOTS");
  * Whether this statement's rows are ones the client adds itself: the
  * transaction lists the table (prodata.client_counts holds ',oid,', the
  * first %s, a literal), the statement is the transaction's own (not one a
- * trigger runs), and the session's login role may UPDATE the counter table
- * (the second %s, its regclass), so that listing a table gives no role a
- * way to change a count that it did not already have. Evaluated as the
+ * trigger runs), and both the session's login role and the current role
+ * may UPDATE the counter table (the second and third %s, its regclass), so
+ * that listing a table gives no role a way to change a count that it did
+ * not already have. Evaluated as the
  * statement ends; AND stops at the first false, so other writers pay one
  * setting lookup.
  */
 #define CLIENT_CONDITION                                                                                     \
     "pg_catalog.strpos(COALESCE(pg_catalog.current_setting('prodata.client_counts', true), ''), %s)"         \
     " OPERATOR(pg_catalog.>) 0 AND pg_catalog.pg_trigger_depth() OPERATOR(pg_catalog.=) 0"                   \
-    " AND pg_catalog.has_table_privilege(SESSION_USER, CAST(%s AS pg_catalog.regclass), 'UPDATE')"
+    " AND pg_catalog.has_table_privilege(SESSION_USER, CAST(%s AS pg_catalog.regclass), 'UPDATE')"           \
+    " AND pg_catalog.has_table_privilege(CURRENT_USER, CAST(%s AS pg_catalog.regclass), 'UPDATE')"
 
 /* One table as the catalog has it: a model table, or one carrying counter triggers. */
 typedef struct CountedTable
@@ -261,9 +263,10 @@ read_tables(PdArena *arena, PdDb *db, const PdCatalog *models, CountersState *st
  * enabled BEFORE INSERT row triggers of the user's (tgtype bits ROW |
  * BEFORE | INSERT), under which an INSERT may write no row and still
  * succeed, so that the client's tally could be wrong: that transaction
- * rolls back instead. Runs as its owner, for a session whose login role may
- * itself UPDATE the counters (the rule CLIENT_CONDITION applies), so it
- * gives no one a new power; a role that session SET ROLEs to needs none.
+ * rolls back instead. Runs as its caller; adds nothing unless both the
+ * session's login role and the current role may UPDATE the counters (the
+ * rule CLIENT_CONDITION applies, so such a caller's rows were counted by
+ * their statements), so it gives no one a new power.
  */
 /* clang-format off */
 #define EQ " OPERATOR(pg_catalog.=) "
@@ -272,9 +275,9 @@ read_tables(PdArena *arena, PdDb *db, const PdCatalog *models, CountersState *st
     "    target_oid pg_catalog.oid := CAST(target AS pg_catalog.oid);\n"                                     \
     "    chosen pg_catalog.int4;\n"                                                                          \
     "BEGIN\n"                                                                                                \
-    "    IF NOT pg_catalog.has_table_privilege(SESSION_USER, 'IN_LITERAL_SCHEMA." PD_COUNTERS_TABLE "', 'UPDATE') THEN\n" \
-    "        RAISE EXCEPTION 'prodata_count_add: the session''s login role % may not write the row counters',\n" \
-    "            SESSION_USER USING ERRCODE = '42501';\n"                                                    \
+    "    IF NOT (pg_catalog.has_table_privilege(SESSION_USER, 'IN_LITERAL_SCHEMA." PD_COUNTERS_TABLE "', 'UPDATE')\n" \
+    "        AND pg_catalog.has_table_privilege(CURRENT_USER, 'IN_LITERAL_SCHEMA." PD_COUNTERS_TABLE "', 'UPDATE')) THEN\n" \
+    "        RETURN;\n"                                                                                      \
     "    END IF;\n"                                                                                          \
     "    IF added OPERATOR(pg_catalog.<) 0 THEN\n"                                                           \
     "        RAISE EXCEPTION 'prodata_count_add: % rows added to %', added, target\n"                        \
@@ -321,7 +324,8 @@ static const CounterFunction functions[FUNCTION_COUNT] = {
     {"prodata_count_insert", "", "trigger", true, ADD_ROWS("+", "prodata_inserted")},
     {"prodata_count_delete", "", "trigger", true, ADD_ROWS("-", "prodata_deleted")},
     {"prodata_count_truncate", "", "trigger", true, TRUNCATE_BODY},
-    {"prodata_count_add", "target pg_catalog.regclass, added pg_catalog.int8", "void", true, CLIENT_ADD_BODY},
+    {"prodata_count_add", "target pg_catalog.regclass, added pg_catalog.int8", "void", false,
+     CLIENT_ADD_BODY},
 };
 
 /*
@@ -353,14 +357,15 @@ function_source(PdArena *arena, const char *schema, const char *body)
 
 /*
  * One function, its source as a string literal (no dollar quote a schema's
- * name could end). All run as their owner (security definer), so writers
- * need no right on the counters. Every table, function and operator in the
+ * name could end). The trigger functions run as their owner (security
+ * definer), so writers need no right on the counters; prodata_count_add
+ * runs as its caller. Every table, function and operator in the
  * bodies is schema-qualified (the transition table's name is resolved
  * before any schema), so no object of a writer's can stand in for them;
  * that is instead of a pinned search_path, whose save and restore on every
  * call would cost each writing statement. Trigger functions cannot be
- * called directly; prodata_count_add may be by anyone, and checks itself
- * who may (CLIENT_ADD_BODY).
+ * called directly; prodata_count_add may be by anyone, and adds only for
+ * callers who may write the counters themselves (CLIENT_ADD_BODY).
  */
 static void
 append_function(PdStrbuf *sql, const char *schema, const CounterFunction *function)
@@ -493,7 +498,7 @@ append_create_triggers(PdStrbuf *sql, const char *schema, const char *quoted, co
                       "CREATE TRIGGER prodata_count_insert AFTER INSERT ON %s REFERENCING NEW TABLE AS "
                       "prodata_inserted FOR EACH STATEMENT WHEN (NOT (" CLIENT_CONDITION
                       ")) EXECUTE FUNCTION %s.prodata_count_insert('client_counts');\n",
-                      quoted, listed, counters, schema);
+                      quoted, listed, counters, counters, schema);
     pd_strbuf_appendf(sql,
                       "CREATE TRIGGER prodata_count_delete AFTER DELETE ON %s REFERENCING OLD TABLE AS "
                       "prodata_deleted FOR EACH STATEMENT EXECUTE FUNCTION %s.prodata_count_delete();\n",
