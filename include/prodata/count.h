@@ -38,17 +38,19 @@ bool pd_query_counter_available(PdArena *arena, PdDb *db, const PdModel *model, 
  * create objects of model in transactions that add their own inserts to
  * the counters: they list the table in prodata.client_counts (',oid,...,')
  * and call prodata_count_add(table, rows) before they commit, see
- * docs/query.md "Counting at commit"; prodata serve's shared create
+ * docs/query.md "Counting by the client"; prodata serve's shared create
  * transactions do. That needs the function (and the right to run it), a
- * session whose login role may UPDATE prodata_row_counts, and one create
- * being one INSERT of exactly one row into the table: no rules and no
- * enabled BEFORE INSERT row trigger of the user's on it (either may make an
- * INSERT write no row without an error), and no join table of model's
- * many-to-many fields that is another model's table (its rows would not be
- * added). Else *oid is NULL (also when the table does not exist). catalog:
- * the models model belongs to. One catalog query; ask again when the
- * catalog is reloaded (prodata_count_add refuses a table that changed
- * meanwhile, and the transaction rolls back). Errors: the server's.
+ * session whose login role and current role may UPDATE prodata_row_counts,
+ * and each create being one INSERT of exactly one row into the table and
+ * none into another listed table: no enabled BEFORE INSERT row trigger of
+ * the user's on the table (it may make an INSERT write no row without an
+ * error), and on none of catalog's model tables a rule, or a column
+ * default or CHECK constraint calling a function of the user's (those run
+ * in the create's own statement and could insert rows). Else *oid is NULL
+ * (also when the table does not exist). One catalog query; ask again when
+ * the catalog is reloaded (prodata_count_add refuses a table that gained a
+ * rule or trigger meanwhile, and the transaction rolls back). Errors: the
+ * server's.
  */
 bool pd_query_counter_client_table(PdArena *arena, PdDb *db, const PdCatalog *catalog, const PdModel *model,
                                    const char **oid, PdError *err);

@@ -23,10 +23,11 @@
  * Run after each BEGIN of a shared create transaction (pd_db_mux_new_group). Its inserts into the tables
  * listed in prodata.client_counts are added to the row counters by the transaction itself, once per table
  * before its COMMIT (PD_HTTP_GROUP_TALLY, loop.c), not one UPDATE per create; its other inserts are
- * counted by their statements (src/migrate/counters.c). A database without counters ignores the setting. A lock not granted within 50 ms fails the transaction: its creates run again alone, where a
- * lock wait holds up no one else's create (the group's connection is a pipeline: one waiting statement
- * would stall every create of the loop), and two groups that lock the same keys in crossed order cannot
- * hold each other up until deadlock_timeout.
+ * counted by their statements (src/migrate/counters.c). A database without counters ignores the setting. A
+ * lock not granted within 50 ms fails the transaction: its creates run again alone, where a lock wait holds
+ * up no one else's create (the group's connection is a pipeline: one waiting statement would stall every
+ * create of the loop), and two groups that lock the same keys in crossed order cannot hold each other up
+ * until deadlock_timeout.
  */
 #define GROUP_BEGIN                                                                                          \
     "SELECT pg_catalog.set_config('prodata.client_counts', %s, true), "                                      \

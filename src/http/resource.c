@@ -107,7 +107,8 @@ pd_http_db_acquire_create(PdHttpContext *ctx, const PdModel *model, PdDb **db, P
     if (runs_as_login(ctx) && pd_http_in_task() && catalog->group_begin != NULL)
     {
         PdDbMux *group = pd_http_loop_group(catalog->group_begin);
-        if (group != NULL)
+        /* (one of another catalog, while this request's waited to retire it, lists other tables) */
+        if (group != NULL && strcmp(pd_db_mux_begin_sql(group), catalog->group_begin) == 0)
         {
             if (!pd_db_mux_share(group, ctx->arena, pd_http_task_wait, pd_http_task_wake, pd_http_task_self(),
                                  db, err))

@@ -291,7 +291,7 @@ read_tables(PdArena *arena, PdDb *db, const PdCatalog *models, CountersState *st
     "          AND g.tgenabled OPERATOR(pg_catalog.<>) 'D' AND g.tgnargs" EQ "1) THEN\n"                      \
     "        RETURN;\n"                                                                                      \
     "    END IF;\n"                                                                                          \
-    "    IF EXISTS (SELECT FROM pg_catalog.pg_class c WHERE c.oid" EQ "target_oid AND c.relhasrules)\n"       \
+    "    IF EXISTS (SELECT FROM pg_catalog.pg_rewrite r WHERE r.ev_class" EQ "target_oid)\n"                  \
     "        OR EXISTS (SELECT FROM pg_catalog.pg_trigger g WHERE g.tgrelid" EQ "target_oid\n"               \
     "          AND NOT g.tgisinternal AND g.tgenabled OPERATOR(pg_catalog.<>) 'D'\n"                         \
     "          AND CAST(g.tgtype AS pg_catalog.int4) OPERATOR(pg_catalog.&) 7" EQ "7) THEN\n"                 \

@@ -19,8 +19,6 @@
 
 #include <string.h>
 
-#include "prodata/kind.h"
-
 #include "prodata/strbuf.h"
 
 bool
@@ -50,46 +48,71 @@ pd_query_counter_available(PdArena *arena, PdDb *db, const PdModel *model, bool 
     return true;
 }
 
-/* Whether a join table of model's many-to-many fields is a model's table (and so may be counted). */
-static bool
-joins_model_table(const PdCatalog *catalog, const PdModel *model)
+/* The quoted names of the catalog's model tables as a text[] literal ({"\"book\"",...}), in arena. */
+static const char *
+model_tables(PdArena *arena, const PdCatalog *catalog)
 {
-    for (size_t f = 0; f < model->field_count; f++)
+    PdStrbuf list;
+    pd_strbuf_init(&list, arena);
+    pd_strbuf_append_char(&list, '{');
+    for (size_t m = 0; m < catalog->model_count; m++)
     {
-        const PdField *field = &model->fields[f];
-        if (field->kind != PD_FIELD_MANY_TO_MANY || field->through_table == NULL)
-            continue;
-        for (size_t m = 0; m < catalog->model_count; m++)
-            if (strcmp(catalog->models[m].table, field->through_table) == 0)
-                return true;
+        PdStrbuf name;
+        pd_strbuf_init(&name, arena);
+        pd_strbuf_append_identifier(&name, catalog->models[m].table);
+        pd_strbuf_append(&list, m > 0 ? ",\"" : "\"");
+        for (const char *c = pd_strbuf_failed(&name) ? "" : pd_strbuf_text(&name); *c != '\0'; c++)
+        {
+            if (*c == '"' || *c == '\\')
+                pd_strbuf_append_char(&list, '\\');
+            pd_strbuf_append_char(&list, *c);
+        }
+        pd_strbuf_append_char(&list, '"');
+        if (pd_strbuf_failed(&name))
+            list.failed = true;
     }
-    return false;
+    pd_strbuf_append_char(&list, '}');
+    return pd_strbuf_failed(&list) ? NULL : pd_strbuf_text(&list);
 }
+
+/*
+ * One row, the table's oid, when a transaction may add its own rows of it ($1, the quoted name; $2, every
+ * model table's, as a text[]): the function and both roles' right to write the counters; no BEFORE INSERT
+ * row trigger of the user's on it; and on no model table a rule, or a column default or CHECK constraint
+ * calling a function of the user's (oid past the system's): those run in the statement itself
+ * (pg_trigger_depth() = 0) and could insert rows into a listed table that no create counts.
+ */
+static const char *client_table_sql =
+    "WITH models AS (SELECT to_regclass(t) AS oid FROM unnest($2::text[]) t)\n"
+    "SELECT c.oid FROM pg_class c WHERE c.oid = to_regclass($1)\n"
+    "   AND coalesce(has_function_privilege(to_regprocedure('prodata_count_add(regclass, int8)'), "
+    "'EXECUTE'), false)\n"
+    "   AND coalesce(has_table_privilege(session_user, to_regclass('prodata_row_counts'), 'UPDATE'), false)\n"
+    "   AND coalesce(has_table_privilege(current_user, to_regclass('prodata_row_counts'), 'UPDATE'), false)\n"
+    "   AND NOT EXISTS (SELECT 1 FROM pg_trigger g WHERE g.tgrelid = c.oid AND NOT g.tgisinternal\n"
+    "          AND g.tgenabled <> 'D' AND g.tgtype::int & 7 = 7)\n"
+    "   AND NOT EXISTS (SELECT 1 FROM pg_rewrite r WHERE r.ev_class IN (SELECT oid FROM models))\n"
+    "   AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.refclassid = 'pg_proc'::regclass\n"
+    "          AND d.refobjid >= 16384\n"
+    "          AND (d.classid = 'pg_attrdef'::regclass AND d.objid IN (SELECT a.oid FROM pg_attrdef a\n"
+    "                 WHERE a.adrelid IN (SELECT oid FROM models))\n"
+    "            OR d.classid = 'pg_constraint'::regclass AND d.objid IN (SELECT k.oid FROM pg_constraint k\n"
+    "                 WHERE k.conrelid IN (SELECT oid FROM models))))";
 
 bool
 pd_query_counter_client_table(PdArena *arena, PdDb *db, const PdCatalog *catalog, const PdModel *model,
                               const char **oid, PdError *err)
 {
-    static const char *sql =
-        "SELECT c.oid FROM pg_class c WHERE c.oid = to_regclass($1)\n"
-        "   AND coalesce(has_function_privilege(to_regprocedure('prodata_count_add(regclass, int8)'), "
-        "'EXECUTE'), false)\n"
-        "   AND coalesce(has_table_privilege(session_user, to_regclass('prodata_row_counts'), 'UPDATE'), "
-        "false)\n"
-        "   AND NOT c.relhasrules\n"
-        "   AND NOT EXISTS (SELECT 1 FROM pg_trigger g WHERE g.tgrelid = c.oid AND NOT g.tgisinternal\n"
-        "          AND g.tgenabled <> 'D' AND g.tgtype::int & 7 = 7)";
     *oid = NULL;
-    if (joins_model_table(catalog, model))
-        return true;
     PdStrbuf name;
     pd_strbuf_init(&name, arena);
     pd_strbuf_append_identifier(&name, model->table);
-    if (pd_strbuf_failed(&name))
+    const char *tables = model_tables(arena, catalog);
+    if (pd_strbuf_failed(&name) || tables == NULL)
         return pd_arena_error(arena, err);
-    const char *params[] = {pd_strbuf_text(&name)};
+    const char *params[] = {pd_strbuf_text(&name), tables};
     PdDbResult *result;
-    if (!pd_db_query(arena, db, sql, 1, params, &result, err))
+    if (!pd_db_query(arena, db, client_table_sql, 2, params, &result, err))
         return pd_error_context(err, "while asking whether creates of %s may count their own rows",
                                 model->table);
     if (pd_db_result_row_count(result) == 1)

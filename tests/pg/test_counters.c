@@ -294,6 +294,24 @@ test_client_refusals(void **state)
     assert_true(fails(fixture, "SELECT prodata_count_add('author', 1)"));
     pgtest_exec(fixture->db, "ROLLBACK; DROP TRIGGER test_keep ON author; DROP FUNCTION test_keep()");
     assert_true(may_tally(fixture, "Author"));
+    /* A default of another model's table that calls a function of the user's could insert authors in a book's
+     * create statement: no table is listed. So with a rule (and not after it is dropped). */
+    pgtest_exec(
+        fixture->db,
+        "CREATE FUNCTION test_make_author() RETURNS bigint LANGUAGE sql AS 'INSERT INTO author (name) "
+        "VALUES (''by default'') RETURNING id'; ALTER TABLE book ADD COLUMN helper bigint DEFAULT "
+        "test_make_author()");
+    assert_false(may_tally(fixture, "Author"));
+    assert_false(may_tally(fixture, "Book"));
+    pgtest_exec(fixture->db, "ALTER TABLE book DROP COLUMN helper; DROP FUNCTION test_make_author()");
+    assert_true(may_tally(fixture, "Author"));
+    pgtest_exec(fixture->db, "CREATE RULE test_rule AS ON INSERT TO book DO ALSO NOTIFY test_counters");
+    assert_false(may_tally(fixture, "Author"));
+    pgtest_exec(fixture->db, "BEGIN; " LIST_BOOK);
+    assert_true(fails(fixture, "SELECT prodata_count_add('book', 1)"));
+    pgtest_exec(fixture->db, "ROLLBACK; DROP RULE test_rule ON book");
+    assert_true(may_tally(fixture, "Author"));
+    assert_true(may_tally(fixture, "Book"));
 
     read_numbers(fixture, "Author", &before, &actual);
     pgtest_exec(fixture->db, "DROP ROLE IF EXISTS test_counters_client; CREATE ROLE test_counters_client; "
