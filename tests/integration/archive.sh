@@ -126,7 +126,8 @@ mkdir crash
   head -c $((67108864 - 40)) /dev/urandom; } >000000010000000000000004
 "$PRODATA" wal-push --archive-dir crash --archive-compress-level=19 000000010000000000000004 2>/dev/null &
 PUSH=$!
-for _ in $(seq 200); do ls -A crash | grep -q '\.tmp$' && break; sleep 0.05; done
+# (the push writes the archive's identity file, prodata.archive, first: wait for the segment's own temporary file)
+for _ in $(seq 200); do ls -A crash | grep -q '^\.000000010000000000000004\..*\.tmp$' && break; sleep 0.05; done
 kill -9 "$PUSH" 2>/dev/null; wait "$PUSH" 2>/dev/null
 expect_eq "killed mid-write: a temporary file, nothing under the segment's name" \
     "$(ls -A crash | sed -E 's/[0-9]+\.tmp$/PID.tmp/' | tr '\n' ' ')" ".000000010000000000000004.PID.tmp prodata.archive "
