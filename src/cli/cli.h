@@ -43,6 +43,9 @@ bool cli_load_config(PdArena *arena, const CliArgs *args, PdMigrateSettings *con
 /* Installs the log handler that prints the library's messages at min_level or above (PostgreSQL's notices
  * and warnings among them) on stderr (log_stderr.c). cli_load_config calls it with the log_level setting. */
 void cli_log_to_stderr(PdLogLevel min_level);
+/* Prints the error a command ends with on stderr: `prodata: error: message`, its problems with their
+ * positions, DETAIL, HINT, CONTEXT and SQLSTATE lines, and with PRODATA_DEBUG=1 where it was raised. */
+void cli_print_error(const PdError *err);
 
 bool cmd_makemigrations(PdArena *arena, const CliArgs *args, PdError *err);
 bool cmd_migrate(PdArena *arena, const CliArgs *args, PdError *err);

@@ -8,9 +8,11 @@
  * settings are loaded, at the log_level setting. A value is quoted
  * when it is empty or holds a space, a quote, '=' or a control character.
  * Each line is built whole and written with one call, so lines from several
- * threads do not interleave.
+ * threads do not interleave. The error a command ends with is printed here
+ * too (cli_print_error), for prodata and prodata-wal alike.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -111,4 +113,29 @@ void
 cli_log_to_stderr(PdLogLevel min_level)
 {
     pd_log_set_handler(print_log_line, NULL, min_level);
+}
+
+void
+cli_print_error(const PdError *err)
+{
+    fprintf(stderr, "prodata: error: %s\n", err->message);
+    for (size_t i = 1; i < err->problem_count; i++) /* problems[0] is the message above */
+    {
+        char where[300];
+        pd_error_format_position(&err->problems[i].pos, where, sizeof(where));
+        fprintf(stderr, "%s%s%s\n", where, where[0] != '\0' ? ": " : "", err->problems[i].message);
+    }
+    if (err->problems_omitted > 0)
+        fprintf(stderr, "(%zu more problems not shown)\n", err->problems_omitted);
+    if (err->detail[0] != '\0')
+        fprintf(stderr, "DETAIL: %s\n", err->detail);
+    if (err->hint[0] != '\0')
+        fprintf(stderr, "HINT: %s\n", err->hint);
+    if (err->context[0] != '\0')
+        fprintf(stderr, "CONTEXT: %s\n", err->context);
+    if (err->sqlstate[0] != '\0')
+        fprintf(stderr, "SQLSTATE: %s\n", err->sqlstate);
+    const char *debug = getenv("PRODATA_DEBUG");
+    if (debug != NULL && strcmp(debug, "1") == 0 && err->raise_file != NULL) /* as psql's VERBOSITY verbose */
+        fprintf(stderr, "LOCATION: %s, %s:%d\n", err->raise_function, err->raise_file, err->raise_line);
 }

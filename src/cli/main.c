@@ -237,31 +237,6 @@ print_command_help(const CliCommand *command)
     return 0;
 }
 
-static void
-print_error(const PdError *err)
-{
-    fprintf(stderr, "prodata: error: %s\n", err->message);
-    for (size_t i = 1; i < err->problem_count; i++) /* problems[0] is the message above */
-    {
-        char where[300];
-        pd_error_format_position(&err->problems[i].pos, where, sizeof(where));
-        fprintf(stderr, "%s%s%s\n", where, where[0] != '\0' ? ": " : "", err->problems[i].message);
-    }
-    if (err->problems_omitted > 0)
-        fprintf(stderr, "(%zu more problems not shown)\n", err->problems_omitted);
-    if (err->detail[0] != '\0')
-        fprintf(stderr, "DETAIL: %s\n", err->detail);
-    if (err->hint[0] != '\0')
-        fprintf(stderr, "HINT: %s\n", err->hint);
-    if (err->context[0] != '\0')
-        fprintf(stderr, "CONTEXT: %s\n", err->context);
-    if (err->sqlstate[0] != '\0')
-        fprintf(stderr, "SQLSTATE: %s\n", err->sqlstate);
-    const char *debug = getenv("PRODATA_DEBUG");
-    if (debug != NULL && strcmp(debug, "1") == 0 && err->raise_file != NULL) /* as psql's VERBOSITY verbose */
-        fprintf(stderr, "LOCATION: %s, %s:%d\n", err->raise_function, err->raise_file, err->raise_line);
-}
-
 bool
 cli_has_flag(const CliArgs *args, const char *flag, const char **value)
 {
@@ -415,7 +390,7 @@ main(int argc, char **argv)
         exit_code = pd_error_exit_code(err.code);
     else if (!is_done)
     {
-        print_error(&err);
+        cli_print_error(&err);
         if (err.code == PD_ERR_USAGE && err.hint[0] == '\0')
             fprintf(stderr, "HINT: prodata %s --help shows the usage.\n", command->name);
         exit_code = pd_error_exit_code(err.code);

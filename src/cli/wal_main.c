@@ -66,18 +66,6 @@ parse(PdArena *arena, int argc, char **argv, CliArgs *args, PdError *err)
     return true;
 }
 
-static void
-print_error(const PdError *err)
-{
-    fprintf(stderr, "prodata: error: %s\n", err->message);
-    if (err->detail[0] != '\0')
-        fprintf(stderr, "DETAIL: %s\n", err->detail);
-    if (err->hint[0] != '\0')
-        fprintf(stderr, "HINT: %s\n", err->hint);
-    if (err->context[0] != '\0')
-        fprintf(stderr, "CONTEXT: %s\n", err->context);
-}
-
 int
 main(int argc, char **argv)
 {
@@ -101,7 +89,7 @@ main(int argc, char **argv)
                    (is_push ? cmd_wal_push(arena, &args, &err) : cmd_wal_fetch(arena, &args, &err));
     int exit_code = is_done ? 0 : pd_error_exit_code(err.code);
     if (!is_done && !(is_fetch && err.code == PD_ERR_NOT_FOUND)) /* a segment not archived: quiet */
-        print_error(&err);
+        cli_print_error(&err);
     pd_arena_free(arena);
     return exit_code;
 }
