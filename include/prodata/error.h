@@ -54,7 +54,8 @@ typedef enum PdErrorCode
     PD_ERR_ROLLED_BACK,   /* a statement of a group commit (pd_db_mux_new_group) was rolled back for another
                              statement's error: nothing of it was written; run it again alone. HTTP 503 */
     PD_ERR_DCS_UNKNOWN,   /* etcd gave no answer to trust (timeout, connection failure, 5xx, garbage):
-                             whether a write took effect is unknown. exit 1, HTTP 503; retryable */
+                             whether a write took effect is unknown. exit 4 (neither success nor
+                             failure), HTTP 503; retryable */
 } PdErrorCode;
 
 /* At most this many input problems are kept; more are only counted (problems_omitted). */
@@ -166,7 +167,7 @@ void pd_error_clear(PdError *err);
 /* Stable lower-case name of a code ("invalid input"). Never NULL. */
 const char *pd_error_code_name(PdErrorCode code);
 
-/* Process exit code for a code: 0, 1 runtime, 2 usage/input, 3 drift. */
+/* Process exit code for a code: 0, 1 runtime, 2 usage/input, 3 drift, 4 outcome unknown (etcd). */
 int pd_error_exit_code(PdErrorCode code);
 
 /* HTTP status for a code (400, 404, 409, 413, 500, 503). */

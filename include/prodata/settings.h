@@ -147,6 +147,41 @@ typedef struct PdArchiveSettings
 extern const PdSettingTable pd_settings_archive;
 
 /*
+ * The keeper surface: `prodata keeper` (one per node) and `prodata cluster`,
+ * which reads only the etcd rows to find the cluster (docs/ha.md). The
+ * cluster-wide settings (TTL, loop, synchronous mode, parameters) are not
+ * here: they live in etcd, one document for every node.
+ */
+typedef struct PdKeeperSettings
+{
+    const char *member_name;     /* this node's name in the cluster: [a-z0-9_], checked by the keeper */
+    const char *etcd_endpoints;  /* comma-separated client URLs */
+    int etcd_connect_timeout_ms; /* PdEtcdConfig's three bounds */
+    int etcd_attempt_timeout_ms;
+    int etcd_request_timeout_ms;
+    const char *etcd_ca_file; /* PEM files for https endpoints; "" for none */
+    const char *etcd_cert_file;
+    const char *etcd_key_file;
+    const char *etcd_prefix;       /* root of prodata's keys in etcd */
+    const char *cluster_name;      /* the cluster's keys are <etcd_prefix>/<cluster_name>/... */
+    const char *data_dir;          /* PGDATA */
+    const char *state_dir;         /* the keeper's own files, outside data_dir */
+    const char *bin_dir;           /* PostgreSQL's programs */
+    const char *pg_listen_address; /* PostgreSQL's listen_addresses */
+    int pg_port;
+    const char *api_listen_address; /* the keeper's HTTP API (health checks, peers) */
+    int api_port;
+    const char *replication_user;
+    const char
+        *replication_password_file; /* a file (mode 0600) holding the password; wins over the variable */
+    const char *replication_password_env; /* the environment variable holding it */
+    const char *archive_dir;              /* "" for no WAL archive */
+    int log_level;
+} PdKeeperSettings;
+
+extern const PdSettingTable pd_settings_keeper;
+
+/*
  * How secrets are recognised: the settings module knows no connection string
  * syntax (that is libpq's, in db), so the caller lends these. Either may be
  * NULL: then a secret setting is shown as "********" when not empty and any

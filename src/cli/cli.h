@@ -59,8 +59,10 @@ bool cmd_openapi(PdArena *arena, const CliArgs *args, PdError *err);
 bool cmd_wal_push(PdArena *arena, const CliArgs *args, PdError *err);
 bool cmd_wal_fetch(PdArena *arena, const CliArgs *args, PdError *err);
 bool cmd_archive(PdArena *arena, const CliArgs *args, PdError *err);
+bool cmd_cluster(PdArena *arena, const CliArgs *args, PdError *err);
 
-/* The settings surfaces `prodata config --surface` knows: migrate, serve, archive (config.c). NULL: unknown.
+/* The settings surfaces `prodata config --surface` knows: migrate, serve, archive, keeper (config.c). NULL:
+ * unknown.
  */
 const PdSettingTable *pd_cli_surface(const char *name);
 

@@ -77,7 +77,7 @@ const PdSettingTable *
 pd_cli_surface(const char *name)
 {
     static const PdSettingTable *const tables[] = {&pd_settings_migrate, &pd_settings_serve,
-                                                   &pd_settings_archive};
+                                                   &pd_settings_archive, &pd_settings_keeper};
     for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]); i++)
         if (strcmp(tables[i]->surface, name) == 0)
             return tables[i];
@@ -94,7 +94,7 @@ surface_table(const CliArgs *args, const PdSettingTable **table, PdError *err)
     if (*table != NULL)
         return true;
     pd_error_set(err, PD_ERR_USAGE, "config: unknown surface \"%s\"", name);
-    return pd_error_hint(err, "The surfaces are migrate, serve and archive.");
+    return pd_error_hint(err, "The surfaces are migrate, serve, archive and keeper.");
 }
 
 bool
@@ -114,6 +114,7 @@ cmd_config(PdArena *arena, const CliArgs *args, PdError *err)
             PdMigrateSettings migrate;
             PdServeSettings serve;
             PdArchiveSettings archive;
+            PdKeeperSettings keeper;
         } config;
         PdSettings settings;
         if (!load(arena, args, table, &config, &settings, err))

@@ -3,7 +3,9 @@
  * commands (name, flags, help), runs the command with a command-lifetime
  * arena, and is the only place that prints an error and picks the exit code:
  * 0 success, 1 runtime failure, 2 usage or input error, 3 differences found
- * (check, makemigrations --check). Everything below returns PdError values.
+ * (check, makemigrations --check), 4 outcome unknown (etcd gave no answer
+ * to trust: a change may or may not have been applied). Everything below
+ * returns PdError values.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -93,7 +95,7 @@ static const CliCommand commands[] = {
      "Prints every setting's value and its source: default, FILE:LINE of the\n"
      "settings file, PRODATA_<NAME> or --option. Passwords are masked.\n"
      "  --docs                 print the settings reference table (docs/configuration.md)\n"
-     "  --surface NAME         the settings of migrate (default), serve or archive\n",
+     "  --surface NAME         the settings of migrate (default), serve, archive or keeper\n",
      {{"--docs", false}, {"--surface", true}},
      0},
     {"serve",
@@ -177,6 +179,26 @@ static const CliCommand commands[] = {
      {{"--verify", false}, {"--backlog", false}, {"--json", false}},
      1,
      &pd_settings_archive},
+    {"cluster",
+     cmd_cluster,
+     "show or change the cluster-wide configuration in etcd",
+     "usage: prodata cluster config [--json]\n"
+     "       prodata cluster config set FIELD=VALUE... [--if-revision N] [--json]\n"
+     "\n"
+     "Shows the cluster configuration every keeper runs on (etcd key\n"
+     "<etcd_prefix>/<cluster_name>/config; the defaults while it is absent), or\n"
+     "changes fields of it with a compare-and-swap: a change that meets another\n"
+     "is applied again on the newer document. Fields: synchronous_mode (on, off),\n"
+     "synchronous_quorum, ttl_s, loop_interval_ms, maximum_lag_on_failover_bytes,\n"
+     "postgresql_parameters.NAME (an empty value removes it). etcd is found\n"
+     "through the keeper settings (etcd_endpoints, etcd_prefix, cluster_name).\n"
+     "Exit 0 done, 1 refused (changed concurrently, etcd refused), 2 invalid\n"
+     "field or value, 4 etcd gave no answer: the change may or may not be applied.\n"
+     "  --json                 the key, its mod_revision and the document as JSON\n"
+     "  --if-revision N        change only if the document is still at revision N (0: absent)\n",
+     {{"--json", false}, {"--if-revision", true}},
+     CLI_MAX_ARGS,
+     &pd_settings_keeper},
 };
 #define COMMAND_COUNT (sizeof(commands) / sizeof(commands[0]))
 
@@ -189,7 +211,8 @@ print_help(FILE *out)
     for (size_t i = 0; i < COMMAND_COUNT; i++)
         fprintf(out, "  %-16s %s\n", commands[i].name, commands[i].summary);
     fprintf(out, "\n'prodata <command> --help' describes one command.\n");
-    fprintf(out, "Exit codes: 0 success, 1 failure, 2 usage or input error, 3 differences found.\n");
+    fprintf(out, "Exit codes: 0 success, 1 failure, 2 usage or input error, 3 differences found, 4 outcome\n"
+                 "unknown (etcd gave no answer to trust).\n");
 }
 
 /* `prodata config --surface serve` takes serve's settings as options: the surface is known before parsing. */

@@ -44,7 +44,7 @@ static const ErrorCodeInfo error_codes[] = {
     {PD_ERR_FORBIDDEN, "forbidden", 1, 403},
     {PD_ERR_RATE_LIMITED, "rate limited", 1, 429},
     {PD_ERR_ROLLED_BACK, "rolled back", 1, 503},
-    {PD_ERR_DCS_UNKNOWN, "dcs unknown", 1, 503},
+    {PD_ERR_DCS_UNKNOWN, "dcs unknown", 4, 503},
 };
 
 _Static_assert(sizeof(error_codes) / sizeof(error_codes[0]) == PD_ERR_DCS_UNKNOWN + 1, "one row per code");

@@ -214,6 +214,70 @@ static const PdSetting archive_rows[] = {
 const PdSettingTable pd_settings_archive = {"archive", archive_rows,
                                             sizeof(archive_rows) / sizeof(archive_rows[0])};
 
+#define KEEPER_MS(field, def, low, high, text)                                                               \
+    {                                                                                                        \
+        .name = #field, .type = PD_SETTING_DURATION_MS, .offset = offsetof(PdKeeperSettings, field),         \
+        .default_value = def, .unit = "ms", .min_value = low, .max_value = high, .description = text         \
+    }
+#define KEEPER_TEXT(field, kind, def, holder, text)                                                          \
+    {                                                                                                        \
+        .name = #field, .type = kind, .offset = offsetof(PdKeeperSettings, field), .default_value = def,     \
+        .placeholder = holder, .description = text                                                           \
+    }
+#define KEEPER_PORT(field, def, text)                                                                        \
+    {                                                                                                        \
+        .name = #field, .type = PD_SETTING_INT, .offset = offsetof(PdKeeperSettings, field),                 \
+        .default_value = def, .min_value = 1, .max_value = 65535, .description = text                        \
+    }
+
+static const PdSetting keeper_rows[] = {
+    KEEPER_TEXT(member_name, PD_SETTING_STRING, "", "NAME",
+                "this node's name in the cluster: 1 to 40 of a-z, 0-9 and '_' (a replication slot's "
+                "characters, so no two members share a slot); required by the keeper"),
+    KEEPER_TEXT(etcd_endpoints, PD_SETTING_STRING, "http://127.0.0.1:2379", "URLS",
+                "etcd client URLs, comma-separated (every member's; http:// or https://)"),
+    KEEPER_MS(etcd_connect_timeout_ms, "500", 1, 60000, "bound on one TCP connect to one etcd member"),
+    KEEPER_MS(etcd_attempt_timeout_ms, "1000", 1, 60000,
+              "bound on one etcd member's whole exchange; at most etcd_request_timeout_ms"),
+    KEEPER_MS(etcd_request_timeout_ms, "2000", 1, 60000,
+              "bound on one etcd call, every member it tries; past it the outcome is unknown"),
+    KEEPER_TEXT(etcd_ca_file, PD_SETTING_PATH, "", "FILE",
+                "PEM CA certificates etcd's certificate is checked against; empty: the system's"),
+    KEEPER_TEXT(etcd_cert_file, PD_SETTING_PATH, "", "FILE",
+                "PEM client certificate for etcd's --client-cert-auth; needs etcd_key_file"),
+    KEEPER_TEXT(etcd_key_file, PD_SETTING_PATH, "", "FILE", "PEM private key of etcd_cert_file"),
+    KEEPER_TEXT(etcd_prefix, PD_SETTING_STRING, "/prodata", "PREFIX",
+                "the root of prodata's keys in etcd: '/' then segments of a-z, 0-9, '_', '-', '.'"),
+    KEEPER_TEXT(cluster_name, PD_SETTING_STRING, "main", "NAME",
+                "the cluster's name: its keys are <etcd_prefix>/<cluster_name>/...; a-z, 0-9, '_', '-'"),
+    KEEPER_TEXT(data_dir, PD_SETTING_PATH, "", "DIR",
+                "PostgreSQL's data directory (PGDATA); required by the keeper"),
+    KEEPER_TEXT(state_dir, PD_SETTING_PATH, "", "DIR",
+                "the keeper's own files (passfile, server log, socket, markers), outside data_dir; required "
+                "by the keeper"),
+    KEEPER_TEXT(bin_dir, PD_SETTING_PATH, "/usr/lib/postgresql/15/bin", "DIR", "PostgreSQL 15's programs"),
+    KEEPER_TEXT(pg_listen_address, PD_SETTING_STRING, "127.0.0.1", "ADDRESS",
+                "PostgreSQL's listen_addresses: the address the other nodes and clients reach it at"),
+    KEEPER_PORT(pg_port, "5432", "PostgreSQL's port"),
+    KEEPER_TEXT(api_listen_address, PD_SETTING_STRING, "127.0.0.1", "ADDRESS",
+                "the keeper's HTTP API address (health checks: /primary, /replica; the other keepers)"),
+    KEEPER_PORT(api_port, "8008", "the keeper's HTTP API port"),
+    KEEPER_TEXT(replication_user, PD_SETTING_STRING, "replicator", "ROLE",
+                "the role standbys replicate and rewind as"),
+    KEEPER_TEXT(replication_password_file, PD_SETTING_PATH, "", "FILE",
+                "a file holding the replication password (its final newline dropped; group and others may "
+                "not read it); wins over replication_password_env"),
+    KEEPER_TEXT(replication_password_env, PD_SETTING_STRING, "PRODATA_REPLICATION_PASSWORD", "VARIABLE",
+                "the environment variable holding the replication password when no file is set (the "
+                "password itself is never a setting)"),
+    KEEPER_TEXT(archive_dir, PD_SETTING_PATH, "", "DIR",
+                "the WAL archive directory (docs/archive.md); empty: no archiving, no restore from it"),
+    LOG_LEVEL_ROW_DEFAULT(PdKeeperSettings, "info"),
+};
+
+const PdSettingTable pd_settings_keeper = {"keeper", keeper_rows,
+                                           sizeof(keeper_rows) / sizeof(keeper_rows[0])};
+
 /* The arguments of "%.*s" for at most max bytes of text, cut between UTF-8 characters. */
 #define QUOTED(text, max) (int)pd_core_utf8_prefix((text), (max)), (text)
 

@@ -206,6 +206,15 @@ bool pd_node_slot_drop(PdNode *node, const char *member, PdError *err);
  */
 bool pd_node_rewind(PdNode *node, const char *primary_host, int primary_port, int timeout_ms, PdError *err);
 
+/*
+ * True when the node module writes the PostgreSQL parameter name itself
+ * (listen_addresses, port, wal_level, the archive and standby settings,
+ * synchronous_standby_names, ...) or it names a file of the data directory's
+ * layout (data_directory, hba_file, ...): a cluster-wide setting may not name
+ * it. Case-insensitive, as PostgreSQL's names.
+ */
+bool pd_node_owns_parameter(const char *name);
+
 /* "0/3000060" into *lsn; false for anything else. */
 bool pd_node_lsn_parse(const char *text, uint64_t *lsn);
 

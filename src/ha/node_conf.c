@@ -12,6 +12,7 @@
 #include <pwd.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "ha/node_run.h"
@@ -27,6 +28,44 @@ append_setting(PdStrbuf *buf, const char *name, const char *value)
     for (const char *c = value; *c != '\0'; c++)
         pd_strbuf_append(buf, *c == '\'' ? "''" : (char[]){*c, '\0'});
     pd_strbuf_append(buf, "'\n");
+}
+
+/* What the append_ functions below write, and the files of the layout: keep in step. */
+static const char *const owned_parameters[] = {
+    "listen_addresses",
+    "port",
+    "unix_socket_directories",
+    "wal_level",
+    "max_wal_senders",
+    "max_replication_slots",
+    "hot_standby",
+    "hot_standby_feedback",
+    "wal_log_hints",
+    "cluster_name",
+    "archive_mode",
+    "archive_command",
+    "restore_command",
+    "primary_conninfo",
+    "primary_slot_name",
+    "recovery_target_timeline",
+    "synchronous_standby_names",
+    "data_directory",
+    "config_file",
+    "hba_file",
+    "ident_file",
+    "external_pid_file",
+    "include",
+    "include_dir",
+    "include_if_exists",
+};
+
+bool
+pd_node_owns_parameter(const char *name)
+{
+    for (size_t i = 0; name != NULL && i < sizeof owned_parameters / sizeof owned_parameters[0]; i++)
+        if (strcasecmp(owned_parameters[i], name) == 0)
+            return true;
+    return false;
 }
 
 static void

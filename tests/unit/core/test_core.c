@@ -136,6 +136,7 @@ test_error_context_and_codes(void **state)
     assert_int_equal(pd_error_exit_code(PD_ERR_INVALID_INPUT), 2);
     assert_int_equal(pd_error_exit_code(PD_ERR_DB_CONNECT), 1);
     assert_int_equal(pd_error_exit_code(PD_ERR_DRIFT), 3);
+    assert_int_equal(pd_error_exit_code(PD_ERR_DCS_UNKNOWN), 4);
     assert_int_equal(pd_error_exit_code(PD_OK), 0);
     assert_int_equal(pd_error_http_status(PD_ERR_NOT_FOUND), 404);
     assert_int_equal(pd_error_http_status(PD_ERR_TOO_LARGE), 413);

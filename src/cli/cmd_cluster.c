@@ -1,0 +1,193 @@
+/*
+ * cmd_cluster.c - `prodata cluster config` (show, as a table or --json) and
+ * `prodata cluster config set FIELD=VALUE ...`: the cluster-wide
+ * configuration in etcd (src/ha/cluster_config.h), found through the keeper
+ * settings' etcd rows. A change is a compare-and-swap, started over from a
+ * newer document when another change came between (or refused with
+ * --if-revision); an etcd that gives no answer to trust exits 4, saying the
+ * change may or may not have been applied. The other cluster commands
+ * (status, switchover, ...) will join this file's dispatcher.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "cli.h"
+#include "ha/cluster_config.h"
+#include "ha/keeper_settings.h"
+
+/* The keeper settings, their etcd client and the key layout. *etcd is closed by the caller. */
+static bool
+open_cluster(PdArena *arena, const CliArgs *args, PdEtcd **etcd, PdKeys *keys, PdError *err)
+{
+    PdKeeperSettings settings;
+    PdSettings loaded;
+    PdEtcdConfig config;
+    if (!cli_load_settings(arena, args, &pd_settings_keeper, &settings, &loaded, err))
+        return false;
+    cli_log_to_stderr((PdLogLevel)settings.log_level);
+    return pd_keeper_settings_etcd(arena, &settings, &config, keys, err) && pd_etcd_open(&config, etcd, err);
+}
+
+static void
+print_row(const char *field, const char *value, const char *fallback)
+{
+    printf("%-40s %-12s %s\n", field, value, fallback);
+}
+
+static void
+print_table(const PdKeys *keys, const PdClusterConfig *config, int64_t revision)
+{
+    if (revision == 0)
+        printf("%s: not in etcd; the defaults are in effect\n\n", pd_keys_config(keys).data);
+    else
+        printf("%s: revision %" PRId64 "\n\n", pd_keys_config(keys).data, revision);
+    char text[4][32];
+    snprintf(text[0], sizeof text[0], "%d", config->synchronous_quorum);
+    snprintf(text[1], sizeof text[1], "%d", config->ttl_s);
+    snprintf(text[2], sizeof text[2], "%d", config->loop_interval_ms);
+    snprintf(text[3], sizeof text[3], "%" PRId64, config->maximum_lag_on_failover_bytes);
+    print_row("field", "value", "default");
+    print_row("synchronous_mode", config->is_synchronous ? "on" : "off", "off");
+    print_row("synchronous_quorum", text[0], "1");
+    print_row("ttl_s", text[1], "3");
+    print_row("loop_interval_ms", text[2], "1000");
+    print_row("maximum_lag_on_failover_bytes", text[3], "1048576");
+    for (size_t i = 0; i < config->parameter_count; i++)
+    {
+        char field[128];
+        snprintf(field, sizeof field, "postgresql_parameters.%s", config->parameters[i].name);
+        print_row(field, config->parameters[i].value, "");
+    }
+    if (config->parameter_count == 0)
+        print_row("postgresql_parameters", "(none)", "(none)");
+}
+
+/* {"key": ..., "mod_revision": N, "is_default": bool, "config": {...}} */
+static bool
+print_json(PdArena *arena, const PdKeys *keys, const PdClusterConfig *config, int64_t revision, PdError *err)
+{
+    char *document = pd_cluster_config_json(arena, config, false, err);
+    if (document == NULL)
+        return false;
+    json_t *config_json = json_loads(document, 0, NULL);
+    json_t *root = json_pack("{s:s, s:I, s:b, s:o}", "key", pd_keys_config(keys).data, "mod_revision",
+                             (json_int_t)revision, "is_default", revision == 0, "config", config_json);
+    char *text = root != NULL ? json_dumps(root, JSON_PRESERVE_ORDER | JSON_INDENT(2)) : NULL;
+    json_decref(root);
+    if (text == NULL)
+        return pd_error_set(err, PD_ERR_NO_MEMORY, "out of memory for the JSON output");
+    printf("%s\n", text);
+    free(text);
+    return true;
+}
+
+/* etcd did not answer a read: nothing was written. */
+static void
+unreachable_hint(PdError *err)
+{
+    pd_error_hint(err, "Nothing was written. Check etcd_endpoints (prodata config --surface keeper) and that "
+                       "etcd runs.");
+}
+
+static bool
+show(PdArena *arena, const CliArgs *args, PdEtcd *etcd, const PdKeys *keys, PdError *err)
+{
+    PdClusterConfig config;
+    int64_t revision;
+    PdClusterConfigOutcome outcome = pd_cluster_config_load(arena, etcd, keys, &config, &revision, err);
+    if (outcome.status == PD_CLUSTER_CONFIG_UNKNOWN && err->code == PD_ERR_DCS_UNKNOWN)
+        unreachable_hint(err);
+    if (outcome.status != PD_CLUSTER_CONFIG_DONE)
+        return false;
+    if (cli_has_flag(args, "--json", NULL))
+        return print_json(arena, keys, &config, revision, err);
+    print_table(keys, &config, revision);
+    return true;
+}
+
+/* --if-revision N: N >= 0 (0: only while the key is absent); -1 when not given. */
+static bool
+if_revision(const CliArgs *args, int64_t *revision, PdError *err)
+{
+    const char *text;
+    *revision = -1;
+    if (!cli_has_flag(args, "--if-revision", &text))
+        return true;
+    char *end;
+    errno = 0;
+    long long number = strtoll(text, &end, 10);
+    if (errno != 0 || *end != '\0' || end == text || number < 0)
+        return pd_error_set(err, PD_ERR_USAGE, "cluster config set: --if-revision \"%s\" is not a revision",
+                            text);
+    *revision = number;
+    return true;
+}
+
+static bool
+set(PdArena *arena, const CliArgs *args, PdEtcd *etcd, const PdKeys *keys, PdError *err)
+{
+    int64_t expected;
+    if (args->positional_count < 3)
+        return pd_error_set(err, PD_ERR_USAGE, "cluster config set: give at least one FIELD=VALUE");
+    if (!if_revision(args, &expected, err))
+        return false;
+    PdClusterConfig config;
+    int64_t revision;
+    int attempts;
+    PdClusterConfigOutcome outcome =
+        pd_cluster_config_change(arena, etcd, keys, args->positional + 2, (size_t)args->positional_count - 2,
+                                 expected, 0, &config, &revision, &attempts, err);
+    switch (outcome.status)
+    {
+        case PD_CLUSTER_CONFIG_DONE:
+            break;
+        case PD_CLUSTER_CONFIG_UNKNOWN:
+            if (err->code == PD_ERR_DCS_UNKNOWN && attempts > 0)
+                pd_error_hint(err, "The outcome is unknown: run `prodata cluster config` to see whether the "
+                                   "change is there, then set it again if not.");
+            else if (err->code == PD_ERR_DCS_UNKNOWN)
+                unreachable_hint(err);
+            return false;
+        case PD_CLUSTER_CONFIG_CONFLICT:
+        case PD_CLUSTER_CONFIG_INVALID:
+        case PD_CLUSTER_CONFIG_REFUSED:
+            return false;
+    }
+    if (cli_has_flag(args, "--json", NULL))
+        return print_json(arena, keys, &config, revision, err);
+    char *document = pd_cluster_config_json(arena, &config, true, err);
+    if (document == NULL)
+        return false;
+    printf("%s: revision %" PRId64 "%s\n%s", pd_keys_config(keys).data, revision,
+           attempts == 0  ? " (unchanged: nothing written)"
+           : attempts > 1 ? " (written after another change)"
+                          : "",
+           document);
+    return true;
+}
+
+bool
+cmd_cluster(PdArena *arena, const CliArgs *args, PdError *err)
+{
+    if (args->positional_count < 1 || strcmp(args->positional[0], "config") != 0)
+        return pd_error_set(err, PD_ERR_USAGE, "cluster: the subcommand is config");
+    bool is_set = args->positional_count >= 2 && strcmp(args->positional[1], "set") == 0;
+    if (args->positional_count >= 2 && !is_set)
+        return pd_error_set(err, PD_ERR_USAGE,
+                            "cluster config: unknown subcommand \"%s\" (show: no word; set)",
+                            args->positional[1]);
+    if (!is_set && cli_has_flag(args, "--if-revision", NULL))
+        return pd_error_set(err, PD_ERR_USAGE, "cluster config: --if-revision goes with set");
+    PdEtcd *etcd = NULL;
+    PdKeys keys;
+    if (!open_cluster(arena, args, &etcd, &keys, err))
+        return false;
+    bool is_done = is_set ? set(arena, args, etcd, &keys, err) : show(arena, args, etcd, &keys, err);
+    pd_etcd_close(etcd);
+    return is_done;
+}

@@ -1,0 +1,341 @@
+/*
+ * cluster_config.c - the cluster-wide configuration as a value: its defaults,
+ * the JSON document read strictly with jansson (unknown fields, wrong types,
+ * out-of-bounds values and parameters the node writes itself are refused,
+ * every problem at once, each naming its field), the document written back
+ * in one fixed order, and "field=value" changes applied to a copy. Reading
+ * and writing etcd is cluster_config_etcd.c's; nothing here talks to etcd.
+ */
+#include "ha/cluster_config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "ha/node.h"
+
+static const char *const field_names[] = {"synchronous_mode",
+                                          "synchronous_quorum",
+                                          "ttl_s",
+                                          "loop_interval_ms",
+                                          "maximum_lag_on_failover_bytes",
+                                          "postgresql_parameters"};
+#define FIELD_LIST                                                                                           \
+    "synchronous_mode, synchronous_quorum, ttl_s, loop_interval_ms, maximum_lag_on_failover_bytes, "         \
+    "postgresql_parameters.NAME"
+
+void
+pd_cluster_config_defaults(PdClusterConfig *config)
+{
+    *config = (PdClusterConfig){.is_synchronous = false,
+                                .synchronous_quorum = 1,
+                                .ttl_s = PD_CLUSTER_TTL_S_DEFAULT,
+                                .loop_interval_ms = PD_CLUSTER_LOOP_MS_DEFAULT,
+                                .maximum_lag_on_failover_bytes = PD_CLUSTER_MAX_LAG_DEFAULT};
+}
+
+/* One part of a parameter name: [a-z_][a-z0-9_]*. */
+static bool
+is_name_part(const char *text, size_t length)
+{
+    if (length == 0 || !(islower((unsigned char)text[0]) || text[0] == '_'))
+        return false;
+    for (size_t i = 1; i < length; i++)
+        if (!islower((unsigned char)text[i]) && !isdigit((unsigned char)text[i]) && text[i] != '_')
+            return false;
+    return true;
+}
+
+bool
+pd_cluster_config_is_parameter_name(const char *name)
+{
+    size_t length = strlen(name);
+    if (length == 0 || length > PD_CLUSTER_PARAMETER_NAME_MAX)
+        return false;
+    const char *dot = strchr(name, '.');
+    if (dot == NULL)
+        return is_name_part(name, length);
+    return is_name_part(name, (size_t)(dot - name)) &&
+           is_name_part(dot + 1, length - (size_t)(dot - name) - 1);
+}
+
+static bool
+is_parameter_value(const char *value)
+{
+    if (strlen(value) > PD_CLUSTER_PARAMETER_VALUE_MAX)
+        return false;
+    for (const char *c = value; *c != '\0'; c++)
+        if (iscntrl((unsigned char)*c))
+            return false;
+    return true;
+}
+
+/* ---- checks: each adds its problems to *problems ---------------------------------------------------- */
+
+static void
+check_bounds(const PdClusterConfig *config, PdError *problems)
+{
+    if (config->synchronous_quorum < 1 || config->synchronous_quorum > PD_CLUSTER_QUORUM_MAX)
+        pd_error_add_problem(problems, NULL, 0, 0, "synchronous_quorum",
+                             "synchronous_quorum %d is not possible: it is from 1 to %d (standbys that must "
+                             "confirm each commit; a node streams to at most %d)",
+                             config->synchronous_quorum, PD_CLUSTER_QUORUM_MAX, PD_CLUSTER_QUORUM_MAX);
+    if (config->ttl_s < PD_CLUSTER_TTL_S_MIN || config->ttl_s > PD_CLUSTER_TTL_S_MAX)
+        pd_error_add_problem(problems, NULL, 0, 0, "ttl_s", "ttl_s %d is out of bounds: %d to %d seconds",
+                             config->ttl_s, PD_CLUSTER_TTL_S_MIN, PD_CLUSTER_TTL_S_MAX);
+    if (config->loop_interval_ms < PD_CLUSTER_LOOP_MS_MIN ||
+        config->loop_interval_ms > PD_CLUSTER_LOOP_MS_MAX)
+        pd_error_add_problem(problems, NULL, 0, 0, "loop_interval_ms",
+                             "loop_interval_ms %d is out of bounds: %d to %d", config->loop_interval_ms,
+                             PD_CLUSTER_LOOP_MS_MIN, PD_CLUSTER_LOOP_MS_MAX);
+    else if (config->ttl_s >= PD_CLUSTER_TTL_S_MIN && config->ttl_s <= PD_CLUSTER_TTL_S_MAX &&
+             (int64_t)config->loop_interval_ms * 2 > (int64_t)config->ttl_s * 1000)
+        pd_error_add_problem(
+            problems, NULL, 0, 0, "loop_interval_ms",
+            "loop_interval_ms %d is more than half of ttl_s (%d s): the leader must have two "
+            "chances to renew its lease before it expires",
+            config->loop_interval_ms, config->ttl_s);
+    if (config->maximum_lag_on_failover_bytes < 0 ||
+        config->maximum_lag_on_failover_bytes > PD_CLUSTER_MAX_LAG_MAX)
+        pd_error_add_problem(problems, NULL, 0, 0, "maximum_lag_on_failover_bytes",
+                             "maximum_lag_on_failover_bytes %" PRId64 " is out of bounds: 0 to %" PRId64,
+                             config->maximum_lag_on_failover_bytes, PD_CLUSTER_MAX_LAG_MAX);
+}
+
+static void
+check_parameter(const PdClusterParameter *parameter, PdError *problems)
+{
+    char field[96];
+    snprintf(field, sizeof field, "postgresql_parameters.%.63s", parameter->name);
+    if (!pd_cluster_config_is_parameter_name(parameter->name))
+        pd_error_add_problem(problems, NULL, 0, 0, "postgresql_parameters",
+                             "postgresql_parameters: \"%.64s\" is not a parameter name (lower case a-z, 0-9 "
+                             "and '_', an extension's as \"ext.name\")",
+                             parameter->name);
+    else if (pd_node_owns_parameter(parameter->name))
+        pd_error_add_problem(problems, NULL, 0, 0, field,
+                             "%s: prodata's node module sets %s itself on every node; it cannot be a cluster "
+                             "setting",
+                             field, parameter->name);
+    else if (!is_parameter_value(parameter->value))
+        pd_error_add_problem(problems, NULL, 0, 0, field,
+                             "%s: the value holds a control character or is longer than %d bytes", field,
+                             PD_CLUSTER_PARAMETER_VALUE_MAX);
+}
+
+static void
+check_into(const PdClusterConfig *config, PdError *problems)
+{
+    check_bounds(config, problems);
+    if (config->parameter_count > PD_CLUSTER_PARAMETERS_MAX)
+        pd_error_add_problem(problems, NULL, 0, 0, "postgresql_parameters",
+                             "postgresql_parameters: %zu parameters, at most %d", config->parameter_count,
+                             PD_CLUSTER_PARAMETERS_MAX);
+    for (size_t i = 0; i < config->parameter_count; i++)
+    {
+        check_parameter(&config->parameters[i], problems);
+        if (i > 0 && strcmp(config->parameters[i - 1].name, config->parameters[i].name) >= 0)
+            pd_error_add_problem(problems, NULL, 0, 0, "postgresql_parameters",
+                                 "postgresql_parameters: not sorted by name, or \"%.64s\" twice",
+                                 config->parameters[i].name);
+    }
+}
+
+bool
+pd_cluster_config_check(const PdClusterConfig *config, PdError *err)
+{
+    PdError problems;
+    pd_error_clear(&problems);
+    check_into(config, &problems);
+    if (problems.code == PD_OK)
+        return true;
+    *err = problems;
+    return false;
+}
+
+/* ---- the document ----------------------------------------------------------------------------------- */
+
+static int
+compare_parameters(const void *a, const void *b)
+{
+    return strcmp(((const PdClusterParameter *)a)->name, ((const PdClusterParameter *)b)->name);
+}
+
+/* An integer field into *value when it is a JSON integer within int64; else a problem. */
+static bool
+read_integer(json_t *value, const char *field, int64_t *out, PdError *problems)
+{
+    if (json_is_integer(value))
+    {
+        *out = (int64_t)json_integer_value(value);
+        return true;
+    }
+    pd_error_add_problem(problems, NULL, 0, 0, field, "%s must be an integer", field);
+    return false;
+}
+
+static int
+clamp_int(int64_t value)
+{
+    return value < -1000000000 ? -1000000000 : value > 1000000000 ? 1000000000 : (int)value;
+}
+
+static void
+read_synchronous_mode(json_t *value, PdClusterConfig *config, PdError *problems)
+{
+    const char *text = json_is_string(value) ? json_string_value(value) : NULL;
+    if (text != NULL && (strcmp(text, "on") == 0 || strcmp(text, "off") == 0))
+        config->is_synchronous = strcmp(text, "on") == 0;
+    else
+        pd_error_add_problem(problems, NULL, 0, 0, "synchronous_mode",
+                             "synchronous_mode must be \"on\" or \"off\"");
+}
+
+static void
+read_parameters(PdArena *arena, json_t *object, PdClusterConfig *config, PdError *problems)
+{
+    if (!json_is_object(object))
+    {
+        pd_error_add_problem(problems, NULL, 0, 0, "postgresql_parameters",
+                             "postgresql_parameters must be an object of \"name\": \"value\"");
+        return;
+    }
+    size_t count = json_object_size(object);
+    PdClusterParameter *parameters = pd_arena_calloc(arena, count > 0 ? count : 1, sizeof *parameters);
+    if (parameters == NULL)
+        return;
+    size_t used = 0;
+    const char *name;
+    json_t *value;
+    json_object_foreach(object, name, value)
+    {
+        if (!json_is_string(value))
+        {
+            pd_error_add_problem(problems, NULL, 0, 0, "postgresql_parameters",
+                                 "postgresql_parameters.%.63s must be a string (\"64MB\", \"on\")", name);
+            continue;
+        }
+        parameters[used++] = (PdClusterParameter){pd_arena_strdup(arena, name),
+                                                  pd_arena_strdup(arena, json_string_value(value))};
+    }
+    if (pd_arena_failed(arena))
+        return;
+    qsort(parameters, used, sizeof *parameters, compare_parameters);
+    config->parameters = parameters;
+    config->parameter_count = used;
+}
+
+/* One field of the document into *config, or a problem naming it. */
+static void
+read_field(PdArena *arena, const char *field, json_t *value, PdClusterConfig *config, PdError *problems)
+{
+    int64_t number = 0;
+    if (strcmp(field, "synchronous_mode") == 0)
+        read_synchronous_mode(value, config, problems);
+    else if (strcmp(field, "synchronous_quorum") == 0 && read_integer(value, field, &number, problems))
+        config->synchronous_quorum = clamp_int(number);
+    else if (strcmp(field, "ttl_s") == 0 && read_integer(value, field, &number, problems))
+        config->ttl_s = clamp_int(number);
+    else if (strcmp(field, "loop_interval_ms") == 0 && read_integer(value, field, &number, problems))
+        config->loop_interval_ms = clamp_int(number);
+    else if (strcmp(field, "maximum_lag_on_failover_bytes") == 0 &&
+             read_integer(value, field, &number, problems))
+        config->maximum_lag_on_failover_bytes = number;
+    else if (strcmp(field, "postgresql_parameters") == 0)
+        read_parameters(arena, value, config, problems);
+}
+
+static bool
+is_field(const char *name)
+{
+    for (size_t i = 0; i < sizeof field_names / sizeof field_names[0]; i++)
+        if (strcmp(field_names[i], name) == 0)
+            return true;
+    return false;
+}
+
+bool
+pd_cluster_config_parse(PdArena *arena, const char *text, size_t length, PdClusterConfig *config,
+                        PdError *err)
+{
+    if (length > PD_CLUSTER_DOCUMENT_MAX)
+        return pd_error_set(err, PD_ERR_INVALID_INPUT, "the cluster configuration is %zu bytes, at most %d",
+                            length, PD_CLUSTER_DOCUMENT_MAX);
+    json_error_t json_err;
+    json_t *root = json_loadb(text, length, JSON_REJECT_DUPLICATES, &json_err);
+    if (root == NULL || !json_is_object(root))
+    {
+        json_decref(root);
+        return pd_error_set(err, PD_ERR_INVALID_INPUT, "the cluster configuration is not a JSON object%s%s",
+                            root == NULL ? ": " : "", root == NULL ? json_err.text : "");
+    }
+    PdClusterConfig parsed;
+    pd_cluster_config_defaults(&parsed);
+    PdError problems;
+    pd_error_clear(&problems);
+    const char *field;
+    json_t *value;
+    json_object_foreach(root, field, value)
+    {
+        if (is_field(field))
+            read_field(arena, field, value, &parsed, &problems);
+        else
+            pd_error_add_problem(&problems, NULL, 0, 0, field, "unknown field \"%.64s\"; the fields are %s",
+                                 field, FIELD_LIST);
+    }
+    json_decref(root);
+    if (pd_arena_failed(arena))
+        return pd_arena_error(arena, err);
+    check_into(&parsed, &problems); /* fields that did not parse kept their default */
+    if (problems.code != PD_OK)
+    {
+        *err = problems;
+        return false;
+    }
+    *config = parsed;
+    return true;
+}
+
+static json_t *
+document(const PdClusterConfig *config)
+{
+    json_t *parameters = json_object();
+    for (size_t i = 0; parameters != NULL && i < config->parameter_count; i++)
+        if (json_object_set_new(parameters, config->parameters[i].name,
+                                json_string(config->parameters[i].value)) != 0)
+        {
+            json_decref(parameters);
+            return NULL;
+        }
+    if (parameters == NULL)
+        return NULL;
+    return json_pack("{s:s, s:i, s:i, s:i, s:I, s:o}", "synchronous_mode",
+                     config->is_synchronous ? "on" : "off", "synchronous_quorum", config->synchronous_quorum,
+                     "ttl_s", config->ttl_s, "loop_interval_ms", config->loop_interval_ms,
+                     "maximum_lag_on_failover_bytes", (json_int_t)config->maximum_lag_on_failover_bytes,
+                     "postgresql_parameters", parameters);
+}
+
+char *
+pd_cluster_config_json(PdArena *arena, const PdClusterConfig *config, bool is_pretty, PdError *err)
+{
+    json_t *root = document(config);
+    char *text = root != NULL
+                     ? json_dumps(root, JSON_PRESERVE_ORDER | (is_pretty ? JSON_INDENT(2) : JSON_COMPACT))
+                     : NULL;
+    json_decref(root);
+    if (text == NULL)
+    {
+        pd_error_set(err, PD_ERR_NO_MEMORY, "out of memory for the cluster configuration's JSON");
+        return NULL;
+    }
+    char *copy = pd_arena_sprintf(arena, "%s%s", text, is_pretty ? "\n" : "");
+    free(text);
+    if (copy == NULL)
+        pd_arena_error(arena, err);
+    return copy;
+}
