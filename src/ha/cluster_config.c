@@ -63,14 +63,39 @@ pd_cluster_config_is_parameter_name(const char *name)
            is_name_part(dot + 1, length - (size_t)(dot - name) - 1);
 }
 
+/* The length of the UTF-8 character at text (1 to 4), or 0 when it is not one (overlong, surrogate, >
+ * U+10FFFF). */
+static size_t
+utf8_char(const unsigned char *text)
+{
+    if (text[0] < 0x80)
+        return 1;
+    size_t length = text[0] >= 0xc2 && text[0] <= 0xdf   ? 2
+                    : text[0] >= 0xe0 && text[0] <= 0xef ? 3
+                    : text[0] >= 0xf0 && text[0] <= 0xf4 ? 4
+                                                         : 0;
+    for (size_t i = 1; i < length; i++)
+        if ((text[i] & 0xc0) != 0x80)
+            return 0;
+    if ((text[0] == 0xe0 && text[1] < 0xa0) || (text[0] == 0xed && text[1] >= 0xa0) ||
+        (text[0] == 0xf0 && text[1] < 0x90) || (text[0] == 0xf4 && text[1] >= 0x90))
+        return 0;
+    return length;
+}
+
+/* Text PostgreSQL's configuration file and JSON both take: UTF-8 without control characters. */
 static bool
 is_parameter_value(const char *value)
 {
     if (strlen(value) > PD_CLUSTER_PARAMETER_VALUE_MAX)
         return false;
-    for (const char *c = value; *c != '\0'; c++)
-        if (iscntrl((unsigned char)*c))
+    for (const unsigned char *c = (const unsigned char *)value; *c != '\0';)
+    {
+        size_t length = utf8_char(c);
+        if (length == 0 || iscntrl(*c) || *c == 0x7f)
             return false;
+        c += length;
+    }
     return true;
 }
 
@@ -122,9 +147,10 @@ check_parameter(const PdClusterParameter *parameter, PdError *problems)
                              "setting",
                              field, parameter->name);
     else if (!is_parameter_value(parameter->value))
-        pd_error_add_problem(problems, NULL, 0, 0, field,
-                             "%s: the value holds a control character or is longer than %d bytes", field,
-                             PD_CLUSTER_PARAMETER_VALUE_MAX);
+        pd_error_add_problem(
+            problems, NULL, 0, 0, field,
+            "%s: the value is not UTF-8, holds a control character or is longer than %d bytes", field,
+            PD_CLUSTER_PARAMETER_VALUE_MAX);
 }
 
 static void

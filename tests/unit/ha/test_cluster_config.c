@@ -222,9 +222,10 @@ test_assign(void **state)
     assert_string_equal(config.parameters[0].value, "%m ");
     assert_false(config.is_synchronous);
     PdClusterConfig before = config;
-    const char *bad[] = {"ttl_s=-1",  "synchronous_quorum=three",     "bogus=1", "synchronous_mode=yes",
-                         "no_equals", "postgresql_parameters.port=1", "=1"};
-    assert_false(pd_cluster_config_assign(arena, &config, bad, 7, &err));
+    const char *bad[] = {
+        "ttl_s=-1",  "synchronous_quorum=three",     "bogus=1", "synchronous_mode=yes",
+        "no_equals", "postgresql_parameters.port=1", "=1",      "postgresql_parameters.x=\xff\xfe"};
+    assert_false(pd_cluster_config_assign(arena, &config, bad, 8, &err));
     assert_int_equal(err.code, PD_ERR_INVALID_INPUT);
     assert_problem(err, "ttl_s", "ttl_s -1 is out of bounds");
     assert_problem(err, "synchronous_quorum", "\"three\" is not an integer");
@@ -232,6 +233,7 @@ test_assign(void **state)
     assert_problem(err, "synchronous_mode", "\"yes\" is not on or off");
     assert_problem(err, "", "\"no_equals\" is not field=value");
     assert_problem(err, "postgresql_parameters.port", "sets port itself");
+    assert_problem(err, "postgresql_parameters.x", "not UTF-8");
     assert_memory_equal(&config, &before, sizeof config); /* unchanged */
     const char *too_fast[] = {"ttl_s=2", "loop_interval_ms=1500"};
     assert_false(pd_cluster_config_assign(arena, &config, too_fast, 2, &err));
