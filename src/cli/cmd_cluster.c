@@ -17,8 +17,7 @@
 #include <jansson.h>
 
 #include "cli.h"
-#include "ha/cluster_config.h"
-#include "ha/keeper_settings.h"
+#include "ha/ha.h"
 
 /* The keeper settings, their etcd client and the key layout. *etcd is closed by the caller. */
 static bool

@@ -137,7 +137,8 @@ pd_cluster_config_assign(PdArena *arena, PdClusterConfig *config, const char *co
     draft.parameters = pd_arena_calloc(arena, config->parameter_count + count + 1, sizeof *draft.parameters);
     if (draft.parameters == NULL)
         return pd_arena_error(arena, err);
-    memcpy(draft.parameters, config->parameters, config->parameter_count * sizeof *draft.parameters);
+    if (config->parameter_count > 0) /* the defaults' parameters are NULL */
+        memcpy(draft.parameters, config->parameters, config->parameter_count * sizeof *draft.parameters);
     PdError problems;
     pd_error_clear(&problems);
     for (size_t i = 0; i < count; i++)

@@ -1,0 +1,17 @@
+/*
+ * ha.h - the ha module as the commands see it: what `prodata cluster` (and
+ * the coming `prodata keeper`) may call. The keeper settings made into an
+ * etcd client and a key layout (keeper_settings.h, keys.h, etcd.h) and the
+ * cluster-wide configuration in etcd (cluster_config.h). The node module
+ * (node.h) joins when the keeper command does. Everything else of src/ha is
+ * private to the module.
+ */
+#ifndef PRODATA_HA_H
+#define PRODATA_HA_H
+
+#include "ha/cluster_config.h"
+#include "ha/etcd.h"
+#include "ha/keeper_settings.h"
+#include "ha/keys.h"
+
+#endif
