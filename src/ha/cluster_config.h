@@ -118,7 +118,8 @@ typedef struct PdClusterConfigOutcome
  * Reads the document. DONE: *config (in arena) and *mod_revision, the key's
  * mod_revision, 0 when the key is absent and *config the defaults. INVALID:
  * the stored document does not parse or check (err says where; the keeper
- * keeps the configuration it had). UNKNOWN: err is PD_ERR_DCS_UNKNOWN.
+ * keeps the configuration it had). UNKNOWN: err is PD_ERR_DCS_UNKNOWN (or
+ * PD_ERR_NO_MEMORY: nothing is known of the document either).
  */
 PdClusterConfigOutcome pd_cluster_config_load(PdArena *arena, PdEtcd *etcd, const PdKeys *keys,
                                               PdClusterConfig *config, int64_t *mod_revision, PdError *err);

@@ -4,11 +4,12 @@
 # the show after it, invalid changes refused with every field named (exit 2) and nothing written,
 # --if-revision refusing a change decided on an older document (exit 1), two processes setting fields at once
 # with none of their acknowledged changes lost, and an etcd that does not answer (stopped with SIGSTOP, or a
-# refused port): exit 4 within the request timeout, saying the outcome is unknown. Also the keeper settings
-# surface (`prodata config --surface keeper`, its docs table) and that no password is ever a setting.
+# refused port): exit 4 within the request timeout, saying the outcome is unknown; TLS with a client
+# certificate named by the keeper settings (and without it: exit 4). Also the keeper settings surface
+# (`prodata config --surface keeper`, its docs table) and that no password is ever a setting.
 source tests/lib/tap.sh
 source tests/lib/etcd.sh
-tap_plan 31
+tap_plan 34
 tap_workdir
 ETCD_DIR="$TAP_WORKDIR/etcd"
 trap 'etcd_cluster_stop "$ETCD_DIR"; rm -rf "$TAP_WORKDIR"' EXIT
@@ -107,4 +108,25 @@ run_cmd "$PRODATA" cluster config --etcd-endpoints "http://127.0.0.1:$(etcd_free
 expect_rc "a refused port: show exits 4" 4
 run_cmd "$PRODATA" cluster config
 expect_out "etcd answers again after SIGCONT, the document unchanged by the unanswered set" "^ttl_s +3 +3$"
+
+# TLS through the keeper settings: an etcd asking for client certificates, reached with etcd_ca_file,
+# etcd_cert_file and etcd_key_file; without the client certificate there is no answer to trust.
+TLS_DIR="$TAP_WORKDIR/etcd-tls"
+trap 'etcd_cluster_stop "$ETCD_DIR"; etcd_cluster_stop "$TLS_DIR"; rm -rf "$TAP_WORKDIR"' EXIT
+if etcd_cluster_start "$TLS_DIR" 1 $$ tls >"$TAP_WORKDIR/etcd-tls.log" 2>&1; then
+    cat >tls.conf <<CONF
+etcd_endpoints = "$(cat "$TLS_DIR/endpoints")"
+etcd_ca_file = etcd-tls/tls/ca.crt
+etcd_cert_file = etcd-tls/tls/client.crt
+etcd_key_file = etcd-tls/tls/client.key
+CONF
+    run_cmd "$PRODATA" cluster config set --config tls.conf ttl_s=6
+    expect_rc "over TLS with a client certificate (paths relative to the settings file): set exits 0" 0
+    run_cmd "$PRODATA" cluster config --config tls.conf
+    expect_out "and show reads it back" "^ttl_s +6 +3$"
+    run_cmd "$PRODATA" cluster config --config tls.conf --etcd-cert-file= --etcd-key-file=
+    expect_rc "without the client certificate: exit 4" 4
+else
+    for name in "TLS set" "TLS show" "TLS without a certificate"; do tap_skip "$name" "etcd with TLS does not start"; done
+fi
 tap_done
