@@ -45,17 +45,24 @@ print_table(const PdKeys *keys, const PdClusterConfig *config, int64_t revision)
         printf("%s: not in etcd; the defaults are in effect\n\n", pd_keys_config(keys).data);
     else
         printf("%s: revision %" PRId64 "\n\n", pd_keys_config(keys).data, revision);
-    char text[4][32];
-    snprintf(text[0], sizeof text[0], "%d", config->synchronous_quorum);
-    snprintf(text[1], sizeof text[1], "%d", config->ttl_s);
-    snprintf(text[2], sizeof text[2], "%d", config->loop_interval_ms);
-    snprintf(text[3], sizeof text[3], "%" PRId64, config->maximum_lag_on_failover_bytes);
+    PdClusterConfig defaults;
+    pd_cluster_config_defaults(&defaults);
+    const PdClusterConfig *column[2] = {config, &defaults};
+    char text[2][4][32];
+    for (int i = 0; i < 2; i++)
+    {
+        snprintf(text[i][0], sizeof text[i][0], "%d", column[i]->synchronous_quorum);
+        snprintf(text[i][1], sizeof text[i][1], "%d", column[i]->ttl_s);
+        snprintf(text[i][2], sizeof text[i][2], "%d", column[i]->loop_interval_ms);
+        snprintf(text[i][3], sizeof text[i][3], "%" PRId64, column[i]->maximum_lag_on_failover_bytes);
+    }
     print_row("field", "value", "default");
-    print_row("synchronous_mode", config->is_synchronous ? "on" : "off", "off");
-    print_row("synchronous_quorum", text[0], "1");
-    print_row("ttl_s", text[1], "3");
-    print_row("loop_interval_ms", text[2], "1000");
-    print_row("maximum_lag_on_failover_bytes", text[3], "1048576");
+    print_row("synchronous_mode", config->is_synchronous ? "on" : "off",
+              defaults.is_synchronous ? "on" : "off");
+    print_row("synchronous_quorum", text[0][0], text[1][0]);
+    print_row("ttl_s", text[0][1], text[1][1]);
+    print_row("loop_interval_ms", text[0][2], text[1][2]);
+    print_row("maximum_lag_on_failover_bytes", text[0][3], text[1][3]);
     for (size_t i = 0; i < config->parameter_count; i++)
     {
         char field[128];

@@ -630,7 +630,7 @@ static bool
 is_other_surface_setting(const PdSettingTable *table, const char *name)
 {
     static const PdSettingTable *const surfaces[] = {&pd_settings_migrate, &pd_settings_serve,
-                                                     &pd_settings_archive};
+                                                     &pd_settings_archive, &pd_settings_keeper};
     for (size_t i = 0; i < sizeof(surfaces) / sizeof(surfaces[0]); i++)
         if (surfaces[i] != table && find_length(surfaces[i], name, strlen(name)) != NULL)
             return true;

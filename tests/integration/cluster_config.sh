@@ -9,7 +9,7 @@
 # (`prodata config --surface keeper`, its docs table) and that no password is ever a setting.
 source tests/lib/tap.sh
 source tests/lib/etcd.sh
-tap_plan 34
+tap_plan 35
 tap_workdir
 ETCD_DIR="$TAP_WORKDIR/etcd"
 trap 'etcd_cluster_stop "$ETCD_DIR"; rm -rf "$TAP_WORKDIR"' EXIT
@@ -33,6 +33,8 @@ etcd_request_timeout_ms = 1500
 CONF
 cd "$TAP_WORKDIR" || exit 1
 
+run_cmd "$PRODATA" config
+expect_rc "the keeper's settings in prodata.conf are no mistake for another command (migrate's config)" 0
 run_cmd "$PRODATA" config --surface keeper
 expect_out "config --surface keeper shows the endpoints with their source" "^etcd_endpoints = \"http://127.0.0.1:[0-9]+\" +# .*prodata.conf:1"
 
