@@ -78,6 +78,42 @@ is_own_column(const PdOrderTerm *term)
 }
 
 /*
+ * Whether a page's rows are found by a seek, not by OFFSET: an unfiltered list ordered by the primary key
+ * alone, past its first page. OFFSET makes PostgreSQL fetch every skipped row from the table; the seek
+ * skips them in the primary key's index, reading no row (an index-only scan, where the visibility map
+ * allows), then fetches the page's rows only.
+ */
+static bool
+seeks_page(const PdQuery *query, const PdOrderTerm *terms, size_t count)
+{
+    return query->offset > 0 && query->where == NULL && query->after == NULL && count == 1 &&
+           is_own_column(&terms[0]) && terms[0].path.field->is_primary_key;
+}
+
+/*
+ * " WHERE pd_m.pk >= (SELECT pd_s.pk FROM t AS pd_s ORDER BY pd_s.pk OFFSET $n LIMIT 1)" (<= when
+ * descending): the rows from the one OFFSET would start at, in the same snapshot, so the same page; none
+ * when OFFSET is past the end (the subquery is NULL).
+ */
+static void
+append_seek(PdSqlBuild *build, const PdOrderTerm *term)
+{
+    PdStrbuf *sql = &build->sql;
+    const char *column = term->path.field->column;
+    pd_strbuf_append(sql, " WHERE ");
+    pd_query_column(sql, MAIN_ALIAS, column);
+    pd_strbuf_append(sql, term->is_descending ? " <= (SELECT " : " >= (SELECT ");
+    pd_query_column(sql, "pd_s", column);
+    pd_strbuf_append(sql, " FROM ");
+    pd_strbuf_append_identifier(sql, build->query->model->table);
+    pd_strbuf_append(sql, " AS pd_s ORDER BY ");
+    pd_query_column(sql, "pd_s", column);
+    pd_strbuf_append(sql, term->is_descending ? " DESC OFFSET " : " OFFSET ");
+    pd_query_param(build, number_text(build, build->query->offset), "bigint");
+    pd_strbuf_append(sql, " LIMIT 1)");
+}
+
+/*
  * The ordered, limited rows with the object as o, the ordering values as k1..kn (text) and their place as n.
  * The innermost select orders and limits the bare rows (so OFFSET skips rows without building their
  * objects), the middle numbers them in that order, the outer builds each object on the same alias pd_m
@@ -125,14 +161,18 @@ append_page_rows(PdSqlBuild *build, const PdOrderTerm *terms, size_t count, size
         if (!is_own_column(&terms[i]))
             pd_strbuf_appendf(sql, ", %s AS pd_k%zu", exprs[i], i + 1);
     append_from(build, pd_strbuf_text(&order_joins));
-    append_where(build, terms, exprs, count, true);
+    bool seeks = seeks_page(query, terms, count);
+    if (seeks)
+        append_seek(build, &terms[0]);
+    else
+        append_where(build, terms, exprs, count, true);
     pd_query_render_order(build, terms, exprs, count, query->after != NULL && query->is_before);
     if (fetch_limit >= 0)
     {
         pd_strbuf_append(sql, " LIMIT ");
         pd_query_param(build, number_text(build, fetch_limit), "bigint");
     }
-    if (query->offset > 0)
+    if (query->offset > 0 && !seeks)
     {
         pd_strbuf_append(sql, " OFFSET ");
         pd_query_param(build, number_text(build, query->offset), "bigint");

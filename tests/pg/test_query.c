@@ -481,6 +481,42 @@ page_of(PdQuery *query, PdCountMode mode)
     return page;
 }
 
+/* An unfiltered page ordered by the primary key past the first is found by a seek in the key's index, not by
+ * OFFSET (statement.c): the same rows as OFFSET gives (a filter that keeps every row takes that path), either
+ * way round, and none past the end. */
+static void
+test_page_seek_is_offset(void **state)
+{
+    (void)state;
+    static const char *const orders[] = {"id", "-id"};
+    static const int64_t offsets[] = {1, 2, 3, 100};
+    for (size_t o = 0; o < 2; o++)
+    {
+        for (size_t i = 0; i < sizeof(offsets) / sizeof(offsets[0]); i++)
+        {
+            PdError err = {0};
+            PdQuery *seek = query_of("Book");
+            PdQuery *skip = query_of("Book");
+            assert_true(pd_query_where(skip, "id__gte", "0", &err));
+            assert_true(pd_query_order_by(seek, orders[o], &err));
+            assert_true(pd_query_order_by(skip, orders[o], &err));
+            pd_query_slice(seek, offsets[i], 2);
+            pd_query_slice(skip, offsets[i], 2);
+            PdSqlText text = {0};
+            assert_true(pd_query_sql(seek, PD_SHAPE_PAGE, PD_COUNT_EXACT, &text, &err));
+            assert_non_null(strstr(text.sql, "pd_s"));
+            PdPage by_seek = page_of(seek, PD_COUNT_EXACT);
+            PdPage by_offset = page_of(skip, PD_COUNT_EXACT);
+            assert_string_equal(by_seek.json, by_offset.json);
+            assert_int_equal(by_seek.row_count, by_offset.row_count);
+            assert_int_equal(by_seek.has_more, by_offset.has_more);
+            assert_int_equal(by_seek.count, by_offset.count);
+            if (offsets[i] == 100)
+                assert_string_equal(by_seek.json, "[]");
+        }
+    }
+}
+
 static void
 test_page_with_count_and_keys(void **state)
 {
@@ -952,6 +988,7 @@ main(void)
         cmocka_unit_test(test_count_and_exists),
         cmocka_unit_test(test_ordering),
         cmocka_unit_test(test_page_with_count_and_keys),
+        cmocka_unit_test(test_page_seek_is_offset),
         cmocka_unit_test(test_keyset),
         cmocka_unit_test(test_page_on_related_ordering),
         cmocka_unit_test(test_select_related),
