@@ -123,6 +123,25 @@ etcdtest_stop(EtcdTestCluster *cluster)
     cluster->dir[0] = '\0';
 }
 
+/* One member for a whole test program, as cmocka's group setup and teardown: etcdtest_single. */
+static EtcdTestCluster etcdtest_single;
+
+static inline int
+etcdtest_start_single(void **state)
+{
+    (void)state;
+    etcdtest_start(&etcdtest_single, 1);
+    return 0;
+}
+
+static inline int
+etcdtest_stop_single(void **state)
+{
+    (void)state;
+    etcdtest_stop(&etcdtest_single);
+    return 0;
+}
+
 /* A listening loopback socket on a free port; its port in *port. */
 static inline int
 etcdtest_listen(int *port)

@@ -18,24 +18,6 @@
 #include "ha/cluster_config.h"
 #include "testing.h"
 
-static EtcdTestCluster single;
-
-static int
-start_single(void **state)
-{
-    (void)state;
-    etcdtest_start(&single, 1);
-    return 0;
-}
-
-static int
-stop_single(void **state)
-{
-    (void)state;
-    etcdtest_stop(&single);
-    return 0;
-}
-
 static PdEtcd *
 client_of(const char *endpoint)
 {
@@ -54,9 +36,9 @@ client_of(const char *endpoint)
 static PdEtcd *
 single_client(void)
 {
-    if (!single.is_running)
+    if (!etcdtest_single.is_running)
         skip();
-    return client_of(single.endpoints[0]);
+    return client_of(etcdtest_single.endpoints[0]);
 }
 
 /* A layout of its own per test: /t/<cluster>. */
@@ -245,7 +227,7 @@ static void *
 run_changer(void *data)
 {
     Changer *changer = data;
-    PdEtcd *etcd = client_of(single.endpoints[0]);
+    PdEtcd *etcd = client_of(etcdtest_single.endpoints[0]);
     PdKeys keys = keys_of("concurrent");
     PdArena *arena = pd_arena_new(0);
     for (int n = 0; n < CHANGES; n++)
@@ -279,7 +261,7 @@ static void
 test_concurrent_changes_all_applied(void **state)
 {
     (void)state;
-    if (!single.is_running)
+    if (!etcdtest_single.is_running)
         skip();
     pthread_t threads[CHANGERS];
     Changer changers[CHANGERS];
@@ -384,5 +366,5 @@ main(void)
         cmocka_unit_test(test_unreachable_is_unknown),
         cmocka_unit_test(test_unknown_write),
     };
-    return cmocka_run_group_tests(tests, start_single, stop_single);
+    return cmocka_run_group_tests(tests, etcdtest_start_single, etcdtest_stop_single);
 }

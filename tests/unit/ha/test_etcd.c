@@ -17,24 +17,6 @@
 #include "ha/etcd.h"
 #include "etcdtest.h"
 
-static EtcdTestCluster single;
-
-static int
-start_single(void **state)
-{
-    (void)state;
-    etcdtest_start(&single, 1);
-    return 0;
-}
-
-static int
-stop_single(void **state)
-{
-    (void)state;
-    etcdtest_stop(&single);
-    return 0;
-}
-
 /* A client of the given endpoints with short timeouts; fails the test when the config is refused. */
 static PdEtcd *
 client_of(const char *const *endpoints, size_t count, int attempt_ms, int request_ms)
@@ -55,9 +37,9 @@ client_of(const char *const *endpoints, size_t count, int attempt_ms, int reques
 static PdEtcd *
 single_client(void)
 {
-    if (!single.is_running)
+    if (!etcdtest_single.is_running)
         skip();
-    return client_of(single.endpoints, 1, 1000, 2000);
+    return client_of(etcdtest_single.endpoints, 1, 1000, 2000);
 }
 
 #define assert_status(call, expected)                                                                        \
@@ -415,9 +397,10 @@ static void
 test_answer_too_long(void **state)
 {
     (void)state;
-    if (!single.is_running)
+    if (!etcdtest_single.is_running)
         skip();
-    PdEtcdConfig config = {.endpoints = single.endpoints, .endpoint_count = 1, .max_answer_bytes = 300};
+    PdEtcdConfig config = {
+        .endpoints = etcdtest_single.endpoints, .endpoint_count = 1, .max_answer_bytes = 300};
     PdEtcd *etcd = NULL;
     PdError err = {0};
     assert_true(pd_etcd_open(&config, &etcd, &err));
@@ -648,13 +631,13 @@ static void
 test_failover_past_dead_endpoints(void **state)
 {
     (void)state;
-    if (!single.is_running)
+    if (!etcdtest_single.is_running)
         skip();
     EtcdTestFake hole; /* accepts connections and answers nothing, its status included */
     assert_true(etcdtest_fake_start(&hole, NULL, 0));
     char refused[64];
     snprintf(refused, sizeof refused, "http://127.0.0.1:%d", etcdtest_refusing_port());
-    const char *endpoints[] = {refused, hole.url, single.urls[0]};
+    const char *endpoints[] = {refused, hole.url, etcdtest_single.urls[0]};
     PdEtcd *etcd = client_of(endpoints, 3, 300, 1500);
     PdArena *arena = pd_arena_new(0);
     PdError err = {0};
@@ -664,19 +647,19 @@ test_failover_past_dead_endpoints(void **state)
     /* the hole's status request waited its attempt timeout; the failures on the way leave no error */
     assert_true(etcdtest_now_ms() - started >= 250);
     assert_int_equal(err.code, PD_OK);
-    assert_string_equal(pd_etcd_endpoint(etcd), single.urls[0]);
+    assert_string_equal(pd_etcd_endpoint(etcd), etcdtest_single.urls[0]);
     assert_status(pd_etcd_get(arena, etcd, pd_etcd_text("/f/k"), &kv, &err), PD_ETCD_DONE);
     assert_int_equal(hole.connections, 1); /* the second call went straight to the one that answered */
     pd_etcd_close(etcd);
     etcdtest_fake_stop(&hole);
 
     EtcdTestFake silent; /* knows its cluster, then never answers a call */
-    assert_true(etcdtest_fake_start(&silent, NULL, cluster_of(single.urls[0])));
-    const char *silent_first[] = {silent.url, single.urls[0]};
+    assert_true(etcdtest_fake_start(&silent, NULL, cluster_of(etcdtest_single.urls[0])));
+    const char *silent_first[] = {silent.url, etcdtest_single.urls[0]};
     etcd = client_of(silent_first, 2, 300, 1500);
     assert_status(pd_etcd_put(etcd, pd_etcd_text("/f/k"), pd_etcd_text("w"), 0, NULL, &err), PD_ETCD_UNKNOWN);
     assert_non_null(strstr(err.detail, "no answer within 300 ms"));
-    assert_string_equal(pd_etcd_endpoint(etcd), single.urls[0]); /* the next call starts past it */
+    assert_string_equal(pd_etcd_endpoint(etcd), etcdtest_single.urls[0]); /* the next call starts past it */
     assert_status(pd_etcd_get(arena, etcd, pd_etcd_text("/f/k"), &kv, &err), PD_ETCD_DONE);
     assert_string_equal(kv.value.data, "v"); /* the write that timed out was not sent again */
     pd_etcd_close(etcd);
@@ -731,27 +714,27 @@ static void
 test_5xx_moves_reads_not_writes(void **state)
 {
     (void)state;
-    if (!single.is_running)
+    if (!etcdtest_single.is_running)
         skip();
     EtcdTestFake fake;
     assert_true(etcdtest_fake_start(
         &fake, HTTP("503 Service Unavailable", "{\"error\":\"etcdserver: leader changed\",\"code\":14}"),
-        cluster_of(single.urls[0])));
-    const char *endpoints[] = {fake.url, single.urls[0]};
+        cluster_of(etcdtest_single.urls[0])));
+    const char *endpoints[] = {fake.url, etcdtest_single.urls[0]};
     PdEtcd *etcd = client_of(endpoints, 2, 500, 1500);
     PdArena *arena = pd_arena_new(0);
     PdError err = {0};
     assert_status(pd_etcd_put(etcd, pd_etcd_text("/5/k"), pd_etcd_text("first"), 0, NULL, &err),
                   PD_ETCD_UNKNOWN);
     assert_non_null(strstr(err.detail, "leader changed"));
-    assert_string_equal(pd_etcd_endpoint(etcd), single.urls[0]); /* the next call starts past it */
+    assert_string_equal(pd_etcd_endpoint(etcd), etcdtest_single.urls[0]); /* the next call starts past it */
     PdEtcdKv kv;
     assert_status(pd_etcd_get(arena, etcd, pd_etcd_text("/5/k"), &kv, &err), PD_ETCD_DONE);
     assert_false(kv.exists); /* the write was not sent to the live member */
     pd_etcd_close(etcd);
     etcd = client_of(endpoints, 2, 500, 1500);
     assert_status(pd_etcd_get(arena, etcd, pd_etcd_text("/5/k"), &kv, &err), PD_ETCD_DONE);
-    assert_string_equal(pd_etcd_endpoint(etcd), single.urls[0]);
+    assert_string_equal(pd_etcd_endpoint(etcd), etcdtest_single.urls[0]);
     pd_arena_free(arena);
     pd_etcd_close(etcd);
     etcdtest_fake_stop(&fake);
@@ -870,5 +853,5 @@ main(void)
         cmocka_unit_test(test_other_cluster_is_unknown),
         cmocka_unit_test(test_cluster_member_loss),
     };
-    return cmocka_run_group_tests(tests, start_single, stop_single);
+    return cmocka_run_group_tests(tests, etcdtest_start_single, etcdtest_stop_single);
 }
