@@ -13,6 +13,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "ha/node.h"
+
 /* Splits the comma-separated endpoints (spaces around each trimmed) into config, or adds a problem. */
 static void
 split_endpoints(PdArena *arena, const char *text, PdEtcdConfig *config, PdError *problems)
@@ -207,18 +209,6 @@ read_password_file(const char *path, char *buffer, size_t size, PdError *err)
     return true;
 }
 
-static bool
-is_password(const char *password)
-{
-    size_t length = strlen(password);
-    if (length < 8 || length > 99)
-        return false;
-    for (size_t i = 0; i < length; i++)
-        if (password[i] < 0x20 || password[i] > 0x7e)
-            return false;
-    return true;
-}
-
 bool
 pd_keeper_settings_password(PdArena *arena, const PdKeeperSettings *settings, const char *env_value,
                             char **password, PdError *err)
@@ -247,7 +237,7 @@ pd_keeper_settings_password(PdArena *arena, const PdKeeperSettings *settings, co
                                                                    : "(replication_password_env empty)");
         return pd_error_field(err, "replication_password_file");
     }
-    bool is_valid = is_password(buffer);
+    bool is_valid = pd_node_password_is_valid(buffer);
     if (is_valid)
         *password = pd_arena_strdup(arena, buffer);
     memset(buffer, 0, sizeof buffer);

@@ -71,8 +71,8 @@ is_setting(const PdNodeSetting *setting)
     return true;
 }
 
-static bool
-is_password(const char *password)
+bool
+pd_node_password_is_valid(const char *password)
 {
     size_t length = password != NULL ? strlen(password) : 0;
     if (length < 8 || length > 99)
@@ -119,7 +119,7 @@ check_config(const PdNodeConfig *config, PdError *err)
         pd_error_add_problem(err, NULL, 0, 0, "port", "port must be 1-65535, not %d", config->port);
     if (config->replication_user != NULL && !is_member_name(config->replication_user))
         pd_error_add_problem(err, NULL, 0, 0, "replication_user", "replication_user must be a simple name");
-    if (!is_password(config->replication_password))
+    if (!pd_node_password_is_valid(config->replication_password))
         pd_error_add_problem(err, NULL, 0, 0, "replication_password",
                              "the replication password must be 8-99 printable ASCII characters");
     for (size_t i = 0; i < config->peer_count; i++)

@@ -215,6 +215,9 @@ bool pd_node_rewind(PdNode *node, const char *primary_host, int primary_port, in
  */
 bool pd_node_owns_parameter(const char *name);
 
+/* Whether password may be the replication role's: 8 to 99 printable ASCII characters (NULL: no). */
+bool pd_node_password_is_valid(const char *password);
+
 /* "0/3000060" into *lsn; false for anything else. */
 bool pd_node_lsn_parse(const char *text, uint64_t *lsn);
 
