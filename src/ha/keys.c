@@ -96,6 +96,8 @@ pd_keys_init(PdKeys *keys, const char *prefix, const char *cluster, PdError *err
     snprintf(keys->config, sizeof keys->config, "%s/config", keys->root);
     snprintf(keys->leader, sizeof keys->leader, "%s/leader", keys->root);
     snprintf(keys->history, sizeof keys->history, "%s/history", keys->root);
+    snprintf(keys->roster, sizeof keys->roster, "%s/roster", keys->root);
+    snprintf(keys->initialize, sizeof keys->initialize, "%s/initialize", keys->root);
     snprintf(keys->members, sizeof keys->members, "%s/members/", keys->root);
     return true;
 }
@@ -116,6 +118,18 @@ PdEtcdBytes
 pd_keys_history(const PdKeys *keys)
 {
     return pd_etcd_text(keys->history);
+}
+
+PdEtcdBytes
+pd_keys_roster(const PdKeys *keys)
+{
+    return pd_etcd_text(keys->roster);
+}
+
+PdEtcdBytes
+pd_keys_initialize(const PdKeys *keys)
+{
+    return pd_etcd_text(keys->initialize);
 }
 
 PdEtcdBytes

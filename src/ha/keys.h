@@ -6,6 +6,11 @@
  *   <root>/leader           the leader key, under the leader's lease
  *   <root>/members/<name>   a member's published state, under its own lease
  *   <root>/history          the failover history
+ *   <root>/roster           the cluster's members for good: {"members": ["n1", "n2"]} (roster.h); each
+ *                           keeper adds itself at start, `prodata cluster remove` takes a name out, and
+ *                           the leader keeps one replication slot per name (drops the others' slots)
+ *   <root>/initialize       the bootstrap race: created (absent -> the winner's name) once, by the
+ *                           keeper that initialises the first primary
  * A PdKeys holds its root in a fixed buffer (no allocation, no failure after
  * pd_keys_init) and hands out each key as bytes the PdKeys owns, except a
  * member's key, which needs the name and goes into the caller's arena.
@@ -34,6 +39,8 @@ typedef struct PdKeys
     char config[PD_KEYS_ROOT_MAX + 8];
     char leader[PD_KEYS_ROOT_MAX + 8];
     char history[PD_KEYS_ROOT_MAX + 8];
+    char roster[PD_KEYS_ROOT_MAX + 7];
+    char initialize[PD_KEYS_ROOT_MAX + 11];
     char members[PD_KEYS_ROOT_MAX + 9]; /* "<root>/members/", the prefix of every member key */
 } PdKeys;
 
@@ -63,6 +70,8 @@ bool pd_keys_check_member(const char *member, PdError *err);
 PdEtcdBytes pd_keys_config(const PdKeys *keys);
 PdEtcdBytes pd_keys_leader(const PdKeys *keys);
 PdEtcdBytes pd_keys_history(const PdKeys *keys);
+PdEtcdBytes pd_keys_roster(const PdKeys *keys);
+PdEtcdBytes pd_keys_initialize(const PdKeys *keys);
 /* "<root>/members/": pd_etcd_range of it lists every member's key. */
 PdEtcdBytes pd_keys_members(const PdKeys *keys);
 

@@ -1,0 +1,266 @@
+/*
+ * member.c - a member's published state as JSON (member.h): written in one
+ * fixed order with jansson, read back strictly, every problem named by its
+ * field. The writer checks what it writes with the reader's rules, so a
+ * document one keeper publishes is one every other keeper and `prodata
+ * cluster` accepts. Nothing here talks to etcd; the keeper loop puts the
+ * document under its lease.
+ */
+#include "ha/member.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "ha/keys.h"
+#include "ha/node.h"
+
+static const char *const state_names[] = {"running",   "starting", "stopped",   "crashed",     "cloning",
+                                          "rewinding", "fenced",   "promoting", "initializing"};
+
+static const char *const field_names[] = {
+    "version",  "name",      "role",       "state",        "pg_host",   "pg_port",    "api_url",
+    "timeline", "write_lsn", "replay_lsn", "is_streaming", "lag_bytes", "updated_ms", "waiting_for"};
+
+enum
+{
+    FIELD_COUNT = sizeof field_names / sizeof field_names[0],
+};
+
+const char *
+pd_member_role_name(PdMemberRole role)
+{
+    switch (role)
+    {
+        case PD_MEMBER_ROLE_PRIMARY:
+            return "primary";
+        case PD_MEMBER_ROLE_STANDBY:
+            return "standby";
+        case PD_MEMBER_ROLE_UNKNOWN:
+            break;
+    }
+    return "unknown";
+}
+
+static bool
+role_of(const char *name, PdMemberRole *role)
+{
+    for (PdMemberRole r = PD_MEMBER_ROLE_UNKNOWN; r <= PD_MEMBER_ROLE_STANDBY; r++)
+        if (strcmp(pd_member_role_name(r), name) == 0)
+        {
+            *role = r;
+            return true;
+        }
+    return false;
+}
+
+bool
+pd_member_is_state(const char *state)
+{
+    for (size_t i = 0; state != NULL && i < sizeof state_names / sizeof state_names[0]; i++)
+        if (strcmp(state_names[i], state) == 0)
+            return true;
+    return false;
+}
+
+const char *
+pd_member_lsn_text(uint64_t lsn, char *buffer, size_t size)
+{
+    snprintf(buffer, size, "%" PRIX32 "/%" PRIX32, (uint32_t)(lsn >> 32), (uint32_t)lsn);
+    return buffer;
+}
+
+/* Printable text of at most PD_MEMBER_TEXT_MAX bytes (UTF-8 passes: bytes >= 0x80 are not controls). */
+static bool
+is_text(const char *text)
+{
+    if (text == NULL || strlen(text) > PD_MEMBER_TEXT_MAX)
+        return false;
+    for (const unsigned char *c = (const unsigned char *)text; *c != '\0'; c++)
+        if (*c < 0x20 || *c == 0x7f)
+            return false;
+    return true;
+}
+
+/* The rules pd_member_parse applies to the values (types are the JSON's), each broken one a problem. */
+static void
+check_values(const PdMemberState *state, PdError *problems)
+{
+    if (state->name == NULL || !pd_keys_check_member(state->name, &(PdError){0}))
+        pd_error_add_problem(problems, NULL, 0, 0, "name", "name \"%.64s\" is not a member name",
+                             state->name != NULL ? state->name : "");
+    if (!pd_member_is_state(state->state))
+        pd_error_add_problem(problems, NULL, 0, 0, "state", "state \"%.64s\" is not a member state",
+                             state->state != NULL ? state->state : "");
+    const char *texts[] = {state->pg_host, state->api_url, state->waiting_for};
+    const char *fields[] = {"pg_host", "api_url", "waiting_for"};
+    for (size_t i = 0; i < 3; i++)
+        if (!is_text(texts[i]))
+            pd_error_add_problem(problems, NULL, 0, 0, fields[i],
+                                 "%s is missing, longer than %d bytes or holds a control character",
+                                 fields[i], PD_MEMBER_TEXT_MAX);
+    if (state->pg_port < 0 || state->pg_port > 65535)
+        pd_error_add_problem(problems, NULL, 0, 0, "pg_port", "pg_port %d is not a port (0: unknown)",
+                             state->pg_port);
+    if (state->timeline < 0)
+        pd_error_add_problem(problems, NULL, 0, 0, "timeline", "timeline %d is negative", state->timeline);
+    if (state->lag_bytes < -1)
+        pd_error_add_problem(problems, NULL, 0, 0, "lag_bytes",
+                             "lag_bytes %" PRId64 " is below -1 (-1: unknown)", state->lag_bytes);
+    if (state->updated_ms < 0)
+        pd_error_add_problem(problems, NULL, 0, 0, "updated_ms", "updated_ms %" PRId64 " is negative",
+                             state->updated_ms);
+}
+
+bool
+pd_member_json(PdArena *arena, const PdMemberState *state, char **json, PdError *err)
+{
+    PdError problems;
+    pd_error_clear(&problems);
+    check_values(state, &problems);
+    if (problems.code != PD_OK)
+    {
+        *err = problems;
+        return pd_error_context(err, "while writing the state of member %.64s",
+                                state->name != NULL ? state->name : "");
+    }
+    char write_lsn[24], replay_lsn[24];
+    json_t *root =
+        json_pack("{s:i, s:s, s:s, s:s, s:s, s:i, s:s, s:i, s:s, s:s, s:b, s:I, s:I, s:s}", "version",
+                  PD_MEMBER_VERSION, "name", state->name, "role", pd_member_role_name(state->role), "state",
+                  state->state, "pg_host", state->pg_host, "pg_port", state->pg_port, "api_url",
+                  state->api_url, "timeline", state->timeline, "write_lsn",
+                  pd_member_lsn_text(state->write_lsn, write_lsn, sizeof write_lsn), "replay_lsn",
+                  pd_member_lsn_text(state->replay_lsn, replay_lsn, sizeof replay_lsn), "is_streaming",
+                  state->is_streaming, "lag_bytes", (json_int_t)state->lag_bytes, "updated_ms",
+                  (json_int_t)state->updated_ms, "waiting_for", state->waiting_for);
+    char *text = root != NULL ? json_dumps(root, JSON_PRESERVE_ORDER | JSON_COMPACT) : NULL;
+    json_decref(root);
+    if (text == NULL)
+        return pd_error_set(err, PD_ERR_NO_MEMORY, "out of memory for a member's JSON");
+    *json = pd_arena_strdup(arena, text);
+    free(text);
+    return *json != NULL || pd_arena_error(arena, err);
+}
+
+/* ---- reading ---------------------------------------------------------------------------------------- */
+
+static const char *
+read_text(PdArena *arena, json_t *root, const char *field, PdError *problems)
+{
+    json_t *value = json_object_get(root, field);
+    if (json_is_string(value))
+        return pd_arena_strdup(arena, json_string_value(value));
+    pd_error_add_problem(problems, NULL, 0, 0, field, "%s must be a string", field);
+    return NULL;
+}
+
+static int64_t
+read_integer(json_t *root, const char *field, PdError *problems)
+{
+    json_t *value = json_object_get(root, field);
+    if (json_is_integer(value))
+        return (int64_t)json_integer_value(value);
+    pd_error_add_problem(problems, NULL, 0, 0, field, "%s must be an integer", field);
+    return 0;
+}
+
+static int
+read_int(json_t *root, const char *field, PdError *problems)
+{
+    int64_t value = read_integer(root, field, problems);
+    if (value >= -1000000 && value <= 1000000)
+        return (int)value;
+    pd_error_add_problem(problems, NULL, 0, 0, field, "%s %" PRId64 " is out of bounds", field, value);
+    return 0;
+}
+
+static uint64_t
+read_lsn(json_t *root, const char *field, PdError *problems)
+{
+    json_t *value = json_object_get(root, field);
+    uint64_t lsn = 0;
+    if (!json_is_string(value) || !pd_node_lsn_parse(json_string_value(value), &lsn))
+        pd_error_add_problem(problems, NULL, 0, 0, field, "%s must be an LSN such as \"0/3000148\"", field);
+    return lsn;
+}
+
+static void
+read_fields(PdArena *arena, json_t *root, PdMemberState *state, PdError *problems)
+{
+    int64_t version = read_integer(root, "version", problems);
+    if (json_is_integer(json_object_get(root, "version")) && version != PD_MEMBER_VERSION)
+        pd_error_add_problem(problems, NULL, 0, 0, "version",
+                             "version %" PRId64 " is not %d (a newer keeper?)", version, PD_MEMBER_VERSION);
+    state->name = read_text(arena, root, "name", problems);
+    const char *role = read_text(arena, root, "role", problems);
+    if (role != NULL && !role_of(role, &state->role))
+        pd_error_add_problem(problems, NULL, 0, 0, "role",
+                             "role \"%.64s\" is not primary, standby or unknown", role);
+    state->state = read_text(arena, root, "state", problems);
+    state->pg_host = read_text(arena, root, "pg_host", problems);
+    state->pg_port = read_int(root, "pg_port", problems);
+    state->api_url = read_text(arena, root, "api_url", problems);
+    state->timeline = read_int(root, "timeline", problems);
+    state->write_lsn = read_lsn(root, "write_lsn", problems);
+    state->replay_lsn = read_lsn(root, "replay_lsn", problems);
+    json_t *streaming = json_object_get(root, "is_streaming");
+    if (json_is_boolean(streaming))
+        state->is_streaming = json_is_true(streaming);
+    else
+        pd_error_add_problem(problems, NULL, 0, 0, "is_streaming", "is_streaming must be true or false");
+    state->lag_bytes = read_integer(root, "lag_bytes", problems);
+    state->updated_ms = read_integer(root, "updated_ms", problems);
+    state->waiting_for = read_text(arena, root, "waiting_for", problems);
+}
+
+static void
+check_field_names(json_t *root, PdError *problems)
+{
+    const char *field;
+    json_t *value;
+    json_object_foreach(root, field, value)
+    {
+        bool is_known = false;
+        for (size_t i = 0; i < FIELD_COUNT && !is_known; i++)
+            is_known = strcmp(field_names[i], field) == 0;
+        if (!is_known)
+            pd_error_add_problem(problems, NULL, 0, 0, field, "unknown field \"%.64s\"", field);
+    }
+}
+
+bool
+pd_member_parse(PdArena *arena, const char *text, size_t length, PdMemberState *state, PdError *err)
+{
+    if (length > PD_MEMBER_DOCUMENT_MAX)
+        return pd_error_set(err, PD_ERR_INVALID_INPUT, "a member's state is %zu bytes, at most %d", length,
+                            PD_MEMBER_DOCUMENT_MAX);
+    json_error_t json_err;
+    json_t *root = json_loadb(text, length, JSON_REJECT_DUPLICATES, &json_err);
+    if (root == NULL || !json_is_object(root))
+    {
+        json_decref(root);
+        return pd_error_set(err, PD_ERR_INVALID_INPUT, "a member's state is not a JSON object%s%s",
+                            root == NULL ? ": " : "", root == NULL ? json_err.text : "");
+    }
+    PdMemberState parsed = {0};
+    PdError problems;
+    pd_error_clear(&problems);
+    check_field_names(root, &problems);
+    read_fields(arena, root, &parsed, &problems);
+    json_decref(root);
+    if (pd_arena_failed(arena))
+        return pd_arena_error(arena, err);
+    if (problems.code == PD_OK)
+        check_values(&parsed, &problems);
+    if (problems.code != PD_OK)
+    {
+        *err = problems;
+        return false;
+    }
+    *state = parsed;
+    return true;
+}

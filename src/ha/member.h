@@ -1,0 +1,89 @@
+/*
+ * member.h - a member's published state, the value at pd_keys_member (keys.h)
+ * that each keeper writes under its own lease every loop, and the functions
+ * that turn it into JSON and back. The document (version 1):
+ *
+ *   {"version": 1, "name": "n1", "role": "primary", "state": "running",
+ *    "pg_host": "127.0.0.1", "pg_port": 5432, "api_url": "http://127.0.0.1:8008",
+ *    "timeline": 3, "write_lsn": "0/3000148", "replay_lsn": "0/3000148",
+ *    "is_streaming": true, "lag_bytes": 0, "updated_ms": 1764489600123,
+ *    "waiting_for": ""}
+ *
+ * write_lsn: a primary's pg_current_wal_flush_lsn(), a standby's flushed
+ * received LSN (pg_last_wal_receive_lsn). lag_bytes: a standby's distance
+ * behind the leader's write_lsn as last read (-1 unknown), 0 on a primary.
+ * updated_ms: the writer's wall clock (ms since the epoch) when it wrote.
+ * waiting_for: what a stalled step waits for, "" when none.
+ * Every field is written and every field is required on reading; an unknown
+ * field or version is refused, so a reader never acts on a half-understood state.
+ */
+#ifndef PRODATA_HA_MEMBER_H
+#define PRODATA_HA_MEMBER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "prodata/arena.h"
+#include "prodata/error.h"
+
+enum
+{
+    PD_MEMBER_VERSION = 1,
+    PD_MEMBER_DOCUMENT_MAX = 16 * 1024, /* bytes of one member's JSON */
+    PD_MEMBER_TEXT_MAX = 256,           /* bytes of pg_host, api_url, waiting_for */
+};
+
+typedef enum PdMemberRole
+{
+    PD_MEMBER_ROLE_UNKNOWN = 0,
+    PD_MEMBER_ROLE_PRIMARY,
+    PD_MEMBER_ROLE_STANDBY,
+} PdMemberRole;
+
+typedef struct PdMemberState
+{
+    const char *name; /* a member name (pd_keys_check_member) */
+    PdMemberRole role;
+    const char *state; /* one of pd_member_is_state's names */
+    const char *pg_host;
+    int pg_port; /* 0: unknown */
+    const char *api_url;
+    int timeline; /* 0: unknown */
+    uint64_t write_lsn;
+    uint64_t replay_lsn;
+    bool is_streaming;
+    int64_t lag_bytes;  /* -1: unknown */
+    int64_t updated_ms; /* wall clock, ms since the epoch */
+    const char *waiting_for;
+} PdMemberState;
+
+/*
+ * The state as one compact JSON line, the fields in the order above. *json
+ * in arena. Checks what it writes as pd_member_parse would read it (name,
+ * state, text lengths, no control characters): a keeper never publishes a
+ * document its peers refuse. Errors: PD_ERR_INVALID_INPUT (field set),
+ * PD_ERR_NO_MEMORY.
+ */
+bool pd_member_json(PdArena *arena, const PdMemberState *state, char **json, PdError *err);
+
+/*
+ * Reads a document (length bytes, not NUL-terminated) strictly: every field
+ * present with its type, version 1, no unknown field, the name a member name,
+ * role and state among the known names, LSNs as "X/X". *state (strings in
+ * arena) is written only on success. Errors: PD_ERR_INVALID_INPUT with every
+ * problem named by its field (err->problems), PD_ERR_NO_MEMORY.
+ */
+bool pd_member_parse(PdArena *arena, const char *text, size_t length, PdMemberState *state, PdError *err);
+
+/* "primary", "standby", "unknown". Never NULL. */
+const char *pd_member_role_name(PdMemberRole role);
+
+/* Whether state is one of "running", "starting", "stopped", "crashed", "cloning", "rewinding",
+ * "fenced", "promoting", "initializing". */
+bool pd_member_is_state(const char *state);
+
+/* An LSN as PostgreSQL writes it ("0/3000148"), into buffer (at least 20 bytes). Returns buffer. */
+const char *pd_member_lsn_text(uint64_t lsn, char *buffer, size_t size);
+
+#endif

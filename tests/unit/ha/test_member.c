@@ -1,0 +1,354 @@
+/*
+ * test_member.c - a member's published state and the roster: the member
+ * document written and read back field for field, every field required, an
+ * unknown field or version refused, bad values named by their field (and
+ * refused on writing too, so no keeper publishes what its peers refuse);
+ * the roster's document read strictly and written sorted; and the roster
+ * changed in a real etcd (tests/lib/etcd.sh): added to, idempotent, removed
+ * from, several keepers adding themselves at once with none lost, a broken
+ * stored roster left alone, an unreachable etcd reported as unknown.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "etcdtest.h"
+#include "ha/member.h"
+#include "ha/roster.h"
+#include "testing.h"
+
+static PdMemberState
+sample(void)
+{
+    return (PdMemberState){.name = "n1",
+                           .role = PD_MEMBER_ROLE_STANDBY,
+                           .state = "running",
+                           .pg_host = "127.0.0.1",
+                           .pg_port = 5432,
+                           .api_url = "http://127.0.0.1:8008",
+                           .timeline = 3,
+                           .write_lsn = ((uint64_t)0x1 << 32) | 0x3000148,
+                           .replay_lsn = 0x3000060,
+                           .is_streaming = true,
+                           .lag_bytes = 232,
+                           .updated_ms = 1764489600123,
+                           .waiting_for = ""};
+}
+
+static void
+test_member_round_trip(void **state)
+{
+    (void)state;
+    PdArena *arena = pd_arena_new(0);
+    PdError err = {0};
+    PdMemberState written = sample(), read;
+    char *json = NULL;
+    if (!pd_member_json(arena, &written, &json, &err))
+        fail_msg("pd_member_json: %s", err.message);
+    assert_string_equal(json,
+                        "{\"version\":1,\"name\":\"n1\",\"role\":\"standby\",\"state\":\"running\","
+                        "\"pg_host\":\"127.0.0.1\",\"pg_port\":5432,\"api_url\":\"http://127.0.0.1:8008\","
+                        "\"timeline\":3,\"write_lsn\":\"1/3000148\",\"replay_lsn\":\"0/3000060\","
+                        "\"is_streaming\":true,\"lag_bytes\":232,\"updated_ms\":1764489600123,"
+                        "\"waiting_for\":\"\"}");
+    if (!pd_member_parse(arena, json, strlen(json), &read, &err))
+        fail_msg("pd_member_parse: %s", err.message);
+    assert_string_equal(read.name, "n1");
+    assert_int_equal(read.role, PD_MEMBER_ROLE_STANDBY);
+    assert_string_equal(read.state, "running");
+    assert_string_equal(read.pg_host, "127.0.0.1");
+    assert_int_equal(read.pg_port, 5432);
+    assert_string_equal(read.api_url, "http://127.0.0.1:8008");
+    assert_int_equal(read.timeline, 3);
+    assert_true(read.write_lsn == written.write_lsn);
+    assert_true(read.replay_lsn == written.replay_lsn);
+    assert_true(read.is_streaming);
+    assert_int_equal(read.lag_bytes, 232);
+    assert_int_equal(read.updated_ms, 1764489600123);
+    assert_string_equal(read.waiting_for, "");
+    written.role = PD_MEMBER_ROLE_PRIMARY;
+    written.state = "fenced";
+    written.waiting_for = "a leader";
+    written.lag_bytes = -1;
+    assert_true(pd_member_json(arena, &written, &json, &err));
+    assert_true(pd_member_parse(arena, json, strlen(json), &read, &err));
+    assert_int_equal(read.role, PD_MEMBER_ROLE_PRIMARY);
+    assert_string_equal(read.state, "fenced");
+    assert_string_equal(read.waiting_for, "a leader");
+    assert_int_equal(read.lag_bytes, -1);
+    pd_arena_free(arena);
+}
+
+/* True when one of err's problems names field. */
+static bool
+has_field(const PdError *err, const char *field)
+{
+    for (size_t i = 0; i < err->problem_count; i++)
+        if (strcmp(err->problems[i].field, field) == 0)
+            return true;
+    return false;
+}
+
+static void
+assert_refused(PdArena *arena, const char *text, const char *field)
+{
+    PdError err = {0};
+    PdMemberState read = {.name = "untouched"};
+    if (pd_member_parse(arena, text, strlen(text), &read, &err))
+        fail_msg("accepted: %s", text);
+    assert_int_equal(err.code, PD_ERR_INVALID_INPUT);
+    assert_string_equal(read.name, "untouched");
+    if (field != NULL && !has_field(&err, field))
+        fail_msg("no problem names %s in %s (first: %s)", field, text, err.message);
+}
+
+static void
+test_member_refusals(void **state)
+{
+    (void)state;
+    PdArena *arena = pd_arena_new(0);
+    const char *good = "\"name\":\"n1\",\"role\":\"standby\",\"state\":\"running\",\"pg_host\":\"h\","
+                       "\"pg_port\":1,\"api_url\":\"u\",\"timeline\":1,\"write_lsn\":\"0/1\",\"replay_lsn\":"
+                       "\"0/1\",\"is_streaming\":false,\"lag_bytes\":0,\"updated_ms\":1,\"waiting_for\":\"\"";
+    assert_refused(arena, pd_arena_sprintf(arena, "{\"version\":2,%s}", good), "version");
+    assert_refused(arena, pd_arena_sprintf(arena, "{\"version\":1,%s,\"extra\":1}", good), "extra");
+    assert_refused(arena, pd_arena_sprintf(arena, "{%s}", good), "version");
+    assert_refused(arena, "{\"version\":1}", "waiting_for");
+    assert_refused(arena, "[1]", NULL);
+    assert_refused(arena, "{\"version\":1,", NULL);
+    const char *bad[][2] = {{"\"name\":\"n1\"", "\"name\":\"N-1\""},
+                            {"\"role\":\"standby\"", "\"role\":\"leader\""},
+                            {"\"state\":\"running\"", "\"state\":\"dancing\""},
+                            {"\"pg_port\":1", "\"pg_port\":70000"},
+                            {"\"write_lsn\":\"0/1\"", "\"write_lsn\":\"01\""},
+                            {"\"is_streaming\":false", "\"is_streaming\":0"},
+                            {"\"lag_bytes\":0", "\"lag_bytes\":-2"},
+                            {"\"timeline\":1", "\"timeline\":\"1\""}};
+    const char *fields[] = {"name",      "role",         "state",     "pg_port",
+                            "write_lsn", "is_streaming", "lag_bytes", "timeline"};
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
+    {
+        char *text = pd_arena_sprintf(arena, "{\"version\":1,%s}", good);
+        char *at = strstr(text, bad[i][0]);
+        assert_non_null(at);
+        char *changed =
+            pd_arena_sprintf(arena, "%.*s%s%s", (int)(at - text), text, bad[i][1], at + strlen(bad[i][0]));
+        assert_refused(arena, changed, fields[i]);
+    }
+    pd_arena_free(arena);
+}
+
+static void
+test_member_json_refuses_what_parse_would(void **state)
+{
+    (void)state;
+    PdArena *arena = pd_arena_new(0);
+    PdError err = {0};
+    char *json = NULL;
+    PdMemberState bad = sample();
+    bad.state = "dancing";
+    bad.waiting_for = "line\nbreak";
+    bad.name = "N1";
+    assert_false(pd_member_json(arena, &bad, &json, &err));
+    assert_null(json);
+    assert_true(has_field(&err, "state"));
+    assert_true(has_field(&err, "waiting_for"));
+    assert_true(has_field(&err, "name"));
+    pd_arena_free(arena);
+}
+
+static void
+test_roster_document(void **state)
+{
+    (void)state;
+    PdArena *arena = pd_arena_new(0);
+    PdError err = {0};
+    PdRoster roster = {0};
+    const char *text = "{\"members\":[\"n3\",\"n1\",\"n2\"]}";
+    if (!pd_roster_parse(arena, text, strlen(text), &roster, &err))
+        fail_msg("pd_roster_parse: %s", err.message);
+    assert_int_equal(roster.count, 3);
+    assert_string_equal(roster.names[0], "n1");
+    assert_string_equal(roster.names[2], "n3");
+    assert_true(pd_roster_contains(&roster, "n2"));
+    assert_false(pd_roster_contains(&roster, "n4"));
+    char *json = NULL;
+    assert_true(pd_roster_json(arena, &roster, &json, &err));
+    assert_string_equal(json, "{\"members\":[\"n1\",\"n2\",\"n3\"]}");
+    const char *bad[] = {"{\"members\":[\"n1\",\"n1\"]}",
+                         "{\"members\":[\"N1\"]}",
+                         "{\"members\":[1]}",
+                         "{\"members\":\"n1\"}",
+                         "{\"members\":[],\"x\":1}",
+                         "[]",
+                         "{"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+    {
+        PdRoster untouched = {.count = 99};
+        if (pd_roster_parse(arena, bad[i], strlen(bad[i]), &untouched, &err))
+            fail_msg("accepted %s", bad[i]);
+        assert_int_equal(err.code, PD_ERR_INVALID_INPUT);
+        assert_int_equal(untouched.count, 99);
+    }
+    const char *empty = "{\"members\":[]}";
+    assert_true(pd_roster_parse(arena, empty, strlen(empty), &roster, &err));
+    assert_int_equal(roster.count, 0);
+    pd_arena_free(arena);
+}
+
+static PdEtcd *
+client_of(const char *endpoint)
+{
+    PdEtcdConfig config = {.endpoints = &endpoint,
+                           .endpoint_count = 1,
+                           .connect_timeout_ms = 200,
+                           .attempt_timeout_ms = 1000,
+                           .request_timeout_ms = 1500};
+    PdEtcd *etcd = NULL;
+    PdError err = {0};
+    if (!pd_etcd_open(&config, &etcd, &err))
+        fail_msg("pd_etcd_open: %s", err.message);
+    return etcd;
+}
+
+static PdKeys
+keys_of(const char *cluster)
+{
+    PdKeys keys;
+    PdError err = {0};
+    if (!pd_keys_init(&keys, "/t", cluster, &err))
+        fail_msg("pd_keys_init: %s", err.message);
+    return keys;
+}
+
+/* The roster in etcd as its document, "" when absent. */
+static const char *
+stored_roster(PdArena *arena, PdEtcd *etcd, const PdKeys *keys)
+{
+    PdEtcdKv kv;
+    PdError err = {0};
+    assert_int_equal(pd_etcd_get(arena, etcd, pd_keys_roster(keys), &kv, &err).status, PD_ETCD_DONE);
+    return kv.exists ? kv.value.data : "";
+}
+
+static void
+test_roster_change(void **state)
+{
+    (void)state;
+    if (!etcdtest_single.is_running)
+        skip();
+    PdEtcd *etcd = client_of(etcdtest_single.endpoints[0]);
+    PdArena *arena = pd_arena_new(0);
+    PdError err = {0};
+    PdKeys keys = keys_of("roster");
+    assert_string_equal(pd_keys_roster(&keys).data, "/t/roster/roster");
+    bool is_changed = false;
+    assert_int_equal(pd_roster_change(arena, etcd, &keys, "n2", true, &is_changed, &err).status,
+                     PD_ETCD_DONE);
+    assert_true(is_changed);
+    assert_int_equal(pd_roster_change(arena, etcd, &keys, "n1", true, &is_changed, &err).status,
+                     PD_ETCD_DONE);
+    assert_string_equal(stored_roster(arena, etcd, &keys), "{\"members\":[\"n1\",\"n2\"]}");
+    assert_int_equal(pd_roster_change(arena, etcd, &keys, "n1", true, &is_changed, &err).status,
+                     PD_ETCD_DONE);
+    assert_false(is_changed);
+    assert_int_equal(pd_roster_change(arena, etcd, &keys, "n2", false, &is_changed, &err).status,
+                     PD_ETCD_DONE);
+    assert_true(is_changed);
+    assert_string_equal(stored_roster(arena, etcd, &keys), "{\"members\":[\"n1\"]}");
+    assert_int_equal(pd_roster_change(arena, etcd, &keys, "n9", false, &is_changed, &err).status,
+                     PD_ETCD_DONE);
+    assert_false(is_changed);
+    assert_int_equal(pd_roster_change(arena, etcd, &keys, "Bad", true, &is_changed, &err).status,
+                     PD_ETCD_REJECTED);
+    /* a broken stored roster is left as it is */
+    assert_int_equal(
+        pd_etcd_put(etcd, pd_keys_roster(&keys), pd_etcd_text("{\"members\":7}"), 0, NULL, &err).status,
+        PD_ETCD_DONE);
+    assert_int_equal(pd_roster_change(arena, etcd, &keys, "n3", true, &is_changed, &err).status,
+                     PD_ETCD_REJECTED);
+    assert_int_equal(err.code, PD_ERR_INVALID_INPUT);
+    assert_string_equal(stored_roster(arena, etcd, &keys), "{\"members\":7}");
+    pd_arena_free(arena);
+    pd_etcd_close(etcd);
+}
+
+typedef struct Adder
+{
+    const char *name;
+    PdEtcdStatus status;
+} Adder;
+
+static void *
+add_one(void *data)
+{
+    Adder *adder = data;
+    PdEtcd *etcd = client_of(etcdtest_single.endpoints[0]);
+    PdArena *arena = pd_arena_new(0);
+    PdError err = {0};
+    PdKeys keys = keys_of("concurrent");
+    adder->status = pd_roster_change(arena, etcd, &keys, adder->name, true, NULL, &err).status;
+    pd_arena_free(arena);
+    pd_etcd_close(etcd);
+    return NULL;
+}
+
+static void
+test_roster_concurrent_adds(void **state)
+{
+    (void)state;
+    if (!etcdtest_single.is_running)
+        skip();
+    Adder adders[4] = {{"a1"}, {"a2"}, {"a3"}, {"a4"}};
+    pthread_t threads[4];
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(pthread_create(&threads[i], NULL, add_one, &adders[i]), 0);
+    for (int i = 0; i < 4; i++)
+        pthread_join(threads[i], NULL);
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(adders[i].status, PD_ETCD_DONE);
+    PdEtcd *etcd = client_of(etcdtest_single.endpoints[0]);
+    PdArena *arena = pd_arena_new(0);
+    PdKeys keys = keys_of("concurrent");
+    assert_string_equal(stored_roster(arena, etcd, &keys), "{\"members\":[\"a1\",\"a2\",\"a3\",\"a4\"]}");
+    pd_arena_free(arena);
+    pd_etcd_close(etcd);
+}
+
+static void
+test_roster_unreachable_is_unknown(void **state)
+{
+    (void)state;
+    char endpoint[64];
+    snprintf(endpoint, sizeof endpoint, "http://127.0.0.1:%d", etcdtest_refusing_port());
+    PdEtcd *etcd = client_of(endpoint);
+    PdArena *arena = pd_arena_new(0);
+    PdError err = {0};
+    PdKeys keys = keys_of("unreachable");
+    bool is_changed = true;
+    assert_int_equal(pd_roster_change(arena, etcd, &keys, "n1", true, &is_changed, &err).status,
+                     PD_ETCD_UNKNOWN);
+    assert_false(is_changed);
+    assert_int_equal(err.code, PD_ERR_DCS_UNKNOWN);
+    assert_contains(err.context, "the roster");
+    pd_arena_free(arena);
+    pd_etcd_close(etcd);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_member_round_trip),
+        cmocka_unit_test(test_member_refusals),
+        cmocka_unit_test(test_member_json_refuses_what_parse_would),
+        cmocka_unit_test(test_roster_document),
+        cmocka_unit_test(test_roster_change),
+        cmocka_unit_test(test_roster_concurrent_adds),
+        cmocka_unit_test(test_roster_unreachable_is_unknown),
+    };
+    return cmocka_run_group_tests(tests, etcdtest_start_single, etcdtest_stop_single);
+}
