@@ -1,12 +1,12 @@
 /*
- * cmd_cluster.c - `prodata cluster config` (show, as a table or --json) and
- * `prodata cluster config set FIELD=VALUE ...`: the cluster-wide
- * configuration in etcd (src/ha/cluster_config.h), found through the keeper
- * settings' etcd rows. A change is a compare-and-swap, started over from a
- * newer document when another change came between (or refused with
- * --if-revision); an etcd that gives no answer to trust exits 4, saying the
- * change may or may not have been applied. The other cluster commands
- * (status, switchover, ...) will join this file's dispatcher.
+ * cmd_cluster.c - `prodata cluster`'s dispatcher, and its commands on the
+ * cluster-wide configuration in etcd (src/ha/cluster_config.h), found through
+ * the keeper settings' etcd rows: `config` (show, as a table or --json),
+ * `config set FIELD=VALUE ...`, and `pause` / `resume` (its "paused" field).
+ * A change is a compare-and-swap, started over from a newer document when
+ * another change came between (or refused with --if-revision); an etcd that
+ * gives no answer to trust exits 4, saying the change may or may not have
+ * been applied.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -17,11 +17,11 @@
 #include <jansson.h>
 
 #include "cli.h"
+#include "cluster.h"
 #include "ha/ha.h"
 
-/* The keeper settings, their etcd client and the key layout. *etcd is closed by the caller. */
-static bool
-open_cluster(PdArena *arena, const CliArgs *args, PdEtcd **etcd, PdKeys *keys, PdError *err)
+bool
+pd_cli_cluster_open(PdArena *arena, const CliArgs *args, PdEtcd **etcd, PdKeys *keys, PdError *err)
 {
     PdKeeperSettings settings;
     PdSettings loaded;
@@ -63,6 +63,7 @@ print_table(const PdKeys *keys, const PdClusterConfig *config, int64_t revision)
     print_row("ttl_s", text[0][1], text[1][1]);
     print_row("loop_interval_ms", text[0][2], text[1][2]);
     print_row("maximum_lag_on_failover_bytes", text[0][3], text[1][3]);
+    print_row("paused", config->is_paused ? "true" : "false", defaults.is_paused ? "true" : "false");
     for (size_t i = 0; i < config->parameter_count; i++)
     {
         char field[128];
@@ -92,9 +93,8 @@ print_json(PdArena *arena, const PdKeys *keys, const PdClusterConfig *config, in
     return true;
 }
 
-/* etcd did not answer a read: nothing was written. */
-static void
-unreachable_hint(PdError *err)
+void
+pd_cli_cluster_unreachable_hint(PdError *err)
 {
     pd_error_hint(err, "Nothing was written. Check etcd_endpoints (prodata config --surface keeper) and that "
                        "etcd runs.");
@@ -107,7 +107,7 @@ show(PdArena *arena, const CliArgs *args, PdEtcd *etcd, const PdKeys *keys, PdEr
     int64_t revision;
     PdClusterConfigOutcome outcome = pd_cluster_config_load(arena, etcd, keys, &config, &revision, err);
     if (outcome.status == PD_CLUSTER_CONFIG_UNKNOWN && err->code == PD_ERR_DCS_UNKNOWN)
-        unreachable_hint(err);
+        pd_cli_cluster_unreachable_hint(err);
     if (outcome.status != PD_CLUSTER_CONFIG_DONE)
         return false;
     if (cli_has_flag(args, "--json", NULL))
@@ -157,7 +157,7 @@ set(PdArena *arena, const CliArgs *args, PdEtcd *etcd, const PdKeys *keys, PdErr
                 pd_error_hint(err, "The outcome is unknown: run `prodata cluster config` to see whether the "
                                    "change is there, then set it again if not.");
             else if (err->code == PD_ERR_DCS_UNKNOWN)
-                unreachable_hint(err);
+                pd_cli_cluster_unreachable_hint(err);
             return false;
         case PD_CLUSTER_CONFIG_CONFLICT:
         case PD_CLUSTER_CONFIG_INVALID:
@@ -177,11 +177,81 @@ set(PdArena *arena, const CliArgs *args, PdEtcd *etcd, const PdKeys *keys, PdErr
     return true;
 }
 
-bool
-cmd_cluster(PdArena *arena, const CliArgs *args, PdError *err)
+/* pause (is_paused) or resume: "paused=true|false" by compare-and-swap, started over on a newer document. */
+static bool
+pause_or_resume(PdArena *arena, const CliArgs *args, PdEtcd *etcd, const PdKeys *keys, bool is_paused,
+                PdError *err)
 {
-    if (args->positional_count < 1 || strcmp(args->positional[0], "config") != 0)
-        return pd_error_set(err, PD_ERR_USAGE, "cluster: the subcommand is config");
+    const char *assignment[] = {is_paused ? "paused=true" : "paused=false"};
+    PdClusterConfig config;
+    int64_t revision;
+    int attempts;
+    PdClusterConfigOutcome outcome =
+        pd_cluster_config_change(arena, etcd, keys, assignment, 1, -1, 0, &config, &revision, &attempts, err);
+    switch (outcome.status)
+    {
+        case PD_CLUSTER_CONFIG_DONE:
+            break;
+        case PD_CLUSTER_CONFIG_UNKNOWN:
+            if (err->code == PD_ERR_DCS_UNKNOWN && attempts > 0)
+                pd_error_hint(err,
+                              "The outcome is unknown: run `prodata cluster status` to see whether the "
+                              "cluster is paused, then run `prodata cluster %s` again if not.",
+                              is_paused ? "pause" : "resume");
+            else if (err->code == PD_ERR_DCS_UNKNOWN)
+                pd_cli_cluster_unreachable_hint(err);
+            return false;
+        case PD_CLUSTER_CONFIG_CONFLICT:
+        case PD_CLUSTER_CONFIG_INVALID:
+        case PD_CLUSTER_CONFIG_REFUSED:
+            return false;
+    }
+    if (cli_has_flag(args, "--json", NULL))
+        return print_json(arena, keys, &config, revision, err);
+    if (is_paused)
+        printf("%s: %s (revision %" PRId64 "): the keepers take no automatic action (no failover, no "
+               "restart, no rejoin) until `prodata cluster resume`\n",
+               pd_keys_config(keys).data, attempts == 0 ? "already paused" : "paused", revision);
+    else
+        printf("%s: %s (revision %" PRId64 "): the keepers act on their own again\n",
+               pd_keys_config(keys).data, attempts == 0 ? "not paused" : "resumed", revision);
+    return true;
+}
+
+/* The subcommands, each with the positional arguments it takes (after its name). */
+static const struct
+{
+    const char *name;
+    int min_arguments, max_arguments;
+} subcommands[] = {{"config", 0, CLI_MAX_ARGS}, {"pause", 0, 0}, {"resume", 0, 0}};
+
+static bool
+check_usage(const CliArgs *args, PdError *err)
+{
+    const char *names = "config, pause, resume";
+    if (args->positional_count < 1)
+        return pd_error_set(err, PD_ERR_USAGE, "cluster: give a subcommand (%s)", names);
+    for (size_t i = 0; i < sizeof subcommands / sizeof subcommands[0]; i++)
+    {
+        if (strcmp(args->positional[0], subcommands[i].name) != 0)
+            continue;
+        int count = args->positional_count - 1;
+        if (count < subcommands[i].min_arguments || count > subcommands[i].max_arguments)
+            return pd_error_set(err, PD_ERR_USAGE, "cluster %s: %s", subcommands[i].name,
+                                subcommands[i].min_arguments == 1 ? "give one member name"
+                                                                  : "takes no argument");
+        if (strcmp(subcommands[i].name, "config") != 0 && cli_has_flag(args, "--if-revision", NULL))
+            return pd_error_set(err, PD_ERR_USAGE, "cluster %s: --if-revision goes with config set",
+                                subcommands[i].name);
+        return true;
+    }
+    return pd_error_set(err, PD_ERR_USAGE, "cluster: unknown subcommand \"%s\" (%s)", args->positional[0],
+                        names);
+}
+
+static bool
+run_config(PdArena *arena, const CliArgs *args, PdError *err)
+{
     bool is_set = args->positional_count >= 2 && strcmp(args->positional[1], "set") == 0;
     if (args->positional_count >= 2 && !is_set)
         return pd_error_set(err, PD_ERR_USAGE,
@@ -191,9 +261,26 @@ cmd_cluster(PdArena *arena, const CliArgs *args, PdError *err)
         return pd_error_set(err, PD_ERR_USAGE, "cluster config: --if-revision goes with set");
     PdEtcd *etcd = NULL;
     PdKeys keys;
-    if (!open_cluster(arena, args, &etcd, &keys, err))
+    if (!pd_cli_cluster_open(arena, args, &etcd, &keys, err))
         return false;
     bool is_done = is_set ? set(arena, args, etcd, &keys, err) : show(arena, args, etcd, &keys, err);
+    pd_etcd_close(etcd);
+    return is_done;
+}
+
+bool
+cmd_cluster(PdArena *arena, const CliArgs *args, PdError *err)
+{
+    if (!check_usage(args, err))
+        return false;
+    const char *name = args->positional[0];
+    if (strcmp(name, "config") == 0)
+        return run_config(arena, args, err);
+    PdEtcd *etcd = NULL;
+    PdKeys keys;
+    if (!pd_cli_cluster_open(arena, args, &etcd, &keys, err))
+        return false;
+    bool is_done = pause_or_resume(arena, args, etcd, &keys, strcmp(name, "pause") == 0, err);
     pd_etcd_close(etcd);
     return is_done;
 }

@@ -181,21 +181,25 @@ static const CliCommand commands[] = {
      &pd_settings_archive},
     {"cluster",
      cmd_cluster,
-     "show or change the cluster-wide configuration in etcd",
+     "the cluster in etcd: its configuration, pause and resume",
      "usage: prodata cluster config [--json]\n"
      "       prodata cluster config set FIELD=VALUE... [--if-revision N] [--json]\n"
+     "       prodata cluster pause [--json]\n"
+     "       prodata cluster resume [--json]\n"
      "\n"
-     "Shows the cluster configuration every keeper runs on (etcd key\n"
-     "<etcd_prefix>/<cluster_name>/config; the defaults while it is absent), or\n"
-     "changes fields of it with a compare-and-swap: a change that meets another\n"
-     "is applied again on the newer document. Fields: synchronous_mode (on, off),\n"
-     "synchronous_quorum, ttl_s, loop_interval_ms, maximum_lag_on_failover_bytes,\n"
-     "postgresql_parameters.NAME (an empty value removes it). etcd is found\n"
-     "through the keeper settings (etcd_endpoints, etcd_prefix, cluster_name).\n"
+     "config shows the cluster configuration every keeper runs on (etcd key\n"
+     "<etcd_prefix>/<cluster_name>/config; the defaults while it is absent);\n"
+     "config set changes fields of it with a compare-and-swap: a change that meets\n"
+     "another is applied again on the newer document. Fields: synchronous_mode (on,\n"
+     "off), synchronous_quorum, ttl_s, loop_interval_ms, maximum_lag_on_failover_bytes,\n"
+     "paused (true, false), postgresql_parameters.NAME (an empty value removes it).\n"
+     "pause sets paused=true (maintenance: the keepers take no automatic action,\n"
+     "no failover), resume sets it back. etcd is found through the keeper settings\n"
+     "(etcd_endpoints, etcd_prefix, cluster_name).\n"
      "Exit 0 done, 1 refused (changed concurrently, etcd refused), 2 invalid\n"
      "field or value, 4 etcd gave no answer: the change may or may not be applied.\n"
      "  --json                 the key, its mod_revision and the document as JSON\n"
-     "  --if-revision N        change only if the document is still at revision N (0: absent)\n",
+     "  --if-revision N        config set: only if the document is still at revision N (0: absent)\n",
      {{"--json", false}, {"--if-revision", true}},
      CLI_MAX_ARGS,
      &pd_settings_keeper},

@@ -18,14 +18,11 @@
 
 #include "ha/node.h"
 
-static const char *const field_names[] = {"synchronous_mode",
-                                          "synchronous_quorum",
-                                          "ttl_s",
-                                          "loop_interval_ms",
-                                          "maximum_lag_on_failover_bytes",
-                                          "postgresql_parameters"};
+static const char *const field_names[] = {
+    "synchronous_mode", "synchronous_quorum",   "ttl_s", "loop_interval_ms", "maximum_lag_on_failover_bytes",
+    "paused",           "postgresql_parameters"};
 #define FIELD_LIST                                                                                           \
-    "synchronous_mode, synchronous_quorum, ttl_s, loop_interval_ms, maximum_lag_on_failover_bytes, "         \
+    "synchronous_mode, synchronous_quorum, ttl_s, loop_interval_ms, maximum_lag_on_failover_bytes, paused, " \
     "postgresql_parameters.NAME"
 
 void
@@ -271,6 +268,10 @@ read_field(PdArena *arena, const char *field, json_t *value, PdClusterConfig *co
     else if (strcmp(field, "maximum_lag_on_failover_bytes") == 0 &&
              read_integer(value, field, &number, problems))
         config->maximum_lag_on_failover_bytes = number;
+    else if (strcmp(field, "paused") == 0 && json_is_boolean(value))
+        config->is_paused = json_is_true(value);
+    else if (strcmp(field, "paused") == 0)
+        pd_error_add_problem(problems, NULL, 0, 0, field, "paused must be true or false");
     else if (strcmp(field, "postgresql_parameters") == 0)
         read_parameters(arena, value, config, problems);
 }
@@ -339,11 +340,11 @@ document(const PdClusterConfig *config)
         }
     if (parameters == NULL)
         return NULL;
-    return json_pack("{s:s, s:i, s:i, s:i, s:I, s:o}", "synchronous_mode",
+    return json_pack("{s:s, s:i, s:i, s:i, s:I, s:b, s:o}", "synchronous_mode",
                      config->is_synchronous ? "on" : "off", "synchronous_quorum", config->synchronous_quorum,
                      "ttl_s", config->ttl_s, "loop_interval_ms", config->loop_interval_ms,
                      "maximum_lag_on_failover_bytes", (json_int_t)config->maximum_lag_on_failover_bytes,
-                     "postgresql_parameters", parameters);
+                     "paused", config->is_paused, "postgresql_parameters", parameters);
 }
 
 char *

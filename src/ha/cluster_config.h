@@ -7,7 +7,7 @@
  *
  *   {"synchronous_mode": "off", "synchronous_quorum": 1, "ttl_s": 3,
  *    "loop_interval_ms": 1000, "maximum_lag_on_failover_bytes": 1048576,
- *    "postgresql_parameters": {"work_mem": "16MB"}}
+ *    "paused": false, "postgresql_parameters": {"work_mem": "16MB"}}
  *
  * Every field may be missing (its default is taken); an unknown field, a
  * value of the wrong type or out of bounds, a parameter name that is not one
@@ -57,7 +57,8 @@ typedef struct PdClusterConfig
     int ttl_s;              /* the leader lease (default 3) */
     int loop_interval_ms;   /* the keeper's loop (default 1000); at most half of ttl_s */
     int64_t maximum_lag_on_failover_bytes; /* a member further behind is not promoted (default 1 MiB) */
-    const PdClusterParameter *parameters;  /* sorted by name, names unique */
+    bool is_paused; /* "paused": maintenance, the keepers take no automatic action (default false) */
+    const PdClusterParameter *parameters; /* sorted by name, names unique */
     size_t parameter_count;
 } PdClusterConfig;
 
@@ -87,7 +88,7 @@ char *pd_cluster_config_json(PdArena *arena, const PdClusterConfig *config, bool
 /*
  * Applies "field=value" assignments to *config: synchronous_mode=on|off,
  * synchronous_quorum=K, ttl_s=S, loop_interval_ms=MS,
- * maximum_lag_on_failover_bytes=B, postgresql_parameters.NAME=VALUE (an empty
+ * maximum_lag_on_failover_bytes=B, paused=true|false, postgresql_parameters.NAME=VALUE (an empty
  * VALUE removes NAME). Then checks the result. On any problem (every one
  * collected, each naming its field) *config is unchanged. Errors:
  * PD_ERR_INVALID_INPUT, PD_ERR_NO_MEMORY.

@@ -88,13 +88,21 @@ assign_one(Draft *draft, const char *field, const char *value, PdError *problems
             pd_error_add_problem(problems, NULL, 0, 0, field, "synchronous_mode: \"%.64s\" is not on or off",
                                  value);
     }
+    else if (strcmp(field, "paused") == 0)
+    {
+        if (strcmp(value, "true") == 0 || strcmp(value, "false") == 0)
+            config->is_paused = strcmp(value, "true") == 0;
+        else
+            pd_error_add_problem(problems, NULL, 0, 0, field, "paused: \"%.64s\" is not true or false",
+                                 value);
+    }
     else if (strcmp(field, "synchronous_quorum") == 0 || strcmp(field, "ttl_s") == 0 ||
              strcmp(field, "loop_interval_ms") == 0 || strcmp(field, "maximum_lag_on_failover_bytes") == 0)
         set_number(field, value, &number, &is_set, problems);
     else
         pd_error_add_problem(problems, NULL, 0, 0, field,
                              "unknown field \"%.64s\"; the fields are synchronous_mode, synchronous_quorum, "
-                             "ttl_s, loop_interval_ms, maximum_lag_on_failover_bytes, "
+                             "ttl_s, loop_interval_ms, maximum_lag_on_failover_bytes, paused, "
                              "postgresql_parameters.NAME",
                              field);
     if (!is_set)

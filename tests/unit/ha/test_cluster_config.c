@@ -59,12 +59,13 @@ test_defaults(void **state)
     assert_int_equal(defaults.ttl_s, 3);
     assert_int_equal(defaults.loop_interval_ms, 1000);
     assert_int_equal(defaults.maximum_lag_on_failover_bytes, 1048576);
+    assert_false(defaults.is_paused);
     assert_true(pd_cluster_config_check(&defaults, &err));
     assert_true(parse(arena, "{}", &config, &err));
     assert_string_equal(
         pd_cluster_config_json(arena, &config, false, &err),
         "{\"synchronous_mode\":\"off\",\"synchronous_quorum\":1,\"ttl_s\":3,\"loop_interval_ms\":"
-        "1000,\"maximum_lag_on_failover_bytes\":1048576,\"postgresql_parameters\":{}}");
+        "1000,\"maximum_lag_on_failover_bytes\":1048576,\"paused\":false,\"postgresql_parameters\":{}}");
     /* a document with some fields: the others keep their defaults */
     assert_true(parse(arena, "{\"ttl_s\": 10, \"synchronous_mode\": \"on\"}", &config, &err));
     assert_int_equal(config.ttl_s, 10);
@@ -82,10 +83,12 @@ test_round_trip(void **state)
     PdClusterConfig config, again;
     const char *text =
         "{\"synchronous_mode\":\"on\",\"synchronous_quorum\":2,\"ttl_s\":5,\"loop_interval_ms\":"
-        "500,\"maximum_lag_on_failover_bytes\":0,\"postgresql_parameters\":{\"work_mem\":\"16MB\","
+        "500,\"maximum_lag_on_failover_bytes\":0,\"paused\":true,\"postgresql_parameters\":{\"work_mem\":"
+        "\"16MB\","
         "\"auto_explain.log_min_duration\":\"250ms\",\"application_name\":\"it's \\\"quoted\\\"\"}}";
     assert_true(parse(arena, text, &config, &err));
     assert_int_equal(config.parameter_count, 3);
+    assert_true(config.is_paused);
     assert_string_equal(config.parameters[0].name, "application_name"); /* sorted */
     assert_string_equal(config.parameters[0].value, "it's \"quoted\"");
     assert_string_equal(config.parameters[1].name, "auto_explain.log_min_duration");
@@ -120,7 +123,7 @@ test_bad_documents(void **state)
     assert_false(
         parse(arena,
               "{\"bogus\": 1, \"ttl_s\": \"3\", \"synchronous_mode\": true, \"loop_interval_ms\": 1.5, "
-              "\"maximum_lag_on_failover_bytes\": null, \"postgresql_parameters\": []}",
+              "\"maximum_lag_on_failover_bytes\": null, \"postgresql_parameters\": [], \"paused\": \"yes\"}",
               &config, &err));
     assert_int_equal(err.code, PD_ERR_INVALID_INPUT);
     assert_problem(err, "bogus", "unknown field \"bogus\"");
@@ -129,7 +132,8 @@ test_bad_documents(void **state)
     assert_problem(err, "loop_interval_ms", "must be an integer");
     assert_problem(err, "maximum_lag_on_failover_bytes", "must be an integer");
     assert_problem(err, "postgresql_parameters", "must be an object");
-    assert_int_equal(err.problem_count, 6);
+    assert_problem(err, "paused", "paused must be true or false");
+    assert_int_equal(err.problem_count, 7);
     assert_int_equal(config.ttl_s, 3);
     pd_arena_free(arena);
 }
@@ -218,14 +222,23 @@ test_assign(void **state)
     const char *second[] = {"postgresql_parameters.work_mem=", "postgresql_parameters.log_line_prefix=%m ",
                             "synchronous_mode=off"};
     assert_true(pd_cluster_config_assign(arena, &config, second, 3, &err));
+    assert_false(config.is_paused);
+    const char *pause[] = {"paused=true"};
+    assert_true(pd_cluster_config_assign(arena, &config, pause, 1, &err));
+    assert_true(config.is_paused);
+    assert_contains(pd_cluster_config_json(arena, &config, false, &err), "\"paused\":true");
+    const char *resume[] = {"paused=false"};
+    assert_true(pd_cluster_config_assign(arena, &config, resume, 1, &err));
+    assert_false(config.is_paused);
     assert_int_equal(config.parameter_count, 1);
     assert_string_equal(config.parameters[0].value, "%m ");
     assert_false(config.is_synchronous);
     PdClusterConfig before = config;
     const char *bad[] = {
         "ttl_s=-1",  "synchronous_quorum=three",     "bogus=1", "synchronous_mode=yes",
-        "no_equals", "postgresql_parameters.port=1", "=1",      "postgresql_parameters.x=\xff\xfe"};
-    assert_false(pd_cluster_config_assign(arena, &config, bad, 8, &err));
+        "no_equals", "postgresql_parameters.port=1", "=1",      "postgresql_parameters.x=\xff\xfe",
+        "paused=on"};
+    assert_false(pd_cluster_config_assign(arena, &config, bad, 9, &err));
     assert_int_equal(err.code, PD_ERR_INVALID_INPUT);
     assert_problem(err, "ttl_s", "ttl_s -1 is out of bounds");
     assert_problem(err, "synchronous_quorum", "\"three\" is not an integer");
@@ -234,6 +247,7 @@ test_assign(void **state)
     assert_problem(err, "", "\"no_equals\" is not field=value");
     assert_problem(err, "postgresql_parameters.port", "sets port itself");
     assert_problem(err, "postgresql_parameters.x", "not UTF-8");
+    assert_problem(err, "paused", "\"on\" is not true or false");
     assert_memory_equal(&config, &before, sizeof config); /* unchanged */
     const char *too_fast[] = {"ttl_s=2", "loop_interval_ms=1500"};
     assert_false(pd_cluster_config_assign(arena, &config, too_fast, 2, &err));

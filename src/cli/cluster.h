@@ -1,0 +1,20 @@
+/*
+ * cluster.h - what the files of `prodata cluster` share (cmd_cluster.c,
+ * and the files of its other subcommands): etcd and the key layout from the keeper settings,
+ * the hint for an etcd that did not answer, and the subcommands the
+ * dispatcher in cmd_cluster.c calls.
+ */
+#ifndef PRODATA_CLI_CLUSTER_H
+#define PRODATA_CLI_CLUSTER_H
+
+#include "cli.h"
+#include "ha/ha.h"
+
+/* The keeper settings (and the log handler at their log_level), their etcd client and the key layout.
+ * *etcd is closed by the caller (pd_etcd_close). Errors: the settings', pd_keeper_settings_etcd's. */
+bool pd_cli_cluster_open(PdArena *arena, const CliArgs *args, PdEtcd **etcd, PdKeys *keys, PdError *err);
+
+/* The hint for PD_ERR_DCS_UNKNOWN on a read: nothing was written; check the endpoints. */
+void pd_cli_cluster_unreachable_hint(PdError *err);
+
+#endif
