@@ -1,6 +1,6 @@
 /*
  * cluster.h - what the files of `prodata cluster` share (cmd_cluster.c,
- * and the files of its other subcommands): etcd and the key layout from the keeper settings,
+ * cmd_cluster_status.c): etcd and the key layout from the keeper settings,
  * the hint for an etcd that did not answer, and the subcommands the
  * dispatcher in cmd_cluster.c calls.
  */
@@ -16,5 +16,13 @@ bool pd_cli_cluster_open(PdArena *arena, const CliArgs *args, PdEtcd **etcd, PdK
 
 /* The hint for PD_ERR_DCS_UNKNOWN on a read: nothing was written; check the endpoints. */
 void pd_cli_cluster_unreachable_hint(PdError *err);
+
+/* `cluster status [--json]`, `cluster history [--json]`, `cluster remove NODE` (cmd_cluster_status.c). */
+bool pd_cli_cluster_status(PdArena *arena, const CliArgs *args, PdEtcd *etcd, const PdKeys *keys,
+                           PdError *err);
+bool pd_cli_cluster_history(PdArena *arena, const CliArgs *args, PdEtcd *etcd, const PdKeys *keys,
+                            PdError *err);
+bool pd_cli_cluster_remove(PdArena *arena, const CliArgs *args, PdEtcd *etcd, const PdKeys *keys,
+                           PdError *err);
 
 #endif

@@ -6,7 +6,7 @@
  * A change is a compare-and-swap, started over from a newer document when
  * another change came between (or refused with --if-revision); an etcd that
  * gives no answer to trust exits 4, saying the change may or may not have
- * been applied.
+ * been applied. status, history and remove are cmd_cluster_status.c's.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -223,12 +223,13 @@ static const struct
 {
     const char *name;
     int min_arguments, max_arguments;
-} subcommands[] = {{"config", 0, CLI_MAX_ARGS}, {"pause", 0, 0}, {"resume", 0, 0}};
+} subcommands[] = {{"config", 0, CLI_MAX_ARGS}, {"pause", 0, 0}, {"resume", 0, 0}, {"status", 0, 0},
+                   {"history", 0, 0},           {"remove", 1, 1}};
 
 static bool
 check_usage(const CliArgs *args, PdError *err)
 {
-    const char *names = "config, pause, resume";
+    const char *names = "config, status, history, pause, resume, remove";
     if (args->positional_count < 1)
         return pd_error_set(err, PD_ERR_USAGE, "cluster: give a subcommand (%s)", names);
     for (size_t i = 0; i < sizeof subcommands / sizeof subcommands[0]; i++)
@@ -280,7 +281,15 @@ cmd_cluster(PdArena *arena, const CliArgs *args, PdError *err)
     PdKeys keys;
     if (!pd_cli_cluster_open(arena, args, &etcd, &keys, err))
         return false;
-    bool is_done = pause_or_resume(arena, args, etcd, &keys, strcmp(name, "pause") == 0, err);
+    bool is_done;
+    if (strcmp(name, "pause") == 0 || strcmp(name, "resume") == 0)
+        is_done = pause_or_resume(arena, args, etcd, &keys, strcmp(name, "pause") == 0, err);
+    else if (strcmp(name, "status") == 0)
+        is_done = pd_cli_cluster_status(arena, args, etcd, &keys, err);
+    else if (strcmp(name, "history") == 0)
+        is_done = pd_cli_cluster_history(arena, args, etcd, &keys, err);
+    else
+        is_done = pd_cli_cluster_remove(arena, args, etcd, &keys, err);
     pd_etcd_close(etcd);
     return is_done;
 }

@@ -181,12 +181,20 @@ static const CliCommand commands[] = {
      &pd_settings_archive},
     {"cluster",
      cmd_cluster,
-     "the cluster in etcd: its configuration, pause and resume",
-     "usage: prodata cluster config [--json]\n"
+     "the cluster in etcd: status, history, configuration, pause, resume, remove",
+     "usage: prodata cluster status [--json]\n"
+     "       prodata cluster history [--json]\n"
+     "       prodata cluster config [--json]\n"
      "       prodata cluster config set FIELD=VALUE... [--if-revision N] [--json]\n"
      "       prodata cluster pause [--json]\n"
      "       prodata cluster resume [--json]\n"
+     "       prodata cluster remove NODE\n"
      "\n"
+     "status shows every member (role, state, PostgreSQL address, timeline, lag,\n"
+     "sync state, what a stalled step waits for; roster members without a live key\n"
+     "as down) and, without a leader, what happens next; history the failovers\n"
+     "and switchovers (time, from, to, reason, timeline, LSN). remove NODE takes a\n"
+     "member out of the roster for good (its keeper must be stopped first).\n"
      "config shows the cluster configuration every keeper runs on (etcd key\n"
      "<etcd_prefix>/<cluster_name>/config; the defaults while it is absent);\n"
      "config set changes fields of it with a compare-and-swap: a change that meets\n"
@@ -196,9 +204,10 @@ static const CliCommand commands[] = {
      "pause sets paused=true (maintenance: the keepers take no automatic action,\n"
      "no failover), resume sets it back. etcd is found through the keeper settings\n"
      "(etcd_endpoints, etcd_prefix, cluster_name).\n"
-     "Exit 0 done, 1 refused (changed concurrently, etcd refused), 2 invalid\n"
-     "field or value, 4 etcd gave no answer: the change may or may not be applied.\n"
-     "  --json                 the key, its mod_revision and the document as JSON\n"
+     "Exit 0 done, 1 refused (changed concurrently, etcd refused, a live keeper),\n"
+     "2 invalid field or value (or a key in etcd that does not parse), 4 etcd gave\n"
+     "no answer: a change may or may not be applied.\n"
+     "  --json                 status, history, config: as JSON\n"
      "  --if-revision N        config set: only if the document is still at revision N (0: absent)\n",
      {{"--json", false}, {"--if-revision", true}},
      CLI_MAX_ARGS,

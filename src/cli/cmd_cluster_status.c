@@ -1,0 +1,543 @@
+/*
+ * cmd_cluster_status.c - `prodata cluster status` and `cluster history`, the
+ * read-only views of a cluster in etcd, and `cluster remove NODE`. status
+ * reads the whole cluster with one range read under its root (so every key
+ * comes from one etcd revision): the configuration, the leader key, each
+ * member's published state, the roster; a roster name without a live member
+ * key shows as down. With no leader it says so and what will happen: which
+ * members the keepers may promote, or, when none is within
+ * maximum_lag_on_failover_bytes, that no automatic failover will come and
+ * the explicit way out. A key that does not parse is named with its problem
+ * (exit 2) while the rest is still shown. remove takes a member out of the
+ * roster for good, refusing while its keeper runs.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "cluster.h"
+
+enum
+{
+    PROBLEMS_MAX = 16,
+};
+
+/* One row of the status: a member with a live key, or a roster name without one (is_live false). */
+typedef struct Row
+{
+    const char *name;
+    bool is_live;
+    bool is_readable; /* the key parsed (a live key that does not parse is listed, unreadable) */
+    bool in_roster;
+    PdMemberState state;
+} Row;
+
+typedef struct Problem
+{
+    const char *key;
+    const char *message;
+} Problem;
+
+/* The cluster as one range read found it. */
+typedef struct Cluster
+{
+    PdClusterConfig config;
+    bool has_config;
+    const char *leader; /* NULL: no leader key */
+    PdRoster roster;
+    Row *rows;
+    size_t row_count;
+    Problem problems[PROBLEMS_MAX];
+    size_t problem_count;
+} Cluster;
+
+static void
+add_problem(PdArena *arena, Cluster *cluster, PdEtcdBytes key, const PdError *err)
+{
+    if (cluster->problem_count == PROBLEMS_MAX)
+        return;
+    cluster->problems[cluster->problem_count++] =
+        (Problem){pd_arena_strndup(arena, key.data, key.length),
+                  pd_arena_sprintf(arena, "%s%s%s", err->message, err->field[0] ? " (field " : "",
+                                   err->field[0] ? pd_arena_sprintf(arena, "%s)", err->field) : "")};
+}
+
+static bool
+is_key(PdEtcdBytes key, PdEtcdBytes wanted)
+{
+    return key.length == wanted.length && memcmp(key.data, wanted.data, key.length) == 0;
+}
+
+static Row *
+find_row(Cluster *cluster, const char *name)
+{
+    for (size_t i = 0; i < cluster->row_count; i++)
+        if (strcmp(cluster->rows[i].name, name) == 0)
+            return &cluster->rows[i];
+    return NULL;
+}
+
+/* One key of the range into *cluster; a value that does not parse becomes a problem naming the key. */
+static void
+read_key(PdArena *arena, const PdKeys *keys, const PdEtcdKv *kv, Cluster *cluster)
+{
+    PdError err = {0};
+    char *name;
+    if (is_key(kv->key, pd_keys_config(keys)))
+    {
+        cluster->has_config =
+            pd_cluster_config_parse(arena, kv->value.data, kv->value.length, &cluster->config, &err);
+        if (!cluster->has_config)
+            add_problem(arena, cluster, kv->key, &err);
+    }
+    else if (is_key(kv->key, pd_keys_leader(keys)))
+    {
+        cluster->leader = kv->value.data; /* NUL-terminated too */
+        if (!pd_keys_check_member(cluster->leader, &err))
+            add_problem(arena, cluster, kv->key, &err);
+    }
+    else if (is_key(kv->key, pd_keys_roster(keys)))
+    {
+        if (!pd_roster_parse(arena, kv->value.data, kv->value.length, &cluster->roster, &err))
+            add_problem(arena, cluster, kv->key, &err);
+    }
+    else if (pd_keys_member_of(arena, keys, kv->key, &name))
+    {
+        Row *row = &cluster->rows[cluster->row_count++];
+        *row = (Row){.name = name, .is_live = true};
+        row->is_readable = pd_member_parse(arena, kv->value.data, kv->value.length, &row->state, &err);
+        if (!row->is_readable)
+            add_problem(arena, cluster, kv->key, &err);
+        else if (strcmp(row->state.name, name) != 0)
+        {
+            row->is_readable = false;
+            pd_error_set(&err, PD_ERR_INVALID_INPUT, "the document names member \"%s\", not \"%s\"",
+                         row->state.name, name);
+            add_problem(arena, cluster, kv->key, &err);
+        }
+    }
+}
+
+/* Sorted by name: the table reads the same every time. */
+static int
+compare_rows(const void *a, const void *b)
+{
+    return strcmp(((const Row *)a)->name, ((const Row *)b)->name);
+}
+
+/* Every key under the cluster's root in one range read (one revision). UNKNOWN: PD_ERR_DCS_UNKNOWN. */
+static bool
+load_cluster(PdArena *arena, PdEtcd *etcd, const PdKeys *keys, Cluster *cluster, PdError *err)
+{
+    *cluster = (Cluster){0};
+    pd_cluster_config_defaults(&cluster->config);
+    char *prefix = pd_arena_sprintf(arena, "%s/", keys->root);
+    if (prefix == NULL)
+        return pd_arena_error(arena, err);
+    PdEtcdKv *kvs;
+    size_t count;
+    PdEtcdOutcome outcome = pd_etcd_range(arena, etcd, pd_etcd_text(prefix), &kvs, &count, err);
+    if (outcome.status != PD_ETCD_DONE)
+    {
+        if (err->code == PD_ERR_DCS_UNKNOWN)
+            pd_cli_cluster_unreachable_hint(err);
+        return false;
+    }
+    cluster->rows = pd_arena_calloc(arena, count + PD_ROSTER_MAX + 1, sizeof *cluster->rows);
+    if (cluster->rows == NULL)
+        return pd_arena_error(arena, err);
+    for (size_t i = 0; i < count; i++)
+        read_key(arena, keys, &kvs[i], cluster);
+    for (size_t i = 0; i < cluster->roster.count; i++)
+    {
+        Row *row = find_row(cluster, cluster->roster.names[i]);
+        if (row == NULL)
+        {
+            row = &cluster->rows[cluster->row_count++];
+            *row = (Row){.name = cluster->roster.names[i]};
+        }
+        row->in_roster = true;
+    }
+    qsort(cluster->rows, cluster->row_count, sizeof *cluster->rows, compare_rows);
+    return !pd_arena_failed(arena) || pd_arena_error(arena, err);
+}
+
+/* ---- what the table and the JSON say of a row ---- */
+
+static bool
+is_leader(const Cluster *cluster, const Row *row)
+{
+    return cluster->leader != NULL && strcmp(cluster->leader, row->name) == 0;
+}
+
+static const char *
+role_of(const Cluster *cluster, const Row *row)
+{
+    if (is_leader(cluster, row))
+        return "leader";
+    if (!row->is_live || !row->is_readable)
+        return "-";
+    return pd_member_role_name(row->state.role);
+}
+
+static const char *
+state_of(const Row *row)
+{
+    return !row->is_live ? "down" : !row->is_readable ? "unreadable" : row->state.state;
+}
+
+/* "quorum" for a running standby when synchronous_mode is on (each is one of ANY k), "async" when off. */
+static const char *
+sync_of(const Cluster *cluster, const Row *row)
+{
+    if (!row->is_live || !row->is_readable || is_leader(cluster, row) ||
+        row->state.role != PD_MEMBER_ROLE_STANDBY)
+        return "-";
+    return cluster->config.is_synchronous ? "quorum" : "async";
+}
+
+/* May the keepers promote this member on their own: a live, running standby whose lag is known and within
+ * maximum_lag_on_failover_bytes. */
+static bool
+is_candidate(const Cluster *cluster, const Row *row)
+{
+    return row->is_live && row->is_readable && row->state.role == PD_MEMBER_ROLE_STANDBY &&
+           strcmp(row->state.state, "running") == 0 && row->state.lag_bytes >= 0 &&
+           row->state.lag_bytes <= cluster->config.maximum_lag_on_failover_bytes;
+}
+
+/* The live, readable standby with the least lag known, or NULL. */
+static const Row *
+most_advanced(const Cluster *cluster)
+{
+    const Row *best = NULL;
+    for (size_t i = 0; i < cluster->row_count; i++)
+    {
+        const Row *row = &cluster->rows[i];
+        if (row->is_live && row->is_readable && row->state.role == PD_MEMBER_ROLE_STANDBY &&
+            row->state.lag_bytes >= 0 && (best == NULL || row->state.lag_bytes < best->state.lag_bytes))
+            best = row;
+    }
+    return best;
+}
+
+/* What to say when no member holds the leader key. In arena. */
+static const char *
+no_leader_message(PdArena *arena, const Cluster *cluster)
+{
+    if (cluster->leader != NULL)
+        return NULL;
+    size_t candidates = 0;
+    for (size_t i = 0; i < cluster->row_count; i++)
+        candidates += is_candidate(cluster, &cluster->rows[i]);
+    if (cluster->config.is_paused)
+        return "no leader, and the cluster is paused: no automatic failover; `prodata cluster resume` lets "
+               "the "
+               "keepers elect one";
+    if (candidates > 0)
+        return pd_arena_sprintf(arena,
+                                "no leader: the keepers will promote the most advanced of the %zu member(s) "
+                                "within maximum_lag_on_failover_bytes (%" PRId64 ")",
+                                candidates, cluster->config.maximum_lag_on_failover_bytes);
+    const Row *best = most_advanced(cluster);
+    return pd_arena_sprintf(
+        arena,
+        "no leader, and no member is within maximum_lag_on_failover_bytes (%" PRId64 ") of the last known "
+        "primary position: no automatic failover will happen. To promote one anyway, accepting the loss of "
+        "the "
+        "writes it lacks: prodata cluster failover --to NODE --allow-data-loss%s%s%s",
+        cluster->config.maximum_lag_on_failover_bytes, best != NULL ? " (the most advanced is " : "",
+        best != NULL
+            ? pd_arena_sprintf(arena, "%s, %" PRId64 " bytes behind", best->name, best->state.lag_bytes)
+            : "",
+        best != NULL ? ")" : "");
+}
+
+/* ---- status: the table ---- */
+
+static void
+print_rows(const Cluster *cluster)
+{
+    printf("%-12s %-8s %-12s %-22s %-8s %-12s %-7s %s\n", "member", "role", "state", "pg", "timeline",
+           "lag_bytes", "sync", "waiting_for");
+    for (size_t i = 0; i < cluster->row_count; i++)
+    {
+        const Row *row = &cluster->rows[i];
+        char pg[300] = "-", timeline[16] = "-", lag[24] = "-";
+        bool has_state = row->is_live && row->is_readable;
+        if (has_state && row->state.pg_port > 0)
+            snprintf(pg, sizeof pg, "%s:%d", row->state.pg_host, row->state.pg_port);
+        if (has_state && row->state.timeline > 0)
+            snprintf(timeline, sizeof timeline, "%d", row->state.timeline);
+        if (has_state && row->state.lag_bytes >= 0)
+            snprintf(lag, sizeof lag, "%" PRId64, row->state.lag_bytes);
+        printf("%-12s %-8s %-12s %-22s %-8s %-12s %-7s %s\n", row->name, role_of(cluster, row), state_of(row),
+               pg, timeline, lag, sync_of(cluster, row), has_state ? row->state.waiting_for : "");
+    }
+}
+
+static void
+print_status(PdArena *arena, const PdKeys *keys, const Cluster *cluster)
+{
+    printf("cluster %s: leader %s, synchronous_mode %s", keys->root,
+           cluster->leader != NULL ? cluster->leader : "(none)",
+           cluster->config.is_synchronous ? "on" : "off");
+    if (cluster->config.is_synchronous)
+        printf(" (ANY %d)", cluster->config.synchronous_quorum);
+    printf(", maximum_lag_on_failover_bytes %" PRId64 "%s\n\n", cluster->config.maximum_lag_on_failover_bytes,
+           cluster->config.is_paused ? ", PAUSED (no automatic action)" : "");
+    if (cluster->row_count == 0)
+        printf("no members: no keeper has published its state, and the roster is empty\n");
+    else
+        print_rows(cluster);
+    const char *message = no_leader_message(arena, cluster);
+    if (message != NULL)
+        printf("\n%s\n", message);
+    for (size_t i = 0; i < cluster->problem_count; i++)
+        printf("%sproblem: %s: %s\n", i == 0 ? "\n" : "", cluster->problems[i].key,
+               cluster->problems[i].message);
+}
+
+/* ---- status: the JSON ---- */
+
+static json_t *
+row_json(const Cluster *cluster, const Row *row)
+{
+    json_t *object =
+        json_pack("{s:s, s:s, s:s, s:b, s:b, s:b, s:s}", "name", row->name, "role", role_of(cluster, row),
+                  "state", state_of(row), "is_leader", is_leader(cluster, row), "is_live", row->is_live,
+                  "in_roster", row->in_roster, "sync", sync_of(cluster, row));
+    if (object == NULL || !row->is_live || !row->is_readable)
+        return object;
+    const PdMemberState *state = &row->state;
+    char write_lsn[24], replay_lsn[24];
+    json_object_update(
+        object,
+        json_pack("{s:s, s:i, s:s, s:i, s:s, s:s, s:b, s:I, s:n, s:I, s:s, s:b}", "pg_host", state->pg_host,
+                  "pg_port", state->pg_port, "api_url", state->api_url, "timeline", state->timeline,
+                  "write_lsn", pd_member_lsn_text(state->write_lsn, write_lsn, sizeof write_lsn),
+                  "replay_lsn", pd_member_lsn_text(state->replay_lsn, replay_lsn, sizeof replay_lsn),
+                  "is_streaming", state->is_streaming, "lag_bytes", (json_int_t)state->lag_bytes, "lag_s",
+                  "updated_ms", (json_int_t)state->updated_ms, "waiting_for", state->waiting_for,
+                  "is_failover_candidate", is_candidate(cluster, row)));
+    return object;
+}
+
+static bool
+print_status_json(PdArena *arena, const PdKeys *keys, const Cluster *cluster, PdError *err)
+{
+    json_t *members = json_array(), *problems = json_array();
+    for (size_t i = 0; i < cluster->row_count; i++)
+        json_array_append_new(members, row_json(cluster, &cluster->rows[i]));
+    for (size_t i = 0; i < cluster->problem_count; i++)
+        json_array_append_new(problems, json_pack("{s:s, s:s}", "key", cluster->problems[i].key, "message",
+                                                  cluster->problems[i].message));
+    const char *message = no_leader_message(arena, cluster);
+    json_t *root =
+        json_pack("{s:s, s:o, s:b, s:b, s:i, s:I, s:o, s:o, s:o}", "root", keys->root, "leader",
+                  cluster->leader != NULL ? json_string(cluster->leader) : json_null(), "paused",
+                  cluster->config.is_paused, "synchronous_mode", cluster->config.is_synchronous,
+                  "synchronous_quorum", cluster->config.synchronous_quorum, "maximum_lag_on_failover_bytes",
+                  (json_int_t)cluster->config.maximum_lag_on_failover_bytes, "members", members, "message",
+                  message != NULL ? json_string(message) : json_null(), "problems", problems);
+    char *text = root != NULL ? json_dumps(root, JSON_PRESERVE_ORDER | JSON_INDENT(2)) : NULL;
+    json_decref(root);
+    if (text == NULL)
+        return pd_error_set(err, PD_ERR_NO_MEMORY, "out of memory for the JSON output");
+    printf("%s\n", text);
+    free(text);
+    return true;
+}
+
+/* A status that met keys it could not read: shown, then exit 2 naming them. */
+static bool
+problems_error(const Cluster *cluster, PdError *err)
+{
+    if (cluster->problem_count == 0)
+        return true;
+    pd_error_set(err, PD_ERR_INVALID_INPUT, "%zu key(s) in etcd do not parse; the first: %s: %s",
+                 cluster->problem_count, cluster->problems[0].key, cluster->problems[0].message);
+    return pd_error_hint(err, "A keeper rewrites its own member key every loop; a configuration, roster or "
+                              "leader key written by hand must be repaired by hand (docs/ha.md).");
+}
+
+bool
+pd_cli_cluster_status(PdArena *arena, const CliArgs *args, PdEtcd *etcd, const PdKeys *keys, PdError *err)
+{
+    Cluster cluster;
+    if (!load_cluster(arena, etcd, keys, &cluster, err))
+        return false;
+    if (cli_has_flag(args, "--json", NULL))
+    {
+        if (!print_status_json(arena, keys, &cluster, err))
+            return false;
+    }
+    else
+        print_status(arena, keys, &cluster);
+    fflush(stdout);
+    return problems_error(&cluster, err);
+}
+
+/* ---- history ---- */
+
+/* "2026-11-30 07:48:06.123 UTC" into buffer. */
+static const char *
+time_text(int64_t at_ms, char *buffer, size_t size)
+{
+    time_t seconds = (time_t)(at_ms / 1000);
+    struct tm utc;
+    if (gmtime_r(&seconds, &utc) == NULL)
+        snprintf(buffer, size, "%" PRId64 " ms", at_ms);
+    else
+    {
+        size_t length = strftime(buffer, size, "%Y-%m-%d %H:%M:%S", &utc);
+        snprintf(buffer + length, size - length, ".%03d UTC", (int)(at_ms % 1000));
+    }
+    return buffer;
+}
+
+static bool
+print_history_json(const PdKeys *keys, const PdHistoryEntry *entries, size_t count, PdError *err)
+{
+    json_t *array = json_array();
+    for (size_t i = 0; i < count; i++)
+    {
+        char lsn[24], at[48];
+        json_array_append_new(
+            array, json_pack("{s:I, s:s, s:s, s:s, s:s, s:i, s:s}", "at_ms", (json_int_t)entries[i].at_ms,
+                             "at", time_text(entries[i].at_ms, at, sizeof at), "from", entries[i].from, "to",
+                             entries[i].to, "reason", entries[i].reason, "timeline", entries[i].timeline,
+                             "lsn", pd_member_lsn_text(entries[i].lsn, lsn, sizeof lsn)));
+    }
+    json_t *root = json_pack("{s:s, s:o}", "key", pd_keys_history(keys).data, "history", array);
+    char *text = root != NULL ? json_dumps(root, JSON_PRESERVE_ORDER | JSON_INDENT(2)) : NULL;
+    json_decref(root);
+    if (text == NULL)
+        return pd_error_set(err, PD_ERR_NO_MEMORY, "out of memory for the JSON output");
+    printf("%s\n", text);
+    free(text);
+    return true;
+}
+
+bool
+pd_cli_cluster_history(PdArena *arena, const CliArgs *args, PdEtcd *etcd, const PdKeys *keys, PdError *err)
+{
+    PdEtcdKv kv;
+    PdEtcdOutcome outcome = pd_etcd_get(arena, etcd, pd_keys_history(keys), &kv, err);
+    if (outcome.status != PD_ETCD_DONE)
+    {
+        if (err->code == PD_ERR_DCS_UNKNOWN)
+            pd_cli_cluster_unreachable_hint(err);
+        return false;
+    }
+    PdHistoryEntry *entries = NULL;
+    size_t count = 0;
+    if (kv.exists && !pd_history_parse(arena, kv.value.data, kv.value.length, &entries, &count, err))
+        return pd_error_context(err, "while reading %s", pd_keys_history(keys).data);
+    if (cli_has_flag(args, "--json", NULL))
+        return print_history_json(keys, entries, count, err);
+    if (count == 0)
+    {
+        printf("%s: no failover or switchover yet\n", pd_keys_history(keys).data);
+        return true;
+    }
+    printf("%-27s %-12s %-12s %-10s %-8s %s\n", "at", "from", "to", "reason", "timeline", "lsn");
+    for (size_t i = 0; i < count; i++)
+    {
+        char lsn[24], at[48];
+        printf("%-27s %-12s %-12s %-10s %-8d %s\n", time_text(entries[i].at_ms, at, sizeof at),
+               entries[i].from[0] != '\0' ? entries[i].from : "-", entries[i].to, entries[i].reason,
+               entries[i].timeline, pd_member_lsn_text(entries[i].lsn, lsn, sizeof lsn));
+    }
+    return true;
+}
+
+/* ---- remove ---- */
+
+/* Refuses while name's keeper is live (its member key under a lease) or it holds the leader key; deletes a
+ * member key left without a lease (written by hand: no keeper will ever remove it). */
+static bool
+check_not_live(PdArena *arena, PdEtcd *etcd, const PdKeys *keys, const char *name, PdError *err)
+{
+    PdEtcdBytes key;
+    PdEtcdKv member, leader;
+    if (!pd_keys_member(arena, keys, name, &key, err))
+        return false;
+    if (pd_etcd_get(arena, etcd, key, &member, err).status != PD_ETCD_DONE ||
+        pd_etcd_get(arena, etcd, pd_keys_leader(keys), &leader, err).status != PD_ETCD_DONE)
+        return false;
+    if (leader.exists && leader.value.length == strlen(name) &&
+        memcmp(leader.value.data, name, leader.value.length) == 0)
+        return pd_error_set(err, PD_ERR_REFUSED,
+                            "cluster remove: %s holds the leader key: stop its keeper first", name);
+    if (member.exists && member.lease_id != 0)
+    {
+        pd_error_set(err, PD_ERR_REFUSED,
+                     "cluster remove: the keeper of %s is running (%s is live): stop its "
+                     "keeper first",
+                     name, key.data);
+        return pd_error_hint(err,
+                             "Its key lives while its lease does (ttl_s after the keeper stops); a running "
+                             "keeper would add itself back to the roster.");
+    }
+    if (!member.exists)
+        return true;
+    PdEtcdCas cas = {.key = key,
+                     .compare = PD_ETCD_IF_MOD_REVISION,
+                     .mod_revision = member.mod_revision,
+                     .action = PD_ETCD_DELETE};
+    PdEtcdKv current;
+    PdEtcdOutcome outcome = pd_etcd_cas(arena, etcd, &cas, &current, err);
+    if (outcome.status == PD_ETCD_COMPARE_FAILED)
+        return pd_error_set(err, PD_ERR_REFUSED,
+                            "cluster remove: %s changed while it was being removed: run "
+                            "`prodata cluster status` and try again",
+                            key.data);
+    return outcome.status == PD_ETCD_DONE;
+}
+
+bool
+pd_cli_cluster_remove(PdArena *arena, const CliArgs *args, PdEtcd *etcd, const PdKeys *keys, PdError *err)
+{
+    const char *name = args->positional[1];
+    if (!pd_keys_check_member(name, err))
+        return pd_error_context(err, "cluster remove: \"%s\" is not a member name", name);
+    if (!check_not_live(arena, etcd, keys, name, err))
+    {
+        if (err->code == PD_ERR_DCS_UNKNOWN)
+            pd_error_hint(err,
+                          "The outcome is unknown: run `prodata cluster status` to see whether %s is still "
+                          "there, then run `prodata cluster remove %s` again.",
+                          name, name);
+        return false;
+    }
+    bool is_changed = false;
+    PdEtcdOutcome outcome = pd_roster_change(arena, etcd, keys, name, false, &is_changed, err);
+    switch (outcome.status)
+    {
+        case PD_ETCD_DONE:
+            break;
+        case PD_ETCD_UNKNOWN:
+            if (err->code == PD_ERR_DCS_UNKNOWN)
+                pd_error_hint(err,
+                              "The outcome is unknown: run `prodata cluster status` to see whether %s is "
+                              "still in the roster, then run `prodata cluster remove %s` again.",
+                              name, name);
+            return false;
+        case PD_ETCD_COMPARE_FAILED:
+            return pd_error_context(err, "while removing %s from %s", name, pd_keys_roster(keys).data);
+        case PD_ETCD_LEASE_NOT_FOUND:
+        case PD_ETCD_REJECTED:
+            return pd_error_context(err, "while removing %s from %s", name, pd_keys_roster(keys).data);
+    }
+    if (is_changed)
+        printf("%s: removed %s for good; the leader's keeper drops its replication slot prodata_%s\n",
+               pd_keys_roster(keys).data, name, name);
+    else
+        printf("%s: %s is not in the roster: nothing to remove\n", pd_keys_roster(keys).data, name);
+    return true;
+}
