@@ -279,10 +279,18 @@ const char *pd_db_mux_begin_sql(const PdDbMux *mux);
  * sign that what the caller knew when it named the keys is out of date. */
 size_t pd_db_mux_tally_failures(const PdDbMux *mux);
 /*
- * The next statement on share (of a group multiplexer with a tally_sql; else nothing happens) counts one
- * toward key in its transaction's tally. key must last until that statement is sent (the group copies it).
+ * The next statement on share (of a group multiplexer with a tally_sql; else nothing happens) counts rows
+ * (> 0) toward key in its transaction's tally. key must last until that statement is sent (the group copies
+ * it).
  */
-void pd_db_share_tally(PdDb *share, const char *key);
+void pd_db_share_tally(PdDb *share, const char *key, long long rows);
+/*
+ * On a share of a group multiplexer whose COMMIT is in flight: parks the caller (its wait function, as for
+ * a turn) until that COMMIT is answered or the connection breaks; returns at once when none is in flight
+ * or share is not of a group. So a caller can gather work to send as one statement of the next transaction
+ * (serve's creates of one model go as one multi-row INSERT).
+ */
+void pd_db_share_await_commit(PdDb *share);
 /* Whether statements can still be sent: false once the connection broke (make a new one); checked with one
  * poll() while none is in flight. */
 bool pd_db_mux_is_usable(PdDbMux *mux);

@@ -111,6 +111,10 @@ bool pd_object_create(PdArena *arena, PdDb *db, const PdValues *values, const ch
 /* count objects of one model in one INSERT; *json the array in input order. At most 1,000 objects. */
 bool pd_object_create_bulk(PdArena *arena, PdDb *db, const PdValues *const *objects, size_t count,
                            const char **json, PdError *err);
+/* count objects of one model in one INSERT, as pd_object_create_bulk, but jsons[i] is object i's own
+ * representation (jsons has count slots): one statement serving several callers' creates. */
+bool pd_object_create_each(PdArena *arena, PdDb *db, const PdValues *const *objects, size_t count,
+                           const char **jsons, PdError *err);
 /* UPDATE of the rows `which` selects (its filters; slicing and ordering apply too); *json the array of the
  * changed objects ("[]" when none), *updated their number. Either output may be NULL. */
 bool pd_object_update(PdArena *arena, PdDb *db, PdQuery *which, const PdValues *values, PdValidateMode mode,

@@ -56,6 +56,7 @@ struct PdDb
     PdDbMux *mux;    /* on a share: the multiplexed connection its statements go through */
     PdDbWakeFn wake; /* on a share: how the caller ahead wakes this one */
     const char *tally; /* on a share of a group multiplexer: the key its next statement counts toward */
+    long long tally_rows; /* ... and by how many rows */
     PdDbStatementCache statements;
 };
 

@@ -90,6 +90,7 @@ struct PdDbMux
     size_t commits_in_flight; /* COMMITs sent and not yet answered */
     size_t members;           /* callers in a group, until they leave it (pd_db_mux_in_flight counts them) */
     size_t tally_failures;    /* tally statements that failed on their own */
+    Waiter *watchers; /* callers parked until the COMMIT in flight is answered (pd_db_share_await_commit) */
 };
 
 bool
@@ -143,10 +144,47 @@ pd_db_mux_tally_failures(const PdDbMux *mux)
 }
 
 void
-pd_db_share_tally(PdDb *share, const char *key)
+pd_db_share_tally(PdDb *share, const char *key, long long rows)
 {
-    if (share->mux != NULL && share->mux->tally_sql != NULL)
+    if (share->mux != NULL && share->mux->tally_sql != NULL && rows > 0)
+    {
         share->tally = key;
+        share->tally_rows = rows;
+    }
+}
+
+/* Wakes every caller parked in pd_db_share_await_commit; the list is emptied first (its nodes live on the
+ * callers' stacks). */
+static void
+wake_watchers(PdDbMux *mux)
+{
+    Waiter *watcher = mux->watchers;
+    mux->watchers = NULL;
+    while (watcher != NULL)
+    {
+        Waiter *next = watcher->next;
+        watcher->share->wake(watcher->share->wait_context);
+        watcher = next;
+    }
+}
+
+void
+pd_db_share_await_commit(PdDb *share)
+{
+    PdDbMux *mux = share->mux;
+    if (mux == NULL || !mux->is_group || mux->commits_in_flight == 0 || mux->is_broken)
+        return;
+    Waiter watcher = {.next = mux->watchers, .share = share};
+    mux->watchers = &watcher;
+    share->wait(share->wait_context, PD_DB_NO_SOCKET, PD_DB_WAIT_WAKE, PD_DB_WAIT_FOREVER);
+    for (Waiter **link = &mux->watchers; *link != NULL; link = &(*link)->next) /* woken otherwise */
+    {
+        if (*link == &watcher)
+        {
+            *link = watcher.next;
+            break;
+        }
+    }
 }
 
 static void
@@ -169,6 +207,7 @@ break_mux(PdDbMux *mux)
     for (Group *group = mux->groups; group != NULL; group = group->next)
         if (!group->is_done) /* the members of a done group have their answer (some may have left) */
             wake_members(group);
+    wake_watchers(mux);
 }
 
 /*
@@ -558,20 +597,20 @@ leave_group(PdDbMux *mux, Group *group, Member *member)
     free(group);
 }
 
-/* One more statement of group counts toward key. */
+/* One more statement of group counts rows toward key. */
 static bool
-add_tally(Group *group, const char *key)
+add_tally(Group *group, const char *key, long long rows)
 {
     for (size_t i = 0; i < group->tally_count; i++)
         if (strcmp(group->tallies[i].key, key) == 0)
-            return group->tallies[i].count++, true;
+            return group->tallies[i].count += rows, true;
     Tally *grown = realloc(group->tallies, (group->tally_count + 1) * sizeof(*grown));
     if (grown == NULL)
         return false;
     group->tallies = grown;
     if ((grown[group->tally_count].key = strdup(key)) == NULL)
         return false;
-    grown[group->tally_count++].count = 1;
+    grown[group->tally_count++].count = rows;
     return true;
 }
 
@@ -609,6 +648,7 @@ read_commit(PdDbMux *mux, Group *group, PdDb *share)
     group->is_done = true;
     dequeue_head(mux);
     wake_members(group);
+    wake_watchers(mux);
     if (mux->open != NULL && mux->open->members != NULL && !close_group(mux, mux->open))
         break_mux(mux);
 }
@@ -642,11 +682,13 @@ send_member(PdDbMux *mux, PdDb *share, const char *sql, bool is_prepared, int pa
 {
     bool is_new;
     const char *tally = share->tally;
+    long long rows = share->tally_rows;
     share->tally = NULL;
+    share->tally_rows = 0;
     *group = join_group(mux, member, &is_new);
     if (*group == NULL)
         return pd_error_set(err, PD_ERR_NO_MEMORY, "out of memory");
-    if (tally != NULL && !add_tally(*group, tally))
+    if (tally != NULL && !add_tally(*group, tally, rows))
     {
         leave_group(mux, *group, member);
         return pd_error_set(err, PD_ERR_NO_MEMORY, "out of memory");

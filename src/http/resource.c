@@ -101,26 +101,34 @@ pd_http_db_acquire(PdHttpContext *ctx, PdDb **db, PdError *err)
  * itself before its COMMIT. Anything else acquires as pd_http_db_acquire does.
  */
 bool
-pd_http_db_acquire_create(PdHttpContext *ctx, const PdModel *model, PdDb **db, PdError *err)
+pd_http_db_may_share_create(const PdHttpContext *ctx)
+{
+    return runs_as_login(ctx) && pd_http_in_task() && ctx->catalog->group_begin != NULL;
+}
+
+bool
+pd_http_db_acquire_create(PdHttpContext *ctx, PdDb **db, PdError *err)
 {
     const PdHttpCatalog *catalog = ctx->catalog;
-    if (runs_as_login(ctx) && pd_http_in_task() && catalog->group_begin != NULL)
+    if (pd_http_db_may_share_create(ctx))
     {
         PdDbMux *group = pd_http_loop_group(catalog->group_begin);
         /* (one of another catalog, while this request's waited to retire it, lists other tables) */
         if (group != NULL && strcmp(pd_db_mux_begin_sql(group), catalog->group_begin) == 0)
-        {
-            if (!pd_db_mux_share(group, ctx->arena, pd_http_task_wait, pd_http_task_wake, pd_http_task_self(),
-                                 db, err))
-                return false;
-            const char *tally =
-                catalog->tally_key != NULL ? catalog->tally_key[model - catalog->catalog->models] : NULL;
-            if (tally != NULL)
-                pd_db_share_tally(*db, tally);
-            return true;
-        }
+            return pd_db_mux_share(group, ctx->arena, pd_http_task_wait, pd_http_task_wake,
+                                   pd_http_task_self(), db, err);
     }
     return pd_http_db_acquire(ctx, db, err);
+}
+
+void
+pd_http_db_tally(const PdHttpContext *ctx, const PdModel *model, PdDb *db, long long rows)
+{
+    const PdHttpCatalog *catalog = ctx->catalog;
+    const char *tally =
+        catalog->tally_key != NULL ? catalog->tally_key[model - catalog->catalog->models] : NULL;
+    if (tally != NULL && pd_db_is_share(db))
+        pd_db_share_tally(db, tally, rows);
 }
 
 void

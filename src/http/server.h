@@ -24,6 +24,7 @@
 #include "prodata/error.h"
 #include "prodata/log.h"
 #include "prodata/model.h"
+#include "prodata/object.h"
 #include "prodata/pool.h"
 #include "prodata/settings.h"
 #include "prodata/strbuf.h"
@@ -204,9 +205,22 @@ bool pd_http_json_member(const char *json, size_t length, const char *key, const
 void pd_http_api(PdHttpContext *ctx, const char *rest);
 /* Acquires a pooled connection with the request's identity set as its session. */
 bool pd_http_db_acquire(PdHttpContext *ctx, PdDb **db, PdError *err);
-/* For a create: the loop's group-commit share when the request runs as the login role, else as above. A
+/* Whether a create of ctx may use its loop's group-commit connection: it runs as the login role, in a
+ * task, and its catalog lets creates count themselves. */
+bool pd_http_db_may_share_create(const PdHttpContext *ctx);
+/* For a create: the loop's group-commit share when pd_http_db_may_share_create, else as above. A
  * statement on it may fail with PD_ERR_ROLLED_BACK: run it again on pd_http_db_acquire's connection. */
-bool pd_http_db_acquire_create(PdHttpContext *ctx, const PdModel *model, PdDb **db, PdError *err);
+bool pd_http_db_acquire_create(PdHttpContext *ctx, PdDb **db, PdError *err);
+/* On a group-commit share: the next statement inserts rows rows of model and adds them to its counter
+ * before its transaction commits (pd_db_share_tally); nothing for a model that does not count itself. */
+void pd_http_db_tally(const PdHttpContext *ctx, const PdModel *model, PdDb *db, long long rows);
+
+/* ---- batch.c: single creates gathered into one INSERT ---- */
+/* Creates values (of model) as pd_object_create would, in one INSERT with the other single creates of the
+ * model that the loop gathers meanwhile (batch.c). May fail with PD_ERR_ROLLED_BACK: run it again alone,
+ * on pd_http_db_acquire's connection. */
+bool pd_http_create_batched(PdHttpContext *ctx, const PdModel *model, const PdValues *values,
+                            const char **json, PdError *err);
 /* The Location header of a created object: its URL from the primary key in its JSON (json_length bytes). */
 void pd_http_add_location(PdHttpContext *ctx, const PdModel *model, const char *json, size_t json_length);
 /* A bulk body's problems as DRF's ListSerializer gives them: a 400 with one object per element, {} for a

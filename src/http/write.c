@@ -204,9 +204,12 @@ create_once(PdHttpContext *ctx, PdValues **objects, size_t count, PdValues *valu
             const char **json, PdError *err)
 {
     PdDb *db;
-    const PdModel *model = shared ? pd_values_model(values != NULL ? values : objects[0]) : NULL; /* one */
-    if (!(shared ? pd_http_db_acquire_create(ctx, model, &db, err) : pd_http_db_acquire(ctx, &db, err)))
+    if (shared && values != NULL)
+        return pd_http_create_batched(ctx, pd_values_model(values), values, json, err);
+    if (!(shared ? pd_http_db_acquire_create(ctx, &db, err) : pd_http_db_acquire(ctx, &db, err)))
         return false;
+    if (shared)
+        pd_http_db_tally(ctx, pd_values_model(objects[0]), db, 1);
     bool is_created = values == NULL ? pd_object_create_bulk(ctx->arena, db, (const PdValues *const *)objects,
                                                              count, json, err)
                                      : pd_object_create(ctx->arena, db, values, json, err);

@@ -355,11 +355,20 @@ append_bulk_m2m(PdWriteSql *stmt, const PdModel *model, PdValueParam *const *row
     }
 }
 
-/* The whole statement: [ids,] ins[, join rows] then one JSON value (an object, or the array of them). */
-static bool
-build_insert(PdWriteSql *stmt, const PdModel *model, PdValueParam *const *rows, size_t count, bool is_array,
-             PdError *err)
+/* What an INSERT returns: one object, the array of them, or a row per object (in input order). */
+typedef enum InsertShape
 {
+    INSERT_ONE,
+    INSERT_ARRAY,
+    INSERT_EACH,
+} InsertShape;
+
+/* The whole statement: [ids,] ins[, join rows] then the objects' JSON in the shape asked for. */
+static bool
+build_insert(PdWriteSql *stmt, const PdModel *model, PdValueParam *const *rows, size_t count,
+             InsertShape shape, PdError *err)
+{
+    bool is_array = shape == INSERT_ARRAY;
     PdWriteKeys keys = no_keys(stmt->arena, model);
     if (keys.expressions == NULL)
         return pd_arena_error(stmt->arena, err);
@@ -387,9 +396,38 @@ build_insert(PdWriteSql *stmt, const PdModel *model, PdValueParam *const *rows, 
     }
     else if (is_array)
         pd_strbuf_append(&stmt->sql, "), '[]'::json) FROM \"ins\"");
-    else
+    else if (shape == INSERT_EACH && has_ids)
+    {
+        pd_strbuf_append(&stmt->sql, " FROM \"ins\" JOIN \"ids\" ON ids.id = ");
+        append_column(&stmt->sql, "ins", pd_model_primary_key(model)->column);
+        pd_strbuf_append(&stmt->sql, " ORDER BY ids.n");
+    }
+    else /* one row per row inserted, in the order of VALUES (the executor inserts and returns in order) */
         pd_strbuf_append(&stmt->sql, " FROM \"ins\"");
     return true;
+}
+
+/* The objects' rows of parameters, every one validated for create (every problem at once). */
+static bool
+insert_params(PdArena *arena, const PdValues *const *objects, size_t count, PdValueParam ***rows,
+              PdError *err)
+{
+    if (count > MAX_BULK)
+        return pd_error_set(err, PD_ERR_INVALID_INPUT, "%zu objects in one bulk create, at most %d", count,
+                            MAX_BULK);
+    const PdModel *model = pd_values_model(objects[0]);
+    *rows = pd_arena_calloc(arena, count, sizeof(**rows));
+    if (*rows == NULL)
+        return pd_arena_error(arena, err);
+    bool is_valid = true;
+    for (size_t r = 0; r < count; r++)
+    {
+        if (pd_values_model(objects[r]) != model)
+            return pd_error_set(err, PD_ERR_INVALID_INPUT, "bulk create of objects of different models");
+        is_valid =
+            pd_query_values_params(arena, objects[r], PD_VALIDATE_CREATE, &(*rows)[r], err) && is_valid;
+    }
+    return is_valid;
 }
 
 static bool
@@ -398,26 +436,14 @@ insert(PdArena *arena, PdDb *db, const PdValues *const *objects, size_t count, b
 {
     if (count == 0 && is_array)
         return (*json = "[]"), true;
-    if (count > MAX_BULK)
-        return pd_error_set(err, PD_ERR_INVALID_INPUT, "%zu objects in one bulk create, at most %d", count,
-                            MAX_BULK);
-    const PdModel *model = pd_values_model(objects[0]);
-    PdValueParam **rows = pd_arena_calloc(arena, count, sizeof(*rows));
-    if (rows == NULL)
-        return pd_arena_error(arena, err);
-    bool is_valid = true;
-    for (size_t r = 0; r < count; r++)
-    {
-        if (pd_values_model(objects[r]) != model)
-            return pd_error_set(err, PD_ERR_INVALID_INPUT, "bulk create of objects of different models");
-        is_valid = pd_query_values_params(arena, objects[r], PD_VALIDATE_CREATE, &rows[r], err) && is_valid;
-    }
-    if (!is_valid)
+    PdValueParam **rows;
+    if (!insert_params(arena, objects, count, &rows, err))
         return false;
+    const PdModel *model = pd_values_model(objects[0]);
     PdWriteSql stmt;
     pd_query_write_init(&stmt, arena);
     PdDbResult *result = NULL;
-    if (!build_insert(&stmt, model, rows, count, is_array, err) ||
+    if (!build_insert(&stmt, model, rows, count, is_array ? INSERT_ARRAY : INSERT_ONE, err) ||
         !pd_query_write_run(arena, db, &stmt, model, count == 1 ? rows[0] : NULL, &result, err))
         return false;
     if (pd_db_result_row_count(result) != 1)
@@ -438,4 +464,28 @@ pd_object_create_bulk(PdArena *arena, PdDb *db, const PdValues *const *objects, 
                       const char **json, PdError *err)
 {
     return insert(arena, db, objects, count, true, json, err);
+}
+
+bool
+pd_object_create_each(PdArena *arena, PdDb *db, const PdValues *const *objects, size_t count,
+                      const char **jsons, PdError *err)
+{
+    if (count == 0)
+        return true;
+    PdValueParam **rows;
+    if (!insert_params(arena, objects, count, &rows, err))
+        return false;
+    const PdModel *model = pd_values_model(objects[0]);
+    PdWriteSql stmt;
+    pd_query_write_init(&stmt, arena);
+    PdDbResult *result = NULL;
+    if (!build_insert(&stmt, model, rows, count, INSERT_EACH, err) ||
+        !pd_query_write_run(arena, db, &stmt, model, count == 1 ? rows[0] : NULL, &result, err))
+        return false;
+    if (pd_db_result_row_count(result) != count)
+        return pd_error_set(err, PD_ERR_INTERNAL, "insert into \"%s\" returned %zu rows for %zu objects",
+                            model->table, pd_db_result_row_count(result), count);
+    for (size_t r = 0; r < count; r++)
+        jsons[r] = pd_db_result_value(result, r, 0);
+    return true;
 }

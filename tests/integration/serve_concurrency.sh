@@ -8,7 +8,7 @@
 # their data.
 source tests/lib/pg.sh
 source tests/lib/tap.sh
-tap_plan 33
+tap_plan 35
 source tests/lib/serve.sh
 
 tap_fresh_db serve_concurrency
@@ -153,6 +153,11 @@ psql -qX -v ON_ERROR_STOP=1 >/dev/null <<'SQL'
 CREATE FUNCTION slow_book() RETURNS trigger LANGUAGE plpgsql AS
   $$ BEGIN IF NEW.title LIKE 'Slow%' THEN PERFORM pg_sleep(1.2); END IF; RETURN NEW; END $$;
 CREATE TRIGGER slow_book BEFORE INSERT ON book FOR EACH ROW EXECUTE FUNCTION slow_book();
+CREATE TABLE book_statements (rows bigint, first_title text);
+CREATE FUNCTION log_book_statement() RETURNS trigger LANGUAGE plpgsql AS
+  $$ BEGIN INSERT INTO book_statements SELECT count(*), min(title) FROM new_rows; RETURN NULL; END $$;
+CREATE TRIGGER log_book_statement AFTER INSERT ON book REFERENCING NEW TABLE AS new_rows
+  FOR EACH STATEMENT EXECUTE FUNCTION log_book_statement();
 SQL
 post_titled() { curl -s -o /dev/null -w '%{http_code}\n' --max-time 30 -X POST -H 'Content-Type: application/json' \
     -d "{\"title\": \"$1\", \"author\": $2, \"price\": \"1.00\"}" "$SERVE_URL/api/books/"; }
@@ -188,11 +193,36 @@ expect_eq "ten creates behind a slow one: all 201" "$(group_round Grouped 0)" "2
 expect_eq "... and they shared transactions (fewer xmins than rows)" \
     "$(psql -tAX -c "SELECT count(*) || ' rows, ' || (count(DISTINCT xmin::text) < count(*)) FROM book WHERE title LIKE 'Grouped %'")" \
     "10 rows, true"
+# Creates of one model that wait for the same COMMIT go as one multi-row INSERT (batch.c).
+expect_eq "... in multi-row INSERTs (fewer statements than rows)" \
+    "$(psql -tAX -c "SELECT sum(rows) || ' rows, ' || (count(*) < sum(rows)) FROM book_statements WHERE first_title LIKE 'Grouped %'")" \
+    "10 rows, true"
 expect_eq "ten creates and a bad one behind a slow one: ten 201, the bad one 400" "$(group_round Mixed 999)" "201:11 400:1 "
 expect_eq "... each good one written once (run again alone after the shared transaction rolled back)" \
     "$(psql -tAX -c "SELECT count(*) || ' rows, ' || count(DISTINCT title) || ' titles' FROM book WHERE title LIKE 'Mixed %'")" \
     "10 rows, 10 titles"
-psql -qX -c "DROP TRIGGER slow_book ON book" >/dev/null
+# Behind a slow create, six creates share one INSERT: each answer is its own object (the title it sent)
+# and the row under the answer's key holds that title.
+own_round() {
+    local i pids
+    post_titled "Slow own" 1 >/dev/null &
+    pids="$!"
+    sleep 0.2
+    for i in 1 2 3 4 5 6; do
+        (curl -s --max-time 30 -X POST -H 'Content-Type: application/json' \
+            -d "{\"title\": \"Own $i\", \"author\": 1, \"price\": \"1.00\"}" "$SERVE_URL/api/books/" |
+            jq -r --arg sent "Own $i" '"\(.title == $sent) \(.id) \(.title)"' >"$TAP_WORKDIR/own.$i") &
+        pids="$pids $!"
+    done
+    # shellcheck disable=SC2086
+    wait $pids
+    cat "$TAP_WORKDIR"/own.* | while read -r same id title; do
+        echo "$same $(psql -tAX -c "SELECT title = '$title' FROM book WHERE id = $id")"
+    done | sort | uniq -c | awk '{ printf "%s:%s/%s ", $1, $2, $3 }'
+}
+expect_eq "six creates sharing an INSERT: each answered with its own object, under its own key" \
+    "$(own_round)" "6:true/t "
+psql -qX -c "DROP TRIGGER slow_book ON book; DROP TRIGGER log_book_statement ON book" >/dev/null
 
 # --- a pool much smaller than the clients -----------------------------------------------------------------
 serve_stop

@@ -327,7 +327,7 @@ tallied_callers(PdDbMux *mux, Caller **all, const char *const *keys, size_t coun
     {
         all[i] = caller_new(mux, "INSERT INTO g_rows VALUES ($1::int) RETURNING a", numbers[i]);
         if (keys[i] != NULL)
-            pd_db_share_tally(all[i]->share, keys[i]);
+            pd_db_share_tally(all[i]->share, keys[i], 1);
     }
     for (size_t i = 0; i < count; i++)
         step(all[i]); /* the first commits at once; the others share the next transaction */
@@ -376,7 +376,7 @@ test_tallies(void **state)
     for (size_t i = 0; i < 3; i++)
         caller_free(all[i]);
     Caller *bad = caller_new(mux, "INSERT INTO g_rows VALUES (1 / ($1::int - 1)) RETURNING a", "1");
-    pd_db_share_tally(bad->share, "a");
+    pd_db_share_tally(bad->share, "a", 1);
     run_all(&bad, 1, 10);
     assert_string_equal(bad->err.sqlstate, "22012");
     caller_free(bad);

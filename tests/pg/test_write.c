@@ -262,6 +262,63 @@ test_bulk_all_or_nothing(void **state)
     assert_string_equal(scalar("SELECT count(*) FROM book"), before);
 }
 
+/* Several callers' creates in one INSERT: each gets its own object, in input order, with and without the
+ * drawn keys that many-to-many values need. */
+static void
+check_each(const char *prefix, bool with_tags)
+{
+    const char *poetry = scalar("SELECT id FROM tag WHERE name = 'poetry'");
+    char texts[3][160];
+    const PdValues *objects[3];
+    for (int i = 0; i < 3; i++)
+    {
+        snprintf(texts[i], sizeof(texts[i]), "{\"title\": \"%s %c\", \"author\": 1%s%s%s}", prefix, 'A' + i,
+                 with_tags && i == 1 ? ", \"tags\": [" : "", with_tags && i == 1 ? poetry : "",
+                 with_tags && i == 1 ? "]" : "");
+        objects[i] = values_of("Book", texts[i]);
+    }
+    const char *jsons[3] = {0};
+    PdError err = {0};
+    if (!pd_object_create_each(arena, db, objects, 3, jsons, &err))
+        fail_msg("each: %s", err.message);
+    for (int i = 0; i < 3; i++)
+    {
+        char title[32], member[64];
+        snprintf(title, sizeof(title), "%s %c", prefix, 'A' + i);
+        snprintf(member, sizeof(member), "\"title\":\"%s\"", title);
+        assert_non_null(strstr(jsons[i], member));
+        const char *id = strstr(jsons[i], "\"id\":");
+        assert_non_null(id);
+        assert_string_equal(scalar(pd_arena_sprintf(arena, "SELECT title FROM book WHERE id = %ld",
+                                                    strtol(id + 5, NULL, 10))),
+                            title);
+    }
+    char tags[64];
+    snprintf(tags, sizeof(tags), "\"tags\":[%s]", with_tags ? poetry : "");
+    assert_non_null(strstr(jsons[1], tags));
+    char *statements = pd_arena_sprintf(arena,
+                                        "SELECT count(DISTINCT (xmin::text, cmin::text)) || '/' || count(*) "
+                                        "FROM book WHERE title LIKE '%s _'",
+                                        prefix);
+    assert_string_equal(scalar(statements), "1/3");
+}
+
+static void
+test_create_each(void **state)
+{
+    (void)state;
+    check_each("Each", false);
+    check_each("Tagged", true);
+    const PdValues *refused[] = {
+        values_of("Book", "{\"title\": \"Each bad 1\", \"author\": 1}"),
+        values_of("Book", "{\"title\": \"Each bad 2\", \"author\": 77}"),
+    };
+    const char *jsons[2] = {0};
+    PdError err = {0};
+    assert_false(pd_object_create_each(arena, db, refused, 2, jsons, &err));
+    assert_string_equal(scalar("SELECT count(*) FROM book WHERE title LIKE 'Each bad _'"), "0");
+}
+
 static PdQuery *
 books_where(const char *lookup, const char *value)
 {
@@ -504,6 +561,7 @@ main(void)
         cmocka_unit_test(test_validation_before_database),
         cmocka_unit_test(test_bulk_one_statement),
         cmocka_unit_test(test_bulk_all_or_nothing),
+        cmocka_unit_test(test_create_each),
         cmocka_unit_test(test_update),
         cmocka_unit_test(test_delete),
         cmocka_unit_test(test_update_or_create),
