@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "ha/view.h"
 
 struct PdKeeperView
@@ -128,4 +130,33 @@ pd_keeper_view_has_snapshot(PdKeeperView *view)
     bool has_snapshot = view->has_snapshot;
     pthread_mutex_unlock(&view->mutex);
     return has_snapshot;
+}
+
+bool
+pd_keeper_view_cluster_json(PdArena *arena, const char *leader, const PdMemberState *members, size_t count,
+                            const PdClusterConfig *config, char **json, PdError *err)
+{
+    json_t *array = json_array();
+    for (size_t i = 0; array != NULL && i < count; i++)
+    {
+        char *member = NULL;
+        if (!pd_member_json(arena, &members[i], &member, err))
+        {
+            json_decref(array);
+            return false;
+        }
+        json_array_append_new(array, json_loads(member, 0, NULL));
+    }
+    json_t *root = json_pack(
+        "{s:o, s:b, s:s, s:i, s:I, s:i, s:o}", "leader", leader != NULL ? json_string(leader) : json_null(),
+        "paused", config->is_paused, "synchronous_mode", config->is_synchronous ? "on" : "off",
+        "synchronous_quorum", config->synchronous_quorum, "maximum_lag_on_failover_bytes",
+        (json_int_t)config->maximum_lag_on_failover_bytes, "ttl_s", config->ttl_s, "members", array);
+    char *text = root != NULL ? json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(root);
+    *json = text != NULL ? pd_arena_strdup(arena, text) : NULL;
+    free(text);
+    if (*json == NULL)
+        return pd_error_set(err, PD_ERR_NO_MEMORY, "out of memory for the cluster document");
+    return true;
 }

@@ -18,6 +18,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ha/cluster_config.h"
+#include "ha/member.h"
 #include "prodata/arena.h"
 #include "prodata/error.h"
 
@@ -78,5 +80,16 @@ bool pd_keeper_view_read(PdArena *arena, PdKeeperView *view, PdKeeperSnapshot *s
 
 /* Whether anything was published yet. Thread-safe. */
 bool pd_keeper_view_has_snapshot(PdKeeperView *view);
+
+/*
+ * The snapshot's cluster document (what /cluster answers) from what a tick
+ * read: {"leader": "n1" or null, "paused": false, "synchronous_mode": "off",
+ * "synchronous_quorum": 1, "maximum_lag_on_failover_bytes": 1048576,
+ * "ttl_s": 3, "members": [member documents (member.h), as published]}. *json
+ * in arena. Errors: PD_ERR_INVALID_INPUT (a member pd_member_json refuses),
+ * PD_ERR_NO_MEMORY.
+ */
+bool pd_keeper_view_cluster_json(PdArena *arena, const char *leader, const PdMemberState *members,
+                                 size_t count, const PdClusterConfig *config, char **json, PdError *err);
 
 #endif

@@ -735,6 +735,43 @@ test_view(void **state)
     assert_true(pd_keeper_view_publish(view, &too_big, &err)); /* exactly the bound */
     free(big);
 
+    /* the cluster document a keeper publishes, from the members it read */
+    PdMemberState members[2] = {{.name = "n1",
+                                 .role = PD_MEMBER_ROLE_PRIMARY,
+                                 .state = "running",
+                                 .pg_host = "127.0.0.1",
+                                 .pg_port = 5432,
+                                 .api_url = "http://127.0.0.1:8008",
+                                 .timeline = 3,
+                                 .write_lsn = 0x3000148,
+                                 .replay_lsn = 0x3000148,
+                                 .updated_ms = 1,
+                                 .waiting_for = ""},
+                                {.name = "n2",
+                                 .role = PD_MEMBER_ROLE_STANDBY,
+                                 .state = "running",
+                                 .pg_host = "127.0.0.1",
+                                 .pg_port = 5433,
+                                 .api_url = "http://127.0.0.1:8009",
+                                 .timeline = 3,
+                                 .lag_bytes = -1,
+                                 .updated_ms = 1,
+                                 .waiting_for = ""}};
+    PdClusterConfig config;
+    pd_cluster_config_defaults(&config);
+    config.is_paused = true;
+    char *cluster = NULL;
+    assert_true(pd_keeper_view_cluster_json(arena, "n1", members, 2, &config, &cluster, &err));
+    assert_contains(cluster, "{\"leader\":\"n1\",\"paused\":true,\"synchronous_mode\":\"off\"");
+    assert_contains(cluster, "\"members\":[{\"version\":1,\"name\":\"n1\"");
+    assert_contains(cluster, "\"name\":\"n2\",\"role\":\"standby\"");
+    assert_true(pd_keeper_view_cluster_json(arena, NULL, NULL, 0, &config, &cluster, &err));
+    assert_contains(cluster, "{\"leader\":null,");
+    assert_contains(cluster, "\"members\":[]}");
+    members[1].name = "Bad-Name";
+    assert_false(pd_keeper_view_cluster_json(arena, "n1", members, 2, &config, &cluster, &err));
+    assert_int_equal(err.code, PD_ERR_INVALID_INPUT);
+
     PdArena *small = pd_arena_new(1024);
     assert_false(pd_keeper_view_read(small, view, &read, &err));
     assert_int_equal(err.code, PD_ERR_TOO_LARGE);
