@@ -227,6 +227,14 @@ netns_etcd_start() {
     etcd_cluster_run "$dir" "$owner"
 }
 
+# netns_wait_empty NS: waits (up to NETNS_TIMEOUT) until no process is left in namespace NS.
+netns_wait_empty() {
+    local deadline=$((SECONDS + NETNS_TIMEOUT))
+    while [ -n "$(netns_cmd ip netns pids "$1" 2>/dev/null)" ] && [ "$SECONDS" -lt "$deadline" ]; do
+        sleep 0.05
+    done
+}
+
 # netns_down PREFIX: kills the processes left in the run's namespaces (by pid) and deletes them.
 netns_down() {
     local prefix=${1:-$NETNS_PREFIX} ns pid
@@ -236,6 +244,7 @@ netns_down() {
         for pid in $(netns_cmd ip netns pids "$ns" 2>/dev/null); do
             kill -9 "$pid" 2>/dev/null
         done
+        netns_wait_empty "$ns"
         netns_cmd ip netns del "$ns" 2>/dev/null
     done
     ! netns_cmd ip netns list 2>/dev/null | awk -v p="$prefix-" 'index($1, p) == 1 { found = 1 } END { exit !found }'
