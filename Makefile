@@ -45,6 +45,11 @@ PGT_SRC  := $(sort $(wildcard tests/pg/test_*.c))
 EXAMPLE_SRC := $(sort $(wildcard examples/*.c))
 EXAMPLE_BIN := $(patsubst examples/%.c,$(BUILD)/examples/%,$(EXAMPLE_SRC))
 
+# The fault tests' tools (tests/ha/*.c: writer, check_writes): built by make, never installed. The writer
+# plays an application through libpq alone, none of prodata's code (docs/testing-ha.md).
+HA_TOOL_SRC := $(sort $(wildcard tests/ha/*.c))
+HA_TOOL_BIN := $(patsubst tests/ha/%.c,$(BUILD)/tests/ha/%,$(HA_TOOL_SRC))
+
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRC))
@@ -53,7 +58,7 @@ PGT_BIN  := $(patsubst tests/pg/%.c,$(BUILD)/tests/pg/%,$(PGT_SRC))
 .PHONY: all deps test unit integration asan clang demo demo-stop bench bench-rest bench-archive bench-deps clean format format-check check-lib check-exports check-layers check-prefix install uninstall
 .DEFAULT_GOAL := all
 
-all: deps $(BUILD)/prodata $(BUILD)/prodata-wal $(BUILD)/libprodata.a $(BUILD)/libprodata.so $(UNIT_BIN) $(PGT_BIN) $(EXAMPLE_BIN) check-lib check-exports
+all: deps $(BUILD)/prodata $(BUILD)/prodata-wal $(BUILD)/libprodata.a $(BUILD)/libprodata.so $(UNIT_BIN) $(PGT_BIN) $(EXAMPLE_BIN) $(HA_TOOL_BIN) check-lib check-exports
 
 deps:
 	@scripts/deps.sh
@@ -124,6 +129,10 @@ $(BUILD)/tests/pg/%: tests/pg/%.c $(wildcard tests/pg/*.h) $(BUILD)/libprodata.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -Itests/pg -o $@ $< $(BUILD)/libprodata.a $(LDLIBS) -lcmocka
 
+$(BUILD)/tests/ha/%: tests/ha/%.c Makefile
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< -lpq
+
 $(BUILD)/examples/%: examples/%.c $(BUILD)/libprodata.a
 	@mkdir -p $(dir $@)
 	$(CC) -Iinclude $(CFLAGS) -o $@ $< $(BUILD)/libprodata.a $(LDLIBS)
@@ -155,7 +164,8 @@ test: all clang check-layers
 
 # The same sources must build warning-free with clang too (-Werror): checked on every test run.
 clang: deps
-	@$(MAKE) --no-print-directory CC=clang BUILD=build/clang OPT=-O0 build/clang/prodata build/clang/prodata-wal build/clang/libprodata.a >/dev/null
+	@$(MAKE) --no-print-directory CC=clang BUILD=build/clang OPT=-O0 build/clang/prodata build/clang/prodata-wal build/clang/libprodata.a \
+		$(HA_TOOL_SRC:tests/ha/%.c=build/clang/tests/ha/%) >/dev/null
 	@echo "clang: warning-free build"
 
 unit: all
