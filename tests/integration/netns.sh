@@ -10,7 +10,7 @@
 source tests/lib/tap.sh
 source tests/lib/etcd.sh
 source tests/lib/netns.sh
-tap_plan 24
+tap_plan 25
 tap_workdir
 PREFIX=$(netns_prefix)
 ETCD_DIR="$TAP_WORKDIR/etcd"
@@ -76,6 +76,9 @@ E1=$(netns_addr e1) E2=$(netns_addr e2) E3=$(netns_addr e3) C=$(netns_addr c)
 
 run_cmd netns_etcd_start "$ETCD_DIR" $$ e1 e2 e3
 expect_rc "a 3-member etcd starts, each member in its node's namespace on its address" 0
+OUT=$(for i in 1 2 3; do pid=$(cat "$ETCD_DIR/m$i/pid"); echo "$(cat "/proc/$pid/comm") $(ip netns identify "$pid")"; done)
+expect_eq "each member's pid is its etcd's, inside its node's namespace" "$OUT" \
+    "etcd $PREFIX-e1"$'\n'"etcd $PREFIX-e2"$'\n'"etcd $PREFIX-e3"
 expect_eq "the root namespace's addresses, routes and firewall are as they were" "$(root_state)" "$BEFORE"
 OUT=$(for a in "$E1" "$E2" "$E3"; do curl_from c "http://$a:2379/health"; echo; done)
 expect_eq "the client's namespace reaches every member over TCP" "$(grep -c '"health":"true"' <<<"$OUT")" 3

@@ -84,7 +84,7 @@ etcd_member_exec() {
 
 # etcd_member_start DIR NAME CLUSTER [tls]: starts the member NAME described by DIR/NAME (see the top).
 etcd_member_start() {
-    local dir=$1 name=$2 cluster=$3 client peer host scheme=http tls_args=()
+    local dir=$1 name=$2 cluster=$3 client peer host scheme=http tls_args=() prefix=()
     client=$(cat "$dir/$name/client")
     peer=$(cat "$dir/$name/peer")
     host=$(etcd_member_host "$dir" "$name")
@@ -93,7 +93,10 @@ etcd_member_start() {
         tls_args=(--cert-file "$dir/tls/server.crt" --key-file "$dir/tls/server.key"
             --trusted-ca-file "$dir/tls/ca.crt" --client-cert-auth)
     fi
-    etcd_member_exec "$dir" "$name" "$ETCD_BIN" --name "$name" --data-dir "$dir/$name/data" "${tls_args[@]}" \
+    # Not through etcd_member_exec: a function sent to the background is a subshell, and $! must be etcd's pid
+    # (the prefix, "ip netns exec NS", execs etcd in its own process).
+    [ -s "$dir/$name/exec" ] && mapfile -t prefix <"$dir/$name/exec"
+    "${prefix[@]}" "$ETCD_BIN" --name "$name" --data-dir "$dir/$name/data" "${tls_args[@]}" \
         --listen-client-urls "$scheme://$host:$client" --advertise-client-urls "$scheme://$host:$client" \
         --listen-peer-urls "http://$host:$peer" --initial-advertise-peer-urls "http://$host:$peer" \
         --initial-cluster "$cluster" --initial-cluster-token "prodata-test-$$" --initial-cluster-state new \
