@@ -110,11 +110,18 @@ pd_ha_api_parse_lag(const char *text, int64_t *bytes)
     return false;
 }
 
-/* {"detail": text} in arena. */
+/* {"detail": text} in arena. text may quote what the client sent: any byte outside printable ASCII becomes
+ * '?', so the body is always valid JSON (jansson refuses invalid UTF-8). */
 static bool
 detail_body(PdArena *arena, const char *text, const char **body, PdError *err)
 {
-    json_t *root = json_pack("{s:s}", "detail", text);
+    char *printable = pd_arena_strdup(arena, text);
+    if (printable == NULL)
+        return pd_arena_error(arena, err);
+    for (char *at = printable; *at != '\0'; at++)
+        if ((unsigned char)*at < 0x20 || (unsigned char)*at > 0x7e)
+            *at = '?';
+    json_t *root = json_pack("{s:s}", "detail", printable);
     char *dumped = root != NULL ? json_dumps(root, JSON_COMPACT) : NULL;
     json_decref(root);
     *body = dumped != NULL ? pd_arena_strdup(arena, dumped) : NULL;

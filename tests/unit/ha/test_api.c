@@ -567,6 +567,13 @@ test_errors(void **state)
     }
     request(fixture, "POST", "/nope", "x", &reply);
     assert_int_equal(reply.status, 404);
+    /* a method and a path that are not UTF-8: still JSON answers (they are quoted with '?' for each byte) */
+    request(fixture, "G\xfa\xfaT", "/primary", NULL, &reply);
+    assert_int_equal(reply.status, 405);
+    assert_contains(reply.body, "method \\\"G??T\\\" not allowed");
+    request(fixture, "GET", "/pr%FAimary", NULL, &reply);
+    assert_int_equal(reply.status, 404);
+    json_decref(body_json(&reply));
     const char *bad[] = {"/replica?lag=",
                          "/replica?lag=abc",
                          "/replica?lag=-1",

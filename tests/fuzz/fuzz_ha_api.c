@@ -1,0 +1,136 @@
+/*
+ * fuzz_ha_api.c - the keeper API's decisions on any request and the failover
+ * history's reader on any bytes. The first byte sets the snapshot's flags
+ * (leader, running, recovery, streaming, paused, sync, a tick, a published
+ * snapshot), the first line is "METHOD PATH?QUERY" (the query split on & and
+ * =, undecoded), what follows the line is a history document. The route
+ * always answers (false only out of memory, which cannot happen here), with
+ * one of its five statuses, a JSON body unless it is OPTIONS' empty one, and
+ * Allow on a 405; the history reader succeeds with entries that are all
+ * valid, or gives an input error.
+ */
+#include <jansson.h>
+
+#include "fuzz.h"
+#include "ha/api_route.h"
+#include "ha/history.h"
+#include "ha/keys.h"
+
+enum
+{
+    ARGS_MAX = 16,
+};
+
+static size_t
+split_query(PdArena *arena, char *query, PdHaApiArg *args)
+{
+    size_t count = 0;
+    for (char *part = query; part != NULL && count < ARGS_MAX;)
+    {
+        char *next = strchr(part, '&');
+        if (next != NULL)
+            *next++ = '\0';
+        char *equals = strchr(part, '=');
+        if (equals != NULL)
+            *equals++ = '\0';
+        args[count++] = (PdHaApiArg){pd_arena_strdup(arena, part), equals != NULL ? equals : ""};
+        part = next;
+    }
+    return count;
+}
+
+static void
+check_route(PdArena *arena, uint8_t flags, char *line)
+{
+    char *space = strchr(line, ' ');
+    const char *method = "GET";
+    char *target = line;
+    if (space != NULL)
+    {
+        *space = '\0';
+        method = line;
+        target = space + 1;
+    }
+    char *question = strchr(target, '?');
+    PdHaApiArg args[ARGS_MAX];
+    size_t count = 0;
+    if (question != NULL)
+    {
+        *question = '\0';
+        count = split_query(arena, question + 1, args);
+    }
+    PdHaApiRequest request = {.method = method, .path = target, .args = args, .arg_count = count};
+    request.has_snapshot = (flags & 0x80) != 0;
+    request.snapshot = (PdKeeperSnapshot){.holds_leader = flags & 1,
+                                          .pg_running = flags & 2,
+                                          .in_recovery = flags & 4,
+                                          .is_streaming = flags & 8,
+                                          .is_paused = flags & 16,
+                                          .is_sync_standby = flags & 32,
+                                          .tick_mono_ms = (flags & 64) ? 1000 : 0,
+                                          .lag_bytes = (int64_t)(flags % 7) - 1,
+                                          .write_lsn = flags,
+                                          .maximum_lag_bytes = flags % 3,
+                                          .member_json = (flags & 3) == 3 ? "{\"name\":\"n1\"}" : "[]",
+                                          .cluster_json = (flags & 5) == 5 ? "{}" : NULL};
+    request.now_mono_ms = 5000;
+    PdHaApiAnswer answer;
+    PdError err = {0};
+    FUZZ_ASSERT(pd_ha_api_route(arena, &request, &answer, &err), "no answer: %s", err.message);
+    FUZZ_ASSERT(answer.status == 200 || answer.status == 503 || answer.status == 400 ||
+                    answer.status == 404 || answer.status == 405,
+                "status %d", answer.status);
+    FUZZ_ASSERT(answer.status != 405 || answer.allow != NULL, "a 405 without Allow");
+    FUZZ_ASSERT(answer.body != NULL, "no body");
+    bool is_options_answer = strcmp(method, "OPTIONS") == 0 && answer.status != 404 && answer.status != 400;
+    if (is_options_answer)
+        FUZZ_ASSERT(answer.body[0] == '\0', "OPTIONS with a body: %s", answer.body);
+    else
+    {
+        json_t *body = json_loads(answer.body, 0, NULL);
+        FUZZ_ASSERT(body != NULL, "the body is not JSON: %s", answer.body);
+        json_decref(body);
+    }
+}
+
+static void
+check_history(PdArena *arena, const char *text, size_t length)
+{
+    PdHistoryEntry *entries;
+    size_t count;
+    PdError err = {0};
+    if (!pd_history_parse(arena, text, length, &entries, &count, &err))
+    {
+        FUZZ_ASSERT(err.code == PD_ERR_INVALID_INPUT, "code %d: %s", err.code, err.message);
+        return;
+    }
+    for (size_t i = 0; i < count; i++)
+    {
+        FUZZ_ASSERT(pd_keys_check_member(entries[i].to, &err), "entry %zu: to \"%s\"", i, entries[i].to);
+        FUZZ_ASSERT(entries[i].timeline >= 1 && entries[i].at_ms >= 0, "entry %zu: timeline or time", i);
+    }
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (size < 1)
+        return 0;
+    PdArena *arena = pd_arena_new(0);
+    if (arena == NULL)
+        abort();
+    char *text = fuzz_text(arena, data + 1, size - 1);
+    char *newline = strchr(text, '\n');
+    const char *history = "";
+    size_t history_length = 0;
+    if (newline != NULL)
+    {
+        *newline = '\0';
+        history = newline + 1;
+        history_length = size - 1 - (size_t)(newline + 1 - text);
+    }
+    check_route(arena, data[0], text);
+    check_history(arena, history, history_length);
+    pd_arena_free(arena);
+    return 0;
+}
