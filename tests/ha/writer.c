@@ -35,6 +35,9 @@
 #include <string.h>
 #include <time.h>
 
+#include <sys/prctl.h>
+#include <unistd.h>
+
 #include <libpq-fe.h>
 
 #define DEADLINE_MARGIN_MS 500
@@ -48,6 +51,7 @@ typedef struct WriterOptions
     long duration_ms;
     long interval_ms;
     long timeout_ms;
+    bool is_bound_to_parent; /* --exit-with-parent: SIGTERM when the parent (the test) is gone */
 } WriterOptions;
 
 /* One connection and what was read about its server when it was made. */
@@ -394,9 +398,9 @@ writer_run(const WriterOptions *options, FILE *out)
     session_close(&session);
 }
 
-static const char usage[] =
-    "usage: writer --conninfo CONNINFO --table TABLE --duration-ms MS --out FILE\n"
-    "              [--interval-ms MS (50)] [--timeout-ms MS (2000)] [--label LABEL (w)]\n";
+static const char usage[] = "usage: writer --conninfo CONNINFO --table TABLE --duration-ms MS --out FILE\n"
+                            "              [--interval-ms MS (50)] [--timeout-ms MS (2000)] [--label LABEL "
+                            "(w)] [--exit-with-parent]\n";
 
 static bool
 parse_long(const char *text, long min, long *out)
@@ -422,11 +426,15 @@ label_is_valid(const char *label)
 static bool
 options_parse(int argc, char **argv, WriterOptions *options)
 {
-    static const struct option longs[] = {
-        {"conninfo", required_argument, NULL, 'c'},    {"table", required_argument, NULL, 't'},
-        {"duration-ms", required_argument, NULL, 'd'}, {"out", required_argument, NULL, 'o'},
-        {"interval-ms", required_argument, NULL, 'i'}, {"timeout-ms", required_argument, NULL, 'T'},
-        {"label", required_argument, NULL, 'l'},       {NULL, 0, NULL, 0}};
+    static const struct option longs[] = {{"conninfo", required_argument, NULL, 'c'},
+                                          {"table", required_argument, NULL, 't'},
+                                          {"duration-ms", required_argument, NULL, 'd'},
+                                          {"out", required_argument, NULL, 'o'},
+                                          {"interval-ms", required_argument, NULL, 'i'},
+                                          {"timeout-ms", required_argument, NULL, 'T'},
+                                          {"label", required_argument, NULL, 'l'},
+                                          {"exit-with-parent", no_argument, NULL, 'P'},
+                                          {NULL, 0, NULL, 0}};
     *options = (WriterOptions){.label = "w", .interval_ms = 50, .timeout_ms = 2000, .duration_ms = -1};
     int opt;
     bool is_valid = true;
@@ -445,6 +453,9 @@ options_parse(int argc, char **argv, WriterOptions *options)
                 break;
             case 'l':
                 options->label = optarg;
+                break;
+            case 'P':
+                options->is_bound_to_parent = true;
                 break;
             case 'd':
                 is_valid &= parse_long(optarg, 0, &options->duration_ms);
@@ -484,6 +495,9 @@ main(int argc, char **argv)
     sigaction(SIGTERM, &action, NULL);
     sigaction(SIGINT, &action, NULL);
     signal(SIGPIPE, SIG_IGN);
+    /* A test that dies leaves no writer behind: the kernel sends SIGTERM when the parent exits (Linux). */
+    if (options.is_bound_to_parent && (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() == 1))
+        return 1;
     writer_run(&options, out);
     return fclose(out) == 0 ? 0 : 1;
 }

@@ -10,7 +10,7 @@
 source tests/lib/tap.sh
 source tests/lib/etcd.sh
 source tests/lib/netns.sh
-tap_plan 25
+tap_plan 26
 tap_workdir
 PREFIX=$(netns_prefix)
 ETCD_DIR="$TAP_WORKDIR/etcd"
@@ -85,6 +85,12 @@ expect_eq "the client's namespace reaches every member over TCP" "$(grep -c '"he
 curl_from c "http://$E1:2379/v3/kv/put" '{"key":"ZmF1bHQ=","value":"djE="}' >/dev/null
 OUT=$(curl_from c "http://$E3:2379/v3/kv/range" '{"key":"ZmF1bHQ="}')
 expect_out "a key put through e1 is read through e3" '"value":"djE="'
+
+netns_spawn c sleep 60
+poll_ok 5 grep -qx sleep "/proc/$NETNS_PID/comm" # ip netns exec becomes sleep once it has entered c
+OUT="$(cat "/proc/$NETNS_PID/comm") $(ip netns identify "$NETNS_PID")"
+kill "$NETNS_PID"
+expect_eq "netns_spawn: NETNS_PID is the command's own pid, inside the node" "$OUT" "sleep $PREFIX-c"
 
 # Isolation: nothing in or out of e1; the other two keep a majority.
 netns_isolate e1

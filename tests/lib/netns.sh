@@ -126,12 +126,21 @@ netns_up() {
     done
 }
 
-# netns_exec NAME CMD...: runs CMD inside node NAME's namespace, as root, not bounded in time (a daemon may
-# be started so, in the background): bound CMD yourself when it may hang (timeout, curl -m).
+# netns_exec NAME CMD...: runs CMD inside node NAME's namespace, as root, not bounded in time: bound CMD
+# yourself when it may hang (timeout, curl -m). A daemon is started with netns_spawn.
 netns_exec() {
     local name=$1
     shift
     ip netns exec "$(netns_name "$name")" "$@"
+}
+
+# netns_spawn NAME CMD...: starts CMD in the background inside node NAME; NETNS_PID is CMD's own pid
+# ("netns_exec NAME CMD &" would give the pid of a subshell: a signal to it would not reach CMD).
+netns_spawn() {
+    local name=$1
+    shift
+    ip netns exec "$(netns_name "$name")" "$@" &
+    NETNS_PID=$!
 }
 
 # netns_addr NAME: node NAME's IPv4 address.
