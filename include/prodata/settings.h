@@ -176,6 +176,9 @@ typedef struct PdKeeperSettings
         *replication_password_file; /* a file (mode 0600) holding the password; wins over the variable */
     const char *replication_password_env; /* the environment variable holding it */
     const char *archive_dir;              /* "" for no WAL archive */
+    const char *peer_addresses; /* addresses or CIDR ranges allowed to replicate and rewind, comma-separated;
+                                   "": pg_listen_address's /24 (IPv4) or itself (IPv6) */
+    int fence_margin_ms;        /* the fence deadline's margin before the lease's end (docs/ha.md) */
     int log_level;
 } PdKeeperSettings;
 

@@ -179,6 +179,23 @@ static const CliCommand commands[] = {
      {{"--verify", false}, {"--backlog", false}, {"--json", false}},
      1,
      &pd_settings_archive},
+    {"keeper",
+     cmd_keeper,
+     "run this node's keeper: its PostgreSQL kept in the cluster (etcd)",
+     "usage: prodata keeper [--config FILE] [--name=value ...]\n"
+     "\n"
+     "Runs in the foreground: keeps a lease in etcd, publishes this member's\n"
+     "state, initialises the first primary or clones a standby, follows the\n"
+     "leader, takes over when the leader's lease ends, restarts a crashed\n"
+     "postmaster in place while it leads, and rejoins a former primary by\n"
+     "pg_rewind. A fence guard process kills a primary's PostgreSQL before its\n"
+     "lease can end, even if the keeper hangs or dies. SIGTERM or SIGINT: a\n"
+     "primary's PostgreSQL is stopped, then its leader key released, so a standby\n"
+     "takes over at once. The keeper settings (prodata config --surface keeper)\n"
+     "come from prodata.conf, PRODATA_* variables and --name=value options.\n",
+     {{NULL, false}},
+     0,
+     &pd_settings_keeper},
     {"cluster",
      cmd_cluster,
      "the cluster in etcd: status, history, configuration, pause, resume, remove",

@@ -1,0 +1,415 @@
+/*
+ * keeper.c - the keeper's life (keeper.h): made from its settings, one loop
+ * of ticks, and its shutdown. It owns the lease: granted at start, renewed
+ * first thing in every tick, and the only source of fence_at, which the
+ * fence guard receives after every renewal that etcd confirmed. The clock
+ * is read just before the keepalive is sent: etcd counts the TTL from its
+ * receipt, later, so "send time + TTL" is a time the lease lives at least
+ * until. An UNKNOWN renewal changes nothing (the guard's deadline stands);
+ * only LEASE_NOT_FOUND says the lease is gone. A tick's memory is one arena,
+ * reset at the next tick.
+ */
+#include "ha/keeper_run.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ha/keeper_settings.h"
+#include "prodata/log.h"
+
+int64_t
+pd_keeper_now_ms(void)
+{
+    return pd_fence_now_ms();
+}
+
+int64_t
+pd_keeper_wall_ms(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}
+
+void
+pd_keeper_wait(PdKeeper *keeper, const char *fmt, ...)
+{
+    va_list args;
+    va_start(args, fmt);
+    char *text = pd_arena_vsprintf(keeper->tick, fmt, args);
+    va_end(args);
+    keeper->waiting_for = text != NULL ? text : "";
+    pd_logf(PD_LOG_DEBUG, "keeper %s: waiting for %s", keeper->name, keeper->waiting_for);
+}
+
+/* ---- the lease and the guard ------------------------------------------------------------------------- */
+
+void
+pd_keeper_guard(PdKeeper *keeper, bool may_write)
+{
+    int64_t at = 0;
+    if (may_write || keeper->is_leader)
+        at = keeper->fence_at != 0 ? keeper->fence_at : pd_keeper_now_ms(); /* no lease: no writes */
+    if (at == keeper->guard_at)
+        return;
+    PdError err = {0};
+    if (!pd_fence_arm(keeper->fence, at, &err))
+        pd_logf(PD_LOG_ERROR, "keeper %s: %s", keeper->name, err.message);
+    keeper->guard_at = at;
+}
+
+static void
+lease_lost(PdKeeper *keeper, const char *why)
+{
+    if (keeper->is_leader)
+        pd_logf(PD_LOG_WARNING, "keeper %s: the lease is gone (%s): no longer the leader", keeper->name, why);
+    keeper->lease_id = 0;
+    keeper->lease_valid_until = 0;
+    keeper->fence_at = 0;
+    keeper->is_leader = false;
+}
+
+static void
+lease_granted(PdKeeper *keeper, int64_t sent_at, int64_t ttl_s)
+{
+    keeper->lease_valid_until = sent_at + ttl_s * 1000;
+    int64_t margin = keeper->fence_margin_ms;
+    if (margin > ttl_s * 500) /* never more than half the TTL */
+        margin = ttl_s * 500;
+    keeper->fence_at = keeper->lease_valid_until - margin;
+}
+
+static void
+grant(PdKeeper *keeper)
+{
+    PdError err = {0};
+    int64_t lease_id = 0, ttl_s = 0;
+    int64_t sent_at = pd_keeper_now_ms();
+    PdEtcdOutcome outcome = pd_etcd_lease_grant(keeper->etcd, keeper->config.ttl_s, &lease_id, &ttl_s, &err);
+    if (outcome.status != PD_ETCD_DONE)
+    {
+        pd_logf(PD_LOG_WARNING, "keeper %s: no lease granted (%s): %s", keeper->name,
+                pd_etcd_status_name(outcome.status), err.message);
+        return;
+    }
+    keeper->lease_id = lease_id;
+    lease_granted(keeper, sent_at, ttl_s);
+    pd_logf(PD_LOG_INFO, "keeper %s: lease %" PRIx64 " granted, TTL %" PRId64 " s", keeper->name,
+            (uint64_t)lease_id, ttl_s);
+}
+
+void
+pd_keeper_renew(PdKeeper *keeper)
+{
+    if (keeper->lease_id == 0)
+    {
+        grant(keeper);
+        return;
+    }
+    PdError err = {0};
+    int64_t ttl_s = 0;
+    int64_t sent_at = pd_keeper_now_ms(); /* before the send: etcd counts from its receipt, later */
+    PdEtcdOutcome outcome = pd_etcd_lease_keepalive(keeper->etcd, keeper->lease_id, &ttl_s, &err);
+    switch (outcome.status)
+    {
+        case PD_ETCD_DONE:
+            lease_granted(keeper, sent_at, ttl_s);
+            return;
+        case PD_ETCD_LEASE_NOT_FOUND:
+            lease_lost(keeper, "etcd no longer has it");
+            grant(keeper);
+            return;
+        case PD_ETCD_UNKNOWN:
+        case PD_ETCD_COMPARE_FAILED:
+        case PD_ETCD_REJECTED:
+            break;
+    }
+    pd_logf(PD_LOG_WARNING, "keeper %s: the lease was not renewed (%s): %s; fence in %" PRId64 " ms",
+            keeper->name, pd_etcd_status_name(outcome.status), err.message,
+            keeper->fence_at - pd_keeper_now_ms());
+}
+
+/* ---- one tick ---------------------------------------------------------------------------------------- */
+
+static void
+read_node(PdKeeper *keeper, PdNodeStatus *status)
+{
+    PdError err = {0};
+    memset(status, 0, sizeof *status);
+    if (!pd_node_status(keeper->tick, keeper->node, status, &err))
+        pd_logf(PD_LOG_WARNING, "keeper %s: no status from PostgreSQL: %s", keeper->name, err.message);
+    if (status->is_connected)
+    {
+        keeper->was_primary = !status->is_in_recovery;
+        uint64_t lsn = status->is_in_recovery ? status->received_lsn : status->flush_lsn;
+        if (lsn > 0)
+            keeper->last_write_lsn = lsn;
+        keeper->is_fenced = false;
+    }
+}
+
+/* Whether the node may accept writes: a primary running, or one whose state is not known. */
+static bool
+may_write(const PdKeeper *keeper, const PdNodeStatus *status)
+{
+    if (status->run == PD_NODE_STOPPED || status->run == PD_NODE_CRASHED)
+        return false;
+    if (status->is_connected)
+        return !status->is_in_recovery;
+    return keeper->was_primary || !pd_keeper_is_standby_dir(keeper);
+}
+
+static void
+poll_guard(PdKeeper *keeper, bool *is_guard_gone)
+{
+    int pid = 0;
+    pd_fence_poll(keeper->fence, &pid, is_guard_gone);
+    if (pid != 0)
+    {
+        pd_logf(PD_LOG_WARNING, "keeper %s: the fence guard killed PostgreSQL (postmaster %d)", keeper->name,
+                pid);
+        keeper->is_fenced = true;
+        keeper->guard_at = 0; /* the guard disarmed itself */
+        pd_keeper_publish_phase(keeper, "fenced");
+    }
+}
+
+static void
+tick(PdKeeper *keeper, bool *is_guard_gone)
+{
+    pd_arena_reset(keeper->tick);
+    keeper->waiting_for = "";
+    keeper->phase = NULL;
+    pd_keeper_renew(keeper);
+    PdNodeStatus status;
+    memset(&status, 0, sizeof status);
+    status.run = pd_node_run_state(keeper->node, &status.pid);
+    pd_keeper_guard(keeper, may_write(keeper, &status));
+    poll_guard(keeper, is_guard_gone);
+    PdKeeperRead read;
+    pd_keeper_read(keeper, &read);
+    if (read.is_known)
+        pd_keeper_apply_config(keeper, &read);
+    read_node(keeper, &status);
+    pd_keeper_act(keeper, &read, &status);
+    read_node(keeper, &status); /* what the act made of the node is what gets published */
+    pd_keeper_guard(keeper, may_write(keeper, &status));
+    pd_keeper_publish(keeper, &read, &status);
+}
+
+/* Sleeps until until_ms (monotonic), waking every 50 ms to see whether a signal asked to stop. */
+static void
+sleep_until(int64_t until_ms, volatile sig_atomic_t *is_stopping)
+{
+    for (int64_t left = until_ms - pd_keeper_now_ms(); left > 0 && !*is_stopping;
+         left = until_ms - pd_keeper_now_ms())
+    {
+        struct timespec pause = {.tv_sec = 0, .tv_nsec = (left > 50 ? 50 : left) * 1000000L};
+        nanosleep(&pause, NULL);
+    }
+}
+
+/* The leader key deleted if it is still the one this keeper wrote. */
+static void
+release_leader(PdKeeper *keeper)
+{
+    PdError err = {0};
+    PdEtcdKv current;
+    PdEtcdCas cas = {.key = pd_keys_leader(&keeper->keys),
+                     .compare = PD_ETCD_IF_MOD_REVISION,
+                     .mod_revision = keeper->leader_revision,
+                     .action = PD_ETCD_DELETE};
+    PdEtcdOutcome outcome = pd_etcd_cas(keeper->tick, keeper->etcd, &cas, &current, &err);
+    pd_logf(outcome.status == PD_ETCD_DONE ? PD_LOG_INFO : PD_LOG_WARNING,
+            "keeper %s: leader key released: %s%s%s", keeper->name, pd_etcd_status_name(outcome.status),
+            outcome.status == PD_ETCD_DONE ? "" : ": ", outcome.status == PD_ETCD_DONE ? "" : err.message);
+    keeper->is_leader = false;
+}
+
+static void
+shut_down(PdKeeper *keeper)
+{
+    pd_arena_reset(keeper->tick);
+    PdError err = {0};
+    bool was_immediate = false;
+    int64_t started = pd_keeper_now_ms();
+    if (!pd_node_stop(keeper->node, 10000, &was_immediate, &err))
+    {
+        pd_logf(PD_LOG_ERROR, "keeper %s: PostgreSQL did not stop: %s; killing it", keeper->name,
+                err.message);
+        int pid = 0;
+        if (!pd_fence_kill(pd_node_data_dir(keeper->node), &pid, &err))
+            pd_logf(PD_LOG_ERROR, "keeper %s: %s", keeper->name, err.message);
+    }
+    pd_logf(PD_LOG_INFO, "keeper %s: PostgreSQL stopped%s in %" PRId64 " ms", keeper->name,
+            was_immediate ? " (immediate)" : "", pd_keeper_now_ms() - started);
+    if (keeper->is_leader && keeper->leader_revision > 0)
+        release_leader(keeper); /* only now: PostgreSQL takes no more writes */
+    pd_fence_arm(keeper->fence, 0, &err);
+    keeper->guard_at = 0;
+    if (keeper->lease_id != 0)
+    {
+        PdEtcdOutcome outcome = pd_etcd_lease_revoke(keeper->etcd, keeper->lease_id, &err);
+        pd_logf(PD_LOG_INFO, "keeper %s: lease revoked: %s", keeper->name,
+                pd_etcd_status_name(outcome.status));
+        keeper->lease_id = 0;
+    }
+}
+
+bool
+pd_keeper_run(PdKeeper *keeper, volatile sig_atomic_t *is_stopping, PdError *err)
+{
+    pd_logf(PD_LOG_INFO, "keeper %s: running (fence guard pid %d, cluster %s)", keeper->name,
+            pd_fence_pid(keeper->fence), keeper->keys.root);
+    bool is_guard_gone = false;
+    while (!*is_stopping && !is_guard_gone)
+    {
+        int64_t started = pd_keeper_now_ms();
+        tick(keeper, &is_guard_gone);
+        sleep_until(started + keeper->config.loop_interval_ms, is_stopping);
+    }
+    pd_logf(PD_LOG_INFO, "keeper %s: stopping", keeper->name);
+    shut_down(keeper);
+    if (is_guard_gone)
+        return pd_error_set(err, PD_ERR_INTERNAL, "the fence guard of %s exited; PostgreSQL was stopped",
+                            keeper->name);
+    return true;
+}
+
+/* ---- made and freed ---------------------------------------------------------------------------------- */
+
+/* peer_addresses split at commas, or pg_listen_address's /24 (IPv4) or itself. */
+static bool
+peers_of(PdArena *arena, const PdKeeperSettings *settings, const char ***peers, size_t *count)
+{
+    const char *list = settings->peer_addresses != NULL ? settings->peer_addresses : "";
+    unsigned a, b, c, d;
+    char tail;
+    if (list[0] == '\0')
+        list = sscanf(settings->pg_listen_address, "%u.%u.%u.%u%c", &a, &b, &c, &d, &tail) == 4
+                   ? pd_arena_sprintf(arena, "%u.%u.%u.0/24", a, b, c)
+                   : settings->pg_listen_address;
+    char *copy = list != NULL ? pd_arena_strdup(arena, list) : NULL;
+    const char **made = pd_arena_calloc(arena, 33, sizeof *made);
+    if (copy == NULL || made == NULL)
+        return false;
+    size_t used = 0;
+    for (char *save = NULL, *part = strtok_r(copy, ", ", &save); part != NULL && used < 32;
+         part = strtok_r(NULL, ", ", &save))
+        made[used++] = part;
+    *peers = made;
+    *count = used;
+    return true;
+}
+
+static bool
+make_node(PdKeeper *keeper, const PdKeeperOptions *options, PdError *err)
+{
+    const PdKeeperSettings *settings = options->settings;
+    const char **peers = NULL;
+    size_t peer_count = 0;
+    PdNodeSetting *parameters =
+        pd_arena_calloc(keeper->arena, keeper->config.parameter_count + 1, sizeof *parameters);
+    if (parameters == NULL || !peers_of(keeper->arena, settings, &peers, &peer_count))
+        return pd_arena_error(keeper->arena, err);
+    for (size_t i = 0; i < keeper->config.parameter_count; i++)
+        parameters[i] =
+            (PdNodeSetting){keeper->config.parameters[i].name, keeper->config.parameters[i].value};
+    PdNodeConfig config = {.member_name = settings->member_name,
+                           .data_dir = settings->data_dir,
+                           .state_dir = settings->state_dir,
+                           .bin_dir = settings->bin_dir,
+                           .listen_address = settings->pg_listen_address,
+                           .port = settings->pg_port,
+                           .replication_user = settings->replication_user,
+                           .replication_password = options->replication_password,
+                           .peer_addresses = peers,
+                           .peer_count = peer_count,
+                           .archive_dir = settings->archive_dir[0] != '\0' ? settings->archive_dir : NULL,
+                           .wal_command = options->wal_command,
+                           .settings = parameters,
+                           .setting_count = keeper->config.parameter_count};
+    return pd_node_new(&config, &keeper->node, err);
+}
+
+/* The cluster configuration at start (its parameters go to the node); the defaults when etcd is silent. */
+static void
+load_config(PdKeeper *keeper)
+{
+    PdError err = {0};
+    PdClusterConfigOutcome outcome =
+        pd_cluster_config_load(keeper->config_arena[0], keeper->etcd, &keeper->keys, &keeper->config,
+                               &keeper->config_revision, &err);
+    if (outcome.status == PD_CLUSTER_CONFIG_DONE)
+        return;
+    pd_logf(PD_LOG_WARNING, "keeper %s: the cluster configuration is %s (%s); starting on the defaults",
+            keeper->name, pd_cluster_config_status_name(outcome.status), err.message);
+    pd_cluster_config_defaults(&keeper->config);
+    keeper->config_revision = -1;
+}
+
+static bool
+make_keeper(PdKeeper *keeper, const PdKeeperOptions *options, PdError *err)
+{
+    const PdKeeperSettings *settings = options->settings;
+    keeper->arena = pd_arena_new(0);
+    keeper->tick = pd_arena_new(0);
+    keeper->config_arena[0] = pd_arena_new(0);
+    keeper->config_arena[1] = pd_arena_new(0);
+    if (keeper->arena == NULL || keeper->tick == NULL || keeper->config_arena[0] == NULL ||
+        keeper->config_arena[1] == NULL)
+        return pd_error_set(err, PD_ERR_NO_MEMORY, "out of memory for the keeper");
+    keeper->settings = settings;
+    keeper->name = settings->member_name;
+    keeper->fence_margin_ms =
+        options->fence_margin_ms > 0 ? options->fence_margin_ms : PD_KEEPER_FENCE_MARGIN_MS_DEFAULT;
+    keeper->view = options->view;
+    keeper->waiting_for = "";
+    snprintf(keeper->api_url, sizeof keeper->api_url, "http://%s:%d", settings->api_listen_address,
+             settings->api_port);
+    PdEtcdConfig etcd_config;
+    if (!pd_keeper_settings_etcd(keeper->arena, settings, &etcd_config, &keeper->keys, err) ||
+        !pd_etcd_open(&etcd_config, &keeper->etcd, err))
+        return false;
+    load_config(keeper);
+    return make_node(keeper, options, err);
+}
+
+bool
+pd_keeper_new(const PdKeeperOptions *options, PdKeeper **keeper, PdError *err)
+{
+    PdKeeper *made = calloc(1, sizeof *made);
+    if (made == NULL)
+    {
+        pd_fence_stop(options->fence);
+        return pd_error_set(err, PD_ERR_NO_MEMORY, "out of memory for the keeper");
+    }
+    made->fence = options->fence;
+    if (!make_keeper(made, options, err))
+    {
+        pd_keeper_free(made);
+        return pd_error_context(err, "while starting the keeper");
+    }
+    *keeper = made;
+    return true;
+}
+
+void
+pd_keeper_free(PdKeeper *keeper)
+{
+    if (keeper == NULL)
+        return;
+    pd_fence_stop(keeper->fence);
+    pd_node_free(keeper->node);
+    pd_etcd_close(keeper->etcd);
+    pd_arena_free(keeper->config_arena[0]);
+    pd_arena_free(keeper->config_arena[1]);
+    pd_arena_free(keeper->tick);
+    pd_arena_free(keeper->arena);
+    free(keeper);
+}

@@ -1,0 +1,251 @@
+/*
+ * keeper_act.c - what a keeper does in one tick, decided from one read of
+ * etcd and one status of its PostgreSQL: lead (keep slots, restart a crashed
+ * postmaster in place while the lease holds), follow (point the standby at
+ * the leader, stop a primary that is no longer the leader at once, rejoin
+ * by rewind), or, with no leader, take the leader key when this node is
+ * the most advanced fresh member within the lag bound, then promote. etcd
+ * unknown decides nothing, except a restart in place under a lease still
+ * held. Long steps are keeper_steps.c's.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "ha/keeper_run.h"
+#include "prodata/log.h"
+
+static void
+ensure_roster(PdKeeper *keeper)
+{
+    if (keeper->is_in_roster)
+        return;
+    PdError err = {0};
+    bool is_changed = false;
+    PdEtcdOutcome outcome =
+        pd_roster_change(keeper->tick, keeper->etcd, &keeper->keys, keeper->name, true, &is_changed, &err);
+    if (outcome.status == PD_ETCD_DONE)
+    {
+        keeper->is_in_roster = true;
+        if (is_changed)
+            pd_logf(PD_LOG_INFO, "keeper %s: added to the roster", keeper->name);
+    }
+    else
+        pd_logf(PD_LOG_WARNING, "keeper %s: not added to the roster yet (%s): %s", keeper->name,
+                pd_etcd_status_name(outcome.status), err.message);
+}
+
+/* The leader key names this member under a lease that is not the current one: a former process's. */
+static void
+revoke_former_lease(PdKeeper *keeper, const PdKeeperRead *read)
+{
+    PdError err = {0};
+    PdEtcdOutcome outcome = pd_etcd_lease_revoke(keeper->etcd, read->leader_lease, &err);
+    pd_logf(PD_LOG_NOTICE,
+            "keeper %s: the leader key holds this member's former lease %" PRIx64 ": revoked (%s)",
+            keeper->name, (uint64_t)read->leader_lease, pd_etcd_status_name(outcome.status));
+    keeper->is_leader = false;
+}
+
+static void
+act_leader(PdKeeper *keeper, const PdKeeperRead *read, const PdNodeStatus *status)
+{
+    if (status->is_connected && !status->is_in_recovery)
+        pd_keeper_ensure_slots(keeper, read, status);
+    else if (status->is_connected)
+        pd_keeper_promote(keeper, status->received_lsn);
+    else if (status->run == PD_NODE_STOPPED || status->run == PD_NODE_CRASHED)
+        pd_keeper_restart_in_place(keeper);
+    else
+        pd_keeper_wait(keeper, "PostgreSQL to accept connections (%s)", pd_node_run_name(status->run));
+}
+
+/* A running standby pointed at leader; one that cannot follow the leader's timeline is stopped to rewind. */
+static void
+follow(PdKeeper *keeper, const PdMemberState *leader, const PdNodeStatus *status)
+{
+    char target[PD_KEEPER_TARGET_MAX];
+    snprintf(target, sizeof target, "%s:%d", leader->pg_host, leader->pg_port);
+    PdError err = {0};
+    if (strcmp(keeper->following, target) != 0)
+    {
+        if (!pd_node_configure(keeper->node, leader->pg_host, leader->pg_port, NULL, &err) ||
+            !pd_node_reload(keeper->node, 10000, &err))
+        {
+            pd_logf(PD_LOG_WARNING, "keeper %s: cannot point the standby at %s: %s", keeper->name, target,
+                    err.message);
+            return;
+        }
+        snprintf(keeper->following, sizeof keeper->following, "%s", target);
+        pd_logf(PD_LOG_INFO, "keeper %s: following %s at %s", keeper->name, leader->name, target);
+    }
+    if (strcmp(status->receiver_status, "streaming") == 0)
+    {
+        keeper->stuck_ticks = 0;
+        return;
+    }
+    pd_keeper_wait(keeper, "streaming from %s", leader->name);
+    if (++keeper->stuck_ticks < PD_KEEPER_STUCK_TICKS || leader->timeline <= (int)status->timeline)
+        return;
+    pd_logf(PD_LOG_WARNING, "keeper %s: not streaming from %s (timeline %d, mine %u): stopping to rewind",
+            keeper->name, leader->name, leader->timeline, status->timeline);
+    keeper->stuck_ticks = 0;
+    keeper->needs_rewind = true;
+    if (!pd_node_stop(keeper->node, 10000, NULL, &err))
+        pd_logf(PD_LOG_WARNING, "keeper %s: %s", keeper->name, err.message);
+}
+
+static void
+act_follower(PdKeeper *keeper, const PdKeeperRead *read, const PdNodeStatus *status)
+{
+    const PdMemberState *leader = pd_keeper_member(read, read->leader);
+    if (leader == NULL || leader->pg_port == 0)
+    {
+        pd_keeper_wait(keeper, "the member state of the leader %s", read->leader);
+        return;
+    }
+    if (status->is_connected && !status->is_in_recovery)
+    {
+        pd_logf(PD_LOG_WARNING, "keeper %s: %s holds the leader key: killing this primary at once",
+                keeper->name, read->leader);
+        int pid = 0;
+        PdError err = {0};
+        if (!pd_fence_kill(pd_node_data_dir(keeper->node), &pid, &err))
+            pd_logf(PD_LOG_ERROR, "keeper %s: %s", keeper->name, err.message);
+        keeper->was_primary = true;
+        return;
+    }
+    if (status->run == PD_NODE_STOPPED || status->run == PD_NODE_CRASHED)
+    {
+        if (keeper->was_primary || keeper->needs_rewind || !pd_keeper_is_standby_dir(keeper))
+            pd_keeper_rejoin(keeper, leader);
+        else
+            pd_keeper_start_standby(keeper, leader);
+        return;
+    }
+    if (!status->is_connected)
+        pd_keeper_wait(keeper, "PostgreSQL to accept connections (%s)", pd_node_run_name(status->run));
+    else
+        follow(keeper, leader, status);
+}
+
+/* A fresh, running member ahead of lsn (ties: the smaller name wins), or NULL. */
+static const char *
+member_ahead(const PdKeeper *keeper, const PdKeeperRead *read, uint64_t lsn)
+{
+    int64_t now = pd_keeper_wall_ms();
+    for (size_t i = 0; i < read->member_count; i++)
+    {
+        const PdMemberState *member = &read->members[i];
+        bool is_fresh = now - member->updated_ms <= (int64_t)keeper->config.ttl_s * 2000;
+        if (strcmp(member->name, keeper->name) == 0 || !is_fresh || strcmp(member->state, "running") != 0)
+            continue;
+        if (member->write_lsn > lsn || (member->write_lsn == lsn && strcmp(member->name, keeper->name) < 0))
+            return member->name;
+    }
+    return NULL;
+}
+
+/* This node's position for a failover: *lsn; false when it cannot be a candidate this tick. */
+static bool
+candidate_lsn(PdKeeper *keeper, const PdNodeStatus *status, uint64_t *lsn)
+{
+    if (status->is_connected)
+    {
+        *lsn = !status->is_in_recovery    ? status->flush_lsn
+               : status->received_lsn > 0 ? status->received_lsn
+                                          : status->replayed_lsn;
+        return true;
+    }
+    if (status->run != PD_NODE_STOPPED && status->run != PD_NODE_CRASHED)
+    {
+        pd_keeper_wait(keeper, "PostgreSQL to accept connections (%s)", pd_node_run_name(status->run));
+        return false;
+    }
+    if (pd_keeper_is_standby_dir(keeper) && !keeper->needs_rewind)
+    {
+        PdError err = {0};
+        pd_logf(PD_LOG_INFO, "keeper %s: no leader: starting the standby to learn its position",
+                keeper->name);
+        if (!pd_node_start(keeper->node, 30000, &err))
+            pd_logf(PD_LOG_WARNING, "keeper %s: %s", keeper->name, err.message);
+        return false;
+    }
+    *lsn = keeper->was_primary ? keeper->last_write_lsn : 0; /* a stopped former primary */
+    return true;
+}
+
+static void
+act_leaderless(PdKeeper *keeper, const PdKeeperRead *read, const PdNodeStatus *status)
+{
+    uint64_t lsn = 0;
+    if (!candidate_lsn(keeper, status, &lsn))
+        return;
+    const char *ahead = member_ahead(keeper, read, lsn);
+    if (ahead != NULL)
+    {
+        pd_keeper_wait(keeper, "%s, further ahead, to take the leader key", ahead);
+        return;
+    }
+    int64_t max_lag = keeper->config.maximum_lag_on_failover_bytes;
+    if (keeper->leader_write_lsn > lsn && keeper->leader_write_lsn - lsn > (uint64_t)max_lag)
+    {
+        pd_keeper_wait(keeper,
+                       "a member within maximum_lag_on_failover_bytes (this one is %" PRIu64
+                       " bytes behind %s's last position)",
+                       keeper->leader_write_lsn - lsn, keeper->last_leader);
+        return;
+    }
+    if (!pd_keeper_take_leader(keeper))
+        return;
+    if (status->is_connected && status->is_in_recovery)
+        pd_keeper_promote(keeper, lsn);
+    else if (!status->is_connected)
+        pd_keeper_restart_in_place(keeper);
+}
+
+static void
+note_leader(PdKeeper *keeper, const PdKeeperRead *read)
+{
+    snprintf(keeper->last_leader, sizeof keeper->last_leader, "%s", read->leader);
+    const PdMemberState *leader = pd_keeper_member(read, read->leader);
+    if (leader != NULL && leader->write_lsn > 0)
+        keeper->leader_write_lsn = leader->write_lsn;
+}
+
+static void
+act_unknown(PdKeeper *keeper, const PdNodeStatus *status)
+{
+    if (keeper->is_leader && (status->run == PD_NODE_STOPPED || status->run == PD_NODE_CRASHED))
+        pd_keeper_restart_in_place(keeper);
+}
+
+void
+pd_keeper_act(PdKeeper *keeper, const PdKeeperRead *read, const PdNodeStatus *status)
+{
+    if (!read->is_known)
+    {
+        act_unknown(keeper, status);
+        return;
+    }
+    ensure_roster(keeper);
+    bool is_mine = read->leader != NULL && strcmp(read->leader, keeper->name) == 0;
+    if (is_mine && read->leader_lease != keeper->lease_id)
+    {
+        revoke_former_lease(keeper, read);
+        return;
+    }
+    keeper->is_leader = is_mine;
+    if (is_mine)
+        keeper->leader_revision = read->leader_revision;
+    else if (read->leader != NULL)
+        note_leader(keeper, read);
+    if (!pd_keeper_has_data(keeper))
+        pd_keeper_bootstrap(keeper, read);
+    else if (keeper->is_leader)
+        act_leader(keeper, read, status);
+    else if (read->leader != NULL)
+        act_follower(keeper, read, status);
+    else
+        act_leaderless(keeper, read, status);
+}

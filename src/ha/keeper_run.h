@@ -1,0 +1,124 @@
+/*
+ * keeper_run.h - private to the keeper files: the keeper's struct (what
+ * outlives a tick), what one tick reads of the cluster, and the functions
+ * the keeper files share. keeper.c owns the loop and the lease,
+ * keeper_read.c the cluster read, keeper_act.c the decisions,
+ * keeper_steps.c the long steps (initialise, clone, rewind, promote),
+ * keeper_publish.c the member state and the history.
+ */
+#ifndef PRODATA_HA_KEEPER_RUN_H
+#define PRODATA_HA_KEEPER_RUN_H
+
+#include <stdint.h>
+
+#include "ha/cluster_config.h"
+#include "ha/etcd.h"
+#include "ha/keeper.h"
+#include "ha/keys.h"
+#include "ha/member.h"
+#include "ha/node.h"
+#include "ha/roster.h"
+
+enum
+{
+    PD_KEEPER_TARGET_MAX = 320, /* "host:port" */
+    PD_KEEPER_STUCK_TICKS =
+        8, /* a standby not streaming this long from a leader on a newer timeline rewinds */
+};
+
+/* What one tick read of the cluster, in the tick arena. */
+typedef struct PdKeeperRead
+{
+    bool is_known;        /* the range answered: everything below is etcd's */
+    const char *leader;   /* the leader's name, NULL: no leader key */
+    int64_t leader_lease; /* the leader key's lease */
+    int64_t leader_revision;
+    PdMemberState *members; /* every member key that parsed */
+    size_t member_count;
+    bool has_roster;
+    PdRoster roster;
+    const char *initializer; /* the initialize key's value, NULL: absent */
+    bool has_config;
+    PdEtcdKv config; /* the config key as read (exists false: the defaults) */
+} PdKeeperRead;
+
+struct PdKeeper
+{
+    PdArena *arena; /* the keeper's life */
+    PdArena *tick;  /* reset at each tick */
+    PdArena *config_arena[2];
+    int config_index;
+    PdClusterConfig config; /* the last good one */
+    int64_t config_revision;
+    const PdKeeperSettings *settings;
+    const char *name;
+    char api_url[300];
+    PdEtcd *etcd;
+    PdKeys keys;
+    PdNode *node;
+    PdFence *fence;
+    void *view;
+    int fence_margin_ms;
+    /* the lease */
+    int64_t lease_id;          /* 0: none */
+    int64_t lease_valid_until; /* CLOCK_MONOTONIC ms: the lease lives at least until then */
+    int64_t fence_at;          /* lease_valid_until - margin; 0: no lease */
+    int64_t guard_at;          /* what the guard was last sent */
+    /* what the keeper knows across ticks */
+    bool is_leader;            /* holds the leader key under lease_id */
+    int64_t leader_revision;   /* the leader key's mod_revision when ours */
+    bool was_primary;          /* its PostgreSQL was last a primary (or was made one) */
+    uint64_t last_write_lsn;   /* its PostgreSQL's last write_lsn seen */
+    uint64_t leader_write_lsn; /* the last leader's write_lsn seen */
+    char last_leader[PD_KEYS_MEMBER_MAX + 1];
+    char following[PD_KEEPER_TARGET_MAX]; /* "host:port" its standby is configured for, "" not yet */
+    bool is_in_roster;
+    bool is_fenced; /* the guard killed its postmaster since it last ran */
+    int stuck_ticks;
+    bool needs_rewind;       /* its standby cannot follow the leader's timeline: rejoin by rewind */
+    const char *phase;       /* a step's state for the member key ("cloning"), NULL: from the node */
+    const char *waiting_for; /* in the tick arena, "" none */
+};
+
+/* keeper.c */
+int64_t pd_keeper_now_ms(void);
+int64_t pd_keeper_wall_ms(void);
+/* Sends the guard its deadline for what the node is now (armed when it may be writable). */
+void pd_keeper_guard(PdKeeper *keeper, bool may_write);
+/* Renews the lease once now (before a long step while leading). */
+void pd_keeper_renew(PdKeeper *keeper);
+/* Sets waiting_for (printf rules) in the tick arena and logs it at debug level. */
+void pd_keeper_wait(PdKeeper *keeper, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* keeper_read.c */
+void pd_keeper_read(PdKeeper *keeper, PdKeeperRead *read);
+const PdMemberState *pd_keeper_member(const PdKeeperRead *read, const char *name);
+/* Applies the config key read when it changed: parsed into a fresh arena, kept on failure. */
+void pd_keeper_apply_config(PdKeeper *keeper, const PdKeeperRead *read);
+
+/* keeper_act.c */
+void pd_keeper_act(PdKeeper *keeper, const PdKeeperRead *read, const PdNodeStatus *status);
+
+/* keeper_steps.c */
+bool pd_keeper_has_data(const PdKeeper *keeper);
+bool pd_keeper_is_standby_dir(const PdKeeper *keeper);
+void pd_keeper_bootstrap(PdKeeper *keeper, const PdKeeperRead *read);
+/* Starts the node as a standby of leader (configured, its slot there checked). */
+void pd_keeper_start_standby(PdKeeper *keeper, const PdMemberState *leader);
+/* A stopped former primary made a standby of leader: rewind, or clone when rewind cannot work. */
+void pd_keeper_rejoin(PdKeeper *keeper, const PdMemberState *leader);
+/* Takes the leader key (absent -> own name under the lease). */
+bool pd_keeper_take_leader(PdKeeper *keeper);
+void pd_keeper_promote(PdKeeper *keeper, uint64_t lsn);
+void pd_keeper_ensure_slots(PdKeeper *keeper, const PdKeeperRead *read, const PdNodeStatus *status);
+/* Restarts the postmaster in place while the lease holds. */
+void pd_keeper_restart_in_place(PdKeeper *keeper);
+
+/* keeper_publish.c */
+void pd_keeper_publish(PdKeeper *keeper, const PdKeeperRead *read, const PdNodeStatus *status);
+/* Publishes now, with phase as the state (before a long step). */
+void pd_keeper_publish_phase(PdKeeper *keeper, const char *phase);
+void pd_keeper_append_history(PdKeeper *keeper, const char *from, const char *reason, int timeline,
+                              uint64_t lsn);
+
+#endif

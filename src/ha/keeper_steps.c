@@ -1,0 +1,342 @@
+/*
+ * keeper_steps.c - the keeper's long steps, each bounded and logged:
+ * bootstrap (the initialize key raced for by compare-and-swap, the winner
+ * runs initdb and takes the leader key, the others clone from the leader),
+ * a standby started only once its slot exists on the leader (checked over
+ * one bounded connection as the replication role, so streaming can start at
+ * once), rejoin by pg_rewind (a fresh clone only when rewind cannot work),
+ * taking the leader key, promotion with the guard armed first, the leader's
+ * slots kept to the roster, and a restart in place bounded by the lease.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ha/keeper_run.h"
+#include "prodata/db.h"
+#include "prodata/log.h"
+
+static bool
+data_file_exists(const PdKeeper *keeper, const char *name)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", pd_node_data_dir(keeper->node), name);
+    return access(path, F_OK) == 0;
+}
+
+bool
+pd_keeper_has_data(const PdKeeper *keeper)
+{
+    return data_file_exists(keeper, "PG_VERSION");
+}
+
+bool
+pd_keeper_is_standby_dir(const PdKeeper *keeper)
+{
+    return data_file_exists(keeper, "standby.signal");
+}
+
+static void
+log_failure(const PdKeeper *keeper, const char *step, const PdError *err)
+{
+    pd_logf(PD_LOG_ERROR, "keeper %s: %s failed: %s%s%s", keeper->name, step, err->message,
+            err->detail[0] != '\0' ? " - " : "", err->detail);
+}
+
+static void
+set_following(PdKeeper *keeper, const PdMemberState *leader)
+{
+    snprintf(keeper->following, sizeof keeper->following, "%s:%d", leader->pg_host, leader->pg_port);
+}
+
+/* ---- the leader key ---------------------------------------------------------------------------------- */
+
+bool
+pd_keeper_take_leader(PdKeeper *keeper)
+{
+    if (keeper->lease_id == 0)
+        return false;
+    PdError err = {0};
+    PdEtcdKv current;
+    PdEtcdCas cas = {.key = pd_keys_leader(&keeper->keys),
+                     .compare = PD_ETCD_IF_ABSENT,
+                     .action = PD_ETCD_PUT,
+                     .value = pd_etcd_text(keeper->name),
+                     .lease_id = keeper->lease_id};
+    PdEtcdOutcome outcome = pd_etcd_cas(keeper->tick, keeper->etcd, &cas, &current, &err);
+    if (outcome.status != PD_ETCD_DONE)
+    {
+        pd_logf(PD_LOG_NOTICE, "keeper %s: the leader key was not taken (%s)", keeper->name,
+                pd_etcd_status_name(outcome.status));
+        return false;
+    }
+    keeper->is_leader = true;
+    keeper->leader_revision = current.mod_revision;
+    pd_keeper_guard(keeper, true);
+    pd_logf(PD_LOG_INFO, "keeper %s: took the leader key (revision %" PRId64 ")", keeper->name,
+            current.mod_revision);
+    return true;
+}
+
+void
+pd_keeper_restart_in_place(PdKeeper *keeper)
+{
+    int64_t left = keeper->fence_at - pd_keeper_now_ms() - 200;
+    if (keeper->lease_id == 0 || keeper->fence_at == 0 || left <= 0)
+    {
+        pd_keeper_wait(keeper, "a renewed lease before PostgreSQL is started again");
+        return;
+    }
+    pd_logf(PD_LOG_WARNING, "keeper %s: PostgreSQL is down while the lease is held: starting it in place",
+            keeper->name);
+    pd_keeper_guard(keeper, true);
+    PdError err = {0};
+    if (!pd_node_start(keeper->node, left > 15000 ? 15000 : (int)left, &err))
+        log_failure(keeper, "the restart in place", &err);
+}
+
+void
+pd_keeper_promote(PdKeeper *keeper, uint64_t lsn)
+{
+    pd_keeper_publish_phase(keeper, "promoting");
+    pd_keeper_guard(keeper, true); /* armed before the node can take a write */
+    int64_t left = keeper->fence_at - pd_keeper_now_ms() - 100;
+    PdError err = {0};
+    int64_t started = pd_keeper_now_ms();
+    if (!pd_node_promote(keeper->node, left < 1000 ? 1000 : left > 15000 ? 15000 : (int)left, &err))
+    {
+        log_failure(keeper, "promote", &err);
+        return;
+    }
+    if (!pd_node_configure(keeper->node, NULL, 0, NULL, &err))
+        log_failure(keeper, "configuring the new primary", &err);
+    keeper->was_primary = true;
+    keeper->following[0] = '\0';
+    PdNodeStatus status;
+    int timeline = pd_node_status(keeper->tick, keeper->node, &status, &err) ? (int)status.timeline : 0;
+    pd_logf(PD_LOG_INFO, "keeper %s: promoted in %" PRId64 " ms (timeline %d, from %s)", keeper->name,
+            pd_keeper_now_ms() - started, timeline,
+            keeper->last_leader[0] != '\0' ? keeper->last_leader : "-");
+    pd_keeper_append_history(keeper, keeper->last_leader, "failover", timeline, lsn);
+}
+
+/* ---- slots ------------------------------------------------------------------------------------------- */
+
+static bool
+has_slot(const PdNodeStatus *status, const char *slot)
+{
+    for (size_t i = 0; i < status->slot_count; i++)
+        if (strcmp(status->slots[i].name, slot) == 0)
+            return true;
+    return false;
+}
+
+/* The roster name whose slot is slot, or NULL. */
+static const char *
+roster_name_of(const PdKeeper *keeper, const PdKeeperRead *read, const char *slot)
+{
+    for (size_t i = 0; i < read->roster.count; i++)
+    {
+        char name[64];
+        if (strcmp(read->roster.names[i], keeper->name) != 0 &&
+            pd_node_slot_name(read->roster.names[i], name, sizeof name, NULL) && strcmp(name, slot) == 0)
+            return read->roster.names[i];
+    }
+    return NULL;
+}
+
+void
+pd_keeper_ensure_slots(PdKeeper *keeper, const PdKeeperRead *read, const PdNodeStatus *status)
+{
+    if (!read->has_roster)
+        return;
+    PdError err = {0};
+    for (size_t i = 0; i < read->roster.count; i++)
+    {
+        const char *member = read->roster.names[i];
+        char slot[64];
+        if (strcmp(member, keeper->name) == 0 || !pd_node_slot_name(member, slot, sizeof slot, NULL) ||
+            has_slot(status, slot))
+            continue;
+        if (pd_node_slot_create(keeper->node, member, &err))
+            pd_logf(PD_LOG_INFO, "keeper %s: slot %s created for %s", keeper->name, slot, member);
+        else
+            log_failure(keeper, "creating a slot", &err);
+    }
+    for (size_t i = 0; i < status->slot_count; i++)
+    {
+        const PdNodeSlot *slot = &status->slots[i];
+        if (strncmp(slot->name, "prodata_", 8) != 0 || slot->is_active ||
+            roster_name_of(keeper, read, slot->name))
+            continue;
+        const char *member = slot->name + 8;
+        if (pd_node_slot_drop(keeper->node, member, &err))
+            pd_logf(PD_LOG_INFO, "keeper %s: slot %s dropped: %s is not in the roster", keeper->name,
+                    slot->name, member);
+        else
+            log_failure(keeper, "dropping a slot", &err);
+    }
+}
+
+/* Whether this member's slot exists on the leader, asked as the replication role in one bounded connection.
+ */
+static bool
+slot_on_leader(PdKeeper *keeper, const PdMemberState *leader)
+{
+    char slot[64], conninfo[1024];
+    if (!pd_node_slot_name(keeper->name, slot, sizeof slot, NULL))
+        return false;
+    snprintf(conninfo, sizeof conninfo,
+             "host=%s port=%d user=%s passfile=%s dbname=postgres connect_timeout=2 "
+             "application_name=prodata_keeper options='-c statement_timeout=2000'",
+             leader->pg_host, leader->pg_port, keeper->settings->replication_user,
+             pd_node_passfile(keeper->node));
+    PdDb *db = NULL;
+    PdDbResult *result = NULL;
+    PdError err = {0};
+    const char *params[] = {slot};
+    bool is_there =
+        pd_db_connect(conninfo, &db, &err) &&
+        pd_db_query(keeper->tick, db, "SELECT count(*) FROM pg_replication_slots WHERE slot_name = $1", 1,
+                    params, &result, &err) &&
+        strcmp(pd_db_result_value(result, 0, 0), "1") == 0;
+    pd_db_close(db);
+    if (err.code != PD_OK)
+        pd_logf(PD_LOG_NOTICE, "keeper %s: cannot ask %s for slot %s: %s", keeper->name, leader->name, slot,
+                err.message);
+    return is_there;
+}
+
+void
+pd_keeper_start_standby(PdKeeper *keeper, const PdMemberState *leader)
+{
+    char target[PD_KEEPER_TARGET_MAX];
+    snprintf(target, sizeof target, "%s:%d", leader->pg_host, leader->pg_port);
+    PdError err = {0};
+    if (strcmp(keeper->following, target) != 0)
+    {
+        if (!pd_node_configure(keeper->node, leader->pg_host, leader->pg_port, NULL, &err))
+        {
+            log_failure(keeper, "configuring the standby", &err);
+            return;
+        }
+        set_following(keeper, leader);
+    }
+    if (!slot_on_leader(keeper, leader))
+    {
+        pd_keeper_wait(keeper, "slot prodata_%s on the leader %s", keeper->name, leader->name);
+        return;
+    }
+    pd_logf(PD_LOG_INFO, "keeper %s: starting as a standby of %s", keeper->name, leader->name);
+    if (!pd_node_start(keeper->node, 60000, &err))
+        log_failure(keeper, "starting the standby", &err);
+}
+
+/* ---- clone, rewind, initialise ----------------------------------------------------------------------- */
+
+static void
+clone_from(PdKeeper *keeper, const PdMemberState *leader)
+{
+    pd_keeper_publish_phase(keeper, "cloning");
+    pd_logf(PD_LOG_INFO, "keeper %s: cloning from %s at %s:%d", keeper->name, leader->name, leader->pg_host,
+            leader->pg_port);
+    PdError err = {0};
+    int64_t started = pd_keeper_now_ms();
+    if (!pd_node_clone(keeper->node, leader->pg_host, leader->pg_port, 600000, &err))
+    {
+        log_failure(keeper, "the clone", &err);
+        return;
+    }
+    pd_logf(PD_LOG_INFO, "keeper %s: cloned in %" PRId64 " ms", keeper->name, pd_keeper_now_ms() - started);
+    set_following(keeper, leader);
+    keeper->was_primary = false;
+    keeper->needs_rewind = false;
+    pd_keeper_renew(keeper);
+    pd_keeper_start_standby(keeper, leader);
+}
+
+void
+pd_keeper_rejoin(PdKeeper *keeper, const PdMemberState *leader)
+{
+    if (strcmp(leader->state, "running") != 0 || leader->role != PD_MEMBER_ROLE_PRIMARY)
+    {
+        pd_keeper_wait(keeper, "the leader %s to run as a primary before rejoining", leader->name);
+        return;
+    }
+    pd_keeper_publish_phase(keeper, "rewinding");
+    pd_logf(PD_LOG_INFO, "keeper %s: rejoining %s by pg_rewind", keeper->name, leader->name);
+    PdError err = {0};
+    int64_t started = pd_keeper_now_ms();
+    if (!pd_node_rewind(keeper->node, leader->pg_host, leader->pg_port, 300000, &err))
+    {
+        if (err.code != PD_ERR_REFUSED)
+        {
+            log_failure(keeper, "the rewind", &err);
+            return;
+        }
+        pd_logf(PD_LOG_WARNING, "keeper %s: rewind cannot work (%s): cloning afresh", keeper->name,
+                err.message);
+        clone_from(keeper, leader);
+        return;
+    }
+    pd_logf(PD_LOG_INFO, "keeper %s: rewound in %" PRId64 " ms", keeper->name, pd_keeper_now_ms() - started);
+    set_following(keeper, leader);
+    keeper->was_primary = false;
+    keeper->needs_rewind = false;
+    pd_keeper_renew(keeper);
+    pd_keeper_start_standby(keeper, leader);
+}
+
+static void
+initialize(PdKeeper *keeper)
+{
+    pd_keeper_publish_phase(keeper, "initializing");
+    pd_logf(PD_LOG_INFO, "keeper %s: initialising the cluster's first primary", keeper->name);
+    PdError err = {0};
+    if (!pd_node_init_primary(keeper->node, 120000, &err))
+    {
+        log_failure(keeper, "initdb of the first primary", &err);
+        return;
+    }
+    keeper->was_primary = true;
+    pd_keeper_renew(keeper);
+    pd_keeper_guard(keeper, true);
+    if (!pd_keeper_take_leader(keeper))
+        pd_logf(PD_LOG_WARNING, "keeper %s: initialised, but the leader key was not taken", keeper->name);
+}
+
+/* The initialize key created (absent -> this member's name, no lease: it stays once the cluster exists). */
+static bool
+won_initialize(PdKeeper *keeper)
+{
+    PdError err = {0};
+    PdEtcdKv current;
+    PdEtcdCas cas = {.key = pd_keys_initialize(&keeper->keys),
+                     .compare = PD_ETCD_IF_ABSENT,
+                     .action = PD_ETCD_PUT,
+                     .value = pd_etcd_text(keeper->name)};
+    PdEtcdOutcome outcome = pd_etcd_cas(keeper->tick, keeper->etcd, &cas, &current, &err);
+    pd_logf(PD_LOG_INFO, "keeper %s: the race to initialise the cluster: %s", keeper->name,
+            outcome.status == PD_ETCD_DONE ? "won" : pd_etcd_status_name(outcome.status));
+    return outcome.status == PD_ETCD_DONE;
+}
+
+void
+pd_keeper_bootstrap(PdKeeper *keeper, const PdKeeperRead *read)
+{
+    if (read->leader != NULL)
+    {
+        const PdMemberState *leader = pd_keeper_member(read, read->leader);
+        if (leader == NULL || strcmp(leader->state, "running") != 0 || leader->role != PD_MEMBER_ROLE_PRIMARY)
+            pd_keeper_wait(keeper, "the leader %s to run before cloning it", read->leader);
+        else
+            clone_from(keeper, leader);
+        return;
+    }
+    if (read->initializer == NULL ? won_initialize(keeper) : strcmp(read->initializer, keeper->name) == 0)
+        initialize(keeper);
+    else
+        pd_keeper_wait(keeper, "%s to initialise the cluster",
+                       read->initializer != NULL ? read->initializer : "another member");
+}
