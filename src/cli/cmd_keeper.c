@@ -14,7 +14,6 @@
 
 #include "cli.h"
 #include "ha/ha.h"
-#include "ha/keeper.h"
 
 static volatile sig_atomic_t is_stopping;
 

@@ -274,7 +274,8 @@ static const PdSetting keeper_rows[] = {
                 "the WAL archive directory (docs/archive.md); empty: no archiving, no restore from it"),
     KEEPER_TEXT(peer_addresses, PD_SETTING_STRING, "", "ADDRESSES",
                 "the other nodes' addresses or CIDR ranges, comma-separated, allowed to replicate from and "
-                "rewind against this node (pg_hba.conf); empty: pg_listen_address's /24 (IPv4) or the address itself (IPv6)"),
+                "rewind against this node (pg_hba.conf); empty: pg_listen_address's /24 (IPv4) or the "
+                "address itself (IPv6)"),
     KEEPER_MS(fence_margin_ms, "500", 50, 10000,
               "a primary stops taking writes this long before its lease can end (its last renewal's send "
               "time + TTL); covers the fence guard's wake-up and clock rate drift (docs/ha.md)"),

@@ -210,3 +210,9 @@ pd_etcd_endpoint(const PdEtcd *etcd)
 {
     return etcd->endpoints[etcd->current].url;
 }
+
+void
+pd_etcd_limit_next_call(PdEtcd *etcd, int timeout_ms)
+{
+    etcd->next_call_limit_ms = timeout_ms > 0 ? timeout_ms : 0;
+}

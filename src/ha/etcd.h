@@ -141,6 +141,14 @@ void pd_etcd_close(PdEtcd *etcd);
  * no answer to trust. Owned by etcd. */
 const char *pd_etcd_endpoint(const PdEtcd *etcd);
 
+/*
+ * Bounds the next call (only it) by timeout_ms when that is below
+ * request_timeout_ms: the keeper's renewal bounded by the time left before its
+ * fence deadline, so a hung one leaves room for the next. Past it the call is
+ * UNKNOWN as any timeout. timeout_ms <= 0: no bound beyond the usual.
+ */
+void pd_etcd_limit_next_call(PdEtcd *etcd, int timeout_ms);
+
 /* One key. DONE: *kv filled (kv->exists false when there is no such key), in arena. */
 PdEtcdOutcome pd_etcd_get(PdArena *arena, PdEtcd *etcd, PdEtcdBytes key, PdEtcdKv *kv, PdError *err);
 

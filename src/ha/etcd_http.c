@@ -252,7 +252,11 @@ pd_etcd_call(PdEtcd *etcd, const char *path, json_t *body, PdEtcdRepeat repeat, 
     char *text = json_dumps(body, JSON_COMPACT);
     if (text == NULL)
         return pd_etcd_wire_unknown(err, "out of memory for the request");
-    int64_t deadline = now_ms() + etcd->request_timeout_ms;
+    int limit_ms = etcd->next_call_limit_ms > 0 && etcd->next_call_limit_ms < etcd->request_timeout_ms
+                       ? etcd->next_call_limit_ms
+                       : etcd->request_timeout_ms;
+    etcd->next_call_limit_ms = 0;
+    int64_t deadline = now_ms() + limit_ms;
     char tried[768] = "";
     PdError attempt_err = {0}; /* an attempt's failure reaches err only when the whole call fails */
     PdEtcdStatus status = PD_ETCD_UNKNOWN;

@@ -29,6 +29,7 @@ struct PdEtcd
     int connect_timeout_ms;
     int attempt_timeout_ms;
     int request_timeout_ms;
+    int next_call_limit_ms; /* pd_etcd_limit_next_call's bound for the next call only; 0: none */
     size_t max_answer_bytes;
     char *ca_file; /* copies of the config's TLS files, or NULL */
     char *cert_file;

@@ -114,6 +114,9 @@ pd_keeper_renew(PdKeeper *keeper)
     PdError err = {0};
     int64_t ttl_s = 0;
     int64_t sent_at = pd_keeper_now_ms(); /* before the send: etcd counts from its receipt, later */
+    if (keeper->fence_at > sent_at)       /* a renewal past the fence deadline comes too late to matter */
+        pd_etcd_limit_next_call(keeper->etcd,
+                                (int)(keeper->fence_at - sent_at < 200 ? 200 : keeper->fence_at - sent_at));
     PdEtcdOutcome outcome = pd_etcd_lease_keepalive(keeper->etcd, keeper->lease_id, &ttl_s, &err);
     switch (outcome.status)
     {

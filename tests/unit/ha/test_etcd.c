@@ -526,6 +526,34 @@ test_blackhole_is_unknown_within_timeout(void **state)
     close(blackhole);
 }
 
+/* pd_etcd_limit_next_call: the next call ends at its bound, below the request timeout; the one after it does
+ * not. */
+static void
+test_limit_next_call(void **state)
+{
+    (void)state;
+    int port = 0;
+    int blackhole = etcdtest_listen(&port);
+    assert_true(blackhole >= 0);
+    char url[64];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d", port);
+    const char *endpoints[] = {url};
+    PdEtcd *etcd = client_of(endpoints, 1, 1500, 1500);
+    PdError err = {0};
+    int64_t ttl = 0, started = etcdtest_now_ms();
+    pd_etcd_limit_next_call(etcd, 300);
+    assert_status(pd_etcd_lease_keepalive(etcd, 42, &ttl, &err), PD_ETCD_UNKNOWN);
+    int64_t limited = etcdtest_now_ms() - started;
+    started = etcdtest_now_ms();
+    assert_status(pd_etcd_lease_keepalive(etcd, 42, &ttl, &err), PD_ETCD_UNKNOWN);
+    int64_t unlimited = etcdtest_now_ms() - started;
+    printf("# limited call %lld ms, the next %lld ms\n", (long long)limited, (long long)unlimited);
+    assert_true(limited >= 250 && limited < 1200);
+    assert_true(unlimited >= 1400);
+    pd_etcd_close(etcd);
+    close(blackhole);
+}
+
 /* One canned HTTP answer and what the call that gets it must say. */
 typedef struct CannedCase
 {
@@ -847,6 +875,7 @@ main(void)
         cmocka_unit_test(test_tls),
         cmocka_unit_test(test_refused_is_unknown),
         cmocka_unit_test(test_blackhole_is_unknown_within_timeout),
+        cmocka_unit_test(test_limit_next_call),
         cmocka_unit_test(test_garbage_answers),
         cmocka_unit_test(test_failover_past_dead_endpoints),
         cmocka_unit_test(test_5xx_moves_reads_not_writes),
