@@ -2,9 +2,10 @@
  * cmd_keeper.c - `prodata keeper`: one node's keeper in the foreground
  * (src/ha/keeper.h). The keeper settings loaded and checked, the
  * replication password read, then, before any thread exists, the fence
- * guard forked (src/ha/fence.h); SIGTERM and SIGINT only set a flag the loop
- * reads, so the shutdown (a primary stopped before its leader key is
- * released) runs in the loop's thread, never in a handler.
+ * guard forked (src/ha/fence.h), then the keeper's HTTP API started on its
+ * view (src/ha/api.h, its own thread); SIGTERM and SIGINT only set a flag
+ * the loop reads, so the shutdown (a primary stopped before its leader key
+ * is released) runs in the loop's thread, never in a handler.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -75,10 +76,18 @@ cmd_keeper(PdArena *arena, const CliArgs *args, PdError *err)
     if (!pd_fence_start(settings->data_dir, &options.fence, err)) /* before any thread */
         return false;
     handle_signals();
+    PdHaApi *api = NULL;
     PdKeeper *keeper = NULL;
-    if (!pd_keeper_new(&options, &keeper, err))
-        return false;
-    bool ok = pd_keeper_run(keeper, &is_stopping, err);
-    pd_keeper_free(keeper);
+    bool ok = pd_keeper_view_new(&options.view, err) &&
+              pd_ha_api_start(settings->api_listen_address, settings->api_port, options.view, &api, err);
+    if (!ok)
+        pd_fence_stop(options.fence);
+    else if ((ok = pd_keeper_new(&options, &keeper, err)))
+    {
+        ok = pd_keeper_run(keeper, &is_stopping, err);
+        pd_keeper_free(keeper);
+    }
+    pd_ha_api_stop(api);
+    pd_keeper_view_free(options.view);
     return ok;
 }

@@ -177,7 +177,8 @@ poll_guard(PdKeeper *keeper, bool *is_guard_gone)
         pd_logf(PD_LOG_WARNING, "keeper %s: the fence guard killed PostgreSQL (postmaster %d)", keeper->name,
                 pid);
         keeper->is_fenced = true;
-        keeper->guard_at = 0; /* the guard disarmed itself */
+        keeper->guard_at = 0;             /* the guard disarmed itself */
+        pd_keeper_publish_fenced(keeper); /* the API first */
         pd_keeper_publish_phase(keeper, "fenced");
     }
 }

@@ -15,6 +15,7 @@
 #include <stdbool.h>
 
 #include "ha/fence.h"
+#include "ha/view.h"
 #include "prodata/error.h"
 #include "prodata/settings.h"
 
@@ -32,8 +33,8 @@ typedef struct PdKeeperOptions
     const char *replication_password; /* pd_keeper_settings_password's */
     const char *wal_command;          /* prodata-wal's path for archive_command; NULL: found in PATH */
     int fence_margin_ms;              /* 0: PD_KEEPER_FENCE_MARGIN_MS_DEFAULT */
-    PdFence *fence; /* started on settings->data_dir before any thread; the keeper owns it */
-    void *view;     /* the HTTP API's view (view.h), NULL: none */
+    PdFence *fence;     /* started on settings->data_dir before any thread; the keeper owns it */
+    PdKeeperView *view; /* the HTTP API's view, published at every tick; NULL: none */
 } PdKeeperOptions;
 
 /*

@@ -213,6 +213,18 @@ note_leader(PdKeeper *keeper, const PdKeeperRead *read)
         keeper->leader_write_lsn = leader->write_lsn;
 }
 
+/* Paused: no automatic action (no failover, restart, rejoin or clone) but the leader's slots, and a primary
+ * that is not the leader is still killed: two writable primaries are never maintenance. */
+static void
+act_paused(PdKeeper *keeper, const PdKeeperRead *read, const PdNodeStatus *status)
+{
+    if (keeper->is_leader && status->is_connected && !status->is_in_recovery)
+        pd_keeper_ensure_slots(keeper, read, status);
+    else if (read->leader != NULL && !keeper->is_leader && status->is_connected && !status->is_in_recovery)
+        act_follower(keeper, read, status);
+    pd_keeper_wait(keeper, "the cluster to be resumed (paused: no automatic action)");
+}
+
 static void
 act_unknown(PdKeeper *keeper, const PdNodeStatus *status)
 {
@@ -240,7 +252,9 @@ pd_keeper_act(PdKeeper *keeper, const PdKeeperRead *read, const PdNodeStatus *st
         keeper->leader_revision = read->leader_revision;
     else if (read->leader != NULL)
         note_leader(keeper, read);
-    if (!pd_keeper_has_data(keeper))
+    if (keeper->config.is_paused)
+        act_paused(keeper, read, status);
+    else if (!pd_keeper_has_data(keeper))
         pd_keeper_bootstrap(keeper, read);
     else if (keeper->is_leader)
         act_leader(keeper, read, status);

@@ -106,12 +106,15 @@ put_member(PdKeeper *keeper, const PdMemberState *state)
                 pd_etcd_status_name(outcome.status), err.message);
 }
 
+static void publish_snapshot(PdKeeper *keeper, const PdKeeperRead *read, const PdNodeStatus *status,
+                             const PdMemberState *state);
+
 void
 pd_keeper_publish(PdKeeper *keeper, const PdKeeperRead *read, const PdNodeStatus *status)
 {
-    (void)read;
     PdMemberState state = member_state(keeper, status);
     put_member(keeper, &state);
+    publish_snapshot(keeper, read, status, &state);
 }
 
 void
@@ -181,4 +184,58 @@ pd_keeper_append_history(PdKeeper *keeper, const char *from, const char *reason,
     if (status != PD_ETCD_DONE)
         pd_logf(PD_LOG_WARNING, "keeper %s: the history entry was not written (%s): %s", keeper->name,
                 pd_etcd_status_name(status), err.message);
+}
+
+/* ---- the view of the HTTP API ------------------------------------------------------------------------ */
+
+static void
+publish_view(PdKeeper *keeper, const PdKeeperSnapshot *snapshot)
+{
+    PdError err = {0};
+    if (keeper->view != NULL && !pd_keeper_view_publish(keeper->view, snapshot, &err))
+        pd_logf(PD_LOG_WARNING, "keeper %s: the API's view not updated: %s", keeper->name, err.message);
+}
+
+void
+pd_keeper_publish_fenced(PdKeeper *keeper)
+{
+    PdKeeperSnapshot snapshot = {.holds_leader = false,
+                                 .pg_running = false,
+                                 .lag_bytes = -1,
+                                 .is_paused = keeper->config.is_paused,
+                                 .maximum_lag_bytes = keeper->config.maximum_lag_on_failover_bytes,
+                                 .ttl_s = keeper->config.ttl_s,
+                                 .tick_mono_ms = pd_keeper_now_ms()};
+    publish_view(keeper, &snapshot);
+}
+
+static void
+publish_snapshot(PdKeeper *keeper, const PdKeeperRead *read, const PdNodeStatus *status,
+                 const PdMemberState *state)
+{
+    if (keeper->view == NULL)
+        return;
+    PdError err = {0};
+    char *member_json = NULL, *cluster_json = NULL;
+    if (!pd_member_json(keeper->tick, state, &member_json, &err) ||
+        (read->is_known &&
+         !pd_keeper_view_cluster_json(keeper->tick, read->leader, read->members, read->member_count,
+                                      &keeper->config, &cluster_json, &err)))
+        pd_logf(PD_LOG_WARNING, "keeper %s: the API's documents not made: %s", keeper->name, err.message);
+    int64_t now = pd_keeper_now_ms();
+    PdKeeperSnapshot snapshot = {.holds_leader = keeper->is_leader && keeper->fence_at > now,
+                                 .pg_running = status->is_connected,
+                                 .in_recovery = status->is_connected && status->is_in_recovery,
+                                 .is_streaming = state->is_streaming,
+                                 .is_paused = keeper->config.is_paused,
+                                 .timeline = state->timeline,
+                                 .write_lsn = state->write_lsn,
+                                 .replay_lsn = state->replay_lsn,
+                                 .lag_bytes = state->lag_bytes,
+                                 .maximum_lag_bytes = keeper->config.maximum_lag_on_failover_bytes,
+                                 .tick_mono_ms = now,
+                                 .member_json = member_json,
+                                 .cluster_json = cluster_json,
+                                 .ttl_s = keeper->config.ttl_s};
+    publish_view(keeper, &snapshot);
 }

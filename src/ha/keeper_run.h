@@ -57,7 +57,7 @@ struct PdKeeper
     PdKeys keys;
     PdNode *node;
     PdFence *fence;
-    void *view;
+    PdKeeperView *view;
     int fence_margin_ms;
     /* the lease */
     int64_t lease_id;          /* 0: none */
@@ -118,6 +118,8 @@ void pd_keeper_restart_in_place(PdKeeper *keeper);
 void pd_keeper_publish(PdKeeper *keeper, const PdKeeperRead *read, const PdNodeStatus *status);
 /* Publishes now, with phase as the state (before a long step). */
 void pd_keeper_publish_phase(PdKeeper *keeper, const char *phase);
+/* Tells the API at once that this node neither leads nor runs (the guard fenced it). */
+void pd_keeper_publish_fenced(PdKeeper *keeper);
 void pd_keeper_append_history(PdKeeper *keeper, const char *from, const char *reason, int timeline,
                               uint64_t lsn);
 

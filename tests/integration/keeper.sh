@@ -12,12 +12,12 @@
 # etcd or PostgreSQL 15.
 source tests/lib/tap.sh
 source tests/lib/etcd.sh
-tap_plan 22
+tap_plan 25
 tap_workdir
 W=$TAP_WORKDIR
 BIN=/usr/lib/postgresql/15/bin
 export ETCDCTL_API=3 PD_KEEPER_TEST_PASSWORD=kt-s3cret-Pa55 PGCONNECT_TIMEOUT=2
-declare -a KPID PORT
+declare -a KPID PORT APORT
 
 cleanup() {
     local i
@@ -78,6 +78,7 @@ for i in 1 2 3; do
     mkdir -p "$W/n$i"
     [ "$(id -u)" = 0 ] && chown postgres "$W/n$i"
     PORT[$i]=$(etcd_free_port "$W/etcd")
+    APORT[$i]=$(etcd_free_port "$W/etcd")
     cat >"$W/n$i/prodata.conf" <<CONF
 member_name = n$i
 etcd_endpoints = "$ENDPOINTS"
@@ -85,7 +86,7 @@ cluster_name = kt
 data_dir = $W/n$i/data
 state_dir = $W/n$i/state
 pg_port = ${PORT[$i]}
-api_port = $(etcd_free_port "$W/etcd")
+api_port = ${APORT[$i]}
 replication_password_env = PD_KEEPER_TEST_PASSWORD
 CONF
 done
@@ -110,6 +111,11 @@ expect_eq "the primary holds an active slot for each standby (from the roster)" 
     "$(local_sql "$LI" "SELECT string_agg(slot_name || ':' || active::int, ',' ORDER BY slot_name) FROM pg_replication_slots")" \
     "$(for i in 1 2 3; do [ "$i" != "$LI" ] && printf 'prodata_n%s:1\n' "$i"; done | paste -sd,)"
 expect_eq "the roster names the three members" "$(etcd_value roster)" '{"members":["n1","n2","n3"]}'
+SI=$(( LI % 3 + 1 ))
+http_code() { curl -s -o /dev/null -m 2 -w '%{http_code}' "http://127.0.0.1:${APORT[$1]}$2"; }
+expect_eq "the keepers' API: /primary 200 on the leader, 503 on a standby; /replica 503 and 200" \
+    "$(http_code "$LI" /primary) $(http_code "$SI" /primary) $(http_code "$LI" /replica) $(http_code "$SI" /replica)" \
+    "200 503 503 200"
 local_sql "$LI" "CREATE TABLE t (n int); GRANT SELECT, INSERT ON t TO replicator" >/dev/null
 check "a write through the multi-host conninfo (target_session_attrs=read-write)" write_row 1
 
@@ -128,6 +134,21 @@ wait_for 20 write_row 2
 check "writes work after the restart in place" write_row 3
 wait_for 30 two_streaming
 echo "# postmaster crash: both standbys streaming again after $(seconds_since "$T0") s"
+
+# ---- paused: no restart in place until resumed -----------------------------------------------------------
+(cd "$W/n1" && "$PRODATA" cluster pause >/dev/null)
+sleep 1.5
+OLD_PM=$(head -1 "$W/n$LI/data/postmaster.pid")
+kill -9 "$OLD_PM"
+sleep 3
+member_waits() { etcd_value "members/$L" | grep -q '"waiting_for":"the cluster to be resumed'; }
+if ! restarted && wait_for 5 member_waits; then tap_ok "paused: the killed postmaster is not restarted, the member says why"
+else tap_not_ok "paused: no automatic restart" "$(etcd_value "members/$L")"; fi
+T0=$(now_ms)
+(cd "$W/n1" && "$PRODATA" cluster resume >/dev/null)
+if wait_for 20 restarted && [ "$(leader)" = "$L" ]; then tap_ok "resumed: restarted in place in $(seconds_since "$T0") s"
+else tap_not_ok "resumed: restarted in place" "$(tail -n 5 "$W/n$LI/keeper.log")"; fi
+wait_for 30 two_streaming
 
 # caught_up: both standbys have flushed everything the leader wrote (asynchronous mode loses what they have not).
 caught_up() {
