@@ -256,9 +256,19 @@ append_insert(PdWriteSql *stmt, const PdModel *model, PdValueParam *const *rows,
             pd_strbuf_append(sql, columns++ == 0 ? " (" : ", ");
             pd_strbuf_append_identifier(sql, model->fields[i].column);
         }
-    if (columns == 0)
+    if (columns == 0 && count == 1)
     {
         pd_strbuf_append(sql, " DEFAULT VALUES RETURNING *)");
+        return;
+    }
+    if (columns == 0) /* DEFAULT VALUES is one row: several name the key, each (DEFAULT) */
+    {
+        pd_strbuf_append(sql, " (");
+        pd_strbuf_append_identifier(sql, pk->column);
+        pd_strbuf_append(sql, ") VALUES (DEFAULT)");
+        for (size_t r = 1; r < count; r++)
+            pd_strbuf_append(sql, ", (DEFAULT)");
+        pd_strbuf_append(sql, " RETURNING *)");
         return;
     }
     pd_strbuf_append(sql, ") VALUES ");
