@@ -12,9 +12,11 @@
  * executor start, and the row counters' statement trigger with its
  * transition table), so under load a create's cost falls toward a row's.
  * With no COMMIT in flight the leader sends at once, alone: an idle server
- * answers a create as fast as before. A batch of several that fails in any
- * way but "outcome unknown" gives every member PD_ERR_ROLLED_BACK, so each
- * runs again alone and gets its own answer (its own 400 included). Batches
+ * answers a create as fast as before. A batch of several whose statement
+ * certainly wrote nothing gives every member PD_ERR_ROLLED_BACK, so each
+ * runs again alone and gets its own answer (its own 400 included); any other
+ * failure (an outcome unknown, or one after the COMMIT) is every member's
+ * own, never run again: a row is never written twice. Batches
  * live on their leaders' stacks and in one list per loop thread; members on
  * their own stacks; all of it is touched only by the loop's tasks.
  */
@@ -72,12 +74,26 @@ close_batch(Batch *batch)
     }
 }
 
-/* What each member gets when the statement failed: the leader's error only where running alone again
- * could not help (the COMMIT went out and its outcome is unknown); otherwise PD_ERR_ROLLED_BACK. */
+/*
+ * Whether a failed statement certainly wrote nothing, so that each member may run again alone: its shared
+ * transaction rolled back, the connection broke before the COMMIT went out, the objects were refused
+ * before anything was sent, or the database refused the statement (a SQLSTATE: the transaction aborted).
+ * Anything else (the result did not fit in memory, fewer rows came back than were sent) may come after the
+ * COMMIT: running again would write those rows twice.
+ */
+static bool
+wrote_nothing(const PdError *err)
+{
+    return err->code == PD_ERR_ROLLED_BACK || (err->code == PD_ERR_DB_GONE && err->is_retryable) ||
+           err->code == PD_ERR_INVALID_INPUT || err->sqlstate[0] != '\0';
+}
+
+/* What each member gets when the statement failed: PD_ERR_ROLLED_BACK (run again alone) when it wrote
+ * nothing, else the leader's error itself (an outcome unknown, or a failure after the COMMIT). */
 static void
 share_failure(Batch *batch, const PdError *err)
 {
-    bool is_final = err->code == PD_ERR_DB_GONE && !err->is_retryable;
+    bool is_final = !wrote_nothing(err);
     for (size_t i = 0; i < batch->count; i++)
     {
         BatchMember *member = batch->members[i];
@@ -90,36 +106,54 @@ share_failure(Batch *batch, const PdError *err)
     }
 }
 
-/* Sends the batch's objects as one INSERT on the leader's share and hands every member its answer. */
+/* Sends the batch's objects as one INSERT on the leader's share. Its statement and answer live in an
+ * arena of their own, with the members' budgets together (PD_HTTP_REQUEST_ARENA_BUDGET each): the answer
+ * holds every member's object, which must not exhaust the leader's own budget once the rows are written. */
+static bool
+send_batch(PdHttpContext *leader, PdDb *db, Batch *batch, const char **jsons, PdError *err)
+{
+    size_t count = batch->count;
+    if (count == 1) /* alone: its refusal mapped to fields, in its own arena */
+    {
+        pd_http_db_tally(leader, batch->model, db, 1);
+        return pd_object_create(leader->arena, db, batch->members[0]->values, &jsons[0], err);
+    }
+    PdArena *arena = pd_arena_new(count * PD_HTTP_REQUEST_ARENA_BUDGET);
+    const PdValues **objects = arena != NULL ? pd_arena_calloc(arena, count, sizeof(*objects)) : NULL;
+    if (objects == NULL)
+    {
+        pd_arena_free(arena);
+        return pd_error_set(err, PD_ERR_NO_MEMORY, "out of memory");
+    }
+    for (size_t i = 0; i < count; i++)
+        objects[i] = batch->members[i]->values;
+    pd_http_db_tally(leader, batch->model, db, (long long)count);
+    bool ok = pd_object_create_each(arena, db, objects, count, jsons, err);
+    for (size_t i = 0; ok && i < count; i++) /* each object into its own request's arena */
+    {
+        BatchMember *member = batch->members[i];
+        jsons[i] = pd_arena_strdup(member->ctx->arena, jsons[i]);
+        if (jsons[i] == NULL)
+            pd_arena_error(member->ctx->arena, &member->err);
+    }
+    pd_arena_free(arena);
+    return ok;
+}
+
+/* Sends the batch and hands every member its answer. */
 static void
 run_batch(PdHttpContext *leader, PdDb *db, Batch *batch)
 {
     PdError err = {0};
     size_t count = batch->count;
-    const PdValues **objects = pd_arena_calloc(leader->arena, count, sizeof(*objects));
-    const char **jsons = pd_arena_calloc(leader->arena, count, sizeof(*jsons));
-    bool ok = objects != NULL && jsons != NULL;
-    if (!ok)
-        pd_arena_error(leader->arena, &err);
-    for (size_t i = 0; ok && i < count; i++)
-        objects[i] = batch->members[i]->values;
-    pd_http_db_tally(leader, batch->model, db, (long long)count);
-    if (ok && count == 1)
-        ok = pd_object_create(leader->arena, db, objects[0], &jsons[0],
-                              &err); /* its refusal mapped to fields */
-    else if (ok)
-        ok = pd_object_create_each(leader->arena, db, objects, count, jsons, &err);
+    const char *jsons[PD_HTTP_BATCH_MAX] = {0};
+    bool ok = send_batch(leader, db, batch, jsons, &err);
     if (!ok && count == 1)
         batch->members[0]->err = err;
     else if (!ok)
         share_failure(batch, &err);
     for (size_t i = 0; ok && i < count; i++)
-    {
-        BatchMember *member = batch->members[i];
-        member->json = member->ctx == leader ? jsons[i] : pd_arena_strdup(member->ctx->arena, jsons[i]);
-        if (member->json == NULL)
-            pd_arena_error(member->ctx->arena, &member->err);
-    }
+        batch->members[i]->json = jsons[i];
     for (size_t i = 0; i < count; i++)
     {
         batch->members[i]->is_done = true;
