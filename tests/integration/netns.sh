@@ -52,15 +52,6 @@ udp_noports() {
 udp_send() {
     netns_exec "$1" timeout 5 bash -c "for i in 1 2 3 4 5; do echo x >/dev/udp/$2/9; done" 2>/dev/null
 }
-# poll_ok SECONDS CMD...: CMD succeeds within SECONDS (tried every 200 ms).
-poll_ok() {
-    local deadline=$((SECONDS + $1))
-    shift
-    until "$@" >/dev/null 2>&1; do
-        [ "$SECONDS" -ge "$deadline" ] && return 1
-        sleep 0.2
-    done
-}
 
 BEFORE=$(root_state)
 netns_up "$PREFIX" e1 e2 e3 c 2>"$TAP_WORKDIR/up.err"

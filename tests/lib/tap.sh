@@ -133,3 +133,14 @@ poll_file() {
         sleep 0.05
     done
 }
+
+# poll_ok SECONDS COMMAND...: waits until COMMAND succeeds, trying every 200 ms for at most SECONDS; 0 when it
+# did, 1 when it did not (silent: the caller's check says what it waited for).
+poll_ok() {
+    local deadline=$((SECONDS + $1))
+    shift
+    until "$@" >/dev/null 2>&1; do
+        [ "$SECONDS" -ge "$deadline" ] && return 1
+        sleep 0.2
+    done
+}
