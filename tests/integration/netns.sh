@@ -118,7 +118,8 @@ N_C=$(udp_noports c) N_E2=$(udp_noports e2)
 [ -n "$N_C" ] && [ -n "$N_E2" ] || N_C=unread
 udp_send c "$E2"
 udp_send e2 "$C"
-poll_ok 3 test "$(udp_noports c)" -ge $((N_C + 5))
+c_has_five() { [ "$(udp_noports c)" -ge $((N_C + 5)) ]; }
+poll_ok 3 c_has_five # counted on receipt; a bounded wait, not a sleep
 expect_eq "one way c->e2: e2 received none of c's five datagrams" "$(($(udp_noports e2) - N_E2))" 0
 expect_eq "one way c->e2: c received e2's five datagrams" "$(($(udp_noports c) - N_C))" 5
 netns_heal c
