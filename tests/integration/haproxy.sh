@@ -9,7 +9,7 @@
 # PostgreSQL 15.
 source tests/lib/tap.sh
 source tests/lib/etcd.sh
-tap_plan 12
+tap_plan 13
 tap_workdir
 W=$TAP_WORKDIR
 BIN=/usr/lib/postgresql/15/bin
@@ -157,6 +157,9 @@ expect_eq "node loss: haproxy's connections go to $L's port" "$(through_haproxy 
 expect_eq "node loss: the lost node's API does not answer" "$(api_status "$OLD" /primary)" 000
 
 # ---- handover: SIGTERM of the leader's keeper ----------------------------------------------------------------
+one_streaming() { [ "$(local_sql "$LI" "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'")" = 1 ]; }
+if wait_for 90 one_streaming; then tap_ok "the remaining standby streams from $L (a handover candidate)"; else
+    tap_not_ok "the remaining standby streams from $L" "$(tail -n 5 "$W"/n*/keeper.log)"; fi
 T0=$(now_ms)
 kill -TERM "${KPID[$LI]}"
 if wait_for 30 new_leader; then
