@@ -5,11 +5,12 @@
 # APIs agree with etcd (one 200 on /primary, the leader's; 200 on /replica from the streaming standbys),
 # writes through haproxy land on the leader; after the leader's node is lost (keeper, fence guard and
 # postmaster killed) writes through the same haproxy address land on the new leader; after a handover
-# (SIGTERM of the leader's keeper) they follow again. Skipped, counted, without haproxy, etcd or
+# (SIGTERM of the leader's keeper) they follow again. Also /cluster and `prodata cluster status` on what
+# live keepers publish (the lost node shown down). Skipped, counted, without haproxy, etcd or
 # PostgreSQL 15.
 source tests/lib/tap.sh
 source tests/lib/etcd.sh
-tap_plan 13
+tap_plan 16
 tap_workdir
 W=$TAP_WORKDIR
 BIN=/usr/lib/postgresql/15/bin
@@ -125,6 +126,10 @@ else
         "/replica: $(for i in 1 2 3; do api_status "$i" /replica; echo -n ' '; done)"
 fi
 expect_eq "HEAD and GET /primary on the leader answer 200 too" "$(api_status "$LI" /primary HEAD) $(api_status "$LI" /primary GET)" "200 200"
+expect_eq "GET /cluster names the leader" "$(curl -s -m 2 "http://127.0.0.1:${API[1]}/cluster" | jq -r .leader)" "$L"
+STATUS=$("$PRODATA" cluster status --config "$W/n1/prodata.conf" 2>&1)
+expect_eq "cluster status on live keepers: the leader running, two standbys running" \
+    "$(grep -cE "^$L +leader +running " <<<"$STATUS") $(grep -cE "^n[123] +standby +running " <<<"$STATUS")" "1 2"
 local_sql "$LI" "CREATE TABLE t (n int); GRANT SELECT, INSERT ON t TO replicator" >/dev/null
 on_leader_port() { [ "$(through_haproxy 'SELECT inet_server_port()')" = "${PORT[$LI]}" ]; }
 if wait_for 10 on_leader_port; then tap_ok "haproxy sends connections to the leader $L"; else
@@ -155,6 +160,9 @@ echo "# node loss: first write acknowledged through haproxy after $(seconds_sinc
 expect_eq "node loss: it landed on the new leader $L" "$(local_sql "$LI" 'SELECT count(*) FROM t WHERE n = 2')" 1
 expect_eq "node loss: haproxy's connections go to $L's port" "$(through_haproxy 'SELECT inet_server_port()')" "${PORT[$LI]}"
 expect_eq "node loss: the lost node's API does not answer" "$(api_status "$OLD" /primary)" 000
+down_in_status() { "$PRODATA" cluster status --config "$W/n1/prodata.conf" 2>/dev/null | grep -qE "^n$OLD +- +down"; }
+if wait_for 10 down_in_status; then tap_ok "node loss: cluster status shows n$OLD down"; else
+    tap_not_ok "node loss: cluster status shows n$OLD down" "$("$PRODATA" cluster status --config "$W/n1/prodata.conf" 2>&1)"; fi
 
 # ---- handover: SIGTERM of the leader's keeper ----------------------------------------------------------------
 one_streaming() { [ "$(local_sql "$LI" "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'")" = 1 ]; }
