@@ -165,9 +165,17 @@ if wait_for 10 down_in_status; then tap_ok "node loss: cluster status shows n$OL
     tap_not_ok "node loss: cluster status shows n$OLD down" "$("$PRODATA" cluster status --config "$W/n1/prodata.conf" 2>&1)"; fi
 
 # ---- handover: SIGTERM of the leader's keeper ----------------------------------------------------------------
-one_streaming() { [ "$(local_sql "$LI" "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'")" = 1 ]; }
-if wait_for 90 one_streaming; then tap_ok "the remaining standby streams from $L (a handover candidate)"; else
-    tap_not_ok "the remaining standby streams from $L" "$(tail -n 5 "$W"/n*/keeper.log)"; fi
+# The remaining standby is a handover candidate once it streams from L on L's timeline (a standby still on
+# the old timeline may yet be rewound or cloned by its keeper) and its API calls it a healthy replica.
+OTHER=$((6 - OLD - LI))
+one_following() {
+    [ "$(local_sql "$LI" "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'")" = 1 ] &&
+        [ "$("$PRODATA" cluster status --json --config "$W/n1/prodata.conf" 2>/dev/null |
+            jq '[.members[] | select(.is_live) | .timeline] | unique | length')" = 1 ] &&
+        [ "$(api_status "$OTHER" /replica)" = 200 ]
+}
+if wait_for 120 one_following; then tap_ok "n$OTHER streams from $L on its timeline (a handover candidate)"; else
+    tap_not_ok "n$OTHER streams from $L on its timeline" "$(tail -n 5 "$W"/n*/keeper.log)"; fi
 T0=$(now_ms)
 kill -TERM "${KPID[$LI]}"
 if wait_for 30 new_leader; then
