@@ -294,7 +294,8 @@ void pd_db_share_await_commit(PdDb *share);
 /* Whether statements can still be sent: false once the connection broke (make a new one); checked with one
  * poll() while none is in flight. */
 bool pd_db_mux_is_usable(PdDbMux *mux);
-/* Statements sent and not yet answered. */
+/* Statements sent and not yet answered, and callers still using the connection (members of a group until
+ * they leave it, callers in pd_db_share_await_commit until they run again): free it only at 0. */
 size_t pd_db_mux_in_flight(const PdDbMux *mux);
 /* A share for one caller, allocated in arena (nothing to release). */
 bool pd_db_mux_share(PdDbMux *mux, PdArena *arena, PdDbWaitFn wait, PdDbWakeFn wake, void *context,

@@ -91,6 +91,7 @@ struct PdDbMux
     size_t members;           /* callers in a group, until they leave it (pd_db_mux_in_flight counts them) */
     size_t tally_failures;    /* tally statements that failed on their own */
     Waiter *watchers; /* callers parked until the COMMIT in flight is answered (pd_db_share_await_commit) */
+    size_t watching;  /* those callers, until each runs again (woken, it still holds the connection) */
 };
 
 bool
@@ -176,7 +177,9 @@ pd_db_share_await_commit(PdDb *share)
         return;
     Waiter watcher = {.next = mux->watchers, .share = share};
     mux->watchers = &watcher;
+    mux->watching++;
     share->wait(share->wait_context, PD_DB_NO_SOCKET, PD_DB_WAIT_WAKE, PD_DB_WAIT_FOREVER);
+    mux->watching--;
     for (Waiter **link = &mux->watchers; *link != NULL; link = &(*link)->next) /* woken otherwise */
     {
         if (*link == &watcher)
@@ -238,7 +241,7 @@ pd_db_mux_is_usable(PdDbMux *mux)
 size_t
 pd_db_mux_in_flight(const PdDbMux *mux)
 {
-    return mux->in_flight + mux->members;
+    return mux->in_flight + mux->members + mux->watching;
 }
 
 PdDb *

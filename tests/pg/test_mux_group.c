@@ -12,7 +12,9 @@
  * may run again, and the accounting lets the loop replace the connection),
  * and a statement failing in a shared transaction (the others roll back and
  * are told so, nothing of theirs written); and the tally statements sent
- * before each COMMIT (pd_db_share_tally), and one that fails.
+ * before each COMMIT (pd_db_share_tally), and one that fails; and a caller
+ * woken from pd_db_share_await_commit, which counts as in flight until it
+ * runs (else the loop may free the connection under it).
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -74,6 +76,7 @@ typedef struct Caller
     PdDb *share;
     const char *sql;
     const char *param;
+    bool awaits_commit; /* first waits while a COMMIT is in flight (pd_db_share_await_commit) */
     bool ok;
     PdError err;
 } Caller;
@@ -108,6 +111,8 @@ caller_body(void)
     Caller *caller = running;
     const char *params[] = {caller->param};
     PdDbResult *result = NULL;
+    if (caller->awaits_commit)
+        pd_db_share_await_commit(caller->share);
     caller->ok =
         pd_db_query_prepared(caller->arena, caller->share, caller->sql, 1, params, &result, &caller->err);
     caller->state = DONE;
@@ -318,6 +323,38 @@ test_failure_rolls_back_the_others(void **state)
     pd_db_close(admin);
 }
 
+/* A caller parked until the COMMIT in flight is answered (as a batch's leader in serve) still holds the
+ * connection once woken and until it runs: the loop frees a connection with nothing in flight, so it must
+ * count as in flight. */
+static void
+test_commit_watcher_in_flight(void **state)
+{
+    (void)state;
+    PdError err = {0};
+    PdDb *admin = pgtest_connect();
+    pgtest_exec(admin, "CREATE TABLE g_watched (a int)");
+    PdDbMux *mux;
+    assert_true(pd_db_mux_new_group(pgtest_connect(), NULL, NULL, &mux, &err));
+    const char *insert = "INSERT INTO g_watched VALUES ($1::int) RETURNING a";
+    Caller *first = caller_new(mux, insert, "1");
+    Caller *watcher = caller_new(mux, insert, "2");
+    watcher->awaits_commit = true;
+    step(first); /* its statement and COMMIT in flight */
+    step(watcher);
+    assert_int_equal(watcher->state, PARKED);
+    run_all(&first, 1, 10); /* reads the COMMIT's answer, which wakes the watcher */
+    assert_int_equal(watcher->state, READY);
+    assert_true(pd_db_mux_in_flight(mux) > 0);
+    run_all(&watcher, 1, 10);
+    assert_true(first->ok && watcher->ok);
+    assert_int_equal(pd_db_mux_in_flight(mux), 0);
+    assert_string_equal(one_text(admin, "SELECT string_agg(a::text, ',' ORDER BY a) FROM g_watched"), "1,2");
+    caller_free(first);
+    caller_free(watcher);
+    pd_db_close(pd_db_mux_free(mux));
+    pd_db_close(admin);
+}
+
 /* Callers on mux inserting 1..count into table g_rows, each naming keys[i] (NULL: none) as its tally. */
 static void
 tallied_callers(PdDbMux *mux, Caller **all, const char *const *keys, size_t count)
@@ -401,6 +438,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_failure_rolls_back_the_others),
+        cmocka_unit_test(test_commit_watcher_in_flight),
         cmocka_unit_test(test_crossed_keys),
         cmocka_unit_test(test_late_joiner_sees_commits),
         cmocka_unit_test(test_refused_commit),
