@@ -315,15 +315,16 @@ row_json(const Cluster *cluster, const Row *row)
         return object;
     const PdMemberState *state = &row->state;
     char write_lsn[24], replay_lsn[24];
-    json_object_update(
-        object,
+    json_t *published =
         json_pack("{s:s, s:i, s:s, s:i, s:s, s:s, s:b, s:I, s:n, s:I, s:s, s:b}", "pg_host", state->pg_host,
                   "pg_port", state->pg_port, "api_url", state->api_url, "timeline", state->timeline,
                   "write_lsn", pd_member_lsn_text(state->write_lsn, write_lsn, sizeof write_lsn),
                   "replay_lsn", pd_member_lsn_text(state->replay_lsn, replay_lsn, sizeof replay_lsn),
                   "is_streaming", state->is_streaming, "lag_bytes", (json_int_t)state->lag_bytes, "lag_s",
                   "updated_ms", (json_int_t)state->updated_ms, "waiting_for", state->waiting_for,
-                  "is_failover_candidate", is_candidate(cluster, row)));
+                  "is_failover_candidate", is_candidate(cluster, row));
+    json_object_update(object, published); /* copies: published is still ours */
+    json_decref(published);
     return object;
 }
 
