@@ -8,7 +8,7 @@
 # malformed values in etcd named by their key (exit 2), never a crash; an etcd that does not answer exits 4.
 source tests/lib/tap.sh
 source tests/lib/etcd.sh
-tap_plan 61
+tap_plan 65
 tap_workdir
 ETCD_DIR="$TAP_WORKDIR/etcd"
 trap 'etcd_cluster_stop "$ETCD_DIR"; rm -rf "$TAP_WORKDIR"' EXIT
@@ -127,6 +127,15 @@ run_cmd "$PRODATA" cluster status --json
 expect_rc "a roster that does not parse: exit 2 (--json too)" 2
 expect_out "naming the roster key" '"key": "/prodata/it/roster"'
 etcdctl_put /prodata/it/roster '{"members":["n1","n2","n3"]}'
+etcdctl_put /prodata/it/config '{"ttl_s": 1}'
+lease_put /prodata/it/leader 'Not A Name'
+run_cmd "$PRODATA" cluster status
+expect_rc "a configuration and a leader key that do not parse: exit 2" 2
+expect_out "the configuration key is named, with its field" "^problem: /prodata/it/config: ttl_s 1 is out of bounds"
+expect_out "the leader key is named" "^problem: /prodata/it/leader: "
+expect_out "the members are still shown, with the defaults' bound" "maximum_lag_on_failover_bytes 1048576"
+etcdctl_del /prodata/it/config
+etcdctl_del /prodata/it/leader
 
 # ---- history ----
 run_cmd "$PRODATA" cluster history
