@@ -9,13 +9,14 @@
 # libcurl4-openssl-dev: the keeper's etcd client; etcd-server and etcd-client: the etcd its tests start.
 # iproute2 (ip netns) and nftables: the fault tests' own networks and their partitions (tests/lib/netns.sh).
 # haproxy: the load balancer in front of the keepers' API in tests/integration/haproxy.sh.
+# jq reads JSON in the tests and the demo; openssl makes the demo's secrets; util-linux has setsid.
 # python3-prometheus-client parses /metrics in the tests; npm installs the OpenAPI validator the tests run
 # (tests/tools): Debian's npm only when the machine has no npm command (Node.js may bring its own).
 set -eu
 
 PACKAGES="gcc clang clang-format libclang-rt-14-dev make pkg-config binutils postgresql-15 postgresql-client-15
  libpq-dev libcmocka-dev libjansson-dev libssl-dev libmicrohttpd-dev libzstd-dev curl python3-prometheus-client
- libcurl4-openssl-dev etcd-server etcd-client iproute2 nftables haproxy
+ libcurl4-openssl-dev etcd-server etcd-client iproute2 nftables haproxy jq openssl util-linux
  ${PRODATA_DEPS_EXTRA:-}"
 command -v npm >/dev/null 2>&1 || PACKAGES="$PACKAGES npm"
 
