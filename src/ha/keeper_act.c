@@ -51,9 +51,12 @@ static void
 act_leader(PdKeeper *keeper, const PdKeeperRead *read, const PdNodeStatus *status)
 {
     if (status->is_connected && !status->is_in_recovery)
+    {
         pd_keeper_ensure_slots(keeper, read, status);
+        pd_keeper_sync_lead(keeper, read);
+    }
     else if (status->is_connected)
-        pd_keeper_promote(keeper, status->received_lsn);
+        pd_keeper_promote(keeper, read, status->received_lsn);
     else if (status->run == PD_NODE_STOPPED || status->run == PD_NODE_CRASHED)
         pd_keeper_restart_in_place(keeper);
     else
@@ -181,14 +184,18 @@ act_leaderless(PdKeeper *keeper, const PdKeeperRead *read, const PdNodeStatus *s
     uint64_t lsn = 0;
     if (!candidate_lsn(keeper, status, &lsn))
         return;
-    const char *ahead = member_ahead(keeper, read, lsn);
+    bool is_synchronous = false;
+    if (!pd_keeper_sync_may_take(keeper, read, lsn, &is_synchronous))
+        return;
+    const char *ahead = is_synchronous ? NULL : member_ahead(keeper, read, lsn);
     if (ahead != NULL)
     {
         pd_keeper_wait(keeper, "%s, further ahead, to take the leader key", ahead);
         return;
     }
     int64_t max_lag = keeper->config.maximum_lag_on_failover_bytes;
-    if (keeper->leader_write_lsn > lsn && keeper->leader_write_lsn - lsn > (uint64_t)max_lag)
+    if (!is_synchronous && keeper->leader_write_lsn > lsn &&
+        keeper->leader_write_lsn - lsn > (uint64_t)max_lag)
     {
         pd_keeper_wait(keeper,
                        "a member within maximum_lag_on_failover_bytes (this one is %" PRIu64
@@ -199,7 +206,7 @@ act_leaderless(PdKeeper *keeper, const PdKeeperRead *read, const PdNodeStatus *s
     if (!pd_keeper_take_leader(keeper))
         return;
     if (status->is_connected && status->is_in_recovery)
-        pd_keeper_promote(keeper, lsn);
+        pd_keeper_promote(keeper, read, lsn);
     else if (!status->is_connected)
         pd_keeper_restart_in_place(keeper);
 }
@@ -248,6 +255,10 @@ pd_keeper_act(PdKeeper *keeper, const PdKeeperRead *read, const PdNodeStatus *st
         return;
     }
     keeper->is_leader = is_mine;
+    if (read->leader == NULL && keeper->leaderless_since_ms == 0)
+        keeper->leaderless_since_ms = pd_keeper_wall_ms();
+    else if (read->leader != NULL)
+        keeper->leaderless_since_ms = 0;
     if (is_mine)
         keeper->leader_revision = read->leader_revision;
     else if (read->leader != NULL)

@@ -233,6 +233,7 @@ publish_snapshot(PdKeeper *keeper, const PdKeeperRead *read, const PdNodeStatus 
                                  .replay_lsn = state->replay_lsn,
                                  .lag_bytes = state->lag_bytes,
                                  .maximum_lag_bytes = keeper->config.maximum_lag_on_failover_bytes,
+                                 .is_sync_standby = read->is_known && pd_keeper_sync_is_member(keeper, read),
                                  .tick_mono_ms = now,
                                  .member_json = member_json,
                                  .cluster_json = cluster_json,

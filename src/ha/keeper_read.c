@@ -56,6 +56,17 @@ read_roster(PdKeeper *keeper, const PdEtcdKv *kv, PdKeeperRead *read)
 }
 
 static void
+read_sync(PdKeeper *keeper, const PdEtcdKv *kv, PdKeeperRead *read)
+{
+    PdError err = {0};
+    if (pd_keeper_sync_parse(keeper->tick, kv->value.data, kv->value.length, &read->sync, &err))
+        read->sync.mod_revision = kv->mod_revision;
+    else
+        pd_logf(PD_LOG_WARNING, "keeper %s: the sync key is not valid (%s): ignored", keeper->name,
+                err.message);
+}
+
+static void
 read_kv(PdKeeper *keeper, const PdEtcdKv *kv, PdKeeperRead *read)
 {
     const PdKeys *keys = &keeper->keys;
@@ -68,6 +79,8 @@ read_kv(PdKeeper *keeper, const PdEtcdKv *kv, PdKeeperRead *read)
     }
     else if (is_key(kv, pd_keys_roster(keys)))
         read_roster(keeper, kv, read);
+    else if (is_key(kv, pd_keys_sync(keys)))
+        read_sync(keeper, kv, read);
     else if (is_key(kv, pd_keys_initialize(keys)))
         read->initializer = kv->value.data;
     else if (is_key(kv, pd_keys_config(keys)))

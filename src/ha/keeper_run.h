@@ -26,6 +26,16 @@ enum
         8, /* a standby not streaming this long from a leader on a newer timeline rewinds */
 };
 
+/* The sync key: the quorum a leader applies in synchronous mode (keys.h). */
+typedef struct PdKeeperSync
+{
+    bool exists;
+    int64_t mod_revision;
+    const char *leader;
+    int quorum;       /* k of ANY k */
+    PdRoster members; /* the standbys named, sorted */
+} PdKeeperSync;
+
 /* What one tick read of the cluster, in the tick arena. */
 typedef struct PdKeeperRead
 {
@@ -38,6 +48,7 @@ typedef struct PdKeeperRead
     bool has_roster;
     PdRoster roster;
     const char *initializer; /* the initialize key's value, NULL: absent */
+    PdKeeperSync sync;
     bool has_config;
     PdEtcdKv config; /* the config key as read (exists false: the defaults) */
 } PdKeeperRead;
@@ -75,6 +86,12 @@ struct PdKeeper
     bool is_in_roster;
     bool is_fenced; /* the guard killed its postmaster since it last ran */
     int stuck_ticks;
+    int64_t leaderless_since_ms; /* wall clock when it first saw no leader key; 0: a leader is seen */
+    /* synchronous_standby_names as this process last wrote it to PostgreSQL */
+    bool is_sync_known;
+    int sync_quorum; /* 0: off */
+    size_t sync_count;
+    char sync_names[PD_ROSTER_MAX][PD_KEYS_MEMBER_MAX + 1];
     bool needs_rewind;       /* its standby cannot follow the leader's timeline: rejoin by rewind */
     const char *phase;       /* a step's state for the member key ("cloning"), NULL: from the node */
     const char *waiting_for; /* in the tick arena, "" none */
@@ -109,10 +126,25 @@ void pd_keeper_start_standby(PdKeeper *keeper, const PdMemberState *leader);
 void pd_keeper_rejoin(PdKeeper *keeper, const PdMemberState *leader);
 /* Takes the leader key (absent -> own name under the lease). */
 bool pd_keeper_take_leader(PdKeeper *keeper);
-void pd_keeper_promote(PdKeeper *keeper, uint64_t lsn);
+void pd_keeper_promote(PdKeeper *keeper, const PdKeeperRead *read, uint64_t lsn);
 void pd_keeper_ensure_slots(PdKeeper *keeper, const PdKeeperRead *read, const PdNodeStatus *status);
 /* Restarts the postmaster in place while the lease holds. */
 void pd_keeper_restart_in_place(PdKeeper *keeper);
+
+/* keeper_sync.c */
+bool pd_keeper_sync_parse(PdArena *arena, const char *text, size_t length, PdKeeperSync *sync, PdError *err);
+/* The leader keeps synchronous_standby_names and the sync key to the configuration and the roster. */
+void pd_keeper_sync_lead(PdKeeper *keeper, const PdKeeperRead *read);
+/* Before a promotion: the sync key and synchronous_standby_names set, so no commit is acknowledged
+ * asynchronously. False: not now (the caller does not promote). */
+bool pd_keeper_sync_prepare(PdKeeper *keeper, const PdKeeperRead *read);
+/* With a sync key naming standbys, the failover rule: *applies true, and true when this member may take
+ * over (it read n-k+1 fresh positions of the set and is the most advanced of them). */
+bool pd_keeper_sync_may_take(PdKeeper *keeper, const PdKeeperRead *read, uint64_t lsn, bool *applies);
+/* Configures the node as a primary with the synchronous_standby_names last applied (after a promotion). */
+bool pd_keeper_sync_configure_primary(PdKeeper *keeper, PdError *err);
+/* Whether this member is named in the sync key. */
+bool pd_keeper_sync_is_member(const PdKeeper *keeper, const PdKeeperRead *read);
 
 /* keeper_publish.c */
 void pd_keeper_publish(PdKeeper *keeper, const PdKeeperRead *read, const PdNodeStatus *status);

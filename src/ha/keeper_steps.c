@@ -97,10 +97,17 @@ pd_keeper_restart_in_place(PdKeeper *keeper)
 }
 
 void
-pd_keeper_promote(PdKeeper *keeper, uint64_t lsn)
+pd_keeper_promote(PdKeeper *keeper, const PdKeeperRead *read, uint64_t lsn)
 {
-    pd_keeper_publish_phase(keeper, "promoting");
     pd_keeper_guard(keeper, true); /* armed before the node can take a write */
+    if (!pd_keeper_sync_prepare(keeper, read))
+    {
+        pd_keeper_wait(keeper, "the sync key written before promoting");
+        return;
+    }
+    pd_keeper_renew(keeper); /* the whole lease for the promotion */
+    pd_keeper_guard(keeper, true);
+    pd_keeper_publish_phase(keeper, "promoting");
     int64_t left = keeper->fence_at - pd_keeper_now_ms() - 100;
     PdError err = {0};
     int64_t started = pd_keeper_now_ms();
@@ -109,7 +116,7 @@ pd_keeper_promote(PdKeeper *keeper, uint64_t lsn)
         log_failure(keeper, "promote", &err);
         return;
     }
-    if (!pd_node_configure(keeper->node, NULL, 0, NULL, &err))
+    if (!pd_keeper_sync_configure_primary(keeper, &err)) /* the standby's settings gone, the quorum kept */
         log_failure(keeper, "configuring the new primary", &err);
     keeper->was_primary = true;
     keeper->following[0] = '\0';

@@ -97,6 +97,7 @@ pd_keys_init(PdKeys *keys, const char *prefix, const char *cluster, PdError *err
     snprintf(keys->leader, sizeof keys->leader, "%s/leader", keys->root);
     snprintf(keys->history, sizeof keys->history, "%s/history", keys->root);
     snprintf(keys->roster, sizeof keys->roster, "%s/roster", keys->root);
+    snprintf(keys->sync, sizeof keys->sync, "%s/sync", keys->root);
     snprintf(keys->initialize, sizeof keys->initialize, "%s/initialize", keys->root);
     snprintf(keys->members, sizeof keys->members, "%s/members/", keys->root);
     return true;
@@ -124,6 +125,12 @@ PdEtcdBytes
 pd_keys_roster(const PdKeys *keys)
 {
     return pd_etcd_text(keys->roster);
+}
+
+PdEtcdBytes
+pd_keys_sync(const PdKeys *keys)
+{
+    return pd_etcd_text(keys->sync);
 }
 
 PdEtcdBytes

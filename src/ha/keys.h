@@ -9,6 +9,9 @@
  *   <root>/roster           the cluster's members for good: {"members": ["n1", "n2"]} (roster.h); each
  *                           keeper adds itself at start, `prodata cluster remove` takes a name out, and
  *                           the leader keeps one replication slot per name (drops the others' slots)
+ *   <root>/sync             synchronous mode's quorum as the leader applies it:
+ *                           {"leader": "n1", "quorum": 1, "members": ["n2", "n3"]}; it always covers what
+ *                           PostgreSQL enforces (grown in etcd first, shrunk in PostgreSQL first)
  *   <root>/initialize       the bootstrap race: created (absent -> the winner's name) once, by the
  *                           keeper that initialises the first primary
  * A PdKeys holds its root in a fixed buffer (no allocation, no failure after
@@ -40,6 +43,7 @@ typedef struct PdKeys
     char leader[PD_KEYS_ROOT_MAX + 8];
     char history[PD_KEYS_ROOT_MAX + 8];
     char roster[PD_KEYS_ROOT_MAX + 7];
+    char sync[PD_KEYS_ROOT_MAX + 5];
     char initialize[PD_KEYS_ROOT_MAX + 11];
     char members[PD_KEYS_ROOT_MAX + 9]; /* "<root>/members/", the prefix of every member key */
 } PdKeys;
@@ -71,6 +75,7 @@ PdEtcdBytes pd_keys_config(const PdKeys *keys);
 PdEtcdBytes pd_keys_leader(const PdKeys *keys);
 PdEtcdBytes pd_keys_history(const PdKeys *keys);
 PdEtcdBytes pd_keys_roster(const PdKeys *keys);
+PdEtcdBytes pd_keys_sync(const PdKeys *keys);
 PdEtcdBytes pd_keys_initialize(const PdKeys *keys);
 /* "<root>/members/": pd_etcd_range of it lists every member's key. */
 PdEtcdBytes pd_keys_members(const PdKeys *keys);

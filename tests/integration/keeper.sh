@@ -12,7 +12,7 @@
 # etcd or PostgreSQL 15.
 source tests/lib/tap.sh
 source tests/lib/etcd.sh
-tap_plan 25
+tap_plan 28
 tap_workdir
 W=$TAP_WORKDIR
 BIN=/usr/lib/postgresql/15/bin
@@ -27,6 +27,7 @@ cleanup() {
         [ -f "$W/n$i/data/postmaster.pid" ] && kill -9 "$(head -1 "$W/n$i/data/postmaster.pid")" 2>/dev/null
     done
     [ -n "${WRITER:-}" ] && kill "$WRITER" 2>/dev/null
+    for i in 1 2 3; do cp "$W/n$i/keeper.log" "${PRODATA_BUILD:-build}/test-logs/keeper-n$i.log" 2>/dev/null; done
     etcd_cluster_stop "$W/etcd"
     rm -rf "$W"
 }
@@ -49,12 +50,16 @@ etcd_value() { etcdctl --endpoints "$ENDPOINTS" get "/prodata/kt/$1" --print-val
 leader() { etcd_value leader; }
 index_of() { echo "${1#n}"; }
 # local_sql I SQL: one value from node I as its superuser over its socket.
-local_sql() { psql -X -q -At -h "$W/n$1/state" -p "${PORT[$1]}" -U postgres -d postgres -c "$2" 2>/dev/null; }
+local_sql() { timeout -s KILL 5 "$BIN/psql" -X -q -At -h "$W/n$1/state" -p "${PORT[$1]}" -U postgres -d postgres -c "$2" 2>/dev/null; }
 multi_host() {
     echo "host=127.0.0.1,127.0.0.1,127.0.0.1 port=${PORT[1]},${PORT[2]},${PORT[3]} user=replicator dbname=postgres target_session_attrs=read-write connect_timeout=2"
 }
 # write N: one row through the multi-host conninfo; exit status says whether it was acknowledged.
-write_row() { PGPASSWORD=$PD_KEEPER_TEST_PASSWORD psql -X -q -At "$(multi_host)" -c "INSERT INTO t VALUES ($1)" >/dev/null 2>&1; }
+# Bounded by killing psql (a cancel would not do: a commit whose wait for the synchronous standbys is cancelled
+# is reported as done, with a warning).
+write_row() {
+    PGPASSWORD=$PD_KEEPER_TEST_PASSWORD timeout -s KILL 5 "$BIN/psql" -X -q -At "$(multi_host)" -c "INSERT INTO t VALUES ($1)" >/dev/null 2>&1
+}
 # wait_for SECONDS COMMAND...: polls COMMAND every 100 ms until it succeeds (0) or SECONDS pass (1).
 wait_for() {
     local deadline=$(($(now_ms) + $1 * 1000))
@@ -150,7 +155,22 @@ if wait_for 20 restarted && [ "$(leader)" = "$L" ]; then tap_ok "resumed: restar
 else tap_not_ok "resumed: restarted in place" "$(tail -n 5 "$W/n$LI/keeper.log")"; fi
 wait_for 30 two_streaming
 
-# caught_up: both standbys have flushed everything the leader wrote (asynchronous mode loses what they have not).
+# ---- synchronous mode: ANY 1 of the two standbys, recorded in etcd --------------------------------------------
+(cd "$W/n1" && "$PRODATA" cluster config set synchronous_mode=on synchronous_quorum=1 >/dev/null)
+others() { local i; for i in 1 2 3; do [ "$i" != "$1" ] && printf 'n%s\n' "$i"; done; }
+SYNC_WANT="{\"leader\":\"$L\",\"quorum\":1,\"members\":[$(others "$LI" | sed 's/.*/"&"/' | paste -sd,)]}"
+sync_applied() {
+    [ "$(etcd_value sync)" = "$SYNC_WANT" ] &&
+        [ "$(local_sql "$LI" 'SHOW synchronous_standby_names')" = "ANY 1 ($(others "$LI" | paste -sd, | sed 's/,/, /'))" ]
+}
+if wait_for 15 sync_applied; then tap_ok "synchronous mode: the sync key, then synchronous_standby_names = ANY 1 (...)"
+else tap_not_ok "synchronous mode applied" "sync key: $(etcd_value sync)" "$(local_sql "$LI" 'SHOW synchronous_standby_names')"; fi
+write_row 9 >/dev/null 2>&1
+expect_eq "synchronous mode: both standbys confirm commits as a quorum" \
+    "$(local_sql "$LI" "SELECT string_agg(sync_state, ',') FROM pg_stat_replication")" "quorum,quorum"
+
+# caught_up: both standbys have flushed everything the leader wrote (what a kill -9 must not lose: the
+# synchronous quorum guarantees one of them has it, this lets the test say both).
 caught_up() {
     [ "$(local_sql "$(index_of "$(leader)")" "SELECT count(*) FROM pg_stat_replication WHERE flush_lsn >= pg_current_wal_lsn()")" = 2 ]
 }
@@ -179,6 +199,9 @@ OTHER=$((6 - LI - NLI))
 one_streaming() { [ "$(local_sql "$NLI" "SELECT string_agg(application_name, ',') FROM pg_stat_replication WHERE state = 'streaming'")" = "n$OTHER" ]; }
 if wait_for 30 one_streaming; then tap_ok "node loss: n$OTHER follows the new primary $NL"; else
     tap_not_ok "node loss: n$OTHER follows the new primary $NL" "$(tail -n 5 "$W/n$OTHER/keeper.log")"; fi
+sync_moved() { etcd_value sync | grep -q "^{\"leader\":\"$NL\",\"quorum\":1,"; }
+if wait_for 10 sync_moved; then tap_ok "node loss: the new primary records its own synchronous set ($(etcd_value sync))"
+else tap_not_ok "node loss: the sync key names the new primary" "$(etcd_value sync)"; fi
 HISTORY=$(etcd_value history)
 expect_out_history() { grep -qE "\"from\":\"$L\",\"to\":\"$NL\",\"reason\":\"failover\",\"timeline\":[2-9]" <<<"$HISTORY"; }
 check "node loss: the history holds $L -> $NL" expect_out_history
@@ -198,12 +221,13 @@ OLD_PM=$(head -1 "$W/n$LI/data/postmaster.pid")
 : >"$W/acks"
 ( n=1000; while :; do
       n=$((n + 1))
-      if PGPASSWORD=$PD_KEEPER_TEST_PASSWORD psql -X -q -At -h 127.0.0.1 -p "${PORT[$LI]}" -U replicator -d postgres \
+      if PGPASSWORD=$PD_KEEPER_TEST_PASSWORD timeout -s KILL 2 "$BIN/psql" -X -q -At -h 127.0.0.1 -p "${PORT[$LI]}" -U replicator -d postgres \
           -c "INSERT INTO t VALUES ($n)" >/dev/null 2>&1; then echo "$n $(date +%s%3N)" >>"$W/acks"; fi
       sleep 0.05
   done ) &
 WRITER=$!
-sleep 0.5
+has_ack() { [ -s "$W/acks" ]; }
+wait_for 10 has_ack
 T0=$(now_ms)
 kill -STOP "${KPID[$LI]}"
 # Two watchers, each on its own clock reading: the postmaster's death (its /proc state, every 10 ms) and the
@@ -239,7 +263,7 @@ if [ -n "$LAST_ACK" ] && [ "$PG_DEAD" != 0 ] && [ "$LAST_ACK" -le "$PG_DEAD" ] &
 else
     tap_not_ok "SIGSTOP: no write acknowledged after the fence" "last ack $LAST_ACK, pg dead $PG_DEAD, key gone $KEY_GONE"
 fi
-run_cmd env PGPASSWORD=$PD_KEEPER_TEST_PASSWORD psql -X -q -At -h 127.0.0.1 -p "${PORT[$LI]}" -U replicator -d postgres \
+run_cmd env PGPASSWORD=$PD_KEEPER_TEST_PASSWORD "$BIN/psql" -X -q -At -h 127.0.0.1 -p "${PORT[$LI]}" -U replicator -d postgres \
     -c "INSERT INTO t VALUES (-1)"
 expect_rc "SIGSTOP: a write straight to the fenced primary's port is refused" 2
 T0=$(now_ms)
@@ -271,5 +295,5 @@ wait "${KPID[$LI]}"
 expect_eq "SIGTERM: the keeper exits 0 with its PostgreSQL stopped" "$?:$([ -f "$W/n$LI/data/postmaster.pid" ] && echo running || echo stopped)" "0:stopped"
 KPID[$LI]=""
 expect_eq "every acknowledged write through the multi-host conninfo is on the last primary" \
-    "$(local_sql "$NLI" "SELECT string_agg(DISTINCT n::text, ',' ORDER BY n::text) FROM t WHERE n BETWEEN 1 AND 8")" "1,2,3,4,5,6,7,8"
+    "$(local_sql "$NLI" "SELECT string_agg(DISTINCT n::text, ',' ORDER BY n::text) FROM t WHERE n BETWEEN 1 AND 9")" "1,2,3,4,5,6,7,8,9"
 tap_done

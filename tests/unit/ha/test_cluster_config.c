@@ -268,6 +268,7 @@ test_keys(void **state)
     assert_string_equal(pd_keys_history(&keys).data, "/prodata/main/history");
     assert_string_equal(pd_keys_roster(&keys).data, "/prodata/main/roster");
     assert_string_equal(pd_keys_initialize(&keys).data, "/prodata/main/initialize");
+    assert_string_equal(pd_keys_sync(&keys).data, "/prodata/main/sync");
     assert_string_equal(pd_keys_members(&keys).data, "/prodata/main/members/");
     PdEtcdBytes key;
     assert_true(pd_keys_member(arena, &keys, "node_1", &key, &err));
