@@ -80,19 +80,23 @@ follow(PdKeeper *keeper, const PdMemberState *leader, const PdNodeStatus *status
             return;
         }
         snprintf(keeper->following, sizeof keeper->following, "%s", target);
+        keeper->stuck_since = 0;
         pd_logf(PD_LOG_INFO, "keeper %s: following %s at %s", keeper->name, leader->name, target);
     }
     if (strcmp(status->receiver_status, "streaming") == 0)
     {
-        keeper->stuck_ticks = 0;
+        keeper->stuck_since = 0;
         return;
     }
     pd_keeper_wait(keeper, "streaming from %s", leader->name);
-    if (++keeper->stuck_ticks < PD_KEEPER_STUCK_TICKS || leader->timeline <= (int)status->timeline)
+    int64_t now = pd_keeper_now_ms();
+    if (keeper->stuck_since == 0)
+        keeper->stuck_since = now;
+    if (now - keeper->stuck_since < PD_KEEPER_STUCK_MS || leader->timeline <= (int)status->timeline)
         return;
     pd_logf(PD_LOG_WARNING, "keeper %s: not streaming from %s (timeline %d, mine %u): stopping to rewind",
             keeper->name, leader->name, leader->timeline, status->timeline);
-    keeper->stuck_ticks = 0;
+    keeper->stuck_since = 0;
     keeper->needs_rewind = true;
     if (!pd_node_stop(keeper->node, 10000, NULL, &err))
         pd_logf(PD_LOG_WARNING, "keeper %s: %s", keeper->name, err.message);

@@ -22,8 +22,9 @@
 enum
 {
     PD_KEEPER_TARGET_MAX = 320, /* "host:port" */
-    PD_KEEPER_STUCK_TICKS =
-        8, /* a standby not streaming this long from a leader on a newer timeline rewinds */
+    /* a standby not streaming this long from a leader on a newer timeline rewinds: well past
+       wal_retrieve_retry_interval (5 s) and a reconnect on a busy node */
+    PD_KEEPER_STUCK_MS = 30000,
 };
 
 /* The sync key: the quorum a leader applies in synchronous mode (keys.h). */
@@ -85,7 +86,8 @@ struct PdKeeper
     char following[PD_KEEPER_TARGET_MAX]; /* "host:port" its standby is configured for, "" not yet */
     bool is_in_roster;
     bool is_fenced; /* the guard killed its postmaster since it last ran */
-    int stuck_ticks;
+    int64_t
+        stuck_since; /* CLOCK_MONOTONIC ms since its standby stopped streaming from the leader; 0: streams */
     int64_t leaderless_since_ms; /* wall clock when it first saw no leader key; 0: a leader is seen */
     /* synchronous_standby_names as this process last wrote it to PostgreSQL */
     bool is_sync_known;
