@@ -112,9 +112,11 @@ echo "# bootstrap: $(seconds_since "$T0") s"
 L=$(leader)
 LI=$(index_of "$L")
 expect_eq "the leader runs as the primary" "$(local_sql "$LI" 'SELECT pg_is_in_recovery()')" f
-expect_eq "the primary holds an active slot for each standby (from the roster)" \
-    "$(local_sql "$LI" "SELECT string_agg(slot_name || ':' || active::int, ',' ORDER BY slot_name) FROM pg_replication_slots")" \
-    "$(for i in 1 2 3; do [ "$i" != "$LI" ] && printf 'prodata_n%s:1\n' "$i"; done | paste -sd,)"
+slots() { local_sql "$LI" "SELECT string_agg(slot_name || ':' || active::int, ',' ORDER BY slot_name) FROM pg_replication_slots"; }
+SLOTS_WANT=$(for i in 1 2 3; do [ "$i" != "$LI" ] && printf 'prodata_n%s:1\n' "$i"; done | paste -sd,)
+slots_active() { [ "$(slots)" = "$SLOTS_WANT" ]; }
+wait_for 10 slots_active
+expect_eq "the primary holds an active slot for each standby (from the roster)" "$(slots)" "$SLOTS_WANT"
 expect_eq "the roster names the three members" "$(etcd_value roster)" '{"members":["n1","n2","n3"]}'
 SI=$(( LI % 3 + 1 ))
 http_code() { curl -s -o /dev/null -m 2 -w '%{http_code}' "http://127.0.0.1:${APORT[$1]}$2"; }
