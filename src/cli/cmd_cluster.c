@@ -72,6 +72,14 @@ print_table(const PdKeys *keys, const PdClusterConfig *config, int64_t revision)
     }
     if (config->parameter_count == 0)
         print_row("postgresql_parameters", "(none)", "(none)");
+    for (size_t i = 0; i < config->pg_hba_count; i++)
+    {
+        char field[32];
+        snprintf(field, sizeof field, "pg_hba[%zu]", i);
+        printf("%-40s %s\n", field, config->pg_hba[i]);
+    }
+    if (config->pg_hba_count == 0)
+        print_row("pg_hba", "(none)", "(none)");
 }
 
 /* {"key": ..., "mod_revision": N, "is_default": bool, "config": {...}} */

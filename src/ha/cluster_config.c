@@ -16,14 +16,15 @@
 
 #include <jansson.h>
 
+#include "ha/cluster_hba.h"
 #include "ha/node.h"
 
 static const char *const field_names[] = {
-    "synchronous_mode", "synchronous_quorum",   "ttl_s", "loop_interval_ms", "maximum_lag_on_failover_bytes",
-    "paused",           "postgresql_parameters"};
+    "synchronous_mode", "synchronous_quorum",    "ttl_s", "loop_interval_ms", "maximum_lag_on_failover_bytes",
+    "paused",           "postgresql_parameters", "pg_hba"};
 #define FIELD_LIST                                                                                           \
     "synchronous_mode, synchronous_quorum, ttl_s, loop_interval_ms, maximum_lag_on_failover_bytes, paused, " \
-    "postgresql_parameters.NAME"
+    "postgresql_parameters.NAME, pg_hba"
 
 void
 pd_cluster_config_defaults(PdClusterConfig *config)
@@ -166,6 +167,7 @@ check_into(const PdClusterConfig *config, PdError *problems)
                                  "postgresql_parameters: not sorted by name, or \"%.64s\" twice",
                                  config->parameters[i].name);
     }
+    pd_cluster_hba_check(config->pg_hba, config->pg_hba_count, problems);
 }
 
 bool
@@ -274,6 +276,8 @@ read_field(PdArena *arena, const char *field, json_t *value, PdClusterConfig *co
         pd_error_add_problem(problems, NULL, 0, 0, field, "paused must be true or false");
     else if (strcmp(field, "postgresql_parameters") == 0)
         read_parameters(arena, value, config, problems);
+    else if (strcmp(field, "pg_hba") == 0)
+        pd_cluster_hba_read(arena, value, &config->pg_hba, &config->pg_hba_count, problems);
 }
 
 static bool
@@ -338,13 +342,17 @@ document(const PdClusterConfig *config)
             json_decref(parameters);
             return NULL;
         }
-    if (parameters == NULL)
+    json_t *pg_hba = parameters != NULL ? pd_cluster_hba_json(config->pg_hba, config->pg_hba_count) : NULL;
+    if (pg_hba == NULL)
+    {
+        json_decref(parameters);
         return NULL;
-    return json_pack("{s:s, s:i, s:i, s:i, s:I, s:b, s:o}", "synchronous_mode",
+    }
+    return json_pack("{s:s, s:i, s:i, s:i, s:I, s:b, s:o, s:o}", "synchronous_mode",
                      config->is_synchronous ? "on" : "off", "synchronous_quorum", config->synchronous_quorum,
                      "ttl_s", config->ttl_s, "loop_interval_ms", config->loop_interval_ms,
                      "maximum_lag_on_failover_bytes", (json_int_t)config->maximum_lag_on_failover_bytes,
-                     "paused", config->is_paused, "postgresql_parameters", parameters);
+                     "paused", config->is_paused, "postgresql_parameters", parameters, "pg_hba", pg_hba);
 }
 
 char *

@@ -7,7 +7,8 @@
  *
  *   {"synchronous_mode": "off", "synchronous_quorum": 1, "ttl_s": 3,
  *    "loop_interval_ms": 1000, "maximum_lag_on_failover_bytes": 1048576,
- *    "paused": false, "postgresql_parameters": {"work_mem": "16MB"}}
+ *    "paused": false, "postgresql_parameters": {"work_mem": "16MB"},
+ *    "pg_hba": ["host all app 10.0.0.0/24 scram-sha-256"]}
  *
  * Every field may be missing (its default is taken); an unknown field, a
  * value of the wrong type or out of bounds, a parameter name that is not one
@@ -38,6 +39,8 @@ enum
     PD_CLUSTER_PARAMETERS_MAX = 200,
     PD_CLUSTER_PARAMETER_NAME_MAX = 63,
     PD_CLUSTER_PARAMETER_VALUE_MAX = 1024,
+    PD_CLUSTER_HBA_LINES_MAX = 100,
+    PD_CLUSTER_HBA_LINE_MAX = 512,        /* bytes of one pg_hba line */
     PD_CLUSTER_DOCUMENT_MAX = 256 * 1024, /* bytes of the JSON document */
 };
 #define PD_CLUSTER_MAX_LAG_DEFAULT ((int64_t)1 << 20) /* 1 MiB, Patroni's default too */
@@ -60,6 +63,8 @@ typedef struct PdClusterConfig
     bool is_paused; /* "paused": maintenance, the keepers take no automatic action (default false) */
     const PdClusterParameter *parameters; /* sorted by name, names unique */
     size_t parameter_count;
+    const char *const *pg_hba; /* client rules, pg_hba.conf lines written after prodata's own, in order */
+    size_t pg_hba_count;
 } PdClusterConfig;
 
 /* The defaults: what a cluster without the config key runs on. */
@@ -89,7 +94,8 @@ char *pd_cluster_config_json(PdArena *arena, const PdClusterConfig *config, bool
  * Applies "field=value" assignments to *config: synchronous_mode=on|off,
  * synchronous_quorum=K, ttl_s=S, loop_interval_ms=MS,
  * maximum_lag_on_failover_bytes=B, paused=true|false, postgresql_parameters.NAME=VALUE (an empty
- * VALUE removes NAME). Then checks the result. On any problem (every one
+ * VALUE removes NAME), pg_hba+=LINE (appended unless there), pg_hba-=LINE (removed),
+ * pg_hba=[JSON array] (the lines replaced). Then checks the result. On any problem (every one
  * collected, each naming its field) *config is unchanged. Errors:
  * PD_ERR_INVALID_INPUT, PD_ERR_NO_MEMORY.
  */

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "ha/cluster_config.h"
+#include "ha/cluster_hba.h"
 
 #define PARAMETER_PREFIX "postgresql_parameters."
 
@@ -40,6 +41,7 @@ clamp_int(int64_t value)
 /* The working copy: its parameters in an array of the copy's own, with room for every assignment. */
 typedef struct Draft
 {
+    PdArena *arena; /* the caller's: what the copy holds */
     PdClusterConfig config;
     PdClusterParameter *parameters;
     size_t count;
@@ -80,6 +82,9 @@ assign_one(Draft *draft, const char *field, const char *value, PdError *problems
     bool is_set = false;
     if (strncmp(field, PARAMETER_PREFIX, strlen(PARAMETER_PREFIX)) == 0)
         set_parameter(draft, field + strlen(PARAMETER_PREFIX), value);
+    else if (strcmp(field, "pg_hba") == 0 || strcmp(field, "pg_hba+") == 0 || strcmp(field, "pg_hba-") == 0)
+        pd_cluster_hba_assign(draft->arena, field[6] != '\0' ? field[6] : '=', value, &config->pg_hba,
+                              &config->pg_hba_count, problems);
     else if (strcmp(field, "synchronous_mode") == 0)
     {
         if (strcmp(value, "on") == 0 || strcmp(value, "off") == 0)
@@ -103,7 +108,7 @@ assign_one(Draft *draft, const char *field, const char *value, PdError *problems
         pd_error_add_problem(problems, NULL, 0, 0, field,
                              "unknown field \"%.64s\"; the fields are synchronous_mode, synchronous_quorum, "
                              "ttl_s, loop_interval_ms, maximum_lag_on_failover_bytes, paused, "
-                             "postgresql_parameters.NAME",
+                             "postgresql_parameters.NAME, pg_hba (pg_hba+=LINE, pg_hba-=LINE, pg_hba=[...])",
                              field);
     if (!is_set)
         return;
@@ -141,7 +146,7 @@ bool
 pd_cluster_config_assign(PdArena *arena, PdClusterConfig *config, const char *const *assignments,
                          size_t count, PdError *err)
 {
-    Draft draft = {.config = *config, .count = config->parameter_count};
+    Draft draft = {.arena = arena, .config = *config, .count = config->parameter_count};
     draft.parameters = pd_arena_calloc(arena, config->parameter_count + count + 1, sizeof *draft.parameters);
     if (draft.parameters == NULL)
         return pd_arena_error(arena, err);

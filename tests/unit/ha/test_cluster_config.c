@@ -65,7 +65,8 @@ test_defaults(void **state)
     assert_string_equal(
         pd_cluster_config_json(arena, &config, false, &err),
         "{\"synchronous_mode\":\"off\",\"synchronous_quorum\":1,\"ttl_s\":3,\"loop_interval_ms\":"
-        "1000,\"maximum_lag_on_failover_bytes\":1048576,\"paused\":false,\"postgresql_parameters\":{}}");
+        "1000,\"maximum_lag_on_failover_bytes\":1048576,\"paused\":false,\"postgresql_parameters\":{},"
+        "\"pg_hba\":[]}");
     /* a document with some fields: the others keep their defaults */
     assert_true(parse(arena, "{\"ttl_s\": 10, \"synchronous_mode\": \"on\"}", &config, &err));
     assert_int_equal(config.ttl_s, 10);
