@@ -259,15 +259,27 @@ no_leader_message(PdArena *arena, const Cluster *cluster)
 
 /* ---- status: the table ---- */
 
+/* A member whose PostgreSQL waits for a restart to apply parameters: one line naming them. */
+static void
+print_pending(const Row *row)
+{
+    if (!row->is_live || !row->is_readable || row->state.pending_restart_count == 0)
+        return;
+    printf("%s: pending restart: ", row->name);
+    for (size_t i = 0; i < row->state.pending_restart_count; i++)
+        printf("%s%s", i > 0 ? ", " : "", row->state.pending_restart[i]);
+    printf(" (restart it to apply: prodata does not restart PostgreSQL for a parameter)\n");
+}
+
 static void
 print_rows(const Cluster *cluster)
 {
-    printf("%-12s %-8s %-12s %-22s %-8s %-12s %-7s %s\n", "member", "role", "state", "pg", "timeline",
-           "lag_bytes", "sync", "waiting_for");
+    printf("%-12s %-8s %-12s %-22s %-8s %-12s %-8s %-7s %s\n", "member", "role", "state", "pg", "timeline",
+           "lag_bytes", "lag_s", "sync", "waiting_for");
     for (size_t i = 0; i < cluster->row_count; i++)
     {
         const Row *row = &cluster->rows[i];
-        char pg[300] = "-", timeline[16] = "-", lag[24] = "-";
+        char pg[300] = "-", timeline[16] = "-", lag[24] = "-", lag_s[32] = "-";
         bool has_state = row->is_live && row->is_readable;
         if (has_state && row->state.pg_port > 0)
             snprintf(pg, sizeof pg, "%s:%d", row->state.pg_host, row->state.pg_port);
@@ -275,9 +287,14 @@ print_rows(const Cluster *cluster)
             snprintf(timeline, sizeof timeline, "%d", row->state.timeline);
         if (has_state && row->state.lag_bytes >= 0)
             snprintf(lag, sizeof lag, "%" PRId64, row->state.lag_bytes);
-        printf("%-12s %-8s %-12s %-22s %-8s %-12s %-7s %s\n", row->name, role_of(cluster, row), state_of(row),
-               pg, timeline, lag, sync_of(cluster, row), has_state ? row->state.waiting_for : "");
+        if (has_state && row->state.replay_lag_ms >= 0)
+            snprintf(lag_s, sizeof lag_s, "%.3f", (double)row->state.replay_lag_ms / 1000.0);
+        printf("%-12s %-8s %-12s %-22s %-8s %-12s %-8s %-7s %s\n", row->name, role_of(cluster, row),
+               state_of(row), pg, timeline, lag, lag_s, sync_of(cluster, row),
+               has_state ? row->state.waiting_for : "");
     }
+    for (size_t i = 0; i < cluster->row_count; i++)
+        print_pending(&cluster->rows[i]);
 }
 
 static void
@@ -305,6 +322,15 @@ print_status(PdArena *arena, const PdKeys *keys, const Cluster *cluster)
 /* ---- status: the JSON ---- */
 
 static json_t *
+pending_json(const PdMemberState *state)
+{
+    json_t *names = json_array();
+    for (size_t i = 0; names != NULL && i < state->pending_restart_count; i++)
+        json_array_append_new(names, json_string(state->pending_restart[i]));
+    return names;
+}
+
+static json_t *
 row_json(const Cluster *cluster, const Row *row)
 {
     json_t *object =
@@ -315,14 +341,15 @@ row_json(const Cluster *cluster, const Row *row)
         return object;
     const PdMemberState *state = &row->state;
     char write_lsn[24], replay_lsn[24];
-    json_t *published =
-        json_pack("{s:s, s:i, s:s, s:i, s:s, s:s, s:b, s:I, s:n, s:I, s:s, s:b}", "pg_host", state->pg_host,
-                  "pg_port", state->pg_port, "api_url", state->api_url, "timeline", state->timeline,
-                  "write_lsn", pd_member_lsn_text(state->write_lsn, write_lsn, sizeof write_lsn),
-                  "replay_lsn", pd_member_lsn_text(state->replay_lsn, replay_lsn, sizeof replay_lsn),
-                  "is_streaming", state->is_streaming, "lag_bytes", (json_int_t)state->lag_bytes, "lag_s",
-                  "updated_ms", (json_int_t)state->updated_ms, "waiting_for", state->waiting_for,
-                  "is_failover_candidate", is_candidate(cluster, row));
+    json_t *published = json_pack(
+        "{s:s, s:i, s:s, s:i, s:s, s:s, s:b, s:I, s:o, s:I, s:s, s:b, s:o}", "pg_host", state->pg_host,
+        "pg_port", state->pg_port, "api_url", state->api_url, "timeline", state->timeline, "write_lsn",
+        pd_member_lsn_text(state->write_lsn, write_lsn, sizeof write_lsn), "replay_lsn",
+        pd_member_lsn_text(state->replay_lsn, replay_lsn, sizeof replay_lsn), "is_streaming",
+        state->is_streaming, "lag_bytes", (json_int_t)state->lag_bytes, "lag_s",
+        state->replay_lag_ms >= 0 ? json_real((double)state->replay_lag_ms / 1000.0) : json_null(),
+        "updated_ms", (json_int_t)state->updated_ms, "waiting_for", state->waiting_for,
+        "is_failover_candidate", is_candidate(cluster, row), "pending_restart", pending_json(state));
     json_object_update(object, published); /* copies: published is still ours */
     json_decref(published);
     return object;
@@ -345,7 +372,9 @@ print_status_json(PdArena *arena, const PdKeys *keys, const Cluster *cluster, Pd
                   "synchronous_quorum", cluster->config.synchronous_quorum, "maximum_lag_on_failover_bytes",
                   (json_int_t)cluster->config.maximum_lag_on_failover_bytes, "members", members, "message",
                   message != NULL ? json_string(message) : json_null(), "problems", problems);
-    char *text = root != NULL ? json_dumps(root, JSON_PRESERVE_ORDER | JSON_INDENT(2)) : NULL;
+    char *text = root != NULL
+                     ? json_dumps(root, JSON_PRESERVE_ORDER | JSON_INDENT(2) | JSON_REAL_PRECISION(15))
+                     : NULL;
     json_decref(root);
     if (text == NULL)
         return pd_error_set(err, PD_ERR_NO_MEMORY, "out of memory for the JSON output");

@@ -202,6 +202,7 @@ tick(PdKeeper *keeper, bool *is_guard_gone)
     read_node(keeper, &status);
     pd_keeper_act(keeper, &read, &status);
     read_node(keeper, &status); /* what the act made of the node is what gets published */
+    pd_keeper_live_apply(keeper, &status);
     pd_keeper_guard(keeper, may_write(keeper, &status));
     pd_keeper_publish(keeper, &read, &status);
 }
@@ -337,7 +338,9 @@ make_node(PdKeeper *keeper, const PdKeeperOptions *options, PdError *err)
                            .archive_dir = settings->archive_dir[0] != '\0' ? settings->archive_dir : NULL,
                            .wal_command = options->wal_command,
                            .settings = parameters,
-                           .setting_count = keeper->config.parameter_count};
+                           .setting_count = keeper->config.parameter_count,
+                           .hba_lines = keeper->config.pg_hba,
+                           .hba_line_count = keeper->config.pg_hba_count};
     return pd_node_new(&config, &keeper->node, err);
 }
 

@@ -83,6 +83,7 @@ member_state(const PdKeeper *keeper, const PdNodeStatus *status)
     }
     else
         state.write_lsn = state.replay_lsn = keeper->last_write_lsn;
+    pd_keeper_live_fill(keeper, status, &state);
     return state;
 }
 

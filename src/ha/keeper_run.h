@@ -97,6 +97,7 @@ struct PdKeeper
     bool needs_rewind;       /* its standby cannot follow the leader's timeline: rejoin by rewind */
     const char *phase;       /* a step's state for the member key ("cloning"), NULL: from the node */
     const char *waiting_for; /* in the tick arena, "" none */
+    char live_pending[512];  /* keeper_live.c: the pending_restart names last logged */
 };
 
 /* keeper.c */
@@ -147,6 +148,12 @@ bool pd_keeper_sync_may_take(PdKeeper *keeper, const PdKeeperRead *read, uint64_
 bool pd_keeper_sync_configure_primary(PdKeeper *keeper, PdError *err);
 /* Whether this member is named in the sync key. */
 bool pd_keeper_sync_is_member(const PdKeeper *keeper, const PdKeeperRead *read);
+
+/* keeper_live.c: the configuration's parameters and pg_hba applied (written, reloaded); pending restarts
+ * logged */
+void pd_keeper_live_apply(PdKeeper *keeper, const PdNodeStatus *status);
+/* replay_lag_s and pending_restart of the member state. */
+void pd_keeper_live_fill(const PdKeeper *keeper, const PdNodeStatus *status, PdMemberState *state);
 
 /* keeper_publish.c */
 void pd_keeper_publish(PdKeeper *keeper, const PdKeeperRead *read, const PdNodeStatus *status);

@@ -21,9 +21,10 @@
 static const char *const state_names[] = {"running",   "starting", "stopped",   "crashed",     "cloning",
                                           "rewinding", "fenced",   "promoting", "initializing"};
 
-static const char *const field_names[] = {
-    "version",  "name",      "role",       "state",        "pg_host",   "pg_port",    "api_url",
-    "timeline", "write_lsn", "replay_lsn", "is_streaming", "lag_bytes", "updated_ms", "waiting_for"};
+static const char *const field_names[] = {"version",    "name",        "role",         "state",
+                                          "pg_host",    "pg_port",     "api_url",      "timeline",
+                                          "write_lsn",  "replay_lsn",  "is_streaming", "lag_bytes",
+                                          "updated_ms", "waiting_for", "replay_lag_s", "pending_restart"};
 
 enum
 {
@@ -85,6 +86,45 @@ is_text(const char *text)
     return true;
 }
 
+/* A parameter's name as pg_settings writes it: [a-z0-9_.], at most PD_MEMBER_PARAMETER_MAX bytes. */
+static bool
+is_parameter(const char *name)
+{
+    if (name == NULL || name[0] == '\0' || strlen(name) > PD_MEMBER_PARAMETER_MAX)
+        return false;
+    return strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789_.") == strlen(name);
+}
+
+static void
+check_pending(const PdMemberState *state, PdError *problems)
+{
+    if (state->pending_restart_count > PD_MEMBER_PENDING_MAX)
+        pd_error_add_problem(problems, NULL, 0, 0, "pending_restart",
+                             "pending_restart: %zu names, at most %d", state->pending_restart_count,
+                             PD_MEMBER_PENDING_MAX);
+    for (size_t i = 0; i < state->pending_restart_count && i < PD_MEMBER_PENDING_MAX; i++)
+        if (!is_parameter(state->pending_restart[i]))
+        {
+            pd_error_add_problem(problems, NULL, 0, 0, "pending_restart",
+                                 "pending_restart[%zu] is not a parameter name", i);
+            return;
+        }
+}
+
+/* The two later fields, written after the first ones: replay_lag_s (seconds, ms precision) and
+ * pending_restart. */
+static bool
+add_later_fields(json_t *root, const PdMemberState *state)
+{
+    json_t *lag = state->replay_lag_ms >= 0 ? json_real((double)state->replay_lag_ms / 1000.0) : json_null();
+    json_t *pending = json_array();
+    for (size_t i = 0; pending != NULL && i < state->pending_restart_count; i++)
+        json_array_append_new(pending, json_string(state->pending_restart[i]));
+    return json_object_set_new(root, "replay_lag_s", lag) == 0 &&
+           json_object_set_new(root, "pending_restart", pending) == 0 &&
+           json_array_size(pending) == state->pending_restart_count;
+}
+
 /* The rules pd_member_parse applies to the values (types are the JSON's), each broken one a problem. */
 static void
 check_values(const PdMemberState *state, PdError *problems)
@@ -113,6 +153,9 @@ check_values(const PdMemberState *state, PdError *problems)
     if (state->updated_ms < 0)
         pd_error_add_problem(problems, NULL, 0, 0, "updated_ms", "updated_ms %" PRId64 " is negative",
                              state->updated_ms);
+    if (state->replay_lag_ms < -1)
+        pd_error_add_problem(problems, NULL, 0, 0, "replay_lag_s", "replay_lag_s is negative");
+    check_pending(state, problems);
 }
 
 bool
@@ -137,7 +180,9 @@ pd_member_json(PdArena *arena, const PdMemberState *state, char **json, PdError 
                   pd_member_lsn_text(state->replay_lsn, replay_lsn, sizeof replay_lsn), "is_streaming",
                   state->is_streaming, "lag_bytes", (json_int_t)state->lag_bytes, "updated_ms",
                   (json_int_t)state->updated_ms, "waiting_for", state->waiting_for);
-    char *text = root != NULL ? json_dumps(root, JSON_PRESERVE_ORDER | JSON_COMPACT) : NULL;
+    char *text = root != NULL && add_later_fields(root, state)
+                     ? json_dumps(root, JSON_PRESERVE_ORDER | JSON_COMPACT | JSON_REAL_PRECISION(15))
+                     : NULL;
     json_decref(root);
     if (text == NULL)
         return pd_error_set(err, PD_ERR_NO_MEMORY, "out of memory for a member's JSON");
@@ -188,6 +233,37 @@ read_lsn(json_t *root, const char *field, PdError *problems)
     return lsn;
 }
 
+/* replay_lag_s and pending_restart: optional (a keeper before them wrote neither). */
+static void
+read_later_fields(PdArena *arena, json_t *root, PdMemberState *state, PdError *problems)
+{
+    json_t *lag = json_object_get(root, "replay_lag_s");
+    state->replay_lag_ms = -1;
+    if (json_is_number(lag) && json_number_value(lag) >= 0 && json_number_value(lag) < 1e12)
+        state->replay_lag_ms = (int64_t)(json_number_value(lag) * 1000.0 + 0.5);
+    else if (lag != NULL && !json_is_null(lag))
+        pd_error_add_problem(problems, NULL, 0, 0, "replay_lag_s",
+                             "replay_lag_s must be a number of seconds, 0 or more, or null");
+    json_t *pending = json_object_get(root, "pending_restart");
+    if (pending == NULL)
+        return;
+    size_t count = json_array_size(pending);
+    const char **names = pd_arena_calloc(arena, count + 1, sizeof *names);
+    if (!json_is_array(pending) || names == NULL)
+    {
+        pd_error_add_problem(problems, NULL, 0, 0, "pending_restart",
+                             "pending_restart must be an array of parameter names");
+        return;
+    }
+    for (size_t i = 0; i < count; i++)
+    {
+        json_t *name = json_array_get(pending, i);
+        names[i] = json_is_string(name) ? pd_arena_strdup(arena, json_string_value(name)) : "";
+    }
+    state->pending_restart = names;
+    state->pending_restart_count = count;
+}
+
 static void
 read_fields(PdArena *arena, json_t *root, PdMemberState *state, PdError *problems)
 {
@@ -215,6 +291,7 @@ read_fields(PdArena *arena, json_t *root, PdMemberState *state, PdError *problem
     state->lag_bytes = read_integer(root, "lag_bytes", problems);
     state->updated_ms = read_integer(root, "updated_ms", problems);
     state->waiting_for = read_text(arena, root, "waiting_for", problems);
+    read_later_fields(arena, root, state, problems);
 }
 
 static void

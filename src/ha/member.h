@@ -7,15 +7,20 @@
  *    "pg_host": "127.0.0.1", "pg_port": 5432, "api_url": "http://127.0.0.1:8008",
  *    "timeline": 3, "write_lsn": "0/3000148", "replay_lsn": "0/3000148",
  *    "is_streaming": true, "lag_bytes": 0, "updated_ms": 1764489600123,
- *    "waiting_for": ""}
+ *    "waiting_for": "", "replay_lag_s": 0.25, "pending_restart": ["shared_buffers"]}
  *
  * write_lsn: a primary's pg_current_wal_flush_lsn(), a standby's flushed
  * received LSN (pg_last_wal_receive_lsn). lag_bytes: a standby's distance
  * behind the leader's write_lsn as last read (-1 unknown), 0 on a primary.
  * updated_ms: the writer's wall clock (ms since the epoch) when it wrote.
  * waiting_for: what a stalled step waits for, "" when none.
- * Every field is written and every field is required on reading; an unknown
- * field or version is refused, so a reader never acts on a half-understood state.
+ * replay_lag_s: a standby's seconds since the last transaction it replayed
+ * committed on the primary, 0 when it has replayed all the leader wrote (and
+ * on a primary), null when unknown. pending_restart: the parameters changed
+ * in the node's files that wait for a restart (pg_settings.pending_restart).
+ * Every field is written; on reading every field is required but the last
+ * two, which came later (absent: unknown, none). An unknown field or version
+ * is refused, so a reader never acts on a half-understood state.
  */
 #ifndef PRODATA_HA_MEMBER_H
 #define PRODATA_HA_MEMBER_H
@@ -32,6 +37,8 @@ enum
     PD_MEMBER_VERSION = 1,
     PD_MEMBER_DOCUMENT_MAX = 16 * 1024, /* bytes of one member's JSON */
     PD_MEMBER_TEXT_MAX = 256,           /* bytes of pg_host, api_url, waiting_for */
+    PD_MEMBER_PENDING_MAX = 64,         /* names in pending_restart */
+    PD_MEMBER_PARAMETER_MAX = 63,       /* bytes of one */
 };
 
 typedef enum PdMemberRole
@@ -56,6 +63,9 @@ typedef struct PdMemberState
     int64_t lag_bytes;  /* -1: unknown */
     int64_t updated_ms; /* wall clock, ms since the epoch */
     const char *waiting_for;
+    int64_t replay_lag_ms; /* replay_lag_s in ms; -1: unknown (null) */
+    const char *const *pending_restart;
+    size_t pending_restart_count;
 } PdMemberState;
 
 /*

@@ -57,20 +57,6 @@ is_peer_address(const char *text)
     return strchr(text, '/') == strrchr(text, '/');
 }
 
-static bool
-is_setting(const PdNodeSetting *setting)
-{
-    if (setting->name == NULL || setting->name[0] == '\0' || setting->value == NULL)
-        return false;
-    for (const char *c = setting->name; *c != '\0'; c++)
-        if (!islower((unsigned char)*c) && !isdigit((unsigned char)*c) && *c != '_' && *c != '.')
-            return false;
-    for (const char *c = setting->value; *c != '\0'; c++)
-        if (iscntrl((unsigned char)*c))
-            return false;
-    return true;
-}
-
 bool
 pd_node_password_is_valid(const char *password)
 {
@@ -126,9 +112,8 @@ check_config(const PdNodeConfig *config, PdError *err)
         if (!is_peer_address(config->peer_addresses[i]))
             pd_error_add_problem(err, NULL, 0, 0, "peer_addresses", "peer address \"%s\" is not an address",
                                  config->peer_addresses[i] != NULL ? config->peer_addresses[i] : "");
-    for (size_t i = 0; i < config->setting_count; i++)
-        if (!is_setting(&config->settings[i]))
-            pd_error_add_problem(err, NULL, 0, 0, "settings", "setting %zu is not name = value", i + 1);
+    pd_node_check_managed(config->settings, config->setting_count, config->hba_lines, config->hba_line_count,
+                          err);
     return err->code == PD_OK;
 }
 
@@ -190,17 +175,14 @@ copy_config(PdNode *node, const PdNodeConfig *config)
     copy->max_wal_senders = config->max_wal_senders > 0 ? config->max_wal_senders : 10;
     copy->max_replication_slots = config->max_replication_slots > 0 ? config->max_replication_slots : 10;
     const char **peers = pd_arena_calloc(arena, config->peer_count + 1, sizeof *peers);
-    PdNodeSetting *settings = pd_arena_calloc(arena, config->setting_count + 1, sizeof *settings);
-    if (peers == NULL || settings == NULL)
+    if (peers == NULL)
         return false;
     for (size_t i = 0; i < config->peer_count; i++)
         peers[i] = pd_arena_strdup(arena, config->peer_addresses[i]);
-    for (size_t i = 0; i < config->setting_count; i++)
-        settings[i] = (PdNodeSetting){pd_arena_strdup(arena, config->settings[i].name),
-                                      pd_arena_strdup(arena, config->settings[i].value)};
     copy->peer_addresses = peers;
-    copy->settings = settings;
-    return !pd_arena_failed(arena);
+    return pd_node_copy_managed(arena, copy, config->settings, config->setting_count, config->hba_lines,
+                                config->hba_line_count) &&
+           !pd_arena_failed(arena);
 }
 
 static void
@@ -254,6 +236,7 @@ pd_node_free(PdNode *node)
 {
     if (node == NULL)
         return;
+    pd_arena_free(node->managed);
     pd_arena_free(node->arena);
     free(node);
 }

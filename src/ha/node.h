@@ -54,7 +54,16 @@ typedef struct PdNodeConfig
     int max_replication_slots;     /* 0: 10 */
     const PdNodeSetting *settings; /* further parameters, written after the fixed ones */
     size_t setting_count;
+    const char *const *hba_lines; /* client rules: pg_hba.conf lines written after prodata's own */
+    size_t hba_line_count;
 } PdNodeConfig;
+
+enum
+{
+    PD_NODE_SETTINGS_MAX = 256,  /* settings a node holds */
+    PD_NODE_HBA_LINES_MAX = 128, /* client rules a node holds */
+    PD_NODE_HBA_LINE_MAX = 1024, /* bytes of one */
+};
 
 typedef struct PdNode PdNode;
 
@@ -103,6 +112,10 @@ typedef struct PdNodeStatus
     PdNodeStandby *standbys;
     size_t slot_count;
     PdNodeSlot *slots;
+    int64_t replay_age_ms;        /* standby: ms since the last replayed transaction committed on the primary
+                                     (pg_last_xact_replay_timestamp()), -1 when none was replayed */
+    size_t pending_restart_count; /* parameters changed in the files that take effect at a restart */
+    char **pending_restart;       /* their names (pg_settings.pending_restart), sorted */
 } PdNodeStatus;
 
 /*
@@ -143,6 +156,23 @@ bool pd_node_clone(PdNode *node, const char *primary_host, int primary_port, int
  */
 bool pd_node_configure(PdNode *node, const char *primary_host, int primary_port,
                        const char *synchronous_standby_names, PdError *err);
+
+/*
+ * Replaces the cluster-wide settings and client rules the node writes
+ * (copied: the node's memory holds only the last ones), checked as at
+ * pd_node_new (PD_ERR_INVALID_INPUT, nothing replaced). When this process
+ * configured the node before (pd_node_configure, a clone or a rewind), the
+ * managed files are rewritten at once with that call's role, primary and
+ * synchronous_standby_names, and *is_written (may be NULL) is true; else the
+ * next configure writes them. Takes effect at the next reload (parameters
+ * that need a restart: pg_settings.pending_restart, in pd_node_status).
+ */
+bool pd_node_update(PdNode *node, const PdNodeSetting *settings, size_t setting_count,
+                    const char *const *hba_lines, size_t hba_line_count, bool *is_written, PdError *err);
+
+/* Whether the node holds exactly these settings and client rules (in this order). */
+bool pd_node_holds(const PdNode *node, const PdNodeSetting *settings, size_t setting_count,
+                   const char *const *hba_lines, size_t hba_line_count);
 
 /*
  * Start, stop, reload, restart, promote: each bounded by timeout_ms

@@ -3,7 +3,8 @@
  * (every parameter the keeper owns, included from the end of postgresql.conf
  * so it wins over initdb's defaults; ALTER SYSTEM still wins over it),
  * pg_hba.conf and pg_ident.conf (whole: the superuser by peer over the local
- * socket, the replication role by SCRAM from the peers), standby.signal, and
+ * socket, the replication role by SCRAM from the peers, then the cluster's
+ * client rules, which therefore cannot shadow them), standby.signal, and
  * the passfile in state_dir that pg_basebackup, pg_rewind and the WAL
  * receiver read the password from. pg_basebackup and pg_rewind copy these
  * files from the other node, so each clone and rewind writes them again.
@@ -165,6 +166,10 @@ write_hba(PdArena *arena, PdNode *node, const char *dir, PdError *err)
         pd_strbuf_appendf(&buf, "host  replication %s %s%s scram-sha-256\n", user, peer, mask);
         pd_strbuf_appendf(&buf, "host  postgres    %s %s%s scram-sha-256\n", user, peer, mask);
     }
+    if (node->config.hba_line_count > 0) /* after prodata's own: the first line that matches decides */
+        pd_strbuf_append(&buf, "# The cluster configuration's pg_hba:\n");
+    for (size_t i = 0; i < node->config.hba_line_count; i++)
+        pd_strbuf_appendf(&buf, "%s\n", node->config.hba_lines[i]);
     char path[PD_NODE_PATH_MAX + 32];
     snprintf(path, sizeof path, "%s/pg_hba.conf", dir);
     if (pd_strbuf_failed(&buf))
@@ -241,6 +246,7 @@ pd_node_configure_at(PdNode *node, const char *dir, const char *host, int port, 
     PdArena *arena = pd_arena_new(0);
     if (arena == NULL)
         return pd_error_set(err, PD_ERR_NO_MEMORY, "out of memory");
+    pd_node_remember_configure(node, host, port, sync_names, has_signal);
     bool ok = pd_node_make_dir(node, node->config.state_dir, err) && ensure_include(arena, node, dir, err) &&
               write_conf(arena, node, dir, host, port, sync_names, err) && write_hba(arena, node, dir, err) &&
               pd_node_write_passfile(node, err) && set_standby_signal(node, dir, has_signal, err);

@@ -27,6 +27,16 @@ struct PdNode
     char log_path[PD_NODE_PATH_MAX];
     char rewind_marker[PD_NODE_PATH_MAX];
     char local_conninfo[PD_NODE_PATH_MAX + 128];
+    PdArena *managed; /* the settings and client rules of the last pd_node_update; NULL: in arena */
+    struct
+    {
+        bool is_known; /* pd_node_configure_at ran in this process */
+        char host[256];
+        int port;
+        bool has_sync;
+        char sync_names[1024];
+        bool has_signal;
+    } last;       /* what the last configuration was written with: pd_node_update writes again with it */
     bool is_root; /* run programs as os_user */
     uid_t os_uid;
     gid_t os_gid;
@@ -87,6 +97,18 @@ bool pd_node_configure_at(PdNode *node, const char *dir, const char *host, int p
  * alive to PostgreSQL's own check and refuse the start. PD_ERR_IO.
  */
 bool pd_node_clear_stale_pid(PdNode *node, PdError *err);
+
+/* The settings and client rules' problems (node_managed.c), each added to *problems. */
+void pd_node_check_managed(const PdNodeSetting *settings, size_t setting_count, const char *const *hba_lines,
+                           size_t hba_line_count, PdError *problems);
+
+/* Copies settings and client rules into arena and into config. False when out of memory. */
+bool pd_node_copy_managed(PdArena *arena, PdNodeConfig *config, const PdNodeSetting *settings,
+                          size_t setting_count, const char *const *hba_lines, size_t hba_line_count);
+
+/* Remembers what a configuration was written with (pd_node_configure_at). */
+void pd_node_remember_configure(PdNode *node, const char *host, int port, const char *sync_names,
+                                bool has_signal);
 
 /* Monotonic milliseconds. */
 long long pd_node_now_ms(void);

@@ -3,7 +3,8 @@
  * bounded connection: the postmaster's state (from its pid file, so a node
  * that is down or still recovering is a state, not an error), then, when it
  * accepts connections, its role, timeline and WAL positions, the standbys
- * streaming from it (pg_stat_replication) and its physical slots. LSNs are
+ * streaming from it (pg_stat_replication), its physical slots and the
+ * parameters waiting for a restart (pg_settings.pending_restart). LSNs are
  * numbers, so the keeper compares them without parsing.
  */
 #include <stdlib.h>
@@ -21,7 +22,11 @@ static const char SELF_SQL[] =
     "  ELSE coalesce((SELECT received_tli FROM pg_stat_wal_receiver), "
     "                (SELECT timeline_id FROM pg_control_checkpoint())) END, "
     "coalesce((SELECT status FROM pg_stat_wal_receiver), ''), "
-    "coalesce((SELECT sender_host FROM pg_stat_wal_receiver), '')";
+    "coalesce((SELECT sender_host FROM pg_stat_wal_receiver), ''), "
+    "CASE WHEN pg_is_in_recovery() THEN "
+    "  floor(extract(epoch FROM clock_timestamp() - pg_last_xact_replay_timestamp()) * 1000)::bigint END";
+
+static const char PENDING_SQL[] = "SELECT name FROM pg_settings WHERE pending_restart ORDER BY name LIMIT 64";
 
 static const char STANDBYS_SQL[] =
     "SELECT application_name, coalesce(state, ''), coalesce(sync_state, ''), flush_lsn::text, "
@@ -53,6 +58,10 @@ read_self(PdArena *arena, PdDb *db, PdNodeStatus *status, PdError *err)
     status->timeline = (uint32_t)strtoul(pd_db_result_value(result, 0, 5), NULL, 10);
     status->receiver_status = pd_arena_strdup(arena, pd_db_result_value(result, 0, 6));
     status->receiver_host = pd_arena_strdup(arena, pd_db_result_value(result, 0, 7));
+    status->replay_age_ms =
+        pd_db_result_is_null(result, 0, 8) ? -1 : strtoll(pd_db_result_value(result, 0, 8), NULL, 10);
+    if (status->replay_age_ms < -1)
+        status->replay_age_ms = 0; /* the primary's clock ahead of ours */
     return !pd_arena_failed(arena) || pd_arena_error(arena, err);
 }
 
@@ -99,18 +108,36 @@ read_slots(PdArena *arena, PdDb *db, PdNodeStatus *status, PdError *err)
     return !pd_arena_failed(arena) || pd_arena_error(arena, err);
 }
 
+static bool
+read_pending_restart(PdArena *arena, PdDb *db, PdNodeStatus *status, PdError *err)
+{
+    PdDbResult *result;
+    if (!pd_db_query(arena, db, PENDING_SQL, 0, NULL, &result, err))
+        return false;
+    size_t count = pd_db_result_row_count(result);
+    status->pending_restart = pd_arena_calloc(arena, count + 1, sizeof *status->pending_restart);
+    if (status->pending_restart == NULL)
+        return pd_arena_error(arena, err);
+    for (size_t i = 0; i < count; i++)
+        status->pending_restart[i] = pd_arena_strdup(arena, pd_db_result_value(result, i, 0));
+    status->pending_restart_count = count;
+    return !pd_arena_failed(arena) || pd_arena_error(arena, err);
+}
+
 bool
 pd_node_status(PdArena *arena, PdNode *node, PdNodeStatus *status, PdError *err)
 {
     memset(status, 0, sizeof *status);
     status->receiver_status = "";
     status->receiver_host = "";
+    status->replay_age_ms = -1;
     status->run = pd_node_run_state(node, &status->pid);
     if (status->run != PD_NODE_READY)
         return true;
     PdDb *db = NULL;
     bool ok = pd_node_connect(node, &db, err) && read_self(arena, db, status, err) &&
-              read_standbys(arena, db, status, err) && read_slots(arena, db, status, err);
+              read_standbys(arena, db, status, err) && read_slots(arena, db, status, err) &&
+              read_pending_restart(arena, db, status, err);
     pd_db_close(db);
     if (!ok)
         return pd_error_context(err, "while reading the status of %s", node->member);

@@ -93,7 +93,7 @@ expect_eq "--json: the standby's lag and LSNs" "$(jq -c '.members[1] | [.lag_byt
 "$PRODATA" cluster config set synchronous_mode=on synchronous_quorum=1 >/dev/null
 lease_put /prodata/it/members/n2 "$(member n2 standby running 5433 0 "the leader's WAL")"
 run_cmd "$PRODATA" cluster status
-expect_out "synchronous mode: the standby is one of the quorum, and its waiting_for shown" "^n2 +standby +running +127.0.0.1:5433 +3 +0 +quorum +the leader's WAL$"
+expect_out "synchronous mode: the standby is one of the quorum, and its waiting_for shown" "^n2 +standby +running +127.0.0.1:5433 +3 +0 +- +quorum +the leader's WAL$"
 
 etcdctl_del /prodata/it/leader
 etcdctl_del /prodata/it/members/n1

@@ -53,7 +53,7 @@ test_member_round_trip(void **state)
                         "\"pg_host\":\"127.0.0.1\",\"pg_port\":5432,\"api_url\":\"http://127.0.0.1:8008\","
                         "\"timeline\":3,\"write_lsn\":\"1/3000148\",\"replay_lsn\":\"0/3000060\","
                         "\"is_streaming\":true,\"lag_bytes\":232,\"updated_ms\":1764489600123,"
-                        "\"waiting_for\":\"\"}");
+                        "\"waiting_for\":\"\",\"replay_lag_s\":0.0,\"pending_restart\":[]}");
     if (!pd_member_parse(arena, json, strlen(json), &read, &err))
         fail_msg("pd_member_parse: %s", err.message);
     assert_string_equal(read.name, "n1");
@@ -79,6 +79,50 @@ test_member_round_trip(void **state)
     assert_string_equal(read.state, "fenced");
     assert_string_equal(read.waiting_for, "a leader");
     assert_int_equal(read.lag_bytes, -1);
+    pd_arena_free(arena);
+}
+
+/* replay_lag_s and pending_restart: written, read back, optional on reading (a keeper before them). */
+static void
+test_member_later_fields(void **state)
+{
+    (void)state;
+    PdArena *arena = pd_arena_new(0);
+    PdError err = {0};
+    const char *pending[] = {"max_connections", "shared_buffers"};
+    PdMemberState written = sample(), read;
+    written.replay_lag_ms = 1250;
+    written.pending_restart = pending;
+    written.pending_restart_count = 2;
+    char *json = NULL;
+    if (!pd_member_json(arena, &written, &json, &err))
+        fail_msg("pd_member_json: %s", err.message);
+    assert_contains(json, ",\"waiting_for\":\"\",\"replay_lag_s\":1.25,"
+                          "\"pending_restart\":[\"max_connections\",\"shared_buffers\"]}");
+    if (!pd_member_parse(arena, json, strlen(json), &read, &err))
+        fail_msg("pd_member_parse: %s", err.message);
+    assert_int_equal(read.replay_lag_ms, 1250);
+    assert_int_equal(read.pending_restart_count, 2);
+    assert_string_equal(read.pending_restart[0], "max_connections");
+    assert_string_equal(read.pending_restart[1], "shared_buffers");
+    written.replay_lag_ms = -1; /* unknown: null */
+    written.pending_restart_count = 0;
+    assert_true(pd_member_json(arena, &written, &json, &err));
+    assert_contains(json, "\"replay_lag_s\":null,\"pending_restart\":[]}");
+    assert_true(pd_member_parse(arena, json, strlen(json), &read, &err));
+    assert_int_equal(read.replay_lag_ms, -1);
+    assert_int_equal(read.pending_restart_count, 0);
+    const char *old = "{\"version\":1,\"name\":\"n1\",\"role\":\"standby\",\"state\":\"running\",\"pg_host\":"
+                      "\"h\",\"pg_port\":1,\"api_url\":\"u\",\"timeline\":1,\"write_lsn\":\"0/1\","
+                      "\"replay_lsn\":\"0/1\",\"is_streaming\":false,\"lag_bytes\":0,\"updated_ms\":1,"
+                      "\"waiting_for\":\"\"}";
+    if (!pd_member_parse(arena, old, strlen(old), &read, &err))
+        fail_msg("a state without the later fields: %s", err.message);
+    assert_int_equal(read.replay_lag_ms, -1);
+    assert_int_equal(read.pending_restart_count, 0);
+    pending[1] = "Shared Buffers";
+    written.pending_restart_count = 2;
+    assert_false(pd_member_json(arena, &written, &json, &err));
     pd_arena_free(arena);
 }
 
@@ -118,6 +162,14 @@ test_member_refusals(void **state)
     assert_refused(arena, pd_arena_sprintf(arena, "{%s}", good), "version");
     assert_refused(arena, "{\"version\":1}", "waiting_for");
     assert_refused(arena, "[1]", NULL);
+    const char *later[][2] = {{"\"replay_lag_s\":-1", "replay_lag_s"},
+                              {"\"replay_lag_s\":\"1\"", "replay_lag_s"},
+                              {"\"pending_restart\":\"work_mem\"", "pending_restart"},
+                              {"\"pending_restart\":[1]", "pending_restart"},
+                              {"\"pending_restart\":[\"a b\"]", "pending_restart"}};
+    for (size_t i = 0; i < sizeof later / sizeof later[0]; i++)
+        assert_refused(arena, pd_arena_sprintf(arena, "{\"version\":1,%s,%s}", good, later[i][0]),
+                       later[i][1]);
     assert_refused(arena, "{\"version\":1,", NULL);
     const char *bad[][2] = {{"\"name\":\"n1\"", "\"name\":\"N-1\""},
                             {"\"role\":\"standby\"", "\"role\":\"leader\""},
@@ -344,6 +396,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_member_round_trip),
         cmocka_unit_test(test_member_refusals),
+        cmocka_unit_test(test_member_later_fields),
         cmocka_unit_test(test_member_json_refuses_what_parse_would),
         cmocka_unit_test(test_roster_document),
         cmocka_unit_test(test_roster_change),

@@ -1,0 +1,105 @@
+/*
+ * keeper_live.c - the cluster configuration applied while the node runs:
+ * when its postgresql_parameters or pg_hba differ from what the node holds,
+ * the node's settings and client rules are replaced and its files written
+ * again (pd_node_update), then PostgreSQL reloads them. A parameter that
+ * needs a restart is not restarted here (a restart is an outage the
+ * operator chooses): PostgreSQL marks it pending_restart, the keeper
+ * publishes the names in its member state and logs them once. A
+ * configuration refused by its checks never reaches this file: the keeper
+ * keeps the last good one (keeper_read.c). Also what the member state says
+ * of lag in seconds (replay_lag_s).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "ha/keeper_run.h"
+#include "prodata/log.h"
+
+/* The configuration's parameters as the node's settings (in the tick arena), NULL when out of memory. */
+static PdNodeSetting *
+settings_of(PdKeeper *keeper)
+{
+    const PdClusterConfig *config = &keeper->config;
+    PdNodeSetting *settings = pd_arena_calloc(keeper->tick, config->parameter_count + 1, sizeof *settings);
+    for (size_t i = 0; settings != NULL && i < config->parameter_count; i++)
+        settings[i] = (PdNodeSetting){config->parameters[i].name, config->parameters[i].value};
+    return settings;
+}
+
+static void
+apply(PdKeeper *keeper, const PdNodeStatus *status)
+{
+    const PdClusterConfig *config = &keeper->config;
+    PdNodeSetting *settings = settings_of(keeper);
+    if (settings == NULL ||
+        pd_node_holds(keeper->node, settings, config->parameter_count, config->pg_hba, config->pg_hba_count))
+        return;
+    PdError err = {0};
+    bool is_written = false;
+    if (!pd_node_update(keeper->node, settings, config->parameter_count, config->pg_hba, config->pg_hba_count,
+                        &is_written, &err))
+    {
+        pd_logf(PD_LOG_ERROR, "keeper %s: the new settings were not applied: %s", keeper->name, err.message);
+        return;
+    }
+    if (!is_written || status->run != PD_NODE_READY)
+    {
+        pd_logf(PD_LOG_INFO,
+                "keeper %s: new settings: PostgreSQL takes them when it is next configured or started",
+                keeper->name);
+        return;
+    }
+    if (!pd_node_reload(keeper->node, 10000, &err))
+        pd_logf(PD_LOG_WARNING, "keeper %s: settings written, but the reload failed: %s", keeper->name,
+                err.message);
+    else
+        pd_logf(PD_LOG_INFO,
+                "keeper %s: new settings written and reloaded (%zu parameters, %zu pg_hba lines)",
+                keeper->name, config->parameter_count, config->pg_hba_count);
+}
+
+/* The pending_restart names logged when they change (once, not every tick). */
+static void
+log_pending(PdKeeper *keeper, const PdNodeStatus *status)
+{
+    if (!status->is_connected)
+        return;
+    char names[sizeof keeper->live_pending] = "";
+    for (size_t i = 0; i < status->pending_restart_count; i++)
+        snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", i > 0 ? ", " : "",
+                 status->pending_restart[i]);
+    if (strcmp(names, keeper->live_pending) == 0)
+        return;
+    if (names[0] != '\0')
+        pd_logf(
+            PD_LOG_NOTICE,
+            "keeper %s: PostgreSQL must be restarted to apply %s (prodata does not restart it on its own)",
+            keeper->name, names);
+    snprintf(keeper->live_pending, sizeof keeper->live_pending, "%s", names);
+}
+
+void
+pd_keeper_live_apply(PdKeeper *keeper, const PdNodeStatus *status)
+{
+    apply(keeper, status);
+    log_pending(keeper, status);
+}
+
+void
+pd_keeper_live_fill(const PdKeeper *keeper, const PdNodeStatus *status, PdMemberState *state)
+{
+    state->replay_lag_ms = -1;
+    if (!status->is_connected)
+        return;
+    state->pending_restart = (const char *const *)status->pending_restart;
+    state->pending_restart_count = status->pending_restart_count < PD_MEMBER_PENDING_MAX
+                                       ? status->pending_restart_count
+                                       : PD_MEMBER_PENDING_MAX;
+    bool is_caught_up =
+        !status->is_in_recovery ||
+        (keeper->leader_write_lsn > 0 ? status->replayed_lsn >= keeper->leader_write_lsn
+                                      : status->replayed_lsn >= status->received_lsn &&
+                                            strcmp(status->receiver_status, "streaming") == 0);
+    state->replay_lag_ms = is_caught_up ? 0 : status->replay_age_ms;
+}
