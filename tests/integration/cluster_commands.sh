@@ -8,7 +8,7 @@
 # malformed values in etcd named by their key (exit 2), never a crash; an etcd that does not answer exits 4.
 source tests/lib/tap.sh
 source tests/lib/etcd.sh
-tap_plan 65
+tap_plan 66
 tap_workdir
 ETCD_DIR="$TAP_WORKDIR/etcd"
 trap 'etcd_cluster_stop "$ETCD_DIR"; rm -rf "$TAP_WORKDIR"' EXIT
@@ -79,9 +79,9 @@ lease_put /prodata/it/leader n1
 run_cmd "$PRODATA" cluster status
 expect_rc "status of a healthy cluster exits 0" 0
 expect_out "the header names the leader" "^cluster /prodata/it: leader n1, synchronous_mode off"
-expect_out "the leader's row" "^n1 +leader +running +127.0.0.1:5432 +3 +0 +- *$"
-expect_out "the standby's row" "^n2 +standby +running +127.0.0.1:5433 +3 +0 +async *$"
-expect_out "a roster name without a live key is down" "^n3 +- +down +- +- +- +- *$"
+expect_out "the leader's row" "^n1 +leader +running +127.0.0.1:5432 +3 +0 +- +- *$"
+expect_out "the standby's row" "^n2 +standby +running +127.0.0.1:5433 +3 +0 +- +async *$"
+expect_out "a roster name without a live key is down" "^n3 +- +down +- +- +- +- +- *$"
 expect_no_out "with a leader there is no failover message" "no leader"
 run_cmd "$PRODATA" cluster status --json
 expect_eq "--json: the leader" "$(jq -r .leader <<<"$OUT")" n1
@@ -89,6 +89,8 @@ expect_eq "--json: three members, n3 not live" "$(jq -c '[.members[] | [.name, .
     '[["n1",true,true],["n2",true,true],["n3",false,true]]'
 expect_eq "--json: the standby's lag and LSNs" "$(jq -c '.members[1] | [.lag_bytes, .write_lsn, .replay_lsn, .role]' <<<"$OUT")" \
     '[0,"0/3000148","0/3000100","standby"]'
+expect_eq "--json: a state written before replay_lag_s and pending_restart reads as unknown, none" \
+    "$(jq -c '.members[1] | [.lag_s, .pending_restart]' <<<"$OUT")" '[null,[]]'
 
 "$PRODATA" cluster config set synchronous_mode=on synchronous_quorum=1 >/dev/null
 lease_put /prodata/it/members/n2 "$(member n2 standby running 5433 0 "the leader's WAL")"
