@@ -3,10 +3,11 @@
 # (batch.c): behind a slow create (an AFTER INSERT trigger that sleeps keeps the group's COMMIT in flight),
 # the creates sent meanwhile share one statement. Every create is answered once, with its own object, each
 # row is written once, and the row counters (added by the shared transactions themselves) stay equal to
-# count(*), also when the shared INSERT fails and its creates run again alone.
+# count(*), also when the shared INSERT fails and its creates run again alone, and when the server's
+# backends are terminated under creates.
 source tests/lib/pg.sh
 source tests/lib/tap.sh
-tap_plan 15
+tap_plan 18
 source tests/lib/serve.sh
 
 tap_fresh_db serve_batch
@@ -17,7 +18,7 @@ cp "$TESTS_ROOT/integration/serve_batch/models.pdm" "$MODELS"
     "$PRODATA" migrate --models "$MODELS" --migrations "$TAP_WORKDIR/migrations" >/dev/null 2>&1 ||
     { echo "serve_batch: migrate failed" >&2; exit 1; }
 psql -qX -v ON_ERROR_STOP=1 >/dev/null <<'SQL'
-CREATE FUNCTION slow_row() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(1.2); RETURN NULL; END $$;
+CREATE FUNCTION slow_row() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(2.5); RETURN NULL; END $$;
 CREATE TRIGGER slow_note AFTER INSERT ON note FOR EACH ROW WHEN (NEW.body = 'Slow') EXECUTE FUNCTION slow_row();
 CREATE TRIGGER slow_memo AFTER INSERT ON memo FOR EACH ROW WHEN (NEW.body = 'Slow') EXECUTE FUNCTION slow_row();
 CREATE TRIGGER slow_item AFTER INSERT ON item FOR EACH ROW WHEN (NEW.name = 'Slow') EXECUTE FUNCTION slow_row();
@@ -39,26 +40,36 @@ serve_start --models "$MODELS" --anonymous-role postgres --worker-threads 1 --po
 post() {
     curl -s --max-time 30 -w ' %{http_code}\n' -X POST -H 'Content-Type: application/json' -d "$2" "$SERVE_URL$1"
 }
-# behind PATH SLOW_BODY BODY...: a slow create, then each BODY at once behind it; $TAP_WORKDIR/answers.N
-# gets the Nth BODY's answer
+# behind PATH SLOW_BODY BODY...: a slow create, then (once it sleeps in its trigger) each BODY at once
+# behind it, all from one curl so that they arrive together; $TAP_WORKDIR/answers.N gets the Nth BODY's
+# answer and its status ("BODY STATUS")
 behind() {
-    local path=$1 slow=$2 i=0 pids
+    local path=$1 slow=$2 i=0 config="$TAP_WORKDIR/behind.cfg" slow_pid body
     shift 2
     rm -f "$TAP_WORKDIR"/answers.*
     post "$path" "$slow" >"$TAP_WORKDIR/answers.slow" &
-    pids=$!
-    sleep 0.3
+    slow_pid=$!
+    for _ in $(seq 1 100); do
+        [ "$(psql -tAX -c "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'PgSleep'")" = 1 ] && break
+        sleep 0.05
+    done
+    : >"$config"
     for body in "$@"; do
         i=$((i + 1))
-        post "$path" "$body" >"$TAP_WORKDIR/answers.$i" &
-        pids="$pids $!"
+        [ "$i" = 1 ] || echo next >>"$config"
+        printf 'header = "Content-Type: application/json"\nwrite-out = "%%{filename_effective} %%{http_code}\\n"\n' >>"$config"
+        printf 'max-time = 30\nurl = "%s%s"\noutput = "%s/answers.%d.body"\ndata = "%s"\n' "$SERVE_URL" "$path" \
+            "$TAP_WORKDIR" "$i" "${body//\"/\\\"}" >>"$config"
     done
-    # shellcheck disable=SC2086
-    wait $pids
+    curl -s --no-progress-meter --parallel --parallel-immediate --parallel-max 50 -K "$config" |
+        while read -r file status; do
+            echo "$(cat "$file") $status" >"${file%.body}"
+        done
+    wait "$slow_pid"
 }
 # statuses: "STATUS:N ..." over the answers of the last behind call
 statuses() {
-    cat "$TAP_WORKDIR"/answers.[0-9]* | awk '{ print $NF }' | sort | uniq -c | awk '{ printf "%s:%s ", $2, $1 }'
+    cat "$TAP_WORKDIR"/answers.[0-9] "$TAP_WORKDIR"/answers.[0-9][0-9] 2>/dev/null | awk '{ print $NF }' | sort | uniq -c | awk '{ printf "%s:%s ", $2, $1 }'
 }
 # counted TABLE: "rows counted/rows in the table"
 counted() {
@@ -116,4 +127,23 @@ expect_eq "80 creates at once, 11 duplicates among them: 69 201, 11 400" \
     "$(sort "$TAP_WORKDIR/many" | uniq -c | awk '{ printf "%s:%s ", $2, $1 }')" "201:69 400:11 "
 expect_eq "... the row counters equal count(*)" "$(counted item) $(counted note) $(counted memo)" \
     "$(psql -tAX -c "SELECT count(*) FROM item")/$(psql -tAX -c "SELECT count(*) FROM item") 10/10 $(psql -tAX -c "SELECT count(*) FROM memo")/$(psql -tAX -c "SELECT count(*) FROM memo")"
+
+# --- backends terminated under creates: a 201 always has its row, no row is written twice -----------------
+psql -qX -v ON_ERROR_STOP=1 >/dev/null <<'SQL'
+CREATE FUNCTION pause_statement() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(0.05); RETURN NULL; END $$;
+CREATE TRIGGER pause_note AFTER INSERT ON note FOR EACH STATEMENT EXECUTE FUNCTION pause_statement();
+SQL
+seq 1 150 | xargs -P 24 -I{} curl -s -o /dev/null -w "{} %{http_code}\n" --max-time 30 -X POST \
+    -H 'Content-Type: application/json' -d '{"body": "t{}"}' "$SERVE_URL/api/notes/" >"$TAP_WORKDIR/cut" &
+CREATES=$!
+sleep 0.5
+psql -qX -c "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'prodata serve'" >/dev/null
+wait $CREATES
+expect_eq "150 creates while the server's backends are terminated: 201 or 503 only" \
+    "$(awk '$2 != 201 && $2 != 503' "$TAP_WORKDIR/cut" | wc -l)" 0
+expect_eq "... every 201 has its row, and no row is there twice" \
+    "$(psql -tAX -c "SELECT count(*) FROM unnest(string_to_array('$(awk '$2 == 201 { printf "t%s,", $1 }' "$TAP_WORKDIR/cut")', ','))
+        b WHERE b <> '' AND NOT EXISTS (SELECT 1 FROM note WHERE body = b)")/$(psql -tAX -c "SELECT count(*) FROM
+        (SELECT body FROM note WHERE body LIKE 't%' GROUP BY body HAVING count(*) > 1) twice")" "0/0"
+expect_eq "... and the row counter equals count(*)" "$(counted note | awk -F/ '{ print ($1 == $2) }')" 1
 serve_stop
