@@ -66,12 +66,28 @@ pd_keeper_guard(PdKeeper *keeper, bool may_write)
 static void
 lease_lost(PdKeeper *keeper, const char *why)
 {
-    if (keeper->is_leader)
+    bool was_leader = keeper->is_leader;
+    if (was_leader)
         pd_logf(PD_LOG_WARNING, "keeper %s: the lease is gone (%s): no longer the leader", keeper->name, why);
     keeper->lease_id = 0;
     keeper->lease_valid_until = 0;
     keeper->fence_at = 0;
     keeper->is_leader = false;
+    /* The guard killed a leader's primary before its lease could end; should it not have (a guard that
+       failed, a clock gone wrong), the lease is gone now and another node may lead: no write may be taken
+       from here. (A primary that never led, as a first one initialised, is the act's: killed if another
+       leads.) */
+    int pid = 0;
+    PdNodeRun run = pd_node_run_state(keeper->node, &pid);
+    if (!was_leader || run == PD_NODE_STOPPED || run == PD_NODE_CRASHED || pd_keeper_is_standby_dir(keeper))
+        return;
+    pd_logf(PD_LOG_WARNING,
+            "keeper %s: the lease is gone while PostgreSQL (postmaster %d) may take writes: "
+            "killing it now",
+            keeper->name, pid);
+    PdError err = {0};
+    if (!pd_fence_kill(pd_node_data_dir(keeper->node), &pid, &err))
+        pd_logf(PD_LOG_ERROR, "keeper %s: %s", keeper->name, err.message);
 }
 
 static void

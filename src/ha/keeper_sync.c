@@ -327,8 +327,8 @@ bool
 pd_keeper_sync_may_take(PdKeeper *keeper, const PdKeeperRead *read, uint64_t lsn, bool *applies)
 {
     *applies = read->sync.exists && read->sync.members.count > 0;
-    if (!*applies)
-        return true;
+    if (!*applies || strcmp(read->sync.leader, keeper->name) == 0)
+        return true; /* the leader that wrote the key acknowledged every commit itself, and none led since */
     if (!pd_roster_contains(&read->sync.members, keeper->name))
     {
         pd_keeper_wait(keeper, "a member of the synchronous set to take over");

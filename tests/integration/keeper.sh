@@ -12,7 +12,7 @@
 # etcd or PostgreSQL 15.
 source tests/lib/tap.sh
 source tests/lib/etcd.sh
-tap_plan 28
+tap_plan 29
 tap_workdir
 W=$TAP_WORKDIR
 BIN=/usr/lib/postgresql/15/bin
@@ -298,4 +298,21 @@ expect_eq "SIGTERM: the keeper exits 0 with its PostgreSQL stopped" "$?:$([ -f "
 KPID[$LI]=""
 expect_eq "every acknowledged write through the multi-host conninfo is on the last primary" \
     "$(local_sql "$NLI" "SELECT string_agg(DISTINCT n::text, ',' ORDER BY n::text) FROM t WHERE n BETWEEN 1 AND 9")" "1,2,3,4,5,6,7,8,9"
+
+# ---- a double fault: the keeper and its guard both frozen past the lease; the keeper, back, kills at once -----
+L=$NL LI=$NLI
+GUARD=$(pgrep -P "${KPID[$LI]}" -f "prodata keeper" | head -1)
+OLD_PM=$(head -1 "$W/n$LI/data/postmaster.pid")
+kill -STOP "$GUARD" "${KPID[$LI]}"
+key_gone() { [ "$(leader)" != "$L" ]; }
+wait_for 15 key_gone
+T0=$(now_ms)
+kill -CONT "${KPID[$LI]}"
+pm_dead() { local state; state=$(cut -d' ' -f3 "/proc/$OLD_PM/stat" 2>/dev/null); [ -z "$state" ] || [ "$state" = Z ]; }
+if wait_for 10 pm_dead && grep -q "may take writes: killing it now" "$W/n$LI/keeper.log"; then
+    tap_ok "guard frozen too: the keeper back after its lease ended kills its primary first ($(seconds_since "$T0") s)"
+else
+    tap_not_ok "guard frozen too: the keeper kills its primary once it learns its lease is gone" "$(tail -n 6 "$W/n$LI/keeper.log")"
+fi
+kill -CONT "$GUARD"
 tap_done
