@@ -1,151 +1,220 @@
 #!/bin/bash
-# demo.sh - `make demo`: starts a local PostgreSQL 15 under a data directory
-# (/tmp/prodata-demo as root, /tmp/prodata-demo-<user> as a user, or
-# PRODATA_DEMO_DIR; port 54329; reused when it already runs),
-# migrates the bookstore example onto it, seeds it with sample rows
-# (examples/bookstore/seed.sql), makes two demo roles with their GRANTs, starts
-# `prodata serve` on it in the background (127.0.0.1:8000, pid file
-# serve.pid beside the data) and prints curl commands to try, with a token
-# for the editor role made by `prodata token`. `make demo-stop` (demo.sh stop)
-# stops the server and PostgreSQL by their PIDs.
-# As root, PostgreSQL runs as the unprivileged postgres account; as a user, as
-# that user (each user's demo has a directory of its own, since another's is
-# not writable; two demos at once need other ports: PRODATA_DEMO_PORT,
-# PRODATA_DEMO_HTTP_PORT).
+# demo.sh - `make demo`: a highly available prodata on this machine, under one
+# directory (/tmp/prodata-demo as root, /tmp/prodata-demo-<user> as a user, or
+# PRODATA_DEMO_DIR): a single-member etcd and three `prodata keeper` nodes
+# (one primary, two streaming standbys, WAL archived into the directory,
+# synchronous mode on), the bookstore example migrated and seeded through the
+# cluster, and `prodata serve` on it, connected with the libpq multi-host
+# conninfo so that it follows the primary after a failover. It prints the
+# conninfo, the cluster's status, how to kill the primary to watch a
+# failover, and curl commands (a token for the editor role made by
+# `prodata token`). Every process runs in the background with its PID in the
+# directory; `make demo-stop` (demo.sh stop) stops them all; a second
+# `make demo` reuses the data and whatever still runs.
+# As root, PostgreSQL runs as the unprivileged postgres account (the keepers
+# see to it); as a user, as that user. Ports (change them to run two demos):
+# PRODATA_DEMO_PORT (54331: the three PostgreSQL at 54331-54333),
+# PRODATA_DEMO_ETCD_PORT (23790, peer +10), PRODATA_DEMO_API_PORT (18008: the
+# keepers' HTTP APIs at 18008-18010), PRODATA_DEMO_HTTP_PORT (8000).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-source tests/lib/pg.sh
 if [ "$(id -u)" = 0 ]; then
     DEMO_DIR=${PRODATA_DEMO_DIR:-/tmp/prodata-demo}
 else
     DEMO_DIR=${PRODATA_DEMO_DIR:-/tmp/prodata-demo-$(id -un)}
 fi
-DEMO_PORT=${PRODATA_DEMO_PORT:-54329}
+PG_PORT=${PRODATA_DEMO_PORT:-54331}
+ETCD_PORT=${PRODATA_DEMO_ETCD_PORT:-23790}
+API_PORT=${PRODATA_DEMO_API_PORT:-18008}
 HTTP_PORT=${PRODATA_DEMO_HTTP_PORT:-8000}
-PGDATA_DIR="$DEMO_DIR/pgdata"
 PRODATA=${PRODATA:-$PWD/build/prodata}
-SERVE_PIDFILE="$DEMO_DIR/serve.pid"
-SERVE_LOG="$DEMO_DIR/serve.log"
+ETCD_BIN=${ETCD_BIN:-etcd}
 API="http://127.0.0.1:$HTTP_PORT"
+NODES="1 2 3"
+PORTS="$PG_PORT,$((PG_PORT + 1)),$((PG_PORT + 2))"
+CONNINFO="host=127.0.0.1,127.0.0.1,127.0.0.1 port=$PORTS target_session_attrs=read-write dbname=bookstore user=bookstore"
+CLUSTER_CONF="$DEMO_DIR/cluster.conf"
+SERVE_CONF="$DEMO_DIR/serve.conf"
+export PGPASSFILE="$DEMO_DIR/pgpass"
 
-running_pid() {
+# The PID in FILE while that process's command line contains WORD (a PID file never names a stranger).
+live_pid() {
     local pid
-    pid=$(head -1 "$PGDATA_DIR/postmaster.pid" 2>/dev/null || true)
-    if [[ "$pid" =~ ^[0-9]+$ ]] && tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline" | grep -q -- "$PGDATA_DIR"; then
+    pid=$(cat "$1" 2>/dev/null || true)
+    if [[ "$pid" =~ ^[0-9]+$ ]] && tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline" | grep -q -- "$2"; then
         echo "$pid"
     fi
 }
 
-# The demo's prodata serve: the PID in serve.pid while it is a prodata serve process.
-serve_pid() {
-    local pid
-    pid=$(cat "$SERVE_PIDFILE" 2>/dev/null || true)
-    if [[ "$pid" =~ ^[0-9]+$ ]] && tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline" | grep -q -- "prodata serve"; then
-        echo "$pid"
-    fi
-}
-
-serve_stop() {
+# stop_pid FILE WORD WHAT SECONDS: SIGTERM, then SIGKILL after SECONDS.
+stop_pid() {
     local pid i
-    pid=$(serve_pid)
-    rm -f "$SERVE_PIDFILE"
+    pid=$(live_pid "$1" "$2")
+    rm -f "$1"
     [ -n "$pid" ] || return 0
     kill -TERM "$pid"
-    for i in $(seq 1 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    for i in $(seq 1 $(($4 * 10))); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     if kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid"; fi
-    echo "demo prodata serve stopped (pid $pid)"
+    echo "demo: $3 stopped (pid $pid)"
+}
+
+stop_all() {
+    stop_pid "$DEMO_DIR/serve.pid" "prodata serve" "prodata serve" 15
+    # standbys first, the primary last: no failover is started by the stop itself
+    local leader i
+    leader=$("$PRODATA" cluster status --config "$CLUSTER_CONF" --json 2>/dev/null | jq -r '.leader // ""' || true)
+    for i in $NODES; do
+        [ "n$i" = "$leader" ] || stop_pid "$DEMO_DIR/n$i/keeper.pid" "prodata keeper" "keeper n$i" 40
+    done
+    [ -z "$leader" ] || stop_pid "$DEMO_DIR/${leader}/keeper.pid" "prodata keeper" "keeper $leader" 40
+    stop_pid "$DEMO_DIR/etcd.pid" "etcd" "etcd" 10
 }
 
 if [ "${1:-}" = stop ]; then
-    serve_stop
-    if [ -n "$(running_pid)" ]; then
-        pg_as_owner "$PGBIN/pg_ctl" -D "$PGDATA_DIR" -m fast -w stop >/dev/null
-        echo "demo PostgreSQL stopped (data kept in $PGDATA_DIR)"
-    else
-        echo "demo PostgreSQL is not running"
-    fi
+    [ -d "$DEMO_DIR" ] && stop_all
+    echo "demo: stopped (data kept in $DEMO_DIR; make demo starts it again)"
     exit 0
 fi
 
+port_taken() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+need_port() {
+    if port_taken "$1"; then
+        echo "demo: port $1 ($2) is taken by another program; set $3" >&2
+        exit 1
+    fi
+}
+wait_for() { # SECONDS WHAT COMMAND...: polls every 0.2 s
+    local deadline=$((SECONDS + $1)) what=$2
+    shift 2
+    until "$@"; do
+        if [ "$SECONDS" -ge "$deadline" ]; then
+            echo "demo: gave up waiting for $what; the logs are in $DEMO_DIR" >&2
+            return 1
+        fi
+        sleep 0.2
+    done
+}
+
 mkdir -p "$DEMO_DIR"
-if [ "$(id -u)" = 0 ]; then
-    chown postgres: "$DEMO_DIR"
-elif [ ! -w "$DEMO_DIR" ]; then
+if [ "$(id -u)" != 0 ] && [ ! -w "$DEMO_DIR" ]; then
     echo "demo: $DEMO_DIR belongs to $(stat -c %U "$DEMO_DIR"); set PRODATA_DEMO_DIR to a directory of yours" >&2
     exit 1
 fi
-if [ ! -f "$PGDATA_DIR/PG_VERSION" ]; then
-    echo "== initdb $PGDATA_DIR"
-    pg_as_owner "$PGBIN/initdb" -D "$PGDATA_DIR" -U postgres --auth=trust --encoding=UTF8 --locale=C.UTF-8 \
-        >"$DEMO_DIR/initdb.log"
-    cat >>"$PGDATA_DIR/postgresql.conf" <<CONF
-listen_addresses = '127.0.0.1'
-port = $DEMO_PORT
-unix_socket_directories = '$DEMO_DIR'
+chmod 700 "$DEMO_DIR"
+[ "$(id -u)" = 0 ] && chmod 711 "$DEMO_DIR" # the postgres account reaches its nodes' directories inside
+
+# ---- etcd ---------------------------------------------------------------------------------------------------
+if [ -z "$(live_pid "$DEMO_DIR/etcd.pid" etcd)" ]; then
+    need_port "$ETCD_PORT" "etcd" PRODATA_DEMO_ETCD_PORT
+    echo "== etcd on 127.0.0.1:$ETCD_PORT (data $DEMO_DIR/etcd)"
+    nohup "$ETCD_BIN" --name demo --data-dir "$DEMO_DIR/etcd" \
+        --listen-client-urls "http://127.0.0.1:$ETCD_PORT" --advertise-client-urls "http://127.0.0.1:$ETCD_PORT" \
+        --listen-peer-urls "http://127.0.0.1:$((ETCD_PORT + 10))" \
+        --initial-advertise-peer-urls "http://127.0.0.1:$((ETCD_PORT + 10))" \
+        --initial-cluster "demo=http://127.0.0.1:$((ETCD_PORT + 10))" \
+        --heartbeat-interval 100 --election-timeout 1000 >"$DEMO_DIR/etcd.log" 2>&1 </dev/null &
+    echo $! >"$DEMO_DIR/etcd.pid"
+    wait_for 30 "etcd" curl -sf -m 1 -o /dev/null "http://127.0.0.1:$ETCD_PORT/health"
+fi
+
+# ---- the keepers' settings ----------------------------------------------------------------------------------
+if [ ! -s "$DEMO_DIR/replication.password" ]; then
+    (umask 077 && openssl rand -hex 24 >"$DEMO_DIR/replication.password")
+fi
+cat >"$CLUSTER_CONF" <<CONF
+# what \`prodata cluster\` needs to find this demo's cluster: prodata cluster status --config $CLUSTER_CONF
+etcd_endpoints = "http://127.0.0.1:$ETCD_PORT"
+cluster_name = demo
 CONF
-fi
-if [ -z "$(running_pid)" ]; then
-    if (exec 3<>"/dev/tcp/127.0.0.1/$DEMO_PORT") 2>/dev/null; then
-        echo "demo: port $DEMO_PORT is taken by another server; set PRODATA_DEMO_PORT" >&2
-        exit 1
+for i in $NODES; do
+    mkdir -p "$DEMO_DIR/n$i"
+    [ "$(id -u)" = 0 ] && chown postgres: "$DEMO_DIR/n$i"
+    cat >"$DEMO_DIR/n$i/prodata.conf" <<CONF
+# prodata keeper settings of demo node n$i (prodata config --surface keeper lists them all)
+member_name = n$i
+etcd_endpoints = "http://127.0.0.1:$ETCD_PORT"
+cluster_name = demo
+data_dir = $DEMO_DIR/n$i/data
+state_dir = $DEMO_DIR/n$i/state
+pg_port = $((PG_PORT + i - 1))
+api_port = $((API_PORT + i - 1))
+archive_dir = $DEMO_DIR/archive
+replication_password_file = $DEMO_DIR/replication.password
+CONF
+done
+mkdir -p "$DEMO_DIR/archive"
+[ "$(id -u)" = 0 ] && chown postgres: "$DEMO_DIR/archive"
+
+# The cluster-wide configuration, before the first node starts: synchronous mode (a commit waits for one
+# standby), and the application's way in: its role by password from this machine, to its database only.
+"$PRODATA" cluster config set --config "$CLUSTER_CONF" synchronous_mode=on synchronous_quorum=1 \
+    'pg_hba+=host bookstore bookstore 127.0.0.1/32 scram-sha-256' >/dev/null
+
+# ---- the keepers ----------------------------------------------------------------------------------------------
+for i in $NODES; do
+    if [ -z "$(live_pid "$DEMO_DIR/n$i/keeper.pid" "prodata keeper")" ]; then
+        need_port $((PG_PORT + i - 1)) "PostgreSQL of n$i" PRODATA_DEMO_PORT
+        need_port $((API_PORT + i - 1)) "the keeper API of n$i" PRODATA_DEMO_API_PORT
+        echo "== prodata keeper n$i (PostgreSQL on 127.0.0.1:$((PG_PORT + i - 1)), API on :$((API_PORT + i - 1)), log $DEMO_DIR/n$i/keeper.log)"
+        # its own session: kill -9 -- -PID then takes the keeper and its fence guard together (a lost node)
+        (cd "$DEMO_DIR/n$i" && exec setsid "$PRODATA" keeper --config "$DEMO_DIR/n$i/prodata.conf" >>keeper.log 2>&1 </dev/null) &
+        echo $! >"$DEMO_DIR/n$i/keeper.pid"
     fi
-    echo "== starting PostgreSQL 15 on 127.0.0.1:$DEMO_PORT"
-    pg_as_owner "$PGBIN/pg_ctl" -D "$PGDATA_DIR" -l "$DEMO_DIR/postgres.log" -w -t 60 start >/dev/null
+done
+status_json() { "$PRODATA" cluster status --config "$CLUSTER_CONF" --json 2>/dev/null || true; }
+cluster_ready() { # a leader, three members running, two of them streaming
+    status_json | jq -e 'select(.leader != null)
+        | ([.members[] | select(.is_live and .state == "running")] | length) == 3
+          and ([.members[] | select(.is_streaming == true)] | length) == 2' >/dev/null 2>&1
+}
+echo "== waiting for a primary and two streaming standbys (the first start runs initdb and two clones)"
+wait_for 180 "a primary and two streaming standbys" cluster_ready
+LEADER=$(status_json | jq -r .leader)
+LEADER_DIR="$DEMO_DIR/$LEADER"
+
+# ---- the application's role and database, on the primary (its superuser over its socket) ---------------------
+if [ ! -s "$PGPASSFILE" ]; then
+    (umask 077 && echo "*:*:bookstore:bookstore:$(openssl rand -hex 16)" >"$PGPASSFILE")
 fi
-export PGHOST=127.0.0.1 PGPORT=$DEMO_PORT PGUSER=postgres PGDATABASE=bookstore
-psql -X -q -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = 'bookstore'" | grep -q 1 ||
-    psql -X -q -d postgres -c "CREATE DATABASE bookstore"
+APP_PASSWORD=$(cut -d: -f5 "$PGPASSFILE")
+as_superuser() { # psql on the primary as postgres over its Unix socket (peer authentication)
+    psql -X -q -v ON_ERROR_STOP=1 -h "$LEADER_DIR/state" -p "$(grep ^pg_port "$LEADER_DIR/prodata.conf" | awk '{print $3}')" \
+        -U postgres "$@"
+}
+as_superuser -d postgres -v pw="$APP_PASSWORD" >/dev/null <<'SQL'
+SELECT format('CREATE ROLE bookstore LOGIN PASSWORD %L', :'pw') WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'bookstore')
+\gexec
+SELECT format('ALTER ROLE bookstore PASSWORD %L', :'pw')
+\gexec
+SELECT 'CREATE DATABASE bookstore OWNER bookstore' WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = 'bookstore')
+\gexec
+SELECT 'CREATE ROLE bookstore_anon NOLOGIN' WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'bookstore_anon')
+\gexec
+SELECT 'CREATE ROLE bookstore_editor NOLOGIN' WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'bookstore_editor')
+\gexec
+GRANT bookstore_anon, bookstore_editor TO bookstore;
+SQL
 
+# ---- migrate and seed through the cluster (the multi-host conninfo finds the primary) --------------------------
+export PGHOST=127.0.0.1,127.0.0.1,127.0.0.1 PGPORT=$PORTS PGTARGETSESSIONATTRS=read-write PGUSER=bookstore PGDATABASE=bookstore
 cd examples/bookstore
-echo "== prodata makemigrations --check   (the example's migrations cover its models)"
-"$PRODATA" makemigrations --check
-echo "== prodata migrate"
+echo "== prodata migrate   (through $CONNINFO)"
 "$PRODATA" migrate
-echo "== prodata showmigrations"
-"$PRODATA" showmigrations
-echo "== prodata check   (models, migrations and the live schema agree)"
 "$PRODATA" check
-echo "== the tables prodata made"
-psql -X -q -c '\dt'
-psql -X -q -c '\d book'
-
-echo "== sample rows (examples/bookstore/seed.sql)"
-psql -X -q -v ON_ERROR_STOP=1 -f seed.sql >/dev/null
-psql -X -q -tAc "SELECT count(*) || ' authors, ' || (SELECT count(*) FROM book) || ' books, ' ||
-                        (SELECT count(*) FROM book_review) || ' reviews' FROM author"
-
-# Two roles for the API: anonymous requests run as bookstore_anon (read only), a token's role claim picks
-# bookstore_editor (read and write). GRANTs decide what each may do; prodata serve switches to the role
-# inside each request's transaction.
-echo "== demo roles and their GRANTs"
-psql -X -q -v ON_ERROR_STOP=1 <<'SQL'
-DO $$
-BEGIN
-    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'bookstore_anon') THEN
-        CREATE ROLE bookstore_anon NOLOGIN;
-    END IF;
-    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'bookstore_editor') THEN
-        CREATE ROLE bookstore_editor NOLOGIN;
-    END IF;
-END
-$$;
+if [ "$(psql -X -tAc 'SELECT count(*) FROM book')" = 0 ]; then
+    echo "== sample rows (examples/bookstore/seed.sql)"
+    psql -X -q -v ON_ERROR_STOP=1 -f seed.sql >/dev/null
+fi
+psql -X -q -tAc "SELECT count(*) || ' authors, ' || (SELECT count(*) FROM book) || ' books' FROM author"
+echo "== demo roles and their GRANTs (anonymous: read only; the token's bookstore_editor: read and write)"
+psql -X -q -v ON_ERROR_STOP=1 >/dev/null <<'SQL'
 GRANT USAGE ON SCHEMA public TO bookstore_anon, bookstore_editor;
 GRANT SELECT ON author, tag, book, book_tags, book_review TO bookstore_anon;
 GRANT SELECT, INSERT, UPDATE, DELETE ON author, tag, book, book_tags, book_review TO bookstore_editor;
 GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO bookstore_editor;
 SQL
-psql -X -q -c '\dp (author|tag|book|book_tags|book_review)'
 
-if ! "$PRODATA" serve --help >/dev/null 2>&1; then
-    echo "demo: this prodata has no serve command: the bookstore is migrated and seeded, not served"
-    echo "  connect:   psql \"host=127.0.0.1 port=$DEMO_PORT user=postgres dbname=bookstore\""
-    echo "  stop:      make demo-stop   (data stays in $PGDATA_DIR)"
-    exit 0
-fi
-
-# The server's settings: a file of its own beside the data (the example's prodata.conf holds migrate's
-# settings), with the token key of this demo, made once and readable by its owner only.
-SERVE_CONF="$DEMO_DIR/serve.conf"
+# ---- prodata serve on the cluster ------------------------------------------------------------------------------
 if [ ! -s "$SERVE_CONF" ] || ! grep -q '^jwt_secret' "$SERVE_CONF"; then
     (umask 077 && cat >"$SERVE_CONF" <<CONF
 # prodata serve settings of make demo (prodata config --surface serve --config $SERVE_CONF lists them all)
@@ -157,60 +226,46 @@ CONF
     )
 fi
 sed -i "s/^port = .*/port = $HTTP_PORT/" "$SERVE_CONF"
-
-echo "== prodata serve on $API (settings $SERVE_CONF, log $SERVE_LOG)"
-serve_stop >/dev/null
-if (exec 3<>"/dev/tcp/127.0.0.1/$HTTP_PORT") 2>/dev/null; then
-    echo "demo: port $HTTP_PORT is taken by another server; set PRODATA_DEMO_HTTP_PORT" >&2
-    exit 1
-fi
-nohup "$PRODATA" serve --config "$SERVE_CONF" >"$SERVE_LOG" 2>&1 </dev/null &
-echo $! >"$SERVE_PIDFILE"
-for _ in $(seq 1 100); do
-    curl -s -o /dev/null --max-time 2 "$API/healthz" && break
-    if [ -z "$(serve_pid)" ]; then
-        echo "demo: prodata serve did not start; its log:" >&2
-        tail -20 "$SERVE_LOG" >&2
-        exit 1
-    fi
-    sleep 0.1
-done
-TOKEN=$("$PRODATA" token --config "$SERVE_CONF" --role bookstore_editor --sub demo-editor --expires 24h) ||
-    TOKEN="(this prodata has no token command)"
+stop_pid "$DEMO_DIR/serve.pid" "prodata serve" "the previous prodata serve" 15 >/dev/null
+need_port "$HTTP_PORT" "prodata serve" PRODATA_DEMO_HTTP_PORT
+echo "== prodata serve on $API (settings $SERVE_CONF, log $DEMO_DIR/serve.log)"
+nohup "$PRODATA" serve --config "$SERVE_CONF" >"$DEMO_DIR/serve.log" 2>&1 </dev/null &
+echo $! >"$DEMO_DIR/serve.pid"
+wait_for 30 "prodata serve" curl -s -o /dev/null -m 2 "$API/healthz"
+TOKEN=$("$PRODATA" token --config "$SERVE_CONF" --role bookstore_editor --sub demo-editor --expires 24h)
 echo "== GET $API/api/books/?ordering=-price&page_size=2"
 curl -s "$API/api/books/?ordering=-price&page_size=2"
 echo
+echo "== prodata cluster status --config $CLUSTER_CONF"
+"$PRODATA" cluster status --config "$CLUSTER_CONF" || true
 
+LEADER_PORT=$(grep ^pg_port "$LEADER_DIR/prodata.conf" | awk '{print $3}')
 cat <<TEXT
 
-The bookstore example is migrated onto a local PostgreSQL 15, seeded, and served as a REST API
-by prodata serve (pid $(cat "$SERVE_PIDFILE")) on $API. Try:
+A three-node cluster (etcd, three keepers, PostgreSQL 15 each; synchronous mode, one standby in every
+commit) under $DEMO_DIR serves the bookstore example on $API.
 
-  curl -s $API/api/
+  conninfo:  $CONNINFO
+             (password in $PGPASSFILE: PGPASSFILE=$PGPASSFILE psql "$CONNINFO")
+  cluster:   $PRODATA cluster status --config $CLUSTER_CONF
+             $PRODATA cluster history --config $CLUSTER_CONF
+             curl -s http://127.0.0.1:$API_PORT/cluster      (each keeper's API: /primary, /replica, /health)
+
+Watch a failover: kill the primary's keeper and PostgreSQL together (a lost node) and read the status again;
+a standby is the primary within a few seconds, and prodata serve follows it (requests in the gap get 503
+with Retry-After). The killed node comes back as a standby with make demo.
+  kill -9 -- -\$(cat $LEADER_DIR/keeper.pid) -\$(head -1 $LEADER_DIR/data/postmaster.pid)
+  $PRODATA cluster status --config $CLUSTER_CONF
+  while sleep 1; do curl -s -o /dev/null -w '%{http_code} ' $API/api/books/1/; done
+
+Try the API:
   curl -s '$API/api/books/?author__name__icontains=le+guin&ordering=-published'
-  curl -s '$API/api/books/?price__gte=12&in_stock=true&fields=id,title,price'
   curl -s '$API/api/books/?search=shore&expand=author'
-  curl -s '$API/api/books/4/'
-  curl -s '$API/api/book_reviews/?rating__gte=4'
-  curl -s '$API/api/books/?cursor=&page_size=5'
   curl -s $API/openapi.json | head -c 400; echo
-  curl -s $API/metrics | head
-
-Anonymous requests run as the role bookstore_anon, which may only read (GRANT SELECT):
-  curl -s -i -X POST -H 'Content-Type: application/json' -d '{"name": "demo", "email": "demo@example.com"}' $API/api/authors/
-
-A token for the role bookstore_editor (GRANT SELECT, INSERT, UPDATE, DELETE), valid 24 hours:
+A token for the role bookstore_editor (read and write), valid 24 hours:
   TOKEN=$TOKEN
   curl -s -X POST -H "Authorization: Bearer \$TOKEN" -H 'Content-Type: application/json' \\
        -d '{"name": "Octavia E. Butler", "email": "octavia@example.org", "born": "1947-06-22"}' $API/api/authors/
-  curl -s -X PATCH -H "Authorization: Bearer \$TOKEN" -H 'Content-Type: application/json' \\
-       -d '{"price": "8.99"}' $API/api/books/1/
-  curl -s -i -X DELETE -H "Authorization: Bearer \$TOKEN" $API/api/book_reviews/3/
-  another token: $PRODATA token --config $SERVE_CONF --role bookstore_editor --sub you --expires 1h
 
-  connect:   psql "host=127.0.0.1 port=$DEMO_PORT user=postgres dbname=bookstore"
-  prodata:   cd examples/bookstore && PGHOST=127.0.0.1 PGPORT=$DEMO_PORT PGUSER=postgres PGDATABASE=bookstore $PRODATA showmigrations
-  change:    edit examples/bookstore/models.pdm, then prodata makemigrations and prodata migrate
-             (the running server picks up the new models)
-  stop:      make demo-stop   (the server and PostgreSQL; data stays in $PGDATA_DIR)
+  stop:      make demo-stop   (every process above; the data stays in $DEMO_DIR)
 TEXT

@@ -1,0 +1,83 @@
+#!/bin/bash
+# demo.sh - `make demo` as a new user meets it (scripts/demo.sh, in a directory and on ports of the test's
+# own): it brings up etcd and three keepers, migrates and seeds the bookstore through the multi-host
+# conninfo it prints, serves it; the curl commands it prints answer (an anonymous read, a write with its
+# token); after the primary's node is lost (keeper, fence guard and postmaster killed, as the demo says)
+# a standby takes over and the same API answers again, the write made before the loss still there
+# (synchronous mode); a second run reuses the data and brings the lost node back as a standby; the stop
+# leaves no process behind. Skipped, counted, without etcd or PostgreSQL 15.
+source tests/lib/tap.sh
+source tests/lib/etcd.sh
+tap_plan 9
+tap_workdir
+W=$TAP_WORKDIR
+[ "$(id -u)" = 0 ] && chmod 711 "$W"
+D="$W/demo"
+export PRODATA_DEMO_DIR=$D
+export PRODATA_DEMO_PORT=$(etcd_free_port "$W") PRODATA_DEMO_ETCD_PORT=$(etcd_free_port "$W")
+export PRODATA_DEMO_API_PORT=$(etcd_free_port "$W") PRODATA_DEMO_HTTP_PORT=$(etcd_free_port "$W")
+# the demo's other ports follow these (PostgreSQL +1 +2, etcd's peer +10, the APIs +1 +2): free as well?
+for p in $((PRODATA_DEMO_PORT + 1)) $((PRODATA_DEMO_PORT + 2)) $((PRODATA_DEMO_ETCD_PORT + 10)) \
+    $((PRODATA_DEMO_API_PORT + 1)) $((PRODATA_DEMO_API_PORT + 2)); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && { echo "# port $p taken; the demo will say so"; }
+done
+API="http://127.0.0.1:$PRODATA_DEMO_HTTP_PORT"
+
+cleanup() {
+    timeout 120 scripts/demo.sh stop >/dev/null 2>&1
+    pkill -9 -f "$D/" 2>/dev/null
+    rm -rf "$W"
+}
+trap cleanup EXIT
+
+skip_all() {
+    while [ "$TAP_COUNT" -lt "$TAP_PLAN" ]; do tap_skip "make demo" "$1"; done
+    tap_done
+    exit
+}
+[ -x /usr/lib/postgresql/15/bin/initdb ] || skip_all "no PostgreSQL 15"
+command -v "$ETCD_BIN" >/dev/null || skip_all "no etcd (Debian's etcd-server)"
+
+if timeout 300 scripts/demo.sh >"$W/run1.txt" 2>&1; then
+    tap_ok "make demo: a three-node cluster, the bookstore migrated, seeded and served"
+else
+    tap_not_ok "make demo: a three-node cluster, the bookstore migrated, seeded and served" \
+        "$(tail -n 15 "$W/run1.txt")" "$(tail -n 5 "$D"/n*/keeper.log 2>/dev/null)"
+fi
+CONNINFO=$(sed -n 's/^  conninfo:  //p' "$W/run1.txt")
+expect_eq "it prints the multi-host conninfo" "$(echo "$CONNINFO" | grep -c 'target_session_attrs=read-write')" 1
+expect_eq "... which reaches the primary with the password it keeps" \
+    "$(PGPASSFILE=$D/pgpass PGCONNECT_TIMEOUT=5 psql -X -tAc 'SELECT pg_is_in_recovery()' "$CONNINFO")" f
+expect_eq "an anonymous read through the API it prints" \
+    "$(curl -s -m 10 "$API/api/books/?page_size=1" | jq -r '.count > 0')" true
+TOKEN=$(sed -n 's/^  TOKEN=//p' "$W/run1.txt")
+code=$(curl -s -o "$W/created.json" -w '%{http_code}' -m 10 -X POST -H "Authorization: Bearer $TOKEN" \
+    -H 'Content-Type: application/json' -d '{"name": "Before the loss", "email": "before@example.org"}' \
+    "$API/api/authors/")
+expect_eq "a write with the token it prints: 201" "$code" 201
+
+# The loss of the primary's node, with the command the demo prints.
+LOSS=$(grep -m1 '^  kill -9 -- ' "$W/run1.txt" | sed 's/^  //')
+LEADER=$(build/prodata cluster status --config "$D/cluster.conf" --json | jq -r .leader)
+T0=$SECONDS
+eval "$LOSS"
+back() { [ "$(curl -s -o /dev/null -w '%{http_code}' -m 3 "$API/api/authors/?name=Before+the+loss")" = 200 ] &&
+    [ "$(build/prodata cluster status --config "$D/cluster.conf" --json | jq -r '.leader // "" ')" != "$LEADER" ] &&
+    [ "$(build/prodata cluster status --config "$D/cluster.conf" --json | jq -r '.leader // "" ')" != "" ]; }
+if poll_ok 60 back; then
+    tap_ok "the primary's node lost: another leads and the API answers again ($((SECONDS - T0)) s)"
+else
+    tap_not_ok "the primary's node lost: another leads and the API answers again" \
+        "$(build/prodata cluster status --config "$D/cluster.conf" 2>&1)"
+fi
+expect_eq "... the write acknowledged before the loss is there (synchronous mode)" \
+    "$(curl -s -m 10 "$API/api/authors/?name=Before+the+loss" | jq -r .count)" 1
+
+if timeout 300 scripts/demo.sh >"$W/run2.txt" 2>&1; then
+    tap_ok "make demo again: the data reused, the lost node back as a standby"
+else
+    tap_not_ok "make demo again: the data reused, the lost node back as a standby" "$(tail -n 15 "$W/run2.txt")"
+fi
+timeout 120 scripts/demo.sh stop >"$W/stop.txt" 2>&1
+expect_eq "make demo-stop leaves no process of the demo" "$(pgrep -f "$D/" | wc -l)" 0
+tap_done
