@@ -67,8 +67,9 @@ log_pending(PdKeeper *keeper, const PdNodeStatus *status)
         return;
     char names[sizeof keeper->live_pending] = "";
     for (size_t i = 0; i < status->pending_restart_count; i++)
-        snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", i > 0 ? ", " : "",
-                 status->pending_restart[i]);
+        if (!pd_node_owns_parameter(status->pending_restart[i]))
+            snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s",
+                     names[0] != '\0' ? ", " : "", status->pending_restart[i]);
     if (strcmp(names, keeper->live_pending) == 0)
         return;
     if (names[0] != '\0')
@@ -86,16 +87,31 @@ pd_keeper_live_apply(PdKeeper *keeper, const PdNodeStatus *status)
     log_pending(keeper, status);
 }
 
+/*
+ * The pending restarts an operator can act on: the node module's own parameters are left out (a standby
+ * of PostgreSQL 15 reports recovery_target_timeline pending after every reload, though its value, 'latest',
+ * never changes).
+ */
+static void
+fill_pending(const PdKeeper *keeper, const PdNodeStatus *status, PdMemberState *state)
+{
+    const char **names = pd_arena_calloc(keeper->tick, status->pending_restart_count + 1, sizeof *names);
+    size_t count = 0;
+    for (size_t i = 0; names != NULL && i < status->pending_restart_count && count < PD_MEMBER_PENDING_MAX;
+         i++)
+        if (!pd_node_owns_parameter(status->pending_restart[i]))
+            names[count++] = status->pending_restart[i];
+    state->pending_restart = names;
+    state->pending_restart_count = names != NULL ? count : 0;
+}
+
 void
 pd_keeper_live_fill(const PdKeeper *keeper, const PdNodeStatus *status, PdMemberState *state)
 {
     state->replay_lag_ms = -1;
     if (!status->is_connected)
         return;
-    state->pending_restart = (const char *const *)status->pending_restart;
-    state->pending_restart_count = status->pending_restart_count < PD_MEMBER_PENDING_MAX
-                                       ? status->pending_restart_count
-                                       : PD_MEMBER_PENDING_MAX;
+    fill_pending(keeper, status, state);
     bool is_caught_up =
         !status->is_in_recovery ||
         (keeper->leader_write_lsn > 0 ? status->replayed_lsn >= keeper->leader_write_lsn
