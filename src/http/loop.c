@@ -482,11 +482,18 @@ loop_mux(PdDbMux **slot, const char *group_begin)
         PdError err = {0};
         if (!pd_http_task_acquire(loop->server->pool, false, &db, &err))
             return NULL;
-        if (new_mux(db, group_begin, slot, &err) == NULL)
+        if (*slot != NULL) /* another task of the loop made one while this one connected (a parked wait) */
+        {
+            pd_pool_release(loop->server->pool, db);
+            return *slot;
+        }
+        PdDbMux *made = NULL;
+        if (new_mux(db, group_begin, &made, &err) == NULL)
         {
             pd_pool_release(loop->server->pool, db);
             return NULL;
         }
+        *slot = made;
     }
     return *slot;
 }
