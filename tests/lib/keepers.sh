@@ -14,7 +14,8 @@
 #   kc_down                      everything stopped (writers, keepers, PostgreSQL, etcd, namespaces)
 # FAULTS lists the faults kc_trial knows. Times are CLOCK_REALTIME milliseconds (date +%s%3N).
 
-KC_FAULTS="isolate cut_etcd cut_peers etcd_all standby_isolated oneway loss pmkill nodeloss sigstop etcd_restart"
+KC_FAULTS="isolate cut_etcd cut_peers etcd_all standby_isolated oneway loss pmkill pmkill_wal nodeloss sigstop etcd_restart"
+KC_WAL_ROWS=${KC_WAL_ROWS:-400000} # pmkill_wal: rows of 500 bytes written just before the kill (~250 MB of WAL)
 KC_CLUSTER=kf
 KC_PASSWORD=kf-s3cret-Pa55
 KC_TTL_MS=3000          # the cluster configuration's default ttl_s
@@ -180,7 +181,7 @@ kc_inject() {
         # (issue 10, section 4) exists, these two expect "same" and KC_FENCED=0.
         etcd_all) netns_isolate e1; KC_EXPECT=outage ;;
         etcd_restart) kc_etcd_stop; KC_EXPECT=outage ;;
-        pmkill) kill -9 "$(kc_postmaster "$KC_OLD")"; KC_EXPECT=same KC_FENCED=0 KC_HOLD=0 ;;
+        pmkill | pmkill_wal) kill -9 "$(kc_postmaster "$KC_OLD")"; KC_EXPECT=same KC_FENCED=0 KC_HOLD=0 ;;
         nodeloss)
             local pm
             pm=$(kc_postmaster "$KC_OLD")
@@ -249,6 +250,10 @@ kc_trial() {
         writer_stop multi direct
         return 1
     fi
+    # pmkill_wal: WAL since the last checkpoint that crash recovery must replay (seconds of it).
+    [ "$fault" = pmkill_wal ] && timeout 300 psql -X -q -h "$KC_DIR/$KC_OLD/state" -p 5432 -U postgres -d postgres \
+        -c "create table \"${table}_wal\" as select g, repeat('x', 500) as pad from generate_series(1, $KC_WAL_ROWS) g" \
+        >/dev/null 2>&1
     sleep 1
     fault_ms=$(kc_now)
     kc_inject "$fault" || { writer_stop multi direct; KC_PROBLEMS="could not inject $fault"; return 1; }
