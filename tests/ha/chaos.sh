@@ -45,7 +45,7 @@ if ! kc_wait_healthy 120; then
 fi
 kc_sync_check
 if [ "$KC_SYNC" = 1 ]; then echo "chaos: synchronous (rows lost must be 0)"
-else echo "chaos: asynchronous (the keeper does not manage synchronous_standby_names yet): rows lost are printed, not failed"; fi
+else echo "chaos: asynchronous (synchronous_standby_names not set): rows lost are printed, not failed"; fi
 
 RANDOM=$SEED
 SPLIT=0 LATE=0 LOST=0 ACKED=0 UNSAFE=0 STUCK=0
