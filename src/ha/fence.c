@@ -176,42 +176,90 @@ guard_fence(const char *data_dir, int socket, bool is_keeper_gone)
         pd_logf(PD_LOG_WARNING, "fence: cannot tell the keeper: %s", strerror(errno));
 }
 
-/* The guard's life: wait for deadlines, fence past them, leave when the keeper is gone and nothing is armed.
- */
+/* Past a deadline, with no newer one: a postmaster that appears (a start the keeper began before the
+ * deadline: pg_ctl had not written postmaster.pid yet when the guard looked) is killed as soon as seen. */
+static void
+guard_refence(const char *data_dir, int socket)
+{
+    int pid = 0;
+    PdError err = {0};
+    if (!pd_fence_kill(data_dir, &pid, &err))
+        pd_logf(PD_LOG_ERROR, "fence: %s", err.message);
+    if (pid == 0)
+        return;
+    pd_logf(PD_LOG_WARNING, "fence: a postmaster of %s started after the deadline: killed (pid %d)", data_dir,
+            pid);
+    int64_t report = pid;
+    if (send(socket, &report, sizeof report, MSG_NOSIGNAL) < 0)
+        pd_logf(PD_LOG_WARNING, "fence: cannot tell the keeper: %s", strerror(errno));
+}
+
+/* How often an expired guard looks for a postmaster started after its deadline. */
+#define GUARD_RECHECK_MS 20
+
+typedef struct
+{
+    int64_t fence_at;    /* the latest deadline the keeper sent; 0: none armed */
+    bool is_expired;     /* fenced at a deadline, no newer one (nor a disarm) since: no postmaster may run */
+    bool is_keeper_gone; /* the keeper's end of the socket closed */
+} GuardState;
+
+/* Reads every message waiting (without blocking): the latest deadline wins, so a guard woken late never
+ * fences on a deadline the keeper has already replaced or disarmed. */
+static void
+guard_receive(const char *data_dir, int socket, GuardState *state)
+{
+    while (!state->is_keeper_gone)
+    {
+        int64_t message = 0;
+        ssize_t got = recv(socket, &message, sizeof message, MSG_DONTWAIT);
+        if (got == (ssize_t)sizeof message)
+        {
+            state->fence_at = message;
+            state->is_expired = false;
+        }
+        else if (got < 0 && errno == EINTR)
+            continue;
+        else if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return;
+        else
+        {
+            state->is_keeper_gone = true;
+            if (state->fence_at != 0)
+                pd_logf(PD_LOG_WARNING, "fence: the keeper is gone; fencing %s in %lld ms", data_dir,
+                        (long long)(state->fence_at - pd_fence_now_ms()));
+        }
+    }
+}
+
+/* The guard's life: wait for deadlines, fence past them and go on fencing until the keeper sends a newer
+ * deadline or disarms (0), leave when the keeper is gone and nothing is armed. */
 static void
 guard_main(const char *data_dir, int socket)
 {
-    int64_t fence_at = 0;
-    bool is_keeper_gone = false;
+    GuardState state = {0};
     for (;;)
     {
+        guard_receive(data_dir, socket, &state);
         int64_t now = pd_fence_now_ms();
-        if (fence_at != 0 && now >= fence_at)
+        if (state.fence_at != 0 && now >= state.fence_at)
         {
-            guard_fence(data_dir, socket, is_keeper_gone);
-            fence_at = 0;
+            guard_fence(data_dir, socket, state.is_keeper_gone);
+            state.fence_at = 0;
+            state.is_expired = true;
         }
-        if (is_keeper_gone && fence_at == 0)
+        else if (state.is_expired && !state.is_keeper_gone)
+            guard_refence(data_dir, socket);
+        if (state.is_keeper_gone && state.fence_at == 0)
             return;
-        int timeout = fence_at == 0 ? -1 : (int)(fence_at - now > INT_MAX ? INT_MAX : fence_at - now);
-        struct pollfd ready = {.fd = socket, .events = POLLIN};
-        if (is_keeper_gone || poll(&ready, 1, timeout) != 1)
-        {
-            if (is_keeper_gone && timeout > 0)
-                usleep((useconds_t)(timeout > 100 ? 100 : timeout) * 1000);
-            continue;
-        }
-        int64_t message = 0;
-        ssize_t got = recv(socket, &message, sizeof message, 0);
-        if (got == (ssize_t)sizeof message)
-            fence_at = message;
-        else if (got == 0 || (got < 0 && errno != EINTR && errno != EAGAIN))
-        {
-            is_keeper_gone = true;
-            if (fence_at != 0)
-                pd_logf(PD_LOG_WARNING, "fence: the keeper is gone; fencing %s in %lld ms", data_dir,
-                        (long long)(fence_at - pd_fence_now_ms()));
-        }
+        int64_t left = state.fence_at - now;
+        int timeout = state.fence_at != 0 ? (int)(left > INT_MAX ? INT_MAX : left)
+                      : state.is_expired  ? GUARD_RECHECK_MS
+                                          : -1;
+        if (state.is_keeper_gone)
+            usleep((useconds_t)(timeout > 100 ? 100 : timeout) * 1000);
+        else
+            (void)poll(&(struct pollfd){.fd = socket, .events = POLLIN}, 1, timeout);
     }
 }
 

@@ -4,8 +4,9 @@
  * postmaster and every backend at that deadline, not before, and a session
  * open before the deadline gets no answer after it; disarmed in time it
  * kills nothing; armed by a keeper that then dies with SIGKILL it still kills
- * at the deadline, on its own; and a postmaster.pid naming a process that is
- * not our postgres (a reused pid) is never signalled.
+ * at the deadline, on its own; a postmaster.pid naming a process that is
+ * not our postgres (a reused pid) is never signalled; and a postmaster that
+ * starts after the deadline passed is killed until a newer deadline comes.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -205,6 +206,39 @@ test_reused_pid_untouched(void **state)
     waitpid(sleeper, NULL, 0);
 }
 
+/* A start the keeper began before the deadline, its postmaster appearing after it (the guard found none
+ * when it fenced): killed as soon as seen, again and again, until a newer deadline comes. */
+static void
+test_start_after_deadline(void **state)
+{
+    (void)state;
+    if (postmaster_pid() != 0)
+        pd_node_stop(node, 10000, NULL, NULL);
+    PdError err = {0};
+    PdFence *fence = NULL;
+    expect_ok(pd_fence_start(pd_node_data_dir(node), &fence, &err), &err);
+    expect_ok(pd_fence_arm(fence, pd_fence_now_ms() + 100, &err), &err);
+    usleep(400 * 1000); /* the deadline passed with no postmaster */
+    PdError start_err = {0};
+    (void)pd_node_start(node, 5000, &start_err); /* may fail: the guard kills the postmaster as it starts */
+    usleep(500 * 1000);
+    assert_int_equal(postmaster_pid(), 0);
+    int reported = 0;
+    bool is_gone = true;
+    for (int i = 0; i < 100 && reported == 0; i++, usleep(10000))
+        pd_fence_poll(fence, &reported, &is_gone);
+    assert_true(reported > 0);
+    printf("# a postmaster started after the deadline was killed (pid %d)\n", reported);
+    /* a newer deadline: the guard lets PostgreSQL run until then */
+    expect_ok(pd_fence_arm(fence, pd_fence_now_ms() + 60000, &err), &err);
+    usleep(50 * 1000);
+    start_node();
+    usleep(300 * 1000);
+    assert_true(postmaster_pid() > 0);
+    expect_ok(pd_fence_arm(fence, 0, &err), &err);
+    pd_fence_stop(fence);
+}
+
 static int
 setup(void **state)
 {
@@ -237,10 +271,9 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_fences_at_deadline),
-        cmocka_unit_test(test_disarmed_kills_nothing),
-        cmocka_unit_test(test_keeper_killed),
-        cmocka_unit_test(test_reused_pid_untouched),
+        cmocka_unit_test(test_fences_at_deadline),   cmocka_unit_test(test_disarmed_kills_nothing),
+        cmocka_unit_test(test_keeper_killed),        cmocka_unit_test(test_reused_pid_untouched),
+        cmocka_unit_test(test_start_after_deadline),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
