@@ -20,7 +20,7 @@ source tests/lib/keepers.sh
 WORK=$(mktemp -d /tmp/prodata-bench-failover.XXXXXX)
 chmod 755 "$WORK"
 WRITERS_DIR=$WORK
-ROWS=$WORK/rows.tsv # system scenario unavailability_s lost rejoin_s
+ROWS=$WORK/rows.tsv # system scenario unavailability_s lost rejoin_s split_brain ("-": not judged)
 : >"$ROWS"
 PATRONI_DONE=0
 cleanup() {
@@ -45,8 +45,9 @@ prodata_trials() {
         if [ "$fault" = pmkill ]; then unavail=$(kc_field recovery_ms "$KC_RESULT")
         else unavail=$(kc_field unavailability_ms "$KC_RESULT"); fi
         echo "  prodata $scenario $i: $KC_RESULT"
-        printf 'prodata\t%s\t%s\t%s\t%s\n' "$scenario" "$(seconds "$unavail")" "$(kc_field lost "$KC_RESULT")" \
-            "$(seconds "$(kc_field rejoin_ms "$KC_RESULT")")" >>"$ROWS"
+        grep -E '^split brain: [^n]' <<<"$KC_CHECK" | sed 's/^/    /'
+        printf 'prodata\t%s\t%s\t%s\t%s\t%s\n' "$scenario" "$(seconds "$unavail")" "$(kc_field lost "$KC_RESULT")" \
+            "$(seconds "$(kc_field rejoin_ms "$KC_RESULT")")" "$(kc_field split_brain "$KC_RESULT")" >>"$ROWS"
     done
 }
 
@@ -58,7 +59,7 @@ run_prodata() {
     prodata_trials "postmaster crash" pmkill
     prodata_trials "node loss" nodeloss
     prodata_trials "network isolation" isolate
-    if ! "$PRODATA" cluster switchover --help 2>&1 | grep -q 'unknown subcommand'; then
+    if ! "$PRODATA" cluster switchover 2>&1 | grep -q 'unknown subcommand'; then
         NOTES+=("prodata: switchover exists but this bench does not drive it yet")
     else
         NOTES+=("prodata: switchover not measured: \`prodata cluster switchover\` does not exist yet")
@@ -98,19 +99,20 @@ for line in open(sys.argv[1]):
         continue
     scenario = names.get(t['trial'].split('-')[1], t['trial'])
     rejoin = t.get('rejoin_s')
-    print('patroni\t%s\t%.2f\t%d\t%s' % (scenario, t['unavail_s'], t['acked_lost'],
-                                         '-' if rejoin is None else '%.2f' % rejoin))
+    print('patroni\t%s\t%.2f\t%d\t%s\t-' % (scenario, t['unavail_s'], t['acked_lost'],
+                                            '-' if rejoin is None else '%.2f' % rejoin))
 PY
     NOTES+=("patroni: network isolation not measured: the anchor has no isolation trial")
     "$WORK/patroni/run.sh" stop >/dev/null 2>&1
     PATRONI_DONE=1
 }
 
-# The table: per system and scenario, unavailability min/median/max, rows lost (total), rejoin median.
+# The table: per system and scenario, unavailability min/median/max, rows lost (total), rejoin median, the
+# trials with a split brain (check_writes; "-": the anchor does not judge it).
 report() {
     echo
-    echo "| system | scenario | trials | write unavailability s (min / median / max) | acknowledged rows lost | rejoin s (median) |"
-    echo "|---|---|---:|---|---:|---:|"
+    echo "| system | scenario | trials | write unavailability s (min / median / max) | acknowledged rows lost | rejoin s (median) | split brain (trials) |"
+    echo "|---|---|---:|---|---:|---:|---:|"
     sort -t$'\t' -k1,1 -k2,2 -s "$ROWS" | awk -F'\t' '
         function median(list, n,   a, i, j, t) {
             n = split(list, a, " ")
@@ -124,10 +126,11 @@ report() {
             m = median(u); ulo = lo; uhi = hi
             split(key, k, SUBSEP)
             printf "| %s | %s | %d | %s |", k[1], k[2], count, (m == "-") ? "- (" none " without a new primary)" : ulo " / " m " / " uhi (none ? " (" none " none)" : "")
-            printf " %d | %s |\n", lost, median(r)
+            printf " %d | %s | %s |\n", lost, median(r), judged ? nsplit : "-"
         }
         { this = $1 SUBSEP $2
-          if (this != key) { flush(); key = this; u = ""; r = ""; count = 0; lost = 0; none = 0 }
+          if (this != key) { flush(); key = this; u = ""; r = ""; count = 0; lost = 0; none = 0; nsplit = 0; judged = 0 }
+          if ($6 ~ /^[0-9]+$/) { judged = 1; if ($6 > 0) nsplit++ }
           count++
           if ($3 ~ /^[0-9.]+$/) u = u " " $3; else none++
           if ($4 ~ /^[0-9]+$/) lost += $4
