@@ -179,6 +179,7 @@ typedef struct PdKeeperSettings
     const char *peer_addresses; /* addresses or CIDR ranges allowed to replicate and rewind, comma-separated;
                                    "": pg_listen_address's /24 (IPv4) or itself (IPv6) */
     int fence_margin_ms;        /* the fence deadline's margin before the lease's end (docs/ha.md) */
+    int primary_start_timeout_ms; /* a crashed primary's restart in place, then the leader key given up */
     int log_level;
 } PdKeeperSettings;
 

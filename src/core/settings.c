@@ -279,6 +279,9 @@ static const PdSetting keeper_rows[] = {
     KEEPER_MS(fence_margin_ms, "500", 50, 10000,
               "a primary stops taking writes this long before its lease can end (its last renewal's send "
               "time + TTL); covers the fence guard's wake-up and clock rate drift (docs/ha.md)"),
+    KEEPER_MS(primary_start_timeout_ms, "30000", 1000, 3600000,
+              "how long the leader may take to start its crashed PostgreSQL again in place (crash recovery "
+              "included) before it gives up the leader key so a standby takes over (docs/ha.md)"),
     LOG_LEVEL_ROW_DEFAULT(PdKeeperSettings, "info"),
 };
 

@@ -335,8 +335,10 @@ pd_fence_poll(PdFence *fence, int *fenced_pid, bool *is_gone)
     {
         int64_t report = 0;
         ssize_t got = recv(fence->socket, &report, sizeof report, MSG_DONTWAIT);
-        if (got == (ssize_t)sizeof report)
+        if (got == (ssize_t)sizeof report && report != 0) /* 0: a deadline passed with nothing to kill */
             *fenced_pid = (int)report;
+        else if (got == (ssize_t)sizeof report)
+            continue;
         else
         {
             *is_gone = got == 0 || (got < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);

@@ -1,13 +1,11 @@
 /*
  * keeper.c - the keeper's life (keeper.h): made from its settings, one loop
- * of ticks, and its shutdown. It owns the lease: granted at start, renewed
- * first thing in every tick, and the only source of fence_at, which the
- * fence guard receives after every renewal that etcd confirmed. The clock
- * is read just before the keepalive is sent: etcd counts the TTL from its
- * receipt, later, so "send time + TTL" is a time the lease lives at least
- * until. An UNKNOWN renewal changes nothing (the guard's deadline stands);
- * only LEASE_NOT_FOUND says the lease is gone. A tick's memory is one arena,
- * reset at the next tick.
+ * of ticks, and its shutdown. The lease is the lease thread's
+ * (keeper_lease.c): the loop declares the bound of each step before it
+ * starts it (an ordinary step: its etcd and node calls; a long one: its
+ * program's timeout), reads fence_at for its decisions, and says whether the
+ * guard should be armed. A tick's memory is one arena, reset at the next
+ * tick.
  */
 #include "ha/keeper_run.h"
 
@@ -47,110 +45,11 @@ pd_keeper_wait(PdKeeper *keeper, const char *fmt, ...)
     pd_logf(PD_LOG_DEBUG, "keeper %s: waiting for %s", keeper->name, keeper->waiting_for);
 }
 
-/* ---- the lease and the guard ------------------------------------------------------------------------- */
-
-void
-pd_keeper_guard(PdKeeper *keeper, bool may_write)
+int
+pd_keeper_ordinary_ms(const PdKeeper *keeper)
 {
-    int64_t at = 0;
-    if (may_write || keeper->is_leader)
-        at = keeper->fence_at != 0 ? keeper->fence_at : pd_keeper_now_ms(); /* no lease: no writes */
-    if (at == keeper->guard_at)
-        return;
-    PdError err = {0};
-    if (!pd_fence_arm(keeper->fence, at, &err))
-        pd_logf(PD_LOG_ERROR, "keeper %s: %s", keeper->name, err.message);
-    keeper->guard_at = at;
-}
-
-static void
-lease_lost(PdKeeper *keeper, const char *why)
-{
-    bool was_leader = keeper->is_leader;
-    if (was_leader)
-        pd_logf(PD_LOG_WARNING, "keeper %s: the lease is gone (%s): no longer the leader", keeper->name, why);
-    keeper->lease_id = 0;
-    keeper->lease_valid_until = 0;
-    keeper->fence_at = 0;
-    keeper->is_leader = false;
-    /* The guard killed a leader's primary before its lease could end; should it not have (a guard that
-       failed, a clock gone wrong), the lease is gone now and another node may lead: no write may be taken
-       from here. (A primary that never led, as a first one initialised, is the act's: killed if another
-       leads.) */
-    int pid = 0;
-    PdNodeRun run = pd_node_run_state(keeper->node, &pid);
-    if (!was_leader || run == PD_NODE_STOPPED || run == PD_NODE_CRASHED || pd_keeper_is_standby_dir(keeper))
-        return;
-    pd_logf(PD_LOG_WARNING,
-            "keeper %s: the lease is gone while PostgreSQL (postmaster %d) may take writes: "
-            "killing it now",
-            keeper->name, pid);
-    PdError err = {0};
-    if (!pd_fence_kill(pd_node_data_dir(keeper->node), &pid, &err))
-        pd_logf(PD_LOG_ERROR, "keeper %s: %s", keeper->name, err.message);
-}
-
-static void
-lease_granted(PdKeeper *keeper, int64_t sent_at, int64_t ttl_s)
-{
-    keeper->lease_valid_until = sent_at + ttl_s * 1000;
-    int64_t margin = keeper->fence_margin_ms;
-    if (margin > ttl_s * 500) /* never more than half the TTL */
-        margin = ttl_s * 500;
-    keeper->fence_at = keeper->lease_valid_until - margin;
-}
-
-static void
-grant(PdKeeper *keeper)
-{
-    PdError err = {0};
-    int64_t lease_id = 0, ttl_s = 0;
-    int64_t sent_at = pd_keeper_now_ms();
-    PdEtcdOutcome outcome = pd_etcd_lease_grant(keeper->etcd, keeper->config.ttl_s, &lease_id, &ttl_s, &err);
-    if (outcome.status != PD_ETCD_DONE)
-    {
-        pd_logf(PD_LOG_WARNING, "keeper %s: no lease granted (%s): %s", keeper->name,
-                pd_etcd_status_name(outcome.status), err.message);
-        return;
-    }
-    keeper->lease_id = lease_id;
-    lease_granted(keeper, sent_at, ttl_s);
-    pd_logf(PD_LOG_INFO, "keeper %s: lease %" PRIx64 " granted, TTL %" PRId64 " s", keeper->name,
-            (uint64_t)lease_id, ttl_s);
-}
-
-void
-pd_keeper_renew(PdKeeper *keeper)
-{
-    if (keeper->lease_id == 0)
-    {
-        grant(keeper);
-        return;
-    }
-    PdError err = {0};
-    int64_t ttl_s = 0;
-    int64_t sent_at = pd_keeper_now_ms(); /* before the send: etcd counts from its receipt, later */
-    if (keeper->fence_at > sent_at)       /* a renewal past the fence deadline comes too late to matter */
-        pd_etcd_limit_next_call(keeper->etcd,
-                                (int)(keeper->fence_at - sent_at < 200 ? 200 : keeper->fence_at - sent_at));
-    PdEtcdOutcome outcome = pd_etcd_lease_keepalive(keeper->etcd, keeper->lease_id, &ttl_s, &err);
-    switch (outcome.status)
-    {
-        case PD_ETCD_DONE:
-            lease_granted(keeper, sent_at, ttl_s);
-            return;
-        case PD_ETCD_LEASE_NOT_FOUND:
-            lease_lost(keeper, "etcd no longer has it");
-            grant(keeper);
-            return;
-        case PD_ETCD_UNKNOWN:
-        case PD_ETCD_COMPARE_FAILED:
-        case PD_ETCD_REJECTED:
-            break;
-    }
-    pd_logf(PD_LOG_WARNING, "keeper %s: the lease was not renewed (%s): %s; fence in %" PRId64 " ms",
-            keeper->name, pd_etcd_status_name(outcome.status), err.message,
-            keeper->fence_at - pd_keeper_now_ms());
+    return keeper->config.loop_interval_ms * 2 + keeper->settings->etcd_request_timeout_ms * 2 +
+           PD_KEEPER_NODE_CALL_MS;
 }
 
 /* ---- one tick ---------------------------------------------------------------------------------------- */
@@ -193,7 +92,7 @@ poll_guard(PdKeeper *keeper, bool *is_guard_gone)
         pd_logf(PD_LOG_WARNING, "keeper %s: the fence guard killed PostgreSQL (postmaster %d)", keeper->name,
                 pid);
         keeper->is_fenced = true;
-        keeper->guard_at = 0;             /* the guard disarmed itself */
+        pd_keeper_guard_fenced(keeper);   /* the guard disarmed itself */
         pd_keeper_publish_fenced(keeper); /* the API first */
         pd_keeper_publish_phase(keeper, "fenced");
     }
@@ -205,7 +104,9 @@ tick(PdKeeper *keeper, bool *is_guard_gone)
     pd_arena_reset(keeper->tick);
     keeper->waiting_for = "";
     keeper->phase = NULL;
-    pd_keeper_renew(keeper);
+    int ordinary = pd_keeper_ordinary_ms(keeper);
+    pd_keeper_step(keeper, "a tick", ordinary);
+    pd_keeper_lease_poll(keeper);
     PdNodeStatus status;
     memset(&status, 0, sizeof status);
     status.run = pd_node_run_state(keeper->node, &status.pid);
@@ -216,11 +117,14 @@ tick(PdKeeper *keeper, bool *is_guard_gone)
     if (read.is_known)
         pd_keeper_apply_config(keeper, &read);
     read_node(keeper, &status);
+    pd_keeper_step(keeper, "acting", ordinary);
     pd_keeper_act(keeper, &read, &status);
+    pd_keeper_step(keeper, "a tick's end", ordinary);
     read_node(keeper, &status); /* what the act made of the node is what gets published */
     pd_keeper_live_apply(keeper, &status);
     pd_keeper_guard(keeper, may_write(keeper, &status));
     pd_keeper_publish(keeper, &read, &status);
+    pd_keeper_step(keeper, "the pause between ticks", keeper->config.loop_interval_ms * 2);
 }
 
 /* Sleeps until until_ms (monotonic), waking every 50 ms to see whether a signal asked to stop. */
@@ -235,9 +139,8 @@ sleep_until(int64_t until_ms, volatile sig_atomic_t *is_stopping)
     }
 }
 
-/* The leader key deleted if it is still the one this keeper wrote. */
-static void
-release_leader(PdKeeper *keeper)
+void
+pd_keeper_release_leader(PdKeeper *keeper)
 {
     PdError err = {0};
     PdEtcdKv current;
@@ -259,6 +162,7 @@ shut_down(PdKeeper *keeper)
     PdError err = {0};
     bool was_immediate = false;
     int64_t started = pd_keeper_now_ms();
+    pd_keeper_step(keeper, "the shutdown", 10000 + PD_KEEPER_NODE_CALL_MS); /* the lease held meanwhile */
     if (!pd_node_stop(keeper->node, 10000, &was_immediate, &err))
     {
         pd_logf(PD_LOG_ERROR, "keeper %s: PostgreSQL did not stop: %s; killing it", keeper->name,
@@ -270,16 +174,8 @@ shut_down(PdKeeper *keeper)
     pd_logf(PD_LOG_INFO, "keeper %s: PostgreSQL stopped%s in %" PRId64 " ms", keeper->name,
             was_immediate ? " (immediate)" : "", pd_keeper_now_ms() - started);
     if (keeper->is_leader && keeper->leader_revision > 0)
-        release_leader(keeper); /* only now: PostgreSQL takes no more writes */
-    pd_fence_arm(keeper->fence, 0, &err);
-    keeper->guard_at = 0;
-    if (keeper->lease_id != 0)
-    {
-        PdEtcdOutcome outcome = pd_etcd_lease_revoke(keeper->etcd, keeper->lease_id, &err);
-        pd_logf(PD_LOG_INFO, "keeper %s: lease revoked: %s", keeper->name,
-                pd_etcd_status_name(outcome.status));
-        keeper->lease_id = 0;
-    }
+        pd_keeper_release_leader(keeper); /* only now: PostgreSQL takes no more writes */
+    pd_keeper_lease_end(keeper);
 }
 
 bool
@@ -288,6 +184,9 @@ pd_keeper_run(PdKeeper *keeper, volatile sig_atomic_t *is_stopping, PdError *err
     pd_logf(PD_LOG_INFO, "keeper %s: running (fence guard pid %d, cluster %s)", keeper->name,
             pd_fence_pid(keeper->fence), keeper->keys.root);
     bool is_guard_gone = false;
+    pd_keeper_step(keeper, "the first tick", pd_keeper_ordinary_ms(keeper));
+    if (!pd_keeper_lease_start(keeper, err))
+        return false;
     while (!*is_stopping && !is_guard_gone)
     {
         int64_t started = pd_keeper_now_ms();
@@ -389,7 +288,7 @@ make_keeper(PdKeeper *keeper, const PdKeeperOptions *options, PdError *err)
         return pd_error_set(err, PD_ERR_NO_MEMORY, "out of memory for the keeper");
     keeper->settings = settings;
     keeper->name = settings->member_name;
-    keeper->fence_margin_ms =
+    keeper->lease.fence_margin_ms =
         options->fence_margin_ms > 0 ? options->fence_margin_ms : PD_KEEPER_FENCE_MARGIN_MS_DEFAULT;
     keeper->view = options->view;
     keeper->waiting_for = "";
@@ -400,7 +299,7 @@ make_keeper(PdKeeper *keeper, const PdKeeperOptions *options, PdError *err)
         !pd_etcd_open(&etcd_config, &keeper->etcd, err))
         return false;
     load_config(keeper);
-    return make_node(keeper, options, err);
+    return pd_keeper_lease_init(keeper, &etcd_config, err) && make_node(keeper, options, err);
 }
 
 bool
@@ -428,6 +327,7 @@ pd_keeper_free(PdKeeper *keeper)
     if (keeper == NULL)
         return;
     pd_fence_stop(keeper->fence);
+    pd_keeper_lease_free(keeper);
     pd_node_free(keeper->node);
     pd_etcd_close(keeper->etcd);
     pd_arena_free(keeper->config_arena[0]);

@@ -50,6 +50,8 @@ revoke_former_lease(PdKeeper *keeper, const PdKeeperRead *read)
 static void
 act_leader(PdKeeper *keeper, const PdKeeperRead *read, const PdNodeStatus *status)
 {
+    if (status->is_connected)
+        keeper->down_since = 0;
     if (status->is_connected && !status->is_in_recovery)
     {
         pd_keeper_ensure_slots(keeper, read, status);
@@ -59,7 +61,7 @@ act_leader(PdKeeper *keeper, const PdKeeperRead *read, const PdNodeStatus *statu
         pd_keeper_promote(keeper, read, status->received_lsn);
     else if (status->run == PD_NODE_STOPPED || status->run == PD_NODE_CRASHED)
         pd_keeper_restart_in_place(keeper);
-    else
+    else if (!pd_keeper_start_given_up(keeper))
         pd_keeper_wait(keeper, "PostgreSQL to accept connections (%s)", pd_node_run_name(status->run));
 }
 
@@ -72,6 +74,7 @@ follow(PdKeeper *keeper, const PdMemberState *leader, const PdNodeStatus *status
     PdError err = {0};
     if (strcmp(keeper->following, target) != 0)
     {
+        pd_keeper_step(keeper, "pointing the standby", 10000 + PD_KEEPER_NODE_CALL_MS);
         if (!pd_node_configure(keeper->node, leader->pg_host, leader->pg_port, NULL, &err) ||
             !pd_node_reload(keeper->node, 10000, &err))
         {
@@ -98,6 +101,7 @@ follow(PdKeeper *keeper, const PdMemberState *leader, const PdNodeStatus *status
             keeper->name, leader->name, leader->timeline, status->timeline);
     keeper->stuck_since = 0;
     keeper->needs_rewind = true;
+    pd_keeper_step(keeper, "stopping to rewind", 20000 + PD_KEEPER_NODE_CALL_MS);
     if (!pd_node_stop(keeper->node, 10000, NULL, &err))
         pd_logf(PD_LOG_WARNING, "keeper %s: %s", keeper->name, err.message);
 }
@@ -174,6 +178,7 @@ candidate_lsn(PdKeeper *keeper, const PdNodeStatus *status, uint64_t *lsn)
         PdError err = {0};
         pd_logf(PD_LOG_INFO, "keeper %s: no leader: starting the standby to learn its position",
                 keeper->name);
+        pd_keeper_step(keeper, "starting the standby", 30000 + PD_KEEPER_STEP_SLACK_MS);
         if (!pd_node_start(keeper->node, 30000, &err))
             pd_logf(PD_LOG_WARNING, "keeper %s: %s", keeper->name, err.message);
         return false;
@@ -253,12 +258,14 @@ pd_keeper_act(PdKeeper *keeper, const PdKeeperRead *read, const PdNodeStatus *st
     }
     ensure_roster(keeper);
     bool is_mine = read->leader != NULL && strcmp(read->leader, keeper->name) == 0;
-    if (is_mine && read->leader_lease != keeper->lease_id)
+    if (is_mine && read->leader_lease != pd_keeper_lease_id(keeper))
     {
         revoke_former_lease(keeper, read);
         return;
     }
     keeper->is_leader = is_mine;
+    if (!is_mine)
+        keeper->down_since = 0;
     if (read->leader == NULL && keeper->leaderless_since_ms == 0)
         keeper->leaderless_since_ms = pd_keeper_wall_ms();
     else if (read->leader != NULL)

@@ -90,7 +90,8 @@ member_state(const PdKeeper *keeper, const PdNodeStatus *status)
 static void
 put_member(PdKeeper *keeper, const PdMemberState *state)
 {
-    if (keeper->lease_id == 0)
+    int64_t lease_id = pd_keeper_lease_id(keeper);
+    if (lease_id == 0)
         return;
     PdError err = {0};
     char *json = NULL;
@@ -101,7 +102,7 @@ put_member(PdKeeper *keeper, const PdMemberState *state)
         pd_logf(PD_LOG_ERROR, "keeper %s: member state not written: %s", keeper->name, err.message);
         return;
     }
-    PdEtcdOutcome outcome = pd_etcd_put(keeper->etcd, key, pd_etcd_text(json), keeper->lease_id, NULL, &err);
+    PdEtcdOutcome outcome = pd_etcd_put(keeper->etcd, key, pd_etcd_text(json), lease_id, NULL, &err);
     if (outcome.status != PD_ETCD_DONE)
         pd_logf(PD_LOG_WARNING, "keeper %s: member state not published (%s): %s", keeper->name,
                 pd_etcd_status_name(outcome.status), err.message);
@@ -224,7 +225,7 @@ publish_snapshot(PdKeeper *keeper, const PdKeeperRead *read, const PdNodeStatus 
                                       &keeper->config, &cluster_json, &err)))
         pd_logf(PD_LOG_WARNING, "keeper %s: the API's documents not made: %s", keeper->name, err.message);
     int64_t now = pd_keeper_now_ms();
-    PdKeeperSnapshot snapshot = {.holds_leader = keeper->is_leader && keeper->fence_at > now,
+    PdKeeperSnapshot snapshot = {.holds_leader = keeper->is_leader && pd_keeper_fence_at(keeper) > now,
                                  .pg_running = status->is_connected,
                                  .in_recovery = status->is_connected && status->is_in_recovery,
                                  .is_streaming = state->is_streaming,

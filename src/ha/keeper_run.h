@@ -9,6 +9,7 @@
 #ifndef PRODATA_HA_KEEPER_RUN_H
 #define PRODATA_HA_KEEPER_RUN_H
 
+#include <pthread.h>
 #include <stdint.h>
 
 #include "ha/cluster_config.h"
@@ -25,7 +26,43 @@ enum
     /* a standby not streaming this long from a leader on a newer timeline rewinds: well past
        wal_retrieve_retry_interval (5 s) and a reconnect on a busy node */
     PD_KEEPER_STUCK_MS = 30000,
+    /* a node call's own bounds: a connection (2 s connect, 5 s statement), a reload or stop (10 s), and
+       slack for a loaded machine; part of the bound an ordinary step of the loop declares */
+    PD_KEEPER_NODE_CALL_MS = 12000,
+    /* past its bound, a step is the run time of the program plus this before the lease thread stops */
+    PD_KEEPER_STEP_SLACK_MS = 2000,
+    PD_KEEPER_PROMOTE_MS = 15000, /* pg_ctl promote's bound */
 };
+
+/*
+ * The lease, shared by the loop (the main thread) and the lease thread
+ * (keeper_lease.c), every field under lock. The lease thread alone renews
+ * and grants, with its own etcd client; the loop declares, before each step,
+ * the time by which the step ends (alive_until), and the lease thread renews
+ * only before it: a loop stuck past its step's bound lets the lease lapse.
+ */
+typedef struct PdKeeperLease
+{
+    pthread_mutex_t lock;
+    pthread_cond_t wake; /* CLOCK_MONOTONIC */
+    pthread_t thread;
+    bool is_running;
+    bool is_stopping;
+    PdEtcd *etcd;              /* the lease thread's own client (the loop's only once it is joined) */
+    int64_t lease_id;          /* 0: none */
+    int64_t lease_valid_until; /* CLOCK_MONOTONIC ms: the lease lives at least until then */
+    int64_t fence_at;          /* lease_valid_until - margin; 0: no lease */
+    int64_t guard_at;          /* what the guard was last sent; -1: not known (it fenced) */
+    bool is_guard_wanted;      /* the loop's: the node may write or leads, so the guard follows the lease */
+    int64_t alive_until;       /* the loop's: the bound of the step it is in (CLOCK_MONOTONIC ms) */
+    const char *step;          /* that step's name (a literal) */
+    bool is_overrun_logged;
+    int ttl_s;       /* the configuration's, copied by the loop */
+    int interval_ms; /* a renewal every loop_interval_ms */
+    int fence_margin_ms;
+    uint64_t lost;            /* times etcd said the lease was gone */
+    uint64_t requested, done; /* renewals the loop asked for, and the last one made */
+} PdKeeperLease;
 
 /* The sync key: the quorum a leader applies in synchronous mode (keys.h). */
 typedef struct PdKeeperSync
@@ -70,12 +107,8 @@ struct PdKeeper
     PdNode *node;
     PdFence *fence;
     PdKeeperView *view;
-    int fence_margin_ms;
-    /* the lease */
-    int64_t lease_id;          /* 0: none */
-    int64_t lease_valid_until; /* CLOCK_MONOTONIC ms: the lease lives at least until then */
-    int64_t fence_at;          /* lease_valid_until - margin; 0: no lease */
-    int64_t guard_at;          /* what the guard was last sent */
+    PdKeeperLease lease; /* keeper_lease.c's; the loop reads it through the functions below */
+    uint64_t lease_lost_seen;
     /* what the keeper knows across ticks */
     bool is_leader;            /* holds the leader key under lease_id */
     int64_t leader_revision;   /* the leader key's mod_revision when ours */
@@ -89,6 +122,7 @@ struct PdKeeper
     int64_t
         stuck_since; /* CLOCK_MONOTONIC ms since its standby stopped streaming from the leader; 0: streams */
     int64_t leaderless_since_ms; /* wall clock when it first saw no leader key; 0: a leader is seen */
+    int64_t down_since; /* CLOCK_MONOTONIC ms since the leader's PostgreSQL was found down; 0: it runs */
     /* synchronous_standby_names as this process last wrote it to PostgreSQL */
     bool is_sync_known;
     int sync_quorum; /* 0: off */
@@ -103,9 +137,31 @@ struct PdKeeper
 /* keeper.c */
 int64_t pd_keeper_now_ms(void);
 int64_t pd_keeper_wall_ms(void);
-/* Sends the guard its deadline for what the node is now (armed when it may be writable). */
+/* The bound an ordinary step of the loop declares: its etcd calls and node calls, twice the interval. */
+int pd_keeper_ordinary_ms(const PdKeeper *keeper);
+/* The leader key deleted if it is still the one this keeper wrote; no longer the leader. */
+void pd_keeper_release_leader(PdKeeper *keeper);
+
+/* keeper_lease.c */
+/* Opens the lease thread's etcd client and its lock (the thread starts in pd_keeper_lease_start). */
+bool pd_keeper_lease_init(PdKeeper *keeper, const PdEtcdConfig *etcd_config, PdError *err);
+bool pd_keeper_lease_start(PdKeeper *keeper, PdError *err);
+/* Joins the lease thread (no renewal after), disarms the guard, revokes the lease. */
+void pd_keeper_lease_end(PdKeeper *keeper);
+void pd_keeper_lease_free(PdKeeper *keeper);
+/* The loop declares that the step it starts ends within bound_ms; the lease is renewed only until then. */
+void pd_keeper_step(PdKeeper *keeper, const char *step, int64_t bound_ms);
+/* At each tick: the configuration's TTL and interval given to the lease thread, a lease found gone acted
+ * on (no longer the leader; a primary that may take writes killed). */
+void pd_keeper_lease_poll(PdKeeper *keeper);
+int64_t pd_keeper_lease_id(PdKeeper *keeper);
+int64_t pd_keeper_fence_at(PdKeeper *keeper);
+/* Sends the guard its deadline for what the node is now (armed when it may be writable or leads); the
+ * lease thread then re-arms it after each renewal. */
 void pd_keeper_guard(PdKeeper *keeper, bool may_write);
-/* Renews the lease once now (before a long step while leading). */
+/* The guard reported a fence (it disarmed itself): the next pd_keeper_guard sends what is wanted. */
+void pd_keeper_guard_fenced(PdKeeper *keeper);
+/* Asks the lease thread for a renewal (a grant when there is no lease) now and waits for it, bounded. */
 void pd_keeper_renew(PdKeeper *keeper);
 /* Sets waiting_for (printf rules) in the tick arena and logs it at debug level. */
 void pd_keeper_wait(PdKeeper *keeper, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -131,8 +187,11 @@ void pd_keeper_rejoin(PdKeeper *keeper, const PdMemberState *leader);
 bool pd_keeper_take_leader(PdKeeper *keeper);
 void pd_keeper_promote(PdKeeper *keeper, const PdKeeperRead *read, uint64_t lsn);
 void pd_keeper_ensure_slots(PdKeeper *keeper, const PdKeeperRead *read, const PdNodeStatus *status);
-/* Restarts the postmaster in place while the lease holds. */
+/* Restarts the crashed postmaster in place while the lease holds, within primary_start_timeout_ms. */
 void pd_keeper_restart_in_place(PdKeeper *keeper);
+/* Past primary_start_timeout_ms since the leader's PostgreSQL went down (down_since, set here): its
+ * postmaster killed, the leader key released; true. */
+bool pd_keeper_start_given_up(PdKeeper *keeper);
 
 /* keeper_sync.c */
 bool pd_keeper_sync_parse(PdArena *arena, const char *text, size_t length, PdKeeperSync *sync, PdError *err);

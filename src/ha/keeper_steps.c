@@ -6,7 +6,10 @@
  * one bounded connection as the replication role, so streaming can start at
  * once), rejoin by pg_rewind (a fresh clone only when rewind cannot work),
  * taking the leader key, promotion with the guard armed first, the leader's
- * slots kept to the roster, and a restart in place bounded by the lease.
+ * slots kept to the roster, and a restart in place bounded by
+ * primary_start_timeout_ms (the lease thread keeps the lease meanwhile),
+ * after which the leader key is given up. Each declares its bound to the
+ * lease thread before it starts (pd_keeper_step).
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -55,7 +58,8 @@ set_following(PdKeeper *keeper, const PdMemberState *leader)
 bool
 pd_keeper_take_leader(PdKeeper *keeper)
 {
-    if (keeper->lease_id == 0)
+    int64_t lease_id = pd_keeper_lease_id(keeper);
+    if (lease_id == 0)
         return false;
     PdError err = {0};
     PdEtcdKv current;
@@ -63,7 +67,7 @@ pd_keeper_take_leader(PdKeeper *keeper)
                      .compare = PD_ETCD_IF_ABSENT,
                      .action = PD_ETCD_PUT,
                      .value = pd_etcd_text(keeper->name),
-                     .lease_id = keeper->lease_id};
+                     .lease_id = lease_id};
     PdEtcdOutcome outcome = pd_etcd_cas(keeper->tick, keeper->etcd, &cas, &current, &err);
     if (outcome.status != PD_ETCD_DONE)
     {
@@ -79,20 +83,56 @@ pd_keeper_take_leader(PdKeeper *keeper)
     return true;
 }
 
+/* A leader whose PostgreSQL has not run again within primary_start_timeout_ms gives the leader key up
+   (its postmaster, still recovering, killed first) so that a standby takes over; true when it did. */
+bool
+pd_keeper_start_given_up(PdKeeper *keeper)
+{
+    int64_t now = pd_keeper_now_ms();
+    if (keeper->down_since == 0)
+        keeper->down_since = now;
+    int64_t spent = now - keeper->down_since;
+    if (spent < keeper->settings->primary_start_timeout_ms)
+        return false;
+    pd_logf(PD_LOG_WARNING,
+            "keeper %s: PostgreSQL has not run again in %" PRId64 " ms (primary_start_timeout_ms %d): "
+            "giving up the leader key so that a standby takes over",
+            keeper->name, spent, keeper->settings->primary_start_timeout_ms);
+    pd_keeper_step(keeper, "giving up the leader key", pd_keeper_ordinary_ms(keeper));
+    int pid = 0;
+    PdError err = {0};
+    if (!pd_fence_kill(pd_node_data_dir(keeper->node), &pid, &err))
+    {
+        log_failure(keeper, "stopping the postmaster", &err);
+        return true;
+    }
+    keeper->was_primary = true;
+    pd_keeper_release_leader(keeper); /* not released (unknown): tried again at the next tick */
+    return true;
+}
+
 void
 pd_keeper_restart_in_place(PdKeeper *keeper)
 {
-    int64_t left = keeper->fence_at - pd_keeper_now_ms() - 200;
-    if (keeper->lease_id == 0 || keeper->fence_at == 0 || left <= 0)
+    if (pd_keeper_start_given_up(keeper))
+        return;
+    int64_t now = pd_keeper_now_ms();
+    if (pd_keeper_lease_id(keeper) == 0 || pd_keeper_fence_at(keeper) <= now + 200)
     {
         pd_keeper_wait(keeper, "a renewed lease before PostgreSQL is started again");
         return;
     }
-    pd_logf(PD_LOG_WARNING, "keeper %s: PostgreSQL is down while the lease is held: starting it in place",
-            keeper->name);
+    /* the lease thread keeps the lease while PostgreSQL replays its WAL; the start's own bound is what is
+       left of primary_start_timeout_ms */
+    int64_t left = keeper->settings->primary_start_timeout_ms - (now - keeper->down_since);
+    pd_logf(PD_LOG_WARNING,
+            "keeper %s: PostgreSQL is down while the lease is held: starting it in place (within %" PRId64
+            " ms)",
+            keeper->name, left);
     pd_keeper_guard(keeper, true);
+    pd_keeper_step(keeper, "a restart in place", left + PD_KEEPER_STEP_SLACK_MS);
     PdError err = {0};
-    if (!pd_node_start(keeper->node, left > 15000 ? 15000 : (int)left, &err))
+    if (!pd_node_start(keeper->node, (int)left, &err))
         log_failure(keeper, "the restart in place", &err);
 }
 
@@ -105,13 +145,13 @@ pd_keeper_promote(PdKeeper *keeper, const PdKeeperRead *read, uint64_t lsn)
         pd_keeper_wait(keeper, "the sync key written before promoting");
         return;
     }
-    pd_keeper_renew(keeper); /* the whole lease for the promotion */
+    pd_keeper_renew(keeper); /* a fresh lease first; the lease thread keeps it during the promotion */
     pd_keeper_guard(keeper, true);
     pd_keeper_publish_phase(keeper, "promoting");
-    int64_t left = keeper->fence_at - pd_keeper_now_ms() - 100;
     PdError err = {0};
     int64_t started = pd_keeper_now_ms();
-    if (!pd_node_promote(keeper->node, left < 1000 ? 1000 : left > 15000 ? 15000 : (int)left, &err))
+    pd_keeper_step(keeper, "the promotion", PD_KEEPER_PROMOTE_MS + PD_KEEPER_NODE_CALL_MS);
+    if (!pd_node_promote(keeper->node, PD_KEEPER_PROMOTE_MS, &err))
     {
         log_failure(keeper, "promote", &err);
         return;
@@ -236,6 +276,7 @@ pd_keeper_start_standby(PdKeeper *keeper, const PdMemberState *leader)
         return;
     }
     pd_logf(PD_LOG_INFO, "keeper %s: starting as a standby of %s", keeper->name, leader->name);
+    pd_keeper_step(keeper, "starting the standby", 60000 + PD_KEEPER_STEP_SLACK_MS);
     if (!pd_node_start(keeper->node, 60000, &err))
         log_failure(keeper, "starting the standby", &err);
 }
@@ -250,6 +291,7 @@ clone_from(PdKeeper *keeper, const PdMemberState *leader)
             leader->pg_port);
     PdError err = {0};
     int64_t started = pd_keeper_now_ms();
+    pd_keeper_step(keeper, "the clone", 600000 + PD_KEEPER_STEP_SLACK_MS);
     if (!pd_node_clone(keeper->node, leader->pg_host, leader->pg_port, 600000, &err))
     {
         log_failure(keeper, "the clone", &err);
@@ -275,6 +317,7 @@ pd_keeper_rejoin(PdKeeper *keeper, const PdMemberState *leader)
     pd_logf(PD_LOG_INFO, "keeper %s: rejoining %s by pg_rewind", keeper->name, leader->name);
     PdError err = {0};
     int64_t started = pd_keeper_now_ms();
+    pd_keeper_step(keeper, "the rewind", 300000 + PD_KEEPER_NODE_CALL_MS);
     if (!pd_node_rewind(keeper->node, leader->pg_host, leader->pg_port, 300000, &err))
     {
         if (err.code != PD_ERR_REFUSED)
@@ -301,6 +344,7 @@ initialize(PdKeeper *keeper)
     pd_keeper_publish_phase(keeper, "initializing");
     pd_logf(PD_LOG_INFO, "keeper %s: initialising the cluster's first primary", keeper->name);
     PdError err = {0};
+    pd_keeper_step(keeper, "initdb", 120000 + PD_KEEPER_NODE_CALL_MS);
     if (!pd_node_init_primary(keeper->node, 120000, &err))
     {
         log_failure(keeper, "initdb of the first primary", &err);

@@ -1,0 +1,340 @@
+/*
+ * keeper_lease.c - the keeper's lease, kept by a thread of its own so that
+ * a long PostgreSQL step of the loop (a promotion, a start with WAL to
+ * replay, a slow reload on a loaded machine) never starves its renewal. The
+ * thread has its own etcd client (a PdEtcd belongs to one thread); it grants
+ * the lease, renews it every loop_interval_ms, and after each renewal etcd
+ * confirmed moves the fence guard's deadline (fence_at: the renewal's send
+ * time + the TTL granted - the margin) when the loop wants the guard armed.
+ * A hung keeper must still lose its lease: before each step the loop
+ * declares the time by which that step ends (its program's timeout, or the
+ * bound of an ordinary step), and the thread renews only before that time;
+ * a step that overruns its bound stops the renewals, the lease lapses and the
+ * guard fences. SIGSTOP stops both threads; the guard, a process, still
+ * fences. Everything shared is under one lock; the guard's socket is written
+ * under it, so the deadline the guard holds is the last one recorded.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <string.h>
+#include <time.h>
+
+#include "ha/keeper_run.h"
+#include "prodata/log.h"
+
+/* ---- the guard, under the lock ----------------------------------------------------------------------- */
+
+static void
+send_guard_locked(PdKeeper *keeper)
+{
+    PdKeeperLease *lease = &keeper->lease;
+    int64_t at = 0;
+    if (lease->is_guard_wanted) /* no lease: no writes, fence at once */
+        at = lease->fence_at != 0 ? lease->fence_at : pd_keeper_now_ms();
+    if (at == lease->guard_at)
+        return;
+    PdError err = {0};
+    if (!pd_fence_arm(keeper->fence, at, &err))
+        pd_logf(PD_LOG_ERROR, "keeper %s: %s", keeper->name, err.message);
+    lease->guard_at = at;
+}
+
+void
+pd_keeper_guard(PdKeeper *keeper, bool may_write)
+{
+    pthread_mutex_lock(&keeper->lease.lock);
+    keeper->lease.is_guard_wanted = may_write || keeper->is_leader;
+    send_guard_locked(keeper);
+    pthread_mutex_unlock(&keeper->lease.lock);
+}
+
+void
+pd_keeper_guard_fenced(PdKeeper *keeper)
+{
+    pthread_mutex_lock(&keeper->lease.lock);
+    keeper->lease.guard_at = -1; /* disarmed by the guard, or re-armed since by a renewal: send again */
+    pthread_mutex_unlock(&keeper->lease.lock);
+}
+
+/* ---- the lease thread -------------------------------------------------------------------------------- */
+
+static void
+lease_granted_locked(PdKeeperLease *lease, int64_t sent_at, int64_t ttl_s)
+{
+    lease->lease_valid_until = sent_at + ttl_s * 1000;
+    int64_t margin = lease->fence_margin_ms;
+    if (margin > ttl_s * 500) /* never more than half the TTL */
+        margin = ttl_s * 500;
+    lease->fence_at = lease->lease_valid_until - margin;
+}
+
+static void
+grant_locked(PdKeeper *keeper)
+{
+    PdKeeperLease *lease = &keeper->lease;
+    int ttl_asked = lease->ttl_s;
+    pthread_mutex_unlock(&lease->lock);
+    PdError err = {0};
+    int64_t lease_id = 0, ttl_s = 0;
+    int64_t sent_at = pd_keeper_now_ms();
+    PdEtcdOutcome outcome = pd_etcd_lease_grant(lease->etcd, ttl_asked, &lease_id, &ttl_s, &err);
+    pthread_mutex_lock(&lease->lock);
+    if (outcome.status != PD_ETCD_DONE)
+    {
+        pd_logf(PD_LOG_WARNING, "keeper %s: no lease granted (%s): %s", keeper->name,
+                pd_etcd_status_name(outcome.status), err.message);
+        return;
+    }
+    lease->lease_id = lease_id;
+    lease_granted_locked(lease, sent_at, ttl_s);
+    send_guard_locked(keeper);
+    pd_logf(PD_LOG_INFO, "keeper %s: lease %" PRIx64 " granted, TTL %" PRId64 " s", keeper->name,
+            (uint64_t)lease_id, ttl_s);
+}
+
+/* One keepalive, bounded by the time left before fence_at (a renewal past it comes too late to matter). */
+static void
+renew_locked(PdKeeper *keeper)
+{
+    PdKeeperLease *lease = &keeper->lease;
+    if (lease->lease_id == 0)
+    {
+        grant_locked(keeper);
+        return;
+    }
+    int64_t lease_id = lease->lease_id, fence_at = lease->fence_at;
+    pthread_mutex_unlock(&lease->lock);
+    PdError err = {0};
+    int64_t ttl_s = 0;
+    int64_t sent_at = pd_keeper_now_ms(); /* before the send: etcd counts from its receipt, later */
+    if (fence_at > sent_at)
+        pd_etcd_limit_next_call(lease->etcd, (int)(fence_at - sent_at < 200 ? 200 : fence_at - sent_at));
+    PdEtcdOutcome outcome = pd_etcd_lease_keepalive(lease->etcd, lease_id, &ttl_s, &err);
+    pthread_mutex_lock(&lease->lock);
+    if (outcome.status == PD_ETCD_DONE)
+    {
+        lease_granted_locked(lease, sent_at, ttl_s);
+        send_guard_locked(keeper);
+        return;
+    }
+    if (outcome.status == PD_ETCD_LEASE_NOT_FOUND)
+    {
+        pd_logf(PD_LOG_WARNING, "keeper %s: lease %" PRIx64 " is gone: etcd no longer has it", keeper->name,
+                (uint64_t)lease_id);
+        lease->lease_id = 0;
+        lease->lease_valid_until = 0;
+        lease->fence_at = 0;
+        lease->lost++;
+        send_guard_locked(keeper); /* armed: fences at once */
+        grant_locked(keeper);
+        return;
+    }
+    pd_logf(PD_LOG_WARNING, "keeper %s: the lease was not renewed (%s): %s; fence in %" PRId64 " ms",
+            keeper->name, pd_etcd_status_name(outcome.status), err.message,
+            lease->fence_at - pd_keeper_now_ms());
+}
+
+static void
+wait_until_locked(PdKeeperLease *lease, int64_t until_ms)
+{
+    struct timespec at = {.tv_sec = (time_t)(until_ms / 1000), .tv_nsec = (long)(until_ms % 1000) * 1000000L};
+    pthread_cond_timedwait(&lease->wake, &lease->lock, &at);
+}
+
+/* Whether the loop is past the bound of its step: then no renewal (logged once per overrun). */
+static bool
+is_overrun_locked(PdKeeper *keeper, int64_t now)
+{
+    PdKeeperLease *lease = &keeper->lease;
+    if (now < lease->alive_until)
+    {
+        lease->is_overrun_logged = false;
+        return false;
+    }
+    if (!lease->is_overrun_logged)
+        pd_logf(PD_LOG_WARNING,
+                "keeper %s: the loop is %" PRId64 " ms past the bound of its step (%s): the lease is no "
+                "longer renewed",
+                keeper->name, now - lease->alive_until, lease->step);
+    lease->is_overrun_logged = true;
+    return true;
+}
+
+static void *
+lease_main(void *arg)
+{
+    PdKeeper *keeper = arg;
+    PdKeeperLease *lease = &keeper->lease;
+    int64_t next = 0;
+    pthread_mutex_lock(&lease->lock);
+    while (!lease->is_stopping)
+    {
+        int64_t now = pd_keeper_now_ms();
+        if (is_overrun_locked(keeper, now))
+        {
+            wait_until_locked(lease, now + 50); /* a new step declared wakes it */
+            continue;
+        }
+        if (lease->requested == lease->done && now < next)
+        {
+            wait_until_locked(lease, next < lease->alive_until ? next : lease->alive_until);
+            continue;
+        }
+        uint64_t asked = lease->requested;
+        renew_locked(keeper);
+        lease->done = asked;
+        next = now + lease->interval_ms;
+        pthread_cond_broadcast(&lease->wake);
+    }
+    pthread_mutex_unlock(&lease->lock);
+    return NULL;
+}
+
+/* ---- the loop's side --------------------------------------------------------------------------------- */
+
+void
+pd_keeper_step(PdKeeper *keeper, const char *step, int64_t bound_ms)
+{
+    pthread_mutex_lock(&keeper->lease.lock);
+    keeper->lease.alive_until = pd_keeper_now_ms() + bound_ms;
+    keeper->lease.step = step;
+    pthread_cond_broadcast(&keeper->lease.wake);
+    pthread_mutex_unlock(&keeper->lease.lock);
+}
+
+void
+pd_keeper_renew(PdKeeper *keeper)
+{
+    PdKeeperLease *lease = &keeper->lease;
+    pthread_mutex_lock(&lease->lock);
+    uint64_t asked = ++lease->requested;
+    pthread_cond_broadcast(&lease->wake);
+    int64_t until = pd_keeper_now_ms() + keeper->settings->etcd_request_timeout_ms * 2 + 500;
+    while (lease->is_running && lease->done < asked && pd_keeper_now_ms() < until)
+        wait_until_locked(lease, until);
+    pthread_mutex_unlock(&lease->lock);
+}
+
+int64_t
+pd_keeper_lease_id(PdKeeper *keeper)
+{
+    pthread_mutex_lock(&keeper->lease.lock);
+    int64_t id = keeper->lease.lease_id;
+    pthread_mutex_unlock(&keeper->lease.lock);
+    return id;
+}
+
+int64_t
+pd_keeper_fence_at(PdKeeper *keeper)
+{
+    pthread_mutex_lock(&keeper->lease.lock);
+    int64_t at = keeper->lease.fence_at;
+    pthread_mutex_unlock(&keeper->lease.lock);
+    return at;
+}
+
+/* The lease gone while this node led: the guard was told to fence at once; should it have failed, a
+   primary that may take writes is killed here (another node may lead by now). */
+static void
+lease_lost(PdKeeper *keeper)
+{
+    bool was_leader = keeper->is_leader;
+    keeper->is_leader = false;
+    if (!was_leader)
+        return;
+    pd_logf(PD_LOG_WARNING, "keeper %s: the lease is gone: no longer the leader", keeper->name);
+    int pid = 0;
+    PdNodeRun run = pd_node_run_state(keeper->node, &pid);
+    if (run == PD_NODE_STOPPED || run == PD_NODE_CRASHED || pd_keeper_is_standby_dir(keeper))
+        return;
+    pd_logf(PD_LOG_WARNING,
+            "keeper %s: the lease is gone while PostgreSQL (postmaster %d) may take writes: "
+            "killing it now",
+            keeper->name, pid);
+    PdError err = {0};
+    if (!pd_fence_kill(pd_node_data_dir(keeper->node), &pid, &err))
+        pd_logf(PD_LOG_ERROR, "keeper %s: %s", keeper->name, err.message);
+}
+
+void
+pd_keeper_lease_poll(PdKeeper *keeper)
+{
+    PdKeeperLease *lease = &keeper->lease;
+    pthread_mutex_lock(&lease->lock);
+    lease->ttl_s = keeper->config.ttl_s;
+    lease->interval_ms = keeper->config.loop_interval_ms;
+    bool is_lost = lease->lost != keeper->lease_lost_seen;
+    keeper->lease_lost_seen = lease->lost;
+    pthread_mutex_unlock(&lease->lock);
+    if (is_lost)
+        lease_lost(keeper);
+}
+
+/* ---- made, started, ended ---------------------------------------------------------------------------- */
+
+bool
+pd_keeper_lease_init(PdKeeper *keeper, const PdEtcdConfig *etcd_config, PdError *err)
+{
+    PdKeeperLease *lease = &keeper->lease;
+    pthread_condattr_t attributes;
+    if (pthread_condattr_init(&attributes) != 0 ||
+        pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC) != 0 ||
+        pthread_cond_init(&lease->wake, &attributes) != 0)
+        return pd_error_set(err, PD_ERR_INTERNAL, "cannot make the lease thread's condition");
+    pthread_condattr_destroy(&attributes);
+    pthread_mutex_init(&lease->lock, NULL);
+    lease->ttl_s = keeper->config.ttl_s;
+    lease->interval_ms = keeper->config.loop_interval_ms;
+    lease->step = "starting";
+    return pd_etcd_open(etcd_config, &lease->etcd, err);
+}
+
+bool
+pd_keeper_lease_start(PdKeeper *keeper, PdError *err)
+{
+    sigset_t all, saved;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &saved); /* signals are the loop's */
+    int failed = pthread_create(&keeper->lease.thread, NULL, lease_main, keeper);
+    pthread_sigmask(SIG_SETMASK, &saved, NULL);
+    if (failed != 0)
+        return pd_error_set(err, PD_ERR_INTERNAL, "cannot start the lease thread: %s", strerror(failed));
+    pthread_mutex_lock(&keeper->lease.lock);
+    keeper->lease.is_running = true;
+    pthread_mutex_unlock(&keeper->lease.lock);
+    return true;
+}
+
+void
+pd_keeper_lease_end(PdKeeper *keeper)
+{
+    PdKeeperLease *lease = &keeper->lease;
+    pthread_mutex_lock(&lease->lock);
+    bool was_running = lease->is_running;
+    lease->is_stopping = true;
+    lease->is_running = false;
+    pthread_cond_broadcast(&lease->wake);
+    pthread_mutex_unlock(&lease->lock);
+    if (was_running)
+        pthread_join(lease->thread, NULL);
+    PdError err = {0};
+    pd_fence_arm(keeper->fence, 0, &err);
+    lease->guard_at = 0;
+    if (lease->lease_id == 0)
+        return;
+    PdEtcdOutcome outcome = pd_etcd_lease_revoke(lease->etcd, lease->lease_id, &err);
+    pd_logf(PD_LOG_INFO, "keeper %s: lease revoked: %s", keeper->name, pd_etcd_status_name(outcome.status));
+    lease->lease_id = 0;
+    lease->fence_at = 0;
+}
+
+void
+pd_keeper_lease_free(PdKeeper *keeper)
+{
+    if (keeper->lease.etcd == NULL)
+        return;
+    pd_etcd_close(keeper->lease.etcd);
+    pthread_cond_destroy(&keeper->lease.wake);
+    pthread_mutex_destroy(&keeper->lease.lock);
+}

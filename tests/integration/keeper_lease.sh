@@ -1,0 +1,107 @@
+#!/bin/bash
+# keeper_lease.sh - the lease is kept by a thread of its own, so a long PostgreSQL step does not starve it:
+# one `prodata keeper` on a real etcd and a real PostgreSQL 15, a few hundred MB of WAL written with no
+# checkpoint since, then kill -9 of the postmaster. Its crash recovery replays that WAL for longer than the
+# fence deadline allows (TTL 3 s - margin 0.5 s; checked from the server log's "redo done ... elapsed", so the
+# test shows the case it is about); the keeper restarts
+# it in place while the lease thread renews the lease, so the fence guard never kills the starting
+# postmaster (before the lease thread it did, again at each restart, and the leader's PostgreSQL never ran),
+# the same keeper keeps the leader key under the same lease, and the primary takes writes again. Skipped,
+# counted, without etcd or PostgreSQL 15.
+source tests/lib/tap.sh
+source tests/lib/etcd.sh
+tap_plan 6
+tap_workdir
+W=$TAP_WORKDIR
+BIN=/usr/lib/postgresql/15/bin
+export ETCDCTL_API=3 PD_KEEPER_TEST_PASSWORD=kl-s3cret-Pa55 PGCONNECT_TIMEOUT=2
+KPID=
+
+cleanup() {
+    [ -n "$KPID" ] && kill -9 "$KPID" 2>/dev/null && pkill -9 -P "$KPID" -f "prodata keeper" 2>/dev/null
+    [ -f "$W/n1/data/postmaster.pid" ] && kill -9 "$(head -1 "$W/n1/data/postmaster.pid")" 2>/dev/null
+    cp "$W/n1/keeper.log" "${PRODATA_BUILD:-build}/test-logs/keeper-lease-n1.log" 2>/dev/null
+    etcd_cluster_stop "$W/etcd"
+    rm -rf "$W"
+}
+trap cleanup EXIT
+
+skip_all() {
+    while [ "$TAP_COUNT" -lt "$TAP_PLAN" ]; do tap_skip "keeper lease" "$1"; done
+    tap_done
+    exit
+}
+
+[ -x "$BIN/initdb" ] || skip_all "no PostgreSQL 15 in $BIN"
+command -v etcdctl >/dev/null || skip_all "no etcdctl (Debian's etcd-client)"
+etcd_cluster_start "$W/etcd" 1 $$ >"$W/etcd.log" 2>&1 || skip_all "etcd does not start here"
+ENDPOINTS=$(cat "$W/etcd/endpoints")
+chmod 755 "$W"
+
+now_ms() { date +%s%3N; }
+etcd_get() { etcdctl --endpoints "$ENDPOINTS" get "/prodata/kl/$1" "${@:2}" 2>/dev/null; }
+local_sql() { timeout -s KILL "${2:-5}" "$BIN/psql" -X -q -At -h "$W/n1/state" -p "$PORT" -U postgres -d postgres -c "$1" 2>/dev/null; }
+wait_for() {
+    local deadline=$(($(now_ms) + $1 * 1000))
+    shift
+    until "$@"; do
+        [ "$(now_ms)" -ge "$deadline" ] && return 1
+        sleep 0.2
+    done
+}
+seconds_since() { awk -v a="$1" -v b="$(now_ms)" 'BEGIN { printf "%.2f", (b - a) / 1000 }'; }
+
+mkdir -p "$W/n1"
+[ "$(id -u)" = 0 ] && chown postgres "$W/n1"
+PORT=$(etcd_free_port "$W/etcd")
+cat >"$W/n1/prodata.conf" <<CONF
+member_name = n1
+etcd_endpoints = "$ENDPOINTS"
+cluster_name = kl
+data_dir = $W/n1/data
+state_dir = $W/n1/state
+pg_port = $PORT
+api_port = $(etcd_free_port "$W/etcd")
+replication_password_env = PD_KEEPER_TEST_PASSWORD
+CONF
+# No checkpoint during the load: the crash recovery replays all of it.
+(cd "$W/n1" && "$PRODATA" cluster config set postgresql_parameters.fsync=off postgresql_parameters.shared_buffers=128MB \
+    postgresql_parameters.max_wal_size=8GB postgresql_parameters.checkpoint_timeout=1h \
+    postgresql_parameters.full_page_writes=on postgresql_parameters.max_connections=20 >/dev/null) ||
+    skip_all "the cluster configuration could not be set"
+(cd "$W/n1" && exec "$PRODATA" keeper --config prodata.conf >>keeper.log 2>&1) &
+KPID=$!
+is_primary() { [ "$(local_sql 'SELECT pg_is_in_recovery()')" = f ] && [ -n "$(etcd_get leader --print-value-only)" ]; }
+wait_for 60 is_primary || skip_all "the keeper did not bootstrap a primary: $(tail -n 3 "$W/n1/keeper.log")"
+LEASE_BEFORE=$(etcd_get leader -w fields | awk -F' : ' '/"Lease"/ { print $2 }')
+
+# ---- a long crash recovery -------------------------------------------------------------------------------
+local_sql "CHECKPOINT; CREATE TABLE big (n int, pad text); CREATE TABLE t (n int)" >/dev/null
+T0=$(now_ms)
+local_sql "INSERT INTO big SELECT g, repeat('x', 400) FROM generate_series(1, 1200000) g" 300 >/dev/null
+WAL_MB=$(local_sql "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), redo_lsn) / 1048576 FROM pg_control_checkpoint()" | cut -d. -f1)
+echo "# ${WAL_MB} MB of WAL since the last checkpoint, written in $(seconds_since "$T0") s"
+FENCES_BEFORE=$(grep -c "fence: killed" "$W/n1/keeper.log")
+OLD_PM=$(head -1 "$W/n1/data/postmaster.pid")
+T0=$(now_ms)
+kill -9 "$OLD_PM"
+writable() {
+    local pm
+    pm=$(head -1 "$W/n1/data/postmaster.pid" 2>/dev/null)
+    [ -n "$pm" ] && [ "$pm" != "$OLD_PM" ] && local_sql "INSERT INTO t VALUES (1)" >/dev/null && [ "$(local_sql 'SELECT count(*) FROM t')" = 1 ]
+}
+if wait_for 120 writable; then
+    tap_ok "postmaster killed with ${WAL_MB} MB of WAL to replay: restarted in place, writable after $(seconds_since "$T0") s"
+else
+    tap_not_ok "postmaster killed with WAL to replay: restarted in place and writable" "$(tail -n 8 "$W/n1/keeper.log")"
+fi
+REDO=$(grep -o "redo done at .*elapsed: [0-9.]* s" "$W/n1/state/postgres.log" | tail -1 | sed 's/.*elapsed: \([0-9.]*\) s/\1/')
+echo "# crash recovery: redo took ${REDO:-?} s (the lease's TTL: 3 s, the fence 2.5 s after a renewal)"
+check "the redo outlasted the fence deadline (TTL 3 s - margin 0.5 s): the case the lease thread is for" \
+    awk -v r="${REDO:-0}" 'BEGIN { exit !(r > 2.5) }'
+expect_eq "the fence guard killed nothing" "$(grep -c "fence: killed" "$W/n1/keeper.log")" "$FENCES_BEFORE"
+expect_eq "the same keeper holds the leader key under the same lease" \
+    "$(etcd_get leader --print-value-only) $(etcd_get leader -w fields | awk -F' : ' '/"Lease"/ { print $2 }')" "n1 $LEASE_BEFORE"
+check "the keeper restarted it in place once" test "$(grep -c "starting it in place" "$W/n1/keeper.log")" = 1
+expect_eq "the rows written before the crash are there" "$(local_sql 'SELECT count(*) FROM big')" 1200000
+tap_done
