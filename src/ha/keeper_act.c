@@ -60,8 +60,8 @@ act_leader(PdKeeper *keeper, const PdKeeperRead *read, const PdNodeStatus *statu
     else if (status->is_connected)
         pd_keeper_promote(keeper, read, status->received_lsn);
     else if (status->run == PD_NODE_STOPPED || status->run == PD_NODE_CRASHED)
-        pd_keeper_restart_in_place(keeper);
-    else if (!pd_keeper_start_given_up(keeper))
+        pd_keeper_restart_in_place(keeper, read);
+    else if (!pd_keeper_start_given_up(keeper, read))
         pd_keeper_wait(keeper, "PostgreSQL to accept connections (%s)", pd_node_run_name(status->run));
 }
 
@@ -217,7 +217,7 @@ act_leaderless(PdKeeper *keeper, const PdKeeperRead *read, const PdNodeStatus *s
     if (status->is_connected && status->is_in_recovery)
         pd_keeper_promote(keeper, read, lsn);
     else if (!status->is_connected)
-        pd_keeper_restart_in_place(keeper);
+        pd_keeper_restart_in_place(keeper, read);
 }
 
 static void
@@ -245,7 +245,7 @@ static void
 act_unknown(PdKeeper *keeper, const PdNodeStatus *status)
 {
     if (keeper->is_leader && (status->run == PD_NODE_STOPPED || status->run == PD_NODE_CRASHED))
-        pd_keeper_restart_in_place(keeper);
+        pd_keeper_restart_in_place(keeper, NULL);
 }
 
 void

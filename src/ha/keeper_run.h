@@ -188,10 +188,10 @@ bool pd_keeper_take_leader(PdKeeper *keeper);
 void pd_keeper_promote(PdKeeper *keeper, const PdKeeperRead *read, uint64_t lsn);
 void pd_keeper_ensure_slots(PdKeeper *keeper, const PdKeeperRead *read, const PdNodeStatus *status);
 /* Restarts the crashed postmaster in place while the lease holds, within primary_start_timeout_ms. */
-void pd_keeper_restart_in_place(PdKeeper *keeper);
-/* Past primary_start_timeout_ms since the leader's PostgreSQL went down (down_since, set here): its
- * postmaster killed, the leader key released; true. */
-bool pd_keeper_start_given_up(PdKeeper *keeper);
+void pd_keeper_restart_in_place(PdKeeper *keeper, const PdKeeperRead *read);
+/* Past primary_start_timeout_ms since the leader's PostgreSQL went down (down_since, set here), with a
+ * fresh running standby in read to take over: its postmaster killed, the leader key released; true. */
+bool pd_keeper_start_given_up(PdKeeper *keeper, const PdKeeperRead *read);
 
 /* keeper_sync.c */
 bool pd_keeper_sync_parse(PdArena *arena, const char *text, size_t length, PdKeeperSync *sync, PdError *err);

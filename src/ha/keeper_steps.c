@@ -83,16 +83,33 @@ pd_keeper_take_leader(PdKeeper *keeper)
     return true;
 }
 
+/* A fresh running standby that could take over once the leader key is free (read known). */
+static bool
+has_successor(const PdKeeper *keeper, const PdKeeperRead *read)
+{
+    int64_t now = pd_keeper_wall_ms();
+    for (size_t i = 0; read != NULL && read->is_known && i < read->member_count; i++)
+    {
+        const PdMemberState *member = &read->members[i];
+        if (strcmp(member->name, keeper->name) != 0 && member->role != PD_MEMBER_ROLE_PRIMARY &&
+            strcmp(member->state, "running") == 0 &&
+            now - member->updated_ms <= (int64_t)keeper->config.ttl_s * 2000)
+            return true;
+    }
+    return false;
+}
+
 /* A leader whose PostgreSQL has not run again within primary_start_timeout_ms gives the leader key up
-   (its postmaster, still recovering, killed first) so that a standby takes over; true when it did. */
+   (its postmaster, still recovering, killed first) so that a standby takes over; true when it did. With
+   no standby to take over (or etcd not read) it keeps the key: a recovery started again helps no one. */
 bool
-pd_keeper_start_given_up(PdKeeper *keeper)
+pd_keeper_start_given_up(PdKeeper *keeper, const PdKeeperRead *read)
 {
     int64_t now = pd_keeper_now_ms();
     if (keeper->down_since == 0)
         keeper->down_since = now;
     int64_t spent = now - keeper->down_since;
-    if (spent < keeper->settings->primary_start_timeout_ms)
+    if (spent < keeper->settings->primary_start_timeout_ms || !has_successor(keeper, read))
         return false;
     pd_logf(PD_LOG_WARNING,
             "keeper %s: PostgreSQL has not run again in %" PRId64 " ms (primary_start_timeout_ms %d): "
@@ -112,9 +129,9 @@ pd_keeper_start_given_up(PdKeeper *keeper)
 }
 
 void
-pd_keeper_restart_in_place(PdKeeper *keeper)
+pd_keeper_restart_in_place(PdKeeper *keeper, const PdKeeperRead *read)
 {
-    if (pd_keeper_start_given_up(keeper))
+    if (pd_keeper_start_given_up(keeper, read))
         return;
     int64_t now = pd_keeper_now_ms();
     if (pd_keeper_lease_id(keeper) == 0 || pd_keeper_fence_at(keeper) <= now + 200)
@@ -125,6 +142,8 @@ pd_keeper_restart_in_place(PdKeeper *keeper)
     /* the lease thread keeps the lease while PostgreSQL replays its WAL; the start's own bound is what is
        left of primary_start_timeout_ms */
     int64_t left = keeper->settings->primary_start_timeout_ms - (now - keeper->down_since);
+    if (left < 1000) /* spent, and no standby to take over: another whole round */
+        left = keeper->settings->primary_start_timeout_ms;
     pd_logf(PD_LOG_WARNING,
             "keeper %s: PostgreSQL is down while the lease is held: starting it in place (within %" PRId64
             " ms)",

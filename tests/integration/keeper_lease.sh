@@ -103,5 +103,5 @@ expect_eq "the fence guard killed nothing" "$(grep -c "fence: killed" "$W/n1/kee
 expect_eq "the same keeper holds the leader key under the same lease" \
     "$(etcd_get leader --print-value-only) $(etcd_get leader -w fields | awk -F' : ' '/"Lease"/ { print $2 }')" "n1 $LEASE_BEFORE"
 check "the keeper restarted it in place once" test "$(grep -c "starting it in place" "$W/n1/keeper.log")" = 1
-expect_eq "the rows written before the crash are there" "$(local_sql 'SELECT count(*) FROM big')" 1200000
+expect_eq "the rows written before the crash are there" "$(local_sql 'SELECT count(*) FROM big' 60)" 1200000
 tap_done
