@@ -29,10 +29,11 @@ static void
 send_guard_locked(PdKeeper *keeper)
 {
     PdKeeperLease *lease = &keeper->lease;
-    int64_t at = 0;
+    int64_t at = 0, now = pd_keeper_now_ms();
     if (lease->is_guard_wanted) /* no lease: no writes, fence at once */
-        at = lease->fence_at != 0 ? lease->fence_at : pd_keeper_now_ms();
-    if (at == lease->guard_at)
+        at = lease->fence_at != 0 ? lease->fence_at : now;
+    /* a deadline already past is sent again: the guard may have fenced on it and disarmed itself since */
+    if (at == lease->guard_at && (at == 0 || at > now))
         return;
     PdError err = {0};
     if (!pd_fence_arm(keeper->fence, at, &err))
@@ -100,7 +101,8 @@ renew_locked(PdKeeper *keeper)
     PdKeeperLease *lease = &keeper->lease;
     if (lease->lease_id == 0)
     {
-        grant_locked(keeper);
+        if (lease->lost == lease->lost_seen) /* the loop has left the leadership of a lost one */
+            grant_locked(keeper);
         return;
     }
     int64_t lease_id = lease->lease_id, fence_at = lease->fence_at;
@@ -126,8 +128,7 @@ renew_locked(PdKeeper *keeper)
         lease->lease_valid_until = 0;
         lease->fence_at = 0;
         lease->lost++;
-        send_guard_locked(keeper); /* armed: fences at once */
-        grant_locked(keeper);
+        send_guard_locked(keeper); /* armed: fences at once; a new lease once the loop has seen this */
         return;
     }
     pd_logf(PD_LOG_WARNING, "keeper %s: the lease was not renewed (%s): %s; fence in %" PRId64 " ms",
@@ -264,11 +265,16 @@ pd_keeper_lease_poll(PdKeeper *keeper)
     pthread_mutex_lock(&lease->lock);
     lease->ttl_s = keeper->config.ttl_s;
     lease->interval_ms = keeper->config.loop_interval_ms;
-    bool is_lost = lease->lost != keeper->lease_lost_seen;
-    keeper->lease_lost_seen = lease->lost;
+    bool is_lost = lease->lost != lease->lost_seen;
     pthread_mutex_unlock(&lease->lock);
-    if (is_lost)
-        lease_lost(keeper);
+    if (!is_lost)
+        return;
+    lease_lost(keeper);
+    pthread_mutex_lock(&lease->lock);
+    lease->lost_seen = lease->lost; /* the lease thread may take a new lease now */
+    lease->requested++;
+    pthread_cond_broadcast(&lease->wake);
+    pthread_mutex_unlock(&lease->lock);
 }
 
 /* ---- made, started, ended ---------------------------------------------------------------------------- */

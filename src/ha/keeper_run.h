@@ -61,6 +61,7 @@ typedef struct PdKeeperLease
     int interval_ms; /* a renewal every loop_interval_ms */
     int fence_margin_ms;
     uint64_t lost;            /* times etcd said the lease was gone */
+    uint64_t lost_seen;       /* of those, the ones the loop acted on (no new grant before) */
     uint64_t requested, done; /* renewals the loop asked for, and the last one made */
 } PdKeeperLease;
 
@@ -108,7 +109,6 @@ struct PdKeeper
     PdFence *fence;
     PdKeeperView *view;
     PdKeeperLease lease; /* keeper_lease.c's; the loop reads it through the functions below */
-    uint64_t lease_lost_seen;
     /* what the keeper knows across ticks */
     bool is_leader;            /* holds the leader key under lease_id */
     int64_t leader_revision;   /* the leader key's mod_revision when ours */
