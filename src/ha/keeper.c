@@ -106,6 +106,8 @@ tick(PdKeeper *keeper, bool *is_guard_gone)
     keeper->phase = NULL;
     int ordinary = pd_keeper_ordinary_ms(keeper);
     pd_keeper_step(keeper, "a tick", ordinary);
+    pd_keeper_renew(keeper); /* what etcd says of the lease now, before any decision (a keeper back from a
+                                stop learns its lease is gone here) */
     pd_keeper_lease_poll(keeper);
     PdNodeStatus status;
     memset(&status, 0, sizeof status);

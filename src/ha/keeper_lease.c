@@ -3,7 +3,8 @@
  * a long PostgreSQL step of the loop (a promotion, a start with WAL to
  * replay, a slow reload on a loaded machine) never starves its renewal. The
  * thread has its own etcd client (a PdEtcd belongs to one thread); it grants
- * the lease, renews it every loop_interval_ms, and after each renewal etcd
+ * the lease, renews it every loop_interval_ms (or twice within the time
+ * from a renewal to its fence deadline, when that is shorter), and after each renewal etcd
  * confirmed moves the fence guard's deadline (fence_at: the renewal's send
  * time + the TTL granted - the margin) when the loop wants the guard armed.
  * A hung keeper must still lose its lease: before each step the loop
@@ -162,6 +163,17 @@ is_overrun_locked(PdKeeper *keeper, int64_t now)
     return true;
 }
 
+/* loop_interval_ms, but at least two renewals within the time from a renewal to its fence deadline */
+static int64_t
+renew_every(const PdKeeperLease *lease)
+{
+    int64_t margin =
+        lease->fence_margin_ms < lease->ttl_s * 500 ? lease->fence_margin_ms : lease->ttl_s * 500;
+    int64_t window = (int64_t)lease->ttl_s * 1000 - margin;
+    int64_t every = lease->interval_ms < window / 2 ? lease->interval_ms : window / 2;
+    return every > 100 ? every : 100;
+}
+
 static void *
 lease_main(void *arg)
 {
@@ -185,7 +197,7 @@ lease_main(void *arg)
         uint64_t asked = lease->requested;
         renew_locked(keeper);
         lease->done = asked;
-        next = now + lease->interval_ms;
+        next = now + renew_every(lease);
         pthread_cond_broadcast(&lease->wake);
     }
     pthread_mutex_unlock(&lease->lock);
@@ -220,10 +232,7 @@ pd_keeper_renew(PdKeeper *keeper)
 int64_t
 pd_keeper_lease_id(PdKeeper *keeper)
 {
-    pthread_mutex_lock(&keeper->lease.lock);
-    int64_t id = keeper->lease.lease_id;
-    pthread_mutex_unlock(&keeper->lease.lock);
-    return id;
+    return keeper->tick_lease_id;
 }
 
 int64_t
@@ -266,6 +275,7 @@ pd_keeper_lease_poll(PdKeeper *keeper)
     lease->ttl_s = keeper->config.ttl_s;
     lease->interval_ms = keeper->config.loop_interval_ms;
     bool is_lost = lease->lost != lease->lost_seen;
+    keeper->tick_lease_id = lease->lease_id;
     pthread_mutex_unlock(&lease->lock);
     if (!is_lost)
         return;

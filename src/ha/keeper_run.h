@@ -108,7 +108,9 @@ struct PdKeeper
     PdNode *node;
     PdFence *fence;
     PdKeeperView *view;
-    PdKeeperLease lease; /* keeper_lease.c's; the loop reads it through the functions below */
+    PdKeeperLease lease;   /* keeper_lease.c's; the loop reads it through the functions below */
+    int64_t tick_lease_id; /* the lease this tick runs under (read once at its start: a loss the lease
+                              thread finds meanwhile is acted on at the next tick, as a leader) */
     /* what the keeper knows across ticks */
     bool is_leader;            /* holds the leader key under lease_id */
     int64_t leader_revision;   /* the leader key's mod_revision when ours */
@@ -154,6 +156,7 @@ void pd_keeper_step(PdKeeper *keeper, const char *step, int64_t bound_ms);
 /* At each tick: the configuration's TTL and interval given to the lease thread, a lease found gone acted
  * on (no longer the leader; a primary that may take writes killed). */
 void pd_keeper_lease_poll(PdKeeper *keeper);
+/* The lease this tick runs under (0: none), as pd_keeper_lease_poll found it at the tick's start. */
 int64_t pd_keeper_lease_id(PdKeeper *keeper);
 int64_t pd_keeper_fence_at(PdKeeper *keeper);
 /* Sends the guard its deadline for what the node is now (armed when it may be writable or leads); the

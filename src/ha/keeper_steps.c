@@ -151,8 +151,12 @@ pd_keeper_restart_in_place(PdKeeper *keeper, const PdKeeperRead *read)
     pd_keeper_guard(keeper, true);
     pd_keeper_step(keeper, "a restart in place", left + PD_KEEPER_STEP_SLACK_MS);
     PdError err = {0};
+    int64_t started = pd_keeper_now_ms();
     if (!pd_node_start(keeper->node, (int)left, &err))
         log_failure(keeper, "the restart in place", &err);
+    else
+        pd_logf(PD_LOG_INFO, "keeper %s: PostgreSQL started in place in %" PRId64 " ms", keeper->name,
+                pd_keeper_now_ms() - started);
 }
 
 void
