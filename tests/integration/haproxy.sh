@@ -10,6 +10,7 @@
 # PostgreSQL 15.
 source tests/lib/tap.sh
 source tests/lib/etcd.sh
+source tests/lib/keeper_local.sh
 tap_plan 16
 tap_workdir
 W=$TAP_WORKDIR
@@ -37,14 +38,8 @@ skip_all() {
 }
 
 command -v haproxy >/dev/null || skip_all "no haproxy (Debian's haproxy, scripts/deps.sh)"
-[ -x "$BIN/initdb" ] || skip_all "no PostgreSQL 15 in $BIN"
-command -v etcdctl >/dev/null || skip_all "no etcdctl (Debian's etcd-client)"
-etcd_cluster_start "$W/etcd" 1 $$ >"$W/etcd.log" 2>&1 || skip_all "etcd does not start here"
-ENDPOINTS=$(cat "$W/etcd/endpoints")
-chmod 755 "$W"
+keeper_local_etcd
 
-now_ms() { date +%s%3N; }
-seconds_since() { awk -v a="$1" -v b="$(now_ms)" 'BEGIN { printf "%.2f", (b - a) / 1000 }'; }
 leader() { etcdctl --endpoints "$ENDPOINTS" get /prodata/hp/leader --print-value-only 2>/dev/null; }
 index_of() { echo "${1#n}"; }
 local_sql() { psql -X -q -At -h "$W/n$1/state" -p "${PORT[$1]}" -U postgres -d postgres -c "$2" 2>/dev/null; }
@@ -55,15 +50,6 @@ through_haproxy() {
 }
 # api_status I PATH [METHOD]: the HTTP status of node I's keeper API (000 when it does not answer).
 api_status() { curl -s -o /dev/null -m 2 -X "${3:-OPTIONS}" -w '%{http_code}' "http://127.0.0.1:${API[$1]}$2"; }
-wait_for() {
-    local deadline=$(($(now_ms) + $1 * 1000))
-    shift
-    until "$@"; do
-        [ "$(now_ms)" -ge "$deadline" ] && return 1
-        sleep 0.1
-    done
-}
-guard_kill() { [ -n "${KPID[$1]:-}" ] && pkill -9 -P "${KPID[$1]}" -f "prodata keeper" 2>/dev/null; }
 start_keeper() {
     (cd "$W/n$1" && exec "$PRODATA" keeper --config prodata.conf >>keeper.log 2>&1) &
     KPID[$1]=$!

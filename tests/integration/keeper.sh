@@ -12,6 +12,7 @@
 # etcd or PostgreSQL 15.
 source tests/lib/tap.sh
 source tests/lib/etcd.sh
+source tests/lib/keeper_local.sh
 tap_plan 29
 tap_workdir
 W=$TAP_WORKDIR
@@ -39,13 +40,8 @@ skip_all() {
     exit
 }
 
-[ -x "$BIN/initdb" ] || skip_all "no PostgreSQL 15 in $BIN"
-command -v etcdctl >/dev/null || skip_all "no etcdctl (Debian's etcd-client)"
-etcd_cluster_start "$W/etcd" 1 $$ >"$W/etcd.log" 2>&1 || skip_all "etcd does not start here"
-ENDPOINTS=$(cat "$W/etcd/endpoints")
-chmod 755 "$W"
+keeper_local_etcd
 
-now_ms() { date +%s%3N; }
 etcd_value() { etcdctl --endpoints "$ENDPOINTS" get "/prodata/kt/$1" --print-value-only 2>/dev/null; }
 leader() { etcd_value leader; }
 index_of() { echo "${1#n}"; }
@@ -61,17 +57,6 @@ write_row() {
     PGPASSWORD=$PD_KEEPER_TEST_PASSWORD timeout -s KILL 5 "$BIN/psql" -X -q -At "$(multi_host)" -c "INSERT INTO t VALUES ($1)" >/dev/null 2>&1
 }
 # wait_for SECONDS COMMAND...: polls COMMAND every 100 ms until it succeeds (0) or SECONDS pass (1).
-wait_for() {
-    local deadline=$(($(now_ms) + $1 * 1000))
-    shift
-    until "$@"; do
-        [ "$(now_ms)" -ge "$deadline" ] && return 1
-        sleep 0.1
-    done
-}
-seconds_since() { awk -v a="$1" -v b="$(now_ms)" 'BEGIN { printf "%.2f", (b - a) / 1000 }'; }
-# The fence guard of node I: the keeper's child that is a prodata keeper too.
-guard_kill() { [ -n "${KPID[$1]:-}" ] && pkill -9 -P "${KPID[$1]}" -f "prodata keeper" 2>/dev/null; }
 
 start_keeper() {
     local i=$1

@@ -9,6 +9,7 @@
 # the standby a number of seconds; a removed rule closes the access again. Skipped, counted, without etcd or PostgreSQL 15.
 source tests/lib/tap.sh
 source tests/lib/etcd.sh
+source tests/lib/keeper_local.sh
 tap_plan 19
 tap_workdir
 W=$TAP_WORKDIR
@@ -34,12 +35,8 @@ skip_all() {
     exit
 }
 
-[ -x "$BIN/initdb" ] || skip_all "no PostgreSQL 15 in $BIN"
-command -v etcdctl >/dev/null || skip_all "no etcdctl (Debian's etcd-client)"
 command -v jq >/dev/null || skip_all "no jq"
-etcd_cluster_start "$W/etcd" 1 $$ >"$W/etcd.log" 2>&1 || skip_all "etcd does not start here"
-ENDPOINTS=$(cat "$W/etcd/endpoints")
-chmod 755 "$W"
+keeper_local_etcd
 for i in 1 2; do
     mkdir -p "$W/n$i"
     [ "$(id -u)" = 0 ] && chown postgres "$W/n$i"
@@ -56,15 +53,6 @@ replication_password_env = PD_KEEPER_TEST_PASSWORD
 CONF
 done
 
-now_ms() { date +%s%3N; }
-wait_for() {
-    local deadline=$(($(now_ms) + $1 * 1000))
-    shift
-    until "$@"; do
-        [ "$(now_ms)" -ge "$deadline" ] && return 1
-        sleep 0.1
-    done
-}
 cluster() { (cd "$W/n1" && "$PRODATA" cluster "$@"); }
 # local_sql [I] SQL: one value from node I (1: the primary) as its superuser over its socket.
 local_sql() {

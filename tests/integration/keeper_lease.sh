@@ -10,6 +10,7 @@
 # counted, without etcd or PostgreSQL 15.
 source tests/lib/tap.sh
 source tests/lib/etcd.sh
+source tests/lib/keeper_local.sh
 tap_plan 6
 tap_workdir
 W=$TAP_WORKDIR
@@ -32,24 +33,10 @@ skip_all() {
     exit
 }
 
-[ -x "$BIN/initdb" ] || skip_all "no PostgreSQL 15 in $BIN"
-command -v etcdctl >/dev/null || skip_all "no etcdctl (Debian's etcd-client)"
-etcd_cluster_start "$W/etcd" 1 $$ >"$W/etcd.log" 2>&1 || skip_all "etcd does not start here"
-ENDPOINTS=$(cat "$W/etcd/endpoints")
-chmod 755 "$W"
+keeper_local_etcd
 
-now_ms() { date +%s%3N; }
 etcd_get() { etcdctl --endpoints "$ENDPOINTS" get "/prodata/kl/$1" "${@:2}" 2>/dev/null; }
 local_sql() { timeout -s KILL "${2:-5}" "$BIN/psql" -X -q -At -h "$W/n1/state" -p "$PORT" -U postgres -d postgres -c "$1" 2>/dev/null; }
-wait_for() {
-    local deadline=$(($(now_ms) + $1 * 1000))
-    shift
-    until "$@"; do
-        [ "$(now_ms)" -ge "$deadline" ] && return 1
-        sleep 0.2
-    done
-}
-seconds_since() { awk -v a="$1" -v b="$(now_ms)" 'BEGIN { printf "%.2f", (b - a) / 1000 }'; }
 
 mkdir -p "$W/n1"
 [ "$(id -u)" = 0 ] && chown postgres "$W/n1"
