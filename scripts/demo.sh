@@ -29,6 +29,14 @@ API_PORT=${PRODATA_DEMO_API_PORT:-18008}
 HTTP_PORT=${PRODATA_DEMO_HTTP_PORT:-8000}
 PRODATA=${PRODATA:-$PWD/build/prodata}
 ETCD_BIN=${ETCD_BIN:-etcd}
+for setting in PRODATA_DEMO_PORT:$PG_PORT PRODATA_DEMO_ETCD_PORT:$ETCD_PORT PRODATA_DEMO_API_PORT:$API_PORT \
+    PRODATA_DEMO_HTTP_PORT:$HTTP_PORT; do
+    value=${setting#*:}
+    if ! [[ "$value" =~ ^[0-9]{1,5}$ ]] || [ "$value" -lt 1024 ] || [ "$value" -gt 65000 ]; then
+        echo "demo: ${setting%%:*} is \"$value\": a port number from 1024 to 65000 (the demo uses the next ones too)" >&2
+        exit 2
+    fi
+done
 API="http://127.0.0.1:$HTTP_PORT"
 NODES="1 2 3"
 PORTS="$PG_PORT,$((PG_PORT + 1)),$((PG_PORT + 2))"
@@ -171,6 +179,7 @@ echo "== waiting for a primary and two streaming standbys (the first start runs 
 wait_for 180 "a primary and two streaming standbys" cluster_ready
 LEADER=$(status_json | jq -r .leader)
 LEADER_DIR="$DEMO_DIR/$LEADER"
+LEADER_PORT=$((PG_PORT + ${LEADER#n} - 1))
 
 # ---- the application's role and database, on the primary (its superuser over its socket) ---------------------
 if [ ! -s "$PGPASSFILE" ]; then
@@ -178,8 +187,7 @@ if [ ! -s "$PGPASSFILE" ]; then
 fi
 APP_PASSWORD=$(cut -d: -f5 "$PGPASSFILE")
 as_superuser() { # psql on the primary as postgres over its Unix socket (peer authentication)
-    psql -X -q -v ON_ERROR_STOP=1 -h "$LEADER_DIR/state" -p "$(grep ^pg_port "$LEADER_DIR/prodata.conf" | awk '{print $3}')" \
-        -U postgres "$@"
+    psql -X -q -v ON_ERROR_STOP=1 -h "$LEADER_DIR/state" -p "$LEADER_PORT" -U postgres "$@"
 }
 as_superuser -d postgres -v pw="$APP_PASSWORD" >/dev/null <<'SQL'
 SELECT format('CREATE ROLE bookstore LOGIN PASSWORD %L', :'pw') WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'bookstore')
@@ -239,7 +247,6 @@ echo
 echo "== prodata cluster status --config $CLUSTER_CONF"
 "$PRODATA" cluster status --config "$CLUSTER_CONF" || true
 
-LEADER_PORT=$(grep ^pg_port "$LEADER_DIR/prodata.conf" | awk '{print $3}')
 cat <<TEXT
 
 A three-node cluster (etcd, three keepers, PostgreSQL 15 each; synchronous mode, one standby in every

@@ -8,7 +8,7 @@
 # leaves no process behind. Skipped, counted, without etcd or PostgreSQL 15.
 source tests/lib/tap.sh
 source tests/lib/etcd.sh
-tap_plan 9
+tap_plan 10
 tap_workdir
 W=$TAP_WORKDIR
 [ "$(id -u)" = 0 ] && chmod 711 "$W"
@@ -38,6 +38,10 @@ skip_all() {
 [ -x /usr/lib/postgresql/15/bin/initdb ] || skip_all "no PostgreSQL 15"
 command -v "$ETCD_BIN" >/dev/null || skip_all "no etcd (Debian's etcd-server)"
 
+expect_eq "a demo port that is not a number: refused, the setting named, nothing started" \
+    "$(PRODATA_DEMO_HTTP_PORT=80a scripts/demo.sh 2>&1 >/dev/null; echo "rc=$?"; [ -e "$D" ] && echo started)" \
+    "demo: PRODATA_DEMO_HTTP_PORT is \"80a\": a port number from 1024 to 65000 (the demo uses the next ones too)
+rc=2"
 if timeout 300 scripts/demo.sh >"$W/run1.txt" 2>&1; then
     tap_ok "make demo: a three-node cluster, the bookstore migrated, seeded and served"
 else
