@@ -56,7 +56,7 @@ CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRC))
 PGT_BIN  := $(patsubst tests/pg/%.c,$(BUILD)/tests/pg/%,$(PGT_SRC))
 
-.PHONY: all deps test unit integration asan clang demo demo-stop bench bench-rest bench-archive bench-failover chaos bench-deps clean format format-check check-lib check-exports check-layers check-prefix install uninstall
+.PHONY: all deps test unit integration asan clang demo demo-stop bench bench-rest bench-archive bench-failover bench-steady chaos bench-deps clean format format-check check-lib check-exports check-layers check-prefix install uninstall
 .DEFAULT_GOAL := all
 
 all: deps $(BUILD)/prodata $(BUILD)/prodata-wal $(BUILD)/libprodata.a $(BUILD)/libprodata.so $(UNIT_BIN) $(PGT_BIN) $(EXAMPLE_BIN) $(HA_TOOL_BIN) check-lib check-exports
@@ -225,6 +225,10 @@ bench-archive: all
 # REPS=3 make bench-failover for a shorter run.
 bench-failover: all
 	@bench/failover/run.sh
+
+# No false failover over 10 minutes with both cores saturated, and the keepers' memory (root).
+bench-steady: all
+	@bench/failover/steady.sh
 
 # Random faults on three keepers in network namespaces with writers running, not part of `make test`
 # (docs/testing-ha.md; root): CHAOS_N=16 CHAOS_SEED=... make chaos.
