@@ -31,7 +31,12 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo -; }
-history_length() { kc_etcdctl get "/prodata/$KC_CLUSTER/history" --print-value-only | jq 'length' 2>/dev/null || echo -; }
+# The failover history's entries (0 while the key is absent, "-" when etcd did not answer).
+history_length() {
+    local doc
+    doc=$(kc_etcdctl get "/prodata/$KC_CLUSTER/history" --print-value-only) || { echo -; return; }
+    if [ -z "$doc" ]; then echo 0; else jq 'length' <<<"$doc" 2>/dev/null || echo -; fi
+}
 
 if ! netns_available 2>/dev/null; then
     echo "bench-steady: not run: $NETNS_UNAVAILABLE"
@@ -47,7 +52,8 @@ writer_wait_ack multi "$(kc_now)" 30 >/dev/null || { echo "bench-steady: the wri
 leader0=$(kc_leader)
 history0=$(history_length)
 declare -a rss0
-for i in 1 2 3; do rss0[i]=$(rss_kib "${KC_KPID[i]}"); done
+declare -a rssmax=(0 0 0 0)
+for i in 1 2 3; do rss0[i]=$(rss_kib "${KC_KPID[i]}") && rssmax[i]=${rss0[i]}; done
 for i in $(seq 1 $((HOGS_PER_CORE * $(nproc)))); do
     sh -c 'while :; do :; done' &
     HOGS+=($!)
@@ -57,7 +63,6 @@ printf '%8s  %-6s  %7s  %10s %10s %10s  %s\n' elapsed leader history "n1 KiB" "n
 start=$SECONDS
 changes=0
 last=$leader0
-declare -a rssmax=(0 0 0 0)
 while [ $((SECONDS - start)) -lt "$DURATION" ]; do
     sleep 10
     leader=$(kc_leader)
@@ -83,7 +88,9 @@ echo "|---|---|"
 echo "| run | $DURATION s, $((HOGS_PER_CORE * $(nproc))) CPU hogs on $(nproc) cores |"
 echo "| leader at start / end | $leader0 / $(kc_leader) |"
 echo "| leader changes seen (10 s samples) | $changes |"
-echo "| failover history entries added | $(($(history_length) - history0)) |"
+history1=$(history_length)
+if [[ $history0 =~ ^[0-9]+$ && $history1 =~ ^[0-9]+$ ]]; then added=$((history1 - history0)); else added="- (etcd did not answer)"; fi
+echo "| failover history entries added | $added |"
 echo "| writes acknowledged / lost / longest gap | $(kc_field acknowledged "$OUT") / $(grep -o 'lost=[0-9]*' <<<"$OUT" | head -1 | cut -d= -f2) / $(kc_field longest_gap_ms "$OUT") ms |"
 for i in 1 2 3; do
     echo "| keeper n$i VmRSS start -> end (max) | ${rss0[i]} -> $(rss_kib "${KC_KPID[i]}") KiB (${rssmax[i]}) |"
