@@ -59,11 +59,7 @@ run_prodata() {
     prodata_trials "postmaster crash" pmkill
     prodata_trials "node loss" nodeloss
     prodata_trials "network isolation" isolate
-    if ! "$PRODATA" cluster switchover 2>&1 | grep -q 'unknown subcommand'; then
-        NOTES+=("prodata: switchover exists but this bench does not drive it yet")
-    else
-        NOTES+=("prodata: switchover not measured: \`prodata cluster switchover\` does not exist yet")
-    fi
+    prodata_trials "switchover" switchover
     kc_down >/dev/null 2>&1
 }
 

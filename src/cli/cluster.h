@@ -1,6 +1,6 @@
 /*
  * cluster.h - what the files of `prodata cluster` share (cmd_cluster.c,
- * cmd_cluster_status.c): etcd and the key layout from the keeper settings,
+ * cmd_cluster_status.c, cmd_cluster_switchover.c): etcd and the key layout from the keeper settings,
  * the hint for an etcd that did not answer, and the subcommands the
  * dispatcher in cmd_cluster.c calls.
  */
@@ -24,5 +24,11 @@ bool pd_cli_cluster_history(PdArena *arena, const CliArgs *args, PdEtcd *etcd, c
                             PdError *err);
 bool pd_cli_cluster_remove(PdArena *arena, const CliArgs *args, PdEtcd *etcd, const PdKeys *keys,
                            PdError *err);
+
+/* `cluster switchover [--to NODE]` and `cluster failover --to NODE [--allow-data-loss]`, with --timeout
+ * SECONDS and --json (cmd_cluster_switchover.c). Errors: PD_ERR_REFUSED (a check failed, or the leader
+ * refused), PD_ERR_USAGE, PD_ERR_DCS_UNKNOWN (etcd silent, or not done in time: the outcome is unknown). */
+bool pd_cli_cluster_switchover(PdArena *arena, const CliArgs *args, PdEtcd *etcd, const PdKeys *keys,
+                               bool is_failover, PdError *err);
 
 #endif

@@ -6,7 +6,8 @@
  * A change is a compare-and-swap, started over from a newer document when
  * another change came between (or refused with --if-revision); an etcd that
  * gives no answer to trust exits 4, saying the change may or may not have
- * been applied. status, history and remove are cmd_cluster_status.c's.
+ * been applied. status, history and remove are cmd_cluster_status.c's,
+ * switchover and failover cmd_cluster_switchover.c's.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -231,13 +232,26 @@ static const struct
 {
     const char *name;
     int min_arguments, max_arguments;
-} subcommands[] = {{"config", 0, CLI_MAX_ARGS}, {"pause", 0, 0}, {"resume", 0, 0}, {"status", 0, 0},
-                   {"history", 0, 0},           {"remove", 1, 1}};
+} subcommands[] = {{"config", 0, CLI_MAX_ARGS}, {"pause", 0, 0},  {"resume", 0, 0},     {"status", 0, 0},
+                   {"history", 0, 0},           {"remove", 1, 1}, {"switchover", 0, 0}, {"failover", 0, 0}};
+
+/* --to, --timeout and --allow-data-loss go with switchover and failover only. */
+static bool
+check_switchover_flags(const CliArgs *args, const char *name, PdError *err)
+{
+    static const char *const flags[] = {"--to", "--timeout", "--allow-data-loss"};
+    bool is_handover = strcmp(name, "switchover") == 0 || strcmp(name, "failover") == 0;
+    for (size_t i = 0; i < 3 && !is_handover; i++)
+        if (cli_has_flag(args, flags[i], NULL))
+            return pd_error_set(err, PD_ERR_USAGE, "cluster %s: %s goes with switchover and failover", name,
+                                flags[i]);
+    return true;
+}
 
 static bool
 check_usage(const CliArgs *args, PdError *err)
 {
-    const char *names = "config, status, history, pause, resume, remove";
+    const char *names = "config, status, history, pause, resume, remove, switchover, failover";
     if (args->positional_count < 1)
         return pd_error_set(err, PD_ERR_USAGE, "cluster: give a subcommand (%s)", names);
     for (size_t i = 0; i < sizeof subcommands / sizeof subcommands[0]; i++)
@@ -252,7 +266,7 @@ check_usage(const CliArgs *args, PdError *err)
         if (strcmp(subcommands[i].name, "config") != 0 && cli_has_flag(args, "--if-revision", NULL))
             return pd_error_set(err, PD_ERR_USAGE, "cluster %s: --if-revision goes with config set",
                                 subcommands[i].name);
-        return true;
+        return check_switchover_flags(args, subcommands[i].name, err);
     }
     return pd_error_set(err, PD_ERR_USAGE, "cluster: unknown subcommand \"%s\" (%s)", args->positional[0],
                         names);
@@ -294,6 +308,8 @@ cmd_cluster(PdArena *arena, const CliArgs *args, PdError *err)
         is_done = pause_or_resume(arena, args, etcd, &keys, strcmp(name, "pause") == 0, err);
     else if (strcmp(name, "status") == 0)
         is_done = pd_cli_cluster_status(arena, args, etcd, &keys, err);
+    else if (strcmp(name, "switchover") == 0 || strcmp(name, "failover") == 0)
+        is_done = pd_cli_cluster_switchover(arena, args, etcd, &keys, strcmp(name, "failover") == 0, err);
     else if (strcmp(name, "history") == 0)
         is_done = pd_cli_cluster_history(arena, args, etcd, &keys, err);
     else

@@ -7,9 +7,9 @@
  * key shows as down. With no leader it says so and what will happen: which
  * members the keepers may promote, or, when none is within
  * maximum_lag_on_failover_bytes, that no automatic failover will come and
- * the explicit way out. A key that does not parse is named with its problem
- * (exit 2) while the rest is still shown. remove takes a member out of the
- * roster for good, refusing while its keeper runs.
+ * the explicit way out; a switchover request in one line (where it stands). A key that does not parse is
+ * named with its problem (exit 2) while the rest is still shown. remove takes a member out of the roster for
+ * good, refusing while its keeper runs.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -53,6 +53,8 @@ typedef struct Cluster
     size_t row_count;
     Problem problems[PROBLEMS_MAX];
     size_t problem_count;
+    bool has_request; /* the switchover key holds a request that parsed */
+    PdSwitchover request;
 } Cluster;
 
 static void
@@ -98,6 +100,13 @@ read_key(PdArena *arena, const PdKeys *keys, const PdEtcdKv *kv, Cluster *cluste
     {
         cluster->leader = kv->value.data; /* NUL-terminated too */
         if (!pd_keys_check_member(cluster->leader, &err))
+            add_problem(arena, cluster, kv->key, &err);
+    }
+    else if (is_key(kv->key, pd_keys_switchover(keys)))
+    {
+        cluster->has_request =
+            pd_switchover_parse(arena, kv->value.data, kv->value.length, &cluster->request, &err);
+        if (!cluster->has_request)
             add_problem(arena, cluster, kv->key, &err);
     }
     else if (is_key(kv->key, pd_keys_roster(keys)))
@@ -257,6 +266,33 @@ no_leader_message(PdArena *arena, const Cluster *cluster)
         best != NULL ? ")" : "");
 }
 
+/* The switchover request in one line ("" when none), in arena. */
+static const char *
+request_text(PdArena *arena, const Cluster *cluster)
+{
+    if (!cluster->has_request)
+        return "";
+    const PdSwitchover *request = &cluster->request;
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    int64_t now_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+    char lsn[24];
+    const char *where =
+        request->aborted != NULL ? pd_arena_sprintf(arena, "aborted: %s", request->aborted)
+        : request->released_ms != 0
+            ? pd_arena_sprintf(arena, "released at %s, %.1f s ago: waiting for %s to take over",
+                               pd_member_lsn_text(request->lsn, lsn, sizeof lsn),
+                               (double)(now_ms - request->released_ms) / 1000.0, request->to)
+        : pd_switchover_is_live(request, now_ms) ? "pending: the leader has not taken it up yet"
+                                                 : "expired (its timeout passed)";
+    return pd_arena_sprintf(arena, "%s from %s to %s, asked %.1f s ago%s: %s",
+                            pd_switchover_kind_name(request->kind),
+                            request->from != NULL ? request->from : "(no leader)",
+                            request->to != NULL ? request->to : "(the leader's choice)",
+                            (double)(now_ms - request->requested_ms) / 1000.0,
+                            request->allow_data_loss ? " (data loss allowed)" : "", where);
+}
+
 /* ---- status: the table ---- */
 
 /* A member whose PostgreSQL waits for a restart to apply parameters: one line naming them. */
@@ -314,6 +350,8 @@ print_status(PdArena *arena, const PdKeys *keys, const Cluster *cluster)
     const char *message = no_leader_message(arena, cluster);
     if (message != NULL)
         printf("\n%s\n", message);
+    if (cluster->has_request)
+        printf("\n%s\n", request_text(arena, cluster));
     for (size_t i = 0; i < cluster->problem_count; i++)
         printf("%sproblem: %s: %s\n", i == 0 ? "\n" : "", cluster->problems[i].key,
                cluster->problems[i].message);
@@ -365,13 +403,22 @@ print_status_json(PdArena *arena, const PdKeys *keys, const Cluster *cluster, Pd
         json_array_append_new(problems, json_pack("{s:s, s:s}", "key", cluster->problems[i].key, "message",
                                                   cluster->problems[i].message));
     const char *message = no_leader_message(arena, cluster);
+    char *request = NULL;
+    PdError ignored = {0};
+    json_t *switchover =
+        cluster->has_request && pd_switchover_json(arena, &cluster->request, &request, &ignored)
+            ? json_loads(request, 0, NULL)
+            : json_null();
+    if (json_is_object(switchover))
+        json_object_set_new(switchover, "summary", json_string(request_text(arena, cluster)));
     json_t *root =
-        json_pack("{s:s, s:o, s:b, s:b, s:i, s:I, s:o, s:o, s:o}", "root", keys->root, "leader",
+        json_pack("{s:s, s:o, s:b, s:b, s:i, s:I, s:o, s:o, s:o, s:o}", "root", keys->root, "leader",
                   cluster->leader != NULL ? json_string(cluster->leader) : json_null(), "paused",
                   cluster->config.is_paused, "synchronous_mode", cluster->config.is_synchronous,
                   "synchronous_quorum", cluster->config.synchronous_quorum, "maximum_lag_on_failover_bytes",
                   (json_int_t)cluster->config.maximum_lag_on_failover_bytes, "members", members, "message",
-                  message != NULL ? json_string(message) : json_null(), "problems", problems);
+                  message != NULL ? json_string(message) : json_null(), "switchover",
+                  switchover != NULL ? switchover : json_null(), "problems", problems);
     char *text = root != NULL
                      ? json_dumps(root, JSON_PRESERVE_ORDER | JSON_INDENT(2) | JSON_REAL_PRECISION(15))
                      : NULL;

@@ -198,7 +198,7 @@ static const CliCommand commands[] = {
      &pd_settings_keeper},
     {"cluster",
      cmd_cluster,
-     "the cluster in etcd: status, history, configuration, pause, resume, remove",
+     "the cluster in etcd: status, history, configuration, pause, resume, remove, switchover, failover",
      "usage: prodata cluster status [--json]\n"
      "       prodata cluster history [--json]\n"
      "       prodata cluster config [--json]\n"
@@ -206,6 +206,8 @@ static const CliCommand commands[] = {
      "       prodata cluster pause [--json]\n"
      "       prodata cluster resume [--json]\n"
      "       prodata cluster remove NODE\n"
+     "       prodata cluster switchover [--to NODE] [--timeout SECONDS] [--json]\n"
+     "       prodata cluster failover --to NODE [--allow-data-loss] [--timeout SECONDS] [--json]\n"
      "\n"
      "status shows every member (role, state, PostgreSQL address, timeline, lag,\n"
      "sync state, what a stalled step waits for; roster members without a live key\n"
@@ -219,14 +221,30 @@ static const CliCommand commands[] = {
      "off), synchronous_quorum, ttl_s, loop_interval_ms, maximum_lag_on_failover_bytes,\n"
      "paused (true, false), postgresql_parameters.NAME (an empty value removes it).\n"
      "pause sets paused=true (maintenance: the keepers take no automatic action,\n"
-     "no failover), resume sets it back. etcd is found through the keeper settings\n"
+     "no failover), resume sets it back. switchover hands the leadership over with no\n"
+     "loss: the leader stops PostgreSQL cleanly and releases the key to NODE (without\n"
+     "--to, the most advanced streaming standby), which promotes once it holds the\n"
+     "leader's last record; the old primary rejoins it as a standby. failover --to NODE\n"
+     "promotes NODE when no member leads (with a leader: a switchover to NODE); when\n"
+     "NODE may lack acknowledged writes it refuses, printing how many bytes, unless\n"
+     "--allow-data-loss. Both wait for the outcome (--timeout, default 60 s).\n"
+     "etcd is found through the keeper settings\n"
      "(etcd_endpoints, etcd_prefix, cluster_name).\n"
-     "Exit 0 done, 1 refused (changed concurrently, etcd refused, a live keeper),\n"
+     "Exit 0 done, 1 refused (changed concurrently, etcd refused, a live keeper, a\n"
+     "switchover's check or the leader's refusal),\n"
      "2 invalid field or value (or a key in etcd that does not parse), 4 etcd gave\n"
-     "no answer: a change may or may not be applied.\n"
+     "no answer: a change may or may not be applied (switchover, failover: not done\n"
+     "within --timeout; the outcome is unknown).\n"
      "  --json                 status, history, config: as JSON\n"
-     "  --if-revision N        config set: only if the document is still at revision N (0: absent)\n",
-     {{"--json", false}, {"--if-revision", true}},
+     "  --if-revision N        config set: only if the document is still at revision N (0: absent)\n"
+     "  --to NODE              switchover, failover: the member to take over\n"
+     "  --timeout SECONDS      switchover, failover: the wait for the outcome (default 60; then exit 4)\n"
+     "  --allow-data-loss      failover: promote NODE even when it may lack acknowledged writes\n",
+     {{"--json", false},
+      {"--if-revision", true},
+      {"--to", true},
+      {"--timeout", true},
+      {"--allow-data-loss", false}},
      CLI_MAX_ARGS,
      &pd_settings_keeper},
 };

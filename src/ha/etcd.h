@@ -110,6 +110,11 @@ typedef struct PdEtcdCas
     PdEtcdAction action;
     PdEtcdBytes value; /* PD_ETCD_PUT */
     int64_t lease_id;  /* PD_ETCD_PUT; 0: none */
+    /* when also_key is not empty: a put of also_value there (no lease) in the same transaction, done only if
+       the compare held (the switchover's handover: the leader key deleted and the request completed at once)
+     */
+    PdEtcdBytes also_key;
+    PdEtcdBytes also_value;
 } PdEtcdCas;
 
 typedef struct PdEtcdServer
@@ -169,7 +174,8 @@ PdEtcdOutcome pd_etcd_delete(PdEtcd *etcd, PdEtcdBytes key, int64_t *deleted, Pd
  * cas->compare holds. DONE: it held and the action was done; *current (in
  * arena) is the key after it (exists false after a delete). COMPARE_FAILED:
  * nothing changed; *current is the key as it is. LEASE_NOT_FOUND: the lease of
- * a put does not exist. A write: not retried on another endpoint after a
+ * a put does not exist. With also_key, the second put is done with the action
+ * or not at all. A write: not retried on another endpoint after a
  * timeout (UNKNOWN), since a retry could find our own write and say COMPARE_FAILED.
  */
 PdEtcdOutcome pd_etcd_cas(PdArena *arena, PdEtcd *etcd, const PdEtcdCas *cas, PdEtcdKv *current,

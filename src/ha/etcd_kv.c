@@ -165,6 +165,14 @@ txn_body(const PdEtcdCas *cas)
             json_pack("[{s:o}, O]", "request_put", put_body(cas->key, cas->value, cas->lease_id), range);
     else
         success = json_pack("[{s:{s:o}}]", "request_delete_range", "key", pd_etcd_wire_bytes(cas->key));
+    /* the second key's put goes last: the answer reader finds the first key's responses where it expects */
+    if (success != NULL && cas->also_key.length > 0 &&
+        json_array_append_new(
+            success, json_pack("{s:o}", "request_put", put_body(cas->also_key, cas->also_value, 0))) != 0)
+    {
+        json_decref(success);
+        success = NULL;
+    }
     json_t *body =
         json_pack("{s:[o], s:o, s:[o]}", "compare", compare_body(cas), "success", success, "failure", range);
     return body;

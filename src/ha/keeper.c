@@ -118,6 +118,7 @@ tick(PdKeeper *keeper, bool *is_guard_gone)
     pd_keeper_read(keeper, &read);
     if (read.is_known)
         pd_keeper_apply_config(keeper, &read);
+    pd_keeper_switchover_note(keeper, &read);
     read_node(keeper, &status);
     pd_keeper_step(keeper, "acting", ordinary);
     pd_keeper_act(keeper, &read, &status);
@@ -127,18 +128,6 @@ tick(PdKeeper *keeper, bool *is_guard_gone)
     pd_keeper_guard(keeper, may_write(keeper, &status));
     pd_keeper_publish(keeper, &read, &status);
     pd_keeper_step(keeper, "the pause between ticks", keeper->config.loop_interval_ms * 2);
-}
-
-/* Sleeps until until_ms (monotonic), waking every 50 ms to see whether a signal asked to stop. */
-static void
-sleep_until(int64_t until_ms, volatile sig_atomic_t *is_stopping)
-{
-    for (int64_t left = until_ms - pd_keeper_now_ms(); left > 0 && !*is_stopping;
-         left = until_ms - pd_keeper_now_ms())
-    {
-        struct timespec pause = {.tv_sec = 0, .tv_nsec = (left > 50 ? 50 : left) * 1000000L};
-        nanosleep(&pause, NULL);
-    }
 }
 
 void
@@ -193,7 +182,7 @@ pd_keeper_run(PdKeeper *keeper, volatile sig_atomic_t *is_stopping, PdError *err
     {
         int64_t started = pd_keeper_now_ms();
         tick(keeper, &is_guard_gone);
-        sleep_until(started + keeper->config.loop_interval_ms, is_stopping);
+        pd_keeper_switchover_sleep(keeper, started, is_stopping);
     }
     pd_logf(PD_LOG_INFO, "keeper %s: stopping", keeper->name);
     shut_down(keeper);

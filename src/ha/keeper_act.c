@@ -128,6 +128,8 @@ act_follower(PdKeeper *keeper, const PdKeeperRead *read, const PdNodeStatus *sta
     }
     if (status->run == PD_NODE_STOPPED || status->run == PD_NODE_CRASHED)
     {
+        if (pd_keeper_switchover_rejoin(keeper, leader))
+            return;
         if (keeper->was_primary || keeper->needs_rewind || !pd_keeper_is_standby_dir(keeper))
             pd_keeper_rejoin(keeper, leader);
         else
@@ -274,6 +276,8 @@ pd_keeper_act(PdKeeper *keeper, const PdKeeperRead *read, const PdNodeStatus *st
         keeper->leader_revision = read->leader_revision;
     else if (read->leader != NULL)
         note_leader(keeper, read);
+    if (keeper->is_leader && pd_keeper_switchover_lead(keeper, read, status))
+        return;
     if (keeper->config.is_paused)
         act_paused(keeper, read, status);
     else if (!pd_keeper_has_data(keeper))
@@ -282,6 +286,6 @@ pd_keeper_act(PdKeeper *keeper, const PdKeeperRead *read, const PdNodeStatus *st
         act_leader(keeper, read, status);
     else if (read->leader != NULL)
         act_follower(keeper, read, status);
-    else
+    else if (!pd_keeper_switchover_leaderless(keeper, read, status))
         act_leaderless(keeper, read, status);
 }

@@ -67,6 +67,20 @@ read_sync(PdKeeper *keeper, const PdEtcdKv *kv, PdKeeperRead *read)
 }
 
 static void
+read_switchover(PdKeeper *keeper, const PdEtcdKv *kv, PdKeeperRead *read)
+{
+    PdError err = {0};
+    if (pd_switchover_parse(keeper->tick, kv->value.data, kv->value.length, &read->switchover, &err))
+    {
+        read->has_switchover = true;
+        read->switchover_revision = kv->mod_revision;
+    }
+    else
+        pd_logf(PD_LOG_WARNING, "keeper %s: the switchover request is not valid (%s): ignored", keeper->name,
+                err.message);
+}
+
+static void
 read_kv(PdKeeper *keeper, const PdEtcdKv *kv, PdKeeperRead *read)
 {
     const PdKeys *keys = &keeper->keys;
@@ -85,6 +99,8 @@ read_kv(PdKeeper *keeper, const PdEtcdKv *kv, PdKeeperRead *read)
         read->initializer = kv->value.data;
     else if (is_key(kv, pd_keys_config(keys)))
         read->config = *kv;
+    else if (is_key(kv, pd_keys_switchover(keys)))
+        read_switchover(keeper, kv, read);
     else if (pd_keys_member_of(keeper->tick, keys, kv->key, &member))
         read_member(keeper, kv, member, read);
 }

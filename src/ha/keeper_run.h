@@ -10,6 +10,7 @@
 #define PRODATA_HA_KEEPER_RUN_H
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
 
 #include "ha/cluster_config.h"
@@ -19,6 +20,7 @@
 #include "ha/member.h"
 #include "ha/node.h"
 #include "ha/roster.h"
+#include "ha/switchover.h"
 
 enum
 {
@@ -32,6 +34,11 @@ enum
     /* past its bound, a step is the run time of the program plus this before the lease thread stops */
     PD_KEEPER_STEP_SLACK_MS = 2000,
     PD_KEEPER_PROMOTE_MS = 15000, /* pg_ctl promote's bound */
+    /* a switchover (keeper_switchover.c): the candidate's tick while a request names it; the leader's fast
+       shutdown; how long the candidate waits for the old primary's last record after its release */
+    PD_KEEPER_SWITCHOVER_TICK_MS = 100,
+    PD_KEEPER_SWITCHOVER_STOP_MS = 30000,
+    PD_KEEPER_SWITCHOVER_CATCH_UP_MS = 5000,
 };
 
 /*
@@ -89,7 +96,10 @@ typedef struct PdKeeperRead
     const char *initializer; /* the initialize key's value, NULL: absent */
     PdKeeperSync sync;
     bool has_config;
-    PdEtcdKv config; /* the config key as read (exists false: the defaults) */
+    PdEtcdKv config;     /* the config key as read (exists false: the defaults) */
+    bool has_switchover; /* the switchover key exists and parsed */
+    PdSwitchover switchover;
+    int64_t switchover_revision;
 } PdKeeperRead;
 
 struct PdKeeper
@@ -134,6 +144,10 @@ struct PdKeeper
     const char *phase;       /* a step's state for the member key ("cloning"), NULL: from the node */
     const char *waiting_for; /* in the tick arena, "" none */
     char live_pending[512];  /* keeper_live.c: the pending_restart names last logged */
+    /* keeper_switchover.c */
+    bool is_switchover_fast; /* a live switchover request names this member: ticks every 100 ms */
+    char handed_over_to[PD_KEYS_MEMBER_MAX + 1]; /* this former leader stopped cleanly and released the key
+                                                    to that member ("" none): it rejoins it without rewind */
 };
 
 /* keeper.c */
@@ -189,6 +203,8 @@ void pd_keeper_rejoin(PdKeeper *keeper, const PdMemberState *leader);
 /* Takes the leader key (absent -> own name under the lease). */
 bool pd_keeper_take_leader(PdKeeper *keeper);
 void pd_keeper_promote(PdKeeper *keeper, const PdKeeperRead *read, uint64_t lsn);
+/* pd_keeper_promote with the history's reason ("failover", "switchover", "manual"); true once promoted. */
+bool pd_keeper_promote_for(PdKeeper *keeper, const PdKeeperRead *read, uint64_t lsn, const char *reason);
 void pd_keeper_ensure_slots(PdKeeper *keeper, const PdKeeperRead *read, const PdNodeStatus *status);
 /* Restarts the crashed postmaster in place while the lease holds, within primary_start_timeout_ms. */
 void pd_keeper_restart_in_place(PdKeeper *keeper, const PdKeeperRead *read);
@@ -210,6 +226,22 @@ bool pd_keeper_sync_may_take(PdKeeper *keeper, const PdKeeperRead *read, uint64_
 bool pd_keeper_sync_configure_primary(PdKeeper *keeper, PdError *err);
 /* Whether this member is named in the sync key. */
 bool pd_keeper_sync_is_member(const PdKeeper *keeper, const PdKeeperRead *read);
+
+/* keeper_switchover.c: a switchover or a manual failover (switchover.h) */
+/* At each tick, after the read: whether this member ticks fast (a live request names it). */
+void pd_keeper_switchover_note(PdKeeper *keeper, const PdKeeperRead *read);
+/* The leader: a request from it acted on (refused, or PostgreSQL stopped and the key released), or a
+ * request done or stale deleted. True when it acted on one (the tick does nothing else). */
+bool pd_keeper_switchover_lead(PdKeeper *keeper, const PdKeeperRead *read, const PdNodeStatus *status);
+/* No leader: the member a released (or leaderless failover) request names takes over; the others wait for
+ * it, bounded. True when it decided this tick (the ordinary failover rules are not applied). */
+bool pd_keeper_switchover_leaderless(PdKeeper *keeper, const PdKeeperRead *read, const PdNodeStatus *status);
+/* A stopped former leader that handed over cleanly to leader starts as its standby without a rewind. True
+ * when it did (or waits to). */
+bool pd_keeper_switchover_rejoin(PdKeeper *keeper, const PdMemberState *leader);
+/* The pause between ticks, until started_ms + the interval (100 ms while the member ticks fast); the
+ * leader polls the request key meanwhile and ends the pause when one asks it to hand over. */
+void pd_keeper_switchover_sleep(PdKeeper *keeper, int64_t started_ms, volatile sig_atomic_t *is_stopping);
 
 /* keeper_live.c: the configuration's parameters and pg_hba applied (written, reloaded); pending restarts
  * logged */

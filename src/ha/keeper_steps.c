@@ -162,11 +162,17 @@ pd_keeper_restart_in_place(PdKeeper *keeper, const PdKeeperRead *read)
 void
 pd_keeper_promote(PdKeeper *keeper, const PdKeeperRead *read, uint64_t lsn)
 {
+    pd_keeper_promote_for(keeper, read, lsn, "failover");
+}
+
+bool
+pd_keeper_promote_for(PdKeeper *keeper, const PdKeeperRead *read, uint64_t lsn, const char *reason)
+{
     pd_keeper_guard(keeper, true); /* armed before the node can take a write */
     if (!pd_keeper_sync_prepare(keeper, read))
     {
         pd_keeper_wait(keeper, "the sync key written before promoting");
-        return;
+        return false;
     }
     pd_keeper_renew(keeper); /* a fresh lease first; the lease thread keeps it during the promotion */
     pd_keeper_guard(keeper, true);
@@ -177,7 +183,7 @@ pd_keeper_promote(PdKeeper *keeper, const PdKeeperRead *read, uint64_t lsn)
     if (!pd_node_promote(keeper->node, PD_KEEPER_PROMOTE_MS, &err))
     {
         log_failure(keeper, "promote", &err);
-        return;
+        return false;
     }
     if (!pd_keeper_sync_configure_primary(keeper, &err)) /* the standby's settings gone, the quorum kept */
         log_failure(keeper, "configuring the new primary", &err);
@@ -188,7 +194,8 @@ pd_keeper_promote(PdKeeper *keeper, const PdKeeperRead *read, uint64_t lsn)
     pd_logf(PD_LOG_INFO, "keeper %s: promoted in %" PRId64 " ms (timeline %d, from %s)", keeper->name,
             pd_keeper_now_ms() - started, timeline,
             keeper->last_leader[0] != '\0' ? keeper->last_leader : "-");
-    pd_keeper_append_history(keeper, keeper->last_leader, "failover", timeline, lsn);
+    pd_keeper_append_history(keeper, keeper->last_leader, reason, timeline, lsn);
+    return true;
 }
 
 /* ---- slots ------------------------------------------------------------------------------------------- */

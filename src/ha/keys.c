@@ -99,6 +99,7 @@ pd_keys_init(PdKeys *keys, const char *prefix, const char *cluster, PdError *err
     snprintf(keys->roster, sizeof keys->roster, "%s/roster", keys->root);
     snprintf(keys->sync, sizeof keys->sync, "%s/sync", keys->root);
     snprintf(keys->initialize, sizeof keys->initialize, "%s/initialize", keys->root);
+    snprintf(keys->switchover, sizeof keys->switchover, "%s/switchover", keys->root);
     snprintf(keys->members, sizeof keys->members, "%s/members/", keys->root);
     return true;
 }
@@ -137,6 +138,12 @@ PdEtcdBytes
 pd_keys_initialize(const PdKeys *keys)
 {
     return pd_etcd_text(keys->initialize);
+}
+
+PdEtcdBytes
+pd_keys_switchover(const PdKeys *keys)
+{
+    return pd_etcd_text(keys->switchover);
 }
 
 PdEtcdBytes

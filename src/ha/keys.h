@@ -12,6 +12,8 @@
  *   <root>/sync             synchronous mode's quorum as the leader applies it:
  *                           {"leader": "n1", "quorum": 1, "members": ["n2", "n3"]}; it always covers what
  *                           PostgreSQL enforces (grown in etcd first, shrunk in PostgreSQL first)
+ *   <root>/switchover       a planned change of leader asked by `prodata cluster switchover|failover`,
+ *                           completed by the leader when it hands over (switchover.h)
  *   <root>/initialize       the bootstrap race: created (absent -> the winner's name) once, by the
  *                           keeper that initialises the first primary
  * A PdKeys holds its root in a fixed buffer (no allocation, no failure after
@@ -45,6 +47,7 @@ typedef struct PdKeys
     char roster[PD_KEYS_ROOT_MAX + 7];
     char sync[PD_KEYS_ROOT_MAX + 5];
     char initialize[PD_KEYS_ROOT_MAX + 11];
+    char switchover[PD_KEYS_ROOT_MAX + 11];
     char members[PD_KEYS_ROOT_MAX + 9]; /* "<root>/members/", the prefix of every member key */
 } PdKeys;
 
@@ -77,6 +80,7 @@ PdEtcdBytes pd_keys_history(const PdKeys *keys);
 PdEtcdBytes pd_keys_roster(const PdKeys *keys);
 PdEtcdBytes pd_keys_sync(const PdKeys *keys);
 PdEtcdBytes pd_keys_initialize(const PdKeys *keys);
+PdEtcdBytes pd_keys_switchover(const PdKeys *keys);
 /* "<root>/members/": pd_etcd_range of it lists every member's key. */
 PdEtcdBytes pd_keys_members(const PdKeys *keys);
 

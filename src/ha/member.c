@@ -18,8 +18,9 @@
 #include "ha/keys.h"
 #include "ha/node.h"
 
-static const char *const state_names[] = {"running",   "starting", "stopped",   "crashed",     "cloning",
-                                          "rewinding", "fenced",   "promoting", "initializing"};
+static const char *const state_names[] = {"running",      "starting",      "stopped", "crashed",
+                                          "cloning",      "rewinding",     "fenced",  "promoting",
+                                          "initializing", "switching over"};
 
 static const char *const field_names[] = {"version",    "name",        "role",         "state",
                                           "pg_host",    "pg_port",     "api_url",      "timeline",

@@ -90,7 +90,7 @@ bool pd_member_parse(PdArena *arena, const char *text, size_t length, PdMemberSt
 const char *pd_member_role_name(PdMemberRole role);
 
 /* Whether state is one of "running", "starting", "stopped", "crashed", "cloning", "rewinding",
- * "fenced", "promoting", "initializing". */
+ * "fenced", "promoting", "initializing", "switching over". */
 bool pd_member_is_state(const char *state);
 
 /* An LSN as PostgreSQL writes it ("0/3000148"), into buffer (at least 20 bytes). Returns buffer. */

@@ -191,6 +191,32 @@ bool pd_node_restart(PdNode *node, int timeout_ms, PdError *err);
 bool pd_node_promote(PdNode *node, int timeout_ms, PdError *err);
 
 /*
+ * A clean stop for a switchover: a fast shutdown only (never immediate), so
+ * the shutdown checkpoint is written and the walsenders send the WAL up to it
+ * and wait for their standbys to flush it before the postmaster exits.
+ * PD_ERR_LOCK_TIMEOUT when the postmaster still runs after timeout_ms (its
+ * shutdown goes on: a fast shutdown is not called back). Stopped already:
+ * true.
+ */
+bool pd_node_stop_clean(PdNode *node, int timeout_ms, PdError *err);
+
+/* A CHECKPOINT on the running local server (a switchover's shutdown checkpoint then has little to write),
+ * over the bounded local connection. Errors: PD_ERR_DB_CONNECT, PD_ERR_DB_QUERY. */
+bool pd_node_checkpoint(PdNode *node, PdError *err);
+
+/* What pg_controldata says of a stopped node. */
+typedef struct PdNodeControl
+{
+    bool is_shut_down;       /* "Database cluster state: shut down": a primary stopped cleanly */
+    uint64_t checkpoint_lsn; /* "Latest checkpoint location": after a clean stop, the last record written */
+    uint32_t timeline;       /* "Latest checkpoint's TimeLineID" */
+} PdNodeControl;
+
+/* Runs pg_controldata within timeout_ms. Errors: PD_ERR_INTERNAL (it failed, or its output lacks a field),
+ * PD_ERR_LOCK_TIMEOUT. */
+bool pd_node_control(PdNode *node, int timeout_ms, PdNodeControl *control, PdError *err);
+
+/*
  * Reads the node's status into *status (strings and arrays in arena). A
  * stopped, starting or crashed node is not an error: status->run says so and
  * is_connected is false. Errors: PD_ERR_DB_CONNECT or PD_ERR_DB_GONE when a

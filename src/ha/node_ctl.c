@@ -183,6 +183,23 @@ pd_node_stop(PdNode *node, int timeout_ms, bool *was_immediate, PdError *err)
 }
 
 bool
+pd_node_stop_clean(PdNode *node, int timeout_ms, PdError *err)
+{
+    int pid;
+    PdNodeRun run = pd_node_run_state(node, &pid);
+    if (run == PD_NODE_STOPPED)
+        return true;
+    PdNodeRunResult result;
+    if (!run_pg_ctl(node, "stop", "fast", timeout_ms, &result, err))
+        return false;
+    if (pd_node_run_state(node, &pid) == PD_NODE_STOPPED)
+        return true;
+    timed_out("a fast shutdown", timeout_ms, err);
+    return pd_error_detail(err, "The postmaster (pid %d) is still shutting down; see %s.", pid,
+                           node->log_path);
+}
+
+bool
 pd_node_reload(PdNode *node, int timeout_ms, PdError *err)
 {
     PdNodeRunResult result;

@@ -14,7 +14,7 @@
 enum
 {
     PD_NODE_PATH_MAX = 512,
-    PD_NODE_OUTPUT_MAX = 2048, /* the tail of a program's output kept for errors */
+    PD_NODE_OUTPUT_MAX = 4096, /* the tail of a program's output kept (pg_controldata's whole, 2.3 kB) */
 };
 
 struct PdNode

@@ -7,7 +7,9 @@
  * always answers (false only out of memory, which cannot happen here), with
  * one of its five statuses, a JSON body unless it is OPTIONS' empty one, and
  * Allow on a 405; the history reader succeeds with entries that are all
- * valid, or gives an input error.
+ * valid, or gives an input error. The same bytes go to the switchover
+ * request's reader: a request it accepts is written back by the writer and
+ * read again to the same document.
  */
 #include <jansson.h>
 
@@ -15,6 +17,7 @@
 #include "ha/api_route.h"
 #include "ha/history.h"
 #include "ha/keys.h"
+#include "ha/switchover.h"
 
 enum
 {
@@ -111,6 +114,25 @@ check_history(PdArena *arena, const char *text, size_t length)
     }
 }
 
+static void
+check_switchover(PdArena *arena, const char *text, size_t length)
+{
+    PdSwitchover request, again;
+    PdError err = {0};
+    if (!pd_switchover_parse(arena, text, length, &request, &err))
+    {
+        FUZZ_ASSERT(err.code == PD_ERR_INVALID_INPUT, "code %d: %s", err.code, err.message);
+        return;
+    }
+    char *json = NULL, *json_again = NULL;
+    FUZZ_ASSERT(pd_switchover_json(arena, &request, &json, &err), "an accepted request not written: %s",
+                err.message);
+    FUZZ_ASSERT(pd_switchover_parse(arena, json, strlen(json), &again, &err), "its document refused: %s",
+                err.message);
+    FUZZ_ASSERT(pd_switchover_json(arena, &again, &json_again, &err) && strcmp(json, json_again) == 0,
+                "written twice differently: %s / %s", json, json_again != NULL ? json_again : "");
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -131,6 +153,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     check_route(arena, data[0], text);
     check_history(arena, history, history_length);
+    check_switchover(arena, history, history_length);
     pd_arena_free(arena);
     return 0;
 }

@@ -14,7 +14,7 @@
 #   kc_down                      everything stopped (writers, keepers, PostgreSQL, etcd, namespaces)
 # FAULTS lists the faults kc_trial knows. Times are CLOCK_REALTIME milliseconds (date +%s%3N).
 
-KC_FAULTS="isolate cut_etcd cut_peers etcd_all standby_isolated oneway loss pmkill pmkill_wal nodeloss sigstop etcd_restart"
+KC_FAULTS="isolate cut_etcd cut_peers etcd_all standby_isolated oneway loss pmkill pmkill_wal nodeloss sigstop etcd_restart switchover"
 KC_WAL_ROWS=${KC_WAL_ROWS:-400000} # pmkill_wal: rows of 500 bytes written just before the kill (~250 MB of WAL)
 KC_CLUSTER=kf
 KC_PASSWORD=kf-s3cret-Pa55
@@ -188,6 +188,12 @@ kc_inject() {
             kc_keeper_kill "$KC_OLD"
             kill -9 "$pm" ;;
         sigstop) kill -STOP "${KC_KPID[${KC_OLD#n}]}" ;;
+        # A planned switchover (not a fault): `prodata cluster switchover`, run from the client node in the
+        # background (its answer in $KC_DIR/switchover.out), measured as a failover from its start.
+        switchover)
+            netns_spawn client "$PRODATA" cluster switchover --config "$KC_DIR/$KC_OLD/prodata.conf" \
+                >"$KC_DIR/switchover.out" 2>&1
+            KC_SWITCHOVER_PID=$NETNS_PID KC_FENCED=0 KC_HOLD=0 ;;
         *) echo "keepers.sh: no fault \"$1\"" >&2; return 1 ;;
     esac
 }
@@ -200,6 +206,10 @@ kc_undo() {
         etcd_restart) kc_etcd_restart ;;
         nodeloss) kc_keeper_start "$KC_OLD" ;;
         sigstop) kill -CONT "${KC_KPID[${KC_OLD#n}]}" ;;
+        switchover)
+            wait "$KC_SWITCHOVER_PID" ||
+                KC_PROBLEMS="${KC_PROBLEMS:+$KC_PROBLEMS; }the switchover failed: $(tail -n 3 "$KC_DIR/switchover.out")"
+            echo "  $(head -n 1 "$KC_DIR/switchover.out")" ;;
     esac
 }
 

@@ -1,0 +1,388 @@
+/*
+ * keeper_switchover.c - a planned change of leader (switchover.h), the
+ * keeper's side. The leader, on a request from itself, checks the candidate
+ * again on its own read, then hands over: a CHECKPOINT while it still takes
+ * writes, a fast shutdown (the walsenders send the WAL up to the shutdown
+ * checkpoint and wait for their standbys to flush it; the guard stays armed
+ * until the postmaster is gone), pg_controldata for that checkpoint's
+ * location, then ONE etcd transaction: if the leader key is still the one it
+ * wrote, delete it and complete the request (to, lsn, released_ms). Any
+ * failure before that transaction leaves the key held: the request is
+ * marked aborted and the ordinary leader path starts PostgreSQL again in
+ * place. The candidate, while a request names it, ticks every 100 ms; once
+ * the key is released it waits (bounded) until it has received past lsn,
+ * takes the key and promotes as a failover does; every other member waits
+ * for it, bounded by ttl_s * 2 plus the promotion's bound, after which the
+ * ordinary failover rules apply. The old primary, stopped cleanly at a
+ * record its successor holds, rejoins as a plain standby: its WAL is a
+ * prefix of the new timeline's, so there is nothing for pg_rewind to undo.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "ha/keeper_run.h"
+#include "prodata/log.h"
+
+static bool
+is_me(const PdKeeper *keeper, const char *name)
+{
+    return name != NULL && strcmp(name, keeper->name) == 0;
+}
+
+/* The read as the rules of switchover.h see it (in the tick arena). */
+static PdSwitchoverCluster
+cluster_of(PdKeeper *keeper, const PdKeeperRead *read)
+{
+    return (PdSwitchoverCluster){.leader = read->leader,
+                                 .members = read->members,
+                                 .member_count = read->member_count,
+                                 .config = &keeper->config,
+                                 .sync_set = read->sync.exists ? &read->sync.members : NULL,
+                                 .sync_quorum = read->sync.quorum,
+                                 .now_ms = pd_keeper_wall_ms()};
+}
+
+/* Writes changed over the request as read (compare-and-swap on its mod_revision); NULL changed: deletes it.
+ */
+static bool
+write_request(PdKeeper *keeper, const PdKeeperRead *read, const PdSwitchover *changed, const char *what)
+{
+    PdError err = {0};
+    char *json = NULL;
+    if (changed != NULL && !pd_switchover_json(keeper->tick, changed, &json, &err))
+    {
+        pd_logf(PD_LOG_ERROR, "keeper %s: the switchover request not %s: %s", keeper->name, what,
+                err.message);
+        return false;
+    }
+    PdEtcdKv current;
+    PdEtcdCas cas = {.key = pd_keys_switchover(&keeper->keys),
+                     .compare = PD_ETCD_IF_MOD_REVISION,
+                     .mod_revision = read->switchover_revision,
+                     .action = changed != NULL ? PD_ETCD_PUT : PD_ETCD_DELETE,
+                     .value = pd_etcd_text(json)};
+    PdEtcdOutcome outcome = pd_etcd_cas(keeper->tick, keeper->etcd, &cas, &current, &err);
+    if (outcome.status != PD_ETCD_DONE)
+        pd_logf(PD_LOG_NOTICE, "keeper %s: the switchover request not %s (%s)", keeper->name, what,
+                pd_etcd_status_name(outcome.status));
+    return outcome.status == PD_ETCD_DONE;
+}
+
+/* The request marked aborted with reason (made printable, cut to its bound), logged. */
+static void
+abort_request(PdKeeper *keeper, const PdKeeperRead *read, const char *reason)
+{
+    char text[PD_SWITCHOVER_REASON_MAX + 1];
+    snprintf(text, sizeof text, "%s", reason != NULL && reason[0] != '\0' ? reason : "refused");
+    for (char *c = text; *c != '\0'; c++)
+        if ((unsigned char)*c < 0x20 || *c == 0x7f)
+            *c = ' ';
+    pd_logf(PD_LOG_WARNING, "keeper %s: switchover refused: %s", keeper->name, text);
+    PdSwitchover aborted = read->switchover;
+    aborted.aborted = text;
+    write_request(keeper, read, &aborted, "marked aborted");
+}
+
+void
+pd_keeper_switchover_note(PdKeeper *keeper, const PdKeeperRead *read)
+{
+    const PdSwitchover *request = &read->switchover;
+    int64_t now = pd_keeper_wall_ms();
+    bool is_live =
+        read->is_known && read->has_switchover && request->aborted == NULL &&
+        (request->released_ms != 0
+             ? now - request->released_ms <= (int64_t)keeper->config.ttl_s * 2000 + PD_KEEPER_PROMOTE_MS
+             : pd_switchover_is_live(request, now));
+    bool names_me = is_me(keeper, request->to) || (request->to == NULL && !is_me(keeper, request->from));
+    bool was_fast = keeper->is_switchover_fast;
+    keeper->is_switchover_fast = is_live && names_me && !keeper->is_leader;
+    if (keeper->is_switchover_fast != was_fast)
+        pd_logf(PD_LOG_INFO, "keeper %s: %s", keeper->name,
+                keeper->is_switchover_fast ? "a switchover names this member: a tick every 100 ms"
+                                           : "back to a tick every loop_interval_ms");
+}
+
+/* ---- the leader hands over ---------------------------------------------------------------------------- */
+
+/* PostgreSQL did not stop, or the key was not released: the request aborted; a stopped node started again
+ * while the key is ours (the ordinary leader path does it otherwise, at the next tick). */
+static void
+give_up(PdKeeper *keeper, const PdKeeperRead *read, const char *reason, bool may_start)
+{
+    abort_request(keeper, read, reason);
+    keeper->phase = NULL;
+    int pid = 0;
+    if (may_start && pd_node_run_state(keeper->node, &pid) == PD_NODE_STOPPED)
+        pd_keeper_restart_in_place(keeper, read);
+}
+
+/* The clean stop and the end of WAL; false (err) when PostgreSQL still runs or did not stop cleanly. */
+static bool
+stop_cleanly(PdKeeper *keeper, PdNodeControl *control, PdError *err)
+{
+    pd_keeper_step(keeper, "the switchover's checkpoint", PD_KEEPER_NODE_CALL_MS);
+    PdError checkpoint_err = {0};
+    if (!pd_node_checkpoint(keeper->node, &checkpoint_err)) /* only shortens the stop */
+        pd_logf(PD_LOG_NOTICE, "keeper %s: no checkpoint before the switchover's stop: %s", keeper->name,
+                checkpoint_err.message);
+    pd_logf(PD_LOG_INFO, "keeper %s: checkpoint before the switchover's stop done", keeper->name);
+    pd_keeper_step(keeper, "the switchover's stop", PD_KEEPER_SWITCHOVER_STOP_MS + PD_KEEPER_NODE_CALL_MS);
+    if (!pd_node_stop_clean(keeper->node, PD_KEEPER_SWITCHOVER_STOP_MS, err) ||
+        !pd_node_control(keeper->node, 10000, control, err))
+        return false;
+    if (!control->is_shut_down)
+        return pd_error_set(err, PD_ERR_INTERNAL, "pg_controldata does not say \"shut down\" after the stop");
+    return true;
+}
+
+/* ONE transaction: the leader key, if still ours, deleted, and the request completed. */
+static PdEtcdStatus
+release(PdKeeper *keeper, const PdKeeperRead *read, const char *to, uint64_t lsn, PdError *err)
+{
+    PdSwitchover done = read->switchover;
+    done.to = to;
+    done.lsn = lsn;
+    done.released_ms = pd_keeper_wall_ms();
+    char *json = NULL;
+    if (!pd_switchover_json(keeper->tick, &done, &json, err))
+        return PD_ETCD_REJECTED;
+    PdEtcdKv current;
+    PdEtcdCas cas = {.key = pd_keys_leader(&keeper->keys),
+                     .compare = PD_ETCD_IF_MOD_REVISION,
+                     .mod_revision = keeper->leader_revision,
+                     .action = PD_ETCD_DELETE,
+                     .also_key = pd_keys_switchover(&keeper->keys),
+                     .also_value = pd_etcd_text(json)};
+    return pd_etcd_cas(keeper->tick, keeper->etcd, &cas, &current, err).status;
+}
+
+static void
+hand_over(PdKeeper *keeper, const PdKeeperRead *read, const char *to)
+{
+    pd_logf(PD_LOG_INFO, "keeper %s: switching over to %s", keeper->name, to);
+    pd_keeper_publish_phase(keeper, "switching over");
+    int64_t started = pd_keeper_now_ms();
+    PdNodeControl control;
+    PdError err = {0};
+    if (!stop_cleanly(keeper, &control, &err))
+    {
+        give_up(keeper, read, pd_arena_sprintf(keeper->tick, "the leader's PostgreSQL: %s", err.message),
+                true);
+        return;
+    }
+    int64_t stopped = pd_keeper_now_ms();
+    PdEtcdStatus status = release(keeper, read, to, control.checkpoint_lsn, &err);
+    if (status != PD_ETCD_DONE)
+    {
+        /* compare failed: the key is no longer ours (nothing to start); unknown: the next tick reads it */
+        give_up(keeper, read,
+                pd_arena_sprintf(keeper->tick, "the leader key was not released (%s)",
+                                 pd_etcd_status_name(status)),
+                false);
+        return;
+    }
+    keeper->is_leader = false;
+    keeper->was_primary = true;
+    keeper->phase = NULL;
+    pd_keeper_guard(keeper, false); /* only now: the postmaster is gone */
+    snprintf(keeper->handed_over_to, sizeof keeper->handed_over_to, "%s", to);
+    char lsn[24];
+    pd_logf(PD_LOG_INFO,
+            "keeper %s: handed over to %s: PostgreSQL stopped cleanly in %" PRId64 " ms (last record %s, "
+            "timeline %u), leader key released %" PRId64 " ms later",
+            keeper->name, to, stopped - started, pd_member_lsn_text(control.checkpoint_lsn, lsn, sizeof lsn),
+            control.timeline, pd_keeper_now_ms() - stopped);
+}
+
+/* A request no one will act on: done (released), expired, or a switchover from another leader. A leaderless
+ * failover's, still live, is left to expire: it is void while a leader leads, and the command that wrote it
+ * waits for it. */
+static bool
+is_stale(const PdKeeper *keeper, const PdSwitchover *request, int64_t now_ms)
+{
+    return request->aborted == NULL &&
+           (request->released_ms != 0 || !pd_switchover_is_live(request, now_ms) ||
+            (request->kind == PD_SWITCHOVER_KIND_SWITCHOVER && !is_me(keeper, request->from)));
+}
+
+bool
+pd_keeper_switchover_lead(PdKeeper *keeper, const PdKeeperRead *read, const PdNodeStatus *status)
+{
+    keeper->handed_over_to[0] = '\0'; /* it leads: a rejoin later needs the ordinary checks */
+    if (!read->has_switchover)
+        return false;
+    const PdSwitchover *request = &read->switchover;
+    if (is_stale(keeper, request, pd_keeper_wall_ms()))
+    {
+        write_request(keeper, read, NULL, "deleted");
+        return false;
+    }
+    if (request->aborted != NULL || !is_me(keeper, request->from))
+        return false;
+    if (keeper->config.is_paused)
+    {
+        abort_request(keeper, read, "the cluster is paused");
+        return true;
+    }
+    if (!status->is_connected || status->is_in_recovery)
+    {
+        abort_request(keeper, read, "the leader's PostgreSQL does not run as a primary");
+        return true;
+    }
+    PdSwitchoverCluster cluster = cluster_of(keeper, read);
+    const char *why = NULL, *to = request->to;
+    if (to == NULL)
+        to = pd_switchover_choose(keeper->tick, &cluster, &why);
+    else if (!pd_switchover_qualifies(keeper->tick, &cluster, to, &why))
+        to = NULL;
+    if (to == NULL)
+        abort_request(keeper, read, why);
+    else
+        hand_over(keeper, read, to);
+    return true;
+}
+
+/* ---- no leader: the candidate takes over, the others wait --------------------------------------------- */
+
+/* The candidate's position is past the old primary's last record (or the wait is over: false, logged). */
+static bool
+has_caught_up(PdKeeper *keeper, const PdSwitchover *request, const PdNodeStatus *status, bool *is_waiting)
+{
+    char lsn[24];
+    *is_waiting = false;
+    if (status->received_lsn > request->lsn)
+        return true;
+    if (pd_keeper_wall_ms() - request->released_ms <= PD_KEEPER_SWITCHOVER_CATCH_UP_MS)
+    {
+        *is_waiting = true;
+        pd_keeper_wait(keeper, "WAL past %s (the old primary's last record) before taking over",
+                       pd_member_lsn_text(request->lsn, lsn, sizeof lsn));
+        return false;
+    }
+    pd_logf(PD_LOG_WARNING,
+            "keeper %s: WAL past %s not received within %d ms of the release: the ordinary failover rules "
+            "apply",
+            keeper->name, pd_member_lsn_text(request->lsn, lsn, sizeof lsn),
+            PD_KEEPER_SWITCHOVER_CATCH_UP_MS);
+    return false;
+}
+
+/* This member takes the key and promotes; true when the ordinary rules are not to run this tick. */
+static bool
+take_over(PdKeeper *keeper, const PdKeeperRead *read, const PdNodeStatus *status)
+{
+    const PdSwitchover *request = &read->switchover;
+    bool is_switchover = request->kind == PD_SWITCHOVER_KIND_SWITCHOVER, is_waiting = false;
+    if (!status->is_connected || !status->is_in_recovery)
+        return false; /* not a running standby: the ordinary rules start it or wait */
+    if (is_switchover && !has_caught_up(keeper, request, status, &is_waiting))
+        return is_waiting;
+    if (!is_switchover && !request->allow_data_loss)
+        return false; /* the ordinary rules, synchronous mode's included, decide; the others wait for it */
+    uint64_t lsn = status->received_lsn > 0 ? status->received_lsn : status->replayed_lsn;
+    if (!is_switchover)
+        pd_logf(PD_LOG_WARNING,
+                "keeper %s: a manual failover with --allow-data-loss: taking over at %" PRIX64
+                ", whatever the others hold",
+                keeper->name, lsn);
+    if (is_switchover)
+        pd_logf(PD_LOG_INFO, "keeper %s: taking over %" PRId64 " ms after the release", keeper->name,
+                pd_keeper_wall_ms() - request->released_ms);
+    if (!pd_keeper_take_leader(keeper))
+        return true;
+    if (pd_keeper_promote_for(keeper, read, lsn, is_switchover ? "switchover" : "manual"))
+        write_request(keeper, read, NULL, "deleted");
+    return true;
+}
+
+bool
+pd_keeper_switchover_leaderless(PdKeeper *keeper, const PdKeeperRead *read, const PdNodeStatus *status)
+{
+    const PdSwitchover *request = &read->switchover;
+    if (!read->has_switchover || request->aborted != NULL || request->to == NULL)
+        return false;
+    int64_t since =
+        request->kind == PD_SWITCHOVER_KIND_FAILOVER ? request->requested_ms : request->released_ms;
+    if (since == 0)
+        return false; /* a leader that went away without handing over: an ordinary failover */
+    int64_t age = pd_keeper_wall_ms() - since;
+    if (age > (int64_t)keeper->config.ttl_s * 2000 + PD_KEEPER_PROMOTE_MS)
+        return false;
+    if (is_me(keeper, request->to))
+        return take_over(keeper, read, status);
+    pd_keeper_wait(keeper, "the %s to %s", pd_switchover_kind_name(request->kind), request->to);
+    return true;
+}
+
+/* ---- the old primary rejoins -------------------------------------------------------------------------- */
+
+bool
+pd_keeper_switchover_rejoin(PdKeeper *keeper, const PdMemberState *leader)
+{
+    if (keeper->handed_over_to[0] == '\0')
+        return false;
+    if (strcmp(keeper->handed_over_to, leader->name) != 0)
+    {
+        pd_logf(PD_LOG_NOTICE, "keeper %s: handed over to %s, but %s leads: rejoining by the ordinary path",
+                keeper->name, keeper->handed_over_to, leader->name);
+        keeper->handed_over_to[0] = '\0';
+        return false;
+    }
+    pd_logf(PD_LOG_INFO,
+            "keeper %s: rejoining %s as a standby without pg_rewind: rewind not needed (stopped cleanly at a "
+            "record %s holds)",
+            keeper->name, leader->name, leader->name);
+    pd_keeper_start_standby(keeper, leader);
+    int pid = 0;
+    PdNodeRun run = pd_node_run_state(keeper->node, &pid);
+    if (run == PD_NODE_READY || run == PD_NODE_STARTING)
+    {
+        keeper->was_primary = false;
+        keeper->handed_over_to[0] = '\0';
+    }
+    else if (keeper->waiting_for[0] == '\0') /* it did not wait for its slot: the start failed */
+    {
+        pd_logf(PD_LOG_WARNING, "keeper %s: the standby did not start: rejoining by rewind", keeper->name);
+        keeper->handed_over_to[0] = '\0';
+        keeper->needs_rewind = true;
+    }
+    return true;
+}
+
+/* ---- the pause between ticks -------------------------------------------------------------------------- */
+
+/* Whether the request key now asks this leader to hand over (one bounded get). */
+static bool
+is_asked(PdKeeper *keeper)
+{
+    PdEtcdKv kv;
+    PdError err = {0};
+    PdSwitchover request;
+    pd_etcd_limit_next_call(keeper->etcd, 500);
+    return pd_etcd_get(keeper->tick, keeper->etcd, pd_keys_switchover(&keeper->keys), &kv, &err).status ==
+               PD_ETCD_DONE &&
+           kv.exists && pd_switchover_parse(keeper->tick, kv.value.data, kv.value.length, &request, &err) &&
+           is_me(keeper, request.from) && request.released_ms == 0 &&
+           pd_switchover_is_live(&request, pd_keeper_wall_ms());
+}
+
+void
+pd_keeper_switchover_sleep(PdKeeper *keeper, int64_t started_ms, volatile sig_atomic_t *is_stopping)
+{
+    int64_t until = started_ms + (keeper->is_switchover_fast ? PD_KEEPER_SWITCHOVER_TICK_MS
+                                                             : keeper->config.loop_interval_ms);
+    int64_t next_poll = pd_keeper_now_ms() + PD_KEEPER_SWITCHOVER_TICK_MS;
+    for (int64_t left = until - pd_keeper_now_ms(); left > 0 && !*is_stopping;
+         left = until - pd_keeper_now_ms())
+    {
+        struct timespec pause = {.tv_sec = 0, .tv_nsec = (left > 50 ? 50 : left) * 1000000L};
+        nanosleep(&pause, NULL);
+        if (!keeper->is_leader || pd_keeper_now_ms() < next_poll)
+            continue;
+        if (is_asked(keeper))
+            return;
+        next_poll = pd_keeper_now_ms() + PD_KEEPER_SWITCHOVER_TICK_MS;
+    }
+}
