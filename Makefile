@@ -269,6 +269,7 @@ $(BUILD)/bin/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(BUILD)/http.a $(BUI
 # run `make` first (as a user) when installing as root.
 PREFIX       ?= /usr/local
 BINDIR       ?= $(PREFIX)/bin
+DATADIR      ?= $(PREFIX)/share
 LIBDIR       ?= $(PREFIX)/lib
 INCLUDEDIR   ?= $(PREFIX)/include
 PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
@@ -291,6 +292,12 @@ install: $(BUILD)/prodata $(BUILD)/prodata-wal $(BUILD)/libprodata.a $(BUILD)/li
 	ln -sf libprodata.so.$(VERSION) "$(DESTDIR)$(LIBDIR)/$(SONAME)"
 	ln -sf $(SONAME) "$(DESTDIR)$(LIBDIR)/libprodata.so"
 	$(INSTALL) -m 644 $(PUBLIC_HEADERS) "$(DESTDIR)$(INCLUDEDIR)/prodata/"
+	@# prodata demo finds its script and the bookstore example here (src/cli/cmd_demo.c).
+	$(INSTALL) -d "$(DESTDIR)$(DATADIR)/prodata/scripts" "$(DESTDIR)$(DATADIR)/prodata/examples/bookstore/migrations"
+	$(INSTALL) -m 755 scripts/demo.sh "$(DESTDIR)$(DATADIR)/prodata/scripts/demo.sh"
+	$(INSTALL) -m 644 examples/bookstore/models.pdm examples/bookstore/prodata.conf examples/bookstore/seed.sql \
+		"$(DESTDIR)$(DATADIR)/prodata/examples/bookstore/"
+	$(INSTALL) -m 644 examples/bookstore/migrations/*.sql "$(DESTDIR)$(DATADIR)/prodata/examples/bookstore/migrations/"
 	sed -e 's|@PREFIX@|$(call pc_path,$(PREFIX))|' -e 's|@LIBDIR@|$(call pc_path,$(LIBDIR))|' \
 		-e 's|@INCLUDEDIR@|$(call pc_path,$(INCLUDEDIR))|' -e 's|@VERSION@|$(VERSION)|' \
 		prodata.pc.in >"$(DESTDIR)$(PKGCONFIGDIR)/prodata.pc"
@@ -301,7 +308,7 @@ uninstall:
 	rm -f "$(DESTDIR)$(BINDIR)/prodata" "$(DESTDIR)$(BINDIR)/prodata-wal" "$(DESTDIR)$(LIBDIR)/libprodata.a" "$(DESTDIR)$(LIBDIR)/libprodata.so" \
 		"$(DESTDIR)$(LIBDIR)/$(SONAME)" "$(DESTDIR)$(LIBDIR)/libprodata.so.$(VERSION)" \
 		"$(DESTDIR)$(PKGCONFIGDIR)/prodata.pc"
-	rm -rf "$(DESTDIR)$(INCLUDEDIR)/prodata"
+	rm -rf "$(DESTDIR)$(INCLUDEDIR)/prodata" "$(DESTDIR)$(DATADIR)/prodata"
 
 clean:
 	rm -rf build

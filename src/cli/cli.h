@@ -60,6 +60,7 @@ bool cmd_wal_push(PdArena *arena, const CliArgs *args, PdError *err);
 bool cmd_wal_fetch(PdArena *arena, const CliArgs *args, PdError *err);
 bool cmd_archive(PdArena *arena, const CliArgs *args, PdError *err);
 bool cmd_cluster(PdArena *arena, const CliArgs *args, PdError *err);
+bool cmd_demo(PdArena *arena, const CliArgs *args, PdError *err);
 bool cmd_keeper(PdArena *arena, const CliArgs *args, PdError *err);
 
 /* The settings surfaces `prodata config --surface` knows: migrate, serve, archive, keeper (config.c). NULL:

@@ -29,6 +29,7 @@ typedef struct CliCommand
     int max_positional;
     const PdSettingTable *settings; /* the surface whose settings it takes; NULL: migrate's */
     bool is_quiet_not_found;        /* PD_ERR_NOT_FOUND exits without a message (wal-fetch) */
+    bool is_without_settings;       /* takes no settings and no --config (demo) */
 } CliCommand;
 
 static const CliCommand commands[] = {
@@ -247,6 +248,27 @@ static const CliCommand commands[] = {
       {"--allow-data-loss", false}},
      CLI_MAX_ARGS,
      &pd_settings_keeper},
+    {"demo",
+     cmd_demo,
+     "the highly available bookstore on this machine (etcd, three keepers, serve)",
+     "usage: prodata demo [stop]\n"
+     "\n"
+     "Starts, under one directory (/tmp/prodata-demo as root, /tmp/prodata-demo-USER\n"
+     "as a user, or PRODATA_DEMO_DIR), a single-member etcd and three keepers\n"
+     "(one primary, two standbys, synchronous mode, WAL archived), migrates and\n"
+     "seeds the bookstore example through the multi-host conninfo, and serves it;\n"
+     "prints the conninfo, the cluster's status, how to kill the primary, and curl\n"
+     "commands. A second run reuses the data; stop stops all it started. It is\n"
+     "make demo's script (scripts/demo.sh with examples/bookstore), found in\n"
+     "PRODATA_DEMO_HOME, the source tree this binary was built in, or\n"
+     "PREFIX/share/prodata after make install. Ports: PRODATA_DEMO_PORT (54331),\n"
+     "PRODATA_DEMO_ETCD_PORT (23790), PRODATA_DEMO_API_PORT (18008),\n"
+     "PRODATA_DEMO_HTTP_PORT (8000).\n",
+     {{NULL, false}},
+     1,
+     NULL,
+     false,
+     true},
 };
 #define COMMAND_COUNT (sizeof(commands) / sizeof(commands[0]))
 
@@ -292,6 +314,11 @@ find_surface(int argc, char **argv)
 static int
 print_command_help(const CliCommand *command)
 {
+    if (command->is_without_settings)
+    {
+        printf("%s", command->usage);
+        return 0;
+    }
     PdArena *arena = pd_arena_new(0);
     const char *settings = arena != NULL ? pd_settings_help(arena, command_settings(command)) : NULL;
     printf("%s\nSettings (each also PRODATA_<NAME>, or a line \"name = value\" in the settings file):\n"
@@ -350,7 +377,7 @@ unknown_option(PdArena *arena, const CliCommand *command, const char *arg, size_
 {
     pd_error_set(err, PD_ERR_USAGE, "%s: unknown option \"%.*s\"", command->name, (int)name_length, arg);
     const PdSettingTable *table = command_settings(command);
-    const char *suggestion = pd_settings_suggest(table, name);
+    const char *suggestion = command->is_without_settings ? NULL : pd_settings_suggest(table, name);
     if (suggestion != NULL)
         pd_error_hint(err, "Did you mean %s?",
                       pd_settings_option(arena, pd_settings_find(table, suggestion)));
@@ -376,9 +403,9 @@ parse_args(PdArena *arena, const CliCommand *command, int argc, char **argv, Cli
         const char *value = equals ? equals + 1 : NULL;
         const CliFlag *flag = find_flag(command, arg, name_length);
         char *name = setting_name(arena, arg, name_length);
-        bool is_config = strcmp(name, "config") == 0;
-        bool is_setting =
-            flag == NULL && !is_config && pd_settings_find(command_settings(command), name) != NULL;
+        bool is_config = strcmp(name, "config") == 0 && !command->is_without_settings;
+        bool is_setting = flag == NULL && !is_config && !command->is_without_settings &&
+                          pd_settings_find(command_settings(command), name) != NULL;
         if (flag == NULL && !is_config && !is_setting)
             return unknown_option(arena, command, arg, name_length, name, err);
         bool takes_value = flag == NULL || flag->takes_value;

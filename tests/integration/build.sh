@@ -8,7 +8,7 @@
 # `make uninstall` removes every file it installed. The etcd client's outcome cannot be tested as a boolean,
 # and a switch on it that forgets a status does not build.
 source tests/lib/tap.sh
-tap_plan 59
+tap_plan 69
 tap_workdir
 BUILD=${PRODATA_BUILD:-build}
 CC=${CC:-cc}
@@ -266,6 +266,22 @@ expect_eq "the program runs and counts the example's models" "$OUT" \
     "$(grep -c '^model ' examples/bookstore/models.pdm) models"
 run_cmd "$dest/usr/bin/prodata" --version
 expect_out "the installed prodata runs" "prodata"
+for path in usr/share/prodata/scripts/demo.sh usr/share/prodata/examples/bookstore/models.pdm \
+    usr/share/prodata/examples/bookstore/migrations/0001_initial.sql; do
+    [ -e "$dest/$path" ] && tap_ok "installed $path" || tap_not_ok "installed $path" "$(cd "$dest" && find . | sort)"
+done
+# prodata demo finds the installed script and example (stop: a demo directory of this test's, nothing to stop).
+run_cmd env PRODATA_DEMO_DIR="$TAP_WORKDIR/demo" "$dest/usr/bin/prodata" demo stop
+expect_rc "the installed prodata demo stop runs the installed script" 0
+expect_out "  and it says the demo is stopped" "demo: stopped"
+run_cmd env PRODATA_DEMO_HOME="$TAP_WORKDIR/nowhere" "$dest/usr/bin/prodata" demo
+expect_rc "prodata demo without its files exits 2" 2
+expect_out "  naming where it looked" "no scripts/demo.sh with examples/bookstore in $TAP_WORKDIR/nowhere"
+run_cmd "$dest/usr/bin/prodata" demo start
+expect_rc "prodata demo with an unknown action exits 2" 2
+expect_out "  naming the action" 'unknown action "start"'
+run_cmd "$dest/usr/bin/prodata" demo --database=x
+expect_rc "prodata demo takes no settings" 2
 
 run_cmd make --no-print-directory BUILD="$BUILD" DESTDIR="$dest" PREFIX=/usr uninstall
 expect_rc "make uninstall DESTDIR=... PREFIX=/usr" 0
@@ -282,6 +298,9 @@ installed=$({
     printf '%s\n' ./bin/prodata ./bin/prodata-wal ./lib/libprodata.a ./lib/libprodata.so ./lib/libprodata.so.0 \
         "./lib/$(readlink "$BUILD/libprodata.so.0")" ./lib/pkgconfig/prodata.pc
     for header in include/prodata/*.h; do echo "./$header"; done
+    printf '%s\n' ./share/prodata/scripts/demo.sh ./share/prodata/examples/bookstore/models.pdm \
+        ./share/prodata/examples/bookstore/prodata.conf ./share/prodata/examples/bookstore/seed.sql
+    for migration in examples/bookstore/migrations/*.sql; do echo "./share/prodata/$migration"; done
 } | sort)
 expect_eq "everything lands under the spaced prefix" \
     "$(cd "$spaced/opt/pro data" 2>/dev/null && find . ! -type d | sort)" "$installed"
