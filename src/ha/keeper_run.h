@@ -39,6 +39,8 @@ enum
     PD_KEEPER_SWITCHOVER_TICK_MS = 100,
     PD_KEEPER_SWITCHOVER_STOP_MS = 30000,
     PD_KEEPER_SWITCHOVER_CATCH_UP_MS = 5000,
+    /* WAL since the last checkpoint past which the leader checkpoints before its shutdown (one segment) */
+    PD_KEEPER_SWITCHOVER_CHECKPOINT_BYTES = 16 * 1024 * 1024,
 };
 
 /*

@@ -124,10 +124,14 @@ stop_cleanly(PdKeeper *keeper, PdNodeControl *control, PdError *err)
 {
     pd_keeper_step(keeper, "the switchover's checkpoint", PD_KEEPER_NODE_CALL_MS);
     PdError checkpoint_err = {0};
-    if (!pd_node_checkpoint(keeper->node, &checkpoint_err)) /* only shortens the stop */
+    bool is_done = false;
+    if (!pd_node_checkpoint(keeper->node, PD_KEEPER_SWITCHOVER_CHECKPOINT_BYTES, &is_done,
+                            &checkpoint_err)) /* it only shortens the stop */
         pd_logf(PD_LOG_NOTICE, "keeper %s: no checkpoint before the switchover's stop: %s", keeper->name,
                 checkpoint_err.message);
-    pd_logf(PD_LOG_INFO, "keeper %s: checkpoint before the switchover's stop done", keeper->name);
+    else if (is_done)
+        pd_logf(PD_LOG_INFO, "keeper %s: a checkpoint before the switchover's stop (much WAL since the last)",
+                keeper->name);
     pd_keeper_step(keeper, "the switchover's stop", PD_KEEPER_SWITCHOVER_STOP_MS + PD_KEEPER_NODE_CALL_MS);
     if (!pd_node_stop_clean(keeper->node, PD_KEEPER_SWITCHOVER_STOP_MS, err) ||
         !pd_node_control(keeper->node, 10000, control, err))

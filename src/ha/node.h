@@ -182,7 +182,9 @@ bool pd_node_holds(const PdNode *node, const PdNodeSetting *settings, size_t set
  * (PD_ERR_REFUSED), and starts over a crashed postmaster's stale pid file.
  * Stop is fast shutdown, then immediate once half of timeout_ms passed;
  * *was_immediate (may be NULL) says which. Stopping a stopped node succeeds.
- * Promote waits until the server leaves recovery.
+ * Promote asks pg_promote() over the local connection and waits until the
+ * server leaves recovery (looked at every 10 ms); a server not in recovery is
+ * PD_ERR_DB_QUERY.
  */
 bool pd_node_start(PdNode *node, int timeout_ms, PdError *err);
 bool pd_node_stop(PdNode *node, int timeout_ms, bool *was_immediate, PdError *err);
@@ -191,18 +193,20 @@ bool pd_node_restart(PdNode *node, int timeout_ms, PdError *err);
 bool pd_node_promote(PdNode *node, int timeout_ms, PdError *err);
 
 /*
- * A clean stop for a switchover: a fast shutdown only (never immediate), so
- * the shutdown checkpoint is written and the walsenders send the WAL up to it
- * and wait for their standbys to flush it before the postmaster exits.
- * PD_ERR_LOCK_TIMEOUT when the postmaster still runs after timeout_ms (its
- * shutdown goes on: a fast shutdown is not called back). Stopped already:
- * true.
+ * A clean stop for a switchover: a fast shutdown only (SIGINT to the
+ * postmaster, never immediate), so the shutdown checkpoint is written and the
+ * walsenders send the WAL up to it and wait for their standbys to flush it
+ * before the postmaster exits; its exit seen within 10 ms. PD_ERR_LOCK_TIMEOUT
+ * when the postmaster still runs after timeout_ms (its shutdown goes on: a
+ * fast shutdown is not called back); PD_ERR_REFUSED for a crashed node.
+ * Stopped already: true.
  */
 bool pd_node_stop_clean(PdNode *node, int timeout_ms, PdError *err);
 
-/* A CHECKPOINT on the running local server (a switchover's shutdown checkpoint then has little to write),
- * over the bounded local connection. Errors: PD_ERR_DB_CONNECT, PD_ERR_DB_QUERY. */
-bool pd_node_checkpoint(PdNode *node, PdError *err);
+/* A CHECKPOINT on the running local server when at least min_wal_bytes of WAL were written since the last
+ * one's redo point (a switchover's shutdown checkpoint then has little to write), over the bounded local
+ * connection; *is_done says whether it ran. Errors: PD_ERR_DB_CONNECT, PD_ERR_DB_QUERY. */
+bool pd_node_checkpoint(PdNode *node, int64_t min_wal_bytes, bool *is_done, PdError *err);
 
 /* What pg_controldata says of a stopped node. */
 typedef struct PdNodeControl

@@ -1,7 +1,9 @@
 /*
  * node_control.c - what a switchover needs of the node beyond pg_ctl: a
- * CHECKPOINT before the stop (so the shutdown checkpoint, written while no
- * write is accepted, is short) and pg_controldata read after it (the state,
+ * CHECKPOINT before the stop when much WAL was written since the last one
+ * (so the shutdown checkpoint, written while no write is accepted, is
+ * short; a small one costs less done once, by the shutdown itself) and
+ * pg_controldata read after it (the state,
  * a clean "shut down", and the last checkpoint's location: after a clean stop
  * the last record the primary wrote). The output is read as LC_ALL=C writes
  * it (node_exec.c sets that); a field missing is an error, never a guess.
@@ -13,18 +15,27 @@
 #include "ha/node_run.h"
 
 bool
-pd_node_checkpoint(PdNode *node, PdError *err)
+pd_node_checkpoint(PdNode *node, int64_t min_wal_bytes, bool *is_done, PdError *err)
 {
     PdArena *arena = pd_arena_new(0);
     if (arena == NULL)
         return pd_error_set(err, PD_ERR_NO_MEMORY, "out of memory");
+    *is_done = false;
     PdDb *db = NULL;
     PdDbResult *result;
-    bool is_done =
-        pd_node_connect(node, &db, err) && pd_db_query(arena, db, "CHECKPOINT", 0, NULL, &result, err);
+    bool is_ok = pd_node_connect(node, &db, err) &&
+                 pd_db_query(arena, db,
+                             "SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), redo_lsn)::bigint "
+                             "FROM pg_control_checkpoint()",
+                             0, NULL, &result, err);
+    if (is_ok && strtoll(pd_db_result_value(result, 0, 0), NULL, 10) >= min_wal_bytes)
+    {
+        is_ok = pd_db_query(arena, db, "CHECKPOINT", 0, NULL, &result, err);
+        *is_done = is_ok;
+    }
     pd_db_close(db);
     pd_arena_free(arena);
-    return is_done || pd_error_context(err, "while asking %s for a checkpoint", node->member);
+    return is_ok || pd_error_context(err, "while asking %s for a checkpoint", node->member);
 }
 
 /* The value after "name:" and its padding on a line of output, into value; false when absent. */

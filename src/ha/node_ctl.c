@@ -1,6 +1,8 @@
 /*
  * node_ctl.c - the postmaster's life through pg_ctl: start, stop (fast, then
- * immediate), reload, restart, promote, each within the caller's bound, and
+ * immediate; a switchover's clean stop by SIGINT alone), reload, restart,
+ * promote (pg_promote(), its end looked for every 10 ms), each within the
+ * caller's bound, and
  * the postmaster's state read without a connection: postmaster.pid names the
  * pid and, on its eighth line, what the postmaster is doing (starting, ready,
  * standby, stopping); a pid file whose process is gone, or is no postgres,
@@ -12,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ha/node_run.h"
@@ -182,6 +185,13 @@ pd_node_stop(PdNode *node, int timeout_ms, bool *was_immediate, PdError *err)
                            pid);
 }
 
+static void
+pause_10_ms(void)
+{
+    struct timespec pause = {.tv_sec = 0, .tv_nsec = 10 * 1000000L};
+    nanosleep(&pause, NULL);
+}
+
 bool
 pd_node_stop_clean(PdNode *node, int timeout_ms, PdError *err)
 {
@@ -189,14 +199,26 @@ pd_node_stop_clean(PdNode *node, int timeout_ms, PdError *err)
     PdNodeRun run = pd_node_run_state(node, &pid);
     if (run == PD_NODE_STOPPED)
         return true;
-    PdNodeRunResult result;
-    if (!run_pg_ctl(node, "stop", "fast", timeout_ms, &result, err))
-        return false;
-    if (pd_node_run_state(node, &pid) == PD_NODE_STOPPED)
-        return true;
-    timed_out("a fast shutdown", timeout_ms, err);
-    return pd_error_detail(err, "The postmaster (pid %d) is still shutting down; see %s.", pid,
-                           node->log_path);
+    if (run == PD_NODE_CRASHED || pid <= 0)
+        return pd_error_set(err, PD_ERR_REFUSED, "%s is not running: nothing to stop cleanly", node->member);
+    /* SIGINT is PostgreSQL's fast shutdown (what pg_ctl -m fast sends); the pid is a postgres process of
+       this data directory (pd_node_run_state checked it), and its pid file goes when it exits: polled every
+       10 ms rather than pg_ctl's 100 */
+    if (kill(pid, SIGINT) != 0)
+        return pd_error_set(err, PD_ERR_IO, "cannot signal the postmaster %d: %s", pid, strerror(errno));
+    long long deadline = pd_node_now_ms() + timeout_ms;
+    for (run = pd_node_run_state(node, &pid); run != PD_NODE_STOPPED && run != PD_NODE_CRASHED;
+         run = pd_node_run_state(node, &pid))
+    {
+        if (pd_node_now_ms() >= deadline)
+        {
+            timed_out("a fast shutdown", timeout_ms, err);
+            return pd_error_detail(err, "The postmaster (pid %d) is still shutting down; see %s.", pid,
+                                   node->log_path);
+        }
+        pause_10_ms();
+    }
+    return true;
 }
 
 bool
@@ -220,15 +242,41 @@ pd_node_restart(PdNode *node, int timeout_ms, PdError *err)
            pd_error_context(err, "while restarting %s", node->member);
 }
 
+/* The local server's answer to sql, one value, into value ("" on none). */
+static bool
+query_value(PdArena *arena, PdDb *db, const char *sql, const char **value, PdError *err)
+{
+    PdDbResult *result;
+    if (!pd_db_query(arena, db, sql, 0, NULL, &result, err))
+        return false;
+    *value = pd_db_result_value(result, 0, 0);
+    return true;
+}
+
 bool
 pd_node_promote(PdNode *node, int timeout_ms, PdError *err)
 {
-    PdNodeRunResult result;
-    if (!run_pg_ctl(node, "promote", NULL, timeout_ms, &result, err))
-        return false;
-    if (result.exit_code == 0)
-        return true;
-    if (result.is_timed_out || strstr(result.output, "did not promote in time") != NULL)
-        return timed_out("promote", timeout_ms, err);
-    return pd_node_exec_error("pg_ctl promote", timeout_ms, &result, err);
+    /* pg_promote() without its wait, then the end of recovery looked for every 10 ms on the same
+       connection (pg_ctl promote -w and pg_promote's wait look every 100 ms) */
+    long long deadline = pd_node_now_ms() + timeout_ms;
+    PdArena *arena = pd_arena_new(0);
+    if (arena == NULL)
+        return pd_error_set(err, PD_ERR_NO_MEMORY, "out of memory");
+    PdDb *db = NULL;
+    const char *value = "";
+    bool is_ok =
+        pd_node_connect(node, &db, err) && query_value(arena, db, "SELECT pg_promote(false)", &value, err);
+    while (is_ok && (is_ok = query_value(arena, db, "SELECT pg_is_in_recovery()", &value, err)) &&
+           strcmp(value, "f") != 0)
+    {
+        if (pd_node_now_ms() >= deadline)
+        {
+            is_ok = timed_out("promote", timeout_ms, err);
+            break;
+        }
+        pause_10_ms();
+    }
+    pd_db_close(db);
+    pd_arena_free(arena);
+    return is_ok || pd_error_context(err, "while promoting %s", node->member);
 }
