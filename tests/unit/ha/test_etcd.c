@@ -297,6 +297,50 @@ test_cas_delete_if_value(void **state)
     pd_etcd_close(etcd);
 }
 
+/* A second key put in the same transaction (the switchover's handover): done with the action, or not at all.
+ */
+static void
+test_cas_also_key(void **state)
+{
+    (void)state;
+    PdEtcd *etcd = single_client();
+    PdArena *arena = pd_arena_new(0);
+    PdError err = {0};
+    int64_t revision = 0;
+    assert_status(pd_etcd_put(etcd, pd_etcd_text("/c/lead"), pd_etcd_text("n1"), 0, &revision, &err),
+                  PD_ETCD_DONE);
+    PdEtcdCas release = {.key = pd_etcd_text("/c/lead"),
+                         .compare = PD_ETCD_IF_MOD_REVISION,
+                         .mod_revision = revision + 1, /* stale: nothing happens */
+                         .action = PD_ETCD_DELETE,
+                         .also_key = pd_etcd_text("/c/request"),
+                         .also_value = pd_etcd_text("released")};
+    PdEtcdKv current, kv;
+    assert_status(pd_etcd_cas(arena, etcd, &release, &current, &err), PD_ETCD_COMPARE_FAILED);
+    assert_status(pd_etcd_get(arena, etcd, pd_etcd_text("/c/request"), &kv, &err), PD_ETCD_DONE);
+    assert_false(kv.exists);
+    release.mod_revision = revision;
+    assert_status(pd_etcd_cas(arena, etcd, &release, &current, &err), PD_ETCD_DONE);
+    assert_false(current.exists);
+    assert_status(pd_etcd_get(arena, etcd, pd_etcd_text("/c/lead"), &kv, &err), PD_ETCD_DONE);
+    assert_false(kv.exists);
+    assert_status(pd_etcd_get(arena, etcd, pd_etcd_text("/c/request"), &kv, &err), PD_ETCD_DONE);
+    assert_string_equal(kv.value.data, "released");
+    /* with a put: the first key's answer is still the one read back */
+    PdEtcdCas take = {.key = pd_etcd_text("/c/lead"),
+                      .compare = PD_ETCD_IF_ABSENT,
+                      .action = PD_ETCD_PUT,
+                      .value = pd_etcd_text("n2"),
+                      .also_key = pd_etcd_text("/c/request"),
+                      .also_value = pd_etcd_text("taken")};
+    assert_status(pd_etcd_cas(arena, etcd, &take, &current, &err), PD_ETCD_DONE);
+    assert_string_equal(current.value.data, "n2");
+    assert_status(pd_etcd_get(arena, etcd, pd_etcd_text("/c/request"), &kv, &err), PD_ETCD_DONE);
+    assert_string_equal(kv.value.data, "taken");
+    pd_arena_free(arena);
+    pd_etcd_close(etcd);
+}
+
 static void
 test_lease_cycle(void **state)
 {
@@ -868,6 +912,7 @@ main(void)
         cmocka_unit_test(test_cas_create_if_absent),
         cmocka_unit_test(test_cas_replace_if_mod_revision),
         cmocka_unit_test(test_cas_delete_if_value),
+        cmocka_unit_test(test_cas_also_key),
         cmocka_unit_test(test_lease_cycle),
         cmocka_unit_test(test_lease_expires),
         cmocka_unit_test(test_status_and_rejected),
