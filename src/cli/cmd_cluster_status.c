@@ -266,6 +266,15 @@ no_leader_message(PdArena *arena, const Cluster *cluster)
         best != NULL ? ")" : "");
 }
 
+/* The wall clock, ms since the epoch. */
+static int64_t
+wall_ms(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}
+
 /* The switchover request in one line ("" when none), in arena. */
 static const char *
 request_text(PdArena *arena, const Cluster *cluster)
@@ -273,9 +282,7 @@ request_text(PdArena *arena, const Cluster *cluster)
     if (!cluster->has_request)
         return "";
     const PdSwitchover *request = &cluster->request;
-    struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
-    int64_t now_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+    int64_t now_ms = wall_ms();
     char lsn[24];
     const char *where =
         request->aborted != NULL ? pd_arena_sprintf(arena, "aborted: %s", request->aborted)
@@ -307,6 +314,57 @@ print_pending(const Row *row)
     printf(" (restart it to apply: prodata does not restart PostgreSQL for a parameter)\n");
 }
 
+/* Seconds from at_ms (wall clock) to now, as "3 s" or "2 min". */
+static const char *
+age_text(int64_t at_ms, char *buffer, size_t size)
+{
+    int64_t seconds = (wall_ms() - at_ms) / 1000;
+    if (seconds < 0)
+        seconds = 0;
+    if (seconds < 120)
+        snprintf(buffer, size, "%" PRId64 " s", seconds);
+    else if (seconds < 7200)
+        snprintf(buffer, size, "%" PRId64 " min", seconds / 60);
+    else
+        snprintf(buffer, size, "%" PRId64 " h", seconds / 3600);
+    return buffer;
+}
+
+/* Whether the archiver's last attempt failed: a failure newer than the last success. */
+static bool
+is_archive_failing(const PdMemberArchive *archive)
+{
+    return archive->last_failed_ms > 0 && archive->last_failed_ms >= archive->last_archived_ms;
+}
+
+/* A member that archives (the primary): one line on its archiver, saying so loudly when it fails. */
+static void
+print_archive(const Row *row)
+{
+    const PdMemberArchive *archive = &row->state.archive;
+    if (!row->is_live || !row->is_readable || !archive->is_known)
+        return;
+    char age[32], failed_age[32];
+    if (is_archive_failing(archive))
+    {
+        printf("%s: archive FAILING: %s failed %s ago (%" PRId64 " failures", row->name,
+               archive->last_failed_wal, age_text(archive->last_failed_ms, failed_age, sizeof failed_age),
+               archive->failed_count);
+        if (archive->last_archived_ms > 0)
+            printf("; last success %s %s ago", archive->last_archived_wal,
+                   age_text(archive->last_archived_ms, age, sizeof age));
+        printf("), %" PRId64 " segments waiting: see %s's PostgreSQL log\n", archive->ready_count, row->name);
+    }
+    else if (archive->last_archived_ms > 0)
+        printf("%s: archive: %s archived %s ago (%" PRId64 " archived, %" PRId64 " failed), %" PRId64
+               " segments waiting\n",
+               row->name, archive->last_archived_wal, age_text(archive->last_archived_ms, age, sizeof age),
+               archive->archived_count, archive->failed_count, archive->ready_count);
+    else
+        printf("%s: archive: nothing archived yet, %" PRId64 " segments waiting\n", row->name,
+               archive->ready_count);
+}
+
 static void
 print_rows(const Cluster *cluster)
 {
@@ -330,7 +388,10 @@ print_rows(const Cluster *cluster)
                has_state ? row->state.waiting_for : "");
     }
     for (size_t i = 0; i < cluster->row_count; i++)
+    {
+        print_archive(&cluster->rows[i]);
         print_pending(&cluster->rows[i]);
+    }
 }
 
 static void
@@ -368,6 +429,20 @@ pending_json(const PdMemberState *state)
     return names;
 }
 
+/* The member's archive object with is_failing, or null. */
+static json_t *
+archive_json(const PdMemberArchive *archive)
+{
+    if (!archive->is_known)
+        return json_null();
+    return json_pack("{s:I, s:s, s:I, s:I, s:s, s:I, s:I, s:b}", "archived_count",
+                     (json_int_t)archive->archived_count, "last_archived_wal", archive->last_archived_wal,
+                     "last_archived_ms", (json_int_t)archive->last_archived_ms, "failed_count",
+                     (json_int_t)archive->failed_count, "last_failed_wal", archive->last_failed_wal,
+                     "last_failed_ms", (json_int_t)archive->last_failed_ms, "ready_count",
+                     (json_int_t)archive->ready_count, "is_failing", is_archive_failing(archive));
+}
+
 static json_t *
 row_json(const Cluster *cluster, const Row *row)
 {
@@ -388,6 +463,7 @@ row_json(const Cluster *cluster, const Row *row)
         state->replay_lag_ms >= 0 ? json_real((double)state->replay_lag_ms / 1000.0) : json_null(),
         "updated_ms", (json_int_t)state->updated_ms, "waiting_for", state->waiting_for,
         "is_failover_candidate", is_candidate(cluster, row), "pending_restart", pending_json(state));
+    json_object_set_new(published, "archive", archive_json(&state->archive));
     json_object_update(object, published); /* copies: published is still ours */
     json_decref(published);
     return object;

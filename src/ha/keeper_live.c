@@ -8,7 +8,7 @@
  * publishes the names in its member state and logs them once. A
  * configuration refused by its checks never reaches this file: the keeper
  * keeps the last good one (keeper_read.c). Also what the member state says
- * of lag in seconds (replay_lag_s).
+ * of lag in seconds (replay_lag_s), and a primary's archiver state.
  */
 #include <stdio.h>
 #include <string.h>
@@ -105,6 +105,25 @@ fill_pending(const PdKeeper *keeper, const PdNodeStatus *status, PdMemberState *
     state->pending_restart_count = names != NULL ? count : 0;
 }
 
+/* The archiver's state with its ages made wall-clock times, so a reader ages them by its own clock. */
+static void
+fill_archive(const PdNodeArchive *archive, PdMemberState *state)
+{
+    if (!archive->is_known)
+        return;
+    int64_t now = pd_keeper_wall_ms();
+    state->archive = (PdMemberArchive){
+        .is_known = true,
+        .archived_count = archive->archived_count,
+        .last_archived_wal = archive->last_archived_wal,
+        .last_archived_ms = archive->last_archived_age_ms >= 0 ? now - archive->last_archived_age_ms : 0,
+        .failed_count = archive->failed_count,
+        .last_failed_wal = archive->last_failed_wal,
+        .last_failed_ms = archive->last_failed_age_ms >= 0 ? now - archive->last_failed_age_ms : 0,
+        .ready_count = archive->ready_count,
+    };
+}
+
 void
 pd_keeper_live_fill(const PdKeeper *keeper, const PdNodeStatus *status, PdMemberState *state)
 {
@@ -118,4 +137,5 @@ pd_keeper_live_fill(const PdKeeper *keeper, const PdNodeStatus *status, PdMember
                                       : status->replayed_lsn >= status->received_lsn &&
                                             strcmp(status->receiver_status, "streaming") == 0);
     state->replay_lag_ms = is_caught_up ? 0 : status->replay_age_ms;
+    fill_archive(&status->archive, state);
 }

@@ -8,6 +8,7 @@
  */
 #include "ha/member.h"
 
+#include <ctype.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,10 +23,10 @@ static const char *const state_names[] = {"running",      "starting",      "stop
                                           "cloning",      "rewinding",     "fenced",  "promoting",
                                           "initializing", "switching over"};
 
-static const char *const field_names[] = {"version",    "name",        "role",         "state",
-                                          "pg_host",    "pg_port",     "api_url",      "timeline",
-                                          "write_lsn",  "replay_lsn",  "is_streaming", "lag_bytes",
-                                          "updated_ms", "waiting_for", "replay_lag_s", "pending_restart"};
+static const char *const field_names[] = {
+    "version",    "name",        "role",         "state",           "pg_host",      "pg_port",
+    "api_url",    "timeline",    "write_lsn",    "replay_lsn",      "is_streaming", "lag_bytes",
+    "updated_ms", "waiting_for", "replay_lag_s", "pending_restart", "archive"};
 
 enum
 {
@@ -112,8 +113,22 @@ check_pending(const PdMemberState *state, PdError *problems)
         }
 }
 
-/* The two later fields, written after the first ones: replay_lag_s (seconds, ms precision) and
- * pending_restart. */
+/* The archive object, or null. */
+static json_t *
+archive_json(const PdMemberArchive *archive)
+{
+    if (!archive->is_known)
+        return json_null();
+    return json_pack("{s:I, s:s, s:I, s:I, s:s, s:I, s:I}", "archived_count",
+                     (json_int_t)archive->archived_count, "last_archived_wal", archive->last_archived_wal,
+                     "last_archived_ms", (json_int_t)archive->last_archived_ms, "failed_count",
+                     (json_int_t)archive->failed_count, "last_failed_wal", archive->last_failed_wal,
+                     "last_failed_ms", (json_int_t)archive->last_failed_ms, "ready_count",
+                     (json_int_t)archive->ready_count);
+}
+
+/* The later fields, written after the first ones: replay_lag_s (seconds, ms precision), pending_restart
+ * and archive. */
 static bool
 add_later_fields(json_t *root, const PdMemberState *state)
 {
@@ -121,9 +136,37 @@ add_later_fields(json_t *root, const PdMemberState *state)
     json_t *pending = json_array();
     for (size_t i = 0; pending != NULL && i < state->pending_restart_count; i++)
         json_array_append_new(pending, json_string(state->pending_restart[i]));
+    json_t *archive = archive_json(&state->archive);
     return json_object_set_new(root, "replay_lag_s", lag) == 0 &&
            json_object_set_new(root, "pending_restart", pending) == 0 &&
-           json_array_size(pending) == state->pending_restart_count;
+           json_array_size(pending) == state->pending_restart_count && archive != NULL &&
+           json_object_set_new(root, "archive", archive) == 0;
+}
+
+/* A WAL file name as the archiver reports it ("000000010000000000000003", a history or backup file),
+ * or "". */
+static bool
+is_wal_name(const char *name)
+{
+    if (name == NULL || strlen(name) > 64)
+        return false;
+    for (const char *c = name; *c != '\0'; c++)
+        if (!isalnum((unsigned char)*c) && *c != '.')
+            return false;
+    return true;
+}
+
+static void
+check_archive(const PdMemberArchive *archive, PdError *problems)
+{
+    if (!archive->is_known)
+        return;
+    if (!is_wal_name(archive->last_archived_wal) || !is_wal_name(archive->last_failed_wal))
+        pd_error_add_problem(problems, NULL, 0, 0, "archive",
+                             "archive: last_archived_wal and last_failed_wal must be WAL file names or \"\"");
+    if (archive->archived_count < 0 || archive->failed_count < 0 || archive->ready_count < 0 ||
+        archive->last_archived_ms < 0 || archive->last_failed_ms < 0)
+        pd_error_add_problem(problems, NULL, 0, 0, "archive", "archive: counts and times must be 0 or more");
 }
 
 /* The rules pd_member_parse applies to the values (types are the JSON's), each broken one a problem. */
@@ -157,6 +200,7 @@ check_values(const PdMemberState *state, PdError *problems)
     if (state->replay_lag_ms < -1)
         pd_error_add_problem(problems, NULL, 0, 0, "replay_lag_s", "replay_lag_s is negative");
     check_pending(state, problems);
+    check_archive(&state->archive, problems);
 }
 
 bool
@@ -234,7 +278,40 @@ read_lsn(json_t *root, const char *field, PdError *problems)
     return lsn;
 }
 
-/* replay_lag_s and pending_restart: optional (a keeper before them wrote neither). */
+/* archive: null, absent, or the object archive_json writes, every field present. */
+static void
+read_archive(PdArena *arena, json_t *root, PdMemberArchive *archive, PdError *problems)
+{
+    json_t *object = json_object_get(root, "archive");
+    memset(archive, 0, sizeof *archive);
+    if (object == NULL || json_is_null(object))
+        return;
+    json_t *counts[5];
+    const char *count_names[] = {"archived_count", "last_archived_ms", "failed_count", "last_failed_ms",
+                                 "ready_count"};
+    bool is_whole = json_is_object(object) && json_object_size(object) == 7;
+    for (size_t i = 0; i < 5; i++)
+        is_whole = is_whole && json_is_integer(counts[i] = json_object_get(object, count_names[i]));
+    json_t *archived = json_object_get(object, "last_archived_wal");
+    json_t *failed = json_object_get(object, "last_failed_wal");
+    if (!is_whole || !json_is_string(archived) || !json_is_string(failed))
+    {
+        pd_error_add_problem(problems, NULL, 0, 0, "archive",
+                             "archive must be null or an object of archived_count, last_archived_wal, "
+                             "last_archived_ms, failed_count, last_failed_wal, last_failed_ms, ready_count");
+        return;
+    }
+    archive->is_known = true;
+    archive->archived_count = (int64_t)json_integer_value(counts[0]);
+    archive->last_archived_ms = (int64_t)json_integer_value(counts[1]);
+    archive->failed_count = (int64_t)json_integer_value(counts[2]);
+    archive->last_failed_ms = (int64_t)json_integer_value(counts[3]);
+    archive->ready_count = (int64_t)json_integer_value(counts[4]);
+    archive->last_archived_wal = pd_arena_strdup(arena, json_string_value(archived));
+    archive->last_failed_wal = pd_arena_strdup(arena, json_string_value(failed));
+}
+
+/* replay_lag_s, pending_restart and archive: optional (a keeper before them wrote none). */
 static void
 read_later_fields(PdArena *arena, json_t *root, PdMemberState *state, PdError *problems)
 {
@@ -245,6 +322,7 @@ read_later_fields(PdArena *arena, json_t *root, PdMemberState *state, PdError *p
     else if (lag != NULL && !json_is_null(lag))
         pd_error_add_problem(problems, NULL, 0, 0, "replay_lag_s",
                              "replay_lag_s must be a number of seconds, 0 or more, or null");
+    read_archive(arena, root, &state->archive, problems);
     json_t *pending = json_object_get(root, "pending_restart");
     if (pending == NULL)
         return;

@@ -7,7 +7,10 @@
  *    "pg_host": "127.0.0.1", "pg_port": 5432, "api_url": "http://127.0.0.1:8008",
  *    "timeline": 3, "write_lsn": "0/3000148", "replay_lsn": "0/3000148",
  *    "is_streaming": true, "lag_bytes": 0, "updated_ms": 1764489600123,
- *    "waiting_for": "", "replay_lag_s": 0.25, "pending_restart": ["shared_buffers"]}
+ *    "waiting_for": "", "replay_lag_s": 0.25, "pending_restart": ["shared_buffers"],
+ *    "archive": {"archived_count": 12, "last_archived_wal": "000000030000000000000011",
+ *                "last_archived_ms": 1764489599800, "failed_count": 0, "last_failed_wal": "",
+ *                "last_failed_ms": 0, "ready_count": 0}}
  *
  * write_lsn: a primary's pg_current_wal_flush_lsn(), a standby's flushed
  * received LSN (pg_last_wal_receive_lsn). lag_bytes: a standby's distance
@@ -18,8 +21,12 @@
  * committed on the primary, 0 when it has replayed all the leader wrote (and
  * on a primary), null when unknown. pending_restart: the parameters changed
  * in the node's files that wait for a restart (pg_settings.pending_restart).
+ * archive: a primary's WAL archiver (pg_stat_archiver): segments archived
+ * and failed since the statistics were reset, the last of each and when
+ * (wall clock ms, 0: none), and the segments waiting (.ready files); null on
+ * a member that does not archive (a standby, archive_mode off).
  * Every field is written; on reading every field is required but the last
- * two, which came later (absent: unknown, none). An unknown field or version
+ * three, which came later (absent: unknown, none). An unknown field or version
  * is refused, so a reader never acts on a half-understood state.
  */
 #ifndef PRODATA_HA_MEMBER_H
@@ -48,6 +55,19 @@ typedef enum PdMemberRole
     PD_MEMBER_ROLE_STANDBY,
 } PdMemberRole;
 
+/* The archive object of the document; is_known false: null or absent. */
+typedef struct PdMemberArchive
+{
+    bool is_known;
+    int64_t archived_count;
+    const char *last_archived_wal; /* a WAL file name, "" none */
+    int64_t last_archived_ms;      /* wall clock, ms since the epoch; 0 none */
+    int64_t failed_count;
+    const char *last_failed_wal;
+    int64_t last_failed_ms;
+    int64_t ready_count;
+} PdMemberArchive;
+
 typedef struct PdMemberState
 {
     const char *name; /* a member name (pd_keys_check_member) */
@@ -66,6 +86,7 @@ typedef struct PdMemberState
     int64_t replay_lag_ms; /* replay_lag_s in ms; -1: unknown (null) */
     const char *const *pending_restart;
     size_t pending_restart_count;
+    PdMemberArchive archive;
 } PdMemberState;
 
 /*

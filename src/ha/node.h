@@ -95,6 +95,19 @@ typedef struct PdNodeSlot
     uint64_t restart_lsn; /* 0 when none */
 } PdNodeSlot;
 
+/* A primary's WAL archiving (pg_stat_archiver), read when archive_mode is not off. */
+typedef struct PdNodeArchive
+{
+    bool is_known; /* the fields below were read: a primary with archive_mode on */
+    int64_t archived_count;
+    char *last_archived_wal;      /* "" none since the statistics were reset */
+    int64_t last_archived_age_ms; /* ms since then, -1 none */
+    int64_t failed_count;
+    char *last_failed_wal; /* "" none */
+    int64_t last_failed_age_ms;
+    int64_t ready_count; /* segments waiting for the archiver (.ready files in pg_wal/archive_status) */
+} PdNodeArchive;
+
 typedef struct PdNodeStatus
 {
     PdNodeRun run;
@@ -116,6 +129,7 @@ typedef struct PdNodeStatus
                                      (pg_last_xact_replay_timestamp()), -1 when none was replayed */
     size_t pending_restart_count; /* parameters changed in the files that take effect at a restart */
     char **pending_restart;       /* their names (pg_settings.pending_restart), sorted */
+    PdNodeArchive archive;        /* primary: the archiver's state */
 } PdNodeStatus;
 
 /*

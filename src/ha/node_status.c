@@ -4,7 +4,8 @@
  * that is down or still recovering is a state, not an error), then, when it
  * accepts connections, its role, timeline and WAL positions, the standbys
  * streaming from it (pg_stat_replication), its physical slots and the
- * parameters waiting for a restart (pg_settings.pending_restart). LSNs are
+ * parameters waiting for a restart (pg_settings.pending_restart), and a
+ * primary's archiver (pg_stat_archiver, the .ready files). LSNs are
  * numbers, so the keeper compares them without parsing.
  */
 #include <stdlib.h>
@@ -34,6 +35,16 @@ static const char STANDBYS_SQL[] =
 
 static const char SLOTS_SQL[] = "SELECT slot_name, active, restart_lsn::text FROM pg_replication_slots "
                                 "WHERE slot_type = 'physical' ORDER BY slot_name";
+
+/* One row on a primary that archives, none otherwise (a standby archives only with archive_mode always,
+ * which prodata does not set). Ages in ms; the .ready files are the segments the archiver has not done. */
+static const char ARCHIVE_SQL[] =
+    "SELECT archived_count, coalesce(last_archived_wal, ''), "
+    "floor(extract(epoch FROM clock_timestamp() - last_archived_time) * 1000)::bigint, failed_count, "
+    "coalesce(last_failed_wal, ''), "
+    "floor(extract(epoch FROM clock_timestamp() - last_failed_time) * 1000)::bigint, "
+    "(SELECT count(*) FROM pg_ls_archive_statusdir() WHERE name LIKE '%.ready') "
+    "FROM pg_stat_archiver WHERE NOT pg_is_in_recovery() AND current_setting('archive_mode') <> 'off'";
 
 static uint64_t
 lsn_at(const PdDbResult *result, size_t row, size_t column)
@@ -124,6 +135,37 @@ read_pending_restart(PdArena *arena, PdDb *db, PdNodeStatus *status, PdError *er
     return !pd_arena_failed(arena) || pd_arena_error(arena, err);
 }
 
+static int64_t
+age_at(const PdDbResult *result, size_t column)
+{
+    if (pd_db_result_is_null(result, 0, column))
+        return -1;
+    int64_t age = strtoll(pd_db_result_value(result, 0, column), NULL, 10);
+    return age < 0 ? 0 : age;
+}
+
+static bool
+read_archive(PdArena *arena, PdDb *db, PdNodeStatus *status, PdError *err)
+{
+    PdDbResult *result;
+    if (!pd_db_query(arena, db, ARCHIVE_SQL, 0, NULL, &result, err))
+        return false;
+    PdNodeArchive *archive = &status->archive;
+    archive->last_archived_wal = "";
+    archive->last_failed_wal = "";
+    if (pd_db_result_row_count(result) == 0)
+        return true;
+    archive->is_known = true;
+    archive->archived_count = strtoll(pd_db_result_value(result, 0, 0), NULL, 10);
+    archive->last_archived_wal = pd_arena_strdup(arena, pd_db_result_value(result, 0, 1));
+    archive->last_archived_age_ms = age_at(result, 2);
+    archive->failed_count = strtoll(pd_db_result_value(result, 0, 3), NULL, 10);
+    archive->last_failed_wal = pd_arena_strdup(arena, pd_db_result_value(result, 0, 4));
+    archive->last_failed_age_ms = age_at(result, 5);
+    archive->ready_count = strtoll(pd_db_result_value(result, 0, 6), NULL, 10);
+    return !pd_arena_failed(arena) || pd_arena_error(arena, err);
+}
+
 bool
 pd_node_status(PdArena *arena, PdNode *node, PdNodeStatus *status, PdError *err)
 {
@@ -131,13 +173,15 @@ pd_node_status(PdArena *arena, PdNode *node, PdNodeStatus *status, PdError *err)
     status->receiver_status = "";
     status->receiver_host = "";
     status->replay_age_ms = -1;
+    status->archive.last_archived_wal = "";
+    status->archive.last_failed_wal = "";
     status->run = pd_node_run_state(node, &status->pid);
     if (status->run != PD_NODE_READY)
         return true;
     PdDb *db = NULL;
     bool ok = pd_node_connect(node, &db, err) && read_self(arena, db, status, err) &&
               read_standbys(arena, db, status, err) && read_slots(arena, db, status, err) &&
-              read_pending_restart(arena, db, status, err);
+              read_pending_restart(arena, db, status, err) && read_archive(arena, db, status, err);
     pd_db_close(db);
     if (!ok)
         return pd_error_context(err, "while reading the status of %s", node->member);

@@ -8,7 +8,7 @@
 # malformed values in etcd named by their key (exit 2), never a crash; an etcd that does not answer exits 4.
 source tests/lib/tap.sh
 source tests/lib/etcd.sh
-tap_plan 66
+tap_plan 69
 tap_workdir
 ETCD_DIR="$TAP_WORKDIR/etcd"
 trap 'etcd_cluster_stop "$ETCD_DIR"; rm -rf "$TAP_WORKDIR"' EXIT
@@ -91,6 +91,26 @@ expect_eq "--json: the standby's lag and LSNs" "$(jq -c '.members[1] | [.lag_byt
     '[0,"0/3000148","0/3000100","standby"]'
 expect_eq "--json: a state written before replay_lag_s and pending_restart reads as unknown, none" \
     "$(jq -c '.members[1] | [.lag_s, .pending_restart]' <<<"$OUT")" '[null,[]]'
+
+# The primary's archiver: a line under the table, loud when its last attempt failed.
+now=$(date +%s%3N)
+archive='{"archived_count":12,"last_archived_wal":"000000030000000000000011","last_archived_ms":'$((now - 3000))
+archive+=',"failed_count":1,"last_failed_wal":"000000030000000000000009","last_failed_ms":'$((now - 90000))',"ready_count":0}'
+lease_put /prodata/it/members/n1 "$(member n1 primary running 5432 0 | sed 's/}$//'),\"archive\":$archive}"
+run_cmd "$PRODATA" cluster status
+expect_out "the primary's archive line: the last segment, its age, the counts" \
+    '^n1: archive: 000000030000000000000011 archived [2-9] s ago \(12 archived, 1 failed\), 0 segments waiting$'
+archive='{"archived_count":12,"last_archived_wal":"000000030000000000000011","last_archived_ms":'$((now - 200000))
+archive+=',"failed_count":4,"last_failed_wal":"000000030000000000000012","last_failed_ms":'$((now - 5000))',"ready_count":3}'
+lease_put /prodata/it/members/n1 "$(member n1 primary running 5432 0 | sed 's/}$//'),\"archive\":$archive}"
+run_cmd "$PRODATA" cluster status
+expect_out "a failing archiver is named as such, with the last success and the backlog" \
+    '^n1: archive FAILING: 000000030000000000000012 failed [4-9] s ago \(4 failures; last success 000000030000000000000011 3 min ago\), 3 segments waiting'
+run_cmd "$PRODATA" cluster status --json
+expect_eq "--json: the archive object with is_failing; a standby's is null" \
+    "$(jq -c '[.members[0].archive | .failed_count, .ready_count, .is_failing], .members[1].archive' <<<"$OUT")" \
+    $'[4,3,true]\nnull'
+lease_put /prodata/it/members/n1 "$(member n1 primary running 5432 0)"
 
 "$PRODATA" cluster config set synchronous_mode=on synchronous_quorum=1 >/dev/null
 lease_put /prodata/it/members/n2 "$(member n2 standby running 5433 0 "the leader's WAL")"

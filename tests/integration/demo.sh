@@ -8,7 +8,7 @@
 # leaves no process behind. Skipped, counted, without etcd or PostgreSQL 15.
 source tests/lib/tap.sh
 source tests/lib/etcd.sh
-tap_plan 10
+tap_plan 11
 tap_workdir
 W=$TAP_WORKDIR
 [ "$(id -u)" = 0 ] && chmod 711 "$W"
@@ -59,6 +59,12 @@ code=$(curl -s -o "$W/created.json" -w '%{http_code}' -m 10 -X POST -H "Authoriz
     -H 'Content-Type: application/json' -d '{"name": "Before the loss", "email": "before@example.org"}' \
     "$API/api/authors/")
 expect_eq "a write with the token it prints: 201" "$code" 201
+archiving() {
+    build/prodata cluster status --config "$D/cluster.conf" --json |
+        jq -e '[.members[] | select(.is_leader) | .archive | type == "object" and (.is_failing | not)] == [true]' >/dev/null
+}
+if poll_ok 10 archiving; then tap_ok "cluster status shows the primary's WAL archiver, not failing"
+else tap_not_ok "cluster status shows the primary's WAL archiver" "$(build/prodata cluster status --config "$D/cluster.conf" 2>&1)"; fi
 
 # The loss of the primary's node, with the command the demo prints.
 LOSS=$(grep -m1 '^  kill -9 -- ' "$W/run1.txt" | sed 's/^  //')

@@ -53,7 +53,7 @@ test_member_round_trip(void **state)
                         "\"pg_host\":\"127.0.0.1\",\"pg_port\":5432,\"api_url\":\"http://127.0.0.1:8008\","
                         "\"timeline\":3,\"write_lsn\":\"1/3000148\",\"replay_lsn\":\"0/3000060\","
                         "\"is_streaming\":true,\"lag_bytes\":232,\"updated_ms\":1764489600123,"
-                        "\"waiting_for\":\"\",\"replay_lag_s\":0.0,\"pending_restart\":[]}");
+                        "\"waiting_for\":\"\",\"replay_lag_s\":0.0,\"pending_restart\":[],\"archive\":null}");
     if (!pd_member_parse(arena, json, strlen(json), &read, &err))
         fail_msg("pd_member_parse: %s", err.message);
     assert_string_equal(read.name, "n1");
@@ -98,7 +98,7 @@ test_member_later_fields(void **state)
     if (!pd_member_json(arena, &written, &json, &err))
         fail_msg("pd_member_json: %s", err.message);
     assert_contains(json, ",\"waiting_for\":\"\",\"replay_lag_s\":1.25,"
-                          "\"pending_restart\":[\"max_connections\",\"shared_buffers\"]}");
+                          "\"pending_restart\":[\"max_connections\",\"shared_buffers\"],\"archive\":null}");
     if (!pd_member_parse(arena, json, strlen(json), &read, &err))
         fail_msg("pd_member_parse: %s", err.message);
     assert_int_equal(read.replay_lag_ms, 1250);
@@ -108,7 +108,7 @@ test_member_later_fields(void **state)
     written.replay_lag_ms = -1; /* unknown: null */
     written.pending_restart_count = 0;
     assert_true(pd_member_json(arena, &written, &json, &err));
-    assert_contains(json, "\"replay_lag_s\":null,\"pending_restart\":[]}");
+    assert_contains(json, "\"replay_lag_s\":null,\"pending_restart\":[],\"archive\":null}");
     assert_true(pd_member_parse(arena, json, strlen(json), &read, &err));
     assert_int_equal(read.replay_lag_ms, -1);
     assert_int_equal(read.pending_restart_count, 0);
@@ -122,6 +122,48 @@ test_member_later_fields(void **state)
     assert_int_equal(read.pending_restart_count, 0);
     pending[1] = "Shared Buffers";
     written.pending_restart_count = 2;
+    assert_false(pd_member_json(arena, &written, &json, &err));
+    pd_arena_free(arena);
+}
+
+/* archive: a primary's archiver written and read back; null or absent is none; every field required. */
+static void
+test_member_archive(void **state)
+{
+    (void)state;
+    PdArena *arena = pd_arena_new(0);
+    PdError err = {0};
+    PdMemberState written = sample(), read;
+    written.archive = (PdMemberArchive){.is_known = true,
+                                        .archived_count = 12,
+                                        .last_archived_wal = "000000030000000000000011",
+                                        .last_archived_ms = 1764489599800,
+                                        .failed_count = 2,
+                                        .last_failed_wal = "00000003.history",
+                                        .last_failed_ms = 1764489500000,
+                                        .ready_count = 3};
+    char *json = NULL;
+    if (!pd_member_json(arena, &written, &json, &err))
+        fail_msg("pd_member_json: %s", err.message);
+    assert_contains(json,
+                    ",\"archive\":{\"archived_count\":12,\"last_archived_wal\":"
+                    "\"000000030000000000000011\",\"last_archived_ms\":1764489599800,\"failed_count\":2,"
+                    "\"last_failed_wal\":\"00000003.history\",\"last_failed_ms\":1764489500000,"
+                    "\"ready_count\":3}}");
+    if (!pd_member_parse(arena, json, strlen(json), &read, &err))
+        fail_msg("pd_member_parse: %s", err.message);
+    assert_true(read.archive.is_known);
+    assert_int_equal(read.archive.archived_count, 12);
+    assert_string_equal(read.archive.last_archived_wal, "000000030000000000000011");
+    assert_int_equal(read.archive.last_archived_ms, 1764489599800);
+    assert_int_equal(read.archive.failed_count, 2);
+    assert_string_equal(read.archive.last_failed_wal, "00000003.history");
+    assert_int_equal(read.archive.last_failed_ms, 1764489500000);
+    assert_int_equal(read.archive.ready_count, 3);
+    written.archive.ready_count = -1;
+    assert_false(pd_member_json(arena, &written, &json, &err)); /* never published: peers would refuse it */
+    written.archive.ready_count = 0;
+    written.archive.last_failed_wal = "0000/../x";
     assert_false(pd_member_json(arena, &written, &json, &err));
     pd_arena_free(arena);
 }
@@ -162,11 +204,24 @@ test_member_refusals(void **state)
     assert_refused(arena, pd_arena_sprintf(arena, "{%s}", good), "version");
     assert_refused(arena, "{\"version\":1}", "waiting_for");
     assert_refused(arena, "[1]", NULL);
-    const char *later[][2] = {{"\"replay_lag_s\":-1", "replay_lag_s"},
-                              {"\"replay_lag_s\":\"1\"", "replay_lag_s"},
-                              {"\"pending_restart\":\"work_mem\"", "pending_restart"},
-                              {"\"pending_restart\":[1]", "pending_restart"},
-                              {"\"pending_restart\":[\"a b\"]", "pending_restart"}};
+    const char *later[][2] = {
+        {"\"replay_lag_s\":-1", "replay_lag_s"},
+        {"\"replay_lag_s\":\"1\"", "replay_lag_s"},
+        {"\"pending_restart\":\"work_mem\"", "pending_restart"},
+        {"\"pending_restart\":[1]", "pending_restart"},
+        {"\"pending_restart\":[\"a b\"]", "pending_restart"},
+        {"\"archive\":\"on\"", "archive"},
+        {"\"archive\":{\"archived_count\":1}", "archive"},
+        {"\"archive\":{\"archived_count\":1,\"last_archived_wal\":\"\",\"last_archived_ms\":0,"
+         "\"failed_count\":0,\"last_failed_wal\":\"\",\"last_failed_ms\":0,\"ready_count\":-1}",
+         "archive"},
+        {"\"archive\":{\"archived_count\":1,\"last_archived_wal\":\"a/b\",\"last_archived_ms\":0,"
+         "\"failed_count\":0,\"last_failed_wal\":\"\",\"last_failed_ms\":0,\"ready_count\":0}",
+         "archive"},
+        {"\"archive\":{\"archived_count\":1,\"last_archived_wal\":\"\",\"last_archived_ms\":0,"
+         "\"failed_count\":0,\"last_failed_wal\":\"\",\"last_failed_ms\":0,\"ready_count\":0,"
+         "\"x\":1}",
+         "archive"}};
     for (size_t i = 0; i < sizeof later / sizeof later[0]; i++)
         assert_refused(arena, pd_arena_sprintf(arena, "{\"version\":1,%s,%s}", good, later[i][0]),
                        later[i][1]);
@@ -397,6 +452,7 @@ main(void)
         cmocka_unit_test(test_member_round_trip),
         cmocka_unit_test(test_member_refusals),
         cmocka_unit_test(test_member_later_fields),
+        cmocka_unit_test(test_member_archive),
         cmocka_unit_test(test_member_json_refuses_what_parse_would),
         cmocka_unit_test(test_roster_document),
         cmocka_unit_test(test_roster_change),
