@@ -297,13 +297,14 @@ typedef struct Seen
     int64_t request_revision;
 } Seen;
 
-static void
+/* One read into *seen (in arena); false when etcd was silent: *seen, in another arena, stands. */
+static bool
 look(PdArena *arena, PdEtcd *etcd, const PdKeys *keys, Seen *seen)
 {
     View view;
     PdError err = {0};
     if (!load_view(arena, etcd, keys, &view, &err))
-        return; /* etcd silent: what was seen before stands */
+        return false;
     PdSwitchoverCluster cluster = cluster_of(&view);
     *seen = (Seen){.is_read = true,
                    .leader = view.leader,
@@ -311,6 +312,7 @@ look(PdArena *arena, PdEtcd *etcd, const PdKeys *keys, Seen *seen)
                    .has_request = view.has_request && view.is_request_valid,
                    .request = view.request,
                    .request_revision = view.request_revision};
+    return true;
 }
 
 static const char *
@@ -366,36 +368,50 @@ delete_aborted(PdArena *arena, PdEtcd *etcd, const PdKeys *keys, int64_t revisio
 }
 
 /* Polls every 100 ms until another member leads as a running primary, the request is aborted, or the time
- * is up. started_ms: the command's start (monotonic, for the time printed). */
+ * is up. started_ms: the command's start (monotonic, for the time printed). Each read goes into one of two
+ * arenas in turn (the other holds what was seen last), so a long wait does not grow the command's memory. */
 static bool
 wait_done(PdArena *arena, PdEtcd *etcd, const PdKeys *keys, const Ask *ask, const char *from,
           int64_t started_ms, int64_t deadline_ms, PdError *err)
 {
     Seen seen = {0};
-    for (;;)
+    PdArena *reads[2] = {pd_arena_new(0), pd_arena_new(0)};
+    int current = 0;
+    bool is_done = false, is_refused = false;
+    while (!is_done && !is_refused && reads[0] != NULL && reads[1] != NULL)
     {
-        look(arena, etcd, keys, &seen);
-        if (seen.leader != NULL && (from == NULL || strcmp(seen.leader, from) != 0) && seen.state != NULL &&
-            seen.state->role == PD_MEMBER_ROLE_PRIMARY && strcmp(seen.state->state, "running") == 0)
-            return print_done(ask, from, &seen, (double)(pd_fence_now_ms() - started_ms) / 1000.0, err);
-        if (seen.has_request && seen.request.aborted != NULL)
-        {
-            delete_aborted(arena, etcd, keys, seen.request_revision);
-            pd_error_set(err, PD_ERR_REFUSED, "%s: the leader refused: %s", command_name(ask),
-                         seen.request.aborted);
-            return pd_error_hint(
-                err, "Nothing changed: the leader still leads. prodata cluster status shows why.");
-        }
-        if (pd_fence_now_ms() >= deadline_ms)
+        pd_arena_reset(reads[1 - current]);
+        if (look(reads[1 - current], etcd, keys, &seen))
+            current = 1 - current;
+        is_done = seen.leader != NULL && (from == NULL || strcmp(seen.leader, from) != 0) &&
+                  seen.state != NULL && seen.state->role == PD_MEMBER_ROLE_PRIMARY &&
+                  strcmp(seen.state->state, "running") == 0;
+        is_refused = !is_done && seen.has_request && seen.request.aborted != NULL;
+        if (is_done || is_refused || pd_fence_now_ms() >= deadline_ms)
             break;
         struct timespec pause = {.tv_sec = 0, .tv_nsec = 100 * 1000000L};
         nanosleep(&pause, NULL);
     }
-    pd_error_set(err, PD_ERR_DCS_UNKNOWN, "%s: not done within %" PRId64 " s: the outcome is unknown",
-                 command_name(ask), ask->timeout_ms / 1000);
-    pd_error_detail(err, "Last seen: %s.", seen_text(arena, &seen));
-    return pd_error_hint(err,
-                         "Run `prodata cluster status` and `prodata cluster history` to see what happened.");
+    bool is_printed =
+        is_done && print_done(ask, from, &seen, (double)(pd_fence_now_ms() - started_ms) / 1000.0, err);
+    if (is_refused)
+    {
+        delete_aborted(arena, etcd, keys, seen.request_revision);
+        pd_error_set(err, PD_ERR_REFUSED, "%s: the leader refused: %s", command_name(ask),
+                     seen.request.aborted);
+        pd_error_hint(err, "Nothing changed: the leader still leads. prodata cluster status shows why.");
+    }
+    else if (!is_done)
+    {
+        pd_error_set(err, PD_ERR_DCS_UNKNOWN, "%s: not done within %" PRId64 " s: the outcome is unknown",
+                     command_name(ask), ask->timeout_ms / 1000);
+        pd_error_detail(err, "Last seen: %s.", seen_text(arena, &seen));
+        pd_error_hint(err,
+                      "Run `prodata cluster status` and `prodata cluster history` to see what happened.");
+    }
+    pd_arena_free(reads[0]);
+    pd_arena_free(reads[1]);
+    return is_printed;
 }
 
 /* ---- the command -------------------------------------------------------------------------------------- */

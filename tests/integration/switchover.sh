@@ -14,7 +14,7 @@ source tests/lib/tap.sh
 source tests/lib/etcd.sh
 source tests/lib/keeper_local.sh
 source tests/lib/writers.sh
-tap_plan 27
+tap_plan 29
 tap_workdir
 W=$TAP_WORKDIR
 WRITERS_DIR=$W
@@ -94,6 +94,10 @@ local_sql "$LI" "CREATE TABLE t (n bigint NOT NULL, label text NOT NULL, at time
     PRIMARY KEY (label, n)); ALTER TABLE t OWNER TO replicator; GRANT CREATE ON SCHEMA public TO replicator" >/dev/null
 
 # ---- refusals --------------------------------------------------------------------------------------------------
+run_cmd cluster failover
+expect_rc "usage: failover without --to (exit 2)" 2
+run_cmd cluster switchover --allow-data-loss
+expect_out "usage: --allow-data-loss goes with failover only" "allow-data-loss goes with failover"
 run_cmd cluster switchover --to "$L"
 expect_rc "refused: --to the leader (exit 1)" 1
 expect_out "  ... saying it is the leader" "$L is the leader"
