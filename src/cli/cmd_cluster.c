@@ -49,13 +49,15 @@ print_table(const PdKeys *keys, const PdClusterConfig *config, int64_t revision)
     PdClusterConfig defaults;
     pd_cluster_config_defaults(&defaults);
     const PdClusterConfig *column[2] = {config, &defaults};
-    char text[2][4][32];
+    char text[2][6][32];
     for (int i = 0; i < 2; i++)
     {
         snprintf(text[i][0], sizeof text[i][0], "%d", column[i]->synchronous_quorum);
         snprintf(text[i][1], sizeof text[i][1], "%d", column[i]->ttl_s);
         snprintf(text[i][2], sizeof text[i][2], "%d", column[i]->loop_interval_ms);
         snprintf(text[i][3], sizeof text[i][3], "%" PRId64, column[i]->maximum_lag_on_failover_bytes);
+        snprintf(text[i][4], sizeof text[i][4], "%d", column[i]->failsafe_grant_ms);
+        snprintf(text[i][5], sizeof text[i][5], "%d", column[i]->failsafe_timeout_ms);
     }
     print_row("field", "value", "default");
     print_row("synchronous_mode", config->is_synchronous ? "on" : "off",
@@ -65,6 +67,10 @@ print_table(const PdKeys *keys, const PdClusterConfig *config, int64_t revision)
     print_row("loop_interval_ms", text[0][2], text[1][2]);
     print_row("maximum_lag_on_failover_bytes", text[0][3], text[1][3]);
     print_row("paused", config->is_paused ? "true" : "false", defaults.is_paused ? "true" : "false");
+    print_row("failsafe_mode", config->is_failsafe ? "true" : "false",
+              defaults.is_failsafe ? "true" : "false");
+    print_row("failsafe_grant_ms", text[0][4], "0 (ttl_s x 1000)");
+    print_row("failsafe_timeout_ms", text[0][5], text[1][5]);
     for (size_t i = 0; i < config->parameter_count; i++)
     {
         char field[128];

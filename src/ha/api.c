@@ -5,9 +5,12 @@
  * keeper loop), and per request: the query collected, one snapshot read from
  * the view into a request arena, the answer decided by api_route.c, sent,
  * the arena freed. The answer is given at the first call of the handler: a
- * request body (none is expected) is never read. A request that cannot be
- * answered for want of memory gets a fixed 503, never a 500 and never a
- * hang. HEAD is libmicrohttpd's: the GET's headers without the body.
+ * request body (none is expected) is never read, except POST /failsafe's
+ * (failsafe.h), collected up to PD_FAILSAFE_BODY_MAX bytes (the rest read
+ * and dropped, then a 413) and answered from the grant table once whole. A
+ * request that cannot be answered for want of memory gets a fixed 503,
+ * never a 500 and never a hang. HEAD is libmicrohttpd's: the GET's headers
+ * without the body.
  */
 #include <netdb.h>
 #include <stdio.h>
@@ -32,8 +35,17 @@ struct PdHaApi
 {
     struct MHD_Daemon *daemon;
     PdKeeperView *view;
+    PdFailsafe *failsafe; /* NULL: /failsafe is not served */
     int port;
 };
+
+/* POST /failsafe's body as it arrives (the connection's state, freed when the request ends). */
+typedef struct Upload
+{
+    char data[PD_FAILSAFE_BODY_MAX];
+    size_t used;
+    bool is_too_large;
+} Upload;
 
 typedef struct Collected
 {
@@ -102,15 +114,75 @@ decide(PdArena *arena, PdHaApi *api, struct MHD_Connection *connection, const ch
     return pd_ha_api_route(arena, &request, answer, err);
 }
 
+/* The grant table's answer to the whole body. */
+static enum MHD_Result
+answer_failsafe(PdHaApi *api, struct MHD_Connection *connection, const Upload *upload)
+{
+    PdArena *arena = pd_arena_new(API_ARENA_BUDGET);
+    PdError err = {0};
+    PdHaApiAnswer answer = {.status = 503, .body = "{\"detail\":\"the keeper's API is out of memory\"}"};
+    if (arena != NULL &&
+        !pd_failsafe_serve(arena, api->failsafe, upload->data, upload->used, upload->is_too_large,
+                           now_mono_ms(), &answer.status, &answer.body, &err))
+        answer = (PdHaApiAnswer){.status = 503, .body = "{\"detail\":\"the keeper's API is out of memory\"}"};
+    enum MHD_Result result = send_answer(connection, &answer);
+    pd_arena_free(arena);
+    return result;
+}
+
+/* /failsafe: POST only; the body collected over the handler's calls, answered at the last. */
+static enum MHD_Result
+on_failsafe(PdHaApi *api, struct MHD_Connection *connection, const char *method, const char *upload_data,
+            size_t *upload_data_size, void **state)
+{
+    if (strcmp(method, "POST") != 0 || api->failsafe == NULL)
+    {
+        PdHaApiAnswer answer = {.status = 405,
+                                .allow = "POST",
+                                .body = "{\"detail\":\"/failsafe takes POST only (docs/ha.md)\"}"};
+        if (api->failsafe == NULL)
+            answer =
+                (PdHaApiAnswer){.status = 404, .body = "{\"detail\":\"no endpoint \\\"/failsafe\\\" here\"}"};
+        return send_answer(connection, &answer);
+    }
+    Upload *upload = *state;
+    if (upload == NULL)
+    {
+        *state = calloc(1, sizeof(Upload));
+        return *state != NULL ? MHD_YES : MHD_NO;
+    }
+    if (*upload_data_size > 0)
+    {
+        size_t room = sizeof upload->data - upload->used;
+        size_t taken = *upload_data_size < room ? *upload_data_size : room;
+        memcpy(upload->data + upload->used, upload_data, taken);
+        upload->used += taken;
+        upload->is_too_large = upload->is_too_large || taken < *upload_data_size;
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    return answer_failsafe(api, connection, upload);
+}
+
+static void
+on_completed(void *data, struct MHD_Connection *connection, void **state,
+             enum MHD_RequestTerminationCode code)
+{
+    (void)data;
+    (void)connection;
+    (void)code;
+    free(*state);
+    *state = NULL;
+}
+
 static enum MHD_Result
 on_request(void *data, struct MHD_Connection *connection, const char *url, const char *method,
            const char *version, const char *upload_data, size_t *upload_data_size, void **state)
 {
     (void)version;
-    (void)upload_data;
-    (void)upload_data_size;
-    (void)state;
     PdHaApi *api = data;
+    if (strcmp(url, "/failsafe") == 0)
+        return on_failsafe(api, connection, method, upload_data, upload_data_size, state);
     PdArena *arena = pd_arena_new(API_ARENA_BUDGET);
     PdError err = {0};
     PdHaApiAnswer answer;
@@ -135,11 +207,19 @@ start_daemon(PdHaApi *api, const struct addrinfo *address)
         {MHD_OPTION_CONNECTION_MEMORY_LIMIT, API_MEMORY_PER_CONNECTION, NULL},
         {MHD_OPTION_END, 0, NULL},
     };
-    return MHD_start_daemon(flags, 0, NULL, NULL, on_request, api, MHD_OPTION_ARRAY, options, MHD_OPTION_END);
+    return MHD_start_daemon(flags, 0, NULL, NULL, on_request, api, MHD_OPTION_ARRAY, options,
+                            MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_END);
 }
 
 bool
 pd_ha_api_start(const char *listen_address, int port, PdKeeperView *view, PdHaApi **api, PdError *err)
+{
+    return pd_ha_api_start_failsafe(listen_address, port, view, NULL, api, err);
+}
+
+bool
+pd_ha_api_start_failsafe(const char *listen_address, int port, PdKeeperView *view, PdFailsafe *failsafe,
+                         PdHaApi **api, PdError *err)
 {
     if (port < 0 || port > 65535)
         return pd_error_set(err, PD_ERR_INVALID_INPUT, "the API's port %d is not a port", port);
@@ -159,6 +239,7 @@ pd_ha_api_start(const char *listen_address, int port, PdKeeperView *view, PdHaAp
         return pd_error_set(err, PD_ERR_NO_MEMORY, "out of memory for the keeper's API");
     }
     made->view = view;
+    made->failsafe = failsafe;
     /* "*": IPv4's any address first (getaddrinfo lists it first here too), the others in the resolver's order
      */
     for (struct addrinfo *at = found; at != NULL && made->daemon == NULL; at = at->ai_next)

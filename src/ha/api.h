@@ -13,6 +13,7 @@
 
 #include <stdbool.h>
 
+#include "ha/failsafe.h"
 #include "ha/view.h"
 #include "prodata/error.h"
 
@@ -34,6 +35,14 @@ enum
  * (libmicrohttpd did not start), PD_ERR_NO_MEMORY.
  */
 bool pd_ha_api_start(const char *listen_address, int port, PdKeeperView *view, PdHaApi **api, PdError *err);
+
+/*
+ * The same, also answering POST /failsafe from failsafe's grant table
+ * (failsafe.h; it must outlive the API); pd_ha_api_start serves no
+ * /failsafe (404).
+ */
+bool pd_ha_api_start_failsafe(const char *listen_address, int port, PdKeeperView *view, PdFailsafe *failsafe,
+                              PdHaApi **api, PdError *err);
 
 /* The port the API listens on (the one chosen when started with port 0). */
 int pd_ha_api_port(const PdHaApi *api);

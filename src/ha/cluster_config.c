@@ -19,12 +19,20 @@
 #include "ha/cluster_hba.h"
 #include "ha/node.h"
 
-static const char *const field_names[] = {
-    "synchronous_mode", "synchronous_quorum",    "ttl_s", "loop_interval_ms", "maximum_lag_on_failover_bytes",
-    "paused",           "postgresql_parameters", "pg_hba"};
+static const char *const field_names[] = {"synchronous_mode",
+                                          "synchronous_quorum",
+                                          "ttl_s",
+                                          "loop_interval_ms",
+                                          "maximum_lag_on_failover_bytes",
+                                          "paused",
+                                          "postgresql_parameters",
+                                          "pg_hba",
+                                          "failsafe_mode",
+                                          "failsafe_grant_ms",
+                                          "failsafe_timeout_ms"};
 #define FIELD_LIST                                                                                           \
     "synchronous_mode, synchronous_quorum, ttl_s, loop_interval_ms, maximum_lag_on_failover_bytes, paused, " \
-    "postgresql_parameters.NAME, pg_hba"
+    "postgresql_parameters.NAME, pg_hba, failsafe_mode, failsafe_grant_ms, failsafe_timeout_ms"
 
 void
 pd_cluster_config_defaults(PdClusterConfig *config)
@@ -33,7 +41,15 @@ pd_cluster_config_defaults(PdClusterConfig *config)
                                 .synchronous_quorum = 1,
                                 .ttl_s = PD_CLUSTER_TTL_S_DEFAULT,
                                 .loop_interval_ms = PD_CLUSTER_LOOP_MS_DEFAULT,
-                                .maximum_lag_on_failover_bytes = PD_CLUSTER_MAX_LAG_DEFAULT};
+                                .maximum_lag_on_failover_bytes = PD_CLUSTER_MAX_LAG_DEFAULT,
+                                .is_failsafe = true,
+                                .failsafe_timeout_ms = PD_CLUSTER_FAILSAFE_TIMEOUT_MS_DEFAULT};
+}
+
+int
+pd_cluster_config_grant_ms(const PdClusterConfig *config)
+{
+    return config->failsafe_grant_ms > 0 ? config->failsafe_grant_ms : config->ttl_s * 1000;
 }
 
 /* One part of a parameter name: [a-z_][a-z0-9_]*. */
@@ -129,6 +145,35 @@ check_bounds(const PdClusterConfig *config, PdError *problems)
                              config->maximum_lag_on_failover_bytes, PD_CLUSTER_MAX_LAG_MAX);
 }
 
+/* The failsafe's timings: a grant outlasts two loops and a round with a second to spare. */
+static void
+check_failsafe(const PdClusterConfig *config, PdError *problems)
+{
+    if (config->failsafe_timeout_ms < PD_CLUSTER_FAILSAFE_TIMEOUT_MS_MIN ||
+        config->failsafe_timeout_ms > PD_CLUSTER_FAILSAFE_TIMEOUT_MS_MAX)
+        pd_error_add_problem(problems, NULL, 0, 0, "failsafe_timeout_ms",
+                             "failsafe_timeout_ms %d is out of bounds: %d to %d", config->failsafe_timeout_ms,
+                             PD_CLUSTER_FAILSAFE_TIMEOUT_MS_MIN, PD_CLUSTER_FAILSAFE_TIMEOUT_MS_MAX);
+    if (config->failsafe_grant_ms != 0 && (config->failsafe_grant_ms < PD_CLUSTER_FAILSAFE_GRANT_MS_MIN ||
+                                           config->failsafe_grant_ms > PD_CLUSTER_FAILSAFE_GRANT_MS_MAX))
+    {
+        pd_error_add_problem(problems, NULL, 0, 0, "failsafe_grant_ms",
+                             "failsafe_grant_ms %d is out of bounds: 0 (ttl_s x 1000) or %d to %d",
+                             config->failsafe_grant_ms, PD_CLUSTER_FAILSAFE_GRANT_MS_MIN,
+                             PD_CLUSTER_FAILSAFE_GRANT_MS_MAX);
+        return;
+    }
+    if (config->ttl_s < PD_CLUSTER_TTL_S_MIN || config->ttl_s > PD_CLUSTER_TTL_S_MAX)
+        return; /* named already */
+    int64_t grant = pd_cluster_config_grant_ms(config);
+    if (grant < (int64_t)config->loop_interval_ms * 2 || grant <= (int64_t)config->failsafe_timeout_ms + 1000)
+        pd_error_add_problem(problems, NULL, 0, 0, "failsafe_grant_ms",
+                             "failsafe_grant_ms %" PRId64 " (0: ttl_s x 1000) is too short: at least twice "
+                             "loop_interval_ms (%d) and more than failsafe_timeout_ms (%d) + 1000, so that a "
+                             "primary renews its grants before they end",
+                             grant, config->loop_interval_ms, config->failsafe_timeout_ms);
+}
+
 static void
 check_parameter(const PdClusterParameter *parameter, PdError *problems)
 {
@@ -155,6 +200,7 @@ static void
 check_into(const PdClusterConfig *config, PdError *problems)
 {
     check_bounds(config, problems);
+    check_failsafe(config, problems);
     if (config->parameter_count > PD_CLUSTER_PARAMETERS_MAX)
         pd_error_add_problem(problems, NULL, 0, 0, "postgresql_parameters",
                              "postgresql_parameters: %zu parameters, at most %d", config->parameter_count,
@@ -274,6 +320,14 @@ read_field(PdArena *arena, const char *field, json_t *value, PdClusterConfig *co
         config->is_paused = json_is_true(value);
     else if (strcmp(field, "paused") == 0)
         pd_error_add_problem(problems, NULL, 0, 0, field, "paused must be true or false");
+    else if (strcmp(field, "failsafe_mode") == 0 && json_is_boolean(value))
+        config->is_failsafe = json_is_true(value);
+    else if (strcmp(field, "failsafe_mode") == 0)
+        pd_error_add_problem(problems, NULL, 0, 0, field, "failsafe_mode must be true or false");
+    else if (strcmp(field, "failsafe_grant_ms") == 0 && read_integer(value, field, &number, problems))
+        config->failsafe_grant_ms = clamp_int(number);
+    else if (strcmp(field, "failsafe_timeout_ms") == 0 && read_integer(value, field, &number, problems))
+        config->failsafe_timeout_ms = clamp_int(number);
     else if (strcmp(field, "postgresql_parameters") == 0)
         read_parameters(arena, value, config, problems);
     else if (strcmp(field, "pg_hba") == 0)
@@ -348,11 +402,13 @@ document(const PdClusterConfig *config)
         json_decref(parameters);
         return NULL;
     }
-    return json_pack("{s:s, s:i, s:i, s:i, s:I, s:b, s:o, s:o}", "synchronous_mode",
+    return json_pack("{s:s, s:i, s:i, s:i, s:I, s:b, s:o, s:o, s:b, s:i, s:i}", "synchronous_mode",
                      config->is_synchronous ? "on" : "off", "synchronous_quorum", config->synchronous_quorum,
                      "ttl_s", config->ttl_s, "loop_interval_ms", config->loop_interval_ms,
                      "maximum_lag_on_failover_bytes", (json_int_t)config->maximum_lag_on_failover_bytes,
-                     "paused", config->is_paused, "postgresql_parameters", parameters, "pg_hba", pg_hba);
+                     "paused", config->is_paused, "postgresql_parameters", parameters, "pg_hba", pg_hba,
+                     "failsafe_mode", config->is_failsafe, "failsafe_grant_ms", config->failsafe_grant_ms,
+                     "failsafe_timeout_ms", config->failsafe_timeout_ms);
 }
 
 char *

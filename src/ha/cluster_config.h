@@ -8,7 +8,8 @@
  *   {"synchronous_mode": "off", "synchronous_quorum": 1, "ttl_s": 3,
  *    "loop_interval_ms": 1000, "maximum_lag_on_failover_bytes": 1048576,
  *    "paused": false, "postgresql_parameters": {"work_mem": "16MB"},
- *    "pg_hba": ["host all app 10.0.0.0/24 scram-sha-256"]}
+ *    "pg_hba": ["host all app 10.0.0.0/24 scram-sha-256"], "failsafe_mode": true,
+ *    "failsafe_grant_ms": 0, "failsafe_timeout_ms": 500}
  *
  * Every field may be missing (its default is taken); an unknown field, a
  * value of the wrong type or out of bounds, a parameter name that is not one
@@ -40,8 +41,13 @@ enum
     PD_CLUSTER_PARAMETER_NAME_MAX = 63,
     PD_CLUSTER_PARAMETER_VALUE_MAX = 1024,
     PD_CLUSTER_HBA_LINES_MAX = 100,
-    PD_CLUSTER_HBA_LINE_MAX = 512,        /* bytes of one pg_hba line */
-    PD_CLUSTER_DOCUMENT_MAX = 256 * 1024, /* bytes of the JSON document */
+    PD_CLUSTER_HBA_LINE_MAX = 512,             /* bytes of one pg_hba line */
+    PD_CLUSTER_DOCUMENT_MAX = 256 * 1024,      /* bytes of the JSON document */
+    PD_CLUSTER_FAILSAFE_GRANT_MS_MIN = 1000,   /* failsafe_grant_ms, when not 0 (ttl_s x 1000) */
+    PD_CLUSTER_FAILSAFE_GRANT_MS_MAX = 600000, /* PD_FAILSAFE_DURATION_MAX_MS */
+    PD_CLUSTER_FAILSAFE_TIMEOUT_MS_DEFAULT = 500,
+    PD_CLUSTER_FAILSAFE_TIMEOUT_MS_MIN = 50,
+    PD_CLUSTER_FAILSAFE_TIMEOUT_MS_MAX = 10000,
 };
 #define PD_CLUSTER_MAX_LAG_DEFAULT ((int64_t)1 << 20) /* 1 MiB, Patroni's default too */
 #define PD_CLUSTER_MAX_LAG_MAX ((int64_t)1 << 50)     /* 1 PiB: exact in any JSON reader's double */
@@ -65,7 +71,13 @@ typedef struct PdClusterConfig
     size_t parameter_count;
     const char *const *pg_hba; /* client rules, pg_hba.conf lines written after prodata's own, in order */
     size_t pg_hba_count;
+    bool is_failsafe;      /* failsafe_mode (default true): an etcd outage is not a partition (docs/ha.md) */
+    int failsafe_grant_ms; /* one grant's duration; 0 (default): ttl_s x 1000 */
+    int failsafe_timeout_ms; /* one round of grant requests' bound (default 500) */
 } PdClusterConfig;
+
+/* failsafe_grant_ms as in effect: the field, or ttl_s x 1000 when it is 0. */
+int pd_cluster_config_grant_ms(const PdClusterConfig *config);
 
 /* The defaults: what a cluster without the config key runs on. */
 void pd_cluster_config_defaults(PdClusterConfig *config);
@@ -93,7 +105,8 @@ char *pd_cluster_config_json(PdArena *arena, const PdClusterConfig *config, bool
 /*
  * Applies "field=value" assignments to *config: synchronous_mode=on|off,
  * synchronous_quorum=K, ttl_s=S, loop_interval_ms=MS,
- * maximum_lag_on_failover_bytes=B, paused=true|false, postgresql_parameters.NAME=VALUE (an empty
+ * maximum_lag_on_failover_bytes=B, paused=true|false, failsafe_mode=true|false, failsafe_grant_ms=MS,
+ * failsafe_timeout_ms=MS, postgresql_parameters.NAME=VALUE (an empty
  * VALUE removes NAME), pg_hba+=LINE (appended unless there), pg_hba-=LINE (removed),
  * pg_hba=[JSON array] (the lines replaced). Then checks the result. On any problem (every one
  * collected, each naming its field) *config is unchanged. Errors:

@@ -101,13 +101,23 @@ assign_one(Draft *draft, const char *field, const char *value, PdError *problems
             pd_error_add_problem(problems, NULL, 0, 0, field, "paused: \"%.64s\" is not true or false",
                                  value);
     }
+    else if (strcmp(field, "failsafe_mode") == 0)
+    {
+        if (strcmp(value, "true") == 0 || strcmp(value, "false") == 0)
+            config->is_failsafe = strcmp(value, "true") == 0;
+        else
+            pd_error_add_problem(problems, NULL, 0, 0, field, "failsafe_mode: \"%.64s\" is not true or false",
+                                 value);
+    }
     else if (strcmp(field, "synchronous_quorum") == 0 || strcmp(field, "ttl_s") == 0 ||
-             strcmp(field, "loop_interval_ms") == 0 || strcmp(field, "maximum_lag_on_failover_bytes") == 0)
+             strcmp(field, "loop_interval_ms") == 0 || strcmp(field, "maximum_lag_on_failover_bytes") == 0 ||
+             strcmp(field, "failsafe_grant_ms") == 0 || strcmp(field, "failsafe_timeout_ms") == 0)
         set_number(field, value, &number, &is_set, problems);
     else
         pd_error_add_problem(problems, NULL, 0, 0, field,
                              "unknown field \"%.64s\"; the fields are synchronous_mode, synchronous_quorum, "
-                             "ttl_s, loop_interval_ms, maximum_lag_on_failover_bytes, paused, "
+                             "ttl_s, loop_interval_ms, maximum_lag_on_failover_bytes, paused, failsafe_mode, "
+                             "failsafe_grant_ms, failsafe_timeout_ms, "
                              "postgresql_parameters.NAME, pg_hba (pg_hba+=LINE, pg_hba-=LINE, pg_hba=[...])",
                              field);
     if (!is_set)
@@ -118,6 +128,10 @@ assign_one(Draft *draft, const char *field, const char *value, PdError *problems
         config->ttl_s = clamp_int(number);
     else if (strcmp(field, "loop_interval_ms") == 0)
         config->loop_interval_ms = clamp_int(number);
+    else if (strcmp(field, "failsafe_grant_ms") == 0)
+        config->failsafe_grant_ms = clamp_int(number);
+    else if (strcmp(field, "failsafe_timeout_ms") == 0)
+        config->failsafe_timeout_ms = clamp_int(number);
     else
         config->maximum_lag_on_failover_bytes = number;
 }

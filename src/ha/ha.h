@@ -14,6 +14,7 @@
 #include "ha/api.h"
 #include "ha/cluster_config.h"
 #include "ha/etcd.h"
+#include "ha/failsafe.h"
 #include "ha/fence.h"
 #include "ha/history.h"
 #include "ha/keeper.h"

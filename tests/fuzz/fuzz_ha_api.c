@@ -10,11 +10,17 @@
  * valid, or gives an input error. The same bytes go to the switchover
  * request's reader: a request it accepts is written back by the writer and
  * read again to the same document.
+ * The same bytes after the line are also a
+ * POST /failsafe body (failsafe.h) served by a grant table whose state the
+ * first byte sets (empty, another member's live grant, leading, off): the
+ * answer is one of 200, 409, 400, 413 with a JSON body, a 200 only for a
+ * request that parses, and the table then holds its holder.
  */
 #include <jansson.h>
 
 #include "fuzz.h"
 #include "ha/api_route.h"
+#include "ha/failsafe.h"
 #include "ha/history.h"
 #include "ha/keys.h"
 #include "ha/switchover.h"
@@ -133,6 +139,35 @@ check_switchover(PdArena *arena, const char *text, size_t length)
                 "written twice differently: %s / %s", json, json_again != NULL ? json_again : "");
 }
 
+static void
+check_failsafe(PdArena *arena, uint8_t flags, const char *body, size_t length)
+{
+    PdFailsafe *failsafe = NULL;
+    PdError err = {0};
+    FUZZ_ASSERT(pd_failsafe_new("n2", "main", &failsafe, &err), "table: %s", err.message);
+    if (flags & 1)
+        pd_failsafe_grant(failsafe, "n3", 3000, 1000);
+    pd_failsafe_set_leading(failsafe, (flags & 2) != 0);
+    pd_failsafe_set_enabled(failsafe, (flags & 4) == 0);
+    int status = 0;
+    const char *json = NULL;
+    bool is_too_large = (flags & 8) != 0 && length > 0;
+    FUZZ_ASSERT(pd_failsafe_serve(arena, failsafe, body, length, is_too_large, 2000, &status, &json, &err),
+                "no answer: %s", err.message);
+    FUZZ_ASSERT(status == 200 || status == 409 || status == 400 || status == 413, "status %d", status);
+    json_t *root = json_loads(json, 0, NULL);
+    FUZZ_ASSERT(json_is_object(root), "the body is not a JSON object: %s", json);
+    json_decref(root);
+    PdFailsafeRequest request;
+    const char *field = NULL;
+    bool is_request = pd_failsafe_request_parse(arena, body, length, &request, &field, &err);
+    FUZZ_ASSERT(status != 200 || (is_request && !is_too_large), "a 200 for a body that does not parse");
+    if (status == 200)
+        FUZZ_ASSERT(strcmp(pd_failsafe_current(failsafe, 2000).holder, request.holder) == 0,
+                    "granted but the table does not hold %s", request.holder);
+    pd_failsafe_free(failsafe);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -154,6 +189,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     check_route(arena, data[0], text);
     check_history(arena, history, history_length);
     check_switchover(arena, history, history_length);
+    check_failsafe(arena, data[0], history, history_length);
     pd_arena_free(arena);
     return 0;
 }

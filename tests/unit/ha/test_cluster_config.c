@@ -66,7 +66,7 @@ test_defaults(void **state)
         pd_cluster_config_json(arena, &config, false, &err),
         "{\"synchronous_mode\":\"off\",\"synchronous_quorum\":1,\"ttl_s\":3,\"loop_interval_ms\":"
         "1000,\"maximum_lag_on_failover_bytes\":1048576,\"paused\":false,\"postgresql_parameters\":{},"
-        "\"pg_hba\":[]}");
+        "\"pg_hba\":[],\"failsafe_mode\":true,\"failsafe_grant_ms\":0,\"failsafe_timeout_ms\":500}");
     /* a document with some fields: the others keep their defaults */
     assert_true(parse(arena, "{\"ttl_s\": 10, \"synchronous_mode\": \"on\"}", &config, &err));
     assert_int_equal(config.ttl_s, 10);
@@ -163,6 +163,49 @@ test_bounds(void **state)
         parse(arena, "{\"ttl_s\": 2, \"loop_interval_ms\": 1000, \"synchronous_quorum\": 8}", &config, &err));
     assert_false(parse(arena, "{\"ttl_s\": 99999999999}", &config, &err));
     assert_string_equal(err.field, "ttl_s");
+    pd_arena_free(arena);
+}
+
+/* The failsafe's fields: defaults, bounds (the grant against the loop and the round), assignments. */
+static void
+test_failsafe_fields(void **state)
+{
+    (void)state;
+    PdArena *arena = pd_arena_new(0);
+    PdError err = {0};
+    PdClusterConfig config;
+    assert_true(parse(arena, "{}", &config, &err));
+    assert_true(config.is_failsafe);
+    assert_int_equal(config.failsafe_grant_ms, 0);
+    assert_int_equal(pd_cluster_config_grant_ms(&config), 3000); /* 0: ttl_s x 1000 */
+    assert_int_equal(config.failsafe_timeout_ms, 500);
+    assert_true(parse(arena,
+                      "{\"failsafe_mode\": false, \"failsafe_grant_ms\": 10000, \"failsafe_timeout_ms\": 50}",
+                      &config, &err));
+    assert_false(config.is_failsafe);
+    assert_int_equal(pd_cluster_config_grant_ms(&config), 10000);
+    assert_false(parse(
+        arena, "{\"failsafe_mode\": \"on\", \"failsafe_grant_ms\": 999, \"failsafe_timeout_ms\": 10001}",
+        &config, &err));
+    assert_problem(err, "failsafe_mode", "true or false");
+    assert_problem(err, "failsafe_grant_ms", "0 (ttl_s x 1000) or 1000 to 600000");
+    assert_problem(err, "failsafe_timeout_ms", "50 to 10000");
+    assert_false(parse(arena, "{\"ttl_s\": 10, \"loop_interval_ms\": 5000, \"failsafe_grant_ms\": 9000}",
+                       &config, &err));
+    assert_problem(err, "failsafe_grant_ms", "at least twice loop_interval_ms (5000)");
+    assert_false(parse(arena, "{\"failsafe_timeout_ms\": 2000}", &config, &err)); /* 3000 <= 2000 + 1000 */
+    assert_problem(err, "failsafe_grant_ms", "more than failsafe_timeout_ms (2000) + 1000");
+    pd_cluster_config_defaults(&config);
+    const char *set[] = {"failsafe_mode=false", "failsafe_grant_ms=6000", "failsafe_timeout_ms=800"};
+    assert_true(pd_cluster_config_assign(arena, &config, set, 3, &err));
+    assert_false(config.is_failsafe);
+    assert_int_equal(config.failsafe_grant_ms, 6000);
+    assert_int_equal(config.failsafe_timeout_ms, 800);
+    assert_contains(pd_cluster_config_json(arena, &config, false, &err),
+                    "\"failsafe_mode\":false,\"failsafe_grant_ms\":6000,\"failsafe_timeout_ms\":800}");
+    const char *wrong[] = {"failsafe_mode=yes"};
+    assert_false(pd_cluster_config_assign(arena, &config, wrong, 1, &err));
+    assert_problem(err, "failsafe_mode", "is not true or false");
     pd_arena_free(arena);
 }
 
@@ -429,11 +472,12 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_defaults),      cmocka_unit_test(test_round_trip),
-        cmocka_unit_test(test_bad_documents), cmocka_unit_test(test_bounds),
-        cmocka_unit_test(test_parameters),    cmocka_unit_test(test_assign),
-        cmocka_unit_test(test_keys),          cmocka_unit_test(test_keeper_etcd),
-        cmocka_unit_test(test_keeper_check),  cmocka_unit_test(test_keeper_password),
+        cmocka_unit_test(test_defaults),        cmocka_unit_test(test_round_trip),
+        cmocka_unit_test(test_bad_documents),   cmocka_unit_test(test_bounds),
+        cmocka_unit_test(test_failsafe_fields), cmocka_unit_test(test_parameters),
+        cmocka_unit_test(test_assign),          cmocka_unit_test(test_keys),
+        cmocka_unit_test(test_keeper_etcd),     cmocka_unit_test(test_keeper_check),
+        cmocka_unit_test(test_keeper_password),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

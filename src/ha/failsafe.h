@@ -1,0 +1,168 @@
+/*
+ * failsafe.h - an etcd outage is not a partition (docs/ha.md, "The etcd
+ * outage: failsafe grants"). Each keeper keeps a grant table: at most one
+ * member, the holder, may count on this member's grant, until an expiry on
+ * this keeper's CLOCK_MONOTONIC. A primary that cannot renew its lease stays
+ * writable only while more than half of the roster granted it; a member about
+ * to take the leader key first needs ceil(n/2) grants to itself. The table is
+ * shared by the keeper's API thread (POST /failsafe), its loop and its lease
+ * thread: every function here takes its mutex, none holds it across a call
+ * out. It also keeps the roster and the members' API addresses the loop last
+ * read, and what the keeper last knew of its own grants, for publishing.
+ *
+ * The documents (every field required, no other field):
+ *   request  {"holder": "n1", "duration_ms": 3000, "cluster": "main"}
+ *   answers  200 {"granted": true, "duration_ms": 3000}
+ *            409 {"granted": false, "holder": "n2" or null, "remaining_ms": 1200 or null,
+ *                 "reason": "..."}
+ *            400 {"detail": "...", "field": "duration_ms"}, 413 {"detail": "..."}
+ * Only durations cross the network: the requester counts a grant from the
+ * moment it sent the request.
+ */
+#ifndef PRODATA_HA_FAILSAFE_H
+#define PRODATA_HA_FAILSAFE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ha/keys.h"
+#include "prodata/arena.h"
+#include "prodata/error.h"
+
+enum
+{
+    PD_FAILSAFE_BODY_MAX = 1024,          /* bytes of a request or an answer */
+    PD_FAILSAFE_DURATION_MAX_MS = 600000, /* the longest grant asked or given */
+    PD_FAILSAFE_URL_MAX = 300,            /* bytes of a member's api_url */
+    PD_FAILSAFE_PEERS_MAX = 64,           /* the roster's most (PD_ROSTER_MAX) */
+    PD_FAILSAFE_CLUSTER_MAX = 128,
+};
+
+typedef struct PdFailsafe PdFailsafe;
+
+/* A grant asked for, or the table's live grant. */
+typedef struct PdFailsafeGrant
+{
+    bool is_granted;                     /* the answer: given (or extended) */
+    char holder[PD_KEYS_MEMBER_MAX + 1]; /* the live grant's holder, "" none */
+    int64_t remaining_ms;                /* its time left; -1: none, or for as long as this member leads */
+    const char *reason;                  /* why refused (a literal), "" when granted */
+} PdFailsafeGrant;
+
+typedef struct PdFailsafeRequest
+{
+    const char *holder; /* a member name */
+    int64_t duration_ms;
+    const char *cluster;
+} PdFailsafeRequest;
+
+/* One member the keeper may ask: its name and API address ("" unknown). */
+typedef struct PdFailsafePeer
+{
+    char name[PD_KEYS_MEMBER_MAX + 1];
+    char url[PD_FAILSAFE_URL_MAX + 1];
+} PdFailsafePeer;
+
+/*
+ * A table for member self of cluster (both copied), empty, enabled. Also
+ * initialises libcurl (pd_failsafe_ask). *failsafe freed by pd_failsafe_free.
+ * Errors: PD_ERR_INVALID_INPUT (self not a member name, cluster too long),
+ * PD_ERR_NO_MEMORY.
+ */
+bool pd_failsafe_new(const char *self, const char *cluster, PdFailsafe **failsafe, PdError *err);
+void pd_failsafe_free(PdFailsafe *failsafe);
+
+/* failsafe_mode: off, every request is refused ("failsafe_mode is off"). */
+void pd_failsafe_set_enabled(PdFailsafe *failsafe, bool is_enabled);
+bool pd_failsafe_is_enabled(PdFailsafe *failsafe);
+
+/* This member holds the leader key, or may (it is taking it, or taking it back): every grant to another
+ * member is refused while true. */
+void pd_failsafe_set_leading(PdFailsafe *failsafe, bool is_leading);
+
+/*
+ * Asks for a grant to holder for duration_ms from now_ms (CLOCK_MONOTONIC):
+ * given when the table is empty, expired or already holder's (its expiry then
+ * now + duration, never earlier than it was); refused when another member
+ * holds a live grant, when this member leads and holder is another, or when
+ * disabled. The answer names the live grant after the decision. Thread-safe.
+ */
+PdFailsafeGrant pd_failsafe_grant(PdFailsafe *failsafe, const char *holder, int64_t duration_ms,
+                                  int64_t now_ms);
+
+/* The live grant (is_granted false, holder "" when none). Thread-safe. */
+PdFailsafeGrant pd_failsafe_current(PdFailsafe *failsafe, int64_t now_ms);
+
+/* Gives back this member's grant to itself (a take that did not happen), unless it leads. */
+void pd_failsafe_release(PdFailsafe *failsafe);
+
+/*
+ * The answer to one POST /failsafe: body (length bytes; is_too_large: it was
+ * longer than PD_FAILSAFE_BODY_MAX and cut) read strictly, the grant asked of
+ * the table at now_ms. *status is 200, 409, 400 or 413, *json the answer in
+ * arena. False only out of memory (PD_ERR_NO_MEMORY).
+ */
+bool pd_failsafe_serve(PdArena *arena, PdFailsafe *failsafe, const char *body, size_t length,
+                       bool is_too_large, int64_t now_ms, int *status, const char **json, PdError *err);
+
+/*
+ * Reads a request strictly. On failure *field names the field at fault
+ * ("holder", "duration_ms", "cluster", or "" for the document itself) and
+ * err says why (PD_ERR_INVALID_INPUT); PD_ERR_NO_MEMORY. Strings in arena.
+ */
+bool pd_failsafe_request_parse(PdArena *arena, const char *text, size_t length, PdFailsafeRequest *request,
+                               const char **field, PdError *err);
+
+/* The request document, compact, in arena; NULL out of memory. */
+char *pd_failsafe_request_json(PdArena *arena, const PdFailsafeRequest *request);
+
+/* What a requester reads of an answer: granted only for a 200 saying granted with duration_ms as asked;
+ * anything else (a refusal, another status, a document it does not expect) is "not granted". */
+bool pd_failsafe_answer_granted(int status, const char *text, size_t length, int64_t duration_ms);
+
+/* ---- what the keeper knows of the others, and of its own grants ---- */
+
+/* The roster as last read (names copied; at most PD_FAILSAFE_PEERS_MAX). */
+void pd_failsafe_set_roster(PdFailsafe *failsafe, const char *const *names, size_t count);
+/* A member's api_url as its published state said; kept across reads. */
+void pd_failsafe_set_url(PdFailsafe *failsafe, const char *name, const char *url);
+/* The roster's other members with their addresses into peers (PD_FAILSAFE_PEERS_MAX), their count returned;
+ * *roster_count: the roster's size n, *is_member: this member is in it. */
+size_t pd_failsafe_peers(PdFailsafe *failsafe, PdFailsafePeer *peers, size_t *roster_count, bool *is_member);
+
+/* The members whose grants keep this primary writable without etcd ("n2, n3"), until until_ms; "" and 0:
+ * it is not. */
+void pd_failsafe_set_writable(PdFailsafe *failsafe, const char *granted_by, int64_t until_ms);
+/* That, with the time left at now_ms (copied into granted_by, size bytes); false when not writable by
+ * grants at now_ms. */
+bool pd_failsafe_writable(PdFailsafe *failsafe, int64_t now_ms, char *granted_by, size_t size,
+                          int64_t *remaining_ms);
+
+/* ---- asking (failsafe_ask.c) ---- */
+
+/* One round: every peer with an address asked at once for a grant to holder. */
+typedef struct PdFailsafeRound
+{
+    const char *holder;
+    const char *cluster;
+    int64_t duration_ms;
+    int timeout_ms; /* the whole round's bound */
+    size_t needed;  /* return as soon as this many granted (0: wait for every answer) */
+    const PdFailsafePeer *peers;
+    size_t peer_count;
+    int64_t sent_ms;                     /* out: CLOCK_MONOTONIC before the first request left */
+    size_t granted_count;                /* out */
+    bool granted[PD_FAILSAFE_PEERS_MAX]; /* out, by peer */
+} PdFailsafeRound;
+
+/*
+ * Runs one round over HTTP (libcurl multi, no proxy, no signal), bounded by
+ * timeout_ms: a peer that does not answer in time, answers anything but a
+ * grant, or has no address, did not grant. Errors: PD_ERR_NO_MEMORY,
+ * PD_ERR_INTERNAL (libcurl could not be set up); the round then granted
+ * nothing.
+ */
+bool pd_failsafe_ask(PdFailsafeRound *round, PdError *err);
+
+#endif

@@ -1,0 +1,163 @@
+/*
+ * failsafe_ask.c - one round of failsafe grant requests (failsafe.h): every
+ * peer with a known address asked at once with libcurl's multi interface,
+ * the round bounded by its timeout as a whole, over as soon as enough
+ * grants are in (a failover does not wait for the timeout of an old primary
+ * that is gone). The send time is read before the first request leaves: the
+ * requester counts each grant from then, which is earlier than any granter's
+ * receipt. Anything but a clear grant (a refusal, a timeout, a connection
+ * refused, a document not expected) counts as no grant. libcurl never
+ * signals and never uses the proxy variables; its handles live only for the
+ * round, so the caller's thread owns nothing after it.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+
+#include "ha/failsafe.h"
+#include "ha/fence.h"
+
+typedef struct Exchange
+{
+    CURL *easy;
+    size_t peer; /* index in the round's peers */
+    char answer[PD_FAILSAFE_BODY_MAX + 1];
+    size_t used;
+    bool is_overflow;
+} Exchange;
+
+static size_t
+on_answer(char *data, size_t size, size_t count, void *user)
+{
+    Exchange *exchange = user;
+    size_t bytes = size * count;
+    if (exchange->used + bytes > PD_FAILSAFE_BODY_MAX)
+    {
+        exchange->is_overflow = true;
+        return bytes; /* read and dropped: the answer is not one we expect */
+    }
+    memcpy(exchange->answer + exchange->used, data, bytes);
+    exchange->used += bytes;
+    return bytes;
+}
+
+static bool
+add_exchange(CURLM *multi, Exchange *exchange, const PdFailsafePeer *peer, const char *body,
+             struct curl_slist *headers, int timeout_ms)
+{
+    char url[PD_FAILSAFE_URL_MAX + 16];
+    snprintf(url, sizeof url, "%s/failsafe", peer->url);
+    exchange->easy = curl_easy_init();
+    if (exchange->easy == NULL)
+        return false;
+    CURL *easy = exchange->easy;
+    curl_easy_setopt(easy, CURLOPT_URL, url);
+    curl_easy_setopt(easy, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(easy, CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
+    curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, (long)timeout_ms);
+    curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(easy, CURLOPT_NOPROXY, "*");
+    curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, on_answer);
+    curl_easy_setopt(easy, CURLOPT_WRITEDATA, exchange);
+    curl_easy_setopt(easy, CURLOPT_PRIVATE, exchange);
+    return curl_multi_add_handle(multi, easy) == CURLM_OK;
+}
+
+/* The answers finished since the last call, each counted. */
+static void
+read_done(CURLM *multi, PdFailsafeRound *round)
+{
+    int left = 0;
+    for (CURLMsg *message = curl_multi_info_read(multi, &left); message != NULL;
+         message = curl_multi_info_read(multi, &left))
+    {
+        if (message->msg != CURLMSG_DONE)
+            continue;
+        char *private = NULL;
+        long status = 0;
+        curl_easy_getinfo(message->easy_handle, CURLINFO_PRIVATE, &private);
+        Exchange *exchange = (Exchange *)(void *)private;
+        curl_easy_getinfo(message->easy_handle, CURLINFO_RESPONSE_CODE, &status);
+        if (exchange == NULL || message->data.result != CURLE_OK || exchange->is_overflow)
+            continue;
+        if (pd_failsafe_answer_granted((int)status, exchange->answer, exchange->used, round->duration_ms) &&
+            !round->granted[exchange->peer])
+        {
+            round->granted[exchange->peer] = true;
+            round->granted_count++;
+        }
+    }
+}
+
+static void
+run(CURLM *multi, PdFailsafeRound *round)
+{
+    int64_t until = round->sent_ms + round->timeout_ms;
+    int running = 1;
+    while (running > 0)
+    {
+        curl_multi_perform(multi, &running);
+        read_done(multi, round);
+        int64_t now = pd_fence_now_ms();
+        if ((round->needed > 0 && round->granted_count >= round->needed) || now >= until)
+            return;
+        if (running > 0)
+            curl_multi_poll(multi, NULL, 0, (int)(until - now < 20 ? until - now : 20), NULL);
+    }
+}
+
+static void
+end_exchanges(CURLM *multi, Exchange *exchanges, size_t count)
+{
+    for (size_t i = 0; i < count; i++)
+        if (exchanges[i].easy != NULL)
+        {
+            curl_multi_remove_handle(multi, exchanges[i].easy);
+            curl_easy_cleanup(exchanges[i].easy);
+        }
+}
+
+bool
+pd_failsafe_ask(PdFailsafeRound *round, PdError *err)
+{
+    round->granted_count = 0;
+    memset(round->granted, 0, sizeof round->granted);
+    round->sent_ms = pd_fence_now_ms();
+    char body[PD_FAILSAFE_BODY_MAX + 1];
+    int length = snprintf(body, sizeof body, "{\"holder\":\"%s\",\"duration_ms\":%lld,\"cluster\":\"%s\"}",
+                          round->holder, (long long)round->duration_ms, round->cluster);
+    if (length < 0 || (size_t)length >= sizeof body) /* names are [a-z0-9_-]: nothing to escape */
+        return pd_error_set(err, PD_ERR_INTERNAL, "a failsafe request longer than %d bytes",
+                            PD_FAILSAFE_BODY_MAX);
+    Exchange *exchanges = calloc(round->peer_count > 0 ? round->peer_count : 1, sizeof *exchanges);
+    CURLM *multi = curl_multi_init();
+    struct curl_slist *headers = curl_slist_append(NULL, "Content-Type: application/json");
+    bool ok = exchanges != NULL && multi != NULL && headers != NULL;
+    size_t added = 0;
+    for (size_t i = 0; ok && i < round->peer_count && i < PD_FAILSAFE_PEERS_MAX; i++)
+    {
+        if (round->peers[i].url[0] == '\0')
+            continue;
+        exchanges[added].peer = i;
+        ok = add_exchange(multi, &exchanges[added], &round->peers[i], body, headers, round->timeout_ms);
+        added++;
+    }
+    if (ok && added > 0)
+        run(multi, round);
+    if (multi != NULL)
+        end_exchanges(multi, exchanges, added);
+    curl_multi_cleanup(multi);
+    curl_slist_free_all(headers);
+    free(exchanges);
+    if (!ok)
+    {
+        round->granted_count = 0;
+        memset(round->granted, 0, sizeof round->granted);
+        return pd_error_set(err, PD_ERR_INTERNAL, "libcurl could not set up a failsafe round");
+    }
+    return true;
+}
