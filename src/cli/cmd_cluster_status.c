@@ -365,6 +365,22 @@ print_archive(const Row *row)
                archive->ready_count);
 }
 
+/* A member writing without etcd under failsafe grants, or granting one: one line each (docs/ha.md). */
+static void
+print_failsafe(const Row *row)
+{
+    if (!row->is_live || !row->is_readable)
+        return;
+    const PdMemberState *state = &row->state;
+    if (state->is_failsafe_writable)
+        printf("failsafe: %s writable without etcd, granted by %s (%" PRId64 " ms left)\n", row->name,
+               state->failsafe_granted_by[0] != '\0' ? state->failsafe_granted_by : "itself alone",
+               state->failsafe_writable_ms);
+    if (state->failsafe_holder != NULL)
+        printf("failsafe: %s grants %s (%" PRId64 " ms left)\n", row->name, state->failsafe_holder,
+               state->failsafe_holder_ms);
+}
+
 static void
 print_rows(const Cluster *cluster)
 {
@@ -392,6 +408,8 @@ print_rows(const Cluster *cluster)
         print_archive(&cluster->rows[i]);
         print_pending(&cluster->rows[i]);
     }
+    for (size_t i = 0; i < cluster->row_count; i++)
+        print_failsafe(&cluster->rows[i]);
 }
 
 static void
@@ -466,6 +484,16 @@ row_json(const Cluster *cluster, const Row *row)
     json_object_set_new(published, "archive", archive_json(&state->archive));
     json_object_update(object, published); /* copies: published is still ours */
     json_decref(published);
+    json_object_set_new(object, "failsafe_grant",
+                        state->failsafe_holder != NULL
+                            ? json_pack("{s:s, s:I}", "holder", state->failsafe_holder, "remaining_ms",
+                                        (json_int_t)state->failsafe_holder_ms)
+                            : json_null());
+    json_object_set_new(object, "failsafe_writable",
+                        state->is_failsafe_writable
+                            ? json_pack("{s:s, s:I}", "granted_by", state->failsafe_granted_by,
+                                        "remaining_ms", (json_int_t)state->failsafe_writable_ms)
+                            : json_null());
     return object;
 }
 

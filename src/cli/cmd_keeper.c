@@ -3,7 +3,8 @@
  * (src/ha/keeper.h). The keeper settings loaded and checked, the
  * replication password read, then, before any thread exists, the fence
  * guard forked (src/ha/fence.h), then the keeper's HTTP API started on its
- * view (src/ha/api.h, its own thread); SIGTERM and SIGINT only set a flag
+ * view and its failsafe grant table (src/ha/api.h, failsafe.h; its own
+ * thread); SIGTERM and SIGINT only set a flag
  * the loop reads, so the shutdown (a primary stopped before its leader key
  * is released) runs in the loop's thread, never in a handler.
  */
@@ -79,7 +80,9 @@ cmd_keeper(PdArena *arena, const CliArgs *args, PdError *err)
     PdHaApi *api = NULL;
     PdKeeper *keeper = NULL;
     bool ok = pd_keeper_view_new(&options.view, err) &&
-              pd_ha_api_start(settings->api_listen_address, settings->api_port, options.view, &api, err);
+              pd_failsafe_new(settings->member_name, settings->cluster_name, &options.failsafe, err) &&
+              pd_ha_api_start_failsafe(settings->api_listen_address, settings->api_port, options.view,
+                                       options.failsafe, &api, err);
     if (!ok)
         pd_fence_stop(options.fence);
     else if ((ok = pd_keeper_new(&options, &keeper, err)))
@@ -88,6 +91,7 @@ cmd_keeper(PdArena *arena, const CliArgs *args, PdError *err)
         pd_keeper_free(keeper);
     }
     pd_ha_api_stop(api);
+    pd_failsafe_free(options.failsafe);
     pd_keeper_view_free(options.view);
     return ok;
 }

@@ -119,6 +119,7 @@ tick(PdKeeper *keeper, bool *is_guard_gone)
     if (read.is_known)
         pd_keeper_apply_config(keeper, &read);
     pd_keeper_switchover_note(keeper, &read);
+    pd_keeper_failsafe_learn(keeper, &read);
     read_node(keeper, &status);
     pd_keeper_step(keeper, "acting", ordinary);
     pd_keeper_act(keeper, &read, &status);
@@ -282,6 +283,7 @@ make_keeper(PdKeeper *keeper, const PdKeeperOptions *options, PdError *err)
     keeper->lease.fence_margin_ms =
         options->fence_margin_ms > 0 ? options->fence_margin_ms : PD_KEEPER_FENCE_MARGIN_MS_DEFAULT;
     keeper->view = options->view;
+    keeper->failsafe = options->failsafe;
     keeper->waiting_for = "";
     snprintf(keeper->api_url, sizeof keeper->api_url, "http://%s:%d", settings->api_listen_address,
              settings->api_port);
@@ -290,6 +292,8 @@ make_keeper(PdKeeper *keeper, const PdKeeperOptions *options, PdError *err)
         !pd_etcd_open(&etcd_config, &keeper->etcd, err))
         return false;
     load_config(keeper);
+    if (keeper->failsafe != NULL)
+        pd_failsafe_set_enabled(keeper->failsafe, keeper->config.is_failsafe);
     return pd_keeper_lease_init(keeper, &etcd_config, err) && make_node(keeper, options, err);
 }
 

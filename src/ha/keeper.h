@@ -14,6 +14,7 @@
 #include <signal.h>
 #include <stdbool.h>
 
+#include "ha/failsafe.h"
 #include "ha/fence.h"
 #include "ha/view.h"
 #include "prodata/error.h"
@@ -33,8 +34,9 @@ typedef struct PdKeeperOptions
     const char *replication_password; /* pd_keeper_settings_password's */
     const char *wal_command;          /* prodata-wal's path for archive_command; NULL: found in PATH */
     int fence_margin_ms;              /* 0: PD_KEEPER_FENCE_MARGIN_MS_DEFAULT */
-    PdFence *fence;     /* started on settings->data_dir before any thread; the keeper owns it */
-    PdKeeperView *view; /* the HTTP API's view, published at every tick; NULL: none */
+    PdFence *fence;       /* started on settings->data_dir before any thread; the keeper owns it */
+    PdKeeperView *view;   /* the HTTP API's view, published at every tick; NULL: none */
+    PdFailsafe *failsafe; /* the grant table the API serves (failsafe.h), outliving the keeper; NULL: none */
 } PdKeeperOptions;
 
 /*

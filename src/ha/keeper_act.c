@@ -214,7 +214,7 @@ act_leaderless(PdKeeper *keeper, const PdKeeperRead *read, const PdNodeStatus *s
                        keeper->leader_write_lsn - lsn, keeper->last_leader);
         return;
     }
-    if (!pd_keeper_take_leader(keeper))
+    if (!pd_keeper_failsafe_may_take(keeper) || !pd_keeper_take_leader(keeper))
         return;
     if (status->is_connected && status->is_in_recovery)
         pd_keeper_promote(keeper, read, lsn);
@@ -259,6 +259,8 @@ pd_keeper_act(PdKeeper *keeper, const PdKeeperRead *read, const PdNodeStatus *st
         return;
     }
     ensure_roster(keeper);
+    if (pd_keeper_failsafe_reclaim(keeper, read))
+        return;
     bool is_mine = read->leader != NULL && strcmp(read->leader, keeper->name) == 0;
     if (is_mine && read->leader_lease != pd_keeper_lease_id(keeper))
     {
@@ -267,7 +269,10 @@ pd_keeper_act(PdKeeper *keeper, const PdKeeperRead *read, const PdNodeStatus *st
     }
     keeper->is_leader = is_mine;
     if (!is_mine)
+    {
         keeper->down_since = 0;
+        keeper->is_failsafe_covered = false;
+    }
     if (read->leader == NULL && keeper->leaderless_since_ms == 0)
         keeper->leaderless_since_ms = pd_keeper_wall_ms();
     else if (read->leader != NULL)

@@ -14,6 +14,13 @@
  * guard fences. SIGSTOP stops both threads; the guard, a process, still
  * fences. Everything shared is under one lock; the guard's socket is written
  * under it, so the deadline the guard holds is the last one recorded.
+ * With failsafe_mode, a keepalive answered "unknown" while this keeper leads
+ * is followed by a round of grant requests (keeper_failsafe.c): a majority
+ * moves the deadline to the round's send time + the grant - the margin, but
+ * only while the current deadline has not passed; a lease found gone while
+ * writing under grants leaves the grants' deadline in force, renewed by a
+ * round at each renewal, until the loop has taken the leader key back under
+ * a new lease (docs/ha.md).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -25,6 +32,8 @@
 #include "prodata/log.h"
 
 /* ---- the guard, under the lock ----------------------------------------------------------------------- */
+
+static void update_fence_locked(PdKeeperLease *lease);
 
 static void
 send_guard_locked(PdKeeper *keeper)
@@ -45,10 +54,19 @@ send_guard_locked(PdKeeper *keeper)
 void
 pd_keeper_guard(PdKeeper *keeper, bool may_write)
 {
-    pthread_mutex_lock(&keeper->lease.lock);
-    keeper->lease.is_guard_wanted = may_write || keeper->is_leader;
+    PdKeeperLease *lease = &keeper->lease;
+    pthread_mutex_lock(&lease->lock);
+    lease->is_guard_wanted = may_write || keeper->is_leader;
+    lease->is_leading = keeper->is_leader || lease->is_reclaiming;
+    if (!lease->is_leading && lease->failsafe_until != 0) /* grants count only while it leads */
+    {
+        lease->failsafe_until = 0;
+        update_fence_locked(lease);
+    }
+    if (keeper->failsafe != NULL)
+        pd_failsafe_set_leading(keeper->failsafe, lease->is_leading);
     send_guard_locked(keeper);
-    pthread_mutex_unlock(&keeper->lease.lock);
+    pthread_mutex_unlock(&lease->lock);
 }
 
 void
@@ -61,6 +79,18 @@ pd_keeper_guard_fenced(PdKeeper *keeper)
 
 /* ---- the lease thread -------------------------------------------------------------------------------- */
 
+/* fence_at from the lease's deadline and the grants': a new lease backs no deadline while the key is being
+   taken back, so only the grants' holds then. */
+static void
+update_fence_locked(PdKeeperLease *lease)
+{
+    if (lease->is_reclaiming)
+        lease->fence_at = lease->failsafe_until;
+    else
+        lease->fence_at =
+            lease->lease_fence_at > lease->failsafe_until ? lease->lease_fence_at : lease->failsafe_until;
+}
+
 static void
 lease_granted_locked(PdKeeperLease *lease, int64_t sent_at, int64_t ttl_s)
 {
@@ -68,7 +98,60 @@ lease_granted_locked(PdKeeperLease *lease, int64_t sent_at, int64_t ttl_s)
     int64_t margin = lease->fence_margin_ms;
     if (margin > ttl_s * 500) /* never more than half the TTL */
         margin = ttl_s * 500;
-    lease->fence_at = lease->lease_valid_until - margin;
+    lease->lease_fence_at = lease->lease_valid_until - margin;
+    update_fence_locked(lease);
+}
+
+/* The margin of a grant's deadline: fence_margin_ms, at most half the grant. */
+static int64_t
+grant_margin(const PdKeeperLease *lease)
+{
+    return lease->fence_margin_ms < lease->failsafe_grant_ms / 2 ? lease->fence_margin_ms
+                                                                 : lease->failsafe_grant_ms / 2;
+}
+
+static bool
+is_failsafe_holder_locked(const PdKeeperLease *lease)
+{
+    return lease->is_failsafe && lease->is_leading;
+}
+
+/* After a keepalive answered unknown: a round of grant requests. A majority moves the deadline, only if it
+   has not passed meanwhile (a deadline passed is never moved by grants: the guard may have fenced). */
+static void
+failsafe_round_locked(PdKeeper *keeper)
+{
+    PdKeeperLease *lease = &keeper->lease;
+    int64_t now = pd_keeper_now_ms();
+    if (!is_failsafe_holder_locked(lease) || lease->fence_at <= now)
+        return;
+    int64_t grant_ms = lease->failsafe_grant_ms, margin = grant_margin(lease);
+    int timeout_ms = lease->failsafe_timeout_ms;
+    pthread_mutex_unlock(&lease->lock);
+    int64_t sent_ms = 0;
+    char granted_by[PD_FAILSAFE_PEERS_MAX * (PD_KEYS_MEMBER_MAX + 2) + 1];
+    bool has_majority =
+        pd_keeper_failsafe_hold(keeper, grant_ms, timeout_ms, &sent_ms, granted_by, sizeof granted_by);
+    pthread_mutex_lock(&lease->lock);
+    now = pd_keeper_now_ms();
+    if (!has_majority || lease->fence_at <= now || !is_failsafe_holder_locked(lease))
+    {
+        pd_logf(PD_LOG_WARNING, "keeper %s: etcd gives no answer and %s: fence in %" PRId64 " ms",
+                keeper->name, has_majority ? "the deadline passed meanwhile" : "no majority granted failsafe",
+                lease->fence_at - now);
+        return;
+    }
+    int64_t until = sent_ms + grant_ms - margin;
+    if (until > lease->failsafe_until)
+        lease->failsafe_until = until;
+    update_fence_locked(lease);
+    send_guard_locked(keeper);
+    pd_failsafe_set_writable(keeper->failsafe, granted_by, lease->failsafe_until);
+    pd_logf(
+        PD_LOG_WARNING,
+        "keeper %s: etcd gives no answer: writable without etcd, failsafe granted by %s; fence in %" PRId64
+        " ms",
+        keeper->name, granted_by[0] != '\0' ? granted_by : "this member alone", lease->fence_at - now);
 }
 
 static void
@@ -104,37 +187,53 @@ renew_locked(PdKeeper *keeper)
     {
         if (lease->lost == lease->lost_seen) /* the loop has left the leadership of a lost one */
             grant_locked(keeper);
+        if (lease->is_reclaiming) /* the grants hold until the key is taken back */
+            failsafe_round_locked(keeper);
         return;
     }
     int64_t lease_id = lease->lease_id, fence_at = lease->fence_at;
+    /* a keepalive answered unknown is followed by a grant round, which must start before fence_at */
+    int64_t reserve = is_failsafe_holder_locked(lease) ? lease->failsafe_timeout_ms + 100 : 0;
     pthread_mutex_unlock(&lease->lock);
     PdError err = {0};
     int64_t ttl_s = 0;
     int64_t sent_at = pd_keeper_now_ms(); /* before the send: etcd counts from its receipt, later */
+    int64_t left = fence_at - sent_at - reserve;
     if (fence_at > sent_at)
-        pd_etcd_limit_next_call(lease->etcd, (int)(fence_at - sent_at < 200 ? 200 : fence_at - sent_at));
+        pd_etcd_limit_next_call(lease->etcd, (int)(left < 200 ? 200 : left));
     PdEtcdOutcome outcome = pd_etcd_lease_keepalive(lease->etcd, lease_id, &ttl_s, &err);
     pthread_mutex_lock(&lease->lock);
     if (outcome.status == PD_ETCD_DONE)
     {
         lease_granted_locked(lease, sent_at, ttl_s);
         send_guard_locked(keeper);
+        if (keeper->failsafe != NULL && !lease->is_reclaiming)
+            pd_failsafe_set_writable(keeper->failsafe, "", 0); /* etcd answers: no longer by grants */
+        if (lease->is_reclaiming) /* a new lease backs nothing until the key is taken back */
+            failsafe_round_locked(keeper);
         return;
     }
     if (outcome.status == PD_ETCD_LEASE_NOT_FOUND)
     {
-        pd_logf(PD_LOG_WARNING, "keeper %s: lease %" PRIx64 " is gone: etcd no longer has it", keeper->name,
-                (uint64_t)lease_id);
         lease->lease_id = 0;
         lease->lease_valid_until = 0;
-        lease->fence_at = 0;
+        lease->lease_fence_at = 0;
+        lease->is_reclaiming = lease->is_leading && lease->failsafe_until > pd_keeper_now_ms();
+        pd_logf(PD_LOG_WARNING, "keeper %s: lease %" PRIx64 " is gone: etcd no longer has it%s", keeper->name,
+                (uint64_t)lease_id,
+                lease->is_reclaiming ? "; writable under failsafe grants until the leader key is taken back"
+                                     : "");
+        update_fence_locked(lease);
         lease->lost++;
-        send_guard_locked(keeper); /* armed: fences at once; a new lease once the loop has seen this */
+        send_guard_locked(keeper); /* armed: fences at once (or at the grants' deadline); a new lease once
+                                      the loop has seen this */
         return;
     }
     pd_logf(PD_LOG_WARNING, "keeper %s: the lease was not renewed (%s): %s; fence in %" PRId64 " ms",
             keeper->name, pd_etcd_status_name(outcome.status), err.message,
             lease->fence_at - pd_keeper_now_ms());
+    if (outcome.status == PD_ETCD_UNKNOWN)
+        failsafe_round_locked(keeper);
 }
 
 static void
@@ -235,6 +334,14 @@ pd_keeper_lease_id(PdKeeper *keeper)
     return keeper->tick_lease_id;
 }
 
+void
+pd_keeper_lease_refresh(PdKeeper *keeper)
+{
+    pthread_mutex_lock(&keeper->lease.lock);
+    keeper->tick_lease_id = keeper->lease.lease_id;
+    pthread_mutex_unlock(&keeper->lease.lock);
+}
+
 int64_t
 pd_keeper_fence_at(PdKeeper *keeper)
 {
@@ -253,6 +360,14 @@ lease_lost(PdKeeper *keeper)
     keeper->is_leader = false;
     if (!was_leader)
         return;
+    if (pd_keeper_failsafe_is_reclaiming(keeper))
+    {
+        pd_logf(PD_LOG_WARNING,
+                "keeper %s: the lease is gone while writing under failsafe grants: taking the "
+                "leader key back under a new lease",
+                keeper->name);
+        return;
+    }
     pd_logf(PD_LOG_WARNING, "keeper %s: the lease is gone: no longer the leader", keeper->name);
     int pid = 0;
     PdNodeRun run = pd_node_run_state(keeper->node, &pid);
@@ -274,6 +389,9 @@ pd_keeper_lease_poll(PdKeeper *keeper)
     pthread_mutex_lock(&lease->lock);
     lease->ttl_s = keeper->config.ttl_s;
     lease->interval_ms = keeper->config.loop_interval_ms;
+    lease->is_failsafe = keeper->config.is_failsafe && keeper->failsafe != NULL;
+    lease->failsafe_grant_ms = pd_cluster_config_grant_ms(&keeper->config);
+    lease->failsafe_timeout_ms = keeper->config.failsafe_timeout_ms;
     bool is_lost = lease->lost != lease->lost_seen;
     keeper->tick_lease_id = lease->lease_id;
     pthread_mutex_unlock(&lease->lock);
@@ -302,6 +420,9 @@ pd_keeper_lease_init(PdKeeper *keeper, const PdEtcdConfig *etcd_config, PdError 
     pthread_mutex_init(&lease->lock, NULL);
     lease->ttl_s = keeper->config.ttl_s;
     lease->interval_ms = keeper->config.loop_interval_ms;
+    lease->is_failsafe = keeper->config.is_failsafe && keeper->failsafe != NULL;
+    lease->failsafe_grant_ms = pd_cluster_config_grant_ms(&keeper->config);
+    lease->failsafe_timeout_ms = keeper->config.failsafe_timeout_ms;
     lease->step = "starting";
     return pd_etcd_open(etcd_config, &lease->etcd, err);
 }
@@ -342,6 +463,7 @@ pd_keeper_lease_end(PdKeeper *keeper)
     PdEtcdOutcome outcome = pd_etcd_lease_revoke(lease->etcd, lease->lease_id, &err);
     pd_logf(PD_LOG_INFO, "keeper %s: lease revoked: %s", keeper->name, pd_etcd_status_name(outcome.status));
     lease->lease_id = 0;
+    lease->lease_fence_at = 0;
     lease->fence_at = 0;
 }
 

@@ -115,6 +115,7 @@ void
 pd_keeper_publish(PdKeeper *keeper, const PdKeeperRead *read, const PdNodeStatus *status)
 {
     PdMemberState state = member_state(keeper, status);
+    pd_keeper_failsafe_fill(keeper, &state);
     put_member(keeper, &state);
     publish_snapshot(keeper, read, status, &state);
 }
@@ -128,6 +129,7 @@ pd_keeper_publish_phase(PdKeeper *keeper, const char *phase)
     status.receiver_status = "";
     keeper->phase = phase;
     PdMemberState state = member_state(keeper, &status);
+    pd_keeper_failsafe_fill(keeper, &state);
     put_member(keeper, &state);
 }
 

@@ -15,6 +15,7 @@
 
 #include "ha/cluster_config.h"
 #include "ha/etcd.h"
+#include "ha/failsafe.h"
 #include "ha/keeper.h"
 #include "ha/keys.h"
 #include "ha/member.h"
@@ -60,15 +61,25 @@ typedef struct PdKeeperLease
     PdEtcd *etcd;              /* the lease thread's own client (the loop's only once it is joined) */
     int64_t lease_id;          /* 0: none */
     int64_t lease_valid_until; /* CLOCK_MONOTONIC ms: the lease lives at least until then */
-    int64_t fence_at;          /* lease_valid_until - margin; 0: no lease */
-    int64_t guard_at;          /* what the guard was last sent; -1: not known (it fenced) */
-    bool is_guard_wanted;      /* the loop's: the node may write or leads, so the guard follows the lease */
-    int64_t alive_until;       /* the loop's: the bound of the step it is in (CLOCK_MONOTONIC ms) */
-    const char *step;          /* that step's name (a literal) */
+    int64_t lease_fence_at;    /* lease_valid_until - margin; 0: no lease */
+    int64_t
+        failsafe_until;   /* the grants' deadline: a majority's round's send time + grant - margin; 0 none */
+    bool is_reclaiming;   /* the lease was found gone while writing under grants: the key is to be taken
+                             back; only the grants' deadline holds meanwhile */
+    int64_t fence_at;     /* what the guard is to fence at: failsafe_until while reclaiming, else the later
+                             of lease_fence_at and failsafe_until; 0: neither */
+    int64_t guard_at;     /* what the guard was last sent; -1: not known (it fenced) */
+    bool is_guard_wanted; /* the loop's: the node may write or leads, so the guard follows the lease */
+    int64_t alive_until;  /* the loop's: the bound of the step it is in (CLOCK_MONOTONIC ms) */
+    const char *step;     /* that step's name (a literal) */
     bool is_overrun_logged;
     int ttl_s;       /* the configuration's, copied by the loop */
     int interval_ms; /* a renewal every loop_interval_ms */
     int fence_margin_ms;
+    bool is_leading;          /* the loop's is_leader, copied by pd_keeper_guard */
+    bool is_failsafe;         /* the configuration's failsafe_mode, copied by the loop */
+    int failsafe_grant_ms;    /* in effect (pd_cluster_config_grant_ms) */
+    int failsafe_timeout_ms;  /* one round's bound */
     uint64_t lost;            /* times etcd said the lease was gone */
     uint64_t lost_seen;       /* of those, the ones the loop acted on (no new grant before) */
     uint64_t requested, done; /* renewals the loop asked for, and the last one made */
@@ -120,6 +131,7 @@ struct PdKeeper
     PdNode *node;
     PdFence *fence;
     PdKeeperView *view;
+    PdFailsafe *failsafe;  /* the grant table, shared with the API (options'; NULL: no failsafe) */
     PdKeeperLease lease;   /* keeper_lease.c's; the loop reads it through the functions below */
     int64_t tick_lease_id; /* the lease this tick runs under (read once at its start: a loss the lease
                               thread finds meanwhile is acted on at the next tick, as a leader) */
@@ -150,6 +162,8 @@ struct PdKeeper
     bool is_switchover_fast; /* a live switchover request names this member: ticks every 100 ms */
     char handed_over_to[PD_KEYS_MEMBER_MAX + 1]; /* this former leader stopped cleanly and released the key
                                                     to that member ("" none): it rejoins it without rewind */
+    int64_t failsafe_take_until; /* the last taker round's grants, less the margin (CLOCK_MONOTONIC ms) */
+    bool is_failsafe_covered;    /* it held the leader key while a taker round's grants were live */
 };
 
 /* keeper.c */
@@ -184,6 +198,28 @@ void pd_keeper_guard_fenced(PdKeeper *keeper);
 void pd_keeper_renew(PdKeeper *keeper);
 /* Sets waiting_for (printf rules) in the tick arena and logs it at debug level. */
 void pd_keeper_wait(PdKeeper *keeper, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* The lease this tick runs under read again (after pd_keeper_renew took a new one). */
+void pd_keeper_lease_refresh(PdKeeper *keeper);
+
+/* keeper_failsafe.c (docs/ha.md, "The etcd outage: failsafe grants") */
+/* The roster, the members' API addresses and failsafe_mode given to the grant table (a known read). */
+void pd_keeper_failsafe_learn(PdKeeper *keeper, const PdKeeperRead *read);
+/* The lease thread's round as the primary (no lock held): true with a majority of the roster, *sent_ms the
+ * round's send time; granted_by names the granters. */
+bool pd_keeper_failsafe_hold(PdKeeper *keeper, int64_t grant_ms, int timeout_ms, int64_t *sent_ms,
+                             char *granted_by, size_t size);
+/* Before taking the leader key: no live grant to another here, and ceil(n/2) grants to this member. */
+bool pd_keeper_failsafe_may_take(PdKeeper *keeper);
+/* After the key was taken: covered when its answer came while the taker round's grants were live. */
+void pd_keeper_failsafe_taken(PdKeeper *keeper);
+/* Before a promotion: covered, or a round now, holding the key. False: not now. */
+bool pd_keeper_failsafe_covered(PdKeeper *keeper);
+/* The key taken back after etcd came back, while writing under grants; true when it took the tick. */
+bool pd_keeper_failsafe_reclaim(PdKeeper *keeper, const PdKeeperRead *read);
+bool pd_keeper_failsafe_is_reclaiming(PdKeeper *keeper);
+/* The member state's failsafe fields (strings in the tick arena). */
+void pd_keeper_failsafe_fill(PdKeeper *keeper, PdMemberState *state);
 
 /* keeper_read.c */
 void pd_keeper_read(PdKeeper *keeper, PdKeeperRead *read);

@@ -73,8 +73,12 @@ pd_keeper_take_leader(PdKeeper *keeper)
     {
         pd_logf(PD_LOG_NOTICE, "keeper %s: the leader key was not taken (%s)", keeper->name,
                 pd_etcd_status_name(outcome.status));
+        if (outcome.status == PD_ETCD_COMPARE_FAILED && keeper->failsafe != NULL)
+            pd_failsafe_release(keeper->failsafe); /* surely not ours: its own grant back (an unknown outcome
+                                                      keeps it until it ends or a read says) */
         return false;
     }
+    pd_keeper_failsafe_taken(keeper);
     keeper->is_leader = true;
     keeper->leader_revision = current.mod_revision;
     pd_keeper_guard(keeper, true);
@@ -168,6 +172,8 @@ pd_keeper_promote(PdKeeper *keeper, const PdKeeperRead *read, uint64_t lsn)
 bool
 pd_keeper_promote_for(PdKeeper *keeper, const PdKeeperRead *read, uint64_t lsn, const char *reason)
 {
+    if (!pd_keeper_failsafe_covered(keeper))
+        return false;              /* waiting_for says which grants */
     pd_keeper_guard(keeper, true); /* armed before the node can take a write */
     if (!pd_keeper_sync_prepare(keeper, read))
     {

@@ -294,8 +294,8 @@ take_over(PdKeeper *keeper, const PdKeeperRead *read, const PdNodeStatus *status
     if (is_switchover)
         pd_logf(PD_LOG_INFO, "keeper %s: taking over %" PRId64 " ms after the release", keeper->name,
                 pd_keeper_wall_ms() - request->released_ms);
-    if (!pd_keeper_take_leader(keeper))
-        return true;
+    if (!pd_keeper_failsafe_may_take(keeper) || !pd_keeper_take_leader(keeper))
+        return true; /* the failsafe grants too (docs/ha.md): a primary may be writing without etcd */
     if (pd_keeper_promote_for(keeper, read, lsn, is_switchover ? "switchover" : "manual"))
         write_request(keeper, read, NULL, "deleted");
     return true;

@@ -24,9 +24,10 @@ static const char *const state_names[] = {"running",      "starting",      "stop
                                           "initializing", "switching over"};
 
 static const char *const field_names[] = {
-    "version",    "name",        "role",         "state",           "pg_host",      "pg_port",
-    "api_url",    "timeline",    "write_lsn",    "replay_lsn",      "is_streaming", "lag_bytes",
-    "updated_ms", "waiting_for", "replay_lag_s", "pending_restart", "archive"};
+    "version",          "name",        "role",         "state",           "pg_host",      "pg_port",
+    "api_url",          "timeline",    "write_lsn",    "replay_lsn",      "is_streaming", "lag_bytes",
+    "updated_ms",       "waiting_for", "replay_lag_s", "pending_restart", "archive",      "failsafe_grant",
+    "failsafe_writable"};
 
 enum
 {
@@ -136,11 +137,22 @@ add_later_fields(json_t *root, const PdMemberState *state)
     json_t *pending = json_array();
     for (size_t i = 0; pending != NULL && i < state->pending_restart_count; i++)
         json_array_append_new(pending, json_string(state->pending_restart[i]));
+    json_t *grant = state->failsafe_holder != NULL
+                        ? json_pack("{s:s, s:I}", "holder", state->failsafe_holder, "remaining_ms",
+                                    (json_int_t)state->failsafe_holder_ms)
+                        : json_null();
+    json_t *writable = state->is_failsafe_writable
+                           ? json_pack("{s:s, s:I}", "granted_by",
+                                       state->failsafe_granted_by != NULL ? state->failsafe_granted_by : "",
+                                       "remaining_ms", (json_int_t)state->failsafe_writable_ms)
+                           : json_null();
     json_t *archive = archive_json(&state->archive);
     return json_object_set_new(root, "replay_lag_s", lag) == 0 &&
            json_object_set_new(root, "pending_restart", pending) == 0 &&
            json_array_size(pending) == state->pending_restart_count && archive != NULL &&
-           json_object_set_new(root, "archive", archive) == 0;
+           json_object_set_new(root, "archive", archive) == 0 &&
+           json_object_set_new(root, "failsafe_grant", grant) == 0 &&
+           json_object_set_new(root, "failsafe_writable", writable) == 0 && grant != NULL && writable != NULL;
 }
 
 /* A WAL file name as the archiver reports it ("000000010000000000000003", a history or backup file),
@@ -167,6 +179,31 @@ check_archive(const PdMemberArchive *archive, PdError *problems)
     if (archive->archived_count < 0 || archive->failed_count < 0 || archive->ready_count < 0 ||
         archive->last_archived_ms < 0 || archive->last_failed_ms < 0)
         pd_error_add_problem(problems, NULL, 0, 0, "archive", "archive: counts and times must be 0 or more");
+}
+
+/* "n2, n3": member names joined by ", ", or "". */
+static bool
+is_name_list(const char *text)
+{
+    if (text == NULL || strlen(text) > PD_MEMBER_TEXT_MAX)
+        return false;
+    return strspn(text, "abcdefghijklmnopqrstuvwxyz0123456789_, ") == strlen(text);
+}
+
+static void
+check_failsafe(const PdMemberState *state, PdError *problems)
+{
+    if (state->failsafe_holder != NULL &&
+        (!pd_keys_check_member(state->failsafe_holder, &(PdError){0}) || state->failsafe_holder_ms < 0))
+        pd_error_add_problem(
+            problems, NULL, 0, 0, "failsafe_grant",
+            "failsafe_grant must be {\"holder\": a member name, \"remaining_ms\": 0 or more}");
+    if (state->is_failsafe_writable &&
+        (!is_name_list(state->failsafe_granted_by) || state->failsafe_writable_ms < 0))
+        pd_error_add_problem(
+            problems, NULL, 0, 0, "failsafe_writable",
+            "failsafe_writable must be {\"granted_by\": member names, \"remaining_ms\": 0 or "
+            "more}");
 }
 
 /* The rules pd_member_parse applies to the values (types are the JSON's), each broken one a problem. */
@@ -201,6 +238,7 @@ check_values(const PdMemberState *state, PdError *problems)
         pd_error_add_problem(problems, NULL, 0, 0, "replay_lag_s", "replay_lag_s is negative");
     check_pending(state, problems);
     check_archive(&state->archive, problems);
+    check_failsafe(state, problems);
 }
 
 bool
@@ -343,6 +381,36 @@ read_later_fields(PdArena *arena, json_t *root, PdMemberState *state, PdError *p
     state->pending_restart_count = count;
 }
 
+/* failsafe_grant and failsafe_writable: optional, null or their object of exactly two fields. */
+static void
+read_failsafe(PdArena *arena, json_t *root, PdMemberState *state, PdError *problems)
+{
+    json_t *grant = json_object_get(root, "failsafe_grant");
+    json_t *holder = json_object_get(grant, "holder"), *left = json_object_get(grant, "remaining_ms");
+    if (json_is_object(grant) && json_object_size(grant) == 2 && json_is_string(holder) &&
+        json_is_integer(left))
+    {
+        state->failsafe_holder = pd_arena_strdup(arena, json_string_value(holder));
+        state->failsafe_holder_ms = (int64_t)json_integer_value(left);
+    }
+    else if (grant != NULL && !json_is_null(grant))
+        pd_error_add_problem(problems, NULL, 0, 0, "failsafe_grant",
+                             "failsafe_grant must be null or {\"holder\", \"remaining_ms\"}");
+    json_t *writable = json_object_get(root, "failsafe_writable");
+    json_t *by = json_object_get(writable, "granted_by");
+    left = json_object_get(writable, "remaining_ms");
+    if (json_is_object(writable) && json_object_size(writable) == 2 && json_is_string(by) &&
+        json_is_integer(left))
+    {
+        state->is_failsafe_writable = true;
+        state->failsafe_granted_by = pd_arena_strdup(arena, json_string_value(by));
+        state->failsafe_writable_ms = (int64_t)json_integer_value(left);
+    }
+    else if (writable != NULL && !json_is_null(writable))
+        pd_error_add_problem(problems, NULL, 0, 0, "failsafe_writable",
+                             "failsafe_writable must be null or {\"granted_by\", \"remaining_ms\"}");
+}
+
 static void
 read_fields(PdArena *arena, json_t *root, PdMemberState *state, PdError *problems)
 {
@@ -371,6 +439,7 @@ read_fields(PdArena *arena, json_t *root, PdMemberState *state, PdError *problem
     state->updated_ms = read_integer(root, "updated_ms", problems);
     state->waiting_for = read_text(arena, root, "waiting_for", problems);
     read_later_fields(arena, root, state, problems);
+    read_failsafe(arena, root, state, problems);
 }
 
 static void

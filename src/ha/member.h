@@ -10,7 +10,9 @@
  *    "waiting_for": "", "replay_lag_s": 0.25, "pending_restart": ["shared_buffers"],
  *    "archive": {"archived_count": 12, "last_archived_wal": "000000030000000000000011",
  *                "last_archived_ms": 1764489599800, "failed_count": 0, "last_failed_wal": "",
- *                "last_failed_ms": 0, "ready_count": 0}}
+ *                "last_failed_ms": 0, "ready_count": 0},
+ *    "failsafe_grant": {"holder": "n2", "remaining_ms": 1800},
+ *    "failsafe_writable": {"granted_by": "n2, n3", "remaining_ms": 2100}}
  *
  * write_lsn: a primary's pg_current_wal_flush_lsn(), a standby's flushed
  * received LSN (pg_last_wal_receive_lsn). lag_bytes: a standby's distance
@@ -25,8 +27,13 @@
  * and failed since the statistics were reset, the last of each and when
  * (wall clock ms, 0: none), and the segments waiting (.ready files); null on
  * a member that does not archive (a standby, archive_mode off).
+ * failsafe_grant: the failsafe grant this member holds for another (null:
+ * none); failsafe_writable: this primary writes without etcd under the
+ * grants of granted_by ("" when it alone is a majority), null when not
+ * (docs/ha.md, "The etcd outage: failsafe grants"); remaining_ms are the
+ * writer's durations left when it wrote.
  * Every field is written; on reading every field is required but the last
- * three, which came later (absent: unknown, none). An unknown field or version
+ * five, which came later (absent: unknown, none). An unknown field or version
  * is refused, so a reader never acts on a half-understood state.
  */
 #ifndef PRODATA_HA_MEMBER_H
@@ -87,6 +94,11 @@ typedef struct PdMemberState
     const char *const *pending_restart;
     size_t pending_restart_count;
     PdMemberArchive archive;
+    const char *failsafe_holder;     /* the member it grants failsafe to; NULL: none */
+    int64_t failsafe_holder_ms;      /* that grant's time left */
+    bool is_failsafe_writable;       /* a primary writing without etcd under grants */
+    const char *failsafe_granted_by; /* "n2, n3" */
+    int64_t failsafe_writable_ms;    /* the time left */
 } PdMemberState;
 
 /*

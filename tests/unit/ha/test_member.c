@@ -53,7 +53,8 @@ test_member_round_trip(void **state)
                         "\"pg_host\":\"127.0.0.1\",\"pg_port\":5432,\"api_url\":\"http://127.0.0.1:8008\","
                         "\"timeline\":3,\"write_lsn\":\"1/3000148\",\"replay_lsn\":\"0/3000060\","
                         "\"is_streaming\":true,\"lag_bytes\":232,\"updated_ms\":1764489600123,"
-                        "\"waiting_for\":\"\",\"replay_lag_s\":0.0,\"pending_restart\":[],\"archive\":null}");
+                        "\"waiting_for\":\"\",\"replay_lag_s\":0.0,\"pending_restart\":[],\"archive\":null,"
+                        "\"failsafe_grant\":null,\"failsafe_writable\":null}");
     if (!pd_member_parse(arena, json, strlen(json), &read, &err))
         fail_msg("pd_member_parse: %s", err.message);
     assert_string_equal(read.name, "n1");
@@ -98,7 +99,7 @@ test_member_later_fields(void **state)
     if (!pd_member_json(arena, &written, &json, &err))
         fail_msg("pd_member_json: %s", err.message);
     assert_contains(json, ",\"waiting_for\":\"\",\"replay_lag_s\":1.25,"
-                          "\"pending_restart\":[\"max_connections\",\"shared_buffers\"],\"archive\":null}");
+                          "\"pending_restart\":[\"max_connections\",\"shared_buffers\"],\"archive\":null,");
     if (!pd_member_parse(arena, json, strlen(json), &read, &err))
         fail_msg("pd_member_parse: %s", err.message);
     assert_int_equal(read.replay_lag_ms, 1250);
@@ -108,7 +109,7 @@ test_member_later_fields(void **state)
     written.replay_lag_ms = -1; /* unknown: null */
     written.pending_restart_count = 0;
     assert_true(pd_member_json(arena, &written, &json, &err));
-    assert_contains(json, "\"replay_lag_s\":null,\"pending_restart\":[],\"archive\":null}");
+    assert_contains(json, "\"replay_lag_s\":null,\"pending_restart\":[],\"archive\":null,");
     assert_true(pd_member_parse(arena, json, strlen(json), &read, &err));
     assert_int_equal(read.replay_lag_ms, -1);
     assert_int_equal(read.pending_restart_count, 0);
@@ -149,7 +150,7 @@ test_member_archive(void **state)
                     ",\"archive\":{\"archived_count\":12,\"last_archived_wal\":"
                     "\"000000030000000000000011\",\"last_archived_ms\":1764489599800,\"failed_count\":2,"
                     "\"last_failed_wal\":\"00000003.history\",\"last_failed_ms\":1764489500000,"
-                    "\"ready_count\":3}}");
+                    "\"ready_count\":3},");
     if (!pd_member_parse(arena, json, strlen(json), &read, &err))
         fail_msg("pd_member_parse: %s", err.message);
     assert_true(read.archive.is_known);
@@ -165,6 +166,49 @@ test_member_archive(void **state)
     written.archive.ready_count = 0;
     written.archive.last_failed_wal = "0000/../x";
     assert_false(pd_member_json(arena, &written, &json, &err));
+    pd_arena_free(arena);
+}
+
+/* failsafe_grant and failsafe_writable: null or their two fields, read back; optional; wrong shapes refused.
+ */
+static void
+test_member_failsafe(void **state)
+{
+    (void)state;
+    PdArena *arena = pd_arena_new(0);
+    PdError err = {0};
+    PdMemberState written = sample(), read;
+    written.failsafe_holder = "n2";
+    written.failsafe_holder_ms = 1800;
+    written.is_failsafe_writable = true;
+    written.failsafe_granted_by = "n2, n3";
+    written.failsafe_writable_ms = 2100;
+    char *json = NULL;
+    if (!pd_member_json(arena, &written, &json, &err))
+        fail_msg("pd_member_json: %s", err.message);
+    assert_contains(json, "\"failsafe_grant\":{\"holder\":\"n2\",\"remaining_ms\":1800},"
+                          "\"failsafe_writable\":{\"granted_by\":\"n2, n3\",\"remaining_ms\":2100}}");
+    if (!pd_member_parse(arena, json, strlen(json), &read, &err))
+        fail_msg("pd_member_parse: %s", err.message);
+    assert_string_equal(read.failsafe_holder, "n2");
+    assert_int_equal(read.failsafe_holder_ms, 1800);
+    assert_true(read.is_failsafe_writable);
+    assert_string_equal(read.failsafe_granted_by, "n2, n3");
+    assert_int_equal(read.failsafe_writable_ms, 2100);
+    written.failsafe_holder = NULL;
+    written.is_failsafe_writable = false;
+    assert_true(pd_member_json(arena, &written, &json, &err));
+    assert_true(pd_member_parse(arena, json, strlen(json), &read, &err));
+    assert_null(read.failsafe_holder);
+    assert_false(read.is_failsafe_writable);
+    written.failsafe_holder = "Not A Name"; /* the writer checks with the reader's rules */
+    assert_false(pd_member_json(arena, &written, &json, &err));
+    const char *bad = "{\"version\":1,\"name\":\"n1\",\"role\":\"standby\",\"state\":\"running\",\"pg_host\":"
+                      "\"h\",\"pg_port\":1,\"api_url\":\"u\",\"timeline\":1,\"write_lsn\":\"0/1\","
+                      "\"replay_lsn\":\"0/1\",\"is_streaming\":false,\"lag_bytes\":0,\"updated_ms\":1,"
+                      "\"waiting_for\":\"\",\"failsafe_grant\":{\"holder\":\"n2\"}}";
+    assert_false(pd_member_parse(arena, bad, strlen(bad), &read, &err));
+    assert_contains(err.message, "failsafe_grant");
     pd_arena_free(arena);
 }
 
@@ -451,6 +495,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_member_round_trip),
         cmocka_unit_test(test_member_refusals),
+        cmocka_unit_test(test_member_failsafe),
         cmocka_unit_test(test_member_later_fields),
         cmocka_unit_test(test_member_archive),
         cmocka_unit_test(test_member_json_refuses_what_parse_would),
