@@ -26,6 +26,10 @@ KC_REJOIN_S=${KC_REJOIN_S:-120}
 KC_OUTAGE_S=${KC_OUTAGE_S:-8}
 KC_LOSS_PERCENT=${KC_LOSS_PERCENT:-20}
 KC_SYNC=0
+# The cluster's failsafe_mode (on by default): with it, a primary cut off from etcd alone, or during an etcd
+# outage, keeps writing under its peers' grants (docs/ha.md, "The etcd outage: failsafe grants"). A test
+# that sets failsafe_mode=false sets KC_FAILSAFE=0.
+KC_FAILSAFE=${KC_FAILSAFE:-1}
 declare -a KC_KPID
 
 kc_now() { date +%s%3N; }
@@ -170,17 +174,19 @@ kc_inject() {
     s1=$(kc_other_standby "$KC_OLD")
     s2=$(for n in n1 n2 n3; do [ "$n" != "$KC_OLD" ] && [ "$n" != "$s1" ] && echo "$n"; done)
     KC_EXPECT=failover KC_FENCED=1 KC_HOLD=$KC_OUTAGE_S
+    # Cut off from etcd but not from its peers, or etcd out for all: with failsafe_mode the primary goes on
+    # under its peers' grants (the same primary), without it it fences (a failover, or an outage).
+    local etcd_cut=failover etcd_out=outage etcd_fenced=1
+    [ "$KC_FAILSAFE" = 1 ] && etcd_cut=same etcd_out=same etcd_fenced=0
     case "$1" in
         isolate) netns_isolate "$KC_OLD" ;;
-        cut_etcd) kc_cut "$KC_OLD" e1 ;;
-        oneway) kc_cut_oneway "$KC_OLD" e1 ;;
+        cut_etcd) kc_cut "$KC_OLD" e1; KC_EXPECT=$etcd_cut KC_FENCED=$etcd_fenced ;;
+        oneway) kc_cut_oneway "$KC_OLD" e1; KC_EXPECT=$etcd_cut KC_FENCED=$etcd_fenced ;;
         cut_peers) kc_cut "$KC_OLD" "$s1" && kc_cut "$KC_OLD" "$s2"; KC_EXPECT=same KC_FENCED=0 ;;
         standby_isolated) netns_isolate "$s1"; KC_EXPECT=same KC_FENCED=0 ;;
         loss) netns_loss "$KC_OLD" "$KC_LOSS_PERCENT"; KC_EXPECT=any KC_FENCED=0 ;;
-        # An etcd outage fences the primary today (docs/ha.md, "Not built yet"): once the peers' confirmation
-        # (issue 10, section 4) exists, these two expect "same" and KC_FENCED=0.
-        etcd_all) netns_isolate e1; KC_EXPECT=outage ;;
-        etcd_restart) kc_etcd_stop; KC_EXPECT=outage ;;
+        etcd_all) netns_isolate e1; KC_EXPECT=$etcd_out KC_FENCED=$etcd_fenced ;;
+        etcd_restart) kc_etcd_stop; KC_EXPECT=$etcd_out KC_FENCED=$etcd_fenced ;;
         pmkill | pmkill_wal) kill -9 "$(kc_postmaster "$KC_OLD")"; KC_EXPECT=same KC_FENCED=0 KC_HOLD=0 ;;
         nodeloss)
             local pm
