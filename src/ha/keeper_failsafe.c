@@ -142,6 +142,11 @@ pd_keeper_failsafe_may_take(PdKeeper *keeper)
     if (granted >= needed)
     {
         keeper->failsafe_take_until = sent_ms + grant_ms - grant_margin(keeper, grant_ms);
+        pd_logf(PD_LOG_INFO,
+                "keeper %s: failsafe grants to take the leader key: %zu of the %zu needed (its own%s%s) in "
+                "%" PRId64 " ms",
+                keeper->name, granted, needed, granted_by[0] != '\0' ? ", " : "", granted_by,
+                pd_keeper_now_ms() - sent_ms);
         return true;
     }
     PdFailsafeGrant live = pd_failsafe_current(keeper->failsafe, pd_keeper_now_ms());
