@@ -26,6 +26,8 @@ struct PdFailsafe
     char cluster[PD_FAILSAFE_CLUSTER_MAX + 1];
     bool is_enabled;
     bool is_leading;
+    int64_t quiet_until_ms; /* a restart's quiet period: no grant before */
+    int64_t durable_max_ms; /* the longest grant recorded on disk; -1: no bound (a table without a keeper) */
     char holder[PD_KEYS_MEMBER_MAX + 1]; /* "" none */
     int64_t expires_ms;                  /* the holder's grant ends then (CLOCK_MONOTONIC) */
     size_t roster_count;
@@ -56,6 +58,7 @@ pd_failsafe_new(const char *self, const char *cluster, PdFailsafe **failsafe, Pd
     snprintf(made->self, sizeof made->self, "%s", self);
     snprintf(made->cluster, sizeof made->cluster, "%s", cluster);
     made->is_enabled = true;
+    made->durable_max_ms = -1;
     *failsafe = made;
     return true;
 }
@@ -108,6 +111,15 @@ current_locked(const PdFailsafe *failsafe, int64_t now_ms)
     return grant;
 }
 
+void
+pd_failsafe_set_quiet(PdFailsafe *failsafe, int64_t until_ms, int64_t durable_max_ms)
+{
+    pthread_mutex_lock(&failsafe->lock);
+    failsafe->quiet_until_ms = until_ms;
+    failsafe->durable_max_ms = durable_max_ms;
+    pthread_mutex_unlock(&failsafe->lock);
+}
+
 PdFailsafeGrant
 pd_failsafe_grant(PdFailsafe *failsafe, const char *holder, int64_t duration_ms, int64_t now_ms)
 {
@@ -116,6 +128,13 @@ pd_failsafe_grant(PdFailsafe *failsafe, const char *holder, int64_t duration_ms,
     bool is_other_live = grant.holder[0] != '\0' && strcmp(grant.holder, holder) != 0;
     if (!failsafe->is_enabled)
         grant.reason = "failsafe_mode is off on this member";
+    else if (now_ms < failsafe->quiet_until_ms)
+    {
+        grant.remaining_ms = failsafe->quiet_until_ms - now_ms;
+        grant.reason = "this member restarted less than a grant's duration ago: it gives no grant yet";
+    }
+    else if (failsafe->durable_max_ms >= 0 && duration_ms > failsafe->durable_max_ms)
+        grant.reason = "a grant longer than this member has recorded (failsafe_grant_ms not read yet)";
     else if (failsafe->is_leading && strcmp(holder, failsafe->self) != 0)
     {
         snprintf(grant.holder, sizeof grant.holder, "%s", failsafe->self);

@@ -91,6 +91,14 @@ void pd_failsafe_set_leading(PdFailsafe *failsafe, bool is_leading);
 PdFailsafeGrant pd_failsafe_grant(PdFailsafe *failsafe, const char *holder, int64_t duration_ms,
                                   int64_t now_ms);
 
+/*
+ * A keeper that restarts has forgotten the grants it gave: until until_ms it
+ * gives none (itself included), and never one longer than durable_max_ms,
+ * the longest grant its keeper has recorded on disk (a restart's quiet
+ * period is that long). 0: no bound yet (the table refuses every grant).
+ */
+void pd_failsafe_set_quiet(PdFailsafe *failsafe, int64_t until_ms, int64_t durable_max_ms);
+
 /* The live grant (is_granted false, holder "" when none). Thread-safe. */
 PdFailsafeGrant pd_failsafe_current(PdFailsafe *failsafe, int64_t now_ms);
 

@@ -294,6 +294,7 @@ make_keeper(PdKeeper *keeper, const PdKeeperOptions *options, PdError *err)
     load_config(keeper);
     if (keeper->failsafe != NULL)
         pd_failsafe_set_enabled(keeper->failsafe, keeper->config.is_failsafe);
+    pd_keeper_failsafe_start(keeper);
     return pd_keeper_lease_init(keeper, &etcd_config, err) && make_node(keeper, options, err);
 }
 

@@ -10,11 +10,19 @@
  * a primary whose lease was found gone while it wrote under grants takes
  * the key back under a new lease, or is killed when another holds it. The
  * member state publishes both sides. Counting: n is the roster's size; this
- * member's own grant counts only when it is in the roster.
+ * member's own grant counts only when it is in the roster. A restarted
+ * keeper has forgotten the grants it gave: the longest grant it may give is
+ * recorded in state_dir/failsafe_grant_ms (written, synced, renamed) before
+ * the table gives one, and after a start the table gives none for that long.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "ha/keeper_run.h"
 #include "prodata/log.h"
@@ -41,11 +49,84 @@ learn_url(PdFailsafe *failsafe, const PdMemberState *member)
     pd_failsafe_set_url(failsafe, member->name, url);
 }
 
+static void
+recorded_path(const PdKeeper *keeper, char *path, size_t size, const char *suffix)
+{
+    snprintf(path, size, "%s/failsafe_grant_ms%s", keeper->settings->state_dir, suffix);
+}
+
+static int64_t
+read_recorded(const PdKeeper *keeper)
+{
+    char path[1100], text[32] = "";
+    recorded_path(keeper, path, sizeof path, "");
+    FILE *file = fopen(path, "r");
+    if (file == NULL)
+        return 0;
+    bool ok = fgets(text, sizeof text, file) != NULL;
+    fclose(file);
+    long long value = ok ? strtoll(text, NULL, 10) : 0;
+    return value > 0 && value <= PD_FAILSAFE_DURATION_MAX_MS ? value : PD_FAILSAFE_DURATION_MAX_MS;
+}
+
+/* The file written whole and synced, then renamed over the old one, the directory synced. */
+static bool
+write_recorded(const PdKeeper *keeper, int64_t grant_ms)
+{
+    char path[1100], temporary[1100], text[32];
+    recorded_path(keeper, path, sizeof path, "");
+    recorded_path(keeper, temporary, sizeof temporary, ".tmp");
+    int length = snprintf(text, sizeof text, "%" PRId64 "\n", grant_ms);
+    mkdir(keeper->settings->state_dir, 0700);
+    int fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    bool ok = fd >= 0 && write(fd, text, (size_t)length) == length && fsync(fd) == 0;
+    if (fd >= 0)
+        close(fd);
+    ok = ok && rename(temporary, path) == 0;
+    int dir = ok ? open(keeper->settings->state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+    ok = ok && dir >= 0 && fsync(dir) == 0;
+    if (dir >= 0)
+        close(dir);
+    if (!ok)
+        pd_logf(PD_LOG_WARNING, "keeper %s: %s not written (%s): no grant longer than the last one recorded",
+                keeper->name, path, strerror(errno));
+    return ok;
+}
+
+/* The grant duration in effect recorded when it is longer than the one on disk; the table's bound follows. */
+static void
+record_grant_ms(PdKeeper *keeper, int64_t quiet_until)
+{
+    int64_t grant_ms = pd_cluster_config_grant_ms(&keeper->config);
+    if (grant_ms > keeper->failsafe_recorded_ms && write_recorded(keeper, grant_ms))
+        keeper->failsafe_recorded_ms = grant_ms;
+    pd_failsafe_set_quiet(keeper->failsafe, quiet_until, keeper->failsafe_recorded_ms);
+}
+
+void
+pd_keeper_failsafe_start(PdKeeper *keeper)
+{
+    if (keeper->failsafe == NULL)
+        return;
+    keeper->failsafe_recorded_ms = read_recorded(keeper);
+    int64_t longest = keeper->failsafe_recorded_ms > pd_cluster_config_grant_ms(&keeper->config)
+                          ? keeper->failsafe_recorded_ms
+                          : pd_cluster_config_grant_ms(&keeper->config);
+    keeper->failsafe_quiet_until = pd_keeper_now_ms() + longest;
+    record_grant_ms(keeper, keeper->failsafe_quiet_until);
+    pd_logf(PD_LOG_INFO,
+            "keeper %s: no failsafe grant given for %" PRId64 " ms (grants given before a restart "
+            "are forgotten)",
+            keeper->name, longest);
+}
+
 void
 pd_keeper_failsafe_learn(PdKeeper *keeper, const PdKeeperRead *read)
 {
     if (keeper->failsafe == NULL || !read->is_known)
         return;
+    if (pd_cluster_config_grant_ms(&keeper->config) > keeper->failsafe_recorded_ms)
+        record_grant_ms(keeper, keeper->failsafe_quiet_until);
     pd_failsafe_set_enabled(keeper->failsafe, keeper->config.is_failsafe);
     if (read->has_roster)
         pd_failsafe_set_roster(keeper->failsafe, read->roster.names, read->roster.count);

@@ -162,8 +162,10 @@ struct PdKeeper
     bool is_switchover_fast; /* a live switchover request names this member: ticks every 100 ms */
     char handed_over_to[PD_KEYS_MEMBER_MAX + 1]; /* this former leader stopped cleanly and released the key
                                                     to that member ("" none): it rejoins it without rewind */
-    int64_t failsafe_take_until; /* the last taker round's grants, less the margin (CLOCK_MONOTONIC ms) */
-    bool is_failsafe_covered;    /* it held the leader key while a taker round's grants were live */
+    int64_t failsafe_take_until;  /* the last taker round's grants, less the margin (CLOCK_MONOTONIC ms) */
+    int64_t failsafe_recorded_ms; /* the longest grant recorded in state_dir (keeper_failsafe.c) */
+    int64_t failsafe_quiet_until; /* no grant given before (a restart's quiet period) */
+    bool is_failsafe_covered;     /* it held the leader key while a taker round's grants were live */
 };
 
 /* keeper.c */
@@ -203,6 +205,9 @@ void pd_keeper_wait(PdKeeper *keeper, const char *fmt, ...) __attribute__((forma
 void pd_keeper_lease_refresh(PdKeeper *keeper);
 
 /* keeper_failsafe.c (docs/ha.md, "The etcd outage: failsafe grants") */
+/* At start: the longest grant the last process may have given read from state_dir, none given for that long.
+ */
+void pd_keeper_failsafe_start(PdKeeper *keeper);
 /* The roster, the members' API addresses and failsafe_mode given to the grant table (a known read). */
 void pd_keeper_failsafe_learn(PdKeeper *keeper, const PdKeeperRead *read);
 /* The lease thread's round as the primary (no lock held): true with a majority of the roster, *sent_ms the

@@ -72,6 +72,24 @@ test_table(void **state)
     pd_failsafe_free(fs);
 }
 
+/* A restarted keeper's table: no grant during its quiet period (itself included), none longer than recorded.
+ */
+static void
+test_quiet(void **state)
+{
+    (void)state;
+    PdFailsafe *fs = table("n2");
+    pd_failsafe_set_quiet(fs, 4000, 3000);
+    PdFailsafeGrant grant = pd_failsafe_grant(fs, "n1", 3000, 1000);
+    assert_false(grant.is_granted);
+    assert_int_equal(grant.remaining_ms, 3000);
+    assert_contains(grant.reason, "restarted");
+    assert_false(pd_failsafe_grant(fs, "n2", 3000, 3999).is_granted);
+    assert_false(pd_failsafe_grant(fs, "n1", 3001, 4000).is_granted); /* longer than recorded */
+    assert_true(pd_failsafe_grant(fs, "n1", 3000, 4000).is_granted);
+    pd_failsafe_free(fs);
+}
+
 static void
 test_leading_and_off(void **state)
 {
@@ -600,10 +618,15 @@ main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_table),      cmocka_unit_test(test_leading_and_off),
-        cmocka_unit_test(test_request),    cmocka_unit_test(test_serve),
-        cmocka_unit_test(test_peers),      cmocka_unit_test(test_threads),
-        cmocka_unit_test(test_majorities), cmocka_unit_test(test_http),
+        cmocka_unit_test(test_table),
+        cmocka_unit_test(test_quiet),
+        cmocka_unit_test(test_leading_and_off),
+        cmocka_unit_test(test_request),
+        cmocka_unit_test(test_serve),
+        cmocka_unit_test(test_peers),
+        cmocka_unit_test(test_threads),
+        cmocka_unit_test(test_majorities),
+        cmocka_unit_test(test_http),
         cmocka_unit_test(test_ask),
     };
     int failed = cmocka_run_group_tests(tests, NULL, NULL);
