@@ -286,10 +286,36 @@ end_reclaim(PdKeeper *keeper, bool is_taken)
     pd_keeper_guard(keeper, true); /* fence_at recomputed and sent */
 }
 
+/* A leader writing under grants that reads its key gone (etcd answers again, before the lease thread has
+   found the lease gone): reclaiming from now, only the grants' deadline holds. True when reclaiming. */
+static bool
+start_reclaim(PdKeeper *keeper, const PdKeeperRead *read)
+{
+    PdKeeperLease *lease = &keeper->lease;
+    bool is_key_gone = read->leader == NULL || strcmp(read->leader, keeper->name) != 0;
+    pthread_mutex_lock(&lease->lock);
+    if (!lease->is_reclaiming && keeper->is_leader && is_key_gone &&
+        lease->failsafe_until > pd_keeper_now_ms())
+    {
+        lease->is_reclaiming = true;
+        lease->fence_at = lease->failsafe_until; /* as update_fence_locked does while reclaiming */
+        pd_logf(
+            PD_LOG_WARNING,
+            "keeper %s: etcd answers again and the leader key is %s: writable under failsafe grants until "
+            "it is taken back",
+            keeper->name, read->leader == NULL ? "gone" : "another's");
+    }
+    bool is_reclaiming = lease->is_reclaiming;
+    pthread_mutex_unlock(&lease->lock);
+    if (is_reclaiming)
+        pd_keeper_guard(keeper, true); /* the guard told the grants' deadline */
+    return is_reclaiming;
+}
+
 bool
 pd_keeper_failsafe_reclaim(PdKeeper *keeper, const PdKeeperRead *read)
 {
-    if (!pd_keeper_failsafe_is_reclaiming(keeper))
+    if (!start_reclaim(keeper, read))
         return false;
     pd_keeper_lease_refresh(keeper);
     if (read->leader != NULL && strcmp(read->leader, keeper->name) == 0 &&
