@@ -5,7 +5,8 @@
  * writes, a fast shutdown (the walsenders send the WAL up to the shutdown
  * checkpoint and wait for their standbys to flush it; the guard stays armed
  * until the postmaster is gone), pg_controldata for that checkpoint's
- * location, then ONE etcd transaction: if the leader key is still the one it
+ * location, the candidate's published position past it, then ONE etcd
+ * transaction: if the leader key is still the one it
  * wrote, delete it and complete the request (to, lsn, released_ms). Any
  * failure before that transaction leaves the key held: the request is
  * marked aborted and the ordinary leader path starts PostgreSQL again in
@@ -162,6 +163,35 @@ release(PdKeeper *keeper, const PdKeeperRead *read, const char *to, uint64_t lsn
     return pd_etcd_cas(keeper->tick, keeper->etcd, &cas, &current, err).status;
 }
 
+/* The candidate's published position (one bounded get): a running standby's write_lsn, else 0. */
+static uint64_t
+candidate_position(PdKeeper *keeper, const char *to)
+{
+    PdEtcdBytes key;
+    PdEtcdKv kv;
+    PdMemberState state;
+    PdError err = {0};
+    if (!pd_keys_member(keeper->tick, &keeper->keys, to, &key, &err))
+        return 0;
+    pd_etcd_limit_next_call(keeper->etcd, 500);
+    if (pd_etcd_get(keeper->tick, keeper->etcd, key, &kv, &err).status != PD_ETCD_DONE || !kv.exists ||
+        !pd_member_parse(keeper->tick, kv.value.data, kv.value.length, &state, &err))
+        return 0;
+    return strcmp(state.state, "running") == 0 && state.role == PD_MEMBER_ROLE_STANDBY ? state.write_lsn : 0;
+}
+
+/* Past lsn, the last record, within the bound: the key goes only to a member holding every acked write. */
+static bool
+candidate_holds(PdKeeper *keeper, const char *to, uint64_t lsn)
+{
+    pd_keeper_step(keeper, "the candidate's position", PD_KEEPER_SWITCHOVER_CATCH_UP_MS + 1000);
+    for (int64_t until = pd_keeper_now_ms() + PD_KEEPER_SWITCHOVER_CATCH_UP_MS; pd_keeper_now_ms() < until;
+         nanosleep(&(struct timespec){.tv_nsec = PD_KEEPER_SWITCHOVER_TICK_MS / 2 * 1000000L}, NULL))
+        if (candidate_position(keeper, to) > lsn)
+            return true;
+    return false;
+}
+
 static void
 hand_over(PdKeeper *keeper, const PdKeeperRead *read, const char *to)
 {
@@ -177,6 +207,16 @@ hand_over(PdKeeper *keeper, const PdKeeperRead *read, const char *to)
         return;
     }
     int64_t stopped = pd_keeper_now_ms();
+    char last[24];
+    if (!candidate_holds(keeper, to, control.checkpoint_lsn))
+    {
+        give_up(keeper, read,
+                pd_arena_sprintf(keeper->tick, "%s has not received the WAL up to %s within %d ms", to,
+                                 pd_member_lsn_text(control.checkpoint_lsn, last, sizeof last),
+                                 PD_KEEPER_SWITCHOVER_CATCH_UP_MS),
+                true);
+        return;
+    }
     PdEtcdStatus status = release(keeper, read, to, control.checkpoint_lsn, &err);
     if (status != PD_ETCD_DONE)
     {

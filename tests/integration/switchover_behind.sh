@@ -1,0 +1,109 @@
+#!/bin/bash
+# switchover_behind.sh - a switchover to a standby that has NOT received the old primary's last WAL, on two
+# `prodata keeper`s on loopback (a real etcd of their own, real PostgreSQL 15, asynchronous mode, the keepers'
+# default settings). The standby's WAL receiver is frozen (SIGSTOP: pg_stat_wal_receiver still says
+# "streaming", so its member state qualifies) and its walsender on the primary ended, then the primary
+# acknowledges 100 rows the standby never gets. A switchover to it must not lose them: the leader may
+# release its key only once the candidate has published a position past its last record; otherwise the
+# request is aborted (exit 1, the reason named) and the old primary goes on leading with every row.
+# Skipped, counted, without etcd or PostgreSQL 15.
+source tests/lib/tap.sh
+source tests/lib/etcd.sh
+source tests/lib/keeper_local.sh
+tap_plan 5
+tap_workdir
+W=$TAP_WORKDIR
+BIN=/usr/lib/postgresql/15/bin
+export ETCDCTL_API=3 PD_KEEPER_TEST_PASSWORD=so-s3cret-Pa55 PGCONNECT_TIMEOUT=2
+declare -a KPID PORT
+RECEIVER=""
+
+cleanup() {
+    local i
+    [ -n "$RECEIVER" ] && kill -CONT "$RECEIVER" 2>/dev/null
+    for i in 1 2; do
+        [ -n "${KPID[$i]:-}" ] && kill -9 "${KPID[$i]}" 2>/dev/null
+        guard_kill "$i"
+        [ -f "$W/n$i/data/postmaster.pid" ] && kill -9 "$(head -1 "$W/n$i/data/postmaster.pid")" 2>/dev/null
+    done
+    for i in 1 2; do cp "$W/n$i/keeper.log" "${PRODATA_BUILD:-build}/test-logs/switchover_behind-n$i.log" 2>/dev/null; done
+    etcd_cluster_stop "$W/etcd"
+    rm -rf "$W"
+}
+trap cleanup EXIT
+
+skip_all() {
+    while [ "$TAP_COUNT" -lt "$TAP_PLAN" ]; do tap_skip "switchover behind" "$1"; done
+    tap_done
+    exit
+}
+
+keeper_local_etcd
+
+leader() { etcdctl --endpoints "$ENDPOINTS" get /prodata/sb/leader --print-value-only 2>/dev/null; }
+index_of() { echo "${1#n}"; }
+local_sql() { timeout -s KILL 5 "$BIN/psql" -X -q -At -h "$W/n$1/state" -p "${PORT[$1]}" -U postgres -d postgres -c "$2" 2>/dev/null; }
+cluster() { (cd "$W/n1" && "$PRODATA" cluster "$@"); }
+start_keeper() {
+    (cd "$W/n$1" && exec "$PRODATA" keeper --config prodata.conf >>keeper.log 2>&1) &
+    KPID[$1]=$!
+}
+
+for i in 1 2; do
+    mkdir -p "$W/n$i"
+    [ "$(id -u)" = 0 ] && chown postgres "$W/n$i"
+    PORT[$i]=$(etcd_free_port "$W/etcd")
+    cat >"$W/n$i/prodata.conf" <<CONF
+member_name = n$i
+etcd_endpoints = "$ENDPOINTS"
+cluster_name = sb
+data_dir = $W/n$i/data
+state_dir = $W/n$i/state
+pg_port = ${PORT[$i]}
+api_port = $(etcd_free_port "$W/etcd")
+replication_password_env = PD_KEEPER_TEST_PASSWORD
+CONF
+done
+cluster config set postgresql_parameters.fsync=off postgresql_parameters.shared_buffers=16MB \
+    postgresql_parameters.max_connections=30 >/dev/null 2>&1 || skip_all "the cluster configuration could not be set"
+
+for i in 1 2; do start_keeper "$i"; done
+healthy() {
+    local l
+    l=$(leader)
+    [ -n "$l" ] && [ "$(local_sql "$(index_of "$l")" "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'")" = 1 ]
+}
+all_running() { [ "$(cluster status --json 2>/dev/null | jq '[.members[] | select(.state == "running" and .is_live)] | length')" = 2 ]; }
+if wait_for 90 healthy && wait_for 10 all_running; then tap_ok "bootstrap: one primary, one streaming standby"
+else tap_not_ok "bootstrap" "$(tail -n 5 "$W"/n*/keeper.log)"; skip_all "no healthy cluster"; fi
+L=$(leader)
+LI=$(index_of "$L")
+SI=$((LI % 2 + 1))
+S=n$SI
+local_sql "$LI" "CREATE TABLE t (n int PRIMARY KEY)" >/dev/null
+has_table() { [ "$(local_sql "$SI" "SELECT count(*) FROM pg_class WHERE relname = 't'")" = 1 ]; }
+wait_for 10 has_table
+
+# The standby's receiver frozen (still "streaming" to its keeper), its walsender ended: nothing more reaches it.
+RECEIVER=$(local_sql "$SI" "SELECT pid FROM pg_stat_wal_receiver")
+kill -STOP "$RECEIVER"
+local_sql "$LI" "SELECT pg_terminate_backend(pid) FROM pg_stat_replication" >/dev/null
+no_sender() { [ "$(local_sql "$LI" "SELECT count(*) FROM pg_stat_replication")" = 0 ]; }
+wait_for 10 no_sender
+ACKED=0
+for n in $(seq 1 100); do local_sql "$LI" "INSERT INTO t VALUES ($n)" >/dev/null && ACKED=$((ACKED + 1)); done
+sleep 1.5 # the leader publishes its position; the standby's lag stays far below maximum_lag_on_failover_bytes
+(sleep 2 && kill -CONT "$RECEIVER") &
+
+run_cmd cluster switchover --to "$S" --timeout 40
+echo "# switchover: rc $RC: $OUT"
+expect_rc "switchover --to $S, which lacks the last WAL: refused (exit 1)" 1
+expect_out "  ... naming why" "$S has not received"
+primary_leads() { local l; l=$(leader); [ -n "$l" ] && [ "$(local_sql "$(index_of "$l")" 'SELECT pg_is_in_recovery()')" = f ]; }
+wait_for 60 primary_leads
+NL=$(leader)
+expect_eq "every acknowledged row ($ACKED) is on the leader ($NL) afterwards" \
+    "$(local_sql "$(index_of "$NL")" 'SELECT count(*) FROM t')" "$ACKED"
+if wait_for 60 healthy; then tap_ok "the standby streams again"
+else tap_not_ok "the standby streams again" "$(tail -n 5 "$W"/n*/keeper.log)"; fi
+tap_done
