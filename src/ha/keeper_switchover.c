@@ -220,7 +220,10 @@ hand_over(PdKeeper *keeper, const PdKeeperRead *read, const char *to)
     PdEtcdStatus status = release(keeper, read, to, control.checkpoint_lsn, &err);
     if (status != PD_ETCD_DONE)
     {
-        /* compare failed: the key is no longer ours (nothing to start); unknown: the next tick reads it */
+        /* compare failed: the key is no longer ours; unknown: it may be gone (n2 promoting), so no restart
+           in place on a read that gives no answer: only a read that finds the key ours makes it lead again */
+        keeper->is_leader = false;
+        pd_keeper_guard(keeper, false); /* the postmaster is gone */
         give_up(keeper, read,
                 pd_arena_sprintf(keeper->tick, "the leader key was not released (%s)",
                                  pd_etcd_status_name(status)),

@@ -1,0 +1,105 @@
+#!/bin/bash
+# switchover_unknown.sh - a switchover whose release transaction etcd applies but whose answer the old
+# primary never gets (a proxy in front of etcd for n1 drops every answer but lease keepalives for 12 s once
+# the transaction passed), on two `prodata keeper`s on loopback (real etcd, real PostgreSQL 15). The old
+# primary must not start PostgreSQL again as a primary on a read of etcd that gives no answer: its leader
+# key may be gone (it is), and n2 took it and promoted. Asserted: no instant at which both accept writes.
+source tests/lib/tap.sh
+source tests/lib/etcd.sh
+source tests/lib/keeper_local.sh
+tap_plan 4
+tap_workdir
+W=$TAP_WORKDIR
+BIN=/usr/lib/postgresql/15/bin
+export ETCDCTL_API=3 PD_KEEPER_TEST_PASSWORD=so-s3cret-Pa55 PGCONNECT_TIMEOUT=1
+declare -a KPID PORT
+PROXY=""
+
+cleanup() {
+    local i
+    [ -n "$PROXY" ] && kill "$PROXY" 2>/dev/null
+    for i in 1 2; do
+        [ -n "${KPID[$i]:-}" ] && kill -9 "${KPID[$i]}" 2>/dev/null
+        guard_kill "$i"
+        [ -f "$W/n$i/data/postmaster.pid" ] && kill -9 "$(head -1 "$W/n$i/data/postmaster.pid")" 2>/dev/null
+    done
+    for i in 1 2; do cp "$W/n$i/keeper.log" "${PRODATA_BUILD:-build}/test-logs/switchover_unknown-n$i.log" 2>/dev/null; done
+    cp "$W/proxy.log" "${PRODATA_BUILD:-build}/test-logs/switchover_unknown-proxy.log" 2>/dev/null
+    etcd_cluster_stop "$W/etcd"
+    rm -rf "$W"
+}
+trap cleanup EXIT
+
+skip_all() {
+    while [ "$TAP_COUNT" -lt "$TAP_PLAN" ]; do tap_skip "switchover unknown" "$1"; done
+    tap_done
+    exit
+}
+
+command -v python3 >/dev/null || skip_all "no python3 for the proxy"
+keeper_local_etcd
+PROXY_PORT=$(etcd_free_port "$W/etcd")
+python3 "$TESTS_ROOT/integration/switchover/etcd_blackhole.py" "$PROXY_PORT" "${ENDPOINTS#http://}" "$(echo -n /prodata/su/leader | base64)" 12 "$W/proxy.log" &
+PROXY=$!
+
+leader() { etcdctl --endpoints "$ENDPOINTS" get /prodata/su/leader --print-value-only 2>/dev/null; }
+local_sql() { timeout -s KILL 3 "$BIN/psql" -X -q -At -h "$W/n$1/state" -p "${PORT[$1]}" -U postgres -d postgres -c "$2" 2>/dev/null; }
+cluster() { (cd "$W/n2" && "$PRODATA" cluster "$@"); }
+start_keeper() {
+    (cd "$W/n$1" && exec "$PRODATA" keeper --config prodata.conf >>keeper.log 2>&1) &
+    KPID[$1]=$!
+}
+
+for i in 1 2; do
+    mkdir -p "$W/n$i"
+    [ "$(id -u)" = 0 ] && chown postgres "$W/n$i"
+    PORT[$i]=$(etcd_free_port "$W/etcd")
+    EP=$ENDPOINTS
+    [ "$i" = 1 ] && EP="http://127.0.0.1:$PROXY_PORT"
+    cat >"$W/n$i/prodata.conf" <<CONF
+member_name = n$i
+etcd_endpoints = "$EP"
+cluster_name = su
+data_dir = $W/n$i/data
+state_dir = $W/n$i/state
+pg_port = ${PORT[$i]}
+api_port = $(etcd_free_port "$W/etcd")
+replication_password_env = PD_KEEPER_TEST_PASSWORD
+CONF
+done
+cluster config set postgresql_parameters.fsync=off \
+    >/dev/null 2>&1 || skip_all "the cluster configuration could not be set"
+
+start_keeper 1
+n1_leads() { [ "$(leader)" = n1 ] && [ "$(local_sql 1 'SELECT pg_is_in_recovery()')" = f ]; }
+wait_for 60 n1_leads
+start_keeper 2
+healthy() { [ "$(local_sql 1 "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'")" = 1 ]; }
+all_running() { [ "$(cluster status --json 2>/dev/null | jq '[.members[] | select(.state == "running" and .is_live)] | length')" = 2 ]; }
+if wait_for 90 healthy && wait_for 10 all_running; then tap_ok "bootstrap: n1 primary (its etcd through the proxy), n2 streaming"
+else tap_not_ok "bootstrap" "$(tail -n 5 "$W"/n*/keeper.log)"; skip_all "no healthy cluster"; fi
+local_sql 1 "CREATE TABLE t (node text, at bigint)" >/dev/null
+sleep 1
+
+# Writers straight to each node's address, every 100 ms for 25 s: the times at which each acknowledged a write.
+probe() {
+    local end=$(($(now_ms) + 25000))
+    while [ "$(now_ms)" -lt "$end" ]; do
+        local_sql "$1" "INSERT INTO t VALUES ('n$1', 0)" >/dev/null && echo "$(now_ms)"
+        sleep 0.1
+    done >"$W/acked.n$1"
+}
+probe 1 & P1=$!
+probe 2 & P2=$!
+run_cmd cluster switchover --to n2 --timeout 30
+echo "# switchover: rc $RC: $OUT"
+wait "$P1" "$P2"
+cat "$W/proxy.log" | head -3 | sed 's/^/# proxy: /'
+check "the proxy dropped the answer to the release transaction" grep -q "trigger" "$W/proxy.log"
+expect_eq "n2 leads" "$(leader)" "n2"
+# n2's first acknowledged write after n1's last before the switchover ... overlap: n1 acknowledging after n2 did
+FIRST2=$(head -1 "$W/acked.n2")
+LATE1=$(awk -v f="${FIRST2:-99999999999999}" '$1 >= f' "$W/acked.n1" | wc -l)
+echo "# n2 first acknowledged at ${FIRST2:-never}; n1 acknowledged $LATE1 writes after that (first $(awk -v f="${FIRST2:-99999999999999}" '$1 >= f' "$W/acked.n1" | head -1))"
+expect_eq "no write acknowledged by n1 once n2 acknowledged one (no two primaries)" "$LATE1" "0"
+tap_done
