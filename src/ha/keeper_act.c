@@ -35,11 +35,31 @@ ensure_roster(PdKeeper *keeper)
                 pd_etcd_status_name(outcome.status), err.message);
 }
 
-/* The leader key names this member under a lease that is not the current one: a former process's. */
+/* The leader key names this member under a lease that is not the current one: a former process's. Its
+ * guard fences only at that lease's deadline, so the revoke, which frees the key at once, comes after this
+ * node's PostgreSQL is dead if it may take writes: a standby could otherwise promote while it still does. */
 static void
-revoke_former_lease(PdKeeper *keeper, const PdKeeperRead *read)
+revoke_former_lease(PdKeeper *keeper, const PdKeeperRead *read, const PdNodeStatus *status)
 {
     PdError err = {0};
+    int pid = 0;
+    bool is_down = status->run == PD_NODE_STOPPED || status->run == PD_NODE_CRASHED;
+    bool may_write = status->is_connected ? !status->is_in_recovery : !pd_keeper_is_standby_dir(keeper);
+    if (!is_down && may_write)
+    {
+        pd_keeper_step(keeper, "killing the former process's primary", pd_keeper_ordinary_ms(keeper));
+        if (!pd_fence_kill(pd_node_data_dir(keeper->node), &pid, &err))
+        {
+            pd_logf(PD_LOG_ERROR, "keeper %s: %s; the former lease is left to expire", keeper->name,
+                    err.message);
+            return;
+        }
+        pd_logf(PD_LOG_WARNING,
+                "keeper %s: the primary (postmaster %d) of the former lease killed before "
+                "its revoke",
+                keeper->name, pid);
+        keeper->was_primary = true;
+    }
     PdEtcdOutcome outcome = pd_etcd_lease_revoke(keeper->etcd, read->leader_lease, &err);
     pd_logf(PD_LOG_NOTICE,
             "keeper %s: the leader key holds this member's former lease %" PRIx64 ": revoked (%s)",
@@ -264,7 +284,7 @@ pd_keeper_act(PdKeeper *keeper, const PdKeeperRead *read, const PdNodeStatus *st
     bool is_mine = read->leader != NULL && strcmp(read->leader, keeper->name) == 0;
     if (is_mine && read->leader_lease != pd_keeper_lease_id(keeper))
     {
-        revoke_former_lease(keeper, read);
+        revoke_former_lease(keeper, read, status);
         return;
     }
     keeper->is_leader = is_mine;

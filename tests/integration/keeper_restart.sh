@@ -1,0 +1,102 @@
+#!/bin/bash
+# keeper_restart.sh - a primary's keeper killed (kill -9, its fence guard left running) and started again at
+# once, as a service manager does: the new process finds the leader key under its former process's lease and
+# revokes that lease, which frees the key at once, while the old guard fences only at that lease's deadline
+# (ttl_s 10 here: seconds later). The new keeper must kill its primary BEFORE the revoke: it is frozen
+# (SIGSTOP, a keeper hung at the worst moment) as soon as it logs the revoke, the standby (n0, the smaller
+# name, so it wins the tie) takes over, and a write straight to the old primary must then fail: before the
+# fix it was acknowledged there while n0 took writes too. After SIGCONT the old primary rejoins as a standby.
+# Two `prodata keeper`s on loopback, a real etcd and PostgreSQL 15; skipped, counted, without them.
+source tests/lib/tap.sh
+source tests/lib/etcd.sh
+source tests/lib/keeper_local.sh
+tap_plan 5
+tap_workdir
+W=$TAP_WORKDIR
+BIN=/usr/lib/postgresql/15/bin
+export ETCDCTL_API=3 PD_KEEPER_TEST_PASSWORD=kr-s3cret-Pa55 PGCONNECT_TIMEOUT=2
+declare -a KPID PORT
+
+cleanup() {
+    local i
+    for i in 0 1; do
+        [ -n "${KPID[$i]:-}" ] && kill -CONT "${KPID[$i]}" 2>/dev/null && kill -9 "${KPID[$i]}" 2>/dev/null
+        guard_kill "$i"
+        [ -n "${OLD_GUARD:-}" ] && kill -9 "$OLD_GUARD" 2>/dev/null
+        [ -f "$W/n$i/data/postmaster.pid" ] && kill -9 "$(head -1 "$W/n$i/data/postmaster.pid")" 2>/dev/null
+    done
+    for i in 0 1; do cp "$W/n$i/keeper.log" "${PRODATA_BUILD:-build}/test-logs/keeper-restart-n$i.log" 2>/dev/null; done
+    etcd_cluster_stop "$W/etcd"
+    rm -rf "$W"
+}
+trap cleanup EXIT
+
+skip_all() {
+    while [ "$TAP_COUNT" -lt "$TAP_PLAN" ]; do tap_skip "keeper restart" "$1"; done
+    tap_done
+    exit
+}
+
+keeper_local_etcd
+
+etcd_value() { etcdctl --endpoints "$ENDPOINTS" get "/prodata/kr/$1" --print-value-only 2>/dev/null; }
+# local_sql I SQL: one value from node I as its superuser over its socket (empty on any error).
+local_sql() { timeout -s KILL 5 "$BIN/psql" -X -q -At -v ON_ERROR_STOP=1 -h "$W/n$1/state" -p "${PORT[$1]}" -U postgres -d postgres -c "$2" 2>/dev/null; }
+start_keeper() {
+    (cd "$W/n$1" && exec "$PRODATA" keeper --config prodata.conf >>keeper.log 2>&1) &
+    KPID[$1]=$!
+}
+
+for i in 0 1; do
+    mkdir -p "$W/n$i"
+    [ "$(id -u)" = 0 ] && chown postgres "$W/n$i"
+    PORT[$i]=$(etcd_free_port "$W/etcd")
+    cat >"$W/n$i/prodata.conf" <<CONF
+member_name = n$i
+etcd_endpoints = "$ENDPOINTS"
+cluster_name = kr
+data_dir = $W/n$i/data
+state_dir = $W/n$i/state
+pg_port = ${PORT[$i]}
+api_port = $(etcd_free_port "$W/etcd")
+replication_password_env = PD_KEEPER_TEST_PASSWORD
+CONF
+done
+(cd "$W/n1" && "$PRODATA" cluster config set postgresql_parameters.fsync=off postgresql_parameters.shared_buffers=16MB \
+    postgresql_parameters.max_connections=20 ttl_s=10 >/dev/null) || skip_all "the cluster configuration could not be set"
+
+# n1 initialises the cluster, n0 clones it.
+start_keeper 1
+n1_primary() { [ "$(etcd_value leader)" = n1 ] && [ "$(local_sql 1 'SELECT pg_is_in_recovery()')" = f ]; }
+wait_for 60 n1_primary || skip_all "n1 did not bootstrap a primary: $(tail -n 3 "$W/n1/keeper.log")"
+start_keeper 0
+streams_from() { [ "$(local_sql "$1" "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming' AND application_name <> 'pg_basebackup'")" = 1 ]; }
+if wait_for 90 streams_from 1; then tap_ok "bootstrap: n1 primary, n0 streaming"
+else tap_not_ok "bootstrap: n1 primary, n0 streaming" "$(tail -n 5 "$W"/n*/keeper.log)"; fi
+local_sql 1 "CREATE TABLE t (n int)" >/dev/null
+
+# ---- n1's keeper killed and started again: the revoke of its former lease ---------------------------------
+OLD_GUARD=$(pgrep -P "${KPID[1]}" -f "prodata keeper" | head -1)
+REVOKES=$(grep -c "former lease [0-9a-f]*: revoked" "$W/n1/keeper.log")
+kill -9 "${KPID[1]}"
+start_keeper 1
+revoked() { [ "$(grep -c "former lease [0-9a-f]*: revoked" "$W/n1/keeper.log")" -gt "$REVOKES" ]; }
+if wait_for 20 revoked; then
+    kill -STOP "${KPID[1]}"
+    tap_ok "the restarted keeper revoked its former process's lease (then frozen)"
+else
+    tap_not_ok "the restarted keeper revoked its former process's lease" "$(tail -n 5 "$W/n1/keeper.log")"
+fi
+n0_writable() { [ "$(etcd_value leader)" = n0 ] && [ "$(local_sql 0 'INSERT INTO t VALUES (0) RETURNING n')" = 0 ]; }
+T0=$(now_ms)
+if wait_for 30 n0_writable; then tap_ok "n0 took the leader key and a write in $(seconds_since "$T0") s"
+else tap_not_ok "n0 took the leader key and a write" "leader: $(etcd_value leader)" "$(tail -n 5 "$W/n0/keeper.log")"; fi
+ON_N1=$(local_sql 1 'INSERT INTO t VALUES (1) RETURNING n')
+expect_eq "no write acknowledged by the old primary n1 once n0 takes writes" "${ON_N1:-refused}" refused
+kill -CONT "${KPID[1]}"
+
+# ---- the old primary rejoins ----------------------------------------------------------------------------
+T0=$(now_ms)
+if wait_for 90 streams_from 0; then tap_ok "n1 rejoined as n0's standby in $(seconds_since "$T0") s"
+else tap_not_ok "n1 rejoined as n0's standby" "$(tail -n 8 "$W/n1/keeper.log")"; fi
+tap_done
