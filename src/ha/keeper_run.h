@@ -144,7 +144,8 @@ struct PdKeeper
     char last_leader[PD_KEYS_MEMBER_MAX + 1];
     char following[PD_KEEPER_TARGET_MAX]; /* "host:port" its standby is configured for, "" not yet */
     bool is_in_roster;
-    bool is_fenced; /* the guard killed its postmaster since it last ran */
+    bool may_initialize; /* this process raced for the initialize key and may have won it: initdb allowed */
+    bool is_fenced;      /* the guard killed its postmaster since it last ran */
     int64_t
         stuck_since; /* CLOCK_MONOTONIC ms since its standby stopped streaming from the leader; 0: streams */
     int64_t leaderless_since_ms; /* wall clock when it first saw no leader key; 0: a leader is seen */

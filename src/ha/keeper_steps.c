@@ -393,7 +393,8 @@ initialize(PdKeeper *keeper)
         pd_logf(PD_LOG_WARNING, "keeper %s: initialised, but the leader key was not taken", keeper->name);
 }
 
-/* The initialize key created (absent -> this member's name, no lease: it stays once the cluster exists). */
+/* The initialize key created (absent -> this member's name, no lease: it stays once the cluster exists).
+ * Done or unknown (it may have been written), this process may initialise while the key names it. */
 static bool
 won_initialize(PdKeeper *keeper)
 {
@@ -406,7 +407,19 @@ won_initialize(PdKeeper *keeper)
     PdEtcdOutcome outcome = pd_etcd_cas(keeper->tick, keeper->etcd, &cas, &current, &err);
     pd_logf(PD_LOG_INFO, "keeper %s: the race to initialise the cluster: %s", keeper->name,
             outcome.status == PD_ETCD_DONE ? "won" : pd_etcd_status_name(outcome.status));
+    keeper->may_initialize = outcome.status == PD_ETCD_DONE || outcome.status == PD_ETCD_UNKNOWN;
     return outcome.status == PD_ETCD_DONE;
+}
+
+/* The initialize key names this member, but not from this process: the cluster was initialised before and
+ * this node's data directory is gone. A second cluster would take the leader key and a rejoin would clone
+ * it over the members holding the data: wait for a leader to clone instead. */
+static void
+wait_initialized(PdKeeper *keeper)
+{
+    pd_keeper_wait(keeper,
+                   "a leader to clone: the cluster was initialised by this member before and its data "
+                   "directory is empty (to make a new cluster, delete the initialize key)");
 }
 
 void
@@ -421,7 +434,10 @@ pd_keeper_bootstrap(PdKeeper *keeper, const PdKeeperRead *read)
             clone_from(keeper, leader);
         return;
     }
-    if (read->initializer == NULL ? won_initialize(keeper) : strcmp(read->initializer, keeper->name) == 0)
+    bool is_mine = read->initializer != NULL && strcmp(read->initializer, keeper->name) == 0;
+    if (is_mine && !keeper->may_initialize)
+        wait_initialized(keeper);
+    else if (read->initializer == NULL ? won_initialize(keeper) : is_mine)
         initialize(keeper);
     else
         pd_keeper_wait(keeper, "%s to initialise the cluster",

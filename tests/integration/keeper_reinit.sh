@@ -1,0 +1,111 @@
+#!/bin/bash
+# keeper_reinit.sh - the member that initialised the cluster loses its data directory (a replaced disk) while
+# no leader runs (both keepers stopped, the last primary being the other member): started again, it must
+# wait for a leader to clone, not run initdb and take the leader key with an empty second cluster (docs/ha.md:
+# "a node with an empty data directory that finds [the initialize key], and no leader, waits"). Before the
+# fix it did, and the former primary, started next, found a leader of another system, could not rewind onto
+# it and was cloned from it: every row gone. Two `prodata keeper`s on loopback, a real etcd and PostgreSQL 15;
+# skipped, counted, without them.
+source tests/lib/tap.sh
+source tests/lib/etcd.sh
+source tests/lib/keeper_local.sh
+tap_plan 5
+tap_workdir
+W=$TAP_WORKDIR
+BIN=/usr/lib/postgresql/15/bin
+export ETCDCTL_API=3 PD_KEEPER_TEST_PASSWORD=ki-s3cret-Pa55 PGCONNECT_TIMEOUT=2
+declare -a KPID PORT
+
+cleanup() {
+    local i
+    for i in 1 2; do
+        [ -n "${KPID[$i]:-}" ] && kill -9 "${KPID[$i]}" 2>/dev/null
+        guard_kill "$i"
+        [ -f "$W/n$i/data/postmaster.pid" ] && kill -9 "$(head -1 "$W/n$i/data/postmaster.pid")" 2>/dev/null
+    done
+    for i in 1 2; do cp "$W/n$i/keeper.log" "${PRODATA_BUILD:-build}/test-logs/keeper-reinit-n$i.log" 2>/dev/null; done
+    etcd_cluster_stop "$W/etcd"
+    rm -rf "$W"
+}
+trap cleanup EXIT
+
+skip_all() {
+    while [ "$TAP_COUNT" -lt "$TAP_PLAN" ]; do tap_skip "keeper reinit" "$1"; done
+    tap_done
+    exit
+}
+
+keeper_local_etcd
+
+etcd_value() { etcdctl --endpoints "$ENDPOINTS" get "/prodata/ki/$1" --print-value-only 2>/dev/null; }
+local_sql() { timeout -s KILL 5 "$BIN/psql" -X -q -At -v ON_ERROR_STOP=1 -h "$W/n$1/state" -p "${PORT[$1]}" -U postgres -d postgres -c "$2" 2>/dev/null; }
+start_keeper() {
+    (cd "$W/n$1" && exec "$PRODATA" keeper --config prodata.conf >>keeper.log 2>&1) &
+    KPID[$1]=$!
+}
+# stop_keeper I: SIGTERM (PostgreSQL stopped, the leader key released) and the keeper's exit waited for.
+stop_keeper() {
+    kill -TERM "${KPID[$1]}"
+    wait "${KPID[$1]}" 2>/dev/null
+    KPID[$1]=
+}
+
+for i in 1 2; do
+    mkdir -p "$W/n$i"
+    [ "$(id -u)" = 0 ] && chown postgres "$W/n$i"
+    PORT[$i]=$(etcd_free_port "$W/etcd")
+    cat >"$W/n$i/prodata.conf" <<CONF
+member_name = n$i
+etcd_endpoints = "$ENDPOINTS"
+cluster_name = ki
+data_dir = $W/n$i/data
+state_dir = $W/n$i/state
+pg_port = ${PORT[$i]}
+api_port = $(etcd_free_port "$W/etcd")
+replication_password_env = PD_KEEPER_TEST_PASSWORD
+CONF
+done
+(cd "$W/n1" && "$PRODATA" cluster config set postgresql_parameters.fsync=off postgresql_parameters.shared_buffers=16MB \
+    postgresql_parameters.max_connections=20 >/dev/null) || skip_all "the cluster configuration could not be set"
+
+primary_is() { [ "$(etcd_value leader)" = "n$1" ] && [ "$(local_sql "$1" 'SELECT pg_is_in_recovery()')" = f ]; }
+streams_from() { [ "$(local_sql "$1" "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming' AND application_name <> 'pg_basebackup'")" = 1 ]; }
+start_keeper 1
+wait_for 60 primary_is 1 || skip_all "n1 did not bootstrap a primary: $(tail -n 3 "$W/n1/keeper.log")"
+start_keeper 2
+if wait_for 90 streams_from 1; then tap_ok "bootstrap: n1 initialised the cluster, n2 streams from it"
+else tap_not_ok "bootstrap: n1 initialised the cluster, n2 streams from it" "$(tail -n 5 "$W"/n*/keeper.log)"; fi
+local_sql 1 "CREATE TABLE t (n int); INSERT INTO t SELECT generate_series(1, 100)" >/dev/null
+
+# ---- n2 becomes the primary, then both keepers stop ---------------------------------------------------------
+stop_keeper 1
+if wait_for 30 primary_is 2 && [ "$(local_sql 2 'INSERT INTO t SELECT generate_series(101, 200) RETURNING 1' | wc -l)" = 100 ]; then
+    tap_ok "n1's keeper stopped: n2 took over and took 100 more rows"
+else
+    tap_not_ok "n1's keeper stopped: n2 took over" "leader: $(etcd_value leader)" "$(tail -n 5 "$W/n2/keeper.log")"
+fi
+stop_keeper 2
+
+# ---- n1's data directory lost; n1 started alone, with no leader ------------------------------------------------
+INITS=$(grep -c "initialising the cluster's first primary" "$W/n1/keeper.log")
+rm -rf "$W/n1/data"
+start_keeper 1
+n1_waits() { etcd_value members/n1 | grep -q '"waiting_for":"a leader to clone'; }
+wait_for 20 n1_waits
+expect_eq "n1, its data directory lost, runs no initdb and takes no leader key (it waits for a leader)" \
+    "$(grep -c "initialising the cluster's first primary" "$W/n1/keeper.log") $(etcd_value leader)" "$INITS "
+
+# ---- n2 back: it leads again with every row, n1 clones it -----------------------------------------------------
+start_keeper 2
+if wait_for 60 primary_is 2 && [ "$(local_sql 2 'SELECT count(*) FROM t')" = 200 ]; then
+    tap_ok "n2 leads again with the 200 rows"
+else
+    tap_not_ok "n2 leads again with the 200 rows" "leader: $(etcd_value leader)" "rows on n2: $(local_sql 2 'SELECT count(*) FROM t')" \
+        "$(tail -n 5 "$W/n2/keeper.log")"
+fi
+if wait_for 90 streams_from 2 && [ "$(local_sql 1 'SELECT count(*) FROM t')" = 200 ]; then
+    tap_ok "n1 cloned n2 and streams from it, the 200 rows there"
+else
+    tap_not_ok "n1 cloned n2 and streams from it" "rows on n1: $(local_sql 1 'SELECT count(*) FROM t')" "$(tail -n 5 "$W/n1/keeper.log")"
+fi
+tap_done
