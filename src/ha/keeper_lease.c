@@ -94,6 +94,7 @@ update_fence_locked(PdKeeperLease *lease)
 static void
 lease_granted_locked(PdKeeperLease *lease, int64_t sent_at, int64_t ttl_s)
 {
+    lease->granted_ttl_s = (int)ttl_s;
     lease->lease_valid_until = sent_at + ttl_s * 1000;
     int64_t margin = lease->fence_margin_ms;
     if (margin > ttl_s * 500) /* never more than half the TTL */
@@ -262,13 +263,17 @@ is_overrun_locked(PdKeeper *keeper, int64_t now)
     return true;
 }
 
-/* loop_interval_ms, but at least two renewals within the time from a renewal to its fence deadline */
+/* loop_interval_ms, but at least two renewals within the time from a renewal to its fence deadline, for
+ * the lease in force (a keepalive renews it to the TTL it was granted: a ttl_s changed since applies only to
+ * the next grant, while a new loop_interval_ms applies at once) and for the configuration's TTL */
 static int64_t
 renew_every(const PdKeeperLease *lease)
 {
-    int64_t margin =
-        lease->fence_margin_ms < lease->ttl_s * 500 ? lease->fence_margin_ms : lease->ttl_s * 500;
-    int64_t window = (int64_t)lease->ttl_s * 1000 - margin;
+    int64_t ttl_s = lease->ttl_s;
+    if (lease->lease_id != 0 && lease->granted_ttl_s > 0 && lease->granted_ttl_s < ttl_s)
+        ttl_s = lease->granted_ttl_s;
+    int64_t margin = lease->fence_margin_ms < ttl_s * 500 ? lease->fence_margin_ms : ttl_s * 500;
+    int64_t window = ttl_s * 1000 - margin;
     int64_t every = lease->interval_ms < window / 2 ? lease->interval_ms : window / 2;
     return every > 100 ? every : 100;
 }

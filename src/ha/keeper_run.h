@@ -73,8 +73,9 @@ typedef struct PdKeeperLease
     int64_t alive_until;  /* the loop's: the bound of the step it is in (CLOCK_MONOTONIC ms) */
     const char *step;     /* that step's name (a literal) */
     bool is_overrun_logged;
-    int ttl_s;       /* the configuration's, copied by the loop */
-    int interval_ms; /* a renewal every loop_interval_ms */
+    int ttl_s;         /* the configuration's, copied by the loop */
+    int granted_ttl_s; /* the TTL etcd granted the lease in force (a keepalive renews it to that) */
+    int interval_ms;   /* a renewal every loop_interval_ms */
     int fence_margin_ms;
     bool is_leading;          /* the loop's is_leader, copied by pd_keeper_guard */
     bool is_failsafe;         /* the configuration's failsafe_mode, copied by the loop */
