@@ -87,7 +87,21 @@ pd_keeper_take_leader(PdKeeper *keeper)
     return true;
 }
 
-/* A fresh running standby that could take over once the leader key is free (read known). */
+/* Whether member may take over from this leader by the failover rules: in the synchronous set when there is
+ * one, else within maximum_lag_on_failover_bytes of this leader's last position. */
+static bool
+may_succeed(const PdKeeper *keeper, const PdKeeperRead *read, const PdMemberState *member)
+{
+    if (read->sync.exists && read->sync.members.count > 0)
+        return pd_roster_contains(&read->sync.members, member->name);
+    uint64_t max_lag = (uint64_t)keeper->config.maximum_lag_on_failover_bytes;
+    return member->write_lsn >= keeper->last_write_lsn ||
+           keeper->last_write_lsn - member->write_lsn <= max_lag;
+}
+
+/* A fresh running standby that could take over once the leader key is free (read known). One that the
+ * failover rules keep from taking over would leave the key unused: the recovery killed for nothing, and
+ * started over at each round, never to finish. */
 static bool
 has_successor(const PdKeeper *keeper, const PdKeeperRead *read)
 {
@@ -97,7 +111,8 @@ has_successor(const PdKeeper *keeper, const PdKeeperRead *read)
         const PdMemberState *member = &read->members[i];
         if (strcmp(member->name, keeper->name) != 0 && member->role != PD_MEMBER_ROLE_PRIMARY &&
             strcmp(member->state, "running") == 0 &&
-            now - member->updated_ms <= (int64_t)keeper->config.ttl_s * 2000)
+            now - member->updated_ms <= (int64_t)keeper->config.ttl_s * 2000 &&
+            may_succeed(keeper, read, member))
             return true;
     }
     return false;
