@@ -7,7 +7,7 @@
  * and the snapshot), so every rule is tested without a server too.
  *
  * The rules, on the snapshot's flags:
- *   writable leader   holds_leader && pg_running && !in_recovery
+ *   writable leader   holds_leader && pg_running && !in_recovery, before leader_until (the fence deadline)
  *   healthy replica   pg_running && in_recovery && is_streaming && !holds_leader,
  *                     its replay lag known and within ?lag= (default: the
  *                     cluster's maximum_lag_on_failover_bytes)
@@ -194,10 +194,14 @@ lag_of(const PdKeeperSnapshot *snapshot, bool is_mode_write)
     return snapshot->lag_bytes + (int64_t)unreplayed;
 }
 
+/* The snapshot is the last tick's: a leader whose keeper has not published since its fence deadline passed
+ * (a tick slowed by etcd timeouts) may be fenced already, and another node may lead by now. */
 static bool
-is_writable_leader(const PdKeeperSnapshot *snapshot)
+is_writable_leader(const PdHaApiRequest *request)
 {
-    return snapshot->holds_leader && snapshot->pg_running && !snapshot->in_recovery;
+    const PdKeeperSnapshot *snapshot = &request->snapshot;
+    return snapshot->holds_leader && request->now_mono_ms < snapshot->leader_until_mono_ms &&
+           snapshot->pg_running && !snapshot->in_recovery;
 }
 
 /* A running standby, streaming, within the lag bound; the replayed position counts, as in Patroni. */
@@ -243,7 +247,7 @@ check_status(const PdHaApiRequest *request, Check check, const Query *query)
     switch (check)
     {
         case CHECK_PRIMARY:
-            is_ok = is_writable_leader(snapshot);
+            is_ok = is_writable_leader(request);
             has_tags = false;
             break;
         case CHECK_STANDBY_LEADER: /* no standby clusters here */
@@ -253,7 +257,7 @@ check_status(const PdHaApiRequest *request, Check check, const Query *query)
             is_ok = is_healthy_replica(snapshot, query, false);
             break;
         case CHECK_READ_ONLY:
-            is_ok = is_writable_leader(snapshot) || is_healthy_replica(snapshot, query, false);
+            is_ok = is_writable_leader(request) || is_healthy_replica(snapshot, query, false);
             break;
         case CHECK_SYNC:
             is_ok = snapshot->is_sync_standby && is_healthy_replica(snapshot, query, false);
@@ -262,7 +266,7 @@ check_status(const PdHaApiRequest *request, Check check, const Query *query)
             is_ok = !snapshot->is_sync_standby && is_healthy_replica(snapshot, query, false);
             break;
         case CHECK_READ_ONLY_SYNC:
-            is_ok = is_writable_leader(snapshot) ||
+            is_ok = is_writable_leader(request) ||
                     (snapshot->is_sync_standby && is_healthy_replica(snapshot, query, false));
             break;
         case CHECK_HEALTH:
@@ -273,7 +277,7 @@ check_status(const PdHaApiRequest *request, Check check, const Query *query)
             has_tags = false;
             break;
         case CHECK_READINESS:
-            is_ok = is_writable_leader(snapshot) || is_healthy_replica(snapshot, query, query->is_mode_write);
+            is_ok = is_writable_leader(request) || is_healthy_replica(snapshot, query, query->is_mode_write);
             has_tags = false;
             break;
         case CHECK_PATRONI:

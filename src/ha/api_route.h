@@ -30,7 +30,7 @@ typedef struct PdHaApiRequest
     size_t arg_count;
     bool has_snapshot;         /* the keeper published at least once */
     PdKeeperSnapshot snapshot; /* what it published last */
-    int64_t now_mono_ms;       /* CLOCK_MONOTONIC now, in ms (/liveness) */
+    int64_t now_mono_ms;       /* CLOCK_MONOTONIC now, in ms (/liveness, the leader's fence deadline) */
 } PdHaApiRequest;
 
 typedef struct PdHaApiAnswer

@@ -40,6 +40,8 @@ send_guard_locked(PdKeeper *keeper)
 {
     PdKeeperLease *lease = &keeper->lease;
     int64_t at = 0, now = pd_keeper_now_ms();
+    if (keeper->view != NULL && lease->lease_id != 0) /* the API's leader answers last until the deadline */
+        pd_keeper_view_renewed(keeper->view, lease->lease_id, lease->fence_at);
     if (lease->is_guard_wanted) /* no lease: no writes, fence at once */
         at = lease->fence_at != 0 ? lease->fence_at : now;
     /* a deadline already past is sent again: the guard may have fenced on it and disarmed itself since */
@@ -228,6 +230,8 @@ renew_locked(PdKeeper *keeper)
         lease->lost++;
         send_guard_locked(keeper); /* armed: fences at once (or at the grants' deadline); a new lease once
                                       the loop has seen this */
+        if (keeper->view != NULL)
+            pd_keeper_view_renewed(keeper->view, lease_id, 0); /* the API: not the leader under this lease */
         return;
     }
     pd_logf(PD_LOG_WARNING, "keeper %s: the lease was not renewed (%s): %s; fence in %" PRId64 " ms",

@@ -226,8 +226,10 @@ publish_snapshot(PdKeeper *keeper, const PdKeeperRead *read, const PdNodeStatus 
          !pd_keeper_view_cluster_json(keeper->tick, read->leader, read->members, read->member_count,
                                       &keeper->config, &cluster_json, &err)))
         pd_logf(PD_LOG_WARNING, "keeper %s: the API's documents not made: %s", keeper->name, err.message);
-    int64_t now = pd_keeper_now_ms();
-    PdKeeperSnapshot snapshot = {.holds_leader = keeper->is_leader && pd_keeper_fence_at(keeper) > now,
+    int64_t now = pd_keeper_now_ms(), fence_at = pd_keeper_fence_at(keeper);
+    PdKeeperSnapshot snapshot = {.holds_leader = keeper->is_leader && fence_at > now,
+                                 .lease_id = pd_keeper_lease_id(keeper),
+                                 .leader_until_mono_ms = fence_at,
                                  .pg_running = status->is_connected,
                                  .in_recovery = status->is_connected && status->is_in_recovery,
                                  .is_streaming = state->is_streaming,

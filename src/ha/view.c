@@ -132,6 +132,15 @@ pd_keeper_view_has_snapshot(PdKeeperView *view)
     return has_snapshot;
 }
 
+void
+pd_keeper_view_renewed(PdKeeperView *view, int64_t lease_id, int64_t fence_at_mono_ms)
+{
+    pthread_mutex_lock(&view->mutex);
+    if (view->has_snapshot && lease_id != 0 && view->snapshot.lease_id == lease_id)
+        view->snapshot.leader_until_mono_ms = fence_at_mono_ms;
+    pthread_mutex_unlock(&view->mutex);
+}
+
 bool
 pd_keeper_view_cluster_json(PdArena *arena, const char *leader, const PdMemberState *members, size_t count,
                             const PdClusterConfig *config, char **json, PdError *err)

@@ -9,7 +9,9 @@
  *
  * Fencing publishes first: after fencing, holds_leader=false and
  * pg_running=false are published BEFORE anything else, so the API answers
- * 503 on /primary from then on.
+ * 503 on /primary from then on. The keeper's lease thread also moves the
+ * leader's deadline in the view at each renewal (pd_keeper_view_renewed):
+ * past it the API answers 503 on /primary without waiting for a publish.
  */
 #ifndef PRODATA_HA_VIEW_H
 #define PRODATA_HA_VIEW_H
@@ -50,6 +52,12 @@ typedef struct PdKeeperSnapshot
     /* Additions to KEEPER-IFACE.md section 2; 0 means unknown and is never wrong to publish. */
     int server_version; /* PostgreSQL's server_version_num (150004); /patroni leaves it out while 0 */
     int ttl_s;          /* the cluster config's ttl_s: /liveness allows 3 x ttl_s (0: the default, 3) */
+    /* holds_leader counts only before leader_until_mono_ms (CLOCK_MONOTONIC ms): the fence deadline of the
+       lease it was decided under (lease_id), moved by each renewal of that lease (pd_keeper_view_renewed)
+       and ended by its loss, so a tick that outlasts the deadline (etcd timeouts) never leaves a fenced
+       node answering as the writable leader, nor a slow tick under a renewed lease a leader answering 503 */
+    int64_t lease_id;
+    int64_t leader_until_mono_ms;
 } PdKeeperSnapshot;
 
 /*
@@ -80,6 +88,13 @@ bool pd_keeper_view_read(PdArena *arena, PdKeeperView *view, PdKeeperSnapshot *s
 
 /* Whether anything was published yet. Thread-safe. */
 bool pd_keeper_view_has_snapshot(PdKeeperView *view);
+
+/*
+ * The lease lease_id was renewed up to the fence deadline fence_at_mono_ms (0: it is gone): the snapshot's
+ * leader_until_mono_ms becomes that when the snapshot was decided under this lease; nothing otherwise.
+ * Thread-safe (the keeper's lease thread calls it).
+ */
+void pd_keeper_view_renewed(PdKeeperView *view, int64_t lease_id, int64_t fence_at_mono_ms);
 
 /*
  * The snapshot's cluster document (what /cluster answers) from what a tick

@@ -77,6 +77,7 @@ check_route(PdArena *arena, uint8_t flags, char *line)
                                           .is_paused = flags & 16,
                                           .is_sync_standby = flags & 32,
                                           .tick_mono_ms = (flags & 64) ? 1000 : 0,
+                                          .leader_until_mono_ms = (flags & 64) ? INT64_MAX : 0,
                                           .lag_bytes = (int64_t)(flags % 7) - 1,
                                           .write_lsn = flags,
                                           .maximum_lag_bytes = flags % 3,

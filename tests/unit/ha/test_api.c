@@ -170,6 +170,8 @@ static PdKeeperSnapshot
 leader(void)
 {
     return (PdKeeperSnapshot){.holds_leader = true,
+                              .lease_id = 7,
+                              .leader_until_mono_ms = mono_ms() + 60000,
                               .pg_running = true,
                               .timeline = 3,
                               .write_lsn = 0x3000148,
@@ -292,6 +294,20 @@ test_states(void **state)
     PdKeeperSnapshot lease_lost = leader();
     lease_lost.holds_leader = false; /* PostgreSQL still up, not in recovery: never 200 on /primary */
     cases[count++] = (Case){"lease lost, not yet fenced", lease_lost, true,
+                            "xxxxx"
+                            "x"
+                            "x"
+                            "x"
+                            "x"
+                            "x"
+                            "x"
+                            "o"
+                            "o"
+                            "x"
+                            "oo"};
+    PdKeeperSnapshot past_deadline = leader();
+    past_deadline.leader_until_mono_ms = mono_ms() - 1; /* no publish since its fence deadline passed */
+    cases[count++] = (Case){"leader past its fence deadline", past_deadline, true,
                             "xxxxx"
                             "x"
                             "x"
@@ -703,6 +719,26 @@ test_parameters(void **state)
     assert_int_equal(status_of(fixture, "GET", "/leader?tag_zone=a"), 200);
 }
 
+/* The leader's deadline: /primary 200 only before it; a renewal of the snapshot's lease moves it, a renewal
+ * of another lease does not, the lease's loss ends it at once. */
+static void
+test_leader_deadline(void **state)
+{
+    Fixture *fixture = *state;
+    PdKeeperSnapshot snapshot = leader();
+    snapshot.leader_until_mono_ms = mono_ms() - 1; /* the tick that published it outlasted the deadline */
+    publish(fixture, &snapshot);
+    assert_int_equal(status_of(fixture, "GET", "/primary"), 503);
+    assert_int_equal(status_of(fixture, "GET", "/health"), 200);
+    pd_keeper_view_renewed(fixture->view, 8, mono_ms() + 60000);
+    assert_int_equal(status_of(fixture, "GET", "/primary"), 503);
+    pd_keeper_view_renewed(fixture->view, 7, mono_ms() + 60000);
+    assert_int_equal(status_of(fixture, "OPTIONS", "/primary"), 200);
+    pd_keeper_view_renewed(fixture->view, 7, 0);
+    assert_int_equal(status_of(fixture, "OPTIONS", "/primary"), 503);
+    assert_int_equal(status_of(fixture, "GET", "/read-only"), 503);
+}
+
 /* ---- the view ---- */
 
 static void
@@ -866,6 +902,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lag, setup, teardown),
         cmocka_unit_test_setup_teardown(test_parameters, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_leader_deadline, setup, teardown),
         cmocka_unit_test(test_view),
         cmocka_unit_test_setup_teardown(test_concurrent, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bounds, setup, teardown),
