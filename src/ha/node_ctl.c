@@ -5,11 +5,13 @@
  * caller's bound, and
  * the postmaster's state read without a connection: postmaster.pid names the
  * pid and, on its eighth line, what the postmaster is doing (starting, ready,
- * standby, stopping); a pid file whose process is gone, or is no postgres,
- * was left by a crash. pg_ctl's own -t is set to the bound, and the run is
+ * standby, stopping); a pid file whose process is gone, or is no postgres
+ * working in this data directory (a pid reused by another server on the
+ * host), was left by a crash. pg_ctl's own -t is set to the bound, and the run is
  * ended a second after it in case pg_ctl itself hangs.
  */
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,12 +21,15 @@
 
 #include "ha/node_run.h"
 
+/* pid runs postgres, and not in another data directory than this node's: the postmaster chdir()s to its
+ * own, so a pid reused by another cluster's postmaster on the host is not ours (a working directory we may
+ * not read proves nothing either way: then the command alone decides). */
 static bool
-is_postgres_process(int pid)
+is_postgres_process(const PdNode *node, int pid)
 {
     if (kill(pid, 0) != 0 && errno != EPERM)
         return false;
-    char path[64], command[256] = "";
+    char path[64], command[256] = "", cwd[PATH_MAX], resolved[PATH_MAX];
     snprintf(path, sizeof path, "/proc/%d/cmdline", pid);
     FILE *file = fopen(path, "r");
     if (file == NULL)
@@ -33,7 +38,14 @@ is_postgres_process(int pid)
     fclose(file);
     command[length] = '\0';
     const char *base = strrchr(command, '/') != NULL ? strrchr(command, '/') + 1 : command;
-    return strcmp(base, "postgres") == 0 || strcmp(base, "postmaster") == 0;
+    if (strcmp(base, "postgres") != 0 && strcmp(base, "postmaster") != 0)
+        return false;
+    snprintf(path, sizeof path, "/proc/%d/cwd", pid);
+    ssize_t size = readlink(path, cwd, sizeof cwd - 1);
+    if (size <= 0 || realpath(node->config.data_dir, resolved) == NULL)
+        return true;
+    cwd[size] = '\0';
+    return strcmp(cwd, resolved) == 0;
 }
 
 PdNodeRun
@@ -52,7 +64,7 @@ pd_node_run_state(PdNode *node, int *pid)
     int found = atoi(lines[0]);
     if (found <= 0)
         return PD_NODE_STARTING; /* being written: the postmaster has only just begun */
-    if (!is_postgres_process(found))
+    if (!is_postgres_process(node, found))
         return PD_NODE_CRASHED;
     *pid = found;
     if (strncmp(lines[7], "ready", 5) == 0 || strncmp(lines[7], "standby", 7) == 0)
@@ -62,7 +74,7 @@ pd_node_run_state(PdNode *node, int *pid)
 
 /* Removes path when the pid on its first line is no live postgres. */
 static bool
-remove_stale_lock(const char *path, PdError *err)
+remove_stale_lock(const PdNode *node, const char *path, PdError *err)
 {
     char line[32] = "";
     FILE *file = fopen(path, "r");
@@ -70,7 +82,7 @@ remove_stale_lock(const char *path, PdError *err)
         return true;
     bool is_read = fgets(line, sizeof line, file) != NULL;
     fclose(file);
-    if (is_read && is_postgres_process(atoi(line)))
+    if (is_read && is_postgres_process(node, atoi(line)))
         return true;
     if (unlink(path) != 0 && errno != ENOENT)
         return pd_error_set(err, PD_ERR_IO, "cannot remove the stale %s: %s", path, strerror(errno));
@@ -85,10 +97,10 @@ pd_node_clear_stale_pid(PdNode *node, PdError *err)
         return true;
     char path[PD_NODE_PATH_MAX + 32];
     snprintf(path, sizeof path, "%s/postmaster.pid", node->config.data_dir);
-    if (!remove_stale_lock(path, err))
+    if (!remove_stale_lock(node, path, err))
         return false;
     snprintf(path, sizeof path, "%s/.s.PGSQL.%d.lock", node->config.state_dir, node->config.port);
-    return remove_stale_lock(path, err);
+    return remove_stale_lock(node, path, err);
 }
 
 /* Runs pg_ctl ACTION [extra...] with -t set from timeout_ms; *result filled. */

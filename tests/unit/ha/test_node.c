@@ -423,6 +423,36 @@ test_stop_bounded(void **state)
     assert_int_equal(pd_node_run_state(node_c, &pid), PD_NODE_STOPPED);
 }
 
+/* A stale postmaster.pid whose pid now belongs to another cluster's postmaster on the host (a pid reused
+ * after a crash, several PostgreSQL servers on one machine): not this node's server, which must start. */
+static void
+test_pid_of_another_postgres(void **state)
+{
+    (void)state;
+    PdError err = {0};
+    int pid_b = 0, pid = 0;
+    assert_int_equal(pd_node_run_state(node_b, &pid_b), PD_NODE_READY);
+    assert_int_equal(pd_node_run_state(node_c, &pid), PD_NODE_STOPPED);
+    char from[600], to[600], text[2048] = "";
+    snprintf(from, sizeof from, "%s/postmaster.pid", pd_node_data_dir(node_b));
+    snprintf(to, sizeof to, "%s/postmaster.pid", pd_node_data_dir(node_c));
+    FILE *file = fopen(from, "r");
+    assert_non_null(file);
+    size_t length = fread(text, 1, sizeof text - 1, file);
+    fclose(file);
+    file = fopen(to, "w");
+    assert_non_null(file);
+    assert_int_equal(fwrite(text, 1, length, file), length);
+    fclose(file);
+    assert_int_equal(pd_node_run_state(node_c, &pid), PD_NODE_CRASHED);
+    expect_ok(pd_node_start(node_c, CTL_MS, &err), &err);
+    assert_int_equal(pd_node_run_state(node_c, &pid), PD_NODE_READY);
+    assert_int_not_equal(pid, pid_b);
+    char value[64];
+    assert_true(nodetest_poll(node_c, "SELECT 1", "1", 20, value, sizeof value));
+    expect_ok(pd_node_stop(node_c, CTL_MS, NULL, &err), &err);
+}
+
 static int
 setup(void **state)
 {
@@ -459,13 +489,21 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_bad_configurations),  cmocka_unit_test(test_names_and_lsns),
-        cmocka_unit_test(test_init_primary),        cmocka_unit_test(test_slot),
-        cmocka_unit_test(test_clone_and_stream),    cmocka_unit_test(test_quorum_reload),
-        cmocka_unit_test(test_start_timeout),       cmocka_unit_test(test_promote_and_crash),
-        cmocka_unit_test(test_rewind_refusals),     cmocka_unit_test(test_rewind_follows),
-        cmocka_unit_test(test_interrupted_rewind),  cmocka_unit_test(test_stop_and_drop),
-        cmocka_unit_test(test_restart_after_crash), cmocka_unit_test(test_stop_bounded),
+        cmocka_unit_test(test_bad_configurations),
+        cmocka_unit_test(test_names_and_lsns),
+        cmocka_unit_test(test_init_primary),
+        cmocka_unit_test(test_slot),
+        cmocka_unit_test(test_clone_and_stream),
+        cmocka_unit_test(test_quorum_reload),
+        cmocka_unit_test(test_start_timeout),
+        cmocka_unit_test(test_promote_and_crash),
+        cmocka_unit_test(test_rewind_refusals),
+        cmocka_unit_test(test_rewind_follows),
+        cmocka_unit_test(test_interrupted_rewind),
+        cmocka_unit_test(test_stop_and_drop),
+        cmocka_unit_test(test_restart_after_crash),
+        cmocka_unit_test(test_stop_bounded),
+        cmocka_unit_test(test_pid_of_another_postgres),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
