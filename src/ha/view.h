@@ -53,9 +53,10 @@ typedef struct PdKeeperSnapshot
     int server_version; /* PostgreSQL's server_version_num (150004); /patroni leaves it out while 0 */
     int ttl_s;          /* the cluster config's ttl_s: /liveness allows 3 x ttl_s (0: the default, 3) */
     /* holds_leader counts only before leader_until_mono_ms (CLOCK_MONOTONIC ms): the fence deadline of the
-       lease it was decided under (lease_id), moved by each renewal of that lease (pd_keeper_view_renewed)
-       and ended by its loss, so a tick that outlasts the deadline (etcd timeouts) never leaves a fenced
-       node answering as the writable leader, nor a slow tick under a renewed lease a leader answering 503 */
+       lease it was decided under (lease_id), moved with the guard's while that lease lasts (a renewal, a
+       failsafe round granted: pd_keeper_view_renewed) and ended by its loss, so a tick that outlasts the
+       deadline (etcd timeouts) never leaves a fenced node answering as the writable leader, nor a slow tick
+       under a renewed lease a leader answering 503 */
     int64_t lease_id;
     int64_t leader_until_mono_ms;
 } PdKeeperSnapshot;
