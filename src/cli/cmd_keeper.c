@@ -79,10 +79,11 @@ cmd_keeper(PdArena *arena, const CliArgs *args, PdError *err)
     handle_signals();
     PdHaApi *api = NULL;
     PdKeeper *keeper = NULL;
-    bool ok = pd_keeper_view_new(&options.view, err) &&
-              pd_failsafe_new(settings->member_name, settings->cluster_name, &options.failsafe, err) &&
-              pd_ha_api_start_failsafe(settings->api_listen_address, settings->api_port, options.view,
-                                       options.failsafe, &api, err);
+    bool ok =
+        pd_keeper_view_new(&options.view, err) &&
+        pd_failsafe_new(settings->member_name, settings->cluster_name, password, &options.failsafe, err) &&
+        pd_ha_api_start_failsafe(settings->api_listen_address, settings->api_port, options.view,
+                                 options.failsafe, &api, err);
     if (!ok)
         pd_fence_stop(options.fence);
     else if ((ok = pd_keeper_new(&options, &keeper, err)))

@@ -121,9 +121,18 @@ answer_failsafe(PdHaApi *api, struct MHD_Connection *connection, const Upload *u
     PdArena *arena = pd_arena_new(API_ARENA_BUDGET);
     PdError err = {0};
     PdHaApiAnswer answer = {.status = 503, .body = "{\"detail\":\"the keeper's API is out of memory\"}"};
+    struct timespec wall;
+    clock_gettime(CLOCK_REALTIME, &wall);
+    PdFailsafeIncoming incoming = {
+        .body = upload->data,
+        .length = upload->used,
+        .is_too_large = upload->is_too_large,
+        .signature = MHD_lookup_connection_value(connection, MHD_HEADER_KIND, PD_FAILSAFE_HEADER),
+        .now_ms = now_mono_ms(),
+        .wall_ms = (int64_t)wall.tv_sec * 1000 + wall.tv_nsec / 1000000,
+    };
     if (arena != NULL &&
-        !pd_failsafe_serve(arena, api->failsafe, upload->data, upload->used, upload->is_too_large,
-                           now_mono_ms(), &answer.status, &answer.body, &err))
+        !pd_failsafe_serve(arena, api->failsafe, &incoming, &answer.status, &answer.body, &err))
         answer = (PdHaApiAnswer){.status = 503, .body = "{\"detail\":\"the keeper's API is out of memory\"}"};
     enum MHD_Result result = send_answer(connection, &answer);
     pd_arena_free(arena);

@@ -6,7 +6,12 @@
  * gets one. A grant's expiry is this keeper's CLOCK_MONOTONIC (the caller's
  * now_ms); only durations are read from or written to the network. The
  * request is read strictly with jansson (each problem named by its field),
- * the answers written in a fixed order. Asking the others is
+ * the answers written in a fixed order. A request is served only when it
+ * carries an HMAC-SHA256 of its fields under the cluster's replication
+ * password (a secret every keeper of the cluster has, and a stranger on the
+ * network does not), sent within the replay window of this keeper's wall
+ * clock, for a holder in the roster this keeper last read: a stranger can
+ * neither hold a grant that blocks a takeover nor make one. Asking the others is
  * failsafe_ask.c's; the keeper's use of both is keeper_failsafe.c's.
  */
 #include "ha/failsafe.h"
@@ -18,12 +23,17 @@
 
 #include <curl/curl.h>
 #include <jansson.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 struct PdFailsafe
 {
     pthread_mutex_t lock;
     char self[PD_KEYS_MEMBER_MAX + 1];
     char cluster[PD_FAILSAFE_CLUSTER_MAX + 1];
+    char secret[128];  /* the replication password: set once at pd_failsafe_new, read without the lock */
+    int64_t window_ms; /* a request's sent_ms at most this far from the wall clock */
     bool is_enabled;
     bool is_leading;
     int64_t quiet_until_ms; /* a restart's quiet period: no grant before */
@@ -39,13 +49,17 @@ struct PdFailsafe
 };
 
 bool
-pd_failsafe_new(const char *self, const char *cluster, PdFailsafe **failsafe, PdError *err)
+pd_failsafe_new(const char *self, const char *cluster, const char *secret, PdFailsafe **failsafe,
+                PdError *err)
 {
     if (!pd_keys_check_member(self, err))
         return false;
     if (cluster == NULL || strlen(cluster) > PD_FAILSAFE_CLUSTER_MAX)
         return pd_error_set(err, PD_ERR_INVALID_INPUT, "the cluster's name is longer than %d bytes",
                             PD_FAILSAFE_CLUSTER_MAX);
+    if (secret == NULL || secret[0] == '\0' || strlen(secret) >= sizeof((PdFailsafe *)NULL)->secret)
+        return pd_error_set(err, PD_ERR_INVALID_INPUT,
+                            "the failsafe grants need the replication password (1 to 127 bytes)");
     PdFailsafe *made = calloc(1, sizeof *made);
     if (made == NULL)
         return pd_error_set(err, PD_ERR_NO_MEMORY, "out of memory for the failsafe grant table");
@@ -57,6 +71,8 @@ pd_failsafe_new(const char *self, const char *cluster, PdFailsafe **failsafe, Pd
     pthread_mutex_init(&made->lock, NULL);
     snprintf(made->self, sizeof made->self, "%s", self);
     snprintf(made->cluster, sizeof made->cluster, "%s", cluster);
+    snprintf(made->secret, sizeof made->secret, "%s", secret);
+    made->window_ms = PD_FAILSAFE_WINDOW_MS_DEFAULT;
     made->is_enabled = true;
     made->durable_max_ms = -1;
     *failsafe = made;
@@ -69,6 +85,7 @@ pd_failsafe_free(PdFailsafe *failsafe)
     if (failsafe == NULL)
         return;
     pthread_mutex_destroy(&failsafe->lock);
+    OPENSSL_cleanse(failsafe->secret, sizeof failsafe->secret);
     free(failsafe);
     curl_global_cleanup(); /* libcurl counts its initialisations */
 }
@@ -88,6 +105,14 @@ pd_failsafe_is_enabled(PdFailsafe *failsafe)
     bool is_enabled = failsafe->is_enabled;
     pthread_mutex_unlock(&failsafe->lock);
     return is_enabled;
+}
+
+void
+pd_failsafe_set_window(PdFailsafe *failsafe, int64_t window_ms)
+{
+    pthread_mutex_lock(&failsafe->lock);
+    failsafe->window_ms = window_ms;
+    pthread_mutex_unlock(&failsafe->lock);
 }
 
 void
@@ -187,7 +212,7 @@ refuse_field(const char **field, const char *name, PdError *err, const char *mes
     return pd_error_set(err, PD_ERR_INVALID_INPUT, "%s", message);
 }
 
-/* The three fields of a request from root, each checked; false with *field at the first bad one. */
+/* The four fields of a request from root, each checked; false with *field at the first bad one. */
 static bool
 read_request(PdArena *arena, json_t *root, PdFailsafeRequest *request, const char **field, PdError *err)
 {
@@ -195,8 +220,10 @@ read_request(PdArena *arena, json_t *root, PdFailsafeRequest *request, const cha
     json_t *value;
     json_object_foreach(root, name, value)
     {
-        if (strcmp(name, "holder") != 0 && strcmp(name, "duration_ms") != 0 && strcmp(name, "cluster") != 0)
-            return refuse_field(field, "", err, "unknown field: the fields are holder, duration_ms, cluster");
+        if (strcmp(name, "holder") != 0 && strcmp(name, "duration_ms") != 0 && strcmp(name, "cluster") != 0 &&
+            strcmp(name, "sent_ms") != 0)
+            return refuse_field(field, "", err,
+                                "unknown field: the fields are holder, duration_ms, cluster, sent_ms");
     }
     json_t *holder = json_object_get(root, "holder");
     if (!json_is_string(holder) || !pd_keys_check_member(json_string_value(holder), &(PdError){0}))
@@ -208,6 +235,11 @@ read_request(PdArena *arena, json_t *root, PdFailsafeRequest *request, const cha
     json_t *cluster = json_object_get(root, "cluster");
     if (!json_is_string(cluster) || strlen(json_string_value(cluster)) > PD_FAILSAFE_CLUSTER_MAX)
         return refuse_field(field, "cluster", err, "cluster must be the cluster's name");
+    json_t *sent = json_object_get(root, "sent_ms");
+    if (!json_is_integer(sent) || json_integer_value(sent) < 0)
+        return refuse_field(field, "sent_ms", err,
+                            "sent_ms must be the request's send time, in ms since the epoch");
+    request->sent_ms = (int64_t)json_integer_value(sent);
     request->holder = pd_arena_strdup(arena, json_string_value(holder));
     request->cluster = pd_arena_strdup(arena, json_string_value(cluster));
     request->duration_ms = (int64_t)json_integer_value(duration);
@@ -253,8 +285,9 @@ dumped(PdArena *arena, json_t *root)
 char *
 pd_failsafe_request_json(PdArena *arena, const PdFailsafeRequest *request)
 {
-    return dumped(arena, json_pack("{s:s, s:I, s:s}", "holder", request->holder, "duration_ms",
-                                   (json_int_t)request->duration_ms, "cluster", request->cluster));
+    return dumped(arena, json_pack("{s:s, s:I, s:s, s:I}", "holder", request->holder, "duration_ms",
+                                   (json_int_t)request->duration_ms, "cluster", request->cluster, "sent_ms",
+                                   (json_int_t)request->sent_ms));
 }
 
 static json_t *
@@ -295,16 +328,105 @@ refusal(PdArena *arena, int code, const char *field, const char *message, int *s
     return *json != NULL || pd_error_set(err, PD_ERR_NO_MEMORY, "out of memory for a failsafe answer");
 }
 
-bool
-pd_failsafe_serve(PdArena *arena, PdFailsafe *failsafe, const char *body, size_t length, bool is_too_large,
-                  int64_t now_ms, int *status, const char **json, PdError *err)
+/* The HMAC-SHA256 of the request's fields under the secret into mac (32 bytes). */
+static bool
+hmac_of(const PdFailsafe *failsafe, const PdFailsafeRequest *request, unsigned char mac[32])
 {
-    if (is_too_large || length > PD_FAILSAFE_BODY_MAX)
+    char message[PD_FAILSAFE_BODY_MAX];
+    int length = snprintf(message, sizeof message, "prodata-failsafe\n%s\n%s\n%lld\n%lld", request->cluster,
+                          request->holder, (long long)request->duration_ms, (long long)request->sent_ms);
+    unsigned int used = 0;
+    return length > 0 && (size_t)length < sizeof message &&
+           HMAC(EVP_sha256(), failsafe->secret, (int)strlen(failsafe->secret), (const unsigned char *)message,
+                (size_t)length, mac, &used) != NULL &&
+           used == 32;
+}
+
+bool
+pd_failsafe_sign(PdFailsafe *failsafe, const PdFailsafeRequest *request, char hex[PD_FAILSAFE_HMAC_HEX + 1])
+{
+    unsigned char mac[32];
+    if (!hmac_of(failsafe, request, mac))
+        return false;
+    for (size_t i = 0; i < sizeof mac; i++)
+        snprintf(hex + 2 * i, 3, "%02x", mac[i]);
+    return true;
+}
+
+static int
+hex_digit(char c)
+{
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
+}
+
+/* The signature is the request's under this table's secret (the bytes compared in constant time). */
+static bool
+is_signed(const PdFailsafe *failsafe, const PdFailsafeRequest *request, const char *signature)
+{
+    unsigned char given[32], expected[32];
+    if (strlen(signature) != PD_FAILSAFE_HMAC_HEX)
+        return false;
+    for (size_t i = 0; i < sizeof given; i++)
+    {
+        int high = hex_digit(signature[2 * i]), low = hex_digit(signature[2 * i + 1]);
+        if (high < 0 || low < 0)
+            return false;
+        given[i] = (unsigned char)(high * 16 + low);
+    }
+    return hmac_of(failsafe, request, expected) && CRYPTO_memcmp(given, expected, sizeof given) == 0;
+}
+
+/* holder is in the roster as last read. */
+static bool
+is_roster_member(PdFailsafe *failsafe, const char *holder)
+{
+    pthread_mutex_lock(&failsafe->lock);
+    bool is_member = false;
+    for (size_t i = 0; i < failsafe->roster_count && !is_member; i++)
+        is_member = strcmp(failsafe->roster[i], holder) == 0;
+    pthread_mutex_unlock(&failsafe->lock);
+    return is_member;
+}
+
+/* Why the request is refused with a 403 (into message, *field set), or NULL: signed with this cluster's
+   secret and sent within the window of wall_ms. */
+static const char *
+unauthentic(PdFailsafe *failsafe, const PdFailsafeRequest *request, const PdFailsafeIncoming *incoming,
+            char *message, size_t size, const char **field)
+{
+    *field = "";
+    if (!is_signed(failsafe, request, incoming->signature))
+        return "the " PD_FAILSAFE_HEADER " header is not this request's signature under the cluster's "
+               "replication password";
+    pthread_mutex_lock(&failsafe->lock);
+    int64_t window = failsafe->window_ms;
+    pthread_mutex_unlock(&failsafe->lock);
+    int64_t skew = incoming->wall_ms - request->sent_ms;
+    if (skew <= window && -skew <= window)
+        return NULL;
+    *field = "sent_ms";
+    snprintf(message, size, "sent_ms is %lld ms from this member's clock: at most failsafe_grant_ms (%lld)",
+             (long long)skew, (long long)window);
+    return message;
+}
+
+bool
+pd_failsafe_serve(PdArena *arena, PdFailsafe *failsafe, const PdFailsafeIncoming *incoming, int *status,
+                  const char **json, PdError *err)
+{
+    if (incoming->is_too_large || incoming->length > PD_FAILSAFE_BODY_MAX)
         return refusal(arena, 413, NULL, "a failsafe request is at most 1024 bytes", status, json, err);
+    if (incoming->signature == NULL)
+        return refusal(arena, 401, NULL,
+                       "a failsafe request carries the " PD_FAILSAFE_HEADER " header (docs/ha.md)", status,
+                       json, err);
     PdFailsafeRequest request;
     const char *field = "";
     PdError bad = {0};
-    if (!pd_failsafe_request_parse(arena, body, length, &request, &field, &bad))
+    if (!pd_failsafe_request_parse(arena, incoming->body, incoming->length, &request, &field, &bad))
     {
         if (bad.code == PD_ERR_NO_MEMORY)
             return pd_error_set(err, PD_ERR_NO_MEMORY, "out of memory for a failsafe answer");
@@ -312,7 +434,14 @@ pd_failsafe_serve(PdArena *arena, PdFailsafe *failsafe, const char *body, size_t
     }
     if (strcmp(request.cluster, failsafe->cluster) != 0) /* set once at pd_failsafe_new: no lock needed */
         return refusal(arena, 400, "cluster", "cluster is not this keeper's cluster", status, json, err);
-    PdFailsafeGrant grant = pd_failsafe_grant(failsafe, request.holder, request.duration_ms, now_ms);
+    char message[160];
+    const char *why = unauthentic(failsafe, &request, incoming, message, sizeof message, &field);
+    if (why != NULL)
+        return refusal(arena, 403, field, why, status, json, err);
+    PdFailsafeGrant grant = {.remaining_ms = -1,
+                             .reason = "the holder is not a member of the roster this member last read"};
+    if (is_roster_member(failsafe, request.holder))
+        grant = pd_failsafe_grant(failsafe, request.holder, request.duration_ms, incoming->now_ms);
     *status = grant.is_granted ? 200 : 409;
     *json = dumped(arena, answer_document(&grant, request.duration_ms));
     return *json != NULL || pd_error_set(err, PD_ERR_NO_MEMORY, "out of memory for a failsafe answer");

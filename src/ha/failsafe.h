@@ -11,13 +11,18 @@
  * read, and what the keeper last knew of its own grants, for publishing.
  *
  * The documents (every field required, no other field):
- *   request  {"holder": "n1", "duration_ms": 3000, "cluster": "main"}
+ *   request  {"holder": "n1", "duration_ms": 3000, "cluster": "main", "sent_ms": 1764500000000}
+ *            with the header X-Prodata-Failsafe-Hmac: hex HMAC-SHA256 under the cluster's
+ *            replication password of "prodata-failsafe\n" cluster "\n" holder "\n" duration_ms
+ *            "\n" sent_ms (pd_failsafe_sign)
  *   answers  200 {"granted": true, "duration_ms": 3000}
  *            409 {"granted": false, "holder": "n2" or null, "remaining_ms": 1200 or null,
  *                 "reason": "..."}
- *            400 {"detail": "...", "field": "duration_ms"}, 413 {"detail": "..."}
- * Only durations cross the network: the requester counts a grant from the
- * moment it sent the request.
+ *            400 {"detail": "...", "field": "duration_ms"}, 413 {"detail": "..."},
+ *            401 {"detail": "..."} (no header), 403 {"detail": "..."} (a wrong one, or sent_ms
+ *            further from this keeper's wall clock than the replay window)
+ * Only durations decide a grant: the requester counts a grant from the
+ * moment it sent the request. sent_ms (wall clock) only bounds a replay.
  */
 #ifndef PRODATA_HA_FAILSAFE_H
 #define PRODATA_HA_FAILSAFE_H
@@ -37,7 +42,12 @@ enum
     PD_FAILSAFE_URL_MAX = 300,            /* bytes of a member's api_url */
     PD_FAILSAFE_PEERS_MAX = 64,           /* the roster's most (PD_ROSTER_MAX) */
     PD_FAILSAFE_CLUSTER_MAX = 128,
+    PD_FAILSAFE_WINDOW_MS_DEFAULT = 3000, /* the replay window until pd_failsafe_set_window */
+    PD_FAILSAFE_HMAC_HEX = 64,            /* hex digits of an HMAC-SHA256 */
 };
+
+/* The request header carrying the signature. */
+#define PD_FAILSAFE_HEADER "X-Prodata-Failsafe-Hmac"
 
 typedef struct PdFailsafe PdFailsafe;
 
@@ -55,7 +65,19 @@ typedef struct PdFailsafeRequest
     const char *holder; /* a member name */
     int64_t duration_ms;
     const char *cluster;
+    int64_t sent_ms; /* the requester's wall clock (ms since the epoch) when it signed */
 } PdFailsafeRequest;
+
+/* One POST /failsafe as the API received it. */
+typedef struct PdFailsafeIncoming
+{
+    const char *body;
+    size_t length;
+    bool is_too_large;     /* longer than PD_FAILSAFE_BODY_MAX and cut */
+    const char *signature; /* the PD_FAILSAFE_HEADER header's value, NULL when absent */
+    int64_t now_ms;        /* this keeper's CLOCK_MONOTONIC: the grant's expiry */
+    int64_t wall_ms;       /* its wall clock: sent_ms checked against it (replay only) */
+} PdFailsafeIncoming;
 
 /* One member the keeper may ask: its name and API address ("" unknown). */
 typedef struct PdFailsafePeer
@@ -65,17 +87,24 @@ typedef struct PdFailsafePeer
 } PdFailsafePeer;
 
 /*
- * A table for member self of cluster (both copied), empty, enabled. Also
- * initialises libcurl (pd_failsafe_ask). *failsafe freed by pd_failsafe_free.
- * Errors: PD_ERR_INVALID_INPUT (self not a member name, cluster too long),
- * PD_ERR_NO_MEMORY.
+ * A table for member self of cluster (both copied), empty, enabled, signing
+ * and checking requests with secret (the cluster's replication password,
+ * copied, wiped at free, never written anywhere). Also initialises libcurl
+ * (pd_failsafe_ask). *failsafe freed by pd_failsafe_free. Errors:
+ * PD_ERR_INVALID_INPUT (self not a member name, cluster too long, secret
+ * empty), PD_ERR_NO_MEMORY.
  */
-bool pd_failsafe_new(const char *self, const char *cluster, PdFailsafe **failsafe, PdError *err);
+bool pd_failsafe_new(const char *self, const char *cluster, const char *secret, PdFailsafe **failsafe,
+                     PdError *err);
 void pd_failsafe_free(PdFailsafe *failsafe);
 
 /* failsafe_mode: off, every request is refused ("failsafe_mode is off"). */
 void pd_failsafe_set_enabled(PdFailsafe *failsafe, bool is_enabled);
 bool pd_failsafe_is_enabled(PdFailsafe *failsafe);
+
+/* How far a request's sent_ms may be from this keeper's wall clock (failsafe_grant_ms in effect): a
+ * replay's bound, never a safety condition. */
+void pd_failsafe_set_window(PdFailsafe *failsafe, int64_t window_ms);
 
 /* This member holds the leader key, or may (it is taking it, or taking it back): every grant to another
  * member is refused while true. */
@@ -106,13 +135,21 @@ PdFailsafeGrant pd_failsafe_current(PdFailsafe *failsafe, int64_t now_ms);
 void pd_failsafe_release(PdFailsafe *failsafe);
 
 /*
- * The answer to one POST /failsafe: body (length bytes; is_too_large: it was
- * longer than PD_FAILSAFE_BODY_MAX and cut) read strictly, the grant asked of
- * the table at now_ms. *status is 200, 409, 400 or 413, *json the answer in
- * arena. False only out of memory (PD_ERR_NO_MEMORY).
+ * The answer to one POST /failsafe: 413 for a body cut, 401 without a
+ * signature, the body read strictly (400 naming the field, or the cluster
+ * not this one's), 403 for a signature that is not the request's under this
+ * table's secret (compared in constant time) or a sent_ms further than the
+ * window from wall_ms, 409 for a holder not in the roster last read, then
+ * the grant asked of the table at now_ms (200 or 409). *json is the answer
+ * in arena. False only out of memory (PD_ERR_NO_MEMORY).
  */
-bool pd_failsafe_serve(PdArena *arena, PdFailsafe *failsafe, const char *body, size_t length,
-                       bool is_too_large, int64_t now_ms, int *status, const char **json, PdError *err);
+bool pd_failsafe_serve(PdArena *arena, PdFailsafe *failsafe, const PdFailsafeIncoming *incoming, int *status,
+                       const char **json, PdError *err);
+
+/* The request's signature under failsafe's secret: PD_FAILSAFE_HMAC_HEX lowercase hex digits and a NUL
+ * into hex. False when it could not be computed (OpenSSL). */
+bool pd_failsafe_sign(PdFailsafe *failsafe, const PdFailsafeRequest *request,
+                      char hex[PD_FAILSAFE_HMAC_HEX + 1]);
 
 /*
  * Reads a request strictly. On failure *field names the field at fault
@@ -152,6 +189,7 @@ bool pd_failsafe_writable(PdFailsafe *failsafe, int64_t now_ms, char *granted_by
 /* One round: every peer with an address asked at once for a grant to holder. */
 typedef struct PdFailsafeRound
 {
+    PdFailsafe *signer; /* the table whose secret signs the request (this keeper's) */
     const char *holder;
     const char *cluster;
     int64_t duration_ms;

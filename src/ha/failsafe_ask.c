@@ -6,13 +6,16 @@
  * that is gone). The send time is read before the first request leaves: the
  * requester counts each grant from then, which is earlier than any granter's
  * receipt. Anything but a clear grant (a refusal, a timeout, a connection
- * refused, a document not expected) counts as no grant. libcurl never
+ * refused, a document not expected) counts as no grant. Each request is
+ * signed (pd_failsafe_sign, the header PD_FAILSAFE_HEADER) with this
+ * keeper's table's secret and carries its wall-clock send time. libcurl never
  * signals and never uses the proxy variables; its handles live only for the
  * round, so the caller's thread owns nothing after it.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <curl/curl.h>
 
@@ -121,22 +124,52 @@ end_exchanges(CURLM *multi, Exchange *exchanges, size_t count)
         }
 }
 
+/* The wall clock in ms since the epoch (the request's sent_ms: a replay's bound at the granter). */
+static int64_t
+wall_ms(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}
+
+/* The request's body and its signature header into body and header; false when it cannot be made. */
+static bool
+make_request(const PdFailsafeRound *round, char *body, size_t body_size, char *header, size_t header_size)
+{
+    PdFailsafeRequest request = {.holder = round->holder,
+                                 .duration_ms = round->duration_ms,
+                                 .cluster = round->cluster,
+                                 .sent_ms = wall_ms()};
+    char hex[PD_FAILSAFE_HMAC_HEX + 1];
+    int length = snprintf(body, body_size,
+                          "{\"holder\":\"%s\",\"duration_ms\":%lld,\"cluster\":\"%s\",\"sent_ms\":%lld}",
+                          request.holder, (long long)request.duration_ms, request.cluster,
+                          (long long)request.sent_ms); /* names are [a-z0-9_-]: nothing to escape */
+    if (length < 0 || (size_t)length >= body_size || !pd_failsafe_sign(round->signer, &request, hex))
+        return false;
+    snprintf(header, header_size, "%s: %s", PD_FAILSAFE_HEADER, hex);
+    return true;
+}
+
 bool
 pd_failsafe_ask(PdFailsafeRound *round, PdError *err)
 {
     round->granted_count = 0;
     memset(round->granted, 0, sizeof round->granted);
     round->sent_ms = pd_fence_now_ms();
-    char body[PD_FAILSAFE_BODY_MAX + 1];
-    int length = snprintf(body, sizeof body, "{\"holder\":\"%s\",\"duration_ms\":%lld,\"cluster\":\"%s\"}",
-                          round->holder, (long long)round->duration_ms, round->cluster);
-    if (length < 0 || (size_t)length >= sizeof body) /* names are [a-z0-9_-]: nothing to escape */
-        return pd_error_set(err, PD_ERR_INTERNAL, "a failsafe request longer than %d bytes",
+    char body[PD_FAILSAFE_BODY_MAX + 1], header[PD_FAILSAFE_HMAC_HEX + 64];
+    if (!make_request(round, body, sizeof body, header, sizeof header))
+        return pd_error_set(err, PD_ERR_INTERNAL,
+                            "a failsafe request could not be made (longer than %d bytes, "
+                            "or not signed)",
                             PD_FAILSAFE_BODY_MAX);
     Exchange *exchanges = calloc(round->peer_count > 0 ? round->peer_count : 1, sizeof *exchanges);
     CURLM *multi = curl_multi_init();
     struct curl_slist *headers = curl_slist_append(NULL, "Content-Type: application/json");
-    bool ok = exchanges != NULL && multi != NULL && headers != NULL;
+    struct curl_slist *signed_headers = headers != NULL ? curl_slist_append(headers, header) : NULL;
+    headers = signed_headers != NULL ? signed_headers : headers;
+    bool ok = exchanges != NULL && multi != NULL && signed_headers != NULL;
     size_t added = 0;
     for (size_t i = 0; ok && i < round->peer_count && i < PD_FAILSAFE_PEERS_MAX; i++)
     {

@@ -108,6 +108,7 @@ pd_keeper_failsafe_start(PdKeeper *keeper)
 {
     if (keeper->failsafe == NULL)
         return;
+    pd_failsafe_set_window(keeper->failsafe, pd_cluster_config_grant_ms(&keeper->config));
     keeper->failsafe_recorded_ms = read_recorded(keeper);
     int64_t longest = keeper->failsafe_recorded_ms > pd_cluster_config_grant_ms(&keeper->config)
                           ? keeper->failsafe_recorded_ms
@@ -128,6 +129,7 @@ pd_keeper_failsafe_learn(PdKeeper *keeper, const PdKeeperRead *read)
     if (pd_cluster_config_grant_ms(&keeper->config) > keeper->failsafe_recorded_ms)
         record_grant_ms(keeper, keeper->failsafe_quiet_until);
     pd_failsafe_set_enabled(keeper->failsafe, keeper->config.is_failsafe);
+    pd_failsafe_set_window(keeper->failsafe, pd_cluster_config_grant_ms(&keeper->config));
     if (read->has_roster)
         pd_failsafe_set_roster(keeper->failsafe, read->roster.names, read->roster.count);
     for (size_t i = 0; i < read->member_count; i++)
@@ -153,7 +155,8 @@ round_for_self(PdKeeper *keeper, int64_t grant_ms, int timeout_ms, bool is_taker
     granted_by[0] = '\0';
     if (is_taker && !own.is_granted)
         return; /* it holds a live grant to another: it must not take the key */
-    PdFailsafeRound round = {.holder = keeper->name,
+    PdFailsafeRound round = {.signer = keeper->failsafe,
+                             .holder = keeper->name,
                              .cluster = keeper->settings->cluster_name,
                              .duration_ms = grant_ms,
                              .timeout_ms = timeout_ms,

@@ -145,7 +145,9 @@ check_failsafe(PdArena *arena, uint8_t flags, const char *body, size_t length)
 {
     PdFailsafe *failsafe = NULL;
     PdError err = {0};
-    FUZZ_ASSERT(pd_failsafe_new("n2", "main", &failsafe, &err), "table: %s", err.message);
+    FUZZ_ASSERT(pd_failsafe_new("n2", "main", "so-s3cret-Pa55", &failsafe, &err), "table: %s", err.message);
+    const char *roster[] = {"n1", "n2", "n3"};
+    pd_failsafe_set_roster(failsafe, roster, 3);
     if (flags & 1)
         pd_failsafe_grant(failsafe, "n3", 3000, 1000);
     pd_failsafe_set_leading(failsafe, (flags & 2) != 0);
@@ -153,9 +155,24 @@ check_failsafe(PdArena *arena, uint8_t flags, const char *body, size_t length)
     int status = 0;
     const char *json = NULL;
     bool is_too_large = (flags & 8) != 0 && length > 0;
-    FUZZ_ASSERT(pd_failsafe_serve(arena, failsafe, body, length, is_too_large, 2000, &status, &json, &err),
-                "no answer: %s", err.message);
-    FUZZ_ASSERT(status == 200 || status == 409 || status == 400 || status == 413, "status %d", status);
+    PdFailsafeIncoming incoming = {.body = body,
+                                   .length = length,
+                                   .is_too_large = is_too_large,
+                                   .signature = (flags & 16) != 0 ? NULL : "00",
+                                   .now_ms = 2000,
+                                   .wall_ms = 1764500000000};
+    char hex[PD_FAILSAFE_HMAC_HEX + 1];
+    PdFailsafeRequest signable;
+    const char *at = NULL;
+    if ((flags & 32) != 0 && pd_failsafe_request_parse(arena, body, length, &signable, &at, &(PdError){0}) &&
+        pd_failsafe_sign(failsafe, &signable, hex))
+        incoming.signature = hex; /* a signed one: the table's rules decide */
+    FUZZ_ASSERT(pd_failsafe_serve(arena, failsafe, &incoming, &status, &json, &err), "no answer: %s",
+                err.message);
+    FUZZ_ASSERT(status == 200 || status == 409 || status == 400 || status == 401 || status == 403 ||
+                    status == 413,
+                "status %d", status);
+    FUZZ_ASSERT(status != 200 || incoming.signature == hex, "a 200 for a request not signed");
     json_t *root = json_loads(json, 0, NULL);
     FUZZ_ASSERT(json_is_object(root), "the body is not a JSON object: %s", json);
     json_decref(root);

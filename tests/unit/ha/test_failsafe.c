@@ -31,12 +31,14 @@
 #include "ha/fence.h"
 #include "testing.h"
 
+#define SECRET "so-s3cret-Pa55"
+
 static PdFailsafe *
 table(const char *self)
 {
     PdFailsafe *made = NULL;
     PdError err = {0};
-    if (!pd_failsafe_new(self, "main", &made, &err))
+    if (!pd_failsafe_new(self, "main", SECRET, &made, &err))
         fail_msg("pd_failsafe_new: %s", err.message);
     return made;
 }
@@ -135,11 +137,13 @@ test_request(void **state)
     PdFailsafeRequest request;
     const char *field = NULL;
     PdError err = {0};
-    const char *good = "{\"holder\":\"n1\",\"duration_ms\":3000,\"cluster\":\"main\"}";
+    const char *good =
+        "{\"holder\":\"n1\",\"duration_ms\":3000,\"cluster\":\"main\",\"sent_ms\":1764500000000}";
     assert_true(pd_failsafe_request_parse(arena, good, strlen(good), &request, &field, &err));
     assert_string_equal(request.holder, "n1");
     assert_int_equal(request.duration_ms, 3000);
     assert_string_equal(request.cluster, "main");
+    assert_int_equal(request.sent_ms, 1764500000000);
     assert_string_equal(pd_failsafe_request_json(arena, &request), good); /* round trip, same order */
     expect_bad(arena, "[1]", "", "not a JSON object");
     expect_bad(arena, "{\"holder\":\"n1\",", "", "not a JSON object");
@@ -155,6 +159,10 @@ test_request(void **state)
     expect_bad(arena, "{\"holder\":\"n1\",\"duration_ms\":3000.5,\"cluster\":\"main\"}", "duration_ms",
                "an integer");
     expect_bad(arena, "{\"holder\":\"n1\",\"duration_ms\":3000}", "cluster", "cluster's name");
+    expect_bad(arena, "{\"holder\":\"n1\",\"duration_ms\":3000,\"cluster\":\"main\"}", "sent_ms",
+               "send time");
+    expect_bad(arena, "{\"holder\":\"n1\",\"duration_ms\":3000,\"cluster\":\"main\",\"sent_ms\":\"1\"}",
+               "sent_ms", "send time");
     expect_bad(arena, "{\"holder\":\"n1\",\"duration_ms\":3000,\"cluster\":\"main\",\"x\":1}", "",
                "unknown field");
     expect_bad(arena, "{\"holder\":\"n1\",\"holder\":\"n2\",\"duration_ms\":3000,\"cluster\":\"main\"}", "",
@@ -169,17 +177,53 @@ test_request(void **state)
     pd_arena_free(arena);
 }
 
+enum
+{
+    WALL = 1764500000000, /* the granter's wall clock in test_serve */
+};
+
+/* A request's body at sent_ms, and its signature under secret into hex. */
+static const char *
+signed_body(PdArena *arena, const char *holder, const char *cluster, int64_t sent_ms, const char *secret,
+            char *hex)
+{
+    PdFailsafe *signer = NULL;
+    PdError err = {0};
+    assert_true(pd_failsafe_new("n9", "main", secret, &signer, &err));
+    PdFailsafeRequest request = {
+        .holder = holder, .duration_ms = 3000, .cluster = cluster, .sent_ms = sent_ms};
+    assert_true(pd_failsafe_sign(signer, &request, hex));
+    pd_failsafe_free(signer);
+    return pd_failsafe_request_json(arena, &request);
+}
+
 static void
-serve(PdArena *arena, PdFailsafe *fs, const char *body, bool is_too_large, int64_t now, int expected,
-      const char *part)
+serve_signed(PdArena *arena, PdFailsafe *fs, const char *body, const char *signature, bool is_too_large,
+             int64_t now, int expected, const char *part)
 {
     int status = 0;
     const char *json = NULL;
     PdError err = {0};
-    assert_true(pd_failsafe_serve(arena, fs, body, strlen(body), is_too_large, now, &status, &json, &err));
+    PdFailsafeIncoming incoming = {.body = body,
+                                   .length = strlen(body),
+                                   .is_too_large = is_too_large,
+                                   .signature = signature,
+                                   .now_ms = now,
+                                   .wall_ms = WALL};
+    assert_true(pd_failsafe_serve(arena, fs, &incoming, &status, &json, &err));
     if (status != expected)
         fail_msg("%s: status %d, not %d: %s", body, status, expected, json);
     assert_contains(json, part);
+}
+
+/* A request for holder (duration 3000) sent now by the granter's clock, signed with the cluster's secret. */
+static void
+serve(PdArena *arena, PdFailsafe *fs, const char *holder, const char *cluster, int64_t now, int expected,
+      const char *part)
+{
+    char hex[PD_FAILSAFE_HMAC_HEX + 1];
+    const char *body = signed_body(arena, holder, cluster, WALL - 40, SECRET, hex);
+    serve_signed(arena, fs, body, hex, false, now, expected, part);
 }
 
 static void
@@ -188,19 +232,68 @@ test_serve(void **state)
     (void)state;
     PdArena *arena = pd_arena_new(0);
     PdFailsafe *fs = table("n2");
-    serve(arena, fs, "{\"holder\":\"n1\",\"duration_ms\":3000,\"cluster\":\"main\"}", false, 100, 200,
-          "{\"granted\":true,\"duration_ms\":3000}");
-    serve(arena, fs, "{\"holder\":\"n3\",\"duration_ms\":3000,\"cluster\":\"main\"}", false, 1100, 409,
+    const char *roster[] = {"n1", "n2", "n3"};
+    pd_failsafe_set_roster(fs, roster, 3);
+    serve(arena, fs, "n1", "main", 100, 200, "{\"granted\":true,\"duration_ms\":3000}");
+    serve(arena, fs, "n3", "main", 1100, 409,
           "{\"granted\":false,\"holder\":\"n1\",\"remaining_ms\":2000,\"reason\":");
-    serve(arena, fs, "{\"holder\":\"n3\",\"duration_ms\":3000,\"cluster\":\"other\"}", false, 1100, 400,
-          "\"field\":\"cluster\"");
-    serve(arena, fs, "{\"holder\":\"n3\",\"duration_ms\":-1,\"cluster\":\"main\"}", false, 1100, 400,
-          "{\"detail\":\"duration_ms must be an integer from 1 to 600000\",\"field\":\"duration_ms\"}");
-    serve(arena, fs, "{", false, 1100, 400, "not a JSON object");
-    serve(arena, fs, "{\"holder\":\"n3\"}", true, 1100, 413, "at most 1024 bytes");
+    serve(arena, fs, "n3", "other", 1100, 400, "\"field\":\"cluster\"");
+    serve_signed(
+        arena, fs, "{\"holder\":\"n3\",\"duration_ms\":-1,\"cluster\":\"main\",\"sent_ms\":1}", "00", false,
+        1100, 400,
+        "{\"detail\":\"duration_ms must be an integer from 1 to 600000\",\"field\":\"duration_ms\"}");
+    serve_signed(arena, fs, "{\"holder\":\"n3\",\"duration_ms\":3000,\"cluster\":\"main\"}", "00", false,
+                 1100, 400, "\"field\":\"sent_ms\"");
+    serve_signed(arena, fs, "{", "00", false, 1100, 400, "not a JSON object");
+    serve_signed(arena, fs, "{\"holder\":\"n3\"}", "00", true, 1100, 413, "at most 1024 bytes");
     pd_failsafe_set_leading(fs, true);
-    serve(arena, fs, "{\"holder\":\"n3\",\"duration_ms\":3000,\"cluster\":\"main\"}", false, 9000, 409,
-          "\"holder\":\"n2\",\"remaining_ms\":null");
+    serve(arena, fs, "n3", "main", 9000, 409, "\"holder\":\"n2\",\"remaining_ms\":null");
+    pd_failsafe_free(fs);
+    pd_arena_free(arena);
+}
+
+/* A stranger's requests: no signature (401), a wrong one or another password's (403), a replay outside the
+ * window (403), a holder not in the roster (409). None of them leaves a grant that would block a taker. */
+static void
+test_stranger(void **state)
+{
+    (void)state;
+    PdArena *arena = pd_arena_new(0);
+    PdFailsafe *fs = table("n2");
+    const char *roster[] = {"n1", "n2", "n3"};
+    pd_failsafe_set_roster(fs, roster, 3);
+    char hex[PD_FAILSAFE_HMAC_HEX + 1], other[PD_FAILSAFE_HMAC_HEX + 1];
+    const char *body = signed_body(arena, "n1", "main", WALL, SECRET, hex);
+    serve_signed(arena, fs, body, NULL, false, 100, 401, PD_FAILSAFE_HEADER);
+    serve_signed(arena, fs, body, "", false, 100, 403, "not this request's signature");
+    serve_signed(arena, fs, body, "zz", false, 100, 403, "not this request's signature");
+    signed_body(arena, "n1", "main", WALL, "another-password", other);
+    serve_signed(arena, fs, body, other, false, 100, 403, "not this request's signature");
+    char flipped[PD_FAILSAFE_HMAC_HEX + 1];
+    snprintf(flipped, sizeof flipped, "%s", hex);
+    flipped[10] = flipped[10] == '0' ? '1' : '0';
+    serve_signed(arena, fs, body, flipped, false, 100, 403, "not this request's signature");
+    /* a signature of n1's request does not sign n3's, nor another duration */
+    const char *n3 = signed_body(arena, "n3", "main", WALL, SECRET, other);
+    serve_signed(arena, fs, n3, hex, false, 100, 403, "not this request's signature");
+    /* sent further than the window (3000 by default, then failsafe_grant_ms) from the granter's clock */
+    body = signed_body(arena, "n1", "main", WALL - 3001, SECRET, hex);
+    serve_signed(arena, fs, body, hex, false, 100, 403, "\"field\":\"sent_ms\"");
+    body = signed_body(arena, "n1", "main", WALL + 3001, SECRET, hex);
+    serve_signed(arena, fs, body, hex, false, 100, 403, "-3001 ms from this member's clock");
+    pd_failsafe_set_window(fs, 5000);
+    serve_signed(arena, fs, body, hex, false, 100, 200, "\"granted\":true");
+    pd_failsafe_release(fs); /* not its own: kept */
+    assert_string_equal(pd_failsafe_current(fs, 200).holder, "n1");
+    /* signed, but for a member not in the roster last read: refused, named, nothing held */
+    PdFailsafe *empty = table("n2");
+    body = signed_body(arena, "x9", "main", WALL, SECRET, hex);
+    serve_signed(arena, empty, body, hex, false, 100, 409, "not a member of the roster");
+    pd_failsafe_set_roster(empty, roster, 3);
+    serve_signed(arena, empty, body, hex, false, 100, 409, "not a member of the roster");
+    assert_string_equal(pd_failsafe_current(empty, 100).holder, "");
+    assert_true(pd_failsafe_grant(empty, "n2", 3000, 150).is_granted); /* a taker's own grant: not blocked */
+    pd_failsafe_free(empty);
     pd_failsafe_free(fs);
     pd_arena_free(arena);
 }
@@ -430,6 +523,8 @@ server_start(Server *server, const char *self)
 {
     PdError err = {0};
     server->fs = table(self);
+    const char *roster[] = {"n1", "n2", "n3", "n4", "n5"};
+    pd_failsafe_set_roster(server->fs, roster, 5);
     if (!pd_keeper_view_new(&server->view, &err) ||
         !pd_ha_api_start_failsafe("127.0.0.1", 0, server->view, server->fs, &server->api, &err))
         fail_msg("the API: %s", err.message);
@@ -476,7 +571,8 @@ on_header(char *data, size_t size, size_t count, void *user)
 }
 
 static void
-send_request(const Server *server, const char *method, const char *path, const char *body, Reply *reply)
+send_request_with(const Server *server, const char *method, const char *path, const char *body,
+                  const char *signature, Reply *reply)
 {
     memset(reply, 0, sizeof *reply);
     char url[128];
@@ -494,11 +590,34 @@ send_request(const Server *server, const char *method, const char *path, const c
     curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
     if (body != NULL)
         curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
+    char header[PD_FAILSAFE_HMAC_HEX + 64];
+    snprintf(header, sizeof header, "%s: %s", PD_FAILSAFE_HEADER, signature != NULL ? signature : "");
+    struct curl_slist *headers = signature != NULL ? curl_slist_append(NULL, header) : NULL;
+    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
     CURLcode code = curl_easy_perform(curl);
+    curl_slist_free_all(headers);
     if (code != CURLE_OK)
         fail_msg("%s %s: %s", method, path, curl_easy_strerror(code));
     curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &reply->status);
     curl_easy_cleanup(curl);
+}
+
+static void
+send_request(const Server *server, const char *method, const char *path, const char *body, Reply *reply)
+{
+    send_request_with(server, method, path, body, NULL, reply);
+}
+
+/* POST /failsafe for holder, sent now, signed with secret. */
+static void
+send_signed(const Server *server, PdArena *arena, const char *holder, const char *secret, Reply *reply)
+{
+    char hex[PD_FAILSAFE_HMAC_HEX + 1];
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    const char *body =
+        signed_body(arena, holder, "main", (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000, secret, hex);
+    send_request_with(server, "POST", "/failsafe", body, hex, reply);
 }
 
 static void
@@ -507,17 +626,26 @@ test_http(void **state)
     (void)state;
     Server server;
     server_start(&server, "n2");
+    PdArena *arena = pd_arena_new(0);
     Reply reply;
-    send_request(&server, "POST", "/failsafe",
-                 "{\"holder\":\"n1\",\"duration_ms\":3000,\"cluster\":\"main\"}", &reply);
+    const char *body = "{\"holder\":\"n1\",\"duration_ms\":3000,\"cluster\":\"main\",\"sent_ms\":1}";
+    send_request(&server, "POST", "/failsafe", body, &reply); /* a stranger: no signature */
+    assert_int_equal(reply.status, 401);
+    assert_contains(reply.body, PD_FAILSAFE_HEADER);
+    send_signed(&server, arena, "n1", "a-stranger's-guess", &reply);
+    assert_int_equal(reply.status, 403);
+    assert_contains(reply.body, "not this request's signature");
+    send_signed(&server, arena, "x9", SECRET, &reply); /* signed, but not a member */
+    assert_int_equal(reply.status, 409);
+    send_signed(&server, arena, "n1", SECRET, &reply);
     assert_int_equal(reply.status, 200);
     assert_string_equal(reply.body, "{\"granted\":true,\"duration_ms\":3000}");
-    send_request(&server, "POST", "/failsafe",
-                 "{\"holder\":\"n3\",\"duration_ms\":3000,\"cluster\":\"main\"}", &reply);
+    send_signed(&server, arena, "n3", SECRET, &reply);
     assert_int_equal(reply.status, 409);
     assert_contains(reply.body, "\"granted\":false,\"holder\":\"n1\",\"remaining_ms\":");
-    send_request(&server, "POST", "/failsafe",
-                 "{\"holder\":\"n3\",\"duration_ms\":\"x\",\"cluster\":\"main\"}", &reply);
+    send_request_with(&server, "POST", "/failsafe",
+                      "{\"holder\":\"n3\",\"duration_ms\":\"x\",\"cluster\":\"main\",\"sent_ms\":1}", "00",
+                      &reply);
     assert_int_equal(reply.status, 400);
     assert_contains(reply.body, "\"field\":\"duration_ms\"");
     char big[3000];
@@ -526,7 +654,7 @@ test_http(void **state)
     memcpy(big, "{\"holder\":\"n3\"", 14);
     send_request(&server, "POST", "/failsafe", big, &reply);
     assert_int_equal(reply.status, 413);
-    send_request(&server, "POST", "/failsafe", "", &reply); /* no body at all */
+    send_request_with(&server, "POST", "/failsafe", "", "00", &reply); /* no body at all */
     assert_int_equal(reply.status, 400);
     send_request(&server, "GET", "/failsafe", NULL, &reply);
     assert_int_equal(reply.status, 405);
@@ -536,6 +664,7 @@ test_http(void **state)
     assert_string_equal(reply.allow, "GET, HEAD, OPTIONS");
     send_request(&server, "POST", "/nope", NULL, &reply);
     assert_int_equal(reply.status, 404);
+    pd_arena_free(arena);
     server_stop(&server);
 }
 
@@ -567,7 +696,9 @@ test_ask(void **state)
     snprintf(peers[1].url, sizeof peers[1].url, "%s", a.url);
     snprintf(peers[2].url, sizeof peers[2].url, "%s", b.url);
     /* peers[3]: no address known, never asked */
-    PdFailsafeRound round = {.holder = "n1",
+    PdFailsafe *signer = table("n1");
+    PdFailsafeRound round = {.signer = signer,
+                             .holder = "n1",
                              .cluster = "main",
                              .duration_ms = 3000,
                              .timeout_ms = 1500,
@@ -587,7 +718,8 @@ test_ask(void **state)
         fail_msg("the round took %lld ms", (long long)spent);
     print_message("# two grants of four peers (one silent, one unknown) in %lld ms\n", (long long)spent);
     /* both tables now hold n1: a taker n4 gets nothing, and waits the whole bound for every answer */
-    round = (PdFailsafeRound){.holder = "n4",
+    round = (PdFailsafeRound){.signer = signer,
+                              .holder = "n4",
                               .cluster = "main",
                               .duration_ms = 3000,
                               .timeout_ms = 300,
@@ -600,7 +732,8 @@ test_ask(void **state)
     assert_int_equal(round.granted_count, 0);
     assert_true(spent >= 290 && spent < 1500);
     /* a cluster's name that is not theirs: refused (400), no grant */
-    round = (PdFailsafeRound){.holder = "n1",
+    round = (PdFailsafeRound){.signer = signer,
+                              .holder = "n1",
                               .cluster = "other",
                               .duration_ms = 3000,
                               .timeout_ms = 1000,
@@ -608,6 +741,20 @@ test_ask(void **state)
                               .peer_count = 2};
     assert_true(pd_failsafe_ask(&round, &err));
     assert_int_equal(round.granted_count, 0);
+    /* signed with another password: no grant (403 at both), even for the holder they hold */
+    PdFailsafe *stranger = NULL;
+    assert_true(pd_failsafe_new("n1", "main", "another-password", &stranger, &err));
+    round = (PdFailsafeRound){.signer = stranger,
+                              .holder = "n1",
+                              .cluster = "main",
+                              .duration_ms = 3000,
+                              .timeout_ms = 1000,
+                              .peers = peers + 1,
+                              .peer_count = 2};
+    assert_true(pd_failsafe_ask(&round, &err));
+    assert_int_equal(round.granted_count, 0);
+    pd_failsafe_free(stranger);
+    pd_failsafe_free(signer);
     close(silent);
     server_stop(&a);
     server_stop(&b);
@@ -623,6 +770,7 @@ main(void)
         cmocka_unit_test(test_leading_and_off),
         cmocka_unit_test(test_request),
         cmocka_unit_test(test_serve),
+        cmocka_unit_test(test_stranger),
         cmocka_unit_test(test_peers),
         cmocka_unit_test(test_threads),
         cmocka_unit_test(test_majorities),
