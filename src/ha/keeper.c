@@ -260,7 +260,10 @@ load_config(PdKeeper *keeper)
         pd_cluster_config_load(keeper->config_arena[0], keeper->etcd, &keeper->keys, &keeper->config,
                                &keeper->config_revision, &err);
     if (outcome.status == PD_CLUSTER_CONFIG_DONE)
+    {
+        keeper->is_config_read = true;
         return;
+    }
     pd_logf(PD_LOG_WARNING, "keeper %s: the cluster configuration is %s (%s); starting on the defaults",
             keeper->name, pd_cluster_config_status_name(outcome.status), err.message);
     pd_cluster_config_defaults(&keeper->config);

@@ -13,7 +13,9 @@
  * member's own grant counts only when it is in the roster. A restarted
  * keeper has forgotten the grants it gave: the longest grant it may give is
  * recorded in state_dir/failsafe_grant_ms (written, synced, renamed) before
- * the table gives one, and after a start the table gives none for that long.
+ * the table gives one, and after a start the table gives none for that long;
+ * with no record (a state_dir lost) and no configuration read from etcd, for
+ * the longest grant any configuration allows, until the configuration is read.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -55,6 +57,7 @@ recorded_path(const PdKeeper *keeper, char *path, size_t size, const char *suffi
     snprintf(path, size, "%s/failsafe_grant_ms%s", keeper->settings->state_dir, suffix);
 }
 
+/* The longest grant recorded; -1 when there is no record (a new member, or a state_dir lost). */
 static int64_t
 read_recorded(const PdKeeper *keeper)
 {
@@ -62,7 +65,7 @@ read_recorded(const PdKeeper *keeper)
     recorded_path(keeper, path, sizeof path, "");
     FILE *file = fopen(path, "r");
     if (file == NULL)
-        return 0;
+        return -1;
     bool ok = fgets(text, sizeof text, file) != NULL;
     fclose(file);
     long long value = ok ? strtoll(text, NULL, 10) : 0;
@@ -109,16 +112,43 @@ pd_keeper_failsafe_start(PdKeeper *keeper)
     if (keeper->failsafe == NULL)
         return;
     pd_failsafe_set_window(keeper->failsafe, pd_cluster_config_grant_ms(&keeper->config));
-    keeper->failsafe_recorded_ms = read_recorded(keeper);
+    int64_t recorded = read_recorded(keeper);
+    keeper->failsafe_recorded_ms = recorded > 0 ? recorded : 0;
+    keeper->failsafe_started_ms = pd_keeper_now_ms();
+    keeper->is_failsafe_record_lost = recorded < 0 && !keeper->is_config_read;
     int64_t longest = keeper->failsafe_recorded_ms > pd_cluster_config_grant_ms(&keeper->config)
                           ? keeper->failsafe_recorded_ms
                           : pd_cluster_config_grant_ms(&keeper->config);
-    keeper->failsafe_quiet_until = pd_keeper_now_ms() + longest;
-    record_grant_ms(keeper, keeper->failsafe_quiet_until);
+    if (keeper->is_failsafe_record_lost) /* it may have given any grant a configuration allows */
+        longest = PD_CLUSTER_FAILSAFE_GRANT_MS_MAX;
+    keeper->failsafe_quiet_until = keeper->failsafe_started_ms + longest;
+    if (keeper->is_failsafe_record_lost)
+        pd_failsafe_set_quiet(keeper->failsafe, keeper->failsafe_quiet_until, 0); /* nothing recorded yet */
+    else
+        record_grant_ms(keeper, keeper->failsafe_quiet_until);
     pd_logf(PD_LOG_INFO,
             "keeper %s: no failsafe grant given for %" PRId64 " ms (grants given before a restart "
-            "are forgotten)",
-            keeper->name, longest);
+            "are forgotten%s)",
+            keeper->name, longest,
+            keeper->is_failsafe_record_lost
+                ? "; no record of the longest in the state directory and no cluster configuration read: "
+                  "the longest failsafe_grant_ms allows, until the configuration is read"
+                : "");
+}
+
+/* No record at the start, and the configuration now read from etcd: the configured duration applies from
+   the start (the record written before any grant that long). */
+static void
+end_record_lost(PdKeeper *keeper)
+{
+    if (!keeper->is_failsafe_record_lost || !keeper->is_config_read)
+        return;
+    keeper->is_failsafe_record_lost = false;
+    keeper->failsafe_quiet_until = keeper->failsafe_started_ms + pd_cluster_config_grant_ms(&keeper->config);
+    record_grant_ms(keeper, keeper->failsafe_quiet_until);
+    pd_logf(PD_LOG_INFO,
+            "keeper %s: the cluster configuration read: no failsafe grant given for %d ms from the start",
+            keeper->name, pd_cluster_config_grant_ms(&keeper->config));
 }
 
 void
@@ -126,7 +156,9 @@ pd_keeper_failsafe_learn(PdKeeper *keeper, const PdKeeperRead *read)
 {
     if (keeper->failsafe == NULL || !read->is_known)
         return;
-    if (pd_cluster_config_grant_ms(&keeper->config) > keeper->failsafe_recorded_ms)
+    end_record_lost(keeper); /* while still lost (a configuration that does not parse), nothing recorded */
+    if (!keeper->is_failsafe_record_lost &&
+        pd_cluster_config_grant_ms(&keeper->config) > keeper->failsafe_recorded_ms)
         record_grant_ms(keeper, keeper->failsafe_quiet_until);
     pd_failsafe_set_enabled(keeper->failsafe, keeper->config.is_failsafe);
     pd_failsafe_set_window(keeper->failsafe, pd_cluster_config_grant_ms(&keeper->config));

@@ -158,6 +158,7 @@ pd_keeper_apply_config(PdKeeper *keeper, const PdKeeperRead *read)
         pd_logf(PD_LOG_NOTICE, "keeper %s: ttl_s is now %d; it applies to the next lease", keeper->name,
                 config.ttl_s);
     keeper->config = config;
+    keeper->is_config_read = true;
     keeper->config_index = next;
     keeper->config_revision = revision;
     pd_logf(PD_LOG_INFO, "keeper %s: cluster configuration revision %" PRId64 " in effect", keeper->name,

@@ -124,6 +124,7 @@ struct PdKeeper
     int config_index;
     PdClusterConfig config; /* the last good one */
     int64_t config_revision;
+    bool is_config_read; /* the configuration in effect was read from etcd (not the defaults of an outage) */
     const PdKeeperSettings *settings;
     const char *name;
     char api_url[300];
@@ -167,6 +168,9 @@ struct PdKeeper
     int64_t failsafe_take_until;  /* the last taker round's grants, less the margin (CLOCK_MONOTONIC ms) */
     int64_t failsafe_recorded_ms; /* the longest grant recorded in state_dir (keeper_failsafe.c) */
     int64_t failsafe_quiet_until; /* no grant given before (a restart's quiet period) */
+    int64_t failsafe_started_ms;  /* the keeper's start (CLOCK_MONOTONIC ms) */
+    bool is_failsafe_record_lost; /* no state_dir/failsafe_grant_ms and no configuration read yet: the
+                                     quiet period is the longest grant any configuration allows */
     bool is_failsafe_covered;     /* it held the leader key while a taker round's grants were live */
 };
 
