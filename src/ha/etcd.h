@@ -110,11 +110,13 @@ typedef struct PdEtcdCas
     PdEtcdAction action;
     PdEtcdBytes value; /* PD_ETCD_PUT */
     int64_t lease_id;  /* PD_ETCD_PUT; 0: none */
-    /* when also_key is not empty: a put of also_value there (no lease) in the same transaction, done only if
-       the compare held (the switchover's handover: the leader key deleted and the request completed at once)
-     */
+    /* when also_key is not empty: a put of also_value there (no lease), or its delete, in the same
+       transaction, done only if the compare held (the switchover's handover: the leader key deleted and the
+       request completed at once; a release writing the released key, a take deleting it) */
     PdEtcdBytes also_key;
     PdEtcdBytes also_value;
+    bool also_delete;          /* the second key deleted instead (no key: nothing deleted, not a failure) */
+    int64_t also_mod_revision; /* > 0: the transaction also compares the second key's mod_revision to it */
 } PdEtcdCas;
 
 typedef struct PdEtcdServer

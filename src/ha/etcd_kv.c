@@ -155,6 +155,15 @@ compare_body(const PdEtcdCas *cas)
     return NULL;
 }
 
+/* The second key's operation: a put (no lease) or a delete. */
+static json_t *
+also_body(const PdEtcdCas *cas)
+{
+    if (cas->also_delete)
+        return json_pack("{s:{s:o}}", "request_delete_range", "key", pd_etcd_wire_bytes(cas->also_key));
+    return json_pack("{s:o}", "request_put", put_body(cas->also_key, cas->also_value, 0));
+}
+
 static json_t *
 txn_body(const PdEtcdCas *cas)
 {
@@ -166,16 +175,22 @@ txn_body(const PdEtcdCas *cas)
     else
         success = json_pack("[{s:{s:o}}]", "request_delete_range", "key", pd_etcd_wire_bytes(cas->key));
     /* the second key's put goes last: the answer reader finds the first key's responses where it expects */
-    if (success != NULL && cas->also_key.length > 0 &&
-        json_array_append_new(
-            success, json_pack("{s:o}", "request_put", put_body(cas->also_key, cas->also_value, 0))) != 0)
+    if (success != NULL && cas->also_key.length > 0 && json_array_append_new(success, also_body(cas)) != 0)
     {
         json_decref(success);
         success = NULL;
     }
-    json_t *body =
-        json_pack("{s:[o], s:o, s:[o]}", "compare", compare_body(cas), "success", success, "failure", range);
-    return body;
+    json_t *compare = json_pack("[o]", compare_body(cas));
+    if (compare != NULL && cas->also_key.length > 0 && cas->also_mod_revision > 0 &&
+        json_array_append_new(compare,
+                              json_pack("{s:s, s:o, s:s, s:o}", "target", "MOD", "key",
+                                        pd_etcd_wire_bytes(cas->also_key), "result", "EQUAL", "mod_revision",
+                                        json_sprintf("%lld", (long long)cas->also_mod_revision))) != 0)
+    {
+        json_decref(compare);
+        compare = NULL;
+    }
+    return json_pack("{s:o, s:o, s:[o]}", "compare", compare, "success", success, "failure", range);
 }
 
 PdEtcdOutcome

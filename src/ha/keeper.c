@@ -136,10 +136,15 @@ pd_keeper_release_leader(PdKeeper *keeper)
 {
     PdError err = {0};
     PdEtcdKv current;
+    /* a member name needs no JSON escaping (keys.h); the marker has no lease: it outlives this keeper */
+    const char *marker = pd_arena_sprintf(keeper->tick, "{\"from\": \"%s\", \"at_ms\": %" PRId64 "}",
+                                          keeper->name, pd_keeper_wall_ms());
     PdEtcdCas cas = {.key = pd_keys_leader(&keeper->keys),
                      .compare = PD_ETCD_IF_MOD_REVISION,
                      .mod_revision = keeper->leader_revision,
-                     .action = PD_ETCD_DELETE};
+                     .action = PD_ETCD_DELETE,
+                     .also_key = marker != NULL ? pd_keys_released(&keeper->keys) : pd_etcd_text(NULL),
+                     .also_value = pd_etcd_text(marker)};
     PdEtcdOutcome outcome = pd_etcd_cas(keeper->tick, keeper->etcd, &cas, &current, &err);
     pd_logf(outcome.status == PD_ETCD_DONE ? PD_LOG_INFO : PD_LOG_WARNING,
             "keeper %s: leader key released: %s%s%s", keeper->name, pd_etcd_status_name(outcome.status),

@@ -234,7 +234,9 @@ act_leaderless(PdKeeper *keeper, const PdKeeperRead *read, const PdNodeStatus *s
                        keeper->leader_write_lsn - lsn, keeper->last_leader);
         return;
     }
-    if (!pd_keeper_failsafe_may_take(keeper) || !pd_keeper_take_leader(keeper))
+    bool is_released = read->released_revision > 0 && read->leader == NULL; /* no grants needed */
+    if (is_released ? !pd_keeper_take_released(keeper, read->released_revision)
+                    : !pd_keeper_failsafe_may_take(keeper) || !pd_keeper_take_leader(keeper))
         return;
     if (status->is_connected && status->is_in_recovery)
         pd_keeper_promote(keeper, read, lsn);

@@ -99,6 +99,8 @@ read_kv(PdKeeper *keeper, const PdEtcdKv *kv, PdKeeperRead *read)
         read->initializer = kv->value.data;
     else if (is_key(kv, pd_keys_config(keys)))
         read->config = *kv;
+    else if (is_key(kv, pd_keys_released(keys)))
+        read->released_revision = kv->mod_revision;
     else if (is_key(kv, pd_keys_switchover(keys)))
         read_switchover(keeper, kv, read);
     else if (pd_keys_member_of(keeper->tick, keys, kv->key, &member))

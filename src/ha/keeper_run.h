@@ -103,7 +103,8 @@ typedef struct PdKeeperRead
     const char *leader;   /* the leader's name, NULL: no leader key */
     int64_t leader_lease; /* the leader key's lease */
     int64_t leader_revision;
-    PdMemberState *members; /* every member key that parsed */
+    int64_t released_revision; /* the released key's mod_revision, 0: absent (keys.h) */
+    PdMemberState *members;    /* every member key that parsed */
     size_t member_count;
     bool has_roster;
     PdRoster roster;
@@ -179,7 +180,8 @@ int64_t pd_keeper_now_ms(void);
 int64_t pd_keeper_wall_ms(void);
 /* The bound an ordinary step of the loop declares: its etcd calls and node calls, twice the interval. */
 int pd_keeper_ordinary_ms(const PdKeeper *keeper);
-/* The leader key deleted if it is still the one this keeper wrote; no longer the leader. */
+/* The leader key deleted if it is still the one this keeper wrote, the released key written with it (only
+ * once its PostgreSQL is stopped or killed: docs/ha.md); no longer the leader. */
 void pd_keeper_release_leader(PdKeeper *keeper);
 
 /* keeper_lease.c */
@@ -249,8 +251,11 @@ void pd_keeper_bootstrap(PdKeeper *keeper, const PdKeeperRead *read);
 void pd_keeper_start_standby(PdKeeper *keeper, const PdMemberState *leader);
 /* A stopped former primary made a standby of leader: rewind, or clone when rewind cannot work. */
 void pd_keeper_rejoin(PdKeeper *keeper, const PdMemberState *leader);
-/* Takes the leader key (absent -> own name under the lease). */
+/* Takes the leader key (absent -> own name under the lease), the released key deleted with it. */
 bool pd_keeper_take_leader(PdKeeper *keeper);
+/* The same, only while the released key is still the one read at released_revision (no take since that
+ * release): no failsafe grants needed, the take counts as covered (docs/ha.md). */
+bool pd_keeper_take_released(PdKeeper *keeper, int64_t released_revision);
 void pd_keeper_promote(PdKeeper *keeper, const PdKeeperRead *read, uint64_t lsn);
 /* pd_keeper_promote with the history's reason ("failover", "switchover", "manual"); true once promoted. */
 bool pd_keeper_promote_for(PdKeeper *keeper, const PdKeeperRead *read, uint64_t lsn, const char *reason);

@@ -55,8 +55,9 @@ set_following(PdKeeper *keeper, const PdMemberState *leader)
 
 /* ---- the leader key ---------------------------------------------------------------------------------- */
 
-bool
-pd_keeper_take_leader(PdKeeper *keeper)
+/* released_revision > 0: only while the released key is the one read then (no take since that release). */
+static bool
+take(PdKeeper *keeper, int64_t released_revision)
 {
     int64_t lease_id = pd_keeper_lease_id(keeper);
     if (lease_id == 0)
@@ -67,7 +68,10 @@ pd_keeper_take_leader(PdKeeper *keeper)
                      .compare = PD_ETCD_IF_ABSENT,
                      .action = PD_ETCD_PUT,
                      .value = pd_etcd_text(keeper->name),
-                     .lease_id = lease_id};
+                     .lease_id = lease_id,
+                     .also_key = pd_keys_released(&keeper->keys),
+                     .also_delete = true,
+                     .also_mod_revision = released_revision};
     PdEtcdOutcome outcome = pd_etcd_cas(keeper->tick, keeper->etcd, &cas, &current, &err);
     if (outcome.status != PD_ETCD_DONE)
     {
@@ -79,12 +83,26 @@ pd_keeper_take_leader(PdKeeper *keeper)
         return false;
     }
     pd_keeper_failsafe_taken(keeper);
+    if (released_revision > 0)
+        keeper->is_failsafe_covered = true; /* released after its PostgreSQL stopped: no one writes */
     keeper->is_leader = true;
     keeper->leader_revision = current.mod_revision;
     pd_keeper_guard(keeper, true);
-    pd_logf(PD_LOG_INFO, "keeper %s: took the leader key (revision %" PRId64 ")", keeper->name,
-            current.mod_revision);
+    pd_logf(PD_LOG_INFO, "keeper %s: took the leader key (revision %" PRId64 ")%s", keeper->name,
+            current.mod_revision, released_revision > 0 ? ", released by its last holder" : "");
     return true;
+}
+
+bool
+pd_keeper_take_leader(PdKeeper *keeper)
+{
+    return take(keeper, 0);
+}
+
+bool
+pd_keeper_take_released(PdKeeper *keeper, int64_t released_revision)
+{
+    return released_revision > 0 && take(keeper, released_revision);
 }
 
 /* Whether member may take over from this leader by the failover rules: in the synchronous set when there is

@@ -100,6 +100,7 @@ pd_keys_init(PdKeys *keys, const char *prefix, const char *cluster, PdError *err
     snprintf(keys->sync, sizeof keys->sync, "%s/sync", keys->root);
     snprintf(keys->initialize, sizeof keys->initialize, "%s/initialize", keys->root);
     snprintf(keys->switchover, sizeof keys->switchover, "%s/switchover", keys->root);
+    snprintf(keys->released, sizeof keys->released, "%s/released", keys->root);
     snprintf(keys->members, sizeof keys->members, "%s/members/", keys->root);
     return true;
 }
@@ -144,6 +145,12 @@ PdEtcdBytes
 pd_keys_switchover(const PdKeys *keys)
 {
     return pd_etcd_text(keys->switchover);
+}
+
+PdEtcdBytes
+pd_keys_released(const PdKeys *keys)
+{
+    return pd_etcd_text(keys->released);
 }
 
 PdEtcdBytes

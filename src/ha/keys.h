@@ -14,6 +14,10 @@
  *                           PostgreSQL enforces (grown in etcd first, shrunk in PostgreSQL first)
  *   <root>/switchover       a planned change of leader asked by `prodata cluster switchover|failover`,
  *                           completed by the leader when it hands over (switchover.h)
+ *   <root>/released         {"from": "n1", "at_ms": wall}: written (no lease) with the leader key's delete
+ *                           by a holder that gave the key up after stopping its PostgreSQL, deleted with
+ *                           every take of the leader key; present with no leader key, a taker needs no
+ *                           failsafe grants (docs/ha.md)
  *   <root>/initialize       the bootstrap race: created (absent -> the winner's name) once, by the
  *                           keeper that initialises the first primary
  * A PdKeys holds its root in a fixed buffer (no allocation, no failure after
@@ -48,6 +52,7 @@ typedef struct PdKeys
     char sync[PD_KEYS_ROOT_MAX + 5];
     char initialize[PD_KEYS_ROOT_MAX + 11];
     char switchover[PD_KEYS_ROOT_MAX + 11];
+    char released[PD_KEYS_ROOT_MAX + 9];
     char members[PD_KEYS_ROOT_MAX + 9]; /* "<root>/members/", the prefix of every member key */
 } PdKeys;
 
@@ -81,6 +86,7 @@ PdEtcdBytes pd_keys_roster(const PdKeys *keys);
 PdEtcdBytes pd_keys_sync(const PdKeys *keys);
 PdEtcdBytes pd_keys_initialize(const PdKeys *keys);
 PdEtcdBytes pd_keys_switchover(const PdKeys *keys);
+PdEtcdBytes pd_keys_released(const PdKeys *keys);
 /* "<root>/members/": pd_etcd_range of it lists every member's key. */
 PdEtcdBytes pd_keys_members(const PdKeys *keys);
 

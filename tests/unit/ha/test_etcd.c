@@ -341,6 +341,45 @@ test_cas_also_key(void **state)
     pd_etcd_close(etcd);
 }
 
+/* The second key deleted with the action (a take deleting the released key), and compared on its
+ * mod_revision when asked: a stale second revision fails the whole transaction, nothing written. */
+static void
+test_cas_also_delete(void **state)
+{
+    (void)state;
+    PdEtcd *etcd = single_client();
+    PdArena *arena = pd_arena_new(0);
+    PdError err = {0};
+    int64_t marked = 0;
+    assert_status(pd_etcd_put(etcd, pd_etcd_text("/d/released"), pd_etcd_text("{}"), 0, &marked, &err),
+                  PD_ETCD_DONE);
+    PdEtcdCas take = {.key = pd_etcd_text("/d/lead"),
+                      .compare = PD_ETCD_IF_ABSENT,
+                      .action = PD_ETCD_PUT,
+                      .value = pd_etcd_text("n2"),
+                      .also_key = pd_etcd_text("/d/released"),
+                      .also_delete = true,
+                      .also_mod_revision = marked + 1}; /* stale: nothing happens */
+    PdEtcdKv current, kv;
+    assert_status(pd_etcd_cas(arena, etcd, &take, &current, &err), PD_ETCD_COMPARE_FAILED);
+    assert_status(pd_etcd_get(arena, etcd, pd_etcd_text("/d/lead"), &kv, &err), PD_ETCD_DONE);
+    assert_false(kv.exists);
+    assert_status(pd_etcd_get(arena, etcd, pd_etcd_text("/d/released"), &kv, &err), PD_ETCD_DONE);
+    assert_true(kv.exists);
+    take.also_mod_revision = marked;
+    assert_status(pd_etcd_cas(arena, etcd, &take, &current, &err), PD_ETCD_DONE);
+    assert_string_equal(current.value.data, "n2");
+    assert_status(pd_etcd_get(arena, etcd, pd_etcd_text("/d/released"), &kv, &err), PD_ETCD_DONE);
+    assert_false(kv.exists);
+    /* no second key to delete and no compare on it: the take is done all the same */
+    assert_status(pd_etcd_delete(etcd, pd_etcd_text("/d/lead"), NULL, &err), PD_ETCD_DONE);
+    take.also_mod_revision = 0;
+    assert_status(pd_etcd_cas(arena, etcd, &take, &current, &err), PD_ETCD_DONE);
+    assert_string_equal(current.value.data, "n2");
+    pd_arena_free(arena);
+    pd_etcd_close(etcd);
+}
+
 static void
 test_lease_cycle(void **state)
 {
@@ -913,6 +952,7 @@ main(void)
         cmocka_unit_test(test_cas_replace_if_mod_revision),
         cmocka_unit_test(test_cas_delete_if_value),
         cmocka_unit_test(test_cas_also_key),
+        cmocka_unit_test(test_cas_also_delete),
         cmocka_unit_test(test_lease_cycle),
         cmocka_unit_test(test_lease_expires),
         cmocka_unit_test(test_status_and_rejected),
