@@ -639,8 +639,9 @@ pd_cli_cluster_history(PdArena *arena, const CliArgs *args, PdEtcd *etcd, const 
 
 /* ---- remove ---- */
 
-/* Refuses while name's keeper is live (its member key under a lease) or it holds the leader key; deletes a
- * member key left without a lease (written by hand: no keeper will ever remove it). */
+/* Refuses while no member holds the leader key, while name's keeper is live (its member key under a lease) or
+ * it holds the leader key; deletes a member key left without a lease (written by hand: no keeper will ever
+ * remove it). */
 static bool
 check_not_live(PdArena *arena, PdEtcd *etcd, const PdKeys *keys, const char *name, PdError *err)
 {
@@ -651,6 +652,17 @@ check_not_live(PdArena *arena, PdEtcd *etcd, const PdKeys *keys, const char *nam
     if (pd_etcd_get(arena, etcd, key, &member, err).status != PD_ETCD_DONE ||
         pd_etcd_get(arena, etcd, pd_keys_leader(keys), &leader, err).status != PD_ETCD_DONE)
         return false;
+    if (!leader.exists)
+    {
+        pd_error_set(err, PD_ERR_REFUSED,
+                     "cluster remove: no member holds the leader key: the roster changes only while a leader "
+                     "renews its lease");
+        return pd_error_hint(err,
+                             "A primary cut off from etcd counts the roster it last read: a member removed "
+                             "meanwhile would let a taker's majority and its own miss each other "
+                             "(docs/ha.md, \"The etcd outage: failsafe grants\"). Remove it once a leader is "
+                             "back.");
+    }
     if (leader.exists && leader.value.length == strlen(name) &&
         memcmp(leader.value.data, name, leader.value.length) == 0)
         return pd_error_set(err, PD_ERR_REFUSED,

@@ -35,6 +35,7 @@ struct PdFailsafe
     char secret[128];  /* the replication password: set once at pd_failsafe_new, read without the lock */
     int64_t window_ms; /* a request's sent_ms at most this far from the wall clock */
     bool is_enabled;
+    bool is_counted; /* in a leader's roster count (pd_failsafe_set_counted) */
     bool is_leading;
     int64_t quiet_until_ms; /* a restart's quiet period: no grant before */
     int64_t durable_max_ms; /* the longest grant recorded on disk; -1: no bound (a table without a keeper) */
@@ -116,6 +117,14 @@ pd_failsafe_set_window(PdFailsafe *failsafe, int64_t window_ms)
 }
 
 void
+pd_failsafe_set_counted(PdFailsafe *failsafe, bool is_counted)
+{
+    pthread_mutex_lock(&failsafe->lock);
+    failsafe->is_counted = is_counted;
+    pthread_mutex_unlock(&failsafe->lock);
+}
+
+void
 pd_failsafe_set_leading(PdFailsafe *failsafe, bool is_leading)
 {
     pthread_mutex_lock(&failsafe->lock);
@@ -158,6 +167,9 @@ pd_failsafe_grant(PdFailsafe *failsafe, const char *holder, int64_t duration_ms,
         grant.remaining_ms = failsafe->quiet_until_ms - now_ms;
         grant.reason = "this member restarted less than a grant's duration ago: it gives no grant yet";
     }
+    else if (!failsafe->is_counted)
+        grant.reason = "this member has not streamed from a leader since it was last added to the roster, "
+                       "nor taken the leader key: a leader's roster count may not include it yet";
     else if (failsafe->durable_max_ms >= 0 && duration_ms > failsafe->durable_max_ms)
         grant.reason = "a grant longer than this member has recorded (failsafe_grant_ms not read yet)";
     else if (failsafe->is_leading && strcmp(holder, failsafe->self) != 0)

@@ -106,6 +106,12 @@ bool pd_failsafe_is_enabled(PdFailsafe *failsafe);
  * replay's bound, never a safety condition. */
 void pd_failsafe_set_window(PdFailsafe *failsafe, int64_t window_ms);
 
+/* This member is in a leader's roster count: it streamed from a leader (whose slot for it was made from a
+ * roster naming it) and has been in every roster read since, or it took the leader key. Until then
+ * (false, the default) the table gives no grant at all, itself included: a member added to the roster
+ * during an outage must not count towards a taker's ceil(n/2) while a primary counts the old roster. */
+void pd_failsafe_set_counted(PdFailsafe *failsafe, bool is_counted);
+
 /* This member holds the leader key, or may (it is taking it, or taking it back): every grant to another
  * member is refused while true. */
 void pd_failsafe_set_leading(PdFailsafe *failsafe, bool is_leading);

@@ -85,14 +85,17 @@ act_leader(PdKeeper *keeper, const PdKeeperRead *read, const PdNodeStatus *statu
         pd_keeper_wait(keeper, "PostgreSQL to accept connections (%s)", pd_node_run_name(status->run));
 }
 
-/* A running standby pointed at leader; one that cannot follow the leader's timeline is stopped to rewind. */
+/* A running standby pointed at leader; one that cannot follow the leader's timeline is stopped to rewind.
+   Streaming from it (already pointed at it before this tick, the roster read naming this member), it is in
+   the leader's roster count: the leader made its slot from a roster naming it. */
 static void
-follow(PdKeeper *keeper, const PdMemberState *leader, const PdNodeStatus *status)
+follow(PdKeeper *keeper, const PdKeeperRead *read, const PdMemberState *leader, const PdNodeStatus *status)
 {
     char target[PD_KEEPER_TARGET_MAX];
     snprintf(target, sizeof target, "%s:%d", leader->pg_host, leader->pg_port);
+    bool was_following = strcmp(keeper->following, target) == 0;
     PdError err = {0};
-    if (strcmp(keeper->following, target) != 0)
+    if (!was_following)
     {
         pd_keeper_step(keeper, "pointing the standby", 10000 + PD_KEEPER_NODE_CALL_MS);
         if (!pd_node_configure(keeper->node, leader->pg_host, leader->pg_port, NULL, &err) ||
@@ -109,6 +112,8 @@ follow(PdKeeper *keeper, const PdMemberState *leader, const PdNodeStatus *status
     if (strcmp(status->receiver_status, "streaming") == 0)
     {
         keeper->stuck_since = 0;
+        if (was_following && read->has_roster && pd_roster_contains(&read->roster, keeper->name))
+            pd_keeper_failsafe_counted(keeper, leader->name);
         return;
     }
     pd_keeper_wait(keeper, "streaming from %s", leader->name);
@@ -159,7 +164,7 @@ act_follower(PdKeeper *keeper, const PdKeeperRead *read, const PdNodeStatus *sta
     if (!status->is_connected)
         pd_keeper_wait(keeper, "PostgreSQL to accept connections (%s)", pd_node_run_name(status->run));
     else
-        follow(keeper, leader, status);
+        follow(keeper, read, leader, status);
 }
 
 /* A fresh, running member ahead of lsn (ties: the smaller name wins), or NULL. */

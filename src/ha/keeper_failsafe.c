@@ -16,6 +16,10 @@
  * the table gives one, and after a start the table gives none for that long;
  * with no record (a state_dir lost) and no configuration read from etcd, for
  * the longest grant any configuration allows, until the configuration is read.
+ * A member gives no grant until it is in a leader's roster count (it streamed
+ * from a leader while its roster read named it, or took the key), a mark kept
+ * in state_dir/failsafe_counted and dropped at a read whose roster does not
+ * name it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -106,12 +110,77 @@ record_grant_ms(PdKeeper *keeper, int64_t quiet_until)
     pd_failsafe_set_quiet(keeper->failsafe, quiet_until, keeper->failsafe_recorded_ms);
 }
 
+/* state_dir/failsafe_counted: this member is in a leader's roster count (failsafe.h,
+   pd_failsafe_set_counted), kept across restarts: a cluster started again whole (no leader, no standby
+   streaming) must still be able to elect one. Written and synced, or removed and the directory synced. */
+static bool
+write_counted(const PdKeeper *keeper, bool is_counted)
+{
+    char path[1100];
+    snprintf(path, sizeof path, "%s/failsafe_counted", keeper->settings->state_dir);
+    bool ok;
+    if (is_counted)
+    {
+        mkdir(keeper->settings->state_dir, 0700);
+        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        ok = fd >= 0 && write(fd, "1\n", 2) == 2 && fsync(fd) == 0;
+        if (fd >= 0)
+            close(fd);
+    }
+    else
+        ok = unlink(path) == 0 || errno == ENOENT;
+    int dir = open(keeper->settings->state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    ok = ok && dir >= 0 && fsync(dir) == 0;
+    if (dir >= 0)
+        close(dir);
+    return ok;
+}
+
+void
+pd_keeper_failsafe_counted(PdKeeper *keeper, const char *why)
+{
+    if (keeper->failsafe == NULL || keeper->is_failsafe_counted)
+        return;
+    keeper->is_failsafe_counted = true;
+    pd_failsafe_set_counted(keeper->failsafe, true);
+    bool is_written = write_counted(keeper, true);
+    pd_logf(PD_LOG_INFO, "keeper %s: in the leader's roster count (%s): it may give failsafe grants%s",
+            keeper->name, why, is_written ? "" : " (not recorded in the state directory)");
+}
+
+/* A known read whose roster does not name this member: it counts for no leader until it streams again. */
+static void
+check_counted(PdKeeper *keeper, const PdKeeperRead *read)
+{
+    if (!keeper->is_failsafe_counted || (read->has_roster && pd_roster_contains(&read->roster, keeper->name)))
+        return;
+    keeper->is_failsafe_counted = false;
+    pd_failsafe_set_counted(keeper->failsafe, false);
+    if (!write_counted(keeper, false))
+        pd_logf(PD_LOG_WARNING, "keeper %s: %s/failsafe_counted not removed (%s)", keeper->name,
+                keeper->settings->state_dir, strerror(errno));
+    pd_logf(PD_LOG_WARNING,
+            "keeper %s: not in the roster: no failsafe grant until it streams from a leader again",
+            keeper->name);
+}
+
+/* The mark left by a former process (it streamed, and was in every roster it read since). */
+static void
+read_counted(PdKeeper *keeper)
+{
+    char path[1100];
+    snprintf(path, sizeof path, "%s/failsafe_counted", keeper->settings->state_dir);
+    keeper->is_failsafe_counted = access(path, F_OK) == 0;
+    pd_failsafe_set_counted(keeper->failsafe, keeper->is_failsafe_counted);
+}
+
 void
 pd_keeper_failsafe_start(PdKeeper *keeper)
 {
     if (keeper->failsafe == NULL)
         return;
     pd_failsafe_set_window(keeper->failsafe, pd_cluster_config_grant_ms(&keeper->config));
+    read_counted(keeper);
     int64_t recorded = read_recorded(keeper);
     keeper->failsafe_recorded_ms = recorded > 0 ? recorded : 0;
     keeper->failsafe_started_ms = pd_keeper_now_ms();
@@ -157,6 +226,7 @@ pd_keeper_failsafe_learn(PdKeeper *keeper, const PdKeeperRead *read)
     if (keeper->failsafe == NULL || !read->is_known)
         return;
     end_record_lost(keeper); /* while still lost (a configuration that does not parse), nothing recorded */
+    check_counted(keeper, read);
     if (!keeper->is_failsafe_record_lost &&
         pd_cluster_config_grant_ms(&keeper->config) > keeper->failsafe_recorded_ms)
         record_grant_ms(keeper, keeper->failsafe_quiet_until);

@@ -170,6 +170,7 @@ struct PdKeeper
     int64_t failsafe_recorded_ms; /* the longest grant recorded in state_dir (keeper_failsafe.c) */
     int64_t failsafe_quiet_until; /* no grant given before (a restart's quiet period) */
     int64_t failsafe_started_ms;  /* the keeper's start (CLOCK_MONOTONIC ms) */
+    bool is_failsafe_counted;     /* in a leader's roster count (state_dir/failsafe_counted) */
     bool is_failsafe_record_lost; /* no state_dir/failsafe_grant_ms and no configuration read yet: the
                                      quiet period is the longest grant any configuration allows */
     bool is_failsafe_covered;     /* it held the leader key while a taker round's grants were live */
@@ -216,6 +217,9 @@ void pd_keeper_lease_refresh(PdKeeper *keeper);
 /* At start: the longest grant the last process may have given read from state_dir, none given for that long.
  */
 void pd_keeper_failsafe_start(PdKeeper *keeper);
+/* This member is in a leader's roster count: it streams from the leader (its roster read naming it), or it
+   took the leader key; recorded in state_dir, the table then gives grants (why: for the log). */
+void pd_keeper_failsafe_counted(PdKeeper *keeper, const char *why);
 /* The roster, the members' API addresses and failsafe_mode given to the grant table (a known read). */
 void pd_keeper_failsafe_learn(PdKeeper *keeper, const PdKeeperRead *read);
 /* The lease thread's round as the primary (no lock held): true with a majority of the roster, *sent_ms the

@@ -85,6 +85,7 @@ take(PdKeeper *keeper, int64_t released_revision)
     pd_keeper_failsafe_taken(keeper);
     if (released_revision > 0)
         keeper->is_failsafe_covered = true; /* released after its PostgreSQL stopped: no one writes */
+    pd_keeper_failsafe_counted(keeper, "it took the leader key");
     keeper->is_leader = true;
     keeper->leader_revision = current.mod_revision;
     pd_keeper_guard(keeper, true);

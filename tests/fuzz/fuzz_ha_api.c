@@ -148,6 +148,7 @@ check_failsafe(PdArena *arena, uint8_t flags, const char *body, size_t length)
     FUZZ_ASSERT(pd_failsafe_new("n2", "main", "so-s3cret-Pa55", &failsafe, &err), "table: %s", err.message);
     const char *roster[] = {"n1", "n2", "n3"};
     pd_failsafe_set_roster(failsafe, roster, 3);
+    pd_failsafe_set_counted(failsafe, (flags & 64) == 0);
     if (flags & 1)
         pd_failsafe_grant(failsafe, "n3", 3000, 1000);
     pd_failsafe_set_leading(failsafe, (flags & 2) != 0);

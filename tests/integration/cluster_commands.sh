@@ -4,11 +4,12 @@
 # roster and history keys written as the keepers write them (member keys and the leader key under leases):
 # pause and resume by compare-and-swap (a second pause writes nothing); status as a table and --json (roster
 # names without a live key shown down, no leader with and without a member within the lag bound, paused);
-# history; remove refused while a keeper is live or holds the leader key, a roster name removed once;
-# malformed values in etcd named by their key (exit 2), never a crash; an etcd that does not answer exits 4.
+# history; remove refused while no member holds the leader key, while a keeper is live or holds it, a roster
+# name removed once; malformed values in etcd named by their key (exit 2), never a crash; an etcd that does
+# not answer exits 4.
 source tests/lib/tap.sh
 source tests/lib/etcd.sh
-tap_plan 69
+tap_plan 71
 tap_workdir
 ETCD_DIR="$TAP_WORKDIR/etcd"
 trap 'etcd_cluster_stop "$ETCD_DIR"; rm -rf "$TAP_WORKDIR"' EXIT
@@ -178,6 +179,9 @@ run_cmd "$PRODATA" cluster history
 expect_out "a history that is not an array says so" "the history is not a JSON array"
 
 # ---- remove ----
+run_cmd "$PRODATA" cluster remove n3
+expect_rc "remove while no member holds the leader key exits 1" 1
+expect_out "saying why" "no member holds the leader key: the roster changes only while a leader renews its lease"
 lease_put /prodata/it/leader n1
 lease_put /prodata/it/members/n1 "$(member n1 primary running 5432 0)"
 run_cmd "$PRODATA" cluster remove n2

@@ -40,6 +40,7 @@ table(const char *self)
     PdError err = {0};
     if (!pd_failsafe_new(self, "main", SECRET, &made, &err))
         fail_msg("pd_failsafe_new: %s", err.message);
+    pd_failsafe_set_counted(made, true); /* as a member that streamed from the leader */
     return made;
 }
 
@@ -89,6 +90,24 @@ test_quiet(void **state)
     assert_false(pd_failsafe_grant(fs, "n2", 3000, 3999).is_granted);
     assert_false(pd_failsafe_grant(fs, "n1", 3001, 4000).is_granted); /* longer than recorded */
     assert_true(pd_failsafe_grant(fs, "n1", 3000, 4000).is_granted);
+    pd_failsafe_free(fs);
+}
+
+/* A member not yet in a leader's roster count gives no grant, to a taker or to itself; once counted it does.
+ */
+static void
+test_counted(void **state)
+{
+    (void)state;
+    PdFailsafe *fs = table("n4");
+    pd_failsafe_set_counted(fs, false);
+    PdFailsafeGrant grant = pd_failsafe_grant(fs, "n2", 3000, 1000);
+    assert_false(grant.is_granted);
+    assert_contains(grant.reason, "has not streamed from a leader");
+    assert_false(pd_failsafe_grant(fs, "n4", 3000, 1000).is_granted); /* itself included */
+    assert_string_equal(pd_failsafe_current(fs, 1000).holder, "");
+    pd_failsafe_set_counted(fs, true);
+    assert_true(pd_failsafe_grant(fs, "n2", 3000, 1000).is_granted);
     pd_failsafe_free(fs);
 }
 
@@ -765,17 +784,12 @@ main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_table),
-        cmocka_unit_test(test_quiet),
-        cmocka_unit_test(test_leading_and_off),
-        cmocka_unit_test(test_request),
-        cmocka_unit_test(test_serve),
-        cmocka_unit_test(test_stranger),
-        cmocka_unit_test(test_peers),
-        cmocka_unit_test(test_threads),
-        cmocka_unit_test(test_majorities),
-        cmocka_unit_test(test_http),
-        cmocka_unit_test(test_ask),
+        cmocka_unit_test(test_table),    cmocka_unit_test(test_quiet),
+        cmocka_unit_test(test_counted),  cmocka_unit_test(test_leading_and_off),
+        cmocka_unit_test(test_request),  cmocka_unit_test(test_serve),
+        cmocka_unit_test(test_stranger), cmocka_unit_test(test_peers),
+        cmocka_unit_test(test_threads),  cmocka_unit_test(test_majorities),
+        cmocka_unit_test(test_http),     cmocka_unit_test(test_ask),
     };
     int failed = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();
