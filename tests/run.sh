@@ -7,7 +7,8 @@
 # database on one throwaway PostgreSQL 15 instance that this script starts and
 # stops (also on failure or Ctrl-C). Every "ok"/"not ok" line counts as one
 # test; a line marked "# SKIP" (cmocka's skip() prints "not ok N # SKIP", tap_skip "ok N # SKIP") counts as
-# skipped, not passed nor failed. Exit status is non-zero when any test failed or a program crashed.
+# skipped, not passed nor failed. Each file's line ends with its run time in seconds ("[12 s]"). Exit status
+# is non-zero when any test failed or a program crashed.
 #   tests/run.sh [--unit-only] [FILTER...]   (only the tests whose name, e.g. "pg/test_pool" or
 #   "integration/serve_api.sh", contains one of the FILTERs)
 set -uo pipefail
@@ -44,11 +45,13 @@ CHILD=""
 run_bounded() {
     local seconds=$1 log=$2
     shift 2
+    local started=$SECONDS
     timeout "$seconds" "$@" >"$log" 2>&1 &
     CHILD=$!
     wait "$CHILD"
     local rc=$?
     CHILD=""
+    ELAPSED=$((SECONDS - started))
     return $rc
 }
 interrupted() {
@@ -83,12 +86,12 @@ count_tap() {
         tail -15 "$log" | sed 's/^/    /'
     fi
     if [ "$notok" != 0 ]; then
-        echo "FAIL $name: $ok passed, $notok failed (log: $log)"
+        echo "FAIL $name: $ok passed, $notok failed [${ELAPSED:-0} s] (log: $log)"
         grep -E -A12 '^not ok' "$log" | head -60 | sed 's/^/    /'
     elif [ "$skipped" != 0 ]; then
-        echo "ok   $name: $ok passed, $skipped skipped ($(grep -m1 -E '^# .*skip' "$log" | sed 's/^# //'))"
+        echo "ok   $name: $ok passed, $skipped skipped ($(grep -m1 -E '^# .*skip' "$log" | sed 's/^# //')) [${ELAPSED:-0} s]"
     else
-        echo "ok   $name: $ok passed"
+        echo "ok   $name: $ok passed [${ELAPSED:-0} s]"
     fi
 }
 
