@@ -1,0 +1,116 @@
+#!/bin/bash
+# keeper_sync_timeline.sh - synchronous mode (ANY 1 of the two standbys), a double fault: the primary n1 writes
+# WAL its standbys do not receive (their WAL receivers frozen with SIGSTOP: a one-way cut), is fenced (its keeper
+# frozen), a standby X takes over on timeline 2 and acknowledges rows (on the other standby Y), X is lost, then
+# n1's keeper comes back. n1's last position is on timeline 1 and further than Y's on timeline 2; the failover
+# rule compares the LSNs alone, so n1 counts itself "the most advanced" of the n - k + 1 positions read and
+# takes the key back: the rows X acknowledged are gone, and Y can never follow n1's older timeline. The rule
+# must compare (timeline, LSN) positions: a member on an older timeline holds no commit of a newer one.
+# Three `prodata keeper`s on loopback, a real etcd and PostgreSQL 15; skipped, counted, without them.
+source tests/lib/tap.sh
+source tests/lib/etcd.sh
+source tests/lib/keeper_local.sh
+tap_plan 5
+tap_workdir
+W=$TAP_WORKDIR
+BIN=/usr/lib/postgresql/15/bin
+export ETCDCTL_API=3 PD_KEEPER_TEST_PASSWORD=ks-s3cret-Pa55 PGCONNECT_TIMEOUT=2
+declare -a KPID PORT
+
+cleanup() {
+    local i
+    for i in 1 2 3; do
+        [ -n "${KPID[$i]:-}" ] && kill -CONT "${KPID[$i]}" 2>/dev/null && kill -9 "${KPID[$i]}" 2>/dev/null
+        guard_kill "$i"
+        [ -f "$W/n$i/data/postmaster.pid" ] && kill -9 "$(head -1 "$W/n$i/data/postmaster.pid")" 2>/dev/null
+    done
+    for i in 1 2 3; do cp "$W/n$i/keeper.log" "${PRODATA_BUILD:-build}/test-logs/keeper-sync-timeline-n$i.log" 2>/dev/null; done
+    etcd_cluster_stop "$W/etcd"
+    rm -rf "$W"
+}
+trap cleanup EXIT
+
+skip_all() {
+    while [ "$TAP_COUNT" -lt "$TAP_PLAN" ]; do tap_skip "keeper sync timeline" "$1"; done
+    tap_done
+    exit
+}
+
+keeper_local_etcd
+
+etcd_value() { etcdctl --endpoints "$ENDPOINTS" get "/prodata/ks/$1" --print-value-only 2>/dev/null; }
+local_sql() { timeout -s KILL "${3:-5}" "$BIN/psql" -X -q -At -v ON_ERROR_STOP=1 -h "$W/n$1/state" -p "${PORT[$1]}" -U postgres -d postgres -c "$2" 2>/dev/null; }
+start_keeper() {
+    (cd "$W/n$1" && exec "$PRODATA" keeper --config prodata.conf >>keeper.log 2>&1) &
+    KPID[$1]=$!
+}
+for i in 1 2 3; do
+    mkdir -p "$W/n$i"
+    [ "$(id -u)" = 0 ] && chown postgres "$W/n$i"
+    PORT[$i]=$(etcd_free_port "$W/etcd")
+    cat >"$W/n$i/prodata.conf" <<CONF
+member_name = n$i
+etcd_endpoints = "$ENDPOINTS"
+cluster_name = ks
+data_dir = $W/n$i/data
+state_dir = $W/n$i/state
+pg_port = ${PORT[$i]}
+api_port = $(etcd_free_port "$W/etcd")
+replication_password_env = PD_KEEPER_TEST_PASSWORD
+CONF
+done
+(cd "$W/n1" && "$PRODATA" cluster config set postgresql_parameters.fsync=off postgresql_parameters.shared_buffers=16MB \
+    postgresql_parameters.max_connections=20 synchronous_mode=on synchronous_quorum=1 >/dev/null) ||
+    skip_all "the cluster configuration could not be set"
+
+primary_is() { [ "$(etcd_value leader)" = "n$1" ] && [ "$(local_sql "$1" 'SELECT pg_is_in_recovery()')" = f ]; }
+streaming_count() { local_sql "$1" "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming' AND application_name <> 'pg_basebackup'"; }
+start_keeper 1
+wait_for 60 primary_is 1 || skip_all "n1 did not bootstrap a primary: $(tail -n 3 "$W/n1/keeper.log")"
+start_keeper 2
+start_keeper 3
+two_streaming() { [ "$(streaming_count 1)" = 2 ] && [ -n "$(etcd_value sync)" ]; }
+if wait_for 120 two_streaming; then tap_ok "bootstrap: n1 primary, n2 and n3 streaming, sync key $(etcd_value sync)"
+else tap_not_ok "bootstrap" "$(tail -n 5 "$W"/n*/keeper.log)"; fi
+local_sql 1 "CREATE TABLE t (n int); CREATE TABLE big (n int, pad text)" >/dev/null
+
+# ---- n1 writes WAL no standby receives, then is fenced -----------------------------------------------------------
+RECEIVERS="$(local_sql 2 "SELECT pid FROM pg_stat_wal_receiver") $(local_sql 3 "SELECT pid FROM pg_stat_wal_receiver")"
+kill -STOP $RECEIVERS
+lsn_of() { etcd_value "members/n$1" | sed 's/.*"write_lsn":"\([0-9A-F/]*\)".*/\1/'; }
+BEFORE=$(lsn_of 1)
+# Its commit waits for a standby forever; the WAL is on n1's disk meanwhile.
+local_sql 1 "INSERT INTO big SELECT g, repeat('x', 400) FROM generate_series(1, 200000) g" 60 >/dev/null &
+tail_published() { [ "$(local_sql 2 "SELECT pg_wal_lsn_diff('$(lsn_of 1)', '$BEFORE') > 50000000")" = t ]; }
+if wait_for 60 tail_published; then tap_ok "n1 published a position 50 MB past what its standbys received"
+else tap_not_ok "n1 published a position past its standbys" "$(lsn_of 1) vs $BEFORE"; fi
+PM1=$(head -1 "$W/n1/data/postmaster.pid")
+kill -STOP "${KPID[1]}"
+n1_dead() { ! kill -0 "$PM1" 2>/dev/null; }
+wait_for 20 n1_dead
+kill -CONT $RECEIVERS
+
+# ---- X (n2 or n3) takes over on timeline 2, acknowledges rows on Y; X is lost ------------------------------------
+X=
+new_leader() { X=$(etcd_value leader); [ "$X" = n2 ] || [ "$X" = n3 ]; }
+xi() { echo "${X#n}"; }
+x_writable() { new_leader && [ "$(local_sql "$(xi)" 'INSERT INTO t VALUES (0) RETURNING n')" = 0 ]; }
+if wait_for 60 x_writable && [ "$(local_sql "$(xi)" 'INSERT INTO t SELECT generate_series(1, 20) RETURNING 1' 20 | wc -l)" = 20 ]; then
+    tap_ok "$X took over (timeline $(local_sql "$(xi)" "SELECT timeline_id FROM pg_control_checkpoint()")) and acknowledged 21 rows in synchronous mode"
+else
+    tap_not_ok "a standby took over and acknowledged rows" "leader: $(etcd_value leader)" "$(tail -n 5 "$W/n2/keeper.log" "$W/n3/keeper.log")"
+fi
+XI=$(xi)
+kill -9 "${KPID[$XI]}"
+guard_kill "$XI"
+kill -9 "$(head -1 "$W/n$XI/data/postmaster.pid")"
+KPID[$XI]=
+kill -CONT "${KPID[1]}"
+
+# ---- who leads now, and with which rows ---------------------------------------------------------------------------
+L=
+writable_leader() { L=$(etcd_value leader); [ -n "$L" ] && [ "$L" != "$X" ] && [ "$(local_sql "${L#n}" 'SELECT pg_is_in_recovery()')" = f ]; }
+if wait_for 90 writable_leader; then tap_ok "$L leads after $X's loss"
+else tap_not_ok "a member leads after $X's loss" "leader: $(etcd_value leader)" "$(tail -n 4 "$W/n1/keeper.log")"; fi
+expect_eq "the new leader ($L) holds the 21 rows $X acknowledged" "$(local_sql "${L#n}" 'SELECT count(*) FROM t')" 21
+tap_done
