@@ -66,7 +66,10 @@ read_node(PdKeeper *keeper, PdNodeStatus *status)
         keeper->was_primary = !status->is_in_recovery;
         uint64_t lsn = status->is_in_recovery ? status->received_lsn : status->flush_lsn;
         if (lsn > 0)
+        {
             keeper->last_write_lsn = lsn;
+            keeper->last_timeline = (int)status->timeline;
+        }
         keeper->is_fenced = false;
     }
 }

@@ -167,9 +167,9 @@ act_follower(PdKeeper *keeper, const PdKeeperRead *read, const PdNodeStatus *sta
         follow(keeper, read, leader, status);
 }
 
-/* A fresh, running member ahead of lsn (ties: the smaller name wins), or NULL. */
+/* A fresh, running member ahead of the position (timeline, lsn) (ties: the smaller name wins), or NULL. */
 static const char *
-member_ahead(const PdKeeper *keeper, const PdKeeperRead *read, uint64_t lsn)
+member_ahead(const PdKeeper *keeper, const PdKeeperRead *read, int timeline, uint64_t lsn)
 {
     int64_t now = pd_keeper_wall_ms();
     for (size_t i = 0; i < read->member_count; i++)
@@ -178,18 +178,20 @@ member_ahead(const PdKeeper *keeper, const PdKeeperRead *read, uint64_t lsn)
         bool is_fresh = now - member->updated_ms <= (int64_t)keeper->config.ttl_s * 2000;
         if (strcmp(member->name, keeper->name) == 0 || !is_fresh || strcmp(member->state, "running") != 0)
             continue;
-        if (member->write_lsn > lsn || (member->write_lsn == lsn && strcmp(member->name, keeper->name) < 0))
+        int order = pd_member_position_compare(member->timeline, member->write_lsn, timeline, lsn);
+        if (order > 0 || (order == 0 && strcmp(member->name, keeper->name) < 0))
             return member->name;
     }
     return NULL;
 }
 
-/* This node's position for a failover: *lsn; false when it cannot be a candidate this tick. */
+/* This node's position for a failover: (*timeline, *lsn); false when it cannot be a candidate this tick. */
 static bool
-candidate_lsn(PdKeeper *keeper, const PdNodeStatus *status, uint64_t *lsn)
+candidate_position(PdKeeper *keeper, const PdNodeStatus *status, int *timeline, uint64_t *lsn)
 {
     if (status->is_connected)
     {
+        *timeline = (int)status->timeline;
         *lsn = !status->is_in_recovery    ? status->flush_lsn
                : status->received_lsn > 0 ? status->received_lsn
                                           : status->replayed_lsn;
@@ -211,6 +213,7 @@ candidate_lsn(PdKeeper *keeper, const PdNodeStatus *status, uint64_t *lsn)
         return false;
     }
     *lsn = keeper->was_primary ? keeper->last_write_lsn : 0; /* a stopped former primary */
+    *timeline = keeper->was_primary ? keeper->last_timeline : 0;
     return true;
 }
 
@@ -218,25 +221,31 @@ static void
 act_leaderless(PdKeeper *keeper, const PdKeeperRead *read, const PdNodeStatus *status)
 {
     uint64_t lsn = 0;
-    if (!candidate_lsn(keeper, status, &lsn))
+    int timeline = 0;
+    if (!candidate_position(keeper, status, &timeline, &lsn))
         return;
     bool is_synchronous = false;
-    if (!pd_keeper_sync_may_take(keeper, read, lsn, &is_synchronous))
+    if (!pd_keeper_sync_may_take(keeper, read, timeline, lsn, &is_synchronous))
         return;
-    const char *ahead = is_synchronous ? NULL : member_ahead(keeper, read, lsn);
+    const char *ahead = is_synchronous ? NULL : member_ahead(keeper, read, timeline, lsn);
     if (ahead != NULL)
     {
         pd_keeper_wait(keeper, "%s, further ahead, to take the leader key", ahead);
         return;
     }
-    int64_t max_lag = keeper->config.maximum_lag_on_failover_bytes;
-    if (!is_synchronous && keeper->leader_write_lsn > lsn &&
-        keeper->leader_write_lsn - lsn > (uint64_t)max_lag)
+    uint64_t lag = pd_member_position_lag(timeline, lsn, keeper->leader_timeline, keeper->leader_write_lsn);
+    if (!is_synchronous && lag > (uint64_t)keeper->config.maximum_lag_on_failover_bytes)
     {
-        pd_keeper_wait(keeper,
-                       "a member within maximum_lag_on_failover_bytes (this one is %" PRIu64
-                       " bytes behind %s's last position)",
-                       keeper->leader_write_lsn - lsn, keeper->last_leader);
+        if (lag == UINT64_MAX)
+            pd_keeper_wait(keeper,
+                           "a member within maximum_lag_on_failover_bytes (this one is on timeline %d, "
+                           "older than %s's last position on timeline %d)",
+                           timeline, keeper->last_leader, keeper->leader_timeline);
+        else
+            pd_keeper_wait(keeper,
+                           "a member within maximum_lag_on_failover_bytes (this one is %" PRIu64
+                           " bytes behind %s's last position)",
+                           lag, keeper->last_leader);
         return;
     }
     bool is_released = read->released_revision > 0 && read->leader == NULL; /* no grants needed */
@@ -255,7 +264,10 @@ note_leader(PdKeeper *keeper, const PdKeeperRead *read)
     snprintf(keeper->last_leader, sizeof keeper->last_leader, "%s", read->leader);
     const PdMemberState *leader = pd_keeper_member(read, read->leader);
     if (leader != NULL && leader->write_lsn > 0)
+    {
         keeper->leader_write_lsn = leader->write_lsn;
+        keeper->leader_timeline = leader->timeline;
+    }
 }
 
 /* Paused: no automatic action (no failover, restart, rejoin or clone) but the leader's slots, and a primary

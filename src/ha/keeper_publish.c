@@ -82,7 +82,11 @@ member_state(const PdKeeper *keeper, const PdNodeStatus *status)
                                   : 0;
     }
     else
+    {
+        /* stopped: the last position seen, on the timeline its WAL ends on */
         state.write_lsn = state.replay_lsn = keeper->last_write_lsn;
+        state.timeline = keeper->last_timeline;
+    }
     pd_keeper_live_fill(keeper, status, &state);
     return state;
 }

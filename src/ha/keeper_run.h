@@ -143,7 +143,9 @@ struct PdKeeper
     int64_t leader_revision;   /* the leader key's mod_revision when ours */
     bool was_primary;          /* its PostgreSQL was last a primary (or was made one) */
     uint64_t last_write_lsn;   /* its PostgreSQL's last write_lsn seen */
+    int last_timeline;         /* the timeline that WAL position is on (0: none seen) */
     uint64_t leader_write_lsn; /* the last leader's write_lsn seen */
+    int leader_timeline;       /* and its timeline (0: unknown) */
     char last_leader[PD_KEYS_MEMBER_MAX + 1];
     char following[PD_KEEPER_TARGET_MAX]; /* "host:port" its standby is configured for, "" not yet */
     bool is_in_roster;
@@ -279,7 +281,8 @@ void pd_keeper_sync_lead(PdKeeper *keeper, const PdKeeperRead *read);
 bool pd_keeper_sync_prepare(PdKeeper *keeper, const PdKeeperRead *read);
 /* With a sync key naming standbys, the failover rule: *applies true, and true when this member may take
  * over (it read n-k+1 fresh positions of the set and is the most advanced of them). */
-bool pd_keeper_sync_may_take(PdKeeper *keeper, const PdKeeperRead *read, uint64_t lsn, bool *applies);
+bool pd_keeper_sync_may_take(PdKeeper *keeper, const PdKeeperRead *read, int timeline, uint64_t lsn,
+                             bool *applies);
 /* Configures the node as a primary with the synchronous_standby_names last applied (after a promotion). */
 bool pd_keeper_sync_configure_primary(PdKeeper *keeper, PdError *err);
 /* Whether this member is named in the sync key. */

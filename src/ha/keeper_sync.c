@@ -9,7 +9,15 @@
  * acknowledged commit is on k members of the recorded set, and a failover
  * that reads the flushed positions of n-k+1 of them (published after the
  * leader was gone) finds at least one holding every acknowledged commit: the
- * most advanced of those read is the only one that may take over. A new
+ * most advanced of those read is the only one that may take over. Positions
+ * compare as (timeline, LSN): a member on a newer timeline is ahead of one on
+ * an older timeline whatever the LSNs (pd_member_position_compare), for a
+ * former primary's WAL past the last switch is a fork no one acknowledged.
+ * A position read is a running member's, or a stopped former primary's whose
+ * keeper is live (published after the leader was gone): that one will not
+ * move, and it holds no commit the sync key's leader acknowledged, which went
+ * to standbys. A stopped standby is not read: its keeper starts it to learn
+ * its real position (the last one seen may be behind what it flushed). A new
  * leader sets synchronous_standby_names before it promotes, so it never
  * acknowledges a commit asynchronously.
  */
@@ -299,24 +307,41 @@ pd_keeper_sync_is_member(const PdKeeper *keeper, const PdKeeperRead *read)
     return read->sync.exists && pd_roster_contains(&read->sync.members, keeper->name);
 }
 
-/* The most advanced fresh running member of the set among those read (own position: lsn); *read_count. */
+/* Whether a member's published position counts as read: running, or a stopped former primary (its
+ * timeline known), published after the leader was gone (its keeper is live). */
+static bool
+is_position_read(const PdKeeper *keeper, const PdKeeperRead *read, const PdMemberState *member)
+{
+    if (!pd_roster_contains(&read->sync.members, member->name) ||
+        member->updated_ms < keeper->leaderless_since_ms)
+        return false;
+    if (strcmp(member->state, "running") == 0)
+        return true;
+    bool is_stopped = strcmp(member->state, "stopped") == 0 || strcmp(member->state, "crashed") == 0 ||
+                      strcmp(member->state, "fenced") == 0;
+    return is_stopped && member->role == PD_MEMBER_ROLE_PRIMARY && member->timeline > 0 &&
+           strcmp(member->name, read->sync.leader) != 0;
+}
+
+/* The most advanced member of the set among the positions read (own: timeline, lsn); *read_count. */
 static const char *
-most_advanced(PdKeeper *keeper, const PdKeeperRead *read, uint64_t lsn, int *read_count)
+most_advanced(PdKeeper *keeper, const PdKeeperRead *read, int timeline, uint64_t lsn, int *read_count)
 {
     const char *best = keeper->name;
+    int best_timeline = timeline;
     uint64_t best_lsn = lsn;
     *read_count = 1;
     for (size_t i = 0; i < read->member_count; i++)
     {
         const PdMemberState *member = &read->members[i];
-        if (strcmp(member->name, keeper->name) == 0 ||
-            !pd_roster_contains(&read->sync.members, member->name) || strcmp(member->state, "running") != 0 ||
-            member->updated_ms < keeper->leaderless_since_ms)
+        if (strcmp(member->name, keeper->name) == 0 || !is_position_read(keeper, read, member))
             continue;
         (*read_count)++;
-        if (member->write_lsn > best_lsn || (member->write_lsn == best_lsn && strcmp(member->name, best) < 0))
+        int order = pd_member_position_compare(member->timeline, member->write_lsn, best_timeline, best_lsn);
+        if (order > 0 || (order == 0 && strcmp(member->name, best) < 0))
         {
             best = member->name;
+            best_timeline = member->timeline;
             best_lsn = member->write_lsn;
         }
     }
@@ -324,7 +349,7 @@ most_advanced(PdKeeper *keeper, const PdKeeperRead *read, uint64_t lsn, int *rea
 }
 
 bool
-pd_keeper_sync_may_take(PdKeeper *keeper, const PdKeeperRead *read, uint64_t lsn, bool *applies)
+pd_keeper_sync_may_take(PdKeeper *keeper, const PdKeeperRead *read, int timeline, uint64_t lsn, bool *applies)
 {
     *applies = read->sync.exists && read->sync.members.count > 0;
     if (!*applies || strcmp(read->sync.leader, keeper->name) == 0)
@@ -335,7 +360,7 @@ pd_keeper_sync_may_take(PdKeeper *keeper, const PdKeeperRead *read, uint64_t lsn
         return false;
     }
     int n = (int)read->sync.members.count, need = n - read->sync.quorum + 1, count = 0;
-    const char *best = most_advanced(keeper, read, lsn, &count);
+    const char *best = most_advanced(keeper, read, timeline, lsn, &count);
     if (count < need)
     {
         pd_keeper_wait(keeper, "%d of the %d synchronous standbys to report their position (%d so far)", need,

@@ -70,6 +70,22 @@ pd_member_is_state(const char *state)
     return false;
 }
 
+int
+pd_member_position_compare(int a_timeline, uint64_t a_lsn, int b_timeline, uint64_t b_lsn)
+{
+    if (a_timeline > 0 && b_timeline > 0 && a_timeline != b_timeline)
+        return a_timeline < b_timeline ? -1 : 1;
+    return a_lsn < b_lsn ? -1 : a_lsn > b_lsn ? 1 : 0;
+}
+
+uint64_t
+pd_member_position_lag(int a_timeline, uint64_t a_lsn, int b_timeline, uint64_t b_lsn)
+{
+    if (a_timeline > 0 && b_timeline > 0 && a_timeline != b_timeline)
+        return a_timeline > b_timeline ? 0 : UINT64_MAX;
+    return b_lsn > a_lsn ? b_lsn - a_lsn : 0;
+}
+
 const char *
 pd_member_lsn_text(uint64_t lsn, char *buffer, size_t size)
 {

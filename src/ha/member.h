@@ -126,6 +126,24 @@ const char *pd_member_role_name(PdMemberRole role);
  * "fenced", "promoting", "initializing", "switching over". */
 bool pd_member_is_state(const char *state);
 
+/*
+ * Two WAL positions compared as (timeline, LSN), for a failover: a member on
+ * a newer timeline is ahead of one on an older timeline whatever the LSNs
+ * (the older one's WAL past the switch is a fork no one acknowledged after
+ * it); on one timeline the larger LSN is ahead. A timeline 0 is unknown: the
+ * LSNs alone decide then. Returns <0, 0 or >0 as a is behind, level with or
+ * ahead of b.
+ */
+int pd_member_position_compare(int a_timeline, uint64_t a_lsn, int b_timeline, uint64_t b_lsn);
+
+/*
+ * How many bytes position a is behind b: 0 when it is not behind (same or
+ * newer timeline, LSN not smaller), b_lsn - a_lsn on one timeline (or a
+ * timeline unknown), UINT64_MAX when a is on an older timeline than b (how
+ * much of b's WAL a holds is not known from the positions).
+ */
+uint64_t pd_member_position_lag(int a_timeline, uint64_t a_lsn, int b_timeline, uint64_t b_lsn);
+
 /* An LSN as PostgreSQL writes it ("0/3000148"), into buffer (at least 20 bytes). Returns buffer. */
 const char *pd_member_lsn_text(uint64_t lsn, char *buffer, size_t size);
 

@@ -114,7 +114,7 @@ typedef struct PdNodeStatus
     int pid;               /* the postmaster's; 0 when stopped */
     bool is_connected;     /* the fields below were read (run is READY and the query answered) */
     bool is_in_recovery;   /* a standby */
-    uint32_t timeline;     /* a primary's current timeline; a standby's replay timeline */
+    uint32_t timeline;     /* a primary's current timeline; the one a standby's received WAL ends on */
     uint64_t current_lsn;  /* primary: pg_current_wal_lsn() */
     uint64_t flush_lsn;    /* primary: pg_current_wal_flush_lsn() */
     uint64_t received_lsn; /* standby: pg_last_wal_receive_lsn(), 0 when nothing streamed */

@@ -5,7 +5,12 @@
  * accepts connections, its role, timeline and WAL positions, the standbys
  * streaming from it (pg_stat_replication), its physical slots and the
  * parameters waiting for a restart (pg_settings.pending_restart), and a
- * primary's archiver (pg_stat_archiver, the .ready files). LSNs are
+ * primary's archiver (pg_stat_archiver, the .ready files). A standby's
+ * timeline is the one its received WAL ends on: the WAL receiver's while it
+ * runs, else the newest timeline of the segment files in pg_wal that hold
+ * its last received (or replayed) LSN (a segment on the new timeline exists
+ * once WAL of it was received or restored; the last checkpoint's timeline
+ * lags a switch until the next restartpoint). LSNs are
  * numbers, so the keeper compares them without parsing.
  */
 #include <stdlib.h>
@@ -20,8 +25,17 @@ static const char SELF_SQL[] =
     "pg_last_wal_receive_lsn()::text, pg_last_wal_replay_lsn()::text, "
     "CASE WHEN NOT pg_is_in_recovery() "
     "  THEN ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int "
-    "  ELSE coalesce((SELECT received_tli FROM pg_stat_wal_receiver), "
-    "                (SELECT timeline_id FROM pg_control_checkpoint())) END, "
+    "  ELSE greatest((SELECT received_tli FROM pg_stat_wal_receiver), "
+    "                (SELECT timeline_id FROM pg_control_checkpoint()), "
+    "                (SELECT max(('x' || substr(w.name, 1, 8))::bit(32)::int) FROM pg_ls_waldir() w, "
+    "                   (SELECT floor((coalesce(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn()) "
+    "                                  - '0/1'::pg_lsn) / s.size)::bigint AS segno, "
+    "                           (4294967296 / s.size)::bigint AS per "
+    "                      FROM (SELECT setting::bigint AS size FROM pg_settings "
+    "                             WHERE name = 'wal_segment_size') s) e "
+    "                  WHERE length(w.name) = 24 AND e.segno >= 0 AND substr(w.name, 9) = "
+    "                        upper(lpad(to_hex(e.segno / e.per), 8, '0') || "
+    "                              lpad(to_hex(e.segno % e.per), 8, '0')))) END, "
     "coalesce((SELECT status FROM pg_stat_wal_receiver), ''), "
     "coalesce((SELECT sender_host FROM pg_stat_wal_receiver), ''), "
     "CASE WHEN pg_is_in_recovery() THEN "

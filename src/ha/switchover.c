@@ -302,8 +302,10 @@ pd_switchover_choose(PdArena *arena, const PdSwitchoverCluster *cluster, const c
             reasons = pd_arena_sprintf(arena, "%s%s%s", reasons, reasons[0] != '\0' ? "; " : "", reason);
             continue;
         }
-        if (best == NULL || member->write_lsn > best->write_lsn ||
-            (member->write_lsn == best->write_lsn && strcmp(member->name, best->name) < 0))
+        int order = best == NULL ? 1
+                                 : pd_member_position_compare(member->timeline, member->write_lsn,
+                                                              best->timeline, best->write_lsn);
+        if (order > 0 || (order == 0 && strcmp(member->name, best->name) < 0))
             best = member;
     }
     if (best != NULL)
@@ -329,7 +331,8 @@ sync_rule(PdArena *arena, const PdSwitchoverCluster *cluster, const PdMemberStat
             strcmp(member->state, "running") != 0)
             continue;
         count++;
-        if (member->write_lsn > candidate->write_lsn)
+        if (pd_member_position_compare(member->timeline, member->write_lsn, candidate->timeline,
+                                       candidate->write_lsn) > 0)
             return pd_arena_sprintf(arena, "%s of the synchronous set is ahead of %s", member->name,
                                     candidate->name);
     }
@@ -351,11 +354,12 @@ member_ahead(const PdSwitchoverCluster *cluster, const PdMemberState *candidate,
     for (size_t i = 0; i < cluster->member_count; i++)
     {
         const PdMemberState *member = &cluster->members[i];
-        if (is_fresh(cluster, member) && strcmp(member->state, "running") == 0 &&
-            member->write_lsn > candidate->write_lsn && member->write_lsn - candidate->write_lsn > *bytes)
+        uint64_t lag = pd_member_position_lag(candidate->timeline, candidate->write_lsn, member->timeline,
+                                              member->write_lsn);
+        if (is_fresh(cluster, member) && strcmp(member->state, "running") == 0 && lag > *bytes)
         {
             ahead = member->name;
-            *bytes = member->write_lsn - candidate->write_lsn;
+            *bytes = lag;
         }
     }
     return ahead;
@@ -387,7 +391,10 @@ pd_switchover_failover_loss(PdArena *arena, const PdSwitchoverCluster *cluster, 
     const char *ahead = member_ahead(cluster, candidate, &ahead_bytes);
     const char *text = "";
     *lost_bytes = ahead_bytes > lag ? ahead_bytes : lag;
-    if (ahead != NULL)
+    if (ahead != NULL && ahead_bytes == UINT64_MAX)
+        text = pd_arena_sprintf(arena, "%s is on a newer timeline than %s (timeline %d)", ahead, name,
+                                candidate->timeline);
+    else if (ahead != NULL)
         text = pd_arena_sprintf(arena, "%s is %" PRIu64 " bytes ahead of %s", ahead, ahead_bytes, name);
     if (text != NULL && lag > (uint64_t)cluster->config->maximum_lag_on_failover_bytes)
         text = joined(arena, text,

@@ -5,7 +5,8 @@
 # n1's keeper comes back. n1's last position is on timeline 1 and further than Y's on timeline 2; the failover
 # rule compares the LSNs alone, so n1 counts itself "the most advanced" of the n - k + 1 positions read and
 # takes the key back: the rows X acknowledged are gone, and Y can never follow n1's older timeline. The rule
-# must compare (timeline, LSN) positions: a member on an older timeline holds no commit of a newer one.
+# must compare (timeline, LSN) positions: a member on an older timeline holds no commit of a newer one. Fixed:
+# Y takes over, n1 (stopped, publishing its timeline-1 position) counted among the n - k + 1 positions read.
 # Three `prodata keeper`s on loopback, a real etcd and PostgreSQL 15; skipped, counted, without them.
 source tests/lib/tap.sh
 source tests/lib/etcd.sh
@@ -112,5 +113,7 @@ L=
 writable_leader() { L=$(etcd_value leader); [ -n "$L" ] && [ "$L" != "$X" ] && [ "$(local_sql "${L#n}" 'SELECT pg_is_in_recovery()')" = f ]; }
 if wait_for 90 writable_leader; then tap_ok "$L leads after $X's loss"
 else tap_not_ok "a member leads after $X's loss" "leader: $(etcd_value leader)" "$(tail -n 4 "$W/n1/keeper.log")"; fi
-expect_eq "the new leader ($L) holds the 21 rows $X acknowledged" "$(local_sql "${L#n}" 'SELECT count(*) FROM t')" 21
+# The rows 0 to 20 were acknowledged; a first "INSERT ... VALUES (0)" whose client gave up while its commit
+# waited for the standby may be there too, unacknowledged (docs/ha.md, patroni PR #1414): count distinct values.
+expect_eq "the new leader ($L) holds the 21 rows $X acknowledged" "$(local_sql "${L#n}" 'SELECT count(DISTINCT n) FROM t')" 21
 tap_done

@@ -489,11 +489,39 @@ test_roster_unreachable_is_unknown(void **state)
     pd_etcd_close(etcd);
 }
 
+/* Positions compare as (timeline, LSN): a newer timeline is ahead whatever the LSNs (the double fault of
+ * tests/integration/keeper_sync_timeline.sh: a fenced primary's timeline-1 tail past the survivors'). */
+static void
+test_member_positions(void **state)
+{
+    (void)state;
+    const uint64_t far = (uint64_t)0x5 << 32, near = 0x3000148;
+    assert_true(pd_member_position_compare(2, near, 1, far) > 0);
+    assert_true(pd_member_position_compare(1, far, 2, near) < 0);
+    assert_true(pd_member_position_compare(3, 0, 2, UINT64_MAX) > 0);
+    assert_true(pd_member_position_compare(2, far, 2, near) > 0);
+    assert_true(pd_member_position_compare(2, near, 2, far) < 0);
+    assert_int_equal(pd_member_position_compare(2, near, 2, near), 0);
+    /* a timeline not known: the LSNs alone */
+    assert_true(pd_member_position_compare(0, far, 2, near) > 0);
+    assert_true(pd_member_position_compare(2, near, 0, far) < 0);
+    assert_int_equal(pd_member_position_compare(0, near, 0, near), 0);
+    /* lag: bytes on one timeline, none when ahead, unknown (UINT64_MAX) from an older timeline */
+    assert_true(pd_member_position_lag(2, near, 2, near + 1000) == 1000);
+    assert_true(pd_member_position_lag(2, far, 2, near) == 0);
+    assert_true(pd_member_position_lag(3, near, 2, far) == 0);
+    assert_true(pd_member_position_lag(1, far, 2, near) == UINT64_MAX);
+    assert_true(pd_member_position_lag(1, near, 2, far) == UINT64_MAX);
+    assert_true(pd_member_position_lag(0, near, 2, near + 7) == 7);
+    assert_true(pd_member_position_lag(2, near + 7, 0, near) == 0);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_member_round_trip),
+        cmocka_unit_test(test_member_positions),
         cmocka_unit_test(test_member_refusals),
         cmocka_unit_test(test_member_failsafe),
         cmocka_unit_test(test_member_later_fields),

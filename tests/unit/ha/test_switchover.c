@@ -256,11 +256,45 @@ test_failover_loss(void **state)
     pd_arena_free(arena);
 }
 
+/* Positions across timelines: a member on a newer timeline is ahead whatever the LSNs. */
+static void
+test_timelines(void **state)
+{
+    (void)state;
+    PdArena *arena = pd_arena_new(0);
+    PdClusterConfig config;
+    pd_cluster_config_defaults(&config);
+    PdMemberState members[] = {standby("n2", 9000, 0), standby("n3", 4000, 0)};
+    members[0].timeline = 1; /* a fork: further, on the older timeline */
+    members[1].timeline = 2;
+    PdSwitchoverCluster cluster = {.members = members, .member_count = 2, .config = &config, .now_ms = NOW};
+    const char *why = NULL;
+    assert_string_equal(pd_switchover_choose(arena, &cluster, &why), "n3");
+    uint64_t lost = 0;
+    bool is_safe = true;
+    assert_true(pd_switchover_failover_loss(arena, &cluster, "n3", &lost, &is_safe, &why));
+    assert_true(is_safe);
+    assert_int_equal(lost, 0);
+    assert_true(pd_switchover_failover_loss(arena, &cluster, "n2", &lost, &is_safe, &why));
+    assert_false(is_safe);
+    assert_string_equal(why, "n3 is on a newer timeline than n2 (timeline 1)");
+    const char *set_names[] = {"n2", "n3"};
+    PdRoster set = {set_names, 2};
+    cluster.sync_set = &set;
+    cluster.sync_quorum = 1;
+    assert_true(pd_switchover_failover_loss(arena, &cluster, "n3", &lost, &is_safe, &why));
+    assert_true(is_safe);
+    assert_true(pd_switchover_failover_loss(arena, &cluster, "n2", &lost, &is_safe, &why));
+    assert_false(is_safe);
+    assert_contains(why, "n3 of the synchronous set is ahead of n2");
+    pd_arena_free(arena);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_read_and_write), cmocka_unit_test(test_refused),
-                                       cmocka_unit_test(test_qualifies),
-                                       cmocka_unit_test(test_failover_loss)};
+                                       cmocka_unit_test(test_qualifies), cmocka_unit_test(test_failover_loss),
+                                       cmocka_unit_test(test_timelines)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
