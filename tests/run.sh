@@ -5,7 +5,8 @@
 # output; build/tests/pg/test_* are cmocka programs that need a database (each
 # gets a fresh one, PRODATA_TEST_CONNINFO). Integration tests are tests/integration/*.sh, each against its own
 # database on one throwaway PostgreSQL 15 instance that this script starts and
-# stops (also on failure or Ctrl-C). Every "ok"/"not ok" line counts as one
+# stops (also on failure or Ctrl-C); the cluster tests among them run in a second lane beside the others
+# (start_lane below; HA_SERIAL=1: one lane). Every "ok"/"not ok" line counts as one
 # test; a line marked "# SKIP" (cmocka's skip() prints "not ok N # SKIP", tap_skip "ok N # SKIP") counts as
 # skipped, not passed nor failed. Each file's line ends with its run time in seconds ("[12 s]"). Exit status
 # is non-zero when any test failed or a program crashed.
@@ -56,6 +57,7 @@ run_bounded() {
 }
 interrupted() {
     [ -n "$CHILD" ] && kill -TERM -- "-$CHILD" 2>/dev/null
+    [ -n "${LANE_PID:-}" ] && kill -TERM "$LANE_PID" 2>/dev/null && wait "$LANE_PID" 2>/dev/null
     echo "interrupted"
     exit 130
 }
@@ -95,6 +97,60 @@ count_tap() {
     fi
 }
 
+# run_scripts SCRIPT...: the integration scripts given, one after the other, each counted.
+run_scripts() {
+    local script name log
+    for script in "$@"; do
+        name=${script#tests/}
+        wanted "$name" || continue
+        log="$LOG_DIR/${name//\//_}.log"
+        run_bounded 600 "$log" bash "$script"
+        count_tap "$name" "$log" $?
+    done
+}
+
+# Two lanes, so that the run stays short on a machine of two cores: the cluster tests (keepers, switchover,
+# failsafe, haproxy, the demo: mostly waiting on timeouts and leases, each with its own etcd and ports) run in
+# the background while the unit, library and other integration tests run here; their lines are printed after
+# this lane's, and their counts added. HA_SERIAL=1 runs everything in one lane, in name order.
+is_cluster_test() { [[ "$1" =~ /(keeper|switchover|failsafe|haproxy|demo)[^/]*\.sh$ ]]; }
+LANE_PID=""
+start_lane() {
+    local script cluster=()
+    OTHER_SCRIPTS=()
+    for script in tests/integration/*.sh; do
+        [ -e "$script" ] || continue
+        if [ "${HA_SERIAL:-0}" != 1 ] && is_cluster_test "$script"; then cluster+=("$script")
+        else OTHER_SCRIPTS+=("$script"); fi
+    done
+    [ ${#cluster[@]} -gt 0 ] || return 0
+    rm -f "$LOG_DIR/lane.totals"
+    (
+        PASSED=0 FAILED=0 SKIPPED=0
+        trap 'kill -TERM -- "-$CHILD" 2>/dev/null; exit 130' TERM
+        run_scripts "${cluster[@]}"
+        echo "$PASSED $FAILED $SKIPPED" >"$LOG_DIR/lane.totals"
+    ) >"$LOG_DIR/lane.out" 2>&1 &
+    LANE_PID=$!
+}
+wait_lane() {
+    run_scripts "${OTHER_SCRIPTS[@]}"
+    [ -n "$LANE_PID" ] || return 0
+    wait "$LANE_PID"
+    LANE_PID=""
+    cat "$LOG_DIR/lane.out"
+    local totals
+    totals=$(cat "$LOG_DIR/lane.totals" 2>/dev/null) || {
+        FAILED=$((FAILED + 1))
+        echo "FAIL the cluster tests' lane ended without its totals"
+        return
+    }
+    read -r lane_passed lane_failed lane_skipped <<<"$totals"
+    PASSED=$((PASSED + lane_passed))
+    FAILED=$((FAILED + lane_failed))
+    SKIPPED=$((SKIPPED + lane_skipped))
+}
+
 for bin in $(find "$BUILD/tests/unit" -type f -name 'test_*' -perm -u+x 2>/dev/null | sort); do
     name=${bin#"$BUILD"/tests/}
     wanted "$name" || continue
@@ -112,6 +168,7 @@ if [ "$UNIT_ONLY" = 0 ]; then
         # For tests that must change server settings (authentication in auth.sh).
         export PRODATA_TEST_PGDATA=$PG_DATA_DIR
         export PRODATA="$PWD/$BUILD/prodata"
+        start_lane
         # Library tests that need a database: each program gets a fresh database of its own.
         for bin in $(find "$BUILD/tests/pg" -type f -name 'test_*' -perm -u+x 2>/dev/null | sort); do
             name=${bin#"$BUILD"/tests/}
@@ -123,14 +180,7 @@ if [ "$UNIT_ONLY" = 0 ]; then
                 CMOCKA_MESSAGE_OUTPUT=TAP run_bounded 300 "$log" "$bin"
             count_tap "$name" "$log" $?
         done
-        for script in tests/integration/*.sh; do
-            [ -e "$script" ] || continue
-            name=${script#tests/}
-            wanted "$name" || continue
-            log="$LOG_DIR/${name//\//_}.log"
-            run_bounded 600 "$log" bash "$script"
-            count_tap "$name" "$log" $?
-        done
+        wait_lane
     else
         FAILED=$((FAILED + 1))
         echo "FAIL could not start a PostgreSQL instance for the integration tests"
