@@ -451,14 +451,10 @@ pending_json(const PdMemberState *state)
 static json_t *
 archive_json(const PdMemberArchive *archive)
 {
-    if (!archive->is_known)
-        return json_null();
-    return json_pack("{s:I, s:s, s:I, s:I, s:s, s:I, s:I, s:b}", "archived_count",
-                     (json_int_t)archive->archived_count, "last_archived_wal", archive->last_archived_wal,
-                     "last_archived_ms", (json_int_t)archive->last_archived_ms, "failed_count",
-                     (json_int_t)archive->failed_count, "last_failed_wal", archive->last_failed_wal,
-                     "last_failed_ms", (json_int_t)archive->last_failed_ms, "ready_count",
-                     (json_int_t)archive->ready_count, "is_failing", is_archive_failing(archive));
+    json_t *object = pd_member_archive_json(archive);
+    if (json_is_object(object))
+        json_object_set_new(object, "is_failing", json_boolean(is_archive_failing(archive)));
+    return object;
 }
 
 static json_t *

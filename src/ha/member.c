@@ -130,9 +130,8 @@ check_pending(const PdMemberState *state, PdError *problems)
         }
 }
 
-/* The archive object, or null. */
-static json_t *
-archive_json(const PdMemberArchive *archive)
+json_t *
+pd_member_archive_json(const PdMemberArchive *archive)
 {
     if (!archive->is_known)
         return json_null();
@@ -162,7 +161,7 @@ add_later_fields(json_t *root, const PdMemberState *state)
                                        state->failsafe_granted_by != NULL ? state->failsafe_granted_by : "",
                                        "remaining_ms", (json_int_t)state->failsafe_writable_ms)
                            : json_null();
-    json_t *archive = archive_json(&state->archive);
+    json_t *archive = pd_member_archive_json(&state->archive);
     return json_object_set_new(root, "replay_lag_s", lag) == 0 &&
            json_object_set_new(root, "pending_restart", pending) == 0 &&
            json_array_size(pending) == state->pending_restart_count && archive != NULL &&

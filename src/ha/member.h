@@ -43,6 +43,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "prodata/arena.h"
 #include "prodata/error.h"
 
@@ -118,6 +120,10 @@ bool pd_member_json(PdArena *arena, const PdMemberState *state, char **json, PdE
  * problem named by its field (err->problems), PD_ERR_NO_MEMORY.
  */
 bool pd_member_parse(PdArena *arena, const char *text, size_t length, PdMemberState *state, PdError *err);
+
+/* The archive object as the document holds it (new reference), JSON null when !is_known; NULL: no
+ * memory. */
+json_t *pd_member_archive_json(const PdMemberArchive *archive);
 
 /* "primary", "standby", "unknown". Never NULL. */
 const char *pd_member_role_name(PdMemberRole role);
