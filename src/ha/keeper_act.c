@@ -233,6 +233,16 @@ act_leaderless(PdKeeper *keeper, const PdKeeperRead *read, const PdNodeStatus *s
         pd_keeper_wait(keeper, "%s, further ahead, to take the leader key", ahead);
         return;
     }
+    if (is_synchronous && timeline > 0 && keeper->leader_timeline > timeline)
+    {
+        /* Every commit the last leader acknowledged is on its timeline: a member on an older one holds
+         * none of those after the fork, whatever the positions read say (a peer's timeline unknown). */
+        pd_keeper_wait(keeper,
+                       "a member on %s's timeline %d (this one is on timeline %d: it holds none of the "
+                       "commits acknowledged there)",
+                       keeper->last_leader, keeper->leader_timeline, timeline);
+        return;
+    }
     uint64_t lag = pd_member_position_lag(timeline, lsn, keeper->leader_timeline, keeper->leader_write_lsn);
     if (!is_synchronous && lag > (uint64_t)keeper->config.maximum_lag_on_failover_bytes)
     {
