@@ -124,13 +124,13 @@ start_lane() {
         else OTHER_SCRIPTS+=("$script"); fi
     done
     [ ${#cluster[@]} -gt 0 ] || return 0
-    rm -f "$LOG_DIR/lane.totals"
+    rm -f "$LOG_DIR/lane.$$.totals"
     (
         PASSED=0 FAILED=0 SKIPPED=0
         trap 'kill -TERM -- "-$CHILD" 2>/dev/null; exit 130' TERM
         run_scripts "${cluster[@]}"
-        echo "$PASSED $FAILED $SKIPPED" >"$LOG_DIR/lane.totals"
-    ) >"$LOG_DIR/lane.out" 2>&1 &
+        echo "$PASSED $FAILED $SKIPPED" >"$LOG_DIR/lane.$$.totals"
+    ) >"$LOG_DIR/lane.$$.out" 2>&1 &
     LANE_PID=$!
 }
 wait_lane() {
@@ -138,9 +138,11 @@ wait_lane() {
     [ -n "$LANE_PID" ] || return 0
     wait "$LANE_PID"
     LANE_PID=""
-    cat "$LOG_DIR/lane.out"
+    cat "$LOG_DIR/lane.$$.out"
     local totals
-    totals=$(cat "$LOG_DIR/lane.totals" 2>/dev/null) || {
+    totals=$(cat "$LOG_DIR/lane.$$.totals" 2>/dev/null)
+    rm -f "$LOG_DIR/lane.$$.totals" "$LOG_DIR/lane.$$.out"
+    [ -n "$totals" ] || {
         FAILED=$((FAILED + 1))
         echo "FAIL the cluster tests' lane ended without its totals"
         return

@@ -28,7 +28,7 @@ static const char SELF_SQL[] =
     "  ELSE greatest((SELECT received_tli FROM pg_stat_wal_receiver), "
     "                (SELECT timeline_id FROM pg_control_checkpoint()), "
     "                (SELECT max(('x' || substr(w.name, 1, 8))::bit(32)::int) FROM pg_ls_waldir() w, "
-    "                   (SELECT floor((coalesce(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn()) "
+    "                   (SELECT floor((greatest(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn()) "
     "                                  - '0/1'::pg_lsn) / s.size)::bigint AS segno, "
     "                           (4294967296 / s.size)::bigint AS per "
     "                      FROM (SELECT setting::bigint AS size FROM pg_settings "
@@ -80,6 +80,10 @@ read_self(PdArena *arena, PdDb *db, PdNodeStatus *status, PdError *err)
     status->flush_lsn = lsn_at(result, 0, 2);
     status->received_lsn = lsn_at(result, 0, 3);
     status->replayed_lsn = lsn_at(result, 0, 4);
+    /* A WAL receiver that starts again reports the start of the segment it asks for as received, which
+     * can be behind what was replayed: what a standby holds is at least what it replayed. */
+    if (status->received_lsn > 0 && status->received_lsn < status->replayed_lsn)
+        status->received_lsn = status->replayed_lsn;
     status->timeline = (uint32_t)strtoul(pd_db_result_value(result, 0, 5), NULL, 10);
     status->receiver_status = pd_arena_strdup(arena, pd_db_result_value(result, 0, 6));
     status->receiver_host = pd_arena_strdup(arena, pd_db_result_value(result, 0, 7));
