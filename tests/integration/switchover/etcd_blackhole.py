@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 # etcd_blackhole.py (switchover_unknown.sh) LISTEN_PORT ETCD_HOST:PORT TRIGGER_B64 SECONDS LOG: relays HTTP to etcd; once a request carrying
-# request_delete_range of TRIGGER_B64 passes (it is forwarded: etcd applies it), every answer but lease
+# request_delete_range whose key is TRIGGER_B64 passes (not a transaction that deletes another key beside it) (it is forwarded: etcd applies it), every answer but lease
 # keepalives is dropped for SECONDS (the requests still reach etcd).
-import socket, sys, threading, time
+import re, socket, sys, threading, time
 port, target, trigger, seconds, log = int(sys.argv[1]), sys.argv[2], sys.argv[3].encode(), float(sys.argv[4]), sys.argv[5]
 host, tport = target.rsplit(':', 1)
 state = {'until': 0.0}
@@ -19,7 +19,7 @@ def pump(conn):
                 cur['buf'] = (cur['buf'] + d)[-16384:]
                 i = d.find(b'POST /')
                 if i >= 0: cur['path'] = d[i:i+40].split(b' ')[1]
-                if b'request_delete_range' in cur['buf'] and trigger in cur['buf'] and state['until'] == 0.0:
+                if state['until'] == 0.0 and re.search(rb'request_delete_range"\s*:\s*\{[^}]*' + re.escape(trigger), cur['buf']):
                     state['until'] = time.time() + seconds
                     note('trigger: answers dropped for %.1f s' % seconds)
                 up.sendall(d)
