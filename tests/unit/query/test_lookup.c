@@ -260,7 +260,8 @@ test_ordering_keyset_and_page(void **state)
     assert_contains(text.sql, "SELECT (SELECT count(*) FROM \"book\" AS pd_m) AS count, ");
     assert_contains(text.sql,
                     " LEFT JOIN \"author\" AS \"pd_a1\" ON \"pd_a1\".\"id\" = \"pd_m\".\"author_id\" "
-                    "ORDER BY \"pd_a1\".\"name\", \"pd_m\".\"id\" LIMIT $");
+                    "ORDER BY \"pd_a1\".\"name\", \"pd_m\".\"id\" LIMIT (SELECT $4::bigint) "
+                    "OFFSET (SELECT $5::bigint)"); /* no condition: hidden, so the generic plan is kept */
     assert_lacks(text.sql, "100");
     assert_int_equal(text.param_count,
                      5); /* the filter's limit, the two keys' last index, limit + 1, offset */
@@ -274,6 +275,9 @@ test_ordering_keyset_and_page(void **state)
                     "prodata_row_counts prodata_slot WHERE prodata_slot.relid = '\"book\"'::regclass)) "
                     "AS count, ");
     assert_true(pd_query_where(query, "price__gt", "1", &err));
+    assert_true(pd_query_sql(query, PD_SHAPE_PAGE, PD_COUNT_EXACT, &text, &err));
+    assert_contains(text.sql, "::bigint OFFSET $"); /* a condition: the numbers plain, for custom plans */
+    assert_lacks(text.sql, "(SELECT $");
     assert_true(pd_query_sql(query, PD_SHAPE_COUNT, PD_COUNT_NONE, &text, &err));
     assert_string_equal(text.sql,
                         "SELECT count(*) FROM \"book\" AS pd_m WHERE \"pd_m\".\"price\" > $1::numeric");
