@@ -236,6 +236,7 @@ pd_node_free(PdNode *node)
 {
     if (node == NULL)
         return;
+    pd_node_status_close(node);
     pd_arena_free(node->managed);
     pd_arena_free(node->arena);
     free(node);

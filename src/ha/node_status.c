@@ -184,8 +184,8 @@ read_archive(PdArena *arena, PdDb *db, PdNodeStatus *status, PdError *err)
     return !pd_arena_failed(arena) || pd_arena_error(arena, err);
 }
 
-bool
-pd_node_status(PdArena *arena, PdNode *node, PdNodeStatus *status, PdError *err)
+static void
+status_init(PdNodeStatus *status, PdNodeRun run, int pid)
 {
     memset(status, 0, sizeof *status);
     status->receiver_status = "";
@@ -193,16 +193,66 @@ pd_node_status(PdArena *arena, PdNode *node, PdNodeStatus *status, PdError *err)
     status->replay_age_ms = -1;
     status->archive.last_archived_wal = "";
     status->archive.last_failed_wal = "";
-    status->run = pd_node_run_state(node, &status->pid);
-    if (status->run != PD_NODE_READY)
+    status->run = run;
+    status->pid = pid;
+}
+
+static bool
+read_all(PdArena *arena, PdDb *db, PdNodeStatus *status, PdError *err)
+{
+    return read_self(arena, db, status, err) && read_standbys(arena, db, status, err) &&
+           read_slots(arena, db, status, err) && read_pending_restart(arena, db, status, err) &&
+           read_archive(arena, db, status, err);
+}
+
+/*
+ * The connection is kept from one call to the next (a new backend for every call cost tens of ms a tick on a
+ * busy machine, twice a tick); one that was lost (PostgreSQL stopped or restarted since) is closed and the
+ * status read again on a new one, so a restart costs no tick.
+ */
+bool
+pd_node_status(PdArena *arena, PdNode *node, PdNodeStatus *status, PdError *err)
+{
+    int pid = 0;
+    PdNodeRun run = pd_node_run_state(node, &pid);
+    status_init(status, run, pid);
+    if (run != PD_NODE_READY)
+    {
+        pd_node_status_close(node);
         return true;
+    }
+    if (node->status_db != NULL)
+    {
+        PdError kept_err = {0};
+        if (read_all(arena, node->status_db, status, &kept_err))
+        {
+            status->is_connected = true;
+            return true;
+        }
+        pd_node_status_close(node);
+        if (kept_err.code != PD_ERR_DB_GONE) /* not a lost connection (a statement timed out): no second try,
+                                                so the call keeps its bound */
+        {
+            if (err != NULL)
+                *err = kept_err;
+            return pd_error_context(err, "while reading the status of %s", node->member);
+        }
+    }
+    status_init(status, run, pid);
     PdDb *db = NULL;
-    bool ok = pd_node_connect(node, &db, err) && read_self(arena, db, status, err) &&
-              read_standbys(arena, db, status, err) && read_slots(arena, db, status, err) &&
-              read_pending_restart(arena, db, status, err) && read_archive(arena, db, status, err);
-    pd_db_close(db);
-    if (!ok)
+    if (!pd_node_connect(node, &db, err) || !read_all(arena, db, status, err))
+    {
+        pd_db_close(db);
         return pd_error_context(err, "while reading the status of %s", node->member);
+    }
+    node->status_db = db;
     status->is_connected = true;
     return true;
+}
+
+void
+pd_node_status_close(PdNode *node)
+{
+    pd_db_close(node->status_db);
+    node->status_db = NULL;
 }
