@@ -37,7 +37,7 @@ enum
     PD_KEEPER_PROMOTE_MS = 15000, /* pg_ctl promote's bound */
     /* a switchover (keeper_switchover.c): the candidate's tick while a request names it; the leader's fast
        shutdown; how long the candidate waits for the old primary's last record after its release */
-    PD_KEEPER_SWITCHOVER_TICK_MS = 100,
+    PD_KEEPER_SWITCHOVER_TICK_MS = 50,
     PD_KEEPER_SWITCHOVER_STOP_MS = 30000,
     PD_KEEPER_SWITCHOVER_CATCH_UP_MS = 5000,
     /* WAL since the last checkpoint past which the leader checkpoints before its shutdown (one segment) */
@@ -140,6 +140,7 @@ struct PdKeeper
                               thread finds meanwhile is acted on at the next tick, as a leader) */
     /* what the keeper knows across ticks */
     bool is_leader;            /* holds the leader key under lease_id */
+    bool saw_other_leader;     /* the last tick's read found another member's leader key */
     int64_t leader_revision;   /* the leader key's mod_revision when ours */
     bool was_primary;          /* its PostgreSQL was last a primary (or was made one) */
     uint64_t last_write_lsn;   /* its PostgreSQL's last write_lsn seen */
@@ -165,7 +166,7 @@ struct PdKeeper
     const char *waiting_for; /* in the tick arena, "" none */
     char live_pending[512];  /* keeper_live.c: the pending_restart names last logged */
     /* keeper_switchover.c */
-    bool is_switchover_fast; /* a live switchover request names this member: ticks every 100 ms */
+    bool is_switchover_fast; /* a live switchover request names this member: ticks every 50 ms */
     char handed_over_to[PD_KEYS_MEMBER_MAX + 1]; /* this former leader stopped cleanly and released the key
                                                     to that member ("" none): it rejoins it without rewind */
     int64_t failsafe_take_until;  /* the last taker round's grants, less the margin (CLOCK_MONOTONIC ms) */
@@ -300,9 +301,12 @@ bool pd_keeper_switchover_leaderless(PdKeeper *keeper, const PdKeeperRead *read,
 /* A stopped former leader that handed over cleanly to leader starts as its standby without a rewind. True
  * when it did (or waits to). */
 bool pd_keeper_switchover_rejoin(PdKeeper *keeper, const PdMemberState *leader);
-/* The pause between ticks, until started_ms + the interval (100 ms while the member ticks fast); the
- * leader polls the request key meanwhile and ends the pause when one asks it to hand over. */
-void pd_keeper_switchover_sleep(PdKeeper *keeper, int64_t started_ms, volatile sig_atomic_t *is_stopping);
+/* For the pause between ticks (keeper.c): whether the switchover request calls for a tick now (one bounded
+ * get), how often to ask (the leader 50 ms, the candidate 10, others 100), and the pause's length (50 ms
+ * while the member ticks fast, else loop_interval_ms). */
+bool pd_keeper_switchover_calls(PdKeeper *keeper);
+int64_t pd_keeper_switchover_poll_ms(const PdKeeper *keeper);
+int64_t pd_keeper_switchover_pause_ms(const PdKeeper *keeper);
 
 /* keeper_live.c: the configuration's parameters and pg_hba applied (written, reloaded); pending restarts
  * logged */

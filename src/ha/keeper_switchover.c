@@ -5,12 +5,12 @@
  * writes, a fast shutdown (the walsenders send the WAL up to the shutdown
  * checkpoint and wait for their standbys to flush it; the guard stays armed
  * until the postmaster is gone), pg_controldata for that checkpoint's
- * location, the candidate's published position past it, then ONE etcd
+ * location, the candidate's position past it (asked of its PostgreSQL), then ONE etcd
  * transaction: if the leader key is still the one it
  * wrote, delete it and complete the request (to, lsn, released_ms). Any
  * failure before that transaction leaves the key held: the request is
  * marked aborted and the ordinary leader path starts PostgreSQL again in
- * place. The candidate, while a request names it, ticks every 100 ms; once
+ * place. The candidate, while a request names it, ticks every 50 ms; once
  * the key is released it waits (bounded) until it has received past lsn,
  * takes the key and promotes as a failover does; every other member waits
  * for it, bounded by ttl_s * 2 plus the promotion's bound, after which the
@@ -24,6 +24,7 @@
 #include <time.h>
 
 #include "ha/keeper_run.h"
+#include "prodata/db.h"
 #include "prodata/log.h"
 
 static bool
@@ -101,7 +102,7 @@ pd_keeper_switchover_note(PdKeeper *keeper, const PdKeeperRead *read)
     keeper->is_switchover_fast = is_live && names_me && !keeper->is_leader;
     if (keeper->is_switchover_fast != was_fast)
         pd_logf(PD_LOG_INFO, "keeper %s: %s", keeper->name,
-                keeper->is_switchover_fast ? "a switchover names this member: a tick every 100 ms"
+                keeper->is_switchover_fast ? "a switchover names this member: a tick every 50 ms"
                                            : "back to a tick every loop_interval_ms");
 }
 
@@ -163,33 +164,103 @@ release(PdKeeper *keeper, const PdKeeperRead *read, const char *to, uint64_t lsn
     return pd_etcd_cas(keeper->tick, keeper->etcd, &cas, &current, err).status;
 }
 
-/* The candidate's published position (one bounded get): a running standby's write_lsn, else 0. */
-static uint64_t
-candidate_position(PdKeeper *keeper, const char *to)
+/* The candidate's member state (one bounded get); false when it has none or it does not parse. */
+static bool
+candidate_state(PdKeeper *keeper, const char *to, PdMemberState *state)
 {
     PdEtcdBytes key;
     PdEtcdKv kv;
-    PdMemberState state;
     PdError err = {0};
     if (!pd_keys_member(keeper->tick, &keeper->keys, to, &key, &err))
-        return 0;
+        return false;
     pd_etcd_limit_next_call(keeper->etcd, 500);
-    if (pd_etcd_get(keeper->tick, keeper->etcd, key, &kv, &err).status != PD_ETCD_DONE || !kv.exists ||
-        !pd_member_parse(keeper->tick, kv.value.data, kv.value.length, &state, &err))
+    return pd_etcd_get(keeper->tick, keeper->etcd, key, &kv, &err).status == PD_ETCD_DONE && kv.exists &&
+           pd_member_parse(keeper->tick, kv.value.data, kv.value.length, state, &err);
+}
+
+/* The candidate's published position: a running standby's write_lsn, else 0. */
+static uint64_t
+candidate_position(PdKeeper *keeper, const char *to)
+{
+    PdMemberState state;
+    if (!candidate_state(keeper, to, &state))
         return 0;
     return strcmp(state.state, "running") == 0 && state.role == PD_MEMBER_ROLE_STANDBY ? state.write_lsn : 0;
 }
 
-/* Past lsn, the last record, within the bound: the key goes only to a member holding every acked write. */
+/* One connection to the candidate's PostgreSQL as the replication role (bounded), or NULL. */
+static PdDb *
+candidate_connect(PdKeeper *keeper, const char *to)
+{
+    PdMemberState state;
+    if (!candidate_state(keeper, to, &state) || state.pg_host == NULL || state.pg_port <= 0)
+        return NULL;
+    char conninfo[1024];
+    snprintf(conninfo, sizeof conninfo,
+             "host=%s port=%d user=%s passfile=%s dbname=postgres connect_timeout=2 "
+             "application_name=prodata_keeper options='-c statement_timeout=1000'",
+             state.pg_host, state.pg_port, keeper->settings->replication_user,
+             pd_node_passfile(keeper->node));
+    PdDb *db = NULL;
+    PdError err = {0};
+    if (pd_db_connect(conninfo, &db, &err))
+        return db;
+    pd_logf(PD_LOG_NOTICE, "keeper %s: cannot ask %s for its position directly (%s): waiting for it to publish",
+            keeper->name, to, err.message);
+    return NULL;
+}
+
+/*
+ * The position the candidate holds, asked of its PostgreSQL: the WAL its receiver flushed or, if more, what
+ * it replayed (a receiver that starts again reports the start of its segment); 0 when it is not in
+ * recovery; false when the query failed.
+ */
+static bool
+candidate_asked(PdKeeper *keeper, PdDb *db, uint64_t *lsn)
+{
+    PdDbResult *result = NULL;
+    PdError err = {0};
+    *lsn = 0;
+    if (!pd_db_query(keeper->tick, db,
+                     "SELECT CASE WHEN pg_is_in_recovery() THEN greatest(pg_last_wal_receive_lsn(), "
+                     "pg_last_wal_replay_lsn())::text END",
+                     0, NULL, &result, &err))
+        return false;
+    const char *text = pd_db_result_value(result, 0, 0);
+    if (text != NULL && text[0] != '\0' && !pd_node_lsn_parse(text, lsn))
+        *lsn = 0;
+    return true;
+}
+
+/*
+ * Past lsn, the last record, within the bound: the key goes only to a member holding every acked write.
+ * The candidate's PostgreSQL is asked directly every 10 ms (its published position moves only with its
+ * tick and its write to etcd, hundreds of ms on a switchover's critical path); where it cannot be asked,
+ * its published position every 50 ms.
+ */
 static bool
 candidate_holds(PdKeeper *keeper, const char *to, uint64_t lsn)
 {
-    pd_keeper_step(keeper, "the candidate's position", PD_KEEPER_SWITCHOVER_CATCH_UP_MS + 1000);
-    for (int64_t until = pd_keeper_now_ms() + PD_KEEPER_SWITCHOVER_CATCH_UP_MS; pd_keeper_now_ms() < until;
-         nanosleep(&(struct timespec){.tv_nsec = PD_KEEPER_SWITCHOVER_TICK_MS / 2 * 1000000L}, NULL))
-        if (candidate_position(keeper, to) > lsn)
-            return true;
-    return false;
+    pd_keeper_step(keeper, "the candidate's position", PD_KEEPER_SWITCHOVER_CATCH_UP_MS + 3000);
+    int64_t until = pd_keeper_now_ms() + PD_KEEPER_SWITCHOVER_CATCH_UP_MS;
+    PdDb *db = candidate_connect(keeper, to);
+    bool holds = false;
+    while (!holds && pd_keeper_now_ms() < until)
+    {
+        uint64_t position = 0;
+        if (db != NULL && !candidate_asked(keeper, db, &position))
+        {
+            pd_db_close(db);
+            db = NULL;
+        }
+        if (db == NULL)
+            position = candidate_position(keeper, to);
+        holds = position > lsn;
+        if (!holds)
+            nanosleep(&(struct timespec){.tv_nsec = (db != NULL ? 10 : 50) * 1000000L}, NULL);
+    }
+    pd_db_close(db);
+    return holds;
 }
 
 static void
@@ -400,36 +471,40 @@ pd_keeper_switchover_rejoin(PdKeeper *keeper, const PdMemberState *leader)
 
 /* ---- the pause between ticks -------------------------------------------------------------------------- */
 
-/* Whether the request key now asks this leader to hand over (one bounded get). */
-static bool
-is_asked(PdKeeper *keeper)
+/*
+ * Whether the request key calls for a tick now (one bounded get): the leader, a request that asks it to hand
+ * over; the candidate, ticking fast, the request released (or gone, or aborted); any other member, a live
+ * request that names it (or names no one: every standby), so it ticks fast before the leader's stop ends.
+ */
+bool
+pd_keeper_switchover_calls(PdKeeper *keeper)
 {
     PdEtcdKv kv;
     PdError err = {0};
     PdSwitchover request;
     pd_etcd_limit_next_call(keeper->etcd, 500);
-    return pd_etcd_get(keeper->tick, keeper->etcd, pd_keys_switchover(&keeper->keys), &kv, &err).status ==
-               PD_ETCD_DONE &&
-           kv.exists && pd_switchover_parse(keeper->tick, kv.value.data, kv.value.length, &request, &err) &&
-           is_me(keeper, request.from) && request.released_ms == 0 &&
-           pd_switchover_is_live(&request, pd_keeper_wall_ms());
+    if (pd_etcd_get(keeper->tick, keeper->etcd, pd_keys_switchover(&keeper->keys), &kv, &err).status !=
+        PD_ETCD_DONE)
+        return false;
+    if (!kv.exists || !pd_switchover_parse(keeper->tick, kv.value.data, kv.value.length, &request, &err))
+        return keeper->is_switchover_fast;
+    bool is_pending = request.released_ms == 0 && request.aborted == NULL &&
+                      pd_switchover_is_live(&request, pd_keeper_wall_ms());
+    if (keeper->is_leader)
+        return is_pending && is_me(keeper, request.from);
+    if (keeper->is_switchover_fast)
+        return !is_pending;
+    return is_pending && (is_me(keeper, request.to) || (request.to == NULL && !is_me(keeper, request.from)));
 }
 
-void
-pd_keeper_switchover_sleep(PdKeeper *keeper, int64_t started_ms, volatile sig_atomic_t *is_stopping)
+int64_t
+pd_keeper_switchover_poll_ms(const PdKeeper *keeper)
 {
-    int64_t until = started_ms + (keeper->is_switchover_fast ? PD_KEEPER_SWITCHOVER_TICK_MS
-                                                             : keeper->config.loop_interval_ms);
-    int64_t next_poll = pd_keeper_now_ms() + PD_KEEPER_SWITCHOVER_TICK_MS;
-    for (int64_t left = until - pd_keeper_now_ms(); left > 0 && !*is_stopping;
-         left = until - pd_keeper_now_ms())
-    {
-        struct timespec pause = {.tv_sec = 0, .tv_nsec = (left > 50 ? 50 : left) * 1000000L};
-        nanosleep(&pause, NULL);
-        if (!keeper->is_leader || pd_keeper_now_ms() < next_poll)
-            continue;
-        if (is_asked(keeper))
-            return;
-        next_poll = pd_keeper_now_ms() + PD_KEEPER_SWITCHOVER_TICK_MS;
-    }
+    return keeper->is_leader ? PD_KEEPER_SWITCHOVER_TICK_MS : keeper->is_switchover_fast ? 10 : 100;
+}
+
+int64_t
+pd_keeper_switchover_pause_ms(const PdKeeper *keeper)
+{
+    return keeper->is_switchover_fast ? PD_KEEPER_SWITCHOVER_TICK_MS : keeper->config.loop_interval_ms;
 }

@@ -71,7 +71,10 @@ n1_primary() { [ "$(etcd_value leader)" = n1 ] && [ "$(local_sql 1 'SELECT pg_is
 wait_for 60 n1_primary || skip_all "n1 did not bootstrap a primary: $(tail -n 3 "$W/n1/keeper.log")"
 start_keeper 0
 streams_from() { [ "$(local_sql "$1" "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming' AND application_name <> 'pg_basebackup'")" = 1 ]; }
-if wait_for 90 streams_from 1; then tap_ok "bootstrap: n1 primary, n0 streaming"
+# n0 must also have seen itself stream from the leader (its keeper's tick), or it counts in no leader's roster
+# and may not take the key without grants (docs/ha.md, failsafe)
+counted() { grep -q "in the leader's roster count" "$W/n0/keeper.log"; }
+if wait_for 90 streams_from 1 && wait_for 10 counted; then tap_ok "bootstrap: n1 primary, n0 streaming"
 else tap_not_ok "bootstrap: n1 primary, n0 streaming" "$(tail -n 5 "$W"/n*/keeper.log)"; fi
 local_sql 1 "CREATE TABLE t (n int)" >/dev/null
 
