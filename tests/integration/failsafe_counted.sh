@@ -12,23 +12,14 @@ tap_plan 5
 tap_workdir
 W=$TAP_WORKDIR
 BIN=/usr/lib/postgresql/15/bin
+KEEPER_LOCAL_LABEL="failsafe counted"
+KEEPER_LOCAL_NAME=fc
+KEEPER_LOCAL_NODES="1 2 3 4"
+KEEPER_LOCAL_SQL_TIMEOUT=3
 export ETCDCTL_API=3 PD_KEEPER_TEST_PASSWORD=so-s3cret-Pa55 PGCONNECT_TIMEOUT=1
 declare -a KPID PORT APORT
-cleanup() {
-    for i in 1 2 3 4; do
-        [ -n "${KPID[$i]:-}" ] && kill -9 "${KPID[$i]}" 2>/dev/null
-        guard_kill "$i"
-        [ -f "$W/n$i/data/postmaster.pid" ] && kill -9 "$(head -1 "$W/n$i/data/postmaster.pid")" 2>/dev/null
-    done
-    etcd_cluster_stop "$W/etcd"
-    rm -rf "$W"
-}
 trap cleanup EXIT
-skip_all() { while [ "$TAP_COUNT" -lt "$TAP_PLAN" ]; do tap_skip "failsafe counted" "$1"; done; tap_done; exit; }
 keeper_local_etcd
-leader() { etcdctl --endpoints "$ENDPOINTS" get /prodata/fc/leader --print-value-only 2>/dev/null; }
-local_sql() { timeout -s KILL 3 "$BIN/psql" -X -q -At -h "$W/n$1/state" -p "${PORT[$1]}" -U postgres -d postgres -c "$2" 2>/dev/null; }
-start_keeper() { (cd "$W/n$1" && exec "$PRODATA" keeper --config prodata.conf >>keeper.log 2>&1) & KPID[$1]=$!; }
 for i in 1 2 3 4; do
     mkdir -p "$W/n$i"
     chown postgres "$W/n$i" 2>/dev/null
@@ -47,12 +38,8 @@ CONF
 done
 (cd "$W/n1" && "$PRODATA" cluster config set postgresql_parameters.fsync=off >/dev/null 2>&1)
 for i in 1 2 3; do start_keeper "$i"; done
-streaming() {
-    local l
-    l=$(leader)
-    [ -n "$l" ] && [ "$(local_sql "${l#n}" "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'")" = "$1" ]
-}
-if wait_for 120 streaming 2; then tap_ok "bootstrap: a primary and two streaming standbys"
+streams() { [ "$(streaming)" = "$1" ]; }
+if wait_for 120 streams 2; then tap_ok "bootstrap: a primary and two streaming standbys"
 else tap_not_ok "bootstrap" "$(tail -n 3 "$W"/n*/keeper.log)"; skip_all "no cluster"; fi
 L=$(leader)
 S=""
@@ -92,7 +79,7 @@ OUT=$(ask "$S" n4)
 if [[ "$OUT" == *" 200" ]]; then tap_ok "n$S, streaming from $L, grants the same kind of request"
 else tap_not_ok "n$S, streaming, grants" "answer: $OUT"; fi
 (cd "$W/n1" && "$PRODATA" cluster resume >/dev/null 2>&1)
-if wait_for 90 streaming 3; then tap_ok "resumed: n4 cloned and streams"
+if wait_for 90 streams 3; then tap_ok "resumed: n4 cloned and streams"
 else tap_not_ok "resumed: n4 streams" "$(tail -n 3 "$W/n4/keeper.log")"; fi
 granted() { [[ "$(ask 4 "n$S")" == *" 200" ]]; }
 if wait_for 10 granted; then tap_ok "n4, streaming now, grants"

@@ -13,17 +13,12 @@ tap_plan 4
 tap_workdir
 W=$TAP_WORKDIR
 BIN=/usr/lib/postgresql/15/bin
+KEEPER_LOCAL_LABEL="failsafe record"
+KEEPER_LOCAL_NAME=rec
+KEEPER_LOCAL_NODES=1
 export ETCDCTL_API=3 PD_KEEPER_TEST_PASSWORD=so-s3cret-Pa55
 declare -a KPID
-cleanup() {
-    [ -n "${KPID[1]:-}" ] && kill -9 "${KPID[1]}" 2>/dev/null
-    guard_kill 1
-    [ -f "$W/n1/data/postmaster.pid" ] && kill -9 "$(head -1 "$W/n1/data/postmaster.pid")" 2>/dev/null
-    etcd_cluster_stop "$W/etcd"
-    rm -rf "$W"
-}
 trap cleanup EXIT
-skip_all() { while [ "$TAP_COUNT" -lt "$TAP_PLAN" ]; do tap_skip "failsafe record" "$1"; done; tap_done; exit; }
 [ -x "$BIN/initdb" ] || skip_all "no PostgreSQL 15 in $BIN"
 command -v etcdctl >/dev/null || skip_all "no etcdctl (Debian's etcd-client)"
 chmod 755 "$W"
@@ -43,16 +38,9 @@ api_port = $(etcd_free_port "$W/etcd")
 replication_password_env = PD_KEEPER_TEST_PASSWORD
 CONF
 }
-start_keeper() { (cd "$W/n1" && exec "$PRODATA" keeper --config prodata.conf >>keeper.log 2>&1) & KPID[1]=$!; }
-stop_keeper() {
-    kill -9 "${KPID[1]}" 2>/dev/null
-    guard_kill 1
-    [ -f "$W/n1/data/postmaster.pid" ] && kill -9 "$(head -1 "$W/n1/data/postmaster.pid")" 2>/dev/null
-    KPID[1]=""
-}
 logged() { grep -qF -- "$1" "$W/n1/keeper.log"; }
 write_conf "http://127.0.0.1:$(cat "$W/etcd/m1/client")" # etcd not running yet
-start_keeper
+start_keeper 1
 if wait_for 10 logged "no failsafe grant given for 600000 ms"; then
     tap_ok "no record, etcd down: no grant for the longest failsafe_grant_ms allows (600000 ms)"
 else tap_not_ok "no record, etcd down: no grant for 600000 ms" "$(grep -F failsafe "$W/n1/keeper.log")"; fi
@@ -61,10 +49,10 @@ if wait_for 15 logged "the cluster configuration read: no failsafe grant given f
     tap_ok "the configuration read: the configured 3000 ms from the start"
 else tap_not_ok "the configuration read: the configured 3000 ms" "$(grep -F failsafe "$W/n1/keeper.log")"; fi
 expect_eq "the configured duration recorded" "$(cat "$W/n1/state/failsafe_grant_ms" 2>/dev/null)" 3000
-stop_keeper
+kill_node 1
 : >"$W/n1/keeper.log"
 write_conf "http://127.0.0.1:$(etcd_free_port "$W/etcd")" # nothing listens there
-start_keeper
+start_keeper 1
 if wait_for 10 logged "no failsafe grant given for 3000 ms (grants given before a restart are forgotten)"; then
     tap_ok "a record present, etcd down: the recorded 3000 ms"
 else tap_not_ok "a record present, etcd down: the recorded 3000 ms" "$(grep -F failsafe "$W/n1/keeper.log")"; fi

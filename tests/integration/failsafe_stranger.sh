@@ -14,25 +14,19 @@ tap_plan 4
 tap_workdir
 W=$TAP_WORKDIR
 BIN=/usr/lib/postgresql/15/bin
+KEEPER_LOCAL_LABEL="failsafe stranger"
+KEEPER_LOCAL_NAME=fs
+KEEPER_LOCAL_NODES="1 2 3"
+KEEPER_LOCAL_SQL_TIMEOUT=3
 export ETCDCTL_API=3 PD_KEEPER_TEST_PASSWORD=so-s3cret-Pa55 PGCONNECT_TIMEOUT=1
 declare -a KPID PORT APORT
 STRANGER=""
 cleanup() {
     [ -n "$STRANGER" ] && kill "$STRANGER" 2>/dev/null
-    for i in 1 2 3; do
-        [ -n "${KPID[$i]:-}" ] && kill -9 "${KPID[$i]}" 2>/dev/null
-        guard_kill "$i"
-        [ -f "$W/n$i/data/postmaster.pid" ] && kill -9 "$(head -1 "$W/n$i/data/postmaster.pid")" 2>/dev/null
-    done
-    etcd_cluster_stop "$W/etcd"
-    rm -rf "$W"
+    keeper_local_cleanup
 }
 trap cleanup EXIT
-skip_all() { while [ "$TAP_COUNT" -lt "$TAP_PLAN" ]; do tap_skip "failsafe stranger" "$1"; done; tap_done; exit; }
 keeper_local_etcd
-leader() { etcdctl --endpoints "$ENDPOINTS" get /prodata/fs/leader --print-value-only 2>/dev/null; }
-local_sql() { timeout -s KILL 3 "$BIN/psql" -X -q -At -h "$W/n$1/state" -p "${PORT[$1]}" -U postgres -d postgres -c "$2" 2>/dev/null; }
-start_keeper() { (cd "$W/n$1" && exec "$PRODATA" keeper --config prodata.conf >>keeper.log 2>&1) & KPID[$1]=$!; }
 for i in 1 2 3; do
     mkdir -p "$W/n$i"
     chown postgres "$W/n$i" 2>/dev/null
@@ -51,11 +45,7 @@ CONF
 done
 (cd "$W/n1" && "$PRODATA" cluster config set postgresql_parameters.fsync=off >/dev/null 2>&1)
 for i in 1 2 3; do start_keeper "$i"; done
-healthy() {
-    local l
-    l=$(leader)
-    [ -n "$l" ] && [ "$(local_sql "${l#n}" "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'")" = 2 ]
-}
+healthy() { [ "$(streaming)" = 2 ]; }
 if wait_for 120 healthy; then tap_ok "bootstrap: a primary and two streaming standbys"
 else tap_not_ok "bootstrap" "$(tail -n 3 "$W"/n*/keeper.log)"; skip_all "no cluster"; fi
 sleep 4 # the keepers' quiet period after their start (a grant's duration) over

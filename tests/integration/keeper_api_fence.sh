@@ -16,25 +16,19 @@ tap_plan 5
 tap_workdir
 W=$TAP_WORKDIR
 BIN=/usr/lib/postgresql/15/bin
+KEEPER_LOCAL_LABEL="keeper api fence"
+KEEPER_LOCAL_NAME=ka
+KEEPER_LOCAL_NODES=1
+KEEPER_LOCAL_LOGS=keeper-api-fence
 export ETCDCTL_API=3 PD_KEEPER_TEST_PASSWORD=ka-s3cret-Pa55 PGCONNECT_TIMEOUT=2
-KPID=
+declare -a KPID
 
 cleanup() {
     [ -n "${ETCD_PID:-}" ] && kill -CONT "$ETCD_PID" 2>/dev/null
     [ -n "${PROXY_PID:-}" ] && kill "$PROXY_PID" 2>/dev/null
-    [ -n "$KPID" ] && kill -9 "$KPID" 2>/dev/null && pkill -9 -P "$KPID" -f "prodata keeper" 2>/dev/null
-    [ -f "$W/n1/data/postmaster.pid" ] && kill -9 "$(head -1 "$W/n1/data/postmaster.pid")" 2>/dev/null
-    cp "$W/n1/keeper.log" "${PRODATA_BUILD:-build}/test-logs/keeper-api-fence-n1.log" 2>/dev/null
-    etcd_cluster_stop "$W/etcd"
-    rm -rf "$W"
+    keeper_local_cleanup
 }
 trap cleanup EXIT
-
-skip_all() {
-    while [ "$TAP_COUNT" -lt "$TAP_PLAN" ]; do tap_skip "keeper api fence" "$1"; done
-    tap_done
-    exit
-}
 
 keeper_local_etcd
 ETCD_PID=$(cat "$W/etcd/m1/pid")
@@ -62,8 +56,7 @@ CONF
 (cd "$W/n1" && "$PRODATA" cluster config set postgresql_parameters.fsync=off postgresql_parameters.shared_buffers=16MB \
     postgresql_parameters.max_connections=20 failsafe_mode=false >/dev/null) ||
     skip_all "the cluster configuration could not be set"
-(cd "$W/n1" && exec "$PRODATA" keeper --config prodata.conf >>keeper.log 2>&1) &
-KPID=$!
+start_keeper 1
 primary_code() { curl -s -o /dev/null -m 1 -X OPTIONS -w '%{http_code}' "http://127.0.0.1:$APORT/primary"; }
 is_primary() { [ "$(local_sql 'SELECT pg_is_in_recovery()')" = f ] && [ "$(primary_code)" = 200 ]; }
 wait_for 60 is_primary || skip_all "the keeper did not bootstrap a primary: $(tail -n 3 "$W/n1/keeper.log")"

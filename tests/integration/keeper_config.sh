@@ -14,6 +14,8 @@ tap_plan 19
 tap_workdir
 W=$TAP_WORKDIR
 BIN=/usr/lib/postgresql/15/bin
+KEEPER_LOCAL_LABEL="keeper configuration"
+KEEPER_LOCAL_NAME=kc
 export ETCDCTL_API=3 PD_KEEPER_TEST_PASSWORD=kc-s3cret-Pa55 PGCONNECT_TIMEOUT=2
 declare -a KPID PORT
 RULE='host all app 127.0.0.1/32 scram-sha-256'
@@ -28,12 +30,6 @@ cleanup() {
     rm -rf "$W"
 }
 trap cleanup EXIT
-
-skip_all() {
-    while [ "$TAP_COUNT" -lt "$TAP_PLAN" ]; do tap_skip "keeper configuration" "$1"; done
-    tap_done
-    exit
-}
 
 command -v jq >/dev/null || skip_all "no jq"
 keeper_local_etcd
@@ -53,7 +49,6 @@ replication_password_env = PD_KEEPER_TEST_PASSWORD
 CONF
 done
 
-cluster() { (cd "$W/n1" && "$PRODATA" cluster "$@"); }
 # local_sql [I] SQL: one value from node I (1: the primary) as its superuser over its socket.
 local_sql() {
     local i=1
@@ -69,10 +64,6 @@ revision() { cluster config --json | jq -r .mod_revision; }
 
 cluster config set postgresql_parameters.fsync=off postgresql_parameters.shared_buffers=16MB \
     postgresql_parameters.max_connections=30 >/dev/null 2>&1 || skip_all "the cluster configuration could not be set"
-start_keeper() {
-    (cd "$W/n$1" && exec "$PRODATA" keeper --config prodata.conf >>keeper.log 2>&1) &
-    KPID[$1]=$!
-}
 start_keeper 1
 primary_up() { [ "$(local_sql 'SELECT pg_is_in_recovery()')" = f ]; }
 if wait_for 60 primary_up; then tap_ok "the first keeper bootstraps a primary"

@@ -15,27 +15,17 @@ tap_plan 6
 tap_workdir
 W=$TAP_WORKDIR
 BIN=/usr/lib/postgresql/15/bin
+KEEPER_LOCAL_LABEL="keeper lease"
+KEEPER_LOCAL_NAME=kl
+KEEPER_LOCAL_NODES=1
+KEEPER_LOCAL_LOGS=keeper-lease
 export ETCDCTL_API=3 PD_KEEPER_TEST_PASSWORD=kl-s3cret-Pa55 PGCONNECT_TIMEOUT=2
-KPID=
+declare -a KPID
 
-cleanup() {
-    [ -n "$KPID" ] && kill -9 "$KPID" 2>/dev/null && pkill -9 -P "$KPID" -f "prodata keeper" 2>/dev/null
-    [ -f "$W/n1/data/postmaster.pid" ] && kill -9 "$(head -1 "$W/n1/data/postmaster.pid")" 2>/dev/null
-    cp "$W/n1/keeper.log" "${PRODATA_BUILD:-build}/test-logs/keeper-lease-n1.log" 2>/dev/null
-    etcd_cluster_stop "$W/etcd"
-    rm -rf "$W"
-}
 trap cleanup EXIT
-
-skip_all() {
-    while [ "$TAP_COUNT" -lt "$TAP_PLAN" ]; do tap_skip "keeper lease" "$1"; done
-    tap_done
-    exit
-}
 
 keeper_local_etcd
 
-etcd_get() { etcdctl --endpoints "$ENDPOINTS" get "/prodata/kl/$1" "${@:2}" 2>/dev/null; }
 local_sql() { timeout -s KILL "${2:-5}" "$BIN/psql" -X -q -At -h "$W/n1/state" -p "$PORT" -U postgres -d postgres -c "$1" 2>/dev/null; }
 
 mkdir -p "$W/n1"
@@ -57,8 +47,7 @@ CONF
     postgresql_parameters.max_wal_size=8GB postgresql_parameters.checkpoint_timeout=1h \
     postgresql_parameters.full_page_writes=on postgresql_parameters.max_connections=20 ttl_s=2 >/dev/null) ||
     skip_all "the cluster configuration could not be set"
-(cd "$W/n1" && exec "$PRODATA" keeper --config prodata.conf >>keeper.log 2>&1) &
-KPID=$!
+start_keeper 1
 is_primary() { [ "$(local_sql 'SELECT pg_is_in_recovery()')" = f ] && [ -n "$(etcd_get leader --print-value-only)" ]; }
 wait_for 60 is_primary || skip_all "the keeper did not bootstrap a primary: $(tail -n 3 "$W/n1/keeper.log")"
 LEASE_BEFORE=$(etcd_get leader -w fields | awk -F' : ' '/"Lease"/ { print $2 }')

@@ -13,37 +13,20 @@ tap_plan 4
 tap_workdir
 W=$TAP_WORKDIR
 BIN=/usr/lib/postgresql/15/bin
+KEEPER_LOCAL_LABEL="keeper recovery"
+KEEPER_LOCAL_NAME=kc
+KEEPER_LOCAL_NODES="1 2"
+KEEPER_LOCAL_LOGS=keeper-recovery
 export ETCDCTL_API=3 PD_KEEPER_TEST_PASSWORD=kc-s3cret-Pa55 PGCONNECT_TIMEOUT=2
 declare -a KPID PORT
 
 cleanup() {
-    local i
     [ -n "${RECEIVER:-}" ] && kill -CONT "$RECEIVER" 2>/dev/null
-    for i in 1 2; do
-        [ -n "${KPID[$i]:-}" ] && kill -9 "${KPID[$i]}" 2>/dev/null
-        guard_kill "$i"
-        [ -f "$W/n$i/data/postmaster.pid" ] && kill -9 "$(head -1 "$W/n$i/data/postmaster.pid")" 2>/dev/null
-    done
-    for i in 1 2; do cp "$W/n$i/keeper.log" "${PRODATA_BUILD:-build}/test-logs/keeper-recovery-n$i.log" 2>/dev/null; done
-    etcd_cluster_stop "$W/etcd"
-    rm -rf "$W"
+    keeper_local_cleanup
 }
 trap cleanup EXIT
 
-skip_all() {
-    while [ "$TAP_COUNT" -lt "$TAP_PLAN" ]; do tap_skip "keeper recovery" "$1"; done
-    tap_done
-    exit
-}
-
 keeper_local_etcd
-
-etcd_value() { etcdctl --endpoints "$ENDPOINTS" get "/prodata/kc/$1" --print-value-only 2>/dev/null; }
-local_sql() { timeout -s KILL "${3:-5}" "$BIN/psql" -X -q -At -v ON_ERROR_STOP=1 -h "$W/n$1/state" -p "${PORT[$1]}" -U postgres -d postgres -c "$2" 2>/dev/null; }
-start_keeper() {
-    (cd "$W/n$1" && exec "$PRODATA" keeper --config prodata.conf >>keeper.log 2>&1) &
-    KPID[$1]=$!
-}
 
 for i in 1 2; do
     mkdir -p "$W/n$i"
@@ -66,8 +49,6 @@ done
     postgresql_parameters.max_wal_size=8GB postgresql_parameters.checkpoint_timeout=1h \
     postgresql_parameters.max_connections=20 >/dev/null) || skip_all "the cluster configuration could not be set"
 
-primary_is() { [ "$(etcd_value leader)" = "n$1" ] && [ "$(local_sql "$1" 'SELECT pg_is_in_recovery()')" = f ]; }
-streams_from() { [ "$(local_sql "$1" "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming' AND application_name <> 'pg_basebackup'")" = 1 ]; }
 start_keeper 1
 wait_for 60 primary_is 1 || skip_all "n1 did not bootstrap a primary: $(tail -n 3 "$W/n1/keeper.log")"
 start_keeper 2
@@ -80,7 +61,6 @@ kill -STOP "$RECEIVER"
 local_sql 1 "CHECKPOINT; CREATE TABLE big (n int, pad text); CREATE TABLE t (n int)" >/dev/null
 local_sql 1 "INSERT INTO big SELECT g, repeat('x', 400) FROM generate_series(1, 1200000) g" 300 >/dev/null
 sleep 3 # both keepers publish their positions
-lsn_of() { etcd_value "members/n$1" | sed 's/.*"write_lsn":"\([0-9A-F/]*\)".*/\1/'; }
 BEHIND=$(local_sql 1 "SELECT pg_wal_lsn_diff('$(lsn_of 1)', '$(lsn_of 2)')" | cut -d. -f1)
 check "n2 runs ${BEHIND:-?} bytes behind n1, beyond maximum_lag_on_failover_bytes (1048576)" test "${BEHIND:-0}" -gt 1048576
 

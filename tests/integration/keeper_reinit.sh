@@ -13,42 +13,16 @@ tap_plan 5
 tap_workdir
 W=$TAP_WORKDIR
 BIN=/usr/lib/postgresql/15/bin
+KEEPER_LOCAL_LABEL="keeper reinit"
+KEEPER_LOCAL_NAME=ki
+KEEPER_LOCAL_NODES="1 2"
+KEEPER_LOCAL_LOGS=keeper-reinit
 export ETCDCTL_API=3 PD_KEEPER_TEST_PASSWORD=ki-s3cret-Pa55 PGCONNECT_TIMEOUT=2
 declare -a KPID PORT
 
-cleanup() {
-    local i
-    for i in 1 2; do
-        [ -n "${KPID[$i]:-}" ] && kill -9 "${KPID[$i]}" 2>/dev/null
-        guard_kill "$i"
-        [ -f "$W/n$i/data/postmaster.pid" ] && kill -9 "$(head -1 "$W/n$i/data/postmaster.pid")" 2>/dev/null
-    done
-    for i in 1 2; do cp "$W/n$i/keeper.log" "${PRODATA_BUILD:-build}/test-logs/keeper-reinit-n$i.log" 2>/dev/null; done
-    etcd_cluster_stop "$W/etcd"
-    rm -rf "$W"
-}
 trap cleanup EXIT
 
-skip_all() {
-    while [ "$TAP_COUNT" -lt "$TAP_PLAN" ]; do tap_skip "keeper reinit" "$1"; done
-    tap_done
-    exit
-}
-
 keeper_local_etcd
-
-etcd_value() { etcdctl --endpoints "$ENDPOINTS" get "/prodata/ki/$1" --print-value-only 2>/dev/null; }
-local_sql() { timeout -s KILL 5 "$BIN/psql" -X -q -At -v ON_ERROR_STOP=1 -h "$W/n$1/state" -p "${PORT[$1]}" -U postgres -d postgres -c "$2" 2>/dev/null; }
-start_keeper() {
-    (cd "$W/n$1" && exec "$PRODATA" keeper --config prodata.conf >>keeper.log 2>&1) &
-    KPID[$1]=$!
-}
-# stop_keeper I: SIGTERM (PostgreSQL stopped, the leader key released) and the keeper's exit waited for.
-stop_keeper() {
-    kill -TERM "${KPID[$1]}"
-    wait "${KPID[$1]}" 2>/dev/null
-    KPID[$1]=
-}
 
 for i in 1 2; do
     mkdir -p "$W/n$i"
@@ -68,8 +42,6 @@ done
 (cd "$W/n1" && "$PRODATA" cluster config set postgresql_parameters.fsync=off postgresql_parameters.shared_buffers=16MB \
     postgresql_parameters.max_connections=20 >/dev/null) || skip_all "the cluster configuration could not be set"
 
-primary_is() { [ "$(etcd_value leader)" = "n$1" ] && [ "$(local_sql "$1" 'SELECT pg_is_in_recovery()')" = f ]; }
-streams_from() { [ "$(local_sql "$1" "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming' AND application_name <> 'pg_basebackup'")" = 1 ]; }
 start_keeper 1
 wait_for 60 primary_is 1 || skip_all "n1 did not bootstrap a primary: $(tail -n 3 "$W/n1/keeper.log")"
 start_keeper 2

@@ -13,38 +13,17 @@ tap_plan 7
 tap_workdir
 W=$TAP_WORKDIR
 BIN=/usr/lib/postgresql/15/bin
+KEEPER_LOCAL_LABEL="a released leader key"
+KEEPER_LOCAL_NAME=rl
+KEEPER_LOCAL_NODES="1 2 3"
 export ETCDCTL_API=3 PD_KEEPER_TEST_PASSWORD=rl-s3cret-Pa55 PGCONNECT_TIMEOUT=2
 declare -a KPID PORT API
 
-kill_node() {
-    [ -n "${KPID[$1]:-}" ] && kill -CONT "${KPID[$1]}" 2>/dev/null && kill -9 "${KPID[$1]}" 2>/dev/null
-    guard_kill "$1"
-    [ -f "$W/n$1/data/postmaster.pid" ] && kill -9 "$(head -1 "$W/n$1/data/postmaster.pid")" 2>/dev/null
-    KPID[$1]=""
-}
-cleanup() {
-    local i
-    for i in 1 2 3; do kill_node "$i"; done
-    etcd_cluster_stop "$W/etcd"
-    rm -rf "$W"
-}
 trap cleanup EXIT
 
-skip_all() {
-    while [ "$TAP_COUNT" -lt "$TAP_PLAN" ]; do tap_skip "a released leader key" "$1"; done
-    tap_done
-    exit
-}
 keeper_local_etcd
 
-leader() { etcdctl --endpoints "$ENDPOINTS" get /prodata/rl/leader --print-value-only 2>/dev/null; }
-released() { etcdctl --endpoints "$ENDPOINTS" get /prodata/rl/released --print-value-only 2>/dev/null; }
-index_of() { echo "${1#n}"; }
-local_sql() { psql -X -q -At -h "$W/n$1/state" -p "${PORT[$1]}" -U postgres -d postgres -c "$2" 2>/dev/null; }
-start_keeper() {
-    (cd "$W/n$1" && exec "$PRODATA" keeper --config prodata.conf >>keeper.log 2>&1) &
-    KPID[$1]=$!
-}
+released() { etcd_value released; }
 for i in 1 2 3; do
     mkdir -p "$W/n$i"
     [ "$(id -u)" = 0 ] && chown postgres "$W/n$i"
@@ -65,7 +44,6 @@ done
     postgresql_parameters.max_connections=30 >/dev/null) || skip_all "the cluster configuration could not be set"
 
 for i in 1 2 3; do start_keeper "$i"; done
-streaming() { local l; l=$(leader); [ -n "$l" ] && local_sql "$(index_of "$l")" "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'"; }
 two_streaming() { [ "$(streaming)" = 2 ]; }
 one_streaming() { [ "$(streaming)" = 1 ]; }
 wait_for 90 two_streaming || skip_all "the keepers did not bootstrap a cluster: $(tail -n 3 "$W"/n*/keeper.log | tr '\n' ' ')"
@@ -87,7 +65,7 @@ else
     tap_ok "a leader lost without a release is not failed over by the last standby ($(seconds_since "$T0") s, key: '$(leader)')"
 fi
 expect_eq "no released key after a lost leader" "$(released)" ""
-member() { etcdctl --endpoints "$ENDPOINTS" get "/prodata/rl/members/n$1" --print-value-only 2>/dev/null; }
+member() { etcd_value "members/n$1"; }
 waits_grants() { member "$S" | grep -q '"waiting_for":"failsafe grants'; }
 if wait_for 5 waits_grants; then tap_ok "n$S says it waits for failsafe grants"; else
     tap_not_ok "n$S says it waits for failsafe grants" "$(member "$S")"; fi

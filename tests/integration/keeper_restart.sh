@@ -14,38 +14,20 @@ tap_plan 5
 tap_workdir
 W=$TAP_WORKDIR
 BIN=/usr/lib/postgresql/15/bin
+KEEPER_LOCAL_LABEL="keeper restart"
+KEEPER_LOCAL_NAME=kr
+KEEPER_LOCAL_NODES="0 1"
+KEEPER_LOCAL_LOGS=keeper-restart
 export ETCDCTL_API=3 PD_KEEPER_TEST_PASSWORD=kr-s3cret-Pa55 PGCONNECT_TIMEOUT=2
 declare -a KPID PORT
 
 cleanup() {
-    local i
-    for i in 0 1; do
-        [ -n "${KPID[$i]:-}" ] && kill -CONT "${KPID[$i]}" 2>/dev/null && kill -9 "${KPID[$i]}" 2>/dev/null
-        guard_kill "$i"
-        [ -n "${OLD_GUARD:-}" ] && kill -9 "$OLD_GUARD" 2>/dev/null
-        [ -f "$W/n$i/data/postmaster.pid" ] && kill -9 "$(head -1 "$W/n$i/data/postmaster.pid")" 2>/dev/null
-    done
-    for i in 0 1; do cp "$W/n$i/keeper.log" "${PRODATA_BUILD:-build}/test-logs/keeper-restart-n$i.log" 2>/dev/null; done
-    etcd_cluster_stop "$W/etcd"
-    rm -rf "$W"
+    [ -n "${OLD_GUARD:-}" ] && kill -9 "$OLD_GUARD" 2>/dev/null
+    keeper_local_cleanup
 }
 trap cleanup EXIT
 
-skip_all() {
-    while [ "$TAP_COUNT" -lt "$TAP_PLAN" ]; do tap_skip "keeper restart" "$1"; done
-    tap_done
-    exit
-}
-
 keeper_local_etcd
-
-etcd_value() { etcdctl --endpoints "$ENDPOINTS" get "/prodata/kr/$1" --print-value-only 2>/dev/null; }
-# local_sql I SQL: one value from node I as its superuser over its socket (empty on any error).
-local_sql() { timeout -s KILL 5 "$BIN/psql" -X -q -At -v ON_ERROR_STOP=1 -h "$W/n$1/state" -p "${PORT[$1]}" -U postgres -d postgres -c "$2" 2>/dev/null; }
-start_keeper() {
-    (cd "$W/n$1" && exec "$PRODATA" keeper --config prodata.conf >>keeper.log 2>&1) &
-    KPID[$1]=$!
-}
 
 for i in 0 1; do
     mkdir -p "$W/n$i"
@@ -70,7 +52,6 @@ start_keeper 1
 n1_primary() { [ "$(etcd_value leader)" = n1 ] && [ "$(local_sql 1 'SELECT pg_is_in_recovery()')" = f ]; }
 wait_for 60 n1_primary || skip_all "n1 did not bootstrap a primary: $(tail -n 3 "$W/n1/keeper.log")"
 start_keeper 0
-streams_from() { [ "$(local_sql "$1" "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming' AND application_name <> 'pg_basebackup'")" = 1 ]; }
 # n0 must also have seen itself stream from the leader (its keeper's tick), or it counts in no leader's roster
 # and may not take the key without grants (docs/ha.md, failsafe)
 counted() { grep -q "in the leader's roster count" "$W/n0/keeper.log"; }

@@ -15,36 +15,17 @@ tap_plan 5
 tap_workdir
 W=$TAP_WORKDIR
 BIN=/usr/lib/postgresql/15/bin
+KEEPER_LOCAL_LABEL="keeper sync timeline"
+KEEPER_LOCAL_NAME=ks
+KEEPER_LOCAL_NODES="1 2 3"
+KEEPER_LOCAL_LOGS=keeper-sync-timeline
 export ETCDCTL_API=3 PD_KEEPER_TEST_PASSWORD=ks-s3cret-Pa55 PGCONNECT_TIMEOUT=2
 declare -a KPID PORT
 
-cleanup() {
-    local i
-    for i in 1 2 3; do
-        [ -n "${KPID[$i]:-}" ] && kill -CONT "${KPID[$i]}" 2>/dev/null && kill -9 "${KPID[$i]}" 2>/dev/null
-        guard_kill "$i"
-        [ -f "$W/n$i/data/postmaster.pid" ] && kill -9 "$(head -1 "$W/n$i/data/postmaster.pid")" 2>/dev/null
-    done
-    for i in 1 2 3; do cp "$W/n$i/keeper.log" "${PRODATA_BUILD:-build}/test-logs/keeper-sync-timeline-n$i.log" 2>/dev/null; done
-    etcd_cluster_stop "$W/etcd"
-    rm -rf "$W"
-}
 trap cleanup EXIT
-
-skip_all() {
-    while [ "$TAP_COUNT" -lt "$TAP_PLAN" ]; do tap_skip "keeper sync timeline" "$1"; done
-    tap_done
-    exit
-}
 
 keeper_local_etcd
 
-etcd_value() { etcdctl --endpoints "$ENDPOINTS" get "/prodata/ks/$1" --print-value-only 2>/dev/null; }
-local_sql() { timeout -s KILL "${3:-5}" "$BIN/psql" -X -q -At -v ON_ERROR_STOP=1 -h "$W/n$1/state" -p "${PORT[$1]}" -U postgres -d postgres -c "$2" 2>/dev/null; }
-start_keeper() {
-    (cd "$W/n$1" && exec "$PRODATA" keeper --config prodata.conf >>keeper.log 2>&1) &
-    KPID[$1]=$!
-}
 for i in 1 2 3; do
     mkdir -p "$W/n$i"
     [ "$(id -u)" = 0 ] && chown postgres "$W/n$i"
@@ -64,7 +45,6 @@ done
     postgresql_parameters.max_connections=20 synchronous_mode=on synchronous_quorum=1 >/dev/null) ||
     skip_all "the cluster configuration could not be set"
 
-primary_is() { [ "$(etcd_value leader)" = "n$1" ] && [ "$(local_sql "$1" 'SELECT pg_is_in_recovery()')" = f ]; }
 streaming_count() { local_sql "$1" "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming' AND application_name <> 'pg_basebackup'"; }
 start_keeper 1
 wait_for 60 primary_is 1 || skip_all "n1 did not bootstrap a primary: $(tail -n 3 "$W/n1/keeper.log")"
@@ -78,7 +58,6 @@ local_sql 1 "CREATE TABLE t (n int); CREATE TABLE big (n int, pad text)" >/dev/n
 # ---- n1 writes WAL no standby receives, then is fenced -----------------------------------------------------------
 RECEIVERS="$(local_sql 2 "SELECT pid FROM pg_stat_wal_receiver") $(local_sql 3 "SELECT pid FROM pg_stat_wal_receiver")"
 kill -STOP $RECEIVERS
-lsn_of() { etcd_value "members/n$1" | sed 's/.*"write_lsn":"\([0-9A-F/]*\)".*/\1/'; }
 BEFORE=$(lsn_of 1)
 # Its commit waits for a standby forever; the WAL is on n1's disk meanwhile.
 local_sql 1 "INSERT INTO big SELECT g, repeat('x', 400) FROM generate_series(1, 200000) g" 60 >/dev/null &

@@ -12,27 +12,17 @@ tap_plan 3
 tap_workdir
 W=$TAP_WORKDIR
 BIN=/usr/lib/postgresql/15/bin
+KEEPER_LOCAL_LABEL="keeper ttl"
+KEEPER_LOCAL_NAME=ku
+KEEPER_LOCAL_NODES=1
+KEEPER_LOCAL_LOGS=keeper-ttl
 export ETCDCTL_API=3 PD_KEEPER_TEST_PASSWORD=kt-s3cret-Pa55 PGCONNECT_TIMEOUT=2
-KPID=
+declare -a KPID
 
-cleanup() {
-    [ -n "$KPID" ] && kill -9 "$KPID" 2>/dev/null && pkill -9 -P "$KPID" -f "prodata keeper" 2>/dev/null
-    [ -f "$W/n1/data/postmaster.pid" ] && kill -9 "$(head -1 "$W/n1/data/postmaster.pid")" 2>/dev/null
-    cp "$W/n1/keeper.log" "${PRODATA_BUILD:-build}/test-logs/keeper-ttl-n1.log" 2>/dev/null
-    etcd_cluster_stop "$W/etcd"
-    rm -rf "$W"
-}
 trap cleanup EXIT
-
-skip_all() {
-    while [ "$TAP_COUNT" -lt "$TAP_PLAN" ]; do tap_skip "keeper ttl" "$1"; done
-    tap_done
-    exit
-}
 
 keeper_local_etcd
 
-etcd_get() { etcdctl --endpoints "$ENDPOINTS" get "/prodata/ku/$1" "${@:2}" 2>/dev/null; }
 local_sql() { timeout -s KILL 5 "$BIN/psql" -X -q -At -h "$W/n1/state" -p "$PORT" -U postgres -d postgres -c "$1" 2>/dev/null; }
 lease_of_leader() { etcd_get leader -w fields | awk -F' : ' '/"Lease"/ { print $2 }'; }
 
@@ -51,8 +41,7 @@ replication_password_env = PD_KEEPER_TEST_PASSWORD
 CONF
 (cd "$W/n1" && "$PRODATA" cluster config set postgresql_parameters.fsync=off postgresql_parameters.shared_buffers=16MB \
     postgresql_parameters.max_connections=20 >/dev/null) || skip_all "the cluster configuration could not be set"
-(cd "$W/n1" && exec "$PRODATA" keeper --config prodata.conf >>keeper.log 2>&1) &
-KPID=$!
+start_keeper 1
 is_primary() { [ "$(local_sql 'SELECT pg_is_in_recovery()')" = f ] && [ "$(etcd_get leader --print-value-only)" = n1 ]; }
 wait_for 60 is_primary || skip_all "the keeper did not bootstrap a primary: $(tail -n 3 "$W/n1/keeper.log")"
 LEASE=$(lease_of_leader)

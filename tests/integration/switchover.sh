@@ -19,46 +19,26 @@ tap_workdir
 W=$TAP_WORKDIR
 WRITERS_DIR=$W
 BIN=/usr/lib/postgresql/15/bin
+KEEPER_LOCAL_LABEL=switchover
+KEEPER_LOCAL_NAME=so
+KEEPER_LOCAL_NODES="1 2 3"
+KEEPER_LOCAL_LOGS=switchover
 export ETCDCTL_API=3 PD_KEEPER_TEST_PASSWORD=so-s3cret-Pa55 PGCONNECT_TIMEOUT=2
 export PGPASSWORD=$PD_KEEPER_TEST_PASSWORD # the writer and the checker log in as the replication role
 declare -a KPID PORT
 
 cleanup() {
-    local i
     writer_stop multi 2>/dev/null
-    for i in 1 2 3; do
-        [ -n "${KPID[$i]:-}" ] && kill -9 "${KPID[$i]}" 2>/dev/null
-        guard_kill "$i"
-        [ -f "$W/n$i/data/postmaster.pid" ] && kill -9 "$(head -1 "$W/n$i/data/postmaster.pid")" 2>/dev/null
-    done
-    for i in 1 2 3; do cp "$W/n$i/keeper.log" "${PRODATA_BUILD:-build}/test-logs/switchover-n$i.log" 2>/dev/null; done
-    etcd_cluster_stop "$W/etcd"
-    rm -rf "$W"
+    keeper_local_cleanup
 }
 trap cleanup EXIT
-
-skip_all() {
-    while [ "$TAP_COUNT" -lt "$TAP_PLAN" ]; do tap_skip "switchover" "$1"; done
-    tap_done
-    exit
-}
 
 [ -x "$WRITERS_BIN/writer" ] && [ -x "$WRITERS_BIN/check_writes" ] || skip_all "no tests/ha/writer (make)"
 keeper_local_etcd
 
-etcd_value() { etcdctl --endpoints "$ENDPOINTS" get "/prodata/so/$1" --print-value-only 2>/dev/null; }
-leader() { etcd_value leader; }
-index_of() { echo "${1#n}"; }
-local_sql() { timeout -s KILL 5 "$BIN/psql" -X -q -At -h "$W/n$1/state" -p "${PORT[$1]}" -U postgres -d postgres -c "$2" 2>/dev/null; }
 multi_host() {
     echo "host=127.0.0.1,127.0.0.1,127.0.0.1 port=${PORT[1]},${PORT[2]},${PORT[3]} user=replicator dbname=postgres target_session_attrs=read-write connect_timeout=2"
 }
-cluster() { (cd "$W/n1" && "$PRODATA" cluster "$@"); }
-start_keeper() {
-    (cd "$W/n$1" && exec "$PRODATA" keeper --config prodata.conf >>keeper.log 2>&1) &
-    KPID[$1]=$!
-}
-stop_keeper() { kill "${KPID[$1]}" 2>/dev/null && wait "${KPID[$1]}" 2>/dev/null; KPID[$1]=""; }
 
 for i in 1 2 3; do
     mkdir -p "$W/n$i"
@@ -80,10 +60,7 @@ cluster config set postgresql_parameters.fsync=off postgresql_parameters.shared_
 
 # ---- bootstrap -----------------------------------------------------------------------------------------------
 for i in 1 2 3; do start_keeper "$i"; done
-streaming() { local l; l=$(leader); [ -n "$l" ] && local_sql "$(index_of "$l")" "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'"; }
 healthy() { [ "$(streaming)" = 2 ] && [ "$(local_sql "$(index_of "$(leader)")" 'SELECT pg_is_in_recovery()')" = f ]; }
-# every member's published state fresh and running (what a switchover's checks read)
-all_running() { [ "$(cluster status --json 2>/dev/null | jq '[.members[] | select(.state == "running" and .is_live)] | length')" = 3 ]; }
 if wait_for 90 healthy && wait_for 10 all_running; then tap_ok "bootstrap: one primary, two streaming standbys"
 else tap_not_ok "bootstrap" "$(tail -n 5 "$W"/n*/keeper.log)"; skip_all "no healthy cluster"; fi
 L=$(leader)

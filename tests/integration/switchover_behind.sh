@@ -14,40 +14,21 @@ tap_plan 5
 tap_workdir
 W=$TAP_WORKDIR
 BIN=/usr/lib/postgresql/15/bin
+KEEPER_LOCAL_LABEL="switchover behind"
+KEEPER_LOCAL_NAME=sb
+KEEPER_LOCAL_NODES="1 2"
+KEEPER_LOCAL_LOGS=switchover_behind
 export ETCDCTL_API=3 PD_KEEPER_TEST_PASSWORD=so-s3cret-Pa55 PGCONNECT_TIMEOUT=2
 declare -a KPID PORT
 RECEIVER=""
 
 cleanup() {
-    local i
     [ -n "$RECEIVER" ] && kill -CONT "$RECEIVER" 2>/dev/null
-    for i in 1 2; do
-        [ -n "${KPID[$i]:-}" ] && kill -9 "${KPID[$i]}" 2>/dev/null
-        guard_kill "$i"
-        [ -f "$W/n$i/data/postmaster.pid" ] && kill -9 "$(head -1 "$W/n$i/data/postmaster.pid")" 2>/dev/null
-    done
-    for i in 1 2; do cp "$W/n$i/keeper.log" "${PRODATA_BUILD:-build}/test-logs/switchover_behind-n$i.log" 2>/dev/null; done
-    etcd_cluster_stop "$W/etcd"
-    rm -rf "$W"
+    keeper_local_cleanup
 }
 trap cleanup EXIT
 
-skip_all() {
-    while [ "$TAP_COUNT" -lt "$TAP_PLAN" ]; do tap_skip "switchover behind" "$1"; done
-    tap_done
-    exit
-}
-
 keeper_local_etcd
-
-leader() { etcdctl --endpoints "$ENDPOINTS" get /prodata/sb/leader --print-value-only 2>/dev/null; }
-index_of() { echo "${1#n}"; }
-local_sql() { timeout -s KILL 5 "$BIN/psql" -X -q -At -h "$W/n$1/state" -p "${PORT[$1]}" -U postgres -d postgres -c "$2" 2>/dev/null; }
-cluster() { (cd "$W/n1" && "$PRODATA" cluster "$@"); }
-start_keeper() {
-    (cd "$W/n$1" && exec "$PRODATA" keeper --config prodata.conf >>keeper.log 2>&1) &
-    KPID[$1]=$!
-}
 
 for i in 1 2; do
     mkdir -p "$W/n$i"
@@ -68,12 +49,7 @@ cluster config set postgresql_parameters.fsync=off postgresql_parameters.shared_
     postgresql_parameters.max_connections=30 >/dev/null 2>&1 || skip_all "the cluster configuration could not be set"
 
 for i in 1 2; do start_keeper "$i"; done
-healthy() {
-    local l
-    l=$(leader)
-    [ -n "$l" ] && [ "$(local_sql "$(index_of "$l")" "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'")" = 1 ]
-}
-all_running() { [ "$(cluster status --json 2>/dev/null | jq '[.members[] | select(.state == "running" and .is_live)] | length')" = 2 ]; }
+healthy() { [ "$(streaming)" = 1 ]; }
 if wait_for 90 healthy && wait_for 10 all_running; then tap_ok "bootstrap: one primary, one streaming standby"
 else tap_not_ok "bootstrap" "$(tail -n 5 "$W"/n*/keeper.log)"; skip_all "no healthy cluster"; fi
 L=$(leader)

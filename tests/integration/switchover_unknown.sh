@@ -11,30 +11,21 @@ tap_plan 4
 tap_workdir
 W=$TAP_WORKDIR
 BIN=/usr/lib/postgresql/15/bin
+KEEPER_LOCAL_LABEL="switchover unknown"
+KEEPER_LOCAL_NAME=su
+KEEPER_LOCAL_NODES="1 2"
+KEEPER_LOCAL_LOGS=switchover_unknown
+KEEPER_LOCAL_SQL_TIMEOUT=3
 export ETCDCTL_API=3 PD_KEEPER_TEST_PASSWORD=so-s3cret-Pa55 PGCONNECT_TIMEOUT=1
 declare -a KPID PORT
 PROXY=""
 
 cleanup() {
-    local i
     [ -n "$PROXY" ] && kill "$PROXY" 2>/dev/null
-    for i in 1 2; do
-        [ -n "${KPID[$i]:-}" ] && kill -9 "${KPID[$i]}" 2>/dev/null
-        guard_kill "$i"
-        [ -f "$W/n$i/data/postmaster.pid" ] && kill -9 "$(head -1 "$W/n$i/data/postmaster.pid")" 2>/dev/null
-    done
-    for i in 1 2; do cp "$W/n$i/keeper.log" "${PRODATA_BUILD:-build}/test-logs/switchover_unknown-n$i.log" 2>/dev/null; done
     cp "$W/proxy.log" "${PRODATA_BUILD:-build}/test-logs/switchover_unknown-proxy.log" 2>/dev/null
-    etcd_cluster_stop "$W/etcd"
-    rm -rf "$W"
+    keeper_local_cleanup
 }
 trap cleanup EXIT
-
-skip_all() {
-    while [ "$TAP_COUNT" -lt "$TAP_PLAN" ]; do tap_skip "switchover unknown" "$1"; done
-    tap_done
-    exit
-}
 
 command -v python3 >/dev/null || skip_all "no python3 for the proxy"
 keeper_local_etcd
@@ -42,13 +33,7 @@ PROXY_PORT=$(etcd_free_port "$W/etcd")
 python3 "$TESTS_ROOT/integration/switchover/etcd_blackhole.py" "$PROXY_PORT" "${ENDPOINTS#http://}" "$(echo -n /prodata/su/leader | base64)" 12 "$W/proxy.log" &
 PROXY=$!
 
-leader() { etcdctl --endpoints "$ENDPOINTS" get /prodata/su/leader --print-value-only 2>/dev/null; }
-local_sql() { timeout -s KILL 3 "$BIN/psql" -X -q -At -h "$W/n$1/state" -p "${PORT[$1]}" -U postgres -d postgres -c "$2" 2>/dev/null; }
 cluster() { (cd "$W/n2" && "$PRODATA" cluster "$@"); }
-start_keeper() {
-    (cd "$W/n$1" && exec "$PRODATA" keeper --config prodata.conf >>keeper.log 2>&1) &
-    KPID[$1]=$!
-}
 
 for i in 1 2; do
     mkdir -p "$W/n$i"
@@ -75,7 +60,6 @@ n1_leads() { [ "$(leader)" = n1 ] && [ "$(local_sql 1 'SELECT pg_is_in_recovery(
 wait_for 60 n1_leads
 start_keeper 2
 healthy() { [ "$(local_sql 1 "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'")" = 1 ]; }
-all_running() { [ "$(cluster status --json 2>/dev/null | jq '[.members[] | select(.state == "running" and .is_live)] | length')" = 2 ]; }
 if wait_for 90 healthy && wait_for 10 all_running; then tap_ok "bootstrap: n1 primary (its etcd through the proxy), n2 streaming"
 else tap_not_ok "bootstrap" "$(tail -n 5 "$W"/n*/keeper.log)"; skip_all "no healthy cluster"; fi
 local_sql 1 "CREATE TABLE t (node text, at bigint)" >/dev/null
