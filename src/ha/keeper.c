@@ -179,13 +179,13 @@ shut_down(PdKeeper *keeper)
     pd_keeper_lease_end(keeper);
 }
 
-/* Whether the leader key that the last tick saw held by another member is gone now (one bounded get). */
+/* Whether the leader key that the last tick saw held by another member is gone now (one get, limit_ms). */
 static bool
-is_leader_key_gone(PdKeeper *keeper)
+is_leader_key_gone(PdKeeper *keeper, int limit_ms)
 {
     PdEtcdKv kv;
     PdError err = {0};
-    pd_etcd_limit_next_call(keeper->etcd, 500);
+    pd_etcd_limit_next_call(keeper->etcd, limit_ms);
     return pd_etcd_get(keeper->tick, keeper->etcd, pd_keys_leader(&keeper->keys), &kv, &err).status ==
                PD_ETCD_DONE &&
            !kv.exists;
@@ -203,7 +203,9 @@ pause_between_ticks(PdKeeper *keeper, int64_t started_ms, volatile sig_atomic_t 
 {
     enum
     {
-        POSTMASTER_POLL_MS = 50
+        POSTMASTER_POLL_MS = 50,
+        ETCD_POLL_MS = 300,    /* the most one get of the pause may take */
+        ETCD_POLL_MIN_MS = 60, /* no get with less of the pause left (two of 30 ms at least) */
     };
     int pid = 0, now_pid = 0;
     PdNodeRun run = pd_node_run_state(keeper->node, &pid);
@@ -214,13 +216,18 @@ pause_between_ticks(PdKeeper *keeper, int64_t started_ms, volatile sig_atomic_t 
          left = until - pd_keeper_now_ms())
     {
         int64_t nap = next_request_poll - pd_keeper_now_ms();
-        nap = nap < 1 ? 1 : nap > POSTMASTER_POLL_MS ? POSTMASTER_POLL_MS : nap > left ? left : nap;
+        nap = nap > POSTMASTER_POLL_MS ? POSTMASTER_POLL_MS : nap;
+        nap = nap > left ? left : nap < 1 ? 1 : nap;
         nanosleep(&(struct timespec){.tv_sec = 0, .tv_nsec = nap * 1000000L}, NULL);
         if (pd_node_run_state(keeper->node, &now_pid) != run || now_pid != pid)
             return;
-        if (pd_keeper_now_ms() < next_request_poll)
+        left = until - pd_keeper_now_ms();
+        if (pd_keeper_now_ms() < next_request_poll || left < ETCD_POLL_MIN_MS)
             continue;
-        if (pd_keeper_switchover_calls(keeper) || (keeper->saw_other_leader && is_leader_key_gone(keeper)))
+        /* the two gets within what is left of the pause: it keeps its bound however slow etcd is */
+        int limit = (int)(left / 2 > ETCD_POLL_MS ? ETCD_POLL_MS : left / 2);
+        if (pd_keeper_switchover_calls(keeper, limit) ||
+            (keeper->saw_other_leader && is_leader_key_gone(keeper, limit)))
             return;
         next_request_poll = pd_keeper_now_ms() + every;
     }

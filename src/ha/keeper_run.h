@@ -38,6 +38,11 @@ enum
     /* a switchover (keeper_switchover.c): the candidate's tick while a request names it; the leader's fast
        shutdown; how long the candidate waits for the old primary's last record after its release */
     PD_KEEPER_SWITCHOVER_TICK_MS = 50,
+    /* how often the leader asks the candidate's PostgreSQL for its position after the stop, and the
+       candidate looks for the release between its ticks; how often the other members look at the request
+       and, having seen another member's leader key, at that key */
+    PD_KEEPER_SWITCHOVER_ASK_MS = 10,
+    PD_KEEPER_SWITCHOVER_WATCH_MS = 100,
     PD_KEEPER_SWITCHOVER_STOP_MS = 30000,
     PD_KEEPER_SWITCHOVER_CATCH_UP_MS = 5000,
     /* WAL since the last checkpoint past which the leader checkpoints before its shutdown (one segment) */
@@ -166,7 +171,8 @@ struct PdKeeper
     const char *waiting_for; /* in the tick arena, "" none */
     char live_pending[512];  /* keeper_live.c: the pending_restart names last logged */
     /* keeper_switchover.c */
-    bool is_switchover_fast; /* a live switchover request names this member: ticks every 50 ms */
+    bool is_switchover_fast;     /* a live switchover request names this member: ticks every 50 ms */
+    bool saw_switchover_pending; /* the last tick's read found a live request not yet released */
     char handed_over_to[PD_KEYS_MEMBER_MAX + 1]; /* this former leader stopped cleanly and released the key
                                                     to that member ("" none): it rejoins it without rewind */
     int64_t failsafe_take_until;  /* the last taker round's grants, less the margin (CLOCK_MONOTONIC ms) */
@@ -301,10 +307,10 @@ bool pd_keeper_switchover_leaderless(PdKeeper *keeper, const PdKeeperRead *read,
 /* A stopped former leader that handed over cleanly to leader starts as its standby without a rewind. True
  * when it did (or waits to). */
 bool pd_keeper_switchover_rejoin(PdKeeper *keeper, const PdMemberState *leader);
-/* For the pause between ticks (keeper.c): whether the switchover request calls for a tick now (one bounded
- * get), how often to ask (the leader 50 ms, the candidate 10, others 100), and the pause's length (50 ms
- * while the member ticks fast, else loop_interval_ms). */
-bool pd_keeper_switchover_calls(PdKeeper *keeper);
+/* For the pause between ticks (keeper.c): whether the switchover request calls for a tick now (one get
+ * bounded by limit_ms), how often to ask (the leader 50 ms, the candidate 10, others 100), and the pause's
+ * length (50 ms while the member ticks fast, else loop_interval_ms). */
+bool pd_keeper_switchover_calls(PdKeeper *keeper, int limit_ms);
 int64_t pd_keeper_switchover_poll_ms(const PdKeeper *keeper);
 int64_t pd_keeper_switchover_pause_ms(const PdKeeper *keeper);
 

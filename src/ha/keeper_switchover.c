@@ -100,6 +100,7 @@ pd_keeper_switchover_note(PdKeeper *keeper, const PdKeeperRead *read)
     bool names_me = is_me(keeper, request->to) || (request->to == NULL && !is_me(keeper, request->from));
     bool was_fast = keeper->is_switchover_fast;
     keeper->is_switchover_fast = is_live && names_me && !keeper->is_leader;
+    keeper->saw_switchover_pending = is_live && request->released_ms == 0;
     if (keeper->is_switchover_fast != was_fast)
         pd_logf(PD_LOG_INFO, "keeper %s: %s", keeper->name,
                 keeper->is_switchover_fast ? "a switchover names this member: a tick every 50 ms"
@@ -193,19 +194,25 @@ static PdDb *
 candidate_connect(PdKeeper *keeper, const char *to)
 {
     PdMemberState state;
-    if (!candidate_state(keeper, to, &state) || state.pg_host == NULL || state.pg_port <= 0)
+    PdError err = {0};
+    if (!candidate_state(keeper, to, &state) || state.pg_host == NULL ||
+        !pd_node_check_host(state.pg_host, state.pg_port, &err))
         return NULL;
+    /* each query bounded on both sides: the server's statement_timeout, and on ours a peer that stops
+       answering is given up within about 2 s (tcp_user_timeout for unacknowledged sends, keepalives while
+       waiting for the answer) */
     char conninfo[1024];
     snprintf(conninfo, sizeof conninfo,
              "host=%s port=%d user=%s passfile=%s dbname=postgres connect_timeout=2 "
-             "application_name=prodata_keeper options='-c statement_timeout=1000'",
+             "application_name=prodata_keeper options='-c statement_timeout=1000' tcp_user_timeout=1000 "
+             "keepalives=1 keepalives_idle=1 keepalives_interval=1 keepalives_count=1",
              state.pg_host, state.pg_port, keeper->settings->replication_user,
              pd_node_passfile(keeper->node));
     PdDb *db = NULL;
-    PdError err = {0};
     if (pd_db_connect(conninfo, &db, &err))
         return db;
-    pd_logf(PD_LOG_NOTICE, "keeper %s: cannot ask %s for its position directly (%s): waiting for it to publish",
+    pd_logf(PD_LOG_NOTICE,
+            "keeper %s: cannot ask %s for its position directly (%s): waiting for it to publish",
             keeper->name, to, err.message);
     return NULL;
 }
@@ -241,7 +248,7 @@ candidate_asked(PdKeeper *keeper, PdDb *db, uint64_t *lsn)
 static bool
 candidate_holds(PdKeeper *keeper, const char *to, uint64_t lsn)
 {
-    pd_keeper_step(keeper, "the candidate's position", PD_KEEPER_SWITCHOVER_CATCH_UP_MS + 3000);
+    pd_keeper_step(keeper, "the candidate's position", PD_KEEPER_SWITCHOVER_CATCH_UP_MS + 5000);
     int64_t until = pd_keeper_now_ms() + PD_KEEPER_SWITCHOVER_CATCH_UP_MS;
     PdDb *db = candidate_connect(keeper, to);
     bool holds = false;
@@ -256,8 +263,9 @@ candidate_holds(PdKeeper *keeper, const char *to, uint64_t lsn)
         if (db == NULL)
             position = candidate_position(keeper, to);
         holds = position > lsn;
+        long pause_ms = db != NULL ? PD_KEEPER_SWITCHOVER_ASK_MS : PD_KEEPER_SWITCHOVER_TICK_MS;
         if (!holds)
-            nanosleep(&(struct timespec){.tv_nsec = (db != NULL ? 10 : 50) * 1000000L}, NULL);
+            nanosleep(&(struct timespec){.tv_nsec = pause_ms * 1000000L}, NULL);
     }
     pd_db_close(db);
     return holds;
@@ -472,35 +480,38 @@ pd_keeper_switchover_rejoin(PdKeeper *keeper, const PdMemberState *leader)
 /* ---- the pause between ticks -------------------------------------------------------------------------- */
 
 /*
- * Whether the request key calls for a tick now (one bounded get): the leader, a request that asks it to hand
- * over; the candidate, ticking fast, the request released (or gone, or aborted); any other member, a live
- * request that names it (or names no one: every standby), so it ticks fast before the leader's stop ends.
+ * Whether the request key calls for a tick now (one get, bounded by limit_ms): the leader, a request that
+ * asks it to hand over; the candidate, ticking fast, the request released (or gone, or aborted); any other
+ * member, a live request that names it (or names no one: every standby), so it ticks fast before the leader's
+ * stop ends.
  */
 bool
-pd_keeper_switchover_calls(PdKeeper *keeper)
+pd_keeper_switchover_calls(PdKeeper *keeper, int limit_ms)
 {
     PdEtcdKv kv;
     PdError err = {0};
     PdSwitchover request;
-    pd_etcd_limit_next_call(keeper->etcd, 500);
+    pd_etcd_limit_next_call(keeper->etcd, limit_ms);
     if (pd_etcd_get(keeper->tick, keeper->etcd, pd_keys_switchover(&keeper->keys), &kv, &err).status !=
         PD_ETCD_DONE)
         return false;
     if (!kv.exists || !pd_switchover_parse(keeper->tick, kv.value.data, kv.value.length, &request, &err))
-        return keeper->is_switchover_fast;
+        return keeper->is_switchover_fast && keeper->saw_switchover_pending;
     bool is_pending = request.released_ms == 0 && request.aborted == NULL &&
                       pd_switchover_is_live(&request, pd_keeper_wall_ms());
     if (keeper->is_leader)
         return is_pending && is_me(keeper, request.from);
     if (keeper->is_switchover_fast)
-        return !is_pending;
+        return keeper->saw_switchover_pending && !is_pending; /* the change only: released, gone, aborted */
     return is_pending && (is_me(keeper, request.to) || (request.to == NULL && !is_me(keeper, request.from)));
 }
 
 int64_t
 pd_keeper_switchover_poll_ms(const PdKeeper *keeper)
 {
-    return keeper->is_leader ? PD_KEEPER_SWITCHOVER_TICK_MS : keeper->is_switchover_fast ? 10 : 100;
+    return keeper->is_leader            ? PD_KEEPER_SWITCHOVER_TICK_MS
+           : keeper->is_switchover_fast ? PD_KEEPER_SWITCHOVER_ASK_MS
+                                        : PD_KEEPER_SWITCHOVER_WATCH_MS;
 }
 
 int64_t

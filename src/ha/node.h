@@ -236,13 +236,15 @@ bool pd_node_control(PdNode *node, int timeout_ms, PdNodeControl *control, PdErr
 
 /*
  * Reads the node's status into *status (strings and arrays in arena), on a
- * connection kept for the next call. A
- * stopped, starting or crashed node is not an error: status->run says so and
- * is_connected is false. Errors: PD_ERR_DB_CONNECT or PD_ERR_DB_GONE when a
- * READY server does not answer within the connect (2 s) and statement (5 s)
- * timeouts; status->run and pid are filled even then.
+ * connection kept for the next call. A stopped, starting or crashed node is
+ * not an error: status->run says so and is_connected is false. Errors: PD_ERR_DB_CONNECT or PD_ERR_DB_GONE
+ * when a READY server does not answer within the connect (2 s) and statement (5 s) timeouts; status->run and
+ * pid are filled even then.
  */
 bool pd_node_status(PdArena *arena, PdNode *node, PdNodeStatus *status, PdError *err);
+
+/* host (an address or name) and port fit a conninfo and a postgresql.conf string. PD_ERR_INVALID_INPUT. */
+bool pd_node_check_host(const char *host, int port, PdError *err);
 
 /* Closes the connection pd_node_status keeps between calls (it opens one again when next called). */
 void pd_node_status_close(PdNode *node);

@@ -36,9 +36,9 @@ struct PdNode
         bool has_sync;
         char sync_names[1024];
         bool has_signal;
-    } last;       /* what the last configuration was written with: pd_node_update writes again with it */
+    } last;          /* what the last configuration was written with: pd_node_update writes again with it */
     PdDb *status_db; /* pd_node_status's connection, kept between calls; NULL: none open */
-    bool is_root; /* run programs as os_user */
+    bool is_root;    /* run programs as os_user */
     uid_t os_uid;
     gid_t os_gid;
 };
@@ -80,9 +80,6 @@ bool pd_node_remove_tree(const char *dir, PdError *err);
 
 /* Connects to the local server as its superuser, bounded (2 s to connect, 5 s a statement). */
 bool pd_node_connect(PdNode *node, PdDb **db, PdError *err);
-
-/* host (an address or name) and port fit a conninfo and a postgresql.conf string. PD_ERR_INVALID_INPUT. */
-bool pd_node_check_host(const char *host, int port, PdError *err);
 
 /* Writes the passfile (state_dir/pgpass, 0600): the replication role's password for any host. */
 bool pd_node_write_passfile(PdNode *node, PdError *err);

@@ -198,11 +198,10 @@ status_init(PdNodeStatus *status, PdNodeRun run, int pid)
 }
 
 static bool
-read_all(PdArena *arena, PdDb *db, PdNodeStatus *status, PdError *err)
+read_rest(PdArena *arena, PdDb *db, PdNodeStatus *status, PdError *err)
 {
-    return read_self(arena, db, status, err) && read_standbys(arena, db, status, err) &&
-           read_slots(arena, db, status, err) && read_pending_restart(arena, db, status, err) &&
-           read_archive(arena, db, status, err);
+    return read_standbys(arena, db, status, err) && read_slots(arena, db, status, err) &&
+           read_pending_restart(arena, db, status, err) && read_archive(arena, db, status, err);
 }
 
 /*
@@ -223,15 +222,18 @@ pd_node_status(PdArena *arena, PdNode *node, PdNodeStatus *status, PdError *err)
     }
     if (node->status_db != NULL)
     {
+        /* a second try only when the kept connection was found lost at its first statement (PostgreSQL
+           restarted since): later failures, or a statement timed out, are errors, so the call keeps its
+           bound */
         PdError kept_err = {0};
-        if (read_all(arena, node->status_db, status, &kept_err))
+        bool is_self_read = read_self(arena, node->status_db, status, &kept_err);
+        if (is_self_read && read_rest(arena, node->status_db, status, &kept_err))
         {
             status->is_connected = true;
             return true;
         }
         pd_node_status_close(node);
-        if (kept_err.code != PD_ERR_DB_GONE) /* not a lost connection (a statement timed out): no second try,
-                                                so the call keeps its bound */
+        if (is_self_read || kept_err.code != PD_ERR_DB_GONE)
         {
             if (err != NULL)
                 *err = kept_err;
@@ -240,7 +242,8 @@ pd_node_status(PdArena *arena, PdNode *node, PdNodeStatus *status, PdError *err)
     }
     status_init(status, run, pid);
     PdDb *db = NULL;
-    if (!pd_node_connect(node, &db, err) || !read_all(arena, db, status, err))
+    if (!pd_node_connect(node, &db, err) || !read_self(arena, db, status, err) ||
+        !read_rest(arena, db, status, err))
     {
         pd_db_close(db);
         return pd_error_context(err, "while reading the status of %s", node->member);
