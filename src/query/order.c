@@ -187,13 +187,28 @@ is_nullable(const PdOrderTerm *term)
     return false;
 }
 
+/*
+ * A keyset value: "(SELECT $n::type)" in a statement with no condition, so that PostgreSQL keeps its generic
+ * plan (the value hidden from the planner like the page's LIMIT, statement.c: append_bound; the initplan's
+ * result still bounds the index scan), else "$n::type", for a custom plan that sees it.
+ */
+static void
+render_value(PdSqlBuild *build, const PdOrderTerm *term, const char *value)
+{
+    bool hides = build->query->where == NULL;
+    if (hides)
+        pd_strbuf_append(&build->sql, "(SELECT ");
+    pd_query_param(build, value, pd_query_value_type(term->path.field));
+    if (hides)
+        pd_strbuf_append_char(&build->sql, ')');
+}
+
 /* "x comes after v" in the term's direction (is_descending already flipped for a before-keyset). */
 static void
 render_after_one(PdSqlBuild *build, const PdOrderTerm *term, const char *expr, const char *value,
                  bool is_descending)
 {
     PdStrbuf *sql = &build->sql;
-    const char *type = pd_query_value_type(term->path.field);
     if (value == NULL)
     {
         /* nulls are last ascending (nothing after them), first descending (every value after them) */
@@ -202,7 +217,7 @@ render_after_one(PdSqlBuild *build, const PdOrderTerm *term, const char *expr, c
     }
     bool or_null = !is_descending && is_nullable(term);
     pd_strbuf_appendf(sql, "%s%s %s ", or_null ? "(" : "", expr, is_descending ? "<" : ">");
-    pd_query_param(build, value, type);
+    render_value(build, term, value);
     if (or_null)
         pd_strbuf_appendf(sql, " OR %s IS NULL)", expr);
 }
@@ -216,7 +231,7 @@ render_equal(PdSqlBuild *build, const PdOrderTerm *term, const char *expr, const
         return;
     }
     pd_strbuf_appendf(&build->sql, "%s = ", expr);
-    pd_query_param(build, value, pd_query_value_type(term->path.field));
+    render_value(build, term, value);
 }
 
 /* The row comparison (x1, x2) > ($1, $2) when it means the same as the expansion. */
@@ -246,7 +261,7 @@ pd_query_render_keyset(PdSqlBuild *build, const PdOrderTerm *terms, const char *
         {
             if (i > 0)
                 pd_strbuf_append(sql, ", ");
-            pd_query_param(build, values[i], pd_query_value_type(terms[i].path.field));
+            render_value(build, &terms[i], values[i]);
         }
         pd_strbuf_append_char(sql, ')');
         return;
@@ -257,7 +272,7 @@ pd_query_render_keyset(PdSqlBuild *build, const PdOrderTerm *terms, const char *
     {
         /* the first term's bound alone, so the index of the ordering bounds the scan */
         pd_strbuf_appendf(sql, "%s %s ", exprs[0], first_descending ? "<=" : ">=");
-        pd_query_param(build, values[0], pd_query_value_type(terms[0].path.field));
+        render_value(build, &terms[0], values[0]);
         pd_strbuf_append(sql, " AND ");
     }
     pd_strbuf_append_char(sql, '(');

@@ -60,13 +60,14 @@ number_text(PdSqlBuild *build, int64_t number)
  * the planner cannot see through: PostgreSQL plans a prepared statement anew for each execution (a custom
  * plan) while its generic plan, costed without the numbers, looks dearer than plans that know them, and a
  * LIMIT with an OFFSET always does (a fifth of the server's time on a list page went into planning). Hidden,
- * both cost the same and the generic plan is kept after five executions. With a condition the custom plan
- * stays, as the condition's values can change the best plan.
+ * both cost the same and the generic plan is kept after five executions (a cursor's keyset values are hidden
+ * alike, order.c). With a condition the custom plan stays, as the condition's values can change the best
+ * plan.
  */
 static void
 append_bound(PdSqlBuild *build, int64_t number)
 {
-    bool hides = build->query->where == NULL && build->query->after == NULL;
+    bool hides = build->query->where == NULL;
     if (hides)
         pd_strbuf_append(&build->sql, "(SELECT ");
     pd_query_param(build, number_text(build, number), "bigint");
@@ -297,12 +298,12 @@ append_rows(PdSqlBuild *build, const PdOrderTerm *terms, size_t count)
     if (query->limit >= 0)
     {
         pd_strbuf_append(&build->sql, " LIMIT ");
-        pd_query_param(build, number_text(build, query->limit), "bigint");
+        append_bound(build, query->limit);
     }
     if (query->offset > 0)
     {
         pd_strbuf_append(&build->sql, " OFFSET ");
-        pd_query_param(build, number_text(build, query->offset), "bigint");
+        append_bound(build, query->offset);
     }
     if (columns.failed || joins.failed)
         build->sql.failed = true;

@@ -228,8 +228,8 @@ test_ordering_keyset_and_page(void **state)
     pd_query_slice(query, 0, 50);
     assert_true(pd_query_sql(query, PD_SHAPE_ROWS, PD_COUNT_NONE, &text, &err));
     assert_contains(text.sql,
-                    " WHERE (\"pd_m\".\"price\", \"pd_m\".\"id\") > ($1::numeric, $2::bigint) ORDER BY "
-                    "\"pd_m\".\"price\", \"pd_m\".\"id\" LIMIT $3::bigint");
+                    " WHERE (\"pd_m\".\"price\", \"pd_m\".\"id\") > ((SELECT $1::numeric), (SELECT "
+                    "$2::bigint)) ORDER BY \"pd_m\".\"price\", \"pd_m\".\"id\" LIMIT (SELECT $3::bigint)");
     assert_string_equal(text.params[2], "50");
 
     query = query_of("Book"); /* -published, title, id: mixed directions */
@@ -238,10 +238,13 @@ test_ordering_keyset_and_page(void **state)
     assert_true(pd_query_sql(query, PD_SHAPE_ROWS, PD_COUNT_NONE, &text, &err));
     assert_contains(
         text.sql,
-        " WHERE (\"pd_m\".\"published\" <= $1::timestamp with time zone AND ((\"pd_m\".\"published\" < "
-        "$2::timestamp with time zone) OR (\"pd_m\".\"published\" = $3::timestamp with time zone AND "
-        "\"pd_m\".\"title\" > $4::character varying) OR (\"pd_m\".\"published\" = $5::timestamp with "
-        "time zone AND \"pd_m\".\"title\" = $6::character varying AND \"pd_m\".\"id\" > $7::bigint))) "
+        " WHERE (\"pd_m\".\"published\" <= (SELECT $1::timestamp with time zone) AND "
+        "((\"pd_m\".\"published\" "
+        "< (SELECT $2::timestamp with time zone)) OR (\"pd_m\".\"published\" = (SELECT $3::timestamp with "
+        "time "
+        "zone) AND \"pd_m\".\"title\" > (SELECT $4::character varying)) OR (\"pd_m\".\"published\" = (SELECT "
+        "$5::timestamp with time zone) AND \"pd_m\".\"title\" = (SELECT $6::character varying) AND "
+        "\"pd_m\".\"id\" > (SELECT $7::bigint)))) "
         "ORDER BY \"pd_m\".\"published\" DESC, \"pd_m\".\"title\", \"pd_m\".\"id\"");
 
     query = query_of("Author");
@@ -249,9 +252,9 @@ test_ordering_keyset_and_page(void **state)
     const char *null_key[] = {NULL, "3"};
     assert_true(pd_query_after(query, null_key, 2, true, &err));
     assert_true(pd_query_sql(query, PD_SHAPE_ROWS, PD_COUNT_NONE, &text, &err));
-    assert_contains(text.sql,
-                    " WHERE (((false) OR (\"pd_m\".\"born\" IS NULL AND \"pd_m\".\"id\" < $1::bigint))) "
-                    "ORDER BY \"pd_m\".\"born\", \"pd_m\".\"id\" DESC");
+    assert_contains(text.sql, " WHERE (((false) OR (\"pd_m\".\"born\" IS NULL AND \"pd_m\".\"id\" < (SELECT "
+                              "$1::bigint)))) "
+                              "ORDER BY \"pd_m\".\"born\", \"pd_m\".\"id\" DESC");
 
     query = query_of("Book");
     assert_true(pd_query_order_by(query, "author__name", &err));
