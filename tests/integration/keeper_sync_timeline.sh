@@ -91,7 +91,14 @@ kill -CONT "${KPID[1]}"
 L=
 writable_leader() { L=$(etcd_value leader); [ -n "$L" ] && [ "$L" != "$X" ] && [ "$(local_sql "${L#n}" 'SELECT pg_is_in_recovery()')" = f ]; }
 if wait_for 90 writable_leader; then tap_ok "$L leads after $X's loss"
-else tap_not_ok "a member leads after $X's loss" "leader: $(etcd_value leader)" "$(tail -n 4 "$W/n1/keeper.log")"; fi
+else
+    # what the survivor Y holds, for the report: its positions (receive|replay|receiver tli|checkpoint tli|receiver status), WAL files, member states
+    for y in 1 2 3; do [ "n$y" = "$X" ] || [ "$y" = 1 ] || Y=$y; done
+    echo "DIAG Y=n$Y $(local_sql "$Y" "SELECT pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn(), (SELECT received_tli FROM pg_stat_wal_receiver), (SELECT timeline_id FROM pg_control_checkpoint()), (SELECT status FROM pg_stat_wal_receiver)")" >&2
+    echo "DIAG pg_wal: $(ls "$W/n$Y/data/pg_wal" | tr '\n' ' ')" >&2
+    echo "DIAG member: $(etcd_value "members/n$Y")" >&2
+    echo "DIAG member n1: $(etcd_value "members/n1")" >&2
+    tap_not_ok "a member leads after $X's loss" "leader: $(etcd_value leader)" "$(tail -n 4 "$W/n1/keeper.log")"; fi
 # The rows 0 to 20 were acknowledged; a first "INSERT ... VALUES (0)" whose client gave up while its commit
 # waited for the standby may be there too, unacknowledged (docs/ha.md, patroni PR #1414): count distinct values.
 expect_eq "the new leader ($L) holds the 21 rows $X acknowledged" "$(local_sql "${L#n}" 'SELECT count(DISTINCT n) FROM t')" 21
