@@ -16,6 +16,7 @@ W=$TAP_WORKDIR
 BIN=/usr/lib/postgresql/15/bin
 KEEPER_LOCAL_LABEL="keeper configuration"
 KEEPER_LOCAL_NAME=kc
+KEEPER_LOCAL_NODES="1 2"
 export ETCDCTL_API=3 PD_KEEPER_TEST_PASSWORD=kc-s3cret-Pa55 PGCONNECT_TIMEOUT=2
 declare -a KPID PORT
 RULE='host all app 127.0.0.1/32 scram-sha-256'
@@ -33,21 +34,7 @@ trap cleanup EXIT
 
 command -v jq >/dev/null || skip_all "no jq"
 keeper_local_etcd
-for i in 1 2; do
-    mkdir -p "$W/n$i"
-    [ "$(id -u)" = 0 ] && chown postgres "$W/n$i"
-    PORT[$i]=$(etcd_free_port "$W/etcd")
-    cat >"$W/n$i/prodata.conf" <<CONF
-member_name = n$i
-etcd_endpoints = "$ENDPOINTS"
-cluster_name = kc
-data_dir = $W/n$i/data
-state_dir = $W/n$i/state
-pg_port = ${PORT[$i]}
-api_port = $(etcd_free_port "$W/etcd")
-replication_password_env = PD_KEEPER_TEST_PASSWORD
-CONF
-done
+keeper_local_configs
 
 # local_sql [I] SQL: one value from node I (1: the primary) as its superuser over its socket.
 local_sql() {

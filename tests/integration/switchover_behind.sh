@@ -30,21 +30,7 @@ trap cleanup EXIT
 
 keeper_local_etcd
 
-for i in 1 2; do
-    mkdir -p "$W/n$i"
-    [ "$(id -u)" = 0 ] && chown postgres "$W/n$i"
-    PORT[$i]=$(etcd_free_port "$W/etcd")
-    cat >"$W/n$i/prodata.conf" <<CONF
-member_name = n$i
-etcd_endpoints = "$ENDPOINTS"
-cluster_name = sb
-data_dir = $W/n$i/data
-state_dir = $W/n$i/state
-pg_port = ${PORT[$i]}
-api_port = $(etcd_free_port "$W/etcd")
-replication_password_env = PD_KEEPER_TEST_PASSWORD
-CONF
-done
+keeper_local_configs
 cluster config set postgresql_parameters.fsync=off postgresql_parameters.shared_buffers=16MB \
     postgresql_parameters.max_connections=30 >/dev/null 2>&1 || skip_all "the cluster configuration could not be set"
 

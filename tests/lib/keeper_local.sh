@@ -20,6 +20,30 @@ keeper_local_etcd() {
     chmod 755 "$W" # the postgres account reaches the nodes' directories inside
 }
 
+# keeper_local_configs [LINE...]: for each node I of KEEPER_LOCAL_NODES, $W/nI (the postgres account's when
+# root), a free PORT[I] and $W/nI/prodata.conf: member nI of cluster KEEPER_LOCAL_NAME on this test's etcd,
+# data and state in $W/nI, a free API port, the replication password from PD_KEEPER_TEST_PASSWORD, then the
+# LINEs given ("name = value").
+keeper_local_configs() {
+    local i line
+    for i in $KEEPER_LOCAL_NODES; do
+        mkdir -p "$W/n$i"
+        [ "$(id -u)" = 0 ] && chown postgres "$W/n$i"
+        PORT[$i]=$(etcd_free_port "$W/etcd")
+        cat >"$W/n$i/prodata.conf" <<CONF
+member_name = n$i
+etcd_endpoints = "$ENDPOINTS"
+cluster_name = $KEEPER_LOCAL_NAME
+data_dir = $W/n$i/data
+state_dir = $W/n$i/state
+pg_port = ${PORT[$i]}
+api_port = $(etcd_free_port "$W/etcd")
+replication_password_env = PD_KEEPER_TEST_PASSWORD
+CONF
+        for line in "$@"; do echo "$line" >>"$W/n$i/prodata.conf"; done
+    done
+}
+
 now_ms() { date +%s%3N; }
 seconds_since() { awk -v a="$1" -v b="$(now_ms)" 'BEGIN { printf "%.2f", (b - a) / 1000 }'; }
 
