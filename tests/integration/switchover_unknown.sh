@@ -35,23 +35,9 @@ PROXY=$!
 
 cluster() { (cd "$W/n2" && "$PRODATA" cluster "$@"); }
 
-for i in 1 2; do
-    mkdir -p "$W/n$i"
-    [ "$(id -u)" = 0 ] && chown postgres "$W/n$i"
-    PORT[$i]=$(etcd_free_port "$W/etcd")
-    EP=$ENDPOINTS
-    [ "$i" = 1 ] && EP="http://127.0.0.1:$PROXY_PORT"
-    cat >"$W/n$i/prodata.conf" <<CONF
-member_name = n$i
-etcd_endpoints = "$EP"
-cluster_name = su
-data_dir = $W/n$i/data
-state_dir = $W/n$i/state
-pg_port = ${PORT[$i]}
-api_port = $(etcd_free_port "$W/etcd")
-replication_password_env = PD_KEEPER_TEST_PASSWORD
-CONF
-done
+keeper_local_configs
+# n1 reaches etcd only through the proxy, which drops etcd's answers once armed
+sed -i "s#^etcd_endpoints = .*#etcd_endpoints = \"http://127.0.0.1:$PROXY_PORT\"#" "$W/n1/prodata.conf"
 cluster config set postgresql_parameters.fsync=off \
     >/dev/null 2>&1 || skip_all "the cluster configuration could not be set"
 
