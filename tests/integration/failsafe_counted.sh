@@ -20,22 +20,7 @@ export ETCDCTL_API=3 PD_KEEPER_TEST_PASSWORD=so-s3cret-Pa55 PGCONNECT_TIMEOUT=1
 declare -a KPID PORT APORT
 trap cleanup EXIT
 keeper_local_etcd
-for i in 1 2 3 4; do
-    mkdir -p "$W/n$i"
-    chown postgres "$W/n$i" 2>/dev/null
-    PORT[$i]=$(etcd_free_port "$W/etcd")
-    APORT[$i]=$(etcd_free_port "$W/etcd")
-    cat >"$W/n$i/prodata.conf" <<CONF
-member_name = n$i
-etcd_endpoints = "$ENDPOINTS"
-cluster_name = fc
-data_dir = $W/n$i/data
-state_dir = $W/n$i/state
-pg_port = ${PORT[$i]}
-api_port = ${APORT[$i]}
-replication_password_env = PD_KEEPER_TEST_PASSWORD
-CONF
-done
+keeper_local_configs
 (cd "$W/n1" && "$PRODATA" cluster config set postgresql_parameters.fsync=off >/dev/null 2>&1)
 for i in 1 2 3; do start_keeper "$i"; done
 streams() { [ "$(streaming)" = "$1" ]; }

@@ -27,22 +27,7 @@ cleanup() {
 }
 trap cleanup EXIT
 keeper_local_etcd
-for i in 1 2 3; do
-    mkdir -p "$W/n$i"
-    chown postgres "$W/n$i" 2>/dev/null
-    PORT[$i]=$(etcd_free_port "$W/etcd")
-    APORT[$i]=$(etcd_free_port "$W/etcd")
-    cat >"$W/n$i/prodata.conf" <<CONF
-member_name = n$i
-etcd_endpoints = "$ENDPOINTS"
-cluster_name = fs
-data_dir = $W/n$i/data
-state_dir = $W/n$i/state
-pg_port = ${PORT[$i]}
-api_port = ${APORT[$i]}
-replication_password_env = PD_KEEPER_TEST_PASSWORD
-CONF
-done
+keeper_local_configs
 (cd "$W/n1" && "$PRODATA" cluster config set postgresql_parameters.fsync=off >/dev/null 2>&1)
 for i in 1 2 3; do start_keeper "$i"; done
 healthy() { [ "$(streaming)" = 2 ]; }

@@ -21,15 +21,16 @@ keeper_local_etcd() {
 }
 
 # keeper_local_configs [LINE...]: for each node I of KEEPER_LOCAL_NODES, $W/nI (the postgres account's when
-# root), a free PORT[I] and $W/nI/prodata.conf: member nI of cluster KEEPER_LOCAL_NAME on this test's etcd,
-# data and state in $W/nI, a free API port, the replication password from PD_KEEPER_TEST_PASSWORD, then the
-# LINEs given ("name = value").
+# root), free ports PORT[I] (PostgreSQL) and APORT[I] (the keeper's API), and $W/nI/prodata.conf: member nI
+# of cluster KEEPER_LOCAL_NAME on this test's etcd, data and state in $W/nI, the replication password from
+# PD_KEEPER_TEST_PASSWORD, then the LINEs given ("name = value").
 keeper_local_configs() {
     local i line
     for i in $KEEPER_LOCAL_NODES; do
         mkdir -p "$W/n$i"
         [ "$(id -u)" = 0 ] && chown postgres "$W/n$i"
         PORT[$i]=$(etcd_free_port "$W/etcd")
+        APORT[$i]=$(etcd_free_port "$W/etcd")
         cat >"$W/n$i/prodata.conf" <<CONF
 member_name = n$i
 etcd_endpoints = "$ENDPOINTS"
@@ -37,7 +38,7 @@ cluster_name = $KEEPER_LOCAL_NAME
 data_dir = $W/n$i/data
 state_dir = $W/n$i/state
 pg_port = ${PORT[$i]}
-api_port = $(etcd_free_port "$W/etcd")
+api_port = ${APORT[$i]}
 replication_password_env = PD_KEEPER_TEST_PASSWORD
 CONF
         for line in "$@"; do echo "$line" >>"$W/n$i/prodata.conf"; done
