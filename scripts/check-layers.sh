@@ -53,7 +53,7 @@ ROOT=$(cd "${1:-$(dirname "$0")/..}" && pwd)
 cd "$ROOT"
 
 # header:module for the public headers not named after their module.
-PUBLIC_OWNERS="pool:db error:core arena:core strbuf:core export:core log:core retry:core strmap:core settings:core kind:model count:query object:query"
+PUBLIC_OWNERS="pool:db wal:db error:core arena:core strbuf:core export:core log:core retry:core strmap:core settings:core kind:model count:query object:query"
 # header:module for outside libraries' headers that only one module may include.
 # A name matches also with folders before it (<postgresql/libpq-fe.h>).
 EXTERNAL_OWNERS="libpq-fe.h:db libpq-events.h:db postgres_ext.h:db libpq/libpq-fs.h:db"

@@ -85,6 +85,88 @@ act_leader(PdKeeper *keeper, const PdKeeperRead *read, const PdNodeStatus *statu
         pd_keeper_wait(keeper, "PostgreSQL to accept connections (%s)", pd_node_run_name(status->run));
 }
 
+/* The standby stopped so that the next tick rewinds it onto the leader's timeline. */
+static void
+stop_to_rewind(PdKeeper *keeper)
+{
+    PdError err = {0};
+    keeper->stuck_since = 0;
+    keeper->needs_rewind = true;
+    pd_keeper_step(keeper, "stopping to rewind", 20000 + PD_KEEPER_NODE_CALL_MS);
+    if (!pd_node_stop(keeper->node, 10000, NULL, &err))
+        pd_logf(PD_LOG_WARNING, "keeper %s: %s", keeper->name, err.message);
+}
+
+/* Whether the joining standby holds WAL of its timeline past where that timeline ends in the leader's
+ * (the history file its WAL receiver fetched from the leader): PostgreSQL will never switch it over. */
+static bool
+is_forked(PdKeeper *keeper, const PdMemberState *leader, const PdNodeStatus *status)
+{
+    if (status->timeline == 0 || leader->timeline <= (int)status->timeline)
+        return false;
+    uint64_t end = 0;
+    bool is_found = false;
+    PdError err = {0};
+    if (!pd_node_timeline_end(keeper->node, (uint32_t)leader->timeline, status->timeline, &end, &is_found,
+                              &err))
+    {
+        pd_logf(PD_LOG_WARNING, "keeper %s: %s", keeper->name, err.message);
+        return false;
+    }
+    uint64_t held = status->received_lsn > status->replayed_lsn ? status->received_lsn : status->replayed_lsn;
+    if (!is_found || held <= end)
+        return false;
+    pd_logf(PD_LOG_WARNING,
+            "keeper %s: holds WAL of timeline %u to %X/%X, past its end at %X/%X on %s's timeline %d: "
+            "stopping to rewind",
+            keeper->name, status->timeline, (unsigned)(held >> 32), (unsigned)held, (unsigned)(end >> 32),
+            (unsigned)end, leader->name, leader->timeline);
+    return true;
+}
+
+/* A joining standby streaming on the leader's timeline is joined: pointed again under its own name, which
+ * the leader's synchronous_standby_names lists. False when that could not be done (tried again). */
+static bool
+end_joining(PdKeeper *keeper, const PdMemberState *leader)
+{
+    PdError err = {0};
+    pd_node_set_joining(keeper->node, false);
+    pd_keeper_step(keeper, "joining", 10000 + PD_KEEPER_NODE_CALL_MS);
+    if (!pd_node_configure(keeper->node, leader->pg_host, leader->pg_port, NULL, &err) ||
+        !pd_node_reload(keeper->node, 10000, &err))
+    {
+        pd_node_set_joining(keeper->node, true);
+        pd_logf(PD_LOG_WARNING, "keeper %s: cannot stream from %s under its own name: %s", keeper->name,
+                leader->name, err.message);
+        return false;
+    }
+    pd_logf(PD_LOG_INFO, "keeper %s: streaming on %s's timeline %d: joined under its own name", keeper->name,
+            leader->name, leader->timeline);
+    return true;
+}
+
+/* Points the running standby at leader; joining (pd_node_set_joining) unless it already holds WAL of the
+ * leader's timeline. False when that could not be done. */
+static bool
+point_at(PdKeeper *keeper, const PdMemberState *leader, const PdNodeStatus *status, const char *target)
+{
+    PdError err = {0};
+    pd_keeper_step(keeper, "pointing the standby", 10000 + PD_KEEPER_NODE_CALL_MS);
+    pd_node_set_joining(keeper->node, leader->timeline <= 0 || (int)status->timeline != leader->timeline);
+    if (!pd_node_configure(keeper->node, leader->pg_host, leader->pg_port, NULL, &err) ||
+        !pd_node_reload(keeper->node, 10000, &err))
+    {
+        pd_logf(PD_LOG_WARNING, "keeper %s: cannot point the standby at %s: %s", keeper->name, target,
+                err.message);
+        return false;
+    }
+    snprintf(keeper->following, sizeof keeper->following, "%s", target);
+    keeper->stuck_since = 0;
+    pd_logf(PD_LOG_INFO, "keeper %s: following %s at %s%s", keeper->name, leader->name, target,
+            pd_node_is_joining(keeper->node) ? " (joining until it streams on its timeline)" : "");
+    return true;
+}
+
 /* A running standby pointed at leader; one that cannot follow the leader's timeline is stopped to rewind.
    Streaming from it (already pointed at it before this tick, the roster read naming this member), it is in
    the leader's roster count: the leader made its slot from a roster naming it. */
@@ -94,22 +176,23 @@ follow(PdKeeper *keeper, const PdKeeperRead *read, const PdMemberState *leader, 
     char target[PD_KEEPER_TARGET_MAX];
     snprintf(target, sizeof target, "%s:%d", leader->pg_host, leader->pg_port);
     bool was_following = strcmp(keeper->following, target) == 0;
-    PdError err = {0};
-    if (!was_following)
+    if (!was_following && !point_at(keeper, leader, status, target))
+        return;
+    bool is_streaming = strcmp(status->receiver_status, "streaming") == 0;
+    if (was_following && pd_node_is_joining(keeper->node))
     {
-        pd_keeper_step(keeper, "pointing the standby", 10000 + PD_KEEPER_NODE_CALL_MS);
-        if (!pd_node_configure(keeper->node, leader->pg_host, leader->pg_port, NULL, &err) ||
-            !pd_node_reload(keeper->node, 10000, &err))
+        if (is_streaming && (int)status->receiver_timeline == leader->timeline)
         {
-            pd_logf(PD_LOG_WARNING, "keeper %s: cannot point the standby at %s: %s", keeper->name, target,
-                    err.message);
+            end_joining(keeper, leader);
             return;
         }
-        snprintf(keeper->following, sizeof keeper->following, "%s", target);
-        keeper->stuck_since = 0;
-        pd_logf(PD_LOG_INFO, "keeper %s: following %s at %s", keeper->name, leader->name, target);
+        if (is_forked(keeper, leader, status))
+        {
+            stop_to_rewind(keeper);
+            return;
+        }
     }
-    if (strcmp(status->receiver_status, "streaming") == 0)
+    if (is_streaming)
     {
         keeper->stuck_since = 0;
         if (was_following && read->has_roster && pd_roster_contains(&read->roster, keeper->name))
@@ -124,11 +207,7 @@ follow(PdKeeper *keeper, const PdKeeperRead *read, const PdMemberState *leader, 
         return;
     pd_logf(PD_LOG_WARNING, "keeper %s: not streaming from %s (timeline %d, mine %u): stopping to rewind",
             keeper->name, leader->name, leader->timeline, status->timeline);
-    keeper->stuck_since = 0;
-    keeper->needs_rewind = true;
-    pd_keeper_step(keeper, "stopping to rewind", 20000 + PD_KEEPER_NODE_CALL_MS);
-    if (!pd_node_stop(keeper->node, 10000, NULL, &err))
-        pd_logf(PD_LOG_WARNING, "keeper %s: %s", keeper->name, err.message);
+    stop_to_rewind(keeper);
 }
 
 static void
@@ -158,7 +237,7 @@ act_follower(PdKeeper *keeper, const PdKeeperRead *read, const PdNodeStatus *sta
         if (keeper->was_primary || keeper->needs_rewind || !pd_keeper_is_standby_dir(keeper))
             pd_keeper_rejoin(keeper, leader);
         else
-            pd_keeper_start_standby(keeper, leader);
+            pd_keeper_start_standby(keeper, leader, true);
         return;
     }
     if (!status->is_connected)

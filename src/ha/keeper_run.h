@@ -260,8 +260,10 @@ void pd_keeper_act(PdKeeper *keeper, const PdKeeperRead *read, const PdNodeStatu
 bool pd_keeper_has_data(const PdKeeper *keeper);
 bool pd_keeper_is_standby_dir(const PdKeeper *keeper);
 void pd_keeper_bootstrap(PdKeeper *keeper, const PdKeeperRead *read);
-/* Starts the node as a standby of leader (configured, its slot there checked). */
-void pd_keeper_start_standby(PdKeeper *keeper, const PdMemberState *leader);
+/* Starts the node as a standby of leader (configured, its slot there checked). is_joining: it streams as
+ * joining (pd_node_set_joining) when pointed at leader now; false only when its WAL is known to be a prefix
+ * of the leader's. */
+void pd_keeper_start_standby(PdKeeper *keeper, const PdMemberState *leader, bool is_joining);
 /* A stopped former primary made a standby of leader: rewind, or clone when rewind cannot work. */
 void pd_keeper_rejoin(PdKeeper *keeper, const PdMemberState *leader);
 /* Takes the leader key (absent -> own name under the lease), the released key deleted with it. */

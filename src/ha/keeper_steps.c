@@ -326,13 +326,14 @@ slot_on_leader(PdKeeper *keeper, const PdMemberState *leader)
 }
 
 void
-pd_keeper_start_standby(PdKeeper *keeper, const PdMemberState *leader)
+pd_keeper_start_standby(PdKeeper *keeper, const PdMemberState *leader, bool is_joining)
 {
     char target[PD_KEEPER_TARGET_MAX];
     snprintf(target, sizeof target, "%s:%d", leader->pg_host, leader->pg_port);
     PdError err = {0};
     if (strcmp(keeper->following, target) != 0)
     {
+        pd_node_set_joining(keeper->node, is_joining);
         if (!pd_node_configure(keeper->node, leader->pg_host, leader->pg_port, NULL, &err))
         {
             log_failure(keeper, "configuring the standby", &err);
@@ -362,6 +363,7 @@ clone_from(PdKeeper *keeper, const PdMemberState *leader)
     PdError err = {0};
     int64_t started = pd_keeper_now_ms();
     pd_keeper_step(keeper, "the clone", 600000 + PD_KEEPER_STEP_SLACK_MS);
+    pd_node_set_joining(keeper->node, true);
     if (!pd_node_clone(keeper->node, leader->pg_host, leader->pg_port, 600000, &err))
     {
         log_failure(keeper, "the clone", &err);
@@ -372,7 +374,7 @@ clone_from(PdKeeper *keeper, const PdMemberState *leader)
     keeper->was_primary = false;
     keeper->needs_rewind = false;
     pd_keeper_renew(keeper);
-    pd_keeper_start_standby(keeper, leader);
+    pd_keeper_start_standby(keeper, leader, true);
 }
 
 void
@@ -388,6 +390,7 @@ pd_keeper_rejoin(PdKeeper *keeper, const PdMemberState *leader)
     PdError err = {0};
     int64_t started = pd_keeper_now_ms();
     pd_keeper_step(keeper, "the rewind", 300000 + PD_KEEPER_NODE_CALL_MS);
+    pd_node_set_joining(keeper->node, true);
     if (!pd_node_rewind(keeper->node, leader->pg_host, leader->pg_port, 300000, &err))
     {
         if (err.code != PD_ERR_REFUSED)
@@ -405,7 +408,7 @@ pd_keeper_rejoin(PdKeeper *keeper, const PdMemberState *leader)
     keeper->was_primary = false;
     keeper->needs_rewind = false;
     pd_keeper_renew(keeper);
-    pd_keeper_start_standby(keeper, leader);
+    pd_keeper_start_standby(keeper, leader, true);
 }
 
 static void

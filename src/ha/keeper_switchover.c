@@ -460,7 +460,7 @@ pd_keeper_switchover_rejoin(PdKeeper *keeper, const PdMemberState *leader)
             "keeper %s: rejoining %s as a standby without pg_rewind: rewind not needed (stopped cleanly at a "
             "record %s holds)",
             keeper->name, leader->name, leader->name);
-    pd_keeper_start_standby(keeper, leader);
+    pd_keeper_start_standby(keeper, leader, false); /* its WAL: a prefix of the leader's */
     int pid = 0;
     PdNodeRun run = pd_node_run_state(keeper->node, &pid);
     if (run == PD_NODE_READY || run == PD_NODE_STARTING)

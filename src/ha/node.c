@@ -222,6 +222,7 @@ pd_node_new(const PdNodeConfig *config, PdNode **out, PdError *err)
         return pd_error_set(err, PD_ERR_NO_MEMORY, "out of memory");
     }
     derive_paths(node);
+    node->is_joining = true;
     if (!find_programs(node, err) || !find_os_user(node, err))
     {
         pd_node_free(node);
@@ -271,6 +272,18 @@ pd_node_lsn_parse(const char *text, uint64_t *lsn)
         return false;
     *lsn = ((uint64_t)high << 32) | low;
     return true;
+}
+
+void
+pd_node_set_joining(PdNode *node, bool is_joining)
+{
+    node->is_joining = is_joining;
+}
+
+bool
+pd_node_is_joining(const PdNode *node)
+{
+    return node->is_joining;
 }
 
 const char *

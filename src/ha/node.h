@@ -121,6 +121,7 @@ typedef struct PdNodeStatus
     uint64_t replayed_lsn; /* standby: pg_last_wal_replay_lsn() */
     char *receiver_status; /* standby: pg_stat_wal_receiver.status ("streaming"...), "" when no receiver */
     char *receiver_host;   /* standby: the primary it streams from, "" when none */
+    uint32_t receiver_timeline; /* standby: the timeline its WAL receiver streams (received_tli), 0 none */
     size_t standby_count;
     PdNodeStandby *standbys;
     size_t slot_count;
@@ -300,6 +301,31 @@ bool pd_node_password_is_valid(const char *password);
 
 /* "0/3000060" into *lsn; false for anything else. */
 bool pd_node_lsn_parse(const char *text, uint64_t *lsn);
+
+/*
+ * Where timeline ended in the lineage of history_timeline, from the node's
+ * pg_wal/<history_timeline>.history: *is_found false when the file is not
+ * there (yet) or does not name timeline. False (PD_ERR_IO,
+ * PD_ERR_INVALID_INPUT naming path:line) when it cannot be read or is not a
+ * history file.
+ */
+bool pd_node_timeline_end(PdNode *node, uint32_t history_timeline, uint32_t timeline, uint64_t *end,
+                          bool *is_found, PdError *err);
+
+/*
+ * A joining standby streams under the application_name "<member>-joining",
+ * which no synchronous_standby_names lists: its replies release no commit.
+ * A WAL receiver reports the position its standby replayed as flushed from
+ * the first reply, and a standby that replayed an older timeline past the
+ * primary's fork would report WAL the primary never wrote. The keeper makes
+ * a standby joining whenever it points it at a primary whose timeline it is
+ * not known to follow, and ends it (pd_node_configure again, then a reload)
+ * once the standby streams on the primary's timeline: PostgreSQL switches
+ * to a new timeline only from a replay position at or before its fork.
+ * Written at the next configure; a new node is joining.
+ */
+void pd_node_set_joining(PdNode *node, bool is_joining);
+bool pd_node_is_joining(const PdNode *node);
 
 /* The data directory, the server log, the passfile (owned by the node). */
 const char *pd_node_data_dir(const PdNode *node);

@@ -98,9 +98,10 @@ append_standby_settings(PdStrbuf *buf, const PdNode *node, const char *host, int
     /* Inside a conninfo value quoted with '...', itself inside a postgresql.conf string: host is checked
      * to be an address, the passfile path holds no quote or backslash. */
     pd_strbuf_appendf(buf,
-                      "primary_conninfo = 'host=%s port=%d user=%s passfile=%s application_name=%s "
+                      "primary_conninfo = 'host=%s port=%d user=%s passfile=%s application_name=%s%s "
                       "connect_timeout=2 keepalives_idle=5 keepalives_interval=2 keepalives_count=3'\n",
-                      host, port, node->config.replication_user, node->passfile, node->member);
+                      host, port, node->config.replication_user, node->passfile, node->member,
+                      node->is_joining ? "-joining" : "");
     append_setting(buf, "primary_slot_name", slot);
     pd_strbuf_append(buf, "recovery_target_timeline = 'latest'\n");
     if (node->config.archive_dir != NULL)

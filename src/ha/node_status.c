@@ -38,6 +38,7 @@ static const char SELF_SQL[] =
     "                              lpad(to_hex(e.segno % e.per), 8, '0')))) END, "
     "coalesce((SELECT status FROM pg_stat_wal_receiver), ''), "
     "coalesce((SELECT sender_host FROM pg_stat_wal_receiver), ''), "
+    "coalesce((SELECT received_tli FROM pg_stat_wal_receiver), 0), "
     "CASE WHEN pg_is_in_recovery() THEN "
     "  floor(extract(epoch FROM clock_timestamp() - pg_last_xact_replay_timestamp()) * 1000)::bigint END";
 
@@ -87,8 +88,9 @@ read_self(PdArena *arena, PdDb *db, PdNodeStatus *status, PdError *err)
     status->timeline = (uint32_t)strtoul(pd_db_result_value(result, 0, 5), NULL, 10);
     status->receiver_status = pd_arena_strdup(arena, pd_db_result_value(result, 0, 6));
     status->receiver_host = pd_arena_strdup(arena, pd_db_result_value(result, 0, 7));
+    status->receiver_timeline = (uint32_t)strtoul(pd_db_result_value(result, 0, 8), NULL, 10);
     status->replay_age_ms =
-        pd_db_result_is_null(result, 0, 8) ? -1 : strtoll(pd_db_result_value(result, 0, 8), NULL, 10);
+        pd_db_result_is_null(result, 0, 9) ? -1 : strtoll(pd_db_result_value(result, 0, 9), NULL, 10);
     if (status->replay_age_ms < -1)
         status->replay_age_ms = 0; /* the primary's clock ahead of ours */
     return !pd_arena_failed(arena) || pd_arena_error(arena, err);

@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "archive/archive.h"
+#include "prodata/wal.h"
 #include "testing.h"
 
 static PdWalName
@@ -238,6 +239,17 @@ test_history_files(void **state)
     assert_true(pd_archive_parse_history(two, strlen(two), "00000003.history", 3, &step, &err));
     assert_int_equal(step.parent, 2);
     assert_true(step.switch_lsn == ((UINT64_C(1) << 32) | 0x5000060));
+    /* Every ancestor's end, as the keeper reads it (prodata/wal.h). */
+    PdArena *arena = pd_arena_new(0);
+    PdWalSwitch *switches = NULL;
+    size_t count = 0;
+    assert_true(
+        pd_wal_history_parse(arena, two, strlen(two), "00000003.history", 3, &switches, &count, &err));
+    assert_int_equal(count, 2);
+    assert_int_equal(switches[0].parent, 1);
+    assert_int_equal(switches[0].switch_lsn, 0x3000000);
+    assert_int_equal(switches[1].parent, 2);
+    pd_arena_free(arena);
     struct
     {
         const char *text;

@@ -164,6 +164,7 @@ test_clone_and_stream(void **state)
     PdError err = {0};
     PdArena *arena = pd_arena_new(0);
     node_b = nodetest_node(&paths_b, "node-b", port_b);
+    pd_node_set_joining(node_b, false); /* a clone's WAL is its primary's: it may count at once */
     expect_ok(pd_node_clone(node_b, "127.0.0.1", port_a, STEP_MS, &err), &err);
     assert_int_equal(pd_node_run_state(node_b, &(int){0}), PD_NODE_STOPPED);
     char path[512], value[256];
@@ -171,7 +172,7 @@ test_clone_and_stream(void **state)
     assert_int_equal(access(path, F_OK), 0);
     snprintf(path, sizeof path, "%s/postgresql.prodata.conf", paths_b.data);
     assert_true(nodetest_file_has(path, "primary_slot_name = 'prodata_node_b'"));
-    assert_true(nodetest_file_has(path, "application_name=node-b"));
+    assert_true(nodetest_file_has(path, "application_name=node-b "));
     assert_false(nodetest_file_has(path, "s3cret"));
     expect_ok(pd_node_start(node_b, CTL_MS, &err), &err);
     nodetest_exec(node_a,
@@ -312,8 +313,33 @@ test_rewind_follows(void **state)
     assert_true(status.is_in_recovery);
     assert_int_equal(status.timeline, 2);
     assert_string_equal(status.receiver_status, "streaming");
+    assert_int_equal(status.receiver_timeline, 2);
+    /* A new node streams as joining: its replies release no synchronous commit until the keeper ends it. */
     assert_true(nodetest_poll(node_b, "SELECT application_name || ' ' || state FROM pg_stat_replication",
-                              "node-a streaming", 10, value, sizeof value));
+                              "node-a-joining streaming", 10, value, sizeof value));
+    assert_true(pd_node_is_joining(node_a));
+    expect_ok(pd_node_configure(node_b, NULL, 0, "ANY 1 (\"node-a\")", &err), &err);
+    expect_ok(pd_node_reload(node_b, CTL_MS, &err), &err);
+    assert_true(nodetest_poll(node_b, "SELECT application_name || ' ' || sync_state FROM pg_stat_replication",
+                              "node-a-joining async", 10, value, sizeof value));
+    pd_node_set_joining(node_a, false);
+    expect_ok(pd_node_configure(node_a, "127.0.0.1", port_b, NULL, &err), &err);
+    expect_ok(pd_node_reload(node_a, CTL_MS, &err), &err);
+    assert_true(nodetest_poll(node_b, "SELECT application_name || ' ' || sync_state FROM pg_stat_replication",
+                              "node-a quorum", 10, value, sizeof value));
+    expect_ok(pd_node_configure(node_b, NULL, 0, "", &err), &err);
+    expect_ok(pd_node_reload(node_b, CTL_MS, &err), &err);
+    /* Where timeline 1 ended in timeline 2's lineage: the history file the rewind brought. */
+    uint64_t end = 0;
+    bool is_found = false;
+    expect_ok(pd_node_timeline_end(node_a, 2, 1, &end, &is_found, &err), &err);
+    assert_true(is_found);
+    assert_true(end > 0);
+    assert_true(end <= status.replayed_lsn || end <= status.received_lsn);
+    expect_ok(pd_node_timeline_end(node_a, 2, 2, &end, &is_found, &err), &err);
+    assert_false(is_found); /* a timeline's own history does not name it */
+    expect_ok(pd_node_timeline_end(node_a, 7, 1, &end, &is_found, &err), &err);
+    assert_false(is_found); /* no such file */
     status = nodetest_status(arena, node_b);
     assert_int_equal(status.slot_count, 1);
     assert_string_equal(status.slots[0].name, "prodata_node_a");
