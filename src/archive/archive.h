@@ -242,7 +242,7 @@ typedef struct PdArchiveSwitch
  * Reads the text of timeline's history file (length bytes, as PostgreSQL writes it: "parent<TAB>X/Y<TAB>
  * reason" per line, # comments, blank lines) into *out: its last line, the switch from the direct parent.
  * Each line's parent must be below timeline and its LSN not before the previous line's. path names the file
- * in messages. Errors: PD_ERR_INVALID_INPUT naming path:line (no line at all is one too).
+ * in messages. Errors: PD_ERR_INVALID_INPUT naming path:line (no line at all is one too), PD_ERR_NO_MEMORY.
  */
 bool pd_archive_parse_history(const char *text, size_t length, const char *path, uint32_t timeline,
                               PdArchiveSwitch *out, PdError *err);

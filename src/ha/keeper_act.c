@@ -2,11 +2,10 @@
  * keeper_act.c - what a keeper does in one tick, decided from one read of
  * etcd and one status of its PostgreSQL: lead (keep slots, restart a crashed
  * postmaster in place while the lease holds), follow (point the standby at
- * the leader, stop a primary that is no longer the leader at once, rejoin
- * by rewind), or, with no leader, take the leader key when this node is
- * the most advanced fresh member within the lag bound, then promote. etcd
- * unknown decides nothing, except a restart in place under a lease still
- * held. Long steps are keeper_steps.c's.
+ * the leader, joining until it streams on the leader's timeline, stop a
+ * primary that is no longer the leader at once, rejoin by rewind), or, with no leader, take the leader key
+ * when this node is the most advanced fresh member within the lag bound, then promote. etcd unknown decides
+ * nothing, except a restart in place under a lease still held. Long steps are keeper_steps.c's.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -98,22 +97,30 @@ stop_to_rewind(PdKeeper *keeper)
 }
 
 /* Whether the joining standby holds WAL of its timeline past where that timeline ends in the leader's
- * (the history file its WAL receiver fetched from the leader): PostgreSQL will never switch it over. */
+ * lineage, or its timeline is not in that lineage at all (the history file its WAL receiver fetched from the
+ * leader says): PostgreSQL will never switch it over. */
 static bool
 is_forked(PdKeeper *keeper, const PdMemberState *leader, const PdNodeStatus *status)
 {
     if (status->timeline == 0 || leader->timeline <= (int)status->timeline)
         return false;
     uint64_t end = 0;
-    bool is_found = false;
+    bool has_history = false, is_found = false;
     PdError err = {0};
-    if (!pd_node_timeline_end(keeper->node, (uint32_t)leader->timeline, status->timeline, &end, &is_found,
-                              &err))
+    if (!pd_node_timeline_end(keeper->node, (uint32_t)leader->timeline, status->timeline, &end, &has_history,
+                              &is_found, &err))
     {
         pd_logf(PD_LOG_WARNING, "keeper %s: %s", keeper->name, err.message);
         return false;
     }
     uint64_t held = status->received_lsn > status->replayed_lsn ? status->received_lsn : status->replayed_lsn;
+    if (has_history && !is_found)
+    {
+        pd_logf(PD_LOG_WARNING,
+                "keeper %s: timeline %u is not in %s's lineage (timeline %d): stopping to rewind",
+                keeper->name, status->timeline, leader->name, leader->timeline);
+        return true;
+    }
     if (!is_found || held <= end)
         return false;
     pd_logf(PD_LOG_WARNING,
@@ -125,8 +132,8 @@ is_forked(PdKeeper *keeper, const PdMemberState *leader, const PdNodeStatus *sta
 }
 
 /* A joining standby streaming on the leader's timeline is joined: pointed again under its own name, which
- * the leader's synchronous_standby_names lists. False when that could not be done (tried again). */
-static bool
+ * the leader's synchronous_standby_names lists (tried again next tick when that could not be done). */
+static void
 end_joining(PdKeeper *keeper, const PdMemberState *leader)
 {
     PdError err = {0};
@@ -138,50 +145,63 @@ end_joining(PdKeeper *keeper, const PdMemberState *leader)
         pd_node_set_joining(keeper->node, true);
         pd_logf(PD_LOG_WARNING, "keeper %s: cannot stream from %s under its own name: %s", keeper->name,
                 leader->name, err.message);
-        return false;
+        return;
     }
     pd_logf(PD_LOG_INFO, "keeper %s: streaming on %s's timeline %d: joined under its own name", keeper->name,
             leader->name, leader->timeline);
-    return true;
 }
 
-/* Points the running standby at leader; joining (pd_node_set_joining) unless it already holds WAL of the
- * leader's timeline. False when that could not be done. */
+/* Whether the joining standby streams on the leader's timeline: the timeline its WAL receiver asks for is
+ * the one the leader runs on, as published by the leader running as a primary (a promoting leader still
+ * shows its old timeline). */
 static bool
-point_at(PdKeeper *keeper, const PdMemberState *leader, const PdNodeStatus *status, const char *target)
+streams_on_leader_timeline(const PdMemberState *leader, const PdNodeStatus *status)
+{
+    return strcmp(status->receiver_status, "streaming") == 0 && leader->role == PD_MEMBER_ROLE_PRIMARY &&
+           strcmp(leader->state, "running") == 0 && leader->timeline > 0 &&
+           (int)status->receiver_timeline == leader->timeline;
+}
+
+/* Points the running standby at leader, joining (pd_node_set_joining): the timeline a leader publishes may
+ * be its old one while it promotes. False when that could not be done. */
+static bool
+point_at(PdKeeper *keeper, const PdMemberState *leader, const char *target)
 {
     PdError err = {0};
     pd_keeper_step(keeper, "pointing the standby", 10000 + PD_KEEPER_NODE_CALL_MS);
-    pd_node_set_joining(keeper->node, leader->timeline <= 0 || (int)status->timeline != leader->timeline);
+    bool was_joining = pd_node_is_joining(keeper->node);
+    pd_node_set_joining(keeper->node, true);
     if (!pd_node_configure(keeper->node, leader->pg_host, leader->pg_port, NULL, &err) ||
         !pd_node_reload(keeper->node, 10000, &err))
     {
+        pd_node_set_joining(keeper->node, was_joining);
         pd_logf(PD_LOG_WARNING, "keeper %s: cannot point the standby at %s: %s", keeper->name, target,
                 err.message);
         return false;
     }
     snprintf(keeper->following, sizeof keeper->following, "%s", target);
     keeper->stuck_since = 0;
-    pd_logf(PD_LOG_INFO, "keeper %s: following %s at %s%s", keeper->name, leader->name, target,
-            pd_node_is_joining(keeper->node) ? " (joining until it streams on its timeline)" : "");
+    pd_logf(PD_LOG_INFO, "keeper %s: following %s at %s (joining until it streams on its timeline)",
+            keeper->name, leader->name, target);
     return true;
 }
 
-/* A running standby pointed at leader; one that cannot follow the leader's timeline is stopped to rewind.
-   Streaming from it (already pointed at it before this tick, the roster read naming this member), it is in
-   the leader's roster count: the leader made its slot from a roster naming it. */
+/* A running standby pointed at leader, joining until it streams on the leader's timeline; one that cannot
+   follow that timeline is stopped to rewind (at once when it holds a fork, else when stuck). Streaming from
+   it (already pointed at it before this tick, the roster read naming this member), it is in the leader's
+   roster count: the leader made its slot from a roster naming it. */
 static void
 follow(PdKeeper *keeper, const PdKeeperRead *read, const PdMemberState *leader, const PdNodeStatus *status)
 {
     char target[PD_KEEPER_TARGET_MAX];
     snprintf(target, sizeof target, "%s:%d", leader->pg_host, leader->pg_port);
     bool was_following = strcmp(keeper->following, target) == 0;
-    if (!was_following && !point_at(keeper, leader, status, target))
+    if (!was_following && !point_at(keeper, leader, target))
         return;
     bool is_streaming = strcmp(status->receiver_status, "streaming") == 0;
     if (was_following && pd_node_is_joining(keeper->node))
     {
-        if (is_streaming && (int)status->receiver_timeline == leader->timeline)
+        if (streams_on_leader_timeline(leader, status))
         {
             end_joining(keeper, leader);
             return;

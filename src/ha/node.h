@@ -304,13 +304,13 @@ bool pd_node_lsn_parse(const char *text, uint64_t *lsn);
 
 /*
  * Where timeline ended in the lineage of history_timeline, from the node's
- * pg_wal/<history_timeline>.history: *is_found false when the file is not
- * there (yet) or does not name timeline. False (PD_ERR_IO,
- * PD_ERR_INVALID_INPUT naming path:line) when it cannot be read or is not a
- * history file.
+ * pg_wal/<history_timeline>.history: *has_history false when the file is
+ * not there (yet); *is_found (and *end) when a line names timeline. False
+ * (PD_ERR_IO, PD_ERR_INVALID_INPUT naming path:line, PD_ERR_NO_MEMORY) when
+ * it cannot be read or is not a history file.
  */
-bool pd_node_timeline_end(PdNode *node, uint32_t history_timeline, uint32_t timeline, uint64_t *end,
-                          bool *is_found, PdError *err);
+bool pd_node_timeline_end(const PdNode *node, uint32_t history_timeline, uint32_t timeline, uint64_t *end,
+                          bool *has_history, bool *is_found, PdError *err);
 
 /*
  * A joining standby streams under the application_name "<member>-joining",
@@ -318,11 +318,10 @@ bool pd_node_timeline_end(PdNode *node, uint32_t history_timeline, uint32_t time
  * A WAL receiver reports the position its standby replayed as flushed from
  * the first reply, and a standby that replayed an older timeline past the
  * primary's fork would report WAL the primary never wrote. The keeper makes
- * a standby joining whenever it points it at a primary whose timeline it is
- * not known to follow, and ends it (pd_node_configure again, then a reload)
- * once the standby streams on the primary's timeline: PostgreSQL switches
- * to a new timeline only from a replay position at or before its fork.
- * Written at the next configure; a new node is joining.
+ * a standby joining whenever it points it at a primary, and ends it
+ * (pd_node_configure again, then a reload) once its WAL receiver streams
+ * the primary's timeline. Written at the next configure; a new node is
+ * joining.
  */
 void pd_node_set_joining(PdNode *node, bool is_joining);
 bool pd_node_is_joining(const PdNode *node);

@@ -41,9 +41,10 @@ find_end(const char *text, size_t length, const char *path, uint32_t history_tim
 }
 
 bool
-pd_node_timeline_end(PdNode *node, uint32_t history_timeline, uint32_t timeline, uint64_t *end,
-                     bool *is_found, PdError *err)
+pd_node_timeline_end(const PdNode *node, uint32_t history_timeline, uint32_t timeline, uint64_t *end,
+                     bool *has_history, bool *is_found, PdError *err)
 {
+    *has_history = false;
     *is_found = false;
     char path[PD_NODE_PATH_MAX + 64];
     snprintf(path, sizeof path, "%s/pg_wal/%08X.history", node->config.data_dir, history_timeline);
@@ -54,6 +55,7 @@ pd_node_timeline_end(PdNode *node, uint32_t history_timeline, uint32_t timeline,
     size_t length = text != NULL ? fread(text, 1, HISTORY_MAX, file) : 0;
     bool is_read = text != NULL && !ferror(file);
     fclose(file);
+    *has_history = is_read;
     bool ok = is_read ? find_end(text, length, path, history_timeline, timeline, end, is_found, err)
                       : pd_error_set(err, PD_ERR_IO, "cannot read %s", path);
     free(text);

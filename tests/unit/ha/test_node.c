@@ -331,15 +331,15 @@ test_rewind_follows(void **state)
     expect_ok(pd_node_reload(node_b, CTL_MS, &err), &err);
     /* Where timeline 1 ended in timeline 2's lineage: the history file the rewind brought. */
     uint64_t end = 0;
-    bool is_found = false;
-    expect_ok(pd_node_timeline_end(node_a, 2, 1, &end, &is_found, &err), &err);
-    assert_true(is_found);
+    bool has_history = false, is_found = false;
+    expect_ok(pd_node_timeline_end(node_a, 2, 1, &end, &has_history, &is_found, &err), &err);
+    assert_true(has_history && is_found);
     assert_true(end > 0);
     assert_true(end <= status.replayed_lsn || end <= status.received_lsn);
-    expect_ok(pd_node_timeline_end(node_a, 2, 2, &end, &is_found, &err), &err);
-    assert_false(is_found); /* a timeline's own history does not name it */
-    expect_ok(pd_node_timeline_end(node_a, 7, 1, &end, &is_found, &err), &err);
-    assert_false(is_found); /* no such file */
+    expect_ok(pd_node_timeline_end(node_a, 2, 2, &end, &has_history, &is_found, &err), &err);
+    assert_true(has_history && !is_found); /* a timeline's own history does not name it */
+    expect_ok(pd_node_timeline_end(node_a, 7, 1, &end, &has_history, &is_found, &err), &err);
+    assert_false(has_history || is_found); /* no such file */
     status = nodetest_status(arena, node_b);
     assert_int_equal(status.slot_count, 1);
     assert_string_equal(status.slots[0].name, "prodata_node_a");
