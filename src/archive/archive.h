@@ -163,9 +163,21 @@ bool pd_archive_push(PdArena *arena, const PdArchiveOptions *options, const char
                      PdArchivePushOutcome *outcome, PdError *err);
 
 /*
+ * True when the segment name (segment_bytes long) lies wholly before the end of its timeline in the
+ * lineage of the newest timeline whose history the archive holds, or when no newer timeline is archived
+ * (fork.c). False with PD_ERR_NOT_FOUND (err->field "timeline", the message naming the end and the
+ * history file) when it holds WAL past that end: a fork that recovery must never replay. scratch_path is
+ * where the history file is restored to be read (removed again). Other errors: PD_ERR_IO, PD_ERR_REFUSED
+ * (a corrupt or oversized history), PD_ERR_INVALID_INPUT (a history that does not parse), PD_ERR_NO_MEMORY.
+ */
+bool pd_archive_check_fork(PdArena *arena, const PdArchiveOptions *options, const PdWalName *name,
+                           uint64_t segment_bytes, const char *scratch_path, PdError *err);
+
+/*
  * Restores the archived file name into dest_path: decompressed and checked against its SHA-256 while
  * written to a temporary file beside dest_path, which is renamed over dest_path only when it matches.
- * Errors: PD_ERR_NOT_FOUND (nothing archived under name: the common case during recovery),
+ * A segment past its timeline's end in the newest timeline's lineage is not restored (pd_archive_check_fork).
+ * Errors: PD_ERR_NOT_FOUND (nothing archived under name: the common case during recovery; or a fork),
  * PD_ERR_INVALID_INPUT (name is not a WAL file name), PD_ERR_REFUSED (the archived file is corrupt:
  * bad header, wrong size or checksum), PD_ERR_IO, PD_ERR_NO_MEMORY.
  */

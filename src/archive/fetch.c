@@ -6,7 +6,9 @@
  * archived is restored through a temporary file beside the destination and
  * renamed into place only after its size and SHA-256 matched: PostgreSQL
  * never sees a half or a corrupt file under the name it asked for. A missing
- * archive directory is not "not archived": it is said, loudly.
+ * archive directory is not "not archived": it is said, loudly. A segment
+ * past its timeline's end in the newest timeline's lineage is answered "not
+ * archived" (fork.c).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -85,6 +87,18 @@ pd_archive_fetch(PdArena *arena, const PdArchiveOptions *options, const char *na
         return pd_error_set(err, PD_ERR_NOT_FOUND, "%s is not in the archive %s", name, options->dir);
     if (in_fd < 0)
         return pd_archive_io_error(err, "open", path);
+    unsigned char bytes[PD_ARCHIVE_HEADER_BYTES];
+    PdArchiveHeader header;
+    PdError ignored;
+    char *scratch_path = pd_arena_sprintf(arena, "%s.prodata-history.%ld", dest_path, (long)getpid());
+    if (parsed.kind == PD_WAL_SEGMENT && scratch_path != NULL &&
+        pread(in_fd, bytes, sizeof bytes, 0) == (ssize_t)sizeof bytes &&
+        pd_archive_header_decode(bytes, sizeof bytes, path, &header, &ignored) &&
+        !pd_archive_check_fork(arena, options, &parsed, header.original_bytes, scratch_path, err))
+    {
+        close(in_fd);
+        return false;
+    }
     bool is_restored = restore(arena, in_fd, path, temp_path, dest_path, err);
     close(in_fd);
     return is_restored;

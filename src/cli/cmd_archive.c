@@ -96,9 +96,14 @@ cmd_wal_fetch(PdArena *arena, const CliArgs *args, PdError *err)
         return pd_error_set(
             err, PD_ERR_USAGE,
             "wal-fetch: give the WAL file's name and where to put it (restore_command's %%f %%p)");
-    if (!archive_options(arena, args, &settings, &options, err) ||
-        !pd_archive_fetch(arena, &options, args->positional[0], args->positional[1], err))
+    if (!archive_options(arena, args, &settings, &options, err))
         return false;
+    if (!pd_archive_fetch(arena, &options, args->positional[0], args->positional[1], err))
+    {
+        if (err->code == PD_ERR_NOT_FOUND && strcmp(err->field, "timeline") == 0)
+            pd_logf(PD_LOG_NOTICE, "wal-fetch: %s", err->message); /* said, though the exit stays quiet */
+        return false;
+    }
     pd_logf(PD_LOG_INFO, "wal-fetch: restored %s", args->positional[0]);
     return true;
 }

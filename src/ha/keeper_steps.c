@@ -346,6 +346,19 @@ pd_keeper_start_standby(PdKeeper *keeper, const PdMemberState *leader, bool is_j
         pd_keeper_wait(keeper, "slot prodata_%s on the leader %s", keeper->name, leader->name);
         return;
     }
+    int moved = 0;
+    if (leader->timeline > 0 &&
+        !pd_node_set_fork_aside(keeper->node, (uint32_t)leader->timeline, &moved, &err))
+    {
+        log_failure(keeper, "setting a forked WAL segment aside", &err);
+        return;
+    }
+    if (moved > 0)
+        pd_logf(
+            PD_LOG_WARNING,
+            "keeper %s: %d segment(s) of an older timeline holding a switch point of %s's timeline %d set "
+            "aside in forked-wal/ (WAL past the switch would be replayed at start)",
+            keeper->name, moved, leader->name, leader->timeline);
     pd_logf(PD_LOG_INFO, "keeper %s: starting as a standby of %s", keeper->name, leader->name);
     pd_keeper_step(keeper, "starting the standby", 60000 + PD_KEEPER_STEP_SLACK_MS);
     if (!pd_node_start(keeper->node, 60000, &err))

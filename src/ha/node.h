@@ -313,6 +313,20 @@ bool pd_node_timeline_end(const PdNode *node, uint32_t history_timeline, uint32_
                           bool *has_history, bool *is_found, PdError *err);
 
 /*
+ * Before a stopped standby starts: for each switch in the lineage of
+ * history_timeline (pg_wal/<history_timeline>.history), the older
+ * timeline's segment holding the switch point is moved to
+ * state_dir/forked-wal/ when the newer timeline's segment for that place is
+ * not in pg_wal. Such a segment may hold WAL past the switch (a fork), and
+ * PostgreSQL replays it at start when the newer one is missing; without it,
+ * the standby reads that segment of the newer timeline from the archive or
+ * its primary. *moved counts the files moved. No history file, no segment:
+ * nothing to do. Errors: PD_ERR_IO, PD_ERR_INVALID_INPUT (the history),
+ * PD_ERR_NO_MEMORY.
+ */
+bool pd_node_set_fork_aside(PdNode *node, uint32_t history_timeline, int *moved, PdError *err);
+
+/*
  * A joining standby streams under the application_name "<member>-joining",
  * which no synchronous_standby_names lists: its replies release no commit.
  * A WAL receiver reports the position its standby replayed as flushed from

@@ -5,12 +5,18 @@
  * standby that holds WAL of an older timeline past that end holds a fork:
  * PostgreSQL will not switch it to the primary's timeline, and its WAL
  * receiver would report its replay position to the primary as flushed
- * (pd_node_set_joining in node.h).
+ * (pd_node_set_joining in node.h). Before a standby starts, the segment of
+ * an older timeline that holds a switch point is set aside when the newer
+ * timeline's segment is not there: PostgreSQL, knowing the new timeline at
+ * start, would otherwise replay the older one's WAL past the switch from it.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "ha/node_run.h"
 #include "prodata/wal.h"
@@ -40,6 +46,29 @@ find_end(const char *text, size_t length, const char *path, uint32_t history_tim
     return ok;
 }
 
+/* The history file at path into *text (malloc'd, *length bytes); *text NULL when there is none. */
+static bool
+read_history(const char *path, char **text, size_t *length, PdError *err)
+{
+    *text = NULL;
+    *length = 0;
+    FILE *file = fopen(path, "r");
+    if (file == NULL)
+        return errno == ENOENT || pd_error_set(err, PD_ERR_IO, "cannot open %s: %s", path, strerror(errno));
+    char *read = malloc(HISTORY_MAX);
+    size_t count = read != NULL ? fread(read, 1, HISTORY_MAX, file) : 0;
+    bool is_read = read != NULL && !ferror(file) && count < HISTORY_MAX;
+    fclose(file);
+    if (!is_read)
+    {
+        free(read);
+        return pd_error_set(err, PD_ERR_IO, "cannot read %s whole (%d bytes at most)", path, HISTORY_MAX);
+    }
+    *text = read;
+    *length = count;
+    return true;
+}
+
 bool
 pd_node_timeline_end(const PdNode *node, uint32_t history_timeline, uint32_t timeline, uint64_t *end,
                      bool *has_history, bool *is_found, PdError *err)
@@ -48,16 +77,107 @@ pd_node_timeline_end(const PdNode *node, uint32_t history_timeline, uint32_t tim
     *is_found = false;
     char path[PD_NODE_PATH_MAX + 64];
     snprintf(path, sizeof path, "%s/pg_wal/%08X.history", node->config.data_dir, history_timeline);
-    FILE *file = fopen(path, "r");
-    if (file == NULL)
-        return errno == ENOENT || pd_error_set(err, PD_ERR_IO, "cannot open %s: %s", path, strerror(errno));
-    char *text = malloc(HISTORY_MAX);
-    size_t length = text != NULL ? fread(text, 1, HISTORY_MAX, file) : 0;
-    bool is_read = text != NULL && !ferror(file);
-    fclose(file);
-    *has_history = is_read;
-    bool ok = is_read ? find_end(text, length, path, history_timeline, timeline, end, is_found, err)
-                      : pd_error_set(err, PD_ERR_IO, "cannot read %s", path);
+    char *text = NULL;
+    size_t length = 0;
+    if (!read_history(path, &text, &length, err))
+        return false;
+    *has_history = text != NULL;
+    bool ok = text == NULL || find_end(text, length, path, history_timeline, timeline, end, is_found, err);
+    free(text);
+    return ok;
+}
+
+/* The size of the WAL segment files in dir (every segment file has it), or 0 when there is none. */
+static uint64_t
+segment_size(const char *dir)
+{
+    DIR *entries = opendir(dir);
+    if (entries == NULL)
+        return 0;
+    uint64_t size = 0;
+    struct dirent *entry;
+    while (size == 0 && (entry = readdir(entries)) != NULL)
+    {
+        char path[PD_NODE_PATH_MAX + 64];
+        struct stat info;
+        if (strlen(entry->d_name) != 24 || strspn(entry->d_name, "0123456789ABCDEF") != 24)
+            continue;
+        snprintf(path, sizeof path, "%s/%s", dir, entry->d_name);
+        if (stat(path, &info) == 0 && S_ISREG(info.st_mode) && info.st_size >= (1 << 20) &&
+            (info.st_size & (info.st_size - 1)) == 0)
+            size = (uint64_t)info.st_size;
+    }
+    closedir(entries);
+    return size;
+}
+
+/* The file name of the segment of timeline holding lsn. */
+static void
+segment_name(uint32_t timeline, uint64_t lsn, uint64_t size, char name[25])
+{
+    uint64_t segno = lsn / size, per_log = UINT64_C(0x100000000) / size;
+    snprintf(name, 25, "%08X%08X%08X", timeline, (uint32_t)(segno / per_log), (uint32_t)(segno % per_log));
+}
+
+static bool
+file_exists(const char *dir, const char *name)
+{
+    char path[PD_NODE_PATH_MAX + 64];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    return access(path, F_OK) == 0;
+}
+
+/* Moves pg_wal/name into state_dir/forked-wal/ (made when missing). */
+static bool
+set_aside(const PdNode *node, const char *wal_dir, const char *name, PdError *err)
+{
+    char aside[PD_NODE_PATH_MAX + 64], from[PD_NODE_PATH_MAX + 64], to[PD_NODE_PATH_MAX + 96];
+    snprintf(aside, sizeof aside, "%s/forked-wal", node->config.state_dir);
+    if (mkdir(aside, 0700) != 0 && errno != EEXIST)
+        return pd_error_set(err, PD_ERR_IO, "cannot make %s: %s", aside, strerror(errno));
+    snprintf(from, sizeof from, "%s/%s", wal_dir, name);
+    snprintf(to, sizeof to, "%s/%s", aside, name);
+    if (rename(from, to) != 0)
+        return pd_error_set(err, PD_ERR_IO, "cannot move %s to %s: %s", from, to, strerror(errno));
+    return true;
+}
+
+bool
+pd_node_set_fork_aside(PdNode *node, uint32_t history_timeline, int *moved, PdError *err)
+{
+    *moved = 0;
+    char wal_dir[PD_NODE_PATH_MAX + 16], path[PD_NODE_PATH_MAX + 64];
+    snprintf(wal_dir, sizeof wal_dir, "%s/pg_wal", node->config.data_dir);
+    snprintf(path, sizeof path, "%s/%08X.history", wal_dir, history_timeline);
+    char *text = NULL;
+    size_t length = 0;
+    uint64_t size = segment_size(wal_dir);
+    if (size == 0)
+        return true;
+    if (!read_history(path, &text, &length, err))
+        return false;
+    if (text == NULL)
+        return true;
+    PdArena *arena = pd_arena_new(0);
+    PdWalSwitch *switches = NULL;
+    size_t count = 0;
+    bool ok = arena != NULL &&
+              pd_wal_history_parse(arena, text, length, path, history_timeline, &switches, &count, err);
+    for (size_t i = 0; ok && i < count; i++)
+    {
+        uint32_t child = i + 1 < count ? switches[i + 1].parent : history_timeline;
+        char old_name[25], new_name[25];
+        segment_name(switches[i].parent, switches[i].switch_lsn, size, old_name);
+        segment_name(child, switches[i].switch_lsn, size, new_name);
+        if (file_exists(wal_dir, old_name) && !file_exists(wal_dir, new_name))
+        {
+            ok = set_aside(node, wal_dir, old_name, err);
+            *moved += ok;
+        }
+    }
+    if (arena == NULL)
+        ok = pd_error_set(err, PD_ERR_NO_MEMORY, "out of memory");
+    pd_arena_free(arena);
     free(text);
     return ok;
 }

@@ -271,6 +271,70 @@ test_missing_and_bad_input(void **state)
     pd_arena_free(arena);
 }
 
+/* name (a segment of timeline 1 or 2, 1 MB) written and pushed. */
+static void
+push_segment(PdArena *arena, const PdArchiveOptions *options, const Scratch *scratch, const char *name,
+             uint64_t segno)
+{
+    char path[200];
+    snprintf(path, sizeof(path), "%s/%s", scratch->root, name);
+    write_wal(path, segno, SYSTEM, (uint32_t)segno, SEGMENT_BYTES);
+    push_ok(arena, options, path, PD_ARCHIVE_STORED);
+}
+
+static void
+push_history(PdArena *arena, const PdArchiveOptions *options, const Scratch *scratch, const char *name,
+             const char *text)
+{
+    char path[200];
+    snprintf(path, sizeof(path), "%s/%s", scratch->root, name);
+    FILE *file = fopen(path, "w");
+    fputs(text, file);
+    fclose(file);
+    push_ok(arena, options, path, PD_ARCHIVE_STORED);
+}
+
+static void
+fetch_refused(PdArena *arena, const PdArchiveOptions *options, const Scratch *scratch, const char *name,
+              const char *end)
+{
+    PdError err;
+    if (pd_archive_fetch(arena, options, name, scratch->dest, &err))
+        fail_msg("%s restored: it lies past its timeline's end", name);
+    assert_int_equal(err.code, PD_ERR_NOT_FOUND);
+    assert_string_equal(err.field, "timeline");
+    assert_contains(err.message, end);
+}
+
+/* A fenced primary archived timeline 1 past the switch to timeline 2: those segments are never restored. */
+static void
+test_fork_not_restored(void **state)
+{
+    Scratch *scratch = *state;
+    PdArena *arena = pd_arena_new(0);
+    PdArchiveOptions options = {scratch->dir, PD_ARCHIVE_COMPRESS_ZSTD, 1};
+    PdError err;
+    push_segment(arena, &options, scratch, "000000010000000000000006", 6);
+    push_segment(arena, &options, scratch, "000000010000000000000007", 7);
+    push_segment(arena, &options, scratch, "000000010000000000000008", 8);
+    assert_true(pd_archive_fetch(arena, &options, "000000010000000000000008", scratch->dest, &err));
+    /* timeline 2 branched at 0/750000, inside segment 7 (1 MB segments) */
+    push_history(arena, &options, scratch, "00000002.history", "1\t0/750000\tno recovery target specified\n");
+    if (!pd_archive_fetch(arena, &options, "000000010000000000000006", scratch->dest, &err))
+        fail_msg("segment 6, before the switch: %s", err.message);
+    fetch_refused(arena, &options, scratch, "000000010000000000000007", "past its end at 0/750000");
+    fetch_refused(arena, &options, scratch, "000000010000000000000008", "lineage of timeline 2");
+    /* timeline 3 branched off 2 at 0/900000: 2's segment 8 (up to 0/900000) is served, 9 is not */
+    push_segment(arena, &options, scratch, "000000020000000000000008", 8);
+    push_segment(arena, &options, scratch, "000000020000000000000009", 9);
+    push_history(arena, &options, scratch, "00000003.history", "1\t0/750000\tx\n2\t0/900000\ty\n");
+    if (!pd_archive_fetch(arena, &options, "000000020000000000000008", scratch->dest, &err))
+        fail_msg("timeline 2's segment 8: %s", err.message);
+    fetch_refused(arena, &options, scratch, "000000020000000000000009", "lineage of timeline 3");
+    fetch_refused(arena, &options, scratch, "000000010000000000000007", "00000003.history");
+    pd_arena_free(arena);
+}
+
 static void
 test_segment_header_and_system_checked(void **state)
 {
@@ -312,6 +376,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_round_trip_zstd, setup, teardown),
         cmocka_unit_test_setup_teardown(test_corruption_detected, setup, teardown),
         cmocka_unit_test_setup_teardown(test_missing_and_bad_input, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fork_not_restored, setup, teardown),
         cmocka_unit_test_setup_teardown(test_segment_header_and_system_checked, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -72,6 +72,62 @@ test_bad_configurations(void **state)
     assert_null(node);
 }
 
+/* path: bytes zero bytes (a 1 MB "segment" or a history's text). */
+static void
+write_bytes(const char *path, const char *text, size_t bytes)
+{
+    FILE *file = fopen(path, "w");
+    assert_non_null(file);
+    if (text != NULL)
+        fputs(text, file);
+    else if (bytes > 0 && fseek(file, (long)bytes - 1, SEEK_SET) == 0)
+        fputc(0, file);
+    fclose(file);
+}
+
+/* Before a start: timeline 1's segment holding the switch to timeline 2 is set aside when timeline 2's
+ * segment for that place is not there (PostgreSQL would replay 1's WAL past the switch from it). */
+static void
+test_fork_set_aside(void **state)
+{
+    (void)state;
+    NodeTestPaths paths;
+    PdNode *node = nodetest_node(&paths, "forked", nodetest_free_port());
+    char path[600], command[1000];
+    snprintf(command, sizeof command, "mkdir -p %s/pg_wal %s", paths.data, paths.state);
+    assert_int_equal(system(command), 0);
+    PdError err = {0};
+    int moved = -1;
+    expect_ok(pd_node_set_fork_aside(node, 2, &moved, &err), &err);
+    assert_int_equal(moved, 0); /* no segment, no history: nothing to do */
+    snprintf(path, sizeof path, "%s/pg_wal/000000010000000000000007", paths.data);
+    write_bytes(path, NULL, 1 << 20);
+    snprintf(path, sizeof path, "%s/pg_wal/000000010000000000000006", paths.data);
+    write_bytes(path, NULL, 1 << 20);
+    expect_ok(pd_node_set_fork_aside(node, 2, &moved, &err), &err);
+    assert_int_equal(moved, 0); /* no history of timeline 2 */
+    snprintf(path, sizeof path, "%s/pg_wal/00000002.history", paths.data);
+    write_bytes(path, "1\t0/750000\tno recovery target specified\n", 0);
+    expect_ok(pd_node_set_fork_aside(node, 2, &moved, &err), &err);
+    assert_int_equal(moved, 1);
+    snprintf(path, sizeof path, "%s/forked-wal/000000010000000000000007", paths.state);
+    assert_int_equal(access(path, F_OK), 0);
+    snprintf(path, sizeof path, "%s/pg_wal/000000010000000000000006", paths.data);
+    assert_int_equal(access(path, F_OK), 0); /* before the switch: kept */
+    /* With timeline 2's segment beside it, PostgreSQL reads that one: nothing to set aside. */
+    snprintf(path, sizeof path, "%s/pg_wal/000000010000000000000007", paths.data);
+    write_bytes(path, NULL, 1 << 20);
+    snprintf(path, sizeof path, "%s/pg_wal/000000020000000000000007", paths.data);
+    write_bytes(path, NULL, 1 << 20);
+    expect_ok(pd_node_set_fork_aside(node, 2, &moved, &err), &err);
+    assert_int_equal(moved, 0);
+    snprintf(path, sizeof path, "%s/pg_wal/00000002.history", paths.data);
+    write_bytes(path, "not a history\n", 0);
+    assert_false(pd_node_set_fork_aside(node, 2, &moved, &err));
+    assert_int_equal(err.code, PD_ERR_INVALID_INPUT);
+    pd_node_free(node);
+}
+
 static void
 test_names_and_lsns(void **state)
 {
@@ -516,6 +572,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bad_configurations),
+        cmocka_unit_test(test_fork_set_aside),
         cmocka_unit_test(test_names_and_lsns),
         cmocka_unit_test(test_init_primary),
         cmocka_unit_test(test_slot),
