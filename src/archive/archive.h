@@ -176,7 +176,8 @@ bool pd_archive_check_fork(PdArena *arena, const PdArchiveOptions *options, cons
 /*
  * Restores the archived file name into dest_path: decompressed and checked against its SHA-256 while
  * written to a temporary file beside dest_path, which is renamed over dest_path only when it matches.
- * A segment past its timeline's end in the newest timeline's lineage is not restored (pd_archive_check_fork).
+ * A segment past its timeline's end in the newest timeline's lineage is not restored into a dest_path named
+ * RECOVERYXLOG, PostgreSQL recovery's (pd_archive_check_fork); pg_rewind's restores are not judged.
  * Errors: PD_ERR_NOT_FOUND (nothing archived under name: the common case during recovery; or a fork),
  * PD_ERR_INVALID_INPUT (name is not a WAL file name), PD_ERR_REFUSED (the archived file is corrupt:
  * bad header, wrong size or checksum), PD_ERR_IO, PD_ERR_NO_MEMORY.

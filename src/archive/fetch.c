@@ -7,12 +7,13 @@
  * renamed into place only after its size and SHA-256 matched: PostgreSQL
  * never sees a half or a corrupt file under the name it asked for. A missing
  * archive directory is not "not archived": it is said, loudly. A segment
- * past its timeline's end in the newest timeline's lineage is answered "not
- * archived" (fork.c).
+ * that recovery asks for (into RECOVERYXLOG) past its timeline's end in the
+ * newest timeline's lineage is answered "not archived" (fork.c).
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -91,7 +92,9 @@ pd_archive_fetch(PdArena *arena, const PdArchiveOptions *options, const char *na
     PdArchiveHeader header;
     PdError ignored;
     char *scratch_path = pd_arena_sprintf(arena, "%s.prodata-history.%ld", dest_path, (long)getpid());
-    if (parsed.kind == PD_WAL_SEGMENT && scratch_path != NULL &&
+    const char *base = strrchr(dest_path, '/');
+    bool is_recovery = strcmp(base != NULL ? base + 1 : dest_path, "RECOVERYXLOG") == 0;
+    if (parsed.kind == PD_WAL_SEGMENT && is_recovery && scratch_path != NULL &&
         pread(in_fd, bytes, sizeof bytes, 0) == (ssize_t)sizeof bytes &&
         pd_archive_header_decode(bytes, sizeof bytes, path, &header, &ignored) &&
         !pd_archive_check_fork(arena, options, &parsed, header.original_bytes, scratch_path, err))

@@ -12,8 +12,11 @@
  * history says where each ancestor ended. A segment that holds anything past
  * that end is answered "not archived": recovery then streams or restores the
  * newer timeline's segment for that place, whose WAL up to the switch is the
- * same. A restore to an older timeline on purpose (point-in-time recovery on
- * a branch) is the backup work's, not wal-fetch's.
+ * same. Only recovery's own requests are judged (PostgreSQL restores into
+ * pg_wal/RECOVERYXLOG): pg_rewind --restore-target-wal reads a rewound
+ * node's own fork on purpose, under the segment's name. A restore to an older
+ * timeline on purpose (point-in-time recovery on a branch) is the backup
+ * work's, not wal-fetch's.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -69,12 +72,13 @@ read_history(PdArena *arena, const char *dir, uint32_t timeline, const char *scr
     PdArchiveHeader header;
     bool ok = pd_archive_stream_out(arena, in_fd, path, out_fd, scratch_path, &header, err);
     close(in_fd);
-    *text =
-        ok && header.original_bytes < HISTORY_MAX ? pd_arena_alloc(arena, header.original_bytes + 1) : NULL;
+    *text = NULL;
     size_t got = 0;
-    if (ok && *text == NULL)
+    if (ok && header.original_bytes >= HISTORY_MAX)
         ok = pd_error_set(err, PD_ERR_REFUSED, "archived history %s is larger than %d bytes", path,
                           HISTORY_MAX);
+    if (ok && (*text = pd_arena_alloc(arena, header.original_bytes + 1)) == NULL)
+        ok = pd_arena_error(arena, err);
     if (ok && lseek(out_fd, 0, SEEK_SET) != 0)
         ok = pd_archive_io_error(err, "rewind", scratch_path);
     if (ok)

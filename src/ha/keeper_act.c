@@ -179,7 +179,7 @@ point_at(PdKeeper *keeper, const PdMemberState *leader, const char *target)
                 err.message);
         return false;
     }
-    snprintf(keeper->following, sizeof keeper->following, "%s", target);
+    pd_keeper_set_following(keeper, leader);
     keeper->stuck_since = 0;
     pd_logf(PD_LOG_INFO, "keeper %s: following %s at %s (joining until it streams on its timeline)",
             keeper->name, leader->name, target);
@@ -195,10 +195,16 @@ follow(PdKeeper *keeper, const PdKeeperRead *read, const PdMemberState *leader, 
 {
     char target[PD_KEEPER_TARGET_MAX];
     snprintf(target, sizeof target, "%s:%d", leader->pg_host, leader->pg_port);
-    bool was_following = strcmp(keeper->following, target) == 0;
+    bool was_following = pd_keeper_is_following(keeper, leader);
     if (!was_following && !point_at(keeper, leader, target))
         return;
     bool is_streaming = strcmp(status->receiver_status, "streaming") == 0;
+    if (is_streaming)
+    {
+        keeper->stuck_since = 0;
+        if (was_following && read->has_roster && pd_roster_contains(&read->roster, keeper->name))
+            pd_keeper_failsafe_counted(keeper, leader->name); /* joining or not: the leader made its slot */
+    }
     if (was_following && pd_node_is_joining(keeper->node))
     {
         if (streams_on_leader_timeline(leader, status))
@@ -213,12 +219,7 @@ follow(PdKeeper *keeper, const PdKeeperRead *read, const PdMemberState *leader, 
         }
     }
     if (is_streaming)
-    {
-        keeper->stuck_since = 0;
-        if (was_following && read->has_roster && pd_roster_contains(&read->roster, keeper->name))
-            pd_keeper_failsafe_counted(keeper, leader->name);
         return;
-    }
     pd_keeper_wait(keeper, "streaming from %s", leader->name);
     int64_t now = pd_keeper_now_ms();
     if (keeper->stuck_since == 0)

@@ -52,8 +52,29 @@ role_of(const PdKeeper *keeper, const PdNodeStatus *status)
                                                                           : PD_MEMBER_ROLE_UNKNOWN;
 }
 
+/* A primary's timeline_switch: the last line of its timeline's history file, read once per timeline. */
+static void
+own_switch(PdKeeper *keeper, uint32_t timeline, PdMemberState *state)
+{
+    if (timeline > 1 && keeper->switch_timeline != timeline)
+    {
+        PdError err = {0};
+        if (!pd_node_timeline_switch(keeper->node, timeline, &keeper->own_switch, &err))
+        {
+            pd_logf(PD_LOG_WARNING, "keeper %s: %s", keeper->name, err.message);
+            return;
+        }
+        keeper->switch_timeline = timeline;
+    }
+    if (timeline > 1 && keeper->switch_timeline == timeline)
+    {
+        state->switch_parent = (int)keeper->own_switch.parent;
+        state->switch_lsn = keeper->own_switch.switch_lsn;
+    }
+}
+
 static PdMemberState
-member_state(const PdKeeper *keeper, const PdNodeStatus *status)
+member_state(PdKeeper *keeper, const PdNodeStatus *status)
 {
     const PdKeeperSettings *settings = keeper->settings;
     PdMemberState state = {.name = keeper->name,
@@ -70,6 +91,7 @@ member_state(const PdKeeper *keeper, const PdNodeStatus *status)
     {
         state.write_lsn = state.replay_lsn = status->flush_lsn;
         state.lag_bytes = 0;
+        own_switch(keeper, status->timeline, &state);
     }
     else if (status->is_connected)
     {

@@ -154,6 +154,9 @@ struct PdKeeper
     int leader_timeline;       /* and its timeline (0: unknown) */
     char last_leader[PD_KEYS_MEMBER_MAX + 1];
     char following[PD_KEEPER_TARGET_MAX]; /* "host:port" its standby is configured for, "" not yet */
+    int following_timeline;   /* the timeline that leader ran as a primary when last seen so, 0 not yet */
+    uint32_t switch_timeline; /* the timeline own_switch was read for (a primary's), 0 none yet */
+    PdWalSwitch own_switch;   /* where that timeline branched off its parent (pg_wal/<timeline>.history) */
     bool is_in_roster;
     bool may_initialize; /* this process raced for the initialize key and may have won it: initdb allowed */
     bool is_fenced;      /* the guard killed its postmaster since it last ran */
@@ -264,6 +267,11 @@ void pd_keeper_bootstrap(PdKeeper *keeper, const PdKeeperRead *read);
  * joining (pd_node_set_joining) when pointed at leader now; false only when its WAL is known to be a prefix
  * of the leader's. */
 void pd_keeper_start_standby(PdKeeper *keeper, const PdMemberState *leader, bool is_joining);
+/* Whether the standby is configured for leader: its address, and the timeline it runs as a primary unless
+ * that changed since (a leader missed in between: the standby must join it again). */
+bool pd_keeper_is_following(PdKeeper *keeper, const PdMemberState *leader);
+/* Records that the standby is configured for leader (its address, its timeline when it runs as a primary). */
+void pd_keeper_set_following(PdKeeper *keeper, const PdMemberState *leader);
 /* A stopped former primary made a standby of leader: rewind, or clone when rewind cannot work. */
 void pd_keeper_rejoin(PdKeeper *keeper, const PdMemberState *leader);
 /* Takes the leader key (absent -> own name under the lease), the released key deleted with it. */

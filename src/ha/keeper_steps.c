@@ -47,10 +47,38 @@ log_failure(const PdKeeper *keeper, const char *step, const PdError *err)
             err->detail[0] != '\0' ? " - " : "", err->detail);
 }
 
-static void
-set_following(PdKeeper *keeper, const PdMemberState *leader)
+/* The leader's timeline when it is published running as a primary (a promoting one shows its old), else 0. */
+static int
+primary_timeline(const PdMemberState *leader)
+{
+    return leader->role == PD_MEMBER_ROLE_PRIMARY && strcmp(leader->state, "running") == 0 ? leader->timeline
+                                                                                           : 0;
+}
+
+bool
+pd_keeper_is_following(PdKeeper *keeper, const PdMemberState *leader)
+{
+    char target[PD_KEEPER_TARGET_MAX];
+    snprintf(target, sizeof target, "%s:%d", leader->pg_host, leader->pg_port);
+    if (strcmp(keeper->following, target) != 0)
+        return false;
+    int timeline = primary_timeline(leader);
+    if (timeline == 0 || keeper->following_timeline == 0 || timeline == keeper->following_timeline)
+    {
+        if (keeper->following_timeline == 0)
+            keeper->following_timeline = timeline;
+        return true;
+    }
+    pd_logf(PD_LOG_NOTICE, "keeper %s: %s runs timeline %d now (%d before): pointing the standby again",
+            keeper->name, leader->name, timeline, keeper->following_timeline);
+    return false;
+}
+
+void
+pd_keeper_set_following(PdKeeper *keeper, const PdMemberState *leader)
 {
     snprintf(keeper->following, sizeof keeper->following, "%s:%d", leader->pg_host, leader->pg_port);
+    keeper->following_timeline = primary_timeline(leader);
 }
 
 /* ---- the leader key ---------------------------------------------------------------------------------- */
@@ -229,6 +257,7 @@ pd_keeper_promote_for(PdKeeper *keeper, const PdKeeperRead *read, uint64_t lsn, 
         log_failure(keeper, "configuring the new primary", &err);
     keeper->was_primary = true;
     keeper->following[0] = '\0';
+    keeper->following_timeline = 0;
     PdNodeStatus status;
     int timeline = pd_node_status(keeper->tick, keeper->node, &status, &err) ? (int)status.timeline : 0;
     pd_logf(PD_LOG_INFO, "keeper %s: promoted in %" PRId64 " ms (timeline %d, from %s)", keeper->name,
@@ -328,10 +357,8 @@ slot_on_leader(PdKeeper *keeper, const PdMemberState *leader)
 void
 pd_keeper_start_standby(PdKeeper *keeper, const PdMemberState *leader, bool is_joining)
 {
-    char target[PD_KEEPER_TARGET_MAX];
-    snprintf(target, sizeof target, "%s:%d", leader->pg_host, leader->pg_port);
     PdError err = {0};
-    if (strcmp(keeper->following, target) != 0)
+    if (!pd_keeper_is_following(keeper, leader))
     {
         pd_node_set_joining(keeper->node, is_joining);
         if (!pd_node_configure(keeper->node, leader->pg_host, leader->pg_port, NULL, &err))
@@ -339,7 +366,7 @@ pd_keeper_start_standby(PdKeeper *keeper, const PdMemberState *leader, bool is_j
             log_failure(keeper, "configuring the standby", &err);
             return;
         }
-        set_following(keeper, leader);
+        pd_keeper_set_following(keeper, leader);
     }
     if (!slot_on_leader(keeper, leader))
     {
@@ -347,8 +374,9 @@ pd_keeper_start_standby(PdKeeper *keeper, const PdMemberState *leader, bool is_j
         return;
     }
     int moved = 0;
+    PdWalSwitch published = {(uint32_t)leader->switch_parent, leader->switch_lsn};
     if (leader->timeline > 0 &&
-        !pd_node_set_fork_aside(keeper->node, (uint32_t)leader->timeline, &moved, &err))
+        !pd_node_set_fork_aside(keeper->node, (uint32_t)leader->timeline, &published, &moved, &err))
     {
         log_failure(keeper, "setting a forked WAL segment aside", &err);
         return;
@@ -383,7 +411,7 @@ clone_from(PdKeeper *keeper, const PdMemberState *leader)
         return;
     }
     pd_logf(PD_LOG_INFO, "keeper %s: cloned in %" PRId64 " ms", keeper->name, pd_keeper_now_ms() - started);
-    set_following(keeper, leader);
+    pd_keeper_set_following(keeper, leader);
     keeper->was_primary = false;
     keeper->needs_rewind = false;
     pd_keeper_renew(keeper);
@@ -417,7 +445,7 @@ pd_keeper_rejoin(PdKeeper *keeper, const PdMemberState *leader)
         return;
     }
     pd_logf(PD_LOG_INFO, "keeper %s: rewound in %" PRId64 " ms", keeper->name, pd_keeper_now_ms() - started);
-    set_following(keeper, leader);
+    pd_keeper_set_following(keeper, leader);
     keeper->was_primary = false;
     keeper->needs_rewind = false;
     pd_keeper_renew(keeper);

@@ -23,11 +23,26 @@ static const char *const state_names[] = {"running",      "starting",      "stop
                                           "cloning",      "rewinding",     "fenced",  "promoting",
                                           "initializing", "switching over"};
 
-static const char *const field_names[] = {
-    "version",          "name",        "role",         "state",           "pg_host",      "pg_port",
-    "api_url",          "timeline",    "write_lsn",    "replay_lsn",      "is_streaming", "lag_bytes",
-    "updated_ms",       "waiting_for", "replay_lag_s", "pending_restart", "archive",      "failsafe_grant",
-    "failsafe_writable"};
+static const char *const field_names[] = {"version",
+                                          "name",
+                                          "role",
+                                          "state",
+                                          "pg_host",
+                                          "pg_port",
+                                          "api_url",
+                                          "timeline",
+                                          "write_lsn",
+                                          "replay_lsn",
+                                          "is_streaming",
+                                          "lag_bytes",
+                                          "updated_ms",
+                                          "waiting_for",
+                                          "replay_lag_s",
+                                          "pending_restart",
+                                          "archive",
+                                          "failsafe_grant",
+                                          "failsafe_writable",
+                                          "timeline_switch"};
 
 enum
 {
@@ -162,12 +177,18 @@ add_later_fields(json_t *root, const PdMemberState *state)
                                        "remaining_ms", (json_int_t)state->failsafe_writable_ms)
                            : json_null();
     json_t *archive = pd_member_archive_json(&state->archive);
+    char switch_lsn[24];
+    json_t *branch = state->switch_parent > 0
+                         ? json_pack("{s:i, s:s}", "parent", state->switch_parent, "lsn",
+                                     pd_member_lsn_text(state->switch_lsn, switch_lsn, sizeof switch_lsn))
+                         : json_null();
     return json_object_set_new(root, "replay_lag_s", lag) == 0 &&
            json_object_set_new(root, "pending_restart", pending) == 0 &&
            json_array_size(pending) == state->pending_restart_count && archive != NULL &&
            json_object_set_new(root, "archive", archive) == 0 &&
            json_object_set_new(root, "failsafe_grant", grant) == 0 &&
-           json_object_set_new(root, "failsafe_writable", writable) == 0 && grant != NULL && writable != NULL;
+           json_object_set_new(root, "failsafe_writable", writable) == 0 && grant != NULL &&
+           writable != NULL && branch != NULL && json_object_set_new(root, "timeline_switch", branch) == 0;
 }
 
 /* A WAL file name as the archiver reports it ("000000010000000000000003", a history or backup file),
@@ -365,6 +386,27 @@ read_archive(PdArena *arena, json_t *root, PdMemberArchive *archive, PdError *pr
 }
 
 /* replay_lag_s, pending_restart and archive: optional (a keeper before them wrote none). */
+/* timeline_switch: {"parent": a timeline, "lsn": "X/Y"}, null, or absent (a keeper before it). */
+static void
+read_switch(json_t *root, PdMemberState *state, PdError *problems)
+{
+    json_t *branch = json_object_get(root, "timeline_switch");
+    state->switch_parent = 0;
+    state->switch_lsn = 0;
+    if (branch == NULL || json_is_null(branch))
+        return;
+    json_t *parent = json_object_get(branch, "parent"), *lsn = json_object_get(branch, "lsn");
+    if (!json_is_object(branch) || json_object_size(branch) != 2 || !json_is_integer(parent) ||
+        json_integer_value(parent) < 1 || json_integer_value(parent) > INT32_MAX || !json_is_string(lsn) ||
+        !pd_node_lsn_parse(json_string_value(lsn), &state->switch_lsn))
+    {
+        pd_error_add_problem(problems, NULL, 0, 0, "timeline_switch",
+                             "timeline_switch must be {\"parent\": a timeline, \"lsn\": \"X/Y\"} or null");
+        return;
+    }
+    state->switch_parent = (int)json_integer_value(parent);
+}
+
 static void
 read_later_fields(PdArena *arena, json_t *root, PdMemberState *state, PdError *problems)
 {
@@ -376,6 +418,7 @@ read_later_fields(PdArena *arena, json_t *root, PdMemberState *state, PdError *p
         pd_error_add_problem(problems, NULL, 0, 0, "replay_lag_s",
                              "replay_lag_s must be a number of seconds, 0 or more, or null");
     read_archive(arena, root, &state->archive, problems);
+    read_switch(root, state, problems);
     json_t *pending = json_object_get(root, "pending_restart");
     if (pending == NULL)
         return;

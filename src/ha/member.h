@@ -12,8 +12,14 @@
  *                "last_archived_ms": 1764489599800, "failed_count": 0, "last_failed_wal": "",
  *                "last_failed_ms": 0, "ready_count": 0},
  *    "failsafe_grant": {"holder": "n2", "remaining_ms": 1800},
- *    "failsafe_writable": {"granted_by": "n2, n3", "remaining_ms": 2100}}
+ *    "failsafe_writable": {"granted_by": "n2, n3", "remaining_ms": 2100},
+ *    "timeline_switch": {"parent": 2, "lsn": "0/2A000A0"}}
  *
+ * timeline_switch: a primary's own timeline's branch point (the last line of
+ * its history file), null on timeline 1, on a standby and when unknown;
+ * absent in a keeper's document from before it, read as null. A standby
+ * that starts uses it to keep the old timeline's WAL past the switch out of
+ * its recovery (pd_node_set_fork_aside).
  * write_lsn: a primary's pg_current_wal_flush_lsn(), a standby's flushed
  * received LSN (pg_last_wal_receive_lsn). lag_bytes: a standby's distance
  * behind the leader's write_lsn as last read (-1 unknown), 0 on a primary.
@@ -85,7 +91,9 @@ typedef struct PdMemberState
     const char *pg_host;
     int pg_port; /* 0: unknown */
     const char *api_url;
-    int timeline; /* 0: unknown */
+    int timeline;        /* 0: unknown */
+    int switch_parent;   /* a primary: the timeline its own branched off (its history's last line), 0 none */
+    uint64_t switch_lsn; /* where that was */
     uint64_t write_lsn;
     uint64_t replay_lsn;
     bool is_streaming;

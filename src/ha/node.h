@@ -19,6 +19,7 @@
 
 #include "prodata/arena.h"
 #include "prodata/error.h"
+#include "prodata/wal.h"
 
 /* One managed PostgreSQL parameter beyond the fixed ones (the cluster-wide settings). */
 typedef struct PdNodeSetting
@@ -315,16 +316,21 @@ bool pd_node_timeline_end(const PdNode *node, uint32_t history_timeline, uint32_
 /*
  * Before a stopped standby starts: for each switch in the lineage of
  * history_timeline (pg_wal/<history_timeline>.history), the older
- * timeline's segment holding the switch point is moved to
- * state_dir/forked-wal/ when the newer timeline's segment for that place is
- * not in pg_wal. Such a segment may hold WAL past the switch (a fork), and
- * PostgreSQL replays it at start when the newer one is missing; without it,
- * the standby reads that segment of the newer timeline from the archive or
- * its primary. *moved counts the files moved. No history file, no segment:
- * nothing to do. Errors: PD_ERR_IO, PD_ERR_INVALID_INPUT (the history),
- * PD_ERR_NO_MEMORY.
+ * timeline's segment holding the switch point is renamed to
+ * pg_wal/<name>.forked (.forked.N when that is taken) when the newer
+ * timeline's segment for that place is not in pg_wal. Such a segment may hold WAL past the switch (a fork),
+ * and PostgreSQL replays it at start when the newer one is missing; without it, the standby reads that
+ * segment of the newer timeline from the archive or its primary. Without that history file in pg_wal (a
+ * standby stopped before the failover), published (the leader's timeline_switch; NULL or parent 0: none) is
+ * its last line. *moved counts the files renamed. No history, no segment: nothing to do. Errors: PD_ERR_IO,
+ * PD_ERR_INVALID_INPUT (the history), PD_ERR_NO_MEMORY.
  */
-bool pd_node_set_fork_aside(PdNode *node, uint32_t history_timeline, int *moved, PdError *err);
+bool pd_node_set_fork_aside(PdNode *node, uint32_t history_timeline, const PdWalSwitch *published, int *moved,
+                            PdError *err);
+
+/* The last line of the node's pg_wal/<timeline>.history (where timeline branched off its parent) into *last;
+ * parent 0 when there is no such file. Errors as pd_node_timeline_end's. */
+bool pd_node_timeline_switch(const PdNode *node, uint32_t timeline, PdWalSwitch *last, PdError *err);
 
 /*
  * A joining standby streams under the application_name "<member>-joining",

@@ -79,6 +79,10 @@ append_primary_settings(PdStrbuf *buf, const PdNode *node)
     pd_strbuf_appendf(buf, "wal_level = replica\nmax_wal_senders = %d\nmax_replication_slots = %d\n",
                       config->max_wal_senders, config->max_replication_slots);
     pd_strbuf_append(buf, "hot_standby = on\nhot_standby_feedback = on\nwal_log_hints = on\n");
+    /* A standby whose WAL receiver failed (its slot still held by the walsender of the connection it just
+       closed, when it joins under its own name; a primary not up yet) tries again after 1 s, not 5: a
+       default the cluster's postgresql_parameters may override, written after it. */
+    pd_strbuf_append(buf, "wal_retrieve_retry_interval = '1s'\n");
     append_setting(buf, "cluster_name", node->member);
     if (config->archive_dir != NULL)
     {

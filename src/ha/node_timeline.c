@@ -6,12 +6,14 @@
  * PostgreSQL will not switch it to the primary's timeline, and its WAL
  * receiver would report its replay position to the primary as flushed
  * (pd_node_set_joining in node.h). Before a standby starts, the segment of
- * an older timeline that holds a switch point is set aside when the newer
- * timeline's segment is not there: PostgreSQL, knowing the new timeline at
- * start, would otherwise replay the older one's WAL past the switch from it.
+ * an older timeline that holds a switch point is renamed to <name>.forked
+ * (a name recovery never reads) when the newer timeline's segment is not
+ * there: PostgreSQL, knowing the new timeline at start, would otherwise
+ * replay the older one's WAL past the switch from it.
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,26 +27,6 @@ enum
 {
     HISTORY_MAX = 1 << 20 /* bytes read of a history file: one line per promotion */
 };
-
-static bool
-find_end(const char *text, size_t length, const char *path, uint32_t history_timeline, uint32_t timeline,
-         uint64_t *end, bool *is_found, PdError *err)
-{
-    PdArena *arena = pd_arena_new(0);
-    if (arena == NULL)
-        return pd_error_set(err, PD_ERR_NO_MEMORY, "out of memory");
-    PdWalSwitch *switches = NULL;
-    size_t count = 0;
-    bool ok = pd_wal_history_parse(arena, text, length, path, history_timeline, &switches, &count, err);
-    for (size_t i = 0; ok && i < count; i++)
-        if (switches[i].parent == timeline)
-        {
-            *end = switches[i].switch_lsn;
-            *is_found = true;
-        }
-    pd_arena_free(arena);
-    return ok;
-}
 
 /* The history file at path into *text (malloc'd, *length bytes); *text NULL when there is none. */
 static bool
@@ -69,21 +51,59 @@ read_history(const char *path, char **text, size_t *length, PdError *err)
     return true;
 }
 
+/* pg_wal/<history_timeline>.history's lines into *switches (arena), *count; 0 of them when there is none. */
+static bool
+read_switches(PdArena *arena, const PdNode *node, uint32_t history_timeline, PdWalSwitch **switches,
+              size_t *count, PdError *err)
+{
+    char path[PD_NODE_PATH_MAX + 64];
+    snprintf(path, sizeof path, "%s/pg_wal/%08X.history", node->config.data_dir, history_timeline);
+    char *text = NULL;
+    size_t length = 0;
+    *switches = NULL;
+    *count = 0;
+    if (!read_history(path, &text, &length, err))
+        return false;
+    bool ok = text == NULL ||
+              pd_wal_history_parse(arena, text, length, path, history_timeline, switches, count, err);
+    free(text);
+    return ok;
+}
+
 bool
 pd_node_timeline_end(const PdNode *node, uint32_t history_timeline, uint32_t timeline, uint64_t *end,
                      bool *has_history, bool *is_found, PdError *err)
 {
     *has_history = false;
     *is_found = false;
-    char path[PD_NODE_PATH_MAX + 64];
-    snprintf(path, sizeof path, "%s/pg_wal/%08X.history", node->config.data_dir, history_timeline);
-    char *text = NULL;
-    size_t length = 0;
-    if (!read_history(path, &text, &length, err))
-        return false;
-    *has_history = text != NULL;
-    bool ok = text == NULL || find_end(text, length, path, history_timeline, timeline, end, is_found, err);
-    free(text);
+    PdArena *arena = pd_arena_new(0);
+    PdWalSwitch *switches = NULL;
+    size_t count = 0;
+    bool ok = arena != NULL ? read_switches(arena, node, history_timeline, &switches, &count, err)
+                            : pd_error_set(err, PD_ERR_NO_MEMORY, "out of memory");
+    *has_history = count > 0;
+    for (size_t i = 0; ok && i < count; i++)
+        if (switches[i].parent == timeline)
+        {
+            *end = switches[i].switch_lsn;
+            *is_found = true;
+        }
+    pd_arena_free(arena);
+    return ok;
+}
+
+bool
+pd_node_timeline_switch(const PdNode *node, uint32_t timeline, PdWalSwitch *last, PdError *err)
+{
+    *last = (PdWalSwitch){0};
+    PdArena *arena = pd_arena_new(0);
+    PdWalSwitch *switches = NULL;
+    size_t count = 0;
+    bool ok = arena != NULL ? read_switches(arena, node, timeline, &switches, &count, err)
+                            : pd_error_set(err, PD_ERR_NO_MEMORY, "out of memory");
+    if (ok && count > 0)
+        *last = switches[count - 1];
+    pd_arena_free(arena);
     return ok;
 }
 
@@ -127,57 +147,67 @@ file_exists(const char *dir, const char *name)
     return access(path, F_OK) == 0;
 }
 
-/* Moves pg_wal/name into state_dir/forked-wal/ (made when missing). */
+/* pg_wal/name renamed to name.forked (or name.forked.N when taken: never over another), in the same
+ * directory so on the same file system, the directory synced. */
 static bool
-set_aside(const PdNode *node, const char *wal_dir, const char *name, PdError *err)
+set_aside(const char *wal_dir, const char *name, PdError *err)
 {
-    char aside[PD_NODE_PATH_MAX + 64], from[PD_NODE_PATH_MAX + 64], to[PD_NODE_PATH_MAX + 96];
-    snprintf(aside, sizeof aside, "%s/forked-wal", node->config.state_dir);
-    if (mkdir(aside, 0700) != 0 && errno != EEXIST)
-        return pd_error_set(err, PD_ERR_IO, "cannot make %s: %s", aside, strerror(errno));
+    char from[PD_NODE_PATH_MAX + 64], to[PD_NODE_PATH_MAX + 96];
     snprintf(from, sizeof from, "%s/%s", wal_dir, name);
-    snprintf(to, sizeof to, "%s/%s", aside, name);
-    if (rename(from, to) != 0)
-        return pd_error_set(err, PD_ERR_IO, "cannot move %s to %s: %s", from, to, strerror(errno));
-    return true;
+    int result = -1;
+    for (int n = 0; n < 100 && result != 0; n++)
+    {
+        if (n == 0)
+            snprintf(to, sizeof to, "%s/%s.forked", wal_dir, name);
+        else
+            snprintf(to, sizeof to, "%s/%s.forked.%d", wal_dir, name, n);
+        result = link(from, to);
+        if (result != 0 && errno != EEXIST)
+            return pd_error_set(err, PD_ERR_IO, "cannot link %s to %s: %s", from, to, strerror(errno));
+    }
+    if (result != 0)
+        return pd_error_set(err, PD_ERR_IO, "cannot set %s aside: 100 copies are there already", from);
+    if (unlink(from) != 0)
+        return pd_error_set(err, PD_ERR_IO, "cannot remove %s: %s", from, strerror(errno));
+    int dir = open(wal_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    bool is_synced = dir >= 0 && fsync(dir) == 0;
+    if (dir >= 0)
+        close(dir);
+    return is_synced || pd_error_set(err, PD_ERR_IO, "cannot sync %s: %s", wal_dir, strerror(errno));
 }
 
 bool
-pd_node_set_fork_aside(PdNode *node, uint32_t history_timeline, int *moved, PdError *err)
+pd_node_set_fork_aside(PdNode *node, uint32_t history_timeline, const PdWalSwitch *published, int *moved,
+                       PdError *err)
 {
     *moved = 0;
-    char wal_dir[PD_NODE_PATH_MAX + 16], path[PD_NODE_PATH_MAX + 64];
+    char wal_dir[PD_NODE_PATH_MAX + 16];
     snprintf(wal_dir, sizeof wal_dir, "%s/pg_wal", node->config.data_dir);
-    snprintf(path, sizeof path, "%s/%08X.history", wal_dir, history_timeline);
-    char *text = NULL;
-    size_t length = 0;
     uint64_t size = segment_size(wal_dir);
-    if (size == 0)
-        return true;
-    if (!read_history(path, &text, &length, err))
-        return false;
-    if (text == NULL)
-        return true;
     PdArena *arena = pd_arena_new(0);
     PdWalSwitch *switches = NULL;
     size_t count = 0;
-    bool ok = arena != NULL &&
-              pd_wal_history_parse(arena, text, length, path, history_timeline, &switches, &count, err);
-    for (size_t i = 0; ok && i < count; i++)
+    bool ok = arena != NULL
+                  ? size == 0 || read_switches(arena, node, history_timeline, &switches, &count, err)
+                  : pd_error_set(err, PD_ERR_NO_MEMORY, "out of memory");
+    const PdWalSwitch *lines = switches;
+    if (ok && size > 0 && count == 0 && published != NULL && published->parent > 0)
     {
-        uint32_t child = i + 1 < count ? switches[i + 1].parent : history_timeline;
+        lines = published;
+        count = 1;
+    }
+    for (size_t i = 0; ok && size > 0 && i < count; i++)
+    {
+        uint32_t child = i + 1 < count ? lines[i + 1].parent : history_timeline;
         char old_name[25], new_name[25];
-        segment_name(switches[i].parent, switches[i].switch_lsn, size, old_name);
-        segment_name(child, switches[i].switch_lsn, size, new_name);
+        segment_name(lines[i].parent, lines[i].switch_lsn, size, old_name);
+        segment_name(child, lines[i].switch_lsn, size, new_name);
         if (file_exists(wal_dir, old_name) && !file_exists(wal_dir, new_name))
         {
-            ok = set_aside(node, wal_dir, old_name, err);
+            ok = set_aside(wal_dir, old_name, err);
             *moved += ok;
         }
     }
-    if (arena == NULL)
-        ok = pd_error_set(err, PD_ERR_NO_MEMORY, "out of memory");
     pd_arena_free(arena);
-    free(text);
     return ok;
 }

@@ -15,6 +15,7 @@ W=$TAP_WORKDIR
 BIN=/usr/lib/postgresql/15/bin
 KEEPER_LOCAL_LABEL="a released leader key"
 KEEPER_LOCAL_NAME=rl
+KEEPER_LOCAL_LOGS=keeper-release
 KEEPER_LOCAL_NODES="1 2 3"
 export ETCDCTL_API=3 PD_KEEPER_TEST_PASSWORD=rl-s3cret-Pa55 PGCONNECT_TIMEOUT=2
 declare -a KPID PORT API
@@ -78,7 +79,8 @@ if wait_for 120 one_streaming; then
     S=$((6 - LI - DOWN))
     tap_ok "with two of three members alive $L leads and n$S streams from it"
 else
-    tap_not_ok "with two of three members alive a leader and a streaming standby" "$(tail -n 5 "$W"/n*/keeper.log)"
+    tap_not_ok "with two of three members alive a leader and a streaming standby" "$(tail -n 5 "$W"/n*/keeper.log)" \
+        "members: $(etcd_get members --prefix --print-value-only | cut -c1-400)"
 fi
 
 # ---- the leader's SIGTERM: released, the last standby takes over without grants -----------------------------

@@ -11,7 +11,7 @@
 source tests/lib/tap.sh
 source tests/lib/etcd.sh
 source tests/lib/keeper_local.sh
-tap_plan 5
+tap_plan 6
 tap_workdir
 W=$TAP_WORKDIR
 BIN=/usr/lib/postgresql/15/bin
@@ -66,6 +66,11 @@ if wait_for 60 x_writable && [ "$(local_sql "$(xi)" 'INSERT INTO t SELECT genera
 else
     tap_not_ok "a standby took over and acknowledged rows" "leader: $(etcd_value leader)" "$(tail -n 5 "$W/n2/keeper.log" "$W/n3/keeper.log")"
 fi
+# The new primary publishes where its timeline branched off (a standby stopped meanwhile keeps the old
+# timeline's WAL past that point out of its recovery with it: docs/ha.md, "Joining standbys").
+published_switch() { etcd_value "members/$X" | grep -o '"timeline_switch":{"parent":1,"lsn":"[0-9A-F]*/[0-9A-F]*"}'; }
+wait_for 10 published_switch
+expect_eq "$X publishes its timeline's switch from timeline 1" "$(published_switch | cut -c1-38)" '"timeline_switch":{"parent":1,"lsn":"'
 XI=$(xi)
 kill -9 "${KPID[$XI]}"
 guard_kill "$XI"

@@ -332,6 +332,11 @@ test_fork_not_restored(void **state)
         fail_msg("timeline 2's segment 8: %s", err.message);
     fetch_refused(arena, &options, scratch, "000000020000000000000009", "lineage of timeline 3");
     fetch_refused(arena, &options, scratch, "000000010000000000000007", "00000003.history");
+    /* pg_rewind --restore-target-wal reads a rewound node's own fork under the segment's name: served */
+    char rewind_dest[200];
+    snprintf(rewind_dest, sizeof(rewind_dest), "%s/000000010000000000000007", scratch->root);
+    if (!pd_archive_fetch(arena, &options, "000000010000000000000007", rewind_dest, &err))
+        fail_msg("pg_rewind's fetch of the fork: %s", err.message);
     pd_arena_free(arena);
 }
 

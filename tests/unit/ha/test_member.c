@@ -54,7 +54,7 @@ test_member_round_trip(void **state)
                         "\"timeline\":3,\"write_lsn\":\"1/3000148\",\"replay_lsn\":\"0/3000060\","
                         "\"is_streaming\":true,\"lag_bytes\":232,\"updated_ms\":1764489600123,"
                         "\"waiting_for\":\"\",\"replay_lag_s\":0.0,\"pending_restart\":[],\"archive\":null,"
-                        "\"failsafe_grant\":null,\"failsafe_writable\":null}");
+                        "\"failsafe_grant\":null,\"failsafe_writable\":null,\"timeline_switch\":null}");
     if (!pd_member_parse(arena, json, strlen(json), &read, &err))
         fail_msg("pd_member_parse: %s", err.message);
     assert_string_equal(read.name, "n1");
@@ -121,6 +121,27 @@ test_member_later_fields(void **state)
         fail_msg("a state without the later fields: %s", err.message);
     assert_int_equal(read.replay_lag_ms, -1);
     assert_int_equal(read.pending_restart_count, 0);
+    assert_int_equal(read.switch_parent, 0); /* absent: none */
+    written.switch_parent = 2;               /* a primary on timeline 3 says where it branched off 2 */
+    written.switch_lsn = 0x2A000A0;
+    assert_true(pd_member_json(arena, &written, &json, &err));
+    assert_contains(json, ",\"timeline_switch\":{\"parent\":2,\"lsn\":\"0/2A000A0\"}}");
+    assert_true(pd_member_parse(arena, json, strlen(json), &read, &err));
+    assert_int_equal(read.switch_parent, 2);
+    assert_int_equal(read.switch_lsn, 0x2A000A0);
+    const char *bad_switch[] = {"{\"parent\":0,\"lsn\":\"0/1\"}", "{\"parent\":2}",
+                                "{\"parent\":2,\"lsn\":\"x\"}", "[2]",
+                                "{\"parent\":2,\"lsn\":\"0/1\",\"at\":1}"};
+    for (size_t i = 0; i < sizeof bad_switch / sizeof bad_switch[0]; i++)
+    {
+        char *text =
+            pd_arena_sprintf(arena, "%.*s,\"timeline_switch\":%s}", (int)strlen(old) - 1, old, bad_switch[i]);
+        err = (PdError){0};
+        if (pd_member_parse(arena, text, strlen(text), &read, &err))
+            fail_msg("timeline_switch %s accepted", bad_switch[i]);
+        assert_string_equal(err.problems[0].field, "timeline_switch");
+    }
+    written.switch_parent = 0;
     pending[1] = "Shared Buffers";
     written.pending_restart_count = 2;
     assert_false(pd_member_json(arena, &written, &json, &err));
@@ -187,7 +208,7 @@ test_member_failsafe(void **state)
     if (!pd_member_json(arena, &written, &json, &err))
         fail_msg("pd_member_json: %s", err.message);
     assert_contains(json, "\"failsafe_grant\":{\"holder\":\"n2\",\"remaining_ms\":1800},"
-                          "\"failsafe_writable\":{\"granted_by\":\"n2, n3\",\"remaining_ms\":2100}}");
+                          "\"failsafe_writable\":{\"granted_by\":\"n2, n3\",\"remaining_ms\":2100},");
     if (!pd_member_parse(arena, json, strlen(json), &read, &err))
         fail_msg("pd_member_parse: %s", err.message);
     assert_string_equal(read.failsafe_holder, "n2");

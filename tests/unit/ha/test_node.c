@@ -98,19 +98,27 @@ test_fork_set_aside(void **state)
     assert_int_equal(system(command), 0);
     PdError err = {0};
     int moved = -1;
-    expect_ok(pd_node_set_fork_aside(node, 2, &moved, &err), &err);
+    expect_ok(pd_node_set_fork_aside(node, 2, NULL, &moved, &err), &err);
     assert_int_equal(moved, 0); /* no segment, no history: nothing to do */
     snprintf(path, sizeof path, "%s/pg_wal/000000010000000000000007", paths.data);
     write_bytes(path, NULL, 1 << 20);
     snprintf(path, sizeof path, "%s/pg_wal/000000010000000000000006", paths.data);
     write_bytes(path, NULL, 1 << 20);
-    expect_ok(pd_node_set_fork_aside(node, 2, &moved, &err), &err);
+    expect_ok(pd_node_set_fork_aside(node, 2, NULL, &moved, &err), &err);
     assert_int_equal(moved, 0); /* no history of timeline 2 */
+    /* A standby stopped before the failover has no history file yet: the leader's published switch. */
+    expect_ok(pd_node_set_fork_aside(node, 2, &(PdWalSwitch){1, 0x750000}, &moved, &err), &err);
+    assert_int_equal(moved, 1);
+    snprintf(path, sizeof path, "%s/pg_wal/000000010000000000000007.forked", paths.data);
+    assert_int_equal(access(path, F_OK), 0);
+    assert_int_equal(unlink(path), 0);
+    snprintf(path, sizeof path, "%s/pg_wal/000000010000000000000007", paths.data);
+    write_bytes(path, NULL, 1 << 20);
     snprintf(path, sizeof path, "%s/pg_wal/00000002.history", paths.data);
     write_bytes(path, "1\t0/750000\tno recovery target specified\n", 0);
-    expect_ok(pd_node_set_fork_aside(node, 2, &moved, &err), &err);
+    expect_ok(pd_node_set_fork_aside(node, 2, NULL, &moved, &err), &err);
     assert_int_equal(moved, 1);
-    snprintf(path, sizeof path, "%s/forked-wal/000000010000000000000007", paths.state);
+    snprintf(path, sizeof path, "%s/pg_wal/000000010000000000000007.forked", paths.data);
     assert_int_equal(access(path, F_OK), 0);
     snprintf(path, sizeof path, "%s/pg_wal/000000010000000000000006", paths.data);
     assert_int_equal(access(path, F_OK), 0); /* before the switch: kept */
@@ -119,11 +127,17 @@ test_fork_set_aside(void **state)
     write_bytes(path, NULL, 1 << 20);
     snprintf(path, sizeof path, "%s/pg_wal/000000020000000000000007", paths.data);
     write_bytes(path, NULL, 1 << 20);
-    expect_ok(pd_node_set_fork_aside(node, 2, &moved, &err), &err);
+    expect_ok(pd_node_set_fork_aside(node, 2, NULL, &moved, &err), &err);
     assert_int_equal(moved, 0);
+    snprintf(path, sizeof path, "%s/pg_wal/000000020000000000000007", paths.data);
+    assert_int_equal(unlink(path), 0);
+    expect_ok(pd_node_set_fork_aside(node, 2, NULL, &moved, &err), &err);
+    assert_int_equal(moved, 1); /* a second fork of that place: kept beside the first, never over it */
+    snprintf(path, sizeof path, "%s/pg_wal/000000010000000000000007.forked.1", paths.data);
+    assert_int_equal(access(path, F_OK), 0);
     snprintf(path, sizeof path, "%s/pg_wal/00000002.history", paths.data);
     write_bytes(path, "not a history\n", 0);
-    assert_false(pd_node_set_fork_aside(node, 2, &moved, &err));
+    assert_false(pd_node_set_fork_aside(node, 2, NULL, &moved, &err));
     assert_int_equal(err.code, PD_ERR_INVALID_INPUT);
     pd_node_free(node);
 }
