@@ -404,7 +404,7 @@ clone_from(PdKeeper *keeper, const PdMemberState *leader)
     PdError err = {0};
     int64_t started = pd_keeper_now_ms();
     pd_keeper_step(keeper, "the clone", 600000 + PD_KEEPER_STEP_SLACK_MS);
-    pd_node_set_joining(keeper->node, true);
+    pd_node_set_joining(keeper->node, false); /* every byte of it, WAL included, is the leader's */
     if (!pd_node_clone(keeper->node, leader->pg_host, leader->pg_port, 600000, &err))
     {
         log_failure(keeper, "the clone", &err);

@@ -2,10 +2,12 @@
  * keeper_switchover.c - a planned change of leader (switchover.h), the
  * keeper's side. The leader, on a request from itself, checks the candidate
  * again on its own read, then hands over: a CHECKPOINT while it still takes
- * writes, a fast shutdown (the walsenders send the WAL up to the shutdown
- * checkpoint and wait for their standbys to flush it; the guard stays armed
- * until the postmaster is gone), pg_controldata for that checkpoint's
- * location, the candidate's position past it (asked of its PostgreSQL), then ONE etcd
+ * writes, a fast shutdown, over once the shutdown checkpoint is written (the
+ * control file says so: the node writes nothing more, while its walsenders
+ * send the WAL up to that checkpoint and its archiver runs a last cycle; the
+ * guard stays armed until the key is released), pg_controldata for that
+ * checkpoint's location, the candidate's position past it (asked of its
+ * PostgreSQL, every 10 ms), then ONE etcd
  * transaction: if the leader key is still the one it
  * wrote, delete it and complete the request (to, lsn, released_ms). Any
  * failure before that transaction leaves the key held: the request is
@@ -136,12 +138,7 @@ stop_cleanly(PdKeeper *keeper, PdNodeControl *control, PdError *err)
         pd_logf(PD_LOG_INFO, "keeper %s: a checkpoint before the switchover's stop (much WAL since the last)",
                 keeper->name);
     pd_keeper_step(keeper, "the switchover's stop", PD_KEEPER_SWITCHOVER_STOP_MS + PD_KEEPER_NODE_CALL_MS);
-    if (!pd_node_stop_clean(keeper->node, PD_KEEPER_SWITCHOVER_STOP_MS, err) ||
-        !pd_node_control(keeper->node, 10000, control, err))
-        return false;
-    if (!control->is_shut_down)
-        return pd_error_set(err, PD_ERR_INTERNAL, "pg_controldata does not say \"shut down\" after the stop");
-    return true;
+    return pd_node_stop_clean(keeper->node, PD_KEEPER_SWITCHOVER_STOP_MS, control, err);
 }
 
 /* ONE transaction: the leader key, if still ours, deleted, and the request completed. */
@@ -302,7 +299,7 @@ hand_over(PdKeeper *keeper, const PdKeeperRead *read, const char *to)
         /* compare failed: the key is no longer ours; unknown: it may be gone (n2 promoting), so no restart
            in place on a read that gives no answer: only a read that finds the key ours makes it lead again */
         keeper->is_leader = false;
-        pd_keeper_guard(keeper, false); /* the postmaster is gone */
+        pd_keeper_guard(keeper, false); /* it writes nothing since its shutdown checkpoint */
         give_up(keeper, read,
                 pd_arena_sprintf(keeper->tick, "the leader key was not released (%s)",
                                  pd_etcd_status_name(status)),
@@ -312,7 +309,7 @@ hand_over(PdKeeper *keeper, const PdKeeperRead *read, const char *to)
     keeper->is_leader = false;
     keeper->was_primary = true;
     keeper->phase = NULL;
-    pd_keeper_guard(keeper, false); /* only now: the postmaster is gone */
+    pd_keeper_guard(keeper, false); /* only now: it writes nothing since its shutdown checkpoint */
     snprintf(keeper->handed_over_to, sizeof keeper->handed_over_to, "%s", to);
     char lsn[24];
     pd_logf(PD_LOG_INFO,

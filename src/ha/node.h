@@ -208,17 +208,6 @@ bool pd_node_reload(PdNode *node, int timeout_ms, PdError *err);
 bool pd_node_restart(PdNode *node, int timeout_ms, PdError *err);
 bool pd_node_promote(PdNode *node, int timeout_ms, PdError *err);
 
-/*
- * A clean stop for a switchover: a fast shutdown only (SIGINT to the
- * postmaster, never immediate), so the shutdown checkpoint is written and the
- * walsenders send the WAL up to it and wait for their standbys to flush it
- * before the postmaster exits; its exit seen within 10 ms. PD_ERR_LOCK_TIMEOUT
- * when the postmaster still runs after timeout_ms (its shutdown goes on: a
- * fast shutdown is not called back); PD_ERR_REFUSED for a crashed node.
- * Stopped already: true.
- */
-bool pd_node_stop_clean(PdNode *node, int timeout_ms, PdError *err);
-
 /* A CHECKPOINT on the running local server when at least min_wal_bytes of WAL were written since the last
  * one's redo point (a switchover's shutdown checkpoint then has little to write), over the bounded local
  * connection; *is_done says whether it ran. Errors: PD_ERR_DB_CONNECT, PD_ERR_DB_QUERY. */
@@ -231,6 +220,21 @@ typedef struct PdNodeControl
     uint64_t checkpoint_lsn; /* "Latest checkpoint location": after a clean stop, the last record written */
     uint32_t timeline;       /* "Latest checkpoint's TimeLineID" */
 } PdNodeControl;
+
+/*
+ * A clean stop for a switchover: a fast shutdown only (SIGINT to the
+ * postmaster, never immediate), over as soon as the shutdown checkpoint is
+ * written (the control file says "shut down", seen within 10 ms): from then
+ * on the node writes no WAL and takes no write, while its walsenders send the
+ * WAL up to that checkpoint and its archiver runs a last cycle before the
+ * postmaster exits (it may still run on return). *control is pg_controldata's
+ * reading then: the checkpoint's location is the last record written.
+ * PD_ERR_LOCK_TIMEOUT when the checkpoint is not written after timeout_ms (the
+ * shutdown goes on: a fast shutdown is not called back); PD_ERR_REFUSED for a
+ * crashed node; PD_ERR_INTERNAL when pg_controldata does not say "shut down".
+ * Stopped already: its pg_controldata.
+ */
+bool pd_node_stop_clean(PdNode *node, int timeout_ms, PdNodeControl *control, PdError *err);
 
 /* Runs pg_controldata within timeout_ms. Errors: PD_ERR_INTERNAL (it failed, or its output lacks a field),
  * PD_ERR_LOCK_TIMEOUT. */

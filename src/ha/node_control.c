@@ -91,3 +91,31 @@ pd_node_control(PdNode *node, int timeout_ms, PdNodeControl *control, PdError *e
                                .timeline = (uint32_t)atoi(timeline)};
     return true;
 }
+
+/* PostgreSQL 15's pg_control (ControlFileData, pg_control.h): pg_control_version at byte 8, the cluster
+   state at 16 (DBState, DB_SHUTDOWNED = 1). Read only to learn early that a shutdown checkpoint was
+   written; pd_node_control (pg_controldata, which checks the file's CRC) then says so for certain. */
+enum
+{
+    CONTROL_VERSION_15 = 1300,
+    CONTROL_VERSION_AT = 8,
+    CONTROL_STATE_AT = 16,
+    CONTROL_SHUT_DOWN = 1,
+};
+
+bool
+pd_node_control_says_shut_down(const PdNode *node)
+{
+    char path[PD_NODE_PATH_MAX + 32];
+    snprintf(path, sizeof path, "%s/global/pg_control", node->config.data_dir);
+    FILE *file = fopen(path, "rb");
+    if (file == NULL)
+        return false;
+    unsigned char bytes[CONTROL_STATE_AT + 4];
+    bool is_read = fread(bytes, 1, sizeof bytes, file) == sizeof bytes;
+    fclose(file);
+    uint32_t version, state;
+    memcpy(&version, bytes + CONTROL_VERSION_AT, sizeof version);
+    memcpy(&state, bytes + CONTROL_STATE_AT, sizeof state);
+    return is_read && version == CONTROL_VERSION_15 && state == CONTROL_SHUT_DOWN;
+}

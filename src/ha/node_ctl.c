@@ -205,22 +205,20 @@ pause_10_ms(void)
 }
 
 bool
-pd_node_stop_clean(PdNode *node, int timeout_ms, PdError *err)
+pd_node_stop_clean(PdNode *node, int timeout_ms, PdNodeControl *control, PdError *err)
 {
     int pid;
     PdNodeRun run = pd_node_run_state(node, &pid);
-    if (run == PD_NODE_STOPPED)
-        return true;
-    if (run == PD_NODE_CRASHED || pid <= 0)
+    if (run == PD_NODE_CRASHED || (run != PD_NODE_STOPPED && pid <= 0))
         return pd_error_set(err, PD_ERR_REFUSED, "%s is not running: nothing to stop cleanly", node->member);
     /* SIGINT is PostgreSQL's fast shutdown (what pg_ctl -m fast sends); the pid is a postgres process of
-       this data directory (pd_node_run_state checked it), and its pid file goes when it exits: polled every
-       10 ms rather than pg_ctl's 100 */
-    if (kill(pid, SIGINT) != 0)
+       this data directory (pd_node_run_state checked it). Polled every 10 ms rather than pg_ctl's 100:
+       the pid file gone, or the control file saying "shut down" (the shutdown checkpoint written, its
+       walsenders and archiver still finishing) */
+    if (run != PD_NODE_STOPPED && kill(pid, SIGINT) != 0)
         return pd_error_set(err, PD_ERR_IO, "cannot signal the postmaster %d: %s", pid, strerror(errno));
     long long deadline = pd_node_now_ms() + timeout_ms;
-    for (run = pd_node_run_state(node, &pid); run != PD_NODE_STOPPED && run != PD_NODE_CRASHED;
-         run = pd_node_run_state(node, &pid))
+    while (run != PD_NODE_STOPPED && run != PD_NODE_CRASHED && !pd_node_control_says_shut_down(node))
     {
         if (pd_node_now_ms() >= deadline)
         {
@@ -229,8 +227,12 @@ pd_node_stop_clean(PdNode *node, int timeout_ms, PdError *err)
                                    node->log_path);
         }
         pause_10_ms();
+        run = pd_node_run_state(node, &pid);
     }
-    return true;
+    if (!pd_node_control(node, 10000, control, err))
+        return false;
+    return control->is_shut_down ||
+           pd_error_set(err, PD_ERR_INTERNAL, "pg_controldata does not say \"shut down\" after the stop");
 }
 
 bool

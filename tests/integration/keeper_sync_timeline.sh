@@ -70,7 +70,7 @@ fi
 # timeline's WAL past that point out of its recovery with it: docs/ha.md, "Joining standbys").
 published_switch() { etcd_value "members/$X" | grep -o '"timeline_switch":{"parent":1,"lsn":"[0-9A-F]*/[0-9A-F]*"}'; }
 wait_for 10 published_switch
-expect_eq "$X publishes its timeline's switch from timeline 1" "$(published_switch | cut -c1-38)" '"timeline_switch":{"parent":1,"lsn":"'
+expect_eq "$X publishes its timeline's switch from timeline 1" "$(published_switch | cut -c1-37)" '"timeline_switch":{"parent":1,"lsn":"'
 XI=$(xi)
 kill -9 "${KPID[$XI]}"
 guard_kill "$XI"

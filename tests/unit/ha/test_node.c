@@ -495,6 +495,32 @@ test_restart_after_crash(void **state)
     assert_true(nodetest_poll(node_c, "SELECT count(*) FROM t", "152", 20, value, sizeof value));
 }
 
+/* A switchover's stop: over once the shutdown checkpoint is written, its location the last record; the
+ * standby streaming from it receives that record. */
+static void
+test_stop_clean(void **state)
+{
+    (void)state;
+    PdError err = {0};
+    PdArena *arena = pd_arena_new(0);
+    nodetest_exec(node_b, "INSERT INTO t VALUES (3002)");
+    PdNodeControl control;
+    expect_ok(pd_node_stop_clean(node_b, CTL_MS, &control, &err), &err);
+    assert_true(control.is_shut_down);
+    assert_int_equal(control.timeline, 2);
+    assert_true(control.checkpoint_lsn > 0);
+    long long deadline = nodetest_now_ms() + 10000;
+    while (pd_node_run_state(node_b, &(int){0}) != PD_NODE_STOPPED && nodetest_now_ms() < deadline)
+        usleep(10 * 1000);
+    assert_int_equal(pd_node_run_state(node_b, &(int){0}), PD_NODE_STOPPED);
+    PdNodeStatus standby = nodetest_status(arena, node_c);
+    assert_true(standby.received_lsn > control.checkpoint_lsn);          /* past the record's start */
+    expect_ok(pd_node_stop_clean(node_b, CTL_MS, &control, &err), &err); /* stopped already: its reading */
+    assert_true(control.is_shut_down);
+    expect_ok(pd_node_start(node_b, CTL_MS, &err), &err);
+    pd_arena_free(arena);
+}
+
 /* A postmaster that answers no signal (frozen with SIGSTOP): stop gives up at its bound, having tried both.
  */
 static void
@@ -599,6 +625,7 @@ main(void)
         cmocka_unit_test(test_interrupted_rewind),
         cmocka_unit_test(test_stop_and_drop),
         cmocka_unit_test(test_restart_after_crash),
+        cmocka_unit_test(test_stop_clean),
         cmocka_unit_test(test_stop_bounded),
         cmocka_unit_test(test_pid_of_another_postgres),
     };
