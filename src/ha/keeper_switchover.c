@@ -237,13 +237,35 @@ candidate_asked(PdKeeper *keeper, PdDb *db, uint64_t *lsn)
 }
 
 /*
- * Past lsn, the last record, within the bound: the key goes only to a member holding every acked write.
+ * The end of the stopped leader's WAL (its shutdown checkpoint record's end). Where that record cannot be
+ * read, the postmaster's exit is waited for (its walsenders then sent everything and their standbys flushed
+ * it) and the end is taken as just past the record's start, as before the stop returned early.
+ */
+static uint64_t
+wal_end(PdKeeper *keeper, const PdNodeControl *control)
+{
+    uint64_t end = 0;
+    PdError err = {0};
+    if (pd_node_record_end(keeper->node, control->timeline, control->checkpoint_lsn, &end, &err))
+        return end;
+    pd_logf(PD_LOG_NOTICE, "keeper %s: %s: waiting for the postmaster's exit", keeper->name, err.message);
+    int pid = 0;
+    int64_t until = pd_keeper_now_ms() + PD_KEEPER_SWITCHOVER_STOP_MS;
+    while (pd_node_run_state(keeper->node, &pid) != PD_NODE_STOPPED && pd_keeper_now_ms() < until)
+        nanosleep(&(struct timespec){.tv_nsec = 10 * 1000000L}, NULL);
+    return control->checkpoint_lsn + 1;
+}
+
+/*
+ * WAL up to end, the end of the last record, within the bound: the key goes only to a member holding every
+ * acked write (and the whole shutdown checkpoint record: the old primary's WAL is then a prefix of the new
+ * timeline's, and it rejoins without pg_rewind).
  * The candidate's PostgreSQL is asked directly every 10 ms (its published position moves only with its
  * tick and its write to etcd, hundreds of ms on a switchover's critical path); where it cannot be asked,
  * its published position every 50 ms.
  */
 static bool
-candidate_holds(PdKeeper *keeper, const char *to, uint64_t lsn)
+candidate_holds(PdKeeper *keeper, const char *to, uint64_t end)
 {
     pd_keeper_step(keeper, "the candidate's position", PD_KEEPER_SWITCHOVER_CATCH_UP_MS + 5000);
     int64_t until = pd_keeper_now_ms() + PD_KEEPER_SWITCHOVER_CATCH_UP_MS;
@@ -259,7 +281,7 @@ candidate_holds(PdKeeper *keeper, const char *to, uint64_t lsn)
         }
         if (db == NULL)
             position = candidate_position(keeper, to);
-        holds = position > lsn;
+        holds = position >= end;
         long pause_ms = db != NULL ? PD_KEEPER_SWITCHOVER_ASK_MS : PD_KEEPER_SWITCHOVER_TICK_MS;
         if (!holds)
             nanosleep(&(struct timespec){.tv_nsec = pause_ms * 1000000L}, NULL);
@@ -284,7 +306,9 @@ hand_over(PdKeeper *keeper, const PdKeeperRead *read, const char *to)
     }
     int64_t stopped = pd_keeper_now_ms();
     char last[24];
-    if (!candidate_holds(keeper, to, control.checkpoint_lsn))
+    pd_keeper_step(keeper, "the end of the leader's WAL",
+                   PD_KEEPER_SWITCHOVER_STOP_MS + PD_KEEPER_NODE_CALL_MS);
+    if (!candidate_holds(keeper, to, wal_end(keeper, &control)))
     {
         give_up(keeper, read,
                 pd_arena_sprintf(keeper->tick, "%s has not received the WAL up to %s within %d ms", to,

@@ -236,6 +236,15 @@ typedef struct PdNodeControl
  */
 bool pd_node_stop_clean(PdNode *node, int timeout_ms, PdNodeControl *control, PdError *err);
 
+/*
+ * Where the WAL record at lsn of timeline ends in the node's pg_wal (its
+ * xl_tot_len, MAXALIGN'd, page headers crossed): the end of a stopped
+ * primary's WAL, given its shutdown checkpoint's location (PostgreSQL 15,
+ * 8 kB WAL blocks). Errors: PD_ERR_NOT_FOUND (no segment holds lsn),
+ * PD_ERR_INTERNAL (no plausible record there).
+ */
+bool pd_node_record_end(const PdNode *node, uint32_t timeline, uint64_t lsn, uint64_t *end, PdError *err);
+
 /* Runs pg_controldata within timeout_ms. Errors: PD_ERR_INTERNAL (it failed, or its output lacks a field),
  * PD_ERR_LOCK_TIMEOUT. */
 bool pd_node_control(PdNode *node, int timeout_ms, PdNodeControl *control, PdError *err);

@@ -8,9 +8,12 @@
  * the last record the primary wrote). The output is read as LC_ALL=C writes
  * it (node_exec.c sets that); a field missing is an error, never a guess.
  */
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "ha/node_run.h"
 
@@ -118,4 +121,66 @@ pd_node_control_says_shut_down(const PdNode *node)
     memcpy(&version, bytes + CONTROL_VERSION_AT, sizeof version);
     memcpy(&state, bytes + CONTROL_STATE_AT, sizeof state);
     return is_read && version == CONTROL_VERSION_15 && state == CONTROL_SHUT_DOWN;
+}
+
+/* PostgreSQL 15's WAL layout (xlog_internal.h, xlogrecord.h) for the default 8 kB WAL block: a record's
+   xl_tot_len first, records placed at MAXALIGN'd offsets, a page header of 24 bytes on every page but a
+   segment's first (40). */
+enum
+{
+    WAL_BLOCK = 8192,
+    WAL_SHORT_HEADER = 24,
+    WAL_LONG_HEADER = 40,
+    WAL_RECORD_HEADER = 24,
+    WAL_RECORD_MAX = 1 << 20, /* a shutdown checkpoint is about 120 bytes: anything near this is not one */
+};
+
+/* lsn moved on by length bytes of record data, page headers skipped (lsn itself past any header). */
+static uint64_t
+advance(uint64_t lsn, uint64_t length, uint64_t segment_bytes)
+{
+    while (length > 0)
+    {
+        uint64_t room = WAL_BLOCK - lsn % WAL_BLOCK, take = length < room ? length : room;
+        lsn += take;
+        length -= take;
+        if (length > 0)
+            lsn += lsn % segment_bytes == 0 ? WAL_LONG_HEADER : WAL_SHORT_HEADER;
+    }
+    return lsn;
+}
+
+bool
+pd_node_record_end(const PdNode *node, uint32_t timeline, uint64_t lsn, uint64_t *end, PdError *err)
+{
+    char dir[PD_NODE_PATH_MAX + 16], path[PD_NODE_PATH_MAX + 48];
+    snprintf(dir, sizeof dir, "%s/pg_wal", node->config.data_dir);
+    int fd = -1;
+    struct stat info;
+    uint64_t size = 0;
+    for (uint64_t guess = 1 << 20; guess <= (UINT64_C(1) << 30) && fd < 0; guess <<= 1)
+    {
+        uint64_t segno = lsn / guess, per_log = UINT64_C(0x100000000) / guess;
+        snprintf(path, sizeof path, "%s/%08X%08X%08X", dir, timeline, (uint32_t)(segno / per_log),
+                 (uint32_t)(segno % per_log));
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd >= 0 && (fstat(fd, &info) != 0 || (uint64_t)info.st_size != guess))
+        {
+            close(fd);
+            fd = -1;
+        }
+        size = guess;
+    }
+    if (fd < 0)
+        return pd_error_set(err, PD_ERR_NOT_FOUND, "no WAL segment of timeline %u in %s holds %X/%X",
+                            timeline, dir, (unsigned)(lsn >> 32), (unsigned)lsn);
+    uint32_t total = 0;
+    bool is_read = lsn % WAL_BLOCK <= WAL_BLOCK - sizeof total &&
+                   pread(fd, &total, sizeof total, (off_t)(lsn % size)) == (ssize_t)sizeof total;
+    close(fd);
+    if (!is_read || total < WAL_RECORD_HEADER || total > WAL_RECORD_MAX)
+        return pd_error_set(err, PD_ERR_INTERNAL, "no WAL record at %X/%X in %s", (unsigned)(lsn >> 32),
+                            (unsigned)lsn, path);
+    *end = advance(lsn, ((uint64_t)total + 7) & ~UINT64_C(7), size);
+    return true;
 }
