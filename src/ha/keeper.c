@@ -74,7 +74,8 @@ read_node(PdKeeper *keeper, PdNodeStatus *status)
     }
 }
 
-/* Whether the node may accept writes: a primary running, or one whose state is not known. */
+/* Whether the node may accept writes: a primary running, or one whose state is not known (not one whose
+ * shutdown checkpoint is written: a switchover's old primary while its postmaster finishes). */
 static bool
 may_write(const PdKeeper *keeper, const PdNodeStatus *status)
 {
@@ -82,7 +83,8 @@ may_write(const PdKeeper *keeper, const PdNodeStatus *status)
         return false;
     if (status->is_connected)
         return !status->is_in_recovery;
-    return keeper->was_primary || !pd_keeper_is_standby_dir(keeper);
+    return (keeper->was_primary || !pd_keeper_is_standby_dir(keeper)) &&
+           !pd_node_control_says_shut_down(keeper->node);
 }
 
 static void

@@ -6,8 +6,9 @@
  * control file says so: the node writes nothing more, while its walsenders
  * send the WAL up to that checkpoint and its archiver runs a last cycle; the
  * guard stays armed until the key is released), pg_controldata for that
- * checkpoint's location, the candidate's position past it (asked of its
- * PostgreSQL, every 10 ms), then ONE etcd
+ * checkpoint's location, the end of that record read from its WAL, the
+ * candidate's position up to that end (asked of its PostgreSQL, every
+ * 10 ms), then ONE etcd
  * transaction: if the leader key is still the one it
  * wrote, delete it and complete the request (to, lsn, released_ms). Any
  * failure before that transaction leaves the key held: the request is
@@ -236,24 +237,33 @@ candidate_asked(PdKeeper *keeper, PdDb *db, uint64_t *lsn)
     return true;
 }
 
-/*
- * The end of the stopped leader's WAL (its shutdown checkpoint record's end). Where that record cannot be
- * read, the postmaster's exit is waited for (its walsenders then sent everything and their standbys flushed
- * it) and the end is taken as just past the record's start, as before the stop returned early.
- */
-static uint64_t
-wal_end(PdKeeper *keeper, const PdNodeControl *control)
+/* The postmaster's exit after a stop that returned at the shutdown checkpoint, within the stop's bound. */
+static bool
+wait_exit(PdKeeper *keeper)
 {
-    uint64_t end = 0;
-    PdError err = {0};
-    if (pd_node_record_end(keeper->node, control->timeline, control->checkpoint_lsn, &end, &err))
-        return end;
-    pd_logf(PD_LOG_NOTICE, "keeper %s: %s: waiting for the postmaster's exit", keeper->name, err.message);
     int pid = 0;
     int64_t until = pd_keeper_now_ms() + PD_KEEPER_SWITCHOVER_STOP_MS;
-    while (pd_node_run_state(keeper->node, &pid) != PD_NODE_STOPPED && pd_keeper_now_ms() < until)
+    PdNodeRun run;
+    while ((run = pd_node_run_state(keeper->node, &pid)) != PD_NODE_STOPPED && run != PD_NODE_CRASHED &&
+           pd_keeper_now_ms() < until)
         nanosleep(&(struct timespec){.tv_nsec = 10 * 1000000L}, NULL);
-    return control->checkpoint_lsn + 1;
+    return run == PD_NODE_STOPPED || run == PD_NODE_CRASHED;
+}
+
+/*
+ * The end of the stopped leader's WAL (its shutdown checkpoint record's end) into *end. Where that record
+ * cannot be read, the postmaster's exit is waited for (its walsenders then sent everything and their
+ * standbys flushed it) and the end is taken as just past the record's start; false when it does not exit.
+ */
+static bool
+wal_end(PdKeeper *keeper, const PdNodeControl *control, uint64_t *end)
+{
+    PdError err = {0};
+    if (pd_node_record_end(keeper->node, control, end, &err))
+        return true;
+    pd_logf(PD_LOG_NOTICE, "keeper %s: %s: waiting for the postmaster's exit", keeper->name, err.message);
+    *end = control->checkpoint_lsn + 1;
+    return wait_exit(keeper);
 }
 
 /*
@@ -308,11 +318,18 @@ hand_over(PdKeeper *keeper, const PdKeeperRead *read, const char *to)
     char last[24];
     pd_keeper_step(keeper, "the end of the leader's WAL",
                    PD_KEEPER_SWITCHOVER_STOP_MS + PD_KEEPER_NODE_CALL_MS);
-    if (!candidate_holds(keeper, to, wal_end(keeper, &control)))
+    uint64_t end = 0;
+    if (!wal_end(keeper, &control, &end))
     {
+        give_up(keeper, read, "the leader's postmaster did not exit after its shutdown checkpoint", true);
+        return;
+    }
+    if (!candidate_holds(keeper, to, end))
+    {
+        wait_exit(keeper); /* so that the ordinary leader path starts it again at once */
         give_up(keeper, read,
                 pd_arena_sprintf(keeper->tick, "%s has not received the WAL up to %s within %d ms", to,
-                                 pd_member_lsn_text(control.checkpoint_lsn, last, sizeof last),
+                                 pd_member_lsn_text(end, last, sizeof last),
                                  PD_KEEPER_SWITCHOVER_CATCH_UP_MS),
                 true);
         return;

@@ -216,9 +216,11 @@ bool pd_node_checkpoint(PdNode *node, int64_t min_wal_bytes, bool *is_done, PdEr
 /* What pg_controldata says of a stopped node. */
 typedef struct PdNodeControl
 {
-    bool is_shut_down;       /* "Database cluster state: shut down": a primary stopped cleanly */
-    uint64_t checkpoint_lsn; /* "Latest checkpoint location": after a clean stop, the last record written */
-    uint32_t timeline;       /* "Latest checkpoint's TimeLineID" */
+    bool is_shut_down;        /* "Database cluster state: shut down": a primary stopped cleanly */
+    uint64_t checkpoint_lsn;  /* "Latest checkpoint location": after a clean stop, the last record written */
+    uint32_t timeline;        /* "Latest checkpoint's TimeLineID" */
+    uint32_t wal_block_bytes; /* "WAL block size" */
+    uint64_t wal_segment_bytes; /* "Bytes per WAL segment" */
 } PdNodeControl;
 
 /*
@@ -237,13 +239,17 @@ typedef struct PdNodeControl
 bool pd_node_stop_clean(PdNode *node, int timeout_ms, PdNodeControl *control, PdError *err);
 
 /*
- * Where the WAL record at lsn of timeline ends in the node's pg_wal (its
- * xl_tot_len, MAXALIGN'd, page headers crossed): the end of a stopped
- * primary's WAL, given its shutdown checkpoint's location (PostgreSQL 15,
- * 8 kB WAL blocks). Errors: PD_ERR_NOT_FOUND (no segment holds lsn),
- * PD_ERR_INTERNAL (no plausible record there).
+ * Where the shutdown checkpoint record at control's latest checkpoint ends
+ * in the node's pg_wal (its xl_tot_len, MAXALIGN'd, page headers of
+ * control's WAL block size crossed): the end of a stopped primary's WAL
+ * (PostgreSQL 15's record layout). Errors: PD_ERR_NOT_FOUND (no segment holds
+ * it), PD_ERR_INTERNAL (no shutdown checkpoint record there).
  */
-bool pd_node_record_end(const PdNode *node, uint32_t timeline, uint64_t lsn, uint64_t *end, PdError *err);
+bool pd_node_record_end(const PdNode *node, const PdNodeControl *control, uint64_t *end, PdError *err);
+
+/* Whether global/pg_control says "shut down" (read directly, cheap enough to poll, not CRC-checked): the
+ * node's shutdown checkpoint is written, and it writes no more WAL and takes no write. */
+bool pd_node_control_says_shut_down(const PdNode *node);
 
 /* Runs pg_controldata within timeout_ms. Errors: PD_ERR_INTERNAL (it failed, or its output lacks a field),
  * PD_ERR_LOCK_TIMEOUT. */

@@ -8,6 +8,7 @@
  * the last record the primary wrote). The output is read as LC_ALL=C writes
  * it (node_exec.c sets that); a field missing is an error, never a guess.
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -76,12 +77,21 @@ pd_node_control(PdNode *node, int timeout_ms, PdNodeControl *control, PdError *e
         return false;
     if (result.exit_code != 0)
         return pd_node_exec_error("pg_controldata", timeout_ms, &result, err);
-    char state[64], location[32], timeline[16];
+    if (strstr(result.output, "CRC checksum does not match") != NULL)
+    {
+        pd_error_set(err, PD_ERR_INTERNAL, "pg_controldata of %s: the control file's CRC does not match",
+                     node->member);
+        return pd_error_detail(err, "%.400s", result.output);
+    }
+    char state[64], location[32], timeline[16], block[16], segment[24];
     uint64_t lsn = 0;
     if (!field_of(result.output, "Database cluster state", state, sizeof state) ||
         !field_of(result.output, "Latest checkpoint location", location, sizeof location) ||
         !field_of(result.output, "Latest checkpoint's TimeLineID", timeline, sizeof timeline) ||
-        !pd_node_lsn_parse(location, &lsn) || atoi(timeline) < 1)
+        !field_of(result.output, "WAL block size", block, sizeof block) ||
+        !field_of(result.output, "Bytes per WAL segment", segment, sizeof segment) ||
+        !pd_node_lsn_parse(location, &lsn) || atoi(timeline) < 1 || atoi(block) < 1024 ||
+        strtoull(segment, NULL, 10) < (1 << 20))
     {
         pd_error_set(err, PD_ERR_INTERNAL,
                      "pg_controldata of %s: its output lacks the state, the latest "
@@ -91,13 +101,15 @@ pd_node_control(PdNode *node, int timeout_ms, PdNodeControl *control, PdError *e
     }
     *control = (PdNodeControl){.is_shut_down = strcmp(state, "shut down") == 0,
                                .checkpoint_lsn = lsn,
-                               .timeline = (uint32_t)atoi(timeline)};
+                               .timeline = (uint32_t)atoi(timeline),
+                               .wal_block_bytes = (uint32_t)atoi(block),
+                               .wal_segment_bytes = strtoull(segment, NULL, 10)};
     return true;
 }
 
 /* PostgreSQL 15's pg_control (ControlFileData, pg_control.h): pg_control_version at byte 8, the cluster
    state at 16 (DBState, DB_SHUTDOWNED = 1). Read only to learn early that a shutdown checkpoint was
-   written; pd_node_control (pg_controldata, which checks the file's CRC) then says so for certain. */
+   written; pd_node_control (pg_controldata, its CRC warning taken as an error) then says so for certain. */
 enum
 {
     CONTROL_VERSION_15 = 1300,
@@ -123,25 +135,27 @@ pd_node_control_says_shut_down(const PdNode *node)
     return is_read && version == CONTROL_VERSION_15 && state == CONTROL_SHUT_DOWN;
 }
 
-/* PostgreSQL 15's WAL layout (xlog_internal.h, xlogrecord.h) for the default 8 kB WAL block: a record's
-   xl_tot_len first, records placed at MAXALIGN'd offsets, a page header of 24 bytes on every page but a
-   segment's first (40). */
+/* PostgreSQL 15's WAL layout (xlog_internal.h, xlogrecord.h, pg_control.h): a record's header is
+   xl_tot_len (4), xl_xid (4), xl_prev (8), xl_info (1), xl_rmid (1); records are placed at MAXALIGN'd
+   offsets; a page header is 24 bytes on every page but a segment's first (40). A shutdown checkpoint is
+   rmgr 0 (XLOG) with info 0x00 (XLOG_CHECKPOINT_SHUTDOWN) in the high four bits. */
 enum
 {
-    WAL_BLOCK = 8192,
     WAL_SHORT_HEADER = 24,
     WAL_LONG_HEADER = 40,
     WAL_RECORD_HEADER = 24,
-    WAL_RECORD_MAX = 1 << 20, /* a shutdown checkpoint is about 120 bytes: anything near this is not one */
+    WAL_INFO_AT = 16,
+    WAL_RMID_AT = 17,
+    WAL_RECORD_MAX = 4096, /* a shutdown checkpoint is about 120 bytes */
 };
 
 /* lsn moved on by length bytes of record data, page headers skipped (lsn itself past any header). */
 static uint64_t
-advance(uint64_t lsn, uint64_t length, uint64_t segment_bytes)
+advance(uint64_t lsn, uint64_t length, uint64_t block, uint64_t segment_bytes)
 {
     while (length > 0)
     {
-        uint64_t room = WAL_BLOCK - lsn % WAL_BLOCK, take = length < room ? length : room;
+        uint64_t room = block - lsn % block, take = length < room ? length : room;
         lsn += take;
         length -= take;
         if (length > 0)
@@ -151,36 +165,31 @@ advance(uint64_t lsn, uint64_t length, uint64_t segment_bytes)
 }
 
 bool
-pd_node_record_end(const PdNode *node, uint32_t timeline, uint64_t lsn, uint64_t *end, PdError *err)
+pd_node_record_end(const PdNode *node, const PdNodeControl *control, uint64_t *end, PdError *err)
 {
-    char dir[PD_NODE_PATH_MAX + 16], path[PD_NODE_PATH_MAX + 48];
-    snprintf(dir, sizeof dir, "%s/pg_wal", node->config.data_dir);
-    int fd = -1;
-    struct stat info;
-    uint64_t size = 0;
-    for (uint64_t guess = 1 << 20; guess <= (UINT64_C(1) << 30) && fd < 0; guess <<= 1)
-    {
-        uint64_t segno = lsn / guess, per_log = UINT64_C(0x100000000) / guess;
-        snprintf(path, sizeof path, "%s/%08X%08X%08X", dir, timeline, (uint32_t)(segno / per_log),
-                 (uint32_t)(segno % per_log));
-        fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd >= 0 && (fstat(fd, &info) != 0 || (uint64_t)info.st_size != guess))
-        {
-            close(fd);
-            fd = -1;
-        }
-        size = guess;
-    }
+    uint64_t lsn = control->checkpoint_lsn, size = control->wal_segment_bytes,
+             block = control->wal_block_bytes;
+    if (size == 0 || block == 0)
+        return pd_error_set(err, PD_ERR_INTERNAL, "the WAL block and segment sizes are not known");
+    uint64_t segno = lsn / size, per_log = UINT64_C(0x100000000) / size;
+    char path[PD_NODE_PATH_MAX + 48];
+    snprintf(path, sizeof path, "%s/pg_wal/%08X%08X%08X", node->config.data_dir, control->timeline,
+             (uint32_t)(segno / per_log), (uint32_t)(segno % per_log));
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return pd_error_set(err, PD_ERR_NOT_FOUND, "no WAL segment of timeline %u in %s holds %X/%X",
-                            timeline, dir, (unsigned)(lsn >> 32), (unsigned)lsn);
-    uint32_t total = 0;
-    bool is_read = lsn % WAL_BLOCK <= WAL_BLOCK - sizeof total &&
-                   pread(fd, &total, sizeof total, (off_t)(lsn % size)) == (ssize_t)sizeof total;
+        return pd_error_set(err, PD_ERR_NOT_FOUND, "cannot open %s: %s", path, strerror(errno));
+    unsigned char header[WAL_RECORD_HEADER];
+    bool is_whole = lsn % block + sizeof header <= block; /* the header on one page: checked whole */
+    size_t wanted = is_whole ? sizeof header : sizeof(uint32_t);
+    bool is_read = lsn % block + sizeof(uint32_t) <= block &&
+                   pread(fd, header, wanted, (off_t)(lsn % size)) == (ssize_t)wanted;
     close(fd);
-    if (!is_read || total < WAL_RECORD_HEADER || total > WAL_RECORD_MAX)
-        return pd_error_set(err, PD_ERR_INTERNAL, "no WAL record at %X/%X in %s", (unsigned)(lsn >> 32),
-                            (unsigned)lsn, path);
-    *end = advance(lsn, ((uint64_t)total + 7) & ~UINT64_C(7), size);
+    uint32_t total = 0;
+    memcpy(&total, header, sizeof total);
+    if (!is_read || total < WAL_RECORD_HEADER || total > WAL_RECORD_MAX ||
+        (is_whole && (header[WAL_RMID_AT] != 0 || (header[WAL_INFO_AT] & 0xF0) != 0)))
+        return pd_error_set(err, PD_ERR_INTERNAL, "no shutdown checkpoint record at %X/%X in %s",
+                            (unsigned)(lsn >> 32), (unsigned)lsn, path);
+    *end = advance(lsn, ((uint64_t)total + 7) & ~UINT64_C(7), block, size);
     return true;
 }

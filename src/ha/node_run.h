@@ -66,9 +66,6 @@ bool pd_node_exec(PdNode *node, const char *const *argv, int timeout_ms, PdNodeR
  * detail. Returns false. */
 bool pd_node_exec_error(const char *what, int timeout_ms, const PdNodeRunResult *result, PdError *err);
 
-/* Whether global/pg_control says "shut down" (read directly: cheap enough to poll; not CRC-checked). */
-bool pd_node_control_says_shut_down(const PdNode *node);
-
 /* The absolute path of a program in bin_dir into path. */
 void pd_node_program(const PdNode *node, const char *program, char *path, size_t size);
 

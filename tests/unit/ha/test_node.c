@@ -514,11 +514,12 @@ test_stop_clean(void **state)
         usleep(10 * 1000);
     assert_int_equal(pd_node_run_state(node_b, &(int){0}), PD_NODE_STOPPED);
     uint64_t end = 0;
-    expect_ok(pd_node_record_end(node_b, control.timeline, control.checkpoint_lsn, &end, &err), &err);
+    expect_ok(pd_node_record_end(node_b, &control, &end, &err), &err);
     assert_true(end > control.checkpoint_lsn && end - control.checkpoint_lsn <= 200); /* one checkpoint */
     PdNodeStatus standby = nodetest_status(arena, node_c);
     assert_int_equal(standby.received_lsn, end); /* the whole WAL of the stopped primary, nothing more */
-    assert_false(pd_node_record_end(node_b, 9, control.checkpoint_lsn, &end, &err));
+    control.timeline = 9;
+    assert_false(pd_node_record_end(node_b, &control, &end, &err));
     assert_int_equal(err.code, PD_ERR_NOT_FOUND);
     expect_ok(pd_node_stop_clean(node_b, CTL_MS, &control, &err), &err); /* stopped already: its reading */
     assert_true(control.is_shut_down);
