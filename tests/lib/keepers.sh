@@ -167,8 +167,9 @@ kc_etcd_restart() {
 }
 
 # kc_inject FAULT: what the fault does to the leader $KC_OLD (its node's address $KC_OLD_ADDR). Sets
-# KC_EXPECT: failover (another node must take over), same (the same primary goes on), outage (no primary
-# until it is undone: safety only), and KC_FENCED=1 when the old primary must be fenced.
+# KC_EXPECT: failover (another node must take over), same (the same primary goes on), same_waiting (the same
+# primary, its writes waiting until the heal: synchronous with no standby in reach), outage (no primary until
+# it is undone: safety only), and KC_FENCED=1 when the old primary must be fenced.
 kc_inject() {
     local s1 s2
     s1=$(kc_other_standby "$KC_OLD")
@@ -182,7 +183,10 @@ kc_inject() {
         isolate) netns_isolate "$KC_OLD" ;;
         cut_etcd) kc_cut "$KC_OLD" e1; KC_EXPECT=$etcd_cut KC_FENCED=$etcd_fenced ;;
         oneway) kc_cut_oneway "$KC_OLD" e1; KC_EXPECT=$etcd_cut KC_FENCED=$etcd_fenced ;;
-        cut_peers) kc_cut "$KC_OLD" "$s1" && kc_cut "$KC_OLD" "$s2"; KC_EXPECT=same KC_FENCED=0 ;;
+        cut_peers) # synchronous: no standby can confirm a commit, so writes wait until the heal (docs/ha.md)
+            kc_cut "$KC_OLD" "$s1" && kc_cut "$KC_OLD" "$s2"
+            KC_EXPECT=same KC_FENCED=0
+            [ "$KC_SYNC" = 1 ] && KC_EXPECT=same_waiting ;;
         standby_isolated) netns_isolate "$s1"; KC_EXPECT=same KC_FENCED=0 ;;
         loss) netns_loss "$KC_OLD" "$KC_LOSS_PERCENT"; KC_EXPECT=any KC_FENCED=0 ;;
         etcd_all) netns_isolate e1; KC_EXPECT=$etcd_out KC_FENCED=$etcd_fenced ;;
@@ -286,15 +290,17 @@ kc_trial() {
             sleep "$KC_HOLD"
             writer_wait_ack multi "$(kc_now)" "$KC_FAILOVER_S" >/dev/null ||
                 KC_PROBLEMS="no write acknowledged within $KC_FAILOVER_S s while the fault held" ;;
-        outage) sleep "$KC_OUTAGE_S" ;;
+        outage | same_waiting) sleep "$KC_OUTAGE_S" ;;
     esac
     undo_ms=$(kc_now)
     kc_undo "$fault"
     [ "$KC_EXPECT" = outage ] && ! writer_wait_ack multi "$undo_ms" "$KC_FAILOVER_S" >/dev/null &&
         KC_PROBLEMS="no write acknowledged within $KC_FAILOVER_S s after etcd came back"
+    [ "$KC_EXPECT" = same_waiting ] && ! writer_wait_ack multi "$undo_ms" "$KC_FAILOVER_S" >/dev/null &&
+        KC_PROBLEMS="no write acknowledged within $KC_FAILOVER_S s after the heal"
     if kc_wait_healthy "$KC_REJOIN_S"; then rejoin_ms=$(($(kc_now) - undo_ms))
     else KC_PROBLEMS="${KC_PROBLEMS:+$KC_PROBLEMS; }the cluster not healthy again within $KC_REJOIN_S s of the undo"; fi
-    [ "$KC_EXPECT" = same ] && [ "$(kc_leader)" != "$KC_OLD" ] &&
+    { [ "$KC_EXPECT" = same ] || [ "$KC_EXPECT" = same_waiting ]; } && [ "$(kc_leader)" != "$KC_OLD" ] &&
         KC_PROBLEMS="${KC_PROBLEMS:+$KC_PROBLEMS; }the leader moved from $KC_OLD to $(kc_leader) (not expected)"
     sleep 1
     end_ms=$(kc_now)
