@@ -9,7 +9,8 @@
  * Allow on a 405; the history reader succeeds with entries that are all
  * valid, or gives an input error. The same bytes go to the switchover
  * request's reader: a request it accepts is written back by the writer and
- * read again to the same document.
+ * read again to the same document; so is a member state (member.h,
+ * timeline_switch included) that the member reader accepts.
  * The same bytes after the line are also a
  * POST /failsafe body (failsafe.h) served by a grant table whose state the
  * first byte sets (empty, another member's live grant, leading, off): the
@@ -23,6 +24,7 @@
 #include "ha/failsafe.h"
 #include "ha/history.h"
 #include "ha/keys.h"
+#include "ha/member.h"
 #include "ha/switchover.h"
 
 enum
@@ -140,6 +142,25 @@ check_switchover(PdArena *arena, const char *text, size_t length)
                 "written twice differently: %s / %s", json, json_again != NULL ? json_again : "");
 }
 
+/* A member state it accepts is written back and read again to the same document. */
+static void
+check_member(PdArena *arena, const char *text, size_t length)
+{
+    PdMemberState state, again;
+    PdError err = {0};
+    if (!pd_member_parse(arena, text, length, &state, &err))
+    {
+        FUZZ_ASSERT(err.code == PD_ERR_INVALID_INPUT, "code %d: %s", err.code, err.message);
+        return;
+    }
+    char *json = NULL, *json_again = NULL;
+    FUZZ_ASSERT(pd_member_json(arena, &state, &json, &err), "an accepted state not written: %s", err.message);
+    FUZZ_ASSERT(pd_member_parse(arena, json, strlen(json), &again, &err), "its document refused: %s",
+                err.message);
+    FUZZ_ASSERT(pd_member_json(arena, &again, &json_again, &err) && strcmp(json, json_again) == 0,
+                "written twice differently: %s / %s", json, json_again != NULL ? json_again : "");
+}
+
 static void
 check_failsafe(PdArena *arena, uint8_t flags, const char *body, size_t length)
 {
@@ -208,6 +229,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     check_route(arena, data[0], text);
     check_history(arena, history, history_length);
     check_switchover(arena, history, history_length);
+    check_member(arena, history, history_length);
     check_failsafe(arena, data[0], history, history_length);
     pd_arena_free(arena);
     return 0;

@@ -579,6 +579,19 @@ typedef struct Queued
 } Queued;
 
 static pthread_mutex_t order_lock = PTHREAD_MUTEX_INITIALIZER;
+/* A waiter that got the connection keeps it until the gate opens: the test's own checks come first, however
+ * the threads are scheduled. */
+static pthread_cond_t gate_cond = PTHREAD_COND_INITIALIZER;
+static bool is_gate_open = true;
+
+static void
+gate_set(bool is_open)
+{
+    pthread_mutex_lock(&order_lock);
+    is_gate_open = is_open;
+    pthread_cond_broadcast(&gate_cond);
+    pthread_mutex_unlock(&order_lock);
+}
 static int order[4];
 static int order_count;
 
@@ -592,6 +605,8 @@ acquire_queued(void *data)
                      : pd_pool_acquire(queued->pool, &queued->db, &queued->err);
     pthread_mutex_lock(&order_lock);
     order[order_count++] = queued->id;
+    while (!is_gate_open)
+        pthread_cond_wait(&gate_cond, &order_lock);
     pthread_mutex_unlock(&order_lock);
     if (queued->ok)
         pd_pool_release(queued->pool, queued->db);
@@ -627,6 +642,7 @@ test_waiters_are_served_in_turn_and_woken(void **state)
     Queued second = {pool, NULL, 2, NULL, false, {0}};
     pthread_t threads[2];
     order_count = 0;
+    gate_set(false);
     assert_int_equal(pthread_create(&threads[0], NULL, acquire_queued, &first), 0);
     wait_for_waiting(pool, 1);
     assert_int_equal(pthread_create(&threads[1], NULL, acquire_queued, &second), 0);
@@ -634,7 +650,9 @@ test_waiters_are_served_in_turn_and_woken(void **state)
     /* The release hands the connection to the oldest waiter at once: a newcomer cannot take it. */
     pd_pool_release(pool, lent);
     PdDb *newcomer = NULL;
-    assert_false(pd_pool_try_acquire(pool, &newcomer, &err));
+    bool is_taken = pd_pool_try_acquire(pool, &newcomer, &err);
+    gate_set(true);
+    assert_false(is_taken);
     assert_int_equal(err.code, PD_ERR_LOCK_TIMEOUT);
     pthread_join(threads[0], NULL);
     pthread_join(threads[1], NULL);
