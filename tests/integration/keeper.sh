@@ -17,6 +17,8 @@ tap_plan 29
 tap_workdir
 W=$TAP_WORKDIR
 BIN=/usr/lib/postgresql/15/bin
+KEEPER_LOCAL_NAME=kt
+KEEPER_LOCAL_NODES="1 2 3"
 export ETCDCTL_API=3 PD_KEEPER_TEST_PASSWORD=kt-s3cret-Pa55 PGCONNECT_TIMEOUT=2
 declare -a KPID PORT APORT
 
@@ -58,28 +60,7 @@ write_row() {
 }
 # wait_for SECONDS COMMAND...: polls COMMAND every 100 ms until it succeeds (0) or SECONDS pass (1).
 
-start_keeper() {
-    local i=$1
-    (cd "$W/n$i" && exec "$PRODATA" keeper --config prodata.conf >>keeper.log 2>&1) &
-    KPID[$i]=$!
-}
-
-for i in 1 2 3; do
-    mkdir -p "$W/n$i"
-    [ "$(id -u)" = 0 ] && chown postgres "$W/n$i"
-    PORT[$i]=$(etcd_free_port "$W/etcd")
-    APORT[$i]=$(etcd_free_port "$W/etcd")
-    cat >"$W/n$i/prodata.conf" <<CONF
-member_name = n$i
-etcd_endpoints = "$ENDPOINTS"
-cluster_name = kt
-data_dir = $W/n$i/data
-state_dir = $W/n$i/state
-pg_port = ${PORT[$i]}
-api_port = ${APORT[$i]}
-replication_password_env = PD_KEEPER_TEST_PASSWORD
-CONF
-done
+keeper_local_configs
 (cd "$W/n1" && "$PRODATA" cluster config set postgresql_parameters.fsync=off postgresql_parameters.shared_buffers=16MB \
     postgresql_parameters.max_connections=30 >/dev/null) || skip_all "the cluster configuration could not be set"
 

@@ -18,29 +18,14 @@ KEEPER_LOCAL_NAME=rl
 KEEPER_LOCAL_LOGS=keeper-release
 KEEPER_LOCAL_NODES="1 2 3"
 export ETCDCTL_API=3 PD_KEEPER_TEST_PASSWORD=rl-s3cret-Pa55 PGCONNECT_TIMEOUT=2
-declare -a KPID PORT API
+declare -a KPID PORT APORT
 
 trap cleanup EXIT
 
 keeper_local_etcd
 
 released() { etcd_value released; }
-for i in 1 2 3; do
-    mkdir -p "$W/n$i"
-    [ "$(id -u)" = 0 ] && chown postgres "$W/n$i"
-    PORT[$i]=$(etcd_free_port "$W/etcd")
-    API[$i]=$(etcd_free_port "$W/etcd")
-    cat >"$W/n$i/prodata.conf" <<CONF
-member_name = n$i
-etcd_endpoints = "$ENDPOINTS"
-cluster_name = rl
-data_dir = $W/n$i/data
-state_dir = $W/n$i/state
-pg_port = ${PORT[$i]}
-api_port = ${API[$i]}
-replication_password_env = PD_KEEPER_TEST_PASSWORD
-CONF
-done
+keeper_local_configs
 (cd "$W/n1" && "$PRODATA" cluster config set postgresql_parameters.fsync=off postgresql_parameters.shared_buffers=16MB \
     postgresql_parameters.max_connections=30 >/dev/null) || skip_all "the cluster configuration could not be set"
 
