@@ -16,6 +16,9 @@
 
 PD_API_BEGIN
 
+/* The most bytes of a history file its readers take (one short line per promotion: far more than any has). */
+#define PD_WAL_HISTORY_MAX (1 << 20)
+
 /* One line of a history file: the ancestor timeline parent ended at switch_lsn. */
 typedef struct PdWalSwitch
 {

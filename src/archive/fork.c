@@ -30,7 +30,6 @@
 
 enum
 {
-    HISTORY_MAX = 1 << 20,
     PROBE_MAX = 1024 /* timelines probed past the segment's: far more promotions than any archive saw */
 };
 
@@ -74,9 +73,9 @@ read_history(PdArena *arena, const char *dir, uint32_t timeline, const char *scr
     close(in_fd);
     *text = NULL;
     size_t got = 0;
-    if (ok && header.original_bytes >= HISTORY_MAX)
+    if (ok && header.original_bytes >= PD_WAL_HISTORY_MAX)
         ok = pd_error_set(err, PD_ERR_REFUSED, "archived history %s is larger than %d bytes", path,
-                          HISTORY_MAX);
+                          PD_WAL_HISTORY_MAX);
     if (ok && (*text = pd_arena_alloc(arena, header.original_bytes + 1)) == NULL)
         ok = pd_arena_error(arena, err);
     if (ok && lseek(out_fd, 0, SEEK_SET) != 0)

@@ -23,11 +23,6 @@
 #include "ha/node_run.h"
 #include "prodata/wal.h"
 
-enum
-{
-    HISTORY_MAX = 1 << 20 /* bytes read of a history file: one line per promotion */
-};
-
 /* The history file at path into *text (malloc'd, *length bytes); *text NULL when there is none. */
 static bool
 read_history(const char *path, char **text, size_t *length, PdError *err)
@@ -37,14 +32,15 @@ read_history(const char *path, char **text, size_t *length, PdError *err)
     FILE *file = fopen(path, "r");
     if (file == NULL)
         return errno == ENOENT || pd_error_set(err, PD_ERR_IO, "cannot open %s: %s", path, strerror(errno));
-    char *read = malloc(HISTORY_MAX);
-    size_t count = read != NULL ? fread(read, 1, HISTORY_MAX, file) : 0;
-    bool is_read = read != NULL && !ferror(file) && count < HISTORY_MAX;
+    char *read = malloc(PD_WAL_HISTORY_MAX);
+    size_t count = read != NULL ? fread(read, 1, PD_WAL_HISTORY_MAX, file) : 0;
+    bool is_read = read != NULL && !ferror(file) && count < PD_WAL_HISTORY_MAX;
     fclose(file);
     if (!is_read)
     {
         free(read);
-        return pd_error_set(err, PD_ERR_IO, "cannot read %s whole (%d bytes at most)", path, HISTORY_MAX);
+        return pd_error_set(err, PD_ERR_IO, "cannot read %s whole (%d bytes at most)", path,
+                            PD_WAL_HISTORY_MAX);
     }
     *text = read;
     *length = count;
