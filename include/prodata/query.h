@@ -161,6 +161,16 @@ bool pd_query_page(PdQuery *query, PdDb *db, PdCountMode count, PdPage *page, Pd
 /* Exactly one object as JSON: PD_ERR_NOT_FOUND ("Book matching query does not exist.") or PD_ERR_MULTIPLE
  * ("get() returned more than one Book"). */
 bool pd_query_get_json(PdQuery *query, PdDb *db, const char **json, size_t *length, PdError *err);
+/*
+ * Many objects by primary key in ONE statement: query's objects (each as pd_query_get_json writes it) whose
+ * key is one of keys[0 .. count) (count >= 1; text as the key field takes it), as rows of *rows: column 0
+ * the key as PostgreSQL writes it (its text output: "12" for a bigint given as "012"), column 1 the object.
+ * A key with no object has no row; a key given twice, one row. The keys go as one array parameter, so the
+ * statement's text is the same whatever their number (prepared once per connection). For a server that
+ * answers many single gets at once.
+ */
+bool pd_query_get_many_json(PdQuery *query, PdDb *db, const char *const *keys, size_t count,
+                            PdDbResult **rows, PdError *err);
 bool pd_query_count(PdQuery *query, PdDb *db, int64_t *count, PdError *err);
 bool pd_query_exists(PdQuery *query, PdDb *db, bool *exists, PdError *err);
 /* Rows as text columns named after fields ("author" = the key; selected related "author__name";
@@ -193,6 +203,7 @@ typedef enum PdQueryShape
 {
     PD_SHAPE_PAGE,
     PD_SHAPE_GET,
+    PD_SHAPE_GET_KEYED, /* pd_query_get_many_json's: the key as text, the object; no limit */
     PD_SHAPE_COUNT,
     PD_SHAPE_EXISTS,
     PD_SHAPE_ROWS

@@ -259,6 +259,24 @@ pd_error_clear(PdError *err)
         memset(err, 0, sizeof(*err));
 }
 
+void
+pd_error_init(PdError *err)
+{
+    if (err == NULL)
+        return;
+    err->code = PD_OK;
+    err->sqlstate[0] = err->message[0] = err->detail[0] = err->hint[0] = err->context[0] = '\0';
+    err->is_retryable = false;
+    err->field[0] = err->constraint[0] = '\0';
+    err->pos.file[0] = '\0';
+    err->pos.line = err->pos.column = 0;
+    err->raise_file = NULL;
+    err->raise_line = 0;
+    err->raise_function = NULL;
+    err->problem_count = 0;
+    err->problems_omitted = 0;
+}
+
 const char *
 pd_error_code_name(PdErrorCode code)
 {

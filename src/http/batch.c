@@ -144,7 +144,8 @@ send_batch(PdHttpContext *leader, PdDb *db, Batch *batch, const char **jsons, Pd
 static void
 run_batch(PdHttpContext *leader, PdDb *db, Batch *batch)
 {
-    PdError err = {0};
+    PdError err;
+    pd_error_init(&err);
     size_t count = batch->count;
     const char *jsons[PD_HTTP_BATCH_MAX] = {0};
     bool ok = send_batch(leader, db, batch, jsons, &err);

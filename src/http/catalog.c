@@ -38,7 +38,8 @@ static const char *
 find_tally_key(PdHttpCatalog *catalog, PdDb *db, const PdModel *model, PdStrbuf *list)
 {
     const char *oid = NULL;
-    PdError err = {0};
+    PdError err;
+    pd_error_init(&err);
     if (!pd_query_counter_client_table(catalog->arena, db, catalog->catalog, model, &oid, &err))
     {
         pd_logf(PD_LOG_WARNING, "creates of %s are counted by the counters' triggers: %s", model->name,
@@ -82,7 +83,8 @@ find_counters(PdHttpServer *server, PdHttpCatalog *catalog)
     pd_strbuf_init(&list, catalog->arena);
     pd_strbuf_append_char(&list, ',');
     PdDb *db;
-    PdError err = {0};
+    PdError err;
+    pd_error_init(&err);
     if (catalog->has_counter == NULL || catalog->tally_key == NULL || server->pool == NULL ||
         !pd_pool_acquire(server->pool, &db, &err))
     {
@@ -181,7 +183,8 @@ pd_http_server_reload(PdHttpServer *server, PdError *err)
 static void
 reload_logged(PdHttpServer *server, const char *why)
 {
-    PdError err = {0};
+    PdError err;
+    pd_error_init(&err);
     if (!pd_http_server_reload(server, &err))
         pd_logf(PD_LOG_ERROR, "%s: %s (%s)", why, err.message, err.context);
 }
@@ -199,7 +202,8 @@ pause_unless_stopping(PdHttpServer *server, int ms)
 static void
 listen_on(PdHttpServer *server, PdDb *db, PdArena *arena)
 {
-    PdError err = {0};
+    PdError err;
+    pd_error_init(&err);
     while (!atomic_load(&server->is_stopping))
     {
         bool is_received = false;
@@ -227,7 +231,8 @@ listener_loop(void *data)
     while (arena != NULL && !atomic_load(&server->is_stopping))
     {
         PdDb *db = NULL;
-        PdError err = {0};
+        PdError err;
+        pd_error_init(&err);
         if (pd_db_connect(server->settings->database, &db, &err) &&
             pd_db_listen(db, PD_HTTP_RELOAD_CHANNEL, &err))
         {

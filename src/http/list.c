@@ -106,7 +106,8 @@ apply_expand(PdHttpContext *ctx, PdQuery *query, const char *text, PdError *err)
         return false;
     for (size_t i = 0; i < count; i++)
     {
-        PdError joined = {0};
+        PdError joined;
+        pd_error_init(&joined);
         if (paths[i][0] == '\0' || pd_query_select_related(query, paths[i], &joined))
             continue;
         if (!pd_query_prefetch(query, paths[i], err))
@@ -232,7 +233,8 @@ page_number(PdHttpContext *ctx, PdQuery *query)
     }
     pd_query_slice(query, (number - 1) * size, size);
     PdPage page;
-    PdError err = {0};
+    PdError err;
+    pd_error_init(&err);
     if (!fetch(ctx, query, PD_COUNT_EXACT, &page, &err))
     {
         pd_http_respond_error(ctx, &err);
@@ -279,7 +281,8 @@ limit_offset(PdHttpContext *ctx, PdQuery *query)
         offset = PD_HTTP_MAX_OFFSET;
     pd_query_slice(query, offset, limit);
     PdPage page;
-    PdError err = {0};
+    PdError err;
+    pd_error_init(&err);
     if (!fetch(ctx, query, PD_COUNT_EXACT, &page, &err))
     {
         pd_http_respond_error(ctx, &err);
@@ -304,7 +307,8 @@ cursor_link(PdHttpContext *ctx, bool is_before, const char *ordering, const char
         return NULL;
     PdCursor cursor = {.is_before = is_before, .ordering = ordering, .values = key, .value_count = count};
     char *text;
-    PdError err = {0};
+    PdError err;
+    pd_error_init(&err);
     if (!pd_http_cursor_encode(ctx->arena, ctx->server->cursor_key, &cursor, &text, &err))
         return NULL;
     return pd_http_url_with(ctx, "cursor", text);
@@ -316,7 +320,8 @@ cursor_page(PdHttpContext *ctx, PdQuery *query, const char *text)
     const char *ordering = pd_http_arg(ctx, "ordering");
     ordering = ordering != NULL ? ordering : "";
     PdCursor cursor = {0};
-    PdError err = {0};
+    PdError err;
+    pd_error_init(&err);
     bool has_cursor = text[0] != '\0';
     if (has_cursor &&
         (!pd_http_cursor_decode_for(ctx->arena, ctx->server->cursor_key, text, ordering, &cursor, &err) ||
@@ -381,7 +386,8 @@ void
 pd_http_list(PdHttpContext *ctx, const PdModel *model)
 {
     PdQuery *query = pd_query_new(ctx->arena, ctx->catalog->catalog, model);
-    PdError err = {0};
+    PdError err;
+    pd_error_init(&err);
     if (query == NULL)
     {
         pd_arena_error(ctx->arena, &err);

@@ -71,6 +71,8 @@ struct PdHttpTask
     PdHttpTask *next;                /* free list */
     PdHttpTask *next_sleeping;
     PdHttpTask *next_ready;
+    PdHttpTask *next_deferred;
+    uint_fast64_t deferred_wait; /* the wait_count of its park until the pass ends */
     /* a wake from another thread, under the loop's lock until the loop takes it */
     PdHttpTask *next_posted;
     bool is_posted;
@@ -105,6 +107,8 @@ struct PdHttpLoop
     PdHttpTask *sleeping;   /* tasks with a deadline */
     PdHttpTask *ready_head; /* woken, to be resumed in order */
     PdHttpTask *ready_tail;
+    PdHttpTask *deferred_head; /* parked until this pass of the loop ends (pd_http_task_defer) */
+    PdHttpTask *deferred_tail;
     PdDbMux *mux;          /* the multiplexed connection for single reads, made on first use */
     PdDbMux *group;        /* the group-commit connection for single creates, made on first use */
     PdDbMux *retiring;     /* a group connection of another catalog's, freed once its last caller left */
@@ -313,6 +317,26 @@ pd_http_task_wait(void *context, int socket, PdDbWaitFor what, int timeout_ms)
     return !task->is_timed_out;
 }
 
+void
+pd_http_task_defer(void)
+{
+    PdHttpTask *task = current_task;
+    if (task == NULL)
+        return;
+    PdHttpLoop *loop = task->loop;
+    task->waiting = TASK_PARKED;
+    task->deferred_wait = atomic_fetch_add(&task->wait_count, 1) + 1;
+    task->is_timed_out = false;
+    task->has_deadline = false;
+    task->next_deferred = NULL;
+    if (loop->deferred_tail != NULL)
+        loop->deferred_tail->next_deferred = task;
+    else
+        loop->deferred_head = task;
+    loop->deferred_tail = task;
+    pd_fiber_yield();
+}
+
 /* Puts the task at the end of the loop's ready queue (run on this turn, in order). */
 static void
 queue_ready(PdHttpLoop *loop, PdHttpTask *task)
@@ -479,7 +503,8 @@ loop_mux(PdDbMux **slot, const char *group_begin)
     if (*slot == NULL)
     {
         PdDb *db = NULL;
-        PdError err = {0};
+        PdError err;
+        pd_error_init(&err);
         if (!pd_http_task_acquire(loop->server->pool, false, &db, &err))
             return NULL;
         if (*slot != NULL) /* another task of the loop made one while this one connected (a parked wait) */
@@ -556,6 +581,22 @@ wake_sleepers(PdHttpLoop *loop)
 }
 
 /* ---- the loop ---- */
+
+/* The pass is over: tasks deferred in it are queued to run first on the next (epoll then waits for nothing).
+ * One woken meanwhile and parked again on something else is left to that wait. */
+static void
+end_pass(PdHttpLoop *loop)
+{
+    PdHttpTask *task = loop->deferred_head;
+    loop->deferred_head = loop->deferred_tail = NULL;
+    while (task != NULL)
+    {
+        PdHttpTask *next = task->next_deferred;
+        if (task->waiting == TASK_PARKED && atomic_load(&task->wait_count) == task->deferred_wait)
+            wake_here(loop, task);
+        task = next;
+    }
+}
 
 /* Milliseconds epoll may wait: libmicrohttpd's next timeout, the first sleeper's, at most a second. */
 static int
@@ -636,6 +677,8 @@ loop_main(void *data)
         run_ready(loop);
         if (loop->must_run_daemon)
             MHD_run(loop->daemon);
+        if (loop->deferred_head != NULL)
+            end_pass(loop);
     }
     current_loop = NULL;
     return NULL;

@@ -62,6 +62,12 @@ PdArena *pd_http_task_arena(void);
  * with PD_DB_WAIT_WAKE, until pd_http_task_wake), or timeout_ms passed (false); the loop serves others
  * meanwhile. Elsewhere: poll(). */
 bool pd_http_task_wait(void *context, int socket, PdDbWaitFor what, int timeout_ms);
+/*
+ * From a task: parks it until the loop's current pass is over, so that the requests libmicrohttpd hands the
+ * loop in this pass start first (each runs until it waits); it then runs before the next pass reads its
+ * sockets. For gathering work of many requests to send as one. Off a task: returns at once.
+ */
+void pd_http_task_defer(void);
 /* From a task: the running task (a context for pd_http_task_wait/wake); NULL elsewhere. */
 void *pd_http_task_self(void);
 /* A PdDbWakeFn: ends the PD_DB_WAIT_WAKE wait of task context, or cuts its wait for a socket short, on its

@@ -476,8 +476,8 @@ error_components(PdOaBuild *build)
          "(limit N bytes).\"})",
          NULL},
         {"UriTooLong",
-         "The request target (path and query string) is over 16,384 bytes ({\"detail\": \"Request-URI too "
-         "long (at most 16384 bytes).\"})",
+         "The request target (path and query string) is over 8,192 bytes ({\"detail\": \"Request-URI too "
+         "long (at most 8192 bytes).\"})",
          NULL},
         {"UnsupportedMediaType",
          "The body is not application/json ({\"detail\": \"Unsupported media type "

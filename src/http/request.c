@@ -427,7 +427,8 @@ compute(void *argument)
     answer_cors(ctx, &is_preflight);
     if (is_preflight)
         return;
-    PdError err = {0};
+    PdError err;
+    pd_error_init(&err);
     if (pending->refusal_status != 0)
         pd_http_respond_detail(ctx, pending->refusal_status, pending->refusal);
     else if (!find_base_url(ctx))

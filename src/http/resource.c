@@ -60,6 +60,13 @@ runs_as_login(const PdHttpContext *ctx)
  * wake-up, sets its rate (32 backends get more of them than one).
  */
 bool
+pd_http_db_may_gather(const PdHttpContext *ctx)
+{
+    return runs_as_login(ctx) && ctx->is_item && is_read(ctx->method) && pd_http_in_task() &&
+           pd_http_loop_mux() != NULL;
+}
+
+bool
 pd_http_db_acquire(PdHttpContext *ctx, PdDb **db, PdError *err)
 {
     bool is_plain = runs_as_login(ctx);
@@ -149,7 +156,8 @@ healthz(PdHttpContext *ctx)
         pd_http_respond_not_allowed(ctx, "GET, HEAD");
         return;
     }
-    PdError err = {0};
+    PdError err;
+    pd_error_init(&err);
     PdDb *db;
     PdDbResult *result;
     bool is_up = take_connection(ctx->server, &db, &err);
@@ -179,7 +187,8 @@ openapi(PdHttpContext *ctx)
         return;
     }
     PdHttpCatalog *catalog = pd_http_catalog_acquire(ctx->server);
-    PdError err = {0};
+    PdError err;
+    pd_error_init(&err);
     bool is_built = true;
     pthread_mutex_lock(&catalog->openapi_lock);
     if (catalog->openapi == NULL)
@@ -209,7 +218,8 @@ metrics(PdHttpContext *ctx)
     pd_pool_stats(ctx->server->pool, &stats);
     char *text;
     size_t length;
-    PdError err = {0};
+    PdError err;
+    pd_error_init(&err);
     if (!pd_http_metrics_render(ctx->arena, ctx->server->metrics, &stats, &text, &length, &err))
     {
         pd_http_respond_error(ctx, &err);
@@ -387,7 +397,8 @@ identify(PdHttpContext *ctx, PdError *err)
 static void
 answer_endpoint(PdHttpContext *ctx, const PdModel *model, const char *pk)
 {
-    PdError err = {0};
+    PdError err;
+    pd_error_init(&err);
     bool is_write = !is_read(ctx->method) && ctx->method != PD_HTTP_OPTIONS;
     if (is_read_only(model) && is_write)
         pd_http_respond_not_allowed(ctx, READ_ALLOW);
@@ -406,7 +417,8 @@ answer_endpoint(PdHttpContext *ctx, const PdModel *model, const char *pk)
 static void
 api_route(PdHttpContext *ctx, const char *rest)
 {
-    PdError err = {0};
+    PdError err;
+    pd_error_init(&err);
     if (rest[0] == '\0')
     {
         if (ctx->method != PD_HTTP_OPTIONS && !identify(ctx, &err))

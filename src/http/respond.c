@@ -374,7 +374,8 @@ is_pattern_argument(const char *key)
 static bool
 respond_pattern(PdHttpContext *ctx, const PdError *err)
 {
-    PdError problems = {0};
+    PdError problems;
+    pd_error_init(&problems);
     for (size_t i = 0; i < ctx->arg_count; i++)
         if (is_pattern_argument(ctx->args[i].key))
             pd_error_add_problem(&problems, NULL, 0, 0, ctx->args[i].key, "%s", err->message);

@@ -140,10 +140,13 @@ typedef struct PdHttpContext
 
 /*
  * Bounds of a request target (path and query string as received): past them libmicrohttpd would run out of
- * the connection's memory (MHD_OPTION_CONNECTION_MEMORY_LIMIT) while splitting the arguments.
+ * the connection's memory (PD_HTTP_CONNECTION_MEMORY) while splitting the arguments (a record of 56 bytes
+ * each), with room left for about 4 KB of headers. That memory is cleared after every request, so it is
+ * kept at libmicrohttpd's default (128 KB cost a get a fifth of its rate).
  */
-#define PD_HTTP_MAX_ARGS 1000    /* Django's DATA_UPLOAD_MAX_NUMBER_FIELDS */
-#define PD_HTTP_MAX_TARGET 16384 /* bytes; nginx answers 414 past 8 KB by default */
+#define PD_HTTP_CONNECTION_MEMORY (32 * 1024)
+#define PD_HTTP_MAX_ARGS 256    /* a request with more is a 400 */
+#define PD_HTTP_MAX_TARGET 8192 /* bytes, nginx's default for a request line; a longer one is a 414 */
 #define PD_HTTP_STRINGIFY_TEXT(x) #x
 #define PD_HTTP_STRINGIFY(x) PD_HTTP_STRINGIFY_TEXT(x)
 
@@ -208,6 +211,9 @@ bool pd_http_db_acquire(PdHttpContext *ctx, PdDb **db, PdError *err);
 /* Whether a create of ctx may use its loop's group-commit connection: it runs as the login role, in a
  * task, and its catalog lets creates count themselves. */
 bool pd_http_db_may_share_create(const PdHttpContext *ctx);
+/* Whether a read of ctx's would go on its loop's multiplexed connection (a read of one object by its key,
+ * as the login role, in a task, with the connection there): so it may be gathered with others (gather.c). */
+bool pd_http_db_may_gather(const PdHttpContext *ctx);
 /* For a create: the loop's group-commit share when pd_http_db_may_share_create, else as above. A
  * statement on it may fail with PD_ERR_ROLLED_BACK: run it again on pd_http_db_acquire's connection. */
 bool pd_http_db_acquire_create(PdHttpContext *ctx, PdDb **db, PdError *err);
@@ -221,6 +227,15 @@ void pd_http_db_tally(const PdHttpContext *ctx, const PdModel *model, PdDb *db, 
  * on pd_http_db_acquire's connection. */
 bool pd_http_create_batched(PdHttpContext *ctx, const PdModel *model, const PdValues *values,
                             const char **json, PdError *err);
+/* ---- gather.c: single gets by key gathered into one statement ---- */
+/* Whether a get of model's object pk may be gathered: no query string, pd_http_db_may_gather, and pk written
+ * as PostgreSQL writes its key (an integer in plain decimal, a lower-case uuid). */
+bool pd_http_get_may_gather(const PdHttpContext *ctx, const PdModel *model, const char *pk);
+/* The object pk of model as pd_query_get_json gives it, read in one statement with the other gets of the
+ * model that the loop gathers in this pass (gather.c). err must be clear (PD_OK) on entry. */
+bool pd_http_get_gathered(PdHttpContext *ctx, const PdModel *model, const char *pk, const char **json,
+                          size_t *length, PdError *err);
+
 /* The Location header of a created object: its URL from the primary key in its JSON (json_length bytes). */
 void pd_http_add_location(PdHttpContext *ctx, const PdModel *model, const char *json, size_t json_length);
 /* A bulk body's problems as DRF's ListSerializer gives them: a 400 with one object per element, {} for a

@@ -186,7 +186,8 @@ static bool
 read_element(PdHttpContext *ctx, const PdModel *model, const Upsert *upsert, json_t *element,
              PdValues **values, PdError **failed)
 {
-    PdError err = {0};
+    PdError err;
+    pd_error_init(&err);
     char *text = json_dumps(element, JSON_COMPACT | JSON_ENCODE_ANY);
     *values = pd_values_new(ctx->arena, model);
     bool is_read = text != NULL && *values != NULL &&
@@ -209,7 +210,8 @@ read_elements(PdHttpContext *ctx, const PdModel *model, const Upsert *upsert, js
     PdError **failed = pd_arena_calloc(ctx->arena, slots, sizeof(*failed));
     if (*objects == NULL || failed == NULL)
     {
-        PdError err = {0};
+        PdError err;
+        pd_error_init(&err);
         pd_arena_error(ctx->arena, &err);
         pd_http_respond_error(ctx, &err);
         return false;
@@ -261,7 +263,8 @@ respond_upsert(PdHttpContext *ctx, const PdModel *model, bool is_array, const Pd
 static void
 run_upsert(PdHttpContext *ctx, const PdModel *model, const Upsert *upsert)
 {
-    PdError err = {0};
+    PdError err;
+    pd_error_init(&err);
     json_error_t problem;
     json_t *root = json_loadb(ctx->body, ctx->body_length, JSON_REJECT_DUPLICATES, &problem);
     if (root == NULL)
@@ -307,7 +310,8 @@ pd_http_upsert(PdHttpContext *ctx, const PdModel *model)
     if (on_conflict == NULL && upsert.resolution == NULL)
         return false;
     const PdField *key = pd_model_primary_key(model);
-    PdError err = {0};
+    PdError err;
+    pd_error_init(&err);
     if (on_conflict == NULL && key == NULL)
         on_conflict = "";
     if (!read_conflict(ctx, model, on_conflict != NULL ? on_conflict : key->name, &upsert, &err))

@@ -32,7 +32,8 @@ static bool
 which_object(PdHttpContext *ctx, const PdModel *model, const char *pk, PdQuery **query)
 {
     const PdField *key = pd_model_primary_key(model);
-    PdError err = {0};
+    PdError err;
+    pd_error_init(&err);
     *query = pd_query_new(ctx->arena, ctx->catalog->catalog, model);
     if (*query == NULL)
         pd_arena_error(ctx->arena, &err);
@@ -55,10 +56,19 @@ pd_http_retrieve(PdHttpContext *ctx, const PdModel *model, const char *pk)
     PdQuery *query;
     if (!which_object(ctx, model, pk, &query))
         return;
-    PdError err = {0};
+    PdError err;
+    pd_error_init(&err);
     PdDb *db;
     const char *json;
     size_t length;
+    if (pd_http_get_may_gather(ctx, model, pk))
+    {
+        if (pd_http_get_gathered(ctx, model, pk, &json, &length, &err))
+            pd_http_respond_json(ctx, 200, json, length);
+        else
+            pd_http_respond_error(ctx, &err);
+        return;
+    }
     if (!pd_http_db_acquire(ctx, &db, &err))
     {
         pd_http_respond_error(ctx, &err);
@@ -144,7 +154,8 @@ pd_http_element_failed(PdHttpContext *ctx, PdError *err, PdError **failed)
 static bool
 read_element(PdHttpContext *ctx, const PdModel *model, json_t *element, PdValues **values, PdError **failed)
 {
-    PdError err = {0};
+    PdError err;
+    pd_error_init(&err);
     char *text = json_dumps(element, JSON_COMPACT | JSON_ENCODE_ANY);
     bool is_read = text != NULL && read_values(ctx, model, text, strlen(text), values, &err) &&
                    pd_values_validate(*values, PD_VALIDATE_CREATE, &err);
@@ -161,7 +172,8 @@ read_array(PdHttpContext *ctx, const PdModel *model, PdValues ***objects, size_t
 {
     json_error_t problem;
     json_t *array = json_loadb(ctx->body, ctx->body_length, 0, &problem);
-    PdError err = {0};
+    PdError err;
+    pd_error_init(&err);
     if (array == NULL || !json_is_array(array))
     {
         json_decref(array);
@@ -220,7 +232,8 @@ create_once(PdHttpContext *ctx, PdValues **objects, size_t count, PdValues *valu
 void
 pd_http_create(PdHttpContext *ctx, const PdModel *model)
 {
-    PdError err = {0};
+    PdError err;
+    pd_error_init(&err);
     const char *json = NULL;
     PdValues *values = NULL;
     PdValues **objects = NULL;
@@ -275,7 +288,8 @@ respond_single(PdHttpContext *ctx, const char *json)
 static void
 respond_refused(PdHttpContext *ctx, PdQuery *which, PdDb *db, const PdError *refusal)
 {
-    PdError err = {0};
+    PdError err;
+    pd_error_init(&err);
     bool exists = true;
     if (refusal->code == PD_ERR_INVALID_INPUT && !pd_query_exists(which, db, &exists, &err))
         pd_http_respond_error(ctx, &err);
@@ -291,7 +305,8 @@ pd_http_update(PdHttpContext *ctx, const PdModel *model, const char *pk, bool is
     PdQuery *which;
     if (!which_object(ctx, model, pk, &which))
         return;
-    PdError err = {0};
+    PdError err;
+    pd_error_init(&err);
     PdValues *values;
     PdDb *db;
     if (!pd_http_db_acquire(ctx, &db, &err))
@@ -322,7 +337,8 @@ pd_http_delete(PdHttpContext *ctx, const PdModel *model, const char *pk)
     PdQuery *which;
     if (!which_object(ctx, model, pk, &which))
         return;
-    PdError err = {0};
+    PdError err;
+    pd_error_init(&err);
     PdDb *db;
     if (!pd_http_db_acquire(ctx, &db, &err))
     {

@@ -100,6 +100,21 @@ pd_query_get_json(PdQuery *query, PdDb *db, const char **json, size_t *length, P
 }
 
 bool
+pd_query_get_many_json(PdQuery *query, PdDb *db, const char *const *keys, size_t count, PdDbResult **rows,
+                       PdError *err)
+{
+    const PdField *key = pd_model_primary_key(query->model);
+    if (key == NULL)
+        return pd_error_set(err, PD_ERR_INVALID_INPUT, "%s has no primary key to get objects by",
+                            query->model->name);
+    if (count == 0)
+        return pd_error_set(err, PD_ERR_INVALID_INPUT, "no keys to get %s objects by", query->model->name);
+    if (!pd_query_filter(query, pd_q_list(query, "pk__in", keys, count, err), err))
+        return false;
+    return run_shape(query, db, PD_SHAPE_GET_KEYED, PD_COUNT_NONE, rows, err);
+}
+
+bool
 pd_query_count(PdQuery *query, PdDb *db, int64_t *count, PdError *err)
 {
     PdDbResult *result = NULL;

@@ -256,8 +256,9 @@ append_page(PdSqlBuild *build, PdCountMode count_mode, const PdOrderTerm *terms,
     pd_strbuf_append(sql, ") AS p");
 }
 
+/* A get (one object: LIMIT 2 tells one from several) or, keyed, many: each object after its key as text. */
 static void
-append_get(PdSqlBuild *build)
+append_get(PdSqlBuild *build, bool is_keyed)
 {
     PdStrbuf joins;
     PdStrbuf object;
@@ -266,10 +267,20 @@ append_get(PdSqlBuild *build)
     pd_strbuf_append(&joins, "");
     pd_query_render_object(build, MAIN_ALIAS, &object, &joins);
     pd_strbuf_append(&build->sql, "SELECT ");
+    const PdField *key = pd_model_primary_key(build->query->model);
+    if (is_keyed && key != NULL)
+    {
+        pd_strbuf_append(&build->sql, MAIN_ALIAS ".");
+        pd_strbuf_append_identifier(&build->sql, key->column);
+        pd_strbuf_append(&build->sql, "::text, ");
+    }
+    else if (is_keyed)
+        build->sql.failed = true; /* the caller checked: a model without a key has no keyed get */
     pd_strbuf_append(&build->sql, pd_strbuf_text(&object));
     append_from(build, pd_strbuf_text(&joins));
     append_where(build, NULL, NULL, 0, false);
-    pd_strbuf_append(&build->sql, " LIMIT 2");
+    if (!is_keyed)
+        pd_strbuf_append(&build->sql, " LIMIT 2");
     if (object.failed || joins.failed)
         build->sql.failed = true;
 }
@@ -327,7 +338,8 @@ pd_query_build(PdQuery *query, PdQueryShape shape, PdCountMode count, PdSqlBuild
             append_page(build, count, terms, term_count);
             break;
         case PD_SHAPE_GET:
-            append_get(build);
+        case PD_SHAPE_GET_KEYED:
+            append_get(build, shape == PD_SHAPE_GET_KEYED);
             break;
         case PD_SHAPE_COUNT:
             append_count(build);

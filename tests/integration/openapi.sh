@@ -87,7 +87,7 @@ expect_eq "every operation documents the 414 for a request target over 16 KB" \
     '["#/components/responses/UriTooLong"]'
 expect_eq "search says its bound" \
     "$(jq -r '.paths["/api/books/"].get.parameters[] | select(.name == "search") | .description | test("At most 10 words")' bookstore.json)" true
-echo '{"detail": "Request-URI too long (at most 16384 bytes)."}' >too_long.json
+echo '{"detail": "Request-URI too long (at most 8192 bytes)."}' >too_long.json
 validate bookstore.json --response /api/books/ get 414 too_long.json
 expect_rc "the server's 414 body matches the document" 0
 echo '{"detail": "JSON parse error - end of file expected near x"}' >parse_error.json

@@ -410,6 +410,43 @@ test_get(void **state)
     assert_string_equal(err.message, "get() returned more than one Book");
 }
 
+/* Many objects by key in one statement: each beside its key as PostgreSQL writes it; missing keys have no
+ * row, a repeated key one; the statement's text does not depend on the number of keys. */
+static void
+test_get_many(void **state)
+{
+    (void)state;
+    PdError err = {0};
+    const char *keys[] = {"3", "99", "012", "3"};
+    PdQuery *query = query_of("Book");
+    PdDbResult *rows = NULL;
+    if (!pd_query_get_many_json(query, fx->db, keys, 4, &rows, &err))
+        fail_msg("get many: %s", err.message);
+    assert_int_equal(pd_db_result_row_count(rows), 1);
+    assert_string_equal(pd_db_result_value(rows, 0, 0), "3");
+    assert_string_equal(pd_db_result_value(rows, 0, 1), book3);
+    PdSqlText one, two;
+    query = query_of("Book");
+    assert_true(pd_query_filter(query, pd_q_list(query, "pk__in", keys, 1, &err), &err));
+    assert_true(pd_query_sql(query, PD_SHAPE_GET_KEYED, PD_COUNT_NONE, &one, &err));
+    query = query_of("Book");
+    assert_true(pd_query_filter(query, pd_q_list(query, "pk__in", keys, 4, &err), &err));
+    assert_true(pd_query_sql(query, PD_SHAPE_GET_KEYED, PD_COUNT_NONE, &two, &err));
+    assert_string_equal(one.sql, two.sql);
+    assert_int_equal(two.param_count, 1);
+    assert_string_equal(two.params[0], "{\"3\",\"99\",\"012\",\"3\"}");
+    assert_non_null(strstr(two.sql, "SELECT pd_m.\"id\"::text, "));
+    assert_null(strstr(two.sql, "LIMIT"));
+
+    query = query_of("Book");
+    assert_false(pd_query_get_many_json(query, fx->db, keys, 0, &rows, &err));
+    assert_int_equal(err.code, PD_ERR_INVALID_INPUT);
+    const char *bad[] = {"3", "x"};
+    query = query_of("Book");
+    assert_false(pd_query_get_many_json(query, fx->db, bad, 2, &rows, &err));
+    assert_int_equal(err.code, PD_ERR_INVALID_INPUT);
+}
+
 static void
 test_count_and_exists(void **state)
 {
@@ -985,6 +1022,7 @@ main(void)
         cmocka_unit_test(test_search),
         cmocka_unit_test(test_lookup_errors),
         cmocka_unit_test(test_get),
+        cmocka_unit_test(test_get_many),
         cmocka_unit_test(test_count_and_exists),
         cmocka_unit_test(test_ordering),
         cmocka_unit_test(test_page_with_count_and_keys),

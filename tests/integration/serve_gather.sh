@@ -1,0 +1,129 @@
+#!/bin/bash
+# serve_gather.sh - single gets by key that arrive together are read in one statement (gather.c): a burst
+# of parallel GETs of objects, present and missing, integer and uuid keys, each answered with its own
+# object or a 404, and PostgreSQL's log showing statements that read several keys at once; keys written
+# otherwise than PostgreSQL writes them, HEAD and gets with a query string still answer right.
+source tests/lib/pg.sh
+source tests/lib/tap.sh
+tap_plan 12
+source tests/lib/serve.sh
+
+tap_fresh_db serve_gather
+tap_workdir
+MODELS="$TAP_WORKDIR/models.pdm"
+cp "$TESTS_ROOT/integration/serve_gather/models.pdm" "$MODELS"
+"$PRODATA" makemigrations --models "$MODELS" --migrations "$TAP_WORKDIR/migrations" >/dev/null 2>&1 &&
+    "$PRODATA" migrate --models "$MODELS" --migrations "$TAP_WORKDIR/migrations" >/dev/null 2>&1 ||
+    { echo "serve_gather: migrate failed" >&2; exit 1; }
+psql -qX -v ON_ERROR_STOP=1 >/dev/null <<'SQL'
+INSERT INTO note (body) SELECT 'note ' || i FROM generate_series(1, 60) i;
+INSERT INTO thing (code, name) SELECT ('00000000-0000-4000-8000-' || lpad(i::text, 12, '0'))::uuid, 'thing ' || i
+  FROM generate_series(1, 8) i;
+SQL
+# Every statement of the server's new connections, with its parameters, in PostgreSQL's log.
+LOG_FILE="$(sql postgres "SHOW data_directory")/../postgres.log"
+LOG_START=$(stat -c %s "$LOG_FILE" 2>/dev/null || echo 0)
+sql postgres "ALTER DATABASE serve_gather SET log_min_duration_statement = 0" >/dev/null
+serve_start --models "$MODELS" --anonymous-role postgres --worker-threads 1 || exit 1
+
+# burst NAME URL_PATH...: every path fetched by one curl, 32 at a time; $TAP_WORKDIR/NAME.N holds the Nth
+# answer's body, $TAP_WORKDIR/NAME.status "N STATUS" lines
+burst() {
+    local name=$1 i=0 config="$TAP_WORKDIR/$name.cfg" path
+    shift
+    : >"$config"
+    for path in "$@"; do
+        i=$((i + 1))
+        [ "$i" = 1 ] || echo next >>"$config"
+        printf 'url = "%s%s"\noutput = "%s/%s.%d"\nwrite-out = "%d %%{http_code}\\n"\n' \
+            "$SERVE_URL" "$path" "$TAP_WORKDIR" "$name" "$i" "$i" >>"$config"
+    done
+    curl -s --no-progress-meter --max-time 30 --parallel --parallel-immediate --parallel-max 32 -K "$config" \
+        >"$TAP_WORKDIR/$name.status"
+}
+
+# mismatches NAME EXPECTED...: the answers of burst NAME whose status and body are not as EXPECTED (one
+# "STATUS ID" per request, ID the key the body must name; "404 -" for {"detail":"Not found."})
+mismatches() {
+    local name=$1 i=0 expected status id body
+    shift
+    for expected in "$@"; do
+        i=$((i + 1))
+        status=$(awk -v n="$i" '$1 == n { print $2 }' "$TAP_WORKDIR/$name.status")
+        body=$(cat "$TAP_WORKDIR/$name.$i" 2>/dev/null)
+        read -r want_status id <<<"$expected"
+        if [ "$want_status" = 404 ]; then
+            [ "$status" = 404 ] && [ "$body" = '{"detail":"Not found."}' ] && continue
+        else
+            [ "$status" = "$want_status" ] && grep -qF "$id" <<<"$body" && continue
+        fi
+        echo "request $i: expected $expected, got $status $body"
+    done
+}
+
+# 1. 400 gets of notes 1..80 (61..80 do not exist), in an order that repeats keys within a burst.
+PATHS=()
+EXPECT=()
+for i in $(seq 1 400); do
+    id=$(( (i * 37) % 80 + 1 ))
+    PATHS+=("/api/notes/$id/")
+    if [ "$id" -le 60 ]; then EXPECT+=("200 \"id\":$id,\"body\":\"note $id\""); else EXPECT+=("404 -"); fi
+done
+burst notes "${PATHS[@]}"
+expect_eq "400 parallel gets: each its own note or a 404" "$(mismatches notes "${EXPECT[@]}" | head -5)" ""
+expect_eq "400 parallel gets: 400 answers" "$(wc -l <"$TAP_WORKDIR/notes.status")" "400"
+
+# 2. PostgreSQL read several keys in one statement.
+sleep 0.2
+GATHERED=$(tail -c +"$((LOG_START + 1))" "$LOG_FILE" | grep -oE "parameters: \\\$1 = '\\{[0-9,]+\\}'" |
+    awk -F, '{ if (NF > max) max = NF } END { print max + 0 }')
+if [ "$GATHERED" -ge 2 ]; then
+    tap_ok "gets that came together were read in one statement (up to $GATHERED keys)"
+else
+    tap_not_ok "gets that came together were read in one statement" "largest key list: $GATHERED" \
+        "$(tail -c +"$((LOG_START + 1))" "$LOG_FILE" | grep -m3 -A1 'ANY' )"
+fi
+
+# 3. uuid keys: lower case (gathered) and upper case (read alone), present and missing.
+PATHS=()
+EXPECT=()
+for i in $(seq 1 120); do
+    n=$(( (i * 7) % 10 + 1 ))
+    code="00000000-0000-4000-8000-$(printf '%012d' "$n")"
+    [ $((i % 3)) = 0 ] && code=${code^^}
+    PATHS+=("/api/things/$code/")
+    if [ "$n" -le 8 ]; then EXPECT+=("200 \"name\":\"thing $n\""); else EXPECT+=("404 -"); fi
+done
+burst things "${PATHS[@]}"
+expect_eq "120 parallel gets by uuid (either case): each its own thing or a 404" \
+    "$(mismatches things "${EXPECT[@]}" | head -5)" ""
+run_cmd curl -s "$SERVE_URL/api/things/00000000-0000-4000-8000-000000000003/"
+expect_eq "a uuid key's object names the key as PostgreSQL writes it" \
+    "$OUT" '{"code":"00000000-0000-4000-8000-000000000003","name":"thing 3"}'
+
+# 4. Keys that are not as PostgreSQL writes them, and requests that are not plain gets.
+run_cmd curl -s -w ' %{http_code}' "$SERVE_URL/api/notes/007/"
+expect_eq "a key with leading zeros: the object" "$OUT" '{"id":7,"body":"note 7"} 200'
+run_cmd curl -s -w ' %{http_code}' "$SERVE_URL/api/notes/-0/"
+expect_eq "a negative zero key: 404" "$OUT" '{"detail":"Not found."} 404'
+run_cmd curl -s -w ' %{http_code}' "$SERVE_URL/api/notes/99999999999999999999/"
+expect_eq "a key past bigint: 404" "$OUT" '{"detail":"Not found."} 404'
+run_cmd curl -s -w ' %{http_code}' "$SERVE_URL/api/notes/12/?fields=body"
+expect_eq "a get with a query string: read alone, fields applied" "$OUT" '{"body":"note 12"} 200'
+run_cmd curl -s -I -o /dev/null -w '%{http_code}' "$SERVE_URL/api/notes/12/"
+expect_eq "HEAD of an object: 200" "$OUT" "200"
+PATHS=()
+EXPECT=()
+for i in $(seq 1 64); do
+    PATHS+=("/api/notes/$(( i % 20 + 1 ))/?fields=id")
+    EXPECT+=("200 {\"id\":$(( i % 20 + 1 ))}")
+done
+burst fields "${PATHS[@]}"
+expect_eq "64 parallel gets with a query string: each its own" "$(mismatches fields "${EXPECT[@]}" | head -5)" ""
+
+# 5. Nothing was written and the server logged no failure.
+expect_eq "no server error logged" "$(grep -c 'status=5' "$SERVE_LOG")" "0"
+
+sql postgres "ALTER DATABASE serve_gather RESET log_min_duration_statement" >/dev/null
+serve_stop
+tap_done
