@@ -203,10 +203,10 @@ typedef enum PdQueryShape
 {
     PD_SHAPE_PAGE,
     PD_SHAPE_GET,
-    PD_SHAPE_GET_KEYED, /* pd_query_get_many_json's: the key as text, the object; no limit */
     PD_SHAPE_COUNT,
     PD_SHAPE_EXISTS,
-    PD_SHAPE_ROWS
+    PD_SHAPE_ROWS,
+    PD_SHAPE_GET_KEYED /* pd_query_get_many_json's: the key as text, the object; no limit */
 } PdQueryShape;
 
 typedef struct PdSqlText

@@ -13,8 +13,12 @@
  * and on our side a send and a flush of its own), so under load a get's cost
  * falls toward a row's, and the one backend of the multiplexed connection
  * answers more of them. Alone (an idle server), a get waits only for the end
- * of its pass. A failed statement is every member's own error: a read writes
- * nothing, so nothing is run again. Only keys whose text is PostgreSQL's own
+ * of its pass. When the shared statement fails, each member runs its get
+ * again on its own (a read writes nothing), as the error may come from
+ * another key's row (a view's function, a row-level security policy, a
+ * statement_timeout): every answer is the one the get alone would have had.
+ * A key that finds several rows (not unique: a view) is PD_ERR_MULTIPLE, as
+ * alone. Only keys whose text is PostgreSQL's own
  * output of them (a plain decimal integer, a lower-case uuid) are gathered,
  * as the answer's rows are told apart by that text; any other key is read
  * alone. Gatherings live on their leaders' stacks, in one list per loop
@@ -41,6 +45,7 @@ typedef struct GatherMember
     size_t length;
     PdError *err; /* its own, filled only on failure */
     bool is_done;
+    bool must_read_alone; /* the shared statement failed: its get runs again on its own */
 } GatherMember;
 
 typedef struct Gathering Gathering;
@@ -120,7 +125,8 @@ close_gathering(Gathering *gathering)
         }
 }
 
-/* Each member's row by its key, copied into its own arena; a member without one is not found. */
+/* Each member's row by its key, copied into its own arena; a member without one is not found, one with
+ * several gets PD_ERR_MULTIPLE. */
 static void
 hand_out(Gathering *gathering, const PdDbResult *rows)
 {
@@ -128,13 +134,18 @@ hand_out(Gathering *gathering, const PdDbResult *rows)
     for (size_t i = 0; i < gathering->count; i++)
     {
         GatherMember *member = gathering->members[i];
-        for (size_t row = 0; row < row_count && member->json == NULL; row++)
+        size_t found = 0, at = 0;
+        for (size_t row = 0; row < row_count; row++)
+            if (strcmp(pd_db_result_value(rows, row, 0), member->key) == 0 && found++ == 0)
+                at = row;
+        if (found > 1) /* a key that is not unique (a view, a table without its key's constraint) */
+            pd_error_set(member->err, PD_ERR_MULTIPLE, "get() returned more than one %s",
+                         gathering->model->name);
+        if (found == 1)
         {
-            if (strcmp(pd_db_result_value(rows, row, 0), member->key) != 0)
-                continue;
-            member->length = pd_db_result_length(rows, row, 1);
+            member->length = pd_db_result_length(rows, at, 1);
             member->json =
-                pd_arena_strndup(member->ctx->arena, pd_db_result_value(rows, row, 1), member->length);
+                pd_arena_strndup(member->ctx->arena, pd_db_result_value(rows, at, 1), member->length);
             if (member->json == NULL)
                 pd_arena_error(member->ctx->arena, member->err);
         }
@@ -169,8 +180,9 @@ run_gathering(PdHttpContext *leader, Gathering *gathering)
     for (size_t i = 0; i < count; i++)
     {
         GatherMember *member = gathering->members[i];
-        if (!ok)
+        if (!ok && count == 1)
             *member->err = err;
+        member->must_read_alone = !ok && count > 1; /* the error may be another key's row's */
         member->is_done = true;
         if (member->ctx != leader)
             pd_http_task_wake(member->task);
@@ -180,7 +192,7 @@ run_gathering(PdHttpContext *leader, Gathering *gathering)
 
 bool
 pd_http_get_gathered(PdHttpContext *ctx, const PdModel *model, const char *pk, const char **json,
-                     size_t *length, PdError *err)
+                     size_t *length, bool *must_read_alone, PdError *err)
 {
     GatherMember self = {.ctx = ctx, .key = pk, .task = pd_http_task_self(), .err = err};
     Gathering *open = find_open(ctx, model);
@@ -201,5 +213,6 @@ pd_http_get_gathered(PdHttpContext *ctx, const PdModel *model, const char *pk, c
     }
     *json = self.json;
     *length = self.length;
+    *must_read_alone = self.must_read_alone;
     return self.json != NULL;
 }

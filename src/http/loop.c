@@ -582,8 +582,9 @@ wake_sleepers(PdHttpLoop *loop)
 
 /* ---- the loop ---- */
 
-/* The pass is over: tasks deferred in it are queued to run first on the next (epoll then waits for nothing).
- * One woken meanwhile and parked again on something else is left to that wait. */
+/* The pass is over: tasks deferred in it are queued to run on the next (epoll then waits for nothing), after
+ * the tasks whose sockets answered and before libmicrohttpd reads new requests. One woken meanwhile and
+ * parked again on something else is left to that wait. */
 static void
 end_pass(PdHttpLoop *loop)
 {

@@ -51,6 +51,13 @@ runs_as_login(const PdHttpContext *ctx)
            (is_login_role && identity->claims_json == NULL && identity->subject == NULL);
 }
 
+bool
+pd_http_db_may_gather(const PdHttpContext *ctx)
+{
+    return runs_as_login(ctx) && ctx->is_item && is_read(ctx->method) && pd_http_in_task() &&
+           pd_http_loop_mux() != NULL;
+}
+
 /*
  * Reads of one object by its key that run as the login role share their loop's multiplexed connection
  * (pd_db_mux_share): many in flight on one connection, answered in one wake-up of its backend. Lists,
@@ -59,13 +66,6 @@ runs_as_login(const PdHttpContext *ctx)
  * behind it); and a list's statement is long enough that its backend's share of the cores, not the
  * wake-up, sets its rate (32 backends get more of them than one).
  */
-bool
-pd_http_db_may_gather(const PdHttpContext *ctx)
-{
-    return runs_as_login(ctx) && ctx->is_item && is_read(ctx->method) && pd_http_in_task() &&
-           pd_http_loop_mux() != NULL;
-}
-
 bool
 pd_http_db_acquire(PdHttpContext *ctx, PdDb **db, PdError *err)
 {
@@ -252,13 +252,23 @@ append_query_string(PdStrbuf *out, const char *query)
     }
 }
 
-/* 301 to the same URL with a slash at the end of the path (GET and HEAD only; others 404). */
+/* 301 to the same URL with a slash at the end of the path (GET and HEAD only; others 404); a 414 when the
+ * target is too long to go in Location (PD_HTTP_MAX_REDIRECT). */
 static void
 append_slash(PdHttpContext *ctx)
 {
     if (!is_read(ctx->method))
     {
         pd_http_respond_detail(ctx, 404, "Not found.");
+        return;
+    }
+    if (strlen(ctx->path) + (ctx->query_string != NULL ? strlen(ctx->query_string) : 0) >
+        PD_HTTP_MAX_REDIRECT)
+    {
+        pd_http_respond_detail(
+            ctx, 414,
+            "Request-URI too long to redirect to the URL with a slash at the end of its "
+            "path (at most " PD_HTTP_STRINGIFY(PD_HTTP_MAX_REDIRECT) " bytes): add the slash.");
         return;
     }
     PdStrbuf location;

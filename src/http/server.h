@@ -141,12 +141,17 @@ typedef struct PdHttpContext
 /*
  * Bounds of a request target (path and query string as received): past them libmicrohttpd would run out of
  * the connection's memory (PD_HTTP_CONNECTION_MEMORY) while splitting the arguments (a record of 56 bytes
- * each), with room left for about 4 KB of headers. That memory is cleared after every request, so it is
- * kept at libmicrohttpd's default (128 KB cost a get a fifth of its rate).
+ * each), with room left for the headers (PD_HTTP_MAX_REQUEST_BYTES) and an answer. That memory is cleared
+ * after every request, so it is kept at libmicrohttpd's default (128 KB cost a get a fifth of its rate).
  */
 #define PD_HTTP_CONNECTION_MEMORY (32 * 1024)
 #define PD_HTTP_MAX_ARGS 256    /* a request with more is a 400 */
 #define PD_HTTP_MAX_TARGET 8192 /* bytes, nginx's default for a request line; a longer one is a 414 */
+/* The request target and headers together, bytes: past it a 431 of ours, while the connection's memory still
+ * holds an answer (libmicrohttpd, out of it, would close the connection without one). */
+#define PD_HTTP_MAX_REQUEST_BYTES 12288
+/* A 301 to the URL with the slash carries the target in Location, in the same memory: past this, a 414. */
+#define PD_HTTP_MAX_REDIRECT 2048
 #define PD_HTTP_STRINGIFY_TEXT(x) #x
 #define PD_HTTP_STRINGIFY(x) PD_HTTP_STRINGIFY_TEXT(x)
 
@@ -232,9 +237,10 @@ bool pd_http_create_batched(PdHttpContext *ctx, const PdModel *model, const PdVa
  * as PostgreSQL writes its key (an integer in plain decimal, a lower-case uuid). */
 bool pd_http_get_may_gather(const PdHttpContext *ctx, const PdModel *model, const char *pk);
 /* The object pk of model as pd_query_get_json gives it, read in one statement with the other gets of the
- * model that the loop gathers in this pass (gather.c). err must be clear (PD_OK) on entry. */
+ * model that the loop gathers in this pass (gather.c). err must be clear (PD_OK) on entry. False with
+ * *must_read_alone when that statement failed: read the object alone (pd_query_get_json). */
 bool pd_http_get_gathered(PdHttpContext *ctx, const PdModel *model, const char *pk, const char **json,
-                          size_t *length, PdError *err);
+                          size_t *length, bool *must_read_alone, PdError *err);
 
 /* The Location header of a created object: its URL from the primary key in its JSON (json_length bytes). */
 void pd_http_add_location(PdHttpContext *ctx, const PdModel *model, const char *json, size_t json_length);

@@ -61,13 +61,15 @@ pd_http_retrieve(PdHttpContext *ctx, const PdModel *model, const char *pk)
     PdDb *db;
     const char *json;
     size_t length;
+    bool must_read_alone = false;
     if (pd_http_get_may_gather(ctx, model, pk))
     {
-        if (pd_http_get_gathered(ctx, model, pk, &json, &length, &err))
+        if (pd_http_get_gathered(ctx, model, pk, &json, &length, &must_read_alone, &err))
             pd_http_respond_json(ctx, 200, json, length);
-        else
+        else if (!must_read_alone)
             pd_http_respond_error(ctx, &err);
-        return;
+        if (!must_read_alone)
+            return;
     }
     if (!pd_http_db_acquire(ctx, &db, &err))
     {

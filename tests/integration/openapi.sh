@@ -82,7 +82,7 @@ expect_eq "a 400 is a map of fields, a {detail} (malformed JSON) or a bulk creat
 expect_eq "?pagination= takes cursor" "$(jq -c '.components.parameters.pagination.schema.enum' bookstore.json)" '["cursor"]'
 expect_eq "a cursor that does not verify is documented as the 404 it is" \
     "$(jq -r '.components.parameters.cursor.description | test("404 \\{\"detail\": \"Invalid cursor\"\\}")' bookstore.json)" true
-expect_eq "every operation documents the 414 for a request target over 16 KB" \
+expect_eq "every operation documents the 414 for a request target over 8 KB" \
     "$(jq -c '[.paths[][] | objects | select(has("responses")) | .responses["414"]["$ref"]] | unique' bookstore.json)" \
     '["#/components/responses/UriTooLong"]'
 expect_eq "search says its bound" \

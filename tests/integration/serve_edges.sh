@@ -7,7 +7,7 @@
 # errors. Every refusal leaves the table unchanged.
 source tests/lib/pg.sh
 source tests/lib/tap.sh
-tap_plan 72
+tap_plan 79
 source tests/lib/serve.sh
 
 tap_fresh_db serve_edges
@@ -84,6 +84,22 @@ expect_status "a request target over 8 KB is a 414" 414
 expect_json "... in DRF's shape" '.detail' '"Request-URI too long (at most 8192 bytes)."'
 http POST "/api/books/?title=$LONG" "${JSON[@]}" -d '{"title": "T", "author": 1}'
 expect_status "... with a body too, creating nothing" 414
+BIG=$(head -c 13000 /dev/zero | tr '\0' 'c')
+http GET '/api/books/?page_size=1' -H "Cookie: $BIG"
+expect_status "13 KB of headers: a 431" 431
+expect_json "... in DRF's shape" '.detail' \
+    '"Request header fields too large (at most 12288 bytes with the request target)."'
+http POST '/api/books/' "${JSON[@]}" -H "Cookie: $BIG" -d '{"title": "T", "author": 1}'
+expect_status "... with a body too, creating nothing" 431
+http GET "/api/books/?page_size=1" -H "Cookie: $(head -c 11000 /dev/zero | tr '\0' 'c')"
+expect_status "11 KB of headers with a short target: answered" 200
+MIDDLE=$(head -c 2100 /dev/zero | tr '\0' 'a')
+http GET "/api/books?title=$MIDDLE"
+expect_status "a GET without the slash whose target is too long to go in Location: a 414" 414
+expect_json "... saying to add the slash" '.detail' \
+    '"Request-URI too long to redirect to the URL with a slash at the end of its path (at most 2048 bytes): add the slash."'
+http GET "/api/books?title=$(head -c 1900 /dev/zero | tr '\0' 'a')" -H "Cookie: $(head -c 9000 /dev/zero | tr '\0' 'c')"
+expect_status "a 1.9 KB target without the slash, with 9 KB of headers: the 301" 301
 http GET '/api/books/?page_size=1'
 expect_status "the server answers the next request" 200
 

@@ -5,7 +5,7 @@
 # otherwise than PostgreSQL writes them, HEAD and gets with a query string still answer right.
 source tests/lib/pg.sh
 source tests/lib/tap.sh
-tap_plan 12
+tap_plan 16
 source tests/lib/serve.sh
 
 tap_fresh_db serve_gather
@@ -121,7 +121,41 @@ done
 burst fields "${PATHS[@]}"
 expect_eq "64 parallel gets with a query string: each its own" "$(mismatches fields "${EXPECT[@]}" | head -5)" ""
 
-# 5. Nothing was written and the server logged no failure.
+# 5. A shared statement that fails for one key's row (here a view whose function raises for note 13) leaves
+# every other get its own answer; a key with two rows (the view repeats note 20) is a 409, as alone.
+serve_stop
+psql -qX -v ON_ERROR_STOP=1 >/dev/null <<'SQL'
+ALTER TABLE note RENAME TO note_t;
+CREATE FUNCTION body_of(i bigint, b text) RETURNS text LANGUAGE plpgsql AS
+  $$ BEGIN IF i = 13 THEN RAISE division_by_zero; END IF; RETURN b; END $$;
+CREATE VIEW note AS SELECT id, body_of(id, body)::varchar(100) AS body FROM note_t
+  UNION ALL SELECT id, body FROM note_t WHERE id = 20;
+SQL
+serve_start --models "$MODELS" --anonymous-role postgres --worker-threads 1 || exit 1
+PATHS=()
+EXPECT=()
+for i in $(seq 1 200); do
+    if [ $((i % 2)) = 0 ]; then PATHS+=("/api/notes/12/"); EXPECT+=("200 \"id\":12,\"body\":\"note 12\"");
+    else PATHS+=("/api/notes/13/"); EXPECT+=("400 division_by_zero"); fi
+done
+burst failing "${PATHS[@]}"
+expect_eq "200 parallel gets, half of a row that fails: the others answered as alone" \
+    "$(mismatches failing "${EXPECT[@]}" | head -5)" ""
+PATHS=()
+EXPECT=()
+for i in $(seq 1 64); do
+    if [ $((i % 2)) = 0 ]; then PATHS+=("/api/notes/20/"); EXPECT+=("409 more than one Note");
+    else PATHS+=("/api/notes/21/"); EXPECT+=("200 \"id\":21,\"body\":\"note 21\""); fi
+done
+burst twice "${PATHS[@]}"
+expect_eq "64 parallel gets, half of a key with two rows: 409 for those, as alone" \
+    "$(mismatches twice "${EXPECT[@]}" | head -5)" ""
+run_cmd curl -s -w ' %{http_code}' "$SERVE_URL/api/notes/020/"
+expect_out "the same key read alone: 409" '^\{"detail":"get\(\) returned more than one Note"\} 409$'
+run_cmd curl -s -w ' %{http_code}' "$SERVE_URL/api/notes/13/"
+expect_out "the failing row alone: its own error" 'division_by_zero.* 400$'
+
+# 6. Nothing was written and the server logged no failure.
 expect_eq "no server error logged" "$(grep -c 'status=5' "$SERVE_LOG")" "0"
 
 sql postgres "ALTER DATABASE serve_gather RESET log_min_duration_statement" >/dev/null
