@@ -56,7 +56,7 @@ CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRC))
 PGT_BIN  := $(patsubst tests/pg/%.c,$(BUILD)/tests/pg/%,$(PGT_SRC))
 
-.PHONY: all deps test unit integration asan clang demo demo-stop bench bench-rest bench-archive bench-failover bench-steady chaos bench-deps clean format format-check check-lib check-exports check-layers check-prefix install uninstall
+.PHONY: all deps test unit integration asan clang demo demo-stop bench bench-rest bench-archive bench-failover bench-failover-deps bench-steady chaos bench-deps clean format format-check check-lib check-exports check-layers check-prefix install uninstall
 .DEFAULT_GOAL := all
 
 all: deps $(BUILD)/prodata $(BUILD)/prodata-wal $(BUILD)/libprodata.a $(BUILD)/libprodata.so $(UNIT_BIN) $(PGT_BIN) $(EXAMPLE_BIN) $(HA_TOOL_BIN) check-lib check-exports
@@ -223,8 +223,12 @@ bench-archive: all
 # prodata's keeper beside Patroni (../shared/anchors/patroni) after a postmaster crash, node loss, network
 # isolation and switchover: write unavailability, rows lost, rejoin time (bench/failover/README.md; root).
 # REPS=3 make bench-failover for a shorter run.
-bench-failover: all
+bench-failover: all bench-failover-deps
 	@bench/failover/run.sh
+
+# The Patroni anchor's packages (Debian 12's patroni 3.0.2 and its Python modules).
+bench-failover-deps:
+	@PRODATA_DEPS_EXTRA="patroni python3-etcd python3-psycopg2 python3-yaml etcd-client" scripts/deps.sh
 
 # No false failover over 10 minutes with both cores saturated, and the keepers' memory (root).
 bench-steady: all
