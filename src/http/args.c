@@ -1,14 +1,15 @@
 /*
  * args.c - the query string as the handlers see it, and the refusals it calls for before anything is
  * routed. Two steps. First the raw request target, as received (libmicrohttpd hands it to
- * pd_http_on_uri before it splits the arguments): more than PD_HTTP_MAX_ARGS arguments, a target over
- * PD_HTTP_MAX_TARGET bytes or an escaped NUL in the path is refused there, because libmicrohttpd keeps one
- * record per argument in the connection's fixed memory and, out of it, closes the connection without an
- * answer. Then each decoded argument (with its length, so an escaped NUL shows): a NUL or invalid UTF-8 in a
- * name or a value is a 400 under the argument's name (nothing reaches the database that PostgreSQL would
- * refuse in its own words), a value without a name is a 400 under non_field_errors, an empty segment (`&&`)
- * is no argument at all (as Python's parse_qsl), and a repeated name keeps its last value (Django's
- * QueryDict). Every problem of the query string is reported at once.
+ * pd_http_on_uri before it splits the arguments): more than PD_HTTP_MAX_ARGS arguments (Django's
+ * DATA_UPLOAD_MAX_NUMBER_FIELDS), a target over PD_HTTP_MAX_TARGET bytes or an escaped NUL in the path
+ * is refused there, because libmicrohttpd keeps one record per argument in the connection's fixed memory
+ * and, out of it, closes the connection without an answer. Then each decoded argument (with its length,
+ * so an escaped NUL shows): a NUL or invalid UTF-8 in a name or a value is a 400 under the argument's name
+ * (nothing reaches the database that PostgreSQL would refuse in its own words), a value without a name is
+ * a 400 under non_field_errors, an empty segment (`&&`) is no argument at all (as Python's parse_qsl),
+ * and a repeated name keeps its last value (Django's QueryDict). Every problem of the query string is
+ * reported at once.
  */
 #include <string.h>
 

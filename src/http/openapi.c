@@ -476,13 +476,8 @@ error_components(PdOaBuild *build)
          "(limit N bytes).\"})",
          NULL},
         {"UriTooLong",
-         "The request target (path and query string) is over 8,192 bytes ({\"detail\": \"Request-URI too "
-         "long (at most 8192 bytes).\"}), or a GET without the trailing slash is over 2,048 bytes, too long "
-         "to redirect",
-         NULL},
-        {"RequestHeaderFieldsTooLarge",
-         "The request target and headers are over 12,288 bytes together ({\"detail\": \"Request header "
-         "fields too large (at most 12288 bytes with the request target).\"})",
+         "The request target (path and query string) is over 16,384 bytes ({\"detail\": \"Request-URI too "
+         "long (at most 16384 bytes).\"})",
          NULL},
         {"UnsupportedMediaType",
          "The body is not application/json ({\"detail\": \"Unsupported media type "
@@ -526,17 +521,11 @@ add_errors(PdOaBuild *build, json_t *responses, const char *const *codes)
         const char *code;
         const char *name;
         bool needs_auth;
-    } table[] = {{"400", "BadRequest", false},
-                 {"401", "Unauthorized", true},
-                 {"403", "Forbidden", true},
-                 {"404", "NotFound", false},
-                 {"405", "MethodNotAllowed", false},
-                 {"413", "PayloadTooLarge", false},
-                 {"414", "UriTooLong", false},
-                 {"415", "UnsupportedMediaType", false},
-                 {"431", "RequestHeaderFieldsTooLarge", false},
-                 {"429", "TooManyRequests", false},
-                 {"503", "ServiceUnavailable", false}};
+    } table[] = {{"400", "BadRequest", false},       {"401", "Unauthorized", true},
+                 {"403", "Forbidden", true},         {"404", "NotFound", false},
+                 {"405", "MethodNotAllowed", false}, {"413", "PayloadTooLarge", false},
+                 {"414", "UriTooLong", false},       {"415", "UnsupportedMediaType", false},
+                 {"429", "TooManyRequests", false},  {"503", "ServiceUnavailable", false}};
     for (const char *const *code = codes; *code != NULL; code++)
         for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++)
             if (strcmp(*code, table[i].code) == 0 &&
@@ -615,7 +604,7 @@ list_operation(PdOaBuild *build, const PdModel *model)
                           "given, cursor style when ?cursor= or ?pagination=cursor is",
                           json_pack("{so}", "anyOf", styles), NULL));
     add_errors(build, responses,
-               (const char *const[]){"400", "401", "403", "404", "414", "431", "429", "503", NULL});
+               (const char *const[]){"400", "401", "403", "404", "414", "429", "503", NULL});
     return pd_http_oa_set(build, op, "responses", responses);
 }
 
@@ -721,7 +710,7 @@ create_operation(PdOaBuild *build, const PdModel *model)
                           header(build, "Location", "the new object's URL (one object)", "string")));
     add_upsert_answers(build, responses, model);
     add_errors(build, responses,
-               (const char *const[]){"400", "401", "403", "413", "414", "431", "415", "429", "503", NULL});
+               (const char *const[]){"400", "401", "403", "413", "414", "415", "429", "503", NULL});
     return pd_http_oa_set(build, op, "responses", responses);
 }
 
@@ -748,12 +737,12 @@ item_operation(PdOaBuild *build, const PdModel *model, const char *action, const
                    answer(build, has_content ? "The object" : "Deleted",
                           has_content ? pd_http_oa_ref(build, "schemas", model->name) : NULL, NULL));
     if (body_suffix != NULL)
-        add_errors(build, responses,
-                   (const char *const[]){"400", "401", "403", "404", "413", "414", "431", "415", "429", "503",
-                                         NULL});
+        add_errors(
+            build, responses,
+            (const char *const[]){"400", "401", "403", "404", "413", "414", "415", "429", "503", NULL});
     else /* the query string's filters, ?fields= and ?expand= can be wrong */
         add_errors(build, responses,
-                   (const char *const[]){"400", "401", "403", "404", "414", "431", "429", "503", NULL});
+                   (const char *const[]){"400", "401", "403", "404", "414", "429", "503", NULL});
     return pd_http_oa_set(build, op, "responses", responses);
 }
 
@@ -802,7 +791,7 @@ root_path(PdOaBuild *build)
     json_t *responses = json_object();
     pd_http_oa_set(build, responses, "200",
                    answer(build, "{\"books\": \"http://host/api/books/\", ...}", schema, NULL));
-    add_errors(build, responses, (const char *const[]){"400", "401", "414", "431", "429", NULL});
+    add_errors(build, responses, (const char *const[]){"400", "401", "414", "429", NULL});
     pd_http_oa_set(build, op, "responses", responses);
     return pd_http_oa_set(build, json_object(), "get", op);
 }

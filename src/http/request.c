@@ -357,35 +357,10 @@ queue(PdHttpContext *ctx, Pending *pending)
     return queued;
 }
 
-/* Adds one header's bytes (name, value, ": " and the line end) to the sum. */
-static enum MHD_Result
-add_header_bytes(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
-{
-    (void)kind;
-    *(size_t *)cls += strlen(key) + (value != NULL ? strlen(value) : 0) + 4;
-    return MHD_YES;
-}
-
-/* A 431 when the target and headers leave the connection's memory too little for an answer. */
-static bool
-refuse_large(PdHttpContext *ctx)
-{
-    size_t bytes = strlen(ctx->path) + (ctx->query_string != NULL ? strlen(ctx->query_string) + 1 : 0);
-    MHD_get_connection_values(ctx->connection, MHD_HEADER_KIND, add_header_bytes, &bytes);
-    if (bytes <= PD_HTTP_MAX_REQUEST_BYTES)
-        return false;
-    pd_http_respond_detail(ctx, 431,
-                           "Request header fields too large (at most " PD_HTTP_STRINGIFY(
-                               PD_HTTP_MAX_REQUEST_BYTES) " bytes with the request target).");
-    return true;
-}
-
-/* The refusals the headers alone decide, before a body is read: 431, 413 and 415. */
+/* The refusals the headers alone decide, before a body is read: 415 and 413. */
 static bool
 refuse_early(PdHttpContext *ctx)
 {
-    if (refuse_large(ctx))
-        return true;
     const char *length = pd_http_header(ctx, MHD_HTTP_HEADER_CONTENT_LENGTH);
     long long limit = ctx->server->settings->body_limit;
     if (length != NULL && strtoll(length, NULL, 10) > limit)
@@ -456,8 +431,6 @@ compute(void *argument)
     pd_error_init(&err);
     if (pending->refusal_status != 0)
         pd_http_respond_detail(ctx, pending->refusal_status, pending->refusal);
-    else if (refuse_large(ctx))
-        ;
     else if (!find_base_url(ctx))
         pd_http_respond_detail(ctx, 400, "Invalid Host header.");
     else if (!read_args(ctx, &err))
@@ -578,7 +551,6 @@ pd_http_on_request(void *cls, struct MHD_Connection *connection, const char *url
         PdHttpContext probe;
         if (!begin(&probe, server, connection, url, method, thread_arena()))
             return MHD_NO;
-        probe.query_string = pending->query_string;
         if (refuse_early(&probe))
             return answer(server, connection, url, method, pending, true);
         return MHD_YES;

@@ -252,23 +252,13 @@ append_query_string(PdStrbuf *out, const char *query)
     }
 }
 
-/* 301 to the same URL with a slash at the end of the path (GET and HEAD only; others 404); a 414 when the
- * target is too long to go in Location (PD_HTTP_MAX_REDIRECT). */
+/* 301 to the same URL with a slash at the end of the path (GET and HEAD only; others 404). */
 static void
 append_slash(PdHttpContext *ctx)
 {
     if (!is_read(ctx->method))
     {
         pd_http_respond_detail(ctx, 404, "Not found.");
-        return;
-    }
-    if (strlen(ctx->path) + (ctx->query_string != NULL ? strlen(ctx->query_string) : 0) >
-        PD_HTTP_MAX_REDIRECT)
-    {
-        pd_http_respond_detail(
-            ctx, 414,
-            "Request-URI too long to redirect to the URL with a slash at the end of its "
-            "path (at most " PD_HTTP_STRINGIFY(PD_HTTP_MAX_REDIRECT) " bytes): add the slash.");
         return;
     }
     PdStrbuf location;

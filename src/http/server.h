@@ -140,18 +140,10 @@ typedef struct PdHttpContext
 
 /*
  * Bounds of a request target (path and query string as received): past them libmicrohttpd would run out of
- * the connection's memory (PD_HTTP_CONNECTION_MEMORY) while splitting the arguments (a record of 56 bytes
- * each), with room left for the headers (PD_HTTP_MAX_REQUEST_BYTES) and an answer. That memory is cleared
- * after every request, so it is kept at libmicrohttpd's default (128 KB cost a get a fifth of its rate).
+ * the connection's memory (MHD_OPTION_CONNECTION_MEMORY_LIMIT) while splitting the arguments.
  */
-#define PD_HTTP_CONNECTION_MEMORY (32 * 1024)
-#define PD_HTTP_MAX_ARGS 256    /* a request with more is a 400 */
-#define PD_HTTP_MAX_TARGET 8192 /* bytes, nginx's default for a request line; a longer one is a 414 */
-/* The request target and headers together, bytes: past it a 431 of ours, while the connection's memory still
- * holds an answer (libmicrohttpd, out of it, would close the connection without one). */
-#define PD_HTTP_MAX_REQUEST_BYTES 12288
-/* A 301 to the URL with the slash carries the target in Location, in the same memory: past this, a 414. */
-#define PD_HTTP_MAX_REDIRECT 2048
+#define PD_HTTP_MAX_ARGS 1000    /* Django's DATA_UPLOAD_MAX_NUMBER_FIELDS */
+#define PD_HTTP_MAX_TARGET 16384 /* bytes; nginx answers 414 past 8 KB by default */
 #define PD_HTTP_STRINGIFY_TEXT(x) #x
 #define PD_HTTP_STRINGIFY(x) PD_HTTP_STRINGIFY_TEXT(x)
 

@@ -82,12 +82,12 @@ expect_eq "a 400 is a map of fields, a {detail} (malformed JSON) or a bulk creat
 expect_eq "?pagination= takes cursor" "$(jq -c '.components.parameters.pagination.schema.enum' bookstore.json)" '["cursor"]'
 expect_eq "a cursor that does not verify is documented as the 404 it is" \
     "$(jq -r '.components.parameters.cursor.description | test("404 \\{\"detail\": \"Invalid cursor\"\\}")' bookstore.json)" true
-expect_eq "every operation documents the 414 for a request target over 8 KB" \
+expect_eq "every operation documents the 414 for a request target over 16 KB" \
     "$(jq -c '[.paths[][] | objects | select(has("responses")) | .responses["414"]["$ref"]] | unique' bookstore.json)" \
     '["#/components/responses/UriTooLong"]'
 expect_eq "search says its bound" \
     "$(jq -r '.paths["/api/books/"].get.parameters[] | select(.name == "search") | .description | test("At most 10 words")' bookstore.json)" true
-echo '{"detail": "Request-URI too long (at most 8192 bytes)."}' >too_long.json
+echo '{"detail": "Request-URI too long (at most 16384 bytes)."}' >too_long.json
 validate bookstore.json --response /api/books/ get 414 too_long.json
 expect_rc "the server's 414 body matches the document" 0
 echo '{"detail": "JSON parse error - end of file expected near x"}' >parse_error.json

@@ -7,7 +7,7 @@
 # errors. Every refusal leaves the table unchanged.
 source tests/lib/pg.sh
 source tests/lib/tap.sh
-tap_plan 79
+tap_plan 72
 source tests/lib/serve.sh
 
 tap_fresh_db serve_edges
@@ -67,39 +67,23 @@ expect_json "PATCH through filters that select the object changes it" '[.id, .in
 psql -qX -c "UPDATE book SET in_stock = true WHERE id = 4" >/dev/null
 
 # --- 2. too many arguments, too long a target: a 4xx in DRF's shape, never an empty reply ---------------
-ARGS=$(seq 1 257 | sed 's/^/a/; s/$/=1/' | paste -sd '&')
+ARGS=$(seq 1 1001 | sed 's/^/a/; s/$/=1/' | paste -sd '&')
 http GET "/api/books/?$ARGS"
-expect_status "257 query arguments are a 400" 400
-expect_json "... saying so" '.detail' '"Too many query parameters (at most 256)."'
+expect_status "1,001 query arguments are a 400 (Django's DATA_UPLOAD_MAX_NUMBER_FIELDS)" 400
+expect_json "... saying so" '.detail' '"Too many query parameters (at most 1000)."'
 AMPERSANDS=$(head -c 5000 /dev/zero | tr '\0' '&')
 http GET "/api/books/?$AMPERSANDS"
 expect_status "5,000 empty arguments too (each costs the connection a record)" 400
-ARGS=$(seq 1 256 | sed 's/^/page_size=00000000000000000/' | paste -sd '&')
-http GET "/api/books/?$ARGS" -H "Cookie: $(head -c 3500 /dev/zero | tr '\0' 'c')"
-expect_json "256 arguments (7.7 KB) with 3.5 KB of headers are answered (the last page_size wins)" \
+ARGS=$(seq 1 1000 | sed 's/^/page_size=/' | paste -sd '&')
+http GET "/api/books/?$ARGS" -H "Cookie: $(head -c 6000 /dev/zero | tr '\0' 'c')"
+expect_json "1,000 arguments (13 KB) with 6 KB of headers are answered (the last page_size wins)" \
     '[.count, (.results | length)]' '[6,4]'
-LONG=$(head -c 9000 /dev/zero | tr '\0' 'a')
+LONG=$(head -c 17000 /dev/zero | tr '\0' 'a')
 http GET "/api/books/?title=$LONG"
-expect_status "a request target over 8 KB is a 414" 414
-expect_json "... in DRF's shape" '.detail' '"Request-URI too long (at most 8192 bytes)."'
+expect_status "a request target over 16 KB is a 414" 414
+expect_json "... in DRF's shape" '.detail' '"Request-URI too long (at most 16384 bytes)."'
 http POST "/api/books/?title=$LONG" "${JSON[@]}" -d '{"title": "T", "author": 1}'
 expect_status "... with a body too, creating nothing" 414
-BIG=$(head -c 13000 /dev/zero | tr '\0' 'c')
-http GET '/api/books/?page_size=1' -H "Cookie: $BIG"
-expect_status "13 KB of headers: a 431" 431
-expect_json "... in DRF's shape" '.detail' \
-    '"Request header fields too large (at most 12288 bytes with the request target)."'
-http POST '/api/books/' "${JSON[@]}" -H "Cookie: $BIG" -d '{"title": "T", "author": 1}'
-expect_status "... with a body too, creating nothing" 431
-http GET "/api/books/?page_size=1" -H "Cookie: $(head -c 11000 /dev/zero | tr '\0' 'c')"
-expect_status "11 KB of headers with a short target: answered" 200
-MIDDLE=$(head -c 2100 /dev/zero | tr '\0' 'a')
-http GET "/api/books?title=$MIDDLE"
-expect_status "a GET without the slash whose target is too long to go in Location: a 414" 414
-expect_json "... saying to add the slash" '.detail' \
-    '"Request-URI too long to redirect to the URL with a slash at the end of its path (at most 2048 bytes): add the slash."'
-http GET "/api/books?title=$(head -c 1900 /dev/zero | tr '\0' 'a')" -H "Cookie: $(head -c 9000 /dev/zero | tr '\0' 'c')"
-expect_status "a 1.9 KB target without the slash, with 9 KB of headers: the 301" 301
 http GET '/api/books/?page_size=1'
 expect_status "the server answers the next request" 200
 
