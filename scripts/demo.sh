@@ -202,6 +202,15 @@ SELECT 'CREATE ROLE bookstore_editor NOLOGIN' WHERE NOT EXISTS (SELECT 1 FROM pg
 \gexec
 GRANT bookstore_anon, bookstore_editor TO bookstore;
 SQL
+# The multi-host conninfo tries the hosts in order, and a standby that has not yet replayed CREATE DATABASE
+# ends the attempt there (libpq moves on for a host it cannot reach or that is read-only, not for an error
+# the server sends): wait (bounded) until every streaming standby has replayed up to here.
+CREATED_AT=$(as_superuser -d postgres -tAc "SELECT pg_current_wal_lsn()")
+for _ in $(seq 1 300); do
+    [ "$(as_superuser -d postgres -tAc "SELECT count(*) FILTER (WHERE replay_lsn IS NULL OR replay_lsn < '$CREATED_AT')
+        FROM pg_stat_replication WHERE state = 'streaming'")" = 0 ] && break
+    sleep 0.1
+done
 
 # ---- migrate and seed through the cluster (the multi-host conninfo finds the primary) --------------------------
 export PGHOST=127.0.0.1,127.0.0.1,127.0.0.1 PGPORT=$PORTS PGTARGETSESSIONATTRS=read-write PGUSER=bookstore PGDATABASE=bookstore
