@@ -267,12 +267,43 @@ test_error_format_position_needs(void **state)
     assert_string_equal(buf, "a.p");
 }
 
+/* pd_error_init over memory full of garbage gives what = {0} gives to every reader and pd_error_ function. */
+static void
+test_error_init_is_an_empty_error(void **state)
+{
+    (void)state;
+    PdError err;
+    memset(&err, 0xA5, sizeof(err));
+    pd_error_init(&err);
+    assert_int_equal(err.code, PD_OK);
+    assert_string_equal(err.message, "");
+    assert_string_equal(err.detail, "");
+    assert_string_equal(err.hint, "");
+    assert_string_equal(err.context, "");
+    assert_string_equal(err.sqlstate, "");
+    assert_string_equal(err.field, "");
+    assert_string_equal(err.constraint, "");
+    assert_int_equal(err.pos.line, 0);
+    assert_false(err.is_retryable);
+    assert_int_equal(err.problem_count, 0);
+    assert_int_equal(err.problems_omitted, 0);
+    /* collect-then-report starts from it as from a cleared error */
+    pd_error_add_problem(&err, "m.pdm", 3, 4, "title", "first");
+    pd_error_add_problem(&err, "m.pdm", 5, 1, "price", "second");
+    assert_int_equal(err.code, PD_ERR_INVALID_INPUT);
+    assert_int_equal(err.problem_count, 2);
+    assert_string_equal(err.problems[0].field, "title");
+    assert_string_equal(err.problems[1].message, "second");
+    assert_string_equal(err.detail, "");
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_error_set_records_the_raise_site),
         cmocka_unit_test(test_error_set_clears_structure),
+        cmocka_unit_test(test_error_init_is_an_empty_error),
         cmocka_unit_test(test_error_retryable_codes),
         cmocka_unit_test(test_error_position_and_field),
         cmocka_unit_test(test_error_collects_problems),
