@@ -416,6 +416,10 @@ pd_keeper_act(PdKeeper *keeper, const PdKeeperRead *read, const PdNodeStatus *st
         revoke_former_lease(keeper, read, status);
         return;
     }
+    if (keeper->is_leader && !is_mine) /* read before the lease thread found the lease gone (a keeper back
+                                          from a stop): the kill must not wait for that */
+        pd_keeper_leadership_lost(keeper, read->leader == NULL ? "the leader key is gone"
+                                                               : "the leader key is another member's");
     keeper->is_leader = is_mine;
     if (!is_mine)
     {

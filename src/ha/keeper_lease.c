@@ -365,30 +365,36 @@ pd_keeper_fence_at(PdKeeper *keeper)
 static void
 lease_lost(PdKeeper *keeper)
 {
-    bool was_leader = keeper->is_leader;
-    keeper->is_leader = false;
-    if (!was_leader)
+    if (!keeper->is_leader)
         return;
     if (pd_keeper_failsafe_is_reclaiming(keeper))
     {
+        keeper->is_leader = false;
         pd_logf(PD_LOG_WARNING,
                 "keeper %s: the lease is gone while writing under failsafe grants: taking the "
                 "leader key back under a new lease",
                 keeper->name);
         return;
     }
-    pd_logf(PD_LOG_WARNING, "keeper %s: the lease is gone: no longer the leader", keeper->name);
+    pd_keeper_leadership_lost(keeper, "the lease is gone");
+}
+
+void
+pd_keeper_leadership_lost(PdKeeper *keeper, const char *why)
+{
+    keeper->is_leader = false;
+    pd_logf(PD_LOG_WARNING, "keeper %s: %s: no longer the leader", keeper->name, why);
     int pid = 0;
     PdNodeRun run = pd_node_run_state(keeper->node, &pid);
     if (run == PD_NODE_STOPPED || run == PD_NODE_CRASHED || pd_keeper_is_standby_dir(keeper))
         return;
-    pd_logf(PD_LOG_WARNING,
-            "keeper %s: the lease is gone while PostgreSQL (postmaster %d) may take writes: "
-            "killing it now",
-            keeper->name, pid);
-    PdError err = {0};
+    pd_logf(PD_LOG_WARNING, "keeper %s: %s while PostgreSQL (postmaster %d) may take writes: killing it now",
+            keeper->name, why, pid);
+    PdError err;
+    pd_error_init(&err);
     if (!pd_fence_kill(pd_node_data_dir(keeper->node), &pid, &err))
         pd_logf(PD_LOG_ERROR, "keeper %s: %s", keeper->name, err.message);
+    keeper->was_primary = true;
 }
 
 void

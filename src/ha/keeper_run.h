@@ -209,6 +209,9 @@ void pd_keeper_step(PdKeeper *keeper, const char *step, int64_t bound_ms);
 /* At each tick: the configuration's TTL and interval given to the lease thread, a lease found gone acted
  * on (no longer the leader; a primary that may take writes killed). */
 void pd_keeper_lease_poll(PdKeeper *keeper);
+/* No longer the leader (the lease, or the key, found gone): a primary that may take writes is killed at
+ * once, since another node may lead by now; why opens the log lines. */
+void pd_keeper_leadership_lost(PdKeeper *keeper, const char *why);
 /* The lease this tick runs under (0: none), as pd_keeper_lease_poll found it at the tick's start. */
 int64_t pd_keeper_lease_id(PdKeeper *keeper);
 int64_t pd_keeper_fence_at(PdKeeper *keeper);

@@ -6,12 +6,14 @@
 # case shows on a fast machine too; checked from the keeper's log, so the test shows the case it is about); the keeper restarts
 # it in place while the lease thread renews the lease, so the fence guard never kills the starting
 # postmaster (before the lease thread it did, again at each restart, and the leader's PostgreSQL never ran),
-# the same keeper keeps the leader key under the same lease, and the primary takes writes again. Skipped,
-# counted, without etcd or PostgreSQL 15.
+# the same keeper keeps the leader key under the same lease, and the primary takes writes again. Then the
+# leader key is deleted by hand while the lease lives: the keeper, reading its key gone, kills its primary at
+# once (another member could take the key now), then takes the key again and restarts it. Skipped, counted,
+# without etcd or PostgreSQL 15.
 source tests/lib/tap.sh
 source tests/lib/etcd.sh
 source tests/lib/keeper_local.sh
-tap_plan 6
+tap_plan 9
 tap_workdir
 W=$TAP_WORKDIR
 BIN=/usr/lib/postgresql/15/bin
@@ -46,10 +48,10 @@ CONF
 (cd "$W/n1" && "$PRODATA" cluster config set postgresql_parameters.fsync=off postgresql_parameters.shared_buffers=16MB \
     postgresql_parameters.max_wal_size=8GB postgresql_parameters.checkpoint_timeout=1h \
     postgresql_parameters.full_page_writes=on postgresql_parameters.max_connections=20 ttl_s=2 >/dev/null) ||
-    skip_all "the cluster configuration could not be set"
+    tap_fail_all "the cluster configuration could not be set"
 start_keeper 1
 is_primary() { [ "$(local_sql 'SELECT pg_is_in_recovery()')" = f ] && [ -n "$(etcd_get leader --print-value-only)" ]; }
-wait_for 60 is_primary || skip_all "the keeper did not bootstrap a primary: $(tail -n 3 "$W/n1/keeper.log")"
+wait_for 60 is_primary || tap_fail_all "the keeper did not bootstrap a primary: $(tail -n 3 "$W/n1/keeper.log")"
 LEASE_BEFORE=$(etcd_get leader -w fields | awk -F' : ' '/"Lease"/ { print $2 }')
 
 # ---- a long crash recovery -------------------------------------------------------------------------------
@@ -72,6 +74,8 @@ if wait_for 120 writable; then
 else
     tap_not_ok "postmaster killed with WAL to replay: restarted in place and writable" "$(tail -n 8 "$W/n1/keeper.log")"
 fi
+started_logged() { grep -q "PostgreSQL started in place in" "$W/n1/keeper.log"; }
+wait_for 10 started_logged # written once the start returns, which may be after the first write succeeded
 START_MS=$(sed -n 's/.*PostgreSQL started in place in \([0-9]*\) ms.*/\1/p' "$W/n1/keeper.log" | tail -1)
 REDO=$(grep -o "redo done at .*elapsed: [0-9.]* s" "$W/n1/state/postgres.log" | tail -1 | sed 's/.*elapsed: \([0-9.]*\) s/\1/')
 echo "# the start in place took ${START_MS:-?} ms (redo ${REDO:-?} s); the fence comes 1000 ms after a renewal (TTL 2 s - margin 1 s)"
@@ -82,4 +86,19 @@ expect_eq "the same keeper holds the leader key under the same lease" \
     "$(etcd_get leader --print-value-only) $(etcd_get leader -w fields | awk -F' : ' '/"Lease"/ { print $2 }')" "n1 $LEASE_BEFORE"
 check "the keeper restarted it in place once" test "$(grep -c "starting it in place" "$W/n1/keeper.log")" = 1
 expect_eq "the rows written before the crash are there" "$(local_sql 'SELECT count(*) FROM big' 60)" 1200000
+
+# ---- the leader key deleted under a live lease: the primary is killed before anything else -----------------
+OLD_PM=$(head -1 "$W/n1/data/postmaster.pid")
+etcdctl --endpoints "$ENDPOINTS" del "/prodata/kl/leader" >/dev/null
+T0=$(now_ms)
+pm_dead() { local state; state=$(cut -d' ' -f3 "/proc/$OLD_PM/stat" 2>/dev/null); [ -z "$state" ] || [ "$state" = Z ]; }
+if wait_for 10 pm_dead && grep -q "the leader key is gone while PostgreSQL (postmaster $OLD_PM) may take writes: killing it now" \
+    "$W/n1/keeper.log"; then
+    tap_ok "leader key deleted by hand: the keeper killed its primary ($(seconds_since "$T0") s)"
+else
+    tap_not_ok "leader key deleted by hand: the keeper kills its primary" "$(tail -n 6 "$W/n1/keeper.log")"
+fi
+writable_again() { [ "$(leader)" = n1 ] && local_sql "INSERT INTO t VALUES (2)" >/dev/null; }
+check "then it takes the key again and its primary takes writes" wait_for 60 writable_again
+expect_eq "no acknowledged row lost" "$(local_sql "SELECT string_agg(n::text, ',' ORDER BY n) FROM t")" "1,2"
 tap_done
