@@ -224,7 +224,7 @@ refuse_field(const char **field, const char *name, PdError *err, const char *mes
     return pd_error_set(err, PD_ERR_INVALID_INPUT, "%s", message);
 }
 
-/* The four fields of a request from root, each checked; false with *field at the first bad one. */
+/* The five fields of a request from root, each checked; false with *field at the first bad one. */
 static bool
 read_request(PdArena *arena, json_t *root, PdFailsafeRequest *request, const char **field, PdError *err)
 {
@@ -232,14 +232,18 @@ read_request(PdArena *arena, json_t *root, PdFailsafeRequest *request, const cha
     json_t *value;
     json_object_foreach(root, name, value)
     {
-        if (strcmp(name, "holder") != 0 && strcmp(name, "duration_ms") != 0 && strcmp(name, "cluster") != 0 &&
-            strcmp(name, "sent_ms") != 0)
-            return refuse_field(field, "", err,
-                                "unknown field: the fields are holder, duration_ms, cluster, sent_ms");
+        if (strcmp(name, "holder") != 0 && strcmp(name, "granter") != 0 && strcmp(name, "duration_ms") != 0 &&
+            strcmp(name, "cluster") != 0 && strcmp(name, "sent_ms") != 0)
+            return refuse_field(
+                field, "", err,
+                "unknown field: the fields are holder, granter, duration_ms, cluster, sent_ms");
     }
     json_t *holder = json_object_get(root, "holder");
     if (!json_is_string(holder) || !pd_keys_check_member(json_string_value(holder), &(PdError){0}))
         return refuse_field(field, "holder", err, "holder must be a member name");
+    json_t *granter = json_object_get(root, "granter");
+    if (!json_is_string(granter) || !pd_keys_check_member(json_string_value(granter), &(PdError){0}))
+        return refuse_field(field, "granter", err, "granter must be the name of the member asked");
     json_t *duration = json_object_get(root, "duration_ms");
     if (!json_is_integer(duration) || json_integer_value(duration) < 1 ||
         json_integer_value(duration) > PD_FAILSAFE_DURATION_MAX_MS)
@@ -253,9 +257,10 @@ read_request(PdArena *arena, json_t *root, PdFailsafeRequest *request, const cha
                             "sent_ms must be the request's send time, in ms since the epoch");
     request->sent_ms = (int64_t)json_integer_value(sent);
     request->holder = pd_arena_strdup(arena, json_string_value(holder));
+    request->granter = pd_arena_strdup(arena, json_string_value(granter));
     request->cluster = pd_arena_strdup(arena, json_string_value(cluster));
     request->duration_ms = (int64_t)json_integer_value(duration);
-    if (request->holder == NULL || request->cluster == NULL)
+    if (request->holder == NULL || request->granter == NULL || request->cluster == NULL)
         return pd_arena_error(arena, err);
     return true;
 }
@@ -297,31 +302,35 @@ dumped(PdArena *arena, json_t *root)
 char *
 pd_failsafe_request_json(PdArena *arena, const PdFailsafeRequest *request)
 {
-    return dumped(arena, json_pack("{s:s, s:I, s:s, s:I}", "holder", request->holder, "duration_ms",
-                                   (json_int_t)request->duration_ms, "cluster", request->cluster, "sent_ms",
-                                   (json_int_t)request->sent_ms));
+    return dumped(arena, json_pack("{s:s, s:s, s:I, s:s, s:I}", "holder", request->holder, "granter",
+                                   request->granter, "duration_ms", (json_int_t)request->duration_ms,
+                                   "cluster", request->cluster, "sent_ms", (json_int_t)request->sent_ms));
 }
 
 static json_t *
-answer_document(const PdFailsafeGrant *grant, int64_t duration_ms)
+answer_document(const PdFailsafeGrant *grant, const char *self, int64_t duration_ms)
 {
     if (grant->is_granted)
-        return json_pack("{s:b, s:I}", "granted", 1, "duration_ms", (json_int_t)duration_ms);
-    return json_pack("{s:b, s:o, s:o, s:s}", "granted", 0, "holder",
+        return json_pack("{s:b, s:s, s:I}", "granted", 1, "granter", self, "duration_ms",
+                         (json_int_t)duration_ms);
+    return json_pack("{s:b, s:s, s:o, s:o, s:s}", "granted", 0, "granter", self, "holder",
                      grant->holder[0] != '\0' ? json_string(grant->holder) : json_null(), "remaining_ms",
                      grant->remaining_ms >= 0 ? json_integer(grant->remaining_ms) : json_null(), "reason",
                      grant->reason);
 }
 
 bool
-pd_failsafe_answer_granted(int status, const char *text, size_t length, int64_t duration_ms)
+pd_failsafe_answer_granted(int status, const char *text, size_t length, const char *granter,
+                           int64_t duration_ms)
 {
     if (status != 200 || length > PD_FAILSAFE_BODY_MAX)
         return false;
     json_t *root = json_loadb(text, length, JSON_REJECT_DUPLICATES, NULL);
     json_t *granted = json_object_get(root, "granted");
+    json_t *by = json_object_get(root, "granter");
     json_t *duration = json_object_get(root, "duration_ms");
-    bool is_granted = json_is_object(root) && json_object_size(root) == 2 && json_is_true(granted) &&
+    bool is_granted = json_is_object(root) && json_object_size(root) == 3 && json_is_true(granted) &&
+                      json_is_string(by) && strcmp(json_string_value(by), granter) == 0 &&
                       json_is_integer(duration) && json_integer_value(duration) == duration_ms;
     json_decref(root);
     return is_granted;
@@ -345,8 +354,9 @@ static bool
 hmac_of(const PdFailsafe *failsafe, const PdFailsafeRequest *request, unsigned char mac[32])
 {
     char message[PD_FAILSAFE_BODY_MAX];
-    int length = snprintf(message, sizeof message, "prodata-failsafe\n%s\n%s\n%lld\n%lld", request->cluster,
-                          request->holder, (long long)request->duration_ms, (long long)request->sent_ms);
+    int length = snprintf(message, sizeof message, "prodata-failsafe\n%s\n%s\n%s\n%lld\n%lld",
+                          request->cluster, request->granter, request->holder,
+                          (long long)request->duration_ms, (long long)request->sent_ms);
     unsigned int used = 0;
     return length > 0 && (size_t)length < sizeof message &&
            HMAC(EVP_sha256(), failsafe->secret, (int)strlen(failsafe->secret), (const unsigned char *)message,
@@ -452,10 +462,13 @@ pd_failsafe_serve(PdArena *arena, PdFailsafe *failsafe, const PdFailsafeIncoming
         return refusal(arena, 403, field, why, status, json, err);
     PdFailsafeGrant grant = {.remaining_ms = -1,
                              .reason = "the holder is not a member of the roster this member last read"};
-    if (is_roster_member(failsafe, request.holder))
+    if (strcmp(request.granter, failsafe->self) != 0) /* self set once at pd_failsafe_new */
+        grant.reason = "the request asks another member: the api_url it was sent to reaches this one "
+                       "(set each keeper's api_listen_address to an address the others reach)";
+    else if (is_roster_member(failsafe, request.holder))
         grant = pd_failsafe_grant(failsafe, request.holder, request.duration_ms, incoming->now_ms);
     *status = grant.is_granted ? 200 : 409;
-    *json = dumped(arena, answer_document(&grant, request.duration_ms));
+    *json = dumped(arena, answer_document(&grant, failsafe->self, request.duration_ms));
     return *json != NULL || pd_error_set(err, PD_ERR_NO_MEMORY, "out of memory for a failsafe answer");
 }
 

@@ -11,18 +11,23 @@
  * read, and what the keeper last knew of its own grants, for publishing.
  *
  * The documents (every field required, no other field):
- *   request  {"holder": "n1", "duration_ms": 3000, "cluster": "main", "sent_ms": 1764500000000}
+ *   request  {"holder": "n1", "granter": "n2", "duration_ms": 3000, "cluster": "main",
+ *             "sent_ms": 1764500000000}
  *            with the header X-Prodata-Failsafe-Hmac: hex HMAC-SHA256 under the cluster's
- *            replication password of "prodata-failsafe\n" cluster "\n" holder "\n" duration_ms
- *            "\n" sent_ms (pd_failsafe_sign)
- *   answers  200 {"granted": true, "duration_ms": 3000}
- *            409 {"granted": false, "holder": "n2" or null, "remaining_ms": 1200 or null,
- *                 "reason": "..."}
+ *            replication password of "prodata-failsafe\n" cluster "\n" granter "\n" holder "\n"
+ *            duration_ms "\n" sent_ms (pd_failsafe_sign)
+ *   answers  200 {"granted": true, "granter": "n2", "duration_ms": 3000}
+ *            409 {"granted": false, "granter": "n2", "holder": "n2" or null,
+ *                 "remaining_ms": 1200 or null, "reason": "..."}
  *            400 {"detail": "...", "field": "duration_ms"}, 413 {"detail": "..."},
  *            401 {"detail": "..."} (no header), 403 {"detail": "..."} (a wrong one, or sent_ms
  *            further from this keeper's wall clock than the replay window)
  * Only durations decide a grant: the requester counts a grant from the
  * moment it sent the request. sent_ms (wall clock) only bounds a replay.
+ * granter is the member asked: a keeper refuses a request meant for another
+ * member, and a requester counts only a grant whose granter is the member
+ * it asked, so an api_url that reaches the wrong keeper (a loopback address
+ * published by every member, say) gives no grant at all, never a counted one.
  */
 #ifndef PRODATA_HA_FAILSAFE_H
 #define PRODATA_HA_FAILSAFE_H
@@ -62,7 +67,8 @@ typedef struct PdFailsafeGrant
 
 typedef struct PdFailsafeRequest
 {
-    const char *holder; /* a member name */
+    const char *holder;  /* a member name */
+    const char *granter; /* the member asked */
     int64_t duration_ms;
     const char *cluster;
     int64_t sent_ms; /* the requester's wall clock (ms since the epoch) when it signed */
@@ -159,7 +165,7 @@ bool pd_failsafe_sign(PdFailsafe *failsafe, const PdFailsafeRequest *request,
 
 /*
  * Reads a request strictly. On failure *field names the field at fault
- * ("holder", "duration_ms", "cluster", or "" for the document itself) and
+ * ("holder", "granter", "duration_ms", "cluster", "sent_ms", or "" for the document itself) and
  * err says why (PD_ERR_INVALID_INPUT); PD_ERR_NO_MEMORY. Strings in arena.
  */
 bool pd_failsafe_request_parse(PdArena *arena, const char *text, size_t length, PdFailsafeRequest *request,
@@ -168,9 +174,11 @@ bool pd_failsafe_request_parse(PdArena *arena, const char *text, size_t length, 
 /* The request document, compact, in arena; NULL out of memory. */
 char *pd_failsafe_request_json(PdArena *arena, const PdFailsafeRequest *request);
 
-/* What a requester reads of an answer: granted only for a 200 saying granted with duration_ms as asked;
- * anything else (a refusal, another status, a document it does not expect) is "not granted". */
-bool pd_failsafe_answer_granted(int status, const char *text, size_t length, int64_t duration_ms);
+/* What a requester reads of an answer: granted only for a 200 saying granted by granter (the member asked)
+ * with duration_ms as asked; anything else (a refusal, another status or granter, a document it does not
+ * expect) is "not granted". */
+bool pd_failsafe_answer_granted(int status, const char *text, size_t length, const char *granter,
+                                int64_t duration_ms);
 
 /* ---- what the keeper knows of the others, and of its own grants ---- */
 

@@ -26,6 +26,8 @@ typedef struct Exchange
 {
     CURL *easy;
     size_t peer; /* index in the round's peers */
+    char body[PD_FAILSAFE_BODY_MAX + 1];
+    struct curl_slist *headers;
     char answer[PD_FAILSAFE_BODY_MAX + 1];
     size_t used;
     bool is_overflow;
@@ -47,9 +49,10 @@ on_answer(char *data, size_t size, size_t count, void *user)
 }
 
 static bool
-add_exchange(CURLM *multi, Exchange *exchange, const PdFailsafePeer *peer, const char *body,
-             struct curl_slist *headers, int timeout_ms)
+add_exchange(CURLM *multi, Exchange *exchange, const PdFailsafePeer *peer, int timeout_ms)
 {
+    const char *body = exchange->body;
+    struct curl_slist *headers = exchange->headers;
     char url[PD_FAILSAFE_URL_MAX + 16];
     snprintf(url, sizeof url, "%s/failsafe", peer->url);
     exchange->easy = curl_easy_init();
@@ -87,7 +90,8 @@ read_done(CURLM *multi, PdFailsafeRound *round)
         curl_easy_getinfo(message->easy_handle, CURLINFO_RESPONSE_CODE, &status);
         if (exchange == NULL || message->data.result != CURLE_OK || exchange->is_overflow)
             continue;
-        if (pd_failsafe_answer_granted((int)status, exchange->answer, exchange->used, round->duration_ms) &&
+        if (pd_failsafe_answer_granted((int)status, exchange->answer, exchange->used,
+                                       round->peers[exchange->peer].name, round->duration_ms) &&
             !round->granted[exchange->peer])
         {
             round->granted[exchange->peer] = true;
@@ -117,11 +121,14 @@ static void
 end_exchanges(CURLM *multi, Exchange *exchanges, size_t count)
 {
     for (size_t i = 0; i < count; i++)
+    {
         if (exchanges[i].easy != NULL)
         {
             curl_multi_remove_handle(multi, exchanges[i].easy);
             curl_easy_cleanup(exchanges[i].easy);
         }
+        curl_slist_free_all(exchanges[i].headers);
+    }
 }
 
 /* The wall clock in ms since the epoch (the request's sent_ms: a replay's bound at the granter). */
@@ -133,23 +140,31 @@ wall_ms(void)
     return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
 }
 
-/* The request's body and its signature header into body and header; false when it cannot be made. */
+/* The request to granter, its body and its headers (the signature's among them) into exchange; false when
+   it cannot be made. */
 static bool
-make_request(const PdFailsafeRound *round, char *body, size_t body_size, char *header, size_t header_size)
+make_request(const PdFailsafeRound *round, const char *granter, int64_t sent_ms, Exchange *exchange)
 {
     PdFailsafeRequest request = {.holder = round->holder,
+                                 .granter = granter,
                                  .duration_ms = round->duration_ms,
                                  .cluster = round->cluster,
-                                 .sent_ms = wall_ms()};
-    char hex[PD_FAILSAFE_HMAC_HEX + 1];
-    int length = snprintf(body, body_size,
-                          "{\"holder\":\"%s\",\"duration_ms\":%lld,\"cluster\":\"%s\",\"sent_ms\":%lld}",
-                          request.holder, (long long)request.duration_ms, request.cluster,
+                                 .sent_ms = sent_ms};
+    char hex[PD_FAILSAFE_HMAC_HEX + 1], header[PD_FAILSAFE_HMAC_HEX + 64];
+    int length = snprintf(exchange->body, sizeof exchange->body,
+                          "{\"holder\":\"%s\",\"granter\":\"%s\",\"duration_ms\":%lld,\"cluster\":\"%s\","
+                          "\"sent_ms\":%lld}",
+                          request.holder, request.granter, (long long)request.duration_ms, request.cluster,
                           (long long)request.sent_ms); /* names are [a-z0-9_-]: nothing to escape */
-    if (length < 0 || (size_t)length >= body_size || !pd_failsafe_sign(round->signer, &request, hex))
+    if (length < 0 || (size_t)length >= sizeof exchange->body ||
+        !pd_failsafe_sign(round->signer, &request, hex))
         return false;
-    snprintf(header, header_size, "%s: %s", PD_FAILSAFE_HEADER, hex);
-    return true;
+    snprintf(header, sizeof header, "%s: %s", PD_FAILSAFE_HEADER, hex);
+    struct curl_slist *headers = curl_slist_append(NULL, "Content-Type: application/json");
+    exchange->headers = headers != NULL ? curl_slist_append(headers, header) : NULL;
+    if (exchange->headers == NULL)
+        curl_slist_free_all(headers);
+    return exchange->headers != NULL;
 }
 
 bool
@@ -158,38 +173,35 @@ pd_failsafe_ask(PdFailsafeRound *round, PdError *err)
     round->granted_count = 0;
     memset(round->granted, 0, sizeof round->granted);
     round->sent_ms = pd_fence_now_ms();
-    char body[PD_FAILSAFE_BODY_MAX + 1], header[PD_FAILSAFE_HMAC_HEX + 64];
-    if (!make_request(round, body, sizeof body, header, sizeof header))
-        return pd_error_set(err, PD_ERR_INTERNAL,
-                            "a failsafe request could not be made (longer than %d bytes, "
-                            "or not signed)",
-                            PD_FAILSAFE_BODY_MAX);
+    int64_t sent_wall_ms = wall_ms();
     Exchange *exchanges = calloc(round->peer_count > 0 ? round->peer_count : 1, sizeof *exchanges);
     CURLM *multi = curl_multi_init();
-    struct curl_slist *headers = curl_slist_append(NULL, "Content-Type: application/json");
-    struct curl_slist *signed_headers = headers != NULL ? curl_slist_append(headers, header) : NULL;
-    headers = signed_headers != NULL ? signed_headers : headers;
-    bool ok = exchanges != NULL && multi != NULL && signed_headers != NULL;
+    bool ok = exchanges != NULL && multi != NULL;
+    bool is_made = true;
     size_t added = 0;
     for (size_t i = 0; ok && i < round->peer_count && i < PD_FAILSAFE_PEERS_MAX; i++)
     {
         if (round->peers[i].url[0] == '\0')
             continue;
         exchanges[added].peer = i;
-        ok = add_exchange(multi, &exchanges[added], &round->peers[i], body, headers, round->timeout_ms);
+        is_made = make_request(round, round->peers[i].name, sent_wall_ms, &exchanges[added]);
+        ok = is_made && add_exchange(multi, &exchanges[added], &round->peers[i], round->timeout_ms);
         added++;
     }
     if (ok && added > 0)
         run(multi, round);
-    if (multi != NULL)
+    if (multi != NULL && exchanges != NULL)
         end_exchanges(multi, exchanges, added);
     curl_multi_cleanup(multi);
-    curl_slist_free_all(headers);
     free(exchanges);
     if (!ok)
     {
         round->granted_count = 0;
         memset(round->granted, 0, sizeof round->granted);
+        if (!is_made)
+            return pd_error_set(err, PD_ERR_INTERNAL,
+                                "a failsafe request could not be made (longer than %d bytes, or not signed)",
+                                PD_FAILSAFE_BODY_MAX);
         return pd_error_set(err, PD_ERR_INTERNAL, "libcurl could not set up a failsafe round");
     }
     return true;

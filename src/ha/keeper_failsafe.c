@@ -440,6 +440,7 @@ pd_keeper_failsafe_reclaim(PdKeeper *keeper, const PdKeeperRead *read)
         if (!pd_fence_kill(pd_node_data_dir(keeper->node), &pid, &err))
             pd_logf(PD_LOG_ERROR, "keeper %s: %s", keeper->name, err.message);
         keeper->was_primary = true;
+        keeper->is_leader = false;
         end_reclaim(keeper, false);
         return false; /* then the usual paths: a follower rejoins */
     }

@@ -146,6 +146,27 @@ check_paths(const PdKeeperSettings *settings, PdError *problems)
                              "archive_dir \"%.200s\" is not an absolute path", settings->archive_dir);
 }
 
+/* A loopback address as written in the file: 127.x.y.z, ::1, localhost. */
+static bool
+is_loopback(const char *address)
+{
+    return strncmp(address, "127.", 4) == 0 || strcmp(address, "::1") == 0 || strcmp(address, "[::1]") == 0 ||
+           strcmp(address, "localhost") == 0;
+}
+
+/* The API is how the other keepers reach this one (failsafe grants, switchover): published as
+   http://api_listen_address:api_port, it must not be a loopback address when PostgreSQL is not on one. */
+static void
+check_api_address(const PdKeeperSettings *settings, PdError *problems)
+{
+    if (is_loopback(settings->api_listen_address) && !is_loopback(settings->pg_listen_address))
+        pd_error_add_problem(problems, NULL, 0, 0, "api_listen_address",
+                             "api_listen_address %.100s is a loopback address while pg_listen_address "
+                             "%.100s is not: the other members could not reach this keeper's API (failsafe "
+                             "grants, switchover); set it to this node's address, or * for every address",
+                             settings->api_listen_address, settings->pg_listen_address);
+}
+
 bool
 pd_keeper_settings_check(PdArena *arena, const PdKeeperSettings *settings, PdError *err)
 {
@@ -160,6 +181,7 @@ pd_keeper_settings_check(PdArena *arena, const PdKeeperSettings *settings, PdErr
     if (!pd_keys_check_member(settings->member_name, &one))
         add_error(&problems, &one);
     check_paths(settings, &problems);
+    check_api_address(settings, &problems);
     if (settings->pg_port == settings->api_port &&
         strcmp(settings->pg_listen_address, settings->api_listen_address) == 0)
         pd_error_add_problem(&problems, NULL, 0, 0, "api_port",

@@ -203,8 +203,10 @@ check_failsafe(PdArena *arena, uint8_t flags, const char *body, size_t length)
     bool is_request = pd_failsafe_request_parse(arena, body, length, &request, &field, &err);
     FUZZ_ASSERT(status != 200 || (is_request && !is_too_large), "a 200 for a body that does not parse");
     if (status == 200)
-        FUZZ_ASSERT(strcmp(pd_failsafe_current(failsafe, 2000).holder, request.holder) == 0,
-                    "granted but the table does not hold %s", request.holder);
+        FUZZ_ASSERT(strcmp(pd_failsafe_current(failsafe, 2000).holder, request.holder) == 0 &&
+                        strcmp(request.granter, "n2") == 0,
+                    "granted but the table does not hold %s, or the request asked %s", request.holder,
+                    request.granter);
     pd_failsafe_free(failsafe);
 }
 

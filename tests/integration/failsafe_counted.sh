@@ -32,13 +32,14 @@ for i in 1 2 3; do [ "n$i" != "$L" ] && [ -z "$S" ] && S=$i; done
 # ask I HOLDER: a POST /failsafe to n<I> for HOLDER, signed with the cluster's password (read from the
 # environment, as the keepers do), sent_ms read just before it leaves; prints "body status"
 ask() {
-    python3 - "${APORT[$1]}" "$2" <<'PY'
+    python3 - "${APORT[$1]}" "$2" "n$1" <<'PY'
 import hashlib, hmac, json, os, sys, time, urllib.error, urllib.request
-port, holder = sys.argv[1], sys.argv[2]
+port, holder, granter = sys.argv[1], sys.argv[2], sys.argv[3]
 now = int(time.time() * 1000)
-message = "prodata-failsafe\nfc\n%s\n1000\n%d" % (holder, now)
+message = "prodata-failsafe\nfc\n%s\n%s\n1000\n%d" % (granter, holder, now)
 mac = hmac.new(os.environ["PD_KEEPER_TEST_PASSWORD"].encode(), message.encode(), hashlib.sha256).hexdigest()
-body = json.dumps({"holder": holder, "duration_ms": 1000, "cluster": "fc", "sent_ms": now}).encode()
+body = json.dumps({"holder": holder, "granter": granter, "duration_ms": 1000, "cluster": "fc",
+                   "sent_ms": now}).encode()
 request = urllib.request.Request("http://127.0.0.1:%s/failsafe" % port, data=body, method="POST",
                                  headers={"X-Prodata-Failsafe-Hmac": mac})
 try:

@@ -36,27 +36,27 @@ else tap_not_ok "bootstrap" "$(tail -n 3 "$W"/n*/keeper.log)"; skip_all "no clus
 sleep 4 # the keepers' quiet period after their start (a grant's duration) over
 L=$(leader)
 LI=${L#n}
-# stranger URL HOLDER: four requests (the body of before the signature, then unsigned, signed with a guessed
-# password, with a made-up signature), each answer's status on its own line
+# stranger I HOLDER: four requests to n<I> (the body of before the signature, then unsigned, signed with a
+# guessed password, with a made-up signature), each answer's status on its own line
 stranger() {
-    local body now
+    local body now url="http://127.0.0.1:${APORT[$1]}"
     now=$(now_ms)
     body="{\"holder\":\"$2\",\"duration_ms\":3000,\"cluster\":\"fs\"}"
-    curl -s -m 1 -o /dev/null -w "%{http_code}\n" -X POST -d "$body" "$1/failsafe"
-    body="{\"holder\":\"$2\",\"duration_ms\":3000,\"cluster\":\"fs\",\"sent_ms\":$now}"
-    curl -s -m 1 -o /dev/null -w "%{http_code}\n" -X POST -d "$body" "$1/failsafe"
+    curl -s -m 1 -o /dev/null -w "%{http_code}\n" -X POST -d "$body" "$url/failsafe"
+    body="{\"holder\":\"$2\",\"granter\":\"n$1\",\"duration_ms\":3000,\"cluster\":\"fs\",\"sent_ms\":$now}"
+    curl -s -m 1 -o /dev/null -w "%{http_code}\n" -X POST -d "$body" "$url/failsafe"
     curl -s -m 1 -o /dev/null -w "%{http_code}\n" -X POST -d "$body" \
-        -H "X-Prodata-Failsafe-Hmac: $(printf 'prodata-failsafe\nfs\n%s\n3000\n%s' "$2" "$now" |
+        -H "X-Prodata-Failsafe-Hmac: $(printf 'prodata-failsafe\nfs\nn%s\n%s\n3000\n%s' "$1" "$2" "$now" |
             openssl dgst -sha256 -hmac guessed-password -r | cut -d' ' -f1)" "$1/failsafe"
     curl -s -m 1 -o /dev/null -w "%{http_code}\n" -X POST -d "$body" \
-        -H "X-Prodata-Failsafe-Hmac: $(printf '%064d' 0)" "$1/failsafe"
+        -H "X-Prodata-Failsafe-Hmac: $(printf '%064d' 0)" "$url/failsafe"
 }
 (while true; do
     for i in 1 2 3; do
         [ "$i" = "$LI" ] && continue
-        stranger "http://127.0.0.1:${APORT[$i]}" x9
+        stranger "$i" x9
     done
-    for i in 1 2 3; do [ "$i" != "$LI" ] && stranger "http://127.0.0.1:${APORT[$i]}" "n$i"; done
+    for i in 1 2 3; do [ "$i" != "$LI" ] && stranger "$i" "n$i"; done
     sleep 0.3
 done) >"$W/stranger.codes" &
 STRANGER=$!

@@ -419,6 +419,21 @@ test_keeper_check(void **state)
         {"member_name", NULL, "node_1"}, {"data_dir", NULL, "/srv/pg"}, {"state_dir", NULL, "/srv/pg-state"}};
     settings = keeper_settings(arena, good, 3);
     assert_true(pd_keeper_settings_check(arena, &settings, &err));
+    /* PostgreSQL on the network, the API on loopback (the default): the others could not reach it */
+    PdSettingOverride away[] = {{"member_name", NULL, "n1"},
+                                {"data_dir", NULL, "/srv/pg"},
+                                {"state_dir", NULL, "/srv/pg-state"},
+                                {"pg_listen_address", NULL, "10.0.0.1"}};
+    settings = keeper_settings(arena, away, 4);
+    assert_false(pd_keeper_settings_check(arena, &settings, &err));
+    assert_problem(err, "api_listen_address", "127.0.0.1 is a loopback address while pg_listen_address");
+    PdSettingOverride reached[] = {{"member_name", NULL, "n1"},
+                                   {"data_dir", NULL, "/srv/pg"},
+                                   {"state_dir", NULL, "/srv/pg-state"},
+                                   {"pg_listen_address", NULL, "10.0.0.1"},
+                                   {"api_listen_address", NULL, "10.0.0.1"}};
+    settings = keeper_settings(arena, reached, 5);
+    assert_true(pd_keeper_settings_check(arena, &settings, &err));
     pd_arena_free(arena);
 }
 

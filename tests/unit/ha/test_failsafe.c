@@ -148,6 +148,14 @@ expect_bad(PdArena *arena, const char *text, const char *field, const char *mess
     assert_contains(err.message, message);
 }
 
+/* What a requester that asked n2 for 3000 ms reads of an answer. */
+static void
+expect_answer(bool is_granted, int status, const char *text)
+{
+    if (pd_failsafe_answer_granted(status, text, strlen(text), "n2", 3000) != is_granted)
+        fail_msg("%d %s: read as %s", status, text, is_granted ? "not granted" : "granted");
+}
+
 static void
 test_request(void **state)
 {
@@ -156,10 +164,11 @@ test_request(void **state)
     PdFailsafeRequest request;
     const char *field = NULL;
     PdError err = {0};
-    const char *good =
-        "{\"holder\":\"n1\",\"duration_ms\":3000,\"cluster\":\"main\",\"sent_ms\":1764500000000}";
+    const char *good = "{\"holder\":\"n1\",\"granter\":\"n2\",\"duration_ms\":3000,\"cluster\":\"main\","
+                       "\"sent_ms\":1764500000000}";
     assert_true(pd_failsafe_request_parse(arena, good, strlen(good), &request, &field, &err));
     assert_string_equal(request.holder, "n1");
+    assert_string_equal(request.granter, "n2");
     assert_int_equal(request.duration_ms, 3000);
     assert_string_equal(request.cluster, "main");
     assert_int_equal(request.sent_ms, 1764500000000);
@@ -167,32 +176,42 @@ test_request(void **state)
     expect_bad(arena, "[1]", "", "not a JSON object");
     expect_bad(arena, "{\"holder\":\"n1\",", "", "not a JSON object");
     expect_bad(arena, "{\"duration_ms\":3000,\"cluster\":\"main\"}", "holder", "member name");
-    expect_bad(arena, "{\"holder\":\"N1!\",\"duration_ms\":3000,\"cluster\":\"main\"}", "holder",
-               "member name");
-    expect_bad(arena, "{\"holder\":\"n1\",\"duration_ms\":0,\"cluster\":\"main\"}", "duration_ms",
-               "1 to 600000");
-    expect_bad(arena, "{\"holder\":\"n1\",\"duration_ms\":600001,\"cluster\":\"main\"}", "duration_ms",
-               "1 to 600000");
-    expect_bad(arena, "{\"holder\":\"n1\",\"duration_ms\":\"3000\",\"cluster\":\"main\"}", "duration_ms",
-               "an integer");
-    expect_bad(arena, "{\"holder\":\"n1\",\"duration_ms\":3000.5,\"cluster\":\"main\"}", "duration_ms",
-               "an integer");
-    expect_bad(arena, "{\"holder\":\"n1\",\"duration_ms\":3000}", "cluster", "cluster's name");
-    expect_bad(arena, "{\"holder\":\"n1\",\"duration_ms\":3000,\"cluster\":\"main\"}", "sent_ms",
-               "send time");
-    expect_bad(arena, "{\"holder\":\"n1\",\"duration_ms\":3000,\"cluster\":\"main\",\"sent_ms\":\"1\"}",
+    expect_bad(arena, "{\"holder\":\"n1\",\"duration_ms\":3000,\"cluster\":\"main\"}", "granter",
+               "member asked");
+    expect_bad(arena, "{\"holder\":\"n1\",\"granter\":7,\"duration_ms\":3000,\"cluster\":\"main\"}",
+               "granter", "member asked");
+    expect_bad(arena, "{\"holder\":\"N1!\",\"granter\":\"n2\",\"duration_ms\":3000,\"cluster\":\"main\"}",
+               "holder", "member name");
+    expect_bad(arena, "{\"holder\":\"n1\",\"granter\":\"n2\",\"duration_ms\":0,\"cluster\":\"main\"}",
+               "duration_ms", "1 to 600000");
+    expect_bad(arena, "{\"holder\":\"n1\",\"granter\":\"n2\",\"duration_ms\":600001,\"cluster\":\"main\"}",
+               "duration_ms", "1 to 600000");
+    expect_bad(arena, "{\"holder\":\"n1\",\"granter\":\"n2\",\"duration_ms\":\"3000\",\"cluster\":\"main\"}",
+               "duration_ms", "an integer");
+    expect_bad(arena, "{\"holder\":\"n1\",\"granter\":\"n2\",\"duration_ms\":3000.5,\"cluster\":\"main\"}",
+               "duration_ms", "an integer");
+    expect_bad(arena, "{\"holder\":\"n1\",\"granter\":\"n2\",\"duration_ms\":3000}", "cluster",
+               "cluster's name");
+    expect_bad(arena, "{\"holder\":\"n1\",\"granter\":\"n2\",\"duration_ms\":3000,\"cluster\":\"main\"}",
                "sent_ms", "send time");
-    expect_bad(arena, "{\"holder\":\"n1\",\"duration_ms\":3000,\"cluster\":\"main\",\"x\":1}", "",
+    expect_bad(
+        arena,
+        "{\"holder\":\"n1\",\"granter\":\"n2\",\"duration_ms\":3000,\"cluster\":\"main\",\"sent_ms\":\"1\"}",
+        "sent_ms", "send time");
+    expect_bad(arena,
+               "{\"holder\":\"n1\",\"granter\":\"n2\",\"duration_ms\":3000,\"cluster\":\"main\",\"x\":1}", "",
                "unknown field");
     expect_bad(arena, "{\"holder\":\"n1\",\"holder\":\"n2\",\"duration_ms\":3000,\"cluster\":\"main\"}", "",
                "not a JSON object"); /* a duplicate key */
-    assert_true(pd_failsafe_answer_granted(200, "{\"granted\":true,\"duration_ms\":3000}", 35, 3000));
-    assert_false(pd_failsafe_answer_granted(200, "{\"granted\":true,\"duration_ms\":2999}", 35, 3000));
-    assert_false(pd_failsafe_answer_granted(409, "{\"granted\":true,\"duration_ms\":3000}", 35, 3000));
-    assert_false(pd_failsafe_answer_granted(200, "{\"granted\":false,\"duration_ms\":3000}", 36, 3000));
-    assert_false(
-        pd_failsafe_answer_granted(200, "{\"granted\":true,\"duration_ms\":3000,\"x\":1}", 41, 3000));
-    assert_false(pd_failsafe_answer_granted(200, "garbage", 7, 3000));
+    expect_answer(true, 200, "{\"granted\":true,\"granter\":\"n2\",\"duration_ms\":3000}");
+    expect_answer(false, 200, "{\"granted\":true,\"granter\":\"n2\",\"duration_ms\":2999}");
+    expect_answer(false, 409, "{\"granted\":true,\"granter\":\"n2\",\"duration_ms\":3000}");
+    expect_answer(false, 200, "{\"granted\":false,\"granter\":\"n2\",\"duration_ms\":3000}");
+    expect_answer(false, 200, "{\"granted\":true,\"granter\":\"n2\",\"duration_ms\":3000,\"x\":1}");
+    /* a grant by another member than the one asked (an api_url that reaches the wrong keeper): none */
+    expect_answer(false, 200, "{\"granted\":true,\"granter\":\"n1\",\"duration_ms\":3000}");
+    expect_answer(false, 200, "{\"granted\":true,\"duration_ms\":3000}");
+    expect_answer(false, 200, "garbage");
     pd_arena_free(arena);
 }
 
@@ -203,17 +222,25 @@ enum
 
 /* A request's body at sent_ms, and its signature under secret into hex. */
 static const char *
-signed_body(PdArena *arena, const char *holder, const char *cluster, int64_t sent_ms, const char *secret,
-            char *hex)
+signed_to(PdArena *arena, const char *holder, const char *granter, const char *cluster, int64_t sent_ms,
+          const char *secret, char *hex)
 {
     PdFailsafe *signer = NULL;
     PdError err = {0};
     assert_true(pd_failsafe_new("n9", "main", secret, &signer, &err));
     PdFailsafeRequest request = {
-        .holder = holder, .duration_ms = 3000, .cluster = cluster, .sent_ms = sent_ms};
+        .holder = holder, .granter = granter, .duration_ms = 3000, .cluster = cluster, .sent_ms = sent_ms};
     assert_true(pd_failsafe_sign(signer, &request, hex));
     pd_failsafe_free(signer);
     return pd_failsafe_request_json(arena, &request);
+}
+
+/* The same, asking n2 (the granter of test_serve's and test_stranger's table). */
+static const char *
+signed_body(PdArena *arena, const char *holder, const char *cluster, int64_t sent_ms, const char *secret,
+            char *hex)
+{
+    return signed_to(arena, holder, "n2", cluster, sent_ms, secret, hex);
 }
 
 static void
@@ -253,16 +280,18 @@ test_serve(void **state)
     PdFailsafe *fs = table("n2");
     const char *roster[] = {"n1", "n2", "n3"};
     pd_failsafe_set_roster(fs, roster, 3);
-    serve(arena, fs, "n1", "main", 100, 200, "{\"granted\":true,\"duration_ms\":3000}");
+    serve(arena, fs, "n1", "main", 100, 200, "{\"granted\":true,\"granter\":\"n2\",\"duration_ms\":3000}");
     serve(arena, fs, "n3", "main", 1100, 409,
-          "{\"granted\":false,\"holder\":\"n1\",\"remaining_ms\":2000,\"reason\":");
+          "{\"granted\":false,\"granter\":\"n2\",\"holder\":\"n1\",\"remaining_ms\":2000,\"reason\":");
     serve(arena, fs, "n3", "other", 1100, 400, "\"field\":\"cluster\"");
     serve_signed(
-        arena, fs, "{\"holder\":\"n3\",\"duration_ms\":-1,\"cluster\":\"main\",\"sent_ms\":1}", "00", false,
-        1100, 400,
+        arena, fs,
+        "{\"holder\":\"n3\",\"granter\":\"n2\",\"duration_ms\":-1,\"cluster\":\"main\",\"sent_ms\":1}", "00",
+        false, 1100, 400,
         "{\"detail\":\"duration_ms must be an integer from 1 to 600000\",\"field\":\"duration_ms\"}");
-    serve_signed(arena, fs, "{\"holder\":\"n3\",\"duration_ms\":3000,\"cluster\":\"main\"}", "00", false,
-                 1100, 400, "\"field\":\"sent_ms\"");
+    serve_signed(arena, fs,
+                 "{\"holder\":\"n3\",\"granter\":\"n2\",\"duration_ms\":3000,\"cluster\":\"main\"}", "00",
+                 false, 1100, 400, "\"field\":\"sent_ms\"");
     serve_signed(arena, fs, "{", "00", false, 1100, 400, "not a JSON object");
     serve_signed(arena, fs, "{\"holder\":\"n3\"}", "00", true, 1100, 413, "at most 1024 bytes");
     pd_failsafe_set_leading(fs, true);
@@ -292,9 +321,15 @@ test_stranger(void **state)
     snprintf(flipped, sizeof flipped, "%s", hex);
     flipped[10] = flipped[10] == '0' ? '1' : '0';
     serve_signed(arena, fs, body, flipped, false, 100, 403, "not this request's signature");
-    /* a signature of n1's request does not sign n3's, nor another duration */
+    /* a signature of n1's request does not sign n3's, nor another duration, nor one to another granter */
     const char *n3 = signed_body(arena, "n3", "main", WALL, SECRET, other);
     serve_signed(arena, fs, n3, hex, false, 100, 403, "not this request's signature");
+    const char *to_n3 = signed_to(arena, "n1", "n3", "main", WALL, SECRET, other);
+    serve_signed(arena, fs, to_n3, hex, false, 100, 403, "not this request's signature");
+    /* signed, but asking n3: the api_url it was sent to reaches n2; refused, named, nothing held */
+    serve_signed(arena, fs, to_n3, other, false, 100, 409, "\"granter\":\"n2\"");
+    serve_signed(arena, fs, to_n3, other, false, 100, 409, "the request asks another member");
+    assert_string_equal(pd_failsafe_current(fs, 100).holder, "");
     /* sent further than the window (3000 by default, then failsafe_grant_ms) from the granter's clock */
     body = signed_body(arena, "n1", "main", WALL - 3001, SECRET, hex);
     serve_signed(arena, fs, body, hex, false, 100, 403, "\"field\":\"sent_ms\"");
@@ -647,7 +682,8 @@ test_http(void **state)
     server_start(&server, "n2");
     PdArena *arena = pd_arena_new(0);
     Reply reply;
-    const char *body = "{\"holder\":\"n1\",\"duration_ms\":3000,\"cluster\":\"main\",\"sent_ms\":1}";
+    const char *body =
+        "{\"holder\":\"n1\",\"granter\":\"n2\",\"duration_ms\":3000,\"cluster\":\"main\",\"sent_ms\":1}";
     send_request(&server, "POST", "/failsafe", body, &reply); /* a stranger: no signature */
     assert_int_equal(reply.status, 401);
     assert_contains(reply.body, PD_FAILSAFE_HEADER);
@@ -658,13 +694,14 @@ test_http(void **state)
     assert_int_equal(reply.status, 409);
     send_signed(&server, arena, "n1", SECRET, &reply);
     assert_int_equal(reply.status, 200);
-    assert_string_equal(reply.body, "{\"granted\":true,\"duration_ms\":3000}");
+    assert_string_equal(reply.body, "{\"granted\":true,\"granter\":\"n2\",\"duration_ms\":3000}");
     send_signed(&server, arena, "n3", SECRET, &reply);
     assert_int_equal(reply.status, 409);
-    assert_contains(reply.body, "\"granted\":false,\"holder\":\"n1\",\"remaining_ms\":");
-    send_request_with(&server, "POST", "/failsafe",
-                      "{\"holder\":\"n3\",\"duration_ms\":\"x\",\"cluster\":\"main\",\"sent_ms\":1}", "00",
-                      &reply);
+    assert_contains(reply.body, "\"granted\":false,\"granter\":\"n2\",\"holder\":\"n1\",\"remaining_ms\":");
+    send_request_with(
+        &server, "POST", "/failsafe",
+        "{\"holder\":\"n3\",\"granter\":\"n2\",\"duration_ms\":\"x\",\"cluster\":\"main\",\"sent_ms\":1}",
+        "00", &reply);
     assert_int_equal(reply.status, 400);
     assert_contains(reply.body, "\"field\":\"duration_ms\"");
     char big[3000];
@@ -750,6 +787,23 @@ test_ask(void **state)
     spent = pd_fence_now_ms() - started;
     assert_int_equal(round.granted_count, 0);
     assert_true(spent >= 290 && spent < 1500);
+    /* every member's address reaching n2's keeper (a loopback api_url published by all, say): n2's own
+       grant counts once, the one asked of n3 is refused by n2 and would not be counted anyway */
+    PdFailsafePeer same[2] = {{.name = "n2"}, {.name = "n3"}};
+    snprintf(same[0].url, sizeof same[0].url, "%s", a.url);
+    snprintf(same[1].url, sizeof same[1].url, "%s", a.url);
+    round = (PdFailsafeRound){.signer = signer,
+                              .holder = "n1",
+                              .cluster = "main",
+                              .duration_ms = 3000,
+                              .timeout_ms = 1000,
+                              .needed = 2,
+                              .peers = same,
+                              .peer_count = 2};
+    assert_true(pd_failsafe_ask(&round, &err));
+    assert_int_equal(round.granted_count, 1);
+    assert_true(round.granted[0]);
+    assert_false(round.granted[1]);
     /* a cluster's name that is not theirs: refused (400), no grant */
     round = (PdFailsafeRound){.signer = signer,
                               .holder = "n1",
