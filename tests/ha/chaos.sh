@@ -44,8 +44,13 @@ if ! kc_wait_healthy 120; then
     exit 2
 fi
 kc_sync_check
+NO_SYNC=0
 if [ "$KC_SYNC" = 1 ]; then echo "chaos: synchronous (rows lost must be 0)"
-else echo "chaos: asynchronous (synchronous_standby_names not set): rows lost are printed, not failed"; fi
+else
+    # synchronous_mode is on (kc_up): a leader without synchronous_standby_names is a fault of the keeper
+    echo "chaos: FAILED: synchronous_mode=on, yet the leader has no synchronous_standby_names (rows lost must be 0 all the same)"
+    NO_SYNC=1 KC_SYNC=1
+fi
 
 RANDOM=$SEED
 SPLIT=0 LATE=0 LOST=0 ACKED=0 UNSAFE=0 STUCK=0
@@ -68,6 +73,6 @@ for i in $(seq 1 "$N"); do
 done
 MODE=$([ "$KC_SYNC" = 1 ] && echo synchronous || echo asynchronous)
 echo "chaos summary: faults=$N seed=$SEED mode=$MODE acknowledged=$ACKED lost=$LOST split_brain=$SPLIT late_acks=$LATE unsafe_faults=$UNSAFE stuck_faults=$STUCK"
-[ "$UNSAFE" = 0 ] || exit 1
+[ "$UNSAFE" = 0 ] && [ "$NO_SYNC" = 0 ] || exit 1
 [ "$STUCK" = 0 ] || exit 2
 exit 0

@@ -47,7 +47,7 @@ stranger() {
     curl -s -m 1 -o /dev/null -w "%{http_code}\n" -X POST -d "$body" "$url/failsafe"
     curl -s -m 1 -o /dev/null -w "%{http_code}\n" -X POST -d "$body" \
         -H "X-Prodata-Failsafe-Hmac: $(printf 'prodata-failsafe\nfs\nn%s\n%s\n3000\n%s' "$1" "$2" "$now" |
-            openssl dgst -sha256 -hmac guessed-password -r | cut -d' ' -f1)" "$1/failsafe"
+            openssl dgst -sha256 -hmac guessed-password -r | cut -d' ' -f1)" "$url/failsafe"
     curl -s -m 1 -o /dev/null -w "%{http_code}\n" -X POST -d "$body" \
         -H "X-Prodata-Failsafe-Hmac: $(printf '%064d' 0)" "$url/failsafe"
 }

@@ -72,7 +72,7 @@ replication_password_env = PD_KEEPER_TEST_PASSWORD
 CONF
 done
 (cd "$W/n1" && "$PRODATA" cluster config set postgresql_parameters.fsync=off postgresql_parameters.shared_buffers=16MB \
-    postgresql_parameters.max_connections=30 >/dev/null) || skip_all "the cluster configuration could not be set"
+    postgresql_parameters.max_connections=30 >/dev/null) || tap_fail_all "the cluster configuration could not be set"
 
 # Patroni's documented HAProxy configuration, the servers being our nodes: PostgreSQL's port, checked on the
 # keeper's API port.
@@ -85,13 +85,13 @@ HAPROXY_PORT=$(etcd_free_port "$W/etcd")
     printf '    default-server inter 1s fall 2 rise 1 on-marked-down shutdown-sessions\n'
     for i in 1 2 3; do printf '    server n%s 127.0.0.1:%s maxconn 100 check port %s\n' "$i" "${PORT[$i]}" "${API[$i]}"; done
 } >"$W/haproxy.cfg"
-haproxy -c -f "$W/haproxy.cfg" >"$W/haproxy-check.log" 2>&1 || skip_all "haproxy refuses the configuration: $(tail -1 "$W/haproxy-check.log")"
+haproxy -c -f "$W/haproxy.cfg" >"$W/haproxy-check.log" 2>&1 || tap_fail_all "haproxy refuses the configuration: $(tail -1 "$W/haproxy-check.log")"
 
 T0=$(now_ms)
 for i in 1 2 3; do start_keeper "$i"; done
 streaming_count() { local l; l=$(leader); [ -n "$l" ] && local_sql "$(index_of "$l")" "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'"; }
 two_streaming() { [ "$(streaming_count)" = 2 ]; }
-wait_for 90 two_streaming || skip_all "the keepers did not bootstrap a cluster: $(tail -n 3 "$W"/n*/keeper.log | tr '\n' ' ')"
+wait_for 90 two_streaming || tap_fail_all "the keepers did not bootstrap a cluster: $(tail -n 3 "$W"/n*/keeper.log | tr '\n' ' ')"
 echo "# bootstrap: $(seconds_since "$T0") s"
 haproxy -f "$W/haproxy.cfg" -db >"$W/haproxy.log" 2>&1 &
 HAPROXY=$!

@@ -62,7 +62,7 @@ write_row() {
 
 keeper_local_configs
 (cd "$W/n1" && "$PRODATA" cluster config set postgresql_parameters.fsync=off postgresql_parameters.shared_buffers=16MB \
-    postgresql_parameters.max_connections=30 >/dev/null) || skip_all "the cluster configuration could not be set"
+    postgresql_parameters.max_connections=30 >/dev/null) || tap_fail_all "the cluster configuration could not be set"
 
 # ---- bootstrap ---------------------------------------------------------------------------------------------
 T0=$(now_ms)

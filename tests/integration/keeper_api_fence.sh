@@ -55,11 +55,11 @@ replication_password_env = PD_KEEPER_TEST_PASSWORD
 CONF
 (cd "$W/n1" && "$PRODATA" cluster config set postgresql_parameters.fsync=off postgresql_parameters.shared_buffers=16MB \
     postgresql_parameters.max_connections=20 failsafe_mode=false >/dev/null) ||
-    skip_all "the cluster configuration could not be set"
+    tap_fail_all "the cluster configuration could not be set"
 start_keeper 1
 primary_code() { curl -s -o /dev/null -m 1 -X OPTIONS -w '%{http_code}' "http://127.0.0.1:$APORT/primary"; }
 is_primary() { [ "$(local_sql 'SELECT pg_is_in_recovery()')" = f ] && [ "$(primary_code)" = 200 ]; }
-wait_for 60 is_primary || skip_all "the keeper did not bootstrap a primary: $(tail -n 3 "$W/n1/keeper.log")"
+wait_for 60 is_primary || tap_fail_all "the keeper did not bootstrap a primary: $(tail -n 3 "$W/n1/keeper.log")"
 expect_eq "before the outage: /primary 200" "$(primary_code)" 200
 
 # ---- etcd frozen three times: the guard fences at the deadline; /primary must say 503 from then on ----------

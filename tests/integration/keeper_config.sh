@@ -50,7 +50,7 @@ postmaster() { head -1 "$W/n1/data/postmaster.pid" 2>/dev/null; }
 revision() { cluster config --json | jq -r .mod_revision; }
 
 cluster config set postgresql_parameters.fsync=off postgresql_parameters.shared_buffers=16MB \
-    postgresql_parameters.max_connections=30 >/dev/null 2>&1 || skip_all "the cluster configuration could not be set"
+    postgresql_parameters.max_connections=30 >/dev/null 2>&1 || tap_fail_all "the cluster configuration could not be set"
 start_keeper 1
 primary_up() { [ "$(local_sql 'SELECT pg_is_in_recovery()')" = f ]; }
 if wait_for 60 primary_up; then tap_ok "the first keeper bootstraps a primary"

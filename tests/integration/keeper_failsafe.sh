@@ -32,7 +32,7 @@ netns_available 2>/dev/null || skip_all "$NETNS_UNAVAILABLE"
 command -v etcdctl >/dev/null || skip_all "no etcdctl (Debian's etcd-client)"
 
 KC_CONFIG="postgresql_parameters.fsync=off postgresql_parameters.shared_buffers=16MB postgresql_parameters.max_connections=30"
-kc_up "$TAP_WORKDIR/kc" || skip_all "the namespaces or etcd could not be set up"
+kc_up "$TAP_WORKDIR/kc" || tap_fail_all "the namespaces or etcd could not be set up"
 check "bootstrap in namespaces: one primary, two standbys streaming (within 120 s)" kc_wait_healthy 120
 
 # fs_timeline NODE: the timeline of NODE's current WAL file (a promotion starts a new one).

@@ -32,10 +32,10 @@ keeper_local_configs "primary_start_timeout_ms = 1000"
 # No checkpoint during the load: the crash recovery replays all of it.
 (cd "$W/n1" && "$PRODATA" cluster config set postgresql_parameters.fsync=off postgresql_parameters.shared_buffers=16MB \
     postgresql_parameters.max_wal_size=8GB postgresql_parameters.checkpoint_timeout=1h \
-    postgresql_parameters.max_connections=20 >/dev/null) || skip_all "the cluster configuration could not be set"
+    postgresql_parameters.max_connections=20 >/dev/null) || tap_fail_all "the cluster configuration could not be set"
 
 start_keeper 1
-wait_for 60 primary_is 1 || skip_all "n1 did not bootstrap a primary: $(tail -n 3 "$W/n1/keeper.log")"
+wait_for 60 primary_is 1 || tap_fail_all "n1 did not bootstrap a primary: $(tail -n 3 "$W/n1/keeper.log")"
 start_keeper 2
 if wait_for 90 streams_from 1; then tap_ok "bootstrap: n1 primary, n2 streaming"
 else tap_not_ok "bootstrap: n1 primary, n2 streaming" "$(tail -n 5 "$W"/n*/keeper.log)"; fi

@@ -31,12 +31,12 @@ keeper_local_etcd
 
 keeper_local_configs
 (cd "$W/n1" && "$PRODATA" cluster config set postgresql_parameters.fsync=off postgresql_parameters.shared_buffers=16MB \
-    postgresql_parameters.max_connections=20 ttl_s=10 >/dev/null) || skip_all "the cluster configuration could not be set"
+    postgresql_parameters.max_connections=20 ttl_s=10 >/dev/null) || tap_fail_all "the cluster configuration could not be set"
 
 # n1 initialises the cluster, n0 clones it.
 start_keeper 1
 n1_primary() { [ "$(etcd_value leader)" = n1 ] && [ "$(local_sql 1 'SELECT pg_is_in_recovery()')" = f ]; }
-wait_for 60 n1_primary || skip_all "n1 did not bootstrap a primary: $(tail -n 3 "$W/n1/keeper.log")"
+wait_for 60 n1_primary || tap_fail_all "n1 did not bootstrap a primary: $(tail -n 3 "$W/n1/keeper.log")"
 start_keeper 0
 # n0 must also have seen itself stream from the leader (its keeper's tick), or it counts in no leader's roster
 # and may not take the key without grants (docs/ha.md, failsafe)

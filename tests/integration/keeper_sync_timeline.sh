@@ -29,11 +29,11 @@ keeper_local_etcd
 keeper_local_configs
 (cd "$W/n1" && "$PRODATA" cluster config set postgresql_parameters.fsync=off postgresql_parameters.shared_buffers=16MB \
     postgresql_parameters.max_connections=20 synchronous_mode=on synchronous_quorum=1 >/dev/null) ||
-    skip_all "the cluster configuration could not be set"
+    tap_fail_all "the cluster configuration could not be set"
 
 streaming_count() { local_sql "$1" "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming' AND application_name <> 'pg_basebackup'"; }
 start_keeper 1
-wait_for 60 primary_is 1 || skip_all "n1 did not bootstrap a primary: $(tail -n 3 "$W/n1/keeper.log")"
+wait_for 60 primary_is 1 || tap_fail_all "n1 did not bootstrap a primary: $(tail -n 3 "$W/n1/keeper.log")"
 start_keeper 2
 start_keeper 3
 two_streaming() { [ "$(streaming_count 1)" = 2 ] && [ -n "$(etcd_value sync)" ]; }

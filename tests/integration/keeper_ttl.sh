@@ -40,10 +40,10 @@ api_port = $(etcd_free_port "$W/etcd")
 replication_password_env = PD_KEEPER_TEST_PASSWORD
 CONF
 (cd "$W/n1" && "$PRODATA" cluster config set postgresql_parameters.fsync=off postgresql_parameters.shared_buffers=16MB \
-    postgresql_parameters.max_connections=20 >/dev/null) || skip_all "the cluster configuration could not be set"
+    postgresql_parameters.max_connections=20 >/dev/null) || tap_fail_all "the cluster configuration could not be set"
 start_keeper 1
 is_primary() { [ "$(local_sql 'SELECT pg_is_in_recovery()')" = f ] && [ "$(etcd_get leader --print-value-only)" = n1 ]; }
-wait_for 60 is_primary || skip_all "the keeper did not bootstrap a primary: $(tail -n 3 "$W/n1/keeper.log")"
+wait_for 60 is_primary || tap_fail_all "the keeper did not bootstrap a primary: $(tail -n 3 "$W/n1/keeper.log")"
 LEASE=$(lease_of_leader)
 PM=$(head -1 "$W/n1/data/postmaster.pid")
 

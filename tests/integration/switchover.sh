@@ -42,7 +42,7 @@ multi_host() {
 
 keeper_local_configs
 cluster config set postgresql_parameters.fsync=off postgresql_parameters.shared_buffers=16MB \
-    postgresql_parameters.max_connections=30 >/dev/null 2>&1 || skip_all "the cluster configuration could not be set"
+    postgresql_parameters.max_connections=30 >/dev/null 2>&1 || tap_fail_all "the cluster configuration could not be set"
 
 # ---- bootstrap -----------------------------------------------------------------------------------------------
 for i in 1 2 3; do start_keeper "$i"; done

@@ -39,7 +39,7 @@ keeper_local_configs
 # n1 reaches etcd only through the proxy, which drops etcd's answers once armed
 sed -i "s#^etcd_endpoints = .*#etcd_endpoints = \"http://127.0.0.1:$PROXY_PORT\"#" "$W/n1/prodata.conf"
 cluster config set postgresql_parameters.fsync=off \
-    >/dev/null 2>&1 || skip_all "the cluster configuration could not be set"
+    >/dev/null 2>&1 || tap_fail_all "the cluster configuration could not be set"
 
 start_keeper 1
 n1_leads() { [ "$(leader)" = n1 ] && [ "$(local_sql 1 'SELECT pg_is_in_recovery()')" = f ]; }

@@ -28,6 +28,16 @@ tap_skip() {
     echo "ok $TAP_COUNT - $1 # SKIP $2"
 }
 
+# tap_fail_all REASON: the set-up every check needs failed (a cluster that did not bootstrap, a configuration
+# refused): one check not ok with REASON, the rest skipped, and the test ends failed. A missing tool or no
+# root is a skip (each test's skip_all); a set-up that ran and failed is not.
+tap_fail_all() {
+    tap_not_ok "set-up: $1"
+    while [ "$TAP_COUNT" -lt "$TAP_PLAN" ]; do tap_skip "after a failed set-up" "$1"; done
+    tap_done
+    exit 1
+}
+
 # check NAME COMMAND...: passes when COMMAND exits 0.
 check() {
     local name=$1; shift
