@@ -9,7 +9,9 @@
 # conninfo, the cluster's status, how to kill the primary to watch a
 # failover, and curl commands (a token for the editor role made by
 # `prodata token`). Every process runs in the background with its PID in the
-# directory; `make demo-stop` (demo.sh stop) stops them all; a second
+# directory; `make demo-stop` (demo.sh stop) stops them all, and so does
+# Ctrl-C while it starts; `demo.sh foreground` (prodata demo foreground)
+# stays after the summary and stops them all at Ctrl-C; a second
 # `make demo` reuses the data and whatever still runs.
 # As root, PostgreSQL runs as the unprivileged postgres account (the keepers
 # see to it); as a user, as that user. Ports (change them to run two demos):
@@ -83,6 +85,24 @@ if [ "${1:-}" = stop ]; then
     echo "demo: stopped (data kept in $DEMO_DIR; make demo starts it again)"
     exit 0
 fi
+FOREGROUND=0
+case "${1:-}" in
+"") ;;
+foreground) FOREGROUND=1 ;;
+*)
+    echo "demo: unknown action \"$1\" (want nothing, foreground or stop)" >&2
+    exit 2
+    ;;
+esac
+# Ctrl-C (or SIGTERM) while it starts stops what it started; in the foreground, until it is stopped.
+interrupted() {
+    trap - INT TERM
+    echo
+    echo "demo: interrupted: stopping every process it started (the data stays in $DEMO_DIR)" >&2
+    stop_all
+    exit 130
+}
+trap interrupted INT TERM
 
 port_taken() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 need_port() {
@@ -285,3 +305,8 @@ A token for the role bookstore_editor (read and write), valid 24 hours:
 
   stop:      make demo-stop   (every process above; the data stays in $DEMO_DIR)
 TEXT
+if [ "$FOREGROUND" = 1 ]; then
+    echo "The demo runs in the foreground: Ctrl-C stops every process above."
+    while true; do sleep 1; done # the trap ends it
+fi
+trap - INT TERM

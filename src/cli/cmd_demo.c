@@ -1,5 +1,5 @@
 /*
- * cmd_demo.c - `prodata demo [stop]`: the highly available bookstore of
+ * cmd_demo.c - `prodata demo [foreground | stop]`: the highly available bookstore of
  * `make demo` (issue 10, section 6) from the binary itself. The demo is a
  * script (scripts/demo.sh) with the bookstore example beside it; this
  * command finds the two (PRODATA_DEMO_HOME, the source tree the binary was
@@ -54,8 +54,9 @@ bool
 cmd_demo(PdArena *arena, const CliArgs *args, PdError *err)
 {
     const char *action = args->positional_count > 0 ? args->positional[0] : NULL;
-    if (action != NULL && strcmp(action, "stop") != 0)
-        return pd_error_set(err, PD_ERR_USAGE, "demo: unknown action \"%s\" (want nothing or stop)", action);
+    if (action != NULL && strcmp(action, "stop") != 0 && strcmp(action, "foreground") != 0)
+        return pd_error_set(err, PD_ERR_USAGE,
+                            "demo: unknown action \"%s\" (want nothing, foreground or stop)", action);
     char exe[PATH_MAX];
     ssize_t length = readlink("/proc/self/exe", exe, sizeof exe - 1);
     if (length <= 0)

@@ -4,11 +4,13 @@
 # conninfo it prints, serves it; the curl commands it prints answer (an anonymous read, a write with its
 # token); after the primary's node is lost (keeper, fence guard and postmaster killed, as the demo says)
 # a standby takes over and the same API answers again, the write made before the loss still there
-# (synchronous mode); a second run reuses the data and brings the lost node back as a standby; the stop
-# leaves no process behind. Skipped, counted, without etcd or PostgreSQL 15.
+# (synchronous mode), and every request made meanwhile got a 200 or a 503 with Retry-After, none hung; a
+# second run reuses the data and brings the lost node back as a standby; the stop leaves no process behind;
+# in the foreground, the demo stops everything it started at SIGTERM (Ctrl-C's trap). Skipped, counted,
+# without etcd or PostgreSQL 15.
 source tests/lib/tap.sh
 source tests/lib/etcd.sh
-tap_plan 11
+tap_plan 14
 tap_workdir
 W=$TAP_WORKDIR
 [ "$(id -u)" = 0 ] && chmod 711 "$W"
@@ -69,6 +71,14 @@ else tap_not_ok "cluster status shows the primary's WAL archiver" "$(build/proda
 # The loss of the primary's node, with the command the demo prints.
 LOSS=$(grep -m1 '^  kill -9 -- ' "$W/run1.txt" | sed 's/^  //')
 LEADER=$(build/prodata cluster status --config "$D/cluster.conf" --json | jq -r .leader)
+# a client polling a book through the gap: status, seconds, whether a Retry-After came, one line each
+(while true; do
+    out=$(curl -s -o /dev/null -D "$W/gap.headers" -m 15 -w '%{http_code} %{time_total}' "$API/api/books/1/")
+    echo "$out $(grep -ci '^retry-after: [0-9]' "$W/gap.headers" 2>/dev/null)"
+    sleep 0.05
+done) >"$W/gap.txt" 2>/dev/null &
+GAP=$!
+sleep 0.5
 T0=$SECONDS
 eval "$LOSS"
 back() { [ "$(curl -s -o /dev/null -w '%{http_code}' -m 3 "$API/api/authors/?name=Before+the+loss")" = 200 ] &&
@@ -82,6 +92,16 @@ else
 fi
 expect_eq "... the write acknowledged before the loss is there (synchronous mode)" \
     "$(curl -s -m 10 "$API/api/authors/?name=Before+the+loss" | jq -r .count)" 1
+sleep 1
+kill "$GAP" 2>/dev/null
+wait "$GAP" 2>/dev/null
+GAP_SUMMARY=$(awk '{ n[$1]++ } $1 == 503 && $3 == 0 { bare++ } $2 > slow { slow = $2 }
+    END { for (c in n) printf "%s x%d, ", c, n[c]; printf "slowest %.2f s, 503 without Retry-After %d", slow, bare }' "$W/gap.txt")
+if [ -s "$W/gap.txt" ] && awk '($1 != 200 && $1 != 503) || ($1 == 503 && $3 == 0) || $2 > 5 { bad = 1 } END { exit bad }' "$W/gap.txt"; then
+    tap_ok "requests through the failover: 200 or 503 with Retry-After, none hung ($GAP_SUMMARY)"
+else
+    tap_not_ok "requests through the failover: 200 or 503 with Retry-After, none hung" "$GAP_SUMMARY" "$(grep -v '^200 ' "$W/gap.txt" | head -5)"
+fi
 
 if timeout 300 scripts/demo.sh >"$W/run2.txt" 2>&1; then
     tap_ok "make demo again: the data reused, the lost node back as a standby"
@@ -90,4 +110,19 @@ else
 fi
 timeout 120 scripts/demo.sh stop >"$W/stop.txt" 2>&1
 expect_eq "make demo-stop leaves no process of the demo" "$(pgrep -f "$D/" | wc -l)" 0
+
+# In the foreground: it stays after its summary; SIGTERM (the trap Ctrl-C runs too) stops all it started.
+scripts/demo.sh foreground >"$W/run3.txt" 2>&1 &
+FG=$!
+summary() { grep -q "Ctrl-C stops every process above" "$W/run3.txt"; }
+if poll_ok 300 summary && kill -0 "$FG" 2>/dev/null; then
+    tap_ok "demo foreground: started again, and still running after its summary"
+else
+    tap_not_ok "demo foreground: started again, and still running after its summary" "$(tail -n 15 "$W/run3.txt")"
+fi
+kill -TERM "$FG"
+timeout 120 tail --pid="$FG" -f /dev/null
+wait "$FG"
+expect_eq "demo foreground: SIGTERM stops every process it started (exit 130)" \
+    "$?:$(pgrep -f "$D/" | wc -l)" "130:0"
 tap_done
