@@ -7,7 +7,9 @@
  * when this node is the most advanced fresh member within the lag bound, then promote. etcd unknown decides
  * nothing, except a restart in place under a lease still held. Long steps are keeper_steps.c's.
  */
+#include <errno.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -190,6 +192,43 @@ point_at(PdKeeper *keeper, const PdMemberState *leader, const char *target)
    follow that timeline is stopped to rewind (at once when it holds a fork, else when stuck). Streaming from
    it (already pointed at it before this tick, the roster read naming this member), it is in the leader's
    roster count: the leader made its slot from a roster naming it. */
+/* Whether pid is still a WAL receiver (its process title): a pid read from PostgreSQL a moment ago. */
+static bool
+is_receiver(int pid)
+{
+    char path[64], title[256];
+    snprintf(path, sizeof path, "/proc/%d/cmdline", pid);
+    FILE *file = fopen(path, "r");
+    if (file == NULL)
+        return false;
+    size_t length = fread(title, 1, sizeof title - 1, file);
+    fclose(file);
+    title[length] = '\0';
+    return strncmp(title, "postgres: ", 10) == 0 && strstr(title, "walreceiver") != NULL;
+}
+
+/* PostgreSQL's WAL receiver ignores connect_timeout (it waits on its socket with no bound), so a primary
+ * behind a black hole holds it for the kernel's SYN retries, about two minutes, and the startup process
+ * reads nothing from the archive meanwhile. One still connecting after PD_KEEPER_RECEIVER_CONNECT_MS is
+ * stopped: PostgreSQL restores what the archive holds, then starts another (docs/ha.md, "Log shipping"). */
+static void
+stop_stalled_receiver(PdKeeper *keeper, const PdMemberState *leader, const PdNodeStatus *status)
+{
+    if (status->connecting_pid <= 0 || status->connecting_ms < PD_KEEPER_RECEIVER_CONNECT_MS ||
+        !is_receiver(status->connecting_pid))
+        return;
+    if (kill(status->connecting_pid, SIGTERM) != 0)
+    {
+        pd_logf(PD_LOG_WARNING, "keeper %s: the WAL receiver (pid %d) could not be stopped: %s", keeper->name,
+                status->connecting_pid, strerror(errno));
+        return;
+    }
+    pd_logf(keeper->receiver_stops++ == 0 ? PD_LOG_WARNING : PD_LOG_DEBUG,
+            "keeper %s: the WAL receiver (pid %d) has been connecting to %s for %" PRId64
+            " ms: stopped, so that PostgreSQL reads the archive meanwhile, then connects again",
+            keeper->name, status->connecting_pid, leader->name, status->connecting_ms);
+}
+
 static void
 follow(PdKeeper *keeper, const PdKeeperRead *read, const PdMemberState *leader, const PdNodeStatus *status)
 {
@@ -202,6 +241,7 @@ follow(PdKeeper *keeper, const PdKeeperRead *read, const PdMemberState *leader, 
     if (is_streaming)
     {
         keeper->stuck_since = 0;
+        keeper->receiver_stops = 0;
         if (was_following && read->has_roster && pd_roster_contains(&read->roster, keeper->name))
             pd_keeper_failsafe_counted(keeper, leader->name); /* joining or not: the leader made its slot */
     }
@@ -221,6 +261,7 @@ follow(PdKeeper *keeper, const PdKeeperRead *read, const PdMemberState *leader, 
     if (is_streaming)
         return;
     pd_keeper_wait(keeper, "streaming from %s", leader->name);
+    stop_stalled_receiver(keeper, leader, status);
     int64_t now = pd_keeper_now_ms();
     if (keeper->stuck_since == 0)
         keeper->stuck_since = now;

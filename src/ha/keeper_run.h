@@ -29,6 +29,8 @@ enum
     /* a standby not streaming this long from a leader on a newer timeline rewinds: well past
        wal_retrieve_retry_interval (5 s) and a reconnect on a busy node */
     PD_KEEPER_STUCK_MS = 30000,
+    /* a WAL receiver still connecting after this is stopped (it ignores connect_timeout, 2 s) */
+    PD_KEEPER_RECEIVER_CONNECT_MS = 5000,
     /* a node call's own bounds: a connection (2 s connect, 5 s statement), a reload or stop (10 s), and
        slack for a loaded machine; part of the bound an ordinary step of the loop declares */
     PD_KEEPER_NODE_CALL_MS = 12000,
@@ -163,6 +165,7 @@ struct PdKeeper
     int64_t
         stuck_since; /* CLOCK_MONOTONIC ms since its standby stopped streaming from the leader; 0: streams */
     int64_t leaderless_since_ms; /* wall clock when it first saw no leader key; 0: a leader is seen */
+    int receiver_stops;          /* WAL receivers stopped while connecting since it last streamed */
     int64_t down_since; /* CLOCK_MONOTONIC ms since the leader's PostgreSQL was found down; 0: it runs */
     /* synchronous_standby_names as this process last wrote it to PostgreSQL */
     bool is_sync_known;

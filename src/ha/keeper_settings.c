@@ -8,9 +8,14 @@
  */
 #include "ha/keeper_settings.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 
 #include "ha/node.h"
@@ -146,15 +151,39 @@ check_paths(const PdKeeperSettings *settings, PdError *problems)
                              "archive_dir \"%.200s\" is not an absolute path", settings->archive_dir);
 }
 
-/* A loopback address as written in the file: 127.x.y.z, ::1, localhost. */
+/* An address of the loopback interface: 127.0.0.0/8, ::1, an IPv4-mapped 127.x. */
+static bool
+is_loopback_sockaddr(const struct sockaddr *address)
+{
+    if (address->sa_family == AF_INET)
+        return (ntohl(((const struct sockaddr_in *)(const void *)address)->sin_addr.s_addr) >> 24) == 127;
+    if (address->sa_family != AF_INET6)
+        return false;
+    const struct in6_addr *v6 = &((const struct sockaddr_in6 *)(const void *)address)->sin6_addr;
+    return IN6_IS_ADDR_LOOPBACK(v6) || (IN6_IS_ADDR_V4MAPPED(v6) && v6->s6_addr[12] == 127);
+}
+
+/* Whether every address a listen address names is a loopback one (a literal, or a name such as localhost
+   or a host name /etc/hosts maps to 127.0.1.1); "*" and names that do not resolve are not. */
 static bool
 is_loopback(const char *address)
 {
-    return strncmp(address, "127.", 4) == 0 || strcmp(address, "::1") == 0 || strcmp(address, "[::1]") == 0 ||
-           strcmp(address, "localhost") == 0;
+    if (address[0] == '\0' || strcmp(address, "*") == 0)
+        return false;
+    if (strcasecmp(address, "localhost") == 0)
+        return true;
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE};
+    struct addrinfo *found = NULL;
+    if (getaddrinfo(address, NULL, &hints, &found) != 0 || found == NULL)
+        return false;
+    bool is_all_loopback = true;
+    for (const struct addrinfo *one = found; one != NULL && is_all_loopback; one = one->ai_next)
+        is_all_loopback = is_loopback_sockaddr(one->ai_addr);
+    freeaddrinfo(found);
+    return is_all_loopback;
 }
 
-/* The API is how the other keepers reach this one (failsafe grants, switchover): published as
+/* The API is how the other keepers reach this one (failsafe grants) and HAProxy checks it: published as
    http://api_listen_address:api_port, it must not be a loopback address when PostgreSQL is not on one. */
 static void
 check_api_address(const PdKeeperSettings *settings, PdError *problems)
@@ -163,7 +192,7 @@ check_api_address(const PdKeeperSettings *settings, PdError *problems)
         pd_error_add_problem(problems, NULL, 0, 0, "api_listen_address",
                              "api_listen_address %.100s is a loopback address while pg_listen_address "
                              "%.100s is not: the other members could not reach this keeper's API (failsafe "
-                             "grants, switchover); set it to this node's address, or * for every address",
+                             "grants, health checks); set it to this node's address, or * for every address",
                              settings->api_listen_address, settings->pg_listen_address);
 }
 

@@ -123,6 +123,8 @@ typedef struct PdNodeStatus
     char *receiver_status; /* standby: pg_stat_wal_receiver.status ("streaming"...), "" when no receiver */
     char *receiver_host;   /* standby: the primary it streams from, "" when none */
     uint32_t receiver_timeline; /* standby: the timeline its WAL receiver streams (received_tli), 0 none */
+    int connecting_pid;         /* standby: a WAL receiver still connecting to its primary, 0 none */
+    int64_t connecting_ms;      /* how long it has been connecting */
     size_t standby_count;
     PdNodeStandby *standbys;
     size_t slot_count;

@@ -40,7 +40,12 @@ static const char SELF_SQL[] =
     "coalesce((SELECT sender_host FROM pg_stat_wal_receiver), ''), "
     "coalesce((SELECT received_tli FROM pg_stat_wal_receiver), 0), "
     "CASE WHEN pg_is_in_recovery() THEN "
-    "  floor(extract(epoch FROM clock_timestamp() - pg_last_xact_replay_timestamp()) * 1000)::bigint END";
+    "  floor(extract(epoch FROM clock_timestamp() - pg_last_xact_replay_timestamp()) * 1000)::bigint END, "
+    "coalesce((SELECT pid FROM pg_stat_activity WHERE backend_type = 'walreceiver' "
+    "            AND wait_event = 'LibPQWalReceiverConnect' LIMIT 1), 0), "
+    "coalesce((SELECT floor(extract(epoch FROM clock_timestamp() - backend_start) * 1000)::bigint "
+    "            FROM pg_stat_activity WHERE backend_type = 'walreceiver' "
+    "            AND wait_event = 'LibPQWalReceiverConnect' LIMIT 1), 0)";
 
 static const char PENDING_SQL[] = "SELECT name FROM pg_settings WHERE pending_restart ORDER BY name LIMIT 64";
 
@@ -93,6 +98,8 @@ read_self(PdArena *arena, PdDb *db, PdNodeStatus *status, PdError *err)
         pd_db_result_is_null(result, 0, 9) ? -1 : strtoll(pd_db_result_value(result, 0, 9), NULL, 10);
     if (status->replay_age_ms < -1)
         status->replay_age_ms = 0; /* the primary's clock ahead of ours */
+    status->connecting_pid = (int)strtol(pd_db_result_value(result, 0, 10), NULL, 10);
+    status->connecting_ms = strtoll(pd_db_result_value(result, 0, 11), NULL, 10);
     return !pd_arena_failed(arena) || pd_arena_error(arena, err);
 }
 

@@ -6,6 +6,7 @@
 # docs/testing-ha.md describes the faults and what each trial asserts.
 #   kc_up DIR                    namespaces e1 n1 n2 n3 client, etcd in e1, the cluster configuration
 #                                (KC_CONFIG: assignments for `prodata cluster config set`), three keepers
+#                                (KC_ARCHIVE: one WAL archive directory for all, archive_dir)
 #   kc_healthy                   0 when one leader runs as the primary and both others stream from it
 #   kc_wait_healthy SECONDS      polls kc_healthy
 #   kc_leader                    the leader key's value (n1, n2, n3; empty when none or etcd unreachable)
@@ -82,7 +83,8 @@ kc_healthy() {
     local leader
     leader=$(kc_leader)
     [ -n "$leader" ] && [ "$(kc_sql "$leader" 'select pg_is_in_recovery()')" = f ] &&
-        [ "$(kc_sql "$leader" "select count(*) from pg_stat_replication where state = 'streaming'")" = 2 ]
+        [ "$(kc_sql "$leader" "select count(*) from pg_stat_replication where state = 'streaming'
+            and application_name <> 'pg_basebackup'")" = 2 ] # a clone's WAL stream is not a standby
 }
 
 kc_wait_healthy() { poll_ok "$1" kc_healthy; }
@@ -102,6 +104,9 @@ api_listen_address = $(kc_addr "$node")
 api_port = 8008
 replication_password_env = PD_KF_PASSWORD
 CONF
+    if [ -n "${KC_ARCHIVE:-}" ]; then # one archive directory every node reaches (a shared mount, in effect)
+        mkdir -p "$KC_ARCHIVE" && chown postgres: "$KC_ARCHIVE" && echo "archive_dir = $KC_ARCHIVE" >>"$KC_DIR/$node/prodata.conf"
+    fi
 }
 
 kc_up() {

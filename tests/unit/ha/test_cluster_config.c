@@ -434,6 +434,22 @@ test_keeper_check(void **state)
                                    {"api_listen_address", NULL, "10.0.0.1"}};
     settings = keeper_settings(arena, reached, 5);
     assert_true(pd_keeper_settings_check(arena, &settings, &err));
+    const char *loopbacks[] = {"localhost", "LocalHost", "::1", "::ffff:127.0.0.1", "127.0.1.1"};
+    for (size_t i = 0; i < sizeof loopbacks / sizeof loopbacks[0]; i++)
+    {
+        reached[4].value = loopbacks[i];
+        settings = keeper_settings(arena, reached, 5);
+        if (pd_keeper_settings_check(arena, &settings, &err))
+            fail_msg("api_listen_address %s with PostgreSQL on 10.0.0.1 accepted", loopbacks[i]);
+    }
+    const char *reachable[] = {"*", "0.0.0.0", "::", "10.0.0.1"};
+    for (size_t i = 0; i < sizeof reachable / sizeof reachable[0]; i++)
+    {
+        reached[4].value = reachable[i];
+        settings = keeper_settings(arena, reached, 5);
+        if (!pd_keeper_settings_check(arena, &settings, &err))
+            fail_msg("api_listen_address %s refused: %s", reachable[i], err.message);
+    }
     pd_arena_free(arena);
 }
 
