@@ -260,7 +260,9 @@ static const PdSetting keeper_rows[] = {
                 "PostgreSQL's listen_addresses: the address the other nodes and clients reach it at"),
     KEEPER_PORT(pg_port, "5432", "PostgreSQL's port"),
     KEEPER_TEXT(api_listen_address, PD_SETTING_STRING, "127.0.0.1", "ADDRESS",
-                "the keeper's HTTP API address (health checks: /primary, /replica; the other keepers)"),
+                "the keeper's HTTP API address (health checks: /primary, /replica; the other keepers): an "
+                "address the other nodes reach, or *; loopback only while pg_listen_address is loopback too "
+                "(checked at start)"),
     KEEPER_PORT(api_port, "8008", "the keeper's HTTP API port"),
     KEEPER_TEXT(replication_user, PD_SETTING_STRING, "replicator", "ROLE",
                 "the role standbys replicate and rewind as"),
