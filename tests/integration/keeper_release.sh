@@ -5,11 +5,12 @@
 # and postmaster killed) is NOT failed over by the last standby (it has one grant of the two needed); the
 # lost leader started again leads again; a SIGTERM of the leader (PostgreSQL stopped, then the leader key
 # deleted and the released key written in one transaction) hands over to the last standby within seconds,
-# and its take deletes the released key. Skipped, counted, without etcd or PostgreSQL 15.
+# and its take deletes the released key; the node lost for good, taken out with `prodata cluster remove`,
+# loses its replication slot on the leader. Skipped, counted, without etcd or PostgreSQL 15.
 source tests/lib/tap.sh
 source tests/lib/etcd.sh
 source tests/lib/keeper_local.sh
-tap_plan 7
+tap_plan 9
 tap_workdir
 W=$TAP_WORKDIR
 BIN=/usr/lib/postgresql/15/bin
@@ -84,4 +85,14 @@ grep -q "released by its last holder" "$W/n$S/keeper.log" && tap_ok "n$S took th
     tap_not_ok "n$S took the key on the release" "$(grep 'leader key' "$W/n$S/keeper.log" | tail -n 3)"
 expect_eq "the take deleted the released key" "$(released)" ""
 wait_for 20 bash -c "! kill -0 ${KPID[$LI]} 2>/dev/null" || true
+
+# ---- the node lost for good taken out of the roster: the leader drops its replication slot -----------------
+slot_of_down() { local_sql "$S" "SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'prodata_n$DOWN'"; }
+slot_kept() { [ "$(slot_of_down)" = 1 ]; }
+check "n$S, the leader now, keeps a slot for the lost n$DOWN (a roster member)" wait_for 15 slot_kept
+cluster remove "n$DOWN" >"$W/remove.txt" 2>&1
+slot_gone() { [ "$(slot_of_down)" = 0 ]; }
+if wait_for 15 slot_gone; then tap_ok "prodata cluster remove n$DOWN: n$S dropped its slot prodata_n$DOWN"
+else tap_not_ok "prodata cluster remove n$DOWN: the leader drops its slot" "$(cat "$W/remove.txt")" \
+    "$(local_sql "$S" 'SELECT slot_name FROM pg_replication_slots')"; fi
 tap_done

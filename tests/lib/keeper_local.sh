@@ -133,7 +133,8 @@ all_running() {
 streaming() {
     local l
     l=$(leader)
-    [ -n "$l" ] && local_sql "$(index_of "$l")" "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'"
+    [ -n "$l" ] && local_sql "$(index_of "$l")" "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'
+        AND application_name <> 'pg_basebackup'" # a clone's WAL stream is not a standby
 }
 
 # primary_is I: node I holds the leader key and its PostgreSQL is out of recovery.
