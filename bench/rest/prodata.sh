@@ -64,6 +64,18 @@ prodata_standard() {
     EXTRA_SAMPLES="$OUT/prodata-extra/samples.tsv"
 }
 
+# create_pair FIRST SECOND: creates measured with the counters as they are (FIRST), then switched (SECOND).
+create_pair() {
+    echo "counter triggers on book: $(counter_triggers)"
+    measure "create_$1" "$rep" create
+    prodata_reset
+    if [ "$1" = counted ]; then counters_set off; else counters_set on; fi
+    echo "counter triggers on book: $(counter_triggers)"
+    measure "create_$2" "$rep" create
+    prodata_reset
+    [ "$2" = counted ] || counters_set on
+}
+
 # First and deep pages by page number and by cursor, then create with the counters on and off, interleaved.
 prodata_extras() {
     local cursor_deep rep has_counters=1
@@ -86,14 +98,14 @@ prodata_extras() {
             measure cursor_deep "$rep" path BENCH_PATH="$cursor_deep"
         fi
         [ "$has_counters" = 1 ] || continue
-        echo "counter triggers on book: $(counter_triggers)"
-        measure create_counted "$rep" create
-        prodata_reset
-        counters_set off
-        echo "counter triggers on book: $(counter_triggers)"
-        measure create_uncounted "$rep" create
-        prodata_reset
-        counters_set on
+        # one pair per repetition, in alternating order (on, off, then off, on) so that a drift of the
+        # machine over the run weighs on both sides alike; report.py takes the median of the pairs' ratios
+        if [ $((rep % 2)) = 1 ]; then
+            create_pair counted uncounted
+        else
+            counters_set off
+            create_pair uncounted counted
+        fi
     done
     BENCH_CURSOR_PATH=$cursor_deep
 }
