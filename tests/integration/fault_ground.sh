@@ -65,7 +65,7 @@ ON_N1="host=$A1 port=5432 user=postgres dbname=postgres"
 ON_N2="host=$A2 port=5432 user=postgres dbname=postgres"
 streaming() {
     [ "$(netns_exec client timeout 5 psql -X -At -d "$ON_N1" -c \
-        "select count(*) from pg_stat_replication where state = 'streaming'" 2>/dev/null)" = 1 ]
+        "select count(*) from pg_stat_replication where state = 'streaming' and application_name <> 'pg_basebackup'" 2>/dev/null)" = 1 ]
 }
 check "a primary in n1, a standby in n2 streaming from it over the test's network (within 20 s)" \
     poll_ok 20 streaming
