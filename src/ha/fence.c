@@ -78,27 +78,43 @@ is_alive(int pid)
     return read_stat(pid, &state, &ppid) && state != 'Z' && state != 'X';
 }
 
-/* pid runs postgres with data_dir (resolved) as its working directory: the postmaster chdir()s there. */
-static bool
-is_our_postgres(int pid, const char *data_dir)
+bool
+pd_fence_cmdline(int pid, char *command, size_t size)
 {
-    char path[64], command[256] = "", cwd[PATH_MAX], resolved[PATH_MAX];
+    char path[64];
+    command[0] = '\0';
     snprintf(path, sizeof path, "/proc/%d/cmdline", pid);
     FILE *file = fopen(path, "r");
     if (file == NULL)
         return false;
-    size_t length = fread(command, 1, sizeof command - 1, file);
+    size_t length = fread(command, 1, size - 1, file);
     fclose(file);
     command[length] = '\0';
+    return true;
+}
+
+int
+pd_fence_postgres_of(int pid, const char *data_dir)
+{
+    char path[64], command[256], cwd[PATH_MAX], resolved[PATH_MAX];
+    if (!pd_fence_cmdline(pid, command, sizeof command))
+        return 0;
     const char *base = strrchr(command, '/') != NULL ? strrchr(command, '/') + 1 : command;
     if (strcmp(base, "postgres") != 0 && strcmp(base, "postmaster") != 0)
-        return false;
+        return 0;
     snprintf(path, sizeof path, "/proc/%d/cwd", pid);
     ssize_t size = readlink(path, cwd, sizeof cwd - 1);
     if (size <= 0 || realpath(data_dir, resolved) == NULL)
-        return false;
+        return -1;
     cwd[size] = '\0';
-    return strcmp(cwd, resolved) == 0;
+    return strcmp(cwd, resolved) == 0 ? 1 : 0;
+}
+
+/* pid runs postgres with data_dir (resolved) as its working directory; unreadable: not proven ours. */
+static bool
+is_our_postgres(int pid, const char *data_dir)
+{
+    return pd_fence_postgres_of(pid, data_dir) == 1;
 }
 
 /* SIGKILL to pid's process group when pid leads one, else to pid. */

@@ -70,4 +70,12 @@ int64_t pd_fence_now_ms(void);
  */
 bool pd_fence_kill(const char *data_dir, int *killed_pid, PdError *err);
 
+/* pid's /proc command line (NUL-separated arguments; its process title for a PostgreSQL child) into
+ * command, cut to size; false (command "") when the process is gone or cannot be read. */
+bool pd_fence_cmdline(int pid, char *command, size_t size);
+
+/* Whether pid runs postgres in data_dir (the postmaster chdir()s to its own): 1 yes, 0 no (another program,
+ * or postgres in another directory), -1 postgres whose working directory cannot be read. */
+int pd_fence_postgres_of(int pid, const char *data_dir);
+
 #endif

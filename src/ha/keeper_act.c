@@ -196,15 +196,9 @@ point_at(PdKeeper *keeper, const PdMemberState *leader, const char *target)
 static bool
 is_receiver(int pid)
 {
-    char path[64], title[256];
-    snprintf(path, sizeof path, "/proc/%d/cmdline", pid);
-    FILE *file = fopen(path, "r");
-    if (file == NULL)
-        return false;
-    size_t length = fread(title, 1, sizeof title - 1, file);
-    fclose(file);
-    title[length] = '\0';
-    return strncmp(title, "postgres: ", 10) == 0 && strstr(title, "walreceiver") != NULL;
+    char title[256];
+    return pd_fence_cmdline(pid, title, sizeof title) && strncmp(title, "postgres: ", 10) == 0 &&
+           strstr(title, "walreceiver") != NULL;
 }
 
 /* PostgreSQL's WAL receiver ignores connect_timeout (it waits on its socket with no bound), so a primary

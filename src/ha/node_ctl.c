@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ha/fence.h"
 #include "ha/node_run.h"
 
 /* pid runs postgres, and not in another data directory than this node's: the postmaster chdir()s to its
@@ -29,23 +30,7 @@ is_postgres_process(const PdNode *node, int pid)
 {
     if (kill(pid, 0) != 0 && errno != EPERM)
         return false;
-    char path[64], command[256] = "", cwd[PATH_MAX], resolved[PATH_MAX];
-    snprintf(path, sizeof path, "/proc/%d/cmdline", pid);
-    FILE *file = fopen(path, "r");
-    if (file == NULL)
-        return false;
-    size_t length = fread(command, 1, sizeof command - 1, file);
-    fclose(file);
-    command[length] = '\0';
-    const char *base = strrchr(command, '/') != NULL ? strrchr(command, '/') + 1 : command;
-    if (strcmp(base, "postgres") != 0 && strcmp(base, "postmaster") != 0)
-        return false;
-    snprintf(path, sizeof path, "/proc/%d/cwd", pid);
-    ssize_t size = readlink(path, cwd, sizeof cwd - 1);
-    if (size <= 0 || realpath(node->config.data_dir, resolved) == NULL)
-        return true;
-    cwd[size] = '\0';
-    return strcmp(cwd, resolved) == 0;
+    return pd_fence_postgres_of(pid, node->config.data_dir) != 0;
 }
 
 PdNodeRun
