@@ -188,10 +188,6 @@ point_at(PdKeeper *keeper, const PdMemberState *leader, const char *target)
     return true;
 }
 
-/* A running standby pointed at leader, joining until it streams on the leader's timeline; one that cannot
-   follow that timeline is stopped to rewind (at once when it holds a fork, else when stuck). Streaming from
-   it (already pointed at it before this tick, the roster read naming this member), it is in the leader's
-   roster count: the leader made its slot from a roster naming it. */
 /* Whether pid is still a WAL receiver (its process title): a pid read from PostgreSQL a moment ago. */
 static bool
 is_receiver(int pid)
@@ -223,6 +219,10 @@ stop_stalled_receiver(PdKeeper *keeper, const PdMemberState *leader, const PdNod
             keeper->name, status->connecting_pid, leader->name, status->connecting_ms);
 }
 
+/* A running standby pointed at leader, joining until it streams on the leader's timeline; one that cannot
+   follow that timeline is stopped to rewind (at once when it holds a fork, else when stuck). Streaming from
+   it (already pointed at it before this tick, the roster read naming this member), it is in the leader's
+   roster count: the leader made its slot from a roster naming it. */
 static void
 follow(PdKeeper *keeper, const PdKeeperRead *read, const PdMemberState *leader, const PdNodeStatus *status)
 {
