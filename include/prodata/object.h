@@ -112,9 +112,12 @@ bool pd_object_create(PdArena *arena, PdDb *db, const PdValues *values, const ch
 bool pd_object_create_bulk(PdArena *arena, PdDb *db, const PdValues *const *objects, size_t count,
                            const char **json, PdError *err);
 /* count objects of one model in one INSERT, as pd_object_create_bulk, but jsons[i] is object i's own
- * representation (jsons has count slots): one statement serving several callers' creates. */
+ * representation (jsons has count slots): one statement serving several callers' creates. counted_oid
+ * (NULL: none) is the model table's oid when the transaction lists it in prodata.client_counts (docs/query.md
+ * "Counting by the client"): the statement then adds the rows it inserted to the table's row counter
+ * itself, in the slot pg_backend_pid() % 64, exactly when the counters' insert trigger skipped them. */
 bool pd_object_create_each(PdArena *arena, PdDb *db, const PdValues *const *objects, size_t count,
-                           const char **jsons, PdError *err);
+                           const char *counted_oid, const char **jsons, PdError *err);
 /* UPDATE of the rows `which` selects (its filters; slicing and ordering apply too); *json the array of the
  * changed objects ("[]" when none), *updated their number. Either output may be NULL. */
 bool pd_object_update(PdArena *arena, PdDb *db, PdQuery *which, const PdValues *values, PdValidateMode mode,

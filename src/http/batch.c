@@ -5,8 +5,8 @@
  * a batch's leader: it opens one, waits while the connection's COMMIT in
  * flight is made durable (pd_db_share_await_commit; not at all when none
  * is), closes the batch and sends every object that joined meanwhile as
- * one INSERT (pd_object_create_each) of the next shared transaction, its
- * rows tallied at once. Creates of the same model and catalog that arrive
+ * one INSERT (pd_object_create_each) of the next shared transaction, which
+ * adds its rows to the row counters itself. Creates of the same model and catalog that arrive
  * while it waits join the batch and park until the leader hands each its
  * own object. Why: a statement costs PostgreSQL far more than a row (its
  * executor start, and the row counters' statement trigger with its
@@ -113,11 +113,10 @@ static bool
 send_batch(PdHttpContext *leader, PdDb *db, Batch *batch, const char **jsons, PdError *err)
 {
     size_t count = batch->count;
+    const char *counted_oid = pd_http_db_counted_oid(leader, batch->model, db);
     if (count == 1) /* alone: its refusal mapped to fields, in its own arena */
-    {
-        pd_http_db_tally(leader, batch->model, db, 1);
-        return pd_object_create(leader->arena, db, batch->members[0]->values, &jsons[0], err);
-    }
+        return pd_object_create_each(leader->arena, db, &batch->members[0]->values, 1, counted_oid, &jsons[0],
+                                     err);
     PdArena *arena = pd_arena_new(count * PD_HTTP_REQUEST_ARENA_BUDGET);
     const PdValues **objects = arena != NULL ? pd_arena_calloc(arena, count, sizeof(*objects)) : NULL;
     if (objects == NULL)
@@ -127,8 +126,7 @@ send_batch(PdHttpContext *leader, PdDb *db, Batch *batch, const char **jsons, Pd
     }
     for (size_t i = 0; i < count; i++)
         objects[i] = batch->members[i]->values;
-    pd_http_db_tally(leader, batch->model, db, (long long)count);
-    bool ok = pd_object_create_each(arena, db, objects, count, jsons, err);
+    bool ok = pd_object_create_each(arena, db, objects, count, counted_oid, jsons, err);
     for (size_t i = 0; ok && i < count; i++) /* each object into its own request's arena */
     {
         BatchMember *member = batch->members[i];
@@ -188,7 +186,6 @@ pd_http_create_batched(PdHttpContext *ctx, const PdModel *model, const PdValues 
         return false;
     if (!pd_db_is_share(db)) /* no group connection now: a create of its own */
     {
-        pd_http_db_tally(ctx, model, db, 1);
         bool ok = pd_object_create(ctx->arena, db, values, json, err);
         pd_http_db_release(ctx, db);
         return ok;

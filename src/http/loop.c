@@ -109,11 +109,10 @@ struct PdHttpLoop
     PdHttpTask *ready_tail;
     PdHttpTask *deferred_head; /* parked until this pass of the loop ends (pd_http_task_defer) */
     PdHttpTask *deferred_tail;
-    PdDbMux *mux;          /* the multiplexed connection for single reads, made on first use */
-    PdDbMux *group;        /* the group-commit connection for single creates, made on first use */
-    PdDbMux *retiring;     /* a group connection of another catalog's, freed once its last caller left */
-    size_t tally_failures; /* of the group connection, seen so far */
-    bool may_multiplex;    /* the pool is large enough to lend each loop two connections for good */
+    PdDbMux *mux;       /* the multiplexed connection for single reads, made on first use */
+    PdDbMux *group;     /* the group-commit connection for single creates, made on first use */
+    PdDbMux *retiring;  /* a group connection of another catalog's, freed once its last caller left */
+    bool may_multiplex; /* the pool is large enough to lend each loop two connections for good */
     size_t arena_budget;
     bool must_run_daemon;
 };
@@ -433,16 +432,12 @@ pd_http_task_acquire(PdPool *pool, bool may_wait, PdDb **db, PdError *err)
     return pd_pool_acquire_with(pool, &waiter, may_wait, db, err);
 }
 
-/* Run before each COMMIT of a shared create transaction, per table ($1, its quoted name) whose creates in it
- * named it (pd_db_share_tally), with how many did ($2): they are added to the row counters (catalog.c). */
-#define PD_HTTP_GROUP_TALLY "SELECT prodata_count_add($1::pg_catalog.regclass, $2::pg_catalog.int8)"
-
 static PdDbMux *
 new_mux(PdDb *db, const char *group_begin, PdDbMux **slot, PdError *err)
 {
     if (group_begin == NULL)
         return pd_db_mux_new(db, slot, err) ? *slot : NULL;
-    return pd_db_mux_new_group(db, group_begin, PD_HTTP_GROUP_TALLY, slot, err) ? *slot : NULL;
+    return pd_db_mux_new_group(db, group_begin, NULL, slot, err) ? *slot : NULL;
 }
 
 /* A group connection of another begin (an older catalog's): no one joins it any more; it goes once its
@@ -459,21 +454,8 @@ retire(PdHttpLoop *loop, PdDbMux **slot)
     if (slot == NULL || loop->retiring != NULL)
         return slot == NULL;
     loop->retiring = *slot;
-    loop->tally_failures = 0;
     *slot = NULL;
     return true;
-}
-
-void
-pd_http_loop_group_check(void)
-{
-    PdHttpLoop *loop = current_loop;
-    if (loop == NULL || loop->group == NULL || pd_db_mux_tally_failures(loop->group) == loop->tally_failures)
-        return;
-    /* a table its transactions list was refused (a rule or trigger added since, or the counters gone): the
-     * catalog is reloaded (catalog.c), and the next group_begin lists what may be listed now */
-    loop->tally_failures = pd_db_mux_tally_failures(loop->group);
-    atomic_store(&loop->server->wants_reload, true);
 }
 
 /* The loop's multiplexed connection in *slot (a group one when group_begin is not NULL): replaced once it
@@ -486,8 +468,6 @@ loop_mux(PdDbMux **slot, const char *group_begin)
         return NULL;
     bool is_other =
         group_begin != NULL && *slot != NULL && strcmp(pd_db_mux_begin_sql(*slot), group_begin) != 0;
-    if (group_begin != NULL)
-        pd_http_loop_group_check();
     if (group_begin != NULL && !retire(loop, is_other ? slot : NULL))
         return NULL; /* the one retired before is still busy */
     if (*slot != NULL && !pd_db_mux_is_usable(*slot))
@@ -496,8 +476,6 @@ loop_mux(PdDbMux **slot, const char *group_begin)
             return NULL; /* the callers still in its queue are finding out */
         PdDbMux *broken = *slot;
         *slot = NULL; /* first: giving the connection back may park this task */
-        if (group_begin != NULL)
-            loop->tally_failures = 0;
         pd_pool_release(loop->server->pool, pd_db_mux_free(broken));
     }
     if (*slot == NULL)

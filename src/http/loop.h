@@ -83,12 +83,9 @@ bool pd_http_task_acquire(PdPool *pool, bool may_wait, PdDb **db, PdError *err);
  * replaced after it broke), or NULL off a loop or when none can be had now. */
 PdDbMux *pd_http_loop_mux(void);
 /* The calling loop's group-commit connection for single creates (pd_db_mux_new_group), the same way, its
- * transactions begun with begin_sql (not NULL) and adding their tallies to the row counters (loop.c). One
- * made with another begin_sql (an older catalog's) is retired: no one joins it, it goes once idle. */
+ * transactions begun with begin_sql (not NULL, catalog.c). One made with another begin_sql (an older
+ * catalog's) is retired: no one joins it, it goes once idle. */
 PdDbMux *pd_http_loop_group(const char *begin_sql);
-/* After a create whose shared transaction rolled back: when the database refused one of the group
- * connection's tallies, the server reloads its models (what they may tally is out of date). */
-void pd_http_loop_group_check(void);
 /* Whether the caller runs in a task (and so must never block its thread). */
 bool pd_http_in_task(void);
 

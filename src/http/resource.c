@@ -104,8 +104,8 @@ pd_http_db_acquire(PdHttpContext *ctx, PdDb **db, PdError *err)
  * creates that arrive while one COMMIT is being made durable share the next one, so a burst of creates
  * costs one transaction (its id, commit record and WAL flush) and one backend's turn on the cores, not one
  * each: what caps single-row transactions (pgbench's insert ceiling). A create of a model whose table the
- * transactions list (ctx->catalog->tally_key) names it, so that the transaction adds it to the row counters
- * itself before its COMMIT. Anything else acquires as pd_http_db_acquire does.
+ * transactions list (ctx->catalog->counted_oid) adds its rows to the row counters in its own INSERT
+ * (pd_http_db_counted_oid). Anything else acquires as pd_http_db_acquire does.
  */
 bool
 pd_http_db_may_share_create(const PdHttpContext *ctx)
@@ -128,14 +128,13 @@ pd_http_db_acquire_create(PdHttpContext *ctx, PdDb **db, PdError *err)
     return pd_http_db_acquire(ctx, db, err);
 }
 
-void
-pd_http_db_tally(const PdHttpContext *ctx, const PdModel *model, PdDb *db, long long rows)
+const char *
+pd_http_db_counted_oid(const PdHttpContext *ctx, const PdModel *model, PdDb *db)
 {
     const PdHttpCatalog *catalog = ctx->catalog;
-    const char *tally =
-        catalog->tally_key != NULL ? catalog->tally_key[model - catalog->catalog->models] : NULL;
-    if (tally != NULL && pd_db_is_share(db))
-        pd_db_share_tally(db, tally, rows);
+    if (catalog->counted_oid == NULL || !pd_db_is_share(db))
+        return NULL;
+    return catalog->counted_oid[model - catalog->catalog->models];
 }
 
 void

@@ -40,10 +40,11 @@ typedef struct PdHttpCatalog
     char *openapi; /* built on first use */
     size_t openapi_length;
     bool *has_counter; /* per model (catalog order): an unfiltered count may read the row counters */
-    /* per model: its table's quoted name when its creates add their own rows to the row counters
+    /* per model: its table's oid when its creates add their own rows to the row counters
      * (pd_query_counter_client_table), else NULL; group_begin: what each shared create transaction runs
-     * first, listing those tables in prodata.client_counts (catalog.c) */
-    const char **tally_key;
+     * first, listing those tables in prodata.client_counts and locking this connection's slot of each
+     * (catalog.c) */
+    const char **counted_oid;
     const char *group_begin;
 } PdHttpCatalog;
 
@@ -214,9 +215,9 @@ bool pd_http_db_may_gather(const PdHttpContext *ctx);
 /* For a create: the loop's group-commit share when pd_http_db_may_share_create, else as above. A
  * statement on it may fail with PD_ERR_ROLLED_BACK: run it again on pd_http_db_acquire's connection. */
 bool pd_http_db_acquire_create(PdHttpContext *ctx, PdDb **db, PdError *err);
-/* On a group-commit share: the next statement inserts rows rows of model and adds them to its counter
- * before its transaction commits (pd_db_share_tally); nothing for a model that does not count itself. */
-void pd_http_db_tally(const PdHttpContext *ctx, const PdModel *model, PdDb *db, long long rows);
+/* On a group-commit share, model's table's oid when the creates of model there add their own rows to its
+ * counter (pd_object_create_each's counted_oid); NULL otherwise. */
+const char *pd_http_db_counted_oid(const PdHttpContext *ctx, const PdModel *model, PdDb *db);
 
 /* ---- batch.c: single creates gathered into one INSERT ---- */
 /* Creates values (of model) as pd_object_create would, in one INSERT with the other single creates of the

@@ -211,6 +211,18 @@ is_array_body(const PdHttpContext *ctx)
     return at < ctx->body_length && ctx->body[at] == '[';
 }
 
+/* A bulk body of one object whose INSERT adds its row to the counters itself: the array of it. */
+static bool
+create_counted_bulk(PdHttpContext *ctx, PdDb *db, const PdValues *object, const char *counted_oid,
+                    const char **json, PdError *err)
+{
+    const char *one;
+    if (!pd_object_create_each(ctx->arena, db, &object, 1, counted_oid, &one, err))
+        return false;
+    *json = pd_arena_sprintf(ctx->arena, "[%s]", one);
+    return *json != NULL || pd_arena_error(ctx->arena, err);
+}
+
 /* One try at a create: values alone, else the count objects of a bulk body; shared: on the loop's
  * group-commit connection when the request may use it. */
 static bool
@@ -222,11 +234,15 @@ create_once(PdHttpContext *ctx, PdValues **objects, size_t count, PdValues *valu
         return pd_http_create_batched(ctx, pd_values_model(values), values, json, err);
     if (!(shared ? pd_http_db_acquire_create(ctx, &db, err) : pd_http_db_acquire(ctx, &db, err)))
         return false;
-    if (shared)
-        pd_http_db_tally(ctx, pd_values_model(objects[0]), db, 1);
-    bool is_created = values == NULL ? pd_object_create_bulk(ctx->arena, db, (const PdValues *const *)objects,
-                                                             count, json, err)
-                                     : pd_object_create(ctx->arena, db, values, json, err);
+    const char *counted_oid =
+        values == NULL ? pd_http_db_counted_oid(ctx, pd_values_model(objects[0]), db) : NULL;
+    bool is_created;
+    if (counted_oid != NULL) /* a bulk of one on the group connection: its row counted by its INSERT */
+        is_created = create_counted_bulk(ctx, db, objects[0], counted_oid, json, err);
+    else
+        is_created = values == NULL ? pd_object_create_bulk(ctx->arena, db, (const PdValues *const *)objects,
+                                                            count, json, err)
+                                    : pd_object_create(ctx->arena, db, values, json, err);
     pd_http_db_release(ctx, db);
     return is_created;
 }
@@ -255,7 +271,6 @@ pd_http_create(PdHttpContext *ctx, const PdModel *model)
     bool is_created = create_once(ctx, objects, count, values, !is_bulk || count == 1, &json, &err);
     if (!is_created && err.code == PD_ERR_ROLLED_BACK)
     {
-        pd_http_loop_group_check();
         err = (PdError){0};
         is_created = create_once(ctx, objects, count, values, false, &json, &err);
     }

@@ -16,10 +16,11 @@
  * prodata.client_counts (',oid,oid,'; prodata serve's shared create
  * transactions list the tables of the models it may) says that it adds its
  * own statements' inserted rows of that table itself, before it commits,
- * with prodata_count_add(table, rows): one UPDATE per table and
- * transaction instead of one per statement (a transaction of many one-row
- * INSERTs, as serve's are, otherwise makes a new version of one slot row
- * per statement). Only rows of the transaction's own statements are
+ * with prodata_count_add(table, rows), or in each INSERT statement itself
+ * under the same condition as CLIENT_CONDITION (serve's way:
+ * src/query/write.c, append_tally): one UPDATE per table and transaction,
+ * or per multi-row INSERT, instead of a trigger call and an UPDATE per
+ * statement. Only rows of the transaction's own statements are
  * skipped (pg_trigger_depth() = 0 as the statement ends): rows that a
  * trigger of the user's inserts are counted as ever, and so are tables not
  * listed. Any SQL of a session can set a setting, so it is believed only

@@ -279,7 +279,7 @@ check_each(const char *prefix, bool with_tags)
     }
     const char *jsons[3] = {0};
     PdError err = {0};
-    if (!pd_object_create_each(arena, db, objects, 3, jsons, &err))
+    if (!pd_object_create_each(arena, db, objects, 3, NULL, jsons, &err))
         fail_msg("each: %s", err.message);
     for (int i = 0; i < 3; i++)
     {
@@ -315,7 +315,7 @@ test_create_each(void **state)
     };
     const char *jsons[2] = {0};
     PdError err = {0};
-    assert_false(pd_object_create_each(arena, db, refused, 2, jsons, &err));
+    assert_false(pd_object_create_each(arena, db, refused, 2, NULL, jsons, &err));
     assert_string_equal(scalar("SELECT count(*) FROM book WHERE title LIKE 'Each bad _'"), "0");
 }
 
