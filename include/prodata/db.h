@@ -265,25 +265,11 @@ bool pd_db_mux_new(PdDb *db, PdDbMux **mux, PdError *err);
  * others of its transaction get PD_ERR_ROLLED_BACK (nothing of them was
  * written) and must be run again on a connection of their own. begin_sql
  * (NULL: none) is a statement without parameters run after each BEGIN,
- * e.g. a SET LOCAL. tally_sql (NULL: none) is a statement of two
- * parameters, a key ($1) and a count ($2, as text), run just before each
- * COMMIT once per key that statements of the transaction named
- * (pd_db_share_tally), with how many named it; its error rolls the whole
- * transaction back (every statement of it gets PD_ERR_ROLLED_BACK). The
- * multiplexer keeps copies of both.
+ * e.g. a SET LOCAL; the multiplexer keeps a copy.
  */
-bool pd_db_mux_new_group(PdDb *db, const char *begin_sql, const char *tally_sql, PdDbMux **mux, PdError *err);
+bool pd_db_mux_new_group(PdDb *db, const char *begin_sql, PdDbMux **mux, PdError *err);
 /* The begin_sql the group multiplexer was made with (NULL: none). */
 const char *pd_db_mux_begin_sql(const PdDbMux *mux);
-/* How many tally statements failed on their own (not for an earlier error of their transaction) so far: a
- * sign that what the caller knew when it named the keys is out of date. */
-size_t pd_db_mux_tally_failures(const PdDbMux *mux);
-/*
- * The next statement on share (of a group multiplexer with a tally_sql; else nothing happens) counts rows
- * (> 0) toward key in its transaction's tally. key must last until that statement is sent (the group copies
- * it).
- */
-void pd_db_share_tally(PdDb *share, const char *key, long long rows);
 /*
  * On a share of a group multiplexer whose COMMIT is in flight: parks the caller (its wait function, as for
  * a turn) until that COMMIT is answered or the connection breaks; returns at once when none is in flight

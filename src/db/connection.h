@@ -53,10 +53,8 @@ struct PdDb
     const PdDbSession *session; /* the caller's, NULL for none */
     PdDbWaitFn wait;            /* NULL: libpq blocks for answers */
     void *wait_context;
-    PdDbMux *mux;         /* on a share: the multiplexed connection its statements go through */
-    PdDbWakeFn wake;      /* on a share: how the caller ahead wakes this one */
-    const char *tally;    /* on a share of a group multiplexer: the key its next statement counts toward */
-    long long tally_rows; /* ... and by how many rows */
+    PdDbMux *mux;    /* on a share: the multiplexed connection its statements go through */
+    PdDbWakeFn wake; /* on a share: how the caller ahead wakes this one */
     PdDbStatementCache statements;
 };
 

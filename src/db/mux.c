@@ -40,13 +40,6 @@ struct Member
     PdDb *share;
 };
 
-/* How many of a group's statements named one key (pd_db_share_tally). */
-typedef struct Tally
-{
-    char *key;
-    long long count;
-} Tally;
-
 /* One transaction of a group-commit multiplexer: BEGIN, its members' statements, then COMMIT. */
 typedef struct Group Group;
 struct Group
@@ -54,8 +47,6 @@ struct Group
     Group *next;   /* the multiplexer's live groups */
     Waiter commit; /* the COMMIT's segment in the queue; read by the member that joined last */
     Member *members;
-    Tally *tallies; /* sent (tally_sql) before its COMMIT */
-    size_t tally_count;
     size_t staying; /* members that have not left yet: the last one frees the group */
     bool is_closed; /* no one joins any more: whoever comes next opens a group of its own */
     bool is_queued; /* its COMMIT was sent and waits in the queue for its answer */
@@ -84,12 +75,10 @@ struct PdDbMux
     size_t stale_count;
     bool is_group;            /* a group-commit multiplexer (pd_db_mux_new_group) */
     char *begin_sql;          /* run after each group's BEGIN; NULL: none */
-    char *tally_sql;          /* run before each group's COMMIT per tallied key; NULL: none */
     Group *open;              /* the group new statements join; NULL: the next one opens one */
     Group *groups;            /* every group some member still waits on */
     size_t commits_in_flight; /* COMMITs sent and not yet answered */
     size_t members;           /* callers in a group, until they leave it (pd_db_mux_in_flight counts them) */
-    size_t tally_failures;    /* tally statements that failed on their own */
     Waiter *watchers; /* callers parked until the COMMIT in flight is answered (pd_db_share_await_commit) */
     size_t watching;  /* those callers, until each runs again (woken, it still holds the connection) */
 };
@@ -111,24 +100,18 @@ pd_db_mux_new(PdDb *db, PdDbMux **mux, PdError *err)
 }
 
 bool
-pd_db_mux_new_group(PdDb *db, const char *begin_sql, const char *tally_sql, PdDbMux **mux, PdError *err)
+pd_db_mux_new_group(PdDb *db, const char *begin_sql, PdDbMux **mux, PdError *err)
 {
-    char *begin = NULL, *tally = NULL;
-    if ((begin_sql != NULL && (begin = strdup(begin_sql)) == NULL) ||
-        (tally_sql != NULL && (tally = strdup(tally_sql)) == NULL))
-    {
-        free(begin);
+    char *begin = NULL;
+    if (begin_sql != NULL && (begin = strdup(begin_sql)) == NULL)
         return pd_error_set(err, PD_ERR_NO_MEMORY, "out of memory");
-    }
     if (!pd_db_mux_new(db, mux, err))
     {
         free(begin);
-        free(tally);
         return false;
     }
     (*mux)->is_group = true;
     (*mux)->begin_sql = begin;
-    (*mux)->tally_sql = tally;
     return true;
 }
 
@@ -136,22 +119,6 @@ const char *
 pd_db_mux_begin_sql(const PdDbMux *mux)
 {
     return mux->begin_sql;
-}
-
-size_t
-pd_db_mux_tally_failures(const PdDbMux *mux)
-{
-    return mux->tally_failures;
-}
-
-void
-pd_db_share_tally(PdDb *share, const char *key, long long rows)
-{
-    if (share->mux != NULL && share->mux->tally_sql != NULL && rows > 0)
-    {
-        share->tally = key;
-        share->tally_rows = rows;
-    }
 }
 
 /* Wakes every caller parked in pd_db_share_await_commit; the list is emptied first (its nodes live on the
@@ -251,7 +218,6 @@ pd_db_mux_free(PdDbMux *mux)
     if (mux->is_broken || PQexitPipelineMode(db->connection) != 1)
         db->is_broken = true;
     free(mux->begin_sql);
-    free(mux->tally_sql);
     free(mux);
     return db;
 }
@@ -501,27 +467,7 @@ forget(PdDbMux *mux, const char *sql, const Sent *sent, bool is_on_server)
 
 /* ---- group commit ---- */
 
-/* The group's tallies, one tally_sql each, ahead of its COMMIT (in the COMMIT's segment). */
-static bool
-send_tallies(PdDbMux *mux, const Group *group)
-{
-    for (size_t i = 0; i < group->tally_count; i++)
-    {
-        char count[24];
-        snprintf(count, sizeof(count), "%lld", group->tallies[i].count);
-        const char *params[] = {group->tallies[i].key, count};
-        if (PQsendQueryParams(mux->db->connection, mux->tally_sql, 2, NULL, params, NULL, NULL, 0) != 1)
-            return false;
-    }
-    return true;
-}
-
-/*
- * The tallies (a Sync after them) and then COMMIT (a Sync after it), read together by the member that joined
- * the group last: an error in a tally statement rolls the whole transaction back, as a member's error does.
- * The COMMIT is not in the tallies' segment: after an error PostgreSQL skips the rest of a segment, and a
- * skipped COMMIT would leave the connection in the failed transaction, failing every group after it.
- */
+/* The COMMIT (a Sync after it), read by the member that joined the group last. */
 static bool
 close_group(PdDbMux *mux, Group *group)
 {
@@ -529,8 +475,7 @@ close_group(PdDbMux *mux, Group *group)
     group->is_closed = true;
     if (mux->open == group)
         mux->open = NULL;
-    if (!send_tallies(mux, group) || (group->tally_count > 0 && PQpipelineSync(connection) != 1) ||
-        PQsendQueryParams(connection, "COMMIT", 0, NULL, NULL, NULL, NULL, 0) != 1 ||
+    if (PQsendQueryParams(connection, "COMMIT", 0, NULL, NULL, NULL, NULL, 0) != 1 ||
         PQpipelineSync(connection) != 1)
         return false;
     enqueue(mux, &group->commit);
@@ -594,27 +539,7 @@ leave_group(PdDbMux *mux, Group *group, Member *member)
             break;
         }
     }
-    for (size_t i = 0; i < group->tally_count; i++)
-        free(group->tallies[i].key);
-    free(group->tallies);
     free(group);
-}
-
-/* One more statement of group counts rows toward key. */
-static bool
-add_tally(Group *group, const char *key, long long rows)
-{
-    for (size_t i = 0; i < group->tally_count; i++)
-        if (strcmp(group->tallies[i].key, key) == 0)
-            return group->tallies[i].count += rows, true;
-    Tally *grown = realloc(group->tallies, (group->tally_count + 1) * sizeof(*grown));
-    if (grown == NULL)
-        return false;
-    group->tallies = grown;
-    if ((grown[group->tally_count].key = strdup(key)) == NULL)
-        return false;
-    grown[group->tally_count++].count = rows;
-    return true;
 }
 
 /* Reads the COMMIT's answer ("ROLLBACK" after an error in the transaction), wakes the members, and closes
@@ -623,8 +548,7 @@ static void
 read_commit(PdDbMux *mux, Group *group, PdDb *share)
 {
     PGconn *connection = mux->db->connection;
-    size_t answered = 0; /* the tallies' results, then the COMMIT's */
-    for (int syncs = group->tally_count > 0 ? 2 : 1; syncs > 0;)
+    for (int syncs = 1; syncs > 0;)
     {
         bool is_lost;
         PGresult *result = next_result(connection, share, &is_lost);
@@ -636,14 +560,9 @@ read_commit(PdDbMux *mux, Group *group, PdDb *share)
         if (result == NULL)
             continue;
         ExecStatusType status = PQresultStatus(result);
-        const char *state = PQresultErrorField(result, PG_DIAG_SQLSTATE);
         if (status == PGRES_COMMAND_OK && strcmp(PQcmdStatus(result), "COMMIT") == 0)
             group->is_committed = true;
-        else if (answered < group->tally_count && status == PGRES_FATAL_ERROR &&
-                 (state == NULL || strcmp(state, "25P02") != 0))
-            mux->tally_failures++; /* the tally's own failure, not a member's that aborted the transaction */
         syncs -= status == PGRES_PIPELINE_SYNC;
-        answered += status != PGRES_PIPELINE_SYNC;
         PQclear(result);
     }
     mux->in_flight--;
@@ -684,18 +603,9 @@ send_member(PdDbMux *mux, PdDb *share, const char *sql, bool is_prepared, int pa
             const char *const *params, Member *member, Group **group, Sent *sent, PdError *err)
 {
     bool is_new;
-    const char *tally = share->tally;
-    long long rows = share->tally_rows;
-    share->tally = NULL;
-    share->tally_rows = 0;
     *group = join_group(mux, member, &is_new);
     if (*group == NULL)
         return pd_error_set(err, PD_ERR_NO_MEMORY, "out of memory");
-    if (tally != NULL && !add_tally(*group, tally, rows))
-    {
-        leave_group(mux, *group, member);
-        return pd_error_set(err, PD_ERR_NO_MEMORY, "out of memory");
-    }
     if (!send_segment(mux, sql, is_prepared, param_count, params, is_new, sent, err))
     {
         leave_group(mux, *group, member);

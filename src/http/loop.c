@@ -437,7 +437,7 @@ new_mux(PdDb *db, const char *group_begin, PdDbMux **slot, PdError *err)
 {
     if (group_begin == NULL)
         return pd_db_mux_new(db, slot, err) ? *slot : NULL;
-    return pd_db_mux_new_group(db, group_begin, NULL, slot, err) ? *slot : NULL;
+    return pd_db_mux_new_group(db, group_begin, slot, err) ? *slot : NULL;
 }
 
 /* A group connection of another begin (an older catalog's): no one joins it any more; it goes once its

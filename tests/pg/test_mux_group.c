@@ -11,8 +11,7 @@
  * sent), a COMMIT that libpq refuses to send (nothing committed: the caller
  * may run again, and the accounting lets the loop replace the connection),
  * and a statement failing in a shared transaction (the others roll back and
- * are told so, nothing of theirs written); and the tally statements sent
- * before each COMMIT (pd_db_share_tally), and one that fails; and a caller
+ * are told so, nothing of theirs written); and a caller
  * woken from pd_db_share_await_commit, which counts as in flight until it
  * runs (else the loop may free the connection under it).
  */
@@ -209,8 +208,8 @@ test_crossed_keys(void **state)
     PdDb *admin = pgtest_connect();
     pgtest_exec(admin, "CREATE TABLE g_keys (k int PRIMARY KEY)");
     PdDbMux *a, *b;
-    assert_true(pd_db_mux_new_group(pgtest_connect(), LOCK_BOUND, NULL, &a, &err));
-    assert_true(pd_db_mux_new_group(pgtest_connect(), LOCK_BOUND, NULL, &b, &err));
+    assert_true(pd_db_mux_new_group(pgtest_connect(), LOCK_BOUND, &a, &err));
+    assert_true(pd_db_mux_new_group(pgtest_connect(), LOCK_BOUND, &b, &err));
     const char *insert = "INSERT INTO g_keys VALUES ($1::int) RETURNING k";
     Caller *all[] = {caller_new(a, insert, "100"), caller_new(a, insert, "1"), caller_new(b, insert, "200"),
                      caller_new(b, insert, "2"),   caller_new(a, insert, "2"), caller_new(b, insert, "1")};
@@ -247,7 +246,7 @@ test_late_joiner_sees_commits(void **state)
                        "CREATE TABLE g_child (id serial PRIMARY KEY, parent int REFERENCES g_parent)");
     pgtest_exec(admin, "ALTER ROLE CURRENT_USER SET default_transaction_isolation = 'repeatable read'");
     PdDbMux *mux;
-    assert_true(pd_db_mux_new_group(pgtest_connect(), NULL, NULL, &mux, &err));
+    assert_true(pd_db_mux_new_group(pgtest_connect(), NULL, &mux, &err));
     pgtest_exec(admin, "ALTER ROLE CURRENT_USER RESET default_transaction_isolation");
     Caller *all[] = {caller_new(mux, "INSERT INTO g_parent VALUES ($1::int) RETURNING id", "100"),
                      caller_new(mux, "INSERT INTO g_parent VALUES ($1::int) RETURNING id", "1"),
@@ -277,7 +276,7 @@ test_refused_commit(void **state)
     PdDb *admin = pgtest_connect();
     pgtest_exec(admin, "CREATE TABLE g_refused (a int)");
     PdDbMux *mux;
-    assert_true(pd_db_mux_new_group(pgtest_connect(), NULL, NULL, &mux, &err));
+    assert_true(pd_db_mux_new_group(pgtest_connect(), NULL, &mux, &err));
     Caller *caller = caller_new(mux, "INSERT INTO g_refused VALUES ($1::int) RETURNING a", "1");
     refuse_commit = 1;
     run_all(&caller, 1, 10);
@@ -302,7 +301,7 @@ test_failure_rolls_back_the_others(void **state)
     PdDb *admin = pgtest_connect();
     pgtest_exec(admin, "CREATE TABLE g_checked (a int CHECK (a > 0))");
     PdDbMux *mux;
-    assert_true(pd_db_mux_new_group(pgtest_connect(), NULL, NULL, &mux, &err));
+    assert_true(pd_db_mux_new_group(pgtest_connect(), NULL, &mux, &err));
     const char *insert = "INSERT INTO g_checked VALUES ($1::int) RETURNING a";
     Caller *all[] = {caller_new(mux, insert, "1"), caller_new(mux, insert, "2"), caller_new(mux, insert, "3"),
                      caller_new(mux, insert, "-4"), caller_new(mux, insert, "5")};
@@ -334,7 +333,7 @@ test_commit_watcher_in_flight(void **state)
     PdDb *admin = pgtest_connect();
     pgtest_exec(admin, "CREATE TABLE g_watched (a int)");
     PdDbMux *mux;
-    assert_true(pd_db_mux_new_group(pgtest_connect(), NULL, NULL, &mux, &err));
+    assert_true(pd_db_mux_new_group(pgtest_connect(), NULL, &mux, &err));
     const char *insert = "INSERT INTO g_watched VALUES ($1::int) RETURNING a";
     Caller *first = caller_new(mux, insert, "1");
     Caller *watcher = caller_new(mux, insert, "2");
@@ -355,84 +354,6 @@ test_commit_watcher_in_flight(void **state)
     pd_db_close(admin);
 }
 
-/* Callers on mux inserting 1..count into table g_rows, each naming keys[i] (NULL: none) as its tally. */
-static void
-tallied_callers(PdDbMux *mux, Caller **all, const char *const *keys, size_t count)
-{
-    static const char *numbers[] = {"1", "2", "3", "4", "5", "6"};
-    for (size_t i = 0; i < count; i++)
-    {
-        all[i] = caller_new(mux, "INSERT INTO g_rows VALUES ($1::int) RETURNING a", numbers[i]);
-        if (keys[i] != NULL)
-            pd_db_share_tally(all[i]->share, keys[i], 1);
-    }
-    for (size_t i = 0; i < count; i++)
-        step(all[i]); /* the first commits at once; the others share the next transaction */
-    run_all(all, count, 10);
-}
-
-/* The tally statement runs before each COMMIT once per key its statements named, with how many did; when it
- * fails, the whole transaction rolls back and every statement of it is told so. */
-static void
-test_tallies(void **state)
-{
-    (void)state;
-    PdError err = {0};
-    PdDb *admin = pgtest_connect();
-    pgtest_exec(admin, "CREATE TABLE g_rows (a int); CREATE TABLE g_tally (key text, n int)");
-    PdDbMux *mux;
-    assert_true(pd_db_mux_new_group(pgtest_connect(), NULL,
-                                    "INSERT INTO g_tally VALUES ($1, CASE WHEN $1 = 'bad' THEN 1 / 0 ELSE "
-                                    "$2::int END)",
-                                    &mux, &err));
-    assert_null(pd_db_mux_begin_sql(mux));
-    Caller *all[6];
-    const char *keys[] = {"a", "a", "b", NULL, "a", "b"};
-    tallied_callers(mux, all, keys, 6);
-    for (size_t i = 0; i < 6; i++)
-    {
-        assert_true(all[i]->ok);
-        caller_free(all[i]);
-    }
-    assert_string_equal(one_text(admin, "SELECT string_agg(key || n, ',' ORDER BY key, n) FROM g_tally"),
-                        "a1,a2,b2");
-    const char *failing[] = {NULL, "good", "bad"};
-    tallied_callers(mux, all, failing, 3);
-    assert_true(all[0]->ok);
-    assert_int_equal(all[1]->err.code, PD_ERR_ROLLED_BACK);
-    assert_int_equal(all[2]->err.code, PD_ERR_ROLLED_BACK);
-    for (size_t i = 0; i < 3; i++)
-        caller_free(all[i]);
-    assert_int_equal(pd_db_mux_tally_failures(mux), 1); /* the second tally's own failure, seen */
-    assert_string_equal(one_text(admin, "SELECT count(*) FROM g_rows"), "7");
-    assert_string_equal(one_text(admin, "SELECT count(*) FROM g_tally"), "3");
-    /* A statement that fails (its transaction's tallies then fail for it, not on their own): the groups after
-     * it commit as before, the connection left out of the failed transaction. */
-    const char *after_failure[] = {NULL, "a", "a"};
-    tallied_callers(mux, all, after_failure, 3);
-    for (size_t i = 0; i < 3; i++)
-        caller_free(all[i]);
-    Caller *bad = caller_new(mux, "INSERT INTO g_rows VALUES (1 / ($1::int - 1)) RETURNING a", "1");
-    pd_db_share_tally(bad->share, "a", 1);
-    run_all(&bad, 1, 10);
-    assert_string_equal(bad->err.sqlstate, "22012");
-    caller_free(bad);
-    const char *later[] = {"a", "a", "b"};
-    tallied_callers(mux, all, later, 3);
-    for (size_t i = 0; i < 3; i++)
-    {
-        assert_true(all[i]->ok);
-        caller_free(all[i]);
-    }
-    assert_int_equal(pd_db_mux_tally_failures(mux), 1);
-    assert_string_equal(one_text(admin, "SELECT count(*) FROM g_rows"), "13");
-    assert_string_equal(one_text(admin, "SELECT string_agg(key || n, ',' ORDER BY key, n) FROM g_tally"),
-                        "a1,a1,a1,a2,a2,b1,b2");
-    assert_int_equal(pd_db_mux_in_flight(mux), 0);
-    pd_db_close(pd_db_mux_free(mux));
-    pd_db_close(admin);
-}
-
 int
 main(void)
 {
@@ -442,7 +363,6 @@ main(void)
         cmocka_unit_test(test_crossed_keys),
         cmocka_unit_test(test_late_joiner_sees_commits),
         cmocka_unit_test(test_refused_commit),
-        cmocka_unit_test(test_tallies),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
