@@ -37,9 +37,10 @@ bool pd_query_counter_available(PdArena *arena, PdDb *db, const PdModel *model, 
  * *oid (decimal text, in arena) is model's table's oid when a session may
  * create objects of model in transactions that add their own inserts to
  * the counters: they list the table in prodata.client_counts (',oid,...,')
- * and call prodata_count_add(table, rows) before they commit, see
- * docs/query.md "Counting by the client"; prodata serve's shared create
- * transactions do. That needs the function (and the right to run it), a
+ * and add the rows themselves, with prodata_count_add(table, rows) before
+ * they commit or in the INSERT itself (pd_object_create_each's
+ * counted_oid, what prodata serve's shared create transactions do), see
+ * docs/query.md "Counting by the client". That needs the function (and the right to run it), a
  * session whose login role and current role may UPDATE prodata_row_counts,
  * and each create being one INSERT of exactly one row into the table and
  * none into another listed table: no enabled BEFORE INSERT row trigger of
@@ -49,8 +50,9 @@ bool pd_query_counter_available(PdArena *arena, PdDb *db, const PdModel *model, 
  * in the create's own statement and could insert rows). Else *oid is NULL
  * (also when the table does not exist). One catalog query; ask again when
  * the catalog is reloaded (prodata_count_add refuses a table that gained a
- * rule or trigger meanwhile, and the transaction rolls back). Errors: the
- * server's.
+ * rule or trigger meanwhile, and the transaction rolls back; an INSERT that
+ * counts itself adds the rows it wrote, and nothing past an INSTEAD rule).
+ * Errors: the server's.
  */
 bool pd_query_counter_client_table(PdArena *arena, PdDb *db, const PdCatalog *catalog, const PdModel *model,
                                    const char **oid, PdError *err);

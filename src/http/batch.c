@@ -147,6 +147,8 @@ run_batch(PdHttpContext *leader, PdDb *db, Batch *batch)
     size_t count = batch->count;
     const char *jsons[PD_HTTP_BATCH_MAX] = {0};
     bool ok = send_batch(leader, db, batch, jsons, &err);
+    if (!ok && pd_http_db_counted_oid(leader, batch->model, db) != NULL)
+        pd_http_db_counted_failed(leader, &err);
     if (!ok && count == 1)
         batch->members[0]->err = err;
     else if (!ok)

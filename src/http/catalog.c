@@ -23,26 +23,19 @@
 /*
  * Run after each BEGIN of a shared create transaction (pd_db_mux_new_group). Its INSERTs into the tables
  * listed in prodata.client_counts add their rows to the row counters themselves (pd_object_create_each's
- * counted_oid), in the slot pg_backend_pid() % 64 of each, whose advisory lock it takes here (the lock
- * the counters' triggers try, src/migrate/counters.c: other sessions' triggers then pass the slot by, so
- * that no UPDATE of it waits for their COMMIT); its other inserts are counted by their statements. A
- * database without counters ignores the setting. A lock not granted within 50 ms fails the transaction: its
+ * counted_oid); its other inserts are counted by their statements. A database without counters ignores
+ * the setting. A lock not granted within 50 ms fails the transaction: its
  * creates run again alone, where a lock wait holds up no one else's create (the group's connection is a
  * pipeline: one waiting statement would stall every create of the loop), and two groups that lock the same
  * keys in crossed order cannot hold each other up until deadlock_timeout.
  */
 #define GROUP_BEGIN                                                                                          \
     "SELECT pg_catalog.set_config('prodata.client_counts', %s, true), "                                      \
-    "pg_catalog.set_config('lock_timeout', '50ms', true)%s"
+    "pg_catalog.set_config('lock_timeout', '50ms', true)"
 
-/* The advisory lock of this connection's slot of table oid (a digit string), as GROUP_BEGIN's column. */
-#define SLOT_LOCK                                                                                            \
-    ", pg_catalog.pg_try_advisory_xact_lock(CAST(CAST(%s AS pg_catalog.oid) AS pg_catalog.int4), "           \
-    "pg_catalog.pg_backend_pid() %% 64)"
-
-/* model's table's oid when its creates add their own rows (it then joins list, and its lock locks). */
+/* model's table's oid when its creates add their own rows (it then joins list). */
 static const char *
-find_counted_oid(PdHttpCatalog *catalog, PdDb *db, const PdModel *model, PdStrbuf *list, PdStrbuf *locks)
+find_counted_oid(PdHttpCatalog *catalog, PdDb *db, const PdModel *model, PdStrbuf *list)
 {
     const char *oid = NULL;
     PdError err;
@@ -56,21 +49,19 @@ find_counted_oid(PdHttpCatalog *catalog, PdDb *db, const PdModel *model, PdStrbu
     if (oid == NULL || strspn(oid, "0123456789") != strlen(oid))
         return NULL;
     pd_strbuf_appendf(list, "%s,", oid);
-    pd_strbuf_appendf(locks, SLOT_LOCK, oid);
     return oid;
 }
 
-/* group_begin with list (",oid,oid," or ",") as its prodata.client_counts, and locks. */
+/* group_begin with list (",oid,oid," or ",") as its prodata.client_counts. */
 static void
-make_group_begin(PdHttpCatalog *catalog, PdStrbuf *list, PdStrbuf *locks)
+make_group_begin(PdHttpCatalog *catalog, PdStrbuf *list)
 {
     PdStrbuf literal;
     pd_strbuf_init(&literal, catalog->arena);
     pd_strbuf_append_literal(&literal, pd_strbuf_failed(list) ? "," : pd_strbuf_text(list));
-    catalog->group_begin =
-        pd_strbuf_failed(&literal) || pd_strbuf_failed(list) || pd_strbuf_failed(locks)
-            ? NULL
-            : pd_arena_sprintf(catalog->arena, GROUP_BEGIN, pd_strbuf_text(&literal), pd_strbuf_text(locks));
+    catalog->group_begin = pd_strbuf_failed(&literal) || pd_strbuf_failed(list)
+                               ? NULL
+                               : pd_arena_sprintf(catalog->arena, GROUP_BEGIN, pd_strbuf_text(&literal));
 }
 
 /*
@@ -85,18 +76,16 @@ find_counters(PdHttpServer *server, PdHttpCatalog *catalog)
     size_t count = catalog->catalog->model_count;
     catalog->has_counter = pd_arena_calloc(catalog->arena, count ? count : 1, sizeof(bool));
     catalog->counted_oid = pd_arena_calloc(catalog->arena, count ? count : 1, sizeof(const char *));
-    PdStrbuf list, locks;
+    PdStrbuf list;
     pd_strbuf_init(&list, catalog->arena);
-    pd_strbuf_init(&locks, catalog->arena);
     pd_strbuf_append_char(&list, ',');
-    pd_strbuf_append(&locks, "");
     PdDb *db;
     PdError err;
     pd_error_init(&err);
     if (catalog->has_counter == NULL || catalog->counted_oid == NULL || server->pool == NULL ||
         !pd_pool_acquire(server->pool, &db, &err))
     {
-        make_group_begin(catalog, &list, &locks);
+        make_group_begin(catalog, &list);
         return;
     }
     for (size_t i = 0; i < count; i++)
@@ -108,10 +97,10 @@ find_counters(PdHttpServer *server, PdHttpCatalog *catalog)
             catalog->has_counter[i] = false;
             pd_logf(PD_LOG_WARNING, "row counter of %s not usable: %s", model->name, err.message);
         }
-        catalog->counted_oid[i] = find_counted_oid(catalog, db, model, &list, &locks);
+        catalog->counted_oid[i] = find_counted_oid(catalog, db, model, &list);
     }
     pd_pool_release(server->pool, db);
-    make_group_begin(catalog, &list, &locks);
+    make_group_begin(catalog, &list);
 }
 
 bool

@@ -128,6 +128,19 @@ pd_http_db_acquire_create(PdHttpContext *ctx, PdDb **db, PdError *err)
     return pd_http_db_acquire(ctx, db, err);
 }
 
+bool
+pd_http_db_counted_failed(const PdHttpContext *ctx, PdError *err)
+{
+    if (strcmp(err->sqlstate, "42501") != 0 && strcmp(err->sqlstate, "42P01") != 0)
+        return false;
+    char state[sizeof(err->sqlstate)];
+    memcpy(state, err->sqlstate, sizeof(state));
+    atomic_store(&ctx->server->wants_reload, true);
+    pd_error_set(err, PD_ERR_ROLLED_BACK,
+                 "the create's row count was refused (%s); nothing was written: run it again alone", state);
+    return true;
+}
+
 const char *
 pd_http_db_counted_oid(const PdHttpContext *ctx, const PdModel *model, PdDb *db)
 {

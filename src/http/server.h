@@ -218,6 +218,11 @@ bool pd_http_db_acquire_create(PdHttpContext *ctx, PdDb **db, PdError *err);
 /* On a group-commit share, model's table's oid when the creates of model there add their own rows to its
  * counter (pd_object_create_each's counted_oid); NULL otherwise. */
 const char *pd_http_db_counted_oid(const PdHttpContext *ctx, const PdModel *model, PdDb *db);
+/* After a counted statement failed with err: when the failure may be the counting's own (the counters'
+ * table gone, or no longer writable by the login role: 42P01, 42501), err becomes PD_ERR_ROLLED_BACK, so
+ * that the create runs again alone and uncounted, and the models are reloaded (what may count is asked
+ * again; at most one reload per listener wake, catalog.c). */
+bool pd_http_db_counted_failed(const PdHttpContext *ctx, PdError *err);
 
 /* ---- batch.c: single creates gathered into one INSERT ---- */
 /* Creates values (of model) as pd_object_create would, in one INSERT with the other single creates of the

@@ -218,7 +218,10 @@ create_counted_bulk(PdHttpContext *ctx, PdDb *db, const PdValues *object, const 
 {
     const char *one;
     if (!pd_object_create_each(ctx->arena, db, &object, 1, counted_oid, &one, err))
+    {
+        pd_http_db_counted_failed(ctx, err);
         return false;
+    }
     *json = pd_arena_sprintf(ctx->arena, "[%s]", one);
     return *json != NULL || pd_arena_error(ctx->arena, err);
 }

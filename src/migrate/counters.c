@@ -31,8 +31,7 @@
  * list (an older version's, which counted the rows itself, or none), and
  * refuses a table with rules or BEFORE INSERT row triggers of the user's,
  * which could make an INSERT write no row without an error (the
- * transaction then rolls back; serve lists such a table no more once it
- * reloads its models): so the count stays exact whichever version
+ * transaction then rolls back): so the count stays exact whichever version
  * installed the triggers. The insert trigger's argument ('client_counts')
  * marks the version that knows the list. Deletes and truncates are always
  * counted by their statements.

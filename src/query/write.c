@@ -376,30 +376,38 @@ typedef enum InsertShape
 /*
  * "pd_tally": the rows of "ins" added to the row counter of the table (oid $N) by this statement, when and
  * only when the counters' insert trigger skipped them (src/migrate/counters.c, CLIENT_CONDITION): the
- * transaction lists the table in prodata.client_counts, both the login and the current role may UPDATE the
- * counters, and the table's insert trigger is the version that knows the list. The condition is this
- * statement's, as the trigger's is (the table's lock keeps its triggers as they are until the transaction
- * ends), so every row is counted once: by the trigger or here. The slot is pg_backend_pid() % 64, whose
- * advisory lock serve's shared transactions take as they begin (catalog.c), so that the counters' triggers
- * of other sessions pass it by. One UPDATE in the INSERT's own statement costs far less than a statement of
- * its own before the COMMIT (bench/rest: the counters' cost on creates).
+ * transaction lists the table in prodata.client_counts, the statement is not a trigger's, both the login
+ * and the current role may UPDATE the counters, and the table's insert trigger is the version that knows
+ * the list. The condition is this statement's, as the trigger's is (the table's lock keeps its triggers as
+ * they are until the transaction ends), so every row is counted once: by the trigger or here. A table with
+ * an INSERT rule adds nothing here: the only one PostgreSQL lets rewrite a data-modifying WITH is an
+ * unconditional INSTEAD rule, which put the rows elsewhere (pg_rewrite itself is asked: pg_class's
+ * relhasrules stays true after a DROP RULE until a VACUUM). The slot is the first from
+ * pg_backend_pid() % 64 on whose advisory lock the transaction holds or gets without waiting, as the
+ * triggers choose theirs (CHOOSE_SLOT), so that no UPDATE of it waits for another writer's COMMIT (with all
+ * 64 taken, pg_backend_pid() % 64, waiting as a trigger would). One UPDATE beside the INSERT costs less than
+ * a statement of its own before the COMMIT (bench/rest: the counters' cost on creates).
  */
+#define TALLY_SQL                                                                                            \
+    ", \"pd_tally\" AS (UPDATE prodata_row_counts AS pd_slot SET n = pd_slot.n + (SELECT count(*) FROM "     \
+    "\"ins\") WHERE pd_slot.relid = $%1$d::text::oid AND pd_slot.slot = coalesce((SELECT pd_free.s FROM "    \
+    "(SELECT (pg_catalog.pg_backend_pid() + pd_try) %% 64 AS s FROM pg_catalog.generate_series(0, 63) AS "   \
+    "pd_try) AS pd_free WHERE pg_catalog.pg_try_advisory_xact_lock(CAST($%1$d::text::oid AS "                \
+    "pg_catalog.int4), pd_free.s) LIMIT 1), pg_catalog.pg_backend_pid() %% 64)"                              \
+    " AND pg_catalog.strpos(coalesce(pg_catalog.current_setting('prodata.client_counts', true), ''), ',' "   \
+    "|| "                                                                                                    \
+    "$%1$d::text || ',') > 0 AND pg_catalog.pg_trigger_depth() = 0"                                          \
+    " AND pg_catalog.has_table_privilege(SESSION_USER, 'prodata_row_counts'::regclass, 'UPDATE')"            \
+    " AND pg_catalog.has_table_privilege(CURRENT_USER, 'prodata_row_counts'::regclass, 'UPDATE')"            \
+    " AND EXISTS (SELECT FROM pg_catalog.pg_trigger g WHERE g.tgrelid = $%1$d::text::oid"                    \
+    " AND g.tgname = 'prodata_count_insert' AND g.tgenabled <> 'D' AND g.tgnargs = 1)"                       \
+    " AND NOT EXISTS (SELECT FROM pg_catalog.pg_rewrite r WHERE r.ev_class = $%1$d::text::oid"               \
+    " AND r.ev_type = '3'))"
+
 static void
 append_tally(PdWriteSql *stmt, const char *counted_oid)
 {
-    int oid = pd_query_write_param(stmt, counted_oid);
-    pd_strbuf_appendf(
-        &stmt->sql,
-        ", \"pd_tally\" AS (UPDATE prodata_row_counts AS pd_slot SET n = pd_slot.n + (SELECT count(*) FROM "
-        "\"ins\")"
-        " WHERE pd_slot.relid = $%d::text::oid AND pd_slot.slot = pg_catalog.pg_backend_pid() %% 64"
-        " AND pg_catalog.strpos(coalesce(pg_catalog.current_setting('prodata.client_counts', true), ''),"
-        " ',' || $%d::text || ',') > 0"
-        " AND pg_catalog.has_table_privilege(SESSION_USER, 'prodata_row_counts'::regclass, 'UPDATE')"
-        " AND pg_catalog.has_table_privilege(CURRENT_USER, 'prodata_row_counts'::regclass, 'UPDATE')"
-        " AND EXISTS (SELECT FROM pg_catalog.pg_trigger g WHERE g.tgrelid = $%d::text::oid"
-        " AND g.tgname = 'prodata_count_insert' AND g.tgenabled <> 'D' AND g.tgnargs = 1))",
-        oid, oid, oid);
+    pd_strbuf_appendf(&stmt->sql, TALLY_SQL, pd_query_write_param(stmt, counted_oid));
 }
 
 /* The whole statement: [ids,] ins[, join rows][, tally] then the objects' JSON in the shape asked for. */

@@ -363,8 +363,11 @@ create_counted(Fixture *fixture, const char *prefix, size_t count)
  * An INSERT that adds its own rows (counted_oid) adds them exactly when the
  * trigger skipped them: in a transaction that lists the table, before and
  * after its COMMIT; in one that does not (the trigger counted them, it adds
- * nothing); the rows it wrote when a BEFORE trigger drops one; and nothing
- * on an insert trigger of the version before (which counted them).
+ * nothing); the rows it wrote when a BEFORE trigger drops one; none when
+ * an INSTEAD rule put them elsewhere; the next slot when another writer
+ * holds the first; a refusal (42501), nothing written, for a role that may
+ * not write the counters; and nothing on an insert trigger of the version
+ * before (which counted them).
  */
 static void
 test_insert_adds_its_own_rows(void **state)
@@ -401,6 +404,48 @@ test_insert_adds_its_own_rows(void **state)
     pgtest_exec(fixture->db, "COMMIT");
     assert_exact(fixture, "Author", before + 6);
     pgtest_exec(fixture->db, "DROP TRIGGER test_drop_author ON author; DROP FUNCTION test_drop_author()");
+    /* an INSTEAD rule puts the rows elsewhere: the INSERT adds none */
+    pgtest_exec(fixture->db,
+                "CREATE TABLE test_author_elsewhere (LIKE author INCLUDING DEFAULTS); CREATE RULE "
+                "test_redirect AS ON INSERT TO author DO INSTEAD INSERT INTO test_author_elsewhere "
+                "VALUES (NEW.*) RETURNING *");
+    pgtest_exec(fixture->db, "BEGIN; " LIST_AUTHOR);
+    create_counted(fixture, "redirected", 2);
+    pgtest_exec(fixture->db, "COMMIT; DROP RULE test_redirect ON author; DROP TABLE test_author_elsewhere");
+    assert_exact(fixture, "Author", before + 6);
+    /* another writer holds this session's first slot (its lock, and the row): the INSERT takes the next */
+    PdDb *other = pgtest_connect();
+    assert_true(pd_db_query(fixture->arena, fixture->db, "SELECT (pg_backend_pid() % 64)::text", 0, NULL,
+                            &result, &err));
+    const char *slot = pd_db_result_value(result, 0, 0);
+    pgtest_exec(other, pd_arena_sprintf(fixture->arena,
+                                        "BEGIN; SELECT pg_advisory_xact_lock(CAST('author'::regclass::oid AS "
+                                        "int4), %s); UPDATE prodata_row_counts SET n = n WHERE relid = "
+                                        "'author'::regclass AND slot = %s",
+                                        slot, slot));
+    pgtest_exec(fixture->db, "SET lock_timeout = '2s'; BEGIN; " LIST_AUTHOR);
+    create_counted(fixture, "next slot", 2);
+    pgtest_exec(fixture->db, "COMMIT; RESET lock_timeout");
+    pgtest_exec(other, "ROLLBACK");
+    pd_db_close(other);
+    assert_exact(fixture, "Author", before + 8);
+    /* a role that may not write the counters cannot run the INSERT that counts (serve then runs it again
+     * uncounted, catalog.c); its rows are never half counted */
+    pgtest_exec(fixture->db, "DROP ROLE IF EXISTS test_counters_writer; CREATE ROLE test_counters_writer; "
+                             "GRANT INSERT, SELECT ON author TO test_counters_writer");
+    pgtest_exec(fixture->db, "BEGIN; SET LOCAL ROLE test_counters_writer; " LIST_AUTHOR);
+    PdValues *denied = pd_values_new(fixture->arena, model);
+    assert_true(pd_values_set_text(denied, "name", "denied", &err));
+    const PdValues *one[] = {denied};
+    assert_true(pd_db_query(fixture->arena, fixture->db, "SELECT 'author'::regclass::oid::text", 0, NULL,
+                            &result, &err));
+    PdError denied_err = {0};
+    assert_false(pd_object_create_each(fixture->arena, fixture->db, one, 1, pd_db_result_value(result, 0, 0),
+                                       jsons, &denied_err));
+    assert_string_equal(denied_err.sqlstate, "42501");
+    pgtest_exec(fixture->db, "ROLLBACK; REVOKE ALL ON author FROM test_counters_writer; DROP ROLE "
+                             "test_counters_writer");
+    assert_exact(fixture, "Author", before + 8);
     /* the trigger of the version before counts every statement's rows: the INSERT adds none */
     pgtest_exec(
         fixture->db,
@@ -410,9 +455,9 @@ test_insert_adds_its_own_rows(void **state)
     pgtest_exec(fixture->db, "BEGIN; " LIST_AUTHOR);
     create_counted(fixture, "older", 2);
     pgtest_exec(fixture->db, "COMMIT");
-    assert_exact(fixture, "Author", before + 8);
+    assert_exact(fixture, "Author", before + 10);
     migrate(fixture, true);
-    assert_exact(fixture, "Author", before + 8);
+    assert_exact(fixture, "Author", before + 10);
 }
 
 /*

@@ -203,7 +203,7 @@ test_group_commit_alone(void **state)
     PdDb *share;
     pgtest_exec(fixture->admin, "CREATE TABLE mux_g (a int CHECK (a > 0))");
     assert_true(
-        pd_db_mux_new_group(pgtest_connect(), "SET LOCAL application_name = 'grouped'", NULL, &group, &err));
+        pd_db_mux_new_group(pgtest_connect(), "SET LOCAL application_name = 'grouped'", &group, &err));
     assert_true(pd_db_mux_share(group, fixture->arena, wait_poll, wake_count, NULL, &share, &err));
     const char *insert =
         "INSERT INTO mux_g VALUES ($1::int) RETURNING a, current_setting('application_name')";
