@@ -335,11 +335,21 @@ test_client_refusals(void **state)
                 "REVOKE ALL ON author FROM test_counters_client; DROP ROLE test_counters_client");
 }
 
-/* count authors through pd_object_create_each with author's oid as counted_oid, names from prefix. */
-static void
-create_counted(Fixture *fixture, const char *prefix, size_t count)
+/* author's oid as text, in the fixture's arena. */
+static const char *
+author_oid(Fixture *fixture)
 {
     PdError err = {0};
+    PdDbResult *result;
+    assert_true(pd_db_query(fixture->arena, fixture->db, "SELECT 'author'::regclass::oid::text", 0, NULL,
+                            &result, &err));
+    return pd_db_result_value(result, 0, 0);
+}
+
+/* Authors named by names[0..count) through pd_object_create_each with author's oid as counted_oid. */
+static bool
+create_named(Fixture *fixture, const char *const *names, size_t count, PdError *err)
+{
     const PdModel *model = pd_model_find(fixture->catalog, "Author");
     const PdValues *objects[4];
     const char *jsons[4];
@@ -347,27 +357,36 @@ create_counted(Fixture *fixture, const char *prefix, size_t count)
     for (size_t i = 0; i < count; i++)
     {
         PdValues *values = pd_values_new(fixture->arena, model);
-        assert_true(
-            pd_values_set_text(values, "name", pd_arena_sprintf(fixture->arena, "%s %zu", prefix, i), &err));
+        assert_true(pd_values_set_text(values, "name", names[i], err));
         objects[i] = values;
     }
-    PdDbResult *result;
-    assert_true(pd_db_query(fixture->arena, fixture->db, "SELECT 'author'::regclass::oid::text", 0, NULL,
-                            &result, &err));
-    if (!pd_object_create_each(fixture->arena, fixture->db, objects, count, pd_db_result_value(result, 0, 0),
-                               jsons, &err))
+    return pd_object_create_each(fixture->arena, fixture->db, objects, count, author_oid(fixture), jsons,
+                                 err);
+}
+
+/* count authors named from prefix, counted by their INSERT; in a transaction that lists author when
+ * is_listed (its own, committed). */
+static void
+create_counted(Fixture *fixture, const char *prefix, size_t count, bool is_listed)
+{
+    const char *names[4];
+    assert_true(count <= 4);
+    for (size_t i = 0; i < count; i++)
+        names[i] = pd_arena_sprintf(fixture->arena, "%s %zu", prefix, i);
+    if (is_listed)
+        pgtest_exec(fixture->db, "BEGIN; " LIST_AUTHOR);
+    PdError err = {0};
+    if (!create_named(fixture, names, count, &err))
         fail_msg("create_each: %s", err.message);
+    if (is_listed)
+        pgtest_exec(fixture->db, "COMMIT");
 }
 
 /*
- * An INSERT that adds its own rows (counted_oid) adds them exactly when the
- * trigger skipped them: in a transaction that lists the table, before and
- * after its COMMIT; in one that does not (the trigger counted them, it adds
- * nothing); the rows it wrote when a BEFORE trigger drops one; none when
- * an INSTEAD rule put them elsewhere; the next slot when another writer
- * holds the first; a refusal (42501), nothing written, for a role that may
- * not write the counters; and nothing on an insert trigger of the version
- * before (which counted them).
+ * An INSERT that adds its own rows (counted_oid, what serve does) adds them
+ * exactly when the trigger skipped them: in a transaction that lists the
+ * table, in the statement itself; in one that does not, nothing (the
+ * trigger counted them).
  */
 static void
 test_insert_adds_its_own_rows(void **state)
@@ -376,88 +395,105 @@ test_insert_adds_its_own_rows(void **state)
     long long before, counted, actual;
     read_numbers(fixture, "Author", &before, &actual);
     pgtest_exec(fixture->db, "BEGIN; " LIST_AUTHOR);
-    create_counted(fixture, "listed", 3);
+    PdError err = {0};
+    const char *names[] = {"listed 1", "listed 2", "listed 3"};
+    assert_true(create_named(fixture, names, 3, &err));
     read_numbers(fixture, "Author", &counted, &actual);
     assert_int_equal(counted, before + 3); /* in the statement, not at commit */
     pgtest_exec(fixture->db, "COMMIT");
     assert_exact(fixture, "Author", before + 3);
-    create_counted(fixture, "unlisted", 2);
+    create_counted(fixture, "unlisted", 2, false);
     assert_exact(fixture, "Author", before + 5);
+}
+
+/*
+ * What the INSERT adds is what it wrote: a BEFORE trigger that drops a row
+ * (one back for two sent: an error for the callers, the other row written
+ * and counted), and nothing past an INSTEAD rule, which put the rows
+ * elsewhere.
+ */
+static void
+test_insert_adds_what_it_wrote(void **state)
+{
+    Fixture *fixture = *state;
+    long long before, actual;
+    read_numbers(fixture, "Author", &before, &actual);
     pgtest_exec(fixture->db, "CREATE FUNCTION test_drop_author() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN "
                              "IF NEW.name LIKE ''dropped%'' THEN RETURN NULL; END IF; RETURN NEW; END'; "
                              "CREATE TRIGGER test_drop_author BEFORE INSERT ON author FOR EACH ROW EXECUTE "
                              "FUNCTION test_drop_author()");
     pgtest_exec(fixture->db, "BEGIN; " LIST_AUTHOR);
     PdError err = {0};
-    const PdModel *model = pd_model_find(fixture->catalog, "Author");
-    PdValues *kept = pd_values_new(fixture->arena, model), *dropped = pd_values_new(fixture->arena, model);
-    assert_true(pd_values_set_text(kept, "name", "kept", &err));
-    assert_true(pd_values_set_text(dropped, "name", "dropped", &err));
-    const PdValues *objects[] = {kept, dropped};
-    const char *jsons[2];
-    PdDbResult *result;
-    assert_true(pd_db_query(fixture->arena, fixture->db, "SELECT 'author'::regclass::oid::text", 0, NULL,
-                            &result, &err));
-    /* one row back for two sent: an error for the callers, but the counter has what was written */
-    assert_false(pd_object_create_each(fixture->arena, fixture->db, objects, 2,
-                                       pd_db_result_value(result, 0, 0), jsons, &err));
-    pgtest_exec(fixture->db, "COMMIT");
-    assert_exact(fixture, "Author", before + 6);
-    pgtest_exec(fixture->db, "DROP TRIGGER test_drop_author ON author; DROP FUNCTION test_drop_author()");
-    /* an INSTEAD rule puts the rows elsewhere: the INSERT adds none */
+    const char *names[] = {"kept", "dropped"};
+    assert_false(create_named(fixture, names, 2, &err));
+    pgtest_exec(fixture->db,
+                "COMMIT; DROP TRIGGER test_drop_author ON author; DROP FUNCTION test_drop_author()");
+    assert_exact(fixture, "Author", before + 1);
     pgtest_exec(fixture->db,
                 "CREATE TABLE test_author_elsewhere (LIKE author INCLUDING DEFAULTS); CREATE RULE "
                 "test_redirect AS ON INSERT TO author DO INSTEAD INSERT INTO test_author_elsewhere "
                 "VALUES (NEW.*) RETURNING *");
-    pgtest_exec(fixture->db, "BEGIN; " LIST_AUTHOR);
-    create_counted(fixture, "redirected", 2);
-    pgtest_exec(fixture->db, "COMMIT; DROP RULE test_redirect ON author; DROP TABLE test_author_elsewhere");
-    assert_exact(fixture, "Author", before + 6);
-    /* another writer holds this session's first slot (its lock, and the row): the INSERT takes the next */
-    PdDb *other = pgtest_connect();
+    create_counted(fixture, "redirected", 2, true);
+    pgtest_exec(fixture->db, "DROP RULE test_redirect ON author; DROP TABLE test_author_elsewhere");
+    assert_exact(fixture, "Author", before + 1);
+}
+
+/*
+ * Another writer holds this session's first slot (its lock, and the row):
+ * the INSERT takes the next instead of waiting. A role that may not write
+ * the counters cannot run an INSERT that counts (42501, nothing written;
+ * serve then runs the create again uncounted).
+ */
+static void
+test_insert_slot_and_rights(void **state)
+{
+    Fixture *fixture = *state;
+    long long before, actual;
+    read_numbers(fixture, "Author", &before, &actual);
+    PdError err = {0};
+    PdDbResult *result;
     assert_true(pd_db_query(fixture->arena, fixture->db, "SELECT (pg_backend_pid() % 64)::text", 0, NULL,
                             &result, &err));
     const char *slot = pd_db_result_value(result, 0, 0);
+    PdDb *other = pgtest_connect();
     pgtest_exec(other, pd_arena_sprintf(fixture->arena,
                                         "BEGIN; SELECT pg_advisory_xact_lock(CAST('author'::regclass::oid AS "
                                         "int4), %s); UPDATE prodata_row_counts SET n = n WHERE relid = "
                                         "'author'::regclass AND slot = %s",
                                         slot, slot));
-    pgtest_exec(fixture->db, "SET lock_timeout = '2s'; BEGIN; " LIST_AUTHOR);
-    create_counted(fixture, "next slot", 2);
-    pgtest_exec(fixture->db, "COMMIT; RESET lock_timeout");
+    pgtest_exec(fixture->db, "SET lock_timeout = '2s'");
+    create_counted(fixture, "next slot", 2, true);
+    pgtest_exec(fixture->db, "RESET lock_timeout");
     pgtest_exec(other, "ROLLBACK");
     pd_db_close(other);
-    assert_exact(fixture, "Author", before + 8);
-    /* a role that may not write the counters cannot run the INSERT that counts (serve then runs it again
-     * uncounted, catalog.c); its rows are never half counted */
+    assert_exact(fixture, "Author", before + 2);
     pgtest_exec(fixture->db, "DROP ROLE IF EXISTS test_counters_writer; CREATE ROLE test_counters_writer; "
                              "GRANT INSERT, SELECT ON author TO test_counters_writer");
     pgtest_exec(fixture->db, "BEGIN; SET LOCAL ROLE test_counters_writer; " LIST_AUTHOR);
-    PdValues *denied = pd_values_new(fixture->arena, model);
-    assert_true(pd_values_set_text(denied, "name", "denied", &err));
-    const PdValues *one[] = {denied};
-    assert_true(pd_db_query(fixture->arena, fixture->db, "SELECT 'author'::regclass::oid::text", 0, NULL,
-                            &result, &err));
-    PdError denied_err = {0};
-    assert_false(pd_object_create_each(fixture->arena, fixture->db, one, 1, pd_db_result_value(result, 0, 0),
-                                       jsons, &denied_err));
-    assert_string_equal(denied_err.sqlstate, "42501");
+    const char *names[] = {"denied"};
+    assert_false(create_named(fixture, names, 1, &err));
+    assert_string_equal(err.sqlstate, "42501");
     pgtest_exec(fixture->db, "ROLLBACK; REVOKE ALL ON author FROM test_counters_writer; DROP ROLE "
                              "test_counters_writer");
-    assert_exact(fixture, "Author", before + 8);
-    /* the trigger of the version before counts every statement's rows: the INSERT adds none */
+    assert_exact(fixture, "Author", before + 2);
+}
+
+/* On an insert trigger of the version before (it counts every statement's rows) the INSERT adds none. */
+static void
+test_insert_on_an_older_trigger(void **state)
+{
+    Fixture *fixture = *state;
+    long long before, actual;
+    read_numbers(fixture, "Author", &before, &actual);
     pgtest_exec(
         fixture->db,
         "DROP TRIGGER prodata_count_insert ON author; CREATE TRIGGER prodata_count_insert AFTER INSERT "
         "ON author REFERENCING NEW TABLE AS prodata_inserted FOR EACH STATEMENT EXECUTE FUNCTION "
         "prodata_count_insert()");
-    pgtest_exec(fixture->db, "BEGIN; " LIST_AUTHOR);
-    create_counted(fixture, "older", 2);
-    pgtest_exec(fixture->db, "COMMIT");
-    assert_exact(fixture, "Author", before + 10);
+    create_counted(fixture, "older", 2, true);
+    assert_exact(fixture, "Author", before + 2);
     migrate(fixture, true);
-    assert_exact(fixture, "Author", before + 10);
+    assert_exact(fixture, "Author", before + 2);
 }
 
 /*
@@ -572,6 +608,9 @@ main(void)
         cmocka_unit_test(test_client_refusals),
         cmocka_unit_test(test_client_mode_on_an_older_trigger),
         cmocka_unit_test(test_insert_adds_its_own_rows),
+        cmocka_unit_test(test_insert_adds_what_it_wrote),
+        cmocka_unit_test(test_insert_slot_and_rights),
+        cmocka_unit_test(test_insert_on_an_older_trigger),
         cmocka_unit_test(test_available_when_installed),
         cmocka_unit_test(test_not_available_with_row_level_security),
         cmocka_unit_test(test_not_available_with_a_disabled_trigger),
