@@ -8,7 +8,7 @@
 # their data.
 source tests/lib/pg.sh
 source tests/lib/tap.sh
-tap_plan 37
+tap_plan 41
 source tests/lib/serve.sh
 
 tap_fresh_db serve_concurrency
@@ -364,3 +364,29 @@ else
     expect_eq "... the server stands: the waiting list answered, then /healthz again" "$(cat "$TAP_WORKDIR/locked_list") $HTTP_STATUS" "200 200"
     expect_eq "... and the log says why once" "$(grep -c 'no memory for a request.s task' "$SERVE_LOG")" 1
 fi
+
+# --- the counters' right revoked while the server runs: the next create runs again uncounted -----------
+# A login role that may write the counters has its shared creates counted by their own INSERTs; once the
+# right is revoked, the INSERT that counts is refused (42501): the create runs again alone, counted by the
+# triggers, and the server reloads its models (and counts that way no more). No 403, no count lost.
+serve_stop
+psql -qX -v ON_ERROR_STOP=1 >/dev/null <<'SQL'
+DROP TRIGGER IF EXISTS slow_book ON book; DROP TRIGGER IF EXISTS log_book_statement ON book;
+DO $$ BEGIN IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'serve_login') THEN
+  EXECUTE 'DROP OWNED BY serve_login'; DROP ROLE serve_login; END IF; END $$;
+CREATE ROLE serve_login LOGIN;
+GRANT SELECT, INSERT ON ALL TABLES IN SCHEMA public TO serve_login;
+GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO serve_login;
+GRANT UPDATE ON prodata_row_counts TO serve_login;
+SQL
+PGUSER=serve_login serve_start --models "$MODELS" --anonymous-role serve_login --worker-threads 1 || exit 1
+expect_eq "a create by a login role that may write the counters: 201, the count exact" \
+    "$(post_titled 'Counted 1' 1) $(psql -tAX -c "$COUNT_EXACT")" "201 t"
+psql -qX -c "REVOKE UPDATE ON prodata_row_counts FROM serve_login" >/dev/null
+expect_eq "the right revoked: the next create 201, the count exact" \
+    "$(post_titled 'Revoked 1' 1) $(psql -tAX -c "$COUNT_EXACT")" "201 t"
+poll_file "$SERVE_LOG" "models reloaded" 10 && tap_ok "... and the server reloaded its models"
+expect_eq "... after which creates are counted by the triggers: 201, the count exact" \
+    "$(post_titled 'Revoked 2' 1) $(psql -tAX -c "$COUNT_EXACT")" "201 t"
+serve_stop
+psql -qX -c "DROP OWNED BY serve_login; DROP ROLE serve_login" >/dev/null
