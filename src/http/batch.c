@@ -6,9 +6,9 @@
  * flight is made durable (pd_db_share_await_commit; not at all when none
  * is), closes the batch and sends every object that joined meanwhile as
  * one INSERT (pd_object_create_each) of the next shared transaction, which
- * adds its rows to the row counters itself. Creates of the same model and catalog that arrive
- * while it waits join the batch and park until the leader hands each its
- * own object. Why: a statement costs PostgreSQL far more than a row (its
+ * adds its rows to the row counters itself. Creates of the same model and
+ * catalog that arrive while it waits join the batch and park until the
+ * leader hands each its own object. Why: a statement costs PostgreSQL far more than a row (its
  * executor start, and the row counters' statement trigger with its
  * transition table), so under load a create's cost falls toward a row's.
  * With no COMMIT in flight the leader sends at once, alone: an idle server
@@ -148,7 +148,7 @@ run_batch(PdHttpContext *leader, PdDb *db, Batch *batch)
     const char *jsons[PD_HTTP_BATCH_MAX] = {0};
     bool ok = send_batch(leader, db, batch, jsons, &err);
     if (!ok && pd_http_db_counted_oid(leader, batch->model, db) != NULL)
-        pd_http_db_counted_failed(leader, &err);
+        pd_http_db_counted_failed(leader, &err); /* a refusal of the count: each runs again alone */
     if (!ok && count == 1)
         batch->members[0]->err = err;
     else if (!ok)

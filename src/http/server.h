@@ -42,8 +42,7 @@ typedef struct PdHttpCatalog
     bool *has_counter; /* per model (catalog order): an unfiltered count may read the row counters */
     /* per model: its table's oid when its creates add their own rows to the row counters
      * (pd_query_counter_client_table), else NULL; group_begin: what each shared create transaction runs
-     * first, listing those tables in prodata.client_counts and locking this connection's slot of each
-     * (catalog.c) */
+     * first, listing those tables in prodata.client_counts (catalog.c) */
     const char **counted_oid;
     const char *group_begin;
 } PdHttpCatalog;
