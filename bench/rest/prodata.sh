@@ -97,9 +97,10 @@ prodata_extras() {
             measure cursor_first "$rep" path BENCH_PATH="$CURSOR_FIRST_PATH"
             measure cursor_deep "$rep" path BENCH_PATH="$cursor_deep"
         fi
-        [ "$has_counters" = 1 ] || continue
-        # one pair per repetition, in alternating order (on, off, then off, on) so that a drift of the
-        # machine over the run weighs on both sides alike; report.py takes the median of the pairs' ratios
+    done
+    # COUNTER_PAIRS pairs, in alternating order (on, off, then off, on) so that a drift of the machine over
+    # the run weighs on both sides alike; report.py takes the median of the pairs' ratios
+    for rep in $(seq 1 $((has_counters ? COUNTER_PAIRS : 0))); do
         if [ $((rep % 2)) = 1 ]; then
             create_pair counted uncounted
         else
