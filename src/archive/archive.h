@@ -5,8 +5,10 @@
  * (pd_archive_fetch), and `prodata archive check` reads the directory
  * (pd_archive_scan) and the archiver's state (pd_archive_backlog). An archived
  * file keeps PostgreSQL's name and holds a 64-byte header (format, compression,
- * sizes, SHA-256 of the original bytes) before its payload. Not part of
- * libprodata: the prodata binary links it.
+ * sizes, SHA-256 of the original bytes) before its payload. With base
+ * backups beside the WAL the directory is a repository: backup.h, included
+ * at the end, is that half of the interface (`prodata backup`, `restore`).
+ * Not part of libprodata: the prodata binary links it.
  */
 #ifndef PRODATA_ARCHIVE_H
 #define PRODATA_ARCHIVE_H
@@ -293,5 +295,8 @@ typedef struct PdArchiveBacklog
  * pg_monitor), PD_ERR_NO_MEMORY.
  */
 bool pd_archive_backlog(PdArena *arena, const char *conninfo, PdArchiveBacklog *backlog, PdError *err);
+
+/* The repository's backups and restores: the other half of this interface. */
+#include "backup.h"
 
 #endif

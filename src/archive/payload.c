@@ -153,6 +153,15 @@ bool
 pd_archive_stream_in(PdArena *arena, int in_fd, const char *in_path, uint64_t expected_bytes, int out_fd,
                      const char *out_path, int zstd_level, PdArchiveHeader *header, PdError *err)
 {
+    return pd_archive_stream_in_observed(arena, in_fd, in_path, expected_bytes, out_fd, out_path, zstd_level,
+                                         NULL, NULL, header, err);
+}
+
+bool
+pd_archive_stream_in_observed(PdArena *arena, int in_fd, const char *in_path, uint64_t expected_bytes,
+                              int out_fd, const char *out_path, int zstd_level, PdArchiveChunkFn observe,
+                              void *context, PdArchiveHeader *header, PdError *err)
+{
     bool is_zstd = header->compress == PD_ARCHIVE_COMPRESS_ZSTD && out_fd >= 0;
     Stream stream;
     ZSTD_CCtx *cctx = NULL;
@@ -164,6 +173,7 @@ pd_archive_stream_in(PdArena *arena, int in_fd, const char *in_path, uint64_t ex
     {
         size_t got;
         if (!pd_archive_read_full(in_fd, stream.chunk, PD_ARCHIVE_CHUNK_BYTES, &got, in_path, err) ||
+            (observe != NULL && !observe(context, stream.chunk, got, stream.original_bytes, err)) ||
             !stream_hash(&stream, stream.chunk, got, err))
             return false;
         bool is_last = got < PD_ARCHIVE_CHUNK_BYTES;

@@ -37,6 +37,19 @@ bool pd_archive_stream_in(PdArena *arena, int in_fd, const char *in_path, uint64
                           const char *out_path, int zstd_level, PdArchiveHeader *header, PdError *err);
 
 /*
+ * Sees each chunk of the original bytes before it is hashed and stored: bytes, their length and their offset
+ * in the file. Chunks are PD_ARCHIVE_CHUNK_BYTES long, the last one shorter, so a chunk starts on a page
+ * boundary. Returning false stops the stream with the observer's error.
+ */
+typedef bool (*PdArchiveChunkFn)(void *context, const unsigned char *bytes, size_t length, uint64_t offset,
+                                 PdError *err);
+
+/* pd_archive_stream_in with observe (when not NULL) called on every chunk read. */
+bool pd_archive_stream_in_observed(PdArena *arena, int in_fd, const char *in_path, uint64_t expected_bytes,
+                                   int out_fd, const char *out_path, int zstd_level, PdArchiveChunkFn observe,
+                                   void *context, PdArchiveHeader *header, PdError *err);
+
+/*
  * Reads the archived file open at in_fd (at its start; path names it): its header, then the payload,
  * decompressed and written to out_fd when >= 0, checked against the header's sizes and SHA-256.
  * *header receives the header. Errors: PD_ERR_REFUSED (corrupt: header, sizes, zstd frame or checksum),

@@ -59,6 +59,8 @@ bool cmd_openapi(PdArena *arena, const CliArgs *args, PdError *err);
 bool cmd_wal_push(PdArena *arena, const CliArgs *args, PdError *err);
 bool cmd_wal_fetch(PdArena *arena, const CliArgs *args, PdError *err);
 bool cmd_archive(PdArena *arena, const CliArgs *args, PdError *err);
+bool cmd_backup(PdArena *arena, const CliArgs *args, PdError *err);
+bool cmd_restore(PdArena *arena, const CliArgs *args, PdError *err);
 bool cmd_cluster(PdArena *arena, const CliArgs *args, PdError *err);
 bool cmd_demo(PdArena *arena, const CliArgs *args, PdError *err);
 bool cmd_keeper(PdArena *arena, const CliArgs *args, PdError *err);
@@ -74,6 +76,10 @@ const PdSettingTable *pd_cli_surface(const char *name);
  */
 struct PdArchiveOptions;
 bool pd_cli_archive_fill(const PdArchiveSettings *settings, struct PdArchiveOptions *options, PdError *err);
+
+/* Run as root: becomes the owner of the repository repo (uid and gid; refused when that is root). Not root:
+ * nothing. Errors: PD_ERR_IO, PD_ERR_REFUSED. */
+bool cli_become_repository_owner(const char *repo, PdError *err);
 
 /*
  * Loads the settings of any surface (table) into values, as cli_load_config does for migrate's, and

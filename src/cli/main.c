@@ -25,7 +25,7 @@ typedef struct CliCommand
     bool (*run)(PdArena *arena, const CliArgs *args, PdError *err);
     const char *summary;
     const char *usage;
-    CliFlag flags[8];
+    CliFlag flags[12];
     int max_positional;
     const PdSettingTable *settings; /* the surface whose settings it takes; NULL: migrate's */
     bool is_quiet_not_found;        /* PD_ERR_NOT_FOUND exits without a message (wal-fetch) */
@@ -179,6 +179,57 @@ static const CliCommand commands[] = {
      "  --json                 one JSON object instead of the table\n",
      {{"--verify", false}, {"--backlog", false}, {"--json", false}},
      1,
+     &pd_settings_archive},
+    {"backup",
+     cmd_backup,
+     "take a base backup into the repository (archive_dir), or list them",
+     "usage: prodata backup [--type full] [--pgdata DIR] [--jobs N] [--json]\n"
+     "       prodata backup list [--json]\n"
+     "       prodata backup info LABEL [--json]\n"
+     "\n"
+     "Takes a base backup of the server (database) into archive_dir, the WAL\n"
+     "archive that archive_command fills: pg_backup_start, the data directory's\n"
+     "files copied by N threads (zstd as archive_compress says, SHA-256 each,\n"
+     "page checksums verified), pg_backup_stop, then its manifest, written last\n"
+     "(docs/backup.md). Run it on the database server's machine.\n"
+     "  --type full            the kind of backup (full only, for now)\n"
+     "  --pgdata DIR           the data directory (default: the server's data_directory)\n"
+     "  --jobs N               copying threads (default 2)\n"
+     "  --json                 progress and outcome as JSON lines\n",
+     {{"--type", true}, {"--pgdata", true}, {"--jobs", true}, {"--json", false}},
+     2,
+     &pd_settings_archive},
+    {"restore",
+     cmd_restore,
+     "write a backup into a new data directory, to recover to a chosen moment",
+     "usage: prodata restore --pgdata DIR [--set LABEL] [--jobs N]\n"
+     "         [--target-time T | --target-lsn LSN | --target-xid XID | --target-name NAME | "
+     "--target-immediate]\n"
+     "         [--target-exclusive] [--target-action promote|pause|shutdown]\n"
+     "\n"
+     "Writes the backup (--set, or the newest that ends before the target) into\n"
+     "DIR, which must be empty or absent, checking every file against its\n"
+     "manifest, with restore_command (wal-fetch from archive_dir) and the target\n"
+     "in postgresql.auto.conf and recovery.signal. Start PostgreSQL on DIR to\n"
+     "recover. Without a target recovery replays all the archived WAL.\n"
+     "  --target-time T        a time with its offset: '2026-12-01 10:30:00+00'\n"
+     "  --target-lsn LSN       a WAL position: 0/5000028\n"
+     "  --target-xid XID       a transaction id\n"
+     "  --target-name NAME     a restore point (pg_create_restore_point)\n"
+     "  --target-immediate     stop as soon as the backup is consistent\n"
+     "  --target-exclusive     stop just before the target instead of just after\n"
+     "  --target-action A      at the target: promote (default), pause or shutdown\n",
+     {{"--pgdata", true},
+      {"--set", true},
+      {"--jobs", true},
+      {"--target-time", true},
+      {"--target-lsn", true},
+      {"--target-xid", true},
+      {"--target-name", true},
+      {"--target-immediate", false},
+      {"--target-exclusive", false},
+      {"--target-action", true}},
+     0,
      &pd_settings_archive},
     {"keeper",
      cmd_keeper,

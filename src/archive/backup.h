@@ -1,0 +1,337 @@
+/*
+ * backup.h - base backups in the WAL archive's directory, which with them
+ * becomes the repository (docs/backup.md): what `prodata backup` and
+ * `prodata restore` (src/cli/cmd_backup.c) call. A backup is a folder
+ * backup/LABEL/ holding each file of the data directory as an archived file
+ * (the 64-byte header of header.c, zstd or plain, the SHA-256 of the
+ * original bytes) and manifest.json, written last: a folder without a
+ * manifest is an incomplete backup, never restored. The WAL that makes a
+ * backup consistent, and any later moment, is the archive's own. Relation
+ * pages are checked against their data checksums while copied
+ * (pagecheck.c).
+ */
+#ifndef PRODATA_ARCHIVE_BACKUP_H
+#define PRODATA_ARCHIVE_BACKUP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "archive.h"
+#include "prodata/arena.h"
+#include "prodata/error.h"
+
+/* ---- the manifest (manifest.c) --------------------------------------------------------------------- */
+
+/* The manifest format this code writes and the only one it reads. */
+#define PD_BACKUP_MANIFEST_FORMAT 1
+/* The manifest's name in a backup's folder. */
+#define PD_BACKUP_MANIFEST_NAME "manifest.json"
+
+typedef enum PdBackupType
+{
+    PD_BACKUP_FULL, /* every file; "full" in the manifest */
+    PD_BACKUP_DIFF, /* files changed since the last full backup; "diff" */
+    PD_BACKUP_INCR, /* files changed since the last backup of any type; "incr" */
+} PdBackupType;
+
+typedef enum PdBackupEntryKind
+{
+    PD_BACKUP_ENTRY_FILE, /* a regular file: stored, or referenced in an earlier backup */
+    PD_BACKUP_ENTRY_DIR,  /* a directory, recreated empty or not (pg_wal, pg_replslot, ...) */
+    PD_BACKUP_ENTRY_LINK, /* a symbolic link (pg_tblspc/OID -> the tablespace's location) */
+} PdBackupEntryKind;
+
+/* One entry of the data directory. Strings live in the manifest's arena. */
+typedef struct PdBackupEntry
+{
+    PdBackupEntryKind kind;
+    const char *path;         /* relative to the data directory, '/'-separated, no "." or ".." component */
+    uint32_t mode;            /* permission bits (07777) */
+    int64_t mtime;            /* seconds since the epoch, as found when copied */
+    uint64_t bytes;           /* FILE: the original size */
+    uint64_t stored_bytes;    /* FILE: the archived file's payload in the repository (after its header) */
+    unsigned char sha256[32]; /* FILE: of the original bytes */
+    const char
+        *reference;     /* FILE: NULL when stored in this backup, else the label of the backup storing it */
+    uint32_t bad_pages; /* FILE: pages whose data checksum did not verify while copied */
+    const char *target; /* LINK: where the link points */
+    bool is_vanished;   /* FILE: gone before it was copied (dropped meanwhile): left out of the manifest */
+} PdBackupEntry;
+
+typedef struct PdBackupManifest
+{
+    int format;        /* PD_BACKUP_MANIFEST_FORMAT */
+    const char *label; /* the backup's name, also its folder: YYYYMMDD-HHMMSS and F, D or I */
+    PdBackupType type;
+    const char *prior; /* DIFF and INCR: the label of the backup it builds on; NULL for FULL */
+    uint64_t system_identifier;
+    int pg_version;        /* server_version_num, 150010 */
+    uint32_t timeline;     /* of the backup's start */
+    uint64_t start_lsn;    /* pg_backup_start's; a restore replays WAL from here ... */
+    uint64_t stop_lsn;     /* ... to here at least before it is consistent */
+    const char *start_wal; /* the segment names of start_lsn and stop_lsn on timeline */
+    const char *stop_wal;
+    int64_t start_time; /* seconds since the epoch */
+    int64_t stop_time;
+    PdArchiveCompress compress;
+    int compress_level;
+    const char *backup_label;   /* pg_backup_stop's labelfile, written into a restored data directory */
+    const char *tablespace_map; /* pg_backup_stop's spcmapfile, NULL when there are no tablespaces */
+    PdBackupEntry *entries;
+    size_t entry_count;
+} PdBackupManifest;
+
+/*
+ * Writes the manifest as JSON text (*json, NUL-terminated, arena-allocated). LSNs are written as
+ * PostgreSQL writes them ("0/5000028"), the system identifier as a decimal string, SHA-256 as 64
+ * lower-case hex digits. Errors: PD_ERR_INVALID_INPUT (a field that no reader would accept: an entry path
+ * that is absolute or has a "." or ".." component, a label that is not a label), PD_ERR_NO_MEMORY.
+ */
+bool pd_backup_manifest_encode(PdArena *arena, const PdBackupManifest *manifest, char **json, PdError *err);
+
+/*
+ * Reads a manifest from json (length bytes; path names the file in messages) into *out, every string
+ * arena-allocated. Strict: an unknown format, a missing or mistyped field, an entry path that could
+ * leave the data directory (absolute, ".", "..", empty components, a NUL), a malformed LSN, label, hash
+ * or number is refused. Errors: PD_ERR_REFUSED ("manifest PATH ...: why", err->field the field's JSON
+ * path, e.g. "entries[3].sha256"), PD_ERR_NO_MEMORY.
+ */
+bool pd_backup_manifest_decode(PdArena *arena, const char *json, size_t length, const char *path,
+                               PdBackupManifest *out, PdError *err);
+
+/* The manifest's name for a type: "full", "diff", "incr". */
+const char *pd_backup_type_name(PdBackupType type);
+
+/* Reads "full", "diff" or "incr". False when text is none of them. */
+bool pd_backup_parse_type(const char *text, PdBackupType *type);
+
+/* Formats an LSN as PostgreSQL does ("16/B374D848") into out. */
+void pd_backup_format_lsn(uint64_t lsn, char out[20]);
+
+/* Reads an LSN written as PostgreSQL writes it (1-8 hex digits, '/', 1-8 hex digits). */
+bool pd_backup_parse_lsn(const char *text, uint64_t *lsn);
+
+/* ---- data checksums (pagecheck.c) ------------------------------------------------------------------ */
+
+/* PostgreSQL's page size and the blocks per segment file of a relation (the defaults of a Debian build). */
+#define PD_BACKUP_PAGE_BYTES 8192
+#define PD_BACKUP_SEGMENT_BLOCKS 131072
+
+/*
+ * The data checksum of the page (PD_BACKUP_PAGE_BYTES bytes) at block number blkno of its relation fork,
+ * computed as PostgreSQL computes it (storage/checksum_impl.h's algorithm: the page with its pd_checksum
+ * field taken as zero, then the block number mixed in); compare with the page's pd_checksum. No errors.
+ */
+uint16_t pd_backup_page_checksum(const unsigned char *page, uint32_t blkno);
+
+typedef enum PdPageVerdict
+{
+    PD_PAGE_OK,    /* its checksum matches */
+    PD_PAGE_NEW,   /* all zeros (a page extended but never written): nothing to check */
+    PD_PAGE_NEWER, /* its LSN is at or past the backup's start: possibly torn while read, and replaying the
+                      WAL from the start rewrites it whole, so it is not judged */
+    PD_PAGE_BAD,   /* a checksum that does not match, or a header no page has */
+} PdPageVerdict;
+
+/* Judges one page read at blkno while a backup that started at start_lsn copies it. No errors. */
+PdPageVerdict pd_backup_check_page(const unsigned char *page, uint32_t blkno, uint64_t start_lsn);
+
+/*
+ * Whether path (relative to the data directory) is a relation fork's segment file, whose pages carry
+ * data checksums: base/DB/FILENODE[_fsm|_vm|_init][.SEG], global/FILENODE..., or
+ * pg_tblspc/OID/PG_*_*\/DB/FILENODE...; *segment receives SEG (0 without a suffix), so the first page of
+ * the file is block segment * PD_BACKUP_SEGMENT_BLOCKS. Temporary relations (tNNN_FILENODE) are not.
+ */
+bool pd_backup_is_relation_file(const char *path, uint32_t *segment);
+
+/* ---- taking a backup's files (backup_walk.c, backup_copy.c) ---------------------------------------- */
+
+/*
+ * Lists what of the data directory data_dir goes into a base backup (see backup_walk.c for what is left
+ * out), a directory before what it holds; *bytes sums the files' sizes. Arena-allocated. Errors: PD_ERR_IO
+ * (naming the path), PD_ERR_REFUSED (a symbolic link: tablespaces are not supported yet),
+ * PD_ERR_INVALID_INPUT (not a directory), PD_ERR_NO_MEMORY.
+ */
+bool pd_backup_walk(PdArena *arena, const char *data_dir, PdBackupEntry **entries, size_t *count,
+                    uint64_t *bytes, PdError *err);
+
+/* At most this many copying threads. */
+#define PD_BACKUP_MAX_JOBS 64
+/* Bad pages named in a report (all are counted). */
+#define PD_BACKUP_BAD_PAGES_SHOWN 10
+
+typedef struct PdBackupBadPage
+{
+    const char *path;
+    uint32_t block;
+} PdBackupBadPage;
+
+/* One copy of a backup's files: what to copy, where, how; the outcome fields are filled by pd_backup_copy. */
+typedef struct PdBackupCopy
+{
+    const char *data_dir;   /* the source */
+    const char *dest_dir;   /* the backup's data folder in the repository; must not exist yet */
+    PdBackupEntry *entries; /* from pd_backup_walk: files get their sizes and hashes, or is_vanished */
+    size_t entry_count;
+    PdArchiveCompress compress;
+    int compress_level;
+    int jobs;           /* copying threads, 1 .. PD_BACKUP_MAX_JOBS */
+    bool check_pages;   /* verify relation pages' data checksums (a cluster initialised with them) */
+    uint64_t start_lsn; /* the backup's start: pages at or past it are not judged */
+    void (*progress)(void *context, uint64_t bytes_done); /* called about 5 times a second; may be NULL */
+    void *progress_context;
+    uint64_t bytes_done;                                  /* out: bytes read */
+    PdBackupBadPage bad_pages[PD_BACKUP_BAD_PAGES_SHOWN]; /* out: the first bad pages found */
+    size_t bad_page_count;                                /* out: all of them */
+} PdBackupCopy;
+
+/*
+ * Creates job->dest_dir and its folders, copies every file entry into it with job->jobs threads (each an
+ * archived file: header, zstd or plain, SHA-256, fsynced), and fsyncs the folders. Errors (the first
+ * worker's; the others stop): PD_ERR_IO naming the file, PD_ERR_NO_MEMORY, PD_ERR_INTERNAL. On error the
+ * folder is left as it is: the caller removes it or leaves it marked incomplete.
+ */
+bool pd_backup_copy(PdArena *arena, PdBackupCopy *job, PdError *err);
+
+/* ---- the repository's backups (backup_repo.c) --------------------------------------------------- */
+
+/* The folder of the backups in the repository (the archive directory). */
+#define PD_BACKUP_FOLDER "backup"
+
+/* "REPO/backup/LABEL", or "REPO/backup" when label is NULL; arena-allocated, NULL when out of memory. */
+char *pd_backup_dir(PdArena *arena, const char *repo, const char *label);
+
+/* Whether name has a label's shape: YYYYMMDD-HHMMSS then F, D or I. */
+bool pd_backup_is_label(const char *name);
+
+/*
+ * Reads the manifest of backup label in repo. Errors: PD_ERR_NOT_FOUND (no manifest: no such backup, or
+ * an incomplete one), PD_ERR_REFUSED (a manifest that does not decode, or of another label), PD_ERR_IO,
+ * PD_ERR_NO_MEMORY.
+ */
+bool pd_backup_read(PdArena *arena, const char *repo, const char *label, PdBackupManifest *manifest,
+                    PdError *err);
+
+typedef struct PdBackupList
+{
+    PdBackupManifest *backups; /* complete ones, oldest first */
+    size_t count;
+    const char **incomplete; /* labels of folders without a manifest (interrupted backups) */
+    size_t incomplete_count;
+} PdBackupList;
+
+/* Lists repo's backups (none when it has no backup folder). Errors: as pd_backup_read. */
+bool pd_backup_list(PdArena *arena, const char *repo, PdBackupList *list, PdError *err);
+
+/*
+ * Writes manifest as backup_dir/manifest.json durably: a temporary file fsynced, renamed into place, the
+ * folder fsynced. Errors: PD_ERR_INVALID_INPUT (see pd_backup_manifest_encode), PD_ERR_IO, PD_ERR_NO_MEMORY.
+ */
+bool pd_backup_write_manifest(PdArena *arena, const char *backup_dir, const PdBackupManifest *manifest,
+                              PdError *err);
+
+/*
+ * Takes the repository's backup lock (an flock on backup/.lock, created with the folder if needed), held
+ * until *fd is closed. Errors: PD_ERR_REFUSED (another backup holds it), PD_ERR_IO.
+ */
+bool pd_backup_lock(PdArena *arena, const char *repo, int *fd, PdError *err);
+
+/* Removes backup label's folder whole (no link followed). Errors: PD_ERR_INVALID_INPUT, PD_ERR_IO. */
+bool pd_backup_remove(PdArena *arena, const char *repo, const char *label, PdError *err);
+
+/*
+ * Removes the tree at path without following links; with keep_root the folder itself stays, emptied. Not
+ * thread-safe (one removal at a time per process). Errors: PD_ERR_IO naming the path.
+ */
+bool pd_backup_remove_tree(const char *path, bool keep_root, PdError *err);
+
+/* ---- taking a backup (backup_run.c) ---------------------------------------------------------------- */
+
+typedef struct PdBackupOptions
+{
+    const char *repo;     /* the archive directory, which archive_command pushes into */
+    const char *conninfo; /* the server to back up ("" for the PG* variables) */
+    const char *data_dir; /* its data directory; NULL or "" asks the server (needs pg_read_all_settings) */
+    PdBackupType type;    /* FULL only, for now */
+    PdArchiveCompress compress;
+    int compress_level;
+    int jobs;
+    void (*progress)(void *context, uint64_t bytes_done, uint64_t bytes_total); /* may be NULL */
+    void *progress_context;
+} PdBackupOptions;
+
+typedef struct PdBackupOutcome
+{
+    PdBackupManifest manifest;
+    uint64_t bytes;        /* read */
+    uint64_t stored_bytes; /* written (payloads) */
+    size_t file_count;
+    size_t removed_incomplete; /* interrupted backups' folders removed first */
+    PdBackupBadPage bad_pages[PD_BACKUP_BAD_PAGES_SHOWN];
+    size_t bad_page_count;
+} PdBackupOutcome;
+
+/*
+ * Takes a base backup of the server into the repository with PostgreSQL's non-exclusive backup API
+ * (pg_backup_start, fast checkpoint; the files copied; pg_backup_stop, waiting until the last segment is
+ * archived), checks that the WAL from its start to its stop is in the repository, and writes its manifest
+ * last. Interrupted backups' folders are removed first, under the repository's backup lock. The data
+ * directory must be this machine's. Errors: PD_ERR_REFUSED (a standby, archive_mode off, another system's
+ * repository, another backup running, WAL missing from the repository), PD_ERR_DB_CONNECT, PD_ERR_DB_QUERY,
+ * PD_ERR_IO, PD_ERR_NO_MEMORY; on error no manifest is written (the folder is an incomplete backup).
+ */
+bool pd_backup_take(PdArena *arena, const PdBackupOptions *options, PdBackupOutcome *outcome, PdError *err);
+
+/* ---- restoring a backup (restore.c, restore_target.c) ------------------------------------------- */
+
+typedef enum PdRestoreTargetKind
+{
+    PD_RESTORE_END,       /* no target: recover to the end of the archived WAL */
+    PD_RESTORE_IMMEDIATE, /* recovery_target = 'immediate': stop as soon as the backup is consistent */
+    PD_RESTORE_TIME,      /* recovery_target_time */
+    PD_RESTORE_LSN,       /* recovery_target_lsn */
+    PD_RESTORE_XID,       /* recovery_target_xid */
+    PD_RESTORE_NAME,      /* recovery_target_name (pg_create_restore_point) */
+} PdRestoreTargetKind;
+
+typedef struct PdRestoreOptions
+{
+    const char *repo;     /* the repository (archive_dir) */
+    const char *data_dir; /* the directory to restore into: absent (created) or empty */
+    const char *label;    /* the backup; NULL: the newest that ends before the target */
+    PdRestoreTargetKind target_kind;
+    const char *target;        /* its value as given (a time with an offset, an LSN, an xid, a name) */
+    bool exclusive;            /* stop just before the target rather than just after it */
+    const char *target_action; /* recovery_target_action: "promote", "pause" or "shutdown" */
+    const char *wal_fetch;     /* the program restore_command runs: prodata-wal (or prodata), as a path */
+    int jobs;
+} PdRestoreOptions;
+
+/* The recovery setting of a target kind ("recovery_target_time"); NULL for PD_RESTORE_END. */
+const char *pd_restore_target_setting(PdRestoreTargetKind kind);
+
+/* Reads "YYYY-MM-DD HH:MM:SS[.fraction]" ('T' also separates) and an offset ("Z", "+01", "-05:30"). */
+bool pd_restore_parse_time(const char *text, int64_t *epoch);
+
+/*
+ * The backup a restore starts from (*chosen, arena-allocated): options->label's, or the newest complete
+ * backup that ends before the target (its stop time or LSN at or before a time or LSN target). Errors:
+ * PD_ERR_USAGE (a target that does not read as its kind, err->field the setting), PD_ERR_NOT_FOUND (no
+ * complete backup, or none of that label), PD_ERR_REFUSED (the target is before the end of the backup
+ * named, or of every backup: the message names the earliest target that works), as pd_backup_list.
+ */
+bool pd_restore_choose(PdArena *arena, const PdRestoreOptions *options, PdBackupManifest *chosen,
+                       PdError *err);
+
+/*
+ * Restores the chosen backup (pd_restore_choose) into options->data_dir: folders, files by options->jobs
+ * threads (each checked against the manifest's size and SHA-256 as written, fsynced), backup_label,
+ * tablespace_map, recovery.signal, and restore_command and the target appended to postgresql.auto.conf.
+ * Start PostgreSQL on it to recover. Errors: as pd_restore_choose, PD_ERR_REFUSED (a directory that is not
+ * empty: nothing written; a file that does not match its manifest, named), PD_ERR_IO, PD_ERR_NO_MEMORY.
+ */
+bool pd_backup_restore(PdArena *arena, const PdRestoreOptions *options, PdBackupManifest *chosen,
+                       PdError *err);
+
+#endif

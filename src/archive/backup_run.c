@@ -1,0 +1,323 @@
+/*
+ * backup_run.c - one base backup, start to end: the server's facts checked
+ * (a primary, archiving on, this repository's system), interrupted backups'
+ * folders removed under the repository's backup lock, pg_backup_start on a
+ * session held open for the whole backup (the non-exclusive API: the
+ * backup ends by itself if this process dies), the files walked and copied
+ * (backup_walk.c, backup_copy.c), pg_backup_stop waiting for the last
+ * segment to be archived, the WAL from start to stop looked for in the
+ * repository, and only then the manifest written. Until the manifest
+ * exists the folder is an incomplete backup that nothing restores.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "backup.h"
+#include "prodata/db.h"
+#include "store.h"
+
+static const char facts_sql[] =
+    "SELECT s.system_identifier::text, current_setting('server_version_num'), pg_is_in_recovery()::text, "
+    "current_setting('data_checksums'), current_setting('archive_mode'), current_setting('wal_level'), "
+    "(SELECT setting FROM pg_settings WHERE name = 'wal_segment_size') FROM pg_control_system() s";
+
+/* What the server says about itself. */
+typedef struct Facts
+{
+    uint64_t system_identifier;
+    int pg_version;
+    bool has_checksums;
+    uint32_t segment_bytes;
+    const char *data_dir;
+} Facts;
+
+static bool
+refuse(PdError *err, const char *hint, const char *fmt, const char *value)
+{
+    pd_error_set(err, PD_ERR_REFUSED, fmt, value);
+    pd_error_hint(err, "%s", hint);
+    return false;
+}
+
+static bool
+read_facts(PdArena *arena, PdDb *db, const PdBackupOptions *options, Facts *facts, PdError *err)
+{
+    PdDbResult *result;
+    if (!pd_db_query(arena, db, facts_sql, 0, NULL, &result, err))
+        return false;
+    facts->system_identifier = strtoull(pd_db_result_value(result, 0, 0), NULL, 10);
+    facts->pg_version = atoi(pd_db_result_value(result, 0, 1));
+    facts->has_checksums = strcmp(pd_db_result_value(result, 0, 3), "on") == 0;
+    facts->segment_bytes = (uint32_t)strtoul(pd_db_result_value(result, 0, 6), NULL, 10);
+    if (strcmp(pd_db_result_value(result, 0, 2), "true") == 0)
+        return refuse(err, "Run it against the primary (backups from a standby are not supported yet).",
+                      "%s is a standby", options->conninfo[0] ? "the server" : "the server");
+    if (strcmp(pd_db_result_value(result, 0, 4), "off") == 0)
+        return refuse(err,
+                      "Set archive_mode = on and archive_command = 'prodata-wal wal-push ... %p' "
+                      "(docs/archive.md), then restart PostgreSQL.",
+                      "the server does not archive its WAL (archive_mode = %s): a backup could never be "
+                      "restored",
+                      "off");
+    if (!pd_archive_is_segment_size(facts->segment_bytes))
+        return pd_error_set(err, PD_ERR_DB_QUERY, "the server reports a WAL segment size of %s bytes",
+                            pd_db_result_value(result, 0, 6));
+    if (options->data_dir != NULL && options->data_dir[0] != '\0')
+    {
+        facts->data_dir = options->data_dir;
+        return true;
+    }
+    if (!pd_db_query(arena, db, "SELECT current_setting('data_directory')", 0, NULL, &result, err))
+    {
+        pd_error_hint(err, "Give the data directory with --pgdata, or grant pg_read_all_settings.");
+        return false;
+    }
+    facts->data_dir = pd_arena_strdup(arena, pd_db_result_value(result, 0, 0));
+    return facts->data_dir != NULL || pd_arena_error(arena, err);
+}
+
+/* The repository holds this system's WAL, or none yet (then it is claimed for this one). */
+static bool
+check_repository(PdArena *arena, const char *repo, uint64_t system_identifier, PdError *err)
+{
+    struct stat st;
+    if (stat(repo, &st) != 0 || !S_ISDIR(st.st_mode))
+        return pd_error_set(err, PD_ERR_IO, "the repository (archive_dir) %s is not a directory", repo);
+    return pd_archive_claim_system(arena, repo, system_identifier, repo, err);
+}
+
+static bool
+remove_incomplete(PdArena *arena, const char *repo, size_t *removed, PdError *err)
+{
+    PdBackupList list;
+    if (!pd_backup_list(arena, repo, &list, err))
+        return false;
+    for (size_t i = 0; i < list.incomplete_count; i++)
+        if (!pd_backup_remove(arena, repo, list.incomplete[i], err))
+            return false;
+    *removed = list.incomplete_count;
+    return true;
+}
+
+/* A label for now (UTC) not taken yet: YYYYMMDD-HHMMSSF; waits out the second when it is. */
+static bool
+new_label(PdArena *arena, const char *repo, char label[17], PdError *err)
+{
+    for (int attempt = 0; attempt < 3; attempt++)
+    {
+        time_t now = time(NULL);
+        struct tm utc;
+        gmtime_r(&now, &utc);
+        strftime(label, 17, "%Y%m%d-%H%M%SF", &utc);
+        char *dir = pd_backup_dir(arena, repo, label);
+        if (dir == NULL)
+            return pd_arena_error(arena, err);
+        if (access(dir, F_OK) != 0)
+            return true;
+        sleep(1);
+    }
+    return pd_error_set(err, PD_ERR_REFUSED, "backup %s already exists", label);
+}
+
+static bool
+lsn_of(PdDbResult *result, size_t column, uint64_t *lsn, PdError *err)
+{
+    const char *text = pd_db_result_value(result, 0, column);
+    if (!pd_backup_parse_lsn(text, lsn))
+        return pd_error_set(err, PD_ERR_DB_QUERY, "the server returned %s for an LSN", text);
+    return true;
+}
+
+static bool
+start_backup(PdArena *arena, PdDb *db, PdBackupManifest *manifest, PdError *err)
+{
+    const char *params[] = {pd_arena_sprintf(arena, "prodata %s", manifest->label)};
+    PdDbResult *result;
+    if (params[0] == NULL)
+        return pd_arena_error(arena, err);
+    if (!pd_db_query(arena, db,
+                     "SELECT lsn::text, pg_walfile_name(lsn) FROM pg_backup_start($1, true) AS lsn", 1,
+                     params, &result, err) ||
+        !lsn_of(result, 0, &manifest->start_lsn, err))
+        return false;
+    manifest->start_time = time(NULL);
+    manifest->start_wal = pd_arena_strdup(arena, pd_db_result_value(result, 0, 1));
+    if (manifest->start_wal == NULL)
+        return pd_arena_error(arena, err);
+    manifest->timeline = (uint32_t)strtoul(pd_arena_strndup(arena, manifest->start_wal, 8), NULL, 16);
+    return true;
+}
+
+static bool
+stop_backup(PdArena *arena, PdDb *db, PdBackupManifest *manifest, PdError *err)
+{
+    PdDbResult *result;
+    if (!pd_db_query(
+            arena, db,
+            "SELECT lsn::text, pg_walfile_name(lsn), labelfile, spcmapfile FROM pg_backup_stop(true)", 0,
+            NULL, &result, err) ||
+        !lsn_of(result, 0, &manifest->stop_lsn, err))
+        return false;
+    manifest->stop_time = time(NULL);
+    manifest->stop_wal = pd_arena_strdup(arena, pd_db_result_value(result, 0, 1));
+    manifest->backup_label = pd_arena_strdup(arena, pd_db_result_value(result, 0, 2));
+    const char *map = pd_db_result_value(result, 0, 3);
+    manifest->tablespace_map =
+        pd_db_result_is_null(result, 0, 3) || map[0] == '\0' ? NULL : pd_arena_strdup(arena, map);
+    if (manifest->stop_wal == NULL || manifest->backup_label == NULL)
+        return pd_arena_error(arena, err);
+    return true;
+}
+
+/* Every segment from start_wal to stop_wal is in the repository (pg_backup_stop waited for the archiver). */
+static bool
+check_wal(PdArena *arena, const char *repo, const PdBackupManifest *manifest, uint32_t segment_bytes,
+          PdError *err)
+{
+    PdWalName first, last;
+    uint64_t from, to;
+    if (!pd_archive_parse_name(manifest->start_wal, &first, err) ||
+        !pd_archive_parse_name(manifest->stop_wal, &last, err) ||
+        !pd_archive_segno(&first, segment_bytes, &from) || !pd_archive_segno(&last, segment_bytes, &to))
+        return false;
+    for (uint64_t segno = from; segno <= to; segno++)
+    {
+        char name[25];
+        pd_archive_segment_name(last.timeline, segno, segment_bytes, name);
+        char *path = pd_archive_join(arena, repo, name);
+        if (path == NULL)
+            return pd_arena_error(arena, err);
+        if (access(path, F_OK) != 0)
+        {
+            pd_error_set(err, PD_ERR_REFUSED,
+                         "WAL segment %s, which the backup needs, is not in the repository %s", name, repo);
+            pd_error_hint(err,
+                          "archive_command must push into the same directory: 'prodata-wal wal-push "
+                          "--archive-dir %s %%p' (docs/archive.md).",
+                          repo);
+            return false;
+        }
+    }
+    return true;
+}
+
+/* The files as copied: the vanished ones left out. */
+static void
+keep_copied(PdBackupManifest *manifest, PdBackupOutcome *outcome)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < manifest->entry_count; i++)
+    {
+        PdBackupEntry *entry = &manifest->entries[i];
+        if (entry->kind == PD_BACKUP_ENTRY_FILE && entry->is_vanished)
+            continue;
+        if (entry->kind == PD_BACKUP_ENTRY_FILE)
+        {
+            outcome->file_count++;
+            outcome->stored_bytes += entry->stored_bytes;
+        }
+        manifest->entries[kept++] = *entry;
+    }
+    manifest->entry_count = kept;
+}
+
+typedef struct Progress
+{
+    const PdBackupOptions *options;
+    uint64_t total;
+} Progress;
+
+static void
+on_progress(void *context, uint64_t done)
+{
+    Progress *progress = context;
+    progress->options->progress(progress->options->progress_context, done, progress->total);
+}
+
+static bool
+copy_files(PdArena *arena, const PdBackupOptions *options, const Facts *facts, PdBackupManifest *manifest,
+           PdBackupOutcome *outcome, PdError *err)
+{
+    uint64_t total;
+    char *backup_dir = pd_backup_dir(arena, options->repo, manifest->label);
+    char *data = backup_dir != NULL ? pd_archive_join(arena, backup_dir, "data") : NULL;
+    if (data == NULL)
+        return pd_arena_error(arena, err);
+    if (mkdir(backup_dir, 0700) != 0)
+        return pd_archive_io_error(err, "create", backup_dir);
+    if (!pd_backup_walk(arena, facts->data_dir, &manifest->entries, &manifest->entry_count, &total, err))
+        return false;
+    Progress progress = {options, total};
+    PdBackupCopy job = {.data_dir = facts->data_dir,
+                        .dest_dir = data,
+                        .entries = manifest->entries,
+                        .entry_count = manifest->entry_count,
+                        .compress = options->compress,
+                        .compress_level = options->compress_level,
+                        .jobs = options->jobs,
+                        .check_pages = facts->has_checksums,
+                        .start_lsn = manifest->start_lsn,
+                        .progress = options->progress != NULL ? on_progress : NULL,
+                        .progress_context = &progress};
+    if (!pd_backup_copy(arena, &job, err))
+        return false;
+    outcome->bytes = job.bytes_done;
+    outcome->bad_page_count = job.bad_page_count;
+    memcpy(outcome->bad_pages, job.bad_pages, sizeof(job.bad_pages));
+    return true;
+}
+
+static bool
+run(PdArena *arena, PdDb *db, const PdBackupOptions *options, PdBackupOutcome *outcome, PdError *err)
+{
+    Facts facts = {0};
+    PdBackupManifest *manifest = &outcome->manifest;
+    char label[17];
+    if (!read_facts(arena, db, options, &facts, err) ||
+        !check_repository(arena, options->repo, facts.system_identifier, err) ||
+        !remove_incomplete(arena, options->repo, &outcome->removed_incomplete, err) ||
+        !new_label(arena, options->repo, label, err))
+        return false;
+    *manifest = (PdBackupManifest){.format = PD_BACKUP_MANIFEST_FORMAT,
+                                   .label = pd_arena_strdup(arena, label),
+                                   .type = PD_BACKUP_FULL,
+                                   .system_identifier = facts.system_identifier,
+                                   .pg_version = facts.pg_version,
+                                   .compress = options->compress,
+                                   .compress_level = options->compress_level};
+    if (manifest->label == NULL)
+        return pd_arena_error(arena, err);
+    if (!start_backup(arena, db, manifest, err) ||
+        !copy_files(arena, options, &facts, manifest, outcome, err) ||
+        !stop_backup(arena, db, manifest, err) ||
+        !check_wal(arena, options->repo, manifest, facts.segment_bytes, err))
+        return false;
+    keep_copied(manifest, outcome);
+    char *backup_dir = pd_backup_dir(arena, options->repo, manifest->label);
+    if (backup_dir == NULL)
+        return pd_arena_error(arena, err);
+    return pd_backup_write_manifest(arena, backup_dir, manifest, err) &&
+           pd_archive_fsync_dir(pd_backup_dir(arena, options->repo, NULL), err);
+}
+
+bool
+pd_backup_take(PdArena *arena, const PdBackupOptions *options, PdBackupOutcome *outcome, PdError *err)
+{
+    *outcome = (PdBackupOutcome){0};
+    if (options->type != PD_BACKUP_FULL)
+        return pd_error_set(err, PD_ERR_INVALID_INPUT, "only full backups are supported yet (--type %s)",
+                            pd_backup_type_name(options->type));
+    int lock_fd;
+    if (!pd_backup_lock(arena, options->repo, &lock_fd, err))
+        return false;
+    PdDb *db = NULL;
+    bool ok = pd_db_connect(options->conninfo, &db, err) && run(arena, db, options, outcome, err);
+    pd_db_close(db); /* on an error before pg_backup_stop, the server ends the backup with the session */
+    close(lock_fd);
+    return ok;
+}

@@ -1,0 +1,301 @@
+/*
+ * restore.c - a backup of the repository written back into a data
+ * directory that is empty or absent, ready for PostgreSQL to recover: the
+ * folders with their modes, every file by N threads (decompressed, its size
+ * and SHA-256 checked against the manifest as it is written), the backup's
+ * backup_label and tablespace_map, recovery.signal, and the recovery
+ * settings appended to postgresql.auto.conf (restore_command through
+ * wal-fetch from the same repository, the recovery target). Which backup:
+ * the one named, or the newest that ends before the target. Nothing is
+ * written before the target and the backup are found consistent with each
+ * other; a file that does not verify stops the restore and names it.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "backup.h"
+#include "prodata/strbuf.h"
+#include "store.h"
+
+#define WORKER_ARENA_BYTES (64u << 20)
+
+typedef struct Restore
+{
+    const PdRestoreOptions *options;
+    const PdBackupManifest *manifest;
+    const char *source_dir; /* REPO/backup/LABEL/data */
+    atomic_size_t next;
+    atomic_bool failed;
+    pthread_mutex_t lock;
+    PdError first_error;
+} Restore;
+
+static bool
+mismatch(PdError *err, const char *path, const char *what)
+{
+    pd_error_set(err, PD_ERR_REFUSED, "backup file %s does not match its manifest: %s", path, what);
+    pd_error_hint(err, "The repository is damaged: restore another backup (prodata backup list).");
+    return false;
+}
+
+static bool
+restore_file(PdArena *arena, Restore *restore, const PdBackupEntry *entry, PdError *err)
+{
+    const char *source = pd_archive_join(arena, restore->source_dir, entry->path);
+    const char *dest = pd_archive_join(arena, restore->options->data_dir, entry->path);
+    if (source == NULL || dest == NULL)
+        return pd_arena_error(arena, err);
+    int in_fd = open(source, O_RDONLY | O_CLOEXEC);
+    if (in_fd < 0)
+        return pd_archive_io_error(err, "open", source);
+    int out_fd = open(dest, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, entry->mode & 0777);
+    if (out_fd < 0)
+    {
+        close(in_fd);
+        return pd_archive_io_error(err, "create", dest);
+    }
+    PdArchiveHeader header;
+    bool ok = pd_archive_stream_out(arena, in_fd, source, out_fd, dest, &header, err);
+    if (ok && header.original_bytes != entry->bytes)
+        ok = mismatch(err, source, "its size differs");
+    if (ok && memcmp(header.sha256, entry->sha256, sizeof(header.sha256)) != 0)
+        ok = mismatch(err, source, "its SHA-256 differs");
+    if (ok && fdatasync(out_fd) != 0)
+        ok = pd_archive_io_error(err, "fsync", dest);
+    close(in_fd);
+    if (close(out_fd) != 0 && ok)
+        ok = pd_archive_io_error(err, "close", dest);
+    return ok;
+}
+
+static void *
+restore_worker(void *context)
+{
+    Restore *restore = context;
+    PdArena *arena = pd_arena_new(WORKER_ARENA_BYTES);
+    PdError err;
+    pd_error_init(&err);
+    bool ok = arena != NULL || pd_error_set(&err, PD_ERR_NO_MEMORY, "out of memory for a restore worker");
+    const PdBackupManifest *manifest = restore->manifest;
+    while (ok && !atomic_load(&restore->failed))
+    {
+        size_t i = atomic_fetch_add(&restore->next, 1);
+        if (i >= manifest->entry_count)
+            break;
+        if (manifest->entries[i].kind == PD_BACKUP_ENTRY_FILE)
+            ok = restore_file(arena, restore, &manifest->entries[i], &err);
+        pd_arena_reset(arena);
+    }
+    if (!ok)
+    {
+        pthread_mutex_lock(&restore->lock);
+        if (!atomic_exchange(&restore->failed, true))
+            restore->first_error = err;
+        pthread_mutex_unlock(&restore->lock);
+    }
+    pd_arena_free(arena);
+    return NULL;
+}
+
+static bool
+copy_files(PdArena *arena, const PdRestoreOptions *options, const PdBackupManifest *manifest, PdError *err)
+{
+    char *backup_dir = pd_backup_dir(arena, options->repo, manifest->label);
+    Restore restore = {.options = options,
+                       .manifest = manifest,
+                       .source_dir = backup_dir != NULL ? pd_archive_join(arena, backup_dir, "data") : NULL};
+    if (restore.source_dir == NULL)
+        return pd_arena_error(arena, err);
+    atomic_init(&restore.next, 0);
+    atomic_init(&restore.failed, false);
+    pd_error_init(&restore.first_error);
+    pthread_mutex_init(&restore.lock, NULL);
+    int jobs = options->jobs < 1                    ? 1
+               : options->jobs > PD_BACKUP_MAX_JOBS ? PD_BACKUP_MAX_JOBS
+                                                    : options->jobs;
+    pthread_t threads[PD_BACKUP_MAX_JOBS];
+    int started = 0;
+    while (started < jobs && pthread_create(&threads[started], NULL, restore_worker, &restore) == 0)
+        started++;
+    for (int i = 0; i < started; i++)
+        pthread_join(threads[i], NULL);
+    pthread_mutex_destroy(&restore.lock);
+    if (started == 0)
+        return pd_error_set(err, PD_ERR_INTERNAL, "could not start a restore worker thread");
+    if (atomic_load(&restore.failed))
+    {
+        *err = restore.first_error;
+        return false;
+    }
+    return true;
+}
+
+/* dir and its missing parents (0700), like mkdir -p; *is_made says whether dir itself was made. */
+static bool
+make_path(PdArena *arena, const char *dir, bool *is_made, PdError *err)
+{
+    *is_made = false;
+    if (mkdir(dir, 0700) == 0)
+        return *is_made = true;
+    if (errno == EEXIST)
+        return true;
+    if (errno != ENOENT)
+        return pd_archive_io_error(err, "create", dir);
+    char *parent = pd_arena_strdup(arena, dir);
+    char *slash = parent != NULL ? strrchr(parent, '/') : NULL;
+    if (parent == NULL)
+        return pd_arena_error(arena, err);
+    if (slash == NULL || slash == parent)
+        return pd_archive_io_error(err, "create", dir);
+    *slash = '\0';
+    bool made_parent;
+    if (!make_path(arena, parent, &made_parent, err))
+        return false;
+    if (mkdir(dir, 0700) != 0)
+        return pd_archive_io_error(err, "create", dir);
+    return *is_made = true;
+}
+
+/* The target directory: created (0700, with its parents) when absent; refused when it holds anything. */
+static bool
+prepare_target(PdArena *arena, const char *dir, bool *is_made, PdError *err)
+{
+    if (!make_path(arena, dir, is_made, err))
+        return false;
+    if (*is_made)
+        return true;
+    DIR *handle = opendir(dir);
+    if (handle == NULL)
+        return pd_archive_io_error(err, "open the directory", dir);
+    struct dirent *item;
+    char found[256] = "";
+    while (found[0] == '\0' && (item = readdir(handle)) != NULL)
+        if (strcmp(item->d_name, ".") != 0 && strcmp(item->d_name, "..") != 0)
+            snprintf(found, sizeof(found), "%s", item->d_name);
+    closedir(handle);
+    if (found[0] != '\0')
+    {
+        pd_error_set(err, PD_ERR_REFUSED, "the data directory %s is not empty (it holds %s)", dir, found);
+        return pd_error_hint(err, "Restore into an empty or new directory; nothing was written.");
+    }
+    return chmod(dir, 0700) == 0 || pd_archive_io_error(err, "chmod", dir);
+}
+
+static bool
+make_dirs(PdArena *arena, const char *data_dir, const PdBackupManifest *manifest, PdError *err)
+{
+    for (size_t i = 0; i < manifest->entry_count; i++)
+    {
+        const PdBackupEntry *entry = &manifest->entries[i];
+        if (entry->kind != PD_BACKUP_ENTRY_DIR)
+            continue;
+        const char *dir = pd_archive_join(arena, data_dir, entry->path);
+        if (dir == NULL)
+            return pd_arena_error(arena, err);
+        if (mkdir(dir, entry->mode & 0777) != 0)
+            return pd_archive_io_error(err, "create", dir);
+    }
+    return true;
+}
+
+static bool
+write_file(PdArena *arena, const char *dir, const char *name, const char *text, int flags, PdError *err)
+{
+    char *path = pd_archive_join(arena, dir, name);
+    if (path == NULL)
+        return pd_arena_error(arena, err);
+    int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | flags, 0600);
+    if (fd < 0)
+        return pd_archive_io_error(err, "create", path);
+    bool ok = pd_archive_write_all(fd, text, strlen(text), path, err) &&
+              (fsync(fd) == 0 || pd_archive_io_error(err, "fsync", path));
+    if (close(fd) != 0 && ok)
+        ok = pd_archive_io_error(err, "close", path);
+    return ok;
+}
+
+/* The recovery settings, one per line, appended to postgresql.auto.conf (the last value of a name wins). */
+static char *
+recovery_settings(PdArena *arena, const PdRestoreOptions *options, const PdBackupManifest *manifest)
+{
+    PdStrbuf text;
+    pd_strbuf_init(&text, arena);
+    pd_strbuf_appendf(&text, "\n# recovery of backup %s, written by prodata restore\n", manifest->label);
+    pd_strbuf_appendf(&text, "restore_command = '%s wal-fetch --archive-dir %s %%f %%p'\n",
+                      options->wal_fetch, options->repo);
+    const char *name = pd_restore_target_setting(options->target_kind);
+    if (name != NULL)
+    {
+        pd_strbuf_appendf(&text, "%s = '", name);
+        for (const char *c = options->target_kind == PD_RESTORE_IMMEDIATE ? "immediate" : options->target; *c;
+             c++)
+            pd_strbuf_append_length(&text, *c == '\'' ? "''" : c, *c == '\'' ? 2 : 1);
+        pd_strbuf_append(&text, "'\n");
+        if (options->target_kind != PD_RESTORE_IMMEDIATE)
+            pd_strbuf_appendf(&text, "recovery_target_inclusive = %s\n", options->exclusive ? "off" : "on");
+        pd_strbuf_appendf(&text, "recovery_target_action = '%s'\n", options->target_action);
+    }
+    return pd_strbuf_failed(&text) ? NULL : (char *)pd_strbuf_text(&text);
+}
+
+static bool
+write_recovery(PdArena *arena, const PdRestoreOptions *options, const PdBackupManifest *manifest,
+               PdError *err)
+{
+    const char *dir = options->data_dir;
+    char *settings = recovery_settings(arena, options, manifest);
+    if (settings == NULL)
+        return pd_arena_error(arena, err);
+    return write_file(arena, dir, "backup_label", manifest->backup_label, O_EXCL, err) &&
+           (manifest->tablespace_map == NULL ||
+            write_file(arena, dir, "tablespace_map", manifest->tablespace_map, O_EXCL, err)) &&
+           write_file(arena, dir, "postgresql.auto.conf", settings, O_APPEND, err) &&
+           write_file(arena, dir, "recovery.signal", "", O_EXCL, err);
+}
+
+static bool
+sync_dirs(PdArena *arena, const char *data_dir, const PdBackupManifest *manifest, PdError *err)
+{
+    for (size_t i = manifest->entry_count; i-- > 0;)
+    {
+        if (manifest->entries[i].kind != PD_BACKUP_ENTRY_DIR)
+            continue;
+        const char *dir = pd_archive_join(arena, data_dir, manifest->entries[i].path);
+        if (dir == NULL)
+            return pd_arena_error(arena, err);
+        if (!pd_archive_fsync_dir(dir, err))
+            return false;
+    }
+    return pd_archive_fsync_dir(data_dir, err);
+}
+
+/* Everything written into the target, after a failure: its folder made empty again (or removed if made). */
+static void
+undo(const char *data_dir, bool is_made)
+{
+    PdError ignored;
+    pd_error_init(&ignored);
+    pd_backup_remove_tree(data_dir, !is_made, &ignored);
+}
+
+bool
+pd_backup_restore(PdArena *arena, const PdRestoreOptions *options, PdBackupManifest *chosen, PdError *err)
+{
+    bool is_made;
+    if (!pd_restore_choose(arena, options, chosen, err) ||
+        !prepare_target(arena, options->data_dir, &is_made, err))
+        return false;
+    if (make_dirs(arena, options->data_dir, chosen, err) && copy_files(arena, options, chosen, err) &&
+        write_recovery(arena, options, chosen, err) && sync_dirs(arena, options->data_dir, chosen, err))
+        return true;
+    undo(options->data_dir, is_made);
+    return false;
+}

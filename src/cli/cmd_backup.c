@@ -1,0 +1,305 @@
+/*
+ * cmd_backup.c - `prodata backup [list | info LABEL]` and `prodata restore`:
+ * base backups into the WAL archive's directory, which holds them beside
+ * the WAL as one repository (docs/backup.md), and a backup written back
+ * into a data directory ready to recover to a chosen moment. Settings are
+ * the archive's (archive_dir, archive_compress, archive_compress_level,
+ * database). Run as root, both commands become the account that owns the
+ * repository (the one PostgreSQL runs as) before touching a file, so what
+ * they write is that account's. The work is src/archive's; this file reads
+ * options, prints progress and outcomes (a table or --json).
+ */
+#include <errno.h>
+#include <grp.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "archive/archive.h"
+#include "cli.h"
+
+bool
+cli_become_repository_owner(const char *repo, PdError *err)
+{
+    if (geteuid() != 0)
+        return true;
+    struct stat st;
+    if (stat(repo, &st) != 0)
+        return pd_error_set(err, PD_ERR_IO, "could not stat the repository %s: %s", repo, strerror(errno));
+    if (st.st_uid == 0)
+    {
+        pd_error_set(err, PD_ERR_REFUSED, "the repository %s belongs to root", repo);
+        return pd_error_hint(err,
+                             "Give it to the account PostgreSQL runs as (chown postgres:postgres), or run "
+                             "this as that account.");
+    }
+    if (setgroups(0, NULL) != 0 || setgid(st.st_gid) != 0 || setuid(st.st_uid) != 0)
+        return pd_error_set(err, PD_ERR_IO, "could not become the repository's owner (uid %u): %s",
+                            (unsigned)st.st_uid, strerror(errno));
+    return true;
+}
+
+static bool
+load(PdArena *arena, const CliArgs *args, PdArchiveSettings *settings, PdArchiveOptions *options,
+     PdError *err)
+{
+    PdSettings loaded;
+    return cli_load_settings(arena, args, &pd_settings_archive, settings, &loaded, err) &&
+           pd_cli_archive_fill(settings, options, err) && cli_become_repository_owner(options->dir, err);
+}
+
+static bool
+read_jobs(const CliArgs *args, int *jobs, PdError *err)
+{
+    const char *text;
+    *jobs = 2;
+    if (!cli_has_flag(args, "--jobs", &text))
+        return true;
+    char *end;
+    long value = strtol(text, &end, 10);
+    if (*end != '\0' || value < 1 || value > PD_BACKUP_MAX_JOBS)
+    {
+        pd_error_set(err, PD_ERR_USAGE, "--jobs must be a number from 1 to %d, not '%s'", PD_BACKUP_MAX_JOBS,
+                     text);
+        return pd_error_field(err, "--jobs");
+    }
+    *jobs = (int)value;
+    return true;
+}
+
+static void
+format_time(int64_t epoch, char out[32])
+{
+    time_t seconds = (time_t)epoch;
+    struct tm utc;
+    gmtime_r(&seconds, &utc);
+    strftime(out, 32, "%Y-%m-%d %H:%M:%S+00", &utc);
+}
+
+/* ---- backup ---- */
+
+typedef struct Progress
+{
+    bool is_json;
+    struct timespec start;
+    int64_t last_second;
+} Progress;
+
+static double
+seconds_since(const struct timespec *start)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)(now.tv_sec - start->tv_sec) + (double)(now.tv_nsec - start->tv_nsec) / 1e9;
+}
+
+/* Once a second: a line that rewrites itself on a terminal, a JSON line with --json, nothing otherwise. */
+static void
+show_progress(void *context, uint64_t done, uint64_t total)
+{
+    Progress *progress = context;
+    double elapsed = seconds_since(&progress->start);
+    if ((int64_t)elapsed == progress->last_second || (!progress->is_json && !isatty(STDERR_FILENO)))
+        return;
+    progress->last_second = (int64_t)elapsed;
+    double rate = elapsed > 0 ? (double)done / elapsed : 0;
+    double left = rate > 0 && total > done ? (double)(total - done) / rate : 0;
+    if (progress->is_json)
+        printf("{\"progress\": {\"bytes_done\": %" PRIu64 ", \"bytes_total\": %" PRIu64
+               ", \"bytes_per_second\": %.0f, \"seconds_left\": %.0f}}\n",
+               done, total, rate, left);
+    else
+        fprintf(stderr, "\r%.1f of %.1f MB, %.1f MB/s, about %.0f s left   ", done / 1048576.0,
+                total / 1048576.0, rate / 1048576.0, left);
+    fflush(progress->is_json ? stdout : stderr);
+}
+
+static void
+print_taken(const PdBackupOutcome *outcome, double seconds, bool is_json)
+{
+    const PdBackupManifest *manifest = &outcome->manifest;
+    char start[20], stop[20];
+    pd_backup_format_lsn(manifest->start_lsn, start);
+    pd_backup_format_lsn(manifest->stop_lsn, stop);
+    if (is_json)
+    {
+        printf("{\"backup\": {\"label\": \"%s\", \"type\": \"%s\", \"files\": %zu, \"bytes\": %" PRIu64
+               ", \"stored_bytes\": %" PRIu64
+               ", \"seconds\": %.2f, \"start_lsn\": \"%s\", \"stop_lsn\": \"%s\", "
+               "\"bad_pages\": %zu, \"removed_incomplete\": %zu}}\n",
+               manifest->label, pd_backup_type_name(manifest->type), outcome->file_count, outcome->bytes,
+               outcome->stored_bytes, seconds, start, stop, outcome->bad_page_count,
+               outcome->removed_incomplete);
+        return;
+    }
+    if (isatty(STDERR_FILENO))
+        fprintf(stderr, "\n");
+    if (outcome->removed_incomplete > 0)
+        printf("removed %zu incomplete backup(s) of interrupted runs\n", outcome->removed_incomplete);
+    printf("backup %s (%s): %zu files, %.1f MB read, %.1f MB stored, %.1f s; WAL %s .. %s (%s .. %s)\n",
+           manifest->label, pd_backup_type_name(manifest->type), outcome->file_count,
+           outcome->bytes / 1048576.0, outcome->stored_bytes / 1048576.0, seconds, manifest->start_wal,
+           manifest->stop_wal, start, stop);
+    for (size_t i = 0; i < outcome->bad_page_count && i < PD_BACKUP_BAD_PAGES_SHOWN; i++)
+        printf("bad page: %s block %u (its data checksum does not match)\n", outcome->bad_pages[i].path,
+               outcome->bad_pages[i].block);
+}
+
+static bool
+take(PdArena *arena, const CliArgs *args, PdError *err)
+{
+    PdArchiveSettings settings;
+    PdArchiveOptions archive;
+    PdBackupOptions options = {0};
+    const char *type = "full";
+    cli_has_flag(args, "--type", &type);
+    if (!pd_backup_parse_type(type, &options.type))
+        return pd_error_set(err, PD_ERR_USAGE, "--type is full, diff or incr, not '%s'", type);
+    if (!read_jobs(args, &options.jobs, err) || !load(arena, args, &settings, &archive, err))
+        return false;
+    Progress progress = {.is_json = cli_has_flag(args, "--json", NULL), .last_second = -1};
+    clock_gettime(CLOCK_MONOTONIC, &progress.start);
+    options.repo = archive.dir;
+    options.conninfo = settings.database;
+    cli_has_flag(args, "--pgdata", &options.data_dir);
+    options.compress = archive.compress;
+    options.compress_level = archive.zstd_level;
+    options.progress = show_progress;
+    options.progress_context = &progress;
+    PdBackupOutcome outcome;
+    if (!pd_backup_take(arena, &options, &outcome, err))
+        return false;
+    print_taken(&outcome, seconds_since(&progress.start), progress.is_json);
+    fflush(stdout);
+    if (outcome.bad_page_count > 0)
+        return pd_error_set(err, PD_ERR_DRIFT,
+                            "backup %s holds %zu page(s) whose data checksums do not match: the cluster has "
+                            "corrupt pages (listed above)",
+                            outcome.manifest.label, outcome.bad_page_count);
+    return true;
+}
+
+/* ---- list and info ---- */
+
+static json_t *
+backup_json(const PdBackupManifest *backup)
+{
+    char start[20], stop[20], start_time[32], stop_time[32], system[24];
+    pd_backup_format_lsn(backup->start_lsn, start);
+    pd_backup_format_lsn(backup->stop_lsn, stop);
+    format_time(backup->start_time, start_time);
+    format_time(backup->stop_time, stop_time);
+    snprintf(system, sizeof(system), "%" PRIu64, backup->system_identifier);
+    uint64_t bytes = 0, stored = 0;
+    size_t files = 0;
+    for (size_t i = 0; i < backup->entry_count; i++)
+        if (backup->entries[i].kind == PD_BACKUP_ENTRY_FILE)
+            files++, bytes += backup->entries[i].bytes, stored += backup->entries[i].stored_bytes;
+    return json_pack("{s:s, s:s, s:s?, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:s, s:I}", "label",
+                     backup->label, "type", pd_backup_type_name(backup->type), "prior", backup->prior,
+                     "start_time", start_time, "stop_time", stop_time, "start_lsn", start, "stop_lsn", stop,
+                     "start_wal", backup->start_wal, "stop_wal", backup->stop_wal, "timeline",
+                     (json_int_t)backup->timeline, "files", (json_int_t)files, "bytes", (json_int_t)bytes,
+                     "stored_bytes", (json_int_t)stored, "system_identifier", system, "pg_version",
+                     (json_int_t)backup->pg_version);
+}
+
+static bool
+print_json(json_t *value, PdError *err)
+{
+    char *text = value != NULL ? json_dumps(value, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(value);
+    if (text == NULL)
+        return pd_error_set(err, PD_ERR_NO_MEMORY, "out of memory for the JSON report");
+    puts(text);
+    free(text);
+    return true;
+}
+
+static bool
+list(PdArena *arena, const CliArgs *args, PdError *err)
+{
+    PdArchiveSettings settings;
+    PdArchiveOptions archive;
+    PdBackupList backups;
+    if (!load(arena, args, &settings, &archive, err) || !pd_backup_list(arena, archive.dir, &backups, err))
+        return false;
+    if (cli_has_flag(args, "--json", NULL))
+    {
+        json_t *array = json_array(), *incomplete = json_array();
+        for (size_t i = 0; i < backups.count; i++)
+            json_array_append_new(array, backup_json(&backups.backups[i]));
+        for (size_t i = 0; i < backups.incomplete_count; i++)
+            json_array_append_new(incomplete, json_string(backups.incomplete[i]));
+        return print_json(json_pack("{s:s, s:o, s:o}", "repository", archive.dir, "backups", array,
+                                    "incomplete", incomplete),
+                          err);
+    }
+    printf("%-17s %-5s %-22s %-22s %10s %10s\n", "label", "type", "start", "stop (consistent from)", "MB",
+           "stored MB");
+    for (size_t i = 0; i < backups.count; i++)
+    {
+        const PdBackupManifest *backup = &backups.backups[i];
+        char start[32], stop[32];
+        format_time(backup->start_time, start);
+        format_time(backup->stop_time, stop);
+        uint64_t bytes = 0, stored = 0;
+        for (size_t j = 0; j < backup->entry_count; j++)
+            bytes += backup->entries[j].bytes, stored += backup->entries[j].stored_bytes;
+        printf("%-17s %-5s %-22s %-22s %10.1f %10.1f\n", backup->label, pd_backup_type_name(backup->type),
+               start, stop, bytes / 1048576.0, stored / 1048576.0);
+    }
+    for (size_t i = 0; i < backups.incomplete_count; i++)
+        printf("%-17s incomplete (interrupted; removed by the next backup)\n", backups.incomplete[i]);
+    if (backups.count == 0 && backups.incomplete_count == 0)
+        printf("(no backup in %s)\n", archive.dir);
+    return true;
+}
+
+static bool
+info(PdArena *arena, const CliArgs *args, PdError *err)
+{
+    PdArchiveSettings settings;
+    PdArchiveOptions archive;
+    PdBackupManifest backup;
+    if (args->positional_count != 2)
+        return pd_error_set(err, PD_ERR_USAGE, "backup info: give the backup's label (prodata backup list)");
+    if (!load(arena, args, &settings, &archive, err) ||
+        !pd_backup_read(arena, archive.dir, args->positional[1], &backup, err))
+        return false;
+    json_t *value = backup_json(&backup);
+    if (cli_has_flag(args, "--json", NULL))
+        return print_json(value, err);
+    const char *key;
+    json_t *field;
+    json_object_foreach(value, key, field)
+    {
+        char *text = json_is_string(field) ? NULL : json_dumps(field, JSON_ENCODE_ANY);
+        printf("%-18s %s\n", key,
+               text != NULL            ? text
+               : json_is_string(field) ? json_string_value(field)
+                                       : "");
+        free(text);
+    }
+    json_decref(value);
+    return true;
+}
+
+bool
+cmd_backup(PdArena *arena, const CliArgs *args, PdError *err)
+{
+    if (args->positional_count == 0)
+        return take(arena, args, err);
+    if (strcmp(args->positional[0], "list") == 0 && args->positional_count == 1)
+        return list(arena, args, err);
+    if (strcmp(args->positional[0], "info") == 0)
+        return info(arena, args, err);
+    return pd_error_set(err, PD_ERR_USAGE, "backup: the subcommands are list and info LABEL, not '%s'",
+                        args->positional[0]);
+}

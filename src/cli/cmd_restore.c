@@ -1,0 +1,149 @@
+/*
+ * cmd_restore.c - `prodata restore --pgdata DIR [--set LABEL] [a target]`:
+ * a backup of the repository (docs/backup.md) written into an empty or new
+ * data directory with the recovery settings that bring it to the moment
+ * asked for once PostgreSQL starts on it. restore_command runs prodata-wal
+ * (the small program beside this one) with the same repository. At most one
+ * target. The work is src/archive/restore.c's.
+ */
+#include <errno.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "archive/archive.h"
+#include "cli.h"
+
+static const struct
+{
+    const char *flag;
+    PdRestoreTargetKind kind;
+} target_flags[] = {
+    {"--target-time", PD_RESTORE_TIME},
+    {"--target-lsn", PD_RESTORE_LSN},
+    {"--target-xid", PD_RESTORE_XID},
+    {"--target-name", PD_RESTORE_NAME},
+};
+
+static bool
+read_target(const CliArgs *args, PdRestoreOptions *options, PdError *err)
+{
+    int given = 0;
+    options->target_kind = PD_RESTORE_END;
+    for (size_t i = 0; i < sizeof(target_flags) / sizeof(target_flags[0]); i++)
+        if (cli_has_flag(args, target_flags[i].flag, &options->target))
+            options->target_kind = target_flags[i].kind, given++;
+    if (cli_has_flag(args, "--target-immediate", NULL))
+        options->target_kind = PD_RESTORE_IMMEDIATE, given++;
+    if (given > 1)
+        return pd_error_set(err, PD_ERR_USAGE, "restore: give at most one recovery target");
+    options->exclusive = cli_has_flag(args, "--target-exclusive", NULL);
+    options->target_action = "promote";
+    cli_has_flag(args, "--target-action", &options->target_action);
+    if (strcmp(options->target_action, "promote") != 0 && strcmp(options->target_action, "pause") != 0 &&
+        strcmp(options->target_action, "shutdown") != 0)
+    {
+        pd_error_set(err, PD_ERR_USAGE, "--target-action is promote, pause or shutdown, not '%s'",
+                     options->target_action);
+        return pd_error_field(err, "--target-action");
+    }
+    if (given == 0 && (options->exclusive || cli_has_flag(args, "--target-action", NULL)))
+        return pd_error_set(err, PD_ERR_USAGE,
+                            "restore: --target-exclusive and --target-action need a target");
+    return true;
+}
+
+/* Characters restore_command can carry unquoted through postgresql.conf and the shell. */
+static bool
+is_plain_path(const char *path)
+{
+    return path[0] == '/' &&
+           strspn(path, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._-+") ==
+               strlen(path);
+}
+
+/* prodata-wal beside this program, else this program itself: both run wal-fetch. */
+static bool
+wal_fetch_program(PdArena *arena, const char **program, PdError *err)
+{
+    char self[PATH_MAX];
+    ssize_t length = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    if (length <= 0)
+        return pd_error_set(err, PD_ERR_IO, "could not find this program's path: %s", strerror(errno));
+    self[length] = '\0';
+    char *beside = pd_arena_sprintf(arena, "%s/prodata-wal", dirname(pd_arena_strdup(arena, self)));
+    if (beside == NULL)
+        return pd_arena_error(arena, err);
+    *program = access(beside, X_OK) == 0 ? beside : pd_arena_strdup(arena, self);
+    if (!is_plain_path(*program))
+        return pd_error_set(err, PD_ERR_REFUSED,
+                            "restore_command would run %s, whose path has characters that need quoting",
+                            *program);
+    return true;
+}
+
+static bool
+read_options(PdArena *arena, const CliArgs *args, PdRestoreOptions *options, PdError *err)
+{
+    const char *jobs = "2";
+    if (!cli_has_flag(args, "--pgdata", &options->data_dir))
+    {
+        pd_error_set(err, PD_ERR_USAGE, "restore: name the data directory to restore into with --pgdata DIR");
+        return pd_error_field(err, "--pgdata");
+    }
+    cli_has_flag(args, "--set", &options->label);
+    cli_has_flag(args, "--jobs", &jobs);
+    char *end;
+    long value = strtol(jobs, &end, 10);
+    if (*end != '\0' || value < 1 || value > PD_BACKUP_MAX_JOBS)
+        return pd_error_set(err, PD_ERR_USAGE, "--jobs must be a number from 1 to %d, not '%s'",
+                            PD_BACKUP_MAX_JOBS, jobs);
+    options->jobs = (int)value;
+    if (options->label != NULL && !pd_backup_is_label(options->label))
+    {
+        pd_error_set(err, PD_ERR_USAGE, "--set '%s' is not a backup label (prodata backup list)",
+                     options->label);
+        return pd_error_field(err, "--set");
+    }
+    return read_target(args, options, err) && wal_fetch_program(arena, &options->wal_fetch, err);
+}
+
+bool
+cmd_restore(PdArena *arena, const CliArgs *args, PdError *err)
+{
+    PdArchiveSettings settings;
+    PdArchiveOptions archive;
+    PdSettings loaded;
+    PdRestoreOptions options = {0};
+    if (args->positional_count != 0)
+        return pd_error_set(err, PD_ERR_USAGE, "restore takes options only (prodata help restore)");
+    if (!read_options(arena, args, &options, err) ||
+        !cli_load_settings(arena, args, &pd_settings_archive, &settings, &loaded, err) ||
+        !pd_cli_archive_fill(&settings, &archive, err) || !cli_become_repository_owner(archive.dir, err))
+        return false;
+    options.repo = archive.dir;
+    if (!is_plain_path(options.repo))
+        return pd_error_set(
+            err, PD_ERR_REFUSED,
+            "the repository path %s has characters restore_command cannot carry unquoted: use a "
+            "path of letters, digits and / . _ - +",
+            options.repo);
+    PdBackupManifest chosen;
+    if (!pd_backup_restore(arena, &options, &chosen, err))
+        return false;
+    char stop[20];
+    pd_backup_format_lsn(chosen.stop_lsn, stop);
+    printf("restored backup %s into %s (consistent from %s)\n", chosen.label, options.data_dir, stop);
+    const char *setting = pd_restore_target_setting(options.target_kind);
+    if (setting != NULL)
+        printf("recovery target: %s = '%s', then %s\n", setting,
+               options.target_kind == PD_RESTORE_IMMEDIATE ? "immediate" : options.target,
+               options.target_action);
+    else
+        printf("recovery target: the end of the archived WAL, then promote\n");
+    printf("start PostgreSQL on it to recover: pg_ctl -D %s start\n", options.data_dir);
+    return true;
+}

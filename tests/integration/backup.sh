@@ -1,0 +1,184 @@
+#!/bin/bash
+# backup.sh - base backups and point-in-time recovery on real PostgreSQL 15 clusters of its own: a primary with
+# data checksums archiving through prodata-wal into a repository; a full backup taken while a writer inserts,
+# listed, restored to a named restore point after the load and compared with the primary's table there; a
+# restore to a time between two known transactions (the row before is there, the row after is not); refusals
+# before anything is written (a directory that is not empty, a target before the backup's end, a malformed
+# target, no archive_dir); a stored file damaged in the repository stops the restore naming it and leaves
+# the new directory empty; a backup killed mid-copy is listed as incomplete and removed by the next backup; a
+# corrupt page of the primary is reported by file and block and fails the backup (exit 3).
+source tests/lib/pg.sh
+source tests/lib/tap.sh
+tap_plan 30
+tap_workdir
+chmod 755 "$TAP_WORKDIR"
+PRIMARY_DIR="$TAP_WORKDIR/primary"
+REPO="$TAP_WORKDIR/repo"
+WRITER_STOP="$TAP_WORKDIR/writer.stop"
+stop_restored() {
+    local pid
+    pid=$(head -1 "$RESTORED_DIR/data/postmaster.pid" 2>/dev/null || true)
+    [[ "$pid" =~ ^[0-9]+$ ]] && pg_as_owner "$PGBIN/pg_ctl" -D "$RESTORED_DIR/data" -m immediate -w -t 30 stop \
+        >/dev/null 2>&1
+    rm -rf "$RESTORED_DIR"
+}
+trap 'touch "$WRITER_STOP"; stop_restored; pg_instance_stop "$PRIMARY_DIR"; rm -rf "$TAP_WORKDIR"' EXIT
+PRODATA_WAL="$(dirname "$PRODATA")/prodata-wal"
+mkdir -p "$REPO" "$TAP_WORKDIR/owned"
+[ "$(id -u)" = 0 ] && chown postgres: "$REPO" "$TAP_WORKDIR/owned"
+RESTORED_DIR="$TAP_WORKDIR/owned/restored" # its parent is the account's: restore creates it
+backup() { "$PRODATA" backup --archive-dir "$REPO" "$@"; }
+
+run_cmd "$PRODATA" backup
+expect_eq "backup without archive_dir: a usage error naming the setting" "$RC|$(head -1 <<<"$OUT")" \
+    "2|prodata: error: archive_dir is not set"
+
+pg_instance_start "$PRIMARY_DIR" || exit 1
+cat >>"$PG_DATA_DIR/postgresql.auto.conf" <<CONF
+wal_level = replica
+archive_mode = on
+archive_command = '$PRODATA_WAL wal-push --archive-dir $REPO %p'
+CONF
+pg_as_owner "$PGBIN/pg_ctl" -D "$PG_DATA_DIR" -w -t 30 stop >/dev/null 2>&1
+pg_as_owner "$PGBIN/pg_checksums" --enable -D "$PG_DATA_DIR" >/dev/null || { echo "pg_checksums failed"; exit 1; }
+pg_as_owner "$PGBIN/pg_ctl" -D "$PG_DATA_DIR" -l "$PRIMARY_DIR/postgres.log" -w -t 30 start >/dev/null 2>&1 ||
+    { echo "restart failed"; exit 1; }
+PRIMARY_PORT=$PG_TEST_PORT
+sql postgres "CREATE TABLE t (id bigserial PRIMARY KEY, note text NOT NULL, at timestamptz DEFAULT clock_timestamp())"
+sql postgres "INSERT INTO t (note) SELECT 'seed ' || g FROM generate_series(1, 20000) g"
+
+# start_restored: PostgreSQL on the restored directory, on a port and socket of its own; waits until its
+# recovery ended (promoted).
+start_restored() {
+    RESTORED_PORT=$(pg_free_port)
+    pg_as_owner "$PGBIN/pg_ctl" -D "$RESTORED_DIR/data" -l "$TAP_WORKDIR/owned/restored.log" -w -t 60 \
+        -o "-p $RESTORED_PORT -k $TAP_WORKDIR/owned -c archive_mode=off" start >/dev/null 2>&1 || return 1
+    PGPORT=$RESTORED_PORT poll_sql postgres "SELECT pg_is_in_recovery()" f 60
+}
+table_digest() { PGPORT=$1 sql postgres "SELECT md5(string_agg(id || ':' || note, ',' ORDER BY id)) FROM t"; }
+
+# 1. a full backup while a writer inserts
+(for i in $(seq 1 400); do
+    [ -e "$WRITER_STOP" ] && break
+    psql -X -q -d postgres -c "INSERT INTO t (note) VALUES ('during $i')" >/dev/null 2>&1
+done) &
+WRITER=$!
+run_cmd backup --jobs 2 --json
+expect_rc "a full backup under a write load succeeds" 0
+LABEL=$(jq -r 'select(.backup) | .backup.label' <<<"$OUT" 2>/dev/null)
+expect_eq "its outcome names a full backup's label, no bad page" \
+    "$(jq -c 'select(.backup) | [(.backup.label | test("^[0-9]{8}-[0-9]{6}F$")), .backup.type, .backup.bad_pages]' <<<"$OUT")" \
+    '[true,"full",0]'
+touch "$WRITER_STOP"
+wait "$WRITER"
+rm -f "$WRITER_STOP"
+expect_eq "the writer wrote during the backup" "$(sql postgres "SELECT count(*) > 0 FROM t WHERE note LIKE 'during%'")" t
+run_cmd backup list --json
+expect_eq "backup list shows it with its WAL range, nothing incomplete" \
+    "$(jq -c '[(.backups | length), .backups[0].label, (.backups[0].start_wal | length), (.incomplete | length)]' <<<"$OUT")" \
+    "[1,\"$LABEL\",24,0]"
+run_cmd backup info "$LABEL"
+expect_out "backup info prints its fields" "stop_lsn +[0-9A-F]+/[0-9A-F]+"
+expect_eq "the repository's files belong to PostgreSQL's account" \
+    "$(find "$REPO/backup" ! -user "$(stat -c %U "$PG_DATA_DIR")" | head -3)" ""
+expect_eq "no relation data of pg_wal, postmaster.pid or pg_replslot is stored" \
+    "$(cd "$REPO/backup/$LABEL/data" && find pg_wal pg_replslot -type f; ls postmaster.pid 2>/dev/null)" ""
+
+# 2. restore to a named restore point after the load: the table as the primary had it there
+sql postgres "SELECT pg_create_restore_point('after_load')" >/dev/null
+DIGEST_AT_POINT=$(table_digest "$PRIMARY_PORT")
+sql postgres "INSERT INTO t (note) VALUES ('after the point')"
+SWITCHED=$(sql postgres "SELECT pg_walfile_name(pg_switch_wal())")
+poll_sql postgres "SELECT coalesce(last_archived_wal, '') >= '$SWITCHED' FROM pg_stat_archiver" t 30
+run_cmd "$PRODATA" restore --archive-dir "$REPO" --pgdata "$RESTORED_DIR/data" --target-name after_load
+expect_rc "restore to a restore point writes the directory" 0
+expect_eq "... and says which backup and target" \
+    "$(grep -c -e "^restored backup $LABEL into" -e "^recovery target: recovery_target_name = 'after_load', then promote$" <<<"$OUT")" 2
+if start_restored; then
+    expect_eq "restored at the point, the table is the primary's there (rows written during the backup too)" \
+        "$(table_digest "$RESTORED_PORT")" "$DIGEST_AT_POINT"
+    expect_eq "... without the row inserted after the point" \
+        "$(PGPORT=$RESTORED_PORT sql postgres "SELECT count(*) FROM t WHERE note = 'after the point'")" 0
+else
+    tap_not_ok "the restored cluster started" "$(tail -20 "$TAP_WORKDIR/owned/restored.log")"
+    tap_not_ok "... (no table to compare)"
+fi
+stop_restored
+
+# 3. point in time: between two known transactions
+sql postgres "INSERT INTO t (note) VALUES ('before the moment')"
+sleep 1.2
+MOMENT=$(sql postgres "SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') || '+00'")
+sleep 1.2
+sql postgres "INSERT INTO t (note) VALUES ('after the moment')"
+SWITCHED=$(sql postgres "SELECT pg_walfile_name(pg_switch_wal())")
+poll_sql postgres "SELECT coalesce(last_archived_wal, '') >= '$SWITCHED' FROM pg_stat_archiver" t 30
+run_cmd "$PRODATA" restore --archive-dir "$REPO" --pgdata "$RESTORED_DIR/data" --target-time "$MOMENT" --jobs 3
+expect_rc "restore to a time" 0
+if start_restored; then
+    expect_eq "the row committed before the moment is there, the one after is not" \
+        "$(PGPORT=$RESTORED_PORT sql postgres "SELECT string_agg(note, ',' ORDER BY id) FROM t WHERE note LIKE '% the moment'")" \
+        "before the moment"
+else
+    tap_not_ok "the cluster restored to a time started" "$(tail -20 "$TAP_WORKDIR/owned/restored.log")"
+fi
+
+# 4. refusals, before anything is written
+run_cmd "$PRODATA" restore --archive-dir "$REPO" --pgdata "$RESTORED_DIR/data" --target-time "$MOMENT"
+expect_eq "restore into a directory that is not empty is refused" "$RC|$(grep -c 'is not empty' <<<"$OUT")" "1|1"
+stop_restored
+run_cmd "$PRODATA" restore --archive-dir "$REPO" --pgdata "$RESTORED_DIR/data" --target-time "2001-01-01 00:00:00+00"
+expect_eq "a target before the backup's end is refused, naming where it is consistent from" \
+    "$RC|$(grep -c "before the end of backup $LABEL, which is consistent only from" <<<"$OUT")" "1|1"
+expect_eq "... and nothing was written" "$(ls -A "$RESTORED_DIR/data" 2>/dev/null | wc -l)" 0
+run_cmd "$PRODATA" restore --archive-dir "$REPO" --pgdata "$RESTORED_DIR/data" --target-time "2026-12-01 10:00"
+expect_eq "a time without its offset is a usage error saying the expected shape" \
+    "$RC|$(grep -c 'is not a time with its offset' <<<"$OUT")" "2|1"
+run_cmd "$PRODATA" restore --archive-dir "$REPO" --pgdata "$RESTORED_DIR/data" --target-lsn 0/1 --target-name x
+expect_eq "two targets are a usage error" "$RC" 2
+run_cmd "$PRODATA" restore --archive-dir "$REPO" --pgdata "$RESTORED_DIR/data" --set 20990101-000000F
+expect_eq "an unknown backup label is not found" "$RC|$(grep -c 'no complete backup 20990101-000000F' <<<"$OUT")" "2|1"
+
+# 5. a damaged file in the repository stops the restore, naming it; the new directory is left empty
+VICTIM=$(cd "$REPO/backup/$LABEL/data" && find base -type f -size +20k | head -1)
+cp "$REPO/backup/$LABEL/data/$VICTIM" "$TAP_WORKDIR/victim.saved"
+printf '\x00\x01\x02\x03' | dd of="$REPO/backup/$LABEL/data/$VICTIM" bs=1 seek=200 conv=notrunc 2>/dev/null
+run_cmd "$PRODATA" restore --archive-dir "$REPO" --pgdata "$RESTORED_DIR/data"
+expect_eq "a damaged stored file fails the restore" "$RC" 1
+expect_out "... naming the file" "$VICTIM"
+expect_eq "... and the directory is left empty" "$(ls -A "$RESTORED_DIR/data" 2>/dev/null | wc -l)" 0
+cp "$TAP_WORKDIR/victim.saved" "$REPO/backup/$LABEL/data/$VICTIM"
+rm -rf "$RESTORED_DIR"
+
+# 6. a backup killed mid-copy is incomplete, and the next backup removes it
+sql postgres "INSERT INTO t (note) SELECT repeat('x', 500) FROM generate_series(1, 200000)"
+"$PRODATA" backup --archive-dir "$REPO" --jobs 1 >/dev/null 2>&1 &
+KILLED=$!
+for i in $(seq 1 400); do
+    ls -d "$REPO"/backup/*/data 2>/dev/null | grep -qv "$LABEL" && break
+    sleep 0.01
+done
+kill -9 "$KILLED" 2>/dev/null
+wait "$KILLED" 2>/dev/null
+run_cmd backup list --json
+expect_eq "the killed backup is listed as incomplete" "$(jq -c '[(.backups | length), (.incomplete | length)]' <<<"$OUT")" "[1,1]"
+run_cmd backup
+expect_out "the next backup removes it" "removed 1 incomplete backup"
+run_cmd backup list --json
+expect_eq "two complete backups, none incomplete" "$(jq -c '[(.backups | length), (.incomplete | length)]' <<<"$OUT")" "[2,0]"
+expect_eq "the server's backup ended with the killed process (a new one could start)" \
+    "$(sql postgres "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' AND query LIKE '%pg_backup_start%' AND pid <> pg_backend_pid()")" 0
+
+# 7. a corrupt page of the primary: named by file and block, the backup fails
+sql postgres "CREATE TABLE c AS SELECT g AS id, repeat('y', 100) AS pad FROM generate_series(1, 3000) g"
+sql postgres "CHECKPOINT"
+REL=$(sql postgres "SELECT pg_relation_filepath('c')")
+pg_as_owner "$PGBIN/pg_ctl" -D "$PG_DATA_DIR" -w -t 30 stop >/dev/null 2>&1
+printf 'garbage' | dd of="$PG_DATA_DIR/$REL" bs=1 seek=$((8192 * 2 + 4000)) conv=notrunc 2>/dev/null
+pg_as_owner "$PGBIN/pg_ctl" -D "$PG_DATA_DIR" -l "$PRIMARY_DIR/postgres.log" -w -t 30 start >/dev/null 2>&1
+run_cmd backup
+expect_eq "a corrupt page fails the backup with exit 3" "$RC" 3
+expect_out "... naming the file and the block" "bad page: $REL block 2"
+expect_out "... and saying so" "holds 1 page\(s\) whose data checksums do not match"
+
+tap_done
