@@ -188,9 +188,9 @@ typedef struct PdBackupCopy
 
 /*
  * Creates job->dest_dir and its folders, copies every file entry into it with job->jobs threads (each an
- * archived file: header, zstd or plain, SHA-256, fsynced), and fsyncs the folders. Errors (the first
- * worker's; the others stop): PD_ERR_IO naming the file, PD_ERR_NO_MEMORY, PD_ERR_INTERNAL. On error the
- * folder is left as it is: the caller removes it or leaves it marked incomplete.
+ * archived file: header, zstd or plain, SHA-256), makes them durable (one syncfs) and fsyncs the folders.
+ * Errors (the first worker's; the others stop): PD_ERR_IO naming the file, PD_ERR_NO_MEMORY, PD_ERR_INTERNAL.
+ * On error the folder is left as it is: the caller removes it or leaves it marked incomplete.
  */
 bool pd_backup_copy(PdArena *arena, PdBackupCopy *job, PdError *err);
 
@@ -248,6 +248,9 @@ bool pd_backup_remove_tree(const char *path, bool keep_root, PdError *err);
 
 /* ---- taking a backup (backup_run.c) ---------------------------------------------------------------- */
 
+/* How long a backup waits for its last WAL segment to reach the repository after pg_backup_stop. */
+#define PD_BACKUP_ARCHIVE_WAIT_S 60
+
 typedef struct PdBackupOptions
 {
     const char *repo;     /* the archive directory, which archive_command pushes into */
@@ -274,8 +277,8 @@ typedef struct PdBackupOutcome
 
 /*
  * Takes a base backup of the server into the repository with PostgreSQL's non-exclusive backup API
- * (pg_backup_start, fast checkpoint; the files copied; pg_backup_stop, waiting until the last segment is
- * archived), checks that the WAL from its start to its stop is in the repository, and writes its manifest
+ * (pg_backup_start, fast checkpoint; the files copied; pg_backup_stop), waits until the WAL from its start to
+ * its stop is in the repository (PD_BACKUP_ARCHIVE_WAIT_S at most), and writes its manifest
  * last. Interrupted backups' folders are removed first, under the repository's backup lock. The data
  * directory must be this machine's. Errors: PD_ERR_REFUSED (a standby, archive_mode off, another system's
  * repository, another backup running, WAL missing from the repository), PD_ERR_DB_CONNECT, PD_ERR_DB_QUERY,
@@ -326,10 +329,11 @@ bool pd_restore_choose(PdArena *arena, const PdRestoreOptions *options, PdBackup
 
 /*
  * Restores the chosen backup (pd_restore_choose) into options->data_dir: folders, files by options->jobs
- * threads (each checked against the manifest's size and SHA-256 as written, fsynced), backup_label,
- * tablespace_map, recovery.signal, and restore_command and the target appended to postgresql.auto.conf.
- * Start PostgreSQL on it to recover. Errors: as pd_restore_choose, PD_ERR_REFUSED (a directory that is not
- * empty: nothing written; a file that does not match its manifest, named), PD_ERR_IO, PD_ERR_NO_MEMORY.
+ * threads (each checked against the manifest's size and SHA-256 as written; one syncfs at the end),
+ * backup_label, tablespace_map, recovery.signal, and restore_command and the target appended to
+ * postgresql.auto.conf. Start PostgreSQL on it to recover. Errors: as pd_restore_choose, PD_ERR_REFUSED (a
+ * directory that is not empty: nothing written; a file that does not match its manifest, named), PD_ERR_IO,
+ * PD_ERR_NO_MEMORY.
  */
 bool pd_backup_restore(PdArena *arena, const PdRestoreOptions *options, PdBackupManifest *chosen,
                        PdError *err);

@@ -3,7 +3,8 @@
  * worker threads: each takes the next file (largest first, so the last one
  * to finish is a small one), streams it through payload.c into an archived
  * file (header, zstd or plain, SHA-256) under the backup's data folder,
- * fsyncs it, and records its sizes and hash in its entry. Relation files are
+ * and records its sizes and hash in its entry; one sync of the file system
+ * at the end makes them all durable (an fsync per file costs a wait each). Relation files are
  * read through a page observer that checks each page's data checksum
  * (pagecheck.c); a page that fails is read once more (a write may have torn
  * it), and counted bad only if it fails again with an LSN before the
@@ -102,7 +103,8 @@ count_bytes(void *context, const unsigned char *bytes, size_t length, uint64_t o
     return true;
 }
 
-/* Streams the open source into dest_path: header placeholder, payload, the header, fdatasync. */
+/* Streams the open source into dest_path: header placeholder, payload, the header (made durable later, all
+ * files at once: pd_backup_copy). */
 static bool
 store_file(PdArena *arena, Copy *copy, PdBackupEntry *entry, int in_fd, const char *source, const char *dest,
            PdError *err)
@@ -125,9 +127,8 @@ store_file(PdArena *arena, Copy *copy, PdBackupEntry *entry, int in_fd, const ch
     if (ok)
     {
         pd_archive_header_encode(&header, encoded);
-        ok = (pwrite(out_fd, encoded, sizeof(encoded), 0) == (ssize_t)sizeof(encoded) ||
-              pd_archive_io_error(err, "write the header of", dest)) &&
-             (fdatasync(out_fd) == 0 || pd_archive_io_error(err, "fsync", dest));
+        ok = pwrite(out_fd, encoded, sizeof(encoded), 0) == (ssize_t)sizeof(encoded) ||
+             pd_archive_io_error(err, "write the header of", dest);
     }
     if (close(out_fd) != 0 && ok)
         ok = pd_archive_io_error(err, "close", dest);
@@ -244,10 +245,12 @@ prepare(PdArena *arena, Copy *copy, PdError *err)
     return true;
 }
 
-/* Every folder of the backup fsynced, deepest first, so the files' names survive a crash. */
+/* The files made durable by one sync of their file system, then every folder fsynced, deepest first. */
 static bool
 sync_dirs(PdArena *arena, const PdBackupCopy *job, PdError *err)
 {
+    if (!pd_archive_sync_filesystem(job->dest_dir, err))
+        return false;
     for (size_t i = job->entry_count; i-- > 0;)
     {
         if (job->entries[i].kind != PD_BACKUP_ENTRY_DIR)

@@ -4,9 +4,9 @@
  * folders removed under the repository's backup lock, pg_backup_start on a
  * session held open for the whole backup (the non-exclusive API: the
  * backup ends by itself if this process dies), the files walked and copied
- * (backup_walk.c, backup_copy.c), pg_backup_stop waiting for the last
- * segment to be archived, the WAL from start to stop looked for in the
- * repository, and only then the manifest written. Until the manifest
+ * (backup_walk.c, backup_copy.c), pg_backup_stop, the WAL from start to
+ * stop awaited in the repository itself (polled every 20 ms, not the
+ * server's once-a-second check), and only then the manifest written. Until the manifest
  * exists the folder is an incomplete backup that nothing restores.
  */
 #include <errno.h>
@@ -19,6 +19,7 @@
 
 #include "backup.h"
 #include "prodata/db.h"
+#include "prodata/log.h"
 #include "store.h"
 
 static const char facts_sql[] =
@@ -159,7 +160,7 @@ stop_backup(PdArena *arena, PdDb *db, PdBackupManifest *manifest, PdError *err)
     PdDbResult *result;
     if (!pd_db_query(
             arena, db,
-            "SELECT lsn::text, pg_walfile_name(lsn), labelfile, spcmapfile FROM pg_backup_stop(true)", 0,
+            "SELECT lsn::text, pg_walfile_name(lsn), labelfile, spcmapfile FROM pg_backup_stop(false)", 0,
             NULL, &result, err) ||
         !lsn_of(result, 0, &manifest->stop_lsn, err))
         return false;
@@ -174,7 +175,25 @@ stop_backup(PdArena *arena, PdDb *db, PdBackupManifest *manifest, PdError *err)
     return true;
 }
 
-/* Every segment from start_wal to stop_wal is in the repository (pg_backup_stop waited for the archiver). */
+/*
+ * Waits until path exists, checking every 20 ms for at most PD_BACKUP_ARCHIVE_WAIT_S seconds. Why not
+ * pg_backup_stop(wait_for_archive => true): it checks once a second, which is most of a small backup's time,
+ * and whether it is archived into this repository is what matters.
+ */
+static bool
+wait_archived(const char *path)
+{
+    struct timespec pause = {0, 20 * 1000 * 1000};
+    for (long waited_ms = 0; waited_ms <= PD_BACKUP_ARCHIVE_WAIT_S * 1000L; waited_ms += 20)
+    {
+        if (access(path, F_OK) == 0)
+            return true;
+        nanosleep(&pause, NULL);
+    }
+    return false;
+}
+
+/* Every segment from start_wal to stop_wal reaches the repository (pg_backup_stop switched to the next). */
 static bool
 check_wal(PdArena *arena, const char *repo, const PdBackupManifest *manifest, uint32_t segment_bytes,
           PdError *err)
@@ -192,12 +211,15 @@ check_wal(PdArena *arena, const char *repo, const PdBackupManifest *manifest, ui
         char *path = pd_archive_join(arena, repo, name);
         if (path == NULL)
             return pd_arena_error(arena, err);
-        if (access(path, F_OK) != 0)
+        if (!wait_archived(path))
         {
-            pd_error_set(err, PD_ERR_REFUSED,
-                         "WAL segment %s, which the backup needs, is not in the repository %s", name, repo);
+            pd_error_set(
+                err, PD_ERR_REFUSED,
+                "WAL segment %s, which the backup needs, did not reach the repository %s within %d s", name,
+                repo, PD_BACKUP_ARCHIVE_WAIT_S);
             pd_error_hint(err,
-                          "archive_command must push into the same directory: 'prodata-wal wal-push "
+                          "Is archiving failing (pg_stat_archiver, prodata archive check --backlog)? "
+                          "archive_command must push into this directory: 'prodata-wal wal-push "
                           "--archive-dir %s %%p' (docs/archive.md).",
                           repo);
             return false;

@@ -68,8 +68,6 @@ restore_file(PdArena *arena, Restore *restore, const PdBackupEntry *entry, PdErr
         ok = mismatch(err, source, "its size differs");
     if (ok && memcmp(header.sha256, entry->sha256, sizeof(header.sha256)) != 0)
         ok = mismatch(err, source, "its SHA-256 differs");
-    if (ok && fdatasync(out_fd) != 0)
-        ok = pd_archive_io_error(err, "fsync", dest);
     close(in_fd);
     if (close(out_fd) != 0 && ok)
         ok = pd_archive_io_error(err, "close", dest);
@@ -261,9 +259,12 @@ write_recovery(PdArena *arena, const PdRestoreOptions *options, const PdBackupMa
            write_file(arena, dir, "recovery.signal", "", O_EXCL, err);
 }
 
+/* The files made durable by one sync of their file system, then every folder fsynced, deepest first. */
 static bool
 sync_dirs(PdArena *arena, const char *data_dir, const PdBackupManifest *manifest, PdError *err)
 {
+    if (!pd_archive_sync_filesystem(data_dir, err))
+        return false;
     for (size_t i = manifest->entry_count; i-- > 0;)
     {
         if (manifest->entries[i].kind != PD_BACKUP_ENTRY_DIR)

@@ -21,6 +21,12 @@ bool pd_archive_read_full(int fd, void *data, size_t length, size_t *got, const 
 /* fsync of the directory dir, so a link, rename or unlink in it survives a crash. Errors: PD_ERR_IO. */
 bool pd_archive_fsync_dir(const char *dir, PdError *err);
 
+/*
+ * Makes everything written to the file system holding dir durable (syncfs): after a backup or a restore
+ * wrote many files, one wait instead of one fsync per file. Errors: PD_ERR_IO.
+ */
+bool pd_archive_sync_filesystem(const char *dir, PdError *err);
+
 /* PD_ERR_IO "could not VERB PATH: strerror(errno)". Returns false. */
 bool pd_archive_io_error(PdError *err, const char *verb, const char *path);
 

@@ -40,7 +40,7 @@ archive_mode = on
 archive_command = '$PRODATA_WAL wal-push --archive-dir $REPO %p'
 CONF
 pg_as_owner "$PGBIN/pg_ctl" -D "$PG_DATA_DIR" -w -t 30 stop >/dev/null 2>&1
-pg_as_owner "$PGBIN/pg_checksums" --enable -D "$PG_DATA_DIR" >/dev/null || { echo "pg_checksums failed"; exit 1; }
+pg_as_owner "$PGBIN/pg_checksums" --enable -D "$PG_DATA_DIR" >/dev/null 2>&1 || { echo "pg_checksums failed"; exit 1; }
 pg_as_owner "$PGBIN/pg_ctl" -D "$PG_DATA_DIR" -l "$PRIMARY_DIR/postgres.log" -w -t 30 start >/dev/null 2>&1 ||
     { echo "restart failed"; exit 1; }
 PRIMARY_PORT=$PG_TEST_PORT
