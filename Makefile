@@ -4,7 +4,7 @@
 # `make install` / `make uninstall` (PREFIX, DESTDIR) put it on a system;
 # `make asan` builds with AddressSanitizer + UBSan and runs the same tests (ASAN_TESTS= picks some);
 # `make demo` migrates the example onto a local PostgreSQL, seeds it and serves it (`make demo-stop`);
-# `make bench`, `make bench-rest`, `make bench-archive` and `make bench-failover` run the benchmarks beside their
+# `make bench`, `make bench-rest`, `make bench-archive`, `make bench-backup` and `make bench-failover` run the benchmarks beside their
 # reference systems; `make chaos` runs random faults on three keepers (root; not part of `make test`).
 # Every target that needs packages depends on `deps`, which installs only what is missing.
 
@@ -56,7 +56,7 @@ CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRC))
 PGT_BIN  := $(patsubst tests/pg/%.c,$(BUILD)/tests/pg/%,$(PGT_SRC))
 
-.PHONY: all deps test unit integration asan clang demo demo-stop bench bench-rest bench-archive bench-failover bench-failover-deps bench-steady chaos bench-deps clean format format-check check-lib check-exports check-layers check-prefix install uninstall
+.PHONY: all deps test unit integration asan clang demo demo-stop bench bench-rest bench-archive bench-backup bench-failover bench-failover-deps bench-steady chaos bench-deps clean format format-check check-lib check-exports check-layers check-prefix install uninstall
 .DEFAULT_GOAL := all
 
 all: deps $(BUILD)/prodata $(BUILD)/prodata-wal $(BUILD)/libprodata.a $(BUILD)/libprodata.so $(UNIT_BIN) $(PGT_BIN) $(EXAMPLE_BIN) $(HA_TOOL_BIN) check-lib check-exports
@@ -219,6 +219,10 @@ bench-rest: all bench-deps
 # archive-push (bench/archive/README.md).
 bench-archive: all
 	@bench/archive/run.sh
+
+# prodata backup, restore and PITR beside pgBackRest (../shared/anchors/pgbackrest) on pgbench -s 100, one run.
+bench-backup: all
+	@bench/backup/run.sh
 
 # prodata's keeper beside Patroni (../shared/anchors/patroni) after a postmaster crash, node loss, network
 # isolation and switchover: write unavailability, rows lost, rejoin time (bench/failover/README.md; root).
