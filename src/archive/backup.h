@@ -286,6 +286,30 @@ typedef struct PdBackupOutcome
  */
 bool pd_backup_take(PdArena *arena, const PdBackupOptions *options, PdBackupOutcome *outcome, PdError *err);
 
+/* ---- verify (backup_verify.c) -------------------------------------------------------------------- */
+
+typedef struct PdBackupVerifyReport
+{
+    size_t backup_count;   /* backups checked */
+    size_t file_count;     /* stored files read back */
+    uint64_t bytes;        /* their original bytes */
+    const char **problems; /* "LABEL: PATH: why" for each file that does not verify or is missing */
+    size_t problem_count;
+    const char **wal_problems; /* "LABEL: ..." for each segment or gap that a backup's restore would miss */
+    size_t wal_problem_count;
+    PdArchiveReport wal; /* the archive's scan (timelines, gaps, newest) */
+} PdBackupVerifyReport;
+
+/*
+ * Reads back every file stored by the backups of repo (label's only, when not NULL) with jobs threads,
+ * checking each as a restore would (header, zstd frame, size, SHA-256) and against its manifest, then the
+ * WAL each backup needs (its start to its stop archived, no gap after its start). Problems go into *report
+ * (arena-allocated); an error is returned only when the check itself cannot run. Errors: PD_ERR_NOT_FOUND
+ * (no backup label), as pd_backup_list and pd_archive_scan, PD_ERR_NO_MEMORY.
+ */
+bool pd_backup_verify(PdArena *arena, const char *repo, const char *label, int jobs,
+                      PdBackupVerifyReport *report, PdError *err);
+
 /* ---- restoring a backup (restore.c, restore_target.c) ------------------------------------------- */
 
 typedef enum PdRestoreTargetKind

@@ -1,5 +1,5 @@
 /*
- * cmd_backup.c - `prodata backup [list | info LABEL]` and `prodata restore`:
+ * cmd_backup.c - `prodata backup [list | info LABEL | verify]` and `prodata restore`:
  * base backups into the WAL archive's directory, which holds them beside
  * the WAL as one repository (docs/backup.md), and a backup written back
  * into a data directory ready to recover to a chosen moment. Settings are
@@ -291,6 +291,65 @@ info(PdArena *arena, const CliArgs *args, PdError *err)
     return true;
 }
 
+/* ---- verify ---- */
+
+static json_t *
+strings_json(const char *const *items, size_t count)
+{
+    json_t *array = json_array();
+    for (size_t i = 0; array != NULL && i < count; i++)
+        json_array_append_new(array, json_string(items[i]));
+    return array;
+}
+
+static void
+print_verified(const PdBackupVerifyReport *report)
+{
+    printf("verified %zu backup(s): %zu stored files, %.1f MB read back; WAL: %zu segments, newest %s\n",
+           report->backup_count, report->file_count, report->bytes / 1048576.0, report->wal.segment_count,
+           report->wal.newest[0] ? report->wal.newest : "(none)");
+    for (size_t i = 0; i < report->problem_count; i++)
+        printf("file: %s\n", report->problems[i]);
+    for (size_t i = 0; i < report->wal_problem_count; i++)
+        printf("wal: %s\n", report->wal_problems[i]);
+    if (report->problem_count + report->wal_problem_count == 0)
+        printf("no problem found\n");
+}
+
+static bool
+verify(PdArena *arena, const CliArgs *args, PdError *err)
+{
+    PdArchiveSettings settings;
+    PdArchiveOptions archive;
+    PdBackupVerifyReport report;
+    const char *label = NULL;
+    int jobs;
+    cli_has_flag(args, "--set", &label);
+    if (!read_jobs(args, &jobs, err) || !load(arena, args, &settings, &archive, err) ||
+        !pd_backup_verify(arena, archive.dir, label, jobs, &report, err))
+        return false;
+    bool is_ok = report.problem_count + report.wal_problem_count == 0;
+    if (cli_has_flag(args, "--json", NULL))
+    {
+        if (!print_json(json_pack("{s:s, s:I, s:I, s:I, s:o, s:o, s:s?, s:b}", "repository", archive.dir,
+                                  "backups", (json_int_t)report.backup_count, "files",
+                                  (json_int_t)report.file_count, "bytes", (json_int_t)report.bytes,
+                                  "problems", strings_json(report.problems, report.problem_count),
+                                  "wal_problems", strings_json(report.wal_problems, report.wal_problem_count),
+                                  "newest_wal", report.wal.newest[0] ? report.wal.newest : NULL, "ok", is_ok),
+                        err))
+            return false;
+    }
+    else
+        print_verified(&report);
+    fflush(stdout);
+    if (!is_ok)
+        return pd_error_set(err, PD_ERR_DRIFT,
+                            "the repository has %zu damaged or missing file(s) and %zu WAL problem(s)",
+                            report.problem_count, report.wal_problem_count);
+    return true;
+}
+
 bool
 cmd_backup(PdArena *arena, const CliArgs *args, PdError *err)
 {
@@ -300,6 +359,9 @@ cmd_backup(PdArena *arena, const CliArgs *args, PdError *err)
         return list(arena, args, err);
     if (strcmp(args->positional[0], "info") == 0)
         return info(arena, args, err);
-    return pd_error_set(err, PD_ERR_USAGE, "backup: the subcommands are list and info LABEL, not '%s'",
+    if (strcmp(args->positional[0], "verify") == 0 && args->positional_count == 1)
+        return verify(arena, args, err);
+    return pd_error_set(err, PD_ERR_USAGE,
+                        "backup: the subcommands are list, info LABEL and verify, not '%s'",
                         args->positional[0]);
 }

@@ -182,21 +182,25 @@ static const CliCommand commands[] = {
      &pd_settings_archive},
     {"backup",
      cmd_backup,
-     "take a base backup into the repository (archive_dir), or list them",
+     "take a base backup into the repository (archive_dir); list, show or verify them",
      "usage: prodata backup [--type full] [--pgdata DIR] [--jobs N] [--json]\n"
      "       prodata backup list [--json]\n"
      "       prodata backup info LABEL [--json]\n"
+     "       prodata backup verify [--set LABEL] [--jobs N] [--json]\n"
      "\n"
      "Takes a base backup of the server (database) into archive_dir, the WAL\n"
      "archive that archive_command fills: pg_backup_start, the data directory's\n"
      "files copied by N threads (zstd as archive_compress says, SHA-256 each,\n"
      "page checksums verified), pg_backup_stop, then its manifest, written last\n"
-     "(docs/backup.md). Run it on the database server's machine.\n"
+     "(docs/backup.md). Run it on the database server's machine. verify reads\n"
+     "every stored file back against its manifest and checks the WAL each backup\n"
+     "needs; exit 3 on a problem.\n"
      "  --type full            the kind of backup (full only, for now)\n"
      "  --pgdata DIR           the data directory (default: the server's data_directory)\n"
-     "  --jobs N               copying threads (default 2)\n"
+     "  --jobs N               copying (verify: reading) threads (default 2)\n"
+     "  --set LABEL            verify: this backup only\n"
      "  --json                 progress and outcome as JSON lines\n",
-     {{"--type", true}, {"--pgdata", true}, {"--jobs", true}, {"--json", false}},
+     {{"--type", true}, {"--pgdata", true}, {"--jobs", true}, {"--json", false}, {"--set", true}},
      2,
      &pd_settings_archive},
     {"restore",

@@ -9,7 +9,7 @@
 # corrupt page of the primary is reported by file and block and fails the backup (exit 3).
 source tests/lib/pg.sh
 source tests/lib/tap.sh
-tap_plan 30
+tap_plan 34
 tap_workdir
 chmod 755 "$TAP_WORKDIR"
 PRIMARY_DIR="$TAP_WORKDIR/primary"
@@ -143,12 +143,27 @@ expect_eq "an unknown backup label is not found" "$RC|$(grep -c 'no complete bac
 VICTIM=$(cd "$REPO/backup/$LABEL/data" && find base -type f -size +20k | head -1)
 cp "$REPO/backup/$LABEL/data/$VICTIM" "$TAP_WORKDIR/victim.saved"
 printf '\x00\x01\x02\x03' | dd of="$REPO/backup/$LABEL/data/$VICTIM" bs=1 seek=200 conv=notrunc 2>/dev/null
+run_cmd backup verify
+expect_eq "backup verify finds the damaged file (exit 3), naming the backup and the file" \
+    "$RC|$(grep -c "^file: $LABEL: $VICTIM: " <<<"$OUT")" "3|1"
 run_cmd "$PRODATA" restore --archive-dir "$REPO" --pgdata "$RESTORED_DIR/data"
 expect_eq "a damaged stored file fails the restore" "$RC" 1
 expect_out "... naming the file" "$VICTIM"
 expect_eq "... and the directory is left empty" "$(ls -A "$RESTORED_DIR/data" 2>/dev/null | wc -l)" 0
 cp "$TAP_WORKDIR/victim.saved" "$REPO/backup/$LABEL/data/$VICTIM"
 rm -rf "$RESTORED_DIR"
+START_WAL=$(jq -r '.start_wal' "$REPO/backup/$LABEL/manifest.json")
+mv "$REPO/$START_WAL" "$TAP_WORKDIR/wal.saved"
+run_cmd backup verify --set "$LABEL"
+expect_eq "backup verify finds a missing WAL segment the backup needs (exit 3)" \
+    "$RC|$(grep -c "^wal: $LABEL: WAL segment $START_WAL, which makes it consistent, is not archived" <<<"$OUT")" "3|1"
+mv "$TAP_WORKDIR/wal.saved" "$REPO/$START_WAL"
+run_cmd backup verify --json --jobs 3
+expect_eq "repaired, the repository verifies: every stored file read back, no problem" \
+    "$RC|$(jq -c '[.ok, .backups, (.files > 900), (.problems | length), (.wal_problems | length)]' <<<"$OUT")" \
+    "0|[true,1,true,0,0]"
+run_cmd backup verify --set 20990101-000000F
+expect_eq "verify of an unknown backup is not found" "$RC" 2
 
 # 6. a backup killed mid-copy is incomplete, and the next backup removes it
 sql postgres "INSERT INTO t (note) SELECT repeat('x', 500) FROM generate_series(1, 200000)"

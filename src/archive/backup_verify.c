@@ -1,0 +1,219 @@
+/*
+ * backup_verify.c - `prodata backup verify`: every file a backup stores
+ * read back whole by N threads (header, zstd frame, size and SHA-256, as a
+ * restore reads it) and compared with what its manifest recorded; a file
+ * missing from the repository is a problem too. Then the WAL: every segment
+ * from each backup's start to its stop must be archived, and no gap may
+ * follow a backup's start on its timeline or a later one (a restore could
+ * not replay past it). Problems are collected, not raised: the command
+ * prints them all and exits 3, as archive check does.
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "backup.h"
+#include "store.h"
+
+#define WORKER_ARENA_BYTES (64u << 20)
+
+/* One stored file to check. */
+typedef struct Item
+{
+    const PdBackupManifest *backup;
+    const PdBackupEntry *entry;
+} Item;
+
+typedef struct Verify
+{
+    const char *repo;
+    Item *items;
+    size_t item_count;
+    atomic_size_t next;
+    atomic_uint_fast64_t bytes;
+    pthread_mutex_t lock; /* guards the report's problems and the arena they live in */
+    PdArena *arena;
+    PdBackupVerifyReport *report;
+} Verify;
+
+static void
+add_problem(PdArena *arena, const char ***list, size_t *count, const char *text)
+{
+    const char **grown = pd_arena_grow(arena, (void *)*list, *count, *count + 1, sizeof(*grown));
+    char *copy = grown != NULL ? pd_arena_strdup(arena, text) : NULL;
+    if (copy == NULL)
+        return; /* out of memory: pd_arena_failed tells the caller */
+    grown[(*count)++] = copy;
+    *list = grown;
+}
+
+static void
+file_problem(Verify *verify, const Item *item, const char *why)
+{
+    char text[1024];
+    snprintf(text, sizeof(text), "%s: %s: %s", item->backup->label, item->entry->path, why);
+    pthread_mutex_lock(&verify->lock);
+    add_problem(verify->arena, &verify->report->problems, &verify->report->problem_count, text);
+    pthread_mutex_unlock(&verify->lock);
+}
+
+/* Why the stored file of item does not verify, or NULL when it does (its bytes counted). */
+static const char *
+check_item(PdArena *arena, Verify *verify, const Item *item, PdError *err)
+{
+    char *dir = pd_backup_dir(arena, verify->repo, item->backup->label);
+    char *path = dir != NULL ? pd_arena_sprintf(arena, "%s/data/%s", dir, item->entry->path) : NULL;
+    PdArchiveHeader header;
+    if (path == NULL)
+        return "out of memory";
+    if (access(path, F_OK) != 0)
+        return "missing from the repository";
+    if (!pd_archive_verify(arena, path, &header, err))
+        return err->message;
+    if (header.original_bytes != item->entry->bytes)
+        return "its size differs from the manifest's";
+    if (memcmp(header.sha256, item->entry->sha256, sizeof(header.sha256)) != 0)
+        return "its SHA-256 differs from the manifest's";
+    atomic_fetch_add(&verify->bytes, header.original_bytes);
+    return NULL;
+}
+
+static void *
+verify_worker(void *context)
+{
+    Verify *verify = context;
+    PdArena *arena = pd_arena_new(WORKER_ARENA_BYTES);
+    for (;;)
+    {
+        size_t i = atomic_fetch_add(&verify->next, 1);
+        if (i >= verify->item_count)
+            break;
+        PdError err;
+        pd_error_init(&err);
+        const char *why =
+            arena != NULL ? check_item(arena, verify, &verify->items[i], &err) : "out of memory";
+        if (why != NULL)
+            file_problem(verify, &verify->items[i], why);
+        if (arena != NULL)
+            pd_arena_reset(arena);
+    }
+    pd_arena_free(arena);
+    return NULL;
+}
+
+/* The stored files of the backups chosen (label, or all), to check. */
+static bool
+gather(PdArena *arena, const PdBackupList *list, const char *label, Verify *verify, PdError *err)
+{
+    size_t capacity = 0;
+    for (size_t b = 0; b < list->count; b++)
+    {
+        const PdBackupManifest *backup = &list->backups[b];
+        if (label != NULL && strcmp(backup->label, label) != 0)
+            continue;
+        verify->report->backup_count++;
+        for (size_t e = 0; e < backup->entry_count; e++)
+        {
+            if (backup->entries[e].kind != PD_BACKUP_ENTRY_FILE || backup->entries[e].reference != NULL)
+                continue;
+            if (verify->item_count == capacity)
+            {
+                capacity = capacity ? capacity * 2 : 1024;
+                verify->items =
+                    pd_arena_grow(arena, verify->items, verify->item_count, capacity, sizeof(Item));
+                if (verify->items == NULL)
+                    return pd_arena_error(arena, err);
+            }
+            verify->items[verify->item_count++] = (Item){backup, &backup->entries[e]};
+        }
+    }
+    if (label != NULL && verify->report->backup_count == 0)
+        return pd_error_set(err, PD_ERR_NOT_FOUND, "the repository %s holds no complete backup %s",
+                            verify->repo, label);
+    return true;
+}
+
+static bool
+check_files(PdArena *arena, Verify *verify, int jobs, PdError *err)
+{
+    pthread_t threads[PD_BACKUP_MAX_JOBS];
+    int started = 0;
+    jobs = jobs < 1 ? 1 : jobs > PD_BACKUP_MAX_JOBS ? PD_BACKUP_MAX_JOBS : jobs;
+    pthread_mutex_init(&verify->lock, NULL);
+    while (started < jobs && pthread_create(&threads[started], NULL, verify_worker, verify) == 0)
+        started++;
+    for (int i = 0; i < started; i++)
+        pthread_join(threads[i], NULL);
+    pthread_mutex_destroy(&verify->lock);
+    if (started == 0)
+        return pd_error_set(err, PD_ERR_INTERNAL, "could not start a verify worker thread");
+    verify->report->file_count = verify->item_count;
+    verify->report->bytes = atomic_load(&verify->bytes);
+    return !pd_arena_failed(arena) || pd_arena_error(arena, err);
+}
+
+/* The WAL each backup needs: its own range archived, and no gap after its start on its timeline or later. */
+static bool
+check_wal(PdArena *arena, const char *repo, const PdBackupList *list, const char *label,
+          PdBackupVerifyReport *report, PdError *err)
+{
+    PdArchiveReport *wal = &report->wal;
+    if (!pd_archive_scan(arena, repo, false, wal, err))
+        return false;
+    for (size_t b = 0; b < list->count; b++)
+    {
+        const PdBackupManifest *backup = &list->backups[b];
+        PdWalName start, stop;
+        uint64_t from, to;
+        if ((label != NULL && strcmp(backup->label, label) != 0) ||
+            !pd_archive_parse_name(backup->start_wal, &start, err) ||
+            !pd_archive_parse_name(backup->stop_wal, &stop, err) ||
+            !pd_archive_segno(&start, wal->segment_bytes, &from) ||
+            !pd_archive_segno(&stop, wal->segment_bytes, &to))
+        {
+            if (err->code != PD_OK)
+                return false;
+            continue;
+        }
+        for (uint64_t segno = from; segno <= to; segno++)
+        {
+            char name[25], text[256];
+            pd_archive_segment_name(stop.timeline, segno, wal->segment_bytes, name);
+            char *path = pd_archive_join(arena, repo, name);
+            if (path == NULL)
+                return pd_arena_error(arena, err);
+            snprintf(text, sizeof(text), "%s: WAL segment %s, which makes it consistent, is not archived",
+                     backup->label, name);
+            if (access(path, F_OK) != 0)
+                add_problem(arena, &report->wal_problems, &report->wal_problem_count, text);
+        }
+        for (size_t g = 0; g < wal->gap_count; g++)
+        {
+            const PdArchiveGap *gap = &wal->gaps[g];
+            char text[256];
+            if (gap->timeline < start.timeline || (gap->timeline == start.timeline && gap->last_segno < from))
+                continue;
+            snprintf(text, sizeof(text), "%s: the archive misses %s .. %s: a restore cannot replay past them",
+                     backup->label, gap->first, gap->last);
+            add_problem(arena, &report->wal_problems, &report->wal_problem_count, text);
+        }
+    }
+    return !pd_arena_failed(arena) || pd_arena_error(arena, err);
+}
+
+bool
+pd_backup_verify(PdArena *arena, const char *repo, const char *label, int jobs, PdBackupVerifyReport *report,
+                 PdError *err)
+{
+    *report = (PdBackupVerifyReport){0};
+    PdBackupList list;
+    Verify verify = {.repo = repo, .arena = arena, .report = report};
+    atomic_init(&verify.next, 0);
+    atomic_init(&verify.bytes, 0);
+    if (!pd_backup_list(arena, repo, &list, err) || !gather(arena, &list, label, &verify, err) ||
+        !check_files(arena, &verify, jobs, err))
+        return false;
+    return check_wal(arena, repo, &list, label, report, err);
+}
