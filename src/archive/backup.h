@@ -310,6 +310,36 @@ typedef struct PdBackupVerifyReport
 bool pd_backup_verify(PdArena *arena, const char *repo, const char *label, int jobs,
                       PdBackupVerifyReport *report, PdError *err);
 
+/* ---- retention (backup_expire.c) ----------------------------------------------------------------- */
+
+typedef struct PdBackupExpireOptions
+{
+    const char *repo;
+    int retain_full; /* keep the newest N full backups (and what they build on); 0: no such rule */
+    int retain_days; /* keep what restores to any moment of the last D days; -1: no such rule */
+    bool is_dry_run; /* say what would go, remove nothing */
+} PdBackupExpireOptions;
+
+typedef struct PdBackupExpireReport
+{
+    const char **removed; /* labels of the backups removed (or that would be), oldest first */
+    size_t removed_count;
+    size_t kept;
+    const char *oldest_kept; /* its start is where the WAL kept begins */
+    size_t wal_removed;      /* archived WAL files removed: segments, .partial and .backup files */
+    uint64_t wal_bytes;
+} PdBackupExpireReport;
+
+/*
+ * Applies retention to repo under its backup lock: keeps the newest retain_full full backups and what they
+ * build on, and (retain_days >= 0) the newest backup that ended before now minus retain_days days with every
+ * later one; always the newest backup. Removes the other backups, then the archived WAL before the oldest
+ * kept backup's start (on its timeline and earlier ones; history files stay). Errors: PD_ERR_USAGE (neither
+ * rule given), PD_ERR_REFUSED (a backup is running), as pd_backup_list and pd_archive_scan, PD_ERR_IO.
+ */
+bool pd_backup_expire(PdArena *arena, const PdBackupExpireOptions *options, PdBackupExpireReport *report,
+                      PdError *err);
+
 /* ---- restoring a backup (restore.c, restore_target.c) ------------------------------------------- */
 
 typedef enum PdRestoreTargetKind

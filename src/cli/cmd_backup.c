@@ -1,5 +1,5 @@
 /*
- * cmd_backup.c - `prodata backup [list | info LABEL | verify]` and `prodata restore`:
+ * cmd_backup.c - `prodata backup [list | info LABEL | verify | expire]` and `prodata restore`:
  * base backups into the WAL archive's directory, which holds them beside
  * the WAL as one repository (docs/backup.md), and a backup written back
  * into a data directory ready to recover to a chosen moment. Settings are
@@ -350,6 +350,58 @@ verify(PdArena *arena, const CliArgs *args, PdError *err)
     return true;
 }
 
+/* ---- expire ---- */
+
+static bool
+read_count(const CliArgs *args, const char *flag, int none, int *value, PdError *err)
+{
+    const char *text;
+    *value = none;
+    if (!cli_has_flag(args, flag, &text))
+        return true;
+    char *end;
+    long number = strtol(text, &end, 10);
+    if (*end != '\0' || end == text || number < 0 || number > 100000 || (none == 0 && number == 0))
+    {
+        pd_error_set(err, PD_ERR_USAGE, "%s must be a whole number%s, not '%s'", flag,
+                     none == 0 ? " from 1" : "", text);
+        return pd_error_field(err, "%s", flag);
+    }
+    *value = (int)number;
+    return true;
+}
+
+static bool
+expire(PdArena *arena, const CliArgs *args, PdError *err)
+{
+    PdArchiveSettings settings;
+    PdArchiveOptions archive;
+    PdBackupExpireOptions options = {.is_dry_run = cli_has_flag(args, "--dry-run", NULL)};
+    PdBackupExpireReport report;
+    if (!read_count(args, "--retain-full", 0, &options.retain_full, err) ||
+        !read_count(args, "--retain-days", -1, &options.retain_days, err) ||
+        !load(arena, args, &settings, &archive, err))
+        return false;
+    options.repo = archive.dir;
+    if (!pd_backup_expire(arena, &options, &report, err))
+        return false;
+    const char *verb = options.is_dry_run ? "would remove" : "removed";
+    if (cli_has_flag(args, "--json", NULL))
+        return print_json(json_pack("{s:b, s:o, s:I, s:s?, s:I, s:I}", "dry_run", options.is_dry_run,
+                                    "removed", strings_json(report.removed, report.removed_count), "kept",
+                                    (json_int_t)report.kept, "oldest_kept", report.oldest_kept, "wal_removed",
+                                    (json_int_t)report.wal_removed, "wal_bytes",
+                                    (json_int_t)report.wal_bytes),
+                          err);
+    for (size_t i = 0; i < report.removed_count; i++)
+        printf("%s backup %s\n", verb, report.removed[i]);
+    printf("%s %zu backup(s) and %zu archived WAL file(s) (%.1f MB); kept %zu backup(s), WAL from the start "
+           "of %s on\n",
+           verb, report.removed_count, report.wal_removed, report.wal_bytes / 1048576.0, report.kept,
+           report.oldest_kept != NULL ? report.oldest_kept : "(none)");
+    return true;
+}
+
 bool
 cmd_backup(PdArena *arena, const CliArgs *args, PdError *err)
 {
@@ -361,7 +413,9 @@ cmd_backup(PdArena *arena, const CliArgs *args, PdError *err)
         return info(arena, args, err);
     if (strcmp(args->positional[0], "verify") == 0 && args->positional_count == 1)
         return verify(arena, args, err);
+    if (strcmp(args->positional[0], "expire") == 0 && args->positional_count == 1)
+        return expire(arena, args, err);
     return pd_error_set(err, PD_ERR_USAGE,
-                        "backup: the subcommands are list, info LABEL and verify, not '%s'",
+                        "backup: the subcommands are list, info LABEL, verify and expire, not '%s'",
                         args->positional[0]);
 }

@@ -182,11 +182,12 @@ static const CliCommand commands[] = {
      &pd_settings_archive},
     {"backup",
      cmd_backup,
-     "take a base backup into the repository (archive_dir); list, show or verify them",
+     "take a base backup into the repository (archive_dir); list, show, verify or expire them",
      "usage: prodata backup [--type full] [--pgdata DIR] [--jobs N] [--json]\n"
      "       prodata backup list [--json]\n"
      "       prodata backup info LABEL [--json]\n"
      "       prodata backup verify [--set LABEL] [--jobs N] [--json]\n"
+     "       prodata backup expire [--retain-full N] [--retain-days D] [--dry-run] [--json]\n"
      "\n"
      "Takes a base backup of the server (database) into archive_dir, the WAL\n"
      "archive that archive_command fills: pg_backup_start, the data directory's\n"
@@ -194,13 +195,25 @@ static const CliCommand commands[] = {
      "page checksums verified), pg_backup_stop, then its manifest, written last\n"
      "(docs/backup.md). Run it on the database server's machine. verify reads\n"
      "every stored file back against its manifest and checks the WAL each backup\n"
-     "needs; exit 3 on a problem.\n"
+     "needs; exit 3 on a problem. expire keeps the newest N full backups and/or\n"
+     "what restores to any moment of the last D days, removes the rest and the\n"
+     "WAL no kept backup needs.\n"
      "  --type full            the kind of backup (full only, for now)\n"
      "  --pgdata DIR           the data directory (default: the server's data_directory)\n"
      "  --jobs N               copying (verify: reading) threads (default 2)\n"
      "  --set LABEL            verify: this backup only\n"
+     "  --retain-full N        expire: keep the newest N full backups\n"
+     "  --retain-days D        expire: keep what restores to any moment of the last D days\n"
+     "  --dry-run              expire: say what would be removed, remove nothing\n"
      "  --json                 progress and outcome as JSON lines\n",
-     {{"--type", true}, {"--pgdata", true}, {"--jobs", true}, {"--json", false}, {"--set", true}},
+     {{"--type", true},
+      {"--pgdata", true},
+      {"--jobs", true},
+      {"--json", false},
+      {"--set", true},
+      {"--retain-full", true},
+      {"--retain-days", true},
+      {"--dry-run", false}},
      2,
      &pd_settings_archive},
     {"restore",

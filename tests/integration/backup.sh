@@ -9,7 +9,7 @@
 # corrupt page of the primary is reported by file and block and fails the backup (exit 3).
 source tests/lib/pg.sh
 source tests/lib/tap.sh
-tap_plan 34
+tap_plan 40
 tap_workdir
 chmod 755 "$TAP_WORKDIR"
 PRIMARY_DIR="$TAP_WORKDIR/primary"
@@ -195,5 +195,28 @@ run_cmd backup
 expect_eq "a corrupt page fails the backup with exit 3" "$RC" 3
 expect_out "... naming the file and the block" "bad page: $REL block 2"
 expect_out "... and saying so" "holds 1 page\(s\) whose data checksums do not match"
+
+# 8. retention: expire keeps what is asked and the WAL those backups need, nothing else
+run_cmd backup expire
+expect_eq "expire without a rule is a usage error, removing nothing" "$RC|$(ls "$REPO/backup" | grep -c F)" "2|3"
+SECOND=$(ls "$REPO/backup" | grep F | sed -n 2p)
+SECOND_WAL=$(jq -r '.start_wal' "$REPO/backup/$SECOND/manifest.json")
+WAL_BEFORE=$(ls "$REPO" | grep -cE '^[0-9A-F]{24}$')
+run_cmd backup expire --retain-full 2 --dry-run --json
+expect_eq "a dry run names the oldest backup and the WAL before the second, removing nothing" \
+    "$(jq -c '[.dry_run, .removed, .kept, .oldest_kept, (.wal_removed > 0)]' <<<"$OUT")|$(ls "$REPO" | grep -cE '^[0-9A-F]{24}$')" \
+    "[true,[\"$LABEL\"],2,\"$SECOND\",true]|$WAL_BEFORE"
+NEWEST_TWO=$(ls "$REPO/backup" | grep F | sed 1d | tr '\n' ' ')
+run_cmd backup expire --retain-full 2
+expect_eq "expire --retain-full 2 removes the oldest backup" "$RC|$(ls "$REPO/backup" | grep F | tr '\n' ' ')" \
+    "0|$NEWEST_TWO"
+expect_eq "... and only the WAL before the oldest kept backup's start" \
+    "$([ -d "$REPO/backup/$LABEL" ] && echo kept || echo gone)|$(ls "$REPO" | grep -E '^[0-9A-F]{24}$' | head -1)" \
+    "gone|$SECOND_WAL"
+run_cmd backup verify
+expect_eq "what is left verifies: every kept backup and the WAL it needs" "$RC" 0
+run_cmd backup expire --retain-days 0 --json
+expect_eq "--retain-days 0 keeps what restores to now: the newest backup" \
+    "$RC|$(jq -c '[.kept, (.removed | length)]' <<<"$OUT")|$(ls "$REPO/backup" | grep -c F)" "0|[1,1]|1"
 
 tap_done
