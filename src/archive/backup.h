@@ -340,6 +340,32 @@ typedef struct PdBackupExpireReport
 bool pd_backup_expire(PdArena *arena, const PdBackupExpireOptions *options, PdBackupExpireReport *report,
                       PdError *err);
 
+/* ---- restore points (backup_points.c) ------------------------------------------------------------ */
+
+typedef struct PdBackupPoint
+{
+    const char *name;
+    uint64_t lsn; /* pg_create_restore_point's */
+    int64_t time; /* when it was made, seconds since the epoch */
+} PdBackupPoint;
+
+/* Whether name can be a restore point's: 1 to 63 printable bytes, no '/', not "." or "..". */
+bool pd_backup_point_name_ok(const char *name);
+
+/*
+ * Makes the restore point name on the server (pg_create_restore_point, then pg_switch_wal so that it is
+ * archived at once) and records it in repo (backup/points/NAME.json). *point is filled. Errors: PD_ERR_USAGE
+ * (a name that cannot be one), PD_ERR_REFUSED (the name was made before), PD_ERR_DB_CONNECT, PD_ERR_DB_QUERY,
+ * PD_ERR_IO, PD_ERR_NO_MEMORY.
+ */
+bool pd_backup_point_create(PdArena *arena, const char *repo, const char *conninfo, const char *name,
+                            PdBackupPoint *point, PdError *err);
+
+/* Reads the recorded restore point name: *is_found false when none is. Errors: PD_ERR_REFUSED (a file that
+ * does not read), PD_ERR_NO_MEMORY. */
+bool pd_backup_point_read(PdArena *arena, const char *repo, const char *name, PdBackupPoint *point,
+                          bool *is_found, PdError *err);
+
 /* ---- restoring a backup (restore.c, restore_target.c) ------------------------------------------- */
 
 typedef enum PdRestoreTargetKind
@@ -373,7 +399,8 @@ bool pd_restore_parse_time(const char *text, int64_t *epoch);
 
 /*
  * The backup a restore starts from (*chosen, arena-allocated): options->label's, or the newest complete
- * backup that ends before the target (its stop time or LSN at or before a time or LSN target). Errors:
+ * backup that ends before the target (its stop time or LSN at or before a time or LSN target, or a restore
+ * point recorded by pd_backup_point_create; any backup for a point made otherwise or an xid). Errors:
  * PD_ERR_USAGE (a target that does not read as its kind, err->field the setting), PD_ERR_NOT_FOUND (no
  * complete backup, or none of that label), PD_ERR_REFUSED (the target is before the end of the backup
  * named, or of every backup: the message names the earliest target that works), as pd_backup_list.

@@ -178,9 +178,17 @@ pd_restore_choose(PdArena *arena, const PdRestoreOptions *options, PdBackupManif
     int64_t time_target = 0;
     uint64_t lsn_target = 0;
     PdBackupList list;
+    PdBackupPoint point;
+    bool is_point = false;
     if (!check_target(options, &time_target, &lsn_target, err) ||
-        !pd_backup_list(arena, options->repo, &list, err))
+        !pd_backup_list(arena, options->repo, &list, err) ||
+        (options->target_kind == PD_RESTORE_NAME &&
+         !pd_backup_point_read(arena, options->repo, options->target, &point, &is_point, err)))
         return false;
+    PdRestoreTargetKind kind =
+        is_point ? PD_RESTORE_LSN : options->target_kind; /* a recorded point: its LSN */
+    if (is_point)
+        lsn_target = point.lsn;
     if (list.count == 0)
         return pd_error_set(err, PD_ERR_NOT_FOUND, "the repository %s holds no complete backup",
                             options->repo);
@@ -189,10 +197,10 @@ pd_restore_choose(PdArena *arena, const PdRestoreOptions *options, PdBackupManif
         const PdBackupManifest *backup = &list.backups[i];
         if (options->label != NULL && strcmp(backup->label, options->label) != 0)
             continue;
-        if (!ends_before(backup, options->target_kind, time_target, lsn_target))
+        if (!ends_before(backup, kind, time_target, lsn_target))
         {
             if (options->label != NULL || i == 0)
-                return too_early(backup, options->target_kind, err);
+                return too_early(backup, kind, err);
             continue;
         }
         *chosen = *backup;

@@ -1,5 +1,5 @@
 /*
- * cmd_backup.c - `prodata backup [list | info LABEL | verify | expire]` and `prodata restore`:
+ * cmd_backup.c - `prodata backup [list | info | verify | expire | restore-point]`, `prodata restore`:
  * base backups into the WAL archive's directory, which holds them beside
  * the WAL as one repository (docs/backup.md), and a backup written back
  * into a data directory ready to recover to a chosen moment. Settings are
@@ -402,6 +402,30 @@ expire(PdArena *arena, const CliArgs *args, PdError *err)
     return true;
 }
 
+/* ---- restore points ---- */
+
+static bool
+restore_point(PdArena *arena, const CliArgs *args, PdError *err)
+{
+    PdArchiveSettings settings;
+    PdArchiveOptions archive;
+    PdBackupPoint point;
+    if (args->positional_count != 2)
+        return pd_error_set(err, PD_ERR_USAGE, "backup restore-point: give the point's name");
+    if (!load(arena, args, &settings, &archive, err) ||
+        !pd_backup_point_create(arena, archive.dir, settings.database, args->positional[1], &point, err))
+        return false;
+    char lsn[20];
+    pd_backup_format_lsn(point.lsn, lsn);
+    if (cli_has_flag(args, "--json", NULL))
+        return print_json(
+            json_pack("{s:s, s:s, s:I}", "name", point.name, "lsn", lsn, "time", (json_int_t)point.time),
+            err);
+    printf("restore point %s at %s (recorded; restore --target-name %s stops there)\n", point.name, lsn,
+           point.name);
+    return true;
+}
+
 bool
 cmd_backup(PdArena *arena, const CliArgs *args, PdError *err)
 {
@@ -415,7 +439,10 @@ cmd_backup(PdArena *arena, const CliArgs *args, PdError *err)
         return verify(arena, args, err);
     if (strcmp(args->positional[0], "expire") == 0 && args->positional_count == 1)
         return expire(arena, args, err);
-    return pd_error_set(err, PD_ERR_USAGE,
-                        "backup: the subcommands are list, info LABEL, verify and expire, not '%s'",
-                        args->positional[0]);
+    if (strcmp(args->positional[0], "restore-point") == 0)
+        return restore_point(arena, args, err);
+    return pd_error_set(
+        err, PD_ERR_USAGE,
+        "backup: the subcommands are list, info LABEL, verify, expire and restore-point NAME, not '%s'",
+        args->positional[0]);
 }

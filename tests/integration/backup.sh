@@ -9,7 +9,7 @@
 # corrupt page of the primary is reported by file and block and fails the backup (exit 3).
 source tests/lib/pg.sh
 source tests/lib/tap.sh
-tap_plan 40
+tap_plan 45
 tap_workdir
 chmod 755 "$TAP_WORKDIR"
 PRIMARY_DIR="$TAP_WORKDIR/primary"
@@ -218,5 +218,23 @@ expect_eq "what is left verifies: every kept backup and the WAL it needs" "$RC" 
 run_cmd backup expire --retain-days 0 --json
 expect_eq "--retain-days 0 keeps what restores to now: the newest backup" \
     "$RC|$(jq -c '[.kept, (.removed | length)]' <<<"$OUT")|$(ls "$REPO/backup" | grep -c F)" "0|[1,1]|1"
+
+# 9. a recorded restore point: a restore to it starts from the newest backup that ends before it
+KEPT=$(ls "$REPO/backup" | grep F)
+run_cmd backup restore-point before_next
+expect_out "backup restore-point makes and records a point" "^restore point before_next at [0-9A-F]+/[0-9A-F]+ "
+run_cmd backup restore-point before_next
+expect_eq "the same name again is refused" "$RC|$(grep -c 'exists already' <<<"$OUT")" "1|1"
+run_cmd backup restore-point "a/b"
+expect_eq "a name with a slash is a usage error" "$RC" 2
+run_cmd backup --json
+NEXT=$(jq -r 'select(.backup) | .backup.label' <<<"$OUT" 2>/dev/null)
+run_cmd "$PRODATA" restore --archive-dir "$REPO" --pgdata "$RESTORED_DIR/data" --target-name before_next
+expect_eq "restore to the point starts from the backup before it, not the newer one" \
+    "$RC|$(grep -c "^restored backup $KEPT into" <<<"$OUT")" "0|1"
+rm -rf "$RESTORED_DIR"
+run_cmd "$PRODATA" restore --archive-dir "$REPO" --pgdata "$RESTORED_DIR/data" --set "$NEXT" --target-name before_next
+expect_eq "... and a backup that ends after the point is refused, writing nothing" \
+    "$RC|$(grep -c "before the end of backup $NEXT" <<<"$OUT")|$(ls -A "$RESTORED_DIR/data" 2>/dev/null | wc -l)" "1|1|0"
 
 tap_done
