@@ -26,9 +26,10 @@ PD_API_BEGIN
  * two that counted at commit in the version before, when present), the current role may read
  * prodata_row_counts, and the table has no row-level security enabled (with
  * it, a role's count(*) sees only its rows, while the counter counts them
- * all). False when the table does not exist. One catalog query; its answer
- * holds until the next migrate (or ALTER TABLE ... ROW LEVEL SECURITY), so
- * ask again when the catalog is reloaded. Errors: the server's.
+ * all; pd_query_count_expression checks that again at each statement). False
+ * when the table does not exist. One catalog query; its answer holds until
+ * the next migrate, so ask again when the catalog is reloaded. Errors: the
+ * server's.
  */
 bool pd_query_counter_available(PdArena *arena, PdDb *db, const PdModel *model, bool *available,
                                 PdError *err);
@@ -64,8 +65,11 @@ bool pd_query_counter_client_table(PdArena *arena, PdDb *db, const PdCatalog *ca
  * parameters: the table's name comes from the catalog, quoted as an
  * identifier inside a regclass literal. For a count of the whole table only,
  * and only where pd_query_counter_available said so: on a table without the
- * counter it gives 0; with row-level security it would count rows the role
- * cannot see. The page statement uses it for an unfiltered exact count.
+ * counter it gives 0. Where row-level security applies to the statement's
+ * role (row_security_active, checked as it runs: RLS enabled after the
+ * catalog loaded included) it is the table's count(*) instead, which counts
+ * only the rows the role can see. The page statement uses it for an
+ * unfiltered exact count.
  * A failed allocation is left in the strbuf for the caller to check; no
  * other error.
  */

@@ -60,9 +60,13 @@ const PdModel *pd_query_model(const PdQuery *query);
  * icontains startswith istartswith endswith iendswith in gt gte lt lte range
  * isnull regex iregex. No lookup means exact; a relation alone compares its
  * key. value is text as the field takes it (NULL: SQL null, exact becomes IS
- * NULL); isnull takes true/false/1/0; in takes a comma list (use pd_q_list
- * for values holding commas); range two values "a,b". A path through a
- * to-many relation is an EXISTS sub-query: rows are never repeated.
+ * NULL), read as a body's value is: a uuid in every form Python's uuid.UUID
+ * takes (32 hex digits, braces, "urn:uuid:", upper case), sent hyphenated in
+ * lower case; a time's or time stamp's fraction of seven to nine digits cut
+ * to six, not rounded, as Django cuts it. isnull takes true/false/1/0; in
+ * takes a comma list (use pd_q_list for values holding commas); range two
+ * values "a,b". A path through a to-many relation is an EXISTS sub-query:
+ * rows are never repeated.
  * Errors: PD_ERR_INVALID_INPUT, err->field = lookup, the message naming the
  * bad part and what exists ("Book has no field \"pric\"; fields: id, title,
  * ..."; "lookup \"gte\" does not apply to bool field \"in_stock\"") or why
@@ -107,7 +111,11 @@ bool pd_query_search(PdQuery *query, const char *terms, PdError *err);
 bool pd_query_order_by(PdQuery *query, const char *terms, PdError *err);
 /* OFFSET offset LIMIT limit; limit < 0: no limit. */
 void pd_query_slice(PdQuery *query, int64_t offset, int64_t limit);
-/* The fields of the objects (comma list of field names, "id,title,author"); embeds keep their place. */
+/*
+ * The keys of the objects, in that order (comma list, "id,title,author"): fields, and reverse relations
+ * prefetched before ("name,books"); an embed not named is left out (and not read). Anything else, a reverse
+ * relation not yet prefetched included: PD_ERR_INVALID_INPUT "<Model> has no field ...", err->field the name.
+ */
 bool pd_query_only(PdQuery *query, const char *fields, PdError *err);
 /*
  * Embeds the related object in place of its key: "author", "book__author"

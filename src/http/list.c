@@ -4,7 +4,8 @@
  * reserved name (page, page_size, limit, offset, cursor, ordering, search,
  * fields, expand, pagination, format) is a lookup, `?price__gte=10`, `?id__in=1,2,3`,
  * `?published__range=a,b`; one with an empty value filters nothing, as
- * django-filter skips it; an unknown one is a 400 naming the argument
+ * django-filter skips it (and ?search= on a model without a searchable field,
+ * as SearchFilter without search_fields); an unknown one is a 400 naming the argument
  * (stricter than DRF, which ignores it: a typo must not return the whole
  * table). Pagination, DRF's three styles: page number (the default,
  * {"count","next","previous","results"}), limit/offset when ?limit= or ?offset=
@@ -119,6 +120,17 @@ apply_expand(PdHttpContext *ctx, PdQuery *query, const char *text, PdError *err)
     return true;
 }
 
+/* Whether a field of model says `search`: without one, ?search= is ignored, as DRF's SearchFilter ignores it
+ * in a view without search_fields. */
+static bool
+has_search_fields(const PdModel *model)
+{
+    for (size_t i = 0; i < model->field_count; i++)
+        if (model->fields[i].is_searchable)
+            return true;
+    return false;
+}
+
 bool
 pd_http_apply_args(PdHttpContext *ctx, PdQuery *query, bool is_list, PdError *err)
 {
@@ -126,7 +138,8 @@ pd_http_apply_args(PdHttpContext *ctx, PdQuery *query, bool is_list, PdError *er
         if (!is_reserved(&ctx->args[i]) && !apply_filter(ctx, query, &ctx->args[i], err))
             return false;
     const char *search = pd_http_arg(ctx, "search");
-    if (search != NULL && search[0] != '\0' && !pd_query_search(query, search, err))
+    if (search != NULL && search[0] != '\0' && has_search_fields(pd_query_model(query)) &&
+        !pd_query_search(query, search, err))
         return blame(err, "search");
     /* On an item the ordering orders nothing, but a bad one is refused as on the list (checked on a copy). */
     const char *ordering = pd_http_arg(ctx, "ordering");
@@ -136,12 +149,13 @@ pd_http_apply_args(PdHttpContext *ctx, PdQuery *query, bool is_list, PdError *er
         return pd_arena_error(ctx->arena, err);
     if (ordering != NULL && ordering[0] != '\0' && !pd_query_order_by(ordered, ordering, err))
         return blame(err, "ordering");
-    const char *fields = pd_http_arg(ctx, "fields");
-    if (fields != NULL && fields[0] != '\0' && !pd_query_only(query, fields, err))
-        return blame(err, "fields");
+    /* expand before fields: a reverse relation is a key ?fields= may name only once it is expanded */
     const char *expand = pd_http_arg(ctx, "expand");
     if (expand != NULL && !apply_expand(ctx, query, expand, err))
         return false;
+    const char *fields = pd_http_arg(ctx, "fields");
+    if (fields != NULL && fields[0] != '\0' && !pd_query_only(query, fields, err))
+        return blame(err, "fields");
     return true;
 }
 

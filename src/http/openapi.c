@@ -471,6 +471,10 @@ error_components(PdOaBuild *build)
          "The resource does not take this method ({\"detail\": \"Method \\\"PATCH\\\" not "
          "allowed.\"}); Allow lists those it takes",
          header(build, "Allow", "the methods the path takes", "string")},
+        {"NotAcceptable",
+         "The Accept header allows no application/json ({\"detail\": \"Could not satisfy the request Accept "
+         "header.\"})",
+         NULL},
         {"PayloadTooLarge",
          "The body is over the server's limit ({\"detail\": \"Request body is too large "
          "(limit N bytes).\"})",
@@ -502,8 +506,9 @@ error_components(PdOaBuild *build)
     pd_http_oa_set(build, responses, "BadRequest",
                    answer(build,
                           "Invalid input: each field or query parameter with its messages; malformed JSON, "
-                          "too many query parameters or a bad Host header as {\"detail\": \"...\"}; a bulk "
-                          "create's problems as an array, one object per element",
+                          "too many query parameters, a bad Host header or an exception a trigger raised as "
+                          "{\"detail\": \"...\"}; a bulk create's problems as an array, one object per "
+                          "element",
                           json_pack("{so}", "anyOf", shapes), NULL));
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
         pd_http_oa_set(build, responses, rows[i].name,
@@ -521,11 +526,17 @@ add_errors(PdOaBuild *build, json_t *responses, const char *const *codes)
         const char *code;
         const char *name;
         bool needs_auth;
-    } table[] = {{"400", "BadRequest", false},       {"401", "Unauthorized", true},
-                 {"403", "Forbidden", true},         {"404", "NotFound", false},
-                 {"405", "MethodNotAllowed", false}, {"413", "PayloadTooLarge", false},
-                 {"414", "UriTooLong", false},       {"415", "UnsupportedMediaType", false},
-                 {"429", "TooManyRequests", false},  {"503", "ServiceUnavailable", false}};
+    } table[] = {{"400", "BadRequest", false},
+                 {"401", "Unauthorized", true},
+                 {"403", "Forbidden", true},
+                 {"404", "NotFound", false},
+                 {"405", "MethodNotAllowed", false},
+                 {"406", "NotAcceptable", false},
+                 {"413", "PayloadTooLarge", false},
+                 {"414", "UriTooLong", false},
+                 {"415", "UnsupportedMediaType", false},
+                 {"429", "TooManyRequests", false},
+                 {"503", "ServiceUnavailable", false}};
     for (const char *const *code = codes; *code != NULL; code++)
         for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++)
             if (strcmp(*code, table[i].code) == 0 &&
@@ -604,7 +615,7 @@ list_operation(PdOaBuild *build, const PdModel *model)
                           "given, cursor style when ?cursor= or ?pagination=cursor is",
                           json_pack("{so}", "anyOf", styles), NULL));
     add_errors(build, responses,
-               (const char *const[]){"400", "401", "403", "404", "414", "429", "503", NULL});
+               (const char *const[]){"400", "401", "403", "404", "406", "414", "429", "503", NULL});
     return pd_http_oa_set(build, op, "responses", responses);
 }
 
@@ -710,7 +721,7 @@ create_operation(PdOaBuild *build, const PdModel *model)
                           header(build, "Location", "the new object's URL (one object)", "string")));
     add_upsert_answers(build, responses, model);
     add_errors(build, responses,
-               (const char *const[]){"400", "401", "403", "413", "414", "415", "429", "503", NULL});
+               (const char *const[]){"400", "401", "403", "406", "413", "414", "415", "429", "503", NULL});
     return pd_http_oa_set(build, op, "responses", responses);
 }
 
@@ -737,12 +748,12 @@ item_operation(PdOaBuild *build, const PdModel *model, const char *action, const
                    answer(build, has_content ? "The object" : "Deleted",
                           has_content ? pd_http_oa_ref(build, "schemas", model->name) : NULL, NULL));
     if (body_suffix != NULL)
-        add_errors(
-            build, responses,
-            (const char *const[]){"400", "401", "403", "404", "413", "414", "415", "429", "503", NULL});
+        add_errors(build, responses,
+                   (const char *const[]){"400", "401", "403", "404", "406", "413", "414", "415", "429", "503",
+                                         NULL});
     else /* the query string's filters, ?fields= and ?expand= can be wrong */
         add_errors(build, responses,
-                   (const char *const[]){"400", "401", "403", "404", "414", "429", "503", NULL});
+                   (const char *const[]){"400", "401", "403", "404", "406", "414", "429", "503", NULL});
     return pd_http_oa_set(build, op, "responses", responses);
 }
 
@@ -791,7 +802,7 @@ root_path(PdOaBuild *build)
     json_t *responses = json_object();
     pd_http_oa_set(build, responses, "200",
                    answer(build, "{\"books\": \"http://host/api/books/\", ...}", schema, NULL));
-    add_errors(build, responses, (const char *const[]){"400", "401", "414", "429", NULL});
+    add_errors(build, responses, (const char *const[]){"400", "401", "406", "414", "429", NULL});
     pd_http_oa_set(build, op, "responses", responses);
     return pd_http_oa_set(build, json_object(), "get", op);
 }

@@ -119,6 +119,78 @@ pd_http_add_header(PdHttpContext *ctx, const char *name, const char *value)
     }
 }
 
+/* ---- content negotiation ---- */
+
+/*
+ * How one media range of an Accept header names application/json, as DRF's _MediaType.match and precedence:
+ * -1 not at all, 0 by a star for the type, 1 by a star for the subtype of application, 2 by name
+ * (parameters other than q do not count: the renderer has none). *q is its q, 1 when absent or not a
+ * number in [0, 1]. range is cut up in place.
+ */
+static int
+range_specificity(char *range, double *q)
+{
+    char *params = strchr(range, ';');
+    if (params != NULL)
+        *params++ = '\0';
+    *q = 1.0;
+    for (char *param = params; param != NULL;)
+    {
+        char *next = strchr(param, ';');
+        if (next != NULL)
+            *next++ = '\0';
+        param += strspn(param, " \t");
+        if (strncasecmp(param, "q=", 2) == 0)
+        {
+            char *end;
+            double value = strtod(param + 2, &end);
+            if (end != param + 2 && value >= 0.0 && value <= 1.0)
+                *q = value;
+        }
+        param = next;
+    }
+    range += strspn(range, " \t");
+    size_t main_length = strcspn(range, "/ \t");
+    if (range[main_length] != '/')
+        return -1; /* DRF matches no range without a subtype ("*" alone) */
+    char *sub = range + main_length + 1;
+    size_t sub_length = strcspn(sub, " \t");
+    bool is_any_main = main_length == 1 && range[0] == '*';
+    bool is_any_sub = sub_length == 1 && sub[0] == '*';
+    if (!is_any_main && !(main_length == 11 && strncasecmp(range, "application", 11) == 0))
+        return -1;
+    if (!is_any_sub && !(sub_length == 4 && strncasecmp(sub, "json", 4) == 0))
+        return -1;
+    return is_any_main ? 0 : is_any_sub ? 1 : 2;
+}
+
+bool
+pd_http_accepts_json(PdHttpContext *ctx)
+{
+    const char *header = pd_http_header(ctx, MHD_HTTP_HEADER_ACCEPT);
+    if (header == NULL)
+        return true; /* no Accept: anything */
+    char *ranges = pd_arena_strdup(ctx->arena, header);
+    if (ranges == NULL)
+        return true; /* exhausted: the answer will say so */
+    int best = -1;
+    double best_q = 0.0;
+    char *saved;
+    for (char *range = strtok_r(ranges, ",", &saved); range != NULL; range = strtok_r(NULL, ",", &saved))
+    {
+        double q;
+        int specificity = range_specificity(range, &q);
+        if (specificity > best)
+        {
+            best = specificity;
+            best_q = q;
+        }
+        else if (specificity == best && q > best_q)
+            best_q = q;
+    }
+    return best >= 0 && best_q > 0.0;
+}
+
 /* ---- the query string ---- */
 
 typedef struct Collect
@@ -443,8 +515,11 @@ compute(void *argument)
                                                 server->settings->body_limit));
     else
     {
-        ctx->body = pending->body != NULL ? pending->body : "";
-        ctx->body_length = pending->body_length;
+        /* DRF's parser reads an empty body as no data, {}: a create's required fields are then refused
+         * each, a PATCH changes nothing (not a JSON parse error) */
+        bool is_empty = pending->body_length == 0 && has_body(ctx->method);
+        ctx->body = is_empty ? "{}" : pending->body != NULL ? pending->body : "";
+        ctx->body_length = is_empty ? 2 : pending->body_length;
         pd_http_dispatch(ctx);
     }
 }

@@ -100,6 +100,21 @@ pd_http_db_acquire(PdHttpContext *ctx, PdDb **db, PdError *err)
 }
 
 /*
+ * A read of the system catalogs needs no identity: the loop's multiplexed connection takes no pool slot,
+ * which matters as the request may hold one already (an update answering its refusal); without it, a pooled
+ * connection only when one is free at once, never a wait behind the request's own.
+ */
+bool
+pd_http_db_acquire_catalog(PdHttpContext *ctx, PdDb **db, PdError *err)
+{
+    PdDbMux *mux = pd_http_in_task() ? pd_http_loop_mux() : NULL;
+    if (mux != NULL)
+        return pd_db_mux_share(mux, ctx->arena, pd_http_task_wait, pd_http_task_wake, pd_http_task_self(), db,
+                               err);
+    return pd_http_task_acquire(ctx->server->pool, false, db, err);
+}
+
+/*
  * A create that runs as the login role shares its loop's group-commit connection (pd_db_mux_new_group):
  * creates that arrive while one COMMIT is being made durable share the next one, so a burst of creates
  * costs one transaction (its id, commit record and WAL flush) and one backend's turn on the cores, not one
@@ -422,9 +437,18 @@ answer_endpoint(PdHttpContext *ctx, const PdModel *model, const char *pk)
         pk == NULL ? list_endpoint(ctx, model) : item_endpoint(ctx, model, pk);
 }
 
+/* 406: the Accept header allows no JSON. DRF's view negotiates first, before credentials, the method or
+ * the body; its body is JSON all the same. */
+static void
+respond_not_acceptable(PdHttpContext *ctx)
+{
+    pd_http_respond_detail(ctx, 406, "Could not satisfy the request Accept header.");
+}
+
 /*
  * rest: the path after "/api/", e.g. "books/12/". The URL's shape is judged before credentials (404 and 301
- * first, as Django resolves URLs and appends slashes before a view authenticates).
+ * first, as Django resolves URLs and appends slashes before a view authenticates), then the Accept header
+ * (406, DRF's content negotiation).
  */
 static void
 api_route(PdHttpContext *ctx, const char *rest)
@@ -433,7 +457,9 @@ api_route(PdHttpContext *ctx, const char *rest)
     pd_error_init(&err);
     if (rest[0] == '\0')
     {
-        if (ctx->method != PD_HTTP_OPTIONS && !identify(ctx, &err))
+        if (!pd_http_accepts_json(ctx))
+            respond_not_acceptable(ctx);
+        else if (ctx->method != PD_HTTP_OPTIONS && !identify(ctx, &err))
             pd_http_respond_error(ctx, &err);
         else
             api_root(ctx);
@@ -455,6 +481,8 @@ api_route(PdHttpContext *ctx, const char *rest)
     ctx->resource = pd_arena_strdup(ctx->arena, model->resource);
     if (*after == '\0' || (pk_length > 0 && after[1 + pk_length] == '\0'))
         append_slash(ctx);
+    else if (!pd_http_accepts_json(ctx))
+        respond_not_acceptable(ctx);
     else if (pk_length == 0)
         answer_endpoint(ctx, model, NULL);
     else

@@ -302,6 +302,19 @@ pd_http_append_problems(PdStrbuf *out, const PdError *err)
     pd_strbuf_append_char(out, '}');
 }
 
+/* 400 {"field": ["message"]}. */
+static void
+respond_field(PdHttpContext *ctx, const char *field, const char *message)
+{
+    ctx->status = 400;
+    pd_strbuf_init(&ctx->out, ctx->arena);
+    pd_strbuf_append_char(&ctx->out, '{');
+    pd_http_json_string(&ctx->out, field);
+    pd_strbuf_append(&ctx->out, ":[");
+    pd_http_json_string(&ctx->out, message);
+    pd_strbuf_append(&ctx->out, "]}");
+}
+
 /* 400 {"field": ["message"]} for one input error. */
 static void
 respond_invalid(PdHttpContext *ctx, const PdError *err)
@@ -322,21 +335,37 @@ respond_invalid(PdHttpContext *ctx, const PdError *err)
         pd_http_respond_detail(ctx, 400, err->message);
         return;
     }
-    ctx->status = 400;
-    pd_strbuf_init(&ctx->out, ctx->arena);
-    pd_strbuf_append_char(&ctx->out, '{');
-    pd_http_json_string(&ctx->out, err->field);
-    pd_strbuf_append(&ctx->out, ":[");
-    pd_http_json_string(&ctx->out, err->message);
-    pd_strbuf_append(&ctx->out, "]}");
+    respond_field(ctx, err->field, err->message);
 }
 
-/* The status of an error PostgreSQL raised (class 22 data exception, 23 integrity, 42501 privilege ...). */
+/* The classes of SQLSTATE PostgreSQL defines (its errcodes.txt): a code of any other only a RAISE makes. */
+static const char *const postgres_classes[] = {
+    "00", "01", "02", "03", "08", "09", "0A", "0B", "0F", "0L", "0P", "0Z", "20", "21", "22",
+    "23", "24", "25", "26", "27", "28", "2B", "2D", "2F", "34", "38", "39", "3B", "3D", "3F",
+    "40", "42", "44", "53", "54", "55", "57", "58", "72", "F0", "HV", "P0", "XX"};
+
+static bool
+is_user_class(const char *state)
+{
+    for (size_t i = 0; i < sizeof(postgres_classes) / sizeof(postgres_classes[0]); i++)
+        if (strncmp(state, postgres_classes[i], 2) == 0)
+            return false;
+    return state[0] != '\0';
+}
+
+/*
+ * The status of an error PostgreSQL raised. The client's (400): what refused its values, class 22 (data
+ * exception) and 23 (integrity), and what a trigger or function of the user's raised to refuse the request,
+ * P0001 (RAISE EXCEPTION's default, as PostgREST) or a code of a class PostgreSQL does not define (RAISE
+ * ... USING ERRCODE). Any other code a RAISE may borrow (42601, P0004 of an ASSERT) cannot be told from our
+ * own bug: 500, logged. 42501 privilege 403; cancelled, serialization, deadlock, connection, resources 503.
+ */
 static int
 query_status(const PdError *err)
 {
     const char *state = err->sqlstate;
-    if (strncmp(state, "22", 2) == 0 || strncmp(state, "23", 2) == 0)
+    if (strncmp(state, "22", 2) == 0 || strncmp(state, "23", 2) == 0 || strcmp(state, "P0001") == 0 ||
+        is_user_class(state))
         return 400;
     if (strcmp(state, "42501") == 0)
         return 403;
@@ -385,6 +414,16 @@ respond_pattern(PdHttpContext *ctx, const PdError *err)
     return true;
 }
 
+/*
+ * A constraint the query library did not map to DRF's words (one added in SQL): PostgreSQL's message, under
+ * the field the constraint is about or non_field_errors (constraint.c), never its detail (the failing row).
+ */
+static void
+respond_constraint(PdHttpContext *ctx, const PdError *err)
+{
+    respond_field(ctx, pd_http_constraint_field(ctx, err), err->message);
+}
+
 void
 pd_http_respond_error(PdHttpContext *ctx, const PdError *err)
 {
@@ -394,7 +433,9 @@ pd_http_respond_error(PdHttpContext *ctx, const PdError *err)
         case 400:
             if (strcmp(err->sqlstate, "2201B") == 0 && respond_pattern(ctx, err))
                 return;
-            if (err->code == PD_ERR_DB_QUERY)
+            if (strncmp(err->sqlstate, "23", 2) == 0 && err->problem_count == 0)
+                respond_constraint(ctx, err);
+            else if (err->code == PD_ERR_DB_QUERY)
                 pd_http_respond_detail(ctx, 400, err->message);
             else
                 respond_invalid(ctx, err);

@@ -172,6 +172,13 @@ void pd_http_dispatch(PdHttpContext *ctx);
 const char *pd_http_header(PdHttpContext *ctx, const char *name);
 /* Adds a response header (name and value must live as long as the request). */
 void pd_http_add_header(PdHttpContext *ctx, const char *name, const char *value);
+/*
+ * Whether the request's Accept header allows application/json, the one type the API renders: no header
+ * does; else the most specific of its media ranges that match (application/json, then application with any
+ * subtype, then any type) decides, and a q of 0 there refuses (RFC 9110; DRF ignores q). An empty header,
+ * or ranges of other types only, does not (DRF's 406).
+ */
+bool pd_http_accepts_json(PdHttpContext *ctx);
 
 /* ---- respond.c: response bodies and the error shapes of Django REST Framework ---- */
 /* Whether text (length bytes) is valid UTF-8 (no overlong forms, no surrogates). */
@@ -201,10 +208,22 @@ char *pd_http_url_with(PdHttpContext *ctx, const char *key, const char *value);
 bool pd_http_json_member(const char *json, size_t length, const char *key, const char **value,
                          size_t *value_length);
 
+/* ---- constraint.c: a refusal by a constraint the model does not declare ---- */
+/*
+ * The key of err's 400 (a class 23 error the query library left with PostgreSQL's words): the API field of
+ * the one column the constraint is about (the server's, else pg_constraint's, read on the loop's
+ * multiplexed connection), else "non_field_errors". Static or arena-allocated; never NULL.
+ */
+const char *pd_http_constraint_field(PdHttpContext *ctx, const PdError *err);
+
 /* ---- resource.c: /api/ and the models' endpoints ---- */
 void pd_http_api(PdHttpContext *ctx, const char *rest);
 /* Acquires a pooled connection with the request's identity set as its session. */
 bool pd_http_db_acquire(PdHttpContext *ctx, PdDb **db, PdError *err);
+/* A connection as the login role, no session, for a read of the system catalogs: the loop's multiplexed
+ * connection, else a pooled one only if one is free now (PD_ERR_LOCK_TIMEOUT otherwise). Release it with
+ * pd_http_db_release. */
+bool pd_http_db_acquire_catalog(PdHttpContext *ctx, PdDb **db, PdError *err);
 /* Whether a create of ctx may use its loop's group-commit connection: it runs as the login role, in a
  * task, and its catalog lets creates count themselves. */
 bool pd_http_db_may_share_create(const PdHttpContext *ctx);

@@ -1,8 +1,11 @@
 /*
- * throttle.h - rate limits as token buckets (DRF's throttling, 429 with Retry-After). Each key (a role and
- * user, a client address) has a bucket of `requests` tokens refilled evenly over `period_s`; a request
- * takes one. Memory is bounded: past max_keys the least recently used bucket is dropped (it would have
- * refilled anyway, at worst its key gets a fresh full bucket). Thread-safe. Private to src/http.
+ * throttle.h - rate limits as DRF's SimpleRateThrottle (429 with Retry-After): a key (a role and user, a
+ * client address) may make `requests` requests in any `period_s` seconds; a request is allowed when fewer
+ * than that were allowed in the last period_s, and a refused one does not count. Exact up to 64 requests per
+ * period; past that a request may count up to 1/64 of the period longer than DRF would count it (never
+ * shorter: the limit always holds). Memory is bounded: under 900 bytes a key (at most 65 groups of 8 bytes),
+ * and past max_keys the least recently used key is forgotten (at worst it starts afresh). Thread-safe.
+ * Private to src/http.
  */
 #ifndef PRODATA_HTTP_THROTTLE_H
 #define PRODATA_HTTP_THROTTLE_H
@@ -27,20 +30,23 @@ bool pd_http_rate_parse(const char *text, PdRate *rate, PdError *err);
 
 typedef struct PdThrottle PdThrottle;
 
-/* A throttle keeping at most max_keys buckets (at least one per lock stripe); NULL when memory is short. */
+/* A throttle keeping the history of at most max_keys keys (at least one per lock stripe); NULL when memory
+ * is short. */
 PdThrottle *pd_http_throttle_new(size_t max_keys);
 void pd_http_throttle_free(PdThrottle *throttle);
 
 /*
- * Takes one token from key's bucket at now_ms (a monotonic clock the caller passes, so tests choose time).
- * True when the request may go on; false with *retry_after_s (>= 1) the seconds until a token is back. A
- * rate of 0 requests always allows. A bucket whose rate changed (a reload) keeps its tokens, capped at the
- * new size. Keys longer than 200 bytes are cut and tagged with a hash of the whole. Thread-safe.
+ * Counts a request of key at now_ms (milliseconds; the caller passes the clock, so tests choose time; a
+ * clock stepping back is taken as no time passing). True when it may go on: fewer than rate.requests were
+ * allowed in the rate.period_s before now_ms. False, not counted, with *retry_after_s (>= 1, whole seconds
+ * rounded up) the time until one would be: for a full window, until its oldest request leaves it. A rate of
+ * 0 requests always allows. A key whose rate changed (a reload) keeps its history, judged by the new rate.
+ * Keys longer than 200 bytes are cut and tagged with a hash of the whole. Thread-safe.
  */
 bool pd_http_throttle_take(PdThrottle *throttle, const char *key, PdRate rate, int64_t now_ms,
                            int *retry_after_s);
 
-/* Buckets held now (for tests and metrics). */
+/* Keys held now (for tests and metrics). */
 size_t pd_http_throttle_size(PdThrottle *throttle);
 
 #endif

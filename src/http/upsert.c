@@ -168,12 +168,14 @@ read_keys(const PdModel *model, const Upsert *upsert, json_t *element, PdValues 
             continue;
         char number[32];
         PdLiteral literal = {PD_LITERAL_STRING, json_string_value(member)};
+        /* a string with a NUL would be cut there as a C string: "12\u0000x" is no integer (Python's int()) */
+        bool is_whole_string = json_is_string(member) && strlen(literal.text) == json_string_length(member);
         if (json_is_integer(member))
         {
             snprintf(number, sizeof(number), "%lld", (long long)json_integer_value(member));
             literal = (PdLiteral){PD_LITERAL_NUMBER, number};
         }
-        else if (!json_is_string(member))
+        else if (!is_whole_string)
             return pd_error_add_problem(err, NULL, 0, 0, field->name, "A valid integer is required.");
         if (!pd_values_set(values, field->name, literal, err))
             return false;
@@ -188,7 +190,9 @@ read_element(PdHttpContext *ctx, const PdModel *model, const Upsert *upsert, jso
 {
     PdError err;
     pd_error_init(&err);
-    char *text = json_dumps(element, JSON_COMPACT | JSON_ENCODE_ANY);
+    /* text only for pd_values_from_json to parse again: 17 digits read back as the same double, and the
+     * query library writes that double's shortest form (0.1, not 0.10000000000000001) */
+    char *text = json_dumps(element, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(17));
     *values = pd_values_new(ctx->arena, model);
     bool is_read = text != NULL && *values != NULL &&
                    pd_values_from_json(*values, text, strlen(text), &err) &&
@@ -266,7 +270,8 @@ run_upsert(PdHttpContext *ctx, const PdModel *model, const Upsert *upsert)
     PdError err;
     pd_error_init(&err);
     json_error_t problem;
-    json_t *root = json_loadb(ctx->body, ctx->body_length, JSON_REJECT_DUPLICATES, &problem);
+    /* as pd_values_from_json reads one object: a NUL in a string is the field's to refuse */
+    json_t *root = json_loadb(ctx->body, ctx->body_length, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &problem);
     if (root == NULL)
     {
         pd_error_add_problem(&err, NULL, 0, 0, "", "JSON parse error - %s at line %d column %d", problem.text,

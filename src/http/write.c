@@ -10,9 +10,12 @@
  * request, as DRF's get_object filters the queryset before the key: an object
  * they exclude is a 404 and is neither changed nor deleted. A key that cannot
  * be the model's key ("abc" for an integer id) is a 404, as DRF's
- * get_object_or_404 makes it. As DRF's get_object comes before the body is
- * read, a body refused for an object that is not there (or not visible) is a
- * 404 too; the look-up that tells runs only when the body was refused.
+ * get_object_or_404 makes it; a uuid key is read in every form Django's
+ * UUIDField reads (no hyphens, braces, urn:uuid:, upper case: the query
+ * library's look-up reads it as a filter's value). As DRF's
+ * get_object comes before the body is read, a body refused for an object
+ * that is not there (or not visible) is a 404 too; the look-up that tells
+ * runs only when the body was refused.
  */
 #include <jansson.h>
 #include <stdio.h>
@@ -158,7 +161,9 @@ read_element(PdHttpContext *ctx, const PdModel *model, json_t *element, PdValues
 {
     PdError err;
     pd_error_init(&err);
-    char *text = json_dumps(element, JSON_COMPACT | JSON_ENCODE_ANY);
+    /* text only for pd_values_from_json to parse again: 17 digits read back as the same double, and the
+     * query library writes that double's shortest form (0.1, not 0.10000000000000001) */
+    char *text = json_dumps(element, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(17));
     bool is_read = text != NULL && read_values(ctx, model, text, strlen(text), values, &err) &&
                    pd_values_validate(*values, PD_VALIDATE_CREATE, &err);
     free(text);
@@ -173,7 +178,10 @@ static bool
 read_array(PdHttpContext *ctx, const PdModel *model, PdValues ***objects, size_t *count)
 {
     json_error_t problem;
-    json_t *array = json_loadb(ctx->body, ctx->body_length, 0, &problem);
+    /* as pd_values_from_json reads one object: a NUL in a string is the field's to refuse, a repeated key is
+     * a parse error */
+    json_t *array =
+        json_loadb(ctx->body, ctx->body_length, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &problem);
     PdError err;
     pd_error_init(&err);
     if (array == NULL || !json_is_array(array))

@@ -128,9 +128,9 @@ struct PdQuery
     size_t order_count;
     bool is_ordered; /* order_by was called (else the model's ordering) */
     int64_t offset;
-    int64_t limit; /* < 0: none */
-    const PdField **only;
-    size_t only_count; /* only NULL: every field */
+    int64_t limit;     /* < 0: none */
+    const char **only; /* pd_query_only's names in order: fields, expanded reverse relations */
+    size_t only_count; /* only NULL: every field, then the reverse relations expanded */
     PdEmbed **embeds;  /* top-level embeds, children nested */
     size_t embed_count;
     size_t embed_total; /* embeds at every depth, bounded by PD_QUERY_MAX_EMBEDS */

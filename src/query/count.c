@@ -12,8 +12,11 @@
  * database counted by the version before has them until its next migrate),
  * readable, and the table free of row-level security, whose policies make
  * count(*) differ per role; and which tables a transaction may count its
- * own rows of (pd_query_counter_client_table). Filtered counts are the page
- * query's own (count(*) through the indexes).
+ * own rows of (pd_query_counter_client_table). Row-level security is asked
+ * again by every count statement (pd_query_count_expression), as it can be
+ * enabled after the catalog was loaded and applies per role: where it
+ * applies the statement counts with count(*), never from the counters.
+ * Filtered counts are the page query's own (count(*) through the indexes).
  */
 #include "prodata/count.h"
 
@@ -120,6 +123,16 @@ pd_query_counter_client_table(PdArena *arena, PdDb *db, const PdCatalog *catalog
     return true;
 }
 
+/*
+ * The expression, for table "t" (the regclass literal '"t"'::regclass): (SELECT CASE WHEN
+ * row_security_active(t) THEN (SELECT count(*) FROM t) ELSE <sum of t's slots> END). Row-level security is
+ * asked at each execution, not once per catalog load: a policy enabled while the server runs, or a request's
+ * role that policies filter, gets count(*) under its policies at once, where the counters would count rows
+ * the role cannot see (and tell that they exist). Each branch is an uncorrelated subquery, an InitPlan that
+ * PostgreSQL runs only when the CASE reaches it: the counters' path reads no row of the table, and pays one
+ * catalog lookup. The table named in the statement also makes a prepared plan be replanned when its policies
+ * change.
+ */
 bool
 pd_query_count_expression(PdStrbuf *sql, const PdModel *model, PdError *err)
 {
@@ -127,11 +140,16 @@ pd_query_count_expression(PdStrbuf *sql, const PdModel *model, PdError *err)
     PdStrbuf name;
     pd_strbuf_init(&name, sql->arena);
     pd_strbuf_append_identifier(&name, model->table);
-    pd_strbuf_append(sql,
-                     "(SELECT coalesce(sum(prodata_slot.n), 0)::int8 FROM prodata_row_counts prodata_slot "
-                     "WHERE prodata_slot.relid = ");
-    pd_strbuf_append_literal(sql, pd_strbuf_failed(&name) ? "" : pd_strbuf_text(&name));
-    pd_strbuf_append(sql, "::regclass)");
+    const char *quoted = pd_strbuf_failed(&name) ? "" : pd_strbuf_text(&name);
+    pd_strbuf_append(sql, "(SELECT CASE WHEN pg_catalog.row_security_active(");
+    pd_strbuf_append_literal(sql, quoted);
+    pd_strbuf_append(sql, "::regclass) THEN (SELECT count(*) FROM ");
+    pd_strbuf_append_identifier(sql, model->table);
+    pd_strbuf_append(
+        sql, ") ELSE (SELECT coalesce(sum(prodata_slot.n), 0)::int8 FROM prodata_row_counts prodata_slot "
+             "WHERE prodata_slot.relid = ");
+    pd_strbuf_append_literal(sql, quoted);
+    pd_strbuf_append(sql, "::regclass) END)");
     if (pd_strbuf_failed(&name))
         sql->failed = true;
     return true;

@@ -5,7 +5,10 @@
  * chosen with prefetch (a many-to-many field, or a reverse relation by its
  * related name) is a correlated sub-query aggregating the related objects
  * into a JSON array ordered by their key. Plain fields are represent.c's, so
- * an embedded author reads exactly like a retrieved one.
+ * an embedded author reads exactly like a retrieved one. A field subset
+ * (pd_query_only) chooses among embeds as among fields: an embed it does not
+ * name is not rendered at all (drf-flex-fields: fields wins over expand, and
+ * the unlisted relation costs no sub-query).
  */
 #include <string.h>
 
@@ -116,7 +119,7 @@ typedef struct Scope
     const char *prefix;
 } Scope;
 
-static void render_fields(Scope *scope, const PdModel *model, const char *alias, const PdField *const *only,
+static void render_fields(Scope *scope, const PdModel *model, const char *alias, const char *const *only,
                           size_t only_count, PdEmbed *const *embeds, size_t embed_count, PdStrbuf *out);
 
 /* A to-one embed: the LEFT JOIN, then the object or null. */
@@ -207,8 +210,26 @@ render_named(Scope *scope, const PdModel *model, const PdField *field, const PdE
         pd_strbuf_append_identifier(out, embed != NULL ? embed->name : field->name);
 }
 
+/* A text column of pd_query_fetch: the stored value as PostgreSQL prints it, keys as they are. */
 static void
-render_fields(Scope *scope, const PdModel *model, const char *alias, const PdField *const *only,
+render_column(Scope *scope, const PdField *field, const char *alias, bool *is_first, PdStrbuf *out)
+{
+    if (!*is_first)
+        pd_strbuf_append(out, ", ");
+    *is_first = false;
+    pd_query_column(out, alias, field->column);
+    pd_strbuf_append(out, " AS ");
+    char *name = pd_arena_sprintf(scope->build->query->arena, "%s%s", scope->prefix, field->name);
+    pd_strbuf_append_identifier(out, name != NULL ? name : "?");
+}
+
+/*
+ * The object's keys: the names of only in their order (each a field of model or an embed that is none, as
+ * pd_query_only checked), or with only NULL every field, then the embeds that are no field (reverse
+ * relations).
+ */
+static void
+render_fields(Scope *scope, const PdModel *model, const char *alias, const char *const *only,
               size_t only_count, PdEmbed *const *embeds, size_t embed_count, PdStrbuf *out)
 {
     bool is_first = true;
@@ -217,23 +238,15 @@ render_fields(Scope *scope, const PdModel *model, const char *alias, const PdFie
     size_t count = only != NULL ? only_count : model->field_count;
     for (size_t i = 0; i < count; i++)
     {
-        const PdField *field = only != NULL ? only[i] : &model->fields[i];
-        const PdEmbed *embed = find_child((PdEmbed **)embeds, embed_count, field->name);
-        if (scope->is_columns && embed == NULL && field->kind != PD_FIELD_MANY_TO_MANY)
-        {
-            /* text columns: the stored value as PostgreSQL prints it, keys as they are */
-            if (!is_first)
-                pd_strbuf_append(out, ", ");
-            is_first = false;
-            pd_query_column(out, alias, field->column);
-            pd_strbuf_append(out, " AS ");
-            char *name = pd_arena_sprintf(scope->build->query->arena, "%s%s", scope->prefix, field->name);
-            pd_strbuf_append_identifier(out, name != NULL ? name : "?");
-            continue;
-        }
-        render_named(scope, model, field, embed, alias, &is_first, out);
+        const PdField *field = only != NULL ? pd_model_find_field(model, only[i]) : &model->fields[i];
+        const PdEmbed *embed =
+            find_child((PdEmbed **)embeds, embed_count, field != NULL ? field->name : only[i]);
+        if (field != NULL && scope->is_columns && embed == NULL && field->kind != PD_FIELD_MANY_TO_MANY)
+            render_column(scope, field, alias, &is_first, out);
+        else
+            render_named(scope, model, field, embed, alias, &is_first, out);
     }
-    for (size_t i = 0; i < embed_count; i++)
+    for (size_t i = 0; only == NULL && i < embed_count; i++)
         if (pd_model_find_field(model, embeds[i]->name) == NULL)
             render_named(scope, model, NULL, embeds[i], alias, &is_first, out);
     if (!scope->is_columns)

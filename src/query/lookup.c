@@ -6,11 +6,14 @@
  * sub-query joining the hops, so a to-many relation never repeats a row.
  * Values stay parameters cast to the field's type (from the catalog); the
  * LIKE lookups get their pattern built here with the wildcards of the value
- * escaped, so "50%" matches "50%" only.
+ * escaped, so "50%" matches "50%" only. A uuid and a time are read as a
+ * body's (validate.c's rules): a path key or a filter takes every form a
+ * body does, and PostgreSQL is sent one.
  */
 #include <string.h>
 
 #include "query/build.h"
+#include "query/values.h"
 
 static const char *lookup_names[PD_LOOKUP_COUNT_] = {
     [PD_LOOKUP_EXACT] = "exact",
@@ -224,7 +227,27 @@ literal_kind(const PdField *field)
     }
 }
 
-/* One value of a lookup, checked; *param is the text sent (normalised booleans, LIKE patterns). */
+/*
+ * *text as PostgreSQL is sent it when Django's form field for a filter would read it so (as a body's value,
+ * validate.c): a uuid in any form Python's uuid.UUID takes, hyphenated in lower case; a time's fraction past
+ * microseconds cut, not rounded. Text that is neither is left for the model's rule to refuse. False when
+ * the arena is exhausted.
+ */
+static bool
+read_form(PdArena *arena, PdFieldKind kind, const char **text, PdError *err)
+{
+    const char *form = *text;
+    if (kind == PD_FIELD_UUID)
+        (void)pd_query_uuid_text(arena, *text, &form); /* form left alone when text is no uuid */
+    else if (kind == PD_FIELD_TIME || kind == PD_FIELD_TIMESTAMPTZ)
+        form = pd_query_cut_fraction(arena, *text);
+    if (form == NULL)
+        return pd_arena_error(arena, err);
+    *text = form;
+    return true;
+}
+
+/* One value of a lookup, checked; *param is the text sent (normalised booleans, LIKE patterns, read_form). */
 static bool
 check_one(PdArena *arena, const PdField *field, PdTransform transform, PdLookup lookup, const char *text,
           const char **param, PdError *err)
@@ -248,8 +271,9 @@ check_one(PdArena *arena, const PdField *field, PdTransform transform, PdLookup 
     if (literal.kind == PD_LITERAL_NUMBER && !is_number_text(text))
         return pd_error_set(err, PD_ERR_INVALID_INPUT, "\"%.60s\" is not a valid %s, expected a number", text,
                             pd_model_kind_name(pd_query_key_kind(field)));
+    if (!read_form(arena, pd_query_key_kind(field), &literal.text, err))
+        return false;
     *param = literal.text;
-    (void)arena;
     return pd_model_check_value(field, &literal, err);
 }
 

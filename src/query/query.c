@@ -2,8 +2,10 @@
  * query.c - the PdQuery object: what a caller adds to a query (conditions,
  * search, ordering, slice, field subset, embeds, keyset position), each
  * checked against the catalog when added, so a query that was built without
- * error can always be rendered. Turning it into SQL is statement.c's job,
- * running it execute.c's.
+ * error can always be rendered. The field subset is also checked against the
+ * embeds: a reverse relation is a key of the object only once it is expanded,
+ * so embeds are added before the subset. Turning it into SQL is statement.c's
+ * job, running it execute.c's.
  */
 #include <string.h>
 
@@ -180,23 +182,45 @@ each_item(PdQuery *query, const char *list, const char *what, bool (*fn)(PdQuery
     }
 }
 
+/*
+ * The name an entry of the subset stands for: a field of the model, or a reverse relation already embedded
+ * (prefetch), which has no field on this side but is as much a key of the object as one.
+ */
+static const char *
+only_name(const PdQuery *query, const char *name)
+{
+    const PdField *field = pd_model_find_field(query->model, name);
+    if (field != NULL)
+        return field->name;
+    for (size_t i = 0; i < query->embed_count; i++)
+        if (strcmp(query->embeds[i]->name, name) == 0)
+            return query->embeds[i]->name;
+    return NULL;
+}
+
 static bool
 add_only(PdQuery *query, const char *name, PdError *err)
 {
-    const PdField *field = pd_model_find_field(query->model, name);
-    if (field == NULL)
+    const char *known = only_name(query, name);
+    if (known == NULL)
     {
         pd_error_set(err, PD_ERR_INVALID_INPUT, "%s has no field \"%.60s\"; fields: %s", query->model->name,
                      name, pd_query_field_list(query->arena, query->catalog, query->model));
+        PdHop hop;
+        if (pd_query_find_hop(query->arena, query->catalog, query->model, name, &hop) && hop.is_to_many)
+            pd_error_hint(err,
+                          "A reverse relation is a key of the object once it is prefetched: prefetch "
+                          "\"%.60s\" before the field subset.",
+                          name);
         return pd_error_field(err, "%s", name);
     }
     for (size_t i = 0; i < query->only_count; i++)
-        if (query->only[i] == field)
+        if (query->only[i] == known)
             return true;
-    const PdField **only = pd_arena_reserve_next(query->arena, query->only, query->only_count, sizeof(*only));
+    const char **only = pd_arena_reserve_next(query->arena, query->only, query->only_count, sizeof(*only));
     if (only == NULL)
         return pd_arena_error(query->arena, err);
-    only[query->only_count++] = field;
+    only[query->only_count++] = known;
     query->only = only;
     return true;
 }

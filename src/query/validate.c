@@ -2,9 +2,16 @@
  * validate.c - reading and judging one field's input as Django REST
  * Framework's ModelSerializer field of that kind would (its to_internal_value,
  * then its validators), with DRF's own messages, and producing the text the
- * statement's parameter carries. The shapes of dates, addresses, uuids and
- * the like are the model's (pd_model_check_value), so what is accepted here
- * is what the column takes; the words are DRF's. Decimal digits are counted
+ * statement's parameter carries. The shapes of dates, addresses and the like
+ * are the model's (pd_model_check_value), so what is accepted here is what
+ * the column takes; the words are DRF's. Where Python reads more forms than
+ * the column's canonical one (a uuid without hyphens, a fraction of a second
+ * past microseconds, a float's digits) the value is rewritten here into the
+ * form PostgreSQL stores as Django would have it, never left to PostgreSQL's
+ * own reading (which rounds where Django cuts). A NUL in a string (JSON's
+ * \u0000) never reaches PostgreSQL, whose text and jsonb cannot hold one: a
+ * text field refuses it in DRF's words, a json field in ours, and any other
+ * field cannot read it. Decimal digits are counted
  * as Python's Decimal counts them. Nothing touches the database: a unique
  * key or a missing foreign key is the database's to refuse (refusal.c).
  */
@@ -20,6 +27,9 @@
 
 /* DRF guards against huge number strings (IntegerField.MAX_STRING_LENGTH). */
 #define MAX_NUMBER_STRING 1000
+
+/* The most digits of a second's fraction a time takes; those past six are dropped (pd_query_cut_fraction). */
+#define MAX_FRACTION_DIGITS 9
 
 typedef struct Reader
 {
@@ -50,25 +60,41 @@ is_space(char c)
     return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
 }
 
-/* text without surrounding white space, in the arena (DRF's trim_whitespace, str.strip()). */
+/*
+ * text's *length bytes without surrounding white space, in the arena (DRF's trim_whitespace, str.strip(),
+ * which keeps a NUL); *length becomes the copy's. NULL when the arena is exhausted.
+ */
 static const char *
-trimmed(PdArena *arena, const char *text)
+trimmed(PdArena *arena, const char *text, size_t *length)
 {
-    while (is_space(*text))
-        text++;
-    size_t length = strlen(text);
-    while (length > 0 && is_space(text[length - 1]))
-        length--;
-    return pd_arena_strndup(arena, text, length);
+    size_t start = 0;
+    size_t end = *length;
+    while (start < end && is_space(text[start]))
+        start++;
+    while (end > start && is_space(text[end - 1]))
+        end--;
+    *length = end - start;
+    return pd_arena_strndup(arena, text + start, *length);
 }
 
 static size_t
-utf8_count(const char *text)
+utf8_count(const char *text, size_t length)
 {
     size_t count = 0;
-    for (const unsigned char *p = (const unsigned char *)text; *p != '\0'; p++)
-        count += (*p & 0xC0) != 0x80;
+    for (size_t i = 0; i < length; i++)
+        count += ((unsigned char)text[i] & 0xC0) != 0x80;
     return count;
+}
+
+/*
+ * Whether a string holds a NUL (JSON's \u0000): its text then ends before its length. Python reads such a
+ * string whole, and only DRF's CharField names the NUL; every other field fails to read it (int(), float(),
+ * Decimal(), uuid.UUID(), the date parsers, base64), so its usual message is given.
+ */
+static bool
+has_nul(const PdValueInput *input)
+{
+    return input->text != NULL && strlen(input->text) < input->length;
 }
 
 /* Whether the model's own rule for the field takes text as a string (shape only: no length, no choices). */
@@ -106,13 +132,21 @@ read_text(Reader *reader, const char **out)
     const PdField *field = reader->field;
     if (input->shape != PD_VALUE_STRING && input->shape != PD_VALUE_NUMBER)
         return fail(reader, "Not a valid string.");
-    const char *text = trimmed(reader->arena, input->text);
-    if (text[0] == '\0')
+    size_t length = input->length;
+    const char *text = trimmed(reader->arena, input->text, &length);
+    if (text == NULL)
+        return *out = NULL, true; /* out of memory: pd_query_value_read says so */
+    if (length == 0)
         return allows_blank(field) ? (*out = text, true) : fail(reader, "This field may not be blank.");
+    /* DRF's validators in their order: the length, the NUL (which PostgreSQL's text cannot hold either),
+     * the form (no form the model checks takes a control character) */
+    bool holds_nul = strlen(text) < length;
     bool is_ok = true;
-    if (field->max_length > 0 && utf8_count(text) > (size_t)field->max_length)
+    if (field->max_length > 0 && utf8_count(text, length) > (size_t)field->max_length)
         is_ok = fail(reader, "Ensure this field has no more than %d characters.", field->max_length);
-    if (formats[field->kind] != NULL && !has_shape(field, text))
+    if (holds_nul)
+        is_ok = fail(reader, "Null characters are not allowed.");
+    if (formats[field->kind] != NULL && (holds_nul || !has_shape(field, text)))
         is_ok = fail(reader, "%s", formats[field->kind]);
     *out = text;
     return is_ok;
@@ -125,11 +159,13 @@ static const char *
 number_text(Reader *reader, const char *invalid)
 {
     const PdValueInput *input = reader->input;
-    if (input->shape != PD_VALUE_STRING && input->shape != PD_VALUE_NUMBER)
+    if ((input->shape != PD_VALUE_STRING && input->shape != PD_VALUE_NUMBER) || has_nul(input))
         return fail(reader, "%s", invalid), NULL;
-    if (strlen(input->text) > MAX_NUMBER_STRING)
+    size_t length = input->length;
+    if (length > MAX_NUMBER_STRING)
         return fail(reader, "String value too large."), NULL;
-    return trimmed(reader->arena, input->text);
+    const char *text = trimmed(reader->arena, input->text, &length);
+    return text != NULL ? text : (fail(reader, "Out of memory."), NULL);
 }
 
 static bool
@@ -173,13 +209,12 @@ read_float(Reader *reader, const char **out)
     if (text == NULL)
         return false;
     char *end = NULL;
-    errno = 0;
     double number = strtod(text, &end);
-    if (text[0] == '\0' || *end != '\0' || strncmp(text, "0x", 2) == 0 || strncmp(text, "0X", 2) == 0)
+    /* DRF refuses NaN and the infinities, "1e400" among them; strtod's hexadecimal form is not Python's */
+    if (text[0] == '\0' || *end != '\0' || strpbrk(text, "xX") != NULL || !isfinite(number))
         return fail(reader, "A valid number is required.");
-    if (!isfinite(number) && errno == ERANGE)
-        return fail(reader, "A valid number is required.");
-    *out = text;
+    /* the double Python's float() makes of it, as Django sends it: "1e-400" is 0.0 (PostgreSQL refuses it) */
+    *out = pd_query_real_text(reader->arena, number);
     return true;
 }
 
@@ -239,7 +274,7 @@ read_decimal(Reader *reader, const char **out)
     if (text == NULL)
         return false;
     DecimalDigits digits;
-    if (!parse_decimal(text, &digits))
+    if (!parse_decimal(text, &digits)) /* NaN and the infinities have no digits: DRF refuses them too */
         return fail(reader, "A valid number is required.");
     const PdField *field = reader->field;
     if (digits.total > field->precision)
@@ -263,7 +298,9 @@ read_bool(Reader *reader, const char **out)
     static const char *lies[] = {"f",     "F",     "n",   "N",   "no",  "No", "NO", "false",
                                  "False", "FALSE", "off", "Off", "OFF", "0",  "0.0"};
     const PdValueInput *input = reader->input;
-    if (input->shape == PD_VALUE_BOOL || input->shape == PD_VALUE_STRING || input->shape == PD_VALUE_NUMBER)
+    bool is_usable =
+        input->shape == PD_VALUE_BOOL || input->shape == PD_VALUE_STRING || input->shape == PD_VALUE_NUMBER;
+    if (is_usable && !has_nul(input))
         for (size_t i = 0; i < sizeof(truths) / sizeof(truths[0]); i++)
         {
             /* a real 1.0 is True to Python, the string "1.0" is not */
@@ -305,6 +342,16 @@ is_in_utc_range(const char *text)
     return is_first_day ? utc >= 0 : utc < 24 * 60;
 }
 
+const char *
+pd_query_cut_fraction(PdArena *arena, const char *text)
+{
+    const char *point = strchr(text, '.');
+    size_t digits = point != NULL ? strspn(point + 1, "0123456789") : 0;
+    if (digits <= 6 || digits > MAX_FRACTION_DIGITS)
+        return text;
+    return pd_arena_sprintf(arena, "%.*s%s", (int)(point + 7 - text), text, point + 1 + digits);
+}
+
 static bool
 read_temporal(Reader *reader, const char **out)
 {
@@ -319,8 +366,13 @@ read_temporal(Reader *reader, const char **out)
     const PdValueInput *input = reader->input;
     PdFieldKind kind = reader->field->kind;
     bool is_text =
-        input->shape == PD_VALUE_STRING || (input->shape == PD_VALUE_NUMBER && kind == PD_FIELD_DURATION);
+        (input->shape == PD_VALUE_STRING || (input->shape == PD_VALUE_NUMBER && kind == PD_FIELD_DURATION)) &&
+        !has_nul(input);
     const char *text = is_text ? input->text : "";
+    if (kind == PD_FIELD_TIME || kind == PD_FIELD_TIMESTAMPTZ)
+        text = pd_query_cut_fraction(reader->arena, text);
+    if (text == NULL)
+        return *out = NULL, true; /* out of memory: pd_query_value_read says so */
     bool is_seconds =
         kind == PD_FIELD_DURATION && text[0] != '\0' && strspn(text, "0123456789.") == strlen(text);
     if (!is_text || !(is_seconds || has_shape(reader->field, text)) ||
@@ -336,6 +388,16 @@ read_temporal(Reader *reader, const char **out)
     return true;
 }
 
+/* Whether JSON text holds a string with a NUL, which JSON writes \u0000 (and a backslash of its own \\). */
+static bool
+has_nul_escape(const char *json)
+{
+    for (const char *p = json; (p = strchr(p, '\\')) != NULL && p[1] != '\0'; p += 2)
+        if (strncmp(p + 1, "u0000", 5) == 0)
+            return true;
+    return false;
+}
+
 static bool
 read_json(Reader *reader, const char **out)
 {
@@ -343,14 +405,84 @@ read_json(Reader *reader, const char **out)
     if (input->shape == PD_VALUE_STRING)
     {
         json_error_t error;
-        json_t *value = json_loads(input->text, JSON_DECODE_ANY, &error);
+        json_t *value = json_loads(input->text, JSON_DECODE_ANY | JSON_ALLOW_NUL, &error);
         if (value == NULL)
             return fail(reader, "Value must be valid JSON.");
         json_decref(value);
     }
     else if (input->shape == PD_VALUE_KEYS)
         return fail(reader, "Value must be valid JSON.");
+    /* DRF's JSONField takes it, but PostgreSQL's jsonb refuses \u0000 (22P05): said here, under the field */
+    if (has_nul_escape(input->text))
+        return fail(reader, "Null characters are not allowed: PostgreSQL's jsonb cannot store \\u0000.");
     *out = input->text;
+    return true;
+}
+
+/* text without every occurrence of word, as Python's str.replace(word, "") (in place: it only shortens). */
+static void
+remove_word(char *text, const char *word)
+{
+    size_t length = strlen(word);
+    char *to = text;
+    for (const char *from = text; *from != '\0';)
+    {
+        if (strncmp(from, word, length) == 0)
+            from += length;
+        else
+            *to++ = *from++;
+    }
+    *to = '\0';
+}
+
+/* Python's int(..., 16) takes more (a sign, "0x", underscores, spaces around), which no client sends. */
+bool
+pd_query_uuid_text(PdArena *arena, const char *text, const char **canonical)
+{
+    char copy[128]; /* the longest form a client writes, "urn:uuid:{...}", has 47 characters */
+    if (strlen(text) >= sizeof(copy))
+        return false;
+    strcpy(copy, text);
+    remove_word(copy, "urn:");
+    remove_word(copy, "uuid:");
+    const char *start = copy + strspn(copy, "{}");
+    size_t end = strlen(start);
+    while (end > 0 && (start[end - 1] == '{' || start[end - 1] == '}'))
+        end--;
+    char hex[32];
+    size_t count = 0;
+    for (size_t i = 0; i < end; i++)
+    {
+        char c = start[i];
+        if (c == '-')
+            continue;
+        if (count == sizeof(hex) || strchr("0123456789abcdefABCDEF", c) == NULL)
+            return false;
+        hex[count++] = c >= 'A' && c <= 'F' ? (char)(c - 'A' + 'a') : c;
+    }
+    if (count != sizeof(hex))
+        return false;
+    *canonical =
+        pd_arena_sprintf(arena, "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12, hex + 16, hex + 20);
+    return true;
+}
+
+/* DRF's UUIDField: a string uuid.UUID reads, or a whole number as uuid.UUID(int=...); PostgreSQL's form. */
+static bool
+read_uuid(Reader *reader, const char **out)
+{
+    const PdValueInput *input = reader->input;
+    if (input->shape == PD_VALUE_STRING && !has_nul(input) &&
+        pd_query_uuid_text(reader->arena, input->text, out))
+        return true;
+    bool is_whole = input->shape == PD_VALUE_NUMBER && strcmp(input->type_name, "int") == 0 &&
+                    input->text[0] != '\0' && strspn(input->text, "0123456789") == strlen(input->text);
+    errno = 0;
+    unsigned long long number = is_whole ? strtoull(input->text, NULL, 10) : 0;
+    if (!is_whole || errno == ERANGE) /* jansson reads no integer past 64 bits anyway */
+        return fail(reader, "Must be a valid UUID.");
+    *out = pd_arena_sprintf(reader->arena, "00000000-0000-0000-%04llx-%012llx", number >> 48,
+                            number & 0xffffffffffffULL);
     return true;
 }
 
@@ -358,7 +490,7 @@ static bool
 read_formed(Reader *reader, const char **out, const char *message)
 {
     const PdValueInput *input = reader->input;
-    if (input->shape != PD_VALUE_STRING || !has_shape(reader->field, input->text))
+    if (input->shape != PD_VALUE_STRING || has_nul(input) || !has_shape(reader->field, input->text))
         return fail(reader, "%s", message);
     *out = input->text;
     return true;
@@ -377,7 +509,7 @@ read_key(Reader *reader, const PdValueInput *input, const char **out)
                      (input->shape == PD_VALUE_NUMBER && is_integer && strcmp(type_name, "int") == 0);
     PdValueProblems scratch = {0};
     Reader inner = {reader->arena, key, input, &scratch};
-    if (!is_usable)
+    if (!is_usable || has_nul(input)) /* the look-up by a key with a NUL fails to read it: a ValueError */
         return fail(reader, "Incorrect type. Expected pk value, received %s.", type_name);
     if (read_scalar(&inner, out))
         return true;
@@ -435,7 +567,7 @@ read_scalar(Reader *reader, const char **out)
         case PD_FAMILY_JSON:
             return read_json(reader, out);
         case PD_FAMILY_UUID:
-            return read_formed(reader, out, "Must be a valid UUID.");
+            return read_uuid(reader, out);
         case PD_FAMILY_BINARY:
             return read_formed(reader, out, "Incorrect format. Expected a base64 string.");
         case PD_FAMILY_RELATION:
@@ -448,14 +580,34 @@ read_scalar(Reader *reader, const char **out)
 
 /* ---- validators after reading ---- */
 
-/* DRF's ChoiceField: the input's text must be one of the choices' values. */
+/* A string with its NULs written \u0000, as the client wrote them, for a message that quotes it. */
+static const char *
+shown_text(PdArena *arena, const PdValueInput *input)
+{
+    PdStrbuf shown;
+    pd_strbuf_init(&shown, arena);
+    for (size_t i = 0; i < input->length; i++)
+    {
+        if (input->text[i] == '\0')
+            pd_strbuf_append(&shown, "\\u0000");
+        else
+            pd_strbuf_append_char(&shown, input->text[i]);
+    }
+    const char *text = pd_strbuf_text(&shown);
+    return text != NULL ? text : "";
+}
+
+/* DRF's ChoiceField: the input's text must be one of the choices' values (none holds a NUL). */
 static bool
 read_choice(Reader *reader, const char **out)
 {
     const PdValueInput *input = reader->input;
     const char *text =
         input->shape == PD_VALUE_BOOL ? (input->text[0] == 't' ? "True" : "False") : input->text;
-    if (input->shape == PD_VALUE_STRING || input->shape == PD_VALUE_NUMBER || input->shape == PD_VALUE_BOOL)
+    if (has_nul(input))
+        text = shown_text(reader->arena, input);
+    else if (input->shape == PD_VALUE_STRING || input->shape == PD_VALUE_NUMBER ||
+             input->shape == PD_VALUE_BOOL)
         for (size_t i = 0; i < reader->field->choice_count; i++)
             if (strcmp(reader->field->choices[i].value.text, text) == 0)
                 return *out = reader->field->choices[i].value.text, true;
@@ -528,10 +680,10 @@ pd_query_value_read(PdArena *arena, const PdField *field, const PdValueInput *in
                    : fail(&reader, "This field may not be null.");
     const char *text = NULL;
     bool is_read = field->choice_count > 0 ? read_choice(&reader, &text) : read_scalar(&reader, &text);
+    if (is_read && text == NULL) /* a reader's text did not fit in the arena */
+        return fail(&reader, "Out of memory.");
     if (!is_read || !apply_checks(&reader, text))
         return false;
-    if (text == NULL)
-        return fail(&reader, "Out of memory.");
     out->text = text;
     return true;
 }

@@ -4,11 +4,17 @@
  * Input keeps the shape JSON gave it (string, number, boolean, list, ...)
  * because DRF's reading rules and messages depend on it ("received str");
  * nothing is judged here but the names: unknown names are refused and
- * read-only ones ignored. validate.c reads and judges the values. Numbers keep
+ * read-only ones ignored. validate.c reads and judges the values. A string
+ * keeps its length, so that a NUL in it (JSON's \u0000, which jansson is told
+ * to allow) reaches validate.c, which refuses it under the field in DRF's
+ * words, rather than a parse error or a text silently cut there. Numbers keep
  * the digits the client wrote where jansson allows (integers exactly, reals
- * as their shortest round-trip form), so 0.1 stays "0.1".
+ * as their shortest round-trip form), so 0.1 stays "0.1": also inside a json
+ * field's value, which is written here rather than by json_dumps, whose 17
+ * digits would store 0.10000000000000001 (jsonb keeps a number's digits).
  */
 #include <jansson.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -118,6 +124,7 @@ input_from_literal(PdArena *arena, const PdLiteral *literal, PdValueInput *input
     input->shape = shapes[literal->kind];
     input->type_name = literal_type_name(literal);
     input->text = literal->kind == PD_LITERAL_NULL ? NULL : pd_arena_strdup(arena, literal->text);
+    input->length = input->text != NULL ? strlen(input->text) : 0;
     input->items = NULL;
     input->item_count = 0;
     return literal->kind == PD_LITERAL_NULL || input->text != NULL;
@@ -166,25 +173,37 @@ pd_values_set_keys(PdValues *values, const char *name, const PdLiteral *keys, si
         if (!input_from_literal(values->arena, &keys[i], &items[i]))
             return exhausted(values, err);
     PdValueInput *input = &values->inputs[pd_query_field_index(values->model, field)];
-    *input = (PdValueInput){PD_VALUE_KEYS, NULL, "list", items, count};
+    *input = (PdValueInput){PD_VALUE_KEYS, NULL, 0, "list", items, count};
     return true;
 }
 
 /* ---- JSON ---- */
 
-/* A real as the shortest text that reads back as the same double (Python's repr does the same). */
-static const char *
-real_text(PdArena *arena, double number)
+/* The shortest text that reads back as the same double, as Python's repr writes it; "null" for NaN and the
+ * infinities, which JSON cannot hold (jansson never reads them: "real number overflow"). */
+static void
+format_real(char *text, size_t size, double number)
 {
-    char text[40];
+    if (!isfinite(number))
+    {
+        snprintf(text, size, "null");
+        return;
+    }
     for (int digits = 1; digits <= 17; digits++)
     {
-        snprintf(text, sizeof(text), "%.*g", digits, number);
+        snprintf(text, size, "%.*g", digits, number);
         if (strtod(text, NULL) == number)
             break;
     }
-    if (strpbrk(text, ".eEn") == NULL) /* 1.0 reads as "1.0", not "1", as Python writes it */
-        strcat(text, ".0");
+    if (strpbrk(text, ".eE") == NULL) /* 1.0 reads as "1.0", not "1", as Python writes it */
+        strncat(text, ".0", size - strlen(text) - 1);
+}
+
+const char *
+pd_query_real_text(PdArena *arena, double number)
+{
+    char text[40];
+    format_real(text, sizeof(text), number);
     return pd_arena_strdup(arena, text);
 }
 
@@ -212,16 +231,97 @@ json_type_name(const json_t *value)
     return "NoneType";
 }
 
+/* A JSON string: quote, backslash and control characters escaped as Python's json.dumps escapes them; the
+ * rest is the UTF-8 jansson checked. */
+static void
+append_json_string(PdStrbuf *out, const char *text, size_t length)
+{
+    static const char *const shorts[0x20] = {
+        ['\b'] = "\\b", ['\f'] = "\\f", ['\n'] = "\\n", ['\r'] = "\\r", ['\t'] = "\\t"};
+    size_t run = 0; /* bytes copied as they are, written at once */
+    pd_strbuf_append_char(out, '"');
+    for (size_t i = 0; i < length; i++)
+    {
+        unsigned char c = (unsigned char)text[i];
+        if (c >= 0x20 && c != '"' && c != '\\')
+            continue;
+        pd_strbuf_append_length(out, text + run, i - run);
+        run = i + 1;
+        if (c >= 0x20)
+            pd_strbuf_appendf(out, "\\%c", c);
+        else if (shorts[c] != NULL)
+            pd_strbuf_append(out, shorts[c]);
+        else
+            pd_strbuf_appendf(out, "\\u%04x", c);
+    }
+    pd_strbuf_append_length(out, text + run, length - run);
+    pd_strbuf_append_char(out, '"');
+}
+
+/* value as compact JSON text, reals in their shortest round-trip form; members in the order given. */
+static void
+append_json(PdStrbuf *out, const json_t *value)
+{
+    char real[40];
+    const char *key;
+    json_t *member;
+    size_t index;
+    bool is_first = true;
+    switch (json_typeof(value))
+    {
+        case JSON_OBJECT:
+            pd_strbuf_append_char(out, '{');
+            json_object_foreach((json_t *)value, key, member)
+            {
+                pd_strbuf_append(out, is_first ? "" : ",");
+                append_json_string(out, key, strlen(key));
+                pd_strbuf_append_char(out, ':');
+                append_json(out, member);
+                is_first = false;
+            }
+            pd_strbuf_append_char(out, '}');
+            break;
+        case JSON_ARRAY:
+            pd_strbuf_append_char(out, '[');
+            json_array_foreach(value, index, member)
+            {
+                pd_strbuf_append(out, index > 0 ? "," : "");
+                append_json(out, member);
+            }
+            pd_strbuf_append_char(out, ']');
+            break;
+        case JSON_STRING:
+            append_json_string(out, json_string_value(value), json_string_length(value));
+            break;
+        case JSON_INTEGER:
+            pd_strbuf_appendf(out, "%" JSON_INTEGER_FORMAT, json_integer_value(value));
+            break;
+        case JSON_REAL:
+            format_real(real, sizeof(real), json_real_value(value));
+            pd_strbuf_append(out, real);
+            break;
+        case JSON_TRUE:
+            pd_strbuf_append(out, "true");
+            break;
+        case JSON_FALSE:
+            pd_strbuf_append(out, "false");
+            break;
+        case JSON_NULL:
+            pd_strbuf_append(out, "null");
+            break;
+    }
+}
+
 /* A json field keeps any value as its JSON text (a string included: "abc" is stored as the JSON "abc"). */
 static bool
 dump_json(PdArena *arena, const json_t *value, PdValueInput *input)
 {
-    char *text = json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY);
-    if (text == NULL)
-        return false;
+    PdStrbuf text;
+    pd_strbuf_init(&text, arena);
+    append_json(&text, value);
     input->shape = PD_VALUE_JSON;
-    input->text = pd_arena_strdup(arena, text);
-    free(text);
+    input->text = pd_strbuf_text(&text);
+    input->length = input->text != NULL ? strlen(input->text) : 0; /* a NUL in it is written \u0000 */
     return input->text != NULL;
 }
 
@@ -247,19 +347,21 @@ input_from_json(PdArena *arena, const json_t *value, bool is_list_of_keys, PdVal
 {
     input->type_name = json_type_name(value);
     input->text = NULL;
+    input->length = 0;
     switch (json_typeof(value))
     {
-        case JSON_STRING:
+        case JSON_STRING: /* the whole string, a NUL in it included: validate.c refuses it */
             input->shape = PD_VALUE_STRING;
             input->text = pd_arena_strndup(arena, json_string_value(value), json_string_length(value));
-            break;
+            input->length = json_string_length(value);
+            return input->text != NULL;
         case JSON_INTEGER:
             input->shape = PD_VALUE_NUMBER;
             input->text = pd_arena_sprintf(arena, "%" JSON_INTEGER_FORMAT, json_integer_value(value));
             break;
         case JSON_REAL:
             input->shape = PD_VALUE_NUMBER;
-            input->text = real_text(arena, json_real_value(value));
+            input->text = pd_query_real_text(arena, json_real_value(value));
             break;
         case JSON_TRUE:
         case JSON_FALSE:
@@ -275,6 +377,7 @@ input_from_json(PdArena *arena, const json_t *value, bool is_list_of_keys, PdVal
         case JSON_OBJECT:
             return dump_json(arena, value, input);
     }
+    input->length = input->text != NULL ? strlen(input->text) : 0;
     return input->text != NULL;
 }
 
@@ -315,7 +418,8 @@ bool
 pd_values_from_json(PdValues *values, const char *json, size_t length, PdError *err)
 {
     json_error_t error;
-    json_t *root = json_loadb(json, length, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &error);
+    json_t *root =
+        json_loadb(json, length, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &error);
     if (root == NULL)
         return parse_error(&error, err);
     bool is_ok;

@@ -2,7 +2,8 @@
  * values.h - private to src/query: what a PdValues holds, and the reading of
  * one field's input into the text of a statement parameter, shared by
  * values.c (input), validate.c (judging, DRF's messages) and the writers
- * (write.c, upsert.c, refusal.c).
+ * (write.c, upsert.c, refusal.c); lookup.c reads a filter's uuid and time
+ * by the same rules as a body's.
  */
 #ifndef PRODATA_QUERY_VALUES_H
 #define PRODATA_QUERY_VALUES_H
@@ -26,6 +27,7 @@ typedef struct PdValueInput
 {
     PdValueShape shape;
     const char *text;
+    size_t length; /* text's bytes: more than strlen(text) when a JSON string holds a NUL ("a\u0000b") */
     const char
         *type_name; /* Python's name of the JSON type, for DRF's messages: str int float bool list dict */
     struct PdValueInput *items;
@@ -69,6 +71,29 @@ bool pd_query_value_read(PdArena *arena, const PdField *field, const PdValueInpu
  */
 bool pd_query_values_params(PdArena *arena, const PdValues *values, PdValidateMode mode,
                             PdValueParam **params, PdError *err);
+
+/*
+ * A double as the shortest text that reads back as the same double, as Python's repr writes it ("0.1", not
+ * "0.10000000000000001"; "1.0" for a whole number, "1e-07"); "null" for NaN and the infinities. In arena;
+ * NULL when it is exhausted.
+ */
+const char *pd_query_real_text(PdArena *arena, double number);
+
+/*
+ * Whether text is a uuid as Python's uuid.UUID(hex=...) reads it, which DRF's UUIDField and Django's
+ * look-ups use: "urn:" and "uuid:" taken out, braces stripped from both ends, hyphens dropped anywhere, 32
+ * hexadecimal digits left, either case. *canonical is then PostgreSQL's form (lower case, 8-4-4-4-12), in
+ * arena (NULL when it is exhausted); left alone otherwise.
+ */
+bool pd_query_uuid_text(PdArena *arena, const char *text, const char **canonical);
+
+/*
+ * text with a second's fraction of seven to nine digits cut to six, as Django's parse_time and parse_datetime
+ * cut it to microseconds (PostgreSQL would round: 23:59:59.9999999 to the next day), in arena (NULL when it
+ * is exhausted); text itself otherwise, for the model's rule to judge. For a time or a time stamp, in a body
+ * or a filter.
+ */
+const char *pd_query_cut_fraction(PdArena *arena, const char *text);
 
 /* The field's index in its model. */
 size_t pd_query_field_index(const PdModel *model, const PdField *field);

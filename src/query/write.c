@@ -8,8 +8,9 @@
  * author, the unique constraint a taken title, and refusal.c words it as DRF
  * would. A bulk insert of objects giving different fields writes DEFAULT
  * where an object gave nothing; with many-to-many keys the new rows' keys are
- * drawn first (nextval, or the keys given) so that each object's join rows
- * find their row. Also the statement builder the other writers share.
+ * drawn first (nextval, the keys given, or the key's default) so that each
+ * object's join rows find their row. Also the statement builder the other
+ * writers share.
  */
 #include <stdio.h>
 #include <string.h>
@@ -304,7 +305,50 @@ gives_keys(const PdModel *model, PdValueParam *const *rows, size_t count)
     return false;
 }
 
-/* "ids"(n, id): the keys of the new rows, drawn before the insert so that join rows can name them. */
+/* nextval of an auto key's sequence for each of count rows: the identity column's own sequence. */
+static void
+append_serial_ids(PdWriteSql *stmt, const PdModel *model, const PdField *pk, size_t count)
+{
+    /* the table's name as regclass text wants it: quoted (the parameter's text, never SQL text) */
+    PdStrbuf table;
+    pd_strbuf_init(&table, stmt->arena);
+    pd_strbuf_append_identifier(&table, model->table);
+    int table_param = pd_query_write_param(stmt, pd_strbuf_text(&table));
+    int column_param = pd_query_write_param(stmt, pk->column);
+    pd_strbuf_appendf(&stmt->sql,
+                      "SELECT n, nextval(pg_get_serial_sequence($%d::text, $%d::text)) FROM "
+                      "generate_series(1, %zu) AS n)",
+                      table_param, column_param, count);
+}
+
+/*
+ * Appends the value field's column DEFAULT would give, as migrate defines that default (default=uuid,
+ * default=now, a literal; the literal as a parameter, as a client's value would be): the model is the
+ * column's definition, so the key drawn here is the one an INSERT writing DEFAULT would draw. False, with
+ * nothing appended, when the field has no default.
+ */
+static bool
+append_default(PdWriteSql *stmt, const PdField *field)
+{
+    const PdDefault *value = &field->default_value;
+    const char *now_sql = pd_kind_info(field->kind)->now_sql;
+    if (value->kind == PD_DEFAULT_UUID)
+        pd_strbuf_append(&stmt->sql, "gen_random_uuid()");
+    else if (value->kind == PD_DEFAULT_NOW && now_sql != NULL)
+        pd_strbuf_append(&stmt->sql, now_sql);
+    else if (value->kind == PD_DEFAULT_LITERAL)
+        pd_query_write_value(stmt, field, value->literal.text);
+    else
+        return false;
+    return true;
+}
+
+/*
+ * "ids"(n, id): the keys of the new rows, drawn before the insert so that join rows can name them. An auto
+ * key comes from its sequence; any other is the object's own or, where it gave none, the key's default
+ * (the validation let it leave out only a key that has one). MATERIALIZED: a volatile default runs once per
+ * row, so the row and its join rows get the same key.
+ */
 static bool
 append_ids(PdWriteSql *stmt, const PdModel *model, PdValueParam *const *rows, size_t count, PdError *err)
 {
@@ -314,25 +358,17 @@ append_ids(PdWriteSql *stmt, const PdModel *model, PdValueParam *const *rows, si
     pd_strbuf_append(sql, "\"ids\"(n, id) AS MATERIALIZED (");
     if (pk->kind == PD_FIELD_AUTO)
     {
-        /* the table's name as regclass text wants it: quoted (the parameter's text, never SQL text) */
-        PdStrbuf table;
-        pd_strbuf_init(&table, stmt->arena);
-        pd_strbuf_append_identifier(&table, model->table);
-        int table_param = pd_query_write_param(stmt, pd_strbuf_text(&table));
-        int column_param = pd_query_write_param(stmt, pk->column);
-        pd_strbuf_appendf(sql,
-                          "SELECT n, nextval(pg_get_serial_sequence($%d::text, $%d::text)) FROM "
-                          "generate_series(1, %zu) AS n)",
-                          table_param, column_param, count);
+        append_serial_ids(stmt, model, pk, count);
         return true;
     }
     pd_strbuf_append(sql, "VALUES ");
     for (size_t r = 0; r < count; r++)
     {
-        if (!rows[r][pk_index].is_set)
-            return pd_error_add_problem(err, NULL, 0, 0, pk->name, "This field is required.");
         pd_strbuf_appendf(sql, "%s(%zu, ", r > 0 ? ", " : "", r + 1);
-        pd_query_write_value(stmt, pk, rows[r][pk_index].text);
+        if (rows[r][pk_index].is_set)
+            pd_query_write_value(stmt, pk, rows[r][pk_index].text);
+        else if (!append_default(stmt, pk))
+            return pd_error_add_problem(err, NULL, 0, 0, pk->name, "This field is required.");
         pd_strbuf_append_char(sql, ')');
     }
     pd_strbuf_append_char(sql, ')');

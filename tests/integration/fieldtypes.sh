@@ -3,9 +3,13 @@
 # onto a real PostgreSQL and checked there: column types, nullability,
 # defaults computed by the database, unique and check constraints, choices,
 # every on_delete action, one-to-one, many-to-many join tables, composite
-# unique and index, custom table names.
+# unique and index, custom table names; then values over HTTP (`prodata serve`)
+# as DRF reads them: reals in a json field, NaN and infinities, the forms of a
+# uuid, fractions of a second past microseconds, in a body and in a filter.
+source tests/lib/pg.sh
 source tests/lib/tap.sh
-tap_plan 47
+tap_plan 63
+source tests/lib/serve.sh
 tap_workdir
 cd "$TAP_WORKDIR"
 tap_fresh_db fieldtypes_test
@@ -125,6 +129,65 @@ expect_out "on_delete=protect refuses (SQLSTATE and constraint)" '^ERROR:  23503
 sql $DB "DELETE FROM profile" >/dev/null
 sql $DB "DELETE FROM item" >/dev/null
 expect_eq "deleting an item cascades to its join rows" "$(sql $DB "SELECT count(*) FROM item_tags")" 0
+
+# --- values over HTTP, as DRF reads them ------------------------------------------
+serve_start --anonymous-role postgres || exit 1
+JSON='Content-Type: application/json'
+# jq would rewrite the numbers: the answer's own text is compared
+member() { grep -o "\"$1\":[[{][^]}]*[]}]" <<<"$HTTP_BODY"; }
+http POST /api/items/ -H "$JSON" -d '{"title": "Reals", "handle": "reals"}'
+CODE=$(jq -r .code <<<"$HTTP_BODY")
+http PATCH "/api/items/$CODE/" -H "$JSON" -d '{"data": {"a": 0.1, "c": 3.14159, "d": 1e-7}}'
+http GET "/api/items/$CODE/"
+expect_eq "a json field keeps a real's shortest digits (Python's repr), not 17" "$(member data)" \
+    '"data":{"a": 0.1, "c": 3.14159, "d": 0.0000001}'
+http POST /api/items/ -H "$JSON" -d '[{"title": "Bulk", "handle": "bulk", "data": [0.1, 3.14159]}]'
+expect_eq "... in a bulk create" "$HTTP_STATUS $(member data)" '201 "data":[0.1, 3.14159]'
+http POST "/api/items/?on_conflict=code" -H "$JSON" \
+    -d "{\"code\": \"$CODE\", \"title\": \"Reals\", \"handle\": \"reals\", \"data\": {\"u\": 0.1}}"
+expect_eq "... in an upsert" "$HTTP_STATUS $(member data)" '200 "data":{"u": 0.1}'
+
+http PATCH "/api/items/$CODE/" -H "$JSON" -d '{"ratio": "nan"}'
+expect_eq "a float refuses NaN (DRF's FloatField)" "$HTTP_STATUS $HTTP_BODY" \
+    '400 {"ratio":["A valid number is required."]}'
+http PATCH "/api/items/$CODE/" -H "$JSON" -d '{"ratio": "-Infinity"}'
+expect_eq "... and the infinities" "$HTTP_STATUS $HTTP_BODY" '400 {"ratio":["A valid number is required."]}'
+http PATCH "/api/items/$CODE/" -H "$JSON" -d '{"price": "inf"}'
+expect_eq "a decimal refuses them as well (DRF's DecimalField)" "$HTTP_STATUS $HTTP_BODY" \
+    '400 {"price":["A valid number is required."]}'
+
+http PATCH "/api/items/$CODE/" -H "$JSON" -d '{"token": "22222222222222222222222222222222"}'
+expect_eq "a uuid of 32 hex digits is taken (Python's uuid.UUID), stored hyphenated" \
+    "$HTTP_STATUS $(jq -r .token <<<"$HTTP_BODY") $(sql $DB "SELECT token FROM item WHERE code = '$CODE'")" \
+    "200 22222222-2222-2222-2222-222222222222 22222222-2222-2222-2222-222222222222"
+http PATCH "/api/items/$CODE/" -H "$JSON" -d '{"token": "urn:uuid:{3333AAAA-3333-3333-3333-333333333333}"}'
+expect_eq "... in upper case, in braces, after urn:uuid:" "$HTTP_STATUS $(jq -r .token <<<"$HTTP_BODY")" \
+    "200 3333aaaa-3333-3333-3333-333333333333"
+HEX=$(tr -d - <<<"$CODE" | tr a-f A-F)
+http GET "/api/items/$HEX/"
+expect_eq "a path key in hex digits names the object" "$HTTP_STATUS $(jq -r .code <<<"$HTTP_BODY")" "200 $CODE"
+http PATCH "/api/items/$HEX/" -H "$JSON" -d '{"title": "Reals 2"}'
+expect_eq "... and changes it" "$HTTP_STATUS $(jq -r .title <<<"$HTTP_BODY")" "200 Reals 2"
+http POST /api/profiles/ -H "$JSON" -d "{\"item\": \"{$HEX}\"}"
+expect_eq "a relation to a uuid key takes the same forms" "$HTTP_STATUS $(jq -r .item <<<"$HTTP_BODY")" "201 $CODE"
+
+http PATCH "/api/items/$CODE/" -H "$JSON" -d '{"stamp": "2024-05-06T13:45:00.123456789Z", "at_time": "13:45:00.999999999"}'
+expect_eq "fractions past microseconds are cut, not rounded (Django's parse_datetime, parse_time)" \
+    "$HTTP_STATUS $(jq -c '[.stamp, .at_time]' <<<"$HTTP_BODY")" '200 ["2024-05-06T13:45:00.123456Z","13:45:00.999999"]'
+
+# filters read a uuid and a time as a body does (django-filter's form fields)
+codes() { jq -c '[(.results // .)[] | (.code // .item)]' <<<"$HTTP_BODY"; }
+http GET "/api/items/?token=3333AAAA333333333333333333333333"
+expect_eq "a uuid filter takes the forms a body takes (32 hex digits, upper case)" "$HTTP_STATUS $(codes)" \
+    "200 [\"$CODE\"]"
+http GET "/api/profiles/?item=urn:uuid:$HEX"
+expect_eq "... a relation's filter too" "$HTTP_STATUS $(codes)" "200 [\"$CODE\"]"
+http GET "/api/items/?at_time=13:45:00.999999999"
+expect_eq "a time filter's fraction past microseconds is cut as a body's (not rounded to 13:45:01)" \
+    "$HTTP_STATUS $(codes)" "200 [\"$CODE\"]"
+http GET "/api/items/?stamp__gte=2024-05-06T13:45:00.123456789Z&stamp__lte=2024-05-06T13:45:00.1234569Z"
+expect_eq "... and a time stamp's" "$HTTP_STATUS $(codes)" "200 [\"$CODE\"]"
+serve_stop
 
 run_cmd "$PRODATA" check
 expect_rc "check agrees for every type" 0

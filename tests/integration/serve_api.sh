@@ -7,7 +7,7 @@
 # body fields: each is refused with a 4xx (or taken as plain data) and the table is unchanged.
 source tests/lib/pg.sh
 source tests/lib/tap.sh
-tap_plan 120
+tap_plan 130
 source tests/lib/serve.sh
 
 tap_fresh_db serve_api
@@ -140,6 +140,33 @@ http GET '/api/books/?price__gte=ten'
 expect_status "a malformed value for a decimal filter is a 400" 400
 http GET '/api/books/?format=json&page_size=1'
 expect_status "?format=json is accepted, as DRF's" 200
+# Every lookup over HTTP, each with the ids it must select (book i: "Book i", price i + 0.5, published
+# 2020-01-(1+i) at midnight UTC).
+http GET '/api/books/?title__iexact=bOOK%207&fields=id'
+expect_json "iexact ignores case" '[.results[].id]' '[7]'
+http GET '/api/books/?title__istartswith=bOoK%201&ordering=id&fields=id'
+expect_json "istartswith ignores case" '[.results[].id]' '[1,10,11,12]'
+http GET '/api/books/?title__endswith=1&ordering=id&fields=id'
+expect_json "endswith" '[.results[].id]' '[1,11]'
+http GET '/api/authors/?name__iendswith=OB&fields=id'
+expect_json "iendswith ignores case" '[.results[].id]' '[2]'
+http GET '/api/books/?price__gt=10.5&ordering=id&fields=id'
+expect_json "gt is strict" '[.results[].id]' '[11,12]'
+http GET '/api/books/?price__lt=2.5&ordering=id&fields=id'
+expect_json "lt is strict" '[.results[].id]' '[1]'
+http GET '/api/books/?price__lte=2.5&ordering=id&fields=id'
+expect_json "lte takes the bound" '[.results[].id]' '[1,2]'
+# Time stamps at noon UTC, so that their date is the same in the session's time zone whatever it is.
+IFS=, read -r IDES AFTER_IDES DECEMBER <<<"$(psql -qX -At -c "INSERT INTO book (title, author_id, published) VALUES
+    ('Ides', 1, '2021-03-15T12:00:00Z'), ('After the ides', 1, '2021-03-16T12:00:00Z'),
+    ('December', 1, '2021-12-15T12:00:00Z') RETURNING id" | paste -sd,)"
+http GET '/api/books/?published__month=3&ordering=id&fields=id'
+expect_json "__month on a timestamptz" '[.results[].id]' "[$IDES,$AFTER_IDES]"
+http GET '/api/books/?published__day=15&ordering=id&fields=id'
+expect_json "__day on a timestamptz" '[.results[].id]' "[$IDES,$DECEMBER]"
+http GET '/api/books/?published__date=2021-03-15&ordering=id&fields=id'
+expect_json "__date on a timestamptz" '[.results[].id]' "[$IDES]"
+psql -qX -c "DELETE FROM book WHERE title IN ('Ides', 'After the ides', 'December')" >/dev/null
 
 # --- the representation -----------------------------------------------------------------------------
 http GET '/api/authors/?ordering=id'

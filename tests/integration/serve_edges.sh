@@ -2,12 +2,14 @@
 # serve_edges.sh - `prodata serve` over real HTTP (curl) against a real PostgreSQL, at the edges a hostile
 # client reaches: the query string of an item (PUT, PATCH, DELETE and GET go through the filters, as DRF's
 # get_object; nothing half-applied), too many arguments and too long targets (a 4xx in DRF's shape, never an
-# empty reply), invalid regexes, invalid UTF-8 and NUL in names, values and the path, offsets near 2^63,
-# repeated and nameless arguments, malformed Host headers, mixed pagination styles, the expand parameter's
-# errors. Every refusal leaves the table unchanged.
+# empty reply), invalid regexes, invalid UTF-8 and NUL in names, values, the path and a JSON body's strings
+# (a 400 under the field), offsets near 2^63, repeated and nameless arguments, malformed Host headers, mixed
+# pagination styles, the expand parameter's errors; what the database refuses (a trigger's RAISE, a CHECK
+# added in SQL: a 400, never a 500), empty bodies (DRF's {}), the Accept header (406), ?search= on a model
+# without search fields (ignored). Every refusal leaves the table unchanged.
 source tests/lib/pg.sh
 source tests/lib/tap.sh
-tap_plan 72
+tap_plan 100
 source tests/lib/serve.sh
 
 tap_fresh_db serve_edges
@@ -197,11 +199,138 @@ http GET "/api/books/?search=$(printf 'book%%20%.0s' $(seq 1 11))"
 expect_json "11 words are a 400 under search (one condition per word: bounded)" '.' \
     '{"search":["Ensure this value has no more than 10 words."]}'
 
+# --- 12. what the database refuses: a 4xx for what a client or a trigger of the user's refused -------------
+psql -qX -v ON_ERROR_STOP=1 >/dev/null <<'SQL'
+CREATE FUNCTION refuse_author() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.name = 'raise' THEN RAISE EXCEPTION 'custom failure'; END IF;
+    IF NEW.name = 'own code' THEN RAISE EXCEPTION 'refused with a code of its own' USING ERRCODE = 'ZZ001'; END IF;
+    IF NEW.name = 'borrowed' THEN RAISE EXCEPTION 'borrowed' USING ERRCODE = 'syntax_error'; END IF;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER refuse_author BEFORE INSERT OR UPDATE ON author FOR EACH ROW EXECUTE FUNCTION refuse_author();
+ALTER TABLE author ADD CONSTRAINT c CHECK (name <> 'bad');
+ALTER TABLE author ADD CONSTRAINT name_not_email CHECK (name <> email);
+ALTER TABLE book ADD CONSTRAINT not_bob CHECK (author_id <> 2) NOT VALID;
+SQL
+AUTHORS=$(psql -X -At -c "SELECT count(*), sum(hashtext(a::text)) FROM author a")
+http POST /api/authors/ "${JSON[@]}" -d '{"name": "raise", "email": "r@example.com"}'
+expect_eq "a trigger's RAISE EXCEPTION (P0001) on a create is a 400 with its message, not a 500" \
+    "$HTTP_STATUS $HTTP_BODY" '400 {"detail":"custom failure"}'
+http PATCH /api/authors/1/ "${JSON[@]}" -d '{"name": "raise"}'
+expect_eq "... on an update too" "$HTTP_STATUS $HTTP_BODY" '400 {"detail":"custom failure"}'
+http POST /api/authors/ "${JSON[@]}" -d '[{"name": "Ok", "email": "ok2@example.com"}, {"name": "raise", "email": "r@example.com"}]'
+expect_eq "... and on a bulk create" "$HTTP_STATUS $HTTP_BODY" '400 {"detail":"custom failure"}'
+http POST /api/authors/ "${JSON[@]}" -d '{"name": "own code", "email": "o@example.com"}'
+expect_eq "a code of a class PostgreSQL does not define (RAISE ... USING ERRCODE) is a 400 too" \
+    "$HTTP_STATUS $HTTP_BODY" '400 {"detail":"refused with a code of its own"}'
+http POST /api/authors/ "${JSON[@]}" -d '{"name": "borrowed", "email": "b@example.com"}'
+expect_eq "a standard code borrowed from another class stays a 500, its cause logged, never sent" \
+    "$HTTP_STATUS $HTTP_BODY $(grep -c 'error: borrowed .*sqlstate=42601' "$SERVE_LOG")" \
+    '500 {"detail":"A server error occurred."} 1'
+http POST /api/authors/ "${JSON[@]}" -d '{"name": "bad", "email": "bad@example.com"}'
+expect_eq "a CHECK added in SQL is a 400 under the field of its one column (from pg_constraint)" \
+    "$HTTP_STATUS $HTTP_BODY" '400 {"name":["new row for relation \"author\" violates check constraint \"c\""]}'
+http PUT /api/authors/2/ "${JSON[@]}" -d '{"name": "bad", "email": "bob@example.com"}'
+expect_eq "... on an update too" "$HTTP_STATUS $HTTP_BODY" \
+    '400 {"name":["new row for relation \"author\" violates check constraint \"c\""]}'
+http PATCH /api/authors/2/ "${JSON[@]}" -d '{"name": "bob@example.com"}'
+expect_eq "a CHECK over two columns is a 400 under non_field_errors" "$HTTP_STATUS $HTTP_BODY" \
+    '400 {"non_field_errors":["new row for relation \"author\" violates check constraint \"name_not_email\""]}'
+http PATCH /api/books/4/ "${JSON[@]}" -d '{"author": 2}'
+expect_eq "a CHECK on a foreign key's column is under the API field (author, not author_id)" \
+    "$HTTP_STATUS $HTTP_BODY" '400 {"author":["new row for relation \"book\" violates check constraint \"not_bob\""]}'
+expect_eq "none of these wrote a row" "$(psql -X -At -c "SELECT count(*), sum(hashtext(a::text)) FROM author a")" \
+    "$AUTHORS"
+psql -qX -v ON_ERROR_STOP=1 >/dev/null <<'SQL'
+DROP TRIGGER refuse_author ON author;
+DROP FUNCTION refuse_author();
+ALTER TABLE author DROP CONSTRAINT c, DROP CONSTRAINT name_not_email;
+ALTER TABLE book DROP CONSTRAINT not_bob;
+SQL
+
+# --- 13. an empty body is no data, as DRF's parsers read it --------------------------------------------------
+http POST /api/authors/ "${JSON[@]}" --data-binary ''
+expect_eq "an empty POST body is {}: each required field is refused, not a JSON parse error" \
+    "$HTTP_STATUS $HTTP_BODY" '400 {"name":["This field is required."],"email":["This field is required."]}'
+http PUT /api/authors/2/ "${JSON[@]}" --data-binary ''
+expect_eq "... an empty PUT body too" "$HTTP_STATUS $HTTP_BODY" \
+    '400 {"name":["This field is required."],"email":["This field is required."]}'
+http PATCH /api/authors/2/ "${JSON[@]}" --data-binary ''
+expect_eq "... and an empty PATCH body changes nothing" "$HTTP_STATUS $(jq -c '[.id, .name, .email]' <<<"$HTTP_BODY")" \
+    '200 [2,"Bob","bob@example.com"]'
+http PUT /api/authors/999/ "${JSON[@]}" --data-binary ''
+expect_status "... an empty PUT body for an object that does not exist is a 404 (get_object first)" 404
+expect_eq "none of these wrote a row" "$(psql -X -At -c "SELECT count(*), sum(hashtext(a::text)) FROM author a")" \
+    "$AUTHORS"
+
+# --- 14. content negotiation: JSON only, as a DRF view with JSONRenderer alone ------------------------------
+http GET '/api/books/?page_size=1' -H 'Accept: application/xml'
+expect_eq "Accept: application/xml is a 406 (in JSON, as DRF)" "$HTTP_STATUS $HTTP_BODY" \
+    '406 {"detail":"Could not satisfy the request Accept header."}'
+STATUSES=""
+for accept in 'text/html' 'application/json;q=0' 'application/json;q=0, */*' '*/*;q=0.0' 'application/vnd.api+json'; do
+    http GET '/api/books/3/' -H "Accept: $accept"
+    STATUSES="$STATUSES $HTTP_STATUS"
+done
+http GET /api/ -H 'Accept;'
+STATUSES="$STATUSES $HTTP_STATUS"
+http POST /api/authors/ "${JSON[@]}" -H 'Accept: text/csv' -d '{"name": "Csv", "email": "csv@example.com"}'
+STATUSES="$STATUSES $HTTP_STATUS"
+expect_eq "no JSON allowed, a q=0 on the most specific range, an empty Accept: 406, on a POST too" \
+    "$STATUSES" " 406 406 406 406 406 406 406"
+STATUSES=""
+for accept in 'application/json' 'APPLICATION/JSON; indent=4' 'application/*' '*/*' \
+    'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8' 'application/*;q=0, application/json;q=0.5'; do
+    http GET '/api/books/3/?fields=id' -H "Accept: $accept"
+    STATUSES="$STATUSES $HTTP_STATUS"
+done
+http GET '/api/books/3/?fields=id' -H 'Accept:'
+STATUSES="$STATUSES $HTTP_STATUS"
+expect_eq "JSON by name, application/*, */*, a browser's Accept, a more specific q, or no Accept: 200" \
+    "$STATUSES" " 200 200 200 200 200 200 200"
+http GET /api/nothing/ -H 'Accept: application/xml'
+STATUSES="$HTTP_STATUS"
+http GET /api/books -H 'Accept: application/xml'
+STATUSES="$STATUSES $HTTP_STATUS"
+http GET /healthz -H 'Accept: application/xml'
+STATUSES="$STATUSES $HTTP_STATUS"
+expect_eq "the URL is resolved first (404, 301), and /healthz does not negotiate" "$STATUSES" "404 301 200"
+http DELETE /api/genres/1/ -H 'Accept: application/xml'
+expect_status "negotiation comes before the method (406, not a read-only model's 405)" 406
+
+# --- 15. ?search= on a model without searchable fields is ignored, as SearchFilter without search_fields ---
+http GET '/api/tags/?search=nothing%20matches'
+expect_json "?search= on a model without search fields filters nothing (not a 400)" '[.count, [.results[].name]]' \
+    '[1,["sf"]]'
+http GET "/api/tags/?search=$(printf 'x%%20%.0s' $(seq 1 11))"
+expect_json "... however many words it has" '.count' 1
+
 # --- hostile requests ------------------------------------------------------------------------------------
 http GET /api/books/ -H 'Content-Type: application/json' --data-binary '{}' -X GET
 expect_status "a GET with a body is answered as a GET" 200
-http POST /api/authors/ "${JSON[@]}" --data-binary $'{"name": "a\\u0000b", "email": "z@example.com"}'
-expect_json "a NUL in a JSON body is a 400 parse error" '.detail | startswith("JSON parse error")' 'true'
+AUTHORS=$(psql -X -At -c "SELECT count(*) FROM author")
+http POST /api/authors/ "${JSON[@]}" --data-binary '{"name": "a\u0000b", "email": "z@example.com"}'
+expect_eq "a NUL in a JSON string is a 400 under the field, in DRF's words (CharField)" "$HTTP_STATUS $HTTP_BODY" \
+    '400 {"name":["Null characters are not allowed."]}'
+http PATCH /api/books/3/ "${JSON[@]}" --data-binary '{"price": "1\u0000", "status": "draft\u0000"}'
+expect_eq "... other fields cannot read it: their own messages (the text is never cut at the NUL)" \
+    "$HTTP_STATUS $HTTP_BODY" \
+    '400 {"price":["A valid number is required."],"status":["\"draft\\u0000\" is not a valid choice."]}'
+http PATCH /api/books/3/ "${JSON[@]}" --data-binary '{"meta": {"k": ["x", "a\u0000"]}}'
+expect_eq "... a json field refuses it (PostgreSQL's jsonb cannot store \\u0000): a 400, not a 500" \
+    "$HTTP_STATUS $HTTP_BODY" \
+    '400 {"meta":["Null characters are not allowed: PostgreSQL'"'"'s jsonb cannot store \\u0000."]}'
+http POST /api/authors/ "${JSON[@]}" \
+    --data-binary '[{"name": "Ok", "email": "ok3@example.com"}, {"name": "n\u0000", "email": "n@example.com"}]'
+expect_eq "... in a bulk create: per element" "$HTTP_STATUS $HTTP_BODY" \
+    '400 [{},{"name":["Null characters are not allowed."]}]'
+http POST '/api/authors/?on_conflict=email' "${JSON[@]}" --data-binary '{"name": "u\u0000", "email": "ann@example.com"}'
+expect_eq "... in an upsert" "$HTTP_STATUS $HTTP_BODY" '400 {"name":["Null characters are not allowed."]}'
+http POST /api/authors/ "${JSON[@]}" --data-binary '[{"name": "D", "name": "E", "email": "d@example.com"}]'
+expect_json "a key repeated in a bulk element is a parse error, as in a single object" \
+    '.detail | startswith("JSON parse error - duplicate object key")' 'true'
+expect_eq "none of these wrote an author" "$(psql -X -At -c "SELECT count(*) FROM author")" "$AUTHORS"
 http POST /api/authors/ "${JSON[@]}" --data-binary $'{"name": "\xff", "email": "z@example.com"}'
 expect_json "invalid UTF-8 in a JSON body is a 400 parse error" '.detail | startswith("JSON parse error")' 'true'
 AUTHORS=$(psql -X -At -c "SELECT count(*) FROM author")

@@ -2,21 +2,36 @@
 # serve_gather.sh - single gets by key that arrive together are read in one statement (gather.c): a burst
 # of parallel GETs of objects, present and missing, integer and uuid keys, each answered with its own
 # object or a 404, and PostgreSQL's log showing statements that read several keys at once; keys written
-# otherwise than PostgreSQL writes them, HEAD and gets with a query string still answer right.
+# otherwise than PostgreSQL writes them, HEAD and gets with a query string still answer right; among those,
+# ?fields= with ?expand= of a reverse relation (a key like any other: shown when listed, else not).
 source tests/lib/pg.sh
 source tests/lib/tap.sh
-tap_plan 16
+tap_plan 24
 source tests/lib/serve.sh
 
 tap_fresh_db serve_gather
 tap_workdir
 MODELS="$TAP_WORKDIR/models.pdm"
 cp "$TESTS_ROOT/integration/serve_gather/models.pdm" "$MODELS"
+cat >>"$MODELS" <<'PDM'
+
+# authors and their books: a reverse relation for ?expand= with ?fields=
+model Author {
+  name  string(100)
+}
+
+model Book {
+  title   string(100)
+  author  Author  on_delete=cascade  related=books
+}
+PDM
 "$PRODATA" makemigrations --models "$MODELS" --migrations "$TAP_WORKDIR/migrations" >/dev/null 2>&1 &&
     "$PRODATA" migrate --models "$MODELS" --migrations "$TAP_WORKDIR/migrations" >/dev/null 2>&1 ||
     { echo "serve_gather: migrate failed" >&2; exit 1; }
 psql -qX -v ON_ERROR_STOP=1 >/dev/null <<'SQL'
 INSERT INTO note (body) SELECT 'note ' || i FROM generate_series(1, 60) i;
+INSERT INTO author (name) VALUES ('Le Guin'), ('Herbert');
+INSERT INTO book (title, author_id) VALUES ('Earthsea', 1), ('Dune', 2), ('Lathe', 1);
 INSERT INTO thing (code, name) SELECT ('00000000-0000-4000-8000-' || lpad(i::text, 12, '0'))::uuid, 'thing ' || i
   FROM generate_series(1, 8) i;
 SQL
@@ -121,7 +136,31 @@ done
 burst fields "${PATHS[@]}"
 expect_eq "64 parallel gets with a query string: each its own" "$(mismatches fields "${EXPECT[@]}" | head -5)" ""
 
-# 5. A shared statement that fails for one key's row (here a view whose function raises for note 13) leaves
+# 5. ?fields= with ?expand= of a reverse relation, on an item and a list: listed, shown; left out, not shown;
+# named but not expanded, the unknown field it was. A forward relation obeys ?fields= as before.
+BOOKS='[{"id":1,"title":"Earthsea","author":1}, {"id":3,"title":"Lathe","author":1}]'
+run_cmd curl -s -w ' %{http_code}' "$SERVE_URL/api/authors/1/?expand=books&fields=name"
+expect_eq "an item, books expanded, fields=name: no books" "$OUT" '{"name":"Le Guin"} 200'
+run_cmd curl -s -w ' %{http_code}' "$SERVE_URL/api/authors/1/?expand=books&fields=id,books"
+expect_eq "an item, books expanded, fields=id,books: both" "$OUT" "{\"id\":1,\"books\":$BOOKS} 200"
+run_cmd curl -s -w ' %{http_code}' "$SERVE_URL/api/authors/1/?fields=books,name&expand=books"
+expect_eq "an item, fields=books,name: in that order" "$OUT" "{\"books\":$BOOKS,\"name\":\"Le Guin\"} 200"
+run_cmd curl -s -w ' %{http_code}' "$SERVE_URL/api/authors/?expand=books&fields=name"
+expect_eq "a list, books expanded, fields=name: no books" "$OUT" \
+    '{"count":2,"next":null,"previous":null,"results":[{"name":"Le Guin"}, {"name":"Herbert"}]} 200'
+run_cmd curl -s -w ' %{http_code}' "$SERVE_URL/api/authors/?expand=books&fields=name,books&name=Herbert"
+expect_eq "a list, books expanded, fields=name,books: both" "$OUT" \
+    '{"count":1,"next":null,"previous":null,"results":[{"name":"Herbert","books":[{"id":2,"title":"Dune","author":2}]}]} 200'
+run_cmd curl -s -w ' %{http_code}' "$SERVE_URL/api/authors/1/?fields=id,books"
+expect_eq "fields=id,books without expanding books: 400, an unknown field" "$OUT" \
+    '{"fields":["Author has no field \"books\"; fields: id, name; related: books"]} 400'
+run_cmd curl -s -w ' %{http_code}' "$SERVE_URL/api/authors/?expand=books&fields=id,nope"
+expect_eq "fields=id,nope with books expanded: 400, an unknown field" "$OUT" \
+    '{"fields":["Author has no field \"nope\"; fields: id, name; related: books"]} 400'
+run_cmd curl -s -w ' %{http_code}' "$SERVE_URL/api/books/2/?expand=author&fields=id"
+expect_eq "a forward relation expanded, fields=id: no author" "$OUT" '{"id":2} 200'
+
+# 6. A shared statement that fails for one key's row (here a view whose function raises for note 13) leaves
 # every other get its own answer; a key with two rows (the view repeats note 20) is a 409, as alone.
 serve_stop
 psql -qX -v ON_ERROR_STOP=1 >/dev/null <<'SQL'
@@ -155,7 +194,7 @@ expect_out "the same key read alone: 409" '^\{"detail":"get\(\) returned more th
 run_cmd curl -s -w ' %{http_code}' "$SERVE_URL/api/notes/13/"
 expect_out "the failing row alone: its own error" 'division_by_zero.* 400$'
 
-# 6. Nothing was written and the server logged no failure.
+# 7. Nothing was written and the server logged no failure.
 expect_eq "no server error logged" "$(grep -c 'status=5' "$SERVE_LOG")" "0"
 
 sql postgres "ALTER DATABASE serve_gather RESET log_min_duration_statement" >/dev/null

@@ -2,11 +2,12 @@
 # serve_ops.sh - `prodata serve` as an operator runs it: /healthz, /metrics, /openapi.json, CORS, the access
 # log, models reloaded by SIGHUP and by `prodata migrate`'s notification (a broken model file leaves the
 # running models in place), reloads under load with no failed request, SIGTERM draining the requests under
-# way, and 503 with Retry-After, quickly, while the database is down (a second throwaway cluster is stopped,
-# never the shared one), then recovery when it is back.
+# way, a rate limit as DRF's (at most N requests in any period, 429 with Retry-After until the oldest leaves
+# the window), and 503 with Retry-After, quickly, while the database is down (a second throwaway cluster is
+# stopped, never the shared one), then recovery when it is back.
 source tests/lib/pg.sh
 source tests/lib/tap.sh
-tap_plan 30
+tap_plan 34
 source tests/lib/serve.sh
 
 tap_fresh_db serve_ops
@@ -143,6 +144,35 @@ if [ $((SECONDS - STARTED)) -le 3 ]; then tap_ok "... the server stopped within 
     tap_not_ok "... the server stopped within the bound" "took $((SECONDS - STARTED)) s"; fi
 kill "$LOCKER" "$SLOW" 2>/dev/null
 wait "$LOCKER" "$SLOW" 2>/dev/null
+
+# --- rate limits: DRF's window, not a token bucket --------------------------------------------------
+# 4/s: four requests, the fifth refused, and no request allowed until the first is a second old (a token
+# bucket would give one back after 250 ms). Times are taken before the first request is sent and after the
+# allowed one is answered, so the server's own times lie between them.
+serve_start --models "$MODELS" --anonymous-role postgres --rate-per-address "4/s" || exit 1
+FIRST_MS=$(date +%s%3N)
+STATUSES=""
+for i in 1 2 3 4; do
+    http GET /api/authors/
+    STATUSES="$STATUSES$HTTP_STATUS "
+done
+expect_eq "four requests within the address's 4/s: 200" "$STATUSES" "200 200 200 200 "
+http GET /api/authors/
+expect_json "the fifth: 429 in DRF's words" '.detail' '"Request was throttled. Expected available in 1 second."'
+expect_eq "... with Retry-After in whole seconds" "$(http_header Retry-After)" "1"
+for polls in $(seq 1 150); do
+    http GET /api/authors/
+    [ "$HTTP_STATUS" = 200 ] && break
+    sleep 0.02
+done
+ALLOWED_MS=$(($(date +%s%3N) - FIRST_MS))
+if [ "$HTTP_STATUS" = 200 ] && [ "$ALLOWED_MS" -ge 1000 ] && [ "$ALLOWED_MS" -le 3000 ]; then
+    tap_ok "the next request is allowed once the first is a second old ($ALLOWED_MS ms, $polls polls)"
+else
+    tap_not_ok "the next request is allowed once the first is a second old" \
+        "status $HTTP_STATUS after $ALLOWED_MS ms ($polls polls)"
+fi
+serve_stop
 
 # --- 503 while the database is down (a second, throwaway cluster) -----------------------------------
 SAVED_ENV=$(declare -p PGHOST PGPORT PGUSER PGDATABASE)

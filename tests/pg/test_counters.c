@@ -3,8 +3,9 @@
  * against a database migrated by the library itself: when the counter may
  * stand in for count(*) (installed, enabled, readable, no row-level
  * security) and that the count expression gives count(*)'s number under the
- * statement's snapshot, inside and outside a writing transaction; and the
- * counting by the client of a transaction that lists a table in
+ * statement's snapshot, inside and outside a writing transaction, and under
+ * row-level security enabled after that (count(*) for a role it filters);
+ * and the counting by the client of a transaction that lists a table in
  * prodata.client_counts and adds its own inserts (prodata_count_add): with
  * a trigger of the user's inserting rows, savepoints, a truncate, a role
  * the session SET ROLEs to, a session whose login role may not write the
@@ -554,6 +555,37 @@ test_not_available_with_row_level_security(void **state)
     assert_true(available(fixture, "Book"));
 }
 
+/*
+ * Row-level security enabled after the counter was found available (as when prodata serve loaded its catalog
+ * before): the count expression itself asks row_security_active at each execution, so a role the policy
+ * filters gets count(*) of what it sees, never the counters' total, while the owner (to whom RLS does not
+ * apply) keeps the counters: a slot offset in the transaction shows which one answered.
+ */
+static void
+test_expression_under_row_level_security(void **state)
+{
+    Fixture *fixture = *state;
+    char *counted, *actual;
+    assert_true(available(fixture, "Author"));
+    pgtest_exec(fixture->db, "DROP ROLE IF EXISTS test_counters_reader; CREATE ROLE test_counters_reader; "
+                             "GRANT SELECT ON author TO test_counters_reader");
+    pgtest_exec(fixture->db, "BEGIN; ALTER TABLE author ENABLE ROW LEVEL SECURITY; "
+                             "CREATE POLICY test_counters_some ON author FOR SELECT USING (id % 2 = 0); "
+                             "UPDATE prodata_row_counts SET n = n + 1000 WHERE relid = 'author'::regclass "
+                             "AND slot = 0");
+    read_counts(fixture, "Author", &counted, &actual);
+    assert_int_equal(atoll(counted), atoll(actual) + 1000); /* the owner: the counters */
+    char *total = actual;
+    pgtest_exec(fixture->db, "SET LOCAL ROLE test_counters_reader");
+    read_counts(fixture, "Author", &counted, &actual);
+    assert_string_equal(counted, actual); /* the policy's rows, not the counters' */
+    assert_true(atoll(actual) > 0 && atoll(actual) < atoll(total));
+    pgtest_exec(fixture->db, "ROLLBACK; REVOKE ALL ON author FROM test_counters_reader; "
+                             "DROP ROLE test_counters_reader");
+    read_counts(fixture, "Author", &counted, &actual);
+    assert_string_equal(counted, actual);
+}
+
 static void
 test_not_available_with_a_disabled_trigger(void **state)
 {
@@ -613,6 +645,7 @@ main(void)
         cmocka_unit_test(test_insert_on_an_older_trigger),
         cmocka_unit_test(test_available_when_installed),
         cmocka_unit_test(test_not_available_with_row_level_security),
+        cmocka_unit_test(test_expression_under_row_level_security),
         cmocka_unit_test(test_not_available_with_a_disabled_trigger),
         cmocka_unit_test(test_not_available_for_a_table_migrate_did_not_make),
         cmocka_unit_test(test_not_available_when_turned_off),

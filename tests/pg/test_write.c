@@ -6,7 +6,9 @@
  * each database refusal in DRF's words under the API field's name, a bulk
  * insert that is one statement and all or nothing, upserts that say whether
  * they created, get_or_create racing a concurrent creator, and injection
- * attempts as values and as field names that leave the data as it was.
+ * attempts as values and as field names that leave the data as it was. A
+ * second catalog, of models whose primary keys the database draws from a
+ * default (uuid, a literal), checks creates with many-to-many keys there.
  */
 #include <pthread.h>
 #include <setjmp.h>
@@ -27,6 +29,21 @@
 static PdArena *arena;
 static PdDb *db;
 static PdCatalog *catalog;
+static PdCatalog *keyed; /* KEYED_MODELS: keys with a default, not auto */
+
+/* Keys drawn from the field's default, not a sequence; beside the bookstore's tables in the same database. */
+static const char *KEYED_MODELS = "model Label {\n"
+                                  "  word  string(20)  unique\n"
+                                  "}\n"
+                                  "model Gadget {\n"
+                                  "  code    uuid        primary_key  default=uuid\n"
+                                  "  name    string(40)\n"
+                                  "  labels  Label[]\n"
+                                  "}\n"
+                                  "model Ticket {\n"
+                                  "  ref     string(12)  primary_key  default=\"first\"\n"
+                                  "  labels  Label[]\n"
+                                  "}\n";
 
 static int
 setup(void **state)
@@ -40,6 +57,13 @@ setup(void **state)
         !pd_migrate_plan(arena, NULL, catalog, &plan, &err))
     {
         fprintf(stderr, "setup: %s\n", err.message);
+        return -1;
+    }
+    pgtest_exec(db, plan->up_sql);
+    if (!pd_model_parse(arena, "keyed.pdm", KEYED_MODELS, &keyed, &err) ||
+        !pd_migrate_plan(arena, NULL, keyed, &plan, &err))
+    {
+        fprintf(stderr, "setup: keyed models: %s\n", err.message);
         return -1;
     }
     pgtest_exec(db, plan->up_sql);
@@ -319,6 +343,123 @@ test_create_each(void **state)
     assert_string_equal(scalar("SELECT count(*) FROM book WHERE title LIKE 'Each bad _'"), "0");
 }
 
+/* ---- keys drawn from a default ---- */
+
+/* A PdValues of KEYED_MODELS read from JSON, which must read. */
+static PdValues *
+keyed_values(const char *model_name, const char *json)
+{
+    const PdModel *found = pd_model_find(keyed, model_name);
+    assert_non_null(found);
+    PdValues *values = pd_values_new(arena, found);
+    PdError err = {0};
+    if (!pd_values_from_json(values, json, strlen(json), &err))
+        fail_msg("reading %s: %s", json, err.message);
+    return values;
+}
+
+/* The uuid after "code": in a Gadget's JSON (in arena); fails when there is none. */
+static const char *
+code_of(const char *json)
+{
+    const char *code = strstr(json, "\"code\":\"");
+    if (code == NULL || strlen(code) < 8 + 36 || code[8 + 36] != '"')
+        fail_msg("no uuid code in %s", json);
+    return pd_arena_sprintf(arena, "%.36s", code + 8);
+}
+
+/* The labels' words the join table holds for the gadget with this code, "a,b" (empty: none). */
+static const char *
+gadget_words(const char *code)
+{
+    return scalar(pd_arena_sprintf(arena,
+                                   "SELECT coalesce(string_agg(l.word, ',' ORDER BY l.word), '') "
+                                   "FROM gadget_labels j JOIN label l ON l.id = j.label_id "
+                                   "WHERE j.gadget_id = '%s'",
+                                   code));
+}
+
+static const char *
+label_id(const char *word)
+{
+    return scalar(pd_arena_sprintf(arena, "SELECT id FROM label WHERE word = '%s'", word));
+}
+
+/* DRF creates an object whose uuid key has default=uuid4 with its many-to-many keys: the key is drawn
+ * (gen_random_uuid() in the statement), the join rows name it, and the object comes back with both. */
+static void
+test_create_default_key_many_to_many(void **state)
+{
+    (void)state;
+    PdError err = {0};
+    const char *out = NULL;
+    const char *words[] = {"red", "blue"};
+    for (size_t w = 0; w < 2; w++)
+        if (!pd_object_create(arena, db,
+                              keyed_values("Label", pd_arena_sprintf(arena, "{\"word\": \"%s\"}", words[w])),
+                              &out, &err))
+            fail_msg("label %s: %s", words[w], err.message);
+    const char *red = label_id("red"), *blue = label_id("blue");
+    const char *body = pd_arena_sprintf(arena, "{\"name\": \"One\", \"labels\": [%s, %s]}", blue, red);
+    if (!pd_object_create(arena, db, keyed_values("Gadget", body), &out, &err))
+        fail_msg("create: %s (%s)", err.message, err.detail);
+    const char *code = code_of(out);
+    assert_string_equal(scalar(pd_arena_sprintf(arena, "SELECT name FROM gadget WHERE code = '%s'", code)),
+                        "One");
+    assert_string_equal(gadget_words(code), "blue,red");
+    assert_non_null(strstr(out, pd_arena_sprintf(arena, "\"labels\":[%s, %s]", red, blue)));
+
+    /* a literal default: the key is that literal, once */
+    body = pd_arena_sprintf(arena, "{\"labels\": [%s]}", red);
+    if (!pd_object_create(arena, db, keyed_values("Ticket", body), &out, &err))
+        fail_msg("ticket: %s (%s)", err.message, err.detail);
+    assert_non_null(strstr(out, "\"ref\":\"first\""));
+    assert_string_equal(scalar("SELECT count(*) FROM ticket_labels WHERE ticket_id = 'first'"), "1");
+}
+
+/* Bulk and each (the server's shared creates): each object its own key, drawn or given, and its join rows. */
+static void
+test_bulk_default_key_many_to_many(void **state)
+{
+    (void)state;
+    const char *red = label_id("red"), *blue = label_id("blue");
+    const char *given = "8c1f0b7e-5d4a-4e2b-9f3c-1a2b3c4d5e6f";
+    const PdValues *objects[] = {
+        keyed_values("Gadget", pd_arena_sprintf(arena, "{\"name\": \"Bulk 1\", \"labels\": [%s]}", red)),
+        keyed_values("Gadget", "{\"name\": \"Bulk 2\"}"),
+        keyed_values("Gadget", pd_arena_sprintf(arena,
+                                                "{\"code\": \"%s\", \"name\": \"Bulk 3\", "
+                                                "\"labels\": [%s, %s]}",
+                                                given, red, blue)),
+    };
+    const char *json = NULL;
+    PdError err = {0};
+    if (!pd_object_create_bulk(arena, db, objects, 3, &json, &err))
+        fail_msg("bulk: %s (%s)", err.message, err.detail);
+    const char *first = strstr(json, "\"Bulk 1\""), *second = strstr(json, "\"Bulk 2\"");
+    const char *third = strstr(json, "\"Bulk 3\"");
+    assert_true(first != NULL && first < second && second < third);
+    const char *code = scalar("SELECT code FROM gadget WHERE name = 'Bulk 1'");
+    assert_non_null(strstr(json, code));
+    assert_string_equal(gadget_words(code), "red");
+    assert_string_equal(gadget_words(scalar("SELECT code FROM gadget WHERE name = 'Bulk 2'")), "");
+    assert_string_equal(scalar("SELECT code FROM gadget WHERE name = 'Bulk 3'"), given);
+    assert_string_equal(gadget_words(given), "blue,red");
+
+    const PdValues *each[] = {
+        keyed_values("Gadget", pd_arena_sprintf(arena, "{\"name\": \"Each 1\", \"labels\": [%s]}", blue)),
+        keyed_values("Gadget", pd_arena_sprintf(arena, "{\"name\": \"Each 2\", \"labels\": [%s]}", red)),
+    };
+    const char *jsons[2] = {0};
+    if (!pd_object_create_each(arena, db, each, 2, NULL, jsons, &err))
+        fail_msg("each: %s (%s)", err.message, err.detail);
+    assert_non_null(strstr(jsons[0], "\"Each 1\""));
+    assert_non_null(strstr(jsons[1], "\"Each 2\""));
+    assert_string_equal(gadget_words(code_of(jsons[0])), "blue");
+    assert_string_equal(gadget_words(code_of(jsons[1])), "red");
+    assert_string_not_equal(code_of(jsons[0]), code_of(jsons[1]));
+}
+
 static PdQuery *
 books_where(const char *lookup, const char *value)
 {
@@ -562,6 +703,8 @@ main(void)
         cmocka_unit_test(test_bulk_one_statement),
         cmocka_unit_test(test_bulk_all_or_nothing),
         cmocka_unit_test(test_create_each),
+        cmocka_unit_test(test_create_default_key_many_to_many),
+        cmocka_unit_test(test_bulk_default_key_many_to_many),
         cmocka_unit_test(test_update),
         cmocka_unit_test(test_delete),
         cmocka_unit_test(test_update_or_create),

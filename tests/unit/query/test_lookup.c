@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "prodata/query.h"
+#include "prodata/strbuf.h"
 #include "testing.h"
 
 static PdArena *arena;
@@ -271,12 +272,12 @@ test_ordering_keyset_and_page(void **state)
     assert_string_equal(text.params[3], "11");
     assert_string_equal(text.params[4], "100");
 
-    pd_query_use_counter(query, true); /* no condition: the row counter instead of count(*) */
+    pd_query_use_counter(query, true); /* no condition: the row counter (count.c words the expression) */
     assert_true(pd_query_sql(query, PD_SHAPE_PAGE, PD_COUNT_EXACT, &text, &err));
-    assert_contains(text.sql,
-                    "SELECT (SELECT (SELECT coalesce(sum(prodata_slot.n), 0)::int8 FROM "
-                    "prodata_row_counts prodata_slot WHERE prodata_slot.relid = '\"book\"'::regclass)) "
-                    "AS count, ");
+    assert_contains(text.sql, "SELECT (SELECT ");
+    assert_contains(text.sql, "(SELECT coalesce(sum(prodata_slot.n), 0)::int8 FROM prodata_row_counts "
+                              "prodata_slot WHERE prodata_slot.relid = '\"book\"'::regclass)");
+    assert_contains(text.sql, ") AS count, ");
     assert_true(pd_query_where(query, "price__gt", "1", &err));
     assert_true(pd_query_sql(query, PD_SHAPE_PAGE, PD_COUNT_EXACT, &text, &err));
     assert_contains(text.sql, "::bigint OFFSET $"); /* a condition: the numbers plain, for custom plans */
@@ -439,6 +440,73 @@ test_check_lookup(void **state)
     assert_string_equal(err.field, "author__password");
 }
 
+/* The parameters of model (in catalog `in`) filtered by one lookup, joined by "|"; the message of its error.
+ */
+static const char *
+params_in(const PdCatalog *in, const char *model, const char *lookup, const char *value)
+{
+    PdError err = {0};
+    PdQuery *query = pd_query_new(arena, in, pd_model_find(in, model));
+    assert_non_null(query);
+    PdSqlText text;
+    if (!pd_query_where(query, lookup, value, &err) ||
+        !pd_query_sql(query, PD_SHAPE_COUNT, PD_COUNT_NONE, &text, &err))
+        return pd_arena_sprintf(arena, "error: %s", err.message);
+    PdStrbuf joined;
+    pd_strbuf_init(&joined, arena);
+    for (int i = 0; i < text.param_count; i++)
+        pd_strbuf_appendf(&joined, "%s%s", i > 0 ? "|" : "", text.params[i] ? text.params[i] : "NULL");
+    return pd_strbuf_text(&joined);
+}
+
+/* A uuid and a time in a filter (or a path key, which is one) are read as a body's: every form Python's
+ * uuid.UUID takes, sent hyphenated in lower case; seven to nine digits of a second's fraction cut to six. */
+static void
+test_uuid_and_time_values(void **state)
+{
+    (void)state;
+    static const char *models = "model Thing {\n"
+                                "  code  uuid         primary_key  default=uuid\n"
+                                "  at    time         null\n"
+                                "  seen  timestamptz  null\n"
+                                "}\n"
+                                "model Part {\n"
+                                "  thing  Thing\n"
+                                "}\n";
+    const PdCatalog *in = testing_parse(arena, models);
+    static const struct
+    {
+        const char *model, *lookup, *value, *params;
+    } cases[] = {
+        {"Thing", "code", "22222222222222222222222222222222", "22222222-2222-2222-2222-222222222222"},
+        {"Thing", "pk", "{123E4567-E89B-12D3-A456-426614174000}", "123e4567-e89b-12d3-a456-426614174000"},
+        {"Thing", "code", "urn:uuid:123e4567e89b12d3a456426614174000",
+         "123e4567-e89b-12d3-a456-426614174000"},
+        {"Thing", "code__in", "22222222222222222222222222222222,123E4567-E89B-12D3-A456-426614174000",
+         "{\"22222222-2222-2222-2222-222222222222\",\"123e4567-e89b-12d3-a456-426614174000\"}"},
+        {"Part", "thing", "22222222222222222222222222222222", "22222222-2222-2222-2222-222222222222"},
+        {"Part", "thing__code", "{22222222222222222222222222222222}", "22222222-2222-2222-2222-222222222222"},
+        {"Thing", "code", "2222222222222222222222222222222",
+         "error: string \"2222222222222222222222222222222\" is not a valid uuid, expected a uuid as "
+         "\"xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx\""},
+        {"Thing", "at", "13:45:00.123456789", "13:45:00.123456"},
+        {"Thing", "at__gt", "23:59:59.9999999", "23:59:59.999999"},
+        {"Thing", "seen__range", "2024-05-06T13:45:00.123456789Z,2024-05-07 00:00:00.1234567+02:00",
+         "2024-05-06T13:45:00.123456Z|2024-05-07 00:00:00.123456+02:00"},
+        {"Thing", "seen", "2024-05-06T13:45:00.5Z", "2024-05-06T13:45:00.5Z"},
+        {"Thing", "at", "13:45:00.1234567890",
+         "error: string \"13:45:00.1234567890\" is not a valid time, expected a time as \"HH:MM\", "
+         "\"HH:MM:SS\" or \"HH:MM:SS.ffffff\""},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+    {
+        const char *got = params_in(in, cases[i].model, cases[i].lookup, cases[i].value);
+        if (strcmp(got, cases[i].params) != 0)
+            fail_msg("%s=%s:\n  got      %s\n  expected %s", cases[i].lookup, cases[i].value, got,
+                     cases[i].params);
+    }
+}
+
 int
 main(void)
 {
@@ -452,6 +520,7 @@ main(void)
         cmocka_unit_test(test_bounds),
         cmocka_unit_test(test_check_lookup),
         cmocka_unit_test(test_positions_past_9999),
+        cmocka_unit_test(test_uuid_and_time_values),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

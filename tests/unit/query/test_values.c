@@ -3,7 +3,8 @@
  * database: per kind, what DRF's ModelSerializer field accepts (and the text
  * sent to PostgreSQL for it), and the exact message DRF gives for what it
  * refuses; required fields by mode; unknown names, malformed JSON and a body
- * that is not an object.
+ * that is not an object. Reals keep their shortest round-trip digits (Python's
+ * repr), in a json field too. A NUL in a string is refused per field.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -253,6 +254,162 @@ test_relations(void **state)
     run_cases(cases, sizeof(cases) / sizeof(cases[0]));
 }
 
+/* NaN and infinities are refused as DRF's FloatField and DecimalField refuse them; a float out of range
+ * towards zero is 0, as Python's float() reads it (PostgreSQL would refuse the text). */
+static void
+test_non_finite(void **state)
+{
+    (void)state;
+    static const Case cases[] = {
+        {"ratio", "\"nan\"", "A valid number is required."},
+        {"ratio", "\"NaN\"", "A valid number is required."},
+        {"ratio", "\" nan \"", "A valid number is required."},
+        {"ratio", "\"inf\"", "A valid number is required."},
+        {"ratio", "\"-inf\"", "A valid number is required."},
+        {"ratio", "\"+Infinity\"", "A valid number is required."},
+        {"ratio", "\"-1e400\"", "A valid number is required."},
+        {"ratio", "\"1e-400\"", "=0.0"},
+        {"ratio", "\"0.1\"", "=0.1"},
+        {"ratio", "0.1", "=0.1"},
+        {"ratio", "\" 1.50 \"", "=1.5"},
+        {"ratio", "7", "=7.0"},
+        {"price", "\"inf\"", "A valid number is required."},
+        {"price", "\"-Infinity\"", "A valid number is required."},
+        {"price", "\"sNaN\"", "A valid number is required."},
+    };
+    run_cases(cases, sizeof(cases) / sizeof(cases[0]));
+}
+
+/* A json field's text keeps every real as its shortest round-trip form and integers as integers. */
+static void
+test_json_reals(void **state)
+{
+    (void)state;
+    static const Case cases[] = {
+        {"doc", "{\"a\": 0.1, \"c\": 3.14159, \"d\": 1e-7}", "={\"a\":0.1,\"c\":3.14159,\"d\":1e-07}"},
+        {"doc", "[1, 5.0, -0.0, 1e300, 2.5e-324, 0.30000000000000004, 9223372036854775807]",
+         "=[1,5.0,-0.0,1e+300,5e-324,0.30000000000000004,9223372036854775807]"},
+        {"doc", "{\"s\": \"q\\\"b\\\\c\\n\\u0001\\u00e9/\", \"n\": {\"t\": true, \"f\": false, \"z\": null}}",
+         "={\"s\":\"q\\\"b\\\\c\\n\\u0001\u00e9/\",\"n\":{\"t\":true,\"f\":false,\"z\":null}}"},
+        {"doc", "{\"a\\u0001\": []}", "={\"a\\u0001\":[]}"},
+        {"doc", "0.1", "=0.1"},
+        {"doc", "\"0.1\"", "=\"0.1\""},
+    };
+    run_cases(cases, sizeof(cases) / sizeof(cases[0]));
+}
+
+/* What Python's uuid.UUID reads (DRF's UUIDField), written in PostgreSQL's canonical form. */
+static void
+test_uuids(void **state)
+{
+    (void)state;
+    static const Case cases[] = {
+        {"ident", "\"22222222222222222222222222222222\"", "=22222222-2222-2222-2222-222222222222"},
+        {"ident", "\"123E4567-E89B-12D3-A456-426614174000\"", "=123e4567-e89b-12d3-a456-426614174000"},
+        {"ident", "\"{123e4567-e89b-12d3-a456-426614174000}\"", "=123e4567-e89b-12d3-a456-426614174000"},
+        {"ident", "\"urn:uuid:123e4567-e89b-12d3-a456-426614174000\"",
+         "=123e4567-e89b-12d3-a456-426614174000"},
+        {"ident", "\"urn:uuid:{123E4567E89B12D3A456426614174000}\"", "=123e4567-e89b-12d3-a456-426614174000"},
+        {"ident", "\"1234-5678-9abc-def0-1234-5678-9abc-def0\"", "=12345678-9abc-def0-1234-56789abcdef0"},
+        {"ident", "5", "=00000000-0000-0000-0000-000000000005"},
+        {"ident", "9223372036854775807", "=00000000-0000-0000-7fff-ffffffffffff"},
+        {"ident", "\"2222222222222222222222222222222\"", "Must be a valid UUID."},
+        {"ident", "\"222222222222222222222222222222222\"", "Must be a valid UUID."},
+        {"ident", "\"g2222222222222222222222222222222\"", "Must be a valid UUID."},
+        {"ident", "\"URN:UUID:22222222222222222222222222222222\"", "Must be a valid UUID."},
+        {"ident", "\" 22222222222222222222222222222222\"", "Must be a valid UUID."},
+        {"ident", "\"\"", "Must be a valid UUID."},
+        {"ident", "-1", "Must be a valid UUID."},
+        {"ident", "1.0", "Must be a valid UUID."},
+        {"ident", "true", "Must be a valid UUID."},
+    };
+    run_cases(cases, sizeof(cases) / sizeof(cases[0]));
+}
+
+/* Seven to nine digits of a second's fraction are cut to microseconds, not rounded (Django's parse_time
+ * and parse_datetime). */
+static void
+test_fractions(void **state)
+{
+    (void)state;
+    static const Case cases[] = {
+        {"clock", "\"13:45:00.123456789\"", "=13:45:00.123456"},
+        {"clock", "\"13:45:00.9999999\"", "=13:45:00.999999"},
+        {"clock", "\"13:45:00.1234567890\"",
+         "Time has wrong format. Use one of these formats instead: hh:mm[:ss[.uuuuuu]]."},
+        {"stamp", "\"2024-05-06T13:45:00.123456789Z\"", "=2024-05-06T13:45:00.123456Z"},
+        {"stamp", "\"2024-05-06 13:45:00.999999999+02:00\"", "=2024-05-06 13:45:00.999999+02:00"},
+        {"stamp", "\"2024-05-06T13:45:00.1234567\"", "=2024-05-06T13:45:00.123456+00:00"},
+        {"stamp", "\"9999-12-31T23:59:59.999999999Z\"", "=9999-12-31T23:59:59.999999Z"},
+        {"stamp", "\"2024-05-06T13:45:00.1234567890Z\"",
+         "Datetime has wrong format. Use one of these formats instead: "
+         "YYYY-MM-DDThh:mm[:ss[.uuuuuu]][+HH:MM|-HH:MM|Z]."},
+    };
+    run_cases(cases, sizeof(cases) / sizeof(cases[0]));
+}
+
+/* A NUL in a string (JSON's \u0000) is read whole, never cut there: a text field refuses it in DRF's words
+ * (after the length, before the form: its validators' order), any other field cannot read it and gives its
+ * usual message, and a json field refuses it because PostgreSQL's jsonb cannot store it. */
+static void
+test_nuls(void **state)
+{
+    (void)state;
+    static const Case cases[] = {
+        {"label", "\"a\\u0000b\"", "Null characters are not allowed."},
+        {"label", "\"\\u0000\"", "Null characters are not allowed."}, /* not blank: str.strip() keeps it */
+        {"label", "\" \\u0000 \"", "Null characters are not allowed."},
+        {"label", "\"abcde\\u0000\"",
+         "Ensure this field has no more than 5 characters. | Null characters are not allowed."},
+        {"label", "\"ab\\u0000\"", "Null characters are not allowed."},
+        {"body", "\"x\\u0000\"", "Null characters are not allowed."},
+        {"mail", "\"ann@example.com\\u0000\"",
+         "Null characters are not allowed. | Enter a valid email address."},
+        {"site", "\"https://example.com/\\u0000\"", "Null characters are not allowed. | Enter a valid URL."},
+        {"handle", "\"a\\u0000b\"",
+         "Null characters are not allowed. | Enter a valid \"slug\" consisting of letters, numbers, "
+         "underscores or hyphens."},
+        {"status", "\"draft\\u0000\"", "\"draft\\u0000\" is not a valid choice."},
+        {"whole", "\"12\\u0000\"", "A valid integer is required."},
+        {"ratio", "\"1.5\\u0000\"", "A valid number is required."},
+        {"price", "\"1.5\\u0000\"", "A valid number is required."},
+        {"flag", "\"true\\u0000\"", "Must be a valid boolean."},
+        {"day", "\"2024-01-01\\u0000\"",
+         "Date has wrong format. Use one of these formats instead: YYYY-MM-DD."},
+        {"clock", "\"10:30\\u0000\"",
+         "Time has wrong format. Use one of these formats instead: hh:mm[:ss[.uuuuuu]]."},
+        {"stamp", "\"2024-01-01T10:00Z\\u0000\"",
+         "Datetime has wrong format. Use one of these formats instead: "
+         "YYYY-MM-DDThh:mm[:ss[.uuuuuu]][+HH:MM|-HH:MM|Z]."},
+        {"span", "\"90\\u0000\"",
+         "Duration has wrong format. Use one of these formats instead: [DD] [HH:[MM:]]ss[.uuuuuu]."},
+        {"ident", "\"22222222222222222222222222222222\\u0000\"", "Must be a valid UUID."},
+        {"blob", "\"aGk=\\u0000\"", "Incorrect format. Expected a base64 string."},
+        {"owner", "\"7\\u0000\"", "Incorrect type. Expected pk value, received str."},
+        {"owner", "\"99999999999999999999\\u0000\"", "Incorrect type. Expected pk value, received str."},
+        {"tags", "[1, \"2\\u0000\"]", "Incorrect type. Expected pk value, received str."},
+        {"doc", "{\"a\": [\"x\\u0000\"]}",
+         "Null characters are not allowed: PostgreSQL's jsonb cannot store \\u0000."},
+        {"doc", "\"\\u0000\"", "Null characters are not allowed: PostgreSQL's jsonb cannot store \\u0000."},
+        /* a backslash followed by u0000 is six characters, no NUL */
+        {"doc", "{\"a\": \"\\\\u0000\"}", "={\"a\":\"\\\\u0000\"}"},
+        {"label", "\"\\\\u0000\"", "Ensure this field has no more than 5 characters."},
+    };
+    run_cases(cases, sizeof(cases) / sizeof(cases[0]));
+    /* json text given from C is judged the same way */
+    PdValues *values = pd_values_new(arena, sample);
+    PdError err = {0};
+    assert_true(pd_values_set_text(values, "doc", "{\"a\": \"x\\u0000\"}", &err));
+    assert_false(pd_values_validate(values, PD_VALIDATE_PARTIAL, &err));
+    assert_string_equal(err.problems[0].field, "doc");
+    assert_string_equal(err.problems[0].message,
+                        "Null characters are not allowed: PostgreSQL's jsonb cannot store \\u0000.");
+    /* jansson reads no NUL in a name: a parse error, as before */
+    PdError name = {0};
+    assert_false(pd_values_from_json(values, "{\"a\\u0000\": 1}", 14, &name));
+    assert_contains(name.problems[0].message, "JSON parse error - ");
+}
+
 static void
 test_required_by_mode(void **state)
 {
@@ -319,7 +476,9 @@ main(void)
         cmocka_unit_test(test_integers),           cmocka_unit_test(test_numbers),
         cmocka_unit_test(test_booleans_and_times), cmocka_unit_test(test_text_kinds),
         cmocka_unit_test(test_relations),          cmocka_unit_test(test_required_by_mode),
-        cmocka_unit_test(test_structure),
+        cmocka_unit_test(test_structure),          cmocka_unit_test(test_non_finite),
+        cmocka_unit_test(test_json_reals),         cmocka_unit_test(test_uuids),
+        cmocka_unit_test(test_fractions),          cmocka_unit_test(test_nuls),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
