@@ -222,6 +222,7 @@ bench-archive: all
 
 # prodata backup, restore and PITR beside pgBackRest (../shared/anchors/pgbackrest) on pgbench -s 100, one run.
 bench-backup: all
+	@PRODATA_DEPS_EXTRA="pgbackrest jq" scripts/deps.sh
 	@bench/backup/run.sh
 
 # prodata's keeper beside Patroni (../shared/anchors/patroni) after a postmaster crash, node loss, network

@@ -27,7 +27,8 @@ typedef struct Stream
     const char *out_path;
     uint64_t original_bytes, stored_bytes;
     uint64_t written_bytes; /* to out_fd so far */
-    bool starts_writeback;  /* push: the file is fsynced at the end anyway */
+    bool starts_writeback;  /* push and restore: the file is made durable at the end anyway */
+    uint64_t written_base;  /* where the original bytes start in the output: the header's size, or 0 */
 } Stream;
 
 static void
@@ -93,7 +94,7 @@ stream_write(Stream *stream, const void *bytes, size_t length, PdError *err)
     if (!pd_archive_write_all(stream->out_fd, bytes, length, stream->out_path, err))
         return false;
     if (stream->starts_writeback)
-        (void)sync_file_range(stream->out_fd, (off_t)(PD_ARCHIVE_HEADER_BYTES + stream->written_bytes),
+        (void)sync_file_range(stream->out_fd, (off_t)(stream->written_base + stream->written_bytes),
                               (off_t)length, SYNC_FILE_RANGE_WRITE);
     stream->written_bytes += length;
     return true;
@@ -169,6 +170,7 @@ pd_archive_stream_in_observed(PdArena *arena, int in_fd, const char *in_path, ui
         (is_zstd && !new_cctx(arena, zstd_level, expected_bytes, &cctx, err)))
         return false;
     stream.starts_writeback = true;
+    stream.written_base = PD_ARCHIVE_HEADER_BYTES;
     for (;;)
     {
         size_t got;
@@ -279,6 +281,13 @@ bool
 pd_archive_stream_out(PdArena *arena, int in_fd, const char *path, int out_fd, const char *out_path,
                       PdArchiveHeader *header, PdError *err)
 {
+    return pd_archive_stream_out_durable(arena, in_fd, path, out_fd, out_path, false, header, err);
+}
+
+bool
+pd_archive_stream_out_durable(PdArena *arena, int in_fd, const char *path, int out_fd, const char *out_path,
+                              bool starts_writeback, PdArchiveHeader *header, PdError *err)
+{
     Stream stream;
     ZSTD_DCtx *dctx = NULL;
     if (!read_header(in_fd, path, header, err))
@@ -287,6 +296,7 @@ pd_archive_stream_out(PdArena *arena, int in_fd, const char *path, int out_fd, c
     if (!stream_open(arena, &stream, out_fd, out_path, is_zstd ? ZSTD_DStreamOutSize() : 1, err) ||
         (is_zstd && !new_dctx(arena, &dctx, err)))
         return false;
+    stream.starts_writeback = starts_writeback;
     size_t frame_left = is_zstd ? 1 : 0;
     for (uint64_t left = header->stored_bytes; left > 0;)
     {

@@ -32,6 +32,8 @@ typedef struct Restore
     const PdRestoreOptions *options;
     const PdBackupManifest *manifest;
     const char *source_dir; /* REPO/backup/LABEL/data */
+    size_t *order;          /* the files' entry indexes, largest first: the last to finish is a small one */
+    size_t file_count;
     atomic_size_t next;
     atomic_bool failed;
     pthread_mutex_t lock;
@@ -63,7 +65,7 @@ restore_file(PdArena *arena, Restore *restore, const PdBackupEntry *entry, PdErr
         return pd_archive_io_error(err, "create", dest);
     }
     PdArchiveHeader header;
-    bool ok = pd_archive_stream_out(arena, in_fd, source, out_fd, dest, &header, err);
+    bool ok = pd_archive_stream_out_durable(arena, in_fd, source, out_fd, dest, true, &header, err);
     if (ok && header.original_bytes != entry->bytes)
         ok = mismatch(err, source, "its size differs");
     if (ok && memcmp(header.sha256, entry->sha256, sizeof(header.sha256)) != 0)
@@ -85,11 +87,10 @@ restore_worker(void *context)
     const PdBackupManifest *manifest = restore->manifest;
     while (ok && !atomic_load(&restore->failed))
     {
-        size_t i = atomic_fetch_add(&restore->next, 1);
-        if (i >= manifest->entry_count)
+        size_t place = atomic_fetch_add(&restore->next, 1);
+        if (place >= restore->file_count)
             break;
-        if (manifest->entries[i].kind == PD_BACKUP_ENTRY_FILE)
-            ok = restore_file(arena, restore, &manifest->entries[i], &err);
+        ok = restore_file(arena, restore, &manifest->entries[restore->order[place]], &err);
         pd_arena_reset(arena);
     }
     if (!ok)
@@ -103,6 +104,32 @@ restore_worker(void *context)
     return NULL;
 }
 
+static const PdBackupEntry *sorted_entries; /* larger_first's context, set and used by copy_files' thread */
+
+static int
+larger_first(const void *a, const void *b)
+{
+    uint64_t x = sorted_entries[*(const size_t *)a].bytes, y = sorted_entries[*(const size_t *)b].bytes;
+    return x < y ? 1 : x > y ? -1 : 0;
+}
+
+/* The files' indexes, largest first. */
+static bool
+order_files(PdArena *arena, const PdBackupManifest *manifest, Restore *restore, PdError *err)
+{
+    restore->order =
+        pd_arena_calloc(arena, manifest->entry_count ? manifest->entry_count : 1, sizeof(size_t));
+    if (restore->order == NULL)
+        return pd_arena_error(arena, err);
+    for (size_t i = 0; i < manifest->entry_count; i++)
+        if (manifest->entries[i].kind == PD_BACKUP_ENTRY_FILE)
+            restore->order[restore->file_count++] = i;
+    sorted_entries = manifest->entries;
+    qsort(restore->order, restore->file_count, sizeof(size_t), larger_first);
+    sorted_entries = NULL;
+    return true;
+}
+
 static bool
 copy_files(PdArena *arena, const PdRestoreOptions *options, const PdBackupManifest *manifest, PdError *err)
 {
@@ -112,6 +139,8 @@ copy_files(PdArena *arena, const PdRestoreOptions *options, const PdBackupManife
                        .source_dir = backup_dir != NULL ? pd_archive_join(arena, backup_dir, "data") : NULL};
     if (restore.source_dir == NULL)
         return pd_arena_error(arena, err);
+    if (!order_files(arena, manifest, &restore, err))
+        return false;
     atomic_init(&restore.next, 0);
     atomic_init(&restore.failed, false);
     pd_error_init(&restore.first_error);
@@ -133,6 +162,8 @@ copy_files(PdArena *arena, const PdRestoreOptions *options, const PdBackupManife
         *err = restore.first_error;
         return false;
     }
+    if (atomic_load(&restore.next) < restore.file_count) /* every file was taken by a worker, or it failed */
+        return pd_error_set(err, PD_ERR_INTERNAL, "the restore stopped before its last file");
     return true;
 }
 

@@ -64,4 +64,13 @@ bool pd_archive_stream_in_observed(PdArena *arena, int in_fd, const char *in_pat
 bool pd_archive_stream_out(PdArena *arena, int in_fd, const char *path, int out_fd, const char *out_path,
                            PdArchiveHeader *header, PdError *err);
 
+/*
+ * pd_archive_stream_out, with starts_writeback asking the kernel to start writing each chunk to disk as it is
+ * written (sync_file_range), so that a restore's final sync waits for little: the disk works while the next
+ * file is decompressed.
+ */
+bool pd_archive_stream_out_durable(PdArena *arena, int in_fd, const char *path, int out_fd,
+                                   const char *out_path, bool starts_writeback, PdArchiveHeader *header,
+                                   PdError *err);
+
 #endif
