@@ -394,6 +394,9 @@ typedef struct PdRestoreOptions
 /* The recovery setting of a target kind ("recovery_target_time"); NULL for PD_RESTORE_END. */
 const char *pd_restore_target_setting(PdRestoreTargetKind kind);
 
+/* Writes a time as "2026-12-01 10:30:00+00" (UTC, the form --target-time reads back) into out. */
+void pd_backup_format_time(int64_t epoch, char out[32]);
+
 /* Reads "YYYY-MM-DD HH:MM:SS[.fraction]" ('T' also separates) and an offset ("Z", "+01", "-05:30"). */
 bool pd_restore_parse_time(const char *text, int64_t *epoch);
 

@@ -133,8 +133,8 @@ check_target(const PdRestoreOptions *options, int64_t *time_target, uint64_t *ls
     return pd_error_field(err, "%s", pd_restore_target_setting(options->target_kind));
 }
 
-static void
-format_time(int64_t epoch, char out[32])
+void
+pd_backup_format_time(int64_t epoch, char out[32])
 {
     time_t seconds = (time_t)epoch;
     struct tm utc;
@@ -159,7 +159,7 @@ too_early(const PdBackupManifest *backup, PdRestoreTargetKind kind, PdError *err
 {
     char end[32];
     if (kind == PD_RESTORE_TIME)
-        format_time(backup->stop_time, end);
+        pd_backup_format_time(backup->stop_time, end);
     else
         pd_backup_format_lsn(backup->stop_lsn, end);
     pd_error_set(err, PD_ERR_REFUSED,

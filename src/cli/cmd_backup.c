@@ -73,15 +73,6 @@ read_jobs(const CliArgs *args, int *jobs, PdError *err)
     return true;
 }
 
-static void
-format_time(int64_t epoch, char out[32])
-{
-    time_t seconds = (time_t)epoch;
-    struct tm utc;
-    gmtime_r(&seconds, &utc);
-    strftime(out, 32, "%Y-%m-%d %H:%M:%S+00", &utc);
-}
-
 /* ---- backup ---- */
 
 typedef struct Progress
@@ -193,8 +184,8 @@ backup_json(const PdBackupManifest *backup)
     char start[20], stop[20], start_time[32], stop_time[32], system[24];
     pd_backup_format_lsn(backup->start_lsn, start);
     pd_backup_format_lsn(backup->stop_lsn, stop);
-    format_time(backup->start_time, start_time);
-    format_time(backup->stop_time, stop_time);
+    pd_backup_format_time(backup->start_time, start_time);
+    pd_backup_format_time(backup->stop_time, stop_time);
     snprintf(system, sizeof(system), "%" PRIu64, backup->system_identifier);
     uint64_t bytes = 0, stored = 0;
     size_t files = 0;
@@ -247,8 +238,8 @@ list(PdArena *arena, const CliArgs *args, PdError *err)
     {
         const PdBackupManifest *backup = &backups.backups[i];
         char start[32], stop[32];
-        format_time(backup->start_time, start);
-        format_time(backup->stop_time, stop);
+        pd_backup_format_time(backup->start_time, start);
+        pd_backup_format_time(backup->stop_time, stop);
         uint64_t bytes = 0, stored = 0;
         for (size_t j = 0; j < backup->entry_count; j++)
             bytes += backup->entries[j].bytes, stored += backup->entries[j].stored_bytes;
