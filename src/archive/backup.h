@@ -219,9 +219,12 @@ typedef struct PdBackupList
     size_t count;
     const char **incomplete; /* labels of folders without a manifest (interrupted backups) */
     size_t incomplete_count;
+    const char **damaged; /* "LABEL: why" of each backup whose manifest does not read: never restored */
+    size_t damaged_count;
 } PdBackupList;
 
-/* Lists repo's backups (none when it has no backup folder). Errors: as pd_backup_read. */
+/* Lists repo's backups (none when it has no backup folder); a manifest that does not read is listed under
+ * damaged, not an error. Errors: PD_ERR_IO, PD_ERR_NO_MEMORY. */
 bool pd_backup_list(PdArena *arena, const char *repo, PdBackupList *list, PdError *err);
 
 /*
@@ -387,7 +390,11 @@ typedef struct PdRestoreOptions
     const char *target;        /* its value as given (a time with an offset, an LSN, an xid, a name) */
     bool exclusive;            /* stop just before the target rather than just after it */
     const char *target_action; /* recovery_target_action: "promote", "pause" or "shutdown" */
-    const char *wal_fetch;     /* the program restore_command runs: prodata-wal (or prodata), as a path */
+    const char
+        *target_timeline;  /* recovery_target_timeline ("current", "latest" or a number); NULL: latest */
+    bool keeps_archiving;  /* keep the backup's archive_mode; else archive_mode = off (a copy must not
+                              push its new timeline into the repository of the cluster it came from) */
+    const char *wal_fetch; /* the program restore_command runs: prodata-wal (or prodata), as a path */
     int jobs;
 } PdRestoreOptions;
 

@@ -96,11 +96,15 @@ expire_wal(PdArena *arena, const char *repo, const PdBackupManifest *oldest,
         char *path = pd_archive_join(arena, repo, item->d_name);
         struct stat st;
         if (path == NULL)
+        {
             ok = pd_arena_error(arena, err);
-        else if (options->is_dry_run || stat(path, &st) != 0 || unlink(path) == 0 || errno == ENOENT)
+            continue;
+        }
+        uint64_t size = stat(path, &st) == 0 ? (uint64_t)st.st_size : 0;
+        if (options->is_dry_run || unlink(path) == 0 || errno == ENOENT)
         {
             report->wal_removed++;
-            report->wal_bytes += options->is_dry_run || stat(path, &st) != 0 ? 0 : (uint64_t)st.st_size;
+            report->wal_bytes += size;
         }
         else
             ok = pd_archive_io_error(err, "remove", path);

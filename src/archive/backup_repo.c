@@ -143,10 +143,23 @@ pd_backup_list(PdArena *arena, const char *repo, PdBackupList *list, PdError *er
     list->backups = pd_arena_calloc(arena, label_count ? label_count : 1, sizeof(*list->backups));
     if (list->backups == NULL)
         return pd_arena_error(arena, err);
+    size_t damaged_capacity = 0;
     for (size_t i = 0; i < label_count; i++)
-        if (!pd_backup_read(arena, repo, labels[i], &list->backups[i], err))
-            return false;
-    list->count = label_count;
+    {
+        PdError why;
+        pd_error_init(&why);
+        if (pd_backup_read(arena, repo, labels[i], &list->backups[list->count], &why))
+            list->count++;
+        else if (why.code == PD_ERR_REFUSED) /* one damaged manifest does not hide the other backups */
+        {
+            char *text = pd_arena_sprintf(arena, "%s: %s", labels[i], why.message);
+            if (text == NULL ||
+                !add_name(arena, &list->damaged, &list->damaged_count, &damaged_capacity, text, err))
+                return pd_arena_error(arena, err);
+        }
+        else
+            return *err = why, false;
+    }
     return true;
 }
 

@@ -10,6 +10,7 @@
  * exists the folder is an incomplete backup that nothing restores.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,6 +81,42 @@ read_facts(PdArena *arena, PdDb *db, const PdBackupOptions *options, Facts *fact
     }
     facts->data_dir = pd_arena_strdup(arena, pd_db_result_value(result, 0, 0));
     return facts->data_dir != NULL || pd_arena_error(arena, err);
+}
+
+/*
+ * The data directory is the server's: its global/pg_control starts with the server's system identifier (the
+ * first field of PostgreSQL's ControlFileData, in this machine's byte order). Checked before
+ * pg_backup_start, so a wrong --pgdata costs no checkpoint and leaves nothing behind.
+ */
+static bool
+check_data_dir(PdArena *arena, const Facts *facts, PdError *err)
+{
+    char *path = pd_archive_join(arena, facts->data_dir, "global/pg_control");
+    if (path == NULL)
+        return pd_arena_error(arena, err);
+    uint64_t found = 0;
+    size_t got = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    bool is_read = fd >= 0 && pd_archive_read_full(fd, &found, sizeof(found), &got, path, err);
+    if (fd >= 0)
+        close(fd);
+    if (fd < 0 || (is_read && got != sizeof(found)))
+    {
+        pd_error_set(err, PD_ERR_REFUSED,
+                     "%s is not a PostgreSQL data directory (no readable global/pg_control)",
+                     facts->data_dir);
+        return pd_error_hint(err,
+                             "Give the server's data directory with --pgdata, or leave it out to ask the "
+                             "server (SHOW data_directory).");
+    }
+    if (!is_read)
+        return false;
+    if (found == facts->system_identifier)
+        return true;
+    pd_error_set(err, PD_ERR_REFUSED,
+                 "%s is the data directory of another cluster (system %llu, the server's is %llu)",
+                 facts->data_dir, (unsigned long long)found, (unsigned long long)facts->system_identifier);
+    return pd_error_hint(err, "Give the server's own data directory with --pgdata, or leave it out.");
 }
 
 /* The repository holds this system's WAL, or none yet (then it is claimed for this one). */
@@ -181,10 +218,10 @@ stop_backup(PdArena *arena, PdDb *db, PdBackupManifest *manifest, PdError *err)
  * and whether it is archived into this repository is what matters.
  */
 static bool
-wait_archived(const char *path)
+wait_archived(const char *path, long *waited_ms)
 {
     struct timespec pause = {0, 20 * 1000 * 1000};
-    for (long waited_ms = 0; waited_ms <= PD_BACKUP_ARCHIVE_WAIT_S * 1000L; waited_ms += 20)
+    for (; *waited_ms <= PD_BACKUP_ARCHIVE_WAIT_S * 1000L; *waited_ms += 20)
     {
         if (access(path, F_OK) == 0)
             return true;
@@ -204,6 +241,7 @@ check_wal(PdArena *arena, const char *repo, const PdBackupManifest *manifest, ui
         !pd_archive_parse_name(manifest->stop_wal, &last, err) ||
         !pd_archive_segno(&first, segment_bytes, &from) || !pd_archive_segno(&last, segment_bytes, &to))
         return false;
+    long waited_ms = 0; /* one budget for the whole range */
     for (uint64_t segno = from; segno <= to; segno++)
     {
         char name[25];
@@ -211,7 +249,7 @@ check_wal(PdArena *arena, const char *repo, const PdBackupManifest *manifest, ui
         char *path = pd_archive_join(arena, repo, name);
         if (path == NULL)
             return pd_arena_error(arena, err);
-        if (!wait_archived(path))
+        if (!wait_archived(path, &waited_ms))
         {
             pd_error_set(
                 err, PD_ERR_REFUSED,
@@ -300,7 +338,7 @@ run(PdArena *arena, PdDb *db, const PdBackupOptions *options, PdBackupOutcome *o
     Facts facts = {0};
     PdBackupManifest *manifest = &outcome->manifest;
     char label[17];
-    if (!read_facts(arena, db, options, &facts, err) ||
+    if (!read_facts(arena, db, options, &facts, err) || !check_data_dir(arena, &facts, err) ||
         !check_repository(arena, options->repo, facts.system_identifier, err) ||
         !remove_incomplete(arena, options->repo, &outcome->removed_incomplete, err) ||
         !new_label(arena, options->repo, label, err))

@@ -2,7 +2,8 @@
  * backup_verify.c - `prodata backup verify`: every file a backup stores
  * read back whole by N threads (header, zstd frame, size and SHA-256, as a
  * restore reads it) and compared with what its manifest recorded; a file
- * missing from the repository is a problem too. Then the WAL: every segment
+ * missing from the repository is a problem too, and so is a manifest that
+ * does not read. Then the WAL: every archived file read back, every segment
  * from each backup's start to its stop must be archived, and no gap may
  * follow a backup's start on its timeline or a later one (a restore could
  * not replay past it). Problems are collected, not raised: the command
@@ -160,8 +161,14 @@ check_wal(PdArena *arena, const char *repo, const PdBackupList *list, const char
           PdBackupVerifyReport *report, PdError *err)
 {
     PdArchiveReport *wal = &report->wal;
-    if (!pd_archive_scan(arena, repo, false, wal, err))
+    if (!pd_archive_scan(arena, repo, true, wal, err)) /* every archived WAL file read back too */
         return false;
+    for (size_t i = 0; i < wal->corrupt_count; i++)
+    {
+        char text[512];
+        snprintf(text, sizeof(text), "archived file %s", wal->corrupt[i]);
+        add_problem(arena, &report->wal_problems, &report->wal_problem_count, text);
+    }
     for (size_t b = 0; b < list->count; b++)
     {
         const PdBackupManifest *backup = &list->backups[b];
@@ -212,8 +219,11 @@ pd_backup_verify(PdArena *arena, const char *repo, const char *label, int jobs, 
     Verify verify = {.repo = repo, .arena = arena, .report = report};
     atomic_init(&verify.next, 0);
     atomic_init(&verify.bytes, 0);
-    if (!pd_backup_list(arena, repo, &list, err) || !gather(arena, &list, label, &verify, err) ||
-        !check_files(arena, &verify, jobs, err))
+    if (!pd_backup_list(arena, repo, &list, err))
+        return false;
+    for (size_t i = 0; i < list.damaged_count; i++)
+        add_problem(arena, &report->problems, &report->problem_count, list.damaged[i]);
+    if (!gather(arena, &list, label, &verify, err) || !check_files(arena, &verify, jobs, err))
         return false;
     return check_wal(arena, repo, &list, label, report, err);
 }

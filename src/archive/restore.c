@@ -252,6 +252,47 @@ write_file(PdArena *arena, const char *dir, const char *name, const char *text, 
 }
 
 /* The recovery settings, one per line, appended to postgresql.auto.conf (the last value of a name wins). */
+/* The recovery settings of the backup's own postgresql.auto.conf (a backup of a restored cluster holds its
+ * target): commented out, or two targets would make PostgreSQL refuse to start. */
+static const char *const recovery_names[] = {
+    "restore_command",           "archive_cleanup_command",  "recovery_end_command",   "recovery_target",
+    "recovery_target_name",      "recovery_target_time",     "recovery_target_xid",    "recovery_target_lsn",
+    "recovery_target_inclusive", "recovery_target_timeline", "recovery_target_action",
+};
+
+static bool
+is_recovery_line(const char *line, size_t length)
+{
+    size_t skip = strspn(line, " \t");
+    for (size_t i = 0; i < sizeof(recovery_names) / sizeof(recovery_names[0]); i++)
+    {
+        size_t name = strlen(recovery_names[i]);
+        if (skip + name <= length && strncmp(line + skip, recovery_names[i], name) == 0 &&
+            strchr(" \t=", line[skip + name]) != NULL)
+            return true;
+    }
+    return false;
+}
+
+/* The restored postgresql.auto.conf with its recovery lines commented out (NULL when out of memory). */
+static char *
+comment_recovery(PdArena *arena, const char *text, size_t length)
+{
+    PdStrbuf out;
+    pd_strbuf_init(&out, arena);
+    for (size_t at = 0; at < length;)
+    {
+        const char *end = memchr(text + at, '\n', length - at);
+        size_t line = end != NULL ? (size_t)(end - (text + at)) + 1 : length - at;
+        if (is_recovery_line(text + at, line))
+            pd_strbuf_append(&out, "# (commented out by prodata restore) ");
+        pd_strbuf_append_length(&out, text + at, line);
+        at += line;
+    }
+    pd_strbuf_append(&out, "");
+    return pd_strbuf_failed(&out) ? NULL : (char *)pd_strbuf_text(&out);
+}
+
 static char *
 recovery_settings(PdArena *arena, const PdRestoreOptions *options, const PdBackupManifest *manifest)
 {
@@ -260,6 +301,10 @@ recovery_settings(PdArena *arena, const PdRestoreOptions *options, const PdBacku
     pd_strbuf_appendf(&text, "\n# recovery of backup %s, written by prodata restore\n", manifest->label);
     pd_strbuf_appendf(&text, "restore_command = '%s wal-fetch --archive-dir %s %%f %%p'\n",
                       options->wal_fetch, options->repo);
+    if (!options->keeps_archiving) /* a restored copy must not push its own timeline into this repository */
+        pd_strbuf_append(&text, "archive_mode = 'off'\n");
+    if (options->target_timeline != NULL)
+        pd_strbuf_appendf(&text, "recovery_target_timeline = '%s'\n", options->target_timeline);
     const char *name = pd_restore_target_setting(options->target_kind);
     if (name != NULL)
     {
@@ -275,18 +320,36 @@ recovery_settings(PdArena *arena, const PdRestoreOptions *options, const PdBacku
     return pd_strbuf_failed(&text) ? NULL : (char *)pd_strbuf_text(&text);
 }
 
+/* postgresql.auto.conf as restored, its recovery lines commented out, then ours. */
+static bool
+write_auto_conf(PdArena *arena, const PdRestoreOptions *options, const PdBackupManifest *manifest,
+                PdError *err)
+{
+    PdStrbuf old;
+    pd_strbuf_init(&old, arena);
+    char *path = pd_archive_join(arena, options->data_dir, "postgresql.auto.conf");
+    if (path == NULL)
+        return pd_arena_error(arena, err);
+    if (access(path, F_OK) == 0 && !pd_strbuf_append_file(&old, path, err))
+        return false;
+    pd_strbuf_append(&old, "");
+    char *kept = pd_strbuf_failed(&old) ? NULL : comment_recovery(arena, pd_strbuf_text(&old), old.length);
+    char *ours = recovery_settings(arena, options, manifest);
+    char *text = kept != NULL && ours != NULL ? pd_arena_sprintf(arena, "%s%s", kept, ours) : NULL;
+    if (text == NULL)
+        return pd_arena_error(arena, err);
+    return write_file(arena, options->data_dir, "postgresql.auto.conf", text, O_TRUNC, err);
+}
+
 static bool
 write_recovery(PdArena *arena, const PdRestoreOptions *options, const PdBackupManifest *manifest,
                PdError *err)
 {
     const char *dir = options->data_dir;
-    char *settings = recovery_settings(arena, options, manifest);
-    if (settings == NULL)
-        return pd_arena_error(arena, err);
     return write_file(arena, dir, "backup_label", manifest->backup_label, O_EXCL, err) &&
            (manifest->tablespace_map == NULL ||
             write_file(arena, dir, "tablespace_map", manifest->tablespace_map, O_EXCL, err)) &&
-           write_file(arena, dir, "postgresql.auto.conf", settings, O_APPEND, err) &&
+           write_auto_conf(arena, options, manifest, err) &&
            write_file(arena, dir, "recovery.signal", "", O_EXCL, err);
 }
 
@@ -318,11 +381,67 @@ undo(const char *data_dir, bool is_made)
     pd_backup_remove_tree(data_dir, !is_made, &ignored);
 }
 
+/*
+ * What can be checked before anything is written: the backup is of the repository's cluster, holds nothing
+ * this restore cannot write (links: tablespaces), and the WAL that makes it consistent is archived.
+ */
+static bool
+check_restorable(PdArena *arena, const char *repo, const PdBackupManifest *backup, PdError *err)
+{
+    uint64_t system;
+    bool is_recorded;
+    if (!pd_archive_read_system(repo, &system, &is_recorded, err))
+        return false;
+    if (is_recorded && system != backup->system_identifier)
+        return pd_error_set(err, PD_ERR_REFUSED,
+                            "backup %s is of database system %llu, the repository %s holds the WAL of %llu",
+                            backup->label, (unsigned long long)backup->system_identifier, repo,
+                            (unsigned long long)system);
+    for (size_t i = 0; i < backup->entry_count; i++)
+        if (backup->entries[i].kind == PD_BACKUP_ENTRY_LINK)
+            return pd_error_set(err, PD_ERR_REFUSED,
+                                "backup %s holds the link %s, which restore cannot write yet", backup->label,
+                                backup->entries[i].path);
+    PdArchiveReport scan; /* for the segment size, read from the archived segments' headers */
+    PdWalName start, stop;
+    uint64_t from, to;
+    if (!pd_archive_scan(arena, repo, false, &scan, err) ||
+        !pd_archive_parse_name(backup->start_wal, &start, err) ||
+        !pd_archive_parse_name(backup->stop_wal, &stop, err) ||
+        !pd_archive_segno(&start, scan.segment_bytes, &from) ||
+        !pd_archive_segno(&stop, scan.segment_bytes, &to))
+        return err->code != PD_OK
+                   ? false
+                   : pd_error_set(err, PD_ERR_REFUSED,
+                                  "backup %s names WAL %s .. %s, which segments "
+                                  "of %u bytes cannot be",
+                                  backup->label, backup->start_wal, backup->stop_wal, scan.segment_bytes);
+    for (uint64_t segno = from; segno <= to; segno++)
+    {
+        char name[25];
+        pd_archive_segment_name(stop.timeline, segno, scan.segment_bytes, name);
+        char *path = pd_archive_join(arena, repo, name);
+        if (path == NULL)
+            return pd_arena_error(arena, err);
+        if (access(path, F_OK) != 0)
+        {
+            pd_error_set(err, PD_ERR_REFUSED,
+                         "WAL segment %s, which backup %s needs to be consistent, is not in the repository",
+                         name, backup->label);
+            return pd_error_hint(err,
+                                 "Restore another backup (prodata backup list), or put the segment back; "
+                                 "nothing was written.");
+        }
+    }
+    return true;
+}
+
 bool
 pd_backup_restore(PdArena *arena, const PdRestoreOptions *options, PdBackupManifest *chosen, PdError *err)
 {
     bool is_made;
     if (!pd_restore_choose(arena, options, chosen, err) ||
+        !check_restorable(arena, options->repo, chosen, err) ||
         !prepare_target(arena, options->data_dir, &is_made, err))
         return false;
     if (make_dirs(arena, options->data_dir, chosen, err) && copy_files(arena, options, chosen, err) &&

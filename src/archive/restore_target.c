@@ -103,6 +103,14 @@ check_target(const PdRestoreOptions *options, int64_t *time_target, uint64_t *ls
 {
     const char *text = options->target;
     bool ok = true;
+    for (const char *c = text != NULL ? text : ""; *c != '\0'; c++)
+    {
+        if ((unsigned char)*c >= 0x20 && *c != 0x7f)
+            continue; /* it goes into postgresql.auto.conf, quoted: a newline or a tab would change it */
+        pd_error_set(err, PD_ERR_USAGE,
+                     "the recovery target holds a control character (a tab, a newline, ...)");
+        return pd_error_field(err, "%s", pd_restore_target_setting(options->target_kind));
+    }
     switch (options->target_kind)
     {
         case PD_RESTORE_TIME:

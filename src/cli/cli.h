@@ -77,8 +77,9 @@ const PdSettingTable *pd_cli_surface(const char *name);
 struct PdArchiveOptions;
 bool pd_cli_archive_fill(const PdArchiveSettings *settings, struct PdArchiveOptions *options, PdError *err);
 
-/* Run as root: becomes the owner of the repository repo (uid and gid; refused when that is root). Not root:
- * nothing. Errors: PD_ERR_IO, PD_ERR_REFUSED. */
+/* Checks that repo is an absolute path of plain characters (restore_command carries it unquoted), then, run
+ * as root, becomes its owner (uid and gid; refused when that is root). Errors: PD_ERR_USAGE, PD_ERR_IO,
+ * PD_ERR_REFUSED. */
 bool cli_become_repository_owner(const char *repo, PdError *err);
 
 /*

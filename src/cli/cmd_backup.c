@@ -24,9 +24,28 @@
 #include "archive/archive.h"
 #include "cli.h"
 
+/* A repository a restore can name in restore_command unquoted: an absolute path of plain characters. */
+static bool
+check_repository_path(const char *repo, PdError *err)
+{
+    if (repo[0] != '/')
+    {
+        pd_error_set(err, PD_ERR_USAGE, "archive_dir must be an absolute path, not '%s'", repo);
+        return pd_error_field(err, "archive_dir");
+    }
+    if (strspn(repo, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._-+") == strlen(repo))
+        return true;
+    pd_error_set(err, PD_ERR_USAGE,
+                 "archive_dir '%s' has characters a restore's restore_command cannot carry unquoted", repo);
+    pd_error_field(err, "archive_dir");
+    return pd_error_hint(err, "Use a path of letters, digits and / . _ - + (a link to it will do).");
+}
+
 bool
 cli_become_repository_owner(const char *repo, PdError *err)
 {
+    if (!check_repository_path(repo, err))
+        return false;
     if (geteuid() != 0)
         return true;
     struct stat st;
@@ -213,6 +232,15 @@ print_json(json_t *value, PdError *err)
     return true;
 }
 
+static json_t *
+strings_json(const char *const *items, size_t count)
+{
+    json_t *array = json_array();
+    for (size_t i = 0; array != NULL && i < count; i++)
+        json_array_append_new(array, json_string(items[i]));
+    return array;
+}
+
 static bool
 list(PdArena *arena, const CliArgs *args, PdError *err)
 {
@@ -228,8 +256,9 @@ list(PdArena *arena, const CliArgs *args, PdError *err)
             json_array_append_new(array, backup_json(&backups.backups[i]));
         for (size_t i = 0; i < backups.incomplete_count; i++)
             json_array_append_new(incomplete, json_string(backups.incomplete[i]));
-        return print_json(json_pack("{s:s, s:o, s:o}", "repository", archive.dir, "backups", array,
-                                    "incomplete", incomplete),
+        return print_json(json_pack("{s:s, s:o, s:o, s:o}", "repository", archive.dir, "backups", array,
+                                    "incomplete", incomplete, "damaged",
+                                    strings_json(backups.damaged, backups.damaged_count)),
                           err);
     }
     printf("%-17s %-5s %-22s %-22s %10s %10s\n", "label", "type", "start", "stop (consistent from)", "MB",
@@ -248,6 +277,8 @@ list(PdArena *arena, const CliArgs *args, PdError *err)
     }
     for (size_t i = 0; i < backups.incomplete_count; i++)
         printf("%-17s incomplete (interrupted; removed by the next backup)\n", backups.incomplete[i]);
+    for (size_t i = 0; i < backups.damaged_count; i++)
+        printf("damaged: %s\n", backups.damaged[i]);
     if (backups.count == 0 && backups.incomplete_count == 0)
         printf("(no backup in %s)\n", archive.dir);
     return true;
@@ -261,6 +292,9 @@ info(PdArena *arena, const CliArgs *args, PdError *err)
     PdBackupManifest backup;
     if (args->positional_count != 2)
         return pd_error_set(err, PD_ERR_USAGE, "backup info: give the backup's label (prodata backup list)");
+    if (!pd_backup_is_label(args->positional[1]))
+        return pd_error_set(err, PD_ERR_USAGE, "backup info: '%s' is not a backup label (YYYYMMDD-HHMMSSF)",
+                            args->positional[1]);
     if (!load(arena, args, &settings, &archive, err) ||
         !pd_backup_read(arena, archive.dir, args->positional[1], &backup, err))
         return false;
@@ -283,15 +317,6 @@ info(PdArena *arena, const CliArgs *args, PdError *err)
 }
 
 /* ---- verify ---- */
-
-static json_t *
-strings_json(const char *const *items, size_t count)
-{
-    json_t *array = json_array();
-    for (size_t i = 0; array != NULL && i < count; i++)
-        json_array_append_new(array, json_string(items[i]));
-    return array;
-}
 
 static void
 print_verified(const PdBackupVerifyReport *report)

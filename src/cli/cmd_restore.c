@@ -28,6 +28,31 @@ static const struct
     {"--target-name", PD_RESTORE_NAME},
 };
 
+/* --target-timeline current | latest | a timeline number, and --archive-mode off | preserve. */
+static bool
+read_timeline(const CliArgs *args, PdRestoreOptions *options, PdError *err)
+{
+    const char *mode = "off", *timeline = NULL;
+    if (cli_has_flag(args, "--target-timeline", &timeline) && strcmp(timeline, "current") != 0 &&
+        strcmp(timeline, "latest") != 0 &&
+        (timeline[0] == '\0' || timeline[0] == '0' || strspn(timeline, "0123456789") != strlen(timeline) ||
+         strlen(timeline) > 10))
+    {
+        pd_error_set(err, PD_ERR_USAGE, "--target-timeline is current, latest or a timeline number, not '%s'",
+                     timeline);
+        return pd_error_field(err, "--target-timeline");
+    }
+    options->target_timeline = timeline;
+    cli_has_flag(args, "--archive-mode", &mode);
+    if (strcmp(mode, "off") != 0 && strcmp(mode, "preserve") != 0)
+    {
+        pd_error_set(err, PD_ERR_USAGE, "--archive-mode is off or preserve, not '%s'", mode);
+        return pd_error_field(err, "--archive-mode");
+    }
+    options->keeps_archiving = strcmp(mode, "preserve") == 0;
+    return true;
+}
+
 static bool
 read_target(const CliArgs *args, PdRestoreOptions *options, PdError *err)
 {
@@ -53,7 +78,7 @@ read_target(const CliArgs *args, PdRestoreOptions *options, PdError *err)
     if (given == 0 && (options->exclusive || cli_has_flag(args, "--target-action", NULL)))
         return pd_error_set(err, PD_ERR_USAGE,
                             "restore: --target-exclusive and --target-action need a target");
-    return true;
+    return read_timeline(args, options, err);
 }
 
 /* Characters restore_command can carry unquoted through postgresql.conf and the shell. */
@@ -125,12 +150,6 @@ cmd_restore(PdArena *arena, const CliArgs *args, PdError *err)
         !pd_cli_archive_fill(&settings, &archive, err) || !cli_become_repository_owner(archive.dir, err))
         return false;
     options.repo = archive.dir;
-    if (!is_plain_path(options.repo))
-        return pd_error_set(
-            err, PD_ERR_REFUSED,
-            "the repository path %s has characters restore_command cannot carry unquoted: use a "
-            "path of letters, digits and / . _ - +",
-            options.repo);
     PdBackupManifest chosen;
     if (!pd_backup_restore(arena, &options, &chosen, err))
         return false;
@@ -144,6 +163,11 @@ cmd_restore(PdArena *arena, const CliArgs *args, PdError *err)
                options.target_action);
     else
         printf("recovery target: the end of the archived WAL, then promote\n");
-    printf("start PostgreSQL on it to recover: pg_ctl -D %s start\n", options.data_dir);
+    if (!options.keeps_archiving)
+        printf(
+            "archive_mode = off in its postgresql.auto.conf (--archive-mode preserve keeps the backup's)\n");
+    printf("start PostgreSQL on it to recover (its port and other settings are the backup's; -o \"-p PORT\" "
+           "gives another): pg_ctl -D %s start\n",
+           options.data_dir);
     return true;
 }

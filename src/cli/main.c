@@ -225,6 +225,7 @@ static const CliCommand commands[] = {
      "         [--target-time T | --target-lsn LSN | --target-xid XID | --target-name NAME | "
      "--target-immediate]\n"
      "         [--target-exclusive] [--target-action promote|pause|shutdown]\n"
+     "         [--target-timeline current|latest|N] [--archive-mode off|preserve]\n"
      "\n"
      "Writes the backup (--set, or the newest that ends before the target) into\n"
      "DIR, which must be empty or absent, checking every file against its\n"
@@ -237,7 +238,9 @@ static const CliCommand commands[] = {
      "  --target-name NAME     a restore point (pg_create_restore_point)\n"
      "  --target-immediate     stop as soon as the backup is consistent\n"
      "  --target-exclusive     stop just before the target instead of just after\n"
-     "  --target-action A      at the target: promote (default), pause or shutdown\n",
+     "  --target-action A      at the target: promote (default), pause or shutdown\n"
+     "  --target-timeline T    the timeline to recover along: latest (PostgreSQL's default), current or N\n"
+     "  --archive-mode M       off (default: the copy does not archive into this repository) or preserve\n",
      {{"--pgdata", true},
       {"--set", true},
       {"--jobs", true},
@@ -247,7 +250,9 @@ static const CliCommand commands[] = {
       {"--target-name", true},
       {"--target-immediate", false},
       {"--target-exclusive", false},
-      {"--target-action", true}},
+      {"--target-action", true},
+      {"--target-timeline", true},
+      {"--archive-mode", true}},
      0,
      &pd_settings_archive},
     {"keeper",

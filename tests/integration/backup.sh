@@ -9,7 +9,7 @@
 # corrupt page of the primary is reported by file and block and fails the backup (exit 3).
 source tests/lib/pg.sh
 source tests/lib/tap.sh
-tap_plan 45
+tap_plan 52
 tap_workdir
 chmod 755 "$TAP_WORKDIR"
 PRIMARY_DIR="$TAP_WORKDIR/primary"
@@ -73,6 +73,11 @@ touch "$WRITER_STOP"
 wait "$WRITER"
 rm -f "$WRITER_STOP"
 expect_eq "the writer wrote during the backup" "$(sql postgres "SELECT count(*) > 0 FROM t WHERE note LIKE 'during%'")" t
+run_cmd backup --pgdata "$TAP_WORKDIR/owned"
+expect_eq "a --pgdata that is not the server's data directory is refused before the backup starts" \
+    "$RC|$(grep -c 'is not a PostgreSQL data directory' <<<"$OUT")|$(ls "$REPO/backup" | grep -c F)" "1|1|1"
+run_cmd "$PRODATA" backup --archive-dir repo
+expect_eq "a relative archive_dir is a usage error" "$RC|$(grep -c 'must be an absolute path' <<<"$OUT")" "2|1"
 run_cmd backup list --json
 expect_eq "backup list shows it with its WAL range, nothing incomplete" \
     "$(jq -c '[(.backups | length), .backups[0].label, (.backups[0].start_wal | length), (.incomplete | length)]' <<<"$OUT")" \
@@ -94,6 +99,8 @@ run_cmd "$PRODATA" restore --archive-dir "$REPO" --pgdata "$RESTORED_DIR/data" -
 expect_rc "restore to a restore point writes the directory" 0
 expect_eq "... and says which backup and target" \
     "$(grep -c -e "^restored backup $LABEL into" -e "^recovery target: recovery_target_name = 'after_load', then promote$" <<<"$OUT")" 2
+expect_eq "the restored copy will not archive into the repository (archive_mode off after the backup's)" \
+    "$(grep -E "^archive_mode" "$RESTORED_DIR/data/postgresql.auto.conf" | tail -1)" "archive_mode = 'off'"
 if start_restored; then
     expect_eq "restored at the point, the table is the primary's there (rows written during the backup too)" \
         "$(table_digest "$RESTORED_PORT")" "$DIGEST_AT_POINT"
@@ -136,6 +143,9 @@ expect_eq "a time without its offset is a usage error saying the expected shape"
     "$RC|$(grep -c 'is not a time with its offset' <<<"$OUT")" "2|1"
 run_cmd "$PRODATA" restore --archive-dir "$REPO" --pgdata "$RESTORED_DIR/data" --target-lsn 0/1 --target-name x
 expect_eq "two targets are a usage error" "$RC" 2
+run_cmd "$PRODATA" restore --archive-dir "$REPO" --pgdata "$RESTORED_DIR/data" --target-name "$(printf 'a\nb')"
+expect_eq "a target with a newline (it would break postgresql.auto.conf) is a usage error" \
+    "$RC|$(grep -c 'control character' <<<"$OUT")" "2|1"
 run_cmd "$PRODATA" restore --archive-dir "$REPO" --pgdata "$RESTORED_DIR/data" --set 20990101-000000F
 expect_eq "an unknown backup label is not found" "$RC|$(grep -c 'no complete backup 20990101-000000F' <<<"$OUT")" "2|1"
 
@@ -157,7 +167,19 @@ mv "$REPO/$START_WAL" "$TAP_WORKDIR/wal.saved"
 run_cmd backup verify --set "$LABEL"
 expect_eq "backup verify finds a missing WAL segment the backup needs (exit 3)" \
     "$RC|$(grep -c "^wal: $LABEL: WAL segment $START_WAL, which makes it consistent, is not archived" <<<"$OUT")" "3|1"
+run_cmd "$PRODATA" restore --archive-dir "$REPO" --pgdata "$RESTORED_DIR/data"
+expect_eq "... and restore refuses that backup before writing anything" \
+    "$RC|$(grep -c "WAL segment $START_WAL, which backup $LABEL needs to be consistent, is not in the repository" <<<"$OUT")|$(ls -A "$RESTORED_DIR/data" 2>/dev/null | wc -l)" \
+    "1|1|0"
 mv "$TAP_WORKDIR/wal.saved" "$REPO/$START_WAL"
+cp "$REPO/backup/$LABEL/manifest.json" "$TAP_WORKDIR/manifest.saved"
+head -c 300 "$TAP_WORKDIR/manifest.saved" >"$REPO/backup/$LABEL/manifest.json"
+run_cmd backup list --json
+expect_eq "a manifest that does not read is listed as damaged, not an error" \
+    "$RC|$(jq -c '[(.backups | length), (.damaged | length)]' <<<"$OUT")" "0|[0,1]"
+run_cmd backup verify
+expect_eq "... and verify reports it (exit 3)" "$RC|$(grep -c "^file: $LABEL: manifest" <<<"$OUT")" "3|1"
+cp "$TAP_WORKDIR/manifest.saved" "$REPO/backup/$LABEL/manifest.json"
 run_cmd backup verify --json --jobs 3
 expect_eq "repaired, the repository verifies: every stored file read back, no problem" \
     "$RC|$(jq -c '[.ok, .backups, (.files > 900), (.problems | length), (.wal_problems | length)]' <<<"$OUT")" \
