@@ -24,6 +24,30 @@ testing_parse(PdArena *arena, const char *text)
     return catalog;
 }
 
+/*
+ * A cmocka group fixture's body: a new arena in *arena and the model file at path (relative to the
+ * repository, where the tests run) loaded into *catalog. 0, or -1 with the loader's message on stderr.
+ */
+static inline int
+testing_load_models(const char *path, PdArena **arena, PdCatalog **catalog)
+{
+    PdError err = {0};
+    *arena = pd_arena_new(0);
+    if (*arena != NULL && pd_model_load_file(*arena, path, catalog, &err))
+        return 0;
+    fprintf(stderr, "setup: %s: %s\n", path, err.message);
+    return -1;
+}
+
+/* The group teardown of testing_load_models' arena (or any fixture's). */
+static inline int
+testing_free_arena(PdArena **arena)
+{
+    pd_arena_free(*arena);
+    *arena = NULL;
+    return 0;
+}
+
 static inline void
 assert_contains(const char *text, const char *part)
 {

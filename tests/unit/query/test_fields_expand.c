@@ -26,22 +26,14 @@ static int
 setup(void **state)
 {
     (void)state;
-    PdError err = {0};
-    arena = pd_arena_new(0);
-    if (!pd_model_load_file(arena, "examples/bookstore/models.pdm", &catalog, &err))
-    {
-        fprintf(stderr, "setup: %s\n", err.message);
-        return -1;
-    }
-    return 0;
+    return testing_load_models("examples/bookstore/models.pdm", &arena, &catalog);
 }
 
 static int
 teardown(void **state)
 {
     (void)state;
-    pd_arena_free(arena);
-    return 0;
+    return testing_free_arena(&arena);
 }
 
 /* model with the expand paths (comma list, prefetch when select_related refuses, as the server does),

@@ -64,8 +64,7 @@ static int
 teardown(void **state)
 {
     (void)state;
-    pd_arena_free(arena);
-    return 0;
+    return testing_free_arena(&arena);
 }
 
 /* {"<field>": <json>} read and judged as PATCH; messages joined with " | ", or "=<param text>" when valid. */
