@@ -169,7 +169,10 @@ if [ "$UNIT_ONLY" = 0 ]; then
         echo "PostgreSQL 15 on 127.0.0.1:$PG_TEST_PORT (pid $PG_TEST_PID)"
         # For tests that must change server settings (authentication in auth.sh).
         export PRODATA_TEST_PGDATA=$PG_DATA_DIR
-        export PRODATA="$PWD/$BUILD/prodata"
+        case $BUILD in
+            /*) export PRODATA="$BUILD/prodata" ;; # an absolute PRODATA_BUILD (/tmp/mine) as it is
+            *) export PRODATA="$PWD/$BUILD/prodata" ;;
+        esac
         start_lane
         # Library tests that need a database: each program gets a fresh database of its own.
         for bin in $(find "$BUILD/tests/pg" -type f -name 'test_*' -perm -u+x 2>/dev/null | sort); do

@@ -19,7 +19,9 @@ validate() {
 }
 cd "$TAP_WORKDIR"
 
-OPENAPI="$ROOT/${PRODATA_BUILD:-build}/tests/unit/http/test_openapi"
+BUILD_DIR=${PRODATA_BUILD:-build}
+[[ "$BUILD_DIR" = /* ]] || BUILD_DIR="$ROOT/$BUILD_DIR"
+OPENAPI="$BUILD_DIR/tests/unit/http/test_openapi"
 run_cmd "$OPENAPI" --dump "$ROOT/tests/unit/http/data/no_such.pdm"
 expect_rc "a model file that cannot be read is an error" 1
 expect_out "the error names the problem" 'no_such\.pdm'
