@@ -156,8 +156,34 @@ bool pd_backup_is_relation_file(const char *path, uint32_t *segment);
 bool pd_backup_walk(PdArena *arena, const char *data_dir, PdBackupEntry **entries, size_t *count,
                     uint64_t *bytes, PdError *err);
 
-/* At most this many copying threads. */
+/* ---- many files at once (backup_pool.c) ------------------------------------------------------------ */
+
+/* At most this many worker threads. */
 #define PD_BACKUP_MAX_JOBS 64
+
+/* One task of a pool: index is the task's number; arena is the worker's own, reset after the task. */
+typedef bool (*PdBackupTaskFn)(void *context, PdArena *arena, size_t index, PdError *err);
+
+/*
+ * Runs task for every index in [0, count) on jobs threads (clamped to 1 .. PD_BACKUP_MAX_JOBS), each taking
+ * the next index; the first task that fails stops the others after their current one. While they run, the
+ * caller's thread calls tick (when not NULL) about 5 times a second. Errors: the first failed task's,
+ * PD_ERR_INTERNAL (no thread could start), PD_ERR_NO_MEMORY (a worker's arena).
+ */
+bool pd_backup_parallel(size_t count, int jobs, PdBackupTaskFn task, void *context,
+                        void (*tick)(void *tick_context), void *tick_context, PdError *err);
+
+/* The indexes of the file entries among entries, largest first (*order arena-allocated). Errors:
+ * PD_ERR_NO_MEMORY. */
+bool pd_backup_order_files(PdArena *arena, const PdBackupEntry *entries, size_t count, size_t **order,
+                           size_t *file_count, PdError *err);
+
+/*
+ * Makes the tree at root that entries describe durable: one sync of its file system (syncfs), then every
+ * directory entry fsynced, deepest first, then root. Errors: PD_ERR_IO, PD_ERR_NO_MEMORY.
+ */
+bool pd_backup_sync_tree(PdArena *arena, const char *root, const PdBackupEntry *entries, size_t count,
+                         PdError *err);
 /* Bad pages named in a report (all are counted). */
 #define PD_BACKUP_BAD_PAGES_SHOWN 10
 
@@ -248,6 +274,22 @@ bool pd_backup_remove(PdArena *arena, const char *repo, const char *label, PdErr
  * thread-safe (one removal at a time per process). Errors: PD_ERR_IO naming the path.
  */
 bool pd_backup_remove_tree(const char *path, bool keep_root, PdError *err);
+
+/* The WAL segments a backup needs to be consistent: from its start_wal to its stop_wal. */
+typedef struct PdBackupWalRange
+{
+    uint32_t timeline; /* the start's */
+    uint64_t first_segno;
+    uint64_t last_segno;
+    size_t count;
+    char (*names)[25];  /* their names */
+    const char **paths; /* REPO/NAME */
+} PdBackupWalRange;
+
+/* backup's WAL range for segments of segment_bytes, in repo (arena-allocated). Errors: PD_ERR_REFUSED (names
+ * that such segments cannot be), as pd_archive_parse_name, PD_ERR_NO_MEMORY. */
+bool pd_backup_wal_range(PdArena *arena, const char *repo, const PdBackupManifest *backup,
+                         uint32_t segment_bytes, PdBackupWalRange *range, PdError *err);
 
 /* ---- taking a backup (backup_run.c) ---------------------------------------------------------------- */
 

@@ -9,37 +9,28 @@
  * (pagecheck.c); a page that fails is read once more (a write may have torn
  * it), and counted bad only if it fails again with an LSN before the
  * backup's start. A file that vanished (a table dropped meanwhile) leaves
- * the backup. The first error stops every worker; the caller's thread
- * reports progress while they run. Each worker owns its arena and error;
- * the entries are shared, each written by the worker that took it.
+ * the backup. The threads are backup_pool.c's: the first error stops them,
+ * the caller's thread reports progress meanwhile. The entries are shared,
+ * each written by the worker that took it.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "backup.h"
 #include "store.h"
-
-/* A worker's arena: the stream's chunk and the compressor's state, reset after each file. */
-#define WORKER_ARENA_BYTES (64u << 20)
 
 typedef struct Copy
 {
     PdBackupCopy *job;
     size_t *order; /* entry indexes of the files, largest first */
     size_t file_count;
-    atomic_size_t next; /* the next place in order to take */
-    atomic_bool failed; /* a worker failed: the others stop after their current file */
     atomic_uint_fast64_t bytes_done;
-    atomic_int running;   /* workers still working */
-    pthread_mutex_t lock; /* guards the first error and the bad-page report */
-    PdError first_error;
+    pthread_mutex_t lock; /* guards the bad-page report */
 } Copy;
 
 /* The page observer's state for one file. */
@@ -162,55 +153,12 @@ copy_one(PdArena *arena, Copy *copy, PdBackupEntry *entry, PdError *err)
     return ok;
 }
 
-static void
-fail(Copy *copy, const PdError *err)
-{
-    pthread_mutex_lock(&copy->lock);
-    if (!atomic_exchange(&copy->failed, true))
-        copy->first_error = *err;
-    pthread_mutex_unlock(&copy->lock);
-}
-
-static void *
-worker_main(void *context)
+/* One task of the pool: the file at place in the order. */
+static bool
+copy_task(void *context, PdArena *arena, size_t place, PdError *err)
 {
     Copy *copy = context;
-    PdArena *arena = pd_arena_new(WORKER_ARENA_BYTES);
-    PdError err;
-    pd_error_init(&err);
-    if (arena == NULL)
-    {
-        pd_error_set(&err, PD_ERR_NO_MEMORY, "out of memory for a backup worker");
-        fail(copy, &err);
-        atomic_fetch_sub(&copy->running, 1);
-        return NULL;
-    }
-    while (!atomic_load(&copy->failed))
-    {
-        size_t place = atomic_fetch_add(&copy->next, 1);
-        if (place >= copy->file_count)
-            break;
-        if (!copy_one(arena, copy, &copy->job->entries[copy->order[place]], &err))
-            fail(copy, &err);
-        pd_arena_reset(arena);
-    }
-    pd_arena_free(arena);
-    atomic_fetch_sub(&copy->running, 1);
-    return NULL;
-}
-
-/* A file to copy and its size, sorted largest first. */
-typedef struct Sized
-{
-    uint64_t bytes;
-    size_t index;
-} Sized;
-
-static int
-larger_first(const void *a, const void *b)
-{
-    uint64_t x = ((const Sized *)a)->bytes, y = ((const Sized *)b)->bytes;
-    return x < y ? 1 : x > y ? -1 : 0;
+    return copy_one(arena, copy, &copy->job->entries[copy->order[place]], err);
 }
 
 /* The folders of the backup's data, in walk order (a parent before its children), then the file order. */
@@ -220,95 +168,37 @@ prepare(PdArena *arena, Copy *copy, PdError *err)
     PdBackupCopy *job = copy->job;
     if (mkdir(job->dest_dir, 0700) != 0)
         return pd_archive_io_error(err, "create", job->dest_dir);
-    size_t slots = job->entry_count ? job->entry_count : 1;
-    Sized *sized = pd_arena_calloc(arena, slots, sizeof(*sized));
-    copy->order = pd_arena_calloc(arena, slots, sizeof(*copy->order));
-    if (sized == NULL || copy->order == NULL)
-        return pd_arena_error(arena, err);
     for (size_t i = 0; i < job->entry_count; i++)
-    {
-        PdBackupEntry *entry = &job->entries[i];
-        if (entry->kind == PD_BACKUP_ENTRY_FILE)
-        {
-            sized[copy->file_count++] = (Sized){entry->bytes, i};
-            continue;
-        }
-        const char *dir = pd_archive_join(arena, job->dest_dir, entry->path);
-        if (dir == NULL)
-            return pd_arena_error(arena, err);
-        if (mkdir(dir, 0700) != 0)
-            return pd_archive_io_error(err, "create", dir);
-    }
-    qsort(sized, copy->file_count, sizeof(*sized), larger_first);
-    for (size_t i = 0; i < copy->file_count; i++)
-        copy->order[i] = sized[i].index;
-    return true;
-}
-
-/* The files made durable by one sync of their file system, then every folder fsynced, deepest first. */
-static bool
-sync_dirs(PdArena *arena, const PdBackupCopy *job, PdError *err)
-{
-    if (!pd_archive_sync_filesystem(job->dest_dir, err))
-        return false;
-    for (size_t i = job->entry_count; i-- > 0;)
     {
         if (job->entries[i].kind != PD_BACKUP_ENTRY_DIR)
             continue;
         const char *dir = pd_archive_join(arena, job->dest_dir, job->entries[i].path);
         if (dir == NULL)
             return pd_arena_error(arena, err);
-        if (!pd_archive_fsync_dir(dir, err))
-            return false;
+        if (mkdir(dir, 0700) != 0)
+            return pd_archive_io_error(err, "create", dir);
     }
-    return pd_archive_fsync_dir(job->dest_dir, err);
+    return pd_backup_order_files(arena, job->entries, job->entry_count, &copy->order, &copy->file_count, err);
 }
 
-/* Progress every 200 ms while the workers run, then every worker joined. */
 static void
-report_until_done(Copy *copy, pthread_t *threads, int started)
+tick(void *context)
 {
-    PdBackupCopy *job = copy->job;
-    while (job->progress != NULL && atomic_load(&copy->running) > 0)
-    {
-        struct timespec pause = {0, 200 * 1000 * 1000};
-        nanosleep(&pause, NULL);
-        job->progress(job->progress_context, atomic_load(&copy->bytes_done));
-    }
-    for (int i = 0; i < started; i++)
-        pthread_join(threads[i], NULL);
+    Copy *copy = context;
+    copy->job->progress(copy->job->progress_context, atomic_load(&copy->bytes_done));
 }
 
 bool
 pd_backup_copy(PdArena *arena, PdBackupCopy *job, PdError *err)
 {
     Copy copy = {.job = job};
-    atomic_init(&copy.next, 0);
-    atomic_init(&copy.failed, false);
     atomic_init(&copy.bytes_done, 0);
-    pd_error_init(&copy.first_error);
     if (!prepare(arena, &copy, err))
         return false;
     pthread_mutex_init(&copy.lock, NULL);
-    int jobs = job->jobs < 1 ? 1 : job->jobs > PD_BACKUP_MAX_JOBS ? PD_BACKUP_MAX_JOBS : job->jobs;
-    pthread_t threads[PD_BACKUP_MAX_JOBS];
-    int started = 0;
-    atomic_init(&copy.running, jobs);
-    while (started < jobs && pthread_create(&threads[started], NULL, worker_main, &copy) == 0)
-        started++;
-    atomic_fetch_sub(&copy.running, jobs - started); /* those that could not start */
-    if (started == 0)
-    {
-        pthread_mutex_destroy(&copy.lock);
-        return pd_error_set(err, PD_ERR_INTERNAL, "could not start a backup worker thread");
-    }
-    report_until_done(&copy, threads, started);
+    bool ok = pd_backup_parallel(copy.file_count, job->jobs, copy_task, &copy,
+                                 job->progress != NULL ? tick : NULL, &copy, err);
     pthread_mutex_destroy(&copy.lock);
-    if (atomic_load(&copy.failed))
-    {
-        *err = copy.first_error;
-        return false;
-    }
     job->bytes_done = atomic_load(&copy.bytes_done);
-    return sync_dirs(arena, job, err);
+    return ok && pd_backup_sync_tree(arena, job->dest_dir, job->entries, job->entry_count, err);
 }

@@ -244,3 +244,33 @@ pd_backup_remove(PdArena *arena, const char *repo, const char *label, PdError *e
         return pd_arena_error(arena, err);
     return pd_backup_remove_tree(dir, false, err) && pd_archive_fsync_dir(parent, err);
 }
+
+bool
+pd_backup_wal_range(PdArena *arena, const char *repo, const PdBackupManifest *backup, uint32_t segment_bytes,
+                    PdBackupWalRange *range, PdError *err)
+{
+    PdWalName start, stop;
+    *range = (PdBackupWalRange){0};
+    if (!pd_archive_parse_name(backup->start_wal, &start, err) ||
+        !pd_archive_parse_name(backup->stop_wal, &stop, err))
+        return false;
+    if (!pd_archive_segno(&start, segment_bytes, &range->first_segno) ||
+        !pd_archive_segno(&stop, segment_bytes, &range->last_segno) ||
+        range->last_segno < range->first_segno || range->last_segno - range->first_segno >= 1u << 20)
+        return pd_error_set(err, PD_ERR_REFUSED,
+                            "backup %s names WAL %s .. %s, which segments of %u bytes cannot be",
+                            backup->label, backup->start_wal, backup->stop_wal, segment_bytes);
+    range->timeline = start.timeline;
+    range->count = (size_t)(range->last_segno - range->first_segno + 1);
+    range->names = pd_arena_calloc(arena, range->count, sizeof(*range->names));
+    range->paths = pd_arena_calloc(arena, range->count, sizeof(*range->paths));
+    if (range->names == NULL || range->paths == NULL)
+        return pd_arena_error(arena, err);
+    for (size_t i = 0; i < range->count; i++)
+    {
+        pd_archive_segment_name(stop.timeline, range->first_segno + i, segment_bytes, range->names[i]);
+        if ((range->paths[i] = pd_archive_join(arena, repo, range->names[i])) == NULL)
+            return pd_arena_error(arena, err);
+    }
+    return true;
+}

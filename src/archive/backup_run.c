@@ -235,33 +235,22 @@ static bool
 check_wal(PdArena *arena, const char *repo, const PdBackupManifest *manifest, uint32_t segment_bytes,
           PdError *err)
 {
-    PdWalName first, last;
-    uint64_t from, to;
-    if (!pd_archive_parse_name(manifest->start_wal, &first, err) ||
-        !pd_archive_parse_name(manifest->stop_wal, &last, err) ||
-        !pd_archive_segno(&first, segment_bytes, &from) || !pd_archive_segno(&last, segment_bytes, &to))
+    PdBackupWalRange range;
+    if (!pd_backup_wal_range(arena, repo, manifest, segment_bytes, &range, err))
         return false;
     long waited_ms = 0; /* one budget for the whole range */
-    for (uint64_t segno = from; segno <= to; segno++)
+    for (size_t i = 0; i < range.count; i++)
     {
-        char name[25];
-        pd_archive_segment_name(last.timeline, segno, segment_bytes, name);
-        char *path = pd_archive_join(arena, repo, name);
-        if (path == NULL)
-            return pd_arena_error(arena, err);
-        if (!wait_archived(path, &waited_ms))
-        {
-            pd_error_set(
-                err, PD_ERR_REFUSED,
-                "WAL segment %s, which the backup needs, did not reach the repository %s within %d s", name,
-                repo, PD_BACKUP_ARCHIVE_WAIT_S);
-            pd_error_hint(err,
-                          "Is archiving failing (pg_stat_archiver, prodata archive check --backlog)? "
-                          "archive_command must push into this directory: 'prodata-wal wal-push "
-                          "--archive-dir %s %%p' (docs/archive.md).",
-                          repo);
-            return false;
-        }
+        if (wait_archived(range.paths[i], &waited_ms))
+            continue;
+        pd_error_set(err, PD_ERR_REFUSED,
+                     "WAL segment %s, which the backup needs, did not reach the repository %s within %d s",
+                     range.names[i], repo, PD_BACKUP_ARCHIVE_WAIT_S);
+        return pd_error_hint(err,
+                             "Is archiving failing (pg_stat_archiver, prodata archive check --backlog)? "
+                             "archive_command must push into this directory: 'prodata-wal wal-push "
+                             "--archive-dir %s %%p' (docs/archive.md).",
+                             repo);
     }
     return true;
 }

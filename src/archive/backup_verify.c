@@ -1,6 +1,6 @@
 /*
  * backup_verify.c - `prodata backup verify`: every file a backup stores
- * read back whole by N threads (header, zstd frame, size and SHA-256, as a
+ * read back whole by N threads (backup_pool.c) (header, zstd frame, size and SHA-256, as a
  * restore reads it) and compared with what its manifest recorded; a file
  * missing from the repository is a problem too, and so is a manifest that
  * does not read. Then the WAL: every archived file read back, every segment
@@ -18,8 +18,6 @@
 #include "backup.h"
 #include "store.h"
 
-#define WORKER_ARENA_BYTES (64u << 20)
-
 /* One stored file to check. */
 typedef struct Item
 {
@@ -32,7 +30,6 @@ typedef struct Verify
     const char *repo;
     Item *items;
     size_t item_count;
-    atomic_size_t next;
     atomic_uint_fast64_t bytes;
     pthread_mutex_t lock; /* guards the report's problems and the arena they live in */
     PdArena *arena;
@@ -81,27 +78,16 @@ check_item(PdArena *arena, Verify *verify, const Item *item, PdError *err)
     return NULL;
 }
 
-static void *
-verify_worker(void *context)
+/* One task of the pool: a file that does not verify is a problem of the report, not an error of the pool. */
+static bool
+verify_task(void *context, PdArena *arena, size_t index, PdError *err)
 {
     Verify *verify = context;
-    PdArena *arena = pd_arena_new(WORKER_ARENA_BYTES);
-    for (;;)
-    {
-        size_t i = atomic_fetch_add(&verify->next, 1);
-        if (i >= verify->item_count)
-            break;
-        PdError err;
-        pd_error_init(&err);
-        const char *why =
-            arena != NULL ? check_item(arena, verify, &verify->items[i], &err) : "out of memory";
-        if (why != NULL)
-            file_problem(verify, &verify->items[i], why);
-        if (arena != NULL)
-            pd_arena_reset(arena);
-    }
-    pd_arena_free(arena);
-    return NULL;
+    const char *why = check_item(arena, verify, &verify->items[index], err);
+    if (why != NULL)
+        file_problem(verify, &verify->items[index], why);
+    pd_error_init(err);
+    return true;
 }
 
 /* The stored files of the backups chosen (label, or all), to check. */
@@ -139,20 +125,12 @@ gather(PdArena *arena, const PdBackupList *list, const char *label, Verify *veri
 static bool
 check_files(PdArena *arena, Verify *verify, int jobs, PdError *err)
 {
-    pthread_t threads[PD_BACKUP_MAX_JOBS];
-    int started = 0;
-    jobs = jobs < 1 ? 1 : jobs > PD_BACKUP_MAX_JOBS ? PD_BACKUP_MAX_JOBS : jobs;
     pthread_mutex_init(&verify->lock, NULL);
-    while (started < jobs && pthread_create(&threads[started], NULL, verify_worker, verify) == 0)
-        started++;
-    for (int i = 0; i < started; i++)
-        pthread_join(threads[i], NULL);
+    bool ok = pd_backup_parallel(verify->item_count, jobs, verify_task, verify, NULL, NULL, err);
     pthread_mutex_destroy(&verify->lock);
-    if (started == 0)
-        return pd_error_set(err, PD_ERR_INTERNAL, "could not start a verify worker thread");
     verify->report->file_count = verify->item_count;
     verify->report->bytes = atomic_load(&verify->bytes);
-    return !pd_arena_failed(arena) || pd_arena_error(arena, err);
+    return ok && (!pd_arena_failed(arena) || pd_arena_error(arena, err));
 }
 
 /* The WAL each backup needs: its own range archived, and no gap after its start on its timeline or later. */
@@ -172,35 +150,25 @@ check_wal(PdArena *arena, const char *repo, const PdBackupList *list, const char
     for (size_t b = 0; b < list->count; b++)
     {
         const PdBackupManifest *backup = &list->backups[b];
-        PdWalName start, stop;
-        uint64_t from, to;
-        if ((label != NULL && strcmp(backup->label, label) != 0) ||
-            !pd_archive_parse_name(backup->start_wal, &start, err) ||
-            !pd_archive_parse_name(backup->stop_wal, &stop, err) ||
-            !pd_archive_segno(&start, wal->segment_bytes, &from) ||
-            !pd_archive_segno(&stop, wal->segment_bytes, &to))
-        {
-            if (err->code != PD_OK)
-                return false;
+        PdBackupWalRange range;
+        if (label != NULL && strcmp(backup->label, label) != 0)
             continue;
-        }
-        for (uint64_t segno = from; segno <= to; segno++)
+        if (!pd_backup_wal_range(arena, repo, backup, wal->segment_bytes, &range, err))
+            return false;
+        for (size_t i = 0; i < range.count; i++)
         {
-            char name[25], text[256];
-            pd_archive_segment_name(stop.timeline, segno, wal->segment_bytes, name);
-            char *path = pd_archive_join(arena, repo, name);
-            if (path == NULL)
-                return pd_arena_error(arena, err);
+            char text[256];
             snprintf(text, sizeof(text), "%s: WAL segment %s, which makes it consistent, is not archived",
-                     backup->label, name);
-            if (access(path, F_OK) != 0)
+                     backup->label, range.names[i]);
+            if (access(range.paths[i], F_OK) != 0)
                 add_problem(arena, &report->wal_problems, &report->wal_problem_count, text);
         }
         for (size_t g = 0; g < wal->gap_count; g++)
         {
             const PdArchiveGap *gap = &wal->gaps[g];
             char text[256];
-            if (gap->timeline < start.timeline || (gap->timeline == start.timeline && gap->last_segno < from))
+            if (gap->timeline < range.timeline ||
+                (gap->timeline == range.timeline && gap->last_segno < range.first_segno))
                 continue;
             snprintf(text, sizeof(text), "%s: the archive misses %s .. %s: a restore cannot replay past them",
                      backup->label, gap->first, gap->last);
@@ -217,7 +185,6 @@ pd_backup_verify(PdArena *arena, const char *repo, const char *label, int jobs, 
     *report = (PdBackupVerifyReport){0};
     PdBackupList list;
     Verify verify = {.repo = repo, .arena = arena, .report = report};
-    atomic_init(&verify.next, 0);
     atomic_init(&verify.bytes, 0);
     if (!pd_backup_list(arena, repo, &list, err))
         return false;

@@ -13,8 +13,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,8 +23,6 @@
 #include "prodata/strbuf.h"
 #include "store.h"
 
-#define WORKER_ARENA_BYTES (64u << 20)
-
 typedef struct Restore
 {
     const PdRestoreOptions *options;
@@ -34,10 +30,6 @@ typedef struct Restore
     const char *source_dir; /* REPO/backup/LABEL/data */
     size_t *order;          /* the files' entry indexes, largest first: the last to finish is a small one */
     size_t file_count;
-    atomic_size_t next;
-    atomic_bool failed;
-    pthread_mutex_t lock;
-    PdError first_error;
 } Restore;
 
 static bool
@@ -76,58 +68,12 @@ restore_file(PdArena *arena, Restore *restore, const PdBackupEntry *entry, PdErr
     return ok;
 }
 
-static void *
-restore_worker(void *context)
+/* One task of the pool: the file at place in the order. */
+static bool
+restore_task(void *context, PdArena *arena, size_t place, PdError *err)
 {
     Restore *restore = context;
-    PdArena *arena = pd_arena_new(WORKER_ARENA_BYTES);
-    PdError err;
-    pd_error_init(&err);
-    bool ok = arena != NULL || pd_error_set(&err, PD_ERR_NO_MEMORY, "out of memory for a restore worker");
-    const PdBackupManifest *manifest = restore->manifest;
-    while (ok && !atomic_load(&restore->failed))
-    {
-        size_t place = atomic_fetch_add(&restore->next, 1);
-        if (place >= restore->file_count)
-            break;
-        ok = restore_file(arena, restore, &manifest->entries[restore->order[place]], &err);
-        pd_arena_reset(arena);
-    }
-    if (!ok)
-    {
-        pthread_mutex_lock(&restore->lock);
-        if (!atomic_exchange(&restore->failed, true))
-            restore->first_error = err;
-        pthread_mutex_unlock(&restore->lock);
-    }
-    pd_arena_free(arena);
-    return NULL;
-}
-
-static const PdBackupEntry *sorted_entries; /* larger_first's context, set and used by copy_files' thread */
-
-static int
-larger_first(const void *a, const void *b)
-{
-    uint64_t x = sorted_entries[*(const size_t *)a].bytes, y = sorted_entries[*(const size_t *)b].bytes;
-    return x < y ? 1 : x > y ? -1 : 0;
-}
-
-/* The files' indexes, largest first. */
-static bool
-order_files(PdArena *arena, const PdBackupManifest *manifest, Restore *restore, PdError *err)
-{
-    restore->order =
-        pd_arena_calloc(arena, manifest->entry_count ? manifest->entry_count : 1, sizeof(size_t));
-    if (restore->order == NULL)
-        return pd_arena_error(arena, err);
-    for (size_t i = 0; i < manifest->entry_count; i++)
-        if (manifest->entries[i].kind == PD_BACKUP_ENTRY_FILE)
-            restore->order[restore->file_count++] = i;
-    sorted_entries = manifest->entries;
-    qsort(restore->order, restore->file_count, sizeof(size_t), larger_first);
-    sorted_entries = NULL;
-    return true;
+    return restore_file(arena, restore, &restore->manifest->entries[restore->order[place]], err);
 }
 
 static bool
@@ -139,32 +85,9 @@ copy_files(PdArena *arena, const PdRestoreOptions *options, const PdBackupManife
                        .source_dir = backup_dir != NULL ? pd_archive_join(arena, backup_dir, "data") : NULL};
     if (restore.source_dir == NULL)
         return pd_arena_error(arena, err);
-    if (!order_files(arena, manifest, &restore, err))
-        return false;
-    atomic_init(&restore.next, 0);
-    atomic_init(&restore.failed, false);
-    pd_error_init(&restore.first_error);
-    pthread_mutex_init(&restore.lock, NULL);
-    int jobs = options->jobs < 1                    ? 1
-               : options->jobs > PD_BACKUP_MAX_JOBS ? PD_BACKUP_MAX_JOBS
-                                                    : options->jobs;
-    pthread_t threads[PD_BACKUP_MAX_JOBS];
-    int started = 0;
-    while (started < jobs && pthread_create(&threads[started], NULL, restore_worker, &restore) == 0)
-        started++;
-    for (int i = 0; i < started; i++)
-        pthread_join(threads[i], NULL);
-    pthread_mutex_destroy(&restore.lock);
-    if (started == 0)
-        return pd_error_set(err, PD_ERR_INTERNAL, "could not start a restore worker thread");
-    if (atomic_load(&restore.failed))
-    {
-        *err = restore.first_error;
-        return false;
-    }
-    if (atomic_load(&restore.next) < restore.file_count) /* every file was taken by a worker, or it failed */
-        return pd_error_set(err, PD_ERR_INTERNAL, "the restore stopped before its last file");
-    return true;
+    return pd_backup_order_files(arena, manifest->entries, manifest->entry_count, &restore.order,
+                                 &restore.file_count, err) &&
+           pd_backup_parallel(restore.file_count, options->jobs, restore_task, &restore, NULL, NULL, err);
 }
 
 /* dir and its missing parents (0700), like mkdir -p; *is_made says whether dir itself was made. */
@@ -353,25 +276,6 @@ write_recovery(PdArena *arena, const PdRestoreOptions *options, const PdBackupMa
            write_file(arena, dir, "recovery.signal", "", O_EXCL, err);
 }
 
-/* The files made durable by one sync of their file system, then every folder fsynced, deepest first. */
-static bool
-sync_dirs(PdArena *arena, const char *data_dir, const PdBackupManifest *manifest, PdError *err)
-{
-    if (!pd_archive_sync_filesystem(data_dir, err))
-        return false;
-    for (size_t i = manifest->entry_count; i-- > 0;)
-    {
-        if (manifest->entries[i].kind != PD_BACKUP_ENTRY_DIR)
-            continue;
-        const char *dir = pd_archive_join(arena, data_dir, manifest->entries[i].path);
-        if (dir == NULL)
-            return pd_arena_error(arena, err);
-        if (!pd_archive_fsync_dir(dir, err))
-            return false;
-    }
-    return pd_archive_fsync_dir(data_dir, err);
-}
-
 /* Everything written into the target, after a failure: its folder made empty again (or removed if made). */
 static void
 undo(const char *data_dir, bool is_made)
@@ -403,35 +307,19 @@ check_restorable(PdArena *arena, const char *repo, const PdBackupManifest *backu
                                 "backup %s holds the link %s, which restore cannot write yet", backup->label,
                                 backup->entries[i].path);
     PdArchiveReport scan; /* for the segment size, read from the archived segments' headers */
-    PdWalName start, stop;
-    uint64_t from, to;
+    PdBackupWalRange range;
     if (!pd_archive_scan(arena, repo, false, &scan, err) ||
-        !pd_archive_parse_name(backup->start_wal, &start, err) ||
-        !pd_archive_parse_name(backup->stop_wal, &stop, err) ||
-        !pd_archive_segno(&start, scan.segment_bytes, &from) ||
-        !pd_archive_segno(&stop, scan.segment_bytes, &to))
-        return err->code != PD_OK
-                   ? false
-                   : pd_error_set(err, PD_ERR_REFUSED,
-                                  "backup %s names WAL %s .. %s, which segments "
-                                  "of %u bytes cannot be",
-                                  backup->label, backup->start_wal, backup->stop_wal, scan.segment_bytes);
-    for (uint64_t segno = from; segno <= to; segno++)
+        !pd_backup_wal_range(arena, repo, backup, scan.segment_bytes, &range, err))
+        return false;
+    for (size_t i = 0; i < range.count; i++)
     {
-        char name[25];
-        pd_archive_segment_name(stop.timeline, segno, scan.segment_bytes, name);
-        char *path = pd_archive_join(arena, repo, name);
-        if (path == NULL)
-            return pd_arena_error(arena, err);
-        if (access(path, F_OK) != 0)
-        {
-            pd_error_set(err, PD_ERR_REFUSED,
-                         "WAL segment %s, which backup %s needs to be consistent, is not in the repository",
-                         name, backup->label);
-            return pd_error_hint(err,
-                                 "Restore another backup (prodata backup list), or put the segment back; "
-                                 "nothing was written.");
-        }
+        if (access(range.paths[i], F_OK) == 0)
+            continue;
+        pd_error_set(err, PD_ERR_REFUSED,
+                     "WAL segment %s, which backup %s needs to be consistent, is not in the repository",
+                     range.names[i], backup->label);
+        return pd_error_hint(err, "Restore another backup (prodata backup list), or put the segment back; "
+                                  "nothing was written.");
     }
     return true;
 }
@@ -445,7 +333,8 @@ pd_backup_restore(PdArena *arena, const PdRestoreOptions *options, PdBackupManif
         !prepare_target(arena, options->data_dir, &is_made, err))
         return false;
     if (make_dirs(arena, options->data_dir, chosen, err) && copy_files(arena, options, chosen, err) &&
-        write_recovery(arena, options, chosen, err) && sync_dirs(arena, options->data_dir, chosen, err))
+        write_recovery(arena, options, chosen, err) &&
+        pd_backup_sync_tree(arena, options->data_dir, chosen->entries, chosen->entry_count, err))
         return true;
     undo(options->data_dir, is_made);
     return false;

@@ -82,6 +82,12 @@ bool pd_cli_archive_fill(const PdArchiveSettings *settings, struct PdArchiveOpti
  * PD_ERR_REFUSED. */
 bool cli_become_repository_owner(const char *repo, PdError *err);
 
+/* Whether path is absolute and only letters, digits and / . _ - + (restore_command carries it unquoted). */
+bool cli_is_plain_path(const char *path);
+
+/* --jobs N of backup and restore into *jobs (2 when absent). Errors: PD_ERR_USAGE naming --jobs. */
+bool cli_read_jobs(const CliArgs *args, int *jobs, PdError *err);
+
 /*
  * Loads the settings of any surface (table) into values, as cli_load_config does for migrate's, and
  * installs the stderr log handler at the surface's log_level (log_level_offset into values).

@@ -24,6 +24,14 @@
 #include "archive/archive.h"
 #include "cli.h"
 
+bool
+cli_is_plain_path(const char *path)
+{
+    return path[0] == '/' &&
+           strspn(path, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._-+") ==
+               strlen(path);
+}
+
 /* A repository a restore can name in restore_command unquoted: an absolute path of plain characters. */
 static bool
 check_repository_path(const char *repo, PdError *err)
@@ -33,7 +41,7 @@ check_repository_path(const char *repo, PdError *err)
         pd_error_set(err, PD_ERR_USAGE, "archive_dir must be an absolute path, not '%s'", repo);
         return pd_error_field(err, "archive_dir");
     }
-    if (strspn(repo, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._-+") == strlen(repo))
+    if (cli_is_plain_path(repo))
         return true;
     pd_error_set(err, PD_ERR_USAGE,
                  "archive_dir '%s' has characters a restore's restore_command cannot carry unquoted", repo);
@@ -73,8 +81,8 @@ load(PdArena *arena, const CliArgs *args, PdArchiveSettings *settings, PdArchive
            pd_cli_archive_fill(settings, options, err) && cli_become_repository_owner(options->dir, err);
 }
 
-static bool
-read_jobs(const CliArgs *args, int *jobs, PdError *err)
+bool
+cli_read_jobs(const CliArgs *args, int *jobs, PdError *err)
 {
     const char *text;
     *jobs = 2;
@@ -171,7 +179,7 @@ take(PdArena *arena, const CliArgs *args, PdError *err)
     cli_has_flag(args, "--type", &type);
     if (!pd_backup_parse_type(type, &options.type))
         return pd_error_set(err, PD_ERR_USAGE, "--type is full, diff or incr, not '%s'", type);
-    if (!read_jobs(args, &options.jobs, err) || !load(arena, args, &settings, &archive, err))
+    if (!cli_read_jobs(args, &options.jobs, err) || !load(arena, args, &settings, &archive, err))
         return false;
     Progress progress = {.is_json = cli_has_flag(args, "--json", NULL), .last_second = -1};
     clock_gettime(CLOCK_MONOTONIC, &progress.start);
@@ -341,7 +349,7 @@ verify(PdArena *arena, const CliArgs *args, PdError *err)
     const char *label = NULL;
     int jobs;
     cli_has_flag(args, "--set", &label);
-    if (!read_jobs(args, &jobs, err) || !load(arena, args, &settings, &archive, err) ||
+    if (!cli_read_jobs(args, &jobs, err) || !load(arena, args, &settings, &archive, err) ||
         !pd_backup_verify(arena, archive.dir, label, jobs, &report, err))
         return false;
     bool is_ok = report.problem_count + report.wal_problem_count == 0;

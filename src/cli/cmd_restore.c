@@ -81,15 +81,6 @@ read_target(const CliArgs *args, PdRestoreOptions *options, PdError *err)
     return read_timeline(args, options, err);
 }
 
-/* Characters restore_command can carry unquoted through postgresql.conf and the shell. */
-static bool
-is_plain_path(const char *path)
-{
-    return path[0] == '/' &&
-           strspn(path, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._-+") ==
-               strlen(path);
-}
-
 /* prodata-wal beside this program, else this program itself: both run wal-fetch. */
 static bool
 wal_fetch_program(PdArena *arena, const char **program, PdError *err)
@@ -103,7 +94,7 @@ wal_fetch_program(PdArena *arena, const char **program, PdError *err)
     if (beside == NULL)
         return pd_arena_error(arena, err);
     *program = access(beside, X_OK) == 0 ? beside : pd_arena_strdup(arena, self);
-    if (!is_plain_path(*program))
+    if (!cli_is_plain_path(*program))
         return pd_error_set(err, PD_ERR_REFUSED,
                             "restore_command would run %s, whose path has characters that need quoting",
                             *program);
@@ -113,20 +104,14 @@ wal_fetch_program(PdArena *arena, const char **program, PdError *err)
 static bool
 read_options(PdArena *arena, const CliArgs *args, PdRestoreOptions *options, PdError *err)
 {
-    const char *jobs = "2";
     if (!cli_has_flag(args, "--pgdata", &options->data_dir))
     {
         pd_error_set(err, PD_ERR_USAGE, "restore: name the data directory to restore into with --pgdata DIR");
         return pd_error_field(err, "--pgdata");
     }
     cli_has_flag(args, "--set", &options->label);
-    cli_has_flag(args, "--jobs", &jobs);
-    char *end;
-    long value = strtol(jobs, &end, 10);
-    if (*end != '\0' || value < 1 || value > PD_BACKUP_MAX_JOBS)
-        return pd_error_set(err, PD_ERR_USAGE, "--jobs must be a number from 1 to %d, not '%s'",
-                            PD_BACKUP_MAX_JOBS, jobs);
-    options->jobs = (int)value;
+    if (!cli_read_jobs(args, &options->jobs, err))
+        return false;
     if (options->label != NULL && !pd_backup_is_label(options->label))
     {
         pd_error_set(err, PD_ERR_USAGE, "--set '%s' is not a backup label (prodata backup list)",
