@@ -178,7 +178,10 @@ take(PdArena *arena, const CliArgs *args, PdError *err)
     const char *type = "full";
     cli_has_flag(args, "--type", &type);
     if (!pd_backup_parse_type(type, &options.type))
-        return pd_error_set(err, PD_ERR_USAGE, "--type is full, diff or incr, not '%s'", type);
+    {
+        pd_error_set(err, PD_ERR_USAGE, "--type is full, diff or incr, not '%s'", type);
+        return pd_error_field(err, "--type");
+    }
     if (!cli_read_jobs(args, &options.jobs, err) || !load(arena, args, &settings, &archive, err))
         return false;
     Progress progress = {.is_json = cli_has_flag(args, "--json", NULL), .last_second = -1};
