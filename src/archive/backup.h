@@ -20,11 +20,13 @@
 #include "archive.h"
 #include "prodata/arena.h"
 #include "prodata/error.h"
+#include "prodata/strmap.h"
 
 /* ---- the manifest (manifest.c) --------------------------------------------------------------------- */
 
-/* The manifest format this code writes and the only one it reads. */
-#define PD_BACKUP_MANIFEST_FORMAT 1
+/* The manifest format this code writes; it also reads format 1, where every file is stored whole. */
+#define PD_BACKUP_MANIFEST_FORMAT 2
+#define PD_BACKUP_MANIFEST_FORMAT_1 1
 /* The manifest's name in a backup's folder. */
 #define PD_BACKUP_MANIFEST_NAME "manifest.json"
 
@@ -42,6 +44,13 @@ typedef enum PdBackupEntryKind
     PD_BACKUP_ENTRY_LINK, /* a symbolic link (pg_tblspc/OID -> the tablespace's location) */
 } PdBackupEntryKind;
 
+/* How a file's bytes are stored in the repository. */
+typedef enum PdBackupStorage
+{
+    PD_BACKUP_STORE_WHOLE,  /* an archived file (header.c): the whole file, one stream; "whole" */
+    PD_BACKUP_STORE_BLOCKS, /* a relation file as runs of pages (blockfile.h); "blocks" */
+} PdBackupStorage;
+
 /* One entry of the data directory. Strings live in the manifest's arena. */
 typedef struct PdBackupEntry
 {
@@ -51,7 +60,9 @@ typedef struct PdBackupEntry
     int64_t mtime;            /* seconds since the epoch, as found when copied */
     uint64_t bytes;           /* FILE: the original size */
     uint64_t stored_bytes;    /* FILE: the archived file's payload in the repository (after its header) */
-    unsigned char sha256[32]; /* FILE: of the original bytes */
+    unsigned char sha256[32]; /* FILE: whole: of the original bytes; blocks: of the stored header and map */
+    PdBackupStorage storage;  /* FILE */
+    bool is_partial; /* FILE, blocks: holds only the pages that changed; the others are the prior backup's */
     const char
         *reference;     /* FILE: NULL when stored in this backup, else the label of the backup storing it */
     uint32_t bad_pages; /* FILE: pages whose data checksum did not verify while copied */
@@ -134,6 +145,12 @@ typedef enum PdPageVerdict
     PD_PAGE_BAD,   /* a checksum that does not match, or a header no page has */
 } PdPageVerdict;
 
+/* A page's pd_lsn: the end of the last WAL record that changed it (0 for a page never WAL-logged). */
+uint64_t pd_backup_page_lsn(const unsigned char *page);
+
+/* Whether the page is all zeros (extended, never written). */
+bool pd_backup_page_is_new(const unsigned char *page);
+
 /* Judges one page read at blkno while a backup that started at start_lsn copies it. No errors. */
 PdPageVerdict pd_backup_check_page(const unsigned char *page, uint32_t blkno, uint64_t start_lsn);
 
@@ -144,6 +161,13 @@ PdPageVerdict pd_backup_check_page(const unsigned char *page, uint32_t blkno, ui
  * the file is block segment * PD_BACKUP_SEGMENT_BLOCKS. Temporary relations (tNNN_FILENODE) are not.
  */
 bool pd_backup_is_relation_file(const char *path, uint32_t *segment);
+
+/*
+ * Whether path is a relation's main fork (no _fsm, _vm or _init suffix): the only fork whose every change
+ * moves its page's LSN, so the only one an incremental backup copies in part (the visibility map's bits are
+ * cleared without it, the free space map is not WAL-logged).
+ */
+bool pd_backup_is_main_fork(const char *path);
 
 /* ---- taking a backup's files (backup_walk.c, backup_copy.c) ---------------------------------------- */
 
@@ -196,13 +220,16 @@ typedef struct PdBackupBadPage
 /* One copy of a backup's files: what to copy, where, how; the outcome fields are filled by pd_backup_copy. */
 typedef struct PdBackupCopy
 {
+    const char *repo;       /* the repository: a diff or incr reads the prior backup's stored maps */
     const char *data_dir;   /* the source */
     const char *dest_dir;   /* the backup's data folder in the repository; must not exist yet */
     PdBackupEntry *entries; /* from pd_backup_walk: files get their sizes and hashes, or is_vanished */
     size_t entry_count;
     PdArchiveCompress compress;
     int compress_level;
-    int jobs;           /* copying threads, 1 .. PD_BACKUP_MAX_JOBS */
+    const PdBackupManifest *prior; /* diff, incr: the backup this one builds on; NULL for a full */
+    const PdStrmap *prior_files;   /* its entries by path */
+    int jobs;                      /* copying threads, 1 .. PD_BACKUP_MAX_JOBS */
     bool check_pages;   /* verify relation pages' data checksums (a cluster initialised with them) */
     uint64_t start_lsn; /* the backup's start: pages at or past it are not judged */
     void (*progress)(void *context, uint64_t bytes_done); /* called about 5 times a second; may be NULL */
@@ -301,7 +328,7 @@ typedef struct PdBackupOptions
     const char *repo;     /* the archive directory, which archive_command pushes into */
     const char *conninfo; /* the server to back up ("" for the PG* variables) */
     const char *data_dir; /* its data directory; NULL or "" asks the server (needs pg_read_all_settings) */
-    PdBackupType type;    /* FULL only, for now */
+    PdBackupType type;    /* asked for: a diff or incr with nothing to build on is taken in full */
     PdArchiveCompress compress;
     int compress_level;
     int jobs;
@@ -316,6 +343,8 @@ typedef struct PdBackupOutcome
     uint64_t stored_bytes; /* written (payloads) */
     size_t file_count;
     size_t removed_incomplete; /* interrupted backups' folders removed first */
+    const char *why_full;      /* a diff or incr taken in full: why (see pd_backup_choose_prior); else NULL */
+    size_t unchanged_count;    /* files unchanged since the prior backup: referenced, not stored */
     PdBackupBadPage bad_pages[PD_BACKUP_BAD_PAGES_SHOWN];
     size_t bad_page_count;
 } PdBackupOutcome;
@@ -330,6 +359,16 @@ typedef struct PdBackupOutcome
  * PD_ERR_IO, PD_ERR_NO_MEMORY; on error no manifest is written (the folder is an incomplete backup).
  */
 bool pd_backup_take(PdArena *arena, const PdBackupOptions *options, PdBackupOutcome *outcome, PdError *err);
+
+/*
+ * The backup a diff (the newest full) or an incr (the newest of any type) builds on, in repo: of pg_version's
+ * major version, and on the history of timeline (the server's now) past its stop. *prior is NULL for a
+ * full, or when none qualifies: then *why_full says why (arena-allocated) and the backup is taken in full.
+ * Errors: as pd_backup_list and pd_archive_scan, PD_ERR_NO_MEMORY.
+ */
+bool pd_backup_choose_prior(PdArena *arena, const char *repo, PdBackupType type, uint32_t timeline,
+                            int pg_version, const PdBackupManifest **prior, const char **why_full,
+                            PdError *err);
 
 /* ---- verify (backup_verify.c) -------------------------------------------------------------------- */
 

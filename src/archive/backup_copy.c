@@ -22,6 +22,8 @@
 #include <unistd.h>
 
 #include "backup.h"
+#include "blockfile.h"
+#include "prodata/strmap.h"
 #include "store.h"
 
 typedef struct Copy
@@ -66,24 +68,18 @@ still_bad(const PageCheck *check, uint64_t offset, uint32_t blkno, uint64_t star
     return pd_backup_check_page(again, blkno, start_lsn) == PD_PAGE_BAD;
 }
 
-static bool
-check_pages(void *context, const unsigned char *bytes, size_t length, uint64_t offset, PdError *err)
+/* Checks the data checksum of the page at offset of the file (block blkno of its relation fork). */
+static void
+check_page(PageCheck *check, const unsigned char *page, uint64_t offset)
 {
-    (void)err;
-    PageCheck *check = context;
     uint64_t start_lsn = check->copy->job->start_lsn;
-    for (size_t at = 0; at + PD_BACKUP_PAGE_BYTES <= length; at += PD_BACKUP_PAGE_BYTES)
+    uint32_t blkno = check->first_block + (uint32_t)(offset / PD_BACKUP_PAGE_BYTES);
+    if (pd_backup_check_page(page, blkno, start_lsn) == PD_PAGE_BAD &&
+        still_bad(check, offset, blkno, start_lsn))
     {
-        uint32_t blkno = check->first_block + (uint32_t)((offset + at) / PD_BACKUP_PAGE_BYTES);
-        if (pd_backup_check_page(bytes + at, blkno, start_lsn) == PD_PAGE_BAD &&
-            still_bad(check, offset + at, blkno, start_lsn))
-        {
-            check->entry->bad_pages++;
-            note_bad_page(check->copy, check->entry, blkno);
-        }
+        check->entry->bad_pages++;
+        note_bad_page(check->copy, check->entry, blkno);
     }
-    atomic_fetch_add(&check->copy->bytes_done, length);
-    return true;
 }
 
 static bool
@@ -94,26 +90,46 @@ count_bytes(void *context, const unsigned char *bytes, size_t length, uint64_t o
     return true;
 }
 
+/* The prior backup's entry for path, when this backup is a diff or incr and the prior has that file. */
+static const PdBackupEntry *
+prior_entry(const Copy *copy, const char *path)
+{
+    const PdBackupEntry *prior =
+        copy->job->prior_files != NULL ? pd_strmap_get(copy->job->prior_files, path) : NULL;
+    return prior != NULL && prior->kind == PD_BACKUP_ENTRY_FILE ? prior : NULL;
+}
+
+/* The file unchanged since the prior backup: what was stored is removed, and the entry points at the prior
+ * backup's copy (which may itself be a reference). */
+static bool
+refer_to_prior(const Copy *copy, PdBackupEntry *entry, const PdBackupEntry *prior, const char *dest,
+               PdError *err)
+{
+    if (unlink(dest) != 0)
+        return pd_archive_io_error(err, "remove", dest);
+    entry->bytes = prior->bytes;
+    entry->stored_bytes = prior->stored_bytes;
+    memcpy(entry->sha256, prior->sha256, sizeof(entry->sha256));
+    entry->storage = prior->storage;
+    entry->is_partial = prior->is_partial;
+    entry->reference = prior->reference != NULL ? prior->reference : copy->job->prior->label;
+    return true;
+}
+
 /* Streams the open source into dest_path: header placeholder, payload, the header (made durable later, all
  * files at once: pd_backup_copy). */
 static bool
-store_file(PdArena *arena, Copy *copy, PdBackupEntry *entry, int in_fd, const char *source, const char *dest,
-           PdError *err)
+store_whole(PdArena *arena, Copy *copy, PdBackupEntry *entry, int in_fd, const char *source, const char *dest,
+            PdError *err)
 {
     PdBackupCopy *job = copy->job;
     int out_fd = open(dest, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (out_fd < 0)
         return pd_archive_io_error(err, "create", dest);
     PdArchiveHeader header = {.compress = job->compress};
-    uint32_t segment;
-    PageCheck check = {copy, entry, in_fd, 0};
-    bool is_relation = job->check_pages && pd_backup_is_relation_file(entry->path, &segment);
-    if (is_relation)
-        check.first_block = segment * PD_BACKUP_SEGMENT_BLOCKS;
     bool ok = lseek(out_fd, PD_ARCHIVE_HEADER_BYTES, SEEK_SET) == PD_ARCHIVE_HEADER_BYTES &&
               pd_archive_stream_in_observed(arena, in_fd, source, entry->bytes, out_fd, dest,
-                                            job->compress_level, is_relation ? check_pages : count_bytes,
-                                            is_relation ? (void *)&check : (void *)copy, &header, err);
+                                            job->compress_level, count_bytes, copy, &header, err);
     unsigned char encoded[PD_ARCHIVE_HEADER_BYTES];
     if (ok)
     {
@@ -123,13 +139,156 @@ store_file(PdArena *arena, Copy *copy, PdBackupEntry *entry, int in_fd, const ch
     }
     if (close(out_fd) != 0 && ok)
         ok = pd_archive_io_error(err, "close", dest);
-    if (ok)
+    if (!ok)
+        return false;
+    const PdBackupEntry *prior = prior_entry(copy, entry->path);
+    if (prior != NULL && prior->storage == PD_BACKUP_STORE_WHOLE && prior->bytes == header.original_bytes &&
+        memcmp(prior->sha256, header.sha256, sizeof(header.sha256)) == 0)
+        return refer_to_prior(copy, entry, prior, dest, err);
+    entry->storage = PD_BACKUP_STORE_WHOLE;
+    entry->bytes = header.original_bytes;
+    entry->stored_bytes = header.stored_bytes;
+    memcpy(entry->sha256, header.sha256, sizeof(entry->sha256));
+    return true;
+}
+
+/* What a relation file's copy decides, page by page: which pages to store. */
+typedef struct Relation
+{
+    PageCheck check;
+    const PdBackupEntry *base; /* the prior backup's copy the stored pages go over; NULL: store them all */
+    uint64_t base_pages;       /* its pages: every page past them is stored */
+    uint64_t since;            /* the prior backup's start: a page whose LSN is at or past it changed */
+    uint64_t pages_stored;
+} Relation;
+
+/*
+ * Whether an incremental copy must store the page: past the base's end, all zeros (a page can be emptied
+ * and its file truncated and extended again with no LSN to say so), or changed by WAL since the base
+ * began. A page otherwise holds what the base's copy holds (the reasoning is in docs/backup.md).
+ */
+static bool
+must_store(const Relation *relation, const unsigned char *page, uint64_t page_number)
+{
+    return relation->base == NULL || page_number >= relation->base_pages || pd_backup_page_is_new(page) ||
+           pd_backup_page_lsn(page) >= relation->since;
+}
+
+/* One chunk of whole pages read at offset: checked, and the runs of pages to store added. */
+static bool
+store_chunk(Relation *relation, PdBlockWriter *writer, const unsigned char *chunk, size_t pages,
+            uint64_t offset, PdError *err)
+{
+    uint64_t first = offset / PD_BACKUP_PAGE_BYTES;
+    size_t run_start = 0, run_length = 0;
+    for (size_t i = 0; i <= pages; i++)
     {
-        entry->bytes = header.original_bytes;
-        entry->stored_bytes = header.stored_bytes;
-        memcpy(entry->sha256, header.sha256, sizeof(entry->sha256));
+        const unsigned char *page = chunk + i * PD_BACKUP_PAGE_BYTES;
+        if (i < pages && relation->check.copy->job->check_pages)
+            check_page(&relation->check, page, offset + i * PD_BACKUP_PAGE_BYTES);
+        if (i < pages && must_store(relation, page, first + i))
+        {
+            run_start = run_length == 0 ? i : run_start;
+            run_length++;
+            continue;
+        }
+        if (run_length > 0 &&
+            !pd_blockfile_add(writer, (uint32_t)(first + run_start), chunk + run_start * PD_BACKUP_PAGE_BYTES,
+                              (uint32_t)run_length, err))
+            return false;
+        relation->pages_stored += run_length;
+        run_length = 0;
     }
-    return ok;
+    return true;
+}
+
+/* Reads the relation file a chunk at a time into the writer; *file_bytes gets its whole pages (a page still
+ * being extended is left out: the WAL replayed from the backup's start writes it). */
+static bool
+read_relation(PdArena *arena, Relation *relation, PdBlockWriter *writer, const char *source,
+              uint64_t *file_bytes, PdError *err)
+{
+    unsigned char *chunk = pd_arena_alloc(arena, PD_ARCHIVE_CHUNK_BYTES);
+    if (chunk == NULL)
+        return pd_arena_error(arena, err);
+    uint64_t offset = 0;
+    size_t got;
+    do
+    {
+        if (!pd_archive_read_full(relation->check.fd, chunk, PD_ARCHIVE_CHUNK_BYTES, &got, source, err) ||
+            !store_chunk(relation, writer, chunk, got / PD_BACKUP_PAGE_BYTES, offset, err))
+            return false;
+        offset += got / PD_BACKUP_PAGE_BYTES * PD_BACKUP_PAGE_BYTES;
+        atomic_fetch_add(&relation->check.copy->bytes_done, got);
+    } while (got == PD_ARCHIVE_CHUNK_BYTES);
+    *file_bytes = offset;
+    return true;
+}
+
+/* Whether the map stored for a whole relation file equals the prior backup's whole copy of it. */
+static bool
+same_as_prior(PdArena *arena, const Copy *copy, const PdBackupEntry *prior, const PdBlockMap *map)
+{
+    if (prior == NULL || prior->storage != PD_BACKUP_STORE_BLOCKS || prior->is_partial ||
+        prior->bytes != map->file_bytes)
+        return false;
+    const char *label = prior->reference != NULL ? prior->reference : copy->job->prior->label;
+    char *dir = pd_backup_dir(arena, copy->job->repo, label);
+    char *data = dir != NULL ? pd_archive_join(arena, dir, "data") : NULL;
+    char *path = data != NULL ? pd_archive_join(arena, data, prior->path) : NULL;
+    int fd = path != NULL ? open(path, O_RDONLY | O_CLOEXEC) : -1;
+    PdBlockMap old;
+    PdError ignored;
+    pd_error_init(&ignored);
+    bool is_same = fd >= 0 && pd_blockfile_read_map(arena, fd, path, &old, &ignored) &&
+                   old.run_count == map->run_count &&
+                   memcmp(old.sha256, prior->sha256, sizeof(old.sha256)) == 0;
+    for (size_t i = 0; is_same && i < map->run_count; i++)
+        is_same = old.runs[i].first_block == map->runs[i].first_block &&
+                  old.runs[i].block_count == map->runs[i].block_count &&
+                  memcmp(old.runs[i].sha256, map->runs[i].sha256, 32) == 0;
+    if (fd >= 0)
+        close(fd);
+    return is_same;
+}
+
+/*
+ * A relation file as runs of pages (blockfile.c), each page's checksum checked. In a diff or incr, a main
+ * fork the prior backup holds in blocks stores only the pages that changed (partial); a file unchanged is
+ * removed again and referenced.
+ */
+static bool
+store_blocks(PdArena *arena, Copy *copy, PdBackupEntry *entry, int in_fd, const char *source,
+             const char *dest, uint32_t segment, PdError *err)
+{
+    PdBackupCopy *job = copy->job;
+    const PdBackupEntry *prior = prior_entry(copy, entry->path);
+    Relation relation = {.check = {copy, entry, in_fd, segment * PD_BACKUP_SEGMENT_BLOCKS}};
+    if (prior != NULL && prior->storage == PD_BACKUP_STORE_BLOCKS && pd_backup_is_main_fork(entry->path))
+        relation.base = prior, relation.base_pages = prior->bytes / PD_BACKUP_PAGE_BYTES,
+        relation.since = job->prior->start_lsn;
+    int out_fd = open(dest, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (out_fd < 0)
+        return pd_archive_io_error(err, "create", dest);
+    PdBlockWriter writer;
+    PdBlockMap map;
+    uint64_t file_bytes = 0;
+    bool ok = pd_blockfile_begin(arena, &writer, out_fd, dest, job->compress, job->compress_level, err) &&
+              read_relation(arena, &relation, &writer, source, &file_bytes, err) &&
+              pd_blockfile_finish(&writer, file_bytes, &map, err);
+    if (close(out_fd) != 0 && ok)
+        ok = pd_archive_io_error(err, "close", dest);
+    if (!ok)
+        return false;
+    if (relation.base != NULL ? relation.pages_stored == 0 && file_bytes == prior->bytes
+                              : same_as_prior(arena, copy, prior, &map))
+        return refer_to_prior(copy, entry, prior, dest, err);
+    entry->storage = PD_BACKUP_STORE_BLOCKS;
+    entry->is_partial = relation.base != NULL;
+    entry->bytes = file_bytes;
+    entry->stored_bytes = map.stored_bytes;
+    memcpy(entry->sha256, map.sha256, sizeof(entry->sha256));
+    return true;
 }
 
 static bool
@@ -148,7 +307,10 @@ copy_one(PdArena *arena, Copy *copy, PdBackupEntry *entry, PdError *err)
         entry->is_vanished = true; /* dropped since the walk: replaying the WAL drops it too */
         return true;
     }
-    bool ok = store_file(arena, copy, entry, in_fd, source, dest, err);
+    uint32_t segment;
+    bool ok = pd_backup_is_relation_file(entry->path, &segment)
+                  ? store_blocks(arena, copy, entry, in_fd, source, dest, segment, err)
+                  : store_whole(arena, copy, entry, in_fd, source, dest, err);
     close(in_fd);
     return ok;
 }

@@ -1,6 +1,7 @@
 /*
  * backup_expire.c - `prodata backup expire`: retention. A backup is kept
- * when it is one of the newest N full backups (with what it builds on), or
+ * when it is one of the newest N full backups or builds on one (a diff or
+ * incr on it, and so on), when a kept backup builds on it, or
  * when it is needed to restore to any moment of the last D days: the newest
  * backup that ended before the window opened, and every later one. The
  * newest backup is always kept. The others are removed, oldest first, and
@@ -45,6 +46,9 @@ choose(const PdBackupList *list, const PdBackupExpireOptions *options, bool *kee
         if (options->retain_full > 0 && list->backups[i].type == PD_BACKUP_FULL &&
             fulls < (size_t)options->retain_full)
             fulls++, keep_chain(list, keep, i);
+    for (size_t i = 0; options->retain_full > 0 && i < list->count; i++) /* what builds on a kept full stays */
+        for (size_t j = 0; !keep[i] && list->backups[i].prior != NULL && j < i; j++)
+            keep[i] = keep[j] && strcmp(list->backups[j].label, list->backups[i].prior) == 0;
     if (options->retain_days >= 0)
     {
         int64_t opens = (int64_t)time(NULL) - (int64_t)options->retain_days * 86400;

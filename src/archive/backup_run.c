@@ -142,7 +142,8 @@ remove_incomplete(PdArena *arena, const char *repo, size_t *removed, PdError *er
     return true;
 }
 
-/* A label for now (UTC) not taken yet: YYYYMMDD-HHMMSSF; waits out the second when it is. */
+/* A label for now (UTC) not taken by a backup of any type: YYYYMMDD-HHMMSS and a letter set once the type is
+ * known; waits out the second when it is. */
 static bool
 new_label(PdArena *arena, const char *repo, char label[17], PdError *err)
 {
@@ -152,10 +153,17 @@ new_label(PdArena *arena, const char *repo, char label[17], PdError *err)
         struct tm utc;
         gmtime_r(&now, &utc);
         strftime(label, 17, "%Y%m%d-%H%M%SF", &utc);
-        char *dir = pd_backup_dir(arena, repo, label);
-        if (dir == NULL)
-            return pd_arena_error(arena, err);
-        if (access(dir, F_OK) != 0)
+        bool is_taken = false; /* by a backup of any type: labels sort by time, and the type is known later */
+        for (const char *letter = "FDI"; *letter != '\0' && !is_taken; letter++)
+        {
+            label[15] = *letter;
+            char *dir = pd_backup_dir(arena, repo, label);
+            if (dir == NULL)
+                return pd_arena_error(arena, err);
+            is_taken = access(dir, F_OK) == 0;
+        }
+        label[15] = 'F';
+        if (!is_taken)
             return true;
         sleep(1);
     }
@@ -174,7 +182,7 @@ lsn_of(PdDbResult *result, size_t column, uint64_t *lsn, PdError *err)
 static bool
 start_backup(PdArena *arena, PdDb *db, PdBackupManifest *manifest, PdError *err)
 {
-    const char *params[] = {pd_arena_sprintf(arena, "prodata %s", manifest->label)};
+    const char *params[] = {pd_arena_sprintf(arena, "prodata %.15s", manifest->label)};
     PdDbResult *result;
     if (params[0] == NULL)
         return pd_arena_error(arena, err);
@@ -268,7 +276,8 @@ keep_copied(PdBackupManifest *manifest, PdBackupOutcome *outcome)
         if (entry->kind == PD_BACKUP_ENTRY_FILE)
         {
             outcome->file_count++;
-            outcome->stored_bytes += entry->stored_bytes;
+            outcome->stored_bytes += entry->reference == NULL ? entry->stored_bytes : 0;
+            outcome->unchanged_count += entry->reference != NULL;
         }
         manifest->entries[kept++] = *entry;
     }
@@ -288,9 +297,25 @@ on_progress(void *context, uint64_t done)
     progress->options->progress(progress->options->progress_context, done, progress->total);
 }
 
+/* The prior backup's files by path, for a diff or incr. */
+static bool
+index_prior(PdArena *arena, const PdBackupManifest *prior, PdStrmap **files, PdError *err)
+{
+    *files = NULL;
+    if (prior == NULL)
+        return true;
+    *files = pd_strmap_new(arena, prior->entry_count);
+    if (*files == NULL)
+        return pd_arena_error(arena, err);
+    for (size_t i = 0; i < prior->entry_count; i++)
+        if (!pd_strmap_put(*files, prior->entries[i].path, &prior->entries[i]))
+            return pd_arena_error(arena, err);
+    return true;
+}
+
 static bool
 copy_files(PdArena *arena, const PdBackupOptions *options, const Facts *facts, PdBackupManifest *manifest,
-           PdBackupOutcome *outcome, PdError *err)
+           const PdBackupManifest *prior, PdBackupOutcome *outcome, PdError *err)
 {
     uint64_t total;
     char *backup_dir = pd_backup_dir(arena, options->repo, manifest->label);
@@ -299,15 +324,20 @@ copy_files(PdArena *arena, const PdBackupOptions *options, const Facts *facts, P
         return pd_arena_error(arena, err);
     if (mkdir(backup_dir, 0700) != 0)
         return pd_archive_io_error(err, "create", backup_dir);
-    if (!pd_backup_walk(arena, facts->data_dir, &manifest->entries, &manifest->entry_count, &total, err))
+    PdStrmap *prior_files;
+    if (!pd_backup_walk(arena, facts->data_dir, &manifest->entries, &manifest->entry_count, &total, err) ||
+        !index_prior(arena, prior, &prior_files, err))
         return false;
     Progress progress = {options, total};
-    PdBackupCopy job = {.data_dir = facts->data_dir,
+    PdBackupCopy job = {.repo = options->repo,
+                        .data_dir = facts->data_dir,
                         .dest_dir = data,
                         .entries = manifest->entries,
                         .entry_count = manifest->entry_count,
                         .compress = options->compress,
                         .compress_level = options->compress_level,
+                        .prior = prior,
+                        .prior_files = prior_files,
                         .jobs = options->jobs,
                         .check_pages = facts->has_checksums,
                         .start_lsn = manifest->start_lsn,
@@ -341,8 +371,21 @@ run(PdArena *arena, PdDb *db, const PdBackupOptions *options, PdBackupOutcome *o
                                    .compress_level = options->compress_level};
     if (manifest->label == NULL)
         return pd_arena_error(arena, err);
+    const PdBackupManifest *prior;
     if (!start_backup(arena, db, manifest, err) ||
-        !copy_files(arena, options, &facts, manifest, outcome, err) ||
+        !pd_backup_choose_prior(arena, options->repo, options->type, manifest->timeline, facts.pg_version,
+                                &prior, &outcome->why_full, err))
+        return false;
+    if (prior != NULL)
+    {
+        manifest->type = options->type;
+        manifest->prior = prior->label;
+        label[15] = manifest->type == PD_BACKUP_DIFF ? 'D' : 'I';
+        manifest->label = pd_arena_strdup(arena, label);
+        if (manifest->label == NULL)
+            return pd_arena_error(arena, err);
+    }
+    if (!copy_files(arena, options, &facts, manifest, prior, outcome, err) ||
         !stop_backup(arena, db, manifest, err) ||
         !check_wal(arena, options->repo, manifest, facts.segment_bytes, err))
         return false;
@@ -358,9 +401,6 @@ bool
 pd_backup_take(PdArena *arena, const PdBackupOptions *options, PdBackupOutcome *outcome, PdError *err)
 {
     *outcome = (PdBackupOutcome){0};
-    if (options->type != PD_BACKUP_FULL)
-        return pd_error_set(err, PD_ERR_INVALID_INPUT, "only full backups are supported yet (--type %s)",
-                            pd_backup_type_name(options->type));
     int lock_fd;
     if (!pd_backup_lock(arena, options->repo, &lock_fd, err))
         return false;

@@ -9,6 +9,7 @@
  * not replay past it). Problems are collected, not raised: the command
  * prints them all and exits 3, as archive check does.
  */
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -16,6 +17,8 @@
 #include <unistd.h>
 
 #include "backup.h"
+#include "blockfile.h"
+#include "restore_plan.h"
 #include "store.h"
 
 /* One stored file to check. */
@@ -57,6 +60,29 @@ file_problem(Verify *verify, const Item *item, const char *why)
     pthread_mutex_unlock(&verify->lock);
 }
 
+/* Why the file stored in blocks at path does not verify (its map, then every run), or NULL. */
+static const char *
+check_blocks(PdArena *arena, Verify *verify, const Item *item, const char *path, PdError *err)
+{
+    PdBlockMap map;
+    PdBlockReader reader;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return pd_archive_io_error(err, "open", path), err->message;
+    bool ok = pd_blockfile_read_map(arena, fd, path, &map, err) && pd_blockfile_reader(arena, &reader, err);
+    const char *why = ok ? NULL : err->message;
+    if (ok && (memcmp(map.sha256, item->entry->sha256, sizeof(map.sha256)) != 0 ||
+               map.file_bytes != item->entry->bytes || map.compress != item->backup->compress))
+        why = "its map differs from the manifest's (SHA-256, size or compression)";
+    for (size_t r = 0; why == NULL && r < map.run_count; r++)
+        if (!pd_blockfile_read_run(&reader, fd, path, &map, &map.runs[r], err))
+            why = err->message;
+        else
+            atomic_fetch_add(&verify->bytes, (uint64_t)map.runs[r].block_count * PD_BACKUP_PAGE_BYTES);
+    close(fd);
+    return why;
+}
+
 /* Why the stored file of item does not verify, or NULL when it does (its bytes counted). */
 static const char *
 check_item(PdArena *arena, Verify *verify, const Item *item, PdError *err)
@@ -68,6 +94,8 @@ check_item(PdArena *arena, Verify *verify, const Item *item, PdError *err)
         return "out of memory";
     if (access(path, F_OK) != 0)
         return "missing from the repository";
+    if (item->entry->storage == PD_BACKUP_STORE_BLOCKS)
+        return check_blocks(arena, verify, item, path, err);
     if (!pd_archive_verify(arena, path, &header, err))
         return err->message;
     if (header.original_bytes != item->entry->bytes)
@@ -133,6 +161,30 @@ check_files(PdArena *arena, Verify *verify, int jobs, PdError *err)
     return ok && (!pd_arena_failed(arena) || pd_arena_error(arena, err));
 }
 
+/* Each backup checked can be restored as a whole: every file traced through references and partial copies
+ * to the copies that hold all its pages (restore_plan.c, as a restore would, writing nothing). */
+static bool
+check_chains(PdArena *arena, const char *repo, const PdBackupList *list, const char *label,
+             PdBackupVerifyReport *report, PdError *err)
+{
+    for (size_t b = 0; b < list->count; b++)
+    {
+        const PdBackupManifest *backup = &list->backups[b];
+        PdRestorePlan plan;
+        if (label != NULL && strcmp(backup->label, label) != 0)
+            continue;
+        if (pd_restore_plan(arena, repo, backup, "/", &plan, err))
+            continue;
+        if (err->code != PD_ERR_REFUSED)
+            return false;
+        char text[1024];
+        snprintf(text, sizeof(text), "%s: %s", backup->label, err->message);
+        add_problem(arena, &report->problems, &report->problem_count, text);
+        pd_error_init(err);
+    }
+    return !pd_arena_failed(arena) || pd_arena_error(arena, err);
+}
+
 /* The WAL each backup needs: its own range archived, and no gap after its start on its timeline or later. */
 static bool
 check_wal(PdArena *arena, const char *repo, const PdBackupList *list, const char *label,
@@ -190,7 +242,8 @@ pd_backup_verify(PdArena *arena, const char *repo, const char *label, int jobs, 
         return false;
     for (size_t i = 0; i < list.damaged_count; i++)
         add_problem(arena, &report->problems, &report->problem_count, list.damaged[i]);
-    if (!gather(arena, &list, label, &verify, err) || !check_files(arena, &verify, jobs, err))
+    if (!gather(arena, &list, label, &verify, err) || !check_files(arena, &verify, jobs, err) ||
+        !check_chains(arena, repo, &list, label, report, err))
         return false;
     return check_wal(arena, repo, &list, label, report, err);
 }

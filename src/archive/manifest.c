@@ -11,7 +11,7 @@
  * text, one field a line and one entry a line:
  *
  *   {
- *    "format": 1,
+ *    "format": 2,                        1 is still read: every file whole, no storage or partial
  *    "label": "20261201-043512I",        YYYYMMDD-HHMMSS and F, D or I, the type's letter
  *    "type": "incr",                     "full", "diff" or "incr"
  *    "prior": "20261130-043501F",        null for full; a diff's prior is a full backup
@@ -31,15 +31,20 @@
  *    "entries": [
  *     {"kind": "dir", "path": "base", "mode": 448, "mtime": 1764560000},
  *     {"kind": "file", "path": "base/1", "mode": 384, "mtime": 1764560000, "bytes": 8192,
- *      "stored_bytes": 130, "sha256": "64 lower-case hex digits", "reference": null, "bad_pages": 0},
+ *      "stored_bytes": 130, "sha256": "64 lower-case hex digits", "storage": "blocks",
+ *      "partial": false, "reference": null, "bad_pages": 0},
  *     {"kind": "link", "path": "pg_tblspc/16390", "target": "/srv/ts1", "mode": 511, "mtime": 1764560000}
  *    ]
  *   }
  *
  * Integers are JSON integers, never floats: modes 0 to 07777, sizes 0 to
- * 2^63-1, bad_pages 0 to 2^32-1. A reference is null for a file stored in
- * this backup, else the label of the backup storing it (a diff's prior; none
- * in a full). Entry paths are relative, '/'-separated, at most 1024 bytes,
+ * 2^63-1, bad_pages 0 to 2^32-1. A file's storage is "whole" (an archived
+ * file, its sha256 that of the original bytes) or "blocks" (a relation file
+ * as runs of pages, blockfile.c, its sha256 that of the header and map);
+ * a partial file holds only some pages (only "blocks" in a diff or incr),
+ * the others coming from the same path in the prior backup. A reference
+ * is null for a file stored in this backup, else the label of the backup
+ * storing it (none in a full; a diff's prior). Entry paths are relative, '/'-separated, at most 1024 bytes,
  * without an empty, "." or ".." component or a NUL, each listed once, and
  * inside a directory entry listed before it (or at the top): a restore
  * creates directories in order and never writes through a link it made.
@@ -79,8 +84,12 @@ static const char *const manifest_keys[] = {
     "stop_time", "compress",  "compress_level", "backup_label", "tablespace_map",    "entries"};
 
 /* Each kind's fields, in the order written (write_entry follows them). */
-static const char *const file_keys[] = {"kind",         "path",   "mode",      "mtime",    "bytes",
-                                        "stored_bytes", "sha256", "reference", "bad_pages"};
+static const char *const file_keys[] = {"kind",    "path",         "mode",     "mtime",
+                                        "bytes",   "stored_bytes", "sha256",   "storage",
+                                        "partial", "reference",    "bad_pages"};
+/* Format 1's: every file whole. */
+static const char *const file_keys_1[] = {"kind",         "path",   "mode",      "mtime",    "bytes",
+                                          "stored_bytes", "sha256", "reference", "bad_pages"};
 static const char *const dir_keys[] = {"kind", "path", "mode", "mtime"};
 static const char *const link_keys[] = {"kind", "path", "target", "mode", "mtime"};
 
@@ -98,6 +107,7 @@ static const struct
 static const char *const type_names[] = {"full", "diff", "incr"};
 static const char type_letters[] = "FDI";
 static const char *const compress_names[] = {"none", "zstd"};
+static const char *const storage_names[] = {"whole", "blocks"};
 
 const char *
 pd_backup_type_name(PdBackupType type)
@@ -318,8 +328,8 @@ refuse(const Check *check, size_t entry, const char *field, const char *why)
 static bool
 check_identity(const PdBackupManifest *m, const Check *c)
 {
-    if (m->format != PD_BACKUP_MANIFEST_FORMAT)
-        return refuse(c, NO_ENTRY, "format", "is not 1, the only format this prodata reads");
+    if (m->format != PD_BACKUP_MANIFEST_FORMAT && m->format != PD_BACKUP_MANIFEST_FORMAT_1)
+        return refuse(c, NO_ENTRY, "format", "is not 1 or 2, the formats this prodata reads");
     if ((unsigned)m->type >= COUNT(type_names))
         return refuse(c, NO_ENTRY, "type", "is not full, diff or incr");
     if (m->label == NULL || !is_label(m->label))
@@ -393,6 +403,14 @@ check_file(const PdBackupManifest *m, const PdBackupEntry *e, size_t i, const Ch
         return refuse(c, i, "bytes", "is larger than 2^63-1");
     if (e->stored_bytes > INT64_MAX)
         return refuse(c, i, "stored_bytes", "is larger than 2^63-1");
+    if ((unsigned)e->storage >= COUNT(storage_names))
+        return refuse(c, i, "storage", "is not whole or blocks");
+    if (m->format == PD_BACKUP_MANIFEST_FORMAT_1 && (e->storage != PD_BACKUP_STORE_WHOLE || e->is_partial))
+        return refuse(c, i, "storage", "is not whole, which format 1 requires");
+    if (e->is_partial && (e->storage != PD_BACKUP_STORE_BLOCKS || m->type == PD_BACKUP_FULL))
+        return refuse(c, i, "partial", "is true, but only a diff or incr holds part of a file, in blocks");
+    if (e->storage == PD_BACKUP_STORE_BLOCKS && e->bytes % PD_BACKUP_PAGE_BYTES != 0)
+        return refuse(c, i, "bytes", "is not whole pages, as a file stored in blocks is");
     if (e->reference == NULL)
         return true;
     if (!is_label(e->reference))
@@ -485,6 +503,7 @@ typedef struct Reader
     PdArena *arena;
     Check check;
     size_t entry; /* the entry being read, NO_ENTRY at the top */
+    int format;   /* the manifest's, once read */
 } Reader;
 
 static bool
@@ -594,15 +613,16 @@ read_lsn(const Reader *r, json_t *object, const char *key, uint64_t *lsn)
 
 /* format, label, type and prior. The format first, so a newer manifest is named as such. */
 static bool
-read_identity(const Reader *r, json_t *root, PdBackupManifest *m)
+read_identity(Reader *r, json_t *root, PdBackupManifest *m)
 {
     json_int_t format;
     const char *type;
     if (!read_integer(r, root, "format", INT_MIN, INT_MAX, &format))
         return false;
     m->format = (int)format;
-    if (m->format != PD_BACKUP_MANIFEST_FORMAT)
-        return reader_refuse(r, "format", "is not 1, the only format this prodata reads");
+    if (m->format != PD_BACKUP_MANIFEST_FORMAT && m->format != PD_BACKUP_MANIFEST_FORMAT_1)
+        return reader_refuse(r, "format", "is not 1 or 2, the formats this prodata reads");
+    r->format = m->format;
     if (!check_known(r, root, manifest_keys, COUNT(manifest_keys)) ||
         !copy_text(r, root, "label", false, &m->label) || !borrow_text(r, root, "type", false, &type))
         return false;
@@ -656,6 +676,28 @@ read_storage(const Reader *r, json_t *root, PdBackupManifest *m)
            copy_text(r, root, "tablespace_map", true, &m->tablespace_map);
 }
 
+/* Format 2's storage and partial. */
+static bool
+read_storage_fields(const Reader *r, json_t *object, PdBackupEntry *e)
+{
+    const char *storage;
+    if (!borrow_text(r, object, "storage", false, &storage))
+        return false;
+    size_t k = 0;
+    while (k < COUNT(storage_names) && strcmp(storage, storage_names[k]) != 0)
+        k++;
+    if (k == COUNT(storage_names))
+        return reader_refuse(r, "storage", "is not \"whole\" or \"blocks\"");
+    e->storage = (PdBackupStorage)k;
+    json_t *partial = member(r, object, "partial");
+    if (partial == NULL)
+        return false;
+    if (!json_is_boolean(partial))
+        return reader_refuse(r, "partial", "is not true or false");
+    e->is_partial = json_is_true(partial);
+    return true;
+}
+
 static bool
 read_file_fields(const Reader *r, json_t *object, PdBackupEntry *e)
 {
@@ -668,7 +710,8 @@ read_file_fields(const Reader *r, json_t *object, PdBackupEntry *e)
     if (!parse_sha256(sha256, e->sha256))
         return reader_refuse(r, "sha256", "is not 64 lower-case hex digits");
     if (!copy_text(r, object, "reference", true, &e->reference) ||
-        !read_integer(r, object, "bad_pages", 0, UINT32_MAX, &bad_pages))
+        !read_integer(r, object, "bad_pages", 0, UINT32_MAX, &bad_pages) ||
+        (r->format != PD_BACKUP_MANIFEST_FORMAT_1 && !read_storage_fields(r, object, e)))
         return false;
     e->bytes = (uint64_t)bytes;
     e->stored_bytes = (uint64_t)stored_bytes;
@@ -691,7 +734,9 @@ read_entry(const Reader *r, json_t *object, PdBackupEntry *e)
     if (k == COUNT(kinds))
         return reader_refuse(r, "kind", "is not \"file\", \"dir\" or \"link\"");
     e->kind = (PdBackupEntryKind)k;
-    if (!check_known(r, object, kinds[k].keys, kinds[k].key_count) ||
+    bool is_format_1 = e->kind == PD_BACKUP_ENTRY_FILE && r->format == PD_BACKUP_MANIFEST_FORMAT_1;
+    if (!check_known(r, object, is_format_1 ? file_keys_1 : kinds[k].keys,
+                     is_format_1 ? COUNT(file_keys_1) : kinds[k].key_count) ||
         !copy_text(r, object, "path", false, &e->path) ||
         (e->kind == PD_BACKUP_ENTRY_LINK && !copy_text(r, object, "target", false, &e->target)) ||
         !read_integer(r, object, "mode", 0, UINT32_MAX, &mode) ||
@@ -820,7 +865,7 @@ write_integer(Writer *w, const char *key, int64_t value)
 
 /* One entry on one line, its fields in the order of its kind's keys. */
 static void
-write_entry(PdStrbuf *buf, const PdBackupEntry *e)
+write_entry(PdStrbuf *buf, const PdBackupManifest *m, const PdBackupEntry *e)
 {
     Writer w = {buf, "{", ", "};
     write_text(&w, "kind", kinds[e->kind].name);
@@ -836,6 +881,12 @@ write_entry(PdStrbuf *buf, const PdBackupEntry *e)
         write_integer(&w, "bytes", (int64_t)e->bytes); /* at most 2^63-1: checked */
         write_integer(&w, "stored_bytes", (int64_t)e->stored_bytes);
         write_text(&w, "sha256", sha256);
+        if (m->format != PD_BACKUP_MANIFEST_FORMAT_1)
+        {
+            write_text(&w, "storage", storage_names[e->storage]);
+            write_key(&w, "partial");
+            pd_strbuf_append(w.buf, e->is_partial ? "true" : "false");
+        }
         write_text(&w, "reference", e->reference);
         write_integer(&w, "bad_pages", e->bad_pages);
     }
@@ -873,7 +924,7 @@ write_manifest(PdStrbuf *buf, const PdBackupManifest *m)
     for (size_t i = 0; i < m->entry_count; i++)
     {
         pd_strbuf_append(buf, i > 0 ? ",\n  " : "\n  ");
-        write_entry(buf, &m->entries[i]);
+        write_entry(buf, m, &m->entries[i]);
     }
     pd_strbuf_append(buf, m->entry_count > 0 ? "\n ]\n}\n" : "]\n}\n");
 }

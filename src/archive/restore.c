@@ -10,6 +10,7 @@
  * written before the target and the backup are found consistent with each
  * other; a file that does not verify stops the restore and names it.
  */
+#define _GNU_SOURCE /* sync_file_range */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -21,16 +22,8 @@
 
 #include "backup.h"
 #include "prodata/strbuf.h"
+#include "restore_plan.h"
 #include "store.h"
-
-typedef struct Restore
-{
-    const PdRestoreOptions *options;
-    const PdBackupManifest *manifest;
-    const char *source_dir; /* REPO/backup/LABEL/data */
-    size_t *order;          /* the files' entry indexes, largest first: the last to finish is a small one */
-    size_t file_count;
-} Restore;
 
 static bool
 mismatch(PdError *err, const char *path, const char *what)
@@ -40,54 +33,139 @@ mismatch(PdError *err, const char *path, const char *what)
     return false;
 }
 
+/* A file stored whole: one stream, checked against the manifest's size and SHA-256 as it is written. */
 static bool
-restore_file(PdArena *arena, Restore *restore, const PdBackupEntry *entry, PdError *err)
+restore_whole(PdArena *arena, const PdRestoreFile *file, PdError *err)
 {
-    const char *source = pd_archive_join(arena, restore->source_dir, entry->path);
-    const char *dest = pd_archive_join(arena, restore->options->data_dir, entry->path);
-    if (source == NULL || dest == NULL)
-        return pd_arena_error(arena, err);
-    int in_fd = open(source, O_RDONLY | O_CLOEXEC);
+    const PdBackupEntry *entry = file->entry;
+    int in_fd = open(file->whole, O_RDONLY | O_CLOEXEC);
     if (in_fd < 0)
-        return pd_archive_io_error(err, "open", source);
-    int out_fd = open(dest, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, entry->mode & 0777);
+        return pd_archive_io_error(err, "open", file->whole);
+    int out_fd = open(file->dest, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, entry->mode & 0777);
     if (out_fd < 0)
     {
         close(in_fd);
-        return pd_archive_io_error(err, "create", dest);
+        return pd_archive_io_error(err, "create", file->dest);
     }
     PdArchiveHeader header;
-    bool ok = pd_archive_stream_out_durable(arena, in_fd, source, out_fd, dest, true, &header, err);
+    bool ok =
+        pd_archive_stream_out_durable(arena, in_fd, file->whole, out_fd, file->dest, true, &header, err);
     if (ok && header.original_bytes != entry->bytes)
-        ok = mismatch(err, source, "its size differs");
+        ok = mismatch(err, file->whole, "its size differs");
     if (ok && memcmp(header.sha256, entry->sha256, sizeof(header.sha256)) != 0)
-        ok = mismatch(err, source, "its SHA-256 differs");
+        ok = mismatch(err, file->whole, "its SHA-256 differs");
     close(in_fd);
     if (close(out_fd) != 0 && ok)
-        ok = pd_archive_io_error(err, "close", dest);
+        ok = pd_archive_io_error(err, "close", file->dest);
     return ok;
 }
 
-/* One task of the pool: the file at place in the order. */
 static bool
-restore_task(void *context, PdArena *arena, size_t place, PdError *err)
+write_at(int fd, const unsigned char *bytes, size_t length, uint64_t offset, const char *path, PdError *err)
 {
-    Restore *restore = context;
-    return restore_file(arena, restore, &restore->manifest->entries[restore->order[place]], err);
+    while (length > 0)
+    {
+        ssize_t done = pwrite(fd, bytes, length, (off_t)offset);
+        if (done < 0 && errno == EINTR)
+            continue;
+        if (done <= 0)
+            return pd_archive_io_error(err, "write", path);
+        bytes += done, offset += (uint64_t)done, length -= (size_t)done;
+    }
+    return true;
+}
+
+/* The pages of a run that its source owns, written where they belong (pages the newer copies hold are left
+ * to them). */
+static bool
+write_owned(const PdRestoreFile *file, uint32_t source, const PdBlockRun *run, const unsigned char *pages,
+            int fd, PdError *err)
+{
+    uint64_t file_pages = file->entry->bytes / PD_BACKUP_PAGE_BYTES;
+    uint32_t from = 0, length = 0;
+    for (uint32_t i = 0; i <= run->block_count; i++)
+    {
+        uint64_t block = (uint64_t)run->first_block + i;
+        if (i < run->block_count && block < file_pages && file->owner[block] == source)
+        {
+            from = length == 0 ? i : from;
+            length++;
+            continue;
+        }
+        if (length > 0 &&
+            !write_at(fd, pages + (size_t)from * PD_BACKUP_PAGE_BYTES, (size_t)length * PD_BACKUP_PAGE_BYTES,
+                      ((uint64_t)run->first_block + from) * PD_BACKUP_PAGE_BYTES, file->dest, err))
+            return false;
+        length = 0;
+    }
+    return true;
+}
+
+/* One run of one source: read, checked against its SHA-256, its owned pages written; writeback started. */
+static bool
+restore_run(PdArena *arena, const PdRestoreFile *file, uint32_t source, uint32_t index, PdError *err)
+{
+    const PdRestoreSource *from = &file->sources[source];
+    const PdBlockRun *run = &from->map.runs[index];
+    PdBlockReader reader;
+    if (!pd_blockfile_reader(arena, &reader, err))
+        return false;
+    int in_fd = open(from->path, O_RDONLY | O_CLOEXEC);
+    if (in_fd < 0)
+        return pd_archive_io_error(err, "open", from->path);
+    bool ok = pd_blockfile_read_run(&reader, in_fd, from->path, &from->map, run, err);
+    close(in_fd);
+    if (!ok)
+        return false;
+    int out_fd = open(file->dest, O_WRONLY | O_CLOEXEC);
+    if (out_fd < 0)
+        return pd_archive_io_error(err, "open", file->dest);
+    ok = write_owned(file, source, run, reader.pages, out_fd, err);
+    if (ok) /* the final sync then waits for little: the disk works while the next run is decompressed */
+        (void)sync_file_range(out_fd, (off_t)run->first_block * PD_BACKUP_PAGE_BYTES,
+                              (off_t)run->block_count * PD_BACKUP_PAGE_BYTES, SYNC_FILE_RANGE_WRITE);
+    if (close(out_fd) != 0 && ok)
+        ok = pd_archive_io_error(err, "close", file->dest);
+    return ok;
+}
+
+/* One task of the pool: a whole file, or one run. */
+static bool
+restore_task(void *context, PdArena *arena, size_t index, PdError *err)
+{
+    const PdRestoreTask *task = &((const PdRestorePlan *)context)->tasks[index];
+    if (task->file->whole != NULL)
+        return restore_whole(arena, task->file, err);
+    return restore_run(arena, task->file, task->source, task->run, err);
+}
+
+/* The files stored in blocks, created at their size first: their runs are then written in any order. */
+static bool
+create_files(const PdRestorePlan *plan, PdError *err)
+{
+    for (size_t i = 0; i < plan->file_count; i++)
+    {
+        const PdRestoreFile *file = &plan->files[i];
+        if (file->whole != NULL)
+            continue;
+        int fd = open(file->dest, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, file->entry->mode & 0777);
+        if (fd < 0)
+            return pd_archive_io_error(err, "create", file->dest);
+        bool ok =
+            ftruncate(fd, (off_t)file->entry->bytes) == 0 || pd_archive_io_error(err, "size", file->dest);
+        if (close(fd) != 0 && ok)
+            ok = pd_archive_io_error(err, "close", file->dest);
+        if (!ok)
+            return false;
+    }
+    return true;
 }
 
 static bool
-copy_files(PdArena *arena, const PdRestoreOptions *options, const PdBackupManifest *manifest, PdError *err)
+copy_files(const PdRestoreOptions *options, const PdRestorePlan *plan, PdError *err)
 {
-    char *backup_dir = pd_backup_dir(arena, options->repo, manifest->label);
-    Restore restore = {.options = options,
-                       .manifest = manifest,
-                       .source_dir = backup_dir != NULL ? pd_archive_join(arena, backup_dir, "data") : NULL};
-    if (restore.source_dir == NULL)
-        return pd_arena_error(arena, err);
-    return pd_backup_order_files(arena, manifest->entries, manifest->entry_count, &restore.order,
-                                 &restore.file_count, err) &&
-           pd_backup_parallel(restore.file_count, options->jobs, restore_task, &restore, NULL, NULL, err);
+    return create_files(plan, err) &&
+           pd_backup_parallel(plan->task_count, options->jobs, restore_task, (void *)plan, NULL, NULL, err);
 }
 
 /* dir and its missing parents (0700), like mkdir -p; *is_made says whether dir itself was made. */
@@ -328,11 +406,13 @@ bool
 pd_backup_restore(PdArena *arena, const PdRestoreOptions *options, PdBackupManifest *chosen, PdError *err)
 {
     bool is_made;
+    PdRestorePlan plan;
     if (!pd_restore_choose(arena, options, chosen, err) ||
         !check_restorable(arena, options->repo, chosen, err) ||
+        !pd_restore_plan(arena, options->repo, chosen, options->data_dir, &plan, err) ||
         !prepare_target(arena, options->data_dir, &is_made, err))
         return false;
-    if (make_dirs(arena, options->data_dir, chosen, err) && copy_files(arena, options, chosen, err) &&
+    if (make_dirs(arena, options->data_dir, chosen, err) && copy_files(options, &plan, err) &&
         write_recovery(arena, options, chosen, err) &&
         pd_backup_sync_tree(arena, options->data_dir, chosen->entries, chosen->entry_count, err))
         return true;

@@ -138,6 +138,17 @@ show_progress(void *context, uint64_t done, uint64_t total)
     fflush(progress->is_json ? stdout : stderr);
 }
 
+/* A JSON line on stdout (the outcome of --json runs, after the progress lines). */
+static void
+print_json_line(json_t *value)
+{
+    char *text = value != NULL ? json_dumps(value, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(value);
+    if (text != NULL)
+        puts(text);
+    free(text);
+}
+
 static void
 print_taken(const PdBackupOutcome *outcome, double seconds, bool is_json)
 {
@@ -147,19 +158,26 @@ print_taken(const PdBackupOutcome *outcome, double seconds, bool is_json)
     pd_backup_format_lsn(manifest->stop_lsn, stop);
     if (is_json)
     {
-        printf("{\"backup\": {\"label\": \"%s\", \"type\": \"%s\", \"files\": %zu, \"bytes\": %" PRIu64
-               ", \"stored_bytes\": %" PRIu64
-               ", \"seconds\": %.2f, \"start_lsn\": \"%s\", \"stop_lsn\": \"%s\", "
-               "\"bad_pages\": %zu, \"removed_incomplete\": %zu}}\n",
-               manifest->label, pd_backup_type_name(manifest->type), outcome->file_count, outcome->bytes,
-               outcome->stored_bytes, seconds, start, stop, outcome->bad_page_count,
-               outcome->removed_incomplete);
+        json_t *line = json_pack(
+            "{s:{s:s, s:s, s:s?, s:s?, s:I, s:I, s:I, s:I, s:f, s:s, s:s, s:I, s:I}}", "backup", "label",
+            manifest->label, "type", pd_backup_type_name(manifest->type), "prior", manifest->prior,
+            "why_full", outcome->why_full, "files", (json_int_t)outcome->file_count, "unchanged_files",
+            (json_int_t)outcome->unchanged_count, "bytes", (json_int_t)outcome->bytes, "stored_bytes",
+            (json_int_t)outcome->stored_bytes, "seconds", seconds, "start_lsn", start, "stop_lsn", stop,
+            "bad_pages", (json_int_t)outcome->bad_page_count, "removed_incomplete",
+            (json_int_t)outcome->removed_incomplete);
+        print_json_line(line);
         return;
     }
     if (isatty(STDERR_FILENO))
         fprintf(stderr, "\n");
     if (outcome->removed_incomplete > 0)
         printf("removed %zu incomplete backup(s) of interrupted runs\n", outcome->removed_incomplete);
+    if (outcome->why_full != NULL)
+        printf("taking a full backup instead: %s\n", outcome->why_full);
+    if (manifest->prior != NULL)
+        printf("building on %s: %zu of %zu files unchanged (referenced, not stored)\n", manifest->prior,
+               outcome->unchanged_count, outcome->file_count);
     printf("backup %s (%s): %zu files, %.1f MB read, %.1f MB stored, %.1f s; WAL %s .. %s (%s .. %s)\n",
            manifest->label, pd_backup_type_name(manifest->type), outcome->file_count,
            outcome->bytes / 1048576.0, outcome->stored_bytes / 1048576.0, seconds, manifest->start_wal,
@@ -221,7 +239,8 @@ backup_json(const PdBackupManifest *backup)
     size_t files = 0;
     for (size_t i = 0; i < backup->entry_count; i++)
         if (backup->entries[i].kind == PD_BACKUP_ENTRY_FILE)
-            files++, bytes += backup->entries[i].bytes, stored += backup->entries[i].stored_bytes;
+            files++, bytes += backup->entries[i].bytes,
+                stored += backup->entries[i].reference == NULL ? backup->entries[i].stored_bytes : 0;
     return json_pack("{s:s, s:s, s:s?, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:s, s:I}", "label",
                      backup->label, "type", pd_backup_type_name(backup->type), "prior", backup->prior,
                      "start_time", start_time, "stop_time", stop_time, "start_lsn", start, "stop_lsn", stop,

@@ -1,0 +1,378 @@
+/*
+ * blockfile.c - a relation file as a backup stores it: a 64-byte header,
+ * the runs of pages (each one zstd frame, or plain), then the map of the
+ * runs. The header (little-endian, as header.c's):
+ *
+ *   0  magic "PDBLOCKS"        16 file_bytes: the data file's size
+ *   8  version (1)             24 run_count
+ *   9  compress (0 none, 1 zstd)  32 map_offset: where the map starts
+ *
+ * and every map entry is 56 bytes: first_block (4), block_count (4),
+ * offset (8), stored_bytes (8), the SHA-256 of the run's pages (32). The
+ * manifest holds the SHA-256 of the header and the map together, and each
+ * run holds its own, so every byte a restore uses is checked, one run at a
+ * time, by whichever worker takes it. Runs are written in page order and
+ * follow each other; a reader refuses anything else.
+ */
+#include <errno.h>
+#include <openssl/evp.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zstd.h>
+
+#include "blockfile.h"
+#include "store.h"
+
+#define RUN_BYTES ((size_t)PD_BLOCKFILE_RUN_PAGES * PD_BACKUP_PAGE_BYTES)
+#define MAP_ENTRY_BYTES 56
+#define FORMAT_VERSION 1
+/* No relation segment holds more pages than a block number can count. */
+#define MAX_FILE_BYTES ((uint64_t)UINT32_MAX * PD_BACKUP_PAGE_BYTES)
+
+static const unsigned char magic[8] = {'P', 'D', 'B', 'L', 'O', 'C', 'K', 'S'};
+
+enum
+{
+    OFFSET_VERSION = 8,
+    OFFSET_COMPRESS = 9,
+    OFFSET_FILE_BYTES = 16,
+    OFFSET_RUN_COUNT = 24,
+    OFFSET_MAP = 32,
+};
+
+static void
+put_u32(unsigned char *out, uint32_t value)
+{
+    for (int i = 0; i < 4; i++)
+        out[i] = (unsigned char)(value >> (8 * i));
+}
+
+static void
+put_u64(unsigned char *out, uint64_t value)
+{
+    for (int i = 0; i < 8; i++)
+        out[i] = (unsigned char)(value >> (8 * i));
+}
+
+static uint32_t
+get_u32(const unsigned char *in)
+{
+    return (uint32_t)in[0] | (uint32_t)in[1] << 8 | (uint32_t)in[2] << 16 | (uint32_t)in[3] << 24;
+}
+
+static uint64_t
+get_u64(const unsigned char *in)
+{
+    return (uint64_t)get_u32(in) | (uint64_t)get_u32(in + 4) << 32;
+}
+
+static bool
+sha256(const void *bytes, size_t length, unsigned char out[32], PdError *err)
+{
+    unsigned int got = 0;
+    if (EVP_Digest(bytes, length, out, &got, EVP_sha256(), NULL) != 1 || got != 32)
+        return pd_error_set(err, PD_ERR_INTERNAL, "OpenSSL could not compute a SHA-256");
+    return true;
+}
+
+/* The SHA-256 of the header and the map together, as the manifest records it. */
+static bool
+map_sha256(const unsigned char *header, const unsigned char *map, size_t map_bytes, unsigned char out[32],
+           PdError *err)
+{
+    EVP_MD_CTX *digest = EVP_MD_CTX_new();
+    unsigned int got = 0;
+    bool ok = digest != NULL && EVP_DigestInit_ex(digest, EVP_sha256(), NULL) == 1 &&
+              EVP_DigestUpdate(digest, header, PD_BLOCKFILE_HEADER_BYTES) == 1 &&
+              EVP_DigestUpdate(digest, map, map_bytes) == 1 && EVP_DigestFinal_ex(digest, out, &got) == 1 &&
+              got == 32;
+    EVP_MD_CTX_free(digest);
+    return ok || pd_error_set(err, PD_ERR_INTERNAL, "OpenSSL could not compute a SHA-256");
+}
+
+static void
+free_cctx(void *cctx)
+{
+    ZSTD_freeCCtx(cctx);
+}
+
+static void
+free_dctx(void *dctx)
+{
+    ZSTD_freeDCtx(dctx);
+}
+
+bool
+pd_blockfile_begin(PdArena *arena, PdBlockWriter *writer, int fd, const char *path,
+                   PdArchiveCompress compress, int level, PdError *err)
+{
+    *writer = (PdBlockWriter){.arena = arena, .fd = fd, .path = path, .compress = compress};
+    writer->offset = PD_BLOCKFILE_HEADER_BYTES;
+    if (lseek(fd, PD_BLOCKFILE_HEADER_BYTES, SEEK_SET) != PD_BLOCKFILE_HEADER_BYTES)
+        return pd_archive_io_error(err, "seek in", path);
+    if (compress == PD_ARCHIVE_COMPRESS_NONE)
+        return true;
+    writer->frame_size = ZSTD_compressBound(RUN_BYTES);
+    writer->frame = pd_arena_alloc(arena, writer->frame_size);
+    ZSTD_CCtx *cctx = ZSTD_createCCtx();
+    if (cctx != NULL && !pd_arena_on_free(arena, free_cctx, cctx))
+    {
+        ZSTD_freeCCtx(cctx);
+        cctx = NULL;
+    }
+    if (writer->frame == NULL || cctx == NULL)
+        return pd_error_set(err, PD_ERR_NO_MEMORY, "out of memory for a backup's compressor");
+    writer->cctx = cctx;
+    size_t rc = ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, level);
+    if (ZSTD_isError(rc))
+        return pd_error_set(err, PD_ERR_INTERNAL, "zstd refused level %d: %s", level, ZSTD_getErrorName(rc));
+    return true;
+}
+
+/* One run of at most PD_BLOCKFILE_RUN_PAGES pages: hashed, compressed, appended, entered in the map. */
+static bool
+add_run(PdBlockWriter *writer, uint32_t first_block, const unsigned char *pages, uint32_t count, PdError *err)
+{
+    PdBlockRun *runs = pd_arena_reserve_next(writer->arena, writer->runs, writer->run_count, sizeof(*runs));
+    if (runs == NULL)
+        return pd_arena_error(writer->arena, err);
+    writer->runs = runs;
+    PdBlockRun *run = &runs[writer->run_count];
+    size_t length = (size_t)count * PD_BACKUP_PAGE_BYTES;
+    *run = (PdBlockRun){.first_block = first_block, .block_count = count, .offset = writer->offset};
+    if (!sha256(pages, length, run->sha256, err))
+        return false;
+    const void *payload = pages;
+    size_t stored = length;
+    if (writer->compress == PD_ARCHIVE_COMPRESS_ZSTD)
+    {
+        stored = ZSTD_compress2(writer->cctx, writer->frame, writer->frame_size, pages, length);
+        if (ZSTD_isError(stored))
+            return pd_error_set(err, PD_ERR_INTERNAL, "zstd could not compress %s: %s", writer->path,
+                                ZSTD_getErrorName(stored));
+        payload = writer->frame;
+    }
+    if (!pd_archive_write_all(writer->fd, payload, stored, writer->path, err))
+        return false;
+    run->stored_bytes = stored;
+    writer->offset += stored;
+    writer->run_count++;
+    return true;
+}
+
+bool
+pd_blockfile_add(PdBlockWriter *writer, uint32_t first_block, const unsigned char *pages, uint32_t count,
+                 PdError *err)
+{
+    while (count > 0)
+    {
+        uint32_t take = count < PD_BLOCKFILE_RUN_PAGES ? count : PD_BLOCKFILE_RUN_PAGES;
+        if (!add_run(writer, first_block, pages, take, err))
+            return false;
+        first_block += take;
+        pages += (size_t)take * PD_BACKUP_PAGE_BYTES;
+        count -= take;
+    }
+    return true;
+}
+
+static void
+encode_header(uint64_t file_bytes, PdArchiveCompress compress, size_t run_count, uint64_t map_offset,
+              unsigned char out[PD_BLOCKFILE_HEADER_BYTES])
+{
+    memset(out, 0, PD_BLOCKFILE_HEADER_BYTES);
+    memcpy(out, magic, sizeof(magic));
+    out[OFFSET_VERSION] = FORMAT_VERSION;
+    out[OFFSET_COMPRESS] = (unsigned char)compress;
+    put_u64(out + OFFSET_FILE_BYTES, file_bytes);
+    put_u64(out + OFFSET_RUN_COUNT, run_count);
+    put_u64(out + OFFSET_MAP, map_offset);
+}
+
+bool
+pd_blockfile_finish(PdBlockWriter *writer, uint64_t file_bytes, PdBlockMap *map, PdError *err)
+{
+    size_t map_bytes = writer->run_count * MAP_ENTRY_BYTES;
+    unsigned char *encoded = pd_arena_alloc(writer->arena, map_bytes > 0 ? map_bytes : 1);
+    if (encoded == NULL)
+        return pd_arena_error(writer->arena, err);
+    for (size_t i = 0; i < writer->run_count; i++)
+    {
+        const PdBlockRun *run = &writer->runs[i];
+        unsigned char *entry = encoded + i * MAP_ENTRY_BYTES;
+        put_u32(entry, run->first_block);
+        put_u32(entry + 4, run->block_count);
+        put_u64(entry + 8, run->offset);
+        put_u64(entry + 16, run->stored_bytes);
+        memcpy(entry + 24, run->sha256, 32);
+    }
+    unsigned char header[PD_BLOCKFILE_HEADER_BYTES];
+    encode_header(file_bytes, writer->compress, writer->run_count, writer->offset, header);
+    *map = (PdBlockMap){.file_bytes = file_bytes,
+                        .compress = writer->compress,
+                        .runs = writer->runs,
+                        .run_count = writer->run_count,
+                        .stored_bytes = writer->offset + map_bytes - PD_BLOCKFILE_HEADER_BYTES};
+    if (!map_sha256(header, encoded, map_bytes, map->sha256, err) ||
+        !pd_archive_write_all(writer->fd, encoded, map_bytes, writer->path, err))
+        return false;
+    return pwrite(writer->fd, header, sizeof(header), 0) == (ssize_t)sizeof(header) ||
+           pd_archive_io_error(err, "write the header of", writer->path);
+}
+
+static bool
+corrupt(PdError *err, const char *path, const char *why)
+{
+    pd_error_set(err, PD_ERR_REFUSED, "backup file %s is corrupt: %s", path, why);
+    return pd_error_hint(err, "The repository is damaged: restore another backup (prodata backup list).");
+}
+
+static bool
+read_at(int fd, const char *path, void *into, size_t length, uint64_t offset, PdError *err)
+{
+    size_t done = 0;
+    while (done < length)
+    {
+        ssize_t got = pread(fd, (char *)into + done, length - done, (off_t)(offset + done));
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0)
+            return pd_archive_io_error(err, "read", path);
+        if (got == 0)
+            return corrupt(err, path, "it ends early");
+        done += (size_t)got;
+    }
+    return true;
+}
+
+/* The map's runs: in page order, one after the other from the header on, inside the file and the map. */
+static bool
+check_runs(const PdBlockMap *map, uint64_t map_offset, const char *path, PdError *err)
+{
+    uint64_t offset = PD_BLOCKFILE_HEADER_BYTES, next_block = 0;
+    uint64_t pages = map->file_bytes / PD_BACKUP_PAGE_BYTES;
+    size_t most = map->compress == PD_ARCHIVE_COMPRESS_ZSTD ? ZSTD_compressBound(RUN_BYTES) : RUN_BYTES;
+    for (size_t i = 0; i < map->run_count; i++)
+    {
+        const PdBlockRun *run = &map->runs[i];
+        if (run->block_count == 0 || run->block_count > PD_BLOCKFILE_RUN_PAGES ||
+            run->first_block < next_block || (uint64_t)run->first_block + run->block_count > pages)
+            return corrupt(err, path, "its map holds a run of pages out of order or outside the file");
+        if (run->offset != offset || run->stored_bytes == 0 || run->stored_bytes > most ||
+            run->offset + run->stored_bytes > map_offset ||
+            (map->compress == PD_ARCHIVE_COMPRESS_NONE &&
+             run->stored_bytes != (uint64_t)run->block_count * PD_BACKUP_PAGE_BYTES))
+            return corrupt(err, path, "its map places a run outside its payload");
+        next_block = (uint64_t)run->first_block + run->block_count;
+        offset += run->stored_bytes;
+    }
+    return offset == map_offset || corrupt(err, path, "its map does not account for its payload");
+}
+
+static bool
+decode_header(const unsigned char *header, const char *path, PdBlockMap *map, uint64_t *run_count,
+              uint64_t *map_offset, PdError *err)
+{
+    if (memcmp(header, magic, sizeof(magic)) != 0)
+        return corrupt(err, path, "it does not start with PDBLOCKS");
+    if (header[OFFSET_VERSION] != FORMAT_VERSION)
+        return corrupt(err, path, "its format version is not 1");
+    if (header[OFFSET_COMPRESS] > PD_ARCHIVE_COMPRESS_ZSTD)
+        return corrupt(err, path, "its compression is unknown");
+    map->compress = (PdArchiveCompress)header[OFFSET_COMPRESS];
+    map->file_bytes = get_u64(header + OFFSET_FILE_BYTES);
+    *run_count = get_u64(header + OFFSET_RUN_COUNT);
+    *map_offset = get_u64(header + OFFSET_MAP);
+    if (map->file_bytes % PD_BACKUP_PAGE_BYTES != 0 || map->file_bytes > MAX_FILE_BYTES)
+        return corrupt(err, path, "its size is not whole pages of a relation segment");
+    if (*run_count > map->file_bytes / PD_BACKUP_PAGE_BYTES || *map_offset < PD_BLOCKFILE_HEADER_BYTES)
+        return corrupt(err, path, "its header is out of range");
+    return true;
+}
+
+bool
+pd_blockfile_read_map(PdArena *arena, int fd, const char *path, PdBlockMap *map, PdError *err)
+{
+    unsigned char header[PD_BLOCKFILE_HEADER_BYTES];
+    uint64_t run_count = 0, map_offset = 0;
+    struct stat st;
+    *map = (PdBlockMap){0};
+    if (!read_at(fd, path, header, sizeof(header), 0, err) ||
+        !decode_header(header, path, map, &run_count, &map_offset, err))
+        return false;
+    if (fstat(fd, &st) != 0)
+        return pd_archive_io_error(err, "stat", path);
+    if (map_offset > (uint64_t)st.st_size || (uint64_t)st.st_size - map_offset != run_count * MAP_ENTRY_BYTES)
+        return corrupt(err, path, "its size does not match its map");
+    size_t map_bytes = (size_t)run_count * MAP_ENTRY_BYTES;
+    unsigned char *encoded = pd_arena_alloc(arena, map_bytes > 0 ? map_bytes : 1);
+    map->runs = pd_arena_calloc(arena, run_count > 0 ? run_count : 1, sizeof(*map->runs));
+    if (encoded == NULL || map->runs == NULL)
+        return pd_arena_error(arena, err);
+    if (!read_at(fd, path, encoded, map_bytes, map_offset, err) ||
+        !map_sha256(header, encoded, map_bytes, map->sha256, err))
+        return false;
+    for (size_t i = 0; i < run_count; i++)
+    {
+        const unsigned char *entry = encoded + i * MAP_ENTRY_BYTES;
+        map->runs[i] = (PdBlockRun){.first_block = get_u32(entry),
+                                    .block_count = get_u32(entry + 4),
+                                    .offset = get_u64(entry + 8),
+                                    .stored_bytes = get_u64(entry + 16)};
+        memcpy(map->runs[i].sha256, entry + 24, 32);
+    }
+    map->run_count = (size_t)run_count;
+    map->stored_bytes = (uint64_t)st.st_size - PD_BLOCKFILE_HEADER_BYTES;
+    return check_runs(map, map_offset, path, err);
+}
+
+bool
+pd_blockfile_reader(PdArena *arena, PdBlockReader *reader, PdError *err)
+{
+    *reader = (PdBlockReader){0};
+    reader->payload = pd_arena_alloc(arena, ZSTD_compressBound(RUN_BYTES));
+    reader->pages = pd_arena_alloc(arena, RUN_BYTES);
+    ZSTD_DCtx *dctx = ZSTD_createDCtx();
+    if (dctx != NULL && !pd_arena_on_free(arena, free_dctx, dctx))
+    {
+        ZSTD_freeDCtx(dctx);
+        dctx = NULL;
+    }
+    if (reader->payload == NULL || reader->pages == NULL || dctx == NULL)
+        return pd_error_set(err, PD_ERR_NO_MEMORY, "out of memory for a restore's buffers");
+    reader->dctx = dctx;
+    return true;
+}
+
+static bool
+run_corrupt(PdError *err, const char *path, const PdBlockRun *run, const char *why)
+{
+    pd_error_set(err, PD_ERR_REFUSED, "backup file %s is corrupt: %s (pages %u to %u)", path, why,
+                 run->first_block, run->first_block + run->block_count - 1);
+    return pd_error_hint(err, "The repository is damaged: restore another backup (prodata backup list).");
+}
+
+bool
+pd_blockfile_read_run(PdBlockReader *reader, int fd, const char *path, const PdBlockMap *map,
+                      const PdBlockRun *run, PdError *err)
+{
+    size_t length = (size_t)run->block_count * PD_BACKUP_PAGE_BYTES;
+    unsigned char *into = map->compress == PD_ARCHIVE_COMPRESS_ZSTD ? reader->payload : reader->pages;
+    if (!read_at(fd, path, into, (size_t)run->stored_bytes, run->offset, err))
+        return false;
+    if (map->compress == PD_ARCHIVE_COMPRESS_ZSTD)
+    {
+        size_t got = ZSTD_decompressDCtx(reader->dctx, reader->pages, RUN_BYTES, reader->payload,
+                                         (size_t)run->stored_bytes);
+        if (ZSTD_isError(got))
+            return run_corrupt(err, path, run, ZSTD_getErrorName(got));
+        if (got != length)
+            return run_corrupt(err, path, run, "a run holds fewer pages than its map says");
+    }
+    unsigned char digest[32];
+    if (!sha256(reader->pages, length, digest, err))
+        return false;
+    return memcmp(digest, run->sha256, sizeof(digest)) == 0 ||
+           run_corrupt(err, path, run, "the SHA-256 of a run of pages differs");
+}

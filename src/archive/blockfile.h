@@ -1,0 +1,107 @@
+/*
+ * blockfile.h - how a backup stores a relation file: as runs of pages, each
+ * run compressed and hashed on its own, with a map of the runs at the end
+ * (blockfile.c). Independent runs let a restore write one 1 GB segment with
+ * every worker at once, and let an incremental backup store only the pages
+ * that changed: its file holds just their runs, and the pages it does not
+ * hold come from the same file in the backup it builds on. Private to
+ * src/archive.
+ */
+#ifndef PRODATA_ARCHIVE_BLOCKFILE_H
+#define PRODATA_ARCHIVE_BLOCKFILE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "archive.h"
+#include "backup.h"
+
+/* The stored file's first bytes: magic "PDBLOCKS", then its fields (blockfile.c). */
+#define PD_BLOCKFILE_HEADER_BYTES 64
+/* Pages in one run at most: 1 MB, what one worker decompresses, hashes and writes as a unit. */
+#define PD_BLOCKFILE_RUN_PAGES 128
+
+/* One run: consecutive pages of the data file, stored as one zstd frame (or plain). */
+typedef struct PdBlockRun
+{
+    uint32_t first_block;     /* its first page, counted from the start of the data file */
+    uint32_t block_count;     /* 1 .. PD_BLOCKFILE_RUN_PAGES */
+    uint64_t offset;          /* where its payload starts in the stored file */
+    uint64_t stored_bytes;    /* the payload's length */
+    unsigned char sha256[32]; /* of its pages as they were in the data file */
+} PdBlockRun;
+
+/* The header and map of a stored relation file. */
+typedef struct PdBlockMap
+{
+    uint64_t file_bytes; /* the data file's size when copied: whole pages */
+    PdArchiveCompress compress;
+    PdBlockRun *runs; /* by first_block, not overlapping, inside file_bytes */
+    size_t run_count;
+    uint64_t stored_bytes;    /* the stored file's size after its header */
+    unsigned char sha256[32]; /* of the header and the map as stored: the manifest's sha256 of the file */
+} PdBlockMap;
+
+/* Writes one stored relation file (one thread). Its memory lives in the arena given to begin. */
+typedef struct PdBlockWriter
+{
+    PdArena *arena;
+    int fd;
+    const char *path;
+    PdArchiveCompress compress;
+    void *cctx;           /* ZSTD_CCtx */
+    unsigned char *frame; /* a compressed run */
+    size_t frame_size;
+    PdBlockRun *runs;
+    size_t run_count, run_capacity;
+    uint64_t offset; /* where the next run's payload goes */
+} PdBlockWriter;
+
+/*
+ * Starts the stored file open at fd (empty; path names it in errors). Errors: PD_ERR_INTERNAL (zstd refused
+ * the level), PD_ERR_NO_MEMORY.
+ */
+bool pd_blockfile_begin(PdArena *arena, PdBlockWriter *writer, int fd, const char *path,
+                        PdArchiveCompress compress, int level, PdError *err);
+
+/*
+ * Adds count consecutive pages starting at page first_block (after every page added before), as runs of at
+ * most PD_BLOCKFILE_RUN_PAGES. Errors: PD_ERR_IO, PD_ERR_INTERNAL (the compressor failed), PD_ERR_NO_MEMORY.
+ */
+bool pd_blockfile_add(PdBlockWriter *writer, uint32_t first_block, const unsigned char *pages, uint32_t count,
+                      PdError *err);
+
+/*
+ * Ends the file: the map, then the header (file_bytes, the data file's size); *map describes what was
+ * written (its runs in the writer's arena). Not made durable: the backup syncs its file system once. Errors:
+ * PD_ERR_IO, PD_ERR_NO_MEMORY.
+ */
+bool pd_blockfile_finish(PdBlockWriter *writer, uint64_t file_bytes, PdBlockMap *map, PdError *err);
+
+/*
+ * Reads and checks the header and map of the stored file open at fd (path names it): magic, version, a map
+ * inside the file, runs in order inside file_bytes and the payload area. Errors: PD_ERR_REFUSED ("... is
+ * corrupt: why"), PD_ERR_IO, PD_ERR_NO_MEMORY.
+ */
+bool pd_blockfile_read_map(PdArena *arena, int fd, const char *path, PdBlockMap *map, PdError *err);
+
+/* Reads runs (one thread): buffers for one run, reused. */
+typedef struct PdBlockReader
+{
+    void *dctx;             /* ZSTD_DCtx */
+    unsigned char *payload; /* a run as stored */
+    unsigned char *pages;   /* a run's pages */
+} PdBlockReader;
+
+/* Errors: PD_ERR_NO_MEMORY. The reader's memory is freed with arena. */
+bool pd_blockfile_reader(PdArena *arena, PdBlockReader *reader, PdError *err);
+
+/*
+ * Reads run of the stored file open at fd (compressed as map says) into reader->pages, checked against the
+ * run's size and SHA-256. Errors: PD_ERR_REFUSED (corrupt: the frame or the hash, naming path and the run's
+ * pages), PD_ERR_IO.
+ */
+bool pd_blockfile_read_run(PdBlockReader *reader, int fd, const char *path, const PdBlockMap *map,
+                           const PdBlockRun *run, PdError *err);
+
+#endif
