@@ -38,10 +38,14 @@ typedef struct Planner
     PdRestorePlan *plan;
 } Planner;
 
+/* "cannot restore PATH: why", or just why when path is NULL. */
 static bool
-refuse(PdError *err, const char *what, const char *path, const char *why)
+refuse(PdError *err, const char *path, const char *why)
 {
-    pd_error_set(err, PD_ERR_REFUSED, "cannot restore %s: %s", path != NULL ? path : what, why);
+    if (path != NULL)
+        pd_error_set(err, PD_ERR_REFUSED, "cannot restore %s: %s", path, why);
+    else
+        pd_error_set(err, PD_ERR_REFUSED, "%s", why);
     return pd_error_hint(err, "The repository is damaged or a backup was removed by hand: restore another "
                               "backup (prodata backup list, prodata backup verify); nothing was written.");
 }
@@ -75,7 +79,7 @@ hold(Planner *planner, const char *label, const char *by, Held **out, PdError *e
     if (!pd_backup_read(planner->arena, planner->repo, label, &held->manifest, err))
     {
         if (err->code == PD_ERR_NOT_FOUND)
-            return refuse(err, label, NULL,
+            return refuse(err, NULL,
                           pd_arena_sprintf(planner->arena,
                                            "backup %s, which %s needs, is not in the repository", label, by));
         return false;
@@ -99,13 +103,13 @@ stored_copy(Planner *planner, const PdBackupEntry *entry, const char *by, Held *
     *stored = pd_strmap_get((*held)->files, entry->path);
     const PdBackupEntry *s = *stored;
     if (s == NULL || s->kind != PD_BACKUP_ENTRY_FILE || s->reference != NULL)
-        return refuse(err, NULL, entry->path,
+        return refuse(err, entry->path,
                       pd_arena_sprintf(planner->arena,
                                        "backup %s refers to it in %s, which does not store it", by, label));
     if (s->storage != entry->storage || s->is_partial != entry->is_partial || s->bytes != entry->bytes ||
         memcmp(s->sha256, entry->sha256, sizeof(s->sha256)) != 0)
         return refuse(
-            err, NULL, entry->path,
+            err, entry->path,
             pd_arena_sprintf(planner->arena, "backup %s and %s describe it differently", by, label));
     return true;
 }
@@ -115,7 +119,7 @@ static bool
 add_source(Planner *planner, PdRestoreFile *file, const Held *held, const PdBackupEntry *stored, PdError *err)
 {
     if (file->source_count == MAX_SOURCES)
-        return refuse(err, NULL, stored->path, "its chain of incremental copies is too long");
+        return refuse(err, stored->path, "its chain of incremental copies is too long");
     PdRestoreSource *sources =
         pd_arena_reserve_next(planner->arena, file->sources, file->source_count, sizeof(*sources));
     char *path = pd_archive_join(planner->arena, held->data, stored->path);
@@ -133,7 +137,7 @@ add_source(Planner *planner, PdRestoreFile *file, const Held *held, const PdBack
         return false;
     if (memcmp(source->map.sha256, stored->sha256, sizeof(stored->sha256)) != 0 ||
         source->map.file_bytes != stored->bytes || source->map.compress != held->manifest.compress)
-        return refuse(err, NULL, path, "its map does not match its manifest (SHA-256, size or compression)");
+        return refuse(err, path, "its map does not match its manifest (SHA-256, size or compression)");
     file->source_count++;
     return true;
 }
@@ -153,7 +157,7 @@ trace(Planner *planner, const PdBackupManifest *chosen, PdRestoreFile *file, PdE
         if (stored->storage == PD_BACKUP_STORE_WHOLE)
         {
             if (file->source_count > 0)
-                return refuse(err, NULL, stored->path, "an incremental copy builds on a copy stored whole");
+                return refuse(err, stored->path, "an incremental copy builds on a copy stored whole");
             file->whole = pd_archive_join(planner->arena, held->data, stored->path);
             return file->whole != NULL || pd_arena_error(planner->arena, err);
         }
@@ -164,13 +168,12 @@ trace(Planner *planner, const PdBackupManifest *chosen, PdRestoreFile *file, PdE
         Held *prior;
         if (held->manifest.prior == NULL ||
             !hold(planner, held->manifest.prior, held->manifest.label, &prior, err))
-            return held->manifest.prior != NULL
-                       ? false
-                       : refuse(err, NULL, stored->path, "it is partial in a full backup");
+            return held->manifest.prior != NULL ? false
+                                                : refuse(err, stored->path, "it is partial in a full backup");
         by = prior->manifest.label;
         entry = pd_strmap_get(prior->files, stored->path);
         if (entry == NULL || entry->kind != PD_BACKUP_ENTRY_FILE)
-            return refuse(err, NULL, stored->path,
+            return refuse(err, stored->path,
                           pd_arena_sprintf(planner->arena,
                                            "it holds the changes to a file backup %s does not have", by));
     }
@@ -212,7 +215,7 @@ assign_pages(Planner *planner, PdRestoreFile *file, PdError *err)
         }
     for (uint64_t b = 0; b < pages; b++)
         if (file->owner[b] == NO_OWNER)
-            return refuse(err, NULL, file->entry->path,
+            return refuse(err, file->entry->path,
                           pd_arena_sprintf(planner->arena,
                                            "no copy in its chain of backups holds its page %llu",
                                            (unsigned long long)b));

@@ -248,7 +248,7 @@ test_layout_is_stable(void **state)
     m.tablespace_map = NULL;
     const char *expected =
         "{\n"
-        " \"format\": 1,\n"
+        " \"format\": 2,\n"
         " \"label\": \"20261201-043512F\",\n"
         " \"type\": \"full\",\n"
         " \"prior\": null,\n"
@@ -271,7 +271,7 @@ test_layout_is_stable(void **state)
         "  {\"kind\": \"file\", \"path\": \"base/5/16384\", \"mode\": 384, \"mtime\": 1764560002, "
         "\"bytes\": 8192, \"stored_bytes\": 130, "
         "\"sha256\": \"abababababababababababababababababababababababababababababababab\", "
-        "\"reference\": null, \"bad_pages\": 0},\n"
+        "\"storage\": \"whole\", \"partial\": false, \"reference\": null, \"bad_pages\": 0},\n"
         "  {\"kind\": \"dir\", \"path\": \"pg_tblspc\", \"mode\": 448, \"mtime\": 1764560006},\n"
         "  {\"kind\": \"link\", \"path\": \"pg_tblspc/16390\", \"target\": \"/srv/ts1\", \"mode\": 511, "
         "\"mtime\": 1764560007}\n"
@@ -332,10 +332,10 @@ test_top_level_refusals(void **state)
 {
     (void)state;
     static const Case cases[] = {
-        {"\"format\": 1", "\"format\": 2", "format", "is not 1"},
-        {"\"format\": 1", "\"format\": \"1\"", "format", "is not an integer"},
-        {"\"format\": 1,", "\"format\": 1, \"extra\": true,", "extra", "is not a known field"},
-        {"\"format\": 1,", "\"format\": 1, \"a\\nb\": 1,", "", "it has an unknown field"},
+        {"\"format\": 2", "\"format\": 3", "format", "is not 1 or 2"},
+        {"\"format\": 2", "\"format\": \"2\"", "format", "is not an integer"},
+        {"\"format\": 2,", "\"format\": 2, \"extra\": true,", "extra", "is not a known field"},
+        {"\"format\": 2,", "\"format\": 2, \"a\\nb\": 1,", "", "it has an unknown field"},
         {"\n \"stop_time\": 1764560118,", "", "stop_time", "is missing"},
         {"\"label\": \"20261201-043512F\"", "\"label\": null", "label", "is not a string"},
         {"\"label\": \"20261201-043512F\"", "\"label\": \"20261201-043512D\"", "label",
@@ -501,6 +501,40 @@ test_chain_refusals(void **state)
     pd_arena_free(arena);
 }
 
+/* Format 2's storage fields are checked; a format 1 manifest (every file whole, no such fields) still reads.
+ */
+static void
+test_storage_fields(void **state)
+{
+    (void)state;
+    PdArena *arena = pd_arena_new(0);
+    PdBackupManifest m = sample_full(arena);
+    const char *json = encode_ok(arena, &m);
+    static const Case cases[] = {
+        {"\"storage\": \"whole\"", "\"storage\": \"bits\"", "entries[2].storage",
+         "is not \"whole\" or \"blocks\""},
+        {"\"partial\": false", "\"partial\": 0", "entries[2].partial", "is not true or false"},
+        {"\"partial\": false", "\"partial\": true", "entries[2].partial", "only a diff or incr"},
+        {", \"partial\": false", "", "entries[2].partial", "is missing"},
+    };
+    for (size_t i = 0; i < COUNT(cases); i++)
+        assert_refused(arena, replaced(arena, json, cases[i].from, cases[i].to), cases[i].field,
+                       cases[i].why);
+    m.format = PD_BACKUP_MANIFEST_FORMAT_1;
+    const char *old = encode_ok(arena, &m);
+    assert_null(strstr(old, "\"storage\""));
+    PdBackupManifest read;
+    PdError err;
+    assert_true(pd_backup_manifest_decode(arena, old, strlen(old), "m.json", &read, &err));
+    assert_int_equal(read.format, 1);
+    for (size_t i = 0; i < read.entry_count; i++)
+        assert_true(read.entries[i].storage == PD_BACKUP_STORE_WHOLE && !read.entries[i].is_partial);
+    assert_refused(arena,
+                   replaced(arena, old, "\"reference\": null", "\"storage\": \"whole\", \"reference\": null"),
+                   "entries[2].storage", "is not a known field");
+    pd_arena_free(arena);
+}
+
 /* Refusals before any field is read: the text is not a JSON object, or not JSON at all. */
 static void
 test_not_json_refused(void **state)
@@ -523,7 +557,7 @@ test_not_json_refused(void **state)
         assert_true(err.pos.line >= 1);
     }
     assert_refused(arena, pd_arena_sprintf(arena, "%sx", json), "", "not JSON");
-    assert_refused(arena, replaced(arena, json, "\"format\": 1,", "\"format\": 1, \"format\": 1,"), "",
+    assert_refused(arena, replaced(arena, json, "\"format\": 2,", "\"format\": 2, \"format\": 2,"), "",
                    "duplicate");
     assert_refused(arena, "[]", "", "it is not a JSON object");
     assert_refused(arena, "{}", "format", "is missing");
@@ -554,7 +588,10 @@ test_encode_refusals(void **state)
         assert_contains(err.message, "manifest to write is not valid: ");                                    \
         assert_contains(err.message, why_part);                                                              \
     } while (0)
-    EXPECT_REFUSED(m.format = 0, "format", "is not 1");
+    EXPECT_REFUSED(m.format = 0, "format", "is not 1 or 2");
+    EXPECT_REFUSED(m.entries[2].is_partial = true, "entries[2].partial", "only a diff or incr");
+    EXPECT_REFUSED((m.entries[2].storage = PD_BACKUP_STORE_BLOCKS, m.entries[2].bytes = 100),
+                   "entries[2].bytes", "is not whole pages");
     EXPECT_REFUSED(m.label = NULL, "label", "is not a backup label");
     EXPECT_REFUSED(m.type = (PdBackupType)7, "type", "is not full, diff or incr");
     EXPECT_REFUSED((m.type = PD_BACKUP_INCR, m.label = "20261202-010203I"), "prior", "is not the label");
@@ -706,6 +743,7 @@ main(void)
         cmocka_unit_test(test_lsn_refusals),
         cmocka_unit_test(test_entry_refusals),
         cmocka_unit_test(test_chain_refusals),
+        cmocka_unit_test(test_storage_fields),
         cmocka_unit_test(test_not_json_refused),
         cmocka_unit_test(test_encode_refusals),
         cmocka_unit_test(test_lsn_texts),
