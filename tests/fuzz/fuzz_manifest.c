@@ -6,11 +6,18 @@
  * accepted one lies under base/, global/ or pg_tblspc/ and has no ".."
  * component); otherwise, a backup manifest, which must be refused with
  * PD_ERR_REFUSED or accepted with every entry path safe to join under a
- * data directory, and then encode and decode back to the same entries.
+ * data directory, and then encode and decode back to the same entries;
+ * 4, a relation file as a backup stores it (blockfile.c), whose map must be
+ * refused or accepted with its runs in order inside the file, and whose runs
+ * each read back or are refused as corrupt.
  */
+#define _GNU_SOURCE /* memfd_create */
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "archive/archive.h"
+#include "archive/blockfile.h"
 #include "fuzz.h"
 
 static void
@@ -88,6 +95,39 @@ fuzz_document(PdArena *arena, const uint8_t *data, size_t size)
                 "the round trip changed the manifest");
 }
 
+static void
+fuzz_blocks(PdArena *arena, const uint8_t *data, size_t size)
+{
+    int fd = memfd_create("fuzz_blocks", MFD_CLOEXEC);
+    if (fd < 0 || write(fd, data, size) != (ssize_t)size)
+        abort();
+    PdBlockMap map;
+    PdBlockReader reader;
+    PdError err;
+    pd_error_init(&err);
+    if (!pd_blockfile_read_map(arena, fd, "fuzz", &map, &err))
+    {
+        FUZZ_ASSERT(err.code == PD_ERR_REFUSED || err.code == PD_ERR_NO_MEMORY, "a bad map gave code %d",
+                    err.code);
+        close(fd);
+        return;
+    }
+    if (!pd_blockfile_reader(arena, &reader, &err))
+        abort();
+    for (size_t i = 0; i < map.run_count; i++)
+    {
+        const PdBlockRun *run = &map.runs[i];
+        FUZZ_ASSERT(
+            (uint64_t)run->first_block + run->block_count <= map.file_bytes / PD_BACKUP_PAGE_BYTES &&
+                run->offset + run->stored_bytes <= size &&
+                (i == 0 || run->first_block >= map.runs[i - 1].first_block + map.runs[i - 1].block_count),
+            "run %zu accepted out of place", i);
+        FUZZ_ASSERT(pd_blockfile_read_run(&reader, fd, "fuzz", &map, run, &err) || err.code == PD_ERR_REFUSED,
+                    "a bad run gave code %d", err.code);
+    }
+    close(fd);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -102,6 +142,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fuzz_time(arena, data + 1, size - 1);
     else if (data[0] == 2)
         fuzz_relation(arena, data + 1, size - 1);
+    else if (data[0] == 4)
+        fuzz_blocks(arena, data + 1, size - 1);
     else
         fuzz_document(arena, data + 1, size - 1);
     pd_arena_free(arena);
