@@ -102,9 +102,20 @@ load_with_markers() {
     echo "bench/backup: load $(grep -oE 'tps = [0-9.]+' "$OUT/load.log" | head -1), moment $MOMENT"
 }
 
+# ours_diff: REPS diffs after the load, each on the last full (as the anchor's incr and diff after the load).
+ours_diff() {
+    local rep t0 out
+    for rep in $(seq 1 "$REPS"); do
+        t0=$EPOCHREALTIME
+        out=$("$PRODATA" backup --archive-dir "$REPO" --type diff --jobs "$JOBS" --json | tail -1)
+        rec prodata "diff after the load jobs=$JOBS" "$rep" "$(since "$t0")" \
+            "$(jq -r '.backup | "\(.label), stored \(.stored_bytes / 1e6 * 10 | floor / 10) MB, read \(.bytes / 1e6 | floor) MB"' <<<"$out")"
+        printf '%s\t%s\n' "$rep" "$(jq -r '.backup.stored_bytes / 1e6 * 10 | floor / 10' <<<"$out")" >>"$OUT/diff-stored.tsv"
+    done
+}
+
 ours_pitr() {
     local rep t0 restore promote markers
-    load_with_markers
     for rep in $(seq 1 "$REPS"); do
         stop_restored
         t0=$EPOCHREALTIME
@@ -132,6 +143,8 @@ anchor_run() {
     res=$(ls -d /tmp/anchor-pgbackrest/results/*/ 2>/dev/null | sort | tail -1)
     [ -n "$res" ] && [ -f "$res/times.tsv" ] || { echo "bench/backup: no anchor times found"; return; }
     awk -F'\t' -v OFS='\t' '{ print "pgbackrest", $2, $3, $4, $7 }' "$res/times.tsv" >>"$OUT/times.tsv"
+    awk -F'\t' '$2 ~ /^(incr|diff) after the load/ && $6 != "" { printf "%s\t%.1f\n", $2, $6 / 1e6 }' \
+        "$res/times.tsv" >"$OUT/anchor-stored.tsv"
 }
 
 # median SIDE CASE: the median of the times recorded for that case, or "-".
@@ -153,12 +166,17 @@ print_table() {
         echo "| $what | $ours | $theirs | $(ratio "$ours" "$theirs") |"
     done <<EOF
 full backup, zstd, 2 workers|full zstd jobs=$JOBS|full zst pmax=2
-restore into an empty directory|restore into empty dir jobs=$JOBS: restore command|restore into empty dir pmax=2: restore command
+diff after the 60 s load (prodata's diff; pgBackRest's diff)|diff after the load jobs=$JOBS|diff after the load (prior = last full)
+diff after the load (prodata's diff; pgBackRest's incr)|diff after the load jobs=$JOBS|incr after the load (prior = last full)
+restore of the diff (diff + full; pgBackRest: incr + diff + full) into an empty directory|restore into empty dir jobs=$JOBS: restore command|restore into empty dir pmax=2: restore command
 restore and start until writable|restore into empty dir jobs=$JOBS: total until writable|restore into empty dir pmax=2: total until writable
 PITR: start until the target is reached (WAL replay)|PITR: start -> target reached, promoted|PITR: start -> target reached, promoted
 PITR end to end|PITR end to end (restore + replay to T + promote)|PITR end to end (restore + replay to T + promote)
 EOF
     echo
+    echo "stored after the load: prodata's diff $(sort -n -k2 "$OUT/diff-stored.tsv" 2>/dev/null | awk '{ v[NR] = $2 } END { print (NR ? v[int((NR + 1) / 2)] : "-") }') MB;" \
+        "pgBackRest's diff $(awk -F'\t' '/^diff/ { print $2; exit }' "$OUT/anchor-stored.tsv" 2>/dev/null) MB," \
+        "incr $(awk -F'\t' '/^incr/ { print $2; exit }' "$OUT/anchor-stored.tsv" 2>/dev/null) MB (repository growth)"
     echo "prodata: ${DB_MB:-?} MB of databases, a full backup stores ${STORED_MB:-?} MB. PITR end to end over WAL replay alone:" \
         "$(awk -v a="$(median prodata 'PITR end to end (restore + replay to T + promote)')" \
             -v b="$(median prodata 'PITR: start -> target reached, promoted')" \

@@ -9,9 +9,10 @@
 # Ours: a throwaway PostgreSQL 15 (tests/lib/pg.sh) with the durable defaults put back (fsync,
 # synchronous_commit, full_page_writes on; shared_buffers 128MB), data checksums (pg_checksums --enable),
 # archive_command = 'prodata-wal wal-push ... %p' into the repository; then REPS full backups (--jobs JOBS),
-# REPS restores into an empty directory each started until it is promoted, a pgbench load of LOAD_SECONDS
-# with marker A committed before a moment T and marker B after it, and REPS restores to T (PITR) started
-# until promoted, checked to hold A and not B. The anchor (../shared/anchors/pgbackrest/run.sh setup, then
+# a pgbench load of LOAD_SECONDS with marker A committed before a moment T and marker B after it, REPS diff
+# backups after it (stored MB beside pgBackRest's repository growth for its diff and incr), REPS restores of
+# the newest backup (the diff, with its full) into an empty directory each started until it is promoted,
+# and REPS restores to T (PITR) started until promoted, checked to hold A and not B. The anchor (../shared/anchors/pgbackrest/run.sh setup, then
 # measure with STEPS="full load diffincr restore pitr") runs the same steps on its own cluster; its
 # times.tsv is read back. Knobs: SCALE=100 REPS=3 JOBS=2 LOAD_SECONDS=60 ANCHOR=1 ANCHORS=../shared/anchors
 # OUT=/tmp/prodata-bench-backup/<time> PRODATA=build/prodata.
@@ -47,6 +48,8 @@ echo "bench/backup: pgbench -i -s $SCALE, $REPS repetitions, $JOBS workers, zstd
 : >"$OUT/times.tsv"
 setup_cluster
 ours_full
+load_with_markers
+ours_diff
 ours_restore
 ours_pitr
 pg_instance_stop "$PG_DIR"

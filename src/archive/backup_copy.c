@@ -160,6 +160,7 @@ typedef struct Relation
     uint64_t base_pages;       /* its pages: every page past them is stored */
     uint64_t since;            /* the prior backup's start: a page whose LSN is at or past it changed */
     uint64_t pages_stored;
+    unsigned char *packed; /* with a base: the pages of a chunk to store, one after the other */
 } Relation;
 
 /*
@@ -174,32 +175,35 @@ must_store(const Relation *relation, const unsigned char *page, uint64_t page_nu
            pd_backup_page_lsn(page) >= relation->since;
 }
 
-/* One chunk of whole pages read at offset: checked, and the runs of pages to store added. */
+/*
+ * One chunk of whole pages read at offset (PD_BLOCKFILE_RUN_PAGES pages at most, starting a window): each
+ * page checked, and those to store added as one run (packed one after the other when some are left out).
+ */
 static bool
 store_chunk(Relation *relation, PdBlockWriter *writer, const unsigned char *chunk, size_t pages,
             uint64_t offset, PdError *err)
 {
     uint64_t first = offset / PD_BACKUP_PAGE_BYTES;
-    size_t run_start = 0, run_length = 0;
-    for (size_t i = 0; i <= pages; i++)
+    uint64_t present[2] = {0, 0};
+    size_t kept = 0;
+    for (size_t i = 0; i < pages; i++)
     {
         const unsigned char *page = chunk + i * PD_BACKUP_PAGE_BYTES;
-        if (i < pages && relation->check.copy->job->check_pages)
+        if (relation->check.copy->job->check_pages)
             check_page(&relation->check, page, offset + i * PD_BACKUP_PAGE_BYTES);
-        if (i < pages && must_store(relation, page, first + i))
-        {
-            run_start = run_length == 0 ? i : run_start;
-            run_length++;
-            continue;
-        }
-        if (run_length > 0 &&
-            !pd_blockfile_add(writer, (uint32_t)(first + run_start), chunk + run_start * PD_BACKUP_PAGE_BYTES,
-                              (uint32_t)run_length, err))
-            return false;
-        relation->pages_stored += run_length;
-        run_length = 0;
+        if (must_store(relation, page, first + i))
+            present[i / 64] |= UINT64_C(1) << (i % 64), kept++;
     }
-    return true;
+    if (kept == 0)
+        return true;
+    relation->pages_stored += kept;
+    if (kept == pages)
+        return pd_blockfile_add(writer, (uint32_t)first, (uint32_t)pages, present, chunk, err);
+    for (size_t i = 0, k = 0; i < pages; i++) /* the pages kept, one after the other */
+        if (present[i / 64] >> (i % 64) & 1)
+            memcpy(relation->packed + PD_BACKUP_PAGE_BYTES * k++, chunk + i * PD_BACKUP_PAGE_BYTES,
+                   PD_BACKUP_PAGE_BYTES);
+    return pd_blockfile_add(writer, (uint32_t)first, (uint32_t)pages, present, relation->packed, err);
 }
 
 /* Reads the relation file a chunk at a time into the writer; *file_bytes gets its whole pages (a page still
@@ -209,7 +213,8 @@ read_relation(PdArena *arena, Relation *relation, PdBlockWriter *writer, const c
               uint64_t *file_bytes, PdError *err)
 {
     unsigned char *chunk = pd_arena_alloc(arena, PD_ARCHIVE_CHUNK_BYTES);
-    if (chunk == NULL)
+    relation->packed = relation->base != NULL ? pd_arena_alloc(arena, PD_ARCHIVE_CHUNK_BYTES) : chunk;
+    if (chunk == NULL || relation->packed == NULL)
         return pd_arena_error(arena, err);
     uint64_t offset = 0;
     size_t got;
@@ -245,7 +250,8 @@ same_as_prior(PdArena *arena, const Copy *copy, const PdBackupEntry *prior, cons
                    memcmp(old.sha256, prior->sha256, sizeof(old.sha256)) == 0;
     for (size_t i = 0; is_same && i < map->run_count; i++)
         is_same = old.runs[i].first_block == map->runs[i].first_block &&
-                  old.runs[i].block_count == map->runs[i].block_count &&
+                  old.runs[i].span == map->runs[i].span &&
+                  memcmp(old.runs[i].present, map->runs[i].present, sizeof(old.runs[i].present)) == 0 &&
                   memcmp(old.runs[i].sha256, map->runs[i].sha256, 32) == 0;
     if (fd >= 0)
         close(fd);

@@ -46,7 +46,8 @@ choose(const PdBackupList *list, const PdBackupExpireOptions *options, bool *kee
         if (options->retain_full > 0 && list->backups[i].type == PD_BACKUP_FULL &&
             fulls < (size_t)options->retain_full)
             fulls++, keep_chain(list, keep, i);
-    for (size_t i = 0; options->retain_full > 0 && i < list->count; i++) /* what builds on a kept full stays */
+    for (size_t i = 0; options->retain_full > 0 && i < list->count;
+         i++) /* what builds on a kept full stays */
         for (size_t j = 0; !keep[i] && list->backups[i].prior != NULL && j < i; j++)
             keep[i] = keep[j] && strcmp(list->backups[j].label, list->backups[i].prior) == 0;
     if (options->retain_days >= 0)

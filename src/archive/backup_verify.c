@@ -78,7 +78,7 @@ check_blocks(PdArena *arena, Verify *verify, const Item *item, const char *path,
         if (!pd_blockfile_read_run(&reader, fd, path, &map, &map.runs[r], err))
             why = err->message;
         else
-            atomic_fetch_add(&verify->bytes, (uint64_t)map.runs[r].block_count * PD_BACKUP_PAGE_BYTES);
+            atomic_fetch_add(&verify->bytes, (uint64_t)map.runs[r].page_count * PD_BACKUP_PAGE_BYTES);
     close(fd);
     return why;
 }

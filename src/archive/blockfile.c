@@ -7,8 +7,9 @@
  *   8  version (1)             24 run_count
  *   9  compress (0 none, 1 zstd)  32 map_offset: where the map starts
  *
- * and every map entry is 56 bytes: first_block (4), block_count (4),
- * offset (8), stored_bytes (8), the SHA-256 of the run's pages (32). The
+ * and every map entry is 72 bytes: first_block (4), span (4), the present
+ * pages' bits (2 x 8), offset (8), stored_bytes (8), the SHA-256 of the
+ * run's pages (32). The
  * manifest holds the SHA-256 of the header and the map together, and each
  * run holds its own, so every byte a restore uses is checked, one run at a
  * time, by whichever worker takes it. Runs are written in page order and
@@ -25,7 +26,7 @@
 #include "store.h"
 
 #define RUN_BYTES ((size_t)PD_BLOCKFILE_RUN_PAGES * PD_BACKUP_PAGE_BYTES)
-#define MAP_ENTRY_BYTES 56
+#define MAP_ENTRY_BYTES 72
 #define FORMAT_VERSION 1
 /* No relation segment holds more pages than a block number can count. */
 #define MAX_FILE_BYTES ((uint64_t)UINT32_MAX * PD_BACKUP_PAGE_BYTES)
@@ -130,17 +131,33 @@ pd_blockfile_begin(PdArena *arena, PdBlockWriter *writer, int fd, const char *pa
     return true;
 }
 
-/* One run of at most PD_BLOCKFILE_RUN_PAGES pages: hashed, compressed, appended, entered in the map. */
-static bool
-add_run(PdBlockWriter *writer, uint32_t first_block, const unsigned char *pages, uint32_t count, PdError *err)
+static uint32_t
+count_bits(const uint64_t present[2])
 {
-    PdBlockRun *runs = pd_arena_reserve_next(writer->arena, writer->runs, writer->run_count, sizeof(*runs));
-    if (runs == NULL)
-        return pd_arena_error(writer->arena, err);
-    writer->runs = runs;
-    PdBlockRun *run = &runs[writer->run_count];
-    size_t length = (size_t)count * PD_BACKUP_PAGE_BYTES;
-    *run = (PdBlockRun){.first_block = first_block, .block_count = count, .offset = writer->offset};
+    return (uint32_t)(__builtin_popcountll(present[0]) + __builtin_popcountll(present[1]));
+}
+
+/* Whether present has no bit at or past span. */
+static bool
+fits_span(const uint64_t present[2], uint32_t span)
+{
+    for (uint32_t word = 0; word < 2; word++)
+    {
+        uint32_t from = word * 64;
+        uint64_t allowed = span >= from + 64 ? UINT64_MAX
+                           : span <= from    ? 0
+                                             : (UINT64_C(1) << (span - from)) - 1;
+        if ((present[word] & ~allowed) != 0)
+            return false;
+    }
+    return true;
+}
+
+/* The run's pages (page_count of them, one after the other): hashed, compressed, appended. */
+static bool
+store_run(PdBlockWriter *writer, PdBlockRun *run, const unsigned char *pages, PdError *err)
+{
+    size_t length = (size_t)run->page_count * PD_BACKUP_PAGE_BYTES;
     if (!sha256(pages, length, run->sha256, err))
         return false;
     const void *payload = pages;
@@ -157,23 +174,31 @@ add_run(PdBlockWriter *writer, uint32_t first_block, const unsigned char *pages,
         return false;
     run->stored_bytes = stored;
     writer->offset += stored;
-    writer->run_count++;
     return true;
 }
 
 bool
-pd_blockfile_add(PdBlockWriter *writer, uint32_t first_block, const unsigned char *pages, uint32_t count,
-                 PdError *err)
+pd_blockfile_add(PdBlockWriter *writer, uint32_t first_block, uint32_t span, const uint64_t present[2],
+                 const unsigned char *pages, PdError *err)
 {
-    while (count > 0)
-    {
-        uint32_t take = count < PD_BLOCKFILE_RUN_PAGES ? count : PD_BLOCKFILE_RUN_PAGES;
-        if (!add_run(writer, first_block, pages, take, err))
-            return false;
-        first_block += take;
-        pages += (size_t)take * PD_BACKUP_PAGE_BYTES;
-        count -= take;
-    }
+    if (span == 0 || span > PD_BLOCKFILE_RUN_PAGES || first_block < writer->next_page ||
+        (uint64_t)first_block + span > UINT32_MAX || !fits_span(present, span) || count_bits(present) == 0)
+        return pd_error_set(err, PD_ERR_INVALID_INPUT, "a run of pages for %s is empty or out of place",
+                            writer->path);
+    PdBlockRun *runs = pd_arena_reserve_next(writer->arena, writer->runs, writer->run_count, sizeof(*runs));
+    if (runs == NULL)
+        return pd_arena_error(writer->arena, err);
+    writer->runs = runs;
+    PdBlockRun *run = &runs[writer->run_count];
+    *run = (PdBlockRun){.first_block = first_block,
+                        .span = span,
+                        .present = {present[0], present[1]},
+                        .page_count = count_bits(present),
+                        .offset = writer->offset};
+    if (!store_run(writer, run, pages, err))
+        return false;
+    writer->next_page = (uint64_t)first_block + span;
+    writer->run_count++;
     return true;
 }
 
@@ -202,10 +227,12 @@ pd_blockfile_finish(PdBlockWriter *writer, uint64_t file_bytes, PdBlockMap *map,
         const PdBlockRun *run = &writer->runs[i];
         unsigned char *entry = encoded + i * MAP_ENTRY_BYTES;
         put_u32(entry, run->first_block);
-        put_u32(entry + 4, run->block_count);
-        put_u64(entry + 8, run->offset);
-        put_u64(entry + 16, run->stored_bytes);
-        memcpy(entry + 24, run->sha256, 32);
+        put_u32(entry + 4, run->span);
+        put_u64(entry + 8, run->present[0]);
+        put_u64(entry + 16, run->present[1]);
+        put_u64(entry + 24, run->offset);
+        put_u64(entry + 32, run->stored_bytes);
+        memcpy(entry + 40, run->sha256, 32);
     }
     unsigned char header[PD_BLOCKFILE_HEADER_BYTES];
     encode_header(file_bytes, writer->compress, writer->run_count, writer->offset, header);
@@ -256,15 +283,16 @@ check_runs(const PdBlockMap *map, uint64_t map_offset, const char *path, PdError
     for (size_t i = 0; i < map->run_count; i++)
     {
         const PdBlockRun *run = &map->runs[i];
-        if (run->block_count == 0 || run->block_count > PD_BLOCKFILE_RUN_PAGES ||
-            run->first_block < next_block || (uint64_t)run->first_block + run->block_count > pages)
+        if (run->span == 0 || run->span > PD_BLOCKFILE_RUN_PAGES || run->first_block < next_block ||
+            (uint64_t)run->first_block + run->span > pages || !fits_span(run->present, run->span) ||
+            run->page_count == 0)
             return corrupt(err, path, "its map holds a run of pages out of order or outside the file");
         if (run->offset != offset || run->stored_bytes == 0 || run->stored_bytes > most ||
             run->offset + run->stored_bytes > map_offset ||
             (map->compress == PD_ARCHIVE_COMPRESS_NONE &&
-             run->stored_bytes != (uint64_t)run->block_count * PD_BACKUP_PAGE_BYTES))
+             run->stored_bytes != (uint64_t)run->page_count * PD_BACKUP_PAGE_BYTES))
             return corrupt(err, path, "its map places a run outside its payload");
-        next_block = (uint64_t)run->first_block + run->block_count;
+        next_block = (uint64_t)run->first_block + run->span;
         offset += run->stored_bytes;
     }
     return offset == map_offset || corrupt(err, path, "its map does not account for its payload");
@@ -316,11 +344,14 @@ pd_blockfile_read_map(PdArena *arena, int fd, const char *path, PdBlockMap *map,
     for (size_t i = 0; i < run_count; i++)
     {
         const unsigned char *entry = encoded + i * MAP_ENTRY_BYTES;
-        map->runs[i] = (PdBlockRun){.first_block = get_u32(entry),
-                                    .block_count = get_u32(entry + 4),
-                                    .offset = get_u64(entry + 8),
-                                    .stored_bytes = get_u64(entry + 16)};
-        memcpy(map->runs[i].sha256, entry + 24, 32);
+        PdBlockRun *run = &map->runs[i];
+        *run = (PdBlockRun){.first_block = get_u32(entry),
+                            .span = get_u32(entry + 4),
+                            .present = {get_u64(entry + 8), get_u64(entry + 16)},
+                            .offset = get_u64(entry + 24),
+                            .stored_bytes = get_u64(entry + 32)};
+        run->page_count = count_bits(run->present);
+        memcpy(run->sha256, entry + 40, 32);
     }
     map->run_count = (size_t)run_count;
     map->stored_bytes = (uint64_t)st.st_size - PD_BLOCKFILE_HEADER_BYTES;
@@ -349,7 +380,7 @@ static bool
 run_corrupt(PdError *err, const char *path, const PdBlockRun *run, const char *why)
 {
     pd_error_set(err, PD_ERR_REFUSED, "backup file %s is corrupt: %s (pages %u to %u)", path, why,
-                 run->first_block, run->first_block + run->block_count - 1);
+                 run->first_block, run->first_block + run->span - 1);
     return pd_error_hint(err, "The repository is damaged: restore another backup (prodata backup list).");
 }
 
@@ -357,7 +388,7 @@ bool
 pd_blockfile_read_run(PdBlockReader *reader, int fd, const char *path, const PdBlockMap *map,
                       const PdBlockRun *run, PdError *err)
 {
-    size_t length = (size_t)run->block_count * PD_BACKUP_PAGE_BYTES;
+    size_t length = (size_t)run->page_count * PD_BACKUP_PAGE_BYTES;
     unsigned char *into = map->compress == PD_ARCHIVE_COMPRESS_ZSTD ? reader->payload : reader->pages;
     if (!read_at(fd, path, into, (size_t)run->stored_bytes, run->offset, err))
         return false;

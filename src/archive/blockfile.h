@@ -1,11 +1,12 @@
 /*
- * blockfile.h - how a backup stores a relation file: as runs of pages, each
- * run compressed and hashed on its own, with a map of the runs at the end
- * (blockfile.c). Independent runs let a restore write one 1 GB segment with
- * every worker at once, and let an incremental backup store only the pages
- * that changed: its file holds just their runs, and the pages it does not
- * hold come from the same file in the backup it builds on. Private to
- * src/archive.
+ * blockfile.h - how a backup stores a relation file: as runs, each the pages
+ * present of a window of up to 128 pages, compressed and hashed on its own,
+ * with a map of the runs at the end (blockfile.c). Independent runs let a
+ * restore write one 1 GB segment with every worker at once, and let an
+ * incremental backup store only the pages that changed: a window's changed
+ * pages go into one run (one zstd frame, so scattered pages compress as well
+ * as a whole file), and the pages it does not hold come from the same file
+ * in the backup it builds on. Private to src/archive.
  */
 #ifndef PRODATA_ARCHIVE_BLOCKFILE_H
 #define PRODATA_ARCHIVE_BLOCKFILE_H
@@ -21,15 +22,24 @@
 /* Pages in one run at most: 1 MB, what one worker decompresses, hashes and writes as a unit. */
 #define PD_BLOCKFILE_RUN_PAGES 128
 
-/* One run: consecutive pages of the data file, stored as one zstd frame (or plain). */
+/* One run: the pages present of a window of the data file, in order, stored as one zstd frame (or plain). */
 typedef struct PdBlockRun
 {
-    uint32_t first_block;     /* its first page, counted from the start of the data file */
-    uint32_t block_count;     /* 1 .. PD_BLOCKFILE_RUN_PAGES */
+    uint32_t first_block;     /* the window's first page, counted from the start of the data file */
+    uint32_t span;            /* the window's pages: 1 .. PD_BLOCKFILE_RUN_PAGES */
+    uint64_t present[2];      /* bit i (of present[i / 64]): page first_block + i is in the run */
+    uint32_t page_count;      /* the bits set: the pages stored, at least 1 */
     uint64_t offset;          /* where its payload starts in the stored file */
     uint64_t stored_bytes;    /* the payload's length */
-    unsigned char sha256[32]; /* of its pages as they were in the data file */
+    unsigned char sha256[32]; /* of its pages, one after the other, as they were in the data file */
 } PdBlockRun;
+
+/* Whether page first_block + i is in the run. */
+static inline bool
+pd_blockfile_has(const PdBlockRun *run, uint32_t i)
+{
+    return i < run->span && (run->present[i / 64] >> (i % 64) & 1) != 0;
+}
 
 /* The header and map of a stored relation file. */
 typedef struct PdBlockMap
@@ -54,7 +64,8 @@ typedef struct PdBlockWriter
     size_t frame_size;
     PdBlockRun *runs;
     size_t run_count, run_capacity;
-    uint64_t offset; /* where the next run's payload goes */
+    uint64_t offset;    /* where the next run's payload goes */
+    uint64_t next_page; /* the first page a next window may start at */
 } PdBlockWriter;
 
 /*
@@ -65,11 +76,13 @@ bool pd_blockfile_begin(PdArena *arena, PdBlockWriter *writer, int fd, const cha
                         PdArchiveCompress compress, int level, PdError *err);
 
 /*
- * Adds count consecutive pages starting at page first_block (after every page added before), as runs of at
- * most PD_BLOCKFILE_RUN_PAGES. Errors: PD_ERR_IO, PD_ERR_INTERNAL (the compressor failed), PD_ERR_NO_MEMORY.
+ * Adds a run: of the window of span pages (1 .. PD_BLOCKFILE_RUN_PAGES) from first_block (past every window
+ * added before), the pages whose bits are set in present (at least one), given one after the other in pages.
+ * Errors: PD_ERR_IO, PD_ERR_INTERNAL (the compressor failed), PD_ERR_INVALID_INPUT (an empty or misplaced
+ * window), PD_ERR_NO_MEMORY.
  */
-bool pd_blockfile_add(PdBlockWriter *writer, uint32_t first_block, const unsigned char *pages, uint32_t count,
-                      PdError *err);
+bool pd_blockfile_add(PdBlockWriter *writer, uint32_t first_block, uint32_t span, const uint64_t present[2],
+                      const unsigned char *pages, PdError *err);
 
 /*
  * Ends the file: the map, then the header (file_bytes, the data file's size); *map describes what was

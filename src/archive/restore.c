@@ -76,27 +76,31 @@ write_at(int fd, const unsigned char *bytes, size_t length, uint64_t offset, con
 }
 
 /* The pages of a run that its source owns, written where they belong (pages the newer copies hold are left
- * to them). */
+ * to them); pages holds the run's pages one after the other. */
 static bool
 write_owned(const PdRestoreFile *file, uint32_t source, const PdBlockRun *run, const unsigned char *pages,
             int fd, PdError *err)
 {
     uint64_t file_pages = file->entry->bytes / PD_BACKUP_PAGE_BYTES;
-    uint32_t from = 0, length = 0;
-    for (uint32_t i = 0; i <= run->block_count; i++)
+    uint32_t from = 0, length = 0, k = 0, k_from = 0; /* k: a page's place among the run's pages */
+    for (uint32_t i = 0; i <= run->span; i++)
     {
         uint64_t block = (uint64_t)run->first_block + i;
-        if (i < run->block_count && block < file_pages && file->owner[block] == source)
+        bool is_present = pd_blockfile_has(run, i);
+        if (is_present && block < file_pages && file->owner[block] == source)
         {
-            from = length == 0 ? i : from;
-            length++;
-            continue;
+            if (length++ == 0)
+                from = i, k_from = k;
         }
-        if (length > 0 &&
-            !write_at(fd, pages + (size_t)from * PD_BACKUP_PAGE_BYTES, (size_t)length * PD_BACKUP_PAGE_BYTES,
-                      ((uint64_t)run->first_block + from) * PD_BACKUP_PAGE_BYTES, file->dest, err))
-            return false;
-        length = 0;
+        else if (length > 0)
+        {
+            if (!write_at(fd, pages + (size_t)k_from * PD_BACKUP_PAGE_BYTES,
+                          (size_t)length * PD_BACKUP_PAGE_BYTES,
+                          ((uint64_t)run->first_block + from) * PD_BACKUP_PAGE_BYTES, file->dest, err))
+                return false;
+            length = 0;
+        }
+        k += is_present;
     }
     return true;
 }
@@ -123,7 +127,7 @@ restore_run(PdArena *arena, const PdRestoreFile *file, uint32_t source, uint32_t
     ok = write_owned(file, source, run, reader.pages, out_fd, err);
     if (ok) /* the final sync then waits for little: the disk works while the next run is decompressed */
         (void)sync_file_range(out_fd, (off_t)run->first_block * PD_BACKUP_PAGE_BYTES,
-                              (off_t)run->block_count * PD_BACKUP_PAGE_BYTES, SYNC_FILE_RANGE_WRITE);
+                              (off_t)run->span * PD_BACKUP_PAGE_BYTES, SYNC_FILE_RANGE_WRITE);
     if (close(out_fd) != 0 && ok)
         ok = pd_archive_io_error(err, "close", file->dest);
     return ok;

@@ -206,10 +206,9 @@ assign_pages(Planner *planner, PdRestoreFile *file, PdError *err)
         {
             const PdBlockRun *run = &file->sources[s].map.runs[r];
             uint64_t owned = 0;
-            for (uint64_t b = run->first_block;
-                 b < (uint64_t)run->first_block + run->block_count && b < pages; b++)
-                if (file->owner[b] == NO_OWNER)
-                    file->owner[b] = (uint16_t)s, owned++;
+            for (uint32_t i = 0; i < run->span && run->first_block + (uint64_t)i < pages; i++)
+                if (pd_blockfile_has(run, i) && file->owner[run->first_block + i] == NO_OWNER)
+                    file->owner[run->first_block + i] = (uint16_t)s, owned++;
             if (owned > 0 && !add_task(planner, file, s, (uint32_t)r, owned * PD_BACKUP_PAGE_BYTES, err))
                 return false;
         }

@@ -117,11 +117,10 @@ fuzz_blocks(PdArena *arena, const uint8_t *data, size_t size)
     for (size_t i = 0; i < map.run_count; i++)
     {
         const PdBlockRun *run = &map.runs[i];
-        FUZZ_ASSERT(
-            (uint64_t)run->first_block + run->block_count <= map.file_bytes / PD_BACKUP_PAGE_BYTES &&
-                run->offset + run->stored_bytes <= size &&
-                (i == 0 || run->first_block >= map.runs[i - 1].first_block + map.runs[i - 1].block_count),
-            "run %zu accepted out of place", i);
+        FUZZ_ASSERT((uint64_t)run->first_block + run->span <= map.file_bytes / PD_BACKUP_PAGE_BYTES &&
+                        run->page_count > 0 && run->offset + run->stored_bytes <= size &&
+                        (i == 0 || run->first_block >= map.runs[i - 1].first_block + map.runs[i - 1].span),
+                    "run %zu accepted out of place", i);
         FUZZ_ASSERT(pd_blockfile_read_run(&reader, fd, "fuzz", &map, run, &err) || err.code == PD_ERR_REFUSED,
                     "a bad run gave code %d", err.code);
     }

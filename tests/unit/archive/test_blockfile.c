@@ -40,9 +40,36 @@ temp_file(char *path)
     return fd;
 }
 
-/* Writes runs [first, first + count) of pages into a new stored file; returns its fd and *map. */
+/* A window of pages and which of them a run holds. */
+typedef struct Window
+{
+    uint32_t first, span;
+    uint64_t present[2];
+} Window;
+
+static void
+window_all(Window *w, uint32_t first, uint32_t span)
+{
+    *w = (Window){first, span, {0, 0}};
+    for (uint32_t i = 0; i < span; i++)
+        w->present[i / 64] |= UINT64_C(1) << (i % 64);
+}
+
+/* The present pages of a window, one after the other (as a backup packs them). */
+static unsigned char *
+packed(PdArena *arena, const unsigned char *pages, uint32_t first, uint32_t span, const uint64_t present[2])
+{
+    unsigned char *out = pd_arena_alloc(arena, (size_t)span * PAGE);
+    size_t k = 0;
+    for (uint32_t i = 0; i < span; i++)
+        if (present[i / 64] >> (i % 64) & 1)
+            memcpy(out + PAGE * k++, pages + (size_t)(first + i) * PAGE, PAGE);
+    return out;
+}
+
+/* Writes the windows of pages into a new stored file; returns its fd and *map. */
 static int
-write_file(PdArena *arena, PdArchiveCompress compress, const uint32_t (*ranges)[2], size_t range_count,
+write_file(PdArena *arena, PdArchiveCompress compress, const Window *windows, size_t count,
            const unsigned char *pages, uint64_t file_bytes, PdBlockMap *map)
 {
     char path[64];
@@ -50,9 +77,10 @@ write_file(PdArena *arena, PdArchiveCompress compress, const uint32_t (*ranges)[
     PdBlockWriter writer;
     PdError err;
     assert_true(pd_blockfile_begin(arena, &writer, fd, path, compress, 1, &err));
-    for (size_t i = 0; i < range_count; i++)
-        assert_true(
-            pd_blockfile_add(&writer, ranges[i][0], pages + (size_t)ranges[i][0] * PAGE, ranges[i][1], &err));
+    for (size_t i = 0; i < count; i++)
+        assert_true(pd_blockfile_add(
+            &writer, windows[i].first, windows[i].span, windows[i].present,
+            packed(arena, pages, windows[i].first, windows[i].span, windows[i].present), &err));
     assert_true(pd_blockfile_finish(&writer, file_bytes, map, &err));
     return fd;
 }
@@ -71,9 +99,10 @@ assert_reads_back(PdArena *arena, int fd, const PdBlockMap *written, const unsig
     assert_true(pd_blockfile_reader(arena, &reader, &err));
     for (size_t r = 0; r < map.run_count; r++)
     {
-        assert_true(pd_blockfile_read_run(&reader, fd, "f", &map, &map.runs[r], &err));
-        assert_memory_equal(reader.pages, pages + (size_t)map.runs[r].first_block * PAGE,
-                            (size_t)map.runs[r].block_count * PAGE);
+        const PdBlockRun *run = &map.runs[r];
+        assert_true(pd_blockfile_read_run(&reader, fd, "f", &map, run, &err));
+        assert_memory_equal(reader.pages, packed(arena, pages, run->first_block, run->span, run->present),
+                            (size_t)run->page_count * PAGE);
     }
 }
 
@@ -83,19 +112,23 @@ test_round_trip(void **state)
     (void)state;
     PdArena *arena = pd_arena_new(0);
     unsigned char *pages = make_pages(arena, 300, 1);
-    static const uint32_t whole[][2] = {{0, 300}};
-    static const uint32_t some[][2] = {{3, 1}, {10, 140}, {299, 1}};
+    Window whole[3], some[3];
+    window_all(&whole[0], 0, 128), window_all(&whole[1], 128, 128), window_all(&whole[2], 256, 44);
+    some[0] = (Window){0, 128, {UINT64_C(1) << 3 | ~UINT64_C(0) << 10, ~UINT64_C(0)}}; /* 3, 10 .. 127 */
+    window_all(&some[1], 128, 22);
+    some[2] = (Window){256, 44, {UINT64_C(1) << 43, 0}};
     for (int compress = 0; compress < 2; compress++)
     {
         PdBlockMap map;
-        int fd = write_file(arena, (PdArchiveCompress)compress, whole, 1, pages, 300 * PAGE, &map);
-        assert_int_equal(map.run_count, 3); /* 128 + 128 + 44 */
+        int fd = write_file(arena, (PdArchiveCompress)compress, whole, 3, pages, 300 * PAGE, &map);
         assert_int_equal(map.runs[2].first_block, 256);
-        assert_int_equal(map.runs[2].block_count, 44);
+        assert_int_equal(map.runs[2].page_count, 44);
         assert_reads_back(arena, fd, &map, pages);
         close(fd);
         fd = write_file(arena, (PdArchiveCompress)compress, some, 3, pages, 300 * PAGE, &map);
-        assert_int_equal(map.run_count, 4); /* 1, 128 + 12, 1 */
+        assert_int_equal(map.runs[0].page_count, 119);
+        assert_true(pd_blockfile_has(&map.runs[0], 3) && !pd_blockfile_has(&map.runs[0], 4));
+        assert_true(pd_blockfile_has(&map.runs[2], 43) && !pd_blockfile_has(&map.runs[2], 42));
         assert_reads_back(arena, fd, &map, pages);
         close(fd);
     }
@@ -103,6 +136,29 @@ test_round_trip(void **state)
     int fd = write_file(arena, PD_ARCHIVE_COMPRESS_ZSTD, NULL, 0, pages, 0, &empty);
     assert_int_equal(empty.run_count, 0);
     assert_reads_back(arena, fd, &empty, pages);
+    close(fd);
+    pd_arena_free(arena);
+}
+
+/* The writer takes windows in order only, with pages inside them. */
+static void
+test_misplaced_window_refused(void **state)
+{
+    (void)state;
+    PdArena *arena = pd_arena_new(0);
+    unsigned char *pages = make_pages(arena, 256, 3);
+    char path[64];
+    int fd = temp_file(path);
+    PdBlockWriter writer;
+    PdError err;
+    uint64_t one[2] = {1, 0}, past[2] = {UINT64_C(1) << 20, 0}, none[2] = {0, 0};
+    assert_true(pd_blockfile_begin(arena, &writer, fd, path, PD_ARCHIVE_COMPRESS_ZSTD, 1, &err));
+    assert_true(pd_blockfile_add(&writer, 128, 128, one, pages, &err));
+    assert_false(pd_blockfile_add(&writer, 200, 10, one, pages, &err)); /* inside the window before */
+    assert_int_equal(err.code, PD_ERR_INVALID_INPUT);
+    assert_false(pd_blockfile_add(&writer, 256, 10, past, pages, &err)); /* a page past its span */
+    assert_false(pd_blockfile_add(&writer, 256, 10, none, pages, &err)); /* no page */
+    assert_false(pd_blockfile_add(&writer, 256, 129, one, pages, &err)); /* too wide */
     close(fd);
     pd_arena_free(arena);
 }
@@ -136,39 +192,40 @@ test_damage_refused(void **state)
     (void)state;
     PdArena *arena = pd_arena_new(0);
     unsigned char *pages = make_pages(arena, 200, 2);
-    static const uint32_t whole[][2] = {{0, 200}};
+    Window whole[2];
+    window_all(&whole[0], 0, 128), window_all(&whole[1], 128, 72);
     PdBlockMap map;
-    int fd = write_file(arena, PD_ARCHIVE_COMPRESS_NONE, whole, 1, pages, 200 * PAGE, &map);
+    int fd = write_file(arena, PD_ARCHIVE_COMPRESS_NONE, whole, 2, pages, 200 * PAGE, &map);
     overwrite(fd, PD_BLOCKFILE_HEADER_BYTES + 5 * PAGE + 17, "X", 1);
     assert_corrupt(arena, fd, "the SHA-256 of a run of pages differs (pages 0 to 127)");
     close(fd);
 
-    fd = write_file(arena, PD_ARCHIVE_COMPRESS_ZSTD, whole, 1, pages, 200 * PAGE, &map);
+    fd = write_file(arena, PD_ARCHIVE_COMPRESS_ZSTD, whole, 2, pages, 200 * PAGE, &map);
     overwrite(fd, (off_t)map.runs[1].offset + map.runs[1].stored_bytes / 2, "XXXX", 4);
     assert_corrupt(arena, fd, "(pages 128 to 199)");
     close(fd);
 
-    fd = write_file(arena, PD_ARCHIVE_COMPRESS_ZSTD, whole, 1, pages, 200 * PAGE, &map);
-    uint64_t map_offset = PD_BLOCKFILE_HEADER_BYTES + map.stored_bytes - 2 * 56;
+    fd = write_file(arena, PD_ARCHIVE_COMPRESS_ZSTD, whole, 2, pages, 200 * PAGE, &map);
+    uint64_t map_offset = PD_BLOCKFILE_HEADER_BYTES + map.stored_bytes - 2 * 72;
     unsigned char swapped[4] = {100, 0, 0,
                                 0}; /* the first run said to start at page 100: overlaps the next */
     overwrite(fd, (off_t)map_offset, swapped, sizeof(swapped));
     assert_corrupt(arena, fd, "out of order or outside the file");
     close(fd);
 
-    fd = write_file(arena, PD_ARCHIVE_COMPRESS_ZSTD, whole, 1, pages, 200 * PAGE, &map);
+    fd = write_file(arena, PD_ARCHIVE_COMPRESS_ZSTD, whole, 2, pages, 200 * PAGE, &map);
     assert_int_equal(ftruncate(fd, (off_t)(PD_BLOCKFILE_HEADER_BYTES + map.stored_bytes - 1)), 0);
     assert_corrupt(arena, fd, "its size does not match its map");
     close(fd);
 
-    fd = write_file(arena, PD_ARCHIVE_COMPRESS_ZSTD, whole, 1, pages, 200 * PAGE, &map);
+    fd = write_file(arena, PD_ARCHIVE_COMPRESS_ZSTD, whole, 2, pages, 200 * PAGE, &map);
     overwrite(fd, 0, "PDWALARC", 8);
     assert_corrupt(arena, fd, "does not start with PDBLOCKS");
     close(fd);
 
     /* a map entry's hash changed: read_map reports a map SHA-256 the manifest will not match */
-    fd = write_file(arena, PD_ARCHIVE_COMPRESS_ZSTD, whole, 1, pages, 200 * PAGE, &map);
-    overwrite(fd, (off_t)(map_offset + 24), "Z", 1);
+    fd = write_file(arena, PD_ARCHIVE_COMPRESS_ZSTD, whole, 2, pages, 200 * PAGE, &map);
+    overwrite(fd, (off_t)(map_offset + 40), "Z", 1);
     PdBlockMap reread;
     PdError err;
     assert_true(pd_blockfile_read_map(arena, fd, "f", &reread, &err));
@@ -182,6 +239,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip),
+        cmocka_unit_test(test_misplaced_window_refused),
         cmocka_unit_test(test_damage_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
