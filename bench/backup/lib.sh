@@ -109,7 +109,7 @@ ours_diff() {
         t0=$EPOCHREALTIME
         out=$("$PRODATA" backup --archive-dir "$REPO" --type diff --jobs "$JOBS" --json | tail -1)
         rec prodata "diff after the load jobs=$JOBS" "$rep" "$(since "$t0")" \
-            "$(jq -r '.backup | "\(.label), stored \(.stored_bytes / 1e6 * 10 | floor / 10) MB, read \(.bytes / 1e6 | floor) MB"' <<<"$out")"
+            "$(jq -r '.backup | "\(.label), stored \(.stored_bytes / 1e6 * 10 | floor / 10) MB, read \(.bytes / 1e6 | floor) MB, \(.pages_stored) of \(.pages_read) relation pages changed"' <<<"$out")"
         printf '%s\t%s\n' "$rep" "$(jq -r '.backup.stored_bytes / 1e6 * 10 | floor / 10' <<<"$out")" >>"$OUT/diff-stored.tsv"
     done
 }

@@ -185,8 +185,17 @@ bool pd_backup_walk(PdArena *arena, const char *data_dir, PdBackupEntry **entrie
 /* At most this many worker threads. */
 #define PD_BACKUP_MAX_JOBS 64
 
-/* One task of a pool: index is the task's number; arena is the worker's own, reset after the task. */
-typedef bool (*PdBackupTaskFn)(void *context, PdArena *arena, size_t index, PdError *err);
+/* What a worker thread of a pool gives each task it runs. */
+typedef struct PdBackupWorker
+{
+    PdArena *arena; /* the task's: reset after every task */
+    PdArena
+        *lasting; /* the worker's: freed when the pool ends, for buffers every task of the worker reuses */
+    void *state;  /* the task function's own, kept from one task to the next of this worker (NULL at first) */
+} PdBackupWorker;
+
+/* One task of a pool: index is the task's number. */
+typedef bool (*PdBackupTaskFn)(void *context, PdBackupWorker *worker, size_t index, PdError *err);
 
 /*
  * Runs task for every index in [0, count) on jobs threads (clamped to 1 .. PD_BACKUP_MAX_JOBS), each taking
@@ -234,7 +243,8 @@ typedef struct PdBackupCopy
     uint64_t start_lsn; /* the backup's start: pages at or past it are not judged */
     void (*progress)(void *context, uint64_t bytes_done); /* called about 5 times a second; may be NULL */
     void *progress_context;
-    uint64_t bytes_done;                                  /* out: bytes read */
+    uint64_t bytes_done;               /* out: bytes read */
+    uint64_t pages_read, pages_stored; /* out: relation pages read, and stored (all of them in a full) */
     PdBackupBadPage bad_pages[PD_BACKUP_BAD_PAGES_SHOWN]; /* out: the first bad pages found */
     size_t bad_page_count;                                /* out: all of them */
 } PdBackupCopy;
@@ -345,6 +355,8 @@ typedef struct PdBackupOutcome
     size_t removed_incomplete; /* interrupted backups' folders removed first */
     const char *why_full;      /* a diff or incr taken in full: why (see pd_backup_choose_prior); else NULL */
     size_t unchanged_count;    /* files unchanged since the prior backup: referenced, not stored */
+    uint64_t pages_read;       /* relation pages read */
+    uint64_t pages_stored;     /* and stored: all of them in a full, the changed ones in a diff or incr */
     PdBackupBadPage bad_pages[PD_BACKUP_BAD_PAGES_SHOWN];
     size_t bad_page_count;
 } PdBackupOutcome;

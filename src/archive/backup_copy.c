@@ -32,7 +32,8 @@ typedef struct Copy
     size_t *order; /* entry indexes of the files, largest first */
     size_t file_count;
     atomic_uint_fast64_t bytes_done;
-    pthread_mutex_t lock; /* guards the bad-page report */
+    atomic_uint_fast64_t pages_read, pages_stored; /* of relation files */
+    pthread_mutex_t lock;                          /* guards the bad-page report */
 } Copy;
 
 /* The page observer's state for one file. */
@@ -227,6 +228,8 @@ read_relation(PdArena *arena, Relation *relation, PdBlockWriter *writer, const c
         atomic_fetch_add(&relation->check.copy->bytes_done, got);
     } while (got == PD_ARCHIVE_CHUNK_BYTES);
     *file_bytes = offset;
+    atomic_fetch_add(&relation->check.copy->pages_read, offset / PD_BACKUP_PAGE_BYTES);
+    atomic_fetch_add(&relation->check.copy->pages_stored, relation->pages_stored);
     return true;
 }
 
@@ -323,10 +326,10 @@ copy_one(PdArena *arena, Copy *copy, PdBackupEntry *entry, PdError *err)
 
 /* One task of the pool: the file at place in the order. */
 static bool
-copy_task(void *context, PdArena *arena, size_t place, PdError *err)
+copy_task(void *context, PdBackupWorker *worker, size_t place, PdError *err)
 {
     Copy *copy = context;
-    return copy_one(arena, copy, &copy->job->entries[copy->order[place]], err);
+    return copy_one(worker->arena, copy, &copy->job->entries[copy->order[place]], err);
 }
 
 /* The folders of the backup's data, in walk order (a parent before its children), then the file order. */
@@ -361,6 +364,8 @@ pd_backup_copy(PdArena *arena, PdBackupCopy *job, PdError *err)
 {
     Copy copy = {.job = job};
     atomic_init(&copy.bytes_done, 0);
+    atomic_init(&copy.pages_read, 0);
+    atomic_init(&copy.pages_stored, 0);
     if (!prepare(arena, &copy, err))
         return false;
     pthread_mutex_init(&copy.lock, NULL);
@@ -368,5 +373,7 @@ pd_backup_copy(PdArena *arena, PdBackupCopy *job, PdError *err)
                                  job->progress != NULL ? tick : NULL, &copy, err);
     pthread_mutex_destroy(&copy.lock);
     job->bytes_done = atomic_load(&copy.bytes_done);
+    job->pages_read = atomic_load(&copy.pages_read);
+    job->pages_stored = atomic_load(&copy.pages_stored);
     return ok && pd_backup_sync_tree(arena, job->dest_dir, job->entries, job->entry_count, err);
 }

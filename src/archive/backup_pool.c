@@ -43,21 +43,23 @@ static void *
 worker_main(void *context)
 {
     Pool *pool = context;
-    PdArena *arena = pd_arena_new(WORKER_ARENA_BYTES);
+    PdBackupWorker worker = {pd_arena_new(WORKER_ARENA_BYTES), pd_arena_new(WORKER_ARENA_BYTES), NULL};
     PdError err;
     pd_error_init(&err);
-    if (arena == NULL)
+    bool is_ready = worker.arena != NULL && worker.lasting != NULL;
+    if (!is_ready)
         fail(pool, (pd_error_set(&err, PD_ERR_NO_MEMORY, "out of memory for a worker thread"), &err));
-    while (arena != NULL && !atomic_load(&pool->failed))
+    while (is_ready && !atomic_load(&pool->failed))
     {
         size_t index = atomic_fetch_add(&pool->next, 1);
         if (index >= pool->count)
             break;
-        if (!pool->task(pool->context, arena, index, &err))
+        if (!pool->task(pool->context, &worker, index, &err))
             fail(pool, &err);
-        pd_arena_reset(arena);
+        pd_arena_reset(worker.arena);
     }
-    pd_arena_free(arena);
+    pd_arena_free(worker.arena);
+    pd_arena_free(worker.lasting);
     atomic_fetch_sub(&pool->running, 1);
     return NULL;
 }

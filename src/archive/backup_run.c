@@ -346,6 +346,8 @@ copy_files(PdArena *arena, const PdBackupOptions *options, const Facts *facts, P
     if (!pd_backup_copy(arena, &job, err))
         return false;
     outcome->bytes = job.bytes_done;
+    outcome->pages_read = job.pages_read;
+    outcome->pages_stored = job.pages_stored;
     outcome->bad_page_count = job.bad_page_count;
     memcpy(outcome->bad_pages, job.bad_pages, sizeof(job.bad_pages));
     return true;

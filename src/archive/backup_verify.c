@@ -108,10 +108,10 @@ check_item(PdArena *arena, Verify *verify, const Item *item, PdError *err)
 
 /* One task of the pool: a file that does not verify is a problem of the report, not an error of the pool. */
 static bool
-verify_task(void *context, PdArena *arena, size_t index, PdError *err)
+verify_task(void *context, PdBackupWorker *worker, size_t index, PdError *err)
 {
     Verify *verify = context;
-    const char *why = check_item(arena, verify, &verify->items[index], err);
+    const char *why = check_item(worker->arena, verify, &verify->items[index], err);
     if (why != NULL)
         file_problem(verify, &verify->items[index], why);
     pd_error_init(err);

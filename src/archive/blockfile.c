@@ -13,7 +13,9 @@
  * manifest holds the SHA-256 of the header and the map together, and each
  * run holds its own, so every byte a restore uses is checked, one run at a
  * time, by whichever worker takes it. Runs are written in page order and
- * follow each other; a reader refuses anything else.
+ * follow each other, each window starting at a multiple of 128 pages (so
+ * the windows of every backup of a chain line up); a reader refuses
+ * anything else.
  */
 #include <errno.h>
 #include <openssl/evp.h>
@@ -181,8 +183,9 @@ bool
 pd_blockfile_add(PdBlockWriter *writer, uint32_t first_block, uint32_t span, const uint64_t present[2],
                  const unsigned char *pages, PdError *err)
 {
-    if (span == 0 || span > PD_BLOCKFILE_RUN_PAGES || first_block < writer->next_page ||
-        (uint64_t)first_block + span > UINT32_MAX || !fits_span(present, span) || count_bits(present) == 0)
+    if (span == 0 || span > PD_BLOCKFILE_RUN_PAGES || first_block % PD_BLOCKFILE_RUN_PAGES != 0 ||
+        first_block < writer->next_page || (uint64_t)first_block + span > UINT32_MAX ||
+        !fits_span(present, span) || count_bits(present) == 0)
         return pd_error_set(err, PD_ERR_INVALID_INPUT, "a run of pages for %s is empty or out of place",
                             writer->path);
     PdBlockRun *runs = pd_arena_reserve_next(writer->arena, writer->runs, writer->run_count, sizeof(*runs));
@@ -283,7 +286,8 @@ check_runs(const PdBlockMap *map, uint64_t map_offset, const char *path, PdError
     for (size_t i = 0; i < map->run_count; i++)
     {
         const PdBlockRun *run = &map->runs[i];
-        if (run->span == 0 || run->span > PD_BLOCKFILE_RUN_PAGES || run->first_block < next_block ||
+        if (run->span == 0 || run->span > PD_BLOCKFILE_RUN_PAGES ||
+            run->first_block % PD_BLOCKFILE_RUN_PAGES != 0 || run->first_block < next_block ||
             (uint64_t)run->first_block + run->span > pages || !fits_span(run->present, run->span) ||
             run->page_count == 0)
             return corrupt(err, path, "its map holds a run of pages out of order or outside the file");

@@ -25,12 +25,12 @@
 /* One run: the pages present of a window of the data file, in order, stored as one zstd frame (or plain). */
 typedef struct PdBlockRun
 {
-    uint32_t first_block;     /* the window's first page, counted from the start of the data file */
-    uint32_t span;            /* the window's pages: 1 .. PD_BLOCKFILE_RUN_PAGES */
-    uint64_t present[2];      /* bit i (of present[i / 64]): page first_block + i is in the run */
-    uint32_t page_count;      /* the bits set: the pages stored, at least 1 */
-    uint64_t offset;          /* where its payload starts in the stored file */
-    uint64_t stored_bytes;    /* the payload's length */
+    uint32_t first_block;  /* the window's first page, from the start of the data file: a multiple of 128 */
+    uint32_t span;         /* the window's pages: 1 .. PD_BLOCKFILE_RUN_PAGES */
+    uint64_t present[2];   /* bit i (of present[i / 64]): page first_block + i is in the run */
+    uint32_t page_count;   /* the bits set: the pages stored, at least 1 */
+    uint64_t offset;       /* where its payload starts in the stored file */
+    uint64_t stored_bytes; /* the payload's length */
     unsigned char sha256[32]; /* of its pages, one after the other, as they were in the data file */
 } PdBlockRun;
 
@@ -76,10 +76,10 @@ bool pd_blockfile_begin(PdArena *arena, PdBlockWriter *writer, int fd, const cha
                         PdArchiveCompress compress, int level, PdError *err);
 
 /*
- * Adds a run: of the window of span pages (1 .. PD_BLOCKFILE_RUN_PAGES) from first_block (past every window
- * added before), the pages whose bits are set in present (at least one), given one after the other in pages.
- * Errors: PD_ERR_IO, PD_ERR_INTERNAL (the compressor failed), PD_ERR_INVALID_INPUT (an empty or misplaced
- * window), PD_ERR_NO_MEMORY.
+ * Adds a run: of the window of span pages (1 .. PD_BLOCKFILE_RUN_PAGES) from first_block (a multiple of
+ * PD_BLOCKFILE_RUN_PAGES, past every window added before), the pages whose bits are set in present (at least
+ * one), given one after the other in pages. Errors: PD_ERR_IO, PD_ERR_INTERNAL (the compressor failed),
+ * PD_ERR_INVALID_INPUT (an empty or misplaced window), PD_ERR_NO_MEMORY.
  */
 bool pd_blockfile_add(PdBlockWriter *writer, uint32_t first_block, uint32_t span, const uint64_t present[2],
                       const unsigned char *pages, PdError *err);

@@ -75,72 +75,121 @@ write_at(int fd, const unsigned char *bytes, size_t length, uint64_t offset, con
     return true;
 }
 
-/* The pages of a run that its source owns, written where they belong (pages the newer copies hold are left
- * to them); pages holds the run's pages one after the other. */
-static bool
-write_owned(const PdRestoreFile *file, uint32_t source, const PdBlockRun *run, const unsigned char *pages,
-            int fd, PdError *err)
+/* Copies the pages of a run (one after the other in pages) that its source owns into window, the file's pages
+ * from window_start on. */
+static void
+place_owned(const PdRestoreFile *file, uint32_t source, const PdBlockRun *run, const unsigned char *pages,
+            uint64_t window_start, uint64_t span, unsigned char *window)
 {
-    uint64_t file_pages = file->entry->bytes / PD_BACKUP_PAGE_BYTES;
-    uint32_t from = 0, length = 0, k = 0, k_from = 0; /* k: a page's place among the run's pages */
-    for (uint32_t i = 0; i <= run->span; i++)
+    uint32_t k = 0; /* the page's place among the run's pages */
+    for (uint32_t i = 0; i < run->span; i++)
     {
-        uint64_t block = (uint64_t)run->first_block + i;
-        bool is_present = pd_blockfile_has(run, i);
-        if (is_present && block < file_pages && file->owner[block] == source)
-        {
-            if (length++ == 0)
-                from = i, k_from = k;
-        }
-        else if (length > 0)
-        {
-            if (!write_at(fd, pages + (size_t)k_from * PD_BACKUP_PAGE_BYTES,
-                          (size_t)length * PD_BACKUP_PAGE_BYTES,
-                          ((uint64_t)run->first_block + from) * PD_BACKUP_PAGE_BYTES, file->dest, err))
-                return false;
-            length = 0;
-        }
-        k += is_present;
+        if (!pd_blockfile_has(run, i))
+            continue;
+        uint64_t at = run->first_block + (uint64_t)i - window_start;
+        if (at < span && file->owner[window_start + at] == source)
+            memcpy(window + at * PD_BACKUP_PAGE_BYTES, pages + (size_t)k * PD_BACKUP_PAGE_BYTES,
+                   PD_BACKUP_PAGE_BYTES);
+        k++;
     }
+}
+
+/* Whether the run holds every one of the first span pages of its window. */
+static bool
+holds_first(const PdBlockRun *run, uint64_t span)
+{
+    for (uint32_t i = 0; i < span; i++)
+        if (!pd_blockfile_has(run, i))
+            return false;
     return true;
 }
 
-/* One run of one source: read, checked against its SHA-256, its owned pages written; writeback started. */
-static bool
-restore_run(PdArena *arena, const PdRestoreFile *file, uint32_t source, uint32_t index, PdError *err)
+/* A worker's buffers, made by its first task and reused by the others: no allocation per window. */
+typedef struct Buffers
 {
-    const PdRestoreSource *from = &file->sources[source];
-    const PdBlockRun *run = &from->map.runs[index];
     PdBlockReader reader;
-    if (!pd_blockfile_reader(arena, &reader, err))
-        return false;
-    int in_fd = open(from->path, O_RDONLY | O_CLOEXEC);
-    if (in_fd < 0)
+    unsigned char *assembled; /* a window of PD_BLOCKFILE_RUN_PAGES pages */
+} Buffers;
+
+static Buffers *
+worker_buffers(PdBackupWorker *worker, PdError *err)
+{
+    if (worker->state != NULL)
+        return worker->state;
+    Buffers *buffers = pd_arena_calloc(worker->lasting, 1, sizeof(*buffers));
+    if (buffers == NULL ||
+        (buffers->assembled =
+             pd_arena_alloc(worker->lasting, (size_t)PD_BLOCKFILE_RUN_PAGES * PD_BACKUP_PAGE_BYTES)) == NULL)
+        return pd_arena_error(worker->lasting, err), NULL;
+    if (!pd_blockfile_reader(worker->lasting, &buffers->reader, err))
+        return NULL;
+    return worker->state = buffers;
+}
+
+/* Reads the run of a piece, checked against its SHA-256. */
+static bool
+read_piece(PdBlockReader *reader, const PdRestoreFile *file, const PdRestorePiece *piece, PdError *err)
+{
+    const PdRestoreSource *from = &file->sources[piece->source];
+    int fd = open(from->path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
         return pd_archive_io_error(err, "open", from->path);
-    bool ok = pd_blockfile_read_run(&reader, in_fd, from->path, &from->map, run, err);
-    close(in_fd);
-    if (!ok)
+    bool ok = pd_blockfile_read_run(reader, fd, from->path, &from->map, &from->map.runs[piece->run], err);
+    close(fd);
+    return ok;
+}
+
+/*
+ * One window of a file: each run that owns some of its pages read (newest copy first), those pages put in
+ * place, and the window written with one write; writeback started, so the final sync waits for little.
+ */
+static bool
+restore_window(PdBackupWorker *worker, const PdRestoreTask *task, PdError *err)
+{
+    const PdRestoreFile *file = task->file;
+    const PdRestorePiece *pieces = &file->pieces[task->first_piece];
+    uint64_t start = (uint64_t)task->window * PD_BLOCKFILE_RUN_PAGES;
+    uint64_t span = task->bytes / PD_BACKUP_PAGE_BYTES;
+    Buffers *buffers = worker_buffers(worker, err);
+    if (buffers == NULL)
         return false;
-    int out_fd = open(file->dest, O_WRONLY | O_CLOEXEC);
-    if (out_fd < 0)
+    PdBlockReader reader = buffers->reader;
+    const unsigned char *window = reader.pages;
+    const PdBlockRun *only = &file->sources[pieces[0].source].map.runs[pieces[0].run];
+    if (task->piece_count > 1 || !holds_first(only, span)) /* else the run is the window as it is */
+    {
+        unsigned char *assembled = buffers->assembled;
+        for (uint32_t p = 0; p < task->piece_count; p++)
+        {
+            const PdBlockRun *run = &file->sources[pieces[p].source].map.runs[pieces[p].run];
+            if (!read_piece(&reader, file, &pieces[p], err))
+                return false;
+            place_owned(file, pieces[p].source, run, reader.pages, start, span, assembled);
+        }
+        window = assembled;
+    }
+    else if (!read_piece(&reader, file, &pieces[0], err))
+        return false;
+    int fd = open(file->dest, O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
         return pd_archive_io_error(err, "open", file->dest);
-    ok = write_owned(file, source, run, reader.pages, out_fd, err);
-    if (ok) /* the final sync then waits for little: the disk works while the next run is decompressed */
-        (void)sync_file_range(out_fd, (off_t)run->first_block * PD_BACKUP_PAGE_BYTES,
-                              (off_t)run->span * PD_BACKUP_PAGE_BYTES, SYNC_FILE_RANGE_WRITE);
-    if (close(out_fd) != 0 && ok)
+    bool ok = write_at(fd, window, (size_t)task->bytes, start * PD_BACKUP_PAGE_BYTES, file->dest, err);
+    if (ok)
+        (void)sync_file_range(fd, (off_t)(start * PD_BACKUP_PAGE_BYTES), (off_t)task->bytes,
+                              SYNC_FILE_RANGE_WRITE);
+    if (close(fd) != 0 && ok)
         ok = pd_archive_io_error(err, "close", file->dest);
     return ok;
 }
 
-/* One task of the pool: a whole file, or one run. */
+/* One task of the pool: a whole file, or one window. */
 static bool
-restore_task(void *context, PdArena *arena, size_t index, PdError *err)
+restore_task(void *context, PdBackupWorker *worker, size_t index, PdError *err)
 {
     const PdRestoreTask *task = &((const PdRestorePlan *)context)->tasks[index];
     if (task->file->whole != NULL)
-        return restore_whole(arena, task->file, err);
-    return restore_run(arena, task->file, task->source, task->run, err);
+        return restore_whole(worker->arena, task->file, err);
+    return restore_window(worker, task, err);
 }
 
 /* The files stored in blocks, created at their size first: their runs are then written in any order. */

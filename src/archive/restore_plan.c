@@ -5,9 +5,9 @@
  * stored in blocks is read for its map (checked against the manifest's
  * SHA-256 and size), and when partial the trace goes on to the same path in
  * the backup it builds on, down to a copy that holds every page. Each page
- * is then owned by the newest copy that holds it, and every run that owns a
- * page becomes a task; a page no copy holds is a damaged chain, refused by
- * name. Manifests are read once each, whatever the length of the chain.
+ * is then owned by the newest copy that holds it, and every window of 128
+ * pages becomes a task over the runs that own its pages; a page no copy
+ * holds is a damaged chain, refused by name. Manifests are read once each, whatever the length of the chain.
  */
 #include <fcntl.h>
 #include <stdlib.h>
@@ -180,7 +180,7 @@ trace(Planner *planner, const PdBackupManifest *chosen, PdRestoreFile *file, PdE
 }
 
 static bool
-add_task(Planner *planner, PdRestoreFile *file, uint32_t source, uint32_t run, uint64_t bytes, PdError *err)
+add_task(Planner *planner, const PdRestoreTask *task, PdError *err)
 {
     PdRestorePlan *plan = planner->plan;
     PdRestoreTask *tasks =
@@ -188,15 +188,14 @@ add_task(Planner *planner, PdRestoreFile *file, uint32_t source, uint32_t run, u
     if (tasks == NULL)
         return pd_arena_error(planner->arena, err);
     plan->tasks = tasks;
-    tasks[plan->task_count++] = (PdRestoreTask){file, source, run, bytes};
+    tasks[plan->task_count++] = *task;
     return true;
 }
 
-/* Each page to the newest source that holds it; a task for every run that owns a page. */
+/* Each page to the newest source that holds it; a piece for every run that owns a page. */
 static bool
-assign_pages(Planner *planner, PdRestoreFile *file, PdError *err)
+assign_pages(Planner *planner, PdRestoreFile *file, uint64_t pages, PdError *err)
 {
-    uint64_t pages = file->entry->bytes / PD_BACKUP_PAGE_BYTES;
     file->owner = pd_arena_alloc(planner->arena, (pages > 0 ? pages : 1) * sizeof(*file->owner));
     if (file->owner == NULL)
         return pd_arena_error(planner->arena, err);
@@ -205,12 +204,19 @@ assign_pages(Planner *planner, PdRestoreFile *file, PdError *err)
         for (size_t r = 0; r < file->sources[s].map.run_count; r++)
         {
             const PdBlockRun *run = &file->sources[s].map.runs[r];
-            uint64_t owned = 0;
+            bool owns = false;
             for (uint32_t i = 0; i < run->span && run->first_block + (uint64_t)i < pages; i++)
                 if (pd_blockfile_has(run, i) && file->owner[run->first_block + i] == NO_OWNER)
-                    file->owner[run->first_block + i] = (uint16_t)s, owned++;
-            if (owned > 0 && !add_task(planner, file, s, (uint32_t)r, owned * PD_BACKUP_PAGE_BYTES, err))
-                return false;
+                    file->owner[run->first_block + i] = (uint16_t)s, owns = true;
+            PdRestorePiece *pieces =
+                owns ? pd_arena_reserve_next(planner->arena, file->pieces, file->piece_count, sizeof(*pieces))
+                     : file->pieces;
+            if (owns && pieces == NULL)
+                return pd_arena_error(planner->arena, err);
+            file->pieces = pieces;
+            if (owns)
+                pieces[file->piece_count++] =
+                    (PdRestorePiece){s, (uint32_t)r, run->first_block / PD_BLOCKFILE_RUN_PAGES};
         }
     for (uint64_t b = 0; b < pages; b++)
         if (file->owner[b] == NO_OWNER)
@@ -218,6 +224,34 @@ assign_pages(Planner *planner, PdRestoreFile *file, PdError *err)
                           pd_arena_sprintf(planner->arena,
                                            "no copy in its chain of backups holds its page %llu",
                                            (unsigned long long)b));
+    return true;
+}
+
+static int
+by_window(const void *a, const void *b)
+{
+    uint32_t x = ((const PdRestorePiece *)a)->window, y = ((const PdRestorePiece *)b)->window;
+    return x < y ? -1 : x > y ? 1 : 0;
+}
+
+/* The file's pieces grouped by window: a task per window. */
+static bool
+add_windows(Planner *planner, PdRestoreFile *file, uint64_t pages, PdError *err)
+{
+    qsort(file->pieces, file->piece_count, sizeof(*file->pieces), by_window);
+    for (size_t first = 0; first < file->piece_count;)
+    {
+        size_t end = first;
+        while (end < file->piece_count && file->pieces[end].window == file->pieces[first].window)
+            end++;
+        uint64_t start = (uint64_t)file->pieces[first].window * PD_BLOCKFILE_RUN_PAGES;
+        uint64_t span = pages - start < PD_BLOCKFILE_RUN_PAGES ? pages - start : PD_BLOCKFILE_RUN_PAGES;
+        PdRestoreTask task = {file, file->pieces[first].window, first, (uint32_t)(end - first),
+                              span * PD_BACKUP_PAGE_BYTES};
+        if (!add_task(planner, &task, err))
+            return false;
+        first = end;
+    }
     return true;
 }
 
@@ -238,8 +272,9 @@ plan_file(Planner *planner, const PdBackupManifest *chosen, PdRestoreFile *file,
     if (!trace(planner, chosen, file, err))
         return false;
     if (file->whole != NULL)
-        return add_task(planner, file, 0, 0, file->entry->bytes, err);
-    return assign_pages(planner, file, err);
+        return add_task(planner, &(PdRestoreTask){.file = file, .bytes = file->entry->bytes}, err);
+    uint64_t pages = file->entry->bytes / PD_BACKUP_PAGE_BYTES;
+    return assign_pages(planner, file, pages, err) && add_windows(planner, file, pages, err);
 }
 
 bool

@@ -3,8 +3,9 @@
  * every file of the chosen backup traced to the backups that store it (a
  * reference, a chain of partial copies down to a whole one), each chain's
  * maps read and checked before anything is written, and the work cut into
- * tasks of at most one run of pages, so that every worker helps with a
- * 1 GB segment. Private to src/archive.
+ * tasks of one window of 128 pages (1 MB), so that every worker helps with a
+ * 1 GB segment and each window is written once, whatever the number of
+ * copies its pages come from. Private to src/archive.
  */
 #ifndef PRODATA_ARCHIVE_RESTORE_PLAN_H
 #define PRODATA_ARCHIVE_RESTORE_PLAN_H
@@ -19,6 +20,14 @@ typedef struct PdRestoreSource
     PdBlockMap map;
 } PdRestoreSource;
 
+/* A run of a source that a window takes pages from. */
+typedef struct PdRestorePiece
+{
+    uint32_t source;
+    uint32_t run;
+    uint32_t window; /* its first page / PD_BLOCKFILE_RUN_PAGES */
+} PdRestorePiece;
+
 /* One file of the restore. */
 typedef struct PdRestoreFile
 {
@@ -27,15 +36,18 @@ typedef struct PdRestoreFile
     const char *whole;          /* stored whole: the archived file; else NULL */
     PdRestoreSource *sources;   /* stored in blocks: the newest copy first */
     size_t source_count;
-    uint16_t *owner; /* per page: the source that writes it */
+    uint16_t *owner;        /* per page: the source that writes it */
+    PdRestorePiece *pieces; /* the runs that own a page, by window */
+    size_t piece_count;
 } PdRestoreFile;
 
-/* One task: a whole file, or the pages of one run of one source that the file takes from it. */
+/* One task: a whole file, or one window of a file stored in blocks, from the pieces that own its pages. */
 typedef struct PdRestoreTask
 {
     PdRestoreFile *file;
-    uint32_t source; /* blocks: the source and its run */
-    uint32_t run;
+    uint32_t window;    /* blocks: the window */
+    size_t first_piece; /* and its pieces: file->pieces[first_piece .. + piece_count] */
+    uint32_t piece_count;
     uint64_t bytes; /* to write: the order, largest first */
 } PdRestoreTask;
 

@@ -159,11 +159,12 @@ print_taken(const PdBackupOutcome *outcome, double seconds, bool is_json)
     if (is_json)
     {
         json_t *line = json_pack(
-            "{s:{s:s, s:s, s:s?, s:s?, s:I, s:I, s:I, s:I, s:f, s:s, s:s, s:I, s:I}}", "backup", "label",
+            "{s:{s:s, s:s, s:s?, s:s?, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:s, s:s, s:I, s:I}}", "backup", "label",
             manifest->label, "type", pd_backup_type_name(manifest->type), "prior", manifest->prior,
             "why_full", outcome->why_full, "files", (json_int_t)outcome->file_count, "unchanged_files",
             (json_int_t)outcome->unchanged_count, "bytes", (json_int_t)outcome->bytes, "stored_bytes",
-            (json_int_t)outcome->stored_bytes, "seconds", seconds, "start_lsn", start, "stop_lsn", stop,
+            (json_int_t)outcome->stored_bytes, "pages_read", (json_int_t)outcome->pages_read, "pages_stored",
+            (json_int_t)outcome->pages_stored, "seconds", seconds, "start_lsn", start, "stop_lsn", stop,
             "bad_pages", (json_int_t)outcome->bad_page_count, "removed_incomplete",
             (json_int_t)outcome->removed_incomplete);
         print_json_line(line);
@@ -176,8 +177,11 @@ print_taken(const PdBackupOutcome *outcome, double seconds, bool is_json)
     if (outcome->why_full != NULL)
         printf("taking a full backup instead: %s\n", outcome->why_full);
     if (manifest->prior != NULL)
-        printf("building on %s: %zu of %zu files unchanged (referenced, not stored)\n", manifest->prior,
-               outcome->unchanged_count, outcome->file_count);
+        printf("building on %s: %zu of %zu files unchanged (referenced, not stored); %" PRIu64 " of %" PRIu64
+               " relation pages changed and stored (%.1f%%)\n",
+               manifest->prior, outcome->unchanged_count, outcome->file_count, outcome->pages_stored,
+               outcome->pages_read,
+               outcome->pages_read > 0 ? 100.0 * (double)outcome->pages_stored / (double)outcome->pages_read : 0.0);
     printf("backup %s (%s): %zu files, %.1f MB read, %.1f MB stored, %.1f s; WAL %s .. %s (%s .. %s)\n",
            manifest->label, pd_backup_type_name(manifest->type), outcome->file_count,
            outcome->bytes / 1048576.0, outcome->stored_bytes / 1048576.0, seconds, manifest->start_wal,
