@@ -406,6 +406,49 @@ typedef struct PdBackupVerifyReport
 bool pd_backup_verify(PdArena *arena, const char *repo, const char *label, int jobs,
                       PdBackupVerifyReport *report, PdError *err);
 
+/* ---- verify by restoring (backup_trial.c) ----------------------------------------------------- */
+
+/* The record of the last trial, beside a backup's manifest. */
+#define PD_BACKUP_TRIAL_NAME "verify.json"
+
+typedef struct PdBackupTrialOptions
+{
+    const char *repo;
+    const char *label;          /* the backup; NULL: the newest */
+    const char *pg_bin;         /* PostgreSQL's programs (pg_ctl): /usr/lib/postgresql/MAJOR/bin */
+    const char *scratch_parent; /* where the scratch directory is made ($TMPDIR or /tmp) */
+    const char *user;      /* the role to connect as: the account PostgreSQL runs as (initdb's default) */
+    const char *wal_fetch; /* the program restore_command runs, as for a restore */
+    int jobs;
+} PdBackupTrialOptions;
+
+typedef struct PdBackupTrialReport
+{
+    const char *label;
+    const char *scratch; /* removed at the end */
+    double restore_seconds, start_seconds, check_seconds;
+    size_t database_count; /* checked */
+    size_t index_count;    /* B-tree indexes checked with bt_index_check(heapallindexed) */
+    size_t table_count;    /* tables checked with verify_heapam */
+    int64_t rows;          /* in the user tables */
+    const char **problems; /* "DATABASE: RELATION: what amcheck says" */
+    size_t problem_count;
+} PdBackupTrialReport;
+
+/*
+ * Restores options->label (or the newest backup) into a scratch directory, recovers it to its consistency
+ * point, starts PostgreSQL on it (a socket in the scratch directory only), runs amcheck on every B-tree index
+ * and table of every database and counts the user tables' rows; stops it, removes the directory, and records
+ * the outcome as backup/LABEL/verify.json. Problems go into *report. Errors (no record written): as
+ * pd_backup_restore, PD_ERR_IO (pg_ctl failed; err->detail the server log's end), PD_ERR_REFUSED (not
+ * consistent in time), PD_ERR_DB_CONNECT, PD_ERR_DB_QUERY (amcheck missing), PD_ERR_NO_MEMORY.
+ */
+bool pd_backup_trial(PdArena *arena, const PdBackupTrialOptions *options, PdBackupTrialReport *report,
+                     PdError *err);
+
+/* The JSON text of backup label's last trial (*json NULL when none). Errors: PD_ERR_IO, PD_ERR_NO_MEMORY. */
+bool pd_backup_trial_read(PdArena *arena, const char *repo, const char *label, char **json, PdError *err);
+
 /* ---- retention (backup_expire.c) ----------------------------------------------------------------- */
 
 typedef struct PdBackupExpireOptions

@@ -168,22 +168,8 @@ pd_backup_write_manifest(PdArena *arena, const char *backup_dir, const PdBackupM
                          PdError *err)
 {
     char *json;
-    if (!pd_backup_manifest_encode(arena, manifest, &json, err))
-        return false;
-    char *temp = pd_arena_sprintf(arena, "%s/.%s.tmp", backup_dir, PD_BACKUP_MANIFEST_NAME);
-    char *final = pd_archive_join(arena, backup_dir, PD_BACKUP_MANIFEST_NAME);
-    if (temp == NULL || final == NULL)
-        return pd_arena_error(arena, err);
-    int fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0)
-        return pd_archive_io_error(err, "create", temp);
-    bool ok = pd_archive_write_all(fd, json, strlen(json), temp, err) &&
-              (fsync(fd) == 0 || pd_archive_io_error(err, "fsync", temp));
-    if (close(fd) != 0 && ok)
-        ok = pd_archive_io_error(err, "close", temp);
-    if (ok && rename(temp, final) != 0)
-        ok = pd_archive_io_error(err, "rename into place", final);
-    return ok && pd_archive_fsync_dir(backup_dir, err);
+    return pd_backup_manifest_encode(arena, manifest, &json, err) &&
+           pd_archive_write_durably(arena, backup_dir, PD_BACKUP_MANIFEST_NAME, json, strlen(json), err);
 }
 
 bool

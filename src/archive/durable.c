@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -87,4 +88,26 @@ pd_archive_join(PdArena *arena, const char *dir, const char *name)
     size_t length = strlen(dir);
     bool has_slash = length > 0 && dir[length - 1] == '/';
     return pd_arena_sprintf(arena, "%s%s%s", dir, has_slash ? "" : "/", name);
+}
+
+bool
+pd_archive_write_durably(PdArena *arena, const char *dir, const char *name, const char *text, size_t length,
+                         PdError *err)
+{
+    char *temp = pd_arena_sprintf(arena, "%s/.%s.tmp", dir, name);
+    char *final = pd_archive_join(arena, dir, name);
+    if (temp == NULL || final == NULL)
+        return pd_arena_error(arena, err);
+    int fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return pd_archive_io_error(err, "create", temp);
+    bool ok = pd_archive_write_all(fd, text, length, temp, err) &&
+              (fsync(fd) == 0 || pd_archive_io_error(err, "fsync", temp));
+    if (close(fd) != 0 && ok)
+        ok = pd_archive_io_error(err, "close", temp);
+    if (ok && rename(temp, final) != 0)
+        ok = pd_archive_io_error(err, "rename into place", final);
+    if (!ok)
+        unlink(temp);
+    return ok && pd_archive_fsync_dir(dir, err);
 }

@@ -85,6 +85,10 @@ bool cli_become_repository_owner(const char *repo, PdError *err);
 /* Whether path is absolute and only letters, digits and / . _ - + (restore_command carries it unquoted). */
 bool cli_is_plain_path(const char *path);
 
+/* The program a restored server's restore_command runs: prodata-wal beside this program, else this program
+ * (both run wal-fetch). Errors: PD_ERR_IO, PD_ERR_REFUSED (a path that would need quoting). */
+bool cli_wal_fetch_program(PdArena *arena, const char **program, PdError *err);
+
 /* --jobs N of backup and restore into *jobs (2 when absent). Errors: PD_ERR_USAGE naming --jobs. */
 bool cli_read_jobs(const CliArgs *args, int *jobs, PdError *err);
 

@@ -14,6 +14,7 @@
 #include <inttypes.h>
 #include <jansson.h>
 #include <limits.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -159,8 +160,8 @@ print_taken(const PdBackupOutcome *outcome, double seconds, bool is_json)
     if (is_json)
     {
         json_t *line = json_pack(
-            "{s:{s:s, s:s, s:s?, s:s?, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:s, s:s, s:I, s:I}}", "backup", "label",
-            manifest->label, "type", pd_backup_type_name(manifest->type), "prior", manifest->prior,
+            "{s:{s:s, s:s, s:s?, s:s?, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:s, s:s, s:I, s:I}}", "backup",
+            "label", manifest->label, "type", pd_backup_type_name(manifest->type), "prior", manifest->prior,
             "why_full", outcome->why_full, "files", (json_int_t)outcome->file_count, "unchanged_files",
             (json_int_t)outcome->unchanged_count, "bytes", (json_int_t)outcome->bytes, "stored_bytes",
             (json_int_t)outcome->stored_bytes, "pages_read", (json_int_t)outcome->pages_read, "pages_stored",
@@ -181,7 +182,8 @@ print_taken(const PdBackupOutcome *outcome, double seconds, bool is_json)
                " relation pages changed and stored (%.1f%%)\n",
                manifest->prior, outcome->unchanged_count, outcome->file_count, outcome->pages_stored,
                outcome->pages_read,
-               outcome->pages_read > 0 ? 100.0 * (double)outcome->pages_stored / (double)outcome->pages_read : 0.0);
+               outcome->pages_read > 0 ? 100.0 * (double)outcome->pages_stored / (double)outcome->pages_read
+                                       : 0.0);
     printf("backup %s (%s): %zu files, %.1f MB read, %.1f MB stored, %.1f s; WAL %s .. %s (%s .. %s)\n",
            manifest->label, pd_backup_type_name(manifest->type), outcome->file_count,
            outcome->bytes / 1048576.0, outcome->stored_bytes / 1048576.0, seconds, manifest->start_wal,
@@ -332,7 +334,13 @@ info(PdArena *arena, const CliArgs *args, PdError *err)
     if (!load(arena, args, &settings, &archive, err) ||
         !pd_backup_read(arena, archive.dir, args->positional[1], &backup, err))
         return false;
+    char *trial;
+    if (!pd_backup_trial_read(arena, archive.dir, backup.label, &trial, err))
+        return false;
     json_t *value = backup_json(&backup);
+    json_t *last = trial != NULL ? json_loads(trial, 0, NULL) : NULL;
+    if (value != NULL) /* the last verify --restore, or null: never tried */
+        json_object_set_new(value, "last_verify", last != NULL ? last : json_null());
     if (cli_has_flag(args, "--json", NULL))
         return print_json(value, err);
     const char *key;
@@ -366,6 +374,51 @@ print_verified(const PdBackupVerifyReport *report)
         printf("no problem found\n");
 }
 
+static void
+print_trial(const PdBackupTrialReport *trial)
+{
+    printf("restored %s into %s in %.1f s, consistent and promoted in %.1f s; amcheck in %.1f s\n",
+           trial->label, trial->scratch, trial->restore_seconds, trial->start_seconds, trial->check_seconds);
+    printf("checked %zu database(s): %zu B-tree indexes (bt_index_check, heapallindexed), %zu tables "
+           "(verify_heapam), %" PRId64 " rows in user tables\n",
+           trial->database_count, trial->index_count, trial->table_count, trial->rows);
+    for (size_t i = 0; i < trial->problem_count; i++)
+        printf("amcheck: %s\n", trial->problems[i]);
+}
+
+/* verify --restore: the files of the backup, then the backup restored and checked by PostgreSQL. */
+static bool
+verify_by_restoring(PdArena *arena, const CliArgs *args, const char *repo, const char *label, int jobs,
+                    PdError *err)
+{
+    const char *tmp = getenv("TMPDIR");
+    struct passwd *account = getpwuid(geteuid());
+    PdBackupTrialOptions options = {.repo = repo,
+                                    .label = label,
+                                    .scratch_parent = tmp != NULL && tmp[0] == '/' ? tmp : "/tmp",
+                                    .user = account != NULL ? account->pw_name : "postgres",
+                                    .jobs = jobs};
+    cli_has_flag(args, "--pg-bin", &options.pg_bin);
+    PdBackupTrialReport trial;
+    if (!cli_wal_fetch_program(arena, &options.wal_fetch, err) ||
+        !pd_backup_trial(arena, &options, &trial, err))
+        return false;
+    if (cli_has_flag(args, "--json", NULL))
+    {
+        char *record;
+        if (!pd_backup_trial_read(arena, repo, trial.label, &record, err))
+            return false;
+        printf("{\"label\": \"%s\", \"trial\": %s}\n", trial.label, record != NULL ? record : "null");
+    }
+    else
+        print_trial(&trial);
+    fflush(stdout);
+    if (trial.problem_count > 0)
+        return pd_error_set(err, PD_ERR_DRIFT, "amcheck found %zu problem(s) in the restored copy of %s",
+                            trial.problem_count, trial.label);
+    return true;
+}
+
 static bool
 verify(PdArena *arena, const CliArgs *args, PdError *err)
 {
@@ -397,7 +450,8 @@ verify(PdArena *arena, const CliArgs *args, PdError *err)
         return pd_error_set(err, PD_ERR_DRIFT,
                             "the repository has %zu damaged or missing file(s) and %zu WAL problem(s)",
                             report.problem_count, report.wal_problem_count);
-    return true;
+    return !cli_has_flag(args, "--restore", NULL) ||
+           verify_by_restoring(arena, args, archive.dir, label, jobs, err);
 }
 
 /* ---- expire ---- */

@@ -81,9 +81,8 @@ read_target(const CliArgs *args, PdRestoreOptions *options, PdError *err)
     return read_timeline(args, options, err);
 }
 
-/* prodata-wal beside this program, else this program itself: both run wal-fetch. */
-static bool
-wal_fetch_program(PdArena *arena, const char **program, PdError *err)
+bool
+cli_wal_fetch_program(PdArena *arena, const char **program, PdError *err)
 {
     char self[PATH_MAX];
     ssize_t length = readlink("/proc/self/exe", self, sizeof(self) - 1);
@@ -118,7 +117,7 @@ read_options(PdArena *arena, const CliArgs *args, PdRestoreOptions *options, PdE
                      options->label);
         return pd_error_field(err, "--set");
     }
-    return read_target(args, options, err) && wal_fetch_program(arena, &options->wal_fetch, err);
+    return read_target(args, options, err) && cli_wal_fetch_program(arena, &options->wal_fetch, err);
 }
 
 bool

@@ -183,10 +183,10 @@ static const CliCommand commands[] = {
     {"backup",
      cmd_backup,
      "take a base backup into the repository (archive_dir); list, show, verify or expire them",
-     "usage: prodata backup [--type full] [--pgdata DIR] [--jobs N] [--json]\n"
+     "usage: prodata backup [--type full|diff|incr] [--pgdata DIR] [--jobs N] [--json]\n"
      "       prodata backup list [--json]\n"
      "       prodata backup info LABEL [--json]\n"
-     "       prodata backup verify [--set LABEL] [--jobs N] [--json]\n"
+     "       prodata backup verify [--set LABEL] [--jobs N] [--restore [--pg-bin DIR]] [--json]\n"
      "       prodata backup expire [--retain-full N] [--retain-days D] [--dry-run] [--json]\n"
      "       prodata backup restore-point NAME [--json]\n"
      "\n"
@@ -194,16 +194,23 @@ static const CliCommand commands[] = {
      "archive that archive_command fills: pg_backup_start, the data directory's\n"
      "files copied by N threads (zstd as archive_compress says, SHA-256 each,\n"
      "page checksums verified), pg_backup_stop, then its manifest, written last\n"
-     "(docs/backup.md). Run it on the database server's machine. verify reads\n"
-     "every stored file back against its manifest and checks the WAL each backup\n"
-     "needs; exit 3 on a problem. expire keeps the newest N full backups and/or\n"
+     "(docs/backup.md). A diff stores the pages changed since the last full\n"
+     "backup, an incr those changed since the last backup. Run it on the database\n"
+     "server's machine. verify reads every stored file back against its manifest\n"
+     "and checks the WAL each backup needs; with --restore it also restores the\n"
+     "newest backup (or --set) into a scratch directory, starts PostgreSQL on it\n"
+     "and runs amcheck on every index and table; exit 3 on a problem. expire keeps the newest N full backups and/or\n"
      "what restores to any moment of the last D days, removes the rest and the\n"
      "WAL no kept backup needs. restore-point makes a named point on the server\n"
      "and records it, for restore --target-name.\n"
-     "  --type full            the kind of backup (full only, for now)\n"
+     "  --type TYPE            full (default), diff (changes since the last full) or incr\n"
+     "                         (changes since the last backup)\n"
      "  --pgdata DIR           the data directory (default: the server's data_directory)\n"
      "  --jobs N               copying (verify: reading) threads (default 2)\n"
      "  --set LABEL            verify: this backup only\n"
+     "  --restore              verify: also restore the backup and check it with amcheck\n"
+     "  --pg-bin DIR           verify --restore: PostgreSQL's programs (default\n"
+     "                         /usr/lib/postgresql/MAJOR/bin)\n"
      "  --retain-full N        expire: keep the newest N full backups\n"
      "  --retain-days D        expire: keep what restores to any moment of the last D days\n"
      "  --dry-run              expire: say what would be removed, remove nothing\n"
@@ -213,6 +220,8 @@ static const CliCommand commands[] = {
       {"--jobs", true},
       {"--json", false},
       {"--set", true},
+      {"--restore", false},
+      {"--pg-bin", true},
       {"--retain-full", true},
       {"--retain-days", true},
       {"--dry-run", false}},

@@ -9,7 +9,7 @@
 # what builds on a kept full and removes a whole chain once a newer full is kept.
 source tests/lib/pg.sh
 source tests/lib/tap.sh
-tap_plan 21
+tap_plan 24
 tap_workdir
 chmod 755 "$TAP_WORKDIR"
 PRIMARY_DIR="$TAP_WORKDIR/primary"
@@ -138,6 +138,17 @@ restore_and_check "incr chain" "$INCR2" after_diff "$DIGEST_AT_POINT"
 restore_and_check "diff" "$DIFF" after_diff "$DIGEST_AT_POINT"
 run_cmd backup verify
 expect_eq "verify passes on full, incr, incr and diff" "$RC|$(grep -c '^verified 4 backup' <<<"$OUT")" "0|1"
+ROWS=$(sql postgres "SELECT (SELECT count(*) FROM t) + (SELECT count(*) FROM tail)")
+run_cmd backup verify --restore --set "$INCR2"
+expect_eq "verify --restore restores the incr chain, and amcheck finds nothing ($ROWS rows)" \
+    "$RC|$(grep -c "^restored $INCR2 into " <<<"$OUT")|$(grep -cE "^checked [0-9]+ database\(s\): [0-9]+ B-tree indexes .*, $ROWS rows in user tables$" <<<"$OUT")|$(grep -c '^amcheck:' <<<"$OUT")" \
+    "0|1|1|0"
+expect_eq "... records it, shown by backup info; the scratch copy is gone" \
+    "$("$PRODATA" backup info --archive-dir "$REPO" "$INCR2" --json | jq -c '[.last_verify.ok, .last_verify.rows, .last_verify.indexes > 0]')|$(ls -d "${TMPDIR:-/tmp}"/prodata-verify-* 2>/dev/null | wc -l)" \
+    "[true,$ROWS,true]|0"
+run_cmd backup verify --restore --set "$DIFF" --pg-bin /nonexistent
+expect_eq "a copy that cannot start is a failure naming pg_ctl, and leaves nothing behind" \
+    "$RC|$(grep -c '/nonexistent/pg_ctl' <<<"$OUT")|$(ls -d "${TMPDIR:-/tmp}"/prodata-verify-* 2>/dev/null | wc -l)" "1|1|0"
 
 # 5. damage: a run of pages, then a backup of the chain moved away
 PARTIAL=$(jq -r '[.entries[] | select(.partial and .stored_bytes > 200)][0].path' "$REPO/backup/$INCR1/manifest.json")
