@@ -6,10 +6,12 @@
 # each restores to a named point with the primary's rows there, a visibility map that agrees with the heap
 # (pg_visibility) and intact B-tree indexes (amcheck); verify passes; a damaged run of pages and a backup of the
 # chain moved away are found by verify and refused by restore before anything is written; retention keeps
-# what builds on a kept full and removes a whole chain once a newer full is kept.
+# what builds on a kept full and removes a whole chain once a newer full is kept; verify --restore restores a
+# chain and runs amcheck on the copy (nothing found), fails cleanly when the copy cannot start, and finds an
+# index that no longer matches its table.
 source tests/lib/pg.sh
 source tests/lib/tap.sh
-tap_plan 24
+tap_plan 25
 tap_workdir
 chmod 755 "$TAP_WORKDIR"
 PRIMARY_DIR="$TAP_WORKDIR/primary"
@@ -185,4 +187,14 @@ expect_eq "with a newer full kept, the old chain goes whole" "$RC|$(jq -c '.remo
     "0|[\"$FULL\",\"$INCR1\",\"$INCR2\",\"$DIFF\"]"
 run_cmd backup --type diff --json
 expect_eq "a diff after it builds on the new full" "$RC|$(outcome '[.type, .prior]')" "0|[\"diff\",\"$FULL2\"]"
+
+# 7. an index that no longer matches its table (an "immutable" function changed under it): amcheck finds it
+sql postgres "CREATE FUNCTION shift(bigint) RETURNS bigint IMMUTABLE LANGUAGE sql AS 'SELECT \$1'"
+sql postgres "CREATE INDEX t_shift ON t (shift(id))"
+sql postgres "CREATE OR REPLACE FUNCTION shift(bigint) RETURNS bigint IMMUTABLE LANGUAGE sql AS 'SELECT \$1 + 1'"
+run_cmd backup --type incr --json
+BROKEN=$(outcome .label | tr -d '"')
+run_cmd backup verify --restore --set "$BROKEN"
+expect_eq "verify --restore reports the index amcheck finds inconsistent (exit 3)" \
+    "$RC|$(grep -c '^amcheck: postgres: t_shift: .*lacks matching index tuple' <<<"$OUT")" "3|1"
 tap_done
