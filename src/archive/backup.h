@@ -532,7 +532,19 @@ typedef struct PdRestoreOptions
                               push its new timeline into the repository of the cluster it came from) */
     const char *wal_fetch; /* the program restore_command runs: prodata-wal (or prodata), as a path */
     int jobs;
+    bool is_delta; /* data_dir holds this cluster already: rewrite only what differs, remove what is extra */
+    struct PdRestoreStats *stats; /* out, when not NULL */
 } PdRestoreOptions;
+
+/* What a restore wrote. */
+typedef struct PdRestoreStats
+{
+    uint64_t bytes_written;
+    uint64_t bytes_kept; /* --delta: found on disk already */
+    size_t removed;      /* --delta: entries the backup does not have, removed */
+    const char **chain;  /* the backups read, the chosen one first */
+    size_t chain_count;
+} PdRestoreStats;
 
 /* The recovery setting of a target kind ("recovery_target_time"); NULL for PD_RESTORE_END. */
 const char *pd_restore_target_setting(PdRestoreTargetKind kind);

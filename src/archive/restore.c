@@ -1,8 +1,10 @@
 /*
  * restore.c - a backup of the repository written back into a data
- * directory that is empty or absent, ready for PostgreSQL to recover: the
- * folders with their modes, every file by N threads (decompressed, its size
- * and SHA-256 checked against the manifest as it is written), the backup's
+ * directory that is empty or absent (or, with --delta, the cluster's own,
+ * restore_delta.c), ready for PostgreSQL to recover: the plan made and
+ * checked first (restore_plan.c), the folders with their modes, every file
+ * by N threads (restore_write.c: decompressed, checked against the
+ * manifest's hashes as it is written), the backup's
  * backup_label and tablespace_map, recovery.signal, and the recovery
  * settings appended to postgresql.auto.conf (restore_command through
  * wal-fetch from the same repository, the recovery target). Which backup:
@@ -24,202 +26,6 @@
 #include "prodata/strbuf.h"
 #include "restore_plan.h"
 #include "store.h"
-
-static bool
-mismatch(PdError *err, const char *path, const char *what)
-{
-    pd_error_set(err, PD_ERR_REFUSED, "backup file %s does not match its manifest: %s", path, what);
-    pd_error_hint(err, "The repository is damaged: restore another backup (prodata backup list).");
-    return false;
-}
-
-/* A file stored whole: one stream, checked against the manifest's size and SHA-256 as it is written. */
-static bool
-restore_whole(PdArena *arena, const PdRestoreFile *file, PdError *err)
-{
-    const PdBackupEntry *entry = file->entry;
-    int in_fd = open(file->whole, O_RDONLY | O_CLOEXEC);
-    if (in_fd < 0)
-        return pd_archive_io_error(err, "open", file->whole);
-    int out_fd = open(file->dest, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, entry->mode & 0777);
-    if (out_fd < 0)
-    {
-        close(in_fd);
-        return pd_archive_io_error(err, "create", file->dest);
-    }
-    PdArchiveHeader header;
-    bool ok =
-        pd_archive_stream_out_durable(arena, in_fd, file->whole, out_fd, file->dest, true, &header, err);
-    if (ok && header.original_bytes != entry->bytes)
-        ok = mismatch(err, file->whole, "its size differs");
-    if (ok && memcmp(header.sha256, entry->sha256, sizeof(header.sha256)) != 0)
-        ok = mismatch(err, file->whole, "its SHA-256 differs");
-    close(in_fd);
-    if (close(out_fd) != 0 && ok)
-        ok = pd_archive_io_error(err, "close", file->dest);
-    return ok;
-}
-
-static bool
-write_at(int fd, const unsigned char *bytes, size_t length, uint64_t offset, const char *path, PdError *err)
-{
-    while (length > 0)
-    {
-        ssize_t done = pwrite(fd, bytes, length, (off_t)offset);
-        if (done < 0 && errno == EINTR)
-            continue;
-        if (done <= 0)
-            return pd_archive_io_error(err, "write", path);
-        bytes += done, offset += (uint64_t)done, length -= (size_t)done;
-    }
-    return true;
-}
-
-/* Copies the pages of a run (one after the other in pages) that its source owns into window, the file's pages
- * from window_start on. */
-static void
-place_owned(const PdRestoreFile *file, uint32_t source, const PdBlockRun *run, const unsigned char *pages,
-            uint64_t window_start, uint64_t span, unsigned char *window)
-{
-    uint32_t k = 0; /* the page's place among the run's pages */
-    for (uint32_t i = 0; i < run->span; i++)
-    {
-        if (!pd_blockfile_has(run, i))
-            continue;
-        uint64_t at = run->first_block + (uint64_t)i - window_start;
-        if (at < span && file->owner[window_start + at] == source)
-            memcpy(window + at * PD_BACKUP_PAGE_BYTES, pages + (size_t)k * PD_BACKUP_PAGE_BYTES,
-                   PD_BACKUP_PAGE_BYTES);
-        k++;
-    }
-}
-
-/* Whether the run holds every one of the first span pages of its window. */
-static bool
-holds_first(const PdBlockRun *run, uint64_t span)
-{
-    for (uint32_t i = 0; i < span; i++)
-        if (!pd_blockfile_has(run, i))
-            return false;
-    return true;
-}
-
-/* A worker's buffers, made by its first task and reused by the others: no allocation per window. */
-typedef struct Buffers
-{
-    PdBlockReader reader;
-    unsigned char *assembled; /* a window of PD_BLOCKFILE_RUN_PAGES pages */
-} Buffers;
-
-static Buffers *
-worker_buffers(PdBackupWorker *worker, PdError *err)
-{
-    if (worker->state != NULL)
-        return worker->state;
-    Buffers *buffers = pd_arena_calloc(worker->lasting, 1, sizeof(*buffers));
-    if (buffers == NULL ||
-        (buffers->assembled =
-             pd_arena_alloc(worker->lasting, (size_t)PD_BLOCKFILE_RUN_PAGES * PD_BACKUP_PAGE_BYTES)) == NULL)
-        return pd_arena_error(worker->lasting, err), NULL;
-    if (!pd_blockfile_reader(worker->lasting, &buffers->reader, err))
-        return NULL;
-    return worker->state = buffers;
-}
-
-/* Reads the run of a piece, checked against its SHA-256. */
-static bool
-read_piece(PdBlockReader *reader, const PdRestoreFile *file, const PdRestorePiece *piece, PdError *err)
-{
-    const PdRestoreSource *from = &file->sources[piece->source];
-    int fd = open(from->path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return pd_archive_io_error(err, "open", from->path);
-    bool ok = pd_blockfile_read_run(reader, fd, from->path, &from->map, &from->map.runs[piece->run], err);
-    close(fd);
-    return ok;
-}
-
-/*
- * One window of a file: each run that owns some of its pages read (newest copy first), those pages put in
- * place, and the window written with one write; writeback started, so the final sync waits for little.
- */
-static bool
-restore_window(PdBackupWorker *worker, const PdRestoreTask *task, PdError *err)
-{
-    const PdRestoreFile *file = task->file;
-    const PdRestorePiece *pieces = &file->pieces[task->first_piece];
-    uint64_t start = (uint64_t)task->window * PD_BLOCKFILE_RUN_PAGES;
-    uint64_t span = task->bytes / PD_BACKUP_PAGE_BYTES;
-    Buffers *buffers = worker_buffers(worker, err);
-    if (buffers == NULL)
-        return false;
-    PdBlockReader reader = buffers->reader;
-    const unsigned char *window = reader.pages;
-    const PdBlockRun *only = &file->sources[pieces[0].source].map.runs[pieces[0].run];
-    if (task->piece_count > 1 || !holds_first(only, span)) /* else the run is the window as it is */
-    {
-        unsigned char *assembled = buffers->assembled;
-        for (uint32_t p = 0; p < task->piece_count; p++)
-        {
-            const PdBlockRun *run = &file->sources[pieces[p].source].map.runs[pieces[p].run];
-            if (!read_piece(&reader, file, &pieces[p], err))
-                return false;
-            place_owned(file, pieces[p].source, run, reader.pages, start, span, assembled);
-        }
-        window = assembled;
-    }
-    else if (!read_piece(&reader, file, &pieces[0], err))
-        return false;
-    int fd = open(file->dest, O_WRONLY | O_CLOEXEC);
-    if (fd < 0)
-        return pd_archive_io_error(err, "open", file->dest);
-    bool ok = write_at(fd, window, (size_t)task->bytes, start * PD_BACKUP_PAGE_BYTES, file->dest, err);
-    if (ok)
-        (void)sync_file_range(fd, (off_t)(start * PD_BACKUP_PAGE_BYTES), (off_t)task->bytes,
-                              SYNC_FILE_RANGE_WRITE);
-    if (close(fd) != 0 && ok)
-        ok = pd_archive_io_error(err, "close", file->dest);
-    return ok;
-}
-
-/* One task of the pool: a whole file, or one window. */
-static bool
-restore_task(void *context, PdBackupWorker *worker, size_t index, PdError *err)
-{
-    const PdRestoreTask *task = &((const PdRestorePlan *)context)->tasks[index];
-    if (task->file->whole != NULL)
-        return restore_whole(worker->arena, task->file, err);
-    return restore_window(worker, task, err);
-}
-
-/* The files stored in blocks, created at their size first: their runs are then written in any order. */
-static bool
-create_files(const PdRestorePlan *plan, PdError *err)
-{
-    for (size_t i = 0; i < plan->file_count; i++)
-    {
-        const PdRestoreFile *file = &plan->files[i];
-        if (file->whole != NULL)
-            continue;
-        int fd = open(file->dest, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, file->entry->mode & 0777);
-        if (fd < 0)
-            return pd_archive_io_error(err, "create", file->dest);
-        bool ok =
-            ftruncate(fd, (off_t)file->entry->bytes) == 0 || pd_archive_io_error(err, "size", file->dest);
-        if (close(fd) != 0 && ok)
-            ok = pd_archive_io_error(err, "close", file->dest);
-        if (!ok)
-            return false;
-    }
-    return true;
-}
-
-static bool
-copy_files(const PdRestoreOptions *options, const PdRestorePlan *plan, PdError *err)
-{
-    return create_files(plan, err) &&
-           pd_backup_parallel(plan->task_count, options->jobs, restore_task, (void *)plan, NULL, NULL, err);
-}
 
 /* dir and its missing parents (0700), like mkdir -p; *is_made says whether dir itself was made. */
 static bool
@@ -272,8 +78,9 @@ prepare_target(PdArena *arena, const char *dir, bool *is_made, PdError *err)
     return chmod(dir, 0700) == 0 || pd_archive_io_error(err, "chmod", dir);
 }
 
+/* The backup's folders, with their modes (in a delta restore, those there already are kept). */
 static bool
-make_dirs(PdArena *arena, const char *data_dir, const PdBackupManifest *manifest, PdError *err)
+make_dirs(PdArena *arena, const char *data_dir, const PdBackupManifest *manifest, bool is_delta, PdError *err)
 {
     for (size_t i = 0; i < manifest->entry_count; i++)
     {
@@ -283,10 +90,28 @@ make_dirs(PdArena *arena, const char *data_dir, const PdBackupManifest *manifest
         const char *dir = pd_archive_join(arena, data_dir, entry->path);
         if (dir == NULL)
             return pd_arena_error(arena, err);
-        if (mkdir(dir, entry->mode & 0777) != 0)
+        if (mkdir(dir, entry->mode & 0777) != 0 && !(is_delta && errno == EEXIST))
             return pd_archive_io_error(err, "create", dir);
+        if (is_delta && chmod(dir, entry->mode & 0777) != 0)
+            return pd_archive_io_error(err, "chmod", dir);
     }
     return true;
+}
+
+/* The plan carried out, its figures kept when asked for. */
+static bool
+copy_files(PdArena *arena, const PdRestoreOptions *options, const PdRestorePlan *plan, PdError *err)
+{
+    PdRestoreWrite job = {.plan = plan, .is_delta = options->is_delta, .jobs = options->jobs};
+    bool ok = pd_restore_write(arena, &job, err);
+    if (options->stats != NULL)
+    {
+        options->stats->bytes_written = job.bytes_written;
+        options->stats->bytes_kept = job.bytes_kept;
+        options->stats->chain = plan->chain;
+        options->stats->chain_count = plan->chain_count;
+    }
+    return ok;
 }
 
 static bool
@@ -458,17 +283,24 @@ check_restorable(PdArena *arena, const char *repo, const PdBackupManifest *backu
 bool
 pd_backup_restore(PdArena *arena, const PdRestoreOptions *options, PdBackupManifest *chosen, PdError *err)
 {
-    bool is_made;
+    bool is_made = false;
+    size_t removed = 0;
     PdRestorePlan plan;
     if (!pd_restore_choose(arena, options, chosen, err) ||
         !check_restorable(arena, options->repo, chosen, err) ||
         !pd_restore_plan(arena, options->repo, chosen, options->data_dir, &plan, err) ||
-        !prepare_target(arena, options->data_dir, &is_made, err))
+        !(options->is_delta ? pd_restore_delta_prepare(arena, options->data_dir, chosen, &removed, err)
+                            : prepare_target(arena, options->data_dir, &is_made, err)))
         return false;
-    if (make_dirs(arena, options->data_dir, chosen, err) && copy_files(options, &plan, err) &&
-        write_recovery(arena, options, chosen, err) &&
+    if (options->stats != NULL)
+        options->stats->removed = removed;
+    if (make_dirs(arena, options->data_dir, chosen, options->is_delta, err) &&
+        copy_files(arena, options, &plan, err) && write_recovery(arena, options, chosen, err) &&
         pd_backup_sync_tree(arena, options->data_dir, chosen->entries, chosen->entry_count, err))
         return true;
+    if (options->is_delta) /* without global/pg_control, which goes last, the directory is no cluster */
+        return pd_error_hint(err,
+                             "The directory is half restored and will not start: run the restore again.");
     undo(options->data_dir, is_made);
     return false;
 }

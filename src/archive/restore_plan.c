@@ -271,6 +271,8 @@ plan_file(Planner *planner, const PdBackupManifest *chosen, PdRestoreFile *file,
         return pd_arena_error(planner->arena, err);
     if (!trace(planner, chosen, file, err))
         return false;
+    if (file->whole != NULL && strcmp(file->entry->path, "global/pg_control") == 0)
+        return planner->plan->control = file, true; /* written last, by itself */
     if (file->whole != NULL)
         return add_task(planner, &(PdRestoreTask){.file = file, .bytes = file->entry->bytes}, err);
     uint64_t pages = file->entry->bytes / PD_BACKUP_PAGE_BYTES;

@@ -59,6 +59,7 @@ typedef struct PdRestorePlan
     size_t task_count;
     const char **chain; /* the labels of the backups read, the chosen one first */
     size_t chain_count;
+    PdRestoreFile *control; /* global/pg_control: no task, written after all the others */
 } PdRestorePlan;
 
 /*
@@ -69,5 +70,37 @@ typedef struct PdRestorePlan
  */
 bool pd_restore_plan(PdArena *arena, const char *repo, const PdBackupManifest *chosen, const char *data_dir,
                      PdRestorePlan *plan, PdError *err);
+
+/* ---- carrying it out (restore_write.c) ---- */
+
+typedef struct PdRestoreWrite
+{
+    const PdRestorePlan *plan;
+    bool is_delta; /* the directory holds the cluster already: keep what matches */
+    int jobs;
+    uint64_t bytes_written; /* out */
+    uint64_t bytes_kept;    /* out: a delta's files and windows found on disk already */
+} PdRestoreWrite;
+
+/*
+ * Writes the plan's files into their directory (which holds the folders already) with job->jobs threads,
+ * global/pg_control last. Errors: PD_ERR_REFUSED (a stored file that does not match its manifest, named),
+ * PD_ERR_IO, PD_ERR_NO_MEMORY.
+ */
+bool pd_restore_write(PdArena *arena, PdRestoreWrite *job, PdError *err);
+
+/* ---- a delta restore's directory (restore_delta.c) ---- */
+
+/*
+ * Makes the existing data directory ready for a delta restore of backup: refused while PostgreSQL runs on it
+ * (postmaster.pid names a live process), when it holds another cluster (global/pg_control's system
+ * identifier) or is no data directory at all (no PG_VERSION: nothing is removed from a directory that may be
+ * something else); then global/pg_control is removed first (until the restore writes it last, the directory
+ * is no cluster), and every entry the backup does not have (or has as another kind) is removed: WAL in
+ * pg_wal, backup_label, recovery.signal, files of dropped tables. *removed counts them. Errors:
+ * PD_ERR_REFUSED, PD_ERR_IO, PD_ERR_NO_MEMORY.
+ */
+bool pd_restore_delta_prepare(PdArena *arena, const char *data_dir, const PdBackupManifest *backup,
+                              size_t *removed, PdError *err);
 
 #endif

@@ -19,11 +19,11 @@ bool pd_archive_write_all(int fd, const void *data, size_t length, const char *p
 bool pd_archive_read_full(int fd, void *data, size_t length, size_t *got, const char *path, PdError *err);
 
 /*
- * Writes text (length bytes) as dir/name durably: a temporary file (dir/.name.tmp) fsynced, renamed over name,
- * the folder fsynced; a crash leaves the old file or the new one. Errors: PD_ERR_IO, PD_ERR_NO_MEMORY.
+ * Writes text (length bytes) as dir/name durably: a temporary file (dir/.name.tmp) fsynced, renamed over
+ * name, the folder fsynced; a crash leaves the old file or the new one. Errors: PD_ERR_IO, PD_ERR_NO_MEMORY.
  */
-bool pd_archive_write_durably(PdArena *arena, const char *dir, const char *name, const char *text, size_t length,
-                              PdError *err);
+bool pd_archive_write_durably(PdArena *arena, const char *dir, const char *name, const char *text,
+                              size_t length, PdError *err);
 
 /* fsync of the directory dir, so a link, rename or unlink in it survives a crash. Errors: PD_ERR_IO. */
 bool pd_archive_fsync_dir(const char *dir, PdError *err);

@@ -109,6 +109,7 @@ read_options(PdArena *arena, const CliArgs *args, PdRestoreOptions *options, PdE
         return pd_error_field(err, "--pgdata");
     }
     cli_has_flag(args, "--set", &options->label);
+    options->is_delta = cli_has_flag(args, "--delta", NULL);
     if (!cli_read_jobs(args, &options->jobs, err))
         return false;
     if (options->label != NULL && !pd_backup_is_label(options->label))
@@ -135,11 +136,24 @@ cmd_restore(PdArena *arena, const CliArgs *args, PdError *err)
         return false;
     options.repo = archive.dir;
     PdBackupManifest chosen;
+    PdRestoreStats stats = {0};
+    options.stats = &stats;
     if (!pd_backup_restore(arena, &options, &chosen, err))
         return false;
     char stop[20];
     pd_backup_format_lsn(chosen.stop_lsn, stop);
     printf("restored backup %s into %s (consistent from %s)\n", chosen.label, options.data_dir, stop);
+    if (stats.chain_count > 1)
+    {
+        printf("with the backups it builds on:");
+        for (size_t i = 1; i < stats.chain_count; i++)
+            printf(" %s", stats.chain[i]);
+        printf("\n");
+    }
+    if (options.is_delta)
+        printf("delta: %.1f MB rewritten, %.1f MB found in place, %zu entries the backup does not hold "
+               "removed\n",
+               stats.bytes_written / 1048576.0, stats.bytes_kept / 1048576.0, stats.removed);
     const char *setting = pd_restore_target_setting(options.target_kind);
     if (setting != NULL)
         printf("recovery target: %s = '%s', then %s\n", setting,

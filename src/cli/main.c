@@ -25,7 +25,7 @@ typedef struct CliCommand
     bool (*run)(PdArena *arena, const CliArgs *args, PdError *err);
     const char *summary;
     const char *usage;
-    CliFlag flags[12];
+    CliFlag flags[16];
     int max_positional;
     const PdSettingTable *settings; /* the surface whose settings it takes; NULL: migrate's */
     bool is_quiet_not_found;        /* PD_ERR_NOT_FOUND exits without a message (wal-fetch) */
@@ -199,7 +199,8 @@ static const CliCommand commands[] = {
      "server's machine. verify reads every stored file back against its manifest\n"
      "and checks the WAL each backup needs; with --restore it also restores the\n"
      "newest backup (or --set) into a scratch directory, starts PostgreSQL on it\n"
-     "and runs amcheck on every index and table; exit 3 on a problem. expire keeps the newest N full backups and/or\n"
+     "and runs amcheck on every index and table; exit 3 on a problem. expire keeps the newest N full backups "
+     "and/or\n"
      "what restores to any moment of the last D days, removes the rest and the\n"
      "WAL no kept backup needs. restore-point makes a named point on the server\n"
      "and records it, for restore --target-name.\n"
@@ -230,17 +231,20 @@ static const CliCommand commands[] = {
     {"restore",
      cmd_restore,
      "write a backup into a new data directory, to recover to a chosen moment",
-     "usage: prodata restore --pgdata DIR [--set LABEL] [--jobs N]\n"
+     "usage: prodata restore --pgdata DIR [--delta] [--set LABEL] [--jobs N]\n"
      "         [--target-time T | --target-lsn LSN | --target-xid XID | --target-name NAME | "
      "--target-immediate]\n"
      "         [--target-exclusive] [--target-action promote|pause|shutdown]\n"
      "         [--target-timeline current|latest|N] [--archive-mode off|preserve]\n"
      "\n"
      "Writes the backup (--set, or the newest that ends before the target) into\n"
-     "DIR, which must be empty or absent, checking every file against its\n"
+     "DIR, which must be empty or absent (with --delta: the cluster's own data\n"
+     "directory, stopped, where only what differs is rewritten), checking every file against its\n"
      "manifest, with restore_command (wal-fetch from archive_dir) and the target\n"
      "in postgresql.auto.conf and recovery.signal. Start PostgreSQL on DIR to\n"
      "recover. Without a target recovery replays all the archived WAL.\n"
+     "  --delta                DIR holds this cluster (stopped): keep the files and pages that match,\n"
+     "                         rewrite the others, remove what the backup does not hold\n"
      "  --target-time T        a time with its offset: '2026-12-01 10:30:00+00'\n"
      "  --target-lsn LSN       a WAL position: 0/5000028\n"
      "  --target-xid XID       a transaction id\n"
@@ -261,7 +265,8 @@ static const CliCommand commands[] = {
       {"--target-exclusive", false},
       {"--target-action", true},
       {"--target-timeline", true},
-      {"--archive-mode", true}},
+      {"--archive-mode", true},
+      {"--delta", false}},
      0,
      &pd_settings_archive},
     {"keeper",
@@ -441,7 +446,8 @@ cli_has_flag(const CliArgs *args, const char *flag, const char **value)
 static const CliFlag *
 find_flag(const CliCommand *command, const char *name, size_t length)
 {
-    for (int i = 0; i < 8 && command->flags[i].name != NULL; i++)
+    for (size_t i = 0;
+         i < sizeof(command->flags) / sizeof(command->flags[0]) && command->flags[i].name != NULL; i++)
         if (strlen(command->flags[i].name) == length && strncmp(command->flags[i].name, name, length) == 0)
             return &command->flags[i];
     return NULL;

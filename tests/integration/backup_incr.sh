@@ -3,7 +3,8 @@
 # checksums: an incr with nothing to build on is taken in full and says why; after updates to a few pages, a
 # table truncated by VACUUM and grown again, and visibility-map bits cleared by updates, an incr taken under a
 # write load stores a fraction of the full's bytes, a second incr builds on the first and a diff on the full;
-# each restores to a named point with the primary's rows there, a visibility map that agrees with the heap
+# each restores to a named point with the primary's rows there (also with --delta over a copy that went its own
+# way, which rewrites only what differs), a visibility map that agrees with the heap
 # (pg_visibility) and intact B-tree indexes (amcheck); verify passes; a damaged run of pages and a backup of the
 # chain moved away are found by verify and refused by restore before anything is written; retention keeps
 # what builds on a kept full and removes a whole chain once a newer full is kept; verify --restore restores a
@@ -11,7 +12,7 @@
 # index that no longer matches its table.
 source tests/lib/pg.sh
 source tests/lib/tap.sh
-tap_plan 25
+tap_plan 29
 tap_workdir
 chmod 755 "$TAP_WORKDIR"
 PRIMARY_DIR="$TAP_WORKDIR/primary"
@@ -138,6 +139,36 @@ archive_now
 # 4. each restores to the point with the primary's rows
 restore_and_check "incr chain" "$INCR2" after_diff "$DIGEST_AT_POINT"
 restore_and_check "diff" "$DIFF" after_diff "$DIGEST_AT_POINT"
+
+# 4b. delta: the full restored and started, changed, stopped; then the incr chain restored over it with --delta
+run_cmd "$PRODATA" restore --archive-dir "$REPO" --pgdata "$RESTORED_DIR/data" --set "$FULL" --target-immediate
+start_restored || tap_not_ok "the full restored for the delta test started"
+PGPORT=$RESTORED_PORT sql postgres "INSERT INTO t (note, pad) SELECT 'stray', 'x' FROM generate_series(1, 500)"
+PGPORT=$RESTORED_PORT sql postgres "CREATE TABLE stray AS SELECT g FROM generate_series(1, 1000) g"
+run_cmd "$PRODATA" restore --archive-dir "$REPO" --pgdata "$RESTORED_DIR/data" --delta --set "$INCR2"
+expect_eq "a delta restore is refused while PostgreSQL runs on the directory" \
+    "$RC|$(grep -c 'PostgreSQL runs on .*postmaster.pid names process' <<<"$OUT")" "1|1"
+pg_as_owner "$PGBIN/pg_ctl" -D "$RESTORED_DIR/data" -w -t 30 stop >/dev/null 2>&1
+run_cmd "$PRODATA" restore --archive-dir "$REPO" --pgdata "$RESTORED_DIR/data" --delta --set "$INCR2" \
+    --target-name after_diff --target-action promote --target-timeline latest --archive-mode off --jobs 2
+expect_eq "the delta restore rewrites what differs, keeps the rest, removes what the backup lacks" \
+    "$RC|$(grep -cE '^delta: [0-9.]+ MB rewritten, [0-9.]+ MB found in place, [1-9][0-9]* entries' <<<"$OUT")|$(
+        awk '/^delta:/ { print ($6 > $2) }' <<<"$OUT")" "0|1|1"
+if start_restored; then
+    expect_eq "delta: the rows are the primary's at the point, no stray table" \
+        "$(digest "$RESTORED_PORT")|$(PGPORT=$RESTORED_PORT sql postgres "SELECT to_regclass('stray') IS NULL")" \
+        "$DIGEST_AT_POINT|t"
+else
+    tap_not_ok "delta: the restored cluster started" "$(tail -20 "$TAP_WORKDIR/owned/restored.log")"
+fi
+stop_restored
+mkdir -p "$RESTORED_DIR/data" && echo keep >"$RESTORED_DIR/data/notes.txt"
+[ "$(id -u)" = 0 ] && chown -R postgres: "$RESTORED_DIR"
+run_cmd "$PRODATA" restore --archive-dir "$REPO" --pgdata "$RESTORED_DIR/data" --delta
+expect_eq "a delta into a directory that is no data directory is refused, nothing removed" \
+    "$RC|$(grep -c 'is not a PostgreSQL data directory (no PG_VERSION)' <<<"$OUT")|$(cat "$RESTORED_DIR/data/notes.txt")" \
+    "1|1|keep"
+rm -rf "$RESTORED_DIR"
 run_cmd backup verify
 expect_eq "verify passes on full, incr, incr and diff" "$RC|$(grep -c '^verified 4 backup' <<<"$OUT")" "0|1"
 ROWS=$(sql postgres "SELECT (SELECT count(*) FROM t) + (SELECT count(*) FROM tail)")
