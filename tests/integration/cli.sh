@@ -2,7 +2,7 @@
 # cli.sh - the command line itself: help, version, usage errors with exit 2,
 # settings precedence and errors with file:line, no password on the command line.
 source tests/lib/tap.sh
-tap_plan 68
+tap_plan 69
 tap_workdir
 cd "$TAP_WORKDIR"
 
@@ -19,6 +19,18 @@ done
 run_cmd "$PRODATA" migrate --help
 expect_rc "migrate --help exits 0" 0
 expect_out "migrate --help shows --to" '--to N'
+
+# every option a command's --help names is one the command accepts (options past a fixed count were once
+# refused as unknown)
+unknown=""
+for command in $("$PRODATA" --help | awk '/^commands:/ { on = 1; next } on && /^  [a-z]/ { print $1 }'); do
+    for option in $("$PRODATA" "$command" --help 2>&1 | grep -oE '^  --[a-z][a-z-]*' | sort -u); do
+        # a settings file that does not exist stops every command before it does anything
+        timeout 10 "$PRODATA" "$command" "$option" --config /nonexistent/prodata.conf 2>&1 </dev/null |
+            grep -qF "unknown option \"$option\"" && unknown="$unknown $command$option"
+    done
+done
+expect_eq "every option in each command's --help is accepted" "$unknown" ""
 
 run_cmd "$PRODATA"
 expect_rc "no command exits 2" 2
