@@ -338,7 +338,10 @@ typedef struct PdBackupOptions
     const char *repo;     /* the archive directory, which archive_command pushes into */
     const char *conninfo; /* the server to back up ("" for the PG* variables) */
     const char *data_dir; /* its data directory; NULL or "" asks the server (needs pg_read_all_settings) */
-    PdBackupType type;    /* asked for: a diff or incr with nothing to build on is taken in full */
+    bool from_standby;    /* the server is a standby: its files are copied, the primary archives the WAL */
+    const char *primary_conninfo; /* from_standby: the primary, asked to switch WAL at the end; NULL: the
+                                     standby's primary_conninfo */
+    PdBackupType type;            /* asked for: a diff or incr with nothing to build on is taken in full */
     PdArchiveCompress compress;
     int compress_level;
     int jobs;

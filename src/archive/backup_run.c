@@ -56,10 +56,19 @@ read_facts(PdArena *arena, PdDb *db, const PdBackupOptions *options, Facts *fact
     facts->pg_version = atoi(pd_db_result_value(result, 0, 1));
     facts->has_checksums = strcmp(pd_db_result_value(result, 0, 3), "on") == 0;
     facts->segment_bytes = (uint32_t)strtoul(pd_db_result_value(result, 0, 6), NULL, 10);
-    if (strcmp(pd_db_result_value(result, 0, 2), "true") == 0)
-        return refuse(err, "Run it against the primary (backups from a standby are not supported yet).",
-                      "%s is a standby", options->conninfo[0] ? "the server" : "the server");
-    if (strcmp(pd_db_result_value(result, 0, 4), "off") == 0)
+    bool is_standby = strcmp(pd_db_result_value(result, 0, 2), "true") == 0;
+    if (is_standby && !options->from_standby)
+        return refuse(
+            err,
+            "Back up the primary, or this standby with --from-standby (the files are read here, the "
+            "primary archives the WAL).",
+            "%s is a standby", "the server");
+    if (!is_standby && options->from_standby)
+        return refuse(
+            err,
+            "Connect to a standby (the database setting, or PGHOST/PGPORT), or leave --from-standby out.",
+            "%s is not a standby: --from-standby reads a standby's files", "the server");
+    if (!is_standby && strcmp(pd_db_result_value(result, 0, 4), "off") == 0)
         return refuse(err,
                       "Set archive_mode = on and archive_command = 'prodata-wal wal-push ... %p' "
                       "(docs/archive.md), then restart PostgreSQL.",
@@ -179,42 +188,53 @@ lsn_of(PdDbResult *result, size_t column, uint64_t *lsn, PdError *err)
     return true;
 }
 
+/*
+ * The segment name of lsn on timeline, as pg_walfile_name names it (the segment holding the byte before lsn),
+ * which a standby cannot run: arena-allocated, NULL when out of memory.
+ */
+static char *
+segment_of(PdArena *arena, uint32_t timeline, uint64_t lsn, uint32_t segment_bytes)
+{
+    char name[25];
+    pd_archive_segment_name(timeline, (lsn > 0 ? lsn - 1 : 0) / segment_bytes, segment_bytes, name);
+    return pd_arena_strdup(arena, name);
+}
+
+/* pg_backup_start, with a checkpoint right away (on a standby, a restartpoint). */
 static bool
-start_backup(PdArena *arena, PdDb *db, PdBackupManifest *manifest, PdError *err)
+start_backup(PdArena *arena, PdDb *db, const Facts *facts, PdBackupManifest *manifest, PdError *err)
 {
     const char *params[] = {pd_arena_sprintf(arena, "prodata %.15s", manifest->label)};
     PdDbResult *result;
     if (params[0] == NULL)
         return pd_arena_error(arena, err);
     if (!pd_db_query(arena, db,
-                     "SELECT lsn::text, pg_walfile_name(lsn) FROM pg_backup_start($1, true) AS lsn", 1,
-                     params, &result, err) ||
+                     "SELECT lsn::text, (SELECT timeline_id FROM pg_control_checkpoint())::text "
+                     "FROM pg_backup_start($1, true) AS lsn",
+                     1, params, &result, err) ||
         !lsn_of(result, 0, &manifest->start_lsn, err))
         return false;
     manifest->start_time = time(NULL);
-    manifest->start_wal = pd_arena_strdup(arena, pd_db_result_value(result, 0, 1));
-    if (manifest->start_wal == NULL)
-        return pd_arena_error(arena, err);
-    manifest->timeline = (uint32_t)strtoul(pd_arena_strndup(arena, manifest->start_wal, 8), NULL, 16);
-    return true;
+    manifest->timeline = (uint32_t)strtoul(pd_db_result_value(result, 0, 1), NULL, 10);
+    manifest->start_wal = segment_of(arena, manifest->timeline, manifest->start_lsn, facts->segment_bytes);
+    return manifest->start_wal != NULL || pd_arena_error(arena, err);
 }
 
 static bool
-stop_backup(PdArena *arena, PdDb *db, PdBackupManifest *manifest, PdError *err)
+stop_backup(PdArena *arena, PdDb *db, const Facts *facts, PdBackupManifest *manifest, PdError *err)
 {
     PdDbResult *result;
-    if (!pd_db_query(
-            arena, db,
-            "SELECT lsn::text, pg_walfile_name(lsn), labelfile, spcmapfile FROM pg_backup_stop(false)", 0,
-            NULL, &result, err) ||
+    if (!pd_db_query(arena, db, "SELECT lsn::text, labelfile, spcmapfile FROM pg_backup_stop(false)", 0, NULL,
+                     &result, err) ||
         !lsn_of(result, 0, &manifest->stop_lsn, err))
         return false;
     manifest->stop_time = time(NULL);
-    manifest->stop_wal = pd_arena_strdup(arena, pd_db_result_value(result, 0, 1));
-    manifest->backup_label = pd_arena_strdup(arena, pd_db_result_value(result, 0, 2));
-    const char *map = pd_db_result_value(result, 0, 3);
+    /* a standby promoted meanwhile makes pg_backup_stop fail: the stop is on the start's timeline */
+    manifest->stop_wal = segment_of(arena, manifest->timeline, manifest->stop_lsn, facts->segment_bytes);
+    manifest->backup_label = pd_arena_strdup(arena, pd_db_result_value(result, 0, 1));
+    const char *map = pd_db_result_value(result, 0, 2);
     manifest->tablespace_map =
-        pd_db_result_is_null(result, 0, 3) || map[0] == '\0' ? NULL : pd_arena_strdup(arena, map);
+        pd_db_result_is_null(result, 0, 2) || map[0] == '\0' ? NULL : pd_arena_strdup(arena, map);
     if (manifest->stop_wal == NULL || manifest->backup_label == NULL)
         return pd_arena_error(arena, err);
     return true;
@@ -236,6 +256,29 @@ wait_archived(const char *path, long *waited_ms)
         nanosleep(&pause, NULL);
     }
     return false;
+}
+
+/*
+ * From a standby: the primary archives the WAL, and the segment holding the backup's stop stays open there
+ * until it fills or archive_timeout passes. The primary is asked to switch to a new segment: the one given,
+ * or the standby's primary_conninfo. Not an error when it cannot be reached: the wait after says so. Always
+ * true.
+ */
+static bool
+switch_primary(PdArena *arena, PdDb *standby, const PdBackupOptions *options)
+{
+    PdError ignored;
+    PdDbResult *result;
+    pd_error_init(&ignored);
+    const char *conninfo = options->primary_conninfo;
+    if ((conninfo == NULL || conninfo[0] == '\0') &&
+        pd_db_query(arena, standby, "SELECT current_setting('primary_conninfo')", 0, NULL, &result, &ignored))
+        conninfo = pd_db_result_value(result, 0, 0);
+    PdDb *primary = NULL;
+    if (conninfo != NULL && conninfo[0] != '\0' && pd_db_connect(conninfo, &primary, &ignored))
+        (void)pd_db_query(arena, primary, "SELECT pg_switch_wal()", 0, NULL, &result, &ignored);
+    pd_db_close(primary);
+    return true;
 }
 
 /* Every segment from start_wal to stop_wal reaches the repository (pg_backup_stop switched to the next). */
@@ -374,7 +417,7 @@ run(PdArena *arena, PdDb *db, const PdBackupOptions *options, PdBackupOutcome *o
     if (manifest->label == NULL)
         return pd_arena_error(arena, err);
     const PdBackupManifest *prior;
-    if (!start_backup(arena, db, manifest, err) ||
+    if (!start_backup(arena, db, &facts, manifest, err) ||
         !pd_backup_choose_prior(arena, options->repo, options->type, manifest->timeline, facts.pg_version,
                                 &prior, &outcome->why_full, err))
         return false;
@@ -388,7 +431,8 @@ run(PdArena *arena, PdDb *db, const PdBackupOptions *options, PdBackupOutcome *o
             return pd_arena_error(arena, err);
     }
     if (!copy_files(arena, options, &facts, manifest, prior, outcome, err) ||
-        !stop_backup(arena, db, manifest, err) ||
+        !stop_backup(arena, db, &facts, manifest, err) ||
+        (options->from_standby && !switch_primary(arena, db, options)) ||
         !check_wal(arena, options->repo, manifest, facts.segment_bytes, err))
         return false;
     keep_copied(manifest, outcome);

@@ -213,6 +213,7 @@ take(PdArena *arena, const CliArgs *args, PdError *err)
     options.repo = archive.dir;
     options.conninfo = settings.database;
     cli_has_flag(args, "--pgdata", &options.data_dir);
+    options.from_standby = cli_has_flag(args, "--from-standby", NULL);
     options.compress = archive.compress;
     options.compress_level = archive.zstd_level;
     options.progress = show_progress;

@@ -183,7 +183,7 @@ static const CliCommand commands[] = {
     {"backup",
      cmd_backup,
      "take a base backup into the repository (archive_dir); list, show, verify or expire them",
-     "usage: prodata backup [--type full|diff|incr] [--pgdata DIR] [--jobs N] [--json]\n"
+     "usage: prodata backup [--type full|diff|incr] [--from-standby] [--pgdata DIR] [--jobs N] [--json]\n"
      "       prodata backup list [--json]\n"
      "       prodata backup info LABEL [--json]\n"
      "       prodata backup verify [--set LABEL] [--jobs N] [--restore [--pg-bin DIR]] [--json]\n"
@@ -206,6 +206,7 @@ static const CliCommand commands[] = {
      "and records it, for restore --target-name.\n"
      "  --type TYPE            full (default), diff (changes since the last full) or incr\n"
      "                         (changes since the last backup)\n"
+     "  --from-standby         the server (database) is a standby: copy its files, not the primary's\n"
      "  --pgdata DIR           the data directory (default: the server's data_directory)\n"
      "  --jobs N               copying (verify: reading) threads (default 2)\n"
      "  --set LABEL            verify: this backup only\n"
@@ -217,6 +218,7 @@ static const CliCommand commands[] = {
      "  --dry-run              expire: say what would be removed, remove nothing\n"
      "  --json                 progress and outcome as JSON lines\n",
      {{"--type", true},
+      {"--from-standby", false},
       {"--pgdata", true},
       {"--jobs", true},
       {"--json", false},
