@@ -536,6 +536,7 @@ typedef struct PdRestoreOptions
     const char *wal_fetch; /* the program restore_command runs: prodata-wal (or prodata), as a path */
     int jobs;
     bool is_delta; /* data_dir holds this cluster already: rewrite only what differs, remove what is extra */
+    int port;      /* > 0: port = N in the restored postgresql.auto.conf */
     struct PdRestoreStats *stats; /* out, when not NULL */
 } PdRestoreOptions;
 
@@ -579,5 +580,33 @@ bool pd_restore_choose(PdArena *arena, const PdRestoreOptions *options, PdBackup
  */
 bool pd_backup_restore(PdArena *arena, const PdRestoreOptions *options, PdBackupManifest *chosen,
                        PdError *err);
+
+/* ---- starting the restored copy (restore_start.c) ------------------------------------------------ */
+
+/* The server log a started restore writes, in the restored data directory. */
+#define PD_RESTORE_LOG_NAME "prodata-restore.log"
+
+typedef struct PdRestoreStartOptions
+{
+    const char *pg_bin; /* pg_ctl's folder; NULL: /usr/lib/postgresql/MAJOR/bin */
+    int wait_seconds;   /* for the target at most */
+} PdRestoreStartOptions;
+
+typedef struct PdRestoreReached
+{
+    const char *state;            /* "promoted, accepting connections", "paused at the target", ... */
+    const char *stopped_at;       /* PostgreSQL's "recovery stopping ..." line; NULL at the end of the WAL */
+    const char *last_transaction; /* its "last completed transaction was at log time ..." line, or NULL */
+    const char *log;              /* the server log */
+} PdRestoreReached;
+
+/*
+ * Starts PostgreSQL on the directory pd_backup_restore wrote (options as given to it) and waits until
+ * recovery reached its target and did the target action (or, without a target, promoted at the end of the
+ * archived WAL), at most start->wait_seconds. Errors: PD_ERR_IO (pg_ctl failed), PD_ERR_REFUSED (a FATAL
+ * line, the server gone, or the time up: the message quotes the log), PD_ERR_NO_MEMORY.
+ */
+bool pd_restore_start(PdArena *arena, const PdRestoreOptions *options, const PdBackupManifest *chosen,
+                      const PdRestoreStartOptions *start, PdRestoreReached *reached, PdError *err);
 
 #endif

@@ -17,7 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -63,31 +62,6 @@ add_problem(PdArena *arena, PdBackupTrialReport *report, const char *text)
     report->problems = grown;
 }
 
-/* Runs argv[0] with argv (no shell) and waits for it. Errors: PD_ERR_IO (could not run, or it failed). */
-static bool
-run_program(char *const *argv, const char *log_path, PdError *err)
-{
-    pid_t pid = fork();
-    if (pid < 0)
-        return pd_error_set(err, PD_ERR_IO, "could not start %s: %s", argv[0], strerror(errno));
-    if (pid == 0)
-    {
-        FILE *quiet = freopen("/dev/null", "w", stdout);
-        (void)quiet;
-        execv(argv[0], argv);
-        _exit(127);
-    }
-    int status;
-    while (waitpid(pid, &status, 0) < 0)
-        if (errno != EINTR)
-            return pd_error_set(err, PD_ERR_IO, "could not wait for %s: %s", argv[0], strerror(errno));
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
-        return true;
-    pd_error_set(err, PD_ERR_IO, "%s %s failed (exit %d)", argv[0], argv[1],
-                 WIFEXITED(status) ? WEXITSTATUS(status) : -1);
-    return pd_error_hint(err, "Its log: %s.", log_path);
-}
-
 /* The files a data directory kept elsewhere (Debian's /etc/postgresql) lacks, and the trial's own access
  * rules: any role, over the private socket only. */
 static bool
@@ -121,14 +95,11 @@ static bool
 pg_ctl(PdArena *arena, const PdBackupTrialOptions *options, const char *data, const char *log, bool is_start,
        PdError *err)
 {
-    char *program = pd_archive_join(arena, options->pg_bin, "pg_ctl");
     char timeout[16];
     snprintf(timeout, sizeof(timeout), "%d", TRIAL_START_S);
-    if (program == NULL)
-        return pd_arena_error(arena, err);
-    char *start[] = {program, "start", "-D", (char *)data, "-l", (char *)log, "-w", "-t", timeout, NULL};
-    char *stop[] = {program, "stop", "-D", (char *)data, "-m", "immediate", "-w", "-t", "60", NULL};
-    return run_program(is_start ? start : stop, log, err);
+    const char *start[] = {"start", "-D", data, "-l", log, "-w", "-t", timeout, NULL};
+    const char *stop[] = {"stop", "-D", data, "-m", "immediate", "-w", "-t", "60", NULL};
+    return pd_archive_pg_ctl(arena, options->pg_bin, is_start ? start : stop, log, err);
 }
 
 /* Waits until the copy has reached its consistency point and promoted. */

@@ -180,6 +180,8 @@ recovery_settings(PdArena *arena, const PdRestoreOptions *options, const PdBacku
     pd_strbuf_appendf(&text, "\n# recovery of backup %s, written by prodata restore\n", manifest->label);
     pd_strbuf_appendf(&text, "restore_command = '%s wal-fetch --archive-dir %s %%f %%p'\n",
                       options->wal_fetch, options->repo);
+    if (options->port > 0)
+        pd_strbuf_appendf(&text, "port = %d\n", options->port);
     if (!options->keeps_archiving) /* a restored copy must not push its own timeline into this repository */
         pd_strbuf_append(&text, "archive_mode = 'off'\n");
     if (options->target_timeline != NULL)

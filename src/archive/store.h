@@ -34,6 +34,14 @@ bool pd_archive_fsync_dir(const char *dir, PdError *err);
  */
 bool pd_archive_sync_filesystem(const char *dir, PdError *err);
 
+/*
+ * Runs PG_BIN/pg_ctl with args (NULL-terminated, the words after the program), without a shell, its output
+ * discarded, and waits for it. log_path (the server log pg_ctl writes) is named in errors. Errors: PD_ERR_IO
+ * (it could not run, or exited with a failure), PD_ERR_NO_MEMORY.
+ */
+bool pd_archive_pg_ctl(PdArena *arena, const char *pg_bin, const char *const *args, const char *log_path,
+                       PdError *err);
+
 /* PD_ERR_IO "could not VERB PATH: strerror(errno)". Returns false. */
 bool pd_archive_io_error(PdError *err, const char *verb, const char *path);
 

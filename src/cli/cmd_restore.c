@@ -100,6 +100,26 @@ cli_wal_fetch_program(PdArena *arena, const char **program, PdError *err)
     return true;
 }
 
+/* An optional whole number flag within [least, most]; *value = none when absent. */
+static bool
+read_number(const CliArgs *args, const char *flag, long least, long most, int none, int *value, PdError *err)
+{
+    const char *text;
+    *value = none;
+    if (!cli_has_flag(args, flag, &text))
+        return true;
+    char *end;
+    long number = strtol(text, &end, 10);
+    if (end == text || *end != '\0' || number < least || number > most)
+    {
+        pd_error_set(err, PD_ERR_USAGE, "%s must be a whole number from %ld to %ld, not '%s'", flag, least,
+                     most, text);
+        return pd_error_field(err, "%s", flag);
+    }
+    *value = (int)number;
+    return true;
+}
+
 static bool
 read_options(PdArena *arena, const CliArgs *args, PdRestoreOptions *options, PdError *err)
 {
@@ -110,6 +130,8 @@ read_options(PdArena *arena, const CliArgs *args, PdRestoreOptions *options, PdE
     }
     cli_has_flag(args, "--set", &options->label);
     options->is_delta = cli_has_flag(args, "--delta", NULL);
+    if (!read_number(args, "--port", 1, 65535, 0, &options->port, err))
+        return false;
     if (!cli_read_jobs(args, &options->jobs, err))
         return false;
     if (options->label != NULL && !pd_backup_is_label(options->label))
@@ -119,6 +141,28 @@ read_options(PdArena *arena, const CliArgs *args, PdRestoreOptions *options, PdE
         return pd_error_field(err, "--set");
     }
     return read_target(args, options, err) && cli_wal_fetch_program(arena, &options->wal_fetch, err);
+}
+
+/* --start: PostgreSQL started on the copy, the restore waiting until the target is reached. */
+static bool
+start_copy(PdArena *arena, const CliArgs *args, const PdRestoreOptions *options,
+           const PdBackupManifest *chosen, PdError *err)
+{
+    PdRestoreStartOptions start = {0};
+    PdRestoreReached reached;
+    cli_has_flag(args, "--pg-bin", &start.pg_bin);
+    if (!read_number(args, "--wait", 1, 86400 * 7, 3600, &start.wait_seconds, err))
+        return false;
+    printf("starting PostgreSQL on %s (its log: %s/%s)\n", options->data_dir, options->data_dir,
+           PD_RESTORE_LOG_NAME);
+    fflush(stdout);
+    if (!pd_restore_start(arena, options, chosen, &start, &reached, err))
+        return false;
+    printf("reached: %s\n", reached.stopped_at != NULL ? reached.stopped_at : "the end of the archived WAL");
+    if (reached.last_transaction != NULL)
+        printf("%s\n", reached.last_transaction);
+    printf("PostgreSQL is %s\n", reached.state);
+    return true;
 }
 
 bool
@@ -164,6 +208,8 @@ cmd_restore(PdArena *arena, const CliArgs *args, PdError *err)
     if (!options.keeps_archiving)
         printf(
             "archive_mode = off in its postgresql.auto.conf (--archive-mode preserve keeps the backup's)\n");
+    if (cli_has_flag(args, "--start", NULL))
+        return start_copy(arena, args, &options, &chosen, err);
     printf("start PostgreSQL on it to recover (its port and other settings are the backup's; -o \"-p PORT\" "
            "gives another): pg_ctl -D %s start\n",
            options.data_dir);

@@ -25,7 +25,7 @@ typedef struct CliCommand
     bool (*run)(PdArena *arena, const CliArgs *args, PdError *err);
     const char *summary;
     const char *usage;
-    CliFlag flags[16];
+    CliFlag flags[20];
     int max_positional;
     const PdSettingTable *settings; /* the surface whose settings it takes; NULL: migrate's */
     bool is_quiet_not_found;        /* PD_ERR_NOT_FOUND exits without a message (wal-fetch) */
@@ -234,6 +234,7 @@ static const CliCommand commands[] = {
      cmd_restore,
      "write a backup into a new data directory, to recover to a chosen moment",
      "usage: prodata restore --pgdata DIR [--delta] [--set LABEL] [--jobs N]\n"
+     "         [--start [--port N] [--wait S] [--pg-bin DIR]]\n"
      "         [--target-time T | --target-lsn LSN | --target-xid XID | --target-name NAME | "
      "--target-immediate]\n"
      "         [--target-exclusive] [--target-action promote|pause|shutdown]\n"
@@ -245,6 +246,10 @@ static const CliCommand commands[] = {
      "manifest, with restore_command (wal-fetch from archive_dir) and the target\n"
      "in postgresql.auto.conf and recovery.signal. Start PostgreSQL on DIR to\n"
      "recover. Without a target recovery replays all the archived WAL.\n"
+     "  --start                start PostgreSQL on DIR and wait until the target is reached; say where\n"
+     "  --port N               the restored copy's port (into its postgresql.auto.conf)\n"
+     "  --wait S               --start: wait at most S seconds for the target (default 3600)\n"
+     "  --pg-bin DIR           --start: PostgreSQL's programs (default /usr/lib/postgresql/MAJOR/bin)\n"
      "  --delta                DIR holds this cluster (stopped): keep the files and pages that match,\n"
      "                         rewrite the others, remove what the backup does not hold\n"
      "  --target-time T        a time with its offset: '2026-12-01 10:30:00+00'\n"
@@ -268,7 +273,11 @@ static const CliCommand commands[] = {
       {"--target-action", true},
       {"--target-timeline", true},
       {"--archive-mode", true},
-      {"--delta", false}},
+      {"--delta", false},
+      {"--start", false},
+      {"--port", true},
+      {"--wait", true},
+      {"--pg-bin", true}},
      0,
      &pd_settings_archive},
     {"keeper",

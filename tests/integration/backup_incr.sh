@@ -12,7 +12,7 @@
 # index that no longer matches its table.
 source tests/lib/pg.sh
 source tests/lib/tap.sh
-tap_plan 29
+tap_plan 31
 tap_workdir
 chmod 755 "$TAP_WORKDIR"
 PRIMARY_DIR="$TAP_WORKDIR/primary"
@@ -161,6 +161,20 @@ if start_restored; then
 else
     tap_not_ok "delta: the restored cluster started" "$(tail -20 "$TAP_WORKDIR/owned/restored.log")"
 fi
+stop_restored
+# 4c. restore --start: PostgreSQL started, the restore waiting until the target is reached
+PORT=$(pg_free_port)
+run_cmd "$PRODATA" restore --archive-dir "$REPO" --pgdata "$RESTORED_DIR/data" --set "$INCR2" \
+    --target-name after_diff --start --port "$PORT" --wait 120
+expect_eq "restore --start waits for the target and says where recovery stopped" \
+    "$RC|$(grep -c '^reached: recovery stopping at restore point "after_diff"' <<<"$OUT")|$(grep -c '^PostgreSQL is promoted' <<<"$OUT")|$(
+        psql -X -At -h 127.0.0.1 -p "$PORT" -d postgres -c "SELECT md5(string_agg(id || ':' || note || pad, ',' ORDER BY id)) FROM t")" \
+    "0|1|1|${DIGEST_AT_POINT%%$'\n'*}"
+stop_restored
+run_cmd "$PRODATA" restore --archive-dir "$REPO" --pgdata "$RESTORED_DIR/data" --set "$INCR2" \
+    --target-time "2099-01-01 00:00:00+00" --start --port "$PORT" --wait 120
+expect_eq "a target past the archived WAL: restore --start fails with PostgreSQL's reason" \
+    "$RC|$(grep -c 'recovery ended before configured recovery target was reached' <<<"$OUT")" "1|1"
 stop_restored
 mkdir -p "$RESTORED_DIR/data" && echo keep >"$RESTORED_DIR/data/notes.txt"
 [ "$(id -u)" = 0 ] && chown -R postgres: "$RESTORED_DIR"
