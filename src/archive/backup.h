@@ -145,12 +145,6 @@ typedef enum PdPageVerdict
     PD_PAGE_BAD,   /* a checksum that does not match, or a header no page has */
 } PdPageVerdict;
 
-/* A page's pd_lsn: the end of the last WAL record that changed it (0 for a page never WAL-logged). */
-uint64_t pd_backup_page_lsn(const unsigned char *page);
-
-/* Whether the page is all zeros (extended, never written). */
-bool pd_backup_page_is_new(const unsigned char *page);
-
 /* Judges one page read at blkno while a backup that started at start_lsn copies it. No errors. */
 PdPageVerdict pd_backup_check_page(const unsigned char *page, uint32_t blkno, uint64_t start_lsn);
 
@@ -161,13 +155,6 @@ PdPageVerdict pd_backup_check_page(const unsigned char *page, uint32_t blkno, ui
  * the file is block segment * PD_BACKUP_SEGMENT_BLOCKS. Temporary relations (tNNN_FILENODE) are not.
  */
 bool pd_backup_is_relation_file(const char *path, uint32_t *segment);
-
-/*
- * Whether path is a relation's main fork (no _fsm, _vm or _init suffix): the only fork whose every change
- * moves its page's LSN, so the only one an incremental backup copies in part (the visibility map's bits are
- * cleared without it, the free space map is not WAL-logged).
- */
-bool pd_backup_is_main_fork(const char *path);
 
 /* ---- taking a backup's files (backup_walk.c, backup_copy.c) ---------------------------------------- */
 

@@ -157,44 +157,66 @@ store_whole(PdArena *arena, Copy *copy, PdBackupEntry *entry, int in_fd, const c
 typedef struct Relation
 {
     PageCheck check;
-    const PdBackupEntry *base; /* the prior backup's copy the stored pages go over; NULL: store them all */
-    uint64_t base_pages;       /* its pages: every page past them is stored */
-    uint64_t since;            /* the prior backup's start: a page whose LSN is at or past it changed */
+    const PdBackupEntry *base;   /* the prior backup's copy the stored pages go over; NULL: store them all */
+    const uint64_t *base_hashes; /* the hash of each of its pages */
+    uint64_t base_pages;         /* its pages: every page past them is stored */
     uint64_t pages_stored;
     unsigned char *packed; /* with a base: the pages of a chunk to store, one after the other */
 } Relation;
 
 /*
- * Whether an incremental copy must store the page: past the base's end, all zeros (a page can be emptied
- * and its file truncated and extended again with no LSN to say so), or changed by WAL since the base
- * began. A page otherwise holds what the base's copy holds (the reasoning is in docs/backup.md).
+ * The prior backup's copy of the file as the base of a partial one: its map read for its page hashes (from
+ * the backup that stores it, the map checked against the prior's manifest). Without a copy in blocks, or one
+ * that does not read, there is no base: every page is stored, which is always right.
  */
-static bool
-must_store(const Relation *relation, const unsigned char *page, uint64_t page_number)
+static void
+load_base(PdArena *arena, const Copy *copy, const PdBackupEntry *prior, Relation *relation)
 {
-    return relation->base == NULL || page_number >= relation->base_pages || pd_backup_page_is_new(page) ||
-           pd_backup_page_lsn(page) >= relation->since;
+    if (prior == NULL || prior->storage != PD_BACKUP_STORE_BLOCKS)
+        return;
+    const char *label = prior->reference != NULL ? prior->reference : copy->job->prior->label;
+    char *dir = pd_backup_dir(arena, copy->job->repo, label);
+    char *data = dir != NULL ? pd_archive_join(arena, dir, "data") : NULL;
+    char *path = data != NULL ? pd_archive_join(arena, data, prior->path) : NULL;
+    int fd = path != NULL ? open(path, O_RDONLY | O_CLOEXEC) : -1;
+    PdBlockMap map;
+    PdError ignored;
+    pd_error_init(&ignored);
+    if (fd >= 0 && pd_blockfile_read_map(arena, fd, path, &map, &ignored) &&
+        memcmp(map.sha256, prior->sha256, sizeof(map.sha256)) == 0 && map.file_bytes == prior->bytes)
+    {
+        relation->base = prior;
+        relation->base_hashes = map.page_hashes;
+        relation->base_pages = map.file_bytes / PD_BACKUP_PAGE_BYTES;
+    }
+    if (fd >= 0)
+        close(fd);
 }
 
 /*
  * One chunk of whole pages read at offset (PD_BLOCKFILE_RUN_PAGES pages at most, starting a window): each
- * page checked, and those to store added as one run (packed one after the other when some are left out).
+ * page checked and hashed; with a base, only the pages whose content differs from the base's (by their hash)
+ * or that lie past its end are stored, as one run (packed one after the other when some are left out).
  */
 static bool
 store_chunk(Relation *relation, PdBlockWriter *writer, const unsigned char *chunk, size_t pages,
             uint64_t offset, PdError *err)
 {
     uint64_t first = offset / PD_BACKUP_PAGE_BYTES;
-    uint64_t present[2] = {0, 0};
+    uint64_t present[2] = {0, 0}, hashes[PD_BLOCKFILE_RUN_PAGES];
     size_t kept = 0;
     for (size_t i = 0; i < pages; i++)
     {
         const unsigned char *page = chunk + i * PD_BACKUP_PAGE_BYTES;
         if (relation->check.copy->job->check_pages)
             check_page(&relation->check, page, offset + i * PD_BACKUP_PAGE_BYTES);
-        if (must_store(relation, page, first + i))
+        hashes[i] = pd_blockfile_page_hash(page);
+        if (relation->base == NULL || first + i >= relation->base_pages ||
+            hashes[i] != relation->base_hashes[first + i])
             present[i / 64] |= UINT64_C(1) << (i % 64), kept++;
     }
+    if (!pd_blockfile_hashes(writer, hashes, pages, err))
+        return false;
     if (kept == 0)
         return true;
     relation->pages_stored += kept;
@@ -207,11 +229,10 @@ store_chunk(Relation *relation, PdBlockWriter *writer, const unsigned char *chun
     return pd_blockfile_add(writer, (uint32_t)first, (uint32_t)pages, present, relation->packed, err);
 }
 
-/* Reads the relation file a chunk at a time into the writer; *file_bytes gets its whole pages (a page still
- * being extended is left out: the WAL replayed from the backup's start writes it). */
+/* Reads the relation file a chunk at a time into the writer (whole pages: a page still being extended is left
+ * out, the WAL replayed from the backup's start writes it). */
 static bool
-read_relation(PdArena *arena, Relation *relation, PdBlockWriter *writer, const char *source,
-              uint64_t *file_bytes, PdError *err)
+read_relation(PdArena *arena, Relation *relation, PdBlockWriter *writer, const char *source, PdError *err)
 {
     unsigned char *chunk = pd_arena_alloc(arena, PD_ARCHIVE_CHUNK_BYTES);
     relation->packed = relation->base != NULL ? pd_arena_alloc(arena, PD_ARCHIVE_CHUNK_BYTES) : chunk;
@@ -227,44 +248,15 @@ read_relation(PdArena *arena, Relation *relation, PdBlockWriter *writer, const c
         offset += got / PD_BACKUP_PAGE_BYTES * PD_BACKUP_PAGE_BYTES;
         atomic_fetch_add(&relation->check.copy->bytes_done, got);
     } while (got == PD_ARCHIVE_CHUNK_BYTES);
-    *file_bytes = offset;
     atomic_fetch_add(&relation->check.copy->pages_read, offset / PD_BACKUP_PAGE_BYTES);
     atomic_fetch_add(&relation->check.copy->pages_stored, relation->pages_stored);
     return true;
 }
 
-/* Whether the map stored for a whole relation file equals the prior backup's whole copy of it. */
-static bool
-same_as_prior(PdArena *arena, const Copy *copy, const PdBackupEntry *prior, const PdBlockMap *map)
-{
-    if (prior == NULL || prior->storage != PD_BACKUP_STORE_BLOCKS || prior->is_partial ||
-        prior->bytes != map->file_bytes)
-        return false;
-    const char *label = prior->reference != NULL ? prior->reference : copy->job->prior->label;
-    char *dir = pd_backup_dir(arena, copy->job->repo, label);
-    char *data = dir != NULL ? pd_archive_join(arena, dir, "data") : NULL;
-    char *path = data != NULL ? pd_archive_join(arena, data, prior->path) : NULL;
-    int fd = path != NULL ? open(path, O_RDONLY | O_CLOEXEC) : -1;
-    PdBlockMap old;
-    PdError ignored;
-    pd_error_init(&ignored);
-    bool is_same = fd >= 0 && pd_blockfile_read_map(arena, fd, path, &old, &ignored) &&
-                   old.run_count == map->run_count &&
-                   memcmp(old.sha256, prior->sha256, sizeof(old.sha256)) == 0;
-    for (size_t i = 0; is_same && i < map->run_count; i++)
-        is_same = old.runs[i].first_block == map->runs[i].first_block &&
-                  old.runs[i].span == map->runs[i].span &&
-                  memcmp(old.runs[i].present, map->runs[i].present, sizeof(old.runs[i].present)) == 0 &&
-                  memcmp(old.runs[i].sha256, map->runs[i].sha256, 32) == 0;
-    if (fd >= 0)
-        close(fd);
-    return is_same;
-}
-
 /*
- * A relation file as runs of pages (blockfile.c), each page's checksum checked. In a diff or incr, a main
- * fork the prior backup holds in blocks stores only the pages that changed (partial); a file unchanged is
- * removed again and referenced.
+ * A relation file as runs of pages (blockfile.c), each page's checksum checked and its hash recorded. In a
+ * diff or incr, a file the prior backup holds in blocks stores only the pages whose content changed
+ * (partial); a file with no page changed is removed again and referenced.
  */
 static bool
 store_blocks(PdArena *arena, Copy *copy, PdBackupEntry *entry, int in_fd, const char *source,
@@ -273,28 +265,24 @@ store_blocks(PdArena *arena, Copy *copy, PdBackupEntry *entry, int in_fd, const 
     PdBackupCopy *job = copy->job;
     const PdBackupEntry *prior = prior_entry(copy, entry->path);
     Relation relation = {.check = {copy, entry, in_fd, segment * PD_BACKUP_SEGMENT_BLOCKS}};
-    if (prior != NULL && prior->storage == PD_BACKUP_STORE_BLOCKS && pd_backup_is_main_fork(entry->path))
-        relation.base = prior, relation.base_pages = prior->bytes / PD_BACKUP_PAGE_BYTES,
-        relation.since = job->prior->start_lsn;
+    load_base(arena, copy, prior, &relation);
     int out_fd = open(dest, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (out_fd < 0)
         return pd_archive_io_error(err, "create", dest);
     PdBlockWriter writer;
     PdBlockMap map;
-    uint64_t file_bytes = 0;
     bool ok = pd_blockfile_begin(arena, &writer, out_fd, dest, job->compress, job->compress_level, err) &&
-              read_relation(arena, &relation, &writer, source, &file_bytes, err) &&
-              pd_blockfile_finish(&writer, file_bytes, &map, err);
+              read_relation(arena, &relation, &writer, source, err) &&
+              pd_blockfile_finish(&writer, &map, err);
     if (close(out_fd) != 0 && ok)
         ok = pd_archive_io_error(err, "close", dest);
     if (!ok)
         return false;
-    if (relation.base != NULL ? relation.pages_stored == 0 && file_bytes == prior->bytes
-                              : same_as_prior(arena, copy, prior, &map))
+    if (relation.base != NULL && relation.pages_stored == 0 && map.file_bytes == prior->bytes)
         return refer_to_prior(copy, entry, prior, dest, err);
     entry->storage = PD_BACKUP_STORE_BLOCKS;
     entry->is_partial = relation.base != NULL;
-    entry->bytes = file_bytes;
+    entry->bytes = map.file_bytes;
     entry->stored_bytes = map.stored_bytes;
     memcpy(entry->sha256, map.sha256, sizeof(entry->sha256));
     return true;

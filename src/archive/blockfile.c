@@ -7,12 +7,12 @@
  *   8  version (1)             24 run_count
  *   9  compress (0 none, 1 zstd)  32 map_offset: where the map starts
  *
- * and every map entry is 72 bytes: first_block (4), span (4), the present
- * pages' bits (2 x 8), offset (8), stored_bytes (8), the SHA-256 of the
- * run's pages (32). The
- * manifest holds the SHA-256 of the header and the map together, and each
- * run holds its own, so every byte a restore uses is checked, one run at a
- * time, by whichever worker takes it. Runs are written in page order and
+ * The map is the runs, 40 bytes each: first_block (4), span (4), the
+ * present pages' bits (2 x 8), offset (8), stored_bytes (8); then the hash
+ * of every page of the file, 8 bytes each (the first 8 bytes of the page's
+ * SHA-256). The manifest holds the SHA-256 of the header and the map
+ * together, and every page read from a run is checked against its hash, so
+ * every byte a restore uses is checked, by whichever worker takes the run. Runs are written in page order and
  * follow each other, each window starting at a multiple of 128 pages (so
  * the windows of every backup of a chain line up); a reader refuses
  * anything else.
@@ -28,8 +28,9 @@
 #include "store.h"
 
 #define RUN_BYTES ((size_t)PD_BLOCKFILE_RUN_PAGES * PD_BACKUP_PAGE_BYTES)
-#define MAP_ENTRY_BYTES 72
-#define FORMAT_VERSION 1
+#define MAP_ENTRY_BYTES 40
+#define HASH_BYTES 8
+#define FORMAT_VERSION 2
 /* No relation segment holds more pages than a block number can count. */
 #define MAX_FILE_BYTES ((uint64_t)UINT32_MAX * PD_BACKUP_PAGE_BYTES)
 
@@ -70,13 +71,14 @@ get_u64(const unsigned char *in)
     return (uint64_t)get_u32(in) | (uint64_t)get_u32(in + 4) << 32;
 }
 
-static bool
-sha256(const void *bytes, size_t length, unsigned char out[32], PdError *err)
+uint64_t
+pd_blockfile_page_hash(const unsigned char *page)
 {
+    unsigned char digest[EVP_MAX_MD_SIZE];
     unsigned int got = 0;
-    if (EVP_Digest(bytes, length, out, &got, EVP_sha256(), NULL) != 1 || got != 32)
-        return pd_error_set(err, PD_ERR_INTERNAL, "OpenSSL could not compute a SHA-256");
-    return true;
+    if (EVP_Digest(page, PD_BACKUP_PAGE_BYTES, digest, &got, EVP_sha256(), NULL) != 1 || got != 32)
+        return 0; /* OpenSSL failing on a buffer in memory: the page then matches no stored hash */
+    return get_u64(digest);
 }
 
 /* The SHA-256 of the header and the map together, as the manifest records it. */
@@ -160,8 +162,6 @@ static bool
 store_run(PdBlockWriter *writer, PdBlockRun *run, const unsigned char *pages, PdError *err)
 {
     size_t length = (size_t)run->page_count * PD_BACKUP_PAGE_BYTES;
-    if (!sha256(pages, length, run->sha256, err))
-        return false;
     const void *payload = pages;
     size_t stored = length;
     if (writer->compress == PD_ARCHIVE_COMPRESS_ZSTD)
@@ -184,7 +184,7 @@ pd_blockfile_add(PdBlockWriter *writer, uint32_t first_block, uint32_t span, con
                  const unsigned char *pages, PdError *err)
 {
     if (span == 0 || span > PD_BLOCKFILE_RUN_PAGES || first_block % PD_BLOCKFILE_RUN_PAGES != 0 ||
-        first_block < writer->next_page || (uint64_t)first_block + span > UINT32_MAX ||
+        first_block < writer->next_page || (uint64_t)first_block + span > writer->page_count ||
         !fits_span(present, span) || count_bits(present) == 0)
         return pd_error_set(err, PD_ERR_INVALID_INPUT, "a run of pages for %s is empty or out of place",
                             writer->path);
@@ -205,6 +205,22 @@ pd_blockfile_add(PdBlockWriter *writer, uint32_t first_block, uint32_t span, con
     return true;
 }
 
+bool
+pd_blockfile_hashes(PdBlockWriter *writer, const uint64_t *hashes, size_t count, PdError *err)
+{
+    if (writer->page_count + count > UINT32_MAX)
+        return pd_error_set(err, PD_ERR_INVALID_INPUT, "%s has more pages than a relation segment",
+                            writer->path);
+    uint64_t *grown = pd_arena_grow(writer->arena, writer->page_hashes, writer->page_count,
+                                    writer->page_count + count, sizeof(*grown));
+    if (grown == NULL && writer->page_count + count > 0)
+        return pd_arena_error(writer->arena, err);
+    memcpy(grown + writer->page_count, hashes, count * sizeof(*hashes));
+    writer->page_hashes = grown;
+    writer->page_count += count;
+    return true;
+}
+
 static void
 encode_header(uint64_t file_bytes, PdArchiveCompress compress, size_t run_count, uint64_t map_offset,
               unsigned char out[PD_BLOCKFILE_HEADER_BYTES])
@@ -219,9 +235,11 @@ encode_header(uint64_t file_bytes, PdArchiveCompress compress, size_t run_count,
 }
 
 bool
-pd_blockfile_finish(PdBlockWriter *writer, uint64_t file_bytes, PdBlockMap *map, PdError *err)
+pd_blockfile_finish(PdBlockWriter *writer, PdBlockMap *map, PdError *err)
 {
-    size_t map_bytes = writer->run_count * MAP_ENTRY_BYTES;
+    uint64_t file_bytes = (uint64_t)writer->page_count * PD_BACKUP_PAGE_BYTES;
+    size_t runs_bytes = writer->run_count * MAP_ENTRY_BYTES;
+    size_t map_bytes = runs_bytes + writer->page_count * HASH_BYTES;
     unsigned char *encoded = pd_arena_alloc(writer->arena, map_bytes > 0 ? map_bytes : 1);
     if (encoded == NULL)
         return pd_arena_error(writer->arena, err);
@@ -235,14 +253,16 @@ pd_blockfile_finish(PdBlockWriter *writer, uint64_t file_bytes, PdBlockMap *map,
         put_u64(entry + 16, run->present[1]);
         put_u64(entry + 24, run->offset);
         put_u64(entry + 32, run->stored_bytes);
-        memcpy(entry + 40, run->sha256, 32);
     }
+    for (size_t i = 0; i < writer->page_count; i++)
+        put_u64(encoded + runs_bytes + i * HASH_BYTES, writer->page_hashes[i]);
     unsigned char header[PD_BLOCKFILE_HEADER_BYTES];
     encode_header(file_bytes, writer->compress, writer->run_count, writer->offset, header);
     *map = (PdBlockMap){.file_bytes = file_bytes,
                         .compress = writer->compress,
                         .runs = writer->runs,
                         .run_count = writer->run_count,
+                        .page_hashes = writer->page_hashes,
                         .stored_bytes = writer->offset + map_bytes - PD_BLOCKFILE_HEADER_BYTES};
     if (!map_sha256(header, encoded, map_bytes, map->sha256, err) ||
         !pd_archive_write_all(writer->fd, encoded, map_bytes, writer->path, err))
@@ -309,7 +329,7 @@ decode_header(const unsigned char *header, const char *path, PdBlockMap *map, ui
     if (memcmp(header, magic, sizeof(magic)) != 0)
         return corrupt(err, path, "it does not start with PDBLOCKS");
     if (header[OFFSET_VERSION] != FORMAT_VERSION)
-        return corrupt(err, path, "its format version is not 1");
+        return corrupt(err, path, "its format version is not 2");
     if (header[OFFSET_COMPRESS] > PD_ARCHIVE_COMPRESS_ZSTD)
         return corrupt(err, path, "its compression is unknown");
     map->compress = (PdArchiveCompress)header[OFFSET_COMPRESS];
@@ -335,12 +355,15 @@ pd_blockfile_read_map(PdArena *arena, int fd, const char *path, PdBlockMap *map,
         return false;
     if (fstat(fd, &st) != 0)
         return pd_archive_io_error(err, "stat", path);
-    if (map_offset > (uint64_t)st.st_size || (uint64_t)st.st_size - map_offset != run_count * MAP_ENTRY_BYTES)
+    uint64_t pages = map->file_bytes / PD_BACKUP_PAGE_BYTES;
+    size_t runs_bytes = (size_t)run_count * MAP_ENTRY_BYTES;
+    size_t map_bytes = runs_bytes + (size_t)pages * HASH_BYTES;
+    if (map_offset > (uint64_t)st.st_size || (uint64_t)st.st_size - map_offset != map_bytes)
         return corrupt(err, path, "its size does not match its map");
-    size_t map_bytes = (size_t)run_count * MAP_ENTRY_BYTES;
     unsigned char *encoded = pd_arena_alloc(arena, map_bytes > 0 ? map_bytes : 1);
     map->runs = pd_arena_calloc(arena, run_count > 0 ? run_count : 1, sizeof(*map->runs));
-    if (encoded == NULL || map->runs == NULL)
+    map->page_hashes = pd_arena_alloc(arena, (pages > 0 ? pages : 1) * sizeof(*map->page_hashes));
+    if (encoded == NULL || map->runs == NULL || map->page_hashes == NULL)
         return pd_arena_error(arena, err);
     if (!read_at(fd, path, encoded, map_bytes, map_offset, err) ||
         !map_sha256(header, encoded, map_bytes, map->sha256, err))
@@ -355,8 +378,9 @@ pd_blockfile_read_map(PdArena *arena, int fd, const char *path, PdBlockMap *map,
                             .offset = get_u64(entry + 24),
                             .stored_bytes = get_u64(entry + 32)};
         run->page_count = count_bits(run->present);
-        memcpy(run->sha256, entry + 40, 32);
     }
+    for (uint64_t i = 0; i < pages; i++)
+        map->page_hashes[i] = get_u64(encoded + runs_bytes + i * HASH_BYTES);
     map->run_count = (size_t)run_count;
     map->stored_bytes = (uint64_t)st.st_size - PD_BLOCKFILE_HEADER_BYTES;
     return check_runs(map, map_offset, path, err);
@@ -405,9 +429,19 @@ pd_blockfile_read_run(PdBlockReader *reader, int fd, const char *path, const PdB
         if (got != length)
             return run_corrupt(err, path, run, "a run holds fewer pages than its map says");
     }
-    unsigned char digest[32];
-    if (!sha256(reader->pages, length, digest, err))
-        return false;
-    return memcmp(digest, run->sha256, sizeof(digest)) == 0 ||
-           run_corrupt(err, path, run, "the SHA-256 of a run of pages differs");
+    uint32_t k = 0; /* the page's place among the run's pages */
+    for (uint32_t i = 0; i < run->span; i++)
+    {
+        if (!pd_blockfile_has(run, i))
+            continue;
+        if (pd_blockfile_page_hash(reader->pages + (size_t)k++ * PD_BACKUP_PAGE_BYTES) !=
+            map->page_hashes[run->first_block + i])
+        {
+            pd_error_set(err, PD_ERR_REFUSED, "backup file %s is corrupt: its page %u differs from its hash",
+                         path, run->first_block + i);
+            return pd_error_hint(err,
+                                 "The repository is damaged: restore another backup (prodata backup list).");
+        }
+    }
+    return true;
 }

@@ -1,12 +1,15 @@
 /*
  * blockfile.h - how a backup stores a relation file: as runs, each the pages
- * present of a window of up to 128 pages, compressed and hashed on its own,
- * with a map of the runs at the end (blockfile.c). Independent runs let a
- * restore write one 1 GB segment with every worker at once, and let an
- * incremental backup store only the pages that changed: a window's changed
- * pages go into one run (one zstd frame, so scattered pages compress as well
- * as a whole file), and the pages it does not hold come from the same file
- * in the backup it builds on. Private to src/archive.
+ * present of a window of up to 128 pages, compressed on its own, with a map
+ * at the end: the runs, and a hash of every page of the file as it was
+ * copied, stored or not (blockfile.c). Independent runs let a restore write
+ * one 1 GB segment with every worker at once. The page hashes let a diff or
+ * incr store only the pages whose content changed (compared with the prior
+ * backup's hashes: no LSN is trusted), let a restore check each page it
+ * writes, and let a delta restore keep a page whose hash matches. A window's
+ * changed pages go into one run (one zstd frame, so scattered pages compress
+ * as well as a whole file); the pages it does not hold come from the same
+ * file in the backup it builds on. Private to src/archive.
  */
 #ifndef PRODATA_ARCHIVE_BLOCKFILE_H
 #define PRODATA_ARCHIVE_BLOCKFILE_H
@@ -31,8 +34,10 @@ typedef struct PdBlockRun
     uint32_t page_count;   /* the bits set: the pages stored, at least 1 */
     uint64_t offset;       /* where its payload starts in the stored file */
     uint64_t stored_bytes; /* the payload's length */
-    unsigned char sha256[32]; /* of its pages, one after the other, as they were in the data file */
 } PdBlockRun;
+
+/* A page's hash: the first 8 bytes of its SHA-256, little-endian. */
+uint64_t pd_blockfile_page_hash(const unsigned char *page);
 
 /* Whether page first_block + i is in the run. */
 static inline bool
@@ -48,6 +53,7 @@ typedef struct PdBlockMap
     PdArchiveCompress compress;
     PdBlockRun *runs; /* by first_block, not overlapping, inside file_bytes */
     size_t run_count;
+    uint64_t *page_hashes;    /* file_bytes / page size of them: every page as copied, stored here or not */
     uint64_t stored_bytes;    /* the stored file's size after its header */
     unsigned char sha256[32]; /* of the header and the map as stored: the manifest's sha256 of the file */
 } PdBlockMap;
@@ -63,7 +69,9 @@ typedef struct PdBlockWriter
     unsigned char *frame; /* a compressed run */
     size_t frame_size;
     PdBlockRun *runs;
-    size_t run_count, run_capacity;
+    size_t run_count;
+    uint64_t *page_hashes;
+    size_t page_count;  /* hashes recorded: the number of the next page */
     uint64_t offset;    /* where the next run's payload goes */
     uint64_t next_page; /* the first page a next window may start at */
 } PdBlockWriter;
@@ -75,21 +83,25 @@ typedef struct PdBlockWriter
 bool pd_blockfile_begin(PdArena *arena, PdBlockWriter *writer, int fd, const char *path,
                         PdArchiveCompress compress, int level, PdError *err);
 
+/* Records the hashes of the next count pages of the file: every page is hashed, stored or not. Errors:
+ * PD_ERR_NO_MEMORY. */
+bool pd_blockfile_hashes(PdBlockWriter *writer, const uint64_t *hashes, size_t count, PdError *err);
+
 /*
  * Adds a run: of the window of span pages (1 .. PD_BLOCKFILE_RUN_PAGES) from first_block (a multiple of
- * PD_BLOCKFILE_RUN_PAGES, past every window added before), the pages whose bits are set in present (at least
- * one), given one after the other in pages. Errors: PD_ERR_IO, PD_ERR_INTERNAL (the compressor failed),
- * PD_ERR_INVALID_INPUT (an empty or misplaced window), PD_ERR_NO_MEMORY.
+ * PD_BLOCKFILE_RUN_PAGES, past every window added before, its pages' hashes recorded), the pages whose bits
+ * are set in present (at least one), given one after the other in pages. Errors: PD_ERR_IO, PD_ERR_INTERNAL
+ * (the compressor failed), PD_ERR_INVALID_INPUT (an empty or misplaced window), PD_ERR_NO_MEMORY.
  */
 bool pd_blockfile_add(PdBlockWriter *writer, uint32_t first_block, uint32_t span, const uint64_t present[2],
                       const unsigned char *pages, PdError *err);
 
 /*
- * Ends the file: the map, then the header (file_bytes, the data file's size); *map describes what was
- * written (its runs in the writer's arena). Not made durable: the backup syncs its file system once. Errors:
- * PD_ERR_IO, PD_ERR_NO_MEMORY.
+ * Ends the file: the map, then the header (file_bytes, the data file's size: a page for each hash
+ * recorded); *map describes what was written (its runs and hashes in the writer's arena). Not made durable:
+ * the backup syncs its file system once. Errors: PD_ERR_IO, PD_ERR_NO_MEMORY.
  */
-bool pd_blockfile_finish(PdBlockWriter *writer, uint64_t file_bytes, PdBlockMap *map, PdError *err);
+bool pd_blockfile_finish(PdBlockWriter *writer, PdBlockMap *map, PdError *err);
 
 /*
  * Reads and checks the header and map of the stored file open at fd (path names it): magic, version, a map
@@ -110,9 +122,9 @@ typedef struct PdBlockReader
 bool pd_blockfile_reader(PdArena *arena, PdBlockReader *reader, PdError *err);
 
 /*
- * Reads run of the stored file open at fd (compressed as map says) into reader->pages, checked against the
- * run's size and SHA-256. Errors: PD_ERR_REFUSED (corrupt: the frame or the hash, naming path and the run's
- * pages), PD_ERR_IO.
+ * Reads run of the stored file open at fd (compressed as map says) into reader->pages, each page checked
+ * against its hash in the map. Errors: PD_ERR_REFUSED (corrupt: the frame, or a page whose hash differs,
+ * named with path), PD_ERR_IO.
  */
 bool pd_blockfile_read_run(PdBlockReader *reader, int fd, const char *path, const PdBlockMap *map,
                            const PdBlockRun *run, PdError *err);

@@ -128,18 +128,6 @@ is_header_sane(const unsigned char *page)
            read_u16(page, OFFSET_SIZE_VERSION) == SIZE_VERSION;
 }
 
-uint64_t
-pd_backup_page_lsn(const unsigned char *page)
-{
-    return ((uint64_t)read_u32(page, OFFSET_LSN_HIGH) << 32) | read_u32(page, OFFSET_LSN_LOW);
-}
-
-bool
-pd_backup_page_is_new(const unsigned char *page)
-{
-    return is_all_zero(page);
-}
-
 PdPageVerdict
 pd_backup_check_page(const unsigned char *page, uint32_t blkno, uint64_t start_lsn)
 {
@@ -227,14 +215,6 @@ read_fork_file(const char *name, uint32_t *segment)
         return false;
     *segment = number;
     return true;
-}
-
-bool
-pd_backup_is_main_fork(const char *path)
-{
-    uint32_t segment;
-    const char *name = strrchr(path, '/');
-    return pd_backup_is_relation_file(path, &segment) && strchr(name != NULL ? name : path, '_') == NULL;
 }
 
 bool

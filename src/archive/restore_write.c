@@ -13,7 +13,6 @@
 #define _GNU_SOURCE /* sync_file_range */
 #include <errno.h>
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <stdatomic.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -193,23 +192,22 @@ read_existing(int fd, unsigned char *into, size_t length, uint64_t offset, const
     return true;
 }
 
-/* Whether a window from one run, all its pages present, is on disk already: the run's SHA-256 decides. */
+/* Whether the file holds the window already: every page's hash is the newest copy's hash of that page (the
+ * newest copy's map hashes every page of the file, stored in it or not). */
 static bool
-matches_run(const Buffers *buffers, int fd, const PdRestoreFile *file, const PdBlockRun *run, uint64_t span,
-            bool *is_same, PdError *err)
+in_place(const Buffers *buffers, int fd, const PdRestoreTask *task, bool *is_same, PdError *err)
 {
-    unsigned char digest[32];
-    unsigned int length = 0;
+    const uint64_t *expected = task->file->sources[0].map.page_hashes;
+    uint64_t start = (uint64_t)task->window * PD_BLOCKFILE_RUN_PAGES;
+    uint64_t span = task->bytes / PD_BACKUP_PAGE_BYTES;
     *is_same = false;
-    if (run->page_count != span)
-        return true;
-    if (!read_existing(fd, buffers->existing, (size_t)span * PD_BACKUP_PAGE_BYTES,
-                       (uint64_t)run->first_block * PD_BACKUP_PAGE_BYTES, file->dest, err))
+    if (!read_existing(fd, buffers->existing, (size_t)task->bytes, start * PD_BACKUP_PAGE_BYTES,
+                       task->file->dest, err))
         return false;
-    if (EVP_Digest(buffers->existing, (size_t)span * PD_BACKUP_PAGE_BYTES, digest, &length, EVP_sha256(),
-                   NULL) != 1)
-        return pd_error_set(err, PD_ERR_INTERNAL, "OpenSSL could not compute a SHA-256");
-    *is_same = memcmp(digest, run->sha256, sizeof(digest)) == 0;
+    for (uint64_t i = 0; i < span; i++)
+        if (pd_blockfile_page_hash(buffers->existing + i * PD_BACKUP_PAGE_BYTES) != expected[start + i])
+            return true;
+    *is_same = true;
     return true;
 }
 
@@ -247,7 +245,6 @@ static bool
 restore_window(PdBackupWorker *worker, Writing *writing, const PdRestoreTask *task, PdError *err)
 {
     const PdRestoreFile *file = task->file;
-    const PdRestorePiece *first = &file->pieces[task->first_piece];
     uint64_t offset = (uint64_t)task->window * PD_BLOCKFILE_RUN_PAGES * PD_BACKUP_PAGE_BYTES;
     Buffers *buffers = worker_buffers(worker, err);
     if (buffers == NULL)
@@ -257,15 +254,8 @@ restore_window(PdBackupWorker *worker, Writing *writing, const PdRestoreTask *ta
         return pd_archive_io_error(err, "open", file->dest);
     bool is_same = false;
     const unsigned char *window = NULL;
-    bool ok = !writing->job->is_delta || task->piece_count > 1 ||
-              matches_run(buffers, fd, file, &file->sources[first->source].map.runs[first->run],
-                          task->bytes / PD_BACKUP_PAGE_BYTES, &is_same, err);
+    bool ok = !writing->job->is_delta || in_place(buffers, fd, task, &is_same, err);
     ok = ok && (is_same || gather(buffers, task, &window, err));
-    if (ok && !is_same && writing->job->is_delta && task->piece_count > 1) /* compared page by page */
-    {
-        ok = read_existing(fd, buffers->existing, (size_t)task->bytes, offset, file->dest, err);
-        is_same = ok && memcmp(buffers->existing, window, (size_t)task->bytes) == 0;
-    }
     if (ok && !is_same && (ok = write_at(fd, window, (size_t)task->bytes, offset, file->dest, err)))
         (void)sync_file_range(fd, (off_t)offset, (off_t)task->bytes, SYNC_FILE_RANGE_WRITE);
     if (close(fd) != 0 && ok)

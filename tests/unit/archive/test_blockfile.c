@@ -77,11 +77,17 @@ write_file(PdArena *arena, PdArchiveCompress compress, const Window *windows, si
     PdBlockWriter writer;
     PdError err;
     assert_true(pd_blockfile_begin(arena, &writer, fd, path, compress, 1, &err));
+    for (uint64_t page = 0; page < file_bytes / PAGE; page++) /* every page hashed, stored or not */
+    {
+        uint64_t hash = pd_blockfile_page_hash(pages + page * PAGE);
+        assert_true(pd_blockfile_hashes(&writer, &hash, 1, &err));
+    }
     for (size_t i = 0; i < count; i++)
         assert_true(pd_blockfile_add(
             &writer, windows[i].first, windows[i].span, windows[i].present,
             packed(arena, pages, windows[i].first, windows[i].span, windows[i].present), &err));
-    assert_true(pd_blockfile_finish(&writer, file_bytes, map, &err));
+    assert_true(pd_blockfile_finish(&writer, map, &err));
+    assert_int_equal(map->file_bytes, file_bytes);
     return fd;
 }
 
@@ -152,7 +158,10 @@ test_misplaced_window_refused(void **state)
     PdBlockWriter writer;
     PdError err;
     uint64_t one[2] = {1, 0}, past[2] = {UINT64_C(1) << 20, 0}, none[2] = {0, 0};
+    uint64_t hashes[300] = {0};
     assert_true(pd_blockfile_begin(arena, &writer, fd, path, PD_ARCHIVE_COMPRESS_ZSTD, 1, &err));
+    assert_false(pd_blockfile_add(&writer, 0, 1, one, pages, &err)); /* no hash recorded for its page */
+    assert_true(pd_blockfile_hashes(&writer, hashes, 300, &err));
     assert_true(pd_blockfile_add(&writer, 128, 128, one, pages, &err));
     assert_false(pd_blockfile_add(&writer, 200, 10, one, pages, &err)); /* inside the window before */
     assert_int_equal(err.code, PD_ERR_INVALID_INPUT);
@@ -197,16 +206,16 @@ test_damage_refused(void **state)
     PdBlockMap map;
     int fd = write_file(arena, PD_ARCHIVE_COMPRESS_NONE, whole, 2, pages, 200 * PAGE, &map);
     overwrite(fd, PD_BLOCKFILE_HEADER_BYTES + 5 * PAGE + 17, "X", 1);
-    assert_corrupt(arena, fd, "the SHA-256 of a run of pages differs (pages 0 to 127)");
+    assert_corrupt(arena, fd, "its page 5 differs from its hash");
     close(fd);
 
     fd = write_file(arena, PD_ARCHIVE_COMPRESS_ZSTD, whole, 2, pages, 200 * PAGE, &map);
     overwrite(fd, (off_t)map.runs[1].offset + map.runs[1].stored_bytes / 2, "XXXX", 4);
-    assert_corrupt(arena, fd, "(pages 128 to 199)");
+    assert_corrupt(arena, fd, "is corrupt");
     close(fd);
 
     fd = write_file(arena, PD_ARCHIVE_COMPRESS_ZSTD, whole, 2, pages, 200 * PAGE, &map);
-    uint64_t map_offset = PD_BLOCKFILE_HEADER_BYTES + map.stored_bytes - 2 * 72;
+    uint64_t map_offset = PD_BLOCKFILE_HEADER_BYTES + map.stored_bytes - 2 * 40 - 200 * 8;
     unsigned char swapped[4] = {100, 0, 0,
                                 0}; /* the first run said to start at page 100: overlaps the next */
     overwrite(fd, (off_t)map_offset, swapped, sizeof(swapped));
@@ -223,9 +232,9 @@ test_damage_refused(void **state)
     assert_corrupt(arena, fd, "does not start with PDBLOCKS");
     close(fd);
 
-    /* a map entry's hash changed: read_map reports a map SHA-256 the manifest will not match */
+    /* a page's hash changed: read_map reports a map SHA-256 the manifest will not match */
     fd = write_file(arena, PD_ARCHIVE_COMPRESS_ZSTD, whole, 2, pages, 200 * PAGE, &map);
-    overwrite(fd, (off_t)(map_offset + 40), "Z", 1);
+    overwrite(fd, (off_t)(map_offset + 2 * 40 + 8 * 7), "Z", 1); /* page 7's hash */
     PdBlockMap reread;
     PdError err;
     assert_true(pd_blockfile_read_map(arena, fd, "f", &reread, &err));
