@@ -142,9 +142,12 @@ expire_locked(PdArena *arena, const PdBackupExpireOptions *options, PdBackupExpi
             continue;
         }
         report->removed[report->removed_count++] = list.backups[i].label;
-        if (!options->is_dry_run && !pd_backup_remove(arena, options->repo, list.backups[i].label, err))
-            return false;
     }
+    /* newest first: a diff or incr goes before what it builds on, so a crash meanwhile never leaves one whose
+     * prior is gone */
+    for (size_t i = report->removed_count; !options->is_dry_run && i-- > 0;)
+        if (!pd_backup_remove(arena, options->repo, report->removed[i], err))
+            return false;
     report->oldest_kept = oldest->label;
     return expire_wal(arena, options->repo, oldest, options, report, err);
 }

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "backup.h"
+#include "restore_plan.h"
 
 /* The timeline's entry in the archive's scan, or NULL. */
 static const PdArchiveTimeline *
@@ -43,6 +44,26 @@ is_on_history(const PdArchiveReport *scan, const PdBackupManifest *prior, uint32
     return timeline == prior->timeline;
 }
 
+/* Whether found, with its chain, could be restored (every backup it needs there, every map as recorded): a
+ * backup built on a broken chain could never be. */
+static bool
+is_restorable(PdArena *arena, const char *repo, const PdBackupManifest *found, bool *restorable,
+              const char **why_full, PdError *err)
+{
+    PdArena *scratch = pd_arena_new(0);
+    PdRestorePlan plan;
+    if (scratch == NULL)
+        return pd_error_set(err, PD_ERR_NO_MEMORY, "out of memory for a restore plan");
+    PdError problem;
+    pd_error_init(&problem);
+    *restorable = pd_restore_plan(scratch, repo, found, "/", &plan, &problem);
+    if (!*restorable)
+        *why_full = pd_arena_sprintf(arena, "the prior backup %s could not be restored: %s", found->label,
+                                     problem.message);
+    pd_arena_free(scratch);
+    return problem.code != PD_ERR_NO_MEMORY || pd_error_set(err, PD_ERR_NO_MEMORY, "%s", problem.message);
+}
+
 bool
 pd_backup_choose_prior(PdArena *arena, const char *repo, PdBackupType type, uint32_t timeline, int pg_version,
                        const PdBackupManifest **prior, const char **why_full, PdError *err)
@@ -56,6 +77,7 @@ pd_backup_choose_prior(PdArena *arena, const char *repo, PdBackupType type, uint
     if (!pd_backup_list(arena, repo, &list, err) || !pd_archive_scan(arena, repo, false, &scan, err))
         return false;
     const PdBackupManifest *found = NULL;
+    bool is_usable = false;
     for (size_t i = list.count; found == NULL && i-- > 0;)
         if (type == PD_BACKUP_INCR || list.backups[i].type == PD_BACKUP_FULL)
             found = &list.backups[i];
@@ -70,7 +92,8 @@ pd_backup_choose_prior(PdArena *arena, const char *repo, PdBackupType type, uint
                                      "the server's timeline %u did not continue from the prior backup %s "
                                      "(timeline %u) after it ended",
                                      timeline, found->label, found->timeline);
-    else
-        *prior = found;
-    return *prior != NULL || *why_full != NULL || pd_arena_error(arena, err);
+    else if (!is_restorable(arena, repo, found, &is_usable, why_full, err))
+        return false;
+    *prior = is_usable ? found : NULL;
+    return is_usable || *why_full != NULL || pd_arena_error(arena, err); /* why_full NULL: no memory */
 }

@@ -453,6 +453,14 @@ pd_backup_take(PdArena *arena, const PdBackupOptions *options, PdBackupOutcome *
     PdDb *db = NULL;
     bool ok = pd_db_connect(options->conninfo, &db, err) && run(arena, db, options, outcome, err);
     pd_db_close(db); /* on an error before pg_backup_stop, the server ends the backup with the session */
+    if (!ok && outcome->manifest.label != NULL) /* a failure, not an interruption: leave no folder behind */
+    {
+        PdError ignored;
+        pd_error_init(&ignored);
+        char *dir = pd_backup_dir(arena, options->repo, outcome->manifest.label);
+        if (dir != NULL && access(dir, F_OK) == 0)
+            (void)pd_backup_remove(arena, options->repo, outcome->manifest.label, &ignored);
+    }
     close(lock_fd);
     return ok;
 }

@@ -18,6 +18,7 @@
 
 #include "backup.h"
 #include "blockfile.h"
+#include "prodata/strmap.h"
 #include "restore_plan.h"
 #include "store.h"
 
@@ -118,15 +119,51 @@ verify_task(void *context, PdBackupWorker *worker, size_t index, PdError *err)
     return true;
 }
 
-/* The stored files of the backups chosen (label, or all), to check. */
+/*
+ * The backups a restore of label reads (itself and those it builds on or refers to), whose stored files
+ * verify --set reads: damage in a full breaks every incr on it. A chain that does not trace is reported by
+ * check_chains; its backups found so far are still read.
+ */
 static bool
-gather(PdArena *arena, const PdBackupList *list, const char *label, Verify *verify, PdError *err)
+chain_of(PdArena *arena, const char *repo, const char *label, PdStrmap **chain, PdError *err)
+{
+    *chain = pd_strmap_new(arena, 8);
+    if (*chain == NULL)
+        return pd_arena_error(arena, err);
+    if (label == NULL)
+        return true;
+    PdBackupManifest backup;
+    PdRestorePlan plan;
+    PdError ignored;
+    pd_error_init(&ignored);
+    if (!pd_strmap_put(*chain, label, (void *)label))
+        return pd_arena_error(arena, err);
+    if (!pd_backup_read(arena, repo, label, &backup, &ignored))
+        return true; /* no such backup: gather says so */
+    PdArena *scratch = pd_arena_new(0);
+    if (scratch == NULL)
+        return pd_error_set(err, PD_ERR_NO_MEMORY, "out of memory for a restore plan");
+    (void)pd_restore_plan(scratch, repo, &backup, "/", &plan, &ignored);
+    bool ok = true;
+    for (size_t i = 0; ok && i < plan.chain_count; i++)
+    {
+        char *copy = pd_arena_strdup(arena, plan.chain[i]);
+        ok = copy != NULL && pd_strmap_put(*chain, copy, copy);
+    }
+    pd_arena_free(scratch);
+    return ok || pd_arena_error(arena, err);
+}
+
+/* The stored files of the backups chosen (label's chain, or all), to check. */
+static bool
+gather(PdArena *arena, const PdBackupList *list, const char *label, const PdStrmap *chain, Verify *verify,
+       PdError *err)
 {
     size_t capacity = 0;
     for (size_t b = 0; b < list->count; b++)
     {
         const PdBackupManifest *backup = &list->backups[b];
-        if (label != NULL && strcmp(backup->label, label) != 0)
+        if (label != NULL && !pd_strmap_contains(chain, backup->label))
             continue;
         verify->report->backup_count++;
         for (size_t e = 0; e < backup->entry_count; e++)
@@ -173,9 +210,14 @@ check_chains(PdArena *arena, const char *repo, const PdBackupList *list, const c
         PdRestorePlan plan;
         if (label != NULL && strcmp(backup->label, label) != 0)
             continue;
-        if (pd_restore_plan(arena, repo, backup, "/", &plan, err))
+        PdArena *scratch = pd_arena_new(0); /* a plan's page owners: freed before the next backup's */
+        if (scratch == NULL)
+            return pd_error_set(err, PD_ERR_NO_MEMORY, "out of memory for a restore plan");
+        bool is_whole = pd_restore_plan(scratch, repo, backup, "/", &plan, err);
+        pd_arena_free(scratch);
+        if (is_whole)
             continue;
-        if (err->code != PD_ERR_REFUSED)
+        if (err->code == PD_ERR_NO_MEMORY)
             return false;
         char text[1024];
         snprintf(text, sizeof(text), "%s: %s", backup->label, err->message);
@@ -242,8 +284,9 @@ pd_backup_verify(PdArena *arena, const char *repo, const char *label, int jobs, 
         return false;
     for (size_t i = 0; i < list.damaged_count; i++)
         add_problem(arena, &report->problems, &report->problem_count, list.damaged[i]);
-    if (!gather(arena, &list, label, &verify, err) || !check_files(arena, &verify, jobs, err) ||
-        !check_chains(arena, repo, &list, label, report, err))
+    PdStrmap *chain;
+    if (!chain_of(arena, repo, label, &chain, err) || !gather(arena, &list, label, chain, &verify, err) ||
+        !check_files(arena, &verify, jobs, err) || !check_chains(arena, repo, &list, label, report, err))
         return false;
     return check_wal(arena, repo, &list, label, report, err);
 }

@@ -9,6 +9,7 @@
  * pages becomes a task over the runs that own its pages; a page no copy
  * holds is a damaged chain, refused by name. Manifests are read once each, whatever the length of the chain.
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -129,6 +130,8 @@ add_source(Planner *planner, PdRestoreFile *file, const Held *held, const PdBack
     PdRestoreSource *source = &sources[file->source_count];
     source->path = path;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 && errno == ENOENT)
+        return refuse(err, path, "it is missing from the repository");
     if (fd < 0)
         return pd_archive_io_error(err, "open", path);
     bool ok = pd_blockfile_read_map(planner->arena, fd, path, &source->map, err);
@@ -159,7 +162,10 @@ trace(Planner *planner, const PdBackupManifest *chosen, PdRestoreFile *file, PdE
             if (file->source_count > 0)
                 return refuse(err, stored->path, "an incremental copy builds on a copy stored whole");
             file->whole = pd_archive_join(planner->arena, held->data, stored->path);
-            return file->whole != NULL || pd_arena_error(planner->arena, err);
+            if (file->whole == NULL)
+                return pd_arena_error(planner->arena, err);
+            return access(file->whole, F_OK) == 0 ||
+                   refuse(err, file->whole, "it is missing from the repository");
         }
         if (!add_source(planner, file, held, stored, err))
             return false;

@@ -308,7 +308,8 @@ list(PdArena *arena, const CliArgs *args, PdError *err)
         pd_backup_format_time(backup->stop_time, stop);
         uint64_t bytes = 0, stored = 0;
         for (size_t j = 0; j < backup->entry_count; j++)
-            bytes += backup->entries[j].bytes, stored += backup->entries[j].stored_bytes;
+            bytes += backup->entries[j].bytes,
+                stored += backup->entries[j].reference == NULL ? backup->entries[j].stored_bytes : 0;
         printf("%-17s %-5s %-22s %-22s %10.1f %10.1f\n", backup->label, pd_backup_type_name(backup->type),
                start, stop, bytes / 1048576.0, stored / 1048576.0);
     }

@@ -12,7 +12,7 @@
 # index that no longer matches its table.
 source tests/lib/pg.sh
 source tests/lib/tap.sh
-tap_plan 31
+tap_plan 36
 tap_workdir
 chmod 755 "$TAP_WORKDIR"
 PRIMARY_DIR="$TAP_WORKDIR/primary"
@@ -205,9 +205,16 @@ printf 'XXXXXXXX' | dd of="$STORED" bs=1 seek=80 conv=notrunc status=none
 run_cmd backup verify
 expect_eq "verify finds the damaged run, naming the backup and the file (exit 3)" \
     "$RC|$(grep -c "$INCR1: $PARTIAL: backup file .* is corrupt" <<<"$OUT")" "3|1"
+run_cmd backup verify --set "$INCR2"
+expect_eq "verify --set of a backup built on it reads it too (exit 3)" \
+    "$RC|$(grep -c "$INCR1: $PARTIAL: backup file .* is corrupt" <<<"$OUT")" "3|1"
 run_cmd "$PRODATA" restore --archive-dir "$REPO" --pgdata "$RESTORED_DIR/data" --set "$INCR2"
 expect_eq "restore of a chain through it stops naming the file, and leaves the directory empty" \
     "$RC|$(grep -c "$PARTIAL.* is corrupt" <<<"$OUT")|$(ls -A "$RESTORED_DIR/data" 2>/dev/null | wc -l)" "1|1|0"
+mv "$STORED" "$TAP_WORKDIR/moved-file"
+run_cmd backup verify
+expect_eq "a stored file missing is a problem verify reports, not an error that stops it (exit 3)" \
+    "$RC|$(grep -c "$INCR1: $PARTIAL: missing from the repository" <<<"$OUT")|$(grep -c '^verified ' <<<"$OUT")" "3|1|1"
 cp -p "$TAP_WORKDIR/saved" "$STORED"
 mv "$REPO/backup/$FULL" "$TAP_WORKDIR/moved"
 run_cmd backup verify
@@ -220,6 +227,11 @@ expect_eq "restore refuses before writing anything" \
     "$RC|$(grep -E -c "backup $FULL, which ($INCR1|$INCR2) needs, is not in the repository" <<<"$OUT")|$(ls -A "$RESTORED_DIR/data" 2>/dev/null | wc -l)" \
     "1|1|0"
 rm -rf "$RESTORED_DIR"
+run_cmd backup --type incr --json
+BROKEN_CHAIN=$(outcome .label | tr -d '"')
+expect_eq "an incr whose prior cannot be restored is taken in full, saying why" \
+    "$RC|$(outcome '[.type, (.why_full | test("could not be restored: backup '"$FULL"'"))]')" '0|["full",true]'
+rm -rf "${REPO:?}/backup/$BROKEN_CHAIN" # out of the way of the retention checks below
 mv "$TAP_WORKDIR/moved" "$REPO/backup/$FULL"
 
 # 6. retention
@@ -233,7 +245,36 @@ expect_eq "with a newer full kept, the old chain goes whole" "$RC|$(jq -c '.remo
 run_cmd backup --type diff --json
 expect_eq "a diff after it builds on the new full" "$RC|$(outcome '[.type, .prior]')" "0|[\"diff\",\"$FULL2\"]"
 
-# 7. an index that no longer matches its table (an "immutable" function changed under it): amcheck finds it
+# 7. a database dropped and created again at the same OID from a template (FILE_COPY: old pages, old LSNs):
+# the incr compares contents, so the new database's files are stored, not taken for the old ones
+DB_OID=$(sql postgres "CREATE DATABASE db_old" >/dev/null; sql postgres "SELECT oid FROM pg_database WHERE datname = 'db_old'")
+PGDATABASE=db_old sql db_old "CREATE TABLE gone AS SELECT g FROM generate_series(1, 5000) g"
+run_cmd backup --type incr --json
+sql postgres "DROP DATABASE db_old"
+sql postgres "CREATE DATABASE db_new OID $DB_OID TEMPLATE template0 STRATEGY FILE_COPY"
+run_cmd backup --type incr --json
+REUSED=$(outcome .label | tr -d '"')
+sql postgres "SELECT pg_create_restore_point('after_reuse')" >/dev/null
+archive_now
+run_cmd "$PRODATA" restore --archive-dir "$REPO" --pgdata "$RESTORED_DIR/data" --set "$REUSED" --target-name after_reuse
+if [ "$RC" = 0 ] && start_restored; then
+    expect_eq "a database recreated at a reused OID is restored as it is, not as the dropped one was" \
+        "$(PGPORT=$RESTORED_PORT sql db_new "SELECT count(*) FROM pg_class")|$(PGPORT=$RESTORED_PORT sql db_new "SELECT to_regclass('gone') IS NULL")" \
+        "$(sql db_new "SELECT count(*) FROM pg_class")|t"
+else
+    tap_not_ok "the restore of the incr after the OID reuse started" "$OUT" "$(tail -20 "$TAP_WORKDIR/owned/restored.log")"
+fi
+stop_restored
+
+# 8. a backup refused midway (a tablespace: a link restore cannot write yet) leaves no folder behind
+mkdir -p "$TAP_WORKDIR/owned/ts" && [ "$(id -u)" = 0 ] && chown postgres: "$TAP_WORKDIR/owned/ts"
+sql postgres "CREATE TABLESPACE ts LOCATION '$TAP_WORKDIR/owned/ts'"
+run_cmd backup --json
+expect_eq "a backup refused for a tablespace leaves no incomplete folder" \
+    "$RC|$("$PRODATA" backup list --archive-dir "$REPO" --json | jq '.incomplete | length')" "1|0"
+sql postgres "DROP TABLESPACE ts"
+
+# 9. an index that no longer matches its table (an "immutable" function changed under it): amcheck finds it
 sql postgres "CREATE FUNCTION shift(bigint) RETURNS bigint IMMUTABLE LANGUAGE sql AS 'SELECT \$1'"
 sql postgres "CREATE INDEX t_shift ON t (shift(id))"
 sql postgres "CREATE OR REPLACE FUNCTION shift(bigint) RETURNS bigint IMMUTABLE LANGUAGE sql AS 'SELECT \$1 + 1'"
