@@ -140,7 +140,9 @@ typedef struct PdArchiveSettings
     const char *archive_dir; /* the archive directory; "" until set */
     int archive_compress;    /* 0 none, 1 zstd */
     int archive_compress_level;
-    const char *database; /* for archive check's backlog; "" uses the PG* variables */
+    int backup_retain_full; /* 0: no rule */
+    int backup_retain_days; /* -1: no rule */
+    const char *database;   /* for archive check's backlog; "" uses the PG* variables */
     int log_level;
 } PdArchiveSettings;
 

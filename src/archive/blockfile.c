@@ -211,12 +211,19 @@ pd_blockfile_hashes(PdBlockWriter *writer, const uint64_t *hashes, size_t count,
     if (writer->page_count + count > UINT32_MAX)
         return pd_error_set(err, PD_ERR_INVALID_INPUT, "%s has more pages than a relation segment",
                             writer->path);
-    uint64_t *grown = pd_arena_grow(writer->arena, writer->page_hashes, writer->page_count,
-                                    writer->page_count + count, sizeof(*grown));
-    if (grown == NULL && writer->page_count + count > 0)
-        return pd_arena_error(writer->arena, err);
-    memcpy(grown + writer->page_count, hashes, count * sizeof(*hashes));
-    writer->page_hashes = grown;
+    if (writer->page_count + count > writer->hash_capacity) /* doubling: a 1 GB segment costs 2 MB at most */
+    {
+        size_t capacity = writer->hash_capacity > 0 ? writer->hash_capacity * 2 : 1024;
+        while (capacity < writer->page_count + count)
+            capacity *= 2;
+        uint64_t *grown =
+            pd_arena_grow(writer->arena, writer->page_hashes, writer->page_count, capacity, sizeof(*grown));
+        if (grown == NULL)
+            return pd_arena_error(writer->arena, err);
+        writer->page_hashes = grown;
+        writer->hash_capacity = capacity;
+    }
+    memcpy(writer->page_hashes + writer->page_count, hashes, count * sizeof(*hashes));
     writer->page_count += count;
     return true;
 }

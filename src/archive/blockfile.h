@@ -71,9 +71,10 @@ typedef struct PdBlockWriter
     PdBlockRun *runs;
     size_t run_count;
     uint64_t *page_hashes;
-    size_t page_count;  /* hashes recorded: the number of the next page */
-    uint64_t offset;    /* where the next run's payload goes */
-    uint64_t next_page; /* the first page a next window may start at */
+    size_t page_count;    /* hashes recorded: the number of the next page */
+    size_t hash_capacity; /* room in page_hashes */
+    uint64_t offset;      /* where the next run's payload goes */
+    uint64_t next_page;   /* the first page a next window may start at */
 } PdBlockWriter;
 
 /*

@@ -103,6 +103,9 @@ cli_read_jobs(const CliArgs *args, int *jobs, PdError *err)
 
 /* ---- backup ---- */
 
+static bool expire_after(PdArena *arena, const PdArchiveSettings *settings, const char *repo, bool is_json,
+                         PdError *err);
+
 typedef struct Progress
 {
     bool is_json;
@@ -222,6 +225,9 @@ take(PdArena *arena, const CliArgs *args, PdError *err)
     if (!pd_backup_take(arena, &options, &outcome, err))
         return false;
     print_taken(&outcome, seconds_since(&progress.start), progress.is_json);
+    fflush(stdout);
+    if (!expire_after(arena, &settings, archive.dir, progress.is_json, err))
+        return false;
     fflush(stdout);
     if (outcome.bad_page_count > 0)
         return pd_error_set(err, PD_ERR_DRIFT,
@@ -458,22 +464,44 @@ verify(PdArena *arena, const CliArgs *args, PdError *err)
 
 /* ---- expire ---- */
 
+/* flag's whole number, at least least; *value = otherwise when the flag is absent. */
 static bool
-read_count(const CliArgs *args, const char *flag, int none, int *value, PdError *err)
+read_count(const CliArgs *args, const char *flag, int least, int otherwise, int *value, PdError *err)
 {
     const char *text;
-    *value = none;
+    *value = otherwise;
     if (!cli_has_flag(args, flag, &text))
         return true;
     char *end;
     long number = strtol(text, &end, 10);
-    if (*end != '\0' || end == text || number < 0 || number > 100000 || (none == 0 && number == 0))
+    if (*end != '\0' || end == text || number < least || number > 100000)
     {
         pd_error_set(err, PD_ERR_USAGE, "%s must be a whole number%s, not '%s'", flag,
-                     none == 0 ? " from 1" : "", text);
+                     least == 1 ? " from 1" : "", text);
         return pd_error_field(err, "%s", flag);
     }
     *value = (int)number;
+    return true;
+}
+
+static bool
+print_expired(const PdBackupExpireOptions *options, const PdBackupExpireReport *report, bool is_json,
+              PdError *err)
+{
+    const char *verb = options->is_dry_run ? "would remove" : "removed";
+    if (is_json)
+        return print_json(json_pack("{s:b, s:o, s:I, s:s?, s:I, s:I}", "dry_run", options->is_dry_run,
+                                    "removed", strings_json(report->removed, report->removed_count), "kept",
+                                    (json_int_t)report->kept, "oldest_kept", report->oldest_kept,
+                                    "wal_removed", (json_int_t)report->wal_removed, "wal_bytes",
+                                    (json_int_t)report->wal_bytes),
+                          err);
+    for (size_t i = 0; i < report->removed_count; i++)
+        printf("%s backup %s\n", verb, report->removed[i]);
+    printf("%s %zu backup(s) and %zu archived WAL file(s) (%.1f MB); kept %zu backup(s), WAL from the start "
+           "of %s on\n",
+           verb, report->removed_count, report->wal_removed, report->wal_bytes / 1048576.0, report->kept,
+           report->oldest_kept != NULL ? report->oldest_kept : "(none)");
     return true;
 }
 
@@ -484,28 +512,31 @@ expire(PdArena *arena, const CliArgs *args, PdError *err)
     PdArchiveOptions archive;
     PdBackupExpireOptions options = {.is_dry_run = cli_has_flag(args, "--dry-run", NULL)};
     PdBackupExpireReport report;
-    if (!read_count(args, "--retain-full", 0, &options.retain_full, err) ||
-        !read_count(args, "--retain-days", -1, &options.retain_days, err) ||
-        !load(arena, args, &settings, &archive, err))
+    if (!load(arena, args, &settings, &archive, err) ||
+        !read_count(args, "--retain-full", 1, settings.backup_retain_full, &options.retain_full, err) ||
+        !read_count(args, "--retain-days", 0, settings.backup_retain_days, &options.retain_days, err))
         return false;
     options.repo = archive.dir;
     if (!pd_backup_expire(arena, &options, &report, err))
         return false;
-    const char *verb = options.is_dry_run ? "would remove" : "removed";
-    if (cli_has_flag(args, "--json", NULL))
-        return print_json(json_pack("{s:b, s:o, s:I, s:s?, s:I, s:I}", "dry_run", options.is_dry_run,
-                                    "removed", strings_json(report.removed, report.removed_count), "kept",
-                                    (json_int_t)report.kept, "oldest_kept", report.oldest_kept, "wal_removed",
-                                    (json_int_t)report.wal_removed, "wal_bytes",
-                                    (json_int_t)report.wal_bytes),
-                          err);
-    for (size_t i = 0; i < report.removed_count; i++)
-        printf("%s backup %s\n", verb, report.removed[i]);
-    printf("%s %zu backup(s) and %zu archived WAL file(s) (%.1f MB); kept %zu backup(s), WAL from the start "
-           "of %s on\n",
-           verb, report.removed_count, report.wal_removed, report.wal_bytes / 1048576.0, report.kept,
-           report.oldest_kept != NULL ? report.oldest_kept : "(none)");
-    return true;
+    return print_expired(&options, &report, cli_has_flag(args, "--json", NULL), err);
+}
+
+/* After a backup, the retention the settings hold (backup_retain_full, backup_retain_days), when they hold
+ * any: the backup is complete whatever happens here. */
+static bool
+expire_after(PdArena *arena, const PdArchiveSettings *settings, const char *repo, bool is_json, PdError *err)
+{
+    if (settings->backup_retain_full < 1 && settings->backup_retain_days < 0)
+        return true;
+    PdBackupExpireOptions options = {.repo = repo,
+                                     .retain_full = settings->backup_retain_full,
+                                     .retain_days = settings->backup_retain_days};
+    PdBackupExpireReport report;
+    if (!pd_backup_expire(arena, &options, &report, err))
+        return pd_error_hint(err, "The backup itself is complete; run prodata backup expire to retry."),
+               false;
+    return print_expired(&options, &report, is_json, err);
 }
 
 /* ---- restore points ---- */

@@ -207,6 +207,22 @@ static const PdSetting archive_rows[] = {
      .min_value = 1,
      .max_value = 19,
      .description = "zstd level of wal-push: 1 is fastest; higher levels cost CPU the archiver may lack"},
+    {.name = "backup_retain_full",
+     .type = PD_SETTING_INT,
+     .offset = offsetof(PdArchiveSettings, backup_retain_full),
+     .default_value = "0",
+     .min_value = 0,
+     .max_value = 1000,
+     .description = "retention: keep the newest N full backups and what builds on them (0: no such rule); "
+                    "backup expire's default, applied after every backup when set"},
+    {.name = "backup_retain_days",
+     .type = PD_SETTING_INT,
+     .offset = offsetof(PdArchiveSettings, backup_retain_days),
+     .default_value = "-1",
+     .min_value = -1,
+     .max_value = 36500,
+     .description = "retention: keep what restores to any moment of the last D days (-1: no such rule); "
+                    "backup expire's default, applied after every backup when set"},
     DATABASE_ROW(PdArchiveSettings),
     LOG_LEVEL_ROW(PdArchiveSettings),
 };

@@ -12,7 +12,7 @@
 # index that no longer matches its table.
 source tests/lib/pg.sh
 source tests/lib/tap.sh
-tap_plan 36
+tap_plan 37
 tap_workdir
 chmod 755 "$TAP_WORKDIR"
 PRIMARY_DIR="$TAP_WORKDIR/primary"
@@ -244,6 +244,12 @@ expect_eq "with a newer full kept, the old chain goes whole" "$RC|$(jq -c '.remo
     "0|[\"$FULL\",\"$INCR1\",\"$INCR2\",\"$DIFF\"]"
 run_cmd backup --type diff --json
 expect_eq "a diff after it builds on the new full" "$RC|$(outcome '[.type, .prior]')" "0|[\"diff\",\"$FULL2\"]"
+DIFF2=$(outcome .label | tr -d '"')
+printf 'archive_dir = %s\nbackup_retain_full = 1\n' "$REPO" >"$TAP_WORKDIR/retain.conf"
+run_cmd "$PRODATA" backup --config "$TAP_WORKDIR/retain.conf" --json
+expect_eq "with backup_retain_full set, a backup applies it once complete" \
+    "$RC|$(jq -c 'select(.removed) | .removed' <<<"$OUT")|$("$PRODATA" backup list --archive-dir "$REPO" --json | jq '.backups | length')" \
+    "0|[\"$FULL2\",\"$DIFF2\"]|1"
 
 # 7. a database dropped and created again at the same OID from a template (FILE_COPY: old pages, old LSNs):
 # the incr compares contents, so the new database's files are stored, not taken for the old ones

@@ -243,6 +243,28 @@ test_damage_refused(void **state)
     pd_arena_free(arena);
 }
 
+/* The hashes of a whole 1 GB segment, given a window at a time, fit a worker's arena: their array grows by
+ * doubling (it once grew by a window at a time, and a backup of a 1 GB table ran out of a 64 MB budget). */
+static void
+test_segment_hashes_fit(void **state)
+{
+    (void)state;
+    PdArena *arena = pd_arena_new(8u << 20);
+    char path[64];
+    int fd = temp_file(path);
+    PdBlockWriter writer;
+    PdBlockMap map;
+    PdError err;
+    uint64_t hashes[PD_BLOCKFILE_RUN_PAGES] = {0};
+    assert_true(pd_blockfile_begin(arena, &writer, fd, path, PD_ARCHIVE_COMPRESS_ZSTD, 1, &err));
+    for (int window = 0; window < PD_BACKUP_SEGMENT_BLOCKS / PD_BLOCKFILE_RUN_PAGES; window++)
+        assert_true(pd_blockfile_hashes(&writer, hashes, PD_BLOCKFILE_RUN_PAGES, &err));
+    assert_true(pd_blockfile_finish(&writer, &map, &err));
+    assert_int_equal(map.file_bytes, (uint64_t)PD_BACKUP_SEGMENT_BLOCKS * PAGE);
+    close(fd);
+    pd_arena_free(arena);
+}
+
 int
 main(void)
 {
@@ -250,6 +272,7 @@ main(void)
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_misplaced_window_refused),
         cmocka_unit_test(test_damage_refused),
+        cmocka_unit_test(test_segment_hashes_fit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
