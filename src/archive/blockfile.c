@@ -45,32 +45,6 @@ enum
     OFFSET_MAP = 32,
 };
 
-static void
-put_u32(unsigned char *out, uint32_t value)
-{
-    for (int i = 0; i < 4; i++)
-        out[i] = (unsigned char)(value >> (8 * i));
-}
-
-static void
-put_u64(unsigned char *out, uint64_t value)
-{
-    for (int i = 0; i < 8; i++)
-        out[i] = (unsigned char)(value >> (8 * i));
-}
-
-static uint32_t
-get_u32(const unsigned char *in)
-{
-    return (uint32_t)in[0] | (uint32_t)in[1] << 8 | (uint32_t)in[2] << 16 | (uint32_t)in[3] << 24;
-}
-
-static uint64_t
-get_u64(const unsigned char *in)
-{
-    return (uint64_t)get_u32(in) | (uint64_t)get_u32(in + 4) << 32;
-}
-
 uint64_t
 pd_blockfile_page_hash(const unsigned char *page)
 {
@@ -78,7 +52,7 @@ pd_blockfile_page_hash(const unsigned char *page)
     unsigned int got = 0;
     if (EVP_Digest(page, PD_BACKUP_PAGE_BYTES, digest, &got, EVP_sha256(), NULL) != 1 || got != 32)
         return 0; /* OpenSSL failing on a buffer in memory: the page then matches no stored hash */
-    return get_u64(digest);
+    return pd_archive_get_u64(digest);
 }
 
 /* The SHA-256 of the header and the map together, as the manifest records it. */
@@ -96,18 +70,6 @@ map_sha256(const unsigned char *header, const unsigned char *map, size_t map_byt
     return ok || pd_error_set(err, PD_ERR_INTERNAL, "OpenSSL could not compute a SHA-256");
 }
 
-static void
-free_cctx(void *cctx)
-{
-    ZSTD_freeCCtx(cctx);
-}
-
-static void
-free_dctx(void *dctx)
-{
-    ZSTD_freeDCtx(dctx);
-}
-
 bool
 pd_blockfile_begin(PdArena *arena, PdBlockWriter *writer, int fd, const char *path,
                    PdArchiveCompress compress, int level, PdError *err)
@@ -120,19 +82,9 @@ pd_blockfile_begin(PdArena *arena, PdBlockWriter *writer, int fd, const char *pa
         return true;
     writer->frame_size = ZSTD_compressBound(RUN_BYTES);
     writer->frame = pd_arena_alloc(arena, writer->frame_size);
-    ZSTD_CCtx *cctx = ZSTD_createCCtx();
-    if (cctx != NULL && !pd_arena_on_free(arena, free_cctx, cctx))
-    {
-        ZSTD_freeCCtx(cctx);
-        cctx = NULL;
-    }
-    if (writer->frame == NULL || cctx == NULL)
-        return pd_error_set(err, PD_ERR_NO_MEMORY, "out of memory for a backup's compressor");
-    writer->cctx = cctx;
-    size_t rc = ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, level);
-    if (ZSTD_isError(rc))
-        return pd_error_set(err, PD_ERR_INTERNAL, "zstd refused level %d: %s", level, ZSTD_getErrorName(rc));
-    return true;
+    if (writer->frame == NULL)
+        return pd_arena_error(arena, err);
+    return pd_archive_zstd_cctx(arena, level, 0, &writer->cctx, err);
 }
 
 static uint32_t
@@ -236,9 +188,9 @@ encode_header(uint64_t file_bytes, PdArchiveCompress compress, size_t run_count,
     memcpy(out, magic, sizeof(magic));
     out[OFFSET_VERSION] = FORMAT_VERSION;
     out[OFFSET_COMPRESS] = (unsigned char)compress;
-    put_u64(out + OFFSET_FILE_BYTES, file_bytes);
-    put_u64(out + OFFSET_RUN_COUNT, run_count);
-    put_u64(out + OFFSET_MAP, map_offset);
+    pd_archive_put_u64(out + OFFSET_FILE_BYTES, file_bytes);
+    pd_archive_put_u64(out + OFFSET_RUN_COUNT, run_count);
+    pd_archive_put_u64(out + OFFSET_MAP, map_offset);
 }
 
 bool
@@ -254,15 +206,15 @@ pd_blockfile_finish(PdBlockWriter *writer, PdBlockMap *map, PdError *err)
     {
         const PdBlockRun *run = &writer->runs[i];
         unsigned char *entry = encoded + i * MAP_ENTRY_BYTES;
-        put_u32(entry, run->first_block);
-        put_u32(entry + 4, run->span);
-        put_u64(entry + 8, run->present[0]);
-        put_u64(entry + 16, run->present[1]);
-        put_u64(entry + 24, run->offset);
-        put_u64(entry + 32, run->stored_bytes);
+        pd_archive_put_u32(entry, run->first_block);
+        pd_archive_put_u32(entry + 4, run->span);
+        pd_archive_put_u64(entry + 8, run->present[0]);
+        pd_archive_put_u64(entry + 16, run->present[1]);
+        pd_archive_put_u64(entry + 24, run->offset);
+        pd_archive_put_u64(entry + 32, run->stored_bytes);
     }
     for (size_t i = 0; i < writer->page_count; i++)
-        put_u64(encoded + runs_bytes + i * HASH_BYTES, writer->page_hashes[i]);
+        pd_archive_put_u64(encoded + runs_bytes + i * HASH_BYTES, writer->page_hashes[i]);
     unsigned char header[PD_BLOCKFILE_HEADER_BYTES];
     encode_header(file_bytes, writer->compress, writer->run_count, writer->offset, header);
     *map = (PdBlockMap){.file_bytes = file_bytes,
@@ -288,19 +240,10 @@ corrupt(PdError *err, const char *path, const char *why)
 static bool
 read_at(int fd, const char *path, void *into, size_t length, uint64_t offset, PdError *err)
 {
-    size_t done = 0;
-    while (done < length)
-    {
-        ssize_t got = pread(fd, (char *)into + done, length - done, (off_t)(offset + done));
-        if (got < 0 && errno == EINTR)
-            continue;
-        if (got < 0)
-            return pd_archive_io_error(err, "read", path);
-        if (got == 0)
-            return corrupt(err, path, "it ends early");
-        done += (size_t)got;
-    }
-    return true;
+    size_t got;
+    if (!pd_archive_read_full_at(fd, into, length, (int64_t)offset, &got, path, err))
+        return false;
+    return got == length || corrupt(err, path, "it ends early");
 }
 
 /* The map's runs: in page order, one after the other from the header on, inside the file and the map. */
@@ -340,9 +283,9 @@ decode_header(const unsigned char *header, const char *path, PdBlockMap *map, ui
     if (header[OFFSET_COMPRESS] > PD_ARCHIVE_COMPRESS_ZSTD)
         return corrupt(err, path, "its compression is unknown");
     map->compress = (PdArchiveCompress)header[OFFSET_COMPRESS];
-    map->file_bytes = get_u64(header + OFFSET_FILE_BYTES);
-    *run_count = get_u64(header + OFFSET_RUN_COUNT);
-    *map_offset = get_u64(header + OFFSET_MAP);
+    map->file_bytes = pd_archive_get_u64(header + OFFSET_FILE_BYTES);
+    *run_count = pd_archive_get_u64(header + OFFSET_RUN_COUNT);
+    *map_offset = pd_archive_get_u64(header + OFFSET_MAP);
     if (map->file_bytes % PD_BACKUP_PAGE_BYTES != 0 || map->file_bytes > MAX_FILE_BYTES)
         return corrupt(err, path, "its size is not whole pages of a relation segment");
     if (*run_count > map->file_bytes / PD_BACKUP_PAGE_BYTES || *map_offset < PD_BLOCKFILE_HEADER_BYTES)
@@ -379,15 +322,15 @@ pd_blockfile_read_map(PdArena *arena, int fd, const char *path, PdBlockMap *map,
     {
         const unsigned char *entry = encoded + i * MAP_ENTRY_BYTES;
         PdBlockRun *run = &map->runs[i];
-        *run = (PdBlockRun){.first_block = get_u32(entry),
-                            .span = get_u32(entry + 4),
-                            .present = {get_u64(entry + 8), get_u64(entry + 16)},
-                            .offset = get_u64(entry + 24),
-                            .stored_bytes = get_u64(entry + 32)};
+        *run = (PdBlockRun){.first_block = pd_archive_get_u32(entry),
+                            .span = pd_archive_get_u32(entry + 4),
+                            .present = {pd_archive_get_u64(entry + 8), pd_archive_get_u64(entry + 16)},
+                            .offset = pd_archive_get_u64(entry + 24),
+                            .stored_bytes = pd_archive_get_u64(entry + 32)};
         run->page_count = count_bits(run->present);
     }
     for (uint64_t i = 0; i < pages; i++)
-        map->page_hashes[i] = get_u64(encoded + runs_bytes + i * HASH_BYTES);
+        map->page_hashes[i] = pd_archive_get_u64(encoded + runs_bytes + i * HASH_BYTES);
     map->run_count = (size_t)run_count;
     map->stored_bytes = (uint64_t)st.st_size - PD_BLOCKFILE_HEADER_BYTES;
     return check_runs(map, map_offset, path, err);
@@ -399,16 +342,9 @@ pd_blockfile_reader(PdArena *arena, PdBlockReader *reader, PdError *err)
     *reader = (PdBlockReader){0};
     reader->payload = pd_arena_alloc(arena, ZSTD_compressBound(RUN_BYTES));
     reader->pages = pd_arena_alloc(arena, RUN_BYTES);
-    ZSTD_DCtx *dctx = ZSTD_createDCtx();
-    if (dctx != NULL && !pd_arena_on_free(arena, free_dctx, dctx))
-    {
-        ZSTD_freeDCtx(dctx);
-        dctx = NULL;
-    }
-    if (reader->payload == NULL || reader->pages == NULL || dctx == NULL)
+    if (reader->payload == NULL || reader->pages == NULL)
         return pd_error_set(err, PD_ERR_NO_MEMORY, "out of memory for a restore's buffers");
-    reader->dctx = dctx;
-    return true;
+    return pd_archive_zstd_dctx(arena, &reader->dctx, err);
 }
 
 static bool

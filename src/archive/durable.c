@@ -42,11 +42,19 @@ pd_archive_write_all(int fd, const void *data, size_t length, const char *path, 
 bool
 pd_archive_read_full(int fd, void *data, size_t length, size_t *got, const char *path, PdError *err)
 {
+    return pd_archive_read_full_at(fd, data, length, -1, got, path, err);
+}
+
+bool
+pd_archive_read_full_at(int fd, void *data, size_t length, int64_t offset, size_t *got, const char *path,
+                        PdError *err)
+{
     char *bytes = data;
     *got = 0;
     while (*got < length)
     {
-        ssize_t n = read(fd, bytes + *got, length - *got);
+        ssize_t n = offset < 0 ? read(fd, bytes + *got, length - *got)
+                               : pread(fd, bytes + *got, length - *got, (off_t)offset + (off_t)*got);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0)

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "archive.h"
+#include "store.h"
 
 static const unsigned char magic[8] = {'P', 'D', 'W', 'A', 'L', 'A', 'R', 'C'};
 enum
@@ -25,22 +26,6 @@ enum
 #define MAX_ORIGINAL_BYTES (UINT64_C(1) << 30)
 #define MAX_STORED_BYTES (MAX_ORIGINAL_BYTES + (MAX_ORIGINAL_BYTES >> 7) + (UINT64_C(1) << 20))
 
-static void
-put_u64(unsigned char *out, uint64_t value)
-{
-    for (int i = 0; i < 8; i++)
-        out[i] = (unsigned char)(value >> (8 * i));
-}
-
-static uint64_t
-get_u64(const unsigned char *in)
-{
-    uint64_t value = 0;
-    for (int i = 7; i >= 0; i--)
-        value = (value << 8) | in[i];
-    return value;
-}
-
 void
 pd_archive_header_encode(const PdArchiveHeader *header, unsigned char out[PD_ARCHIVE_HEADER_BYTES])
 {
@@ -48,8 +33,8 @@ pd_archive_header_encode(const PdArchiveHeader *header, unsigned char out[PD_ARC
     memcpy(out, magic, sizeof(magic));
     out[OFFSET_VERSION] = FORMAT_VERSION;
     out[OFFSET_COMPRESS] = (unsigned char)header->compress;
-    put_u64(out + OFFSET_ORIGINAL, header->original_bytes);
-    put_u64(out + OFFSET_STORED, header->stored_bytes);
+    pd_archive_put_u64(out + OFFSET_ORIGINAL, header->original_bytes);
+    pd_archive_put_u64(out + OFFSET_STORED, header->stored_bytes);
     memcpy(out + OFFSET_SHA256, header->sha256, sizeof(header->sha256));
 }
 
@@ -77,8 +62,8 @@ pd_archive_header_decode(const unsigned char *bytes, size_t length, const char *
         if (bytes[i] != 0)
             return corrupt(err, path, "reserved", "reserved header bytes are not zero");
     out->compress = (PdArchiveCompress)bytes[OFFSET_COMPRESS];
-    out->original_bytes = get_u64(bytes + OFFSET_ORIGINAL);
-    out->stored_bytes = get_u64(bytes + OFFSET_STORED);
+    out->original_bytes = pd_archive_get_u64(bytes + OFFSET_ORIGINAL);
+    out->stored_bytes = pd_archive_get_u64(bytes + OFFSET_STORED);
     memcpy(out->sha256, bytes + OFFSET_SHA256, sizeof(out->sha256));
     if (out->original_bytes > MAX_ORIGINAL_BYTES)
         return corrupt(err, path, "original_bytes", "original size larger than 1 GB");

@@ -133,9 +133,10 @@ compress_chunk(Stream *stream, ZSTD_CCtx *cctx, const unsigned char *bytes, size
     return true;
 }
 
-static bool
-new_cctx(PdArena *arena, int level, uint64_t expected_bytes, ZSTD_CCtx **cctx, PdError *err)
+bool
+pd_archive_zstd_cctx(PdArena *arena, int level, uint64_t expected_bytes, void **context, PdError *err)
 {
+    ZSTD_CCtx **cctx = (ZSTD_CCtx **)context;
     *cctx = ZSTD_createCCtx();
     if (*cctx == NULL || !pd_arena_on_free(arena, free_cctx, *cctx))
     {
@@ -167,7 +168,7 @@ pd_archive_stream_in_observed(PdArena *arena, int in_fd, const char *in_path, ui
     Stream stream;
     ZSTD_CCtx *cctx = NULL;
     if (!stream_open(arena, &stream, out_fd, out_path, is_zstd ? ZSTD_CStreamOutSize() : 1, err) ||
-        (is_zstd && !new_cctx(arena, zstd_level, expected_bytes, &cctx, err)))
+        (is_zstd && !pd_archive_zstd_cctx(arena, zstd_level, expected_bytes, (void **)&cctx, err)))
         return false;
     stream.starts_writeback = true;
     stream.written_base = PD_ARCHIVE_HEADER_BYTES;
@@ -250,9 +251,10 @@ read_header(int in_fd, const char *path, PdArchiveHeader *header, PdError *err)
     return true;
 }
 
-static bool
-new_dctx(PdArena *arena, ZSTD_DCtx **dctx, PdError *err)
+bool
+pd_archive_zstd_dctx(PdArena *arena, void **context, PdError *err)
 {
+    ZSTD_DCtx **dctx = (ZSTD_DCtx **)context;
     *dctx = ZSTD_createDCtx();
     if (*dctx == NULL || !pd_arena_on_free(arena, free_dctx, *dctx))
     {
@@ -294,7 +296,7 @@ pd_archive_stream_out_durable(PdArena *arena, int in_fd, const char *path, int o
         return false;
     bool is_zstd = header->compress == PD_ARCHIVE_COMPRESS_ZSTD;
     if (!stream_open(arena, &stream, out_fd, out_path, is_zstd ? ZSTD_DStreamOutSize() : 1, err) ||
-        (is_zstd && !new_dctx(arena, &dctx, err)))
+        (is_zstd && !pd_archive_zstd_dctx(arena, (void **)&dctx, err)))
         return false;
     stream.starts_writeback = starts_writeback;
     size_t frame_left = is_zstd ? 1 : 0;

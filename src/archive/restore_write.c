@@ -176,19 +176,10 @@ read_piece(PdBlockReader *reader, const PdRestoreFile *file, const PdRestorePiec
 static bool
 read_existing(int fd, unsigned char *into, size_t length, uint64_t offset, const char *path, PdError *err)
 {
-    size_t done = 0;
-    while (done < length)
-    {
-        ssize_t got = pread(fd, into + done, length - done, (off_t)(offset + done));
-        if (got < 0 && errno == EINTR)
-            continue;
-        if (got < 0)
-            return pd_archive_io_error(err, "read", path);
-        if (got == 0)
-            break;
-        done += (size_t)got;
-    }
-    memset(into + done, 0, length - done);
+    size_t got;
+    if (!pd_archive_read_full_at(fd, into, length, (int64_t)offset, &got, path, err))
+        return false;
+    memset(into + got, 0, length - got);
     return true;
 }
 

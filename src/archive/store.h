@@ -18,6 +18,11 @@ bool pd_archive_write_all(int fd, const void *data, size_t length, const char *p
 /* Reads up to length bytes (fewer only at end of file) into *got. Errors: PD_ERR_IO naming path. */
 bool pd_archive_read_full(int fd, void *data, size_t length, size_t *got, const char *path, PdError *err);
 
+/* The same from offset (pread: the file position is left alone), or from the file position when offset < 0.
+ */
+bool pd_archive_read_full_at(int fd, void *data, size_t length, int64_t offset, size_t *got, const char *path,
+                             PdError *err);
+
 /*
  * Writes text (length bytes) as dir/name durably: a temporary file (dir/.name.tmp) fsynced, renamed over
  * name, the folder fsynced; a crash leaves the old file or the new one. Errors: PD_ERR_IO, PD_ERR_NO_MEMORY.
@@ -47,6 +52,41 @@ bool pd_archive_io_error(PdError *err, const char *verb, const char *path);
 
 /* "dir/name", arena-allocated (NULL when out of memory). */
 char *pd_archive_join(PdArena *arena, const char *dir, const char *name);
+
+/* Little-endian integers of the archive's binary headers, whatever the machine. */
+static inline void
+pd_archive_put_u32(unsigned char *out, uint32_t value)
+{
+    for (int i = 0; i < 4; i++)
+        out[i] = (unsigned char)(value >> (8 * i));
+}
+
+static inline void
+pd_archive_put_u64(unsigned char *out, uint64_t value)
+{
+    for (int i = 0; i < 8; i++)
+        out[i] = (unsigned char)(value >> (8 * i));
+}
+
+static inline uint32_t
+pd_archive_get_u32(const unsigned char *in)
+{
+    return (uint32_t)in[0] | (uint32_t)in[1] << 8 | (uint32_t)in[2] << 16 | (uint32_t)in[3] << 24;
+}
+
+static inline uint64_t
+pd_archive_get_u64(const unsigned char *in)
+{
+    return (uint64_t)pd_archive_get_u32(in) | (uint64_t)pd_archive_get_u32(in + 4) << 32;
+}
+
+/*
+ * A zstd compression context at level (expected_bytes > 0: the size it will see, recorded in the frame), or
+ * a decompression context, freed with arena (*context a ZSTD_CCtx or ZSTD_DCtx). Errors: PD_ERR_NO_MEMORY,
+ * PD_ERR_INTERNAL (zstd refused the level).
+ */
+bool pd_archive_zstd_cctx(PdArena *arena, int level, uint64_t expected_bytes, void **context, PdError *err);
+bool pd_archive_zstd_dctx(PdArena *arena, void **context, PdError *err);
 
 /*
  * Reads in_fd to its end, hashing the bytes and, when out_fd >= 0, writing them to out_fd compressed as

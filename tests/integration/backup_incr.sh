@@ -12,38 +12,17 @@
 # index that no longer matches its table.
 source tests/lib/pg.sh
 source tests/lib/tap.sh
+source tests/lib/backup.sh
 tap_plan 37
 tap_workdir
-chmod 755 "$TAP_WORKDIR"
-PRIMARY_DIR="$TAP_WORKDIR/primary"
-REPO="$TAP_WORKDIR/repo"
+backup_test_dirs
 WRITER_STOP="$TAP_WORKDIR/writer.stop"
-stop_restored() {
-    local pid
-    pid=$(head -1 "$RESTORED_DIR/data/postmaster.pid" 2>/dev/null || true)
-    [[ "$pid" =~ ^[0-9]+$ ]] && pg_as_owner "$PGBIN/pg_ctl" -D "$RESTORED_DIR/data" -m immediate -w -t 30 stop \
-        >/dev/null 2>&1
-    rm -rf "$RESTORED_DIR"
-}
+stop_restored() { stop_data_dir "$RESTORED_DIR/data"; rm -rf "$RESTORED_DIR"; }
 trap 'touch "$WRITER_STOP"; stop_restored; pg_instance_stop "$PRIMARY_DIR"; rm -rf "$TAP_WORKDIR"' EXIT
-PRODATA_WAL="$(dirname "$PRODATA")/prodata-wal"
-mkdir -p "$REPO" "$TAP_WORKDIR/owned"
-[ "$(id -u)" = 0 ] && chown postgres: "$REPO" "$TAP_WORKDIR/owned"
-RESTORED_DIR="$TAP_WORKDIR/owned/restored"
 backup() { "$PRODATA" backup --archive-dir "$REPO" "$@"; }
 outcome() { jq -c "select(.backup) | .backup | $1" <<<"$OUT" 2>/dev/null; }
 
-pg_instance_start "$PRIMARY_DIR" || exit 1
-cat >>"$PG_DATA_DIR/postgresql.auto.conf" <<CONF
-wal_level = replica
-archive_mode = on
-archive_command = '$PRODATA_WAL wal-push --archive-dir $REPO %p'
-CONF
-pg_as_owner "$PGBIN/pg_ctl" -D "$PG_DATA_DIR" -w -t 30 stop >/dev/null 2>&1
-pg_as_owner "$PGBIN/pg_checksums" --enable -D "$PG_DATA_DIR" >/dev/null 2>&1 || { echo "pg_checksums failed"; exit 1; }
-pg_as_owner "$PGBIN/pg_ctl" -D "$PG_DATA_DIR" -l "$PRIMARY_DIR/postgres.log" -w -t 30 start >/dev/null 2>&1 ||
-    { echo "restart failed"; exit 1; }
-PRIMARY_PORT=$PG_TEST_PORT
+backup_primary_start || exit 1
 sql postgres "CREATE EXTENSION pg_visibility; CREATE EXTENSION amcheck"
 # no autovacuum: what changes between backups is what the test does
 sql postgres "CREATE TABLE t (id bigserial PRIMARY KEY, note text NOT NULL, pad text NOT NULL) WITH (autovacuum_enabled = off)"

@@ -6,38 +6,18 @@
 # restored to a restore point made on the primary afterwards has the primary's rows there.
 source tests/lib/pg.sh
 source tests/lib/tap.sh
+source tests/lib/backup.sh
 tap_plan 6
 tap_workdir
-chmod 755 "$TAP_WORKDIR"
-PRIMARY_DIR="$TAP_WORKDIR/primary"
+backup_test_dirs
 STANDBY_DIR="$TAP_WORKDIR/standby"
-REPO="$TAP_WORKDIR/repo"
 WRITER_STOP="$TAP_WORKDIR/writer.stop"
-RESTORED_DIR="$TAP_WORKDIR/owned/restored"
-stop_dir() {
-    local pid
-    pid=$(head -1 "$1/postmaster.pid" 2>/dev/null || true)
-    [[ "$pid" =~ ^[0-9]+$ ]] && pg_as_owner "$PGBIN/pg_ctl" -D "$1" -m immediate -w -t 30 stop >/dev/null 2>&1
-    return 0
-}
-trap 'touch "$WRITER_STOP"; stop_dir "$RESTORED_DIR/data"; stop_dir "$STANDBY_DIR/data"; pg_instance_stop "$PRIMARY_DIR"; rm -rf "$TAP_WORKDIR"' EXIT
-PRODATA_WAL="$(dirname "$PRODATA")/prodata-wal"
-mkdir -p "$REPO" "$TAP_WORKDIR/owned" "$STANDBY_DIR"
-[ "$(id -u)" = 0 ] && chown postgres: "$REPO" "$TAP_WORKDIR/owned" "$STANDBY_DIR"
+trap 'touch "$WRITER_STOP"; stop_data_dir "$RESTORED_DIR/data"; stop_data_dir "$STANDBY_DIR/data"; pg_instance_stop "$PRIMARY_DIR"; rm -rf "$TAP_WORKDIR"' EXIT
+mkdir -p "$STANDBY_DIR"
+[ "$(id -u)" = 0 ] && chown postgres: "$STANDBY_DIR"
 outcome() { jq -c "select(.backup) | .backup | $1" <<<"$OUT" 2>/dev/null; }
 
-pg_instance_start "$PRIMARY_DIR" || exit 1
-cat >>"$PG_DATA_DIR/postgresql.auto.conf" <<CONF
-wal_level = replica
-full_page_writes = on
-archive_mode = on
-archive_command = '$PRODATA_WAL wal-push --archive-dir $REPO %p'
-CONF
-pg_as_owner "$PGBIN/pg_ctl" -D "$PG_DATA_DIR" -w -t 30 stop >/dev/null 2>&1
-pg_as_owner "$PGBIN/pg_checksums" --enable -D "$PG_DATA_DIR" >/dev/null 2>&1 || { echo "pg_checksums failed"; exit 1; }
-pg_as_owner "$PGBIN/pg_ctl" -D "$PG_DATA_DIR" -l "$PRIMARY_DIR/postgres.log" -w -t 30 start >/dev/null 2>&1 ||
-    { echo "restart failed"; exit 1; }
-PRIMARY_PORT=$PG_TEST_PORT
+backup_primary_start "full_page_writes = on" || exit 1
 sql postgres "CREATE TABLE t (id bigserial PRIMARY KEY, note text NOT NULL)"
 sql postgres "INSERT INTO t (note) SELECT 'seed ' || g FROM generate_series(1, 20000) g"
 sql postgres "CHECKPOINT" # a standby backup needs full-page writes since the restartpoint it starts from
