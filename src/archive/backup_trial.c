@@ -13,6 +13,8 @@
  * reach SQL only as regclass parameters, never as text.
  */
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -364,6 +366,11 @@ pd_backup_trial(PdArena *arena, const PdBackupTrialOptions *options, PdBackupTri
     if (own.pg_bin == NULL)
         return pd_arena_error(arena, err);
     options = &own;
+    char *pg_ctl_path = pd_archive_join(arena, options->pg_bin, "pg_ctl");
+    if (pg_ctl_path == NULL)
+        return pd_arena_error(arena, err);
+    if (access(pg_ctl_path, X_OK) != 0) /* before a restore that could not be started */
+        return pd_archive_io_error(err, "find", pg_ctl_path);
     char *scratch = pd_arena_sprintf(arena, "%s/prodata-verify-XXXXXX", options->scratch_parent);
     if (scratch == NULL)
         return pd_arena_error(arena, err);
@@ -371,6 +378,12 @@ pd_backup_trial(PdArena *arena, const PdBackupTrialOptions *options, PdBackupTri
         return pd_archive_io_error(err, "create a scratch directory in", options->scratch_parent);
     report->scratch = scratch;
     bool started = false;
+    /* Ctrl-C or a TERM waits until the copy is stopped and removed: a copy of the data is never left behind
+     */
+    sigset_t held, before;
+    sigemptyset(&held);
+    sigaddset(&held, SIGINT), sigaddset(&held, SIGTERM), sigaddset(&held, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &held, &before);
     bool ok = try_copy(arena, options, scratch, report, &started, err);
     char *data = pd_archive_join(arena, scratch, "data");
     char *log = pd_archive_join(arena, scratch, "postgres.log");
@@ -379,7 +392,9 @@ pd_backup_trial(PdArena *arena, const PdBackupTrialOptions *options, PdBackupTri
     if (started && data != NULL && log != NULL)
         (void)pg_ctl(arena, options, data, log, false, &ignored);
     (void)pd_backup_remove_tree(scratch, false, &ignored);
-    return ok && record(arena, options, report, err);
+    ok = ok && record(arena, options, report, err);
+    pthread_sigmask(SIG_SETMASK, &before, NULL); /* a signal that came meanwhile acts now */
+    return ok;
 }
 
 bool

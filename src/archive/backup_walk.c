@@ -27,7 +27,7 @@ static const char *const skipped_contents[] = {
 /* Files of the top directory left out. */
 static const char *const skipped_top_files[] = {
     "postmaster.pid",   "postmaster.opts", "backup_label",    "tablespace_map",   "backup_manifest",
-    "backup_label.old", "standby.signal",  "recovery.signal", "current_logfiles",
+    "backup_label.old", "standby.signal",  "recovery.signal", "current_logfiles", "prodata-restore.log",
 };
 
 typedef struct Walk

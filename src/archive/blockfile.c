@@ -4,7 +4,7 @@
  * runs. The header (little-endian, as header.c's):
  *
  *   0  magic "PDBLOCKS"        16 file_bytes: the data file's size
- *   8  version (1)             24 run_count
+ *   8  version (2)             24 run_count
  *   9  compress (0 none, 1 zstd)  32 map_offset: where the map starts
  *
  * The map is the runs, 40 bytes each: first_block (4), span (4), the

@@ -6,6 +6,7 @@
  * own log (pg_ctl -l) is what errors point to.
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -33,6 +34,9 @@ pd_archive_pg_ctl(PdArena *arena, const char *pg_bin, const char *const *args, c
         return pd_error_set(err, PD_ERR_IO, "could not start %s: %s", argv[0], strerror(errno));
     if (pid == 0)
     {
+        sigset_t none; /* the server starts with no signal held, whatever the caller holds */
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
         FILE *quiet = freopen("/dev/null", "w", stdout);
         (void)quiet;
         execv(argv[0], argv);

@@ -96,7 +96,7 @@ static const char *
 done_line_for(const char *action, bool has_target)
 {
     if (has_target && strcmp(action, "pause") == 0)
-        return "recovery has paused";
+        return "pausing at the end of recovery"; /* PostgreSQL 15's line at a target with action pause */
     if (has_target && strcmp(action, "shutdown") == 0)
         return "database system is shut down";
     return "database system is ready to accept connections";
@@ -147,14 +147,18 @@ pd_restore_start(PdArena *arena, const PdRestoreOptions *options, const PdBackup
                           reached->log,
                           "-W",
                           "-o",
-                          "-c logging_collector=off -c log_min_messages=warning",
+                          "-c logging_collector=off -c log_min_messages=warning -c lc_messages=C",
                           NULL};
+    if (access(pg_bin, F_OK) != 0)
+        return pd_archive_io_error(err, "find PostgreSQL's programs in", pg_bin);
+    if (unlink(reached->log) != 0 && errno != ENOENT) /* a log from before is never read as this one's */
+        return pd_archive_io_error(err, "remove", reached->log);
     bool has_target = pd_restore_target_setting(options->target_kind) != NULL;
     Watch watch = {.reached = reached, .done_line = done_line_for(options->target_action, has_target)};
     if (!pd_archive_pg_ctl(arena, pg_bin, args, reached->log, err) ||
         !watch_log(arena, options->data_dir, reached->log, start->wait_seconds, &watch, err))
         return false;
-    reached->state = strstr(watch.done_line, "paused") != NULL      ? "paused at the target"
+    reached->state = strstr(watch.done_line, "pausing") != NULL     ? "paused at the target"
                      : strstr(watch.done_line, "shut down") != NULL ? "shut down at the target"
                                                                     : "promoted, accepting connections";
     return true;

@@ -6,9 +6,9 @@
  * at once), and global/pg_control written last, so that a directory a failed
  * restore leaves behind is never taken for a cluster. A delta restore
  * (--delta) writes into a directory that already holds the cluster: a file
- * whose size and SHA-256 match is kept, and a window whose pages match is
- * not written (a window from one run is compared by the run's SHA-256
- * without decompressing it); only what differs reaches the disk.
+ * whose size and SHA-256 match is kept, and a window whose pages on disk all
+ * have the hashes the newest copy's map records is neither decompressed nor
+ * written; only what differs reaches the disk.
  */
 #define _GNU_SOURCE /* sync_file_range */
 #include <errno.h>

@@ -13,7 +13,7 @@
 source tests/lib/pg.sh
 source tests/lib/tap.sh
 source tests/lib/backup.sh
-tap_plan 37
+tap_plan 38
 tap_workdir
 backup_test_dirs
 WRITER_STOP="$TAP_WORKDIR/writer.stop"
@@ -149,6 +149,11 @@ expect_eq "restore --start waits for the target and says where recovery stopped"
     "$RC|$(grep -c '^reached: recovery stopping at restore point "after_diff"' <<<"$OUT")|$(grep -c '^PostgreSQL is promoted' <<<"$OUT")|$(
         psql -X -At -h 127.0.0.1 -p "$PORT" -d postgres -c "SELECT md5(string_agg(id || ':' || note || pad, ',' ORDER BY id)) FROM t")" \
     "0|1|1|${DIGEST_AT_POINT%%$'\n'*}"
+stop_restored
+run_cmd "$PRODATA" restore --archive-dir "$REPO" --pgdata "$RESTORED_DIR/data" --set "$INCR2" \
+    --target-name after_diff --target-action pause --start --port "$PORT" --wait 120
+expect_eq "restore --start with --target-action pause returns once recovery pauses there" \
+    "$RC|$(grep -c '^PostgreSQL is paused at the target' <<<"$OUT")" "0|1"
 stop_restored
 run_cmd "$PRODATA" restore --archive-dir "$REPO" --pgdata "$RESTORED_DIR/data" --set "$INCR2" \
     --target-time "2099-01-01 00:00:00+00" --start --port "$PORT" --wait 120
