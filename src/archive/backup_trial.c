@@ -235,14 +235,21 @@ quoted(PdArena *arena, const char *value)
     return out;
 }
 
+/* The copy's server, database db, over its private socket (NULL when out of memory). */
+static char *
+trial_conninfo(PdArena *arena, const char *socket_dir, const char *user, const char *db)
+{
+    return pd_arena_sprintf(arena, "host=%s port=%s user=%s dbname=%s", quoted(arena, socket_dir), TRIAL_PORT,
+                            quoted(arena, user), quoted(arena, db));
+}
+
 /* amcheck in one database of the copy: the extension created there (the copy is thrown away), then the
  * checks. */
 static bool
 check_database(PdArena *arena, const char *socket_dir, const char *user, const char *name,
                PdBackupTrialReport *report, PdError *err)
 {
-    char *conninfo = pd_arena_sprintf(arena, "host=%s port=%s user=%s dbname=%s", quoted(arena, socket_dir),
-                                      TRIAL_PORT, quoted(arena, user), quoted(arena, name));
+    char *conninfo = trial_conninfo(arena, socket_dir, user, name);
     if (conninfo == NULL)
         return pd_arena_error(arena, err);
     PdDb *db = NULL;
@@ -263,8 +270,7 @@ check_database(PdArena *arena, const char *socket_dir, const char *user, const c
 static bool
 check_all(PdArena *arena, const char *socket_dir, const char *user, PdBackupTrialReport *report, PdError *err)
 {
-    char *conninfo = pd_arena_sprintf(arena, "host=%s port=%s user=%s dbname=postgres",
-                                      quoted(arena, socket_dir), TRIAL_PORT, quoted(arena, user));
+    char *conninfo = trial_conninfo(arena, socket_dir, user, "postgres");
     PdDb *db = NULL;
     PdDbResult *names;
     if (conninfo == NULL)
@@ -301,8 +307,7 @@ try_copy(PdArena *arena, const PdBackupTrialOptions *options, const char *scratc
 {
     char *data = pd_archive_join(arena, scratch, "data");
     char *log = pd_archive_join(arena, scratch, "postgres.log");
-    char *conninfo = pd_arena_sprintf(arena, "host=%s port=%s user=%s dbname=postgres",
-                                      quoted(arena, scratch), TRIAL_PORT, quoted(arena, options->user));
+    char *conninfo = trial_conninfo(arena, scratch, options->user, "postgres");
     if (data == NULL || log == NULL || conninfo == NULL)
         return pd_arena_error(arena, err);
     PdRestoreOptions restore = {.repo = options->repo,
