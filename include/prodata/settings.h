@@ -140,9 +140,11 @@ typedef struct PdArchiveSettings
     const char *archive_dir; /* the archive directory; "" until set */
     int archive_compress;    /* 0 none, 1 zstd */
     int archive_compress_level;
-    int backup_retain_full; /* 0: no rule */
-    int backup_retain_days; /* -1: no rule */
-    const char *database;   /* for archive check's backlog; "" uses the PG* variables */
+    int backup_retain_full;       /* 0: no rule */
+    int backup_retain_days;       /* -1: no rule */
+    const char *archive_key_file; /* the repository's key in a file; "": none */
+    const char *archive_key;      /* the key itself (a secret: never on the command line); "": none */
+    const char *database;         /* for archive check's backlog; "" uses the PG* variables */
     int log_level;
 } PdArchiveSettings;
 
@@ -178,6 +180,7 @@ typedef struct PdKeeperSettings
         *replication_password_file; /* a file (mode 0600) holding the password; wins over the variable */
     const char *replication_password_env; /* the environment variable holding it */
     const char *archive_dir;              /* "" for no WAL archive */
+    const char *archive_key_file;         /* "" for a plain repository */
     const char *peer_addresses; /* addresses or CIDR ranges allowed to replicate and rewind, comma-separated;
                                    "": pg_listen_address's /24 (IPv4) or itself (IPv6) */
     int fence_margin_ms;        /* the fence deadline's margin before the lease's end (docs/ha.md) */

@@ -108,6 +108,38 @@ bool pd_archive_claim_system(PdArena *arena, const char *dir, uint64_t system_id
  */
 bool pd_archive_read_system(const char *dir, uint64_t *system_identifier, bool *is_recorded, PdError *err);
 
+/* ---- the repository's key (key.c, seal.c) ------------------------------------------------------------- */
+
+/* The repository's key: every file of an encrypted repository is sealed with a key derived from it. */
+typedef struct PdArchiveKey
+{
+    unsigned char bytes[32];
+} PdArchiveKey;
+
+/* The least key material accepted: 32 bytes (`openssl rand -base64 32` gives 44). */
+#define PD_ARCHIVE_KEY_MIN_BYTES 32
+/* The file that marks a repository as encrypted and tells a wrong key at once (a sealed known text). */
+#define PD_ARCHIVE_KEY_CHECK_FILE "prodata.keycheck"
+
+/*
+ * The key from its material (a key file's bytes or the archive_key setting: at least
+ * PD_ARCHIVE_KEY_MIN_BYTES, never stored), by HKDF-SHA256. what names the source in errors (never the
+ * material). Errors: PD_ERR_USAGE (too short), PD_ERR_INTERNAL (OpenSSL).
+ */
+bool pd_archive_key_derive(const void *material, size_t length, const char *what, PdArchiveKey *key,
+                           PdError *err);
+
+/*
+ * Checks that key (NULL: none) is the repository dir's: an encrypted repository (it holds
+ * PD_ARCHIVE_KEY_CHECK_FILE) needs its own key, a plain one none. With a key and no check file, a repository
+ * that holds nothing yet becomes encrypted when may_mark (the commands that write into it), and one that
+ * holds files is refused (encryption is chosen when a repository starts). A directory that does not exist
+ * passes (its command says so). Errors: PD_ERR_REFUSED (no key, a wrong key, a key for a plain
+ * repository), PD_ERR_IO, PD_ERR_NO_MEMORY.
+ */
+bool pd_archive_key_check(PdArena *arena, const char *dir, const PdArchiveKey *key, bool may_mark,
+                          PdError *err);
+
 /* ---- the stored file's header (header.c) ------------------------------------------------------------- */
 
 #define PD_ARCHIVE_HEADER_BYTES 64
@@ -144,6 +176,7 @@ typedef struct PdArchiveOptions
     const char *dir; /* the archive directory; must exist */
     PdArchiveCompress compress;
     int zstd_level;
+    const PdArchiveKey *key; /* NULL: a plain repository */
 } PdArchiveOptions;
 
 typedef enum PdArchivePushOutcome
@@ -192,7 +225,8 @@ bool pd_archive_fetch(PdArena *arena, const PdArchiveOptions *options, const cha
  * (*header filled when not NULL). Errors: PD_ERR_REFUSED (corrupt, saying how), PD_ERR_IO,
  * PD_ERR_NO_MEMORY.
  */
-bool pd_archive_verify(PdArena *arena, const char *path, PdArchiveHeader *header, PdError *err);
+bool pd_archive_verify(PdArena *arena, const PdArchiveKey *key, const char *path, PdArchiveHeader *header,
+                       PdError *err);
 
 /* ---- check (scan.c, gaps.c, history.c, backlog.c)
  * --------------------------------------------------------------- */
@@ -276,7 +310,8 @@ bool pd_archive_find_switch_gaps(PdArena *arena, const PdArchiveSwitch *switches
  * gaps; with verify every archived file is read and checked too. Errors: PD_ERR_IO (dir cannot be read),
  * PD_ERR_NO_MEMORY; a file that does not verify is listed in report->corrupt, not an error.
  */
-bool pd_archive_scan(PdArena *arena, const char *dir, bool verify, PdArchiveReport *report, PdError *err);
+bool pd_archive_scan(PdArena *arena, const char *dir, const PdArchiveKey *key, bool verify,
+                     PdArchiveReport *report, PdError *err);
 
 /* The archiver's state on a running server (pg_stat_archiver, pg_ls_archive_statusdir). */
 typedef struct PdArchiveBacklog

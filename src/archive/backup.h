@@ -216,10 +216,11 @@ typedef struct PdBackupBadPage
 /* One copy of a backup's files: what to copy, where, how; the outcome fields are filled by pd_backup_copy. */
 typedef struct PdBackupCopy
 {
-    const char *repo;       /* the repository: a diff or incr reads the prior backup's stored maps */
-    const char *data_dir;   /* the source */
-    const char *dest_dir;   /* the backup's data folder in the repository; must not exist yet */
-    PdBackupEntry *entries; /* from pd_backup_walk: files get their sizes and hashes, or is_vanished */
+    const char *repo;        /* the repository: a diff or incr reads the prior backup's stored maps */
+    const PdArchiveKey *key; /* the repository's (NULL: plain): every stored file is sealed with it */
+    const char *data_dir;    /* the source */
+    const char *dest_dir;    /* the backup's data folder in the repository; must not exist yet */
+    PdBackupEntry *entries;  /* from pd_backup_walk: files get their sizes and hashes, or is_vanished */
     size_t entry_count;
     PdArchiveCompress compress;
     int compress_level;
@@ -260,8 +261,21 @@ bool pd_backup_is_label(const char *name);
  * an incomplete one), PD_ERR_REFUSED (a manifest that does not decode, or of another label), PD_ERR_IO,
  * PD_ERR_NO_MEMORY.
  */
-bool pd_backup_read(PdArena *arena, const char *repo, const char *label, PdBackupManifest *manifest,
-                    PdError *err);
+bool pd_backup_read(PdArena *arena, const char *repo, const PdArchiveKey *key, const char *label,
+                    PdBackupManifest *manifest, PdError *err);
+
+/*
+ * The text of a small file of the repository (a manifest, a verify record: MANIFEST_MAX_BYTES at most),
+ * unsealed with key (NULL: plain), NUL-terminated. Errors: PD_ERR_NOT_FOUND (no such file), PD_ERR_REFUSED
+ * (too large; sealed and no key, or plain with one; a tag that fails), PD_ERR_IO, PD_ERR_NO_MEMORY.
+ */
+bool pd_backup_read_text(PdArena *arena, const PdArchiveKey *key, const char *path, char **text,
+                         size_t *length, PdError *err);
+
+/* Writes text as dir/name durably (pd_archive_write_durably), sealed with key when not NULL. Errors:
+ * PD_ERR_IO, PD_ERR_INTERNAL, PD_ERR_NO_MEMORY. */
+bool pd_backup_write_text(PdArena *arena, const PdArchiveKey *key, const char *dir, const char *name,
+                          const char *text, PdError *err);
 
 typedef struct PdBackupList
 {
@@ -275,14 +289,15 @@ typedef struct PdBackupList
 
 /* Lists repo's backups (none when it has no backup folder); a manifest that does not read is listed under
  * damaged, not an error. Errors: PD_ERR_IO, PD_ERR_NO_MEMORY. */
-bool pd_backup_list(PdArena *arena, const char *repo, PdBackupList *list, PdError *err);
+bool pd_backup_list(PdArena *arena, const char *repo, const PdArchiveKey *key, PdBackupList *list,
+                    PdError *err);
 
 /*
  * Writes manifest as backup_dir/manifest.json durably: a temporary file fsynced, renamed into place, the
  * folder fsynced. Errors: PD_ERR_INVALID_INPUT (see pd_backup_manifest_encode), PD_ERR_IO, PD_ERR_NO_MEMORY.
  */
-bool pd_backup_write_manifest(PdArena *arena, const char *backup_dir, const PdBackupManifest *manifest,
-                              PdError *err);
+bool pd_backup_write_manifest(PdArena *arena, const char *backup_dir, const PdArchiveKey *key,
+                              const PdBackupManifest *manifest, PdError *err);
 
 /*
  * Takes the repository's backup lock (an flock on backup/.lock, created with the folder if needed), held
@@ -322,10 +337,11 @@ bool pd_backup_wal_range(PdArena *arena, const char *repo, const PdBackupManifes
 
 typedef struct PdBackupOptions
 {
-    const char *repo;     /* the archive directory, which archive_command pushes into */
-    const char *conninfo; /* the server to back up ("" for the PG* variables) */
-    const char *data_dir; /* its data directory; NULL or "" asks the server (needs pg_read_all_settings) */
-    bool from_standby;    /* the server is a standby: its files are copied, the primary archives the WAL */
+    const char *repo;        /* the archive directory, which archive_command pushes into */
+    const PdArchiveKey *key; /* the repository's; NULL: a plain repository */
+    const char *conninfo;    /* the server to back up ("" for the PG* variables) */
+    const char *data_dir;    /* its data directory; NULL or "" asks the server (needs pg_read_all_settings) */
+    bool from_standby;       /* the server is a standby: its files are copied, the primary archives the WAL */
     const char *primary_conninfo; /* from_standby: the primary, asked to switch WAL at the end; NULL: the
                                      standby's primary_conninfo */
     PdBackupType type;            /* asked for: a diff or incr with nothing to build on is taken in full */
@@ -368,9 +384,9 @@ bool pd_backup_take(PdArena *arena, const PdBackupOptions *options, PdBackupOutc
  * full, or when none qualifies: then *why_full says why (arena-allocated) and the backup is taken in full.
  * Errors: as pd_backup_list and pd_archive_scan, PD_ERR_NO_MEMORY.
  */
-bool pd_backup_choose_prior(PdArena *arena, const char *repo, PdBackupType type, uint32_t timeline,
-                            int pg_version, const PdBackupManifest **prior, const char **why_full,
-                            PdError *err);
+bool pd_backup_choose_prior(PdArena *arena, const char *repo, const PdArchiveKey *key, PdBackupType type,
+                            uint32_t timeline, int pg_version, const PdBackupManifest **prior,
+                            const char **why_full, PdError *err);
 
 /* ---- verify (backup_verify.c) -------------------------------------------------------------------- */
 
@@ -393,7 +409,7 @@ typedef struct PdBackupVerifyReport
  * (arena-allocated); an error is returned only when the check itself cannot run. Errors: PD_ERR_NOT_FOUND
  * (no backup label), as pd_backup_list and pd_archive_scan, PD_ERR_NO_MEMORY.
  */
-bool pd_backup_verify(PdArena *arena, const char *repo, const char *label, int jobs,
+bool pd_backup_verify(PdArena *arena, const char *repo, const PdArchiveKey *key, const char *label, int jobs,
                       PdBackupVerifyReport *report, PdError *err);
 
 /* ---- verify by restoring (backup_trial.c) ----------------------------------------------------- */
@@ -404,6 +420,8 @@ bool pd_backup_verify(PdArena *arena, const char *repo, const char *label, int j
 typedef struct PdBackupTrialOptions
 {
     const char *repo;
+    const PdArchiveKey *key;    /* the repository's; NULL: a plain repository */
+    const char *key_file;       /* where restore_command finds it (--archive-key-file) */
     const char *label;          /* the backup; NULL: the newest */
     const char *pg_bin;         /* PostgreSQL's programs (pg_ctl): /usr/lib/postgresql/MAJOR/bin */
     const char *scratch_parent; /* where the scratch directory is made ($TMPDIR or /tmp) */
@@ -437,13 +455,15 @@ bool pd_backup_trial(PdArena *arena, const PdBackupTrialOptions *options, PdBack
                      PdError *err);
 
 /* The JSON text of backup label's last trial (*json NULL when none). Errors: PD_ERR_IO, PD_ERR_NO_MEMORY. */
-bool pd_backup_trial_read(PdArena *arena, const char *repo, const char *label, char **json, PdError *err);
+bool pd_backup_trial_read(PdArena *arena, const char *repo, const PdArchiveKey *key, const char *label,
+                          char **json, PdError *err);
 
 /* ---- retention (backup_expire.c) ----------------------------------------------------------------- */
 
 typedef struct PdBackupExpireOptions
 {
     const char *repo;
+    const PdArchiveKey *key;
     int retain_full; /* keep the newest N full backups (and what they build on); 0: no such rule */
     int retain_days; /* keep what restores to any moment of the last D days; -1: no such rule */
     bool is_dry_run; /* say what would go, remove nothing */
@@ -509,9 +529,11 @@ typedef enum PdRestoreTargetKind
 
 typedef struct PdRestoreOptions
 {
-    const char *repo;     /* the repository (archive_dir) */
-    const char *data_dir; /* the directory to restore into: absent (created) or empty */
-    const char *label;    /* the backup; NULL: the newest that ends before the target */
+    const char *repo;        /* the repository (archive_dir) */
+    const PdArchiveKey *key; /* the repository's; NULL: a plain repository */
+    const char *key_file;    /* with key: the file restore_command reads it from (--archive-key-file) */
+    const char *data_dir;    /* the directory to restore into: absent (created) or empty */
+    const char *label;       /* the backup; NULL: the newest that ends before the target */
     PdRestoreTargetKind target_kind;
     const char *target;        /* its value as given (a time with an offset, an LSN, an xid, a name) */
     bool exclusive;            /* stop just before the target rather than just after it */

@@ -128,15 +128,15 @@ store_whole(PdArena *arena, Copy *copy, PdBackupEntry *entry, int in_fd, const c
     if (out_fd < 0)
         return pd_archive_io_error(err, "create", dest);
     PdArchiveHeader header = {.compress = job->compress};
-    bool ok = lseek(out_fd, PD_ARCHIVE_HEADER_BYTES, SEEK_SET) == PD_ARCHIVE_HEADER_BYTES &&
-              pd_archive_stream_in_observed(arena, in_fd, source, entry->bytes, out_fd, dest,
-                                            job->compress_level, count_bytes, copy, &header, err);
+    PdSealOut stored;
+    bool ok = pd_seal_out_open(arena, job->key, out_fd, dest, &stored, err) &&
+              pd_archive_stream_in_observed(arena, in_fd, source, entry->bytes, &stored, job->compress_level,
+                                            count_bytes, copy, &header, err);
     unsigned char encoded[PD_ARCHIVE_HEADER_BYTES];
     if (ok)
     {
         pd_archive_header_encode(&header, encoded);
-        ok = pwrite(out_fd, encoded, sizeof(encoded), 0) == (ssize_t)sizeof(encoded) ||
-             pd_archive_io_error(err, "write the header of", dest);
+        ok = pd_seal_out_close(&stored, encoded, err);
     }
     if (close(out_fd) != 0 && ok)
         ok = pd_archive_io_error(err, "close", dest);
@@ -178,19 +178,20 @@ load_base(PdArena *arena, const Copy *copy, const PdBackupEntry *prior, Relation
     char *dir = pd_backup_dir(arena, copy->job->repo, label);
     char *data = dir != NULL ? pd_archive_join(arena, dir, "data") : NULL;
     char *path = data != NULL ? pd_archive_join(arena, data, prior->path) : NULL;
-    int fd = path != NULL ? open(path, O_RDONLY | O_CLOEXEC) : -1;
+    PdSealIn in = {.fd = -1};
     PdBlockMap map;
     PdError ignored;
     pd_error_init(&ignored);
-    if (fd >= 0 && pd_blockfile_read_map(arena, fd, path, &map, &ignored) &&
+    bool is_open = path != NULL && pd_seal_in_open_path(arena, copy->job->key, path, NULL, &in, &ignored);
+    if (is_open && pd_blockfile_read_map(arena, &in, &map, &ignored) &&
         memcmp(map.sha256, prior->sha256, sizeof(map.sha256)) == 0 && map.file_bytes == prior->bytes)
     {
         relation->base = prior;
         relation->base_hashes = map.page_hashes;
         relation->base_pages = map.file_bytes / PD_BACKUP_PAGE_BYTES;
     }
-    if (fd >= 0)
-        close(fd);
+    if (is_open)
+        close(in.fd);
 }
 
 /*
@@ -271,7 +272,9 @@ store_blocks(PdArena *arena, Copy *copy, PdBackupEntry *entry, int in_fd, const 
         return pd_archive_io_error(err, "create", dest);
     PdBlockWriter writer;
     PdBlockMap map;
-    bool ok = pd_blockfile_begin(arena, &writer, out_fd, dest, job->compress, job->compress_level, err) &&
+    PdSealOut stored;
+    bool ok = pd_seal_out_open(arena, job->key, out_fd, dest, &stored, err) &&
+              pd_blockfile_begin(arena, &writer, &stored, job->compress, job->compress_level, err) &&
               read_relation(arena, &relation, &writer, source, err) &&
               pd_blockfile_finish(&writer, &map, err);
     if (close(out_fd) != 0 && ok)

@@ -85,7 +85,7 @@ expire_wal(PdArena *arena, const char *repo, const PdBackupManifest *oldest,
     PdArchiveReport scan;
     PdWalName start;
     uint64_t start_segno;
-    if (!pd_archive_scan(arena, repo, false, &scan, err) ||
+    if (!pd_archive_scan(arena, repo, options->key, false, &scan, err) ||
         !pd_archive_parse_name(oldest->start_wal, &start, err) ||
         !pd_archive_segno(&start, scan.segment_bytes, &start_segno))
         return false;
@@ -123,7 +123,7 @@ expire_locked(PdArena *arena, const PdBackupExpireOptions *options, PdBackupExpi
               PdError *err)
 {
     PdBackupList list;
-    if (!pd_backup_list(arena, options->repo, &list, err))
+    if (!pd_backup_list(arena, options->repo, options->key, &list, err))
         return false;
     if (list.count == 0)
         return true;

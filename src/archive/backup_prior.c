@@ -47,8 +47,8 @@ is_on_history(const PdArchiveReport *scan, const PdBackupManifest *prior, uint32
 /* Whether found, with its chain, could be restored (every backup it needs there, every map as recorded): a
  * backup built on a broken chain could never be. */
 static bool
-is_restorable(PdArena *arena, const char *repo, const PdBackupManifest *found, bool *restorable,
-              const char **why_full, PdError *err)
+is_restorable(PdArena *arena, const char *repo, const PdArchiveKey *key, const PdBackupManifest *found,
+              bool *restorable, const char **why_full, PdError *err)
 {
     PdArena *scratch = pd_arena_new(0);
     PdRestorePlan plan;
@@ -56,7 +56,7 @@ is_restorable(PdArena *arena, const char *repo, const PdBackupManifest *found, b
         return pd_error_set(err, PD_ERR_NO_MEMORY, "out of memory for a restore plan");
     PdError problem;
     pd_error_init(&problem);
-    *restorable = pd_restore_plan(scratch, repo, found, "/", &plan, &problem);
+    *restorable = pd_restore_plan(scratch, repo, key, found, "/", &plan, &problem);
     if (!*restorable)
         *why_full = pd_arena_sprintf(arena, "the prior backup %s could not be restored: %s", found->label,
                                      problem.message);
@@ -65,8 +65,9 @@ is_restorable(PdArena *arena, const char *repo, const PdBackupManifest *found, b
 }
 
 bool
-pd_backup_choose_prior(PdArena *arena, const char *repo, PdBackupType type, uint32_t timeline, int pg_version,
-                       const PdBackupManifest **prior, const char **why_full, PdError *err)
+pd_backup_choose_prior(PdArena *arena, const char *repo, const PdArchiveKey *key, PdBackupType type,
+                       uint32_t timeline, int pg_version, const PdBackupManifest **prior,
+                       const char **why_full, PdError *err)
 {
     *prior = NULL;
     *why_full = NULL;
@@ -74,7 +75,8 @@ pd_backup_choose_prior(PdArena *arena, const char *repo, PdBackupType type, uint
         return true;
     PdBackupList list;
     PdArchiveReport scan;
-    if (!pd_backup_list(arena, repo, &list, err) || !pd_archive_scan(arena, repo, false, &scan, err))
+    if (!pd_backup_list(arena, repo, key, &list, err) ||
+        !pd_archive_scan(arena, repo, key, false, &scan, err))
         return false;
     const PdBackupManifest *found = NULL;
     bool is_usable = false;
@@ -92,7 +94,7 @@ pd_backup_choose_prior(PdArena *arena, const char *repo, PdBackupType type, uint
                                      "the server's timeline %u did not continue from the prior backup %s "
                                      "(timeline %u) after it ended",
                                      timeline, found->label, found->timeline);
-    else if (!is_restorable(arena, repo, found, &is_usable, why_full, err))
+    else if (!is_restorable(arena, repo, key, found, &is_usable, why_full, err))
         return false;
     *prior = is_usable ? found : NULL;
     return is_usable || *why_full != NULL || pd_arena_error(arena, err); /* why_full NULL: no memory */

@@ -43,31 +43,42 @@ pd_backup_is_label(const char *name)
     return true;
 }
 
-static bool
-read_text(PdArena *arena, const char *path, char **text, size_t *length, PdError *err)
+bool
+pd_backup_read_text(PdArena *arena, const PdArchiveKey *key, const char *path, char **text, size_t *length,
+                    PdError *err)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return errno == ENOENT ? pd_error_set(err, PD_ERR_NOT_FOUND, "%s does not exist", path)
                                : pd_archive_io_error(err, "open", path);
     struct stat st;
+    char *bytes = NULL;
+    size_t got = 0;
     bool ok = fstat(fd, &st) == 0 || pd_archive_io_error(err, "stat", path);
     if (ok && (uint64_t)st.st_size > MANIFEST_MAX_BYTES)
         ok = pd_error_set(err, PD_ERR_REFUSED, "%s is larger than a manifest can be (%lld bytes)", path,
                           (long long)st.st_size);
-    *text = ok ? pd_arena_alloc(arena, (size_t)st.st_size + 1) : NULL;
-    if (ok && *text == NULL)
+    if (ok && (bytes = pd_arena_alloc(arena, (size_t)st.st_size + 1)) == NULL)
         ok = pd_arena_error(arena, err);
     if (ok)
-        ok = pd_archive_read_full(fd, *text, (size_t)st.st_size, length, path, err);
+        ok = pd_archive_read_full(fd, bytes, (size_t)st.st_size, &got, path, err);
     close(fd);
-    if (ok)
-        (*text)[*length] = '\0';
-    return ok;
+    return ok && pd_unseal_text(arena, key, bytes, got, path, text, length, err);
 }
 
 bool
-pd_backup_read(PdArena *arena, const char *repo, const char *label, PdBackupManifest *manifest, PdError *err)
+pd_backup_write_text(PdArena *arena, const PdArchiveKey *key, const char *dir, const char *name,
+                     const char *text, PdError *err)
+{
+    void *sealed;
+    size_t length;
+    return pd_seal_text(arena, key, text, strlen(text), &sealed, &length, err) &&
+           pd_archive_write_durably(arena, dir, name, sealed, length, err);
+}
+
+bool
+pd_backup_read(PdArena *arena, const char *repo, const PdArchiveKey *key, const char *label,
+               PdBackupManifest *manifest, PdError *err)
 {
     char *text = NULL;
     size_t length = 0;
@@ -75,7 +86,7 @@ pd_backup_read(PdArena *arena, const char *repo, const char *label, PdBackupMani
         pd_arena_sprintf(arena, "%s/%s/%s/%s", repo, PD_BACKUP_FOLDER, label, PD_BACKUP_MANIFEST_NAME);
     if (path == NULL)
         return pd_arena_error(arena, err);
-    if (!read_text(arena, path, &text, &length, err) ||
+    if (!pd_backup_read_text(arena, key, path, &text, &length, err) ||
         !pd_backup_manifest_decode(arena, text, length, path, manifest, err))
         return false;
     if (strcmp(manifest->label, label) != 0)
@@ -108,7 +119,7 @@ add_name(PdArena *arena, const char ***names, size_t *count, size_t *capacity, c
 }
 
 bool
-pd_backup_list(PdArena *arena, const char *repo, PdBackupList *list, PdError *err)
+pd_backup_list(PdArena *arena, const char *repo, const PdArchiveKey *key, PdBackupList *list, PdError *err)
 {
     *list = (PdBackupList){0};
     char *dir = pd_backup_dir(arena, repo, NULL);
@@ -148,7 +159,7 @@ pd_backup_list(PdArena *arena, const char *repo, PdBackupList *list, PdError *er
     {
         PdError why;
         pd_error_init(&why);
-        if (pd_backup_read(arena, repo, labels[i], &list->backups[list->count], &why))
+        if (pd_backup_read(arena, repo, key, labels[i], &list->backups[list->count], &why))
             list->count++;
         else if (why.code == PD_ERR_REFUSED) /* one damaged manifest does not hide the other backups */
         {
@@ -164,12 +175,12 @@ pd_backup_list(PdArena *arena, const char *repo, PdBackupList *list, PdError *er
 }
 
 bool
-pd_backup_write_manifest(PdArena *arena, const char *backup_dir, const PdBackupManifest *manifest,
-                         PdError *err)
+pd_backup_write_manifest(PdArena *arena, const char *backup_dir, const PdArchiveKey *key,
+                         const PdBackupManifest *manifest, PdError *err)
 {
     char *json;
     return pd_backup_manifest_encode(arena, manifest, &json, err) &&
-           pd_archive_write_durably(arena, backup_dir, PD_BACKUP_MANIFEST_NAME, json, strlen(json), err);
+           pd_backup_write_text(arena, key, backup_dir, PD_BACKUP_MANIFEST_NAME, json, err);
 }
 
 bool

@@ -139,10 +139,10 @@ check_repository(PdArena *arena, const char *repo, uint64_t system_identifier, P
 }
 
 static bool
-remove_incomplete(PdArena *arena, const char *repo, size_t *removed, PdError *err)
+remove_incomplete(PdArena *arena, const char *repo, const PdArchiveKey *key, size_t *removed, PdError *err)
 {
     PdBackupList list;
-    if (!pd_backup_list(arena, repo, &list, err))
+    if (!pd_backup_list(arena, repo, key, &list, err))
         return false;
     for (size_t i = 0; i < list.incomplete_count; i++)
         if (!pd_backup_remove(arena, repo, list.incomplete[i], err))
@@ -373,6 +373,7 @@ copy_files(PdArena *arena, const PdBackupOptions *options, const Facts *facts, P
         return false;
     Progress progress = {options, total};
     PdBackupCopy job = {.repo = options->repo,
+                        .key = options->key,
                         .data_dir = facts->data_dir,
                         .dest_dir = data,
                         .entries = manifest->entries,
@@ -404,7 +405,7 @@ run(PdArena *arena, PdDb *db, const PdBackupOptions *options, PdBackupOutcome *o
     char label[17];
     if (!read_facts(arena, db, options, &facts, err) || !check_data_dir(arena, &facts, err) ||
         !check_repository(arena, options->repo, facts.system_identifier, err) ||
-        !remove_incomplete(arena, options->repo, &outcome->removed_incomplete, err) ||
+        !remove_incomplete(arena, options->repo, options->key, &outcome->removed_incomplete, err) ||
         !new_label(arena, options->repo, label, err))
         return false;
     *manifest = (PdBackupManifest){.format = PD_BACKUP_MANIFEST_FORMAT,
@@ -418,8 +419,8 @@ run(PdArena *arena, PdDb *db, const PdBackupOptions *options, PdBackupOutcome *o
         return pd_arena_error(arena, err);
     const PdBackupManifest *prior;
     if (!start_backup(arena, db, &facts, manifest, err) ||
-        !pd_backup_choose_prior(arena, options->repo, options->type, manifest->timeline, facts.pg_version,
-                                &prior, &outcome->why_full, err))
+        !pd_backup_choose_prior(arena, options->repo, options->key, options->type, manifest->timeline,
+                                facts.pg_version, &prior, &outcome->why_full, err))
         return false;
     if (prior != NULL)
     {
@@ -439,7 +440,7 @@ run(PdArena *arena, PdDb *db, const PdBackupOptions *options, PdBackupOutcome *o
     char *backup_dir = pd_backup_dir(arena, options->repo, manifest->label);
     if (backup_dir == NULL)
         return pd_arena_error(arena, err);
-    return pd_backup_write_manifest(arena, backup_dir, manifest, err) &&
+    return pd_backup_write_manifest(arena, backup_dir, options->key, manifest, err) &&
            pd_archive_fsync_dir(pd_backup_dir(arena, options->repo, NULL), err);
 }
 

@@ -289,9 +289,9 @@ static bool
 choose(PdArena *arena, const PdBackupTrialOptions *options, PdBackupManifest *chosen, PdError *err)
 {
     if (options->label != NULL)
-        return pd_backup_read(arena, options->repo, options->label, chosen, err);
+        return pd_backup_read(arena, options->repo, options->key, options->label, chosen, err);
     PdBackupList list;
-    if (!pd_backup_list(arena, options->repo, &list, err))
+    if (!pd_backup_list(arena, options->repo, options->key, &list, err))
         return false;
     if (list.count == 0)
         return pd_error_set(err, PD_ERR_NOT_FOUND, "the repository %s holds no complete backup",
@@ -311,6 +311,8 @@ try_copy(PdArena *arena, const PdBackupTrialOptions *options, const char *scratc
     if (data == NULL || log == NULL || conninfo == NULL)
         return pd_arena_error(arena, err);
     PdRestoreOptions restore = {.repo = options->repo,
+                                .key = options->key,
+                                .key_file = options->key_file,
                                 .data_dir = data,
                                 .label = report->label,
                                 .target_kind = PD_RESTORE_IMMEDIATE,
@@ -353,7 +355,7 @@ record(PdArena *arena, const PdBackupTrialOptions *options, const PdBackupTrialR
     char *dir = pd_backup_dir(arena, options->repo, report->label);
     if (copy == NULL || dir == NULL)
         return pd_error_set(err, PD_ERR_NO_MEMORY, "out of memory for the verify record");
-    return pd_archive_write_durably(arena, dir, PD_BACKUP_TRIAL_NAME, copy, strlen(copy), err);
+    return pd_backup_write_text(arena, options->key, dir, PD_BACKUP_TRIAL_NAME, copy, err);
 }
 
 bool
@@ -403,20 +405,19 @@ pd_backup_trial(PdArena *arena, const PdBackupTrialOptions *options, PdBackupTri
 }
 
 bool
-pd_backup_trial_read(PdArena *arena, const char *repo, const char *label, char **json, PdError *err)
+pd_backup_trial_read(PdArena *arena, const char *repo, const PdArchiveKey *key, const char *label,
+                     char **json, PdError *err)
 {
     *json = NULL;
     char *dir = pd_backup_dir(arena, repo, label);
     char *path = dir != NULL ? pd_archive_join(arena, dir, PD_BACKUP_TRIAL_NAME) : NULL;
+    size_t length;
     if (path == NULL)
         return pd_arena_error(arena, err);
-    FILE *in = fopen(path, "r");
-    if (in == NULL)
-        return errno == ENOENT || pd_archive_io_error(err, "open", path);
-    char buffer[65536];
-    size_t got = fread(buffer, 1, sizeof(buffer) - 1, in);
-    fclose(in);
-    buffer[got] = '\0';
-    *json = pd_arena_strdup(arena, buffer);
-    return *json != NULL || pd_arena_error(arena, err);
+    PdError why;
+    pd_error_init(&why);
+    if (pd_backup_read_text(arena, key, path, json, &length, &why))
+        return true;
+    *json = NULL;
+    return why.code == PD_ERR_NOT_FOUND || (*err = why, false);
 }

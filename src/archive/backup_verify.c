@@ -32,6 +32,7 @@ typedef struct Item
 typedef struct Verify
 {
     const char *repo;
+    const PdArchiveKey *key;
     Item *items;
     size_t item_count;
     atomic_uint_fast64_t bytes;
@@ -67,20 +68,21 @@ check_blocks(PdArena *arena, Verify *verify, const Item *item, const char *path,
 {
     PdBlockMap map;
     PdBlockReader reader;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return pd_archive_io_error(err, "open", path), err->message;
-    bool ok = pd_blockfile_read_map(arena, fd, path, &map, err) && pd_blockfile_reader(arena, &reader, err);
+    PdSealIn in;
+    if (!pd_blockfile_reader(arena, &reader, err) ||
+        !pd_seal_in_open_path(arena, verify->key, path, reader.seal_scratch, &in, err))
+        return err->message;
+    bool ok = pd_blockfile_read_map(arena, &in, &map, err);
     const char *why = ok ? NULL : err->message;
     if (ok && (memcmp(map.sha256, item->entry->sha256, sizeof(map.sha256)) != 0 ||
                map.file_bytes != item->entry->bytes || map.compress != item->backup->compress))
         why = "its map differs from the manifest's (SHA-256, size or compression)";
     for (size_t r = 0; why == NULL && r < map.run_count; r++)
-        if (!pd_blockfile_read_run(&reader, fd, path, &map, &map.runs[r], err))
+        if (!pd_blockfile_read_run(&reader, &in, &map, &map.runs[r], err))
             why = err->message;
         else
             atomic_fetch_add(&verify->bytes, (uint64_t)map.runs[r].page_count * PD_BACKUP_PAGE_BYTES);
-    close(fd);
+    close(in.fd);
     return why;
 }
 
@@ -97,7 +99,7 @@ check_item(PdArena *arena, Verify *verify, const Item *item, PdError *err)
         return "missing from the repository";
     if (item->entry->storage == PD_BACKUP_STORE_BLOCKS)
         return check_blocks(arena, verify, item, path, err);
-    if (!pd_archive_verify(arena, path, &header, err))
+    if (!pd_archive_verify(arena, verify->key, path, &header, err))
         return err->message;
     if (header.original_bytes != item->entry->bytes)
         return "its size differs from the manifest's";
@@ -125,7 +127,8 @@ verify_task(void *context, PdBackupWorker *worker, size_t index, PdError *err)
  * check_chains; its backups found so far are still read.
  */
 static bool
-chain_of(PdArena *arena, const char *repo, const char *label, PdStrmap **chain, PdError *err)
+chain_of(PdArena *arena, const char *repo, const PdArchiveKey *key, const char *label, PdStrmap **chain,
+         PdError *err)
 {
     *chain = pd_strmap_new(arena, 8);
     if (*chain == NULL)
@@ -138,12 +141,12 @@ chain_of(PdArena *arena, const char *repo, const char *label, PdStrmap **chain, 
     pd_error_init(&ignored);
     if (!pd_strmap_put(*chain, label, (void *)label))
         return pd_arena_error(arena, err);
-    if (!pd_backup_read(arena, repo, label, &backup, &ignored))
+    if (!pd_backup_read(arena, repo, key, label, &backup, &ignored))
         return true; /* no such backup: gather says so */
     PdArena *scratch = pd_arena_new(0);
     if (scratch == NULL)
         return pd_error_set(err, PD_ERR_NO_MEMORY, "out of memory for a restore plan");
-    (void)pd_restore_plan(scratch, repo, &backup, "/", &plan, &ignored);
+    (void)pd_restore_plan(scratch, repo, key, &backup, "/", &plan, &ignored);
     bool ok = true;
     for (size_t i = 0; ok && i < plan.chain_count; i++)
     {
@@ -201,8 +204,8 @@ check_files(PdArena *arena, Verify *verify, int jobs, PdError *err)
 /* Each backup checked can be restored as a whole: every file traced through references and partial copies
  * to the copies that hold all its pages (restore_plan.c, as a restore would, writing nothing). */
 static bool
-check_chains(PdArena *arena, const char *repo, const PdBackupList *list, const char *label,
-             PdBackupVerifyReport *report, PdError *err)
+check_chains(PdArena *arena, const char *repo, const PdArchiveKey *key, const PdBackupList *list,
+             const char *label, PdBackupVerifyReport *report, PdError *err)
 {
     for (size_t b = 0; b < list->count; b++)
     {
@@ -213,7 +216,7 @@ check_chains(PdArena *arena, const char *repo, const PdBackupList *list, const c
         PdArena *scratch = pd_arena_new(0); /* a plan's page owners: freed before the next backup's */
         if (scratch == NULL)
             return pd_error_set(err, PD_ERR_NO_MEMORY, "out of memory for a restore plan");
-        bool is_whole = pd_restore_plan(scratch, repo, backup, "/", &plan, err);
+        bool is_whole = pd_restore_plan(scratch, repo, key, backup, "/", &plan, err);
         pd_arena_free(scratch);
         if (is_whole)
             continue;
@@ -229,11 +232,11 @@ check_chains(PdArena *arena, const char *repo, const PdBackupList *list, const c
 
 /* The WAL each backup needs: its own range archived, and no gap after its start on its timeline or later. */
 static bool
-check_wal(PdArena *arena, const char *repo, const PdBackupList *list, const char *label,
-          PdBackupVerifyReport *report, PdError *err)
+check_wal(PdArena *arena, const char *repo, const PdArchiveKey *key, const PdBackupList *list,
+          const char *label, PdBackupVerifyReport *report, PdError *err)
 {
     PdArchiveReport *wal = &report->wal;
-    if (!pd_archive_scan(arena, repo, true, wal, err)) /* every archived WAL file read back too */
+    if (!pd_archive_scan(arena, repo, key, true, wal, err)) /* every archived WAL file read back too */
         return false;
     for (size_t i = 0; i < wal->corrupt_count; i++)
     {
@@ -273,20 +276,21 @@ check_wal(PdArena *arena, const char *repo, const PdBackupList *list, const char
 }
 
 bool
-pd_backup_verify(PdArena *arena, const char *repo, const char *label, int jobs, PdBackupVerifyReport *report,
-                 PdError *err)
+pd_backup_verify(PdArena *arena, const char *repo, const PdArchiveKey *key, const char *label, int jobs,
+                 PdBackupVerifyReport *report, PdError *err)
 {
     *report = (PdBackupVerifyReport){0};
     PdBackupList list;
-    Verify verify = {.repo = repo, .arena = arena, .report = report};
+    Verify verify = {.repo = repo, .key = key, .arena = arena, .report = report};
     atomic_init(&verify.bytes, 0);
-    if (!pd_backup_list(arena, repo, &list, err))
+    if (!pd_backup_list(arena, repo, key, &list, err))
         return false;
     for (size_t i = 0; i < list.damaged_count; i++)
         add_problem(arena, &report->problems, &report->problem_count, list.damaged[i]);
     PdStrmap *chain;
-    if (!chain_of(arena, repo, label, &chain, err) || !gather(arena, &list, label, chain, &verify, err) ||
-        !check_files(arena, &verify, jobs, err) || !check_chains(arena, repo, &list, label, report, err))
+    if (!chain_of(arena, repo, key, label, &chain, err) ||
+        !gather(arena, &list, label, chain, &verify, err) || !check_files(arena, &verify, jobs, err) ||
+        !check_chains(arena, repo, key, &list, label, report, err))
         return false;
-    return check_wal(arena, repo, &list, label, report, err);
+    return check_wal(arena, repo, key, &list, label, report, err);
 }

@@ -71,13 +71,11 @@ map_sha256(const unsigned char *header, const unsigned char *map, size_t map_byt
 }
 
 bool
-pd_blockfile_begin(PdArena *arena, PdBlockWriter *writer, int fd, const char *path,
-                   PdArchiveCompress compress, int level, PdError *err)
+pd_blockfile_begin(PdArena *arena, PdBlockWriter *writer, PdSealOut *out, PdArchiveCompress compress,
+                   int level, PdError *err)
 {
-    *writer = (PdBlockWriter){.arena = arena, .fd = fd, .path = path, .compress = compress};
+    *writer = (PdBlockWriter){.arena = arena, .out = out, .path = out->path, .compress = compress};
     writer->offset = PD_BLOCKFILE_HEADER_BYTES;
-    if (lseek(fd, PD_BLOCKFILE_HEADER_BYTES, SEEK_SET) != PD_BLOCKFILE_HEADER_BYTES)
-        return pd_archive_io_error(err, "seek in", path);
     if (compress == PD_ARCHIVE_COMPRESS_NONE)
         return true;
     writer->frame_size = ZSTD_compressBound(RUN_BYTES);
@@ -124,7 +122,7 @@ store_run(PdBlockWriter *writer, PdBlockRun *run, const unsigned char *pages, Pd
                                 ZSTD_getErrorName(stored));
         payload = writer->frame;
     }
-    if (!pd_archive_write_all(writer->fd, payload, stored, writer->path, err))
+    if (!pd_seal_out_write(writer->out, payload, stored, err))
         return false;
     run->stored_bytes = stored;
     writer->offset += stored;
@@ -224,10 +222,9 @@ pd_blockfile_finish(PdBlockWriter *writer, PdBlockMap *map, PdError *err)
                         .page_hashes = writer->page_hashes,
                         .stored_bytes = writer->offset + map_bytes - PD_BLOCKFILE_HEADER_BYTES};
     if (!map_sha256(header, encoded, map_bytes, map->sha256, err) ||
-        !pd_archive_write_all(writer->fd, encoded, map_bytes, writer->path, err))
+        !pd_seal_out_write(writer->out, encoded, map_bytes, err))
         return false;
-    return pwrite(writer->fd, header, sizeof(header), 0) == (ssize_t)sizeof(header) ||
-           pd_archive_io_error(err, "write the header of", writer->path);
+    return pd_seal_out_close(writer->out, header, err);
 }
 
 static bool
@@ -238,12 +235,12 @@ corrupt(PdError *err, const char *path, const char *why)
 }
 
 static bool
-read_at(int fd, const char *path, void *into, size_t length, uint64_t offset, PdError *err)
+read_at(PdSealIn *in, void *into, size_t length, uint64_t offset, PdError *err)
 {
     size_t got;
-    if (!pd_archive_read_full_at(fd, into, length, (int64_t)offset, &got, path, err))
+    if (!pd_seal_in_read_at(in, into, length, offset, &got, err))
         return false;
-    return got == length || corrupt(err, path, "it ends early");
+    return got == length || corrupt(err, in->path, "it ends early");
 }
 
 /* The map's runs: in page order, one after the other from the header on, inside the file and the map. */
@@ -294,28 +291,26 @@ decode_header(const unsigned char *header, const char *path, PdBlockMap *map, ui
 }
 
 bool
-pd_blockfile_read_map(PdArena *arena, int fd, const char *path, PdBlockMap *map, PdError *err)
+pd_blockfile_read_map(PdArena *arena, PdSealIn *in, PdBlockMap *map, PdError *err)
 {
     unsigned char header[PD_BLOCKFILE_HEADER_BYTES];
-    uint64_t run_count = 0, map_offset = 0;
-    struct stat st;
+    uint64_t run_count = 0, map_offset = 0, size = in->size;
+    const char *path = in->path;
     *map = (PdBlockMap){0};
-    if (!read_at(fd, path, header, sizeof(header), 0, err) ||
+    if (!read_at(in, header, sizeof(header), 0, err) ||
         !decode_header(header, path, map, &run_count, &map_offset, err))
         return false;
-    if (fstat(fd, &st) != 0)
-        return pd_archive_io_error(err, "stat", path);
     uint64_t pages = map->file_bytes / PD_BACKUP_PAGE_BYTES;
     size_t runs_bytes = (size_t)run_count * MAP_ENTRY_BYTES;
     size_t map_bytes = runs_bytes + (size_t)pages * HASH_BYTES;
-    if (map_offset > (uint64_t)st.st_size || (uint64_t)st.st_size - map_offset != map_bytes)
+    if (map_offset > size || size - map_offset != map_bytes)
         return corrupt(err, path, "its size does not match its map");
     unsigned char *encoded = pd_arena_alloc(arena, map_bytes > 0 ? map_bytes : 1);
     map->runs = pd_arena_calloc(arena, run_count > 0 ? run_count : 1, sizeof(*map->runs));
     map->page_hashes = pd_arena_alloc(arena, (pages > 0 ? pages : 1) * sizeof(*map->page_hashes));
     if (encoded == NULL || map->runs == NULL || map->page_hashes == NULL)
         return pd_arena_error(arena, err);
-    if (!read_at(fd, path, encoded, map_bytes, map_offset, err) ||
+    if (!read_at(in, encoded, map_bytes, map_offset, err) ||
         !map_sha256(header, encoded, map_bytes, map->sha256, err))
         return false;
     for (size_t i = 0; i < run_count; i++)
@@ -332,7 +327,7 @@ pd_blockfile_read_map(PdArena *arena, int fd, const char *path, PdBlockMap *map,
     for (uint64_t i = 0; i < pages; i++)
         map->page_hashes[i] = pd_archive_get_u64(encoded + runs_bytes + i * HASH_BYTES);
     map->run_count = (size_t)run_count;
-    map->stored_bytes = (uint64_t)st.st_size - PD_BLOCKFILE_HEADER_BYTES;
+    map->stored_bytes = size - PD_BLOCKFILE_HEADER_BYTES;
     return check_runs(map, map_offset, path, err);
 }
 
@@ -342,7 +337,8 @@ pd_blockfile_reader(PdArena *arena, PdBlockReader *reader, PdError *err)
     *reader = (PdBlockReader){0};
     reader->payload = pd_arena_alloc(arena, ZSTD_compressBound(RUN_BYTES));
     reader->pages = pd_arena_alloc(arena, RUN_BYTES);
-    if (reader->payload == NULL || reader->pages == NULL)
+    reader->seal_scratch = pd_arena_alloc(arena, PD_SEAL_SCRATCH_BYTES);
+    if (reader->payload == NULL || reader->pages == NULL || reader->seal_scratch == NULL)
         return pd_error_set(err, PD_ERR_NO_MEMORY, "out of memory for a restore's buffers");
     return pd_archive_zstd_dctx(arena, &reader->dctx, err);
 }
@@ -356,12 +352,13 @@ run_corrupt(PdError *err, const char *path, const PdBlockRun *run, const char *w
 }
 
 bool
-pd_blockfile_read_run(PdBlockReader *reader, int fd, const char *path, const PdBlockMap *map,
-                      const PdBlockRun *run, PdError *err)
+pd_blockfile_read_run(PdBlockReader *reader, PdSealIn *in, const PdBlockMap *map, const PdBlockRun *run,
+                      PdError *err)
 {
+    const char *path = in->path;
     size_t length = (size_t)run->page_count * PD_BACKUP_PAGE_BYTES;
     unsigned char *into = map->compress == PD_ARCHIVE_COMPRESS_ZSTD ? reader->payload : reader->pages;
-    if (!read_at(fd, path, into, (size_t)run->stored_bytes, run->offset, err))
+    if (!read_at(in, into, (size_t)run->stored_bytes, run->offset, err))
         return false;
     if (map->compress == PD_ARCHIVE_COMPRESS_ZSTD)
     {

@@ -19,6 +19,7 @@
 
 #include "archive.h"
 #include "backup.h"
+#include "seal.h"
 
 /* The stored file's first bytes: magic "PDBLOCKS", then its fields (blockfile.c). */
 #define PD_BLOCKFILE_HEADER_BYTES 64
@@ -62,7 +63,7 @@ typedef struct PdBlockMap
 typedef struct PdBlockWriter
 {
     PdArena *arena;
-    int fd;
+    PdSealOut *out; /* the stored file: plain or sealed (seal.c) */
     const char *path;
     PdArchiveCompress compress;
     void *cctx;           /* ZSTD_CCtx */
@@ -78,11 +79,11 @@ typedef struct PdBlockWriter
 } PdBlockWriter;
 
 /*
- * Starts the stored file open at fd (empty; path names it in errors). Errors: PD_ERR_INTERNAL (zstd refused
- * the level), PD_ERR_NO_MEMORY.
+ * Starts the stored file opened as out (pd_seal_out_open: empty). Errors: PD_ERR_INTERNAL (zstd refused the
+ * level), PD_ERR_NO_MEMORY.
  */
-bool pd_blockfile_begin(PdArena *arena, PdBlockWriter *writer, int fd, const char *path,
-                        PdArchiveCompress compress, int level, PdError *err);
+bool pd_blockfile_begin(PdArena *arena, PdBlockWriter *writer, PdSealOut *out, PdArchiveCompress compress,
+                        int level, PdError *err);
 
 /* Records the hashes of the next count pages of the file: every page is hashed, stored or not. Errors:
  * PD_ERR_NO_MEMORY. */
@@ -105,29 +106,30 @@ bool pd_blockfile_add(PdBlockWriter *writer, uint32_t first_block, uint32_t span
 bool pd_blockfile_finish(PdBlockWriter *writer, PdBlockMap *map, PdError *err);
 
 /*
- * Reads and checks the header and map of the stored file open at fd (path names it): magic, version, a map
+ * Reads and checks the header and map of the stored file opened as in: magic, version, a map
  * inside the file, runs in order inside file_bytes and the payload area. Errors: PD_ERR_REFUSED ("... is
  * corrupt: why"), PD_ERR_IO, PD_ERR_NO_MEMORY.
  */
-bool pd_blockfile_read_map(PdArena *arena, int fd, const char *path, PdBlockMap *map, PdError *err);
+bool pd_blockfile_read_map(PdArena *arena, PdSealIn *in, PdBlockMap *map, PdError *err);
 
 /* Reads runs (one thread): buffers for one run, reused. */
 typedef struct PdBlockReader
 {
-    void *dctx;             /* ZSTD_DCtx */
-    unsigned char *payload; /* a run as stored */
-    unsigned char *pages;   /* a run's pages */
+    void *dctx;                  /* ZSTD_DCtx */
+    unsigned char *payload;      /* a run as stored */
+    unsigned char *pages;        /* a run's pages */
+    unsigned char *seal_scratch; /* PD_SEAL_SCRATCH_BYTES, for pd_seal_in_open of the files read */
 } PdBlockReader;
 
 /* Errors: PD_ERR_NO_MEMORY. The reader's memory is freed with arena. */
 bool pd_blockfile_reader(PdArena *arena, PdBlockReader *reader, PdError *err);
 
 /*
- * Reads run of the stored file open at fd (compressed as map says) into reader->pages, each page checked
+ * Reads run of the stored file opened as in (compressed as map says) into reader->pages, each page checked
  * against its hash in the map. Errors: PD_ERR_REFUSED (corrupt: the frame, or a page whose hash differs,
  * named with path), PD_ERR_IO.
  */
-bool pd_blockfile_read_run(PdBlockReader *reader, int fd, const char *path, const PdBlockMap *map,
-                           const PdBlockRun *run, PdError *err);
+bool pd_blockfile_read_run(PdBlockReader *reader, PdSealIn *in, const PdBlockMap *map, const PdBlockRun *run,
+                           PdError *err);
 
 #endif

@@ -20,31 +20,33 @@
 #include "store.h"
 
 bool
-pd_archive_verify(PdArena *arena, const char *path, PdArchiveHeader *header, PdError *err)
+pd_archive_verify(PdArena *arena, const PdArchiveKey *key, const char *path, PdArchiveHeader *header,
+                  PdError *err)
 {
     PdArchiveHeader scratch;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return pd_archive_io_error(err, "open", path);
+    PdSealIn in;
     PdArena *child = pd_arena_new_child(arena, 0);
-    bool is_valid = child != NULL ? pd_archive_stream_out(child, fd, path, -1, NULL,
-                                                          header != NULL ? header : &scratch, err)
-                                  : pd_arena_error(arena, err);
+    if (child == NULL)
+        return pd_arena_error(arena, err);
+    bool is_valid = pd_seal_in_open_path(child, key, path, NULL, &in, err);
+    if (is_valid)
+    {
+        is_valid = pd_archive_stream_out(child, &in, -1, NULL, header != NULL ? header : &scratch, err);
+        close(in.fd);
+    }
     pd_arena_free(child);
-    close(fd);
     return is_valid;
 }
 
 /* The archived file restored into temp_path, then renamed to dest_path. */
 static bool
-restore(PdArena *arena, int in_fd, const char *path, const char *temp_path, const char *dest_path,
-        PdError *err)
+restore(PdArena *arena, PdSealIn *in, const char *temp_path, const char *dest_path, PdError *err)
 {
     PdArchiveHeader header;
     int out_fd = open(temp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (out_fd < 0)
         return pd_archive_io_error(err, "create", temp_path);
-    bool is_restored = pd_archive_stream_out(arena, in_fd, path, out_fd, temp_path, &header, err);
+    bool is_restored = pd_archive_stream_out(arena, in, out_fd, temp_path, &header, err);
     if (close(out_fd) != 0 && is_restored)
         is_restored = pd_archive_io_error(err, "close", temp_path);
     if (is_restored && rename(temp_path, dest_path) != 0)
@@ -88,21 +90,28 @@ pd_archive_fetch(PdArena *arena, const PdArchiveOptions *options, const char *na
         return pd_error_set(err, PD_ERR_NOT_FOUND, "%s is not in the archive %s", name, options->dir);
     if (in_fd < 0)
         return pd_archive_io_error(err, "open", path);
+    PdSealIn in;
+    if (!pd_seal_in_open(arena, options->key, in_fd, path, NULL, &in, err))
+    {
+        close(in_fd);
+        return false;
+    }
     unsigned char bytes[PD_ARCHIVE_HEADER_BYTES];
+    size_t got = 0;
     PdArchiveHeader header;
     PdError ignored;
     char *scratch_path = pd_arena_sprintf(arena, "%s.prodata-history.%ld", dest_path, (long)getpid());
     const char *base = strrchr(dest_path, '/');
     bool is_recovery = strcmp(base != NULL ? base + 1 : dest_path, "RECOVERYXLOG") == 0;
     if (parsed.kind == PD_WAL_SEGMENT && is_recovery && scratch_path != NULL &&
-        pread(in_fd, bytes, sizeof bytes, 0) == (ssize_t)sizeof bytes &&
-        pd_archive_header_decode(bytes, sizeof bytes, path, &header, &ignored) &&
+        pd_seal_in_read_at(&in, bytes, sizeof bytes, 0, &got, &ignored) &&
+        pd_archive_header_decode(bytes, got, path, &header, &ignored) &&
         !pd_archive_check_fork(arena, options, &parsed, header.original_bytes, scratch_path, err))
     {
         close(in_fd);
         return false;
     }
-    bool is_restored = restore(arena, in_fd, path, temp_path, dest_path, err);
+    bool is_restored = restore(arena, &in, temp_path, dest_path, err);
     close(in_fd);
     return is_restored;
 }

@@ -51,26 +51,26 @@ newest_timeline(PdArena *arena, const char *dir, uint32_t timeline)
 
 /* The archived history file of timeline restored into scratch_path and read into *text (arena). */
 static bool
-read_history(PdArena *arena, const char *dir, uint32_t timeline, const char *scratch_path, char **text,
-             size_t *length, PdError *err)
+read_history(PdArena *arena, const char *dir, const PdArchiveKey *key, uint32_t timeline,
+             const char *scratch_path, char **text, size_t *length, PdError *err)
 {
     char *name = pd_arena_sprintf(arena, "%08X.history", timeline);
     char *path = name != NULL ? pd_archive_join(arena, dir, name) : NULL;
     if (path == NULL)
         return pd_arena_error(arena, err);
-    int in_fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (in_fd < 0)
-        return pd_archive_io_error(err, "open", path);
+    PdSealIn in;
+    if (!pd_seal_in_open_path(arena, key, path, NULL, &in, err))
+        return false;
     int out_fd = open(scratch_path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (out_fd < 0)
     {
-        close(in_fd);
+        close(in.fd);
         return pd_archive_io_error(err, "create", scratch_path);
     }
     unlink(scratch_path);
     PdArchiveHeader header;
-    bool ok = pd_archive_stream_out(arena, in_fd, path, out_fd, scratch_path, &header, err);
-    close(in_fd);
+    bool ok = pd_archive_stream_out(arena, &in, out_fd, scratch_path, &header, err);
+    close(in.fd);
     *text = NULL;
     size_t got = 0;
     if (ok && header.original_bytes >= PD_WAL_HISTORY_MAX)
@@ -102,7 +102,8 @@ pd_archive_check_fork(PdArena *arena, const PdArchiveOptions *options, const PdW
     size_t length = 0;
     PdWalSwitch *switches = NULL;
     size_t count = 0;
-    if (path == NULL || !read_history(arena, options->dir, newest, scratch_path, &text, &length, err) ||
+    if (path == NULL ||
+        !read_history(arena, options->dir, options->key, newest, scratch_path, &text, &length, err) ||
         !pd_wal_history_parse(arena, text, length, path, newest, &switches, &count, err))
         return false;
     for (size_t i = 0; i < count; i++)

@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include <zstd.h>
 
+#include "seal.h"
 #include "store.h"
 
 typedef struct Stream
@@ -23,12 +24,12 @@ typedef struct Stream
     unsigned char *chunk; /* PD_ARCHIVE_CHUNK_BYTES */
     unsigned char *out;   /* the other side of the codec */
     size_t out_size;
-    int out_fd; /* -1: hash only */
+    PdSealOut *stored; /* in: the repository's file (NULL: hash only) */
+    int out_fd;        /* out: the file restored (-1: check only) */
     const char *out_path;
     uint64_t original_bytes, stored_bytes;
     uint64_t written_bytes; /* to out_fd so far */
-    bool starts_writeback;  /* push and restore: the file is made durable at the end anyway */
-    uint64_t written_base;  /* where the original bytes start in the output: the header's size, or 0 */
+    bool starts_writeback;  /* restore: the file is made durable at the end anyway */
 } Stream;
 
 static void
@@ -50,11 +51,13 @@ free_dctx(void *dctx)
 }
 
 static bool
-stream_open(PdArena *arena, Stream *stream, int out_fd, const char *out_path, size_t out_size, PdError *err)
+stream_open(PdArena *arena, Stream *stream, PdSealOut *stored, int out_fd, const char *out_path,
+            size_t out_size, PdError *err)
 {
     memset(stream, 0, sizeof(*stream));
+    stream->stored = stored;
     stream->out_fd = out_fd;
-    stream->out_path = out_path;
+    stream->out_path = stored != NULL ? stored->path : out_path;
     stream->out_size = out_size;
     stream->chunk = pd_arena_alloc(arena, PD_ARCHIVE_CHUNK_BYTES);
     stream->out = pd_arena_alloc(arena, out_size);
@@ -82,20 +85,25 @@ stream_hash(Stream *stream, const void *bytes, size_t length, PdError *err)
 }
 
 /*
- * Writes to the output; a push also starts the kernel's writeback of those bytes at once (Linux), so the
- * disk works while the next chunk is read and compressed and the final fdatasync has less to wait for.
- * The hint's failure is harmless: fdatasync still makes everything durable.
+ * Writes to the output: the repository's file (sealed or plain: seal.c), or the file restored. A restore
+ * also starts the kernel's writeback of those bytes at once (Linux), so the disk works while the next
+ * chunk is decompressed and the final sync has less to wait for. The hint's failure is harmless: the sync
+ * still makes everything durable.
  */
 static bool
 stream_write(Stream *stream, const void *bytes, size_t length, PdError *err)
 {
-    if (stream->out_fd < 0 || length == 0)
+    if (length == 0)
+        return true;
+    if (stream->stored != NULL)
+        return pd_seal_out_write(stream->stored, bytes, length, err);
+    if (stream->out_fd < 0)
         return true;
     if (!pd_archive_write_all(stream->out_fd, bytes, length, stream->out_path, err))
         return false;
     if (stream->starts_writeback)
-        (void)sync_file_range(stream->out_fd, (off_t)(stream->written_base + stream->written_bytes),
-                              (off_t)length, SYNC_FILE_RANGE_WRITE);
+        (void)sync_file_range(stream->out_fd, (off_t)stream->written_bytes, (off_t)length,
+                              SYNC_FILE_RANGE_WRITE);
     stream->written_bytes += length;
     return true;
 }
@@ -152,26 +160,24 @@ pd_archive_zstd_cctx(PdArena *arena, int level, uint64_t expected_bytes, void **
 }
 
 bool
-pd_archive_stream_in(PdArena *arena, int in_fd, const char *in_path, uint64_t expected_bytes, int out_fd,
-                     const char *out_path, int zstd_level, PdArchiveHeader *header, PdError *err)
+pd_archive_stream_in(PdArena *arena, int in_fd, const char *in_path, uint64_t expected_bytes,
+                     PdSealOut *stored, int zstd_level, PdArchiveHeader *header, PdError *err)
 {
-    return pd_archive_stream_in_observed(arena, in_fd, in_path, expected_bytes, out_fd, out_path, zstd_level,
-                                         NULL, NULL, header, err);
+    return pd_archive_stream_in_observed(arena, in_fd, in_path, expected_bytes, stored, zstd_level, NULL,
+                                         NULL, header, err);
 }
 
 bool
 pd_archive_stream_in_observed(PdArena *arena, int in_fd, const char *in_path, uint64_t expected_bytes,
-                              int out_fd, const char *out_path, int zstd_level, PdArchiveChunkFn observe,
-                              void *context, PdArchiveHeader *header, PdError *err)
+                              PdSealOut *stored, int zstd_level, PdArchiveChunkFn observe, void *context,
+                              PdArchiveHeader *header, PdError *err)
 {
-    bool is_zstd = header->compress == PD_ARCHIVE_COMPRESS_ZSTD && out_fd >= 0;
+    bool is_zstd = header->compress == PD_ARCHIVE_COMPRESS_ZSTD && stored != NULL;
     Stream stream;
     ZSTD_CCtx *cctx = NULL;
-    if (!stream_open(arena, &stream, out_fd, out_path, is_zstd ? ZSTD_CStreamOutSize() : 1, err) ||
+    if (!stream_open(arena, &stream, stored, -1, NULL, is_zstd ? ZSTD_CStreamOutSize() : 1, err) ||
         (is_zstd && !pd_archive_zstd_cctx(arena, zstd_level, expected_bytes, (void **)&cctx, err)))
         return false;
-    stream.starts_writeback = true;
-    stream.written_base = PD_ARCHIVE_HEADER_BYTES;
     for (;;)
     {
         size_t got;
@@ -189,7 +195,7 @@ pd_archive_stream_in_observed(PdArena *arena, int in_fd, const char *in_path, ui
     }
     header->original_bytes = stream.original_bytes;
     header->stored_bytes = is_zstd ? stream.stored_bytes : stream.original_bytes;
-    if (out_fd < 0)
+    if (stored == NULL)
         header->compress = PD_ARCHIVE_COMPRESS_NONE;
     return stream_finish(&stream, header->sha256, err);
 }
@@ -236,17 +242,15 @@ decompress_chunk(Stream *stream, ZSTD_DCtx *dctx, const PdArchiveHeader *header,
 }
 
 static bool
-read_header(int in_fd, const char *path, PdArchiveHeader *header, PdError *err)
+read_header(PdSealIn *in, PdArchiveHeader *header, PdError *err)
 {
     unsigned char bytes[PD_ARCHIVE_HEADER_BYTES];
     size_t got;
-    struct stat info;
-    if (fstat(in_fd, &info) != 0)
-        return pd_archive_io_error(err, "stat", path);
-    if (!pd_archive_read_full(in_fd, bytes, sizeof(bytes), &got, path, err) ||
+    const char *path = in->path;
+    if (!pd_seal_in_read_at(in, bytes, sizeof(bytes), 0, &got, err) ||
         !pd_archive_header_decode(bytes, got, path, header, err))
         return false;
-    if ((uint64_t)info.st_size != PD_ARCHIVE_HEADER_BYTES + header->stored_bytes)
+    if (in->size != PD_ARCHIVE_HEADER_BYTES + header->stored_bytes)
         return corrupt(err, path, "stored_bytes", "its size differs from its header's (a truncated copy?)");
     return true;
 }
@@ -280,32 +284,35 @@ check_end(Stream *stream, const PdArchiveHeader *header, size_t frame_left, cons
 }
 
 bool
-pd_archive_stream_out(PdArena *arena, int in_fd, const char *path, int out_fd, const char *out_path,
-                      PdArchiveHeader *header, PdError *err)
+pd_archive_stream_out(PdArena *arena, PdSealIn *in, int out_fd, const char *out_path, PdArchiveHeader *header,
+                      PdError *err)
 {
-    return pd_archive_stream_out_durable(arena, in_fd, path, out_fd, out_path, false, header, err);
+    return pd_archive_stream_out_durable(arena, in, out_fd, out_path, false, header, err);
 }
 
 bool
-pd_archive_stream_out_durable(PdArena *arena, int in_fd, const char *path, int out_fd, const char *out_path,
+pd_archive_stream_out_durable(PdArena *arena, PdSealIn *in, int out_fd, const char *out_path,
                               bool starts_writeback, PdArchiveHeader *header, PdError *err)
 {
     Stream stream;
     ZSTD_DCtx *dctx = NULL;
-    if (!read_header(in_fd, path, header, err))
+    const char *path = in->path;
+    if (!read_header(in, header, err))
         return false;
     bool is_zstd = header->compress == PD_ARCHIVE_COMPRESS_ZSTD;
-    if (!stream_open(arena, &stream, out_fd, out_path, is_zstd ? ZSTD_DStreamOutSize() : 1, err) ||
+    if (!stream_open(arena, &stream, NULL, out_fd, out_path, is_zstd ? ZSTD_DStreamOutSize() : 1, err) ||
         (is_zstd && !pd_archive_zstd_dctx(arena, (void **)&dctx, err)))
         return false;
     stream.starts_writeback = starts_writeback;
     size_t frame_left = is_zstd ? 1 : 0;
+    uint64_t offset = PD_ARCHIVE_HEADER_BYTES;
     for (uint64_t left = header->stored_bytes; left > 0;)
     {
         size_t want = left < PD_ARCHIVE_CHUNK_BYTES ? (size_t)left : PD_ARCHIVE_CHUNK_BYTES;
         size_t got;
-        if (!pd_archive_read_full(in_fd, stream.chunk, want, &got, path, err))
+        if (!pd_seal_in_read_at(in, stream.chunk, want, offset, &got, err))
             return false;
+        offset += got;
         if (got != want)
             return corrupt(err, path, "stored_bytes", "it ends before its payload does");
         left -= got;

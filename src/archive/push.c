@@ -54,13 +54,13 @@ hex(const unsigned char *bytes, size_t length, char *out)
 
 /* Compares the pushed file with the one archived under its name: same bytes, or a refusal. */
 static bool
-compare_archived(PdArena *arena, const char *final_path, const PdArchiveHeader *pushed,
-                 PdArchivePushOutcome *outcome, PdError *err)
+compare_archived(PdArena *arena, const PdArchiveKey *key, const char *final_path,
+                 const PdArchiveHeader *pushed, PdArchivePushOutcome *outcome, PdError *err)
 {
     PdArchiveHeader archived;
     PdError verify_err;
     pd_error_clear(&verify_err);
-    if (!pd_archive_verify(arena, final_path, &archived, &verify_err))
+    if (!pd_archive_verify(arena, key, final_path, &archived, &verify_err))
     {
         pd_error_set(err, PD_ERR_REFUSED,
                      "%s is already archived, but the archived copy does not verify; "
@@ -100,14 +100,15 @@ write_temporary(PdArena *arena, const PdArchiveOptions *options, int in_fd, cons
         return pd_archive_io_error(err, "create", temp_path);
     unsigned char encoded[PD_ARCHIVE_HEADER_BYTES];
     header->compress = options->compress;
-    bool is_written = lseek(out_fd, PD_ARCHIVE_HEADER_BYTES, SEEK_SET) == PD_ARCHIVE_HEADER_BYTES &&
-                      pd_archive_stream_in(arena, in_fd, source_path, bytes, out_fd, temp_path,
-                                           options->zstd_level, header, err);
+    PdSealOut stored;
+    bool is_written = pd_seal_out_open(arena, options->key, out_fd, temp_path, &stored, err);
+    stored.starts_writeback = true; /* the disk works while the next chunk is read: fdatasync waits less */
+    is_written = is_written && pd_archive_stream_in(arena, in_fd, source_path, bytes, &stored,
+                                                    options->zstd_level, header, err);
     if (is_written)
     {
         pd_archive_header_encode(header, encoded);
-        is_written = (pwrite(out_fd, encoded, sizeof(encoded), 0) == (ssize_t)sizeof(encoded) ||
-                      pd_archive_io_error(err, "write the header of", temp_path)) &&
+        is_written = pd_seal_out_close(&stored, encoded, err) &&
                      (fdatasync(out_fd) == 0 || pd_archive_io_error(err, "fsync", temp_path));
     }
     if (close(out_fd) != 0 && is_written)
@@ -126,7 +127,7 @@ publish(PdArena *arena, const PdArchiveOptions *options, const char *temp_path, 
         unlink(temp_path);
         errno = saved;
         if (errno == EEXIST) /* pushed meanwhile by another process */
-            return compare_archived(arena, final_path, header, outcome, err);
+            return compare_archived(arena, options->key, final_path, header, outcome, err);
         return pd_archive_io_error(err, "link the archived file to", final_path);
     }
     if (unlink(temp_path) != 0)
@@ -200,8 +201,8 @@ pd_archive_push(PdArena *arena, const PdArchiveOptions *options, const char *sou
     bool is_done = check_dir(options->dir, err) && push_open(source_path, &name, &in_fd, &bytes, err) &&
                    check_segment(arena, options, in_fd, source_path, &name, bytes, err);
     if (is_done && access(final_path, F_OK) == 0) /* a re-push: hash only, then compare */
-        is_done = pd_archive_stream_in(arena, in_fd, source_path, bytes, -1, NULL, 0, &header, err) &&
-                  compare_archived(arena, final_path, &header, outcome, err);
+        is_done = pd_archive_stream_in(arena, in_fd, source_path, bytes, NULL, 0, &header, err) &&
+                  compare_archived(arena, options->key, final_path, &header, outcome, err);
     else if (is_done)
     {
         is_done = write_temporary(arena, options, in_fd, source_path, bytes, temp_path, &header, err);

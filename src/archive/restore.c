@@ -178,8 +178,9 @@ recovery_settings(PdArena *arena, const PdRestoreOptions *options, const PdBacku
     PdStrbuf text;
     pd_strbuf_init(&text, arena);
     pd_strbuf_appendf(&text, "\n# recovery of backup %s, written by prodata restore\n", manifest->label);
-    pd_strbuf_appendf(&text, "restore_command = '%s wal-fetch --archive-dir %s %%f %%p'\n",
-                      options->wal_fetch, options->repo);
+    pd_strbuf_appendf(&text, "restore_command = '%s wal-fetch --archive-dir %s%s%s %%f %%p'\n",
+                      options->wal_fetch, options->repo, options->key != NULL ? " --archive-key-file " : "",
+                      options->key != NULL ? options->key_file : "");
     if (options->port > 0)
         pd_strbuf_appendf(&text, "port = %d\n", options->port);
     if (!options->keeps_archiving) /* a restored copy must not push its own timeline into this repository */
@@ -248,7 +249,8 @@ undo(const char *data_dir, bool is_made)
  * this restore cannot write (links: tablespaces), and the WAL that makes it consistent is archived.
  */
 static bool
-check_restorable(PdArena *arena, const char *repo, const PdBackupManifest *backup, PdError *err)
+check_restorable(PdArena *arena, const char *repo, const PdArchiveKey *key, const PdBackupManifest *backup,
+                 PdError *err)
 {
     uint64_t system;
     bool is_recorded;
@@ -266,7 +268,7 @@ check_restorable(PdArena *arena, const char *repo, const PdBackupManifest *backu
                                 backup->entries[i].path);
     PdArchiveReport scan; /* for the segment size, read from the archived segments' headers */
     PdBackupWalRange range;
-    if (!pd_archive_scan(arena, repo, false, &scan, err) ||
+    if (!pd_archive_scan(arena, repo, key, false, &scan, err) ||
         !pd_backup_wal_range(arena, repo, backup, scan.segment_bytes, &range, err))
         return false;
     for (size_t i = 0; i < range.count; i++)
@@ -282,15 +284,31 @@ check_restorable(PdArena *arena, const char *repo, const PdBackupManifest *backu
     return true;
 }
 
+/* restore_command reads the repository's key from a file: a key given as archive_key alone cannot reach it.
+ */
+static bool
+check_key_file(const PdRestoreOptions *options, PdError *err)
+{
+    if (options->key == NULL || (options->key_file != NULL && options->key_file[0] != '\0'))
+        return true;
+    pd_error_set(err, PD_ERR_USAGE,
+                 "the repository is encrypted and its key is set as archive_key only: the "
+                 "restored server's restore_command cannot read it from there");
+    pd_error_field(err, "archive_key_file");
+    return pd_error_hint(err,
+                         "Keep the key in a file the account PostgreSQL runs as can read, and name it with "
+                         "archive_key_file; nothing was written.");
+}
+
 bool
 pd_backup_restore(PdArena *arena, const PdRestoreOptions *options, PdBackupManifest *chosen, PdError *err)
 {
     bool is_made = false;
     size_t removed = 0;
     PdRestorePlan plan;
-    if (!pd_restore_choose(arena, options, chosen, err) ||
-        !check_restorable(arena, options->repo, chosen, err) ||
-        !pd_restore_plan(arena, options->repo, chosen, options->data_dir, &plan, err) ||
+    if (!check_key_file(options, err) || !pd_restore_choose(arena, options, chosen, err) ||
+        !check_restorable(arena, options->repo, options->key, chosen, err) ||
+        !pd_restore_plan(arena, options->repo, options->key, chosen, options->data_dir, &plan, err) ||
         !(options->is_delta ? pd_restore_delta_prepare(arena, options->data_dir, chosen, &removed, err)
                             : prepare_target(arena, options->data_dir, &is_made, err)))
         return false;

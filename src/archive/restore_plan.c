@@ -37,6 +37,7 @@ typedef struct Planner
     const char *repo;
     PdStrmap *held; /* label -> Held */
     PdRestorePlan *plan;
+    unsigned char *scratch; /* PD_SEAL_SCRATCH_BYTES: one for every map read */
 } Planner;
 
 /* "cannot restore PATH: why", or just why when path is NULL. */
@@ -77,7 +78,7 @@ hold(Planner *planner, const char *label, const char *by, Held **out, PdError *e
     if (held == NULL || dir == NULL || chain == NULL ||
         (held->data = pd_archive_join(planner->arena, dir, "data")) == NULL)
         return pd_arena_error(planner->arena, err);
-    if (!pd_backup_read(planner->arena, planner->repo, label, &held->manifest, err))
+    if (!pd_backup_read(planner->arena, planner->repo, planner->plan->key, label, &held->manifest, err))
     {
         if (err->code == PD_ERR_NOT_FOUND)
             return refuse(err, NULL,
@@ -134,7 +135,9 @@ add_source(Planner *planner, PdRestoreFile *file, const Held *held, const PdBack
         return refuse(err, path, "it is missing from the repository");
     if (fd < 0)
         return pd_archive_io_error(err, "open", path);
-    bool ok = pd_blockfile_read_map(planner->arena, fd, path, &source->map, err);
+    PdSealIn in;
+    bool ok = pd_seal_in_open(planner->arena, planner->plan->key, fd, path, planner->scratch, &in, err) &&
+              pd_blockfile_read_map(planner->arena, &in, &source->map, err);
     close(fd);
     if (!ok)
         return false;
@@ -286,11 +289,12 @@ plan_file(Planner *planner, const PdBackupManifest *chosen, PdRestoreFile *file,
 }
 
 bool
-pd_restore_plan(PdArena *arena, const char *repo, const PdBackupManifest *chosen, const char *data_dir,
-                PdRestorePlan *plan, PdError *err)
+pd_restore_plan(PdArena *arena, const char *repo, const PdArchiveKey *key, const PdBackupManifest *chosen,
+                const char *data_dir, PdRestorePlan *plan, PdError *err)
 {
-    *plan = (PdRestorePlan){0};
-    Planner planner = {arena, repo, pd_strmap_new(arena, 8), plan};
+    *plan = (PdRestorePlan){.key = key};
+    Planner planner = {arena, repo, pd_strmap_new(arena, 8), plan,
+                       key != NULL ? pd_arena_alloc(arena, PD_SEAL_SCRATCH_BYTES) : NULL};
     Held *own = pd_arena_calloc(arena, 1, sizeof(*own));
     char *dir = pd_backup_dir(arena, repo, chosen->label);
     plan->chain = pd_arena_reserve_next(arena, NULL, 0, sizeof(*plan->chain));

@@ -59,7 +59,8 @@ typedef struct PdRestorePlan
     size_t task_count;
     const char **chain; /* the labels of the backups read, the chosen one first */
     size_t chain_count;
-    PdRestoreFile *control; /* global/pg_control: no task, written after all the others */
+    PdRestoreFile *control;  /* global/pg_control: no task, written after all the others */
+    const PdArchiveKey *key; /* the repository's, for reading its files; NULL: plain */
 } PdRestorePlan;
 
 /*
@@ -68,8 +69,8 @@ typedef struct PdRestorePlan
  * damaged, a stored file or map that does not match its manifest, pages no copy holds: each names the file),
  * PD_ERR_IO, PD_ERR_NO_MEMORY.
  */
-bool pd_restore_plan(PdArena *arena, const char *repo, const PdBackupManifest *chosen, const char *data_dir,
-                     PdRestorePlan *plan, PdError *err);
+bool pd_restore_plan(PdArena *arena, const char *repo, const PdArchiveKey *key,
+                     const PdBackupManifest *chosen, const char *data_dir, PdRestorePlan *plan, PdError *err);
 
 /* ---- carrying it out (restore_write.c) ---- */
 

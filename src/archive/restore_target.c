@@ -189,7 +189,7 @@ pd_restore_choose(PdArena *arena, const PdRestoreOptions *options, PdBackupManif
     PdBackupPoint point;
     bool is_point = false;
     if (!check_target(options, &time_target, &lsn_target, err) ||
-        !pd_backup_list(arena, options->repo, &list, err) ||
+        !pd_backup_list(arena, options->repo, options->key, &list, err) ||
         (options->target_kind == PD_RESTORE_NAME &&
          !pd_backup_point_read(arena, options->repo, options->target, &point, &is_point, err)))
         return false;

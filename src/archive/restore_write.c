@@ -50,7 +50,7 @@ holds_already(PdArena *arena, const char *path, const PdBackupEntry *entry, bool
     if (fd < 0)
         return pd_archive_io_error(err, "open", path);
     PdArchiveHeader header = {.compress = PD_ARCHIVE_COMPRESS_NONE};
-    bool ok = pd_archive_stream_in(arena, fd, path, entry->bytes, -1, NULL, 0, &header, err);
+    bool ok = pd_archive_stream_in(arena, fd, path, entry->bytes, NULL, 0, &header, err);
     close(fd);
     *is_same = ok && header.original_bytes == entry->bytes &&
                memcmp(header.sha256, entry->sha256, sizeof(header.sha256)) == 0;
@@ -68,9 +68,10 @@ restore_whole(PdArena *arena, Writing *writing, const PdRestoreFile *file, PdErr
     if (is_same)
         return atomic_fetch_add(&writing->kept, entry->bytes),
                chmod(file->dest, entry->mode & 0777) == 0 || pd_archive_io_error(err, "chmod", file->dest);
-    int in_fd = open(file->whole, O_RDONLY | O_CLOEXEC);
-    if (in_fd < 0)
-        return pd_archive_io_error(err, "open", file->whole);
+    PdSealIn in;
+    if (!pd_seal_in_open_path(arena, writing->job->plan->key, file->whole, NULL, &in, err))
+        return false;
+    int in_fd = in.fd;
     int flags = writing->job->is_delta ? O_TRUNC : O_EXCL;
     int out_fd = open(file->dest, O_WRONLY | O_CREAT | flags | O_CLOEXEC, entry->mode & 0777);
     if (out_fd < 0)
@@ -79,8 +80,7 @@ restore_whole(PdArena *arena, Writing *writing, const PdRestoreFile *file, PdErr
         return pd_archive_io_error(err, "create", file->dest);
     }
     PdArchiveHeader header;
-    bool ok =
-        pd_archive_stream_out_durable(arena, in_fd, file->whole, out_fd, file->dest, true, &header, err);
+    bool ok = pd_archive_stream_out_durable(arena, &in, out_fd, file->dest, true, &header, err);
     if (ok && header.original_bytes != entry->bytes)
         ok = mismatch(err, file->whole, "its size differs");
     if (ok && memcmp(header.sha256, entry->sha256, sizeof(header.sha256)) != 0)
@@ -141,12 +141,13 @@ holds_first(const PdBlockRun *run, uint64_t span)
 typedef struct Buffers
 {
     PdBlockReader reader;
+    const PdArchiveKey *key;  /* the repository's */
     unsigned char *assembled; /* a window of PD_BLOCKFILE_RUN_PAGES pages */
     unsigned char *existing;  /* delta: the window as the directory holds it */
 } Buffers;
 
 static Buffers *
-worker_buffers(PdBackupWorker *worker, PdError *err)
+worker_buffers(PdBackupWorker *worker, const PdArchiveKey *key, PdError *err)
 {
     if (worker->state != NULL)
         return worker->state;
@@ -156,19 +157,20 @@ worker_buffers(PdBackupWorker *worker, PdError *err)
         return pd_arena_error(worker->lasting, err), NULL;
     if (!pd_blockfile_reader(worker->lasting, &buffers->reader, err))
         return NULL;
+    buffers->key = key;
     return worker->state = buffers;
 }
 
 /* Reads the run of a piece, checked against its SHA-256. */
 static bool
-read_piece(PdBlockReader *reader, const PdRestoreFile *file, const PdRestorePiece *piece, PdError *err)
+read_piece(Buffers *buffers, const PdRestoreFile *file, const PdRestorePiece *piece, PdError *err)
 {
     const PdRestoreSource *from = &file->sources[piece->source];
-    int fd = open(from->path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return pd_archive_io_error(err, "open", from->path);
-    bool ok = pd_blockfile_read_run(reader, fd, from->path, &from->map, &from->map.runs[piece->run], err);
-    close(fd);
+    PdSealIn in;
+    if (!pd_seal_in_open_path(NULL, buffers->key, from->path, buffers->reader.seal_scratch, &in, err))
+        return false;
+    bool ok = pd_blockfile_read_run(&buffers->reader, &in, &from->map, &from->map.runs[piece->run], err);
+    close(in.fd);
     return ok;
 }
 
@@ -214,12 +216,12 @@ gather(Buffers *buffers, const PdRestoreTask *task, const unsigned char **window
     if (task->piece_count == 1 && holds_first(only, span)) /* the run is the window as it is */
     {
         *window = buffers->reader.pages;
-        return read_piece(&buffers->reader, file, &pieces[0], err);
+        return read_piece(buffers, file, &pieces[0], err);
     }
     for (uint32_t p = 0; p < task->piece_count; p++)
     {
         const PdBlockRun *run = &file->sources[pieces[p].source].map.runs[pieces[p].run];
-        if (!read_piece(&buffers->reader, file, &pieces[p], err))
+        if (!read_piece(buffers, file, &pieces[p], err))
             return false;
         place_owned(file, pieces[p].source, run, buffers->reader.pages, start, span, buffers->assembled);
     }
@@ -237,7 +239,7 @@ restore_window(PdBackupWorker *worker, Writing *writing, const PdRestoreTask *ta
 {
     const PdRestoreFile *file = task->file;
     uint64_t offset = (uint64_t)task->window * PD_BLOCKFILE_RUN_PAGES * PD_BACKUP_PAGE_BYTES;
-    Buffers *buffers = worker_buffers(worker, err);
+    Buffers *buffers = worker_buffers(worker, writing->job->plan->key, err);
     if (buffers == NULL)
         return false;
     int fd = open(file->dest, (writing->job->is_delta ? O_RDWR : O_WRONLY) | O_CLOEXEC);

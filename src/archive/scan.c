@@ -66,18 +66,18 @@ append(PdArena *arena, const char ***list, size_t *count, const char *text)
 
 /* The segment size from the header of an archived segment, when it reads as one. */
 static void
-learn_segment_size(const char *path, PdArchiveReport *report)
+learn_segment_size(PdArena *arena, const PdArchiveKey *key, const char *path, PdArchiveReport *report)
 {
     unsigned char bytes[PD_ARCHIVE_HEADER_BYTES];
     PdArchiveHeader header;
     PdError ignored;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
+    PdSealIn in;
+    size_t got = 0;
+    if (!pd_seal_in_open_path(arena, key, path, NULL, &in, &ignored))
         return;
-    ssize_t got = read(fd, bytes, sizeof(bytes));
-    close(fd);
-    if (got == (ssize_t)sizeof(bytes) &&
-        pd_archive_header_decode(bytes, sizeof(bytes), path, &header, &ignored) &&
+    bool is_read = pd_seal_in_read_at(&in, bytes, sizeof(bytes), 0, &got, &ignored);
+    close(in.fd);
+    if (is_read && pd_archive_header_decode(bytes, got, path, &header, &ignored) &&
         pd_archive_is_segment_size(header.original_bytes))
         report->segment_bytes = (uint32_t)header.original_bytes;
 }
@@ -96,14 +96,15 @@ count_kind(PdArchiveReport *report, PdWalKind kind)
 }
 
 static bool
-verify_file(PdArena *arena, const char *dir, const char *name, PdArchiveReport *report)
+verify_file(PdArena *arena, const char *dir, const PdArchiveKey *key, const char *name,
+            PdArchiveReport *report)
 {
     PdError verify_err;
     pd_error_clear(&verify_err);
     const char *path = pd_archive_join(arena, dir, name);
     if (path == NULL)
         return false;
-    if (pd_archive_verify(arena, path, NULL, &verify_err))
+    if (pd_archive_verify(arena, key, path, NULL, &verify_err))
     {
         report->verified_count++;
         return true;
@@ -114,17 +115,18 @@ verify_file(PdArena *arena, const char *dir, const char *name, PdArchiveReport *
 
 /* The original bytes of the archived file at path, NUL-terminated, in arena (history files are small). */
 static bool
-read_archived(PdArena *arena, const char *path, char **text, size_t *length, PdError *err)
+read_archived(PdArena *arena, const PdArchiveKey *key, const char *path, char **text, size_t *length,
+              PdError *err)
 {
     PdArchiveHeader header;
-    int in_fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (in_fd < 0)
-        return pd_archive_io_error(err, "open", path);
+    PdSealIn in;
+    if (!pd_seal_in_open_path(arena, key, path, NULL, &in, err))
+        return false;
     FILE *scratch = tmpfile();
-    bool is_read = scratch != NULL ? pd_archive_stream_out(arena, in_fd, path, fileno(scratch),
-                                                           "a temporary file", &header, err)
-                                   : pd_archive_io_error(err, "create", "a temporary file");
-    close(in_fd);
+    bool is_read = scratch != NULL
+                       ? pd_archive_stream_out(arena, &in, fileno(scratch), "a temporary file", &header, err)
+                       : pd_archive_io_error(err, "create", "a temporary file");
+    close(in.fd);
     if (is_read && (*text = pd_arena_alloc(arena, header.original_bytes + 1)) == NULL)
         is_read = pd_arena_error(arena, err);
     if (is_read && pread(fileno(scratch), *text, header.original_bytes, 0) != (ssize_t)header.original_bytes)
@@ -139,8 +141,8 @@ read_archived(PdArena *arena, const char *path, char **text, size_t *length, PdE
 /* Each history file's switch, for the gaps across timelines; one that cannot be read is listed as corrupt
  * (unless --verify listed it already). */
 static bool
-follow_switches(PdArena *arena, const char *dir, const PdWalName *names, size_t count, bool verify,
-                PdArchiveReport *report, PdError *err)
+follow_switches(PdArena *arena, const char *dir, const PdArchiveKey *key, const PdWalName *names,
+                size_t count, bool verify, PdArchiveReport *report, PdError *err)
 {
     PdArchiveSwitch *switches = pd_arena_calloc(arena, count + 1, sizeof(PdArchiveSwitch));
     size_t switch_count = 0;
@@ -156,7 +158,7 @@ follow_switches(PdArena *arena, const char *dir, const PdWalName *names, size_t 
         snprintf(name, sizeof(name), "%08X.history", names[i].timeline);
         if ((path = pd_archive_join(arena, dir, name)) == NULL)
             return pd_arena_error(arena, err);
-        if (read_archived(arena, path, &text, &length, &file_err) &&
+        if (read_archived(arena, key, path, &text, &length, &file_err) &&
             pd_archive_parse_history(text, length, name, names[i].timeline, &switches[switch_count],
                                      &file_err))
             switch_count++;
@@ -170,8 +172,8 @@ follow_switches(PdArena *arena, const char *dir, const PdWalName *names, size_t 
 
 /* One entry of the directory into the report; WAL names into names. */
 static bool
-classify_entry(PdArena *arena, const char *dir, const char *entry, bool verify, PdWalName *names,
-               size_t *count, PdArchiveReport *report)
+classify_entry(PdArena *arena, const char *dir, const PdArchiveKey *key, const char *entry, bool verify,
+               PdWalName *names, size_t *count, PdArchiveReport *report)
 {
     PdError ignored;
     size_t length = strlen(entry);
@@ -179,6 +181,8 @@ classify_entry(PdArena *arena, const char *dir, const char *entry, bool verify, 
     if (strcmp(entry, PD_ARCHIVE_SYSTEM_FILE) == 0)
         return pd_archive_read_system(dir, &report->system_identifier, &is_recorded, &ignored) ||
                append(arena, &report->unknown, &report->unknown_count, entry);
+    if (strcmp(entry, PD_ARCHIVE_KEY_CHECK_FILE) == 0)
+        return true;
     if (entry[0] == '.' && length > 4 && strcmp(entry + length - 4, ".tmp") == 0)
         return append(arena, &report->temporary, &report->temporary_count, entry);
     if (!pd_archive_parse_name(entry, &names[*count], &ignored))
@@ -189,14 +193,15 @@ classify_entry(PdArena *arena, const char *dir, const char *entry, bool verify, 
         const char *path = pd_archive_join(arena, dir, entry);
         if (path == NULL)
             return false;
-        learn_segment_size(path, report);
+        learn_segment_size(arena, key, path, report);
     }
     (*count)++;
-    return !verify || verify_file(arena, dir, entry, report);
+    return !verify || verify_file(arena, dir, key, entry, report);
 }
 
 bool
-pd_archive_scan(PdArena *arena, const char *dir, bool verify, PdArchiveReport *report, PdError *err)
+pd_archive_scan(PdArena *arena, const char *dir, const PdArchiveKey *key, bool verify,
+                PdArchiveReport *report, PdError *err)
 {
     memset(report, 0, sizeof(*report));
     report->segment_bytes = PD_WAL_DEFAULT_SEGMENT_BYTES;
@@ -208,8 +213,8 @@ pd_archive_scan(PdArena *arena, const char *dir, bool verify, PdArchiveReport *r
     if (names == NULL)
         return pd_arena_error(arena, err);
     for (size_t i = 0; i < entry_count; i++)
-        if (!classify_entry(arena, dir, entries[i], verify, names, &name_count, report))
+        if (!classify_entry(arena, dir, key, entries[i], verify, names, &name_count, report))
             return pd_arena_error(arena, err);
     return pd_archive_find_gaps(arena, names, name_count, report->segment_bytes, report, err) &&
-           follow_switches(arena, dir, names, name_count, verify, report, err);
+           follow_switches(arena, dir, key, names, name_count, verify, report, err);
 }

@@ -8,6 +8,7 @@
 #define PRODATA_ARCHIVE_STORE_H
 
 #include "archive.h"
+#include "seal.h"
 
 /* Bytes read or written per call by the streams. */
 #define PD_ARCHIVE_CHUNK_BYTES (1u << 20)
@@ -89,13 +90,14 @@ bool pd_archive_zstd_cctx(PdArena *arena, int level, uint64_t expected_bytes, vo
 bool pd_archive_zstd_dctx(PdArena *arena, void **context, PdError *err);
 
 /*
- * Reads in_fd to its end, hashing the bytes and, when out_fd >= 0, writing them to out_fd compressed as
- * header->compress says (zstd at zstd_level); expected_bytes (the file's size, or 0) lets zstd record the
- * size in its frame. Fills header's sizes and sha256. in_path and out_path name the files in errors.
+ * Reads in_fd to its end, hashing the bytes and, when stored is not NULL, writing them to the repository's
+ * file compressed as header->compress says (zstd at zstd_level); expected_bytes (the file's size, or 0)
+ * lets zstd record the size in its frame. Fills header's sizes and sha256 (the caller then closes stored
+ * with the encoded header). in_path names the source in errors.
  * Errors: PD_ERR_IO, PD_ERR_NO_MEMORY, PD_ERR_INTERNAL (the compressor failed).
  */
-bool pd_archive_stream_in(PdArena *arena, int in_fd, const char *in_path, uint64_t expected_bytes, int out_fd,
-                          const char *out_path, int zstd_level, PdArchiveHeader *header, PdError *err);
+bool pd_archive_stream_in(PdArena *arena, int in_fd, const char *in_path, uint64_t expected_bytes,
+                          PdSealOut *stored, int zstd_level, PdArchiveHeader *header, PdError *err);
 
 /*
  * Sees each chunk of the original bytes before it is hashed and stored: bytes, their length and their offset
@@ -107,16 +109,16 @@ typedef bool (*PdArchiveChunkFn)(void *context, const unsigned char *bytes, size
 
 /* pd_archive_stream_in with observe (when not NULL) called on every chunk read. */
 bool pd_archive_stream_in_observed(PdArena *arena, int in_fd, const char *in_path, uint64_t expected_bytes,
-                                   int out_fd, const char *out_path, int zstd_level, PdArchiveChunkFn observe,
-                                   void *context, PdArchiveHeader *header, PdError *err);
+                                   PdSealOut *stored, int zstd_level, PdArchiveChunkFn observe, void *context,
+                                   PdArchiveHeader *header, PdError *err);
 
 /*
- * Reads the archived file open at in_fd (at its start; path names it): its header, then the payload,
+ * Reads the archived file opened as in (sealed or plain: seal.c): its header, then the payload,
  * decompressed and written to out_fd when >= 0, checked against the header's sizes and SHA-256.
  * *header receives the header. Errors: PD_ERR_REFUSED (corrupt: header, sizes, zstd frame or checksum),
  * PD_ERR_IO, PD_ERR_NO_MEMORY.
  */
-bool pd_archive_stream_out(PdArena *arena, int in_fd, const char *path, int out_fd, const char *out_path,
+bool pd_archive_stream_out(PdArena *arena, PdSealIn *in, int out_fd, const char *out_path,
                            PdArchiveHeader *header, PdError *err);
 
 /*
@@ -124,8 +126,7 @@ bool pd_archive_stream_out(PdArena *arena, int in_fd, const char *path, int out_
  * written (sync_file_range), so that a restore's final sync waits for little: the disk works while the next
  * file is decompressed.
  */
-bool pd_archive_stream_out_durable(PdArena *arena, int in_fd, const char *path, int out_fd,
-                                   const char *out_path, bool starts_writeback, PdArchiveHeader *header,
-                                   PdError *err);
+bool pd_archive_stream_out_durable(PdArena *arena, PdSealIn *in, int out_fd, const char *out_path,
+                                   bool starts_writeback, PdArchiveHeader *header, PdError *err);
 
 #endif

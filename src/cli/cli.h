@@ -71,11 +71,18 @@ bool cmd_keeper(PdArena *arena, const CliArgs *args, PdError *err);
 const PdSettingTable *pd_cli_surface(const char *name);
 
 /*
- * Installs the log handler at the archive settings' log_level and fills options with the archive directory
- * and compression (cmd_archive.c). Errors: PD_ERR_USAGE when archive_dir is not set.
+ * Installs the log handler at the archive settings' log_level and fills options with the archive directory,
+ * compression and key (read from archive_key_file, or archive_key; cmd_archive.c). Errors: PD_ERR_USAGE
+ * (archive_dir not set, a key too short), PD_ERR_IO (the key file), PD_ERR_NO_MEMORY.
  */
 struct PdArchiveOptions;
-bool pd_cli_archive_fill(const PdArchiveSettings *settings, struct PdArchiveOptions *options, PdError *err);
+bool pd_cli_archive_fill(PdArena *arena, const PdArchiveSettings *settings, struct PdArchiveOptions *options,
+                         PdError *err);
+
+/* Checks options->key against the repository (pd_archive_key_check; may_mark for commands that write into
+ * it), as the account that owns it. Errors: as pd_archive_key_check. */
+bool pd_cli_archive_key_check(PdArena *arena, const struct PdArchiveOptions *options, bool may_mark,
+                              PdError *err);
 
 /* Checks that repo is an absolute path of plain characters (restore_command carries it unquoted), then, run
  * as root, becomes its owner (uid and gid; refused when that is root). Errors: PD_ERR_USAGE, PD_ERR_IO,
@@ -88,6 +95,10 @@ bool cli_is_plain_path(const char *path);
 /* The program a restored server's restore_command runs: prodata-wal beside this program, else this program
  * (both run wal-fetch). Errors: PD_ERR_IO, PD_ERR_REFUSED (a path that would need quoting). */
 bool cli_wal_fetch_program(PdArena *arena, const char **program, PdError *err);
+
+/* Checks that archive_key_file, when set, is a path restore_command can carry (cmd_backup.c). Errors:
+ * PD_ERR_USAGE. */
+bool cli_check_key_path(const PdArchiveSettings *settings, PdError *err);
 
 /* --jobs N of backup and restore into *jobs (2 when absent). Errors: PD_ERR_USAGE naming --jobs. */
 bool cli_read_jobs(const CliArgs *args, int *jobs, PdError *err);

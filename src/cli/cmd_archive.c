@@ -8,6 +8,8 @@
  * few seconds until it exists. The work is src/archive's. Both the prodata
  * binary and the lean prodata-wal (wal_main.c) link this file.
  */
+#include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -35,8 +37,56 @@ load_archive_settings(PdArena *arena, const CliArgs *args, PdArchiveSettings *se
     return pd_settings_load(arena, &pd_settings_archive, &input, settings, &loaded, err);
 }
 
+/* The key's material: archive_key_file's bytes (its final newline dropped) or archive_key; NULL when none. */
+static bool
+read_key(PdArena *arena, const PdArchiveSettings *settings, const PdArchiveKey **key, PdError *err)
+{
+    const char *file = settings->archive_key_file, *what = "archive_key";
+    char buffer[4096];
+    size_t length = strlen(settings->archive_key);
+    *key = NULL;
+    if (file[0] != '\0')
+    {
+        FILE *in = fopen(file, "rb");
+        if (in == NULL)
+            return pd_error_set(err, PD_ERR_IO, "could not read archive_key_file %s: %s", file,
+                                strerror(errno)),
+                   pd_error_field(err, "archive_key_file");
+        length = fread(buffer, 1, sizeof(buffer), in);
+        bool is_whole = feof(in) && !ferror(in);
+        fclose(in);
+        if (!is_whole)
+            return pd_error_set(err, PD_ERR_IO, "could not read archive_key_file %s (at most %zu bytes)",
+                                file, sizeof(buffer) - 1),
+                   pd_error_field(err, "archive_key_file");
+        while (length > 0 && (buffer[length - 1] == '\n' || buffer[length - 1] == '\r'))
+            length--;
+        what = pd_arena_sprintf(arena, "archive_key_file %s", file);
+    }
+    else if (length > 0)
+        memcpy(buffer, settings->archive_key, length < sizeof(buffer) ? length : sizeof(buffer));
+    else
+        return true;
+    PdArchiveKey *derived = pd_arena_alloc(arena, sizeof(*derived));
+    bool ok =
+        derived != NULL && what != NULL &&
+        pd_archive_key_derive(buffer, length < sizeof(buffer) ? length : sizeof(buffer), what, derived, err);
+    explicit_bzero(buffer, sizeof(buffer));
+    if (derived == NULL || what == NULL)
+        return pd_arena_error(arena, err);
+    *key = derived;
+    return ok;
+}
+
 bool
-pd_cli_archive_fill(const PdArchiveSettings *settings, PdArchiveOptions *options, PdError *err)
+pd_cli_archive_key_check(PdArena *arena, const PdArchiveOptions *options, bool may_mark, PdError *err)
+{
+    return pd_archive_key_check(arena, options->dir, options->key, may_mark, err);
+}
+
+bool
+pd_cli_archive_fill(PdArena *arena, const PdArchiveSettings *settings, PdArchiveOptions *options,
+                    PdError *err)
 {
     cli_log_to_stderr((PdLogLevel)settings->log_level);
     if (settings->archive_dir[0] == '\0')
@@ -49,14 +99,15 @@ pd_cli_archive_fill(const PdArchiveSettings *settings, PdArchiveOptions *options
     options->dir = settings->archive_dir;
     options->compress = (PdArchiveCompress)settings->archive_compress;
     options->zstd_level = settings->archive_compress_level;
-    return true;
+    return read_key(arena, settings, &options->key, err);
 }
 
 static bool
 archive_options(PdArena *arena, const CliArgs *args, PdArchiveSettings *settings, PdArchiveOptions *options,
                 PdError *err)
 {
-    return load_archive_settings(arena, args, settings, err) && pd_cli_archive_fill(settings, options, err);
+    return load_archive_settings(arena, args, settings, err) &&
+           pd_cli_archive_fill(arena, settings, options, err);
 }
 
 static double
@@ -79,6 +130,7 @@ cmd_wal_push(PdArena *arena, const CliArgs *args, PdError *err)
         return pd_error_set(err, PD_ERR_USAGE,
                             "wal-push: give the path of one WAL file (archive_command's %%p)");
     if (!archive_options(arena, args, &settings, &options, err) ||
+        !pd_cli_archive_key_check(arena, &options, true, err) ||
         !pd_archive_push(arena, &options, args->positional[0], &outcome, err))
         return false;
     pd_logf(PD_LOG_INFO, "wal-push: %s %s (%.1f ms)", args->positional[0],
@@ -96,7 +148,8 @@ cmd_wal_fetch(PdArena *arena, const CliArgs *args, PdError *err)
         return pd_error_set(
             err, PD_ERR_USAGE,
             "wal-fetch: give the WAL file's name and where to put it (restore_command's %%f %%p)");
-    if (!archive_options(arena, args, &settings, &options, err))
+    if (!archive_options(arena, args, &settings, &options, err) ||
+        !pd_cli_archive_key_check(arena, &options, false, err))
         return false;
     if (!pd_archive_fetch(arena, &options, args->positional[0], args->positional[1], err))
     {

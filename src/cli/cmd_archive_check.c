@@ -180,8 +180,9 @@ cmd_archive(PdArena *arena, const CliArgs *args, PdError *err)
     PdSettings loaded;
     /* with libpq's hooks: a database conninfo without a password may be given on the command line */
     if (!cli_load_settings(arena, args, &pd_settings_archive, &settings, &loaded, err) ||
-        !pd_cli_archive_fill(&settings, &options, err) ||
-        !pd_archive_scan(arena, options.dir, verify, &report, err))
+        !pd_cli_archive_fill(arena, &settings, &options, err) ||
+        !pd_cli_archive_key_check(arena, &options, false, err) ||
+        !pd_archive_scan(arena, options.dir, options.key, verify, &report, err))
         return false;
     bool wants_backlog = cli_has_flag(args, "--backlog", NULL) || settings.database[0] != '\0';
     if (wants_backlog && !pd_archive_backlog(arena, settings.database, &backlog, err))

@@ -51,6 +51,20 @@ check_repository_path(const char *repo, PdError *err)
 }
 
 bool
+cli_check_key_path(const PdArchiveSettings *settings, PdError *err)
+{
+    const char *path = settings->archive_key_file;
+    if (path[0] == '\0' || cli_is_plain_path(path))
+        return true;
+    pd_error_set(err, PD_ERR_USAGE,
+                 "archive_key_file '%s' is not an absolute path of plain characters, which a restore's "
+                 "restore_command carries unquoted",
+                 path);
+    pd_error_field(err, "archive_key_file");
+    return pd_error_hint(err, "Use a path of letters, digits and / . _ - + (a link to it will do).");
+}
+
+bool
 cli_become_repository_owner(const char *repo, PdError *err)
 {
     if (!check_repository_path(repo, err))
@@ -73,13 +87,23 @@ cli_become_repository_owner(const char *repo, PdError *err)
     return true;
 }
 
+/* The settings, the repository's owner become, and the key checked (may_mark: a backup, which writes). */
+static bool
+load_for(PdArena *arena, const CliArgs *args, PdArchiveSettings *settings, PdArchiveOptions *options,
+         bool may_mark, PdError *err)
+{
+    PdSettings loaded;
+    return cli_load_settings(arena, args, &pd_settings_archive, settings, &loaded, err) &&
+           pd_cli_archive_fill(arena, settings, options, err) &&
+           cli_become_repository_owner(options->dir, err) &&
+           pd_cli_archive_key_check(arena, options, may_mark, err);
+}
+
 static bool
 load(PdArena *arena, const CliArgs *args, PdArchiveSettings *settings, PdArchiveOptions *options,
      PdError *err)
 {
-    PdSettings loaded;
-    return cli_load_settings(arena, args, &pd_settings_archive, settings, &loaded, err) &&
-           pd_cli_archive_fill(settings, options, err) && cli_become_repository_owner(options->dir, err);
+    return load_for(arena, args, settings, options, false, err);
 }
 
 bool
@@ -103,8 +127,8 @@ cli_read_jobs(const CliArgs *args, int *jobs, PdError *err)
 
 /* ---- backup ---- */
 
-static bool expire_after(PdArena *arena, const PdArchiveSettings *settings, const char *repo, bool is_json,
-                         PdError *err);
+static bool expire_after(PdArena *arena, const PdArchiveSettings *settings, const PdArchiveOptions *archive,
+                         bool is_json, PdError *err);
 
 typedef struct Progress
 {
@@ -209,11 +233,12 @@ take(PdArena *arena, const CliArgs *args, PdError *err)
         pd_error_set(err, PD_ERR_USAGE, "--type is full, diff or incr, not '%s'", type);
         return pd_error_field(err, "--type");
     }
-    if (!cli_read_jobs(args, &options.jobs, err) || !load(arena, args, &settings, &archive, err))
+    if (!cli_read_jobs(args, &options.jobs, err) || !load_for(arena, args, &settings, &archive, true, err))
         return false;
     Progress progress = {.is_json = cli_has_flag(args, "--json", NULL), .last_second = -1};
     clock_gettime(CLOCK_MONOTONIC, &progress.start);
     options.repo = archive.dir;
+    options.key = archive.key;
     options.conninfo = settings.database;
     cli_has_flag(args, "--pgdata", &options.data_dir);
     options.from_standby = cli_has_flag(args, "--from-standby", NULL);
@@ -226,7 +251,7 @@ take(PdArena *arena, const CliArgs *args, PdError *err)
         return false;
     print_taken(&outcome, seconds_since(&progress.start), progress.is_json);
     fflush(stdout);
-    if (!expire_after(arena, &settings, archive.dir, progress.is_json, err))
+    if (!expire_after(arena, &settings, &archive, progress.is_json, err))
         return false;
     fflush(stdout);
     if (outcome.bad_page_count > 0)
@@ -290,7 +315,8 @@ list(PdArena *arena, const CliArgs *args, PdError *err)
     PdArchiveSettings settings;
     PdArchiveOptions archive;
     PdBackupList backups;
-    if (!load(arena, args, &settings, &archive, err) || !pd_backup_list(arena, archive.dir, &backups, err))
+    if (!load(arena, args, &settings, &archive, err) ||
+        !pd_backup_list(arena, archive.dir, archive.key, &backups, err))
         return false;
     if (cli_has_flag(args, "--json", NULL))
     {
@@ -340,10 +366,10 @@ info(PdArena *arena, const CliArgs *args, PdError *err)
         return pd_error_set(err, PD_ERR_USAGE, "backup info: '%s' is not a backup label (YYYYMMDD-HHMMSSF)",
                             args->positional[1]);
     if (!load(arena, args, &settings, &archive, err) ||
-        !pd_backup_read(arena, archive.dir, args->positional[1], &backup, err))
+        !pd_backup_read(arena, archive.dir, archive.key, args->positional[1], &backup, err))
         return false;
     char *trial;
-    if (!pd_backup_trial_read(arena, archive.dir, backup.label, &trial, err))
+    if (!pd_backup_trial_read(arena, archive.dir, archive.key, backup.label, &trial, err))
         return false;
     json_t *value = backup_json(&backup);
     json_t *last = trial != NULL ? json_loads(trial, 0, NULL) : NULL;
@@ -396,25 +422,28 @@ print_trial(const PdBackupTrialReport *trial)
 
 /* verify --restore: the files of the backup, then the backup restored and checked by PostgreSQL. */
 static bool
-verify_by_restoring(PdArena *arena, const CliArgs *args, const char *repo, const char *label, int jobs,
-                    PdError *err)
+verify_by_restoring(PdArena *arena, const CliArgs *args, const PdArchiveOptions *archive,
+                    const PdArchiveSettings *settings, const char *label, int jobs, PdError *err)
 {
     const char *tmp = getenv("TMPDIR");
     struct passwd *account = getpwuid(geteuid());
+    const char *repo = archive->dir;
     PdBackupTrialOptions options = {.repo = repo,
+                                    .key = archive->key,
+                                    .key_file = settings->archive_key_file,
                                     .label = label,
                                     .scratch_parent = tmp != NULL && tmp[0] == '/' ? tmp : "/tmp",
                                     .user = account != NULL ? account->pw_name : "postgres",
                                     .jobs = jobs};
     cli_has_flag(args, "--pg-bin", &options.pg_bin);
     PdBackupTrialReport trial;
-    if (!cli_wal_fetch_program(arena, &options.wal_fetch, err) ||
+    if (!cli_wal_fetch_program(arena, &options.wal_fetch, err) || !cli_check_key_path(settings, err) ||
         !pd_backup_trial(arena, &options, &trial, err))
         return false;
     if (cli_has_flag(args, "--json", NULL))
     {
         char *record;
-        if (!pd_backup_trial_read(arena, repo, trial.label, &record, err))
+        if (!pd_backup_trial_read(arena, repo, archive->key, trial.label, &record, err))
             return false;
         printf("{\"label\": \"%s\", \"trial\": %s}\n", trial.label, record != NULL ? record : "null");
     }
@@ -437,7 +466,7 @@ verify(PdArena *arena, const CliArgs *args, PdError *err)
     int jobs;
     cli_has_flag(args, "--set", &label);
     if (!cli_read_jobs(args, &jobs, err) || !load(arena, args, &settings, &archive, err) ||
-        !pd_backup_verify(arena, archive.dir, label, jobs, &report, err))
+        !pd_backup_verify(arena, archive.dir, archive.key, label, jobs, &report, err))
         return false;
     bool is_ok = report.problem_count + report.wal_problem_count == 0;
     if (cli_has_flag(args, "--json", NULL))
@@ -459,7 +488,7 @@ verify(PdArena *arena, const CliArgs *args, PdError *err)
                             "the repository has %zu damaged or missing file(s) and %zu WAL problem(s)",
                             report.problem_count, report.wal_problem_count);
     return !cli_has_flag(args, "--restore", NULL) ||
-           verify_by_restoring(arena, args, archive.dir, label, jobs, err);
+           verify_by_restoring(arena, args, &archive, &settings, label, jobs, err);
 }
 
 /* ---- expire ---- */
@@ -517,6 +546,7 @@ expire(PdArena *arena, const CliArgs *args, PdError *err)
         !read_count(args, "--retain-days", 0, settings.backup_retain_days, &options.retain_days, err))
         return false;
     options.repo = archive.dir;
+    options.key = archive.key;
     if (!pd_backup_expire(arena, &options, &report, err))
         return false;
     return print_expired(&options, &report, cli_has_flag(args, "--json", NULL), err);
@@ -525,11 +555,13 @@ expire(PdArena *arena, const CliArgs *args, PdError *err)
 /* After a backup, the retention the settings hold (backup_retain_full, backup_retain_days), when they hold
  * any: the backup is complete whatever happens here. */
 static bool
-expire_after(PdArena *arena, const PdArchiveSettings *settings, const char *repo, bool is_json, PdError *err)
+expire_after(PdArena *arena, const PdArchiveSettings *settings, const PdArchiveOptions *archive, bool is_json,
+             PdError *err)
 {
     if (settings->backup_retain_full < 1 && settings->backup_retain_days < 0)
         return true;
-    PdBackupExpireOptions options = {.repo = repo,
+    PdBackupExpireOptions options = {.repo = archive->dir,
+                                     .key = archive->key,
                                      .retain_full = settings->backup_retain_full,
                                      .retain_days = settings->backup_retain_days};
     PdBackupExpireReport report;

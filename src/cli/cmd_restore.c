@@ -176,9 +176,13 @@ cmd_restore(PdArena *arena, const CliArgs *args, PdError *err)
         return pd_error_set(err, PD_ERR_USAGE, "restore takes options only (prodata help restore)");
     if (!read_options(arena, args, &options, err) ||
         !cli_load_settings(arena, args, &pd_settings_archive, &settings, &loaded, err) ||
-        !pd_cli_archive_fill(&settings, &archive, err) || !cli_become_repository_owner(archive.dir, err))
+        !pd_cli_archive_fill(arena, &settings, &archive, err) || !cli_check_key_path(&settings, err) ||
+        !cli_become_repository_owner(archive.dir, err) ||
+        !pd_cli_archive_key_check(arena, &archive, false, err))
         return false;
     options.repo = archive.dir;
+    options.key = archive.key;
+    options.key_file = settings.archive_key_file;
     PdBackupManifest chosen;
     PdRestoreStats stats = {0};
     options.stats = &stats;

@@ -223,6 +223,23 @@ static const PdSetting archive_rows[] = {
      .max_value = 36500,
      .description = "retention: keep what restores to any moment of the last D days (-1: no such rule); "
                     "backup expire's default, applied after every backup when set"},
+    {.name = "archive_key_file",
+     .type = PD_SETTING_PATH,
+     .offset = offsetof(PdArchiveSettings, archive_key_file),
+     .default_value = "",
+     .placeholder = "FILE",
+     .description =
+         "encryption: a file holding the repository's key (at least 32 bytes; its final newline "
+         "dropped), readable by the account PostgreSQL runs as; a repository made with a key needs "
+         "it for everything, one made without refuses it"},
+    {.name = "archive_key",
+     .type = PD_SETTING_STRING,
+     .offset = offsetof(PdArchiveSettings, archive_key),
+     .default_value = "",
+     .may_hold_secret = true,
+     .placeholder = "KEY",
+     .description = "encryption: the repository's key itself, from prodata.conf or PRODATA_ARCHIVE_KEY only "
+                    "(never the command line); archive_key_file wins when both are set"},
     DATABASE_ROW(PdArchiveSettings),
     LOG_LEVEL_ROW(PdArchiveSettings),
 };
@@ -290,6 +307,9 @@ static const PdSetting keeper_rows[] = {
                 "password itself is never a setting)"),
     KEEPER_TEXT(archive_dir, PD_SETTING_PATH, "", "DIR",
                 "the WAL archive directory (docs/archive.md); empty: no archiving, no restore from it"),
+    KEEPER_TEXT(archive_key_file, PD_SETTING_PATH, "", "FILE",
+                "the encrypted repository's key file, given to wal-push and wal-fetch (docs/backup.md); "
+                "empty: a plain repository"),
     KEEPER_TEXT(peer_addresses, PD_SETTING_STRING, "", "ADDRESSES",
                 "the other nodes' addresses or CIDR ranges, comma-separated, allowed to replicate from and "
                 "rewind against this node (pg_hba.conf); empty: pg_listen_address's /24 (IPv4) or the "

@@ -308,6 +308,8 @@ make_node(PdKeeper *keeper, const PdKeeperOptions *options, PdError *err)
                            .peer_addresses = peers,
                            .peer_count = peer_count,
                            .archive_dir = settings->archive_dir[0] != '\0' ? settings->archive_dir : NULL,
+                           .archive_key_file =
+                               settings->archive_key_file[0] != '\0' ? settings->archive_key_file : NULL,
                            .wal_command = options->wal_command,
                            .settings = parameters,
                            .setting_count = keeper->config.parameter_count,

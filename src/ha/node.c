@@ -72,9 +72,10 @@ pd_node_password_is_valid(const char *password)
 static void
 check_paths(const PdNodeConfig *config, PdError *err)
 {
-    const char *const names[] = {"data_dir", "state_dir", "bin_dir", "archive_dir", "wal_command"};
-    const char *const paths[] = {config->data_dir, config->state_dir, config->bin_dir, config->archive_dir,
-                                 config->wal_command};
+    const char *const names[] = {"data_dir",    "state_dir",   "bin_dir",
+                                 "archive_dir", "wal_command", "archive_key_file"};
+    const char *const paths[] = {config->data_dir,    config->state_dir,   config->bin_dir,
+                                 config->archive_dir, config->wal_command, config->archive_key_file};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
     {
         if ((i < 2 || paths[i] != NULL) && !is_safe_path(paths[i]))
@@ -171,6 +172,7 @@ copy_config(PdNode *node, const PdNodeConfig *config)
     copy->replication_user = copy_text(arena, config->replication_user, "replicator");
     copy->replication_password = copy_text(arena, config->replication_password, NULL);
     copy->archive_dir = copy_text(arena, config->archive_dir, NULL);
+    copy->archive_key_file = copy_text(arena, config->archive_key_file, NULL);
     copy->wal_command = copy_text(arena, config->wal_command, "prodata-wal");
     copy->max_wal_senders = config->max_wal_senders > 0 ? config->max_wal_senders : 10;
     copy->max_replication_slots = config->max_replication_slots > 0 ? config->max_replication_slots : 10;

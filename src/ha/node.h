@@ -50,6 +50,7 @@ typedef struct PdNodeConfig
     const char *const *peer_addresses; /* addresses or CIDR ranges allowed to replicate and rewind */
     size_t peer_count;
     const char *archive_dir;       /* NULL: no archiving, no restore_command */
+    const char *archive_key_file;  /* the encrypted repository's key file; NULL: a plain repository */
     const char *wal_command;       /* NULL: "prodata-wal" (found in PostgreSQL's PATH) */
     int max_wal_senders;           /* 0: 10 */
     int max_replication_slots;     /* 0: 10 */

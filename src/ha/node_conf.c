@@ -87,8 +87,10 @@ append_primary_settings(PdStrbuf *buf, const PdNode *node)
     if (config->archive_dir != NULL)
     {
         pd_strbuf_append(buf, "archive_mode = on\n");
-        pd_strbuf_appendf(buf, "archive_command = '%s wal-push --archive-dir %s %%p'\n", config->wal_command,
-                          config->archive_dir);
+        pd_strbuf_appendf(buf, "archive_command = '%s wal-push --archive-dir %s%s%s %%p'\n",
+                          config->wal_command, config->archive_dir,
+                          config->archive_key_file != NULL ? " --archive-key-file " : "",
+                          config->archive_key_file != NULL ? config->archive_key_file : "");
     }
     else
         pd_strbuf_append(buf, "archive_mode = off\n");
@@ -109,8 +111,10 @@ append_standby_settings(PdStrbuf *buf, const PdNode *node, const char *host, int
     append_setting(buf, "primary_slot_name", slot);
     pd_strbuf_append(buf, "recovery_target_timeline = 'latest'\n");
     if (node->config.archive_dir != NULL)
-        pd_strbuf_appendf(buf, "restore_command = '%s wal-fetch --archive-dir %s %%f %%p'\n",
-                          node->config.wal_command, node->config.archive_dir);
+        pd_strbuf_appendf(buf, "restore_command = '%s wal-fetch --archive-dir %s%s%s %%f %%p'\n",
+                          node->config.wal_command, node->config.archive_dir,
+                          node->config.archive_key_file != NULL ? " --archive-key-file " : "",
+                          node->config.archive_key_file != NULL ? node->config.archive_key_file : "");
 }
 
 static bool

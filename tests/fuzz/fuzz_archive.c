@@ -98,7 +98,7 @@ fuzz_file(PdArena *arena, const uint8_t *data, size_t size)
     snprintf(path, sizeof(path), "/proc/self/fd/%d", fileno(file));
     PdArchiveHeader header;
     PdError err;
-    if (!pd_archive_verify(arena, path, &header, &err))
+    if (!pd_archive_verify(arena, NULL, path, &header, &err))
         FUZZ_ASSERT(err.code == PD_ERR_REFUSED, "a bad archived file gave code %d: %s", err.code,
                     err.message);
     fclose(file);

@@ -9,7 +9,10 @@
  * data directory, and then encode and decode back to the same entries;
  * 4, a relation file as a backup stores it (blockfile.c), whose map must be
  * refused or accepted with its runs in order inside the file, and whose runs
- * each read back or are refused as corrupt.
+ * each read back or are refused as corrupt; 5, a sealed file of an
+ * encrypted repository (seal.c), which must be refused (no tag holds for
+ * bytes the fuzzer makes) without reading outside it, and whose bytes
+ * sealed under the same key must open back to themselves.
  */
 #define _GNU_SOURCE /* memfd_create */
 #include <string.h>
@@ -105,7 +108,9 @@ fuzz_blocks(PdArena *arena, const uint8_t *data, size_t size)
     PdBlockReader reader;
     PdError err;
     pd_error_init(&err);
-    if (!pd_blockfile_read_map(arena, fd, "fuzz", &map, &err))
+    PdSealIn in;
+    if (!pd_seal_in_open(arena, NULL, fd, "fuzz", NULL, &in, &err) ||
+        !pd_blockfile_read_map(arena, &in, &map, &err))
     {
         FUZZ_ASSERT(err.code == PD_ERR_REFUSED || err.code == PD_ERR_NO_MEMORY, "a bad map gave code %d",
                     err.code);
@@ -121,10 +126,42 @@ fuzz_blocks(PdArena *arena, const uint8_t *data, size_t size)
                         run->page_count > 0 && run->offset + run->stored_bytes <= size &&
                         (i == 0 || run->first_block >= map.runs[i - 1].first_block + map.runs[i - 1].span),
                     "run %zu accepted out of place", i);
-        FUZZ_ASSERT(pd_blockfile_read_run(&reader, fd, "fuzz", &map, run, &err) || err.code == PD_ERR_REFUSED,
+        FUZZ_ASSERT(pd_blockfile_read_run(&reader, &in, &map, run, &err) || err.code == PD_ERR_REFUSED,
                     "a bad run gave code %d", err.code);
     }
     close(fd);
+}
+
+static void
+fuzz_sealed(PdArena *arena, const uint8_t *data, size_t size)
+{
+    PdArchiveKey key;
+    PdError err;
+    pd_error_init(&err);
+    if (!pd_archive_key_derive("a fuzzing key of thirty-two byte", 32, "fuzz", &key, &err))
+        abort();
+    char *text;
+    size_t length;
+    FUZZ_ASSERT(!pd_unseal_text(arena, &key, data, size, "fuzz", &text, &length, &err) ||
+                    size < PD_SEAL_PREFIX_BYTES,
+                "made-up bytes opened as a sealed file");
+    int fd = memfd_create("fuzz_sealed", MFD_CLOEXEC);
+    if (fd < 0 || write(fd, data, size) != (ssize_t)size)
+        abort();
+    PdSealIn in;
+    unsigned char bytes[256];
+    size_t got;
+    if (pd_seal_in_open(arena, &key, fd, "fuzz", NULL, &in, &err))
+        FUZZ_ASSERT(!pd_seal_in_read_at(&in, bytes, sizeof(bytes), size > 0 ? data[0] : 0, &got, &err) ||
+                        got == 0,
+                    "made-up bytes read from a sealed file");
+    close(fd);
+    void *sealed;
+    size_t sealed_length;
+    if (!pd_seal_text(arena, &key, data, size, &sealed, &sealed_length, &err) ||
+        !pd_unseal_text(arena, &key, sealed, sealed_length, "fuzz", &text, &length, &err))
+        abort();
+    FUZZ_ASSERT(length == size && memcmp(text, data, size) == 0, "a sealed text did not open to itself");
 }
 
 int
@@ -143,6 +180,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fuzz_relation(arena, data + 1, size - 1);
     else if (data[0] == 4)
         fuzz_blocks(arena, data + 1, size - 1);
+    else if (data[0] == 5)
+        fuzz_sealed(arena, data + 1, size - 1);
     else
         fuzz_document(arena, data + 1, size - 1);
     pd_arena_free(arena);

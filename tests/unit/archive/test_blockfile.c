@@ -3,7 +3,10 @@
  * pages written as runs, zstd and plain, read back run by run equal to what
  * went in, with the header and map hashed as the manifest records them; a
  * payload byte changed, a map entry changed, a file cut short, runs out of
- * order, each refused as corrupt.
+ * order, each refused as corrupt. The same through a sealed file (seal.c,
+ * an encrypted repository): read back whole with the key, refused with
+ * another key, with none, and when a byte of a unit is changed or the file
+ * is cut at a unit's end.
  */
 #include <fcntl.h>
 #include <setjmp.h>
@@ -18,6 +21,24 @@
 #include "archive/blockfile.h"
 
 #define PAGE PD_BACKUP_PAGE_BYTES
+
+/* The key the helpers write and read with: NULL for a plain repository. */
+static const PdArchiveKey *current_key;
+
+static void
+open_stored(PdArena *arena, int fd, PdSealIn *in, PdError *err)
+{
+    assert_true(pd_seal_in_open(arena, current_key, fd, "f", NULL, in, err));
+}
+
+/* The writer of a new stored file at fd; out must live as long as the writer. */
+static bool
+begin(PdArena *arena, PdBlockWriter *writer, PdSealOut *out, int fd, const char *path,
+      PdArchiveCompress compress, PdError *err)
+{
+    return pd_seal_out_open(arena, current_key, fd, path, out, err) &&
+           pd_blockfile_begin(arena, writer, out, compress, 1, err);
+}
 
 /* n pages whose bytes depend on their number and on seed. */
 static unsigned char *
@@ -75,8 +96,9 @@ write_file(PdArena *arena, PdArchiveCompress compress, const Window *windows, si
     char path[64];
     int fd = temp_file(path);
     PdBlockWriter writer;
+    PdSealOut *out = pd_arena_alloc(arena, sizeof(*out));
     PdError err;
-    assert_true(pd_blockfile_begin(arena, &writer, fd, path, compress, 1, &err));
+    assert_true(begin(arena, &writer, out, fd, path, compress, &err));
     for (uint64_t page = 0; page < file_bytes / PAGE; page++) /* every page hashed, stored or not */
     {
         uint64_t hash = pd_blockfile_page_hash(pages + page * PAGE);
@@ -97,7 +119,9 @@ assert_reads_back(PdArena *arena, int fd, const PdBlockMap *written, const unsig
     PdBlockMap map;
     PdBlockReader reader;
     PdError err;
-    assert_true(pd_blockfile_read_map(arena, fd, "f", &map, &err));
+    PdSealIn in;
+    open_stored(arena, fd, &in, &err);
+    assert_true(pd_blockfile_read_map(arena, &in, &map, &err));
     assert_memory_equal(map.sha256, written->sha256, 32);
     assert_int_equal(map.run_count, written->run_count);
     assert_int_equal(map.file_bytes, written->file_bytes);
@@ -106,7 +130,7 @@ assert_reads_back(PdArena *arena, int fd, const PdBlockMap *written, const unsig
     for (size_t r = 0; r < map.run_count; r++)
     {
         const PdBlockRun *run = &map.runs[r];
-        assert_true(pd_blockfile_read_run(&reader, fd, "f", &map, run, &err));
+        assert_true(pd_blockfile_read_run(&reader, &in, &map, run, &err));
         assert_memory_equal(reader.pages, packed(arena, pages, run->first_block, run->span, run->present),
                             (size_t)run->page_count * PAGE);
     }
@@ -156,10 +180,11 @@ test_misplaced_window_refused(void **state)
     char path[64];
     int fd = temp_file(path);
     PdBlockWriter writer;
+    PdSealOut out;
     PdError err;
     uint64_t one[2] = {1, 0}, past[2] = {UINT64_C(1) << 20, 0}, none[2] = {0, 0};
     uint64_t hashes[300] = {0};
-    assert_true(pd_blockfile_begin(arena, &writer, fd, path, PD_ARCHIVE_COMPRESS_ZSTD, 1, &err));
+    assert_true(begin(arena, &writer, &out, fd, path, PD_ARCHIVE_COMPRESS_ZSTD, &err));
     assert_false(pd_blockfile_add(&writer, 0, 1, one, pages, &err)); /* no hash recorded for its page */
     assert_true(pd_blockfile_hashes(&writer, hashes, 300, &err));
     assert_true(pd_blockfile_add(&writer, 128, 128, one, pages, &err));
@@ -185,10 +210,12 @@ assert_corrupt(PdArena *arena, int fd, const char *why)
     PdBlockMap map;
     PdBlockReader reader;
     PdError err;
+    PdSealIn in;
     pd_error_init(&err);
-    bool ok = pd_blockfile_read_map(arena, fd, "f", &map, &err) && pd_blockfile_reader(arena, &reader, &err);
+    bool ok = pd_seal_in_open(arena, current_key, fd, "f", NULL, &in, &err) &&
+              pd_blockfile_read_map(arena, &in, &map, &err) && pd_blockfile_reader(arena, &reader, &err);
     for (size_t r = 0; ok && r < map.run_count; r++)
-        ok = pd_blockfile_read_run(&reader, fd, "f", &map, &map.runs[r], &err);
+        ok = pd_blockfile_read_run(&reader, &in, &map, &map.runs[r], &err);
     assert_false(ok);
     assert_int_equal(err.code, PD_ERR_REFUSED);
     if (strstr(err.message, why) == NULL)
@@ -237,7 +264,9 @@ test_damage_refused(void **state)
     overwrite(fd, (off_t)(map_offset + 2 * 40 + 8 * 7), "Z", 1); /* page 7's hash */
     PdBlockMap reread;
     PdError err;
-    assert_true(pd_blockfile_read_map(arena, fd, "f", &reread, &err));
+    PdSealIn in;
+    open_stored(arena, fd, &in, &err);
+    assert_true(pd_blockfile_read_map(arena, &in, &reread, &err));
     assert_memory_not_equal(reread.sha256, map.sha256, 32);
     close(fd);
     pd_arena_free(arena);
@@ -253,10 +282,11 @@ test_segment_hashes_fit(void **state)
     char path[64];
     int fd = temp_file(path);
     PdBlockWriter writer;
+    PdSealOut out;
     PdBlockMap map;
     PdError err;
     uint64_t hashes[PD_BLOCKFILE_RUN_PAGES] = {0};
-    assert_true(pd_blockfile_begin(arena, &writer, fd, path, PD_ARCHIVE_COMPRESS_ZSTD, 1, &err));
+    assert_true(begin(arena, &writer, &out, fd, path, PD_ARCHIVE_COMPRESS_ZSTD, &err));
     for (int window = 0; window < PD_BACKUP_SEGMENT_BLOCKS / PD_BLOCKFILE_RUN_PAGES; window++)
         assert_true(pd_blockfile_hashes(&writer, hashes, PD_BLOCKFILE_RUN_PAGES, &err));
     assert_true(pd_blockfile_finish(&writer, &map, &err));
@@ -265,14 +295,101 @@ test_segment_hashes_fit(void **state)
     pd_arena_free(arena);
 }
 
+/* A sealed file: the round trip as a plain one, then refused with another key, without a key, with a byte of
+ * a unit changed, and cut at a unit's end (the units before still authentic: only the last-unit mark tells).
+ */
+static void
+test_sealed(void **state)
+{
+    (void)state;
+    PdArena *arena = pd_arena_new(0);
+    PdArchiveKey key, other;
+    PdError err;
+    assert_true(pd_archive_key_derive("0123456789abcdef0123456789abcdef", 32, "test key", &key, &err));
+    assert_true(pd_archive_key_derive("0123456789abcdef0123456789abcdeX", 32, "test key", &other, &err));
+    assert_false(pd_archive_key_derive("short", 5, "test key", &other, &err));
+    assert_int_equal(err.code, PD_ERR_USAGE);
+    current_key = &key;
+    test_round_trip(state);
+    unsigned char *pages = make_pages(arena, 300, 5);
+    Window whole[3];
+    window_all(&whole[0], 0, 128), window_all(&whole[1], 128, 128), window_all(&whole[2], 256, 44);
+    PdBlockMap map;
+    int fd = write_file(arena, PD_ARCHIVE_COMPRESS_NONE, whole, 3, pages, 300 * PAGE, &map);
+    unsigned char probe[PAGE];
+    assert_int_equal(pread(fd, probe, sizeof(probe), PD_SEAL_PREFIX_BYTES + 80 + PAGE),
+                     (ssize_t)sizeof(probe));
+    assert_memory_not_equal(probe, pages + PAGE - PD_BLOCKFILE_HEADER_BYTES + 16, 64); /* no plain page */
+    current_key = &other;
+    assert_corrupt(arena, fd, "another key");
+    current_key = NULL;
+    PdSealIn in;
+    assert_false(pd_seal_in_open(arena, NULL, fd, "f", NULL, &in, &err));
+    assert_non_null(strstr(err.message, "is encrypted, and no key is set"));
+    current_key = &key;
+    overwrite(fd, PD_SEAL_PREFIX_BYTES + 80 + 3 * PD_SEAL_SCRATCH_BYTES + 100, "X", 1);
+    assert_corrupt(arena, fd, "unit 4 fails its AES-256-GCM tag");
+    close(fd);
+    fd = write_file(arena, PD_ARCHIVE_COMPRESS_NONE, whole, 3, pages, 300 * PAGE, &map);
+    assert_int_equal(ftruncate(fd, PD_SEAL_PREFIX_BYTES + 80 + 5 * PD_SEAL_SCRATCH_BYTES), 0);
+    assert_corrupt(arena, fd, "is corrupt");
+    unsigned char last;
+    size_t got;
+    open_stored(arena, fd, &in, &err);
+    assert_int_equal(in.size, PD_SEAL_HEAD_BYTES + 5 * PD_SEAL_UNIT_BYTES);
+    assert_false(
+        pd_seal_in_read_at(&in, &last, 1, in.size - 1, &got, &err)); /* the cut unit is not the last */
+    assert_non_null(strstr(err.message, "unit 5 fails its AES-256-GCM tag"));
+    close(fd);
+    current_key = NULL;
+    fd = write_file(arena, PD_ARCHIVE_COMPRESS_NONE, whole, 3, pages, 300 * PAGE, &map);
+    assert_false(
+        pd_seal_in_open(arena, &key, fd, "f", NULL, &in, &err)); /* a plain file in a sealed repository */
+    assert_non_null(strstr(err.message, "is not encrypted"));
+    close(fd);
+    pd_arena_free(arena);
+}
+
+/* Small files sealed whole: every length around the unit boundaries comes back as it went in. */
+static void
+test_sealed_text(void **state)
+{
+    (void)state;
+    PdArena *arena = pd_arena_new(0);
+    PdArchiveKey key;
+    PdError err;
+    assert_true(pd_archive_key_derive("another key of thirty-two bytes!", 32, "test key", &key, &err));
+    static const size_t lengths[] = {0,     1, 63, 64, 65, 64 + PD_SEAL_UNIT_BYTES, 65 + PD_SEAL_UNIT_BYTES,
+                                     200000};
+    char *text = pd_arena_alloc(arena, 200001);
+    for (size_t i = 0; i < 200000; i++)
+        text[i] = (char)('a' + i % 26);
+    for (size_t i = 0; i < sizeof(lengths) / sizeof(lengths[0]); i++)
+    {
+        void *sealed;
+        size_t sealed_length, back_length;
+        char *back;
+        assert_true(pd_seal_text(arena, &key, text, lengths[i], &sealed, &sealed_length, &err));
+        assert_true(pd_unseal_text(arena, &key, sealed, sealed_length, "t", &back, &back_length, &err));
+        assert_int_equal(back_length, lengths[i]);
+        assert_memory_equal(back, text, lengths[i]);
+        if (sealed_length > PD_SEAL_PREFIX_BYTES + 16)
+        {
+            ((unsigned char *)sealed)[sealed_length - 1] ^= 1;
+            assert_false(pd_unseal_text(arena, &key, sealed, sealed_length, "t", &back, &back_length, &err));
+            assert_int_equal(err.code, PD_ERR_REFUSED);
+        }
+    }
+    pd_arena_free(arena);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_round_trip),
-        cmocka_unit_test(test_misplaced_window_refused),
-        cmocka_unit_test(test_damage_refused),
-        cmocka_unit_test(test_segment_hashes_fit),
+        cmocka_unit_test(test_round_trip),     cmocka_unit_test(test_misplaced_window_refused),
+        cmocka_unit_test(test_damage_refused), cmocka_unit_test(test_segment_hashes_fit),
+        cmocka_unit_test(test_sealed),         cmocka_unit_test(test_sealed_text),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

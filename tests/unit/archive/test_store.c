@@ -157,7 +157,7 @@ round_trip(void **state, PdArchiveCompress compress)
     PdArchiveHeader header;
     char archived[200];
     snprintf(archived, sizeof(archived), "%s/000000010000000000000007", scratch->dir);
-    assert_true(pd_archive_verify(arena, archived, &header, &err));
+    assert_true(pd_archive_verify(arena, NULL, archived, &header, &err));
     assert_int_equal(header.compress, compress);
     if (compress == PD_ARCHIVE_COMPRESS_ZSTD)
         assert_true(header.stored_bytes < SEGMENT_BYTES / 4);
@@ -230,7 +230,7 @@ test_corruption_detected(void **state)
         expect_corrupt_after_flip(arena, scratch, &options, 40); /* the recorded SHA-256 */
         assert_int_equal(truncate(archived, info.st_size - 100), 0);
         PdError err;
-        assert_false(pd_archive_verify(arena, archived, NULL, &err));
+        assert_false(pd_archive_verify(arena, NULL, archived, NULL, &err));
         assert_contains(err.message, "its size differs from its header's");
         /* a re-push onto a corrupt copy is refused too, and the copy left for the operator */
         PdArchivePushOutcome outcome;
