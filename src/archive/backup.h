@@ -547,6 +547,9 @@ typedef struct PdRestoreOptions
     bool is_delta; /* data_dir holds this cluster already: rewrite only what differs, remove what is extra */
     int port;      /* > 0: port = N in the restored postgresql.auto.conf */
     struct PdRestoreStats *stats; /* out, when not NULL */
+    const char *pg_bin; /* pg_waldump's folder, for the target check; NULL: /usr/lib/postgresql/MAJOR/bin */
+    const char *scratch_parent; /* where the target check reads WAL (a directory of its own); NULL: /tmp */
+    bool skips_target_check;    /* do not check that the archived WAL reaches the target (restore_reach.c) */
 } PdRestoreOptions;
 
 /* What a restore wrote. */
@@ -583,8 +586,10 @@ bool pd_restore_choose(PdArena *arena, const PdRestoreOptions *options, PdBackup
  * Restores the chosen backup (pd_restore_choose) into options->data_dir: folders, files by options->jobs
  * threads (each checked against the manifest's size and SHA-256 as written; one syncfs at the end),
  * backup_label, tablespace_map, recovery.signal, and restore_command and the target appended to
- * postgresql.auto.conf. Start PostgreSQL on it to recover. Errors: as pd_restore_choose, PD_ERR_REFUSED (a
- * directory that is not empty: nothing written; a file that does not match its manifest, named), PD_ERR_IO,
+ * postgresql.auto.conf. Start PostgreSQL on it to recover. Before anything is written, a target is checked
+ * against the archived WAL with pg_waldump (unless options->skips_target_check). Errors: as
+ * pd_restore_choose, PD_ERR_REFUSED (a target the archived WAL does not reach, or no pg_waldump to check it;
+ * a directory that is not empty: nothing written; a file that does not match its manifest, named), PD_ERR_IO,
  * PD_ERR_NO_MEMORY.
  */
 bool pd_backup_restore(PdArena *arena, const PdRestoreOptions *options, PdBackupManifest *chosen,

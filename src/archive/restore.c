@@ -10,7 +10,8 @@
  * wal-fetch from the same repository, the recovery target). Which backup:
  * the one named, or the newest that ends before the target. Nothing is
  * written before the target and the backup are found consistent with each
- * other; a file that does not verify stops the restore and names it.
+ * other and the archived WAL found to reach the target (restore_reach.c); a
+ * file that does not verify stops the restore and names it.
  */
 #define _GNU_SOURCE /* sync_file_range */
 #include <dirent.h>
@@ -25,6 +26,7 @@
 #include "backup.h"
 #include "prodata/strbuf.h"
 #include "restore_plan.h"
+#include "restore_wal.h"
 #include "store.h"
 
 /* dir and its missing parents (0700), like mkdir -p; *is_made says whether dir itself was made. */
@@ -308,6 +310,7 @@ pd_backup_restore(PdArena *arena, const PdRestoreOptions *options, PdBackupManif
     PdRestorePlan plan;
     if (!check_key_file(options, err) || !pd_restore_choose(arena, options, chosen, err) ||
         !check_restorable(arena, options->repo, options->key, chosen, err) ||
+        !pd_restore_check_reach(arena, options, chosen, err) ||
         !pd_restore_plan(arena, options->repo, options->key, chosen, options->data_dir, &plan, err) ||
         !(options->is_delta ? pd_restore_delta_prepare(arena, options->data_dir, chosen, &removed, err)
                             : prepare_target(arena, options->data_dir, &is_made, err)))

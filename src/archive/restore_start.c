@@ -8,8 +8,8 @@
  * read as it grows, which works before any connection is possible and
  * whatever the copy's authentication rules; logging_collector is turned off
  * for that start so the lines reach that file. A FATAL line (a target past
- * the archived WAL: "recovery ended before configured recovery target was
- * reached") fails the command with that line.
+ * the archived WAL, given with --no-target-check: "recovery ended before
+ * configured recovery target was reached") fails the command with that line.
  */
 #define _GNU_SOURCE /* memmem */
 #include <errno.h>

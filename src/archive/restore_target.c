@@ -3,10 +3,10 @@
  * backup it starts from: the one named, checked to end before the target,
  * or the newest that does. A target before every backup's end is refused
  * before anything is written, naming the earliest target that would work
- * (a target past the archived WAL is PostgreSQL's to find: its recovery
- * stops with "recovery ended before configured recovery target was
- * reached"). Times need an offset (UTC "Z" or "+01:00"): a bare time would
- * be read in the restored server's time zone.
+ * (a target past the archived WAL is refused before anything is written
+ * too, once the backup is chosen: restore_reach.c). Times need an offset
+ * (UTC "Z" or "+01:00"): a bare time would be read in the restored server's
+ * time zone.
  */
 #include <stdio.h>
 #include <stdlib.h>

@@ -130,6 +130,10 @@ read_options(PdArena *arena, const CliArgs *args, PdRestoreOptions *options, PdE
     }
     cli_has_flag(args, "--set", &options->label);
     options->is_delta = cli_has_flag(args, "--delta", NULL);
+    cli_has_flag(args, "--pg-bin", &options->pg_bin);
+    const char *tmp = getenv("TMPDIR");
+    options->scratch_parent = tmp != NULL && tmp[0] == '/' ? tmp : "/tmp";
+    options->skips_target_check = cli_has_flag(args, "--no-target-check", NULL);
     if (!read_number(args, "--port", 1, 65535, 0, &options->port, err))
         return false;
     if (!cli_read_jobs(args, &options->jobs, err))

@@ -234,7 +234,7 @@ static const CliCommand commands[] = {
      cmd_restore,
      "write a backup into a new data directory, to recover to a chosen moment",
      "usage: prodata restore --pgdata DIR [--delta] [--set LABEL] [--jobs N]\n"
-     "         [--start [--port N] [--wait S] [--pg-bin DIR]]\n"
+     "         [--start [--port N] [--wait S]] [--pg-bin DIR] [--no-target-check]\n"
      "         [--target-time T | --target-lsn LSN | --target-xid XID | --target-name NAME | "
      "--target-immediate]\n"
      "         [--target-exclusive] [--target-action promote|pause|shutdown]\n"
@@ -245,11 +245,13 @@ static const CliCommand commands[] = {
      "directory, stopped, where only what differs is rewritten), checking every file against its\n"
      "manifest, with restore_command (wal-fetch from archive_dir) and the target\n"
      "in postgresql.auto.conf and recovery.signal. Start PostgreSQL on DIR to\n"
-     "recover. Without a target recovery replays all the archived WAL.\n"
+     "recover. Without a target recovery replays all the archived WAL. A target\n"
+     "the archived WAL does not reach is refused before anything is written.\n"
      "  --start                start PostgreSQL on DIR and wait until the target is reached; say where\n"
      "  --port N               the restored copy's port (into its postgresql.auto.conf)\n"
      "  --wait S               --start: wait at most S seconds for the target (default 3600)\n"
-     "  --pg-bin DIR           --start: PostgreSQL's programs (default /usr/lib/postgresql/MAJOR/bin)\n"
+     "  --pg-bin DIR           PostgreSQL's programs: pg_waldump checks the target, pg_ctl --start\n"
+     "                         (default /usr/lib/postgresql/MAJOR/bin)\n"
      "  --delta                DIR holds this cluster (stopped): keep the files and pages that match,\n"
      "                         rewrite the others, remove what the backup does not hold\n"
      "  --target-time T        a time with its offset: '2026-12-01 10:30:00+00'\n"
@@ -260,6 +262,8 @@ static const CliCommand commands[] = {
      "  --target-exclusive     stop just before the target instead of just after\n"
      "  --target-action A      at the target: promote (default), pause or shutdown\n"
      "  --target-timeline T    the timeline to recover along: latest (PostgreSQL's default), current or N\n"
+     "  --no-target-check      do not check with pg_waldump that the archived WAL reaches the target\n"
+     "                         (for WAL archived after the restore, before PostgreSQL starts)\n"
      "  --archive-mode M       off (default: the copy does not archive into this repository) or preserve\n",
      {{"--pgdata", true},
       {"--set", true},
@@ -277,7 +281,8 @@ static const CliCommand commands[] = {
       {"--start", false},
       {"--port", true},
       {"--wait", true},
-      {"--pg-bin", true}},
+      {"--pg-bin", true},
+      {"--no-target-check", false}},
      0,
      &pd_settings_archive},
     {"keeper",

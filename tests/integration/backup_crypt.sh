@@ -9,7 +9,7 @@
 source tests/lib/pg.sh
 source tests/lib/tap.sh
 source tests/lib/backup.sh
-tap_plan 25
+tap_plan 26
 tap_workdir
 backup_test_dirs
 RESTORED_PORT=
@@ -96,6 +96,10 @@ expect_eq "verify with the key: every file and the WAL read back" "$RC|$(jq -c '
 run_cmd crypt verify --restore --set "$INCR" --json
 expect_eq "verify --restore with the key: restored, started (restore_command with the key file), amcheck clean" \
     "$RC|$(jq -s -c 'map(select(.trial)) | .[0].trial.ok' <<<"$OUT")" "0|true"
+run_cmd "$PRODATA" restore --archive-dir "$REPO" --archive-key-file "$KEY" --pgdata "$RESTORED_DIR/data" \
+    --target-lsn FF/0
+expect_eq "an LSN past the archived WAL: refused, the sealed segments read with the key" \
+    "$RC|$(grep -c 'is past the archived WAL' <<<"$OUT")|$(test -e "$RESTORED_DIR" && echo written)" "1|1|"
 run_cmd "$PRODATA" restore --archive-dir "$REPO" --archive-key-file "$KEY" --pgdata "$RESTORED_DIR/data" \
     --set "$INCR" --target-immediate --jobs 3
 expect_rc "restore of the incr's chain with the key" 0
