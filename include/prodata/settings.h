@@ -181,6 +181,7 @@ typedef struct PdKeeperSettings
     const char *replication_password_env; /* the environment variable holding it */
     const char *archive_dir;              /* "" for no WAL archive */
     const char *archive_key_file;         /* "" for a plain repository */
+    int clone_backup_max_age_ms;          /* clone from the repository's newest backup when this young; 0: never */
     const char *peer_addresses; /* addresses or CIDR ranges allowed to replicate and rewind, comma-separated;
                                    "": pg_listen_address's /24 (IPv4) or itself (IPv6) */
     int fence_margin_ms;        /* the fence deadline's margin before the lease's end (docs/ha.md) */

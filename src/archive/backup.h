@@ -545,7 +545,9 @@ typedef struct PdRestoreOptions
     const char *wal_fetch; /* the program restore_command runs: prodata-wal (or prodata), as a path */
     int jobs;
     bool is_delta; /* data_dir holds this cluster already: rewrite only what differs, remove what is extra */
-    int port;      /* > 0: port = N in the restored postgresql.auto.conf */
+    bool as_standby; /* to become a standby: no target, no recovery settings, no recovery.signal */
+    int max_age_s;   /* > 0: refuse a backup that ended longer ago than this */
+    int port;        /* > 0: port = N in the restored postgresql.auto.conf */
     struct PdRestoreStats *stats; /* out, when not NULL */
     const char *pg_bin; /* pg_waldump's folder, for the target check; NULL: /usr/lib/postgresql/MAJOR/bin */
     const char *scratch_parent; /* where the target check reads WAL (a directory of its own); NULL: /tmp */

@@ -179,6 +179,9 @@ recovery_settings(PdArena *arena, const PdRestoreOptions *options, const PdBacku
 {
     PdStrbuf text;
     pd_strbuf_init(&text, arena);
+    if (options->as_standby)
+        return pd_arena_sprintf(arena, "\n# backup %s, restored by prodata restore --as-standby\n",
+                                manifest->label);
     pd_strbuf_appendf(&text, "\n# recovery of backup %s, written by prodata restore\n", manifest->label);
     pd_strbuf_appendf(&text, "restore_command = '%s wal-fetch --archive-dir %s%s%s %%f %%p'\n",
                       options->wal_fetch, options->repo, options->key != NULL ? " --archive-key-file " : "",
@@ -225,6 +228,8 @@ write_auto_conf(PdArena *arena, const PdRestoreOptions *options, const PdBackupM
     return write_file(arena, options->data_dir, "postgresql.auto.conf", text, O_TRUNC, err);
 }
 
+/* backup_label (and tablespace_map), then recovery's settings and recovery.signal; a copy that is to become
+ * a standby gets neither: whoever makes it one writes standby.signal and its own settings. */
 static bool
 write_recovery(PdArena *arena, const PdRestoreOptions *options, const PdBackupManifest *manifest,
                PdError *err)
@@ -234,7 +239,7 @@ write_recovery(PdArena *arena, const PdRestoreOptions *options, const PdBackupMa
            (manifest->tablespace_map == NULL ||
             write_file(arena, dir, "tablespace_map", manifest->tablespace_map, O_EXCL, err)) &&
            write_auto_conf(arena, options, manifest, err) &&
-           write_file(arena, dir, "recovery.signal", "", O_EXCL, err);
+           (options->as_standby || write_file(arena, dir, "recovery.signal", "", O_EXCL, err));
 }
 
 /* Everything written into the target, after a failure: its folder made empty again (or removed if made). */
@@ -291,7 +296,8 @@ check_restorable(PdArena *arena, const char *repo, const PdArchiveKey *key, cons
 static bool
 check_key_file(const PdRestoreOptions *options, PdError *err)
 {
-    if (options->key == NULL || (options->key_file != NULL && options->key_file[0] != '\0'))
+    if (options->key == NULL || options->as_standby ||
+        (options->key_file != NULL && options->key_file[0] != '\0'))
         return true;
     pd_error_set(err, PD_ERR_USAGE,
                  "the repository is encrypted and its key is set as archive_key only: the "

@@ -180,6 +180,18 @@ too_early(const PdBackupManifest *backup, PdRestoreTargetKind kind, PdError *err
     return false;
 }
 
+/* --max-age: a backup that ended longer ago is refused (a standby would rather copy its primary). */
+static bool
+check_age(const PdRestoreOptions *options, const PdBackupManifest *chosen, PdError *err)
+{
+    int64_t age = (int64_t)time(NULL) - chosen->stop_time;
+    if (options->max_age_s <= 0 || age <= options->max_age_s)
+        return true;
+    pd_error_set(err, PD_ERR_NOT_FOUND, "backup %s ended %lld s ago, longer than --max-age %d s",
+                 chosen->label, (long long)age, options->max_age_s);
+    return pd_error_hint(err, "Take a newer backup, or give a larger --max-age; nothing was written.");
+}
+
 bool
 pd_restore_choose(PdArena *arena, const PdRestoreOptions *options, PdBackupManifest *chosen, PdError *err)
 {
@@ -212,7 +224,7 @@ pd_restore_choose(PdArena *arena, const PdRestoreOptions *options, PdBackupManif
             continue;
         }
         *chosen = *backup;
-        return true;
+        return check_age(options, chosen, err);
     }
     pd_error_set(err, PD_ERR_NOT_FOUND, "the repository %s holds no complete backup %s", options->repo,
                  options->label);

@@ -38,6 +38,18 @@ handle_signals(void)
     signal(SIGPIPE, SIG_IGN);
 }
 
+/* This binary's path (for a clone from the repository: prodata restore), or NULL. */
+static const char *
+self_path(PdArena *arena)
+{
+    char self[1024];
+    ssize_t length = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (length <= 0)
+        return NULL;
+    self[length] = '\0';
+    return pd_arena_strdup(arena, self);
+}
+
 /* prodata-wal beside this binary, for archive_command; NULL (found in PATH) when it is not there. */
 static const char *
 wal_command(PdArena *arena)
@@ -73,6 +85,7 @@ cmd_keeper(PdArena *arena, const CliArgs *args, PdError *err)
     PdKeeperOptions options = {.settings = settings,
                                .replication_password = password,
                                .wal_command = wal_command(arena),
+                               .restore_program = self_path(arena),
                                .fence_margin_ms = settings->fence_margin_ms};
     if (!pd_fence_start(settings->data_dir, &options.fence, err)) /* before any thread */
         return false;

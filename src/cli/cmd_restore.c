@@ -134,7 +134,9 @@ read_options(PdArena *arena, const CliArgs *args, PdRestoreOptions *options, PdE
     const char *tmp = getenv("TMPDIR");
     options->scratch_parent = tmp != NULL && tmp[0] == '/' ? tmp : "/tmp";
     options->skips_target_check = cli_has_flag(args, "--no-target-check", NULL);
-    if (!read_number(args, "--port", 1, 65535, 0, &options->port, err))
+    options->as_standby = cli_has_flag(args, "--as-standby", NULL);
+    if (!read_number(args, "--port", 1, 65535, 0, &options->port, err) ||
+        !read_number(args, "--max-age", 1, 86400 * 3650, 0, &options->max_age_s, err))
         return false;
     if (!cli_read_jobs(args, &options->jobs, err))
         return false;
@@ -144,7 +146,17 @@ read_options(PdArena *arena, const CliArgs *args, PdRestoreOptions *options, PdE
                      options->label);
         return pd_error_field(err, "--set");
     }
-    return read_target(args, options, err) && cli_wal_fetch_program(arena, &options->wal_fetch, err);
+    if (!read_target(args, options, err))
+        return false;
+    if (options->as_standby &&
+        (options->target_kind != PD_RESTORE_END || options->is_delta || cli_has_flag(args, "--start", NULL)))
+    {
+        pd_error_set(err, PD_ERR_USAGE,
+                     "--as-standby takes no target, --delta or --start: a standby follows its "
+                     "primary to the end of its WAL");
+        return pd_error_field(err, "--as-standby");
+    }
+    return cli_wal_fetch_program(arena, &options->wal_fetch, err);
 }
 
 /* --start: PostgreSQL started on the copy, the restore waiting until the target is reached. */

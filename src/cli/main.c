@@ -239,6 +239,7 @@ static const CliCommand commands[] = {
      "--target-immediate]\n"
      "         [--target-exclusive] [--target-action promote|pause|shutdown]\n"
      "         [--target-timeline current|latest|N] [--archive-mode off|preserve]\n"
+     "         [--as-standby] [--max-age S]\n"
      "\n"
      "Writes the backup (--set, or the newest that ends before the target) into\n"
      "DIR, which must be empty or absent (with --delta: the cluster's own data\n"
@@ -264,7 +265,11 @@ static const CliCommand commands[] = {
      "  --target-timeline T    the timeline to recover along: latest (PostgreSQL's default), current or N\n"
      "  --no-target-check      do not check with pg_waldump that the archived WAL reaches the target\n"
      "                         (for WAL archived after the restore, before PostgreSQL starts)\n"
-     "  --archive-mode M       off (default: the copy does not archive into this repository) or preserve\n",
+     "  --archive-mode M       off (default: the copy does not archive into this repository) or preserve\n"
+     "  --as-standby           the copy is to become a standby: no target, no recovery settings or\n"
+     "                         recovery.signal written (add standby.signal and primary_conninfo); the "
+     "keeper's way\n"
+     "  --max-age S            refuse when the backup chosen ended more than S seconds ago\n",
      {{"--pgdata", true},
       {"--set", true},
       {"--jobs", true},
@@ -282,7 +287,9 @@ static const CliCommand commands[] = {
       {"--port", true},
       {"--wait", true},
       {"--pg-bin", true},
-      {"--no-target-check", false}},
+      {"--no-target-check", false},
+      {"--as-standby", false},
+      {"--max-age", true}},
      0,
      &pd_settings_archive},
     {"keeper",

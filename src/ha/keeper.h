@@ -33,6 +33,7 @@ typedef struct PdKeeperOptions
     const PdKeeperSettings *settings; /* checked by pd_keeper_settings_check */
     const char *replication_password; /* pd_keeper_settings_password's */
     const char *wal_command;          /* prodata-wal's path for archive_command; NULL: found in PATH */
+    const char *restore_program;      /* prodata's own path, for a clone from the repository; NULL: none */
     int fence_margin_ms;              /* 0: PD_KEEPER_FENCE_MARGIN_MS_DEFAULT */
     PdFence *fence;       /* started on settings->data_dir before any thread; the keeper owns it */
     PdKeeperView *view;   /* the HTTP API's view, published at every tick; NULL: none */

@@ -410,7 +410,8 @@ clone_from(PdKeeper *keeper, const PdMemberState *leader)
         log_failure(keeper, "the clone", &err);
         return;
     }
-    pd_logf(PD_LOG_INFO, "keeper %s: cloned in %" PRId64 " ms", keeper->name, pd_keeper_now_ms() - started);
+    pd_logf(PD_LOG_INFO, "keeper %s: cloned from %s in %" PRId64 " ms", keeper->name,
+            pd_node_cloned_from(keeper->node), pd_keeper_now_ms() - started);
     pd_keeper_set_following(keeper, leader);
     keeper->was_primary = false;
     keeper->needs_rewind = false;

@@ -174,6 +174,8 @@ copy_config(PdNode *node, const PdNodeConfig *config)
     copy->archive_dir = copy_text(arena, config->archive_dir, NULL);
     copy->archive_key_file = copy_text(arena, config->archive_key_file, NULL);
     copy->wal_command = copy_text(arena, config->wal_command, "prodata-wal");
+    copy->restore_program = copy_text(arena, config->restore_program, NULL);
+    copy->clone_backup_max_age_s = config->clone_backup_max_age_s;
     copy->max_wal_senders = config->max_wal_senders > 0 ? config->max_wal_senders : 10;
     copy->max_replication_slots = config->max_replication_slots > 0 ? config->max_replication_slots : 10;
     const char **peers = pd_arena_calloc(arena, config->peer_count + 1, sizeof *peers);

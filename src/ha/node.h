@@ -52,6 +52,9 @@ typedef struct PdNodeConfig
     const char *archive_dir;       /* NULL: no archiving, no restore_command */
     const char *archive_key_file;  /* the encrypted repository's key file; NULL: a plain repository */
     const char *wal_command;       /* NULL: "prodata-wal" (found in PostgreSQL's PATH) */
+    const char *restore_program;   /* prodata's path, to clone from the repository; NULL: never */
+    int clone_backup_max_age_s;    /* a clone restores the repository's newest backup when it ended at
+                                      most this long ago (then streams); 0: always pg_basebackup */
     int max_wal_senders;           /* 0: 10 */
     int max_replication_slots;     /* 0: 10 */
     const PdNodeSetting *settings; /* further parameters, written after the fixed ones */
@@ -156,14 +159,21 @@ void pd_node_free(PdNode *node);
 bool pd_node_init_primary(PdNode *node, int timeout_ms, PdError *err);
 
 /*
- * Makes this node a standby of the primary at host:port: pg_basebackup (WAL
- * streamed, fast checkpoint, through the passfile) into a sibling directory,
+ * Makes this node a standby of the primary at host:port: the repository's
+ * newest backup restored (`prodata restore --as-standby`, when archive_dir,
+ * restore_program and clone_backup_max_age_s allow and a backup that young
+ * exists; the copy then replays the archived WAL and streams), else
+ * pg_basebackup (WAL streamed, fast checkpoint, through the passfile), into a sibling directory,
  * then swapped with data_dir by two renames, so that an interrupted clone
  * leaves the old data directory or the new one, never half of one. Writes
  * standby.signal and the standby's settings. The server must be stopped
  * (PD_ERR_REFUSED otherwise); it stays stopped. Errors as init_primary.
  */
 bool pd_node_clone(PdNode *node, const char *primary_host, int primary_port, int timeout_ms, PdError *err);
+
+/* What the last pd_node_clone copied from: "the repository's newest backup", or "pg_basebackup" followed by
+ * why the repository was not used when it could have been; "" before any clone. */
+const char *pd_node_cloned_from(const PdNode *node);
 
 /*
  * Rewrites the managed files: postgresql.prodata.conf (included from postgresql.conf),

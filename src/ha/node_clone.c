@@ -43,6 +43,47 @@ run_basebackup(PdNode *node, const char *dir, const char *host, int port, int ti
     return result.exit_code == 0 || pd_node_exec_error("pg_basebackup", timeout_ms, &result, err);
 }
 
+/*
+ * The repository's newest backup restored into dir by `prodata restore --as-standby`, run as the server's
+ * account: refused (err says why) when there is none that ended within clone_backup_max_age_s, or another
+ * cluster's, or the restore fails. The copy then replays the archived WAL and streams from the primary, which
+ * sends only what the archive does not hold yet.
+ */
+static bool
+restore_backup(PdNode *node, const char *dir, int timeout_ms, PdError *err)
+{
+    char age[24];
+    snprintf(age, sizeof age, "%d", node->config.clone_backup_max_age_s);
+    const char *argv[16] = {node->config.restore_program,
+                            "restore",
+                            "--archive-dir",
+                            node->config.archive_dir,
+                            "--pgdata",
+                            dir,
+                            "--as-standby",
+                            "--max-age",
+                            age};
+    int argc = 9;
+    if (node->config.archive_key_file != NULL)
+    {
+        argv[argc++] = "--archive-key-file";
+        argv[argc++] = node->config.archive_key_file;
+    }
+    argv[argc] = NULL;
+    PdNodeRunResult result;
+    if (!pd_node_exec(node, argv, timeout_ms, &result, err))
+        return false;
+    return result.exit_code == 0 || pd_node_exec_error("prodata restore", timeout_ms, &result, err);
+}
+
+/* Whether a clone tries the repository first: archiving on, prodata's path known, a backup age allowed. */
+static bool
+uses_repository(const PdNode *node)
+{
+    return node->config.archive_dir != NULL && node->config.restore_program != NULL &&
+           node->config.clone_backup_max_age_s > 0;
+}
+
 static bool
 sync_dir(const char *dir, PdError *err)
 {
@@ -82,6 +123,40 @@ clear_rewind_marker(PdNode *node, PdError *err)
     return sync_dir(node->config.state_dir, err);
 }
 
+/*
+ * The copy into clone: from the repository when it can (node->cloned_from says which), else, or when that
+ * fails (logged), pg_basebackup from the primary into a clone emptied again.
+ */
+static bool
+copy_primary(PdNode *node, const char *clone, const char *host, int port, int timeout_ms, PdError *err)
+{
+    PdError why;
+    pd_error_init(&why);
+    snprintf(node->cloned_from, sizeof node->cloned_from, "pg_basebackup");
+    if (uses_repository(node))
+    {
+        if (restore_backup(node, clone, timeout_ms, &why))
+        {
+            snprintf(node->cloned_from, sizeof node->cloned_from, "the repository's newest backup");
+            return true;
+        }
+        const char *why_not = why.detail[0] != '\0' ? why.detail : why.message; /* restore's own words */
+        if (strncmp(why_not, "prodata: error: ", 16) == 0)
+            why_not += 16;
+        snprintf(node->cloned_from, sizeof node->cloned_from, "pg_basebackup (not the repository: %.500s)",
+                 why_not);
+        if (!pd_node_remove_tree(clone, err) || !pd_node_make_dir(node, clone, err))
+            return false;
+    }
+    return run_basebackup(node, clone, host, port, timeout_ms, err);
+}
+
+const char *
+pd_node_cloned_from(const PdNode *node)
+{
+    return node->cloned_from;
+}
+
 bool
 pd_node_clone(PdNode *node, const char *host, int port, int timeout_ms, PdError *err)
 {
@@ -97,8 +172,7 @@ pd_node_clone(PdNode *node, const char *host, int port, int timeout_ms, PdError 
     snprintf(old, sizeof old, "%s.old", node->config.data_dir);
     bool ok = pd_node_remove_tree(clone, err) && pd_node_remove_tree(old, err) &&
               pd_node_make_dir(node, node->config.state_dir, err) && pd_node_write_passfile(node, err) &&
-              pd_node_make_dir(node, clone, err) &&
-              run_basebackup(node, clone, host, port, timeout_ms, err) &&
+              pd_node_make_dir(node, clone, err) && copy_primary(node, clone, host, port, timeout_ms, err) &&
               pd_node_configure_at(node, clone, host, port, NULL, true, err) && sync_dir(clone, err) &&
               swap_in(node, clone, old, err) && clear_rewind_marker(node, err);
     return ok || pd_error_context(err, "while cloning %s from %s:%d", node->member, host, port);

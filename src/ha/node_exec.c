@@ -38,7 +38,8 @@ pd_node_now_ms(void)
 void
 pd_node_program(const PdNode *node, const char *program, char *path, size_t size)
 {
-    int length = snprintf(path, size, "%s/%s", node->bin_dir, program);
+    int length = program[0] == '/' ? snprintf(path, size, "%s", program) /* prodata itself, by its path */
+                                   : snprintf(path, size, "%s/%s", node->bin_dir, program);
     if (length < 0 || (size_t)length >= size)
         path[0] = '\0'; /* bin_dir is checked to be short: cannot happen */
 }

@@ -39,7 +39,8 @@ struct PdNode
     } last;          /* what the last configuration was written with: pd_node_update writes again with it */
     PdDb *status_db; /* pd_node_status's connection, kept between calls; NULL: none open */
     bool is_joining; /* standby: streams as "<member>-joining" (pd_node_set_joining) */
-    bool is_root;    /* run programs as os_user */
+    char cloned_from[640]; /* the last clone's source, and why not the repository when it could have been */
+    bool is_root;          /* run programs as os_user */
     uid_t os_uid;
     gid_t os_gid;
 };
