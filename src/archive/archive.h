@@ -177,6 +177,7 @@ typedef struct PdArchiveOptions
     PdArchiveCompress compress;
     int zstd_level;
     const PdArchiveKey *key; /* NULL: a plain repository */
+    const char *key_file;    /* where the key was read from; NULL: none (or the archive_key setting) */
 } PdArchiveOptions;
 
 typedef enum PdArchivePushOutcome

@@ -129,7 +129,7 @@ store_whole(PdArena *arena, Copy *copy, PdBackupEntry *entry, int in_fd, const c
         return pd_archive_io_error(err, "create", dest);
     PdArchiveHeader header = {.compress = job->compress};
     PdSealOut stored;
-    bool ok = pd_seal_out_open(arena, job->key, out_fd, dest, &stored, err) &&
+    bool ok = pd_seal_out_open(arena, job->key, out_fd, dest, NULL, &stored, err) &&
               pd_archive_stream_in_observed(arena, in_fd, source, entry->bytes, &stored, job->compress_level,
                                             count_bytes, copy, &header, err);
     unsigned char encoded[PD_ARCHIVE_HEADER_BYTES];
@@ -273,7 +273,7 @@ store_blocks(PdArena *arena, Copy *copy, PdBackupEntry *entry, int in_fd, const 
     PdBlockWriter writer;
     PdBlockMap map;
     PdSealOut stored;
-    bool ok = pd_seal_out_open(arena, job->key, out_fd, dest, &stored, err) &&
+    bool ok = pd_seal_out_open(arena, job->key, out_fd, dest, NULL, &stored, err) &&
               pd_blockfile_begin(arena, &writer, &stored, job->compress, job->compress_level, err) &&
               read_relation(arena, &relation, &writer, source, err) &&
               pd_blockfile_finish(&writer, &map, err);

@@ -63,6 +63,13 @@ pd_backup_read_text(PdArena *arena, const PdArchiveKey *key, const char *path, c
     if (ok)
         ok = pd_archive_read_full(fd, bytes, (size_t)st.st_size, &got, path, err);
     close(fd);
+    if (ok && key == NULL && !pd_seal_is_sealed(bytes, got)) /* plain: the bytes as read */
+    {
+        bytes[got] = '\0';
+        *text = bytes;
+        *length = got;
+        return true;
+    }
     return ok && pd_unseal_text(arena, key, bytes, got, path, text, length, err);
 }
 
@@ -72,7 +79,10 @@ pd_backup_write_text(PdArena *arena, const PdArchiveKey *key, const char *dir, c
 {
     void *sealed;
     size_t length;
-    return pd_seal_text(arena, key, text, strlen(text), &sealed, &length, err) &&
+    char *final = pd_archive_join(arena, dir, name);
+    if (final == NULL)
+        return pd_arena_error(arena, err);
+    return pd_seal_text(arena, key, final, text, strlen(text), &sealed, &length, err) &&
            pd_archive_write_durably(arena, dir, name, sealed, length, err);
 }
 

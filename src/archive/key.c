@@ -36,7 +36,8 @@ pd_archive_key_derive(const void *material, size_t length, const char *what, PdA
     return pd_seal_hkdf(material, length, NULL, 0, "prodata repository key v1", key->bytes, err);
 }
 
-/* Whether dir holds anything of a repository (names not starting with a dot; lost+found aside). */
+/* Whether dir holds anything of a repository (names not starting with a dot; lost+found and the check file
+ * aside). */
 static bool
 holds_files(const char *dir, bool *is_used, PdError *err)
 {
@@ -46,7 +47,8 @@ holds_files(const char *dir, bool *is_used, PdError *err)
     struct dirent *entry;
     *is_used = false;
     while (!*is_used && (entry = readdir(listing)) != NULL)
-        *is_used = entry->d_name[0] != '.' && strcmp(entry->d_name, "lost+found") != 0;
+        *is_used = entry->d_name[0] != '.' && strcmp(entry->d_name, "lost+found") != 0 &&
+                   strcmp(entry->d_name, PD_ARCHIVE_KEY_CHECK_FILE) != 0;
     closedir(listing);
     return true;
 }
@@ -60,7 +62,7 @@ mark(PdArena *arena, const char *dir, const char *path, const PdArchiveKey *key,
     char *temp = pd_arena_sprintf(arena, "%s/.%s.%ld.tmp", dir, PD_ARCHIVE_KEY_CHECK_FILE, (long)getpid());
     if (temp == NULL)
         return pd_arena_error(arena, err);
-    if (!pd_seal_text(arena, key, check_text, sizeof(check_text) - 1, &sealed, &length, err))
+    if (!pd_seal_text(arena, key, path, check_text, sizeof(check_text) - 1, &sealed, &length, err))
         return false;
     int fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
     if (fd < 0)
@@ -131,7 +133,10 @@ pd_archive_key_check(PdArena *arena, const char *dir, const PdArchiveKey *key, b
         return true;
     if (!holds_files(dir, &is_used, err))
         return false;
-    if (is_used)
+    if (is_used &&
+        !read_check(arena, dir, path, key, &is_found, err)) /* marked meanwhile by another writer? */
+        return false;
+    if (is_used && !is_found)
     {
         pd_error_set(err, PD_ERR_REFUSED, "the repository %s is not encrypted, and a key is set", dir);
         pd_error_field(err, "archive_key_file");
@@ -139,7 +144,7 @@ pd_archive_key_check(PdArena *arena, const char *dir, const PdArchiveKey *key, b
                              "Encryption is chosen when a repository starts: give an empty archive_dir "
                              "for an encrypted one, or unset archive_key_file and archive_key for this one.");
     }
-    if (!may_mark)
+    if (is_used || !may_mark)
         return true;
     return mark(arena, dir, path, key, err) && read_check(arena, dir, path, key, &is_found, err);
 }

@@ -90,10 +90,12 @@ compare_archived(PdArena *arena, const PdArchiveKey *key, const char *final_path
                               "on an old timeline? Give each cluster its own archive_dir.");
 }
 
-/* The bytes of in_fd into a new temporary file, header at 0, fsynced and closed. */
+/* The bytes of in_fd into a new temporary file (sealed for final_path's name), header at 0, fsynced, closed.
+ */
 static bool
 write_temporary(PdArena *arena, const PdArchiveOptions *options, int in_fd, const char *source_path,
-                uint64_t bytes, const char *temp_path, PdArchiveHeader *header, PdError *err)
+                uint64_t bytes, const char *temp_path, const char *final_path, PdArchiveHeader *header,
+                PdError *err)
 {
     int out_fd = open(temp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
     if (out_fd < 0)
@@ -101,7 +103,7 @@ write_temporary(PdArena *arena, const PdArchiveOptions *options, int in_fd, cons
     unsigned char encoded[PD_ARCHIVE_HEADER_BYTES];
     header->compress = options->compress;
     PdSealOut stored;
-    bool is_written = pd_seal_out_open(arena, options->key, out_fd, temp_path, &stored, err);
+    bool is_written = pd_seal_out_open(arena, options->key, out_fd, temp_path, final_path, &stored, err);
     stored.starts_writeback = true; /* the disk works while the next chunk is read: fdatasync waits less */
     is_written = is_written && pd_archive_stream_in(arena, in_fd, source_path, bytes, &stored,
                                                     options->zstd_level, header, err);
@@ -205,7 +207,8 @@ pd_archive_push(PdArena *arena, const PdArchiveOptions *options, const char *sou
                   compare_archived(arena, options->key, final_path, &header, outcome, err);
     else if (is_done)
     {
-        is_done = write_temporary(arena, options, in_fd, source_path, bytes, temp_path, &header, err);
+        is_done =
+            write_temporary(arena, options, in_fd, source_path, bytes, temp_path, final_path, &header, err);
         is_done = is_done ? publish(arena, options, temp_path, final_path, &header, outcome, err)
                           : (unlink(temp_path), false);
     }

@@ -120,13 +120,17 @@ read_archived(PdArena *arena, const PdArchiveKey *key, const char *path, char **
 {
     PdArchiveHeader header;
     PdSealIn in;
-    if (!pd_seal_in_open_path(arena, key, path, NULL, &in, err))
-        return false;
+    PdArena *child = pd_arena_new_child(arena, 0); /* the stream's buffers: freed before the next file */
+    if (child == NULL)
+        return pd_arena_error(arena, err);
+    if (!pd_seal_in_open_path(child, key, path, NULL, &in, err))
+        return pd_arena_free(child), false;
     FILE *scratch = tmpfile();
     bool is_read = scratch != NULL
-                       ? pd_archive_stream_out(arena, &in, fileno(scratch), "a temporary file", &header, err)
+                       ? pd_archive_stream_out(child, &in, fileno(scratch), "a temporary file", &header, err)
                        : pd_archive_io_error(err, "create", "a temporary file");
     close(in.fd);
+    pd_arena_free(child);
     if (is_read && (*text = pd_arena_alloc(arena, header.original_bytes + 1)) == NULL)
         is_read = pd_arena_error(arena, err);
     if (is_read && pread(fileno(scratch), *text, header.original_bytes, 0) != (ssize_t)header.original_bytes)

@@ -8,8 +8,11 @@
  * its own key, HKDF-SHA256 of the repository key with the file's salt, so a
  * unit's nonce can simply be its index; each unit authenticates the prefix,
  * its index and whether it is the last, so a cut at a unit's end, units
- * swapped within or across files, or a prefix edited, all fail a tag. Plain
- * files pass through the same calls untouched.
+ * swapped within or across files, or a prefix edited, all fail a tag. The
+ * file key also binds the file's name in the repository (pd_seal_name), so
+ * a whole file copied over another (a segment for a later one, a history
+ * file for another timeline's) fails too. Plain files pass through the
+ * same calls untouched.
  */
 #define _GNU_SOURCE /* sync_file_range */
 #include "seal.h"
@@ -106,10 +109,39 @@ pd_seal_hkdf(const void *secret, size_t length, const void *salt, size_t salt_le
     return ok || pd_error_set(err, PD_ERR_INTERNAL, "OpenSSL could not derive a key (HKDF-SHA256)");
 }
 
+/* A backup label's shape, YYYYMMDD-HHMMSS then F, D or I (as pd_backup_is_label; kept here so that
+ * prodata-wal, which links no manifest code, needs nothing of backup_repo.c). */
 static bool
-file_key(const PdArchiveKey *key, const unsigned char *salt, unsigned char out[32], PdError *err)
+is_label(const char *name)
 {
-    return pd_seal_hkdf(key->bytes, sizeof(key->bytes), salt, 16, "prodata sealed file v1", out, err);
+    for (int i = 0; i < 15; i++)
+        if (i == 8 ? name[i] != '-' : (name[i] < '0' || name[i] > '9'))
+            return false;
+    return name[15] == 'F' || name[15] == 'D' || name[15] == 'I';
+}
+
+const char *
+pd_seal_name(const char *path)
+{
+    for (const char *at = strstr(path, "/backup/"); at != NULL; at = strstr(at + 1, "/backup/"))
+    {
+        if (strnlen(at + 8, 17) > 16 && at[8 + 16] == '/' && is_label(at + 8))
+            return at + 1;
+    }
+    const char *slash = strrchr(path, '/');
+    return slash != NULL ? slash + 1 : path;
+}
+
+/* The file's own key: HKDF of the repository key with its salt, bound to its name in the repository. */
+static bool
+file_key(const PdArchiveKey *key, const unsigned char *salt, const char *name, unsigned char out[32],
+         PdError *err)
+{
+    char info[4200];
+    int length = snprintf(info, sizeof(info), "prodata sealed file v1 %s", name);
+    if (length < 0 || (size_t)length >= sizeof(info))
+        return pd_error_set(err, PD_ERR_INVALID_INPUT, "the repository path %s is too long to seal", name);
+    return pd_seal_hkdf(key->bytes, sizeof(key->bytes), salt, 16, info, out, err);
 }
 
 /* The nonce (the unit's index) and the data each unit authenticates (prefix, index, last). */
@@ -125,27 +157,31 @@ unit_context(const unsigned char *prefix, uint64_t index, bool is_last, unsigned
 }
 
 /*
- * Seals (is_sealing) or opens length bytes of unit index in place at bytes; the tag follows them. Opening
- * fails (false, no error set) when the tag does not match.
+ * Seals (is_sealing) or opens length bytes of unit index from in to out (the same place or apart); the tag
+ * follows the sealed bytes (out's when sealing, in's when opening). Opening fails (false, no error set) when
+ * the tag does not match.
  */
 static bool
 unit_cipher(const unsigned char *key, const unsigned char *prefix, uint64_t index, bool is_last,
-            bool is_sealing, unsigned char *bytes, size_t length, bool *is_authentic, PdError *err)
+            bool is_sealing, const unsigned char *in, unsigned char *out, size_t length, bool *is_authentic,
+            PdError *err)
 {
-    unsigned char nonce[12], aad[PD_SEAL_PREFIX_BYTES + 9];
+    unsigned char nonce[12], aad[PD_SEAL_PREFIX_BYTES + 9], tag[PD_SEAL_TAG_BYTES];
     unit_context(prefix, index, is_last, nonce, aad);
     EVP_CIPHER_CTX *context = EVP_CIPHER_CTX_new();
     int n = 0, end = 0;
+    if (!is_sealing)
+        memcpy(tag, in + length, sizeof(tag)); /* before out, which may be in, is written */
     bool ok = context != NULL &&
               EVP_CipherInit_ex(context, EVP_aes_256_gcm(), NULL, key, nonce, is_sealing) == 1 &&
               EVP_CipherUpdate(context, NULL, &n, aad, (int)sizeof(aad)) == 1 &&
-              (length == 0 || EVP_CipherUpdate(context, bytes, &n, bytes, (int)length) == 1);
+              (length == 0 || EVP_CipherUpdate(context, out, &n, in, (int)length) == 1);
     if (ok && !is_sealing)
-        ok = EVP_CIPHER_CTX_ctrl(context, EVP_CTRL_GCM_SET_TAG, PD_SEAL_TAG_BYTES, bytes + length) == 1;
-    bool is_final = ok && EVP_CipherFinal_ex(context, bytes + n, &end) == 1;
+        ok = EVP_CIPHER_CTX_ctrl(context, EVP_CTRL_GCM_SET_TAG, PD_SEAL_TAG_BYTES, tag) == 1;
+    bool is_final = ok && EVP_CipherFinal_ex(context, out + n, &end) == 1;
     if (ok && is_sealing)
         ok = is_final &&
-             EVP_CIPHER_CTX_ctrl(context, EVP_CTRL_GCM_GET_TAG, PD_SEAL_TAG_BYTES, bytes + length) == 1;
+             EVP_CIPHER_CTX_ctrl(context, EVP_CTRL_GCM_GET_TAG, PD_SEAL_TAG_BYTES, out + length) == 1;
     EVP_CIPHER_CTX_free(context);
     if (!ok)
         return pd_error_set(err, PD_ERR_INTERNAL, "OpenSSL could not run AES-256-GCM");
@@ -157,16 +193,18 @@ static bool
 not_authentic(PdError *err, const char *path, uint64_t index)
 {
     pd_error_set(err, PD_ERR_REFUSED,
-                 "%s is corrupt or was sealed with another key: unit %llu fails its AES-256-GCM tag", path,
-                 (unsigned long long)index);
+                 "%s is corrupt, was sealed with another key or under another name: unit %llu fails its "
+                 "AES-256-GCM tag",
+                 path, (unsigned long long)index);
     pd_error_field(err, "archive_key");
     return pd_error_hint(err, "The repository's files open only with the key they were written with "
-                              "(archive_key_file or archive_key); a damaged file: restore another backup.");
+                              "(archive_key_file or archive_key), under the name they were written as; a "
+                              "damaged file: restore another backup.");
 }
 
 static bool
-new_prefix(const PdArchiveKey *key, unsigned char prefix[PD_SEAL_PREFIX_BYTES], unsigned char fkey[32],
-           PdError *err)
+new_prefix(const PdArchiveKey *key, const char *name, unsigned char prefix[PD_SEAL_PREFIX_BYTES],
+           unsigned char fkey[32], PdError *err)
 {
     memset(prefix, 0, PD_SEAL_PREFIX_BYTES);
     memcpy(prefix, magic, sizeof(magic));
@@ -175,7 +213,7 @@ new_prefix(const PdArchiveKey *key, unsigned char prefix[PD_SEAL_PREFIX_BYTES], 
     prefix[10] = SEAL_UNIT_LOG2;
     if (RAND_bytes(prefix + OFFSET_SALT, 16) != 1)
         return pd_error_set(err, PD_ERR_INTERNAL, "OpenSSL could not make a random salt");
-    return file_key(key, prefix + OFFSET_SALT, fkey, err);
+    return file_key(key, prefix + OFFSET_SALT, name, fkey, err);
 }
 
 /* Checks a file's prefix (length bytes of it at hand) and derives its key. */
@@ -193,7 +231,7 @@ read_prefix(const PdArchiveKey *key, const unsigned char *bytes, size_t length, 
             return pd_error_set(err, PD_ERR_REFUSED, "%s is corrupt: reserved bytes of its prefix are set",
                                 path);
     memcpy(prefix, bytes, PD_SEAL_PREFIX_BYTES);
-    return file_key(key, prefix + OFFSET_SALT, fkey, err);
+    return file_key(key, prefix + OFFSET_SALT, pd_seal_name(path), fkey, err);
 }
 
 /* Whether bytes start as a sealed file does; with the key given or not, says what is wrong. */
@@ -239,8 +277,8 @@ write_at(PdSealOut *out, const unsigned char *bytes, size_t length, uint64_t off
 }
 
 bool
-pd_seal_out_open(PdArena *arena, const PdArchiveKey *key, int fd, const char *path, PdSealOut *out,
-                 PdError *err)
+pd_seal_out_open(PdArena *arena, const PdArchiveKey *key, int fd, const char *path, const char *final,
+                 PdSealOut *out, PdError *err)
 {
     memset(out, 0, sizeof(*out));
     out->fd = fd;
@@ -253,7 +291,7 @@ pd_seal_out_open(PdArena *arena, const PdArchiveKey *key, int fd, const char *pa
     out->unit = pd_arena_alloc(arena, PD_SEAL_SCRATCH_BYTES);
     if (out->unit == NULL)
         return pd_arena_error(arena, err);
-    return new_prefix(key, out->prefix, out->file_key, err);
+    return new_prefix(key, pd_seal_name(final != NULL ? final : path), out->prefix, out->file_key, err);
 }
 
 /* Seals the unit being filled (is_last: the file's last) and writes it. */
@@ -261,7 +299,7 @@ static bool
 flush_unit(PdSealOut *out, bool is_last, PdError *err)
 {
     bool is_authentic;
-    if (!unit_cipher(out->file_key, out->prefix, out->index, is_last, true, out->unit, out->filled,
+    if (!unit_cipher(out->file_key, out->prefix, out->index, is_last, true, out->unit, out->unit, out->filled,
                      &is_authentic, err) ||
         !write_at(out, out->unit, out->filled + PD_SEAL_TAG_BYTES, out->file_offset, err))
         return false;
@@ -305,13 +343,15 @@ pd_seal_out_close(PdSealOut *out, const unsigned char head[PD_SEAL_HEAD_BYTES], 
     unsigned char unit0[PD_SEAL_HEAD_BYTES + PD_SEAL_TAG_BYTES];
     bool is_authentic;
     memcpy(unit0, head, PD_SEAL_HEAD_BYTES);
-    return unit_cipher(out->file_key, out->prefix, 0, is_empty, true, unit0, PD_SEAL_HEAD_BYTES,
+    return unit_cipher(out->file_key, out->prefix, 0, is_empty, true, unit0, unit0, PD_SEAL_HEAD_BYTES,
                        &is_authentic, err) &&
            write_at(out, out->prefix, PD_SEAL_PREFIX_BYTES, 0, err) &&
            write_at(out, unit0, sizeof(unit0), PD_SEAL_PREFIX_BYTES, err);
 }
 
 /* ---- reading --------------------------------------------------------------------------------------- */
+
+static bool open_unit(PdSealIn *in, uint64_t index, PdError *err);
 
 bool
 pd_seal_in_open(PdArena *arena, const PdArchiveKey *key, int fd, const char *path, unsigned char *scratch,
@@ -338,7 +378,10 @@ pd_seal_in_open(PdArena *arena, const PdArchiveKey *key, int fd, const char *pat
     in->scratch = scratch != NULL ? scratch : pd_arena_alloc(arena, PD_SEAL_SCRATCH_BYTES);
     if (in->scratch == NULL)
         return pd_arena_error(arena, err);
-    return read_prefix(key, prefix, got, path, in->prefix, in->file_key, err);
+    if (!read_prefix(key, prefix, got, path, in->prefix, in->file_key, err))
+        return false;
+    /* a file of one unit is opened whole now: an empty one would otherwise never meet a tag */
+    return in->size > PD_SEAL_HEAD_BYTES || open_unit(in, 0, err);
 }
 
 bool
@@ -373,7 +416,7 @@ open_unit(PdSealIn *in, uint64_t index, PdError *err)
     if (got != length + PD_SEAL_TAG_BYTES)
         return pd_error_set(err, PD_ERR_REFUSED, "%s is corrupt: it ends inside unit %llu", in->path,
                             (unsigned long long)index);
-    if (!unit_cipher(in->file_key, in->prefix, index, index == last, false, in->scratch, length,
+    if (!unit_cipher(in->file_key, in->prefix, index, index == last, false, in->scratch, in->scratch, length,
                      &is_authentic, err))
         return false;
     if (!is_authentic)
@@ -407,8 +450,14 @@ pd_seal_in_read_at(PdSealIn *in, void *into, size_t length, uint64_t offset, siz
 /* ---- small files, whole ---------------------------------------------------------------------------- */
 
 bool
-pd_seal_text(PdArena *arena, const PdArchiveKey *key, const void *text, size_t length, void **sealed,
-             size_t *sealed_length, PdError *err)
+pd_seal_is_sealed(const void *bytes, size_t length)
+{
+    return length >= sizeof(magic) && memcmp(bytes, magic, sizeof(magic)) == 0;
+}
+
+bool
+pd_seal_text(PdArena *arena, const PdArchiveKey *key, const char *final, const void *text, size_t length,
+             void **sealed, size_t *sealed_length, PdError *err)
 {
     if (key == NULL)
         return (*sealed = (void *)text), (*sealed_length = length), true;
@@ -417,16 +466,15 @@ pd_seal_text(PdArena *arena, const PdArchiveKey *key, const void *text, size_t l
     unsigned char *out = pd_arena_alloc(arena, total), fkey[32];
     if (out == NULL)
         return pd_arena_error(arena, err);
-    if (!new_prefix(key, out, fkey, err))
+    if (!new_prefix(key, pd_seal_name(final), out, fkey, err))
         return false;
     for (uint64_t index = 0; index <= last; index++)
     {
         uint64_t start = unit_start(index);
         size_t bytes = (size_t)((index == last ? length : unit_start(index + 1)) - start);
-        unsigned char *unit = out + unit_offset(index);
         bool is_authentic;
-        memcpy(unit, (const unsigned char *)text + start, bytes);
-        if (!unit_cipher(fkey, out, index, index == last, true, unit, bytes, &is_authentic, err))
+        if (!unit_cipher(fkey, out, index, index == last, true, (const unsigned char *)text + start,
+                         out + unit_offset(index), bytes, &is_authentic, err))
             return false;
     }
     *sealed = out;
@@ -455,20 +503,16 @@ pd_unseal_text(PdArena *arena, const PdArchiveKey *key, const void *bytes, size_
     else if (!read_prefix(key, in, length, path, prefix, fkey, err))
         return false;
     uint64_t last = last_unit(size);
-    unsigned char *unit = is_sealed ? pd_arena_alloc(arena, PD_SEAL_SCRATCH_BYTES) : NULL;
-    if (is_sealed && unit == NULL)
-        return pd_arena_error(arena, err);
     for (uint64_t index = 0; is_sealed && index <= last; index++)
     {
         uint64_t start = unit_start(index);
         size_t count = (size_t)((index == last ? size : unit_start(index + 1)) - start);
         bool is_authentic;
-        memcpy(unit, in + unit_offset(index), count + PD_SEAL_TAG_BYTES);
-        if (!unit_cipher(fkey, prefix, index, index == last, false, unit, count, &is_authentic, err))
+        if (!unit_cipher(fkey, prefix, index, index == last, false, in + unit_offset(index),
+                         (unsigned char *)out + start, count, &is_authentic, err))
             return false;
         if (!is_authentic)
             return not_authentic(err, path, index);
-        memcpy(out + start, unit, count);
     }
     out[size] = '\0';
     *text = out;

@@ -48,12 +48,20 @@ typedef struct PdSealOut
 } PdSealOut;
 
 /*
- * Starts the file open at fd (empty; path names it in errors), positioned after its head: the caller writes
- * the bytes after the first PD_SEAL_HEAD_BYTES, then gives those at close. key NULL: a plain file. Errors:
- * PD_ERR_IO, PD_ERR_INTERNAL (OpenSSL), PD_ERR_NO_MEMORY.
+ * The name a sealed file is bound to: its path inside the repository ("backup/LABEL/..." for a backup's
+ * files, the file name for WAL, history files and prodata.keycheck), taken from its path. A file moved to
+ * another name fails its tags, so an archived segment cannot stand in for another.
  */
-bool pd_seal_out_open(PdArena *arena, const PdArchiveKey *key, int fd, const char *path, PdSealOut *out,
-                      PdError *err);
+const char *pd_seal_name(const char *path);
+
+/*
+ * Starts the file open at fd (empty; path names it in errors), positioned after its head: the caller writes
+ * the bytes after the first PD_SEAL_HEAD_BYTES, then gives those at close. key NULL: a plain file. final: the
+ * path the file will have (pd_seal_name binds it), when it is written under a temporary one; NULL: path.
+ * Errors: PD_ERR_IO, PD_ERR_INTERNAL (OpenSSL), PD_ERR_NO_MEMORY.
+ */
+bool pd_seal_out_open(PdArena *arena, const PdArchiveKey *key, int fd, const char *path, const char *final,
+                      PdSealOut *out, PdError *err);
 
 /* Appends length bytes. Errors: PD_ERR_IO, PD_ERR_INTERNAL. */
 bool pd_seal_out_write(PdSealOut *out, const void *bytes, size_t length, PdError *err);
@@ -96,11 +104,15 @@ bool pd_seal_in_open_path(PdArena *arena, const PdArchiveKey *key, const char *p
 bool pd_seal_in_read_at(PdSealIn *in, void *into, size_t length, uint64_t offset, size_t *got, PdError *err);
 
 /*
- * A small file's whole text sealed (key NULL: copied as it is) into *sealed, arena-allocated, and the other
- * way. path names it in errors. Errors: as pd_seal_in_open and pd_seal_in_read_at, PD_ERR_NO_MEMORY.
+ * A small file's whole text sealed (key NULL: as it is) into *sealed, arena-allocated, bound to the file's
+ * final path (pd_seal_name), and the other way (path: where it was read). Errors: as pd_seal_in_open and
+ * pd_seal_in_read_at, PD_ERR_NO_MEMORY.
  */
-bool pd_seal_text(PdArena *arena, const PdArchiveKey *key, const void *text, size_t length, void **sealed,
-                  size_t *sealed_length, PdError *err);
+bool pd_seal_text(PdArena *arena, const PdArchiveKey *key, const char *final, const void *text, size_t length,
+                  void **sealed, size_t *sealed_length, PdError *err);
+/* Whether bytes (length of them) start as a sealed file does. */
+bool pd_seal_is_sealed(const void *bytes, size_t length);
+
 bool pd_unseal_text(PdArena *arena, const PdArchiveKey *key, const void *bytes, size_t length,
                     const char *path, char **text, size_t *text_length, PdError *err);
 

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "archive/archive.h"
 #include "cli.h"
@@ -39,12 +40,13 @@ load_archive_settings(PdArena *arena, const CliArgs *args, PdArchiveSettings *se
 
 /* The key's material: archive_key_file's bytes (its final newline dropped) or archive_key; NULL when none. */
 static bool
-read_key(PdArena *arena, const PdArchiveSettings *settings, const PdArchiveKey **key, PdError *err)
+read_key(PdArena *arena, const PdArchiveSettings *settings, PdArchiveOptions *options, PdError *err)
 {
     const char *file = settings->archive_key_file, *what = "archive_key";
     char buffer[4096];
     size_t length = strlen(settings->archive_key);
-    *key = NULL;
+    options->key = NULL;
+    options->key_file = NULL;
     if (file[0] != '\0')
     {
         FILE *in = fopen(file, "rb");
@@ -62,6 +64,7 @@ read_key(PdArena *arena, const PdArchiveSettings *settings, const PdArchiveKey *
         while (length > 0 && (buffer[length - 1] == '\n' || buffer[length - 1] == '\r'))
             length--;
         what = pd_arena_sprintf(arena, "archive_key_file %s", file);
+        options->key_file = file;
     }
     else if (length > 0)
         memcpy(buffer, settings->archive_key, length < sizeof(buffer) ? length : sizeof(buffer));
@@ -74,13 +77,24 @@ read_key(PdArena *arena, const PdArchiveSettings *settings, const PdArchiveKey *
     explicit_bzero(buffer, sizeof(buffer));
     if (derived == NULL || what == NULL)
         return pd_arena_error(arena, err);
-    *key = derived;
+    options->key = derived;
     return ok;
 }
 
 bool
 pd_cli_archive_key_check(PdArena *arena, const PdArchiveOptions *options, bool may_mark, PdError *err)
 {
+    /* restore_command and archive_command read the file as this account (the repository's owner): a file
+       only root can read makes a restored server that cannot recover */
+    if (options->key_file != NULL && access(options->key_file, R_OK) != 0)
+    {
+        pd_error_set(err, PD_ERR_REFUSED,
+                     "archive_key_file %s cannot be read by uid %u, the repository's owner, "
+                     "which PostgreSQL's restore_command and archive_command run as: %s",
+                     options->key_file, (unsigned)geteuid(), strerror(errno));
+        pd_error_field(err, "archive_key_file");
+        return pd_error_hint(err, "Give the file to that account (chown postgres: FILE; chmod 600 FILE).");
+    }
     return pd_archive_key_check(arena, options->dir, options->key, may_mark, err);
 }
 
@@ -99,7 +113,7 @@ pd_cli_archive_fill(PdArena *arena, const PdArchiveSettings *settings, PdArchive
     options->dir = settings->archive_dir;
     options->compress = (PdArchiveCompress)settings->archive_compress;
     options->zstd_level = settings->archive_compress_level;
-    return read_key(arena, settings, &options->key, err);
+    return read_key(arena, settings, options, err);
 }
 
 static bool

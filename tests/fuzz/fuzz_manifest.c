@@ -158,7 +158,7 @@ fuzz_sealed(PdArena *arena, const uint8_t *data, size_t size)
     close(fd);
     void *sealed;
     size_t sealed_length;
-    if (!pd_seal_text(arena, &key, data, size, &sealed, &sealed_length, &err) ||
+    if (!pd_seal_text(arena, &key, "fuzz", data, size, &sealed, &sealed_length, &err) ||
         !pd_unseal_text(arena, &key, sealed, sealed_length, "fuzz", &text, &length, &err))
         abort();
     FUZZ_ASSERT(length == size && memcmp(text, data, size) == 0, "a sealed text did not open to itself");

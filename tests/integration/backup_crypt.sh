@@ -9,7 +9,7 @@
 source tests/lib/pg.sh
 source tests/lib/tap.sh
 source tests/lib/backup.sh
-tap_plan 26
+tap_plan 29
 tap_workdir
 backup_test_dirs
 RESTORED_PORT=
@@ -89,6 +89,35 @@ mkdir -p "$TAP_WORKDIR/plain"
 run_cmd "$PRODATA" backup list --archive-dir "$TAP_WORKDIR/plain" --archive-key-file "$KEY"
 expect_eq "a key for a repository that holds plain files: refused" \
     "$RC|$(grep -c 'is not encrypted, and a key is set' <<<"$OUT")" "1|1"
+
+# a sealed file is bound to its name: a segment copied over a later one's name does not open
+cp "$REPO/$SEGMENT" "$REPO/000000010000000F00000001"
+run_cmd "$PRODATA_WAL" wal-fetch --archive-dir "$REPO" --archive-key-file "$KEY" 000000010000000F00000001 "$TAP_WORKDIR/seg2"
+expect_eq "a segment copied under another segment's name: refused" \
+    "$RC|$(grep -c 'under another name' <<<"$OUT")|$(test -e "$TAP_WORKDIR/seg2" && echo written)" "1|1|"
+rm -f "$REPO/000000010000000F00000001"
+if [ "$(id -u)" = 0 ]; then
+    cp "$KEY" "$TAP_WORKDIR/root.key" && chmod 600 "$TAP_WORKDIR/root.key" # root's: the postgres account cannot read it
+    run_cmd "$PRODATA" backup list --archive-dir "$REPO" --archive-key-file "$TAP_WORKDIR/root.key"
+    expect_eq "a key file the repository's owner cannot read: refused (restore_command could not read it)" \
+        "$RC|$(grep -c 'cannot be read by uid' <<<"$OUT")" "1|1"
+else
+    tap_skip "a key file the repository's owner cannot read" "needs root"
+fi
+# eight first writers at once into empty repositories, with the same key: each repository marked once, no refusal
+RACE_FAILS=0
+cp "$TAP_WORKDIR/seg" "$TAP_WORKDIR/owned/$SEGMENT" && chmod 644 "$TAP_WORKDIR/owned/$SEGMENT"
+for round in $(seq 1 30); do
+    mkdir -p "$TAP_WORKDIR/owned/race$round"
+    [ "$(id -u)" = 0 ] && chown postgres: "$TAP_WORKDIR/owned/race$round"
+    for i in $(seq 1 8); do
+        pg_as_owner "$PRODATA_WAL" wal-push --archive-dir "$TAP_WORKDIR/owned/race$round" --archive-key-file "$KEY" \
+            "$TAP_WORKDIR/owned/$SEGMENT" >"$TAP_WORKDIR/race$round.$i" 2>&1 &
+    done
+    wait
+    for i in $(seq 1 8); do [ -s "$TAP_WORKDIR/race$round.$i" ] && RACE_FAILS=$((RACE_FAILS + 1)); done
+done
+expect_eq "240 first writers in 30 empty repositories: none refused" "$RACE_FAILS" 0
 
 # 4. verify, restore of the chain, verify --restore
 run_cmd crypt verify --json

@@ -107,6 +107,9 @@ CONF
     if [ -n "${KC_ARCHIVE:-}" ]; then # one archive directory every node reaches (a shared mount, in effect)
         mkdir -p "$KC_ARCHIVE" && chown postgres: "$KC_ARCHIVE" && echo "archive_dir = $KC_ARCHIVE" >>"$KC_DIR/$node/prodata.conf"
     fi
+    if [ -n "${KC_ARCHIVE_KEY:-}" ]; then # an encrypted repository: its key file (the postgres account's)
+        echo "archive_key_file = $KC_ARCHIVE_KEY" >>"$KC_DIR/$node/prodata.conf"
+    fi
 }
 
 kc_up() {

@@ -8,6 +8,7 @@
  * another key, with none, and when a byte of a unit is changed or the file
  * is cut at a unit's end.
  */
+#define _GNU_SOURCE /* memmem */
 #include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -36,7 +37,7 @@ static bool
 begin(PdArena *arena, PdBlockWriter *writer, PdSealOut *out, int fd, const char *path,
       PdArchiveCompress compress, PdError *err)
 {
-    return pd_seal_out_open(arena, current_key, fd, path, out, err) &&
+    return pd_seal_out_open(arena, current_key, fd, path, "f", out, err) &&
            pd_blockfile_begin(arena, writer, out, compress, 1, err);
 }
 
@@ -315,11 +316,18 @@ test_sealed(void **state)
     Window whole[3];
     window_all(&whole[0], 0, 128), window_all(&whole[1], 128, 128), window_all(&whole[2], 256, 44);
     PdBlockMap map;
+    unsigned char probe_byte[1];
     int fd = write_file(arena, PD_ARCHIVE_COMPRESS_NONE, whole, 3, pages, 300 * PAGE, &map);
-    unsigned char probe[PAGE];
-    assert_int_equal(pread(fd, probe, sizeof(probe), PD_SEAL_PREFIX_BYTES + 80 + PAGE),
-                     (ssize_t)sizeof(probe));
-    assert_memory_not_equal(probe, pages + PAGE - PD_BLOCKFILE_HEADER_BYTES + 16, 64); /* no plain page */
+    off_t stored = lseek(fd, 0, SEEK_END);
+    unsigned char *contents = pd_arena_alloc(arena, (size_t)stored);
+    assert_int_equal(pread(fd, contents, (size_t)stored, 0), (ssize_t)stored);
+    for (size_t page = 0; page < 300; page += 7) /* no 64 bytes of any page in the clear */
+        assert_null(memmem(contents, (size_t)stored, pages + page * PAGE + 100, 64));
+    PdSealIn renamed;
+    size_t got;
+    assert_true(pd_seal_in_open(arena, &key, fd, "/repo/000000010000000000000002", NULL, &renamed, &err));
+    assert_false(pd_seal_in_read_at(&renamed, probe_byte, 1, 0, &got, &err)); /* sealed as "f" */
+    assert_non_null(strstr(err.message, "under another name"));
     current_key = &other;
     assert_corrupt(arena, fd, "another key");
     current_key = NULL;
@@ -334,7 +342,6 @@ test_sealed(void **state)
     assert_int_equal(ftruncate(fd, PD_SEAL_PREFIX_BYTES + 80 + 5 * PD_SEAL_SCRATCH_BYTES), 0);
     assert_corrupt(arena, fd, "is corrupt");
     unsigned char last;
-    size_t got;
     open_stored(arena, fd, &in, &err);
     assert_int_equal(in.size, PD_SEAL_HEAD_BYTES + 5 * PD_SEAL_UNIT_BYTES);
     assert_false(
@@ -359,8 +366,15 @@ test_sealed_text(void **state)
     PdArchiveKey key;
     PdError err;
     assert_true(pd_archive_key_derive("another key of thirty-two bytes!", 32, "test key", &key, &err));
-    static const size_t lengths[] = {0,     1, 63, 64, 65, 64 + PD_SEAL_UNIT_BYTES, 65 + PD_SEAL_UNIT_BYTES,
-                                     200000};
+    static const size_t lengths[] = {0,
+                                     1,
+                                     63,
+                                     64,
+                                     65,
+                                     64 + PD_SEAL_UNIT_BYTES,
+                                     65 + PD_SEAL_UNIT_BYTES,
+                                     200000,
+                                     64 + 2 * PD_SEAL_UNIT_BYTES + 1};
     char *text = pd_arena_alloc(arena, 200001);
     for (size_t i = 0; i < 200000; i++)
         text[i] = (char)('a' + i % 26);
@@ -369,16 +383,29 @@ test_sealed_text(void **state)
         void *sealed;
         size_t sealed_length, back_length;
         char *back;
-        assert_true(pd_seal_text(arena, &key, text, lengths[i], &sealed, &sealed_length, &err));
+        assert_true(pd_seal_text(arena, &key, "t", text, lengths[i], &sealed, &sealed_length, &err));
         assert_true(pd_unseal_text(arena, &key, sealed, sealed_length, "t", &back, &back_length, &err));
         assert_int_equal(back_length, lengths[i]);
         assert_memory_equal(back, text, lengths[i]);
-        if (sealed_length > PD_SEAL_PREFIX_BYTES + 16)
+        assert_false(pd_unseal_text(arena, &key, sealed, sealed_length, "u", &back, &back_length, &err));
+        if (lengths[i] > 64 + PD_SEAL_UNIT_BYTES) /* cut at a unit's end: the unit before is not the last */
+            assert_false(pd_unseal_text(arena, &key, sealed,
+                                        PD_SEAL_PREFIX_BYTES + 80 + PD_SEAL_SCRATCH_BYTES, "t", &back,
+                                        &back_length, &err));
+        if (lengths[i] > 64 + 2 * PD_SEAL_UNIT_BYTES) /* units 1 and 2 swapped */
         {
-            ((unsigned char *)sealed)[sealed_length - 1] ^= 1;
+            unsigned char *units = (unsigned char *)sealed + PD_SEAL_PREFIX_BYTES + 80;
+            unsigned char *first = pd_arena_alloc(arena, PD_SEAL_SCRATCH_BYTES);
+            memcpy(first, units, PD_SEAL_SCRATCH_BYTES);
+            memcpy(units, units + PD_SEAL_SCRATCH_BYTES, PD_SEAL_SCRATCH_BYTES);
+            memcpy(units + PD_SEAL_SCRATCH_BYTES, first, PD_SEAL_SCRATCH_BYTES);
             assert_false(pd_unseal_text(arena, &key, sealed, sealed_length, "t", &back, &back_length, &err));
-            assert_int_equal(err.code, PD_ERR_REFUSED);
+            memcpy(units + PD_SEAL_SCRATCH_BYTES, units, PD_SEAL_SCRATCH_BYTES);
+            memcpy(units, first, PD_SEAL_SCRATCH_BYTES);
         }
+        ((unsigned char *)sealed)[sealed_length - 1] ^= 1;
+        assert_false(pd_unseal_text(arena, &key, sealed, sealed_length, "t", &back, &back_length, &err));
+        assert_int_equal(err.code, PD_ERR_REFUSED);
     }
     pd_arena_free(arena);
 }
