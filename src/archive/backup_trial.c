@@ -335,19 +335,24 @@ try_copy(PdArena *arena, const PdBackupTrialOptions *options, const char *scratc
     return ok;
 }
 
-/* The outcome, as backup/LABEL/verify.json. */
+/*
+ * The outcome, as backup/LABEL/verify.json: a trial that failed (failure: why; the copy did not restore,
+ * start or answer) is recorded too, so that `backup info` never shows an older success as the last word.
+ */
 static bool
-record(PdArena *arena, const PdBackupTrialOptions *options, const PdBackupTrialReport *report, PdError *err)
+record(PdArena *arena, const PdBackupTrialOptions *options, const PdBackupTrialReport *report,
+       const PdError *failure, PdError *err)
 {
     json_t *problems = json_array();
     for (size_t i = 0; problems != NULL && i < report->problem_count; i++)
         json_array_append_new(problems, json_string(report->problems[i]));
-    json_t *root =
-        json_pack("{s:I, s:b, s:I, s:I, s:I, s:I, s:f, s:f, s:f, s:o}", "time", (json_int_t)time(NULL), "ok",
-                  report->problem_count == 0, "databases", (json_int_t)report->database_count, "indexes",
-                  (json_int_t)report->index_count, "tables", (json_int_t)report->table_count, "rows",
-                  (json_int_t)report->rows, "restore_seconds", report->restore_seconds, "start_seconds",
-                  report->start_seconds, "check_seconds", report->check_seconds, "problems", problems);
+    json_t *root = json_pack(
+        "{s:I, s:b, s:s?, s:I, s:I, s:I, s:I, s:f, s:f, s:f, s:o}", "time", (json_int_t)time(NULL), "ok",
+        failure == NULL && report->problem_count == 0, "error", failure != NULL ? failure->message : NULL,
+        "databases", (json_int_t)report->database_count, "indexes", (json_int_t)report->index_count, "tables",
+        (json_int_t)report->table_count, "rows", (json_int_t)report->rows, "restore_seconds",
+        report->restore_seconds, "start_seconds", report->start_seconds, "check_seconds",
+        report->check_seconds, "problems", problems);
     char *text = root != NULL ? json_dumps(root, JSON_INDENT(1) | JSON_PRESERVE_ORDER) : NULL;
     json_decref(root);
     char *copy = text != NULL ? pd_arena_strdup(arena, text) : NULL;
@@ -399,7 +404,11 @@ pd_backup_trial(PdArena *arena, const PdBackupTrialOptions *options, PdBackupTri
     if (started && data != NULL && log != NULL)
         (void)pg_ctl(arena, options, data, log, false, &ignored);
     (void)pd_backup_remove_tree(scratch, false, &ignored);
-    ok = ok && record(arena, options, report, err);
+    if (ok)
+        ok = record(arena, options, report, NULL, err);
+    else if (err->code !=
+             PD_ERR_NO_MEMORY) /* the failure is the outcome to keep; the error stays the command's */
+        (void)record(arena, options, report, err, &ignored);
     pthread_sigmask(SIG_SETMASK, &before, NULL); /* a signal that came meanwhile acts now */
     return ok;
 }

@@ -13,7 +13,7 @@
 source tests/lib/pg.sh
 source tests/lib/tap.sh
 source tests/lib/backup.sh
-tap_plan 38
+tap_plan 39
 tap_workdir
 backup_test_dirs
 WRITER_STOP="$TAP_WORKDIR/writer.stop"
@@ -180,6 +180,13 @@ expect_eq "... records it, shown by backup info; the scratch copy is gone" \
 run_cmd backup verify --restore --set "$DIFF" --pg-bin /nonexistent
 expect_eq "a copy that cannot start is a failure naming pg_ctl, and leaves nothing behind" \
     "$RC|$(grep -c '/nonexistent/pg_ctl' <<<"$OUT")|$(ls -d "${TMPDIR:-/tmp}"/prodata-verify-* 2>/dev/null | wc -l)" "1|1|0"
+mkdir -p "$TAP_WORKDIR/owned/brokenbin" # a pg_ctl that never starts anything: the trial fails after the restore
+printf '#!/bin/sh\necho "pg_ctl: could not start server" >&2\nexit 1\n' >"$TAP_WORKDIR/owned/brokenbin/pg_ctl"
+chmod 755 "$TAP_WORKDIR/owned/brokenbin" "$TAP_WORKDIR/owned/brokenbin/pg_ctl"
+run_cmd backup verify --restore --set "$INCR2" --pg-bin "$TAP_WORKDIR/owned/brokenbin"
+expect_eq "a trial that fails is recorded as the last verify (ok false, its error), not the older success" \
+    "$RC|$("$PRODATA" backup info --archive-dir "$REPO" "$INCR2" --json | jq -c '[.last_verify.ok, (.last_verify.error | length > 0)]')" \
+    "1|[false,true]"
 
 # 5. damage: a run of pages, then a backup of the chain moved away
 PARTIAL=$(jq -r '[.entries[] | select(.partial and .stored_bytes > 200)][0].path' "$REPO/backup/$INCR1/manifest.json")
