@@ -21,7 +21,7 @@ shared_buffers = 128MB
 max_wal_size = 1GB
 wal_level = replica
 archive_mode = on
-archive_command = '$PRODATA_WAL wal-push --archive-dir $REPO %p'
+archive_command = '$PRODATA_WAL wal-push --archive-dir $REPO${KEY_FILE:+ --archive-key-file $KEY_FILE} %p'
 CONF
     pg_as_owner "$PGBIN/pg_ctl" -D "$PG_DATA_DIR" -w -t 60 stop >/dev/null
     pg_as_owner "$PGBIN/pg_checksums" --enable -D "$PG_DATA_DIR" >/dev/null 2>&1
@@ -37,7 +37,7 @@ ours_full() {
     psql -X -q -c "CHECKPOINT"
     for rep in $(seq 1 "$REPS"); do
         t0=$EPOCHREALTIME
-        out=$("$PRODATA" backup --archive-dir "$REPO" --jobs "$JOBS" --json | tail -1)
+        out=$("$PRODATA" backup --archive-dir "$REPO" ${KEY_FILE:+--archive-key-file "$KEY_FILE"} --jobs "$JOBS" --json | tail -1)
         rec prodata "full zstd jobs=$JOBS" "$rep" "$(since "$t0")" \
             "$(jq -r '.backup | "\(.label), stored \(.stored_bytes / 1e6 | floor) MB of \(.bytes / 1e6 | floor) MB"' <<<"$out")"
     done
@@ -70,7 +70,7 @@ ours_restore() {
     for rep in $(seq 1 "$REPS"); do
         stop_restored
         t0=$EPOCHREALTIME
-        "$PRODATA" restore --archive-dir "$REPO" --pgdata "$RESTORED/data" --jobs "$JOBS" >/dev/null
+        "$PRODATA" restore --archive-dir "$REPO" ${KEY_FILE:+--archive-key-file "$KEY_FILE"} --pgdata "$RESTORED/data" --jobs "$JOBS" >/dev/null
         restore=$(since "$t0")
         promote=$(start_timed "$(pg_free_port)")
         rec prodata "restore into empty dir jobs=$JOBS: restore command" "$rep" "$restore"
@@ -80,7 +80,7 @@ ours_restore() {
         # as the anchor: the copy (promoted, so it went its own way a little) stopped, the same backup again
         pg_as_owner "$PGBIN/pg_ctl" -D "$RESTORED/data" -m fast -w -t 60 stop >/dev/null 2>&1
         t0=$EPOCHREALTIME
-        out=$("$PRODATA" restore --archive-dir "$REPO" --pgdata "$RESTORED/data" --jobs "$JOBS" --delta | grep '^delta:')
+        out=$("$PRODATA" restore --archive-dir "$REPO" ${KEY_FILE:+--archive-key-file "$KEY_FILE"} --pgdata "$RESTORED/data" --jobs "$JOBS" --delta | grep '^delta:')
         restore=$(since "$t0")
         promote=$(start_timed "$(pg_free_port)")
         rec prodata "restore --delta into the existing dir jobs=$JOBS: restore command" "$rep" "$restore" "$out"
@@ -116,7 +116,7 @@ ours_diff() {
     local rep t0 out
     for rep in $(seq 1 "$REPS"); do
         t0=$EPOCHREALTIME
-        out=$("$PRODATA" backup --archive-dir "$REPO" --type diff --jobs "$JOBS" --json | tail -1)
+        out=$("$PRODATA" backup --archive-dir "$REPO" ${KEY_FILE:+--archive-key-file "$KEY_FILE"} --type diff --jobs "$JOBS" --json | tail -1)
         rec prodata "diff after the load jobs=$JOBS" "$rep" "$(since "$t0")" \
             "$(jq -r '.backup | "\(.label), stored \(.stored_bytes / 1e6 * 10 | floor / 10) MB, read \(.bytes / 1e6 | floor) MB, \(.pages_stored) of \(.pages_read) relation pages changed"' <<<"$out")"
         printf '%s\t%s\n' "$rep" "$(jq -r '.backup.stored_bytes / 1e6 * 10 | floor / 10' <<<"$out")" >>"$OUT/diff-stored.tsv"
@@ -128,7 +128,7 @@ ours_pitr() {
     for rep in $(seq 1 "$REPS"); do
         stop_restored
         t0=$EPOCHREALTIME
-        "$PRODATA" restore --archive-dir "$REPO" --pgdata "$RESTORED/data" --jobs "$JOBS" --target-time "$MOMENT" \
+        "$PRODATA" restore --archive-dir "$REPO" ${KEY_FILE:+--archive-key-file "$KEY_FILE"} --pgdata "$RESTORED/data" --jobs "$JOBS" --target-time "$MOMENT" \
             >/dev/null
         restore=$(since "$t0")
         RESTORED_PORT=$(pg_free_port)

@@ -15,7 +15,8 @@
 # and REPS restores to T (PITR) started until promoted, checked to hold A and not B. The anchor (../shared/anchors/pgbackrest/run.sh setup, then
 # measure with STEPS="full load diffincr restore pitr") runs the same steps on its own cluster; its
 # times.tsv is read back. Knobs: SCALE=100 REPS=3 JOBS=2 LOAD_SECONDS=60 ANCHOR=1 ANCHORS=../shared/anchors
-# OUT=/tmp/prodata-bench-backup/<time> PRODATA=build/prodata.
+# OUT=/tmp/prodata-bench-backup/<time> PRODATA=build/prodata; ENCRYPT=1 makes ours an encrypted repository
+# (AES-256-GCM, a key file), to compare with a plain run.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
@@ -35,6 +36,12 @@ source bench/backup/lib.sh
 
 PG_DIR="$OUT/pg"
 REPO="$OUT/repo"
+KEY_FILE=""
+if [ "${ENCRYPT:-0}" = 1 ]; then
+    mkdir -p "$OUT/owned" && KEY_FILE="$OUT/owned/repo.key"
+    openssl rand -base64 32 >"$KEY_FILE" && chmod 600 "$KEY_FILE"
+    [ "$(id -u)" = 0 ] && chown postgres: "$OUT/owned" "$KEY_FILE"
+fi
 RESTORED="$OUT/owned/restored"
 cleanup() {
     stop_restored
@@ -44,7 +51,7 @@ cleanup() {
 trap cleanup EXIT
 
 echo "bench/backup: commit $(git rev-parse --short HEAD), $(nproc) cores, $(uname -sr), loadavg $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "bench/backup: pgbench -i -s $SCALE, $REPS repetitions, $JOBS workers, zstd level 1; raw output in $OUT"
+echo "bench/backup: pgbench -i -s $SCALE, $REPS repetitions, $JOBS workers, zstd level 1${KEY_FILE:+, encrypted repository}; raw output in $OUT"
 : >"$OUT/times.tsv"
 setup_cluster
 ours_full
