@@ -253,6 +253,9 @@ bool pd_backup_copy(PdArena *arena, PdBackupCopy *job, PdError *err);
 /* "REPO/backup/LABEL", or "REPO/backup" when label is NULL; arena-allocated, NULL when out of memory. */
 char *pd_backup_dir(PdArena *arena, const char *repo, const char *label);
 
+/* Whether path is a tablespace's link: pg_tblspc/OID (digits, no leading zero). */
+bool pd_backup_is_tablespace_link(const char *path);
+
 /* Whether name has a label's shape: YYYYMMDD-HHMMSS then F, D or I. */
 bool pd_backup_is_label(const char *name);
 
@@ -545,9 +548,11 @@ typedef struct PdRestoreOptions
     const char *wal_fetch; /* the program restore_command runs: prodata-wal (or prodata), as a path */
     int jobs;
     bool is_delta; /* data_dir holds this cluster already: rewrite only what differs, remove what is extra */
-    bool as_standby; /* to become a standby: no target, no recovery settings, no recovery.signal */
-    int max_age_s;   /* > 0: refuse a backup that ended longer ago than this */
-    int port;        /* > 0: port = N in the restored postgresql.auto.conf */
+    bool as_standby;            /* to become a standby: no target, no recovery settings, no recovery.signal */
+    const char *tablespace_map; /* "OID=DIR,OID=DIR": where those tablespaces go; NULL: their own targets */
+    const char *tablespace_root;  /* every other tablespace to ROOT/OID; NULL: its own target */
+    int max_age_s;                /* > 0: refuse a backup that ended longer ago than this */
+    int port;                     /* > 0: port = N in the restored postgresql.auto.conf */
     struct PdRestoreStats *stats; /* out, when not NULL */
     const char *pg_bin; /* pg_waldump's folder, for the target check; NULL: /usr/lib/postgresql/MAJOR/bin */
     const char *scratch_parent; /* where the target check reads WAL (a directory of its own); NULL: /tmp */

@@ -323,7 +323,8 @@ copy_task(void *context, PdBackupWorker *worker, size_t place, PdError *err)
     return copy_one(worker->arena, copy, &copy->job->entries[copy->order[place]], err);
 }
 
-/* The folders of the backup's data, in walk order (a parent before its children), then the file order. */
+/* The folders of the backup's data, in walk order (a parent before its children; a tablespace's link is a
+ * folder in the repository), then the file order. */
 static bool
 prepare(PdArena *arena, Copy *copy, PdError *err)
 {
@@ -332,7 +333,7 @@ prepare(PdArena *arena, Copy *copy, PdError *err)
         return pd_archive_io_error(err, "create", job->dest_dir);
     for (size_t i = 0; i < job->entry_count; i++)
     {
-        if (job->entries[i].kind != PD_BACKUP_ENTRY_DIR)
+        if (job->entries[i].kind == PD_BACKUP_ENTRY_FILE)
             continue;
         const char *dir = pd_archive_join(arena, job->dest_dir, job->entries[i].path);
         if (dir == NULL)

@@ -314,6 +314,7 @@ try_copy(PdArena *arena, const PdBackupTrialOptions *options, const char *scratc
                                 .key = options->key,
                                 .key_file = options->key_file,
                                 .data_dir = data,
+                                .tablespace_root = pd_archive_join(arena, scratch, "tablespaces"),
                                 .label = report->label,
                                 .target_kind = PD_RESTORE_IMMEDIATE,
                                 .target_action = "promote",

@@ -6,15 +6,19 @@
  * pg_wal (the archive holds the WAL), pg_replslot, pg_dynshmem, pg_notify,
  * pg_serial, pg_snapshots, pg_stat_tmp and pg_subtrans, temporary files,
  * relcache init files, and the main fork of unlogged relations (restored
- * empty from their init fork). Tablespaces (links in pg_tblspc) are
- * refused for now. The walk lists entries in an order a restore can create
- * them in (a directory before what it holds); copying is backup_copy.c's.
+ * empty from their init fork). A tablespace (a link pg_tblspc/OID) is a
+ * link entry with its target, and its contents are walked through the link
+ * as pg_tblspc/OID/...; a linked pg_wal is a directory (its contents are
+ * left out anyway); any other link is refused. The walk lists entries in an
+ * order a restore can create them in (a directory before what it holds);
+ * copying is backup_copy.c's.
  */
 #include <dirent.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "backup.h"
 #include "store.h"
@@ -150,6 +154,42 @@ is_unlogged_data(char *const *names, size_t count, const char *name)
 
 static bool walk_dir(Walk *walk, const char *relative, PdError *err);
 
+/*
+ * A link: pg_tblspc/OID (a tablespace) becomes a link entry, its target's contents walked as
+ * pg_tblspc/OID/...; pg_wal linked elsewhere (initdb -X) a directory, left empty as ever; anything else is
+ * refused.
+ */
+static bool
+walk_link(Walk *walk, const char *relative, const char *name, const char *child, const char *path,
+          const struct stat *link, PdError *err)
+{
+    struct stat st;
+    bool is_space = strcmp(relative, "pg_tblspc") == 0 && strspn(name, "0123456789") == strlen(name);
+    bool is_wal = relative[0] == '\0' && strcmp(name, "pg_wal") == 0;
+    if ((!is_space && !is_wal) || stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
+    {
+        pd_error_set(err, PD_ERR_REFUSED,
+                     "%s is a symbolic link, and not a tablespace's (pg_tblspc/OID) or pg_wal", path);
+        return pd_error_hint(err,
+                             "Backups follow only tablespace links and a linked pg_wal; move the data back "
+                             "into the data directory.");
+    }
+    if (is_wal)
+        return add_entry(walk, PD_BACKUP_ENTRY_DIR, child, &st, err) != NULL;
+    char target[4096];
+    ssize_t length = readlink(path, target, sizeof(target) - 1);
+    if (length <= 0)
+        return pd_archive_io_error(err, "read the link", path);
+    target[length] = '\0';
+    if (target[0] != '/')
+        return pd_error_set(err, PD_ERR_REFUSED, "tablespace link %s points to a relative path (%s)", path,
+                            target);
+    PdBackupEntry *entry = add_entry(walk, PD_BACKUP_ENTRY_LINK, child, link, err);
+    if (entry == NULL || (entry->target = pd_arena_strdup(walk->arena, target)) == NULL)
+        return entry == NULL ? false : pd_arena_error(walk->arena, err);
+    return walk_dir(walk, child, err);
+}
+
 static bool
 walk_item(Walk *walk, const char *relative, const char *name, char *const *names, size_t count, PdError *err)
 {
@@ -162,12 +202,7 @@ walk_item(Walk *walk, const char *relative, const char *name, char *const *names
     if (lstat(path, &st) != 0)
         return errno == ENOENT || pd_archive_io_error(err, "stat", path); /* dropped meanwhile */
     if (S_ISLNK(st.st_mode))
-    {
-        pd_error_set(err, PD_ERR_REFUSED, "%s is a symbolic link (a tablespace or a moved directory)", path);
-        pd_error_hint(err,
-                      "Backups of clusters with tablespaces or linked directories are not supported yet.");
-        return false;
-    }
+        return walk_link(walk, relative, name, child, path, &st, err);
     if (S_ISDIR(st.st_mode))
         return add_entry(walk, PD_BACKUP_ENTRY_DIR, child, &st, err) != NULL &&
                ((relative[0] == '\0' &&

@@ -46,9 +46,11 @@
  * is null for a file stored in this backup, else the label of the backup
  * storing it (none in a full; a diff's prior). Entry paths are relative, '/'-separated, at most 1024 bytes,
  * without an empty, "." or ".." component or a NUL, each listed once, and
- * inside a directory entry listed before it (or at the top): a restore
- * creates directories in order and never writes through a link it made.
- * Link targets are absolute. What reading and writing each refuse is named
+ * inside a directory entry listed before it (or at the top), or inside a
+ * tablespace's link (pg_tblspc/OID, the only links there are): a restore
+ * creates directories in order and places a tablespace's entries in its
+ * target directly, never writing through a link it made. Link targets are
+ * absolute. What reading and writing each refuse is named
  * by its JSON path (err->field, "entries[3].sha256").
  */
 #include <inttypes.h>
@@ -437,6 +439,8 @@ check_entry(const PdBackupManifest *m, const PdBackupEntry *e, size_t i, const C
         return refuse(c, i, "path", problem);
     if (e->mode > MAX_MODE)
         return refuse(c, i, "mode", "is not a permission mode (0 to 07777)");
+    if (e->kind == PD_BACKUP_ENTRY_LINK && !pd_backup_is_tablespace_link(e->path))
+        return refuse(c, i, "path", "is a link, and not a tablespace's (pg_tblspc/OID)");
     if (e->kind == PD_BACKUP_ENTRY_LINK && (e->target == NULL || e->target[0] != '/'))
         return refuse(c, i, "target", "is not an absolute path");
     if (e->kind == PD_BACKUP_ENTRY_LINK && !is_utf8(e->target))
@@ -456,9 +460,17 @@ check_place(const PdStrmap *seen, const PdBackupEntry *e, size_t i, const Check 
     const PdBackupEntry *parent = pd_strmap_get_length(seen, e->path, (size_t)(slash - e->path));
     if (parent == NULL)
         return refuse(c, i, "path", "is inside a directory that is not listed before it");
-    if (parent->kind != PD_BACKUP_ENTRY_DIR)
+    if (parent->kind == PD_BACKUP_ENTRY_FILE)
         return refuse(c, i, "path", "is inside an entry that is not a directory");
-    return true;
+    return true; /* in a directory, or in a tablespace (links are only those) */
+}
+
+bool
+pd_backup_is_tablespace_link(const char *path)
+{
+    const char *oid = path + 10;
+    return strncmp(path, "pg_tblspc/", 10) == 0 && oid[0] != '\0' && oid[0] != '0' && strlen(oid) <= 10 &&
+           strspn(oid, "0123456789") == strlen(oid);
 }
 
 /* Every entry, in one pass: a map of the paths seen keeps 100,000 entries linear. */

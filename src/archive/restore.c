@@ -29,9 +29,8 @@
 #include "restore_wal.h"
 #include "store.h"
 
-/* dir and its missing parents (0700), like mkdir -p; *is_made says whether dir itself was made. */
-static bool
-make_path(PdArena *arena, const char *dir, bool *is_made, PdError *err)
+bool
+pd_restore_make_path(PdArena *arena, const char *dir, bool *is_made, PdError *err)
 {
     *is_made = false;
     if (mkdir(dir, 0700) == 0)
@@ -48,7 +47,7 @@ make_path(PdArena *arena, const char *dir, bool *is_made, PdError *err)
         return pd_archive_io_error(err, "create", dir);
     *slash = '\0';
     bool made_parent;
-    if (!make_path(arena, parent, &made_parent, err))
+    if (!pd_restore_make_path(arena, parent, &made_parent, err))
         return false;
     if (mkdir(dir, 0700) != 0)
         return pd_archive_io_error(err, "create", dir);
@@ -59,7 +58,7 @@ make_path(PdArena *arena, const char *dir, bool *is_made, PdError *err)
 static bool
 prepare_target(PdArena *arena, const char *dir, bool *is_made, PdError *err)
 {
-    if (!make_path(arena, dir, is_made, err))
+    if (!pd_restore_make_path(arena, dir, is_made, err))
         return false;
     if (*is_made)
         return true;
@@ -80,16 +79,18 @@ prepare_target(PdArena *arena, const char *dir, bool *is_made, PdError *err)
     return chmod(dir, 0700) == 0 || pd_archive_io_error(err, "chmod", dir);
 }
 
-/* The backup's folders, with their modes (in a delta restore, those there already are kept). */
+/* The backup's folders, with their modes, a tablespace's in its directory (in a delta restore, those there
+ * already are kept). */
 static bool
-make_dirs(PdArena *arena, const char *data_dir, const PdBackupManifest *manifest, bool is_delta, PdError *err)
+make_dirs(PdArena *arena, const PdRestoreSpaces *spaces, const PdBackupManifest *manifest, bool is_delta,
+          PdError *err)
 {
     for (size_t i = 0; i < manifest->entry_count; i++)
     {
         const PdBackupEntry *entry = &manifest->entries[i];
         if (entry->kind != PD_BACKUP_ENTRY_DIR)
             continue;
-        const char *dir = pd_archive_join(arena, data_dir, entry->path);
+        const char *dir = pd_restore_spaces_place(arena, spaces, entry->path);
         if (dir == NULL)
             return pd_arena_error(arena, err);
         if (mkdir(dir, entry->mode & 0777) != 0 && !(is_delta && errno == EEXIST))
@@ -232,12 +233,14 @@ write_auto_conf(PdArena *arena, const PdRestoreOptions *options, const PdBackupM
  * a standby gets neither: whoever makes it one writes standby.signal and its own settings. */
 static bool
 write_recovery(PdArena *arena, const PdRestoreOptions *options, const PdBackupManifest *manifest,
-               PdError *err)
+               const PdRestoreSpaces *spaces, PdError *err)
 {
     const char *dir = options->data_dir;
+    const char *map = pd_restore_spaces_map(arena, spaces, manifest->tablespace_map);
+    if (manifest->tablespace_map != NULL && map == NULL)
+        return pd_arena_error(arena, err);
     return write_file(arena, dir, "backup_label", manifest->backup_label, O_EXCL, err) &&
-           (manifest->tablespace_map == NULL ||
-            write_file(arena, dir, "tablespace_map", manifest->tablespace_map, O_EXCL, err)) &&
+           (map == NULL || write_file(arena, dir, "tablespace_map", map, O_EXCL, err)) &&
            write_auto_conf(arena, options, manifest, err) &&
            (options->as_standby || write_file(arena, dir, "recovery.signal", "", O_EXCL, err));
 }
@@ -252,8 +255,8 @@ undo(const char *data_dir, bool is_made)
 }
 
 /*
- * What can be checked before anything is written: the backup is of the repository's cluster, holds nothing
- * this restore cannot write (links: tablespaces), and the WAL that makes it consistent is archived.
+ * What can be checked before anything is written: the backup is of the repository's cluster, and the WAL that
+ * makes it consistent is archived.
  */
 static bool
 check_restorable(PdArena *arena, const char *repo, const PdArchiveKey *key, const PdBackupManifest *backup,
@@ -268,11 +271,6 @@ check_restorable(PdArena *arena, const char *repo, const PdArchiveKey *key, cons
                             "backup %s is of database system %llu, the repository %s holds the WAL of %llu",
                             backup->label, (unsigned long long)backup->system_identifier, repo,
                             (unsigned long long)system);
-    for (size_t i = 0; i < backup->entry_count; i++)
-        if (backup->entries[i].kind == PD_BACKUP_ENTRY_LINK)
-            return pd_error_set(err, PD_ERR_REFUSED,
-                                "backup %s holds the link %s, which restore cannot write yet", backup->label,
-                                backup->entries[i].path);
     PdArchiveReport scan; /* for the segment size, read from the archived segments' headers */
     PdBackupWalRange range;
     if (!pd_archive_scan(arena, repo, key, false, &scan, err) ||
@@ -308,28 +306,53 @@ check_key_file(const PdRestoreOptions *options, PdError *err)
                          "archive_key_file; nothing was written.");
 }
 
+/* Each file of the plan placed: in its tablespace's directory when it is one's. */
+static bool
+place_files(PdArena *arena, PdRestorePlan *plan, const PdRestoreSpaces *spaces, PdError *err)
+{
+    for (size_t i = 0; spaces->count > 0 && i < plan->file_count; i++)
+        if ((plan->files[i].dest = pd_restore_spaces_place(arena, spaces, plan->files[i].entry->path)) ==
+            NULL)
+            return pd_arena_error(arena, err);
+    return true;
+}
+
+/* What is read and decided before anything is written: the backup, its plan, where its tablespaces go. */
+static bool
+decide(PdArena *arena, const PdRestoreOptions *options, PdBackupManifest *chosen, PdRestorePlan *plan,
+       PdRestoreSpaces *spaces, PdError *err)
+{
+    return check_key_file(options, err) && pd_restore_choose(arena, options, chosen, err) &&
+           check_restorable(arena, options->repo, options->key, chosen, err) &&
+           pd_restore_check_reach(arena, options, chosen, err) &&
+           pd_restore_spaces_plan(arena, options, chosen, spaces, err) &&
+           pd_restore_plan(arena, options->repo, options->key, chosen, options->data_dir, plan, err) &&
+           place_files(arena, plan, spaces, err);
+}
+
 bool
 pd_backup_restore(PdArena *arena, const PdRestoreOptions *options, PdBackupManifest *chosen, PdError *err)
 {
     bool is_made = false;
     size_t removed = 0;
     PdRestorePlan plan;
-    if (!check_key_file(options, err) || !pd_restore_choose(arena, options, chosen, err) ||
-        !check_restorable(arena, options->repo, options->key, chosen, err) ||
-        !pd_restore_check_reach(arena, options, chosen, err) ||
-        !pd_restore_plan(arena, options->repo, options->key, chosen, options->data_dir, &plan, err) ||
+    PdRestoreSpaces spaces;
+    if (!decide(arena, options, chosen, &plan, &spaces, err) ||
         !(options->is_delta ? pd_restore_delta_prepare(arena, options->data_dir, chosen, &removed, err)
                             : prepare_target(arena, options->data_dir, &is_made, err)))
         return false;
     if (options->stats != NULL)
         options->stats->removed = removed;
-    if (make_dirs(arena, options->data_dir, chosen, options->is_delta, err) &&
-        copy_files(arena, options, &plan, err) && write_recovery(arena, options, chosen, err) &&
-        pd_backup_sync_tree(arena, options->data_dir, chosen->entries, chosen->entry_count, err))
+    if (pd_restore_spaces_prepare(arena, &spaces, err) &&
+        make_dirs(arena, &spaces, chosen, options->is_delta, err) && pd_restore_spaces_link(&spaces, err) &&
+        copy_files(arena, options, &plan, err) && write_recovery(arena, options, chosen, &spaces, err) &&
+        pd_backup_sync_tree(arena, options->data_dir, chosen->entries, chosen->entry_count, err) &&
+        pd_restore_spaces_sync(&spaces, err))
         return true;
     if (options->is_delta) /* without global/pg_control, which goes last, the directory is no cluster */
         return pd_error_hint(err,
                              "The directory is half restored and will not start: run the restore again.");
     undo(options->data_dir, is_made);
+    pd_restore_spaces_undo(&spaces);
     return false;
 }

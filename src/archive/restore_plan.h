@@ -72,6 +72,58 @@ typedef struct PdRestorePlan
 bool pd_restore_plan(PdArena *arena, const char *repo, const PdArchiveKey *key,
                      const PdBackupManifest *chosen, const char *data_dir, PdRestorePlan *plan, PdError *err);
 
+/* ---- tablespaces (restore_space.c) ---- */
+
+/* One tablespace of the backup: its link in the data directory and the directory it goes to. */
+typedef struct PdRestoreSpace
+{
+    const char *oid;
+    const char *link; /* DATA/pg_tblspc/OID */
+    const char *dir;  /* its target, --tablespace-map's, or --tablespace-root/OID */
+    bool is_made;     /* the directory was made by this restore */
+    bool is_ours;     /* checked empty (or made): a failed restore empties it again */
+} PdRestoreSpace;
+
+typedef struct PdRestoreSpaces
+{
+    const char *data_dir;
+    PdRestoreSpace *spaces;
+    size_t count;
+} PdRestoreSpaces;
+
+/*
+ * Where each of backup's tablespaces goes (options: tablespace_map, tablespace_root). Errors: PD_ERR_USAGE (a
+ * map naming no tablespace, a directory not absolute or inside the data directory, two in one),
+ * PD_ERR_REFUSED (a delta restore of a backup with tablespaces), PD_ERR_NO_MEMORY.
+ */
+bool pd_restore_spaces_plan(PdArena *arena, const PdRestoreOptions *options, const PdBackupManifest *backup,
+                            PdRestoreSpaces *spaces, PdError *err);
+
+/* Every tablespace's directory checked absent or empty, then made (0700). Errors: PD_ERR_REFUSED, PD_ERR_IO.
+ */
+bool pd_restore_spaces_prepare(PdArena *arena, PdRestoreSpaces *spaces, PdError *err);
+
+/* Where the entry at path (relative to the data directory) is written: in its tablespace's directory for
+ * pg_tblspc/OID/..., else in the data directory. NULL when out of memory. */
+char *pd_restore_spaces_place(PdArena *arena, const PdRestoreSpaces *spaces, const char *path);
+
+/* The links pg_tblspc/OID -> directory. Errors: PD_ERR_IO. */
+bool pd_restore_spaces_link(const PdRestoreSpaces *spaces, PdError *err);
+
+/* Every tablespace's file system synced (syncfs), and its directory. Errors: PD_ERR_IO. */
+bool pd_restore_spaces_sync(const PdRestoreSpaces *spaces, PdError *err);
+
+/* tablespace_map naming the directories chosen (map itself when the backup has no tablespace); NULL: out of
+ * memory. */
+char *pd_restore_spaces_map(PdArena *arena, const PdRestoreSpaces *spaces, const char *map);
+
+/* After a failed restore: the tablespaces' directories emptied (removed when this restore made them). */
+void pd_restore_spaces_undo(const PdRestoreSpaces *spaces);
+
+/* dir and its missing parents (0700), like mkdir -p; *is_made says whether dir itself was made (restore.c).
+ * Errors: PD_ERR_IO, PD_ERR_NO_MEMORY. */
+bool pd_restore_make_path(PdArena *arena, const char *dir, bool *is_made, PdError *err);
+
 /* ---- carrying it out (restore_write.c) ---- */
 
 typedef struct PdRestoreWrite

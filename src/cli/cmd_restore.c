@@ -135,6 +135,8 @@ read_options(PdArena *arena, const CliArgs *args, PdRestoreOptions *options, PdE
     options->scratch_parent = tmp != NULL && tmp[0] == '/' ? tmp : "/tmp";
     options->skips_target_check = cli_has_flag(args, "--no-target-check", NULL);
     options->as_standby = cli_has_flag(args, "--as-standby", NULL);
+    cli_has_flag(args, "--tablespace-map", &options->tablespace_map);
+    cli_has_flag(args, "--tablespace-root", &options->tablespace_root);
     if (!read_number(args, "--port", 1, 65535, 0, &options->port, err) ||
         !read_number(args, "--max-age", 1, 86400 * 3650, 0, &options->max_age_s, err))
         return false;

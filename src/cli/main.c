@@ -25,7 +25,7 @@ typedef struct CliCommand
     bool (*run)(PdArena *arena, const CliArgs *args, PdError *err);
     const char *summary;
     const char *usage;
-    CliFlag flags[20];
+    CliFlag flags[24];
     int max_positional;
     const PdSettingTable *settings; /* the surface whose settings it takes; NULL: migrate's */
     bool is_quiet_not_found;        /* PD_ERR_NOT_FOUND exits without a message (wal-fetch) */
@@ -239,7 +239,7 @@ static const CliCommand commands[] = {
      "--target-immediate]\n"
      "         [--target-exclusive] [--target-action promote|pause|shutdown]\n"
      "         [--target-timeline current|latest|N] [--archive-mode off|preserve]\n"
-     "         [--as-standby] [--max-age S]\n"
+     "         [--as-standby] [--max-age S] [--tablespace-map OID=DIR,...] [--tablespace-root DIR]\n"
      "\n"
      "Writes the backup (--set, or the newest that ends before the target) into\n"
      "DIR, which must be empty or absent (with --delta: the cluster's own data\n"
@@ -269,7 +269,11 @@ static const CliCommand commands[] = {
      "  --as-standby           the copy is to become a standby: no target, no recovery settings or\n"
      "                         recovery.signal written (add standby.signal and primary_conninfo); the "
      "keeper's way\n"
-     "  --max-age S            refuse when the backup chosen ended more than S seconds ago\n",
+     "  --max-age S            refuse when the backup chosen ended more than S seconds ago\n"
+     "  --tablespace-map M     OID=DIR,...: those tablespaces restored into DIR (absent or empty), not "
+     "where\n"
+     "                         they were\n"
+     "  --tablespace-root DIR  every other tablespace restored into DIR/OID\n",
      {{"--pgdata", true},
       {"--set", true},
       {"--jobs", true},
@@ -289,7 +293,9 @@ static const CliCommand commands[] = {
       {"--pg-bin", true},
       {"--no-target-check", false},
       {"--as-standby", false},
-      {"--max-age", true}},
+      {"--max-age", true},
+      {"--tablespace-map", true},
+      {"--tablespace-root", true}},
      0,
      &pd_settings_archive},
     {"keeper",

@@ -263,13 +263,13 @@ else
 fi
 stop_restored
 
-# 8. a backup refused midway (a tablespace: a link restore cannot write yet) leaves no folder behind
-mkdir -p "$TAP_WORKDIR/owned/ts" && [ "$(id -u)" = 0 ] && chown postgres: "$TAP_WORKDIR/owned/ts"
-sql postgres "CREATE TABLESPACE ts LOCATION '$TAP_WORKDIR/owned/ts'"
+# 8. a backup refused midway (a link in the data directory that is no tablespace's) leaves no folder behind
+mkdir -p "$TAP_WORKDIR/owned/elsewhere" && [ "$(id -u)" = 0 ] && chown postgres: "$TAP_WORKDIR/owned/elsewhere"
+ln -s "$TAP_WORKDIR/owned/elsewhere" "$PG_DATA_DIR/base/linked"
 run_cmd backup --json
-expect_eq "a backup refused for a tablespace leaves no incomplete folder" \
-    "$RC|$("$PRODATA" backup list --archive-dir "$REPO" --json | jq '.incomplete | length')" "1|0"
-sql postgres "DROP TABLESPACE ts"
+expect_eq "a backup refused for a link that is no tablespace's leaves no incomplete folder" \
+    "$RC|$(grep -c 'is a symbolic link, and not a tablespace' <<<"$OUT")|$("$PRODATA" backup list --archive-dir "$REPO" --json | jq '.incomplete | length')" "1|1|0"
+rm -f "$PG_DATA_DIR/base/linked"
 
 # 9. an index that no longer matches its table (an "immutable" function changed under it): amcheck finds it
 sql postgres "CREATE FUNCTION shift(bigint) RETURNS bigint IMMUTABLE LANGUAGE sql AS 'SELECT \$1'"
