@@ -202,12 +202,12 @@ bool pd_archive_push(PdArena *arena, const PdArchiveOptions *options, const char
  * True when the segment name (segment_bytes long) lies wholly before the end of its timeline in the
  * lineage of the newest timeline whose history the archive holds, or when no newer timeline is archived
  * (fork.c). False with PD_ERR_NOT_FOUND (err->field "timeline", the message naming the end and the
- * history file) when it holds WAL past that end: a fork that recovery must never replay. scratch_path is
- * where the history file is restored to be read (removed again). Other errors: PD_ERR_IO, PD_ERR_REFUSED
- * (a corrupt or oversized history), PD_ERR_INVALID_INPUT (a history that does not parse), PD_ERR_NO_MEMORY.
+ * history file) when it holds WAL past that end: a fork that recovery must never replay. Other errors:
+ * PD_ERR_IO, PD_ERR_REFUSED (a corrupt or oversized history), PD_ERR_INVALID_INPUT (a history that does not
+ * parse), PD_ERR_NO_MEMORY.
  */
 bool pd_archive_check_fork(PdArena *arena, const PdArchiveOptions *options, const PdWalName *name,
-                           uint64_t segment_bytes, const char *scratch_path, PdError *err);
+                           uint64_t segment_bytes, PdError *err);
 
 /*
  * Restores the archived file name into dest_path: decompressed and checked against its SHA-256 while

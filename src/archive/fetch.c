@@ -10,10 +10,12 @@
  * that recovery asks for (into RECOVERYXLOG) past its timeline's end in the
  * newest timeline's lineage is answered "not archived" (fork.c).
  */
+#define _GNU_SOURCE /* memfd_create */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -36,6 +38,39 @@ pd_archive_verify(PdArena *arena, const PdArchiveKey *key, const char *path, PdA
     }
     pd_arena_free(child);
     return is_valid;
+}
+
+bool
+pd_archive_read_small(PdArena *arena, const PdArchiveKey *key, const char *path, size_t max_bytes,
+                      char **text, size_t *length, PdError *err)
+{
+    PdArchiveHeader header;
+    PdSealIn in;
+    size_t got = 0;
+    PdArena *child = pd_arena_new_child(arena, 0);
+    int scratch = memfd_create("prodata-archived", MFD_CLOEXEC); /* in memory: no file left behind */
+    bool ok = child != NULL || pd_arena_error(arena, err);
+    if (ok && scratch < 0)
+        ok = pd_archive_io_error(err, "create a scratch file for", path);
+    ok = ok && pd_seal_in_open_path(child, key, path, NULL, &in, err);
+    if (ok)
+    {
+        ok = pd_archive_stream_out(child, &in, scratch, "a scratch file", &header, err);
+        close(in.fd);
+    }
+    pd_arena_free(child);
+    if (ok && header.original_bytes >= max_bytes)
+        ok = pd_error_set(err, PD_ERR_REFUSED, "archived file %s is larger than %zu bytes", path,
+                          max_bytes - 1);
+    if (ok && (*text = pd_arena_alloc(arena, (size_t)header.original_bytes + 1)) == NULL)
+        ok = pd_arena_error(arena, err);
+    if (ok && pd_archive_read_full_at(scratch, *text, (size_t)header.original_bytes, 0, &got, path, err))
+        (*text)[ *length = got] = '\0';
+    else
+        ok = false;
+    if (scratch >= 0)
+        close(scratch);
+    return ok;
 }
 
 /* The archived file restored into temp_path, then renamed to dest_path. */
@@ -100,13 +135,12 @@ pd_archive_fetch(PdArena *arena, const PdArchiveOptions *options, const char *na
     size_t got = 0;
     PdArchiveHeader header;
     PdError ignored;
-    char *scratch_path = pd_arena_sprintf(arena, "%s.prodata-history.%ld", dest_path, (long)getpid());
     const char *base = strrchr(dest_path, '/');
     bool is_recovery = strcmp(base != NULL ? base + 1 : dest_path, "RECOVERYXLOG") == 0;
-    if (parsed.kind == PD_WAL_SEGMENT && is_recovery && scratch_path != NULL &&
+    if (parsed.kind == PD_WAL_SEGMENT && is_recovery &&
         pd_seal_in_read_at(&in, bytes, sizeof bytes, 0, &got, &ignored) &&
         pd_archive_header_decode(bytes, got, path, &header, &ignored) &&
-        !pd_archive_check_fork(arena, options, &parsed, header.original_bytes, scratch_path, err))
+        !pd_archive_check_fork(arena, options, &parsed, header.original_bytes, err))
     {
         close(in_fd);
         return false;

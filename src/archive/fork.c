@@ -49,47 +49,21 @@ newest_timeline(PdArena *arena, const char *dir, uint32_t timeline)
     return newest;
 }
 
-/* The archived history file of timeline restored into scratch_path and read into *text (arena). */
+/* The archived history file of timeline, into *text (arena). */
 static bool
-read_history(PdArena *arena, const char *dir, const PdArchiveKey *key, uint32_t timeline,
-             const char *scratch_path, char **text, size_t *length, PdError *err)
+read_history(PdArena *arena, const char *dir, const PdArchiveKey *key, uint32_t timeline, char **text,
+             size_t *length, PdError *err)
 {
     char *name = pd_arena_sprintf(arena, "%08X.history", timeline);
     char *path = name != NULL ? pd_archive_join(arena, dir, name) : NULL;
     if (path == NULL)
         return pd_arena_error(arena, err);
-    PdSealIn in;
-    if (!pd_seal_in_open_path(arena, key, path, NULL, &in, err))
-        return false;
-    int out_fd = open(scratch_path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (out_fd < 0)
-    {
-        close(in.fd);
-        return pd_archive_io_error(err, "create", scratch_path);
-    }
-    unlink(scratch_path);
-    PdArchiveHeader header;
-    bool ok = pd_archive_stream_out(arena, &in, out_fd, scratch_path, &header, err);
-    close(in.fd);
-    *text = NULL;
-    size_t got = 0;
-    if (ok && header.original_bytes >= PD_WAL_HISTORY_MAX)
-        ok = pd_error_set(err, PD_ERR_REFUSED, "archived history %s is larger than %d bytes", path,
-                          PD_WAL_HISTORY_MAX);
-    if (ok && (*text = pd_arena_alloc(arena, header.original_bytes + 1)) == NULL)
-        ok = pd_arena_error(arena, err);
-    if (ok && lseek(out_fd, 0, SEEK_SET) != 0)
-        ok = pd_archive_io_error(err, "rewind", scratch_path);
-    if (ok)
-        ok = pd_archive_read_full(out_fd, *text, header.original_bytes, &got, scratch_path, err);
-    close(out_fd);
-    *length = got;
-    return ok;
+    return pd_archive_read_small(arena, key, path, PD_WAL_HISTORY_MAX, text, length, err);
 }
 
 bool
 pd_archive_check_fork(PdArena *arena, const PdArchiveOptions *options, const PdWalName *name,
-                      uint64_t segment_bytes, const char *scratch_path, PdError *err)
+                      uint64_t segment_bytes, PdError *err)
 {
     uint64_t segno;
     if (name->kind != PD_WAL_SEGMENT || !pd_archive_is_segment_size(segment_bytes) ||
@@ -102,8 +76,7 @@ pd_archive_check_fork(PdArena *arena, const PdArchiveOptions *options, const PdW
     size_t length = 0;
     PdWalSwitch *switches = NULL;
     size_t count = 0;
-    if (path == NULL ||
-        !read_history(arena, options->dir, options->key, newest, scratch_path, &text, &length, err) ||
+    if (path == NULL || !read_history(arena, options->dir, options->key, newest, &text, &length, err) ||
         !pd_wal_history_parse(arena, text, length, path, newest, &switches, &count, err))
         return false;
     for (size_t i = 0; i < count; i++)

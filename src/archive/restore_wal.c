@@ -87,29 +87,9 @@ read_history(PdArena *arena, const PdRestoreWal *wal, uint32_t timeline, char **
              PdError *err)
 {
     char *path = pd_archive_join(arena, wal->repo, pd_arena_sprintf(arena, "%08X.history", timeline));
-    PdArchiveHeader header;
-    PdSealIn in;
     if (path == NULL)
         return pd_arena_error(arena, err);
-    if (!pd_seal_in_open_path(arena, wal->key, path, NULL, &in, err))
-        return false;
-    FILE *scratch = tmpfile();
-    bool ok = scratch != NULL
-                  ? pd_archive_stream_out(arena, &in, fileno(scratch), "a temporary file", &header, err)
-                  : pd_archive_io_error(err, "create", "a temporary file");
-    close(in.fd);
-    if (ok && header.original_bytes >= PD_WAL_HISTORY_MAX)
-        ok = pd_error_set(err, PD_ERR_REFUSED, "archived history %s is larger than %d bytes", path,
-                          PD_WAL_HISTORY_MAX);
-    if (ok && (*text = pd_arena_alloc(arena, header.original_bytes + 1)) == NULL)
-        ok = pd_arena_error(arena, err);
-    if (ok && pread(fileno(scratch), *text, header.original_bytes, 0) != (ssize_t)header.original_bytes)
-        ok = pd_archive_io_error(err, "read back", path);
-    if (ok)
-        (*text)[ *length = header.original_bytes] = '\0';
-    if (scratch != NULL)
-        fclose(scratch);
-    return ok;
+    return pd_archive_read_small(arena, wal->key, path, PD_WAL_HISTORY_MAX, text, length, err);
 }
 
 static bool

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "prodata/wal.h"
 #include "store.h"
 
 static int
@@ -113,35 +114,6 @@ verify_file(PdArena *arena, const char *dir, const PdArchiveKey *key, const char
                   pd_arena_sprintf(arena, "%s: %s", name, verify_err.message));
 }
 
-/* The original bytes of the archived file at path, NUL-terminated, in arena (history files are small). */
-static bool
-read_archived(PdArena *arena, const PdArchiveKey *key, const char *path, char **text, size_t *length,
-              PdError *err)
-{
-    PdArchiveHeader header;
-    PdSealIn in;
-    PdArena *child = pd_arena_new_child(arena, 0); /* the stream's buffers: freed before the next file */
-    if (child == NULL)
-        return pd_arena_error(arena, err);
-    if (!pd_seal_in_open_path(child, key, path, NULL, &in, err))
-        return pd_arena_free(child), false;
-    FILE *scratch = tmpfile();
-    bool is_read = scratch != NULL
-                       ? pd_archive_stream_out(child, &in, fileno(scratch), "a temporary file", &header, err)
-                       : pd_archive_io_error(err, "create", "a temporary file");
-    close(in.fd);
-    pd_arena_free(child);
-    if (is_read && (*text = pd_arena_alloc(arena, header.original_bytes + 1)) == NULL)
-        is_read = pd_arena_error(arena, err);
-    if (is_read && pread(fileno(scratch), *text, header.original_bytes, 0) != (ssize_t)header.original_bytes)
-        is_read = pd_archive_io_error(err, "read back", path);
-    if (is_read)
-        (*text)[ *length = header.original_bytes] = '\0';
-    if (scratch != NULL)
-        fclose(scratch);
-    return is_read;
-}
-
 /* Each history file's switch, for the gaps across timelines; one that cannot be read is listed as corrupt
  * (unless --verify listed it already). */
 static bool
@@ -162,7 +134,7 @@ follow_switches(PdArena *arena, const char *dir, const PdArchiveKey *key, const 
         snprintf(name, sizeof(name), "%08X.history", names[i].timeline);
         if ((path = pd_archive_join(arena, dir, name)) == NULL)
             return pd_arena_error(arena, err);
-        if (read_archived(arena, key, path, &text, &length, &file_err) &&
+        if (pd_archive_read_small(arena, key, path, PD_WAL_HISTORY_MAX, &text, &length, &file_err) &&
             pd_archive_parse_history(text, length, name, names[i].timeline, &switches[switch_count],
                                      &file_err))
             switch_count++;

@@ -122,6 +122,15 @@ bool pd_archive_stream_out(PdArena *arena, PdSealIn *in, int out_fd, const char 
                            PdArchiveHeader *header, PdError *err);
 
 /*
+ * The original bytes of the small archived file at path (a history file: at most max_bytes - 1), checked as
+ * pd_archive_stream_out checks them, into *text (arena, NUL-terminated). The stream's buffers live in an
+ * arena of their own, freed before it returns. Errors: PD_ERR_REFUSED (corrupt, or larger than allowed),
+ * PD_ERR_IO, PD_ERR_NO_MEMORY.
+ */
+bool pd_archive_read_small(PdArena *arena, const PdArchiveKey *key, const char *path, size_t max_bytes,
+                           char **text, size_t *length, PdError *err);
+
+/*
  * pd_archive_stream_out, with starts_writeback asking the kernel to start writing each chunk to disk as it is
  * written (sync_file_range), so that a restore's final sync waits for little: the disk works while the next
  * file is decompressed.
