@@ -157,9 +157,8 @@ check_lsn(PdArena *arena, const PdRestoreOptions *options, const PdRestoreWal *w
                          last);
 }
 
-/* --target-time T as microseconds: pd_restore_parse_time's seconds and the fraction it skips. */
-static bool
-target_time_us(const char *text, int64_t *time_us)
+bool
+pd_restore_target_time_us(const char *text, int64_t *time_us)
 {
     int64_t seconds;
     if (!pd_restore_parse_time(text, &seconds))
@@ -177,7 +176,7 @@ check_time(PdArena *arena, const PdRestoreOptions *options, const PdRestoreWal *
 {
     int64_t target;
     Seen seen = {.wal = wal, .arena = arena};
-    if (!target_time_us(options->target, &target) || !read_backward(arena, wal, true, &seen, err))
+    if (!pd_restore_target_time_us(options->target, &target) || !read_backward(arena, wal, true, &seen, err))
         return false;
     bool is_after = seen.ends > 0 && seen.newest_end.lsn >= wal->consistent_lsn;
     if (is_after &&
@@ -278,6 +277,7 @@ check(PdArena *arena, const PdRestoreOptions *options, const PdBackupManifest *b
         ok = check_xid(arena, options, &wal, backup, err);
     else if (ok && options->target_kind == PD_RESTORE_NAME)
         ok = check_name(arena, options, &wal, backup, err);
+    ok = ok && pd_restore_check_new_spaces(arena, options, &wal, backup, err);
     pd_restore_wal_end(&wal);
     return ok;
 }
@@ -286,8 +286,8 @@ bool
 pd_restore_check_reach(PdArena *arena, const PdRestoreOptions *options, const PdBackupManifest *backup,
                        PdError *err)
 {
-    PdRestoreTargetKind kind = options->target_kind;
-    if (options->skips_target_check || kind == PD_RESTORE_END || kind == PD_RESTORE_IMMEDIATE)
+    if (options->skips_target_check ||
+        options->as_standby) /* a standby replays all, as one pg_basebackup made */
         return true;
     PdArena *scratch = pd_arena_new_child(arena, 0);
     if (scratch == NULL)

@@ -20,6 +20,7 @@ typedef enum PdWalRecordKind
     PD_WAL_RECORD_COMMIT,        /* COMMIT or COMMIT_PREPARED */
     PD_WAL_RECORD_ABORT,         /* ABORT or ABORT_PREPARED */
     PD_WAL_RECORD_RESTORE_POINT, /* pg_create_restore_point's */
+    PD_WAL_RECORD_TABLESPACE,    /* CREATE TABLESPACE: xid holds its OID, name its location */
 } PdWalRecordKind;
 
 /* One record as pg_waldump prints it. */
@@ -29,7 +30,8 @@ typedef struct PdWalRecord
     uint64_t lsn;     /* where it starts: what recovery_target_lsn compares */
     uint64_t xid;     /* COMMIT, ABORT: the transaction that ends (a prepared one's own xid) */
     int64_t time_us;  /* COMMIT, ABORT: its time, microseconds since the epoch (UTC) */
-    const char *name; /* RESTORE_POINT: its name, valid during the callback only */
+    const char *name; /* RESTORE_POINT: its name; TABLESPACE: its location; valid during the callback only */
+    size_t name_length; /* of name */
 } PdWalRecord;
 
 /*
@@ -50,7 +52,7 @@ typedef struct PdWalDump
     uint32_t timeline;
     uint64_t start_lsn; /* the first segment's start */
     uint64_t end_lsn;   /* the last segment's end: reading up to it is a clean end */
-    bool is_filtered;   /* only Transaction and XLOG records (commits, aborts, restore points) */
+    bool is_filtered;   /* only Transaction, XLOG and Tablespace records (ends, restore points, new spaces) */
     PdWalRecordFn each; /* called on every record read, in order */
     void *context;
 } PdWalDump;
@@ -115,10 +117,22 @@ bool pd_restore_wal_read(PdArena *arena, const PdRestoreWal *wal, uint64_t first
 /* ---- the target judged (restore_reach.c) ---- */
 
 /*
- * Whether recovery from backup reaches options' target in the archived WAL (none, immediate, or
- * options->skips_target_check: nothing to check). LSN: a record starts at or after it; time: a commit or
- * abort later than it (at or later, exclusive); xid: its commit or abort; name: its restore point; the last
- * two after the backup is consistent. SIGINT, SIGTERM and SIGHUP wait until the scratch directory is
+ * Tablespaces the WAL that recovery from backup replays creates (restore_newspace.c): refused unless each
+ * location is an existing, empty directory. Errors: PD_ERR_REFUSED (naming the tablespace, its location and
+ * where the WAL makes it), as pd_restore_wal_read.
+ */
+bool pd_restore_check_new_spaces(PdArena *arena, const PdRestoreOptions *options, const PdRestoreWal *wal,
+                                 const PdBackupManifest *backup, PdError *err);
+
+/* --target-time T as microseconds since the epoch (its fraction kept). False when it is no such time. */
+bool pd_restore_target_time_us(const char *text, int64_t *time_us);
+
+/*
+ * Whether recovery from backup reaches options' target in the archived WAL, and creates no tablespace where
+ * it would write into a directory in use (pd_restore_check_new_spaces; without a target too; nothing is
+ * checked with options->skips_target_check or as_standby). LSN: a record starts at or after it; time: a
+ * commit or abort later than it (at or later, exclusive); xid: its commit or abort; name: its restore point;
+ * the last two after the backup is consistent. SIGINT, SIGTERM and SIGHUP wait until the scratch directory is
  * removed. Errors: PD_ERR_REFUSED (not reached: the message names the target and what the archive
  * reaches, the hint the nearest targets that work; or as pd_restore_wal_begin and pd_restore_wal_read),
  * PD_ERR_IO, PD_ERR_NO_MEMORY.

@@ -106,7 +106,17 @@ pd_restore_waldump_parse(const char *line, PdWalRecord *record)
     if (strncmp(line + 6, "Transaction ", 12) == 0)
         return parse_xact(desc, record);
     if (strncmp(line + 6, "XLOG ", 5) == 0 && strncmp(desc, "RESTORE_POINT ", 14) == 0)
-        record->kind = PD_WAL_RECORD_RESTORE_POINT, record->name = desc + 14;
+        record->kind = PD_WAL_RECORD_RESTORE_POINT, record->name = desc + 14,
+        record->name_length = strlen(desc + 14);
+    if (strncmp(line + 6, "Tablespace ", 11) == 0 && strncmp(desc, "CREATE ", 7) == 0) /* CREATE OID "PATH" */
+    {
+        char *end;
+        record->xid = strtoull(desc + 7, &end, 10);
+        size_t length = strlen(end);
+        if (end == desc + 7 || strncmp(end, " \"", 2) != 0 || length < 3 || end[length - 1] != '"')
+            return false;
+        record->kind = PD_WAL_RECORD_TABLESPACE, record->name = end + 2, record->name_length = length - 3;
+    }
     return true;
 }
 
@@ -188,7 +198,7 @@ waldump_argv(PdArena *arena, const PdWalDump *dump)
     char start[20], end[20];
     pd_backup_format_lsn(dump->start_lsn, start);
     pd_backup_format_lsn(dump->end_lsn, end);
-    char **argv = pd_arena_calloc(arena, 9, sizeof(char *));
+    char **argv = pd_arena_calloc(arena, 10, sizeof(char *));
     if (argv == NULL)
         return NULL;
     argv[0] = (char *)dump->program;
@@ -198,6 +208,7 @@ waldump_argv(PdArena *arena, const PdWalDump *dump)
     argv[4] = pd_arena_sprintf(arena, "--end=%s", end);
     argv[5] = dump->is_filtered ? "--rmgr=Transaction" : NULL;
     argv[6] = dump->is_filtered ? "--rmgr=XLOG" : NULL;
+    argv[7] = dump->is_filtered ? "--rmgr=Tablespace" : NULL;
     for (int i = 1; i <= 4; i++)
         if (argv[i] == NULL)
             return NULL;

@@ -9,7 +9,7 @@
 source tests/lib/pg.sh
 source tests/lib/tap.sh
 source tests/lib/backup.sh
-tap_plan 13
+tap_plan 15
 tap_workdir
 backup_test_dirs
 stop_restored() { stop_data_dir "$RESTORED_DIR/data"; rm -rf "$RESTORED_DIR"; }
@@ -100,4 +100,18 @@ run_cmd backup verify --restore --set "$INCR" --json
 expect_eq "verify --restore of the backup with a tablespace: amcheck clean, the live tablespace untouched" \
     "$RC|$(jq -s -c 'map(select(.trial)) | .[0].trial.ok' <<<"$OUT")|$(find "$LIVE" -type f | wc -l)" "0|true|$BEFORE"
 check "no scratch copy is left behind" bash -c "! ls -d ${TMPDIR:-/tmp}/prodata-verify-* 2>/dev/null"
+
+# 6. a tablespace made after the backup: recovery would re-make it where the WAL says, the live one
+LIVE2="$TAP_WORKDIR/owned/ts_later"
+mkdir -p "$LIVE2" && [ "$(id -u)" = 0 ] && chown postgres: "$LIVE2"
+sql postgres "CREATE TABLESPACE ts2 LOCATION '$LIVE2'"
+sql postgres "CREATE TABLE t2 TABLESPACE ts2 AS SELECT g FROM generate_series(1, 1000) g"
+SWITCHED=$(sql postgres "SELECT pg_walfile_name(pg_switch_wal())")
+poll_sql postgres "SELECT coalesce(last_archived_wal, '') >= '$SWITCHED' FROM pg_stat_archiver" t 30
+run_cmd restore --set "$INCR" --tablespace-root "$TAP_WORKDIR/owned/spaces2"
+expect_eq "a restore whose WAL makes a tablespace in a directory in use: refused, naming it, nothing written" \
+    "$RC|$(grep -c "creates tablespace [0-9]* at $LIVE2" <<<"$OUT")|$(ls -A "$RESTORED_DIR" 2>/dev/null | wc -l)" "1|1|0"
+run_cmd restore --set "$INCR" --tablespace-root "$TAP_WORKDIR/owned/spaces2" --target-immediate
+expect_eq "the same backup to its consistency point (before that WAL) is restored" "$RC" 0
+stop_restored
 tap_done
