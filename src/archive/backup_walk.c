@@ -154,6 +154,19 @@ is_unlogged_data(char *const *names, size_t count, const char *name)
 
 static bool walk_dir(Walk *walk, const char *relative, PdError *err);
 
+/* Whether relative is a database's folder: base/DB, or pg_tblspc/OID/PG_VERSION_CATALOG/DB in a tablespace.
+ */
+static bool
+is_database_dir(const char *relative)
+{
+    if (strncmp(relative, "base/", 5) == 0)
+        return true;
+    int slashes = 0;
+    for (const char *c = relative; *c != '\0'; c++)
+        slashes += *c == '/';
+    return strncmp(relative, "pg_tblspc/", 10) == 0 && slashes == 3;
+}
+
 /*
  * A link: pg_tblspc/OID (a tablespace) becomes a link entry, its target's contents walked as
  * pg_tblspc/OID/...; pg_wal linked elsewhere (initdb -X) a directory, left empty as ever; anything else is
@@ -166,7 +179,10 @@ walk_link(Walk *walk, const char *relative, const char *name, const char *child,
     struct stat st;
     bool is_space = strcmp(relative, "pg_tblspc") == 0 && strspn(name, "0123456789") == strlen(name);
     bool is_wal = relative[0] == '\0' && strcmp(name, "pg_wal") == 0;
-    if ((!is_space && !is_wal) || stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
+    if ((is_space || is_wal) && (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)))
+        return pd_error_set(err, PD_ERR_REFUSED, "%s links to a directory that is missing or is no directory",
+                            path);
+    if (!is_space && !is_wal)
     {
         pd_error_set(err, PD_ERR_REFUSED,
                      "%s is a symbolic link, and not a tablespace's (pg_tblspc/OID) or pg_wal", path);
@@ -209,7 +225,7 @@ walk_item(Walk *walk, const char *relative, const char *name, char *const *names
                  is_listed(name, skipped_contents, sizeof(skipped_contents) / sizeof(skipped_contents[0]))) ||
                 strncmp(name, "pgsql_tmp", 9) == 0 || walk_dir(walk, child, err));
     if (!S_ISREG(st.st_mode) || is_skipped_file(child, name) ||
-        (strncmp(relative, "base/", 5) == 0 && is_unlogged_data(names, count, name)))
+        (is_database_dir(relative) && is_unlogged_data(names, count, name)))
         return true;
     return add_entry(walk, PD_BACKUP_ENTRY_FILE, child, &st, err) != NULL;
 }

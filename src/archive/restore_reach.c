@@ -94,7 +94,13 @@ read_backward(PdArena *arena, const PdRestoreWal *wal, bool wants_end, Seen *see
     for (uint64_t segno = wal->last_segno + 1; segno-- > wal->first_segno;)
     {
         if (!pd_restore_wal_read(arena, wal, segno, segno, wants_end, note_record, seen, err))
-            return false;
+        {
+            /* a segment (and the next) all inside one record larger than them: no record starts there */
+            if (strstr(err->message, "could not find a valid record") == NULL)
+                return false;
+            pd_error_init(err);
+            continue;
+        }
         if (wants_end ? seen->ends > 0 : seen->records > 0)
             return true;
     }

@@ -71,7 +71,10 @@ place_one(PdArena *arena, const PdRestoreOptions *options, const PdBackupEntry *
     const char *chosen = mapped(arena, options->tablespace_map, space->oid);
     if (chosen == NULL && options->tablespace_root != NULL)
         chosen = pd_archive_join(arena, options->tablespace_root, space->oid);
-    space->dir = chosen != NULL ? chosen : link->target;
+    char *dir = pd_arena_strdup(arena, chosen != NULL ? chosen : link->target);
+    for (size_t length = dir != NULL ? strlen(dir) : 0; length > 1 && dir[length - 1] == '/';)
+        dir[--length] = '\0'; /* "/d/" and "/d" are one directory */
+    space->dir = dir;
     space->link = pd_archive_join(arena, options->data_dir, link->path);
     if (space->dir == NULL || space->link == NULL)
         return pd_arena_error(arena, err);
@@ -218,8 +221,17 @@ pd_restore_spaces_map(PdArena *arena, const PdRestoreSpaces *spaces, const char 
         return (char *)map;
     PdStrbuf out;
     pd_strbuf_init(&out, arena);
-    for (size_t i = 0; i < spaces->count; i++) /* "OID PATH", one a line, as pg_backup_stop writes it */
-        pd_strbuf_appendf(&out, "%s %s\n", spaces->spaces[i].oid, spaces->spaces[i].dir);
+    for (size_t i = 0; i < spaces->count; i++) /* "OID PATH", one a line, \ \n \r escaped by a backslash */
+    {
+        pd_strbuf_appendf(&out, "%s ", spaces->spaces[i].oid);
+        for (const char *c = spaces->spaces[i].dir; *c != '\0'; c++)
+        {
+            if (*c == '\\' || *c == '\n' || *c == '\r')
+                pd_strbuf_append(&out, "\\");
+            pd_strbuf_append_length(&out, c, 1);
+        }
+        pd_strbuf_append(&out, "\n");
+    }
     pd_strbuf_append(&out, "");
     return pd_strbuf_failed(&out) ? NULL : (char *)pd_strbuf_text(&out);
 }

@@ -120,6 +120,20 @@ read_number(const CliArgs *args, const char *flag, long least, long most, int no
     return true;
 }
 
+/* path made absolute (from the working directory) without a trailing slash, so that paths compare as text. */
+static const char *
+absolute(PdArena *arena, const char *path)
+{
+    char cwd[4096];
+    const char *full = path[0] == '/'                     ? pd_arena_strdup(arena, path)
+                       : getcwd(cwd, sizeof(cwd)) != NULL ? pd_arena_sprintf(arena, "%s/%s", cwd, path)
+                                                          : NULL;
+    char *trimmed = (char *)full;
+    for (size_t length = trimmed != NULL ? strlen(trimmed) : 0; length > 1 && trimmed[length - 1] == '/';)
+        trimmed[--length] = '\0';
+    return trimmed;
+}
+
 static bool
 read_options(PdArena *arena, const CliArgs *args, PdRestoreOptions *options, PdError *err)
 {
@@ -128,6 +142,8 @@ read_options(PdArena *arena, const CliArgs *args, PdRestoreOptions *options, PdE
         pd_error_set(err, PD_ERR_USAGE, "restore: name the data directory to restore into with --pgdata DIR");
         return pd_error_field(err, "--pgdata");
     }
+    if ((options->data_dir = absolute(arena, options->data_dir)) == NULL)
+        return pd_error_set(err, PD_ERR_IO, "could not make --pgdata an absolute path");
     cli_has_flag(args, "--set", &options->label);
     options->is_delta = cli_has_flag(args, "--delta", NULL);
     cli_has_flag(args, "--pg-bin", &options->pg_bin);
@@ -136,7 +152,9 @@ read_options(PdArena *arena, const CliArgs *args, PdRestoreOptions *options, PdE
     options->skips_target_check = cli_has_flag(args, "--no-target-check", NULL);
     options->as_standby = cli_has_flag(args, "--as-standby", NULL);
     cli_has_flag(args, "--tablespace-map", &options->tablespace_map);
-    cli_has_flag(args, "--tablespace-root", &options->tablespace_root);
+    if (cli_has_flag(args, "--tablespace-root", &options->tablespace_root) &&
+        (options->tablespace_root = absolute(arena, options->tablespace_root)) == NULL)
+        return pd_error_set(err, PD_ERR_IO, "could not make --tablespace-root an absolute path");
     if (!read_number(args, "--port", 1, 65535, 0, &options->port, err) ||
         !read_number(args, "--max-age", 1, 86400 * 3650, 0, &options->max_age_s, err))
         return false;

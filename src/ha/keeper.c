@@ -312,7 +312,7 @@ make_node(PdKeeper *keeper, const PdKeeperOptions *options, PdError *err)
                                settings->archive_key_file[0] != '\0' ? settings->archive_key_file : NULL,
                            .wal_command = options->wal_command,
                            .restore_program = options->restore_program,
-                           .clone_backup_max_age_s = settings->clone_backup_max_age_ms / 1000,
+                           .clone_backup_max_age_s = (settings->clone_backup_max_age_ms + 999) / 1000,
                            .settings = parameters,
                            .setting_count = keeper->config.parameter_count,
                            .hba_lines = keeper->config.pg_hba,

@@ -133,22 +133,24 @@ copy_primary(PdNode *node, const char *clone, const char *host, int port, int ti
     PdError why;
     pd_error_init(&why);
     snprintf(node->cloned_from, sizeof node->cloned_from, "pg_basebackup");
+    long long started = pd_node_now_ms();
     if (uses_repository(node))
     {
-        if (restore_backup(node, clone, timeout_ms, &why))
+        if (restore_backup(node, clone, timeout_ms / 2,
+                           &why)) /* half: pg_basebackup may still need the rest */
         {
             snprintf(node->cloned_from, sizeof node->cloned_from, "the repository's newest backup");
             return true;
         }
-        const char *why_not = why.detail[0] != '\0' ? why.detail : why.message; /* restore's own words */
-        if (strncmp(why_not, "prodata: error: ", 16) == 0)
-            why_not += 16;
-        snprintf(node->cloned_from, sizeof node->cloned_from, "pg_basebackup (not the repository: %.500s)",
-                 why_not);
+        const char *why_not = strstr(why.detail, "prodata: error: "); /* restore's own words, not its hint */
+        why_not = why_not != NULL ? why_not + 16 : why.detail[0] != '\0' ? why.detail : why.message;
+        snprintf(node->cloned_from, sizeof node->cloned_from, "pg_basebackup (not the repository: %.*s)",
+                 (int)(strcspn(why_not, "\n") < 500 ? strcspn(why_not, "\n") : 500), why_not);
         if (!pd_node_remove_tree(clone, err) || !pd_node_make_dir(node, clone, err))
             return false;
     }
-    return run_basebackup(node, clone, host, port, timeout_ms, err);
+    long long left = timeout_ms - (pd_node_now_ms() - started); /* the clone's bound covers both tries */
+    return run_basebackup(node, clone, host, port, left > 1000 ? (int)left : 1000, err);
 }
 
 const char *

@@ -57,11 +57,11 @@ expect_eq "a tablespace directory inside the data directory: refused" \
     "$RC|$(grep -c 'outside the data directory' <<<"$OUT")" "2|1"
 
 # 3. restored elsewhere with --tablespace-map, started
-MOVED="$TAP_WORKDIR/owned/ts_moved"
+MOVED="$TAP_WORKDIR/owned/ts_mo\\ved" # a backslash: tablespace_map escapes it, as PostgreSQL reads it
 run_cmd restore --target-immediate --tablespace-map "$OID=$MOVED" --jobs 3
-expect_eq "restore with --tablespace-map: the link and tablespace_map name the new directory" \
+expect_eq "restore with --tablespace-map: the link and tablespace_map (its backslash escaped) name the new directory" \
     "$RC|$(readlink "$RESTORED_DIR/data/pg_tblspc/$OID")|$(cat "$RESTORED_DIR/data/tablespace_map" 2>/dev/null)" \
-    "0|$MOVED|$OID $MOVED"
+    "0|$MOVED|$OID ${MOVED//\\/\\\\}"
 if start_restored; then
     expect_eq "the copy starts: its rows are the primary's, its tablespace where it was sent, the index intact" \
         "$(digest "$RESTORED_PORT")|$(PGPORT=$RESTORED_PORT sql postgres "SELECT pg_tablespace_location($OID)")|$(PGPORT=$RESTORED_PORT sql postgres "SELECT bt_index_check('tt_pkey', true)")" \
