@@ -49,7 +49,7 @@ print_table(const PdKeys *keys, const PdClusterConfig *config, int64_t revision)
     PdClusterConfig defaults;
     pd_cluster_config_defaults(&defaults);
     const PdClusterConfig *column[2] = {config, &defaults};
-    char text[2][6][32];
+    char text[2][9][32];
     for (int i = 0; i < 2; i++)
     {
         snprintf(text[i][0], sizeof text[i][0], "%d", column[i]->synchronous_quorum);
@@ -58,6 +58,9 @@ print_table(const PdKeys *keys, const PdClusterConfig *config, int64_t revision)
         snprintf(text[i][3], sizeof text[i][3], "%" PRId64, column[i]->maximum_lag_on_failover_bytes);
         snprintf(text[i][4], sizeof text[i][4], "%d", column[i]->failsafe_grant_ms);
         snprintf(text[i][5], sizeof text[i][5], "%d", column[i]->failsafe_timeout_ms);
+        snprintf(text[i][6], sizeof text[i][6], "%d", column[i]->backup_full_every_s);
+        snprintf(text[i][7], sizeof text[i][7], "%d", column[i]->backup_incr_every_s);
+        snprintf(text[i][8], sizeof text[i][8], "%d", column[i]->backup_verify_every_s);
     }
     print_row("field", "value", "default");
     print_row("synchronous_mode", config->is_synchronous ? "on" : "off",
@@ -71,6 +74,11 @@ print_table(const PdKeys *keys, const PdClusterConfig *config, int64_t revision)
               defaults.is_failsafe ? "true" : "false");
     print_row("failsafe_grant_ms", text[0][4], "0 (ttl_s x 1000)");
     print_row("failsafe_timeout_ms", text[0][5], text[1][5]);
+    print_row("backup_full_every_s", text[0][6], "0 (off)");
+    print_row("backup_incr_every_s", text[0][7], "0 (off)");
+    print_row("backup_verify_every_s", text[0][8], "0 (off)");
+    print_row("backup_on", config->is_backup_on_primary ? "primary" : "standby",
+              defaults.is_backup_on_primary ? "primary" : "standby");
     for (size_t i = 0; i < config->parameter_count; i++)
     {
         char field[128];

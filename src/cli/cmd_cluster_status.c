@@ -55,6 +55,9 @@ typedef struct Cluster
     size_t problem_count;
     bool has_request; /* the switchover key holds a request that parsed */
     PdSwitchover request;
+    bool has_backup_job; /* a scheduled backup's job that parsed (schedule.h) */
+    PdScheduleJob backup_job;
+    PdScheduleLast backup_last[PD_SCHEDULE_KINDS]; /* exists false: none recorded */
 } Cluster;
 
 static void
@@ -81,6 +84,23 @@ find_row(Cluster *cluster, const char *name)
         if (strcmp(cluster->rows[i].name, name) == 0)
             return &cluster->rows[i];
     return NULL;
+}
+
+/* A kind's last scheduled backup into *cluster when kv is one (a record that does not parse: a problem). */
+static bool
+read_backup_last(PdArena *arena, const PdKeys *keys, const PdEtcdKv *kv, Cluster *cluster)
+{
+    PdError err = {0};
+    for (int kind = 0; kind < PD_SCHEDULE_KINDS; kind++)
+    {
+        if (!is_key(kv->key, pd_keys_backup_last(keys, kind)))
+            continue;
+        if (!pd_schedule_last_parse(arena, kv->value.data, kv->value.length, &cluster->backup_last[kind],
+                                    &err))
+            add_problem(arena, cluster, kv->key, &err);
+        return true;
+    }
+    return false;
 }
 
 /* One key of the range into *cluster; a value that does not parse becomes a problem naming the key. */
@@ -114,6 +134,15 @@ read_key(PdArena *arena, const PdKeys *keys, const PdEtcdKv *kv, Cluster *cluste
         if (!pd_roster_parse(arena, kv->value.data, kv->value.length, &cluster->roster, &err))
             add_problem(arena, cluster, kv->key, &err);
     }
+    else if (is_key(kv->key, pd_keys_backup_job(keys)))
+    {
+        cluster->has_backup_job =
+            pd_schedule_job_parse(arena, kv->value.data, kv->value.length, &cluster->backup_job, &err);
+        if (!cluster->has_backup_job)
+            add_problem(arena, cluster, kv->key, &err);
+    }
+    else if (read_backup_last(arena, keys, kv, cluster))
+        return;
     else if (pd_keys_member_of(arena, keys, kv->key, &name))
     {
         Row *row = &cluster->rows[cluster->row_count++];
@@ -412,6 +441,34 @@ print_rows(const Cluster *cluster)
         print_failsafe(&cluster->rows[i]);
 }
 
+/* The scheduled backups: the job running, the last run of each kind (docs/ha.md, "Scheduled backups"). */
+static void
+print_backups(const Cluster *cluster)
+{
+    char age[32];
+    bool is_first = true;
+    if (cluster->has_backup_job)
+    {
+        age_text(cluster->backup_job.created_ms, age, sizeof age);
+        printf("\nbackup job: %s on %s%s, asked %s ago (job %s)\n",
+               pd_schedule_kind_name(cluster->backup_job.kind), cluster->backup_job.member,
+               cluster->backup_job.is_from_standby ? " (a standby)" : "", age, cluster->backup_job.id);
+        is_first = false;
+    }
+    for (int kind = 0; kind < PD_SCHEDULE_KINDS; kind++)
+    {
+        const PdScheduleLast *last = &cluster->backup_last[kind];
+        if (!last->exists)
+            continue;
+        age_text(last->time_ms, age, sizeof age);
+        printf("%slast %s backup: %s on %s %s ago%s%s%s%s%s\n", is_first ? "\n" : "",
+               pd_schedule_kind_name((PdScheduleKind)kind), last->is_ok ? "ok" : "FAILED", last->member, age,
+               last->label[0] ? " (" : "", last->label, last->label[0] ? ")" : "", last->is_ok ? "" : ": ",
+               last->is_ok ? "" : last->message);
+        is_first = false;
+    }
+}
+
 static void
 print_status(PdArena *arena, const PdKeys *keys, const Cluster *cluster)
 {
@@ -431,6 +488,7 @@ print_status(PdArena *arena, const PdKeys *keys, const Cluster *cluster)
         printf("\n%s\n", message);
     if (cluster->has_request)
         printf("\n%s\n", request_text(arena, cluster));
+    print_backups(cluster);
     for (size_t i = 0; i < cluster->problem_count; i++)
         printf("%sproblem: %s: %s\n", i == 0 ? "\n" : "", cluster->problems[i].key,
                cluster->problems[i].message);
@@ -493,6 +551,26 @@ row_json(const Cluster *cluster, const Row *row)
     return object;
 }
 
+/* {"job": {...} or null, "last": {"full": {...} or null, "incr": ..., "verify": ...}} */
+static json_t *
+backups_json(PdArena *arena, const Cluster *cluster)
+{
+    PdError ignored = {0};
+    char *text = cluster->has_backup_job ? pd_schedule_job_json(arena, &cluster->backup_job, &ignored) : NULL;
+    json_t *last = json_object();
+    for (int kind = 0; last != NULL && kind < PD_SCHEDULE_KINDS; kind++)
+    {
+        char *record = cluster->backup_last[kind].exists
+                           ? pd_schedule_last_json(arena, &cluster->backup_last[kind], &ignored)
+                           : NULL;
+        json_t *value = record != NULL ? json_loads(record, 0, NULL) : NULL;
+        json_object_set_new(last, pd_schedule_kind_name((PdScheduleKind)kind),
+                            value != NULL ? value : json_null());
+    }
+    json_t *job = text != NULL ? json_loads(text, 0, NULL) : NULL;
+    return json_pack("{s:o, s:o}", "job", job != NULL ? job : json_null(), "last", last);
+}
+
 static bool
 print_status_json(PdArena *arena, const PdKeys *keys, const Cluster *cluster, PdError *err)
 {
@@ -512,13 +590,14 @@ print_status_json(PdArena *arena, const PdKeys *keys, const Cluster *cluster, Pd
     if (json_is_object(switchover))
         json_object_set_new(switchover, "summary", json_string(request_text(arena, cluster)));
     json_t *root =
-        json_pack("{s:s, s:o, s:b, s:b, s:i, s:I, s:o, s:o, s:o, s:o}", "root", keys->root, "leader",
+        json_pack("{s:s, s:o, s:b, s:b, s:i, s:I, s:o, s:o, s:o, s:o, s:o}", "root", keys->root, "leader",
                   cluster->leader != NULL ? json_string(cluster->leader) : json_null(), "paused",
                   cluster->config.is_paused, "synchronous_mode", cluster->config.is_synchronous,
                   "synchronous_quorum", cluster->config.synchronous_quorum, "maximum_lag_on_failover_bytes",
                   (json_int_t)cluster->config.maximum_lag_on_failover_bytes, "members", members, "message",
                   message != NULL ? json_string(message) : json_null(), "switchover",
-                  switchover != NULL ? switchover : json_null(), "problems", problems);
+                  switchover != NULL ? switchover : json_null(), "backups", backups_json(arena, cluster),
+                  "problems", problems);
     char *text = root != NULL
                      ? json_dumps(root, JSON_PRESERVE_ORDER | JSON_INDENT(2) | JSON_REAL_PRECISION(15))
                      : NULL;

@@ -29,10 +29,15 @@ static const char *const field_names[] = {"synchronous_mode",
                                           "pg_hba",
                                           "failsafe_mode",
                                           "failsafe_grant_ms",
-                                          "failsafe_timeout_ms"};
+                                          "failsafe_timeout_ms",
+                                          "backup_full_every_s",
+                                          "backup_incr_every_s",
+                                          "backup_verify_every_s",
+                                          "backup_on"};
 #define FIELD_LIST                                                                                           \
     "synchronous_mode, synchronous_quorum, ttl_s, loop_interval_ms, maximum_lag_on_failover_bytes, paused, " \
-    "postgresql_parameters.NAME, pg_hba, failsafe_mode, failsafe_grant_ms, failsafe_timeout_ms"
+    "postgresql_parameters.NAME, pg_hba, failsafe_mode, failsafe_grant_ms, failsafe_timeout_ms, "            \
+    "backup_full_every_s, backup_incr_every_s, backup_verify_every_s, backup_on"
 
 void
 pd_cluster_config_defaults(PdClusterConfig *config)
@@ -174,6 +179,16 @@ check_failsafe(const PdClusterConfig *config, PdError *problems)
                              grant, config->loop_interval_ms, config->failsafe_timeout_ms);
 }
 
+/* A backup schedule's interval: 0 (off) or PD_CLUSTER_BACKUP_EVERY_S_MIN to _MAX seconds. */
+static void
+check_backup_every(const char *field, int every_s, PdError *problems)
+{
+    if (every_s != 0 && (every_s < PD_CLUSTER_BACKUP_EVERY_S_MIN || every_s > PD_CLUSTER_BACKUP_EVERY_S_MAX))
+        pd_error_add_problem(problems, NULL, 0, 0, field,
+                             "%s %d is out of bounds: 0 (off) or %d to %d seconds", field, every_s,
+                             PD_CLUSTER_BACKUP_EVERY_S_MIN, PD_CLUSTER_BACKUP_EVERY_S_MAX);
+}
+
 static void
 check_parameter(const PdClusterParameter *parameter, PdError *problems)
 {
@@ -201,6 +216,9 @@ check_into(const PdClusterConfig *config, PdError *problems)
 {
     check_bounds(config, problems);
     check_failsafe(config, problems);
+    check_backup_every("backup_full_every_s", config->backup_full_every_s, problems);
+    check_backup_every("backup_incr_every_s", config->backup_incr_every_s, problems);
+    check_backup_every("backup_verify_every_s", config->backup_verify_every_s, problems);
     if (config->parameter_count > PD_CLUSTER_PARAMETERS_MAX)
         pd_error_add_problem(problems, NULL, 0, 0, "postgresql_parameters",
                              "postgresql_parameters: %zu parameters, at most %d", config->parameter_count,
@@ -267,6 +285,17 @@ read_synchronous_mode(json_t *value, PdClusterConfig *config, PdError *problems)
 }
 
 static void
+read_backup_on(json_t *value, PdClusterConfig *config, PdError *problems)
+{
+    const char *text = json_is_string(value) ? json_string_value(value) : NULL;
+    if (text != NULL && (strcmp(text, "standby") == 0 || strcmp(text, "primary") == 0))
+        config->is_backup_on_primary = strcmp(text, "primary") == 0;
+    else
+        pd_error_add_problem(problems, NULL, 0, 0, "backup_on",
+                             "backup_on must be \"standby\" or \"primary\"");
+}
+
+static void
 read_parameters(PdArena *arena, json_t *object, PdClusterConfig *config, PdError *problems)
 {
     if (!json_is_object(object))
@@ -328,6 +357,14 @@ read_field(PdArena *arena, const char *field, json_t *value, PdClusterConfig *co
         config->failsafe_grant_ms = clamp_int(number);
     else if (strcmp(field, "failsafe_timeout_ms") == 0 && read_integer(value, field, &number, problems))
         config->failsafe_timeout_ms = clamp_int(number);
+    else if (strcmp(field, "backup_full_every_s") == 0 && read_integer(value, field, &number, problems))
+        config->backup_full_every_s = clamp_int(number);
+    else if (strcmp(field, "backup_incr_every_s") == 0 && read_integer(value, field, &number, problems))
+        config->backup_incr_every_s = clamp_int(number);
+    else if (strcmp(field, "backup_verify_every_s") == 0 && read_integer(value, field, &number, problems))
+        config->backup_verify_every_s = clamp_int(number);
+    else if (strcmp(field, "backup_on") == 0)
+        read_backup_on(value, config, problems);
     else if (strcmp(field, "postgresql_parameters") == 0)
         read_parameters(arena, value, config, problems);
     else if (strcmp(field, "pg_hba") == 0)
@@ -402,13 +439,16 @@ document(const PdClusterConfig *config)
         json_decref(parameters);
         return NULL;
     }
-    return json_pack("{s:s, s:i, s:i, s:i, s:I, s:b, s:o, s:o, s:b, s:i, s:i}", "synchronous_mode",
-                     config->is_synchronous ? "on" : "off", "synchronous_quorum", config->synchronous_quorum,
-                     "ttl_s", config->ttl_s, "loop_interval_ms", config->loop_interval_ms,
-                     "maximum_lag_on_failover_bytes", (json_int_t)config->maximum_lag_on_failover_bytes,
-                     "paused", config->is_paused, "postgresql_parameters", parameters, "pg_hba", pg_hba,
-                     "failsafe_mode", config->is_failsafe, "failsafe_grant_ms", config->failsafe_grant_ms,
-                     "failsafe_timeout_ms", config->failsafe_timeout_ms);
+    return json_pack(
+        "{s:s, s:i, s:i, s:i, s:I, s:b, s:o, s:o, s:b, s:i, s:i, s:i, s:i, s:i, s:s}", "synchronous_mode",
+        config->is_synchronous ? "on" : "off", "synchronous_quorum", config->synchronous_quorum, "ttl_s",
+        config->ttl_s, "loop_interval_ms", config->loop_interval_ms, "maximum_lag_on_failover_bytes",
+        (json_int_t)config->maximum_lag_on_failover_bytes, "paused", config->is_paused,
+        "postgresql_parameters", parameters, "pg_hba", pg_hba, "failsafe_mode", config->is_failsafe,
+        "failsafe_grant_ms", config->failsafe_grant_ms, "failsafe_timeout_ms", config->failsafe_timeout_ms,
+        "backup_full_every_s", config->backup_full_every_s, "backup_incr_every_s",
+        config->backup_incr_every_s, "backup_verify_every_s", config->backup_verify_every_s, "backup_on",
+        config->is_backup_on_primary ? "primary" : "standby");
 }
 
 char *

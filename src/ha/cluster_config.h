@@ -9,7 +9,8 @@
  *    "loop_interval_ms": 1000, "maximum_lag_on_failover_bytes": 1048576,
  *    "paused": false, "postgresql_parameters": {"work_mem": "16MB"},
  *    "pg_hba": ["host all app 10.0.0.0/24 scram-sha-256"], "failsafe_mode": true,
- *    "failsafe_grant_ms": 0, "failsafe_timeout_ms": 500}
+ *    "failsafe_grant_ms": 0, "failsafe_timeout_ms": 500, "backup_full_every_s": 86400,
+ *    "backup_incr_every_s": 3600, "backup_verify_every_s": 0, "backup_on": "standby"}
  *
  * Every field may be missing (its default is taken); an unknown field, a
  * value of the wrong type or out of bounds, a parameter name that is not one
@@ -48,6 +49,8 @@ enum
     PD_CLUSTER_FAILSAFE_TIMEOUT_MS_DEFAULT = 500,
     PD_CLUSTER_FAILSAFE_TIMEOUT_MS_MIN = 50,
     PD_CLUSTER_FAILSAFE_TIMEOUT_MS_MAX = 10000,
+    PD_CLUSTER_BACKUP_EVERY_S_MIN = 60,         /* a backup schedule's interval, when not 0 (off) */
+    PD_CLUSTER_BACKUP_EVERY_S_MAX = 31 * 86400, /* 31 days */
 };
 #define PD_CLUSTER_MAX_LAG_DEFAULT ((int64_t)1 << 20) /* 1 MiB, Patroni's default too */
 #define PD_CLUSTER_MAX_LAG_MAX ((int64_t)1 << 50)     /* 1 PiB: exact in any JSON reader's double */
@@ -74,6 +77,13 @@ typedef struct PdClusterConfig
     bool is_failsafe;      /* failsafe_mode (default true): an etcd outage is not a partition (docs/ha.md) */
     int failsafe_grant_ms; /* one grant's duration; 0 (default): ttl_s x 1000 */
     int failsafe_timeout_ms; /* one round of grant requests' bound (default 500) */
+    /* backups the leader's keeper schedules (docs/ha.md, "Scheduled backups"): each 0 (default, off) or
+       60 s to 31 days since the last successful one of its kind */
+    int backup_full_every_s;
+    int backup_incr_every_s;
+    int backup_verify_every_s; /* `prodata backup verify --restore` */
+    bool is_backup_on_primary; /* backup_on: "standby" (default: a healthy streaming standby, else the
+                                  primary) or "primary" */
 } PdClusterConfig;
 
 /* failsafe_grant_ms as in effect: the field, or ttl_s x 1000 when it is 0. */
@@ -106,7 +116,8 @@ char *pd_cluster_config_json(PdArena *arena, const PdClusterConfig *config, bool
  * Applies "field=value" assignments to *config: synchronous_mode=on|off,
  * synchronous_quorum=K, ttl_s=S, loop_interval_ms=MS,
  * maximum_lag_on_failover_bytes=B, paused=true|false, failsafe_mode=true|false, failsafe_grant_ms=MS,
- * failsafe_timeout_ms=MS, postgresql_parameters.NAME=VALUE (an empty
+ * failsafe_timeout_ms=MS, backup_full_every_s=S, backup_incr_every_s=S,
+ * backup_verify_every_s=S, backup_on=standby|primary, postgresql_parameters.NAME=VALUE (an empty
  * VALUE removes NAME), pg_hba+=LINE (appended unless there), pg_hba-=LINE (removed),
  * pg_hba=[JSON array] (the lines replaced). Then checks the result. On any problem (every one
  * collected, each naming its field) *config is unchanged. Errors:

@@ -73,6 +73,44 @@ set_number(const char *field, const char *value, int64_t *number, bool *is_set, 
         pd_error_add_problem(problems, NULL, 0, 0, field, "%s: \"%.64s\" is not an integer", field, value);
 }
 
+static bool
+is_number_field(const char *field)
+{
+    static const char *const names[] = {"synchronous_quorum",   "ttl_s",
+                                        "loop_interval_ms",     "maximum_lag_on_failover_bytes",
+                                        "failsafe_grant_ms",    "failsafe_timeout_ms",
+                                        "backup_full_every_s",  "backup_incr_every_s",
+                                        "backup_verify_every_s"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strcmp(field, names[i]) == 0)
+            return true;
+    return false;
+}
+
+/* A number field parsed already into *config (bounds are pd_cluster_config_check's). */
+static void
+store_number(PdClusterConfig *config, const char *field, int64_t number)
+{
+    if (strcmp(field, "synchronous_quorum") == 0)
+        config->synchronous_quorum = clamp_int(number);
+    else if (strcmp(field, "ttl_s") == 0)
+        config->ttl_s = clamp_int(number);
+    else if (strcmp(field, "loop_interval_ms") == 0)
+        config->loop_interval_ms = clamp_int(number);
+    else if (strcmp(field, "failsafe_grant_ms") == 0)
+        config->failsafe_grant_ms = clamp_int(number);
+    else if (strcmp(field, "failsafe_timeout_ms") == 0)
+        config->failsafe_timeout_ms = clamp_int(number);
+    else if (strcmp(field, "backup_full_every_s") == 0)
+        config->backup_full_every_s = clamp_int(number);
+    else if (strcmp(field, "backup_incr_every_s") == 0)
+        config->backup_incr_every_s = clamp_int(number);
+    else if (strcmp(field, "backup_verify_every_s") == 0)
+        config->backup_verify_every_s = clamp_int(number);
+    else
+        config->maximum_lag_on_failover_bytes = number;
+}
+
 /* One "field=value" (field and value split already) into the draft, or a problem naming the field. */
 static void
 assign_one(Draft *draft, const char *field, const char *value, PdError *problems)
@@ -109,31 +147,26 @@ assign_one(Draft *draft, const char *field, const char *value, PdError *problems
             pd_error_add_problem(problems, NULL, 0, 0, field, "failsafe_mode: \"%.64s\" is not true or false",
                                  value);
     }
-    else if (strcmp(field, "synchronous_quorum") == 0 || strcmp(field, "ttl_s") == 0 ||
-             strcmp(field, "loop_interval_ms") == 0 || strcmp(field, "maximum_lag_on_failover_bytes") == 0 ||
-             strcmp(field, "failsafe_grant_ms") == 0 || strcmp(field, "failsafe_timeout_ms") == 0)
+    else if (strcmp(field, "backup_on") == 0)
+    {
+        if (strcmp(value, "standby") == 0 || strcmp(value, "primary") == 0)
+            config->is_backup_on_primary = strcmp(value, "primary") == 0;
+        else
+            pd_error_add_problem(problems, NULL, 0, 0, field,
+                                 "backup_on: \"%.64s\" is not standby or primary", value);
+    }
+    else if (is_number_field(field))
         set_number(field, value, &number, &is_set, problems);
     else
         pd_error_add_problem(problems, NULL, 0, 0, field,
                              "unknown field \"%.64s\"; the fields are synchronous_mode, synchronous_quorum, "
                              "ttl_s, loop_interval_ms, maximum_lag_on_failover_bytes, paused, failsafe_mode, "
-                             "failsafe_grant_ms, failsafe_timeout_ms, "
+                             "failsafe_grant_ms, failsafe_timeout_ms, backup_full_every_s, "
+                             "backup_incr_every_s, backup_verify_every_s, backup_on, "
                              "postgresql_parameters.NAME, pg_hba (pg_hba+=LINE, pg_hba-=LINE, pg_hba=[...])",
                              field);
-    if (!is_set)
-        return;
-    if (strcmp(field, "synchronous_quorum") == 0)
-        config->synchronous_quorum = clamp_int(number);
-    else if (strcmp(field, "ttl_s") == 0)
-        config->ttl_s = clamp_int(number);
-    else if (strcmp(field, "loop_interval_ms") == 0)
-        config->loop_interval_ms = clamp_int(number);
-    else if (strcmp(field, "failsafe_grant_ms") == 0)
-        config->failsafe_grant_ms = clamp_int(number);
-    else if (strcmp(field, "failsafe_timeout_ms") == 0)
-        config->failsafe_timeout_ms = clamp_int(number);
-    else
-        config->maximum_lag_on_failover_bytes = number;
+    if (is_set)
+        store_number(config, field, number);
 }
 
 static int

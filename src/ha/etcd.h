@@ -117,6 +117,9 @@ typedef struct PdEtcdCas
     PdEtcdBytes also_value;
     bool also_delete;          /* the second key deleted instead (no key: nothing deleted, not a failure) */
     int64_t also_mod_revision; /* > 0: the transaction also compares the second key's mod_revision to it */
+    bool also_compare_only;    /* with also_mod_revision: the second key is compared only, neither put nor
+                                  deleted (a scheduled backup's job written only while the leader key is the
+                                  writer's) */
 } PdEtcdCas;
 
 typedef struct PdEtcdServer

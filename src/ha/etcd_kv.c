@@ -175,7 +175,8 @@ txn_body(const PdEtcdCas *cas)
     else
         success = json_pack("[{s:{s:o}}]", "request_delete_range", "key", pd_etcd_wire_bytes(cas->key));
     /* the second key's put goes last: the answer reader finds the first key's responses where it expects */
-    if (success != NULL && cas->also_key.length > 0 && json_array_append_new(success, also_body(cas)) != 0)
+    if (success != NULL && cas->also_key.length > 0 && !cas->also_compare_only &&
+        json_array_append_new(success, also_body(cas)) != 0)
     {
         json_decref(success);
         success = NULL;

@@ -4,7 +4,7 @@
  * and a key layout (keeper_settings.h, keys.h, etcd.h), the cluster-wide
  * configuration in etcd (cluster_config.h), what the keepers publish
  * (member.h, roster.h, history.h), the switchover request and its rules
- * (switchover.h), the keeper with its fence guard
+ * (switchover.h), the scheduled backups' job and records (schedule.h), the keeper with its fence guard
  * (keeper.h, fence.h), and the keeper's view and its HTTP API (view.h,
  * api.h). Everything else of src/ha is private to the module.
  */
@@ -22,6 +22,7 @@
 #include "ha/keys.h"
 #include "ha/member.h"
 #include "ha/roster.h"
+#include "ha/schedule.h"
 #include "ha/switchover.h"
 #include "ha/view.h"
 

@@ -130,7 +130,8 @@ tick(PdKeeper *keeper, bool *is_guard_gone)
     pd_keeper_step(keeper, "acting", ordinary);
     pd_keeper_act(keeper, &read, &status);
     pd_keeper_step(keeper, "a tick's end", ordinary);
-    read_node(keeper, &status); /* what the act made of the node is what gets published */
+    read_node(keeper, &status);               /* what the act made of the node is what gets published */
+    pd_keeper_backup(keeper, &read, &status); /* never waits for a backup */
     pd_keeper_live_apply(keeper, &status);
     pd_keeper_guard(keeper, may_write(keeper, &status));
     pd_keeper_publish(keeper, &read, &status);
@@ -165,7 +166,9 @@ shut_down(PdKeeper *keeper)
     PdError err = {0};
     bool was_immediate = false;
     int64_t started = pd_keeper_now_ms();
-    pd_keeper_step(keeper, "the shutdown", 10000 + PD_KEEPER_NODE_CALL_MS); /* the lease held meanwhile */
+    /* the lease held meanwhile */
+    pd_keeper_step(keeper, "the shutdown", PD_KEEPER_BACKUP_END_MS + 10000 + PD_KEEPER_NODE_CALL_MS);
+    pd_keeper_backup_stop(keeper); /* a backup of a stopping server fails anyway */
     if (!pd_node_stop(keeper->node, 10000, &was_immediate, &err))
     {
         pd_logf(PD_LOG_ERROR, "keeper %s: PostgreSQL did not stop: %s; killing it", keeper->name,
@@ -356,6 +359,7 @@ make_keeper(PdKeeper *keeper, const PdKeeperOptions *options, PdError *err)
         options->fence_margin_ms > 0 ? options->fence_margin_ms : PD_KEEPER_FENCE_MARGIN_MS_DEFAULT;
     keeper->view = options->view;
     keeper->failsafe = options->failsafe;
+    keeper->backup_program = options->restore_program;
     keeper->waiting_for = "";
     snprintf(keeper->api_url, sizeof keeper->api_url, "http://%s:%d", settings->api_listen_address,
              settings->api_port);

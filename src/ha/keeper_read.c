@@ -1,11 +1,10 @@
 /*
  * keeper_read.c - what one tick knows of the cluster: everything under the
  * cluster's root read in ONE pd_etcd_range (leader, members, roster,
- * initialize, config), so the keeper decides on one revision of etcd, not
- * on keys read at different moments. Anything etcd did not answer is
- * unknown (is_known false): never read as "no leader". A member key that does
- * not parse is skipped and logged (a newer keeper's, a hand edit); a config
- * that does not parse keeps the last good one.
+ * initialize, config, the scheduled backup's job and records), so the keeper decides on one revision of etcd,
+ * not on keys read at different moments. Anything etcd did not answer is unknown (is_known false): never read
+ * as "no leader". A member key that does not parse is skipped and logged (a newer keeper's, a hand edit); a
+ * config that does not parse keeps the last good one.
  */
 #include <inttypes.h>
 #include <string.h>
@@ -81,6 +80,38 @@ read_switchover(PdKeeper *keeper, const PdEtcdKv *kv, PdKeeperRead *read)
 }
 
 static void
+read_backup_job(PdKeeper *keeper, const PdEtcdKv *kv, PdKeeperRead *read)
+{
+    PdError err = {0};
+    if (pd_schedule_job_parse(keeper->tick, kv->value.data, kv->value.length, &read->backup_job, &err))
+    {
+        read->has_backup_job = true;
+        read->backup_job_revision = kv->mod_revision;
+    }
+    else
+        pd_logf(PD_LOG_WARNING, "keeper %s: the backup job is not valid (%s): ignored", keeper->name,
+                err.message);
+}
+
+/* A kind's last backup record into read, when kv is one; false for any other key. */
+static bool
+read_backup_last(PdKeeper *keeper, const PdEtcdKv *kv, PdKeeperRead *read)
+{
+    for (int kind = 0; kind < PD_SCHEDULE_KINDS; kind++)
+    {
+        if (!is_key(kv, pd_keys_backup_last(&keeper->keys, kind)))
+            continue;
+        PdError err = {0};
+        if (!pd_schedule_last_parse(keeper->tick, kv->value.data, kv->value.length, &read->backup_last[kind],
+                                    &err))
+            pd_logf(PD_LOG_WARNING, "keeper %s: the last %s backup record is not valid (%s): ignored",
+                    keeper->name, pd_schedule_kind_name((PdScheduleKind)kind), err.message);
+        return true;
+    }
+    return false;
+}
+
+static void
 read_kv(PdKeeper *keeper, const PdEtcdKv *kv, PdKeeperRead *read)
 {
     const PdKeys *keys = &keeper->keys;
@@ -103,6 +134,10 @@ read_kv(PdKeeper *keeper, const PdEtcdKv *kv, PdKeeperRead *read)
         read->released_revision = kv->mod_revision;
     else if (is_key(kv, pd_keys_switchover(keys)))
         read_switchover(keeper, kv, read);
+    else if (is_key(kv, pd_keys_backup_job(keys)))
+        read_backup_job(keeper, kv, read);
+    else if (read_backup_last(keeper, kv, read))
+        return;
     else if (pd_keys_member_of(keeper->tick, keys, kv->key, &member))
         read_member(keeper, kv, member, read);
 }

@@ -4,7 +4,8 @@
  * the keeper files share. keeper.c owns the loop and the lease,
  * keeper_read.c the cluster read, keeper_act.c the decisions,
  * keeper_steps.c the long steps (initialise, clone, rewind, promote),
- * keeper_publish.c the member state and the history.
+ * keeper_publish.c the member state and the history, keeper_backup.c the
+ * scheduled backups.
  */
 #ifndef PRODATA_HA_KEEPER_RUN_H
 #define PRODATA_HA_KEEPER_RUN_H
@@ -21,6 +22,7 @@
 #include "ha/member.h"
 #include "ha/node.h"
 #include "ha/roster.h"
+#include "ha/schedule.h"
 #include "ha/switchover.h"
 
 enum
@@ -49,7 +51,27 @@ enum
     PD_KEEPER_SWITCHOVER_CATCH_UP_MS = 5000,
     /* WAL since the last checkpoint past which the leader checkpoints before its shutdown (one segment) */
     PD_KEEPER_SWITCHOVER_CHECKPOINT_BYTES = 16 * 1024 * 1024,
+    /* a scheduled backup (keeper_backup.c): how long its child has after SIGTERM at the keeper's stop, and
+       how often the leader switches WAL segments while a standby takes one (its end must be archived) */
+    PD_KEEPER_BACKUP_END_MS = 5000,
+    PD_KEEPER_BACKUP_SWITCH_MS = 10000,
 };
+
+/* The scheduled backup this keeper runs as a child (keeper_backup.c); what outlives a tick. */
+typedef struct PdKeeperBackup
+{
+    int pid;              /* the child's; 0: none runs */
+    PdScheduleKind kind;  /* of the job it runs, or whose result waits to be recorded */
+    char job_id[128];     /* that job's id */
+    int64_t job_revision; /* the job key's mod_revision when it started: the record's compare */
+    int64_t started_ms;   /* CLOCK_MONOTONIC */
+    int64_t log_offset;   /* where its output starts in state_dir/backup.log */
+    bool has_result;      /* the child ended (or could not start): the record is to be written */
+    int exit_code;        /* its exit status, -1 a signal */
+    char message[PD_SCHEDULE_MESSAGE_MAX]; /* "" when ok, else why (the log's last line) */
+    char label[64];                        /* the backup taken, "" unknown */
+    int64_t switched_ms; /* the leader's last WAL switch for a standby's backup (CLOCK_MONOTONIC) */
+} PdKeeperBackup;
 
 /*
  * The lease, shared by the loop (the main thread) and the lease thread
@@ -122,6 +144,10 @@ typedef struct PdKeeperRead
     bool has_switchover; /* the switchover key exists and parsed */
     PdSwitchover switchover;
     int64_t switchover_revision;
+    bool has_backup_job; /* the backup job key exists and parsed (schedule.h) */
+    PdScheduleJob backup_job;
+    int64_t backup_job_revision;
+    PdScheduleLast backup_last[PD_SCHEDULE_KINDS]; /* exists false: none recorded (or it did not parse) */
 } PdKeeperRead;
 
 struct PdKeeper
@@ -189,6 +215,8 @@ struct PdKeeper
     bool is_failsafe_record_lost; /* no state_dir/failsafe_grant_ms and no configuration read yet: the
                                      quiet period is the longest grant any configuration allows */
     bool is_failsafe_covered;     /* it held the leader key while a taker round's grants were live */
+    const char *backup_program;   /* prodata's own path (options' restore_program); NULL: runs no backup */
+    PdKeeperBackup backup;        /* keeper_backup.c */
 };
 
 /* keeper.c */
@@ -335,6 +363,14 @@ int64_t pd_keeper_switchover_pause_ms(const PdKeeper *keeper);
 void pd_keeper_live_apply(PdKeeper *keeper, const PdNodeStatus *status);
 /* replay_lag_s and pending_restart of the member state. */
 void pd_keeper_live_fill(const PdKeeper *keeper, const PdNodeStatus *status, PdMemberState *state);
+
+/* keeper_backup.c (docs/ha.md, "Scheduled backups") */
+/* At each tick, after the act: the leader writes the job that is due; the member a job names starts its
+ * child, a child that ended is reaped and its result recorded (the job deleted with it). Never waits for a
+ * child. */
+void pd_keeper_backup(PdKeeper *keeper, const PdKeeperRead *read, const PdNodeStatus *status);
+/* At the keeper's stop: a child still running is ended (SIGTERM to its group), nothing recorded. */
+void pd_keeper_backup_stop(PdKeeper *keeper);
 
 /* keeper_publish.c */
 void pd_keeper_publish(PdKeeper *keeper, const PdKeeperRead *read, const PdNodeStatus *status);

@@ -102,6 +102,11 @@ pd_keys_init(PdKeys *keys, const char *prefix, const char *cluster, PdError *err
     snprintf(keys->switchover, sizeof keys->switchover, "%s/switchover", keys->root);
     snprintf(keys->released, sizeof keys->released, "%s/released", keys->root);
     snprintf(keys->members, sizeof keys->members, "%s/members/", keys->root);
+    snprintf(keys->backup_job, sizeof keys->backup_job, "%s/backup/job", keys->root);
+    static const char *const kinds[] = {"full", "incr", "verify"};
+    for (int kind = 0; kind < 3; kind++)
+        snprintf(keys->backup_last[kind], sizeof keys->backup_last[kind], "%s/backup/last/%s", keys->root,
+                 kinds[kind]);
     return true;
 }
 
@@ -151,6 +156,18 @@ PdEtcdBytes
 pd_keys_released(const PdKeys *keys)
 {
     return pd_etcd_text(keys->released);
+}
+
+PdEtcdBytes
+pd_keys_backup_job(const PdKeys *keys)
+{
+    return pd_etcd_text(keys->backup_job);
+}
+
+PdEtcdBytes
+pd_keys_backup_last(const PdKeys *keys, int kind)
+{
+    return pd_etcd_text(kind >= 0 && kind < 3 ? keys->backup_last[kind] : NULL);
 }
 
 PdEtcdBytes

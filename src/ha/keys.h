@@ -18,6 +18,11 @@
  *                           by a holder that gave the key up after stopping its PostgreSQL, deleted with
  *                           every take of the leader key; present with no leader key, a taker needs no
  *                           failsafe grants (docs/ha.md)
+ *   <root>/backup/job       the scheduled backup to run now (no lease): {"id", "kind", "member",
+ *                           "from_standby", "created_ms", "leader"}, written by the leader, deleted by the
+ *                           member it names when its run ends (schedule.h)
+ *   <root>/backup/last/<kind>  the last scheduled run of a kind (full, incr, verify): {"time_ms", "member",
+ *                           "ok", "exit_code", "message", "last_ok_ms", "label"}
  *   <root>/initialize       the bootstrap race: created (absent -> the winner's name) once, by the
  *                           keeper that initialises the first primary
  * A PdKeys holds its root in a fixed buffer (no allocation, no failure after
@@ -54,6 +59,8 @@ typedef struct PdKeys
     char switchover[PD_KEYS_ROOT_MAX + 11];
     char released[PD_KEYS_ROOT_MAX + 9];
     char members[PD_KEYS_ROOT_MAX + 9]; /* "<root>/members/", the prefix of every member key */
+    char backup_job[PD_KEYS_ROOT_MAX + 11];
+    char backup_last[3][PD_KEYS_ROOT_MAX + 19]; /* "<root>/backup/last/full", "incr", "verify" */
 } PdKeys;
 
 /*
@@ -87,6 +94,9 @@ PdEtcdBytes pd_keys_sync(const PdKeys *keys);
 PdEtcdBytes pd_keys_initialize(const PdKeys *keys);
 PdEtcdBytes pd_keys_switchover(const PdKeys *keys);
 PdEtcdBytes pd_keys_released(const PdKeys *keys);
+PdEtcdBytes pd_keys_backup_job(const PdKeys *keys);
+/* kind: 0 full, 1 incr, 2 verify (PdScheduleKind, schedule.h); another kind gives the empty bytes. */
+PdEtcdBytes pd_keys_backup_last(const PdKeys *keys, int kind);
 /* "<root>/members/": pd_etcd_range of it lists every member's key. */
 PdEtcdBytes pd_keys_members(const PdKeys *keys);
 

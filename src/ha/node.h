@@ -226,6 +226,11 @@ bool pd_node_promote(PdNode *node, int timeout_ms, PdError *err);
  * connection; *is_done says whether it ran. Errors: PD_ERR_DB_CONNECT, PD_ERR_DB_QUERY. */
 bool pd_node_checkpoint(PdNode *node, int64_t min_wal_bytes, bool *is_done, PdError *err);
 
+/* pg_switch_wal() on the running local primary, over the bounded local connection (a no-op when nothing was
+ * written since the last switch): a backup taken on a standby ends once the segment holding its end is
+ * archived. Errors: PD_ERR_DB_CONNECT, PD_ERR_DB_QUERY (a standby). */
+bool pd_node_switch_wal(PdNode *node, PdError *err);
+
 /* What pg_controldata says of a stopped node. */
 typedef struct PdNodeControl
 {
@@ -377,6 +382,22 @@ bool pd_node_timeline_switch(const PdNode *node, uint32_t timeline, PdWalSwitch 
  */
 void pd_node_set_joining(PdNode *node, bool is_joining);
 bool pd_node_is_joining(const PdNode *node);
+
+/*
+ * Starts argv[0] (an absolute path, or a program of bin_dir; argv NULL-terminated) without waiting for it:
+ * as the server's account when root, in its own process group, stdin from /dev/null, stdout and stderr
+ * appended to log_path (made 0640, the server account's, when missing), with pd_node_exec's environment.
+ * *pid is the child's: pd_node_reap it, or pd_node_end it. Errors: PD_ERR_IO (the log, fork),
+ * PD_ERR_NO_MEMORY.
+ */
+bool pd_node_spawn(PdNode *node, const char *const *argv, const char *log_path, int *pid, PdError *err);
+
+/* Whether pd_node_spawn's child pid has ended (never waits): *exit_code its exit status, -1 when a signal
+ * ended it (or it is no child of ours any more). */
+bool pd_node_reap(int pid, int *exit_code);
+
+/* Ends pd_node_spawn's child: SIGTERM to its process group, SIGKILL after grace_ms, and reaps it. */
+void pd_node_end(int pid, int grace_ms);
 
 /* The data directory, the server log, the passfile (owned by the node). */
 const char *pd_node_data_dir(const PdNode *node);

@@ -7,6 +7,7 @@
  * a clean "shut down", and the last checkpoint's location: after a clean stop
  * the last record the primary wrote). The output is read as LC_ALL=C writes
  * it (node_exec.c sets that); a field missing is an error, never a guess.
+ * Also a WAL segment switch, which a backup taken on a standby waits for.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -40,6 +41,21 @@ pd_node_checkpoint(PdNode *node, int64_t min_wal_bytes, bool *is_done, PdError *
     pd_db_close(db);
     pd_arena_free(arena);
     return is_ok || pd_error_context(err, "while asking %s for a checkpoint", node->member);
+}
+
+bool
+pd_node_switch_wal(PdNode *node, PdError *err)
+{
+    PdArena *arena = pd_arena_new(0);
+    if (arena == NULL)
+        return pd_error_set(err, PD_ERR_NO_MEMORY, "out of memory");
+    PdDb *db = NULL;
+    PdDbResult *result;
+    bool is_ok = pd_node_connect(node, &db, err) &&
+                 pd_db_query(arena, db, "SELECT pg_switch_wal()", 0, NULL, &result, err);
+    pd_db_close(db);
+    pd_arena_free(arena);
+    return is_ok || pd_error_context(err, "while asking %s for a WAL segment switch", node->member);
 }
 
 /* The value after "name:" and its padding on a line of output, into value; false when absent. */

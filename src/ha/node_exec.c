@@ -9,7 +9,10 @@
  * passed on is the keeper's, less PG* variables that would redirect the
  * programs, plus PGPASSFILE: the password never appears on a command line.
  * Everything the child needs is made before fork, so the child calls only
- * async-signal-safe functions (the keeper is multi-threaded).
+ * async-signal-safe functions (the keeper is multi-threaded). A scheduled
+ * backup runs the same way but is not waited for: pd_node_spawn starts it
+ * with its output appended to a log file, pd_node_reap asks whether it ended,
+ * pd_node_end ends its group.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -209,4 +212,62 @@ pd_node_exec_error(const char *what, int timeout_ms, const PdNodeRunResult *resu
     else
         pd_error_set(err, PD_ERR_INTERNAL, "%s failed (exit code %d)", what, result->exit_code);
     return pd_error_detail(err, "%.*s", (int)(tail + length - start), start);
+}
+
+/* ---- a child the keeper does not wait for (a scheduled backup: it may run for hours) ----------------- */
+
+bool
+pd_node_spawn(PdNode *node, const char *const *argv, const char *log_path, int *pid, PdError *err)
+{
+    int log_fd = open(log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+    if (log_fd < 0)
+        return pd_error_set(err, PD_ERR_IO, "cannot open %s: %s", log_path, strerror(errno));
+    if (node->is_root && fchown(log_fd, node->os_uid, node->os_gid) != 0)
+    {
+        int saved = errno;
+        close(log_fd);
+        return pd_error_set(err, PD_ERR_IO, "cannot give %s to the server's account: %s", log_path,
+                            strerror(saved));
+    }
+    PdArena *arena = pd_arena_new(0);
+    ExecPlan plan;
+    pid_t child = arena != NULL && plan_exec(arena, node, argv, &plan) ? fork() : -2;
+    if (child == 0)
+        exec_child(node, &plan, log_fd);
+    int saved = errno;
+    pd_arena_free(arena);
+    close(log_fd);
+    if (child == -2)
+        return pd_error_set(err, PD_ERR_NO_MEMORY, "out of memory");
+    if (child < 0)
+        return pd_error_set(err, PD_ERR_IO, "cannot start %s: %s", argv[0], strerror(saved));
+    setpgid(child, child); /* also here, so the group exists before any kill */
+    *pid = (int)child;
+    return true;
+}
+
+bool
+pd_node_reap(int pid, int *exit_code)
+{
+    int status = 0;
+    pid_t done = waitpid((pid_t)pid, &status, WNOHANG);
+    if (done == 0 || (done < 0 && errno == EINTR))
+        return false;
+    *exit_code = done == (pid_t)pid && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return true;
+}
+
+void
+pd_node_end(int pid, int grace_ms)
+{
+    int exit_code;
+    kill(-(pid_t)pid, SIGTERM);
+    for (long long until = pd_node_now_ms() + grace_ms; pd_node_now_ms() < until;)
+    {
+        if (pd_node_reap(pid, &exit_code))
+            return;
+        nanosleep(&(struct timespec){.tv_sec = 0, .tv_nsec = 20 * 1000000L}, NULL);
+    }
+    kill(-(pid_t)pid, SIGKILL);
+    waitpid((pid_t)pid, NULL, 0);
 }

@@ -20,6 +20,7 @@
 #include "ha/keeper_settings.h"
 #include "ha/keys.h"
 #include "ha/node.h"
+#include "ha/schedule.h"
 #include "testing.h"
 
 static bool
@@ -66,7 +67,9 @@ test_defaults(void **state)
         pd_cluster_config_json(arena, &config, false, &err),
         "{\"synchronous_mode\":\"off\",\"synchronous_quorum\":1,\"ttl_s\":3,\"loop_interval_ms\":"
         "1000,\"maximum_lag_on_failover_bytes\":1048576,\"paused\":false,\"postgresql_parameters\":{},"
-        "\"pg_hba\":[],\"failsafe_mode\":true,\"failsafe_grant_ms\":0,\"failsafe_timeout_ms\":500}");
+        "\"pg_hba\":[],\"failsafe_mode\":true,\"failsafe_grant_ms\":0,\"failsafe_timeout_ms\":500,"
+        "\"backup_full_every_s\":0,\"backup_incr_every_s\":0,\"backup_verify_every_s\":0,\"backup_on\":"
+        "\"standby\"}");
     /* a document with some fields: the others keep their defaults */
     assert_true(parse(arena, "{\"ttl_s\": 10, \"synchronous_mode\": \"on\"}", &config, &err));
     assert_int_equal(config.ttl_s, 10);
@@ -202,10 +205,164 @@ test_failsafe_fields(void **state)
     assert_int_equal(config.failsafe_grant_ms, 6000);
     assert_int_equal(config.failsafe_timeout_ms, 800);
     assert_contains(pd_cluster_config_json(arena, &config, false, &err),
-                    "\"failsafe_mode\":false,\"failsafe_grant_ms\":6000,\"failsafe_timeout_ms\":800}");
+                    "\"failsafe_mode\":false,\"failsafe_grant_ms\":6000,\"failsafe_timeout_ms\":800,");
     const char *wrong[] = {"failsafe_mode=yes"};
     assert_false(pd_cluster_config_assign(arena, &config, wrong, 1, &err));
     assert_problem(err, "failsafe_mode", "is not true or false");
+    pd_arena_free(arena);
+}
+
+static void
+test_backup_fields(void **state)
+{
+    (void)state;
+    PdArena *arena = pd_arena_new(0);
+    PdError err = {0};
+    PdClusterConfig config;
+    assert_true(parse(arena, "{}", &config, &err));
+    assert_int_equal(config.backup_full_every_s, 0);
+    assert_false(config.is_backup_on_primary);
+    assert_true(
+        parse(arena,
+              "{\"backup_full_every_s\": 86400, \"backup_incr_every_s\": 60, \"backup_verify_every_s\": "
+              "2678400, \"backup_on\": \"primary\"}",
+              &config, &err));
+    assert_int_equal(config.backup_full_every_s, 86400);
+    assert_int_equal(config.backup_incr_every_s, 60);
+    assert_int_equal(config.backup_verify_every_s, 2678400);
+    assert_true(config.is_backup_on_primary);
+    assert_false(
+        parse(arena,
+              "{\"backup_full_every_s\": 59, \"backup_incr_every_s\": 2678401, \"backup_verify_every_s\": "
+              "\"1h\", \"backup_on\": \"replica\"}",
+              &config, &err));
+    assert_problem(err, "backup_full_every_s", "0 (off) or 60 to 2678400 seconds");
+    assert_problem(err, "backup_incr_every_s", "0 (off) or 60 to 2678400 seconds");
+    assert_problem(err, "backup_verify_every_s", "must be an integer");
+    assert_problem(err, "backup_on", "\"standby\" or \"primary\"");
+    pd_cluster_config_defaults(&config);
+    const char *set[] = {"backup_full_every_s=3600", "backup_incr_every_s=600", "backup_on=primary"};
+    assert_true(pd_cluster_config_assign(arena, &config, set, 3, &err));
+    assert_int_equal(config.backup_full_every_s, 3600);
+    assert_int_equal(config.backup_incr_every_s, 600);
+    assert_true(config.is_backup_on_primary);
+    assert_contains(pd_cluster_config_json(arena, &config, false, &err),
+                    "\"backup_full_every_s\":3600,\"backup_incr_every_s\":600,\"backup_verify_every_s\":0,"
+                    "\"backup_on\":\"primary\"}");
+    const char *wrong[] = {"backup_on=replica", "backup_verify_every_s=30", "backup_full_every_s=x"};
+    assert_false(pd_cluster_config_assign(arena, &config, wrong, 3, &err));
+    assert_problem(err, "backup_on", "is not standby or primary");
+    assert_problem(err, "backup_verify_every_s", "0 (off) or 60 to");
+    assert_problem(err, "backup_full_every_s", "is not an integer");
+    assert_int_equal(config.backup_full_every_s, 3600); /* unchanged */
+    pd_arena_free(arena);
+}
+
+static PdMemberState
+member(const char *name, PdMemberRole role, bool is_streaming, int64_t lag_bytes, int64_t updated_ms)
+{
+    return (PdMemberState){.name = name,
+                           .role = role,
+                           .state = "running",
+                           .is_streaming = is_streaming,
+                           .lag_bytes = lag_bytes,
+                           .updated_ms = updated_ms};
+}
+
+static void
+test_schedule(void **state)
+{
+    (void)state;
+    PdArena *arena = pd_arena_new(0);
+    PdError err = {0};
+    PdClusterConfig config;
+    pd_cluster_config_defaults(&config);
+    PdScheduleLast last[PD_SCHEDULE_KINDS] = {{0}};
+    int64_t now = 1764489600000;
+    assert_int_equal(pd_schedule_due(&config, last, now), PD_SCHEDULE_NONE); /* every schedule off */
+    config.backup_full_every_s = 3600;
+    config.backup_incr_every_s = 600;
+    config.backup_verify_every_s = 86400;
+    assert_int_equal(pd_schedule_due(&config, last, now), PD_SCHEDULE_FULL); /* none recorded: at once */
+    last[PD_SCHEDULE_FULL] =
+        (PdScheduleLast){.exists = true, .time_ms = now, .is_ok = true, .last_ok_ms = now};
+    /* no verify before... it is due now (a backup exists, none verified); the incr counts from the full */
+    assert_int_equal(pd_schedule_due(&config, last, now + 1000), PD_SCHEDULE_VERIFY);
+    last[PD_SCHEDULE_VERIFY] =
+        (PdScheduleLast){.exists = true, .time_ms = now, .is_ok = true, .last_ok_ms = now};
+    assert_int_equal(pd_schedule_due(&config, last, now + 599999), PD_SCHEDULE_NONE);
+    assert_int_equal(pd_schedule_due(&config, last, now + 600000), PD_SCHEDULE_INCR);
+    assert_int_equal(pd_schedule_due(&config, last, now + 3600000), PD_SCHEDULE_FULL); /* full before incr */
+    /* a failed incr: tried again after min(interval, 10 min); its last success kept */
+    last[PD_SCHEDULE_INCR] = (PdScheduleLast){
+        .exists = true, .time_ms = now + 600000, .is_ok = false, .exit_code = 1, .last_ok_ms = 0};
+    assert_int_equal(pd_schedule_due(&config, last, now + 1199999), PD_SCHEDULE_NONE);
+    assert_int_equal(pd_schedule_due(&config, last, now + 1200000), PD_SCHEDULE_INCR);
+    config.backup_incr_every_s = 7200; /* retry after 10 min at most */
+    assert_int_equal(pd_schedule_due(&config, last, now + 1200000), PD_SCHEDULE_INCR);
+    /* no verify without a successful backup */
+    PdScheduleLast none[PD_SCHEDULE_KINDS] = {{0}};
+    config.backup_full_every_s = config.backup_incr_every_s = 0;
+    assert_int_equal(pd_schedule_due(&config, none, now), PD_SCHEDULE_NONE);
+
+    /* the member: the first healthy standby by name, else the leader */
+    PdMemberState members[] = {member("n1", PD_MEMBER_ROLE_PRIMARY, false, 0, now),
+                               member("n3", PD_MEMBER_ROLE_STANDBY, true, 0, now),
+                               member("n2", PD_MEMBER_ROLE_STANDBY, true, 2 << 20, now), /* lags */
+                               member("n0", PD_MEMBER_ROLE_STANDBY, false, 0, now),      /* not streaming */
+                               member("n4", PD_MEMBER_ROLE_STANDBY, true, 0, now - 60000)}; /* stale */
+    bool is_from_standby = false;
+    assert_string_equal(pd_schedule_choose(&config, members, 5, "n1", now, &is_from_standby), "n3");
+    assert_true(is_from_standby);
+    assert_string_equal(pd_schedule_choose(&config, members, 1, "n1", now, &is_from_standby), "n1");
+    assert_false(is_from_standby);
+    config.is_backup_on_primary = true;
+    assert_string_equal(pd_schedule_choose(&config, members, 5, "n1", now, &is_from_standby), "n1");
+    assert_false(is_from_standby);
+
+    /* the job and the record: round trips, strict reading, staleness */
+    PdScheduleJob job = {.id = "n1-1764489600000",
+                         .kind = PD_SCHEDULE_INCR,
+                         .member = "n3",
+                         .is_from_standby = true,
+                         .created_ms = now,
+                         .leader = "n1"},
+                  again;
+    char *text = pd_schedule_job_json(arena, &job, &err);
+    assert_string_equal(text,
+                        "{\"id\":\"n1-1764489600000\",\"kind\":\"incr\",\"member\":\"n3\",\"from_standby\":"
+                        "true,\"created_ms\":1764489600000,\"leader\":\"n1\"}");
+    assert_true(pd_schedule_job_parse(arena, text, strlen(text), &again, &err));
+    assert_int_equal(again.kind, PD_SCHEDULE_INCR);
+    assert_string_equal(again.member, "n3");
+    assert_false(pd_schedule_job_is_stale(&again, members, 5, now + 1000));
+    assert_true(pd_schedule_job_is_stale(&again, members, 1, now + 1000));                /* n3 gone */
+    assert_true(pd_schedule_job_is_stale(&again, members, 5, now + 6 * 3600 * 1000 + 1)); /* too old */
+    const char *bad[] = {
+        "{\"id\":\"x\",\"kind\":\"diff\",\"member\":\"n3\",\"from_standby\":true,\"created_ms\":1,"
+        "\"leader\":\"n1\"}",
+        "{\"id\":\"x\",\"kind\":\"full\",\"member\":\"n3\",\"from_standby\":true,\"created_ms\":1}",
+        "{\"id\":\"x\",\"kind\":\"full\",\"member\":\"n3\",\"from_standby\":true,\"created_ms\":1,"
+        "\"leader\":\"n1\",\"extra\":1}",
+        "[]"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_false(pd_schedule_job_parse(arena, bad[i], strlen(bad[i]), &again, &err));
+    PdScheduleLast record = {.exists = true,
+                             .time_ms = now,
+                             .member = "n3",
+                             .is_ok = false,
+                             .exit_code = 1,
+                             .message = "prodata: error: \"quoted\"",
+                             .last_ok_ms = now - 5,
+                             .label = ""},
+                   read;
+    text = pd_schedule_last_json(arena, &record, &err);
+    assert_true(pd_schedule_last_parse(arena, text, strlen(text), &read, &err));
+    assert_true(read.exists);
+    assert_false(read.is_ok);
+    assert_int_equal(read.last_ok_ms, now - 5);
+    assert_string_equal(read.message, "prodata: error: \"quoted\"");
+    assert_false(pd_schedule_last_parse(arena, "{\"time_ms\":1}", 13, &read, &err));
     pd_arena_free(arena);
 }
 
@@ -508,7 +665,8 @@ main(void)
         cmocka_unit_test(test_failsafe_fields), cmocka_unit_test(test_parameters),
         cmocka_unit_test(test_assign),          cmocka_unit_test(test_keys),
         cmocka_unit_test(test_keeper_etcd),     cmocka_unit_test(test_keeper_check),
-        cmocka_unit_test(test_keeper_password),
+        cmocka_unit_test(test_keeper_password), cmocka_unit_test(test_backup_fields),
+        cmocka_unit_test(test_schedule),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
