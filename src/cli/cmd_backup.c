@@ -220,6 +220,8 @@ print_taken(const PdBackupOutcome *outcome, double seconds, bool is_json)
                outcome->bad_pages[i].block);
 }
 
+static bool read_retention(const CliArgs *args, PdArchiveSettings *settings, PdError *err);
+
 static bool
 take(PdArena *arena, const CliArgs *args, PdError *err)
 {
@@ -233,7 +235,8 @@ take(PdArena *arena, const CliArgs *args, PdError *err)
         pd_error_set(err, PD_ERR_USAGE, "--type is full, diff or incr, not '%s'", type);
         return pd_error_field(err, "--type");
     }
-    if (!cli_read_jobs(args, &options.jobs, err) || !load_for(arena, args, &settings, &archive, true, err))
+    if (!cli_read_jobs(args, &options.jobs, err) || !load_for(arena, args, &settings, &archive, true, err) ||
+        !read_retention(args, &settings, err))
         return false;
     Progress progress = {.is_json = cli_has_flag(args, "--json", NULL), .last_second = -1};
     clock_gettime(CLOCK_MONOTONIC, &progress.start);
@@ -513,6 +516,16 @@ read_count(const CliArgs *args, const char *flag, int least, int otherwise, int 
     return true;
 }
 
+/* --retain-full and --retain-days over the settings' backup_retain_full and backup_retain_days. */
+static bool
+read_retention(const CliArgs *args, PdArchiveSettings *settings, PdError *err)
+{
+    return read_count(args, "--retain-full", 1, settings->backup_retain_full, &settings->backup_retain_full,
+                      err) &&
+           read_count(args, "--retain-days", 0, settings->backup_retain_days, &settings->backup_retain_days,
+                      err);
+}
+
 static bool
 print_expired(const PdBackupExpireOptions *options, const PdBackupExpireReport *report, bool is_json,
               PdError *err)
@@ -541,10 +554,10 @@ expire(PdArena *arena, const CliArgs *args, PdError *err)
     PdArchiveOptions archive;
     PdBackupExpireOptions options = {.is_dry_run = cli_has_flag(args, "--dry-run", NULL)};
     PdBackupExpireReport report;
-    if (!load(arena, args, &settings, &archive, err) ||
-        !read_count(args, "--retain-full", 1, settings.backup_retain_full, &options.retain_full, err) ||
-        !read_count(args, "--retain-days", 0, settings.backup_retain_days, &options.retain_days, err))
+    if (!load(arena, args, &settings, &archive, err) || !read_retention(args, &settings, err))
         return false;
+    options.retain_full = settings.backup_retain_full;
+    options.retain_days = settings.backup_retain_days;
     options.repo = archive.dir;
     options.key = archive.key;
     if (!pd_backup_expire(arena, &options, &report, err))

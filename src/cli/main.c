@@ -183,7 +183,8 @@ static const CliCommand commands[] = {
     {"backup",
      cmd_backup,
      "take a base backup into the repository (archive_dir); list, show, verify or expire them",
-     "usage: prodata backup [--type full|diff|incr] [--from-standby] [--pgdata DIR] [--jobs N] [--json]\n"
+     "usage: prodata backup [--type full|diff|incr] [--from-standby] [--pgdata DIR] [--jobs N]\n"
+     "                      [--retain-full N] [--retain-days D] [--json]\n"
      "       prodata backup list [--json]\n"
      "       prodata backup info LABEL [--json]\n"
      "       prodata backup verify [--set LABEL] [--jobs N] [--restore [--pg-bin DIR]] [--json]\n"
@@ -213,8 +214,10 @@ static const CliCommand commands[] = {
      "  --restore              verify: also restore the backup and check it with amcheck\n"
      "  --pg-bin DIR           verify --restore: PostgreSQL's programs (default\n"
      "                         /usr/lib/postgresql/MAJOR/bin)\n"
-     "  --retain-full N        expire: keep the newest N full backups\n"
-     "  --retain-days D        expire: keep what restores to any moment of the last D days\n"
+     "  --retain-full N        expire, and after a backup: keep the newest N full backups\n"
+     "                         (default: backup_retain_full)\n"
+     "  --retain-days D        expire, and after a backup: keep what restores to any moment of\n"
+     "                         the last D days (default: backup_retain_days)\n"
      "  --dry-run              expire: say what would be removed, remove nothing\n"
      "  --json                 progress and outcome as JSON lines\n",
      {{"--type", true},

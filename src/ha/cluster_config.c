@@ -33,11 +33,14 @@ static const char *const field_names[] = {"synchronous_mode",
                                           "backup_full_every_s",
                                           "backup_incr_every_s",
                                           "backup_verify_every_s",
-                                          "backup_on"};
+                                          "backup_on",
+                                          "backup_retain_full",
+                                          "backup_retain_days"};
 #define FIELD_LIST                                                                                           \
     "synchronous_mode, synchronous_quorum, ttl_s, loop_interval_ms, maximum_lag_on_failover_bytes, paused, " \
     "postgresql_parameters.NAME, pg_hba, failsafe_mode, failsafe_grant_ms, failsafe_timeout_ms, "            \
-    "backup_full_every_s, backup_incr_every_s, backup_verify_every_s, backup_on"
+    "backup_full_every_s, backup_incr_every_s, backup_verify_every_s, backup_on, backup_retain_full, "       \
+    "backup_retain_days"
 
 void
 pd_cluster_config_defaults(PdClusterConfig *config)
@@ -48,7 +51,8 @@ pd_cluster_config_defaults(PdClusterConfig *config)
                                 .loop_interval_ms = PD_CLUSTER_LOOP_MS_DEFAULT,
                                 .maximum_lag_on_failover_bytes = PD_CLUSTER_MAX_LAG_DEFAULT,
                                 .is_failsafe = true,
-                                .failsafe_timeout_ms = PD_CLUSTER_FAILSAFE_TIMEOUT_MS_DEFAULT};
+                                .failsafe_timeout_ms = PD_CLUSTER_FAILSAFE_TIMEOUT_MS_DEFAULT,
+                                .backup_retain_days = -1};
 }
 
 int
@@ -189,6 +193,20 @@ check_backup_every(const char *field, int every_s, PdError *problems)
                              PD_CLUSTER_BACKUP_EVERY_S_MIN, PD_CLUSTER_BACKUP_EVERY_S_MAX);
 }
 
+/* The retention a scheduled backup applies: each off (0 full backups, -1 days) or within bounds. */
+static void
+check_backup_retain(const PdClusterConfig *config, PdError *problems)
+{
+    if (config->backup_retain_full < 0 || config->backup_retain_full > PD_CLUSTER_BACKUP_RETAIN_FULL_MAX)
+        pd_error_add_problem(problems, NULL, 0, 0, "backup_retain_full",
+                             "backup_retain_full %d is out of bounds: 0 (off) or 1 to %d full backups",
+                             config->backup_retain_full, PD_CLUSTER_BACKUP_RETAIN_FULL_MAX);
+    if (config->backup_retain_days < -1 || config->backup_retain_days > PD_CLUSTER_BACKUP_RETAIN_DAYS_MAX)
+        pd_error_add_problem(problems, NULL, 0, 0, "backup_retain_days",
+                             "backup_retain_days %d is out of bounds: -1 (off) or 0 to %d days",
+                             config->backup_retain_days, PD_CLUSTER_BACKUP_RETAIN_DAYS_MAX);
+}
+
 static void
 check_parameter(const PdClusterParameter *parameter, PdError *problems)
 {
@@ -219,6 +237,7 @@ check_into(const PdClusterConfig *config, PdError *problems)
     check_backup_every("backup_full_every_s", config->backup_full_every_s, problems);
     check_backup_every("backup_incr_every_s", config->backup_incr_every_s, problems);
     check_backup_every("backup_verify_every_s", config->backup_verify_every_s, problems);
+    check_backup_retain(config, problems);
     if (config->parameter_count > PD_CLUSTER_PARAMETERS_MAX)
         pd_error_add_problem(problems, NULL, 0, 0, "postgresql_parameters",
                              "postgresql_parameters: %zu parameters, at most %d", config->parameter_count,
@@ -365,6 +384,10 @@ read_field(PdArena *arena, const char *field, json_t *value, PdClusterConfig *co
         config->backup_verify_every_s = clamp_int(number);
     else if (strcmp(field, "backup_on") == 0)
         read_backup_on(value, config, problems);
+    else if (strcmp(field, "backup_retain_full") == 0 && read_integer(value, field, &number, problems))
+        config->backup_retain_full = clamp_int(number);
+    else if (strcmp(field, "backup_retain_days") == 0 && read_integer(value, field, &number, problems))
+        config->backup_retain_days = clamp_int(number);
     else if (strcmp(field, "postgresql_parameters") == 0)
         read_parameters(arena, value, config, problems);
     else if (strcmp(field, "pg_hba") == 0)
@@ -440,15 +463,16 @@ document(const PdClusterConfig *config)
         return NULL;
     }
     return json_pack(
-        "{s:s, s:i, s:i, s:i, s:I, s:b, s:o, s:o, s:b, s:i, s:i, s:i, s:i, s:i, s:s}", "synchronous_mode",
-        config->is_synchronous ? "on" : "off", "synchronous_quorum", config->synchronous_quorum, "ttl_s",
-        config->ttl_s, "loop_interval_ms", config->loop_interval_ms, "maximum_lag_on_failover_bytes",
-        (json_int_t)config->maximum_lag_on_failover_bytes, "paused", config->is_paused,
-        "postgresql_parameters", parameters, "pg_hba", pg_hba, "failsafe_mode", config->is_failsafe,
-        "failsafe_grant_ms", config->failsafe_grant_ms, "failsafe_timeout_ms", config->failsafe_timeout_ms,
-        "backup_full_every_s", config->backup_full_every_s, "backup_incr_every_s",
-        config->backup_incr_every_s, "backup_verify_every_s", config->backup_verify_every_s, "backup_on",
-        config->is_backup_on_primary ? "primary" : "standby");
+        "{s:s, s:i, s:i, s:i, s:I, s:b, s:o, s:o, s:b, s:i, s:i, s:i, s:i, s:i, s:s, s:i, s:i}",
+        "synchronous_mode", config->is_synchronous ? "on" : "off", "synchronous_quorum",
+        config->synchronous_quorum, "ttl_s", config->ttl_s, "loop_interval_ms", config->loop_interval_ms,
+        "maximum_lag_on_failover_bytes", (json_int_t)config->maximum_lag_on_failover_bytes, "paused",
+        config->is_paused, "postgresql_parameters", parameters, "pg_hba", pg_hba, "failsafe_mode",
+        config->is_failsafe, "failsafe_grant_ms", config->failsafe_grant_ms, "failsafe_timeout_ms",
+        config->failsafe_timeout_ms, "backup_full_every_s", config->backup_full_every_s,
+        "backup_incr_every_s", config->backup_incr_every_s, "backup_verify_every_s",
+        config->backup_verify_every_s, "backup_on", config->is_backup_on_primary ? "primary" : "standby",
+        "backup_retain_full", config->backup_retain_full, "backup_retain_days", config->backup_retain_days);
 }
 
 char *

@@ -10,7 +10,8 @@
  *    "paused": false, "postgresql_parameters": {"work_mem": "16MB"},
  *    "pg_hba": ["host all app 10.0.0.0/24 scram-sha-256"], "failsafe_mode": true,
  *    "failsafe_grant_ms": 0, "failsafe_timeout_ms": 500, "backup_full_every_s": 86400,
- *    "backup_incr_every_s": 3600, "backup_verify_every_s": 0, "backup_on": "standby"}
+ *    "backup_incr_every_s": 3600, "backup_verify_every_s": 0, "backup_on": "standby",
+ *    "backup_retain_full": 2, "backup_retain_days": -1}
  *
  * Every field may be missing (its default is taken); an unknown field, a
  * value of the wrong type or out of bounds, a parameter name that is not one
@@ -51,6 +52,8 @@ enum
     PD_CLUSTER_FAILSAFE_TIMEOUT_MS_MAX = 10000,
     PD_CLUSTER_BACKUP_EVERY_S_MIN = 60,         /* a backup schedule's interval, when not 0 (off) */
     PD_CLUSTER_BACKUP_EVERY_S_MAX = 31 * 86400, /* 31 days */
+    PD_CLUSTER_BACKUP_RETAIN_FULL_MAX = 1000,
+    PD_CLUSTER_BACKUP_RETAIN_DAYS_MAX = 36500,
 };
 #define PD_CLUSTER_MAX_LAG_DEFAULT ((int64_t)1 << 20) /* 1 MiB, Patroni's default too */
 #define PD_CLUSTER_MAX_LAG_MAX ((int64_t)1 << 50)     /* 1 PiB: exact in any JSON reader's double */
@@ -84,6 +87,11 @@ typedef struct PdClusterConfig
     int backup_verify_every_s; /* `prodata backup verify --restore` */
     bool is_backup_on_primary; /* backup_on: "standby" (default: a healthy streaming standby, else the
                                   primary) or "primary" */
+    /* retention applied after each scheduled full or incremental backup (docs/backup.md, "Retention"):
+       the newest N full backups (0, default: no such rule), what restores to any moment of the last D
+       days (-1, default: no such rule); when both are off the node's own settings decide */
+    int backup_retain_full;
+    int backup_retain_days;
 } PdClusterConfig;
 
 /* failsafe_grant_ms as in effect: the field, or ttl_s x 1000 when it is 0. */
@@ -117,7 +125,8 @@ char *pd_cluster_config_json(PdArena *arena, const PdClusterConfig *config, bool
  * synchronous_quorum=K, ttl_s=S, loop_interval_ms=MS,
  * maximum_lag_on_failover_bytes=B, paused=true|false, failsafe_mode=true|false, failsafe_grant_ms=MS,
  * failsafe_timeout_ms=MS, backup_full_every_s=S, backup_incr_every_s=S,
- * backup_verify_every_s=S, backup_on=standby|primary, postgresql_parameters.NAME=VALUE (an empty
+ * backup_verify_every_s=S, backup_on=standby|primary, backup_retain_full=N, backup_retain_days=D,
+ * postgresql_parameters.NAME=VALUE (an empty
  * VALUE removes NAME), pg_hba+=LINE (appended unless there), pg_hba-=LINE (removed),
  * pg_hba=[JSON array] (the lines replaced). Then checks the result. On any problem (every one
  * collected, each naming its field) *config is unchanged. Errors:

@@ -76,11 +76,12 @@ set_number(const char *field, const char *value, int64_t *number, bool *is_set, 
 static bool
 is_number_field(const char *field)
 {
-    static const char *const names[] = {"synchronous_quorum",   "ttl_s",
-                                        "loop_interval_ms",     "maximum_lag_on_failover_bytes",
-                                        "failsafe_grant_ms",    "failsafe_timeout_ms",
-                                        "backup_full_every_s",  "backup_incr_every_s",
-                                        "backup_verify_every_s"};
+    static const char *const names[] = {"synchronous_quorum",    "ttl_s",
+                                        "loop_interval_ms",      "maximum_lag_on_failover_bytes",
+                                        "failsafe_grant_ms",     "failsafe_timeout_ms",
+                                        "backup_full_every_s",   "backup_incr_every_s",
+                                        "backup_verify_every_s", "backup_retain_full",
+                                        "backup_retain_days"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (strcmp(field, names[i]) == 0)
             return true;
@@ -107,6 +108,10 @@ store_number(PdClusterConfig *config, const char *field, int64_t number)
         config->backup_incr_every_s = clamp_int(number);
     else if (strcmp(field, "backup_verify_every_s") == 0)
         config->backup_verify_every_s = clamp_int(number);
+    else if (strcmp(field, "backup_retain_full") == 0)
+        config->backup_retain_full = clamp_int(number);
+    else if (strcmp(field, "backup_retain_days") == 0)
+        config->backup_retain_days = clamp_int(number);
     else
         config->maximum_lag_on_failover_bytes = number;
 }
@@ -162,7 +167,8 @@ assign_one(Draft *draft, const char *field, const char *value, PdError *problems
                              "unknown field \"%.64s\"; the fields are synchronous_mode, synchronous_quorum, "
                              "ttl_s, loop_interval_ms, maximum_lag_on_failover_bytes, paused, failsafe_mode, "
                              "failsafe_grant_ms, failsafe_timeout_ms, backup_full_every_s, "
-                             "backup_incr_every_s, backup_verify_every_s, backup_on, "
+                             "backup_incr_every_s, backup_verify_every_s, backup_on, backup_retain_full, "
+                             "backup_retain_days, "
                              "postgresql_parameters.NAME, pg_hba (pg_hba+=LINE, pg_hba-=LINE, pg_hba=[...])",
                              field);
     if (is_set)

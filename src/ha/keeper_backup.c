@@ -40,44 +40,66 @@ log_path(const PdKeeper *keeper, char *path, size_t size)
     snprintf(path, size, "%s/backup.log", keeper->settings->state_dir);
 }
 
-/* The child's command line into argv (at most 20 entries); database holds the local connection. */
+/* The child's command line: its words, and the text some of them point into. */
+typedef struct Command
+{
+    const char *argv[24];
+    size_t argc;
+    char database[PATH_BYTES]; /* the keeper's own local connection */
+    char retain_full[16];
+    char retain_days[16];
+} Command;
+
 static void
-command_of(const PdKeeper *keeper, PdScheduleKind kind, bool is_from_standby, const char **argv,
-           char *database, size_t size)
+add_words(Command *command, const char *const *words, size_t count)
+{
+    for (size_t i = 0; i < count; i++)
+        command->argv[command->argc++] = words[i];
+}
+
+/* The cluster's retention (backup_retain_full, backup_retain_days) as flags, where set; else the node's
+ * own settings, which the child reads, decide. */
+static void
+add_retention(const PdClusterConfig *config, Command *command)
+{
+    if (config->backup_retain_full > 0)
+    {
+        snprintf(command->retain_full, sizeof command->retain_full, "%d", config->backup_retain_full);
+        add_words(command, (const char *[]){"--retain-full", command->retain_full}, 2);
+    }
+    if (config->backup_retain_days >= 0)
+    {
+        snprintf(command->retain_days, sizeof command->retain_days, "%d", config->backup_retain_days);
+        add_words(command, (const char *[]){"--retain-days", command->retain_days}, 2);
+    }
+}
+
+static void
+command_of(const PdKeeper *keeper, PdScheduleKind kind, bool is_from_standby, Command *command)
 {
     const PdKeeperSettings *settings = keeper->settings;
-    size_t argc = 0;
-    argv[argc++] = keeper->backup_program;
-    argv[argc++] = "backup";
+    add_words(command, (const char *[]){keeper->backup_program, "backup"}, 2);
     if (kind == PD_SCHEDULE_VERIFY)
-    {
-        const char *verify[] = {"verify", "--restore", "--pg-bin", settings->bin_dir};
-        for (size_t i = 0; i < 4; i++)
-            argv[argc++] = verify[i];
-    }
+        add_words(command, (const char *[]){"verify", "--restore", "--pg-bin", settings->bin_dir}, 4);
     else
     {
         /* the keeper's own local connection: the server's socket in state_dir, its superuser */
-        snprintf(database, size,
+        snprintf(command->database, sizeof command->database,
                  "host=%s port=%d user=postgres dbname=postgres application_name=prodata-backup",
                  settings->state_dir, settings->pg_port);
-        const char *take[] = {"--type",     kind == PD_SCHEDULE_FULL ? "full" : "incr",
-                              "--pgdata",   settings->data_dir,
-                              "--database", database};
-        for (size_t i = 0; i < 6; i++)
-            argv[argc++] = take[i];
+        add_words(command,
+                  (const char *[]){"--type", kind == PD_SCHEDULE_FULL ? "full" : "incr", "--pgdata",
+                                   settings->data_dir, "--database", command->database},
+                  6);
         if (is_from_standby)
-            argv[argc++] = "--from-standby";
+            add_words(command, (const char *[]){"--from-standby"}, 1);
+        add_retention(&keeper->config, command);
     }
-    argv[argc++] = "--archive-dir";
-    argv[argc++] = settings->archive_dir;
+    add_words(command, (const char *[]){"--archive-dir", settings->archive_dir}, 2);
     if (settings->archive_key_file[0] != '\0')
-    {
-        argv[argc++] = "--archive-key-file";
-        argv[argc++] = settings->archive_key_file;
-    }
-    argv[argc++] = "--json";
-    argv[argc] = NULL;
+        add_words(command, (const char *[]){"--archive-key-file", settings->archive_key_file}, 2);
+    add_words(command, (const char *[]){"--json"}, 1);
+    command->argv[command->argc] = NULL;
 }
 
 /* The run is over (or could not start): its outcome waits to be recorded. */
@@ -185,13 +207,13 @@ start_job(PdKeeper *keeper, const PdKeeperRead *read, const PdNodeStatus *status
         return;
     }
     bool is_from_standby = job->kind != PD_SCHEDULE_VERIFY && status->is_in_recovery;
-    const char *argv[20];
-    char database[PATH_BYTES], path[PATH_BYTES];
-    command_of(keeper, job->kind, is_from_standby, argv, database, sizeof database);
+    Command command = {0};
+    char path[PATH_BYTES];
+    command_of(keeper, job->kind, is_from_standby, &command);
     log_path(keeper, path, sizeof path);
     open_log(keeper, job, &backup->log_offset);
     PdError err = {0};
-    if (!pd_node_spawn(keeper->node, argv, path, &backup->pid, &err))
+    if (!pd_node_spawn(keeper->node, command.argv, path, &backup->pid, &err))
     {
         set_result(backup, -1, err.message);
         return;

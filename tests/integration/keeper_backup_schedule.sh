@@ -7,13 +7,14 @@
 # runs `prodata backup --from-standby` as a child and records the outcome in etcd (backup/last/full). Then a
 # verify (`backup verify --restore`, recorded in the repository as last_verify), then an incr 60 s after the
 # full, built on it. `cluster status --json` shows the last of each kind. Paused, the cluster writes no new job
-# although one is due. Needs root (skipped and counted as a user), etcd and PostgreSQL 15; about 3 minutes.
+# although one is due. Resumed with backup_full_every_s=60 and backup_retain_full=1, the next full runs and the
+# retention that follows it removes the first full and its incr from the repository. Needs root (skipped and counted as a user), etcd and PostgreSQL 15; about 3 minutes.
 source tests/lib/tap.sh
 source tests/lib/etcd.sh
 source tests/lib/netns.sh
 source tests/lib/writers.sh
 source tests/lib/keepers.sh
-tap_plan 12
+tap_plan 14
 tap_workdir
 chmod 755 "$TAP_WORKDIR"
 WRITERS_DIR=$TAP_WORKDIR
@@ -99,4 +100,14 @@ no_new_job_for() { # SECONDS: no job written after the pause took effect (a tick
 check "paused: no job is written for 70 s, although the next verify and incr fall due" no_new_job_for 70
 AFTER="$(times)|$(backups | jq '.backups | length')"
 expect_eq "paused: nothing ran, the records and the repository are as they were" "$AFTER" "$BEFORE|$COUNT"
+
+# ---- resumed with retention in the cluster settings: the next full expires the first and its incr -----------------
+FULL_MS=$(last_of full | jq -r .time_ms)
+config_set paused=false backup_full_every_s=60 backup_incr_every_s=0 backup_verify_every_s=0 backup_retain_full=1
+newer_full() { [ "$(last_of full | jq -r .time_ms)" -gt "$FULL_MS" ] && is_ok full; }
+if poll_ok 90 newer_full; then tap_ok "resumed: a second full backup is recorded ok"
+else tap_not_ok "resumed: a second full backup is recorded ok" "$(why full)"; fi
+SECOND=$(last_of full | jq -r .label)
+expect_eq "backup_retain_full=1: the repository keeps the second full ($SECOND) alone" \
+    "$(backups | jq -r '[.backups[].label] | join(" ")')" "$SECOND"
 tap_done

@@ -69,7 +69,7 @@ test_defaults(void **state)
         "1000,\"maximum_lag_on_failover_bytes\":1048576,\"paused\":false,\"postgresql_parameters\":{},"
         "\"pg_hba\":[],\"failsafe_mode\":true,\"failsafe_grant_ms\":0,\"failsafe_timeout_ms\":500,"
         "\"backup_full_every_s\":0,\"backup_incr_every_s\":0,\"backup_verify_every_s\":0,\"backup_on\":"
-        "\"standby\"}");
+        "\"standby\",\"backup_retain_full\":0,\"backup_retain_days\":-1}");
     /* a document with some fields: the others keep their defaults */
     assert_true(parse(arena, "{\"ttl_s\": 10, \"synchronous_mode\": \"on\"}", &config, &err));
     assert_int_equal(config.ttl_s, 10);
@@ -248,13 +248,23 @@ test_backup_fields(void **state)
     assert_true(config.is_backup_on_primary);
     assert_contains(pd_cluster_config_json(arena, &config, false, &err),
                     "\"backup_full_every_s\":3600,\"backup_incr_every_s\":600,\"backup_verify_every_s\":0,"
-                    "\"backup_on\":\"primary\"}");
-    const char *wrong[] = {"backup_on=replica", "backup_verify_every_s=30", "backup_full_every_s=x"};
-    assert_false(pd_cluster_config_assign(arena, &config, wrong, 3, &err));
+                    "\"backup_on\":\"primary\",");
+    const char *wrong[] = {"backup_on=replica", "backup_verify_every_s=30", "backup_full_every_s=x",
+                           "backup_retain_full=1001", "backup_retain_days=-2"};
+    assert_false(pd_cluster_config_assign(arena, &config, wrong, 5, &err));
+    assert_problem(err, "backup_retain_full", "0 (off) or 1 to 1000 full backups");
+    assert_problem(err, "backup_retain_days", "-1 (off) or 0 to 36500 days");
     assert_problem(err, "backup_on", "is not standby or primary");
     assert_problem(err, "backup_verify_every_s", "0 (off) or 60 to");
     assert_problem(err, "backup_full_every_s", "is not an integer");
     assert_int_equal(config.backup_full_every_s, 3600); /* unchanged */
+    const char *retain[] = {"backup_retain_full=2", "backup_retain_days=0"};
+    assert_true(pd_cluster_config_assign(arena, &config, retain, 2, &err));
+    assert_contains(pd_cluster_config_json(arena, &config, false, &err),
+                    "\"backup_retain_full\":2,\"backup_retain_days\":0}");
+    assert_false(parse(arena, "{\"backup_retain_full\": -1, \"backup_retain_days\": 36501}", &config, &err));
+    assert_problem(err, "backup_retain_full", "out of bounds");
+    assert_problem(err, "backup_retain_days", "out of bounds");
     pd_arena_free(arena);
 }
 
