@@ -140,6 +140,7 @@ typedef struct PdArchiveSettings
     const char *archive_dir; /* the archive directory; "" until set */
     int archive_compress;    /* 0 none, 1 zstd */
     int archive_compress_level;
+    int wal_fetch_prefetch;       /* segments read ahead for recovery; 0: none */
     int backup_retain_full;       /* 0: no rule */
     int backup_retain_days;       /* -1: no rule */
     const char *archive_key_file; /* the repository's key in a file; "": none */
@@ -181,10 +182,10 @@ typedef struct PdKeeperSettings
     const char *replication_password_env; /* the environment variable holding it */
     const char *archive_dir;              /* "" for no WAL archive */
     const char *archive_key_file;         /* "" for a plain repository */
-    int clone_backup_max_age_ms;          /* clone from the repository's newest backup when this young; 0: never */
-    const char *peer_addresses; /* addresses or CIDR ranges allowed to replicate and rewind, comma-separated;
-                                   "": pg_listen_address's /24 (IPv4) or itself (IPv6) */
-    int fence_margin_ms;        /* the fence deadline's margin before the lease's end (docs/ha.md) */
+    int clone_backup_max_age_ms; /* clone from the repository's newest backup when this young; 0: never */
+    const char *peer_addresses;  /* addresses or CIDR ranges allowed to replicate and rewind, comma-separated;
+                                    "": pg_listen_address's /24 (IPv4) or itself (IPv6) */
+    int fence_margin_ms;         /* the fence deadline's margin before the lease's end (docs/ha.md) */
     int primary_start_timeout_ms; /* a crashed primary's restart in place, then the leader key given up */
     int log_level;
 } PdKeeperSettings;

@@ -178,6 +178,7 @@ typedef struct PdArchiveOptions
     int zstd_level;
     const PdArchiveKey *key; /* NULL: a plain repository */
     const char *key_file;    /* where the key was read from; NULL: none (or the archive_key setting) */
+    int prefetch;            /* wal-fetch: segments read ahead for recovery (prefetch.c); 0: none */
 } PdArchiveOptions;
 
 typedef enum PdArchivePushOutcome
@@ -220,6 +221,34 @@ bool pd_archive_check_fork(PdArena *arena, const PdArchiveOptions *options, cons
  */
 bool pd_archive_fetch(PdArena *arena, const PdArchiveOptions *options, const char *name,
                       const char *dest_path, PdError *err);
+
+/*
+ * Restores the archived file name through temp_path (created, then renamed) into dest_path, verified as
+ * pd_archive_fetch does, without judging forks (*header filled when not NULL). Errors: as pd_archive_fetch.
+ */
+bool pd_archive_fetch_file(PdArena *arena, const PdArchiveOptions *options, const char *name,
+                           const char *temp_path, const char *dest_path, PdArchiveHeader *header,
+                           PdError *err);
+
+/* ---- read-ahead for recovery (prefetch.c, docs/archive.md "Read-ahead") ------------------------------ */
+
+/* The spool for a request into dest (pg_wal/RECOVERYXLOG): pg_wal/prodata-prefetch. NULL: out of memory. */
+char *pd_archive_prefetch_spool(PdArena *arena, const char *dest);
+
+/* Removes the spool's segments older than name (segment_bytes long). */
+void pd_archive_prefetch_sweep(PdArena *arena, const char *spool, const PdWalName *name,
+                               uint32_t segment_bytes);
+
+/*
+ * Starts, detached, a prefetcher of the options->prefetch segments after name (on its timeline) into the
+ * spool beside dest, unless one runs already. Best effort: nothing to report (recovery's own requests
+ * fetch what is not spooled).
+ */
+void pd_archive_prefetch_start(PdArena *arena, const PdArchiveOptions *options, const PdWalName *name,
+                               uint32_t segment_bytes, const char *dest);
+
+/* Removes the spool of the pg_wal folder wal_dir, and all in it (recovery over). */
+void pd_archive_prefetch_remove(PdArena *arena, const char *wal_dir);
 
 /*
  * Reads the archived file at path whole, decompressing, and checks its size and SHA-256 against its header

@@ -75,13 +75,13 @@ pd_archive_read_small(PdArena *arena, const PdArchiveKey *key, const char *path,
 
 /* The archived file restored into temp_path, then renamed to dest_path. */
 static bool
-restore(PdArena *arena, PdSealIn *in, const char *temp_path, const char *dest_path, PdError *err)
+restore(PdArena *arena, PdSealIn *in, const char *temp_path, const char *dest_path, PdArchiveHeader *header,
+        PdError *err)
 {
-    PdArchiveHeader header;
     int out_fd = open(temp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (out_fd < 0)
         return pd_archive_io_error(err, "create", temp_path);
-    bool is_restored = pd_archive_stream_out(arena, in, out_fd, temp_path, &header, err);
+    bool is_restored = pd_archive_stream_out(arena, in, out_fd, temp_path, header, err);
     if (close(out_fd) != 0 && is_restored)
         is_restored = pd_archive_io_error(err, "close", temp_path);
     if (is_restored && rename(temp_path, dest_path) != 0)
@@ -107,16 +107,14 @@ missing_archive(PdError *err, const char *dir)
     return pd_error_hint(err, "Recovery cannot restore anything from it; check archive_dir and its mount.");
 }
 
-bool
-pd_archive_fetch(PdArena *arena, const PdArchiveOptions *options, const char *name, const char *dest_path,
-                 PdError *err)
+/* The archived file name through temp_path into dest_path; with fork (the segment parsed), judged first as
+ * recovery's request (fork.c). */
+static bool
+fetch_file(PdArena *arena, const PdArchiveOptions *options, const char *name, const PdWalName *fork,
+           const char *temp_path, const char *dest_path, PdArchiveHeader *header, PdError *err)
 {
-    PdWalName parsed;
-    if (!pd_archive_parse_name(name, &parsed, err))
-        return pd_error_context(err, "wal-fetch %s", name);
     char *path = pd_archive_join(arena, options->dir, name);
-    char *temp_path = pd_arena_sprintf(arena, "%s.prodata-fetch.%ld", dest_path, (long)getpid());
-    if (path == NULL || temp_path == NULL)
+    if (path == NULL)
         return pd_arena_error(arena, err);
     int in_fd = open(path, O_RDONLY | O_CLOEXEC);
     if (in_fd < 0 && errno == ENOENT && !is_directory(options->dir))
@@ -133,19 +131,80 @@ pd_archive_fetch(PdArena *arena, const PdArchiveOptions *options, const char *na
     }
     unsigned char bytes[PD_ARCHIVE_HEADER_BYTES];
     size_t got = 0;
-    PdArchiveHeader header;
+    PdArchiveHeader first;
     PdError ignored;
-    const char *base = strrchr(dest_path, '/');
-    bool is_recovery = strcmp(base != NULL ? base + 1 : dest_path, "RECOVERYXLOG") == 0;
-    if (parsed.kind == PD_WAL_SEGMENT && is_recovery &&
-        pd_seal_in_read_at(&in, bytes, sizeof bytes, 0, &got, &ignored) &&
-        pd_archive_header_decode(bytes, got, path, &header, &ignored) &&
-        !pd_archive_check_fork(arena, options, &parsed, header.original_bytes, err))
+    if (fork != NULL && pd_seal_in_read_at(&in, bytes, sizeof bytes, 0, &got, &ignored) &&
+        pd_archive_header_decode(bytes, got, path, &first, &ignored) &&
+        !pd_archive_check_fork(arena, options, fork, first.original_bytes, err))
     {
         close(in_fd);
         return false;
     }
-    bool is_restored = restore(arena, &in, temp_path, dest_path, err);
+    PdArchiveHeader scratch;
+    bool is_restored = restore(arena, &in, temp_path, dest_path, header != NULL ? header : &scratch, err);
     close(in_fd);
     return is_restored;
+}
+
+bool
+pd_archive_fetch_file(PdArena *arena, const PdArchiveOptions *options, const char *name,
+                      const char *temp_path, const char *dest_path, PdArchiveHeader *header, PdError *err)
+{
+    return fetch_file(arena, options, name, NULL, temp_path, dest_path, header, err);
+}
+
+/* Recovery's segment from the read-ahead spool (prefetch.c), judged as the archived one would be: 1 taken
+ * (renamed to dest_path, *segment_bytes its size), 0 not spooled, -1 refused (err: a fork). */
+static int
+take_spooled(PdArena *arena, const PdArchiveOptions *options, const PdWalName *parsed, const char *name,
+             const char *dest_path, uint32_t *segment_bytes, PdError *err)
+{
+    char *spool = pd_archive_prefetch_spool(arena, dest_path);
+    char *path = spool != NULL ? pd_archive_join(arena, spool, name) : NULL;
+    struct stat info;
+    if (path == NULL || stat(path, &info) != 0 || !pd_archive_is_segment_size((uint64_t)info.st_size))
+        return 0;
+    if (!pd_archive_check_fork(arena, options, parsed, (uint64_t)info.st_size, err))
+        return err->code == PD_ERR_NOT_FOUND ? -1 : 0;
+    if (rename(path, dest_path) != 0)
+        return 0;
+    *segment_bytes = (uint32_t)info.st_size;
+    return 1;
+}
+
+bool
+pd_archive_fetch(PdArena *arena, const PdArchiveOptions *options, const char *name, const char *dest_path,
+                 PdError *err)
+{
+    PdWalName parsed;
+    if (!pd_archive_parse_name(name, &parsed, err))
+        return pd_error_context(err, "wal-fetch %s", name);
+    const char *base = strrchr(dest_path, '/');
+    bool is_recovery =
+        parsed.kind == PD_WAL_SEGMENT && strcmp(base != NULL ? base + 1 : dest_path, "RECOVERYXLOG") == 0;
+    uint32_t segment_bytes = 0;
+    int spooled = is_recovery && options->prefetch > 0
+                      ? take_spooled(arena, options, &parsed, name, dest_path, &segment_bytes, err)
+                      : 0;
+    if (spooled < 0)
+        return false;
+    if (spooled == 0)
+    {
+        char *temp_path = pd_arena_sprintf(arena, "%s.prodata-fetch.%ld", dest_path, (long)getpid());
+        PdArchiveHeader header;
+        if (temp_path == NULL)
+            return pd_arena_error(arena, err);
+        if (!fetch_file(arena, options, name, is_recovery ? &parsed : NULL, temp_path, dest_path, &header,
+                        err))
+            return false;
+        segment_bytes = header.original_bytes <= UINT32_MAX ? (uint32_t)header.original_bytes : 0;
+    }
+    if (is_recovery && options->prefetch > 0)
+    {
+        char *spool = pd_archive_prefetch_spool(arena, dest_path);
+        if (spool != NULL)
+            pd_archive_prefetch_sweep(arena, spool, &parsed, segment_bytes);
+        pd_archive_prefetch_start(arena, options, &parsed, segment_bytes, dest_path);
+    }
+    return true;
 }

@@ -161,5 +161,8 @@ pd_restore_start(PdArena *arena, const PdRestoreOptions *options, const PdBackup
     reached->state = strstr(watch.done_line, "pausing") != NULL     ? "paused at the target"
                      : strstr(watch.done_line, "shut down") != NULL ? "shut down at the target"
                                                                     : "promoted, accepting connections";
+    char *wal_dir = pd_archive_join(arena, options->data_dir, "pg_wal");
+    if (strstr(watch.done_line, "pausing") == NULL && wal_dir != NULL) /* recovery is over */
+        pd_archive_prefetch_remove(arena, wal_dir);
     return true;
 }

@@ -113,6 +113,7 @@ pd_cli_archive_fill(PdArena *arena, const PdArchiveSettings *settings, PdArchive
     options->dir = settings->archive_dir;
     options->compress = (PdArchiveCompress)settings->archive_compress;
     options->zstd_level = settings->archive_compress_level;
+    options->prefetch = settings->wal_fetch_prefetch;
     return read_key(arena, settings, options, err);
 }
 

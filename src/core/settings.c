@@ -207,6 +207,14 @@ static const PdSetting archive_rows[] = {
      .min_value = 1,
      .max_value = 19,
      .description = "zstd level of wal-push: 1 is fastest; higher levels cost CPU the archiver may lack"},
+    {.name = "wal_fetch_prefetch",
+     .type = PD_SETTING_INT,
+     .offset = offsetof(PdArchiveSettings, wal_fetch_prefetch),
+     .default_value = "8",
+     .min_value = 0,
+     .max_value = 64,
+     .description = "wal-fetch: segments restored ahead of recovery into pg_wal/prodata-prefetch while it "
+                    "replays, by a process of their own (0: none)"},
     {.name = "backup_retain_full",
      .type = PD_SETTING_INT,
      .offset = offsetof(PdArchiveSettings, backup_retain_full),
@@ -307,10 +315,11 @@ static const PdSetting keeper_rows[] = {
                 "password itself is never a setting)"),
     KEEPER_TEXT(archive_dir, PD_SETTING_PATH, "", "DIR",
                 "the WAL archive directory (docs/archive.md); empty: no archiving, no restore from it"),
-    KEEPER_MS(clone_backup_max_age_ms, "24h", 0, 604800000,
-              "a new or re-cloned standby restores the repository's newest backup when it ended at most this "
-              "long ago, then replays the archived WAL and streams (no full copy from the primary); else, and "
-              "when the restore fails, pg_basebackup; 0: always pg_basebackup"),
+    KEEPER_MS(
+        clone_backup_max_age_ms, "24h", 0, 604800000,
+        "a new or re-cloned standby restores the repository's newest backup when it ended at most this "
+        "long ago, then replays the archived WAL and streams (no full copy from the primary); else, and "
+        "when the restore fails, pg_basebackup; 0: always pg_basebackup"),
     KEEPER_TEXT(archive_key_file, PD_SETTING_PATH, "", "FILE",
                 "the encrypted repository's key file, given to wal-push and wal-fetch (docs/backup.md); "
                 "empty: a plain repository"),

@@ -252,6 +252,20 @@ query_value(PdArena *arena, PdDb *db, const char *sql, const char **value, PdErr
     return true;
 }
 
+/* The segments wal-fetch read ahead for recovery that recovery did not ask for (docs/archive.md,
+ * "Read-ahead"): a primary has no use for them. Best effort: a prefetcher that sees recovery over
+ * empties the spool itself. */
+static void
+remove_read_ahead(const PdNode *node)
+{
+    char spool[PATH_MAX];
+    PdError ignored;
+    if (snprintf(spool, sizeof spool, "%s/pg_wal/prodata-prefetch", node->config.data_dir) <
+            (int)sizeof spool &&
+        access(spool, F_OK) == 0)
+        pd_node_remove_tree(spool, &ignored);
+}
+
 bool
 pd_node_promote(PdNode *node, int timeout_ms, PdError *err)
 {
@@ -277,5 +291,7 @@ pd_node_promote(PdNode *node, int timeout_ms, PdError *err)
     }
     pd_db_close(db);
     pd_arena_free(arena);
+    if (is_ok)
+        remove_read_ahead(node);
     return is_ok || pd_error_context(err, "while promoting %s", node->member);
 }
