@@ -333,17 +333,18 @@ write_job(PdKeeper *keeper, const PdKeeperRead *read, const PdScheduleJob *job, 
 static void
 lead(PdKeeper *keeper, const PdKeeperRead *read, const PdNodeStatus *status)
 {
-    if (!keeper->is_leader || keeper->leader_revision <= 0 || keeper->config.is_paused ||
-        keeper->settings->archive_dir[0] == '\0')
+    if (!keeper->is_leader || keeper->leader_revision <= 0 || keeper->settings->archive_dir[0] == '\0')
         return;
     int64_t now = pd_keeper_wall_ms();
     bool is_stale = read->has_backup_job &&
                     pd_schedule_job_is_stale(&read->backup_job, read->members, read->member_count, now);
     if (read->has_backup_job && !is_stale)
     {
-        help_standby(keeper, &read->backup_job, status);
+        help_standby(keeper, &read->backup_job, status); /* paused too: a backup running runs to its end */
         return;
     }
+    if (keeper->config.is_paused)
+        return;
     PdScheduleKind kind = pd_schedule_due(&keeper->config, read->backup_last, now);
     if (kind == PD_SCHEDULE_NONE)
         return;
@@ -367,7 +368,8 @@ is_mine_to_start(const PdKeeper *keeper, const PdKeeperRead *read)
 {
     return keeper->backup.pid == 0 && !keeper->backup.has_result && read->has_backup_job &&
            !keeper->config.is_paused && strcmp(read->backup_job.member, keeper->name) == 0 &&
-           strcmp(read->backup_job.id, keeper->backup.job_id) != 0;
+           strcmp(read->backup_job.id, keeper->backup.job_id) != 0 &&
+           pd_schedule_job_may_start(&read->backup_job, pd_keeper_wall_ms());
 }
 
 void

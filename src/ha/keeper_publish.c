@@ -109,6 +109,8 @@ member_state(PdKeeper *keeper, const PdNodeStatus *status)
         state.write_lsn = state.replay_lsn = keeper->last_write_lsn;
         state.timeline = keeper->last_timeline;
     }
+    if (keeper->backup.pid != 0 || keeper->backup.has_result)
+        state.backup_job = keeper->backup.job_id;
     pd_keeper_live_fill(keeper, status, &state);
     return state;
 }

@@ -42,7 +42,8 @@ static const char *const field_names[] = {"version",
                                           "archive",
                                           "failsafe_grant",
                                           "failsafe_writable",
-                                          "timeline_switch"};
+                                          "timeline_switch",
+                                          "backup_job"};
 
 enum
 {
@@ -188,7 +189,9 @@ add_later_fields(json_t *root, const PdMemberState *state)
            json_object_set_new(root, "archive", archive) == 0 &&
            json_object_set_new(root, "failsafe_grant", grant) == 0 &&
            json_object_set_new(root, "failsafe_writable", writable) == 0 && grant != NULL &&
-           writable != NULL && branch != NULL && json_object_set_new(root, "timeline_switch", branch) == 0;
+           writable != NULL && branch != NULL && json_object_set_new(root, "timeline_switch", branch) == 0 &&
+           json_object_set_new(root, "backup_job",
+                               state->backup_job != NULL ? json_string(state->backup_job) : json_null()) == 0;
 }
 
 /* A WAL file name as the archiver reports it ("000000010000000000000003", a history or backup file),
@@ -275,6 +278,9 @@ check_values(const PdMemberState *state, PdError *problems)
     check_pending(state, problems);
     check_archive(&state->archive, problems);
     check_failsafe(state, problems);
+    if (state->backup_job != NULL && (!is_text(state->backup_job) || state->backup_job[0] == '\0'))
+        pd_error_add_problem(problems, NULL, 0, 0, "backup_job",
+                             "backup_job must be a job id (text without control characters) or null");
 }
 
 bool
@@ -498,6 +504,11 @@ read_fields(PdArena *arena, json_t *root, PdMemberState *state, PdError *problem
     state->waiting_for = read_text(arena, root, "waiting_for", problems);
     read_later_fields(arena, root, state, problems);
     read_failsafe(arena, root, state, problems);
+    json_t *job = json_object_get(root, "backup_job");
+    if (json_is_string(job))
+        state->backup_job = pd_arena_strdup(arena, json_string_value(job));
+    else if (job != NULL && !json_is_null(job))
+        pd_error_add_problem(problems, NULL, 0, 0, "backup_job", "backup_job must be a job id or null");
 }
 
 static void

@@ -109,6 +109,8 @@ typedef struct PdMemberState
     bool is_failsafe_writable;       /* a primary writing without etcd under grants */
     const char *failsafe_granted_by; /* "n2, n3" */
     int64_t failsafe_writable_ms;    /* the time left */
+    const char *backup_job;          /* the scheduled backup job it runs, or ran and has not recorded
+                                        (schedule.h); NULL: none */
 } PdMemberState;
 
 /*

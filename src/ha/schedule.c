@@ -248,10 +248,15 @@ pd_schedule_choose(const PdClusterConfig *config, const PdMemberState *members, 
 bool
 pd_schedule_job_is_stale(const PdScheduleJob *job, const PdMemberState *members, size_t count, int64_t now_ms)
 {
-    if (now_ms - job->created_ms > PD_SCHEDULE_JOB_MAX_AGE_MS)
-        return true;
     for (size_t i = 0; i < count; i++)
         if (strcmp(members[i].name, job->member) == 0)
-            return false;
+            return !(members[i].backup_job != NULL && strcmp(members[i].backup_job, job->id) == 0) &&
+                   !pd_schedule_job_may_start(job, now_ms);
     return true;
+}
+
+bool
+pd_schedule_job_may_start(const PdScheduleJob *job, int64_t now_ms)
+{
+    return now_ms - job->created_ms <= PD_SCHEDULE_JOB_START_MS;
 }

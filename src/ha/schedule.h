@@ -38,11 +38,11 @@ typedef enum PdScheduleKind
 enum
 {
     PD_SCHEDULE_KINDS = 3,
-    PD_SCHEDULE_RETRY_MS_MAX = 10 * 60 * 1000,    /* after a failure: min(interval, this) */
-    PD_SCHEDULE_JOB_MAX_AGE_MS = 6 * 3600 * 1000, /* an older job is replaced */
-    PD_SCHEDULE_MESSAGE_MAX = 256,                /* bytes of a record's message */
-    PD_SCHEDULE_DOCUMENT_MAX = 4096,              /* bytes of a job or a record */
-    PD_SCHEDULE_STANDBY_FRESH_MS = 30 * 1000,     /* a standby chosen published its state this recently */
+    PD_SCHEDULE_RETRY_MS_MAX = 10 * 60 * 1000, /* after a failure: min(interval, this) */
+    PD_SCHEDULE_JOB_START_MS = 5 * 60 * 1000,  /* a job its member does not run by then is replaced */
+    PD_SCHEDULE_MESSAGE_MAX = 256,             /* bytes of a record's message */
+    PD_SCHEDULE_DOCUMENT_MAX = 4096,           /* bytes of a job or a record */
+    PD_SCHEDULE_STANDBY_FRESH_MS = 30 * 1000,  /* a standby chosen published its state this recently */
 };
 
 typedef struct PdScheduleJob
@@ -106,8 +106,16 @@ PdScheduleKind pd_schedule_due(const PdClusterConfig *config, const PdScheduleLa
 const char *pd_schedule_choose(const PdClusterConfig *config, const PdMemberState *members, size_t count,
                                const char *leader, int64_t now_ms, bool *is_from_standby);
 
-/* Whether a job is to be replaced: its member has no live key in members, or it is older than 6 h. */
+/*
+ * Whether a job is to be replaced: its member has no live key in members, or the member does not publish
+ * it as the job it runs (backup_job) and it was written more than PD_SCHEDULE_JOB_START_MS ago. A job
+ * its member runs is never stale, however long it takes.
+ */
 bool pd_schedule_job_is_stale(const PdScheduleJob *job, const PdMemberState *members, size_t count,
                               int64_t now_ms);
+
+/* Whether a member that has not started job may still start it (written PD_SCHEDULE_JOB_START_MS ago at
+ * most, by the member's clock): an older one is the leader's to replace. */
+bool pd_schedule_job_may_start(const PdScheduleJob *job, int64_t now_ms);
 
 #endif

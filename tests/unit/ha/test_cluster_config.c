@@ -346,8 +346,15 @@ test_schedule(void **state)
     assert_int_equal(again.kind, PD_SCHEDULE_INCR);
     assert_string_equal(again.member, "n3");
     assert_false(pd_schedule_job_is_stale(&again, members, 5, now + 1000));
-    assert_true(pd_schedule_job_is_stale(&again, members, 1, now + 1000));                /* n3 gone */
-    assert_true(pd_schedule_job_is_stale(&again, members, 5, now + 6 * 3600 * 1000 + 1)); /* too old */
+    assert_true(pd_schedule_job_is_stale(&again, members, 1, now + 1000)); /* n3 gone */
+    /* not started 5 min after it was written: replaced; run by its member (published): never stale */
+    assert_false(pd_schedule_job_may_start(&again, now + 5 * 60 * 1000 + 1));
+    assert_true(pd_schedule_job_is_stale(&again, members, 5, now + 5 * 60 * 1000 + 1));
+    members[1].backup_job = "n1-1764489600000";
+    assert_false(pd_schedule_job_is_stale(&again, members, 5, now + 7 * 24 * 3600 * 1000LL));
+    members[1].backup_job = "n1-1";
+    assert_true(pd_schedule_job_is_stale(&again, members, 5, now + 5 * 60 * 1000 + 1));
+    assert_true(pd_schedule_job_may_start(&again, now + 1000));
     const char *bad[] = {
         "{\"id\":\"x\",\"kind\":\"diff\",\"member\":\"n3\",\"from_standby\":true,\"created_ms\":1,"
         "\"leader\":\"n1\"}",

@@ -48,13 +48,14 @@ test_member_round_trip(void **state)
     char *json = NULL;
     if (!pd_member_json(arena, &written, &json, &err))
         fail_msg("pd_member_json: %s", err.message);
-    assert_string_equal(json,
-                        "{\"version\":1,\"name\":\"n1\",\"role\":\"standby\",\"state\":\"running\","
-                        "\"pg_host\":\"127.0.0.1\",\"pg_port\":5432,\"api_url\":\"http://127.0.0.1:8008\","
-                        "\"timeline\":3,\"write_lsn\":\"1/3000148\",\"replay_lsn\":\"0/3000060\","
-                        "\"is_streaming\":true,\"lag_bytes\":232,\"updated_ms\":1764489600123,"
-                        "\"waiting_for\":\"\",\"replay_lag_s\":0.0,\"pending_restart\":[],\"archive\":null,"
-                        "\"failsafe_grant\":null,\"failsafe_writable\":null,\"timeline_switch\":null}");
+    assert_string_equal(
+        json,
+        "{\"version\":1,\"name\":\"n1\",\"role\":\"standby\",\"state\":\"running\","
+        "\"pg_host\":\"127.0.0.1\",\"pg_port\":5432,\"api_url\":\"http://127.0.0.1:8008\","
+        "\"timeline\":3,\"write_lsn\":\"1/3000148\",\"replay_lsn\":\"0/3000060\","
+        "\"is_streaming\":true,\"lag_bytes\":232,\"updated_ms\":1764489600123,"
+        "\"waiting_for\":\"\",\"replay_lag_s\":0.0,\"pending_restart\":[],\"archive\":null,"
+        "\"failsafe_grant\":null,\"failsafe_writable\":null,\"timeline_switch\":null,\"backup_job\":null}");
     if (!pd_member_parse(arena, json, strlen(json), &read, &err))
         fail_msg("pd_member_parse: %s", err.message);
     assert_string_equal(read.name, "n1");
@@ -125,7 +126,7 @@ test_member_later_fields(void **state)
     written.switch_parent = 2;               /* a primary on timeline 3 says where it branched off 2 */
     written.switch_lsn = 0x2A000A0;
     assert_true(pd_member_json(arena, &written, &json, &err));
-    assert_contains(json, ",\"timeline_switch\":{\"parent\":2,\"lsn\":\"0/2A000A0\"}}");
+    assert_contains(json, ",\"timeline_switch\":{\"parent\":2,\"lsn\":\"0/2A000A0\"},\"backup_job\":null}");
     assert_true(pd_member_parse(arena, json, strlen(json), &read, &err));
     assert_int_equal(read.switch_parent, 2);
     assert_int_equal(read.switch_lsn, 0x2A000A0);
@@ -213,6 +214,13 @@ test_member_failsafe(void **state)
         fail_msg("pd_member_parse: %s", err.message);
     assert_string_equal(read.failsafe_holder, "n2");
     assert_int_equal(read.failsafe_holder_ms, 1800);
+    assert_null(read.backup_job);
+    written.backup_job = "n1-1764489600123"; /* the scheduled backup it runs */
+    assert_true(pd_member_json(arena, &written, &json, &err));
+    assert_contains(json, ",\"backup_job\":\"n1-1764489600123\"}");
+    assert_true(pd_member_parse(arena, json, strlen(json), &read, &err));
+    assert_string_equal(read.backup_job, "n1-1764489600123");
+    written.backup_job = NULL;
     assert_true(read.is_failsafe_writable);
     assert_string_equal(read.failsafe_granted_by, "n2, n3");
     assert_int_equal(read.failsafe_writable_ms, 2100);
