@@ -54,9 +54,10 @@ stop_restored() {
 }
 
 # start_timed PORT: PostgreSQL on the restored directory; prints the seconds until it is promoted (at most 600).
-start_timed() {
+start_timed() { # PORT [ENV=VALUE ...]: the restored copy started (with those in its environment) until promoted
     local t0=$EPOCHREALTIME port=$1 deadline=$((SECONDS + 600))
-    pg_as_owner "$PGBIN/pg_ctl" -D "$RESTORED/data" -l "$OUT/owned/restored.log" \
+    shift
+    pg_as_owner env "$@" "$PGBIN/pg_ctl" -D "$RESTORED/data" -l "$OUT/owned/restored.log" \
         -o "-p $port -k $OUT/owned -c archive_mode=off" start >/dev/null 2>&1
     until [ "$(PGPORT=$port psql -X -At -c "SELECT pg_is_in_recovery()" 2>/dev/null)" = f ]; do
         [ $SECONDS -ge $deadline ] && { echo "timeout"; return; }
@@ -139,6 +140,14 @@ ours_pitr() {
         rec prodata "PITR end to end (restore + replay to T + promote)" "$rep" \
             "$(awk -v a="$restore" -v b="$promote" 'BEGIN { printf "%.2f", a + b }')"
     done
+    for rep in $(seq 1 "$REPS"); do # the same replay with wal-fetch's read-ahead off: what it saves
+        stop_restored
+        "$PRODATA" restore --archive-dir "$REPO" ${KEY_FILE:+--archive-key-file "$KEY_FILE"} --pgdata "$RESTORED/data" --jobs "$JOBS" --target-time "$MOMENT" \
+            >/dev/null
+        RESTORED_PORT=$(pg_free_port)
+        promote=$(start_timed "$RESTORED_PORT" PRODATA_WAL_FETCH_PREFETCH=0)
+        rec prodata "PITR: start -> target reached, promoted, wal_fetch_prefetch=0" "$rep" "$promote"
+    done
     stop_restored
 }
 
@@ -182,6 +191,7 @@ restore and start until writable|restore into empty dir jobs=$JOBS: total until 
 restore --delta into the restored copy|restore --delta into the existing dir jobs=$JOBS: restore command|restore --delta into the existing dir pmax=2: restore command
 PITR: start until the target is reached (WAL replay)|PITR: start -> target reached, promoted|PITR: start -> target reached, promoted
 PITR end to end|PITR end to end (restore + replay to T + promote)|PITR end to end (restore + replay to T + promote)
+PITR replay with wal-fetch's read-ahead off (wal_fetch_prefetch=0)|PITR: start -> target reached, promoted, wal_fetch_prefetch=0|PITR: start -> target reached, promoted
 EOF
     echo
     echo "stored after the load: prodata's diff $(sort -n -k2 "$OUT/diff-stored.tsv" 2>/dev/null | awk '{ v[NR] = $2 } END { print (NR ? v[int((NR + 1) / 2)] : "-") }') MB;" \

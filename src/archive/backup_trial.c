@@ -267,6 +267,20 @@ check_database(PdArena *arena, const char *socket_dir, const char *user, const c
     return ok;
 }
 
+/* A SIGINT, SIGTERM or SIGHUP held (pd_backup_trial holds them): the trial stops before its next step, and
+ * its copy is stopped and removed. */
+static bool
+is_stopped(PdError *err)
+{
+    sigset_t pending;
+    if (sigpending(&pending) != 0 ||
+        (sigismember(&pending, SIGINT) != 1 && sigismember(&pending, SIGTERM) != 1 &&
+         sigismember(&pending, SIGHUP) != 1))
+        return false;
+    pd_error_set(err, PD_ERR_REFUSED, "interrupted by a signal: the copy is stopped and removed");
+    return true;
+}
+
 static bool
 check_all(PdArena *arena, const char *socket_dir, const char *user, PdBackupTrialReport *report, PdError *err)
 {
@@ -280,7 +294,8 @@ check_all(PdArena *arena, const char *socket_dir, const char *user, PdBackupTria
                           NULL, &names, err);
     pd_db_close(db);
     for (size_t i = 0; ok && i < pd_db_result_row_count(names); i++)
-        ok = check_database(arena, socket_dir, user, pd_db_result_value(names, i, 0), report, err);
+        ok = !is_stopped(err) &&
+             check_database(arena, socket_dir, user, pd_db_result_value(names, i, 0), report, err);
     return ok && (!pd_arena_failed(arena) || pd_arena_error(arena, err));
 }
 
@@ -322,7 +337,8 @@ try_copy(PdArena *arena, const PdBackupTrialOptions *options, const char *scratc
                                 .jobs = options->jobs};
     PdBackupManifest restored;
     double started_at = now_seconds();
-    if (!pd_backup_restore(arena, &restore, &restored, err) || !write_trial_files(arena, scratch, data, err))
+    if (!pd_backup_restore(arena, &restore, &restored, err) ||
+        !write_trial_files(arena, scratch, data, err) || is_stopped(err))
         return false;
     report->restore_seconds = now_seconds() - started_at;
     started_at = now_seconds();
@@ -330,6 +346,8 @@ try_copy(PdArena *arena, const PdBackupTrialOptions *options, const char *scratc
     if (!*started || !wait_promoted(arena, conninfo, log, err))
         return pd_error_detail(err, "%s", log_tail(arena, log)), false;
     report->start_seconds = now_seconds() - started_at;
+    if (is_stopped(err))
+        return false;
     started_at = now_seconds();
     bool ok = check_all(arena, scratch, options->user, report, err);
     report->check_seconds = now_seconds() - started_at;

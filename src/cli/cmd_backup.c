@@ -254,14 +254,15 @@ take(PdArena *arena, const CliArgs *args, PdError *err)
         return false;
     print_taken(&outcome, seconds_since(&progress.start), progress.is_json);
     fflush(stdout);
-    if (!expire_after(arena, &settings, &archive, progress.is_json, err))
-        return false;
-    fflush(stdout);
+    /* corrupt pages: no retention, so the backups from before the damage stay */
     if (outcome.bad_page_count > 0)
         return pd_error_set(err, PD_ERR_DRIFT,
                             "backup %s holds %zu page(s) whose data checksums do not match: the cluster has "
-                            "corrupt pages (listed above)",
+                            "corrupt pages (listed above); no older backup was expired",
                             outcome.manifest.label, outcome.bad_page_count);
+    if (!expire_after(arena, &settings, &archive, progress.is_json, err))
+        return false;
+    fflush(stdout);
     return true;
 }
 

@@ -49,7 +49,7 @@ print_table(const PdKeys *keys, const PdClusterConfig *config, int64_t revision)
     PdClusterConfig defaults;
     pd_cluster_config_defaults(&defaults);
     const PdClusterConfig *column[2] = {config, &defaults};
-    char text[2][9][32];
+    char text[2][11][32];
     for (int i = 0; i < 2; i++)
     {
         snprintf(text[i][0], sizeof text[i][0], "%d", column[i]->synchronous_quorum);
@@ -61,6 +61,8 @@ print_table(const PdKeys *keys, const PdClusterConfig *config, int64_t revision)
         snprintf(text[i][6], sizeof text[i][6], "%d", column[i]->backup_full_every_s);
         snprintf(text[i][7], sizeof text[i][7], "%d", column[i]->backup_incr_every_s);
         snprintf(text[i][8], sizeof text[i][8], "%d", column[i]->backup_verify_every_s);
+        snprintf(text[i][9], sizeof text[i][9], "%d", column[i]->backup_retain_full);
+        snprintf(text[i][10], sizeof text[i][10], "%d", column[i]->backup_retain_days);
     }
     print_row("field", "value", "default");
     print_row("synchronous_mode", config->is_synchronous ? "on" : "off",
@@ -79,6 +81,8 @@ print_table(const PdKeys *keys, const PdClusterConfig *config, int64_t revision)
     print_row("backup_verify_every_s", text[0][8], "0 (off)");
     print_row("backup_on", config->is_backup_on_primary ? "primary" : "standby",
               defaults.is_backup_on_primary ? "primary" : "standby");
+    print_row("backup_retain_full", text[0][9], "0 (off)");
+    print_row("backup_retain_days", text[0][10], "-1 (off)");
     for (size_t i = 0; i < config->parameter_count; i++)
     {
         char field[128];

@@ -82,6 +82,8 @@ cmd_keeper(PdArena *arena, const CliArgs *args, PdError *err)
         !pd_keeper_settings_password(arena, settings, getenv(settings->replication_password_env), &password,
                                      err))
         return false;
+    if (settings->replication_password_env[0] != '\0') /* read: not passed on to pg_ctl or backups */
+        unsetenv(settings->replication_password_env);
     PdKeeperOptions options = {.settings = settings,
                                .replication_password = password,
                                .wal_command = wal_command(arena),

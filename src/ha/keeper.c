@@ -130,8 +130,10 @@ tick(PdKeeper *keeper, bool *is_guard_gone)
     pd_keeper_step(keeper, "acting", ordinary);
     pd_keeper_act(keeper, &read, &status);
     pd_keeper_step(keeper, "a tick's end", ordinary);
-    read_node(keeper, &status);               /* what the act made of the node is what gets published */
+    read_node(keeper, &status); /* what the act made of the node is what gets published */
+    pd_keeper_step(keeper, "scheduled backups", ordinary);
     pd_keeper_backup(keeper, &read, &status); /* never waits for a backup */
+    pd_keeper_step(keeper, "publishing", ordinary);
     pd_keeper_live_apply(keeper, &status);
     pd_keeper_guard(keeper, may_write(keeper, &status));
     pd_keeper_publish(keeper, &read, &status);

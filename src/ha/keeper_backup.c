@@ -30,7 +30,8 @@
 
 enum
 {
-    OUTPUT_TAIL_BYTES = 16384, /* of the run's output read for its outcome */
+    OUTPUT_TAIL_BYTES = 16384,            /* of the run's output read for its outcome */
+    OUTPUT_KEEP_BYTES = 16 * 1024 * 1024, /* backup.log past this at a run's start becomes backup.log.1 */
     PATH_BYTES = 1024,
 };
 
@@ -140,10 +141,10 @@ read_output(const PdKeeper *keeper, PdKeeperBackup *backup, int64_t log_offset)
 {
     char path[PATH_BYTES], text[OUTPUT_TAIL_BYTES + 1];
     log_path(keeper, path, sizeof path);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
     struct stat info;
     ssize_t got = -1;
-    if (fd >= 0 && fstat(fd, &info) == 0)
+    if (fd >= 0 && fstat(fd, &info) == 0 && S_ISREG(info.st_mode))
     {
         off_t from = info.st_size - OUTPUT_TAIL_BYTES > log_offset ? info.st_size - OUTPUT_TAIL_BYTES
                                                                    : (off_t)log_offset;
@@ -177,9 +178,22 @@ open_log(const PdKeeper *keeper, const PdScheduleJob *job, int64_t *offset)
 {
     char path[PATH_BYTES];
     log_path(keeper, path, sizeof path);
-    FILE *file = fopen(path, "a");
+    struct stat before;
+    if (lstat(path, &before) == 0 && S_ISREG(before.st_mode) && before.st_size > OUTPUT_KEEP_BYTES)
+    {
+        char older[PATH_BYTES + 2];
+        snprintf(older, sizeof older, "%s.1", path); /* one older log kept, the rest dropped */
+        (void)rename(path, older);
+    }
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0640);
+    struct stat info;
+    FILE *file = fd >= 0 && fstat(fd, &info) == 0 && S_ISREG(info.st_mode) ? fdopen(fd, "a") : NULL;
     if (file == NULL)
+    {
+        if (fd >= 0)
+            close(fd);
         return; /* pd_node_spawn says why */
+    }
     fprintf(file, "---- %s backup, job %s, keeper %s, wall clock %" PRId64 " ms\n",
             pd_schedule_kind_name(job->kind), job->id, keeper->name, pd_keeper_wall_ms());
     *offset = ftell(file);
@@ -394,6 +408,7 @@ pd_keeper_backup_stop(PdKeeper *keeper)
     pd_logf(PD_LOG_INFO,
             "keeper %s: scheduled %s backup (job %s, pid %d) ended by the keeper's stop; not recorded",
             keeper->name, pd_schedule_kind_name(backup->kind), backup->job_id, backup->pid);
-    pd_node_end(backup->pid, PD_KEEPER_BACKUP_END_MS);
+    pd_node_end(backup->pid,
+                backup->kind == PD_SCHEDULE_VERIFY ? PD_KEEPER_VERIFY_END_MS : PD_KEEPER_BACKUP_END_MS);
     backup->pid = 0;
 }

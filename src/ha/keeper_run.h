@@ -54,6 +54,7 @@ enum
     /* a scheduled backup (keeper_backup.c): how long its child has after SIGTERM at the keeper's stop, and
        how often the leader switches WAL segments while a standby takes one (its end must be archived) */
     PD_KEEPER_BACKUP_END_MS = 5000,
+    PD_KEEPER_VERIFY_END_MS = 30000, /* a verify stops its trial server and removes its copy first */
     PD_KEEPER_BACKUP_SWITCH_MS = 10000,
 };
 

@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -219,7 +220,14 @@ pd_node_exec_error(const char *what, int timeout_ms, const PdNodeRunResult *resu
 bool
 pd_node_spawn(PdNode *node, const char *const *argv, const char *log_path, int *pid, PdError *err)
 {
-    int log_fd = open(log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+    /* state_dir is the server account's: a link planted there must not lead a root keeper elsewhere */
+    int log_fd = open(log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
+    struct stat info;
+    if (log_fd >= 0 && (fstat(log_fd, &info) != 0 || !S_ISREG(info.st_mode)))
+    {
+        close(log_fd);
+        return pd_error_set(err, PD_ERR_REFUSED, "%s is not a regular file", log_path);
+    }
     if (log_fd < 0)
         return pd_error_set(err, PD_ERR_IO, "cannot open %s: %s", log_path, strerror(errno));
     if (node->is_root && fchown(log_fd, node->os_uid, node->os_gid) != 0)

@@ -83,6 +83,13 @@ load(const char *text, size_t length, const char *what, PdError *err)
     return root;
 }
 
+/* A wall-clock time in ms that arithmetic on it cannot overflow: 0 (none) to the year 2200. */
+static bool
+is_time(json_int_t ms)
+{
+    return ms >= 0 && ms <= 7258118400000LL;
+}
+
 bool
 pd_schedule_job_parse(PdArena *arena, const char *text, size_t length, PdScheduleJob *job, PdError *err)
 {
@@ -100,7 +107,7 @@ pd_schedule_job_parse(PdArena *arena, const char *text, size_t length, PdSchedul
     bool ok = json_unpack(root, "{s:s, s:s, s:s, s:b, s:I, s:s}", "id", &id, "kind", &kind, "member", &member,
                           "from_standby", &from_standby, "created_ms", &created, "leader", &leader) == 0 &&
               kind_of(kind, &parsed.kind) && pd_keys_check_member(member, NULL) &&
-              pd_keys_check_member(leader, NULL) && strlen(id) < 128;
+              pd_keys_check_member(leader, NULL) && strlen(id) < 128 && is_time(created);
     if (ok)
     {
         parsed.id = pd_arena_strdup(arena, id);
@@ -136,7 +143,7 @@ pd_schedule_last_parse(PdArena *arena, const char *text, size_t length, PdSchedu
     bool ok = json_unpack(root, "{s:I, s:s, s:b, s:i, s:s, s:I, s:s}", "time_ms", &time_ms, "member", &member,
                           "ok", &ok_flag, "exit_code", &exit_code, "message", &message, "last_ok_ms",
                           &last_ok_ms, "label", &label) == 0 &&
-              pd_keys_check_member(member, NULL);
+              pd_keys_check_member(member, NULL) && is_time(time_ms) && is_time(last_ok_ms);
     PdScheduleLast parsed = {.exists = true,
                              .time_ms = (int64_t)time_ms,
                              .is_ok = ok_flag != 0,
@@ -200,6 +207,8 @@ is_due(int64_t every_ms, const PdScheduleLast *last, int64_t base_ms, int64_t no
 {
     if (every_ms <= 0)
         return false;
+    if (last->exists && !last->is_ok && last->label != NULL && last->label[0] != '\0')
+        return now_ms - last->time_ms >= every_ms; /* stored, then failed (corrupt pages): no quick retry */
     if (last->exists && !last->is_ok)
     {
         int64_t retry = every_ms < PD_SCHEDULE_RETRY_MS_MAX ? every_ms : PD_SCHEDULE_RETRY_MS_MAX;
@@ -215,7 +224,9 @@ pd_schedule_due(const PdClusterConfig *config, const PdScheduleLast last[PD_SCHE
     int64_t newest_ok = full_ok > incr_ok ? full_ok : incr_ok;
     if (is_due((int64_t)config->backup_full_every_s * 1000, &last[PD_SCHEDULE_FULL], full_ok, now_ms))
         return PD_SCHEDULE_FULL;
-    if (is_due((int64_t)config->backup_incr_every_s * 1000, &last[PD_SCHEDULE_INCR], newest_ok, now_ms))
+    /* an incr builds on a full: with fulls scheduled, none before the first succeeded */
+    if ((config->backup_full_every_s == 0 || full_ok > 0) &&
+        is_due((int64_t)config->backup_incr_every_s * 1000, &last[PD_SCHEDULE_INCR], newest_ok, now_ms))
         return PD_SCHEDULE_INCR;
     if (newest_ok > 0 && is_due((int64_t)config->backup_verify_every_s * 1000, &last[PD_SCHEDULE_VERIFY],
                                 last[PD_SCHEDULE_VERIFY].last_ok_ms, now_ms))

@@ -310,6 +310,19 @@ test_schedule(void **state)
     assert_int_equal(pd_schedule_due(&config, last, now + 1200000), PD_SCHEDULE_INCR);
     config.backup_incr_every_s = 7200; /* retry after 10 min at most */
     assert_int_equal(pd_schedule_due(&config, last, now + 1200000), PD_SCHEDULE_INCR);
+    /* a full stored but failed (corrupt pages: it has a label): a whole interval, no quick retry */
+    config.backup_incr_every_s = 0;
+    PdScheduleLast damaged[PD_SCHEDULE_KINDS] = {
+        {.exists = true, .time_ms = now, .is_ok = false, .exit_code = 3, .label = "20261202-050000F"}};
+    assert_int_equal(pd_schedule_due(&config, damaged, now + 1200000), PD_SCHEDULE_NONE);
+    assert_int_equal(pd_schedule_due(&config, damaged, now + 3600000), PD_SCHEDULE_FULL);
+    /* fulls scheduled, none succeeded yet: no incr (it would be a full recorded as an incr) */
+    config.backup_incr_every_s = 600;
+    damaged[PD_SCHEDULE_FULL].label = "";
+    assert_int_equal(pd_schedule_due(&config, damaged, now + 1000), PD_SCHEDULE_NONE);
+    config.backup_full_every_s = 0; /* incrs alone: the first one makes the base itself */
+    assert_int_equal(pd_schedule_due(&config, damaged, now + 1000), PD_SCHEDULE_INCR);
+    config.backup_full_every_s = 3600;
     /* no verify without a successful backup */
     PdScheduleLast none[PD_SCHEDULE_KINDS] = {{0}};
     config.backup_full_every_s = config.backup_incr_every_s = 0;
