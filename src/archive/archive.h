@@ -222,22 +222,23 @@ bool pd_archive_check_fork(PdArena *arena, const PdArchiveOptions *options, cons
 bool pd_archive_fetch(PdArena *arena, const PdArchiveOptions *options, const char *name,
                       const char *dest_path, PdError *err);
 
-/*
- * Restores the archived file name through temp_path (created, then renamed) into dest_path, verified as
- * pd_archive_fetch does, without judging forks (*header filled when not NULL). Errors: as pd_archive_fetch.
- */
-bool pd_archive_fetch_file(PdArena *arena, const PdArchiveOptions *options, const char *name,
-                           const char *temp_path, const char *dest_path, PdArchiveHeader *header,
-                           PdError *err);
-
 /* ---- read-ahead for recovery (prefetch.c, docs/archive.md "Read-ahead") ------------------------------ */
 
 /* The spool for a request into dest (pg_wal/RECOVERYXLOG): pg_wal/prodata-prefetch. NULL: out of memory. */
 char *pd_archive_prefetch_spool(PdArena *arena, const char *dest);
 
-/* Removes the spool's segments older than name (segment_bytes long). */
-void pd_archive_prefetch_sweep(PdArena *arena, const char *spool, const PdWalName *name,
-                               uint32_t segment_bytes);
+/* Removes the spool's segments older than name (segment_bytes long), and temporary files a killed
+ * prefetcher left. */
+void pd_archive_prefetch_sweep(const char *spool, const PdWalName *name, uint32_t segment_bytes);
+
+/*
+ * Recovery's segment name (parsed) from the spool beside dest_path, into dest_path by a rename: only when
+ * the archive still holds name, the spooled file is the whole segment its first page says, and it passes
+ * pd_archive_check_fork as the archived one would. 1 taken (*segment_bytes its size), 0 not spooled (or
+ * not trusted: fetch it from the archive), -1 refused (err: a fork, PD_ERR_NOT_FOUND).
+ */
+int pd_archive_prefetch_take(PdArena *arena, const PdArchiveOptions *options, const PdWalName *parsed,
+                             const char *name, const char *dest_path, uint32_t *segment_bytes, PdError *err);
 
 /*
  * Starts, detached, a prefetcher of the options->prefetch segments after name (on its timeline) into the

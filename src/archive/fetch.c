@@ -8,7 +8,9 @@
  * never sees a half or a corrupt file under the name it asked for. A missing
  * archive directory is not "not archived": it is said, loudly. A segment
  * that recovery asks for (into RECOVERYXLOG) past its timeline's end in the
- * newest timeline's lineage is answered "not archived" (fork.c).
+ * newest timeline's lineage is answered "not archived" (fork.c). Recovery's
+ * segments may come from the read-ahead spool instead, on the same terms,
+ * and each such request starts the read-ahead of the next ones (prefetch.c).
  */
 #define _GNU_SOURCE /* memfd_create */
 #include <errno.h>
@@ -147,32 +149,6 @@ fetch_file(PdArena *arena, const PdArchiveOptions *options, const char *name, co
 }
 
 bool
-pd_archive_fetch_file(PdArena *arena, const PdArchiveOptions *options, const char *name,
-                      const char *temp_path, const char *dest_path, PdArchiveHeader *header, PdError *err)
-{
-    return fetch_file(arena, options, name, NULL, temp_path, dest_path, header, err);
-}
-
-/* Recovery's segment from the read-ahead spool (prefetch.c), judged as the archived one would be: 1 taken
- * (renamed to dest_path, *segment_bytes its size), 0 not spooled, -1 refused (err: a fork). */
-static int
-take_spooled(PdArena *arena, const PdArchiveOptions *options, const PdWalName *parsed, const char *name,
-             const char *dest_path, uint32_t *segment_bytes, PdError *err)
-{
-    char *spool = pd_archive_prefetch_spool(arena, dest_path);
-    char *path = spool != NULL ? pd_archive_join(arena, spool, name) : NULL;
-    struct stat info;
-    if (path == NULL || stat(path, &info) != 0 || !pd_archive_is_segment_size((uint64_t)info.st_size))
-        return 0;
-    if (!pd_archive_check_fork(arena, options, parsed, (uint64_t)info.st_size, err))
-        return err->code == PD_ERR_NOT_FOUND ? -1 : 0;
-    if (rename(path, dest_path) != 0)
-        return 0;
-    *segment_bytes = (uint32_t)info.st_size;
-    return 1;
-}
-
-bool
 pd_archive_fetch(PdArena *arena, const PdArchiveOptions *options, const char *name, const char *dest_path,
                  PdError *err)
 {
@@ -183,9 +159,9 @@ pd_archive_fetch(PdArena *arena, const PdArchiveOptions *options, const char *na
     bool is_recovery =
         parsed.kind == PD_WAL_SEGMENT && strcmp(base != NULL ? base + 1 : dest_path, "RECOVERYXLOG") == 0;
     uint32_t segment_bytes = 0;
-    int spooled = is_recovery && options->prefetch > 0
-                      ? take_spooled(arena, options, &parsed, name, dest_path, &segment_bytes, err)
-                      : 0;
+    int spooled =
+        is_recovery ? pd_archive_prefetch_take(arena, options, &parsed, name, dest_path, &segment_bytes, err)
+                    : 0;
     if (spooled < 0)
         return false;
     if (spooled == 0)
@@ -199,11 +175,11 @@ pd_archive_fetch(PdArena *arena, const PdArchiveOptions *options, const char *na
             return false;
         segment_bytes = header.original_bytes <= UINT32_MAX ? (uint32_t)header.original_bytes : 0;
     }
-    if (is_recovery && options->prefetch > 0)
+    if (is_recovery) /* wal_fetch_prefetch 0 starts nothing, but a spool from before is used and swept */
     {
         char *spool = pd_archive_prefetch_spool(arena, dest_path);
         if (spool != NULL)
-            pd_archive_prefetch_sweep(arena, spool, &parsed, segment_bytes);
+            pd_archive_prefetch_sweep(spool, &parsed, segment_bytes);
         pd_archive_prefetch_start(arena, options, &parsed, segment_bytes, dest_path);
     }
     return true;

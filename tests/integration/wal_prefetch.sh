@@ -4,13 +4,14 @@
 # with recovery.signal) leaves the next wal_fetch_prefetch (8) in pg_wal/prodata-prefetch, written by a detached
 # process; the next request takes its segment from there, byte for byte the archived one, and the spool keeps
 # nothing older; a request outside recovery's name (a plain destination) or with wal_fetch_prefetch=0 spools
-# nothing; a spooled segment past its timeline's end in a newer timeline's history is refused as the archived
+# nothing; a spooled file that is zeroed or cut short is passed over for the archived segment; a spooled
+# segment past its timeline's end in a newer timeline's history is refused as the archived
 # one would be (exit 2); with recovery over (no signal file), the prefetcher empties the spool. A warm standby
 # on restore_command = prodata-wal wal-fetch replays every row through the spool, which never holds more than 8
 # segments.
 source tests/lib/pg.sh
 source tests/lib/tap.sh
-tap_plan 10
+tap_plan 12
 tap_workdir
 chmod 755 "$TAP_WORKDIR"
 PRIMARY_DIR="$TAP_WORKDIR/primary"
@@ -47,8 +48,8 @@ switch_and_wait 12
 seg() { printf '%08X%08X%08X' 1 0 $(( 16#$FIRST + $1 )); } # seg N: the segment N after FIRST (same log)
 FIRST=$(ls "$ARCH" | grep -E '^000000010000000000000[0-9A-F]{3}$' | sort | sed -n 2p | cut -c17-)
 spooled() { ls "$1/pg_wal/prodata-prefetch" 2>/dev/null | grep -E '^[0-9A-F]{24}$' | tr '\n' ' '; }
-# fake DIR: a data directory in recovery as restore_command sees it (the command runs in it)
-fake() { rm -rf "$1"; mkdir -p "$1/pg_wal"; touch "$1/recovery.signal"; }
+# fake DIR: a data directory in recovery, its server running, as restore_command sees it (it runs in it)
+fake() { rm -rf "$1"; mkdir -p "$1/pg_wal"; touch "$1/recovery.signal" "$1/postmaster.pid"; }
 fetch_in() { (cd "$1" && shift && "$PRODATA_WAL" wal-fetch "$@"); }
 
 # ---- recovery's request spools the next 8 ----------------------------------------------------------------------
@@ -69,6 +70,12 @@ fetch_in "$TAP_WORKDIR/d2" --archive-dir "$ARCH" --wal-fetch-prefetch=0 "$(seg 0
 sleep 1
 expect_eq "wal_fetch_prefetch=0: restored, nothing spooled" "$(ls "$TAP_WORKDIR/d2/pg_wal")" "RECOVERYXLOG"
 
+fake "$TAP_WORKDIR/d5" && rm "$TAP_WORKDIR/d5/postmaster.pid"
+fetch_in "$TAP_WORKDIR/d5" --archive-dir "$ARCH" "$(seg 0)" pg_wal/RECOVERYXLOG
+sleep 1
+expect_eq "the server stopped (no postmaster.pid): restored, the prefetcher spools nothing" \
+    "$(cmp -s "$TAP_WORKDIR/d5/pg_wal/RECOVERYXLOG" "$ARCH/../d2/pg_wal/RECOVERYXLOG" && echo same)|$(spooled "$TAP_WORKDIR/d5")" "same|"
+
 # ---- a spooled segment past its timeline's end is refused as the archived one is ---------------------------------
 # a copy of the archive where timeline 2 branched off 1 at the start of seg 5: seg 5 of timeline 1 is a fork
 cp -r "$ARCH" "$TAP_WORKDIR/forked"
@@ -76,12 +83,28 @@ printf '1\t0/%X\tno recovery target specified\n' $(( (16#$FIRST + 5) * 16777216 
 "$PRODATA" wal-push --archive-dir "$TAP_WORKDIR/forked" "$TAP_WORKDIR/00000002.history" >/dev/null
 fake "$TAP_WORKDIR/d3"
 fetch_in "$TAP_WORKDIR/d3" --archive-dir "$ARCH" "$(seg 3)" pg_wal/RECOVERYXLOG # spools 4 .. 11
-poll_ok 20 bash -c "ls '$TAP_WORKDIR/d3/pg_wal/prodata-prefetch' | grep -q '$(seg 5)'"
+five_spooled() { [ -f "$TAP_WORKDIR/d3/pg_wal/prodata-prefetch/$(seg 5)" ]; }
+poll_ok 20 five_spooled || tap_fail_all "$(seg 5) was not spooled within 20 s: $(spooled "$TAP_WORKDIR/d3")"
 (cd "$TAP_WORKDIR/d3" && "$PRODATA_WAL" wal-fetch --archive-dir "$TAP_WORKDIR/forked" "$(seg 4)" pg_wal/RECOVERYXLOG)
-RC4=$?
+RC4="$? $([ -e "$TAP_WORKDIR/d3/pg_wal/prodata-prefetch/$(seg 4)" ] && echo left || echo taken)"
 (cd "$TAP_WORKDIR/d3" && "$PRODATA_WAL" wal-fetch --archive-dir "$TAP_WORKDIR/forked" "$(seg 5)" pg_wal/RECOVERYXLOG)
 expect_eq "spooled: the segment before the switch is taken (0), the one past it refused as not archived (2)" \
-    "$RC4 $?" "0 2"
+    "$RC4 $?" "0 taken 2"
+
+# ---- a spooled file that is not the whole segment is never used ---------------------------------------------------
+fake "$TAP_WORKDIR/d4"
+fetch_in "$TAP_WORKDIR/d4" --archive-dir "$ARCH" "$(seg 0)" pg_wal/RECOVERYXLOG
+four_spooled() { [ -f "$TAP_WORKDIR/d4/pg_wal/prodata-prefetch/$(seg 8)" ]; }
+poll_ok 20 four_spooled || tap_fail_all "$(seg 8) was not spooled within 20 s: $(spooled "$TAP_WORKDIR/d4")"
+SPOOL4="$TAP_WORKDIR/d4/pg_wal/prodata-prefetch"
+head -c 16777216 /dev/zero >"$SPOOL4/$(seg 1)"             # zeros at full size (a crash before the flush)
+truncate -s 8388608 "$SPOOL4/$(seg 2)"                      # cut short
+"$PRODATA_WAL" wal-fetch --archive-dir "$ARCH" "$(seg 1)" "$TAP_WORKDIR/plain-1"
+"$PRODATA_WAL" wal-fetch --archive-dir "$ARCH" "$(seg 2)" "$TAP_WORKDIR/plain-2"
+fetch_in "$TAP_WORKDIR/d4" --archive-dir "$ARCH" "$(seg 1)" pg_wal/RECOVERYXLOG && cp "$TAP_WORKDIR/d4/pg_wal/RECOVERYXLOG" "$TAP_WORKDIR/got-1"
+fetch_in "$TAP_WORKDIR/d4" --archive-dir "$ARCH" "$(seg 2)" pg_wal/RECOVERYXLOG && cp "$TAP_WORKDIR/d4/pg_wal/RECOVERYXLOG" "$TAP_WORKDIR/got-2"
+check "a zeroed or cut spooled file is passed over: recovery gets the archived segments" \
+    bash -c "cmp -s '$TAP_WORKDIR/got-1' '$TAP_WORKDIR/plain-1' && cmp -s '$TAP_WORKDIR/got-2' '$TAP_WORKDIR/plain-2'"
 
 # ---- recovery over: the prefetcher empties the spool -----------------------------------------------------------
 rm "$TAP_WORKDIR/d1/recovery.signal"
