@@ -195,10 +195,9 @@ pd_restore_wal_begin(PdArena *arena, const PdRestoreOptions *options, const PdBa
 {
     *wal = (PdRestoreWal){.repo = options->repo,
                           .key = options->key,
+                          .jobs = options->jobs > 0 ? options->jobs : 1,
                           .start_lsn = backup->start_lsn,
                           .consistent_lsn = backup->stop_lsn};
-    if (wal->key != NULL && (wal->seal_scratch = pd_arena_alloc(arena, PD_SEAL_SCRATCH_BYTES)) == NULL)
-        return pd_arena_error(arena, err);
     if (!find_waldump(arena, options, backup, wal, err) ||
         !read_segment_bytes(arena, wal, backup, &wal->segment_bytes, err))
         return false;
@@ -236,7 +235,7 @@ pd_restore_wal_end(PdRestoreWal *wal)
 
 /* The archived segment segno restored into the scratch directory under its name on the target timeline. */
 static bool
-stage(PdArena *arena, const PdRestoreWal *wal, uint64_t segno, PdError *err)
+stage(PdArena *arena, const PdRestoreWal *wal, uint64_t segno, unsigned char *seal_scratch, PdError *err)
 {
     char name[25], staged[25];
     segment_name(wal, segno, name);
@@ -246,7 +245,7 @@ stage(PdArena *arena, const PdRestoreWal *wal, uint64_t segno, PdError *err)
     if (from == NULL || to == NULL)
         return pd_arena_error(arena, err);
     PdSealIn in;
-    if (!pd_seal_in_open_path(arena, wal->key, from, wal->seal_scratch, &in, err))
+    if (!pd_seal_in_open_path(arena, wal->key, from, seal_scratch, &in, err))
         return false;
     int out_fd = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (out_fd < 0)
@@ -269,6 +268,23 @@ is_interrupted(void)
     return sigpending(&pending) == 0 &&
            (sigismember(&pending, SIGINT) == 1 || sigismember(&pending, SIGTERM) == 1 ||
             sigismember(&pending, SIGHUP) == 1);
+}
+
+/* A window's segments restored by the pool's threads, each its own. */
+typedef struct Staging
+{
+    const PdRestoreWal *wal;
+    uint64_t first_segno;
+} Staging;
+
+static bool
+stage_task(void *context, PdBackupWorker *worker, size_t index, PdError *err)
+{
+    const Staging *staging = context;
+    if (staging->wal->key != NULL && worker->state == NULL &&
+        (worker->state = pd_arena_alloc(worker->lasting, PD_SEAL_SCRATCH_BYTES)) == NULL)
+        return pd_arena_error(worker->lasting, err);
+    return stage(worker->arena, staging->wal, staging->first_segno + index, worker->state, err);
 }
 
 typedef struct Window
@@ -305,15 +321,10 @@ pd_restore_wal_read(PdArena *arena, const PdRestoreWal *wal, uint64_t first_segn
                       .is_filtered = is_filtered,
                       .each = pass_record,
                       .context = &window};
-    bool ok = true;
-    for (uint64_t segno = first_segno; ok && segno <= staged_last; segno++)
-    {
-        PdArena *segment_arena = pd_arena_new_child(window_arena, 0); /* its buffers go with it */
-        ok =
-            segment_arena != NULL ? stage(segment_arena, wal, segno, err) : pd_arena_error(window_arena, err);
-        pd_arena_free(segment_arena);
-    }
-    ok = ok && pd_restore_waldump(window_arena, &dump, err);
+    Staging staging = {wal, first_segno};
+    bool ok = pd_backup_parallel((size_t)(staged_last - first_segno + 1), wal->jobs, stage_task, &staging,
+                                 NULL, NULL, err) &&
+              pd_restore_waldump(window_arena, &dump, err);
     for (uint64_t segno = first_segno; segno <= staged_last; segno++)
     {
         char staged[25];

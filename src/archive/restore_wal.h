@@ -76,12 +76,12 @@ typedef struct PdRestoreStep
 typedef struct PdRestoreWal
 {
     const char *repo;
-    const PdArchiveKey *key;     /* the repository's; NULL: plain */
-    unsigned char *seal_scratch; /* with key: PD_SEAL_SCRATCH_BYTES, for every segment read */
-    const char *waldump;         /* PG_BIN/pg_waldump */
-    const char *scratch;         /* mode 0700: segments restored to be read, one window at a time */
-    uint32_t segment_bytes;      /* from the backup's first segment's header */
-    PdRestoreStep *steps;        /* the backup's timeline first, recovery's target timeline last */
+    const PdArchiveKey *key; /* the repository's; NULL: plain */
+    int jobs;                /* threads restoring a window's segments (the restore's --jobs) */
+    const char *waldump;     /* PG_BIN/pg_waldump */
+    const char *scratch;     /* mode 0700: segments restored to be read, one window at a time */
+    uint32_t segment_bytes;  /* from the backup's first segment's header */
+    PdRestoreStep *steps;    /* the backup's timeline first, recovery's target timeline last */
     size_t step_count;
     uint64_t start_lsn;      /* the backup's: recovery replays from here ... */
     uint64_t consistent_lsn; /* ... and is consistent from here (its stop_lsn) */
