@@ -338,8 +338,9 @@ pd_backup_restore(PdArena *arena, const PdRestoreOptions *options, PdBackupManif
     PdRestorePlan plan;
     PdRestoreSpaces spaces;
     if (!decide(arena, options, chosen, &plan, &spaces, err) ||
-        !(options->is_delta ? pd_restore_delta_prepare(arena, options->data_dir, chosen, &removed, err)
-                            : prepare_target(arena, options->data_dir, &is_made, err)))
+        !(options->is_delta
+              ? pd_restore_delta_prepare(arena, options->data_dir, chosen, &spaces, &removed, err)
+              : prepare_target(arena, options->data_dir, &is_made, err)))
         return false;
     if (options->stats != NULL)
         options->stats->removed = removed;

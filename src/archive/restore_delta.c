@@ -7,12 +7,14 @@
  * goes, so that a restore that fails midway never leaves a directory
  * PostgreSQL would start; then everything the backup does not hold is
  * removed (old WAL in pg_wal above all: PostgreSQL reads pg_wal before
- * restore_command). What stays is compared with the backup as it is
- * written (restore_write.c).
+ * restore_command). A tablespace whose link points where the restore
+ * writes it is the cluster's own, swept the same way; its link stays. What
+ * stays is compared with the backup as it is written (restore_write.c).
  */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -122,6 +124,8 @@ sweep(Sweep *sweep_state, const char *dir, const char *rel, PdError *err)
         {
             const PdBackupEntry *entry = pd_strmap_get(sweep_state->kept, name);
             bool is_dir = S_ISDIR(st.st_mode);
+            if (entry != NULL && entry->kind == PD_BACKUP_ENTRY_LINK && S_ISLNK(st.st_mode))
+                continue; /* a tablespace's link: sweep_space judges it and its directory */
             bool keeps = entry != NULL && ((entry->kind == PD_BACKUP_ENTRY_DIR && is_dir) ||
                                            (entry->kind == PD_BACKUP_ENTRY_FILE && S_ISREG(st.st_mode)));
             if (keeps && is_dir)
@@ -138,12 +142,51 @@ sweep(Sweep *sweep_state, const char *dir, const char *rel, PdError *err)
     return ok;
 }
 
+/* Whether a tablespace's link in the data directory points where the restore writes the tablespace (then
+ * the directory is the cluster's own, is_kept); nothing is changed. */
+static bool
+judge_space(PdRestoreSpace *space, PdError *err)
+{
+    char target[PATH_MAX];
+    ssize_t length = readlink(space->link, target, sizeof target - 1);
+    if (length < 0)
+        return errno == ENOENT || errno == EINVAL || pd_archive_io_error(err, "read the link", space->link);
+    target[length] = '\0';
+    while (length > 1 && target[length - 1] == '/')
+        target[--length] = '\0';
+    struct stat st;
+    space->is_kept = strcmp(target, space->dir) == 0 && stat(space->dir, &st) == 0 && S_ISDIR(st.st_mode);
+    return true;
+}
+
+/* A kept tablespace's directory swept as the data directory is; another's old link removed (the
+ * tablespace is written to its chosen directory, checked empty). */
+static bool
+sweep_space(Sweep *state, const PdRestoreSpace *space, PdError *err)
+{
+    struct stat st;
+    if (!space->is_kept)
+    {
+        if (lstat(space->link, &st) != 0 || !S_ISLNK(st.st_mode))
+            return true;
+        state->removed++;
+        return unlink(space->link) == 0 || pd_archive_io_error(err, "remove", space->link);
+    }
+    char *rel = pd_arena_sprintf(state->arena, "pg_tblspc/%s", space->oid);
+    return rel != NULL ? sweep(state, space->dir, rel, err) : pd_arena_error(state->arena, err);
+}
+
 bool
 pd_restore_delta_prepare(PdArena *arena, const char *data_dir, const PdBackupManifest *backup,
-                         size_t *removed, PdError *err)
+                         PdRestoreSpaces *spaces, size_t *removed, PdError *err)
 {
     *removed = 0;
     if (!check_stopped(arena, data_dir, err) || !check_cluster(arena, data_dir, backup, err))
+        return false;
+    for (size_t i = 0; i < spaces->count; i++)
+        if (!judge_space(&spaces->spaces[i], err))
+            return false;
+    if (!pd_restore_spaces_check(spaces, err)) /* before anything is removed */
         return false;
     char *control = pd_archive_join(arena, data_dir, "global/pg_control");
     Sweep state = {arena, data_dir, pd_strmap_new(arena, backup->entry_count), 0};
@@ -155,6 +198,8 @@ pd_restore_delta_prepare(PdArena *arena, const char *data_dir, const PdBackupMan
         if (!pd_strmap_put(state.kept, backup->entries[i].path, &backup->entries[i]))
             return pd_arena_error(arena, err);
     bool ok = sweep(&state, data_dir, "", err);
+    for (size_t i = 0; ok && i < spaces->count; i++)
+        ok = sweep_space(&state, &spaces->spaces[i], err);
     *removed = state.removed;
     return ok && (chmod(data_dir, 0700) == 0 || pd_archive_io_error(err, "chmod", data_dir));
 }

@@ -82,6 +82,7 @@ typedef struct PdRestoreSpace
     const char *dir;  /* its target, --tablespace-map's, or --tablespace-root/OID */
     bool is_made;     /* the directory was made by this restore */
     bool is_ours;     /* checked empty (or made): a failed restore empties it again */
+    bool is_kept;     /* a delta restore's: the cluster's own tablespace directory, its link kept, swept */
 } PdRestoreSpace;
 
 typedef struct PdRestoreSpaces
@@ -94,13 +95,16 @@ typedef struct PdRestoreSpaces
 /*
  * Where each of backup's tablespaces goes (options: tablespace_map, tablespace_root). Errors: PD_ERR_USAGE (a
  * map naming no tablespace, a directory not absolute or inside the data directory, two in one),
- * PD_ERR_REFUSED (a delta restore of a backup with tablespaces), PD_ERR_NO_MEMORY.
+ * PD_ERR_NO_MEMORY.
  */
 bool pd_restore_spaces_plan(PdArena *arena, const PdRestoreOptions *options, const PdBackupManifest *backup,
                             PdRestoreSpaces *spaces, PdError *err);
 
-/* Every tablespace's directory checked absent or empty, then made (0700). Errors: PD_ERR_REFUSED, PD_ERR_IO.
- */
+/* Every tablespace's directory but a delta restore's kept ones checked absent or empty; nothing is written.
+ * Errors: PD_ERR_REFUSED (naming the directory and what it holds), PD_ERR_IO. */
+bool pd_restore_spaces_check(const PdRestoreSpaces *spaces, PdError *err);
+
+/* pd_restore_spaces_check, then each directory not kept made (0700). Errors: PD_ERR_REFUSED, PD_ERR_IO. */
 bool pd_restore_spaces_prepare(PdArena *arena, PdRestoreSpaces *spaces, PdError *err);
 
 /* Where the entry at path (relative to the data directory) is written: in its tablespace's directory for
@@ -150,10 +154,13 @@ bool pd_restore_write(PdArena *arena, PdRestoreWrite *job, PdError *err);
  * identifier) or is no data directory at all (no PG_VERSION: nothing is removed from a directory that may be
  * something else); then global/pg_control is removed first (until the restore writes it last, the directory
  * is no cluster), and every entry the backup does not have (or has as another kind) is removed: WAL in
- * pg_wal, backup_label, recovery.signal, files of dropped tables. *removed counts them. Errors:
- * PD_ERR_REFUSED, PD_ERR_IO, PD_ERR_NO_MEMORY.
+ * pg_wal, backup_label, recovery.signal, files of dropped tables. A tablespace whose link pg_tblspc/OID
+ * points at the directory spaces chose for it is the cluster's own (is_kept): its link stays and its
+ * directory is swept the same way; a link that points elsewhere is removed (the tablespace is then written
+ * to its chosen directory, which must be empty). *removed counts what went. Errors: PD_ERR_REFUSED,
+ * PD_ERR_IO, PD_ERR_NO_MEMORY.
  */
 bool pd_restore_delta_prepare(PdArena *arena, const char *data_dir, const PdBackupManifest *backup,
-                              size_t *removed, PdError *err);
+                              PdRestoreSpaces *spaces, size_t *removed, PdError *err);
 
 #endif

@@ -104,15 +104,6 @@ pd_restore_spaces_plan(PdArena *arena, const PdRestoreOptions *options, const Pd
         return false;
     if (count == 0)
         return true;
-    if (options->is_delta)
-    {
-        pd_error_set(err, PD_ERR_REFUSED,
-                     "backup %s holds %zu tablespace(s): a delta restore cannot rewrite them yet",
-                     backup->label, count);
-        return pd_error_hint(err,
-                             "Restore into an empty directory (with --tablespace-map or --tablespace-root "
-                             "for the tablespaces); nothing was written.");
-    }
     if ((spaces->spaces = pd_arena_calloc(arena, count, sizeof(*spaces->spaces))) == NULL)
         return pd_arena_error(arena, err);
     for (size_t i = 0; i < backup->entry_count; i++)
@@ -147,15 +138,15 @@ first_name(const char *dir, char *found, size_t size, PdError *err)
 }
 
 bool
-pd_restore_spaces_prepare(PdArena *arena, PdRestoreSpaces *spaces, PdError *err)
+pd_restore_spaces_check(const PdRestoreSpaces *spaces, PdError *err)
 {
     for (size_t i = 0; i < spaces->count; i++)
     {
-        PdRestoreSpace *space = &spaces->spaces[i];
+        const PdRestoreSpace *space = &spaces->spaces[i];
         struct stat st;
         char found[256];
-        if (stat(space->dir, &st) != 0)
-            continue; /* made below, after every other one is checked */
+        if (space->is_kept || stat(space->dir, &st) != 0)
+            continue; /* absent: pd_restore_spaces_prepare makes it */
         if (!S_ISDIR(st.st_mode) || !first_name(space->dir, found, sizeof(found), err))
             return S_ISDIR(st.st_mode)
                        ? false
@@ -169,9 +160,19 @@ pd_restore_spaces_prepare(PdArena *arena, PdRestoreSpaces *spaces, PdError *err)
                              "--tablespace-root DIR); nothing was written.",
                              space->oid);
     }
+    return true;
+}
+
+bool
+pd_restore_spaces_prepare(PdArena *arena, PdRestoreSpaces *spaces, PdError *err)
+{
+    if (!pd_restore_spaces_check(spaces, err))
+        return false;
     for (size_t i = 0; i < spaces->count; i++)
     {
         PdRestoreSpace *space = &spaces->spaces[i];
+        if (space->is_kept)
+            continue; /* the cluster's own, swept by the delta restore */
         if (!pd_restore_make_path(arena, space->dir, &space->is_made, err))
             return false;
         space->is_ours = true; /* empty or made: a failure later may empty it again */
@@ -199,7 +200,7 @@ bool
 pd_restore_spaces_link(const PdRestoreSpaces *spaces, PdError *err)
 {
     for (size_t i = 0; i < spaces->count; i++)
-        if (symlink(spaces->spaces[i].dir, spaces->spaces[i].link) != 0)
+        if (!spaces->spaces[i].is_kept && symlink(spaces->spaces[i].dir, spaces->spaces[i].link) != 0)
             return pd_archive_io_error(err, "create the link", spaces->spaces[i].link);
     return true;
 }

@@ -4,12 +4,14 @@
 # is the live one (not empty) is refused before anything is written; --tablespace-map OID=DIR and
 # --tablespace-root DIR put it elsewhere (the link, tablespace_map and pg_tablespace_location agree), the copy
 # starts with the rows of the table and its index in the tablespace; an incr after changes there restores
-# whole; verify --restore puts the copy's tablespace in its scratch directory; a delta restore, an unknown
-# OID and a directory inside the data directory are refused.
+# whole; a delta restore into that copy, whose tablespace rows diverged, keeps the tablespace where its link
+# points, removes a stray file there and gives the backup's rows again, while one that would send the
+# tablespace to a directory in use is refused before anything changes; verify --restore puts the copy's
+# tablespace in its scratch directory; an unknown OID and a directory inside the data directory are refused.
 source tests/lib/pg.sh
 source tests/lib/tap.sh
 source tests/lib/backup.sh
-tap_plan 15
+tap_plan 17
 tap_workdir
 backup_test_dirs
 stop_restored() { stop_data_dir "$RESTORED_DIR/data"; rm -rf "$RESTORED_DIR"; }
@@ -84,13 +86,29 @@ expect_eq "restore of the incr with --tablespace-root: the tablespace in ROOT/OI
     "$RC|$(readlink "$RESTORED_DIR/data/pg_tblspc/$OID")" "0|$ROOT/$OID"
 if start_restored; then
     expect_eq "the copy of the incr holds the changed rows" "$(digest "$RESTORED_PORT")" "$EXPECTED"
+    PGPORT=$RESTORED_PORT sql postgres "UPDATE tt SET note = 'diverged' WHERE id % 7 = 0; CHECKPOINT" >/dev/null
 else
     tap_not_ok "the restored copy of the incr started" "$(tail -20 "$TAP_WORKDIR/owned/restored.log")"
 fi
 pg_as_owner "$PGBIN/pg_ctl" -D "$RESTORED_DIR/data" -m fast -w -t 60 stop >/dev/null 2>&1
-run_cmd restore --delta --set "$INCR"
-expect_eq "a delta restore of a backup with a tablespace: refused, saying so" \
-    "$RC|$(grep -c 'a delta restore cannot rewrite them yet' <<<"$OUT")" "1|1"
+
+# 4b. delta restores of the copy, whose tablespace rows diverged and which holds a stray file there
+STRAY=$(ls -d "$ROOT/$OID"/PG_15_*)/stray
+touch "$STRAY"
+run_cmd restore --delta --set "$INCR" --target-immediate
+expect_eq "a delta restore sending the tablespace to a directory in use (the live one): refused, nothing changed" \
+    "$RC|$(grep -c "tablespace $OID's directory $LIVE is not empty" <<<"$OUT")|$(ls "$RESTORED_DIR/data/global/pg_control" "$STRAY" 2>/dev/null | wc -l)" \
+    "1|1|2"
+run_cmd restore --delta --set "$INCR" --target-immediate --tablespace-root "$ROOT"
+expect_eq "delta restore into the copy, its tablespace where its link points: the link kept, the stray file removed" \
+    "$RC|$(readlink "$RESTORED_DIR/data/pg_tblspc/$OID")|$(ls "$STRAY" 2>/dev/null | wc -l)" "0|$ROOT/$OID|0"
+if start_restored; then
+    expect_eq "the copy after the delta restore: the backup's rows again, the index in the tablespace intact" \
+        "$(digest "$RESTORED_PORT")|$(PGPORT=$RESTORED_PORT sql postgres "SELECT bt_index_check('tt_pkey', true)")" \
+        "$EXPECTED|"
+else
+    tap_not_ok "the copy started after the delta restore" "$(tail -20 "$TAP_WORKDIR/owned/restored.log")"
+fi
 stop_restored
 rm -rf "$ROOT"
 
