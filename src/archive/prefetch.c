@@ -6,7 +6,11 @@
  * (into pg_wal/RECOVERYXLOG), a detached process restores the next
  * wal_fetch_prefetch segments of the same timeline into a spool beside it,
  * pg_wal/prodata-prefetch: each verified as any fetch is, written under a
- * temporary name of its own, made durable and renamed into place whole. The
+ * temporary name of its own and renamed into place whole. Nothing is
+ * flushed (a flush per segment costs the disk what the replay's own writes
+ * need): the spool is trusted only within the boot that wrote it, named by a
+ * marker file, since after a crash of the machine a file renamed into place
+ * may hold zeros where its pages never reached the disk. The
  * next request takes its segment from there (pd_archive_prefetch_take) only
  * when the archive still holds the name, the file is a regular file whose
  * first page is the segment its name says and whose size is the segment
@@ -94,6 +98,8 @@ is_swept(int dir, const char *entry, uint64_t segno, uint32_t segment_bytes, tim
         return false;
     if (segno == UINT64_MAX)
         return true;
+    if (strncmp(entry, ".boot-", 6) == 0)
+        return false;
     PdWalName name;
     PdError ignored;
     uint64_t number = 0;
@@ -146,6 +152,50 @@ pd_archive_prefetch_remove(PdArena *arena, const char *wal_dir)
         sweep(spool, UINT64_MAX, PD_WAL_DEFAULT_SEGMENT_BYTES);
 }
 
+/* The marker of this boot's spool: ".boot-" and the kernel's boot id; false where there is none. */
+static bool
+boot_marker(char *out, size_t size)
+{
+    char id[64] = "";
+    FILE *in = fopen("/proc/sys/kernel/random/boot_id", "re");
+    bool ok = in != NULL && fgets(id, sizeof id, in) != NULL;
+    if (in != NULL)
+        fclose(in);
+    id[strcspn(id, "\n")] = '\0';
+    return ok && id[0] != '\0' && strspn(id, "0123456789abcdef-") == strlen(id) &&
+           snprintf(out, size, ".boot-%s", id) < (int)size;
+}
+
+/* Whether the spool was written in this boot (its marker is there). */
+static bool
+is_this_boot(PdArena *arena, const char *spool)
+{
+    char marker[96];
+    return boot_marker(marker, sizeof marker) && has_file(arena, spool, marker);
+}
+
+/* The spool made ready for this boot's prefetcher: one from another boot (or without a marker) emptied,
+ * the folder made, the marker written. False where the boot cannot be told: no read-ahead then. */
+static bool
+ready_spool(PdArena *arena, const char *spool)
+{
+    char marker[96];
+    struct stat info;
+    if (!boot_marker(marker, sizeof marker))
+        return false;
+    if (lstat(spool, &info) == 0 && S_ISDIR(info.st_mode) && has_file(arena, spool, marker))
+        return true;
+    sweep(spool, UINT64_MAX, PD_WAL_DEFAULT_SEGMENT_BYTES);
+    char *path = pd_archive_join(arena, spool, marker);
+    int fd = path != NULL && (mkdir(spool, 0700) == 0 || errno == EEXIST) && lstat(spool, &info) == 0 &&
+                     S_ISDIR(info.st_mode)
+                 ? open(path, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600)
+                 : -1;
+    if (fd >= 0)
+        close(fd);
+    return fd >= 0;
+}
+
 /* ---- taking a spooled segment ---------------------------------------------------------------------- */
 
 /* The spooled file at path is the segment name, whole: a regular file whose first page says so and whose
@@ -179,6 +229,11 @@ pd_archive_prefetch_take(PdArena *arena, const PdArchiveOptions *options, const 
     char *path = spool != NULL ? pd_archive_join(arena, spool, name) : NULL;
     if (path == NULL || access(path, F_OK) != 0)
         return 0;
+    if (!is_this_boot(arena, spool))
+    {
+        sweep(spool, UINT64_MAX, PD_WAL_DEFAULT_SEGMENT_BYTES); /* written before a crash of the machine */
+        return 0;
+    }
     if (!has_file(arena, options->dir, name) || !is_whole_segment(path, parsed, segment_bytes))
     {
         (void)unlink(path); /* not to be trusted: the archive's copy is fetched instead */
@@ -192,7 +247,7 @@ pd_archive_prefetch_take(PdArena *arena, const PdArchiveOptions *options, const 
 /* ---- the prefetcher -------------------------------------------------------------------------------- */
 
 /* The archived segment name restored into the spool (dir) under a temporary name of this process's,
- * verified, made durable (a spooled file outlives a crash) and renamed to name. */
+ * verified, and renamed to name. */
 static bool
 spool_one(PdArena *arena, const PdArchiveOptions *options, int dir, const char *name, PdError *err)
 {
@@ -208,8 +263,6 @@ spool_one(PdArena *arena, const PdArchiveOptions *options, int dir, const char *
     bool ok = out >= 0 ? pd_archive_stream_out(arena, &in, out, temp, &header, err)
                        : pd_archive_io_error(err, "create", temp);
     close(in.fd);
-    if (ok && fdatasync(out) != 0)
-        ok = pd_archive_io_error(err, "flush", temp);
     if (out >= 0 && close(out) != 0 && ok)
         ok = pd_archive_io_error(err, "close", temp);
     if (ok && renameat(dir, temp, dir, name) != 0)
@@ -299,13 +352,11 @@ pd_archive_prefetch_start(PdArena *arena, const PdArchiveOptions *options, const
 {
     char *wal_dir, *data_dir;
     uint64_t segno;
-    struct stat info;
     if (options->prefetch <= 0 || !pd_archive_is_segment_size(segment_bytes) ||
         !pd_archive_segno(name, segment_bytes, &segno) || !split_dest(arena, dest, &wal_dir, &data_dir))
         return;
     char *spool = pd_archive_join(arena, wal_dir, SPOOL_NAME);
-    if (spool == NULL || (mkdir(spool, 0700) != 0 && errno != EEXIST) || lstat(spool, &info) != 0 ||
-        !S_ISDIR(info.st_mode))
+    if (spool == NULL || !ready_spool(arena, spool))
         return;
     run_detached(arena, options, name->timeline, segno, segment_bytes, spool, data_dir);
 }
