@@ -12,7 +12,8 @@
 # a pgbench load of LOAD_SECONDS with marker A committed before a moment T and marker B after it, REPS diff
 # backups after it (stored MB beside pgBackRest's repository growth for its diff and incr), REPS restores of
 # the newest backup (the diff, with its full) into an empty directory each started until it is promoted,
-# and REPS restores to T (PITR) started until promoted, checked to hold A and not B. The anchor (../shared/anchors/pgbackrest/run.sh setup, then
+# and REPS rounds of restores to T (PITR) started until promoted, checked to hold A and not B: with
+# wal-fetch's read-ahead, without it, and with the WAL put in pg_wal first (PostgreSQL's replay alone). The anchor (../shared/anchors/pgbackrest/run.sh setup, then
 # measure with STEPS="full load diffincr restore pitr") runs the same steps on its own cluster; its
 # times.tsv is read back. Knobs: SCALE=100 REPS=3 JOBS=2 LOAD_SECONDS=60 ANCHOR=1 ANCHORS=../shared/anchors
 # OUT=/tmp/prodata-bench-backup/<time> PRODATA=build/prodata; ENCRYPT=1 makes ours an encrypted repository
