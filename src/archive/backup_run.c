@@ -36,6 +36,7 @@ typedef struct Facts
     bool has_checksums;
     uint32_t segment_bytes;
     const char *data_dir;
+    bool is_standby;
 } Facts;
 
 static bool
@@ -57,6 +58,7 @@ read_facts(PdArena *arena, PdDb *db, const PdBackupOptions *options, Facts *fact
     facts->has_checksums = strcmp(pd_db_result_value(result, 0, 3), "on") == 0;
     facts->segment_bytes = (uint32_t)strtoul(pd_db_result_value(result, 0, 6), NULL, 10);
     bool is_standby = strcmp(pd_db_result_value(result, 0, 2), "true") == 0;
+    facts->is_standby = is_standby;
     if (is_standby && !options->from_standby)
         return refuse(
             err,
@@ -229,8 +231,14 @@ stop_backup(PdArena *arena, PdDb *db, const Facts *facts, PdBackupManifest *mani
         !lsn_of(result, 0, &manifest->stop_lsn, err))
         return false;
     manifest->stop_time = time(NULL);
-    /* a standby promoted meanwhile makes pg_backup_stop fail: the stop is on the start's timeline */
-    manifest->stop_wal = segment_of(arena, manifest->timeline, manifest->stop_lsn, facts->segment_bytes);
+    /* a standby promoted meanwhile makes pg_backup_stop fail: the stop is on the start's timeline. A
+       standby's stop is its minimum recovery point, which can be a segment's very start (it replayed a
+       switch): recovery reads the record there before it calls itself consistent, so that segment is needed
+       too (switch_primary has one written there) */
+    uint64_t stop = manifest->stop_lsn;
+    if (facts->is_standby && stop % facts->segment_bytes == 0)
+        stop++;
+    manifest->stop_wal = segment_of(arena, manifest->timeline, stop, facts->segment_bytes);
     manifest->backup_label = pd_arena_strdup(arena, pd_db_result_value(result, 0, 1));
     const char *map = pd_db_result_value(result, 0, 2);
     manifest->tablespace_map =
@@ -260,9 +268,10 @@ wait_archived(const char *path, long *waited_ms)
 
 /*
  * From a standby: the primary archives the WAL, and the segment holding the backup's stop stays open there
- * until it fills or archive_timeout passes. The primary is asked to switch to a new segment: the one given,
- * or the standby's primary_conninfo. Not an error when it cannot be reached: the wait after says so. Always
- * true.
+ * until it fills or archive_timeout passes. The primary (the one given, or the standby's primary_conninfo)
+ * is asked to write one small record (a logical message, so that the segment is not empty: a switch in an
+ * empty segment does nothing) and to switch to a new segment. Not an error when it cannot be reached or
+ * refuses: the wait after says so. Always true.
  */
 static bool
 switch_primary(PdArena *arena, PdDb *standby, const PdBackupOptions *options)
@@ -276,7 +285,11 @@ switch_primary(PdArena *arena, PdDb *standby, const PdBackupOptions *options)
         conninfo = pd_db_result_value(result, 0, 0);
     PdDb *primary = NULL;
     if (conninfo != NULL && conninfo[0] != '\0' && pd_db_connect(conninfo, &primary, &ignored))
+    {
+        (void)pd_db_query(arena, primary, "SELECT pg_logical_emit_message(false, 'prodata', 'backup stop')",
+                          0, NULL, &result, &ignored);
         (void)pd_db_query(arena, primary, "SELECT pg_switch_wal()", 0, NULL, &result, &ignored);
+    }
     pd_db_close(primary);
     return true;
 }

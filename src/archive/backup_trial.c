@@ -104,12 +104,21 @@ pg_ctl(PdArena *arena, const PdBackupTrialOptions *options, const char *data, co
     return pd_archive_pg_ctl(arena, options->pg_bin, is_start ? start : stop, log, err);
 }
 
-/* Waits until the copy has reached its consistency point and promoted. */
+/* Waits until the copy has reached its consistency point and promoted; a server that stopped meanwhile (its
+ * recovery failed: postmaster.pid gone) fails at once. */
 static bool
-wait_promoted(PdArena *arena, const char *conninfo, const char *log, PdError *err)
+wait_promoted(PdArena *arena, const char *conninfo, const char *data, const char *log, PdError *err)
 {
+    char *pid_file = pd_archive_join(arena, data, "postmaster.pid");
+    if (pid_file == NULL)
+        return pd_arena_error(arena, err);
     for (int waited_ms = 0; waited_ms < TRIAL_START_S * 1000; waited_ms += 100)
     {
+        if (access(pid_file, F_OK) != 0)
+        {
+            pd_error_set(err, PD_ERR_REFUSED, "the restored copy's server stopped before it was consistent");
+            return pd_error_hint(err, "Its log: %s.", log);
+        }
         PdDb *db = NULL;
         PdDbResult *result;
         bool is_up = pd_db_connect(conninfo, &db, err) &&
@@ -343,7 +352,7 @@ try_copy(PdArena *arena, const PdBackupTrialOptions *options, const char *scratc
     report->restore_seconds = now_seconds() - started_at;
     started_at = now_seconds();
     *started = pg_ctl(arena, options, data, log, true, err);
-    if (!*started || !wait_promoted(arena, conninfo, log, err))
+    if (!*started || !wait_promoted(arena, conninfo, data, log, err))
         return pd_error_detail(err, "%s", log_tail(arena, log)), false;
     report->start_seconds = now_seconds() - started_at;
     if (is_stopped(err))

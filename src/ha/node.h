@@ -226,9 +226,10 @@ bool pd_node_promote(PdNode *node, int timeout_ms, PdError *err);
  * connection; *is_done says whether it ran. Errors: PD_ERR_DB_CONNECT, PD_ERR_DB_QUERY. */
 bool pd_node_checkpoint(PdNode *node, int64_t min_wal_bytes, bool *is_done, PdError *err);
 
-/* pg_switch_wal() on the running local primary, over the bounded local connection (a no-op when nothing was
- * written since the last switch): a backup taken on a standby ends once the segment holding its end is
- * archived. Errors: PD_ERR_DB_CONNECT, PD_ERR_DB_QUERY (a standby). */
+/* One small record (a logical message) and pg_switch_wal() on the running local primary, over the bounded
+ * local connection: a backup taken on a standby ends once the segment holding its end is archived, and may
+ * end at a segment's very start (the segment must then hold a record). Errors: PD_ERR_DB_CONNECT,
+ * PD_ERR_DB_QUERY (a standby). */
 bool pd_node_switch_wal(PdNode *node, PdError *err);
 
 /* What pg_controldata says of a stopped node. */

@@ -51,7 +51,11 @@ pd_node_switch_wal(PdNode *node, PdError *err)
         return pd_error_set(err, PD_ERR_NO_MEMORY, "out of memory");
     PdDb *db = NULL;
     PdDbResult *result;
+    /* one small record first: a switch in an empty segment does nothing, and a standby's backup may end at
+       that segment's start (it needs the record there) */
     bool is_ok = pd_node_connect(node, &db, err) &&
+                 pd_db_query(arena, db, "SELECT pg_logical_emit_message(false, 'prodata', 'switch')", 0, NULL,
+                             &result, err) &&
                  pd_db_query(arena, db, "SELECT pg_switch_wal()", 0, NULL, &result, err);
     pd_db_close(db);
     pd_arena_free(arena);

@@ -60,7 +60,9 @@ role_sql(PdArena *arena, PdNode *node, const char *verifier)
     pd_strbuf_append(&buf, ";\n");
     const char *functions[] = {"pg_ls_dir(text, boolean, boolean)", "pg_stat_file(text, boolean)",
                                "pg_read_binary_file(text)",
-                               "pg_read_binary_file(text, bigint, bigint, boolean)"};
+                               "pg_read_binary_file(text, bigint, bigint, boolean)",
+                               /* a backup from a standby ends its last segment on the primary */
+                               "pg_switch_wal()", "pg_logical_emit_message(boolean, text, text)"};
     for (size_t i = 0; i < sizeof functions / sizeof functions[0]; i++)
     {
         pd_strbuf_appendf(&buf, "GRANT EXECUTE ON FUNCTION pg_catalog.%s TO ", functions[i]);

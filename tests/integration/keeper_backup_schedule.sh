@@ -14,20 +14,7 @@ source tests/lib/etcd.sh
 source tests/lib/netns.sh
 source tests/lib/writers.sh
 source tests/lib/keepers.sh
-tap_plan 14
-tap_workdir
-chmod 755 "$TAP_WORKDIR"
-WRITERS_DIR=$TAP_WORKDIR
-trap 'kc_down >/dev/null 2>&1; rm -rf "$TAP_WORKDIR"' EXIT
-
-skip_all() {
-    while [ "$TAP_COUNT" -lt "$TAP_PLAN" ]; do tap_skip "scheduled backups" "$1"; done
-    tap_done
-    exit
-}
-netns_available 2>/dev/null || skip_all "$NETNS_UNAVAILABLE"
-[ -x /usr/lib/postgresql/15/bin/initdb ] || skip_all "no PostgreSQL 15"
-command -v etcdctl >/dev/null || skip_all "no etcdctl (Debian's etcd-client)"
+kc_test_begin 14 "scheduled backups"
 
 KC_ARCHIVE=$TAP_WORKDIR/archive
 KC_CONFIG="postgresql_parameters.fsync=off postgresql_parameters.shared_buffers=16MB postgresql_parameters.max_connections=30"

@@ -16,20 +16,7 @@ source tests/lib/etcd.sh
 source tests/lib/netns.sh
 source tests/lib/writers.sh
 source tests/lib/keepers.sh
-tap_plan 12
-tap_workdir
-chmod 755 "$TAP_WORKDIR"
-WRITERS_DIR=$TAP_WORKDIR
-trap 'kc_down >/dev/null 2>&1; rm -rf "$TAP_WORKDIR"' EXIT
-
-skip_all() {
-    while [ "$TAP_COUNT" -lt "$TAP_PLAN" ]; do tap_skip "failsafe under network faults" "$1"; done
-    tap_done
-    exit
-}
-netns_available 2>/dev/null || skip_all "$NETNS_UNAVAILABLE"
-[ -x /usr/lib/postgresql/15/bin/initdb ] || skip_all "no PostgreSQL 15"
-command -v etcdctl >/dev/null || skip_all "no etcdctl (Debian's etcd-client)"
+kc_test_begin 12 "failsafe under network faults"
 
 KC_CONFIG="postgresql_parameters.fsync=off postgresql_parameters.shared_buffers=16MB postgresql_parameters.max_connections=30"
 kc_up "$TAP_WORKDIR/kc" || tap_fail_all "the namespaces or etcd could not be set up"

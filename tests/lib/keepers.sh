@@ -13,6 +13,9 @@
 #   kc_sql NODE SQL              one value from NODE's PostgreSQL, as its superuser over its socket
 #   kc_trial FAULT TABLE         one trial (below): sets KC_RESULT, a line of figures, and KC_PROBLEMS
 #   kc_down                      everything stopped (writers, keepers, PostgreSQL, etcd, namespaces)
+#   kc_test_begin PLAN WHAT      a keeper test's start: tap_plan PLAN, a work directory the servers' account
+#                                may enter, kc_down at exit; without root, PostgreSQL 15 or etcdctl every
+#                                check is skipped (WHAT names them) and the test ends there
 # FAULTS lists the faults kc_trial knows. Times are CLOCK_REALTIME milliseconds (date +%s%3N).
 
 KC_FAULTS="isolate cut_etcd cut_peers etcd_all standby_isolated oneway loss pmkill pmkill_wal nodeloss sigstop etcd_restart switchover"
@@ -34,6 +37,22 @@ KC_FAILSAFE=${KC_FAILSAFE:-1}
 declare -a KC_KPID
 
 kc_now() { date +%s%3N; }
+
+kc_test_begin() {
+    local why=""
+    tap_plan "$1"
+    tap_workdir
+    chmod 755 "$TAP_WORKDIR"
+    WRITERS_DIR=$TAP_WORKDIR
+    trap 'kc_down >/dev/null 2>&1; rm -rf "$TAP_WORKDIR"' EXIT
+    netns_available 2>/dev/null || why=$NETNS_UNAVAILABLE
+    [ -n "$why" ] || [ -x /usr/lib/postgresql/15/bin/initdb ] || why="no PostgreSQL 15"
+    [ -n "$why" ] || command -v etcdctl >/dev/null || why="no etcdctl (Debian's etcd-client)"
+    [ -z "$why" ] && return 0
+    while [ "$TAP_COUNT" -lt "$TAP_PLAN" ]; do tap_skip "$2" "$why"; done
+    tap_done
+    exit
+}
 
 kc_etcdctl() {
     netns_exec e1 timeout 3 etcdctl --endpoints "http://$KC_E1:2379" --command-timeout=2s "$@" 2>/dev/null
