@@ -3,11 +3,12 @@
 # with data checksums archiving into the repository, a standby made by pg_basebackup streaming from it; a
 # backup of the standby without --from-standby is refused, --from-standby against the primary too; a full and
 # then an incr from the standby under a write load on the primary, the incr building on the full; the incr
-# restored to a restore point made on the primary afterwards has the primary's rows there.
+# restored to a restore point made on the primary afterwards has the primary's rows there; on a quiet primary
+# just switched, a backup that ends at a segment's very start verifies by restoring it.
 source tests/lib/pg.sh
 source tests/lib/tap.sh
 source tests/lib/backup.sh
-tap_plan 6
+tap_plan 7
 tap_workdir
 backup_test_dirs
 STANDBY_DIR="$TAP_WORKDIR/standby"
@@ -77,5 +78,29 @@ if pg_as_owner "$PGBIN/pg_ctl" -D "$RESTORED_DIR/data" -l "$TAP_WORKDIR/owned/re
         "$DIGEST"
 else
     tap_not_ok "... the restored cluster started" "$(tail -20 "$TAP_WORKDIR/owned/restored.log")"
+fi
+stop_data_dir "$RESTORED_DIR/data"
+rm -rf "$RESTORED_DIR"
+
+# a quiet primary that has just switched segments: the standby's minimum recovery point, where its backup
+# ends, is then a segment's very start, and recovery needs the record there (the primary writes one)
+at_boundary() { [ "$(PGPORT=$STANDBY_PORT sql postgres "SELECT (pg_last_wal_replay_lsn() - '0/0'::pg_lsn) % 16777216 = 0")" = t ]; }
+BOUNDARY=""
+for _ in 1 2 3 4 5; do
+    sql postgres "INSERT INTO t (note) SELECT 'quiet ' || g FROM generate_series(1, 100) g; CHECKPOINT" >/dev/null
+    sql postgres "SELECT pg_switch_wal()" >/dev/null
+    poll_ok 10 at_boundary || continue
+    run_cmd on_standby --from-standby --json
+    QUIET=$(outcome .label | tr -d '"')
+    STOP=$(jq -r .stop_lsn "$REPO/backup/$QUIET/manifest.json" 2>/dev/null)
+    [ "$RC" = 0 ] && [ $(( 16#${STOP#*/} % 16777216 )) = 0 ] && { BOUNDARY=$STOP; break; }
+done
+if [ -z "$BOUNDARY" ]; then
+    tap_skip "a standby backup ending at a segment's start restores to its end" \
+        "no backup ended at a segment boundary in 5 tries (the standby wrote past it)"
+else
+    run_cmd "$PRODATA" backup verify --archive-dir "$REPO" --set "$QUIET" --restore --json
+    expect_eq "a standby backup ending at a segment's start ($BOUNDARY) restores to its end: verify --restore ok" \
+        "$RC|$(jq -s -c 'map(select(.trial)) | .[0].trial.ok' <<<"$OUT")" "0|true"
 fi
 tap_done
