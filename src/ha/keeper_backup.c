@@ -373,7 +373,7 @@ lead(PdKeeper *keeper, const PdKeeperRead *read, const PdNodeStatus *status)
                          .is_from_standby = is_from_standby,
                          .created_ms = now,
                          .leader = keeper->name};
-    write_job(keeper, read, &job, is_stale);
+    write_job(keeper, read, &job, read->backup_job_revision > 0); /* stale, or one that does not parse */
 }
 
 /* Whether read holds a job for this member that it has not run yet and may start now. */

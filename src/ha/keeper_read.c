@@ -83,14 +83,12 @@ static void
 read_backup_job(PdKeeper *keeper, const PdEtcdKv *kv, PdKeeperRead *read)
 {
     PdError err = {0};
+    read->backup_job_revision = kv->mod_revision; /* a job that does not parse is replaced at that revision */
     if (pd_schedule_job_parse(keeper->tick, kv->value.data, kv->value.length, &read->backup_job, &err))
-    {
         read->has_backup_job = true;
-        read->backup_job_revision = kv->mod_revision;
-    }
     else
-        pd_logf(PD_LOG_WARNING, "keeper %s: the backup job is not valid (%s): ignored", keeper->name,
-                err.message);
+        pd_logf(PD_LOG_WARNING, "keeper %s: the backup job is not valid (%s): the leader replaces it",
+                keeper->name, err.message);
 }
 
 /* A kind's last backup record into read, when kv is one; false for any other key. */

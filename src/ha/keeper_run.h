@@ -147,7 +147,7 @@ typedef struct PdKeeperRead
     int64_t switchover_revision;
     bool has_backup_job; /* the backup job key exists and parsed (schedule.h) */
     PdScheduleJob backup_job;
-    int64_t backup_job_revision;
+    int64_t backup_job_revision;                   /* the job key's, parsed or not; 0: no job key */
     PdScheduleLast backup_last[PD_SCHEDULE_KINDS]; /* exists false: none recorded (or it did not parse) */
 } PdKeeperRead;
 

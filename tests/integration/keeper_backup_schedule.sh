@@ -3,7 +3,7 @@
 # in network namespaces of their own archiving into one repository; once both standbys stream, the cluster
 # configuration gets backup_full_every_s=3600, backup_incr_every_s=60, backup_verify_every_s=60 and
 # backup_on=standby (set before, the first full would run on the primary: no standby is healthy during the
-# bootstrap). None is recorded yet, so a full is due at once: the leader writes the job naming a streaming standby, whose keeper
+# bootstrap; a job key that does not parse is there too). None is recorded yet, so a full is due at once: the leader writes the job naming a streaming standby, whose keeper
 # runs `prodata backup --from-standby` as a child and records the outcome in etcd (backup/last/full). Then a
 # verify (`backup verify --restore`, recorded in the repository as last_verify), then an incr 60 s after the
 # full, built on it. `cluster status --json` shows the last of each kind. Paused, the cluster writes no new job
@@ -22,6 +22,7 @@ kc_up "$TAP_WORKDIR/kc" || tap_fail_all "the namespaces or etcd could not be set
 kc_wait_healthy 120 || tap_fail_all "no primary with two streaming standbys within 120 s: $(tail -n 3 "$KC_DIR"/n*/keeper.log | tr '\n' ' ')"
 L=$(kc_leader)
 config_set() { (cd "$KC_DIR/n1" && netns_exec n1 timeout 20 "$PRODATA" cluster config set "$@" >/dev/null); }
+kc_etcdctl put "/prodata/$KC_CLUSTER/backup/job" '{"id": "garbage' >/dev/null # a job that does not parse is replaced
 config_set backup_full_every_s=3600 backup_incr_every_s=60 backup_verify_every_s=60 backup_on=standby ||
     tap_fail_all "cluster config set backup_*: refused"
 
