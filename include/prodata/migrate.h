@@ -148,6 +148,15 @@ bool pd_migration_split_statements(PdArena *arena, const char *sql, const char *
 /* sha256 of data as 64 lower-case hex characters plus NUL. */
 void pd_migration_checksum(const char *data, size_t length, char out[65]);
 
+/*
+ * The checksum migrate records for an applied file: the sha256 of its
+ * sections' statements in normal form (comments and blanks between tokens
+ * left out, quoted text kept byte for byte) and its state's lines, so an
+ * edit of whitespace or comments keeps it and any change to a statement does
+ * not. Errors: an unterminated quote in a section.
+ */
+bool pd_migration_statement_checksum(PdArena *arena, const PdMigrationFile *file, char out[65], PdError *err);
+
 /* ---- applying (migrate, showmigrations, check) ------------------------ */
 
 /* What a progress callback is told, as it happens (see PdMigrateOptions.progress). */
@@ -190,6 +199,13 @@ typedef struct PdMigrateOptions
      * end, install on every model table of the state after it the statement-level triggers that keep
      * prodata_row_counts, seeded under the triggers' lock; false removes them (docs/query.md, "Counts"). */
     bool count_rows;
+    /* Record the pending files up to target as applied without running them (`migrate --fake`), once the
+     * live schema of their tables is what they would make (made in a scratch schema and compared); going
+     * back, forget the files after target without running their +down. */
+    bool is_fake;
+    /* A pending file whose every CREATE TABLE names a table that exists already is recorded as with
+     * is_fake, one whose tables exist only in part is refused, the others run (`migrate --fake-initial`). */
+    bool is_fake_initial;
     /* Set by the caller's signal handler: stop before the next step. The step under way is ended by the
      * caller with pd_db_cancel_send (pd_db_cancel_handle), and rolls back whole. NULL: never interrupted. */
     volatile sig_atomic_t *is_interrupted;
@@ -259,6 +275,34 @@ bool pd_migrate_status(PdArena *arena, PdDb *db, const PdMigrationFile *files, s
  * ("column book.price: type numeric(10,2), expected numeric(8,2)").
  */
 bool pd_migrate_check_drift(PdArena *arena, PdDb *db, char **diff, PdError *err);
+
+/* What pd_migrate_check_schema found. */
+typedef struct PdSchemaCheck
+{
+    /* The tables of the models against what the model file itself makes, one line per difference
+     * ("  + column book.isbn: in the database, not in models.pdm: character varying(20) null"); NULL when
+     * they agree. */
+    const char *model_diff;
+    size_t only_in_models;   /* "-" lines: the model file makes it, the database lacks it */
+    size_t only_in_database; /* "+" lines: the database has it, the model file does not make it */
+    size_t changed;          /* "~" lines: both have it, defined differently */
+    /* Every other table against what the migrations made (the stored snapshot): a table made or dropped
+     * by hand. NULL when they agree or when no snapshot was taken (has_snapshot false). */
+    const char *other_diff;
+    bool has_snapshot;
+} PdSchemaCheck;
+
+/*
+ * Compares the live schema with the model file itself: the SQL that makes
+ * the models from an empty database runs in a scratch schema, rolled back,
+ * and its tables are compared line by line with the live ones, so a database
+ * that prodata never migrated (adopted, built by hand) is checked too.
+ * Tables outside the models are compared with the migrations' snapshot.
+ * Call outside a transaction; needs CREATE on the database (the scratch
+ * schema). models_name names the model file in the lines.
+ */
+bool pd_migrate_check_schema(PdArena *arena, PdDb *db, const PdCatalog *models, const char *models_name,
+                             PdSchemaCheck *check, PdError *err);
 
 PD_API_END
 

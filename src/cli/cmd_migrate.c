@@ -337,6 +337,27 @@ print_progress(const PdMigrateEvent *event, void *data)
     }
 }
 
+/* --fake N (recording up to N, or back to N, without running) and --fake-initial. */
+static bool
+read_fake_flags(const CliArgs *args, const PdMigrationFile *files, size_t count, PdMigrateOptions *options,
+                PdError *err)
+{
+    const char *fake;
+    options->is_fake_initial = cli_has_flag(args, "--fake-initial", NULL);
+    options->is_fake = cli_has_flag(args, "--fake", &fake);
+    if (options->is_fake && options->is_fake_initial)
+        return pd_error_set(err, PD_ERR_USAGE, "--fake and --fake-initial exclude each other");
+    if (options->is_fake && cli_has_flag(args, "--to", NULL))
+        return pd_error_set(err, PD_ERR_USAGE, "--fake N takes its target itself; leave out --to");
+    if (options->is_fake && !parse_target(fake, files, count, &options->target, err))
+    {
+        pd_error_set(err, PD_ERR_USAGE, "--fake: no migration \"%s\"", fake);
+        return pd_error_hint(err, "Give the number or name of the last migration to record (prodata "
+                                  "showmigrations lists them), or 0 to unrecord all.");
+    }
+    return true;
+}
+
 bool
 cmd_migrate(PdArena *arena, const CliArgs *args, PdError *err)
 {
@@ -355,6 +376,8 @@ cmd_migrate(PdArena *arena, const CliArgs *args, PdError *err)
     options.progress = print_progress;
     const char *target;
     if (cli_has_flag(args, "--to", &target) && !parse_target(target, files, count, &options.target, err))
+        return false;
+    if (!read_fake_flags(args, files, count, &options, err))
         return false;
     PdDb *db;
     if (!connect_database(arena, &config, &db, err))
@@ -496,6 +519,28 @@ report_history(const PdMigrationState *states, size_t state_count)
     return problems;
 }
 
+/* Which side to change for each kind of difference found, and the command that does it. */
+static void
+print_settle(const char *models, const PdSchemaCheck *schema)
+{
+    printf("how to settle them:\n");
+    if (schema->only_in_models > 0)
+        printf("  - (in %s only): prodata migrate applies a pending migration that makes it; if none is "
+               "pending, it was removed by hand: put it back (prodata sqlmigrate N prints the SQL that made "
+               "it), or take it out of %s and run prodata makemigrations and prodata migrate.\n",
+               models, models);
+    if (schema->only_in_database > 0)
+        printf("  + (in the database only): to keep it, declare it in %s, run prodata makemigrations, then "
+               "prodata migrate --fake N with the new migration's number: that records the migration "
+               "without running it, and the data stays. To get rid of it, drop it by hand.\n",
+               models);
+    if (schema->changed > 0)
+        printf("  ~ (defined differently): to keep the database's definition, change %s to match and run "
+               "prodata makemigrations, then prodata migrate --fake N; to keep the model's, change the "
+               "database (prodata makemigrations --empty writes a migration for hand-written SQL).\n",
+               models);
+}
+
 bool
 cmd_check(PdArena *arena, const CliArgs *args, PdError *err)
 {
@@ -516,21 +561,23 @@ cmd_check(PdArena *arena, const CliArgs *args, PdError *err)
     PdDb *db;
     PdMigrationState *states;
     size_t state_count;
+    PdSchemaCheck schema;
     if (!connect_database(arena, &config, &db, err) ||
         !pd_migrate_status(arena, db, files, count, &states, &state_count, err))
         return false;
     problems += report_history(states, state_count);
-    char *diff = NULL;
-    if (!pd_migrate_check_drift(arena, db, &diff, err))
+    if (!pd_migrate_check_schema(arena, db, models, config.models, &schema, err))
+        return false;
+    if (schema.model_diff != NULL)
     {
-        if (err->code != PD_ERR_NOT_FOUND)
-            return false;
-        if (count > 0 && problems == 0)
-            return false; /* files exist but nothing was ever migrated: say so */
+        printf("the database differs from %s in the tables of its models:\n%s", config.models,
+               schema.model_diff);
+        print_settle(config.models, &schema);
+        problems++;
     }
-    else if (diff != NULL)
+    if (schema.other_diff != NULL)
     {
-        printf("the database schema differs from what the migrations made:\n%s", diff);
+        printf("other tables differ from what the migrations made:\n%s", schema.other_diff);
         problems++;
     }
     if (problems > 0)

@@ -55,13 +55,18 @@ static const CliCommand commands[] = {
     {"migrate",
      cmd_migrate,
      "apply pending migrations, or go back with --to",
-     "usage: prodata migrate [--to N] [--dry-run]\n"
+     "usage: prodata migrate [--to N | --fake N | --fake-initial] [--dry-run]\n"
      "\n"
      "Applies pending migrations in order, each in its own transaction, under an\n"
      "advisory lock so that concurrent deployers apply each migration once.\n"
      "  --to N                 migrate up or down to migration N (0: undo all)\n"
+     "  --fake N               record the migrations up to N as applied without running them, once the\n"
+     "                         live schema is what they make (compared first; refused with the\n"
+     "                         differences); back to N, unrecord the later ones without reverting them\n"
+     "  --fake-initial         record a migration whose tables all exist already (compared first),\n"
+     "                         run the others: adopting an existing database\n"
      "  --dry-run              say what would run, change nothing\n",
-     {{"--to", true}, {"--dry-run", false}},
+     {{"--to", true}, {"--fake", true}, {"--fake-initial", false}, {"--dry-run", false}},
      0},
     {"showmigrations",
      cmd_showmigrations,
@@ -84,8 +89,10 @@ static const CliCommand commands[] = {
      "usage: prodata check\n"
      "\n"
      "Checks that the migrations cover the model file, that every migration is\n"
-     "applied unedited, and that the live schema is what the migrations made\n"
-     "(no hand-made ALTER). Exit 0 when all agree, 3 with a diff when not.\n",
+     "applied unedited, that the tables of the models are what the model file\n"
+     "itself makes (compared in a scratch schema, rolled back), and that other\n"
+     "tables are what the migrations made. Exit 0 when all agree, 3 with each\n"
+     "difference, the side to change and the command that does it, when not.\n",
      {{NULL, false}},
      0},
     {"config",

@@ -37,6 +37,8 @@ pd_migrate_options_default(PdMigrateOptions *options)
     options->target = -1;
     options->is_dry_run = false;
     options->count_rows = true;
+    options->is_fake = false;
+    options->is_fake_initial = false;
     options->is_interrupted = NULL;
     options->progress = NULL;
     options->progress_data = NULL;
@@ -64,14 +66,36 @@ pd_apply_was_interrupted(const PdMigrateOptions *options, const PdMigrateReport 
                             report->reverted_count);
 }
 
-/* The sha256 recorded in the history: of the whole file, so any edit shows. */
-static char *
-file_checksum(PdArena *arena, const PdMigrationFile *file)
+bool
+pd_apply_checksum(PdArena *arena, const PdMigrationFile *file, const char **checksum, PdError *err)
 {
-    char *checksum = pd_arena_alloc(arena, 65);
-    if (checksum != NULL)
-        pd_migration_checksum(file->text, file->text_length, checksum);
-    return checksum;
+    char *made = pd_arena_alloc(arena, 65);
+    if (made == NULL)
+        return pd_arena_error(arena, err);
+    if (!pd_migration_statement_checksum(arena, file, made, err))
+        return false;
+    *checksum = made;
+    return true;
+}
+
+/*
+ * Whether the checksum recorded for file still holds: the checksum of its
+ * statements, or, recorded by an earlier version, the sha256 of its whole
+ * bytes (*is_old: the row is to be given the new one).
+ */
+static bool
+is_unchanged(PdArena *arena, const PdMigrationFile *file, const char *recorded, const char **checksum,
+             bool *is_old, PdError *err)
+{
+    char whole[65];
+    *is_old = false;
+    if (!pd_apply_checksum(arena, file, checksum, err))
+        return false;
+    if (strcmp(*checksum, recorded) == 0)
+        return true;
+    pd_migration_checksum(file->text, file->text_length, whole);
+    *is_old = strcmp(whole, recorded) == 0;
+    return *is_old;
 }
 
 long
@@ -164,7 +188,7 @@ run_transaction(PdArena *arena, PdDb *db, PdApplyStep *step, int lock_timeout_ms
     const PdMigrationFile *file = step->sent.file;
     struct timespec start;
     clock_gettime(CLOCK_MONOTONIC, &start);
-    const char *schema_after = NULL;
+    const char *schema_after = NULL, *checksum = NULL;
     step->skipped_count = 0;
     /* READ COMMITTED, whatever the default: the row counters' seeding counts in a snapshot taken after its
      * lock (counters.c). */
@@ -186,11 +210,12 @@ run_transaction(PdArena *arena, PdDb *db, PdApplyStep *step, int lock_timeout_ms
     if (!pd_counters_sync(arena, db, step->counted, step->count_rows, false, NULL, err) ||
         !pd_drift_run_record(step->drift, arena, db, step->has_concurrent_part ? &schema_after : NULL, err))
         goto failed;
-    bool is_recorded =
-        step->is_revert ? pd_history_forget(arena, db, file->number, err)
-                        : pd_history_record(arena, db, file->number, file->name, file_checksum(arena, file),
-                                            step->has_concurrent_part ? schema_after : NULL,
-                                            pd_apply_elapsed_ms(&start), err);
+    bool is_recorded = step->is_revert
+                           ? pd_history_forget(arena, db, file->number, err)
+                           : pd_apply_checksum(arena, file, &checksum, err) &&
+                                 pd_history_record(arena, db, file->number, file->name, checksum,
+                                                   step->has_concurrent_part ? schema_after : NULL,
+                                                   pd_apply_elapsed_ms(&start), err);
     if (!is_recorded || !pd_db_exec(db, "COMMIT", err))
         goto failed;
     *duration_ms = pd_apply_elapsed_ms(&start);
@@ -304,10 +329,15 @@ find_file(const PdMigrationFile *files, size_t count, int number)
     return NULL;
 }
 
-/* Refuses, before any change, a history that the files no longer describe. */
+/*
+ * Refuses, before any change, a history that the files no longer describe.
+ * A row with the whole-file checksum of an earlier version is given the
+ * statements' checksum (unless dry_run), so that from now on only a change
+ * to a statement counts.
+ */
 static bool
-verify_history(PdArena *arena, const PdHistoryRow *rows, size_t row_count, const PdMigrationFile *files,
-               size_t count, PdError *err)
+verify_history(PdArena *arena, PdDb *db, const PdHistoryRow *rows, size_t row_count,
+               const PdMigrationFile *files, size_t count, bool is_dry_run, PdError *err)
 {
     for (size_t r = 0; r < row_count; r++)
     {
@@ -320,17 +350,23 @@ verify_history(PdArena *arena, const PdHistoryRow *rows, size_t row_count, const
                                 rows[r].number, file->name, rows[r].name);
             return pd_error_hint(err, "Restore %s.sql into the migrations directory.", rows[r].name);
         }
-        const char *checksum = file_checksum(arena, file);
-        if (checksum == NULL)
-            return pd_arena_error(arena, err);
-        if (strcmp(checksum, rows[r].checksum) != 0)
+        const char *checksum = NULL;
+        bool is_old = false;
+        if (!is_unchanged(arena, file, rows[r].checksum, &checksum, &is_old, err))
         {
-            pd_error_set(err, PD_ERR_REFUSED, "migration %s was edited after it was applied", file->name);
-            pd_error_detail(err, "Its checksum was %s when applied and is %s now (%s).", rows[r].checksum,
-                            checksum, file->path ? file->path : file->name);
+            if (checksum == NULL)
+                return pd_error_context(err, "while reading applied migration %s", file->name);
+            pd_error_set(err, PD_ERR_REFUSED, "a statement of migration %s was edited after it was applied",
+                         file->name);
+            pd_error_detail(err,
+                            "Its checksum was %s when applied and is %s now (%s); changes to blanks and "
+                            "comments do not count, changes to statements or the state do.",
+                            rows[r].checksum, checksum, file->path ? file->path : file->name);
             return pd_error_hint(err, "Put the applied version back and write the change as a new migration "
                                       "(prodata makemigrations).");
         }
+        if (is_old && !is_dry_run && !pd_history_set_checksum(arena, db, file->number, checksum, err))
+            return false;
     }
     for (size_t i = 0; i < count && row_count > 0; i++)
     {
@@ -460,6 +496,35 @@ apply_file(PdArena *arena, PdDb *db, PdDriftRun *drift, const PdMigrationFile *f
     return is_done;
 }
 
+/* pd_fake_record of files[first..last] in a scratch arena of its own. */
+static bool
+fake_files(PdArena *arena, PdDb *db, const PdMigrationFile *files, size_t first, size_t last,
+           const PdMigrateOptions *options, PdMigrateReport *report, PdError *err)
+{
+    PdArena *scratch = pd_arena_new_child(arena, 0);
+    if (scratch == NULL)
+        return pd_arena_error(arena, err);
+    bool is_done = pd_fake_record(arena, scratch, db, files, first, last, options, report, err);
+    pd_arena_free(scratch);
+    return is_done;
+}
+
+/* Whether --fake-initial records file rather than running it (pd_fake_is_initial_done). */
+static bool
+is_fake_initial(PdArena *arena, PdDb *db, const PdMigrationFile *file, const PdMigrateOptions *options,
+                bool *is_fake, PdError *err)
+{
+    *is_fake = false;
+    if (!options->is_fake_initial)
+        return true;
+    PdArena *scratch = pd_arena_new_child(arena, 0);
+    if (scratch == NULL)
+        return pd_arena_error(arena, err);
+    bool is_done = pd_fake_is_initial_done(scratch, db, file, is_fake, err);
+    pd_arena_free(scratch);
+    return is_done;
+}
+
 static bool
 migrate_forward(PdArena *arena, PdDb *db, PdDriftRun *drift, const PdHistoryRow *rows, size_t row_count,
                 const PdMigrationFile *files, size_t count, const PdMigrateOptions *options,
@@ -475,6 +540,20 @@ migrate_forward(PdArena *arena, PdDb *db, PdDriftRun *drift, const PdHistoryRow 
             continue;
         if (pd_apply_was_interrupted(options, report, err))
             return false;
+        if (options->is_fake)
+        {
+            size_t last = i;
+            while (last + 1 < count && (options->target < 0 || files[last + 1].number <= options->target))
+                last++;
+            return fake_files(arena, db, files, i, last, options, report, err);
+        }
+        bool is_fake = false;
+        if (!is_fake_initial(arena, db, file, options, &is_fake, err))
+            return false;
+        if (is_fake && !fake_files(arena, db, files, i, i, options, report, err))
+            return false;
+        if (is_fake)
+            continue;
         if (options->is_dry_run)
             pd_apply_report_line(arena, report, "would apply %s", file->name);
         else if (!apply_file(arena, db, drift, files, file, options, report, err))
@@ -532,7 +611,7 @@ migrate_backward(PdArena *arena, PdDb *db, PdDriftRun *drift, const PdHistoryRow
     for (size_t r = row_count; r-- > 0;)
     {
         const PdMigrationFile *file = find_file(files, count, rows[r].number);
-        if (rows[r].number > options->target && file->down_sql == NULL)
+        if (rows[r].number > options->target && file->down_sql == NULL && !options->is_fake)
         {
             pd_error_set(err, PD_ERR_REFUSED, "migration %s cannot be reverted", file->name);
             pd_error_detail(err, "%s",
@@ -551,7 +630,12 @@ migrate_backward(PdArena *arena, PdDb *db, PdDriftRun *drift, const PdHistoryRow
         const PdMigrationFile *file = find_file(files, count, rows[r].number);
         if (pd_apply_was_interrupted(options, report, err))
             return false;
-        if (options->is_dry_run)
+        if (options->is_fake)
+        {
+            if (!pd_fake_forget(arena, db, file, options, report, err))
+                return false;
+        }
+        else if (options->is_dry_run)
             pd_apply_report_line(arena, report, "would revert %s", file->name);
         else if (!revert_file(arena, db, drift, files, file, &rows[r], options, report, err))
             return false;
@@ -675,7 +759,7 @@ migrate_locked(PdArena *arena, PdDb *db, const PdMigrationFile *files, size_t co
     if (!options->is_dry_run && !pd_history_ensure(db, err))
         return false;
     if (!pd_history_read(arena, db, &rows, &row_count, err) ||
-        !verify_history(arena, rows, row_count, files, count, err))
+        !verify_history(arena, db, rows, row_count, files, count, options->is_dry_run, err))
         return false;
     if (options->target > 0 && find_file(files, count, options->target) == NULL)
         return pd_error_set(err, PD_ERR_NOT_FOUND, "no migration numbered %d", options->target);
@@ -782,16 +866,17 @@ pd_migrate_status(PdArena *arena, PdDb *db, const PdMigrationFile *files, size_t
             if (rows[r].number != files[i].number)
                 continue;
             result[used].applied_at = rows[r].applied_at;
-            const char *checksum = file_checksum(arena, &files[i]);
+            const char *checksum = NULL;
+            bool is_old, is_same = is_unchanged(arena, &files[i], rows[r].checksum, &checksum, &is_old, err);
             if (checksum == NULL)
-                return pd_arena_error(arena, err);
+                return false;
             if (strcmp(rows[r].name, files[i].name) != 0)
             {
                 /* Its number is taken by another, applied migration (listed below as missing). */
                 result[used].applied_at = NULL;
                 continue;
             }
-            if (strcmp(rows[r].checksum, checksum) != 0)
+            if (!is_same)
                 result[used].status = PD_MIGRATION_MODIFIED;
             else
                 result[used].status = rows[r].is_complete ? PD_MIGRATION_APPLIED : PD_MIGRATION_PARTIAL;

@@ -45,6 +45,9 @@ typedef struct PdApplyStep
     const PdCatalog *counted; /* the models after the step, whose tables are counted; NULL: none */
 } PdApplyStep;
 
+/* The checksum recorded for file (pd_migration_statement_checksum), in arena. */
+bool pd_apply_checksum(PdArena *arena, const PdMigrationFile *file, const char **checksum, PdError *err);
+
 /* Tells the caller's progress callback, when there is one. */
 void pd_apply_emit(const PdMigrateOptions *options, PdMigrateEvent event);
 
@@ -91,5 +94,28 @@ bool pd_concurrent_find_unfinished(PdArena *arena, PdDb *db, const PdMigrationFi
  * step->skipped_count. Any other failure is returned.
  */
 bool pd_concurrent_run_partial_down(PdArena *arena, PdDb *db, PdApplyStep *step, PdError *err);
+
+/*
+ * fake.c. For --fake-initial: whether file is to be recorded without running
+ * it (*is_fake: every table its +up creates exists already), or run (none
+ * does). PD_ERR_REFUSED when only some exist.
+ */
+bool pd_fake_is_initial_done(PdArena *arena, PdDb *db, const PdMigrationFile *file, bool *is_fake,
+                             PdError *err);
+
+/*
+ * Records files[first..last] as applied without running them, in one
+ * transaction, after comparing the live schema of the tables that
+ * files[0..last] make (in a scratch schema) with what they make: refused
+ * with the differences, nothing recorded, when they differ. The stored
+ * snapshot takes those tables' live lines. A dry run compares and records
+ * nothing. Report lines in arena, the work in scratch.
+ */
+bool pd_fake_record(PdArena *arena, PdArena *scratch, PdDb *db, const PdMigrationFile *files, size_t first,
+                    size_t last, const PdMigrateOptions *options, PdMigrateReport *report, PdError *err);
+
+/* Forgets an applied file without running its +down (migrate --fake back to a target). */
+bool pd_fake_forget(PdArena *arena, PdDb *db, const PdMigrationFile *file, const PdMigrateOptions *options,
+                    PdMigrateReport *report, PdError *err);
 
 #endif

@@ -89,6 +89,11 @@ bool pd_drift_prepare_store(PdArena *arena, PdDb *db, bool *is_taken, PdError *e
 bool pd_drift_store_change(PdArena *arena, PdDb *db, const PdDriftLine *before, size_t before_count,
                            const PdDriftLine *after, size_t after_count, bool is_first, PdError *err);
 
+/* The stored snapshot's lines, sorted by key; *is_found false when no snapshot was taken (the old single
+ * text is read too). */
+bool pd_drift_read_stored(PdArena *arena, PdDb *db, PdDriftLine **lines, size_t *count, bool *is_found,
+                          PdError *err);
+
 /* Sorts lines by key, as the "C" collation orders them. */
 void pd_drift_sort_lines(PdDriftLine *lines, size_t count);
 

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "drift.h"
+#include "expect.h"
 #include "history.h"
 #include "prodata/migrate.h"
 #include "prodata/strbuf.h"
@@ -163,9 +164,9 @@ pd_drift_record_change(PdArena *arena, PdDb *db, const char *before_text, const 
            pd_drift_store_change(arena, db, before, before_count, after, after_count, !is_taken, err);
 }
 
-/* The stored lines, sorted; *is_found false when no snapshot was taken. Reads the old single text too. */
-static bool
-read_stored(PdArena *arena, PdDb *db, PdDriftLine **lines, size_t *count, bool *is_found, PdError *err)
+bool
+pd_drift_read_stored(PdArena *arena, PdDb *db, PdDriftLine **lines, size_t *count, bool *is_found,
+                     PdError *err)
 {
     const char *params[] = {PD_SNAPSHOT_LINES_TABLE, PD_SNAPSHOT_OLD_TABLE};
     PdDbResult *result;
@@ -205,50 +206,13 @@ read_stored(PdArena *arena, PdDb *db, PdDriftLine **lines, size_t *count, bool *
            pd_arena_error(arena, err);
 }
 
-static void
-append_diff_line(PdStrbuf *diff, const char *what, const PdDriftLine *line, const char *verb,
-                 const PdDriftLine *other)
-{
-    pd_strbuf_appendf(diff, "%s %.*s: %s", what, (int)line->key_length, line->key, verb);
-    if (line->definition_length > 0)
-        pd_strbuf_appendf(diff, ": %.*s", (int)line->definition_length, line->definition);
-    if (other != NULL)
-        pd_strbuf_appendf(diff, "\n    expected: %.*s", (int)other->definition_length, other->definition);
-    pd_strbuf_append_char(diff, '\n');
-}
-
-/* Both lists are sorted by key (keys are unique). */
-static void
-diff_snapshots(PdStrbuf *diff, const PdDriftLine *expected, size_t expected_count, const PdDriftLine *live,
-               size_t live_count)
-{
-    size_t e = 0, l = 0;
-    while (e < expected_count || l < live_count)
-    {
-        int order = e == expected_count ? 1
-                    : l == live_count   ? -1
-                                        : pd_drift_compare_keys(&expected[e], &live[l]);
-        if (order < 0)
-            append_diff_line(diff, "-", &expected[e++], "missing (the migrations created it)", NULL);
-        else if (order > 0)
-            append_diff_line(diff, "+", &live[l++], "not created by the migrations", NULL);
-        else
-        {
-            if (!is_same_definition(&expected[e], &live[l]))
-                append_diff_line(diff, "~", &live[l], "changed", &expected[e]);
-            e++;
-            l++;
-        }
-    }
-}
-
 bool
 pd_migrate_check_drift(PdArena *arena, PdDb *db, char **diff, PdError *err)
 {
     PdDriftLine *expected;
     size_t expected_count;
     bool is_found;
-    if (!read_stored(arena, db, &expected, &expected_count, &is_found, err))
+    if (!pd_drift_read_stored(arena, db, &expected, &expected_count, &is_found, err))
         return pd_error_context(err, "while reading the schema snapshot");
     if (!is_found)
     {
@@ -266,7 +230,9 @@ pd_migrate_check_drift(PdArena *arena, PdDb *db, char **diff, PdError *err)
         live[i] = rows[i].line;
     PdStrbuf text;
     pd_strbuf_init(&text, arena);
-    diff_snapshots(&text, expected, expected_count, live, live_count);
+    static const PdExpectWords words = {"missing (the migrations created it)",
+                                        "not created by the migrations", "expected"};
+    pd_expect_diff(&text, expected, expected_count, live, live_count, &words, "", NULL);
     if (pd_strbuf_failed(&text))
         return pd_arena_error(arena, err);
     *diff = text.length > 0 ? text.data : NULL;

@@ -165,6 +165,17 @@ query_by_number(PdArena *arena, PdDb *db, const char *sql, int number, PdDbResul
 }
 
 bool
+pd_history_set_checksum(PdArena *arena, PdDb *db, int number, const char *checksum, PdError *err)
+{
+    char number_text[16];
+    snprintf(number_text, sizeof(number_text), "%d", number);
+    const char *params[] = {number_text, checksum};
+    PdDbResult *result;
+    return pd_db_query(arena, db, "UPDATE " PD_HISTORY_TABLE " SET checksum = $2 WHERE number = $1", 2,
+                       params, &result, err);
+}
+
+bool
 pd_history_schema_before_concurrent(PdArena *arena, PdDb *db, int number, const char **schema, PdError *err)
 {
     PdDbResult *result;

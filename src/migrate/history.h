@@ -60,6 +60,9 @@ bool pd_history_read(PdArena *arena, PdDb *db, PdHistoryRow **rows, size_t *coun
  */
 bool pd_history_record(PdArena *arena, PdDb *db, int number, const char *name, const char *checksum,
                        const char *schema_before_concurrent, long duration_ms, PdError *err);
+/* Replaces the checksum recorded for file `number` (an earlier version's, of the whole file). */
+bool pd_history_set_checksum(PdArena *arena, PdDb *db, int number, const char *checksum, PdError *err);
+
 /* The schema recorded when the concurrent part of file `number` was left to run ("" when none). */
 bool pd_history_schema_before_concurrent(PdArena *arena, PdDb *db, int number, const char **schema,
                                          PdError *err);

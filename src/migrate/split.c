@@ -11,11 +11,15 @@
  * Each statement comes back without its ';', with leading blanks and comments
  * and trailing blanks cut, so it starts with its keyword; statements that hold
  * nothing but comments are dropped.
+ *
+ * The same reading gives a statement's normal form for the checksum of an
+ * applied file: comments and blanks between tokens do not count.
  */
 #include <ctype.h>
 #include <string.h>
 
 #include "prodata/migrate.h"
+#include "split.h"
 
 static bool
 is_identifier_char(char c)
@@ -224,5 +228,69 @@ pd_migration_split_statements(PdArena *arena, const char *sql, const char *where
         return false;
     *statements = result;
     *count = result_count;
+    return true;
+}
+
+static bool
+is_word_char(char c)
+{
+    return is_identifier_char(c) || c == '$';
+}
+
+/*
+ * One statement for the checksum: comments dropped and blanks between
+ * tokens cut, keeping one space only where two words would otherwise run
+ * together; quoted text is kept byte for byte. Re-indenting, re-wrapping or
+ * commenting a statement leaves it unchanged; any other edit does not.
+ */
+static void
+normalize_statement(PdStrbuf *out, const char *text)
+{
+    size_t length = strlen(text);
+    bool has_gap = false, is_after_e = false;
+    for (size_t i = 0; i < length;)
+    {
+        bool is_comment = (text[i] == '-' || text[i] == '/') && opens_quoted(text, length, i);
+        if (isspace((unsigned char)text[i]) || is_comment)
+        {
+            const char *ignored;
+            size_t end = is_comment ? skip_quoted(text, length, i, false, &ignored) : i + 1;
+            i = end == 0 ? length : end;
+            has_gap = true;
+            continue;
+        }
+        size_t end = skip_word(text, length, i);
+        bool is_word = end > i;
+        if (!is_word && opens_quoted(text, length, i))
+        {
+            const char *ignored;
+            end = skip_quoted(text, length, i, is_after_e, &ignored);
+            end = end == 0 ? length : end;
+        }
+        else if (!is_word)
+            end = i + 1;
+        if (has_gap && out->length > 0 && is_word_char(out->data[out->length - 1]) && is_word_char(text[i]))
+            pd_strbuf_append_char(out, ' ');
+        is_after_e = is_word && end == i + 1 && (text[i] == 'E' || text[i] == 'e');
+        pd_strbuf_append_length(out, text + i, end - i);
+        has_gap = false;
+        i = end;
+    }
+}
+
+bool
+pd_split_normalize_section(PdArena *arena, const char *sql, PdStrbuf *out, PdError *err)
+{
+    const char **statements;
+    size_t count;
+    if (sql == NULL || sql[0] == '\0')
+        return true;
+    if (!pd_migration_split_statements(arena, sql, NULL, 0, &statements, &count, err))
+        return false;
+    for (size_t i = 0; i < count; i++)
+    {
+        normalize_statement(out, statements[i]);
+        pd_strbuf_append(out, ";\n");
+    }
     return true;
 }

@@ -4,7 +4,7 @@
 # concurrent deployers applying each migration once, lock timeouts retried,
 # concurrent index builds, and drift detection of a hand-made ALTER.
 source tests/lib/tap.sh
-tap_plan 109
+tap_plan 117
 tap_workdir
 cd "$TAP_WORKDIR"
 tap_fresh_db migrate_test
@@ -88,9 +88,10 @@ sql $DB 'DROP INDEX book_title_idx' >/dev/null
 run_cmd "$PRODATA" check
 expect_rc "drift exits 3" 3
 expect_out "changed column type shown with the expected one" 'column book\.title: changed: character varying\(500\)'
-expect_out "expected type shown" 'expected: character varying\(300\)'
-expect_out "added column shown" 'column author\.nickname: not created by the migrations'
-expect_out "dropped index shown" 'index book\.book_title_idx: missing'
+expect_out "expected type shown" 'models\.pdm makes: character varying\(300\)'
+expect_out "added column shown" 'column author\.nickname: in the database, not in models\.pdm'
+expect_out "dropped index shown" 'index book\.book_title_idx: in models\.pdm, not in the database'
+expect_out "each kind says which side to change" 'to keep it, declare it in models\.pdm.*migrate --fake N'
 sql $DB 'ALTER TABLE book ALTER COLUMN title TYPE varchar(300)' >/dev/null
 sql $DB 'ALTER TABLE author DROP COLUMN nickname' >/dev/null
 sql $DB 'CREATE INDEX book_title_idx ON book (title)' >/dev/null
@@ -99,6 +100,28 @@ expect_rc "drift undone: check agrees" 0
 
 # --- an applied migration edited afterwards is refused ------------------------------
 cp migrations/0002_*.sql saved.sql
+# blanks and comments in an applied file do not count: re-indented, commented, it is the same migration
+sed -i -e 's/^\(ALTER\|CREATE\)/  \1/' -e 's/^-- +up$/-- +up\n-- reviewed by the team\n/' migrations/0002_*.sql
+sed -i -e 's/ (/ (   -- a comment inside a statement\n  /' migrations/0002_*.sql
+run_cmd diff saved.sql migrations/0002_*.sql
+expect_out "(the test edits the +up section: a comment inside a statement)" '^> .*-- a comment inside a statement'
+run_cmd "$PRODATA" migrate
+expect_rc "an applied file re-indented and commented is accepted" 0
+run_cmd "$PRODATA" showmigrations
+expect_no_out "... and not marked as edited" '^\[!\]'
+cp saved.sql migrations/0002_*.sql
+sed -i 's/^-- +down$/SELECT 1;\n-- +down/' migrations/0002_*.sql
+run_cmd "$PRODATA" migrate
+expect_rc "an applied file with a statement more is refused" 1
+expect_out "... naming the edited statement's migration" 'a statement of migration 0002_[a-z_]+ was edited'
+cp saved.sql migrations/0002_*.sql
+# a history written by an earlier version holds the sha256 of the whole file: accepted, then replaced
+whole=$(sha256sum migrations/0001_*.sql | cut -c1-64)
+sql $DB "UPDATE prodata_migrations SET checksum = '$whole' WHERE number = 1" >/dev/null
+run_cmd "$PRODATA" migrate
+expect_rc "an earlier version's whole-file checksum is accepted" 0
+expect_eq "... and replaced by the statements' checksum" \
+    "$(sql $DB "SELECT checksum <> '$whole' AND checksum ~ '^[0-9a-f]{64}$' FROM prodata_migrations WHERE number = 1")" t
 echo "-- a harmless-looking edit" >>migrations/0002_*.sql
 run_cmd "$PRODATA" migrate
 expect_rc "edited applied migration refused" 1
@@ -193,7 +216,7 @@ run_cmd "$PRODATA" migrate
 expect_rc "migrate over a drifted schema applies" 0
 run_cmd "$PRODATA" check
 expect_rc "the earlier hand-made change is still reported" 3
-expect_out "hand-made column still shown" 'column author\.nickname: not created by the migrations'
+expect_out "hand-made column still shown" 'column author\.nickname: in the database, not in models\.pdm'
 expect_no_out "the migration's own column is not drift" 'book\.isbn'
 
 # --- a concurrent part that fails: reported truthfully, revertible, resumable ------------
