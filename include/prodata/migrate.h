@@ -99,7 +99,14 @@ typedef struct PdMigrationFile
     const char *irreversible_reason;
     const char *state_text;  /* the model state after it, "-- " removed; NULL when the file has none */
     const char *parent_name; /* the migration it was made after ("" for none); NULL when not recorded */
-    int up_line;             /* line in the file where each section's SQL starts, for error positions */
+    /* A squash (prodata squashmigrations): the migrations it replaces, in order, from its "-- replaces:"
+     * line; its number is the last one's. NULL and 0 for other files. */
+    const char **replaces;
+    size_t replace_count;
+    /* Set by pd_migration_list on a file that a squash in the same folder replaces: a database runs either
+     * the replaced files or the squash, never both. */
+    bool is_replaced;
+    int up_line; /* line in the file where each section's SQL starts, for error positions */
     int up_concurrently_line;
     int down_line;
 } PdMigrationFile;
@@ -124,13 +131,38 @@ bool pd_migration_parse(PdArena *arena, const char *path, const char *text, size
 
 /*
  * Reads every NNNN_name.sql in directory, sorted by number. A missing
- * directory gives zero files. Errors: two files with one number (two branches
- * that each added a migration: the message names both), a gap in numbering,
- * a file whose recorded predecessor is not the file before it,
- * a file that does not parse; PD_ERR_IO when unreadable.
+ * directory gives zero files. A squash stands beside the files it replaces
+ * (they are marked is_replaced; it sorts after the last of them, whose
+ * number it has) or, once they are deleted, in their place. Errors: two
+ * files with one number (two branches that each added a migration: the
+ * message names both), a gap in numbering, a file whose recorded
+ * predecessor is not the file before it, a squash of which only some
+ * replaced files are present, a file that does not parse; PD_ERR_IO when
+ * unreadable.
  */
 bool pd_migration_list(PdArena *arena, const char *directory, PdMigrationFile **files, size_t *count,
                        PdError *err);
+
+/*
+ * Writes a squash of files[from..to] (indexes into a pd_migration_list
+ * result): one migration, named "<to's number>_squashed_<from's>_to_<to's>",
+ * that makes from the state before files[from] the state after files[to]
+ * (planned between the two recorded states), records the names it replaces
+ * on its "-- replaces:" line and follows files[from - 1]. Refuses a range
+ * holding a file without a recorded state or whose SQL is not what its
+ * state change plans (a hand-written or edited migration: its statements
+ * would be lost), and a range that ends on or holds a file another squash
+ * replaces. *name and *text in arena.
+ */
+bool pd_migration_squash(PdArena *arena, const PdMigrationFile *files, size_t count, size_t from, size_t to,
+                         const char *source_name, const char **name, char **text, PdError *err);
+
+/* pd_migration_list without its checks: every file parsed and sorted, conflicts and gaps left in. */
+bool pd_migration_list_unchecked(PdArena *arena, const char *directory, PdMigrationFile **files,
+                                 size_t *count, PdError *err);
+
+/* pd_migration_list's checks of a sorted list (squashes marked, numbering, the "-- after:" chain). */
+bool pd_migration_check_list(PdMigrationFile *files, size_t count, PdError *err);
 
 /* The model state recorded by the newest file that has one; *state NULL when there are no files. */
 bool pd_migration_latest_state(PdArena *arena, const PdMigrationFile *files, size_t count, PdCatalog **state,

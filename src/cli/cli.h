@@ -51,6 +51,15 @@ bool cmd_makemigrations(PdArena *arena, const CliArgs *args, PdError *err);
 bool cmd_migrate(PdArena *arena, const CliArgs *args, PdError *err);
 bool cmd_showmigrations(PdArena *arena, const CliArgs *args, PdError *err);
 bool cmd_sqlmigrate(PdArena *arena, const CliArgs *args, PdError *err);
+bool cmd_squashmigrations(PdArena *arena, const CliArgs *args, PdError *err);
+
+/* `makemigrations --rebase NAME` (cmd_rebase.c): this branch's migrations written again after the other's. */
+bool cli_rebase_migrations(PdArena *arena, const CliArgs *args, const char *name, PdError *err);
+
+/* Writes text to path whole or not at all (a temporary file, fsync, link, fsync of the folder, created when
+ * absent); refuses to replace an existing file (PD_ERR_REFUSED). */
+bool cli_write_file_atomically(PdArena *arena, const char *directory, const char *path, const char *text,
+                               PdError *err);
 bool cmd_check(PdArena *arena, const CliArgs *args, PdError *err);
 bool cmd_config(PdArena *arena, const CliArgs *args, PdError *err);
 bool cmd_serve(PdArena *arena, const CliArgs *args, PdError *err);

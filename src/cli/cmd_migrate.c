@@ -73,8 +73,9 @@ is_valid_name(const char *name)
     return true;
 }
 
-static bool
-write_atomically(PdArena *arena, const char *directory, const char *path, const char *text, PdError *err)
+bool
+cli_write_file_atomically(PdArena *arena, const char *directory, const char *path, const char *text,
+                          PdError *err)
 {
     if (mkdir(directory, 0777) != 0 && errno != EEXIST)
     {
@@ -146,7 +147,7 @@ write_next_migration(PdArena *arena, const CliArgs *args, const PdMigrateSetting
         return true;
     }
     char *path = pd_arena_sprintf(arena, "%s/%s.sql", config->migrations, file_name);
-    if (!write_atomically(arena, config->migrations, path, text, err))
+    if (!cli_write_file_atomically(arena, config->migrations, path, text, err))
         return false;
     printf("Wrote %s%s\n", path, plan->operation_count > 0 ? ":" : "");
     print_operations(stdout, plan);
@@ -182,6 +183,11 @@ cmd_makemigrations(PdArena *arena, const CliArgs *args, PdError *err)
     size_t count;
     PdCatalog *models;
     PdMigrationPlan *plan;
+    const char *rebase;
+    if (cli_has_flag(args, "--rebase", &rebase))
+        return cli_rebase_migrations(arena, args, rebase, err);
+    if (cli_has_flag(args, "--revert-applied", NULL))
+        return pd_error_set(err, PD_ERR_USAGE, "--revert-applied goes with --rebase NAME");
     if (!load_files(arena, args, &config, &files, &count, err))
         return false;
     if (cli_has_flag(args, "--empty", NULL))
@@ -212,6 +218,60 @@ cmd_makemigrations(PdArena *arena, const CliArgs *args, PdError *err)
                              "and run again with --allow-destructive.");
     }
     return write_next_migration(arena, args, &config, files, count, plan, models, plan->suggested_name, err);
+}
+
+/* The index of the file numbered `value` (a number or a name) that is not a squash beside its files. */
+static bool
+find_index(const char *value, const PdMigrationFile *files, size_t count, const char *what, size_t *index,
+           PdError *err)
+{
+    char *end;
+    long number = strtol(value, &end, 10);
+    bool is_number = end != value && (*end == '\0' || *end == '_');
+    for (size_t i = 0; is_number && i < count; i++)
+    {
+        bool is_beside = files[i].replace_count > 0 && i > 0 && files[i - 1].number == files[i].number;
+        if (files[i].number == number && !is_beside && (*end == '\0' || strcmp(files[i].name, value) == 0))
+        {
+            *index = i;
+            return true;
+        }
+    }
+    pd_error_set(err, PD_ERR_USAGE, "%s: no migration \"%s\"", what, value);
+    return pd_error_hint(err, "Give a migration number or name from prodata showmigrations.");
+}
+
+bool
+cmd_squashmigrations(PdArena *arena, const CliArgs *args, PdError *err)
+{
+    PdMigrateSettings config;
+    PdMigrationFile *files;
+    size_t count, from = 0, to;
+    if (args->positional_count < 1 || args->positional_count > 2)
+        return pd_error_set(err, PD_ERR_USAGE, "squashmigrations: give [FROM] TO, e.g. 1 40");
+    if (!load_files(arena, args, &config, &files, &count, err))
+        return false;
+    bool has_from = args->positional_count == 2;
+    if ((has_from && !find_index(args->positional[0], files, count, "FROM", &from, err)) ||
+        !find_index(args->positional[has_from ? 1 : 0], files, count, "TO", &to, err))
+        return false;
+    const char *name;
+    char *text;
+    if (!pd_migration_squash(arena, files, count, from, to, config.models, &name, &text, err))
+        return false;
+    if (cli_has_flag(args, "--dry-run", NULL))
+    {
+        fputs(text, stdout);
+        return true;
+    }
+    char *path = pd_arena_sprintf(arena, "%s/%s.sql", config.migrations, name);
+    if (!cli_write_file_atomically(arena, config.migrations, path, text, err))
+        return false;
+    printf("Wrote %s: it replaces %s to %s (%zu migrations).\n", path, files[from].name, files[to].name,
+           to - from + 1);
+    printf("A database that applied them is recorded as having applied it at its next migrate; a new "
+           "database runs only it.\nOnce every database has migrated, delete the files it replaces.\n");
+    return true;
 }
 
 /* "--to 2", "--to 0002" or "--to 0002_name". */

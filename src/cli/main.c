@@ -37,6 +37,7 @@ static const CliCommand commands[] = {
      cmd_makemigrations,
      "write the next migration from the changes in the model file",
      "usage: prodata makemigrations [--name NAME] [--allow-destructive] [--check] [--dry-run] [--empty]\n"
+     "       prodata makemigrations --rebase NAME [--revert-applied] [--allow-destructive] [--dry-run]\n"
      "\n"
      "Compares the model file with the state the migrations produce and writes the\n"
      "next numbered migration (migrations/NNNN_name.sql). Writes nothing when\n"
@@ -45,8 +46,14 @@ static const CliCommand commands[] = {
      "  --allow-destructive    write a migration that drops data (dropped models or fields, narrowed types)\n"
      "  --check                write nothing; exit 3 when the models have unmigrated changes\n"
      "  --dry-run              show the operations and SQL, write nothing\n"
-     "  --empty                write a migration to fill in by hand (data fixes, backfills)\n",
+     "  --empty                write a migration to fill in by hand (data fixes, backfills)\n"
+     "  --rebase NAME          two branches each added a migration: write this branch's (NAME and the\n"
+     "                         ones after it) again after the other branch's, as one migration\n"
+     "  --revert-applied       with --rebase: first revert this branch's migrations on the database\n"
+     "                         where they are applied (their +down), so that migrate goes forward\n",
      {{"--name", true},
+      {"--rebase", true},
+      {"--revert-applied", false},
       {"--allow-destructive", false},
       {"--check", false},
       {"--dry-run", false},
@@ -83,6 +90,19 @@ static const CliCommand commands[] = {
      "  --down                 the SQL that reverts it\n",
      {{"--down", false}},
      1},
+    {"squashmigrations",
+     cmd_squashmigrations,
+     "replace a range of migrations with one that makes the same schema",
+     "usage: prodata squashmigrations [FROM] TO [--dry-run]\n"
+     "\n"
+     "Writes one migration that makes, from the state before FROM (default: the\n"
+     "first), the state after TO, and names the migrations it replaces. A database\n"
+     "that applied them is recorded as having applied the squash; a new database\n"
+     "runs only the squash. Delete the replaced files once every database has\n"
+     "migrated. Hand-written migrations (data fixes) cannot be squashed.\n"
+     "  --dry-run              print the squash instead of writing it\n",
+     {{"--dry-run", false}},
+     2},
     {"check",
      cmd_check,
      "exit 3 with a readable diff when models, migrations and database disagree",

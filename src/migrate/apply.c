@@ -342,6 +342,8 @@ verify_history(PdArena *arena, PdDb *db, const PdHistoryRow *rows, size_t row_co
     for (size_t r = 0; r < row_count; r++)
     {
         const PdMigrationFile *file = find_file(files, count, rows[r].number);
+        if (pd_replaced_is_covered(files, count, rows[r].name))
+            continue; /* applied as part of a squash that is in the files (replaced.c) */
         if (file == NULL || strcmp(file->name, rows[r].name) != 0)
         {
             pd_error_set(err, PD_ERR_REFUSED, "applied migration %s has no file", rows[r].name);
@@ -750,19 +752,54 @@ sync_counters(PdArena *arena, PdDb *db, const PdMigrationFile *files, size_t cou
     return is_done;
 }
 
+/* A target that is no file of this database's list: inside a squash it runs whole, or no migration at all. */
 static bool
-migrate_locked(PdArena *arena, PdDb *db, const PdMigrationFile *files, size_t count,
+refuse_target(const PdMigrationFile *files, size_t count, int target, PdError *err)
+{
+    for (size_t i = 0; i < count; i++)
+        if (files[i].replace_count > 0 && atoi(files[i].replaces[0]) <= target && target < files[i].number)
+        {
+            pd_error_set(err, PD_ERR_NOT_FOUND, "migration %d is inside %s, which this database runs whole",
+                         target, files[i].name);
+            return pd_error_hint(err, "Choose --to %d (the squash) or an earlier migration.",
+                                 files[i].number);
+        }
+    return pd_error_set(err, PD_ERR_NOT_FOUND, "no migration numbered %d", target);
+}
+
+/*
+ * The history, with the rows of squashed files the database applied turned
+ * into their squash's, and the files this database runs (replaced.c).
+ */
+static bool
+read_history(PdArena *arena, PdDb *db, const PdMigrationFile *all_files, size_t all_count,
+             const PdMigrateOptions *options, PdMigrateReport *report, PdHistoryRow **rows, size_t *row_count,
+             PdMigrationFile **files, size_t *count, PdError *err)
+{
+    bool is_changed = false;
+    if (!pd_history_read(arena, db, rows, row_count, err) ||
+        !pd_replaced_adopt(arena, db, all_files, all_count, *rows, *row_count, options, report, &is_changed,
+                           err) ||
+        (is_changed && !pd_history_read(arena, db, rows, row_count, err)))
+        return false;
+    return pd_replaced_choose(arena, *rows, *row_count, all_files, all_count, files, count, err);
+}
+
+static bool
+migrate_locked(PdArena *arena, PdDb *db, const PdMigrationFile *all_files, size_t all_count,
                const PdMigrateOptions *options, PdMigrateReport *report, PdError *err)
 {
     PdHistoryRow *rows;
-    size_t row_count;
+    size_t row_count, count;
+    PdMigrationFile *files;
     if (!options->is_dry_run && !pd_history_ensure(db, err))
         return false;
-    if (!pd_history_read(arena, db, &rows, &row_count, err) ||
+    if (!read_history(arena, db, all_files, all_count, options, report, &rows, &row_count, &files, &count,
+                      err) ||
         !verify_history(arena, db, rows, row_count, files, count, options->is_dry_run, err))
         return false;
     if (options->target > 0 && find_file(files, count, options->target) == NULL)
-        return pd_error_set(err, PD_ERR_NOT_FOUND, "no migration numbered %d", options->target);
+        return refuse_target(files, count, options->target, err);
     if (!has_work(rows, row_count, files, count, options))
         return sync_counters(arena, db, files, count, options, report, err);
     if (!check_sections(arena, rows, row_count, files, count, options, err))
@@ -776,6 +813,13 @@ migrate_locked(PdArena *arena, PdDb *db, const PdMigrationFile *files, size_t co
         is_backward ? migrate_backward(arena, db, drift, rows, row_count, files, count, options, report, err)
                     : migrate_forward(arena, db, drift, rows, row_count, files, count, options, report, err);
     pd_drift_run_free(drift);
+    bool is_changed = false;
+    /* Files a squash replaces, just finished here: the database is now one that applied the squash. */
+    if (is_done && !is_backward &&
+        !(pd_history_read(arena, db, &rows, &row_count, err) &&
+          pd_replaced_adopt(arena, db, all_files, all_count, rows, row_count, options, report, &is_changed,
+                            err)))
+        return false;
     return is_done && sync_counters(arena, db, files, count, options, report, err);
 }
 
@@ -846,12 +890,14 @@ pd_migrate_apply(PdArena *arena, PdDb *db, const PdMigrationFile *files, size_t 
 }
 
 bool
-pd_migrate_status(PdArena *arena, PdDb *db, const PdMigrationFile *files, size_t count,
+pd_migrate_status(PdArena *arena, PdDb *db, const PdMigrationFile *all_files, size_t all_count,
                   PdMigrationState **states, size_t *state_count, PdError *err)
 {
     PdHistoryRow *rows;
-    size_t row_count;
-    if (!pd_history_read(arena, db, &rows, &row_count, err))
+    size_t row_count, count;
+    PdMigrationFile *files;
+    if (!pd_history_read(arena, db, &rows, &row_count, err) ||
+        !pd_replaced_choose(arena, rows, row_count, all_files, all_count, &files, &count, err))
         return false;
     PdMigrationState *result = pd_arena_calloc(arena, count + row_count + 1, sizeof(*result));
     if (result == NULL)
@@ -870,6 +916,11 @@ pd_migrate_status(PdArena *arena, PdDb *db, const PdMigrationFile *files, size_t
             bool is_old, is_same = is_unchanged(arena, &files[i], rows[r].checksum, &checksum, &is_old, err);
             if (checksum == NULL)
                 return false;
+            if (files[i].replace_count > 0 && pd_replaced_is_covered(&files[i], 1, rows[r].name))
+            {
+                result[used].status = PD_MIGRATION_APPLIED; /* as the files it replaces */
+                continue;
+            }
             if (strcmp(rows[r].name, files[i].name) != 0)
             {
                 /* Its number is taken by another, applied migration (listed below as missing). */
@@ -886,7 +937,8 @@ pd_migrate_status(PdArena *arena, PdDb *db, const PdMigrationFile *files, size_t
     for (size_t r = 0; r < row_count; r++)
     {
         const PdMigrationFile *file = find_file(files, count, rows[r].number);
-        if (file != NULL && strcmp(file->name, rows[r].name) == 0)
+        if ((file != NULL && strcmp(file->name, rows[r].name) == 0) ||
+            pd_replaced_is_covered(files, count, rows[r].name))
             continue;
         result[used].name = rows[r].name;
         result[used].status = PD_MIGRATION_MISSING;

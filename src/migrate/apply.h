@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "drift.h"
+#include "history.h"
 #include "prodata/migrate.h"
 #include "prodata/retry.h"
 
@@ -94,6 +95,29 @@ bool pd_concurrent_find_unfinished(PdArena *arena, PdDb *db, const PdMigrationFi
  * step->skipped_count. Any other failure is returned.
  */
 bool pd_concurrent_run_partial_down(PdArena *arena, PdDb *db, PdApplyStep *step, PdError *err);
+
+/* replaced.c. Whether a squash among files replaces the migration called name. */
+bool pd_replaced_is_covered(const PdMigrationFile *files, size_t count, const char *name);
+
+/*
+ * For each squash whose replaced files the database applied, all of them
+ * and not the squash: their history rows become the squash's one row, in one
+ * transaction (nothing in a dry run). *is_changed when a row changed: read
+ * the history again.
+ */
+bool pd_replaced_adopt(PdArena *arena, PdDb *db, const PdMigrationFile *files, size_t count,
+                       const PdHistoryRow *rows, size_t row_count, const PdMigrateOptions *options,
+                       PdMigrateReport *report, bool *is_changed, PdError *err);
+
+/*
+ * The files this database runs, in order: of a squash and the files it
+ * replaces, the squash when the database applied it or none of them (or all
+ * of them, their files deleted), else the files. PD_ERR_REFUSED when it
+ * applied only some and their files are deleted. *chosen in arena.
+ */
+bool pd_replaced_choose(PdArena *arena, const PdHistoryRow *rows, size_t row_count,
+                        const PdMigrationFile *files, size_t count, PdMigrationFile **chosen,
+                        size_t *chosen_count, PdError *err);
 
 /*
  * fake.c. For --fake-initial: whether file is to be recorded without running

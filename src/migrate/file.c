@@ -23,6 +23,8 @@
 
 /* The header line naming the migration a file was made after. */
 #define AFTER_PREFIX "-- after: "
+/* The header line of a squash naming the migrations it replaces, separated by blanks. */
+#define REPLACES_PREFIX "-- replaces: "
 #define AFTER_NOTHING "nothing (the first migration)"
 
 /* ---- rendering ---------------------------------------------------------- */
@@ -268,28 +270,68 @@ parse_name(PdArena *arena, const char *path, const char **name, int *number)
     return *name != NULL && *number > 0;
 }
 
-/* The name on the header's "-- after:" line: "" for the first migration, NULL when the line is absent. */
+/* The value of the header line starting with prefix (blanks at its end cut); NULL when there is none. */
 static const char *
-find_parent(PdArena *arena, const char *header, const char *header_end)
+find_header_value(PdArena *arena, const char *header, const char *header_end, const char *prefix)
 {
-    size_t prefix_length = strlen(AFTER_PREFIX);
+    size_t prefix_length = strlen(prefix);
     for (const char *line = header; line != NULL && line < header_end;)
     {
         const char *newline = memchr(line, '\n', (size_t)(header_end - line));
         size_t length = newline != NULL ? (size_t)(newline - line) : (size_t)(header_end - line);
-        if (length > prefix_length && strncmp(line, AFTER_PREFIX, prefix_length) == 0)
+        if (length > prefix_length && strncmp(line, prefix, prefix_length) == 0)
         {
             const char *value = line + prefix_length;
             size_t value_length = length - prefix_length;
             while (value_length > 0 && (value[value_length - 1] == ' ' || value[value_length - 1] == '\r'))
                 value_length--;
-            if (value_length == strlen(AFTER_NOTHING) && strncmp(value, AFTER_NOTHING, value_length) == 0)
-                return "";
             return pd_arena_strndup(arena, value, value_length);
         }
         line = newline != NULL ? newline + 1 : NULL;
     }
     return NULL;
+}
+
+/* The name on the header's "-- after:" line: "" for the first migration, NULL when the line is absent. */
+static const char *
+find_parent(PdArena *arena, const char *header, const char *header_end)
+{
+    const char *value = find_header_value(arena, header, header_end, AFTER_PREFIX);
+    return value != NULL && strcmp(value, AFTER_NOTHING) == 0 ? "" : value;
+}
+
+/* The names on a squash's "-- replaces:" line, each a migration name; refused with the line otherwise. */
+static bool
+find_replaces(PdArena *arena, const char *where, const char *header, const char *header_end,
+              PdMigrationFile *file, PdError *err)
+{
+    const char *value = find_header_value(arena, header, header_end, REPLACES_PREFIX);
+    if (value == NULL)
+        return true;
+    for (const char *c = value; *c != '\0';)
+    {
+        c += strspn(c, " ");
+        size_t length = strcspn(c, " ");
+        if (length == 0)
+            break;
+        const char *name = pd_arena_strndup(arena, c, length);
+        const char **grown =
+            pd_arena_reserve_next(arena, (void *)file->replaces, file->replace_count, sizeof(*grown));
+        if (name == NULL || grown == NULL)
+            return pd_arena_error(arena, err);
+        size_t digits = strspn(name, "0123456789");
+        if (digits < 4 || digits > 9 || name[digits] != '_' || name[digits + 1] == '\0')
+            return pd_error_set(err, PD_ERR_INVALID_INPUT,
+                                "%s: \"-- replaces:\" names \"%s\", not a migration", where, name);
+        grown[file->replace_count++] = name;
+        file->replaces = grown;
+        c += length;
+    }
+    if (file->replace_count == 0 ||
+        (file->number > 0 && atoi(file->replaces[file->replace_count - 1]) != file->number))
+        return pd_error_set(err, PD_ERR_INVALID_INPUT,
+                            "%s: a squash has the number of the last migration it replaces", where);
+    return true;
 }
 
 /* A NUL byte would end the text early for every reader that takes it as a C string (the recorded state
@@ -342,6 +384,8 @@ pd_migration_parse(PdArena *arena, const char *path, const char *text, size_t te
         !strip_state(arena, where, &sections, &result.state_text, err))
         return false;
     result.parent_name = find_parent(arena, text, sections.end[SECTION_HEADER]);
+    if (!find_replaces(arena, where, text, sections.end[SECTION_HEADER], &result, err))
+        return false;
     if (result.up_sql == NULL || pd_arena_failed(arena))
         return pd_arena_error(arena, err);
     *file = result;
@@ -377,6 +421,8 @@ compare_files(const void *a, const void *b)
     const PdMigrationFile *x = a, *y = b;
     if (x->number != y->number)
         return x->number < y->number ? -1 : 1;
+    if ((x->replace_count > 0) != (y->replace_count > 0))
+        return x->replace_count > 0 ? 1 : -1; /* a squash after the last file it replaces */
     return strcmp(x->name, y->name);
 }
 
@@ -409,29 +455,95 @@ list_paths(PdArena *arena, const char *directory, char ***paths, size_t *count, 
     return true;
 }
 
+/* The file named name among files, or NULL. */
+static PdMigrationFile *
+find_named(PdMigrationFile *files, size_t count, const char *name)
+{
+    for (size_t i = 0; i < count; i++)
+        if (strcmp(files[i].name, name) == 0)
+            return &files[i];
+    return NULL;
+}
+
+/*
+ * A squash stands beside all the files it replaces (they are marked
+ * is_replaced) or alone once they are deleted; some of them present is
+ * refused, as neither a database that applied them nor a fresh one could
+ * tell what to run.
+ */
+static bool
+mark_replaced(PdMigrationFile *files, size_t count, PdError *err)
+{
+    for (size_t i = 0; i < count; i++)
+    {
+        size_t present = 0;
+        const char *missing = NULL, *found = NULL;
+        for (size_t r = 0; r < files[i].replace_count; r++)
+        {
+            PdMigrationFile *replaced = find_named(files, count, files[i].replaces[r]);
+            present += replaced != NULL;
+            missing = replaced == NULL ? files[i].replaces[r] : missing;
+            found = replaced != NULL ? files[i].replaces[r] : found;
+        }
+        if (present > 0 && present < files[i].replace_count)
+        {
+            pd_error_set(err, PD_ERR_INVALID_INPUT,
+                         "squash %s replaces %s, which is missing, and %s, which is not", files[i].name,
+                         missing, found);
+            return pd_error_hint(err,
+                                 "Delete every file a squash replaces, or none: restore %s, or delete the "
+                                 "other replaced files.",
+                                 missing);
+        }
+        for (size_t r = 0; present > 0 && r < files[i].replace_count; r++)
+            find_named(files, count, files[i].replaces[r])->is_replaced = true;
+    }
+    return true;
+}
+
+/* Whether parent is a right "-- after:" for a file whose predecessor has number `previous` (0: none). */
+static bool
+is_right_parent(const char *parent, const PdMigrationFile *files, size_t count, int previous)
+{
+    if (previous <= 0)
+        return parent[0] == '\0';
+    for (size_t i = 0; i < count && files[i].number <= previous; i++)
+        if (files[i].number == previous &&
+            (strcmp(parent, files[i].name) == 0 ||
+             (files[i].replace_count > 0 &&
+              strcmp(parent, files[i].replaces[files[i].replace_count - 1]) == 0)))
+            return true;
+    return false;
+}
+
 /*
  * Each generated file names the one it was made after. A file renumbered to
  * resolve a branch conflict still carries the state of its old predecessor,
  * so the next makemigrations would plan the other branch's changes again:
  * refuse the broken chain instead. Hand-written files name nothing and pass.
+ * After a squash's range, either the squash or the last file it replaces is
+ * a right predecessor; a squash follows the file before its first.
  */
 static bool
 check_chain(const PdMigrationFile *files, size_t count, PdError *err)
 {
     for (size_t i = 0; i < count; i++)
     {
-        const char *expected = i > 0 ? files[i - 1].name : "";
-        if (files[i].parent_name == NULL || strcmp(files[i].parent_name, expected) == 0)
+        int previous = files[i].replace_count > 0 ? atoi(files[i].replaces[0]) - 1 : files[i].number - 1;
+        const char *follows = "no migration";
+        for (size_t j = 0; j < count && files[j].number <= previous; j++)
+            follows = files[j].number == previous ? files[j].name : follows;
+        if (files[i].parent_name == NULL || is_right_parent(files[i].parent_name, files, count, previous))
             continue;
         pd_error_set(err, PD_ERR_INVALID_INPUT, "migration %s was made after %s, but now follows %s",
-                     files[i].name, files[i].parent_name[0] ? files[i].parent_name : "no migration",
-                     i > 0 ? files[i - 1].name : "no migration");
+                     files[i].name, files[i].parent_name[0] ? files[i].parent_name : "no migration", follows);
         pd_error_detail(err, "Its recorded model state does not include the changes in between, so the next "
                              "makemigrations would write them again.");
         return pd_error_hint(err,
-                             "If %s is not applied anywhere yet, delete it and run prodata makemigrations "
-                             "again. If it is, fix its \"-- after:\" line and its -- +state section by hand.",
-                             files[i].name);
+                             "If %s is not applied anywhere yet, run prodata makemigrations --rebase %s: it "
+                             "writes your branch's changes again after the other's. If it is applied, see "
+                             "\"Two branches, one number\" in docs/migrations.md.",
+                             files[i].name, files[i].name);
     }
     return true;
 }
@@ -439,32 +551,41 @@ check_chain(const PdMigrationFile *files, size_t count, PdError *err)
 static bool
 check_numbering(const PdMigrationFile *files, size_t count, PdError *err)
 {
+    const PdMigrationFile *last = count > 0 ? &files[0] : NULL; /* the previous file that is no squash */
     for (size_t i = 1; i < count; i++)
     {
-        if (files[i].number == files[i - 1].number)
+        bool is_squash_beside = files[i].replace_count > 0 && files[i].number == last->number;
+        if (is_squash_beside)
+            continue; /* beside the last file it replaces, which has its number */
+        int expected = files[i].replace_count > 0 ? atoi(files[i].replaces[0]) : last->number + 1;
+        if (files[i].number == last->number)
         {
-            pd_error_set(err, PD_ERR_INVALID_INPUT, "conflicting migrations %s and %s", files[i - 1].name,
+            pd_error_set(err, PD_ERR_INVALID_INPUT, "conflicting migrations %s and %s", last->name,
                          files[i].name);
             pd_error_detail(err,
                             "Two branches each added migration %04d; each records a model state that "
                             "lacks the other's changes.",
                             files[i].number);
             return pd_error_hint(err,
-                                 "Delete the one that is not applied anywhere yet and run prodata "
-                                 "makemigrations again: it writes your branch's changes after the other's.");
+                                 "Run prodata makemigrations --rebase with the name of your branch's "
+                                 "migration (%s or %s): it writes your branch's changes again, after the "
+                                 "other's.",
+                                 last->name, files[i].name);
         }
-        if (files[i].number != files[i - 1].number + 1)
+        if (files[i].replace_count > 0 ? expected != last->number + 1 : files[i].number != expected)
         {
             pd_error_set(err, PD_ERR_INVALID_INPUT, "migration %s follows %s: %04d is missing", files[i].name,
-                         files[i - 1].name, files[i - 1].number + 1);
+                         last->name, last->number + 1);
             return pd_error_hint(err, "Restore the missing file, or renumber the ones after the gap.");
         }
+        last = &files[i];
     }
     return true;
 }
 
 bool
-pd_migration_list(PdArena *arena, const char *directory, PdMigrationFile **files, size_t *count, PdError *err)
+pd_migration_list_unchecked(PdArena *arena, const char *directory, PdMigrationFile **files, size_t *count,
+                            PdError *err)
 {
     char **paths;
     size_t path_count;
@@ -482,11 +603,25 @@ pd_migration_list(PdArena *arena, const char *directory, PdMigrationFile **files
             return false;
     }
     qsort(result, path_count, sizeof(*result), compare_files);
-    if (!check_numbering(result, path_count, err) || !check_chain(result, path_count, err))
-        return false;
     *files = result;
     *count = path_count;
     return true;
+}
+
+bool
+pd_migration_check_list(PdMigrationFile *files, size_t count, PdError *err)
+{
+    for (size_t i = 0; i < count; i++)
+        files[i].is_replaced = false;
+    return mark_replaced(files, count, err) && check_numbering(files, count, err) &&
+           check_chain(files, count, err);
+}
+
+bool
+pd_migration_list(PdArena *arena, const char *directory, PdMigrationFile **files, size_t *count, PdError *err)
+{
+    return pd_migration_list_unchecked(arena, directory, files, count, err) &&
+           pd_migration_check_list(*files, *count, err);
 }
 
 /*

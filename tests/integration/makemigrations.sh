@@ -5,7 +5,7 @@
 # without --allow-destructive, renames only through renamed_from, --check,
 # and a multi-step history replayed from scratch onto an empty database.
 source tests/lib/tap.sh
-tap_plan 56
+tap_plan 68
 tap_workdir
 cd "$TAP_WORKDIR"
 tap_fresh_db makemigrations_test
@@ -118,25 +118,41 @@ mv migrations/0006_branch_a.sql branch_a.sql
 cp models.base.pdm models.pdm
 sed -i 's/^  price     decimal(8,2)  default=0  check(>= 0)/&\n  isbn      string(20)  null/' models.pdm
 "$PRODATA" makemigrations --name branch_b >/dev/null
+run_cmd "$PRODATA" migrate
+expect_rc "this branch's migration is applied on the development database" 0
 mv branch_a.sql migrations/0006_branch_a.sql
 sed -i 's/^  born   date    null  index/  born   date    null  index\n  twitter  string(50)  null/' models.pdm
 run_cmd "$PRODATA" makemigrations
 expect_rc "two migrations with one number are refused" 2
 expect_out "the conflict names both files" 'conflicting migrations 0006_branch_a and 0006_branch_b'
+expect_out "... and says how to rebase" 'makemigrations --rebase with the name of your branch'
 mv migrations/0006_branch_b.sql migrations/0007_branch_b.sql
 run_cmd "$PRODATA" makemigrations
 expect_rc "a renumbered file with a stale state is refused" 2
 expect_out "the refusal explains the chain" 'migration 0007_branch_b was made after 0005_[a-z_]+, but now follows 0006_branch_a'
-expect_out "the refusal says how to fix it" 'delete it and run prodata makemigrations again'
-rm migrations/0007_branch_b.sql
-run_cmd "$PRODATA" makemigrations
-expect_rc "after deleting it, makemigrations writes the branch's change again" 0
+expect_out "the refusal says how to fix it" 'run prodata makemigrations --rebase 0007_branch_b'
+mv migrations/0007_branch_b.sql migrations/0006_branch_b.sql
+run_cmd "$PRODATA" makemigrations --rebase 0006_branch_b
+expect_rc "rebasing a migration the database applied is refused" 1
+expect_out "... naming it" "this branch's 0006_branch_b is applied to the database"
+expect_out "... with the way back" 'Run again with --revert-applied'
+expect_eq "... changing no file" "$(ls migrations | wc -l)" 7
+run_cmd "$PRODATA" makemigrations --rebase 0006_branch_b --revert-applied
+expect_rc "makemigrations --rebase --revert-applied" 0
+expect_out "... reverts it on the database first" 'reverted 0006_branch_b'
+expect_out "... removes this branch's file" 'removed migrations/0006_branch_b\.sql'
+expect_out "... and writes it again after the other branch's" 'Wrote migrations/0007_branch_b\.sql after 0006_branch_a'
+expect_eq "the isbn column was reverted" "$(sql makemigrations_test "SELECT count(*) FROM information_schema.columns WHERE table_name='book' AND column_name='isbn'")" 0
 up_section=$(sed -n '/^-- +up/,/^-- +down/p' migrations/0007_*.sql)
 expect_out_text() { OUT=$up_section; expect_out "$@"; }
-expect_out_text "the new migration adds the other branch's column" 'ADD COLUMN "isbn"'
-OUT=$up_section; expect_no_out "the new migration does not repeat the first branch's change" 'twitter'
+expect_out_text "the new migration adds this branch's column" 'ADD COLUMN "isbn"'
+OUT=$up_section; expect_no_out "the new migration does not repeat the other branch's change" 'twitter'
 run_cmd "$PRODATA" migrate
-expect_rc "the merged history applies" 0
+expect_rc "the merged history applies (the way forward)" 0
+run_cmd "$PRODATA" check
+expect_rc "check agrees after the rebase" 0
+run_cmd "$PRODATA" makemigrations --rebase 0099_nothing
+expect_rc "--rebase of a migration that does not exist is a usage error" 2
 
 # --- a migration written by hand ---------------------------------------------------
 run_cmd "$PRODATA" makemigrations --empty --name backfill_prices

@@ -208,7 +208,7 @@ test_list_sorts_and_refuses_conflicts(void **state)
     assert_false(pd_migration_list(arena, dir, &files, &count, &err));
     assert_int_equal(err.code, PD_ERR_INVALID_INPUT);
     assert_contains(err.message, "conflicting migrations 0003_c and 0003_d");
-    assert_contains(err.hint, "Delete the one that is not applied anywhere yet");
+    assert_contains(err.hint, "makemigrations --rebase with the name of your branch");
 
     snprintf(path, sizeof(path), "%s/0003_d.sql", dir);
     unlink(path);
@@ -245,7 +245,7 @@ test_list_refuses_a_renumbered_file(void **state)
     assert_false(pd_migration_list(arena, dir, &files, &count, &err));
     assert_int_equal(err.code, PD_ERR_INVALID_INPUT);
     assert_string_equal(err.message, "migration 0003_c was made after 0001_a, but now follows 0002_b");
-    assert_contains(err.hint, "delete it and run prodata makemigrations again");
+    assert_contains(err.hint, "run prodata makemigrations --rebase 0003_c");
 
     snprintf(path, sizeof(path), "%s/0003_c.sql", dir);
     write_text(path, "-- after: 0002_b\n-- +up\nSELECT 3;\n");
