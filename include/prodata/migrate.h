@@ -231,6 +231,10 @@ typedef struct PdMigrateOptions
      * end, install on every model table of the state after it the statement-level triggers that keep
      * prodata_row_counts, seeded under the triggers' lock; false removes them (docs/query.md, "Counts"). */
     bool count_rows;
+    /* Before a file's transaction commits, count the rows that would fail its concurrent VALIDATE CONSTRAINT
+     * and CREATE UNIQUE INDEX statements and refuse with them (default true; costs a scan of each such
+     * table). Statements of the transaction that the data breaks are explained either way. */
+    bool check_data;
     /* Record the pending files up to target as applied without running them (`migrate --fake`), once the
      * live schema of their tables is what they would make (made in a scratch schema and compared); going
      * back, forget the files after target without running their +down. */

@@ -92,6 +92,7 @@ typedef struct PdMigrateSettings
     int lock_retries;
     int lock_wait_ms;
     bool count_rows; /* row counters on model tables (see pd_migrate_options count_rows) */
+    bool check_data; /* count rows that would fail the concurrent part before committing (check_data) */
     int log_level;   /* a PdLogLevel: debug, info, notice, warning, error */
 } PdMigrateSettings;
 

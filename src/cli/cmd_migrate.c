@@ -432,6 +432,7 @@ cmd_migrate(PdArena *arena, const CliArgs *args, PdError *err)
     options.lock_retries = config.lock_retries;
     options.lock_wait_ms = config.lock_wait_ms;
     options.count_rows = config.count_rows;
+    options.check_data = config.check_data;
     options.is_dry_run = cli_has_flag(args, "--dry-run", NULL);
     options.progress = print_progress;
     const char *target;

@@ -98,6 +98,14 @@ static const PdSetting migrate_rows[] = {
      .description = "keep an exact row count of every model table (prodata_row_counts, kept by triggers in "
                     "each writing transaction) so list pages count for free; off removes the triggers and "
                     "the table"},
+    {.name = "check_data",
+     .type = PD_SETTING_BOOL,
+     .offset = offsetof(PdMigrateSettings, check_data),
+     .default_value = "on",
+     .description = "before committing a migration whose concurrent part validates a constraint or builds a "
+                    "unique index, count the rows that would fail it (one scan) and refuse with them; off "
+                    "leaves that to the concurrent part (data-breaking statements in the transaction are "
+                    "explained either way)"},
     LOG_LEVEL_ROW(PdMigrateSettings),
 };
 

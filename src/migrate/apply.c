@@ -25,6 +25,7 @@
 #include "counters.h"
 #include "drift.h"
 #include "history.h"
+#include "precheck.h"
 #include "prodata/retry.h"
 #include "prodata/strbuf.h"
 
@@ -37,6 +38,7 @@ pd_migrate_options_default(PdMigrateOptions *options)
     options->target = -1;
     options->is_dry_run = false;
     options->count_rows = true;
+    options->check_data = true;
     options->is_fake = false;
     options->is_fake_initial = false;
     options->is_interrupted = NULL;
@@ -163,16 +165,18 @@ pd_apply_add_position_context(PdDb *db, const PdApplySql *sent, PdError *err)
         pd_error_context(err, "in the statements from %s:%d on", where, line);
 }
 
-/* Runs the step's SQL inside the open transaction, adding where it failed. */
+/*
+ * Runs the step's SQL inside the open transaction, adding where it failed;
+ * rows that would break a statement, or the concurrent part to come, refuse
+ * it with their count (precheck.c).
+ */
 static bool
 run_step_sql(PdArena *arena, PdDb *db, PdApplyStep *step, PdError *err)
 {
     if (step->unfinished != NULL)
         return pd_concurrent_run_partial_down(arena, db, step, err);
-    if (pd_db_exec(db, step->sent.section, err))
-        return true;
-    pd_apply_add_position_context(db, &step->sent, err);
-    return false;
+    return pd_precheck_run(arena, db, &step->sent, err) &&
+           (step->is_revert || !step->check_data || pd_precheck_concurrent(arena, db, step->sent.file, err));
 }
 
 /*
@@ -454,6 +458,7 @@ apply_file_in(PdArena *arena, PdArena *scratch, PdDb *db, PdDriftRun *drift, con
     bool has_concurrent_part = file->up_concurrently_sql != NULL && file->up_concurrently_sql[0] != '\0';
     PdApplyStep step = {.sent = {file, file->up_sql, file->up_line, file->up_sql},
                         .has_concurrent_part = has_concurrent_part,
+                        .check_data = options->check_data,
                         .drift = drift};
     long duration_ms = 0;
     if (!set_counted(scratch, &step, files, (size_t)(file - files) + 1, options, err))

@@ -43,6 +43,7 @@ typedef struct PdApplyStep
     size_t skipped_count;     /* out: down statements skipped for the unfinished part */
     PdDriftRun *drift;        /* the run's view of the schema, for the snapshot (drift.h) */
     bool count_rows;          /* options->count_rows: row counters on or off (counters.h) */
+    bool check_data;          /* options->check_data: count what the concurrent part's data would fail */
     const PdCatalog *counted; /* the models after the step, whose tables are counted; NULL: none */
 } PdApplyStep;
 
