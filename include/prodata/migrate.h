@@ -301,6 +301,16 @@ typedef struct PdMigrateReport
 bool pd_migrate_apply(PdArena *arena, PdDb *db, const PdMigrationFile *files, size_t count,
                       const PdMigrateOptions *options, PdMigrateReport *report, PdError *err);
 
+/*
+ * Runs file's transactional part on the database in a transaction that is
+ * rolled back, with the data checks of migrate (rows that would break a
+ * statement or its concurrent part counted): what migrate would say about
+ * the data, said when the file is written. Call on a database that applied
+ * every file before it, outside a transaction. Errors: PD_ERR_REFUSED with
+ * the rows, or the error the SQL would meet.
+ */
+bool pd_migrate_try_data(PdArena *arena, PdDb *db, const PdMigrationFile *file, PdError *err);
+
 /* Applied/pending state of every file and every history row. */
 bool pd_migrate_status(PdArena *arena, PdDb *db, const PdMigrationFile *files, size_t count,
                        PdMigrationState **states, size_t *state_count, PdError *err);

@@ -124,6 +124,43 @@ cli_write_file_atomically(PdArena *arena, const char *directory, const char *pat
     return true;
 }
 
+/*
+ * When the configured database can be reached and has applied every file
+ * before the new one: tries the new one there in a transaction that rolls
+ * back, and warns on stderr about the rows that would break it, as migrate
+ * would refuse them. Silent when the database cannot tell.
+ */
+static void
+warn_breaking_rows(PdArena *arena, const PdMigrateSettings *config, const PdMigrationFile *files,
+                   size_t count, const char *path, const char *text)
+{
+    PdDb *db;
+    PdError err = {0};
+    PdMigrationFile file;
+    PdMigrationState *states;
+    size_t state_count;
+    bool is_behind = false;
+    if (!pd_migration_parse(arena, path, text, strlen(text), &file, &err) ||
+        !pd_db_connect(config->database, &db, &err))
+        return;
+    if (pd_migrate_status(arena, db, files, count, &states, &state_count, &err))
+    {
+        for (size_t i = 0; i < state_count; i++)
+            is_behind |= states[i].status != PD_MIGRATION_APPLIED;
+        if (!is_behind && !pd_migrate_try_data(arena, db, &file, &err) && err.code == PD_ERR_REFUSED)
+        {
+            fprintf(stderr,
+                    "warning: migrate will refuse this migration on the data of the database now:\n  %s\n",
+                    err.message);
+            if (err.detail[0] != '\0')
+                fprintf(stderr, "  %s\n", err.detail);
+            if (err.hint[0] != '\0')
+                fprintf(stderr, "  %s\n", err.hint);
+        }
+    }
+    pd_db_close(db);
+}
+
 /* Renders plan as the migration after files and writes it, or prints it with --dry-run. */
 static bool
 write_next_migration(PdArena *arena, const CliArgs *args, const PdMigrateSettings *config,
@@ -151,6 +188,8 @@ write_next_migration(PdArena *arena, const CliArgs *args, const PdMigrateSetting
         return false;
     printf("Wrote %s%s\n", path, plan->operation_count > 0 ? ":" : "");
     print_operations(stdout, plan);
+    if (plan->operation_count > 0)
+        warn_breaking_rows(arena, config, files, count, path, text);
     return true;
 }
 

@@ -954,3 +954,15 @@ pd_migrate_status(PdArena *arena, PdDb *db, const PdMigrationFile *all_files, si
     *state_count = used;
     return true;
 }
+
+bool
+pd_migrate_try_data(PdArena *arena, PdDb *db, const PdMigrationFile *file, PdError *err)
+{
+    PdApplySql sent = {file, file->up_sql, file->up_line, file->up_sql};
+    bool is_done = pd_db_exec(db, "BEGIN ISOLATION LEVEL READ COMMITTED", err) &&
+                   pd_history_set_lock_timeout(arena, db, 2000, true, err) &&
+                   pd_precheck_run(arena, db, &sent, err) && pd_precheck_concurrent(arena, db, file, err);
+    PdError ignored;
+    pd_db_exec(db, "ROLLBACK", &ignored);
+    return is_done;
+}

@@ -6,7 +6,7 @@
 # that do not exist. Each is refused with the count, some keys and the way out,
 # nothing applied; once the data is fixed the same migration applies.
 source tests/lib/tap.sh
-tap_plan 38
+tap_plan 41
 tap_workdir
 cd "$TAP_WORKDIR"
 tap_fresh_db precheck_test
@@ -34,7 +34,10 @@ applied() { sql $DB "SELECT count(*) FROM prodata_migrations"; }
 
 # SET NOT NULL on a column holding NULLs.
 sed -i 's/^  title  string(200)  null/  title  string(200)/' models.pdm
-"$PRODATA" makemigrations --allow-destructive >/dev/null
+run_cmd "$PRODATA" makemigrations --allow-destructive
+expect_rc "makemigrations writes the migration" 0
+expect_out "... and says at once that migrate will refuse it" 'warning: migrate will refuse this migration on the data'
+expect_out "... and why" '^  0002_[a-z_]+: 3 rows of "book" hold NULL in "title"'
 run_cmd "$PRODATA" migrate
 expect_rc "SET NOT NULL over NULLs is refused" 1
 expect_out "... with the count" '0002_[a-z_]+: 3 rows of "book" hold NULL in "title", which this migration makes NOT NULL'
