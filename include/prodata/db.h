@@ -78,6 +78,8 @@ bool pd_db_query(PdArena *arena, PdDb *db, const char *sql, int param_count, con
                  PdDbResult **result, PdError *err);
 
 size_t pd_db_result_row_count(const PdDbResult *result);
+/* Rows the statement inserted, updated, deleted or selected (its command tag's count); -1 when it has none. */
+long long pd_db_result_affected(const PdDbResult *result);
 size_t pd_db_result_column_count(const PdDbResult *result);
 
 /* The column's name; NULL when column is out of range. Lives as long as the result. */

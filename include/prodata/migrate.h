@@ -86,6 +86,9 @@ bool pd_migrate_plan(PdArena *arena, const PdCatalog *from, const PdCatalog *to,
 
 /* ---- migration files -------------------------------------------------- */
 
+/* Rows per batch of a "-- +up batched" section that names none. */
+#define PD_MIGRATION_BATCH_ROWS 1000
+
 typedef struct PdMigrationFile
 {
     const char *path; /* as read; NULL for a rendered file not yet written */
@@ -95,7 +98,12 @@ typedef struct PdMigrationFile
     size_t text_length;
     const char *up_sql;
     const char *up_concurrently_sql; /* "" when none */
-    const char *down_sql;            /* NULL when irreversible */
+    /* "-- +up batched [ROWS]": statements each run again and again, in short transactions of at most
+     * batch_rows rows (bound to $1), until one changes no row; after the commit, before the concurrent
+     * part. "" when none. */
+    const char *up_batched_sql;
+    int batch_rows;
+    const char *down_sql; /* NULL when irreversible */
     const char *irreversible_reason;
     const char *state_text;  /* the model state after it, "-- " removed; NULL when the file has none */
     const char *parent_name; /* the migration it was made after ("" for none); NULL when not recorded */
@@ -108,6 +116,7 @@ typedef struct PdMigrationFile
     bool is_replaced;
     int up_line; /* line in the file where each section's SQL starts, for error positions */
     int up_concurrently_line;
+    int up_batched_line;
     int down_line;
 } PdMigrationFile;
 
@@ -201,7 +210,9 @@ typedef enum PdMigrateEventKind
     PD_MIGRATE_LOCK_RETRY,      /* a lock_timeout rolled it back or stopped a statement; retrying (attempt) */
     PD_MIGRATE_STATEMENT_START, /* a concurrent statement starts (statement, statement_number,
                                    statement_count) */
-    PD_MIGRATE_STATEMENT_END    /* it succeeded (duration_ms) */
+    PD_MIGRATE_STATEMENT_END,   /* it succeeded (duration_ms) */
+    PD_MIGRATE_BATCH            /* a batch of a batched statement committed (rows_done, rows_total, duration_ms:
+                                   since the statement started) */
 } PdMigrateEventKind;
 
 typedef struct PdMigrateEvent
@@ -213,7 +224,9 @@ typedef struct PdMigrateEvent
     int statement_number;  /* statement events: 1-based, of statement_count in the concurrent part */
     int statement_count;
     int attempt;      /* LOCK_RETRY: 1 for the first retry */
-    long duration_ms; /* the END events and LOCK_TAKEN */
+    long duration_ms; /* the END events, LOCK_TAKEN and BATCH */
+    long long rows_done;  /* BATCH: rows the statement changed so far */
+    long long rows_total; /* BATCH: the count before it started (the SELECT before it), -1 when unknown */
     int wait_ms;      /* LOCK_WAIT: how long migrate waits at most */
 } PdMigrateEvent;
 

@@ -399,6 +399,38 @@ catch_stop_signals(PdDbCancel *cancel)
 }
 
 /*
+ * A batched statement's progress: rows done, the rate and, when a count
+ * came first, the time left; at most one line a second (redrawn in place on
+ * a terminal), and the last batch always.
+ */
+static bool is_batch_line_open; /* a batched statement's line drawn in place, not yet ended */
+
+static void
+print_batch(const PdMigrateEvent *event)
+{
+    static long last_ms = -1000;
+    bool is_last = event->rows_total >= 0 && event->rows_done >= event->rows_total;
+    if (event->duration_ms - last_ms < 1000 && !is_last && event->duration_ms >= last_ms)
+        return;
+    last_ms = event->duration_ms;
+    double seconds = event->duration_ms > 0 ? event->duration_ms / 1000.0 : 0.001;
+    double rate = event->rows_done / seconds;
+    char left[64] = "";
+    if (event->rows_total > event->rows_done && rate > 0)
+        snprintf(left, sizeof(left), ", %.0f s left", (event->rows_total - event->rows_done) / rate);
+    else if (event->rows_total >= 0)
+        snprintf(left, sizeof(left), ", none left");
+    char total[32] = "";
+    if (event->rows_total >= 0)
+        snprintf(total, sizeof(total), " of %lld", event->rows_total);
+    bool is_terminal = isatty(STDERR_FILENO);
+    is_batch_line_open = is_terminal;
+    fprintf(stderr, "%smigrate: %s batched: %lld%s rows, %.0f rows/s%s%s", is_terminal ? "\r" : "",
+            event->migration, event->rows_done, total, rate, left, is_terminal ? "\033[K" : "\n");
+    fflush(stderr);
+}
+
+/*
  * One line on stderr per step of a migrate, as it happens, so a long run is
  * not silent; stdout keeps only the final report, for scripts.
  */
@@ -429,7 +461,13 @@ print_progress(const PdMigrateEvent *event, void *data)
             fprintf(stderr, "migrate: %s concurrent %d/%d: %s\n", name, event->statement_number,
                     event->statement_count, event->statement);
             break;
+        case PD_MIGRATE_BATCH:
+            print_batch(event);
+            break;
         case PD_MIGRATE_STATEMENT_END:
+            if (is_batch_line_open)
+                fputc('\n', stderr); /* end the batched statement's line redrawn in place */
+            is_batch_line_open = false;
             fprintf(stderr, "migrate: %s concurrent %d/%d done (%ld ms)\n", name, event->statement_number,
                     event->statement_count, event->duration_ms);
             break;
@@ -594,6 +632,10 @@ cmd_sqlmigrate(PdArena *arena, const CliArgs *args, PdError *err)
             return true;
         }
         printf("BEGIN;\n%s\nCOMMIT;\n", files[i].up_sql);
+        if (files[i].up_batched_sql[0] != '\0')
+            printf(
+                "-- then each statement again and again, $1 = %d rows a time, until it changes no row:\n%s\n",
+                files[i].batch_rows, files[i].up_batched_sql);
         if (files[i].up_concurrently_sql[0] != '\0')
             printf("-- then, outside a transaction, one statement at a time:\n%s\n",
                    files[i].up_concurrently_sql);

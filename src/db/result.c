@@ -7,6 +7,8 @@
  * callers parse what they need. Accessors check their indexes, so a caller's
  * wrong guess about the shape of a result is a NULL, never a read past it.
  */
+#include <stdlib.h>
+
 #include "db/connection.h"
 
 struct PdDbResult
@@ -71,6 +73,13 @@ pd_db_query(PdArena *arena, PdDb *db, const char *sql, int param_count, const ch
         return false;
     }
     return pd_db_adopt_result(arena, answer, result, err);
+}
+
+long long
+pd_db_result_affected(const PdDbResult *result)
+{
+    const char *text = result->result != NULL ? PQcmdTuples(result->result) : "";
+    return text[0] != '\0' ? atoll(text) : -1;
 }
 
 size_t

@@ -455,7 +455,8 @@ apply_file_in(PdArena *arena, PdArena *scratch, PdDb *db, PdDriftRun *drift, con
               const PdMigrationFile *file, const PdMigrateOptions *options, PdMigrateReport *report,
               PdError *err)
 {
-    bool has_concurrent_part = file->up_concurrently_sql != NULL && file->up_concurrently_sql[0] != '\0';
+    bool has_concurrent_part = (file->up_concurrently_sql != NULL && file->up_concurrently_sql[0] != '\0') ||
+                               (file->up_batched_sql != NULL && file->up_batched_sql[0] != '\0');
     PdApplyStep step = {.sent = {file, file->up_sql, file->up_line, file->up_sql},
                         .has_concurrent_part = has_concurrent_part,
                         .check_data = options->check_data,
@@ -667,6 +668,33 @@ has_work(const PdHistoryRow *rows, size_t row_count, const PdMigrationFile *file
     return false;
 }
 
+/* A batched section: checked as the others, and each statement that changes rows takes the batch size as $1.
+ */
+static bool
+check_batched(PdArena *arena, const PdMigrationFile *file, PdError *err)
+{
+    const char **statements;
+    size_t count;
+    const char *where = file->path ? file->path : file->name;
+    if (file->up_batched_sql == NULL || file->up_batched_sql[0] == '\0')
+        return true;
+    if (!check_section(arena, file, file->up_batched_sql, file->up_batched_line, err) ||
+        !pd_migration_split_statements(arena, file->up_batched_sql, where, file->up_batched_line, &statements,
+                                       &count, err))
+        return false;
+    for (size_t i = 0; i < count; i++)
+    {
+        if (pd_batched_is_count(statements[i]) || strstr(statements[i], "$1") != NULL)
+            continue;
+        pd_error_set(err, PD_ERR_INVALID_INPUT, "%s: a batched statement without $1 (the batch size)", where);
+        pd_error_detail(err, "It would run on every row at once, again and again: %.120s", statements[i]);
+        return pd_error_hint(err,
+                             "Limit it to $1 rows, e.g. UPDATE t SET c = ... WHERE id IN (SELECT id FROM t "
+                             "WHERE c IS NULL LIMIT $1 FOR UPDATE SKIP LOCKED).");
+    }
+    return true;
+}
+
 /* Checks every section this run will send, so a malformed file is refused before anything changes. */
 static bool
 check_sections(PdArena *arena, const PdHistoryRow *rows, size_t row_count, const PdMigrationFile *files,
@@ -686,7 +714,8 @@ check_sections(PdArena *arena, const PdHistoryRow *rows, size_t row_count, const
             return false;
         /* Applied files may still have their concurrent part to run. */
         if (!is_backward &&
-            !check_section(arena, file, file->up_concurrently_sql, file->up_concurrently_line, err))
+            (!check_section(arena, file, file->up_concurrently_sql, file->up_concurrently_line, err) ||
+             !check_batched(arena, file, err)))
             return false;
     }
     return true;

@@ -97,6 +97,18 @@ bool pd_concurrent_find_unfinished(PdArena *arena, PdDb *db, const PdMigrationFi
  */
 bool pd_concurrent_run_partial_down(PdArena *arena, PdDb *db, PdApplyStep *step, PdError *err);
 
+/* batched.c. Whether a statement of a batched section is the SELECT that counts what the next one does. */
+bool pd_batched_is_count(const char *statement);
+
+/*
+ * Runs a batched statement (sent->statement, its batch size as $1) in
+ * transactions of its own until one changes no row, retrying a batch after
+ * a lock timeout, each batch a PD_MIGRATE_BATCH event; count_sql (or NULL)
+ * counts the rows to do first. Stops between batches when interrupted.
+ */
+bool pd_batched_run(PdArena *arena, PdDb *db, const PdApplySql *sent, const char *count_sql,
+                    const PdMigrateOptions *options, PdMigrateReport *report, PdError *err);
+
 /* replaced.c. Whether a squash among files replaces the migration called name. */
 bool pd_replaced_is_covered(const PdMigrationFile *files, size_t count, const char *name);
 

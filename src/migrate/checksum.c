@@ -67,6 +67,12 @@ pd_migration_statement_checksum(PdArena *arena, const PdMigrationFile *file, cha
         if (!pd_split_normalize_section(arena, file->up_concurrently_sql, &text, err))
             return false;
     }
+    if (file->up_batched_sql != NULL && file->up_batched_sql[0] != '\0')
+    {
+        pd_strbuf_appendf(&text, "+up batched %d\n", file->batch_rows);
+        if (!pd_split_normalize_section(arena, file->up_batched_sql, &text, err))
+            return false;
+    }
     pd_strbuf_append(&text, file->down_sql != NULL ? "+down\n" : "+down irreversible\n");
     if (file->down_sql != NULL && !pd_split_normalize_section(arena, file->down_sql, &text, err))
         return false;

@@ -353,11 +353,59 @@ first_line(PdArena *arena, const char *statement)
     return line != NULL ? line : "";
 }
 
-/* The concurrent statements from number `done` on, one autocommit statement each, each recorded as done. */
+/*
+ * What runs after a file's transaction commits, in order: its batched
+ * statements (the first *batched_count), then its concurrent ones; one
+ * count, concurrent_done, says how far it got.
+ */
+static bool
+after_commit_statements(PdArena *arena, const PdMigrationFile *file, const char ***statements, size_t *count,
+                        size_t *batched_count, PdError *err)
+{
+    const char *where = file->path ? file->path : file->name;
+    const char **batched, **concurrent;
+    size_t concurrent_count;
+    if (!pd_migration_split_statements(arena, file->up_batched_sql, where, file->up_batched_line, &batched,
+                                       batched_count, err) ||
+        !pd_migration_split_statements(arena, file->up_concurrently_sql, where, file->up_concurrently_line,
+                                       &concurrent, &concurrent_count, err))
+        return false;
+    const char **all = pd_arena_calloc(arena, *batched_count + concurrent_count + 1, sizeof(*all));
+    if (all == NULL)
+        return pd_arena_error(arena, err);
+    for (size_t i = 0; i < *batched_count; i++)
+        all[i] = batched[i];
+    for (size_t i = 0; i < concurrent_count; i++)
+        all[*batched_count + i] = concurrent[i];
+    *statements = all;
+    *count = *batched_count + concurrent_count;
+    return true;
+}
+
+/* Runs statement i of the part after the commit: a batched one until it changes nothing, or a concurrent one.
+ */
+static bool
+run_after_commit(PdArena *arena, PdDb *db, const PdMigrationFile *file, const char **statements,
+                 size_t batched_count, size_t i, const PdMigrateOptions *options, PdMigrateReport *report,
+                 PdError *err)
+{
+    if (i >= batched_count)
+    {
+        PdApplySql sent = {file, file->up_concurrently_sql, file->up_concurrently_line, statements[i]};
+        return run_concurrent_statement(arena, db, &sent, options, err);
+    }
+    if (pd_batched_is_count(statements[i]))
+        return true; /* run with the statement after it, for its time left */
+    PdApplySql sent = {file, file->up_batched_sql, file->up_batched_line, statements[i]};
+    const char *count_sql = i > 0 && pd_batched_is_count(statements[i - 1]) ? statements[i - 1] : NULL;
+    return pd_batched_run(arena, db, &sent, count_sql, options, report, err);
+}
+
+/* The statements after the commit from number `done` on, each recorded as done. */
 static bool
 run_concurrent_statements(PdArena *arena, PdDb *db, const PdMigrationFile *file, const char **statements,
-                          size_t count, int done, const PdMigrateOptions *options, PdMigrateReport *report,
-                          PdError *err)
+                          size_t count, size_t batched_count, int done, const PdMigrateOptions *options,
+                          PdMigrateReport *report, PdError *err)
 {
     for (size_t i = (size_t)done; i < count; i++)
     {
@@ -377,8 +425,7 @@ run_concurrent_statements(PdArena *arena, PdDb *db, const PdMigrationFile *file,
         pd_apply_emit(options, event);
         struct timespec start;
         clock_gettime(CLOCK_MONOTONIC, &start);
-        PdApplySql sent = {file, file->up_concurrently_sql, file->up_concurrently_line, statements[i]};
-        if (!run_concurrent_statement(arena, db, &sent, options, err))
+        if (!run_after_commit(arena, db, file, statements, batched_count, i, options, report, err))
             return pd_error_context(err,
                                     "while running statement %zu of %zu of the concurrent part of %s; its "
                                     "transactional part is applied, and migrate resumes here once the "
@@ -399,12 +446,11 @@ pd_concurrent_run(PdArena *arena, PdArena *scratch, PdDb *db, const PdMigrationF
                   const PdMigrateOptions *options, PdMigrateReport *report, PdError *err)
 {
     const char **statements;
-    size_t count;
-    const char *where = file->path ? file->path : file->name;
-    if (!pd_migration_split_statements(scratch, file->up_concurrently_sql, where, file->up_concurrently_line,
-                                       &statements, &count, err) ||
+    size_t count, batched_count;
+    if (!after_commit_statements(scratch, file, &statements, &count, &batched_count, err) ||
         !pd_history_set_lock_timeout(scratch, db, options->lock_timeout_ms, false, err) ||
-        !run_concurrent_statements(scratch, db, file, statements, count, done, options, report, err))
+        !run_concurrent_statements(scratch, db, file, statements, count, batched_count, done, options, report,
+                                   err))
         return false;
     if (!complete_concurrent_part(scratch, db, file, err))
         return pd_error_context(err, "while completing migration %s", file->name);
@@ -424,15 +470,14 @@ pd_concurrent_find_unfinished(PdArena *arena, PdDb *db, const PdMigrationFile *f
                               PdApplyStep *step, PdError *err)
 {
     const char **statements;
-    size_t count;
-    if (!pd_migration_split_statements(arena, file->up_concurrently_sql, file->path ? file->path : file->name,
-                                       file->up_concurrently_line, &statements, &count, err))
+    size_t count, batched_count;
+    if (!after_commit_statements(arena, file, &statements, &count, &batched_count, err))
         return false;
     step->unfinished = pd_arena_calloc(arena, count + 1, sizeof(*step->unfinished));
     step->built = pd_arena_calloc(arena, count + 1, sizeof(*step->built));
     if (step->unfinished == NULL || step->built == NULL)
         return pd_arena_error(arena, err);
-    for (size_t i = 0; i < count; i++)
+    for (size_t i = batched_count; i < count; i++) /* batched statements make no object */
     {
         const char *name = concurrent_object(arena, statements[i]);
         const char *index_name = concurrent_index_name(arena, statements[i]);

@@ -124,6 +124,7 @@ typedef enum SectionKind
     SECTION_HEADER,
     SECTION_UP,
     SECTION_UP_CONCURRENTLY,
+    SECTION_UP_BATCHED,
     SECTION_DOWN,
     SECTION_STATE,
     SECTION_COUNT
@@ -135,11 +136,38 @@ typedef struct ParsedSections
     const char *end[SECTION_COUNT];
     int marker_line[SECTION_COUNT];
     const char *irreversible_reason;
+    int batch_rows; /* the number after "-- +up batched", 0 when none */
 } ParsedSections;
+
+/* "-- +up batched" with an optional number of rows per batch (1 to 1000000) after it; -1 when not. */
+static int
+batched_marker(const char *line, size_t length, int *batch_rows)
+{
+    static const char marker[] = "-- +up batched";
+    size_t marker_length = sizeof(marker) - 1;
+    if (length < marker_length || strncmp(line, marker, marker_length) != 0)
+        return -1;
+    *batch_rows = 0;
+    if (length == marker_length)
+        return SECTION_UP_BATCHED;
+    if (line[marker_length] != ' ')
+        return -1;
+    long rows = 0;
+    for (size_t i = marker_length + 1; i < length; i++)
+    {
+        if (line[i] < '0' || line[i] > '9' || rows > 1000000)
+            return -2;
+        rows = rows * 10 + (line[i] - '0');
+    }
+    if (rows < 1 || rows > 1000000)
+        return -2;
+    *batch_rows = (int)rows;
+    return SECTION_UP_BATCHED;
+}
 
 /* Which marker a line is: -1 when it is no marker, -2 when it looks like one but is unknown. */
 static int
-marker_kind(const char *line, size_t length, const char **reason, size_t *reason_length)
+marker_kind(const char *line, size_t length, const char **reason, size_t *reason_length, int *batch_rows)
 {
     while (length > 0 && (line[length - 1] == ' ' || line[length - 1] == '\r' || line[length - 1] == '\t'))
         length--;
@@ -156,6 +184,9 @@ marker_kind(const char *line, size_t length, const char **reason, size_t *reason
     for (size_t i = 0; i < sizeof(markers) / sizeof(markers[0]); i++)
         if (length == strlen(markers[i].text) && strncmp(line, markers[i].text, length) == 0)
             return (int)markers[i].kind;
+    int batched = batched_marker(line, length, batch_rows);
+    if (batched != -1)
+        return batched;
     static const char irreversible[] = "-- +down irreversible:";
     if (length >= sizeof(irreversible) - 1 && strncmp(line, irreversible, sizeof(irreversible) - 1) == 0)
     {
@@ -183,13 +214,18 @@ split_sections(PdArena *arena, const char *path, const char *text, size_t text_l
         const char *next = line + length + (newline != NULL);
         const char *reason = NULL;
         size_t reason_length = 0;
-        int kind = marker_kind(line, length, &reason, &reason_length);
+        int batch_rows = 0;
+        int kind = marker_kind(line, length, &reason, &reason_length, &batch_rows);
+        if (kind == SECTION_UP_BATCHED)
+            out->batch_rows = batch_rows;
         if (kind == -2)
         {
             pd_error_set(err, PD_ERR_INVALID_INPUT, "%s:%d: unknown section \"%.*s\"", path, line_number,
                          (int)(length > 60 ? 60 : length), line);
-            return pd_error_hint(err, "Sections are -- +up, -- +up concurrently, -- +down (or -- +down "
-                                      "irreversible: <reason>) and -- +state.");
+            return pd_error_hint(err,
+                                 "Sections are -- +up, -- +up concurrently, -- +up batched [ROWS] (ROWS from "
+                                 "1 to 1000000), -- +down (or -- +down irreversible: <reason>) and "
+                                 "-- +state.");
         }
         if (kind >= 0)
         {
@@ -363,13 +399,18 @@ pd_migration_parse(PdArena *arena, const char *path, const char *text, size_t te
     ParsedSections sections;
     if (!split_sections(arena, where, text, text_length, &sections, err))
         return false;
-    const char **fields[] = {NULL, &result.up_sql, &result.up_concurrently_sql, &result.down_sql, NULL};
+    const char **fields[] = {
+        NULL, &result.up_sql, &result.up_concurrently_sql, &result.up_batched_sql, &result.down_sql, NULL};
     for (int kind = SECTION_UP; kind <= SECTION_DOWN; kind++)
         if (sections.start[kind] != NULL)
             *fields[kind] = pd_arena_strndup(arena, sections.start[kind],
                                              (size_t)(sections.end[kind] - sections.start[kind]));
     if (result.up_concurrently_sql == NULL)
         result.up_concurrently_sql = "";
+    if (result.up_batched_sql == NULL)
+        result.up_batched_sql = "";
+    result.up_batched_line = sections.marker_line[SECTION_UP_BATCHED] + 1;
+    result.batch_rows = sections.batch_rows > 0 ? sections.batch_rows : PD_MIGRATION_BATCH_ROWS;
     result.up_line = sections.marker_line[SECTION_UP] + 1;
     result.up_concurrently_line = sections.marker_line[SECTION_UP_CONCURRENTLY] + 1;
     result.down_line = sections.marker_line[SECTION_DOWN] + 1;
@@ -642,7 +683,8 @@ state_in_place(PdArena *arena, const PdMigrationFile *file)
         size_t length = newline != NULL ? (size_t)(newline - line) : (size_t)(text_end - line);
         const char *reason = NULL;
         size_t reason_length = 0;
-        if (marker_kind(line, length, &reason, &reason_length) == SECTION_STATE)
+        int batch_rows = 0;
+        if (marker_kind(line, length, &reason, &reason_length, &batch_rows) == SECTION_STATE)
             body = line + length + (newline != NULL), body_line = line_number;
         line += length + (newline != NULL);
     }
