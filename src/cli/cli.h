@@ -52,6 +52,7 @@ bool cmd_migrate(PdArena *arena, const CliArgs *args, PdError *err);
 bool cmd_showmigrations(PdArena *arena, const CliArgs *args, PdError *err);
 bool cmd_sqlmigrate(PdArena *arena, const CliArgs *args, PdError *err);
 bool cmd_check(PdArena *arena, const CliArgs *args, PdError *err);
+bool cmd_inspectdb(PdArena *arena, const CliArgs *args, PdError *err);
 bool cmd_config(PdArena *arena, const CliArgs *args, PdError *err);
 bool cmd_serve(PdArena *arena, const CliArgs *args, PdError *err);
 bool cmd_token(PdArena *arena, const CliArgs *args, PdError *err);
