@@ -42,7 +42,8 @@ typedef enum PdOperationKind
     PD_OP_ADD_FIELD,
     PD_OP_DROP_FIELD,
     PD_OP_RENAME_FIELD, /* renamed_from */
-    PD_OP_ALTER_FIELD,  /* type, length, null, default, unique, index, checks, choices, on_delete */
+    PD_OP_ALTER_FIELD,  /* type, length, null, default, unique, index, checks, choices, on_delete, foreign key
+                         * name, deferrable */
     PD_OP_ADD_INDEX,    /* model-level index or unique */
     PD_OP_DROP_INDEX,
     PD_OP_RENAME_INDEX /* a model-level index or unique given another name= */
