@@ -30,6 +30,7 @@ typedef struct Mapper
     PdError *err;
     const InspectSchema *schema;
     InspectModel *models;
+    PdStrmap *db_names; /* the language's one namespace: tables, indexes and the foreign key names given */
 } Mapper;
 
 /* The work on one table: which of its constraints and indexes a field or directive already says. */
@@ -147,21 +148,44 @@ unique_name(PdArena *arena, PdStrmap *names, const char *base)
     return name;
 }
 
-/* Model names, table directives and resources, unique over the file. */
+/*
+ * Model names, unique over the file: first the tables that are the snake_case of their CamelCase name keep
+ * it (shop_book is ShopBook), then the others take theirs, numbered when it is taken (odd__d is OddD2).
+ */
+static bool
+assign_model_names(Mapper *mapper, PdStrmap *names)
+{
+    PdArena *arena = mapper->arena;
+    for (int pass = 0; pass < 2; pass++)
+        for (size_t i = 0; i < mapper->schema->table_count; i++)
+        {
+            InspectModel *model = &mapper->models[i];
+            if (model->name != NULL)
+                continue;
+            char *base = camel_case(arena, model->table->name);
+            char *snake = base != NULL ? pd_model_snake_case(arena, base) : NULL;
+            if (snake == NULL)
+                return false;
+            if (pass == 0 && strcmp(snake, model->table->name) != 0)
+                continue;
+            if ((model->name = unique_name(arena, names, base)) == NULL)
+                return false;
+        }
+    return true;
+}
+
+/* Model names, table directives and resources, unique over the file; tables that can be no model. */
 static bool
 assign_names(Mapper *mapper)
 {
     PdArena *arena = mapper->arena;
     size_t count = mapper->schema->table_count;
     PdStrmap *names = pd_strmap_new(arena, count), *resources = pd_strmap_new(arena, count);
-    if (names == NULL || resources == NULL)
+    if (names == NULL || resources == NULL || !assign_model_names(mapper, names))
         return false;
     for (size_t i = 0; i < count; i++)
     {
         InspectModel *model = &mapper->models[i];
-        char *base = camel_case(arena, model->table->name);
-        if (base == NULL || (model->name = unique_name(arena, names, base)) == NULL)
-            return false;
         char *snake = pd_model_snake_case(arena, model->name);
         char *plural = snake != NULL ? pd_model_plural(arena, snake) : NULL;
         if (plural == NULL)
@@ -329,7 +353,7 @@ map_default(TableWork *work, InspectField *out, const PdField *value_field)
     char *sequence = pd_model_constraint_name(arena, work->table->name, column->name, "seq");
     if (sequence == NULL)
         return false;
-    if (family == PD_FAMILY_INTEGER && column->owned_sequence != NULL &&
+    if (family == PD_FAMILY_INTEGER && column->is_not_null && column->owned_sequence != NULL &&
         strcmp(column->owned_sequence, sequence) == 0 && pd_inspect_is_nextval(column->default_sql, sequence))
     {
         out->is_serial = true;
@@ -430,10 +454,14 @@ relation_problem(TableWork *work, const InspectConstraint *key, InspectField *ou
                            .is_nullable = !column->is_not_null,
                            .on_delete = on_delete};
     const char *derived = pd_model_constraint_name(arena, work->table->name, column->name, "fkey");
-    if (derived != NULL && strcmp(derived, key->name) != 0)
-        out->fk_name = is_sql_name(key->name) ? key->name : NULL;
-    if (derived != NULL && strcmp(derived, key->name) != 0 && out->fk_name == NULL)
+    if (derived == NULL || strcmp(derived, key->name) == 0)
+        return NULL;
+    if (!is_sql_name(key->name))
         return "its name is not one the language can write";
+    /* PostgreSQL names foreign keys per table; the language keeps a given name in one namespace */
+    if (pd_strmap_contains(work->mapper->db_names, key->name))
+        return "its name is also a table's, an index's or another foreign key's, which the language refuses";
+    out->fk_name = key->name;
     return NULL;
 }
 
@@ -484,7 +512,8 @@ map_column(TableWork *work, const InspectColumn *column, InspectField *out)
     if (problem == NULL)
     {
         *out = relation;
-        return true;
+        return out->fk_name == NULL || work->model->not_a_model != NULL ||
+               pd_strmap_put(work->mapper->db_names, out->fk_name, (void *)out->fk_name);
     }
     return tail_note(work, "foreign key %s: %s: not expressed (%s); %s stays a plain column", key->name,
                      key->definition, problem, column->name) &&
@@ -816,8 +845,19 @@ pd_inspect_map(PdArena *arena, const InspectSchema *schema, InspectModel **model
                      pd_arena_calloc(arena, schema->table_count + 1, sizeof(InspectModel))};
     if (mapper.models == NULL)
         return pd_arena_error(arena, err);
+    mapper.db_names = pd_strmap_new(arena, schema->table_count);
+    if (mapper.db_names == NULL)
+        return pd_arena_error(arena, err);
     for (size_t i = 0; i < schema->table_count; i++)
-        mapper.models[i].table = &schema->tables[i];
+    {
+        const InspectTable *table = &schema->tables[i];
+        mapper.models[i].table = table;
+        if (!pd_strmap_put(mapper.db_names, table->name, (void *)table->name))
+            return pd_arena_error(arena, err);
+        for (size_t k = 0; k < table->index_count; k++)
+            if (!pd_strmap_put(mapper.db_names, table->indexes[k].name, (void *)table->indexes[k].name))
+                return pd_arena_error(arena, err);
+    }
     if (!assign_names(&mapper))
         return pd_arena_error(arena, err);
     for (size_t i = 0; i < schema->table_count; i++)
