@@ -114,6 +114,8 @@ typedef struct PdKindInfo
     int64_t max_value;
     bool is_indexed_by_default; /* slug and foreign key: indexed unless no_index */
     const char *now_sql;        /* what default=now means in this column, NULL where it does not apply */
+    const char
+        *serial_sql; /* the column type default=serial makes ("serial"), NULL where it does not apply */
     PdJsonEncoding json;
 } PdKindInfo;
 

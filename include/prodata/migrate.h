@@ -42,7 +42,8 @@ typedef enum PdOperationKind
     PD_OP_ADD_FIELD,
     PD_OP_DROP_FIELD,
     PD_OP_RENAME_FIELD, /* renamed_from */
-    PD_OP_ALTER_FIELD,  /* type, length, null, default, unique, index, checks, choices, on_delete */
+    PD_OP_ALTER_FIELD,  /* type, length, null, default, unique, index, checks, choices, on_delete, foreign key
+                         * name, deferrable */
     PD_OP_ADD_INDEX,    /* model-level index or unique */
     PD_OP_DROP_INDEX,
     PD_OP_RENAME_INDEX /* a model-level index or unique given another name= */
@@ -362,6 +363,28 @@ typedef struct PdSchemaCheck
  */
 bool pd_migrate_check_schema(PdArena *arena, PdDb *db, const PdCatalog *models, const char *models_name,
                              PdSchemaCheck *check, PdError *err);
+
+/* ---- inspectdb: a model file from a live database --------------------- */
+
+/*
+ * Reads the tables of current_schema() whose names match one of patterns
+ * (shell globs, fnmatch; pattern_count 0: every table but prodata's own) and
+ * writes a model file describing them into *text (arena): one model per table,
+ * so that the initial migration made from it remakes each table with the same
+ * columns, constraints and indexes, under the same names. What the language
+ * cannot express is written as a "#" comment naming the object and its
+ * definition, never dropped: a column of another type, a partial index, a
+ * table without a primary key (as a commented-out model), and at the end the
+ * views, sequences, triggers, functions and schemas not inspected. Starts with
+ * a header saying how to adopt the database (makemigrations, migrate
+ * --fake-initial, check). Deterministic: the same schema gives the same bytes.
+ * Reads in one read-only transaction; call it outside a transaction.
+ * Errors: PD_ERR_INVALID_INPUT (an empty pattern), PD_ERR_NOT_FOUND (a
+ * pattern that matches no table; no current schema), PD_ERR_DB_QUERY,
+ * PD_ERR_DB_GONE, PD_ERR_NO_MEMORY / PD_ERR_TOO_LARGE (the arena's).
+ */
+bool pd_migrate_inspect(PdArena *arena, PdDb *db, const char *const *patterns, size_t pattern_count,
+                        char **text, PdError *err);
 
 PD_API_END
 

@@ -45,7 +45,9 @@ typedef enum PdDefaultKind
     PD_DEFAULT_NONE,
     PD_DEFAULT_LITERAL, /* literal below */
     PD_DEFAULT_NOW,     /* now(), or CURRENT_DATE / LOCALTIME for date and time */
-    PD_DEFAULT_UUID     /* gen_random_uuid() */
+    PD_DEFAULT_UUID,    /* gen_random_uuid() */
+    PD_DEFAULT_SERIAL   /* smallint, int, bigint: made as smallserial / serial / bigserial, whose sequence
+                         * <table>_<column>_seq PostgreSQL creates and owns; the database numbers the rows */
 } PdDefaultKind;
 
 typedef enum PdLiteralKind
@@ -121,6 +123,9 @@ typedef struct PdField
     const char
         *related_name; /* reverse accessor; default: <model snake>_set (FK), <model snake> (one-to-one) */
     const char *through_table; /* many-to-many join table: <table>_<field> unless `through="name"` */
+    const char *fk_name;       /* foreign key, one-to-one: the constraint's name as given by fk_name="...";
+                                * NULL when derived (pd_model_foreign_key_name gives it either way) */
+    bool is_deferrable;        /* foreign key, one-to-one: DEFERRABLE INITIALLY DEFERRED (`deferrable`) */
 
     const char *renamed_from; /* migration hint: this field was called that before */
     PdSourcePos pos;
@@ -129,8 +134,10 @@ typedef struct PdField
 /* A model-level composite constraint or index: unique(a, b) or index(a, b). */
 typedef struct PdIndex
 {
-    const char *name;    /* database name, derived unless given (see pd_model_index_name) */
-    const char **fields; /* field names, in order */
+    const char *name;       /* database name, derived unless given (see pd_model_index_name) */
+    const char **fields;    /* field names, in order */
+    const char **opclasses; /* index(...) only: per field its operator class ("varchar_pattern_ops") or NULL;
+                             * the array itself is NULL when no field has one */
     size_t field_count;
     bool is_unique;
     PdSourcePos pos;
@@ -217,6 +224,9 @@ const PdModel *pd_model_find(const PdCatalog *catalog, const char *name);
 const PdField *pd_model_find_field(const PdModel *model, const char *name);
 /* The primary key field (the implicit id or the one marked primary_key). Never NULL in a parsed catalog. */
 const PdField *pd_model_primary_key(const PdModel *model);
+/* Whether the field is a primary key the database numbers: the implicit id, or a primary key with
+ * default=serial. Read-only in the REST API, as DRF's AutoField. */
+bool pd_model_is_auto_key(const PdField *field);
 
 /* The type of a field's column (kind.h): its own kind and numbers, or for a foreign key or one-to-one
  * field the type of the target's primary key. False for many-to-many (no column) or an unresolved target. */
@@ -236,6 +246,9 @@ const char *pd_model_type_text(PdArena *arena, const PdField *field);
  * the full name, so two long names never collide). All allocated in arena.
  */
 char *pd_model_constraint_name(PdArena *arena, const char *table, const char *column, const char *suffix);
+/* Name of the FOREIGN KEY constraint of a foreign key or one-to-one field of model: its fk_name when given,
+ * else <table>_<column>_fkey (kept within 63 bytes). NULL for other fields or on arena exhaustion. */
+char *pd_model_foreign_key_name(PdArena *arena, const PdModel *model, const PdField *field);
 /* Name of a model-level composite index or unique constraint when none is given. */
 char *pd_model_index_name(PdArena *arena, const PdModel *model, const PdIndex *index);
 /* Name of a field's check number check_index (0-based, in file order): <table>_<column>_check for the

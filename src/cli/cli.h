@@ -61,6 +61,7 @@ bool cli_rebase_migrations(PdArena *arena, const CliArgs *args, const char *name
 bool cli_write_file_atomically(PdArena *arena, const char *directory, const char *path, const char *text,
                                PdError *err);
 bool cmd_check(PdArena *arena, const CliArgs *args, PdError *err);
+bool cmd_inspectdb(PdArena *arena, const CliArgs *args, PdError *err);
 bool cmd_config(PdArena *arena, const CliArgs *args, PdError *err);
 bool cmd_serve(PdArena *arena, const CliArgs *args, PdError *err);
 bool cmd_token(PdArena *arena, const CliArgs *args, PdError *err);

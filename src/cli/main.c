@@ -115,6 +115,23 @@ static const CliCommand commands[] = {
      "difference, the side to change and the command that does it, when not.\n",
      {{NULL, false}},
      0},
+    {"inspectdb",
+     cmd_inspectdb,
+     "write a model file that describes an existing database",
+     "usage: prodata inspectdb [--tables PATTERN] [--output FILE [--force]]\n"
+     "\n"
+     "Reads the tables of the database's current schema and writes a model file\n"
+     "describing them: the initial migration made from it remakes each table with\n"
+     "the same columns, constraints and indexes, under the same names. What the\n"
+     "language cannot express is written as a # comment naming it and its definition.\n"
+     "Then: prodata makemigrations, prodata migrate --fake-initial, prodata check.\n"
+     "  --tables PATTERN       only the tables matching these comma-separated shell globs\n"
+     "                         ('shop_*,auth_user'; default: all but prodata's own)\n"
+     "  --output FILE          write FILE (whole or not at all) instead of stdout; an existing\n"
+     "                         FILE is refused\n"
+     "  --force                with --output: replace an existing FILE\n",
+     {{"--tables", true}, {"--output", true}, {"--force", false}},
+     0},
     {"config",
      cmd_config,
      "show the settings in effect and where each comes from",

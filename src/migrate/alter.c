@@ -156,6 +156,13 @@ warn_added_default(PlanContext *ctx, const PdModel *model, const PdField *field)
             "EXCLUSIVE lock (gen_random_uuid() is volatile); on a big table add it null without a "
             "default, SET DEFAULT for new rows, backfill old rows in batches, then make it not null",
             model->name, field->name, model->table);
+    if (field->default_value.kind == PD_DEFAULT_SERIAL)
+        return pd_plan_warning(
+            ctx,
+            "%s.%s: adding a serial column rewrites table \"%s\" under an ACCESS EXCLUSIVE lock, numbering "
+            "every existing row from its new sequence (nextval() is volatile); on a big table plan for the "
+            "time the rewrite takes",
+            model->name, field->name, model->table);
     if (field->default_value.kind == PD_DEFAULT_NOW)
         return pd_plan_warning(
             ctx,
@@ -175,7 +182,8 @@ pd_plan_alter_add_field(PlanContext *ctx, const PdModel *model, const PdField *f
     FieldObjects objects;
     if (!pd_plan_schema_field(ctx, model->table, field->column, field, &target, &objects))
         return false;
-    if (objects.is_not_null && objects.default_sql == NULL && !objects.is_identity)
+    if (objects.is_not_null && objects.default_sql == NULL && !objects.is_identity &&
+        objects.serial_type == NULL)
     {
         pd_error_set(ctx->err, PD_ERR_INVALID_INPUT,
                      "%s:%d:%d: new field %s.%s is not null and has no default, but table \"%s\" exists",
@@ -253,7 +261,8 @@ pd_plan_alter_drop_field(PlanContext *ctx, const PdModel *model, const PdModel *
     pd_strbuf_append(&ctx->up, " DROP COLUMN ");
     pd_strbuf_append_identifier(&ctx->up, field->column);
     pd_strbuf_append(&ctx->up, ";\n");
-    if (objects.is_not_null && objects.default_sql == NULL && !objects.is_identity)
+    if (objects.is_not_null && objects.default_sql == NULL && !objects.is_identity &&
+        objects.serial_type == NULL)
         pd_plan_irreversible(
             ctx,
             "dropped field %s.%s was not null without a default: re-adding column \"%s\".\"%s\" "
@@ -302,6 +311,7 @@ typedef struct FieldChange
     bool is_default;
     bool is_null;
     bool is_fk;
+    bool is_deferrable; /* the key stays, only its deferrability changes: ALTER CONSTRAINT */
     bool is_check;
     bool is_unique_added, is_unique_removed;
     bool is_index_added, is_index_removed;
@@ -313,9 +323,12 @@ compare_objects(const FieldObjects *a, const FieldObjects *b)
 {
     FieldChange change = {0};
     change.is_type = !pd_kind_column_equal(&a->type, &b->type);
-    change.is_default = !same_text(a->default_sql, b->default_sql);
+    change.is_default =
+        !same_text(a->default_sql, b->default_sql) || (a->serial_type == NULL) != (b->serial_type == NULL);
     change.is_null = a->is_not_null != b->is_not_null;
-    change.is_fk = !same_text(a->fk_sql, b->fk_sql);
+    change.is_fk = !same_text(a->fk_reference_sql, b->fk_reference_sql);
+    change.is_deferrable = !change.is_fk && a->fk_name != NULL && b->fk_name != NULL &&
+                           a->is_fk_deferrable != b->is_fk_deferrable;
     /* A check compares the column with literals typed for it: a new type needs it re-made. */
     for (size_t i = 0; i < a->check_count; i++)
         change.is_check |= !is_check_kept(a, i, b, change.is_type);
@@ -333,8 +346,8 @@ compare_objects(const FieldObjects *a, const FieldObjects *b)
 static bool
 has_change(const FieldChange *c)
 {
-    return c->is_type || c->is_default || c->is_null || c->is_fk || c->is_check || c->is_unique_added ||
-           c->is_unique_removed || c->is_index_added || c->is_index_removed;
+    return c->is_type || c->is_default || c->is_null || c->is_fk || c->is_deferrable || c->is_check ||
+           c->is_unique_added || c->is_unique_removed || c->is_index_added || c->is_index_removed;
 }
 
 static const char *
@@ -356,6 +369,8 @@ describe_change(PlanContext *ctx, const FieldObjects *a, const FieldObjects *b, 
     else if (c->is_fk)
         pd_strbuf_appendf(&buf, ", references %s -> %s", a->fk_sql ? a->field->target_name : "nothing",
                           b->fk_sql ? b->field->target_name : "nothing");
+    if (c->is_deferrable)
+        pd_strbuf_append(&buf, b->is_fk_deferrable ? ", deferrable" : ", not deferrable");
     if (c->is_check)
         pd_strbuf_append(&buf, b->check_count > 0 ? ", checks changed" : ", checks dropped");
     if (c->is_unique_added || c->is_unique_removed)
@@ -438,6 +453,8 @@ write_alter_up(PlanContext *ctx, const FieldObjects *a, const FieldObjects *b, c
     }
     if (c->is_null)
         alter_column(&ctx->up, b, b->is_not_null ? "SET NOT NULL" : "DROP NOT NULL");
+    if (c->is_deferrable)
+        pd_plan_ddl_alter_constraint_deferrable(&ctx->up, b->table, b->fk_name, b->is_fk_deferrable);
     add_objects_safely(ctx, b, c->is_fk, a, c->is_type, c->is_unique_added, c->is_index_added);
 }
 
@@ -453,6 +470,8 @@ write_alter_down(PlanContext *ctx, const FieldObjects *a, const FieldObjects *b,
     drop_checks(down, b, a, c->is_type);
     if (c->is_fk && b->fk_name != NULL)
         pd_plan_ddl_drop_constraint(down, b->table, b->fk_name);
+    if (c->is_deferrable)
+        pd_plan_ddl_alter_constraint_deferrable(down, a->table, a->fk_name, a->is_fk_deferrable);
     if (c->is_null)
         alter_column(down, a, a->is_not_null ? "SET NOT NULL" : "DROP NOT NULL");
     if (c->is_type)
@@ -468,6 +487,33 @@ write_alter_down(PlanContext *ctx, const FieldObjects *a, const FieldObjects *b,
     add_objects_plainly(ctx, down, a, c->is_fk, b, c->is_type, c->is_unique_removed, c->is_index_removed);
 }
 
+/*
+ * A serial column's sequence belongs to it: PostgreSQL makes one only when the column is made, and neither
+ * a default that becomes or stops being serial nor a type change under it (the sequence keeps its own type)
+ * has one statement that does it right. Refused with the position: a hand migration says what is meant.
+ */
+static bool
+check_serial_kept(PlanContext *ctx, const PdModel *model, const PdField *field, const FieldObjects *a,
+                  const FieldObjects *b, const FieldChange *change)
+{
+    bool is_serial_changed = (a->serial_type == NULL) != (b->serial_type == NULL);
+    if (!is_serial_changed && !(change->is_type && b->serial_type != NULL))
+        return true;
+    if (is_serial_changed)
+        pd_plan_input_error(ctx, field->pos, "field %s.%s cannot change its default %s serial", model->name,
+                            field->name, b->serial_type != NULL ? "to" : "from");
+    else
+        pd_plan_input_error(ctx, field->pos,
+                            "field %s.%s cannot change type from %s to %s while it is serial", model->name,
+                            field->name, a->type_sql, b->type_sql);
+    pd_error_detail(
+        ctx->err, "PostgreSQL makes a serial column's sequence with the column, and the sequence keeps its "
+                  "own type: no statement turns a column into a serial one or back, or changes both types.");
+    return pd_error_hint(ctx->err,
+                         "Keep the field's default and type as they were, and write a hand migration "
+                         "for this change.");
+}
+
 bool
 pd_plan_alter_field(PlanContext *ctx, const PdModel *model, const PdField *old_field, const PdField *field)
 {
@@ -478,9 +524,13 @@ pd_plan_alter_field(PlanContext *ctx, const PdModel *model, const PdField *old_f
     if (!pd_plan_schema_field(ctx, model->table, field->column, old_field, &old_target, &a) ||
         !pd_plan_schema_field(ctx, model->table, field->column, field, &target, &b))
         return false;
+    if (a.fk_name != NULL && b.fk_name != NULL)
+        a.fk_name = b.fk_name; /* the renames (rename.c) gave the key its new name already */
     FieldChange change = compare_objects(&a, &b);
     if (!has_change(&change))
         return true;
+    if (!check_serial_kept(ctx, model, field, &a, &b, &change))
+        return false;
     if (change.is_type && !change.type.is_castable)
     {
         pd_error_set(ctx->err, PD_ERR_INVALID_INPUT, "%s:%d:%d: field %s.%s cannot change type from %s to %s",

@@ -14,6 +14,12 @@ void
 pd_plan_ddl_column(PdStrbuf *out, const FieldObjects *objects)
 {
     pd_strbuf_append_identifier(out, objects->column);
+    if (objects->serial_type != NULL)
+    {
+        /* PostgreSQL makes the sequence <table>_<column>_seq, owns it and sets the default and NOT NULL. */
+        pd_strbuf_appendf(out, " %s", objects->serial_type);
+        return;
+    }
     pd_strbuf_appendf(out, " %s", objects->type_sql);
     if (objects->is_identity)
     {
@@ -182,6 +188,16 @@ pd_plan_ddl_drop_constraint(PdStrbuf *out, const char *table, const char *name)
     pd_strbuf_append(out, " DROP CONSTRAINT ");
     pd_strbuf_append_identifier(out, name);
     pd_strbuf_append(out, ";\n");
+}
+
+void
+pd_plan_ddl_alter_constraint_deferrable(PdStrbuf *out, const char *table, const char *name,
+                                        bool is_deferrable)
+{
+    alter_table(out, table);
+    pd_strbuf_append(out, " ALTER CONSTRAINT ");
+    pd_strbuf_append_identifier(out, name);
+    pd_strbuf_append(out, is_deferrable ? " DEFERRABLE INITIALLY DEFERRED;\n" : " NOT DEFERRABLE;\n");
 }
 
 void

@@ -1,9 +1,11 @@
 /*
  * index.c - model-level unique(...) and index(...) entries of models that
  * continue: which old entry a new one continues (same kind, same fields after
- * renames), those that are gone dropped before anything may reuse a name, and
- * new ones built concurrently after the transactional part. A kept entry whose
- * name changes is renamed by rename.c.
+ * renames, same operator classes), those that are gone dropped before
+ * anything may reuse a name, and new ones built concurrently after the
+ * transactional part. A kept entry whose name changes is renamed by rename.c;
+ * an entry whose operator classes change continues none, so it is dropped and
+ * built again.
  */
 #include <stdint.h>
 #include <string.h>
@@ -12,9 +14,10 @@
 
 /*
  * Which old entry each new model-level entry continues: one of the same kind on the same fields after
- * renames, each old entry continuing at most one new entry. Entries are keyed by kind and old field names;
- * among old entries with one key (two indexes on the same fields, named apart) a new entry first takes
- * the one of its own name, then the first left in file order. A lookup per entry, not a scan.
+ * renames, with the same operator classes, each old entry continuing at most one new entry. Entries are keyed
+ * by kind and old field names; among old entries with one key (two indexes on the same fields, named apart) a
+ * new entry first takes the one of its own name, then the first left in file order. A lookup per entry, not a
+ * scan.
  */
 typedef struct IndexMatch
 {
@@ -24,8 +27,9 @@ typedef struct IndexMatch
     bool *is_claimed;  /* per old entry */
 } IndexMatch;
 
-/* "u:" or "i:" and the fields as the old model names them, comma-separated; NULL on exhaustion or when a
- * field of a new entry (is_old false) continues no old field (*is_none set). */
+/* "u:" or "i:" and the fields as the old model names them, each with its operator class, comma-separated
+ * ("i:title varchar_pattern_ops,author"); NULL on exhaustion or when a field of a new entry (is_old false)
+ * continues no old field (*is_none set). */
 static const char *
 index_key(const PlanContext *ctx, const PdModel *model, const PdIndex *index, bool is_old, bool *is_none)
 {
@@ -48,6 +52,9 @@ index_key(const PlanContext *ctx, const PdModel *model, const PdIndex *index, bo
         }
         pd_strbuf_append(&buf, k > 0 ? "," : "");
         pd_strbuf_append(&buf, name);
+        /* Another operator class is another index: the old one is dropped, the new one built. */
+        if (index->opclasses != NULL && index->opclasses[k] != NULL)
+            pd_strbuf_appendf(&buf, " %s", index->opclasses[k]);
     }
     return pd_strbuf_text(&buf);
 }
@@ -140,21 +147,18 @@ old_index_objects(PlanContext *ctx, const PdModel *old, const PdModel *model, co
     if (!pd_plan_schema_index(ctx, old, index, out))
         return false;
     out->table = model->table;
-    PdStrbuf buf;
-    pd_strbuf_init(&buf, ctx->arena);
-    pd_strbuf_append(&buf, "(");
+    const char **columns = pd_arena_calloc(ctx->arena, index->field_count + 1, sizeof(char *));
+    if (columns == NULL)
+        return pd_arena_error(ctx->arena, ctx->err);
     for (size_t k = 0; k < index->field_count; k++)
     {
         const PdField *old_field = pd_plan_find_old_field(ctx, model, index->fields[k]);
         const PdField *field = old_field != NULL ? pd_plan_new_field_of(ctx, model, old_field) : NULL;
-        const char *column = old_field != NULL ? old_field->column : index->fields[k];
+        columns[k] = old_field != NULL ? old_field->column : index->fields[k];
         if (field != NULL && field->column != NULL)
-            column = field->column;
-        pd_strbuf_append(&buf, k > 0 ? ", " : "");
-        pd_strbuf_append_identifier(&buf, column);
+            columns[k] = field->column;
     }
-    pd_strbuf_append(&buf, ")");
-    out->columns_sql = pd_strbuf_text(&buf);
+    out->columns_sql = pd_plan_schema_index_columns(ctx, index, columns);
     return out->columns_sql != NULL || pd_arena_error(ctx->arena, ctx->err);
 }
 

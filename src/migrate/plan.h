@@ -100,15 +100,20 @@ typedef struct FieldObjects
     PdColumnType type;    /* the kind table's type; a relation's is its target key's */
     const char *type_sql; /* type as SQL, printed once: "character varying(200)"; "" without a column */
     bool is_identity;
+    const char
+        *serial_type; /* default=serial: "serial" (smallserial, bigserial) written for the type; else NULL */
     bool is_not_null;
-    const char *default_sql; /* the expression after DEFAULT */
+    const char
+        *default_sql; /* the expression after DEFAULT; NULL for a serial (its sequence is its default) */
     const char *pkey_name;
     const char *unique_name;
     const char **check_names; /* each check(...), then choices(...) */
     const char **check_sqls;  /* the expression inside CHECK (...) */
     size_t check_count;
-    const char *fk_name;
-    const char *fk_sql; /* FOREIGN KEY (...) REFERENCES ... ON DELETE ... */
+    const char *fk_name;          /* fk_name="..." as given, else <table>_<column>_fkey */
+    const char *fk_sql;           /* FOREIGN KEY (...) REFERENCES ... ON DELETE ... [DEFERRABLE ...] */
+    const char *fk_reference_sql; /* the same without its deferrability: what a drop and add changes */
+    bool is_fk_deferrable;        /* DEFERRABLE INITIALLY DEFERRED: ALTER CONSTRAINT toggles it */
     const char *index_name;
 } FieldObjects;
 
@@ -131,7 +136,7 @@ typedef struct IndexObjects
 {
     const char *table;
     const char *name;
-    const char *columns_sql; /* ("a", "b") */
+    const char *columns_sql; /* ("a", "b"), or ("a" "varchar_pattern_ops", "b") with operator classes */
     bool is_unique;
 } IndexObjects;
 
@@ -142,6 +147,9 @@ bool pd_plan_schema_field(PlanContext *ctx, const char *table, const char *colum
 bool pd_plan_schema_join(PlanContext *ctx, const char *through, const ModelRef *owner, const ModelRef *target,
                          JoinObjects *out);
 bool pd_plan_schema_index(PlanContext *ctx, const PdModel *model, const PdIndex *index, IndexObjects *out);
+/* An index's column list: ("a", "b"), each column followed by its operator class when it has one. columns
+ * holds one column name per field of index. NULL on exhaustion. */
+const char *pd_plan_schema_index_columns(PlanContext *ctx, const PdIndex *index, const char *const *columns);
 /* Field names of a model-level index, as text for descriptions: "title, author". */
 char *pd_plan_schema_index_fields(PlanContext *ctx, const PdIndex *index);
 /* "string(200) null unique": a field as people write it. */
@@ -163,6 +171,9 @@ void pd_plan_ddl_add_constraint(PdStrbuf *out, const char *table, const char *na
                                 bool is_not_valid);
 void pd_plan_ddl_validate_constraint(PdStrbuf *out, const char *table, const char *name);
 void pd_plan_ddl_drop_constraint(PdStrbuf *out, const char *table, const char *name);
+/* ALTER TABLE ... ALTER CONSTRAINT "name" DEFERRABLE INITIALLY DEFERRED, or NOT DEFERRABLE. */
+void pd_plan_ddl_alter_constraint_deferrable(PdStrbuf *out, const char *table, const char *name,
+                                             bool is_deferrable);
 /* CREATE [UNIQUE] INDEX [CONCURRENTLY IF NOT EXISTS]; columns_sql is ("a", "b"). */
 void pd_plan_ddl_create_index(PdStrbuf *out, const char *table, const char *name, const char *columns_sql,
                               bool is_unique, bool is_concurrent);

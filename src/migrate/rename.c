@@ -390,6 +390,32 @@ rename_columns(PlanContext *ctx, const PdModel *model)
     return true;
 }
 
+/*
+ * A foreign key's name as the new field has it: fk_name="..." given on either side changes it here (a name
+ * derived on both sides follows the table and column, covered by their renames), said as an operation.
+ * alter.c then finds the key under this name.
+ */
+static bool
+rename_foreign_key(PlanContext *ctx, const PdModel *model, const PdField *old_field, const PdField *field,
+                   const FieldObjects *before, FieldObjects *after)
+{
+    if (after->fk_name == NULL || (field->kind != PD_FIELD_FOREIGN_KEY && field->kind != PD_FIELD_ONE_TO_ONE))
+        return true;
+    after->fk_name = field->fk_name != NULL
+                         ? field->fk_name
+                         : pd_model_constraint_name(ctx->arena, model->table, field->column, "fkey");
+    if (after->fk_name == NULL)
+        return pd_arena_error(ctx->arena, ctx->err);
+    if ((old_field->fk_name == NULL && field->fk_name == NULL) ||
+        strcmp(before->fk_name, after->fk_name) == 0)
+        return true;
+    return pd_plan_operation(
+        ctx, PD_OP_ALTER_FIELD, model->name, field->name,
+        pd_arena_sprintf(ctx->arena, "%s_rename_%s", pd_plan_snake(ctx, model->name), after->fk_name),
+        "alter field %s.%s: foreign key name %s -> %s", model->name, field->name, before->fk_name,
+        after->fk_name);
+}
+
 /* The derived names of a field's objects follow the table and column: rename each one that changed. */
 static bool
 rename_field_objects(PlanContext *ctx, const PdModel *old, const PdModel *model, const PdField *old_field,
@@ -398,7 +424,8 @@ rename_field_objects(PlanContext *ctx, const PdModel *old, const PdModel *model,
     ModelRef target = pd_plan_old_target_ref(ctx, old_field);
     FieldObjects before, after;
     if (!pd_plan_schema_field(ctx, old->table, old_field->column, old_field, &target, &before) ||
-        !pd_plan_schema_field(ctx, model->table, field->column, old_field, &target, &after))
+        !pd_plan_schema_field(ctx, model->table, field->column, old_field, &target, &after) ||
+        !rename_foreign_key(ctx, model, old_field, field, &before, &after))
         return false;
     for (size_t i = 0; i < before.check_count && i < after.check_count; i++)
         if (!rename_object(ctx, model->table, before.check_names[i], after.check_names[i], false))

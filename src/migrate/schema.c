@@ -90,6 +90,8 @@ default_sql(PlanContext *ctx, const PdField *field, const FieldObjects *objects)
             return pd_kind_info(field->kind)->now_sql;
         case PD_DEFAULT_UUID:
             return "gen_random_uuid()";
+        case PD_DEFAULT_SERIAL:
+            return NULL; /* the column is made serial: its own sequence is its default (serial_type) */
         case PD_DEFAULT_LITERAL:
             break;
     }
@@ -200,6 +202,7 @@ on_delete_sql(PdOnDelete on_delete)
     return "CASCADE";
 }
 
+/* FOREIGN KEY ("column") REFERENCES "table" ("target_column") ON DELETE ..., without deferrability. */
 static const char *
 foreign_key_sql(PlanContext *ctx, const char *column, const char *table, const char *target_column,
                 PdOnDelete on_delete)
@@ -247,6 +250,8 @@ pd_plan_schema_field(PlanContext *ctx, const char *table, const char *column, co
     if (pd_model_column_type_of(field, &out->type))
         out->type_sql = pd_kind_column_sql(ctx->arena, &out->type);
     out->is_identity = field->kind == PD_FIELD_AUTO;
+    if (field->default_value.kind == PD_DEFAULT_SERIAL)
+        out->serial_type = pd_kind_info(field->kind)->serial_sql;
     out->is_not_null = !field->is_nullable || field->is_primary_key || out->is_identity;
     out->default_sql = default_sql(ctx, field, out);
     if (field->is_primary_key || out->is_identity)
@@ -257,8 +262,15 @@ pd_plan_schema_field(PlanContext *ctx, const char *table, const char *column, co
         return pd_arena_error(ctx->arena, ctx->err);
     if ((field->kind == PD_FIELD_FOREIGN_KEY || field->kind == PD_FIELD_ONE_TO_ONE) && target != NULL)
     {
-        out->fk_name = pd_model_constraint_name(ctx->arena, table, column, "fkey");
-        out->fk_sql = foreign_key_sql(ctx, column, target->table, target->pk_column, field->on_delete);
+        /* A given name is kept as written: it follows no rename of the table or the column. */
+        out->fk_name = field->fk_name != NULL ? field->fk_name
+                                              : pd_model_constraint_name(ctx->arena, table, column, "fkey");
+        out->fk_reference_sql =
+            foreign_key_sql(ctx, column, target->table, target->pk_column, field->on_delete);
+        out->is_fk_deferrable = field->is_deferrable;
+        out->fk_sql = !field->is_deferrable ? out->fk_reference_sql
+                                            : pd_arena_sprintf(ctx->arena, "%s DEFERRABLE INITIALLY DEFERRED",
+                                                               out->fk_reference_sql);
     }
     if (needs_index(field))
         out->index_name = pd_model_constraint_name(ctx->arena, table, column, "idx");
@@ -299,25 +311,42 @@ pd_plan_schema_join(PlanContext *ctx, const char *through, const ModelRef *owner
     return true;
 }
 
+const char *
+pd_plan_schema_index_columns(PlanContext *ctx, const PdIndex *index, const char *const *columns)
+{
+    PdStrbuf buf;
+    pd_strbuf_init(&buf, ctx->arena);
+    pd_strbuf_append(&buf, "(");
+    for (size_t i = 0; i < index->field_count; i++)
+    {
+        if (i > 0)
+            pd_strbuf_append(&buf, ", ");
+        pd_strbuf_append_identifier(&buf, columns[i]);
+        if (index->opclasses != NULL && index->opclasses[i] != NULL)
+        {
+            pd_strbuf_append_char(&buf, ' ');
+            pd_strbuf_append_identifier(&buf, index->opclasses[i]);
+        }
+    }
+    pd_strbuf_append(&buf, ")");
+    return pd_strbuf_text(&buf);
+}
+
 bool
 pd_plan_schema_index(PlanContext *ctx, const PdModel *model, const PdIndex *index, IndexObjects *out)
 {
     out->table = model->table;
     out->is_unique = index->is_unique;
     out->name = index->name != NULL ? index->name : pd_model_index_name(ctx->arena, model, index);
-    PdStrbuf buf;
-    pd_strbuf_init(&buf, ctx->arena);
-    pd_strbuf_append(&buf, "(");
+    const char **columns = pd_arena_calloc(ctx->arena, index->field_count + 1, sizeof(char *));
+    if (columns == NULL)
+        return pd_arena_error(ctx->arena, ctx->err);
     for (size_t i = 0; i < index->field_count; i++)
     {
         const PdField *field = pd_model_find_field(model, index->fields[i]);
-        if (i > 0)
-            pd_strbuf_append(&buf, ", ");
-        pd_strbuf_append_identifier(&buf, field != NULL && field->column != NULL ? field->column
-                                                                                 : index->fields[i]);
+        columns[i] = field != NULL && field->column != NULL ? field->column : index->fields[i];
     }
-    pd_strbuf_append(&buf, ")");
-    out->columns_sql = pd_strbuf_text(&buf);
+    out->columns_sql = pd_plan_schema_index_columns(ctx, index, columns);
     if (out->name == NULL || out->columns_sql == NULL)
         return pd_arena_error(ctx->arena, ctx->err);
     return true;
@@ -329,7 +358,11 @@ pd_plan_schema_index_fields(PlanContext *ctx, const PdIndex *index)
     PdStrbuf buf;
     pd_strbuf_init(&buf, ctx->arena);
     for (size_t i = 0; i < index->field_count; i++)
+    {
         pd_strbuf_appendf(&buf, "%s%s", i > 0 ? ", " : "", index->fields[i]);
+        if (index->opclasses != NULL && index->opclasses[i] != NULL)
+            pd_strbuf_appendf(&buf, " %s", index->opclasses[i]);
+    }
     return (char *)pd_strbuf_text(&buf);
 }
 
@@ -354,9 +387,15 @@ pd_plan_schema_field_summary(PlanContext *ctx, const PdField *field)
         pd_strbuf_append(&buf, " default=now");
     else if (field->default_value.kind == PD_DEFAULT_UUID)
         pd_strbuf_append(&buf, " default=uuid");
+    else if (field->default_value.kind == PD_DEFAULT_SERIAL)
+        pd_strbuf_append(&buf, " default=serial");
     else if (field->default_value.kind == PD_DEFAULT_LITERAL)
         pd_strbuf_appendf(
             &buf, field->default_value.literal.kind == PD_LITERAL_STRING ? " default=\"%s\"" : " default=%s",
             field->default_value.literal.text);
+    if (field->fk_name != NULL)
+        pd_strbuf_appendf(&buf, " fk_name=\"%s\"", field->fk_name);
+    if (field->is_deferrable)
+        pd_strbuf_append(&buf, " deferrable");
     return (char *)pd_strbuf_text(&buf);
 }

@@ -85,3 +85,10 @@ pd_model_primary_key(const PdModel *model)
             return &model->fields[i];
     return NULL;
 }
+
+bool
+pd_model_is_auto_key(const PdField *field)
+{
+    return field->kind == PD_FIELD_AUTO ||
+           (field->is_primary_key && field->default_value.kind == PD_DEFAULT_SERIAL);
+}

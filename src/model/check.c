@@ -383,6 +383,25 @@ check_ordering(Checker *checker, const PdModelSyntax *syntax, const PdModel *mod
     return true;
 }
 
+/* An operator class after a field of index(...): a lower-case word; unique(...) takes none. */
+static bool
+check_opclass(Checker *checker, const PdIndexSyntax *entry, size_t f, const PdModel *model, const char *where)
+{
+    const char *opclass = entry->index.opclasses[f];
+    PdSourcePos pos = entry->opclass_pos[f];
+    if (entry->index.is_unique)
+        return pd_model_error_at(checker->err, pos,
+                                 "operator class \"%s\" after field \"%s\" in %s of model %s, expected field "
+                                 "names only (an operator class belongs in index(...))",
+                                 opclass, entry->index.fields[f], where, model->name);
+    if (!pd_model_is_lower_name(opclass) || strlen(opclass) > 63)
+        return pd_model_error_at(checker->err, pos,
+                                 "operator class \"%s\" after field \"%s\" in %s of model %s, expected "
+                                 "lower-case letters, digits and _, at most 63 bytes",
+                                 opclass, entry->index.fields[f], where, model->name);
+    return true;
+}
+
 /* The fields of one unique(...) or index(...): each a field with a column, each once. */
 static bool
 check_index_fields(Checker *checker, const PdIndexSyntax *entry, const PdModel *model, const PdStrmap *names,
@@ -395,6 +414,9 @@ check_index_fields(Checker *checker, const PdIndexSyntax *entry, const PdModel *
     for (size_t f = 0; f < index->field_count; f++)
     {
         if (!check_field_reference(checker, model, names, index->fields[f], entry->field_pos[f], where))
+            return false;
+        if (index->opclasses != NULL && index->opclasses[f] != NULL &&
+            !check_opclass(checker, entry, f, model, where))
             return false;
         if (pd_strmap_contains(seen, index->fields[f]))
             return pd_model_error_at(checker->err, entry->field_pos[f],
@@ -459,12 +481,82 @@ claim_field_name(Checker *checker, const PdModel *model, const PdField *field)
     return claim_db_name(checker, name, field->pos, "the index of", model, field->name);
 }
 
+/*
+ * The table's constraint names that name no index (derived foreign keys, checks, choices), each with its
+ * owner: PostgreSQL names constraints once per table, so a given fk_name must not take one of them.
+ */
 static bool
-claim_field_names(Checker *checker, const PdModel *model)
+add_constraint_names(Checker *checker, const PdModel *model, PdStrmap *constraints)
 {
     for (size_t i = 0; i < model->field_count; i++)
-        if (!collect(checker, claim_field_name(checker, model, &model->fields[i])))
+    {
+        const PdField *field = &model->fields[i];
+        const char *column = field->column;
+        if (column == NULL)
+            continue;
+        for (size_t c = 0; c <= field->check_count; c++)
+        {
+            bool is_choices = c == field->check_count;
+            if (is_choices && field->choice_count == 0)
+                break;
+            char *name = is_choices
+                             ? pd_model_constraint_name(checker->arena, model->table, column, "choices")
+                             : pd_model_check_constraint_name(checker->arena, model->table, column, c);
+            const Owner *owner =
+                new_owner(checker->arena, is_choices ? "the choices of" : "a check of", model, field->name);
+            if (name == NULL || owner == NULL || !pd_strmap_put(constraints, name, (void *)owner))
+                return fail_memory(checker);
+        }
+        if (field->fk_name != NULL ||
+            (field->kind != PD_FIELD_FOREIGN_KEY && field->kind != PD_FIELD_ONE_TO_ONE))
+            continue;
+        char *name = pd_model_foreign_key_name(checker->arena, model, field);
+        const Owner *owner = new_owner(checker->arena, "the foreign key of", model, field->name);
+        if (name == NULL || owner == NULL || !pd_strmap_put(constraints, name, (void *)owner))
+            return fail_memory(checker);
+    }
+    return true;
+}
+
+/* A foreign key's given name: no other constraint of its table, and in the one namespace with the rest. */
+static bool
+claim_foreign_key_name(Checker *checker, const PdModel *model, const PdField *field, PdSourcePos pos,
+                       const PdStrmap *constraints)
+{
+    const Owner *other = pd_strmap_get(constraints, field->fk_name);
+    if (other == NULL)
+        other = pd_strmap_get(checker->db_names, field->fk_name);
+    if (other == NULL)
+        return claim_db_name(checker, field->fk_name, pos, "the foreign key of", model, field->name);
+    const char *theirs = describe_owner(checker->arena, other);
+    if (theirs == NULL)
+        return fail_memory(checker);
+    return pd_model_error_at(checker->err, pos,
+                             "foreign key name \"%s\" of %s.%s is already the name of %s, expected distinct "
+                             "names (set fk_name= to another name)",
+                             field->fk_name, model->name, field->name, theirs);
+}
+
+static bool
+claim_field_names(Checker *checker, const PdModelSyntax *syntax, const PdModel *model)
+{
+    PdStrmap *constraints = NULL;
+    size_t offset = model->field_count - syntax->field_count;
+    for (size_t i = 0; i < model->field_count; i++)
+    {
+        const PdField *field = &model->fields[i];
+        if (!collect(checker, claim_field_name(checker, model, field)))
             return false;
+        if (field->fk_name == NULL)
+            continue;
+        if (constraints == NULL &&
+            ((constraints = pd_strmap_new(checker->arena, model->field_count)) == NULL ||
+             !add_constraint_names(checker, model, constraints)))
+            return fail_memory(checker);
+        PdSourcePos pos = syntax->fields[i - offset].option_pos[PD_OPTION_FK_NAME];
+        if (!collect(checker, claim_foreign_key_name(checker, model, field, pos, constraints)))
+            return false;
+    }
     return true;
 }
 
@@ -597,7 +689,7 @@ check_model_rest(Checker *checker, const PdModelSyntax *syntax, PdModel *model, 
         return false;
     if (checker->problem_total == before && !check_access(checker, syntax, model))
         return false;
-    if (checker->problem_total == before && !claim_field_names(checker, model))
+    if (checker->problem_total == before && !claim_field_names(checker, syntax, model))
         return false;
     return checker->problem_total != before || check_indexes(checker, syntax, model, names);
 }

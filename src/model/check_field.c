@@ -155,6 +155,8 @@ option_applies(PdOption option, PdFieldKind kind)
             return !is_family(kind, PD_FAMILY_TEXT) && !is_number_kind(kind) ? "on string and number fields"
                                                                              : NULL;
         case PD_OPTION_ON_DELETE:
+        case PD_OPTION_FK_NAME:
+        case PD_OPTION_DEFERRABLE:
             return kind != PD_FIELD_FOREIGN_KEY && kind != PD_FIELD_ONE_TO_ONE
                        ? "on foreign keys and one-to-one fields"
                        : NULL;
@@ -268,6 +270,12 @@ derive_relation_names(PdArena *arena, const PdModel *model, const PdFieldSyntax 
         return pd_model_error_at(err, syntax->option_pos[PD_OPTION_RELATED],
                                  "related name \"%s\", expected lower-case letters, digits and _",
                                  out->related_name);
+    if (out->fk_name != NULL && !pd_model_is_sql_name(out->fk_name))
+        return pd_model_error_at(
+            err, syntax->option_pos[PD_OPTION_FK_NAME],
+            "foreign key name \"%s\" of field \"%s\", expected lower-case letters, digits, _ and $, at most "
+            "63 bytes",
+            out->fk_name, out->name);
     if (out->through_table != NULL && !pd_model_is_sql_name(out->through_table))
         return pd_model_error_at(
             err, syntax->option_pos[PD_OPTION_THROUGH],
@@ -301,6 +309,26 @@ check_default_kind(const PdFieldSyntax *syntax, const PdField *out, PdError *err
         return pd_model_error_at(err, pos,
                                  "default=uuid on field \"%s\" of type %s, expected uuid only on uuid fields",
                                  out->name, syntax->type_name);
+    if (kind != PD_DEFAULT_SERIAL)
+        return true;
+    if (pd_kind_info(out->kind)->serial_sql == NULL)
+        return pd_model_error_at(
+            err, pos,
+            "default=serial on field \"%s\" of type %s, expected serial only on smallint, int and "
+            "bigint fields",
+            out->name, syntax->type_name);
+    if (syntax->has_option[PD_OPTION_NULL])
+        return pd_model_error_at(
+            err, pos,
+            "default=serial on field \"%s\" that is null, expected a not null field (the "
+            "database numbers every row)",
+            out->name);
+    if (syntax->has_option[PD_OPTION_CHOICES])
+        return pd_model_error_at(
+            err, pos,
+            "default=serial on field \"%s\" with choices, expected one of them (a sequence's "
+            "numbers are not chosen from a list)",
+            out->name);
     return true;
 }
 
@@ -327,6 +355,7 @@ pd_model_check_field(PdArena *arena, const PdModel *target, const PdModel *model
     out->is_nullable = has[PD_OPTION_NULL];
     out->is_unique = has[PD_OPTION_UNIQUE] || out->kind == PD_FIELD_ONE_TO_ONE;
     out->is_searchable = has[PD_OPTION_SEARCH];
+    out->is_deferrable = has[PD_OPTION_DEFERRABLE];
     bool is_indexed_by_default = pd_kind_info(out->kind)->is_indexed_by_default;
     out->is_indexed = has[PD_OPTION_INDEX] || (is_indexed_by_default && !has[PD_OPTION_NO_INDEX] &&
                                                !out->is_unique && !out->is_primary_key);

@@ -12,9 +12,10 @@
  *     table "book"
  *     resource "books"
  *     title string(300) index search
- *     author Author on_delete=cascade related=book_set index
+ *     author Author index on_delete=cascade related=book_set fk_name="book_author_fk" deferrable
  *     ordering -published, title
  *     unique(title, author) name="book_title_author_id_uniq"
+ *     index(title varchar_pattern_ops) name="book_title_like"
  *     access read=authenticated write=editor|admin
  *   }
  */
@@ -85,6 +86,8 @@ append_default(PdStrbuf *buf, const PdDefault *value)
         pd_strbuf_append(buf, "now");
     else if (value->kind == PD_DEFAULT_UUID)
         pd_strbuf_append(buf, "uuid");
+    else if (value->kind == PD_DEFAULT_SERIAL)
+        pd_strbuf_append(buf, "serial");
     else
         append_literal(buf, &value->literal);
 }
@@ -145,6 +148,13 @@ append_field(PdStrbuf *buf, const PdField *field)
         pd_strbuf_appendf(buf, " on_delete=%s", pd_model_on_delete_name(field->on_delete));
     if (is_relation || field->kind == PD_FIELD_MANY_TO_MANY)
         pd_strbuf_appendf(buf, " related=%s", field->related_name);
+    if (is_relation && field->fk_name != NULL) /* only when given: a derived name follows renames */
+    {
+        pd_strbuf_append(buf, " fk_name=");
+        append_string(buf, field->fk_name);
+    }
+    if (is_relation && field->is_deferrable)
+        pd_strbuf_append(buf, " deferrable");
     if (field->kind == PD_FIELD_MANY_TO_MANY)
     {
         pd_strbuf_append(buf, " through=");
@@ -198,7 +208,11 @@ append_directives(PdStrbuf *buf, const PdModel *model)
         const PdIndex *index = &model->indexes[i];
         pd_strbuf_append(buf, index->is_unique ? "  unique(" : "  index(");
         for (size_t f = 0; f < index->field_count; f++)
+        {
             pd_strbuf_appendf(buf, "%s%s", f > 0 ? ", " : "", index->fields[f]);
+            if (index->opclasses != NULL && index->opclasses[f] != NULL)
+                pd_strbuf_appendf(buf, " %s", index->opclasses[f]);
+        }
         pd_strbuf_append(buf, ") name=");
         append_string(buf, index->name);
         pd_strbuf_append_char(buf, '\n');

@@ -106,6 +106,16 @@ pd_model_constraint_name(PdArena *arena, const char *table, const char *column, 
 }
 
 char *
+pd_model_foreign_key_name(PdArena *arena, const PdModel *model, const PdField *field)
+{
+    if (field->kind != PD_FIELD_FOREIGN_KEY && field->kind != PD_FIELD_ONE_TO_ONE)
+        return NULL;
+    if (field->fk_name != NULL) /* given: kept as written, it follows no rename */
+        return pd_arena_strdup(arena, field->fk_name);
+    return pd_model_constraint_name(arena, model->table, field->column, "fkey");
+}
+
+char *
 pd_model_check_constraint_name(PdArena *arena, const char *table, const char *column, size_t check_index)
 {
     if (check_index == 0)

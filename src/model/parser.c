@@ -18,9 +18,11 @@
  *   type      = word [ "(" number [ "," number ] ")" ] | Name [ "[" "]" ]
  *   option    = null | unique | index | no_index | search | primary_key | one_to_one
  *             | default=value | check(op literal) | choices(choice, ...)
- *             | on_delete=word | related=name | through="table" | renamed_from=name
+ *             | on_delete=word | related=name | fk_name="constraint" | deferrable
+ *             | through="table" | renamed_from=name
+ *   default   = number | string | true | false | now | uuid | serial
  *   directive = ordering [-]f, ... | table "t" | resource "r" | renamed_from Old
- *             | unique(f, ...) [name="n"] | index(f, ...) [name="n"]
+ *             | unique(f, ...) [name="n"] | index(f [opclass], ...) [name="n"]
  *             | access (read | write) = who [ (read | write) = who ]
  *   who       = word { "|" word }                          (anyone, authenticated, none or role names)
  */
@@ -46,8 +48,8 @@ typedef struct Parser
 } Parser;
 
 static const char *option_names[PD_OPTION_COUNT] = {
-    "primary_key", "one_to_one", "null",    "unique",    "index",   "no_index", "search",
-    "default",     "check",      "choices", "on_delete", "related", "through",  "renamed_from",
+    "primary_key", "one_to_one", "null",      "unique",  "index",   "no_index",   "search",  "default",
+    "check",       "choices",    "on_delete", "related", "fk_name", "deferrable", "through", "renamed_from",
 };
 
 const char *
@@ -165,13 +167,15 @@ parse_literal(Parser *parser, PdLiteral *literal, const char *expected)
 static bool
 parse_default(Parser *parser, PdFieldSyntax *field)
 {
-    static const char *expected = "a number, a string, true, false, now or uuid";
+    static const char *expected = "a number, a string, true, false, now, uuid or serial";
     if (!expect(parser, PD_TOKEN_EQ, "\"=\" after default", NULL))
         return false;
     PdDefault *value = &field->field.default_value;
-    if (is_word(parser, 0, "now") || is_word(parser, 0, "uuid"))
+    if (is_word(parser, 0, "now") || is_word(parser, 0, "uuid") || is_word(parser, 0, "serial"))
     {
-        value->kind = is_word(parser, 0, "now") ? PD_DEFAULT_NOW : PD_DEFAULT_UUID;
+        value->kind = is_word(parser, 0, "now")    ? PD_DEFAULT_NOW
+                      : is_word(parser, 0, "uuid") ? PD_DEFAULT_UUID
+                                                   : PD_DEFAULT_SERIAL;
         next(parser);
         return true;
     }
@@ -300,7 +304,8 @@ parse_option(Parser *parser, PdFieldSyntax *field, size_t *check_capacity)
         return pd_model_error_at(
             parser->err, token.pos,
             "unknown option \"%s\", expected null, unique, index, no_index, search, primary_key, "
-            "one_to_one, default=, check(), choices(), on_delete=, related=, through= or renamed_from=",
+            "one_to_one, default=, check(), choices(), on_delete=, related=, fk_name=, deferrable, through= "
+            "or renamed_from=",
             token.text);
     PdOption option = (PdOption)found;
     if (field->has_option[option] && option != PD_OPTION_CHECK)
@@ -321,6 +326,8 @@ parse_option(Parser *parser, PdFieldSyntax *field, size_t *check_capacity)
             return parse_assigned(parser, PD_TOKEN_IDENT, "on_delete", &field->on_delete_name);
         case PD_OPTION_RELATED:
             return parse_assigned(parser, PD_TOKEN_IDENT, "related", &field->field.related_name);
+        case PD_OPTION_FK_NAME:
+            return parse_assigned(parser, PD_TOKEN_STRING, "fk_name", &field->field.fk_name);
         case PD_OPTION_THROUGH:
             return parse_assigned(parser, PD_TOKEN_STRING, "through", &field->field.through_table);
         case PD_OPTION_RENAMED_FROM:
@@ -429,25 +436,45 @@ parse_index(Parser *parser, PdModelSyntax *model, size_t *capacity)
     entry->index.is_unique = strcmp(keyword.text, "unique") == 0;
     entry->index.pos = keyword.pos;
     next(parser); /* "(" */
-    size_t field_capacity = 0, pos_capacity = 0;
+    size_t field_capacity = 0, pos_capacity = 0, opclass_capacity = 0, opclass_pos_capacity = 0;
+    bool has_opclass = false;
     do
     {
-        const char **fields = reserve(parser, entry->index.fields, entry->index.field_count, &field_capacity,
-                                      sizeof(const char *));
-        PdSourcePos *positions =
-            reserve(parser, entry->field_pos, entry->index.field_count, &pos_capacity, sizeof(PdSourcePos));
-        if (fields == NULL || positions == NULL)
+        PdIndex *index = &entry->index;
+        size_t count = index->field_count;
+        const char **fields = reserve(parser, index->fields, count, &field_capacity, sizeof(const char *));
+        PdSourcePos *positions = reserve(parser, entry->field_pos, count, &pos_capacity, sizeof(PdSourcePos));
+        const char **opclasses =
+            reserve(parser, index->opclasses, count, &opclass_capacity, sizeof(const char *));
+        PdSourcePos *opclass_positions =
+            reserve(parser, entry->opclass_pos, count, &opclass_pos_capacity, sizeof(PdSourcePos));
+        if (fields == NULL || positions == NULL || opclasses == NULL || opclass_positions == NULL)
             return fail_memory(parser);
-        entry->index.fields = fields;
+        index->fields = fields;
         entry->field_pos = positions;
-        PdToken name = {0};
+        index->opclasses = opclasses;
+        entry->opclass_pos = opclass_positions;
+        PdToken name = {0}, opclass = {0};
         if (!expect(parser, PD_TOKEN_IDENT, "a field name", &name))
             return false;
-        entry->index.fields[entry->index.field_count] = name.text;
-        entry->field_pos[entry->index.field_count++] = name.pos;
+        if (is_token(parser, 0, PD_TOKEN_IDENT)) /* an operator class: the checker judges where it may be */
+        {
+            opclass = next(parser);
+            has_opclass = true;
+        }
+        index->fields[count] = name.text;
+        entry->field_pos[count] = name.pos;
+        index->opclasses[count] = opclass.text;
+        entry->opclass_pos[count] = opclass.pos;
+        index->field_count++;
     } while (is_token(parser, 0, PD_TOKEN_COMMA) && (next(parser), true));
     if (!expect(parser, PD_TOKEN_RPAREN, "\",\" or \")\" in the field list", NULL))
         return false;
+    if (!has_opclass)
+    {
+        entry->index.opclasses = NULL;
+        entry->opclass_pos = NULL;
+    }
     model->index_count++;
     if (!is_word(parser, 0, "name"))
         return true;

@@ -29,6 +29,8 @@ typedef enum PdOption
     PD_OPTION_CHOICES,
     PD_OPTION_ON_DELETE,
     PD_OPTION_RELATED,
+    PD_OPTION_FK_NAME,
+    PD_OPTION_DEFERRABLE,
     PD_OPTION_THROUGH,
     PD_OPTION_RENAMED_FROM,
     PD_OPTION_COUNT
@@ -54,8 +56,9 @@ typedef struct PdFieldSyntax
 
 typedef struct PdIndexSyntax
 {
-    PdIndex index;          /* name NULL when not given */
-    PdSourcePos *field_pos; /* one per field */
+    PdIndex index;            /* name NULL when not given */
+    PdSourcePos *field_pos;   /* one per field */
+    PdSourcePos *opclass_pos; /* one per field (line 0: no operator class); NULL when none has one */
     PdSourcePos name_pos;
 } PdIndexSyntax;
 

@@ -2,7 +2,7 @@
 # cli.sh - the command line itself: help, version, usage errors with exit 2,
 # settings precedence and errors with file:line, no password on the command line.
 source tests/lib/tap.sh
-tap_plan 69
+tap_plan 70
 tap_workdir
 cd "$TAP_WORKDIR"
 
@@ -12,7 +12,7 @@ expect_out "--version prints the version" '^prodata [0-9]+\.[0-9]+\.[0-9]+'
 
 run_cmd "$PRODATA" --help
 expect_rc "--help exits 0" 0
-for command in makemigrations migrate showmigrations sqlmigrate check; do
+for command in makemigrations migrate showmigrations sqlmigrate check inspectdb; do
     expect_out "--help lists $command" "^  $command "
 done
 

@@ -757,6 +757,225 @@ test_many_to_many_add_drop_retarget(void **state)
     pd_arena_free(arena);
 }
 
+/* A planning that must fail: its error, for the caller to check. */
+static PdError
+plan_error(PdArena *arena, const char *from, const char *to)
+{
+    PdError err;
+    pd_error_clear(&err);
+    PdMigrationPlan *plan = NULL;
+    if (pd_migrate_plan(arena, testing_parse(arena, from), testing_parse(arena, to), &plan, &err))
+        fail_msg("planning succeeded, expected an error");
+    return err;
+}
+
+/* fk_name: the key's name as given, on creation, kept through a table rename, renamed when it changes. */
+static void
+test_foreign_key_name(void **state)
+{
+    (void)state;
+    PdArena *arena = pd_arena_new(0);
+    char *named = edit(arena, base_models, "author     Author  on_delete=cascade  related=books",
+                       "author     Author  on_delete=cascade  related=books  fk_name=\"book_author_fk\"");
+    PdMigrationPlan *plan = plan_texts(arena, NULL, named);
+    assert_contains(plan->up_sql, "CONSTRAINT \"book_author_fk\" FOREIGN KEY (\"author_id\") REFERENCES "
+                                  "\"author\" (\"id\") ON DELETE CASCADE,\n");
+    assert_lacks(plan->up_sql, "book_author_id_fkey");
+
+    /* The name alone changes: one RENAME CONSTRAINT each way, and an operation that says so. */
+    plan = plan_texts(arena, base_models, named);
+    assert_int_equal(plan->operation_count, 1);
+    assert_int_equal(plan->operations[0].kind, PD_OP_ALTER_FIELD);
+    assert_string_equal(plan->operations[0].description,
+                        "alter field Book.author: foreign key name book_author_id_fkey -> book_author_fk");
+    assert_string_equal(
+        plan->up_sql,
+        "ALTER TABLE \"book\" RENAME CONSTRAINT \"book_author_id_fkey\" TO \"book_author_fk\";\n");
+    assert_string_equal(plan->up_concurrently_sql, "");
+    assert_string_equal(
+        plan->down_sql,
+        "ALTER TABLE \"book\" RENAME CONSTRAINT \"book_author_fk\" TO \"book_author_id_fkey\";\n");
+    /* and back to the derived name */
+    plan = plan_texts(arena, named, base_models);
+    assert_string_equal(
+        plan->up_sql,
+        "ALTER TABLE \"book\" RENAME CONSTRAINT \"book_author_fk\" TO \"book_author_id_fkey\";\n");
+
+    /* A table rename renames derived names, never a given one. */
+    char *moved = edit(arena, named, "model Book {\n", "model Book {\n  table \"volume\"\n");
+    plan = plan_texts(arena, named, moved);
+    assert_contains(plan->up_sql, "ALTER TABLE \"book\" RENAME TO \"volume\";\n");
+    assert_lacks(plan->up_sql, "book_author_fk");
+    plan = plan_texts(arena, base_models,
+                      edit(arena, base_models, "model Book {\n", "model Book {\n  table \"volume\"\n"));
+    assert_contains(
+        plan->up_sql,
+        "ALTER TABLE \"volume\" RENAME CONSTRAINT \"book_author_id_fkey\" TO \"volume_author_id_fkey\";\n");
+
+    /* With another change of the key (on_delete), the key is made again under its new name. */
+    char *protected = edit(arena, named, "on_delete=cascade", "on_delete=protect");
+    plan = plan_texts(arena, base_models, protected);
+    const char *up = plan->up_sql;
+    assert_true(position_of(up, "RENAME CONSTRAINT \"book_author_id_fkey\" TO \"book_author_fk\";") <
+                position_of(up, "ALTER TABLE \"book\" DROP CONSTRAINT \"book_author_fk\";"));
+    assert_contains(up, "ALTER TABLE \"book\" ADD CONSTRAINT \"book_author_fk\" FOREIGN KEY (\"author_id\") "
+                        "REFERENCES \"author\" (\"id\") ON DELETE NO ACTION NOT VALID;\n");
+    assert_contains(plan->up_concurrently_sql, "VALIDATE CONSTRAINT \"book_author_fk\"");
+    pd_arena_free(arena);
+}
+
+/* deferrable: DEFERRABLE INITIALLY DEFERRED when made; toggling it is ALTER CONSTRAINT, back in +down. */
+static void
+test_deferrable_foreign_key(void **state)
+{
+    (void)state;
+    PdArena *arena = pd_arena_new(0);
+    char *deferred = edit(arena, base_models, "related=books", "related=books  deferrable");
+    deferred = pd_arena_sprintf(arena, "%smodel Tag {\n  x int\n  books Book[]\n}\n", deferred);
+    PdMigrationPlan *plan = plan_texts(arena, NULL, deferred);
+    assert_contains(plan->up_sql, "CONSTRAINT \"book_author_id_fkey\" FOREIGN KEY (\"author_id\") REFERENCES "
+                                  "\"author\" (\"id\") ON DELETE CASCADE DEFERRABLE INITIALLY DEFERRED,\n");
+    /* the join table is not affected */
+    assert_contains(plan->up_sql, "REFERENCES \"book\" (\"id\") ON DELETE CASCADE,\n");
+    assert_int_equal(strstr(strstr(plan->up_sql, "DEFERRABLE") + 1, "DEFERRABLE") == NULL, 1);
+
+    plan = plan_texts(arena, base_models,
+                      edit(arena, base_models, "related=books", "related=books  deferrable"));
+    assert_int_equal(plan->operation_count, 1);
+    assert_string_equal(plan->operations[0].description, "alter field Book.author: deferrable");
+    assert_string_equal(
+        plan->up_sql,
+        "ALTER TABLE \"book\" ALTER CONSTRAINT \"book_author_id_fkey\" DEFERRABLE INITIALLY DEFERRED;\n");
+    assert_string_equal(plan->up_concurrently_sql, "");
+    assert_string_equal(plan->down_sql,
+                        "ALTER TABLE \"book\" ALTER CONSTRAINT \"book_author_id_fkey\" NOT DEFERRABLE;\n");
+
+    /* Turned off while the name changes: renamed first, then altered under its new name. */
+    char *named = edit(arena, base_models, "related=books", "related=books  fk_name=\"book_author_fk\"");
+    plan = plan_texts(arena, edit(arena, base_models, "related=books", "related=books  deferrable"), named);
+    assert_true(
+        position_of(plan->up_sql, "RENAME CONSTRAINT \"book_author_id_fkey\" TO \"book_author_fk\";") <
+        position_of(plan->up_sql, "ALTER CONSTRAINT \"book_author_fk\" NOT DEFERRABLE;"));
+    assert_true(
+        position_of(plan->down_sql, "ALTER CONSTRAINT \"book_author_fk\" DEFERRABLE INITIALLY DEFERRED;") <
+        position_of(plan->down_sql, "RENAME CONSTRAINT \"book_author_fk\" TO \"book_author_id_fkey\";"));
+
+    /* A new deferrable key on a table that exists: NOT VALID, then validated. */
+    plan = plan_texts(
+        arena, base_models,
+        edit(arena, base_models, "  born   date   null\n",
+             "  born   date   null\n  mentor Author null on_delete=set_null related=mentees deferrable\n"));
+    assert_contains(plan->up_sql,
+                    "ADD CONSTRAINT \"author_mentor_id_fkey\" FOREIGN KEY (\"mentor_id\") REFERENCES "
+                    "\"author\" (\"id\") ON DELETE SET NULL DEFERRABLE INITIALLY DEFERRED NOT VALID;\n");
+    pd_arena_free(arena);
+}
+
+/* Operator classes: quoted in the DDL, the derived name unchanged, a change drops and builds the index. */
+static void
+test_index_operator_classes(void **state)
+{
+    (void)state;
+    PdArena *arena = pd_arena_new(0);
+    char *like = edit(arena, base_models, "  status     string(16)",
+                      "  index(title varchar_pattern_ops) name=\"book_title_like\"\n"
+                      "  index(price, title text_pattern_ops)\n  status     string(16)");
+    PdMigrationPlan *plan = plan_texts(arena, NULL, like);
+    assert_contains(plan->up_sql,
+                    "CREATE INDEX \"book_title_like\" ON \"book\" (\"title\" \"varchar_pattern_ops\");\n");
+    assert_contains(
+        plan->up_sql,
+        "CREATE INDEX \"book_price_title_idx\" ON \"book\" (\"price\", \"title\" \"text_pattern_ops\");\n");
+
+    plan = plan_texts(arena, base_models, like);
+    assert_int_equal(plan->operation_count, 2);
+    assert_string_equal(plan->operations[0].description,
+                        "add index(title varchar_pattern_ops) on Book (book_title_like)");
+    assert_contains(plan->up_concurrently_sql,
+                    "CREATE INDEX CONCURRENTLY IF NOT EXISTS \"book_title_like\" ON "
+                    "\"book\" (\"title\" \"varchar_pattern_ops\");\n");
+
+    /* Another operator class on the same field: dropped and built again, concurrently; +down the reverse. */
+    char *other = edit(arena, like, "index(title varchar_pattern_ops)", "index(title text_pattern_ops)");
+    plan = plan_texts(arena, like, other);
+    assert_int_equal(plan->operation_count, 2);
+    assert_int_equal(plan->operations[0].kind, PD_OP_DROP_INDEX);
+    assert_int_equal(plan->operations[1].kind, PD_OP_ADD_INDEX);
+    assert_string_equal(plan->up_sql, "");
+    assert_string_equal(plan->up_concurrently_sql,
+                        "DROP INDEX CONCURRENTLY IF EXISTS \"book_title_like\";\n"
+                        "CREATE INDEX CONCURRENTLY IF NOT EXISTS \"book_title_like\" ON \"book\" "
+                        "(\"title\" \"text_pattern_ops\");\n");
+    assert_string_equal(plan->down_sql, "DROP INDEX IF EXISTS \"book_title_like\";\n"
+                                        "CREATE INDEX \"book_title_like\" ON \"book\" (\"title\" "
+                                        "\"varchar_pattern_ops\");\n");
+    /* Taking the operator class away is a change too; renaming the field keeps it. */
+    plan = plan_texts(arena, like, edit(arena, like, "index(title varchar_pattern_ops)", "index(title)"));
+    assert_int_equal(plan->operation_count, 2);
+    char *renamed = edit(arena, like, "  title      string(300)  index\n",
+                         "  headline   string(300)  index  renamed_from=title\n");
+    renamed = edit(arena, renamed, "index(title varchar_pattern_ops)", "index(headline varchar_pattern_ops)");
+    renamed = edit(arena, renamed, "index(price, title text_pattern_ops)",
+                   "index(price, headline text_pattern_ops)");
+    plan = plan_texts(arena, like, renamed);
+    assert_lacks(plan->up_concurrently_sql, "book_title_like");
+    assert_contains(plan->up_sql,
+                    "ALTER INDEX \"book_price_title_idx\" RENAME TO \"book_price_headline_idx\";\n");
+    pd_arena_free(arena);
+}
+
+/* default=serial: made as serial types, added to a table with a warning, never changed in place. */
+static void
+test_serial_defaults(void **state)
+{
+    (void)state;
+    PdArena *arena = pd_arena_new(0);
+    const char *serial = "model Author {\n  id int primary_key default=serial\n  name string(20)\n}\n"
+                         "model Book {\n  author Author\n  number bigint default=serial\n"
+                         "  small smallint default=serial unique\n}\n";
+    PdMigrationPlan *plan = plan_texts(arena, NULL, serial);
+    assert_contains(plan->up_sql, "CREATE TABLE \"author\" (\n    \"id\" serial,\n");
+    assert_contains(plan->up_sql, "CONSTRAINT \"author_pkey\" PRIMARY KEY (\"id\")");
+    assert_contains(plan->up_sql, "\"author_id\" integer NOT NULL,\n"); /* the key's type, not serial */
+    assert_contains(plan->up_sql, "\"number\" bigserial,\n");
+    assert_contains(plan->up_sql, "\"small\" smallserial,\n");
+
+    /* Added to a table that exists: no default needed, a warning about the rewrite. */
+    const char *before = "model Author {\n  id int primary_key default=serial\n  name string(20)\n}\n"
+                         "model Book {\n  author Author\n}\n";
+    plan = plan_texts(
+        arena, before,
+        edit(arena, before, "  author Author\n", "  author Author\n  number bigint default=serial\n"));
+    assert_string_equal(plan->up_sql, "ALTER TABLE \"book\" ADD COLUMN \"number\" bigserial;\n");
+    assert_string_equal(plan->down_sql, "ALTER TABLE \"book\" DROP COLUMN \"number\";\n");
+    assert_string_equal(plan->operations[0].description, "add field Book.number (bigint default=serial)");
+    assert_true(has_warning(plan, "adding a serial column rewrites table \"book\""));
+    /* Dropped: +down makes it again, a new sequence included (reversible). */
+    plan = plan_texts(arena, serial, edit(arena, serial, "  number bigint default=serial\n", ""));
+    assert_non_null(plan->down_sql);
+    assert_contains(plan->down_sql, "ALTER TABLE \"book\" ADD COLUMN \"number\" bigserial;\n");
+
+    /* Refused: to or from serial, and a type change under it, each with the position and a hint. */
+    PdError err =
+        plan_error(arena, serial, edit(arena, serial, "number bigint default=serial", "number bigint"));
+    assert_int_equal(err.code, PD_ERR_INVALID_INPUT);
+    assert_string_equal(err.message,
+                        "models.pdm:7:3: field Book.number cannot change its default from serial");
+    assert_contains(err.hint, "hand migration");
+    err = plan_error(arena, edit(arena, serial, "number bigint default=serial", "number bigint default=0"),
+                     serial);
+    assert_string_equal(err.message, "models.pdm:7:3: field Book.number cannot change its default to serial");
+    err = plan_error(arena, serial,
+                     edit(arena, serial, "number bigint default=serial", "number int default=serial"));
+    assert_string_equal(
+        err.message,
+        "models.pdm:7:3: field Book.number cannot change type from bigint to integer while it is serial");
+    /* A serial key's type cannot change either (the key stays). */
+    err = plan_error(arena, serial, edit(arena, serial, "id int primary_key", "id bigint primary_key"));
+    assert_int_equal(err.code, PD_ERR_INVALID_INPUT);
+    pd_arena_free(arena);
+}
+
 static void
 test_primary_key_change_refused(void **state)
 {
@@ -878,6 +1097,10 @@ main(void)
         cmocka_unit_test(test_two_indexes_on_the_same_fields),
         cmocka_unit_test(test_many_to_many_add_drop_retarget),
         cmocka_unit_test(test_primary_key_change_refused),
+        cmocka_unit_test(test_foreign_key_name),
+        cmocka_unit_test(test_deferrable_foreign_key),
+        cmocka_unit_test(test_index_operator_classes),
+        cmocka_unit_test(test_serial_defaults),
         cmocka_unit_test(test_two_hundred_models_timing),
         cmocka_unit_test(test_long_foreign_key_chain_on_a_small_stack),
     };

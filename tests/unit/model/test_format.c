@@ -110,6 +110,10 @@ assert_same_field(const PdField *a, const PdField *b)
         assert_string_equal(a->related_name, b->related_name);
         assert_int_equal(a->on_delete, b->on_delete);
     }
+    assert_int_equal(a->fk_name != NULL, b->fk_name != NULL);
+    if (a->fk_name != NULL)
+        assert_string_equal(a->fk_name, b->fk_name);
+    assert_int_equal(a->is_deferrable, b->is_deferrable);
     if (a->through_table != NULL || b->through_table != NULL)
         assert_string_equal(a->through_table, b->through_table);
     if (a->renamed_from != NULL || b->renamed_from != NULL)
@@ -144,6 +148,14 @@ assert_same_catalog(const PdCatalog *a, const PdCatalog *b)
             assert_string_equal(x->indexes[i].name, y->indexes[i].name);
             assert_int_equal(x->indexes[i].is_unique, y->indexes[i].is_unique);
             assert_int_equal(x->indexes[i].field_count, y->indexes[i].field_count);
+            assert_int_equal(x->indexes[i].opclasses != NULL, y->indexes[i].opclasses != NULL);
+            for (size_t f = 0; x->indexes[i].opclasses != NULL && f < x->indexes[i].field_count; f++)
+            {
+                const char *p = x->indexes[i].opclasses[f], *q = y->indexes[i].opclasses[f];
+                assert_int_equal(p != NULL, q != NULL);
+                if (p != NULL)
+                    assert_string_equal(p, q);
+            }
         }
         assert_int_equal(x->ordering_count, y->ordering_count);
         for (size_t i = 0; i < x->ordering_count; i++)
@@ -223,12 +235,18 @@ test_every_feature_round_trip(void **state)
         "  twin Person one_to_one null on_delete=restrict related=twin_of\n"
         "  friends Person[] related=befriended\n"
         "  old_name text renamed_from=nickname\n"
+        "  mentor Person null deferrable fk_name=\"people_mentor_fk\" on_delete=set_null related=mentees\n"
+        "  buddy Person one_to_one null related=buddy_of deferrable on_delete=set_null\n"
+        "  number int unique default=serial\n"
         "  ordering -age, name\n"
         "  unique(name, born)\n"
         "  index(score, age) name=\"person_score_age\"\n"
+        "  index(name varchar_pattern_ops, site text_pattern_ops, age) name=\"person_name_like\"\n"
+        "  index(mood text_pattern_ops)\n"
         "  access write=editor|admin|web_owner read=authenticated\n"
         "}\n"
         "model Log {\n  line text\n  access write=none\n}\n"
+        "model Counter {\n  id bigint primary_key default=serial\n  small smallint default=serial\n}\n"
         "model Note {\n  access text\n  access read=anyone write=anyone\n}\n";
     char *canonical = assert_round_trip("all.pdm", text);
     assert_non_null(strstr(canonical,
@@ -245,6 +263,18 @@ test_every_feature_round_trip(void **state)
         strstr(canonical, "  country Country null index on_delete=set_null related=person_set\n"));
     assert_non_null(strstr(canonical, "  access read=authenticated write=editor|admin|web_owner\n}\n"));
     assert_non_null(strstr(canonical, "  access write=none\n}\n"));
+    /* fk_name only when given, after related=; deferrable after it; serial as written; operator classes */
+    assert_non_null(strstr(canonical, "  mentor Person null index on_delete=set_null related=mentees "
+                                      "fk_name=\"people_mentor_fk\" deferrable\n"));
+    assert_non_null(
+        strstr(canonical, "  buddy Person one_to_one null on_delete=set_null related=buddy_of deferrable\n"));
+    assert_non_null(strstr(canonical, "  number int unique default=serial\n"));
+    assert_non_null(strstr(canonical, "  index(name varchar_pattern_ops, site text_pattern_ops, age) "
+                                      "name=\"person_name_like\"\n"));
+    /* the derived name is the one without operator classes */
+    assert_non_null(strstr(canonical, "  index(mood text_pattern_ops) name=\"people_mood_idx\"\n"));
+    assert_non_null(
+        strstr(canonical, "  id bigint primary_key default=serial\n  small smallint default=serial\n"));
     /* a field called access stays a field; the default access is not written */
     assert_non_null(strstr(canonical, "  access text\n}\n"));
 }

@@ -69,10 +69,15 @@ test_every_kind_has_a_descriptor(void **state)
             assert_int_equal(info->max_length, 10485760);
         if (info->family == PD_FAMILY_INTEGER)
             assert_true(info->min_value < 0 && info->max_value > 0);
+        /* default=serial: the written integer kinds, each with its serial type */
+        assert_int_equal(info->serial_sql != NULL, info->family == PD_FAMILY_INTEGER && info->is_written);
         for (int other = 0; other < k; other++)
             assert_string_not_equal(pd_kind_info((PdFieldKind)other)->name, info->name);
     }
     assert_null(pd_kind_info((PdFieldKind)PD_FIELD_KIND_COUNT));
+    assert_string_equal(pd_kind_info(PD_FIELD_SMALLINT)->serial_sql, "smallserial");
+    assert_string_equal(pd_kind_info(PD_FIELD_INT)->serial_sql, "serial");
+    assert_string_equal(pd_kind_info(PD_FIELD_BIGINT)->serial_sql, "bigserial");
     assert_null(pd_kind_info((PdFieldKind)-1));
     assert_int_equal(pd_kind_info(PD_FIELD_SMALLINT)->max_value, 32767);
     assert_int_equal(pd_kind_info(PD_FIELD_INT)->min_value, -2147483648LL);

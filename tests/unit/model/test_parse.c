@@ -546,7 +546,7 @@ test_every_problem_is_reported(void **state)
     assert_string_equal(err.message,
                         "m.pdm:2:18: unknown option \"nul\", expected null, unique, index, "
                         "no_index, search, primary_key, one_to_one, default=, check(), choices(), "
-                        "on_delete=, related=, through= or renamed_from=");
+                        "on_delete=, related=, fk_name=, deferrable, through= or renamed_from=");
     assert_int_equal(err.pos.line, 2);
     assert_int_equal(err.pos.column, 18);
     assert_problem(&err, 1, 3, 17, "unexpected number 3, expected a comparison: =, !=, <, <=, > or >=");
@@ -579,10 +579,10 @@ test_unclosed_model_is_named(void **state)
     err = parse_error("model A {\n  x string(10\n}\nmodel B {\n  y int nul\n}\n");
     assert_int_equal(err.problem_count, 2);
     assert_problem(&err, 0, 3, 1, "unexpected \"}\", expected \",\" or \")\" after the type's numbers");
-    assert_problem(
-        &err, 1, 5, 9,
-        "unknown option \"nul\", expected null, unique, index, no_index, search, primary_key, "
-        "one_to_one, default=, check(), choices(), on_delete=, related=, through= or renamed_from=");
+    assert_problem(&err, 1, 5, 9,
+                   "unknown option \"nul\", expected null, unique, index, no_index, search, primary_key, "
+                   "one_to_one, default=, check(), choices(), on_delete=, related=, fk_name=, deferrable, "
+                   "through= or renamed_from=");
 
     /* A model header without "{" skips to the next model; one with "{" after a bad name still reads its body.
      */
@@ -590,10 +590,10 @@ test_unclosed_model_is_named(void **state)
     assert_int_equal(err.problem_count, 3);
     assert_problem(&err, 0, 1, 13, "unexpected end of line, expected \"{\" after the model name");
     assert_problem(&err, 1, 4, 7, "unexpected number 12, expected a model name such as Book");
-    assert_problem(
-        &err, 2, 5, 9,
-        "unknown option \"nul\", expected null, unique, index, no_index, search, primary_key, "
-        "one_to_one, default=, check(), choices(), on_delete=, related=, through= or renamed_from=");
+    assert_problem(&err, 2, 5, 9,
+                   "unknown option \"nul\", expected null, unique, index, no_index, search, primary_key, "
+                   "one_to_one, default=, check(), choices(), on_delete=, related=, fk_name=, deferrable, "
+                   "through= or renamed_from=");
 }
 
 /* Past the cap, problems are counted, not kept. */
@@ -625,6 +625,63 @@ test_load_file(void **state)
     assert_int_equal(err.code, PD_ERR_IO);
 }
 
+/* Django's own names and kinds: fk_name, deferrable, operator classes in index(...), default=serial. */
+static void
+test_adopted_database_options(void **state)
+{
+    (void)state;
+    PdCatalog *catalog =
+        parse_ok("model Author {\n"
+                 "  id int primary_key default=serial\n"
+                 "  name string(100)\n"
+                 "  rank smallint default=serial\n"
+                 "}\n"
+                 "model Book {\n"
+                 "  table \"app_book\"\n"
+                 "  title string(200)\n"
+                 "  author Author fk_name=\"app_book_author_id_fk_app_author_id\" deferrable\n"
+                 "  editor Author null on_delete=set_null related=edited\n"
+                 "  twin Book one_to_one null deferrable related=twin_of\n"
+                 "  index(title varchar_pattern_ops) name=\"app_book_title_like\"\n"
+                 "  index(author, title text_pattern_ops)\n"
+                 "  index(title, author)\n"
+                 "  unique(title, author)\n"
+                 "}\n");
+    const PdModel *author = pd_model_find(catalog, "Author"), *book = pd_model_find(catalog, "Book");
+    const PdField *id = field_of(catalog, "Author", "id");
+    assert_int_equal(id->default_value.kind, PD_DEFAULT_SERIAL);
+    assert_true(id->is_primary_key);
+    assert_false(id->is_nullable);
+    assert_true(pd_model_is_auto_key(id));
+    assert_false(pd_model_is_auto_key(field_of(catalog, "Author", "rank"))); /* serial, but no key */
+    assert_false(pd_model_is_auto_key(field_of(catalog, "Author", "name")));
+    assert_true(pd_model_is_auto_key(pd_model_primary_key(book))); /* the implicit id */
+    assert_int_equal(author->field_count, 3);                      /* no implicit id */
+    assert_string_equal(pd_model_column_type(arena, field_of(catalog, "Book", "author")), "integer");
+
+    const PdField *fk = field_of(catalog, "Book", "author");
+    assert_string_equal(fk->fk_name, "app_book_author_id_fk_app_author_id");
+    assert_true(fk->is_deferrable);
+    assert_string_equal(pd_model_foreign_key_name(arena, book, fk), "app_book_author_id_fk_app_author_id");
+    const PdField *editor = field_of(catalog, "Book", "editor");
+    assert_null(editor->fk_name);
+    assert_false(editor->is_deferrable);
+    assert_string_equal(pd_model_foreign_key_name(arena, book, editor), "app_book_editor_id_fkey");
+    assert_true(field_of(catalog, "Book", "twin")->is_deferrable);
+    assert_null(pd_model_foreign_key_name(arena, book, field_of(catalog, "Book", "title")));
+
+    assert_int_equal(book->index_count, 4);
+    assert_string_equal(book->indexes[0].name, "app_book_title_like");
+    assert_non_null(book->indexes[0].opclasses);
+    assert_string_equal(book->indexes[0].opclasses[0], "varchar_pattern_ops");
+    /* the derived name leaves operator classes out */
+    assert_string_equal(book->indexes[1].name, "app_book_author_id_title_idx");
+    assert_null(book->indexes[1].opclasses[0]);
+    assert_string_equal(book->indexes[1].opclasses[1], "text_pattern_ops");
+    assert_null(book->indexes[2].opclasses);
+    assert_null(book->indexes[3].opclasses);
+}
+
 int
 main(void)
 {
@@ -634,6 +691,7 @@ main(void)
         cmocka_unit_test(test_explicit_primary_key_replaces_id),
         cmocka_unit_test(test_flags_and_values),
         cmocka_unit_test(test_relations),
+        cmocka_unit_test(test_adopted_database_options),
         cmocka_unit_test(test_directives),
         cmocka_unit_test(test_lexical_details),
         cmocka_unit_test(test_names_and_hashes),
