@@ -340,6 +340,16 @@ print_progress(const PdMigrateEvent *event, void *data)
 bool
 cmd_migrate(PdArena *arena, const CliArgs *args, PdError *err)
 {
+    /* `migrate 3` (Django: `migrate app 3`, `migrate app zero`) is how a newcomer guesses --to 3. */
+    for (int i = 0; i < args->positional_count; i++)
+        if ((args->positional[i][0] >= '0' && args->positional[i][0] <= '9') ||
+            strcmp(args->positional[i], "zero") == 0)
+            return pd_error_set(
+                err, PD_ERR_USAGE, "migrate takes no positional argument \"%s\"; did you mean --to %s?",
+                args->positional[i], args->positional[i][0] == 'z' ? "0" : args->positional[i]);
+    if (args->positional_count > 0)
+        return pd_error_set(err, PD_ERR_USAGE, "migrate takes no positional argument \"%s\"",
+                            args->positional[0]);
     PdMigrateSettings config;
     PdMigrationFile *files;
     size_t count;

@@ -62,7 +62,7 @@ static const CliCommand commands[] = {
      "  --to N                 migrate up or down to migration N (0: undo all)\n"
      "  --dry-run              say what would run, change nothing\n",
      {{"--to", true}, {"--dry-run", false}},
-     0},
+     CLI_MAX_ARGS}, /* none taken: cmd_migrate refuses them, suggesting --to */
     {"showmigrations",
      cmd_showmigrations,
      "list migrations and whether each is applied",

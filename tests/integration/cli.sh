@@ -2,7 +2,7 @@
 # cli.sh - the command line itself: help, version, usage errors with exit 2,
 # settings precedence and errors with file:line, no password on the command line.
 source tests/lib/tap.sh
-tap_plan 69
+tap_plan 73
 tap_workdir
 cd "$TAP_WORKDIR"
 
@@ -46,6 +46,15 @@ expect_out "unknown option is named" 'unknown option "--frob"'
 run_cmd "$PRODATA" migrate --to
 expect_rc "option without its value exits 2" 2
 expect_out "missing value is named" 'option --to needs a value'
+
+# `migrate 3` (Django's way) is a usage error that names the option meant; nothing is read or connected
+run_cmd "$PRODATA" migrate 3 --config /nonexistent/prodata.conf
+expect_rc "a positional migration number exits 2, before any setting is read" 2
+expect_out "... and suggests --to" '^prodata: error: migrate takes no positional argument "3"; did you mean --to 3\?$'
+run_cmd "$PRODATA" migrate shop zero
+expect_out "Django's \"migrate app zero\" suggests --to 0" '^prodata: error: migrate takes no positional argument "zero"; did you mean --to 0\?$'
+run_cmd "$PRODATA" migrate shop
+expect_out "any other positional argument is refused by name" '^prodata: error: migrate takes no positional argument "shop"$'
 
 run_cmd "$PRODATA" migrate --database "host=127.0.0.1 password=hunter2"
 expect_rc "password on the command line is refused" 2
