@@ -43,8 +43,9 @@ typedef enum PdDbTxState
  * Connects; conninfo "" uses the PG* variables. The attempt is bounded to 10 s
  * unless conninfo or PGCONNECT_TIMEOUT sets connect_timeout. The PdDb is the
  * caller's, closed with pd_db_close.
- * Errors: PD_ERR_INVALID_INPUT for a conninfo that does not parse (its text is
- * never quoted: it may hold a password), PD_ERR_DB_CONNECT.
+ * Errors: PD_ERR_INVALID_INPUT for a conninfo that does not parse (as
+ * pd_db_conninfo_check: a value is never quoted, it may be a password),
+ * PD_ERR_DB_CONNECT.
  */
 bool pd_db_connect(const char *conninfo, PdDb **db, PdError *err);
 
@@ -120,6 +121,20 @@ char *pd_db_mask_conninfo(PdArena *arena, const char *conninfo);
 
 /* True when conninfo parses as libpq's keyword form or URI ("" does). */
 bool pd_db_is_valid_conninfo(const char *conninfo);
+
+/*
+ * True when conninfo parses as libpq's keyword form or URI ("" does); else
+ * false with PD_ERR_INVALID_INPUT saying what is wrong without quoting any
+ * value (a value may be a password; libpq's own message may quote one): an
+ * unknown keyword is named (`unknown connection keyword "hots"`, err->field
+ * set to it, the hint naming the closest known keyword), unless it follows
+ * an unquoted secret and is close to no keyword (then it may be the rest of
+ * that secret: a password with a space); a word without "=" is
+ * named only when it is a keyword; an unterminated quote by the keyword
+ * whose value it opens; anything else is "not a valid connection string".
+ * Errors: PD_ERR_INVALID_INPUT, PD_ERR_NO_MEMORY.
+ */
+bool pd_db_conninfo_check(const char *conninfo, PdError *err);
 
 /* True when conninfo (keyword form or URI) carries a secret (a password,
  * sslpassword, ...), or does not parse (it might). */

@@ -2,7 +2,7 @@
 # cli.sh - the command line itself: help, version, usage errors with exit 2,
 # settings precedence and errors with file:line, no password on the command line.
 source tests/lib/tap.sh
-tap_plan 73
+tap_plan 83
 tap_workdir
 cd "$TAP_WORKDIR"
 
@@ -143,6 +143,24 @@ expect_out "option problems are named by option" '^--lock-wait-ms: lock_wait_ms 
 run_cmd "$PRODATA" migrate --lock-retrys 4
 expect_rc "misspelt option exits 2" 2
 expect_out "misspelt option gets the closest setting" 'HINT: Did you mean --lock-retries\?'
+
+# --- a mistyped connection keyword: named with the setting's source, never a value ---------------
+printf 'models = a.pdm\ndatabase = "hots=localhost dbname=x password=hunter2"\n' >conninfo.conf
+run_cmd "$PRODATA" migrate --config conninfo.conf
+expect_rc "an unknown connection keyword exits 2, before connecting" 2
+expect_out "it is named with the setting and its file:line" '^prodata: error: unknown connection keyword "hots" in database \(conninfo\.conf:2\)$'
+expect_out "the hint names the close valid keyword" '^HINT: Did you mean "host"\?'
+expect_no_out "no value is shown" 'hunter2|localhost'
+PRODATA_DATABASE="postgresql://u:hunter2@127.0.0.1/x?sslmod=require" run_cmd "$PRODATA" showmigrations
+expect_out "in a URI from the environment: named with its variable" '^prodata: error: unknown connection keyword "sslmod" in database \(PRODATA_DATABASE\)$'
+expect_no_out "... and the URI's password is not shown" 'hunter2'
+run_cmd "$PRODATA" config --surface serve --database "host=localhost dbnme=x"
+expect_out "from the command line: named with the option, not refused as a secret" '^prodata: error: unknown connection keyword "dbnme" in database \(--database\)$'
+printf 'lock_retries = many\ndatabase = "host=x password=hunter2 more=tail"\n' >conninfo2.conf
+run_cmd "$PRODATA" check --config conninfo2.conf
+expect_out "reported with the other settings' problems" '^prodata: error: conninfo2\.conf:1: lock_retries must be a whole number'
+expect_out "... a word after an unquoted password is not shown" '^unknown connection keyword after the value of "password" in database \(conninfo2\.conf:2\)$'
+expect_no_out "... nor the password" "hunter2|more|tail"
 
 run_cmd "$PRODATA" config --config missing.conf
 expect_rc "missing configuration file exits 1" 1

@@ -66,6 +66,78 @@ test_masked_values_are_quoted_as_libpq_reads_them(void **state)
     pd_arena_free(arena);
 }
 
+/* conninfo refused by pd_db_conninfo_check: the error, which must not quote the secret. */
+static PdError
+refused(const char *conninfo, const char *secret)
+{
+    PdError err;
+    pd_error_clear(&err);
+    assert_false(pd_db_conninfo_check(conninfo, &err));
+    assert_int_equal(err.code, PD_ERR_INVALID_INPUT);
+    if (secret != NULL)
+    {
+        assert_lacks(err.message, secret);
+        assert_lacks(err.detail, secret);
+        assert_lacks(err.hint, secret);
+    }
+    return err;
+}
+
+static void
+test_check_names_an_unknown_keyword_with_the_closest(void **state)
+{
+    (void)state;
+    PdError err;
+    assert_true(pd_db_conninfo_check("", &err));
+    assert_true(pd_db_conninfo_check("host=x dbname='my db' password='a b'", &err));
+    assert_true(pd_db_conninfo_check("postgresql://u:p@x/db?sslmode=require&ssl=true", &err));
+    err = refused("hots=localhost dbname=x", NULL);
+    assert_string_equal(err.message, "unknown connection keyword \"hots\"");
+    assert_string_equal(err.field, "hots");
+    assert_contains(err.hint, "Did you mean \"host\"?");
+    err = refused("host=x password=s3cret sslmod=require", "s3cret");
+    assert_string_equal(err.message, "unknown connection keyword \"sslmod\"");
+    assert_contains(err.hint, "Did you mean \"sslmode\"?");
+    err = refused("host=x colour=blue", NULL);
+    assert_string_equal(err.message, "unknown connection keyword \"colour\"");
+    assert_lacks(err.hint, "Did you mean");
+    assert_contains(err.hint, "host, hostaddr, port, dbname, user");
+    err = refused("postgresql://u:s3cret@x/db?sslmod=require", "s3cret");
+    assert_string_equal(err.message, "unknown connection keyword \"sslmod\"");
+    assert_contains(err.hint, "Did you mean \"sslmode\"?");
+}
+
+static void
+test_check_never_quotes_what_may_be_a_value(void **state)
+{
+    (void)state;
+    /* an unquoted password with a space: what follows may be the rest of it */
+    PdError err = refused("host=x password=s3cret tail=more", "tail");
+    assert_string_equal(err.message, "unknown connection keyword after the value of \"password\"");
+    assert_contains(err.hint, "password='...'");
+    err = refused("host=x password=s3cret moretail", "moretail");
+    assert_string_equal(
+        err.message, "a word without \"=\" after the value of \"password\" (not shown: it may be a value)");
+    err = refused("host=x sslpassword=s3cret host", "s3cret");
+    assert_lacks(err.message, "\"host\"");
+    err = refused("s3cret", "s3cret");
+    assert_string_equal(err.message, "a word without \"=\" at the start (not shown: it may be a value)");
+    err = refused("host dbname=x", NULL);
+    assert_string_equal(err.message, "missing \"=\" after connection keyword \"host\"");
+    err = refused("host=x password='s3cret", "s3cret");
+    assert_string_equal(err.message, "unterminated quoted value of connection keyword \"password\"");
+    err = refused("host=x pass-w0rd:s3cret=1", "s3cret");
+    assert_string_equal(err.message,
+                        "unknown connection keyword (not shown: it holds characters no keyword has)");
+    /* a URI whose password holds unencoded '/' and '?': nothing of it is taken for a query parameter */
+    err = refused("postgresql://u:s3/cr?et=x@host/db?colour=blue", "s3");
+    assert_lacks(err.message, "et");
+    assert_string_equal(err.message, "unknown connection keyword \"colour\"");
+    err = refused("postgresql://u:s3cret@[::1/db", "s3cret");
+    assert_string_equal(err.message, "not a valid connection URI");
+    assert_contains(err.hint, "not shown");
+}
+
 int
 main(void)
 {
@@ -73,6 +145,8 @@ main(void)
         cmocka_unit_test(test_every_secret_option_counts_as_a_password),
         cmocka_unit_test(test_masking_hides_every_secret),
         cmocka_unit_test(test_masked_values_are_quoted_as_libpq_reads_them),
+        cmocka_unit_test(test_check_names_an_unknown_keyword_with_the_closest),
+        cmocka_unit_test(test_check_never_quotes_what_may_be_a_value),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
