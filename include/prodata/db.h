@@ -136,6 +136,25 @@ bool pd_db_is_valid_conninfo(const char *conninfo);
  */
 bool pd_db_conninfo_check(const char *conninfo, PdError *err);
 
+/*
+ * Where a connection to conninfo takes its host, port, dbname, user and
+ * password from, for a failed connect's error: conninfo itself (named by
+ * source, e.g. "database (prodata.conf:3)"; NULL: "the connection string"),
+ * a PG* variable of environ_list ("NAME=value" strings, NULL-terminated: the
+ * caller's environment, as the library reads none), a service (the
+ * conninfo's or PGSERVICE: then "unless service "x" sets it"), or libpq's
+ * default (the user: the operating system user; dbname: the user name). One
+ * line, values quoted, a password never shown, only where it comes from:
+ *   host "db" from database (prodata.conf:3), port 5499 from PGPORT,
+ *   dbname "shop" from database (prodata.conf:3), user "alice" by libpq's
+ *   default (the operating system user), password looked up in ~/.pgpass
+ *   (none given)
+ * Arena-allocated; NULL when conninfo does not parse or the arena is
+ * exhausted.
+ */
+char *pd_db_conninfo_origins(PdArena *arena, const char *conninfo, const char *source,
+                             const char *const *environ_list);
+
 /* True when conninfo (keyword form or URI) carries a secret (a password,
  * sslpassword, ...), or does not parse (it might). */
 bool pd_db_conninfo_has_password(const char *conninfo);

@@ -73,6 +73,35 @@ is_unparsed_database(const PdSettingTable *table, const PdSettingOverride *overr
     return row != NULL && strcmp(row->name, "database") == 0 && !pd_db_is_valid_conninfo(override->value);
 }
 
+/* The database setting the command loaded and its label, "database (prodata.conf:3)", for
+ * pd_cli_explain_connect. A process runs one command; set by load. */
+static const char *loaded_database;
+static const char *loaded_database_label;
+
+static void
+remember_database(PdArena *arena, const PdSettingTable *table, const void *values, const PdSettings *settings)
+{
+    const PdSetting *row = pd_settings_find(table, "database");
+    if (row == NULL)
+        return;
+    loaded_database = *(const char *const *)((const char *)values + row->offset);
+    loaded_database_label = pd_arena_sprintf(
+        arena, "database (%s)", pd_settings_format_source(arena, &settings->sources[row - table->settings]));
+}
+
+bool
+pd_cli_explain_connect(PdArena *arena, const char *conninfo, PdError *err)
+{
+    if (err->code != PD_ERR_DB_CONNECT)
+        return false;
+    bool is_setting = loaded_database != NULL && conninfo != NULL && strcmp(conninfo, loaded_database) == 0;
+    char *origins = pd_db_conninfo_origins(arena, conninfo, is_setting ? loaded_database_label : NULL,
+                                           (const char *const *)environ);
+    if (origins != NULL)
+        pd_error_context(err, "connecting with %s", origins);
+    return false;
+}
+
 static bool
 load(PdArena *arena, const CliArgs *args, const PdSettingTable *table, void *values, PdSettings *settings,
      PdError *err)
@@ -92,6 +121,7 @@ load(PdArena *arena, const CliArgs *args, const PdSettingTable *table, void *val
     };
     if (!pd_settings_load(arena, table, &input, values, settings, err) && err->code != PD_ERR_INVALID_INPUT)
         return false; /* the file could not be read, or memory ran out: nothing more to say */
+    remember_database(arena, table, values, settings);
     bool is_checked = true;
     for (size_t i = 0; i < args->override_count; i++)
         if (is_unparsed_database(table, &args->overrides[i]))

@@ -2,7 +2,7 @@
 # cli.sh - the command line itself: help, version, usage errors with exit 2,
 # settings precedence and errors with file:line, no password on the command line.
 source tests/lib/tap.sh
-tap_plan 83
+tap_plan 89
 tap_workdir
 cd "$TAP_WORKDIR"
 
@@ -161,6 +161,23 @@ run_cmd "$PRODATA" check --config conninfo2.conf
 expect_out "reported with the other settings' problems" '^prodata: error: conninfo2\.conf:1: lock_retries must be a whole number'
 expect_out "... a word after an unquoted password is not shown" '^unknown connection keyword after the value of "password" in database \(conninfo2\.conf:2\)$'
 expect_no_out "... nor the password" "hunter2|more|tail"
+
+# --- a failed connect says where each part of the connection came from, never the password -----
+printf 'models = a.pdm\ndatabase = "host=127.0.0.1 port=1 dbname=nowhere password=hunter2"\n' >refused.conf
+run_cmd "$PRODATA" migrate --config refused.conf
+expect_rc "a refused connection exits 1" 1
+expect_out "CONTEXT names the setting and its line for what the conninfo gives, PGUSER for the user" \
+    '^CONTEXT: connecting with host "127\.0\.0\.1", port 1, dbname "nowhere" and the password from database \(refused\.conf:2\); user "'"$PGUSER"'" from PGUSER$'
+expect_no_out "... and never the password" 'hunter2'
+PGHOST=127.0.0.1 PGPORT=1 run_cmd "$PRODATA" showmigrations
+expect_out "without a database setting: each PG* variable named" \
+    '^CONTEXT: connecting with host "127\.0\.0\.1" from PGHOST; port 1 from PGPORT; dbname "'"$PGDATABASE"'" from PGDATABASE; user "'"$PGUSER"'" from PGUSER; '
+run_cmd env -u PGDATABASE -u PGPORT "$PRODATA" showmigrations --database "host=nohost.invalid"
+expect_out "a host not found: the option named, libpq's defaults said as such" \
+    '^CONTEXT: connecting with host "nohost\.invalid" from database \(--database\); port 5432 by libpq.s default; dbname "'"$PGUSER"'" by libpq.s default \(the user name\); user "'"$PGUSER"'" from PGUSER; '
+PRODATA_DATABASE="postgresql://127.0.0.1:1/x" run_cmd env -u PGPASSWORD PGPASSFILE=/nonexistent/pgpass "$PRODATA" migrate
+expect_out "a URI from the environment: PRODATA_DATABASE named, the password file from PGPASSFILE" \
+    '^CONTEXT: connecting with host "127\.0\.0\.1", port 1 and dbname "x" from database \(PRODATA_DATABASE\); user "'"$PGUSER"'" from PGUSER; the password file "/nonexistent/pgpass" from PGPASSFILE$'
 
 run_cmd "$PRODATA" config --config missing.conf
 expect_rc "missing configuration file exits 1" 1

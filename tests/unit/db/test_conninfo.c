@@ -138,6 +138,47 @@ test_check_never_quotes_what_may_be_a_value(void **state)
     assert_contains(err.hint, "not shown");
 }
 
+static void
+test_origins_name_where_each_part_comes_from(void **state)
+{
+    (void)state;
+    PdArena *arena = pd_arena_new(0);
+    const char *const environ_list[] = {"PGPORT=5499", "PGUSER=alice", "PGPASSWORD=s3cret", "PGHOSTX=no",
+                                        NULL};
+    char *text = pd_db_conninfo_origins(arena, "host=db.internal dbname=shop", "database (prodata.conf:3)",
+                                        environ_list);
+    assert_string_equal(text,
+                        "host \"db.internal\" and dbname \"shop\" from database (prodata.conf:3); "
+                        "port 5499 from PGPORT; user \"alice\" from PGUSER; the password from PGPASSWORD");
+    assert_lacks(text, "s3cret");
+    /* a URI: every part in it, the password too, never shown */
+    text = pd_db_conninfo_origins(arena, "postgresql://bob:s3cret@127.0.0.1:4/db",
+                                  "database (PRODATA_DATABASE)", NULL);
+    assert_string_equal(text, "host \"127.0.0.1\", port 4, dbname \"db\", user \"bob\" and the password from "
+                              "database (PRODATA_DATABASE)");
+    /* nothing given: libpq's defaults, the dbname being the user's name */
+    const char *const user_only[] = {"PGUSER=carol", "PGPASSFILE=/srv/pgpass", NULL};
+    text = pd_db_conninfo_origins(arena, "", NULL, user_only);
+    assert_string_equal(text, "host by libpq's default (a Unix socket); port 5432 by libpq's default; dbname "
+                              "\"carol\" by libpq's default (the user name); user \"carol\" from PGUSER; the "
+                              "password file \"/srv/pgpass\" from PGPASSFILE");
+    text = pd_db_conninfo_origins(arena, "port=1", NULL, NULL);
+    assert_contains(text, "port 1 from the connection string");
+    assert_contains(text, "by libpq's default (the operating system user)");
+    assert_contains(text, "the password file ~/.pgpass by libpq's default (no password given)");
+    /* a service comes after the conninfo and before the variables */
+    const char *const with_service[] = {"PGSERVICE=shop", "PGHOST=h", NULL};
+    text = pd_db_conninfo_origins(arena, "dbname=x", "database (--database)", with_service);
+    assert_true(
+        strncmp(text,
+                "dbname \"x\" from database (--database); service \"shop\" from PGSERVICE for what else "
+                "it sets, then: host \"h\" from PGHOST; ",
+                strlen("dbname \"x\" from database (--database); service \"shop\" from PGSERVICE for "
+                       "what else it sets, then: host \"h\" from PGHOST; ")) == 0);
+    assert_null(pd_db_conninfo_origins(arena, "hots=x", NULL, NULL));
+    pd_arena_free(arena);
+}
+
 int
 main(void)
 {
@@ -147,6 +188,7 @@ main(void)
         cmocka_unit_test(test_masked_values_are_quoted_as_libpq_reads_them),
         cmocka_unit_test(test_check_names_an_unknown_keyword_with_the_closest),
         cmocka_unit_test(test_check_never_quotes_what_may_be_a_value),
+        cmocka_unit_test(test_origins_name_where_each_part_comes_from),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
