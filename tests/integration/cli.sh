@@ -2,7 +2,7 @@
 # cli.sh - the command line itself: help, version, usage errors with exit 2,
 # settings precedence and errors with file:line, no password on the command line.
 source tests/lib/tap.sh
-tap_plan 89
+tap_plan 91
 tap_workdir
 cd "$TAP_WORKDIR"
 
@@ -178,6 +178,12 @@ expect_out "a host not found: the option named, libpq's defaults said as such" \
 PRODATA_DATABASE="postgresql://127.0.0.1:1/x" run_cmd env -u PGPASSWORD PGPASSFILE=/nonexistent/pgpass "$PRODATA" migrate
 expect_out "a URI from the environment: PRODATA_DATABASE named, the password file from PGPASSFILE" \
     '^CONTEXT: connecting with host "127\.0\.0\.1", port 1 and dbname "x" from database \(PRODATA_DATABASE\); user "'"$PGUSER"'" from PGUSER; the password file "/nonexistent/pgpass" from PGPASSFILE$'
+
+mkdir -p repo
+[ "$(id -u)" = 0 ] && chmod 711 "$TAP_WORKDIR" && chown postgres: repo # root works as the repository's owner
+run_cmd "$PRODATA" backup restore-point p1 --archive-dir "$TAP_WORKDIR/repo" --database "host=127.0.0.1 port=1"
+expect_rc "backup restore-point with the server refusing exits 1 (it reported success, then crashed)" 1
+expect_out "... saying where the connection came from" '^CONTEXT: connecting with host "127\.0\.0\.1" and port 1 from database \(--database\); '
 
 run_cmd "$PRODATA" config --config missing.conf
 expect_rc "missing configuration file exits 1" 1
