@@ -94,7 +94,7 @@ build_params(const PdDbConnectOptions *options, PQconninfoOption **parsed, Conne
     if (*parsed == NULL)
     {
         PQfreemem(message); /* it quotes the text, which may hold a password: the check names keywords only */
-        return !pd_db_conninfo_check(options->conninfo != NULL ? options->conninfo : "", err) ||
+        return pd_db_conninfo_check(options->conninfo != NULL ? options->conninfo : "", err) &&
                pd_error_set(err, PD_ERR_INVALID_INPUT, "not a valid connection string");
     }
     const char *their_options = NULL;
