@@ -3,7 +3,8 @@
 # the boundary checks (check-layers, check-exports, check-lib, a clang build);
 # `make install` / `make uninstall` (PREFIX, DESTDIR) put it on a system;
 # `make asan` builds with AddressSanitizer + UBSan and runs the same tests (ASAN_TESTS= picks some);
-# `make demo` migrates the example onto a local PostgreSQL, seeds it and serves it (`make demo-stop`);
+# `make demo` migrates the example onto a local PostgreSQL, seeds it and serves it (`make demo-stop`; its
+# folder and ports: PRODATA_DEMO_DIR=... PRODATA_DEMO_PORT=N, in the environment or after `make demo`);
 # `make bench`, `make bench-rest`, `make bench-archive`, `make bench-backup` and `make bench-failover` run the benchmarks beside their
 # reference systems; `make chaos` runs random faults on three keepers (root; not part of `make test`).
 # Every target that needs packages depends on `deps`, which installs only what is missing.

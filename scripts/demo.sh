@@ -14,10 +14,14 @@
 # stays after the summary and stops them all at Ctrl-C; a second
 # `make demo` reuses the data and whatever still runs.
 # As root, PostgreSQL runs as the unprivileged postgres account (the keepers
-# see to it); as a user, as that user. Ports (change them to run two demos):
-# PRODATA_DEMO_PORT (54331: the three PostgreSQL at 54331-54333),
-# PRODATA_DEMO_ETCD_PORT (23790, peer +10), PRODATA_DEMO_API_PORT (18008: the
-# keepers' HTTP APIs at 18008-18010), PRODATA_DEMO_HTTP_PORT (8000).
+# see to it); as a user, as that user. Ports, so that two demos on one machine
+# do not collide: PRODATA_DEMO_PORT=B moves them all (the three PostgreSQL at
+# B..B+2, etcd at B+3 with its peer port B+13, the keepers' HTTP APIs at
+# B+4..B+6, prodata serve at B+7); without it they are PostgreSQL
+# 54331-54333, etcd 23790 (peer 23800), the APIs 18008-18010 and serve 8000.
+# PRODATA_DEMO_ETCD_PORT, PRODATA_DEMO_API_PORT and PRODATA_DEMO_HTTP_PORT
+# move one each. A port another program holds stops the demo before anything
+# starts, naming the setting to change.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ "$(id -u)" = 0 ]; then
@@ -25,21 +29,45 @@ if [ "$(id -u)" = 0 ]; then
 else
     DEMO_DIR=${PRODATA_DEMO_DIR:-/tmp/prodata-demo-$(id -un)}
 fi
-PG_PORT=${PRODATA_DEMO_PORT:-54331}
-ETCD_PORT=${PRODATA_DEMO_ETCD_PORT:-23790}
-API_PORT=${PRODATA_DEMO_API_PORT:-18008}
-HTTP_PORT=${PRODATA_DEMO_HTTP_PORT:-8000}
 PRODATA=${PRODATA:-$PWD/build/prodata}
 ETCD_BIN=${ETCD_BIN:-etcd}
-for setting in PRODATA_DEMO_PORT:$PG_PORT PRODATA_DEMO_ETCD_PORT:$ETCD_PORT PRODATA_DEMO_API_PORT:$API_PORT \
-    PRODATA_DEMO_HTTP_PORT:$HTTP_PORT; do
-    value=${setting#*:}
-    if ! [[ "$value" =~ ^[0-9]{1,5}$ ]] || [ "$value" -lt 1024 ] || [ "$value" -gt 65000 ]; then
-        echo "demo: ${setting%%:*} is \"$value\": a port number from 1024 to 65000 (the demo uses the next ones too)" >&2
+# check_port SETTING VALUE: exit 2 unless VALUE is a port the demo can use (it takes the next ones too).
+check_port() {
+    if ! [[ "$2" =~ ^[0-9]{1,5}$ ]] || [ "$2" -lt 1024 ] || [ "$2" -gt 65000 ]; then
+        echo "demo: $1 is \"$2\": a port number from 1024 to 65000 (the demo uses the next ones too)" >&2
         exit 2
     fi
-done
+}
+check_port PRODATA_DEMO_PORT "${PRODATA_DEMO_PORT:-54331}"
+PG_PORT=${PRODATA_DEMO_PORT:-54331}
+if [ -n "${PRODATA_DEMO_PORT:-}" ]; then
+    ETCD_PORT=${PRODATA_DEMO_ETCD_PORT:-$((PG_PORT + 3))}
+    API_PORT=${PRODATA_DEMO_API_PORT:-$((PG_PORT + 4))}
+    HTTP_PORT=${PRODATA_DEMO_HTTP_PORT:-$((PG_PORT + 7))}
+else
+    ETCD_PORT=${PRODATA_DEMO_ETCD_PORT:-23790}
+    API_PORT=${PRODATA_DEMO_API_PORT:-18008}
+    HTTP_PORT=${PRODATA_DEMO_HTTP_PORT:-8000}
+fi
+check_port PRODATA_DEMO_ETCD_PORT "$ETCD_PORT"
+check_port PRODATA_DEMO_API_PORT "$API_PORT"
+check_port PRODATA_DEMO_HTTP_PORT "$HTTP_PORT"
+# Every port the demo takes, with the setting that moves it: none may be another's.
+DEMO_PORTS="$PG_PORT:PRODATA_DEMO_PORT $((PG_PORT + 1)):PRODATA_DEMO_PORT $((PG_PORT + 2)):PRODATA_DEMO_PORT
+$ETCD_PORT:PRODATA_DEMO_ETCD_PORT $((ETCD_PORT + 10)):PRODATA_DEMO_ETCD_PORT $API_PORT:PRODATA_DEMO_API_PORT
+$((API_PORT + 1)):PRODATA_DEMO_API_PORT $((API_PORT + 2)):PRODATA_DEMO_API_PORT $HTTP_PORT:PRODATA_DEMO_HTTP_PORT"
+CLASH=$(tr ' ' '\n' <<<"$DEMO_PORTS" | sort -t: -k1,1n | awk -F: '$1 == port { print $1 " (" name " and " $2 ")"; exit }
+    { port = $1; name = $2 }')
+if [ -n "$CLASH" ]; then
+    echo "demo: two of the demo's ports are the same: $CLASH; set them apart" >&2
+    exit 2
+fi
 API="http://127.0.0.1:$HTTP_PORT"
+# How to run make demo again for this very demo: with the settings it was given.
+AGAIN=""
+for setting in PRODATA_DEMO_DIR PRODATA_DEMO_PORT PRODATA_DEMO_ETCD_PORT PRODATA_DEMO_API_PORT PRODATA_DEMO_HTTP_PORT; do
+    [ -z "${!setting:-}" ] || AGAIN="$AGAIN$setting=${!setting} "
+done
 NODES="1 2 3"
 PORTS="$PG_PORT,$((PG_PORT + 1)),$((PG_PORT + 2))"
 CONNINFO="host=127.0.0.1,127.0.0.1,127.0.0.1 port=$PORTS target_session_attrs=read-write dbname=bookstore user=bookstore"
@@ -82,7 +110,7 @@ stop_all() {
 
 if [ "${1:-}" = stop ]; then
     [ -d "$DEMO_DIR" ] && stop_all
-    echo "demo: stopped (data kept in $DEMO_DIR; make demo starts it again)"
+    echo "demo: stopped (data kept in $DEMO_DIR; ${AGAIN}make demo starts it again)"
     exit 0
 fi
 FOREGROUND=0
@@ -105,11 +133,30 @@ interrupted() {
 trap interrupted INT TERM
 
 port_taken() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+# need_port PORT WHAT SETTING: exit 1, naming the setting that moves it, when another program holds PORT.
 need_port() {
     if port_taken "$1"; then
-        echo "demo: port $1 ($2) is taken by another program; set $3" >&2
+        local move="set $3 to another port, or PRODATA_DEMO_PORT=N to move every port of the demo"
+        [ "$3" = PRODATA_DEMO_PORT ] && move="set PRODATA_DEMO_PORT=N to move every port of the demo"
+        echo "demo: port $1 ($2) is in use by another program (another demo?); $move (N to N+7 and N+13)" >&2
         exit 1
     fi
+}
+# Every port of a process about to start, before any starts: a demo stopped by a port in use leaves nothing
+# running behind it.
+need_ports() {
+    local i
+    if [ -z "$(live_pid "$DEMO_DIR/etcd.pid" etcd)" ]; then
+        need_port "$ETCD_PORT" "etcd" PRODATA_DEMO_ETCD_PORT
+        need_port $((ETCD_PORT + 10)) "etcd's peer port" PRODATA_DEMO_ETCD_PORT
+    fi
+    for i in $NODES; do
+        if [ -z "$(live_pid "$DEMO_DIR/n$i/keeper.pid" "prodata keeper")" ]; then
+            need_port $((PG_PORT + i - 1)) "PostgreSQL of n$i" PRODATA_DEMO_PORT
+            need_port $((API_PORT + i - 1)) "the keeper API of n$i" PRODATA_DEMO_API_PORT
+        fi
+    done
+    [ -n "$(live_pid "$DEMO_DIR/serve.pid" "prodata serve")" ] || need_port "$HTTP_PORT" "prodata serve" PRODATA_DEMO_HTTP_PORT
 }
 wait_for() { # SECONDS WHAT COMMAND...: polls every 0.2 s
     local deadline=$((SECONDS + $1)) what=$2
@@ -130,10 +177,10 @@ if [ "$(id -u)" != 0 ] && [ ! -w "$DEMO_DIR" ]; then
 fi
 chmod 700 "$DEMO_DIR"
 [ "$(id -u)" = 0 ] && chmod 711 "$DEMO_DIR" # the postgres account reaches its nodes' directories inside
+need_ports
 
 # ---- etcd ---------------------------------------------------------------------------------------------------
 if [ -z "$(live_pid "$DEMO_DIR/etcd.pid" etcd)" ]; then
-    need_port "$ETCD_PORT" "etcd" PRODATA_DEMO_ETCD_PORT
     echo "== etcd on 127.0.0.1:$ETCD_PORT (data $DEMO_DIR/etcd)"
     nohup "$ETCD_BIN" --name demo --data-dir "$DEMO_DIR/etcd" \
         --listen-client-urls "http://127.0.0.1:$ETCD_PORT" --advertise-client-urls "http://127.0.0.1:$ETCD_PORT" \
@@ -181,8 +228,6 @@ mkdir -p "$DEMO_DIR/archive"
 # ---- the keepers ----------------------------------------------------------------------------------------------
 for i in $NODES; do
     if [ -z "$(live_pid "$DEMO_DIR/n$i/keeper.pid" "prodata keeper")" ]; then
-        need_port $((PG_PORT + i - 1)) "PostgreSQL of n$i" PRODATA_DEMO_PORT
-        need_port $((API_PORT + i - 1)) "the keeper API of n$i" PRODATA_DEMO_API_PORT
         echo "== prodata keeper n$i (PostgreSQL on 127.0.0.1:$((PG_PORT + i - 1)), API on :$((API_PORT + i - 1)), log $DEMO_DIR/n$i/keeper.log)"
         # its own session: kill -9 -- -PID then takes the keeper and its fence guard together (a lost node)
         (cd "$DEMO_DIR/n$i" && exec setsid "$PRODATA" keeper --config "$DEMO_DIR/n$i/prodata.conf" >>keeper.log 2>&1 </dev/null) &
@@ -289,7 +334,7 @@ commit) under $DEMO_DIR serves the bookstore example on $API.
 
 Watch a failover: kill the primary's keeper and PostgreSQL together (a lost node) and read the status again;
 a standby is the primary within a few seconds, and prodata serve follows it (requests in the gap get 503
-with Retry-After). The killed node comes back as a standby with make demo.
+with Retry-After). The killed node comes back as a standby with ${AGAIN}make demo.
   kill -9 -- -\$(cat $LEADER_DIR/keeper.pid) -\$(head -1 $LEADER_DIR/data/postmaster.pid)
   $PRODATA cluster status --config $CLUSTER_CONF
   while sleep 1; do curl -s -o /dev/null -w '%{http_code} ' $API/api/books/1/; done
@@ -303,7 +348,7 @@ A token for the role bookstore_editor (read and write), valid 24 hours:
   curl -s -X POST -H "Authorization: Bearer \$TOKEN" -H 'Content-Type: application/json' \\
        -d '{"name": "Octavia E. Butler", "email": "octavia@example.org", "born": "1947-06-22"}' $API/api/authors/
 
-  stop:      make demo-stop   (every process above; the data stays in $DEMO_DIR)
+  stop:      ${AGAIN}make demo-stop   (every process above; the data stays in $DEMO_DIR)
 TEXT
 if [ "$FOREGROUND" = 1 ]; then
     echo "The demo runs in the foreground: Ctrl-C stops every process above."

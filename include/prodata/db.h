@@ -43,8 +43,9 @@ typedef enum PdDbTxState
  * Connects; conninfo "" uses the PG* variables. The attempt is bounded to 10 s
  * unless conninfo or PGCONNECT_TIMEOUT sets connect_timeout. The PdDb is the
  * caller's, closed with pd_db_close.
- * Errors: PD_ERR_INVALID_INPUT for a conninfo that does not parse (its text is
- * never quoted: it may hold a password), PD_ERR_DB_CONNECT.
+ * Errors: PD_ERR_INVALID_INPUT for a conninfo that does not parse (as
+ * pd_db_conninfo_check: a value is never quoted, it may be a password),
+ * PD_ERR_DB_CONNECT.
  */
 bool pd_db_connect(const char *conninfo, PdDb **db, PdError *err);
 
@@ -122,6 +123,39 @@ char *pd_db_mask_conninfo(PdArena *arena, const char *conninfo);
 
 /* True when conninfo parses as libpq's keyword form or URI ("" does). */
 bool pd_db_is_valid_conninfo(const char *conninfo);
+
+/*
+ * True when conninfo parses as libpq's keyword form or URI ("" does); else
+ * false with PD_ERR_INVALID_INPUT saying what is wrong without quoting any
+ * value (a value may be a password; libpq's own message may quote one): an
+ * unknown keyword is named (`unknown connection keyword "hots"`, err->field
+ * set to it, the hint naming the closest known keyword), unless it follows
+ * an unquoted secret and is close to no keyword (then it may be the rest of
+ * that secret: a password with a space); a word without "=" is
+ * named only when it is a keyword; an unterminated quote by the keyword
+ * whose value it opens; anything else is "not a valid connection string".
+ * Errors: PD_ERR_INVALID_INPUT, PD_ERR_NO_MEMORY.
+ */
+bool pd_db_conninfo_check(const char *conninfo, PdError *err);
+
+/*
+ * Where a connection to conninfo takes its host, port, dbname, user and
+ * password from, for a failed connect's error: conninfo itself (named by
+ * source, e.g. "database (prodata.conf:3)"; NULL: "the connection string"),
+ * a PG* variable of environ_list ("NAME=value" strings, NULL-terminated: the
+ * caller's environment, as the library reads none), a service (the
+ * conninfo's or PGSERVICE: then "unless service "x" sets it"), or libpq's
+ * default (the user: the operating system user; dbname: the user name). One
+ * line, values quoted, a password never shown, only where it comes from:
+ *   host "db" from database (prodata.conf:3), port 5499 from PGPORT,
+ *   dbname "shop" from database (prodata.conf:3), user "alice" by libpq's
+ *   default (the operating system user), password looked up in ~/.pgpass
+ *   (none given)
+ * Arena-allocated; NULL when conninfo does not parse or the arena is
+ * exhausted.
+ */
+char *pd_db_conninfo_origins(PdArena *arena, const char *conninfo, const char *source,
+                             const char *const *environ_list);
 
 /* True when conninfo (keyword form or URI) carries a secret (a password,
  * sslpassword, ...), or does not parse (it might). */

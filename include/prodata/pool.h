@@ -56,7 +56,7 @@ typedef struct PdPoolStats
 /*
  * A pool; connects nobody yet. The options are copied. Errors:
  * PD_ERR_INVALID_INPUT (size < 1, a negative timeout, a conninfo that does not
- * parse: its text is never quoted), PD_ERR_NO_MEMORY.
+ * parse: as pd_db_conninfo_check, no value quoted), PD_ERR_NO_MEMORY.
  */
 bool pd_pool_new(const PdPoolOptions *options, PdPool **pool, PdError *err);
 

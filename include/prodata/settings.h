@@ -264,6 +264,11 @@ const PdSetting *pd_settings_find(const PdSettingTable *table, const char *name)
 /* The closest setting name to a misspelt one, or NULL when none is close. */
 const char *pd_settings_suggest(const PdSettingTable *table, const char *name);
 
+/* The closest of candidates (NULL-terminated; one of them, not a copy) to a misspelt name, by the same rule:
+ * at most two edits (a swap of neighbours is one), fewer than a third of the name; '-' reads as '_' and the
+ * name's case is ignored. NULL when none is close. For names that are not settings (libpq's keywords). */
+const char *pd_settings_suggest_among(const char *name, const char *const *candidates);
+
 /* An ENUM setting's choices joined by separator ("debug, info, ..."). Arena-allocated. */
 char *pd_settings_choices(PdArena *arena, const PdSetting *setting, const char *separator);
 

@@ -129,8 +129,8 @@ pd_backup_point_create(PdArena *arena, const char *repo, const char *conninfo, c
               pd_backup_parse_lsn(pd_db_result_value(result, 0, 0), &point->lsn) &&
               pd_db_query(arena, db, "SELECT pg_switch_wal()", 0, NULL, &result, err);
     pd_db_close(db);
-    if (!ok)
-        return err->code != PD_OK || pd_error_set(err, PD_ERR_DB_QUERY, "the server returned no LSN");
+    if (!ok) /* every step but the LSN's parse sets err */
+        return err->code == PD_OK && pd_error_set(err, PD_ERR_DB_QUERY, "the server returned no LSN");
     point->name = name;
     point->time = (int64_t)time(NULL);
     return write_point(arena, repo, point, err);

@@ -126,4 +126,12 @@ bool cli_read_jwt_secret(PdArena *arena, PdServeSettings *settings, PdError *err
 bool cli_load_settings(PdArena *arena, const CliArgs *args, const PdSettingTable *table, void *values,
                        PdSettings *settings, PdError *err);
 
+/*
+ * Adds to a PD_ERR_DB_CONNECT error a CONTEXT saying where conninfo's host, port, dbname, user and
+ * password came from (pd_db_conninfo_origins): the database setting the command loaded, named with its
+ * source, when conninfo is that setting's value; the PG* variables; libpq's defaults. Other errors are left
+ * alone. Returns false (a failure line: `return pd_cli_explain_connect(arena, conninfo, err);`).
+ */
+bool pd_cli_explain_connect(PdArena *arena, const char *conninfo, PdError *err);
+
 #endif

@@ -186,7 +186,7 @@ cmd_archive(PdArena *arena, const CliArgs *args, PdError *err)
         return false;
     bool wants_backlog = cli_has_flag(args, "--backlog", NULL) || settings.database[0] != '\0';
     if (wants_backlog && !pd_archive_backlog(arena, settings.database, &backlog, err))
-        return false;
+        return pd_cli_explain_connect(arena, settings.database, err);
     const PdArchiveBacklog *shown = wants_backlog ? &backlog : NULL;
     if (cli_has_flag(args, "--json", NULL))
     {

@@ -251,7 +251,7 @@ take(PdArena *arena, const CliArgs *args, PdError *err)
     options.progress_context = &progress;
     PdBackupOutcome outcome;
     if (!pd_backup_take(arena, &options, &outcome, err))
-        return false;
+        return pd_cli_explain_connect(arena, settings.database, err);
     print_taken(&outcome, seconds_since(&progress.start), progress.is_json);
     fflush(stdout);
     /* corrupt pages: no retention, so the backups from before the damage stay */
@@ -595,9 +595,10 @@ restore_point(PdArena *arena, const CliArgs *args, PdError *err)
     PdBackupPoint point;
     if (args->positional_count != 2)
         return pd_error_set(err, PD_ERR_USAGE, "backup restore-point: give the point's name");
-    if (!load(arena, args, &settings, &archive, err) ||
-        !pd_backup_point_create(arena, archive.dir, settings.database, args->positional[1], &point, err))
+    if (!load(arena, args, &settings, &archive, err))
         return false;
+    if (!pd_backup_point_create(arena, archive.dir, settings.database, args->positional[1], &point, err))
+        return pd_cli_explain_connect(arena, settings.database, err);
     char lsn[20];
     pd_backup_format_lsn(point.lsn, lsn);
     if (cli_has_flag(args, "--json", NULL))

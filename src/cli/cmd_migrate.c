@@ -338,7 +338,7 @@ static bool
 connect_database(PdArena *arena, const PdMigrateSettings *config, PdDb **db, PdError *err)
 {
     if (!pd_db_connect(config->database, db, err))
-        return false;
+        return pd_cli_explain_connect(arena, config->database, err);
     /* The connection belongs to the command: closed with its arena, also on error paths. */
     if (!pd_arena_on_free(arena, (void (*)(void *))pd_db_close, *db))
     {
@@ -498,6 +498,16 @@ read_fake_flags(const CliArgs *args, const PdMigrationFile *files, size_t count,
 bool
 cmd_migrate(PdArena *arena, const CliArgs *args, PdError *err)
 {
+    /* `migrate 3` (Django: `migrate app 3`, `migrate app zero`) is how a newcomer guesses --to 3. */
+    for (int i = 0; i < args->positional_count; i++)
+        if ((args->positional[i][0] >= '0' && args->positional[i][0] <= '9') ||
+            strcmp(args->positional[i], "zero") == 0)
+            return pd_error_set(
+                err, PD_ERR_USAGE, "migrate takes no positional argument \"%s\"; did you mean --to %s?",
+                args->positional[i], args->positional[i][0] == 'z' ? "0" : args->positional[i]);
+    if (args->positional_count > 0)
+        return pd_error_set(err, PD_ERR_USAGE, "migrate takes no positional argument \"%s\"",
+                            args->positional[0]);
     PdMigrateSettings config;
     PdMigrationFile *files;
     size_t count;

@@ -41,19 +41,99 @@ mask_secret(PdArena *arena, const char *value)
 
 static const PdSecretHooks conninfo_secrets = {mask_secret, refuse_conninfo};
 
+/*
+ * Adds to err (as the error, or as one more problem after the other settings' problems) why conninfo, the
+ * database setting's value from source, is not a connection string as libpq reads it:
+ * `unknown connection keyword "hots" in database (prodata.conf:2)`. No value is ever quoted: one may be a
+ * password. True when conninfo parses and err holds nothing.
+ */
+static bool
+check_conninfo(const char *conninfo, const char *source, PdError *err)
+{
+    PdError why;
+    pd_error_clear(&why);
+    if (conninfo == NULL || pd_db_conninfo_check(conninfo, &why))
+        return err->code == PD_OK;
+    if (err->code != PD_OK)
+        pd_error_add_problem(err, NULL, 0, 0, "database", "%s in database (%s)", why.message, source);
+    else
+    {
+        pd_error_set(err, why.code, "%s in database (%s)", why.message, source);
+        pd_error_field(err, "database");
+    }
+    return err->hint[0] == '\0' ? pd_error_hint(err, "%s", why.hint) : false;
+}
+
+/* Whether an override is a --database that libpq would not parse: the loader would refuse it as a possible
+ * secret, which misleads; check_conninfo names what is wrong instead. */
+static bool
+is_unparsed_database(const PdSettingTable *table, const PdSettingOverride *override)
+{
+    const PdSetting *row = pd_settings_find(table, override->name);
+    return row != NULL && strcmp(row->name, "database") == 0 && !pd_db_is_valid_conninfo(override->value);
+}
+
+/* The database setting the command loaded and its label, "database (prodata.conf:3)", for
+ * pd_cli_explain_connect. A process runs one command; set by load. */
+static const char *loaded_database;
+static const char *loaded_database_label;
+
+static void
+remember_database(PdArena *arena, const PdSettingTable *table, const void *values, const PdSettings *settings)
+{
+    const PdSetting *row = pd_settings_find(table, "database");
+    if (row == NULL)
+        return;
+    loaded_database = *(const char *const *)((const char *)values + row->offset);
+    loaded_database_label = pd_arena_sprintf(
+        arena, "database (%s)", pd_settings_format_source(arena, &settings->sources[row - table->settings]));
+}
+
+bool
+pd_cli_explain_connect(PdArena *arena, const char *conninfo, PdError *err)
+{
+    if (err->code != PD_ERR_DB_CONNECT)
+        return false;
+    bool is_setting = loaded_database != NULL && conninfo != NULL && strcmp(conninfo, loaded_database) == 0;
+    char *origins = pd_db_conninfo_origins(arena, conninfo, is_setting ? loaded_database_label : NULL,
+                                           (const char *const *)environ);
+    if (origins != NULL)
+        pd_error_context(err, "connecting with %s", origins);
+    return false;
+}
+
 static bool
 load(PdArena *arena, const CliArgs *args, const PdSettingTable *table, void *values, PdSettings *settings,
      PdError *err)
 {
+    PdSettingOverride kept[CLI_MAX_ARGS];
+    size_t kept_count = 0;
+    for (size_t i = 0; i < args->override_count && i < CLI_MAX_ARGS; i++)
+        if (!is_unparsed_database(table, &args->overrides[i]))
+            kept[kept_count++] = args->overrides[i];
     PdSettingsInput input = {
         .file = args->config_path,
         .default_file = CLI_SETTINGS_FILE,
         .environ = (const char *const *)environ,
-        .overrides = args->overrides,
-        .override_count = args->override_count,
+        .overrides = kept,
+        .override_count = kept_count,
         .secrets = &conninfo_secrets,
     };
-    return pd_settings_load(arena, table, &input, values, settings, err);
+    if (!pd_settings_load(arena, table, &input, values, settings, err) && err->code != PD_ERR_INVALID_INPUT)
+        return false; /* the file could not be read, or memory ran out: nothing more to say */
+    remember_database(arena, table, values, settings);
+    bool is_checked = true;
+    for (size_t i = 0; i < args->override_count; i++)
+        if (is_unparsed_database(table, &args->overrides[i]))
+            is_checked =
+                check_conninfo(args->overrides[i].value, args->overrides[i].option, err) && is_checked;
+    const PdSetting *row = pd_settings_find(table, "database");
+    if (row != NULL && kept_count == args->override_count) /* else the value in effect is not the one given */
+        is_checked = check_conninfo(
+                         *(const char **)((char *)values + row->offset),
+                         pd_settings_format_source(arena, &settings->sources[row - table->settings]), err) &&
+                     is_checked;
+    return is_checked && err->code == PD_OK;
 }
 
 bool

@@ -74,7 +74,7 @@ static const CliCommand commands[] = {
      "                         run the others: adopting an existing database\n"
      "  --dry-run              say what would run, change nothing\n",
      {{"--to", true}, {"--fake", true}, {"--fake-initial", false}, {"--dry-run", false}},
-     0},
+     CLI_MAX_ARGS}, /* none taken: cmd_migrate refuses them, suggesting --to */
     {"showmigrations",
      cmd_showmigrations,
      "list migrations and whether each is applied",
@@ -432,9 +432,11 @@ static const CliCommand commands[] = {
      "then stops all it started. It is\n"
      "make demo's script (scripts/demo.sh with examples/bookstore), found in\n"
      "PRODATA_DEMO_HOME, the source tree this binary was built in, or\n"
-     "PREFIX/share/prodata after make install. Ports: PRODATA_DEMO_PORT (54331),\n"
-     "PRODATA_DEMO_ETCD_PORT (23790), PRODATA_DEMO_API_PORT (18008),\n"
-     "PRODATA_DEMO_HTTP_PORT (8000).\n",
+     "PREFIX/share/prodata after make install. Ports: PRODATA_DEMO_PORT=N moves them\n"
+     "all (PostgreSQL N..N+2, etcd N+3 and N+13, the keepers' APIs N+4..N+6, serve\n"
+     "N+7); without it 54331-54333, 23790, 18008-18010, 8000. PRODATA_DEMO_ETCD_PORT,\n"
+     "PRODATA_DEMO_API_PORT, PRODATA_DEMO_HTTP_PORT move one each. A port in use\n"
+     "stops it before anything starts, naming the setting to change.\n",
      {{NULL, false}},
      1,
      NULL,

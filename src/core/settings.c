@@ -463,17 +463,18 @@ edit_distance(const char *a, const char *b)
     return rows[(a_length + 1) % 3][b_length];
 }
 
-const char *
-pd_settings_suggest(const PdSettingTable *table, const char *name)
+/* The closest of count names (name_at(list, i)) to a misspelt one, or NULL when none is close. */
+static const char *
+closest(const char *name, const void *list, size_t count, const char *(*name_at)(const void *, size_t))
 {
     size_t length = strlen(name);
     if (length == 0 || length > 63)
         return NULL;
     const char *best = NULL;
     size_t best_distance = SIZE_MAX;
-    for (size_t i = 0; i < table->count; i++)
+    for (size_t i = 0; i < count; i++)
     {
-        const char *candidate = table->settings[i].name;
+        const char *candidate = name_at(list, i);
         if (strlen(candidate) > 63)
             continue;
         size_t distance = edit_distance(name, candidate);
@@ -485,6 +486,33 @@ pd_settings_suggest(const PdSettingTable *table, const char *name)
     }
     /* Close enough to be a typo: at most two edits, and fewer than a third of the name. */
     return best_distance <= 2 && best_distance * 3 < length ? best : NULL;
+}
+
+static const char *
+row_name(const void *list, size_t i)
+{
+    return ((const PdSettingTable *)list)->settings[i].name;
+}
+
+static const char *
+string_at(const void *list, size_t i)
+{
+    return ((const char *const *)list)[i];
+}
+
+const char *
+pd_settings_suggest(const PdSettingTable *table, const char *name)
+{
+    return closest(name, table, table->count, row_name);
+}
+
+const char *
+pd_settings_suggest_among(const char *name, const char *const *candidates)
+{
+    size_t count = 0;
+    while (candidates != NULL && candidates[count] != NULL)
+        count++;
+    return closest(name, candidates, count, string_at);
 }
 
 char *

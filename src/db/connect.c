@@ -93,9 +93,9 @@ build_params(const PdDbConnectOptions *options, PQconninfoOption **parsed, Conne
     *parsed = PQconninfoParse(options->conninfo != NULL ? options->conninfo : "", &message);
     if (*parsed == NULL)
     {
-        PQfreemem(message); /* it quotes the text, which may hold a password */
-        return pd_error_set(err, PD_ERR_INVALID_INPUT,
-                            "the database setting is not a valid connection string");
+        PQfreemem(message); /* it quotes the text, which may hold a password: the check names keywords only */
+        return pd_db_conninfo_check(options->conninfo != NULL ? options->conninfo : "", err) &&
+               pd_error_set(err, PD_ERR_INVALID_INPUT, "not a valid connection string");
     }
     const char *their_options = NULL;
     bool has_timeout = false;

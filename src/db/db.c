@@ -72,13 +72,9 @@ pd_db_connect(const char *conninfo, PdDb **db, PdError *err)
 {
     if (conninfo == NULL)
         conninfo = "";
-    /* libpq's parse errors quote the text, which may hold a password: say only that it is invalid. */
-    if (!pd_db_is_valid_conninfo(conninfo))
-    {
-        pd_error_set(err, PD_ERR_INVALID_INPUT, "the database setting is not a valid connection string");
-        return pd_error_hint(err, "Use key=value pairs (host=... dbname=...) or a URI "
-                                  "(postgresql://user@host/dbname); see libpq's connection strings.");
-    }
+    /* libpq's parse errors quote the text, which may hold a password: the check names keywords only. */
+    if (!pd_db_conninfo_check(conninfo, err))
+        return false;
     /* expand_dbname lets dbname carry a whole conninfo or URI, as psql does. A host that never answers must
      * not hang a deploy, so the attempt is bounded; libpq lets a later keyword win, so a connect_timeout in
      * the conninfo (after ours) overrides our 10 s, and PGCONNECT_TIMEOUT is honoured by leaving ours out. */

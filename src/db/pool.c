@@ -80,10 +80,7 @@ check_options(const PdPoolOptions *options, PdError *err)
     if (options->acquire_timeout_ms < 0 || options->connect_timeout_ms < 0 ||
         options->statement_timeout_ms < 0 || options->prepared_cache_size < 0)
         return pd_error_set(err, PD_ERR_INVALID_INPUT, "pool timeouts and sizes cannot be negative");
-    if (!pd_db_is_valid_conninfo(options->conninfo != NULL ? options->conninfo : ""))
-        return pd_error_set(err, PD_ERR_INVALID_INPUT,
-                            "the database setting is not a valid connection string");
-    return true;
+    return pd_db_conninfo_check(options->conninfo != NULL ? options->conninfo : "", err);
 }
 
 static char *

@@ -3,7 +3,7 @@
 # PRODATA_DATABASE carry the password, the command line may not, and no
 # message or output ever shows it, also when the login fails.
 source tests/lib/tap.sh
-tap_plan 12
+tap_plan 14
 tap_workdir
 cd "$TAP_WORKDIR"
 tap_fresh_db auth_test
@@ -42,12 +42,15 @@ run_cmd env PGPASSFILE=/nonexistent "$PRODATA" migrate
 expect_rc "no password: the login fails with exit 1" 1
 expect_out "failure says what" 'could not connect to PostgreSQL'
 expect_out "failure says how to set the connection" 'HINT: Set the connection'
+expect_out "... and where it looked for a password" '; the password file "/nonexistent" from PGPASSFILE$'
 
 PGPASSFILE=/nonexistent PRODATA_DATABASE="host=127.0.0.1 port=$PGPORT dbname=auth_test user=pd_auth_user password=wrong-$SECRET" \
     run_cmd "$PRODATA" showmigrations
 expect_rc "a wrong password fails with exit 1" 1
 expect_out "the server's reason is shown" 'password authentication failed'
 expect_no_out "the wrong password is not shown" "wrong-$SECRET"
+expect_out "CONTEXT says the user and the password came from PRODATA_DATABASE" \
+    '^CONTEXT: connecting with host "127\.0\.0\.1", port [0-9]+, dbname "auth_test", user "pd_auth_user" and the password from database \(PRODATA_DATABASE\)$'
 
 PGPASSFILE=/nonexistent PRODATA_DATABASE="postgresql://pd_auth_user:$SECRET@127.0.0.1:$PGPORT/auth_test" \
     run_cmd "$PRODATA" check

@@ -2,7 +2,7 @@
 # cli.sh - the command line itself: help, version, usage errors with exit 2,
 # settings precedence and errors with file:line, no password on the command line.
 source tests/lib/tap.sh
-tap_plan 70
+tap_plan 92
 tap_workdir
 cd "$TAP_WORKDIR"
 
@@ -46,6 +46,15 @@ expect_out "unknown option is named" 'unknown option "--frob"'
 run_cmd "$PRODATA" migrate --to
 expect_rc "option without its value exits 2" 2
 expect_out "missing value is named" 'option --to needs a value'
+
+# `migrate 3` (Django's way) is a usage error that names the option meant; nothing is read or connected
+run_cmd "$PRODATA" migrate 3 --config /nonexistent/prodata.conf
+expect_rc "a positional migration number exits 2, before any setting is read" 2
+expect_out "... and suggests --to" '^prodata: error: migrate takes no positional argument "3"; did you mean --to 3\?$'
+run_cmd "$PRODATA" migrate shop zero
+expect_out "Django's \"migrate app zero\" suggests --to 0" '^prodata: error: migrate takes no positional argument "zero"; did you mean --to 0\?$'
+run_cmd "$PRODATA" migrate shop
+expect_out "any other positional argument is refused by name" '^prodata: error: migrate takes no positional argument "shop"$'
 
 run_cmd "$PRODATA" migrate --database "host=127.0.0.1 password=hunter2"
 expect_rc "password on the command line is refused" 2
@@ -134,6 +143,47 @@ expect_out "option problems are named by option" '^--lock-wait-ms: lock_wait_ms 
 run_cmd "$PRODATA" migrate --lock-retrys 4
 expect_rc "misspelt option exits 2" 2
 expect_out "misspelt option gets the closest setting" 'HINT: Did you mean --lock-retries\?'
+
+# --- a mistyped connection keyword: named with the setting's source, never a value ---------------
+printf 'models = a.pdm\ndatabase = "hots=localhost dbname=x password=hunter2"\n' >conninfo.conf
+run_cmd "$PRODATA" migrate --config conninfo.conf
+expect_rc "an unknown connection keyword exits 2, before connecting" 2
+expect_out "it is named with the setting and its file:line" '^prodata: error: unknown connection keyword "hots" in database \(conninfo\.conf:2\)$'
+expect_out "the hint names the close valid keyword" '^HINT: Did you mean "host"\?'
+expect_no_out "no value is shown" 'hunter2|localhost'
+PRODATA_DATABASE="postgresql://u:hunter2@127.0.0.1/x?sslmod=require" run_cmd "$PRODATA" showmigrations
+expect_out "in a URI from the environment: named with its variable" '^prodata: error: unknown connection keyword "sslmod" in database \(PRODATA_DATABASE\)$'
+expect_no_out "... and the URI's password is not shown" 'hunter2'
+run_cmd "$PRODATA" config --surface serve --database "host=localhost dbnme=x"
+expect_out "from the command line: named with the option, not refused as a secret" '^prodata: error: unknown connection keyword "dbnme" in database \(--database\)$'
+printf 'lock_retries = many\ndatabase = "host=x password=hunter2 more=tail"\n' >conninfo2.conf
+run_cmd "$PRODATA" check --config conninfo2.conf
+expect_out "reported with the other settings' problems" '^prodata: error: conninfo2\.conf:1: lock_retries must be a whole number'
+expect_out "... a word after an unquoted password is not shown" '^unknown connection keyword after the value of "password" in database \(conninfo2\.conf:2\)$'
+expect_no_out "... nor the password" "hunter2|more|tail"
+
+# --- a failed connect says where each part of the connection came from, never the password -----
+printf 'models = a.pdm\ndatabase = "host=127.0.0.1 port=1 dbname=nowhere password=hunter2"\n' >refused.conf
+run_cmd "$PRODATA" migrate --config refused.conf
+expect_rc "a refused connection exits 1" 1
+expect_out "CONTEXT names the setting and its line for what the conninfo gives, PGUSER for the user" \
+    '^CONTEXT: connecting with host "127\.0\.0\.1", port 1, dbname "nowhere" and the password from database \(refused\.conf:2\); user "'"$PGUSER"'" from PGUSER$'
+expect_no_out "... and never the password" 'hunter2'
+PGHOST=127.0.0.1 PGPORT=1 run_cmd "$PRODATA" showmigrations
+expect_out "without a database setting: each PG* variable named" \
+    '^CONTEXT: connecting with host "127\.0\.0\.1" from PGHOST; port 1 from PGPORT; dbname "'"$PGDATABASE"'" from PGDATABASE; user "'"$PGUSER"'" from PGUSER; '
+run_cmd env -u PGDATABASE -u PGPORT "$PRODATA" showmigrations --database "host=nohost.invalid"
+expect_out "a host not found: the option named, libpq's defaults said as such" \
+    '^CONTEXT: connecting with host "nohost\.invalid" from database \(--database\); port 5432 by libpq.s default; dbname "'"$PGUSER"'" by libpq.s default \(the user name\); user "'"$PGUSER"'" from PGUSER; '
+PRODATA_DATABASE="postgresql://127.0.0.1:1/x" run_cmd env -u PGPASSWORD PGPASSFILE=/nonexistent/pgpass "$PRODATA" migrate
+expect_out "a URI from the environment: PRODATA_DATABASE named, the password file from PGPASSFILE" \
+    '^CONTEXT: connecting with host "127\.0\.0\.1", port 1 and dbname "x" from database \(PRODATA_DATABASE\); user "'"$PGUSER"'" from PGUSER; the password file "/nonexistent/pgpass" from PGPASSFILE$'
+
+mkdir -p repo
+[ "$(id -u)" = 0 ] && chmod 711 "$TAP_WORKDIR" && chown postgres: repo # root works as the repository's owner
+run_cmd "$PRODATA" backup restore-point p1 --archive-dir "$TAP_WORKDIR/repo" --database "host=127.0.0.1 port=1"
+expect_rc "backup restore-point with the server refusing exits 1 (it reported success, then crashed)" 1
+expect_out "... saying where the connection came from" '^CONTEXT: connecting with host "127\.0\.0\.1" and port 1 from database \(--database\); '
 
 run_cmd "$PRODATA" config --config missing.conf
 expect_rc "missing configuration file exits 1" 1

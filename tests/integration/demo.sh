@@ -1,6 +1,7 @@
 #!/bin/bash
 # demo.sh - `make demo` as a new user meets it (scripts/demo.sh, in a directory and on ports of the test's
-# own): it brings up etcd and three keepers, migrates and seeds the bookstore through the multi-host
+# own, all moved by PRODATA_DEMO_PORT alone; a port in use stops it before anything starts, naming the
+# setting to change): it brings up etcd and three keepers, migrates and seeds the bookstore through the multi-host
 # conninfo it prints, serves it; the curl commands it prints answer (an anonymous read, a write with its
 # token); after the primary's node is lost (keeper, fence guard and postmaster killed, as the demo says)
 # a standby takes over and the same API answers again, the write made before the loss still there
@@ -10,20 +11,29 @@
 # without etcd or PostgreSQL 15.
 source tests/lib/tap.sh
 source tests/lib/etcd.sh
-tap_plan 14
+tap_plan 16
 tap_workdir
 W=$TAP_WORKDIR
 [ "$(id -u)" = 0 ] && chmod 711 "$W"
 D="$W/demo"
 export PRODATA_DEMO_DIR=$D
-export PRODATA_DEMO_PORT=$(etcd_free_port "$W") PRODATA_DEMO_ETCD_PORT=$(etcd_free_port "$W")
-export PRODATA_DEMO_API_PORT=$(etcd_free_port "$W") PRODATA_DEMO_HTTP_PORT=$(etcd_free_port "$W")
-# the demo's other ports follow these (PostgreSQL +1 +2, etcd's peer +10, the APIs +1 +2): free as well?
-for p in $((PRODATA_DEMO_PORT + 1)) $((PRODATA_DEMO_PORT + 2)) $((PRODATA_DEMO_ETCD_PORT + 10)) \
-    $((PRODATA_DEMO_API_PORT + 1)) $((PRODATA_DEMO_API_PORT + 2)); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && { echo "# port $p taken; the demo will say so"; }
-done
-API="http://127.0.0.1:$PRODATA_DEMO_HTTP_PORT"
+unset PRODATA_DEMO_ETCD_PORT PRODATA_DEMO_API_PORT PRODATA_DEMO_HTTP_PORT
+# One base port moves them all: PostgreSQL B..B+2, etcd B+3 (its peer B+13), the keepers' APIs B+4..B+6,
+# serve B+7. A base whose every port is free now (below the kernel's ephemeral range, as etcd_free_port).
+demo_base() {
+    local base offset
+    for _ in $(seq 1 200); do
+        base=$((20000 + RANDOM % 9000))
+        for offset in 0 1 2 3 4 5 6 7 13; do
+            (exec 3<>"/dev/tcp/127.0.0.1/$((base + offset))") 2>/dev/null && continue 2
+        done
+        echo "$base"
+        return 0
+    done
+    return 1
+}
+export PRODATA_DEMO_PORT=$(demo_base)
+API="http://127.0.0.1:$((PRODATA_DEMO_PORT + 7))"
 
 cleanup() {
     timeout 120 scripts/demo.sh stop >/dev/null 2>&1
@@ -44,6 +54,18 @@ expect_eq "a demo port that is not a number: refused, the setting named, nothing
     "$(PRODATA_DEMO_HTTP_PORT=80a scripts/demo.sh 2>&1 >/dev/null; echo "rc=$?"; [ -e "$D" ] && echo started)" \
     "demo: PRODATA_DEMO_HTTP_PORT is \"80a\": a port number from 1024 to 65000 (the demo uses the next ones too)
 rc=2"
+# A port of the demo held by another program (n2's PostgreSQL here): refused before anything starts.
+python3 -c 'import socket, sys, time
+s = socket.socket(); s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(); time.sleep(60)' $((PRODATA_DEMO_PORT + 1)) &
+HOLDER=$!
+for _ in $(seq 1 50); do (exec 3<>"/dev/tcp/127.0.0.1/$((PRODATA_DEMO_PORT + 1))") 2>/dev/null && break; sleep 0.1; done
+expect_eq "a demo port in use: refused (exit 1), the setting that moves it named" \
+    "$(timeout 60 scripts/demo.sh 2>&1 >/dev/null; echo "rc=$?")" \
+    "demo: port $((PRODATA_DEMO_PORT + 1)) (PostgreSQL of n2) is in use by another program (another demo?); set PRODATA_DEMO_PORT=N to move every port of the demo (N to N+7 and N+13)
+rc=1"
+expect_eq "... before anything started" "$(ls "$D"/*.pid "$D"/n*/keeper.pid 2>/dev/null; pgrep -f "$D/" | wc -l)" 0
+kill "$HOLDER"
+wait "$HOLDER" 2>/dev/null
 if timeout 300 scripts/demo.sh >"$W/run1.txt" 2>&1; then
     tap_ok "make demo: a three-node cluster, the bookstore migrated, seeded and served"
 else

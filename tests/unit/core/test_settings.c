@@ -247,6 +247,20 @@ test_suggestions(void **state)
 }
 
 static void
+test_suggestions_among_other_names(void **state)
+{
+    (void)state;
+    static const char *const keywords[] = {"host", "hostaddr", "port", "dbname", "user", "sslmode", NULL};
+    assert_ptr_equal(pd_settings_suggest_among("hots", keywords), keywords[0]);
+    assert_string_equal(pd_settings_suggest_among("Host", keywords), "host");
+    assert_string_equal(pd_settings_suggest_among("db-name", keywords), "dbname");
+    assert_string_equal(pd_settings_suggest_among("sslmod", keywords), "sslmode");
+    assert_null(pd_settings_suggest_among("colour", keywords));
+    assert_null(pd_settings_suggest_among("", keywords));
+    assert_null(pd_settings_suggest_among("host", NULL));
+}
+
+static void
 test_help_and_docs_come_from_the_table(void **state)
 {
     (void)state;
@@ -277,6 +291,7 @@ main(void)
         cmocka_unit_test(test_precedence_and_sources),
         cmocka_unit_test(test_secrets),
         cmocka_unit_test(test_suggestions),
+        cmocka_unit_test(test_suggestions_among_other_names),
         cmocka_unit_test(test_help_and_docs_come_from_the_table),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
