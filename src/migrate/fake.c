@@ -177,20 +177,27 @@ read_live(PdArena *arena, PdDb *db, const PdDriftLine *expected, size_t expected
            pd_arena_error(arena, err);
 }
 
-/* Refuses when the live lines are not the expected ones, listing the differences. */
+/*
+ * Refuses when the live tables lack what the migrations make or define it
+ * otherwise, listing the differences; what they hold beyond it (*kept: an
+ * index or column the model file cannot describe) stays, as the snapshot
+ * takes it.
+ */
 static bool
 check_same(PdArena *arena, const PdMigrationFile *last, const PdDriftLine *expected, size_t expected_count,
-           const PdDriftLine *live, size_t live_count, PdError *err)
+           const PdDriftLine *live, size_t live_count, size_t *kept, PdError *err)
 {
     static const PdExpectWords words = {"missing from the database (the migrations make it)",
                                         "in the database, not made by the migrations", "the migrations make"};
     PdStrbuf diff;
     pd_strbuf_init(&diff, arena);
-    size_t found = pd_expect_diff(&diff, expected, expected_count, live, live_count, &words, "  ", NULL);
+    size_t counts[3] = {0, 0, 0};
+    size_t found = pd_expect_diff(&diff, expected, expected_count, live, live_count, &words, "  ", counts);
     if (pd_strbuf_failed(&diff))
         return pd_arena_error(arena, err);
-    if (found == 0)
-        return true;
+    *kept = counts[1];
+    if (counts[0] + counts[2] == 0)
+        return true; /* objects the migrations do not make stay as they are (an adopted partial index) */
     pd_error_set(err, PD_ERR_REFUSED,
                  "the live schema is not what the migrations up to %s make; nothing was recorded",
                  last->name);
@@ -223,7 +230,7 @@ store_adopted(PdArena *arena, PdDb *db, const PdDriftLine *all, size_t all_count
 static bool
 record_in_transaction(PdArena *arena, PdDb *db, const PdMigrationFile *files, size_t first, size_t last,
                       const PdDriftLine *expected, size_t expected_count, const PdMigrateOptions *options,
-                      PdError *err)
+                      size_t *kept, PdError *err)
 {
     PdDriftLine *all = NULL, *live = NULL;
     size_t all_count = 0, live_count = 0;
@@ -231,7 +238,7 @@ record_in_transaction(PdArena *arena, PdDb *db, const PdMigrationFile *files, si
         pd_db_exec(db, "BEGIN ISOLATION LEVEL READ COMMITTED", err) &&
         pd_history_set_lock_timeout(arena, db, options->lock_timeout_ms, true, err) &&
         read_live(arena, db, expected, expected_count, &all, &all_count, &live, &live_count, err) &&
-        check_same(arena, &files[last], expected, expected_count, live, live_count, err);
+        check_same(arena, &files[last], expected, expected_count, live, live_count, kept, err);
     if (is_done && !options->is_dry_run)
     {
         is_done = store_adopted(arena, db, all, all_count, live, live_count, expected, expected_count, err);
@@ -255,8 +262,10 @@ pd_fake_record(PdArena *arena, PdArena *scratch, PdDb *db, const PdMigrationFile
 {
     PdDriftLine *expected;
     size_t expected_count;
+    size_t kept = 0;
     if (!pd_expect_read(scratch, db, files, last + 1, &expected, &expected_count, err) ||
-        !record_in_transaction(scratch, db, files, first, last, expected, expected_count, options, err))
+        !record_in_transaction(scratch, db, files, first, last, expected, expected_count, options, &kept,
+                               err))
         return pd_error_context(err, "while recording %s%s%s without running %s", files[first].name,
                                 last > first ? " to " : "", last > first ? files[last].name : "",
                                 last > first ? "them" : "it");
@@ -269,6 +278,12 @@ pd_fake_record(PdArena *arena, PdArena *scratch, PdDb *db, const PdMigrationFile
                              "table%s matches)",
                              options->is_dry_run ? "would fake" : "faked", files[i].name, tables,
                              tables == 1 ? "" : "s");
+    if (kept > 0)
+        pd_apply_report_line(
+            arena, report,
+            "%zu object%s of those tables that the migrations do not make (an index, a column "
+            "or a constraint the model file cannot describe) stay%s as %s",
+            kept, kept == 1 ? "" : "s", kept == 1 ? "s" : "", kept == 1 ? "it is" : "they are");
     report->applied_count += options->is_dry_run ? 0 : (int)(last - first + 1);
     return true;
 }

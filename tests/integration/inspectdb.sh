@@ -7,7 +7,7 @@
 # them: format_type, pg_get_expr, pg_get_constraintdef, pg_get_indexdef), but for the objects written as
 # comments, each of which is named; --tables, --output, errors, and the same bytes on every run.
 source tests/lib/tap.sh
-tap_plan 54
+tap_plan 63
 tap_workdir
 cd "$TAP_WORKDIR"
 tap_fresh_db inspectdb_source
@@ -236,10 +236,37 @@ if "$PRODATA" makemigrations --models probe.pdm --migrations probe --dry-run >/d
     expect_eq "the fresh database has the same tables, columns, constraints and indexes (but the commented)" \
         "$(schema_lines inspectdb_whole | grep -vE "$COMMENTED")" "$(schema_lines $SOURCE | grep -vE "$COMMENTED")"
     cd ..
+    # Adopting the Django app's tables of the inspected database itself (a copy): inspectdb, makemigrations,
+    # migrate --fake-initial (recorded, not run), check clean; then a further change migrates normally.
+    mkdir adopt && cd adopt
+    psql -X -q -d postgres -c "DROP DATABASE IF EXISTS inspectdb_adopted" -c "CREATE DATABASE inspectdb_adopted TEMPLATE $SOURCE" >/dev/null
+    sql inspectdb_adopted "SELECT count(*) FROM shop_book" >before.count
+    "$PRODATA" inspectdb --tables 'shop_*' --output models.pdm --database dbname=inspectdb_adopted >/dev/null
+    "$PRODATA" makemigrations >/dev/null
+    run_cmd "$PRODATA" migrate --fake-initial --database dbname=inspectdb_adopted
+    expect_rc "migrate --fake-initial adopts the Django-shaped database" 0
+    expect_out "... recording 0001 without running it" '^faked 0001_initial'
+    expect_out "... keeping what the model file cannot describe" 'that the migrations do not make .* stay as they are'
+    run_cmd "$PRODATA" check --database dbname=inspectdb_adopted
+    expect_rc "check is clean on the adopted database" 0
+    sed -i 's/^model ShopBook {$/&\n  pages int null/' models.pdm
+    run_cmd "$PRODATA" makemigrations
+    expect_rc "a further model change is written" 0
+    run_cmd "$PRODATA" migrate --database dbname=inspectdb_adopted
+    expect_rc "... and migrates normally" 0
+    expect_eq "... adding the column" "$(sql inspectdb_adopted "SELECT count(*) FROM information_schema.columns WHERE table_name = 'shop_book' AND column_name = 'pages'")" 1
+    expect_eq "... the rows kept" "$(sql inspectdb_adopted "SELECT count(*) FROM shop_book")" "$(cat before.count)"
+    run_cmd "$PRODATA" check --database dbname=inspectdb_adopted
+    expect_rc "check is clean after it" 0
+    cd ..
 else
     echo "# skip: the whole-schema round trip needs fk_name, deferrable, operator classes and default=serial"
     for check_name in "makemigrations reads the whole model file" "its 0001 applies to a fresh database" \
-        "the fresh database has the same tables, columns, constraints and indexes (but the commented)"; do
+        "the fresh database has the same tables, columns, constraints and indexes (but the commented)" \
+        "migrate --fake-initial adopts the Django-shaped database" "... recording 0001 without running it" \
+        "... keeping what the model file cannot describe" "check is clean on the adopted database" \
+        "a further model change is written" "... and migrates normally" "... adding the column" "... the rows kept" \
+        "check is clean after it"; do
         tap_skip "$check_name" "the language has no fk_name, deferrable, operator classes or default=serial yet (branch lang)"
     done
 fi
