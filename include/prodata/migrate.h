@@ -228,6 +228,8 @@ typedef struct PdMigrateEvent
     long duration_ms; /* the END events, LOCK_TAKEN and BATCH */
     long long rows_done;  /* BATCH: rows the statement changed so far */
     long long rows_total; /* BATCH: the count before it started (the SELECT before it), -1 when unknown */
+    long longest_batch_ms; /* BATCH: the longest batch transaction so far (what held row locks longest) */
+    bool is_batch_done;    /* BATCH: the last event of the statement: it changed no more rows */
     int wait_ms;      /* LOCK_WAIT: how long migrate waits at most */
 } PdMigrateEvent;
 

@@ -409,12 +409,22 @@ static void
 print_batch(const PdMigrateEvent *event)
 {
     static long last_ms = -1000;
-    bool is_last = event->rows_total >= 0 && event->rows_done >= event->rows_total;
-    if (event->duration_ms - last_ms < 1000 && !is_last && event->duration_ms >= last_ms)
-        return;
-    last_ms = event->duration_ms;
+    bool is_terminal = isatty(STDERR_FILENO);
     double seconds = event->duration_ms > 0 ? event->duration_ms / 1000.0 : 0.001;
     double rate = event->rows_done / seconds;
+    if (event->is_batch_done)
+    {
+        fprintf(stderr,
+                "%smigrate: %s batched: done, %lld rows in %.1f s (%.0f rows/s), longest batch %ld ms%s\n",
+                is_terminal ? "\r" : "", event->migration, event->rows_done, seconds, rate,
+                event->longest_batch_ms, is_terminal ? "\033[K" : "");
+        is_batch_line_open = false;
+        last_ms = -1000;
+        return;
+    }
+    if (event->duration_ms - last_ms < 1000 && event->duration_ms >= last_ms)
+        return;
+    last_ms = event->duration_ms;
     char left[64] = "";
     if (event->rows_total > event->rows_done && rate > 0)
         snprintf(left, sizeof(left), ", %.0f s left", (event->rows_total - event->rows_done) / rate);
@@ -423,7 +433,6 @@ print_batch(const PdMigrateEvent *event)
     char total[32] = "";
     if (event->rows_total >= 0)
         snprintf(total, sizeof(total), " of %lld", event->rows_total);
-    bool is_terminal = isatty(STDERR_FILENO);
     is_batch_line_open = is_terminal;
     fprintf(stderr, "%smigrate: %s batched: %lld%s rows, %.0f rows/s%s%s", is_terminal ? "\r" : "",
             event->migration, event->rows_done, total, rate, left, is_terminal ? "\033[K" : "\n");

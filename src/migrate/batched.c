@@ -115,7 +115,11 @@ pd_batched_run(PdArena *arena, PdDb *db, const PdApplySql *sent, const char *cou
                             event.rows_done, file->name);
             break;
         }
+        struct timespec batch_start;
+        clock_gettime(CLOCK_MONOTONIC, &batch_start);
         is_done = run_batch(batch, db, sent, rows, options, &changed, err);
+        long batch_ms = pd_apply_elapsed_ms(&batch_start);
+        event.longest_batch_ms = batch_ms > event.longest_batch_ms ? batch_ms : event.longest_batch_ms;
         if (!is_done && err->code == PD_ERR_LOCK_TIMEOUT && pd_retry_next(&retry, options->is_interrupted))
         {
             is_done = true; /* that batch rolled back; the next try takes its rows again */
@@ -139,5 +143,11 @@ pd_batched_run(PdArena *arena, PdDb *db, const PdApplySql *sent, const char *cou
         pd_apply_emit(options, event);
     }
     pd_arena_free(batch);
+    if (is_done)
+    {
+        event.is_batch_done = true;
+        event.duration_ms = pd_apply_elapsed_ms(&start);
+        pd_apply_emit(options, event);
+    }
     return is_done;
 }

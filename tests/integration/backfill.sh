@@ -5,7 +5,7 @@
 # writers are not held up (a row locked by another session is skipped, then done);
 # a statement without $1 is refused before anything runs.
 source tests/lib/tap.sh
-tap_plan 16
+tap_plan 17
 tap_workdir
 cd "$TAP_WORKDIR"
 tap_fresh_db backfill_test
@@ -59,6 +59,7 @@ run_cmd "$PRODATA" migrate
 wait $locker
 expect_rc "the next migrate goes on" 0
 expect_out "... and completes the file" '^completed 0003_book_fill_cents'
+expect_out "... saying how long it took and the longest batch" 'batched: done, [0-9]+ rows in [0-9.]+ s \([0-9]+ rows/s\), longest batch [0-9]+ ms'
 expect_eq "every row is filled" "$(filled)" 60000
 expect_eq "... right" "$(sql $DB "SELECT count(*) FROM book WHERE cents <> (price * 100)::bigint")" 0
 expect_eq "... the history complete" "$(sql $DB "SELECT is_complete FROM prodata_migrations WHERE number = 3")" t
