@@ -57,7 +57,7 @@ CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRC))
 PGT_BIN  := $(patsubst tests/pg/%.c,$(BUILD)/tests/pg/%,$(PGT_SRC))
 
-.PHONY: all deps test unit integration asan clang demo demo-stop bench bench-rest bench-archive bench-backup bench-failover bench-failover-deps bench-steady chaos bench-deps clean format format-check check-lib check-exports check-layers check-prefix install uninstall
+.PHONY: all deps test unit integration asan clang demo demo-stop bench bench-backfill bench-rest bench-archive bench-backup bench-failover bench-failover-deps bench-steady chaos bench-deps clean format format-check check-lib check-exports check-layers check-prefix install uninstall
 .DEFAULT_GOAL := all
 
 all: deps $(BUILD)/prodata $(BUILD)/prodata-wal $(BUILD)/libprodata.a $(BUILD)/libprodata.so $(UNIT_BIN) $(PGT_BIN) $(EXAMPLE_BIN) $(HA_TOOL_BIN) check-lib check-exports
@@ -211,6 +211,12 @@ bench-deps:
 
 bench: all bench-deps
 	@bench/migrate/run.sh
+	@bench/migrate/squash.sh
+	@bench/migrate/backfill.sh
+
+# The batched backfill of 10 million rows under a writer, beside one UPDATE (bench/migrate/backfill.sh).
+bench-backfill: all
+	@bench/migrate/backfill.sh
 
 # prodata serve beside DRF, Fastify and pgbench on the same rows (bench/rest/README.md).
 bench-rest: all bench-deps
