@@ -73,7 +73,7 @@ pd_http_oa_printf(PdOaBuild *build, const char *fmt, ...)
 bool
 pd_http_oa_is_writable(const PdField *field)
 {
-    return field->kind != PD_FIELD_AUTO;
+    return !pd_model_is_auto_key(field);
 }
 
 bool
@@ -140,8 +140,7 @@ integer_schema(PdOaBuild *build, const PdField *field)
         pd_http_oa_set(build, schema, "format", json_string("int32"));
     else if (field->kind == PD_FIELD_BIGINT || field->kind == PD_FIELD_AUTO)
         pd_http_oa_set(build, schema, "format", json_string("int64"));
-    pd_http_oa_set(build, schema, "minimum",
-                   json_integer(field->kind == PD_FIELD_AUTO ? 1 : info->min_value));
+    pd_http_oa_set(build, schema, "minimum", json_integer(pd_model_is_auto_key(field) ? 1 : info->min_value));
     pd_http_oa_set(build, schema, "maximum", json_integer(info->max_value));
     return schema;
 }

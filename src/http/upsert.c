@@ -156,7 +156,7 @@ read_prefer(PdHttpContext *ctx, Upsert *upsert)
 
 /* ---- the body ---- */
 
-/* A conflict field a create would not read (the implicit id) taken from the element too. */
+/* A conflict field a create would not read (the implicit id, a serial key) taken from the element too. */
 static bool
 read_keys(const PdModel *model, const Upsert *upsert, json_t *element, PdValues *values, PdError *err)
 {
@@ -164,7 +164,7 @@ read_keys(const PdModel *model, const Upsert *upsert, json_t *element, PdValues 
     {
         const PdField *field = pd_model_find_field(model, upsert->names[n]);
         json_t *member = json_is_object(element) ? json_object_get(element, field->name) : NULL;
-        if (field->kind != PD_FIELD_AUTO || member == NULL || json_is_null(member))
+        if (!pd_model_is_auto_key(field) || member == NULL || json_is_null(member))
             continue;
         char number[32];
         PdLiteral literal = {PD_LITERAL_STRING, json_string_value(member)};

@@ -112,7 +112,7 @@ foreign_key_problem(const Refusal *r, PdError *err)
         const PdField *field = &model->fields[i];
         const char *name = NULL;
         if (field->kind == PD_FIELD_FOREIGN_KEY || field->kind == PD_FIELD_ONE_TO_ONE)
-            name = pd_model_constraint_name(r->arena, model->table, field->column, "fkey");
+            name = pd_model_foreign_key_name(r->arena, model, field);
         else if (field->kind == PD_FIELD_MANY_TO_MANY)
         {
             char *source = NULL, *target = NULL;

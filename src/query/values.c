@@ -49,14 +49,14 @@ pd_query_field_index(const PdModel *model, const PdField *field)
 bool
 pd_query_field_is_read_only(const PdField *field)
 {
-    return field->kind == PD_FIELD_AUTO;
+    return pd_model_is_auto_key(field);
 }
 
 bool
 pd_query_field_is_optional(const PdField *field)
 {
     return field->is_nullable || field->default_value.kind != PD_DEFAULT_NONE ||
-           field->kind == PD_FIELD_AUTO || field->kind == PD_FIELD_MANY_TO_MANY;
+           pd_model_is_auto_key(field) || field->kind == PD_FIELD_MANY_TO_MANY;
 }
 
 bool

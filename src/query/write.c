@@ -305,7 +305,7 @@ gives_keys(const PdModel *model, PdValueParam *const *rows, size_t count)
     return false;
 }
 
-/* nextval of an auto key's sequence for each of count rows: the identity column's own sequence. */
+/* nextval of an auto key's sequence for each of count rows: the identity or serial column's own sequence. */
 static void
 append_serial_ids(PdWriteSql *stmt, const PdModel *model, const PdField *pk, size_t count)
 {
@@ -356,7 +356,7 @@ append_ids(PdWriteSql *stmt, const PdModel *model, PdValueParam *const *rows, si
     size_t pk_index = pd_query_field_index(model, pk);
     PdStrbuf *sql = &stmt->sql;
     pd_strbuf_append(sql, "\"ids\"(n, id) AS MATERIALIZED (");
-    if (pk->kind == PD_FIELD_AUTO)
+    if (pd_model_is_auto_key(pk))
     {
         append_serial_ids(stmt, model, pk, count);
         return true;

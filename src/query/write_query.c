@@ -121,8 +121,7 @@ protected_problem(PdArena *arena, const PdCatalog *catalog, const PdModel *model
         {
             const PdField *field = &other->fields[i];
             if ((field->kind != PD_FIELD_FOREIGN_KEY && field->kind != PD_FIELD_ONE_TO_ONE) ||
-                strcmp(pd_model_constraint_name(arena, other->table, field->column, "fkey"),
-                       server->constraint) != 0)
+                strcmp(pd_model_foreign_key_name(arena, other, field), server->constraint) != 0)
                 continue;
             PdError mapped = {0};
             pd_error_add_problem(

@@ -1,5 +1,5 @@
 #!/bin/bash
-# evolution.sh - a model file evolved through fourteen steps that together use
+# evolution.sh - a model file evolved through sixteen steps that together use
 # every change kind the planner knows, each step made into a migration and
 # applied to a database holding rows. After every step, on a real PostgreSQL:
 #   history = fresh: the live schema equals the schema that makemigrations from
@@ -11,7 +11,7 @@
 # Schemas are compared as text (one catalog query: columns, constraints,
 # indexes), so a failure prints the lines that differ.
 source tests/lib/tap.sh
-tap_plan 146
+tap_plan 169
 tap_workdir
 cd "$TAP_WORKDIR"
 HIST=evolution_history
@@ -969,6 +969,145 @@ PDM
 probe "step 14: remaining rows keep their values" \
     "SELECT w.name || '|' || b.headline || '|' || b.cost || '|' || b.pages || '|' || b.state FROM book b JOIN writers w ON w.id = b.writer_id" \
     "Ann|Dune|9.50|412|published"
+
+# --- 15: a database as Django makes it: keys with their own names, deferrable keys, LIKE indexes,
+# serial ids (a new model) and a serial field added to a table with rows ------------------------------
+step "fk_name, deferrable, operator classes, serial" <<'PDM'
+model Writer {
+  table "writers"
+  name       string(200)
+  email      email  null  index
+  born       date   default="2000-01-01"
+  nickname   text  null
+  token      uuid  default=uuid
+  joined     timestamptz  default=now
+  index(name, born)
+}
+
+model Tag {
+  label  slug(30)  no_index
+}
+
+model Profile {
+  table "writer"
+  writer  Writer  related=profile
+  bio     text    null
+}
+
+model Book {
+  headline   string(200)    index
+  writer     Writer         related=books  on_delete=protect  fk_name="book_writer_id_4c2a_fk_writers_id"  deferrable
+  cost       decimal(10,2)  default=0  check(>= 0)  check(< 100000)
+  pages      bigint         default=100
+  state      string(20)     choices(draft "Draft", published "Published", archived "Archived")  default="draft"
+  rating     int            check(>= 0)  check(<= 10)  choices(1 "one", 2, 3, 4, 5)
+  released   timestamptz    null  default=now
+  weight     decimal(8,3)   null  check(>= 0)
+  in_stock   bool           default=false
+  meta       json           default="{}"
+  labels     Genre[]
+  category   Tag            null  on_delete=set_null  related=categorized  deferrable
+  serial_no  int            default=serial
+  index(headline text_pattern_ops, pages)
+  unique(writer, state)  name="book_writer_status_uniq"
+  index(headline varchar_pattern_ops)  name="book_headline_5f1d_like"
+}
+
+model Genre {
+  table "genres"
+  name     string(50)  unique  default="misc"
+  parent   Genre  null  on_delete=set_null  related=children  fk_name="genres_parent_fk"
+  related  Genre[]  related=related_by
+}
+
+model Shelf {
+  id     int  primary_key  default=serial
+  name   string(40)
+  index(name text_pattern_ops)
+}
+
+model Loan {
+  shelf   Shelf   fk_name="loan_shelf_id_fk_shelf_id"  deferrable
+  number  bigint  default=serial
+}
+PDM
+probe "step 15: the row already there is numbered by the new serial field" \
+    "SELECT b.headline || '|' || b.serial_no || '|' || b.cost FROM book b" "Dune|1|9.50"
+sql "$HIST" "INSERT INTO shelf (name) VALUES ('Top'), ('Low');
+    INSERT INTO loan (shelf_id) VALUES (2), (2), (1)" >/dev/null
+probe "step 15: serial keys and fields number new rows" \
+    "SELECT string_agg(l.id || ':' || s.id || ':' || s.name || ':' || l.number, ',' ORDER BY l.id) FROM loan l JOIN shelf s ON s.id = l.shelf_id" \
+    "1:2:Low:1,2:2:Low:2,3:1:Top:3"
+probe "step 15: a deferrable key is checked at COMMIT" \
+    "BEGIN; INSERT INTO loan (shelf_id) VALUES (99); DELETE FROM loan WHERE shelf_id = 99; COMMIT; SELECT count(*) FROM loan" "3"
+
+# --- 16: names given, changed and taken back; deferrable on and off; operator classes changed and
+# dropped; a table renamed under a given key name (which stays) ------------------------------------
+step "fk_name and operator classes changed, deferrable toggled" <<'PDM'
+model Writer {
+  table "writers"
+  name       string(200)
+  email      email  null  index
+  born       date   default="2000-01-01"
+  nickname   text  null
+  token      uuid  default=uuid
+  joined     timestamptz  default=now
+  index(name, born)
+}
+
+model Tag {
+  label  slug(30)  no_index
+}
+
+model Profile {
+  table "writer"
+  writer  Writer  related=profile  deferrable
+  bio     text    null
+}
+
+model Book {
+  headline   string(200)    index
+  writer     Writer         related=books  on_delete=protect  fk_name="book_writer_fk"  deferrable
+  cost       decimal(10,2)  default=0  check(>= 0)  check(< 100000)
+  pages      bigint         default=100
+  state      string(20)     choices(draft "Draft", published "Published", archived "Archived")  default="draft"
+  rating     int            check(>= 0)  check(<= 10)  choices(1 "one", 2, 3, 4, 5)
+  released   timestamptz    null  default=now
+  weight     decimal(8,3)   null  check(>= 0)
+  in_stock   bool           default=false
+  meta       json           default="{}"
+  labels     Genre[]
+  category   Tag            null  on_delete=set_null  related=categorized
+  serial_no  int            default=serial
+  index(headline, pages)
+  unique(writer, state)  name="book_writer_status_uniq"
+  index(headline text_pattern_ops)  name="book_headline_5f1d_like"
+}
+
+model Genre {
+  table "genre_list"
+  name     string(50)  unique  default="misc"
+  parent   Genre  null  on_delete=set_null  related=children  fk_name="genres_parent_fk"  deferrable
+  related  Genre[]  related=related_by
+}
+
+model Shelf {
+  id     int  primary_key  default=serial
+  name   string(40)
+  index(name varchar_pattern_ops)
+}
+
+model Loan {
+  shelf   Shelf
+  number  bigint  default=serial
+}
+PDM
+probe "step 16: rows keep their values and numbers" \
+    "SELECT string_agg(l.id || ':' || s.name || ':' || l.number, ',' ORDER BY l.id) FROM loan l JOIN shelf s ON s.id = l.shelf_id" \
+    "1:Low:1,2:Low:2,3:Top:3"
+probe "step 16: the given key name stayed through the table rename" \
+    "SELECT conname FROM pg_constraint WHERE conrelid = 'genre_list'::regclass AND contype = 'f' AND conname LIKE 'genres%'" \
+    "genres_parent_fk"
 
 # --- the whole history, down to nothing and up again ---------------------------------
 run_cmd "$PRODATA" migrate --database "dbname=$HIST" --to 0

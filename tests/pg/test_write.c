@@ -8,7 +8,8 @@
  * they created, get_or_create racing a concurrent creator, and injection
  * attempts as values and as field names that leave the data as it was. A
  * second catalog, of models whose primary keys the database draws from a
- * default (uuid, a literal), checks creates with many-to-many keys there.
+ * default (uuid, a literal, a serial's sequence), checks creates with
+ * many-to-many keys there, and a deferrable foreign key with its own name.
  */
 #include <pthread.h>
 #include <setjmp.h>
@@ -43,6 +44,15 @@ static const char *KEYED_MODELS = "model Label {\n"
                                   "model Ticket {\n"
                                   "  ref     string(12)  primary_key  default=\"first\"\n"
                                   "  labels  Label[]\n"
+                                  "}\n"
+                                  "model Legacy {\n"
+                                  "  id      int  primary_key  default=serial\n"
+                                  "  name    string(40)\n"
+                                  "  labels  Label[]\n"
+                                  "}\n"
+                                  "model Loan {\n"
+                                  "  legacy  Legacy  fk_name=\"app_loan_legacy_fk\"  deferrable\n"
+                                  "  number  bigint  default=serial\n"
                                   "}\n";
 
 static int
@@ -460,6 +470,49 @@ test_bulk_default_key_many_to_many(void **state)
     assert_string_not_equal(code_of(jsons[0]), code_of(jsons[1]));
 }
 
+/* A serial key (Django's AutoField before 4.1) is the database's, as the implicit id: a given one is
+ * read-only and ignored, the sequence numbers every row, once for the row and its join rows. A deferrable
+ * foreign key with its own name is refused in DRF's words under its field, and a serial field that is no key
+ * needs no value. */
+static void
+test_serial_key_and_deferrable_foreign_key(void **state)
+{
+    (void)state;
+    PdError err = {0};
+    const char *out = NULL;
+    const char *red = label_id("red");
+    if (!pd_object_create(arena, db, keyed_values("Legacy", "{\"id\": 999, \"name\": \"First\"}"), &out,
+                          &err))
+        fail_msg("create: %s (%s)", err.message, err.detail);
+    assert_non_null(strstr(out, "\"id\":1,"));
+    const char *body = pd_arena_sprintf(arena, "{\"name\": \"Second\", \"labels\": [%s]}", red);
+    if (!pd_object_create(arena, db, keyed_values("Legacy", body), &out, &err))
+        fail_msg("create with labels: %s (%s)", err.message, err.detail);
+    assert_non_null(strstr(out, "\"id\":2,"));
+    assert_string_equal(scalar("SELECT string_agg(legacy_id::text, ',') FROM legacy_labels"), "2");
+    const PdValues *objects[] = {
+        keyed_values("Legacy", pd_arena_sprintf(arena, "{\"name\": \"Bulk\", \"labels\": [%s]}", red)),
+        keyed_values("Legacy", "{\"name\": \"Bulk too\"}"),
+    };
+    if (!pd_object_create_bulk(arena, db, objects, 2, &out, &err))
+        fail_msg("bulk: %s (%s)", err.message, err.detail);
+    assert_string_equal(scalar("SELECT string_agg(id || ':' || name, ',' ORDER BY id) FROM legacy"),
+                        "1:First,2:Second,3:Bulk,4:Bulk too");
+    assert_string_equal(
+        scalar("SELECT string_agg(legacy_id::text, ',' ORDER BY legacy_id) FROM legacy_labels"), "2,3");
+    assert_string_equal(scalar("SELECT pg_get_serial_sequence('legacy', 'id')"), "public.legacy_id_seq");
+
+    if (!pd_object_create(arena, db, keyed_values("Loan", "{\"legacy\": 2}"), &out, &err))
+        fail_msg("loan: %s (%s)", err.message, err.detail);
+    assert_non_null(strstr(out, "\"number\":1"));
+    assert_false(pd_object_create(arena, db, keyed_values("Loan", "{\"legacy\": 77}"), &out, &err));
+    assert_int_equal(err.code, PD_ERR_INVALID_INPUT);
+    assert_int_equal(err.problem_count, 1);
+    assert_string_equal(err.problems[0].field, "legacy");
+    assert_string_equal(err.problems[0].message, "Invalid pk \"77\" - object does not exist.");
+    assert_string_equal(scalar("SELECT count(*) FROM loan"), "1");
+}
+
 static PdQuery *
 books_where(const char *lookup, const char *value)
 {
@@ -705,6 +758,7 @@ main(void)
         cmocka_unit_test(test_create_each),
         cmocka_unit_test(test_create_default_key_many_to_many),
         cmocka_unit_test(test_bulk_default_key_many_to_many),
+        cmocka_unit_test(test_serial_key_and_deferrable_foreign_key),
         cmocka_unit_test(test_update),
         cmocka_unit_test(test_delete),
         cmocka_unit_test(test_update_or_create),

@@ -436,6 +436,17 @@ test_openapi_every_kind(void **state)
     assert_string_equal(
         string_at(json_array_get(at(doc, "paths", "/api/items/{code}/", "parameters", NULL), 0), "name"),
         "code");
+    /* a serial key is the database's, as the implicit id: read-only, never required; a serial field that is
+     * no key is written, but not required either */
+    json_t *legacy = at(doc, "components", "schemas", "Legacy.Request", NULL);
+    assert_true(json_is_true(at(legacy, "properties", "id", "readOnly", NULL)));
+    assert_int_equal(json_integer_value(at(legacy, "properties", "id", "minimum", NULL)), 1);
+    assert_string_equal(string_at(at(legacy, "properties", "id", NULL), "format"), "int32");
+    assert_null(json_object_get(at(legacy, "properties", "number", NULL), "readOnly"));
+    assert_false(array_has(at(legacy, "required", NULL), "id"));
+    assert_false(array_has(at(legacy, "required", NULL), "number"));
+    assert_true(array_has(at(legacy, "required", NULL), "title"));
+    assert_non_null(at(doc, "paths", "/api/legacies/{id}/", NULL));
     at(doc, "paths", "/api/flags/", NULL);
     at(doc, "components", "schemas", "Profile", "properties", "item", NULL);
     json_decref(doc);
