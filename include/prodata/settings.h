@@ -294,6 +294,9 @@ char *pd_settings_help(PdArena *arena, const PdSettingTable *table);
 /* The markdown reference table (docs/configuration.md holds it verbatim). Arena-allocated. */
 char *pd_settings_docs(PdArena *arena, const PdSettingTable *table);
 
+/* The value of variable in environ_list ("NAME=value" strings, NULL-terminated; NULL: none), or NULL. */
+const char *pd_settings_environ_value(const char *const *environ_list, const char *variable);
+
 PD_API_END
 
 #endif

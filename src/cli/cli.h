@@ -11,6 +11,7 @@
 #include "prodata/arena.h"
 #include "prodata/error.h"
 #include "prodata/log.h"
+#include "prodata/db.h"
 #include "prodata/settings.h"
 
 #define CLI_MAX_ARGS 64
@@ -56,10 +57,14 @@ bool cmd_squashmigrations(PdArena *arena, const CliArgs *args, PdError *err);
 /* `makemigrations --rebase NAME` (cmd_rebase.c): this branch's migrations written again after the other's. */
 bool cli_rebase_migrations(PdArena *arena, const CliArgs *args, const char *name, PdError *err);
 
-/* Writes text to path whole or not at all (a temporary file, fsync, link, fsync of the folder, created when
- * absent); refuses to replace an existing file (PD_ERR_REFUSED). */
+/* files.c. Writes text to path (in directory, created when absent) whole or not at all: a temporary file,
+ * fsync, link (or rename with is_replacing), fsync of the folder. An existing file without is_replacing is
+ * refused (PD_ERR_REFUSED "PATH exists already"). */
 bool cli_write_file_atomically(PdArena *arena, const char *directory, const char *path, const char *text,
-                               PdError *err);
+                               bool is_replacing, PdError *err);
+
+/* Connects with config->database; the connection is closed with arena (the command's). */
+bool cli_connect_database(PdArena *arena, const PdMigrateSettings *config, PdDb **db, PdError *err);
 bool cmd_check(PdArena *arena, const CliArgs *args, PdError *err);
 bool cmd_inspectdb(PdArena *arena, const CliArgs *args, PdError *err);
 bool cmd_config(PdArena *arena, const CliArgs *args, PdError *err);

@@ -45,86 +45,10 @@ split_patterns(PdArena *arena, const char *text, const char ***patterns, size_t 
 }
 
 static bool
-connect_database(PdArena *arena, const PdMigrateSettings *config, PdDb **db, PdError *err)
-{
-    if (!pd_db_connect(config->database, db, err))
-        return false;
-    /* The connection belongs to the command: closed with its arena, also on error paths. */
-    if (!pd_arena_on_free(arena, (void (*)(void *))pd_db_close, *db))
-    {
-        pd_db_close(*db);
-        return pd_arena_error(arena, err);
-    }
-    return true;
-}
-
-static bool
 refuse_existing(const char *path, PdError *err)
 {
     pd_error_set(err, PD_ERR_REFUSED, "%s exists already", path);
     return pd_error_hint(err, "Give another --output, or add --force to replace it.");
-}
-
-static bool
-write_all(int fd, const char *text)
-{
-    size_t length = strlen(text), written = 0;
-    while (written < length)
-    {
-        ssize_t n = write(fd, text + written, length - written);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return false;
-        written += (size_t)n;
-    }
-    return true;
-}
-
-/* The folder holding path, synced so that the new name survives a crash. */
-static void
-sync_folder(PdArena *arena, const char *path)
-{
-    char *copy = pd_arena_strdup(arena, path);
-    if (copy == NULL)
-        return;
-    int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY);
-    if (fd >= 0)
-    {
-        fsync(fd);
-        close(fd);
-    }
-}
-
-/* text into path: temporary file, fsync, then link (never replaces) or, forced, rename. */
-static bool
-write_file(PdArena *arena, const char *path, const char *text, bool is_forced, PdError *err)
-{
-    char *temporary = pd_arena_sprintf(arena, "%s.tmp.%d", path, (int)getpid());
-    if (temporary == NULL)
-        return pd_arena_error(arena, err);
-    int fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL, 0644);
-    if (fd < 0)
-    {
-        pd_error_set(err, PD_ERR_IO, "could not write %s", temporary);
-        return pd_error_detail(err, "%s.", strerror(errno));
-    }
-    bool is_written = write_all(fd, text) && fsync(fd) == 0;
-    int saved_errno = errno;
-    close(fd);
-    bool is_placed = is_written && (is_forced ? rename(temporary, path) : link(temporary, path)) == 0;
-    if (is_written && !is_placed)
-        saved_errno = errno;
-    unlink(temporary); /* after link: the file keeps its new name; after rename: already gone */
-    if (!is_placed)
-    {
-        if (saved_errno == EEXIST)
-            return refuse_existing(path, err);
-        pd_error_set(err, PD_ERR_IO, "could not write %s", path);
-        return pd_error_detail(err, "%s.", strerror(saved_errno));
-    }
-    sync_folder(arena, path);
-    return true;
 }
 
 bool
@@ -147,7 +71,7 @@ cmd_inspectdb(PdArena *arena, const CliArgs *args, PdError *err)
     PdMigrateSettings config;
     PdDb *db;
     char *text;
-    if (!cli_load_config(arena, args, &config, err) || !connect_database(arena, &config, &db, err))
+    if (!cli_load_config(arena, args, &config, err) || !cli_connect_database(arena, &config, &db, err))
         return false;
     if (!pd_migrate_inspect(arena, db, patterns, pattern_count, &text, err))
         return has_tables ? pd_error_context(err, "with --tables \"%s\"", tables) : false;
@@ -156,8 +80,11 @@ cmd_inspectdb(PdArena *arena, const CliArgs *args, PdError *err)
         fputs(text, stdout);
         return true;
     }
-    if (!write_file(arena, output, text, is_forced, err))
-        return false;
+    char *folder = pd_arena_strdup(arena, output);
+    if (folder == NULL)
+        return pd_arena_error(arena, err);
+    if (!cli_write_file_atomically(arena, dirname(folder), output, text, is_forced, err))
+        return err->code == PD_ERR_REFUSED ? refuse_existing(output, err) : false;
     printf("Wrote %s\n", output);
     return true;
 }

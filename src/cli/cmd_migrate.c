@@ -73,57 +73,6 @@ is_valid_name(const char *name)
     return true;
 }
 
-bool
-cli_write_file_atomically(PdArena *arena, const char *directory, const char *path, const char *text,
-                          PdError *err)
-{
-    if (mkdir(directory, 0777) != 0 && errno != EEXIST)
-    {
-        pd_error_set(err, PD_ERR_IO, "could not create the migrations folder %s", directory);
-        return pd_error_detail(err, "%s.", strerror(errno));
-    }
-    char *temporary = pd_arena_sprintf(arena, "%s.tmp.%d", path, (int)getpid());
-    int fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL, 0644);
-    if (fd < 0)
-    {
-        pd_error_set(err, PD_ERR_IO, "could not write %s", temporary);
-        return pd_error_detail(err, "%s.", strerror(errno));
-    }
-    size_t length = strlen(text), written = 0;
-    while (written < length)
-    {
-        ssize_t n = write(fd, text + written, length - written);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        written += (size_t)n;
-    }
-    bool is_written = written == length && fsync(fd) == 0;
-    int saved_errno = errno;
-    close(fd);
-    /* link() never replaces: a file of that name written meanwhile (another makemigrations) is kept. */
-    bool is_linked = is_written && link(temporary, path) == 0;
-    if (is_written && !is_linked)
-        saved_errno = errno;
-    unlink(temporary);
-    if (!is_linked)
-    {
-        if (saved_errno == EEXIST)
-            return pd_error_set(err, PD_ERR_REFUSED, "%s exists already", path);
-        pd_error_set(err, PD_ERR_IO, "could not write %s", path);
-        return pd_error_detail(err, "%s.", strerror(saved_errno));
-    }
-    /* The new name must survive a crash too: sync the folder. */
-    int directory_fd = open(directory, O_RDONLY | O_DIRECTORY);
-    if (directory_fd >= 0)
-    {
-        fsync(directory_fd);
-        close(directory_fd);
-    }
-    return true;
-}
-
 /*
  * When the configured database can be reached and has applied every file
  * before the new one: tries the new one there in a transaction that rolls
@@ -184,7 +133,7 @@ write_next_migration(PdArena *arena, const CliArgs *args, const PdMigrateSetting
         return true;
     }
     char *path = pd_arena_sprintf(arena, "%s/%s.sql", config->migrations, file_name);
-    if (!cli_write_file_atomically(arena, config->migrations, path, text, err))
+    if (!cli_write_file_atomically(arena, config->migrations, path, text, false, err))
         return false;
     printf("Wrote %s%s\n", path, plan->operation_count > 0 ? ":" : "");
     print_operations(stdout, plan);
@@ -304,7 +253,7 @@ cmd_squashmigrations(PdArena *arena, const CliArgs *args, PdError *err)
         return true;
     }
     char *path = pd_arena_sprintf(arena, "%s/%s.sql", config.migrations, name);
-    if (!cli_write_file_atomically(arena, config.migrations, path, text, err))
+    if (!cli_write_file_atomically(arena, config.migrations, path, text, false, err))
         return false;
     printf("Wrote %s: it replaces %s to %s (%zu migrations).\n", path, files[from].name, files[to].name,
            to - from + 1);
@@ -332,20 +281,6 @@ parse_target(const char *value, const PdMigrationFile *files, size_t count, int 
     pd_error_set(err, PD_ERR_USAGE, "--to: no migration \"%s\"", value);
     return pd_error_hint(err,
                          "Give a migration number (0 undoes all) or a name from prodata showmigrations.");
-}
-
-static bool
-connect_database(PdArena *arena, const PdMigrateSettings *config, PdDb **db, PdError *err)
-{
-    if (!pd_db_connect(config->database, db, err))
-        return pd_cli_explain_connect(arena, config->database, err);
-    /* The connection belongs to the command: closed with its arena, also on error paths. */
-    if (!pd_arena_on_free(arena, (void (*)(void *))pd_db_close, *db))
-    {
-        pd_db_close(*db);
-        return pd_arena_error(arena, err);
-    }
-    return true;
 }
 
 /* Tells, on stderr, when the model file has changes that no migration holds yet. */
@@ -537,7 +472,7 @@ cmd_migrate(PdArena *arena, const CliArgs *args, PdError *err)
     if (!read_fake_flags(args, files, count, &options, err))
         return false;
     PdDb *db;
-    if (!connect_database(arena, &config, &db, err))
+    if (!cli_connect_database(arena, &config, &db, err))
         return false;
     options.is_interrupted = &stop_signal;
     catch_stop_signals(pd_db_cancel_handle(db));
@@ -605,7 +540,7 @@ cmd_showmigrations(PdArena *arena, const CliArgs *args, PdError *err)
     PdMigrationState *states;
     size_t state_count;
     if (!load_files(arena, args, &config, &files, &count, err) ||
-        !connect_database(arena, &config, &db, err) ||
+        !cli_connect_database(arena, &config, &db, err) ||
         !pd_migrate_status(arena, db, files, count, &states, &state_count, err))
         return false;
     if (state_count == 0)
@@ -723,7 +658,7 @@ cmd_check(PdArena *arena, const CliArgs *args, PdError *err)
     PdMigrationState *states;
     size_t state_count;
     PdSchemaCheck schema;
-    if (!connect_database(arena, &config, &db, err) ||
+    if (!cli_connect_database(arena, &config, &db, err) ||
         !pd_migrate_status(arena, db, files, count, &states, &state_count, err))
         return false;
     problems += report_history(states, state_count);

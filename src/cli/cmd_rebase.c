@@ -191,7 +191,7 @@ write_rebased(PdArena *arena, const CliArgs *args, const PdMigrateSettings *conf
         if (is_ours[i] && strcmp(files[i].path, path) == 0 && unlink(path) != 0)
             break; /* the new file takes the name of one it replaces: that one goes first */
     if (!is_dry_run && plan->operation_count > 0 &&
-        !cli_write_file_atomically(arena, config->migrations, path, text, err))
+        !cli_write_file_atomically(arena, config->migrations, path, text, false, err))
         return false;
     for (size_t i = 0; i < count; i++)
         if (is_ours[i] && !is_dry_run && unlink(files[i].path) != 0 && errno != ENOENT)

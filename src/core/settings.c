@@ -854,8 +854,8 @@ absolute_folder(PdArena *arena, const char *path)
 
 /* ---- the environment and the command line ----------------------------------------------------------- */
 
-static const char *
-lookup(const char *const *environ_list, const char *variable)
+const char *
+pd_settings_environ_value(const char *const *environ_list, const char *variable)
 {
     size_t length = strlen(variable);
     for (size_t i = 0; environ_list != NULL && environ_list[i] != NULL; i++)
@@ -870,7 +870,7 @@ read_environment(PdArena *arena, PdSettings *settings, const char *const *enviro
     for (size_t i = 0; i < settings->table->count; i++)
     {
         char *variable = pd_settings_variable(arena, &settings->table->settings[i]);
-        const char *value = variable != NULL ? lookup(environ_list, variable) : NULL;
+        const char *value = variable != NULL ? pd_settings_environ_value(environ_list, variable) : NULL;
         if (value != NULL)
             assign_from(arena, settings, i, value, NULL,
                         (PdSettingSource){PD_SETTING_FROM_ENVIRONMENT, variable, 0}, problems);
@@ -934,7 +934,7 @@ pd_settings_load(PdArena *arena, const PdSettingTable *table, const PdSettingsIn
         return pd_arena_error(arena, err);
     const char *path = input->file;
     if (path == NULL)
-        path = lookup(input->environ, "PRODATA_CONFIG");
+        path = pd_settings_environ_value(input->environ, "PRODATA_CONFIG");
     if (path == NULL && input->default_file != NULL && access(input->default_file, F_OK) == 0)
         path = input->default_file;
     if (path != NULL && !read_file(arena, settings, path, &problems, err))

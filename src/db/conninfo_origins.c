@@ -15,18 +15,8 @@
 #include <libpq-fe.h>
 
 #include "prodata/db.h"
+#include "prodata/settings.h"
 #include "prodata/strbuf.h"
-
-/* The value of variable in environ_list ("NAME=value" strings), or NULL. */
-static const char *
-lookup(const char *const *environ_list, const char *variable)
-{
-    size_t length = strlen(variable);
-    for (size_t i = 0; environ_list != NULL && environ_list[i] != NULL; i++)
-        if (strncmp(environ_list[i], variable, length) == 0 && environ_list[i][length] == '=')
-            return environ_list[i] + length + 1;
-    return NULL;
-}
 
 static const PQconninfoOption *
 find(const PQconninfoOption *options, const char *keyword)
@@ -54,7 +44,8 @@ origin_of(const PQconninfoOption *parsed, const char *keyword, const char *sourc
         return (Origin){NULL, NULL};
     if (option->val != NULL)
         return (Origin){option->val, source};
-    const char *value = option->envvar != NULL ? lookup(environ_list, option->envvar) : NULL;
+    const char *value =
+        option->envvar != NULL ? pd_settings_environ_value(environ_list, option->envvar) : NULL;
     if (value != NULL)
         return (Origin){value, option->envvar};
     return (Origin){option->compiled, NULL};
