@@ -63,7 +63,8 @@ bool cli_rebase_migrations(PdArena *arena, const CliArgs *args, const char *name
 bool cli_write_file_atomically(PdArena *arena, const char *directory, const char *path, const char *text,
                                bool is_replacing, PdError *err);
 
-/* Connects with config->database; the connection is closed with arena (the command's). */
+/* Connects with config->database (a failure says where each part of it came from); the connection is
+ * closed with arena (the command's). */
 bool cli_connect_database(PdArena *arena, const PdMigrateSettings *config, PdDb **db, PdError *err);
 bool cmd_check(PdArena *arena, const CliArgs *args, PdError *err);
 bool cmd_inspectdb(PdArena *arena, const CliArgs *args, PdError *err);

@@ -77,7 +77,7 @@ bool
 cli_connect_database(PdArena *arena, const PdMigrateSettings *config, PdDb **db, PdError *err)
 {
     if (!pd_db_connect(config->database, db, err))
-        return false;
+        return pd_cli_explain_connect(arena, config->database, err); /* where host, port, ... came from */
     /* The connection belongs to the command: closed with its arena, also on error paths. */
     if (!pd_arena_on_free(arena, (void (*)(void *))pd_db_close, *db))
     {
