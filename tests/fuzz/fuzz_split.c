@@ -3,7 +3,9 @@
  * returns is a piece of the input, trimmed, without an empty one; and
  * splitting the statements joined again by "\n;\n" gives the same statements
  * (a ';' the splitter cut at was outside every quote, so nothing it kept can
- * hide another cut).
+ * hide another cut). The checksum over statements in normal form (what
+ * migrate records) is the same for the input and for its statements joined
+ * again with other blanks and a comment between them.
  */
 #include "fuzz.h"
 #include "prodata/migrate.h"
@@ -41,6 +43,25 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FUZZ_ASSERT(again_count == count, "%zu statements, then %zu", count, again_count);
     for (size_t i = 0; i < count; i++)
         FUZZ_ASSERT(strcmp(statements[i], again[i]) == 0, "statement %zu changed", i);
+    PdStrbuf commented;
+    pd_strbuf_init(&commented, arena);
+    for (size_t i = 0; i < count; i++)
+    {
+        pd_strbuf_append(&commented, "  ");
+        pd_strbuf_append(&commented, statements[i]);
+        pd_strbuf_append(&commented, "
+  ;
+-- a comment
+
+");
+    }
+    PdMigrationFile one = {.name = "0001_x", .up_sql = sql, .up_concurrently_sql = "", .up_batched_sql = ""};
+    PdMigrationFile two = one;
+    two.up_sql = pd_strbuf_text(&commented) != NULL ? pd_strbuf_text(&commented) : "";
+    char first[65], second[65];
+    FUZZ_ASSERT(pd_migration_statement_checksum(arena, &one, first, &err), "checksum failed: %s", err.message);
+    FUZZ_ASSERT(pd_migration_statement_checksum(arena, &two, second, &err), "checksum failed: %s", err.message);
+    FUZZ_ASSERT(strcmp(first, second) == 0, "blanks and comments changed the checksum");
     pd_arena_free(arena);
     return 0;
 }
