@@ -49,11 +49,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     {
         pd_strbuf_append(&commented, "  ");
         pd_strbuf_append(&commented, statements[i]);
-        pd_strbuf_append(&commented, "
-  ;
--- a comment
-
-");
+        pd_strbuf_append(&commented, "\n  ;\n-- a comment\n\n");
     }
     PdMigrationFile one = {.name = "0001_x", .up_sql = sql, .up_concurrently_sql = "", .up_batched_sql = ""};
     PdMigrationFile two = one;
