@@ -1041,9 +1041,10 @@ probe "step 15: serial keys and fields number new rows" \
 probe "step 15: a deferrable key is checked at COMMIT" \
     "BEGIN; INSERT INTO loan (shelf_id) VALUES (99); DELETE FROM loan WHERE shelf_id = 99; COMMIT; SELECT count(*) FROM loan" "3"
 
-# --- 16: names given, changed and taken back; deferrable on and off; operator classes changed and
-# dropped; a table renamed under a given key name (which stays) ------------------------------------
-step "fk_name and operator classes changed, deferrable toggled" <<'PDM'
+# --- 16: names given, changed and taken back; deferrable on and off; a deferrable key with its own name
+# added to a table with rows, and one dropped; operator classes changed and dropped; a table renamed under
+# a given key name (which stays) -------------------------------------------------------------------
+step "fk_name and operator classes changed, deferrable toggled" --allow-destructive <<'PDM'
 model Writer {
   table "writers"
   name       string(200)
@@ -1067,7 +1068,8 @@ model Profile {
 
 model Book {
   headline   string(200)    index
-  writer     Writer         related=books  on_delete=protect  fk_name="book_writer_fk"  deferrable
+  writer     Writer         related=books  on_delete=protect  fk_name="book_writer_fk"
+  editor     Writer         null  on_delete=set_null  related=edited  fk_name="book_editor_fk"  deferrable
   cost       decimal(10,2)  default=0  check(>= 0)  check(< 100000)
   pages      bigint         default=100
   state      string(20)     choices(draft "Draft", published "Published", archived "Archived")  default="draft"
@@ -1077,7 +1079,6 @@ model Book {
   in_stock   bool           default=false
   meta       json           default="{}"
   labels     Genre[]
-  category   Tag            null  on_delete=set_null  related=categorized
   serial_no  int            default=serial
   index(headline, pages)
   unique(writer, state)  name="book_writer_status_uniq"
