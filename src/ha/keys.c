@@ -104,8 +104,10 @@ pd_keys_init(PdKeys *keys, const char *prefix, const char *cluster, PdError *err
     snprintf(keys->members, sizeof keys->members, "%s/members/", keys->root);
     snprintf(keys->backup_job, sizeof keys->backup_job, "%s/backup/job", keys->root);
     static const char *const kinds[] = {"full", "incr", "verify"};
+    char root[sizeof keys->root]; /* a copy: gcc cannot see that the array indexed below is never root */
+    memcpy(root, keys->root, sizeof root);
     for (int kind = 0; kind < 3; kind++)
-        snprintf(keys->backup_last[kind], sizeof keys->backup_last[kind], "%s/backup/last/%s", keys->root,
+        snprintf(keys->backup_last[kind], sizeof keys->backup_last[kind], "%s/backup/last/%s", root,
                  kinds[kind]);
     return true;
 }

@@ -118,7 +118,9 @@ segment_size(const char *dir)
         struct stat info;
         if (strlen(entry->d_name) != 24 || strspn(entry->d_name, "0123456789ABCDEF") != 24)
             continue;
-        snprintf(path, sizeof path, "%s/%s", dir, entry->d_name);
+        /* the name is 24 characters (checked above); a path cut short would only fail stat */
+        if (snprintf(path, sizeof path, "%s/%.24s", dir, entry->d_name) >= (int)sizeof path)
+            continue;
         if (stat(path, &info) == 0 && S_ISREG(info.st_mode) && info.st_size >= (1 << 20) &&
             (info.st_size & (info.st_size - 1)) == 0)
             size = (uint64_t)info.st_size;
