@@ -52,6 +52,11 @@ check_planned(PdArena *arena, const PdMigrationFile *files, size_t index, PdErro
         why = "a squash beside it replaces it already (delete the files that squash replaces first)";
     else if (file->replace_count > 0 && index > 0 && files[index - 1].number == file->number)
         why = "it stands beside the files it replaces (delete them first)";
+    else if (file->replace_count > 0)
+        /* Its replaces: line names the deleted files, not it: the folder would then hold some of the new
+         * squash's files and not others (refused on reading), and a database that recorded this squash
+         * would count as having applied part of the new one. */
+        why = "it is a squash itself (a squash of a squash is not supported yet)";
     else if (file->state_text == NULL || file->parent_name == NULL)
         why = "it was written by hand (it records no model state)";
     PdCatalog *before, *after;
