@@ -510,6 +510,27 @@ test_split_dollar_inside_a_word(void **state)
     pd_arena_free(arena);
 }
 
+/* A SQL-standard function body (BEGIN ATOMIC ... END, with a CASE ... END inside) is one statement. */
+static void
+test_split_begin_atomic(void **state)
+{
+    (void)state;
+    PdArena *arena = pd_arena_new(0);
+    const char **statements;
+    size_t count;
+    PdError err;
+    const char *sql = "CREATE FUNCTION f(i int) RETURNS int LANGUAGE sql\nBEGIN /* c */ Atomic\n"
+                      "  SELECT CASE WHEN i > 0 THEN i END;\n  SELECT i + 1;\nEND;\nSELECT 2;\nBEGIN;\nEND";
+    assert_true(pd_migration_split_statements(arena, sql, NULL, 0, &statements, &count, &err));
+    assert_int_equal(count, 4);
+    assert_string_equal(statements[0], "CREATE FUNCTION f(i int) RETURNS int LANGUAGE sql\nBEGIN /* c */ Atomic\n"
+                                       "  SELECT CASE WHEN i > 0 THEN i END;\n  SELECT i + 1;\nEND");
+    assert_string_equal(statements[1], "SELECT 2");
+    assert_string_equal(statements[2], "BEGIN");
+    assert_string_equal(statements[3], "END");
+    pd_arena_free(arena);
+}
+
 static void
 test_checksum_is_sha256_hex(void **state)
 {
@@ -537,6 +558,7 @@ main(void)
         cmocka_unit_test(test_render_reports_an_exhausted_budget),
         cmocka_unit_test(test_split_statements),
         cmocka_unit_test(test_split_dollar_inside_a_word),
+        cmocka_unit_test(test_split_begin_atomic),
         cmocka_unit_test(test_checksum_is_sha256_hex),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
