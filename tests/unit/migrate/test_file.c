@@ -531,6 +531,35 @@ test_split_begin_atomic(void **state)
     pd_arena_free(arena);
 }
 
+/* The statements' checksum: blanks and comments do not count; the boundary of two quoted tokens does. */
+static void
+test_statement_checksum_keeps_quote_boundaries(void **state)
+{
+    (void)state;
+    PdArena *arena = pd_arena_new(0);
+    PdError err;
+    char a[65], b[65];
+    PdMigrationFile file = {.name = "0001_x", .up_sql = "SELECT 'a'\n  'b';", .down_sql = NULL};
+    assert_true(pd_migration_statement_checksum(arena, &file, a, &err));
+    file.up_sql = "SELECT 'a''b';";
+    assert_true(pd_migration_statement_checksum(arena, &file, b, &err));
+    assert_string_not_equal(a, b);
+    file.up_sql = "SELECT \"x\" \"y\" FROM t;";
+    assert_true(pd_migration_statement_checksum(arena, &file, a, &err));
+    file.up_sql = "SELECT \"x\"\"y\" FROM t;";
+    assert_true(pd_migration_statement_checksum(arena, &file, b, &err));
+    assert_string_not_equal(a, b);
+    file.up_sql = "SELECT  \"x\"   \"y\"  -- alias\n FROM   t;";
+    assert_true(pd_migration_statement_checksum(arena, &file, b, &err));
+    assert_string_equal(a, b);
+    file.up_sql = "SELECT a,b FROM t WHERE c = 'x';";
+    assert_true(pd_migration_statement_checksum(arena, &file, a, &err));
+    file.up_sql = "SELECT a , b\nFROM t /* c */ WHERE c='x' ;";
+    assert_true(pd_migration_statement_checksum(arena, &file, b, &err));
+    assert_string_equal(a, b);
+    pd_arena_free(arena);
+}
+
 static void
 test_checksum_is_sha256_hex(void **state)
 {
@@ -559,6 +588,7 @@ main(void)
         cmocka_unit_test(test_split_statements),
         cmocka_unit_test(test_split_dollar_inside_a_word),
         cmocka_unit_test(test_split_begin_atomic),
+        cmocka_unit_test(test_statement_checksum_keeps_quote_boundaries),
         cmocka_unit_test(test_checksum_is_sha256_hex),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
