@@ -167,6 +167,15 @@ bool pd_migration_list(PdArena *arena, const char *directory, PdMigrationFile **
 bool pd_migration_squash(PdArena *arena, const PdMigrationFile *files, size_t count, size_t from, size_t to,
                          const char *source_name, const char **name, char **text, PdError *err);
 
+/*
+ * Whether files[index] is exactly what the planner makes of the state change
+ * from the newest state before it (files[0..index)) to its own: false for a
+ * file without a state or an "-- after:" line, with a batched section, or
+ * whose SQL was written or edited by hand (a data fix, a backfill).
+ */
+bool pd_migration_is_planned(PdArena *arena, const PdMigrationFile *files, size_t index, bool *is_planned,
+                             PdError *err);
+
 /* pd_migration_list without its checks: every file parsed and sorted, conflicts and gaps left in. */
 bool pd_migration_list_unchecked(PdArena *arena, const char *directory, PdMigrationFile **files,
                                  size_t *count, PdError *err);

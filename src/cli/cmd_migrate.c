@@ -106,6 +106,10 @@ warn_breaking_rows(PdArena *arena, const PdMigrateSettings *config, const PdMigr
             if (err.hint[0] != '\0')
                 fprintf(stderr, "  %s\n", err.hint);
         }
+        else if (!is_behind && (strcmp(err.sqlstate, "55P03") == 0 || strcmp(err.sqlstate, "57014") == 0))
+            fprintf(stderr, "note: the data of the database was not checked for this migration: %s (a try "
+                            "holds a lock at most 0.5 s and runs a statement at most 5 s)\n",
+                    err.message);
     }
     pd_db_close(db);
 }

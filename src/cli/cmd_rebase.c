@@ -52,6 +52,68 @@ find_ours(PdArena *arena, const PdMigrationFile *files, size_t count, const char
     return true;
 }
 
+/*
+ * Refuses when the rebase would lose hand-written SQL: a file of ours that is
+ * not what the planner makes of its state change (a data fix, a backfill: the
+ * new file is planned from the states alone), or a file without an "-- after:"
+ * line numbered from our first on (it cannot be told to be ours or theirs, and
+ * kept where it is it would run before our changes).
+ */
+static bool
+refuse_hand_written(PdArena *arena, const PdMigrationFile *files, size_t count, const bool *is_ours,
+                    PdError *err)
+{
+    int first = -1;
+    for (size_t i = 0; i < count; i++)
+        if (is_ours[i] && (first < 0 || files[i].number < first))
+            first = files[i].number;
+    PdMigrationFile *chain = pd_arena_calloc(arena, count + 1, sizeof(*chain));
+    if (chain == NULL)
+        return pd_arena_error(arena, err);
+    for (size_t i = 0; i < count; i++)
+    {
+        bool is_planned = true;
+        if (!is_ours[i] && files[i].number >= first && files[i].parent_name == NULL)
+        {
+            pd_error_set(err, PD_ERR_REFUSED, "cannot rebase: %s has no \"-- after:\" line", files[i].name);
+            pd_error_detail(err, "A hand-written migration numbered after this branch's first cannot be told to "
+                                 "be this branch's or the other's; nothing was changed.");
+            return pd_error_hint(err, "Move it out of the folder, rebase, then bring it back with the next number "
+                                      "(or recreate it with prodata makemigrations --empty).");
+        }
+        if (!is_ours[i])
+            continue;
+        /* The file's own line of history, oldest first, through the "-- after:" lines. */
+        size_t length = 0;
+        for (const PdMigrationFile *at = &files[i]; at != NULL && length < count;)
+        {
+            chain[length++] = *at;
+            const PdMigrationFile *parent = NULL;
+            for (size_t j = 0; j < count && at->parent_name != NULL && parent == NULL; j++)
+                parent = strcmp(files[j].name, at->parent_name) == 0 ? &files[j] : NULL;
+            at = parent;
+        }
+        for (size_t a = 0, b = length - 1; a < b; a++, b--)
+        {
+            PdMigrationFile swap = chain[a];
+            chain[a] = chain[b];
+            chain[b] = swap;
+        }
+        if (!pd_migration_is_planned(arena, chain, length - 1, &is_planned, err))
+            return false;
+        if (is_planned)
+            continue;
+        pd_error_set(err, PD_ERR_REFUSED, "cannot rebase %s: its SQL is not what its model change plans",
+                     files[i].name);
+        pd_error_detail(err, "It was written or edited by hand (a data fix, a backfill); the rebased migration "
+                             "is planned from the model states alone, so its statements would be lost. Nothing "
+                             "was changed.");
+        return pd_error_hint(err, "Move it out of the folder, rebase, then bring it back after the rebased "
+                                  "migration (prodata makemigrations --empty, and copy its statements).");
+    }
+    return true;
+}
+
 /* The files that are not ours, checked as a folder of their own would be. */
 static bool
 keep_theirs(PdArena *arena, const PdMigrationFile *files, size_t count, const bool *is_ours,
@@ -223,6 +285,7 @@ cli_rebase_migrations(PdArena *arena, const CliArgs *args, const char *name, PdE
     if (!cli_load_config(arena, args, &config, err) ||
         !pd_migration_list_unchecked(arena, config.migrations, &files, &count, err) ||
         !find_ours(arena, files, count, name, &is_ours, &ours_count, err) ||
+        !refuse_hand_written(arena, files, count, is_ours, err) ||
         !keep_theirs(arena, files, count, is_ours, &theirs, &theirs_count, err) ||
         !pd_model_load_file(arena, config.models, &models, err) ||
         !pd_migration_latest_state(arena, theirs, theirs_count, &state, err) ||

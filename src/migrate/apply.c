@@ -988,8 +988,12 @@ bool
 pd_migrate_try_data(PdArena *arena, PdDb *db, const PdMigrationFile *file, PdError *err)
 {
     PdApplySql sent = {file, file->up_sql, file->up_line, file->up_sql};
+    /* A try, on a database that may serve traffic: its locks are short (a lock waited for queues every
+     * writer behind it) and so is each statement (a type change rewrites the table under ACCESS
+     * EXCLUSIVE); a try that runs out of either says nothing. */
     bool is_done = pd_db_exec(db, "BEGIN ISOLATION LEVEL READ COMMITTED", err) &&
-                   pd_history_set_lock_timeout(arena, db, 2000, true, err) &&
+                   pd_history_set_lock_timeout(arena, db, 500, true, err) &&
+                   pd_db_exec(db, "SET LOCAL statement_timeout = '5s'", err) &&
                    pd_precheck_run(arena, db, &sent, err) && pd_precheck_concurrent(arena, db, file, err);
     PdError ignored;
     pd_db_exec(db, "ROLLBACK", &ignored);

@@ -103,6 +103,9 @@ pd_batched_run(PdArena *arena, PdDb *db, const PdApplySql *sent, const char *cou
     pd_apply_begin_lock_retries(&retry, options);
     bool is_done = true;
     long waited_ms = 0;
+    /* With a count: once more rows were changed than it said, it must have fallen, or the statement changes
+     * rows that still match (no WHERE that the change makes false) and would run for ever. */
+    long long last_left = event.rows_total, next_recount = event.rows_total + 1;
     for (long long changed = -1; is_done && changed != 0;)
     {
         pd_arena_reset(batch); /* one batch's results at a time, however many batches */
@@ -139,6 +142,25 @@ pd_batched_run(PdArena *arena, PdDb *db, const PdApplySql *sent, const char *cou
             is_done = false;
         pd_apply_begin_lock_retries(&retry, options);
         event.rows_done += changed > 0 ? changed : 0;
+        if (is_done && changed > 0 && event.rows_total > 0 && event.rows_done >= next_recount)
+        {
+            long long left = count_to_do(batch, db, count_sql);
+            if (left >= 0 && left >= last_left)
+            {
+                is_done = pd_error_set(err, PD_ERR_INVALID_INPUT,
+                                       "%s: the batched statement changed %lld rows, but the rows left to do "
+                                       "are %lld, not fewer than %lld",
+                                       file->path != NULL ? file->path : file->name, event.rows_done, left,
+                                       last_left);
+                pd_error_detail(err, "It changes rows that still match it, so it would never end: %.160s",
+                                sent->statement);
+                pd_error_hint(err, "Make its WHERE false for a row it changed (WHERE c IS NULL, setting c), "
+                                   "and its count the rows that WHERE matches. The batches done are committed.");
+                break;
+            }
+            last_left = left >= 0 ? left : last_left;
+            next_recount = event.rows_done + event.rows_total;
+        }
         event.duration_ms = pd_apply_elapsed_ms(&start);
         pd_apply_emit(options, event);
     }

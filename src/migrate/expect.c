@@ -3,7 +3,8 @@
  * where nobody sees it. Comparing a live schema with the SQL of a migration
  * by reading the SQL would mean a second, hand-written imitation of
  * PostgreSQL's DDL; instead the sections run, in order, in a schema of their
- * own (prodata_expect_<backend pid>, first and only in the search_path)
+ * own (prodata_expect_<backend pid>, first in the search_path, the live
+ * path after it for extensions' types and operator classes)
  * inside one transaction, the drift reader deparses what they made with the
  * same query that reads the live schema, and the transaction rolls back:
  * nothing is left behind, not even the schema's name. The only difference
@@ -188,7 +189,11 @@ pd_expect_read(PdArena *arena, PdDb *db, const PdMigrationFile *files, size_t co
         return pd_arena_error(arena, err);
     bool is_read = pd_db_exec(db, "BEGIN", err) && pd_db_exec(db, create, err) &&
                    pd_db_query(arena, db,
-                               "SELECT set_config('search_path', quote_ident($1), true), "
+                               /* the live path after it: an extension's types, operator classes
+                                * and functions (pg_trgm, citext, usually in public) */
+                               "SELECT set_config('search_path', quote_ident($1) || coalesce((SELECT "
+                               "string_agg(', ' || quote_ident(s), '' ORDER BY n) FROM "
+                               "unnest(current_schemas(false)) WITH ORDINALITY AS u(s, n)), ''), true), "
                                "set_config('lock_timeout', '5s', true)",
                                1, params, &result, err) &&
                    run_files(arena, db, files, count, err) &&

@@ -207,10 +207,50 @@ check_same(PdArena *arena, const PdMigrationFile *last, const PdDriftLine *expec
                               "same differences.");
 }
 
+/*
+ * Refuses when the live schema still holds what the migrations before the
+ * range make and the range removes (a column, an index, a table it drops):
+ * recording the range would claim a drop that never ran, and the snapshot
+ * would then hide it from check. All three lists are sorted by key.
+ */
+static bool
+check_removed(PdArena *arena, const PdMigrationFile *last, const PdDriftLine *before, size_t before_count,
+              const PdDriftLine *expected, size_t expected_count, const PdDriftLine *all, size_t all_count,
+              PdError *err)
+{
+    PdStrbuf diff;
+    pd_strbuf_init(&diff, arena);
+    size_t found = 0;
+    for (size_t l = 0, b = 0, e = 0; l < all_count; l++)
+    {
+        while (b < before_count && pd_drift_compare_keys(&before[b], &all[l]) < 0)
+            b++;
+        while (e < expected_count && pd_drift_compare_keys(&expected[e], &all[l]) < 0)
+            e++;
+        bool was_made = b < before_count && pd_drift_compare_keys(&before[b], &all[l]) == 0;
+        bool is_made = e < expected_count && pd_drift_compare_keys(&expected[e], &all[l]) == 0;
+        if (!was_made || is_made)
+            continue;
+        pd_strbuf_appendf(&diff, "  + %.*s: in the database, removed by the migrations\n", (int)all[l].key_length,
+                          all[l].key);
+        found++;
+    }
+    if (pd_strbuf_failed(&diff))
+        return pd_arena_error(arena, err);
+    if (found == 0)
+        return true;
+    pd_error_set(err, PD_ERR_REFUSED,
+                 "the live schema is not what the migrations up to %s make; nothing was recorded", last->name);
+    pd_error_detail(err, "%zu difference%s:\n%s", found, found == 1 ? "" : "s", pd_strbuf_text(&diff));
+    return pd_error_hint(err, "Drop them by hand as the migrations would (prodata sqlmigrate N shows the SQL), or "
+                              "run the migrations instead of recording them.");
+}
+
 /* The stored snapshot takes the live lines of the adopted tables (the whole schema, for a first snapshot). */
 static bool
 store_adopted(PdArena *arena, PdDb *db, const PdDriftLine *all, size_t all_count, const PdDriftLine *live,
-              size_t live_count, const PdDriftLine *expected, size_t expected_count, PdError *err)
+              size_t live_count, const PdDriftLine *before, size_t before_count, const PdDriftLine *expected,
+              size_t expected_count, PdError *err)
 {
     bool is_taken, is_found;
     PdDriftLine *stored, *stored_kept;
@@ -221,7 +261,16 @@ store_adopted(PdArena *arena, PdDb *db, const PdDriftLine *all, size_t all_count
         return pd_drift_store_change(arena, db, all, all_count, all, all_count, true, err);
     if (!pd_drift_read_stored(arena, db, &stored, &stored_count, &is_found, err))
         return false;
-    if (!pd_expect_filter(arena, expected, expected_count, stored, stored_count, &stored_kept, &kept_count))
+    /* The stored lines of the tables the range makes or keeps, and of those it drops (gone, as checked). */
+    PdDriftLine *tables = pd_arena_calloc(arena, before_count + expected_count + 1, sizeof(*tables));
+    if (tables == NULL)
+        return pd_arena_error(arena, err);
+    if (before_count > 0)
+        memcpy(tables, before, before_count * sizeof(*tables));
+    if (expected_count > 0)
+        memcpy(tables + before_count, expected, expected_count * sizeof(*tables));
+    if (!pd_expect_filter(arena, tables, before_count + expected_count, stored, stored_count, &stored_kept,
+                          &kept_count))
         return pd_arena_error(arena, err);
     return pd_drift_store_change(arena, db, stored_kept, kept_count, live, live_count, false, err);
 }
@@ -229,8 +278,8 @@ store_adopted(PdArena *arena, PdDb *db, const PdDriftLine *all, size_t all_count
 /* The transaction that compares and records files[first..last]; rolled back on any failure. */
 static bool
 record_in_transaction(PdArena *arena, PdDb *db, const PdMigrationFile *files, size_t first, size_t last,
-                      const PdDriftLine *expected, size_t expected_count, const PdMigrateOptions *options,
-                      size_t *kept, PdError *err)
+                      const PdDriftLine *before, size_t before_count, const PdDriftLine *expected,
+                      size_t expected_count, const PdMigrateOptions *options, size_t *kept, PdError *err)
 {
     PdDriftLine *all = NULL, *live = NULL;
     size_t all_count = 0, live_count = 0;
@@ -238,10 +287,12 @@ record_in_transaction(PdArena *arena, PdDb *db, const PdMigrationFile *files, si
         pd_db_exec(db, "BEGIN ISOLATION LEVEL READ COMMITTED", err) &&
         pd_history_set_lock_timeout(arena, db, options->lock_timeout_ms, true, err) &&
         read_live(arena, db, expected, expected_count, &all, &all_count, &live, &live_count, err) &&
-        check_same(arena, &files[last], expected, expected_count, live, live_count, kept, err);
+        check_same(arena, &files[last], expected, expected_count, live, live_count, kept, err) &&
+        check_removed(arena, &files[last], before, before_count, expected, expected_count, all, all_count, err);
     if (is_done && !options->is_dry_run)
     {
-        is_done = store_adopted(arena, db, all, all_count, live, live_count, expected, expected_count, err);
+        is_done = store_adopted(arena, db, all, all_count, live, live_count, before, before_count, expected,
+                                expected_count, err);
         for (size_t i = first; is_done && i <= last; i++)
         {
             const char *checksum;
@@ -262,10 +313,12 @@ pd_fake_record(PdArena *arena, PdArena *scratch, PdDb *db, const PdMigrationFile
 {
     PdDriftLine *expected;
     size_t expected_count;
-    size_t kept = 0;
+    PdDriftLine *before = NULL; /* what the applied migrations make: what the range drops must be gone */
+    size_t before_count = 0, kept = 0;
     if (!pd_expect_read(scratch, db, files, last + 1, &expected, &expected_count, err) ||
-        !record_in_transaction(scratch, db, files, first, last, expected, expected_count, options, &kept,
-                               err))
+        (first > 0 && !pd_expect_read(scratch, db, files, first, &before, &before_count, err)) ||
+        !record_in_transaction(scratch, db, files, first, last, before, before_count, expected, expected_count,
+                               options, &kept, err))
         return pd_error_context(err, "while recording %s%s%s without running %s", files[first].name,
                                 last > first ? " to " : "", last > first ? files[last].name : "",
                                 last > first ? "them" : "it");

@@ -3,7 +3,8 @@
  * concurrent part one statement at a time (CREATE INDEX CONCURRENTLY cannot
  * share a multi-statement string). A ';' ends a statement only outside
  * '...' strings (with '' inside, and E'...' with backslash escapes), "..."
- * identifiers, $tag$...$tag$ bodies, -- comments and nested block comments.
+ * identifiers, $tag$...$tag$ bodies, -- comments, nested block comments and
+ * SQL-standard function bodies (BEGIN ATOMIC ... END).
  * Words (identifiers, keywords, numbers, $1 parameters) are stepped over
  * whole, as PostgreSQL's lexer reads them: a '$' inside a word (x$a$$b$) never
  * opens a dollar quote, or a COMMIT after it would hide from the check that
@@ -17,6 +18,7 @@
  */
 #include <ctype.h>
 #include <string.h>
+#include <strings.h>
 
 #include "prodata/migrate.h"
 #include "split.h"
@@ -199,15 +201,29 @@ pd_migration_split_statements(PdArena *arena, const char *sql, const char *where
     size_t length = sql != NULL ? strlen(sql) : 0;
     size_t start = 0;
     bool is_after_e = false; /* the last word was E alone, right before i: E'...' has escapes */
+    /* Inside a SQL-standard function body (BEGIN ATOMIC ... END, PostgreSQL 14+) a ';' ends no statement;
+     * a CASE in it has an END of its own, as psql counts them. */
+    int atomic_depth = 0;
+    bool is_after_begin = false;
     for (size_t i = 0; i < length;)
     {
         size_t word_end = skip_word(sql, length, i);
         if (word_end > i)
         {
-            is_after_e = word_end == i + 1 && (sql[i] == 'E' || sql[i] == 'e');
+            size_t word_length = word_end - i;
+            is_after_e = word_length == 1 && (sql[i] == 'E' || sql[i] == 'e');
+            if (word_length == 6 && strncasecmp(sql + i, "atomic", 6) == 0 && is_after_begin)
+                atomic_depth++;
+            else if (atomic_depth > 0 && word_length == 4 && strncasecmp(sql + i, "case", 4) == 0)
+                atomic_depth++;
+            else if (atomic_depth > 0 && word_length == 3 && strncasecmp(sql + i, "end", 3) == 0)
+                atomic_depth--;
+            is_after_begin = word_length == 5 && strncasecmp(sql + i, "begin", 5) == 0;
             i = word_end;
             continue;
         }
+        if (!isspace((unsigned char)sql[i]) && !opens_quoted(sql, length, i))
+            is_after_begin = false;
         if (opens_quoted(sql, length, i))
         {
             const char *what = "";
@@ -216,7 +232,7 @@ pd_migration_split_statements(PdArena *arena, const char *sql, const char *where
                 return unterminated(sql, i, what, where, first_line, err);
             i = end;
         }
-        else if (sql[i++] == ';')
+        else if (sql[i++] == ';' && atomic_depth == 0)
         {
             if (!push_statement(arena, sql + start, i - 1 - start, &result, &result_count, err))
                 return false;
@@ -269,7 +285,11 @@ normalize_statement(PdStrbuf *out, const char *text)
         }
         else if (!is_word)
             end = i + 1;
-        if (has_gap && out->length > 0 && is_word_char(out->data[out->length - 1]) && is_word_char(text[i]))
+        /* A space is kept between two words, and between two quoted tokens of one kind: 'a' 'b' (on two
+         * lines, the string ab) and "a" "b" (a column and its alias) are not 'a''b' and "a""b". */
+        char last = out->length > 0 ? out->data[out->length - 1] : '\0';
+        if (has_gap && out->length > 0 &&
+            ((is_word_char(last) && is_word_char(text[i])) || ((last == '\'' || last == '"') && text[i] == last)))
             pd_strbuf_append_char(out, ' ');
         is_after_e = is_word && end == i + 1 && (text[i] == 'E' || text[i] == 'e');
         pd_strbuf_append_length(out, text + i, end - i);

@@ -42,6 +42,29 @@ is_same_sql(PdArena *arena, const char *a, const char *b, bool *is_same, PdError
     return true;
 }
 
+bool
+pd_migration_is_planned(PdArena *arena, const PdMigrationFile *files, size_t index, bool *is_planned,
+                        PdError *err)
+{
+    const PdMigrationFile *file = &files[index];
+    PdCatalog *before, *after;
+    PdMigrationPlan *plan;
+    bool is_same_up = true, is_same_concurrent = true;
+    *is_planned = false;
+    /* no state, or a batched section (the planner never writes one: a backfill added by hand) */
+    if (file->state_text == NULL || file->parent_name == NULL ||
+        (file->up_batched_sql != NULL && file->up_batched_sql[0] != '\0'))
+        return true;
+    if (!state_before(arena, files, index, &before, err) ||
+        !pd_migration_latest_state(arena, files, index + 1, &after, err) ||
+        !pd_migrate_plan(arena, before, after, &plan, err) ||
+        !is_same_sql(arena, file->up_sql, plan->up_sql, &is_same_up, err) ||
+        !is_same_sql(arena, file->up_concurrently_sql, plan->up_concurrently_sql, &is_same_concurrent, err))
+        return pd_error_context(err, "while checking %s", file->name);
+    *is_planned = is_same_up && is_same_concurrent;
+    return true;
+}
+
 /* Refuses a file of the range that is not exactly what the planner makes of its state change. */
 static bool
 check_planned(PdArena *arena, const PdMigrationFile *files, size_t index, PdError *err)
@@ -52,19 +75,17 @@ check_planned(PdArena *arena, const PdMigrationFile *files, size_t index, PdErro
         why = "a squash beside it replaces it already (delete the files that squash replaces first)";
     else if (file->replace_count > 0 && index > 0 && files[index - 1].number == file->number)
         why = "it stands beside the files it replaces (delete them first)";
+    else if (file->replace_count > 0)
+        /* Its replaces: line names the deleted files, not it: the folder would then hold some of the new
+         * squash's files and not others (refused on reading), and a database that recorded this squash
+         * would count as having applied part of the new one. */
+        why = "it is a squash itself (a squash of a squash is not supported yet)";
     else if (file->state_text == NULL || file->parent_name == NULL)
         why = "it was written by hand (it records no model state)";
-    PdCatalog *before, *after;
-    PdMigrationPlan *plan;
-    bool is_same_up = true, is_same_concurrent = true;
-    if (why == NULL &&
-        (!state_before(arena, files, index, &before, err) ||
-         !pd_migration_latest_state(arena, files, index + 1, &after, err) ||
-         !pd_migrate_plan(arena, before, after, &plan, err) ||
-         !is_same_sql(arena, file->up_sql, plan->up_sql, &is_same_up, err) ||
-         !is_same_sql(arena, file->up_concurrently_sql, plan->up_concurrently_sql, &is_same_concurrent, err)))
-        return pd_error_context(err, "while checking %s", file->name);
-    if (why == NULL && !(is_same_up && is_same_concurrent))
+    bool is_planned = true;
+    if (why == NULL && !pd_migration_is_planned(arena, files, index, &is_planned, err))
+        return false;
+    if (why == NULL && !is_planned)
         why =
             "its SQL is not what its model change plans (written or edited by hand: a data fix, a backfill)";
     if (why == NULL)

@@ -5,7 +5,7 @@
 # writers are not held up (a row locked by another session is skipped, then done);
 # a statement without $1 is refused before anything runs.
 source tests/lib/tap.sh
-tap_plan 17
+tap_plan 19
 tap_workdir
 cd "$TAP_WORKDIR"
 tap_fresh_db backfill_test
@@ -83,3 +83,19 @@ sed -i 's/^-- +up batched$/-- +up batched 0/' migrations/0004_bad.sql
 run_cmd "$PRODATA" migrate
 expect_out "a batch of 0 rows is an unknown section" 'unknown section "-- \+up batched 0"'
 rm migrations/0004_bad.sql
+
+# A statement that changes rows that still match (no WHERE that the change makes false) would run for ever:
+# with a count before it, it stops once it changed more rows than the count said and the count did not fall.
+cat >migrations/0004_touch.sql <<'SQL'
+-- +up
+-- +up batched 5000
+SELECT count(*) FROM book WHERE price > 0;
+UPDATE book SET price = price + 1 WHERE id IN (SELECT id FROM book WHERE price > 0 LIMIT $1 FOR UPDATE SKIP LOCKED);
+SQL
+timeout 120 "$PRODATA" migrate >migrate.out 2>migrate.err
+rc=$?
+OUT=$(cat migrate.out migrate.err)
+expect_rc_is() { check "$1" [ "$rc" = "$2" ]; }
+expect_rc_is "a batched statement that never ends is stopped" 2
+expect_out "... saying its rows left do not fall" 'the batched statement changed [0-9]+ rows, but the rows left to do are 60000, not fewer than 60000'
+rm migrations/0004_touch.sql

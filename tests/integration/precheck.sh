@@ -6,7 +6,7 @@
 # that do not exist. Each is refused with the count, some keys and the way out,
 # nothing applied; once the data is fixed the same migration applies.
 source tests/lib/tap.sh
-tap_plan 41
+tap_plan 42
 tap_workdir
 cd "$TAP_WORKDIR"
 tap_fresh_db precheck_test
@@ -34,6 +34,15 @@ applied() { sql $DB "SELECT count(*) FROM prodata_migrations"; }
 
 # SET NOT NULL on a column holding NULLs.
 sed -i 's/^  title  string(200)  null/  title  string(200)/' models.pdm
+# The try on the database holds no lock long: with the table locked by another session, makemigrations
+# writes the file at once, noting that the data was not checked.
+psql -X -q -d $DB -c "BEGIN; LOCK TABLE book IN ACCESS SHARE MODE; SELECT pg_sleep(3); COMMIT" >/dev/null &
+locker=$!
+sleep 0.5
+run_cmd "$PRODATA" makemigrations --allow-destructive
+expect_out "makemigrations beside a lock notes the data was not checked" '^note: the data of the database was not checked for this migration: canceling statement due to lock timeout'
+wait $locker
+rm migrations/0002_*.sql
 run_cmd "$PRODATA" makemigrations --allow-destructive
 expect_rc "makemigrations writes the migration" 0
 expect_out "... and says at once that migrate will refuse it" 'warning: migrate will refuse this migration on the data'

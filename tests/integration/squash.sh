@@ -6,7 +6,7 @@
 # follows the squash), part-applied refused once the files are gone, and
 # hand-written migrations refused in a range.
 source tests/lib/tap.sh
-tap_plan 34
+tap_plan 37
 tap_workdir
 cd "$TAP_WORKDIR"
 
@@ -102,6 +102,13 @@ for db in squash_old squash_new squash_part; do
 done
 run_cmd "$PRODATA" check
 expect_rc "check is clean with the files deleted" 0
+
+# A squash cannot be squashed again yet: its replaces line would name files the folder no longer holds
+# beside ones it does, and a database that recorded it would count as having applied part of the new one.
+run_cmd "$PRODATA" squashmigrations 5
+expect_rc "a range holding a squash is refused" 1
+expect_out "... saying it is one" 'cannot squash 0004_squashed_0001_to_0004: it is a squash itself'
+expect_eq "... writing nothing" "$(ls migrations | wc -l)" 2
 
 # A hand-written migration cannot be squashed: its statements would be lost.
 "$PRODATA" makemigrations --empty --name backfill >/dev/null

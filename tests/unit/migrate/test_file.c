@@ -510,6 +510,56 @@ test_split_dollar_inside_a_word(void **state)
     pd_arena_free(arena);
 }
 
+/* A SQL-standard function body (BEGIN ATOMIC ... END, with a CASE ... END inside) is one statement. */
+static void
+test_split_begin_atomic(void **state)
+{
+    (void)state;
+    PdArena *arena = pd_arena_new(0);
+    const char **statements;
+    size_t count;
+    PdError err;
+    const char *sql = "CREATE FUNCTION f(i int) RETURNS int LANGUAGE sql\nBEGIN /* c */ Atomic\n"
+                      "  SELECT CASE WHEN i > 0 THEN i END;\n  SELECT i + 1;\nEND;\nSELECT 2;\nBEGIN;\nEND";
+    assert_true(pd_migration_split_statements(arena, sql, NULL, 0, &statements, &count, &err));
+    assert_int_equal(count, 4);
+    assert_string_equal(statements[0], "CREATE FUNCTION f(i int) RETURNS int LANGUAGE sql\nBEGIN /* c */ Atomic\n"
+                                       "  SELECT CASE WHEN i > 0 THEN i END;\n  SELECT i + 1;\nEND");
+    assert_string_equal(statements[1], "SELECT 2");
+    assert_string_equal(statements[2], "BEGIN");
+    assert_string_equal(statements[3], "END");
+    pd_arena_free(arena);
+}
+
+/* The statements' checksum: blanks and comments do not count; the boundary of two quoted tokens does. */
+static void
+test_statement_checksum_keeps_quote_boundaries(void **state)
+{
+    (void)state;
+    PdArena *arena = pd_arena_new(0);
+    PdError err;
+    char a[65], b[65];
+    PdMigrationFile file = {.name = "0001_x", .up_sql = "SELECT 'a'\n  'b';", .down_sql = NULL};
+    assert_true(pd_migration_statement_checksum(arena, &file, a, &err));
+    file.up_sql = "SELECT 'a''b';";
+    assert_true(pd_migration_statement_checksum(arena, &file, b, &err));
+    assert_string_not_equal(a, b);
+    file.up_sql = "SELECT \"x\" \"y\" FROM t;";
+    assert_true(pd_migration_statement_checksum(arena, &file, a, &err));
+    file.up_sql = "SELECT \"x\"\"y\" FROM t;";
+    assert_true(pd_migration_statement_checksum(arena, &file, b, &err));
+    assert_string_not_equal(a, b);
+    file.up_sql = "SELECT  \"x\"   \"y\"  -- alias\n FROM   t;";
+    assert_true(pd_migration_statement_checksum(arena, &file, b, &err));
+    assert_string_equal(a, b);
+    file.up_sql = "SELECT a,b FROM t WHERE c = 'x';";
+    assert_true(pd_migration_statement_checksum(arena, &file, a, &err));
+    file.up_sql = "SELECT a , b\nFROM t /* c */ WHERE c='x' ;";
+    assert_true(pd_migration_statement_checksum(arena, &file, b, &err));
+    assert_string_equal(a, b);
+    pd_arena_free(arena);
+}
+
 static void
 test_checksum_is_sha256_hex(void **state)
 {
@@ -537,6 +587,8 @@ main(void)
         cmocka_unit_test(test_render_reports_an_exhausted_budget),
         cmocka_unit_test(test_split_statements),
         cmocka_unit_test(test_split_dollar_inside_a_word),
+        cmocka_unit_test(test_split_begin_atomic),
+        cmocka_unit_test(test_statement_checksum_keeps_quote_boundaries),
         cmocka_unit_test(test_checksum_is_sha256_hex),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
