@@ -109,6 +109,40 @@ apply_backfills(PdArena *arena, const CliArgs *args, PdCatalog *models, const ch
     return true;
 }
 
+/* The model of `catalog` that `model` (of another catalog) continues: same name, or its renamed_from. */
+static const PdModel *
+continued_model(const PdCatalog *catalog, const PdModel *model)
+{
+    const PdModel *found = pd_model_find(catalog, model->name);
+    return found != NULL || model->renamed_from == NULL ? found : pd_model_find(catalog, model->renamed_from);
+}
+
+/*
+ * The state recorded keeps a field's backfill= while the field keeps its nullability, also once the model
+ * file no longer says it: a squash of a range that adds the field plans from the states around it and needs
+ * the value where the range ends. Harmless to the next plans: backfill= alone is no change, and a plan that
+ * fills rows (a field made not null) reads the model file's value, and changes the nullability, where the
+ * carrying stops.
+ */
+static void
+carry_backfills(PdCatalog *models, const PdCatalog *state)
+{
+    for (size_t m = 0; state != NULL && m < models->model_count; m++)
+    {
+        const PdModel *old = continued_model(state, &models->models[m]);
+        for (size_t f = 0; old != NULL && f < models->models[m].field_count; f++)
+        {
+            PdField *field = &models->models[m].fields[f];
+            const PdField *old_field = pd_model_find_field(old, field->name);
+            if (old_field == NULL && field->renamed_from != NULL)
+                old_field = pd_model_find_field(old, field->renamed_from);
+            if (field->backfill == NULL && old_field != NULL && old_field->backfill != NULL &&
+                old_field->is_nullable == field->is_nullable)
+                field->backfill = old_field->backfill;
+        }
+    }
+}
+
 /* Plans the change from the newest recorded state to the model file, with --backfill. */
 static bool
 plan_model_changes(PdArena *arena, const CliArgs *args, const PdMigrateSettings *config,
@@ -122,7 +156,10 @@ plan_model_changes(PdArena *arena, const CliArgs *args, const PdMigrateSettings 
         return false;
     if (!pd_migration_latest_state(arena, files, count, &state, err))
         return false;
-    return pd_migrate_plan(arena, state, *models, plan, err);
+    if (!pd_migrate_plan(arena, state, *models, plan, err))
+        return false;
+    carry_backfills(*models, state); /* for the state written, after the plan read the file's values */
+    return true;
 }
 
 static void
