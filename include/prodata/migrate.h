@@ -91,6 +91,20 @@ typedef struct PdMigrationPlan
 bool pd_migrate_plan(PdArena *arena, const PdCatalog *from, const PdCatalog *to, PdMigrationPlan **plan,
                      PdError *err);
 
+/* How pd_migrate_plan_with_options plans; zeroed: as pd_migrate_plan. */
+typedef struct PdPlanOptions
+{
+    /* makemigrations --expand: a type change that rewrites the table becomes expand, backfill and swap (a
+     * new column kept in step by a trigger, filled in batches, swapped in under a short lock), see
+     * docs/migrations.md. Other changes are planned as always. */
+    bool is_expand;
+} PdPlanOptions;
+
+/* pd_migrate_plan with options (NULL: the defaults). Errors: as pd_migrate_plan, and with is_expand a type
+ * change the expansion cannot carry (PD_ERR_INVALID_INPUT with the position and what to do instead). */
+bool pd_migrate_plan_with_options(PdArena *arena, const PdCatalog *from, const PdCatalog *to,
+                                  const PdPlanOptions *options, PdMigrationPlan **plan, PdError *err);
+
 /* ---- migration files -------------------------------------------------- */
 
 /* Rows per batch of a "-- +up batched" section that names none. */

@@ -143,7 +143,7 @@ carry_backfills(PdCatalog *models, const PdCatalog *state)
     }
 }
 
-/* Plans the change from the newest recorded state to the model file, with --backfill. */
+/* Plans the change from the newest recorded state to the model file, with --backfill and --expand. */
 static bool
 plan_model_changes(PdArena *arena, const CliArgs *args, const PdMigrateSettings *config,
                    const PdMigrationFile *files, size_t count, PdCatalog **models, PdMigrationPlan **plan,
@@ -156,7 +156,8 @@ plan_model_changes(PdArena *arena, const CliArgs *args, const PdMigrateSettings 
         return false;
     if (!pd_migration_latest_state(arena, files, count, &state, err))
         return false;
-    if (!pd_migrate_plan(arena, state, *models, plan, err))
+    PdPlanOptions options = {.is_expand = args != NULL && cli_has_flag(args, "--expand", NULL)};
+    if (!pd_migrate_plan_with_options(arena, state, *models, &options, plan, err))
         return false;
     carry_backfills(*models, state); /* for the state written, after the plan read the file's values */
     return true;
@@ -339,10 +340,11 @@ cmd_makemigrations(PdArena *arena, const CliArgs *args, PdError *err)
     PdCatalog *models;
     PdMigrationPlan *plan;
     const char *rebase;
-    bool has_plan_flags = cli_has_flag(args, "--backfill", NULL);
+    bool has_plan_flags = cli_has_flag(args, "--backfill", NULL) || cli_has_flag(args, "--expand", NULL);
     if (has_plan_flags && (cli_has_flag(args, "--rebase", NULL) || cli_has_flag(args, "--empty", NULL)))
     {
-        pd_error_set(err, PD_ERR_USAGE, "--backfill goes with a migration planned from the model file");
+        pd_error_set(err, PD_ERR_USAGE,
+                     "--backfill and --expand go with a migration planned from the model file");
         return pd_error_hint(err,
                              "--rebase and --empty plan none: leave them out, or run makemigrations once "
                              "without them.");

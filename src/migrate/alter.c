@@ -412,11 +412,12 @@ describe_change(PlanContext *ctx, const FieldObjects *a, const FieldObjects *b, 
 
 static bool
 record_alter(PlanContext *ctx, const PdModel *model, const PdField *field, const FieldObjects *a,
-             const FieldObjects *b, const FieldChange *c)
+             const FieldObjects *b, const FieldChange *c, bool is_expanded)
 {
     if (!pd_plan_operation(ctx, PD_OP_ALTER_FIELD, model->name, field->name,
-                           field_hint(ctx, model, "alter", field->name), "alter field %s.%s: %s", model->name,
-                           field->name, describe_change(ctx, a, b, c)))
+                           field_hint(ctx, model, "alter", field->name), "alter field %s.%s: %s%s",
+                           model->name, field->name, describe_change(ctx, a, b, c),
+                           is_expanded ? " (expand, backfill, swap)" : ""))
         return false;
     if (c->is_type && c->type.loss != NULL &&
         !pd_plan_destructive(ctx, "alter field %s.%s: type %s -> %s: %s", model->name, field->name,
@@ -429,12 +430,12 @@ record_alter(PlanContext *ctx, const PdModel *model, const PdField *field, const
             "altered field %s.%s: type %s cannot change back to %s (PostgreSQL has no cast that "
             "way)",
             model->name, field->name, b->type_sql, a->type_sql);
-    if (c->is_type && c->type.is_rewrite &&
+    if (c->is_type && c->type.is_rewrite && !is_expanded &&
         !pd_plan_warning(
             ctx,
             "%s.%s: changing the type from %s to %s rewrites table \"%s\" and its indexes under an "
-            "ACCESS EXCLUSIVE lock; on a big table add a new column, backfill it in batches and switch "
-            "over instead",
+            "ACCESS EXCLUSIVE lock; on a big table run makemigrations --expand: a new column, filled in "
+            "batches, swapped in under a short lock",
             model->name, field->name, a->type_sql, b->type_sql, model->table))
         return false;
     return true;
@@ -533,6 +534,29 @@ check_serial_kept(PlanContext *ctx, const PdModel *model, const PdField *field, 
                          "for this change.");
 }
 
+/*
+ * --expand carries a type change alone: the new column is made as the field will be, and the old one dropped
+ * whole, so what else changes with it (nullability, unique, index, a relation's target) is refused with the
+ * way out rather than half carried. Checks and the default may change: they are made again at the swap.
+ */
+static bool
+check_expandable(PlanContext *ctx, const PdModel *model, const PdField *field, const FieldChange *c)
+{
+    const char *why = pd_kind_info(field->kind)->family == PD_FAMILY_RELATION
+                          ? "a relation's type follows the key of its target"
+                      : c->is_null ? "it also changes between null and not null"
+                      : c->is_unique_added || c->is_unique_removed ? "its unique constraint also changes"
+                      : c->is_index_added || c->is_index_removed   ? "its index also changes"
+                                                                   : NULL;
+    if (why == NULL)
+        return true;
+    pd_plan_input_error(ctx, field->pos, "field %s.%s cannot change type by --expand: %s", model->name,
+                        field->name, why);
+    return pd_error_hint(
+        ctx->err, "Make the other change in a migration of its own, before or after this one, or leave "
+                  "out --expand (ALTER COLUMN TYPE rewrites the table under an ACCESS EXCLUSIVE lock).");
+}
+
 bool
 pd_plan_alter_field(PlanContext *ctx, const PdModel *model, const PdField *old_field, const PdField *field)
 {
@@ -558,8 +582,13 @@ pd_plan_alter_field(PlanContext *ctx, const PdModel *model, const PdField *old_f
         pd_error_detail(ctx->err, "PostgreSQL has no cast between these types.");
         return pd_error_hint(ctx->err, "add a new field and drop the old one, or write a hand migration");
     }
-    if (!record_alter(ctx, model, field, &a, &b, &change))
+    bool is_expanded = ctx->is_expand && change.is_type && change.type.is_rewrite;
+    if (is_expanded && !check_expandable(ctx, model, field, &change))
         return false;
+    if (!record_alter(ctx, model, field, &a, &b, &change, is_expanded))
+        return false;
+    if (is_expanded)
+        return pd_plan_expand_type(ctx, model, &a, &b) && pd_plan_step_end(ctx);
     if (!write_alter_up(ctx, model, &a, &b, &change))
         return false;
     write_alter_down(ctx, &a, &b, &change);

@@ -213,9 +213,17 @@ bool
 pd_migrate_plan(PdArena *arena, const PdCatalog *from, const PdCatalog *to, PdMigrationPlan **plan,
                 PdError *err)
 {
+    return pd_migrate_plan_with_options(arena, from, to, NULL, plan, err);
+}
+
+bool
+pd_migrate_plan_with_options(PdArena *arena, const PdCatalog *from, const PdCatalog *to,
+                             const PdPlanOptions *options, PdMigrationPlan **plan, PdError *err)
+{
     static const PdCatalog empty = {NULL, 0};
     PlanContext ctx = {.arena = arena, .from = from != NULL ? from : &empty, .to = to != NULL ? to : &empty};
     ctx.err = err;
+    ctx.is_expand = options != NULL && options->is_expand;
     pd_strbuf_init(&ctx.up, arena);
     pd_strbuf_init(&ctx.batched, arena);
     pd_strbuf_init(&ctx.concurrently, arena);

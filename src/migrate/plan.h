@@ -55,6 +55,7 @@ typedef struct PlanContext
     const char *irreversible_reason; /* the first reason found */
     struct PlanRename *renames;      /* rename.c: queued, written once they can be ordered */
     size_t rename_count;
+    bool is_expand; /* PdPlanOptions.is_expand */
     PdError *err;
 } PlanContext;
 
@@ -292,5 +293,16 @@ bool pd_plan_notnull_set(PlanContext *ctx, const char *table, const char *key, c
                          const char *fill_sql);
 /* DROP NOT NULL and DROP CONSTRAINT IF EXISTS of the check, into down. */
 void pd_plan_notnull_undo(PlanContext *ctx, PdStrbuf *down, const char *table, const char *column);
+
+/* ---- expand.c: a rewriting type change as expand, backfill and swap (makemigrations --expand) -------- */
+
+/*
+ * Writes the change of a's column (the old field's objects under the new names) to b's type as expand (a new
+ * column and a trigger, in +up), backfill (+up batched) and swap (concurrently), with its +down and two
+ * warnings. For a field of model that is no relation and whose type changes with a rewrite, its nullability,
+ * unique and index unchanged (alter.c refuses the rest). False on exhaustion.
+ */
+bool pd_plan_expand_type(PlanContext *ctx, const PdModel *model, const FieldObjects *a,
+                         const FieldObjects *b);
 
 #endif

@@ -31,6 +31,19 @@ plan_texts(PdArena *arena, const char *from, const char *to)
     return plan;
 }
 
+/* plan_texts with --expand. */
+static PdMigrationPlan *
+plan_expanded(PdArena *arena, const char *from, const char *to)
+{
+    PdMigrationPlan *plan = NULL;
+    PdError err;
+    PdPlanOptions options = {.is_expand = true};
+    if (!pd_migrate_plan_with_options(arena, testing_parse(arena, from), testing_parse(arena, to), &options,
+                                      &plan, &err))
+        fail_msg("planning failed: %s (%s)", err.message, err.hint);
+    return plan;
+}
+
 static bool
 has_warning(const PdMigrationPlan *plan, const char *part)
 {
@@ -1216,6 +1229,112 @@ test_add_required_field_with_backfill(void **state)
     pd_arena_free(arena);
 }
 
+/* --expand: a rewriting type change as expand (+up), backfill (+up batched) and swap (concurrently); a type
+ * change that does not rewrite is planned as before, and what the expansion cannot carry is refused. */
+static void
+test_expand_type_change(void **state)
+{
+    (void)state;
+    PdArena *arena = pd_arena_new(0);
+    const char *from = "model T {\n  a int default=1 check(>= 0)\n  b string(10) null unique\n  c text\n"
+                       "  index(c, a)\n}\n";
+    const char *to = "model T {\n  a bigint default=2 check(>= 0)\n  b string(20) null unique\n  c text\n"
+                     "  index(c, a)\n}\n";
+    PdMigrationPlan *plan = plan_expanded(arena, from, to);
+    assert_int_equal(plan->operation_count, 2);
+    assert_string_equal(plan->operations[0].description,
+                        "alter field T.a: type integer -> bigint, default 1 -> 2, checks changed (expand, "
+                        "backfill, swap)");
+    /* varchar(10) -> varchar(20) rewrites nothing: ALTER COLUMN TYPE as always. */
+    assert_string_equal(plan->operations[1].description,
+                        "alter field T.b: type character varying(10) -> character varying(20)");
+    assert_int_equal(plan->warning_count, 1);
+    assert_true(has_warning(plan, "T.a: type integer -> bigint by expand, backfill and swap"));
+    assert_false(has_warning(plan, "rewrites table \"t\" and its indexes"));
+    assert_string_equal(plan->up_sql,
+                        "ALTER TABLE \"t\" ADD COLUMN \"a_NEW\" bigint;\n"
+                        "CREATE FUNCTION \"t_a_EXPAND\"() RETURNS trigger LANGUAGE plpgsql AS $prodata$\n"
+                        "BEGIN\n    NEW.\"a_NEW\" := NEW.\"a\"::bigint;\n    RETURN NEW;\nEND\n$prodata$;\n"
+                        "CREATE TRIGGER \"t_a_EXPAND\" BEFORE INSERT OR UPDATE ON \"t\" FOR EACH ROW EXECUTE "
+                        "FUNCTION \"t_a_EXPAND\"();\n"
+                        "ALTER TABLE \"t\" ALTER COLUMN \"b\" TYPE character varying(20) USING "
+                        "\"b\"::character varying(20);\n");
+    assert_string_equal(plan->up_batched_sql,
+                        "SELECT count(*) FROM \"t\" WHERE \"a_NEW\" IS NULL AND \"a\" IS NOT NULL;\n"
+                        "UPDATE \"t\" SET \"a_NEW\" = \"a\"::bigint\n"
+                        "WHERE \"id\" IN (SELECT \"id\" FROM \"t\" WHERE \"a_NEW\" IS NULL AND \"a\" IS NOT "
+                        "NULL LIMIT $1 FOR UPDATE SKIP LOCKED);\n");
+    const char *concurrently = plan->up_concurrently_sql;
+    /* Before the swap: NOT NULL proved on the new column, the composite index built on it. */
+    assert_contains(concurrently,
+                    "ADD CONSTRAINT \"t_a_NEW_notnull\" CHECK (\"a_NEW\" IS NOT NULL) NOT VALID;");
+    assert_contains(concurrently,
+                    "ALTER TABLE \"t\" VALIDATE CONSTRAINT \"t_a_NEW_notnull\";\n"
+                    "CREATE INDEX CONCURRENTLY IF NOT EXISTS \"t_c_a_idx_NEW\" ON \"t\" (\"c\", "
+                    "\"a_NEW\");\n");
+    /* The swap: one DO block, only while the new column is there. */
+    assert_contains(concurrently,
+                    "DO $prodata$\nBEGIN\n    IF EXISTS (SELECT FROM pg_attribute WHERE attrelid = "
+                    "'\"t\"'::regclass AND attname = 'a_NEW' AND NOT attisdropped) THEN\n"
+                    "        DROP TRIGGER \"t_a_EXPAND\" ON \"t\";\n"
+                    "        DROP FUNCTION \"t_a_EXPAND\"();\n"
+                    "        ALTER TABLE \"t\" DROP COLUMN \"a\";\n"
+                    "        ALTER TABLE \"t\" RENAME COLUMN \"a_NEW\" TO \"a\";\n"
+                    "        ALTER TABLE \"t\" ALTER COLUMN \"a\" SET NOT NULL;\n"
+                    "        ALTER TABLE \"t\" DROP CONSTRAINT \"t_a_NEW_notnull\";\n"
+                    "        ALTER TABLE \"t\" ALTER COLUMN \"a\" SET DEFAULT 2;\n"
+                    "        ALTER INDEX \"t_c_a_idx_NEW\" RENAME TO \"t_c_a_idx\";\n"
+                    "        ALTER TABLE \"t\" ADD CONSTRAINT \"t_a_check\" CHECK (\"a\" >= 0) NOT VALID;\n"
+                    "    END IF;\nEND\n$prodata$;\n"
+                    "ALTER TABLE \"t\" VALIDATE CONSTRAINT \"t_a_check\";\n");
+    /* +down: what the expansion made, if it is there; then, once the column has the new type (swapped), the
+     * type back with the old default and checks. */
+    assert_contains(
+        plan->down_sql,
+        "DROP TRIGGER IF EXISTS \"t_a_EXPAND\" ON \"t\";\n"
+        "DROP FUNCTION IF EXISTS \"t_a_EXPAND\"();\n"
+        "ALTER TABLE \"t\" DROP COLUMN IF EXISTS \"a_NEW\";\n"
+        "DO $prodata$\nBEGIN\n    IF (SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE "
+        "attrelid = '\"t\"'::regclass AND attname = 'a' AND NOT attisdropped) = 'bigint' THEN\n"
+        "        ALTER TABLE \"t\" DROP CONSTRAINT \"t_a_check\";\n"
+        "        ALTER TABLE \"t\" ALTER COLUMN \"a\" DROP DEFAULT;\n"
+        "        ALTER TABLE \"t\" ALTER COLUMN \"a\" TYPE integer USING \"a\"::integer;\n"
+        "        ALTER TABLE \"t\" ALTER COLUMN \"a\" SET DEFAULT 1;\n"
+        "        ALTER TABLE \"t\" ADD CONSTRAINT \"t_a_check\" CHECK (\"a\" >= 0);\n"
+        "    END IF;\nEND\n$prodata$;\n");
+
+    /* A unique field: its index built under a temporary name, attached as the constraint at the swap. */
+    PdMigrationPlan *unique = plan_expanded(arena, "model T {\n  n smallint null unique\n}\n",
+                                            "model T {\n  n int null unique\n}\n");
+    assert_contains(unique->up_concurrently_sql,
+                    "CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS \"t_n_key_NEW\" ON \"t\" (\"n_NEW\");\n");
+    assert_contains(
+        unique->up_concurrently_sql,
+        "        ALTER TABLE \"t\" ADD CONSTRAINT \"t_n_key\" UNIQUE USING INDEX \"t_n_key_NEW\";\n");
+    assert_lacks(unique->up_concurrently_sql, "SET NOT NULL");
+
+    /* What it cannot carry is refused with the position and the way out. */
+    PdError err;
+    PdMigrationPlan *refused = NULL;
+    PdPlanOptions options = {.is_expand = true};
+    assert_false(pd_migrate_plan_with_options(
+        arena, testing_parse(arena, "model T {\n  n smallint null\n}\n"),
+        testing_parse(arena, "model T {\n  n int\n}\n"), &options, &refused, &err));
+    assert_string_equal(err.message,
+                        "models.pdm:2:3: field T.n cannot change type by --expand: it also changes "
+                        "between null and not null");
+    assert_contains(err.hint, "Make the other change in a migration of its own");
+    assert_false(pd_migrate_plan_with_options(
+        arena, testing_parse(arena, "model T {\n  n smallint index\n}\n"),
+        testing_parse(arena, "model T {\n  n int\n}\n"), &options, &refused, &err));
+    assert_contains(err.message, "its index also changes");
+    /* Without --expand, the plain form with its warning naming --expand. */
+    PdMigrationPlan *plain = plan_texts(arena, from, to);
+    assert_contains(plain->up_sql, "ALTER TABLE \"t\" ALTER COLUMN \"a\" TYPE bigint USING \"a\"::bigint;");
+    assert_true(has_warning(plain, "run makemigrations --expand"));
+    pd_arena_free(arena);
+}
+
 int
 main(void)
 {
@@ -1238,6 +1357,7 @@ main(void)
         cmocka_unit_test(test_alter_null_default_unique_checks_choices),
         cmocka_unit_test(test_set_not_null_without_the_long_scan),
         cmocka_unit_test(test_add_required_field_with_backfill),
+        cmocka_unit_test(test_expand_type_change),
         cmocka_unit_test(test_alter_on_delete_and_index),
         cmocka_unit_test(test_composite_index_and_unique),
         cmocka_unit_test(test_two_indexes_on_the_same_fields),
