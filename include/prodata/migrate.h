@@ -10,7 +10,8 @@
  *   -- prodata migration 0002_book_add_meta
  *   -- operations: ...   -- warnings: ...     (comments for the reviewer)
  *   -- +up                    statements run in one transaction
- *   -- +up concurrently       statements run one at a time outside it, after it commits
+ *   -- +up batched [ROWS]     statements each run again and again in short transactions, after it commits
+ *   -- +up concurrently       statements run one at a time outside it, after the batched ones
  *   -- +down                  statements that undo +up, in one transaction
  *   -- +down irreversible: <reason>   instead of +down when it cannot be undone
  *   -- +state                 the model state after this migration, each line behind "-- "
@@ -64,6 +65,11 @@ typedef struct PdMigrationPlan
     size_t operation_count;
     const char *up_sql;              /* transactional part; "" when none */
     const char *up_concurrently_sql; /* statements one per line-group, each ending in ";"; "" when none */
+    /* "-- +up batched": each UPDATE run again and again in transactions of batch_rows rows ($1) after the
+     * commit, before the concurrent part (a SELECT count(*) before it says how many are left); "" or NULL
+     * when none. */
+    const char *up_batched_sql;
+    int batch_rows;                  /* rows per batch; 0: PD_MIGRATION_BATCH_ROWS */
     const char *down_sql;            /* NULL when irreversible */
     const char *irreversible_reason; /* set when down_sql is NULL */
     const char **warnings;           /* long locks, table rewrites, each with the safer way */
@@ -84,6 +90,20 @@ typedef struct PdMigrationPlan
  */
 bool pd_migrate_plan(PdArena *arena, const PdCatalog *from, const PdCatalog *to, PdMigrationPlan **plan,
                      PdError *err);
+
+/* How pd_migrate_plan_with_options plans; zeroed: as pd_migrate_plan. */
+typedef struct PdPlanOptions
+{
+    /* makemigrations --expand: a type change that rewrites the table becomes expand, backfill and swap (a
+     * new column kept in step by a trigger, filled in batches, swapped in under a short lock), see
+     * docs/migrations.md. Other changes are planned as always. */
+    bool is_expand;
+} PdPlanOptions;
+
+/* pd_migrate_plan with options (NULL: the defaults). Errors: as pd_migrate_plan, and with is_expand a type
+ * change the expansion cannot carry (PD_ERR_INVALID_INPUT with the position and what to do instead). */
+bool pd_migrate_plan_with_options(PdArena *arena, const PdCatalog *from, const PdCatalog *to,
+                                  const PdPlanOptions *options, PdMigrationPlan **plan, PdError *err);
 
 /* ---- migration files -------------------------------------------------- */
 
@@ -221,8 +241,8 @@ typedef enum PdMigrateEventKind
     PD_MIGRATE_STATEMENT_START, /* a concurrent statement starts (statement, statement_number,
                                    statement_count) */
     PD_MIGRATE_STATEMENT_END,   /* it succeeded (duration_ms) */
-    PD_MIGRATE_BATCH            /* a batch of a batched statement committed (rows_done, rows_total, duration_ms:
-                                   since the statement started) */
+    PD_MIGRATE_BATCH /* a batch of a batched statement committed (rows_done, rows_total, duration_ms:
+                        since the statement started) */
 } PdMigrateEventKind;
 
 typedef struct PdMigrateEvent
@@ -233,13 +253,13 @@ typedef struct PdMigrateEvent
     const char *statement; /* statement events: the statement's first line (without its newline) */
     int statement_number;  /* statement events: 1-based, of statement_count in the concurrent part */
     int statement_count;
-    int attempt;      /* LOCK_RETRY: 1 for the first retry */
-    long duration_ms; /* the END events, LOCK_TAKEN and BATCH */
-    long long rows_done;  /* BATCH: rows the statement changed so far */
-    long long rows_total; /* BATCH: the count before it started (the SELECT before it), -1 when unknown */
+    int attempt;           /* LOCK_RETRY: 1 for the first retry */
+    long duration_ms;      /* the END events, LOCK_TAKEN and BATCH */
+    long long rows_done;   /* BATCH: rows the statement changed so far */
+    long long rows_total;  /* BATCH: the count before it started (the SELECT before it), -1 when unknown */
     long longest_batch_ms; /* BATCH: the longest batch transaction so far (what held row locks longest) */
     bool is_batch_done;    /* BATCH: the last event of the statement: it changed no more rows */
-    int wait_ms;      /* LOCK_WAIT: how long migrate waits at most */
+    int wait_ms;           /* LOCK_WAIT: how long migrate waits at most */
 } PdMigrateEvent;
 
 /* Called on the thread running pd_migrate_apply; the event and its strings live only during the call. */

@@ -128,6 +128,9 @@ typedef struct PdField
     bool is_deferrable;        /* foreign key, one-to-one: DEFERRABLE INITIALLY DEFERRED (`deferrable`) */
 
     const char *renamed_from; /* migration hint: this field was called that before */
+    /* backfill=<literal>: the value the rows already in the table get when a migration adds the column or
+     * makes it not null; never a default of the column. NULL when none. */
+    const PdLiteral *backfill;
     PdSourcePos pos;
 } PdField;
 
@@ -270,6 +273,16 @@ bool pd_model_through_columns(PdArena *arena, const PdModel *model, const PdFiel
  * "<what was found>, expected <what>" without a position. Thread-safe.
  */
 bool pd_model_check_value(const PdField *field, const PdLiteral *value, PdError *err);
+
+/*
+ * Reads text (as given on a command line, without the model language's quotes) as a value of field's type:
+ * a number for number fields (and a foreign key to a number key), true or false for bool, a number, true,
+ * false or else a string holding JSON text for json, a string for every other type; then checks it as
+ * pd_model_check_literal does a default. *out's text is allocated in arena. Errors: PD_ERR_INVALID_INPUT,
+ * message "<what was found>, expected <what>" without a position; PD_ERR_NO_MEMORY.
+ */
+bool pd_model_literal_from_text(PdArena *arena, const PdField *field, const char *text, PdLiteral *out,
+                                PdError *err);
 
 /* snake_case of a CamelCase name ("BookReview" -> "book_review"), and a simple English plural. */
 char *pd_model_snake_case(PdArena *arena, const char *name);

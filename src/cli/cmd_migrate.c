@@ -33,17 +33,134 @@ load_files(PdArena *arena, const CliArgs *args, PdMigrateSettings *config, PdMig
     return true;
 }
 
-/* Plans the change from the newest recorded state to the model file. */
+/* The field `Model.field` of models, to be given a value: NULL (err set) when there is none. */
+static PdField *
+find_backfilled_field(PdCatalog *models, const char *spec, const char *models_name, PdError *err)
+{
+    const char *dot = strchr(spec, '.'), *equals = strchr(spec, '=');
+    if (dot == NULL || equals == NULL || equals < dot || dot == spec || equals == dot + 1)
+    {
+        pd_error_set(err, PD_ERR_USAGE, "--backfill \"%s\": expected Model.field=VALUE", spec);
+        pd_error_hint(err,
+                      "For example --backfill Book.isbn=unknown (the value as the field's type reads it).");
+        return NULL;
+    }
+    size_t model_length = (size_t)(dot - spec), field_length = (size_t)(equals - dot - 1);
+    for (size_t m = 0; m < models->model_count; m++)
+    {
+        PdModel *model = &models->models[m];
+        if (strlen(model->name) != model_length || strncmp(model->name, spec, model_length) != 0)
+            continue;
+        for (size_t f = 0; f < model->field_count; f++)
+            if (strlen(model->fields[f].name) == field_length &&
+                strncmp(model->fields[f].name, dot + 1, field_length) == 0)
+                return &model->fields[f];
+        pd_error_set(err, PD_ERR_INVALID_INPUT, "--backfill %.*s: model %s has no field \"%.*s\" in %s",
+                     (int)(equals - spec), spec, model->name, (int)field_length, dot + 1, models_name);
+        pd_error_hint(err, "Name a field of the model file, as it is written there.");
+        return NULL;
+    }
+    pd_error_set(err, PD_ERR_INVALID_INPUT, "--backfill %.*s: no model \"%.*s\" in %s", (int)(equals - spec),
+                 spec, (int)model_length, spec, models_name);
+    pd_error_hint(err, "Name a model of the model file, as it is written there (Book, not book).");
+    return NULL;
+}
+
+/*
+ * Every --backfill Model.field=VALUE: the field's backfill= for this run, as if the model file said it (so
+ * the migration's recorded state says it too, and a plan made again from the states writes the same SQL). The
+ * value is read as the field's type reads it. Refused: an unknown model or field, a field without a column
+ * or that is the primary key, a field that has backfill= in the file already, a value of the wrong type.
+ */
 static bool
-plan_model_changes(PdArena *arena, const PdMigrateSettings *config, const PdMigrationFile *files,
-                   size_t count, PdCatalog **models, PdMigrationPlan **plan, PdError *err)
+apply_backfills(PdArena *arena, const CliArgs *args, PdCatalog *models, const char *models_name, PdError *err)
+{
+    for (int i = 0; i < args->flag_count; i++)
+    {
+        if (strcmp(args->flags[i], "--backfill") != 0)
+            continue;
+        const char *spec = args->flag_values[i];
+        PdField *field = find_backfilled_field(models, spec, models_name, err);
+        if (field == NULL)
+            return false;
+        const char *name = pd_arena_strndup(arena, spec, strcspn(spec, "="));
+        const char *why = field->column == NULL          ? "a many-to-many field has no column to fill"
+                          : field->is_primary_key        ? "a primary key's rows need values of their own"
+                          : field->kind == PD_FIELD_AUTO ? "the implicit id is numbered by the database"
+                          : field->backfill != NULL      ? "the field has backfill= in the model file already"
+                          : field->default_value.kind == PD_DEFAULT_SERIAL ? "its sequence numbers the rows"
+                                                                           : NULL;
+        if (why != NULL)
+        {
+            pd_error_set(err, PD_ERR_INVALID_INPUT, "--backfill %s: %s", name, why);
+            return pd_error_hint(err, "Leave this --backfill out.");
+        }
+        PdLiteral *value = pd_arena_calloc(arena, 1, sizeof(*value));
+        if (value == NULL)
+            return pd_arena_error(arena, err);
+        if (!pd_model_literal_from_text(arena, field, strchr(spec, '=') + 1, value, err))
+        {
+            PdError inner = *err;
+            pd_error_set(err, PD_ERR_INVALID_INPUT, "--backfill %s: %s", name, inner.message);
+            return pd_error_hint(err, "Give a value of the field's type, without the model file's quotes.");
+        }
+        field->backfill = value;
+    }
+    return true;
+}
+
+/* The model of `catalog` that `model` (of another catalog) continues: same name, or its renamed_from. */
+static const PdModel *
+continued_model(const PdCatalog *catalog, const PdModel *model)
+{
+    const PdModel *found = pd_model_find(catalog, model->name);
+    return found != NULL || model->renamed_from == NULL ? found : pd_model_find(catalog, model->renamed_from);
+}
+
+/*
+ * The state recorded keeps a field's backfill= while the field keeps its nullability, also once the model
+ * file no longer says it: a squash of a range that adds the field plans from the states around it and needs
+ * the value where the range ends. Harmless to the next plans: backfill= alone is no change, and a plan that
+ * fills rows (a field made not null) reads the model file's value, and changes the nullability, where the
+ * carrying stops.
+ */
+static void
+carry_backfills(PdCatalog *models, const PdCatalog *state)
+{
+    for (size_t m = 0; state != NULL && m < models->model_count; m++)
+    {
+        const PdModel *old = continued_model(state, &models->models[m]);
+        for (size_t f = 0; old != NULL && f < models->models[m].field_count; f++)
+        {
+            PdField *field = &models->models[m].fields[f];
+            const PdField *old_field = pd_model_find_field(old, field->name);
+            if (old_field == NULL && field->renamed_from != NULL)
+                old_field = pd_model_find_field(old, field->renamed_from);
+            if (field->backfill == NULL && old_field != NULL && old_field->backfill != NULL &&
+                old_field->is_nullable == field->is_nullable)
+                field->backfill = old_field->backfill;
+        }
+    }
+}
+
+/* Plans the change from the newest recorded state to the model file, with --backfill and --expand. */
+static bool
+plan_model_changes(PdArena *arena, const CliArgs *args, const PdMigrateSettings *config,
+                   const PdMigrationFile *files, size_t count, PdCatalog **models, PdMigrationPlan **plan,
+                   PdError *err)
 {
     PdCatalog *state;
     if (!pd_model_load_file(arena, config->models, models, err))
         return false;
+    if (args != NULL && !apply_backfills(arena, args, *models, config->models, err))
+        return false;
     if (!pd_migration_latest_state(arena, files, count, &state, err))
         return false;
-    return pd_migrate_plan(arena, state, *models, plan, err);
+    PdPlanOptions options = {.is_expand = args != NULL && cli_has_flag(args, "--expand", NULL)};
+    if (!pd_migrate_plan_with_options(arena, state, *models, &options, plan, err))
+        return false;
+    carry_backfills(*models, state); /* for the state written, after the plan read the file's values */
+    return true;
 }
 
 static void
@@ -176,6 +293,15 @@ cmd_makemigrations(PdArena *arena, const CliArgs *args, PdError *err)
     PdCatalog *models;
     PdMigrationPlan *plan;
     const char *rebase;
+    bool has_plan_flags = cli_has_flag(args, "--backfill", NULL) || cli_has_flag(args, "--expand", NULL);
+    if (has_plan_flags && (cli_has_flag(args, "--rebase", NULL) || cli_has_flag(args, "--empty", NULL)))
+    {
+        pd_error_set(err, PD_ERR_USAGE,
+                     "--backfill and --expand go with a migration planned from the model file");
+        return pd_error_hint(err,
+                             "--rebase and --empty plan none: leave them out, or run makemigrations once "
+                             "without them.");
+    }
     if (cli_has_flag(args, "--rebase", &rebase))
         return cli_rebase_migrations(arena, args, rebase, err);
     if (cli_has_flag(args, "--revert-applied", NULL))
@@ -184,7 +310,7 @@ cmd_makemigrations(PdArena *arena, const CliArgs *args, PdError *err)
         return false;
     if (cli_has_flag(args, "--empty", NULL))
         return make_empty_migration(arena, args, &config, files, count, err);
-    if (!plan_model_changes(arena, &config, files, count, &models, &plan, err))
+    if (!plan_model_changes(arena, args, &config, files, count, &models, &plan, err))
         return false;
     if (plan->operation_count == 0)
     {
@@ -297,7 +423,7 @@ warn_unmigrated_models(PdArena *arena, const PdMigrateSettings *config, const Pd
     PdError ignored;
     PdCatalog *models;
     PdMigrationPlan *plan;
-    if (plan_model_changes(arena, config, files, count, &models, &plan, &ignored) &&
+    if (plan_model_changes(arena, NULL, config, files, count, &models, &plan, &ignored) &&
         plan->operation_count > 0)
         fprintf(stderr, "warning: %s has %zu change%s not in a migration; run prodata makemigrations\n",
                 config->models, plan->operation_count, plan->operation_count == 1 ? "" : "s");
@@ -650,7 +776,7 @@ cmd_check(PdArena *arena, const CliArgs *args, PdError *err)
     PdCatalog *models;
     PdMigrationPlan *plan;
     if (!load_files(arena, args, &config, &files, &count, err) ||
-        !plan_model_changes(arena, &config, files, count, &models, &plan, err))
+        !plan_model_changes(arena, NULL, &config, files, count, &models, &plan, err))
         return false;
     int problems = 0;
     if (plan->operation_count > 0)

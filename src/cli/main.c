@@ -37,6 +37,7 @@ static const CliCommand commands[] = {
      cmd_makemigrations,
      "write the next migration from the changes in the model file",
      "usage: prodata makemigrations [--name NAME] [--allow-destructive] [--check] [--dry-run] [--empty]\n"
+     "                              [--backfill Model.field=VALUE]... [--expand]\n"
      "       prodata makemigrations --rebase NAME [--revert-applied] [--allow-destructive] [--dry-run]\n"
      "\n"
      "Compares the model file with the state the migrations produce and writes the\n"
@@ -47,6 +48,12 @@ static const CliCommand commands[] = {
      "  --check                write nothing; exit 3 when the models have unmigrated changes\n"
      "  --dry-run              show the operations and SQL, write nothing\n"
      "  --empty                write a migration to fill in by hand (data fixes, backfills)\n"
+     "  --backfill Model.field=VALUE\n"
+     "                         the value the rows already there get, for a field this migration adds or\n"
+     "                         makes not null (as backfill= in the model file, for this run); repeatable\n"
+     "  --expand               a type change that rewrites the table becomes expand, backfill, swap:\n"
+     "                         a new column kept in step by a trigger, filled in batches, swapped in\n"
+     "                         under a short lock\n"
      "  --rebase NAME          two branches each added a migration: write this branch's (NAME and the\n"
      "                         ones after it) again after the other branch's, as one migration\n"
      "  --revert-applied       with --rebase: first revert this branch's migrations on the database\n"
@@ -57,7 +64,9 @@ static const CliCommand commands[] = {
       {"--allow-destructive", false},
       {"--check", false},
       {"--dry-run", false},
-      {"--empty", false}},
+      {"--empty", false},
+      {"--backfill", true},
+      {"--expand", false}},
      0},
     {"migrate",
      cmd_migrate,

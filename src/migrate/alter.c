@@ -173,6 +173,22 @@ warn_added_default(PlanContext *ctx, const PdModel *model, const PdField *field)
     return true;
 }
 
+/*
+ * A column whose rows already there get backfill=: added with the value as its default and dropped from it
+ * (or given the field's own default) in the same transaction. A constant default is PostgreSQL's "missing
+ * value" (11 and later): the rows read it without being written, NOT NULL needs no scan, so the whole change
+ * is metadata under a short lock, on any size of table; and no row is ever without a value.
+ */
+static void
+add_backfilled_column(PlanContext *ctx, const FieldObjects *objects)
+{
+    FieldObjects added = *objects;
+    added.default_sql = objects->backfill_sql;
+    pd_plan_ddl_column(&ctx->up, &added);
+    pd_strbuf_append(&ctx->up, ";\n");
+    set_default(ctx, &ctx->up, objects, objects->default_sql);
+}
+
 bool
 pd_plan_alter_add_field(PlanContext *ctx, const PdModel *model, const PdField *field)
 {
@@ -182,26 +198,37 @@ pd_plan_alter_add_field(PlanContext *ctx, const PdModel *model, const PdField *f
     FieldObjects objects;
     if (!pd_plan_schema_field(ctx, model->table, field->column, field, &target, &objects))
         return false;
-    if (objects.is_not_null && objects.default_sql == NULL && !objects.is_identity &&
-        objects.serial_type == NULL)
+    if (objects.is_not_null && objects.default_sql == NULL && objects.backfill_sql == NULL &&
+        !objects.is_identity && objects.serial_type == NULL)
     {
         pd_error_set(ctx->err, PD_ERR_INVALID_INPUT,
                      "%s:%d:%d: new field %s.%s is not null and has no default, but table \"%s\" exists",
                      field->pos.file != NULL ? field->pos.file : "models", field->pos.line, field->pos.column,
                      model->name, field->name, model->table);
         pd_error_detail(ctx->err, "Rows already in the table would have no value for the new column.");
-        return pd_error_hint(ctx->err, "add default=... or null to the field");
+        return pd_error_hint(
+            ctx->err,
+            "add backfill=... (a value for the rows already there only), default=... or null "
+            "to the field, or run makemigrations --backfill %s.%s=VALUE",
+            model->name, field->name);
     }
-    if (!pd_plan_operation(ctx, PD_OP_ADD_FIELD, model->name, field->name,
-                           field_hint(ctx, model, "add", field->name), "add field %s.%s (%s)", model->name,
-                           field->name, pd_plan_schema_field_summary(ctx, field)) ||
-        !warn_added_default(ctx, model, field))
+    bool is_backfilled = objects.backfill_sql != NULL && objects.serial_type == NULL && !objects.is_identity;
+    if (!pd_plan_operation(
+            ctx, PD_OP_ADD_FIELD, model->name, field->name, field_hint(ctx, model, "add", field->name),
+            "add field %s.%s (%s)%s%s", model->name, field->name, pd_plan_schema_field_summary(ctx, field),
+            is_backfilled ? ", rows already there get " : "", is_backfilled ? objects.backfill_sql : "") ||
+        (!is_backfilled && !warn_added_default(ctx, model, field)))
         return false;
     pd_strbuf_append(&ctx->up, "ALTER TABLE ");
     pd_strbuf_append_identifier(&ctx->up, model->table);
     pd_strbuf_append(&ctx->up, " ADD COLUMN ");
-    pd_plan_ddl_column(&ctx->up, &objects);
-    pd_strbuf_append(&ctx->up, ";\n");
+    if (is_backfilled)
+        add_backfilled_column(ctx, &objects);
+    else
+    {
+        pd_plan_ddl_column(&ctx->up, &objects);
+        pd_strbuf_append(&ctx->up, ";\n");
+    }
     add_objects_safely(ctx, &objects, true, NULL, false, true, true);
     pd_strbuf_append(&ctx->down, "ALTER TABLE ");
     pd_strbuf_append_identifier(&ctx->down, model->table);
@@ -357,7 +384,9 @@ describe_change(PlanContext *ctx, const FieldObjects *a, const FieldObjects *b, 
     pd_strbuf_init(&buf, ctx->arena);
     if (c->is_type)
         pd_strbuf_appendf(&buf, ", type %s -> %s", a->type_sql, b->type_sql);
-    if (c->is_null)
+    if (c->is_null && b->is_not_null && pd_plan_notnull_fill(b) != NULL)
+        pd_strbuf_appendf(&buf, ", null -> not null (rows holding NULL get %s)", pd_plan_notnull_fill(b));
+    else if (c->is_null)
         pd_strbuf_append(&buf, b->is_not_null ? ", null -> not null" : ", not null -> null");
     if (c->is_default)
         pd_strbuf_appendf(&buf, ", default %s -> %s", a->default_sql ? a->default_sql : "none",
@@ -383,11 +412,12 @@ describe_change(PlanContext *ctx, const FieldObjects *a, const FieldObjects *b, 
 
 static bool
 record_alter(PlanContext *ctx, const PdModel *model, const PdField *field, const FieldObjects *a,
-             const FieldObjects *b, const FieldChange *c)
+             const FieldObjects *b, const FieldChange *c, bool is_expanded)
 {
     if (!pd_plan_operation(ctx, PD_OP_ALTER_FIELD, model->name, field->name,
-                           field_hint(ctx, model, "alter", field->name), "alter field %s.%s: %s", model->name,
-                           field->name, describe_change(ctx, a, b, c)))
+                           field_hint(ctx, model, "alter", field->name), "alter field %s.%s: %s%s",
+                           model->name, field->name, describe_change(ctx, a, b, c),
+                           is_expanded ? " (expand, backfill, swap)" : ""))
         return false;
     if (c->is_type && c->type.loss != NULL &&
         !pd_plan_destructive(ctx, "alter field %s.%s: type %s -> %s: %s", model->name, field->name,
@@ -400,28 +430,21 @@ record_alter(PlanContext *ctx, const PdModel *model, const PdField *field, const
             "altered field %s.%s: type %s cannot change back to %s (PostgreSQL has no cast that "
             "way)",
             model->name, field->name, b->type_sql, a->type_sql);
-    if (c->is_type && c->type.is_rewrite &&
+    if (c->is_type && c->type.is_rewrite && !is_expanded &&
         !pd_plan_warning(
             ctx,
             "%s.%s: changing the type from %s to %s rewrites table \"%s\" and its indexes under an "
-            "ACCESS EXCLUSIVE lock; on a big table add a new column, backfill it in batches and switch "
-            "over instead",
+            "ACCESS EXCLUSIVE lock; on a big table run makemigrations --expand: a new column, filled in "
+            "batches, swapped in under a short lock",
             model->name, field->name, a->type_sql, b->type_sql, model->table))
-        return false;
-    if (c->is_null && b->is_not_null &&
-        !pd_plan_warning(
-            ctx,
-            "%s.%s: SET NOT NULL scans all of table \"%s\" under an ACCESS EXCLUSIVE lock; on a big "
-            "table first add CHECK (\"%s\" IS NOT NULL) NOT VALID, VALIDATE CONSTRAINT it, then SET NOT "
-            "NULL (PostgreSQL skips the scan) and drop the check",
-            model->name, field->name, model->table, b->column))
         return false;
     return true;
 }
 
 /* +up: drop what changes, alter the column, add back in safe forms. */
-static void
-write_alter_up(PlanContext *ctx, const FieldObjects *a, const FieldObjects *b, const FieldChange *c)
+static bool
+write_alter_up(PlanContext *ctx, const PdModel *model, const FieldObjects *a, const FieldObjects *b,
+               const FieldChange *c)
 {
     if (c->is_fk && a->fk_name != NULL)
         pd_plan_ddl_drop_constraint(&ctx->up, a->table, a->fk_name);
@@ -440,22 +463,17 @@ write_alter_up(PlanContext *ctx, const FieldObjects *a, const FieldObjects *b, c
     }
     else if (c->is_default)
         set_default(ctx, &ctx->up, b, b->default_sql);
-    if (c->is_null && b->is_not_null && b->default_sql != NULL)
-    {
-        /* Rows that hold NULL get the default first, or SET NOT NULL fails on them. */
-        pd_strbuf_append(&ctx->up, "UPDATE ");
-        pd_strbuf_append_identifier(&ctx->up, b->table);
-        pd_strbuf_append(&ctx->up, " SET ");
-        pd_strbuf_append_identifier(&ctx->up, b->column);
-        pd_strbuf_appendf(&ctx->up, " = %s WHERE ", b->default_sql);
-        pd_strbuf_append_identifier(&ctx->up, b->column);
-        pd_strbuf_append(&ctx->up, " IS NULL;\n");
-    }
-    if (c->is_null)
-        alter_column(&ctx->up, b, b->is_not_null ? "SET NOT NULL" : "DROP NOT NULL");
+    if (c->is_null && !b->is_not_null)
+        alter_column(&ctx->up, b, "DROP NOT NULL");
+    /* Rows that hold NULL get backfill= or the default first (in batches), or the check fails on them. */
+    if (c->is_null && b->is_not_null &&
+        !pd_plan_notnull_set(ctx, b->table, pd_model_primary_key(model)->column, b->column,
+                             pd_plan_notnull_fill(b)))
+        return false;
     if (c->is_deferrable)
         pd_plan_ddl_alter_constraint_deferrable(&ctx->up, b->table, b->fk_name, b->is_fk_deferrable);
     add_objects_safely(ctx, b, c->is_fk, a, c->is_type, c->is_unique_added, c->is_index_added);
+    return true;
 }
 
 /* +down: the same, backwards. */
@@ -472,8 +490,10 @@ write_alter_down(PlanContext *ctx, const FieldObjects *a, const FieldObjects *b,
         pd_plan_ddl_drop_constraint(down, b->table, b->fk_name);
     if (c->is_deferrable)
         pd_plan_ddl_alter_constraint_deferrable(down, a->table, a->fk_name, a->is_fk_deferrable);
-    if (c->is_null)
-        alter_column(down, a, a->is_not_null ? "SET NOT NULL" : "DROP NOT NULL");
+    if (c->is_null && a->is_not_null)
+        alter_column(down, a, "SET NOT NULL");
+    else if (c->is_null)
+        pd_plan_notnull_undo(ctx, down, a->table, a->column);
     if (c->is_type)
     {
         if (b->default_sql != NULL)
@@ -514,6 +534,29 @@ check_serial_kept(PlanContext *ctx, const PdModel *model, const PdField *field, 
                          "for this change.");
 }
 
+/*
+ * --expand carries a type change alone: the new column is made as the field will be, and the old one dropped
+ * whole, so what else changes with it (nullability, unique, index, a relation's target) is refused with the
+ * way out rather than half carried. Checks and the default may change: they are made again at the swap.
+ */
+static bool
+check_expandable(PlanContext *ctx, const PdModel *model, const PdField *field, const FieldChange *c)
+{
+    const char *why = pd_kind_info(field->kind)->family == PD_FAMILY_RELATION
+                          ? "a relation's type follows the key of its target"
+                      : c->is_null ? "it also changes between null and not null"
+                      : c->is_unique_added || c->is_unique_removed ? "its unique constraint also changes"
+                      : c->is_index_added || c->is_index_removed   ? "its index also changes"
+                                                                   : NULL;
+    if (why == NULL)
+        return true;
+    pd_plan_input_error(ctx, field->pos, "field %s.%s cannot change type by --expand: %s", model->name,
+                        field->name, why);
+    return pd_error_hint(
+        ctx->err, "Make the other change in a migration of its own, before or after this one, or leave "
+                  "out --expand (ALTER COLUMN TYPE rewrites the table under an ACCESS EXCLUSIVE lock).");
+}
+
 bool
 pd_plan_alter_field(PlanContext *ctx, const PdModel *model, const PdField *old_field, const PdField *field)
 {
@@ -539,9 +582,15 @@ pd_plan_alter_field(PlanContext *ctx, const PdModel *model, const PdField *old_f
         pd_error_detail(ctx->err, "PostgreSQL has no cast between these types.");
         return pd_error_hint(ctx->err, "add a new field and drop the old one, or write a hand migration");
     }
-    if (!record_alter(ctx, model, field, &a, &b, &change))
+    bool is_expanded = ctx->is_expand && change.is_type && change.type.is_rewrite;
+    if (is_expanded && !check_expandable(ctx, model, field, &change))
         return false;
-    write_alter_up(ctx, &a, &b, &change);
+    if (!record_alter(ctx, model, field, &a, &b, &change, is_expanded))
+        return false;
+    if (is_expanded)
+        return pd_plan_expand_type(ctx, model, &a, &b) && pd_plan_step_end(ctx);
+    if (!write_alter_up(ctx, model, &a, &b, &change))
+        return false;
     write_alter_down(ctx, &a, &b, &change);
     return pd_plan_step_end(ctx);
 }

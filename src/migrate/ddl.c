@@ -220,6 +220,39 @@ pd_plan_ddl_drop_index(PdStrbuf *out, const char *name, bool is_concurrent)
     pd_strbuf_append(out, ";\n");
 }
 
+void
+pd_plan_ddl_drop_constraint_if_exists(PdStrbuf *out, const char *table, const char *name)
+{
+    alter_table(out, table);
+    pd_strbuf_append(out, " DROP CONSTRAINT IF EXISTS ");
+    pd_strbuf_append_identifier(out, name);
+    pd_strbuf_append(out, ";\n");
+}
+
+void
+pd_plan_ddl_do_block(PdStrbuf *out, const char *body)
+{
+    /* Names may hold '$': the dollar-quote tag must not occur in the body, or the block would end early. */
+    char tag[32] = "$prodata$";
+    for (int n = 1; strstr(body, tag) != NULL; n++)
+        snprintf(tag, sizeof(tag), "$prodata%d$", n);
+    pd_strbuf_appendf(out, "DO %s\n%s%s;\n", tag, body, tag);
+}
+
+/* The start of a guard: "BEGIN\n    IF NOT EXISTS (<the constraint of table>) THEN\n        ". */
+static void
+begin_constraint_guard(PdStrbuf *body, const char *table, const char *name)
+{
+    PdStrbuf quoted;
+    pd_strbuf_init(&quoted, body->arena);
+    pd_strbuf_append_identifier(&quoted, table);
+    pd_strbuf_append(body, "BEGIN\n    IF NOT EXISTS (SELECT FROM pg_constraint WHERE conname = ");
+    pd_strbuf_append_literal(body, name);
+    pd_strbuf_append(body, " AND conrelid = ");
+    pd_strbuf_append_literal(body, pd_strbuf_text(&quoted) != NULL ? pd_strbuf_text(&quoted) : "");
+    pd_strbuf_append(body, "::regclass) THEN\n        ");
+}
+
 /*
  * The executor re-runs the whole concurrent section when it resumes after a
  * failure, so this step checks first: ADD CONSTRAINT ... USING INDEX fails
@@ -228,27 +261,49 @@ pd_plan_ddl_drop_index(PdStrbuf *out, const char *name, bool is_concurrent)
 void
 pd_plan_ddl_unique_using_index(PdStrbuf *out, const char *table, const char *name)
 {
-    PdStrbuf quoted, body;
-    pd_strbuf_init(&quoted, out->arena);
+    PdStrbuf body;
     pd_strbuf_init(&body, out->arena);
-    pd_strbuf_append_identifier(&quoted, table);
-    pd_strbuf_append(&body, "BEGIN\n    IF NOT EXISTS (SELECT FROM pg_constraint WHERE conname = ");
-    pd_strbuf_append_literal(&body, name);
-    pd_strbuf_append(&body, " AND conrelid = ");
-    pd_strbuf_append_literal(&body, pd_strbuf_text(&quoted) != NULL ? pd_strbuf_text(&quoted) : "");
-    pd_strbuf_append(&body, "::regclass) THEN\n        ");
+    begin_constraint_guard(&body, table, name);
     alter_table(&body, table);
     pd_strbuf_append(&body, " ADD CONSTRAINT ");
     pd_strbuf_append_identifier(&body, name);
     pd_strbuf_append(&body, " UNIQUE USING INDEX ");
     pd_strbuf_append_identifier(&body, name);
     pd_strbuf_append(&body, ";\n    END IF;\nEND\n");
-    /* Names may hold '$': the dollar-quote tag must not occur in the body, or the block would end early. */
-    const char *text = pd_strbuf_text(&body) != NULL ? pd_strbuf_text(&body) : "";
-    char tag[32] = "$prodata$";
-    for (int n = 1; strstr(text, tag) != NULL; n++)
-        snprintf(tag, sizeof(tag), "$prodata%d$", n);
-    pd_strbuf_appendf(out, "DO %s\n%s%s;\n", tag, text, tag);
+    pd_plan_ddl_do_block(out, pd_strbuf_text(&body) != NULL ? pd_strbuf_text(&body) : "");
+}
+
+void
+pd_plan_ddl_add_constraint_guarded(PdStrbuf *out, const char *table, const char *name, const char *definition)
+{
+    PdStrbuf body;
+    pd_strbuf_init(&body, out->arena);
+    begin_constraint_guard(&body, table, name);
+    alter_table(&body, table);
+    pd_strbuf_append(&body, " ADD CONSTRAINT ");
+    pd_strbuf_append_identifier(&body, name);
+    pd_strbuf_appendf(&body, " %s NOT VALID;\n    END IF;\nEND\n", definition);
+    pd_plan_ddl_do_block(out, pd_strbuf_text(&body) != NULL ? pd_strbuf_text(&body) : "");
+}
+
+void
+pd_plan_ddl_batched_update(PdStrbuf *out, const char *table, const char *key, const char *column,
+                           const char *value_sql, const char *where_sql)
+{
+    pd_strbuf_append(out, "SELECT count(*) FROM ");
+    pd_strbuf_append_identifier(out, table);
+    pd_strbuf_appendf(out, " WHERE %s;\n", where_sql);
+    pd_strbuf_append(out, "UPDATE ");
+    pd_strbuf_append_identifier(out, table);
+    pd_strbuf_append(out, " SET ");
+    pd_strbuf_append_identifier(out, column);
+    pd_strbuf_appendf(out, " = %s\nWHERE ", value_sql);
+    pd_strbuf_append_identifier(out, key);
+    pd_strbuf_append(out, " IN (SELECT ");
+    pd_strbuf_append_identifier(out, key);
+    pd_strbuf_append(out, " FROM ");
+    pd_strbuf_append_identifier(out, table);
+    pd_strbuf_appendf(out, " WHERE %s LIMIT $1 FOR UPDATE SKIP LOCKED);\n", where_sql);
 }
 
 void

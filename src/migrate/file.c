@@ -8,7 +8,8 @@
  *
  *   -- prodata migration NNNN_name      header comments, anything before +up
  *   -- +up                              transactional statements
- *   -- +up concurrently                 one statement at a time, after the commit
+ *   -- +up batched [ROWS]               each statement in short transactions, after the commit
+ *   -- +up concurrently                 one statement at a time, after the batched ones
  *   -- +down | -- +down irreversible: <reason>
  *   -- +state                           pd_model_format output, each line behind "-- "
  */
@@ -90,6 +91,13 @@ pd_migration_render(PdArena *arena, const PdMigrationPlan *plan, const char *nam
     pd_strbuf_init(&out, arena);
     render_header(&out, plan, name, parent_name, source_name);
     section(&out, "-- +up", plan->up_sql != NULL ? plan->up_sql : "");
+    if (plan->up_batched_sql != NULL && plan->up_batched_sql[0] != '\0')
+    {
+        char marker[48] = "-- +up batched";
+        if (plan->batch_rows > 0)
+            snprintf(marker, sizeof(marker), "-- +up batched %d", plan->batch_rows);
+        section(&out, marker, plan->up_batched_sql);
+    }
     if (plan->up_concurrently_sql != NULL && plan->up_concurrently_sql[0] != '\0')
         section(&out, "-- +up concurrently", plan->up_concurrently_sql);
     if (plan->down_sql != NULL)

@@ -192,6 +192,7 @@ build_result(PlanContext *ctx, PdMigrationPlan **plan)
     result->operation_count = ctx->operation_count;
     result->up_sql = pd_strbuf_text(&ctx->up);
     result->up_concurrently_sql = pd_strbuf_text(&ctx->concurrently);
+    result->up_batched_sql = pd_strbuf_text(&ctx->batched);
     result->down_sql = ctx->irreversible_reason == NULL ? join_down_steps(ctx) : NULL;
     result->irreversible_reason = ctx->irreversible_reason;
     result->warnings = ctx->warnings;
@@ -200,7 +201,7 @@ build_result(PlanContext *ctx, PdMigrationPlan **plan)
     result->destructive_count = ctx->destructive_count;
     result->suggested_name = suggested_name(ctx);
     bool is_complete = result->up_sql != NULL && result->up_concurrently_sql != NULL &&
-                       result->suggested_name != NULL &&
+                       result->up_batched_sql != NULL && result->suggested_name != NULL &&
                        (result->down_sql != NULL || result->irreversible_reason != NULL);
     if (!is_complete || pd_arena_failed(ctx->arena))
         return pd_arena_error(ctx->arena, ctx->err);
@@ -212,10 +213,19 @@ bool
 pd_migrate_plan(PdArena *arena, const PdCatalog *from, const PdCatalog *to, PdMigrationPlan **plan,
                 PdError *err)
 {
+    return pd_migrate_plan_with_options(arena, from, to, NULL, plan, err);
+}
+
+bool
+pd_migrate_plan_with_options(PdArena *arena, const PdCatalog *from, const PdCatalog *to,
+                             const PdPlanOptions *options, PdMigrationPlan **plan, PdError *err)
+{
     static const PdCatalog empty = {NULL, 0};
     PlanContext ctx = {.arena = arena, .from = from != NULL ? from : &empty, .to = to != NULL ? to : &empty};
     ctx.err = err;
+    ctx.is_expand = options != NULL && options->is_expand;
     pd_strbuf_init(&ctx.up, arena);
+    pd_strbuf_init(&ctx.batched, arena);
     pd_strbuf_init(&ctx.concurrently, arena);
     pd_strbuf_init(&ctx.down, arena);
     bool (*const phases[])(PlanContext *) = {
@@ -228,7 +238,8 @@ pd_migrate_plan(PdArena *arena, const PdCatalog *from, const PdCatalog *to, PdMi
         if (!phases[i](&ctx) || !pd_plan_step_end(&ctx))
             return pd_error_context(err, "while planning the migration");
     /* Every statement must be accounted for by an operation, or makemigrations would call it no change. */
-    if (ctx.operation_count == 0 && (ctx.up.length > 0 || ctx.concurrently.length > 0))
+    if (ctx.operation_count == 0 &&
+        (ctx.up.length > 0 || ctx.batched.length > 0 || ctx.concurrently.length > 0))
     {
         pd_error_set(err, PD_ERR_INTERNAL, "the plan has statements but no operation");
         return pd_error_hint(err, "This is a bug in prodata; please report it with the two model states.");

@@ -40,6 +40,7 @@ typedef struct PlanContext
     PlanPair *pairs;            /* per model of `to`: zeroed when it continues none */
     struct PlanTakers *takers;  /* tables.c: who takes each table name of `to`, built on first use */
     PdStrbuf up;
+    PdStrbuf batched; /* "-- +up batched": runs after the commit, before the concurrent part */
     PdStrbuf concurrently;
     PdStrbuf down; /* the inverse of the step being planned */
     const char **down_steps;
@@ -54,6 +55,7 @@ typedef struct PlanContext
     const char *irreversible_reason; /* the first reason found */
     struct PlanRename *renames;      /* rename.c: queued, written once they can be ordered */
     size_t rename_count;
+    bool is_expand; /* PdPlanOptions.is_expand */
     PdError *err;
 } PlanContext;
 
@@ -105,6 +107,7 @@ typedef struct FieldObjects
     bool is_not_null;
     const char
         *default_sql; /* the expression after DEFAULT; NULL for a serial (its sequence is its default) */
+    const char *backfill_sql; /* backfill=: the value for rows already there, as SQL; NULL when none */
     const char *pkey_name;
     const char *unique_name;
     const char **check_names; /* each check(...), then choices(...) */
@@ -180,6 +183,22 @@ void pd_plan_ddl_create_index(PdStrbuf *out, const char *table, const char *name
 void pd_plan_ddl_drop_index(PdStrbuf *out, const char *name, bool is_concurrent);
 /* The idempotent ALTER TABLE ... ADD CONSTRAINT ... UNIQUE USING INDEX of the concurrent section. */
 void pd_plan_ddl_unique_using_index(PdStrbuf *out, const char *table, const char *name);
+/* ALTER TABLE ... DROP CONSTRAINT IF EXISTS: a step that is right whether or not the constraint was made. */
+void pd_plan_ddl_drop_constraint_if_exists(PdStrbuf *out, const char *table, const char *name);
+/* ADD CONSTRAINT "name" <definition> NOT VALID unless table has a constraint of that name: a DO block, so
+ * that the concurrent section can run it again. */
+void pd_plan_ddl_add_constraint_guarded(PdStrbuf *out, const char *table, const char *name,
+                                        const char *definition);
+/* DO $prodata$ body $prodata$; with a dollar-quote tag that does not occur in body. */
+void pd_plan_ddl_do_block(PdStrbuf *out, const char *body);
+/*
+ * The two statements of a "-- +up batched" section that set column to value_sql (SQL of the model, quoted) on
+ * the rows where where_sql holds: the SELECT count(*) that the executor reads for the time left, then the
+ * UPDATE of at most $1 of those rows, taken by key with FOR UPDATE SKIP LOCKED. where_sql must stop holding
+ * for a row once it is set, so that the executor's repeats end.
+ */
+void pd_plan_ddl_batched_update(PdStrbuf *out, const char *table, const char *key, const char *column,
+                                const char *value_sql, const char *where_sql);
 void pd_plan_ddl_rename_table(PdStrbuf *out, const char *from, const char *to);
 void pd_plan_ddl_rename_column(PdStrbuf *out, const char *table, const char *from, const char *to);
 void pd_plan_ddl_rename_constraint(PdStrbuf *out, const char *table, const char *from, const char *to);
@@ -255,5 +274,35 @@ bool pd_plan_alter_field(PlanContext *ctx, const PdModel *model, const PdField *
 bool pd_plan_alter_add_field(PlanContext *ctx, const PdModel *model, const PdField *field);
 bool pd_plan_alter_drop_field(PlanContext *ctx, const PdModel *new_model, const PdModel *old_model,
                               const PdField *field);
+
+/* ---- notnull.c: NOT NULL on a live table, without the scan under ACCESS EXCLUSIVE ------------------ */
+
+/* The name of the temporary CHECK (column IS NOT NULL): <table>_<column>_notnull, cut by the long-name rule.
+ */
+char *pd_plan_notnull_check_name(PlanContext *ctx, const char *table, const char *column);
+/* The value rows holding NULL take when the column becomes not null: backfill=, else the default; NULL:
+ * none (then they make the migration fail, counted before anything changes). */
+const char *pd_plan_notnull_fill(const FieldObjects *objects);
+/*
+ * Makes column of table (whose primary key column is key) NOT NULL: without fill_sql, the check NOT VALID in
+ * +up; with it, the NULL rows filled in +up batched and the check (guarded) and one last fill in the
+ * concurrent part; then VALIDATE, SET NOT NULL and DROP CONSTRAINT IF EXISTS there. The inverse is
+ * pd_plan_notnull_undo. False on exhaustion.
+ */
+bool pd_plan_notnull_set(PlanContext *ctx, const char *table, const char *key, const char *column,
+                         const char *fill_sql);
+/* DROP NOT NULL and DROP CONSTRAINT IF EXISTS of the check, into down. */
+void pd_plan_notnull_undo(PlanContext *ctx, PdStrbuf *down, const char *table, const char *column);
+
+/* ---- expand.c: a rewriting type change as expand, backfill and swap (makemigrations --expand) -------- */
+
+/*
+ * Writes the change of a's column (the old field's objects under the new names) to b's type as expand (a new
+ * column and a trigger, in +up), backfill (+up batched) and swap (concurrently), with its +down and two
+ * warnings. For a field of model that is no relation and whose type changes with a rewrite, its nullability,
+ * unique and index unchanged (alter.c refuses the rest). False on exhaustion.
+ */
+bool pd_plan_expand_type(PlanContext *ctx, const PdModel *model, const FieldObjects *a,
+                         const FieldObjects *b);
 
 #endif

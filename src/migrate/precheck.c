@@ -482,7 +482,28 @@ catalog_name(PdArena *arena, const char *written)
     return name;
 }
 
-/* VALIDATE CONSTRAINT: the constraint read back from the catalog, as a CHECK or FOREIGN shape. */
+/*
+ * The column of a check "(column IS NOT NULL)" as pg_get_expr deparses it, quoted ("title"), or NULL for any
+ * other check. PostgreSQL quotes a name only when it must, so quoting a bare one names the same column.
+ */
+static const char *
+not_null_column(PdArena *arena, const char *expr)
+{
+    Reader r = {arena, expr};
+    const char *group = next_token(&r);
+    if (group == NULL || group[0] != '(' || next_token(&r) != NULL)
+        return NULL;
+    Reader inner = {arena, pd_arena_strndup(arena, group + 1, strlen(group) - 2)};
+    if (inner.at == NULL)
+        return NULL;
+    const char *column = read_name(&inner);
+    if (column == NULL || strchr(column, '.') != NULL || !accept(&inner, "is not null") ||
+        next_token(&inner) != NULL)
+        return NULL;
+    return column[0] == '"' ? column : pd_arena_sprintf(arena, "\"%s\"", column);
+}
+
+/* VALIDATE CONSTRAINT: the constraint read back from the catalog, as a CHECK, NOT NULL or FOREIGN shape. */
 static bool
 read_validated(PdArena *arena, PdDb *db, Shape *shape, PdError *err)
 {
@@ -502,6 +523,10 @@ read_validated(PdArena *arena, PdDb *db, Shape *shape, PdError *err)
     char type = pd_db_result_value(result, 0, 0)[0];
     if (type == 'c')
         shape->kind = CHECK_CHECK, shape->expr = pd_db_result_value(result, 0, 1);
+    /* The planner's way to NOT NULL (a check NOT VALID, validated): said as the NOT NULL it stands for. */
+    const char *column = type == 'c' ? not_null_column(arena, shape->expr) : NULL;
+    if (column != NULL)
+        shape->kind = CHECK_NOT_NULL, shape->column = column;
     Reader r = {arena, pd_db_result_value(result, 0, 2)};
     if (type == 'f' && accept(&r, "foreign key"))
     {
@@ -558,9 +583,10 @@ refuse(const PdMigrationFile *file, const Shape *shape, const char *statement, l
             pd_error_set(err, PD_ERR_REFUSED,
                          "%s: %lld %s of %s hold%s NULL in %s, which this migration makes NOT NULL",
                          file->name, count, rows, shape->table, s, shape->column);
-            pd_error_hint(err,
-                          "Give them a value first, in a migration before this one (prodata makemigrations "
-                          "--empty, an UPDATE), or give the field a default=..., or keep it null.");
+            pd_error_hint(
+                err, "Give them a value first: backfill=... (or a default=...) on the field fills them in "
+                     "batches before the column becomes NOT NULL; or an UPDATE in a migration before "
+                     "this one (prodata makemigrations --empty); or keep the field null.");
             break;
         case CHECK_REQUIRED:
             pd_error_set(err, PD_ERR_REFUSED,

@@ -254,6 +254,13 @@ pd_plan_schema_field(PlanContext *ctx, const char *table, const char *column, co
         out->serial_type = pd_kind_info(field->kind)->serial_sql;
     out->is_not_null = !field->is_nullable || field->is_primary_key || out->is_identity;
     out->default_sql = default_sql(ctx, field, out);
+    if (field->backfill != NULL)
+    {
+        PdStrbuf backfill;
+        pd_strbuf_init(&backfill, ctx->arena);
+        append_value(&backfill, field->backfill, &out->type, out->type_sql, true);
+        out->backfill_sql = pd_strbuf_text(&backfill);
+    }
     if (field->is_primary_key || out->is_identity)
         out->pkey_name = table_object_name(ctx, table, "pkey");
     else if (field->is_unique || field->kind == PD_FIELD_ONE_TO_ONE)

@@ -211,6 +211,7 @@ check_conflicts(const PdFieldSyntax *syntax, const PdField *out, PdError *err)
         {PD_OPTION_UNIQUE, PD_OPTION_NO_INDEX, "a unique field has no separate index to turn off"},
         {PD_OPTION_PRIMARY_KEY, PD_OPTION_NO_INDEX, "a primary key has no separate index to turn off"},
         {PD_OPTION_INDEX, PD_OPTION_NO_INDEX, "choose one"},
+        {PD_OPTION_PRIMARY_KEY, PD_OPTION_BACKFILL, "the rows of a primary key need values of their own"},
     };
     for (size_t i = 0; i < sizeof(conflicts) / sizeof(conflicts[0]); i++)
     {
@@ -328,6 +329,12 @@ check_default_kind(const PdFieldSyntax *syntax, const PdField *out, PdError *err
             err, pos,
             "default=serial on field \"%s\" with choices, expected one of them (a sequence's "
             "numbers are not chosen from a list)",
+            out->name);
+    if (syntax->has_option[PD_OPTION_BACKFILL])
+        return pd_model_error_at(
+            err, syntax->option_pos[PD_OPTION_BACKFILL],
+            "backfill= on field \"%s\" with default=serial, expected one of them (the sequence numbers "
+            "the rows already there)",
             out->name);
     return true;
 }
@@ -447,6 +454,9 @@ pd_model_check_field_values(const PdFieldSyntax *syntax, const PdField *field, P
     if (field->default_value.kind == PD_DEFAULT_LITERAL &&
         !pd_model_check_literal(field, &field->default_value.literal, true, true, &inner))
         return pd_model_error_at(err, syntax->option_pos[PD_OPTION_DEFAULT], "default of field \"%s\": %s",
+                                 field->name, inner.message);
+    if (field->backfill != NULL && !pd_model_check_literal(field, field->backfill, true, true, &inner))
+        return pd_model_error_at(err, syntax->option_pos[PD_OPTION_BACKFILL], "backfill of field \"%s\": %s",
                                  field->name, inner.message);
     return true;
 }

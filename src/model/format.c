@@ -97,6 +97,11 @@ append_values(PdStrbuf *buf, const PdField *field)
 {
     static const char *ops[] = {"=", "!=", "<", "<=", ">", ">="};
     append_default(buf, &field->default_value);
+    if (field->backfill != NULL)
+    {
+        pd_strbuf_append(buf, " backfill=");
+        append_literal(buf, field->backfill);
+    }
     for (size_t i = 0; i < field->check_count; i++)
     {
         pd_strbuf_appendf(buf, " check(%s ", ops[field->checks[i].op]);

@@ -17,10 +17,11 @@
  *   field     = name type { option }
  *   type      = word [ "(" number [ "," number ] ")" ] | Name [ "[" "]" ]
  *   option    = null | unique | index | no_index | search | primary_key | one_to_one
- *             | default=value | check(op literal) | choices(choice, ...)
+ *             | default=value | backfill=literal | check(op literal) | choices(choice, ...)
  *             | on_delete=word | related=name | fk_name="constraint" | deferrable
  *             | through="table" | renamed_from=name
  *   default   = number | string | true | false | now | uuid | serial
+ *   literal   = number | string | true | false
  *   directive = ordering [-]f, ... | table "t" | resource "r" | renamed_from Old
  *             | unique(f, ...) [name="n"] | index(f [opclass], ...) [name="n"]
  *             | access (read | write) = who [ (read | write) = who ]
@@ -48,8 +49,9 @@ typedef struct Parser
 } Parser;
 
 static const char *option_names[PD_OPTION_COUNT] = {
-    "primary_key", "one_to_one", "null",      "unique",  "index",   "no_index",   "search",  "default",
-    "check",       "choices",    "on_delete", "related", "fk_name", "deferrable", "through", "renamed_from",
+    "primary_key", "one_to_one", "null",       "unique",  "index",        "no_index",
+    "search",      "default",    "backfill",   "check",   "choices",      "on_delete",
+    "related",     "fk_name",    "deferrable", "through", "renamed_from",
 };
 
 const char *
@@ -181,6 +183,19 @@ parse_default(Parser *parser, PdFieldSyntax *field)
     }
     value->kind = PD_DEFAULT_LITERAL;
     return parse_literal(parser, &value->literal, expected);
+}
+
+/* backfill=<literal>: a value for the rows already there, checked against the type by the checker. */
+static bool
+parse_backfill(Parser *parser, PdFieldSyntax *field)
+{
+    if (!expect(parser, PD_TOKEN_EQ, "\"=\" after backfill", NULL))
+        return false;
+    PdLiteral *value = pd_arena_calloc(parser->arena, 1, sizeof(*value));
+    if (value == NULL)
+        return fail_memory(parser);
+    field->field.backfill = value;
+    return parse_literal(parser, value, "a literal for backfill=: a number, a string, true or false");
 }
 
 static bool
@@ -318,6 +333,8 @@ parse_option(Parser *parser, PdFieldSyntax *field, size_t *check_capacity)
     {
         case PD_OPTION_DEFAULT:
             return parse_default(parser, field);
+        case PD_OPTION_BACKFILL:
+            return parse_backfill(parser, field);
         case PD_OPTION_CHECK:
             return parse_check(parser, field, check_capacity, token.pos);
         case PD_OPTION_CHOICES:

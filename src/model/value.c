@@ -642,3 +642,55 @@ pd_model_check_value(const PdField *field, const PdLiteral *value, PdError *err)
 {
     return pd_model_check_literal(field, value, true, true, err);
 }
+
+/* Whether text reads as a number of the model language: -?digits[.digits][e[+-]digits]. */
+static bool
+is_number_text(const char *text)
+{
+    const char *c = text + (*text == '-');
+    size_t digits = strspn(c, "0123456789");
+    if (digits == 0)
+        return false;
+    c += digits;
+    if (*c == '.')
+    {
+        digits = strspn(c + 1, "0123456789");
+        if (digits == 0)
+            return false;
+        c += 1 + digits;
+    }
+    if (*c == 'e' || *c == 'E')
+    {
+        c += 1 + (c[1] == '+' || c[1] == '-');
+        digits = strspn(c, "0123456789");
+        if (digits == 0)
+            return false;
+        c += digits;
+    }
+    return *c == '\0';
+}
+
+bool
+pd_model_literal_from_text(PdArena *arena, const PdField *field, const char *text, PdLiteral *out,
+                           PdError *err)
+{
+    const PdField *typed = field;
+    if ((field->kind == PD_FIELD_FOREIGN_KEY || field->kind == PD_FIELD_ONE_TO_ONE) && field->target != NULL)
+        typed = pd_model_primary_key(field->target);
+    PdKindFamily family = pd_kind_info(typed->kind)->family;
+    bool is_bool = strcmp(text, "true") == 0 || strcmp(text, "false") == 0;
+    PdLiteral value = {PD_LITERAL_STRING, pd_arena_strdup(arena, text)};
+    if (value.text == NULL)
+        return pd_arena_error(arena, err);
+    /* A number only as the language writes one, so that the state it is recorded in parses again. */
+    bool is_number_family =
+        family == PD_FAMILY_INTEGER || family == PD_FAMILY_NUMERIC || family == PD_FAMILY_JSON;
+    if (is_number_family && is_number_text(text))
+        value.kind = PD_LITERAL_NUMBER;
+    else if ((family == PD_FAMILY_BOOLEAN || family == PD_FAMILY_JSON) && is_bool)
+        value.kind = PD_LITERAL_BOOL;
+    if (!pd_model_check_literal(field, &value, true, true, err))
+        return false;
+    *out = value;
+    return true;
+}

@@ -1,5 +1,5 @@
 #!/bin/bash
-# evolution.sh - a model file evolved through sixteen steps that together use
+# evolution.sh - a model file evolved through eighteen steps that together use
 # every change kind the planner knows, each step made into a migration and
 # applied to a database holding rows. After every step, on a real PostgreSQL:
 #   history = fresh: the live schema equals the schema that makemigrations from
@@ -11,7 +11,7 @@
 # Schemas are compared as text (one catalog query: columns, constraints,
 # indexes), so a failure prints the lines that differ.
 source tests/lib/tap.sh
-tap_plan 169
+tap_plan 191
 tap_workdir
 cd "$TAP_WORKDIR"
 HIST=evolution_history
@@ -1109,6 +1109,149 @@ probe "step 16: rows keep their values and numbers" \
 probe "step 16: the given key name stayed through the table rename" \
     "SELECT conname FROM pg_constraint WHERE conrelid = 'genre_list'::regclass AND contype = 'f' AND conname LIKE 'genres%'" \
     "genres_parent_fk"
+
+# --- 17: backfill=: a required field added to a table with rows, a field made not null whose NULL rows
+# get it (filled in batches, then the check, VALIDATE and SET NOT NULL without a scan) -------------------
+step "backfill" <<'PDM'
+model Writer {
+  table "writers"
+  name       string(200)
+  email      email  null  index
+  born       date   default="2000-01-01"
+  nickname   text  backfill="anon"
+  token      uuid  default=uuid
+  joined     timestamptz  default=now
+  index(name, born)
+}
+
+model Tag {
+  label  slug(30)  no_index
+}
+
+model Profile {
+  table "writer"
+  writer  Writer  related=profile  deferrable
+  bio     text    null
+}
+
+model Book {
+  headline   string(200)    index
+  writer     Writer         related=books  on_delete=protect  fk_name="book_writer_fk"  deferrable
+  cost       decimal(10,2)  default=0  check(>= 0)  check(< 100000)
+  pages      bigint         default=100
+  state      string(20)     choices(draft "Draft", published "Published", archived "Archived")  default="draft"
+  rating     int            check(>= 0)  check(<= 10)  choices(1 "one", 2, 3, 4, 5)
+  released   timestamptz    null  default=now
+  weight     decimal(8,3)   null  check(>= 0)
+  in_stock   bool           default=false
+  meta       json           default="{}"
+  labels     Genre[]
+  category   Tag            null  on_delete=set_null  related=categorized
+  serial_no  int            default=serial
+  isbn       string(20)     backfill="none"
+  copies     int            default=1  backfill=0
+  index(headline, pages)
+  unique(writer, state)  name="book_writer_status_uniq"
+  index(headline text_pattern_ops)  name="book_headline_5f1d_like"
+}
+
+model Genre {
+  table "genre_list"
+  name     string(50)  unique  default="misc"
+  parent   Genre  null  on_delete=set_null  related=children  fk_name="genres_parent_fk"  deferrable
+  related  Genre[]  related=related_by
+}
+
+model Shelf {
+  id     int  primary_key  default=serial
+  name   string(40)
+  index(name varchar_pattern_ops)
+}
+
+model Loan {
+  shelf   Shelf
+  number  bigint  default=serial
+}
+PDM
+probe "step 17: the rows already there got the backfill values" \
+    "SELECT b.headline || '|' || b.isbn || '|' || b.copies || '|' || w.nickname FROM book b JOIN writers w ON w.id = b.writer_id" \
+    "Dune|none|0|anon"
+probe "step 17: no check left behind, no default from backfill=" \
+    "SELECT count(*) FROM pg_constraint WHERE conname LIKE '%notnull' UNION ALL SELECT count(*) FROM information_schema.columns WHERE table_name = 'book' AND column_name = 'isbn' AND column_default IS NOT NULL" \
+    "0
+0"
+
+EXPAND_PROBE=$(sql "$HIST" "SELECT b.headline || '|' || b.cost::numeric(12,4) || '|' || b.pages::numeric(20,0) || '|' || coalesce(b.rating::text, '-') FROM book b")
+# --- 18: makemigrations --expand: rewriting type changes as expand, backfill and swap (a field with
+# checks and choices, one in a composite index, a decimal widened in scale) ------------------------
+step "expand" --expand <<'PDM'
+model Writer {
+  table "writers"
+  name       string(200)
+  email      email  null  index
+  born       date   default="2000-01-01"
+  nickname   text  backfill="anon"
+  token      uuid  default=uuid
+  joined     timestamptz  default=now
+  index(name, born)
+}
+
+model Tag {
+  label  slug(30)  no_index
+}
+
+model Profile {
+  table "writer"
+  writer  Writer  related=profile  deferrable
+  bio     text    null
+}
+
+model Book {
+  headline   string(200)    index
+  writer     Writer         related=books  on_delete=protect  fk_name="book_writer_fk"  deferrable
+  cost       decimal(12,4)  default=0  check(>= 0)  check(< 100000)
+  pages      decimal(20,0)  default=100
+  state      string(20)     choices(draft "Draft", published "Published", archived "Archived")  default="draft"
+  rating     bigint         check(>= 0)  check(<= 10)  choices(1 "one", 2, 3, 4, 5)
+  released   timestamptz    null  default=now
+  weight     decimal(8,3)   null  check(>= 0)
+  in_stock   bool           default=false
+  meta       json           default="{}"
+  labels     Genre[]
+  category   Tag            null  on_delete=set_null  related=categorized
+  serial_no  int            default=serial
+  isbn       string(20)     backfill="none"
+  copies     int            default=1  backfill=0
+  index(headline, pages)
+  unique(writer, state)  name="book_writer_status_uniq"
+  index(headline text_pattern_ops)  name="book_headline_5f1d_like"
+}
+
+model Genre {
+  table "genre_list"
+  name     string(50)  unique  default="misc"
+  parent   Genre  null  on_delete=set_null  related=children  fk_name="genres_parent_fk"  deferrable
+  related  Genre[]  related=related_by
+}
+
+model Shelf {
+  id     int  primary_key  default=serial
+  name   string(40)
+  index(name varchar_pattern_ops)
+}
+
+model Loan {
+  shelf   Shelf
+  number  bigint  default=serial
+}
+PDM
+probe "step 18: the expanded columns keep their values" \
+    "SELECT b.headline || '|' || b.cost || '|' || b.pages || '|' || coalesce(b.rating::text, '-') FROM book b" \
+    "$EXPAND_PROBE"
+probe "step 18: nothing of the expansion left (columns, triggers, functions)" \
+    "SELECT (SELECT count(*) FROM pg_attribute WHERE attrelid = 'book'::regclass AND attname LIKE '%_NEW' AND NOT attisdropped)
+         + (SELECT count(*) FROM pg_trigger WHERE tgname LIKE '%_EXPAND') + (SELECT count(*) FROM pg_proc WHERE proname LIKE '%_EXPAND')" \
+    "0"
 
 # --- the whole history, down to nothing and up again ---------------------------------
 run_cmd "$PRODATA" migrate --database "dbname=$HIST" --to 0

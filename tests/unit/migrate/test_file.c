@@ -115,6 +115,35 @@ test_concurrent_and_irreversible_sections(void **state)
     pd_arena_free(arena);
 }
 
+/* A planned fill: "-- +up batched" between +up and +up concurrently (the order they run in), with the batch
+ * size given when the plan sets one, read back as the executor reads it. */
+static void
+test_batched_section(void **state)
+{
+    (void)state;
+    PdArena *arena = pd_arena_new(0);
+    PdMigrationPlan *plan;
+    char *text = render(arena, testing_parse(arena, "model T {\n  a int null\n}\n"),
+                        testing_parse(arena, "model T {\n  a int default=1\n}\n"), "0002_t_alter_a", &plan);
+    assert_contains(text, "\n-- +up\nALTER TABLE \"t\" ALTER COLUMN \"a\" SET DEFAULT 1;\n"
+                          "-- +up batched\nSELECT count(*) FROM \"t\" WHERE \"a\" IS NULL;\nUPDATE \"t\" SET "
+                          "\"a\" = 1\nWHERE \"id\" IN (SELECT \"id\" FROM \"t\" WHERE \"a\" IS NULL LIMIT $1 "
+                          "FOR UPDATE SKIP LOCKED);\n-- +up concurrently\nDO $prodata$\n");
+    PdMigrationFile file;
+    PdError err;
+    assert_true(pd_migration_parse(arena, "0002_t_alter_a.sql", text, strlen(text), &file, &err));
+    assert_string_equal(file.up_batched_sql, plan->up_batched_sql);
+    assert_int_equal(file.batch_rows, PD_MIGRATION_BATCH_ROWS);
+    assert_string_equal(file.up_concurrently_sql, plan->up_concurrently_sql);
+
+    plan->batch_rows = 250;
+    assert_true(pd_migration_render(arena, plan, "0002_t_alter_a", NULL, "models.pdm", NULL, &text, &err));
+    assert_contains(text, "\n-- +up batched 250\nSELECT count(*)");
+    assert_true(pd_migration_parse(arena, "0002_t_alter_a.sql", text, strlen(text), &file, &err));
+    assert_int_equal(file.batch_rows, 250);
+    pd_arena_free(arena);
+}
+
 static void
 test_hand_written_and_bad_files(void **state)
 {
@@ -577,6 +606,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_render_parse_round_trip),
         cmocka_unit_test(test_concurrent_and_irreversible_sections),
+        cmocka_unit_test(test_batched_section),
         cmocka_unit_test(test_hand_written_and_bad_files),
         cmocka_unit_test(test_list_sorts_and_refuses_conflicts),
         cmocka_unit_test(test_list_refuses_a_renumbered_file),

@@ -31,6 +31,19 @@ plan_texts(PdArena *arena, const char *from, const char *to)
     return plan;
 }
 
+/* plan_texts with --expand. */
+static PdMigrationPlan *
+plan_expanded(PdArena *arena, const char *from, const char *to)
+{
+    PdMigrationPlan *plan = NULL;
+    PdError err;
+    PdPlanOptions options = {.is_expand = true};
+    if (!pd_migrate_plan_with_options(arena, testing_parse(arena, from), testing_parse(arena, to), &options,
+                                      &plan, &err))
+        fail_msg("planning failed: %s (%s)", err.message, err.hint);
+    return plan;
+}
+
 static bool
 has_warning(const PdMigrationPlan *plan, const char *part)
 {
@@ -357,7 +370,9 @@ test_add_field_nullable_and_refused_not_null(void **state)
     assert_int_equal(err.code, PD_ERR_INVALID_INPUT);
     assert_contains(err.message, "models.pdm:5:3");
     assert_contains(err.message, "Author.age");
-    assert_contains(err.hint, "add default=... or null");
+    assert_contains(err.hint,
+                    "add backfill=... (a value for the rows already there only), default=... or null");
+    assert_contains(err.hint, "makemigrations --backfill Author.age=VALUE");
     assert_null(refused);
 
     /* A default makes it safe; a volatile one is a warning. */
@@ -604,12 +619,14 @@ test_alter_null_default_unique_checks_choices(void **state)
     PdMigrationPlan *plan = plan_texts(arena, from, to);
     assert_int_equal(plan->operation_count, 6);
     const char *up = plan->up_sql;
-    /* null -> not null: rows with NULL get the default, then SET NOT NULL, with the safer way in a warning.
-     */
-    assert_contains(up, "ALTER TABLE \"t\" ALTER COLUMN \"a\" SET DEFAULT 0;\n"
-                        "UPDATE \"t\" SET \"a\" = 0 WHERE \"a\" IS NULL;\n"
-                        "ALTER TABLE \"t\" ALTER COLUMN \"a\" SET NOT NULL;\n");
-    assert_true(has_warning(plan, "CHECK (\"a\" IS NOT NULL) NOT VALID"));
+    /* null -> not null: rows with NULL get the default in batches after the commit, then the safe NOT NULL
+     * (see test_set_not_null_without_the_long_scan); no warning left to give. */
+    assert_contains(up, "ALTER TABLE \"t\" ALTER COLUMN \"a\" SET DEFAULT 0;\n");
+    assert_lacks(up, "UPDATE");
+    assert_lacks(up, "SET NOT NULL");
+    assert_contains(plan->up_batched_sql, "UPDATE \"t\" SET \"a\" = 0\n");
+    assert_contains(plan->up_concurrently_sql, "ALTER TABLE \"t\" ALTER COLUMN \"a\" SET NOT NULL;\n");
+    assert_false(has_warning(plan, "SET NOT NULL"));
     assert_contains(up, "ALTER TABLE \"t\" ALTER COLUMN \"b\" DROP DEFAULT;\n"
                         "ALTER TABLE \"t\" ALTER COLUMN \"b\" DROP NOT NULL;\n");
     /* Unique added: concurrently, then attached. Unique removed: the constraint dropped. */
@@ -1072,6 +1089,252 @@ test_long_foreign_key_chain_on_a_small_stack(void **state)
     pd_arena_free(arena);
 }
 
+/* null -> not null: never SET NOT NULL's scan under ACCESS EXCLUSIVE. Without a value to give, the check goes
+ * in NOT VALID in the transaction (migrate counts the rows it would fail before the commit); with one, the
+ * NULL rows are filled in batches first and the check goes in after them. */
+static void
+test_set_not_null_without_the_long_scan(void **state)
+{
+    (void)state;
+    PdArena *arena = pd_arena_new(0);
+    const char *from = "model T {\n  a string(10) null\n  b int null\n  c date null\n}\n";
+    const char *to = "model T {\n  a string(10)\n  b int default=7\n  c date default=\"2000-01-01\" "
+                     "backfill=\"1999-12-31\"\n}\n";
+    PdMigrationPlan *plan = plan_texts(arena, from, to);
+    assert_int_equal(plan->operation_count, 3);
+    assert_string_equal(plan->operations[0].description, "alter field T.a: null -> not null");
+    assert_string_equal(plan->operations[1].description,
+                        "alter field T.b: null -> not null (rows holding NULL get 7), default none -> 7");
+    assert_string_equal(
+        plan->operations[2].description,
+        "alter field T.c: null -> not null (rows holding NULL get '1999-12-31'::date), default "
+        "none -> '2000-01-01'::date");
+    assert_int_equal(plan->warning_count, 0);
+    assert_string_equal(
+        plan->up_sql,
+        "ALTER TABLE \"t\" ADD CONSTRAINT \"t_a_notnull\" CHECK (\"a\" IS NOT NULL) NOT VALID;\n"
+        "ALTER TABLE \"t\" ALTER COLUMN \"b\" SET DEFAULT 7;\n"
+        "ALTER TABLE \"t\" ALTER COLUMN \"c\" SET DEFAULT '2000-01-01'::date;\n");
+    /* The fill: counted, then $1 rows a batch, taken by key, skipping rows the application holds; backfill=
+     * wins over the default for the rows already there. */
+    assert_string_equal(plan->up_batched_sql,
+                        "SELECT count(*) FROM \"t\" WHERE \"b\" IS NULL;\n"
+                        "UPDATE \"t\" SET \"b\" = 7\n"
+                        "WHERE \"id\" IN (SELECT \"id\" FROM \"t\" WHERE \"b\" IS NULL LIMIT $1 FOR UPDATE "
+                        "SKIP LOCKED);\n"
+                        "SELECT count(*) FROM \"t\" WHERE \"c\" IS NULL;\n"
+                        "UPDATE \"t\" SET \"c\" = '1999-12-31'::date\n"
+                        "WHERE \"id\" IN (SELECT \"id\" FROM \"t\" WHERE \"c\" IS NULL LIMIT $1 FOR UPDATE "
+                        "SKIP LOCKED);\n");
+    assert_int_equal(plan->batch_rows, 0);
+    const char *concurrently = plan->up_concurrently_sql;
+    assert_contains(concurrently, "ALTER TABLE \"t\" VALIDATE CONSTRAINT \"t_a_notnull\";\n"
+                                  "ALTER TABLE \"t\" ALTER COLUMN \"a\" SET NOT NULL;\n"
+                                  "ALTER TABLE \"t\" DROP CONSTRAINT IF EXISTS \"t_a_notnull\";\n");
+    /* With a fill, the check is added after it (guarded: the part may run again), then the rows written NULL
+     * since the batches are given the value, then as above. */
+    assert_contains(concurrently,
+                    "DO $prodata$\nBEGIN\n    IF NOT EXISTS (SELECT FROM pg_constraint WHERE conname = "
+                    "'t_b_notnull' AND conrelid = '\"t\"'::regclass) THEN\n        ALTER TABLE \"t\" ADD "
+                    "CONSTRAINT \"t_b_notnull\" CHECK (\"b\" IS NOT NULL) NOT VALID;\n    END IF;\nEND\n"
+                    "$prodata$;\n"
+                    "UPDATE \"t\" SET \"b\" = 7 WHERE \"b\" IS NULL;\n"
+                    "ALTER TABLE \"t\" VALIDATE CONSTRAINT \"t_b_notnull\";\n"
+                    "ALTER TABLE \"t\" ALTER COLUMN \"b\" SET NOT NULL;\n"
+                    "ALTER TABLE \"t\" DROP CONSTRAINT IF EXISTS \"t_b_notnull\";\n");
+    assert_contains(concurrently, "UPDATE \"t\" SET \"c\" = '1999-12-31'::date WHERE \"c\" IS NULL;\n");
+    /* +down: right whether the concurrent part finished or not. */
+    assert_contains(plan->down_sql, "ALTER TABLE \"t\" ALTER COLUMN \"a\" DROP NOT NULL;\n"
+                                    "ALTER TABLE \"t\" DROP CONSTRAINT IF EXISTS \"t_a_notnull\";\n");
+    assert_contains(plan->down_sql, "ALTER TABLE \"t\" ALTER COLUMN \"b\" DROP NOT NULL;\n"
+                                    "ALTER TABLE \"t\" DROP CONSTRAINT IF EXISTS \"t_b_notnull\";\n"
+                                    "ALTER TABLE \"t\" ALTER COLUMN \"b\" DROP DEFAULT;\n");
+
+    /* The check's name follows the long-name rule; the key is the model's own primary key. */
+    const char *long_from = "model ThisModelHasAVeryLongNameIndeed {\n  code string(5) primary_key\n"
+                            "  a_field_with_a_long_name_as_well int null\n}\n";
+    PdMigrationPlan *longer =
+        plan_texts(arena, long_from,
+                   "model ThisModelHasAVeryLongNameIndeed {\n  code string(5) primary_key\n"
+                   "  a_field_with_a_long_name_as_well int backfill=0\n}\n");
+    assert_contains(
+        longer->up_concurrently_sql,
+        "ADD CONSTRAINT \"this_model_has_a_very_long_name_indeed_a_field_with_a__10af2468\" CHECK");
+    assert_contains(longer->up_batched_sql, "WHERE \"code\" IN (SELECT \"code\" FROM");
+
+    /* not null -> null: DROP NOT NULL, and back is the plain SET NOT NULL (in +down's one transaction). */
+    PdMigrationPlan *back = plan_texts(arena, to, from);
+    assert_contains(back->up_sql, "ALTER TABLE \"t\" ALTER COLUMN \"a\" DROP NOT NULL;\n");
+    assert_contains(back->down_sql, "ALTER TABLE \"t\" ALTER COLUMN \"a\" SET NOT NULL;\n");
+    assert_string_equal(back->up_batched_sql, "");
+    /* A table made in the migration: nothing changes, NOT NULL in CREATE TABLE. */
+    PdMigrationPlan *initial = plan_texts(arena, NULL, to);
+    assert_contains(initial->up_sql, "\"a\" character varying(10) NOT NULL");
+    assert_string_equal(initial->up_batched_sql, "");
+    assert_string_equal(initial->up_concurrently_sql, "");
+    pd_arena_free(arena);
+}
+
+/* backfill=: a new required field without a default on a table with rows. The rows already there read the
+ * value as PostgreSQL's "missing value" of a constant default, dropped in the same transaction: no row
+ * written, no scan, nothing left as a default. It never changes a column on its own. */
+static void
+test_add_required_field_with_backfill(void **state)
+{
+    (void)state;
+    PdArena *arena = pd_arena_new(0);
+    const char *from = "model A {\n  name text\n}\nmodel B {\n  n int\n}\n";
+    const char *to = "model A {\n  name text\n}\nmodel B {\n  n int\n"
+                     "  isbn string(20) backfill=\"unknown\"\n"
+                     "  owner A backfill=1\n"
+                     "  day date default=now backfill=\"2000-01-01\"\n"
+                     "  code uuid default=uuid backfill=\"00000000-0000-0000-0000-000000000000\"\n"
+                     "  note text null backfill=\"none\"\n}\n";
+    PdMigrationPlan *plan = plan_texts(arena, from, to);
+    assert_int_equal(plan->operation_count, 5);
+    assert_string_equal(plan->operations[0].description,
+                        "add field B.isbn (string(20)), rows already there get 'unknown'");
+    assert_string_equal(plan->up_sql,
+                        "ALTER TABLE \"b\" ADD COLUMN \"isbn\" character varying(20) NOT NULL DEFAULT "
+                        "'unknown';\n"
+                        "ALTER TABLE \"b\" ALTER COLUMN \"isbn\" DROP DEFAULT;\n"
+                        "ALTER TABLE \"b\" ADD COLUMN \"owner_id\" bigint NOT NULL DEFAULT 1;\n"
+                        "ALTER TABLE \"b\" ALTER COLUMN \"owner_id\" DROP DEFAULT;\n"
+                        "ALTER TABLE \"b\" ADD CONSTRAINT \"b_owner_id_fkey\" FOREIGN KEY (\"owner_id\") "
+                        "REFERENCES \"a\" (\"id\") ON DELETE CASCADE NOT VALID;\n"
+                        "ALTER TABLE \"b\" ADD COLUMN \"day\" date NOT NULL DEFAULT '2000-01-01'::date;\n"
+                        "ALTER TABLE \"b\" ALTER COLUMN \"day\" SET DEFAULT CURRENT_DATE;\n"
+                        "ALTER TABLE \"b\" ADD COLUMN \"code\" uuid NOT NULL DEFAULT "
+                        "'00000000-0000-0000-0000-000000000000'::uuid;\n"
+                        "ALTER TABLE \"b\" ALTER COLUMN \"code\" SET DEFAULT gen_random_uuid();\n"
+                        "ALTER TABLE \"b\" ADD COLUMN \"note\" text DEFAULT 'none';\n"
+                        "ALTER TABLE \"b\" ALTER COLUMN \"note\" DROP DEFAULT;\n");
+    /* The default=uuid and default=now warnings are about the rows already there: backfill= answers both. */
+    assert_int_equal(plan->warning_count, 0);
+    assert_string_equal(plan->up_batched_sql, "");
+    assert_contains(plan->up_concurrently_sql, "VALIDATE CONSTRAINT \"b_owner_id_fkey\"");
+    assert_contains(plan->down_sql, "ALTER TABLE \"b\" DROP COLUMN \"isbn\";\n");
+
+    /* backfill= alone is no change: given, changed or taken out once its migration is written. */
+    assert_int_equal(plan_texts(arena, to, from)->operation_count, 5);
+    char *without = edit(arena, to, "  isbn string(20) backfill=\"unknown\"\n", "  isbn string(20)\n");
+    without =
+        edit(arena, without, "  note text null backfill=\"none\"\n", "  note text null backfill=\"x\"\n");
+    assert_int_equal(plan_texts(arena, to, without)->operation_count, 0);
+    assert_int_equal(plan_texts(arena, without, to)->operation_count, 0);
+    /* In a table made by the migration it does nothing either. */
+    PdMigrationPlan *initial = plan_texts(arena, NULL, to);
+    assert_contains(initial->up_sql, "\"isbn\" character varying(20) NOT NULL,");
+    assert_lacks(initial->up_sql, "unknown");
+    pd_arena_free(arena);
+}
+
+/* --expand: a rewriting type change as expand (+up), backfill (+up batched) and swap (concurrently); a type
+ * change that does not rewrite is planned as before, and what the expansion cannot carry is refused. */
+static void
+test_expand_type_change(void **state)
+{
+    (void)state;
+    PdArena *arena = pd_arena_new(0);
+    const char *from = "model T {\n  a int default=1 check(>= 0)\n  b string(10) null unique\n  c text\n"
+                       "  index(c, a)\n}\n";
+    const char *to = "model T {\n  a bigint default=2 check(>= 0)\n  b string(20) null unique\n  c text\n"
+                     "  index(c, a)\n}\n";
+    PdMigrationPlan *plan = plan_expanded(arena, from, to);
+    assert_int_equal(plan->operation_count, 2);
+    assert_string_equal(plan->operations[0].description,
+                        "alter field T.a: type integer -> bigint, default 1 -> 2, checks changed (expand, "
+                        "backfill, swap)");
+    /* varchar(10) -> varchar(20) rewrites nothing: ALTER COLUMN TYPE as always. */
+    assert_string_equal(plan->operations[1].description,
+                        "alter field T.b: type character varying(10) -> character varying(20)");
+    assert_int_equal(plan->warning_count, 1);
+    assert_true(has_warning(plan, "T.a: type integer -> bigint by expand, backfill and swap"));
+    assert_false(has_warning(plan, "rewrites table \"t\" and its indexes"));
+    assert_string_equal(plan->up_sql,
+                        "ALTER TABLE \"t\" ADD COLUMN \"a_NEW\" bigint;\n"
+                        "CREATE FUNCTION \"t_a_EXPAND\"() RETURNS trigger LANGUAGE plpgsql AS $prodata$\n"
+                        "BEGIN\n    NEW.\"a_NEW\" := NEW.\"a\"::bigint;\n    RETURN NEW;\nEND\n$prodata$;\n"
+                        "CREATE TRIGGER \"t_a_EXPAND\" BEFORE INSERT OR UPDATE ON \"t\" FOR EACH ROW EXECUTE "
+                        "FUNCTION \"t_a_EXPAND\"();\n"
+                        "ALTER TABLE \"t\" ALTER COLUMN \"b\" TYPE character varying(20) USING "
+                        "\"b\"::character varying(20);\n");
+    assert_string_equal(plan->up_batched_sql,
+                        "SELECT count(*) FROM \"t\" WHERE \"a_NEW\" IS NULL AND \"a\" IS NOT NULL;\n"
+                        "UPDATE \"t\" SET \"a_NEW\" = \"a\"::bigint\n"
+                        "WHERE \"id\" IN (SELECT \"id\" FROM \"t\" WHERE \"a_NEW\" IS NULL AND \"a\" IS NOT "
+                        "NULL LIMIT $1 FOR UPDATE SKIP LOCKED);\n");
+    const char *concurrently = plan->up_concurrently_sql;
+    /* Before the swap: NOT NULL proved on the new column, the composite index built on it. */
+    assert_contains(concurrently,
+                    "ADD CONSTRAINT \"t_a_NEW_notnull\" CHECK (\"a_NEW\" IS NOT NULL) NOT VALID;");
+    assert_contains(concurrently,
+                    "ALTER TABLE \"t\" VALIDATE CONSTRAINT \"t_a_NEW_notnull\";\n"
+                    "CREATE INDEX CONCURRENTLY IF NOT EXISTS \"t_c_a_idx_NEW\" ON \"t\" (\"c\", "
+                    "\"a_NEW\");\n");
+    /* The swap: one DO block, only while the new column is there. */
+    assert_contains(concurrently,
+                    "DO $prodata$\nBEGIN\n    IF EXISTS (SELECT FROM pg_attribute WHERE attrelid = "
+                    "'\"t\"'::regclass AND attname = 'a_NEW' AND NOT attisdropped) THEN\n"
+                    "        DROP TRIGGER \"t_a_EXPAND\" ON \"t\";\n"
+                    "        DROP FUNCTION \"t_a_EXPAND\"();\n"
+                    "        ALTER TABLE \"t\" DROP COLUMN \"a\";\n"
+                    "        ALTER TABLE \"t\" RENAME COLUMN \"a_NEW\" TO \"a\";\n"
+                    "        ALTER TABLE \"t\" ALTER COLUMN \"a\" SET NOT NULL;\n"
+                    "        ALTER TABLE \"t\" DROP CONSTRAINT \"t_a_NEW_notnull\";\n"
+                    "        ALTER TABLE \"t\" ALTER COLUMN \"a\" SET DEFAULT 2;\n"
+                    "        ALTER INDEX \"t_c_a_idx_NEW\" RENAME TO \"t_c_a_idx\";\n"
+                    "        ALTER TABLE \"t\" ADD CONSTRAINT \"t_a_check\" CHECK (\"a\" >= 0) NOT VALID;\n"
+                    "    END IF;\nEND\n$prodata$;\n"
+                    "ALTER TABLE \"t\" VALIDATE CONSTRAINT \"t_a_check\";\n");
+    /* +down: what the expansion made, if it is there; then, once the column has the new type (swapped), the
+     * type back with the old default and checks. */
+    assert_contains(
+        plan->down_sql,
+        "DROP TRIGGER IF EXISTS \"t_a_EXPAND\" ON \"t\";\n"
+        "DROP FUNCTION IF EXISTS \"t_a_EXPAND\"();\n"
+        "ALTER TABLE \"t\" DROP COLUMN IF EXISTS \"a_NEW\";\n"
+        "DO $prodata$\nBEGIN\n    IF (SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE "
+        "attrelid = '\"t\"'::regclass AND attname = 'a' AND NOT attisdropped) = 'bigint' THEN\n"
+        "        ALTER TABLE \"t\" DROP CONSTRAINT \"t_a_check\";\n"
+        "        ALTER TABLE \"t\" ALTER COLUMN \"a\" DROP DEFAULT;\n"
+        "        ALTER TABLE \"t\" ALTER COLUMN \"a\" TYPE integer USING \"a\"::integer;\n"
+        "        ALTER TABLE \"t\" ALTER COLUMN \"a\" SET DEFAULT 1;\n"
+        "        ALTER TABLE \"t\" ADD CONSTRAINT \"t_a_check\" CHECK (\"a\" >= 0);\n"
+        "    END IF;\nEND\n$prodata$;\n");
+
+    /* A unique field: its index built under a temporary name, attached as the constraint at the swap. */
+    PdMigrationPlan *unique = plan_expanded(arena, "model T {\n  n smallint null unique\n}\n",
+                                            "model T {\n  n int null unique\n}\n");
+    assert_contains(unique->up_concurrently_sql,
+                    "CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS \"t_n_key_NEW\" ON \"t\" (\"n_NEW\");\n");
+    assert_contains(
+        unique->up_concurrently_sql,
+        "        ALTER TABLE \"t\" ADD CONSTRAINT \"t_n_key\" UNIQUE USING INDEX \"t_n_key_NEW\";\n");
+    assert_lacks(unique->up_concurrently_sql, "SET NOT NULL");
+
+    /* What it cannot carry is refused with the position and the way out. */
+    PdError err;
+    PdMigrationPlan *refused = NULL;
+    PdPlanOptions options = {.is_expand = true};
+    assert_false(pd_migrate_plan_with_options(
+        arena, testing_parse(arena, "model T {\n  n smallint null\n}\n"),
+        testing_parse(arena, "model T {\n  n int\n}\n"), &options, &refused, &err));
+    assert_string_equal(err.message,
+                        "models.pdm:2:3: field T.n cannot change type by --expand: it also changes "
+                        "between null and not null");
+    assert_contains(err.hint, "Make the other change in a migration of its own");
+    assert_false(pd_migrate_plan_with_options(
+        arena, testing_parse(arena, "model T {\n  n smallint index\n}\n"),
+        testing_parse(arena, "model T {\n  n int\n}\n"), &options, &refused, &err));
+    assert_contains(err.message, "its index also changes");
+    /* Without --expand, the plain form with its warning naming --expand. */
+    PdMigrationPlan *plain = plan_texts(arena, from, to);
+    assert_contains(plain->up_sql, "ALTER TABLE \"t\" ALTER COLUMN \"a\" TYPE bigint USING \"a\"::bigint;");
+    assert_true(has_warning(plain, "run makemigrations --expand"));
+    pd_arena_free(arena);
+}
+
 int
 main(void)
 {
@@ -1092,6 +1355,9 @@ main(void)
         cmocka_unit_test(test_alter_type_rewrites_and_narrowing),
         cmocka_unit_test(test_renames_without_a_table_rename_are_operations),
         cmocka_unit_test(test_alter_null_default_unique_checks_choices),
+        cmocka_unit_test(test_set_not_null_without_the_long_scan),
+        cmocka_unit_test(test_add_required_field_with_backfill),
+        cmocka_unit_test(test_expand_type_change),
         cmocka_unit_test(test_alter_on_delete_and_index),
         cmocka_unit_test(test_composite_index_and_unique),
         cmocka_unit_test(test_two_indexes_on_the_same_fields),

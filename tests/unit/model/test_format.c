@@ -238,6 +238,8 @@ test_every_feature_round_trip(void **state)
         "  mentor Person null deferrable fk_name=\"people_mentor_fk\" on_delete=set_null related=mentees\n"
         "  buddy Person one_to_one null related=buddy_of deferrable on_delete=set_null\n"
         "  number int unique default=serial\n"
+        "  filled string(10) backfill=\"none yet\" default=\"x\" check(!= \"\")\n"
+        "  counted int null backfill=0\n"
         "  ordering -age, name\n"
         "  unique(name, born)\n"
         "  index(score, age) name=\"person_score_age\"\n"
@@ -269,6 +271,10 @@ test_every_feature_round_trip(void **state)
     assert_non_null(
         strstr(canonical, "  buddy Person one_to_one null on_delete=set_null related=buddy_of deferrable\n"));
     assert_non_null(strstr(canonical, "  number int unique default=serial\n"));
+    /* backfill= right after default= */
+    assert_non_null(
+        strstr(canonical, "  filled string(10) default=\"x\" backfill=\"none yet\" check(!= \"\")\n"));
+    assert_non_null(strstr(canonical, "  counted int null backfill=0\n"));
     assert_non_null(strstr(canonical, "  index(name varchar_pattern_ops, site text_pattern_ops, age) "
                                       "name=\"person_name_like\"\n"));
     /* the derived name is the one without operator classes */

@@ -682,11 +682,57 @@ test_adopted_database_options(void **state)
     assert_null(book->indexes[3].opclasses);
 }
 
+/* backfill=: a value for the rows already there, checked against the type as a default is, never a default;
+ * and the same value read from a command line's text (makemigrations --backfill). */
+static void
+test_backfill(void **state)
+{
+    (void)state;
+    PdArena *scratch = pd_arena_new(0);
+    PdCatalog *catalog = parse_ok("model Author {\n  id string(10) primary_key\n}\n"
+                                  "model Book {\n"
+                                  "  isbn string(20) backfill=\"unknown\"\n"
+                                  "  pages int null default=0 backfill=-1\n"
+                                  "  done bool backfill=false\n"
+                                  "  author Author backfill=\"anon\"\n"
+                                  "  kind string(5) choices(a, b) backfill=\"b\"\n"
+                                  "}\n");
+    const PdField *isbn = field_of(catalog, "Book", "isbn");
+    assert_non_null(isbn->backfill);
+    assert_int_equal(isbn->backfill->kind, PD_LITERAL_STRING);
+    assert_string_equal(isbn->backfill->text, "unknown");
+    assert_int_equal(isbn->default_value.kind, PD_DEFAULT_NONE);
+    const PdField *pages = field_of(catalog, "Book", "pages");
+    assert_string_equal(pages->backfill->text, "-1");
+    assert_string_equal(pages->default_value.literal.text, "0");
+    assert_int_equal(field_of(catalog, "Book", "done")->backfill->kind, PD_LITERAL_BOOL);
+    assert_string_equal(field_of(catalog, "Book", "kind")->backfill->text, "b");
+    assert_string_equal(field_of(catalog, "Book", "author")->backfill->text, "anon");
+
+    PdLiteral value;
+    PdError err;
+    assert_true(pd_model_literal_from_text(scratch, pages, "42", &value, &err));
+    assert_int_equal(value.kind, PD_LITERAL_NUMBER);
+    assert_false(pd_model_literal_from_text(scratch, pages, "4x", &value, &err));
+    assert_string_equal(err.message, "string \"4x\" is not a valid int, expected a whole number from "
+                                     "-2147483648 to 2147483647");
+    assert_true(pd_model_literal_from_text(scratch, isbn, "true", &value, &err));
+    assert_int_equal(value.kind, PD_LITERAL_STRING);
+    assert_true(pd_model_literal_from_text(scratch, field_of(catalog, "Book", "done"), "true", &value, &err));
+    assert_int_equal(value.kind, PD_LITERAL_BOOL);
+    assert_false(pd_model_literal_from_text(scratch, field_of(catalog, "Book", "done"), "yes", &value, &err));
+    assert_false(pd_model_literal_from_text(scratch, field_of(catalog, "Book", "kind"), "c", &value, &err));
+    assert_true(pd_model_literal_from_text(scratch, field_of(catalog, "Book", "author"), "x", &value, &err));
+    assert_false(pd_model_literal_from_text(scratch, isbn, "a string longer than twenty", &value, &err));
+    pd_arena_free(scratch);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_type),
+        cmocka_unit_test(test_backfill),
         cmocka_unit_test(test_implicit_id_and_model_names),
         cmocka_unit_test(test_explicit_primary_key_replaces_id),
         cmocka_unit_test(test_flags_and_values),
