@@ -110,7 +110,9 @@ typedef struct PdField
     bool is_indexed;
     bool is_searchable;
     bool is_primary_key;
-    PdDefault default_value;
+    PdDefault default_value; /* auto_now and auto_now_add set it to PD_DEFAULT_NOW */
+    bool is_auto_now_add;    /* date, time, timestamptz: the database's now on insert (default now) */
+    bool is_auto_now;        /* the same, and on every update: a BEFORE UPDATE trigger the migrations make */
     PdCheck *checks;
     size_t check_count;
     PdChoice *choices;
@@ -227,6 +229,9 @@ const PdField *pd_model_primary_key(const PdModel *model);
 /* Whether the field is a primary key the database numbers: the implicit id, or a primary key with
  * default=serial. Read-only in the REST API, as DRF's AutoField. */
 bool pd_model_is_auto_key(const PdField *field);
+/* Whether the database alone writes the field, so the REST API ignores it in input and marks it read-only:
+ * an auto key, or an auto_now / auto_now_add field (DRF's read-only DateTimeField(auto_now=True)). */
+bool pd_model_is_read_only(const PdField *field);
 
 /* The type of a field's column (kind.h): its own kind and numbers, or for a foreign key or one-to-one
  * field the type of the target's primary key. False for many-to-many (no column) or an unresolved target. */

@@ -268,7 +268,7 @@ diff_model_fields(PlanContext *ctx, const PdModel *old, const PdModel *model)
         if (!is_ok)
             return false;
     }
-    return true;
+    return pd_plan_timestamps_diff(ctx, old, model);
 }
 
 bool

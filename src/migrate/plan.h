@@ -248,6 +248,15 @@ bool pd_plan_is_index_kept(const PlanContext *ctx, const PdModel *model, const P
  */
 bool pd_plan_check_table_freed_late(PlanContext *ctx, const char *table, const char *what, size_t joins_from);
 
+/* ---- timestamps.c: the auto_now trigger --------------------------------- */
+
+/* The auto_now function and trigger of a table made in this migration (or re-made by +down), into out;
+ * nothing when model has no auto_now field. False on exhaustion. */
+bool pd_plan_timestamps_create(PlanContext *ctx, PdStrbuf *out, const PdModel *model);
+/* The trigger of a model that continues old, replaced or dropped when its list of auto_now columns
+ * changed, with an operation per field that gained or lost auto_now and its +down step. */
+bool pd_plan_timestamps_diff(PlanContext *ctx, const PdModel *old, const PdModel *model);
+
 /* ---- alter.c: one field that exists on both sides ----------------------- */
 
 bool pd_plan_alter_field(PlanContext *ctx, const PdModel *model, const PdField *old_field,

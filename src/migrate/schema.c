@@ -383,7 +383,9 @@ pd_plan_schema_field_summary(PlanContext *ctx, const PdField *field)
         pd_strbuf_append(&buf, " unique");
     if (needs_index(field) && !pd_kind_info(field->kind)->is_indexed_by_default)
         pd_strbuf_append(&buf, " index");
-    if (field->default_value.kind == PD_DEFAULT_NOW)
+    if (field->is_auto_now_add || field->is_auto_now)
+        pd_strbuf_append(&buf, field->is_auto_now ? " auto_now" : " auto_now_add");
+    else if (field->default_value.kind == PD_DEFAULT_NOW)
         pd_strbuf_append(&buf, " default=now");
     else if (field->default_value.kind == PD_DEFAULT_UUID)
         pd_strbuf_append(&buf, " default=uuid");

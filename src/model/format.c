@@ -12,6 +12,7 @@
  *     table "book"
  *     resource "books"
  *     title string(300) index search
+ *     updated timestamptz auto_now
  *     author Author index on_delete=cascade related=book_set fk_name="book_author_fk" deferrable
  *     ordering -published, title
  *     unique(title, author) name="book_title_author_id_uniq"
@@ -96,7 +97,12 @@ static void
 append_values(PdStrbuf *buf, const PdField *field)
 {
     static const char *ops[] = {"=", "!=", "<", "<=", ">", ">="};
-    append_default(buf, &field->default_value);
+    if (field->is_auto_now_add) /* its default of now is implied */
+        pd_strbuf_append(buf, " auto_now_add");
+    else if (field->is_auto_now)
+        pd_strbuf_append(buf, " auto_now");
+    else
+        append_default(buf, &field->default_value);
     for (size_t i = 0; i < field->check_count; i++)
     {
         pd_strbuf_appendf(buf, " check(%s ", ops[field->checks[i].op]);

@@ -17,7 +17,7 @@
  *   field     = name type { option }
  *   type      = word [ "(" number [ "," number ] ")" ] | Name [ "[" "]" ]
  *   option    = null | unique | index | no_index | search | primary_key | one_to_one
- *             | default=value | check(op literal) | choices(choice, ...)
+ *             | default=value | auto_now_add | auto_now | check(op literal) | choices(choice, ...)
  *             | on_delete=word | related=name | fk_name="constraint" | deferrable
  *             | through="table" | renamed_from=name
  *   default   = number | string | true | false | now | uuid | serial
@@ -48,8 +48,9 @@ typedef struct Parser
 } Parser;
 
 static const char *option_names[PD_OPTION_COUNT] = {
-    "primary_key", "one_to_one", "null",      "unique",  "index",   "no_index",   "search",  "default",
-    "check",       "choices",    "on_delete", "related", "fk_name", "deferrable", "through", "renamed_from",
+    "primary_key", "one_to_one", "null",         "unique",     "index",   "no_index",
+    "search",      "default",    "auto_now_add", "auto_now",   "check",   "choices",
+    "on_delete",   "related",    "fk_name",      "deferrable", "through", "renamed_from",
 };
 
 const char *
@@ -303,9 +304,8 @@ parse_option(Parser *parser, PdFieldSyntax *field, size_t *check_capacity)
     if (found < 0)
         return pd_model_error_at(
             parser->err, token.pos,
-            "unknown option \"%s\", expected null, unique, index, no_index, search, primary_key, "
-            "one_to_one, default=, check(), choices(), on_delete=, related=, fk_name=, deferrable, through= "
-            "or renamed_from=",
+            "unknown option \"%s\", expected a field option such as null, unique, index, default=, check(), "
+            "auto_now or on_delete= (docs/models.md lists them all)",
             token.text);
     PdOption option = (PdOption)found;
     if (field->has_option[option] && option != PD_OPTION_CHECK)

@@ -9,9 +9,9 @@
 #   check agrees, makemigrations finds nothing left, and rows inserted in the
 #     first steps keep their values through renames, widenings and additions.
 # Schemas are compared as text (one catalog query: columns, constraints,
-# indexes), so a failure prints the lines that differ.
+# indexes, auto_now triggers), so a failure prints the lines that differ.
 source tests/lib/tap.sh
-tap_plan 169
+tap_plan 191
 tap_workdir
 cd "$TAP_WORKDIR"
 HIST=evolution_history
@@ -46,6 +46,9 @@ SELECT line FROM (
     SELECT 'index ' || t.relname || '.' || ic.relname || ' ' || pg_get_indexdef(i.indexrelid)
         || CASE WHEN i.indisvalid THEN '' ELSE ' (invalid)' END
     FROM t JOIN pg_index i ON i.indrelid = t.oid JOIN pg_class ic ON ic.oid = i.indexrelid
+    UNION ALL
+    SELECT 'trigger ' || t.relname || '.' || g.tgname || ' ' || pg_get_triggerdef(g.oid)
+    FROM t JOIN pg_trigger g ON g.tgrelid = t.oid AND g.tgname = 'prodata_auto_now'
 ) lines ORDER BY line COLLATE "C"
 SQL
 )
@@ -1108,6 +1111,146 @@ probe "step 16: rows keep their values and numbers" \
 probe "step 16: the given key name stayed through the table rename" \
     "SELECT conname FROM pg_constraint WHERE conrelid = 'genre_list'::regclass AND contype = 'f' AND conname LIKE 'genres%'" \
     "genres_parent_fk"
+
+# --- 17: auto_now and auto_now_add: a default of now, and the trigger on UPDATE ------
+step "auto_now added to new and existing fields" <<'PDM'
+model Writer {
+  table "writers"
+  name       string(200)
+  email      email  null  index
+  born       date   default="2000-01-01"
+  nickname   text  null
+  token      uuid  default=uuid
+  joined     timestamptz  auto_now_add
+  index(name, born)
+}
+
+model Tag {
+  label  slug(30)  no_index
+}
+
+model Profile {
+  table "writer"
+  writer  Writer  related=profile  deferrable
+  bio     text    null
+}
+
+model Book {
+  headline   string(200)    index
+  writer     Writer         related=books  on_delete=protect  fk_name="book_writer_fk"  deferrable
+  cost       decimal(10,2)  default=0  check(>= 0)  check(< 100000)
+  pages      bigint         default=100
+  state      string(20)     choices(draft "Draft", published "Published", archived "Archived")  default="draft"
+  rating     int            check(>= 0)  check(<= 10)  choices(1 "one", 2, 3, 4, 5)
+  released   timestamptz    null  auto_now
+  updated    timestamptz    auto_now
+  weight     decimal(8,3)   null  check(>= 0)
+  in_stock   bool           default=false
+  meta       json           default="{}"
+  labels     Genre[]
+  category   Tag            null  on_delete=set_null  related=categorized
+  serial_no  int            default=serial
+  index(headline, pages)
+  unique(writer, state)  name="book_writer_status_uniq"
+  index(headline text_pattern_ops)  name="book_headline_5f1d_like"
+}
+
+model Genre {
+  table "genre_list"
+  name     string(50)  unique  default="misc"
+  parent   Genre  null  on_delete=set_null  related=children  fk_name="genres_parent_fk"  deferrable
+  related  Genre[]  related=related_by
+}
+
+model Shelf {
+  id     int  primary_key  default=serial
+  name   string(40)
+  checked  date  auto_now
+  index(name varchar_pattern_ops)
+}
+
+model Loan {
+  shelf   Shelf
+  number  bigint  default=serial
+}
+PDM
+run_cmd sql "$HIST" "UPDATE book SET released = NULL, updated = '2000-01-01' WHERE id = (SELECT min(id) FROM book)"
+probe "step 17: an UPDATE from psql sets the auto_now fields" \
+    "SELECT released IS NOT NULL AND updated > now() - interval '1 hour' FROM book WHERE id = (SELECT min(id) FROM book)" \
+    "t"
+probe "step 17: one trigger per table, named for prodata, naming its columns" \
+    "SELECT string_agg(c.relname || ':' || pg_get_triggerdef(g.oid), ',' ORDER BY c.relname) FROM pg_trigger g JOIN pg_class c ON c.oid = g.tgrelid WHERE g.tgname = 'prodata_auto_now'" \
+    "book:CREATE TRIGGER prodata_auto_now BEFORE UPDATE ON public.book FOR EACH ROW EXECUTE FUNCTION prodata_auto_now('released', 'updated'),shelf:CREATE TRIGGER prodata_auto_now BEFORE UPDATE ON public.shelf FOR EACH ROW EXECUTE FUNCTION prodata_auto_now('checked')"
+
+# --- 18: an auto_now field renamed, auto_now removed, a field with it dropped -------
+step "auto_now renamed, removed, dropped" --allow-destructive <<'PDM'
+model Writer {
+  table "writers"
+  name       string(200)
+  email      email  null  index
+  born       date   default="2000-01-01"
+  nickname   text  null
+  token      uuid  default=uuid
+  joined     timestamptz  auto_now_add
+  index(name, born)
+}
+
+model Tag {
+  label  slug(30)  no_index
+}
+
+model Profile {
+  table "writer"
+  writer  Writer  related=profile  deferrable
+  bio     text    null
+}
+
+model Book {
+  headline   string(200)    index
+  writer     Writer         related=books  on_delete=protect  fk_name="book_writer_fk"  deferrable
+  cost       decimal(10,2)  default=0  check(>= 0)  check(< 100000)
+  pages      bigint         default=100
+  state      string(20)     choices(draft "Draft", published "Published", archived "Archived")  default="draft"
+  rating     int            check(>= 0)  check(<= 10)  choices(1 "one", 2, 3, 4, 5)
+  released   timestamptz    null  default=now
+  modified   timestamptz    auto_now  renamed_from=updated
+  seen       time           null  auto_now
+  weight     decimal(8,3)   null  check(>= 0)
+  in_stock   bool           default=false
+  meta       json           default="{}"
+  labels     Genre[]
+  category   Tag            null  on_delete=set_null  related=categorized
+  serial_no  int            default=serial
+  index(headline, pages)
+  unique(writer, state)  name="book_writer_status_uniq"
+  index(headline text_pattern_ops)  name="book_headline_5f1d_like"
+}
+
+model Genre {
+  table "genre_list"
+  name     string(50)  unique  default="misc"
+  parent   Genre  null  on_delete=set_null  related=children  fk_name="genres_parent_fk"  deferrable
+  related  Genre[]  related=related_by
+}
+
+model Shelf {
+  id     int  primary_key  default=serial
+  name   string(40)
+  index(name varchar_pattern_ops)
+}
+
+model Loan {
+  shelf   Shelf
+  number  bigint  default=serial
+}
+PDM
+probe "step 18: the trigger follows the renamed column" \
+    "SELECT string_agg(c.relname || ':' || pg_get_triggerdef(g.oid), ',' ORDER BY c.relname) FROM pg_trigger g JOIN pg_class c ON c.oid = g.tgrelid WHERE g.tgname = 'prodata_auto_now'" \
+    "book:CREATE TRIGGER prodata_auto_now BEFORE UPDATE ON public.book FOR EACH ROW EXECUTE FUNCTION prodata_auto_now('modified', 'seen')"
+run_cmd sql "$HIST" "UPDATE book SET modified = '2000-01-01', released = '2000-01-01' WHERE id = (SELECT min(id) FROM book)"
+probe "step 18: modified is set on UPDATE, released no longer" \
+    "SELECT modified > now() - interval '1 hour', released = '2000-01-01' FROM book WHERE id = (SELECT min(id) FROM book)" \
+    "t|t"
 
 # --- the whole history, down to nothing and up again ---------------------------------
 run_cmd "$PRODATA" migrate --database "dbname=$HIST" --to 0

@@ -976,6 +976,67 @@ test_serial_defaults(void **state)
     pd_arena_free(arena);
 }
 
+/* auto_now_add is a default of now; auto_now adds the shared trigger, replaced when its columns change. */
+static void
+test_auto_now_trigger(void **state)
+{
+    (void)state;
+    PdArena *arena = pd_arena_new(0);
+    const char *trigger =
+        "CREATE OR REPLACE TRIGGER \"prodata_auto_now\" BEFORE UPDATE ON \"book\" FOR EACH ROW "
+        "EXECUTE FUNCTION \"prodata_auto_now\"(";
+    const char *stamped = edit(arena, base_models, "  published  timestamptz   default=now\n",
+                               "  published  timestamptz   auto_now_add\n  updated  timestamptz  auto_now\n"
+                               "  seen  date  null  auto_now\n");
+    PdMigrationPlan *plan = plan_texts(arena, NULL, stamped);
+    assert_contains(plan->up_sql, "\"published\" timestamp with time zone NOT NULL DEFAULT now(),\n");
+    assert_contains(plan->up_sql, "\"seen\" date DEFAULT CURRENT_DATE,\n");
+    assert_contains(plan->up_sql, "CREATE OR REPLACE FUNCTION \"prodata_auto_now\"() RETURNS trigger");
+    assert_contains(plan->up_sql, pd_arena_sprintf(arena, "%s'updated', 'seen');\n", trigger));
+    assert_null(strstr(plan->up_sql, "ON \"author\""));
+
+    /* default=now to auto_now_add: the same column, nothing to plan. */
+    plan = plan_texts(arena, base_models,
+                      edit(arena, base_models, "published  timestamptz   default=now",
+                           "published  timestamptz   auto_now_add"));
+    assert_int_equal(plan->operation_count, 0);
+
+    /* auto_now given to an existing field: an operation, a warning, the trigger; +down drops it. */
+    plan = plan_texts(arena, base_models,
+                      edit(arena, base_models, "published  timestamptz   default=now",
+                           "published  timestamptz   auto_now"));
+    assert_int_equal(plan->operation_count, 1);
+    assert_string_equal(plan->operations[0].description,
+                        "alter field Book.published: auto_now added (a BEFORE UPDATE trigger)");
+    assert_true(has_warning(plan, "auto_now sets the column on every UPDATE of \"book\""));
+    assert_contains(plan->up_sql, pd_arena_sprintf(arena, "%s'published');\n", trigger));
+    assert_string_equal(plan->down_sql, "DROP TRIGGER IF EXISTS \"prodata_auto_now\" ON \"book\";\n");
+
+    /* Renamed: the column is renamed, then the trigger names it; +down names the old one again. */
+    const char *renamed = edit(arena, stamped, "  updated  timestamptz  auto_now\n",
+                               "  modified  timestamptz  auto_now  renamed_from=updated\n");
+    plan = plan_texts(arena, stamped, renamed);
+    assert_contains(plan->up_sql, "RENAME COLUMN \"updated\" TO \"modified\"");
+    assert_contains(plan->up_sql, pd_arena_sprintf(arena, "%s'modified', 'seen');\n", trigger));
+    assert_contains(plan->down_sql, pd_arena_sprintf(arena, "%s'updated', 'seen');\n", trigger));
+
+    /* The last auto_now removed: the trigger dropped, +down makes it again. */
+    const char *plain = edit(arena, edit(arena, stamped, "  updated  timestamptz  auto_now\n", ""),
+                             "  seen  date  null  auto_now\n", "  seen  date  null\n");
+    plan = plan_texts(arena, stamped, plain);
+    assert_contains(plan->up_sql, "DROP TRIGGER IF EXISTS \"prodata_auto_now\" ON \"book\";\n");
+    assert_contains(plan->down_sql, pd_arena_sprintf(arena, "%s'updated', 'seen');\n", trigger));
+    assert_string_equal(plan->operations[plan->operation_count - 1].description,
+                        "alter field Book.seen: auto_now removed");
+
+    /* A dropped model's +down makes its trigger again. */
+    const char *book = strstr(stamped, "model Book {");
+    plan = plan_texts(arena, stamped, pd_arena_sprintf(arena, "%.*s", (int)(book - stamped), stamped));
+    assert_contains(plan->up_sql, "DROP TABLE \"book\"");
+    assert_contains(plan->down_sql, pd_arena_sprintf(arena, "%s'updated', 'seen');\n", trigger));
+    pd_arena_free(arena);
+}
+
 static void
 test_primary_key_change_refused(void **state)
 {
@@ -1101,6 +1162,7 @@ main(void)
         cmocka_unit_test(test_deferrable_foreign_key),
         cmocka_unit_test(test_index_operator_classes),
         cmocka_unit_test(test_serial_defaults),
+        cmocka_unit_test(test_auto_now_trigger),
         cmocka_unit_test(test_two_hundred_models_timing),
         cmocka_unit_test(test_long_foreign_key_chain_on_a_small_stack),
     };

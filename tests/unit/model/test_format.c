@@ -247,7 +247,9 @@ test_every_feature_round_trip(void **state)
         "}\n"
         "model Log {\n  line text\n  access write=none\n}\n"
         "model Counter {\n  id bigint primary_key default=serial\n  small smallint default=serial\n}\n"
-        "model Note {\n  access text\n  access read=anyone write=anyone\n}\n";
+        "model Note {\n  access text\n  access read=anyone write=anyone\n}\n"
+        "model Stamp {\n  made timestamptz auto_now_add\n  changed timestamptz null auto_now check(> "
+        "\"2000-01-01\")\n  day date auto_now\n  at time auto_now_add\n}\n";
     char *canonical = assert_round_trip("all.pdm", text);
     assert_non_null(strstr(canonical,
                            "  name string(100) search default=\"quote \\\" backslash \\\\ tab \\t nl \\n "
@@ -277,6 +279,10 @@ test_every_feature_round_trip(void **state)
         strstr(canonical, "  id bigint primary_key default=serial\n  small smallint default=serial\n"));
     /* a field called access stays a field; the default access is not written */
     assert_non_null(strstr(canonical, "  access text\n}\n"));
+    /* auto_now and auto_now_add in default='s place, their default of now implied */
+    assert_non_null(strstr(canonical,
+                           "  made timestamptz auto_now_add\n  changed timestamptz null auto_now "
+                           "check(> \"2000-01-01\")\n  day date auto_now\n  at time auto_now_add\n"));
 }
 
 static double
