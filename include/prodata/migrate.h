@@ -46,7 +46,10 @@ typedef enum PdOperationKind
                          * name, deferrable */
     PD_OP_ADD_INDEX,    /* model-level index or unique */
     PD_OP_DROP_INDEX,
-    PD_OP_RENAME_INDEX /* a model-level index or unique given another name= */
+    PD_OP_RENAME_INDEX, /* a model-level index or unique given another name= */
+    PD_OP_ADD_CHECK,    /* model-level check(...) */
+    PD_OP_DROP_CHECK,
+    PD_OP_ALTER_CHECK /* its expression or its name changed */
 } PdOperationKind;
 
 typedef struct PdOperation
@@ -212,8 +215,8 @@ typedef enum PdMigrateEventKind
     PD_MIGRATE_STATEMENT_START, /* a concurrent statement starts (statement, statement_number,
                                    statement_count) */
     PD_MIGRATE_STATEMENT_END,   /* it succeeded (duration_ms) */
-    PD_MIGRATE_BATCH            /* a batch of a batched statement committed (rows_done, rows_total, duration_ms:
-                                   since the statement started) */
+    PD_MIGRATE_BATCH /* a batch of a batched statement committed (rows_done, rows_total, duration_ms:
+                        since the statement started) */
 } PdMigrateEventKind;
 
 typedef struct PdMigrateEvent
@@ -224,13 +227,13 @@ typedef struct PdMigrateEvent
     const char *statement; /* statement events: the statement's first line (without its newline) */
     int statement_number;  /* statement events: 1-based, of statement_count in the concurrent part */
     int statement_count;
-    int attempt;      /* LOCK_RETRY: 1 for the first retry */
-    long duration_ms; /* the END events, LOCK_TAKEN and BATCH */
-    long long rows_done;  /* BATCH: rows the statement changed so far */
-    long long rows_total; /* BATCH: the count before it started (the SELECT before it), -1 when unknown */
+    int attempt;           /* LOCK_RETRY: 1 for the first retry */
+    long duration_ms;      /* the END events, LOCK_TAKEN and BATCH */
+    long long rows_done;   /* BATCH: rows the statement changed so far */
+    long long rows_total;  /* BATCH: the count before it started (the SELECT before it), -1 when unknown */
     long longest_batch_ms; /* BATCH: the longest batch transaction so far (what held row locks longest) */
     bool is_batch_done;    /* BATCH: the last event of the statement: it changed no more rows */
-    int wait_ms;      /* LOCK_WAIT: how long migrate waits at most */
+    int wait_ms;           /* LOCK_WAIT: how long migrate waits at most */
 } PdMigrateEvent;
 
 /* Called on the thread running pd_migrate_apply; the event and its strings live only during the call. */

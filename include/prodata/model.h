@@ -145,6 +145,43 @@ typedef struct PdIndex
     PdSourcePos pos;
 } PdIndex;
 
+/*
+ * A small boolean expression over a model's fields: check(ends > starts) and the like. Field references,
+ * literals, comparisons, is [not] null, not, and, or; nothing else, so it is rendered to SQL from the tree
+ * (identifiers quoted, literals typed by the field they meet), never pasted as text.
+ */
+typedef enum PdExprKind
+{
+    PD_EXPR_FIELD,       /* field: a field name as written (its column in SQL) */
+    PD_EXPR_LITERAL,     /* literal: number, string, true, false or null */
+    PD_EXPR_COMPARE,     /* left op right */
+    PD_EXPR_IS_NULL,     /* left is null */
+    PD_EXPR_IS_NOT_NULL, /* left is not null */
+    PD_EXPR_NOT,         /* not left */
+    PD_EXPR_AND,         /* left and right */
+    PD_EXPR_OR           /* left or right */
+} PdExprKind;
+
+typedef struct PdExpr
+{
+    PdExprKind kind;
+    const char *field; /* PD_EXPR_FIELD */
+    PdLiteral literal; /* PD_EXPR_LITERAL */
+    PdCheckOp op;      /* PD_EXPR_COMPARE */
+    const struct PdExpr *left;
+    const struct PdExpr *right;
+    PdSourcePos pos;
+} PdExpr;
+
+/* A model-level check(...) directive: a CHECK constraint of the table. */
+typedef struct PdModelCheck
+{
+    const char *name; /* database name: name="..." or <table>_<columns>_check (pd_model_check_name) */
+    const PdExpr *expr;
+    bool is_named; /* name= was given (the canonical text writes only a given name) */
+    PdSourcePos pos;
+} PdModelCheck;
+
 /* One ordering term: a field, descending when is_descending ("-published"). */
 typedef struct PdOrdering
 {
@@ -177,6 +214,8 @@ typedef struct PdModel
     size_t field_count;
     PdIndex *indexes; /* composite unique and index entries, in file order */
     size_t index_count;
+    PdModelCheck *checks; /* model-level check(...) directives, in file order */
+    size_t check_count;
     PdOrdering *ordering;
     size_t ordering_count;
     const char *renamed_from;
@@ -254,6 +293,9 @@ char *pd_model_constraint_name(PdArena *arena, const char *table, const char *co
 /* Name of the FOREIGN KEY constraint of a foreign key or one-to-one field of model: its fk_name when given,
  * else <table>_<column>_fkey (kept within 63 bytes). NULL for other fields or on arena exhaustion. */
 char *pd_model_foreign_key_name(PdArena *arena, const PdModel *model, const PdField *field);
+/* Name of a model-level check(...) when none is given: <table>_<columns>_check, the distinct columns its
+ * expression names in order, kept within 63 bytes. NULL on arena exhaustion. */
+char *pd_model_check_name(PdArena *arena, const PdModel *model, const PdExpr *expr);
 /* Name of a model-level composite index or unique constraint when none is given. */
 char *pd_model_index_name(PdArena *arena, const PdModel *model, const PdIndex *index);
 /* Name of a field's check number check_index (0-based, in file order): <table>_<column>_check for the

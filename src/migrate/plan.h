@@ -152,6 +152,12 @@ bool pd_plan_schema_index(PlanContext *ctx, const PdModel *model, const PdIndex 
 const char *pd_plan_schema_index_columns(PlanContext *ctx, const PdIndex *index, const char *const *columns);
 /* Field names of a model-level index, as text for descriptions: "title, author". */
 char *pd_plan_schema_index_fields(PlanContext *ctx, const PdIndex *index);
+/* A literal compared with or stored in a column of type (type_sql spelled): bare when PostgreSQL types it
+ * right, else quoted (and cast when is_cast and the column is not text). */
+void pd_plan_schema_value(PdStrbuf *buf, const PdLiteral *literal, const PdColumnType *type,
+                          const char *type_sql, bool is_cast);
+/* A check operator as SQL: "=", "<>", "<", ... */
+const char *pd_plan_schema_operator(PdCheckOp op);
 /* "string(200) null unique": a field as people write it. */
 char *pd_plan_schema_field_summary(PlanContext *ctx, const PdField *field);
 
@@ -256,6 +262,18 @@ bool pd_plan_timestamps_create(PlanContext *ctx, PdStrbuf *out, const PdModel *m
 /* The trigger of a model that continues old, replaced or dropped when its list of auto_now columns
  * changed, with an operation per field that gained or lost auto_now and its +down step. */
 bool pd_plan_timestamps_diff(PlanContext *ctx, const PdModel *old, const PdModel *model);
+
+/* ---- checks.c: model-level check(...) ---------------------------------- */
+
+/* The checks of a table made in this migration (or re-made by +down), as ALTER TABLE ... ADD CONSTRAINT
+ * after its CREATE TABLE. */
+bool pd_plan_checks_create(PlanContext *ctx, PdStrbuf *out, const PdModel *model);
+/* Of a model that continues old: the checks gone or changed, dropped before its fields change (a dropped
+ * column would take them along). */
+bool pd_plan_checks_drop(PlanContext *ctx, const PdModel *old, const PdModel *model);
+/* ... and the new or changed ones added NOT VALID and validated concurrently, a renamed one renamed, once its
+ * fields are there. */
+bool pd_plan_checks_add(PlanContext *ctx, const PdModel *old, const PdModel *model);
 
 /* ---- alter.c: one field that exists on both sides ----------------------- */
 

@@ -50,9 +50,9 @@ is_plain_number(const char *text)
 
 /* A literal compared with or stored in a column of `type` (type_sql spelled): bare when PostgreSQL types it
  * right, else quoted. */
-static void
-append_value(PdStrbuf *buf, const PdLiteral *literal, const PdColumnType *type, const char *type_sql,
-             bool is_cast)
+void
+pd_plan_schema_value(PdStrbuf *buf, const PdLiteral *literal, const PdColumnType *type, const char *type_sql,
+                     bool is_cast)
 {
     PdKindFamily family = pd_kind_info(type->kind)->family;
     bool is_number_column = family == PD_FAMILY_INTEGER || family == PD_FAMILY_NUMERIC;
@@ -97,12 +97,12 @@ default_sql(PlanContext *ctx, const PdField *field, const FieldObjects *objects)
     }
     PdStrbuf buf;
     pd_strbuf_init(&buf, ctx->arena);
-    append_value(&buf, &field->default_value.literal, &objects->type, objects->type_sql, true);
+    pd_plan_schema_value(&buf, &field->default_value.literal, &objects->type, objects->type_sql, true);
     return pd_strbuf_text(&buf);
 }
 
-static const char *
-check_operator(PdCheckOp op)
+const char *
+pd_plan_schema_operator(PdCheckOp op)
 {
     switch (op)
     {
@@ -134,8 +134,8 @@ check_sql(PlanContext *ctx, const PdCheck *check, const FieldObjects *objects)
         pd_strbuf_append(&buf, check->op == PD_CHECK_EQ ? " IS NULL" : " IS NOT NULL");
     else
     {
-        pd_strbuf_appendf(&buf, " %s ", check_operator(check->op));
-        append_value(&buf, &check->value, &objects->type, objects->type_sql, false);
+        pd_strbuf_appendf(&buf, " %s ", pd_plan_schema_operator(check->op));
+        pd_plan_schema_value(&buf, &check->value, &objects->type, objects->type_sql, false);
     }
     return pd_strbuf_text(&buf);
 }
@@ -151,7 +151,7 @@ choices_sql(PlanContext *ctx, const PdField *field, const FieldObjects *objects)
     {
         if (i > 0)
             pd_strbuf_append(&buf, ", ");
-        append_value(&buf, &field->choices[i].value, &objects->type, objects->type_sql, false);
+        pd_plan_schema_value(&buf, &field->choices[i].value, &objects->type, objects->type_sql, false);
     }
     pd_strbuf_append(&buf, ")");
     return pd_strbuf_text(&buf);

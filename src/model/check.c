@@ -677,6 +677,65 @@ check_access(Checker *checker, const PdModelSyntax *syntax, const PdModel *model
  * found nothing, so its problems stay in text order (the kinds are not in the
  * order of the lines they point at). False only when memory ran out.
  */
+/* One model-level check(...): its expression, its name (given or derived), distinct from the table's other
+ * constraint names (in constraints, with the earlier checks) and from every index name. */
+static bool
+check_model_check(Checker *checker, const PdModel *model, PdModelCheck *check, PdSourcePos name_pos,
+                  PdStrmap *constraints)
+{
+    if (!pd_model_check_expr(model, check->expr, checker->err))
+        return false;
+    PdSourcePos pos = check->is_named ? name_pos : check->pos;
+    if (check->is_named && !pd_model_is_sql_name(check->name))
+        return pd_model_error_at(
+            checker->err, pos,
+            "check name \"%s\", expected lower-case letters, digits, _ and $, at most 63 "
+            "bytes",
+            check->name);
+    if (!check->is_named && (check->name = pd_model_check_name(checker->arena, model, check->expr)) == NULL)
+        return fail_memory(checker);
+    const Owner *other = pd_strmap_get(constraints, check->name);
+    if (other == NULL)
+        other = pd_strmap_get(checker->db_names, check->name);
+    if (other != NULL)
+    {
+        const char *theirs = describe_owner(checker->arena, other);
+        if (theirs == NULL)
+            return fail_memory(checker);
+        return pd_model_error_at(checker->err, pos,
+                                 "check name \"%s\" of model %s is already the name of %s, expected distinct "
+                                 "names (give the check name=\"...\")",
+                                 check->name, model->name, theirs);
+    }
+    const Owner *owner = new_owner(checker->arena, "a check(...) of model", model, NULL);
+    if (owner == NULL || !pd_strmap_put(constraints, check->name, (void *)owner))
+        return fail_memory(checker);
+    return true;
+}
+
+static bool
+check_model_checks(Checker *checker, const PdModelSyntax *syntax, PdModel *model)
+{
+    if (model->check_count == 0)
+        return true;
+    PdStrmap *constraints = pd_strmap_new(checker->arena, model->field_count + model->check_count);
+    if (constraints == NULL || !add_constraint_names(checker, model, constraints))
+        return fail_memory(checker);
+    for (size_t i = 0; i < model->field_count; i++)
+    {
+        const PdField *field = &model->fields[i];
+        const Owner *owner = new_owner(checker->arena, "the foreign key of", model, field->name);
+        if (field->fk_name != NULL &&
+            (owner == NULL || !pd_strmap_put(constraints, field->fk_name, (void *)owner)))
+            return fail_memory(checker);
+    }
+    for (size_t i = 0; i < model->check_count; i++)
+        if (!collect(checker, check_model_check(checker, model, &model->checks[i], syntax->check_name_pos[i],
+                                                constraints)))
+            return false;
+    return true;
+}
+
 static bool
 check_model_rest(Checker *checker, const PdModelSyntax *syntax, PdModel *model, const PdStrmap *names)
 {
@@ -691,7 +750,9 @@ check_model_rest(Checker *checker, const PdModelSyntax *syntax, PdModel *model, 
         return false;
     if (checker->problem_total == before && !claim_field_names(checker, syntax, model))
         return false;
-    return checker->problem_total != before || check_indexes(checker, syntax, model, names);
+    if (checker->problem_total == before && !check_indexes(checker, syntax, model, names))
+        return false;
+    return checker->problem_total != before || check_model_checks(checker, syntax, model);
 }
 
 static bool

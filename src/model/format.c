@@ -17,6 +17,7 @@
  *     ordering -published, title
  *     unique(title, author) name="book_title_author_id_uniq"
  *     index(title varchar_pattern_ops) name="book_title_like"
+ *     check(ends > starts or ends is null)
  *     access read=authenticated write=editor|admin
  *   }
  */
@@ -171,6 +172,62 @@ append_field(PdStrbuf *buf, const PdField *field)
     pd_strbuf_append_char(buf, '\n');
 }
 
+/* Binding strength: or 1, and 2, not 3, a comparison or operand 4. */
+static int
+expr_level(const PdExpr *expr)
+{
+    return expr->kind == PD_EXPR_OR ? 1 : expr->kind == PD_EXPR_AND ? 2 : expr->kind == PD_EXPR_NOT ? 3 : 4;
+}
+
+static void append_expr(PdStrbuf *buf, const PdExpr *expr);
+
+/* A sub-expression, in parentheses when it binds less than its place needs (the parser's trees are
+ * left-deep, so a right operand of equal strength was parenthesized in the text). */
+static void
+append_operand(PdStrbuf *buf, const PdExpr *expr, int needed)
+{
+    bool is_wrapped = expr_level(expr) < needed;
+    pd_strbuf_append(buf, is_wrapped ? "(" : "");
+    append_expr(buf, expr);
+    pd_strbuf_append(buf, is_wrapped ? ")" : "");
+}
+
+static void
+append_expr(PdStrbuf *buf, const PdExpr *expr)
+{
+    static const char *ops[] = {"=", "!=", "<", "<=", ">", ">="};
+    int level = expr_level(expr);
+    switch (expr->kind)
+    {
+        case PD_EXPR_FIELD:
+            pd_strbuf_append(buf, expr->field);
+            break;
+        case PD_EXPR_LITERAL:
+            append_literal(buf, &expr->literal);
+            break;
+        case PD_EXPR_COMPARE:
+            append_expr(buf, expr->left);
+            pd_strbuf_appendf(buf, " %s ", ops[expr->op]);
+            append_expr(buf, expr->right);
+            break;
+        case PD_EXPR_IS_NULL:
+        case PD_EXPR_IS_NOT_NULL:
+            append_expr(buf, expr->left);
+            pd_strbuf_append(buf, expr->kind == PD_EXPR_IS_NULL ? " is null" : " is not null");
+            break;
+        case PD_EXPR_NOT:
+            pd_strbuf_append(buf, "not ");
+            append_operand(buf, expr->left, level);
+            break;
+        case PD_EXPR_AND:
+        case PD_EXPR_OR:
+            append_operand(buf, expr->left, level);
+            pd_strbuf_append(buf, expr->kind == PD_EXPR_AND ? " and " : " or ");
+            append_operand(buf, expr->right, level + 1);
+            break;
+    }
+}
+
 static void
 append_who(PdStrbuf *buf, const char *side, const PdAccess *access)
 {
@@ -221,6 +278,18 @@ append_directives(PdStrbuf *buf, const PdModel *model)
         }
         pd_strbuf_append(buf, ") name=");
         append_string(buf, index->name);
+        pd_strbuf_append_char(buf, '\n');
+    }
+    for (size_t i = 0; i < model->check_count; i++)
+    {
+        pd_strbuf_append(buf, "  check(");
+        append_expr(buf, model->checks[i].expr);
+        pd_strbuf_append_char(buf, ')');
+        if (model->checks[i].is_named) /* only when given: a derived name follows renames */
+        {
+            pd_strbuf_append(buf, " name=");
+            append_string(buf, model->checks[i].name);
+        }
         pd_strbuf_append_char(buf, '\n');
     }
     append_access(buf, model);

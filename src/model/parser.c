@@ -24,6 +24,7 @@
  *   directive = ordering [-]f, ... | table "t" | resource "r" | renamed_from Old
  *             | unique(f, ...) [name="n"] | index(f [opclass], ...) [name="n"]
  *             | access (read | write) = who [ (read | write) = who ]
+ *             | check( expr ) [name="n"]                  (expr: see expr.c)
  *   who       = word { "|" word }                          (anyone, authenticated, none or role names)
  */
 #include <errno.h>
@@ -551,6 +552,38 @@ parse_access(Parser *parser, PdModelSyntax *model)
     return true;
 }
 
+/* check(<expression>) [name="n"]: a CHECK constraint over the model's fields (expr.c reads the expression).
+ */
+static bool
+parse_model_check(Parser *parser, PdModelSyntax *model)
+{
+    PdModel *target = &model->model;
+    size_t count = target->check_count;
+    PdModelCheck *checks =
+        pd_arena_grow(parser->arena, target->checks, count, count + 1, sizeof(PdModelCheck));
+    PdSourcePos *positions =
+        pd_arena_grow(parser->arena, model->check_name_pos, count, count + 1, sizeof(PdSourcePos));
+    if (checks == NULL || positions == NULL)
+        return fail_memory(parser);
+    target->checks = checks;
+    model->check_name_pos = positions;
+    PdModelCheck *check = &checks[count];
+    memset(check, 0, sizeof(*check));
+    memset(&positions[count], 0, sizeof(PdSourcePos));
+    check->pos = next(parser).pos; /* "check" */
+    next(parser);                  /* "(" */
+    if (!pd_model_parse_expr(parser->arena, &parser->lexer, &check->expr, &parser->is_fatal, parser->err))
+        return false;
+    if (!expect(parser, PD_TOKEN_RPAREN, "\")\" to close check(, or and, or", NULL))
+        return false;
+    target->check_count++;
+    if (!is_word(parser, 0, "name"))
+        return true;
+    positions[count] = next(parser).pos;
+    check->is_named = true;
+    return parse_assigned(parser, PD_TOKEN_STRING, "name", &check->name);
+}
+
 /* table "x", resource "x", renamed_from Old: once each. */
 static bool
 parse_single(Parser *parser, const char **value, PdSourcePos *pos)
@@ -622,6 +655,9 @@ parse_line(Parser *parser, PdModelSyntax *model, size_t *field_capacity, size_t 
         return parse_ordering(parser, model);
     if (strcmp(word, "access") == 0 && is_directive(parser, word))
         return parse_access(parser, model);
+    if (strcmp(word, "check") == 0 && is_token(parser, 1, PD_TOKEN_LPAREN)) /* not reserved: a field may be
+                                                                               called check */
+        return parse_model_check(parser, model);
     if (strcmp(word, "unique") == 0 || strcmp(word, "index") == 0)
         return parse_index(parser, model, index_capacity);
     if (strcmp(word, "table") == 0)

@@ -14,6 +14,8 @@
 #include "prodata/error.h"
 #include "prodata/model.h"
 
+struct PdLexer;
+
 /* Field options, in the canonical order the printer writes them. */
 typedef enum PdOption
 {
@@ -78,6 +80,7 @@ typedef struct PdModelSyntax
     PdSourcePos access_pos;       /* the word "access"; line 0 when the model has none */
     PdSourcePos access_pos_of[2]; /* the value after read= [0] and write= [1]; line 0 when not given */
     PdSourcePos *role_pos_of[2];  /* one per role of read_access [0] and write_access [1] */
+    PdSourcePos *check_name_pos;  /* one per model.checks: where name= was (line 0: not given) */
 } PdModelSyntax;
 
 typedef struct PdFileSyntax
@@ -85,6 +88,16 @@ typedef struct PdFileSyntax
     PdModelSyntax *models;
     size_t model_count;
 } PdFileSyntax;
+
+/*
+ * expr.c: the expression of a model-level check(...), read from the lexer up to (not including) its ")".
+ * Errors: PD_ERR_INVALID_INPUT with the position; *is_memory set when memory ran out.
+ */
+bool pd_model_parse_expr(PdArena *arena, struct PdLexer *lexer, const PdExpr **out, bool *is_memory,
+                         PdError *err);
+/* Whether expr means something in model (fields with columns, comparable types, valid literals); one
+ * problem with its position. */
+bool pd_model_check_expr(const PdModel *model, const PdExpr *expr, PdError *err);
 
 /* Parses text (syntax only) into *syntax, in arena. Errors: PD_ERR_INVALID_INPUT with the position. */
 bool pd_model_parse_syntax(PdArena *arena, const char *file_name, const char *text, PdFileSyntax *syntax,

@@ -11,7 +11,7 @@
 # Schemas are compared as text (one catalog query: columns, constraints,
 # indexes, auto_now triggers), so a failure prints the lines that differ.
 source tests/lib/tap.sh
-tap_plan 191
+tap_plan 210
 tap_workdir
 cd "$TAP_WORKDIR"
 HIST=evolution_history
@@ -1251,6 +1251,139 @@ run_cmd sql "$HIST" "UPDATE book SET modified = '2000-01-01', released = '2000-0
 probe "step 18: modified is set on UPDATE, released no longer" \
     "SELECT modified > now() - interval '1 hour', released = '2000-01-01' FROM book WHERE id = (SELECT min(id) FROM book)" \
     "t|t"
+
+# --- 19: model-level checks across fields ---------------------------------------------
+step "model-level checks" <<'PDM'
+model Writer {
+  table "writers"
+  name       string(200)
+  email      email  null  index
+  born       date   default="2000-01-01"
+  nickname   text  null
+  token      uuid  default=uuid
+  joined     timestamptz  auto_now_add
+  index(name, born)
+  check(nickname is not null or born > "1900-01-01")
+}
+
+model Tag {
+  label  slug(30)  no_index
+}
+
+model Profile {
+  table "writer"
+  writer  Writer  related=profile  deferrable
+  bio     text    null
+}
+
+model Book {
+  headline   string(200)    index
+  writer     Writer         related=books  on_delete=protect  fk_name="book_writer_fk"  deferrable
+  cost       decimal(10,2)  default=0  check(>= 0)  check(< 100000)
+  pages      bigint         default=100
+  state      string(20)     choices(draft "Draft", published "Published", archived "Archived")  default="draft"
+  rating     int            check(>= 0)  check(<= 10)  choices(1 "one", 2, 3, 4, 5)
+  released   timestamptz    null  default=now
+  modified   timestamptz    auto_now  renamed_from=updated
+  seen       time           null  auto_now
+  weight     decimal(8,3)   null  check(>= 0)
+  in_stock   bool           default=false
+  meta       json           default="{}"
+  labels     Genre[]
+  category   Tag            null  on_delete=set_null  related=categorized
+  serial_no  int            default=serial
+  index(headline, pages)
+  check(cost < pages or in_stock)
+  check(not (state = "archived" and in_stock))  name="book_archived_out"
+  unique(writer, state)  name="book_writer_status_uniq"
+  index(headline text_pattern_ops)  name="book_headline_5f1d_like"
+}
+
+model Genre {
+  table "genre_list"
+  name     string(50)  unique  default="misc"
+  parent   Genre  null  on_delete=set_null  related=children  fk_name="genres_parent_fk"  deferrable
+  related  Genre[]  related=related_by
+}
+
+model Shelf {
+  id     int  primary_key  default=serial
+  name   string(40)
+  index(name varchar_pattern_ops)
+}
+
+model Loan {
+  shelf   Shelf
+  number  bigint  default=serial
+}
+PDM
+run_cmd sql "$HIST" "UPDATE book SET state = 'archived', in_stock = true WHERE id = (SELECT min(id) FROM book)"
+expect_rc "step 19: a row breaking a model-level check is refused" 1
+
+# --- 20: a field of a check renamed, a check changed, one removed -----------------------
+step "model-level checks renamed, changed, dropped" <<'PDM'
+model Writer {
+  table "writers"
+  name       string(200)
+  email      email  null  index
+  birth      date   default="2000-01-01"  renamed_from=born
+  nickname   text  null
+  token      uuid  default=uuid
+  joined     timestamptz  auto_now_add
+  index(name, birth)
+  check(nickname is not null or birth > "1900-01-01")
+}
+
+model Tag {
+  label  slug(30)  no_index
+}
+
+model Profile {
+  table "writer"
+  writer  Writer  related=profile  deferrable
+  bio     text    null
+}
+
+model Book {
+  headline   string(200)    index
+  writer     Writer         related=books  on_delete=protect  fk_name="book_writer_fk"  deferrable
+  cost       decimal(10,2)  default=0  check(>= 0)  check(< 100000)
+  pages      bigint         default=100
+  state      string(20)     choices(draft "Draft", published "Published", archived "Archived")  default="draft"
+  rating     int            check(>= 0)  check(<= 10)  choices(1 "one", 2, 3, 4, 5)
+  released   timestamptz    null  default=now
+  modified   timestamptz    auto_now  renamed_from=updated
+  seen       time           null  auto_now
+  weight     decimal(8,3)   null  check(>= 0)
+  in_stock   bool           default=false
+  meta       json           default="{}"
+  labels     Genre[]
+  category   Tag            null  on_delete=set_null  related=categorized
+  serial_no  int            default=serial
+  index(headline, pages)
+  check(cost <= pages or in_stock or pages is null)
+  unique(writer, state)  name="book_writer_status_uniq"
+  index(headline text_pattern_ops)  name="book_headline_5f1d_like"
+}
+
+model Genre {
+  table "genre_list"
+  name     string(50)  unique  default="misc"
+  parent   Genre  null  on_delete=set_null  related=children  fk_name="genres_parent_fk"  deferrable
+  related  Genre[]  related=related_by
+}
+
+model Shelf {
+  id     int  primary_key  default=serial
+  name   string(40)
+  index(name varchar_pattern_ops)
+}
+
+model Loan {
+  shelf   Shelf
+  number  bigint  default=serial
+}
+PDM
 
 # --- the whole history, down to nothing and up again ---------------------------------
 run_cmd "$PRODATA" migrate --database "dbname=$HIST" --to 0

@@ -1037,6 +1037,56 @@ test_auto_now_trigger(void **state)
     pd_arena_free(arena);
 }
 
+/* Model-level check(...): rendered from the tree, added NOT VALID and validated, renamed with its table. */
+static void
+test_model_checks(void **state)
+{
+    (void)state;
+    PdArena *arena = pd_arena_new(0);
+    const char *before = "model Event {\n  starts date\n  ends date null\n  price int\n}\n";
+    const char *after = "model Event {\n  starts date\n  ends date null\n  price int\n"
+                        "  check(ends >= starts or ends is null)\n  check(price < 10 and not price = 3) "
+                        "name=\"event_price_ok\"\n}\n";
+    PdMigrationPlan *plan = plan_texts(arena, NULL, after);
+    assert_contains(plan->up_sql, "ALTER TABLE \"event\" ADD CONSTRAINT \"event_ends_starts_check\" CHECK "
+                                  "((\"ends\" >= \"starts\") OR (\"ends\" IS NULL));\n");
+    assert_contains(plan->up_sql,
+                    "ALTER TABLE \"event\" ADD CONSTRAINT \"event_price_ok\" CHECK ((\"price\" < "
+                    "10) AND (NOT (\"price\" = 3)));\n");
+
+    plan = plan_texts(arena, before, after);
+    assert_int_equal(plan->operation_count, 2);
+    assert_int_equal(plan->operations[0].kind, PD_OP_ADD_CHECK);
+    assert_contains(plan->up_sql,
+                    "ADD CONSTRAINT \"event_ends_starts_check\" CHECK ((\"ends\" >= \"starts\") OR "
+                    "(\"ends\" IS NULL)) NOT VALID;\n");
+    assert_contains(plan->up_concurrently_sql, "VALIDATE CONSTRAINT \"event_ends_starts_check\"");
+    assert_contains(plan->down_sql, "DROP CONSTRAINT \"event_price_ok\"");
+
+    /* Removed: dropped before the fields change, added back by +down. */
+    plan = plan_texts(arena, after, before);
+    assert_int_equal(plan->operations[0].kind, PD_OP_DROP_CHECK);
+    assert_contains(plan->down_sql, "ADD CONSTRAINT \"event_price_ok\" CHECK ((\"price\" < 10) AND (NOT "
+                                    "(\"price\" = 3)));\n");
+
+    /* A field renamed: the same SQL in the new names, only the derived name renamed. */
+    const char *renamed =
+        edit(arena, edit(arena, after, "  starts date\n", "  begins date renamed_from=starts\n"),
+             "ends >= starts", "ends >= begins");
+    plan = plan_texts(arena, after, renamed);
+    assert_contains(plan->up_sql,
+                    "RENAME CONSTRAINT \"event_ends_starts_check\" TO \"event_ends_begins_check\"");
+    assert_null(strstr(plan->up_sql, "NOT VALID"));
+    /* A literal is typed by its field; a changed expression keeps its given name. */
+    plan = plan_texts(arena, after,
+                      edit(arena, after, "price < 10 and not price = 3", "starts > \"2020-01-01\""));
+    assert_int_equal(plan->operations[0].kind, PD_OP_ALTER_CHECK);
+    assert_contains(plan->up_sql, "DROP CONSTRAINT \"event_price_ok\"");
+    assert_contains(plan->up_sql,
+                    "ADD CONSTRAINT \"event_price_ok\" CHECK (\"starts\" > '2020-01-01') NOT VALID");
+    pd_arena_free(arena);
+}
+
 static void
 test_primary_key_change_refused(void **state)
 {
@@ -1163,6 +1213,7 @@ main(void)
         cmocka_unit_test(test_index_operator_classes),
         cmocka_unit_test(test_serial_defaults),
         cmocka_unit_test(test_auto_now_trigger),
+        cmocka_unit_test(test_model_checks),
         cmocka_unit_test(test_two_hundred_models_timing),
         cmocka_unit_test(test_long_foreign_key_chain_on_a_small_stack),
     };

@@ -249,7 +249,11 @@ test_every_feature_round_trip(void **state)
         "model Counter {\n  id bigint primary_key default=serial\n  small smallint default=serial\n}\n"
         "model Note {\n  access text\n  access read=anyone write=anyone\n}\n"
         "model Stamp {\n  made timestamptz auto_now_add\n  changed timestamptz null auto_now check(> "
-        "\"2000-01-01\")\n  day date auto_now\n  at time auto_now_add\n}\n";
+        "\"2000-01-01\")\n  day date auto_now\n  at time auto_now_add\n"
+        "  check(changed > made or changed is null)\n"
+        "  check(not (day = \"2000-01-01\" and (at < \"10:00\" or at is not null)) or not not day is null) "
+        "name=\"stamp_odd\"\n"
+        "  check(((day >= \"2001-01-01\")) and at != \"12:00\")\n}\n";
     char *canonical = assert_round_trip("all.pdm", text);
     assert_non_null(strstr(canonical,
                            "  name string(100) search default=\"quote \\\" backslash \\\\ tab \\t nl \\n "
@@ -279,6 +283,12 @@ test_every_feature_round_trip(void **state)
         strstr(canonical, "  id bigint primary_key default=serial\n  small smallint default=serial\n"));
     /* a field called access stays a field; the default access is not written */
     assert_non_null(strstr(canonical, "  access text\n}\n"));
+    /* model-level checks: the fewest parentheses that keep the tree, a derived name left out */
+    assert_non_null(strstr(canonical,
+                           "  check(changed > made or changed is null)\n"
+                           "  check(not (day = \"2000-01-01\" and (at < \"10:00\" or at is not null)) "
+                           "or not not day is null) name=\"stamp_odd\"\n"
+                           "  check(day >= \"2001-01-01\" and at != \"12:00\")\n}\n"));
     /* auto_now and auto_now_add in default='s place, their default of now implied */
     assert_non_null(strstr(canonical,
                            "  made timestamptz auto_now_add\n  changed timestamptz null auto_now "
