@@ -133,18 +133,6 @@ typedef struct PdField
     PdSourcePos pos;
 } PdField;
 
-/* A model-level composite constraint or index: unique(a, b) or index(a, b). */
-typedef struct PdIndex
-{
-    const char *name;       /* database name, derived unless given (see pd_model_index_name) */
-    const char **fields;    /* field names, in order */
-    const char **opclasses; /* index(...) only: per field its operator class ("varchar_pattern_ops") or NULL;
-                             * the array itself is NULL when no field has one */
-    size_t field_count;
-    bool is_unique;
-    PdSourcePos pos;
-} PdIndex;
-
 /*
  * A small boolean expression over a model's fields: check(ends > starts) and the like. Field references,
  * literals, comparisons, is [not] null, not, and, or; nothing else, so it is rendered to SQL from the tree
@@ -181,6 +169,19 @@ typedef struct PdModelCheck
     bool is_named; /* name= was given (the canonical text writes only a given name) */
     PdSourcePos pos;
 } PdModelCheck;
+
+/* A model-level composite constraint or index: unique(a, b) or index(a, b). */
+typedef struct PdIndex
+{
+    const char *name;       /* database name, derived unless given (see pd_model_index_name) */
+    const char **fields;    /* field names, in order */
+    const char **opclasses; /* index(...) only: per field its operator class ("varchar_pattern_ops") or NULL;
+                             * the array itself is NULL when no field has one */
+    size_t field_count;
+    bool is_unique;
+    const PdExpr *where; /* `where <expr>`: a partial index (a unique one is an index, not a constraint) */
+    PdSourcePos pos;
+} PdIndex;
 
 /* One ordering term: a field, descending when is_descending ("-published"). */
 typedef struct PdOrdering

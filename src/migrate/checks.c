@@ -105,6 +105,16 @@ check_definition(PlanContext *ctx, const PdModel *owner, const PdModel *model, c
     return pd_strbuf_failed(&buf) ? NULL : pd_strbuf_text(&buf);
 }
 
+const char *
+pd_plan_expr_sql(PlanContext *ctx, const PdModel *owner, const PdModel *model, const PdExpr *expr)
+{
+    PdStrbuf buf;
+    pd_strbuf_init(&buf, ctx->arena);
+    pd_strbuf_append(&buf, "");
+    render(ctx, &buf, owner, model, expr);
+    return pd_strbuf_failed(&buf) ? NULL : pd_strbuf_text(&buf);
+}
+
 bool
 pd_plan_checks_create(PlanContext *ctx, PdStrbuf *out, const PdModel *model)
 {

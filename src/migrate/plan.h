@@ -136,8 +136,10 @@ typedef struct IndexObjects
 {
     const char *table;
     const char *name;
-    const char *columns_sql; /* ("a", "b"), or ("a" "varchar_pattern_ops", "b") with operator classes */
+    const char *columns_sql; /* ("a", "b"), or ("a" "varchar_pattern_ops", "b") with operator classes; then
+                              * " WHERE (...)" for a partial index */
     bool is_unique;
+    bool is_constraint; /* a unique(...) without where: a UNIQUE constraint; else an index */
 } IndexObjects;
 
 ModelRef pd_plan_schema_model_ref(PlanContext *ctx, const PdModel *model);
@@ -150,6 +152,9 @@ bool pd_plan_schema_index(PlanContext *ctx, const PdModel *model, const PdIndex 
 /* An index's column list: ("a", "b"), each column followed by its operator class when it has one. columns
  * holds one column name per field of index. NULL on exhaustion. */
 const char *pd_plan_schema_index_columns(PlanContext *ctx, const PdIndex *index, const char *const *columns);
+/* columns_sql followed by " WHERE (where_sql)": a partial index. NULL when where_sql is NULL or on
+ * exhaustion. */
+const char *pd_plan_schema_index_where(PlanContext *ctx, const char *columns_sql, const char *where_sql);
 /* Field names of a model-level index, as text for descriptions: "title, author". */
 char *pd_plan_schema_index_fields(PlanContext *ctx, const PdIndex *index);
 /* A literal compared with or stored in a column of type (type_sql spelled): bare when PostgreSQL types it
@@ -265,6 +270,10 @@ bool pd_plan_timestamps_diff(PlanContext *ctx, const PdModel *old, const PdModel
 
 /* ---- checks.c: model-level check(...) ---------------------------------- */
 
+/* An expression of owner (a check, an index's where) as SQL, in the columns of model (NULL: owner's own; an
+ * old model's expression in the columns its fields have now). NULL on exhaustion. */
+const char *pd_plan_expr_sql(PlanContext *ctx, const PdModel *owner, const PdModel *model,
+                             const PdExpr *expr);
 /* The checks of a table made in this migration (or re-made by +down), as ALTER TABLE ... ADD CONSTRAINT
  * after its CREATE TABLE. */
 bool pd_plan_checks_create(PlanContext *ctx, PdStrbuf *out, const PdModel *model);

@@ -332,6 +332,12 @@ pd_plan_schema_index_columns(PlanContext *ctx, const PdIndex *index, const char 
     return pd_strbuf_text(&buf);
 }
 
+const char *
+pd_plan_schema_index_where(PlanContext *ctx, const char *columns_sql, const char *where_sql)
+{
+    return where_sql == NULL ? NULL : pd_arena_sprintf(ctx->arena, "%s WHERE (%s)", columns_sql, where_sql);
+}
+
 bool
 pd_plan_schema_index(PlanContext *ctx, const PdModel *model, const PdIndex *index, IndexObjects *out)
 {
@@ -346,7 +352,11 @@ pd_plan_schema_index(PlanContext *ctx, const PdModel *model, const PdIndex *inde
         const PdField *field = pd_model_find_field(model, index->fields[i]);
         columns[i] = field != NULL && field->column != NULL ? field->column : index->fields[i];
     }
+    out->is_constraint = index->is_unique && index->where == NULL;
     out->columns_sql = pd_plan_schema_index_columns(ctx, index, columns);
+    if (out->columns_sql != NULL && index->where != NULL)
+        out->columns_sql = pd_plan_schema_index_where(ctx, out->columns_sql,
+                                                      pd_plan_expr_sql(ctx, model, NULL, index->where));
     if (out->name == NULL || out->columns_sql == NULL)
         return pd_arena_error(ctx->arena, ctx->err);
     return true;

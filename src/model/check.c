@@ -438,6 +438,8 @@ check_index(Checker *checker, const PdIndexSyntax *entry, PdIndex *index, const 
     if (!check_index_fields(checker, entry, model, names, where))
         return false;
     PdSourcePos pos = index->name != NULL ? entry->name_pos : index->pos;
+    if (index->where != NULL && !pd_model_check_expr(model, index->where, checker->err))
+        return false;
     if (index->name != NULL && !pd_model_is_sql_name(index->name))
         return pd_model_error_at(
             checker->err, pos,

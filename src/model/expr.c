@@ -1,11 +1,11 @@
 /*
- * expr.c - the small expression language of model-level check(...): its
- * grammar over the lexer's tokens, the meaning of a parsed tree in a model
- * (every field exists and has a column, every comparison meets comparable
- * types, literals are valid values of the field they meet) and the derived
- * name of the constraint. The tree is all the planner gets: it renders SQL
- * from it (quoted identifiers, literals typed by their field), so no text of
- * the model file reaches SQL as written.
+ * expr.c - the small expression language of conditions: model-level
+ * check(...) and the where of a partial index. Its grammar over the lexer's
+ * tokens, the meaning of a parsed tree in a model (every field exists and has
+ * a column, every comparison meets comparable types, literals are valid
+ * values of the field they meet) and the derived name of a check. The tree is
+ * all the planner gets: it renders SQL from it (quoted identifiers, literals
+ * typed by their field), so no text of the model file reaches SQL as written.
  *
  *   expr    = and { "or" and }
  *   and     = not { "and" not }
@@ -57,7 +57,7 @@ unexpected(ExprParser *parser, const char *expected)
         *parser->is_memory = true;
         return pd_arena_error(parser->arena, parser->err);
     }
-    return pd_model_error_at(parser->err, token->pos, "unexpected %s in check(...), expected %s", found,
+    return pd_model_error_at(parser->err, token->pos, "unexpected %s in a condition, expected %s", found,
                              expected);
 }
 
@@ -170,7 +170,7 @@ parse_not(ExprParser *parser, const PdExpr **out)
         return parse_term(parser, out);
     if (++parser->depth > EXPR_DEPTH_MAX)
         return pd_model_error_at(parser->err, peek(parser, 0)->pos,
-                                 "check(...) nested deeper than %d, expected a simpler expression",
+                                 "condition nested deeper than %d, expected a simpler expression",
                                  EXPR_DEPTH_MAX);
     PdExpr *expr = new_expr(parser, PD_EXPR_NOT, pd_model_lexer_next(parser->lexer).pos);
     bool is_ok = expr != NULL && parse_not(parser, &expr->left);
@@ -186,7 +186,7 @@ parse_chain(ExprParser *parser, const char *word, PdExprKind kind,
 {
     if (++parser->depth > EXPR_DEPTH_MAX)
         return pd_model_error_at(parser->err, peek(parser, 0)->pos,
-                                 "check(...) nested deeper than %d, expected a simpler expression",
+                                 "condition nested deeper than %d, expected a simpler expression",
                                  EXPR_DEPTH_MAX);
     const PdExpr *left;
     bool is_ok = next(parser, &left);
@@ -261,13 +261,13 @@ resolve_field(const PdModel *model, const PdExpr *expr, const PdField **field, P
     *field = pd_model_find_field(model, expr->field);
     if (*field == NULL)
         return pd_model_error_at(err, expr->pos,
-                                 "unknown field \"%s\" in check(...) of model %s, expected a field "
+                                 "unknown field \"%s\" in a condition of model %s, expected a field "
                                  "of the model",
                                  expr->field, model->name);
     if ((*field)->column == NULL)
         return pd_model_error_at(
             err, expr->pos,
-            "many-to-many field \"%s\" in check(...) of model %s, expected a field with a "
+            "many-to-many field \"%s\" in a condition of model %s, expected a field with a "
             "column",
             expr->field, model->name);
     return true;
@@ -279,12 +279,12 @@ check_compare(const PdModel *model, const PdExpr *expr, PdError *err)
     const PdExpr *left = expr->left, *right = expr->right;
     if (left->kind == PD_EXPR_LITERAL && right->kind == PD_EXPR_LITERAL)
         return pd_model_error_at(err, expr->pos,
-                                 "a comparison of two literals in check(...), expected a field "
+                                 "a comparison of two literals in a condition, expected a field "
                                  "on one side");
     const PdExpr *lit = left->kind == PD_EXPR_LITERAL ? left : right->kind == PD_EXPR_LITERAL ? right : NULL;
     if (lit != NULL && lit->literal.kind == PD_LITERAL_NULL)
         return pd_model_error_at(
-            err, lit->pos, "null in a comparison in check(...), expected \"is null\" or \"is not null\"");
+            err, lit->pos, "null in a comparison in a condition, expected \"is null\" or \"is not null\"");
     const PdField *a, *b = NULL;
     if (!resolve_field(model, left->kind == PD_EXPR_FIELD ? left : right, &a, err))
         return false;
@@ -295,7 +295,7 @@ check_compare(const PdModel *model, const PdExpr *expr, PdError *err)
         return pd_model_error_at(err, expr->pos, "field \"%s\" without a column type", a->name);
     if (compare_class(&type_a) == 0)
         return pd_model_error_at(err, expr->pos,
-                                 "a comparison of field \"%s\" of type %s in check(...), expected only \"is "
+                                 "a comparison of field \"%s\" of type %s in a condition, expected only \"is "
                                  "null\" or \"is not null\" on json and binary fields",
                                  a->name, pd_model_kind_name(a->kind));
     if (b != NULL)
@@ -303,7 +303,7 @@ check_compare(const PdModel *model, const PdExpr *expr, PdError *err)
         if (!pd_model_column_type_of(b, &type_b) || compare_class(&type_a) != compare_class(&type_b))
             return pd_model_error_at(
                 err, expr->pos,
-                "a comparison of field \"%s\" (%s) with field \"%s\" (%s) in check(...), "
+                "a comparison of field \"%s\" (%s) with field \"%s\" (%s) in a condition, "
                 "expected fields whose values compare (numbers, strings, dates, ...)",
                 a->name, pd_model_kind_name(a->kind), b->name, pd_model_kind_name(b->kind));
         return true;
@@ -311,7 +311,7 @@ check_compare(const PdModel *model, const PdExpr *expr, PdError *err)
     if (a->kind == PD_FIELD_FOREIGN_KEY || a->kind == PD_FIELD_ONE_TO_ONE)
         return pd_model_error_at(
             err, lit->pos,
-            "a literal compared with relation \"%s\" in check(...), expected another field "
+            "a literal compared with relation \"%s\" in a condition, expected another field "
             "or is [not] null",
             a->name);
     PdField plain = *a; /* the literal needs the type only: no choices, no null rule */
@@ -319,7 +319,7 @@ check_compare(const PdModel *model, const PdExpr *expr, PdError *err)
     plain.is_nullable = true;
     PdError inner;
     if (!pd_model_check_literal(&plain, &lit->literal, false, false, &inner))
-        return pd_model_error_at(err, lit->pos, "check(...) of model %s on field \"%s\": %s", model->name,
+        return pd_model_error_at(err, lit->pos, "condition of model %s on field \"%s\": %s", model->name,
                                  a->name, inner.message);
     return true;
 }
@@ -337,19 +337,19 @@ check_boolean(const PdModel *model, const PdExpr *expr, PdError *err)
             if (field->kind != PD_FIELD_BOOL)
                 return pd_model_error_at(
                     err, expr->pos,
-                    "field \"%s\" of type %s alone in check(...), expected a bool field or "
+                    "field \"%s\" of type %s alone in a condition, expected a bool field or "
                     "a comparison",
                     field->name, pd_model_kind_name(field->kind));
             return true;
         case PD_EXPR_LITERAL:
-            return pd_model_error_at(err, expr->pos, "a literal alone in check(...), expected a comparison");
+            return pd_model_error_at(err, expr->pos, "a literal alone in a condition, expected a comparison");
         case PD_EXPR_COMPARE:
             return check_compare(model, expr, err);
         case PD_EXPR_IS_NULL:
         case PD_EXPR_IS_NOT_NULL:
             if (expr->left->kind != PD_EXPR_FIELD)
                 return pd_model_error_at(err, expr->left->pos,
-                                         "a literal before \"is\" in check(...), expected a field");
+                                         "a literal before \"is\" in a condition, expected a field");
             return resolve_field(model, expr->left, &field, err);
         case PD_EXPR_NOT:
             return check_boolean(model, expr->left, err);

@@ -276,7 +276,13 @@ append_directives(PdStrbuf *buf, const PdModel *model)
             if (index->opclasses != NULL && index->opclasses[f] != NULL)
                 pd_strbuf_appendf(buf, " %s", index->opclasses[f]);
         }
-        pd_strbuf_append(buf, ") name=");
+        pd_strbuf_append_char(buf, ')');
+        if (index->where != NULL)
+        {
+            pd_strbuf_append(buf, " where ");
+            append_expr(buf, index->where);
+        }
+        pd_strbuf_append(buf, " name=");
         append_string(buf, index->name);
         pd_strbuf_append_char(buf, '\n');
     }

@@ -22,7 +22,7 @@
  *             | through="table" | renamed_from=name
  *   default   = number | string | true | false | now | uuid | serial
  *   directive = ordering [-]f, ... | table "t" | resource "r" | renamed_from Old
- *             | unique(f, ...) [name="n"] | index(f [opclass], ...) [name="n"]
+ *             | unique(f, ...) [where expr] [name="n"] | index(f [opclass], ...) [where expr] [name="n"]
  *             | access (read | write) = who [ (read | write) = who ]
  *             | check( expr ) [name="n"]                  (expr: see expr.c)
  *   who       = word { "|" word }                          (anyone, authenticated, none or role names)
@@ -475,6 +475,13 @@ parse_index(Parser *parser, PdModelSyntax *model, size_t *capacity)
     {
         entry->index.opclasses = NULL;
         entry->opclass_pos = NULL;
+    }
+    if (is_word(parser, 0, "where")) /* a partial index: expr.c reads the condition */
+    {
+        next(parser);
+        if (!pd_model_parse_expr(parser->arena, &parser->lexer, &entry->index.where, &parser->is_fatal,
+                                 parser->err))
+            return false;
     }
     model->index_count++;
     if (!is_word(parser, 0, "name"))

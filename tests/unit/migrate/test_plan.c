@@ -1087,6 +1087,49 @@ test_model_checks(void **state)
     pd_arena_free(arena);
 }
 
+/* where: a partial index; a partial unique(...) is a unique index, never a constraint. */
+static void
+test_partial_indexes(void **state)
+{
+    (void)state;
+    PdArena *arena = pd_arena_new(0);
+    const char *before = "model Account {\n  email email\n  active bool\n  gone timestamptz null\n}\n";
+    const char *after =
+        "model Account {\n  email email\n  active bool\n  gone timestamptz null\n"
+        "  index(email) where gone is null\n  unique(email) where active name=\"account_live\"\n}\n";
+    PdMigrationPlan *plan = plan_texts(arena, NULL, after);
+    assert_contains(
+        plan->up_sql,
+        "CREATE INDEX \"account_email_idx\" ON \"account\" (\"email\") WHERE (\"gone\" IS NULL);\n");
+    assert_contains(plan->up_sql,
+                    "CREATE UNIQUE INDEX \"account_live\" ON \"account\" (\"email\") WHERE (\"active\");\n");
+    assert_null(strstr(plan->up_sql, "CONSTRAINT \"account_live\""));
+
+    plan = plan_texts(arena, before, after);
+    assert_contains(plan->up_concurrently_sql,
+                    "CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS \"account_live\" ON "
+                    "\"account\" (\"email\") WHERE (\"active\");\n");
+    assert_null(strstr(plan->up_concurrently_sql, "USING INDEX"));
+    assert_contains(plan->down_sql, "DROP INDEX IF EXISTS \"account_live\";\n");
+
+    plan = plan_texts(arena, after, before);
+    assert_contains(plan->up_concurrently_sql, "DROP INDEX CONCURRENTLY IF EXISTS \"account_live\";\n");
+    assert_contains(plan->down_sql,
+                    "CREATE UNIQUE INDEX \"account_live\" ON \"account\" (\"email\") WHERE (\"active\");\n");
+
+    /* A field renamed: the same condition in the new names, nothing rebuilt; another condition rebuilds. */
+    const char *renamed = edit(
+        arena,
+        edit(arena, after, "  gone timestamptz null\n", "  deleted timestamptz null renamed_from=gone\n"),
+        "where gone is null", "where deleted is null");
+    plan = plan_texts(arena, after, renamed);
+    assert_null(strstr(plan->up_concurrently_sql != NULL ? plan->up_concurrently_sql : "", "INDEX"));
+    plan = plan_texts(arena, after, edit(arena, after, "where active", "where not active"));
+    assert_contains(plan->up_concurrently_sql, "DROP INDEX CONCURRENTLY IF EXISTS \"account_live\";\n");
+    assert_contains(plan->up_concurrently_sql, "WHERE (NOT (\"active\"));\n");
+    pd_arena_free(arena);
+}
+
 static void
 test_primary_key_change_refused(void **state)
 {
@@ -1214,6 +1257,7 @@ main(void)
         cmocka_unit_test(test_serial_defaults),
         cmocka_unit_test(test_auto_now_trigger),
         cmocka_unit_test(test_model_checks),
+        cmocka_unit_test(test_partial_indexes),
         cmocka_unit_test(test_two_hundred_models_timing),
         cmocka_unit_test(test_long_foreign_key_chain_on_a_small_stack),
     };

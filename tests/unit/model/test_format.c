@@ -253,7 +253,9 @@ test_every_feature_round_trip(void **state)
         "  check(changed > made or changed is null)\n"
         "  check(not (day = \"2000-01-01\" and (at < \"10:00\" or at is not null)) or not not day is null) "
         "name=\"stamp_odd\"\n"
-        "  check(((day >= \"2001-01-01\")) and at != \"12:00\")\n}\n";
+        "  check(((day >= \"2001-01-01\")) and at != \"12:00\")\n"
+        "  index(day) where changed is null or (day > \"2001-01-01\" and at is not null)\n"
+        "  unique(day, at) where not (made is null)  name=\"stamp_day_at_once\"\n}\n";
     char *canonical = assert_round_trip("all.pdm", text);
     assert_non_null(strstr(canonical,
                            "  name string(100) search default=\"quote \\\" backslash \\\\ tab \\t nl \\n "
@@ -289,6 +291,11 @@ test_every_feature_round_trip(void **state)
                            "  check(not (day = \"2000-01-01\" and (at < \"10:00\" or at is not null)) "
                            "or not not day is null) name=\"stamp_odd\"\n"
                            "  check(day >= \"2001-01-01\" and at != \"12:00\")\n}\n"));
+    /* partial indexes: where before name= */
+    assert_non_null(strstr(canonical,
+                           "  index(day) where changed is null or day > \"2001-01-01\" and at is not null "
+                           "name=\"stamp_day_idx\"\n  unique(day, at) where not made is null "
+                           "name=\"stamp_day_at_once\"\n"));
     /* auto_now and auto_now_add in default='s place, their default of now implied */
     assert_non_null(strstr(canonical,
                            "  made timestamptz auto_now_add\n  changed timestamptz null auto_now "
