@@ -177,6 +177,8 @@ typedef struct PdIndex
     const char **fields;    /* field names, in order */
     const char **opclasses; /* index(...) only: per field its operator class ("varchar_pattern_ops") or NULL;
                              * the array itself is NULL when no field has one */
+    const char **functions; /* per field: "lower" or "upper" applied to it (an expression index), or NULL; the
+                             * array itself is NULL when no field has one */
     size_t field_count;
     bool is_unique;
     const PdExpr *where; /* `where <expr>`: a partial index (a unique one is an index, not a constraint) */

@@ -51,6 +51,8 @@ index_key(const PlanContext *ctx, const PdModel *model, const PdIndex *index, bo
             name = old_field->name;
         }
         pd_strbuf_append(&buf, k > 0 ? "," : "");
+        if (index->functions != NULL && index->functions[k] != NULL)
+            pd_strbuf_appendf(&buf, "%s:", index->functions[k]);
         pd_strbuf_append(&buf, name);
         /* Another operator class is another index: the old one is dropped, the new one built. */
         if (index->opclasses != NULL && index->opclasses[k] != NULL)

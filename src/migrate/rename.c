@@ -491,7 +491,8 @@ check_name_free_in_time(PlanContext *ctx, const PdModel *old, const PdModel *mod
     {
         const PdIndex *dropped = &old->indexes[i];
         IndexObjects objects;
-        if ((dropped->is_unique && dropped->where == NULL) || pd_plan_is_index_kept(ctx, model, dropped))
+        if ((dropped->is_unique && dropped->where == NULL && dropped->functions == NULL) ||
+            pd_plan_is_index_kept(ctx, model, dropped))
             continue;
         if (!pd_plan_schema_index(ctx, old, dropped, &objects))
             return false;

@@ -321,7 +321,12 @@ pd_plan_schema_index_columns(PlanContext *ctx, const PdIndex *index, const char 
     {
         if (i > 0)
             pd_strbuf_append(&buf, ", ");
+        const char *function = index->functions != NULL ? index->functions[i] : NULL;
+        if (function != NULL) /* lower or upper, as the checker allows: written by us, not copied */
+            pd_strbuf_append(&buf, strcmp(function, "upper") == 0 ? "upper(" : "lower(");
         pd_strbuf_append_identifier(&buf, columns[i]);
+        if (function != NULL)
+            pd_strbuf_append_char(&buf, ')');
         if (index->opclasses != NULL && index->opclasses[i] != NULL)
         {
             pd_strbuf_append_char(&buf, ' ');
@@ -352,7 +357,7 @@ pd_plan_schema_index(PlanContext *ctx, const PdModel *model, const PdIndex *inde
         const PdField *field = pd_model_find_field(model, index->fields[i]);
         columns[i] = field != NULL && field->column != NULL ? field->column : index->fields[i];
     }
-    out->is_constraint = index->is_unique && index->where == NULL;
+    out->is_constraint = index->is_unique && index->where == NULL && index->functions == NULL;
     out->columns_sql = pd_plan_schema_index_columns(ctx, index, columns);
     if (out->columns_sql != NULL && index->where != NULL)
         out->columns_sql = pd_plan_schema_index_where(ctx, out->columns_sql,

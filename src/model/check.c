@@ -402,6 +402,25 @@ check_opclass(Checker *checker, const PdIndexSyntax *entry, size_t f, const PdMo
     return true;
 }
 
+/* lower(f) / upper(f) in an index: the immutable text functions only, on a text field. */
+static bool
+check_index_function(Checker *checker, const PdIndexSyntax *entry, size_t f, const PdModel *model,
+                     const char *where)
+{
+    const char *function = entry->index.functions[f];
+    const PdField *field = pd_model_find_field(model, entry->index.fields[f]);
+    if (strcmp(function, "lower") != 0 && strcmp(function, "upper") != 0)
+        return pd_model_error_at(checker->err, entry->field_pos[f],
+                                 "function \"%s\" in %s of model %s, expected lower(field) or upper(field)",
+                                 function, where, model->name);
+    if (field != NULL && pd_kind_info(field->kind)->family != PD_FAMILY_TEXT)
+        return pd_model_error_at(checker->err, entry->field_pos[f],
+                                 "%s(%s) in %s of model %s on a field of type %s, expected a string, text, "
+                                 "email, url or slug field",
+                                 function, field->name, where, model->name, pd_model_kind_name(field->kind));
+    return true;
+}
+
 /* The fields of one unique(...) or index(...): each a field with a column, each once. */
 static bool
 check_index_fields(Checker *checker, const PdIndexSyntax *entry, const PdModel *model, const PdStrmap *names,
@@ -418,6 +437,11 @@ check_index_fields(Checker *checker, const PdIndexSyntax *entry, const PdModel *
         if (index->opclasses != NULL && index->opclasses[f] != NULL &&
             !check_opclass(checker, entry, f, model, where))
             return false;
+        if (index->functions != NULL && index->functions[f] != NULL &&
+            !check_index_function(checker, entry, f, model, where))
+            return false;
+        if (index->functions != NULL && index->functions[f] != NULL)
+            continue; /* lower(email) beside email is two keys */
         if (pd_strmap_contains(seen, index->fields[f]))
             return pd_model_error_at(checker->err, entry->field_pos[f],
                                      "field \"%s\" twice in %s of model %s, expected each field once",

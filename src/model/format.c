@@ -272,7 +272,9 @@ append_directives(PdStrbuf *buf, const PdModel *model)
         pd_strbuf_append(buf, index->is_unique ? "  unique(" : "  index(");
         for (size_t f = 0; f < index->field_count; f++)
         {
-            pd_strbuf_appendf(buf, "%s%s", f > 0 ? ", " : "", index->fields[f]);
+            const char *function = index->functions != NULL ? index->functions[f] : NULL;
+            pd_strbuf_appendf(buf, "%s%s%s%s%s", f > 0 ? ", " : "", function != NULL ? function : "",
+                              function != NULL ? "(" : "", index->fields[f], function != NULL ? ")" : "");
             if (index->opclasses != NULL && index->opclasses[f] != NULL)
                 pd_strbuf_appendf(buf, " %s", index->opclasses[f]);
         }

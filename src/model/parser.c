@@ -23,6 +23,7 @@
  *   default   = number | string | true | false | now | uuid | serial
  *   directive = ordering [-]f, ... | table "t" | resource "r" | renamed_from Old
  *             | unique(f, ...) [where expr] [name="n"] | index(f [opclass], ...) [where expr] [name="n"]
+ *                 (a field in unique(...) or index(...) may be written lower(f) or upper(f))
  *             | access (read | write) = who [ (read | write) = who ]
  *             | check( expr ) [name="n"]                  (expr: see expr.c)
  *   who       = word { "|" word }                          (anyone, authenticated, none or role names)
@@ -438,7 +439,8 @@ parse_index(Parser *parser, PdModelSyntax *model, size_t *capacity)
     entry->index.pos = keyword.pos;
     next(parser); /* "(" */
     size_t field_capacity = 0, pos_capacity = 0, opclass_capacity = 0, opclass_pos_capacity = 0;
-    bool has_opclass = false;
+    size_t function_capacity = 0;
+    bool has_opclass = false, has_function = false;
     do
     {
         PdIndex *index = &entry->index;
@@ -449,14 +451,28 @@ parse_index(Parser *parser, PdModelSyntax *model, size_t *capacity)
             reserve(parser, index->opclasses, count, &opclass_capacity, sizeof(const char *));
         PdSourcePos *opclass_positions =
             reserve(parser, entry->opclass_pos, count, &opclass_pos_capacity, sizeof(PdSourcePos));
-        if (fields == NULL || positions == NULL || opclasses == NULL || opclass_positions == NULL)
+        const char **functions =
+            reserve(parser, index->functions, count, &function_capacity, sizeof(const char *));
+        if (fields == NULL || positions == NULL || opclasses == NULL || opclass_positions == NULL ||
+            functions == NULL)
             return fail_memory(parser);
+        index->functions = functions;
+        index->functions[count] = NULL;
+        if (is_token(parser, 0, PD_TOKEN_IDENT) && is_token(parser, 1, PD_TOKEN_LPAREN)) /* lower(email) */
+        {
+            index->functions[count] = next(parser).text;
+            next(parser);
+            has_function = true;
+        }
         index->fields = fields;
         entry->field_pos = positions;
         index->opclasses = opclasses;
         entry->opclass_pos = opclass_positions;
         PdToken name = {0}, opclass = {0};
         if (!expect(parser, PD_TOKEN_IDENT, "a field name", &name))
+            return false;
+        if (index->functions[count] != NULL &&
+            !expect(parser, PD_TOKEN_RPAREN, "\")\" after the field of a function", NULL))
             return false;
         if (is_token(parser, 0, PD_TOKEN_IDENT)) /* an operator class: the checker judges where it may be */
         {
@@ -471,6 +487,8 @@ parse_index(Parser *parser, PdModelSyntax *model, size_t *capacity)
     } while (is_token(parser, 0, PD_TOKEN_COMMA) && (next(parser), true));
     if (!expect(parser, PD_TOKEN_RPAREN, "\",\" or \")\" in the field list", NULL))
         return false;
+    if (!has_function)
+        entry->index.functions = NULL;
     if (!has_opclass)
     {
         entry->index.opclasses = NULL;

@@ -1127,6 +1127,17 @@ test_partial_indexes(void **state)
     plan = plan_texts(arena, after, edit(arena, after, "where active", "where not active"));
     assert_contains(plan->up_concurrently_sql, "DROP INDEX CONCURRENTLY IF EXISTS \"account_live\";\n");
     assert_contains(plan->up_concurrently_sql, "WHERE (NOT (\"active\"));\n");
+
+    /* lower(f) / upper(f): an expression index; a unique one is an index too; another function rebuilds. */
+    const char *lowered = edit(arena, after, "unique(email) where active", "unique(lower(email))");
+    plan = plan_texts(arena, before, lowered);
+    assert_contains(plan->up_concurrently_sql,
+                    "CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS \"account_live\" ON "
+                    "\"account\" (lower(\"email\"));\n");
+    assert_null(strstr(plan->up_concurrently_sql, "USING INDEX"));
+    plan = plan_texts(arena, lowered, edit(arena, lowered, "lower(email)", "upper(email)"));
+    assert_contains(plan->up_concurrently_sql, "DROP INDEX CONCURRENTLY IF EXISTS \"account_live\";\n");
+    assert_contains(plan->up_concurrently_sql, "(upper(\"email\"));\n");
     pd_arena_free(arena);
 }
 

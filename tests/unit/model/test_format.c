@@ -255,7 +255,10 @@ test_every_feature_round_trip(void **state)
         "name=\"stamp_odd\"\n"
         "  check(((day >= \"2001-01-01\")) and at != \"12:00\")\n"
         "  index(day) where changed is null or (day > \"2001-01-01\" and at is not null)\n"
-        "  unique(day, at) where not (made is null)  name=\"stamp_day_at_once\"\n}\n";
+        "  unique(day, at) where not (made is null)  name=\"stamp_day_at_once\"\n}\n"
+        "model Login {\n  email email\n  handle string(20)\n"
+        "  index( lower( email )  varchar_pattern_ops, handle, upper(handle))\n"
+        "  unique(lower(email)) where handle != \"x\" name=\"login_email_once\"\n}\n";
     char *canonical = assert_round_trip("all.pdm", text);
     assert_non_null(strstr(canonical,
                            "  name string(100) search default=\"quote \\\" backslash \\\\ tab \\t nl \\n "
@@ -291,6 +294,11 @@ test_every_feature_round_trip(void **state)
                            "  check(not (day = \"2000-01-01\" and (at < \"10:00\" or at is not null)) "
                            "or not not day is null) name=\"stamp_odd\"\n"
                            "  check(day >= \"2001-01-01\" and at != \"12:00\")\n}\n"));
+    /* expression indexes: lower(f) / upper(f), an operator class after the parenthesis */
+    assert_non_null(strstr(canonical,
+                           "  index(lower(email) varchar_pattern_ops, handle, upper(handle)) "
+                           "name=\"login_email_handle_handle_idx\"\n"
+                           "  unique(lower(email)) where handle != \"x\" name=\"login_email_once\"\n"));
     /* partial indexes: where before name= */
     assert_non_null(strstr(canonical,
                            "  index(day) where changed is null or day > \"2001-01-01\" and at is not null "
