@@ -286,12 +286,24 @@ parse_assigned(Parser *parser, PdTokenKind kind, const char *option, const char 
     return true;
 }
 
+/* Other spellings of an option: Django 5's db_default is our default, already a database default. */
+static const struct
+{
+    const char *name;
+    PdOption option;
+} option_aliases[] = {
+    {"db_default", PD_OPTION_DEFAULT},
+};
+
 static int
 find_option(const char *name)
 {
     for (int option = 0; option < PD_OPTION_COUNT; option++)
         if (strcmp(option_names[option], name) == 0)
             return option;
+    for (size_t i = 0; i < sizeof(option_aliases) / sizeof(option_aliases[0]); i++)
+        if (strcmp(option_aliases[i].name, name) == 0)
+            return (int)option_aliases[i].option;
     return -1;
 }
 
@@ -310,6 +322,12 @@ parse_option(Parser *parser, PdFieldSyntax *field, size_t *check_capacity)
             "auto_now or on_delete= (docs/models.md lists them all)",
             token.text);
     PdOption option = (PdOption)found;
+    if (field->has_option[option] && option != PD_OPTION_CHECK &&
+        strcmp(token.text, option_names[option]) != 0)
+        return pd_model_error_at(
+            parser->err, token.pos,
+            "option \"%s\" given twice or with %s=, expected one of them (%s= is %s= under Django's name)",
+            token.text, option_names[option], token.text, option_names[option]);
     if (field->has_option[option] && option != PD_OPTION_CHECK)
         return pd_model_error_at(parser->err, token.pos,
                                  "option \"%s\" given twice, expected it at most once per field", token.text);

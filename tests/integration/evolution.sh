@@ -11,7 +11,7 @@
 # Schemas are compared as text (one catalog query: columns, constraints,
 # indexes, auto_now triggers), so a failure prints the lines that differ.
 source tests/lib/tap.sh
-tap_plan 248
+tap_plan 258
 tap_workdir
 cd "$TAP_WORKDIR"
 HIST=evolution_history
@@ -1661,6 +1661,78 @@ model Loan {
   number  bigint  default=serial
 }
 PDM
+
+# --- 25: db_default=, default= under Django 5's name --------------------------------
+step "db_default" <<'PDM'
+model Writer {
+  table "writers"
+  name       string(200)
+  email      email  null  index
+  birth      date   default="2000-01-01"  renamed_from=born
+  alias      text  null  renamed_from=nickname
+  token      uuid  default=uuid
+  joined     timestamptz  auto_now_add
+  rank       int    db_default=1
+  index(name, birth)
+  index(upper(name) varchar_pattern_ops, upper(alias))  name="writers_name_ci"
+  index(alias) where alias is not null and birth > "1950-01-01"
+  unique(email) where email is not null and birth is not null  name="writers_email_once"
+  check(alias is not null or birth > "1900-01-01")
+}
+
+model Tag {
+  label  slug(30)  no_index
+}
+
+model Profile {
+  table "writer"
+  writer  Writer  related=profile  deferrable
+  bio     text    null
+}
+
+model Book {
+  headline   string(200)    index
+  writer     Writer         related=books  on_delete=protect  fk_name="book_writer_fk"  deferrable
+  cost       decimal(10,2)  default=0  check(>= 0)  check(< 100000)
+  pages      bigint         default=100
+  state      string(20)     choices(draft "Draft", published "Published", archived "Archived")  default="draft"
+  rating     int            check(>= 0)  check(<= 10)  choices(1 "one", 2, 3, 4, 5)
+  released   timestamptz    null  default=now
+  modified   timestamptz    auto_now  renamed_from=updated
+  seen       time           null  auto_now
+  weight     decimal(8,3)   null  check(>= 0)
+  in_stock   bool           default=false
+  meta       json           default="{}"
+  labels     Genre[]
+  category   Tag            null  on_delete=set_null  related=categorized
+  serial_no  int            default=serial
+  stamped    date           null  db_default=now
+  index(headline, pages)
+  check(cost <= pages or in_stock or pages is null)
+  unique(writer, state)  name="book_writer_status_uniq"
+  index(headline text_pattern_ops)  name="book_headline_5f1d_like"
+}
+
+model Genre {
+  table "genre_list"
+  name     string(50)  unique  default="misc"
+  parent   Genre  null  on_delete=set_null  related=children  fk_name="genres_parent_fk"  deferrable
+  related  Genre[]  related=related_by
+}
+
+model Shelf {
+  id     int  primary_key  default=serial
+  name   string(40)
+  index(name varchar_pattern_ops)
+}
+
+model Loan {
+  shelf   Shelf
+  number  bigint  default=serial
+}
+PDM
+probe "step 25: db_default fills rows already there" \
+    "SELECT count(*) FILTER (WHERE rank = 1) = count(*) FROM writers" "t"
 
 # --- the whole history, down to nothing and up again ---------------------------------
 run_cmd "$PRODATA" migrate --database "dbname=$HIST" --to 0

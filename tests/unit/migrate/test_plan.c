@@ -995,6 +995,11 @@ test_auto_now_trigger(void **state)
     assert_contains(plan->up_sql, pd_arena_sprintf(arena, "%s'updated', 'seen');\n", trigger));
     assert_null(strstr(plan->up_sql, "ON \"author\""));
 
+    /* db_default= is default=: nothing to plan either. */
+    plan = plan_texts(arena, base_models,
+                      edit(arena, base_models, "price      decimal(8,2)  default=0",
+                           "price      decimal(8,2)  db_default=0"));
+    assert_int_equal(plan->operation_count, 0);
     /* default=now to auto_now_add: the same column, nothing to plan. */
     plan = plan_texts(arena, base_models,
                       edit(arena, base_models, "published  timestamptz   default=now",
