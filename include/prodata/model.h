@@ -129,6 +129,7 @@ typedef struct PdField
                                 * NULL when derived (pd_model_foreign_key_name gives it either way) */
     bool is_deferrable;        /* foreign key, one-to-one: DEFERRABLE INITIALLY DEFERRED (`deferrable`) */
 
+    const char *comment;      /* comment="...": the column's COMMENT (Django's db_comment); NULL when none */
     const char *renamed_from; /* migration hint: this field was called that before */
     PdSourcePos pos;
 } PdField;
@@ -222,6 +223,8 @@ typedef struct PdModel
     PdOrdering *ordering;
     size_t ordering_count;
     const char *renamed_from;
+    const char
+        *comment; /* comment "...": the table's COMMENT (Django's Meta.db_table_comment); NULL when none */
     PdAccess read_access; /* REST permissions only: no schema, so a change of them alone migrates nothing */
     PdAccess write_access;
     PdSourcePos pos;

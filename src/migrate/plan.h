@@ -284,6 +284,15 @@ bool pd_plan_checks_drop(PlanContext *ctx, const PdModel *old, const PdModel *mo
  * fields are there. */
 bool pd_plan_checks_add(PlanContext *ctx, const PdModel *old, const PdModel *model);
 
+/* ---- comments.c: COMMENT ON --------------------------------------------- */
+
+/* The table's and its columns' comments, after the CREATE TABLE of a table made (or re-made by +down). */
+bool pd_plan_comments_create(PlanContext *ctx, PdStrbuf *out, const PdModel *model);
+/* A +down step writing back the comments of old's columns this migration drops; planned before the drops. */
+bool pd_plan_comments_restore_dropped(PlanContext *ctx, const PdModel *old, const PdModel *model);
+/* The comments of a model that continues old which changed, set or removed, each with its operation. */
+bool pd_plan_comments_diff(PlanContext *ctx, const PdModel *old, const PdModel *model);
+
 /* ---- alter.c: one field that exists on both sides ----------------------- */
 
 bool pd_plan_alter_field(PlanContext *ctx, const PdModel *model, const PdField *old_field,

@@ -167,6 +167,11 @@ append_field(PdStrbuf *buf, const PdField *field)
         pd_strbuf_append(buf, " through=");
         append_string(buf, field->through_table);
     }
+    if (field->comment != NULL)
+    {
+        pd_strbuf_append(buf, " comment=");
+        append_string(buf, field->comment);
+    }
     if (field->renamed_from != NULL)
         pd_strbuf_appendf(buf, " renamed_from=%s", field->renamed_from);
     pd_strbuf_append_char(buf, '\n');
@@ -314,6 +319,12 @@ append_model(PdStrbuf *buf, const PdModel *model)
     pd_strbuf_append(buf, "\n  resource ");
     append_string(buf, model->resource);
     pd_strbuf_append_char(buf, '\n');
+    if (model->comment != NULL)
+    {
+        pd_strbuf_append(buf, "  comment ");
+        append_string(buf, model->comment);
+        pd_strbuf_append_char(buf, '\n');
+    }
     for (size_t i = 0; i < model->field_count; i++)
         if (model->fields[i].kind != PD_FIELD_AUTO)
             append_field(buf, &model->fields[i]);

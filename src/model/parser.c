@@ -19,13 +19,14 @@
  *   option    = null | unique | index | no_index | search | primary_key | one_to_one
  *             | default=value | auto_now_add | auto_now | check(op literal) | choices(choice, ...)
  *             | on_delete=word | related=name | fk_name="constraint" | deferrable
- *             | through="table" | renamed_from=name
+ *             | through="table" | comment="text" | renamed_from=name
  *   default   = number | string | true | false | now | uuid | serial
  *   directive = ordering [-]f, ... | table "t" | resource "r" | renamed_from Old
  *             | unique(f, ...) [where expr] [name="n"] | index(f [opclass], ...) [where expr] [name="n"]
  *                 (a field in unique(...) or index(...) may be written lower(f) or upper(f))
  *             | access (read | write) = who [ (read | write) = who ]
  *             | check( expr ) [name="n"]                  (expr: see expr.c)
+ *             | comment "text"
  *   who       = word { "|" word }                          (anyone, authenticated, none or role names)
  */
 #include <errno.h>
@@ -50,9 +51,9 @@ typedef struct Parser
 } Parser;
 
 static const char *option_names[PD_OPTION_COUNT] = {
-    "primary_key", "one_to_one", "null",         "unique",     "index",   "no_index",
-    "search",      "default",    "auto_now_add", "auto_now",   "check",   "choices",
-    "on_delete",   "related",    "fk_name",      "deferrable", "through", "renamed_from",
+    "primary_key", "one_to_one",   "null",     "unique",  "index",        "no_index",  "search",
+    "default",     "auto_now_add", "auto_now", "check",   "choices",      "on_delete", "related",
+    "fk_name",     "deferrable",   "through",  "comment", "renamed_from",
 };
 
 const char *
@@ -350,6 +351,8 @@ parse_option(Parser *parser, PdFieldSyntax *field, size_t *check_capacity)
             return parse_assigned(parser, PD_TOKEN_STRING, "fk_name", &field->field.fk_name);
         case PD_OPTION_THROUGH:
             return parse_assigned(parser, PD_TOKEN_STRING, "through", &field->field.through_table);
+        case PD_OPTION_COMMENT:
+            return parse_assigned(parser, PD_TOKEN_STRING, "comment", &field->field.comment);
         case PD_OPTION_RENAMED_FROM:
             return parse_assigned(parser, PD_TOKEN_IDENT, "renamed_from", &field->field.renamed_from);
         default:
@@ -709,6 +712,9 @@ parse_line(Parser *parser, PdModelSyntax *model, size_t *field_capacity, size_t 
         return parse_single(parser, &model->model.resource, &model->resource_pos);
     if (strcmp(word, "renamed_from") == 0)
         return parse_single(parser, &model->model.renamed_from, &model->renamed_from_pos);
+    if (strcmp(word, "comment") == 0 && is_token(parser, 1, PD_TOKEN_STRING)) /* not reserved: a field may be
+                                                                                 called comment */
+        return parse_single(parser, &model->model.comment, &model->comment_pos);
     PdFieldSyntax *fields =
         reserve(parser, model->fields, model->field_count, field_capacity, sizeof(PdFieldSyntax));
     if (fields == NULL)

@@ -36,6 +36,7 @@ typedef enum PdOption
     PD_OPTION_FK_NAME,
     PD_OPTION_DEFERRABLE,
     PD_OPTION_THROUGH,
+    PD_OPTION_COMMENT,
     PD_OPTION_RENAMED_FROM,
     PD_OPTION_COUNT
 } PdOption;
@@ -76,6 +77,7 @@ typedef struct PdModelSyntax
     PdSourcePos *ordering_pos;
     PdSourcePos table_pos;
     PdSourcePos resource_pos;
+    PdSourcePos comment_pos;
     PdSourcePos renamed_from_pos;
     PdSourcePos access_pos;       /* the word "access"; line 0 when the model has none */
     PdSourcePos access_pos_of[2]; /* the value after read= [0] and write= [1]; line 0 when not given */

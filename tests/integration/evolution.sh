@@ -9,9 +9,9 @@
 #   check agrees, makemigrations finds nothing left, and rows inserted in the
 #     first steps keep their values through renames, widenings and additions.
 # Schemas are compared as text (one catalog query: columns, constraints,
-# indexes, auto_now triggers), so a failure prints the lines that differ.
+# indexes, auto_now triggers, comments), so a failure prints the lines that differ.
 source tests/lib/tap.sh
-tap_plan 258
+tap_plan 277
 tap_workdir
 cd "$TAP_WORKDIR"
 HIST=evolution_history
@@ -49,6 +49,10 @@ SELECT line FROM (
     UNION ALL
     SELECT 'trigger ' || t.relname || '.' || g.tgname || ' ' || pg_get_triggerdef(g.oid)
     FROM t JOIN pg_trigger g ON g.tgrelid = t.oid AND g.tgname = 'prodata_auto_now'
+    UNION ALL
+    SELECT 'comment ' || t.relname || coalesce('.' || a.attname, '') || ' ' || ds.description
+    FROM t JOIN pg_description ds ON ds.objoid = t.oid AND ds.classoid = 'pg_class'::regclass
+    LEFT JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = ds.objsubid AND ds.objsubid > 0
 ) lines ORDER BY line COLLATE "C"
 SQL
 )
@@ -1733,6 +1737,150 @@ model Loan {
 PDM
 probe "step 25: db_default fills rows already there" \
     "SELECT count(*) FILTER (WHERE rank = 1) = count(*) FROM writers" "t"
+
+# --- 26: comments on tables and columns (Django's db_table_comment, db_comment) -------
+step "comments" <<'PDM'
+model Writer {
+  table "writers"
+  comment "people who write; 'quoted'"
+  name       string(200)
+  email      email  null  index
+  birth      date   default="2000-01-01"  renamed_from=born
+  alias      text  null  renamed_from=nickname
+  token      uuid  default=uuid
+  joined     timestamptz  auto_now_add
+  rank       int    db_default=1  comment="1 is first"
+  index(name, birth)
+  index(upper(name) varchar_pattern_ops, upper(alias))  name="writers_name_ci"
+  index(alias) where alias is not null and birth > "1950-01-01"
+  unique(email) where email is not null and birth is not null  name="writers_email_once"
+  check(alias is not null or birth > "1900-01-01")
+}
+
+model Tag {
+  label  slug(30)  no_index
+}
+
+model Profile {
+  table "writer"
+  writer  Writer  related=profile  deferrable
+  bio     text    null
+}
+
+model Book {
+  headline   string(200)    index  comment="the title on the cover"
+  writer     Writer         related=books  on_delete=protect  fk_name="book_writer_fk"  deferrable
+  cost       decimal(10,2)  default=0  check(>= 0)  check(< 100000)
+  pages      bigint         default=100
+  state      string(20)     choices(draft "Draft", published "Published", archived "Archived")  default="draft"
+  rating     int            check(>= 0)  check(<= 10)  choices(1 "one", 2, 3, 4, 5)
+  released   timestamptz    null  default=now
+  modified   timestamptz    auto_now  renamed_from=updated
+  seen       time           null  auto_now
+  weight     decimal(8,3)   null  check(>= 0)
+  in_stock   bool           default=false
+  meta       json           default="{}"
+  labels     Genre[]
+  category   Tag            null  on_delete=set_null  related=categorized
+  serial_no  int            default=serial
+  stamped    date           null  db_default=now
+  index(headline, pages)
+  check(cost <= pages or in_stock or pages is null)
+  unique(writer, state)  name="book_writer_status_uniq"
+  index(headline text_pattern_ops)  name="book_headline_5f1d_like"
+}
+
+model Genre {
+  table "genre_list"
+  name     string(50)  unique  default="misc"
+  parent   Genre  null  on_delete=set_null  related=children  fk_name="genres_parent_fk"  deferrable
+  related  Genre[]  related=related_by
+}
+
+model Shelf {
+  id     int  primary_key  default=serial
+  name   string(40)
+  index(name varchar_pattern_ops)
+}
+
+model Loan {
+  shelf   Shelf
+  number  bigint  default=serial
+}
+PDM
+probe "step 26: the comments are the database's" \
+    "SELECT obj_description('writers'::regclass, 'pg_class') || '|' || col_description('book'::regclass, (SELECT attnum FROM pg_attribute WHERE attrelid = 'book'::regclass AND attname = 'headline'))" \
+    "people who write; 'quoted'|the title on the cover"
+
+# --- 27: a comment changed, a commented column renamed, one dropped ---------------------
+step "comments changed, renamed, dropped" --allow-destructive <<'PDM'
+model Writer {
+  table "writers"
+  comment "people who write"
+  name       string(200)
+  email      email  null  index
+  birth      date   default="2000-01-01"  renamed_from=born
+  alias      text  null  renamed_from=nickname
+  token      uuid  default=uuid
+  joined     timestamptz  auto_now_add
+  index(name, birth)
+  index(upper(name) varchar_pattern_ops, upper(alias))  name="writers_name_ci"
+  index(alias) where alias is not null and birth > "1950-01-01"
+  unique(email) where email is not null and birth is not null  name="writers_email_once"
+  check(alias is not null or birth > "1900-01-01")
+}
+
+model Tag {
+  label  slug(30)  no_index
+}
+
+model Profile {
+  table "writer"
+  writer  Writer  related=profile  deferrable
+  bio     text    null
+}
+
+model Book {
+  title      string(200)    index  comment="the title on the cover"  renamed_from=headline
+  writer     Writer         related=books  on_delete=protect  fk_name="book_writer_fk"  deferrable
+  cost       decimal(10,2)  default=0  check(>= 0)  check(< 100000)
+  pages      bigint         default=100
+  state      string(20)     choices(draft "Draft", published "Published", archived "Archived")  default="draft"
+  rating     int            check(>= 0)  check(<= 10)  choices(1 "one", 2, 3, 4, 5)
+  released   timestamptz    null  default=now
+  modified   timestamptz    auto_now  renamed_from=updated
+  seen       time           null  auto_now
+  weight     decimal(8,3)   null  check(>= 0)
+  in_stock   bool           default=false
+  meta       json           default="{}"
+  labels     Genre[]
+  category   Tag            null  on_delete=set_null  related=categorized
+  serial_no  int            default=serial
+  stamped    date           null  db_default=now
+  index(title, pages)
+  check(cost <= pages or in_stock or pages is null)
+  unique(writer, state)  name="book_writer_status_uniq"
+  index(title text_pattern_ops)  name="book_headline_5f1d_like"
+}
+
+model Genre {
+  table "genre_list"
+  name     string(50)  unique  default="misc"
+  parent   Genre  null  on_delete=set_null  related=children  fk_name="genres_parent_fk"  deferrable
+  related  Genre[]  related=related_by
+}
+
+model Shelf {
+  id     int  primary_key  default=serial
+  name   string(40)
+  index(name varchar_pattern_ops)
+}
+
+model Loan {
+  shelf   Shelf
+  number  bigint  default=serial
+}
+PDM
 
 # --- the whole history, down to nothing and up again ---------------------------------
 run_cmd "$PRODATA" migrate --database "dbname=$HIST" --to 0

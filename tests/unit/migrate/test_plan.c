@@ -1146,6 +1146,33 @@ test_partial_indexes(void **state)
     pd_arena_free(arena);
 }
 
+/* comment "..." and comment="...": COMMENT ON after CREATE TABLE, set, changed, removed, restored by +down.
+ */
+static void
+test_comments(void **state)
+{
+    (void)state;
+    PdArena *arena = pd_arena_new(0);
+    const char *before = "model Note {\n  body text\n  gone int null comment=\"old\"\n}\n";
+    const char *after = "model Note {\n  comment \"it's a note\"\n  body text comment=\"the text\"\n}\n";
+    PdMigrationPlan *plan = plan_texts(arena, NULL, after);
+    assert_contains(plan->up_sql, "COMMENT ON TABLE \"note\" IS 'it''s a note';\n"
+                                  "COMMENT ON COLUMN \"note\".\"body\" IS 'the text';\n");
+    plan = plan_texts(arena, before, after);
+    assert_int_equal(plan->operation_count, 3); /* drop gone, the table's comment, body's comment */
+    assert_string_equal(plan->operations[1].description, "set the comment of Note");
+    assert_int_equal(plan->operations[1].kind, PD_OP_ALTER_COMMENT);
+    assert_contains(plan->down_sql, "COMMENT ON TABLE \"note\" IS NULL;\n");
+    assert_contains(plan->down_sql, "COMMENT ON COLUMN \"note\".\"body\" IS NULL;\n");
+    /* the dropped column's comment is written back after +down adds the column again */
+    assert_contains(plan->down_sql, "ALTER TABLE \"note\" ADD COLUMN \"gone\" integer;\n"
+                                    "COMMENT ON COLUMN \"note\".\"gone\" IS 'old';\n");
+    plan = plan_texts(arena, after, before);
+    assert_contains(plan->up_sql, "COMMENT ON TABLE \"note\" IS NULL;\n");
+    assert_string_equal(plan->operations[0].description, "add field Note.gone (int null)");
+    pd_arena_free(arena);
+}
+
 static void
 test_primary_key_change_refused(void **state)
 {
@@ -1274,6 +1301,7 @@ main(void)
         cmocka_unit_test(test_auto_now_trigger),
         cmocka_unit_test(test_model_checks),
         cmocka_unit_test(test_partial_indexes),
+        cmocka_unit_test(test_comments),
         cmocka_unit_test(test_two_hundred_models_timing),
         cmocka_unit_test(test_long_foreign_key_chain_on_a_small_stack),
     };

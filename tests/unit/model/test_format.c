@@ -256,8 +256,8 @@ test_every_feature_round_trip(void **state)
         "  check(((day >= \"2001-01-01\")) and at != \"12:00\")\n"
         "  index(day) where changed is null or (day > \"2001-01-01\" and at is not null)\n"
         "  unique(day, at) where not (made is null)  name=\"stamp_day_at_once\"\n}\n"
-        "model Login {\n  email email\n  handle string(20)\n  tries int db_default=3\n  seen date "
-        "db_default=now\n"
+        "model Login {\n  comment \"who logs in, \\\"quoted\\\"\"\n  email email comment=\"where\" null\n"
+        "  handle string(20)\n  tries int db_default=3\n  seen date db_default=now\n  comment text\n"
         "  index( lower( email )  varchar_pattern_ops, handle, upper(handle))\n"
         "  unique(lower(email)) where handle != \"x\" name=\"login_email_once\"\n}\n";
     char *canonical = assert_round_trip("all.pdm", text);
@@ -295,6 +295,10 @@ test_every_feature_round_trip(void **state)
                            "  check(not (day = \"2000-01-01\" and (at < \"10:00\" or at is not null)) "
                            "or not not day is null) name=\"stamp_odd\"\n"
                            "  check(day >= \"2001-01-01\" and at != \"12:00\")\n}\n"));
+    /* comments: the table's after resource, a field's before renamed_from; a field may be called comment */
+    assert_non_null(strstr(canonical, "  resource \"logins\"\n  comment \"who logs in, \\\"quoted\\\"\"\n"
+                                      "  email email(254) null comment=\"where\"\n"));
+    assert_non_null(strstr(canonical, "  comment text\n"));
     /* db_default= is default= under Django's name, written as default= */
     assert_non_null(strstr(canonical, "  tries int default=3\n  seen date default=now\n"));
     /* expression indexes: lower(f) / upper(f), an operator class after the parenthesis */
