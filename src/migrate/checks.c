@@ -15,6 +15,7 @@
  * renames are undone, and PostgreSQL keeps the expression on the columns
  * through them.
  */
+#include <stdint.h>
 #include <string.h>
 
 #include "plan.h"
