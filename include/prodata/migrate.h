@@ -47,7 +47,11 @@ typedef enum PdOperationKind
                          * name, deferrable */
     PD_OP_ADD_INDEX,    /* model-level index or unique */
     PD_OP_DROP_INDEX,
-    PD_OP_RENAME_INDEX /* a model-level index or unique given another name= */
+    PD_OP_RENAME_INDEX, /* a model-level index or unique given another name= */
+    PD_OP_ADD_CHECK,    /* model-level check(...) */
+    PD_OP_DROP_CHECK,
+    PD_OP_ALTER_CHECK,  /* its expression or its name changed */
+    PD_OP_ALTER_COMMENT /* a table's or a column's comment set, changed or removed */
 } PdOperationKind;
 
 typedef struct PdOperation

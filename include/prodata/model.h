@@ -110,7 +110,9 @@ typedef struct PdField
     bool is_indexed;
     bool is_searchable;
     bool is_primary_key;
-    PdDefault default_value;
+    PdDefault default_value; /* auto_now and auto_now_add set it to PD_DEFAULT_NOW */
+    bool is_auto_now_add;    /* date, time, timestamptz: the database's now on insert (default now) */
+    bool is_auto_now;        /* the same, and on every update: a BEFORE UPDATE trigger the migrations make */
     PdCheck *checks;
     size_t check_count;
     PdChoice *choices;
@@ -127,12 +129,50 @@ typedef struct PdField
                                 * NULL when derived (pd_model_foreign_key_name gives it either way) */
     bool is_deferrable;        /* foreign key, one-to-one: DEFERRABLE INITIALLY DEFERRED (`deferrable`) */
 
+    const char *comment;      /* comment="...": the column's COMMENT (Django's db_comment); NULL when none */
     const char *renamed_from; /* migration hint: this field was called that before */
     /* backfill=<literal>: the value the rows already in the table get when a migration adds the column or
      * makes it not null; never a default of the column. NULL when none. */
     const PdLiteral *backfill;
     PdSourcePos pos;
 } PdField;
+
+/*
+ * A small boolean expression over a model's fields: check(ends > starts) and the like. Field references,
+ * literals, comparisons, is [not] null, not, and, or; nothing else, so it is rendered to SQL from the tree
+ * (identifiers quoted, literals typed by the field they meet), never pasted as text.
+ */
+typedef enum PdExprKind
+{
+    PD_EXPR_FIELD,       /* field: a field name as written (its column in SQL) */
+    PD_EXPR_LITERAL,     /* literal: number, string, true, false or null */
+    PD_EXPR_COMPARE,     /* left op right */
+    PD_EXPR_IS_NULL,     /* left is null */
+    PD_EXPR_IS_NOT_NULL, /* left is not null */
+    PD_EXPR_NOT,         /* not left */
+    PD_EXPR_AND,         /* left and right */
+    PD_EXPR_OR           /* left or right */
+} PdExprKind;
+
+typedef struct PdExpr
+{
+    PdExprKind kind;
+    const char *field; /* PD_EXPR_FIELD */
+    PdLiteral literal; /* PD_EXPR_LITERAL */
+    PdCheckOp op;      /* PD_EXPR_COMPARE */
+    const struct PdExpr *left;
+    const struct PdExpr *right;
+    PdSourcePos pos;
+} PdExpr;
+
+/* A model-level check(...) directive: a CHECK constraint of the table. */
+typedef struct PdModelCheck
+{
+    const char *name; /* database name: name="..." or <table>_<columns>_check (pd_model_check_name) */
+    const PdExpr *expr;
+    bool is_named; /* name= was given (the canonical text writes only a given name) */
+    PdSourcePos pos;
+} PdModelCheck;
 
 /* A model-level composite constraint or index: unique(a, b) or index(a, b). */
 typedef struct PdIndex
@@ -141,8 +181,11 @@ typedef struct PdIndex
     const char **fields;    /* field names, in order */
     const char **opclasses; /* index(...) only: per field its operator class ("varchar_pattern_ops") or NULL;
                              * the array itself is NULL when no field has one */
+    const char **functions; /* per field: "lower" or "upper" applied to it (an expression index), or NULL; the
+                             * array itself is NULL when no field has one */
     size_t field_count;
     bool is_unique;
+    const PdExpr *where; /* `where <expr>`: a partial index (a unique one is an index, not a constraint) */
     PdSourcePos pos;
 } PdIndex;
 
@@ -178,9 +221,13 @@ typedef struct PdModel
     size_t field_count;
     PdIndex *indexes; /* composite unique and index entries, in file order */
     size_t index_count;
+    PdModelCheck *checks; /* model-level check(...) directives, in file order */
+    size_t check_count;
     PdOrdering *ordering;
     size_t ordering_count;
     const char *renamed_from;
+    const char
+        *comment; /* comment "...": the table's COMMENT (Django's Meta.db_table_comment); NULL when none */
     PdAccess read_access; /* REST permissions only: no schema, so a change of them alone migrates nothing */
     PdAccess write_access;
     PdSourcePos pos;
@@ -230,6 +277,9 @@ const PdField *pd_model_primary_key(const PdModel *model);
 /* Whether the field is a primary key the database numbers: the implicit id, or a primary key with
  * default=serial. Read-only in the REST API, as DRF's AutoField. */
 bool pd_model_is_auto_key(const PdField *field);
+/* Whether the database alone writes the field, so the REST API ignores it in input and marks it read-only:
+ * an auto key, or an auto_now / auto_now_add field (DRF's read-only DateTimeField(auto_now=True)). */
+bool pd_model_is_read_only(const PdField *field);
 
 /* The type of a field's column (kind.h): its own kind and numbers, or for a foreign key or one-to-one
  * field the type of the target's primary key. False for many-to-many (no column) or an unresolved target. */
@@ -252,6 +302,9 @@ char *pd_model_constraint_name(PdArena *arena, const char *table, const char *co
 /* Name of the FOREIGN KEY constraint of a foreign key or one-to-one field of model: its fk_name when given,
  * else <table>_<column>_fkey (kept within 63 bytes). NULL for other fields or on arena exhaustion. */
 char *pd_model_foreign_key_name(PdArena *arena, const PdModel *model, const PdField *field);
+/* Name of a model-level check(...) when none is given: <table>_<columns>_check, the distinct columns its
+ * expression names in order, kept within 63 bytes. NULL on arena exhaustion. */
+char *pd_model_check_name(PdArena *arena, const PdModel *model, const PdExpr *expr);
 /* Name of a model-level composite index or unique constraint when none is given. */
 char *pd_model_index_name(PdArena *arena, const PdModel *model, const PdIndex *index);
 /* Name of a field's check number check_index (0-based, in file order): <table>_<column>_check for the

@@ -638,7 +638,7 @@ conflict_targets(PdOaBuild *build, const PdModel *model)
     for (size_t i = 0; i < model->index_count; i++)
     {
         const PdIndex *index = &model->indexes[i];
-        if (!index->is_unique)
+        if (!index->is_unique || index->where != NULL || index->functions != NULL) /* not conflict targets */
             continue;
         PdStrbuf names;
         pd_strbuf_init(&names, build->arena);

@@ -73,7 +73,7 @@ pd_http_oa_printf(PdOaBuild *build, const char *fmt, ...)
 bool
 pd_http_oa_is_writable(const PdField *field)
 {
-    return !pd_model_is_auto_key(field);
+    return !pd_model_is_read_only(field);
 }
 
 bool

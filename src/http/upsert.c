@@ -56,7 +56,8 @@ unique_sets(const PdModel *model, UniqueSet *sets, size_t capacity)
     for (size_t i = 0; i < model->index_count && count < capacity; i++)
     {
         const PdIndex *index = &model->indexes[i];
-        if (!index->is_unique || index->field_count > MAX_CONFLICT_FIELDS)
+        if (!index->is_unique || index->where != NULL || index->functions != NULL ||
+            index->field_count > MAX_CONFLICT_FIELDS)
             continue;
         sets[count] = (UniqueSet){{NULL}, index->field_count};
         for (size_t f = 0; f < index->field_count; f++)

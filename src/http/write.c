@@ -454,7 +454,7 @@ static void
 append_field(PdHttpContext *ctx, const PdField *field)
 {
     PdStrbuf *out = &ctx->out;
-    bool is_read_only = pd_model_is_auto_key(field); /* DRF's AutoField: the implicit id, a serial key */
+    bool is_read_only = pd_model_is_read_only(field); /* DRF: AutoField, auto_now and auto_now_add */
     bool is_required = !is_read_only && !field->is_nullable && field->default_value.kind == PD_DEFAULT_NONE &&
                        field->kind != PD_FIELD_MANY_TO_MANY && field->kind != PD_FIELD_BOOL;
     pd_http_json_string(out, field->name);

@@ -82,7 +82,7 @@ pd_plan_ddl_create_table(PdStrbuf *out, const char *table, const FieldObjects *f
     for (size_t i = 0; i < field_count; i++)
         field_constraints(out, &fields[i], is_deferred != NULL && is_deferred[i]);
     for (size_t i = 0; i < index_count; i++)
-        if (indexes[i].is_unique)
+        if (indexes[i].is_constraint)
         {
             table_constraint(out, indexes[i].name, "UNIQUE ");
             pd_strbuf_append(out, indexes[i].columns_sql);
@@ -106,8 +106,9 @@ pd_plan_ddl_create_indexes(PdStrbuf *out, const char *table, const FieldObjects 
             pd_strbuf_append(out, ");\n");
         }
     for (size_t i = 0; i < index_count; i++)
-        if (!indexes[i].is_unique)
-            pd_plan_ddl_create_index(out, table, indexes[i].name, indexes[i].columns_sql, false, false);
+        if (!indexes[i].is_constraint) /* a partial unique(...) is a unique index */
+            pd_plan_ddl_create_index(out, table, indexes[i].name, indexes[i].columns_sql,
+                                     indexes[i].is_unique, false);
 }
 
 void

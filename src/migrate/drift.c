@@ -7,8 +7,10 @@
  * PostgreSQL's own deparsers (format_type, pg_get_expr, pg_get_constraintdef,
  * pg_get_indexdef), so nothing is compared against a hand-written imitation
  * of PostgreSQL's spelling, and a hand-made ALTER of any kind shows up.
- * prodata's own tables are left out (the row counters too: triggers are not
- * read at all, so the counters' triggers on model tables are no drift).
+ * prodata's own tables are left out (the row counters too); of the triggers
+ * only auto_now's "prodata_auto_now" is read (pg_get_triggerdef), so the
+ * counters' triggers on model tables are no drift but a dropped auto_now is;
+ * the comments of tables and columns are read too (pg_description).
  *
  * Deparsing every table is what costs; a migration touches a few. So the
  * query can be limited to a list of tables; the catalog rows' xmin says,
@@ -38,6 +40,9 @@
 /* The row counters' constraint trigger (counters.c) has a pg_constraint row: no drift either. */
 #define NOT_COUNTER_TRIGGER "NOT (con.contype = 't' AND con.conname = 'prodata_count_flush')"
 
+/* Of the triggers only auto_now's (timestamps.c) are the model's: the row counters' are prodata's own. */
+#define AUTO_NOW_TRIGGER "g.tgname = 'prodata_auto_now'"
+
 #define SNAPSHOT_QUERY(filter)                                                                               \
     "WITH " TABLE_SET(                                                                                       \
         filter) ", item AS (\n"                                                                              \
@@ -60,6 +65,16 @@
                 "  SELECT t.oid, 'index ' || t.relname || '.' || ic.relname,\n"                              \
                 "         pg_get_indexdef(ic.oid) || CASE WHEN x.indisvalid THEN '' ELSE ' (INVALID)' END\n" \
                 "  FROM t JOIN pg_index x ON x.indrelid = t.oid JOIN pg_class ic ON ic.oid = x.indexrelid\n" \
+                "  UNION ALL\n"                                                                              \
+                "  SELECT t.oid, 'trigger ' || t.relname || '.' || g.tgname, pg_get_triggerdef(g.oid)\n"     \
+                "  FROM t JOIN pg_trigger g ON g.tgrelid = t.oid AND " AUTO_NOW_TRIGGER "\n"                 \
+                "  UNION ALL\n"                                                                              \
+                "  SELECT t.oid, 'comment ' || t.relname || coalesce('.' || a.attname, ''), "                \
+                "ds.description\n"                                                                           \
+                "  FROM t JOIN pg_description ds ON ds.objoid = t.oid AND ds.classoid = "                    \
+                "'pg_class'::regclass\n"                                                                     \
+                "  LEFT JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = ds.objsubid AND "           \
+                "ds.objsubid > 0\n"                                                                          \
                 "), escaped AS (\n"                                                                          \
                 "  -- one line per item: a newline or tab inside a name or definition must not split it\n"   \
                 "  SELECT rel,\n"                                                                            \
@@ -84,7 +99,11 @@ static const char *some_tables_query = SNAPSHOT_QUERY(" AND c.oid = ANY ($1::oid
         filter) "\n"                                                                                         \
                 "SELECT t.oid, (SELECT count(*) FROM pg_constraint con WHERE con.conrelid = t.oid\n"         \
                 "                AND " NOT_COUNTER_TRIGGER ") || ':'\n"                                      \
-                "              || (SELECT count(*) FROM pg_index x WHERE x.indrelid = t.oid) FROM t"
+                "              || (SELECT count(*) FROM pg_index x WHERE x.indrelid = t.oid) || ':'\n"       \
+                "              || (SELECT count(*) FROM pg_trigger g WHERE g.tgrelid = t.oid\n"              \
+                "                  AND " AUTO_NOW_TRIGGER ") || ':'\n"                                       \
+                "              || (SELECT count(*) FROM pg_description ds WHERE ds.objoid = t.oid\n"         \
+                "                  AND ds.classoid = 'pg_class'::regclass) FROM t"
 
 static const char *all_census_query = CENSUS_QUERY("");
 static const char *some_census_query = CENSUS_QUERY(" AND c.oid = ANY ($1::oid[])");
@@ -114,21 +133,37 @@ static const char *changed_since_query = "WITH new_class AS (SELECT c.oid FROM p
                       "a") "\n"
                            "  UNION SELECT d.adrelid FROM pg_attrdef d WHERE " IS_NEW(
                                "d") "\n"
-                                    "  UNION SELECT con.conrelid FROM pg_constraint con WHERE " IS_NEW(
-                                        "con") "\n"
-                                               "  UNION SELECT a.attrelid FROM pg_attribute a WHERE "
-                                               "a.atttypid IN (\n"
-                                               "    SELECT ty.oid FROM pg_type ty WHERE " IS_NEW(
-                                                   "ty") "\n"
-                                                         "      AND ty.typtype IN ('b', 'd', 'e', 'r', 'm') "
-                                                         "AND ty.typcategory <> 'A')\n"
-                                                         "), changed AS (\n"
-                                                         "  SELECT oid FROM rel\n"
-                                                         "  UNION SELECT con.conrelid FROM pg_constraint con "
-                                                         "JOIN rel ON rel.oid = con.confrelid\n"
-                                                         ")\n"
-                                                         "SELECT '{' || coalesce(string_agg(oid::text, ','), "
-                                                         "'') || '}' FROM changed";
+                                    "  UNION SELECT g.tgrelid FROM pg_trigger g WHERE " IS_NEW(
+                                        "g") "\n"
+                                             "  UNION SELECT ds.objoid FROM pg_description ds WHERE "
+                                             "ds.classoid = "
+                                             "'pg_class'::regclass AND " IS_NEW(
+                                                 "ds") "\n"
+                                                       "  UNION SELECT con.conrelid FROM pg_constraint con "
+                                                       "WHERE " IS_NEW(
+                                                           "con") "\n"
+                                                                  "  UNION SELECT a.attrelid FROM "
+                                                                  "pg_attribute a WHERE "
+                                                                  "a.atttypid IN (\n"
+                                                                  "    SELECT ty.oid FROM pg_type ty "
+                                                                  "WHERE " IS_NEW(
+                                                                      "ty") "\n"
+                                                                            "      AND ty.typtype IN ('b', "
+                                                                            "'d', 'e', "
+                                                                            "'r', 'm') "
+                                                                            "AND ty.typcategory <> 'A')\n"
+                                                                            "), changed AS (\n"
+                                                                            "  SELECT oid FROM rel\n"
+                                                                            "  UNION SELECT con.conrelid "
+                                                                            "FROM "
+                                                                            "pg_constraint con "
+                                                                            "JOIN rel ON rel.oid = "
+                                                                            "con.confrelid\n"
+                                                                            ")\n"
+                                                                            "SELECT '{' || "
+                                                                            "coalesce(string_agg(oid::text, "
+                                                                            "','), "
+                                                                            "'') || '}' FROM changed";
 
 /*
  * The relations the current transaction changed: every DDL statement locks

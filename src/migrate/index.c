@@ -51,10 +51,20 @@ index_key(const PlanContext *ctx, const PdModel *model, const PdIndex *index, bo
             name = old_field->name;
         }
         pd_strbuf_append(&buf, k > 0 ? "," : "");
+        if (index->functions != NULL && index->functions[k] != NULL)
+            pd_strbuf_appendf(&buf, "%s:", index->functions[k]);
         pd_strbuf_append(&buf, name);
         /* Another operator class is another index: the old one is dropped, the new one built. */
         if (index->opclasses != NULL && index->opclasses[k] != NULL)
             pd_strbuf_appendf(&buf, " %s", index->opclasses[k]);
+    }
+    if (index->where != NULL) /* another condition is another index; compared in the new columns */
+    {
+        const PdModel *new_model = is_old ? pd_plan_new_model_of(ctx, model) : NULL;
+        const char *where = pd_plan_expr_sql((PlanContext *)ctx, model, new_model, index->where);
+        if (where == NULL)
+            return NULL;
+        pd_strbuf_appendf(&buf, " where %s", where);
     }
     return pd_strbuf_text(&buf);
 }
@@ -159,6 +169,9 @@ old_index_objects(PlanContext *ctx, const PdModel *old, const PdModel *model, co
             columns[k] = field->column;
     }
     out->columns_sql = pd_plan_schema_index_columns(ctx, index, columns);
+    if (out->columns_sql != NULL && index->where != NULL)
+        out->columns_sql = pd_plan_schema_index_where(ctx, out->columns_sql,
+                                                      pd_plan_expr_sql(ctx, old, model, index->where));
     return out->columns_sql != NULL || pd_arena_error(ctx->arena, ctx->err);
 }
 
@@ -174,7 +187,7 @@ drop_model_index(PlanContext *ctx, const PdModel *old, const PdModel *model, con
     if (!pd_plan_operation(ctx, PD_OP_DROP_INDEX, model->name, objects.name, hint, "drop %s(%s) on %s (%s)",
                            kind, fields, model->name, objects.name))
         return false;
-    if (index->is_unique)
+    if (objects.is_constraint)
     {
         pd_plan_ddl_drop_constraint(&ctx->up, objects.table, objects.name);
         pd_plan_ddl_add_constraint(&ctx->down, objects.table, objects.name,
@@ -183,7 +196,8 @@ drop_model_index(PlanContext *ctx, const PdModel *old, const PdModel *model, con
     else
     {
         pd_plan_ddl_drop_index(&ctx->concurrently, objects.name, true);
-        pd_plan_ddl_create_index(&ctx->down, objects.table, objects.name, objects.columns_sql, false, false);
+        pd_plan_ddl_create_index(&ctx->down, objects.table, objects.name, objects.columns_sql,
+                                 index->is_unique, false);
     }
     return pd_plan_step_end(ctx);
 }
@@ -216,7 +230,7 @@ add_model_index(PlanContext *ctx, const PdModel *model, const PdIndex *index)
         return false;
     pd_plan_ddl_create_index(&ctx->concurrently, objects.table, objects.name, objects.columns_sql,
                              index->is_unique, true);
-    if (index->is_unique)
+    if (objects.is_constraint)
     {
         pd_plan_ddl_unique_using_index(&ctx->concurrently, objects.table, objects.name);
         pd_plan_ddl_drop_constraint(&ctx->down, objects.table, objects.name);

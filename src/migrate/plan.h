@@ -139,8 +139,10 @@ typedef struct IndexObjects
 {
     const char *table;
     const char *name;
-    const char *columns_sql; /* ("a", "b"), or ("a" "varchar_pattern_ops", "b") with operator classes */
+    const char *columns_sql; /* ("a", "b"), or ("a" "varchar_pattern_ops", "b") with operator classes; then
+                              * " WHERE (...)" for a partial index */
     bool is_unique;
+    bool is_constraint; /* a unique(...) without where: a UNIQUE constraint; else an index */
 } IndexObjects;
 
 ModelRef pd_plan_schema_model_ref(PlanContext *ctx, const PdModel *model);
@@ -153,8 +155,17 @@ bool pd_plan_schema_index(PlanContext *ctx, const PdModel *model, const PdIndex 
 /* An index's column list: ("a", "b"), each column followed by its operator class when it has one. columns
  * holds one column name per field of index. NULL on exhaustion. */
 const char *pd_plan_schema_index_columns(PlanContext *ctx, const PdIndex *index, const char *const *columns);
+/* columns_sql followed by " WHERE (where_sql)": a partial index. NULL when where_sql is NULL or on
+ * exhaustion. */
+const char *pd_plan_schema_index_where(PlanContext *ctx, const char *columns_sql, const char *where_sql);
 /* Field names of a model-level index, as text for descriptions: "title, author". */
 char *pd_plan_schema_index_fields(PlanContext *ctx, const PdIndex *index);
+/* A literal compared with or stored in a column of type (type_sql spelled): bare when PostgreSQL types it
+ * right, else quoted (and cast when is_cast and the column is not text). */
+void pd_plan_schema_value(PdStrbuf *buf, const PdLiteral *literal, const PdColumnType *type,
+                          const char *type_sql, bool is_cast);
+/* A check operator as SQL: "=", "<>", "<", ... */
+const char *pd_plan_schema_operator(PdCheckOp op);
 /* "string(200) null unique": a field as people write it. */
 char *pd_plan_schema_field_summary(PlanContext *ctx, const PdField *field);
 
@@ -266,6 +277,40 @@ bool pd_plan_is_index_kept(const PlanContext *ctx, const PdModel *model, const P
  * joins_from = ctx->to->model_count checks every join table, 0 none.
  */
 bool pd_plan_check_table_freed_late(PlanContext *ctx, const char *table, const char *what, size_t joins_from);
+
+/* ---- timestamps.c: the auto_now trigger --------------------------------- */
+
+/* The auto_now function and trigger of a table made in this migration (or re-made by +down), into out;
+ * nothing when model has no auto_now field. False on exhaustion. */
+bool pd_plan_timestamps_create(PlanContext *ctx, PdStrbuf *out, const PdModel *model);
+/* The trigger of a model that continues old, replaced or dropped when its list of auto_now columns
+ * changed, with an operation per field that gained or lost auto_now and its +down step. */
+bool pd_plan_timestamps_diff(PlanContext *ctx, const PdModel *old, const PdModel *model);
+
+/* ---- checks.c: model-level check(...) ---------------------------------- */
+
+/* An expression of owner (a check, an index's where) as SQL, in the columns of model (NULL: owner's own; an
+ * old model's expression in the columns its fields have now). NULL on exhaustion. */
+const char *pd_plan_expr_sql(PlanContext *ctx, const PdModel *owner, const PdModel *model,
+                             const PdExpr *expr);
+/* The checks of a table made in this migration (or re-made by +down), as ALTER TABLE ... ADD CONSTRAINT
+ * after its CREATE TABLE. */
+bool pd_plan_checks_create(PlanContext *ctx, PdStrbuf *out, const PdModel *model);
+/* Of a model that continues old: the checks gone or changed, dropped before its fields change (a dropped
+ * column would take them along). */
+bool pd_plan_checks_drop(PlanContext *ctx, const PdModel *old, const PdModel *model);
+/* ... and the new or changed ones added NOT VALID and validated concurrently, a renamed one renamed, once its
+ * fields are there. */
+bool pd_plan_checks_add(PlanContext *ctx, const PdModel *old, const PdModel *model);
+
+/* ---- comments.c: COMMENT ON --------------------------------------------- */
+
+/* The table's and its columns' comments, after the CREATE TABLE of a table made (or re-made by +down). */
+bool pd_plan_comments_create(PlanContext *ctx, PdStrbuf *out, const PdModel *model);
+/* A +down step writing back the comments of old's columns this migration drops; planned before the drops. */
+bool pd_plan_comments_restore_dropped(PlanContext *ctx, const PdModel *old, const PdModel *model);
+/* The comments of a model that continues old which changed, set or removed, each with its operation. */
+bool pd_plan_comments_diff(PlanContext *ctx, const PdModel *old, const PdModel *model);
 
 /* ---- alter.c: one field that exists on both sides ----------------------- */
 

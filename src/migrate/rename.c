@@ -491,7 +491,8 @@ check_name_free_in_time(PlanContext *ctx, const PdModel *old, const PdModel *mod
     {
         const PdIndex *dropped = &old->indexes[i];
         IndexObjects objects;
-        if (dropped->is_unique || pd_plan_is_index_kept(ctx, model, dropped))
+        if ((dropped->is_unique && dropped->where == NULL && dropped->functions == NULL) ||
+            pd_plan_is_index_kept(ctx, model, dropped))
             continue;
         if (!pd_plan_schema_index(ctx, old, dropped, &objects))
             return false;
@@ -550,7 +551,7 @@ rename_model_objects(PlanContext *ctx, const PdModel *old, const PdModel *model)
         if (strcmp(before.name, after.name) != 0 &&
             !check_name_free_in_time(ctx, old, model, &model->indexes[i], after.name))
             return false;
-        if (!rename_object(ctx, model->table, before.name, after.name, !after.is_unique))
+        if (!rename_object(ctx, model->table, before.name, after.name, !after.is_constraint))
             return false;
     }
     return true;

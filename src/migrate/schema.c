@@ -50,9 +50,9 @@ is_plain_number(const char *text)
 
 /* A literal compared with or stored in a column of `type` (type_sql spelled): bare when PostgreSQL types it
  * right, else quoted. */
-static void
-append_value(PdStrbuf *buf, const PdLiteral *literal, const PdColumnType *type, const char *type_sql,
-             bool is_cast)
+void
+pd_plan_schema_value(PdStrbuf *buf, const PdLiteral *literal, const PdColumnType *type, const char *type_sql,
+                     bool is_cast)
 {
     PdKindFamily family = pd_kind_info(type->kind)->family;
     bool is_number_column = family == PD_FAMILY_INTEGER || family == PD_FAMILY_NUMERIC;
@@ -97,12 +97,12 @@ default_sql(PlanContext *ctx, const PdField *field, const FieldObjects *objects)
     }
     PdStrbuf buf;
     pd_strbuf_init(&buf, ctx->arena);
-    append_value(&buf, &field->default_value.literal, &objects->type, objects->type_sql, true);
+    pd_plan_schema_value(&buf, &field->default_value.literal, &objects->type, objects->type_sql, true);
     return pd_strbuf_text(&buf);
 }
 
-static const char *
-check_operator(PdCheckOp op)
+const char *
+pd_plan_schema_operator(PdCheckOp op)
 {
     switch (op)
     {
@@ -134,8 +134,8 @@ check_sql(PlanContext *ctx, const PdCheck *check, const FieldObjects *objects)
         pd_strbuf_append(&buf, check->op == PD_CHECK_EQ ? " IS NULL" : " IS NOT NULL");
     else
     {
-        pd_strbuf_appendf(&buf, " %s ", check_operator(check->op));
-        append_value(&buf, &check->value, &objects->type, objects->type_sql, false);
+        pd_strbuf_appendf(&buf, " %s ", pd_plan_schema_operator(check->op));
+        pd_plan_schema_value(&buf, &check->value, &objects->type, objects->type_sql, false);
     }
     return pd_strbuf_text(&buf);
 }
@@ -151,7 +151,7 @@ choices_sql(PlanContext *ctx, const PdField *field, const FieldObjects *objects)
     {
         if (i > 0)
             pd_strbuf_append(&buf, ", ");
-        append_value(&buf, &field->choices[i].value, &objects->type, objects->type_sql, false);
+        pd_plan_schema_value(&buf, &field->choices[i].value, &objects->type, objects->type_sql, false);
     }
     pd_strbuf_append(&buf, ")");
     return pd_strbuf_text(&buf);
@@ -328,7 +328,12 @@ pd_plan_schema_index_columns(PlanContext *ctx, const PdIndex *index, const char 
     {
         if (i > 0)
             pd_strbuf_append(&buf, ", ");
+        const char *function = index->functions != NULL ? index->functions[i] : NULL;
+        if (function != NULL) /* lower or upper, as the checker allows: written by us, not copied */
+            pd_strbuf_append(&buf, strcmp(function, "upper") == 0 ? "upper(" : "lower(");
         pd_strbuf_append_identifier(&buf, columns[i]);
+        if (function != NULL)
+            pd_strbuf_append_char(&buf, ')');
         if (index->opclasses != NULL && index->opclasses[i] != NULL)
         {
             pd_strbuf_append_char(&buf, ' ');
@@ -337,6 +342,12 @@ pd_plan_schema_index_columns(PlanContext *ctx, const PdIndex *index, const char 
     }
     pd_strbuf_append(&buf, ")");
     return pd_strbuf_text(&buf);
+}
+
+const char *
+pd_plan_schema_index_where(PlanContext *ctx, const char *columns_sql, const char *where_sql)
+{
+    return where_sql == NULL ? NULL : pd_arena_sprintf(ctx->arena, "%s WHERE (%s)", columns_sql, where_sql);
 }
 
 bool
@@ -353,7 +364,11 @@ pd_plan_schema_index(PlanContext *ctx, const PdModel *model, const PdIndex *inde
         const PdField *field = pd_model_find_field(model, index->fields[i]);
         columns[i] = field != NULL && field->column != NULL ? field->column : index->fields[i];
     }
+    out->is_constraint = index->is_unique && index->where == NULL && index->functions == NULL;
     out->columns_sql = pd_plan_schema_index_columns(ctx, index, columns);
+    if (out->columns_sql != NULL && index->where != NULL)
+        out->columns_sql = pd_plan_schema_index_where(ctx, out->columns_sql,
+                                                      pd_plan_expr_sql(ctx, model, NULL, index->where));
     if (out->name == NULL || out->columns_sql == NULL)
         return pd_arena_error(ctx->arena, ctx->err);
     return true;
@@ -390,7 +405,9 @@ pd_plan_schema_field_summary(PlanContext *ctx, const PdField *field)
         pd_strbuf_append(&buf, " unique");
     if (needs_index(field) && !pd_kind_info(field->kind)->is_indexed_by_default)
         pd_strbuf_append(&buf, " index");
-    if (field->default_value.kind == PD_DEFAULT_NOW)
+    if (field->is_auto_now_add || field->is_auto_now)
+        pd_strbuf_append(&buf, field->is_auto_now ? " auto_now" : " auto_now_add");
+    else if (field->default_value.kind == PD_DEFAULT_NOW)
         pd_strbuf_append(&buf, " default=now");
     else if (field->default_value.kind == PD_DEFAULT_UUID)
         pd_strbuf_append(&buf, " default=uuid");

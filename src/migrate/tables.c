@@ -190,7 +190,8 @@ create_table(PlanContext *ctx, PdStrbuf *out, const PdModel *model, bool is_old,
         return false;
     pd_plan_ddl_create_table(out, model->table, fields, count, deferred, indexes, model->index_count);
     pd_plan_ddl_create_indexes(out, model->table, fields, count, indexes, model->index_count);
-    return true;
+    return pd_plan_checks_create(ctx, out, model) && pd_plan_timestamps_create(ctx, out, model) &&
+           pd_plan_comments_create(ctx, out, model);
 }
 
 /* The foreign keys left out of CREATE TABLE because they close a cycle. */

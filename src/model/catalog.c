@@ -92,3 +92,9 @@ pd_model_is_auto_key(const PdField *field)
     return field->kind == PD_FIELD_AUTO ||
            (field->is_primary_key && field->default_value.kind == PD_DEFAULT_SERIAL);
 }
+
+bool
+pd_model_is_read_only(const PdField *field)
+{
+    return pd_model_is_auto_key(field) || field->is_auto_now || field->is_auto_now_add;
+}

@@ -402,6 +402,25 @@ check_opclass(Checker *checker, const PdIndexSyntax *entry, size_t f, const PdMo
     return true;
 }
 
+/* lower(f) / upper(f) in an index: the immutable text functions only, on a text field. */
+static bool
+check_index_function(Checker *checker, const PdIndexSyntax *entry, size_t f, const PdModel *model,
+                     const char *where)
+{
+    const char *function = entry->index.functions[f];
+    const PdField *field = pd_model_find_field(model, entry->index.fields[f]);
+    if (strcmp(function, "lower") != 0 && strcmp(function, "upper") != 0)
+        return pd_model_error_at(checker->err, entry->field_pos[f],
+                                 "function \"%s\" in %s of model %s, expected lower(field) or upper(field)",
+                                 function, where, model->name);
+    if (field != NULL && pd_kind_info(field->kind)->family != PD_FAMILY_TEXT)
+        return pd_model_error_at(checker->err, entry->field_pos[f],
+                                 "%s(%s) in %s of model %s on a field of type %s, expected a string, text, "
+                                 "email, url or slug field",
+                                 function, field->name, where, model->name, pd_model_kind_name(field->kind));
+    return true;
+}
+
 /* The fields of one unique(...) or index(...): each a field with a column, each once. */
 static bool
 check_index_fields(Checker *checker, const PdIndexSyntax *entry, const PdModel *model, const PdStrmap *names,
@@ -418,6 +437,11 @@ check_index_fields(Checker *checker, const PdIndexSyntax *entry, const PdModel *
         if (index->opclasses != NULL && index->opclasses[f] != NULL &&
             !check_opclass(checker, entry, f, model, where))
             return false;
+        if (index->functions != NULL && index->functions[f] != NULL &&
+            !check_index_function(checker, entry, f, model, where))
+            return false;
+        if (index->functions != NULL && index->functions[f] != NULL)
+            continue; /* lower(email) beside email is two keys */
         if (pd_strmap_contains(seen, index->fields[f]))
             return pd_model_error_at(checker->err, entry->field_pos[f],
                                      "field \"%s\" twice in %s of model %s, expected each field once",
@@ -438,6 +462,8 @@ check_index(Checker *checker, const PdIndexSyntax *entry, PdIndex *index, const 
     if (!check_index_fields(checker, entry, model, names, where))
         return false;
     PdSourcePos pos = index->name != NULL ? entry->name_pos : index->pos;
+    if (index->where != NULL && !pd_model_check_expr(model, index->where, checker->err))
+        return false;
     if (index->name != NULL && !pd_model_is_sql_name(index->name))
         return pd_model_error_at(
             checker->err, pos,
@@ -677,6 +703,65 @@ check_access(Checker *checker, const PdModelSyntax *syntax, const PdModel *model
  * found nothing, so its problems stay in text order (the kinds are not in the
  * order of the lines they point at). False only when memory ran out.
  */
+/* One model-level check(...): its expression, its name (given or derived), distinct from the table's other
+ * constraint names (in constraints, with the earlier checks) and from every index name. */
+static bool
+check_model_check(Checker *checker, const PdModel *model, PdModelCheck *check, PdSourcePos name_pos,
+                  PdStrmap *constraints)
+{
+    if (!pd_model_check_expr(model, check->expr, checker->err))
+        return false;
+    PdSourcePos pos = check->is_named ? name_pos : check->pos;
+    if (check->is_named && !pd_model_is_sql_name(check->name))
+        return pd_model_error_at(
+            checker->err, pos,
+            "check name \"%s\", expected lower-case letters, digits, _ and $, at most 63 "
+            "bytes",
+            check->name);
+    if (!check->is_named && (check->name = pd_model_check_name(checker->arena, model, check->expr)) == NULL)
+        return fail_memory(checker);
+    const Owner *other = pd_strmap_get(constraints, check->name);
+    if (other == NULL)
+        other = pd_strmap_get(checker->db_names, check->name);
+    if (other != NULL)
+    {
+        const char *theirs = describe_owner(checker->arena, other);
+        if (theirs == NULL)
+            return fail_memory(checker);
+        return pd_model_error_at(checker->err, pos,
+                                 "check name \"%s\" of model %s is already the name of %s, expected distinct "
+                                 "names (give the check name=\"...\")",
+                                 check->name, model->name, theirs);
+    }
+    const Owner *owner = new_owner(checker->arena, "a check(...) of model", model, NULL);
+    if (owner == NULL || !pd_strmap_put(constraints, check->name, (void *)owner))
+        return fail_memory(checker);
+    return true;
+}
+
+static bool
+check_model_checks(Checker *checker, const PdModelSyntax *syntax, PdModel *model)
+{
+    if (model->check_count == 0)
+        return true;
+    PdStrmap *constraints = pd_strmap_new(checker->arena, model->field_count + model->check_count);
+    if (constraints == NULL || !add_constraint_names(checker, model, constraints))
+        return fail_memory(checker);
+    for (size_t i = 0; i < model->field_count; i++)
+    {
+        const PdField *field = &model->fields[i];
+        const Owner *owner = new_owner(checker->arena, "the foreign key of", model, field->name);
+        if (field->fk_name != NULL &&
+            (owner == NULL || !pd_strmap_put(constraints, field->fk_name, (void *)owner)))
+            return fail_memory(checker);
+    }
+    for (size_t i = 0; i < model->check_count; i++)
+        if (!collect(checker, check_model_check(checker, model, &model->checks[i], syntax->check_name_pos[i],
+                                                constraints)))
+            return false;
+    return true;
+}
+
 static bool
 check_model_rest(Checker *checker, const PdModelSyntax *syntax, PdModel *model, const PdStrmap *names)
 {
@@ -691,7 +776,9 @@ check_model_rest(Checker *checker, const PdModelSyntax *syntax, PdModel *model, 
         return false;
     if (checker->problem_total == before && !claim_field_names(checker, syntax, model))
         return false;
-    return checker->problem_total != before || check_indexes(checker, syntax, model, names);
+    if (checker->problem_total == before && !check_indexes(checker, syntax, model, names))
+        return false;
+    return checker->problem_total != before || check_model_checks(checker, syntax, model);
 }
 
 static bool

@@ -144,6 +144,9 @@ option_applies(PdOption option, PdFieldKind kind)
             return !pd_kind_info(kind)->is_indexed_by_default
                        ? "on slug and foreign key fields, which are indexed by default"
                        : NULL;
+        case PD_OPTION_AUTO_NOW:
+        case PD_OPTION_AUTO_NOW_ADD:
+            return pd_kind_info(kind)->now_sql == NULL ? "on date, time and timestamptz fields" : NULL;
         case PD_OPTION_SEARCH:
             return !is_family(kind, PD_FAMILY_TEXT) ? "on string, text, email, url or slug fields" : NULL;
         case PD_OPTION_CHECK:
@@ -212,6 +215,11 @@ check_conflicts(const PdFieldSyntax *syntax, const PdField *out, PdError *err)
         {PD_OPTION_PRIMARY_KEY, PD_OPTION_NO_INDEX, "a primary key has no separate index to turn off"},
         {PD_OPTION_INDEX, PD_OPTION_NO_INDEX, "choose one"},
         {PD_OPTION_PRIMARY_KEY, PD_OPTION_BACKFILL, "the rows of a primary key need values of their own"},
+        {PD_OPTION_AUTO_NOW, PD_OPTION_AUTO_NOW_ADD, "auto_now sets the value on insert too"},
+        {PD_OPTION_AUTO_NOW, PD_OPTION_DEFAULT, "auto_now is a default of now"},
+        {PD_OPTION_AUTO_NOW_ADD, PD_OPTION_DEFAULT, "auto_now_add is a default of now"},
+        {PD_OPTION_AUTO_NOW, PD_OPTION_PRIMARY_KEY, "a primary key does not change by itself"},
+        {PD_OPTION_AUTO_NOW_ADD, PD_OPTION_PRIMARY_KEY, "a primary key is not the time of its insert"},
     };
     for (size_t i = 0; i < sizeof(conflicts) / sizeof(conflicts[0]); i++)
     {
@@ -363,6 +371,10 @@ pd_model_check_field(PdArena *arena, const PdModel *target, const PdModel *model
     out->is_unique = has[PD_OPTION_UNIQUE] || out->kind == PD_FIELD_ONE_TO_ONE;
     out->is_searchable = has[PD_OPTION_SEARCH];
     out->is_deferrable = has[PD_OPTION_DEFERRABLE];
+    out->is_auto_now = has[PD_OPTION_AUTO_NOW];
+    out->is_auto_now_add = has[PD_OPTION_AUTO_NOW_ADD];
+    if (out->is_auto_now || out->is_auto_now_add)
+        out->default_value = (PdDefault){.kind = PD_DEFAULT_NOW}; /* the database's now on insert */
     bool is_indexed_by_default = pd_kind_info(out->kind)->is_indexed_by_default;
     out->is_indexed = has[PD_OPTION_INDEX] || (is_indexed_by_default && !has[PD_OPTION_NO_INDEX] &&
                                                !out->is_unique && !out->is_primary_key);

@@ -12,10 +12,12 @@
  *     table "book"
  *     resource "books"
  *     title string(300) index search
+ *     updated timestamptz auto_now
  *     author Author index on_delete=cascade related=book_set fk_name="book_author_fk" deferrable
  *     ordering -published, title
  *     unique(title, author) name="book_title_author_id_uniq"
  *     index(title varchar_pattern_ops) name="book_title_like"
+ *     check(ends > starts or ends is null)
  *     access read=authenticated write=editor|admin
  *   }
  */
@@ -96,7 +98,12 @@ static void
 append_values(PdStrbuf *buf, const PdField *field)
 {
     static const char *ops[] = {"=", "!=", "<", "<=", ">", ">="};
-    append_default(buf, &field->default_value);
+    if (field->is_auto_now_add) /* its default of now is implied */
+        pd_strbuf_append(buf, " auto_now_add");
+    else if (field->is_auto_now)
+        pd_strbuf_append(buf, " auto_now");
+    else
+        append_default(buf, &field->default_value);
     if (field->backfill != NULL)
     {
         pd_strbuf_append(buf, " backfill=");
@@ -165,9 +172,70 @@ append_field(PdStrbuf *buf, const PdField *field)
         pd_strbuf_append(buf, " through=");
         append_string(buf, field->through_table);
     }
+    if (field->comment != NULL)
+    {
+        pd_strbuf_append(buf, " comment=");
+        append_string(buf, field->comment);
+    }
     if (field->renamed_from != NULL)
         pd_strbuf_appendf(buf, " renamed_from=%s", field->renamed_from);
     pd_strbuf_append_char(buf, '\n');
+}
+
+/* Binding strength: or 1, and 2, not 3, a comparison or operand 4. */
+static int
+expr_level(const PdExpr *expr)
+{
+    return expr->kind == PD_EXPR_OR ? 1 : expr->kind == PD_EXPR_AND ? 2 : expr->kind == PD_EXPR_NOT ? 3 : 4;
+}
+
+static void append_expr(PdStrbuf *buf, const PdExpr *expr);
+
+/* A sub-expression, in parentheses when it binds less than its place needs (the parser's trees are
+ * left-deep, so a right operand of equal strength was parenthesized in the text). */
+static void
+append_operand(PdStrbuf *buf, const PdExpr *expr, int needed)
+{
+    bool is_wrapped = expr_level(expr) < needed;
+    pd_strbuf_append(buf, is_wrapped ? "(" : "");
+    append_expr(buf, expr);
+    pd_strbuf_append(buf, is_wrapped ? ")" : "");
+}
+
+static void
+append_expr(PdStrbuf *buf, const PdExpr *expr)
+{
+    static const char *ops[] = {"=", "!=", "<", "<=", ">", ">="};
+    int level = expr_level(expr);
+    switch (expr->kind)
+    {
+        case PD_EXPR_FIELD:
+            pd_strbuf_append(buf, expr->field);
+            break;
+        case PD_EXPR_LITERAL:
+            append_literal(buf, &expr->literal);
+            break;
+        case PD_EXPR_COMPARE:
+            append_expr(buf, expr->left);
+            pd_strbuf_appendf(buf, " %s ", ops[expr->op]);
+            append_expr(buf, expr->right);
+            break;
+        case PD_EXPR_IS_NULL:
+        case PD_EXPR_IS_NOT_NULL:
+            append_expr(buf, expr->left);
+            pd_strbuf_append(buf, expr->kind == PD_EXPR_IS_NULL ? " is null" : " is not null");
+            break;
+        case PD_EXPR_NOT:
+            pd_strbuf_append(buf, "not ");
+            append_operand(buf, expr->left, level);
+            break;
+        case PD_EXPR_AND:
+        case PD_EXPR_OR:
+            append_operand(buf, expr->left, level);
+            pd_strbuf_append(buf, expr->kind == PD_EXPR_AND ? " and " : " or ");
+            append_operand(buf, expr->right, level + 1);
+            break;
+    }
 }
 
 static void
@@ -214,12 +282,32 @@ append_directives(PdStrbuf *buf, const PdModel *model)
         pd_strbuf_append(buf, index->is_unique ? "  unique(" : "  index(");
         for (size_t f = 0; f < index->field_count; f++)
         {
-            pd_strbuf_appendf(buf, "%s%s", f > 0 ? ", " : "", index->fields[f]);
+            const char *function = index->functions != NULL ? index->functions[f] : NULL;
+            pd_strbuf_appendf(buf, "%s%s%s%s%s", f > 0 ? ", " : "", function != NULL ? function : "",
+                              function != NULL ? "(" : "", index->fields[f], function != NULL ? ")" : "");
             if (index->opclasses != NULL && index->opclasses[f] != NULL)
                 pd_strbuf_appendf(buf, " %s", index->opclasses[f]);
         }
-        pd_strbuf_append(buf, ") name=");
+        pd_strbuf_append_char(buf, ')');
+        if (index->where != NULL)
+        {
+            pd_strbuf_append(buf, " where ");
+            append_expr(buf, index->where);
+        }
+        pd_strbuf_append(buf, " name=");
         append_string(buf, index->name);
+        pd_strbuf_append_char(buf, '\n');
+    }
+    for (size_t i = 0; i < model->check_count; i++)
+    {
+        pd_strbuf_append(buf, "  check(");
+        append_expr(buf, model->checks[i].expr);
+        pd_strbuf_append_char(buf, ')');
+        if (model->checks[i].is_named) /* only when given: a derived name follows renames */
+        {
+            pd_strbuf_append(buf, " name=");
+            append_string(buf, model->checks[i].name);
+        }
         pd_strbuf_append_char(buf, '\n');
     }
     append_access(buf, model);
@@ -236,6 +324,12 @@ append_model(PdStrbuf *buf, const PdModel *model)
     pd_strbuf_append(buf, "\n  resource ");
     append_string(buf, model->resource);
     pd_strbuf_append_char(buf, '\n');
+    if (model->comment != NULL)
+    {
+        pd_strbuf_append(buf, "  comment ");
+        append_string(buf, model->comment);
+        pd_strbuf_append_char(buf, '\n');
+    }
     for (size_t i = 0; i < model->field_count; i++)
         if (model->fields[i].kind != PD_FIELD_AUTO)
             append_field(buf, &model->fields[i]);

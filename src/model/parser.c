@@ -17,14 +17,18 @@
  *   field     = name type { option }
  *   type      = word [ "(" number [ "," number ] ")" ] | Name [ "[" "]" ]
  *   option    = null | unique | index | no_index | search | primary_key | one_to_one
- *             | default=value | backfill=literal | check(op literal) | choices(choice, ...)
+ *             | default=value | backfill=literal | auto_now_add | auto_now | check(op literal)
+ *             | choices(choice, ...)
  *             | on_delete=word | related=name | fk_name="constraint" | deferrable
- *             | through="table" | renamed_from=name
+ *             | through="table" | comment="text" | renamed_from=name
  *   default   = number | string | true | false | now | uuid | serial
  *   literal   = number | string | true | false
  *   directive = ordering [-]f, ... | table "t" | resource "r" | renamed_from Old
- *             | unique(f, ...) [name="n"] | index(f [opclass], ...) [name="n"]
+ *             | unique(f, ...) [where expr] [name="n"] | index(f [opclass], ...) [where expr] [name="n"]
+ *                 (a field in unique(...) or index(...) may be written lower(f) or upper(f))
  *             | access (read | write) = who [ (read | write) = who ]
+ *             | check( expr ) [name="n"]                  (expr: see expr.c)
+ *             | comment "text"
  *   who       = word { "|" word }                          (anyone, authenticated, none or role names)
  */
 #include <errno.h>
@@ -49,9 +53,9 @@ typedef struct Parser
 } Parser;
 
 static const char *option_names[PD_OPTION_COUNT] = {
-    "primary_key", "one_to_one", "null",       "unique",  "index",        "no_index",
-    "search",      "default",    "backfill",   "check",   "choices",      "on_delete",
-    "related",     "fk_name",    "deferrable", "through", "renamed_from",
+    "primary_key", "one_to_one", "null",         "unique",   "index",      "no_index",     "search",
+    "default",     "backfill",   "auto_now_add", "auto_now", "check",      "choices",      "on_delete",
+    "related",     "fk_name",    "deferrable",   "through",  "comment",    "renamed_from",
 };
 
 const char *
@@ -298,12 +302,24 @@ parse_assigned(Parser *parser, PdTokenKind kind, const char *option, const char 
     return true;
 }
 
+/* Other spellings of an option: Django 5's db_default is our default, already a database default. */
+static const struct
+{
+    const char *name;
+    PdOption option;
+} option_aliases[] = {
+    {"db_default", PD_OPTION_DEFAULT},
+};
+
 static int
 find_option(const char *name)
 {
     for (int option = 0; option < PD_OPTION_COUNT; option++)
         if (strcmp(option_names[option], name) == 0)
             return option;
+    for (size_t i = 0; i < sizeof(option_aliases) / sizeof(option_aliases[0]); i++)
+        if (strcmp(option_aliases[i].name, name) == 0)
+            return (int)option_aliases[i].option;
     return -1;
 }
 
@@ -318,11 +334,16 @@ parse_option(Parser *parser, PdFieldSyntax *field, size_t *check_capacity)
     if (found < 0)
         return pd_model_error_at(
             parser->err, token.pos,
-            "unknown option \"%s\", expected null, unique, index, no_index, search, primary_key, "
-            "one_to_one, default=, check(), choices(), on_delete=, related=, fk_name=, deferrable, through= "
-            "or renamed_from=",
+            "unknown option \"%s\", expected a field option such as null, unique, index, default=, check(), "
+            "auto_now or on_delete= (docs/models.md lists them all)",
             token.text);
     PdOption option = (PdOption)found;
+    if (field->has_option[option] && option != PD_OPTION_CHECK &&
+        strcmp(token.text, option_names[option]) != 0)
+        return pd_model_error_at(
+            parser->err, token.pos,
+            "option \"%s\" given twice or with %s=, expected one of them (%s= is %s= under Django's name)",
+            token.text, option_names[option], token.text, option_names[option]);
     if (field->has_option[option] && option != PD_OPTION_CHECK)
         return pd_model_error_at(parser->err, token.pos,
                                  "option \"%s\" given twice, expected it at most once per field", token.text);
@@ -347,6 +368,8 @@ parse_option(Parser *parser, PdFieldSyntax *field, size_t *check_capacity)
             return parse_assigned(parser, PD_TOKEN_STRING, "fk_name", &field->field.fk_name);
         case PD_OPTION_THROUGH:
             return parse_assigned(parser, PD_TOKEN_STRING, "through", &field->field.through_table);
+        case PD_OPTION_COMMENT:
+            return parse_assigned(parser, PD_TOKEN_STRING, "comment", &field->field.comment);
         case PD_OPTION_RENAMED_FROM:
             return parse_assigned(parser, PD_TOKEN_IDENT, "renamed_from", &field->field.renamed_from);
         default:
@@ -454,7 +477,8 @@ parse_index(Parser *parser, PdModelSyntax *model, size_t *capacity)
     entry->index.pos = keyword.pos;
     next(parser); /* "(" */
     size_t field_capacity = 0, pos_capacity = 0, opclass_capacity = 0, opclass_pos_capacity = 0;
-    bool has_opclass = false;
+    size_t function_capacity = 0;
+    bool has_opclass = false, has_function = false;
     do
     {
         PdIndex *index = &entry->index;
@@ -465,14 +489,28 @@ parse_index(Parser *parser, PdModelSyntax *model, size_t *capacity)
             reserve(parser, index->opclasses, count, &opclass_capacity, sizeof(const char *));
         PdSourcePos *opclass_positions =
             reserve(parser, entry->opclass_pos, count, &opclass_pos_capacity, sizeof(PdSourcePos));
-        if (fields == NULL || positions == NULL || opclasses == NULL || opclass_positions == NULL)
+        const char **functions =
+            reserve(parser, index->functions, count, &function_capacity, sizeof(const char *));
+        if (fields == NULL || positions == NULL || opclasses == NULL || opclass_positions == NULL ||
+            functions == NULL)
             return fail_memory(parser);
+        index->functions = functions;
+        index->functions[count] = NULL;
+        if (is_token(parser, 0, PD_TOKEN_IDENT) && is_token(parser, 1, PD_TOKEN_LPAREN)) /* lower(email) */
+        {
+            index->functions[count] = next(parser).text;
+            next(parser);
+            has_function = true;
+        }
         index->fields = fields;
         entry->field_pos = positions;
         index->opclasses = opclasses;
         entry->opclass_pos = opclass_positions;
         PdToken name = {0}, opclass = {0};
         if (!expect(parser, PD_TOKEN_IDENT, "a field name", &name))
+            return false;
+        if (index->functions[count] != NULL &&
+            !expect(parser, PD_TOKEN_RPAREN, "\")\" after the field of a function", NULL))
             return false;
         if (is_token(parser, 0, PD_TOKEN_IDENT)) /* an operator class: the checker judges where it may be */
         {
@@ -487,10 +525,19 @@ parse_index(Parser *parser, PdModelSyntax *model, size_t *capacity)
     } while (is_token(parser, 0, PD_TOKEN_COMMA) && (next(parser), true));
     if (!expect(parser, PD_TOKEN_RPAREN, "\",\" or \")\" in the field list", NULL))
         return false;
+    if (!has_function)
+        entry->index.functions = NULL;
     if (!has_opclass)
     {
         entry->index.opclasses = NULL;
         entry->opclass_pos = NULL;
+    }
+    if (is_word(parser, 0, "where")) /* a partial index: expr.c reads the condition */
+    {
+        next(parser);
+        if (!pd_model_parse_expr(parser->arena, &parser->lexer, &entry->index.where, &parser->is_fatal,
+                                 parser->err))
+            return false;
     }
     model->index_count++;
     if (!is_word(parser, 0, "name"))
@@ -568,6 +615,38 @@ parse_access(Parser *parser, PdModelSyntax *model)
     return true;
 }
 
+/* check(<expression>) [name="n"]: a CHECK constraint over the model's fields (expr.c reads the expression).
+ */
+static bool
+parse_model_check(Parser *parser, PdModelSyntax *model)
+{
+    PdModel *target = &model->model;
+    size_t count = target->check_count;
+    PdModelCheck *checks =
+        pd_arena_grow(parser->arena, target->checks, count, count + 1, sizeof(PdModelCheck));
+    PdSourcePos *positions =
+        pd_arena_grow(parser->arena, model->check_name_pos, count, count + 1, sizeof(PdSourcePos));
+    if (checks == NULL || positions == NULL)
+        return fail_memory(parser);
+    target->checks = checks;
+    model->check_name_pos = positions;
+    PdModelCheck *check = &checks[count];
+    memset(check, 0, sizeof(*check));
+    memset(&positions[count], 0, sizeof(PdSourcePos));
+    check->pos = next(parser).pos; /* "check" */
+    next(parser);                  /* "(" */
+    if (!pd_model_parse_expr(parser->arena, &parser->lexer, &check->expr, &parser->is_fatal, parser->err))
+        return false;
+    if (!expect(parser, PD_TOKEN_RPAREN, "\")\" to close check(, or and, or", NULL))
+        return false;
+    target->check_count++;
+    if (!is_word(parser, 0, "name"))
+        return true;
+    positions[count] = next(parser).pos;
+    check->is_named = true;
+    return parse_assigned(parser, PD_TOKEN_STRING, "name", &check->name);
+}
+
 /* table "x", resource "x", renamed_from Old: once each. */
 static bool
 parse_single(Parser *parser, const char **value, PdSourcePos *pos)
@@ -639,6 +718,9 @@ parse_line(Parser *parser, PdModelSyntax *model, size_t *field_capacity, size_t 
         return parse_ordering(parser, model);
     if (strcmp(word, "access") == 0 && is_directive(parser, word))
         return parse_access(parser, model);
+    if (strcmp(word, "check") == 0 && is_token(parser, 1, PD_TOKEN_LPAREN)) /* not reserved: a field may be
+                                                                               called check */
+        return parse_model_check(parser, model);
     if (strcmp(word, "unique") == 0 || strcmp(word, "index") == 0)
         return parse_index(parser, model, index_capacity);
     if (strcmp(word, "table") == 0)
@@ -647,6 +729,9 @@ parse_line(Parser *parser, PdModelSyntax *model, size_t *field_capacity, size_t 
         return parse_single(parser, &model->model.resource, &model->resource_pos);
     if (strcmp(word, "renamed_from") == 0)
         return parse_single(parser, &model->model.renamed_from, &model->renamed_from_pos);
+    if (strcmp(word, "comment") == 0 && is_token(parser, 1, PD_TOKEN_STRING)) /* not reserved: a field may be
+                                                                                 called comment */
+        return parse_single(parser, &model->model.comment, &model->comment_pos);
     PdFieldSyntax *fields =
         reserve(parser, model->fields, model->field_count, field_capacity, sizeof(PdFieldSyntax));
     if (fields == NULL)

@@ -14,6 +14,8 @@
 #include "prodata/error.h"
 #include "prodata/model.h"
 
+struct PdLexer;
+
 /* Field options, in the canonical order the printer writes them. */
 typedef enum PdOption
 {
@@ -26,6 +28,8 @@ typedef enum PdOption
     PD_OPTION_SEARCH,
     PD_OPTION_DEFAULT,
     PD_OPTION_BACKFILL,
+    PD_OPTION_AUTO_NOW_ADD,
+    PD_OPTION_AUTO_NOW,
     PD_OPTION_CHECK,
     PD_OPTION_CHOICES,
     PD_OPTION_ON_DELETE,
@@ -33,6 +37,7 @@ typedef enum PdOption
     PD_OPTION_FK_NAME,
     PD_OPTION_DEFERRABLE,
     PD_OPTION_THROUGH,
+    PD_OPTION_COMMENT,
     PD_OPTION_RENAMED_FROM,
     PD_OPTION_COUNT
 } PdOption;
@@ -73,10 +78,12 @@ typedef struct PdModelSyntax
     PdSourcePos *ordering_pos;
     PdSourcePos table_pos;
     PdSourcePos resource_pos;
+    PdSourcePos comment_pos;
     PdSourcePos renamed_from_pos;
     PdSourcePos access_pos;       /* the word "access"; line 0 when the model has none */
     PdSourcePos access_pos_of[2]; /* the value after read= [0] and write= [1]; line 0 when not given */
     PdSourcePos *role_pos_of[2];  /* one per role of read_access [0] and write_access [1] */
+    PdSourcePos *check_name_pos;  /* one per model.checks: where name= was (line 0: not given) */
 } PdModelSyntax;
 
 typedef struct PdFileSyntax
@@ -84,6 +91,16 @@ typedef struct PdFileSyntax
     PdModelSyntax *models;
     size_t model_count;
 } PdFileSyntax;
+
+/*
+ * expr.c: the expression of a model-level check(...), read from the lexer up to (not including) its ")".
+ * Errors: PD_ERR_INVALID_INPUT with the position; *is_memory set when memory ran out.
+ */
+bool pd_model_parse_expr(PdArena *arena, struct PdLexer *lexer, const PdExpr **out, bool *is_memory,
+                         PdError *err);
+/* Whether expr means something in model (fields with columns, comparable types, valid literals); one
+ * problem with its position. */
+bool pd_model_check_expr(const PdModel *model, const PdExpr *expr, PdError *err);
 
 /* Parses text (syntax only) into *syntax, in arena. Errors: PD_ERR_INVALID_INPUT with the position. */
 bool pd_model_parse_syntax(PdArena *arena, const char *file_name, const char *text, PdFileSyntax *syntax,

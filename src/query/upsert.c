@@ -43,7 +43,8 @@ is_unique_set(const PdModel *model, const char *const *names, size_t count)
     for (size_t i = 0; i < model->index_count; i++)
     {
         const PdIndex *index = &model->indexes[i];
-        if (!index->is_unique || index->field_count != count)
+        if (!index->is_unique || index->where != NULL || index->functions != NULL ||
+            index->field_count != count) /* ON CONFLICT needs a whole key */
             continue;
         size_t found = 0;
         for (size_t f = 0; f < index->field_count; f++)

@@ -49,7 +49,7 @@ pd_query_field_index(const PdModel *model, const PdField *field)
 bool
 pd_query_field_is_read_only(const PdField *field)
 {
-    return pd_model_is_auto_key(field);
+    return pd_model_is_read_only(field);
 }
 
 bool

@@ -993,6 +993,203 @@ test_serial_defaults(void **state)
     pd_arena_free(arena);
 }
 
+/* auto_now_add is a default of now; auto_now adds the shared trigger, replaced when its columns change. */
+static void
+test_auto_now_trigger(void **state)
+{
+    (void)state;
+    PdArena *arena = pd_arena_new(0);
+    const char *trigger =
+        "CREATE OR REPLACE TRIGGER \"prodata_auto_now\" BEFORE UPDATE ON \"book\" FOR EACH ROW "
+        "EXECUTE FUNCTION \"prodata_auto_now\"(";
+    const char *stamped = edit(arena, base_models, "  published  timestamptz   default=now\n",
+                               "  published  timestamptz   auto_now_add\n  updated  timestamptz  auto_now\n"
+                               "  seen  date  null  auto_now\n");
+    PdMigrationPlan *plan = plan_texts(arena, NULL, stamped);
+    assert_contains(plan->up_sql, "\"published\" timestamp with time zone NOT NULL DEFAULT now(),\n");
+    assert_contains(plan->up_sql, "\"seen\" date DEFAULT CURRENT_DATE,\n");
+    assert_contains(plan->up_sql, "CREATE OR REPLACE FUNCTION \"prodata_auto_now\"() RETURNS trigger");
+    assert_contains(plan->up_sql, pd_arena_sprintf(arena, "%s'updated', 'seen');\n", trigger));
+    assert_null(strstr(plan->up_sql, "ON \"author\""));
+
+    /* db_default= is default=: nothing to plan either. */
+    plan = plan_texts(arena, base_models,
+                      edit(arena, base_models, "price      decimal(8,2)  default=0",
+                           "price      decimal(8,2)  db_default=0"));
+    assert_int_equal(plan->operation_count, 0);
+    /* default=now to auto_now_add: the same column, nothing to plan. */
+    plan = plan_texts(arena, base_models,
+                      edit(arena, base_models, "published  timestamptz   default=now",
+                           "published  timestamptz   auto_now_add"));
+    assert_int_equal(plan->operation_count, 0);
+
+    /* auto_now given to an existing field: an operation, a warning, the trigger; +down drops it. */
+    plan = plan_texts(arena, base_models,
+                      edit(arena, base_models, "published  timestamptz   default=now",
+                           "published  timestamptz   auto_now"));
+    assert_int_equal(plan->operation_count, 1);
+    assert_string_equal(plan->operations[0].description,
+                        "alter field Book.published: auto_now added (a BEFORE UPDATE trigger)");
+    assert_true(has_warning(plan, "auto_now sets the column on every UPDATE of \"book\""));
+    assert_contains(plan->up_sql, pd_arena_sprintf(arena, "%s'published');\n", trigger));
+    assert_string_equal(plan->down_sql, "DROP TRIGGER IF EXISTS \"prodata_auto_now\" ON \"book\";\n");
+
+    /* Renamed: the column is renamed, then the trigger names it; +down names the old one again. */
+    const char *renamed = edit(arena, stamped, "  updated  timestamptz  auto_now\n",
+                               "  modified  timestamptz  auto_now  renamed_from=updated\n");
+    plan = plan_texts(arena, stamped, renamed);
+    assert_contains(plan->up_sql, "RENAME COLUMN \"updated\" TO \"modified\"");
+    assert_contains(plan->up_sql, pd_arena_sprintf(arena, "%s'modified', 'seen');\n", trigger));
+    assert_contains(plan->down_sql, pd_arena_sprintf(arena, "%s'updated', 'seen');\n", trigger));
+
+    /* The last auto_now removed: the trigger dropped, +down makes it again. */
+    const char *plain = edit(arena, edit(arena, stamped, "  updated  timestamptz  auto_now\n", ""),
+                             "  seen  date  null  auto_now\n", "  seen  date  null\n");
+    plan = plan_texts(arena, stamped, plain);
+    assert_contains(plan->up_sql, "DROP TRIGGER IF EXISTS \"prodata_auto_now\" ON \"book\";\n");
+    assert_contains(plan->down_sql, pd_arena_sprintf(arena, "%s'updated', 'seen');\n", trigger));
+    assert_string_equal(plan->operations[plan->operation_count - 1].description,
+                        "alter field Book.seen: auto_now removed");
+
+    /* A dropped model's +down makes its trigger again. */
+    const char *book = strstr(stamped, "model Book {");
+    plan = plan_texts(arena, stamped, pd_arena_sprintf(arena, "%.*s", (int)(book - stamped), stamped));
+    assert_contains(plan->up_sql, "DROP TABLE \"book\"");
+    assert_contains(plan->down_sql, pd_arena_sprintf(arena, "%s'updated', 'seen');\n", trigger));
+    pd_arena_free(arena);
+}
+
+/* Model-level check(...): rendered from the tree, added NOT VALID and validated, renamed with its table. */
+static void
+test_model_checks(void **state)
+{
+    (void)state;
+    PdArena *arena = pd_arena_new(0);
+    const char *before = "model Event {\n  starts date\n  ends date null\n  price int\n}\n";
+    const char *after = "model Event {\n  starts date\n  ends date null\n  price int\n"
+                        "  check(ends >= starts or ends is null)\n  check(price < 10 and not price = 3) "
+                        "name=\"event_price_ok\"\n}\n";
+    PdMigrationPlan *plan = plan_texts(arena, NULL, after);
+    assert_contains(plan->up_sql, "ALTER TABLE \"event\" ADD CONSTRAINT \"event_ends_starts_check\" CHECK "
+                                  "((\"ends\" >= \"starts\") OR (\"ends\" IS NULL));\n");
+    assert_contains(plan->up_sql,
+                    "ALTER TABLE \"event\" ADD CONSTRAINT \"event_price_ok\" CHECK ((\"price\" < "
+                    "10) AND (NOT (\"price\" = 3)));\n");
+
+    plan = plan_texts(arena, before, after);
+    assert_int_equal(plan->operation_count, 2);
+    assert_int_equal(plan->operations[0].kind, PD_OP_ADD_CHECK);
+    assert_contains(plan->up_sql,
+                    "ADD CONSTRAINT \"event_ends_starts_check\" CHECK ((\"ends\" >= \"starts\") OR "
+                    "(\"ends\" IS NULL)) NOT VALID;\n");
+    assert_contains(plan->up_concurrently_sql, "VALIDATE CONSTRAINT \"event_ends_starts_check\"");
+    assert_contains(plan->down_sql, "DROP CONSTRAINT \"event_price_ok\"");
+
+    /* Removed: dropped before the fields change, added back by +down. */
+    plan = plan_texts(arena, after, before);
+    assert_int_equal(plan->operations[0].kind, PD_OP_DROP_CHECK);
+    assert_contains(plan->down_sql, "ADD CONSTRAINT \"event_price_ok\" CHECK ((\"price\" < 10) AND (NOT "
+                                    "(\"price\" = 3)));\n");
+
+    /* A field renamed: the same SQL in the new names, only the derived name renamed. */
+    const char *renamed =
+        edit(arena, edit(arena, after, "  starts date\n", "  begins date renamed_from=starts\n"),
+             "ends >= starts", "ends >= begins");
+    plan = plan_texts(arena, after, renamed);
+    assert_contains(plan->up_sql,
+                    "RENAME CONSTRAINT \"event_ends_starts_check\" TO \"event_ends_begins_check\"");
+    assert_null(strstr(plan->up_sql, "NOT VALID"));
+    /* A literal is typed by its field; a changed expression keeps its given name. */
+    plan = plan_texts(arena, after,
+                      edit(arena, after, "price < 10 and not price = 3", "starts > \"2020-01-01\""));
+    assert_int_equal(plan->operations[0].kind, PD_OP_ALTER_CHECK);
+    assert_contains(plan->up_sql, "DROP CONSTRAINT \"event_price_ok\"");
+    assert_contains(plan->up_sql,
+                    "ADD CONSTRAINT \"event_price_ok\" CHECK (\"starts\" > '2020-01-01') NOT VALID");
+    pd_arena_free(arena);
+}
+
+/* where: a partial index; a partial unique(...) is a unique index, never a constraint. */
+static void
+test_partial_indexes(void **state)
+{
+    (void)state;
+    PdArena *arena = pd_arena_new(0);
+    const char *before = "model Account {\n  email email\n  active bool\n  gone timestamptz null\n}\n";
+    const char *after =
+        "model Account {\n  email email\n  active bool\n  gone timestamptz null\n"
+        "  index(email) where gone is null\n  unique(email) where active name=\"account_live\"\n}\n";
+    PdMigrationPlan *plan = plan_texts(arena, NULL, after);
+    assert_contains(
+        plan->up_sql,
+        "CREATE INDEX \"account_email_idx\" ON \"account\" (\"email\") WHERE (\"gone\" IS NULL);\n");
+    assert_contains(plan->up_sql,
+                    "CREATE UNIQUE INDEX \"account_live\" ON \"account\" (\"email\") WHERE (\"active\");\n");
+    assert_null(strstr(plan->up_sql, "CONSTRAINT \"account_live\""));
+
+    plan = plan_texts(arena, before, after);
+    assert_contains(plan->up_concurrently_sql,
+                    "CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS \"account_live\" ON "
+                    "\"account\" (\"email\") WHERE (\"active\");\n");
+    assert_null(strstr(plan->up_concurrently_sql, "USING INDEX"));
+    assert_contains(plan->down_sql, "DROP INDEX IF EXISTS \"account_live\";\n");
+
+    plan = plan_texts(arena, after, before);
+    assert_contains(plan->up_concurrently_sql, "DROP INDEX CONCURRENTLY IF EXISTS \"account_live\";\n");
+    assert_contains(plan->down_sql,
+                    "CREATE UNIQUE INDEX \"account_live\" ON \"account\" (\"email\") WHERE (\"active\");\n");
+
+    /* A field renamed: the same condition in the new names, nothing rebuilt; another condition rebuilds. */
+    const char *renamed = edit(
+        arena,
+        edit(arena, after, "  gone timestamptz null\n", "  deleted timestamptz null renamed_from=gone\n"),
+        "where gone is null", "where deleted is null");
+    plan = plan_texts(arena, after, renamed);
+    assert_null(strstr(plan->up_concurrently_sql != NULL ? plan->up_concurrently_sql : "", "INDEX"));
+    plan = plan_texts(arena, after, edit(arena, after, "where active", "where not active"));
+    assert_contains(plan->up_concurrently_sql, "DROP INDEX CONCURRENTLY IF EXISTS \"account_live\";\n");
+    assert_contains(plan->up_concurrently_sql, "WHERE (NOT (\"active\"));\n");
+
+    /* lower(f) / upper(f): an expression index; a unique one is an index too; another function rebuilds. */
+    const char *lowered = edit(arena, after, "unique(email) where active", "unique(lower(email))");
+    plan = plan_texts(arena, before, lowered);
+    assert_contains(plan->up_concurrently_sql,
+                    "CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS \"account_live\" ON "
+                    "\"account\" (lower(\"email\"));\n");
+    assert_null(strstr(plan->up_concurrently_sql, "USING INDEX"));
+    plan = plan_texts(arena, lowered, edit(arena, lowered, "lower(email)", "upper(email)"));
+    assert_contains(plan->up_concurrently_sql, "DROP INDEX CONCURRENTLY IF EXISTS \"account_live\";\n");
+    assert_contains(plan->up_concurrently_sql, "(upper(\"email\"));\n");
+    pd_arena_free(arena);
+}
+
+/* comment "..." and comment="...": COMMENT ON after CREATE TABLE, set, changed, removed, restored by +down.
+ */
+static void
+test_comments(void **state)
+{
+    (void)state;
+    PdArena *arena = pd_arena_new(0);
+    const char *before = "model Note {\n  body text\n  gone int null comment=\"old\"\n}\n";
+    const char *after = "model Note {\n  comment \"it's a note\"\n  body text comment=\"the text\"\n}\n";
+    PdMigrationPlan *plan = plan_texts(arena, NULL, after);
+    assert_contains(plan->up_sql, "COMMENT ON TABLE \"note\" IS 'it''s a note';\n"
+                                  "COMMENT ON COLUMN \"note\".\"body\" IS 'the text';\n");
+    plan = plan_texts(arena, before, after);
+    assert_int_equal(plan->operation_count, 3); /* drop gone, the table's comment, body's comment */
+    assert_string_equal(plan->operations[1].description, "set the comment of Note");
+    assert_int_equal(plan->operations[1].kind, PD_OP_ALTER_COMMENT);
+    assert_contains(plan->down_sql, "COMMENT ON TABLE \"note\" IS NULL;\n");
+    assert_contains(plan->down_sql, "COMMENT ON COLUMN \"note\".\"body\" IS NULL;\n");
+    /* the dropped column's comment is written back after +down adds the column again */
+    assert_contains(plan->down_sql, "ALTER TABLE \"note\" ADD COLUMN \"gone\" integer;\n"
+                                    "COMMENT ON COLUMN \"note\".\"gone\" IS 'old';\n");
+    plan = plan_texts(arena, after, before);
+    assert_contains(plan->up_sql, "COMMENT ON TABLE \"note\" IS NULL;\n");
+    assert_string_equal(plan->operations[0].description, "add field Note.gone (int null)");
+    pd_arena_free(arena);
+}
+
 static void
 test_primary_key_change_refused(void **state)
 {
@@ -1367,6 +1564,10 @@ main(void)
         cmocka_unit_test(test_deferrable_foreign_key),
         cmocka_unit_test(test_index_operator_classes),
         cmocka_unit_test(test_serial_defaults),
+        cmocka_unit_test(test_auto_now_trigger),
+        cmocka_unit_test(test_model_checks),
+        cmocka_unit_test(test_partial_indexes),
+        cmocka_unit_test(test_comments),
         cmocka_unit_test(test_two_hundred_models_timing),
         cmocka_unit_test(test_long_foreign_key_chain_on_a_small_stack),
     };

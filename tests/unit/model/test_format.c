@@ -249,7 +249,19 @@ test_every_feature_round_trip(void **state)
         "}\n"
         "model Log {\n  line text\n  access write=none\n}\n"
         "model Counter {\n  id bigint primary_key default=serial\n  small smallint default=serial\n}\n"
-        "model Note {\n  access text\n  access read=anyone write=anyone\n}\n";
+        "model Note {\n  access text\n  access read=anyone write=anyone\n}\n"
+        "model Stamp {\n  made timestamptz auto_now_add\n  changed timestamptz null auto_now check(> "
+        "\"2000-01-01\")\n  day date auto_now\n  at time auto_now_add\n"
+        "  check(changed > made or changed is null)\n"
+        "  check(not (day = \"2000-01-01\" and (at < \"10:00\" or at is not null)) or not not day is null) "
+        "name=\"stamp_odd\"\n"
+        "  check(((day >= \"2001-01-01\")) and at != \"12:00\")\n"
+        "  index(day) where changed is null or (day > \"2001-01-01\" and at is not null)\n"
+        "  unique(day, at) where not (made is null)  name=\"stamp_day_at_once\"\n}\n"
+        "model Login {\n  comment \"who logs in, \\\"quoted\\\"\"\n  email email comment=\"where\" null\n"
+        "  handle string(20)\n  tries int db_default=3\n  seen date db_default=now\n  comment text\n"
+        "  index( lower( email )  varchar_pattern_ops, handle, upper(handle))\n"
+        "  unique(lower(email)) where handle != \"x\" name=\"login_email_once\"\n}\n";
     char *canonical = assert_round_trip("all.pdm", text);
     assert_non_null(strstr(canonical,
                            "  name string(100) search default=\"quote \\\" backslash \\\\ tab \\t nl \\n "
@@ -283,6 +295,32 @@ test_every_feature_round_trip(void **state)
         strstr(canonical, "  id bigint primary_key default=serial\n  small smallint default=serial\n"));
     /* a field called access stays a field; the default access is not written */
     assert_non_null(strstr(canonical, "  access text\n}\n"));
+    /* model-level checks: the fewest parentheses that keep the tree, a derived name left out */
+    assert_non_null(strstr(canonical,
+                           "  check(changed > made or changed is null)\n"
+                           "  check(not (day = \"2000-01-01\" and (at < \"10:00\" or at is not null)) "
+                           "or not not day is null) name=\"stamp_odd\"\n"
+                           "  check(day >= \"2001-01-01\" and at != \"12:00\")\n}\n"));
+    /* comments: the table's after resource, a field's before renamed_from; a field may be called comment */
+    assert_non_null(strstr(canonical, "  resource \"logins\"\n  comment \"who logs in, \\\"quoted\\\"\"\n"
+                                      "  email email(254) null comment=\"where\"\n"));
+    assert_non_null(strstr(canonical, "  comment text\n"));
+    /* db_default= is default= under Django's name, written as default= */
+    assert_non_null(strstr(canonical, "  tries int default=3\n  seen date default=now\n"));
+    /* expression indexes: lower(f) / upper(f), an operator class after the parenthesis */
+    assert_non_null(strstr(canonical,
+                           "  index(lower(email) varchar_pattern_ops, handle, upper(handle)) "
+                           "name=\"login_email_handle_handle_idx\"\n"
+                           "  unique(lower(email)) where handle != \"x\" name=\"login_email_once\"\n"));
+    /* partial indexes: where before name= */
+    assert_non_null(strstr(canonical,
+                           "  index(day) where changed is null or day > \"2001-01-01\" and at is not null "
+                           "name=\"stamp_day_idx\"\n  unique(day, at) where not made is null "
+                           "name=\"stamp_day_at_once\"\n"));
+    /* auto_now and auto_now_add in default='s place, their default of now implied */
+    assert_non_null(strstr(canonical,
+                           "  made timestamptz auto_now_add\n  changed timestamptz null auto_now "
+                           "check(> \"2000-01-01\")\n  day date auto_now\n  at time auto_now_add\n"));
 }
 
 static double
