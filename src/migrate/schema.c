@@ -258,7 +258,7 @@ pd_plan_schema_field(PlanContext *ctx, const char *table, const char *column, co
     {
         PdStrbuf backfill;
         pd_strbuf_init(&backfill, ctx->arena);
-        append_value(&backfill, field->backfill, &out->type, out->type_sql, true);
+        pd_plan_schema_value(&backfill, field->backfill, &out->type, out->type_sql, true);
         out->backfill_sql = pd_strbuf_text(&backfill);
     }
     if (field->is_primary_key || out->is_identity)

@@ -53,9 +53,9 @@ typedef struct Parser
 } Parser;
 
 static const char *option_names[PD_OPTION_COUNT] = {
-    "primary_key", "one_to_one", "null",         "unique",   "index",      "no_index",     "search",
-    "default",     "backfill",   "auto_now_add", "auto_now", "check",      "choices",      "on_delete",
-    "related",     "fk_name",    "deferrable",   "through",  "comment",    "renamed_from",
+    "primary_key", "one_to_one", "null",         "unique",   "index",   "no_index",     "search",
+    "default",     "backfill",   "auto_now_add", "auto_now", "check",   "choices",      "on_delete",
+    "related",     "fk_name",    "deferrable",   "through",  "comment", "renamed_from",
 };
 
 const char *
