@@ -43,11 +43,7 @@ drop_checks(PdStrbuf *out, const FieldObjects *objects, const FieldObjects *othe
 static void
 alter_column(PdStrbuf *out, const FieldObjects *objects, const char *action)
 {
-    pd_strbuf_append(out, "ALTER TABLE ");
-    pd_strbuf_append_identifier(out, objects->table);
-    pd_strbuf_append(out, " ALTER COLUMN ");
-    pd_strbuf_append_identifier(out, objects->column);
-    pd_strbuf_appendf(out, " %s;\n", action);
+    pd_plan_ddl_alter_column(out, objects->table, objects->column, action);
 }
 
 static void

@@ -164,6 +164,15 @@ alter_table(PdStrbuf *out, const char *table)
 }
 
 void
+pd_plan_ddl_alter_column(PdStrbuf *out, const char *table, const char *column, const char *action)
+{
+    alter_table(out, table);
+    pd_strbuf_append(out, " ALTER COLUMN ");
+    pd_strbuf_append_identifier(out, column);
+    pd_strbuf_appendf(out, " %s;\n", action);
+}
+
+void
 pd_plan_ddl_add_constraint(PdStrbuf *out, const char *table, const char *name, const char *definition,
                            bool is_not_valid)
 {

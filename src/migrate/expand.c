@@ -190,16 +190,6 @@ take_index(PdStrbuf *out, const char *table, const char *temporary, const char *
     pd_plan_ddl_rename_index(out, temporary, name);
 }
 
-static void
-alter_column(PdStrbuf *out, const char *table, const char *column, const char *action)
-{
-    pd_strbuf_append(out, "ALTER TABLE ");
-    pd_strbuf_append_identifier(out, table);
-    pd_strbuf_append(out, " ALTER COLUMN ");
-    pd_strbuf_append_identifier(out, column);
-    pd_strbuf_appendf(out, " %s;\n", action);
-}
-
 /* The statements of the swap, in the order they run inside its one transaction. */
 static bool
 swap_statements(PlanContext *ctx, PdStrbuf *out, const PdModel *model, const FieldObjects *b,
@@ -219,12 +209,12 @@ swap_statements(PlanContext *ctx, PdStrbuf *out, const PdModel *model, const Fie
     pd_plan_ddl_rename_column(out, b->table, names->column, b->column);
     if (b->is_not_null)
     {
-        alter_column(out, b->table, b->column, "SET NOT NULL");
+        pd_plan_ddl_alter_column(out, b->table, b->column, "SET NOT NULL");
         pd_plan_ddl_drop_constraint(out, b->table, names->not_null);
     }
     if (b->default_sql != NULL)
-        alter_column(out, b->table, b->column,
-                     pd_arena_sprintf(ctx->arena, "SET DEFAULT %s", b->default_sql));
+        pd_plan_ddl_alter_column(out, b->table, b->column,
+                                 pd_arena_sprintf(ctx->arena, "SET DEFAULT %s", b->default_sql));
     if (b->unique_name != NULL)
         take_index(out, b->table, temporary_name(ctx, b->unique_name), b->unique_name, true);
     if (b->index_name != NULL)
@@ -299,13 +289,13 @@ write_down(PlanContext *ctx, const FieldObjects *a, const FieldObjects *b, const
     for (size_t i = 0; i < b->check_count; i++)
         pd_plan_ddl_drop_constraint(&back, b->table, b->check_names[i]);
     if (b->default_sql != NULL)
-        alter_column(&back, a->table, a->column, "DROP DEFAULT");
-    alter_column(&back, a->table, a->column,
-                 pd_arena_sprintf(ctx->arena, "TYPE %s USING %s", a->type_sql,
-                                  converted(ctx, a->column, a->type_sql)));
+        pd_plan_ddl_alter_column(&back, a->table, a->column, "DROP DEFAULT");
+    pd_plan_ddl_alter_column(&back, a->table, a->column,
+                             pd_arena_sprintf(ctx->arena, "TYPE %s USING %s", a->type_sql,
+                                              converted(ctx, a->column, a->type_sql)));
     if (a->default_sql != NULL)
-        alter_column(&back, a->table, a->column,
-                     pd_arena_sprintf(ctx->arena, "SET DEFAULT %s", a->default_sql));
+        pd_plan_ddl_alter_column(&back, a->table, a->column,
+                                 pd_arena_sprintf(ctx->arena, "SET DEFAULT %s", a->default_sql));
     for (size_t i = 0; i < a->check_count; i++)
         pd_plan_ddl_add_constraint(&back, a->table, a->check_names[i],
                                    pd_arena_sprintf(ctx->arena, "CHECK (%s)", a->check_sqls[i]), false);

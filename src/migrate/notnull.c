@@ -28,16 +28,6 @@ pd_plan_notnull_fill(const FieldObjects *objects)
     return objects->backfill_sql != NULL ? objects->backfill_sql : objects->default_sql;
 }
 
-static void
-alter_column(PdStrbuf *out, const char *table, const char *column, const char *action)
-{
-    pd_strbuf_append(out, "ALTER TABLE ");
-    pd_strbuf_append_identifier(out, table);
-    pd_strbuf_append(out, " ALTER COLUMN ");
-    pd_strbuf_append_identifier(out, column);
-    pd_strbuf_appendf(out, " %s;\n", action);
-}
-
 /* "column" IS NULL / "column" IS NOT NULL (CHECK (...)'s inside). */
 static const char *
 is_null_sql(PlanContext *ctx, const char *column, bool is_not)
@@ -78,7 +68,7 @@ pd_plan_notnull_set(PlanContext *ctx, const char *table, const char *key, const 
         fill_the_rest(ctx, &ctx->concurrently, table, column, fill_sql);
     }
     pd_plan_ddl_validate_constraint(&ctx->concurrently, table, name);
-    alter_column(&ctx->concurrently, table, column, "SET NOT NULL");
+    pd_plan_ddl_alter_column(&ctx->concurrently, table, column, "SET NOT NULL");
     pd_plan_ddl_drop_constraint_if_exists(&ctx->concurrently, table, name);
     return !pd_arena_failed(ctx->arena) || pd_arena_error(ctx->arena, ctx->err);
 }
@@ -88,6 +78,6 @@ pd_plan_notnull_undo(PlanContext *ctx, PdStrbuf *down, const char *table, const 
 {
     /* Both right whether or not the concurrent part ran: DROP NOT NULL of a column that takes NULL does
      * nothing, and the check is gone once it finished. */
-    alter_column(down, table, column, "DROP NOT NULL");
+    pd_plan_ddl_alter_column(down, table, column, "DROP NOT NULL");
     pd_plan_ddl_drop_constraint_if_exists(down, table, pd_plan_notnull_check_name(ctx, table, column));
 }

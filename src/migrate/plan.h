@@ -181,6 +181,9 @@ void pd_plan_ddl_create_indexes(PdStrbuf *out, const char *table, const FieldObj
                                 size_t field_count, const IndexObjects *indexes, size_t index_count);
 void pd_plan_ddl_create_join_table(PdStrbuf *out, const JoinObjects *join);
 void pd_plan_ddl_drop_table(PdStrbuf *out, const char *table);
+/* ALTER TABLE "table" ALTER COLUMN "column" <action>; */
+void pd_plan_ddl_alter_column(PdStrbuf *out, const char *table, const char *column, const char *action);
+
 void pd_plan_ddl_add_constraint(PdStrbuf *out, const char *table, const char *name, const char *definition,
                                 bool is_not_valid);
 void pd_plan_ddl_validate_constraint(PdStrbuf *out, const char *table, const char *name);
