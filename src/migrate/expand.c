@@ -118,6 +118,28 @@ has_field(const PdIndex *index, const char *field)
     return false;
 }
 
+/*
+ * The next model-level index from *cursor on that holds the expanded field
+ * and was there before (it is rebuilt under a temporary name and takes its
+ * own at the swap): *index and its objects, *index NULL at the end. False
+ * when its objects cannot be made (the error in ctx).
+ */
+static bool
+next_expanded_index(PlanContext *ctx, const PdModel *model, const FieldObjects *b, size_t *cursor,
+                    const PdIndex **index, IndexObjects *objects)
+{
+    for (*index = NULL; *cursor < model->index_count; (*cursor)++)
+    {
+        const PdIndex *candidate = &model->indexes[*cursor];
+        if (!has_field(candidate, b->field->name) || pd_plan_old_index_of(ctx, model, candidate) == NULL)
+            continue;
+        (*cursor)++;
+        *index = candidate;
+        return pd_plan_schema_index(ctx, model, candidate, objects);
+    }
+    return true;
+}
+
 /* The columns of a model-level index with the new column in place of the old one: ("a", "x_NEW"). */
 static const char *
 expanded_columns(PlanContext *ctx, const PdModel *model, const PdIndex *index, const FieldObjects *b,
@@ -158,17 +180,15 @@ write_builds(PlanContext *ctx, const PdModel *model, const FieldObjects *b, cons
     if (b->index_name != NULL)
         pd_plan_ddl_create_index(&ctx->concurrently, b->table, temporary_name(ctx, b->index_name), columns,
                                  false, true);
-    for (size_t i = 0; i < model->index_count; i++)
-    {
-        const PdIndex *index = &model->indexes[i];
-        IndexObjects objects;
-        if (!has_field(index, b->field->name) || pd_plan_old_index_of(ctx, model, index) == NULL)
-            continue;
-        if (!pd_plan_schema_index(ctx, model, index, &objects))
-            return false;
+    const PdIndex *index;
+    IndexObjects objects;
+    bool is_read = true;
+    for (size_t cursor = 0;
+         (is_read = next_expanded_index(ctx, model, b, &cursor, &index, &objects)) && index;)
         pd_plan_ddl_create_index(&ctx->concurrently, b->table, temporary_name(ctx, objects.name),
                                  expanded_columns(ctx, model, index, b, names), index->is_unique, true);
-    }
+    if (!is_read)
+        return false;
     return !pd_arena_failed(ctx->arena) || pd_arena_error(ctx->arena, ctx->err);
 }
 
@@ -219,16 +239,14 @@ swap_statements(PlanContext *ctx, PdStrbuf *out, const PdModel *model, const Fie
         take_index(out, b->table, temporary_name(ctx, b->unique_name), b->unique_name, true);
     if (b->index_name != NULL)
         take_index(out, b->table, temporary_name(ctx, b->index_name), b->index_name, false);
-    for (size_t i = 0; i < model->index_count; i++)
-    {
-        const PdIndex *index = &model->indexes[i];
-        IndexObjects objects;
-        if (!has_field(index, b->field->name) || pd_plan_old_index_of(ctx, model, index) == NULL)
-            continue;
-        if (!pd_plan_schema_index(ctx, model, index, &objects))
-            return false;
+    const PdIndex *index;
+    IndexObjects objects;
+    bool is_read = true;
+    for (size_t cursor = 0;
+         (is_read = next_expanded_index(ctx, model, b, &cursor, &index, &objects)) && index;)
         take_index(out, b->table, temporary_name(ctx, objects.name), objects.name, index->is_unique);
-    }
+    if (!is_read)
+        return false;
     for (size_t i = 0; i < b->check_count; i++)
         pd_plan_ddl_add_constraint(out, b->table, b->check_names[i],
                                    pd_arena_sprintf(ctx->arena, "CHECK (%s)", b->check_sqls[i]), true);
