@@ -849,7 +849,7 @@ migrate_locked(PdArena *arena, PdDb *db, const PdMigrationFile *all_files, size_
     pd_drift_run_free(drift);
     bool is_changed = false;
     /* Files a squash replaces, just finished here: the database is now one that applied the squash. */
-    if (is_done && !is_backward &&
+    if (is_done && !is_backward && !options->is_dry_run &&
         !(pd_history_read(arena, db, &rows, &row_count, err) &&
           pd_replaced_adopt(arena, db, all_files, all_count, rows, row_count, options, report, &is_changed,
                             err)))

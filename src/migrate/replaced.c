@@ -83,17 +83,18 @@ pd_replaced_adopt(PdArena *arena, PdDb *db, const PdMigrationFile *files, size_t
         if (files[i].replace_count == 0)
             continue;
         count_applied(&files[i], rows, row_count, &applied, &is_squash_applied);
-        if (is_squash_applied || applied < files[i].replace_count || options->is_dry_run)
+        if (is_squash_applied || applied < files[i].replace_count)
             continue;
         for (size_t r = 0; r < row_count; r++)
             if (!rows[r].is_complete && pd_replaced_is_covered(&files[i], 1, rows[r].name))
                 return true; /* a concurrent part to finish first, through the files */
-        if (!adopt_one(arena, db, &files[i], err))
+        if (!options->is_dry_run && !adopt_one(arena, db, &files[i], err))
             return false;
-        pd_apply_report_line(arena, report,
-                             "recorded %s as applied: the database applied the %zu files it "
-                             "replaces",
-                             files[i].name, files[i].replace_count);
+        pd_apply_report_line(
+            arena, report, "%s %s as applied: the database applied the %zu files it replaces",
+            options->is_dry_run ? "would record" : "recorded", files[i].name, files[i].replace_count);
+        if (options->is_dry_run)
+            continue;
         *is_changed = true;
     }
     return true;

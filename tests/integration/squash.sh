@@ -6,7 +6,7 @@
 # follows the squash), part-applied refused once the files are gone, and
 # hand-written migrations refused in a range.
 source tests/lib/tap.sh
-tap_plan 37
+tap_plan 39
 tap_workdir
 cd "$TAP_WORKDIR"
 
@@ -45,6 +45,9 @@ expect_eq "... the squash lists the four files" "$(grep -c '^-- replaces: 0001_i
 expect_eq "... makes the tables in one go" "$(grep -c '^CREATE TABLE' "$SQUASH")" 2
 
 export PGDATABASE=squash_old
+run_cmd "$PRODATA" migrate --dry-run
+expect_out "a dry run says the squash would be recorded" '^would record 0004_squashed_0001_to_0004 as applied'
+expect_eq "... and records nothing" "$(sql squash_old 'SELECT count(*) FROM prodata_migrations')" 4
 run_cmd "$PRODATA" migrate
 expect_rc "a database that applied the files migrates" 0
 expect_out "... and is recorded as having applied the squash" 'recorded 0004_squashed_0001_to_0004 as applied'
