@@ -988,6 +988,11 @@ bool
 pd_migrate_try_data(PdArena *arena, PdDb *db, const PdMigrationFile *file, PdError *err)
 {
     PdApplySql sent = {file, file->up_sql, file->up_line, file->up_sql};
+    bool is_needed = false;
+    if (!pd_precheck_is_needed(arena, file, &is_needed, err))
+        return false;
+    if (!is_needed)
+        return true; /* nothing existing rows can break: no DDL is sent to the database at all */
     /* A try, on a database that may serve traffic: its locks are short (a lock waited for queues every
      * writer behind it) and so is each statement (a type change rewrites the table under ACCESS
      * EXCLUSIVE); a try that runs out of either says nothing. */

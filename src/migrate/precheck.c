@@ -734,3 +734,31 @@ pd_precheck_concurrent(PdArena *arena, PdDb *db, const PdMigrationFile *file, Pd
     }
     return true;
 }
+
+/* How many statements of sql (a section) have a shape existing rows can break. */
+static bool
+count_risky(PdArena *arena, const PdMigrationFile *file, const char *sql, int first_line, size_t *risky,
+            PdError *err)
+{
+    const char **statements;
+    size_t count;
+    const char *where = file->path != NULL ? file->path : file->name;
+    if (sql == NULL || sql[0] == '\0')
+        return true;
+    if (!pd_migration_split_statements(arena, sql, where, first_line, &statements, &count, err))
+        return false;
+    for (size_t i = 0; i < count; i++)
+        *risky += read_shape(arena, statements[i]).kind != CHECK_NONE;
+    return true;
+}
+
+bool
+pd_precheck_is_needed(PdArena *arena, const PdMigrationFile *file, bool *is_needed, PdError *err)
+{
+    size_t risky = 0;
+    if (!count_risky(arena, file, file->up_sql, file->up_line, &risky, err) ||
+        !count_risky(arena, file, file->up_concurrently_sql, file->up_concurrently_line, &risky, err))
+        return false;
+    *is_needed = risky > 0;
+    return true;
+}

@@ -30,4 +30,10 @@ bool pd_precheck_run(PdArena *arena, PdDb *db, const PdApplySql *section, PdErro
  */
 bool pd_precheck_concurrent(PdArena *arena, PdDb *db, const PdMigrationFile *file, PdError *err);
 
+/*
+ * Whether file holds a statement existing rows can break (in +up or the
+ * concurrent part): a file that only creates tables, say, needs no try.
+ */
+bool pd_precheck_is_needed(PdArena *arena, const PdMigrationFile *file, bool *is_needed, PdError *err);
+
 #endif

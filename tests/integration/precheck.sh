@@ -6,7 +6,7 @@
 # that do not exist. Each is refused with the count, some keys and the way out,
 # nothing applied; once the data is fixed the same migration applies.
 source tests/lib/tap.sh
-tap_plan 42
+tap_plan 45
 tap_workdir
 cd "$TAP_WORKDIR"
 tap_fresh_db precheck_test
@@ -32,6 +32,17 @@ INSERT INTO book (title, isbn, price, code, owner) VALUES
   ('Dawn', '222', 4, '4', NULL), (NULL, NULL, NULL, NULL, NULL)" >/dev/null
 applied() { sql $DB "SELECT count(*) FROM prodata_migrations"; }
 
+# A migration that only makes a table is not tried on the database: nothing there can break it.
+rolled_back() { sql $DB "SELECT xact_rollback FROM pg_stat_database WHERE datname = current_database()"; }
+cp models.pdm models.saved
+printf 'model Shelf {\n  name  string(40)\n}\n' >>models.pdm
+before=$(rolled_back)
+run_cmd "$PRODATA" makemigrations
+expect_rc "makemigrations of a new model" 0
+expect_eq "... tries nothing on the database (no transaction rolled back)" "$(rolled_back)" "$before"
+rm migrations/0002_*.sql
+cp models.saved models.pdm
+
 # SET NOT NULL on a column holding NULLs.
 sed -i 's/^  title  string(200)  null/  title  string(200)/' models.pdm
 # The try on the database holds no lock long: with the table locked by another session, makemigrations
@@ -43,8 +54,10 @@ run_cmd "$PRODATA" makemigrations --allow-destructive
 expect_out "makemigrations beside a lock notes the data was not checked" '^note: the data of the database was not checked for this migration: canceling statement due to lock timeout'
 wait $locker
 rm migrations/0002_*.sql
+before=$(rolled_back)
 run_cmd "$PRODATA" makemigrations --allow-destructive
 expect_rc "makemigrations writes the migration" 0
+check "... after trying it on the database in a transaction rolled back" test "$(rolled_back)" -gt "$before"
 expect_out "... and says at once that migrate will refuse it" 'warning: migrate will refuse this migration on the data'
 expect_out "... and why" '^  0002_[a-z_]+: 3 rows of "book" hold NULL in "title"'
 run_cmd "$PRODATA" migrate
