@@ -86,7 +86,9 @@ static void
 write_default(PdStrbuf *buf, const InspectField *field)
 {
     const PdDefault *value = &field->field.default_value;
-    if (field->is_serial)
+    if (field->field.is_auto_now)
+        pd_strbuf_append(buf, " auto_now");
+    else if (field->is_serial)
         pd_strbuf_append(buf, " default=serial");
     else if (value->kind == PD_DEFAULT_NOW)
         pd_strbuf_append(buf, " default=now");
@@ -144,6 +146,11 @@ write_field(const Writer *writer, const InspectField *field)
     }
     if (is_relation)
         write_relation(buf, field);
+    if (f->comment != NULL)
+    {
+        pd_strbuf_append(buf, " comment=");
+        write_string(buf, f->comment);
+    }
     pd_strbuf_append_char(buf, '\n');
 }
 
@@ -180,6 +187,12 @@ write_model(const Writer *writer, const InspectModel *model)
     {
         pd_strbuf_appendf(buf, "%s  resource ", writer->prefix);
         write_string(buf, model->resource);
+        pd_strbuf_append_char(buf, '\n');
+    }
+    if (model->table->comment != NULL)
+    {
+        pd_strbuf_appendf(buf, "%s  comment ", writer->prefix);
+        write_string(buf, model->table->comment);
         pd_strbuf_append_char(buf, '\n');
     }
     for (size_t i = 0; i < model->field_count; i++)

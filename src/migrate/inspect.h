@@ -68,6 +68,7 @@ typedef struct InspectTable
     size_t constraint_count;
     InspectIndex *indexes; /* by name */
     size_t index_count;
+    const char *auto_now_trigger; /* pg_get_triggerdef() of prodata's trigger prodata_auto_now; NULL */
 } InspectTable;
 
 typedef struct InspectSchema
@@ -106,6 +107,13 @@ bool pd_inspect_column_type(const char *type_sql, PdColumnType *type);
  */
 bool pd_inspect_read_default(PdArena *arena, const PdField *field, const char *sql, PdDefault *value,
                              bool *is_current_timestamp);
+
+/*
+ * prodata's auto_now trigger as pg_get_triggerdef() prints it: "CREATE TRIGGER prodata_auto_now BEFORE
+ * UPDATE ON <table> FOR EACH ROW EXECUTE FUNCTION prodata_auto_now('a', 'b')". *columns gets the arguments
+ * (the columns it keeps current), in the arena. False when the definition has any other shape.
+ */
+bool pd_inspect_read_auto_now(PdArena *arena, const char *definition, const char ***columns, size_t *count);
 
 /* Whether sql is exactly nextval('<sequence>'::regclass). */
 bool pd_inspect_is_nextval(const char *sql, const char *sequence);

@@ -488,13 +488,9 @@ map_relation_default(TableWork *work, InspectField *out)
 }
 
 static bool
-map_column(TableWork *work, const InspectColumn *column, InspectField *out)
+map_column_shape(TableWork *work, const InspectColumn *column, InspectField *out)
 {
     PdArena *arena = work->mapper->arena;
-    *out = (InspectField){.column = column, .target = INSPECT_NO_TABLE};
-    if (column->comment != NULL &&
-        !field_note(arena, out, "database comment on column %s: %s", column->name, column->comment))
-        return false;
     if (column->collation != NULL && !field_note(arena, out, "column %s has the collation %s: not expressed",
                                                  column->name, column->collation))
         return false;
@@ -518,6 +514,24 @@ map_column(TableWork *work, const InspectColumn *column, InspectField *out)
     return tail_note(work, "foreign key %s: %s: not expressed (%s); %s stays a plain column", key->name,
                      key->definition, problem, column->name) &&
            map_plain(work, out);
+}
+
+/* One column as a field (its comment as comment="..."), or as the comment saying why it is none. */
+static bool
+map_column(TableWork *work, const InspectColumn *column, InspectField *out)
+{
+    *out = (InspectField){.column = column, .target = INSPECT_NO_TABLE};
+    if (!map_column_shape(work, column, out))
+        return false;
+    if (column->comment == NULL)
+        return true;
+    if (out->name != NULL)
+    {
+        out->field.comment = column->comment;
+        return true;
+    }
+    return field_note(work->mapper->arena, out, "database comment on column %s: %s", column->name,
+                      column->comment);
 }
 
 static bool
@@ -764,6 +778,40 @@ map_indexes(TableWork *work)
     return true;
 }
 
+/*
+ * prodata's auto_now trigger: each column it keeps current is an auto_now field when it has the default of
+ * now (which the trigger's field implies); otherwise the trigger is a comment and the fields keep
+ * default=now.
+ */
+static bool
+map_auto_now(TableWork *work)
+{
+    const char *definition = work->table->auto_now_trigger;
+    if (definition == NULL)
+        return true;
+    const char **columns;
+    size_t count;
+    if (!pd_inspect_read_auto_now(work->mapper->arena, definition, &columns, &count))
+        return tail_note(work, "trigger prodata_auto_now: %s: not expressed", definition);
+    InspectField **fields = pd_arena_calloc(work->mapper->arena, count + 1, sizeof(InspectField *));
+    if (fields == NULL)
+        return false;
+    for (size_t i = 0; i < count; i++)
+    {
+        InspectField *field = field_of_column(work->model, columns[i]);
+        if (field == NULL || field->field.default_value.kind != PD_DEFAULT_NOW ||
+            field->field.is_primary_key || field->field.is_auto_now)
+            return tail_note(work,
+                             "trigger prodata_auto_now: %s: not expressed (column %s is no field with "
+                             "the default of now)",
+                             definition, columns[i]);
+        fields[i] = field;
+    }
+    for (size_t i = 0; i < count; i++)
+        fields[i]->field.is_auto_now = true;
+    return true;
+}
+
 static bool
 map_table(Mapper *mapper, InspectModel *model)
 {
@@ -773,14 +821,10 @@ map_table(Mapper *mapper, InspectModel *model)
                       pd_arena_calloc(arena, table->index_count + 1, sizeof(bool))};
     if (work.is_constraint_said == NULL || work.is_index_said == NULL)
         return false;
-    if (table->comment != NULL &&
-        !add_line(arena, &model->notes, &model->note_count,
-                  pd_arena_sprintf(arena, "database comment on table %s: %s", table->name, table->comment)))
-        return false;
     if (table->is_unlogged &&
         !tail_note(&work, "table %s is UNLOGGED: not expressed (a migration makes it logged)", table->name))
         return false;
-    return map_columns(&work) && map_constraints(&work) && map_indexes(&work);
+    return map_columns(&work) && map_auto_now(&work) && map_constraints(&work) && map_indexes(&work);
 }
 
 /* ---- related names ------------------------------------------------------------- */

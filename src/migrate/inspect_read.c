@@ -74,6 +74,11 @@ static const char *indexes_query =
     "WHERE x.indrelid = ANY ($1::oid[])\n"
     "ORDER BY x.indrelid, ic.relname COLLATE \"C\"";
 
+/* prodata's auto_now trigger of each table (made by migrations; the mapper reads it as auto_now fields). */
+static const char *auto_now_query =
+    "SELECT t.tgrelid, pg_get_triggerdef(t.oid) FROM pg_trigger t\n"
+    "WHERE t.tgrelid = ANY ($1::oid[]) AND t.tgname = 'prodata_auto_now' AND NOT t.tgisinternal";
+
 /* Relations of the schema that are not tables, and sequences no column owns (serial or identity). */
 static const char *relations_query =
     "SELECT c.relname, CASE c.relkind WHEN 'v' THEN 'view' WHEN 'm' THEN 'materialized view'\n"
@@ -89,7 +94,8 @@ static const char *table_objects_query =
     "  SELECT c.relname AS rel, 1 AS kind, t.tgname AS name,\n"
     "         'trigger ' || t.tgname || ' on ' || c.relname || ': ' || pg_get_triggerdef(t.oid) AS line\n"
     "  FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid\n"
-    "  WHERE t.tgrelid = ANY ($1::oid[]) AND NOT t.tgisinternal AND " NOT_OWN_OBJECT(
+    "  WHERE t.tgrelid = ANY ($1::oid[]) AND NOT t.tgisinternal AND t.tgname <> 'prodata_auto_now' "
+    "AND " NOT_OWN_OBJECT(
         "t.tgname") "\n"
                     "  UNION ALL\n"
                     "  SELECT c.relname, 2, r.rulename, 'rule ' || r.rulename || ' on ' || c.relname\n"
@@ -110,7 +116,7 @@ static const char *schema_objects_query =
     "  SELECT 1 AS kind, p.oid::regprocedure::text AS name,\n"
     "         CASE p.prokind WHEN 'p' THEN 'procedure ' WHEN 'a' THEN 'aggregate ' ELSE 'function ' END\n"
     "         || p.oid::regprocedure::text AS line\n"
-    "  FROM pg_proc p WHERE p.pronamespace = $1::oid AND " NOT_OWN_OBJECT(
+    "  FROM pg_proc p WHERE p.pronamespace = $1::oid AND p.proname <> 'prodata_auto_now' AND " NOT_OWN_OBJECT(
         "p.proname") "\n"
                      "    AND " NOT_EXTENSION_MEMBER(
                          "pg_proc",
@@ -376,6 +382,21 @@ read_indexes(Reader *reader)
 }
 
 static bool
+read_auto_now(Reader *reader)
+{
+    PdDbResult *result;
+    if (!run(reader, auto_now_query, reader->table_oids, &result, "the auto_now triggers"))
+        return false;
+    for (size_t row = 0; row < pd_db_result_row_count(result); row++)
+    {
+        InspectTable *table = table_of(reader, result, row);
+        if (table != NULL)
+            table->auto_now_trigger = pd_db_result_value(result, row, 1);
+    }
+    return true;
+}
+
+static bool
 add_leftover(Reader *reader, const char *line)
 {
     InspectSchema *schema = reader->schema;
@@ -474,7 +495,8 @@ pd_inspect_read(PdArena *arena, PdDb *db, const char *const *patterns, size_t pa
     if (!pd_db_exec(db, begin_sql, err))
         return pd_error_context(err, "while starting the read-only transaction");
     bool is_read = read_schema_name(&reader) && read_tables(&reader) && read_columns(&reader) &&
-                   read_constraints(&reader) && read_indexes(&reader) && read_leftovers(&reader);
+                   read_constraints(&reader) && read_indexes(&reader) && read_auto_now(&reader) &&
+                   read_leftovers(&reader);
     PdError ignored;
     pd_db_rollback(db, &ignored); /* it read only */
     if (!is_read)

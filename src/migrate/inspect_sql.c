@@ -289,6 +289,34 @@ pd_inspect_is_nextval(const char *sql, const char *sequence)
     return skip(&p, "nextval('") && skip(&p, sequence) && strcmp(p, "'::regclass)") == 0;
 }
 
+bool
+pd_inspect_read_auto_now(PdArena *arena, const char *definition, const char ***columns, size_t *count)
+{
+    static const char head[] = "CREATE TRIGGER prodata_auto_now BEFORE UPDATE ON ";
+    static const char row[] = " FOR EACH ROW EXECUTE FUNCTION ";
+    static const char function[] = "prodata_auto_now(";
+    const char *p = definition;
+    if (!skip(&p, head) || (p = strstr(p, row)) == NULL)
+        return false;
+    p += strlen(row);
+    const char *schema;
+    if (!skip(&p, function) && !(read_identifier(arena, &p, &schema) && skip(&p, ".") && skip(&p, function)))
+        return false;
+    *columns = NULL;
+    *count = 0;
+    while (*p == '\'')
+    {
+        const char *column;
+        if (!read_quoted(arena, &p, &column) ||
+            (*columns = pd_arena_reserve_next(arena, *columns, *count, sizeof(char *))) == NULL)
+            return false;
+        (*columns)[(*count)++] = column;
+        if (!skip(&p, ", "))
+            break;
+    }
+    return *count > 0 && strcmp(p, ")") == 0;
+}
+
 /* ---- checks -------------------------------------------------------------- */
 
 static const struct

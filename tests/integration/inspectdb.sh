@@ -7,7 +7,7 @@
 # them: format_type, pg_get_expr, pg_get_constraintdef, pg_get_indexdef), but for the objects written as
 # comments, each of which is named; --tables, --output, errors, and the same bytes on every run.
 source tests/lib/tap.sh
-tap_plan 63
+tap_plan 73
 tap_workdir
 cd "$TAP_WORKDIR"
 tap_fresh_db inspectdb_source
@@ -177,6 +177,12 @@ check "a keyword as a column" grep -qxF '  order int check(>= 0)' all.pdm
 check "a foreign key name given twice is kept once" bash -c "grep -qxF '  a OddA no_index on_delete=protect fk_name=\"fk_a\"' all.pdm &&
     grep -qE '^  # foreign key fk_a: .*another foreign key' all.pdm"
 
+# comments on tables and columns are the model's comment and the field's comment=
+check "a table's comment is the model's comment" bash -c \
+    "sed -n '/^model ShopAuthor {/,/^}/p' all.pdm | grep -qxF '  comment \"People who write books\"'"
+check "a column's comment is the field's comment=" bash -c \
+    "sed -n '/^model ShopAuthor {/,/^}/p' all.pdm | grep -qE '^  bio .* comment=\"Shown on the author.s page\"\$'"
+
 # every object the language cannot express is named in a comment
 missing=""
 for pattern in '^  # column isbn character\(13\) null: not in the model' \
@@ -191,8 +197,6 @@ for pattern in '^  # column isbn character\(13\) null: not in the model' \
     '^  # index blog_post_token_uniq: .*unique index' \
     '^  # foreign key blog_comment_legacy_id_fkey: .*blog_legacy is not a model' \
     '^  # default CURRENT_TIMESTAMP of column created' \
-    "^# database comment on table shop_author: People who write books\$" \
-    "^  # database comment on column bio: Shown on the author's page\$" \
     '^# view shop_book_summary$' '^# sequence shop_invoice_number \(no column owns it\)$' \
     '^# trigger blog_post_touch on blog_post: CREATE TRIGGER' '^# function blog_touch\(\)$' \
     '^# enum type blog_feeling$' '^# schema audit$' \
@@ -302,6 +306,41 @@ expect_eq "with the whole text" "$(sha256sum <old.pdm)" "$(sha256sum <again.pdm)
 expect_eq "no temporary file is left" "$(ls | grep -c '\.tmp\.')" 0
 run_cmd "$PRODATA" inspectdb --force
 expect_rc "--force without --output is a usage error" 2
+
+# --- a database prodata made: auto_now trigger and comments read back ---------------------------------------
+mkdir -p "$TAP_WORKDIR/made" && cd "$TAP_WORKDIR/made"
+cat >models.pdm <<'PDM'
+model Note {
+  comment "Notes, \"quoted\""
+  body     text  comment="The note's text"
+  created  timestamptz  auto_now_add
+  updated  timestamptz  auto_now
+  seen     date  null  auto_now
+}
+PDM
+tap_fresh_db inspectdb_made
+run_cmd "$PRODATA" makemigrations
+run_cmd "$PRODATA" migrate --database dbname=inspectdb_made
+expect_rc "a model with auto_now and comments migrates" 0
+mkdir back && cd back
+run_cmd "$PRODATA" inspectdb --database dbname=inspectdb_made --output models.pdm
+expect_rc "inspectdb reads it" 0
+check "the trigger's columns are auto_now fields" bash -c \
+    "grep -qxF '  updated timestamptz auto_now' models.pdm && grep -qxF '  seen date null auto_now' models.pdm"
+check "auto_now_add reads as the default of now it is" grep -qxF '  created timestamptz default=now' models.pdm
+check "comments read back" bash -c "grep -qxF '  comment \"Notes, \\\"quoted\\\"\"' models.pdm &&
+    grep -qxF '  body text comment=\"The note'\\''s text\"' models.pdm"
+check "prodata's trigger and function are no leftovers" bash -c "! grep -q 'prodata_auto_now' models.pdm"
+# Adopted as a database another tool made: the same schema without prodata's history.
+sql postgres "DROP DATABASE IF EXISTS inspectdb_adopted" >/dev/null
+sql postgres "CREATE DATABASE inspectdb_adopted TEMPLATE inspectdb_made" >/dev/null
+sql inspectdb_adopted "DROP TABLE prodata_migrations" >/dev/null
+run_cmd "$PRODATA" makemigrations
+run_cmd "$PRODATA" migrate --fake-initial --database dbname=inspectdb_adopted
+expect_rc "migrate --fake-initial records the inspected model file" 0
+run_cmd "$PRODATA" check --database dbname=inspectdb_adopted
+expect_rc "and check finds the database as the inspected file says" 0
+cd "$TAP_WORKDIR"
 
 # --- connection ------------------------------------------------------------------------------------------
 run_cmd "$PRODATA" inspectdb --database "host=127.0.0.1 port=1 dbname=x connect_timeout=3"
