@@ -15,12 +15,30 @@
 #include "prodata/migrate.h"
 #include "prodata/strbuf.h"
 
+/* How far the text has been scanned for line ends, so a candidate knows its line. */
+typedef struct LineCount
+{
+    size_t offset;
+    int lines;
+} LineCount;
+
 typedef struct Writer
 {
     PdStrbuf *buf;
     const InspectModel *models;
     const char *prefix; /* "" for a model, "# " for one that is a comment */
+    LineCount *count;
 } Writer;
+
+/* The 1-based line the next character written goes on. */
+static int
+next_line(const Writer *writer)
+{
+    const PdStrbuf *buf = writer->buf;
+    for (; writer->count->offset < buf->length; writer->count->offset++)
+        writer->count->lines += buf->data[writer->count->offset] == '\n';
+    return writer->count->lines + 1;
+}
 
 /* A string of the language: "..." with \", \\, \n, \t, \r and \u00XX for other control characters. */
 static void
@@ -155,23 +173,38 @@ write_field(const Writer *writer, const InspectField *field)
 }
 
 static void
-write_model_index(const Writer *writer, const InspectModelIndex *index)
+write_model_index(const Writer *writer, InspectModelIndex *index)
 {
     PdStrbuf *buf = writer->buf;
+    index->line = next_line(writer);
     pd_strbuf_appendf(buf, "%s  %s(", writer->prefix, index->is_unique ? "unique" : "index");
     for (size_t i = 0; i < index->field_count; i++)
     {
-        pd_strbuf_appendf(buf, "%s%s", i > 0 ? ", " : "", index->fields[i]);
+        const char *function = index->functions != NULL ? index->functions[i] : NULL;
+        pd_strbuf_appendf(buf, "%s%s%s%s%s", i > 0 ? ", " : "", function != NULL ? function : "",
+                          function != NULL ? "(" : "", index->fields[i], function != NULL ? ")" : "");
         if (index->opclasses[i] != NULL)
             pd_strbuf_appendf(buf, " %s", index->opclasses[i]);
     }
-    pd_strbuf_append(buf, ") name=");
+    pd_strbuf_append(buf, ")");
+    if (index->where != NULL)
+        pd_strbuf_appendf(buf, " where %s", index->where);
+    pd_strbuf_append(buf, " name=");
     write_string(buf, index->name);
     pd_strbuf_append_char(buf, '\n');
 }
 
 static void
-write_model(const Writer *writer, const InspectModel *model)
+write_model_check(const Writer *writer, InspectModelCheck *check)
+{
+    check->line = next_line(writer);
+    pd_strbuf_appendf(writer->buf, "%s  check(%s) name=", writer->prefix, check->text);
+    write_string(writer->buf, check->name);
+    pd_strbuf_append_char(writer->buf, '\n');
+}
+
+static void
+write_model(const Writer *writer, InspectModel *model)
 {
     PdStrbuf *buf = writer->buf;
     for (size_t i = 0; i < model->note_count; i++)
@@ -205,6 +238,8 @@ write_model(const Writer *writer, const InspectModel *model)
     }
     for (size_t i = 0; i < model->index_count; i++)
         write_model_index(writer, &model->indexes[i]);
+    for (size_t i = 0; i < model->check_count; i++)
+        write_model_check(writer, &model->checks[i]);
     for (size_t i = 0; i < model->tail_note_count; i++)
         write_comment(writer, "  ", model->tail_notes[i]);
     pd_strbuf_appendf(buf, "%s}\n", writer->prefix);
@@ -234,16 +269,17 @@ write_header(const Writer *writer, const InspectSchema *schema, const char *cons
 }
 
 static bool
-write_text(PdArena *arena, const InspectSchema *schema, const InspectModel *models,
-           const char *const *patterns, size_t pattern_count, char **text, PdError *err)
+write_text(PdArena *arena, const InspectSchema *schema, InspectModel *models, const char *const *patterns,
+           size_t pattern_count, char **text, PdError *err)
 {
     PdStrbuf buf;
     pd_strbuf_init(&buf, arena);
-    Writer writer = {&buf, models, ""};
+    LineCount count = {0, 0};
+    Writer writer = {&buf, models, "", &count};
     write_header(&writer, schema, patterns, pattern_count);
     for (size_t i = 0; i < schema->table_count; i++)
     {
-        const InspectModel *model = &models[i];
+        InspectModel *model = &models[i];
         pd_strbuf_append_char(&buf, '\n');
         if (model->not_a_model == NULL)
         {
@@ -252,7 +288,7 @@ write_text(PdArena *arena, const InspectSchema *schema, const InspectModel *mode
         }
         pd_strbuf_appendf(&buf, "# table %s is not a model: %s. As it would be:\n", model->table->name,
                           model->not_a_model);
-        Writer commented = {&buf, models, "# "};
+        Writer commented = {&buf, models, "# ", &count};
         write_model(&commented, model);
     }
     if (schema->leftover_count > 0)
@@ -266,6 +302,28 @@ write_text(PdArena *arena, const InspectSchema *schema, const InspectModel *mode
     return true;
 }
 
+/* What write_text needs, for pd_inspect_verify's rewrites. */
+typedef struct Rewriter
+{
+    PdArena *arena;
+    const InspectSchema *schema;
+    InspectModel *models;
+    const char *const *patterns;
+    size_t pattern_count;
+} Rewriter;
+
+static bool
+rewrite_text(void *context, const char **text, PdError *err)
+{
+    Rewriter *rewriter = context;
+    char *written = NULL;
+    if (!write_text(rewriter->arena, rewriter->schema, rewriter->models, rewriter->patterns,
+                    rewriter->pattern_count, &written, err))
+        return false;
+    *text = written;
+    return true;
+}
+
 bool
 pd_migrate_inspect(PdArena *arena, PdDb *db, const char *const *patterns, size_t pattern_count, char **text,
                    PdError *err)
@@ -273,12 +331,16 @@ pd_migrate_inspect(PdArena *arena, PdDb *db, const char *const *patterns, size_t
     PdArena *scratch = pd_arena_new_child(arena, 0);
     if (scratch == NULL)
         return pd_arena_error(arena, err);
-    InspectSchema *schema;
-    InspectModel *models;
-    char *written = NULL;
+    InspectSchema *schema = NULL;
+    InspectModel *models = NULL;
+    const char *written = NULL;
+    Rewriter rewriter = {scratch, NULL, NULL, patterns, pattern_count};
     bool is_done = pd_inspect_read(scratch, db, patterns, pattern_count, &schema, err) &&
-                   pd_inspect_map(scratch, schema, &models, err) &&
-                   write_text(scratch, schema, models, patterns, pattern_count, &written, err);
+                   pd_inspect_map(scratch, schema, &models, err);
+    rewriter.schema = schema;
+    rewriter.models = models;
+    is_done = is_done && rewrite_text(&rewriter, &written, err) &&
+              pd_inspect_verify(scratch, db, schema, models, rewrite_text, &rewriter, &written, err);
     if (is_done && (*text = pd_arena_strdup(arena, written)) == NULL)
         is_done = pd_arena_error(arena, err);
     pd_arena_free(scratch);

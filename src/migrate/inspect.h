@@ -139,22 +139,33 @@ bool pd_inspect_is_plain_key(const char *definition, bool is_primary);
 bool pd_inspect_read_foreign_key(const char *definition, PdOnDelete *on_delete, bool *is_deferrable,
                                  const char **reason);
 
-/* One plain btree index read from pg_get_indexdef(): its columns and their operator classes. */
+/* One btree index read from pg_get_indexdef(): its columns, their functions and operator classes. */
 typedef struct InspectIndexShape
 {
     bool is_unique;
     const char **columns;   /* column names, unquoted */
+    const char **functions; /* per column: "lower" or "upper" for lower(column), or NULL */
     const char **opclasses; /* per column: a non-default operator class, or NULL */
     size_t column_count;
+    const char *where; /* the condition of a partial index as deparsed, or NULL */
 } InspectIndexShape;
 
 /*
- * Reads an index definition as "CREATE [UNIQUE] INDEX name ON schema.table USING btree (a, b opclass)".
- * False when it is anything else: another method, an expression, a WHERE, INCLUDE, WITH, DESC, NULLS,
- * COLLATE; *reason then says which, when known. The shape is allocated in arena.
+ * Reads an index definition as "CREATE [UNIQUE] INDEX name ON schema.table USING btree (a, lower(b)
+ * opclass) [WHERE condition]". False when it is anything else: another method, another expression, INCLUDE,
+ * WITH, DESC, NULLS, COLLATE; *reason then says which, when known. The shape is allocated in arena.
  */
 bool pd_inspect_read_index(PdArena *arena, const char *definition, InspectIndexShape *shape,
                            const char **reason);
+
+/* ---- inspect_expr.c: conditions ------------------------------------------ */
+
+/*
+ * A condition as deparsed (a CHECK's expression, an index's WHERE) written in the model language's
+ * expression grammar, casts dropped: a candidate only, which inspect_verify.c keeps when the migration
+ * made from it deparses the same. False when the grammar cannot say it.
+ */
+bool pd_inspect_read_condition(PdArena *arena, const char *sql, const char **text);
 
 /* ---- inspect_map.c: the model of each table ----------------------------- */
 
@@ -166,7 +177,20 @@ typedef struct InspectModelIndex
     const char **opclasses; /* per field: an operator class, or NULL */
     size_t field_count;
     const char *name;
+    const char **functions; /* per field: "lower", "upper" or NULL; NULL when none has one */
+    const char *where;      /* a partial index's condition in the model language, or NULL */
+    const char *definition; /* a candidate to verify (a function or WHERE): the index as found; NULL */
+    int line;               /* where the text last written has it */
 } InspectModelIndex;
+
+/* A model-level check(...): a candidate to verify. */
+typedef struct InspectModelCheck
+{
+    const char *name;
+    const char *text;       /* the condition in the model language */
+    const char *definition; /* pg_get_constraintdef(), for the comment when it is not kept */
+    int line;               /* where the text last written has it */
+} InspectModelCheck;
 
 /* One column of a table as a field, or as the comment that says why it is not one (name NULL). */
 typedef struct InspectField
@@ -200,6 +224,8 @@ typedef struct InspectModel
     size_t field_count;
     InspectModelIndex *indexes; /* unique(...) first, then index(...), each by name */
     size_t index_count;
+    InspectModelCheck *checks; /* model-level check(...), by name */
+    size_t check_count;
     const char **notes; /* before the model: the table's comment */
     size_t note_count;
     const char **tail_notes; /* at the end of its body: constraints and indexes not expressed */
@@ -211,5 +237,19 @@ typedef struct InspectModel
  * an existing database". Errors: the arena's.
  */
 bool pd_inspect_map(PdArena *arena, const InspectSchema *schema, InspectModel **models, PdError *err);
+
+/* ---- inspect_verify.c: candidates kept only where exact ---------------- */
+
+/* Writes the text of the models again into *text (after candidates were left out). */
+typedef bool (*InspectRewrite)(void *context, const char **text, PdError *err);
+
+/*
+ * Keeps each candidate of the models (a model-level check, an index with a function or WHERE) only when
+ * the written *text parses with it and the migration made from it, run in a scratch schema, makes what
+ * deparses as the live object; the others become the models' comments and *text is rewritten. Call outside
+ * a transaction. Errors: reading the live schema's, rewrite's, the arena's.
+ */
+bool pd_inspect_verify(PdArena *arena, PdDb *db, const InspectSchema *schema, InspectModel *models,
+                       InspectRewrite rewrite, void *context, const char **text, PdError *err);
 
 #endif

@@ -680,6 +680,36 @@ map_field_checks(TableWork *work, InspectField *field)
     }
 }
 
+/*
+ * A CHECK that is no field's: a model-level check(...) with its name, when the language's expressions can
+ * say its condition (a candidate, verified by inspect_verify.c); else a comment.
+ */
+static bool
+map_model_check(TableWork *work, const InspectConstraint *constraint)
+{
+    PdArena *arena = work->mapper->arena;
+    const char *definition = constraint->definition, *text = NULL;
+    size_t length = strlen(definition);
+    if (strncmp(definition, "CHECK (", 7) == 0 && definition[length - 1] == ')' &&
+        is_sql_name(constraint->name))
+    {
+        char *inner = pd_arena_strndup(arena, definition + 7, length - 8);
+        if (inner == NULL)
+            return false;
+        if (!pd_inspect_read_condition(arena, inner, &text))
+            text = NULL;
+    }
+    if (text == NULL)
+        return tail_note(work, "check %s: %s: not expressed", constraint->name, definition);
+    InspectModel *model = work->model;
+    model->checks =
+        pd_arena_reserve_next(arena, model->checks, model->check_count, sizeof(InspectModelCheck));
+    if (model->checks == NULL)
+        return false;
+    model->checks[model->check_count++] = (InspectModelCheck){constraint->name, text, definition};
+    return true;
+}
+
 static bool
 map_constraints(TableWork *work)
 {
@@ -696,8 +726,7 @@ map_constraints(TableWork *work)
         if (constraint->type == 'u')
             is_done = map_unique(work, constraint);
         else if (constraint->type == 'c')
-            is_done =
-                tail_note(work, "check %s: %s: not expressed", constraint->name, constraint->definition);
+            is_done = map_model_check(work, constraint);
         else if (constraint->type == 'f')
             is_done = tail_note(work,
                                 "foreign key %s: %s: not expressed (a key of several columns, or one of "
@@ -749,7 +778,14 @@ map_index(TableWork *work, const InspectIndex *index)
                          index->name, index->definition);
     if (!pd_inspect_read_index(arena, index->definition, &shape, &reason))
         return tail_note(work, "index %s: %s: not expressed (%s)", index->name, index->definition, reason);
-    if (shape.is_unique)
+    bool has_function = false;
+    for (size_t i = 0; i < shape.column_count; i++)
+        has_function = has_function || shape.functions[i] != NULL;
+    const char *where = NULL;
+    if (shape.where != NULL && !pd_inspect_read_condition(arena, shape.where, &where))
+        return tail_note(work, "index %s: %s: not expressed (a condition the language cannot say)",
+                         index->name, index->definition);
+    if (shape.is_unique && where == NULL && !has_function)
         return tail_note(work, "index %s: %s: not expressed (a unique index that is no constraint)",
                          index->name, index->definition);
     const char *missing = NULL;
@@ -761,9 +797,18 @@ map_index(TableWork *work, const InspectIndex *index)
     if (!is_sql_name(index->name))
         return tail_note(work, "index %s: %s: not expressed (its name is not one the language can write)",
                          index->name, index->definition);
-    if (is_field_index(work, index, &shape, fields[0]))
+    if (where == NULL && !has_function && is_field_index(work, index, &shape, fields[0]))
         return true;
-    return add_model_index(work, false, index->name, fields, shape.opclasses, shape.column_count);
+    if (!add_model_index(work, shape.is_unique, index->name, fields, shape.opclasses, shape.column_count))
+        return false;
+    if (where != NULL || has_function)
+    {
+        InspectModelIndex *added = &work->model->indexes[work->model->index_count - 1];
+        added->functions = has_function ? shape.functions : NULL;
+        added->where = where;
+        added->definition = index->definition;
+    }
+    return true;
 }
 
 static bool

@@ -517,13 +517,32 @@ is_ordering_word(const char *word)
            strcmp(word, "COLLATE") == 0;
 }
 
-/* One column of an index: "name" or "name opclass", then ", " or ")". */
+/*
+ * lower(column) or upper(column), as the deparser prints the planner's: "lower(email)" on text,
+ * "lower((email)::text)" on varchar. *function gets "lower" or "upper"; false for any other expression.
+ */
 static bool
-read_index_column(PdArena *arena, const char **p, const char **column, const char **opclass,
-                  const char **reason)
+read_index_function(PdArena *arena, const char **p, const char **column, const char **function)
+{
+    *function = skip(p, "lower(") ? "lower" : skip(p, "upper(") ? "upper" : NULL;
+    if (*function == NULL)
+        return false;
+    if (skip(p, "("))
+        return read_identifier(arena, p, column) && skip(p, ")::text)");
+    return read_identifier(arena, p, column) && skip(p, ")");
+}
+
+/* One column of an index: "name", "lower(name)" or either with " opclass", then ", " or ")". */
+static bool
+read_index_column(PdArena *arena, const char **p, const char **column, const char **function,
+                  const char **opclass, const char **reason)
 {
     *opclass = NULL;
-    if (**p == '(' || !read_identifier(arena, p, column) || **p == '(')
+    *function = NULL;
+    const char *column_start = *p;
+    if (**p == '(' || !read_identifier(arena, p, column))
+        return *reason = "an expression index", false;
+    if (**p == '(' && (*p = column_start, !read_index_function(arena, p, column, function)))
         return *reason = "an expression index", false;
     if (skip(p, " "))
     {
@@ -554,8 +573,6 @@ index_tail_reason(const char *p)
         return "NULLS NOT DISTINCT";
     if (strncmp(p, " WITH ", 6) == 0)
         return "storage parameters (WITH ...)";
-    if (strncmp(p, " WHERE ", 7) == 0)
-        return "a partial index (WHERE ...)";
     return "an option the language has not";
 }
 
@@ -578,20 +595,25 @@ pd_inspect_read_index(PdArena *arena, const char *definition, InspectIndexShape 
         return *reason = "an index method other than btree", false;
     do
     {
-        const char *column, *opclass;
-        if (!read_index_column(arena, &p, &column, &opclass, reason))
+        const char *column, *function, *opclass;
+        if (!read_index_column(arena, &p, &column, &function, &opclass, reason))
             return false;
         shape->columns = pd_arena_reserve_next(arena, shape->columns, shape->column_count, sizeof(char *));
+        shape->functions =
+            pd_arena_reserve_next(arena, shape->functions, shape->column_count, sizeof(char *));
         shape->opclasses =
             pd_arena_reserve_next(arena, shape->opclasses, shape->column_count, sizeof(char *));
-        if (shape->columns == NULL || shape->opclasses == NULL)
+        if (shape->columns == NULL || shape->functions == NULL || shape->opclasses == NULL)
             return *reason = "out of memory", false;
         shape->columns[shape->column_count] = column;
+        shape->functions[shape->column_count] = function;
         shape->opclasses[shape->column_count++] = opclass;
     } while (skip(&p, ", "));
     if (!skip(&p, ")"))
         return *reason = "an unknown definition", false;
-    return *p == '\0' || (*reason = index_tail_reason(p), false);
+    if (skip(&p, " WHERE "))
+        shape->where = p;
+    return shape->where != NULL || *p == '\0' || (*reason = index_tail_reason(p), false);
 }
 
 /* ---- types ----------------------------------------------------------------- */

@@ -1,10 +1,9 @@
 /*
  * test_inspect.c - inspectdb's reading of PostgreSQL's deparsed text
- * (inspect_sql.c): column types, defaults, checks, keys, foreign keys and
- * indexes. The texts are what PostgreSQL 15 printed for the planner's SQL
- * (tests/integration/inspectdb.sh checks the whole round trip on a server);
- * each case either reads as the value the planner would write back, or is
- * refused, never read as something close.
+ * (inspect_sql.c, inspect_expr.c): column types, defaults, checks, keys,
+ * foreign keys, indexes, conditions and prodata's auto_now trigger. The texts are what PostgreSQL 15 printed
+ * for the planner's SQL (tests/integration/inspectdb.sh checks the whole round trip on a server); each case
+ * either reads as the value the planner would write back, or is refused, never read as something close.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -326,8 +325,12 @@ test_indexes(void **state)
     assert_string_equal(shape.columns[1], "b");
     pd_arena_free(arena);
 
-    reads_index("CREATE INDEX i ON public.t USING btree (a) WHERE (a > 0)", false, "partial");
-    reads_index("CREATE INDEX i ON public.t USING btree (lower((a)::text))", false, "expression");
+    reads_index("CREATE INDEX i ON public.t USING btree (a) WHERE (a > 0)", true, NULL);
+    reads_index("CREATE INDEX i ON public.t USING btree (lower((a)::text))", true, NULL);
+    reads_index("CREATE INDEX i ON public.t USING btree (upper(a) text_pattern_ops)", true, NULL);
+    reads_index("CREATE INDEX i ON public.t USING btree (lower((a)::character varying))", false,
+                "expression");
+    reads_index("CREATE INDEX i ON public.t USING btree (length(a))", false, "expression");
     reads_index("CREATE INDEX i ON public.t USING btree (((a + b)))", false, "expression");
     reads_index("CREATE INDEX i ON public.t USING btree (a DESC)", false, "DESC");
     reads_index("CREATE INDEX i ON public.t USING btree (a NULLS FIRST)", false, "NULLS");
@@ -340,13 +343,105 @@ test_indexes(void **state)
     reads_index("CREATE INDEX i ON public.t USING btree (a public.my_ops)", false, "operator class");
 }
 
+static void
+test_index_functions(void **state)
+{
+    (void)state;
+    PdArena *arena = pd_arena_new(0);
+    InspectIndexShape shape;
+    const char *reason;
+    assert_true(pd_inspect_read_index(arena,
+                                      "CREATE UNIQUE INDEX i ON public.t USING btree (lower((email)::text) "
+                                      "varchar_pattern_ops, b) WHERE ((active) AND (b IS NOT NULL))",
+                                      &shape, &reason));
+    assert_int_equal(shape.column_count, 2);
+    assert_string_equal(shape.columns[0], "email");
+    assert_string_equal(shape.functions[0], "lower");
+    assert_string_equal(shape.opclasses[0], "varchar_pattern_ops");
+    assert_null(shape.functions[1]);
+    assert_string_equal(shape.where, "((active) AND (b IS NOT NULL))");
+    pd_arena_free(arena);
+}
+
+static void
+reads_condition(const char *sql, const char *expected)
+{
+    PdArena *arena = pd_arena_new(0);
+    const char *text = NULL;
+    bool is_read = pd_inspect_read_condition(arena, sql, &text);
+    if (expected == NULL)
+        assert_false(is_read);
+    else
+    {
+        assert_true(is_read);
+        assert_string_equal(text, expected);
+    }
+    pd_arena_free(arena);
+}
+
+static void
+test_conditions(void **state)
+{
+    (void)state;
+    reads_condition("((ends > starts) OR (ends IS NULL))", "ends > starts or ends is null");
+    reads_condition("((score >= (0)::numeric) AND (score <= (10)::numeric))", "score >= 0 and score <= 10");
+    reads_condition("((status)::text = 'draft'::text)", "status = \"draft\"");
+    reads_condition("(price > '-1.5'::numeric)", "price > -1.5");
+    reads_condition("(NOT ((slug)::text <> 'a \"b\" ''c'''::text))", "not slug != \"a \\\"b\\\" 'c'\"");
+    reads_condition("((a OR b) AND (NOT c))", "(a or b) and not c");
+    reads_condition("(starts < '2024-01-02 08:00:00+00'::timestamp with time zone)",
+                    "starts < \"2024-01-02 08:00:00+00\"");
+    reads_condition("active", "active");
+    reads_condition("(\"order\" > 0)", "order > 0");
+    reads_condition("(\"Order\" > 0)", NULL);
+    reads_condition("(length((title)::text) > 2)", NULL);
+    reads_condition("((a + b) > 2)", NULL);
+    reads_condition("((a)::text ~~ 'x%'::text)", NULL);
+    reads_condition("(a = ANY (ARRAY[1, 2]))", NULL);
+}
+
+static void
+test_auto_now(void **state)
+{
+    (void)state;
+    PdArena *arena = pd_arena_new(0);
+    const char **columns;
+    size_t count;
+    assert_true(pd_inspect_read_auto_now(arena,
+                                         "CREATE TRIGGER prodata_auto_now BEFORE UPDATE ON public.note FOR "
+                                         "EACH ROW EXECUTE FUNCTION prodata_auto_now('updated', 'it''s')",
+                                         &columns, &count));
+    assert_int_equal(count, 2);
+    assert_string_equal(columns[0], "updated");
+    assert_string_equal(columns[1], "it's");
+    assert_true(pd_inspect_read_auto_now(arena,
+                                         "CREATE TRIGGER prodata_auto_now BEFORE UPDATE ON app.note FOR EACH "
+                                         "ROW EXECUTE FUNCTION public.prodata_auto_now('updated')",
+                                         &columns, &count));
+    assert_false(pd_inspect_read_auto_now(arena,
+                                          "CREATE TRIGGER prodata_auto_now AFTER UPDATE ON public.note FOR "
+                                          "EACH ROW EXECUTE FUNCTION prodata_auto_now('updated')",
+                                          &columns, &count));
+    assert_false(pd_inspect_read_auto_now(arena,
+                                          "CREATE TRIGGER prodata_auto_now BEFORE UPDATE ON public.note FOR "
+                                          "EACH ROW EXECUTE FUNCTION prodata_auto_now()",
+                                          &columns, &count));
+    assert_false(pd_inspect_read_auto_now(arena,
+                                          "CREATE TRIGGER prodata_auto_now BEFORE UPDATE ON public.note FOR "
+                                          "EACH ROW EXECUTE FUNCTION other('updated')",
+                                          &columns, &count));
+    pd_arena_free(arena);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_column_types), cmocka_unit_test(test_defaults),
-        cmocka_unit_test(test_checks),       cmocka_unit_test(test_keys),
-        cmocka_unit_test(test_foreign_keys), cmocka_unit_test(test_indexes),
+        cmocka_unit_test(test_column_types),    cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_checks),          cmocka_unit_test(test_keys),
+        cmocka_unit_test(test_foreign_keys),    cmocka_unit_test(test_indexes),
+        cmocka_unit_test(test_index_functions), cmocka_unit_test(test_conditions),
+        cmocka_unit_test(test_auto_now),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
