@@ -14,7 +14,7 @@ bool
 pd_model_parse(PdArena *arena, const char *file_name, const char *text, PdCatalog **catalog, PdError *err)
 {
     PdFileSyntax syntax;
-    if (!pd_model_parse_syntax(arena, file_name, text, &syntax, err))
+    if (!pd_model_parse_syntax(arena, file_name, text, &syntax, err) || !pd_model_inherit(arena, &syntax, err))
         return false;
     return pd_model_check_syntax(arena, &syntax, catalog, err);
 }
