@@ -248,7 +248,9 @@ typedef struct PdCatalog
 bool pd_model_parse(PdArena *arena, const char *file_name, const char *text, PdCatalog **catalog,
                     PdError *err);
 
-/* Reads and parses a file. PD_ERR_IO when it cannot be read. */
+/* Reads and parses a file, or a folder: its *.pdm files in name order, read as one file (a model may refer
+ * to a model of another file; names are unique across them; positions name each file). PD_ERR_IO when a
+ * file cannot be read; PD_ERR_INVALID_INPUT for a folder without *.pdm files. */
 bool pd_model_load_file(PdArena *arena, const char *path, PdCatalog **catalog, PdError *err);
 
 /*

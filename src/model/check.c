@@ -46,6 +46,24 @@ fail_memory(Checker *checker)
     return pd_arena_error(checker->arena, checker->err);
 }
 
+/* Whether the raised problem is already in the list: a line of an abstract model, copied into each model
+ * extending it, is reported once. */
+static bool
+is_reported(const PdError *problems, const PdError *raised)
+{
+    if (raised->problem_count != 1)
+        return false;
+    const PdProblem *new_one = &raised->problems[0];
+    for (size_t i = 0; i < problems->problem_count; i++)
+    {
+        const PdProblem *old = &problems->problems[i];
+        if (old->pos.line == new_one->pos.line && old->pos.column == new_one->pos.column &&
+            strcmp(old->pos.file, new_one->pos.file) == 0 && strcmp(old->message, new_one->message) == 0)
+            return true;
+    }
+    return false;
+}
+
 /*
  * The outcome of one independent check: the problem it raised (an input
  * error) is moved into the list and checking goes on. False only when checking must stop at once
@@ -59,6 +77,11 @@ collect(Checker *checker, bool is_ok)
         return true;
     if (raised->code != PD_ERR_INVALID_INPUT)
         return false;
+    if (is_reported(checker->problems, raised))
+    {
+        pd_error_clear(raised);
+        return true;
+    }
     checker->problem_total++;
     if (checker->problems->code == PD_OK)
         *checker->problems = *raised; /* the first keeps its message and raise site as they are */
@@ -162,6 +185,13 @@ check_model_names(Checker *checker, const PdModelSyntax *syntax, PdModel *model,
                                  "model name \"%.20s...\" of %zu characters, expected at most %d",
                                  model->name, strlen(model->name), MODEL_NAME_MAX);
     const PdModel *first = pd_strmap_get(checker->models, model->name);
+    if (first != NULL && first->pos.file != NULL && model->pos.file != NULL &&
+        strcmp(first->pos.file, model->pos.file) != 0)
+        return pd_model_error_at(err, model->pos,
+                                 "model %s defined in %s:%d:%d and %s:%d:%d, expected each model once across "
+                                 "the model files",
+                                 model->name, first->pos.file, first->pos.line, first->pos.column,
+                                 model->pos.file, model->pos.line, model->pos.column);
     if (first != NULL)
         return pd_model_error_at(err, model->pos,
                                  "model \"%s\" defined twice, expected each model once (first at line %d)",

@@ -92,7 +92,9 @@ check_abstract_name(Inheritor *in, const PdModelSyntax *model, const char *name,
 static bool
 check_abstract(Inheritor *in, const PdModelSyntax *model)
 {
-    const char *word = model->model.table != NULL ? "table" : model->model.resource != NULL ? "resource" : NULL;
+    const char *word = model->model.table != NULL      ? "table"
+                       : model->model.resource != NULL ? "resource"
+                                                       : NULL;
     if (word != NULL)
     {
         pd_model_error_at(in->err, model->model.table != NULL ? model->table_pos : model->resource_pos,
@@ -106,8 +108,8 @@ check_abstract(Inheritor *in, const PdModelSyntax *model)
                                  model->indexes[i].index.is_unique ? "unique(...)" : "index(...)"))
             return false;
     for (size_t i = 0; i < model->model.check_count; i++)
-        if (model->model.checks[i].is_named &&
-            !check_abstract_name(in, model, model->model.checks[i].name, model->check_name_pos[i], "check(...)"))
+        if (model->model.checks[i].is_named && !check_abstract_name(in, model, model->model.checks[i].name,
+                                                                    model->check_name_pos[i], "check(...)"))
             return false;
     return true;
 }
@@ -229,11 +231,11 @@ merge_fields(Inheritor *in, PdModelSyntax *model, PdStrmap *own)
                 continue;
             if (at != 0)
             {
-                pd_model_error_at(in->err, model->base_pos[b],
-                                  "field \"%s\" of model %s is inherited from both %s and %s, expected it from "
-                                  "one base (or defined in %s itself)",
-                                  field->field.name, model->model.name, from[at - 1], base->model.name,
-                                  model->model.name);
+                pd_model_error_at(
+                    in->err, model->base_pos[b],
+                    "field \"%s\" of model %s is inherited from both %s and %s, expected it from "
+                    "one base (or defined in %s itself)",
+                    field->field.name, model->model.name, from[at - 1], base->model.name, model->model.name);
                 if (!report(in))
                     return false;
                 continue;
@@ -268,7 +270,8 @@ merge_indexes(Inheritor *in, PdModelSyntax *model, const char *table)
     size_t count = 0;
     for (size_t b = 0; b <= model->base_count; b++)
     {
-        const PdModelSyntax *from = b < model->base_count ? pd_strmap_get(in->by_name, model->bases[b]) : model;
+        const PdModelSyntax *from =
+            b < model->base_count ? pd_strmap_get(in->by_name, model->bases[b]) : model;
         for (size_t i = 0; i < from->index_count; i++)
         {
             size_t k = 0;
@@ -299,7 +302,8 @@ merge_checks(Inheritor *in, PdModelSyntax *model, const char *table)
     size_t count = 0, pos_count = 0;
     for (size_t b = 0; b <= model->base_count; b++)
     {
-        const PdModelSyntax *from = b < model->base_count ? pd_strmap_get(in->by_name, model->bases[b]) : model;
+        const PdModelSyntax *from =
+            b < model->base_count ? pd_strmap_get(in->by_name, model->bases[b]) : model;
         for (size_t i = 0; i < from->model.check_count; i++)
         {
             size_t k = 0;

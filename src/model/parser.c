@@ -949,7 +949,8 @@ pd_model_parse_syntax(PdArena *arena, const char *file_name, const char *text, P
             next(&parser);
         if (is_token(&parser, 0, PD_TOKEN_EOF))
             break;
-        if (!is_word(&parser, 0, "model") && !(is_word(&parser, 0, "abstract") && is_word(&parser, 1, "model")))
+        if (!is_word(&parser, 0, "model") &&
+            !(is_word(&parser, 0, "abstract") && is_word(&parser, 1, "model")))
         {
             unexpected(&parser, "\"model\" to start a model");
             if (report(&parser))
