@@ -98,8 +98,10 @@ check_abstract(Inheritor *in, const PdModelSyntax *model)
     if (word != NULL)
     {
         pd_model_error_at(in->err, model->model.table != NULL ? model->table_pos : model->resource_pos,
-                          "%s in abstract model %s, which has none, expected it in the models extending it",
-                          word, model->model.name);
+                          "%s \"%s\" in abstract model %s, expected it in each model extending it (an "
+                          "abstract model has no table or resource)",
+                          word, model->model.table != NULL ? model->model.table : model->model.resource,
+                          model->model.name);
         if (!report(in))
             return false;
     }
@@ -128,10 +130,18 @@ check_names(Inheritor *in)
             return fail_memory(in);
         if (first != NULL && (first->is_abstract || model->is_abstract))
         {
-            pd_model_error_at(in->err, model->model.pos,
-                              "model \"%s\" defined twice, expected each model once (first at %s:%d:%d)",
-                              model->model.name, file_of(first->model.pos), first->model.pos.line,
-                              first->model.pos.column);
+            if (file_of(first->model.pos) != file_of(model->model.pos))
+                pd_model_error_at(
+                    in->err, model->model.pos,
+                    "model %s defined in %s:%d:%d and %s:%d:%d, expected each model once across "
+                    "the model files",
+                    model->model.name, file_of(first->model.pos), first->model.pos.line,
+                    first->model.pos.column, file_of(model->model.pos), model->model.pos.line,
+                    model->model.pos.column);
+            else
+                pd_model_error_at(in->err, model->model.pos,
+                                  "model \"%s\" defined twice, expected each model once (first at line %d)",
+                                  model->model.name, first->model.pos.line);
             if (!report(in))
                 return false;
         }
