@@ -181,5 +181,12 @@ pd_model_is_auto_key(const PdField *field)
 bool
 pd_model_is_read_only(const PdField *field)
 {
-    return pd_model_is_auto_key(field) || field->is_auto_now || field->is_auto_now_add;
+    return pd_model_is_auto_key(field) || field->is_auto_now || field->is_auto_now_add ||
+           field->through_model_name != NULL; /* DRF: a through many-to-many is written through its model */
+}
+
+bool
+pd_model_has_join_table(const PdField *field)
+{
+    return field->kind == PD_FIELD_MANY_TO_MANY && field->through_model_name == NULL;
 }

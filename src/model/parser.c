@@ -20,7 +20,7 @@
  *             | default=value | backfill=literal | auto_now_add | auto_now | check(op literal)
  *             | choices(choice, ...)
  *             | on_delete=word | related=name | fk_name="constraint" | deferrable
- *             | through="table" | comment="text" | renamed_from=name
+ *             | through="table" | through=Model | comment="text" | renamed_from=name
  *   default   = number | string | true | false | now | uuid | serial
  *   literal   = number | string | true | false
  *   directive = ordering [-]f, ... | table "t" | resource "r" | renamed_from Old
@@ -367,6 +367,8 @@ parse_option(Parser *parser, PdFieldSyntax *field, size_t *check_capacity)
         case PD_OPTION_FK_NAME:
             return parse_assigned(parser, PD_TOKEN_STRING, "fk_name", &field->field.fk_name);
         case PD_OPTION_THROUGH:
+            if (is_token(parser, 0, PD_TOKEN_EQ) && is_token(parser, 1, PD_TOKEN_IDENT))
+                return parse_assigned(parser, PD_TOKEN_IDENT, "through", &field->field.through_model_name);
             return parse_assigned(parser, PD_TOKEN_STRING, "through", &field->field.through_table);
         case PD_OPTION_COMMENT:
             return parse_assigned(parser, PD_TOKEN_STRING, "comment", &field->field.comment);
