@@ -707,11 +707,11 @@ check_through(Checker *checker, const PdModel *model, PdField *field, PdSourcePo
                                  "model with a foreign key to %s and one to %s",
                                  field->through_model_name, field->name, model->name, field->target_name);
     if (strcmp(model->name, field->target_name) == 0)
-        return pd_model_error_at(checker->err, pos,
-                                 "field \"%s\" relates %s to itself through model %s, expected a model as "
-                                 "target (a join model between a model and itself needs through_fields, "
-                                 "which prodata does not support: give the join model its own resource)",
-                                 field->name, model->name, through->name);
+        return pd_model_error_at(
+            checker->err, pos,
+            "field \"%s\" relates %s to itself through model %s, expected another target (a join "
+            "model of a model with itself needs Django's through_fields: not supported)",
+            field->name, model->name, through->name);
     const char *sides[2] = {model->name, field->target_name};
     for (size_t s = 0; s < 2; s++)
     {
@@ -726,9 +726,9 @@ check_through(Checker *checker, const PdModel *model, PdField *field, PdSourcePo
         if (count > 1)
             return pd_model_error_at(
                 checker->err, pos,
-                "through model %s of field \"%s\" has %zu foreign keys to %s (%s, %s, ...), "
+                "through model %s of field \"%s\" has %zu foreign keys to %s (%s, %s%s), "
                 "expected one (Django's through_fields is not supported)",
-                through->name, field->name, count, sides[s], names[0], names[1]);
+                through->name, field->name, count, sides[s], names[0], names[1], count > 2 ? ", ..." : "");
     }
     field->through_model = through;
     field->through_table = through->table;

@@ -170,6 +170,19 @@ check_names(Inheritor *in)
         for (size_t f = 0; f < model->field_count; f++)
         {
             const PdFieldSyntax *field = &model->fields[f];
+            const PdModelSyntax *through = field->field.through_model_name == NULL
+                                               ? NULL
+                                               : pd_strmap_get(in->by_name, field->field.through_model_name);
+            if (through != NULL && through->is_abstract)
+            {
+                pd_model_error_at(
+                    in->err, field->option_pos[PD_OPTION_THROUGH],
+                    "through model %s of field \"%s\" is abstract, which has no table, expected a "
+                    "concrete model with a foreign key to each side",
+                    through->model.name, field->field.name);
+                if (!report(in))
+                    return false;
+            }
             const PdModelSyntax *target = pd_strmap_get(in->by_name, field->type_name);
             if (target == NULL || !target->is_abstract)
                 continue;

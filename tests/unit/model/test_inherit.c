@@ -5,8 +5,10 @@
  * checks with %(class)s names, the ordering), that the canonical form is the
  * flattened models alone and reads back to the same text, and a folder of
  * model files read as one (relations across files, a model defined in two
- * files naming both places, a folder without model files). The error classes
- * of each are cases under tests/unit/model/invalid/abstract_*. Runs with the
+ * files naming both places, a folder without model files), and a
+ * many-to-many field through a model of its own (its table and keys, its
+ * canonical text). The error classes of each are cases under
+ * tests/unit/model/invalid/abstract_* and through_*. Runs with the
  * repository root as the working directory.
  */
 #include <setjmp.h>
@@ -158,6 +160,44 @@ test_folder_names_are_unique_across_files(void **state)
     pd_arena_free(arena);
 }
 
+static void
+test_through_model(void **state)
+{
+    (void)state;
+    PdArena *arena = pd_arena_new(0);
+    PdCatalog *catalog = parse_ok(arena, "model Person {\n"
+                                         "  name string(50)\n"
+                                         "}\n"
+                                         "\n"
+                                         "model Club {\n"
+                                         "  members Person[] through=Membership\n"
+                                         "}\n"
+                                         "\n"
+                                         "model Membership {\n"
+                                         "  joined date\n"
+                                         "  member Person\n"
+                                         "  club Club\n"
+                                         "}\n");
+    const PdModel *club = pd_model_find(catalog, "Club");
+    const PdField *members = pd_model_find_field(club, "members");
+    assert_ptr_equal(members->through_model, pd_model_find(catalog, "Membership"));
+    assert_string_equal(members->through_table, "membership");
+    assert_false(pd_model_has_join_table(members));
+    assert_true(pd_model_is_read_only(members));
+    char *source = NULL, *target = NULL;
+    assert_true(pd_model_through_columns(arena, club, members, &source, &target));
+    assert_string_equal(source, "club_id");
+    assert_string_equal(target, "member_id");
+    char *text = NULL, *again = NULL;
+    PdError err;
+    pd_error_clear(&err);
+    assert_true(pd_model_format(arena, catalog, &text, &err));
+    assert_non_null(strstr(text, "members Person[] related=club_set through=Membership\n"));
+    assert_true(pd_model_format(arena, parse_ok(arena, text), &again, &err));
+    assert_string_equal(again, text);
+    pd_arena_free(arena);
+}
+
 int
 main(void)
 {
@@ -166,6 +206,7 @@ main(void)
         cmocka_unit_test(test_canonical_form_is_flattened),
         cmocka_unit_test(test_folder_is_read_as_one),
         cmocka_unit_test(test_folder_names_are_unique_across_files),
+        cmocka_unit_test(test_through_model),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
