@@ -3,11 +3,12 @@
 # evolved on a database holding rows (tests/lib/evolution.sh checks history = fresh and down = previous at
 # every step): an abstract base added to two models with rows, a field added to the base (both tables get
 # it in one migration), altered, then dropped; a join model with rows (Django's through model) and a field
-# added to it; the models moved into a folder of files, one per app, with no change planned; a change made
+# added to it, a many-to-many field through it added, given its own join table, and back; the models
+# moved into a folder of files, one per app, with no change planned; a change made
 # in one of those files.
 source tests/lib/tap.sh
 source tests/lib/evolution.sh
-tap_plan 86
+tap_plan 116
 evolution_begin evolution_models
 
 # --- 1: two models with rows, and the two sides of a membership --------------------------------------
@@ -212,7 +213,70 @@ probe "step 7: the rows got the default, kept" \
     "SELECT string_agg(joined || ':' || role, ' ' ORDER BY joined) FROM membership" \
     "2024-01-02:member 2024-03-04:member"
 
-# --- 8: the same models moved into a folder, one file per app: no change ----------------------------
+# --- 8: a many-to-many field through the join model: no table of its own --------------------------
+read -r -d '' PEOPLE_TAIL <<'PDM'
+model Membership {
+  person  Person      related=memberships
+  club    Club        related=memberships
+  joined  date
+  role    string(20)  default="member"
+  unique(person, club)
+}
+PDM
+step "through field added" <<PDM
+$BASE
+
+model Person {
+  name  string(50)
+}
+
+model Club {
+  name     string(50)  unique
+  members  Person[]    through=Membership  related=clubs
+}
+
+$PEOPLE_TAIL
+PDM
+probe "step 8: no join table made, memberships kept" \
+    "SELECT count(*) || '|' || (SELECT count(*) FROM membership) FROM pg_tables WHERE tablename LIKE 'club\_%'" "0|2"
+
+# --- 9: the field given a join table of its own instead -----------------------------------------------
+step "through field altered to a join table" <<PDM
+$BASE
+
+model Person {
+  name  string(50)
+}
+
+model Club {
+  name     string(50)  unique
+  members  Person[]    through="club_people"  related=clubs
+}
+
+$PEOPLE_TAIL
+PDM
+probe "step 9: the join table made, memberships kept" \
+    "SELECT count(*) || '|' || (SELECT count(*) FROM membership) FROM pg_tables WHERE tablename = 'club_people'" "1|2"
+
+# --- 10: back through the model: the join table dropped --------------------------------------------
+step "field back through the model" --allow-destructive <<PDM
+$BASE
+
+model Person {
+  name  string(50)
+}
+
+model Club {
+  name     string(50)  unique
+  members  Person[]    through=Membership  related=clubs
+}
+
+$PEOPLE_TAIL
+PDM
+probe "step 10: the join table gone, memberships kept" \
+    "SELECT count(*) || '|' || (SELECT count(*) FROM membership) FROM pg_tables WHERE tablename = 'club_people'" "0|2"
+
+# --- 11: the same models moved into a folder, one file per app: no change ----------------------------
 mkdir -p apps
 cat >apps/blog.pdm <<'PDM'
 # blog: posts and notes, on the shared base of core.pdm
@@ -242,7 +306,8 @@ model Membership {
 }
 
 model Club {
-  name  string(50)  unique
+  name     string(50)  unique
+  members  Person[]    through=Membership  related=clubs
 }
 
 model Person {
@@ -251,11 +316,11 @@ model Person {
 PDM
 export PRODATA_MODELS=apps
 run_cmd "$PRODATA" makemigrations --check
-expect_out "step 8: the models moved into three files: no change planned" 'No changes detected in apps'
+expect_out "step 11: the models moved into three files: no change planned" 'No changes detected in apps'
 run_cmd "$PRODATA" check --database "dbname=$HIST"
-expect_rc "step 8: check agrees with the split project" 0
+expect_rc "step 11: check agrees with the split project" 0
 
-# --- 9: a change in one file of the split project ----------------------------------------------------
+# --- 12: a change in one file of the split project ----------------------------------------------------
 cat >apps/people.pdm <<'PDM'
 model Membership {
   person  Person      related=memberships
@@ -266,8 +331,9 @@ model Membership {
 }
 
 model Club {
-  name   string(50)  unique
-  since  date        null
+  name     string(50)  unique
+  members  Person[]    through=Membership  related=clubs
+  since    date        null
 }
 
 model Person {
@@ -275,7 +341,7 @@ model Person {
 }
 PDM
 step "field added in one file of the split project" </dev/null
-probe "step 9: rows kept through the split" \
+probe "step 12: rows kept through the split" \
     "SELECT (SELECT count(*) FROM membership) || '|' || (SELECT title FROM post) || '|' || (SELECT count(*) FROM club WHERE since IS NULL)" \
     "2|Hello|1"
 
