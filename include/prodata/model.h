@@ -124,10 +124,16 @@ typedef struct PdField
     PdOnDelete on_delete;
     const char
         *related_name; /* reverse accessor; default: <model snake>_set (FK), <model snake> (one-to-one) */
-    const char *through_table; /* many-to-many join table: <table>_<field> unless `through="name"` */
-    const char *fk_name;       /* foreign key, one-to-one: the constraint's name as given by fk_name="...";
-                                * NULL when derived (pd_model_foreign_key_name gives it either way) */
-    bool is_deferrable;        /* foreign key, one-to-one: DEFERRABLE INITIALLY DEFERRED (`deferrable`) */
+    const char *through_table; /* many-to-many join table: <table>_<field> unless `through="name"`; with a
+                                * through model, that model's table */
+    /* many-to-many `through=Model` (Django's ManyToManyField(through=...)): the join is that model's table
+     * and its two foreign keys; no join table is made for the field, which is read-only in the REST API. NULL
+     * when the field has its own join table. */
+    const char *through_model_name;
+    const struct PdModel *through_model;
+    const char *fk_name; /* foreign key, one-to-one: the constraint's name as given by fk_name="...";
+                          * NULL when derived (pd_model_foreign_key_name gives it either way) */
+    bool is_deferrable;  /* foreign key, one-to-one: DEFERRABLE INITIALLY DEFERRED (`deferrable`) */
 
     const char *comment;      /* comment="...": the column's COMMENT (Django's db_comment); NULL when none */
     const char *renamed_from; /* migration hint: this field was called that before */
@@ -248,7 +254,9 @@ typedef struct PdCatalog
 bool pd_model_parse(PdArena *arena, const char *file_name, const char *text, PdCatalog **catalog,
                     PdError *err);
 
-/* Reads and parses a file. PD_ERR_IO when it cannot be read. */
+/* Reads and parses a file, or a folder: its *.pdm files in name order, read as one file (a model may refer
+ * to a model of another file; names are unique across them; positions name each file). PD_ERR_IO when a
+ * file cannot be read; PD_ERR_INVALID_INPUT for a folder without *.pdm files. */
 bool pd_model_load_file(PdArena *arena, const char *path, PdCatalog **catalog, PdError *err);
 
 /*
@@ -280,6 +288,10 @@ bool pd_model_is_auto_key(const PdField *field);
 /* Whether the database alone writes the field, so the REST API ignores it in input and marks it read-only:
  * an auto key, or an auto_now / auto_now_add field (DRF's read-only DateTimeField(auto_now=True)). */
 bool pd_model_is_read_only(const PdField *field);
+
+/* Whether a many-to-many field has a join table of its own (made and dropped with it): false for other
+ * fields and for a many-to-many field through a model. */
+bool pd_model_has_join_table(const PdField *field);
 
 /* The type of a field's column (kind.h): its own kind and numbers, or for a foreign key or one-to-one
  * field the type of the target's primary key. False for many-to-many (no column) or an unresolved target. */

@@ -126,6 +126,18 @@ field_hint(PlanContext *ctx, const PdModel *model, const char *verb, const char 
     return pd_arena_sprintf(ctx->arena, "%s_%s_%s", pd_plan_snake(ctx, model->name), verb, field);
 }
 
+/* A many-to-many field through a model: nothing in the database (the through model's table is a model's),
+ * only the operation, so the state records it. */
+static bool
+through_field(PlanContext *ctx, PdOperationKind kind, const char *verb, const PdModel *model,
+              const PdField *field)
+{
+    return pd_plan_operation(ctx, kind, model->name, field->name, field_hint(ctx, model, verb, field->name),
+                             "%s field %s.%s (%s[] through model %s: no table of its own)", verb, model->name,
+                             field->name, field->target_name, field->through_model_name) &&
+           pd_plan_step_end(ctx);
+}
+
 static bool
 add_join_field(PlanContext *ctx, const PdModel *model, const PdField *field)
 {
@@ -188,6 +200,8 @@ add_backfilled_column(PlanContext *ctx, const FieldObjects *objects)
 bool
 pd_plan_alter_add_field(PlanContext *ctx, const PdModel *model, const PdField *field)
 {
+    if (field->kind == PD_FIELD_MANY_TO_MANY && !pd_model_has_join_table(field))
+        return through_field(ctx, PD_OP_ADD_FIELD, "add", model, field);
     if (field->kind == PD_FIELD_MANY_TO_MANY)
         return add_join_field(ctx, model, field);
     ModelRef target = pd_plan_new_target_ref(ctx, field);
@@ -268,6 +282,8 @@ drop_join_field(PlanContext *ctx, const PdModel *model, const PdModel *old, cons
 bool
 pd_plan_alter_drop_field(PlanContext *ctx, const PdModel *model, const PdModel *old, const PdField *field)
 {
+    if (field->kind == PD_FIELD_MANY_TO_MANY && !pd_model_has_join_table(field))
+        return through_field(ctx, PD_OP_DROP_FIELD, "drop", model, field);
     if (field->kind == PD_FIELD_MANY_TO_MANY)
         return drop_join_field(ctx, model, old, field);
     ModelRef target = pd_plan_old_target_ref(ctx, field);
@@ -300,10 +316,45 @@ pd_plan_alter_drop_field(PlanContext *ctx, const PdModel *model, const PdModel *
     return pd_plan_step_end(ctx);
 }
 
+/*
+ * A many-to-many field between its own join table and a through model: the join table made or dropped.
+ * Its table becoming the through model's (Django's SeparateDatabaseAndState) is refused, with the steps
+ * that keep the rows.
+ */
+static bool
+switch_join_field(PlanContext *ctx, const PdModel *model, const PdField *old_field, const PdField *field)
+{
+    if (pd_model_has_join_table(field))
+        return add_join_field(ctx, model, field);
+    for (size_t i = 0; i < ctx->to->model_count; i++)
+        if (strcmp(ctx->to->models[i].table, old_field->through_table) == 0)
+        {
+            pd_error_set(ctx->err, PD_ERR_INVALID_INPUT,
+                         "field %s.%s: its join table \"%s\" would become the table of through model %s, "
+                         "which makemigrations does not plan",
+                         model->name, field->name, old_field->through_table, ctx->to->models[i].name);
+            return pd_error_hint(
+                ctx->err,
+                "Keep the rows in three migrations (docs/models.md, \"Through models\"): the "
+                "through model with a table of its own, a --empty migration copying the links "
+                "from %s into it, then the switch.",
+                old_field->through_table);
+        }
+    const PdModel *old = pd_plan_old_model_of(ctx, model);
+    return drop_join_field(ctx, model, old, old_field) &&
+           through_field(ctx, PD_OP_ALTER_FIELD, "alter", model, field);
+}
+
 /* A many-to-many field pointing elsewhere gets a new join table; the old links cannot follow. */
 static bool
 alter_join_field(PlanContext *ctx, const PdModel *model, const PdField *old_field, const PdField *field)
 {
+    if (pd_model_has_join_table(old_field) != pd_model_has_join_table(field))
+        return switch_join_field(ctx, model, old_field, field);
+    if (!pd_model_has_join_table(field))
+        return (pd_plan_same_target(ctx, old_field, field) &&
+                strcmp(old_field->through_model_name, field->through_model_name) == 0) ||
+               through_field(ctx, PD_OP_ALTER_FIELD, "alter", model, field);
     if (pd_plan_same_target(ctx, old_field, field))
         return true; /* names were brought along by the renames */
     const PdModel *old = pd_plan_old_model_of(ctx, model);

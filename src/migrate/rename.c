@@ -519,7 +519,7 @@ rename_model_objects(PlanContext *ctx, const PdModel *old, const PdModel *model)
         const PdField *old_field = pd_plan_old_field_of(ctx, model, field);
         if (old_field == NULL)
             continue;
-        bool is_join = field->kind == PD_FIELD_MANY_TO_MANY && old_field->kind == PD_FIELD_MANY_TO_MANY;
+        bool is_join = pd_model_has_join_table(field) && pd_model_has_join_table(old_field);
         if (is_join && !rename_join_table(ctx, old, model, old_field, field))
             return false;
         if (!is_join && old_field->column != NULL && field->column != NULL &&

@@ -221,7 +221,7 @@ join_tables(PlanContext *ctx, const PdModel *model, bool is_drop)
     for (size_t f = 0; f < model->field_count; f++)
     {
         const PdField *field = &model->fields[f];
-        if (field->kind != PD_FIELD_MANY_TO_MANY)
+        if (!pd_model_has_join_table(field))
             continue;
         ModelRef owner = pd_plan_schema_model_ref(ctx, model);
         ModelRef target = is_drop ? pd_plan_old_target_ref(ctx, field) : pd_plan_new_target_ref(ctx, field);
@@ -271,7 +271,7 @@ static bool
 has_join_tables(const PdModel *model)
 {
     for (size_t f = 0; f < model->field_count; f++)
-        if (model->fields[f].kind == PD_FIELD_MANY_TO_MANY)
+        if (pd_model_has_join_table(&model->fields[f]))
             return true;
     return false;
 }
@@ -307,7 +307,7 @@ build_takers(PlanContext *ctx)
         for (size_t f = 0; f < model->field_count; f++)
         {
             const PdField *field = &model->fields[f];
-            if (field->kind == PD_FIELD_MANY_TO_MANY && field->through_table != NULL &&
+            if (pd_model_has_join_table(field) && field->through_table != NULL &&
                 !pd_strmap_contains(takers->joins, field->through_table) &&
                 (!pd_strmap_put(takers->joins, field->through_table, number) ||
                  !pd_strmap_put(takers->join_fields, field->through_table, (void *)field)))
@@ -363,7 +363,7 @@ check_dropped_model_names(PlanContext *ctx, const PdModel *model)
     if (!pd_plan_check_table_freed_late(ctx, model->table, what, ctx->to->model_count))
         return false;
     for (size_t f = 0; f < model->field_count; f++)
-        if (model->fields[f].kind == PD_FIELD_MANY_TO_MANY && model->fields[f].through_table != NULL &&
+        if (pd_model_has_join_table(&model->fields[f]) && model->fields[f].through_table != NULL &&
             !pd_plan_check_table_freed_late(ctx, model->fields[f].through_table, what, ctx->to->model_count))
             return false;
     return true;

@@ -46,6 +46,24 @@ fail_memory(Checker *checker)
     return pd_arena_error(checker->arena, checker->err);
 }
 
+/* Whether the raised problem is already in the list: a line of an abstract model, copied into each model
+ * extending it, is reported once. */
+static bool
+is_reported(const PdError *problems, const PdError *raised)
+{
+    if (raised->problem_count != 1)
+        return false;
+    const PdProblem *new_one = &raised->problems[0];
+    for (size_t i = 0; i < problems->problem_count; i++)
+    {
+        const PdProblem *old = &problems->problems[i];
+        if (old->pos.line == new_one->pos.line && old->pos.column == new_one->pos.column &&
+            strcmp(old->pos.file, new_one->pos.file) == 0 && strcmp(old->message, new_one->message) == 0)
+            return true;
+    }
+    return false;
+}
+
 /*
  * The outcome of one independent check: the problem it raised (an input
  * error) is moved into the list and checking goes on. False only when checking must stop at once
@@ -59,6 +77,11 @@ collect(Checker *checker, bool is_ok)
         return true;
     if (raised->code != PD_ERR_INVALID_INPUT)
         return false;
+    if (is_reported(checker->problems, raised))
+    {
+        pd_error_clear(raised);
+        return true;
+    }
     checker->problem_total++;
     if (checker->problems->code == PD_OK)
         *checker->problems = *raised; /* the first keeps its message and raise site as they are */
@@ -162,6 +185,13 @@ check_model_names(Checker *checker, const PdModelSyntax *syntax, PdModel *model,
                                  "model name \"%.20s...\" of %zu characters, expected at most %d",
                                  model->name, strlen(model->name), MODEL_NAME_MAX);
     const PdModel *first = pd_strmap_get(checker->models, model->name);
+    if (first != NULL && first->pos.file != NULL && model->pos.file != NULL &&
+        strcmp(first->pos.file, model->pos.file) != 0)
+        return pd_model_error_at(err, model->pos,
+                                 "model %s defined in %s:%d:%d and %s:%d:%d, expected each model once across "
+                                 "the model files",
+                                 model->name, first->pos.file, first->pos.line, first->pos.column,
+                                 model->pos.file, model->pos.line, model->pos.column);
     if (first != NULL)
         return pd_model_error_at(err, model->pos,
                                  "model \"%s\" defined twice, expected each model once (first at line %d)",
@@ -495,7 +525,7 @@ claim_field_name(Checker *checker, const PdModel *model, const PdField *field)
                          : field->is_unique    ? "key"
                          : field->is_indexed   ? "idx"
                                                : NULL;
-    if (field->kind == PD_FIELD_MANY_TO_MANY &&
+    if (pd_model_has_join_table(field) &&
         !claim_db_name(checker, field->through_table, field->pos, "the join table of", model, field->name))
         return false;
     if (suffix == NULL)
@@ -649,6 +679,74 @@ check_relation_values(Checker *checker, const PdModelSyntax *syntax, const PdMod
     return true;
 }
 
+/* The foreign keys of through that point at the model named target: how many, and the names of the first
+ * two. */
+static size_t
+count_keys_to(const PdModel *through, const char *target, const char **names)
+{
+    size_t count = 0;
+    for (size_t i = 0; i < through->field_count; i++)
+    {
+        const PdField *key = &through->fields[i];
+        if ((key->kind == PD_FIELD_FOREIGN_KEY || key->kind == PD_FIELD_ONE_TO_ONE) &&
+            strcmp(key->target_name, target) == 0 && count++ < 2)
+            names[count - 1] = key->name;
+    }
+    return count;
+}
+
+/* A many-to-many field `through=Model`: that model exists and has exactly one foreign key to each side
+ * (Django's through_fields, to choose among several, is not supported). */
+static bool
+check_through(Checker *checker, const PdModel *model, PdField *field, PdSourcePos pos)
+{
+    const PdModel *through = pd_strmap_get(checker->models, field->through_model_name);
+    if (through == NULL)
+        return pd_model_error_at(checker->err, pos,
+                                 "through model \"%s\" of field \"%s\" is no model of the files, expected a "
+                                 "model with a foreign key to %s and one to %s",
+                                 field->through_model_name, field->name, model->name, field->target_name);
+    if (strcmp(model->name, field->target_name) == 0)
+        return pd_model_error_at(
+            checker->err, pos,
+            "field \"%s\" relates %s to itself through model %s, expected another target (a join "
+            "model of a model with itself needs Django's through_fields: not supported)",
+            field->name, model->name, through->name);
+    const char *sides[2] = {model->name, field->target_name};
+    for (size_t s = 0; s < 2; s++)
+    {
+        const char *names[2] = {NULL, NULL};
+        size_t count = count_keys_to(through, sides[s], names);
+        if (count == 0)
+            return pd_model_error_at(
+                checker->err, pos,
+                "through model %s of field \"%s\" has no foreign key to %s, expected one "
+                "foreign key to %s and one to %s",
+                through->name, field->name, sides[s], model->name, field->target_name);
+        if (count > 1)
+            return pd_model_error_at(
+                checker->err, pos,
+                "through model %s of field \"%s\" has %zu foreign keys to %s (%s, %s%s), "
+                "expected one (Django's through_fields is not supported)",
+                through->name, field->name, count, sides[s], names[0], names[1], count > 2 ? ", ..." : "");
+    }
+    field->through_model = through;
+    field->through_table = through->table;
+    return true;
+}
+
+static bool
+check_throughs(Checker *checker, const PdModelSyntax *syntax, PdModel *model)
+{
+    size_t offset = model->field_count - syntax->field_count;
+    for (size_t i = offset; i < model->field_count; i++)
+        if (model->fields[i].kind == PD_FIELD_MANY_TO_MANY && model->fields[i].through_model_name != NULL &&
+            !collect(checker, check_through(checker, model, &model->fields[i],
+                                            syntax->fields[i - offset].option_pos[PD_OPTION_THROUGH])))
+            return false;
+    return true;
+}
+
 /* One role of an access list: a PostgreSQL role name that is not one of the words and not listed twice. */
 static bool
 check_access_role(Checker *checker, const PdModel *model, const PdAccess *access, size_t index,
@@ -766,7 +864,7 @@ static bool
 check_model_rest(Checker *checker, const PdModelSyntax *syntax, PdModel *model, const PdStrmap *names)
 {
     size_t before = checker->problem_total;
-    if (!check_relation_values(checker, syntax, model))
+    if (!check_relation_values(checker, syntax, model) || !check_throughs(checker, syntax, model))
         return false;
     if (checker->problem_total == before && !check_field_renames(checker, syntax, model, names))
         return false;

@@ -296,6 +296,8 @@ derive_relation_names(PdArena *arena, const PdModel *model, const PdFieldSyntax 
     if (out->related_name == NULL)
         out->related_name =
             out->kind == PD_FIELD_ONE_TO_ONE ? snake : pd_arena_sprintf(arena, "%s_set", snake);
+    if (out->kind == PD_FIELD_MANY_TO_MANY && out->through_model_name != NULL)
+        return true; /* its table is the through model's: check.c resolves it once every model has fields */
     if (out->kind == PD_FIELD_MANY_TO_MANY && out->through_table == NULL)
         out->through_table = pd_model_through_table_name(arena, model->table, out->name);
     if (out->related_name == NULL || (out->kind == PD_FIELD_MANY_TO_MANY && out->through_table == NULL))

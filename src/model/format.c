@@ -167,7 +167,9 @@ append_field(PdStrbuf *buf, const PdField *field)
     }
     if (is_relation && field->is_deferrable)
         pd_strbuf_append(buf, " deferrable");
-    if (field->kind == PD_FIELD_MANY_TO_MANY)
+    if (field->kind == PD_FIELD_MANY_TO_MANY && field->through_model_name != NULL)
+        pd_strbuf_appendf(buf, " through=%s", field->through_model_name);
+    else if (field->kind == PD_FIELD_MANY_TO_MANY)
     {
         pd_strbuf_append(buf, " through=");
         append_string(buf, field->through_table);

@@ -150,10 +150,28 @@ pd_model_through_table_name(PdArena *arena, const char *table, const char *field
     return name != NULL ? fit_name(arena, name) : NULL;
 }
 
+/* The column of the foreign key of through that points at target (the checker made sure there is one). */
+static char *
+through_fk_column(const PdModel *through, const char *target)
+{
+    for (size_t i = 0; i < through->field_count; i++)
+        if (through->fields[i].kind == PD_FIELD_FOREIGN_KEY &&
+            strcmp(through->fields[i].target_name, target) == 0)
+            return (char *)through->fields[i].column;
+    return NULL;
+}
+
 bool
 pd_model_through_columns(PdArena *arena, const PdModel *model, const PdField *field, char **source_column,
                          char **target_column)
 {
+    if (field->through_model != NULL)
+    {
+        *source_column = through_fk_column(field->through_model, model->name);
+        *target_column =
+            field->target != NULL ? through_fk_column(field->through_model, field->target->name) : NULL;
+        return *source_column != NULL && *target_column != NULL;
+    }
     char *source = pd_model_snake_case(arena, model->name);
     char *target = field->target != NULL ? pd_model_snake_case(arena, field->target->name) : NULL;
     if (source == NULL || target == NULL)

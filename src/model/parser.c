@@ -12,7 +12,7 @@
  * (pd_error_add_problem, capped); only memory running out stops at once.
  *
  *   file      = { model }
- *   model     = "model" Name "{" { line } "}"
+ *   model     = [ "abstract" ] "model" Name [ "extends" Name { "," Name } ] "{" { line } "}"
  *   line      = field | directive                       (ends at a line end or "}")
  *   field     = name type { option }
  *   type      = word [ "(" number [ "," number ] ")" ] | Name [ "[" "]" ]
@@ -20,7 +20,7 @@
  *             | default=value | backfill=literal | auto_now_add | auto_now | check(op literal)
  *             | choices(choice, ...)
  *             | on_delete=word | related=name | fk_name="constraint" | deferrable
- *             | through="table" | comment="text" | renamed_from=name
+ *             | through="table" | through=Model | comment="text" | renamed_from=name
  *   default   = number | string | true | false | now | uuid | serial
  *   literal   = number | string | true | false
  *   directive = ordering [-]f, ... | table "t" | resource "r" | renamed_from Old
@@ -367,6 +367,8 @@ parse_option(Parser *parser, PdFieldSyntax *field, size_t *check_capacity)
         case PD_OPTION_FK_NAME:
             return parse_assigned(parser, PD_TOKEN_STRING, "fk_name", &field->field.fk_name);
         case PD_OPTION_THROUGH:
+            if (is_token(parser, 0, PD_TOKEN_EQ) && is_token(parser, 1, PD_TOKEN_IDENT))
+                return parse_assigned(parser, PD_TOKEN_IDENT, "through", &field->field.through_model_name);
             return parse_assigned(parser, PD_TOKEN_STRING, "through", &field->field.through_table);
         case PD_OPTION_COMMENT:
             return parse_assigned(parser, PD_TOKEN_STRING, "comment", &field->field.comment);
@@ -782,17 +784,44 @@ skip_to_model(Parser *parser)
     {
         bool is_line_start = is_token(parser, 0, PD_TOKEN_NEWLINE);
         next(parser);
-        if (is_line_start && is_word(parser, 0, "model"))
+        if (is_line_start && (is_word(parser, 0, "model") || is_word(parser, 0, "abstract")))
             return;
     }
 }
 
-/* A line "model Name {" inside a model: the "}" before it is missing. */
+/* A line "model Name {" (or "model Name extends", "abstract model Name") inside a model: the "}" before it is
+ * missing. */
 static bool
 starts_model(Parser *parser)
 {
+    if (is_word(parser, 0, "abstract") && is_word(parser, 1, "model") && is_token(parser, 2, PD_TOKEN_IDENT))
+        return true;
     return is_word(parser, 0, "model") && is_token(parser, 1, PD_TOKEN_IDENT) &&
-           is_token(parser, 2, PD_TOKEN_LBRACE);
+           (is_token(parser, 2, PD_TOKEN_LBRACE) || is_word(parser, 2, "extends"));
+}
+
+/* "extends A, B" after a model's name: the abstract models it extends. False on a problem (raised). */
+static bool
+parse_bases(Parser *parser, PdModelSyntax *model)
+{
+    size_t capacity = 0, pos_capacity = 0;
+    next(parser); /* "extends" */
+    do
+    {
+        PdToken base = {0};
+        if (!expect(parser, PD_TOKEN_IDENT, "the name of an abstract model after \"extends\"", &base))
+            return false;
+        const char **bases = reserve(parser, model->bases, model->base_count, &capacity, sizeof(char *));
+        PdSourcePos *pos =
+            reserve(parser, model->base_pos, model->base_count, &pos_capacity, sizeof(PdSourcePos));
+        if (bases == NULL || pos == NULL)
+            return fail_memory(parser);
+        model->bases = bases;
+        model->base_pos = pos;
+        model->bases[model->base_count] = base.text;
+        model->base_pos[model->base_count++] = base.pos;
+    } while (is_token(parser, 0, PD_TOKEN_COMMA) && (next(parser), true));
+    return true;
 }
 
 /* Reports a model whose "{" at brace is not closed before the end of the file or the next model. */
@@ -853,7 +882,10 @@ parse_header(Parser *parser, PdModelSyntax *model, PdSourcePos *brace, bool *has
     {
         model->model.name = name.text;
         model->model.pos = name.pos;
-        if (expect(parser, PD_TOKEN_LBRACE, "\"{\" after the model name", &open))
+        bool is_ok = !is_word(parser, 0, "extends") || parse_bases(parser, model);
+        if (parser->is_fatal)
+            return false;
+        if (is_ok && expect(parser, PD_TOKEN_LBRACE, "\"{\" after the model name", &open))
         {
             *brace = open.pos;
             return true;
@@ -876,6 +908,11 @@ static bool
 parse_model(Parser *parser, PdModelSyntax *model)
 {
     memset(model, 0, sizeof(*model));
+    if (is_word(parser, 0, "abstract"))
+    {
+        model->is_abstract = true;
+        next(parser);
+    }
     PdSourcePos brace = {0};
     bool has_body, is_closed = false;
     if (!parse_header(parser, model, &brace, &has_body))
@@ -914,7 +951,8 @@ pd_model_parse_syntax(PdArena *arena, const char *file_name, const char *text, P
             next(&parser);
         if (is_token(&parser, 0, PD_TOKEN_EOF))
             break;
-        if (!is_word(&parser, 0, "model"))
+        if (!is_word(&parser, 0, "model") &&
+            !(is_word(&parser, 0, "abstract") && is_word(&parser, 1, "model")))
         {
             unexpected(&parser, "\"model\" to start a model");
             if (report(&parser))

@@ -84,6 +84,10 @@ typedef struct PdModelSyntax
     PdSourcePos access_pos_of[2]; /* the value after read= [0] and write= [1]; line 0 when not given */
     PdSourcePos *role_pos_of[2];  /* one per role of read_access [0] and write_access [1] */
     PdSourcePos *check_name_pos;  /* one per model.checks: where name= was (line 0: not given) */
+    bool is_abstract;             /* `abstract model Name {`: no table, its lines copied into each user */
+    const char **bases;           /* `model Name extends A, B {`: the abstract models it extends */
+    PdSourcePos *base_pos;        /* one per base */
+    size_t base_count;
 } PdModelSyntax;
 
 typedef struct PdFileSyntax
@@ -105,6 +109,16 @@ bool pd_model_check_expr(const PdModel *model, const PdExpr *expr, PdError *err)
 /* Parses text (syntax only) into *syntax, in arena. Errors: PD_ERR_INVALID_INPUT with the position. */
 bool pd_model_parse_syntax(PdArena *arena, const char *file_name, const char *text, PdFileSyntax *syntax,
                            PdError *err);
+
+/*
+ * inherit.c: abstract models and `extends`. Copies into each model the fields, indexes, checks and ordering
+ * of the abstract models it extends (inherited first, a field of the model itself replacing an inherited
+ * one of its name, `%(class)s` in a given name replaced by the model's table), then leaves the abstract
+ * models out of *syntax. Errors: PD_ERR_INVALID_INPUT with every problem found (unknown base, a base that
+ * is not abstract, a cycle, a field inherited from two bases, an abstract model as a relation target, a
+ * given name without %(class)s), or PD_ERR_NO_MEMORY alone.
+ */
+bool pd_model_inherit(PdArena *arena, PdFileSyntax *syntax, PdError *err);
 
 /*
  * Checks and resolves a parsed file into a catalog. Errors: PD_ERR_INVALID_INPUT
