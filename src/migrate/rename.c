@@ -513,6 +513,16 @@ check_name_free_in_time(PlanContext *ctx, const PdModel *old, const PdModel *mod
 static bool
 rename_model_objects(PlanContext *ctx, const PdModel *old, const PdModel *model)
 {
+    if (old->key_field_count >
+        0) /* primary_key(a, b): <table>_pkey follows the table (keys.c then sees it) */
+    {
+        char *before = pd_model_constraint_name(ctx->arena, old->table, NULL, "pkey");
+        char *after = pd_model_constraint_name(ctx->arena, model->table, NULL, "pkey");
+        if (before == NULL || after == NULL)
+            return pd_arena_error(ctx->arena, ctx->err);
+        if (!rename_object(ctx, model->table, before, after, false))
+            return false;
+    }
     for (size_t f = 0; f < model->field_count; f++)
     {
         const PdField *field = &model->fields[f];

@@ -84,6 +84,8 @@ typedef struct PdModelSyntax
     PdSourcePos access_pos_of[2]; /* the value after read= [0] and write= [1]; line 0 when not given */
     PdSourcePos *role_pos_of[2];  /* one per role of read_access [0] and write_access [1] */
     PdSourcePos *check_name_pos;  /* one per model.checks: where name= was (line 0: not given) */
+    PdSourcePos key_pos;          /* the word of primary_key(a, b); line 0 when the model has none */
+    PdSourcePos *key_field_pos;   /* one per model.key_fields */
 } PdModelSyntax;
 
 typedef struct PdFileSyntax
