@@ -469,6 +469,19 @@ api_route(PdHttpContext *ctx, const char *rest)
     const PdModel *model = find_resource(ctx->catalog->catalog, rest, name_length);
     const char *after = rest + name_length;
     size_t pk_length = *after == '/' ? strcspn(after + 1, "/") : 0;
+    if (model != NULL && model->key_field_count > 0 && ctx->raw_path != NULL && *after == '/')
+    {
+        /* primary_key(a, b): routed on the raw path, whose segment keeps an encoded ',' or '/' of a value
+         * (keys.c splits it, then decodes) */
+        const char *raw_after = strchr(ctx->raw_path + 5, '/');
+        if (raw_after == NULL)
+        {
+            pd_http_respond_detail(ctx, 404, "Not found.");
+            return;
+        }
+        after = raw_after;
+        pk_length = strcspn(after + 1, "/");
+    }
     bool is_too_deep =
         *after == '/' &&
         (pk_length == 0 ? after[1] != '\0' : after[1 + pk_length] == '/' && after[2 + pk_length] != '\0');
