@@ -7,7 +7,7 @@
 # and OpenAPI (one path parameter per key field).
 source tests/lib/pg.sh
 source tests/lib/tap.sh
-tap_plan 30
+tap_plan 33
 source tests/lib/serve.sh
 
 tap_fresh_db serve_cpk
@@ -99,4 +99,10 @@ expect_json "OpenAPI: the item path takes one parameter per key field" \
 expect_json "OpenAPI: on_conflict may name the key" \
     '[.paths["/api/order_lines/"].post.parameters[] | select(.name == "on_conflict") | .schema.enum[]] | index("order,sku") != null' 'true'
 
+run_cmd "$PRODATA" check --models "$MODELS" --migrations "$MIGRATIONS"
+expect_rc "check: the key is as the migrations made it" 0
+psql -qX -c 'ALTER TABLE order_line DROP CONSTRAINT order_line_pkey, ADD CONSTRAINT order_line_pkey PRIMARY KEY (sku, order_id)' >/dev/null
+run_cmd "$PRODATA" check --models "$MODELS" --migrations "$MIGRATIONS"
+expect_rc "check: the key's columns reordered by hand is drift" 3
+expect_out "... named in the report" 'order_line_pkey'
 tap_done
