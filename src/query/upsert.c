@@ -409,7 +409,10 @@ static void
 append_upsert_m2m(PdWriteSql *stmt, const PdModel *model, PdValueParam *const *rows, size_t count,
                   const PdField *const *keys, size_t key_count, PdWriteKeys *out)
 {
-    const char *pk = pd_model_primary_key(model)->column;
+    const PdField *key = pd_model_primary_key(model);
+    if (key == NULL) /* primary_key(a, b): no many-to-many field (the checker refuses them) */
+        return;
+    const char *pk = key->column;
     for (size_t i = 0; i < model->field_count; i++)
     {
         const PdField *field = &model->fields[i];

@@ -7,7 +7,7 @@
 # and OpenAPI (one path parameter per key field).
 source tests/lib/pg.sh
 source tests/lib/tap.sh
-tap_plan 33
+tap_plan 38
 source tests/lib/serve.sh
 
 tap_fresh_db serve_cpk
@@ -86,6 +86,20 @@ expect_json "cursor pagination: the first page" '[.results[] | [.order, .sku]]' 
 next=$(jq -r .next <<<"$HTTP_BODY")
 http GET "${next#"$SERVE_URL"}"
 expect_json "... the next page, by the whole key" '[[.results[] | [.order, .sku]], .next]' '[[[2,"x/y"]],null]'
+
+http POST /api/order_lines/ -H 'Content-Type: application/json' \
+    -d '[{"order": 2, "sku": "b1", "qty": 1}, {"order": 2, "sku": "b2", "qty": 2}]'
+expect_status "a bulk create answers 201" 201
+expect_json "... with both objects" '[.[] | [.order, .sku]]' '[[2,"b1"],[2,"b2"]]'
+http POST /api/order_lines/ -H 'Content-Type: application/json' -H 'Prefer: resolution=merge-duplicates' \
+    -d '[{"order": 2, "sku": "b1", "qty": 5}, {"order": 2, "sku": "b3", "qty": 6}]'
+expect_status "an upsert without on_conflict matches on the composite key" 200
+expect_eq "... one row updated, one inserted" \
+    "$(psql -X -At -c "SELECT string_agg(sku || '=' || qty, ' ' ORDER BY sku) FROM order_line WHERE order_id = 2 AND sku LIKE 'b%'")" \
+    "b1=5 b2=2 b3=6"
+psql -qX -c "DELETE FROM order_line WHERE sku LIKE 'b%'" >/dev/null
+http GET '/api/order_lines/?order=1&ordering=-qty'
+expect_json "an ordering on another field, completed by the key" '[.results[] | .sku]' '["ab"]'
 
 http GET '/api/order_lines/?order=1'
 expect_json "a filter on a key part" '[.results[] | .sku]' '["ab"]'
