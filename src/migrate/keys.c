@@ -90,6 +90,13 @@ key_names(PlanContext *ctx, const PdModel *model)
 }
 
 const char *
+pd_plan_keys_batch_column(const PdModel *model)
+{
+    const PdField *key = pd_model_primary_key(model);
+    return key != NULL ? key->column : "ctid"; /* locked by FOR UPDATE, so it stays put in the statement */
+}
+
+const char *
 pd_plan_keys_sql(PlanContext *ctx, const PdModel *model)
 {
     const char **columns;

@@ -223,6 +223,8 @@ char *pd_plan_ddl_columns(PdArena *arena, const char *column);
 
 /* ---- keys.c: a composite primary key ----------------------------------- */
 
+/* The one column a batched UPDATE takes rows by: the key's, or for a composite key the row's ctid. */
+const char *pd_plan_keys_batch_column(const PdModel *model);
 /* PRIMARY KEY ("a", "b") of the model's key, in its declared order; NULL on exhaustion. */
 const char *pd_plan_keys_sql(PlanContext *ctx, const PdModel *model);
 /* A key that changes, one side composite: DROP CONSTRAINT <table>_pkey before the fields change (its +down

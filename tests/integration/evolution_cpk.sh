@@ -6,7 +6,7 @@
 # dropped. Each step checked by tests/lib/evolution.sh (history = fresh, down = previous).
 source tests/lib/tap.sh
 source tests/lib/evolution.sh
-tap_plan 58
+tap_plan 59
 evolution_begin evolution_cpk
 
 # --- 1: a model created with a composite key (foreign keys stand for their _id columns) --
@@ -55,6 +55,7 @@ model OrderLine {
   product  Product
   line     int
   qty      int  default=1
+  note     string(10)  null
   primary_key(order, line)
 }
 
@@ -86,6 +87,7 @@ model OrderLine {
   product  Product
   line     int
   qty      int  default=1
+  note     string(10)  null
   primary_key(order, line)
 }
 
@@ -113,7 +115,7 @@ rm -f migrations/"$(printf '%04d' $((STEP + 1)))"_*.sql
 cp models.before models.pdm
 sql "$HIST" "DELETE FROM pair WHERE id > 3" >/dev/null
 
-# --- 4: and back to a composite key, now that the keys are distinct -------------------------
+# --- 4: and back to a composite key, now that the keys are distinct; OrderLine.note not null --
 step "implicit id to composite again" --allow-destructive <<'PDM'
 model Order {
   code  string(20)
@@ -128,6 +130,7 @@ model OrderLine {
   product  Product
   line     int
   qty      int  default=1
+  note     string(10)  backfill="x"
   primary_key(order, line)
 }
 
@@ -137,6 +140,10 @@ model Pair {
   primary_key(a, b)
 }
 PDM
+
+probe "step 4: a field made not null on a composite-key table, its rows filled in batches (by ctid)" \
+    "SELECT string_agg(coalesce(note, '-'), ' ') FROM order_line" \
+    "x x x"
 
 # --- 5: the models with a composite key dropped ----------------------------------------------
 step "drop" --allow-destructive <<'PDM'

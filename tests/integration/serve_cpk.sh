@@ -7,7 +7,7 @@
 # and OpenAPI (one path parameter per key field).
 source tests/lib/pg.sh
 source tests/lib/tap.sh
-tap_plan 38
+tap_plan 42
 source tests/lib/serve.sh
 
 tap_fresh_db serve_cpk
@@ -103,6 +103,15 @@ expect_json "an ordering on another field, completed by the key" '[.results[] | 
 
 http GET '/api/order_lines/?order=1'
 expect_json "a filter on a key part" '[.results[] | .sku]' '["ab"]'
+
+http GET '/api/order_lines/?pk=1'
+expect_status "pk names no one field of a composite key: 400, not 500" 400
+http GET '/api/orders/1/?expand=order_line_set'
+expect_json "an embed of the composite-key rows, ordered by their key" '[.order_line_set[] | .sku]' '["ab"]'
+http GET '/api/orders/?order_line_set__qty=4'
+expect_json "a filter through the reverse relation" '[.results[] | .code]' '["o2"]'
+http GET '/api/orders/?order_line_set__isnull=true'
+expect_json "... and isnull on it" '[.results[] | .code]' '[]'
 
 http OPTIONS /api/order_lines/
 expect_json "OPTIONS: the key's fields are written by the client" \
