@@ -327,9 +327,10 @@ pd_http_upsert(PdHttpContext *ctx, const PdModel *model)
     PdError err;
     pd_error_init(&err);
     if (on_conflict == NULL && key == NULL) /* primary_key(a, b): its fields, else nothing to match */
-        on_conflict = model->key_field_count > 0 ? pd_http_key_names(ctx->arena, model, ",") : "";
-    if (on_conflict == NULL)
-        on_conflict = "";
+    {
+        on_conflict = model->key_field_count > 0 ? pd_http_key_names(ctx->arena, model, ",") : NULL;
+        on_conflict = on_conflict != NULL ? on_conflict : "";
+    }
     if (!read_conflict(ctx, model, on_conflict != NULL ? on_conflict : key->name, &upsert, &err))
     {
         pd_http_respond_error(ctx, &err);
