@@ -7,7 +7,7 @@
 # and OpenAPI (one path parameter per key field).
 source tests/lib/pg.sh
 source tests/lib/tap.sh
-tap_plan 42
+tap_plan 44
 source tests/lib/serve.sh
 
 tap_fresh_db serve_cpk
@@ -48,6 +48,9 @@ http GET '/api/order_lines/1,a%2Cb%2Fc/'
 expect_status "a value with a comma and a slash, encoded" 200
 expect_json "... is that object" '[.order, .sku, .qty]' '[1,"a,b/c",3]'
 
+http GET '/api/order_lines/1,a%2Cb%2Fc'
+expect_status "without the slash: 301" 301
+expect_eq "... to the same encoded key with the slash" "$(http_header Location)" "/api/order_lines/1,a%2Cb%2Fc/"
 http GET /api/order_lines/1/
 expect_status "one part of two: 404" 404
 expect_json "... DRF's body" '.detail' '"Not found."'
