@@ -6,7 +6,7 @@
 # dropped. Each step checked by tests/lib/evolution.sh (history = fresh, down = previous).
 source tests/lib/tap.sh
 source tests/lib/evolution.sh
-tap_plan 59
+tap_plan 69
 evolution_begin evolution_cpk
 
 # --- 1: a model created with a composite key (foreign keys stand for their _id columns) --
@@ -145,7 +145,36 @@ probe "step 4: a field made not null on a composite-key table, its rows filled i
     "SELECT string_agg(coalesce(note, '-'), ' ') FROM order_line" \
     "x x x"
 
-# --- 5: the models with a composite key dropped ----------------------------------------------
+# --- 5: renamed while its key changes: <table>_pkey follows the table before it is replaced ----
+step "rename and key change together" --allow-destructive <<'PDM'
+model Order {
+  code  string(20)
+}
+
+model Product {
+  name  string(40)
+}
+
+model OrderLine {
+  order    Order
+  product  Product
+  line     int
+  qty      int  default=1
+  note     string(10)  backfill="x"
+  primary_key(order, line)
+}
+
+model Duo {
+  renamed_from Pair
+  a  int
+  b  int
+}
+PDM
+probe "step 5: Pair's rows in duo, numbered, under duo_pkey" \
+    "SELECT count(DISTINCT id) || ' ' || (SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = 'duo_pkey') FROM duo" \
+    "3 PRIMARY KEY (id)"
+
+# --- 6: the models with a composite key dropped ----------------------------------------------
 step "drop" --allow-destructive <<'PDM'
 model Order {
   code  string(20)
@@ -155,7 +184,7 @@ model Product {
   name  string(40)
 }
 PDM
-probe "step 5: the other rows kept" \
+probe "step 6: the other rows kept" \
     "SELECT string_agg(code, ' ' ORDER BY code) FROM \"order\"" \
     "o1 o2"
 evolution_end
