@@ -237,6 +237,10 @@ typedef struct PdModel
     PdAccess read_access; /* REST permissions only: no schema, so a change of them alone migrates nothing */
     PdAccess write_access;
     PdSourcePos pos;
+    /* primary_key(a, b): a composite primary key (Django 5.2's CompositePrimaryKey), its field names in the
+     * declared order; NULL and 0 when the key is one field. No implicit id then; no field is_primary_key. */
+    const char **key_fields;
+    size_t key_field_count;
 } PdModel;
 
 typedef struct PdCatalog
@@ -280,8 +284,16 @@ bool pd_model_error_at_va(PdError *err, PdSourcePos pos, const char *fmt, va_lis
 /* Lookups; NULL when absent. */
 const PdModel *pd_model_find(const PdCatalog *catalog, const char *name);
 const PdField *pd_model_find_field(const PdModel *model, const char *name);
-/* The primary key field (the implicit id or the one marked primary_key). Never NULL in a parsed catalog. */
+/* The primary key field (the implicit id or the one marked primary_key). NULL only for a model with a
+ * composite key (primary_key(a, b)): code that may meet one goes through pd_model_key_count/_field. */
 const PdField *pd_model_primary_key(const PdModel *model);
+/* The number of fields of the model's primary key: 1, or the fields of primary_key(a, b). */
+size_t pd_model_key_count(const PdModel *model);
+/* Field i (0-based, declared order) of the model's primary key; for a one-field key, i 0 is
+ * pd_model_primary_key. NULL when i is out of range. */
+const PdField *pd_model_key_field(const PdModel *model, size_t i);
+/* Whether field is one of the fields of the model's composite key (false for a one-field key). */
+bool pd_model_is_key_part(const PdModel *model, const PdField *field);
 /* Whether the field is a primary key the database numbers: the implicit id, or a primary key with
  * default=serial. Read-only in the REST API, as DRF's AutoField. */
 bool pd_model_is_auto_key(const PdField *field);

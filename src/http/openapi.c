@@ -647,6 +647,13 @@ conflict_targets(PdOaBuild *build, const PdModel *model)
         pd_http_oa_push(build, targets,
                         text(build, pd_strbuf_failed(&names) ? NULL : pd_strbuf_text(&names)));
     }
+    if (model->key_field_count > 0) /* primary_key(a, b): "a,b" */
+    {
+        const char *names = "";
+        for (size_t k = 0; k < model->key_field_count; k++)
+            names = pd_http_oa_printf(build, "%s%s%s", names, k > 0 ? "," : "", model->key_fields[k]);
+        pd_http_oa_push(build, targets, text(build, names));
+    }
     return targets;
 }
 
@@ -757,21 +764,46 @@ item_operation(PdOaBuild *build, const PdModel *model, const char *action, const
     return pd_http_oa_set(build, op, "responses", responses);
 }
 
+/* The path parameters of the item URL: the key, or each field of a composite key in declared order
+ * ({order},{product}: the values percent-encoded, joined by ','). */
+static json_t *
+key_parameters(PdOaBuild *build, const PdModel *model)
+{
+    json_t *parameters = json_array();
+    for (size_t i = 0; i < pd_model_key_count(model); i++)
+    {
+        const PdField *key = pd_model_key_field(model, i);
+        json_t *parameter = json_object();
+        pd_http_oa_set(build, parameter, "name", text(build, key->name));
+        pd_http_oa_set(build, parameter, "in", json_string("path"));
+        pd_http_oa_set(build, parameter, "required", json_true());
+        pd_http_oa_set(
+            build, parameter, "description",
+            text(build, model->key_field_count > 0
+                            ? pd_http_oa_printf(build, "the %s's %s: part %zu of its key, percent-encoded",
+                                                model->name, key->name, i + 1)
+                            : pd_http_oa_printf(build, "the %s's %s", model->name, key->name)));
+        pd_http_oa_set(build, parameter, "schema", pd_http_oa_value_schema(build, key, PD_OA_VALUE));
+        pd_http_oa_push(build, parameters, parameter);
+    }
+    return parameters;
+}
+
+/* "{id}" or "{order},{product}": the item URL's key segment as an OpenAPI path template. */
+static const char *
+key_template(PdOaBuild *build, const PdModel *model)
+{
+    const char *out = "";
+    for (size_t i = 0; i < pd_model_key_count(model); i++)
+        out = pd_http_oa_printf(build, "%s%s{%s}", out, i > 0 ? "," : "", pd_model_key_field(model, i)->name);
+    return out;
+}
+
 static json_t *
 item_path(PdOaBuild *build, const PdModel *model)
 {
-    const PdField *key = pd_model_primary_key(model);
     json_t *path = json_object();
-    json_t *parameter = json_object();
-    pd_http_oa_set(build, parameter, "name", text(build, key->name));
-    pd_http_oa_set(build, parameter, "in", json_string("path"));
-    pd_http_oa_set(build, parameter, "required", json_true());
-    pd_http_oa_set(build, parameter, "description",
-                   text(build, pd_http_oa_printf(build, "the %s's %s", model->name, key->name)));
-    pd_http_oa_set(build, parameter, "schema", pd_http_oa_value_schema(build, key, PD_OA_VALUE));
-    json_t *parameters = json_array();
-    pd_http_oa_push(build, parameters, parameter);
-    pd_http_oa_set(build, path, "parameters", parameters);
+    pd_http_oa_set(build, path, "parameters", key_parameters(build, model));
     if (is_allowed(model, false))
         pd_http_oa_set(build, path, "get", item_operation(build, model, "retrieve", "Read", NULL, "200"));
     if (!is_allowed(model, true)) /* write=none: the server answers 405 */
@@ -878,7 +910,7 @@ paths_object(PdOaBuild *build, PdError *err)
         pd_http_oa_set(build, paths, pd_http_oa_printf(build, "%s/%s/", base, model->resource), list);
         pd_http_oa_set(
             build, paths,
-            pd_http_oa_printf(build, "%s/%s/{%s}/", base, model->resource, pd_model_primary_key(model)->name),
+            pd_http_oa_printf(build, "%s/%s/%s/", base, model->resource, key_template(build, model)),
             item_path(build, model));
     }
     return paths;

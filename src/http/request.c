@@ -36,6 +36,7 @@ typedef struct Pending
     size_t body_length;
     size_t body_capacity;
     char *query_string;  /* the target's query string as received (NULL when none) */
+    char *raw_path;      /* the target's path as received, still percent-encoded (NULL when none) */
     const char *refusal; /* pd_http_target_refusal's words, or NULL */
     int refusal_status;  /* its status */
     bool has_begun;      /* the access handler has seen the request (and counted it in flight) */
@@ -233,6 +234,7 @@ pd_http_on_uri(void *cls, const char *uri, struct MHD_Connection *connection)
         return NULL;
     clock_gettime(CLOCK_MONOTONIC, &pending->started);
     pending->refusal_status = pd_http_target_refusal(uri, &pending->refusal);
+    pending->raw_path = strndup(uri, strcspn(uri, "?")); /* NULL when out of memory: composite keys 404 */
     char *query = strchr(uri, '?');
     if (query != NULL && pending->refusal_status != 0)
         /* libmicrohttpd splits the query string after this call, one record per argument in the connection's
@@ -495,6 +497,7 @@ compute(void *argument)
         return;
     }
     ctx->query_string = pending->query_string;
+    ctx->raw_path = pending->raw_path;
     bool is_preflight = false;
     answer_cors(ctx, &is_preflight);
     if (is_preflight)
@@ -669,6 +672,7 @@ pd_http_on_completed(void *cls, struct MHD_Connection *connection, void **state,
         atomic_fetch_sub(&server->in_flight, 1);
     free(pending->body);
     free(pending->query_string);
+    free(pending->raw_path);
     free(pending);
     *state = NULL;
 }

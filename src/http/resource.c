@@ -310,6 +310,25 @@ append_slash(PdHttpContext *ctx)
     pd_strbuf_init(&ctx->out, ctx->arena);
 }
 
+/* append_slash for a composite key's item URL: the raw path (already encoded, its ',' and escapes kept) and a
+ * slash. */
+static void
+append_slash_raw(PdHttpContext *ctx)
+{
+    if (!is_read(ctx->method))
+    {
+        pd_http_respond_detail(ctx, 404, "Not found.");
+        return;
+    }
+    PdStrbuf location;
+    pd_strbuf_init(&location, ctx->arena);
+    pd_strbuf_appendf(&location, "%s/", ctx->raw_path);
+    append_query_string(&location, ctx->query_string);
+    pd_http_add_header(ctx, "Location", pd_strbuf_text(&location));
+    ctx->status = 301;
+    pd_strbuf_init(&ctx->out, ctx->arena);
+}
+
 /* GET /api/: {"authors": "http://host/api/authors/", ...}. */
 static void
 api_root(PdHttpContext *ctx)
@@ -469,6 +488,19 @@ api_route(PdHttpContext *ctx, const char *rest)
     const PdModel *model = find_resource(ctx->catalog->catalog, rest, name_length);
     const char *after = rest + name_length;
     size_t pk_length = *after == '/' ? strcspn(after + 1, "/") : 0;
+    if (model != NULL && model->key_field_count > 0 && ctx->raw_path != NULL && *after == '/')
+    {
+        /* primary_key(a, b): routed on the raw path, whose segment keeps an encoded ',' or '/' of a value
+         * (keys.c splits it, then decodes) */
+        const char *raw_after = strchr(ctx->raw_path + 5, '/');
+        if (raw_after == NULL)
+        {
+            pd_http_respond_detail(ctx, 404, "Not found.");
+            return;
+        }
+        after = raw_after;
+        pk_length = strcspn(after + 1, "/");
+    }
     bool is_too_deep =
         *after == '/' &&
         (pk_length == 0 ? after[1] != '\0' : after[1 + pk_length] == '/' && after[2 + pk_length] != '\0');
@@ -479,7 +511,9 @@ api_route(PdHttpContext *ctx, const char *rest)
     }
     /* a copy: the catalog may be released (and freed by a reload) before the answer is queued and counted */
     ctx->resource = pd_arena_strdup(ctx->arena, model->resource);
-    if (*after == '\0' || (pk_length > 0 && after[1 + pk_length] == '\0'))
+    if (pk_length > 0 && after[1 + pk_length] == '\0' && model->key_field_count > 0 && ctx->raw_path != NULL)
+        append_slash_raw(ctx);
+    else if (*after == '\0' || (pk_length > 0 && after[1 + pk_length] == '\0'))
         append_slash(ctx);
     else if (!pd_http_accepts_json(ctx))
         respond_not_acceptable(ctx);

@@ -118,6 +118,8 @@ typedef struct PdHttpContext
     const char *method_name;
     const char *path;         /* decoded, without the query string */
     const char *query_string; /* as received, after '?' (NULL when none) */
+    const char *raw_path;     /* as received, percent-encoded, without the query string (NULL when unknown):
+                               * a composite key's parts are split before they are decoded (keys.c) */
     PdHttpArg *args;
     size_t arg_count;
     const char *body;
@@ -301,6 +303,20 @@ void pd_http_delete(PdHttpContext *ctx, const PdModel *model, const char *pk);
 bool pd_http_upsert(PdHttpContext *ctx, const PdModel *model);
 /* OPTIONS: DRF's SimpleMetadata for a list (POST) or an item (PUT); no actions for a read-only model. */
 void pd_http_options(PdHttpContext *ctx, const PdModel *model, bool is_item, bool has_actions);
+
+/* ---- keys.c: composite primary keys in URLs ---- */
+/*
+ * The item segment of a model with a composite key (primary_key(a, b)): its parts, split on ',' and each
+ * percent-decoded, one per key field in declared order. False (nothing written) when the count differs or a
+ * part is empty, badly escaped, or not UTF-8: the caller answers 404, as for a pk that cannot be a key.
+ */
+bool pd_http_key_parts(PdHttpContext *ctx, const PdModel *model, const char *segment, const char ***parts);
+/* "order,product": the key's field names joined by sep (on_conflict's default, OpenAPI). NULL on exhaustion.
+ */
+const char *pd_http_key_names(PdArena *arena, const PdModel *model, const char *sep);
+/* Appends the item URL's key segment of the object in json (each key value percent-encoded, ',' between
+ * parts). False when json lacks a key value. */
+bool pd_http_key_append(PdStrbuf *url, PdArena *arena, const PdModel *model, const char *json, size_t length);
 
 /* ---- catalog.c: generations and reload ---- */
 bool pd_http_catalog_load(PdHttpServer *server, PdHttpCatalog **catalog, PdError *err);

@@ -45,11 +45,19 @@ is_unique_field(const PdField *field)
             field->kind == PD_FIELD_ONE_TO_ONE);
 }
 
-/* The unique sets of model: its unique fields (the primary key among them), then its unique(...)s. */
+/* The unique sets of model: a composite primary key, its unique fields (a one-field primary key among them),
+ * then its unique(...)s. */
 static size_t
 unique_sets(const PdModel *model, UniqueSet *sets, size_t capacity)
 {
     size_t count = 0;
+    if (model->key_field_count > 0 && model->key_field_count <= MAX_CONFLICT_FIELDS && capacity > 0)
+    {
+        sets[count] = (UniqueSet){{NULL}, model->key_field_count}; /* primary_key(a, b) first */
+        for (size_t f = 0; f < model->key_field_count; f++)
+            sets[count].names[f] = model->key_fields[f];
+        count++;
+    }
     for (size_t i = 0; i < model->field_count && count < capacity; i++)
         if (is_unique_field(&model->fields[i]))
             sets[count++] = (UniqueSet){{model->fields[i].name}, 1};
@@ -318,8 +326,11 @@ pd_http_upsert(PdHttpContext *ctx, const PdModel *model)
     const PdField *key = pd_model_primary_key(model);
     PdError err;
     pd_error_init(&err);
-    if (on_conflict == NULL && key == NULL)
-        on_conflict = "";
+    if (on_conflict == NULL && key == NULL) /* primary_key(a, b): its fields, else nothing to match */
+    {
+        on_conflict = model->key_field_count > 0 ? pd_http_key_names(ctx->arena, model, ",") : NULL;
+        on_conflict = on_conflict != NULL ? on_conflict : "";
+    }
     if (!read_conflict(ctx, model, on_conflict != NULL ? on_conflict : key->name, &upsert, &err))
     {
         pd_http_respond_error(ctx, &err);

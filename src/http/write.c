@@ -25,6 +25,21 @@
 #include "prodata/query.h"
 #include "server.h"
 
+/* primary_key(a, b): each part of the item segment (keys.c) as a filter on its field. */
+static bool
+where_composite(PdHttpContext *ctx, const PdModel *model, const char *pk, PdQuery *query)
+{
+    const char **parts;
+    PdError err;
+    pd_error_init(&err);
+    if (!pd_http_key_parts(ctx, model, pk, &parts))
+        return false;
+    for (size_t i = 0; i < model->key_field_count; i++)
+        if (!pd_query_where(query, model->key_fields[i], parts[i], &err))
+            return false;
+    return true;
+}
+
 /*
  * A query for the one object whose key is pk, through the filters and search of the query string as DRF's
  * get_object (filter_queryset, then the key): the object is found only when they also select it, and an
@@ -45,7 +60,8 @@ which_object(PdHttpContext *ctx, const PdModel *model, const char *pk, PdQuery *
         pd_http_respond_error(ctx, &err);
         return false;
     }
-    if (key == NULL || !pd_query_where(*query, key->name, pk, &err))
+    if (model->key_field_count > 0 ? !where_composite(ctx, model, pk, *query)
+                                   : key == NULL || !pd_query_where(*query, key->name, pk, &err))
     {
         pd_http_respond_detail(ctx, 404, "Not found.");
         return false;
@@ -105,6 +121,18 @@ pd_http_add_location(PdHttpContext *ctx, const PdModel *model, const char *json,
     const PdField *key = pd_model_primary_key(model);
     const char *value;
     size_t length;
+    if (model->key_field_count > 0) /* /api/<resource>/<a>,<b>/ (keys.c) */
+    {
+        PdStrbuf url;
+        pd_strbuf_init(&url, ctx->arena);
+        pd_strbuf_appendf(&url, "%s/api/%s/", ctx->base_url, model->resource);
+        if (pd_http_key_append(&url, ctx->arena, model, json, json_length))
+        {
+            pd_strbuf_append_char(&url, '/');
+            pd_http_add_header(ctx, "Location", pd_strbuf_text(&url));
+        }
+        return;
+    }
     if (key == NULL || !pd_http_json_member(json, json_length, key->name, &value, &length))
         return;
     if (length >= 2 && value[0] == '"') /* a uuid or a string key */

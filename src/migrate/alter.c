@@ -514,7 +514,7 @@ write_alter_up(PlanContext *ctx, const PdModel *model, const FieldObjects *a, co
         alter_column(&ctx->up, b, "DROP NOT NULL");
     /* Rows that hold NULL get backfill= or the default first (in batches), or the check fails on them. */
     if (c->is_null && b->is_not_null &&
-        !pd_plan_notnull_set(ctx, b->table, pd_model_primary_key(model)->column, b->column,
+        !pd_plan_notnull_set(ctx, b->table, pd_plan_keys_batch_column(model), b->column,
                              pd_plan_notnull_fill(b)))
         return false;
     if (c->is_deferrable)

@@ -84,7 +84,7 @@ pd_plan_ddl_create_table(PdStrbuf *out, const char *table, const FieldObjects *f
     for (size_t i = 0; i < index_count; i++)
         if (indexes[i].is_constraint)
         {
-            table_constraint(out, indexes[i].name, "UNIQUE ");
+            table_constraint(out, indexes[i].name, indexes[i].is_primary_key ? "PRIMARY KEY " : "UNIQUE ");
             pd_strbuf_append(out, indexes[i].columns_sql);
         }
     pd_strbuf_append(out, "\n);\n");

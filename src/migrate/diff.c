@@ -248,7 +248,7 @@ static bool
 diff_model_fields(PlanContext *ctx, const PdModel *old, const PdModel *model)
 {
     if (!check_primary_key(ctx, old, model) || !pd_plan_comments_restore_dropped(ctx, old, model) ||
-        !pd_plan_checks_drop(ctx, old, model))
+        !pd_plan_checks_drop(ctx, old, model) || !pd_plan_keys_drop(ctx, old, model))
         return false;
     for (size_t f = 0; f < old->field_count; f++)
         if (pd_plan_new_field_of(ctx, model, &old->fields[f]) == NULL &&
@@ -269,8 +269,8 @@ diff_model_fields(PlanContext *ctx, const PdModel *old, const PdModel *model)
         if (!is_ok)
             return false;
     }
-    return pd_plan_checks_add(ctx, old, model) && pd_plan_timestamps_diff(ctx, old, model) &&
-           pd_plan_comments_diff(ctx, old, model);
+    return pd_plan_keys_add(ctx, old, model) && pd_plan_checks_add(ctx, old, model) &&
+           pd_plan_timestamps_diff(ctx, old, model) && pd_plan_comments_diff(ctx, old, model);
 }
 
 bool

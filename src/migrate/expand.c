@@ -350,7 +350,7 @@ pd_plan_expand_type(PlanContext *ctx, const PdModel *model, const FieldObjects *
             model->name, b->field->name, a->type_sql, b->type_sql, b->table, names.column, names.function))
         return false;
     write_expand(ctx, b, &names);
-    write_backfill(ctx, pd_model_primary_key(model)->column, b, &names);
+    write_backfill(ctx, pd_plan_keys_batch_column(model), b, &names);
     if (!write_builds(ctx, model, b, &names) || !write_swap(ctx, model, b, &names))
         return false;
     write_down(ctx, a, b, &names);

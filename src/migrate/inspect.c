@@ -194,6 +194,24 @@ write_model_index(const Writer *writer, InspectModelIndex *index)
     pd_strbuf_append_char(buf, '\n');
 }
 
+/* primary_key(a, b): each key column by its field's name (a foreign key's without _id). */
+static void
+write_model_key(const Writer *writer, const InspectModel *model)
+{
+    if (model->key_column_count == 0)
+        return;
+    pd_strbuf_appendf(writer->buf, "%s  primary_key(", writer->prefix);
+    for (size_t k = 0; k < model->key_column_count; k++)
+    {
+        const char *name = model->key_columns[k]->name;
+        for (size_t i = 0; i < model->field_count; i++)
+            if (model->fields[i].column == model->key_columns[k] && model->fields[i].name != NULL)
+                name = model->fields[i].name;
+        pd_strbuf_appendf(writer->buf, "%s%s", k > 0 ? ", " : "", name);
+    }
+    pd_strbuf_append(writer->buf, ")\n");
+}
+
 static void
 write_model_check(const Writer *writer, InspectModelCheck *check)
 {
@@ -236,6 +254,7 @@ write_model(const Writer *writer, InspectModel *model)
         if (field->name != NULL)
             write_field(writer, field);
     }
+    write_model_key(writer, model);
     for (size_t i = 0; i < model->index_count; i++)
         write_model_index(writer, &model->indexes[i]);
     for (size_t i = 0; i < model->check_count; i++)

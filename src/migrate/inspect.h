@@ -217,8 +217,10 @@ typedef struct InspectModel
     bool has_table_directive;         /* the table is not the snake_case of the name */
     const char *resource;             /* when the default would clash; NULL */
     const char *not_a_model;          /* why the language cannot express the table at all; NULL for a model */
-    const InspectColumn *primary_key; /* NULL for the implicit id */
-    const char *key_type;             /* the primary key's column type (format_type): relations match it */
+    const InspectColumn *primary_key; /* NULL for the implicit id, and for a composite key */
+    const InspectColumn **key_columns; /* a primary key of several columns, in its order: primary_key(a, b) */
+    size_t key_column_count;
+    const char *key_type; /* the primary key's column type (format_type): relations match it */
     PdFieldKind key_kind;
     InspectField *fields; /* attnum order; the implicit id left out */
     size_t field_count;

@@ -4,8 +4,9 @@
  * table with the same columns, constraints and indexes, under the same names
  * and with the same deparsed definitions; whatever the language cannot say
  * so is kept as a comment naming the object and its definition, and a table
- * it cannot express at all (no primary key, a composite or unnamed-as-derived
- * one, partitioning) becomes a commented-out model. Derived names come from
+ * it cannot express at all (no primary key, one unnamed-as-derived,
+ * partitioning) becomes a commented-out model; a key of several columns is
+ * primary_key(a, b). Derived names come from
  * the model's naming helpers (naming.c), values and checks are read by
  * inspect_sql.c. Tables are decided in three passes: names and primary keys
  * (which tables are models, so relations know their targets), then each
@@ -245,6 +246,30 @@ is_implicit_id(const InspectColumn *column)
            column->collation == NULL;
 }
 
+/* A primary key of several columns: primary_key(a, b), each column one the language can type (a foreign
+ * key column becomes its relation field's name when written). Why not, or NULL; fills the key's columns. */
+static const char *
+composite_key_problem(Mapper *mapper, InspectModel *model, const InspectConstraint *key)
+{
+    model->key_columns = pd_arena_calloc(mapper->arena, key->column_count + 1, sizeof(InspectColumn *));
+    if (model->key_columns == NULL)
+        return NULL;
+    for (size_t i = 0; i < key->column_count; i++)
+    {
+        const InspectColumn *column = column_by_number(model->table, key->columns[i]);
+        PdColumnType type;
+        if (column == NULL)
+            return "a column of its primary key was not read";
+        if (column->identity != 0 || column->is_generated || !pd_inspect_column_type(column->type, &type) ||
+            type.kind == PD_FIELD_JSON)
+            return pd_arena_sprintf(mapper->arena, "its primary key's column %s %s cannot be part of a key",
+                                    column->name, column->type);
+        model->key_columns[model->key_column_count++] = column;
+    }
+    model->key_type = ""; /* no relation may point at it (the language refuses them, as Django 5.2) */
+    return NULL;
+}
+
 /* Why the table's primary key cannot be said (then the table is no model), or NULL; fills the key. */
 static const char *
 key_problem(Mapper *mapper, InspectModel *model)
@@ -253,8 +278,6 @@ key_problem(Mapper *mapper, InspectModel *model)
     const InspectConstraint *key = primary_key_of(table);
     if (key == NULL)
         return "it has no primary key, and every model has one";
-    if (key->column_count != 1)
-        return "its primary key has several columns, which the language cannot express yet";
     const char *derived = pd_model_constraint_name(mapper->arena, table->name, NULL, "pkey");
     if (derived == NULL)
         return NULL;
@@ -263,6 +286,8 @@ key_problem(Mapper *mapper, InspectModel *model)
                                 key->name, derived);
     if (!pd_inspect_is_plain_key(key->definition, true))
         return pd_arena_sprintf(mapper->arena, "its primary key is %s", key->definition);
+    if (key->column_count != 1)
+        return composite_key_problem(mapper, model, key);
     const InspectColumn *column = column_by_number(table, key->columns[0]);
     if (column == NULL)
         return "its primary key's column was not read";
@@ -420,6 +445,10 @@ relation_problem(TableWork *work, const InspectConstraint *key, InspectField *ou
     const InspectModel *target = &work->mapper->models[key->target];
     if (target->not_a_model != NULL)
         return pd_arena_sprintf(arena, "%s is not a model", target->table->name);
+    if (target->key_column_count > 0)
+        return pd_arena_sprintf(arena,
+                                "%s has a composite primary key, and relations to one are not supported",
+                                target->table->name);
     const InspectColumn *target_key =
         target->primary_key != NULL ? target->primary_key : column_by_name(target->table, "id");
     if (key->target_column_count != 1 || target_key == NULL || key->target_columns[0] != target_key->number)
@@ -545,7 +574,8 @@ map_columns(TableWork *work)
     for (size_t i = 0; i < table->column_count; i++)
     {
         const InspectColumn *column = &table->columns[i];
-        if (model->primary_key == NULL && model->not_a_model == NULL && is_implicit_id(column))
+        if (model->primary_key == NULL && model->key_column_count == 0 && model->not_a_model == NULL &&
+            is_implicit_id(column))
         {
             if (column->comment != NULL &&
                 !add_line(work->mapper->arena, &model->notes, &model->note_count,

@@ -142,7 +142,8 @@ typedef struct IndexObjects
     const char *columns_sql; /* ("a", "b"), or ("a" "varchar_pattern_ops", "b") with operator classes; then
                               * " WHERE (...)" for a partial index */
     bool is_unique;
-    bool is_constraint; /* a unique(...) without where: a UNIQUE constraint; else an index */
+    bool is_constraint;  /* a unique(...) without where: a UNIQUE constraint; else an index */
+    bool is_primary_key; /* the composite key of primary_key(a, b), written into CREATE TABLE (keys.c) */
 } IndexObjects;
 
 ModelRef pd_plan_schema_model_ref(PlanContext *ctx, const PdModel *model);
@@ -219,6 +220,18 @@ void pd_plan_ddl_rename_constraint(PdStrbuf *out, const char *table, const char 
 void pd_plan_ddl_rename_index(PdStrbuf *out, const char *from, const char *to);
 /* ("column") */
 char *pd_plan_ddl_columns(PdArena *arena, const char *column);
+
+/* ---- keys.c: a composite primary key ----------------------------------- */
+
+/* The one column a batched UPDATE takes rows by: the key's, or for a composite key the row's ctid. */
+const char *pd_plan_keys_batch_column(const PdModel *model);
+/* PRIMARY KEY ("a", "b") of the model's key, in its declared order; NULL on exhaustion. */
+const char *pd_plan_keys_sql(PlanContext *ctx, const PdModel *model);
+/* A key that changes, one side composite: DROP CONSTRAINT <table>_pkey before the fields change (its +down
+ * adds the old key back), ADD CONSTRAINT ... PRIMARY KEY after them (its +down drops it). Nothing when
+ * the key's columns stay. */
+bool pd_plan_keys_drop(PlanContext *ctx, const PdModel *old, const PdModel *model);
+bool pd_plan_keys_add(PlanContext *ctx, const PdModel *old, const PdModel *model);
 
 /* ---- the phases, in the order pd_migrate_plan runs them ----------------- */
 

@@ -224,6 +224,8 @@ read_alter_action(Reader *r, Shape *shape)
                 accept(r, "nulls not distinct");
             shape->kind = CHECK_UNIQUE, shape->columns = next_token(r);
         }
+        else if (accept(r, "primary key")) /* a composite key (keys.c): repeated keys counted as a unique's */
+            shape->kind = CHECK_UNIQUE, shape->columns = next_token(r);
         else if (accept(r, "check"))
             shape->kind = CHECK_CHECK, shape->expr = next_token(r);
         else if (accept(r, "foreign key"))

@@ -513,6 +513,18 @@ check_name_free_in_time(PlanContext *ctx, const PdModel *old, const PdModel *mod
 static bool
 rename_model_objects(PlanContext *ctx, const PdModel *old, const PdModel *model)
 {
+    const PdField *old_key = pd_model_primary_key(old);
+    /* primary_key(a, b), or a one-field key that goes (keys.c replaces it): <table>_pkey follows the table
+     * here, as no field's renames take it along */
+    if (old->key_field_count > 0 || (old_key != NULL && pd_plan_new_field_of(ctx, model, old_key) == NULL))
+    {
+        char *before = pd_model_constraint_name(ctx->arena, old->table, NULL, "pkey");
+        char *after = pd_model_constraint_name(ctx->arena, model->table, NULL, "pkey");
+        if (before == NULL || after == NULL)
+            return pd_arena_error(ctx->arena, ctx->err);
+        if (!rename_object(ctx, model->table, before, after, false))
+            return false;
+    }
     for (size_t f = 0; f < model->field_count; f++)
     {
         const PdField *field = &model->fields[f];

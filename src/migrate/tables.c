@@ -188,7 +188,21 @@ create_table(PlanContext *ctx, PdStrbuf *out, const PdModel *model, bool is_old,
     if (!table_objects(ctx, model, model->table, is_old, sort, &fields, &deferred, &count) ||
         !model_indexes(ctx, model, model, &indexes))
         return false;
-    pd_plan_ddl_create_table(out, model->table, fields, count, deferred, indexes, model->index_count);
+    size_t constraint_count = model->index_count;
+    if (model->key_field_count > 0) /* primary_key(a, b): the spare slot model_indexes left */
+    {
+        const char *key = pd_plan_keys_sql(ctx, model);
+        char *name = pd_model_constraint_name(ctx->arena, model->table, NULL, "pkey");
+        if (key == NULL || name == NULL)
+            return pd_arena_error(ctx->arena, ctx->err);
+        /* after "PRIMARY KEY " the columns, as a unique's */
+        indexes[constraint_count++] = (IndexObjects){.table = model->table,
+                                                     .name = name,
+                                                     .columns_sql = key + strlen("PRIMARY KEY "),
+                                                     .is_constraint = true,
+                                                     .is_primary_key = true};
+    }
+    pd_plan_ddl_create_table(out, model->table, fields, count, deferred, indexes, constraint_count);
     pd_plan_ddl_create_indexes(out, model->table, fields, count, indexes, model->index_count);
     return pd_plan_checks_create(ctx, out, model) && pd_plan_timestamps_create(ctx, out, model) &&
            pd_plan_comments_create(ctx, out, model);

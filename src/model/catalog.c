@@ -171,6 +171,29 @@ pd_model_primary_key(const PdModel *model)
     return NULL;
 }
 
+size_t
+pd_model_key_count(const PdModel *model)
+{
+    return model->key_field_count > 0 ? model->key_field_count : 1;
+}
+
+const PdField *
+pd_model_key_field(const PdModel *model, size_t i)
+{
+    if (model->key_field_count == 0)
+        return i == 0 ? pd_model_primary_key(model) : NULL;
+    return i < model->key_field_count ? pd_model_find_field(model, model->key_fields[i]) : NULL;
+}
+
+bool
+pd_model_is_key_part(const PdModel *model, const PdField *field)
+{
+    for (size_t i = 0; i < model->key_field_count; i++)
+        if (strcmp(model->key_fields[i], field->name) == 0)
+            return true;
+    return false;
+}
+
 bool
 pd_model_is_auto_key(const PdField *field)
 {

@@ -244,6 +244,8 @@ add_implicit_id(Checker *checker, PdModel *model, const PdModelSyntax *syntax)
     for (size_t i = 0; i < syntax->field_count; i++)
         if (syntax->fields[i].has_option[PD_OPTION_PRIMARY_KEY])
             return true;
+    if (syntax->model.key_field_count > 0) /* primary_key(a, b): no implicit id */
+        return true;
     PdField *id = &model->fields[model->field_count++];
     memset(id, 0, sizeof(*id));
     id->name = "id";
@@ -263,6 +265,38 @@ typedef struct FieldSet
     const PdField *primary_key;
 } FieldSet;
 
+/*
+ * What a composite key (primary_key(a, b)) rules out on a field line, as Django 5.2 does: a field-level
+ * primary_key beside it, a relation (foreign key, one-to-one, many-to-many) to a model with one, and a
+ * many-to-many field on such a model (its join table would need the whole key).
+ */
+static bool
+check_composite_relation(Checker *checker, const PdModel *model, const PdFieldSyntax *line,
+                         const PdField *field)
+{
+    if (field->is_primary_key && model->key_field_count > 0)
+        return pd_model_error_at(
+            checker->err, line->option_pos[PD_OPTION_PRIMARY_KEY],
+            "primary_key on field \"%s\" of model %s, which has primary_key(...) already, "
+            "expected one primary key: the option or the directive",
+            field->name, model->name);
+    if (field->target != NULL && field->target->key_field_count > 0)
+        return pd_model_error_at(checker->err, line->type_pos,
+                                 "%s %s.%s to model %s, which has a composite primary key, expected a "
+                                 "relation to a model with a one-field key (relations to a composite key "
+                                 "are not supported, as in Django 5.2)",
+                                 field->kind == PD_FIELD_MANY_TO_MANY ? "many-to-many field"
+                                 : field->kind == PD_FIELD_ONE_TO_ONE ? "one-to-one field"
+                                                                      : "foreign key",
+                                 model->name, field->name, field->target->name);
+    if (field->kind == PD_FIELD_MANY_TO_MANY && model->key_field_count > 0)
+        return pd_model_error_at(checker->err, line->type_pos,
+                                 "many-to-many field %s.%s on a model with a composite primary key, expected "
+                                 "a model of its own with foreign keys (a join table needs a one-field key)",
+                                 model->name, field->name);
+    return true;
+}
+
 /* One field line, then what it must not share with the fields accepted before it. */
 static bool
 check_field_line(Checker *checker, const PdModel *model, const PdFieldSyntax *line, PdField *field,
@@ -270,6 +304,8 @@ check_field_line(Checker *checker, const PdModel *model, const PdFieldSyntax *li
 {
     const PdModel *target = pd_strmap_get(checker->models, line->type_name);
     if (!pd_model_check_field(checker->arena, target, model, line, field, checker->err))
+        return false;
+    if (!check_composite_relation(checker, model, line, field))
         return false;
     if (field->is_primary_key && set->primary_key != NULL)
         return pd_model_error_at(
@@ -860,6 +896,60 @@ check_model_checks(Checker *checker, const PdModelSyntax *syntax, PdModel *model
     return true;
 }
 
+/* One field of primary_key(a, b): a field of the model with a column, not null, not json, listed once. */
+static bool
+check_key_field(Checker *checker, const PdModelSyntax *syntax, const PdModel *model, const PdStrmap *names,
+                PdStrmap *seen, size_t i)
+{
+    const char *name = model->key_fields[i];
+    PdSourcePos pos = syntax->key_field_pos[i];
+    if (!check_field_reference(checker, model, names, name, pos, "primary_key(...)"))
+        return false;
+    const PdField *field = pd_strmap_get(names, name);
+    if (pd_strmap_contains(seen, name))
+        return pd_model_error_at(
+            checker->err, pos, "field \"%s\" twice in primary_key(...) of model %s, expected each field once",
+            name, model->name);
+    if (field->is_nullable)
+        return pd_model_error_at(checker->err, pos,
+                                 "nullable field \"%s\" in primary_key(...) of model %s, expected fields "
+                                 "without null (a primary key is never NULL)",
+                                 name, model->name);
+    if (field->kind == PD_FIELD_JSON)
+        return pd_model_error_at(
+            checker->err, pos,
+            "json field \"%s\" in primary_key(...) of model %s, expected fields of other "
+            "types",
+            name, model->name);
+    return pd_strmap_put(seen, name, NULL) || fail_memory(checker);
+}
+
+/* primary_key(a, b): at least two distinct fields, and the name <table>_pkey in the one namespace. */
+static bool
+check_key(Checker *checker, const PdModelSyntax *syntax, const PdModel *model, const PdStrmap *names)
+{
+    if (model->key_field_count == 0)
+        return true;
+    if (model->key_field_count == 1)
+        return collect(checker, pd_model_error_at(checker->err, syntax->key_pos,
+                                                  "primary_key(%s) of model %s names one field, expected two "
+                                                  "or more (write primary_key on the field itself)",
+                                                  model->key_fields[0], model->name));
+    PdStrmap *seen = pd_strmap_new(checker->arena, model->key_field_count);
+    if (seen == NULL)
+        return fail_memory(checker);
+    size_t before = checker->problem_total;
+    for (size_t i = 0; i < model->key_field_count; i++)
+        if (!collect(checker, check_key_field(checker, syntax, model, names, seen, i)))
+            return false;
+    if (checker->problem_total != before)
+        return true;
+    char *name = pd_model_constraint_name(checker->arena, model->table, NULL, "pkey");
+    if (name == NULL)
+        return fail_memory(checker);
+    return collect(checker, claim_db_name(checker, name, syntax->key_pos, "the primary key of", model, NULL));
+}
+
 static bool
 check_model_rest(Checker *checker, const PdModelSyntax *syntax, PdModel *model, const PdStrmap *names)
 {
@@ -867,6 +957,8 @@ check_model_rest(Checker *checker, const PdModelSyntax *syntax, PdModel *model, 
     if (!check_relation_values(checker, syntax, model) || !check_throughs(checker, syntax, model))
         return false;
     if (checker->problem_total == before && !check_field_renames(checker, syntax, model, names))
+        return false;
+    if (checker->problem_total == before && !check_key(checker, syntax, model, names))
         return false;
     if (checker->problem_total == before && !check_ordering(checker, syntax, model, names))
         return false;

@@ -270,6 +270,13 @@ append_access(PdStrbuf *buf, const PdModel *model)
 static void
 append_directives(PdStrbuf *buf, const PdModel *model)
 {
+    if (model->key_field_count > 0)
+    {
+        pd_strbuf_append(buf, "  primary_key(");
+        for (size_t i = 0; i < model->key_field_count; i++)
+            pd_strbuf_appendf(buf, "%s%s", i > 0 ? ", " : "", model->key_fields[i]);
+        pd_strbuf_append(buf, ")\n");
+    }
     if (model->ordering_count > 0)
     {
         pd_strbuf_append(buf, "  ordering ");

@@ -28,7 +28,7 @@
  *                 (a field in unique(...) or index(...) may be written lower(f) or upper(f))
  *             | access (read | write) = who [ (read | write) = who ]
  *             | check( expr ) [name="n"]                  (expr: see expr.c)
- *             | comment "text"
+ *             | comment "text" | primary_key(f, f, ...)
  *   who       = word { "|" word }                          (anyone, authenticated, none or role names)
  */
 #include <errno.h>
@@ -649,6 +649,38 @@ parse_model_check(Parser *parser, PdModelSyntax *model)
     return parse_assigned(parser, PD_TOKEN_STRING, "name", &check->name);
 }
 
+/* primary_key(a, b, ...): the composite key's fields as written; the checker judges them. */
+static bool
+parse_key(Parser *parser, PdModelSyntax *model)
+{
+    PdModel *target = &model->model;
+    PdToken keyword = next(parser);
+    if (model->key_pos.line != 0)
+        return pd_model_error_at(parser->err, keyword.pos,
+                                 "directive \"primary_key\" given twice, expected it at most once per model");
+    model->key_pos = keyword.pos;
+    next(parser); /* "(" */
+    size_t capacity = 0, pos_capacity = 0;
+    do
+    {
+        size_t count = target->key_field_count;
+        const char **fields = reserve(parser, target->key_fields, count, &capacity, sizeof(const char *));
+        PdSourcePos *positions =
+            reserve(parser, model->key_field_pos, count, &pos_capacity, sizeof(PdSourcePos));
+        if (fields == NULL || positions == NULL)
+            return fail_memory(parser);
+        target->key_fields = fields;
+        model->key_field_pos = positions;
+        PdToken name = {0};
+        if (!expect(parser, PD_TOKEN_IDENT, "a field name in primary_key(...)", &name))
+            return false;
+        fields[count] = name.text;
+        positions[count] = name.pos;
+        target->key_field_count++;
+    } while (is_token(parser, 0, PD_TOKEN_COMMA) && (next(parser), true));
+    return expect(parser, PD_TOKEN_RPAREN, "\",\" or \")\" in the field list of primary_key", NULL);
+}
+
 /* table "x", resource "x", renamed_from Old: once each. */
 static bool
 parse_single(Parser *parser, const char **value, PdSourcePos *pos)
@@ -725,6 +757,9 @@ parse_line(Parser *parser, PdModelSyntax *model, size_t *field_capacity, size_t 
         return parse_model_check(parser, model);
     if (strcmp(word, "unique") == 0 || strcmp(word, "index") == 0)
         return parse_index(parser, model, index_capacity);
+    if (strcmp(word, "primary_key") == 0 && is_token(parser, 1, PD_TOKEN_LPAREN)) /* not reserved: a field
+                                                                                     may be called so */
+        return parse_key(parser, model);
     if (strcmp(word, "table") == 0)
         return parse_single(parser, &model->model.table, &model->table_pos);
     if (strcmp(word, "resource") == 0)

@@ -88,6 +88,8 @@ typedef struct PdModelSyntax
     const char **bases;           /* `model Name extends A, B {`: the abstract models it extends */
     PdSourcePos *base_pos;        /* one per base */
     size_t base_count;
+    PdSourcePos key_pos;          /* the word of primary_key(a, b); line 0 when the model has none */
+    PdSourcePos *key_field_pos;   /* one per model.key_fields */
 } PdModelSyntax;
 
 typedef struct PdFileSyntax

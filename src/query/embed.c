@@ -144,7 +144,7 @@ render_one(Scope *scope, const PdEmbed *embed, const char *alias, PdStrbuf *out)
         return;
     }
     pd_strbuf_append(out, "CASE WHEN ");
-    pd_query_column(out, to, pd_model_primary_key(embed->hop.to)->column);
+    pd_query_column(out, to, pd_model_key_field(embed->hop.to, 0)->column); /* a key part is never NULL */
     pd_strbuf_append(out, " IS NULL THEN NULL ELSE ");
     render_fields(scope, embed->hop.to, to, NULL, 0, embed->children, embed->child_count, out);
     pd_strbuf_append(out, " END");
@@ -167,7 +167,12 @@ render_many(Scope *scope, const PdEmbed *embed, const char *alias, PdStrbuf *out
     pd_strbuf_append(out, "(SELECT coalesce(json_agg(");
     pd_strbuf_append(out, pd_strbuf_text(&object));
     pd_strbuf_append(out, " ORDER BY ");
-    pd_query_column(out, to, pd_model_primary_key(embed->hop.to)->column);
+    for (size_t k = 0; k < pd_model_key_count(embed->hop.to); k++) /* every part of a composite key */
+    {
+        if (k > 0)
+            pd_strbuf_append(out, ", ");
+        pd_query_column(out, to, pd_model_key_field(embed->hop.to, k)->column);
+    }
     pd_strbuf_append(out, "), '[]'::json) FROM ");
     pd_query_render_hop_from(out, &embed->hop, to, join);
     pd_strbuf_append(out, pd_strbuf_text(&joins));

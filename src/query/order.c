@@ -81,10 +81,36 @@ pd_query_order_by(PdQuery *query, const char *terms, PdError *err)
     return true;
 }
 
+/* Whether the order names key field (a field of its own model) already. */
 static bool
-is_primary_key_term(const PdOrderTerm *term, const PdModel *model)
+has_key_term(const PdQuery *query, const PdField *key)
 {
-    return term->path.hop_count == 0 && term->path.field == pd_model_primary_key(model);
+    for (size_t i = 0; i < query->order_count; i++)
+        if (query->order[i].path.hop_count == 0 && query->order[i].path.field == key)
+            return true;
+    return false;
+}
+
+/* The fields of the primary key the order does not name yet, appended (ascending, in the key's order): the
+ * one field of a one-field key, every missing part of a composite one, so that rows are totally ordered. */
+static bool
+append_key_terms(PdQuery *query, PdError *err)
+{
+    for (size_t k = 0; k < pd_model_key_count(query->model); k++)
+    {
+        const PdField *key = pd_model_key_field(query->model, k);
+        if (key == NULL || has_key_term(query, key))
+            continue;
+        PdOrderTerm *all =
+            pd_arena_reserve_next(query->arena, query->order, query->order_count, sizeof(*all));
+        if (all == NULL)
+            return pd_arena_error(query->arena, err);
+        all[query->order_count] =
+            (PdOrderTerm){.path = {.text = key->name, .model = query->model, .field = key}};
+        query->order = all;
+        query->order_count++;
+    }
+    return true;
 }
 
 bool
@@ -104,21 +130,8 @@ pd_query_effective_order(PdQuery *query, PdOrderTerm **terms, size_t *count, PdE
         }
     }
     query->is_ordered = true;
-    bool has_key = false;
-    for (size_t i = 0; i < query->order_count; i++)
-        has_key = has_key || is_primary_key_term(&query->order[i], query->model);
-    if (!has_key)
-    {
-        PdOrderTerm *all =
-            pd_arena_reserve_next(query->arena, query->order, query->order_count, sizeof(*all));
-        if (all == NULL)
-            return pd_arena_error(query->arena, err);
-        all[query->order_count] = (PdOrderTerm){.path = {.text = pd_model_primary_key(query->model)->name,
-                                                         .model = query->model,
-                                                         .field = pd_model_primary_key(query->model)}};
-        query->order = all;
-        query->order_count++;
-    }
+    if (!append_key_terms(query, err))
+        return false;
     *terms = query->order;
     *count = query->order_count;
     return true;

@@ -175,7 +175,9 @@ end_on_relation(PdArena *arena, PdPath *path, const PdModel *model, const PdFiel
     if (!append_hop(arena, path, hop))
         return false;
     path->model = hop->to;
-    path->field = pd_model_primary_key(hop->to);
+    /* a model with a composite key is reached only backwards: its first key part, never NULL, stands for
+     * the row in isnull and the like */
+    path->field = pd_model_key_field(hop->to, 0);
     return true;
 }
 

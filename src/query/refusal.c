@@ -98,6 +98,17 @@ unique_problem(const Refusal *r, PdError *err)
             err, "non_field_errors",
             pd_arena_sprintf(r->arena, "The fields %s must make a unique set.", pd_strbuf_text(&names)));
     }
+    if (model->key_field_count > 0 && same(pd_model_constraint_name(r->arena, model->table, NULL, "pkey"),
+                                           r->constraint)) /* primary_key(a, b): as a unique(a, b) */
+    {
+        PdStrbuf names;
+        pd_strbuf_init(&names, r->arena);
+        for (size_t f = 0; f < model->key_field_count; f++)
+            pd_strbuf_appendf(&names, "%s%s", f > 0 ? ", " : "", model->key_fields[f]);
+        return problem(
+            err, "non_field_errors",
+            pd_arena_sprintf(r->arena, "The fields %s must make a unique set.", pd_strbuf_text(&names)));
+    }
     return false;
 }
 

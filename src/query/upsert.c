@@ -40,6 +40,12 @@ is_unique_set(const PdModel *model, const char *const *names, size_t count)
                               field->kind == PD_FIELD_ONE_TO_ONE))
             return true;
     }
+    size_t key_found = 0; /* primary_key(a, b): its fields, in any order, are a whole key too */
+    for (size_t n = 0; n < count; n++)
+        for (size_t k = 0; k < model->key_field_count; k++)
+            key_found += strcmp(model->key_fields[k], names[n]) == 0;
+    if (model->key_field_count > 0 && key_found == count && count == model->key_field_count)
+        return true;
     for (size_t i = 0; i < model->index_count; i++)
     {
         const PdIndex *index = &model->indexes[i];
@@ -403,7 +409,10 @@ static void
 append_upsert_m2m(PdWriteSql *stmt, const PdModel *model, PdValueParam *const *rows, size_t count,
                   const PdField *const *keys, size_t key_count, PdWriteKeys *out)
 {
-    const char *pk = pd_model_primary_key(model)->column;
+    const PdField *key = pd_model_primary_key(model);
+    if (key == NULL) /* primary_key(a, b): no many-to-many field (the checker refuses them) */
+        return;
+    const char *pk = key->column;
     for (size_t i = 0; i < model->field_count; i++)
     {
         const PdField *field = &model->fields[i];

@@ -61,7 +61,7 @@ append_set(PdWriteSql *stmt, const PdModel *model, const PdValueParam *params)
     }
     if (written == 0) /* only many-to-many, or nothing: the rows are still locked and returned */
     {
-        const char *pk = pd_model_primary_key(model)->column;
+        const char *pk = pd_model_key_field(model, 0)->column; /* a composite key's first part serves */
         pd_strbuf_append_identifier(sql, pk);
         pd_strbuf_append(sql, " = " ROW_ALIAS ".");
         pd_strbuf_append_identifier(sql, pk);
@@ -96,8 +96,11 @@ pd_object_update(PdArena *arena, PdDb *db, PdQuery *which, const PdValues *value
     pd_strbuf_append(&stmt.sql, " SELECT coalesce(json_agg(");
     if (!pd_query_write_represent(&stmt, model, "upd", &keys, err))
         return false;
-    pd_strbuf_append(&stmt.sql, " ORDER BY \"upd\".");
-    pd_strbuf_append_identifier(&stmt.sql, pd_model_primary_key(model)->column);
+    for (size_t k = 0; k < pd_model_key_count(model); k++) /* every part of a composite key */
+    {
+        pd_strbuf_append(&stmt.sql, k > 0 ? ", \"upd\"." : " ORDER BY \"upd\".");
+        pd_strbuf_append_identifier(&stmt.sql, pd_model_key_field(model, k)->column);
+    }
     pd_strbuf_append(&stmt.sql, "), '[]'::json), count(*) FROM \"upd\"");
     PdDbResult *result = NULL;
     if (!pd_query_write_run(arena, db, &stmt, model, params, &result, err))

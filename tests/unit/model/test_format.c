@@ -165,6 +165,9 @@ assert_same_catalog(const PdCatalog *a, const PdCatalog *b)
         }
         if (x->renamed_from != NULL || y->renamed_from != NULL)
             assert_string_equal(x->renamed_from, y->renamed_from);
+        assert_int_equal(x->key_field_count, y->key_field_count);
+        for (size_t i = 0; i < x->key_field_count; i++)
+            assert_string_equal(x->key_fields[i], y->key_fields[i]);
         assert_same_access(&x->read_access, &y->read_access);
         assert_same_access(&x->write_access, &y->write_access);
     }
@@ -323,6 +326,36 @@ test_every_feature_round_trip(void **state)
                            "check(> \"2000-01-01\")\n  day date auto_now\n  at time auto_now_add\n"));
 }
 
+/* primary_key(a, b): written after the fields, before ordering; no implicit id; keys as declared. */
+static void
+test_composite_key_round_trip(void **state)
+{
+    (void)state;
+    const char *text = "model Order {\n  code string(20)\n}\n\n"
+                       "model OrderLine {\n"
+                       "  ordering line\n"
+                       "  primary_key(product,   order)\n"
+                       "  order Order\n"
+                       "  product int\n"
+                       "  line int\n"
+                       "}\n";
+    char *canonical = assert_round_trip("models.pdm", text);
+    assert_non_null(strstr(canonical, "  line int\n  primary_key(product, order)\n  ordering line\n}\n"));
+    PdCatalog *catalog = parse_ok("canonical.pdm", canonical);
+    const PdModel *line = pd_model_find(catalog, "OrderLine");
+    assert_int_equal(line->field_count, 3); /* no implicit id */
+    assert_null(pd_model_primary_key(line));
+    assert_int_equal(pd_model_key_count(line), 2);
+    assert_string_equal(pd_model_key_field(line, 0)->name, "product");
+    assert_string_equal(pd_model_key_field(line, 1)->column, "order_id");
+    assert_null(pd_model_key_field(line, 2));
+    assert_true(pd_model_is_key_part(line, pd_model_find_field(line, "order")));
+    assert_false(pd_model_is_key_part(line, pd_model_find_field(line, "line")));
+    const PdModel *order = pd_model_find(catalog, "Order");
+    assert_int_equal(pd_model_key_count(order), 1);
+    assert_string_equal(pd_model_key_field(order, 0)->name, "id");
+}
+
 static double
 elapsed_ms(struct timespec start, struct timespec end)
 {
@@ -369,6 +402,7 @@ main(void)
         cmocka_unit_test(test_bookstore_round_trip),
         cmocka_unit_test(test_every_feature_round_trip),
         cmocka_unit_test(test_generated_200_models),
+        cmocka_unit_test(test_composite_key_round_trip),
     };
     return cmocka_run_group_tests_name("model_format", tests, setup, teardown);
 }
