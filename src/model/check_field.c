@@ -148,7 +148,7 @@ option_applies(PdOption option, PdFieldKind kind)
         case PD_OPTION_AUTO_NOW_ADD:
             return pd_kind_info(kind)->now_sql == NULL ? "on date, time and timestamptz fields" : NULL;
         case PD_OPTION_SEARCH:
-            return !is_family(kind, PD_FAMILY_TEXT) ? "on string, text, email, url or slug fields" : NULL;
+            return !is_family(kind, PD_FAMILY_TEXT) ? "on string, text, citext, email, url or slug fields" : NULL;
         case PD_OPTION_CHECK:
             return !is_family(kind, PD_FAMILY_TEXT) && !is_number_kind(kind) &&
                            !is_family(kind, PD_FAMILY_TEMPORAL)
