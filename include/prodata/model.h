@@ -122,8 +122,8 @@ typedef struct PdField
     bool is_nullable;
     bool is_unique;
     bool is_indexed;
-    bool is_searchable;       /* any `search`: the field takes part in ?search= */
-    PdSearchKind search;      /* which search, PD_SEARCH_NONE when not searchable */
+    bool is_searchable;        /* any `search`: the field takes part in ?search= */
+    PdSearchKind search;       /* which search, PD_SEARCH_NONE when not searchable */
     const char *search_config; /* PD_SEARCH_FULLTEXT: the text search configuration ("simple" unless given) */
     bool is_primary_key;
     PdDefault default_value; /* auto_now and auto_now_add set it to PD_DEFAULT_NOW */

@@ -344,7 +344,7 @@ typedef struct FieldChange
     bool is_check;
     bool is_unique_added, is_unique_removed;
     bool is_index_added, is_index_removed;
-    bool is_search; /* the search index is another (added, dropped, trigram <-> fulltext, configuration) */
+    bool is_search;  /* the search index is another (added, dropped, trigram <-> fulltext, configuration) */
     PdKindCast type; /* from the kind table's casts */
 } FieldChange;
 
@@ -413,7 +413,8 @@ describe_change(PlanContext *ctx, const FieldObjects *a, const FieldObjects *b, 
     if (c->is_index_added || c->is_index_removed)
         pd_strbuf_append(&buf, c->is_index_added ? ", index added" : ", index removed");
     if (c->is_search)
-        pd_strbuf_appendf(&buf, ", search index %s -> %s", a->search_index_name ? a->search_index_name : "none",
+        pd_strbuf_appendf(&buf, ", search index %s -> %s",
+                          a->search_index_name ? a->search_index_name : "none",
                           b->search_index_name ? b->search_index_name : "none");
     const char *text = pd_strbuf_text(&buf);
     return text != NULL && text[0] != '\0' ? text + 2 : "";
@@ -561,9 +562,10 @@ check_expandable(PlanContext *ctx, const PdModel *model, const PdField *field, c
                       : c->is_null ? "it also changes between null and not null"
                       : c->is_unique_added || c->is_unique_removed ? "its unique constraint also changes"
                       : c->is_index_added || c->is_index_removed   ? "its index also changes"
-                      : c->is_search || field->search == PD_SEARCH_TRIGRAM || field->search == PD_SEARCH_FULLTEXT
-                          ? "its search index is not built again on the new column"
-                          : NULL;
+                                                                   : NULL;
+    if (why == NULL &&
+        (c->is_search || field->search == PD_SEARCH_TRIGRAM || field->search == PD_SEARCH_FULLTEXT))
+        why = "its search index is not built again on the new column";
     if (why == NULL)
         return true;
     pd_plan_input_error(ctx, field->pos, "field %s.%s cannot change type by --expand: %s", model->name,

@@ -27,10 +27,11 @@ has_extension(const char **list, const char *name)
 static void
 create_extension(PdStrbuf *out, const char *name)
 {
-    pd_strbuf_appendf(out,
-                      "-- %s: a trusted extension (PostgreSQL 13+): the role needs CREATE on the database, or a "
-                      "superuser runs CREATE EXTENSION %s first\n",
-                      name, name);
+    pd_strbuf_appendf(
+        out,
+        "-- %s: a trusted extension (PostgreSQL 13+): the role needs CREATE on the database, or a "
+        "superuser runs CREATE EXTENSION %s first\n",
+        name, name);
     pd_strbuf_append(out, "CREATE EXTENSION IF NOT EXISTS ");
     pd_strbuf_append_identifier(out, name);
     pd_strbuf_append(out, ";\n");

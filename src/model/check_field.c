@@ -148,7 +148,8 @@ option_applies(PdOption option, PdFieldKind kind)
         case PD_OPTION_AUTO_NOW_ADD:
             return pd_kind_info(kind)->now_sql == NULL ? "on date, time and timestamptz fields" : NULL;
         case PD_OPTION_SEARCH:
-            return !is_family(kind, PD_FAMILY_TEXT) ? "on string, text, citext, email, url or slug fields" : NULL;
+            return !is_family(kind, PD_FAMILY_TEXT) ? "on string, text, citext, email, url or slug fields"
+                                                    : NULL;
         case PD_OPTION_CHECK:
             return !is_family(kind, PD_FAMILY_TEXT) && !is_number_kind(kind) &&
                            !is_family(kind, PD_FAMILY_TEMPORAL)
@@ -364,10 +365,11 @@ check_search(const PdFieldSyntax *syntax, PdField *out, PdError *err)
     else if (strcmp(name, "fulltext") == 0)
         out->search = PD_SEARCH_FULLTEXT;
     else
-        return pd_model_error_at(err, pos,
-                                 "search=%s on field \"%s\", expected search, search=trigram or "
-                                 "search=fulltext (optionally with a configuration: search=fulltext(english))",
-                                 name, out->name);
+        return pd_model_error_at(
+            err, pos,
+            "search=%s on field \"%s\", expected search, search=trigram or "
+            "search=fulltext (optionally with a configuration: search=fulltext(english))",
+            name, out->name);
     const char *config = syntax->field.search_config;
     if (config != NULL && out->search != PD_SEARCH_FULLTEXT)
         return pd_model_error_at(err, syntax->search_config_pos,

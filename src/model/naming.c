@@ -120,7 +120,8 @@ pd_model_search_index_name(PdArena *arena, const char *table, const char *column
 {
     if (field->search != PD_SEARCH_TRIGRAM && field->search != PD_SEARCH_FULLTEXT)
         return NULL;
-    return pd_model_constraint_name(arena, table, column, field->search == PD_SEARCH_TRIGRAM ? "trgm" : "fts");
+    return pd_model_constraint_name(arena, table, column,
+                                    field->search == PD_SEARCH_TRIGRAM ? "trgm" : "fts");
 }
 
 const char *

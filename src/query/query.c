@@ -168,8 +168,8 @@ pd_query_search(PdQuery *query, const char *terms, PdError *err)
     PdQ *words;
     if (!search_words(query, text, &words, err))
         return false;
-    /* search=fulltext fields read the whole text as a search box does; the other fields take DRF's terms; a row
-     * matches either way */
+    /* search=fulltext fields read the whole text as a search box does; the other fields take DRF's terms; a
+     * row matches either way */
     bool is_none = false;
     PdQ *fulltext = search_fulltext(query, whole, &is_none);
     if (fulltext == NULL && !is_none)

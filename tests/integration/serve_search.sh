@@ -10,7 +10,7 @@
 # extensions in the scratch schema.
 source tests/lib/pg.sh
 source tests/lib/tap.sh
-tap_plan 27
+tap_plan 29
 source tests/lib/serve.sh
 
 tap_fresh_db serve_search
@@ -103,6 +103,10 @@ psql -qX -c "DROP INDEX article_body_fts" >/dev/null
 run_cmd "$PRODATA" check --models "$MODELS" --migrations "$MIGRATIONS"
 expect_rc "check: a search index dropped by hand is drift" 3
 expect_out "... named in the report" 'article_body_fts'
+psql -qX -c "DROP EXTENSION pg_trgm CASCADE" >/dev/null
+run_cmd "$PRODATA" check --models "$MODELS" --migrations "$MIGRATIONS"
+expect_rc "check: an extension dropped by hand is drift" 3
+expect_out "... named, with the index that went with it" '- extension pg_trgm: in .*models.pdm, not in the database'
 tap_fresh_db serve_search_adopt
 psql -qX -d serve_search_adopt -c "CREATE EXTENSION citext; CREATE EXTENSION pg_trgm" >/dev/null
 sed -n '/^-- +up$/,/^-- +down$/p' "$MIGRATIONS"/0001_initial.sql | grep -v '^-- ' |
