@@ -10,7 +10,7 @@
 # extensions in the scratch schema.
 source tests/lib/pg.sh
 source tests/lib/tap.sh
-tap_plan 29
+tap_plan 32
 source tests/lib/serve.sh
 
 tap_fresh_db serve_search
@@ -113,4 +113,8 @@ sed -n '/^-- +up$/,/^-- +down$/p' "$MIGRATIONS"/0001_initial.sql | grep -v '^-- 
     psql -qX -v ON_ERROR_STOP=1 -d serve_search_adopt >/dev/null
 run_cmd "$PRODATA" migrate --models "$MODELS" --migrations "$MIGRATIONS" --database dbname=serve_search_adopt --fake-initial
 expect_rc "migrate --fake-initial adopts tables with citext and search indexes made by hand" 0
+run_cmd "$PRODATA" inspectdb --database dbname=serve_search_adopt
+expect_rc "inspectdb reads the tables" 0
+expect_out "... a citext column as citext" '^  email citext unique'
+expect_out "... the GIN indexes left as comments, not lost silently" 'article_title_trgm'
 tap_done
