@@ -10,7 +10,7 @@
 # extensions in the scratch schema.
 source tests/lib/pg.sh
 source tests/lib/tap.sh
-tap_plan 32
+tap_plan 33
 source tests/lib/serve.sh
 
 tap_fresh_db serve_search
@@ -65,6 +65,9 @@ http OPTIONS /api/members/
 expect_json "OPTIONS: a citext field is a string" '.actions.POST.email.type' '"string"'
 http GET /openapi.json
 expect_json "OpenAPI: a citext field is a string" '.components.schemas.Member.properties.email.type' '"string"'
+expect_json "OpenAPI: ?search= says which fields take the whole text as a web search" \
+    '[.paths["/api/articles/"].get.parameters[] | select(.name == "search") | .description | test("full-text fields body, tag; or, for the other fields: Words .* one of title")]' \
+    '[true]'
 
 # --- the trigram index serves icontains --------------------------------------------
 idx_scans() { psql -X -At -c "SELECT idx_scan FROM pg_stat_user_indexes WHERE indexrelname = '$1'"; }
