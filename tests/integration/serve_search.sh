@@ -10,7 +10,7 @@
 # extensions in the scratch schema.
 source tests/lib/pg.sh
 source tests/lib/tap.sh
-tap_plan 33
+tap_plan 34
 source tests/lib/serve.sh
 
 tap_fresh_db serve_search
@@ -119,5 +119,6 @@ expect_rc "migrate --fake-initial adopts tables with citext and search indexes m
 run_cmd "$PRODATA" inspectdb --database dbname=serve_search_adopt
 expect_rc "inspectdb reads the tables" 0
 expect_out "... a citext column as citext" '^  email citext unique'
-expect_out "... the GIN indexes left as comments, not lost silently" 'article_title_trgm'
+expect_out "... the trigram index of a field as search=trigram" '^  title string\(200\) search=trigram$'
+expect_out "... a full-text index left as a note, not lost silently" 'index article_body_fts: .*not expressed'
 tap_done
