@@ -44,6 +44,7 @@ typedef enum PdFieldKind
     PD_FIELD_UUID,        /* uuid */
     PD_FIELD_JSON,        /* jsonb */
     PD_FIELD_BINARY,      /* bytea */
+    PD_FIELD_CITEXT,      /* citext (the citext extension): text compared case-insensitively */
     PD_FIELD_FOREIGN_KEY, /* many-to-one: a column <name>_id referencing the target's primary key */
     PD_FIELD_ONE_TO_ONE,  /* a foreign key that is also unique */
     PD_FIELD_MANY_TO_MANY /* no column: a join table */

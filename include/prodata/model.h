@@ -95,6 +95,20 @@ typedef struct PdChoice
     const char *label;
 } PdChoice;
 
+/*
+ * How a `search` field is searched and indexed: plain `search` is ILIKE '%term%' without an index (as
+ * DRF's SearchFilter), `search=trigram` the same served by a GIN index with gin_trgm_ops (pg_trgm), which
+ * also serves the field's contains/icontains filters; `search=fulltext` is PostgreSQL's full-text search
+ * (websearch_to_tsquery) served by a GIN index on to_tsvector(config, column).
+ */
+typedef enum PdSearchKind
+{
+    PD_SEARCH_NONE,
+    PD_SEARCH_PLAIN,
+    PD_SEARCH_TRIGRAM,
+    PD_SEARCH_FULLTEXT
+} PdSearchKind;
+
 struct PdModel;
 
 typedef struct PdField
@@ -108,7 +122,9 @@ typedef struct PdField
     bool is_nullable;
     bool is_unique;
     bool is_indexed;
-    bool is_searchable;
+    bool is_searchable;        /* any `search`: the field takes part in ?search= */
+    PdSearchKind search;       /* which search, PD_SEARCH_NONE when not searchable */
+    const char *search_config; /* PD_SEARCH_FULLTEXT: the text search configuration ("simple" unless given) */
     bool is_primary_key;
     PdDefault default_value; /* auto_now and auto_now_add set it to PD_DEFAULT_NOW */
     bool is_auto_now_add;    /* date, time, timestamptz: the database's now on insert (default now) */
@@ -336,6 +352,16 @@ char *pd_model_index_name(PdArena *arena, const PdModel *model, const PdIndex *i
  * pd_model_constraint_name(table, column, "choices"). */
 char *pd_model_check_constraint_name(PdArena *arena, const char *table, const char *column,
                                      size_t check_index);
+/* The index a field's search= makes, in the table given: <table>_<column>_trgm for search=trigram,
+ * <table>_<column>_fts for search=fulltext (kept within 63 bytes); NULL for plain search, no search, or on
+ * arena exhaustion. */
+char *pd_model_search_index_name(PdArena *arena, const char *table, const char *column, const PdField *field);
+/* "search" (plain), "trigram", "fulltext"; "" for PD_SEARCH_NONE. */
+const char *pd_model_search_name(PdSearchKind search);
+/* The PostgreSQL extension a field needs ("citext" for a citext field, "pg_trgm" for search=trigram), one
+ * per call: index 0, then 1; NULL past the last. */
+const char *pd_model_field_extension(const PdField *field, int index);
+
 /* The two columns of a many-to-many join table: <source model snake>_id and <target model snake>_id, or
  * from_<snake>_id and to_<snake>_id when a model relates to itself. False on arena exhaustion. */
 bool pd_model_through_columns(PdArena *arena, const PdModel *model, const PdField *field,

@@ -98,7 +98,8 @@ bool pd_query_where(PdQuery *query, const char *lookup, const char *value, PdErr
  * contained (case-insensitively) in some searchable field of the model (the
  * `search` option). LIKE's wildcards in the terms match themselves. A model
  * with no searchable field, or more than PD_QUERY_MAX_SEARCH_TERMS terms: PD_ERR_INVALID_INPUT,
- * err->field "search". Empty terms: no condition.
+ * err->field "search". Empty terms: no condition. Fields with search=fulltext take the whole text as a web
+ * search (websearch_to_tsquery in the field's configuration) instead; a row matches either way.
  */
 bool pd_query_search(PdQuery *query, const char *terms, PdError *err);
 

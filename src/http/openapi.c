@@ -294,15 +294,34 @@ ordering_parameter(PdOaBuild *build, const PdModel *model)
     return query_parameter(build, "ordering", description, array_of(build, item, 1, 0));
 }
 
+/* The names of the fields that say search (is_fulltext false: plain and trigram; true: search=fulltext). */
 static const char *
-searchable_fields(PdOaBuild *build, const PdModel *model)
+searchable_fields(PdOaBuild *build, const PdModel *model, bool is_fulltext)
 {
     const char *names = "";
     for (size_t i = 0; i < model->field_count; i++)
-        if (model->fields[i].is_searchable)
+        if (model->fields[i].is_searchable && (model->fields[i].search == PD_SEARCH_FULLTEXT) == is_fulltext)
             names = pd_http_oa_printf(build, "%s%s%s", names, names[0] != '\0' ? ", " : "",
                                       model->fields[i].name);
     return names;
+}
+
+/* What ?search= does on this model: DRF's words over the plain fields, a web search over full-text ones. */
+static const char *
+search_description(PdOaBuild *build, const char *words, const char *fulltext)
+{
+    const char *plain = pd_http_oa_printf(build,
+                                          "Words separated by spaces or commas; an object matches when "
+                                          "each word is in one of %s (ignoring case). At most %d words: "
+                                          "more is a 400",
+                                          words, PD_QUERY_MAX_SEARCH_TERMS);
+    if (fulltext[0] == '\0')
+        return plain;
+    const char *web = pd_http_oa_printf(build,
+                                        "The whole text as a web search (\"a phrase\", or, -word; "
+                                        "websearch_to_tsquery) matched against the full-text fields %s",
+                                        fulltext);
+    return words[0] == '\0' ? web : pd_http_oa_printf(build, "%s; or, for the other fields: %s", web, plain);
 }
 
 /* fields and expand, taken by the list and by the item. */
@@ -346,17 +365,12 @@ list_parameters(PdOaBuild *build, const PdModel *model)
     json_t *parameters = json_array();
     add_pagination_parameters(build, parameters);
     pd_http_oa_push(build, parameters, ordering_parameter(build, model));
-    const char *searchable = searchable_fields(build, model);
-    if (searchable[0] != '\0')
-        pd_http_oa_push(
-            build, parameters,
-            query_parameter(build, "search",
-                            pd_http_oa_printf(build,
-                                              "Words separated by spaces or commas; an object matches when "
-                                              "each word is in one of %s (ignoring case). At most %d words: "
-                                              "more is a 400",
-                                              searchable, PD_QUERY_MAX_SEARCH_TERMS),
-                            json_pack("{ss}", "type", "string")));
+    const char *words = searchable_fields(build, model, false),
+               *fulltext = searchable_fields(build, model, true);
+    if (words[0] != '\0' || fulltext[0] != '\0')
+        pd_http_oa_push(build, parameters,
+                        query_parameter(build, "search", search_description(build, words, fulltext),
+                                        json_pack("{ss}", "type", "string")));
     add_shape_parameters(build, parameters, model);
     for (size_t i = 0; i < model->field_count; i++)
         add_field_filters(build, parameters, &model->fields[i]);

@@ -210,6 +210,7 @@ kind_schema(PdOaBuild *build, const PdField *field, PdOaUse use)
             return integer_schema(build, field);
         case PD_FIELD_STRING:
         case PD_FIELD_TEXT:
+        case PD_FIELD_CITEXT:
             return string_schema(build, NULL, NULL, field->max_length);
         case PD_FIELD_EMAIL:
             return string_schema(build, "email", NULL, field->max_length);

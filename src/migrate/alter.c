@@ -72,7 +72,7 @@ set_default(PlanContext *ctx, PdStrbuf *out, const FieldObjects *objects, const 
  */
 static void
 add_objects_safely(PlanContext *ctx, const FieldObjects *objects, bool has_fk, const FieldObjects *kept,
-                   bool is_type, bool has_unique, bool has_index)
+                   bool is_type, bool has_unique, bool has_index, bool has_search)
 {
     if (has_fk && objects->fk_name != NULL)
     {
@@ -96,12 +96,15 @@ add_objects_safely(PlanContext *ctx, const FieldObjects *objects, bool has_fk, c
     if (has_index && objects->index_name != NULL)
         pd_plan_ddl_create_index(&ctx->concurrently, objects->table, objects->index_name,
                                  pd_plan_ddl_columns(ctx->arena, objects->column), false, true);
+    if (has_search && objects->search_index_name != NULL)
+        pd_plan_ddl_create_index(&ctx->concurrently, objects->table, objects->search_index_name,
+                                 objects->search_index_sql, false, true);
 }
 
 /* The same objects added plainly, inside +down's transaction (re-creating what +up dropped). */
 static void
 add_objects_plainly(PlanContext *ctx, PdStrbuf *out, const FieldObjects *objects, bool has_fk,
-                    const FieldObjects *kept, bool is_type, bool has_unique, bool has_index)
+                    const FieldObjects *kept, bool is_type, bool has_unique, bool has_index, bool has_search)
 {
     if (has_fk && objects->fk_name != NULL)
         pd_plan_ddl_add_constraint(out, objects->table, objects->fk_name, objects->fk_sql, false);
@@ -118,6 +121,9 @@ add_objects_plainly(PlanContext *ctx, PdStrbuf *out, const FieldObjects *objects
     if (has_index && objects->index_name != NULL)
         pd_plan_ddl_create_index(out, objects->table, objects->index_name,
                                  pd_plan_ddl_columns(ctx->arena, objects->column), false, false);
+    if (has_search && objects->search_index_name != NULL)
+        pd_plan_ddl_create_index(out, objects->table, objects->search_index_name, objects->search_index_sql,
+                                 false, false);
 }
 
 static char *
@@ -239,7 +245,7 @@ pd_plan_alter_add_field(PlanContext *ctx, const PdModel *model, const PdField *f
         pd_plan_ddl_column(&ctx->up, &objects);
         pd_strbuf_append(&ctx->up, ";\n");
     }
-    add_objects_safely(ctx, &objects, true, NULL, false, true, true);
+    add_objects_safely(ctx, &objects, true, NULL, false, true, true, true);
     pd_strbuf_append(&ctx->down, "ALTER TABLE ");
     pd_strbuf_append_identifier(&ctx->down, model->table);
     pd_strbuf_append(&ctx->down, " DROP COLUMN ");
@@ -312,7 +318,7 @@ pd_plan_alter_drop_field(PlanContext *ctx, const PdModel *model, const PdModel *
     pd_strbuf_append(&ctx->down, " ADD COLUMN ");
     pd_plan_ddl_column(&ctx->down, &objects);
     pd_strbuf_append(&ctx->down, ";\n");
-    add_objects_plainly(ctx, &ctx->down, &objects, true, NULL, false, true, true);
+    add_objects_plainly(ctx, &ctx->down, &objects, true, NULL, false, true, true, true);
     return pd_plan_step_end(ctx);
 }
 
@@ -389,6 +395,7 @@ typedef struct FieldChange
     bool is_check;
     bool is_unique_added, is_unique_removed;
     bool is_index_added, is_index_removed;
+    bool is_search;  /* the search index is another (added, dropped, trigram <-> fulltext, configuration) */
     PdKindCast type; /* from the kind table's casts */
 } FieldChange;
 
@@ -412,6 +419,8 @@ compare_objects(const FieldObjects *a, const FieldObjects *b)
     change.is_unique_removed = a->unique_name != NULL && b->unique_name == NULL;
     change.is_index_added = a->index_name == NULL && b->index_name != NULL;
     change.is_index_removed = a->index_name != NULL && b->index_name == NULL;
+    change.is_search = !same_text(a->search_index_name, b->search_index_name) ||
+                       !same_text(a->search_index_sql, b->search_index_sql);
     if (change.is_type)
         change.type = pd_kind_cast(&a->type, &b->type);
     return change;
@@ -421,7 +430,8 @@ static bool
 has_change(const FieldChange *c)
 {
     return c->is_type || c->is_default || c->is_null || c->is_fk || c->is_deferrable || c->is_check ||
-           c->is_unique_added || c->is_unique_removed || c->is_index_added || c->is_index_removed;
+           c->is_unique_added || c->is_unique_removed || c->is_index_added || c->is_index_removed ||
+           c->is_search;
 }
 
 static const char *
@@ -453,6 +463,10 @@ describe_change(PlanContext *ctx, const FieldObjects *a, const FieldObjects *b, 
         pd_strbuf_append(&buf, c->is_unique_added ? ", unique added" : ", unique removed");
     if (c->is_index_added || c->is_index_removed)
         pd_strbuf_append(&buf, c->is_index_added ? ", index added" : ", index removed");
+    if (c->is_search)
+        pd_strbuf_appendf(&buf, ", search index %s -> %s",
+                          a->search_index_name ? a->search_index_name : "none",
+                          b->search_index_name ? b->search_index_name : "none");
     const char *text = pd_strbuf_text(&buf);
     return text != NULL && text[0] != '\0' ? text + 2 : "";
 }
@@ -500,6 +514,8 @@ write_alter_up(PlanContext *ctx, const PdModel *model, const FieldObjects *a, co
         pd_plan_ddl_drop_constraint(&ctx->up, a->table, a->unique_name);
     if (c->is_index_removed)
         pd_plan_ddl_drop_index(&ctx->concurrently, a->index_name, true);
+    if (c->is_search && a->search_index_name != NULL)
+        pd_plan_ddl_drop_index(&ctx->concurrently, a->search_index_name, true);
     if (c->is_type)
     {
         if (a->default_sql != NULL) /* an old default may not cast to the new type */
@@ -519,7 +535,7 @@ write_alter_up(PlanContext *ctx, const PdModel *model, const FieldObjects *a, co
         return false;
     if (c->is_deferrable)
         pd_plan_ddl_alter_constraint_deferrable(&ctx->up, b->table, b->fk_name, b->is_fk_deferrable);
-    add_objects_safely(ctx, b, c->is_fk, a, c->is_type, c->is_unique_added, c->is_index_added);
+    add_objects_safely(ctx, b, c->is_fk, a, c->is_type, c->is_unique_added, c->is_index_added, c->is_search);
     return true;
 }
 
@@ -528,6 +544,8 @@ static void
 write_alter_down(PlanContext *ctx, const FieldObjects *a, const FieldObjects *b, const FieldChange *c)
 {
     PdStrbuf *down = &ctx->down;
+    if (c->is_search && b->search_index_name != NULL)
+        pd_plan_ddl_drop_index(down, b->search_index_name, false);
     if (c->is_index_added)
         pd_plan_ddl_drop_index(down, b->index_name, false);
     if (c->is_unique_added)
@@ -551,7 +569,8 @@ write_alter_down(PlanContext *ctx, const FieldObjects *a, const FieldObjects *b,
     }
     else if (c->is_default)
         set_default(ctx, down, a, a->default_sql);
-    add_objects_plainly(ctx, down, a, c->is_fk, b, c->is_type, c->is_unique_removed, c->is_index_removed);
+    add_objects_plainly(ctx, down, a, c->is_fk, b, c->is_type, c->is_unique_removed, c->is_index_removed,
+                        c->is_search);
 }
 
 /*
@@ -595,6 +614,9 @@ check_expandable(PlanContext *ctx, const PdModel *model, const PdField *field, c
                       : c->is_unique_added || c->is_unique_removed ? "its unique constraint also changes"
                       : c->is_index_added || c->is_index_removed   ? "its index also changes"
                                                                    : NULL;
+    if (why == NULL &&
+        (c->is_search || field->search == PD_SEARCH_TRIGRAM || field->search == PD_SEARCH_FULLTEXT))
+        why = "its search index is not built again on the new column";
     if (why == NULL)
         return true;
     pd_plan_input_error(ctx, field->pos, "field %s.%s cannot change type by --expand: %s", model->name,

@@ -109,6 +109,43 @@ check_other_tables(PdArena *arena, const PdDriftLine *stored, size_t stored_coun
     return true;
 }
 
+/*
+ * The extensions the models need (citext, pg_trgm) that the database lacks, as lines of the diff: a migration
+ * makes them, so a missing one was dropped by hand (with CASCADE, its columns and indexes are gone too and
+ * show as lines of their own). Counted among what only the model file has.
+ */
+static bool
+missing_extensions(PdArena *arena, PdDb *db, const PdCatalog *models, const char *models_name, PdStrbuf *diff,
+                   size_t *count, PdError *err)
+{
+    PdStrbuf names;
+    pd_strbuf_init(&names, arena);
+    pd_strbuf_append_char(&names, '{');
+    for (size_t m = 0; m < models->model_count; m++)
+        for (size_t f = 0; f < models->models[m].field_count; f++)
+            for (int e = 0; pd_model_field_extension(&models->models[m].fields[f], e) != NULL; e++)
+                pd_strbuf_appendf(&names, "%s%s", names.length > 1 ? "," : "",
+                                  pd_model_field_extension(&models->models[m].fields[f], e));
+    pd_strbuf_append_char(&names, '}');
+    const char *text = pd_strbuf_text(&names);
+    if (text == NULL)
+        return pd_arena_error(arena, err);
+    if (strcmp(text, "{}") == 0)
+        return true;
+    const char *params[] = {text};
+    PdDbResult *result;
+    if (!pd_db_query(arena, db,
+                     "SELECT DISTINCT e FROM unnest($1::text[]) e WHERE NOT EXISTS "
+                     "(SELECT FROM pg_catalog.pg_extension x WHERE x.extname = e) ORDER BY e",
+                     1, params, &result, err))
+        return pd_error_context(err, "while reading the extensions");
+    for (size_t i = 0; i < pd_db_result_row_count(result); i++)
+        pd_strbuf_appendf(diff, "  - extension %s: in %s, not in the database\n",
+                          pd_db_result_value(result, i, 0), models_name);
+    *count += pd_db_result_row_count(result);
+    return true;
+}
+
 bool
 pd_migrate_check_schema(PdArena *arena, PdDb *db, const PdCatalog *models, const char *models_name,
                         PdSchemaCheck *check, PdError *err)
@@ -140,6 +177,8 @@ pd_migrate_check_schema(PdArena *arena, PdDb *db, const PdCatalog *models, const
     PdStrbuf diff;
     pd_strbuf_init(&diff, arena);
     size_t counts[3] = {0, 0, 0};
+    if (!missing_extensions(arena, db, models, models_name, &diff, &counts[0], err))
+        return false;
     pd_expect_diff(&diff, expected, expected_count, live_models, live_models_count, &words, "  ", counts);
     if (pd_strbuf_failed(&diff))
         return pd_arena_error(arena, err);

@@ -105,6 +105,10 @@ pd_plan_ddl_create_indexes(PdStrbuf *out, const char *table, const FieldObjects 
             pd_strbuf_append_identifier(out, fields[i].column);
             pd_strbuf_append(out, ");\n");
         }
+    for (size_t i = 0; i < field_count; i++)
+        if (fields[i].search_index_name != NULL)
+            pd_plan_ddl_create_index(out, table, fields[i].search_index_name, fields[i].search_index_sql,
+                                     false, false);
     for (size_t i = 0; i < index_count; i++)
         if (!indexes[i].is_constraint) /* a partial unique(...) is a unique index */
             pd_plan_ddl_create_index(out, table, indexes[i].name, indexes[i].columns_sql,

@@ -155,6 +155,8 @@ write_field(const Writer *writer, const InspectField *field)
         pd_strbuf_append(buf, " index");
     if (field->is_no_index)
         pd_strbuf_append(buf, " no_index");
+    if (f->search == PD_SEARCH_TRIGRAM)
+        pd_strbuf_append(buf, " search=trigram");
     write_default(buf, field);
     for (size_t i = 0; i < f->check_count; i++)
     {

@@ -796,6 +796,34 @@ is_field_index(TableWork *work, const InspectIndex *index, const InspectIndexSha
     return field->is_index = true;
 }
 
+/*
+ * "CREATE INDEX <table>_<column>_trgm ON <schema>.<table> USING gin (<column> gin_trgm_ops)" on a text field:
+ * the index search=trigram makes, said by that option. Any other GIN index stays a note.
+ */
+static bool
+is_trigram_index(TableWork *work, const InspectIndex *index)
+{
+    static const char using[] = " USING gin (", opclass[] = " gin_trgm_ops)";
+    const char *at = strstr(index->definition, using);
+    if (strncmp(index->definition, "CREATE INDEX ", 13) != 0 || at == NULL)
+        return false;
+    const char *column = at + strlen(using), *end = strstr(column, opclass);
+    if (end == NULL || strcmp(end, opclass) != 0)
+        return false;
+    const char *name = pd_arena_strndup(work->mapper->arena, column, (size_t)(end - column));
+    const char *missing = NULL;
+    InspectField **fields = name != NULL ? fields_of(work, &name, 1, &missing) : NULL;
+    if (fields == NULL || pd_kind_info(fields[0]->field.kind)->family != PD_FAMILY_TEXT ||
+        fields[0]->field.search != PD_SEARCH_NONE)
+        return false;
+    const char *derived = pd_model_constraint_name(work->mapper->arena, work->table->name, name, "trgm");
+    if (derived == NULL || strcmp(derived, index->name) != 0)
+        return false;
+    fields[0]->field.search = PD_SEARCH_TRIGRAM;
+    fields[0]->field.is_searchable = true;
+    return true;
+}
+
 static bool
 map_index(TableWork *work, const InspectIndex *index)
 {
@@ -806,6 +834,8 @@ map_index(TableWork *work, const InspectIndex *index)
         return tail_note(work,
                          "index %s: %s: not expressed (it is INVALID: a failed CREATE INDEX CONCURRENTLY)",
                          index->name, index->definition);
+    if (is_trigram_index(work, index))
+        return true;
     if (!pd_inspect_read_index(arena, index->definition, &shape, &reason))
         return tail_note(work, "index %s: %s: not expressed (%s)", index->name, index->definition, reason);
     bool has_function = false;

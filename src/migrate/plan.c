@@ -229,10 +229,13 @@ pd_migrate_plan_with_options(PdArena *arena, const PdCatalog *from, const PdCata
     pd_strbuf_init(&ctx.concurrently, arena);
     pd_strbuf_init(&ctx.down, arena);
     bool (*const phases[])(PlanContext *) = {
-        pd_plan_match_models, /* who continues whom, checking every renamed_from */
-        pd_plan_renames,      /* tables, columns, and every derived name they change */
-        pd_plan_drop_indexes, /* model-level indexes that are gone, before anything reuses a name */
-        pd_plan_create_models, pd_plan_diff_fields, pd_plan_add_indexes, pd_plan_drop_models,
+        pd_plan_create_extensions, /* citext, pg_trgm: before anything uses them */
+        pd_plan_match_models,      /* who continues whom, checking every renamed_from */
+        pd_plan_renames,           /* tables, columns, and every derived name they change */
+        pd_plan_drop_indexes,      /* model-level indexes that are gone, before anything reuses a name */
+        pd_plan_create_models,     pd_plan_diff_fields,        pd_plan_add_indexes,
+        pd_plan_drop_models,       pd_plan_restore_extensions, /* the last step of +down is the first to run
+                                                                */
     };
     for (size_t i = 0; i < sizeof(phases) / sizeof(phases[0]); i++)
         if (!phases[i](&ctx) || !pd_plan_step_end(&ctx))

@@ -82,6 +82,13 @@ const PdModel *pd_plan_old_model_of(const PlanContext *ctx, const PdModel *new_m
 /* snake_case of a name, cut to [a-z0-9_]. */
 char *pd_plan_snake(PlanContext *ctx, const char *name);
 
+/* ---- extensions.c: CREATE EXTENSION for citext and pg_trgm ---------------- */
+
+/* +up: the extensions `to` needs and `from` did not (first phase). */
+bool pd_plan_create_extensions(PlanContext *ctx);
+/* +down: the extensions `from` needs and `to` does not, made first when reverting (last phase). */
+bool pd_plan_restore_extensions(PlanContext *ctx);
+
 /* ---- schema.c: the database objects a catalog implies ------------------- */
 
 /* What a model is referenced as: its table and primary key. */
@@ -118,6 +125,8 @@ typedef struct FieldObjects
     const char *fk_reference_sql; /* the same without its deferrability: what a drop and add changes */
     bool is_fk_deferrable;        /* DEFERRABLE INITIALLY DEFERRED: ALTER CONSTRAINT toggles it */
     const char *index_name;
+    const char *search_index_name; /* search=trigram / search=fulltext: <table>_<column>_trgm / _fts */
+    const char *search_index_sql;  /* after ON "table": USING gin (...), see schema.c's search_index_sql */
 } FieldObjects;
 
 /* A many-to-many join table. */
@@ -147,6 +156,8 @@ typedef struct IndexObjects
 } IndexObjects;
 
 ModelRef pd_plan_schema_model_ref(PlanContext *ctx, const PdModel *model);
+/* The extensions catalog needs (citext, pg_trgm), each once, NULL-ended, in arena; NULL on exhaustion. */
+const char **pd_plan_schema_extensions(PdArena *arena, const PdCatalog *catalog);
 /* target: what a relation field references (the new naming when planning an old field). */
 bool pd_plan_schema_field(PlanContext *ctx, const char *table, const char *column, const PdField *field,
                           const ModelRef *target, FieldObjects *out);

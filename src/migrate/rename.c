@@ -433,7 +433,8 @@ rename_field_objects(PlanContext *ctx, const PdModel *old, const PdModel *model,
     return rename_object(ctx, model->table, before.pkey_name, after.pkey_name, false) &&
            rename_object(ctx, model->table, before.unique_name, after.unique_name, false) &&
            rename_object(ctx, model->table, before.fk_name, after.fk_name, false) &&
-           rename_object(ctx, model->table, before.index_name, after.index_name, true);
+           rename_object(ctx, model->table, before.index_name, after.index_name, true) &&
+           rename_object(ctx, model->table, before.search_index_name, after.search_index_name, true);
 }
 
 /* Join table names follow the through table and both models' names. */

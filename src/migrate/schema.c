@@ -237,6 +237,56 @@ needs_index(const PdField *field)
            field->kind != PD_FIELD_ONE_TO_ONE && field->kind != PD_FIELD_MANY_TO_MANY;
 }
 
+/*
+ * The index of search=trigram, USING gin ("col" gin_trgm_ops), which serves ILIKE '%term%' on the column (the
+ * query library writes "col"::text ILIKE $n, a relabelling the planner looks through); or of search=fulltext,
+ * USING gin (to_tsvector('config'::regconfig, COALESCE("col"::text, ''::text))): the regconfig given
+ * explicitly makes the expression immutable, and src/query/condition.c writes the same expression for
+ * ?search=, so the index serves it. NULL for other fields.
+ */
+static const char *
+search_index_sql(PlanContext *ctx, const char *column, const PdField *field)
+{
+    if (field->search != PD_SEARCH_TRIGRAM && field->search != PD_SEARCH_FULLTEXT)
+        return NULL;
+    PdStrbuf buf;
+    pd_strbuf_init(&buf, ctx->arena);
+    if (field->search == PD_SEARCH_TRIGRAM)
+    {
+        pd_strbuf_append(&buf, "USING gin (");
+        pd_strbuf_append_identifier(&buf, column);
+        pd_strbuf_append(&buf, " gin_trgm_ops)");
+        return pd_strbuf_text(&buf);
+    }
+    pd_strbuf_append(&buf, "USING gin (to_tsvector(");
+    pd_strbuf_append_literal(&buf, field->search_config);
+    pd_strbuf_append(&buf, "::regconfig, COALESCE(");
+    pd_strbuf_append_identifier(&buf, column);
+    pd_strbuf_append(&buf, "::text, ''::text)))");
+    return pd_strbuf_text(&buf);
+}
+
+const char **
+pd_plan_schema_extensions(PdArena *arena, const PdCatalog *catalog)
+{
+    static const char *known[] = {"citext", "pg_trgm"};
+    bool is_needed[2] = {false, false};
+    for (size_t m = 0; m < catalog->model_count; m++)
+        for (size_t f = 0; f < catalog->models[m].field_count; f++)
+            for (int e = 0; pd_model_field_extension(&catalog->models[m].fields[f], e) != NULL; e++)
+                for (int k = 0; k < 2; k++)
+                    if (strcmp(pd_model_field_extension(&catalog->models[m].fields[f], e), known[k]) == 0)
+                        is_needed[k] = true;
+    const char **out = pd_arena_calloc(arena, 3, sizeof(char *));
+    if (out == NULL)
+        return NULL;
+    size_t count = 0;
+    for (int k = 0; k < 2; k++)
+        if (is_needed[k])
+            out[count++] = known[k];
+    return out;
+}
+
 bool
 pd_plan_schema_field(PlanContext *ctx, const char *table, const char *column, const PdField *field,
                      const ModelRef *target, FieldObjects *out)
@@ -281,6 +331,11 @@ pd_plan_schema_field(PlanContext *ctx, const char *table, const char *column, co
     }
     if (needs_index(field))
         out->index_name = pd_model_constraint_name(ctx->arena, table, column, "idx");
+    if (field->search == PD_SEARCH_TRIGRAM || field->search == PD_SEARCH_FULLTEXT)
+    {
+        out->search_index_name = pd_model_search_index_name(ctx->arena, table, column, field);
+        out->search_index_sql = search_index_sql(ctx, column, field);
+    }
     if (pd_arena_failed(ctx->arena))
         return pd_arena_error(ctx->arena, ctx->err);
     return true;
@@ -405,6 +460,8 @@ pd_plan_schema_field_summary(PlanContext *ctx, const PdField *field)
         pd_strbuf_append(&buf, " unique");
     if (needs_index(field) && !pd_kind_info(field->kind)->is_indexed_by_default)
         pd_strbuf_append(&buf, " index");
+    if (field->search == PD_SEARCH_TRIGRAM || field->search == PD_SEARCH_FULLTEXT)
+        pd_strbuf_appendf(&buf, " search=%s", pd_model_search_name(field->search));
     if (field->is_auto_now_add || field->is_auto_now)
         pd_strbuf_append(&buf, field->is_auto_now ? " auto_now" : " auto_now_add");
     else if (field->default_value.kind == PD_DEFAULT_NOW)

@@ -564,6 +564,10 @@ claim_field_name(Checker *checker, const PdModel *model, const PdField *field)
     if (pd_model_has_join_table(field) &&
         !claim_db_name(checker, field->through_table, field->pos, "the join table of", model, field->name))
         return false;
+    char *search_index = pd_model_search_index_name(checker->arena, model->table, field->column, field);
+    if (search_index != NULL &&
+        !claim_db_name(checker, search_index, field->pos, "the search index of", model, field->name))
+        return false;
     if (suffix == NULL)
         return true;
     char *name = pd_model_constraint_name(checker->arena, model->table,

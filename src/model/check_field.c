@@ -148,7 +148,8 @@ option_applies(PdOption option, PdFieldKind kind)
         case PD_OPTION_AUTO_NOW_ADD:
             return pd_kind_info(kind)->now_sql == NULL ? "on date, time and timestamptz fields" : NULL;
         case PD_OPTION_SEARCH:
-            return !is_family(kind, PD_FAMILY_TEXT) ? "on string, text, email, url or slug fields" : NULL;
+            return !is_family(kind, PD_FAMILY_TEXT) ? "on string, text, citext, email, url or slug fields"
+                                                    : NULL;
         case PD_OPTION_CHECK:
             return !is_family(kind, PD_FAMILY_TEXT) && !is_number_kind(kind) &&
                            !is_family(kind, PD_FAMILY_TEMPORAL)
@@ -349,6 +350,44 @@ check_default_kind(const PdFieldSyntax *syntax, const PdField *out, PdError *err
     return true;
 }
 
+/* search, search=trigram, search=fulltext[(config)]: which search, and a configuration only for fulltext. */
+static bool
+check_search(const PdFieldSyntax *syntax, PdField *out, PdError *err)
+{
+    out->search = PD_SEARCH_NONE;
+    out->search_config = NULL;
+    if (!syntax->has_option[PD_OPTION_SEARCH])
+        return true;
+    PdSourcePos pos = syntax->option_pos[PD_OPTION_SEARCH];
+    const char *name = syntax->search_name;
+    if (name == NULL)
+        out->search = PD_SEARCH_PLAIN;
+    else if (strcmp(name, "trigram") == 0)
+        out->search = PD_SEARCH_TRIGRAM;
+    else if (strcmp(name, "fulltext") == 0)
+        out->search = PD_SEARCH_FULLTEXT;
+    else
+        return pd_model_error_at(
+            err, pos,
+            "search=%s on field \"%s\", expected search, search=trigram or "
+            "search=fulltext (optionally with a configuration: search=fulltext(english))",
+            name, out->name);
+    const char *config = syntax->field.search_config;
+    if (config != NULL && out->search != PD_SEARCH_FULLTEXT)
+        return pd_model_error_at(err, syntax->search_config_pos,
+                                 "text search configuration \"%s\" with search=%s on field \"%s\", expected "
+                                 "one only with search=fulltext",
+                                 config, name, out->name);
+    if (config != NULL && (!pd_model_is_lower_name(config) || strlen(config) > 63))
+        return pd_model_error_at(err, syntax->search_config_pos,
+                                 "text search configuration \"%s\" on field \"%s\", expected the lower-case "
+                                 "name of a configuration such as simple or english, at most 63 characters",
+                                 config, out->name);
+    if (out->search == PD_SEARCH_FULLTEXT)
+        out->search_config = config != NULL ? config : "simple";
+    return true;
+}
+
 bool
 pd_model_check_field(PdArena *arena, const PdModel *target, const PdModel *model, const PdFieldSyntax *syntax,
                      PdField *out, PdError *err)
@@ -372,6 +411,8 @@ pd_model_check_field(PdArena *arena, const PdModel *target, const PdModel *model
     out->is_nullable = has[PD_OPTION_NULL];
     out->is_unique = has[PD_OPTION_UNIQUE] || out->kind == PD_FIELD_ONE_TO_ONE;
     out->is_searchable = has[PD_OPTION_SEARCH];
+    if (!check_search(syntax, out, err))
+        return false;
     out->is_deferrable = has[PD_OPTION_DEFERRABLE];
     out->is_auto_now = has[PD_OPTION_AUTO_NOW];
     out->is_auto_now_add = has[PD_OPTION_AUTO_NOW_ADD];

@@ -153,8 +153,12 @@ append_field(PdStrbuf *buf, const PdField *field)
         pd_strbuf_append(buf, " index");
     else if (info->is_indexed_by_default && !field->is_unique && !field->is_primary_key)
         pd_strbuf_append(buf, " no_index");
-    if (field->is_searchable)
+    if (field->search == PD_SEARCH_TRIGRAM || field->search == PD_SEARCH_FULLTEXT)
+        pd_strbuf_appendf(buf, " search=%s", pd_model_search_name(field->search));
+    else if (field->is_searchable)
         pd_strbuf_append(buf, " search");
+    if (field->search == PD_SEARCH_FULLTEXT && strcmp(field->search_config, "simple") != 0)
+        pd_strbuf_appendf(buf, "(%s)", field->search_config);
     append_values(buf, field);
     if (is_relation)
         pd_strbuf_appendf(buf, " on_delete=%s", pd_model_on_delete_name(field->on_delete));

@@ -65,6 +65,8 @@ static const PdKindInfo kinds[PD_FIELD_KIND_COUNT] = {
                        0, 0, 0, 0, 0, false, NULL, NULL, PD_JSON_AS_IS},
     [PD_FIELD_BINARY] = {PD_FIELD_BINARY, "binary", {NULL}, true, "bytea", PD_FAMILY_BINARY,
                          PD_NUMBERS_NONE, 0, 0, 0, 0, 0, false, NULL, NULL, PD_JSON_BASE64},
+    [PD_FIELD_CITEXT] = {PD_FIELD_CITEXT, "citext", {NULL}, true, "citext", PD_FAMILY_TEXT, PD_NUMBERS_NONE,
+                         0, 0, 0, 0, 0, false, NULL, NULL, PD_JSON_STRING},
     [PD_FIELD_FOREIGN_KEY] = {PD_FIELD_FOREIGN_KEY, "foreign_key", {NULL}, false, NULL, PD_FAMILY_RELATION,
                               PD_NUMBERS_NONE, 0, 0, 0, 0, 0, true, NULL, NULL, PD_JSON_KEY},
     [PD_FIELD_ONE_TO_ONE] = {PD_FIELD_ONE_TO_ONE, "one_to_one", {NULL}, false, NULL, PD_FAMILY_RELATION,
@@ -179,13 +181,14 @@ storage_kind(PdFieldKind kind)
 #define STORED                                                                                               \
     (TEXTS | INTEGERS | FRACTIONAL | K(PD_FIELD_BOOL) | K(PD_FIELD_DATE) | K(PD_FIELD_TIME) |                \
      K(PD_FIELD_TIMESTAMPTZ) | K(PD_FIELD_DURATION) | K(PD_FIELD_UUID) | K(PD_FIELD_JSON) |                  \
-     K(PD_FIELD_BINARY))
+     K(PD_FIELD_BINARY) | K(PD_FIELD_CITEXT))
 
 typedef enum CastRule
 {
     CAST_LOSS,      /* rewrites; loses what `loss` says (NULL: nothing) */
     CAST_LENGTH,    /* text to text: lossless and in place when the new length holds the old */
     CAST_PRECISION, /* numeric to numeric: in place when only the precision grows */
+    CAST_IN_PLACE,  /* binary-coercible (text and citext): no rewrite of the table, nothing lost */
 } CastRule;
 
 typedef struct CastRow
@@ -197,6 +200,10 @@ typedef struct CastRow
 } CastRow;
 
 static const CastRow casts[] = {
+    /* citext's casts to and from text and varchar are WITHOUT FUNCTION: the table is not rewritten (its
+     * indexes on the column are rebuilt, their operator class changes). */
+    {TEXTS, K(PD_FIELD_CITEXT), CAST_IN_PLACE, NULL},
+    {K(PD_FIELD_CITEXT), K(PD_FIELD_TEXT), CAST_IN_PLACE, NULL},
     {TEXTS, TEXTS, CAST_LENGTH, "longer values are cut to the new length"},
     {K(PD_FIELD_INT) | K(PD_FIELD_BIGINT), K(PD_FIELD_SMALLINT), CAST_LOSS,
      "values out of the smaller range make it fail"},
@@ -246,6 +253,8 @@ apply_rule(const CastRow *row, const PdColumnType *a, const PdColumnType *b)
                           !(b->precision == 0 || (b->scale == a->scale && b->precision >= a->precision));
         cast.loss = is_narrower ? row->loss : NULL;
     }
+    else if (row->rule == CAST_IN_PLACE)
+        cast.is_rewrite = false;
     return cast;
 }
 

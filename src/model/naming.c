@@ -116,6 +116,34 @@ pd_model_foreign_key_name(PdArena *arena, const PdModel *model, const PdField *f
 }
 
 char *
+pd_model_search_index_name(PdArena *arena, const char *table, const char *column, const PdField *field)
+{
+    if (field->search != PD_SEARCH_TRIGRAM && field->search != PD_SEARCH_FULLTEXT)
+        return NULL;
+    return pd_model_constraint_name(arena, table, column,
+                                    field->search == PD_SEARCH_TRIGRAM ? "trgm" : "fts");
+}
+
+const char *
+pd_model_search_name(PdSearchKind search)
+{
+    static const char *names[] = {"", "search", "trigram", "fulltext"};
+    return (size_t)search < sizeof(names) / sizeof(names[0]) ? names[search] : "";
+}
+
+const char *
+pd_model_field_extension(const PdField *field, int index)
+{
+    const char *needs[2] = {NULL, NULL};
+    int count = 0;
+    if (field->kind == PD_FIELD_CITEXT)
+        needs[count++] = "citext";
+    if (field->search == PD_SEARCH_TRIGRAM)
+        needs[count++] = "pg_trgm";
+    return index >= 0 && index < count ? needs[index] : NULL;
+}
+
+char *
 pd_model_check_constraint_name(PdArena *arena, const char *table, const char *column, size_t check_index)
 {
     if (check_index == 0)

@@ -16,7 +16,7 @@
  *   line      = field | directive                       (ends at a line end or "}")
  *   field     = name type { option }
  *   type      = word [ "(" number [ "," number ] ")" ] | Name [ "[" "]" ]
- *   option    = null | unique | index | no_index | search | primary_key | one_to_one
+ *   option    = null | unique | index | no_index | search [=word ["(" word ")"]] | primary_key | one_to_one
  *             | default=value | backfill=literal | auto_now_add | auto_now | check(op literal)
  *             | choices(choice, ...)
  *             | on_delete=word | related=name | fk_name="constraint" | deferrable
@@ -323,6 +323,26 @@ find_option(const char *name)
     return -1;
 }
 
+/* search, search=trigram, search=fulltext, search=fulltext(english): the words kept for the checker. */
+static bool
+parse_search(Parser *parser, PdFieldSyntax *field)
+{
+    if (!is_token(parser, 0, PD_TOKEN_EQ))
+        return true;
+    if (!parse_assigned(parser, PD_TOKEN_IDENT, "search", &field->search_name))
+        return false;
+    if (!is_token(parser, 0, PD_TOKEN_LPAREN))
+        return true;
+    next(parser);
+    PdToken token = {0};
+    if (!expect(parser, PD_TOKEN_IDENT, "a text search configuration such as english in search=fulltext(...)",
+                &token))
+        return false;
+    field->field.search_config = token.text;
+    field->search_config_pos = token.pos;
+    return expect(parser, PD_TOKEN_RPAREN, "\")\" after the text search configuration", NULL);
+}
+
 static bool
 parse_option(Parser *parser, PdFieldSyntax *field, size_t *check_capacity)
 {
@@ -360,6 +380,8 @@ parse_option(Parser *parser, PdFieldSyntax *field, size_t *check_capacity)
             return parse_check(parser, field, check_capacity, token.pos);
         case PD_OPTION_CHOICES:
             return parse_choices(parser, field);
+        case PD_OPTION_SEARCH:
+            return parse_search(parser, field);
         case PD_OPTION_ON_DELETE:
             return parse_assigned(parser, PD_TOKEN_IDENT, "on_delete", &field->on_delete_name);
         case PD_OPTION_RELATED:

@@ -58,6 +58,8 @@ typedef struct PdFieldSyntax
     PdSourcePos option_pos[PD_OPTION_COUNT]; /* first occurrence */
     PdSourcePos *choice_pos;                 /* one per choice */
     const char *on_delete_name;              /* as written, checked by the checker */
+    const char *search_name;                 /* search=<word>: "trigram", "fulltext"; NULL for plain search */
+    PdSourcePos search_config_pos;           /* search=fulltext(<config>): where the configuration is */
 } PdFieldSyntax;
 
 typedef struct PdIndexSyntax

@@ -75,6 +75,7 @@ typedef enum PdLookup
     PD_LOOKUP_ISNULL,
     PD_LOOKUP_REGEX,
     PD_LOOKUP_IREGEX,
+    PD_LOOKUP_FULLTEXT, /* ?search= on a search=fulltext field: not a filter name (pd_query_leaf_fulltext) */
     PD_LOOKUP_COUNT_
 } PdLookup;
 
@@ -140,6 +141,10 @@ struct PdQuery
     bool use_counter;
     bool without_keys; /* pd_query_page leaves first_key/last_key out (pd_query_page_keys) */
 };
+
+/* lookup.c: ?search= leaves on the model's own field: icontains term, and the full-text match of the whole
+ * search text (the field must say search=fulltext). NULL on exhaustion. */
+PdQ *pd_query_leaf_fulltext(PdQuery *query, const PdField *field, const char *text);
 
 /* path.c */
 /* Resolves names[0 .. count) from model: fields, relations, reverse relations ("pk" the primary key).

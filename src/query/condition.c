@@ -113,6 +113,27 @@ value_type(const PdQ *q)
     }
 }
 
+/*
+ * A search=fulltext field matched by the search text: the same expression as the field's index (the
+ * planner's schema.c writes it), to_tsvector('config'::regconfig, COALESCE(col::text, ''::text)), so the
+ * index serves it; websearch_to_tsquery reads the text as a search box does ("quoted phrase", or, -word).
+ * The configuration comes from the catalog (a checked lower-case name), the text is a parameter.
+ */
+static void
+render_fulltext(PdSqlBuild *build, const PdQ *q, const char *alias)
+{
+    const char *config = q->path.field->search_config != NULL ? q->path.field->search_config : "simple";
+    pd_strbuf_append(&build->sql, "to_tsvector(");
+    pd_strbuf_append_literal(&build->sql, config);
+    pd_strbuf_append(&build->sql, "::regconfig, COALESCE(");
+    pd_query_column(&build->sql, alias, q->path.field->column);
+    pd_strbuf_append(&build->sql, "::text, ''::text)) @@ websearch_to_tsquery(");
+    pd_strbuf_append_literal(&build->sql, config);
+    pd_strbuf_append(&build->sql, "::regconfig, ");
+    pd_query_param(build, q->values[0], "text");
+    pd_strbuf_append_char(&build->sql, ')');
+}
+
 static void
 render_comparison(PdSqlBuild *build, const PdQ *q, const char *alias)
 {
@@ -134,6 +155,9 @@ render_comparison(PdSqlBuild *build, const PdQ *q, const char *alias)
     const char *type = value_type(q);
     switch (q->lookup)
     {
+        case PD_LOOKUP_FULLTEXT:
+            render_fulltext(build, q, alias);
+            return;
         case PD_LOOKUP_EXACT:
             append_operand(build, q, alias);
             if (q->values[0] == NULL)

@@ -33,6 +33,7 @@ static const char *lookup_names[PD_LOOKUP_COUNT_] = {
     [PD_LOOKUP_ISNULL] = "isnull",
     [PD_LOOKUP_REGEX] = "regex",
     [PD_LOOKUP_IREGEX] = "iregex",
+    [PD_LOOKUP_FULLTEXT] = "search",
 };
 
 static const char *transform_names[] = {"", "year", "month", "day", "date"};
@@ -48,7 +49,7 @@ find_lookup(const char *name, PdLookup *lookup)
 {
     for (int i = 0; i < PD_LOOKUP_COUNT_; i++)
     {
-        if (strcmp(lookup_names[i], name) == 0)
+        if (i != PD_LOOKUP_FULLTEXT && strcmp(lookup_names[i], name) == 0) /* ?search= only, no filter */
         {
             *lookup = (PdLookup)i;
             return true;
@@ -509,6 +510,23 @@ pd_query_check_value(PdArena *arena, const PdField *field, const char *text, con
         return true;
     }
     return check_one(arena, field, PD_TRANSFORM_NONE, PD_LOOKUP_EXACT, text, param, err);
+}
+
+PdQ *
+pd_query_leaf_fulltext(PdQuery *query, const PdField *field, const char *text)
+{
+    PdQ *q = new_q(query, PD_Q_LEAF);
+    const char **values = pd_arena_calloc(query->arena, 1, sizeof(*values));
+    if (q == NULL || values == NULL)
+        return NULL;
+    q->path.text = field->name;
+    q->path.model = query->model;
+    q->path.field = field;
+    q->lookup = PD_LOOKUP_FULLTEXT;
+    q->values = values;
+    q->value_count = 1;
+    values[0] = text;
+    return q;
 }
 
 PdQ *

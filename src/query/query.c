@@ -74,40 +74,51 @@ pd_query_where(PdQuery *query, const char *lookup, const char *value, PdError *e
     return q != NULL && add_condition(query, q, false, err);
 }
 
-/* One term of a search: icontains in some searchable field (an OR over them). */
+/* One term of a search: icontains in some searchable field that is not search=fulltext (an OR over them);
+ * NULL when every searchable field is full-text (*is_none set) or on exhaustion. */
 static PdQ *
-search_term(PdQuery *query, const char *term)
+search_term(PdQuery *query, const char *term, bool *is_none)
 {
     PdQ *any = NULL;
     for (size_t i = 0; i < query->model->field_count; i++)
     {
         const PdField *field = &query->model->fields[i];
-        if (!field->is_searchable)
+        if (!field->is_searchable || field->search == PD_SEARCH_FULLTEXT)
             continue;
         PdQ *leaf = pd_query_leaf_search(query, field, term);
         any = any == NULL ? leaf : pd_q_or(query, any, leaf);
         if (any == NULL)
             return NULL;
     }
+    *is_none = any == NULL;
     return any;
 }
 
-bool
-pd_query_search(PdQuery *query, const char *terms, PdError *err)
+/* The full-text match of the whole text in some search=fulltext field; NULL when none (*is_none set). */
+static PdQ *
+search_fulltext(PdQuery *query, const char *text, bool *is_none)
 {
-    bool has_searchable = false;
+    PdQ *any = NULL;
     for (size_t i = 0; i < query->model->field_count; i++)
-        has_searchable = has_searchable || query->model->fields[i].is_searchable;
-    if (!has_searchable)
     {
-        pd_error_set(err, PD_ERR_INVALID_INPUT, "%s has no searchable field (the \"search\" option)",
-                     query->model->name);
-        return pd_error_field(err, "search");
+        const PdField *field = &query->model->fields[i];
+        if (field->search != PD_SEARCH_FULLTEXT)
+            continue;
+        PdQ *leaf = pd_query_leaf_fulltext(query, field, text);
+        any = any == NULL ? leaf : pd_q_or(query, any, leaf);
+        if (any == NULL)
+            return NULL;
     }
-    /* DRF: null characters dropped, commas are spaces, then split at white space */
-    char *text = pd_arena_strdup(query->arena, terms != NULL ? terms : "");
-    if (text == NULL)
-        return pd_arena_error(query->arena, err);
+    *is_none = any == NULL;
+    return any;
+}
+
+/* DRF's terms: null characters dropped, commas are spaces, then split at white space; each term found in some
+ * field (icontains), every term in the row. *words NULL when there are no terms or no such fields. */
+static bool
+search_words(PdQuery *query, char *text, PdQ **words, PdError *err)
+{
+    *words = NULL;
     char *term = text;
     for (int count = 0;; count++)
     {
@@ -124,13 +135,49 @@ pd_query_search(PdQuery *query, const char *terms, PdError *err)
         char *end = term + length;
         bool is_last = *end == '\0';
         *end = '\0';
-        PdQ *q = search_term(query, term);
-        if (q == NULL || !add_condition(query, q, false, err))
+        bool is_none = false;
+        PdQ *q = search_term(query, term, &is_none);
+        if (q == NULL && !is_none)
+            return pd_arena_error(query->arena, err);
+        if (q != NULL && (*words = *words == NULL ? q : pd_q_and(query, *words, q)) == NULL)
             return pd_arena_error(query->arena, err);
         if (is_last)
             return true;
         term = end + 1;
     }
+}
+
+bool
+pd_query_search(PdQuery *query, const char *terms, PdError *err)
+{
+    bool has_searchable = false;
+    for (size_t i = 0; i < query->model->field_count; i++)
+        has_searchable = has_searchable || query->model->fields[i].is_searchable;
+    if (!has_searchable)
+    {
+        pd_error_set(err, PD_ERR_INVALID_INPUT, "%s has no searchable field (the \"search\" option)",
+                     query->model->name);
+        return pd_error_field(err, "search");
+    }
+    const char *whole = terms != NULL ? terms : "";
+    if (whole[strspn(whole, " \t\r\n\f\v,")] == '\0')
+        return true; /* nothing to look for: every row, as DRF */
+    char *text = pd_arena_strdup(query->arena, whole);
+    if (text == NULL)
+        return pd_arena_error(query->arena, err);
+    PdQ *words;
+    if (!search_words(query, text, &words, err))
+        return false;
+    /* search=fulltext fields read the whole text as a search box does; the other fields take DRF's terms; a
+     * row matches either way */
+    bool is_none = false;
+    PdQ *fulltext = search_fulltext(query, whole, &is_none);
+    if (fulltext == NULL && !is_none)
+        return pd_arena_error(query->arena, err);
+    PdQ *q = fulltext == NULL ? words : words == NULL ? fulltext : pd_q_or(query, fulltext, words);
+    if (q == NULL)
+        return pd_arena_error(query->arena, err);
+    return add_condition(query, q, false, err);
 }
 
 void

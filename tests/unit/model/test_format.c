@@ -88,6 +88,10 @@ assert_same_field(const PdField *a, const PdField *b)
     assert_int_equal(a->is_unique, b->is_unique);
     assert_int_equal(a->is_indexed, b->is_indexed);
     assert_int_equal(a->is_searchable, b->is_searchable);
+    assert_int_equal(a->search, b->search);
+    assert_int_equal(a->search_config != NULL, b->search_config != NULL);
+    if (a->search_config != NULL)
+        assert_string_equal(a->search_config, b->search_config);
     assert_int_equal(a->is_primary_key, b->is_primary_key);
     assert_int_equal(a->default_value.kind, b->default_value.kind);
     if (a->default_value.kind == PD_DEFAULT_LITERAL)
@@ -241,6 +245,9 @@ test_every_feature_round_trip(void **state)
         "  mentor Person null deferrable fk_name=\"people_mentor_fk\" on_delete=set_null related=mentees\n"
         "  buddy Person one_to_one null related=buddy_of deferrable on_delete=set_null\n"
         "  number int unique default=serial\n"
+        "  login citext unique search=trigram\n"
+        "  summary text search=fulltext(english) default=\"\"\n"
+        "  motto string(80) null search=fulltext\n"
         "  filled string(10) backfill=\"none yet\" default=\"x\" check(!= \"\")\n"
         "  counted int null backfill=0\n"
         "  ordering -age, name\n"
@@ -270,6 +277,9 @@ test_every_feature_round_trip(void **state)
                            "  name string(100) search default=\"quote \\\" backslash \\\\ tab \\t nl \\n "
                            "\\u0001 \xc3\xa9\"\n"));
     assert_non_null(strstr(canonical, "  handle2 slug(50) no_index\n"));
+    assert_non_null(strstr(canonical, "  login citext unique search=trigram\n"));
+    assert_non_null(strstr(canonical, "  summary text search=fulltext(english) default=\"\"\n"));
+    assert_non_null(strstr(canonical, "  motto string(80) null search=fulltext\n"));
     assert_non_null(strstr(canonical, "  seen timestamptz null check(!= null)\n"));
     assert_non_null(
         strstr(canonical, "  mood string(20) default=\"so so\" choices(\"so so\" \"Meh\", ok \"ok\")\n"));

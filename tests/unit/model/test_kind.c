@@ -154,6 +154,7 @@ test_column_types_print_and_compare(void **state)
         {{PD_FIELD_DURATION, 0, 0, 0}, "interval"},
         {{PD_FIELD_JSON, 0, 0, 0}, "jsonb"},
         {{PD_FIELD_BINARY, 0, 0, 0}, "bytea"},
+        {{PD_FIELD_CITEXT, 0, 0, 0}, "citext"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
         assert_string_equal(pd_kind_column_sql(arena, &cases[i].type), cases[i].sql);
@@ -244,6 +245,14 @@ test_cast_table(void **state)
     assert_false(pd_kind_cast(&date, &integer).is_castable);
     assert_false(pd_kind_cast(&uuid, &json).is_castable);
     assert_non_null(pd_kind_cast(&uuid, &v100).loss); /* cut to the length */
+    /* citext and text or varchar: binary-coercible both ways, in place; to a varchar(n) values may be cut */
+    PdColumnType citext = {PD_FIELD_CITEXT, 0, 0, 0};
+    cast = pd_kind_cast(&v100, &citext);
+    assert_true(cast.is_castable && !cast.is_rewrite && cast.loss == NULL);
+    cast = pd_kind_cast(&citext, &text);
+    assert_true(cast.is_castable && !cast.is_rewrite && cast.loss == NULL);
+    assert_non_null(pd_kind_cast(&citext, &v100).loss);
+    assert_false(pd_kind_cast(&integer, &citext).is_castable);
 }
 
 static void
@@ -274,6 +283,7 @@ test_json_encoding_names(void **state)
         {PD_FIELD_UUID, "uuid"},
         {PD_FIELD_JSON, "json"},
         {PD_FIELD_BINARY, "base64"},
+        {PD_FIELD_CITEXT, "string"},
         {PD_FIELD_FOREIGN_KEY, "key"},
         {PD_FIELD_ONE_TO_ONE, "key"},
         {PD_FIELD_MANY_TO_MANY, "key_list"},
