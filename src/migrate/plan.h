@@ -107,7 +107,8 @@ typedef struct FieldObjects
     bool is_not_null;
     const char
         *default_sql; /* the expression after DEFAULT; NULL for a serial (its sequence is its default) */
-    const char *backfill_sql; /* backfill=: the value for rows already there, as SQL; NULL when none */
+    const char *backfill_sql;  /* backfill=: the value for rows already there, as SQL; NULL when none */
+    const char *generated_sql; /* generated(...): the X of GENERATED ALWAYS AS (X) STORED; NULL when none */
     const char *pkey_name;
     const char *unique_name;
     const char **check_names; /* each check(...), then choices(...) */
@@ -305,6 +306,12 @@ bool pd_plan_checks_drop(PlanContext *ctx, const PdModel *old, const PdModel *mo
 /* ... and the new or changed ones added NOT VALID and validated concurrently, a renamed one renamed, once its
  * fields are there. */
 bool pd_plan_checks_add(PlanContext *ctx, const PdModel *old, const PdModel *model);
+
+/* ---- generated.c: generated(...) ---------------------------------------- */
+
+/* The expression of a generated field (of ctx->to or ctx->from: an old field's in the columns its fields have
+ * now) as SQL; NULL when the field is not generated. Arena storage. */
+const char *pd_plan_generated_sql(PlanContext *ctx, const PdField *field);
 
 /* ---- comments.c: COMMENT ON --------------------------------------------- */
 

@@ -96,5 +96,6 @@ pd_model_is_auto_key(const PdField *field)
 bool
 pd_model_is_read_only(const PdField *field)
 {
-    return pd_model_is_auto_key(field) || field->is_auto_now || field->is_auto_now_add;
+    return pd_model_is_auto_key(field) || field->is_auto_now || field->is_auto_now_add ||
+           field->generated != NULL;
 }

@@ -762,11 +762,24 @@ check_model_checks(Checker *checker, const PdModelSyntax *syntax, PdModel *model
     return true;
 }
 
+/* Each generated(...): its fields and types, judged once every field of the model is resolved. */
+static bool
+check_generated_fields(Checker *checker, const PdModel *model)
+{
+    for (size_t i = 0; i < model->field_count; i++)
+        if (model->fields[i].generated != NULL &&
+            !collect(checker, pd_model_check_generated(model, &model->fields[i], checker->err)))
+            return false;
+    return true;
+}
+
 static bool
 check_model_rest(Checker *checker, const PdModelSyntax *syntax, PdModel *model, const PdStrmap *names)
 {
     size_t before = checker->problem_total;
     if (!check_relation_values(checker, syntax, model))
+        return false;
+    if (checker->problem_total == before && !check_generated_fields(checker, model))
         return false;
     if (checker->problem_total == before && !check_field_renames(checker, syntax, model, names))
         return false;
