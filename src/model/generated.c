@@ -301,7 +301,11 @@ type_of_field(Typing *typing, const PdExpr *expr, ValueType *out)
             "many-to-many field \"%s\" in generated field \"%s\", expected a field with a "
             "column",
             expr->field, name);
-    if (used == typing->field || used->generated != NULL)
+    if (used == typing->field)
+        return pd_model_error_at(typing->err, expr->pos,
+                                 "field \"%s\" in its own generated(...), expected other fields of the model",
+                                 name);
+    if (used->generated != NULL)
         return pd_model_error_at(
             typing->err, expr->pos,
             "generated field \"%s\" in generated field \"%s\", expected a field that is "
@@ -500,8 +504,11 @@ pd_model_check_generated(const PdModel *model, const PdField *field, PdError *er
     ValueType type;
     if (!type_of(&typing, field->generated, &type))
         return false;
+    const PdExpr *start = field->generated; /* where the expression begins: its leftmost operand */
+    while (start->kind == PD_EXPR_ARITH)
+        start = start->left;
     if (!is_assignable(type, field))
-        return pd_model_error_at(err, field->generated->pos,
+        return pd_model_error_at(err, start->pos,
                                  "an expression of type %s in generated field \"%s\" of type %s, expected a "
                                  "value of the field's type",
                                  class_name(type), field->name, pd_model_kind_name(field->kind));
