@@ -136,6 +136,8 @@ write_field(const Writer *writer, const InspectField *field)
     if (field->is_no_index)
         pd_strbuf_append(buf, " no_index");
     write_default(buf, field);
+    if (field->generated != NULL)
+        pd_strbuf_appendf(buf, " generated(%s)", field->generated);
     for (size_t i = 0; i < f->check_count; i++)
     {
         pd_strbuf_appendf(buf, " check(%s ", check_op_text(f->checks[i].op));
