@@ -51,9 +51,13 @@ set_type(PlanContext *ctx, PdStrbuf *out, const FieldObjects *objects, const cha
 {
     PdStrbuf action;
     pd_strbuf_init(&action, ctx->arena);
-    pd_strbuf_appendf(&action, "TYPE %s USING ", type);
-    pd_strbuf_append_identifier(&action, objects->column);
-    pd_strbuf_appendf(&action, "::%s", type);
+    pd_strbuf_appendf(&action, "TYPE %s", type);
+    if (objects->generated_sql == NULL) /* PostgreSQL refuses USING on a generated column: it recomputes it */
+    {
+        pd_strbuf_append(&action, " USING ");
+        pd_strbuf_append_identifier(&action, objects->column);
+        pd_strbuf_appendf(&action, "::%s", type);
+    }
     alter_column(out, objects, pd_strbuf_text(&action) != NULL ? pd_strbuf_text(&action) : "");
 }
 
@@ -589,6 +593,8 @@ check_expandable(PlanContext *ctx, const PdModel *model, const PdField *field, c
 {
     const char *why = pd_kind_info(field->kind)->family == PD_FAMILY_RELATION
                           ? "a relation's type follows the key of its target"
+                      : field->generated != NULL
+                          ? "a generated column is computed by PostgreSQL, not copied by a trigger"
                       : c->is_null ? "it also changes between null and not null"
                       : c->is_unique_added || c->is_unique_removed ? "its unique constraint also changes"
                       : c->is_index_added || c->is_index_removed   ? "its index also changes"
@@ -617,7 +623,8 @@ pd_plan_alter_field(PlanContext *ctx, const PdModel *model, const PdField *old_f
     FieldObjects generated = a;
     if (b.generated_sql != NULL && !same_text(a.generated_sql, b.generated_sql))
         return replace_generated(ctx, model, old_field, field, &a);
-    a.generated_sql = NULL; /* generated -> stored: DROP EXPRESSION, then the other changes */
+    if (b.generated_sql == NULL)
+        a.generated_sql = NULL; /* generated -> stored: DROP EXPRESSION, then the other changes */
     FieldChange change = compare_objects(&a, &b);
     change.was_generated = generated.generated_sql != NULL && b.generated_sql == NULL ? &generated : NULL;
     if (!has_change(&change))

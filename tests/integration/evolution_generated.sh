@@ -5,10 +5,11 @@
 # with rows (the values computed for them), the expression changed (the column
 # dropped and added again, recomputed), a field it uses renamed (PostgreSQL
 # rewrites the stored expression), generated -> stored (DROP EXPRESSION, the
-# values kept), a stored column made generated (destructive), dropped.
+# values kept), a stored column made generated (destructive), its type
+# widened (ALTER COLUMN TYPE recomputes it), dropped.
 source tests/lib/tap.sh
 source tests/lib/evolution.sh
-tap_plan 74
+tap_plan 84
 evolution_begin evolution_generated
 
 # --- 1: a table with rows ---------------------------------------------------
@@ -116,7 +117,24 @@ PDM
 probe "step 6: the column computed from its row" \
     "SELECT string_agg(note, ',' ORDER BY id) FROM item" "AUGUSTA,ALAN"
 
-# --- 7: generated fields dropped -----------------------------------------------
+# --- 7: a generated field's type widened: ALTER COLUMN TYPE without USING, recomputed --
+step "widen a generated field" <<'PDM'
+model Item {
+  price       decimal(10,2)
+  qty         int  renamed_from=quantity
+  first       string(50)
+  last        string(50)
+  email       string(200)
+  note        text  null  generated(upper(first))
+  total       decimal(14,3)  generated(round(price * qty * 1.1, 2) - -1)
+  full_name   text
+  search_key  string(200)    index  generated(upper(coalesce(email, "")))
+}
+PDM
+probe "step 7: values recomputed in the new type" \
+    "SELECT string_agg(total::text, ',' ORDER BY id) FROM item" "12.000,23.000"
+
+# --- 8: generated fields dropped -----------------------------------------------
 step "drop generated fields" <<'PDM'
 model Item {
   price       decimal(10,2)
@@ -128,7 +146,7 @@ model Item {
   search_key  string(200)    index  generated(upper(coalesce(email, "")))
 }
 PDM
-probe "step 7: rows kept" \
+probe "step 8: rows kept" \
     "SELECT string_agg(first || '|' || qty || '|' || full_name || '|' || search_key, ',' ORDER BY id) FROM item" \
     "Augusta|4|Ada Lovelace|ADA@EXAMPLE.COM,Alan|2|Alan Turing|ALAN@EXAMPLE.COM"
 

@@ -213,6 +213,25 @@ test_drop_is_not_destructive(void **state)
     pd_arena_free(arena);
 }
 
+/* ALTER COLUMN TYPE recomputes a generated column: PostgreSQL refuses USING there; --expand is refused. */
+static void
+test_type_change_without_using(void **state)
+{
+    (void)state;
+    PdArena *arena = pd_arena_new(0);
+    const char *from = with_fields(arena, "  total decimal(12,2) generated(price * quantity)\n");
+    PdMigrationPlan *plan = plan_texts(arena, from, replace(arena, from, "decimal(12,2)", "decimal(14,3)"));
+    assert_string_equal(plan->up_sql, "ALTER TABLE \"item\" ALTER COLUMN \"total\" TYPE numeric(14,3);\n");
+    assert_string_equal(plan->down_sql, "ALTER TABLE \"item\" ALTER COLUMN \"total\" TYPE numeric(12,2);\n");
+    PdPlanOptions options = {.is_expand = true};
+    PdError err;
+    assert_false(pd_migrate_plan_with_options(
+        arena, testing_parse(arena, from),
+        testing_parse(arena, replace(arena, from, "decimal(12,2)", "float")), &options, &plan, &err));
+    assert_contains(err.message, "a generated column is computed by PostgreSQL");
+    pd_arena_free(arena);
+}
+
 int
 main(void)
 {
@@ -225,6 +244,7 @@ main(void)
         cmocka_unit_test(test_stored_to_generated_is_destructive),
         cmocka_unit_test(test_rename_of_a_used_field_changes_nothing_else),
         cmocka_unit_test(test_drop_is_not_destructive),
+        cmocka_unit_test(test_type_change_without_using),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
