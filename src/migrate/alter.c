@@ -544,16 +544,35 @@ static bool
 replace_generated(PlanContext *ctx, const PdModel *model, const PdField *old_field, const PdField *field,
                   const FieldObjects *a)
 {
-    if (a->generated_sql != NULL &&
-        !pd_plan_warning(
-            ctx,
-            "%s.%s: PostgreSQL 15 cannot change a generation expression: column \"%s\" is dropped "
-            "and added again with the new one, every row's value recomputed (no data lost; the "
-            "table is rewritten under an ACCESS EXCLUSIVE lock)",
-            model->name, field->name, field->column))
-        return false;
+    if (a->generated_sql != NULL) /* dropped already, before the other drops (pd_plan_alter_drop_generated) */
+        return pd_plan_alter_add_field(ctx, model, field);
     return pd_plan_alter_drop_field(ctx, model, pd_plan_old_model_of(ctx, model), old_field) &&
            pd_plan_alter_add_field(ctx, model, field);
+}
+
+bool
+pd_plan_alter_drop_generated(PlanContext *ctx, const PdModel *old, const PdModel *model)
+{
+    for (size_t f = 0; f < old->field_count; f++)
+    {
+        const PdField *old_field = &old->fields[f];
+        const PdField *field = pd_plan_new_field_of(ctx, model, old_field);
+        if (old_field->generated == NULL || (field != NULL && field->generated == NULL) ||
+            (field != NULL &&
+             same_text(pd_plan_generated_sql(ctx, old_field), pd_plan_generated_sql(ctx, field))))
+            continue;
+        if (field != NULL &&
+            !pd_plan_warning(
+                ctx,
+                "%s.%s: PostgreSQL 15 cannot change a generation expression: column \"%s\" is "
+                "dropped and added again with the new one, every row's value recomputed (no data "
+                "lost; the table is rewritten under an ACCESS EXCLUSIVE lock)",
+                model->name, field->name, field->column))
+            return false;
+        if (!pd_plan_alter_drop_field(ctx, model, old, old_field))
+            return false;
+    }
+    return true;
 }
 
 /*

@@ -329,6 +329,10 @@ bool pd_plan_alter_field(PlanContext *ctx, const PdModel *model, const PdField *
 bool pd_plan_alter_add_field(PlanContext *ctx, const PdModel *model, const PdField *field);
 bool pd_plan_alter_drop_field(PlanContext *ctx, const PdModel *new_model, const PdModel *old_model,
                               const PdField *field);
+/* Of a model that continues old: the generated columns dropped, or whose expression changes (a warning),
+ * dropped first: PostgreSQL refuses to drop a column a generated column uses, and +down adds them back last.
+ */
+bool pd_plan_alter_drop_generated(PlanContext *ctx, const PdModel *old, const PdModel *model);
 
 /* ---- notnull.c: NOT NULL on a live table, without the scan under ACCESS EXCLUSIVE ------------------ */
 

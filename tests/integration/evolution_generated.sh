@@ -6,10 +6,11 @@
 # dropped and added again, recomputed), a field it uses renamed (PostgreSQL
 # rewrites the stored expression), generated -> stored (DROP EXPRESSION, the
 # values kept), a stored column made generated (destructive), its type
-# widened (ALTER COLUMN TYPE recomputes it), dropped.
+# widened (ALTER COLUMN TYPE recomputes it), a field it uses dropped with the
+# expression changed (the generated column goes first), dropped.
 source tests/lib/tap.sh
 source tests/lib/evolution.sh
-tap_plan 84
+tap_plan 94
 evolution_begin evolution_generated
 
 # --- 1: a table with rows ---------------------------------------------------
@@ -19,7 +20,7 @@ model Item {
   quantity  int
   first     string(50)
   last      string(50)
-  email     string(200)
+  email     string(200)  null
   note      text  null
 }
 PDM
@@ -35,11 +36,11 @@ model Item {
   quantity    int
   first       string(50)
   last        string(50)
-  email       string(200)
+  email       string(200)  null
   note        text  null
   total       decimal(12,2)  generated(price * quantity)
   full_name   text           generated(first || " " || last)
-  search_key  string(200)    index  generated(lower(email))
+  search_key  string(200)    null  index  generated(lower(email))
 }
 PDM
 probe "step 2: values computed for the rows already there" \
@@ -53,11 +54,11 @@ model Item {
   quantity    int
   first       string(50)
   last        string(50)
-  email       string(200)
+  email       string(200)  null
   note        text  null
   total       decimal(12,2)  generated(round(price * quantity * 1.1, 2) - -1)
   full_name   text           generated(first || " " || last)
-  search_key  string(200)    index  generated(upper(coalesce(email, "")))
+  search_key  string(200)    null  index  generated(upper(coalesce(email, "")))
 }
 PDM
 probe "step 3: values recomputed" \
@@ -71,11 +72,11 @@ model Item {
   qty         int  renamed_from=quantity
   first       string(50)
   last        string(50)
-  email       string(200)
+  email       string(200)  null
   note        text  null
   total       decimal(12,2)  generated(round(price * qty * 1.1, 2) - -1)
   full_name   text           generated(first || " " || last)
-  search_key  string(200)    index  generated(upper(coalesce(email, "")))
+  search_key  string(200)    null  index  generated(upper(coalesce(email, "")))
 }
 PDM
 sql "$HIST" "UPDATE item SET qty = 2 WHERE id = 2" >/dev/null
@@ -89,11 +90,11 @@ model Item {
   qty         int  renamed_from=quantity
   first       string(50)
   last        string(50)
-  email       string(200)
+  email       string(200)  null
   note        text  null
   total       decimal(12,2)  generated(round(price * qty * 1.1, 2) - -1)
   full_name   text
-  search_key  string(200)    index  generated(upper(coalesce(email, "")))
+  search_key  string(200)    null  index  generated(upper(coalesce(email, "")))
 }
 PDM
 sql "$HIST" "UPDATE item SET first = 'Augusta' WHERE id = 1" >/dev/null
@@ -107,11 +108,11 @@ model Item {
   qty         int  renamed_from=quantity
   first       string(50)
   last        string(50)
-  email       string(200)
+  email       string(200)  null
   note        text  null  generated(upper(first))
   total       decimal(12,2)  generated(round(price * qty * 1.1, 2) - -1)
   full_name   text
-  search_key  string(200)    index  generated(upper(coalesce(email, "")))
+  search_key  string(200)    null  index  generated(upper(coalesce(email, "")))
 }
 PDM
 probe "step 6: the column computed from its row" \
@@ -124,30 +125,45 @@ model Item {
   qty         int  renamed_from=quantity
   first       string(50)
   last        string(50)
-  email       string(200)
+  email       string(200)  null
   note        text  null  generated(upper(first))
   total       decimal(14,3)  generated(round(price * qty * 1.1, 2) - -1)
   full_name   text
-  search_key  string(200)    index  generated(upper(coalesce(email, "")))
+  search_key  string(200)    null  index  generated(upper(coalesce(email, "")))
 }
 PDM
 probe "step 7: values recomputed in the new type" \
     "SELECT string_agg(total::text, ',' ORDER BY id) FROM item" "12.000,23.000"
 
-# --- 8: generated fields dropped -----------------------------------------------
+# --- 8: a field an expression used dropped, the expression changed with it ------
+step "drop a field an expression used" --allow-destructive <<'PDM'
+model Item {
+  price       decimal(10,2)
+  qty         int  renamed_from=quantity
+  first       string(50)
+  last        string(50)
+  note        text  null  generated(upper(first))
+  total       decimal(14,3)  generated(round(price * qty * 1.1, 2) - -1)
+  full_name   text
+  search_key  string(200)    null  index  generated(upper(first || "@" || last))
+}
+PDM
+probe "step 8: the expression recomputed without the dropped field" \
+    "SELECT string_agg(search_key, ',' ORDER BY id) FROM item" "AUGUSTA@LOVELACE,ALAN@TURING"
+
+# --- 9: generated fields dropped -----------------------------------------------
 step "drop generated fields" <<'PDM'
 model Item {
   price       decimal(10,2)
   qty         int  renamed_from=quantity
   first       string(50)
   last        string(50)
-  email       string(200)
   full_name   text
-  search_key  string(200)    index  generated(upper(coalesce(email, "")))
+  search_key  string(200)    null  index  generated(upper(first || "@" || last))
 }
 PDM
-probe "step 8: rows kept" \
+probe "step 9: rows kept" \
     "SELECT string_agg(first || '|' || qty || '|' || full_name || '|' || search_key, ',' ORDER BY id) FROM item" \
-    "Augusta|4|Ada Lovelace|ADA@EXAMPLE.COM,Alan|2|Alan Turing|ALAN@EXAMPLE.COM"
+    "Augusta|4|Ada Lovelace|AUGUSTA@LOVELACE,Alan|2|Alan Turing|ALAN@TURING"
 
 evolution_end
