@@ -156,6 +156,10 @@ typedef struct PdField
     /* backfill=<literal>: the value the rows already in the table get when a migration adds the column or
      * makes it not null; never a default of the column. NULL when none. */
     const PdLiteral *backfill;
+    /* generated(<expr>): a column computed by the database from other fields of the row, GENERATED ALWAYS AS
+     * (<expr>) STORED (Django 5's GeneratedField with db_persist=True); read-only in the API. NULL when none.
+     */
+    const struct PdExpr *generated;
     PdSourcePos pos;
 } PdField;
 
@@ -173,15 +177,23 @@ typedef enum PdExprKind
     PD_EXPR_IS_NOT_NULL, /* left is not null */
     PD_EXPR_NOT,         /* not left */
     PD_EXPR_AND,         /* left and right */
-    PD_EXPR_OR           /* left or right */
+    PD_EXPR_OR,          /* left or right */
+    /* Value expressions: only in generated(...) (see pd_model_parse_value_expr). */
+    PD_EXPR_ARITH,  /* left arith right: arith is '+', '-', '*', '/', or '|' for || (text concatenation) */
+    PD_EXPR_NEGATE, /* - left */
+    PD_EXPR_CALL    /* function(args[0], ...): lower, upper, length, abs, round, coalesce */
 } PdExprKind;
 
 typedef struct PdExpr
 {
     PdExprKind kind;
-    const char *field; /* PD_EXPR_FIELD */
-    PdLiteral literal; /* PD_EXPR_LITERAL */
-    PdCheckOp op;      /* PD_EXPR_COMPARE */
+    const char *field;                /* PD_EXPR_FIELD */
+    PdLiteral literal;                /* PD_EXPR_LITERAL */
+    PdCheckOp op;                     /* PD_EXPR_COMPARE */
+    char arith;                       /* PD_EXPR_ARITH */
+    const char *function;             /* PD_EXPR_CALL, as written (lower case) */
+    const struct PdExpr *const *args; /* PD_EXPR_CALL */
+    size_t arg_count;
     const struct PdExpr *left;
     const struct PdExpr *right;
     PdSourcePos pos;
@@ -314,7 +326,8 @@ bool pd_model_is_key_part(const PdModel *model, const PdField *field);
  * default=serial. Read-only in the REST API, as DRF's AutoField. */
 bool pd_model_is_auto_key(const PdField *field);
 /* Whether the database alone writes the field, so the REST API ignores it in input and marks it read-only:
- * an auto key, or an auto_now / auto_now_add field (DRF's read-only DateTimeField(auto_now=True)). */
+ * an auto key, a generated field, or an auto_now / auto_now_add field (DRF's read-only
+ * DateTimeField(auto_now=True)). */
 bool pd_model_is_read_only(const PdField *field);
 
 /* Whether a many-to-many field has a join table of its own (made and dropped with it): false for other

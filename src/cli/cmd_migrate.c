@@ -88,6 +88,7 @@ apply_backfills(PdArena *arena, const CliArgs *args, PdCatalog *models, const ch
                           : field->is_primary_key        ? "a primary key's rows need values of their own"
                           : field->kind == PD_FIELD_AUTO ? "the implicit id is numbered by the database"
                           : field->backfill != NULL      ? "the field has backfill= in the model file already"
+                          : field->generated != NULL     ? "a generated field's rows get the computed value"
                           : field->default_value.kind == PD_DEFAULT_SERIAL ? "its sequence numbers the rows"
                                                                            : NULL;
         if (why != NULL)

@@ -51,9 +51,13 @@ set_type(PlanContext *ctx, PdStrbuf *out, const FieldObjects *objects, const cha
 {
     PdStrbuf action;
     pd_strbuf_init(&action, ctx->arena);
-    pd_strbuf_appendf(&action, "TYPE %s USING ", type);
-    pd_strbuf_append_identifier(&action, objects->column);
-    pd_strbuf_appendf(&action, "::%s", type);
+    pd_strbuf_appendf(&action, "TYPE %s", type);
+    if (objects->generated_sql == NULL) /* PostgreSQL refuses USING on a generated column: it recomputes it */
+    {
+        pd_strbuf_append(&action, " USING ");
+        pd_strbuf_append_identifier(&action, objects->column);
+        pd_strbuf_appendf(&action, "::%s", type);
+    }
     alter_column(out, objects, pd_strbuf_text(&action) != NULL ? pd_strbuf_text(&action) : "");
 }
 
@@ -215,7 +219,7 @@ pd_plan_alter_add_field(PlanContext *ctx, const PdModel *model, const PdField *f
     if (!pd_plan_schema_field(ctx, model->table, field->column, field, &target, &objects))
         return false;
     if (objects.is_not_null && objects.default_sql == NULL && objects.backfill_sql == NULL &&
-        !objects.is_identity && objects.serial_type == NULL)
+        !objects.is_identity && objects.serial_type == NULL && objects.generated_sql == NULL)
     {
         pd_error_set(ctx->err, PD_ERR_INVALID_INPUT,
                      "%s:%d:%d: new field %s.%s is not null and has no default, but table \"%s\" exists",
@@ -234,6 +238,13 @@ pd_plan_alter_add_field(PlanContext *ctx, const PdModel *model, const PdField *f
             "add field %s.%s (%s)%s%s", model->name, field->name, pd_plan_schema_field_summary(ctx, field),
             is_backfilled ? ", rows already there get " : "", is_backfilled ? objects.backfill_sql : "") ||
         (!is_backfilled && !warn_added_default(ctx, model, field)))
+        return false;
+    if (objects.generated_sql != NULL &&
+        !pd_plan_warning(ctx,
+                         "%s.%s: adding a generated column rewrites table \"%s\" under an ACCESS EXCLUSIVE "
+                         "lock (every row's value is computed and stored); on a big table plan for the time "
+                         "the rewrite takes",
+                         model->name, field->name, model->table))
         return false;
     pd_strbuf_append(&ctx->up, "ALTER TABLE ");
     pd_strbuf_append_identifier(&ctx->up, model->table);
@@ -298,8 +309,9 @@ pd_plan_alter_drop_field(PlanContext *ctx, const PdModel *model, const PdModel *
         !pd_plan_operation(ctx, PD_OP_DROP_FIELD, model->name, field->name,
                            field_hint(ctx, model, "drop", field->name), "drop field %s.%s", model->name,
                            field->name) ||
-        !pd_plan_destructive(ctx, "drop field %s.%s: column \"%s\".\"%s\" and all its values are deleted",
-                             model->name, field->name, model->table, field->column))
+        (objects.generated_sql == NULL && /* a generated column's values come back with it */
+         !pd_plan_destructive(ctx, "drop field %s.%s: column \"%s\".\"%s\" and all its values are deleted",
+                              model->name, field->name, model->table, field->column)))
         return false;
     pd_strbuf_append(&ctx->up, "ALTER TABLE ");
     pd_strbuf_append_identifier(&ctx->up, model->table);
@@ -307,7 +319,7 @@ pd_plan_alter_drop_field(PlanContext *ctx, const PdModel *model, const PdModel *
     pd_strbuf_append_identifier(&ctx->up, field->column);
     pd_strbuf_append(&ctx->up, ";\n");
     if (objects.is_not_null && objects.default_sql == NULL && !objects.is_identity &&
-        objects.serial_type == NULL)
+        objects.serial_type == NULL && objects.generated_sql == NULL)
         pd_plan_irreversible(
             ctx,
             "dropped field %s.%s was not null without a default: re-adding column \"%s\".\"%s\" "
@@ -397,6 +409,8 @@ typedef struct FieldChange
     bool is_index_added, is_index_removed;
     bool is_search;  /* the search index is another (added, dropped, trigram <-> fulltext, configuration) */
     PdKindCast type; /* from the kind table's casts */
+    const FieldObjects
+        *was_generated; /* generated(...) removed: the column as it was (+down makes it again) */
 } FieldChange;
 
 static FieldChange
@@ -431,7 +445,7 @@ has_change(const FieldChange *c)
 {
     return c->is_type || c->is_default || c->is_null || c->is_fk || c->is_deferrable || c->is_check ||
            c->is_unique_added || c->is_unique_removed || c->is_index_added || c->is_index_removed ||
-           c->is_search;
+           c->is_search || c->was_generated != NULL;
 }
 
 static const char *
@@ -439,6 +453,8 @@ describe_change(PlanContext *ctx, const FieldObjects *a, const FieldObjects *b, 
 {
     PdStrbuf buf;
     pd_strbuf_init(&buf, ctx->arena);
+    if (c->was_generated != NULL)
+        pd_strbuf_appendf(&buf, ", generated(%s) -> stored (values kept)", c->was_generated->generated_sql);
     if (c->is_type)
         pd_strbuf_appendf(&buf, ", type %s -> %s", a->type_sql, b->type_sql);
     if (c->is_null && b->is_not_null && pd_plan_notnull_fill(b) != NULL)
@@ -507,6 +523,8 @@ static bool
 write_alter_up(PlanContext *ctx, const PdModel *model, const FieldObjects *a, const FieldObjects *b,
                const FieldChange *c)
 {
+    if (c->was_generated != NULL)
+        alter_column(&ctx->up, b, "DROP EXPRESSION");
     if (c->is_fk && a->fk_name != NULL)
         pd_plan_ddl_drop_constraint(&ctx->up, a->table, a->fk_name);
     drop_checks(&ctx->up, a, b, c->is_type);
@@ -571,6 +589,59 @@ write_alter_down(PlanContext *ctx, const FieldObjects *a, const FieldObjects *b,
         set_default(ctx, down, a, a->default_sql);
     add_objects_plainly(ctx, down, a, c->is_fk, b, c->is_type, c->is_unique_removed, c->is_index_removed,
                         c->is_search);
+    if (c->was_generated == NULL)
+        return;
+    /* PostgreSQL 15 cannot make a column generated again: it is dropped and added back, values recomputed. */
+    pd_strbuf_append(down, "ALTER TABLE ");
+    pd_strbuf_append_identifier(down, a->table);
+    pd_strbuf_append(down, " DROP COLUMN ");
+    pd_strbuf_append_identifier(down, a->column);
+    pd_strbuf_append(down, ";\nALTER TABLE ");
+    pd_strbuf_append_identifier(down, a->table);
+    pd_strbuf_append(down, " ADD COLUMN ");
+    pd_plan_ddl_column(down, c->was_generated);
+    pd_strbuf_append(down, ";\n");
+    add_objects_plainly(ctx, down, c->was_generated, true, NULL, false, true, true, true);
+}
+
+/*
+ * PostgreSQL 15 can neither change a generation expression nor make a plain column generated: the column is
+ * dropped and added again (its objects with it), the values computed anew. A generated column's values come
+ * back, so only a plain column's loss is destructive (pd_plan_alter_drop_field says so).
+ */
+static bool
+replace_generated(PlanContext *ctx, const PdModel *model, const PdField *old_field, const PdField *field,
+                  const FieldObjects *a)
+{
+    if (a->generated_sql != NULL) /* dropped already, before the other drops (pd_plan_alter_drop_generated) */
+        return pd_plan_alter_add_field(ctx, model, field);
+    return pd_plan_alter_drop_field(ctx, model, pd_plan_old_model_of(ctx, model), old_field) &&
+           pd_plan_alter_add_field(ctx, model, field);
+}
+
+bool
+pd_plan_alter_drop_generated(PlanContext *ctx, const PdModel *old, const PdModel *model)
+{
+    for (size_t f = 0; f < old->field_count; f++)
+    {
+        const PdField *old_field = &old->fields[f];
+        const PdField *field = pd_plan_new_field_of(ctx, model, old_field);
+        if (old_field->generated == NULL || (field != NULL && field->generated == NULL) ||
+            (field != NULL &&
+             same_text(pd_plan_generated_sql(ctx, old_field), pd_plan_generated_sql(ctx, field))))
+            continue;
+        if (field != NULL &&
+            !pd_plan_warning(
+                ctx,
+                "%s.%s: PostgreSQL 15 cannot change a generation expression: column \"%s\" is "
+                "dropped and added again with the new one, every row's value recomputed (no data "
+                "lost; the table is rewritten under an ACCESS EXCLUSIVE lock)",
+                model->name, field->name, field->column))
+            return false;
+        if (!pd_plan_alter_drop_field(ctx, model, old, old_field))
+            return false;
+    }
+    return true;
 }
 
 /*
@@ -610,6 +681,8 @@ check_expandable(PlanContext *ctx, const PdModel *model, const PdField *field, c
 {
     const char *why = pd_kind_info(field->kind)->family == PD_FAMILY_RELATION
                           ? "a relation's type follows the key of its target"
+                      : field->generated != NULL
+                          ? "a generated column is computed by PostgreSQL, not copied by a trigger"
                       : c->is_null ? "it also changes between null and not null"
                       : c->is_unique_added || c->is_unique_removed ? "its unique constraint also changes"
                       : c->is_index_added || c->is_index_removed   ? "its index also changes"
@@ -638,7 +711,13 @@ pd_plan_alter_field(PlanContext *ctx, const PdModel *model, const PdField *old_f
         return false;
     if (a.fk_name != NULL && b.fk_name != NULL)
         a.fk_name = b.fk_name; /* the renames (rename.c) gave the key its new name already */
+    FieldObjects generated = a;
+    if (b.generated_sql != NULL && !same_text(a.generated_sql, b.generated_sql))
+        return replace_generated(ctx, model, old_field, field, &a);
+    if (b.generated_sql == NULL)
+        a.generated_sql = NULL; /* generated -> stored: DROP EXPRESSION, then the other changes */
     FieldChange change = compare_objects(&a, &b);
+    change.was_generated = generated.generated_sql != NULL && b.generated_sql == NULL ? &generated : NULL;
     if (!has_change(&change))
         return true;
     if (!check_serial_kept(ctx, model, field, &a, &b, &change))

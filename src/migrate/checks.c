@@ -91,6 +91,10 @@ render(PlanContext *ctx, PdStrbuf *buf, const PdModel *owner, const PdModel *mod
             render(ctx, buf, owner, model, expr->right);
             pd_strbuf_append_char(buf, ')');
             break;
+        case PD_EXPR_ARITH: /* values of generated(...) only (generated.c); never in a condition */
+        case PD_EXPR_NEGATE:
+        case PD_EXPR_CALL:
+            break;
     }
 }
 

@@ -28,6 +28,8 @@ pd_plan_ddl_column(PdStrbuf *out, const FieldObjects *objects)
     }
     if (objects->is_not_null)
         pd_strbuf_append(out, " NOT NULL");
+    if (objects->generated_sql != NULL)
+        pd_strbuf_appendf(out, " GENERATED ALWAYS AS (%s) STORED", objects->generated_sql);
     if (objects->default_sql != NULL)
         pd_strbuf_appendf(out, " DEFAULT %s", objects->default_sql);
 }

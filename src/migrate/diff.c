@@ -250,8 +250,10 @@ diff_model_fields(PlanContext *ctx, const PdModel *old, const PdModel *model)
     if (!check_primary_key(ctx, old, model) || !pd_plan_comments_restore_dropped(ctx, old, model) ||
         !pd_plan_checks_drop(ctx, old, model) || !pd_plan_keys_drop(ctx, old, model))
         return false;
+    if (!pd_plan_alter_drop_generated(ctx, old, model))
+        return false;
     for (size_t f = 0; f < old->field_count; f++)
-        if (pd_plan_new_field_of(ctx, model, &old->fields[f]) == NULL &&
+        if (pd_plan_new_field_of(ctx, model, &old->fields[f]) == NULL && old->fields[f].generated == NULL &&
             !pd_plan_alter_drop_field(ctx, model, old, &old->fields[f]))
             return false;
     for (size_t f = 0; f < model->field_count; f++)

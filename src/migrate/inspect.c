@@ -158,6 +158,8 @@ write_field(const Writer *writer, const InspectField *field)
     if (f->search == PD_SEARCH_TRIGRAM)
         pd_strbuf_append(buf, " search=trigram");
     write_default(buf, field);
+    if (field->generated != NULL)
+        pd_strbuf_appendf(buf, " generated(%s)", field->generated);
     for (size_t i = 0; i < f->check_count; i++)
     {
         pd_strbuf_appendf(buf, " check(%s ", check_op_text(f->checks[i].op));

@@ -91,6 +91,16 @@ typedef struct InspectSchema
 bool pd_inspect_read(PdArena *arena, PdDb *db, const char *const *patterns, size_t pattern_count,
                      InspectSchema **schema, PdError *err);
 
+/* ---- inspect_generated.c ------------------------------------------------ */
+
+/*
+ * A generated column's expression (column->default_sql, pg_get_expr()) as the text inside generated(...) of a
+ * field of type type_text, when the language says it and its checker accepts it among the table's other
+ * columns; else false with *reason ("a function the language does not have"). *text in arena.
+ */
+bool pd_inspect_read_generated(PdArena *arena, const InspectTable *table, const InspectColumn *column,
+                               const char *type_text, const char **text, const char **reason);
+
 /* ---- inspect_sql.c: PostgreSQL's definitions in the model's terms ------- */
 
 /*
@@ -202,6 +212,7 @@ typedef struct InspectField
     bool is_index;         /* `index` (a field that is not indexed by default) */
     bool is_no_index;      /* `no_index` (a foreign key without its default index) */
     bool is_serial;        /* default=serial */
+    const char *generated; /* generated(...): the expression's text in the language; NULL */
     bool is_deferrable;
     const char *fk_name;      /* the foreign key's name when it is not the derived one */
     const char *related_name; /* when the default would clash */

@@ -396,6 +396,31 @@ map_default(TableWork *work, InspectField *out, const PdField *value_field)
                       column->name, column->default_sql);
 }
 
+/* A generated column of a model type: generated(...) when its expression reads back in the language. */
+static bool
+map_generated(TableWork *work, InspectField *out, const PdColumnType *type)
+{
+    PdArena *arena = work->mapper->arena;
+    const InspectColumn *column = out->column;
+    const char *reason = NULL;
+    if (out->type_text == NULL)
+        return false;
+    if (!pd_inspect_read_generated(arena, work->table, column, out->type_text, &out->generated, &reason))
+    {
+        out->name = NULL;
+        return field_note(arena, out, "column %s %s: not in the model (a generated column: %s)", column->name,
+                          column_sql(arena, column), reason);
+    }
+    out->field = (PdField){.name = column->name,
+                           .column = column->name,
+                           .kind = type->kind,
+                           .max_length = type->length,
+                           .precision = type->precision,
+                           .scale = type->scale,
+                           .is_nullable = !column->is_not_null};
+    return true;
+}
+
 /* The field of a column with a model type of its own (not a relation). False only on exhaustion. */
 static bool
 map_plain(TableWork *work, InspectField *out)
@@ -407,8 +432,6 @@ map_plain(TableWork *work, InspectField *out)
     const char *why = NULL;
     if (column->identity != 0)
         why = "an identity column other than the implicit id";
-    else if (column->is_generated)
-        why = "a generated column";
     else if (!pd_inspect_column_type(column->type, &type))
         why = pd_arena_sprintf(arena, "the language has no type %s", column->type);
     else if (problem != NULL)
@@ -418,6 +441,8 @@ map_plain(TableWork *work, InspectField *out)
                           column_sql(arena, column), why);
     out->name = column->name;
     out->type_text = type_text(arena, &type);
+    if (column->is_generated)
+        return map_generated(work, out, &type);
     out->field = (PdField){.name = column->name,
                            .column = column->name,
                            .kind = type.kind,

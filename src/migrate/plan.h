@@ -114,7 +114,8 @@ typedef struct FieldObjects
     bool is_not_null;
     const char
         *default_sql; /* the expression after DEFAULT; NULL for a serial (its sequence is its default) */
-    const char *backfill_sql; /* backfill=: the value for rows already there, as SQL; NULL when none */
+    const char *backfill_sql;  /* backfill=: the value for rows already there, as SQL; NULL when none */
+    const char *generated_sql; /* generated(...): the X of GENERATED ALWAYS AS (X) STORED; NULL when none */
     const char *pkey_name;
     const char *unique_name;
     const char **check_names; /* each check(...), then choices(...) */
@@ -330,6 +331,12 @@ bool pd_plan_checks_drop(PlanContext *ctx, const PdModel *old, const PdModel *mo
  * fields are there. */
 bool pd_plan_checks_add(PlanContext *ctx, const PdModel *old, const PdModel *model);
 
+/* ---- generated.c: generated(...) ---------------------------------------- */
+
+/* The expression of a generated field (of ctx->to or ctx->from: an old field's in the columns its fields have
+ * now) as SQL; NULL when the field is not generated. Arena storage. */
+const char *pd_plan_generated_sql(PlanContext *ctx, const PdField *field);
+
 /* ---- comments.c: COMMENT ON --------------------------------------------- */
 
 /* The table's and its columns' comments, after the CREATE TABLE of a table made (or re-made by +down). */
@@ -346,6 +353,10 @@ bool pd_plan_alter_field(PlanContext *ctx, const PdModel *model, const PdField *
 bool pd_plan_alter_add_field(PlanContext *ctx, const PdModel *model, const PdField *field);
 bool pd_plan_alter_drop_field(PlanContext *ctx, const PdModel *new_model, const PdModel *old_model,
                               const PdField *field);
+/* Of a model that continues old: the generated columns dropped, or whose expression changes (a warning),
+ * dropped first: PostgreSQL refuses to drop a column a generated column uses, and +down adds them back last.
+ */
+bool pd_plan_alter_drop_generated(PlanContext *ctx, const PdModel *old, const PdModel *model);
 
 /* ---- notnull.c: NOT NULL on a live table, without the scan under ACCESS EXCLUSIVE ------------------ */
 

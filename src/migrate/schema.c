@@ -304,6 +304,7 @@ pd_plan_schema_field(PlanContext *ctx, const char *table, const char *column, co
         out->serial_type = pd_kind_info(field->kind)->serial_sql;
     out->is_not_null = !field->is_nullable || field->is_primary_key || out->is_identity;
     out->default_sql = default_sql(ctx, field, out);
+    out->generated_sql = pd_plan_generated_sql(ctx, field);
     if (field->backfill != NULL)
     {
         PdStrbuf backfill;
@@ -474,6 +475,8 @@ pd_plan_schema_field_summary(PlanContext *ctx, const PdField *field)
         pd_strbuf_appendf(
             &buf, field->default_value.literal.kind == PD_LITERAL_STRING ? " default=\"%s\"" : " default=%s",
             field->default_value.literal.text);
+    if (field->generated != NULL)
+        pd_strbuf_appendf(&buf, " generated(%s)", pd_plan_generated_sql(ctx, field));
     if (field->fk_name != NULL)
         pd_strbuf_appendf(&buf, " fk_name=\"%s\"", field->fk_name);
     if (field->is_deferrable)

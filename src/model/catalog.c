@@ -205,7 +205,8 @@ bool
 pd_model_is_read_only(const PdField *field)
 {
     return pd_model_is_auto_key(field) || field->is_auto_now || field->is_auto_now_add ||
-           field->through_model_name != NULL; /* DRF: a through many-to-many is written through its model */
+           field->through_model_name != NULL /* DRF: a through many-to-many is written through its model */ ||
+           field->generated != NULL;
 }
 
 bool

@@ -954,11 +954,24 @@ check_key(Checker *checker, const PdModelSyntax *syntax, const PdModel *model, c
     return collect(checker, claim_db_name(checker, name, syntax->key_pos, "the primary key of", model, NULL));
 }
 
+/* Each generated(...): its fields and types, judged once every field of the model is resolved. */
+static bool
+check_generated_fields(Checker *checker, const PdModel *model)
+{
+    for (size_t i = 0; i < model->field_count; i++)
+        if (model->fields[i].generated != NULL &&
+            !collect(checker, pd_model_check_generated(model, &model->fields[i], checker->err)))
+            return false;
+    return true;
+}
+
 static bool
 check_model_rest(Checker *checker, const PdModelSyntax *syntax, PdModel *model, const PdStrmap *names)
 {
     size_t before = checker->problem_total;
     if (!check_relation_values(checker, syntax, model) || !check_throughs(checker, syntax, model))
+        return false;
+    if (checker->problem_total == before && !check_generated_fields(checker, model))
         return false;
     if (checker->problem_total == before && !check_field_renames(checker, syntax, model, names))
         return false;

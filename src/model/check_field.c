@@ -147,6 +147,10 @@ option_applies(PdOption option, PdFieldKind kind)
         case PD_OPTION_AUTO_NOW:
         case PD_OPTION_AUTO_NOW_ADD:
             return pd_kind_info(kind)->now_sql == NULL ? "on date, time and timestamptz fields" : NULL;
+        case PD_OPTION_GENERATED:
+            return is_family(kind, PD_FAMILY_RELATION) || kind == PD_FIELD_AUTO
+                       ? "on a field that is not a relation or auto (a column of its own type)"
+                       : NULL;
         case PD_OPTION_SEARCH:
             return !is_family(kind, PD_FAMILY_TEXT) ? "on string, text, citext, email, url or slug fields"
                                                     : NULL;
@@ -221,6 +225,11 @@ check_conflicts(const PdFieldSyntax *syntax, const PdField *out, PdError *err)
         {PD_OPTION_AUTO_NOW_ADD, PD_OPTION_DEFAULT, "auto_now_add is a default of now"},
         {PD_OPTION_AUTO_NOW, PD_OPTION_PRIMARY_KEY, "a primary key does not change by itself"},
         {PD_OPTION_AUTO_NOW_ADD, PD_OPTION_PRIMARY_KEY, "a primary key is not the time of its insert"},
+        {PD_OPTION_GENERATED, PD_OPTION_DEFAULT, "the database computes a generated field's value"},
+        {PD_OPTION_GENERATED, PD_OPTION_PRIMARY_KEY, "PostgreSQL refuses a generated primary key"},
+        {PD_OPTION_GENERATED, PD_OPTION_BACKFILL, "the rows already there get the computed value"},
+        {PD_OPTION_GENERATED, PD_OPTION_AUTO_NOW, "the database computes a generated field's value"},
+        {PD_OPTION_GENERATED, PD_OPTION_AUTO_NOW_ADD, "the database computes a generated field's value"},
     };
     for (size_t i = 0; i < sizeof(conflicts) / sizeof(conflicts[0]); i++)
     {

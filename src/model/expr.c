@@ -356,6 +356,10 @@ check_boolean(const PdModel *model, const PdExpr *expr, PdError *err)
         case PD_EXPR_AND:
         case PD_EXPR_OR:
             return check_boolean(model, expr->left, err) && check_boolean(model, expr->right, err);
+        case PD_EXPR_ARITH: /* values of generated(...) only (generated.c): the condition parser makes none */
+        case PD_EXPR_NEGATE:
+        case PD_EXPR_CALL:
+            return pd_model_error_at(err, expr->pos, "a value in a condition, expected a comparison");
     }
     return true;
 }

@@ -94,6 +94,8 @@ append_default(PdStrbuf *buf, const PdDefault *value)
         append_literal(buf, &value->literal);
 }
 
+static void append_expr(PdStrbuf *buf, const PdExpr *expr);
+
 static void
 append_values(PdStrbuf *buf, const PdField *field)
 {
@@ -104,6 +106,12 @@ append_values(PdStrbuf *buf, const PdField *field)
         pd_strbuf_append(buf, " auto_now");
     else
         append_default(buf, &field->default_value);
+    if (field->generated != NULL)
+    {
+        pd_strbuf_append(buf, " generated(");
+        append_expr(buf, field->generated);
+        pd_strbuf_append_char(buf, ')');
+    }
     if (field->backfill != NULL)
     {
         pd_strbuf_append(buf, " backfill=");
@@ -188,14 +196,31 @@ append_field(PdStrbuf *buf, const PdField *field)
     pd_strbuf_append_char(buf, '\n');
 }
 
-/* Binding strength: or 1, and 2, not 3, a comparison or operand 4. */
+/* Binding strength: or 1, and 2, not 3, a comparison 4; in a generated value || 5, + and - 6, * and / 7, a
+ * unary minus 8; an operand or a call 9. */
 static int
 expr_level(const PdExpr *expr)
 {
-    return expr->kind == PD_EXPR_OR ? 1 : expr->kind == PD_EXPR_AND ? 2 : expr->kind == PD_EXPR_NOT ? 3 : 4;
+    switch (expr->kind)
+    {
+        case PD_EXPR_OR:
+            return 1;
+        case PD_EXPR_AND:
+            return 2;
+        case PD_EXPR_NOT:
+            return 3;
+        case PD_EXPR_COMPARE:
+        case PD_EXPR_IS_NULL:
+        case PD_EXPR_IS_NOT_NULL:
+            return 4;
+        case PD_EXPR_ARITH:
+            return expr->arith == '|' ? 5 : expr->arith == '+' || expr->arith == '-' ? 6 : 7;
+        case PD_EXPR_NEGATE:
+            return 8;
+        default:
+            return 9;
+    }
 }
-
-static void append_expr(PdStrbuf *buf, const PdExpr *expr);
 
 /* A sub-expression, in parentheses when it binds less than its place needs (the parser's trees are
  * left-deep, so a right operand of equal strength was parenthesized in the text). */
@@ -240,6 +265,24 @@ append_expr(PdStrbuf *buf, const PdExpr *expr)
             append_operand(buf, expr->left, level);
             pd_strbuf_append(buf, expr->kind == PD_EXPR_AND ? " and " : " or ");
             append_operand(buf, expr->right, level + 1);
+            break;
+        case PD_EXPR_ARITH:
+            append_operand(buf, expr->left, level);
+            pd_strbuf_appendf(buf, expr->arith == '|' ? " || " : " %c ", expr->arith);
+            append_operand(buf, expr->right, level + 1);
+            break;
+        case PD_EXPR_NEGATE:
+            pd_strbuf_append(buf, "-");
+            append_operand(buf, expr->left, level);
+            break;
+        case PD_EXPR_CALL:
+            pd_strbuf_appendf(buf, "%s(", expr->function);
+            for (size_t i = 0; i < expr->arg_count; i++)
+            {
+                pd_strbuf_append(buf, i > 0 ? ", " : "");
+                append_expr(buf, expr->args[i]);
+            }
+            pd_strbuf_append_char(buf, ')');
             break;
     }
 }

@@ -329,11 +329,11 @@ read_punctuation(PdLexer *lexer, PdToken *token)
 {
     char c = *lexer->cursor;
     char next = lexer->cursor[1];
-    static const char singles[] = "{}()[],-=<>|";
-    static const PdTokenKind kinds[] = {PD_TOKEN_LBRACE, PD_TOKEN_RBRACE,   PD_TOKEN_LPAREN,
-                                        PD_TOKEN_RPAREN, PD_TOKEN_LBRACKET, PD_TOKEN_RBRACKET,
-                                        PD_TOKEN_COMMA,  PD_TOKEN_MINUS,    PD_TOKEN_EQ,
-                                        PD_TOKEN_LT,     PD_TOKEN_GT,       PD_TOKEN_PIPE};
+    static const char singles[] = "{}()[],-=<>|+*/";
+    static const PdTokenKind kinds[] = {
+        PD_TOKEN_LBRACE,   PD_TOKEN_RBRACE, PD_TOKEN_LPAREN, PD_TOKEN_RPAREN, PD_TOKEN_LBRACKET,
+        PD_TOKEN_RBRACKET, PD_TOKEN_COMMA,  PD_TOKEN_MINUS,  PD_TOKEN_EQ,     PD_TOKEN_LT,
+        PD_TOKEN_GT,       PD_TOKEN_PIPE,   PD_TOKEN_PLUS,   PD_TOKEN_STAR,   PD_TOKEN_SLASH};
     const char *found = c != '\0' ? strchr(singles, c) : NULL;
     if (c == '!' && next == '=')
         token->kind = PD_TOKEN_NE;
@@ -341,6 +341,8 @@ read_punctuation(PdLexer *lexer, PdToken *token)
         token->kind = PD_TOKEN_LE;
     else if (c == '>' && next == '=')
         token->kind = PD_TOKEN_GE;
+    else if (c == '|' && next == '|')
+        token->kind = PD_TOKEN_CONCAT;
     else if (found != NULL)
         token->kind = kinds[found - singles];
     else
@@ -356,7 +358,8 @@ read_punctuation(PdLexer *lexer, PdToken *token)
                     "- < > != |",
                     shown);
     }
-    bool is_double = token->kind == PD_TOKEN_NE || token->kind == PD_TOKEN_LE || token->kind == PD_TOKEN_GE;
+    bool is_double = token->kind == PD_TOKEN_NE || token->kind == PD_TOKEN_LE || token->kind == PD_TOKEN_GE ||
+                     token->kind == PD_TOKEN_CONCAT;
     advance(lexer);
     if (is_double)
         advance(lexer);
@@ -500,6 +503,14 @@ pd_model_token_describe(PdArena *arena, const PdToken *token)
             return "\">=\"";
         case PD_TOKEN_PIPE:
             return "\"|\"";
+        case PD_TOKEN_PLUS:
+            return "\"+\"";
+        case PD_TOKEN_STAR:
+            return "\"*\"";
+        case PD_TOKEN_SLASH:
+            return "\"/\"";
+        case PD_TOKEN_CONCAT:
+            return "\"||\"";
         case PD_TOKEN_ERROR:
             break;
     }

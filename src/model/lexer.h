@@ -33,8 +33,12 @@ typedef enum PdTokenKind
     PD_TOKEN_LE,
     PD_TOKEN_GT,
     PD_TOKEN_GE,
-    PD_TOKEN_PIPE, /* | (between roles: write=editor|admin) */
-    PD_TOKEN_ERROR /* text holds what is wrong there (pos); NULL when memory ran out (PdLexer.error) */
+    PD_TOKEN_PIPE,   /* | (between roles: write=editor|admin) */
+    PD_TOKEN_PLUS,   /* + (generated expressions) */
+    PD_TOKEN_STAR,   /* * */
+    PD_TOKEN_SLASH,  /* / */
+    PD_TOKEN_CONCAT, /* || (text concatenation) */
+    PD_TOKEN_ERROR   /* text holds what is wrong there (pos); NULL when memory ran out (PdLexer.error) */
 } PdTokenKind;
 
 typedef struct PdToken

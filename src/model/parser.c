@@ -17,7 +17,8 @@
  *   field     = name type { option }
  *   type      = word [ "(" number [ "," number ] ")" ] | Name [ "[" "]" ]
  *   option    = null | unique | index | no_index | search [=word ["(" word ")"]] | primary_key | one_to_one
- *             | default=value | backfill=literal | auto_now_add | auto_now | check(op literal)
+ *             | default=value | backfill=literal | auto_now_add | auto_now | generated(value)
+ *             | check(op literal)
  *             | choices(choice, ...)
  *             | on_delete=word | related=name | fk_name="constraint" | deferrable
  *             | through="table" | through=Model | comment="text" | renamed_from=name
@@ -53,9 +54,9 @@ typedef struct Parser
 } Parser;
 
 static const char *option_names[PD_OPTION_COUNT] = {
-    "primary_key", "one_to_one", "null",         "unique",   "index",   "no_index",     "search",
-    "default",     "backfill",   "auto_now_add", "auto_now", "check",   "choices",      "on_delete",
-    "related",     "fk_name",    "deferrable",   "through",  "comment", "renamed_from",
+    "primary_key", "one_to_one", "null",         "unique",     "index",     "no_index", "search",
+    "default",     "backfill",   "auto_now_add", "auto_now",   "generated", "check",    "choices",
+    "on_delete",   "related",    "fk_name",      "deferrable", "through",   "comment",  "renamed_from",
 };
 
 const char *
@@ -285,6 +286,18 @@ parse_choices(Parser *parser, PdFieldSyntax *field)
     return expect(parser, PD_TOKEN_RPAREN, "\",\" or \")\" in choices(", NULL);
 }
 
+/* generated(<value>): the expression of a generated column (generated.c), typed by the checker. */
+static bool
+parse_generated(Parser *parser, PdFieldSyntax *field)
+{
+    if (!expect(parser, PD_TOKEN_LPAREN, "\"(\" after generated", NULL))
+        return false;
+    if (!pd_model_parse_value_expr(parser->arena, &parser->lexer, &field->field.generated, &parser->is_fatal,
+                                   parser->err))
+        return false;
+    return expect(parser, PD_TOKEN_RPAREN, "\")\" to close generated(, or an operator", NULL);
+}
+
 /* option=word or option="string" */
 static bool
 parse_assigned(Parser *parser, PdTokenKind kind, const char *option, const char **value)
@@ -376,6 +389,8 @@ parse_option(Parser *parser, PdFieldSyntax *field, size_t *check_capacity)
             return parse_default(parser, field);
         case PD_OPTION_BACKFILL:
             return parse_backfill(parser, field);
+        case PD_OPTION_GENERATED:
+            return parse_generated(parser, field);
         case PD_OPTION_CHECK:
             return parse_check(parser, field, check_capacity, token.pos);
         case PD_OPTION_CHOICES:

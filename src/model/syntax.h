@@ -30,6 +30,7 @@ typedef enum PdOption
     PD_OPTION_BACKFILL,
     PD_OPTION_AUTO_NOW_ADD,
     PD_OPTION_AUTO_NOW,
+    PD_OPTION_GENERATED,
     PD_OPTION_CHECK,
     PD_OPTION_CHOICES,
     PD_OPTION_ON_DELETE,
@@ -109,6 +110,16 @@ bool pd_model_parse_expr(PdArena *arena, struct PdLexer *lexer, const PdExpr **o
 /* Whether expr means something in model (fields with columns, comparable types, valid literals); one
  * problem with its position. */
 bool pd_model_check_expr(const PdModel *model, const PdExpr *expr, PdError *err);
+
+/*
+ * generated.c: the value expression of generated(...), read from the lexer up to (not including) its ")".
+ * Errors: PD_ERR_INVALID_INPUT with the position; *is_memory set when memory ran out.
+ */
+bool pd_model_parse_value_expr(PdArena *arena, struct PdLexer *lexer, const PdExpr **out, bool *is_memory,
+                               PdError *err);
+/* Whether field->generated means something in model (fields with columns, none generated, types that meet,
+ * known functions, a result of the field's type); one problem with its position. */
+bool pd_model_check_generated(const PdModel *model, const PdField *field, PdError *err);
 
 /* Parses text (syntax only) into *syntax, in arena. Errors: PD_ERR_INVALID_INPUT with the position. */
 bool pd_model_parse_syntax(PdArena *arena, const char *file_name, const char *text, PdFileSyntax *syntax,

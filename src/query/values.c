@@ -56,7 +56,7 @@ bool
 pd_query_field_is_optional(const PdField *field)
 {
     return field->is_nullable || field->default_value.kind != PD_DEFAULT_NONE ||
-           pd_model_is_auto_key(field) || field->kind == PD_FIELD_MANY_TO_MANY;
+           pd_model_is_read_only(field) || field->kind == PD_FIELD_MANY_TO_MANY; /* an auto key, generated */
 }
 
 bool

@@ -98,11 +98,11 @@ const char *pd_query_cut_fraction(PdArena *arena, const char *text);
 /* The field's index in its model. */
 size_t pd_query_field_index(const PdModel *model, const PdField *field);
 
-/* Whether DRF would let the field be left out on create: nullable, a default, the implicit id, many-to-many.
- */
+/* Whether DRF would let the field be left out on create: nullable, a default, read-only (the implicit id, a
+ * generated field), many-to-many. */
 bool pd_query_field_is_optional(const PdField *field);
 
-/* Whether a field is read-only for clients (the implicit id). */
+/* Whether a field is read-only for clients (pd_model_is_read_only: the implicit id, auto_now, generated). */
 bool pd_query_field_is_read_only(const PdField *field);
 
 /* A field check's message, as Django's Min/MaxValueValidator words it: "Ensure this value is greater than

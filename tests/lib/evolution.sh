@@ -41,7 +41,8 @@ SELECT line FROM (
     SELECT 'column ' || t.relname || '.' || a.attname || ' ' || format_type(a.atttypid, a.atttypmod)
         || CASE WHEN a.attnotnull THEN ' not null' ELSE '' END
         || CASE a.attidentity WHEN 'd' THEN ' identity by default' WHEN 'a' THEN ' identity always' ELSE '' END
-        || COALESCE(' default ' || pg_get_expr(d.adbin, d.adrelid), '')
+        || COALESCE(CASE a.attgenerated WHEN 's' THEN ' generated ' ELSE ' default ' END
+                    || pg_get_expr(d.adbin, d.adrelid), '')
     FROM t JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum > 0 AND NOT a.attisdropped
     LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
     UNION ALL
