@@ -95,7 +95,7 @@ add_objects_safely(PlanContext *ctx, const FieldObjects *objects, bool has_fk, c
     }
     if (has_index && objects->index_name != NULL)
         pd_plan_ddl_create_index(&ctx->concurrently, objects->table, objects->index_name,
-                                 pd_plan_ddl_columns(ctx->arena, objects->column), false, true);
+                                 objects->index_columns_sql, false, true);
 }
 
 /* The same objects added plainly, inside +down's transaction (re-creating what +up dropped). */
@@ -116,8 +116,8 @@ add_objects_plainly(PlanContext *ctx, PdStrbuf *out, const FieldObjects *objects
             pd_arena_sprintf(ctx->arena, "UNIQUE %s", pd_plan_ddl_columns(ctx->arena, objects->column)),
             false);
     if (has_index && objects->index_name != NULL)
-        pd_plan_ddl_create_index(out, objects->table, objects->index_name,
-                                 pd_plan_ddl_columns(ctx->arena, objects->column), false, false);
+        pd_plan_ddl_create_index(out, objects->table, objects->index_name, objects->index_columns_sql, false,
+                                 false);
 }
 
 static char *

@@ -106,6 +106,8 @@ literal_type_name(const PdLiteral *literal)
             return "bool";
         case PD_LITERAL_NULL:
             return "NoneType";
+        case PD_LITERAL_ARRAY:
+            return "list";
         case PD_LITERAL_NUMBER:
             break;
     }
@@ -163,9 +165,9 @@ pd_values_set_keys(PdValues *values, const char *name, const PdLiteral *keys, si
     const PdField *field = find_writable(values, name, err);
     if (field == NULL)
         return false;
-    if (field->kind != PD_FIELD_MANY_TO_MANY)
-        return pd_error_set(err, PD_ERR_INVALID_INPUT, "field \"%s\" is not many-to-many: it takes one value",
-                            name);
+    if (field->kind != PD_FIELD_MANY_TO_MANY && !field->is_array)
+        return pd_error_set(err, PD_ERR_INVALID_INPUT,
+                            "field \"%s\" is neither many-to-many nor an array: it takes one value", name);
     PdValueInput *items = pd_arena_calloc(values->arena, count > 0 ? count : 1, sizeof(*items));
     if (items == NULL)
         return exhausted(values, err);
@@ -406,7 +408,8 @@ read_members(PdValues *values, json_t *object, PdError *err)
         if (pd_query_field_is_read_only(field))
             continue;
         PdValueInput *input = &values->inputs[pd_query_field_index(values->model, field)];
-        if (!input_from_json(values->arena, member, field->kind == PD_FIELD_MANY_TO_MANY, input))
+        if (!input_from_json(values->arena, member, field->kind == PD_FIELD_MANY_TO_MANY || field->is_array,
+                             input))
             return exhausted(values, err);
         if (field->kind == PD_FIELD_JSON && !json_is_null(member) && !dump_json(values->arena, member, input))
             return exhausted(values, err);
