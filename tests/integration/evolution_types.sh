@@ -8,7 +8,7 @@
 # left to make), and the rows of the first steps are probed on the way.
 source tests/lib/tap.sh
 source tests/lib/evolution.sh
-tap_plan 50
+tap_plan 53
 evolution_begin evolution_types
 
 # --- 1: a table with rows ---
