@@ -136,10 +136,11 @@ const char *pd_kind_json_name(PdJsonEncoding encoding);
 typedef struct PdColumnType
 {
     PdFieldKind kind; /* of the elements when is_array */
-    int length;    /* varchar(n); 0 for text */
-    int precision; /* numeric(p,s) */
+    int length;       /* varchar(n); 0 for text */
+    int precision;    /* numeric(p,s) */
     int scale;
-    bool is_array; /* a one-dimensional array of the kind: "integer[]" (last, so {kind, n, p, s} still reads) */
+    bool is_array; /* a one-dimensional array of the kind: "integer[]" (last, so {kind, n, p, s} still reads)
+                    */
 } PdColumnType;
 
 /*

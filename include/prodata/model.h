@@ -104,9 +104,9 @@ typedef struct PdField
 {
     const char *name;   /* as written in the model file; the name the API uses */
     const char *column; /* database column: name, or name_id for a relation; NULL for many-to-many */
-    PdFieldKind kind; /* of each element when is_array */
-    bool is_array;    /* int[], string(30)[]: a one-dimensional array of a built-in kind (Django's ArrayField) */
-    int max_length;   /* string kinds; 0 for text */
+    PdFieldKind kind;   /* of each element when is_array */
+    bool is_array; /* int[], string(30)[]: a one-dimensional array of a built-in kind (Django's ArrayField) */
+    int max_length; /* string kinds; 0 for text */
     int precision;  /* decimal */
     int scale;      /* decimal */
     bool is_nullable;

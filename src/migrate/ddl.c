@@ -96,7 +96,8 @@ pd_plan_ddl_create_indexes(PdStrbuf *out, const char *table, const FieldObjects 
 {
     for (size_t i = 0; i < field_count; i++)
         if (fields[i].index_name != NULL)
-            pd_plan_ddl_create_index(out, table, fields[i].index_name, fields[i].index_columns_sql, false, false);
+            pd_plan_ddl_create_index(out, table, fields[i].index_name, fields[i].index_columns_sql, false,
+                                     false);
     for (size_t i = 0; i < index_count; i++)
         if (!indexes[i].is_constraint) /* a partial unique(...) is a unique index */
             pd_plan_ddl_create_index(out, table, indexes[i].name, indexes[i].columns_sql,

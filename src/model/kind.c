@@ -161,7 +161,8 @@ pd_kind_column_equal(const PdColumnType *a, const PdColumnType *b)
     bool is_same_sql = x->sql_type != NULL && y->sql_type != NULL
                            ? strcmp(x->sql_type, y->sql_type) == 0
                            : x->sql_type == y->sql_type; /* no column */
-    return is_same_sql && a->is_array == b->is_array && a->length == b->length && a->precision == b->precision && a->scale == b->scale;
+    return is_same_sql && a->is_array == b->is_array && a->length == b->length &&
+           a->precision == b->precision && a->scale == b->scale;
 }
 
 /* ---- casts ------------------------------------------------------------- */

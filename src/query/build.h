@@ -100,8 +100,9 @@ struct PdQ
     PdLookup lookup;
     const char **values; /* parameter texts (patterns already built for the LIKE lookups); NULL = SQL null */
     size_t value_count;
-    bool is_true; /* isnull's value */
-    bool is_array_value; /* an array field's exact, contains, contained_by or overlap: values are its elements */
+    bool is_true;        /* isnull's value */
+    bool is_array_value; /* an array field's exact, contains, contained_by or overlap: values are its elements
+                          */
 };
 
 /* An embedded relation: a to-one object (select_related) or a to-many array (prefetch). */

@@ -81,7 +81,8 @@ append_operand(PdSqlBuild *build, const PdQ *q, const char *alias)
     const char *column = q->path.field->column;
     if (column == NULL) /* a many-to-many field is reached through its hop: never compared itself */
         column = pd_model_primary_key(q->path.model)->column;
-    if (q->transform == PD_TRANSFORM_LEN) /* Django's ArrayLenTransform: 0 for an empty array, null for null */
+    if (q->transform ==
+        PD_TRANSFORM_LEN) /* Django's ArrayLenTransform: 0 for an empty array, null for null */
     {
         pd_strbuf_append(&build->sql, "CASE WHEN ");
         pd_query_column(&build->sql, alias, column);

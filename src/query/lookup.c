@@ -103,7 +103,8 @@ lookup_applies(const PdField *field, PdTransform transform, PdLookup lookup)
     if (field->is_array) /* Django's ArrayField: the array lookups, isnull, and comparisons of its len */
         return lookup == PD_LOOKUP_ISNULL || is_array_lookup(field, transform, lookup) ||
                (transform == PD_TRANSFORM_LEN && !is_text_lookup(lookup) && lookup != PD_LOOKUP_REGEX &&
-                lookup != PD_LOOKUP_IREGEX && lookup != PD_LOOKUP_CONTAINED_BY && lookup != PD_LOOKUP_OVERLAP);
+                lookup != PD_LOOKUP_IREGEX && lookup != PD_LOOKUP_CONTAINED_BY &&
+                lookup != PD_LOOKUP_OVERLAP);
     if (lookup == PD_LOOKUP_CONTAINED_BY || lookup == PD_LOOKUP_OVERLAP)
         return false;
     if (lookup == PD_LOOKUP_ISNULL || lookup == PD_LOOKUP_REGEX || lookup == PD_LOOKUP_IREGEX)
@@ -273,7 +274,8 @@ check_one(PdArena *arena, const PdField *field, PdTransform transform, PdLookup 
           const char **param, PdError *err)
 {
     *param = text;
-    if (!field->is_array && (lookup == PD_LOOKUP_REGEX || lookup == PD_LOOKUP_IREGEX || is_text_lookup(lookup)))
+    if (!field->is_array &&
+        (lookup == PD_LOOKUP_REGEX || lookup == PD_LOOKUP_IREGEX || is_text_lookup(lookup)))
         return true; /* any text: a pattern or a part of a value need not be a valid value itself */
     if (transform == PD_TRANSFORM_YEAR || transform == PD_TRANSFORM_MONTH || transform == PD_TRANSFORM_DAY ||
         transform == PD_TRANSFORM_LEN)
@@ -356,7 +358,8 @@ check_values(PdQuery *query, PdQ *q, const char *const *values, size_t count, Pd
     for (size_t i = 0; i < count; i++)
     {
         if (values[i] == NULL && is_array)
-            return pd_error_set(err, PD_ERR_INVALID_INPUT, "an element of lookup \"%s\" is null, expected values",
+            return pd_error_set(err, PD_ERR_INVALID_INPUT,
+                                "an element of lookup \"%s\" is null, expected values",
                                 lookup_names[q->lookup]);
         if (values[i] == NULL)
         {

@@ -572,9 +572,10 @@ read_scalar(Reader *reader, const char **out)
             return read_formed(reader, out, "Incorrect format. Expected a base64 string.");
         case PD_FAMILY_NETWORK:
             return read_formed(reader, out,
-                               field->kind == PD_FIELD_CIDR ? "Enter a valid IPv4 or IPv6 network, such as "
-                                                              "10.0.0.0/8, with no bits set right of the prefix."
-                                                            : "Enter a valid IPv4 or IPv6 address.");
+                               field->kind == PD_FIELD_CIDR
+                                   ? "Enter a valid IPv4 or IPv6 network, such as "
+                                     "10.0.0.0/8, with no bits set right of the prefix."
+                                   : "Enter a valid IPv4 or IPv6 address.");
         case PD_FAMILY_RELATION:
             break;
     }
@@ -710,7 +711,7 @@ read_array(Reader *reader, const char **out)
         Reader inner = {reader->arena, &element, &input->items[i], &scratch};
         const char *text = NULL;
         bool is_read = input->items[i].shape == PD_VALUE_NULL ? fail(&inner, "This field may not be null.")
-                                                               : read_scalar(&inner, &text);
+                                                              : read_scalar(&inner, &text);
         if (is_read && text != NULL)
         {
             pd_strbuf_append(&array, i > 0 ? "," : "");
@@ -742,7 +743,7 @@ pd_query_value_read(PdArena *arena, const PdField *field, const PdValueInput *in
                    ? true
                    : fail(&reader, "This field may not be null.");
     const char *text = NULL;
-    bool is_read = field->is_array            ? read_array(&reader, &text)
+    bool is_read = field->is_array           ? read_array(&reader, &text)
                    : field->choice_count > 0 ? read_choice(&reader, &text)
                                              : read_scalar(&reader, &text);
     if (is_read && text == NULL) /* a reader's text did not fit in the arena */
