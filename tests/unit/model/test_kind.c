@@ -279,14 +279,29 @@ test_json_encoding_names(void **state)
         PdFieldKind kind;
         const char *encoding;
     } cases[] = {
-        {PD_FIELD_AUTO, "number"},       {PD_FIELD_SMALLINT, "number"}, {PD_FIELD_INT, "number"},
-        {PD_FIELD_BIGINT, "number"},     {PD_FIELD_FLOAT, "number"},    {PD_FIELD_DECIMAL, "decimal_string"},
-        {PD_FIELD_STRING, "string"},     {PD_FIELD_TEXT, "string"},     {PD_FIELD_EMAIL, "string"},
-        {PD_FIELD_URL, "string"},        {PD_FIELD_SLUG, "string"},     {PD_FIELD_BOOL, "boolean"},
-        {PD_FIELD_DATE, "date"},         {PD_FIELD_TIME, "time"},       {PD_FIELD_TIMESTAMPTZ, "timestamp"},
-        {PD_FIELD_DURATION, "duration"}, {PD_FIELD_UUID, "uuid"},       {PD_FIELD_JSON, "json"},
-        {PD_FIELD_BINARY, "base64"},     {PD_FIELD_INET, "string"},     {PD_FIELD_CIDR, "string"},
-        {PD_FIELD_FOREIGN_KEY, "key"},   {PD_FIELD_ONE_TO_ONE, "key"},  {PD_FIELD_MANY_TO_MANY, "key_list"},
+        {PD_FIELD_AUTO, "number"},
+        {PD_FIELD_SMALLINT, "number"},
+        {PD_FIELD_INT, "number"},
+        {PD_FIELD_BIGINT, "number"},
+        {PD_FIELD_FLOAT, "number"},
+        {PD_FIELD_DECIMAL, "decimal_string"},
+        {PD_FIELD_STRING, "string"},
+        {PD_FIELD_TEXT, "string"},
+        {PD_FIELD_EMAIL, "string"},
+        {PD_FIELD_URL, "string"},
+        {PD_FIELD_SLUG, "string"},
+        {PD_FIELD_BOOL, "boolean"},
+        {PD_FIELD_DATE, "date"},
+        {PD_FIELD_TIME, "time"},
+        {PD_FIELD_TIMESTAMPTZ, "timestamp"},
+        {PD_FIELD_DURATION, "duration"},
+        {PD_FIELD_UUID, "uuid"},
+        {PD_FIELD_JSON, "json"},
+        {PD_FIELD_INET, "string"},
+        {PD_FIELD_CIDR, "string"},
+        {PD_FIELD_FOREIGN_KEY, "key"},
+        {PD_FIELD_ONE_TO_ONE, "key"},
+        {PD_FIELD_MANY_TO_MANY, "key_list"},
     };
     assert_int_equal(sizeof(cases) / sizeof(cases[0]), PD_FIELD_KIND_COUNT);
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
