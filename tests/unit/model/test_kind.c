@@ -297,6 +297,7 @@ test_json_encoding_names(void **state)
         {PD_FIELD_DURATION, "duration"},
         {PD_FIELD_UUID, "uuid"},
         {PD_FIELD_JSON, "json"},
+        {PD_FIELD_BINARY, "base64"},
         {PD_FIELD_INET, "string"},
         {PD_FIELD_CIDR, "string"},
         {PD_FIELD_FOREIGN_KEY, "key"},
