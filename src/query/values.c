@@ -118,11 +118,21 @@ static bool
 input_from_literal(PdArena *arena, const PdLiteral *literal, PdValueInput *input)
 {
     static const PdValueShape shapes[] = {
-        [PD_LITERAL_NUMBER] = PD_VALUE_NUMBER,
-        [PD_LITERAL_STRING] = PD_VALUE_STRING,
-        [PD_LITERAL_BOOL] = PD_VALUE_BOOL,
-        [PD_LITERAL_NULL] = PD_VALUE_NULL,
+        [PD_LITERAL_NUMBER] = PD_VALUE_NUMBER, [PD_LITERAL_STRING] = PD_VALUE_STRING,
+        [PD_LITERAL_BOOL] = PD_VALUE_BOOL,     [PD_LITERAL_NULL] = PD_VALUE_NULL,
+        [PD_LITERAL_ARRAY] = PD_VALUE_KEYS,
     };
+    if (literal->kind == PD_LITERAL_ARRAY) /* an array field's value: its elements, read one by one */
+    {
+        PdValueInput *items = pd_arena_calloc(arena, literal->item_count + 1, sizeof(*items));
+        if (items == NULL)
+            return false;
+        for (size_t i = 0; i < literal->item_count; i++)
+            if (!input_from_literal(arena, &literal->items[i], &items[i]))
+                return false;
+        *input = (PdValueInput){PD_VALUE_KEYS, NULL, 0, "list", items, literal->item_count};
+        return true;
+    }
     input->shape = shapes[literal->kind];
     input->type_name = literal_type_name(literal);
     input->text = literal->kind == PD_LITERAL_NULL ? NULL : pd_arena_strdup(arena, literal->text);
