@@ -8,7 +8,7 @@
 # in; OPTIONS and OpenAPI; check sees a hand change to an array column.
 source tests/lib/pg.sh
 source tests/lib/tap.sh
-tap_plan 32
+tap_plan 33
 source tests/lib/serve.sh
 
 tap_fresh_db serve_types
@@ -102,6 +102,10 @@ http GET /openapi.json
 expect_json "OpenAPI: type array, items of the element schema; inet a string" \
     '.components.schemas.Host.properties | [.scores.type, .scores.items.type, .prices.items.type, .addr.type[0]]' \
     '["array","integer","string","string"]'
+
+expect_json "OpenAPI: the array filters, each a comma list of elements" \
+    '[.paths[] | .get? // empty | .parameters[]? | select(.name == "scores__contains" or .name == "scores__len__gt") | .schema | (.items.type // .type)]' \
+    '["integer","integer"]'
 
 run_cmd "$PRODATA" check --models "$MODELS" --migrations "$MIGRATIONS"
 expect_rc "check: no drift" 0
