@@ -10,6 +10,8 @@
  * body's (validate.c's rules): a path key or a filter takes every form a
  * body does, and PostgreSQL is sent one.
  */
+#include <jansson.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "query/build.h"
@@ -563,10 +565,52 @@ is_postgres_temporal(PdArena *arena, const PdField *field, const char *text)
     return literal.text != NULL && pd_model_check_value(field, &literal, &ignored);
 }
 
+/* A keyset position's array, as to_json wrote it, made an array literal: {"3","1",NULL}. */
+static bool
+array_position(PdArena *arena, const char *text, const char **param, PdError *err)
+{
+    json_t *array = json_loads(text, JSON_DECODE_ANY, NULL);
+    PdStrbuf literal;
+    pd_strbuf_init(&literal, arena);
+    pd_strbuf_append_char(&literal, '{');
+    bool is_ok = json_is_array(array);
+    for (size_t i = 0; is_ok && i < json_array_size(array); i++)
+    {
+        json_t *item = json_array_get(array, i);
+        pd_strbuf_append(&literal, i > 0 ? "," : "");
+        if (json_is_null(item))
+        {
+            pd_strbuf_append(&literal, "NULL");
+            continue;
+        }
+        char *owned = json_is_string(item) ? NULL : json_dumps(item, JSON_ENCODE_ANY);
+        const char *value = json_is_string(item) ? json_string_value(item) : owned;
+        is_ok = value != NULL && !json_is_array(item) && !json_is_object(item);
+        pd_strbuf_append_char(&literal, '"');
+        for (const char *c = value != NULL ? value : ""; *c != '\0'; c++)
+        {
+            if (*c == '"' || *c == '\\')
+                pd_strbuf_append_char(&literal, '\\');
+            pd_strbuf_append_char(&literal, *c);
+        }
+        pd_strbuf_append_char(&literal, '"');
+        free(owned);
+    }
+    json_decref(array);
+    pd_strbuf_append_char(&literal, '}');
+    if (!is_ok)
+        return pd_error_set(err, PD_ERR_INVALID_INPUT, "\"%.60s\" is not an array position", text);
+    *param = pd_strbuf_text(&literal);
+    return *param != NULL || pd_arena_error(arena, err);
+}
+
 bool
 pd_query_check_value(PdArena *arena, const PdField *field, const char *text, const char **param, PdError *err)
 {
-    /* a keyset position holds the values of a row as PostgreSQL gave them: any value a column can hold */
+    /* a keyset position holds the values of a row as PostgreSQL gave them: any value a column can hold; an
+     * array's (its JSON, "[3,1,2]") goes back as an array literal for PostgreSQL to read */
+    if (field->is_array)
+        return array_position(arena, text, param, err);
     if (is_postgres_temporal(arena, field, text))
     {
         *param = text;

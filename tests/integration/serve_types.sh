@@ -8,7 +8,7 @@
 # in; OPTIONS and OpenAPI; check sees a hand change to an array column.
 source tests/lib/pg.sh
 source tests/lib/tap.sh
-tap_plan 33
+tap_plan 36
 source tests/lib/serve.sh
 
 tap_fresh_db serve_types
@@ -94,6 +94,13 @@ http GET '/api/hosts/?addr=::1'
 expect_eq "addr exact" "$(ids)" '["beta"]'
 http GET '/api/hosts/?net__in=10.0.0.0/8,2001:db8::/32'
 expect_eq "net__in" "$(ids)" '["alpha","beta"]'
+
+http GET '/api/hosts/?ordering=-scores'
+expect_eq "ordering by an array field: PostgreSQL's array order" "$(ids)" '["beta","alpha"]'
+http GET '/api/hosts/?ordering=scores&pagination=cursor&page_size=1'
+expect_eq "a cursor page ordered by an array field" "$(ids)" '["alpha"]'
+http GET "$(jq -r .next <<<"$HTTP_BODY" | sed 's|^https\?://[^/]*||')"
+expect_eq "... and its next page" "$(ids)" '["beta"]'
 
 http OPTIONS /api/hosts/
 expect_json "OPTIONS: an array field is a list of its element kind, as DRF's ListField" \
