@@ -157,7 +157,7 @@ pd_values_set(PdValues *values, const char *name, PdLiteral value, PdError *err)
     if (field == NULL)
         return false;
     PdValueInput *input = &values->inputs[pd_query_field_index(values->model, field)];
-    if (value.kind != PD_LITERAL_NULL && value.text == NULL)
+    if (value.kind != PD_LITERAL_NULL && value.kind != PD_LITERAL_ARRAY && value.text == NULL)
         return pd_error_set(err, PD_ERR_INVALID_INPUT, "value of field \"%s\" has no text", name);
     return input_from_literal(values->arena, &value, input) || exhausted(values, err);
 }
