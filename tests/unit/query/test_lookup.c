@@ -315,7 +315,8 @@ test_errors(void **state)
     expect_error("Book", "price__icontains", "1",
                  "lookup \"icontains\" does not apply to decimal field \"price\"");
     expect_error("Book", "meta__gt", "1", "lookup \"gt\" does not apply to json field \"meta\"");
-    expect_error("Book", "title__overlap", "a,b", "lookup \"overlap\" does not apply to string field \"title\"");
+    expect_error("Book", "title__overlap", "a,b",
+                 "lookup \"overlap\" does not apply to string field \"title\"");
     expect_error("Book", "price__len", "2", "transform \"len\" does not apply to decimal field \"price\"");
     expect_error("Book", "published__year__icontains", "1",
                  "lookup \"icontains\" does not apply to \"year\" of timestamptz field \"published\"");

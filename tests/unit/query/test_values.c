@@ -260,7 +260,8 @@ judge_host(const char *body)
     PdStrbuf out;
     pd_strbuf_init(&out, arena);
     for (size_t i = 0; i < err.problem_count; i++)
-        pd_strbuf_appendf(&out, "%s%s: %s", i > 0 ? " | " : "", err.problems[i].field, err.problems[i].message);
+        pd_strbuf_appendf(&out, "%s%s: %s", i > 0 ? " | " : "", err.problems[i].field,
+                          err.problems[i].message);
     return pd_strbuf_text(&out);
 }
 
@@ -290,8 +291,8 @@ test_arrays_and_addresses(void **state)
         {"{\"addr\": \"1.2.3\"}", "addr: Enter a valid IPv4 or IPv6 address."},
         {"{\"addr\": \"1.2.3.4/33\"}", "addr: Enter a valid IPv4 or IPv6 address."},
         {"{\"net\": \"10.0.0.0/8\"}", "=10.0.0.0/8"},
-        {"{\"net\": \"10.0.0.1/8\"}",
-         "net: Enter a valid IPv4 or IPv6 network, such as 10.0.0.0/8, with no bits set right of the prefix."},
+        {"{\"net\": \"10.0.0.1/8\"}", "net: Enter a valid IPv4 or IPv6 network, such as 10.0.0.0/8, with no "
+                                      "bits set right of the prefix."},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
     {
@@ -543,12 +544,18 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_integers),           cmocka_unit_test(test_numbers),
-        cmocka_unit_test(test_booleans_and_times), cmocka_unit_test(test_text_kinds),
-        cmocka_unit_test(test_relations),          cmocka_unit_test(test_required_by_mode),
-        cmocka_unit_test(test_structure),          cmocka_unit_test(test_non_finite),
-        cmocka_unit_test(test_json_reals),         cmocka_unit_test(test_uuids),
-        cmocka_unit_test(test_fractions),          cmocka_unit_test(test_nuls),
+        cmocka_unit_test(test_integers),
+        cmocka_unit_test(test_numbers),
+        cmocka_unit_test(test_booleans_and_times),
+        cmocka_unit_test(test_text_kinds),
+        cmocka_unit_test(test_relations),
+        cmocka_unit_test(test_required_by_mode),
+        cmocka_unit_test(test_structure),
+        cmocka_unit_test(test_non_finite),
+        cmocka_unit_test(test_json_reals),
+        cmocka_unit_test(test_uuids),
+        cmocka_unit_test(test_fractions),
+        cmocka_unit_test(test_nuls),
         cmocka_unit_test(test_arrays_and_addresses),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
