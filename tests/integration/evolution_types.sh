@@ -8,7 +8,7 @@
 # left to make), and the rows of the first steps are probed on the way.
 source tests/lib/tap.sh
 source tests/lib/evolution.sh
-tap_plan 53
+tap_plan 63
 evolution_begin evolution_types
 
 # --- 1: a table with rows ---
@@ -77,12 +77,28 @@ probe "step 4: the address lost its host bits, the rest kept" \
     "alpha|{3,1,2}|{a,\"b c\"}|192.168.1.0/24
 beta|{}|{}|-"
 
-# --- 5: every array and address field dropped ---
+# --- 5: an element type change with --expand: a new column, a backfill and a swap (the GIN index too) ---
+step "expand bigint[] to text[]" --expand <<'PDM'
+model Host {
+  name    string(40)
+  scores  text[]  default=["0"]  index
+  labels  string(60)[]  default=["none"]
+  flags   bool[]  null  default=[true]
+  addr    cidr  null
+  net     inet  default="10.0.0.0/8"
+}
+PDM
+probe "step 5: the expanded array kept its elements" \
+    "SELECT name || '|' || scores::text || '|' || pg_typeof(scores)::text FROM host ORDER BY name" \
+    "alpha|{3,1,2}|text[]
+beta|{}|text[]"
+
+# --- 6: every array and address field dropped ---
 step "drop the rest" --allow-destructive <<'PDM'
 model Host {
   name  string(40)
 }
 PDM
-probe "step 5: the rows are still there" "SELECT string_agg(name, ',' ORDER BY name) FROM host" "alpha,beta"
+probe "step 6: the rows are still there" "SELECT string_agg(name, ',' ORDER BY name) FROM host" "alpha,beta"
 
 evolution_end
