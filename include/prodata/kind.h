@@ -45,6 +45,8 @@ typedef enum PdFieldKind
     PD_FIELD_JSON,        /* jsonb */
     PD_FIELD_BINARY,      /* bytea */
     PD_FIELD_CITEXT,      /* citext (the citext extension): text compared case-insensitively */
+    PD_FIELD_INET,        /* inet: an IPv4 or IPv6 host address, with an optional netmask */
+    PD_FIELD_CIDR,        /* cidr: an IPv4 or IPv6 network, no bits set right of the netmask */
     PD_FIELD_FOREIGN_KEY, /* many-to-one: a column <name>_id referencing the target's primary key */
     PD_FIELD_ONE_TO_ONE,  /* a foreign key that is also unique */
     PD_FIELD_MANY_TO_MANY /* no column: a join table */
@@ -63,6 +65,7 @@ typedef enum PdKindFamily
     PD_FAMILY_JSON,
     PD_FAMILY_BINARY,
     PD_FAMILY_UUID,
+    PD_FAMILY_NETWORK, /* inet, cidr */
     PD_FAMILY_RELATION /* foreign key, one-to-one, many-to-many: typed by the target's key */
 } PdKindFamily;
 
@@ -133,10 +136,12 @@ const char *pd_kind_json_name(PdJsonEncoding encoding);
 /* A column's type: the kind whose SQL type it is, with its numbers (0 where the kind takes none). */
 typedef struct PdColumnType
 {
-    PdFieldKind kind;
-    int length;    /* varchar(n); 0 for text */
-    int precision; /* numeric(p,s) */
+    PdFieldKind kind; /* of the elements when is_array */
+    int length;       /* varchar(n); 0 for text */
+    int precision;    /* numeric(p,s) */
     int scale;
+    bool is_array; /* a one-dimensional array of the kind: "integer[]" (last, so {kind, n, p, s} still reads)
+                    */
 } PdColumnType;
 
 /*
@@ -158,7 +163,8 @@ typedef struct PdKindCast
 } PdKindCast;
 
 /* The cast from one column type to another, from the cast table (kind.c); for two equal types, lossless
- * and without a rewrite. */
+ * and without a rewrite. Between two arrays, the cast of their elements, always rewriting (PostgreSQL
+ * converts each element); between an array and a scalar, none. */
 PdKindCast pd_kind_cast(const PdColumnType *from, const PdColumnType *to);
 
 PD_API_END

@@ -55,13 +55,16 @@ typedef enum PdLiteralKind
     PD_LITERAL_NUMBER, /* text holds the number as written: -12, 3.50, 1e3 */
     PD_LITERAL_STRING, /* text holds the string's value, escapes resolved */
     PD_LITERAL_BOOL,   /* text is "true" or "false" */
-    PD_LITERAL_NULL    /* only in checks' values; never a default */
+    PD_LITERAL_NULL,   /* only in checks' values; never a default */
+    PD_LITERAL_ARRAY   /* [1, 2], ["a"], []: the default of an array field; items hold the elements */
 } PdLiteralKind;
 
 typedef struct PdLiteral
 {
     PdLiteralKind kind;
-    const char *text;
+    const char *text;              /* PD_LITERAL_ARRAY: the canonical text, "[1, \"a\"]" */
+    const struct PdLiteral *items; /* PD_LITERAL_ARRAY: the elements (numbers, strings, booleans) */
+    size_t item_count;
 } PdLiteral;
 
 typedef struct PdDefault
@@ -115,7 +118,8 @@ typedef struct PdField
 {
     const char *name;   /* as written in the model file; the name the API uses */
     const char *column; /* database column: name, or name_id for a relation; NULL for many-to-many */
-    PdFieldKind kind;
+    PdFieldKind kind;   /* of each element when is_array */
+    bool is_array; /* int[], string(30)[]: a one-dimensional array of a built-in kind (Django's ArrayField) */
     int max_length; /* string kinds; 0 for text */
     int precision;  /* decimal */
     int scale;      /* decimal */

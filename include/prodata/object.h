@@ -52,7 +52,8 @@ bool pd_values_has(const PdValues *values, const char *field);
 bool pd_values_set(PdValues *values, const char *field, PdLiteral value, PdError *err);
 /* As a JSON string holding text ("12.50" for a decimal, "2024-05-01" for a date); NULL sets null. */
 bool pd_values_set_text(PdValues *values, const char *field, const char *text, PdError *err);
-/* A many-to-many field's keys (each a key of the target as pd_values_set takes it); count 0 clears it. */
+/* A many-to-many field's keys (each a key of the target as pd_values_set takes it); count 0 clears it. An
+ * array field's elements the same way (a PD_LITERAL_ARRAY given to pd_values_set is read so too). */
 bool pd_values_set_keys(PdValues *values, const char *field, const PdLiteral *keys, size_t count,
                         PdError *err);
 

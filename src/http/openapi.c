@@ -41,7 +41,8 @@ typedef enum LookupValue
     LOOKUP_YEAR,  /* a part of a date: an integer */
     LOOKUP_MONTH,
     LOOKUP_DAY,
-    LOOKUP_DATE /* the date of a timestamp */
+    LOOKUP_DATE, /* the date of a timestamp */
+    LOOKUP_LEN   /* an array's length: an integer from 0 */
 } LookupValue;
 
 typedef struct Lookup
@@ -72,6 +73,12 @@ static const Lookup order_lookups[] = {
     {"range", LOOKUP_PAIR, "between the two comma-separated values, both included"},
 };
 static const Lookup isnull_lookup = {"isnull", LOOKUP_BOOL, "null (true) or not null (false)"};
+static const Lookup array_lookups[] = {
+    {"", LOOKUP_LIST, "equal to the array of the comma-separated values, in that order"},
+    {"contains", LOOKUP_LIST, "holds every one of the comma-separated values (@>)"},
+    {"contained_by", LOOKUP_LIST, "holds only the comma-separated values (<@)"},
+    {"overlap", LOOKUP_LIST, "holds at least one of the comma-separated values (&&)"},
+};
 
 /* ---- small builders ------------------------------------------------------------------------------------ */
 
@@ -144,9 +151,16 @@ element_schema(PdOaBuild *build, const PdField *field, LookupValue part)
             return integer_range(1, 31);
         case LOOKUP_DATE:
             return json_pack("{ssss}", "type", "string", "format", "date");
+        case LOOKUP_LEN:
+            return json_pack("{sssi}", "type", "integer", "minimum", 0);
         default:
-            return pd_http_oa_value_schema(build, field, PD_OA_VALUE);
+            break;
     }
+    if (!field->is_array)
+        return pd_http_oa_value_schema(build, field, PD_OA_VALUE);
+    PdField element = *field; /* an array lookup's values are elements */
+    element.is_array = false;
+    return pd_http_oa_value_schema(build, &element, PD_OA_VALUE);
 }
 
 static json_t *
@@ -215,6 +229,17 @@ add_field_filters(PdOaBuild *build, json_t *parameters, const PdField *field)
 {
     if (is_reserved(field->name))
         return;
+    if (field->is_array) /* Django's ArrayField lookups, len with the comparisons, isnull */
+    {
+        for (size_t i = 0; i < sizeof(array_lookups) / sizeof(array_lookups[0]); i++)
+            add_filter(build, parameters, field, NULL, LOOKUP_FIELD, &array_lookups[i]);
+        add_filter(build, parameters, field, "len", LOOKUP_LEN, &exact);
+        add_filter(build, parameters, field, "len", LOOKUP_LEN, &in_lookup);
+        for (size_t o = 0; o < sizeof(order_lookups) / sizeof(order_lookups[0]); o++)
+            add_filter(build, parameters, field, "len", LOOKUP_LEN, &order_lookups[o]);
+        add_filter(build, parameters, field, NULL, LOOKUP_FIELD, &isnull_lookup);
+        return;
+    }
     PdKindFamily family = pd_kind_info(field->kind)->family;
     bool is_exact_only = family == PD_FAMILY_JSON || family == PD_FAMILY_BINARY;
     add_filter(build, parameters, field, NULL, LOOKUP_FIELD, &exact);

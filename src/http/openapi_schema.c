@@ -125,6 +125,13 @@ literal_json(PdOaBuild *build, const PdField *field, const PdLiteral *literal)
             if (field->kind == PD_FIELD_JSON) /* the string holds JSON text */
                 return json_loads(literal->text, JSON_DECODE_ANY, NULL);
             return pd_http_oa_string(build, literal->text);
+        case PD_LITERAL_ARRAY:
+        {
+            json_t *items = json_array();
+            for (size_t i = 0; i < literal->item_count; i++)
+                pd_http_oa_push(build, items, literal_json(build, field, &literal->items[i]));
+            return items;
+        }
     }
     return NULL;
 }
@@ -244,6 +251,10 @@ kind_schema(PdOaBuild *build, const PdField *field, PdOaUse use)
             json_t *schema = string_schema(build, "byte", NULL, 0);
             return pd_http_oa_set(build, schema, "contentEncoding", json_string("base64"));
         }
+        case PD_FIELD_INET: /* an address, IPv4 or IPv6, with an optional /prefix: no JSON Schema format */
+            return string_schema(build, "inet", NULL, 0);
+        case PD_FIELD_CIDR:
+            return string_schema(build, "cidr", NULL, 0);
         case PD_FIELD_FOREIGN_KEY:
         case PD_FIELD_ONE_TO_ONE:
         case PD_FIELD_MANY_TO_MANY:
@@ -371,6 +382,12 @@ pd_http_oa_value_schema(PdOaBuild *build, const PdField *field, PdOaUse use)
     }
     apply_checks(build, schema, field, use);
     apply_choices(build, schema, field);
+    if (field->is_array) /* an array field: a JSON array of its element kind's values */
+    {
+        json_t *array = json_object();
+        pd_http_oa_set(build, array, "type", json_string("array"));
+        schema = pd_http_oa_set(build, array, "items", schema);
+    }
     if (use == PD_OA_VALUE)
         return schema;
     if (field->is_nullable)

@@ -267,6 +267,37 @@ respond_problems(PdHttpContext *ctx, const PdError *err)
     pd_http_append_problems(&ctx->out, err);
 }
 
+/*
+ * The problems of an array field's elements, named "<field>.<index>" by the query library, nested as DRF's
+ * ListField nests them: "scores":{"1":["A valid integer is required."]}.
+ */
+static void
+append_element_problems(PdStrbuf *out, const PdError *err, size_t first, size_t name_length, bool *is_done)
+{
+    const char *field = err->problems[first].field;
+    pd_strbuf_append(out, first == 0 ? "" : ",");
+    pd_http_json_string(out, pd_arena_sprintf(out->arena, "%.*s", (int)name_length, field));
+    pd_strbuf_append(out, ":{");
+    for (size_t j = first; j < err->problem_count; j++)
+    {
+        const char *other = err->problems[j].field;
+        if (is_done[j] || strncmp(other, field, name_length + 1) != 0)
+            continue;
+        pd_strbuf_append(out, j == first ? "" : ",");
+        pd_http_json_string(out, other + name_length + 1);
+        pd_strbuf_append(out, ":[");
+        for (size_t k = j; k < err->problem_count; k++)
+            if (!is_done[k] && strcmp(err->problems[k].field, other) == 0)
+            {
+                pd_strbuf_append(out, k == j ? "" : ",");
+                pd_http_json_string(out, err->problems[k].message);
+                is_done[k] = true;
+            }
+        pd_strbuf_append_char(out, ']');
+    }
+    pd_strbuf_append_char(out, '}');
+}
+
 void
 pd_http_append_problems(PdStrbuf *out, const PdError *err)
 {
@@ -286,6 +317,12 @@ pd_http_append_problems(PdStrbuf *out, const PdError *err)
         if (is_done[i])
             continue;
         const char *field = err->problems[i].field[0] != '\0' ? err->problems[i].field : "non_field_errors";
+        const char *dot = strchr(field, '.');
+        if (dot != NULL)
+        {
+            append_element_problems(out, err, i, (size_t)(dot - field), is_done);
+            continue;
+        }
         pd_strbuf_append(out, i == 0 ? "" : ",");
         pd_http_json_string(out, field);
         pd_strbuf_append(out, ":[");

@@ -486,13 +486,19 @@ append_field(PdHttpContext *ctx, const PdField *field)
     bool is_required = !is_read_only && !field->is_nullable && field->default_value.kind == PD_DEFAULT_NONE &&
                        field->kind != PD_FIELD_MANY_TO_MANY && field->kind != PD_FIELD_BOOL;
     pd_http_json_string(out, field->name);
-    pd_strbuf_appendf(out, ":{\"type\":\"%s\",\"required\":%s,\"read_only\":%s,\"label\":", field_type(field),
-                      is_required ? "true" : "false", is_read_only ? "true" : "false");
+    pd_strbuf_appendf(out, ":{\"type\":\"%s\",\"required\":%s,\"read_only\":%s,\"label\":",
+                      field->is_array ? "list" : field_type(field), is_required ? "true" : "false",
+                      is_read_only ? "true" : "false");
     append_label(out, ctx->arena, field->name);
+    if (field->is_array) /* DRF's ListField: its child field's own description */
+        pd_strbuf_appendf(out, ",\"child\":{\"type\":\"%s\",\"required\":true,\"read_only\":false",
+                          field_type(field));
     if (field->max_length > 0)
         pd_strbuf_appendf(out, ",\"max_length\":%d", field->max_length);
     if (field->kind == PD_FIELD_DECIMAL)
         pd_strbuf_appendf(out, ",\"max_digits\":%d,\"decimal_places\":%d", field->precision, field->scale);
+    if (field->is_array)
+        pd_strbuf_append_char(out, '}');
     if (field->choice_count > 0)
     {
         pd_strbuf_append(out, ",\"choices\":[");

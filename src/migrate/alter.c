@@ -99,7 +99,7 @@ add_objects_safely(PlanContext *ctx, const FieldObjects *objects, bool has_fk, c
     }
     if (has_index && objects->index_name != NULL)
         pd_plan_ddl_create_index(&ctx->concurrently, objects->table, objects->index_name,
-                                 pd_plan_ddl_columns(ctx->arena, objects->column), false, true);
+                                 objects->index_columns_sql, false, true);
     if (has_search && objects->search_index_name != NULL)
         pd_plan_ddl_create_index(&ctx->concurrently, objects->table, objects->search_index_name,
                                  objects->search_index_sql, false, true);
@@ -124,7 +124,7 @@ add_objects_plainly(PlanContext *ctx, PdStrbuf *out, const FieldObjects *objects
             false);
     if (has_index && objects->index_name != NULL)
         pd_plan_ddl_create_index(out, objects->table, objects->index_name,
-                                 pd_plan_ddl_columns(ctx->arena, objects->column), false, false);
+                                 objects->index_columns_sql, false, false);
     if (has_search && objects->search_index_name != NULL)
         pd_plan_ddl_create_index(out, objects->table, objects->search_index_name, objects->search_index_sql,
                                  false, false);

@@ -98,15 +98,8 @@ pd_plan_ddl_create_indexes(PdStrbuf *out, const char *table, const FieldObjects 
 {
     for (size_t i = 0; i < field_count; i++)
         if (fields[i].index_name != NULL)
-        {
-            pd_strbuf_append(out, "CREATE INDEX ");
-            pd_strbuf_append_identifier(out, fields[i].index_name);
-            pd_strbuf_append(out, " ON ");
-            pd_strbuf_append_identifier(out, table);
-            pd_strbuf_append(out, " (");
-            pd_strbuf_append_identifier(out, fields[i].column);
-            pd_strbuf_append(out, ");\n");
-        }
+            pd_plan_ddl_create_index(out, table, fields[i].index_name, fields[i].index_columns_sql, false,
+                                     false);
     for (size_t i = 0; i < field_count; i++)
         if (fields[i].search_index_name != NULL)
             pd_plan_ddl_create_index(out, table, fields[i].search_index_name, fields[i].search_index_sql,

@@ -178,7 +178,8 @@ write_builds(PlanContext *ctx, const PdModel *model, const FieldObjects *b, cons
         pd_plan_ddl_create_index(&ctx->concurrently, b->table, temporary_name(ctx, b->unique_name), columns,
                                  true, true);
     if (b->index_name != NULL)
-        pd_plan_ddl_create_index(&ctx->concurrently, b->table, temporary_name(ctx, b->index_name), columns,
+        pd_plan_ddl_create_index(&ctx->concurrently, b->table, temporary_name(ctx, b->index_name),
+                                 pd_plan_schema_field_index_columns(ctx->arena, b->field, names->column),
                                  false, true);
     const PdIndex *index;
     IndexObjects objects;

@@ -153,6 +153,7 @@ bool pd_inspect_read_foreign_key(const char *definition, PdOnDelete *on_delete, 
 typedef struct InspectIndexShape
 {
     bool is_unique;
+    bool is_gin;            /* USING gin: expressed only as an array field's `index` */
     const char **columns;   /* column names, unquoted */
     const char **functions; /* per column: "lower" or "upper" for lower(column), or NULL */
     const char **opclasses; /* per column: a non-default operator class, or NULL */

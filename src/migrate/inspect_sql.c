@@ -271,6 +271,21 @@ pd_inspect_read_default(PdArena *arena, const PdField *field, const char *sql, P
         *value = (PdDefault){.kind = PD_DEFAULT_UUID};
         return true;
     }
+    if (field->is_array) /* only the empty array, '{}'::integer[], reads back; any other is a comment */
+    {
+        PdColumnType type = {.kind = field->kind};
+        const char *base = pd_kind_column_sql(arena, &type);
+        bool is_empty =
+            base != NULL &&
+            (strcmp(sql, pd_arena_sprintf(arena, "'{}'::%s[]", base)) == 0 ||
+             strcmp(sql, pd_model_column_type(arena, field) != NULL
+                             ? pd_arena_sprintf(arena, "'{}'::%s", pd_model_column_type(arena, field))
+                             : "") == 0);
+        if (is_empty)
+            *value =
+                (PdDefault){.kind = PD_DEFAULT_LITERAL, .literal = {.kind = PD_LITERAL_ARRAY, .text = "[]"}};
+        return is_empty;
+    }
     PdLiteral literal;
     PdError ignored;
     if (!candidate_value(arena, field, sql, &literal) || !pd_model_check_value(field, &literal, &ignored))
@@ -591,7 +606,8 @@ pd_inspect_read_index(PdArena *arena, const char *definition, InspectIndexShape 
     if (!read_identifier(arena, &p, &name) || !skip(&p, ".") || !read_identifier(arena, &p, &name) ||
         !skip(&p, " USING "))
         return *reason = "an unknown definition", false;
-    if (!skip(&p, "btree ("))
+    shape->is_gin = !shape->is_unique && skip(&p, "gin (");
+    if (!shape->is_gin && !skip(&p, "btree ("))
         return *reason = "an index method other than btree", false;
     do
     {
@@ -647,6 +663,21 @@ read_type_numbers(const char *sql, const PdKindInfo *info, PdColumnType *type)
 bool
 pd_inspect_column_type(const char *type_sql, PdColumnType *type)
 {
+    size_t length = strlen(type_sql);
+    if (length > 2 &&
+        strcmp(type_sql + length - 2, "[]") == 0) /* an array: of a scalar kind but json, binary */
+    {
+        char element[128];
+        if (length - 2 >= sizeof(element))
+            return false;
+        memcpy(element, type_sql, length - 2);
+        element[length - 2] = '\0';
+        if (!pd_inspect_column_type(element, type) || type->is_array)
+            return false;
+        PdKindFamily family = pd_kind_info(type->kind)->family;
+        type->is_array = true;
+        return family != PD_FAMILY_JSON && family != PD_FAMILY_BINARY;
+    }
     for (int kind = 0; kind < PD_FIELD_KIND_COUNT; kind++)
     {
         const PdKindInfo *info = pd_kind_info((PdFieldKind)kind);

@@ -126,6 +126,7 @@ typedef struct FieldObjects
     const char *fk_reference_sql; /* the same without its deferrability: what a drop and add changes */
     bool is_fk_deferrable;        /* DEFERRABLE INITIALLY DEFERRED: ALTER CONSTRAINT toggles it */
     const char *index_name;
+    const char *index_columns_sql; /* what follows ON <table>: ("col"), or USING gin ("col") for an array */
     const char *search_index_name; /* search=trigram / search=fulltext: <table>_<column>_trgm / _fts */
     const char *search_index_sql;  /* after ON "table": USING gin (...), see schema.c's search_index_sql */
 } FieldObjects;
@@ -175,6 +176,8 @@ const char *pd_plan_schema_index_where(PlanContext *ctx, const char *columns_sql
 char *pd_plan_schema_index_fields(PlanContext *ctx, const PdIndex *index);
 /* A literal compared with or stored in a column of type (type_sql spelled): bare when PostgreSQL types it
  * right, else quoted (and cast when is_cast and the column is not text). */
+/* A field index's columns after ON <table>: ("col"), or USING gin ("col") for an array field. In arena. */
+const char *pd_plan_schema_field_index_columns(PdArena *arena, const PdField *field, const char *column);
 void pd_plan_schema_value(PdStrbuf *buf, const PdLiteral *literal, const PdColumnType *type,
                           const char *type_sql, bool is_cast);
 /* A check operator as SQL: "=", "<>", "<", ... */

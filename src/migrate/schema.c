@@ -77,6 +77,52 @@ pd_plan_schema_value(PdStrbuf *buf, const PdLiteral *literal, const PdColumnType
     }
 }
 
+/* An element of an array constant as PostgreSQL's array_out writes it: bare when it can be, else quoted. */
+static void
+append_array_element(PdStrbuf *buf, const PdLiteral *item)
+{
+    const char *text = item->text;
+    if (item->kind == PD_LITERAL_BOOL)
+    {
+        pd_strbuf_append(buf, strcmp(text, "true") == 0 ? "t" : "f");
+        return;
+    }
+    bool is_bare = text[0] != '\0' && strcspn(text, "{}\",\\ \t\n\r") == strlen(text) &&
+                   strcmp(text, "NULL") != 0 && strcmp(text, "null") != 0;
+    if (is_bare)
+    {
+        pd_strbuf_append(buf, text);
+        return;
+    }
+    pd_strbuf_append_char(buf, '"');
+    for (const char *c = text; *c != '\0'; c++)
+    {
+        if (*c == '"' || *c == '\\')
+            pd_strbuf_append_char(buf, '\\');
+        pd_strbuf_append_char(buf, *c);
+    }
+    pd_strbuf_append_char(buf, '"');
+}
+
+/* An array field's default: '{1,2}'::integer[], the form PostgreSQL deparses the constant back to. */
+static const char *
+array_default_sql(PlanContext *ctx, const PdLiteral *literal, const char *type_sql)
+{
+    PdStrbuf text, buf;
+    pd_strbuf_init(&text, ctx->arena);
+    pd_strbuf_append_char(&text, '{');
+    for (size_t i = 0; i < literal->item_count; i++)
+    {
+        pd_strbuf_append(&text, i > 0 ? "," : "");
+        append_array_element(&text, &literal->items[i]);
+    }
+    pd_strbuf_append_char(&text, '}');
+    pd_strbuf_init(&buf, ctx->arena);
+    pd_strbuf_append_literal(&buf, pd_strbuf_text(&text));
+    pd_strbuf_appendf(&buf, "::%s", type_sql);
+    return pd_strbuf_text(&buf);
+}
+
 static const char *
 default_sql(PlanContext *ctx, const PdField *field, const FieldObjects *objects)
 {
@@ -95,6 +141,8 @@ default_sql(PlanContext *ctx, const PdField *field, const FieldObjects *objects)
         case PD_DEFAULT_LITERAL:
             break;
     }
+    if (field->is_array)
+        return array_default_sql(ctx, &field->default_value.literal, objects->type_sql);
     PdStrbuf buf;
     pd_strbuf_init(&buf, ctx->arena);
     pd_plan_schema_value(&buf, &field->default_value.literal, &objects->type, objects->type_sql, true);
@@ -295,7 +343,7 @@ pd_plan_schema_field(PlanContext *ctx, const char *table, const char *column, co
     out->field = field;
     out->table = table;
     out->column = column;
-    out->type = (PdColumnType){field->kind, 0, 0, 0};
+    out->type = (PdColumnType){.kind = field->kind};
     out->type_sql = "";
     if (pd_model_column_type_of(field, &out->type))
         out->type_sql = pd_kind_column_sql(ctx->arena, &out->type);
@@ -331,7 +379,10 @@ pd_plan_schema_field(PlanContext *ctx, const char *table, const char *column, co
                                                                out->fk_reference_sql);
     }
     if (needs_index(field))
+    {
         out->index_name = pd_model_constraint_name(ctx->arena, table, column, "idx");
+        out->index_columns_sql = pd_plan_schema_field_index_columns(ctx->arena, field, column);
+    }
     if (field->search == PD_SEARCH_TRIGRAM || field->search == PD_SEARCH_FULLTEXT)
     {
         out->search_index_name = pd_model_search_index_name(ctx->arena, table, column, field);
@@ -340,6 +391,14 @@ pd_plan_schema_field(PlanContext *ctx, const char *table, const char *column, co
     if (pd_arena_failed(ctx->arena))
         return pd_arena_error(ctx->arena, ctx->err);
     return true;
+}
+
+/* A field index's columns: ("col"), or USING gin ("col") for an array, so that @>, <@ and && use it. */
+const char *
+pd_plan_schema_field_index_columns(PdArena *arena, const PdField *field, const char *column)
+{
+    const char *columns = pd_plan_ddl_columns(arena, column);
+    return field->is_array && columns != NULL ? pd_arena_sprintf(arena, "USING gin %s", columns) : columns;
 }
 
 bool

@@ -479,11 +479,12 @@ check_index_function(Checker *checker, const PdIndexSyntax *entry, size_t f, con
         return pd_model_error_at(checker->err, entry->field_pos[f],
                                  "function \"%s\" in %s of model %s, expected lower(field) or upper(field)",
                                  function, where, model->name);
-    if (field != NULL && pd_kind_info(field->kind)->family != PD_FAMILY_TEXT)
+    if (field != NULL && (pd_kind_info(field->kind)->family != PD_FAMILY_TEXT || field->is_array))
         return pd_model_error_at(checker->err, entry->field_pos[f],
-                                 "%s(%s) in %s of model %s on a field of type %s, expected a string, text, "
+                                 "%s(%s) in %s of model %s on a field of type %s%s, expected a string, text, "
                                  "email, url or slug field",
-                                 function, field->name, where, model->name, pd_model_kind_name(field->kind));
+                                 function, field->name, where, model->name, pd_model_kind_name(field->kind),
+                                 field->is_array ? "[]" : "");
     return true;
 }
 

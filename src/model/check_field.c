@@ -109,11 +109,15 @@ check_type(const PdModel *target, const PdFieldSyntax *syntax, PdField *out, PdE
             "unknown field type \"%s\", expected a type such as string(n), text, int, bool, "
             "decimal(p,s), timestamptz, json or a model name",
             name);
-    if (syntax->is_list)
-        return pd_model_error_at(
-            err, syntax->type_pos,
-            "list of %s, expected a list only of a model (Model[] is a many-to-many field)", name);
+    if (syntax->is_list && (type->family == PD_FAMILY_JSON || type->family == PD_FAMILY_BINARY))
+        return pd_model_error_at(err, syntax->type_pos,
+                                 "array of %s, expected an array of a scalar type such as int[], "
+                                 "string(n)[], date[] or inet[] (%s)",
+                                 name,
+                                 type->family == PD_FAMILY_JSON ? "a json field holds a list itself"
+                                                                : "bytes have no array form in the API");
     out->kind = type->kind;
+    out->is_array = syntax->is_list;
     if (type->numbers == PD_NUMBERS_PRECISION_SCALE)
         return check_decimal_args(syntax, out, type, err);
     if (type->numbers != PD_NUMBERS_NONE)
@@ -177,6 +181,14 @@ option_applies(PdOption option, PdFieldKind kind)
     }
 }
 
+/* The options an array field takes: the column's own (null, unique, a GIN index, a default, a comment). */
+static bool
+is_array_option(PdOption option)
+{
+    return option == PD_OPTION_NULL || option == PD_OPTION_UNIQUE || option == PD_OPTION_INDEX ||
+           option == PD_OPTION_DEFAULT || option == PD_OPTION_COMMENT || option == PD_OPTION_RENAMED_FROM;
+}
+
 static bool
 check_applies(const PdFieldSyntax *syntax, const PdField *out, PdError *err)
 {
@@ -184,6 +196,12 @@ check_applies(const PdFieldSyntax *syntax, const PdField *out, PdError *err)
     {
         if (!syntax->has_option[option])
             continue;
+        if (out->is_array && !is_array_option((PdOption)option))
+            return pd_model_error_at(
+                err, syntax->option_pos[option],
+                "option \"%s\" on array field \"%s\", expected only null, unique, index, default=, "
+                "comment= and renamed_from= on an array field",
+                pd_model_option_name((PdOption)option), out->name);
         if (out->kind == PD_FIELD_MANY_TO_MANY && option != PD_OPTION_RELATED &&
             option != PD_OPTION_THROUGH && option != PD_OPTION_RENAMED_FROM)
             return pd_model_error_at(
@@ -427,7 +445,7 @@ pd_model_check_field(PdArena *arena, const PdModel *target, const PdModel *model
     out->is_auto_now_add = has[PD_OPTION_AUTO_NOW_ADD];
     if (out->is_auto_now || out->is_auto_now_add)
         out->default_value = (PdDefault){.kind = PD_DEFAULT_NOW}; /* the database's now on insert */
-    bool is_indexed_by_default = pd_kind_info(out->kind)->is_indexed_by_default;
+    bool is_indexed_by_default = pd_kind_info(out->kind)->is_indexed_by_default && !out->is_array;
     out->is_indexed = has[PD_OPTION_INDEX] || (is_indexed_by_default && !has[PD_OPTION_NO_INDEX] &&
                                                !out->is_unique && !out->is_primary_key);
     if (out->renamed_from != NULL && !pd_model_is_lower_name(out->renamed_from))

@@ -245,6 +245,8 @@ compare_class(const PdColumnType *type)
             return 3;
         case PD_FAMILY_UUID:
             return 4;
+        case PD_FAMILY_NETWORK: /* inet and cidr compare with each other */
+            return 8;
         case PD_FAMILY_TEMPORAL: /* a date compares with a timestamptz; time and interval only with their own
                                   */
             return type->kind == PD_FIELD_DATE || type->kind == PD_FIELD_TIMESTAMPTZ ? 5
@@ -293,6 +295,12 @@ check_compare(const PdModel *model, const PdExpr *expr, PdError *err)
     PdColumnType type_a, type_b;
     if (!pd_model_column_type_of(a, &type_a))
         return pd_model_error_at(err, expr->pos, "field \"%s\" without a column type", a->name);
+    if (a->is_array || (b != NULL && b->is_array))
+        return pd_model_error_at(
+            err, expr->pos,
+            "a comparison of array field \"%s\" in a condition, expected only \"is null\" "
+            "or \"is not null\" on an array field",
+            a->is_array ? a->name : b->name);
     if (compare_class(&type_a) == 0)
         return pd_model_error_at(err, expr->pos,
                                  "a comparison of field \"%s\" of type %s in a condition, expected only \"is "

@@ -60,11 +60,21 @@ append_string(PdStrbuf *buf, const char *text)
     pd_strbuf_append_char(buf, '"');
 }
 
-static void
-append_literal(PdStrbuf *buf, const PdLiteral *literal)
+void
+pd_model_append_literal(PdStrbuf *buf, const PdLiteral *literal)
 {
     if (literal->kind == PD_LITERAL_STRING)
         append_string(buf, literal->text);
+    else if (literal->kind == PD_LITERAL_ARRAY)
+    {
+        pd_strbuf_append_char(buf, '[');
+        for (size_t i = 0; i < literal->item_count; i++)
+        {
+            pd_strbuf_append(buf, i > 0 ? ", " : "");
+            pd_model_append_literal(buf, &literal->items[i]);
+        }
+        pd_strbuf_append_char(buf, ']');
+    }
     else
         pd_strbuf_append(buf, literal->kind == PD_LITERAL_NULL ? "null" : literal->text);
 }
@@ -91,7 +101,7 @@ append_default(PdStrbuf *buf, const PdDefault *value)
     else if (value->kind == PD_DEFAULT_SERIAL)
         pd_strbuf_append(buf, "serial");
     else
-        append_literal(buf, &value->literal);
+        pd_model_append_literal(buf, &value->literal);
 }
 
 static void append_expr(PdStrbuf *buf, const PdExpr *expr);
@@ -115,12 +125,12 @@ append_values(PdStrbuf *buf, const PdField *field)
     if (field->backfill != NULL)
     {
         pd_strbuf_append(buf, " backfill=");
-        append_literal(buf, field->backfill);
+        pd_model_append_literal(buf, field->backfill);
     }
     for (size_t i = 0; i < field->check_count; i++)
     {
         pd_strbuf_appendf(buf, " check(%s ", ops[field->checks[i].op]);
-        append_literal(buf, &field->checks[i].value);
+        pd_model_append_literal(buf, &field->checks[i].value);
         pd_strbuf_append_char(buf, ')');
     }
     if (field->choice_count == 0)
@@ -134,7 +144,7 @@ append_values(PdStrbuf *buf, const PdField *field)
         if (choice->value.kind == PD_LITERAL_STRING && is_word(choice->value.text))
             pd_strbuf_append(buf, choice->value.text);
         else
-            append_literal(buf, &choice->value);
+            pd_model_append_literal(buf, &choice->value);
         pd_strbuf_append_char(buf, ' ');
         append_string(buf, choice->label);
     }
@@ -244,7 +254,7 @@ append_expr(PdStrbuf *buf, const PdExpr *expr)
             pd_strbuf_append(buf, expr->field);
             break;
         case PD_EXPR_LITERAL:
-            append_literal(buf, &expr->literal);
+            pd_model_append_literal(buf, &expr->literal);
             break;
         case PD_EXPR_COMPARE:
             append_expr(buf, expr->left);

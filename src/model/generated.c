@@ -314,6 +314,11 @@ type_of_field(Typing *typing, const PdExpr *expr, ValueType *out)
     PdColumnType type;
     if (!pd_model_column_type_of(used, &type))
         return pd_model_error_at(typing->err, expr->pos, "field \"%s\" without a column type", used->name);
+    if (type.is_array)
+        return pd_model_error_at(typing->err, expr->pos,
+                                 "array field \"%s\" in generated field \"%s\", expected a field of a scalar "
+                                 "type",
+                                 expr->field, name);
     switch (pd_kind_info(type.kind)->family)
     {
         case PD_FAMILY_INTEGER:
@@ -347,6 +352,8 @@ type_of_literal(const PdLiteral *literal)
             return (ValueType){VALUE_TEXT, PD_FIELD_TEXT};
         case PD_LITERAL_BOOL:
             return (ValueType){VALUE_BOOL, PD_FIELD_BOOL};
+        case PD_LITERAL_ARRAY: /* the value grammar has none */
+            return (ValueType){VALUE_OTHER, PD_FIELD_TEXT};
         case PD_LITERAL_NULL:
             break;
     }

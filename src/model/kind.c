@@ -67,6 +67,10 @@ static const PdKindInfo kinds[PD_FIELD_KIND_COUNT] = {
                          PD_NUMBERS_NONE, 0, 0, 0, 0, 0, false, NULL, NULL, PD_JSON_BASE64},
     [PD_FIELD_CITEXT] = {PD_FIELD_CITEXT, "citext", {NULL}, true, "citext", PD_FAMILY_TEXT, PD_NUMBERS_NONE,
                          0, 0, 0, 0, 0, false, NULL, NULL, PD_JSON_STRING},
+    [PD_FIELD_INET] = {PD_FIELD_INET, "inet", {NULL}, true, "inet", PD_FAMILY_NETWORK, PD_NUMBERS_NONE,
+                       0, 0, 0, 0, 0, false, NULL, NULL, PD_JSON_STRING},
+    [PD_FIELD_CIDR] = {PD_FIELD_CIDR, "cidr", {NULL}, true, "cidr", PD_FAMILY_NETWORK, PD_NUMBERS_NONE,
+                       0, 0, 0, 0, 0, false, NULL, NULL, PD_JSON_STRING},
     [PD_FIELD_FOREIGN_KEY] = {PD_FIELD_FOREIGN_KEY, "foreign_key", {NULL}, false, NULL, PD_FAMILY_RELATION,
                               PD_NUMBERS_NONE, 0, 0, 0, 0, 0, true, NULL, NULL, PD_JSON_KEY},
     [PD_FIELD_ONE_TO_ONE] = {PD_FIELD_ONE_TO_ONE, "one_to_one", {NULL}, false, NULL, PD_FAMILY_RELATION,
@@ -106,7 +110,7 @@ const char *
 pd_kind_family_name(PdKindFamily family)
 {
     static const char *names[] = {"integer", "text",   "numeric", "temporal", "boolean",
-                                  "json",    "binary", "uuid",    "relation"};
+                                  "json",    "binary", "uuid",    "network",  "relation"};
     if ((size_t)family < sizeof(names) / sizeof(names[0]))
         return names[family];
     return "unknown";
@@ -135,17 +139,19 @@ pd_kind_column_sql(PdArena *arena, const PdColumnType *type)
     const PdKindInfo *info = pd_kind_info(type->kind);
     if (info == NULL || info->sql_type == NULL)
         return NULL;
+    const char *brackets = type->is_array ? "[]" : "";
     switch (info->numbers)
     {
         case PD_NUMBERS_LENGTH:
         case PD_NUMBERS_OPTIONAL_LENGTH:
-            return pd_arena_sprintf(arena, "%s(%d)", info->sql_type, type->length);
+            return pd_arena_sprintf(arena, "%s(%d)%s", info->sql_type, type->length, brackets);
         case PD_NUMBERS_PRECISION_SCALE:
-            return pd_arena_sprintf(arena, "%s(%d,%d)", info->sql_type, type->precision, type->scale);
+            return pd_arena_sprintf(arena, "%s(%d,%d)%s", info->sql_type, type->precision, type->scale,
+                                    brackets);
         case PD_NUMBERS_NONE:
             break;
     }
-    return info->sql_type;
+    return type->is_array ? pd_arena_sprintf(arena, "%s[]", info->sql_type) : info->sql_type;
 }
 
 bool
@@ -157,7 +163,8 @@ pd_kind_column_equal(const PdColumnType *a, const PdColumnType *b)
     bool is_same_sql = x->sql_type != NULL && y->sql_type != NULL
                            ? strcmp(x->sql_type, y->sql_type) == 0
                            : x->sql_type == y->sql_type; /* no column */
-    return is_same_sql && a->length == b->length && a->precision == b->precision && a->scale == b->scale;
+    return is_same_sql && a->is_array == b->is_array && a->length == b->length &&
+           a->precision == b->precision && a->scale == b->scale;
 }
 
 /* ---- casts ------------------------------------------------------------- */
@@ -178,17 +185,18 @@ storage_kind(PdFieldKind kind)
 #define TEXTS (K(PD_FIELD_STRING) | K(PD_FIELD_TEXT))
 #define INTEGERS (K(PD_FIELD_SMALLINT) | K(PD_FIELD_INT) | K(PD_FIELD_BIGINT))
 #define FRACTIONAL (K(PD_FIELD_DECIMAL) | K(PD_FIELD_FLOAT))
+#define NETWORKS (K(PD_FIELD_INET) | K(PD_FIELD_CIDR))
 #define STORED                                                                                               \
     (TEXTS | INTEGERS | FRACTIONAL | K(PD_FIELD_BOOL) | K(PD_FIELD_DATE) | K(PD_FIELD_TIME) |                \
      K(PD_FIELD_TIMESTAMPTZ) | K(PD_FIELD_DURATION) | K(PD_FIELD_UUID) | K(PD_FIELD_JSON) |                  \
-     K(PD_FIELD_BINARY) | K(PD_FIELD_CITEXT))
+     K(PD_FIELD_BINARY) | K(PD_FIELD_CITEXT) | NETWORKS)
 
 typedef enum CastRule
 {
     CAST_LOSS,      /* rewrites; loses what `loss` says (NULL: nothing) */
     CAST_LENGTH,    /* text to text: lossless and in place when the new length holds the old */
     CAST_PRECISION, /* numeric to numeric: in place when only the precision grows */
-    CAST_IN_PLACE,  /* binary-coercible (text and citext): no rewrite of the table, nothing lost */
+    CAST_IN_PLACE,  /* binary-coercible (text and citext, cidr to inet): no rewrite, nothing lost */
 } CastRule;
 
 typedef struct CastRow
@@ -232,6 +240,9 @@ static const CastRow casts[] = {
     {K(PD_FIELD_DATE), K(PD_FIELD_TIMESTAMPTZ), CAST_LOSS, NULL},
     {K(PD_FIELD_TIMESTAMPTZ), K(PD_FIELD_DATE), CAST_LOSS, "the time of day is lost"},
     {K(PD_FIELD_TIMESTAMPTZ), K(PD_FIELD_TIME), CAST_LOSS, "the date is lost"},
+    {K(PD_FIELD_CIDR), K(PD_FIELD_INET), CAST_IN_PLACE, NULL},
+    {K(PD_FIELD_INET), K(PD_FIELD_CIDR), CAST_LOSS,
+     "bits right of the netmask are cleared (192.168.1.5/24 becomes 192.168.1.0/24)"},
 };
 
 static PdKindCast
@@ -265,9 +276,14 @@ pd_kind_cast(const PdColumnType *from, const PdColumnType *to)
     if (pd_kind_column_equal(from, to))
         return cast;
     unsigned a = K(storage_kind(from->kind)), b = K(storage_kind(to->kind));
-    for (size_t i = 0; i < sizeof(casts) / sizeof(casts[0]); i++)
+    for (size_t i = 0; i < sizeof(casts) / sizeof(casts[0]) && from->is_array == to->is_array; i++)
         if ((casts[i].from & a) != 0 && (casts[i].to & b) != 0)
-            return apply_rule(&casts[i], from, to);
+        {
+            cast = apply_rule(&casts[i], from, to);
+            /* An array is cast element by element into a new array: always a rewrite. */
+            cast.is_rewrite = cast.is_rewrite || from->is_array;
+            return cast;
+        }
     cast.is_castable = false;
     cast.is_rewrite = true;
     return cast;
@@ -289,7 +305,7 @@ pd_model_column_type_of(const PdField *field, PdColumnType *out)
         /* A key is never a relation (the checker refuses primary_key there), so this recursion ends. */
         return key != NULL && pd_model_column_type_of(key, out);
     }
-    PdColumnType type = {field->kind, 0, 0, 0};
+    PdColumnType type = {.kind = field->kind, .is_array = field->is_array};
     if (info->numbers == PD_NUMBERS_LENGTH || info->numbers == PD_NUMBERS_OPTIONAL_LENGTH)
         type.length = field->max_length;
     else if (info->numbers == PD_NUMBERS_PRECISION_SCALE)
@@ -318,17 +334,19 @@ pd_model_type_text(PdArena *arena, const PdField *field)
         return pd_arena_sprintf(arena, "%s[]", field->target_name);
     if (info->family == PD_FAMILY_RELATION)
         return field->target_name;
+    const char *brackets = field->is_array ? "[]" : "";
     switch (info->numbers)
     {
         case PD_NUMBERS_LENGTH:
         case PD_NUMBERS_OPTIONAL_LENGTH:
-            return pd_arena_sprintf(arena, "%s(%d)", info->name, field->max_length);
+            return pd_arena_sprintf(arena, "%s(%d)%s", info->name, field->max_length, brackets);
         case PD_NUMBERS_PRECISION_SCALE:
-            return pd_arena_sprintf(arena, "%s(%d,%d)", info->name, field->precision, field->scale);
+            return pd_arena_sprintf(arena, "%s(%d,%d)%s", info->name, field->precision, field->scale,
+                                    brackets);
         case PD_NUMBERS_NONE:
             break;
     }
-    return info->name;
+    return field->is_array ? pd_arena_sprintf(arena, "%s[]", info->name) : info->name;
 }
 
 const char *

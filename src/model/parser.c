@@ -171,6 +171,41 @@ parse_literal(Parser *parser, PdLiteral *literal, const char *expected)
     return true;
 }
 
+/* [literal, ...]: an array field's default, elements checked against the element type by the checker. */
+static bool
+parse_array_literal(Parser *parser, PdLiteral *literal)
+{
+    next(parser); /* "[" */
+    PdLiteral *items = NULL;
+    size_t capacity = 0;
+    PdStrbuf text;
+    pd_strbuf_init(&text, parser->arena);
+    pd_strbuf_append(&text, "[");
+    literal->kind = PD_LITERAL_ARRAY;
+    literal->item_count = 0;
+    while (!is_token(parser, 0, PD_TOKEN_RBRACKET))
+    {
+        if (literal->item_count > 0 && !expect(parser, PD_TOKEN_COMMA, "\",\" or \"]\" in an array", NULL))
+            return false;
+        if (literal->item_count > 0 && is_token(parser, 0, PD_TOKEN_RBRACKET))
+            break; /* a trailing comma */
+        if ((items = reserve(parser, items, literal->item_count, &capacity, sizeof(PdLiteral))) == NULL)
+            return fail_memory(parser);
+        PdLiteral *item = &items[literal->item_count];
+        *item = (PdLiteral){0};
+        if (!parse_literal(parser, item, "a number, a string, true or false in an array"))
+            return false;
+        pd_strbuf_append(&text, literal->item_count > 0 ? ", " : "");
+        pd_model_append_literal(&text, item);
+        literal->item_count++;
+    }
+    next(parser); /* "]" */
+    pd_strbuf_append(&text, "]");
+    literal->items = items;
+    literal->text = pd_strbuf_text(&text);
+    return literal->text != NULL || fail_memory(parser);
+}
+
 static bool
 parse_default(Parser *parser, PdFieldSyntax *field)
 {
@@ -187,6 +222,8 @@ parse_default(Parser *parser, PdFieldSyntax *field)
         return true;
     }
     value->kind = PD_DEFAULT_LITERAL;
+    if (is_token(parser, 0, PD_TOKEN_LBRACKET))
+        return parse_array_literal(parser, &value->literal);
     return parse_literal(parser, &value->literal, expected);
 }
 
@@ -462,6 +499,10 @@ parse_field(Parser *parser, PdFieldSyntax *field)
         if (!expect(parser, PD_TOKEN_RBRACKET, "\"]\" after \"[\" (Model[] is a many-to-many field)", NULL))
             return false;
         field->is_list = true;
+        if (is_token(parser, 0, PD_TOKEN_LBRACKET))
+            return pd_model_error_at(parser->err, peek(parser, 0)->pos,
+                                     "\"[\" after %s[], expected one \"[]\" (arrays have one dimension)",
+                                     field->type_name);
     }
     size_t check_capacity = 0;
     while (!is_line_end(parser, 0))

@@ -12,6 +12,7 @@
 
 #include "prodata/arena.h"
 #include "prodata/error.h"
+#include "prodata/strbuf.h"
 #include "prodata/model.h"
 
 struct PdLexer;
@@ -153,6 +154,8 @@ bool pd_model_check_literal(const PdField *field, const PdLiteral *value, bool c
 
 /* True when name is [a-z_][a-z0-9_]* (field, related and column names). */
 bool pd_model_is_lower_name(const char *name);
+/* A literal as the canonical form writes it: 12, "a\"b", true, [1, 2]. */
+void pd_model_append_literal(PdStrbuf *buf, const PdLiteral *literal);
 
 /* Database identifiers given as strings (table, through, index names): [a-z_][a-z0-9_$]*, at most 63 bytes.
  */

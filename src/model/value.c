@@ -8,6 +8,7 @@
  * the kind table (kind.c); the shape of each kind's text is here. Validation
  * only: nothing is converted or allocated, so it is safe from any thread.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <jansson.h>
 #include <math.h>
@@ -519,6 +520,51 @@ is_duration(const char *text)
     return is_iso_duration(text) || is_plain_duration(text);
 }
 
+/*
+ * An address as inet and cidr read it: IPv4 dotted (four parts) or IPv6, then
+ * /prefix (0-32, 0-128) where given or required. cidr also refuses bits set
+ * right of the prefix, as PostgreSQL does ("192.168.1.5/24" is an inet).
+ */
+static bool
+is_network(const char *text, bool is_cidr)
+{
+    char address[64];
+    const char *slash = strchr(text, '/');
+    size_t length = slash != NULL ? (size_t)(slash - text) : strlen(text);
+    if (length == 0 || length >= sizeof(address) || (is_cidr && slash == NULL))
+        return false;
+    memcpy(address, text, length);
+    address[length] = '\0';
+    unsigned char bytes[16];
+    bool is_v6 = strchr(address, ':') != NULL;
+    if (inet_pton(is_v6 ? AF_INET6 : AF_INET, address, bytes) != 1)
+        return false;
+    int bits = is_v6 ? 128 : 32, prefix = bits;
+    if (slash != NULL)
+    {
+        const char *p = slash + 1;
+        size_t digits = strspn(p, "0123456789");
+        if (digits == 0 || digits > 3 || p[digits] != '\0' || (prefix = atoi(p)) > bits)
+            return false;
+    }
+    for (int bit = prefix; is_cidr && bit < bits; bit++)
+        if (bytes[bit / 8] & (0x80 >> (bit % 8)))
+            return false;
+    return true;
+}
+
+static bool
+is_inet(const char *text)
+{
+    return is_network(text, false);
+}
+
+static bool
+is_cidr(const char *text)
+{
+    return is_network(text, true);
+}
+
 /* The kinds whose values are strings of a given form (dates, times, durations, uuids, base64). */
 static const struct
 {
@@ -531,6 +577,9 @@ static const struct
     [PD_FIELD_DURATION] = {is_duration, "an interval such as \"3 days\", \"01:30:00\" or \"P1DT2H\""},
     [PD_FIELD_UUID] = {is_uuid, "a uuid as \"xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx\""},
     [PD_FIELD_BINARY] = {is_base64, "a base64 string"},
+    [PD_FIELD_INET] = {is_inet, "an IPv4 or IPv6 address such as \"192.168.0.1\" or \"2001:db8::1/64\""},
+    [PD_FIELD_CIDR] = {is_cidr, "a network such as \"10.0.0.0/8\" or \"2001:db8::/32\", no bits set right of "
+                                "the prefix"},
 };
 
 static bool
@@ -585,6 +634,7 @@ check_type(const PdField *field, const PdLiteral *value, bool check_format, PdEr
         case PD_FAMILY_TEMPORAL:
         case PD_FAMILY_UUID:
         case PD_FAMILY_BINARY:
+        case PD_FAMILY_NETWORK:
             break;
     }
     return check_text_form(field, value, err);
@@ -621,6 +671,28 @@ check_choice(const PdField *field, const PdLiteral *value, PdError *err)
                         value->text, quote, field->name, listed);
 }
 
+/* An array field's value: an array literal whose every element is a value of the element type. */
+static bool
+check_array(const PdField *field, const PdLiteral *value, bool check_format, PdError *err)
+{
+    if (value->kind != PD_LITERAL_ARRAY)
+        return pd_error_set(err, PD_ERR_INVALID_INPUT, "%s%.60s%s is not an array, expected [value, ...]",
+                            value->kind == PD_LITERAL_STRING   ? "string \""
+                            : value->kind == PD_LITERAL_NUMBER ? "number "
+                                                               : "",
+                            value->text, value->kind == PD_LITERAL_STRING ? "\"" : "");
+    PdField element = *field;
+    element.is_array = false;
+    element.is_nullable = false;
+    for (size_t i = 0; i < value->item_count; i++)
+        if (!check_type(&element, &value->items[i], check_format, err))
+        {
+            PdError inner = *err;
+            return pd_error_set(err, PD_ERR_INVALID_INPUT, "element %zu: %s", i + 1, inner.message);
+        }
+    return true;
+}
+
 bool
 pd_model_check_literal(const PdField *field, const PdLiteral *value, bool check_choices, bool check_format,
                        PdError *err)
@@ -632,6 +704,12 @@ pd_model_check_literal(const PdField *field, const PdLiteral *value, bool check_
         return pd_error_set(err, PD_ERR_INVALID_INPUT,
                             "null for field \"%s\", expected a value (the field is not null)", field->name);
     }
+    if (field->is_array)
+        return check_array(field, value, check_format, err);
+    if (value->kind == PD_LITERAL_ARRAY)
+        return pd_error_set(err, PD_ERR_INVALID_INPUT,
+                            "array %.60s for field \"%s\" that is not an array, expected a single value",
+                            value->text, field->name);
     if (!check_type(field, value, check_format, err))
         return false;
     return !check_choices || field->choice_count == 0 || check_choice(field, value, err);

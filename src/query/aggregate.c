@@ -47,6 +47,7 @@ check_function(const PdAggregate *aggregate, const PdField *field, PdError *err)
                    ? is_number || field->kind == PD_FIELD_DURATION
                    : family != PD_FAMILY_BOOLEAN && family != PD_FAMILY_JSON && family != PD_FAMILY_BINARY &&
                          family != PD_FAMILY_UUID);
+    ok = ok && (aggregate->function == PD_AGG_COUNT || !field->is_array); /* an array field is counted only */
     if (ok)
         return true;
     pd_error_set(err, PD_ERR_INVALID_INPUT, "%s does not apply to %s field \"%s\"",

@@ -53,7 +53,8 @@ typedef enum PdTransform
     PD_TRANSFORM_YEAR,
     PD_TRANSFORM_MONTH,
     PD_TRANSFORM_DAY,
-    PD_TRANSFORM_DATE
+    PD_TRANSFORM_DATE,
+    PD_TRANSFORM_LEN /* an array field's length (Django's ArrayField __len): 0 for an empty array */
 } PdTransform;
 
 typedef enum PdLookup
@@ -76,6 +77,8 @@ typedef enum PdLookup
     PD_LOOKUP_REGEX,
     PD_LOOKUP_IREGEX,
     PD_LOOKUP_FULLTEXT, /* ?search= on a search=fulltext field: not a filter name (pd_query_leaf_fulltext) */
+    PD_LOOKUP_CONTAINED_BY, /* array fields: column <@ values */
+    PD_LOOKUP_OVERLAP,      /* array fields: column && values */
     PD_LOOKUP_COUNT_
 } PdLookup;
 
@@ -98,7 +101,9 @@ struct PdQ
     PdLookup lookup;
     const char **values; /* parameter texts (patterns already built for the LIKE lookups); NULL = SQL null */
     size_t value_count;
-    bool is_true; /* isnull's value */
+    bool is_true;        /* isnull's value */
+    bool is_array_value; /* an array field's exact, contains, contained_by or overlap: values are its elements
+                          */
 };
 
 /* An embedded relation: a to-one object (select_related) or a to-many array (prefetch). */

@@ -81,7 +81,16 @@ append_operand(PdSqlBuild *build, const PdQ *q, const char *alias)
     const char *column = q->path.field->column;
     if (column == NULL) /* a many-to-many field is reached through its hop: never compared itself */
         column = pd_model_primary_key(q->path.model)->column;
-    if (q->transform == PD_TRANSFORM_DATE)
+    if (q->transform ==
+        PD_TRANSFORM_LEN) /* Django's ArrayLenTransform: 0 for an empty array, null for null */
+    {
+        pd_strbuf_append(&build->sql, "CASE WHEN ");
+        pd_query_column(&build->sql, alias, column);
+        pd_strbuf_append(&build->sql, " IS NULL THEN NULL ELSE coalesce(array_length(");
+        pd_query_column(&build->sql, alias, column);
+        pd_strbuf_append(&build->sql, ", 1), 0) END");
+    }
+    else if (q->transform == PD_TRANSFORM_DATE)
     {
         pd_strbuf_append_char(&build->sql, '(');
         pd_query_column(&build->sql, alias, column);
@@ -108,6 +117,8 @@ value_type(const PdQ *q)
             return "integer";
         case PD_TRANSFORM_DATE:
             return "date";
+        case PD_TRANSFORM_LEN:
+            return "integer";
         default:
             return pd_query_value_type(q->path.field);
     }
@@ -153,6 +164,17 @@ render_comparison(PdSqlBuild *build, const PdQ *q, const char *alias)
     };
     PdStrbuf *sql = &build->sql;
     const char *type = value_type(q);
+    if (q->is_array_value) /* column = / @> / <@ / && an array of the values, one parameter */
+    {
+        append_operand(build, q, alias);
+        pd_strbuf_append(sql, q->lookup == PD_LOOKUP_CONTAINS       ? " @> "
+                              : q->lookup == PD_LOOKUP_CONTAINED_BY ? " <@ "
+                              : q->lookup == PD_LOOKUP_OVERLAP      ? " && "
+                                                                    : " = ");
+        pd_query_param(build, array_literal(build->query->arena, q->values, q->value_count), NULL);
+        pd_strbuf_appendf(sql, "::%s[]", type);
+        return;
+    }
     switch (q->lookup)
     {
         case PD_LOOKUP_FULLTEXT:

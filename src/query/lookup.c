@@ -10,6 +10,8 @@
  * body's (validate.c's rules): a path key or a filter takes every form a
  * body does, and PostgreSQL is sent one.
  */
+#include <jansson.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "query/build.h"
@@ -34,9 +36,11 @@ static const char *lookup_names[PD_LOOKUP_COUNT_] = {
     [PD_LOOKUP_REGEX] = "regex",
     [PD_LOOKUP_IREGEX] = "iregex",
     [PD_LOOKUP_FULLTEXT] = "search",
+    [PD_LOOKUP_CONTAINED_BY] = "contained_by",
+    [PD_LOOKUP_OVERLAP] = "overlap",
 };
 
-static const char *transform_names[] = {"", "year", "month", "day", "date"};
+static const char *transform_names[] = {"", "year", "month", "day", "date", "len"};
 
 const char *
 pd_query_lookup_name(PdLookup lookup)
@@ -86,10 +90,26 @@ is_text_lookup(PdLookup lookup)
     return lookup >= PD_LOOKUP_IEXACT && lookup <= PD_LOOKUP_IENDSWITH;
 }
 
+/* The lookups that compare an array field with an array of values: exact, contains, contained_by, overlap. */
+static bool
+is_array_lookup(const PdField *field, PdTransform transform, PdLookup lookup)
+{
+    return field->is_array && transform == PD_TRANSFORM_NONE &&
+           (lookup == PD_LOOKUP_EXACT || lookup == PD_LOOKUP_CONTAINS || lookup == PD_LOOKUP_CONTAINED_BY ||
+            lookup == PD_LOOKUP_OVERLAP);
+}
+
 /* Which lookups a field of this kind (after the transform) takes. */
 static bool
 lookup_applies(const PdField *field, PdTransform transform, PdLookup lookup)
 {
+    if (field->is_array) /* Django's ArrayField: the array lookups, isnull, and comparisons of its len */
+        return lookup == PD_LOOKUP_ISNULL || is_array_lookup(field, transform, lookup) ||
+               (transform == PD_TRANSFORM_LEN && !is_text_lookup(lookup) && lookup != PD_LOOKUP_REGEX &&
+                lookup != PD_LOOKUP_IREGEX && lookup != PD_LOOKUP_CONTAINED_BY &&
+                lookup != PD_LOOKUP_OVERLAP);
+    if (lookup == PD_LOOKUP_CONTAINED_BY || lookup == PD_LOOKUP_OVERLAP)
+        return false;
     if (lookup == PD_LOOKUP_ISNULL || lookup == PD_LOOKUP_REGEX || lookup == PD_LOOKUP_IREGEX)
         return true;
     if (transform != PD_TRANSFORM_NONE)
@@ -113,6 +133,8 @@ transform_applies(const PdField *field, PdTransform transform)
 {
     if (transform == PD_TRANSFORM_NONE)
         return true;
+    if (field->is_array || transform == PD_TRANSFORM_LEN)
+        return field->is_array && transform == PD_TRANSFORM_LEN;
     if (field->kind == PD_FIELD_TIMESTAMPTZ)
         return true;
     return field->kind == PD_FIELD_DATE && transform != PD_TRANSFORM_DATE;
@@ -137,7 +159,8 @@ parse_tail(const PdPath *path, char **names, size_t count, PdTransform *transfor
         return pd_error_set(err, PD_ERR_INVALID_INPUT,
                             "unknown lookup \"%.60s\" on %s field \"%s\"; lookups: exact, iexact, contains, "
                             "icontains, startswith, istartswith, endswith, iendswith, in, gt, gte, lt, lte, "
-                            "range, isnull, regex, iregex; transforms: year, month, day, date",
+                            "range, isnull, regex, iregex, contained_by, overlap; transforms: year, month, "
+                            "day, date, len",
                             names[i], kind, field->name);
     }
     if (!transform_applies(field, *transform))
@@ -254,9 +277,11 @@ check_one(PdArena *arena, const PdField *field, PdTransform transform, PdLookup 
           const char **param, PdError *err)
 {
     *param = text;
-    if (lookup == PD_LOOKUP_REGEX || lookup == PD_LOOKUP_IREGEX || is_text_lookup(lookup))
+    if (!field->is_array &&
+        (lookup == PD_LOOKUP_REGEX || lookup == PD_LOOKUP_IREGEX || is_text_lookup(lookup)))
         return true; /* any text: a pattern or a part of a value need not be a valid value itself */
-    if (transform == PD_TRANSFORM_YEAR || transform == PD_TRANSFORM_MONTH || transform == PD_TRANSFORM_DAY)
+    if (transform == PD_TRANSFORM_YEAR || transform == PD_TRANSFORM_MONTH || transform == PD_TRANSFORM_DAY ||
+        transform == PD_TRANSFORM_LEN)
         return is_whole_number(text) ||
                pd_error_set(err, PD_ERR_INVALID_INPUT, "\"%.60s\" is not a valid %s, expected a whole number",
                             text, transform_names[transform]);
@@ -265,6 +290,14 @@ check_one(PdArena *arena, const PdField *field, PdTransform transform, PdLookup 
         PdField date = {.name = field->name, .kind = PD_FIELD_DATE};
         PdLiteral literal = {PD_LITERAL_STRING, text};
         return pd_model_check_value(&date, &literal, err);
+    }
+    PdField element;
+    if (field->is_array) /* a value of an array lookup is one element */
+    {
+        element = *field;
+        element.is_array = false;
+        element.is_nullable = false;
+        field = &element;
     }
     PdLiteral literal = {literal_kind(field), text};
     if (literal.kind == PD_LITERAL_BOOL && (literal.text = boolean_text(text)) == NULL)
@@ -312,9 +345,13 @@ static bool
 check_values(PdQuery *query, PdQ *q, const char *const *values, size_t count, PdError *err)
 {
     const PdField *field = q->path.field;
+    bool is_array = is_array_lookup(field, q->transform, q->lookup);
+    if (is_array && count == 1 && values[0] == NULL && q->lookup == PD_LOOKUP_EXACT)
+        is_array = false; /* exact None: IS NULL */
+    q->is_array_value = is_array;
     if (q->lookup == PD_LOOKUP_RANGE && count != 2)
         return pd_error_set(err, PD_ERR_INVALID_INPUT, "range takes two values, not %zu", count);
-    if (q->lookup != PD_LOOKUP_IN && q->lookup != PD_LOOKUP_RANGE && count != 1)
+    if (q->lookup != PD_LOOKUP_IN && q->lookup != PD_LOOKUP_RANGE && !is_array && count != 1)
         return pd_error_set(err, PD_ERR_INVALID_INPUT, "lookup \"%s\" takes one value, not %zu",
                             lookup_names[q->lookup], count);
     q->values = pd_arena_calloc(query->arena, count > 0 ? count : 1, sizeof(*q->values));
@@ -323,6 +360,10 @@ check_values(PdQuery *query, PdQ *q, const char *const *values, size_t count, Pd
     q->value_count = count;
     for (size_t i = 0; i < count; i++)
     {
+        if (values[i] == NULL && is_array)
+            return pd_error_set(err, PD_ERR_INVALID_INPUT,
+                                "an element of lookup \"%s\" is null, expected values",
+                                lookup_names[q->lookup]);
         if (values[i] == NULL)
         {
             if (q->lookup == PD_LOOKUP_EXACT || q->lookup == PD_LOOKUP_IN)
@@ -340,16 +381,35 @@ check_values(PdQuery *query, PdQ *q, const char *const *values, size_t count, Pd
         }
         if (!check_one(query->arena, field, q->transform, q->lookup, values[i], &q->values[i], err))
             return false;
-        if (is_text_lookup(q->lookup) && q->lookup != PD_LOOKUP_IEXACT &&
+        if (!is_array && is_text_lookup(q->lookup) && q->lookup != PD_LOOKUP_IEXACT &&
             (q->values[i] = like_pattern(query->arena, q->lookup, values[i])) == NULL)
             return pd_arena_error(query->arena, err);
     }
     return true;
 }
 
-/* A leaf for lookup with its values checked; values NULL: the path and the lookup only, no values. */
+static const char **split_list(PdArena *arena, const char *text, size_t *count);
+
+/* An array lookup given as text ("a,b"): its elements, split at commas as Django's SimpleArrayField does. */
+static bool
+check_text_values(PdQuery *query, PdQ *q, const char *text, PdError *err)
+{
+    size_t count = 0;
+    const char **values = NULL;
+    if (text != NULL && is_array_lookup(q->path.field, q->transform, q->lookup) &&
+        (values = split_list(query->arena, text, &count)) == NULL)
+        return pd_arena_error(query->arena, err);
+    if (values != NULL)
+        return check_values(query, q, values, count, err);
+    const char *one[] = {text};
+    return check_values(query, q, one, 1, err);
+}
+
+/* A leaf for lookup with its values checked; values NULL: the path and the lookup only, no values. text
+ * (when values is NULL): one value as a query string gives it, split for an array lookup. */
 static PdQ *
-leaf(PdQuery *query, const char *lookup, const char *const *values, size_t count, PdError *err)
+leaf_of(PdQuery *query, const char *lookup, const char *const *values, size_t count, const char *const *text,
+        PdError *err)
 {
     size_t name_count = 0;
     char **names = pd_query_split_path(query->arena, lookup, &name_count);
@@ -364,13 +424,20 @@ leaf(PdQuery *query, const char *lookup, const char *const *values, size_t count
     bool ok = pd_query_resolve_path(query->arena, query->catalog, query->model, names, name_count, true,
                                     &used, &q->path, err) &&
               parse_tail(&q->path, names + used, name_count - used, &q->transform, &q->lookup, err) &&
-              (values == NULL || check_values(query, q, values, count, err));
+              (text != NULL ? check_text_values(query, q, *text, err)
+                            : values == NULL || check_values(query, q, values, count, err));
     if (!ok)
     {
         pd_error_field(err, "%s", lookup);
         return NULL;
     }
     return q;
+}
+
+static PdQ *
+leaf(PdQuery *query, const char *lookup, const char *const *values, size_t count, PdError *err)
+{
+    return leaf_of(query, lookup, values, count, NULL, err);
 }
 
 bool
@@ -440,8 +507,7 @@ pd_q(PdQuery *query, const char *lookup, const char *value, PdError *err)
         }
         return pd_q_list(query, lookup, values, count, err);
     }
-    const char *values[] = {value};
-    return pd_q_list(query, lookup, values, 1, err);
+    return leaf_of(query, lookup, NULL, 0, &value, err);
 }
 
 static PdQ *
@@ -500,10 +566,52 @@ is_postgres_temporal(PdArena *arena, const PdField *field, const char *text)
     return literal.text != NULL && pd_model_check_value(field, &literal, &ignored);
 }
 
+/* A keyset position's array, as to_json wrote it, made an array literal: {"3","1",NULL}. */
+static bool
+array_position(PdArena *arena, const char *text, const char **param, PdError *err)
+{
+    json_t *array = json_loads(text, JSON_DECODE_ANY, NULL);
+    PdStrbuf literal;
+    pd_strbuf_init(&literal, arena);
+    pd_strbuf_append_char(&literal, '{');
+    bool is_ok = json_is_array(array);
+    for (size_t i = 0; is_ok && i < json_array_size(array); i++)
+    {
+        json_t *item = json_array_get(array, i);
+        pd_strbuf_append(&literal, i > 0 ? "," : "");
+        if (json_is_null(item))
+        {
+            pd_strbuf_append(&literal, "NULL");
+            continue;
+        }
+        char *owned = json_is_string(item) ? NULL : json_dumps(item, JSON_ENCODE_ANY);
+        const char *value = json_is_string(item) ? json_string_value(item) : owned;
+        is_ok = value != NULL && !json_is_array(item) && !json_is_object(item);
+        pd_strbuf_append_char(&literal, '"');
+        for (const char *c = value != NULL ? value : ""; *c != '\0'; c++)
+        {
+            if (*c == '"' || *c == '\\')
+                pd_strbuf_append_char(&literal, '\\');
+            pd_strbuf_append_char(&literal, *c);
+        }
+        pd_strbuf_append_char(&literal, '"');
+        free(owned);
+    }
+    json_decref(array);
+    pd_strbuf_append_char(&literal, '}');
+    if (!is_ok)
+        return pd_error_set(err, PD_ERR_INVALID_INPUT, "\"%.60s\" is not an array position", text);
+    *param = pd_strbuf_text(&literal);
+    return *param != NULL || pd_arena_error(arena, err);
+}
+
 bool
 pd_query_check_value(PdArena *arena, const PdField *field, const char *text, const char **param, PdError *err)
 {
-    /* a keyset position holds the values of a row as PostgreSQL gave them: any value a column can hold */
+    /* a keyset position holds the values of a row as PostgreSQL gave them: any value a column can hold; an
+     * array's (its JSON, "[3,1,2]") goes back as an array literal for PostgreSQL to read */
+    if (field->is_array)
+        return array_position(arena, text, param, err);
     if (is_postgres_temporal(arena, field, text))
     {
         *param = text;

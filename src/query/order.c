@@ -211,7 +211,10 @@ render_value(PdSqlBuild *build, const PdOrderTerm *term, const char *value)
     bool hides = build->query->where == NULL;
     if (hides)
         pd_strbuf_append(&build->sql, "(SELECT ");
-    pd_query_param(build, value, pd_query_value_type(term->path.field));
+    const PdField *field = term->path.field;
+    pd_query_param(build, value,
+                   field->is_array ? pd_arena_sprintf(build->query->arena, "%s[]", pd_query_value_type(field))
+                                   : pd_query_value_type(field));
     if (hides)
         pd_strbuf_append_char(&build->sql, ')');
 }

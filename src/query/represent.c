@@ -19,6 +19,7 @@
 /* Aliases used inside the expressions; a caller's alias equal to one of them would be shadowed. */
 #define ROW_ALIAS "pd_row"
 #define JOIN_ALIAS "pd_m2m"
+#define ELEMENT_ALIAS "pd_e"
 
 static void
 append_column(PdStrbuf *sql, const char *alias, const char *column)
@@ -134,11 +135,40 @@ append_key_list(PdStrbuf *sql, const PdModel *model, const PdField *field, const
     pd_strbuf_append_char(sql, ')');
 }
 
+/*
+ * An array field: PostgreSQL's own JSON array where its elements' JSON is DRF's already (numbers, text,
+ * booleans, dates, uuids, addresses); else each element written as a scalar of its kind would be, in the
+ * array's order ("1.50" for a decimal(6,2)[], as DRF's ListField of DecimalField), [] for an empty array and
+ * null for a null one.
+ */
+static void
+append_array(PdStrbuf *sql, const PdField *field, const char *alias)
+{
+    PdJsonEncoding json = pd_kind_info(field->kind)->json;
+    if (json == PD_JSON_NUMBER || json == PD_JSON_STRING || json == PD_JSON_BOOLEAN || json == PD_JSON_DATE ||
+        json == PD_JSON_UUID)
+    {
+        append_column(sql, alias, field->column);
+        return;
+    }
+    PdField element = *field;
+    element.is_array = false;
+    pd_strbuf_append(sql, "CASE WHEN ");
+    append_column(sql, alias, field->column);
+    pd_strbuf_append(sql, " IS NULL THEN NULL ELSE (SELECT coalesce(json_agg(");
+    pd_query_represent_value(sql, &element, ELEMENT_ALIAS, "v");
+    pd_strbuf_append(sql, " ORDER BY " ELEMENT_ALIAS ".n), '[]'::json) FROM unnest(");
+    append_column(sql, alias, field->column);
+    pd_strbuf_append(sql, ") WITH ORDINALITY AS " ELEMENT_ALIAS "(v, n)) END");
+}
+
 void
 pd_query_represent_field(PdStrbuf *sql, const PdModel *model, const PdField *field, const char *alias)
 {
     if (field->kind == PD_FIELD_MANY_TO_MANY)
         append_key_list(sql, model, field, alias);
+    else if (field->is_array)
+        append_array(sql, field, alias);
     else
         pd_query_represent_value(sql, field, alias, field->column);
 }
@@ -158,7 +188,7 @@ bool
 pd_query_represent(PdStrbuf *sql, const PdModel *model, const char *alias, const char *const *fields,
                    size_t field_count, PdError *err)
 {
-    if (strcmp(alias, ROW_ALIAS) == 0 || strcmp(alias, JOIN_ALIAS) == 0)
+    if (strcmp(alias, ROW_ALIAS) == 0 || strcmp(alias, JOIN_ALIAS) == 0 || strcmp(alias, ELEMENT_ALIAS) == 0)
         return pd_error_set(err, PD_ERR_INTERNAL, "row alias \"%s\" is reserved for the representation",
                             alias);
     for (size_t i = 0; fields != NULL && i < field_count; i++)

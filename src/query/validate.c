@@ -570,6 +570,12 @@ read_scalar(Reader *reader, const char **out)
             return read_uuid(reader, out);
         case PD_FAMILY_BINARY:
             return read_formed(reader, out, "Incorrect format. Expected a base64 string.");
+        case PD_FAMILY_NETWORK:
+            return read_formed(reader, out,
+                               field->kind == PD_FIELD_CIDR
+                                   ? "Enter a valid IPv4 or IPv6 network, such as "
+                                     "10.0.0.0/8, with no bits set right of the prefix."
+                                   : "Enter a valid IPv4 or IPv6 address.");
         case PD_FAMILY_RELATION:
             break;
     }
@@ -667,6 +673,64 @@ apply_checks(Reader *reader, const char *text)
     return is_ok;
 }
 
+/* An element's text in an array literal: quoted, its quotes and backslashes escaped. */
+static void
+append_element(PdStrbuf *array, const char *text)
+{
+    pd_strbuf_append_char(array, '"');
+    for (const char *c = text; *c != '\0'; c++)
+    {
+        if (*c == '"' || *c == '\\')
+            pd_strbuf_append_char(array, '\\');
+        pd_strbuf_append_char(array, *c);
+    }
+    pd_strbuf_append_char(array, '"');
+}
+
+/*
+ * DRF's ListField: a JSON array whose every element the element kind's field reads; a problem of an
+ * element is kept with its index (DRF answers {"scores": {"1": ["A valid integer is required."]}}). The
+ * text is an array literal, "{\"1\",\"2\"}", each element as the scalar reader wrote it.
+ */
+static bool
+read_array(Reader *reader, const char **out)
+{
+    const PdValueInput *input = reader->input;
+    if (input->shape != PD_VALUE_KEYS)
+        return fail(reader, "Expected a list of items but got type \"%s\".", input->type_name);
+    PdField element = *reader->field;
+    element.is_array = false;
+    element.is_nullable = false;
+    PdStrbuf array;
+    pd_strbuf_init(&array, reader->arena);
+    pd_strbuf_append_char(&array, '{');
+    bool is_ok = true;
+    for (size_t i = 0; i < input->item_count; i++)
+    {
+        PdValueProblems scratch = {0};
+        Reader inner = {reader->arena, &element, &input->items[i], &scratch};
+        const char *text = NULL;
+        bool is_read = input->items[i].shape == PD_VALUE_NULL ? fail(&inner, "This field may not be null.")
+                                                              : read_scalar(&inner, &text);
+        if (is_read && text != NULL)
+        {
+            pd_strbuf_append(&array, i > 0 ? "," : "");
+            append_element(&array, text);
+            continue;
+        }
+        is_ok = false;
+        for (size_t p = 0; p < scratch.count && reader->problems->count < PD_VALUE_MAX_PROBLEMS; p++)
+        {
+            PdValueProblems *problems = reader->problems;
+            memcpy(problems->messages[problems->count], scratch.messages[p], sizeof(scratch.messages[p]));
+            problems->elements[problems->count++] = i + 1;
+        }
+    }
+    pd_strbuf_append_char(&array, '}');
+    *out = pd_strbuf_text(&array);
+    return is_ok;
+}
+
 bool
 pd_query_value_read(PdArena *arena, const PdField *field, const PdValueInput *input, PdValueParam *out,
                     PdValueProblems *problems)
@@ -679,7 +743,9 @@ pd_query_value_read(PdArena *arena, const PdField *field, const PdValueInput *in
                    ? true
                    : fail(&reader, "This field may not be null.");
     const char *text = NULL;
-    bool is_read = field->choice_count > 0 ? read_choice(&reader, &text) : read_scalar(&reader, &text);
+    bool is_read = field->is_array           ? read_array(&reader, &text)
+                   : field->choice_count > 0 ? read_choice(&reader, &text)
+                                             : read_scalar(&reader, &text);
     if (is_read && text == NULL) /* a reader's text did not fit in the arena */
         return fail(&reader, "Out of memory.");
     if (!is_read || !apply_checks(&reader, text))
@@ -710,7 +776,14 @@ pd_query_values_params(PdArena *arena, const PdValues *values, PdValidateMode mo
         if (pd_query_value_read(arena, field, &values->inputs[i], &out[i], &problems))
             continue;
         for (size_t p = 0; p < problems.count; p++)
-            pd_error_add_problem(err, NULL, 0, 0, field->name, "%s", problems.messages[p]);
+        {
+            /* an element's problem goes under "<field>.<index>", which the REST layer nests as DRF does */
+            char name[64];
+            if (problems.elements[p] > 0)
+                snprintf(name, sizeof(name), "%s.%zu", field->name, problems.elements[p] - 1);
+            pd_error_add_problem(err, NULL, 0, 0, problems.elements[p] > 0 ? name : field->name, "%s",
+                                 problems.messages[p]);
+        }
         is_ok = false;
     }
     if (is_ok && pd_arena_failed(arena))

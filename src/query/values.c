@@ -106,6 +106,8 @@ literal_type_name(const PdLiteral *literal)
             return "bool";
         case PD_LITERAL_NULL:
             return "NoneType";
+        case PD_LITERAL_ARRAY:
+            return "list";
         case PD_LITERAL_NUMBER:
             break;
     }
@@ -116,11 +118,21 @@ static bool
 input_from_literal(PdArena *arena, const PdLiteral *literal, PdValueInput *input)
 {
     static const PdValueShape shapes[] = {
-        [PD_LITERAL_NUMBER] = PD_VALUE_NUMBER,
-        [PD_LITERAL_STRING] = PD_VALUE_STRING,
-        [PD_LITERAL_BOOL] = PD_VALUE_BOOL,
-        [PD_LITERAL_NULL] = PD_VALUE_NULL,
+        [PD_LITERAL_NUMBER] = PD_VALUE_NUMBER, [PD_LITERAL_STRING] = PD_VALUE_STRING,
+        [PD_LITERAL_BOOL] = PD_VALUE_BOOL,     [PD_LITERAL_NULL] = PD_VALUE_NULL,
+        [PD_LITERAL_ARRAY] = PD_VALUE_KEYS,
     };
+    if (literal->kind == PD_LITERAL_ARRAY) /* an array field's value: its elements, read one by one */
+    {
+        PdValueInput *items = pd_arena_calloc(arena, literal->item_count + 1, sizeof(*items));
+        if (items == NULL)
+            return false;
+        for (size_t i = 0; i < literal->item_count; i++)
+            if (!input_from_literal(arena, &literal->items[i], &items[i]))
+                return false;
+        *input = (PdValueInput){PD_VALUE_KEYS, NULL, 0, "list", items, literal->item_count};
+        return true;
+    }
     input->shape = shapes[literal->kind];
     input->type_name = literal_type_name(literal);
     input->text = literal->kind == PD_LITERAL_NULL ? NULL : pd_arena_strdup(arena, literal->text);
@@ -145,7 +157,7 @@ pd_values_set(PdValues *values, const char *name, PdLiteral value, PdError *err)
     if (field == NULL)
         return false;
     PdValueInput *input = &values->inputs[pd_query_field_index(values->model, field)];
-    if (value.kind != PD_LITERAL_NULL && value.text == NULL)
+    if (value.kind != PD_LITERAL_NULL && value.kind != PD_LITERAL_ARRAY && value.text == NULL)
         return pd_error_set(err, PD_ERR_INVALID_INPUT, "value of field \"%s\" has no text", name);
     return input_from_literal(values->arena, &value, input) || exhausted(values, err);
 }
@@ -163,9 +175,9 @@ pd_values_set_keys(PdValues *values, const char *name, const PdLiteral *keys, si
     const PdField *field = find_writable(values, name, err);
     if (field == NULL)
         return false;
-    if (field->kind != PD_FIELD_MANY_TO_MANY)
-        return pd_error_set(err, PD_ERR_INVALID_INPUT, "field \"%s\" is not many-to-many: it takes one value",
-                            name);
+    if (field->kind != PD_FIELD_MANY_TO_MANY && !field->is_array)
+        return pd_error_set(err, PD_ERR_INVALID_INPUT,
+                            "field \"%s\" is neither many-to-many nor an array: it takes one value", name);
     PdValueInput *items = pd_arena_calloc(values->arena, count > 0 ? count : 1, sizeof(*items));
     if (items == NULL)
         return exhausted(values, err);
@@ -406,7 +418,8 @@ read_members(PdValues *values, json_t *object, PdError *err)
         if (pd_query_field_is_read_only(field))
             continue;
         PdValueInput *input = &values->inputs[pd_query_field_index(values->model, field)];
-        if (!input_from_json(values->arena, member, field->kind == PD_FIELD_MANY_TO_MANY, input))
+        if (!input_from_json(values->arena, member, field->kind == PD_FIELD_MANY_TO_MANY || field->is_array,
+                             input))
             return exhausted(values, err);
         if (field->kind == PD_FIELD_JSON && !json_is_null(member) && !dump_json(values->arena, member, input))
             return exhausted(values, err);

@@ -48,6 +48,8 @@ typedef struct PdValueProblems
 {
     size_t count;
     char messages[PD_VALUE_MAX_PROBLEMS][200];
+    size_t elements[PD_VALUE_MAX_PROBLEMS]; /* an array field: 1 + the index of the element at fault; 0 when
+                                             * the problem is the whole value's */
 } PdValueProblems;
 
 /* One field's value as the statement takes it. */

@@ -63,7 +63,8 @@ pd_query_write_value(PdWriteSql *stmt, const PdField *field, const char *text)
     if (field->kind == PD_FIELD_BINARY)
         pd_strbuf_appendf(&stmt->sql, "decode($%d::text, 'base64')", number);
     else
-        pd_strbuf_appendf(&stmt->sql, "$%d::%s", number, pd_query_write_type(field));
+        pd_strbuf_appendf(&stmt->sql, "$%d::%s%s", number, pd_query_write_type(field),
+                          field->is_array ? "[]" : "");
 }
 
 void

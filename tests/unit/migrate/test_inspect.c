@@ -52,6 +52,10 @@ test_column_types(void **state)
         {"uuid", PD_FIELD_UUID, 0, 0, 0},
         {"jsonb", PD_FIELD_JSON, 0, 0, 0},
         {"bytea", PD_FIELD_BINARY, 0, 0, 0},
+        {"inet", PD_FIELD_INET, 0, 0, 0},
+        {"cidr", PD_FIELD_CIDR, 0, 0, 0},
+        {"integer[]", PD_FIELD_INT, 0, 0, 0},
+        {"character varying(30)[]", PD_FIELD_STRING, 30, 0, 0},
     };
     for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
     {
@@ -61,18 +65,21 @@ test_column_types(void **state)
         assert_int_equal(type.length, known[i].length);
         assert_int_equal(type.precision, known[i].precision);
         assert_int_equal(type.scale, known[i].scale);
+        assert_int_equal(type.is_array, strstr(known[i].sql, "[]") != NULL);
     }
     static const char *unknown[] = {"character varying",
                                     "character(3)",
                                     "numeric",
                                     "numeric(5,-2)",
-                                    "integer[]",
+                                    "integer[][]",
+                                    "jsonb[]",
+                                    "bytea[]",
+                                    "real[]",
                                     "json",
                                     "real",
                                     "timestamp without time zone",
                                     "timestamp(3) with time zone",
                                     "interval day",
-                                    "inet",
                                     "public.mood",
                                     "character varying(0)",
                                     "numeric(3,4)"};
@@ -338,7 +345,9 @@ test_indexes(void **state)
     reads_index("CREATE INDEX i ON public.t USING btree (a) INCLUDE (b)", false, "INCLUDE");
     reads_index("CREATE INDEX i ON public.t USING btree (a) WITH (fillfactor='70')", false, "WITH");
     reads_index("CREATE UNIQUE INDEX i ON public.t USING btree (a) NULLS NOT DISTINCT", false, "NULLS NOT");
-    reads_index("CREATE INDEX i ON public.t USING gin (a)", false, "btree");
+    reads_index("CREATE INDEX i ON public.t USING gin (a)", true, NULL); /* an array field's index */
+    reads_index("CREATE UNIQUE INDEX i ON public.t USING gin (a)", false, "btree");
+    reads_index("CREATE INDEX i ON public.t USING hash (a)", false, "btree");
     reads_index("CREATE INDEX i ON ONLY public.t USING btree (a)", false, "partitioned");
     reads_index("CREATE INDEX i ON public.t USING btree (a public.my_ops)", false, "operator class");
 }

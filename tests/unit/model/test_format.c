@@ -72,6 +72,9 @@ assert_same_literal(const PdLiteral *a, const PdLiteral *b)
     assert_int_equal(a->kind, b->kind);
     if (a->text != NULL || b->text != NULL)
         assert_string_equal(a->text, b->text);
+    assert_int_equal(a->item_count, b->item_count);
+    for (size_t i = 0; i < a->item_count; i++)
+        assert_same_literal(&a->items[i], &b->items[i]);
 }
 
 static void
@@ -81,6 +84,7 @@ assert_same_field(const PdField *a, const PdField *b)
     assert_int_equal(a->kind, b->kind);
     if (a->column != NULL || b->column != NULL)
         assert_string_equal(a->column, b->column);
+    assert_int_equal(a->is_array, b->is_array);
     assert_int_equal(a->max_length, b->max_length);
     assert_int_equal(a->precision, b->precision);
     assert_int_equal(a->scale, b->scale);
@@ -257,6 +261,10 @@ test_every_feature_round_trip(void **state)
         "  index(mood text_pattern_ops)\n"
         "  access write=editor|admin|web_owner read=authenticated\n"
         "}\n"
+        "model Host {\n  scores int[] default=[]\n  labels string(30)[] null index\n"
+        "  prices decimal(6,2)[] default=[1.50, 2,\n  ]\n  words text[] default=[\"a \\\"b\\\"\", \"\"] "
+        "unique\n"
+        "  addr inet null default=\"::1\"\n  net cidr default=\"10.0.0.0/8\" comment=\"net\"\n}\n"
         "model Log {\n  line text\n  access write=none\n}\n"
         "model Counter {\n  id bigint primary_key default=serial\n  small smallint default=serial\n}\n"
         "model Note {\n  access text\n  access read=anyone write=anyone\n}\n"

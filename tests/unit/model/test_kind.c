@@ -253,6 +253,30 @@ test_cast_table(void **state)
     assert_true(cast.is_castable && !cast.is_rewrite && cast.loss == NULL);
     assert_non_null(pd_kind_cast(&citext, &v100).loss);
     assert_false(pd_kind_cast(&integer, &citext).is_castable);
+
+    /* inet and cidr: cidr is an inet without a cast (binary coercible); inet to cidr clears host bits. */
+    PdColumnType inet = {PD_FIELD_INET, 0, 0, 0}, cidr = {PD_FIELD_CIDR, 0, 0, 0};
+    cast = pd_kind_cast(&cidr, &inet);
+    assert_true(cast.is_castable && !cast.is_rewrite && cast.loss == NULL);
+    cast = pd_kind_cast(&inet, &cidr);
+    assert_true(cast.is_castable && cast.is_rewrite && cast.loss != NULL);
+    assert_true(pd_kind_cast(&text, &inet).is_castable);
+    assert_false(pd_kind_cast(&inet, &integer).is_castable);
+
+    /* Arrays: the cast of their elements, always a rewrite; none between an array and a scalar. */
+    PdColumnType ints = {PD_FIELD_INT, 0, 0, 0, true}, bigs = {PD_FIELD_BIGINT, 0, 0, 0, true},
+                 texts = {PD_FIELD_TEXT, 0, 0, 0, true}, dates = {PD_FIELD_DATE, 0, 0, 0, true};
+    cast = pd_kind_cast(&ints, &bigs);
+    assert_true(cast.is_castable && cast.is_rewrite && cast.loss == NULL);
+    assert_non_null(pd_kind_cast(&bigs, &ints).loss);
+    assert_true(pd_kind_cast(&dates, &texts).is_castable);
+    assert_false(pd_kind_cast(&ints, &integer).is_castable);
+    assert_false(pd_kind_cast(&integer, &ints).is_castable);
+    assert_false(pd_kind_cast(&dates, &ints).is_castable);
+    assert_false(pd_kind_column_equal(&ints, &integer));
+    PdColumnType v30s = {PD_FIELD_STRING, 30, 0, 0, true};
+    assert_string_equal(pd_kind_column_sql(arena, &v30s), "character varying(30)[]");
+    assert_string_equal(pd_kind_column_sql(arena, &ints), "integer[]");
 }
 
 static void
@@ -284,6 +308,8 @@ test_json_encoding_names(void **state)
         {PD_FIELD_JSON, "json"},
         {PD_FIELD_BINARY, "base64"},
         {PD_FIELD_CITEXT, "string"},
+        {PD_FIELD_INET, "string"},
+        {PD_FIELD_CIDR, "string"},
         {PD_FIELD_FOREIGN_KEY, "key"},
         {PD_FIELD_ONE_TO_ONE, "key"},
         {PD_FIELD_MANY_TO_MANY, "key_list"},

@@ -315,13 +315,16 @@ test_errors(void **state)
     expect_error("Book", "price__icontains", "1",
                  "lookup \"icontains\" does not apply to decimal field \"price\"");
     expect_error("Book", "meta__gt", "1", "lookup \"gt\" does not apply to json field \"meta\"");
+    expect_error("Book", "title__overlap", "a,b",
+                 "lookup \"overlap\" does not apply to string field \"title\"");
+    expect_error("Book", "price__len", "2", "transform \"len\" does not apply to decimal field \"price\"");
     expect_error("Book", "published__year__icontains", "1",
                  "lookup \"icontains\" does not apply to \"year\" of timestamptz field \"published\"");
     expect_error(
         "Book", "price__near", "1",
         "unknown lookup \"near\" on decimal field \"price\"; lookups: exact, iexact, contains, icontains, "
-        "startswith, istartswith, endswith, iendswith, in, gt, gte, lt, lte, range, isnull, regex, iregex; "
-        "transforms: year, month, day, date");
+        "startswith, istartswith, endswith, iendswith, in, gt, gte, lt, lte, range, isnull, regex, iregex, "
+        "contained_by, overlap; transforms: year, month, day, date, len");
     expect_error("Book", "title__year", "2000",
                  "transform \"year\" does not apply to string field \"title\"");
     expect_error("Author", "born__date", "2000-01-01",

@@ -46,18 +46,29 @@ static const char *models_text = "model Author {\n"
                                  "  status  string(16)    choices(draft, published)  default=\"draft\"\n"
                                  "  owner   Author        null\n"
                                  "  tags    Tag[]\n"
+                                 "}\n"
+                                 "model Host {\n"
+                                 "  scores  int[]  null\n"
+                                 "  prices  decimal(6,2)[]  null\n"
+                                 "  names   string(3)[]  null\n"
+                                 "  addr    inet  null\n"
+                                 "  net     cidr  null\n"
                                  "}\n";
 
 static PdArena *arena;
 static const PdModel *sample;
+
+static const PdModel *host;
 
 static int
 setup(void **state)
 {
     (void)state;
     arena = pd_arena_new(0);
-    sample = pd_model_find(testing_parse(arena, models_text), "Sample");
-    return sample != NULL ? 0 : -1;
+    PdCatalog *catalog = testing_parse(arena, models_text);
+    sample = pd_model_find(catalog, "Sample");
+    host = pd_model_find(catalog, "Host");
+    return sample != NULL && host != NULL ? 0 : -1;
 }
 
 static int
@@ -228,6 +239,67 @@ test_text_kinds(void **state)
         {"blob", "\"!!\"", "Incorrect format. Expected a base64 string."},
     };
     run_cases(cases, sizeof(cases) / sizeof(cases[0]));
+}
+
+/* A Host body read as a PATCH: "=<param text>", or each problem as "<field>: <message>" joined with " | ". */
+static const char *
+judge_host(const char *body)
+{
+    PdValues *values = pd_values_new(arena, host);
+    PdError err = {0};
+    if (!pd_values_from_json(values, body, strlen(body), &err))
+        return pd_arena_sprintf(arena, "read: %s", err.message);
+    PdValueParam *params = NULL;
+    if (pd_query_values_params(arena, values, PD_VALIDATE_PARTIAL, &params, &err))
+    {
+        for (size_t i = 0; i < host->field_count; i++)
+            if (params[i].is_set)
+                return pd_arena_sprintf(arena, "=%s", params[i].text != NULL ? params[i].text : "NULL");
+        return "=";
+    }
+    PdStrbuf out;
+    pd_strbuf_init(&out, arena);
+    for (size_t i = 0; i < err.problem_count; i++)
+        pd_strbuf_appendf(&out, "%s%s: %s", i > 0 ? " | " : "", err.problems[i].field,
+                          err.problems[i].message);
+    return pd_strbuf_text(&out);
+}
+
+/* Array fields as DRF's ListField: elements read by the element kind, each problem under its index; inet and
+ * cidr as DRF's IPAddressField. */
+static void
+test_arrays_and_addresses(void **state)
+{
+    (void)state;
+    static const struct
+    {
+        const char *body, *expected;
+    } cases[] = {
+        {"{\"scores\": [3, \"1\", 2]}", "={\"3\",\"1\",\"2\"}"},
+        {"{\"scores\": []}", "={}"},
+        {"{\"scores\": null}", "=NULL"},
+        {"{\"scores\": 5}", "scores: Expected a list of items but got type \"int\"."},
+        {"{\"scores\": [1, \"x\", null]}",
+         "scores.1: A valid integer is required. | scores.2: This field may not be null."},
+        {"{\"scores\": [[1]]}", "scores.0: A valid integer is required."},
+        {"{\"prices\": [\"1.5\", 2]}", "={\"1.5\",\"2\"}"},
+        {"{\"prices\": [\"1.555\"]}", "prices.0: Ensure that there are no more than 2 decimal places."},
+        {"{\"names\": [\"a\\\"b\", \"c,d\"]}", "={\"a\\\"b\",\"c,d\"}"},
+        {"{\"names\": [\"abcd\"]}", "names.0: Ensure this field has no more than 3 characters."},
+        {"{\"addr\": \"192.168.1.5/24\"}", "=192.168.1.5/24"},
+        {"{\"addr\": \"2001:db8::1\"}", "=2001:db8::1"},
+        {"{\"addr\": \"1.2.3\"}", "addr: Enter a valid IPv4 or IPv6 address."},
+        {"{\"addr\": \"1.2.3.4/33\"}", "addr: Enter a valid IPv4 or IPv6 address."},
+        {"{\"net\": \"10.0.0.0/8\"}", "=10.0.0.0/8"},
+        {"{\"net\": \"10.0.0.1/8\"}", "net: Enter a valid IPv4 or IPv6 network, such as 10.0.0.0/8, with no "
+                                      "bits set right of the prefix."},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+    {
+        const char *got = judge_host(cases[i].body);
+        if (strcmp(got, cases[i].expected) != 0)
+            fail_msg("%s:\n  expected %s\n  got      %s", cases[i].body, cases[i].expected, got);
+    }
 }
 
 static void
@@ -472,12 +544,19 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_integers),           cmocka_unit_test(test_numbers),
-        cmocka_unit_test(test_booleans_and_times), cmocka_unit_test(test_text_kinds),
-        cmocka_unit_test(test_relations),          cmocka_unit_test(test_required_by_mode),
-        cmocka_unit_test(test_structure),          cmocka_unit_test(test_non_finite),
-        cmocka_unit_test(test_json_reals),         cmocka_unit_test(test_uuids),
-        cmocka_unit_test(test_fractions),          cmocka_unit_test(test_nuls),
+        cmocka_unit_test(test_integers),
+        cmocka_unit_test(test_numbers),
+        cmocka_unit_test(test_booleans_and_times),
+        cmocka_unit_test(test_text_kinds),
+        cmocka_unit_test(test_relations),
+        cmocka_unit_test(test_required_by_mode),
+        cmocka_unit_test(test_structure),
+        cmocka_unit_test(test_non_finite),
+        cmocka_unit_test(test_json_reals),
+        cmocka_unit_test(test_uuids),
+        cmocka_unit_test(test_fractions),
+        cmocka_unit_test(test_nuls),
+        cmocka_unit_test(test_arrays_and_addresses),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
