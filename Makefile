@@ -271,13 +271,21 @@ fuzz: deps
 		EXTRA_CFLAGS="$(FUZZ_SAN) -fsanitize=fuzzer-no-link" EXTRA_LDFLAGS="$(FUZZ_SAN)" fuzz-build
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run.sh build/fuzz $(FUZZ_TARGETS)
 
-fuzz-build: $(patsubst tests/fuzz/%.c,$(BUILD)/bin/%,$(sort $(wildcard tests/fuzz/fuzz_*.c)))
+# A target that reads a private header of a module in libprodata sits with that module's unit tests
+# (tests/unit/<module>/fuzz_*.c), which count as the module for the layering rules.
+MODULE_FUZZ_SRC := $(sort $(wildcard tests/unit/*/fuzz_*.c))
+fuzz-build: $(patsubst tests/fuzz/%.c,$(BUILD)/bin/%,$(sort $(wildcard tests/fuzz/fuzz_*.c))) \
+	$(addprefix $(BUILD)/bin/,$(notdir $(MODULE_FUZZ_SRC:.c=)))
 
 $(BUILD)/bin/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(BUILD)/http.a $(BUILD)/archive.a $(BUILD)/ha.a \
 		$(BUILD)/libprodata.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -fsanitize=fuzzer -o $@ $< $(BUILD)/http.a $(BUILD)/archive.a $(BUILD)/ha.a \
 		$(BUILD)/libprodata.a $(BIN_LDLIBS) $(LDLIBS) $(LDFLAGS)
+
+$(BUILD)/bin/fuzz_%: tests/unit/migrate/fuzz_%.c tests/fuzz/fuzz.h $(BUILD)/libprodata.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -fsanitize=fuzzer -o $@ $< $(BUILD)/libprodata.a $(BIN_LDLIBS) $(LDLIBS) $(LDFLAGS)
 
 # `make install [PREFIX=/usr/local] [DESTDIR=staging]`: the binary, libprodata (static, and shared with
 # its SONAME links), the public headers under include/prodata and prodata.pc for pkg-config (from

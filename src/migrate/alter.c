@@ -123,8 +123,8 @@ add_objects_plainly(PlanContext *ctx, PdStrbuf *out, const FieldObjects *objects
             pd_arena_sprintf(ctx->arena, "UNIQUE %s", pd_plan_ddl_columns(ctx->arena, objects->column)),
             false);
     if (has_index && objects->index_name != NULL)
-        pd_plan_ddl_create_index(out, objects->table, objects->index_name,
-                                 objects->index_columns_sql, false, false);
+        pd_plan_ddl_create_index(out, objects->table, objects->index_name, objects->index_columns_sql, false,
+                                 false);
     if (has_search && objects->search_index_name != NULL)
         pd_plan_ddl_create_index(out, objects->table, objects->search_index_name, objects->search_index_sql,
                                  false, false);
@@ -604,6 +604,52 @@ write_alter_down(PlanContext *ctx, const FieldObjects *a, const FieldObjects *b,
     add_objects_plainly(ctx, down, c->was_generated, true, NULL, false, true, true, true);
 }
 
+/* What names a column besides its field's own options (rebuilt with it): lost when the column is made again.
+ */
+static const char *
+column_dependent(const PdModel *model, const PdField *field)
+{
+    if (field->comment != NULL)
+        return "its comment=";
+    for (size_t i = 0; i < model->key_field_count; i++)
+        if (strcmp(model->key_fields[i], field->name) == 0)
+            return "primary_key(...)";
+    for (size_t i = 0; i < model->index_count; i++)
+    {
+        const PdIndex *index = &model->indexes[i];
+        bool is_named = pd_plan_generated_uses(index->where, field->name);
+        for (size_t k = 0; k < index->field_count && !is_named; k++)
+            is_named = strcmp(index->fields[k], field->name) == 0;
+        if (is_named)
+            return index->is_unique ? "a unique(...)" : "an index(...)";
+    }
+    for (size_t i = 0; i < model->check_count; i++)
+        if (pd_plan_generated_uses(model->checks[i].expr, field->name))
+            return "a check(...)";
+    return NULL;
+}
+
+bool
+pd_plan_alter_check_remade(PlanContext *ctx, const PdModel *old, const PdModel *model, const PdField *field)
+{
+    const PdField *old_field = pd_plan_old_field_of(ctx, model, field);
+    const char *what = column_dependent(model, field);
+    if (what == NULL && old_field != NULL)
+        what = column_dependent(old, old_field);
+    if (what == NULL)
+        return true;
+    pd_plan_input_error(
+        ctx, field->pos,
+        "field %s.%s: its column is dropped and added again for generated(...) (PostgreSQL 15 "
+        "cannot change a column's generation), which would drop %s naming it, expected "
+        "nothing but the field's own options to name it in this migration",
+        model->name, field->name, what);
+    return pd_error_hint(ctx->err,
+                         "Take %s out (and run makemigrations), change generated(...) (and run "
+                         "makemigrations), then put it back (and run makemigrations).",
+                         what);
+}
+
 /*
  * PostgreSQL 15 can neither change a generation expression nor make a plain column generated: the column is
  * dropped and added again (its objects with it), the values computed anew. A generated column's values come
@@ -615,6 +661,8 @@ replace_generated(PlanContext *ctx, const PdModel *model, const PdField *old_fie
 {
     if (a->generated_sql != NULL) /* dropped already, before the other drops (pd_plan_alter_drop_generated) */
         return pd_plan_alter_add_field(ctx, model, field);
+    if (!pd_plan_alter_check_remade(ctx, pd_plan_old_model_of(ctx, model), model, field))
+        return false;
     return pd_plan_alter_drop_field(ctx, model, pd_plan_old_model_of(ctx, model), old_field) &&
            pd_plan_alter_add_field(ctx, model, field);
 }
@@ -630,6 +678,8 @@ pd_plan_alter_drop_generated(PlanContext *ctx, const PdModel *old, const PdModel
             (field != NULL &&
              same_text(pd_plan_generated_sql(ctx, old_field), pd_plan_generated_sql(ctx, field))))
             continue;
+        if (field != NULL && !pd_plan_alter_check_remade(ctx, old, model, field))
+            return false;
         if (field != NULL &&
             !pd_plan_warning(
                 ctx,
@@ -699,6 +749,28 @@ check_expandable(PlanContext *ctx, const PdModel *model, const PdField *field, c
                   "out --expand (ALTER COLUMN TYPE rewrites the table under an ACCESS EXCLUSIVE lock).");
 }
 
+/* PostgreSQL cannot change the type of a column a generated column is computed from. */
+static bool
+check_no_generated_user(PlanContext *ctx, const PdModel *model, const PdField *field)
+{
+    for (size_t i = 0; i < model->field_count; i++)
+    {
+        const PdField *user = &model->fields[i];
+        if (user->generated == NULL || !pd_plan_generated_uses(user->generated, field->name))
+            continue;
+        pd_plan_input_error(ctx, field->pos,
+                            "field %s.%s changes type while generated field %s is computed from it, expected "
+                            "the generated field out of the way (PostgreSQL cannot change the type of a "
+                            "column a generated column uses)",
+                            model->name, field->name, user->name);
+        return pd_error_hint(ctx->err,
+                             "Drop %s (or take generated(...) off it) and change %s's type in one migration, "
+                             "then add the generated field back in the next.",
+                             user->name, field->name);
+    }
+    return true;
+}
+
 bool
 pd_plan_alter_field(PlanContext *ctx, const PdModel *model, const PdField *old_field, const PdField *field)
 {
@@ -730,6 +802,8 @@ pd_plan_alter_field(PlanContext *ctx, const PdModel *model, const PdField *old_f
         pd_error_detail(ctx->err, "PostgreSQL has no cast between these types.");
         return pd_error_hint(ctx->err, "add a new field and drop the old one, or write a hand migration");
     }
+    if (change.is_type && !check_no_generated_user(ctx, model, field))
+        return false;
     bool is_expanded = ctx->is_expand && change.is_type && change.type.is_rewrite;
     if (is_expanded && !check_expandable(ctx, model, field, &change))
         return false;

@@ -154,8 +154,9 @@ pd_batched_run(PdArena *arena, PdDb *db, const PdApplySql *sent, const char *cou
                                        last_left);
                 pd_error_detail(err, "It changes rows that still match it, so it would never end: %.160s",
                                 sent->statement);
-                pd_error_hint(err, "Make its WHERE false for a row it changed (WHERE c IS NULL, setting c), "
-                                   "and its count the rows that WHERE matches. The batches done are committed.");
+                pd_error_hint(err,
+                              "Make its WHERE false for a row it changed (WHERE c IS NULL, setting c), "
+                              "and its count the rows that WHERE matches. The batches done are committed.");
                 break;
             }
             last_left = left >= 0 ? left : last_left;

@@ -231,8 +231,8 @@ check_removed(PdArena *arena, const PdMigrationFile *last, const PdDriftLine *be
         bool is_made = e < expected_count && pd_drift_compare_keys(&expected[e], &all[l]) == 0;
         if (!was_made || is_made)
             continue;
-        pd_strbuf_appendf(&diff, "  + %.*s: in the database, removed by the migrations\n", (int)all[l].key_length,
-                          all[l].key);
+        pd_strbuf_appendf(&diff, "  + %.*s: in the database, removed by the migrations\n",
+                          (int)all[l].key_length, all[l].key);
         found++;
     }
     if (pd_strbuf_failed(&diff))
@@ -240,10 +240,12 @@ check_removed(PdArena *arena, const PdMigrationFile *last, const PdDriftLine *be
     if (found == 0)
         return true;
     pd_error_set(err, PD_ERR_REFUSED,
-                 "the live schema is not what the migrations up to %s make; nothing was recorded", last->name);
+                 "the live schema is not what the migrations up to %s make; nothing was recorded",
+                 last->name);
     pd_error_detail(err, "%zu difference%s:\n%s", found, found == 1 ? "" : "s", pd_strbuf_text(&diff));
-    return pd_error_hint(err, "Drop them by hand as the migrations would (prodata sqlmigrate N shows the SQL), or "
-                              "run the migrations instead of recording them.");
+    return pd_error_hint(err,
+                         "Drop them by hand as the migrations would (prodata sqlmigrate N shows the SQL), or "
+                         "run the migrations instead of recording them.");
 }
 
 /* The stored snapshot takes the live lines of the adopted tables (the whole schema, for a first snapshot). */
@@ -288,7 +290,8 @@ record_in_transaction(PdArena *arena, PdDb *db, const PdMigrationFile *files, si
         pd_history_set_lock_timeout(arena, db, options->lock_timeout_ms, true, err) &&
         read_live(arena, db, expected, expected_count, &all, &all_count, &live, &live_count, err) &&
         check_same(arena, &files[last], expected, expected_count, live, live_count, kept, err) &&
-        check_removed(arena, &files[last], before, before_count, expected, expected_count, all, all_count, err);
+        check_removed(arena, &files[last], before, before_count, expected, expected_count, all, all_count,
+                      err);
     if (is_done && !options->is_dry_run)
     {
         is_done = store_adopted(arena, db, all, all_count, live, live_count, before, before_count, expected,
@@ -317,8 +320,8 @@ pd_fake_record(PdArena *arena, PdArena *scratch, PdDb *db, const PdMigrationFile
     size_t before_count = 0, kept = 0;
     if (!pd_expect_read(scratch, db, files, last + 1, &expected, &expected_count, err) ||
         (first > 0 && !pd_expect_read(scratch, db, files, first, &before, &before_count, err)) ||
-        !record_in_transaction(scratch, db, files, first, last, before, before_count, expected, expected_count,
-                               options, &kept, err))
+        !record_in_transaction(scratch, db, files, first, last, before, before_count, expected,
+                               expected_count, options, &kept, err))
         return pd_error_context(err, "while recording %s%s%s without running %s", files[first].name,
                                 last > first ? " to " : "", last > first ? files[last].name : "",
                                 last > first ? "them" : "it");

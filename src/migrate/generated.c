@@ -109,3 +109,16 @@ pd_plan_generated_sql(PlanContext *ctx, const PdField *field)
     render(ctx, &buf, owner, model, field->generated);
     return pd_strbuf_text(&buf);
 }
+
+bool
+pd_plan_generated_uses(const PdExpr *expr, const char *field)
+{
+    if (expr == NULL)
+        return false;
+    if (expr->kind == PD_EXPR_FIELD)
+        return strcmp(expr->field, field) == 0;
+    for (size_t i = 0; expr->kind == PD_EXPR_CALL && i < expr->arg_count; i++)
+        if (pd_plan_generated_uses(expr->args[i], field))
+            return true;
+    return pd_plan_generated_uses(expr->left, field) || pd_plan_generated_uses(expr->right, field);
+}

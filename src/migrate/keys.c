@@ -120,6 +120,47 @@ is_key_change(PlanContext *ctx, const PdModel *old, const PdModel *model, bool *
     return true;
 }
 
+/* A relation field of catalog aimed at target (a foreign key, a one-to-one, a join table's key), or NULL. */
+static const PdField *
+relation_to(const PdCatalog *catalog, const PdModel *target, const PdModel **source)
+{
+    for (size_t m = 0; m < catalog->model_count; m++)
+        for (size_t f = 0; f < catalog->models[m].field_count; f++)
+        {
+            const PdField *field = &catalog->models[m].fields[f];
+            if (pd_kind_info(field->kind)->family == PD_FAMILY_RELATION &&
+                pd_plan_field_target(catalog, field) == target)
+                return *source = &catalog->models[m], field;
+        }
+    return NULL;
+}
+
+/*
+ * A key change meets no relation: the keys aimed at the old key are dropped, and those aimed at the new
+ * one added, by other models' steps that may come before or after this one, so the change is refused
+ * while one is there (the checker refuses relations to a composite key, so one is always being dropped
+ * or added), with the two migrations that do it.
+ */
+static bool
+check_no_relation(PlanContext *ctx, const PdModel *old, const PdModel *model)
+{
+    const PdModel *source = NULL;
+    const PdField *field = relation_to(ctx->from, old, &source);
+    bool is_old = field != NULL;
+    if (field == NULL && (field = relation_to(ctx->to, model, &source)) == NULL)
+        return true;
+    pd_plan_input_error(ctx, field->pos,
+                        "model %s: its primary key changes while %s.%s %s it, expected the key change in a "
+                        "migration of its own",
+                        model->name, source->name, field->name, is_old ? "relates to" : "starts relating to");
+    return pd_error_hint(ctx->err,
+                         is_old ? "Remove the relations to %s and run makemigrations, then change "
+                                  "its primary key and run makemigrations again."
+                                : "Change the primary key of %s and run makemigrations, then add "
+                                  "the relations to it and run makemigrations again.",
+                         model->name);
+}
+
 bool
 pd_plan_keys_drop(PlanContext *ctx, const PdModel *old, const PdModel *model)
 {
@@ -128,6 +169,8 @@ pd_plan_keys_drop(PlanContext *ctx, const PdModel *old, const PdModel *model)
         return false;
     if (!is_change)
         return true;
+    if (!check_no_relation(ctx, old, model))
+        return false;
     const char **before;
     size_t count;
     char *name = pd_model_constraint_name(ctx->arena, model->table, NULL, "pkey");

@@ -340,6 +340,9 @@ bool pd_plan_checks_add(PlanContext *ctx, const PdModel *old, const PdModel *mod
  * now) as SQL; NULL when the field is not generated. Arena storage. */
 const char *pd_plan_generated_sql(PlanContext *ctx, const PdField *field);
 
+/* Whether a generated expression names field (a field name of its model). */
+bool pd_plan_generated_uses(const PdExpr *expr, const char *field);
+
 /* ---- comments.c: COMMENT ON --------------------------------------------- */
 
 /* The table's and its columns' comments, after the CREATE TABLE of a table made (or re-made by +down). */
@@ -360,6 +363,9 @@ bool pd_plan_alter_drop_field(PlanContext *ctx, const PdModel *new_model, const 
  * dropped first: PostgreSQL refuses to drop a column a generated column uses, and +down adds them back last.
  */
 bool pd_plan_alter_drop_generated(PlanContext *ctx, const PdModel *old, const PdModel *model);
+/* Refuses remaking field's column (generated(...) changed or given) while anything but its own options names
+ * it (a comment, primary_key(...), a model-level index, unique or check), which the drop would take along. */
+bool pd_plan_alter_check_remade(PlanContext *ctx, const PdModel *old, const PdModel *model, const PdField *field);
 
 /* ---- notnull.c: NOT NULL on a live table, without the scan under ACCESS EXCLUSIVE ------------------ */
 

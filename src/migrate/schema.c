@@ -10,6 +10,7 @@
  */
 #include <ctype.h>
 #include <string.h>
+#include <strings.h>
 
 #include "plan.h"
 
@@ -87,8 +88,9 @@ append_array_element(PdStrbuf *buf, const PdLiteral *item)
         pd_strbuf_append(buf, strcmp(text, "true") == 0 ? "t" : "f");
         return;
     }
-    bool is_bare = text[0] != '\0' && strcspn(text, "{}\",\\ \t\n\r") == strlen(text) &&
-                   strcmp(text, "NULL") != 0 && strcmp(text, "null") != 0;
+    /* PostgreSQL reads an unquoted NULL in any case as a null element, and \v, \f as blanks. */
+    bool is_bare = text[0] != '\0' && strcspn(text, "{}\",\\ \t\n\r\v\f") == strlen(text) &&
+                   strcasecmp(text, "NULL") != 0;
     if (is_bare)
     {
         pd_strbuf_append(buf, text);

@@ -289,7 +289,8 @@ normalize_statement(PdStrbuf *out, const char *text)
          * lines, the string ab) and "a" "b" (a column and its alias) are not 'a''b' and "a""b". */
         char last = out->length > 0 ? out->data[out->length - 1] : '\0';
         if (has_gap && out->length > 0 &&
-            ((is_word_char(last) && is_word_char(text[i])) || ((last == '\'' || last == '"') && text[i] == last)))
+            ((is_word_char(last) && is_word_char(text[i])) ||
+             ((last == '\'' || last == '"') && text[i] == last)))
             pd_strbuf_append_char(out, ' ');
         is_after_e = is_word && end == i + 1 && (text[i] == 'E' || text[i] == 'e');
         pd_strbuf_append_length(out, text + i, end - i);

@@ -920,12 +920,11 @@ check_key_field(Checker *checker, const PdModelSyntax *syntax, const PdModel *mo
                                  "nullable field \"%s\" in primary_key(...) of model %s, expected fields "
                                  "without null (a primary key is never NULL)",
                                  name, model->name);
-    if (field->kind == PD_FIELD_JSON)
-        return pd_model_error_at(
-            checker->err, pos,
-            "json field \"%s\" in primary_key(...) of model %s, expected fields of other "
-            "types",
-            name, model->name);
+    if (field->kind == PD_FIELD_JSON || field->is_array)
+        return pd_model_error_at(checker->err, pos,
+                                 "%s field \"%s\" in primary_key(...) of model %s, expected fields of other "
+                                 "types (a key's value must fit in a detail URL)",
+                                 field->is_array ? "array" : "json", name, model->name);
     return pd_strmap_put(seen, name, NULL) || fail_memory(checker);
 }
 

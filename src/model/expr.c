@@ -190,8 +190,17 @@ parse_chain(ExprParser *parser, const char *word, PdExprKind kind,
                                  EXPR_DEPTH_MAX);
     const PdExpr *left;
     bool is_ok = next(parser, &left);
+    int joins = 0; /* each one deepens the tree the later walks recurse over: counted as nesting */
     while (is_ok && is_word(parser, 0, word))
     {
+        if (++parser->depth > EXPR_DEPTH_MAX)
+        {
+            is_ok = pd_model_error_at(
+                parser->err, peek(parser, 0)->pos,
+                "condition of more than %d terms or levels, expected a simpler expression", EXPR_DEPTH_MAX);
+            break;
+        }
+        joins++;
         PdExpr *joined = new_expr(parser, kind, pd_model_lexer_next(parser->lexer).pos);
         is_ok = joined != NULL && next(parser, &joined->right);
         if (is_ok)
@@ -200,7 +209,7 @@ parse_chain(ExprParser *parser, const char *word, PdExprKind kind,
             left = joined;
         }
     }
-    parser->depth--;
+    parser->depth -= joins + 1;
     *out = left;
     return is_ok;
 }

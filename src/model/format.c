@@ -169,8 +169,8 @@ append_field(PdStrbuf *buf, const PdField *field)
         pd_strbuf_append(buf, " unique");
     if (field->is_indexed)
         pd_strbuf_append(buf, " index");
-    else if (info->is_indexed_by_default && !field->is_unique && !field->is_primary_key)
-        pd_strbuf_append(buf, " no_index");
+    else if (info->is_indexed_by_default && !field->is_unique && !field->is_primary_key && !field->is_array)
+        pd_strbuf_append(buf, " no_index"); /* an array of slugs is not indexed by default */
     if (field->search == PD_SEARCH_TRIGRAM || field->search == PD_SEARCH_FULLTEXT)
         pd_strbuf_appendf(buf, " search=%s", pd_model_search_name(field->search));
     else if (field->is_searchable)

@@ -211,8 +211,10 @@ parse_level(ValueParser *parser, int level, const PdExpr **out)
     const PdExpr *left = NULL;
     bool is_ok = parse_level(parser, level + 1, &left);
     char op;
-    while (is_ok && (op = binary_op(parser, level)) != 0)
+    int joins = 0; /* each one deepens the tree the later walks recurse over: counted as nesting */
+    while (is_ok && (op = binary_op(parser, level)) != 0 && (is_ok = enter(parser)))
     {
+        joins++;
         PdSourcePos pos = peek(parser, 0)->pos;
         if (op == 'n') /* the minus of a cut number: the number itself is the next operand */
             pos.column--, op = '-';
@@ -227,7 +229,7 @@ parse_level(ValueParser *parser, int level, const PdExpr **out)
             left = joined;
         }
     }
-    parser->depth--;
+    parser->depth -= joins + 1;
     *out = left;
     return is_ok;
 }

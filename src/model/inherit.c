@@ -88,7 +88,7 @@ check_abstract_name(Inheritor *in, const PdModelSyntax *model, const char *name,
     return report(in);
 }
 
-/* What an abstract model may not say: table, resource, and names given without %(class)s. */
+/* What an abstract model may not say: table, resource, primary_key(...), names given without %(class)s. */
 static bool
 check_abstract(Inheritor *in, const PdModelSyntax *model)
 {
@@ -101,6 +101,14 @@ check_abstract(Inheritor *in, const PdModelSyntax *model)
                           "%s \"%s\" in abstract model %s, expected it in each model extending it (an "
                           "abstract model has no table or resource)",
                           word, model->model.table != NULL ? model->model.table : model->model.resource,
+                          model->model.name);
+        if (!report(in))
+            return false;
+    }
+    if (model->model.key_field_count > 0)
+    {
+        pd_model_error_at(in->err, model->key_pos,
+                          "primary_key(...) in abstract model %s, expected it in each model extending it",
                           model->model.name);
         if (!report(in))
             return false;

@@ -145,6 +145,19 @@ render_fulltext(PdSqlBuild *build, const PdQ *q, const char *alias)
     pd_strbuf_append_char(&build->sql, ')');
 }
 
+/*
+ * LIKE, ILIKE, ~ and ~* on the column as text; a citext column stays citext, whose own operators ignore case
+ * for every one of them (as Django's lookups on a CI field).
+ */
+static void
+render_pattern(PdSqlBuild *build, const PdQ *q, const char *alias, const char *type, const char *op)
+{
+    const char *as = type != NULL && strcmp(type, "citext") == 0 ? "citext" : "text";
+    append_operand(build, q, alias);
+    pd_strbuf_appendf(&build->sql, "::%s%s", as, op);
+    pd_query_param(build, q->values[0], as);
+}
+
 static void
 render_comparison(PdSqlBuild *build, const PdQ *q, const char *alias)
 {
@@ -227,10 +240,7 @@ render_comparison(PdSqlBuild *build, const PdQ *q, const char *alias)
         case PD_LOOKUP_IENDSWITH:
         case PD_LOOKUP_REGEX:
         case PD_LOOKUP_IREGEX:
-            append_operand(build, q, alias);
-            pd_strbuf_append(sql, "::text");
-            pd_strbuf_append(sql, operators[q->lookup]);
-            pd_query_param(build, q->values[0], "text");
+            render_pattern(build, q, alias, type, operators[q->lookup]);
             return;
         default:
             append_operand(build, q, alias);

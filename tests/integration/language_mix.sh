@@ -8,7 +8,7 @@
 # copy of the database (migrate --fake-initial) with check clean.
 source tests/lib/pg.sh
 source tests/lib/tap.sh
-tap_plan 34
+tap_plan 37
 source tests/lib/serve.sh
 
 tap_fresh_db language_mix
@@ -86,6 +86,12 @@ http GET '/api/persons/?nick__icontains=OBB'
 expect_json "icontains on the trigram field" '[.results[].name]' '["Bob"]'
 http GET '/api/persons/?name=ann'
 expect_json "exact on citext ignores case" '[.results[].name]' '["Ann"]'
+http GET '/api/persons/?name__startswith=a'
+expect_json "startswith on citext ignores case too" '[.results[].name]' '["Ann"]'
+http GET '/api/persons/?name__regex=^B'
+expect_json "... and regex" '[.results[].name]' '["Bob"]'
+http GET '/api/persons/?name__regex=^b'
+expect_json "... in either case" '[.results[].name]' '["Bob"]'
 
 http POST /api/groups/ -H 'Content-Type: application/json' -d '{"title": "Runners"}'
 expect_status "a group is created" 201

@@ -232,6 +232,48 @@ test_type_change_without_using(void **state)
     pd_arena_free(arena);
 }
 
+/* from -> to refused, with the message holding part. */
+static void
+refuses(PdArena *arena, const char *from, const char *to, const char *part)
+{
+    PdMigrationPlan *plan = NULL;
+    PdError err;
+    assert_false(pd_migrate_plan(arena, testing_parse(arena, from), testing_parse(arena, to), &plan, &err));
+    assert_contains(err.message, part);
+}
+
+static void
+test_remade_column_refused_while_named(void **state)
+{
+    (void)state;
+    PdArena *arena = pd_arena_new(0);
+    const char *field = "  total decimal(12,2) generated(price * quantity)\n";
+    const char *changed = "  total decimal(12,2) generated(price * quantity * 2)\n";
+    char *checked = with_fields(arena, pd_arena_sprintf(arena, "%s  check(total >= 0)\n", field));
+    refuses(arena, checked, replace(arena, checked, field, changed), "would drop a check(...) naming it");
+    char *indexed = with_fields(arena, pd_arena_sprintf(arena, "%s  index(total, first)\n", field));
+    refuses(arena, indexed, replace(arena, indexed, field, changed), "would drop an index(...) naming it");
+    char *commented = with_fields(arena, "  total decimal(12,2) generated(price * quantity) comment=\"t\"\n");
+    refuses(arena, commented, replace(arena, commented, "quantity)", "quantity * 2)"),
+            "would drop its comment= naming it");
+    char *plain = with_fields(arena, "  total decimal(12,2) null\n  index(total, first)\n");
+    refuses(arena, plain,
+            replace(arena, plain, "decimal(12,2) null", "decimal(12,2) generated(price * quantity)"),
+            "would drop an index(...) naming it");
+    pd_arena_free(arena);
+}
+
+static void
+test_type_change_of_a_used_field_refused(void **state)
+{
+    (void)state;
+    PdArena *arena = pd_arena_new(0);
+    char *from = with_fields(arena, "  total decimal(12,2) generated(price * quantity)\n");
+    refuses(arena, from, replace(arena, from, "quantity int", "quantity bigint"),
+            "changes type while generated field total is computed from it");
+    pd_arena_free(arena);
+}
+
 int
 main(void)
 {
@@ -245,6 +287,8 @@ main(void)
         cmocka_unit_test(test_rename_of_a_used_field_changes_nothing_else),
         cmocka_unit_test(test_drop_is_not_destructive),
         cmocka_unit_test(test_type_change_without_using),
+        cmocka_unit_test(test_remade_column_refused_while_named),
+        cmocka_unit_test(test_type_change_of_a_used_field_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1532,6 +1532,29 @@ test_expand_type_change(void **state)
     pd_arena_free(arena);
 }
 
+/* A primary key change while a relation to the model is dropped or added is refused: PostgreSQL would meet
+ * the key and the relation in the wrong order (keys.c). */
+static void
+test_key_change_refused_beside_a_relation(void **state)
+{
+    (void)state;
+    PdArena *arena = pd_arena_new(0);
+    const char *related = "model Author {\n  name string(50)\n  code int\n}\n"
+                          "model Book {\n  author Author\n}\n";
+    const char *composite = "model Author {\n  name string(50)\n  code int\n  primary_key(name, code)\n}\n"
+                            "model Book {\n  title text\n}\n";
+    PdMigrationPlan *plan = NULL;
+    PdError err;
+    assert_false(
+        pd_migrate_plan(arena, testing_parse(arena, related), testing_parse(arena, composite), &plan, &err));
+    assert_non_null(
+        strstr(err.message, "model Author: its primary key changes while Book.author relates to it"));
+    assert_false(
+        pd_migrate_plan(arena, testing_parse(arena, composite), testing_parse(arena, related), &plan, &err));
+    assert_non_null(strstr(err.message, "while Book.author starts relating to it"));
+    pd_arena_free(arena);
+}
+
 int
 main(void)
 {
@@ -1570,6 +1593,7 @@ main(void)
         cmocka_unit_test(test_comments),
         cmocka_unit_test(test_two_hundred_models_timing),
         cmocka_unit_test(test_long_foreign_key_chain_on_a_small_stack),
+        cmocka_unit_test(test_key_change_refused_beside_a_relation),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -227,6 +227,7 @@ test_every_feature_round_trip(void **state)
         "  name string(100) search default=\"quote \\\" backslash \\\\ tab \\t nl \\n \\u0001 \xc3\xa9\"\n"
         "  handle slug(30) unique\n"
         "  handle2 slug no_index\n"
+        "  labels slug(20)[] null\n"
         "  age smallint null check(>= 0) check(< 150)\n"
         "  score float default=1.5e3\n"
         "  ratio decimal(4,3) default=-0.125\n"
@@ -285,6 +286,7 @@ test_every_feature_round_trip(void **state)
                            "  name string(100) search default=\"quote \\\" backslash \\\\ tab \\t nl \\n "
                            "\\u0001 \xc3\xa9\"\n"));
     assert_non_null(strstr(canonical, "  handle2 slug(50) no_index\n"));
+    assert_non_null(strstr(canonical, "  labels slug(20)[] null\n")); /* no no_index: an array is not indexed */
     assert_non_null(strstr(canonical, "  login citext unique search=trigram\n"));
     assert_non_null(strstr(canonical, "  summary text search=fulltext(english) default=\"\"\n"));
     assert_non_null(strstr(canonical, "  motto string(80) null search=fulltext\n"));

@@ -6,7 +6,7 @@
  * balanced and no cast left in it, and it reads again as itself (the model
  * language's words are a subset of what the reader accepts).
  */
-#include "fuzz.h"
+#include "../../fuzz/fuzz.h"
 #include "migrate/inspect.h"
 
 static void
