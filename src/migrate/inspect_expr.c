@@ -77,8 +77,13 @@ skip_cast(Lexer *lexer, bool *is_numeric)
         *is_numeric = *is_numeric ||
                       (strlen(numeric_types[i]) == length && strncmp(name, numeric_types[i], length) == 0);
     p += length;
-    if (*p == '(')
-        p += strspn(p, "(0123456789,)");
+    if (*p == '(') /* (n) or (p,s): exactly one closing parenthesis */
+    {
+        size_t numbers = strspn(p + 1, "0123456789,");
+        if (p[1 + numbers] != ')')
+            return false;
+        p += numbers + 2;
+    }
     if (strncmp(p, "[]", 2) == 0)
         p += 2;
     lexer->p = p;

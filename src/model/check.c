@@ -507,6 +507,12 @@ check_index_fields(Checker *checker, const PdIndexSyntax *entry, const PdModel *
         if (index->functions != NULL && index->functions[f] != NULL &&
             !check_index_function(checker, entry, f, model, where))
             return false;
+        const PdField *field = pd_model_find_field(model, index->fields[f]);
+        if (!index->is_unique && field != NULL && field->is_array)
+            return pd_model_error_at(checker->err, entry->field_pos[f],
+                                     "array field \"%s\" in %s of model %s, expected the field's own index "
+                                     "option (a GIN index, which contains, contained_by and overlap use)",
+                                     index->fields[f], where, model->name);
         if (index->functions != NULL && index->functions[f] != NULL)
             continue; /* lower(email) beside email is two keys */
         if (pd_strmap_contains(seen, index->fields[f]))

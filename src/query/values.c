@@ -81,10 +81,25 @@ list_fields(PdStrbuf *out, const PdModel *model)
     }
 }
 
+/*
+ * The field called name, when a value may be given for it: not a generated one (PostgreSQL computes it) nor
+ * a many-to-many through a model (its links are that model's rows, written through it). The library's
+ * other read-only fields (the key, auto_now) stay writable, as Django lets a program set them.
+ */
 static const PdField *
 find_writable(const PdValues *values, const char *name, PdError *err)
 {
     const PdField *field = pd_model_find_field(values->model, name);
+    if (field != NULL && (field->generated != NULL || field->through_model_name != NULL))
+    {
+        if (field->generated != NULL)
+            pd_error_add_problem(err, NULL, 0, 0, name,
+                                 "Field \"%.60s\" is generated: PostgreSQL computes its value.", name);
+        else
+            pd_error_add_problem(err, NULL, 0, 0, name, "Field \"%.60s\" is written through its model %s.",
+                                 name, field->through_model_name);
+        return NULL;
+    }
     if (field != NULL)
         return field;
     PdStrbuf names;
@@ -142,6 +157,22 @@ input_from_literal(PdArena *arena, const PdLiteral *literal, PdValueInput *input
     return literal->kind == PD_LITERAL_NULL || input->text != NULL;
 }
 
+/* A literal a caller built: a known kind, text where the kind has one, array items one level deep. */
+static bool
+is_well_formed(const PdLiteral *literal, int depth)
+{
+    if (literal->kind == PD_LITERAL_ARRAY)
+    {
+        for (size_t i = 0; i < literal->item_count && depth == 0; i++)
+            if (literal->items == NULL || !is_well_formed(&literal->items[i], depth + 1))
+                return false;
+        return depth == 0;
+    }
+    return (literal->kind == PD_LITERAL_NULL || literal->kind == PD_LITERAL_NUMBER ||
+            literal->kind == PD_LITERAL_STRING || literal->kind == PD_LITERAL_BOOL) &&
+           (literal->kind == PD_LITERAL_NULL || literal->text != NULL);
+}
+
 static bool
 exhausted(PdValues *values, PdError *err)
 {
@@ -157,8 +188,8 @@ pd_values_set(PdValues *values, const char *name, PdLiteral value, PdError *err)
     if (field == NULL)
         return false;
     PdValueInput *input = &values->inputs[pd_query_field_index(values->model, field)];
-    if (value.kind != PD_LITERAL_NULL && value.kind != PD_LITERAL_ARRAY && value.text == NULL)
-        return pd_error_set(err, PD_ERR_INVALID_INPUT, "value of field \"%s\" has no text", name);
+    if (!is_well_formed(&value, 0))
+        return pd_error_set(err, PD_ERR_INVALID_INPUT, "value of field \"%s\" is no literal", name);
     return input_from_literal(values->arena, &value, input) || exhausted(values, err);
 }
 
@@ -182,7 +213,9 @@ pd_values_set_keys(PdValues *values, const char *name, const PdLiteral *keys, si
     if (items == NULL)
         return exhausted(values, err);
     for (size_t i = 0; i < count; i++)
-        if (!input_from_literal(values->arena, &keys[i], &items[i]))
+        if (!is_well_formed(&keys[i], 1))
+            return pd_error_set(err, PD_ERR_INVALID_INPUT, "item %zu of field \"%s\" is no literal", i, name);
+        else if (!input_from_literal(values->arena, &keys[i], &items[i]))
             return exhausted(values, err);
     PdValueInput *input = &values->inputs[pd_query_field_index(values->model, field)];
     *input = (PdValueInput){PD_VALUE_KEYS, NULL, 0, "list", items, count};

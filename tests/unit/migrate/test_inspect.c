@@ -401,6 +401,7 @@ test_conditions(void **state)
     reads_condition("(starts < '2024-01-02 08:00:00+00'::timestamp with time zone)",
                     "starts < \"2024-01-02 08:00:00+00\"");
     reads_condition("active", "active");
+    reads_condition("(x > (0)::numeric(10,2))", "x > 0");
     reads_condition("(\"order\" > 0)", "order > 0");
     reads_condition("(\"Order\" > 0)", NULL);
     reads_condition("(length((title)::text) > 2)", NULL);

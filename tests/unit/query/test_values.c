@@ -540,6 +540,39 @@ test_structure(void **state)
     assert_true(pd_values_has(values, "tags"));
 }
 
+/* Fields no program writes directly: a generated one, a many-to-many through a model; and literals a
+ * program built wrong: each refused with an input error, not taken for an allocation failure. */
+static void
+test_fields_not_written(void **state)
+{
+    (void)state;
+    PdArena *local = pd_arena_new(0);
+    PdCatalog *catalog = testing_parse(local, "model Person {\n  name string(20)\n"
+                                              "  shout text generated(upper(name))\n}\n"
+                                              "model Club {\n  members Person[] through=Membership\n}\n"
+                                              "model Membership {\n  person Person\n  club Club\n}\n");
+    PdValues *person = pd_values_new(local, pd_model_find(catalog, "Person"));
+    PdValues *club = pd_values_new(local, pd_model_find(catalog, "Club"));
+    PdError err;
+    pd_error_init(&err);
+    assert_false(pd_values_set_text(person, "shout", "X", &err));
+    assert_int_equal(err.code, PD_ERR_INVALID_INPUT);
+    assert_non_null(strstr(err.message, "is generated"));
+    PdLiteral one = {PD_LITERAL_NUMBER, "1"};
+    pd_error_init(&err);
+    assert_false(pd_values_set_keys(club, "members", &one, 1, &err));
+    assert_non_null(strstr(err.message, "written through its model Membership"));
+    PdLiteral broken = {PD_LITERAL_STRING, NULL};
+    pd_error_init(&err);
+    assert_false(pd_values_set(person, "name", broken, &err));
+    assert_int_equal(err.code, PD_ERR_INVALID_INPUT);
+    PdValues *host_values = pd_values_new(local, host);
+    pd_error_init(&err);
+    assert_false(pd_values_set_keys(host_values, "scores", &broken, 1, &err));
+    assert_int_equal(err.code, PD_ERR_INVALID_INPUT);
+    pd_arena_free(local);
+}
+
 int
 main(void)
 {
@@ -557,6 +590,7 @@ main(void)
         cmocka_unit_test(test_fractions),
         cmocka_unit_test(test_nuls),
         cmocka_unit_test(test_arrays_and_addresses),
+        cmocka_unit_test(test_fields_not_written),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
