@@ -620,36 +620,33 @@ pd_query_check_value(PdArena *arena, const PdField *field, const char *text, con
     return check_one(arena, field, PD_TRANSFORM_NONE, PD_LOOKUP_EXACT, text, param, err);
 }
 
-PdQ *
-pd_query_leaf_fulltext(PdQuery *query, const PdField *field, const char *text)
+/* A leaf of the query's own model: field, lookup, one value. */
+static PdQ *
+one_value_leaf(PdQuery *query, const PdField *field, PdLookup lookup, const char *value)
 {
     PdQ *q = new_q(query, PD_Q_LEAF);
     const char **values = pd_arena_calloc(query->arena, 1, sizeof(*values));
-    if (q == NULL || values == NULL)
+    if (q == NULL || values == NULL || value == NULL)
         return NULL;
     q->path.text = field->name;
     q->path.model = query->model;
     q->path.field = field;
-    q->lookup = PD_LOOKUP_FULLTEXT;
+    q->lookup = lookup;
     q->values = values;
     q->value_count = 1;
-    values[0] = text;
+    values[0] = value;
     return q;
+}
+
+PdQ *
+pd_query_leaf_fulltext(PdQuery *query, const PdField *field, const char *text)
+{
+    return one_value_leaf(query, field, PD_LOOKUP_FULLTEXT, text);
 }
 
 PdQ *
 pd_query_leaf_search(PdQuery *query, const PdField *field, const char *term)
 {
-    PdQ *q = new_q(query, PD_Q_LEAF);
-    const char **values = pd_arena_calloc(query->arena, 1, sizeof(*values));
-    if (q == NULL || values == NULL)
-        return NULL;
-    q->path.text = field->name;
-    q->path.model = query->model;
-    q->path.field = field;
-    q->lookup = PD_LOOKUP_ICONTAINS;
-    q->values = values;
-    q->value_count = 1;
-    values[0] = like_pattern(query->arena, PD_LOOKUP_ICONTAINS, term);
-    return values[0] != NULL ? q : NULL;
+    return one_value_leaf(query, field, PD_LOOKUP_ICONTAINS,
+                          like_pattern(query->arena, PD_LOOKUP_ICONTAINS, term));
 }

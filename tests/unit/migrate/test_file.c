@@ -552,8 +552,9 @@ test_split_begin_atomic(void **state)
                       "  SELECT CASE WHEN i > 0 THEN i END;\n  SELECT i + 1;\nEND;\nSELECT 2;\nBEGIN;\nEND";
     assert_true(pd_migration_split_statements(arena, sql, NULL, 0, &statements, &count, &err));
     assert_int_equal(count, 4);
-    assert_string_equal(statements[0], "CREATE FUNCTION f(i int) RETURNS int LANGUAGE sql\nBEGIN /* c */ Atomic\n"
-                                       "  SELECT CASE WHEN i > 0 THEN i END;\n  SELECT i + 1;\nEND");
+    assert_string_equal(statements[0],
+                        "CREATE FUNCTION f(i int) RETURNS int LANGUAGE sql\nBEGIN /* c */ Atomic\n"
+                        "  SELECT CASE WHEN i > 0 THEN i END;\n  SELECT i + 1;\nEND");
     assert_string_equal(statements[1], "SELECT 2");
     assert_string_equal(statements[2], "BEGIN");
     assert_string_equal(statements[3], "END");

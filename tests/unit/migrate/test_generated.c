@@ -19,27 +19,8 @@
 
 #include "prodata/migrate.h"
 #include "prodata/model.h"
+#include "plan_testing.h"
 #include "testing.h"
-
-static PdMigrationPlan *
-plan_texts(PdArena *arena, const char *from, const char *to)
-{
-    PdMigrationPlan *plan = NULL;
-    PdError err;
-    if (!pd_migrate_plan(arena, from != NULL ? testing_parse(arena, from) : NULL, testing_parse(arena, to),
-                         &plan, &err))
-        fail_msg("planning failed: %s (%s)", err.message, err.hint);
-    return plan;
-}
-
-static bool
-has_warning(const PdMigrationPlan *plan, const char *part)
-{
-    for (size_t i = 0; i < plan->warning_count; i++)
-        if (strstr(plan->warnings[i], part) != NULL)
-            return true;
-    return false;
-}
 
 static const char *base = "model Item {\n"
                           "  price decimal(10,2)\n"
