@@ -6,48 +6,30 @@
  * handler a decoded path, where an encoded ',' or '/' inside a value could no
  * longer be told from a separator, so the segment is read from the raw path
  * (as received) and split before each part is decoded. Anything that cannot
- * be such a key (a wrong number of parts, an empty part, a bad escape, bytes
+ * be such a key (a wrong number of parts, an empty part, an escaped NUL, bytes
  * that are not UTF-8) is refused here, and the caller answers 404 as DRF
  * does for a pk that cannot be one; a value of the wrong type is refused by
  * the query library's look-up, also a 404.
  */
 #include <jansson.h>
+#include <microhttpd.h>
 #include <string.h>
 
 #include "server.h"
 
-static int
-hex_digit(char c)
-{
-    return c >= '0' && c <= '9'   ? c - '0'
-           : c >= 'a' && c <= 'f' ? c - 'a' + 10
-           : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                  : -1;
-}
-
-/* text[0, length) percent-decoded; NULL when an escape is broken, or the result holds NUL or is not UTF-8. */
+/*
+ * text[0, length) percent-decoded by libmicrohttpd's own decoder; NULL when the result holds NUL or is not
+ * UTF-8. A malformed escape stays as written (as MHD leaves it), so it names no stored value: a 404 too.
+ */
 static char *
 decode_part(PdArena *arena, const char *text, size_t length)
 {
-    char *out = pd_arena_alloc(arena, length + 1);
+    char *out = pd_arena_strndup(arena, text, length);
     if (out == NULL)
         return NULL;
-    size_t n = 0;
-    for (size_t i = 0; i < length; i++)
-    {
-        if (text[i] != '%')
-        {
-            out[n++] = text[i];
-            continue;
-        }
-        int high = i + 2 < length ? hex_digit(text[i + 1]) : -1;
-        int low = i + 2 < length ? hex_digit(text[i + 2]) : -1;
-        if (high < 0 || low < 0 || (high == 0 && low == 0))
-            return NULL;
-        out[n++] = (char)(high * 16 + low);
-        i += 2;
-    }
-    out[n] = '\0';
+    size_t n = MHD_http_unescape(out);
+    if (strlen(out) != n)
+        return NULL; /* an escaped NUL */
     return pd_http_is_utf8(out, n) ? out : NULL;
 }
 
